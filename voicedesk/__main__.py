@@ -1,0 +1,3 @@
+from voicedesk.cli import main
+
+raise SystemExit(main())

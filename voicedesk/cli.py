@@ -1,0 +1,75 @@
+"""The ``voicedesk`` command line.
+
+Each sub-command lives in ``voicedesk/commands/<name>.py`` and exposes
+``add_parser(subparsers) -> None`` (setting ``func=run`` via ``set_defaults``) and
+``run(args) -> int``. Command modules import their heavy dependencies inside ``run`` so that
+``voicedesk --version`` and ``--help`` stay instant. User errors (:class:`UserError`) become one
+readable message and an exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from voicedesk import __version__
+from voicedesk.errors import UserError
+
+# Order here is the order in `voicedesk --help`.
+COMMANDS = [
+    "run",
+    "demo",
+    "replay",
+    "devices",
+    "doctor",
+    "config",
+    "sim",
+    "bench",
+    "docs_server",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voicedesk",
+        description="A desktop voice assistant. With no command, opens the terminal UI.",
+    )
+    parser.add_argument("--version", action="version", version=f"voicedesk {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="config file (default: the user config dir)")
+    parser.add_argument("--resume", action="store_true", help="continue the last conversation")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"voicedesk.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"voicedesk.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func = getattr(args, "func", None)
+    try:
+        if func is None:
+            from voicedesk.commands import tui
+
+            return tui.run(args)
+        return int(func(args) or 0)
+    except UserError as exc:
+        print(f"voicedesk: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

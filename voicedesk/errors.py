@@ -1,0 +1,44 @@
+"""User-facing errors.
+
+Anything a person can fix (a bad config value, a missing model file, no PortAudio) is raised
+as a :class:`UserError`; the CLI prints its message and hint and exits with its code instead
+of showing a traceback. Programming errors stay ordinary exceptions.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """An error the person can fix; ``hint`` says how."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  → {self.hint}" if self.hint else self.message
+
+
+class ConfigError(UserError):
+    """A configuration file or value is wrong."""
+
+
+class ModelFileError(UserError):
+    """An on-device model file is missing or unreadable."""
+
+
+class AudioUnavailableError(UserError):
+    """The sound system (PortAudio) or a device cannot be used."""
+
+
+class ProviderError(UserError):
+    """A cloud or local provider failed in a way worth telling the person about."""
+
+    exit_code = 3
+
+
+class AuthError(ProviderError):
+    """An API key was rejected."""

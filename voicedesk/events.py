@@ -1,0 +1,251 @@
+"""Typed engine events and the bus that carries them.
+
+The engine publishes; the TUI, metrics recorder, session log and tests subscribe. Every event
+is stamped with ``time.monotonic_ns()`` at creation (one clock for the whole session). Events
+that describe a position in the audio also carry ``audio_s``: seconds on the input timeline,
+converted once at the audio boundary.
+
+``publish`` must be called on the event-loop thread; audio callbacks hop over with
+``loop.call_soon_threadsafe``. Subscribers must not block: the bus calls them inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+EngineState = Literal["idle", "listening", "hearing", "thinking", "speaking", "tool", "muted"]
+EouReason = Literal["model", "transcript", "timeout", "ptt"]
+
+
+def now_ns() -> int:
+    return time.monotonic_ns()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    t_ns: int = field(default_factory=now_ns)
+
+
+# ---- audio and turn detection -------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class InputLevel(Event):
+    """Input level for meters, published at most ~20 times a second."""
+
+    rms_dbfs: float
+    zero_input: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechStarted(Event):
+    audio_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechStopped(Event):
+    """VAD heard enough silence; ``end_s`` is where the speech ended on the input timeline."""
+
+    audio_s: float
+    end_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EouCheck(Event):
+    audio_s: float
+    probability: float | None
+    text_so_far: str
+    verdict: Literal["complete", "incomplete", "wait"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnEnded(Event):
+    """The turn is confirmed over (``decided_s``); playback of the answer may start."""
+
+    turn_id: int
+    start_s: float
+    end_s: float
+    decided_s: float
+    reason: EouReason
+    probability: float | None
+    text: str
+
+
+# ---- transcription ------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class TranscriptInterim(Event):
+    turn_id: int
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscriptFinal(Event):
+    turn_id: int
+    text: str
+
+
+# ---- generation ---------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class LLMRequest(Event):
+    turn_id: int
+    kind: Literal["turn", "summary", "tool_followup"] = "turn"
+    prompt_tokens: int | None = None
+    preemptive: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMFirstToken(Event):
+    turn_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssistantDelta(Event):
+    """Text of the answer as it streams (not yet spoken)."""
+
+    turn_id: int
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMDone(Event):
+    turn_id: int
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    tokens_per_s: float | None = None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallStarted(Event):
+    turn_id: int
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallProgress(Event):
+    call_id: str
+    progress: float | None
+    total: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallFinished(Event):
+    call_id: str
+    name: str
+    result_text: str
+    spoken_summary: str
+    is_error: bool
+    duration_s: float
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TTSRequest(Event):
+    turn_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TTSFirstAudio(Event):
+    turn_id: int
+
+
+# ---- playback -----------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class PlaybackStarted(Event):
+    turn_id: int
+    audio_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaybackEnded(Event):
+    turn_id: int
+    audio_s: float
+    interrupted: bool
+    heard_text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BargeIn(Event):
+    turn_id: int
+    audio_s: float
+    resumed: bool = False
+
+
+# ---- session ------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class StateChanged(Event):
+    state: EngineState
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice(Event):
+    """Something the person should read (provider error, tool failure, hint)."""
+
+    level: Literal["info", "warning", "error"]
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextUpdated(Event):
+    prompt_tokens: int
+    budget_tokens: int
+    summary_made: bool = False
+    summary: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnMetrics(Event):
+    """The per-turn metrics record (DESIGN §7), as written to the session log."""
+
+    turn_id: int
+    record: dict[str, Any]
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """A tiny synchronous fan-out; cheap enough to sit on the audio→engine hot path."""
+
+    def __init__(self) -> None:
+        self._subs: list[Subscriber] = []
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        self._subs.append(fn)
+
+        def unsubscribe() -> None:
+            if fn in self._subs:
+                self._subs.remove(fn)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        for fn in tuple(self._subs):
+            try:
+                fn(event)
+            except Exception:  # a broken subscriber must never stop the engine
+                log.exception("event subscriber %r failed on %s", fn, type(event).__name__)
+
+    async def stream(self, maxsize: int = 10_000) -> AsyncIterator[Event]:
+        """Iterate events through a queue (for consumers that await between events)."""
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+
+        def put(ev: Event) -> None:
+            if queue.full():  # drop the oldest rather than block the publisher
+                queue.get_nowait()
+            queue.put_nowait(ev)
+
+        unsubscribe = self.subscribe(put)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            unsubscribe()

@@ -1,0 +1,139 @@
+"""The three provider protocols the engine talks to. No vendor SDK is imported here.
+
+Every call is an async stream that can be cancelled: cancelling the awaiting task (or calling
+``aclose``) must release its socket/thread at once and leak nothing. Audio crossing these
+interfaces is mono signed 16-bit PCM (``numpy.int16`` arrays) at the rate the object states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+# ---------------------------------------------------------------- speech to text
+
+
+@runtime_checkable
+class SpeechToText(Protocol):
+    """A streaming transcriber for one session (one warm connection, many turns).
+
+    Audio is pushed while the person speaks; our turn detector decides when to ``commit``.
+    ``commit`` returns the final text of the audio pushed since the previous commit/clear
+    (one *segment*; a turn may span several segments when preemptive commits were followed
+    by more speech). Interim text, if the provider has any, goes to ``on_interim``.
+    """
+
+    name: str
+    input_rate: int  # rate push_audio expects (16000: the engine's internal rate)
+    on_interim: Callable[[str], None] | None
+
+    async def connect(self) -> None:
+        """Open (or re-open) the connection ahead of need; raises AuthError on a bad key."""
+
+    def push_audio(self, pcm: np.ndarray) -> None:
+        """Queue int16 mono audio at ``input_rate``; never blocks."""
+
+    async def commit(self) -> str:
+        """Finalise the pending segment and return its transcript ('' for no words)."""
+
+    async def clear(self) -> None:
+        """Drop audio pushed since the last commit."""
+
+    async def aclose(self) -> None: ...
+
+
+# ---------------------------------------------------------------- language model
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text as the model produced it
+
+
+@dataclass(slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class ToolCalls:
+    calls: list[ToolCall]
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(slots=True)
+class Finished:
+    reason: str  # "stop", "tool_calls", "length", ...
+
+
+LLMEvent = TextDelta | ToolCalls | Usage | Finished
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    name: str
+    model: str
+
+    async def warm(self) -> None:
+        """Open the keep-alive connection; raise AuthError if the key is rejected."""
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[LLMEvent]:
+        """Stream one completion; breaking out of / cancelling the iteration aborts it."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+# ---------------------------------------------------------------- text to speech
+
+
+@runtime_checkable
+class SpeechStream(Protocol):
+    """One answer being spoken: text goes in as it arrives, audio comes out as it lands."""
+
+    sample_rate: int
+
+    async def send_text(self, text: str) -> None: ...
+
+    async def end_text(self) -> None:
+        """No more text: flush the rest and finish the audio."""
+
+    def audio(self) -> AsyncIterator[np.ndarray]:
+        """int16 mono chunks at ``sample_rate`` until the answer is complete."""
+        ...
+
+    async def aclose(self) -> None:
+        """Cancel: stop generation now and release the connection."""
+
+
+@runtime_checkable
+class TextToSpeech(Protocol):
+    name: str
+    sample_rate: int
+
+    async def warm(self) -> None:
+        """Check the key / pre-open what can be pre-opened."""
+
+    async def open_stream(self) -> SpeechStream:
+        """Open a stream when the turn starts, before the first token (keeps TTFB low)."""
+        ...
+
+    async def aclose(self) -> None: ...
