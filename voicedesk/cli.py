@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A desktop voice assistant. With no command, opens the terminal UI.",
     )
     parser.add_argument("--version", action="version", version=f"voicedesk {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: the user config dir)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="config file (default: the user config dir)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the last conversation")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -113,7 +113,7 @@ class McpServer(BaseModel):
 class ToolSettings(_Section):
     workspace: Path | None = Field(None, description="Folder the documents server works in")
     docs_server: bool = True
-    mcpServers: dict[str, McpServer] = {}  # noqa: N815 - the shape people already use
+    mcpServers: dict[str, McpServer] = {}  # the key name people already use in MCP client configs
 
 
 class UISettings(_Section):
@@ -216,7 +216,8 @@ def load_settings(
             file_tree = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
-                f"{path} is not valid TOML: {exc}", "fix the line named above or run `voicedesk config init --force`"
+                f"{path} is not valid TOML: {exc}",
+                "fix the line named above or run `voicedesk config init --force`",
             ) from None
         except OSError as exc:
             raise ConfigError(f"Cannot read {path}: {exc.strerror}") from None
