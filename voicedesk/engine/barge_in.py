@@ -1,0 +1,55 @@
+"""Barge-in policy: when speech over the answer stops it, and when it was only a noise.
+
+Kept apart from the session so the rule can be tested and tuned on its own. The sequence:
+
+1. Speech is detected while an answer is playing → once it has lasted ``min_speech_ms`` the
+   playback is *paused* (silent at the next audio block), generation keeps running.
+2. The interruption's transcript decides: words (at least ``min_words``) → the answer is cut
+   for good, the history keeps what was heard, and the interruption is the next turn.
+   No words (a cough, a door) → the answer resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from voicedesk.config import BargeInSettings
+
+Verdict = Literal["none", "pause", "cut", "resume"]
+
+
+@dataclass
+class BargeInPolicy:
+    settings: BargeInSettings
+    speech_since_s: float | None = None
+    paused: bool = False
+
+    def on_speech(self, speech_start_s: float, now_s: float, *, answer_playing: bool) -> Verdict:
+        """Called for every block while the person is speaking."""
+        if not self.settings.enabled or not answer_playing or self.paused:
+            return "none"
+        if self.speech_since_s is None:
+            self.speech_since_s = speech_start_s
+        if (now_s - self.speech_since_s) * 1000 >= self.settings.min_speech_ms:
+            self.paused = True
+            return "pause"
+        return "none"
+
+    def on_transcript(self, text: str) -> Verdict:
+        """The interruption's words are known: cut the answer or resume it."""
+        if not self.paused:
+            return "none"
+        words = len(text.split())
+        if words >= max(1, self.settings.min_words):
+            self.reset()
+            return "cut"
+        if self.settings.resume_after_noise:
+            self.reset()
+            return "resume"
+        self.reset()
+        return "cut"
+
+    def reset(self) -> None:
+        self.speech_since_s = None
+        self.paused = False

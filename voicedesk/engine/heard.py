@@ -1,0 +1,39 @@
+"""What part of an answer the person actually heard.
+
+When an answer is cut, the history must hold only what was played. Providers that return
+character alignment (ElevenLabs) tell us exactly; otherwise we estimate from the share of the
+answer's audio that was played, and as a last resort from a typical speaking rate. The result is
+always cut back to a whole word: a half word in the history would read as a typo to the model.
+"""
+
+from __future__ import annotations
+
+SPEAKING_CHARS_PER_S = 14.0  # typical TTS English rate; only used when nothing better is known
+
+
+def heard_prefix(
+    text: str,
+    *,
+    played_samples: int,
+    sample_rate: int,
+    total_samples: int | None = None,
+    chars_at_played: int | None = None,
+) -> str:
+    if played_samples <= 0 or not text:
+        return ""
+    if chars_at_played is not None:
+        n = chars_at_played
+    elif total_samples:
+        n = round(len(text) * min(1.0, played_samples / total_samples))
+    else:
+        n = round(played_samples / sample_rate * SPEAKING_CHARS_PER_S)
+    n = max(0, min(len(text), n))
+    if n >= len(text):
+        return text
+    cut = text[:n]
+    # A word counts as heard once it has been played completely: drop the partial last word.
+    if not text[n].isspace() and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    elif not text[n].isspace():
+        cut = ""
+    return cut.rstrip()

@@ -1,0 +1,91 @@
+"""Per-turn timing records (DESIGN §7) on one timeline.
+
+All stage times are seconds on the session timeline, which *is* the input audio timeline:
+audio positions (speech end, playback start) are exact block positions, and loop-side
+moments (first token, first TTS audio) are converted from ``time.monotonic_ns`` with the audio
+clock's anchor. So ``voice_to_voice = playback_start − speech_end`` is what a listener hears.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STAGES = (
+    "speech_start",
+    "speech_end",
+    "eou_decided",
+    "stt_final",
+    "llm_request",
+    "llm_first_token",
+    "llm_done",
+    "tts_request",
+    "tts_first_audio",
+    "playback_start",
+    "playback_end",
+    "interrupted_at",
+)
+
+
+@dataclass
+class TurnRecord:
+    turn_id: int
+    user_text: str = ""
+    assistant_text: str = ""
+    heard_text: str = ""
+    interrupted: bool = False
+    eou_reason: str | None = None
+    eou_probability: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    tokens_per_s: float | None = None
+    preemptive_restarts: int = 0
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    t: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, stage: str, at_s: float, *, overwrite: bool = False) -> None:
+        if overwrite or stage not in self.t:
+            self.t[stage] = round(at_s, 4)
+
+    def derived(self) -> dict[str, float | None]:
+        t = self.t
+
+        def diff(a: str, b: str) -> float | None:
+            return round(t[a] - t[b], 4) if a in t and b in t else None
+
+        return {
+            "eou_delay": diff("eou_decided", "speech_end"),
+            "stt_delay": diff("stt_final", "speech_end"),
+            "ttft": diff("llm_first_token", "llm_request"),
+            "ttfb": diff("tts_first_audio", "tts_request"),
+            "voice_to_voice": diff("playback_start", "speech_end"),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["type"] = "turn"
+        data.update(self.derived())
+        return data
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile; None for no data (benchmarks report medians and p95s)."""
+    vals = sorted(v for v in values if v is not None)
+    if not vals:
+        return None
+    if len(vals) == 1:
+        return vals[0]
+    k = max(0, min(len(vals) - 1, round(q / 100 * (len(vals) - 1))))
+    return vals[k]
+
+
+def summarize(values: list[float]) -> dict[str, float | None]:
+    vals = [v for v in values if v is not None]
+    return {
+        "n": len(vals),
+        "p50": statistics.median(vals) if vals else None,
+        "p90": percentile(vals, 90),
+        "p95": percentile(vals, 95),
+    }

@@ -1,0 +1,623 @@
+"""The conversation session: wires audio, turn detection, providers, context and metrics.
+
+Policies live in their own modules (``turn.detector`` decides end of turn, ``reply`` streams
+one answer, ``barge_in`` decides interruptions, ``heard`` what was heard, ``metrics`` the
+timings); this module only connects them. Everything runs on one asyncio loop; the audio
+thread hands blocks over with ``call_soon_threadsafe`` and never waits for us.
+
+Turn flow (hands-free):
+  speech_start → stream audio to STT
+  speech_stop  → commit STT, pre-open TTS; when the text lands, start the LLM preemptively
+  speech_resume→ the person went on: cancel that reply quietly
+  turn_end     → confirm: the held audio starts playing
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from voicedesk import events as ev
+from voicedesk.config import Settings
+from voicedesk.engine.barge_in import BargeInPolicy
+from voicedesk.engine.metrics import TurnRecord
+from voicedesk.engine.reply import Reply
+from voicedesk.engine.session_log import SessionLog
+from voicedesk.errors import ProviderError, UserError
+from voicedesk.providers.base import (
+    ChatRequest,
+    LanguageModel,
+    SpeechStream,
+    SpeechToText,
+    TextToSpeech,
+    ToolCall,
+)
+
+log = logging.getLogger(__name__)
+
+ERROR_LINE = "Sorry, I couldn't get an answer just now. Please say that again."
+
+
+@dataclass
+class _Turn:
+    """A user turn in progress (possibly several STT segments)."""
+
+    turn_id: int
+    record: TurnRecord
+    segments: list[str] = field(default_factory=list)
+    pending_commits: int = 0
+    ended: bool = False
+    barge_in: bool = False  # started while an answer was playing
+    typed: bool = False
+    logged_user: bool = False
+
+    @property
+    def text(self) -> str:
+        return " ".join(s for s in self.segments if s).strip()
+
+
+class Session:
+    """Implements :class:`voicedesk.engine.api.SessionControl`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        audio: Any,
+        stt: SpeechToText,
+        llm: LanguageModel,
+        tts: TextToSpeech,
+        detector: Any,
+        context: Any,
+        tools: Any | None = None,
+        bus: ev.EventBus | None = None,
+        session_log: SessionLog | None = None,
+        fallback_tts: TextToSpeech | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus or ev.EventBus()
+        self.audio = audio
+        self.stt = stt
+        self.llm = llm
+        self.tts = tts
+        self.fallback_tts = fallback_tts
+        self.detector = detector
+        self.context = context
+        self.tools = tools
+        self.log = session_log
+        self.mode = settings.turn.mode
+        self.muted = False
+        self.state: ev.EngineState = "idle"
+        self.records: list[TurnRecord] = []
+
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._t0_ns: int | None = None
+        self._block_s = settings.audio.block_ms / 1000
+        self._last_block_s = 0.0
+        self._turn_ids = itertools.count(1)
+        self._utterance_ids = itertools.count(1)
+        self._turn: _Turn | None = None
+        self._stt_streaming = False
+        self._reply: Reply | None = None  # the reply being prepared or played
+        self._reply_turn: _Turn | None = None
+        self._playing: Reply | None = None  # confirmed reply whose audio is (or will be) playing
+        self._playing_turn: _Turn | None = None
+        self._barge = BargeInPolicy(settings.barge_in)
+        self._speech_start_s: float | None = None
+        self._ptt_open = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # ------------------------------------------------------------------ clock
+    def now_s(self) -> float:
+        """Session timeline (= input audio timeline) for loop-side moments."""
+        if self._t0_ns is None:
+            return self._last_block_s
+        return (time.monotonic_ns() - self._t0_ns) / 1e9
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.gather(self.stt.connect(), self.llm.warm(), self.tts.warm())
+        if self.tools is not None:
+            await self.tools.start()
+        self.audio.start(self._loop, self._on_block)
+        self._set_state("muted" if self.muted else "listening")
+
+    async def stop(self) -> None:
+        self._closing = True
+        with contextlib.suppress(Exception):
+            self.audio.stop()
+        for reply in {self._reply, self._playing} - {None}:
+            assert reply is not None
+            await reply.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for closer in (self.stt.aclose, self.llm.aclose, self.tts.aclose):
+            with contextlib.suppress(Exception):
+                await closer()
+        if self.fallback_tts is not None:
+            with contextlib.suppress(Exception):
+                await self.fallback_tts.aclose()
+        if self.tools is not None:
+            with contextlib.suppress(Exception):
+                await self.tools.aclose()
+        self._set_state("idle")
+
+    async def wait_idle(self) -> None:
+        """Until no turn, reply or playback is in flight (headless runs end on this)."""
+        while True:
+            await self._idle.wait()
+            await asyncio.sleep(0.05)
+            if self._is_idle():
+                return
+
+    def _is_idle(self) -> bool:
+        return (
+            self._turn is None
+            and self._reply is None
+            and self._playing is None
+            and not any(not t.done() for t in self._tasks)
+        )
+
+    def _update_idle(self) -> None:
+        if self._is_idle():
+            self._idle.set()
+        else:
+            self._idle.clear()
+
+    # ------------------------------------------------------------------ SessionControl
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode  # type: ignore[assignment]
+        self.detector.reset()
+        self._set_state("muted" if self.muted else "listening")
+
+    def ptt_press(self) -> None:
+        self._ptt_open = True
+        self._handle_signals(self.detector.ptt_press(self._last_block_s))
+
+    def ptt_release(self) -> None:
+        self._ptt_open = False
+        self._handle_signals(self.detector.ptt_release(self._last_block_s))
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+        if muted:
+            self.detector.reset()
+            self._stt_streaming = False
+        self._set_state("muted" if muted else "listening")
+
+    def interrupt(self) -> None:
+        if self._playing is not None:
+            self._spawn(self._cut_playing(self.now_s()))
+
+    async def send_text(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        if self._playing is not None:
+            await self._cut_playing(self.now_s())
+        turn = self._new_turn(self.now_s())
+        turn.typed = True
+        turn.segments.append(text)
+        turn.ended = True
+        turn.record.user_text = text
+        turn.record.eou_reason = "typed"
+        self.bus.publish(ev.TranscriptFinal(turn_id=turn.turn_id, text=text))
+        self._start_reply(turn, confirmed=True)
+
+    # ------------------------------------------------------------------ audio thread hop
+    def _on_block(self, block: np.ndarray, index: int, marks: list[Any]) -> None:
+        audio_s = index * self._block_s
+        if self._t0_ns is None:
+            self._t0_ns = time.monotonic_ns() - int(audio_s * 1e9)
+        self._last_block_s = audio_s
+        for mark in marks:
+            self._on_playback_mark(mark, index)
+        if self._closing:
+            return
+        listening = not self.muted and (self.mode == "hands-free" or self._ptt_open)
+        if not listening:
+            return
+        signals = self.detector.feed(block, audio_s)
+        if self._stt_streaming:
+            self.stt.push_audio(block)
+        self._handle_signals(signals)
+        if self.detector.in_speech and self._speech_start_s is not None:
+            verdict = self._barge.on_speech(
+                self._speech_start_s, audio_s + self._block_s, answer_playing=self._answer_audible()
+            )
+            if verdict == "pause":
+                self._pause_for_barge_in(audio_s + self._block_s)
+
+    def _answer_audible(self) -> bool:
+        return self._playing is not None and self.audio.playback.is_playing()
+
+    # ------------------------------------------------------------------ turn signals
+    def _handle_signals(self, signals: list[Any]) -> None:
+        for sig in signals:
+            handler = getattr(self, f"_on_{sig.kind}", None)
+            if handler is not None:
+                handler(sig)
+
+    def _on_speech_start(self, sig: Any) -> None:
+        self._speech_start_s = sig.audio_s
+        self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
+        if self._turn is None:
+            turn = self._new_turn(sig.audio_s)
+            turn.barge_in = self._playing is not None
+        self._stream_turn_audio()
+        self._set_state("hearing")
+
+    def _on_speech_resume(self, sig: Any) -> None:
+        self._speech_start_s = sig.audio_s
+        self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
+        turn = self._turn
+        if turn is not None and self._reply is not None and self._reply_turn is turn:
+            turn.record.preemptive_restarts += 1
+            reply, self._reply = self._reply, None
+            self._spawn(reply.cancel())
+        if not self._stt_streaming:
+            self._stream_turn_audio()
+        self._set_state("hearing")
+
+    def _stream_turn_audio(self) -> None:
+        """Send the pre-roll and speech so far, then keep streaming each block."""
+        if self._stt_streaming:
+            return
+        self._stt_streaming = True
+        pcm = self.detector.turn_audio()
+        if pcm.size:
+            self.stt.push_audio(pcm)
+
+    def _on_speech_stop(self, sig: Any) -> None:
+        turn = self._turn
+        self._speech_start_s = None
+        self.bus.publish(ev.SpeechStopped(audio_s=sig.audio_s, end_s=sig.end_s))
+        if turn is None:
+            return
+        turn.record.mark("speech_end", sig.end_s, overwrite=True)
+        turn.pending_commits += 1
+        self._spawn(self._commit(turn))
+        if not turn.barge_in:
+            self._set_state("thinking")
+
+    def _on_eou_check(self, sig: Any) -> None:
+        self.bus.publish(
+            ev.EouCheck(
+                audio_s=sig.audio_s,
+                probability=sig.probability,
+                text_so_far=sig.text,
+                verdict=sig.verdict or "wait",
+            )
+        )
+
+    def _on_turn_end(self, sig: Any) -> None:
+        turn = self._turn
+        if turn is None:
+            return
+        self._stt_streaming = False
+        self._turn = None
+        turn.ended = True
+        rec = turn.record
+        rec.mark("eou_decided", sig.audio_s, overwrite=True)
+        if sig.end_s is not None:
+            rec.mark("speech_end", sig.end_s, overwrite=True)
+        rec.eou_reason = sig.reason
+        rec.eou_probability = sig.probability
+        self.bus.publish(
+            ev.TurnEnded(
+                turn_id=turn.turn_id,
+                start_s=sig.start_s if sig.start_s is not None else rec.t.get("speech_start", 0.0),
+                end_s=sig.end_s if sig.end_s is not None else sig.audio_s,
+                decided_s=sig.audio_s,
+                reason=sig.reason,
+                probability=sig.probability,
+                text=turn.text,
+            )
+        )
+        if sig.reason == "ptt" and turn.pending_commits == 0:
+            # push-to-talk released without a VAD stop: commit now
+            turn.pending_commits += 1
+            rec.mark("speech_end", sig.audio_s)
+            self._spawn(self._commit(turn))
+        self._spawn(self._after_commits_clear(turn))
+        self._maybe_confirm(turn)
+        self._update_idle()
+
+    async def _after_commits_clear(self, turn: _Turn) -> None:
+        """Drop trailing silence appended after the last commit so it can't leak into the next turn."""
+        with contextlib.suppress(Exception):
+            await self.stt.clear()
+        await self._settle(turn)
+
+    # ------------------------------------------------------------------ STT
+    async def _commit(self, turn: _Turn) -> None:
+        try:
+            text = await self.stt.commit()
+        except ProviderError as exc:
+            self._notice("error", f"Speech-to-text failed: {exc.message}")
+            text = ""
+            turn.record.error = f"stt: {exc.message}"
+        except Exception as exc:
+            log.exception("STT commit failed")
+            self._notice("error", f"Speech-to-text failed: {exc}")
+            text = ""
+            turn.record.error = f"stt: {exc}"
+        finally:
+            turn.pending_commits -= 1
+        now = self.now_s()
+        turn.segments.append(text.strip())
+        turn.record.mark("stt_final", now, overwrite=True)
+        turn.record.user_text = turn.text
+        if text.strip():
+            self.bus.publish(ev.TranscriptFinal(turn_id=turn.turn_id, text=turn.text))
+        if not turn.ended:
+            self._handle_signals(self.detector.set_text(turn.text, self._last_block_s))
+        if turn.barge_in and self._playing is not None and self._barge.paused:
+            verdict = self._barge.on_transcript(turn.text)
+            if verdict == "cut":
+                await self._cut_playing(turn.record.t.get("speech_start", now))
+            elif verdict == "resume":
+                self._resume_playing()
+        if turn.text and (turn.ended or not self.detector.in_speech):
+            self._start_reply(turn, confirmed=turn.ended)
+        await self._settle(turn)
+
+    async def _settle(self, turn: _Turn) -> None:
+        """A turn with no words (noise, cough) and nothing pending is dropped."""
+        if turn.ended and turn.pending_commits == 0 and not turn.text:
+            if self._reply_turn is turn:
+                return
+            if turn.barge_in and self._barge.paused:
+                self._barge.on_transcript("")
+                self._resume_playing()
+            if self._state_is_turn_idle():
+                self._set_state("speaking" if self._playing else "listening")
+        self._update_idle()
+
+    def _state_is_turn_idle(self) -> bool:
+        return self._turn is None and self._reply is None
+
+    # ------------------------------------------------------------------ replies
+    def _start_reply(self, turn: _Turn, *, confirmed: bool) -> None:
+        if self._reply is not None and self._reply_turn is turn:
+            if self._reply.request.messages[-1].get("content") == turn.text:
+                if confirmed:
+                    self._maybe_confirm(turn)
+                return
+            old, self._reply = self._reply, None
+            turn.record.preemptive_restarts += 1
+            self._spawn(old.cancel())
+        elif self._reply is not None:
+            old, self._reply = self._reply, None
+            self._spawn(old.cancel())
+        messages, prompt_tokens = self.context.build_for(turn.text)
+        request = ChatRequest(
+            messages=messages,
+            tools=self.tools.llm_tools() if self.tools is not None else [],
+            max_tokens=self.settings.llm.max_tokens,
+            temperature=self.settings.llm.temperature,
+        )
+        turn.record.prompt_tokens = prompt_tokens
+        reply = Reply(
+            turn_id=turn.turn_id,
+            utterance_id=next(self._utterance_ids),
+            request=request,
+            llm=self.llm,
+            open_tts=self.tts.open_stream,
+            playback=self.audio.playback,
+            clock=self.now_s,
+            record=turn.record,
+            bus=self.bus,
+            run_tools=self._run_tools if self.tools is not None else None,
+            preemptive=not confirmed,
+        )
+        self._reply, self._reply_turn = reply, turn
+        reply.start()
+        self._spawn(self._watch_reply(reply, turn))
+        if confirmed:
+            self._maybe_confirm(turn)
+        self._update_idle()
+
+    def _maybe_confirm(self, turn: _Turn) -> None:
+        reply = self._reply
+        if reply is None or self._reply_turn is not turn or not turn.ended:
+            return
+        if reply.request.messages[-1].get("content") != turn.text or turn.pending_commits:
+            return  # a newer transcript is on its way; _commit restarts the reply
+        if self._playing is not None and self._playing is not reply:
+            self._spawn(self._cut_playing(self.now_s()))
+        self._playing, self._playing_turn = reply, turn
+        self._reply = None
+        self._reply_turn = None
+        if not turn.logged_user and self.log is not None:
+            turn.logged_user = True
+            self.log.append({"type": "user", "turn_id": turn.turn_id, "text": turn.text})
+        self.context.add_user(turn.turn_id, turn.text)
+        reply.confirm()
+        self._set_state("thinking")
+
+    async def _watch_reply(self, reply: Reply, turn: _Turn) -> None:
+        await reply.generation_done.wait()
+        if reply.failed is not None and not reply.cancelled:
+            await self._reply_failed(reply, turn)
+            return
+        if reply.cancelled:
+            return
+        # generation finished; playback_end comes from the audio thread's "drained" mark
+        while self._playing is None and self._reply is reply and not reply.cancelled:
+            await asyncio.sleep(0.02)
+
+    async def _reply_failed(self, reply: Reply, turn: _Turn) -> None:
+        exc = reply.failed
+        message = exc.message if isinstance(exc, UserError) else str(exc)
+        turn.record.error = message
+        self._notice("error", f"No answer for turn {turn.turn_id}: {message}")
+        if self._reply is reply:
+            self._reply = None
+        if self._playing is reply:
+            self._playing = None
+            self.audio.playback.stop(reply.utterance_id)
+        await self._speak_error_line(turn)
+        self._finish_turn(turn, heard="", interrupted=False)
+
+    async def _speak_error_line(self, turn: _Turn) -> None:
+        """Say a short line so a voice-only user knows the turn failed."""
+        for tts in (self.tts, self.fallback_tts):
+            if tts is None:
+                continue
+            try:
+                stream: SpeechStream = await asyncio.wait_for(tts.open_stream(), 3)
+                await stream.send_text(ERROR_LINE)
+                await stream.end_text()
+                uid = next(self._utterance_ids)
+                async with asyncio.timeout(10):
+                    async for chunk in stream.audio():
+                        self.audio.playback.enqueue(uid, chunk)
+                await stream.aclose()
+                return
+            except Exception as exc:  # the UI notice already carries the error
+                log.info("could not speak the error line with %s: %s", tts.name, exc)
+
+    def _on_playback_mark(self, mark: Any, index: int) -> None:
+        reply = self._playing
+        if reply is None or mark.utterance_id != reply.utterance_id:
+            return
+        turn = self._playing_turn
+        assert turn is not None
+        at = index * self._block_s + mark.offset / 24_000
+        if mark.kind == "start":
+            turn.record.mark("playback_start", at)
+            self.bus.publish(ev.PlaybackStarted(turn_id=turn.turn_id, audio_s=at))
+            if self._turn is None:
+                self._set_state("speaking")
+        elif mark.kind == "drained" and reply.done and reply.audio_complete:
+            turn.record.mark("playback_end", at, overwrite=True)
+            self._playing = None
+            self._playing_turn = None
+            self.bus.publish(
+                ev.PlaybackEnded(
+                    turn_id=turn.turn_id, audio_s=at, interrupted=False, heard_text=reply.text
+                )
+            )
+            self._finish_turn(turn, heard=reply.text, interrupted=False, reply=reply)
+            if self._turn is None:
+                self._set_state("listening")
+
+    def _pause_for_barge_in(self, at_s: float) -> None:
+        if self._playing is None:
+            return
+        self.audio.playback.pause()
+        turn = self._playing_turn
+        if turn is not None:
+            turn.record.mark("interrupted_at", at_s, overwrite=True)
+            self.bus.publish(ev.BargeIn(turn_id=turn.turn_id, audio_s=at_s))
+
+    def _resume_playing(self) -> None:
+        if self._playing is None:
+            return
+        turn = self._playing_turn
+        turn_id = turn.turn_id if turn else 0
+        if turn is not None:
+            turn.record.t.pop("interrupted_at", None)
+        self.audio.playback.resume()
+        self.bus.publish(ev.BargeIn(turn_id=turn_id, audio_s=self.now_s(), resumed=True))
+
+    async def _cut_playing(self, at_s: float) -> None:
+        reply, turn = self._playing, self._playing_turn
+        if reply is None or turn is None:
+            return
+        self._playing = None
+        self._playing_turn = None
+        self.audio.playback.stop(reply.utterance_id)
+        self.audio.playback.resume()
+        heard = reply.heard()
+        turn.record.mark("interrupted_at", at_s)
+        end_at = self.now_s()
+        turn.record.mark("playback_end", end_at, overwrite=True)
+        await reply.cancel()
+        self.bus.publish(
+            ev.PlaybackEnded(
+                turn_id=turn.turn_id, audio_s=end_at, interrupted=True, heard_text=heard
+            )
+        )
+        self._finish_turn(turn, heard=heard, interrupted=True, reply=reply)
+
+    def _finish_turn(
+        self, turn: _Turn, *, heard: str, interrupted: bool, reply: Reply | None = None
+    ) -> None:
+        rec = turn.record
+        rec.assistant_text = reply.text if reply else ""
+        rec.heard_text = heard
+        rec.interrupted = interrupted
+        if reply is not None:
+            if reply.tool_messages:
+                self.context.add_tool_exchange(turn.turn_id, reply.tool_messages)
+            if heard or not interrupted:
+                self.context.add_assistant(turn.turn_id, heard, interrupted=interrupted)
+        record = rec.to_json()
+        self.records.append(rec)
+        if self.log is not None:
+            self.log.append(record)
+        self.bus.publish(ev.TurnMetrics(turn_id=turn.turn_id, record=record))
+        self.context.maybe_summarize()
+        self._update_idle()
+
+    # ------------------------------------------------------------------ tools
+    async def _run_tools(self, turn_id: int, calls: list[ToolCall]) -> list[dict[str, Any]]:
+        assert self.tools is not None
+        self._set_state("tool")
+        results = []
+        for call in calls:
+            try:
+                args = json.loads(call.arguments or "{}")
+            except json.JSONDecodeError:
+                args = {}
+            result = await self.tools.call(call.name, args, call_id=call.id)
+            results.append({"role": "tool", "tool_call_id": call.id, "content": result.text})
+        self._set_state("thinking")
+        return results
+
+    # ------------------------------------------------------------------ helpers
+    def _new_turn(self, at_s: float) -> _Turn:
+        turn_id = next(self._turn_ids)
+        rec = TurnRecord(turn_id=turn_id)
+        rec.mark("speech_start", at_s)
+        self._turn = _Turn(turn_id=turn_id, record=rec)
+        self._update_idle()
+        return self._turn
+
+    def _set_state(self, state: ev.EngineState) -> None:
+        if state != self.state:
+            self.state = state
+            self.bus.publish(ev.StateChanged(state=state))
+
+    def _notice(self, level: str, message: str) -> None:
+        self.bus.publish(ev.Notice(level=level, message=message))  # type: ignore[arg-type]
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("session task failed", exc_info=t.exception())
+            self._update_idle()
+
+        task.add_done_callback(done)
+        self._idle.clear()
+        return task

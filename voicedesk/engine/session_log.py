@@ -1,0 +1,76 @@
+"""Append-only JSONL session log that survives a crash mid-turn.
+
+One JSON object per line. Each line is written with a single ``os.write`` on an ``O_APPEND``
+descriptor and fsync'd, so a crash can at worst lose the line being written, never corrupt
+earlier ones; a torn last line is skipped on reading. The log is what ``--resume`` rebuilds a
+conversation from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from voicedesk.config import data_dir
+
+log = logging.getLogger(__name__)
+
+
+def sessions_dir() -> Path:
+    return data_dir() / "sessions"
+
+
+class SessionLog:
+    def __init__(self, path: Path | None = None) -> None:
+        if path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = sessions_dir() / f"{stamp}-{os.getpid()}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
+        os.write(self._fd, line)
+        # Some filesystems refuse fsync; the write itself still stands.
+        with contextlib.suppress(OSError):
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> SessionLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_log(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield records; a torn or corrupt line (crash mid-write) is skipped with a warning."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                yield json.loads(raw)
+            except json.JSONDecodeError:
+                log.warning(
+                    "%s:%d: skipping a torn line (the process died mid-write)", path, lineno
+                )
+
+
+def latest_log() -> Path | None:
+    folder = sessions_dir()
+    if not folder.is_dir():
+        return None
+    logs = sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    return logs[-1] if logs else None
