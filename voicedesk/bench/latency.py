@@ -1,0 +1,210 @@
+"""``voicedesk bench latency``: voice-to-voice and every stage, measured against the simulated cloud.
+
+Runs real conversations (bundled Piper speech, the full engine, real sockets) in real time
+and measures what a listener would: from the **output audio**, the first audible answer sample
+after the person's last word. "Added" latency is what voicedesk itself costs on top of the
+providers' own compute: voice-to-voice − TTFT − TTFB (DESIGN §1). Stage figures come from the
+per-turn metrics; CPU is this process's CPU time over wall time (percent of one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FINISHED = ["hello", "weather", "question", "timer", "budget", "thanks"]
+AUDIBLE = 328  # int16 ≈ −40 dBFS
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("latency", help="voice-to-voice latency against the simulated cloud")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--ttft", type=float, default=0.70, help="simulated LLM TTFT (s)")
+    p.add_argument("--ttfb", type=float, default=0.33, help="simulated TTS TTFB (s)")
+    p.add_argument("--stt", type=float, default=0.10, help="simulated STT finalisation (s)")
+    p.add_argument("--rounds", type=int, default=1, help="repeat the conversation N times")
+    p.add_argument("--no-barge-in", action="store_true", help="skip the barge-in scenario")
+    p.add_argument("--keep", type=Path, metavar="DIR", help="keep the WAVs and metrics here")
+    p.set_defaults(func=run)
+
+
+def first_audible_after(
+    out: np.ndarray, rate: int, t_s: float, until_s: float | None = None
+) -> float | None:
+    a = int(t_s * rate)
+    b = len(out) if until_s is None else min(len(out), int(until_s * rate))
+    loud = np.flatnonzero(np.abs(out[a:b].astype(np.int32)) > AUDIBLE)
+    return (a + int(loud[0])) / rate if loud.size else None
+
+
+def silent_from(out: np.ndarray, rate: int, t_s: float, hold_s: float = 0.1) -> float | None:
+    """First time ≥ t_s after which the output stays below the audible level for hold_s."""
+    a = int(t_s * rate)
+    hold = int(hold_s * rate)
+    loud = np.abs(out[a:].astype(np.int32)) > AUDIBLE
+    idx = np.flatnonzero(loud)
+    if idx.size == 0:
+        return t_s
+    # candidate silence starts right after each loud sample; find the first gap ≥ hold
+    gaps = np.diff(np.concatenate([[-1], idx, [len(loud) + hold]]))
+    for i, g in enumerate(gaps):
+        if g > hold:
+            start = 0 if i == 0 else idx[i - 1] + 1
+            return (a + int(start)) / rate
+    return None
+
+
+async def _one(
+    names_or_scenario: Any, *, ttft: float, ttfb: float, stt: float, workdir: Path, tag: str
+) -> dict[str, Any]:
+    from voicedesk import events as ev
+    from voicedesk.audio.wavio import read_wav
+    from voicedesk.commands.run import converse
+    from voicedesk.config import load_settings
+    from voicedesk.engine.builder import SimOptions
+
+    scenario = names_or_scenario
+    inp = workdir / f"{tag}-in.wav"
+    out = workdir / f"{tag}-out.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    records: list[dict[str, Any]] = []
+    bus.subscribe(lambda e: records.append(e.record) if isinstance(e, ev.TurnMetrics) else None)
+    settings = load_settings(environ={})
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    await converse(
+        settings,
+        input_path=inp,
+        output_path=out,
+        sim=SimOptions(ttft_s=ttft, ttfb_s=ttfb, stt_s=stt),
+        bus=bus,
+        with_tools=False,
+    )
+    wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    pcm, rate = read_wav(out)
+    (workdir / f"{tag}-metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return {
+        "scenario": scenario,
+        "out": pcm,
+        "rate": rate,
+        "records": records,
+        "cpu_s": cpu,
+        "wall_s": wall,
+    }
+
+
+def _stage_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
+    from voicedesk.engine.metrics import summarize
+
+    keys = ["eou_delay", "stt_delay", "ttft", "ttfb", "voice_to_voice"]
+    return {k: summarize([r.get(k) for r in records if r.get(k) is not None]) for k in keys}
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    from voicedesk.bench.scenarios import compose, overlap
+    from voicedesk.engine.metrics import summarize
+
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="voicedesk-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    added: list[float] = []
+    v2v_audio: list[float] = []
+    records: list[dict[str, Any]] = []
+    cpu_s = wall_s = 0.0
+    missing = 0
+    for rnd in range(args.rounds):
+        res = await _one(
+            compose(FINISHED, gaps_s=7.0),
+            ttft=args.ttft,
+            ttfb=args.ttfb,
+            stt=args.stt,
+            workdir=workdir,
+            tag=f"finished{rnd}",
+        )
+        records += res["records"]
+        cpu_s += res["cpu_s"]
+        wall_s += res["wall_s"]
+        turns = res["scenario"].turns
+        for i, turn in enumerate(turns):
+            nxt = turns[i + 1].start_s if i + 1 < len(turns) else None
+            heard = first_audible_after(res["out"], res["rate"], turn.end_s, nxt)
+            if heard is None:
+                missing += 1
+                continue
+            v2v_audio.append(heard - turn.end_s)
+            added.append(heard - turn.end_s - args.ttft - args.ttfb)
+    report: dict[str, Any] = {
+        "providers": {"stt_s": args.stt, "ttft_s": args.ttft, "ttfb_s": args.ttfb},
+        "turns": len(v2v_audio),
+        "unanswered_turns": missing,
+        "voice_to_voice_audio_s": summarize(v2v_audio),
+        "added_latency_s": summarize(added),
+        "stages_s": _stage_stats(records),
+        "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "workdir": str(workdir),
+    }
+    if not args.no_barge_in:
+        reactions = []
+        for rnd in range(args.rounds):
+            sc = overlap("weather", "stop", after_s=2.6)
+            res = await _one(
+                sc, ttft=args.ttft, ttfb=args.ttfb, stt=args.stt, workdir=workdir, tag=f"barge{rnd}"
+            )
+            onset = sc.turns[1].start_s
+            quiet = silent_from(res["out"], res["rate"], onset)
+            if quiet is not None:
+                reactions.append(quiet - onset)
+            records_b = res["records"]
+            report.setdefault("barge_in_records", []).extend(records_b)
+        report["barge_in_silence_s"] = summarize(reactions)
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    report = asyncio.run(bench(args))
+    if args.json:
+        print(json.dumps(report, indent=2, default=float))
+        return 0
+    print_table(report)
+    return 0
+
+
+def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
+    def ms(v: float | None) -> str:
+        return "–" if v is None else f"{v * 1000:7.0f} ms"
+
+    p = report["providers"]
+    print(
+        f"simulated providers: STT {p['stt_s']:.2f}s · TTFT {p['ttft_s']:.2f}s · TTFB {p['ttfb_s']:.2f}s",
+        file=out,
+    )
+    print(f"{'stage':28} {'p50':>10} {'p90':>10} {'p95':>10}  n", file=out)
+    rows = [
+        ("voice-to-voice (audio)", report["voice_to_voice_audio_s"]),
+        ("added by voicedesk (audio)", report["added_latency_s"]),
+    ]
+    rows += [(k, v) for k, v in report["stages_s"].items()]
+    if "barge_in_silence_s" in report:
+        rows.append(("barge-in → silence (audio)", report["barge_in_silence_s"]))
+    for name, s in rows:
+        print(
+            f"{name:28} {ms(s['p50']):>10} {ms(s['p90']):>10} {ms(s['p95']):>10}  {s['n']}",
+            file=out,
+        )
+    print(
+        f"CPU {report['cpu_percent']}% of one core · peak RSS {report['peak_rss_mb']} MB · "
+        f"unanswered turns {report['unanswered_turns']}",
+        file=out,
+    )

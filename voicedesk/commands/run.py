@@ -1,0 +1,206 @@
+"""``voicedesk run``: a conversation on the sound devices or over WAV files.
+
+``--headless`` runs without the TUI and prints the conversation and per-turn timings.
+``--input``/``--output`` replace the microphone/speaker with WAV files on one timeline
+(output sample n lines up with input sample n), paced in real time. ``--sim`` starts the
+simulated cloud in-process, so no keys or network are needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from voicedesk.errors import UserError
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
+    parser.add_argument("--sim", action="store_true", help="use the built-in simulated cloud")
+    parser.add_argument(
+        "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token"
+    )
+    parser.add_argument(
+        "--sim-ttfb", type=float, metavar="S", help="simulated TTS time to first audio"
+    )
+    parser.add_argument(
+        "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay"
+    )
+    parser.add_argument("--sim-tokens-per-s", type=float, metavar="N", help="simulated LLM speed")
+    parser.add_argument(
+        "--sim-script", type=Path, metavar="FILE", help="what the simulated cloud says (TOML/JSON)"
+    )
+    parser.add_argument(
+        "--metrics-out", type=Path, metavar="FILE.jsonl", help="write per-turn metrics here"
+    )
+    parser.add_argument("--mode", choices=["hands-free", "push-to-talk"], help="turn-taking mode")
+    parser.add_argument("--no-tools", action="store_true", help="do not start MCP tool servers")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="talk: on the sound devices, or over WAV files with --input/--output",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--input", type=Path, metavar="IN.wav", help="WAV file as the microphone")
+    parser.add_argument("--output", type=Path, metavar="OUT.wav", help="WAV file as the speaker")
+    add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.headless:
+        from voicedesk.commands import tui
+
+        return tui.run(args)
+    if args.input is not None and not args.input.is_file():
+        raise UserError(
+            f"Input file not found: {args.input}", "pass an existing WAV file to --input"
+        )
+    return asyncio.run(run_headless(args))
+
+
+def load_run_settings(args: argparse.Namespace) -> Any:
+    from voicedesk.config import load_settings
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "mode", None):
+        overrides["turn"] = {"mode": args.mode}
+    return load_settings(Path(args.config) if args.config else None, overrides=overrides)
+
+
+async def run_headless(
+    args: argparse.Namespace, *, input_path: Path | None = None, quiet: bool = False
+) -> int:
+    from voicedesk import events as ev
+    from voicedesk.engine.builder import SimOptions
+
+    settings = load_run_settings(args)
+    bus = ev.EventBus()
+    bus.subscribe(ConsolePrinter(quiet=quiet))
+    metrics_fh = None
+    if args.metrics_out:
+        args.metrics_out.parent.mkdir(parents=True, exist_ok=True)
+        metrics_fh = args.metrics_out.open("a", encoding="utf-8")
+
+        def write_metrics(event: ev.Event) -> None:
+            if isinstance(event, ev.TurnMetrics):
+                metrics_fh.write(json.dumps(event.record) + "\n")
+                metrics_fh.flush()
+
+        bus.subscribe(write_metrics)
+    sim = None
+    if args.sim:
+        sim = SimOptions(
+            ttft_s=args.sim_ttft,
+            ttfb_s=args.sim_ttfb,
+            stt_s=args.sim_stt,
+            tokens_per_s=getattr(args, "sim_tokens_per_s", None),
+            script=args.sim_script,
+        )
+    try:
+        await converse(
+            settings,
+            input_path=input_path or args.input,
+            output_path=getattr(args, "output", None),
+            sim=sim,
+            bus=bus,
+            with_tools=False if args.no_tools else None,
+        )
+    finally:
+        if metrics_fh is not None:
+            metrics_fh.close()
+    return 0
+
+
+async def converse(
+    settings: Any,
+    *,
+    input_path: Path | None,
+    output_path: Path | None,
+    sim: Any | None,
+    bus: Any,
+    with_tools: bool | None = None,
+) -> Any:
+    """Run one conversation to the end of the input file (or until cancelled); returns the session."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    sim_ctx: Any = sim_server(sim) if sim is not None else contextlib.nullcontext()
+    async with sim_ctx as server:
+        if server is not None:
+            settings = settings_for_sim(settings, server.base_url)
+        session = build_session(
+            settings,
+            input_path=input_path,
+            output_path=output_path,
+            bus=bus,
+            with_tools=with_tools,
+        )
+        await session.start()
+        try:
+            if input_path is not None:
+                await _wait_file_done(session)
+            else:
+                await asyncio.Event().wait()  # until Ctrl-C
+        finally:
+            await session.stop()
+    return session
+
+
+async def _wait_file_done(session: Any) -> None:
+    """The input file has ended and the last answer has finished (or been cut)."""
+    finished = session.audio.backend.finished
+    while not finished.is_set():
+        await asyncio.sleep(0.05)
+    # Let the detector hear the silence after the last words (and decide), then wait for the
+    # answer to play out. Bounded so a stuck provider cannot hang a headless run.
+    settle = session.settings.turn.max_wait_ms / 1000 + 0.5
+    await asyncio.sleep(settle)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(session.wait_idle(), timeout=120)
+
+
+class ConsolePrinter:
+    """Prints the conversation and a one-line timing summary per turn."""
+
+    def __init__(self, *, quiet: bool = False, stream: Any = None) -> None:
+        self.quiet = quiet
+        self.stream = stream or sys.stdout
+
+    def __call__(self, event: Any) -> None:
+        from voicedesk import events as ev
+
+        if self.quiet:
+            return
+        out = self.stream
+        if isinstance(event, ev.TurnEnded) and event.text:
+            print(f"you       › {event.text}", file=out, flush=True)
+        elif isinstance(event, ev.PlaybackEnded):
+            cut = "  ✂ (interrupted)" if event.interrupted else ""
+            print(f"assistant › {event.heard_text}{cut}", file=out, flush=True)
+        elif isinstance(event, ev.ToolCallFinished):
+            print(
+                f"  tool {event.name} ({event.duration_s:.2f}s): {event.spoken_summary}", file=out
+            )
+        elif isinstance(event, ev.Notice):
+            print(f"[{event.level}] {event.message}", file=sys.stderr, flush=True)
+        elif isinstance(event, ev.TurnMetrics):
+            r = event.record
+
+            def fmt(key: str) -> str:
+                v = r.get(key)
+                return f"{v * 1000:.0f}ms" if isinstance(v, (int, float)) else "–"
+
+            print(
+                f"  turn {event.turn_id}: end-of-turn {fmt('eou_delay')} · stt {fmt('stt_delay')} · "
+                f"ttft {fmt('ttft')} · ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}",
+                file=out,
+                flush=True,
+            )

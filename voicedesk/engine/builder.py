@@ -1,0 +1,109 @@
+"""Build a ready-to-start :class:`Session` from settings (real providers or the simulated cloud)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from voicedesk import events as ev
+from voicedesk.config import Settings
+from voicedesk.engine.session import Session
+from voicedesk.engine.session_log import SessionLog
+
+log = logging.getLogger(__name__)
+
+SIM_KEY = "sk-sim-local"
+
+
+@dataclass
+class SimOptions:
+    ttft_s: float | None = None
+    ttfb_s: float | None = None
+    stt_s: float | None = None
+    tokens_per_s: float | None = None
+    script: Path | None = None
+
+
+def settings_for_sim(settings: Settings, base_url: str) -> Settings:
+    """Point every cloud provider at the simulated cloud; keys are placeholders it accepts."""
+    data = settings.model_dump()
+    data["stt"].update(provider="openai", base_url=f"{base_url}/v1")
+    data["llm"].update(base_url=f"{base_url}/v1", api_key_env="VOICEDESK_SIM_KEY")
+    data["tts"].update(provider="elevenlabs", elevenlabs_base_url=base_url, fallback="none")
+    data["keys"] = {"openai_api_key": SIM_KEY, "elevenlabs_api_key": SIM_KEY}
+    out = Settings.model_validate(data)
+    out.keys.openai_api_key = SecretStr(SIM_KEY)
+    out.keys.elevenlabs_api_key = SecretStr(SIM_KEY)
+    return out
+
+
+@contextlib.asynccontextmanager
+async def sim_server(options: SimOptions) -> AsyncIterator[Any]:
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    latency = SimLatency()
+    for name in ("ttft_s", "ttfb_s", "stt_s", "tokens_per_s"):
+        value = getattr(options, name)
+        if value is not None:
+            setattr(latency, name, value)
+    script = SimScript.load(options.script) if options.script else SimScript()
+    async with SimServer(script, latency) as sim:
+        yield sim
+
+
+def build_session(
+    settings: Settings,
+    *,
+    input_path: Path | None = None,
+    output_path: Path | None = None,
+    realtime: bool = True,
+    bus: ev.EventBus | None = None,
+    log_path: Path | None = None,
+    with_tools: bool | None = None,
+    tail_s: float | None = None,
+) -> Session:
+    """Construct providers, audio, detector and context; raise UserError on anything missing."""
+    from voicedesk.audio.io import AudioIO
+    from voicedesk.engine.context import ContextManager
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.factory import make_llm, make_stt, make_tts
+    from voicedesk.turn.detector import TurnDetector
+
+    bus = bus or ev.EventBus()
+    stt = make_stt(settings)
+    llm = make_llm(settings)
+    tts = make_tts(settings)
+    fallback = make_tts(settings, fallback=True) if settings.tts.fallback != "none" else None
+    detector = TurnDetector(settings, expects_text=settings.stt.provider != "none")
+    audio = AudioIO.from_settings(
+        settings, input=input_path, output=output_path, realtime=realtime, bus=bus
+    )
+    context = ContextManager(
+        settings, model=settings.llm.model, summarizer=Summarizer(llm), bus=bus
+    )
+    tools = None
+    use_tools = settings.tools.docs_server or bool(settings.tools.mcpServers)
+    if with_tools if with_tools is not None else use_tools:
+        from voicedesk.tools.manager import ToolManager
+
+        tools = ToolManager(settings, bus=bus)
+    return Session(
+        settings,
+        audio=audio,
+        stt=stt,
+        llm=llm,
+        tts=tts,
+        detector=detector,
+        context=context,
+        tools=tools,
+        bus=bus,
+        session_log=SessionLog(log_path),
+        fallback_tts=fallback,
+    )
