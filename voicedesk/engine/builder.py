@@ -27,7 +27,7 @@ class SimOptions:
     ttfb_s: float | None = None
     stt_s: float | None = None
     tokens_per_s: float | None = None
-    script: Path | None = None
+    script: Path | Any | None = None  # a file, or a SimScript object
 
 
 def settings_for_sim(settings: Settings, base_url: str) -> Settings:
@@ -53,7 +53,10 @@ async def sim_server(options: SimOptions) -> AsyncIterator[Any]:
         value = getattr(options, name)
         if value is not None:
             setattr(latency, name, value)
-    script = SimScript.load(options.script) if options.script else SimScript()
+    if isinstance(options.script, SimScript):
+        script = options.script
+    else:
+        script = SimScript.load(options.script) if options.script else SimScript()
     async with SimServer(script, latency) as sim:
         yield sim
 

@@ -34,6 +34,14 @@ class SessionLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # A crash mid-write leaves a torn last line; start on a fresh line so the next record
+        # is not glued to it (and lost with it).
+        size = os.fstat(self._fd).st_size
+        if size:
+            with path.open("rb") as fh:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    os.write(self._fd, b"\n")
 
     def append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()

@@ -1,0 +1,96 @@
+"""Policies of the engine that can be checked without audio or sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from voicedesk.config import BargeInSettings
+from voicedesk.engine.barge_in import BargeInPolicy
+from voicedesk.engine.heard import heard_prefix
+from voicedesk.engine.metrics import TurnRecord, percentile, summarize
+from voicedesk.engine.session_log import SessionLog, read_log
+
+TEXT = "The budget memo asks for forty two thousand euros next quarter."
+
+
+def test_heard_prefix_uses_alignment_and_keeps_whole_words() -> None:
+    # 'The budget me' was played: the half word 'memo' is not in the history
+    assert heard_prefix(TEXT, played_samples=1, sample_rate=24000, chars_at_played=13) == "The budget"
+    assert heard_prefix(TEXT, played_samples=1, sample_rate=24000, chars_at_played=11) == "The budget"
+    assert heard_prefix(TEXT, played_samples=0, sample_rate=24000, chars_at_played=30) == ""
+    assert heard_prefix(TEXT, played_samples=5, sample_rate=24000, chars_at_played=999) == TEXT
+
+
+def test_heard_prefix_proportional_and_rate_estimates() -> None:
+    half = heard_prefix(TEXT, played_samples=50, sample_rate=24000, total_samples=100)
+    assert TEXT.startswith(half) and 0 < len(half) <= len(TEXT) // 2 + 1
+    # with nothing known, ~14 chars/s: one second of audio is about two words
+    est = heard_prefix(TEXT, played_samples=24000, sample_rate=24000)
+    assert est in ("The budget", "The")
+
+
+def test_barge_in_pauses_after_min_speech_then_cuts_on_words() -> None:
+    pol = BargeInPolicy(BargeInSettings(min_speech_ms=100))
+    assert pol.on_speech(1.0, 1.05, answer_playing=True) == "none"
+    assert pol.on_speech(1.0, 1.10, answer_playing=True) == "pause"
+    assert pol.on_speech(1.0, 1.20, answer_playing=True) == "none"  # already paused
+    assert pol.on_transcript("no wait tell me more") == "cut"
+    assert not pol.paused
+
+
+def test_barge_in_resumes_after_a_noise_and_ignores_silence_playback() -> None:
+    pol = BargeInPolicy(BargeInSettings(min_speech_ms=50))
+    assert pol.on_speech(2.0, 2.5, answer_playing=False) == "none"  # nothing playing
+    assert pol.on_speech(2.0, 2.1, answer_playing=True) == "pause"
+    assert pol.on_transcript("") == "resume"
+    strict = BargeInPolicy(BargeInSettings(min_speech_ms=0, min_words=3))
+    assert strict.on_speech(0, 0, answer_playing=True) == "pause"
+    assert strict.on_transcript("uh huh") == "resume"  # a backchannel, not an interruption
+
+
+def test_turn_record_derives_stage_latencies() -> None:
+    rec = TurnRecord(turn_id=1)
+    for stage, t in {
+        "speech_end": 1.0,
+        "eou_decided": 1.2,
+        "stt_final": 1.1,
+        "llm_request": 1.1,
+        "llm_first_token": 1.8,
+        "tts_request": 1.1,
+        "tts_first_audio": 2.2,
+        "playback_start": 2.21,
+    }.items():
+        rec.mark(stage, t)
+    rec.mark("speech_end", 5.0)  # first mark wins unless overwrite
+    d = rec.to_json()
+    assert d["eou_delay"] == 0.2 and d["ttft"] == 0.7 and d["voice_to_voice"] == 1.21
+    assert d["type"] == "turn"
+    assert percentile([3, 1, 2], 50) == 2 and summarize([])["p50"] is None
+
+
+def test_session_log_survives_a_crash_mid_write(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    with SessionLog(path) as log:
+        log.append({"type": "turn", "turn_id": 1, "user_text": "hello"})
+    # a process killed in the middle of its second record: write a torn line, then die
+    code = textwrap.dedent(
+        f"""
+        import os
+        fd = os.open({str(path)!r}, os.O_WRONLY | os.O_APPEND)
+        os.write(fd, b'{{"type": "turn", "turn_id": 2, "user_te')
+        os._exit(9)
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=False)
+    with SessionLog(path) as log:
+        log.append({"type": "turn", "turn_id": 3, "user_text": "after the crash"})
+    records = list(read_log(path))
+    assert [r["turn_id"] for r in records] == [1, 3]  # only the torn record is lost
+    raw = path.read_bytes().splitlines()
+    assert json.loads(raw[0])["turn_id"] == 1
+    assert os.stat(path).st_mode & 0o777 == 0o600

@@ -1,0 +1,160 @@
+"""``voicedesk demo``: the whole loop against the simulated cloud, with bundled speech.
+
+No keys, no network, no microphone: a recorded person (Piper speech bundled with voicedesk)
+talks to the real engine, the simulated cloud answers over real sockets, and a documents
+tool runs on a sample workspace. Without ``--headless`` it runs in the terminal UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+DEMO_TURNS = ["hello", "docs", "budget", "question", "thanks"]
+# The built-in documents server's tools, as the LLM sees them (namespaced per server).
+DOCS_LIST_TOOL = "docs__list_documents"
+DOCS_READ_TOOL = "docs__read_document"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "demo",
+        help="try voicedesk with no keys: bundled speech against the simulated cloud",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
+    parser.add_argument(
+        "--output", type=Path, metavar="OUT.wav", help="write what the assistant says here"
+    )
+    parser.add_argument(
+        "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token"
+    )
+    parser.add_argument(
+        "--sim-ttfb", type=float, metavar="S", help="simulated TTS time to first audio"
+    )
+    parser.add_argument(
+        "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay"
+    )
+    parser.add_argument("--metrics-out", type=Path, metavar="FILE.jsonl", help="per-turn metrics")
+    parser.add_argument("--no-tools", action="store_true", help="skip the documents tool")
+    parser.set_defaults(func=run)
+
+
+def demo_script(with_tools: bool) -> Any:
+    from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+
+    texts = {name: text for name, text in _texts().items()}
+    docs_turn = SimTurn(
+        transcript=texts["docs"],
+        reply="You have three documents: the budget memo, the meeting notes, and a draft plan "
+        "for the winter offsite.",
+        tool_calls=[SimToolCall(name=DOCS_LIST_TOOL, arguments={})] if with_tools else [],
+    )
+    budget_turn = SimTurn(
+        transcript=texts["budget"],
+        reply="The summary says the team asks for forty two thousand euros next quarter, five "
+        "percent less than last quarter, because hosting got cheaper.",
+        tool_calls=[SimToolCall(name=DOCS_READ_TOOL, arguments={"path": "budget-memo.md"})]
+        if with_tools
+        else [],
+    )
+    return SimScript(
+        turns=[
+            SimTurn(
+                transcript=texts["hello"],
+                reply="Loud and clear. I'm ready whenever you are. What shall we work on?",
+            ),
+            docs_turn,
+            budget_turn,
+            SimTurn(
+                transcript=texts["question"],
+                reply="About seven minutes for a firm yolk, and nine or ten for hard boiled.",
+            ),
+            SimTurn(transcript=texts["thanks"], reply="You're welcome. Talk to you later."),
+        ]
+    )
+
+
+def _texts() -> dict[str, str]:
+    from voicedesk.bench.scenarios import load_utterance
+
+    return {name: load_utterance(name)[1] for name in DEMO_TURNS}
+
+
+def demo_workspace() -> Path:
+    """A fresh copy of the sample documents, so the demo never touches the person's files."""
+    target = Path(tempfile.mkdtemp(prefix="voicedesk-demo-")) / "workspace"
+    src = resources.files("voicedesk") / "assets" / "demo" / "workspace"
+    with resources.as_file(src) as folder:
+        shutil.copytree(folder, target)
+    return target
+
+
+def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
+    """Settings, input WAV, output WAV and sim options for a demo run."""
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.commands.run import load_run_settings
+    from voicedesk.engine.builder import SimOptions
+
+    with_tools = not args.no_tools
+    settings = load_run_settings(args)
+    data = settings.model_dump()
+    data["tools"].update(workspace=str(demo_workspace()), docs_server=with_tools, mcpServers={})
+    settings = type(settings).model_validate(data)
+    workdir = Path(tempfile.mkdtemp(prefix="voicedesk-demo-audio-"))
+    inp = workdir / "person.wav"
+    compose(DEMO_TURNS, gaps_s=8.0).write(inp)
+    out = args.output or (workdir / "assistant.wav")
+    sim = SimOptions(
+        ttft_s=args.sim_ttft,
+        ttfb_s=args.sim_ttfb,
+        stt_s=args.sim_stt,
+        script=demo_script(with_tools),
+    )
+    return settings, inp, out, sim
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.headless:
+        from voicedesk.commands import tui
+
+        args.demo = True
+        return tui.run(args)
+    return asyncio.run(run_headless(args))
+
+
+async def run_headless(args: argparse.Namespace) -> int:
+    import json
+
+    from voicedesk import events as ev
+    from voicedesk.commands.run import ConsolePrinter, converse
+
+    settings, inp, out, sim = prepare(args)
+    bus = ev.EventBus()
+    bus.subscribe(ConsolePrinter())
+    if args.metrics_out:
+        fh = args.metrics_out.open("a", encoding="utf-8")
+        bus.subscribe(
+            lambda e: (
+                (fh.write(json.dumps(e.record) + "\n"), fh.flush())
+                if isinstance(e, ev.TurnMetrics)
+                else None
+            )
+        )
+    print(f"demo: the person's side is {inp}; the assistant's answers go to {out}", flush=True)
+    await converse(
+        settings,
+        input_path=inp,
+        output_path=out,
+        sim=sim,
+        bus=bus,
+        with_tools=not args.no_tools,
+    )
+    print(f"demo: done — listen to the answers in {out}")
+    return 0
