@@ -1,0 +1,41 @@
+"""Sample-rate conversion with soxr (one-shot for files, streaming for live audio)."""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+
+
+def resample(x: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
+    """Whole-signal conversion (delay-compensated); float32 or int16 in, same kind out."""
+    if in_rate == out_rate or x.size == 0:
+        return x
+    if x.dtype == np.int16:
+        y = soxr.resample(x.astype(np.float32) / 32768.0, in_rate, out_rate, quality="HQ")
+        return np.clip(np.round(y * 32767.0), -32768, 32767).astype(np.int16)
+    return soxr.resample(x.astype(np.float32), in_rate, out_rate, quality="HQ").astype(np.float32)
+
+
+class StreamResampler:
+    """Block-by-block conversion for live paths; keeps filter state between blocks.
+
+    soxr's streaming filter delays the signal by a few milliseconds (``delay_s``); the live
+    paths accept that, the file paths use :func:`resample` instead.
+    """
+
+    def __init__(self, in_rate: int, out_rate: int, quality: str = "MQ") -> None:
+        self.in_rate, self.out_rate = in_rate, out_rate
+        self._rs = (
+            None
+            if in_rate == out_rate
+            else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality=quality)
+        )
+
+    @property
+    def delay_s(self) -> float:
+        return 0.0 if self._rs is None else float(self._rs.delay()) / self.in_rate
+
+    def process(self, pcm: np.ndarray, last: bool = False) -> np.ndarray:
+        if self._rs is None:
+            return pcm
+        return self._rs.resample_chunk(pcm.astype(np.int16, copy=False), last=last)

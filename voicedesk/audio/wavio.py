@@ -1,0 +1,53 @@
+"""WAV in and out: any readable file to int16 mono at the rate we need; atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from voicedesk.errors import UserError
+
+
+def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
+    """int16 mono samples and their rate (resampled to ``rate`` when given)."""
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Audio file not found: {path}", "check the path")
+    try:
+        data, file_rate = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
+        raise UserError(f"Cannot read {path} as audio: {exc}", "use a WAV (or FLAC) file") from None
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if rate is not None and rate != file_rate:
+        from voicedesk.audio.resample import resample
+
+        mono = resample(mono, file_rate, rate)
+        file_rate = rate
+    return to_int16(mono), int(file_rate)
+
+
+def to_int16(x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.int16:
+        return x
+    return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
+    """Write int16 mono atomically: a crash never leaves a half-written file under ``path``."""
+    import soundfile as sf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, to_int16(np.asarray(pcm)), rate, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,188 @@
+"""``voicedesk bench turn``: CPU cost of the on-device models and turn-decision accuracy.
+
+Accuracy runs the real pipeline (``voicedesk.turn.replay``, virtual clock) over a labelled
+fixture set (a folder with WAVs and ``labels.json``, as made by tests/fixtures/make_fixtures.py)
+and scores each category the way a listener would:
+
+- finished:   silence wait = decided − speech end (a decision before the end is a cut-off)
+- unfinished: not ended within 600 ms of the last word
+- paused:     the turn is not ended during the mid-sentence pause
+- noise/silence: no turn at all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicedesk.engine.metrics import percentile
+
+DEFAULT_FIXTURES = Path("tests/fixtures/turns")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("turn", help="turn-detection CPU cost and accuracy on labelled speech")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--fixtures", type=Path, default=DEFAULT_FIXTURES, help="folder with labels.json"
+    )
+    p.add_argument("--split", help="only fixtures of this split (e.g. heldout)")
+    p.add_argument("--stt", choices=["local", "none"], default="local", help="transcript cues")
+    p.add_argument("--cpu-seconds", type=float, default=20.0, help="audio seconds for the CPU test")
+    p.set_defaults(func=run)
+
+
+def cpu_costs(settings: Any, audio_s: float) -> dict[str, Any]:
+    """Per-call costs on one thread, and the real-time share of VAD + resampling."""
+    from voicedesk.audio.resample import StreamResampler
+    from voicedesk.bench.scenarios import load_utterance
+    from voicedesk.turn.smart_turn import SmartTurn
+    from voicedesk.turn.vad import SileroVAD
+
+    speech, _ = load_utterance("weather")
+    reps = int(np.ceil(audio_s * 16_000 / speech.size))
+    audio = np.tile(speech, reps)[: int(audio_s * 16_000)]
+    # what a 48 kHz microphone costs us: resample to 16 kHz, then VAD every 32 ms
+    mic48 = np.repeat(audio, 3)
+    vad = SileroVAD(settings)
+    rs = StreamResampler(48_000, 16_000)
+    win_times = []
+    t_all = time.process_time()
+    for i in range(0, mic48.size - 1536 + 1, 1536):
+        x = rs.process(mic48[i : i + 1536])
+        t = time.perf_counter()
+        vad.probability(
+            x[:512].astype(np.float32) / 32768 if x.size >= 512 else np.zeros(512, np.float32)
+        )
+        win_times.append(time.perf_counter() - t)
+    cpu = time.process_time() - t_all
+    model = SmartTurn(settings)
+    eou_times = []
+    for k in range(20):
+        seg = audio[: 16_000 * (2 + k % 6)]
+        t = time.perf_counter()
+        model.predict(seg)
+        eou_times.append(time.perf_counter() - t)
+    model.close()
+    return {
+        "vad_window_ms": {
+            "p50": 1000 * statistics.median(win_times),
+            "p95": 1000 * percentile(win_times, 95),
+        },
+        "eou_call_ms": {
+            "p50": 1000 * statistics.median(eou_times),
+            "p95": 1000 * percentile(eou_times, 95),
+        },
+        "realtime_cpu_percent_vad_resample": round(100 * cpu / audio_s, 2),
+    }
+
+
+def score(label: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
+    cat = label["category"]
+    out: dict[str, Any] = {"file": label["file"], "category": cat, "turns": turns}
+    if cat in ("noise", "silence"):
+        out["ok"] = not turns
+        return out
+    end = label["speech_end_s"]
+    if cat == "finished":
+        early = [t for t in turns if t["decided_s"] < end - 0.05]
+        late = [t for t in turns if t["decided_s"] >= end - 0.05]
+        out["cut_off"] = bool(early)
+        out["wait_s"] = round(late[0]["decided_s"] - end, 3) if late else None
+        out["ok"] = not early and out["wait_s"] is not None and out["wait_s"] <= 0.4
+    elif cat == "unfinished":
+        out["ok"] = not any(t["decided_s"] < end + 0.6 for t in turns)
+    elif cat == "paused":
+        out["ok"] = not any(t["decided_s"] < label["pause_end_s"] for t in turns)
+    return out
+
+
+def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[str, Any]:
+    from voicedesk.errors import UserError
+    from voicedesk.turn.replay import replay
+
+    labels_path = folder / "labels.json"
+    if not labels_path.is_file():
+        raise UserError(
+            f"No labels.json in {folder}",
+            "pass --fixtures DIR made by tests/fixtures/make_fixtures.py",
+        )
+    labels = json.loads(labels_path.read_text())
+    if split:
+        labels = [lab for lab in labels if lab.get("split") == split]
+    transcriber = None
+    if stt == "local":
+        from voicedesk.providers.local_stt import LocalWhisper
+
+        transcriber = LocalWhisper(language=settings.stt.language)
+    results = [
+        score(lab, replay(folder / lab["file"], settings, transcriber=transcriber).turns)
+        for lab in labels
+    ]
+    by = {
+        c: [r for r in results if r["category"] == c]
+        for c in ("finished", "unfinished", "paused", "noise", "silence")
+    }
+    waits = [r["wait_s"] for r in by["finished"] if r.get("wait_s") is not None]
+
+    def rate(rs: list[dict[str, Any]]) -> float | None:
+        return round(sum(r["ok"] for r in rs) / len(rs), 3) if rs else None
+
+    return {
+        "fixtures": len(results),
+        "finished": {
+            "n": len(by["finished"]),
+            "median_wait_s": round(statistics.median(waits), 3) if waits else None,
+            "p95_wait_s": percentile(waits, 95),
+            "within_400ms": rate(by["finished"]),
+            "cut_off": sum(bool(r.get("cut_off")) for r in by["finished"]),
+        },
+        "unfinished_not_ended_600ms": rate(by["unfinished"]),
+        "paused_not_ended": rate(by["paused"]),
+        "noise_silence_no_turn": rate(by["noise"] + by["silence"]),
+        "failures": [r for r in results if not r["ok"]],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from voicedesk.config import load_settings
+
+    settings = load_settings(Path(args.config) if args.config else None)
+    report = {
+        "cpu": cpu_costs(settings, args.cpu_seconds),
+        "accuracy": accuracy(settings, args.fixtures, args.split, args.stt),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    c, a = report["cpu"], report["accuracy"]
+    print(
+        f"VAD window: p50 {c['vad_window_ms']['p50']:.2f} ms, p95 {c['vad_window_ms']['p95']:.2f} ms"
+    )
+    print(
+        f"end-of-turn call: p50 {c['eou_call_ms']['p50']:.1f} ms, p95 {c['eou_call_ms']['p95']:.1f} ms"
+    )
+    print(
+        f"VAD + resampling in real time: {c['realtime_cpu_percent_vad_resample']:.2f}% of one core"
+    )
+    f = a["finished"]
+    print(
+        f"finished ({f['n']}): median wait {f['median_wait_s']} s, p95 {f['p95_wait_s']} s, "
+        f"within 400 ms {f['within_400ms']}, cut off {f['cut_off']}"
+    )
+    print(f"unfinished not ended within 600 ms: {a['unfinished_not_ended_600ms']}")
+    print(f"mid-sentence pauses not ended: {a['paused_not_ended']}")
+    print(f"noise/silence without a turn: {a['noise_silence_no_turn']}")
+    for fail in a["failures"]:
+        print(
+            f"  ✗ {fail['file']}: {[(t['decided_s'], t['reason'], t['text']) for t in fail['turns']]}",
+            file=sys.stderr,
+        )
+    return 0

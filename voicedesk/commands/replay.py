@@ -1,0 +1,76 @@
+"""``voicedesk replay FILE.wav``: the on-device turn detector over a recording.
+
+Prints where each turn started, where the speech ended (VAD), where the turn was declared
+over and why (model, transcript, timeout, ptt), plus every end-of-turn model check. Times are
+seconds on the file's timeline; by default on a virtual clock (compute time does not move the
+audio), with ``--realtime`` paced like a live microphone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="run the turn detector over a WAV file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", type=Path, metavar="FILE.wav")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--realtime", action="store_true", help="pace the file in real time")
+    p.add_argument(
+        "--stt",
+        choices=["auto", "local", "none"],
+        default="auto",
+        help="transcript cues: local faster-whisper, none (audio only); auto = local if installed",
+    )
+    p.add_argument("--stt-model", type=Path, metavar="PATH", help="faster-whisper model folder")
+    p.add_argument("--mode", choices=["hands-free", "push-to-talk"], help="turn-taking mode")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from voicedesk.config import load_settings
+    from voicedesk.providers import local_stt
+    from voicedesk.turn.replay import replay
+
+    settings = load_settings(Path(args.config) if args.config else None)
+    if not args.file.is_file():
+        from voicedesk.errors import UserError
+
+        raise UserError(f"Audio file not found: {args.file}", "pass the path of a WAV file")
+    transcriber = None
+    choice = args.stt
+    if choice == "auto":
+        choice = "local" if (args.stt_model or local_stt.available()) else "none"
+        print(
+            f"replay: transcript cues from {'local faster-whisper' if choice == 'local' else 'nothing (audio only)'}",
+            file=sys.stderr,
+        )
+    if choice == "local":
+        transcriber = local_stt.LocalWhisper(
+            args.stt_model or settings.stt.local_model, language=settings.stt.language
+        )
+    result = replay(
+        args.file, settings, transcriber=transcriber, realtime=args.realtime, mode=args.mode
+    )
+    if args.json:
+        print(json.dumps(result.to_json()))
+        return 0
+    print(f"{result.file}: {result.duration_s:.2f} s at {result.sample_rate} Hz")
+    if not result.turns:
+        print("no turns")
+    for i, t in enumerate(result.turns, 1):
+        wait = t["decided_s"] - t["end_s"]
+        p = "–" if t["eou_probability"] is None else f"{t['eou_probability']:.2f}"
+        print(
+            f"turn {i}: {t['start_s']:.2f}–{t['end_s']:.2f} s, decided at {t['decided_s']:.2f} s "
+            f"(+{wait * 1000:.0f} ms, {t['reason']}, p={p}) {t['text']!r}"
+        )
+    return 0

@@ -1,0 +1,188 @@
+"""What the transcript so far says about whether the person is done.
+
+Audio-only end-of-turn models are fooled by pauses inside a sentence ("open the file called …
+budget notes"). A sentence that stops on a word that needs a continuation — an article,
+preposition, conjunction, auxiliary, possessive, a filler — is almost never finished, in any
+topic; that is what we check. Terminal punctuation from the transcriber is weak evidence
+only (Whisper-style models add a full stop to almost anything).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+# Words after which an English sentence essentially never ends: determiners, possessives,
+# conjunctions, the prepositions that are not stranded in questions, fillers, naming verbs.
+STRONG = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "these",
+        "those",
+        "my",
+        "your",
+        "his",
+        "her",
+        "its",
+        "our",
+        "their",
+        "every",
+        "each",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "because",
+        "although",
+        "though",
+        "whereas",
+        "unless",
+        "whether",
+        "than",
+        "of",
+        "at",
+        "by",
+        "into",
+        "onto",
+        "between",
+        "through",
+        "during",
+        "toward",
+        "towards",
+        "upon",
+        "within",
+        "via",
+        "per",
+        "among",
+        "called",
+        "named",
+        "titled",
+        "labelled",
+        "labeled",
+        "um",
+        "uh",
+        "uhm",
+        "erm",
+        "er",
+        "let's",
+    ]
+)
+# Words that usually dangle but can end a sentence ("what is it for", "yes I can",
+# "tell me why"): these only demand more confidence from the audio model.
+WEAK = frozenset(
+    [
+        "to",
+        "in",
+        "on",
+        "for",
+        "from",
+        "with",
+        "about",
+        "over",
+        "under",
+        "after",
+        "before",
+        "like",
+        "as",
+        "if",
+        "so",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "i",
+        "he",
+        "she",
+        "we",
+        "they",
+        "it's",
+        "i'm",
+        "you're",
+        "we're",
+        "they're",
+        "which",
+        "who",
+        "whose",
+        "where",
+        "when",
+        "what",
+        "how",
+        "why",
+        "some",
+        "any",
+        "no",
+        "very",
+        "really",
+    ]
+)
+# Two-word endings that dangle ("such as", "going to", "kind of").
+STRONG_BIGRAMS = frozenset(
+    {
+        "such as",
+        "kind of",
+        "sort of",
+        "going to",
+        "want to",
+        "need to",
+        "have to",
+        "more than",
+        "rather than",
+        "in order",
+        "as if",
+        "so that",
+        "and then",
+        "lot of",
+    }
+)
+
+_WORD = re.compile(r"[a-z']+")
+_TRAILING_ELLIPSIS = re.compile(r"(\.\.\.|…|,|;|:|-)\s*$")
+
+
+@dataclass(frozen=True)
+class Cue:
+    verdict: Literal["incomplete", "hesitant", "complete", "unknown"]
+    reason: str
+
+
+def transcript_cue(text: str) -> Cue:
+    stripped = text.strip()
+    words = _WORD.findall(stripped.lower())
+    if not words:
+        return Cue("unknown", "no words")
+    last = words[-1]
+    question = stripped.endswith("?")
+    if last in STRONG:
+        return Cue("incomplete", f"ends on '{last}'")
+    if len(words) >= 2 and f"{words[-2]} {last}" in STRONG_BIGRAMS:
+        return Cue("incomplete", f"ends on '{words[-2]} {last}'")
+    if _TRAILING_ELLIPSIS.search(stripped):
+        return Cue("incomplete", "trails off")
+    if last in WEAK and not question:
+        return Cue("hesitant", f"ends on '{last}'")
+    if stripped[-1] in ".?!":
+        return Cue("complete", "sentence-final punctuation")
+    return Cue("unknown", "no cue")

@@ -1,0 +1,267 @@
+"""The end-of-turn state machine: VAD + Smart Turn + transcript cues + a maximum wait.
+
+It is driven purely by audio time (seconds on the input timeline), so the same code decides
+live and on a virtual clock (``voicedesk replay``). The engine reads its signals:
+
+- ``speech_start``  a new turn begins (stream audio to STT),
+- ``speech_stop``   the VAD heard silence: commit STT and start the LLM *preemptively*,
+- ``speech_resume`` the person went on inside the same turn: cancel that generation,
+- ``eou_check``     a model verdict (for the UI and replay),
+- ``turn_end``      the turn is over (reason ``model``, ``transcript``, ``timeout`` or ``ptt``).
+
+Policy, in order: a transcript that stops on a word needing a continuation ("the", "and",
+"called", "um") never ends the turn before the maximum wait; a weaker dangling word ("to",
+"is", "can") needs a confident model; otherwise the model's P(complete) ≥ threshold ends it.
+When a transcriber is attached the model's "complete" waits for the text of the latest speech
+(the LLM is already running, so this costs the listener nothing), up to a short text timeout.
+A low probability is re-checked as the silence grows.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from voicedesk.config import Settings
+from voicedesk.turn.cues import transcript_cue
+from voicedesk.turn.smart_turn import SmartTurn
+from voicedesk.turn.vad import RATE, VadSegmenter
+
+SignalKind = Literal["speech_start", "speech_stop", "speech_resume", "eou_check", "turn_end"]
+
+TEXT_WAIT_S = 0.8  # longest we hold a model "complete" waiting for the transcript
+HESITANT_THRESHOLD = 0.85  # P(complete) needed when the text ends on a weak dangling word
+TRANSCRIPT_THRESHOLD = 0.25  # with a sentence-final transcript, this much suffices...
+TRANSCRIPT_MIN_SILENCE_S = 0.6  # ...after this much silence
+RECHECK_AT_S = (0.45, 0.9, 1.4)  # silence lengths at which a "not yet" is asked again
+MAX_TURN_AUDIO_S = 30.0
+
+
+@dataclass(frozen=True)
+class TurnSignal:
+    kind: SignalKind
+    audio_s: float
+    end_s: float | None = None
+    start_s: float | None = None
+    reason: str | None = None
+    probability: float | None = None
+    text: str = ""
+    verdict: str | None = None
+
+
+class TurnDetector:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        expects_text: bool = False,
+        mode: str | None = None,
+        virtual_clock: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.turn_settings = settings.turn
+        self.mode = mode or settings.turn.mode
+        self.expects_text = expects_text and settings.turn.use_transcript_cues
+        self.virtual_clock = virtual_clock
+        self.segmenter = VadSegmenter(settings)
+        self.model = SmartTurn(settings)
+        self._state: Literal["idle", "speech", "pause"] = "idle"
+        self._blocks: list[np.ndarray] = []
+        self._samples = 0
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def in_speech(self) -> bool:
+        return self._state == "speech"
+
+    @property
+    def in_turn(self) -> bool:
+        return self._state != "idle"
+
+    def reset(self) -> None:
+        self.segmenter.reset()
+        self._end_turn_state()
+
+    def _end_turn_state(self) -> None:
+        self._state = "idle"
+        self._blocks = []
+        self._samples = 0
+        self._start_s = 0.0
+        self._end_s = 0.0
+        self._stop_at = 0.0
+        self._text = ""
+        self._text_fresh = False
+        self._future: Future[float] | None = None
+        self._prob: float | None = None
+        self._rechecks_done = 0
+
+    def turn_audio(self) -> np.ndarray:
+        if not self._blocks:
+            return np.zeros(0, np.int16)
+        return np.concatenate(self._blocks)
+
+    def _append(self, pcm: np.ndarray) -> None:
+        self._blocks.append(pcm)
+        self._samples += pcm.size
+        limit = int(MAX_TURN_AUDIO_S * RATE)
+        while self._samples - self._blocks[0].size > limit:
+            self._samples -= self._blocks.pop(0).size
+
+    # ------------------------------------------------------------------ input
+    def feed(self, block: np.ndarray, audio_s: float) -> list[TurnSignal]:
+        pcm = block if block.dtype == np.int16 else (np.clip(block, -1, 1) * 32767).astype(np.int16)
+        now = audio_s + pcm.size / RATE
+        events = self.segmenter.feed(pcm, audio_s)
+        if self.mode == "push-to-talk":
+            if self._state != "idle":
+                self._append(pcm)
+            return []
+        signals: list[TurnSignal] = []
+        appended = False
+        for e in events:
+            if e.kind == "start":
+                if self._state == "idle":
+                    self._state = "speech"
+                    self._start_s = e.edge_s
+                    pre = self.segmenter.preroll_audio()
+                    pending = self.segmenter._pending  # not yet windowed tail of this block
+                    audio = np.concatenate([pre, pending]) if pending.size else pre
+                    self._append((np.clip(audio, -1, 1) * 32767).astype(np.int16))
+                    appended = True
+                    signals.append(TurnSignal("speech_start", audio_s=e.at_s, start_s=e.edge_s))
+                elif self._state == "pause":
+                    self._state = "speech"
+                    self._cancel_model()
+                    signals.append(TurnSignal("speech_resume", audio_s=e.at_s, start_s=e.edge_s))
+            elif e.kind == "stop" and self._state == "speech":
+                if not appended:
+                    self._append(pcm)
+                    appended = True
+                self._state = "pause"
+                self._end_s = e.edge_s
+                self._stop_at = e.at_s
+                self._text_fresh = False
+                self._rechecks_done = 0
+                self._prob = None
+                self._submit_model()
+                signals.append(TurnSignal("speech_stop", audio_s=e.at_s, end_s=e.edge_s))
+        if self._state != "idle" and not appended:
+            self._append(pcm)
+        if self._state == "pause":
+            signals += self._evaluate(now)
+        return signals
+
+    def set_text(self, text_so_far: str, audio_s: float) -> list[TurnSignal]:
+        self._text = text_so_far
+        if self._state == "pause":
+            self._text_fresh = True
+            return self._evaluate(audio_s)
+        return []
+
+    def wait_eou(self) -> None:
+        if self._future is not None:
+            self._future.result()
+
+    def ptt_press(self, audio_s: float) -> list[TurnSignal]:
+        if self._state != "idle":
+            return []
+        self._state = "speech"
+        self._start_s = audio_s
+        pre = self.segmenter.preroll_audio()[-int(0.1 * RATE) :]  # the key press itself
+        self._append((np.clip(pre, -1, 1) * 32767).astype(np.int16))
+        return [TurnSignal("speech_start", audio_s=audio_s, start_s=audio_s)]
+
+    def ptt_release(self, audio_s: float) -> list[TurnSignal]:
+        if self._state == "idle":
+            return []
+        self._end_s = audio_s
+        return [self._finish(audio_s, "ptt", None)]
+
+    # ------------------------------------------------------------------ policy
+    def _submit_model(self) -> None:
+        self._cancel_model()
+        self._future = self.model.submit(self.turn_audio())
+        if self.virtual_clock:
+            self._future.result()  # compute time does not advance the audio clock
+
+    def _cancel_model(self) -> None:
+        if self._future is not None:
+            self._future.cancel()
+            self._future = None
+
+    def _evaluate(self, now: float) -> list[TurnSignal]:
+        signals: list[TurnSignal] = []
+        t = self.turn_settings
+        silence = now - self._end_s
+        if self._future is not None and self._future.done():
+            try:
+                self._prob = self._future.result()
+            except Exception:  # a failed inference must not wedge the turn: fall back to waiting
+                self._prob = None
+            self._future = None
+            verdict = "complete" if (self._prob or 0) >= t.eou_threshold else "incomplete"
+            signals.append(
+                TurnSignal(
+                    "eou_check",
+                    audio_s=now,
+                    probability=self._prob,
+                    text=self._text,
+                    verdict=verdict,
+                )
+            )
+        if silence * 1000 >= t.max_wait_ms:
+            return [*signals, self._finish(now, "timeout", self._prob)]
+        if self._prob is None:
+            return signals
+        waiting_for_text = (
+            self.expects_text and not self._text_fresh and now - self._stop_at < TEXT_WAIT_S
+        )
+        cue = transcript_cue(self._text) if self._text else None
+        needed = t.eou_threshold
+        if cue is not None and cue.verdict == "incomplete":
+            needed = 2.0  # never by the model: wait for more speech or the maximum wait
+        elif cue is not None and cue.verdict == "hesitant":
+            needed = max(needed, HESITANT_THRESHOLD)
+        if self._prob >= needed:
+            if waiting_for_text:
+                return signals
+            reason = "model"
+            if cue is not None and cue.verdict == "complete" and self._prob < 0.5:
+                reason = "transcript"
+            return [*signals, self._finish(now, reason, self._prob)]
+        if (
+            cue is not None
+            and cue.verdict == "complete"
+            and self._prob >= TRANSCRIPT_THRESHOLD
+            and silence >= TRANSCRIPT_MIN_SILENCE_S
+        ):
+            return [*signals, self._finish(now, "transcript", self._prob)]
+        if (
+            self._future is None
+            and self._rechecks_done < len(RECHECK_AT_S)
+            and silence >= RECHECK_AT_S[self._rechecks_done]
+            and not (cue is not None and cue.verdict == "incomplete")
+        ):
+            self._rechecks_done += 1
+            self._submit_model()
+            if self.virtual_clock:
+                signals += self._evaluate(now)
+        return signals
+
+    def _finish(self, now: float, reason: str, prob: float | None) -> TurnSignal:
+        sig = TurnSignal(
+            "turn_end",
+            audio_s=now,
+            end_s=self._end_s,
+            start_s=self._start_s,
+            reason=reason,
+            probability=prob,
+            text=self._text,
+        )
+        self._cancel_model()
+        self._end_turn_state()
+        return sig

@@ -1,0 +1,95 @@
+"""Locate and load the on-device ONNX models (Silero VAD, Smart Turn v3).
+
+Both files ship inside the ``pipecat-ai`` wheel; we find them with ``find_spec`` without
+importing that framework (importing it would pull in its whole dependency graph at start-up).
+Config can point at other files. Sessions use one intra-op thread each: the models are tiny
+and a 2-core laptop must keep a core free for audio and the UI.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Any
+
+from voicedesk.config import ModelSettings
+from voicedesk.errors import ModelFileError
+
+VAD_RELPATH = "audio/vad/data/silero_vad.onnx"
+SMART_TURN_RELPATH = "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+
+_sessions: dict[Path, Any] = {}
+_lock = threading.Lock()
+
+
+def _bundled(relpath: str) -> Path | None:
+    spec = importlib.util.find_spec("pipecat")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / relpath
+
+
+def _resolve(configured: Path | None, relpath: str, key: str) -> Path:
+    env = "VOICEDESK_" + key.upper().replace(".", "__")
+    if configured is not None:
+        path = Path(configured).expanduser()
+        origin = f"config key '{key}' (or {env})"
+    else:
+        bundled = _bundled(relpath)
+        if bundled is None:
+            raise ModelFileError(
+                f"The bundled model file {relpath} was not found: the pipecat-ai package is not installed.",
+                f"reinstall voicedesk (`pipx reinstall voicedesk`) or set '{key}' / {env} to an ONNX file",
+            )
+        path = bundled
+        origin = "the pipecat-ai package"
+    if not path.is_file():
+        raise ModelFileError(
+            f"Model file not found: {path} (from {origin}).",
+            f"set '{key}' in the config file or {env} to an existing ONNX file",
+        )
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise ModelFileError(
+            f"Model file {path} cannot be read: {exc.strerror}.",
+            f"fix its permissions or set '{key}' / {env} to another file",
+        ) from None
+    if len(head) < 16:
+        raise ModelFileError(
+            f"Model file {path} is empty or truncated.",
+            f"point '{key}' / {env} at a complete ONNX file",
+        )
+    return path
+
+
+def vad_path(settings: ModelSettings) -> Path:
+    return _resolve(settings.silero_vad, VAD_RELPATH, "models.silero_vad")
+
+
+def smart_turn_path(settings: ModelSettings) -> Path:
+    return _resolve(settings.smart_turn, SMART_TURN_RELPATH, "models.smart_turn")
+
+
+def load_session(path: Path, key: str) -> Any:
+    """A cached onnxruntime session (one per file) with one thread."""
+    import onnxruntime as ort
+
+    with _lock:
+        if path in _sessions:
+            return _sessions[path]
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            raise ModelFileError(
+                f"Model file {path} is not a valid ONNX model ({type(exc).__name__}).",
+                f"point '{key}' at the right file, or remove the setting to use the bundled model",
+            ) from None
+        _sessions[path] = session
+        return session

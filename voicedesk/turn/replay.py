@@ -1,0 +1,109 @@
+"""Run the on-device turn pipeline over a recording and report every decision.
+
+Virtual clock by default: audio is fed in 10 ms blocks and every model call (Smart Turn, the
+local transcriber for the cues) completes "instantly" in audio time, so decisions land at the
+audio positions where a fast enough machine would make them, independent of this machine's
+load. ``realtime=True`` paces the file instead and decisions land where this machine makes them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicedesk.config import Settings
+from voicedesk.turn.detector import TurnDetector, TurnSignal
+
+BLOCK_S = 0.010
+
+
+@dataclass
+class ReplayResult:
+    file: str
+    sample_rate: int
+    duration_s: float
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    eou_checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "sample_rate": self.sample_rate,
+            "duration_s": round(self.duration_s, 3),
+            "turns": self.turns,
+            "eou_checks": self.eou_checks,
+        }
+
+
+def replay(
+    path: Path,
+    settings: Settings,
+    *,
+    transcriber: Any | None = None,
+    realtime: bool = False,
+    mode: str | None = None,
+) -> ReplayResult:
+    from voicedesk.audio.wavio import read_wav
+
+    pcm16, _ = read_wav(path, 16_000)
+    import soundfile as sf
+
+    file_rate = sf.info(str(path)).samplerate
+    detector = TurnDetector(
+        settings,
+        expects_text=transcriber is not None,
+        mode=mode,
+        virtual_clock=not realtime,
+    )
+    result = ReplayResult(str(path), int(file_rate), len(pcm16) / 16_000)
+    block = int(BLOCK_S * 16_000)
+    # trailing silence so a turn that ends with the file can still be decided
+    tail = np.zeros(int(settings.turn.max_wait_ms / 1000 * 16_000) + block, np.int16)
+    audio = np.concatenate([pcm16, tail])
+    t0 = time.monotonic()
+    ptt = (mode or settings.turn.mode) == "push-to-talk"
+    for i in range(0, len(audio) - block + 1, block):
+        at = i / 16_000
+        if realtime:
+            delay = t0 + at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        if ptt and i == 0:
+            _record(result, detector.ptt_press(at))
+        signals = detector.feed(audio[i : i + block], at)
+        _record(result, signals)
+        if transcriber is not None and any(s.kind == "speech_stop" for s in signals):
+            text = transcriber.transcribe(detector.turn_audio())
+            now = at + block / 16_000
+            _record(result, detector.set_text(text, now))
+        if ptt and i + block >= len(pcm16) and i < len(pcm16):
+            _record(result, detector.ptt_release(len(pcm16) / 16_000))
+    return result
+
+
+def _record(result: ReplayResult, signals: list[TurnSignal]) -> None:
+    for s in signals:
+        if s.kind == "eou_check":
+            result.eou_checks.append(
+                {
+                    "at_s": round(s.audio_s, 3),
+                    "probability": None if s.probability is None else round(s.probability, 4),
+                    "text_so_far": s.text,
+                    "verdict": s.verdict,
+                }
+            )
+        elif s.kind == "turn_end":
+            result.turns.append(
+                {
+                    "start_s": round(s.start_s or 0.0, 3),
+                    "end_s": round(s.end_s or s.audio_s, 3),
+                    "decided_s": round(s.audio_s, 3),
+                    "reason": s.reason,
+                    "eou_probability": None if s.probability is None else round(s.probability, 4),
+                    "text": s.text,
+                }
+            )
