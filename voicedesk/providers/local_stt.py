@@ -17,6 +17,7 @@ import numpy as np
 
 from voicedesk.errors import UserError
 
+DOUBTFUL_LAST_WORD = 0.5
 INSTALL_HINT = (
     "install the local extra: `pipx install 'voicedesk[local]'` (or `pip install faster-whisper`)"
 )
@@ -70,7 +71,14 @@ class LocalWhisper:
             ) from None
         self.language = language
 
-    def transcribe(self, audio16k: np.ndarray) -> str:
+    def transcribe(self, audio16k: np.ndarray, *, for_cues: bool = False) -> str:
+        """The words in ``audio16k``.
+
+        ``for_cues``: the text feeds the end-of-turn cues, where the *last* word matters
+        most. Small Whisper models tend to invent a closing word for a cut-off phrase
+        ("a table for" → "a table for it."); such an invented word comes with a low
+        probability, so a doubtful final word is dropped rather than trusted.
+        """
         x = audio16k.astype(np.float32) / 32768.0 if audio16k.dtype == np.int16 else audio16k
         if x.size < 1600:  # under 0.1 s: nothing a person said
             return ""
@@ -80,9 +88,15 @@ class LocalWhisper:
             beam_size=1,
             vad_filter=False,
             condition_on_previous_text=False,
-            without_timestamps=True,
+            without_timestamps=not for_cues,
+            word_timestamps=for_cues,
         )
-        return " ".join(s.text.strip() for s in segments).strip()
+        if not for_cues:
+            return " ".join(s.text.strip() for s in segments).strip()
+        words = [w for s in segments for w in (s.words or [])]
+        if len(words) > 1 and words[-1].probability < DOUBTFUL_LAST_WORD:
+            words = words[:-1]
+        return "".join(w.word for w in words).strip()
 
 
 class LocalWhisperSTT:

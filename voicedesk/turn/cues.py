@@ -71,6 +71,10 @@ STRONG = frozenset(
         "let's",
     ]
 )
+# Prepositions that end a statement only when stranded in a question ("what is it for?").
+PREPOSITIONS = frozenset(
+    ["to", "for", "from", "with", "about", "as", "than", "into", "of", "at", "by"]
+)
 # Words that usually dangle but can end a sentence ("what is it for", "yes I can",
 # "tell me why"): these only demand more confidence from the audio model.
 WEAK = frozenset(
@@ -175,12 +179,16 @@ def transcript_cue(text: str) -> Cue:
         return Cue("unknown", "no words")
     last = words[-1]
     question = stripped.endswith("?")
-    if last in STRONG:
+    if last in STRONG or (last in PREPOSITIONS and not question):
         return Cue("incomplete", f"ends on '{last}'")
     if len(words) >= 2 and f"{words[-2]} {last}" in STRONG_BIGRAMS:
         return Cue("incomplete", f"ends on '{words[-2]} {last}'")
     if _TRAILING_ELLIPSIS.search(stripped):
         return Cue("incomplete", "trails off")
+    if len(words) >= 2 and last == "it" and words[-2] in PREPOSITIONS and not question:
+        # "… for it." / "… with it.": real endings, but also what small transcribers invent
+        # for a phrase cut off after the preposition — ask the audio model for more certainty.
+        return Cue("hesitant", f"ends on '{words[-2]} it'")
     if last in WEAK and not question:
         return Cue("hesitant", f"ends on '{last}'")
     if stripped[-1] in ".?!":

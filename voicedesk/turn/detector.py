@@ -33,10 +33,10 @@ from voicedesk.turn.vad import RATE, VadSegmenter
 SignalKind = Literal["speech_start", "speech_stop", "speech_resume", "eou_check", "turn_end"]
 
 TEXT_WAIT_S = 0.8  # longest we hold a model "complete" waiting for the transcript
-HESITANT_THRESHOLD = 0.85  # P(complete) needed when the text ends on a weak dangling word
+HESITANT_THRESHOLD = 0.93  # P(complete) needed when the text ends on a weak dangling word
 TRANSCRIPT_THRESHOLD = 0.25  # with a sentence-final transcript, this much suffices...
 TRANSCRIPT_MIN_SILENCE_S = 0.6  # ...after this much silence
-RECHECK_AT_S = (0.45, 0.9, 1.4)  # silence lengths at which a "not yet" is asked again
+RECHECK_AT_S = (0.3, 0.9, 1.4)  # silence lengths at which a "not yet" is asked again
 MAX_TURN_AUDIO_S = 30.0
 
 

@@ -77,7 +77,7 @@ def replay(
         signals = detector.feed(audio[i : i + block], at)
         _record(result, signals)
         if transcriber is not None and any(s.kind == "speech_stop" for s in signals):
-            text = transcriber.transcribe(detector.turn_audio())
+            text = transcriber.transcribe(detector.turn_audio(), for_cues=True)
             now = at + block / 16_000
             _record(result, detector.set_text(text, now))
         if ptt and i + block >= len(pcm16) and i < len(pcm16):
