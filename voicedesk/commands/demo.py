@@ -109,7 +109,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
     settings = type(settings).model_validate(data)
     workdir = Path(tempfile.mkdtemp(prefix="voicedesk-demo-audio-"))
     inp = workdir / "person.wav"
-    compose(DEMO_TURNS, gaps_s=8.0).write(inp)
+    compose(DEMO_TURNS, gaps_s=10.0).write(inp)
     out = args.output or (workdir / "assistant.wav")
     sim = SimOptions(
         ttft_s=args.sim_ttft,

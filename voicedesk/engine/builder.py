@@ -89,7 +89,7 @@ def build_session(
         settings, input=input_path, output=output_path, realtime=realtime, bus=bus
     )
     context = ContextManager(
-        settings, model=settings.llm.model, summarizer=Summarizer(llm), bus=bus
+        settings, model=settings.llm.model, summarizer=Summarizer(llm, bus), bus=bus
     )
     tools = None
     use_tools = settings.tools.docs_server or bool(settings.tools.mcpServers)

@@ -84,6 +84,7 @@ class Reply:
         self.preemptive = preemptive
 
         self.text = ""  # everything handed to TTS
+        self.text_sent = False
         self.tool_messages: list[dict[str, Any]] = []
         self.confirmed = False
         self.cancelled = False
@@ -145,8 +146,6 @@ class Reply:
     async def _run(self) -> None:
         audio_task: asyncio.Task[None] | None = None
         try:
-            self.record.mark("tts_request", self.clock(), overwrite=True)
-            self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
             stream_task = asyncio.create_task(self._open_tts())
             request = self.request
             for _round in range(4):  # tool rounds are bounded: a model looping on tools must end
@@ -217,6 +216,11 @@ class Reply:
                     continue
                 self.text += text
                 self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
+                if not self.text_sent:
+                    # TTFB counts from the first text the TTS gets (the socket is pre-opened)
+                    self.text_sent = True
+                    self.record.mark("tts_request", self.clock(), overwrite=True)
+                    self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
                 stream = self._stream or await stream_task
                 if self._stream is None:
                     self._stream = stream

@@ -256,10 +256,31 @@ class Session:
         self._speech_start_s = sig.audio_s
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         if self._turn is None:
+            resumed = self._take_back_unheard_turn()
             turn = self._new_turn(sig.audio_s)
+            if resumed is not None:
+                # The person went on before any of the answer was heard: same turn, continued.
+                turn.segments = list(resumed.segments)
+                turn.record.t["speech_start"] = resumed.record.t.get("speech_start", sig.audio_s)
+                turn.record.preemptive_restarts = resumed.record.preemptive_restarts + 1
             turn.barge_in = self._playing is not None
         self._stream_turn_audio()
         self._set_state("hearing")
+
+    def _take_back_unheard_turn(self) -> _Turn | None:
+        """Cancel a confirmed answer that has not started playing; return its turn."""
+        reply, turn = self._playing, self._playing_turn
+        if reply is None or turn is None or "playback_start" in turn.record.t or turn.typed:
+            return None
+        if self.audio.playback.played_samples(reply.utterance_id) > 0:
+            return None
+        self._playing = None
+        self._playing_turn = None
+        self._spawn(reply.cancel())
+        self.context.drop_turn(turn.turn_id)
+        if self.log is not None:
+            self.log.append({"type": "retracted", "turn_id": turn.turn_id})
+        return turn
 
     def _on_speech_resume(self, sig: Any) -> None:
         self._speech_start_s = sig.audio_s

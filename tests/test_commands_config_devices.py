@@ -1,0 +1,323 @@
+"""The `config`, `devices` and `doctor` commands, device resolution and the live backend's
+block logic. No sound card is assumed: device lists are faked where a device is needed."""
+
+from __future__ import annotations
+
+import importlib.abc
+import re
+import stat
+import sys
+import tomllib
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from voicedesk.audio import devices as dev_mod
+from voicedesk.audio.devices import DeviceInfo, is_headset, resolve_device
+from voicedesk.cli import main
+from voicedesk.config import McpServer, Settings, load_settings
+from voicedesk.errors import UserError
+
+KEY = "sk-test-1234567890abcd"
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "c.toml"
+    monkeypatch.setenv("VOICEDESK_CONFIG", str(path))
+    for name in ("OPENAI_API_KEY", "ELEVENLABS_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+def _dev(index: int, name: str, ins: int, outs: int, api: str = "ALSA", **kw: bool) -> DeviceInfo:
+    return DeviceInfo(index, name, api, ins, outs, 48000.0, **kw)
+
+
+FAKE = [
+    _dev(0, "HDA Intel PCH: ALC257 Analog", 2, 2, is_default_input=True, is_default_output=True),
+    _dev(1, "USB Audio Device", 1, 0),
+    _dev(2, "USB Audio Device #2", 1, 2),
+    _dev(3, "HDMI 0", 0, 8),
+    _dev(4, "Jabra Evolve 65 Headset", 1, 2),
+]
+
+
+# ---- config -------------------------------------------------------------------------------------
+def test_config_path_prints_env_path(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str(cfg)
+
+
+def test_config_path_honours_global_flag(cfg: Path, tmp_path: Path, capsys) -> None:
+    other = tmp_path / "other.toml"
+    assert main(["--config", str(other), "config", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str(other)
+
+
+def test_config_init_writes_private_template_and_refuses_overwrite(cfg: Path, capsys) -> None:
+    assert main(["config", "init"]) == 0
+    assert cfg.is_file()
+    if sys.platform != "win32":
+        assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    capsys.readouterr()
+
+    cfg.write_text('[ui]\ntheme = "mine"\n', encoding="utf-8")
+    assert main(["config", "init"]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err
+    assert "mine" in cfg.read_text(encoding="utf-8")  # untouched
+
+    assert main(["config", "init", "--force"]) == 0
+    assert "mine" not in cfg.read_text(encoding="utf-8")
+    assert "mine" in cfg.with_name(cfg.name + ".bak").read_text(encoding="utf-8")
+    assert not [p for p in cfg.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_template_loads_to_defaults(cfg: Path) -> None:
+    assert main(["config", "init"]) == 0
+    loaded = load_settings(cfg, environ={})
+    assert loaded.source == cfg
+    assert loaded.model_dump() == Settings().model_dump()
+
+
+def test_template_mentions_every_setting() -> None:
+    from voicedesk.commands.config import template_text
+
+    text = template_text()
+    tomllib.loads(text)  # valid TOML as shipped
+    found: set[str] = set()
+    section = ""
+    for line in text.splitlines():
+        if m := re.match(r"^(?:# )?\[([A-Za-z_.]+)\]", line):
+            section = m.group(1)
+            if section.startswith("tools.mcpServers."):
+                found.add("tools.mcpServers")
+                section = "mcp"
+        elif m := re.match(r"^(?:# )?([a-z_][A-Za-z_]*) = ", line):
+            found.add(f"{section}.{m.group(1)}")
+    expected = {
+        f"{name}.{key}"
+        for name, field in Settings.model_fields.items()
+        if name != "source"
+        for key in field.annotation.model_fields  # type: ignore[union-attr]
+    }
+    expected |= {f"mcp.{key}" for key in McpServer.model_fields}
+    assert expected <= found, expected - found
+
+
+def test_config_show_masks_secrets(cfg: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert KEY not in out
+    assert "1234567890" not in out
+    data = tomllib.loads(out)
+    assert data["keys"]["openai_api_key"].startswith("set")
+    assert data["keys"]["elevenlabs_api_key"] == "not set"
+    assert data["turn"]["mode"] == "hands-free"
+    assert "input_device" not in data["audio"]  # None values are left out
+
+
+def test_config_show_reflects_file(cfg: Path, capsys) -> None:
+    cfg.write_text('[turn]\nmode = "push-to-talk"\n', encoding="utf-8")
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert tomllib.loads(out)["turn"]["mode"] == "push-to-talk"
+    assert str(cfg) in out
+
+
+def test_bad_config_value_is_one_message(cfg: Path, capsys) -> None:
+    cfg.write_text("[turn]\nvad_threshold = 7\n", encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    captured = capsys.readouterr()
+    assert "turn.vad_threshold" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_bad_toml_is_one_message(cfg: Path, capsys) -> None:
+    cfg.write_text("[turn\n", encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "not valid TOML" in err and "Traceback" not in err
+
+
+# ---- devices ------------------------------------------------------------------------------------
+def test_devices_without_any_device(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(dev_mod, "list_devices", lambda: [])
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "No microphones or speakers found" in out and "sound card" in out
+    assert main(["devices", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "[]"
+    assert "no sound devices" in captured.err
+
+
+def test_devices_on_this_machine_does_not_crash(capsys) -> None:
+    assert main(["devices"]) in (0, 2)  # 2 only if PortAudio itself is missing
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_devices_table_and_json(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(dev_mod, "list_devices", lambda: FAKE)
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "USB Audio Device #2" in out and "48000" in out and "(headset)" in out
+    assert main(["devices", "--json"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["is_default_input"] is True and rows[4]["headset"] is True
+    assert rows[3]["max_output_channels"] == 8
+
+
+class _NoPortAudio(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return None
+
+
+def test_devices_without_portaudio(monkeypatch, capsys) -> None:
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoPortAudio(), *sys.meta_path])
+    assert main(["devices"]) == 2
+    err = capsys.readouterr().err
+    assert "PortAudio is not installed" in err and "libportaudio2" in err
+    assert "Traceback" not in err
+    ok, why = dev_mod.portaudio_available()
+    assert not ok and "brew install portaudio" in why
+
+
+def test_resolve_device_by_index_and_name() -> None:
+    assert resolve_device(None, "input", FAKE) is None
+    assert resolve_device("  ", "output", FAKE) is None
+    assert resolve_device("3", "output", FAKE).name == "HDMI 0"  # type: ignore[union-attr]
+    assert resolve_device("jabra", "input", FAKE).index == 4  # type: ignore[union-attr]
+    # An exact (case-insensitive) name wins over longer names containing it.
+    assert resolve_device("usb audio device", "input", FAKE).index == 1  # type: ignore[union-attr]
+    # Only one of the two USB devices can play.
+    assert resolve_device("usb", "output", FAKE).index == 2  # type: ignore[union-attr]
+
+
+def test_resolve_device_same_name_on_two_host_apis() -> None:
+    devs = [_dev(0, "Mic", 1, 0, api="ALSA"), _dev(5, "Mic", 1, 0, api="JACK")]
+    assert resolve_device("mic", "input", devs).index in (0, 5)  # type: ignore[union-attr]
+
+
+def test_resolve_device_errors() -> None:
+    with pytest.raises(UserError) as err:
+        resolve_device("blue yeti", "input", FAKE)
+    assert "blue yeti" in err.value.message and "USB Audio Device" in err.value.message
+    assert "voicedesk devices" in (err.value.hint or "")
+    assert "HDMI" not in err.value.message  # only devices usable as a microphone are listed
+
+    with pytest.raises(UserError) as err:
+        resolve_device("usb", "input", FAKE)
+    assert "several" in err.value.message and "#2" in err.value.message
+
+    with pytest.raises(UserError) as err:
+        resolve_device("3", "input", FAKE)
+    assert "HDMI 0" in err.value.message and "no input channels" in err.value.message
+
+    with pytest.raises(UserError) as err:
+        resolve_device("42", "output", FAKE)
+    assert "42" in err.value.message
+
+    with pytest.raises(UserError) as err:
+        resolve_device("anything", "output", [])
+    assert "no output devices were found" in err.value.message
+
+
+def test_default_device() -> None:
+    assert dev_mod.default_device("input", FAKE).index == 0  # type: ignore[union-attr]
+    assert dev_mod.default_device("output", []) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Jabra Evolve 65 Headset", True),
+        ("Sony WH-1000XM4 Hands-Free AG Audio", True),
+        ("AirPods Pro", True),
+        ("Galaxy Buds2", True),
+        ("Pixel Buds", True),
+        ("USB Headphones", True),
+        ("MacBook Pro Speakers", False),
+        ("HDA Intel PCH: ALC257 Analog", False),
+        ("", False),
+    ],
+)
+def test_is_headset(name: str, expected: bool) -> None:
+    assert is_headset(name) is expected
+
+
+# ---- doctor -------------------------------------------------------------------------------------
+def test_doctor_runs_and_never_prints_the_key(cfg: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("ELEVENLABS_API_KEY", KEY + "-el")
+    assert main(["doctor"]) in (0, 1)
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "1234567890" not in text
+    assert "OPENAI_API_KEY (stt, llm): set" in text
+    assert "python" in text and "silero vad" in text and "smart turn" in text
+
+
+def test_doctor_bad_config_fails_but_continues(cfg: Path, capsys) -> None:
+    cfg.write_text("[turn]\nvad_threshold = 7\n", encoding="utf-8")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "turn.vad_threshold" in out and "silero vad" in out
+
+
+def test_doctor_online_reports_rejected_key(monkeypatch) -> None:
+    from voicedesk.commands.doctor import check_online
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if "elevenlabs" in request.url.host:
+            return httpx.Response(401, json={"detail": {"status": "invalid_api_key"}})
+        return httpx.Response(200, json={"data": []})
+
+    settings = load_settings(Path("/nonexistent/c.toml"), environ={"OPENAI_API_KEY": KEY})
+    settings.keys.elevenlabs_api_key = KEY  # type: ignore[assignment]
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        checks = check_online(settings, client=client)
+    lines = [c.line() for c in checks]
+    assert any("api.openai.com/v1/models" in ln and ln.lstrip().startswith("ok") for ln in lines)
+    assert any("key rejected" in ln and ln.startswith("fail") for ln in lines)
+    assert all("1234567890" not in ln for ln in lines)
+    assert seen[0].headers["authorization"] == f"Bearer {KEY}"
+    assert seen[-1].headers["xi-api-key"] == KEY
+
+
+# ---- live backend block logic (no device needed) ----------------------------------------------
+def test_sounddevice_backend_blocks_and_zero_input() -> None:
+    from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex
+
+    backend = SoundDeviceDuplex(block_ms=10, zero_input_timeout_s=0.1)
+    backend._prepare(44100, 44100)
+    got: list[np.ndarray] = []
+
+    def process(block: np.ndarray) -> np.ndarray:
+        got.append(block)
+        return np.full(backend.playback_block, 1000, dtype=np.int16)
+
+    backend._process = process
+    out = np.zeros((441, 2), dtype=np.int16)
+    for _ in range(30):
+        backend._duplex_callback(np.zeros((441, 1), np.int16), out, 441, None, None)
+    assert got and {b.size for b in got} == {backend.capture_block}
+    assert backend.zero_input
+    # Playback reaches both channels once the resampler has primed (±1 from the filter).
+    assert np.all(np.abs(out[-10:].astype(int) - 1000) <= 2)
+    assert np.array_equal(out[:, 0], out[:, 1])
+    backend._duplex_callback(np.full((441, 1), 5, np.int16), out, 441, None, None)
+    assert not backend.zero_input
+    assert len(got) >= 25  # ~30 blocks minus the resampler's start-up delay

@@ -1,0 +1,129 @@
+"""WAV files as microphone and speaker, on one timeline.
+
+Output sample *n* (at the input file's rate) is what the speaker played while input sample *n*
+was being heard; silence where nothing played. Tests, ``replay``, ``run --headless`` and the
+benchmarks measure latency on this shared timeline, so it must hold exactly: every block of
+input produces exactly one block of output, with no device buffering in between.
+
+Paced in real time by default (providers answer over real sockets, so the conversation must
+unfold at the speed of speech); ``realtime=False`` runs as fast as the CPU allows, for
+offline analysis where nothing waits on the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from voicedesk.audio.base import CAPTURE_RATE, PLAYBACK_RATE, DuplexBackend, ProcessFn
+from voicedesk.audio.resample import resample
+from voicedesk.audio.wavio import read_wav, write_wav
+
+log = logging.getLogger(__name__)
+
+
+class FileDuplex(DuplexBackend):
+    """Reads ``input_path`` block by block, writes what is played to ``output_path`` at stop.
+
+    After the input ends, silence keeps being fed (``finished`` is set) so the engine can hear
+    the end of the last turn and play its answer; the output covers that tail as well.
+    """
+
+    name = "file"
+
+    def __init__(
+        self,
+        input_path: Path | None,
+        output_path: Path | None,
+        *,
+        block_ms: int = 10,
+        realtime: bool = True,
+        input_pcm: np.ndarray | None = None,
+        input_rate: int | None = None,
+        max_tail_s: float = 300.0,
+    ) -> None:
+        super().__init__(block_ms)
+        if input_pcm is None:
+            if input_path is None:
+                raise ValueError("FileDuplex needs an input file or samples")
+            pcm, rate = read_wav(input_path)
+        else:
+            pcm, rate = input_pcm.astype(np.int16, copy=False), int(input_rate or CAPTURE_RATE)
+        self.input_path = input_path
+        self.output_path = output_path
+        self.input_rate = rate
+        self.mic = resample(pcm, rate, CAPTURE_RATE) if rate != CAPTURE_RATE else pcm
+        self.realtime = realtime
+        self.max_tail_s = max_tail_s
+        self._played: list[np.ndarray] = []
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._written = False
+        self.blocks_done = 0
+        self.late_blocks = 0  # blocks the process callback handed back after their deadline
+
+    @property
+    def duration_s(self) -> float:
+        return self.mic.size / CAPTURE_RATE
+
+    def start(self, process: ProcessFn) -> None:
+        if self._thread is not None:
+            raise RuntimeError("FileDuplex already started")
+        self._thread = threading.Thread(
+            target=self._run, args=(process,), name="voicedesk-file-audio", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, process: ProcessFn) -> None:
+        n_in, n_out = self.capture_block, self.playback_block
+        block_s = self.block_ms / 1000
+        total_blocks = -(-self.mic.size // n_in)
+        max_blocks = total_blocks + int(self.max_tail_s / block_s)
+        silence = np.zeros(n_in, dtype=np.int16)
+        t0 = time.monotonic()
+        k = 0
+        try:
+            while not self._stop.is_set() and k < max_blocks:
+                if k < total_blocks:
+                    block = self.mic[k * n_in : (k + 1) * n_in]
+                    if block.size < n_in:
+                        block = np.concatenate([block, silence[: n_in - block.size]])
+                else:
+                    block = silence
+                    if k == total_blocks:
+                        self.finished.set()
+                out = process(block)
+                if out.size != n_out:  # the contract says exactly one block; be forgiving
+                    out = np.resize(out, n_out) if out.size else np.zeros(n_out, np.int16)
+                with self._lock:
+                    self._played.append(out.astype(np.int16, copy=False))
+                k += 1
+                self.blocks_done = k
+                if self.realtime:
+                    delay = t0 + k * block_s - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    elif delay < -block_s:
+                        self.late_blocks += 1
+        except Exception:
+            log.exception("file audio thread failed")
+        finally:
+            self.finished.set()
+
+    def played_24k(self) -> np.ndarray:
+        with self._lock:
+            return np.concatenate(self._played) if self._played else np.zeros(0, np.int16)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        if self.output_path is not None and not self._written:
+            self._written = True
+            out = resample(self.played_24k(), PLAYBACK_RATE, self.input_rate)
+            write_wav(self.output_path, out, self.input_rate)

@@ -1,0 +1,147 @@
+"""The engine's audio front end: one backend, one playback queue, one hop to the event loop.
+
+The backend's thread calls :meth:`AudioIO._process` once per block. It takes the next
+playback block from the :class:`PlaybackBuffer` (so a stop or pause is heard at the next
+block), and hands the capture block to the loop with ``call_soon_threadsafe`` — it never
+waits for the loop. Level metering and the all-zero-microphone check happen here, cheaply,
+so the UI gets a live meter without touching the audio thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from voicedesk import events as ev
+from voicedesk.audio.base import DuplexBackend
+from voicedesk.audio.playback import Mark, PlaybackBuffer
+from voicedesk.config import Settings
+from voicedesk.errors import UserError
+
+BlockCallback = Callable[[np.ndarray, int, list[Mark]], None]
+_LEVEL_EVERY_S = 0.05
+
+
+class AudioIO:
+    def __init__(
+        self,
+        backend: DuplexBackend,
+        *,
+        bus: ev.EventBus | None = None,
+        zero_input_timeout_s: float | None = 1.5,
+        capture_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.playback = PlaybackBuffer()
+        self.bus = bus
+        self.capture_filter = capture_filter  # e.g. echo cancellation: (mic, played) -> clean
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._callback: BlockCallback | None = None
+        self._index = 0
+        self._level_every = max(1, round(_LEVEL_EVERY_S * 1000 / backend.block_ms))
+        self._sumsq = 0.0
+        self._level_n = 0
+        self._zero_blocks = 0
+        # A WAV file may well start with digital silence; only a device gets the zero check.
+        self._zero_limit = (
+            max(1, round(zero_input_timeout_s * 1000 / backend.block_ms))
+            if zero_input_timeout_s
+            else 1 << 62
+        )
+        self._zero_reported = False
+        self._last_played = np.zeros(backend.playback_block, np.int16)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        input: Path | None = None,
+        output: Path | None = None,
+        realtime: bool = True,
+        bus: ev.EventBus | None = None,
+        tail_s: float | None = None,
+    ) -> AudioIO:
+        block_ms = settings.audio.block_ms
+        if input is not None:
+            from voicedesk.audio.file_backend import FileDuplex
+
+            backend: DuplexBackend = FileDuplex(
+                input, output, block_ms=block_ms, realtime=realtime, max_tail_s=tail_s or 300.0
+            )
+        else:
+            if output is not None:
+                raise UserError(
+                    "--output needs --input: a WAV speaker is only offered together with a WAV "
+                    "microphone, so the two share one timeline",
+                    "pass --input IN.wav as well, or drop --output to use the sound devices",
+                )
+            from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex
+
+            backend = SoundDeviceDuplex(
+                input_device=settings.audio.input_device,
+                output_device=settings.audio.output_device,
+                block_ms=block_ms,
+                zero_input_timeout_s=settings.audio.zero_input_timeout_s,
+            )
+        zero_check = None if input is not None else settings.audio.zero_input_timeout_s
+        return cls(backend, bus=bus, zero_input_timeout_s=zero_check)
+
+    def start(self, loop: asyncio.AbstractEventLoop, callback: BlockCallback) -> None:
+        self._loop = loop
+        self._callback = callback
+        self.backend.start(self._process)
+
+    def stop(self) -> None:
+        self.backend.stop()
+
+    # ------------------------------------------------------------------ audio thread
+    def _process(self, mic: np.ndarray) -> np.ndarray:
+        out, marks = self.playback.pull(self.backend.playback_block)
+        index = self._index
+        self._index += 1
+        if self.capture_filter is not None:
+            mic = self.capture_filter(mic, self._last_played)
+        self._last_played = out
+        loop, callback = self._loop, self._callback
+        if loop is None or callback is None or loop.is_closed():
+            return out
+        try:
+            loop.call_soon_threadsafe(callback, mic.copy(), index, marks)
+            self._meter(mic, loop)
+        except RuntimeError:  # loop closed between the check and the call: shutting down
+            pass
+        return out
+
+    def _meter(self, mic: np.ndarray, loop: asyncio.AbstractEventLoop) -> None:
+        if self.bus is None:
+            return
+        x = mic.astype(np.float32)
+        self._sumsq += float(np.dot(x, x))
+        self._level_n += x.size
+        self._zero_blocks = self._zero_blocks + 1 if not mic.any() else 0
+        zero = self._zero_blocks >= self._zero_limit
+        if self._index % self._level_every and not (zero and not self._zero_reported):
+            return
+        rms = math.sqrt(self._sumsq / max(1, self._level_n)) / 32768.0
+        self._sumsq, self._level_n = 0.0, 0
+        dbfs = 20 * math.log10(rms) if rms > 1e-9 else -120.0
+        if zero and not self._zero_reported:
+            self._zero_reported = True
+            loop.call_soon_threadsafe(
+                self.bus.publish,
+                ev.Notice(
+                    level="warning",
+                    message="The microphone delivers only silence (all zeros): check the "
+                    "input device, its mute switch and the app's microphone permission.",
+                ),
+            )
+        elif not zero:
+            self._zero_reported = False
+        loop.call_soon_threadsafe(
+            self.bus.publish, ev.InputLevel(rms_dbfs=round(dbfs, 1), zero_input=zero)
+        )

@@ -1,0 +1,136 @@
+"""``voicedesk config path|show|init``: where the config file lives, what is in effect, a template.
+
+``show`` prints the merged result of defaults, the file and the environment as TOML, with API
+keys reduced to "set (…last 4)" / "not set" so the output can be pasted into a bug report.
+``init`` writes a commented template (every key, at its default) readable only by you, since
+keys may be put in it; it never overwrites an existing file unless given ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from voicedesk.errors import UserError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "config",
+        help="where the config lives, what it says (secrets masked), write a template",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser("path", help="print the config file path")
+    p.set_defaults(func=run)
+    p = actions.add_parser("show", help="print the effective settings as TOML (keys masked)")
+    p.set_defaults(func=run)
+    p = actions.add_parser("init", help="write a commented template config file")
+    p.add_argument("--force", action="store_true", help="replace an existing file (kept as .bak)")
+    p.set_defaults(func=run)
+    parser.set_defaults(func=run)
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    """``--config FILE`` if given, else ``VOICEDESK_CONFIG``, else the user config dir."""
+    from voicedesk.config import default_config_path
+
+    return (
+        Path(args.config).expanduser() if getattr(args, "config", None) else default_config_path()
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    action = getattr(args, "action", None)
+    path = config_path(args)
+    if action == "path":
+        print(path)
+        return 0
+    if action == "show":
+        print(show_text(path), end="")
+        return 0
+    if action == "init":
+        init(path, force=args.force)
+        print(f"Wrote {path} (readable only by you). Edit it, then check with `voicedesk doctor`.")
+        return 0
+    raise UserError("Missing action.", "use `voicedesk config path`, `show` or `init`")
+
+
+def _drop_none(value: Any) -> Any:
+    """TOML has no null: unset settings are left out (their absence means the default)."""
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value if v is not None]
+    return value
+
+
+def show_text(path: Path) -> str:
+    """The effective settings as TOML with secrets masked; a bad config raises ConfigError."""
+    import tomlkit
+
+    from voicedesk.config import load_settings, masked
+
+    settings = load_settings(path)
+    doc = tomlkit.document()
+    origin = str(path) if settings.source is not None else f"no file at {path}"
+    doc.add(tomlkit.comment(f"Effective settings: defaults < {origin} < environment."))
+    doc.add(tomlkit.comment("API keys are masked."))
+    doc.add(tomlkit.nl())
+    for key, value in _drop_none(masked(settings)).items():
+        doc[key] = value
+    return tomlkit.dumps(doc)
+
+
+def template_text() -> str:
+    """The bundled commented template (every key at its default)."""
+    return (resources.files("voicedesk") / "assets" / "config.toml").read_text(encoding="utf-8")
+
+
+def init(path: Path, *, force: bool = False) -> None:
+    """Write the template atomically with mode 0600; an existing file needs ``force``."""
+    if path.exists() and not force:
+        raise UserError(
+            f"{path} already exists; not overwriting it.",
+            "edit it directly, or pass --force to replace it with the template "
+            "(the old file is kept as .bak)",
+        )
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a config file.", "pass a file path")
+    text = template_text()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            backup = path.with_name(path.name + ".bak")
+            shutil.copy2(path, backup)
+            os.chmod(backup, 0o600)
+        _atomic_write(path, text)
+    except OSError as exc:
+        raise UserError(
+            f"Cannot write {path}: {exc.strerror or exc}.",
+            "check the folder's permissions or pass another file with --config",
+        ) from None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write to a private temp file next to ``path`` and rename it over: never half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with contextlib.suppress(AttributeError, NotImplementedError):  # no fchmod on Windows
+            os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,55 @@
+"""``voicedesk docs-server``: the built-in MCP documents server over stdio.
+
+Any MCP client can start it (the voicedesk engine does, and so can other assistants). Its
+stdout carries the protocol, so this command prints nothing there: errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "docs-server",
+        help="run the built-in MCP documents server over stdio",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="workspace folder (default: tools.workspace from the config, else ~/Documents)",
+    )
+    p.add_argument(
+        "--history",
+        type=Path,
+        metavar="DIR",
+        help="undo-history folder (default: .<root name>.voicedesk-history beside the root)",
+    )
+    p.set_defaults(func=run)
+
+
+def workspace_root(args: argparse.Namespace) -> Path:
+    """--root, else the configured workspace, else ~/Documents; it must be an existing folder."""
+    from voicedesk.errors import UserError
+
+    root: Path | None = args.root
+    if root is None:
+        from voicedesk.config import load_settings
+
+        settings = load_settings(Path(args.config) if getattr(args, "config", None) else None)
+        root = settings.tools.workspace or Path.home() / "Documents"
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise UserError(f"Workspace folder not found: {root}", "create it or pass --root DIR")
+    return root
+
+
+def run(args: argparse.Namespace) -> int:
+    from voicedesk.tools.docs_server import main
+
+    main(workspace_root(args), getattr(args, "history", None))
+    return 0

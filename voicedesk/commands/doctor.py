@@ -1,0 +1,371 @@
+"""``voicedesk doctor``: check what a conversation needs, one line per check.
+
+Checks the Python version, PortAudio and the sound devices, the on-device model files (loaded
+with onnxruntime, as a conversation would), the config file, and whether the keys the
+configured providers need are present (only "set"/"not set" is printed, never a key). With
+``--online`` it also asks each provider whether it is reachable and accepts the key.
+
+Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from voicedesk.errors import UserError
+
+Status = Literal["ok", "warn", "fail"]
+
+OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
+ELEVENLABS_DEFAULT_BASE = "https://api.elevenlabs.io"
+TIMEOUT_S = 5.0
+MIN_PYTHON = (3, 11)
+
+
+@dataclass(frozen=True)
+class Check:
+    status: Status
+    label: str
+    detail: str
+
+    def line(self) -> str:
+        indent = "\n" + " " * 20  # continuation lines line up under the first detail line
+        return f"{self.status:>4}  {self.label:<13} " + indent.join(self.detail.splitlines())
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "doctor",
+        help="check audio, model files, config, keys and providers",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--online", action="store_true", help="also contact the providers (5 s timeout each)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    results: list[Check] = []
+
+    def report(check: Check) -> None:
+        results.append(check)
+        print(check.line(), flush=True)
+
+    report(check_python())
+    settings, config_check = load_config(args)
+    report(config_check)
+    for check in check_audio(settings):
+        report(check)
+    for check in check_models(settings):
+        report(check)
+    for check in check_keys(settings):
+        report(check)
+    if args.online:
+        for check in check_online(settings):
+            report(check)
+    fails = sum(c.status == "fail" for c in results)
+    warns = sum(c.status == "warn" for c in results)
+    print()
+    if fails:
+        print(f"{fails} problem(s), {warns} warning(s).")
+    elif warns:
+        print(f"No problems, {warns} warning(s).")
+    else:
+        print("Everything looks good.")
+    if not args.online:
+        print("Providers were not contacted; add --online to check they accept your keys.")
+    return 1 if fails else 0
+
+
+# ---- individual checks ------------------------------------------------------------------------
+def check_python() -> Check:
+    version = ".".join(str(p) for p in sys.version_info[:3])
+    # Checked at run time: an installer may have placed us on an interpreter pip did not vet.
+    if sys.version_info[:2] >= MIN_PYTHON:
+        return Check("ok", "python", f"Python {version}")
+    need = ".".join(map(str, MIN_PYTHON))
+    return Check("fail", "python", f"Python {version}: voicedesk needs {need} or newer")
+
+
+def load_config(args: argparse.Namespace) -> tuple[Any, Check]:
+    """Settings plus the check line; a bad config fails the check and the rest uses defaults."""
+    from pydantic import SecretStr
+
+    from voicedesk.config import Keys, Settings, default_config_path, load_settings
+
+    path = (
+        Path(args.config).expanduser() if getattr(args, "config", None) else default_config_path()
+    )
+    try:
+        settings = load_settings(path)
+    except UserError as exc:
+        keys = {
+            name: SecretStr(os.environ[env])
+            for name, env in (
+                ("openai_api_key", "OPENAI_API_KEY"),
+                ("elevenlabs_api_key", "ELEVENLABS_API_KEY"),
+            )
+            if os.environ.get(env)
+        }
+        detail = f"{exc}\n(the checks below use the defaults)"
+        return Settings(keys=Keys(**keys)), Check("fail", "config", detail)
+    if settings.source is None:
+        return settings, Check("ok", "config", f"no file at {path}: using the defaults")
+    return settings, Check("ok", "config", f"{path} is valid")
+
+
+def check_audio(settings: Any) -> list[Check]:
+    from voicedesk.audio.devices import (
+        default_device,
+        is_headset,
+        list_devices,
+        portaudio_available,
+        resolve_device,
+    )
+
+    ok, detail = portaudio_available()
+    if not ok:
+        return [Check("fail", "portaudio", detail)]
+    checks = [Check("ok", "portaudio", detail)]
+    try:
+        devices = list_devices()
+    except UserError as exc:
+        return [*checks, Check("fail", "devices", str(exc))]
+    if not devices:
+        return [
+            *checks,
+            Check(
+                "warn",
+                "devices",
+                "no microphones or speakers found (no sound card, or no access to it); "
+                "file input/output (--input/--output) still works",
+            ),
+        ]
+    chosen: dict[str, Any] = {}
+    for kind, key, what in (
+        ("input", "input_device", "microphone"),
+        ("output", "output_device", "speaker"),
+    ):
+        spec = getattr(settings.audio, key)
+        try:
+            dev = resolve_device(spec, kind, devices)  # type: ignore[arg-type]
+        except UserError as exc:
+            checks.append(Check("fail", what, f"audio.{key} = {spec!r}: {exc.message}"))
+            continue
+        dev = dev or default_device(kind, devices)  # type: ignore[arg-type]
+        if dev is None:
+            checks.append(Check("warn", what, f"no {what} found"))
+            continue
+        chosen[kind] = dev
+        origin = "configured" if spec else "system default"
+        checks.append(
+            Check(
+                "ok",
+                what,
+                f"{dev.index} '{dev.name}' ({origin}, {dev.default_samplerate:g} Hz, {dev.hostapi})",
+            )
+        )
+    if settings.echo.mode == "auto" and chosen:
+        headset = any(is_headset(d.name) for d in chosen.values())
+        checks.append(
+            Check(
+                "ok",
+                "echo",
+                "auto: off (headset detected)" if headset else "auto: on (speaker may reach mic)",
+            )
+        )
+    return checks
+
+
+def check_models(settings: Any) -> list[Check]:
+    from voicedesk.turn.models import load_session, smart_turn_path, vad_path
+
+    checks = []
+    for label, key, locate in (
+        ("silero vad", "models.silero_vad", vad_path),
+        ("smart turn", "models.smart_turn", smart_turn_path),
+    ):
+        t0 = time.perf_counter()
+        try:
+            path = locate(settings.models)
+            load_session(path, key)
+        except UserError as exc:
+            checks.append(Check("fail", label, str(exc)))
+            continue
+        except ImportError as exc:
+            checks.append(
+                Check("fail", label, f"onnxruntime cannot be imported ({exc}); reinstall voicedesk")
+            )
+            continue
+        ms = (time.perf_counter() - t0) * 1000
+        checks.append(Check("ok", label, f"{path} (loaded in {ms:.0f} ms)"))
+    return checks
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None and value.get_secret_value() else None
+
+
+def llm_key(settings: Any) -> str | None:
+    """The LLM server's key: from ``llm.api_key_env`` (OPENAI_API_KEY also reads [keys])."""
+    name = settings.llm.api_key_env
+    if name == "OPENAI_API_KEY":
+        return _secret(settings.keys.openai_api_key)
+    return os.environ.get(name) or None
+
+
+def _tts_providers(settings: Any) -> set[str]:
+    return {settings.tts.provider} | ({settings.tts.fallback} - {"none"})
+
+
+def check_keys(settings: Any) -> list[Check]:
+    """Only keys the configured providers use; missing ones fail unless a custom URL may not need one."""
+    openai_users: list[tuple[str, bool]] = []  # (who, talks to the default OpenAI URL)
+    if settings.stt.provider == "openai":
+        openai_users.append(("stt", not settings.stt.base_url))
+    if settings.llm.api_key_env == "OPENAI_API_KEY":
+        openai_users.append(("llm", not settings.llm.base_url))
+    if "openai" in _tts_providers(settings):
+        openai_users.append(("tts", True))
+    checks = []
+    if openai_users:
+        who = ", ".join(u for u, _ in openai_users)
+        checks.append(
+            _key_check(
+                f"OPENAI_API_KEY ({who})",
+                _secret(settings.keys.openai_api_key),
+                any(d for _, d in openai_users),
+            )
+        )
+    if settings.llm.api_key_env != "OPENAI_API_KEY":
+        checks.append(
+            _key_check(
+                f"{settings.llm.api_key_env} (llm)", llm_key(settings), not settings.llm.base_url
+            )
+        )
+    if "elevenlabs" in _tts_providers(settings):
+        checks.append(
+            _key_check(
+                "ELEVENLABS_API_KEY (tts)",
+                _secret(settings.keys.elevenlabs_api_key),
+                not settings.tts.elevenlabs_base_url,
+            )
+        )
+    if settings.stt.provider == "local":
+        found = importlib.util.find_spec("faster_whisper") is not None
+        checks.append(
+            Check(
+                "ok" if found else "fail",
+                "local stt",
+                "faster-whisper installed"
+                if found
+                else "faster-whisper is not installed: `pipx install 'voicedesk[local]'`",
+            )
+        )
+    if "local" in _tts_providers(settings):
+        found = importlib.util.find_spec("piper") is not None
+        checks.append(
+            Check(
+                "ok" if found else "fail",
+                "local tts",
+                "piper-tts installed"
+                if found
+                else "piper-tts is not installed: `pipx install 'voicedesk[local]'`",
+            )
+        )
+    return checks
+
+
+def _key_check(what: str, value: str | None, required: bool) -> Check:
+    if value:
+        return Check("ok", "key", f"{what}: set")
+    if required:
+        return Check("fail", "key", f"{what}: not set (export it or put it in [keys])")
+    return Check("warn", "key", f"{what}: not set (fine if the custom server needs no key)")
+
+
+def check_online(settings: Any, client: Any = None) -> list[Check]:
+    """GET each provider's cheapest authenticated endpoint; 401/403 means the key was rejected."""
+    import httpx
+
+    own = client is None
+    client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=True)
+    try:
+        checks = []
+        targets: dict[tuple[str, str | None], list[str]] = {}
+        if settings.stt.provider == "openai":
+            base = settings.stt.base_url or OPENAI_DEFAULT_BASE
+            targets.setdefault((base, _secret(settings.keys.openai_api_key)), []).append("stt")
+        targets.setdefault(
+            (settings.llm.base_url or OPENAI_DEFAULT_BASE, llm_key(settings)), []
+        ).append("llm")
+        if "openai" in _tts_providers(settings):
+            key = _secret(settings.keys.openai_api_key)
+            targets.setdefault((OPENAI_DEFAULT_BASE, key), []).append("tts")
+        for (base, key), users in targets.items():
+            url = base.rstrip("/") + "/models"
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            checks.append(_probe(client, "+".join(users), url, headers, has_key=bool(key)))
+        if "elevenlabs" in _tts_providers(settings):
+            base = settings.tts.elevenlabs_base_url or ELEVENLABS_DEFAULT_BASE
+            url = base.rstrip("/") + "/v1/user"
+            key = _secret(settings.keys.elevenlabs_api_key)
+            if key is None:
+                checks.append(Check("warn", "online", f"tts {url}: not checked, no key"))
+            else:
+                checks.append(_probe(client, "tts", url, {"xi-api-key": key}, _elevenlabs_ok))
+        return checks
+    finally:
+        if own:
+            client.close()
+
+
+def _elevenlabs_ok(response: Any) -> bool:
+    """A key restricted to TTS gets 401 "missing_permissions" on /user: it was accepted."""
+    try:
+        detail = response.json().get("detail", {})
+    except Exception:
+        return False
+    return isinstance(detail, dict) and detail.get("status") == "missing_permissions"
+
+
+def _probe(
+    client: Any,
+    who: str,
+    url: str,
+    headers: dict[str, str],
+    accepted_anyway: Callable[[Any], bool] | None = None,
+    *,
+    has_key: bool = True,
+) -> Check:
+    import httpx
+
+    label, url_shown = "online", f"{who} {url}"
+    t0 = time.perf_counter()
+    try:
+        response = client.get(url, headers=headers, timeout=TIMEOUT_S)
+    except httpx.TimeoutException:
+        return Check("fail", label, f"{url_shown}: no answer within {TIMEOUT_S:g} s")
+    except httpx.HTTPError as exc:
+        return Check("fail", label, f"{url_shown}: unreachable ({type(exc).__name__}: {exc})")
+    ms = (time.perf_counter() - t0) * 1000
+    code = response.status_code
+    if code in (401, 403):
+        if not has_key:
+            return Check("fail", label, f"{url_shown}: needs a key, and none is set (HTTP {code})")
+        if accepted_anyway is not None and accepted_anyway(response):
+            return Check("ok", label, f"{url_shown}: reachable, key accepted ({ms:.0f} ms)")
+        return Check("fail", label, f"{url_shown}: key rejected (HTTP {code})")
+    if 200 <= code < 300:
+        return Check("ok", label, f"{url_shown}: reachable, key accepted ({ms:.0f} ms)")
+    return Check("warn", label, f"{url_shown}: reachable but answered HTTP {code} ({ms:.0f} ms)")

@@ -1,0 +1,233 @@
+"""The conversation as the LLM sees it: system prompt, running summary, recent window.
+
+Kept bounded so TTFT and cost stay flat however long the conversation runs:
+
+* the last ``window_turns`` turns go verbatim;
+* older turns are folded into a running summary by the LLM **in the background**
+  (``maybe_summarize`` after a turn finishes); a turn never waits for it — until the new
+  summary lands, the turns being folded simply stay in the window;
+* tool results are compacted once the answer that used them is done;
+* a hard ``budget_tokens`` is never exceeded: if needed the oldest window turns are left out
+  (they are in the summary, or about to be) and, as a last resort, the new text is clipped.
+
+Interrupted answers are kept as what was heard, marked as cut off, so the model knows the
+person did not hear the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicedesk import events as ev
+from voicedesk.config import Settings
+from voicedesk.engine.tokens import TokenCounter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are voicedesk, a voice assistant on the person's computer. Everything you write is "
+    "spoken aloud, so answer the way a helpful person would talk: short sentences, the answer "
+    "first, usually one to three sentences. No markdown, lists, headings, emoji or URLs; say "
+    "numbers and symbols as words where it helps. If something is unclear, ask one short "
+    "question. When a tool is running, say briefly what you are doing. If an answer of yours "
+    "was cut off, the person heard only the part shown; do not assume they heard the rest."
+)
+CUT_MARK = " [cut off: the person interrupted here]"
+TOOL_RESULT_KEEP_CHARS = 400
+SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
+
+
+@dataclass
+class _Turn:
+    turn_id: int
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    tokens: int = 0
+
+
+class ContextManager:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model: str,
+        summarizer: Any | None = None,
+        bus: ev.EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.budget = settings.context.budget_tokens
+        self.window_turns = settings.context.window_turns
+        self.system_prompt = settings.llm.system_prompt or DEFAULT_SYSTEM_PROMPT
+        self.counter = TokenCounter(model)
+        self.summarizer = summarizer
+        self.bus = bus
+        self.summary = ""
+        self.summary_turns = 0  # turns folded into the summary so far
+        self.turns: list[_Turn] = []
+        self._summary_task: asyncio.Task[None] | None = None
+        self.summaries_made = 0
+        self.last_prompt_tokens = 0
+
+    # ------------------------------------------------------------------ prompt
+    def _system_message(self) -> dict[str, Any]:
+        text = self.system_prompt
+        if self.summary:
+            text += "\n\nSummary of the conversation so far:\n" + self.summary
+        return {"role": "system", "content": text}
+
+    def build_for(self, text: str) -> tuple[list[dict[str, Any]], int]:
+        """Messages for a new user turn (not yet committed to the history) and their tokens."""
+        system = self._system_message()
+        user = {"role": "user", "content": text}
+        fixed = self.counter.messages([system, user])
+        if fixed > self.budget:  # a huge typed text: clip it rather than break the budget
+            room = max(16, self.budget - self.counter.messages([system]) - 16)
+            user = {"role": "user", "content": _clip_tokens(self.counter, text, room)}
+            fixed = self.counter.messages([system, user])
+        window: list[dict[str, Any]] = []
+        used = fixed
+        for turn in reversed(self.turns):  # newest first, stop when the budget is reached
+            if used + turn.tokens > self.budget:
+                break
+            window[:0] = turn.messages
+            used += turn.tokens
+        messages = [system, *window, user]
+        self.last_prompt_tokens = used
+        self._publish(summary_made=False)
+        return messages, used
+
+    # ------------------------------------------------------------------ history
+    def _turn(self, turn_id: int) -> _Turn:
+        if self.turns and self.turns[-1].turn_id == turn_id:
+            return self.turns[-1]
+        for turn in self.turns:
+            if turn.turn_id == turn_id:
+                return turn
+        turn = _Turn(turn_id)
+        self.turns.append(turn)
+        return turn
+
+    def _add(self, turn_id: int, message: dict[str, Any]) -> None:
+        turn = self._turn(turn_id)
+        turn.messages.append(message)
+        turn.tokens += self.counter.message(message)
+
+    def add_user(self, turn_id: int, text: str) -> None:
+        self._add(turn_id, {"role": "user", "content": text})
+
+    def add_assistant(self, turn_id: int, text: str, *, interrupted: bool = False) -> None:
+        content = (text.strip() + CUT_MARK) if interrupted else text
+        self._add(turn_id, {"role": "assistant", "content": content})
+        self._compact_tools(turn_id)
+
+    def drop_turn(self, turn_id: int) -> None:
+        """A turn taken back (the person went on before hearing the answer)."""
+        self.turns = [t for t in self.turns if t.turn_id != turn_id]
+
+    def add_tool_exchange(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            self._add(turn_id, dict(message))
+
+    def _compact_tools(self, turn_id: int) -> None:
+        """The answer that used the tool results is done: keep only their gist."""
+        turn = self._turn(turn_id)
+        changed = False
+        for message in turn.messages:
+            content = message.get("content")
+            if (
+                message.get("role") == "tool"
+                and isinstance(content, str)
+                and len(content) > TOOL_RESULT_KEEP_CHARS
+            ):
+                message["content"] = content[:TOOL_RESULT_KEEP_CHARS] + " …[compacted]"
+                changed = True
+        if changed:
+            turn.tokens = sum(self.counter.message(m) for m in turn.messages)
+
+    # ------------------------------------------------------------------ summary
+    def maybe_summarize(self) -> None:
+        """Fold turns older than the window into the summary, off the critical path."""
+        if self.summarizer is None or (self._summary_task and not self._summary_task.done()):
+            return
+        over_window = len(self.turns) - self.window_turns
+        window_tokens = sum(t.tokens for t in self.turns)
+        over_budget = window_tokens > self.budget * 0.6
+        if over_window <= 0 and not over_budget:
+            return
+        count = max(over_window, 1)
+        folding = self.turns[:count]
+        self._summary_task = asyncio.create_task(self._summarize(folding))
+
+    async def _summarize(self, folding: list[_Turn]) -> None:
+        limit = int(self.budget * SUMMARY_SHARE)
+        try:
+            summary = await self.summarizer.summarize(
+                self.summary, [m for t in folding for m in t.messages], max_tokens=limit
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the previous summary stays; the window keeps the turns
+            log.warning("summary failed: %s", exc)
+            if self.bus is not None:
+                self.bus.publish(ev.Notice(level="warning", message=f"Summary failed: {exc}"))
+            return
+        summary = summary.strip()
+        if self.counter.count(summary) > limit:
+            summary = _clip_tokens(self.counter, summary, limit)
+        self.summary = summary
+        self.summary_turns += len(folding)
+        ids = {t.turn_id for t in folding}
+        self.turns = [t for t in self.turns if t.turn_id not in ids]
+        self.summaries_made += 1
+        self._publish(summary_made=True)
+
+    async def wait_summary(self) -> None:
+        if self._summary_task is not None:
+            await asyncio.gather(self._summary_task, return_exceptions=True)
+
+    def cancel(self) -> None:
+        if self._summary_task is not None and not self._summary_task.done():
+            self._summary_task.cancel()
+
+    # ------------------------------------------------------------------ persistence
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "summary_turns": self.summary_turns,
+            "turns": [{"turn_id": t.turn_id, "messages": t.messages} for t in self.turns],
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.summary = str(data.get("summary", ""))
+        self.summary_turns = int(data.get("summary_turns", 0))
+        self.turns = []
+        for raw in data.get("turns", []):
+            turn = _Turn(int(raw["turn_id"]), list(raw.get("messages", [])))
+            turn.tokens = sum(self.counter.message(m) for m in turn.messages)
+            self.turns.append(turn)
+
+    def _publish(self, *, summary_made: bool) -> None:
+        if self.bus is not None:
+            self.bus.publish(
+                ev.ContextUpdated(
+                    prompt_tokens=self.last_prompt_tokens,
+                    budget_tokens=self.budget,
+                    summary_made=summary_made,
+                    summary=self.summary or None,
+                )
+            )
+
+
+def _clip_tokens(counter: TokenCounter, text: str, limit: int) -> str:
+    """Longest prefix (by words) within ``limit`` tokens."""
+    words = text.split(" ")
+    lo, hi = 0, len(words)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if counter.count(" ".join(words[:mid])) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])

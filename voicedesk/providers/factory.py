@@ -1,0 +1,99 @@
+"""Providers from settings. The only place that knows which class serves which config."""
+
+from __future__ import annotations
+
+import os
+
+from voicedesk.config import Settings
+from voicedesk.errors import ConfigError
+from voicedesk.providers.base import LanguageModel, SpeechToText, TextToSpeech
+
+NO_KEY_HINT = (
+    "set OPENAI_API_KEY (or keys.openai_api_key in `voicedesk config path`), point llm.base_url "
+    "at a local OpenAI-compatible server, or try `voicedesk demo` (no keys needed)"
+)
+
+
+def openai_key(settings: Settings, *, required: bool = True) -> str:
+    key = settings.keys.openai_api_key
+    if key is not None and key.get_secret_value():
+        return key.get_secret_value()
+    if required:
+        raise ConfigError("No OpenAI API key is set.", NO_KEY_HINT)
+    return "not-needed"
+
+
+def llm_key(settings: Settings) -> str:
+    env = os.environ.get(settings.llm.api_key_env)
+    if env:
+        return env
+    # A local server (Ollama, LM Studio, vLLM) usually takes any key.
+    return openai_key(settings, required=settings.llm.base_url is None)
+
+
+def make_stt(settings: Settings) -> SpeechToText:
+    cfg = settings.stt
+    if cfg.provider == "openai":
+        from voicedesk.providers.openai_stt import OpenAIRealtimeSTT
+
+        return OpenAIRealtimeSTT(
+            api_key=openai_key(settings, required=cfg.base_url is None),
+            base_url=cfg.base_url,
+            model=cfg.model,
+            language=cfg.language,
+        )
+    if cfg.provider == "local":
+        from voicedesk.providers.local_stt import LocalWhisperSTT
+
+        return LocalWhisperSTT(cfg.local_model, language=cfg.language)
+    from voicedesk.providers.null_stt import NoSTT
+
+    return NoSTT()
+
+
+def make_llm(settings: Settings) -> LanguageModel:
+    from voicedesk.providers.openai_llm import OpenAIChat
+
+    cfg = settings.llm
+    return OpenAIChat(
+        api_key=llm_key(settings),
+        model=cfg.model,
+        base_url=cfg.base_url,
+        timeout_s=cfg.request_timeout_s,
+    )
+
+
+def make_tts(settings: Settings, *, fallback: bool = False) -> TextToSpeech:
+    cfg = settings.tts
+    kind = cfg.fallback if fallback else cfg.provider
+    if kind == "elevenlabs":
+        from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
+
+        key = settings.keys.elevenlabs_api_key
+        if key is None or not key.get_secret_value():
+            raise ConfigError(
+                "No ElevenLabs API key is set.",
+                'set ELEVENLABS_API_KEY, or choose tts.provider = "openai" or "local", '
+                "or try `voicedesk demo`",
+            )
+        return ElevenLabsTTS(
+            api_key=key.get_secret_value(),
+            voice_id=cfg.voice_id,
+            model=cfg.model,
+            base_url=cfg.elevenlabs_base_url,
+            language=settings.stt.language,
+        )
+    if kind == "openai":
+        from voicedesk.providers.openai_tts import OpenAITTS
+
+        return OpenAITTS(
+            api_key=openai_key(settings, required=settings.llm.base_url is None),
+            base_url=settings.llm.base_url,
+            model=cfg.openai_model,
+            voice=cfg.openai_voice,
+        )
+    if kind == "local":
+        from voicedesk.providers.piper_tts import PiperTTS
+
+        return PiperTTS(cfg.local_voice)
+    raise ConfigError(f"Unknown TTS provider {kind!r}", "use elevenlabs, openai or local")

@@ -1,0 +1,71 @@
+"""OpenAI ``/v1/audio/speech`` streaming pcm (24 kHz s16le), piece by piece.
+
+The endpoint takes a whole text, so text is cut at clauses/sentences (``SentenceStream``) and
+each piece is requested as soon as it is complete; the body is read as it streams
+(``with_streaming_response``: ``create()`` would buffer the whole answer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from voicedesk.errors import AuthError, ProviderError
+from voicedesk.providers.sentence_stream import SentenceStream
+
+
+class OpenAITTS:
+    name = "openai-tts"
+    sample_rate = 24_000
+
+    def __init__(
+        self, *, api_key: str, base_url: str | None, model: str, voice: str, timeout_s: float = 15
+    ) -> None:
+        from openai import AsyncOpenAI
+
+        self.model, self.voice = model, voice
+        self._client = AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=1, timeout=timeout_s
+        )
+
+    async def warm(self) -> None:
+        import openai
+
+        try:
+            await self._client.models.list()
+        except openai.AuthenticationError:
+            raise AuthError(
+                "OpenAI rejected the API key for speech (HTTP 401)", "check OPENAI_API_KEY"
+            ) from None
+        except openai.APIError:
+            pass  # reachability shows on first use; the key is what we can check early
+
+    async def _synth(self, text: str) -> AsyncIterator[np.ndarray]:
+        import openai
+
+        carry = b""
+        try:
+            async with self._client.audio.speech.with_streaming_response.create(
+                model=self.model, voice=self.voice, input=text, response_format="pcm"
+            ) as resp:
+                async for data in resp.iter_bytes(4800):
+                    data = carry + data
+                    even = len(data) - len(data) % 2
+                    carry = data[even:]
+                    if even:
+                        yield np.frombuffer(data[:even], dtype="<i2").astype(np.int16)
+        except openai.AuthenticationError:
+            raise AuthError("OpenAI rejected the API key for speech (HTTP 401)") from None
+        except openai.APIStatusError as exc:
+            raise ProviderError(f"OpenAI speech failed (HTTP {exc.status_code})") from None
+        except openai.APIError as exc:
+            raise ProviderError(f"OpenAI speech failed: {exc}") from None
+
+    async def open_stream(self) -> SentenceStream:
+        return SentenceStream(self._synth, self.sample_rate)
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._client.close()

@@ -1,0 +1,98 @@
+"""Streaming text in for TTS engines that take whole texts (OpenAI speech, Piper).
+
+Text is cut at clause/sentence ends as it arrives; each piece is synthesised as soon as it is
+complete — the first one as early as a clause allows — while audio of the earlier pieces is
+already playing. The pieces' audio comes out strictly in order. Synthesis of piece *n+1*
+overlaps playback of piece *n*, so only the first piece's latency is ever heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+
+import numpy as np
+
+_FIRST_CUT = re.compile(r"[.,;:!?]\s")  # the first piece may end at a comma: start early
+_LATER_CUT = re.compile(r"[.;:!?]\s")  # later pieces end at sentences: better prosody
+
+Synth = Callable[[str], AsyncIterator[np.ndarray]]
+
+
+class SentenceStream:
+    def __init__(self, synth: Synth, sample_rate: int, *, min_first_chars: int = 12) -> None:
+        self._synth = synth
+        self.sample_rate = sample_rate
+        self._min_first = min_first_chars
+        self._buffer = ""
+        self._pieces: asyncio.Queue[asyncio.Queue[np.ndarray | None] | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._first = True
+        self._ended = False
+        self._error: BaseException | None = None
+
+    async def send_text(self, text: str) -> None:
+        self._buffer += text
+        while True:
+            pattern = _FIRST_CUT if self._first else _LATER_CUT
+            match = None
+            for m in pattern.finditer(self._buffer):
+                if m.end() >= (self._min_first if self._first else 1):
+                    match = m
+                    break
+            if match is None:
+                return
+            piece, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
+            self._start_piece(piece)
+
+    async def end_text(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self._buffer.strip():
+            self._start_piece(self._buffer)
+        self._buffer = ""
+        self._pieces.put_nowait(None)
+
+    def _start_piece(self, text: str) -> None:
+        self._first = False
+        out: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
+        self._pieces.put_nowait(out)
+        previous = self._tasks[-1] if self._tasks else None
+        self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out, previous)))
+
+    async def _run_piece(
+        self, text: str, out: asyncio.Queue[np.ndarray | None], previous: asyncio.Task[None] | None
+    ) -> None:
+        try:
+            async for chunk in self._synth(text):
+                out.put_nowait(chunk)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            out.put_nowait(None)
+
+    async def audio(self) -> AsyncIterator[np.ndarray]:
+        while True:
+            piece = await self._pieces.get()
+            if piece is None:
+                return
+            while True:
+                chunk = await piece.get()
+                if chunk is None:
+                    break
+                yield chunk
+            if self._error is not None:
+                raise self._error
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._pieces.put_nowait(None)

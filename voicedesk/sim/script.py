@@ -1,0 +1,117 @@
+"""What the simulated cloud "hears" and "says": a script of user turns and answers.
+
+A script file (TOML or JSON) looks like::
+
+    default_reply = "..."            # optional
+    [[turns]]
+    transcript = "read me the budget memo"
+    reply = "The memo asks for forty two thousand euros."
+    [[turns.tool_calls]]
+    name = "docs__read_document"
+    arguments = { path = "budget-memo.md" }
+
+Turns are consumed in order by the speech-to-text side (one per user turn); the language
+model side answers whichever scripted turn matches the last user message, so a preemptive
+request, a restarted one and the confirmed one all get the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voicedesk.errors import UserError
+
+DEFAULT_TRANSCRIPT = "Tell me something interesting about the ocean."
+# About four seconds of speech at a normal speaking rate.
+DEFAULT_REPLY = "Most of the ocean floor has never been mapped in any detail."
+
+
+@dataclass
+class SimToolCall:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SimTurn:
+    transcript: str
+    reply: str = DEFAULT_REPLY
+    tool_calls: list[SimToolCall] = field(default_factory=list)
+
+
+@dataclass
+class SimScript:
+    turns: list[SimTurn] = field(default_factory=list)
+    default_transcript: str = DEFAULT_TRANSCRIPT
+    default_reply: str = DEFAULT_REPLY
+
+    @classmethod
+    def load(cls, path: Path) -> SimScript:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(
+                f"Cannot read the simulation script {path}: {exc.strerror}", "check the path"
+            ) from None
+        try:
+            data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise UserError(
+                f"{path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'TOML'}: {exc}",
+                "fix the file; see `voicedesk sim --help` for the format",
+            ) from None
+        return cls.from_dict(data, origin=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Any, *, origin: str = "script") -> SimScript:
+        def bad(what: str) -> UserError:
+            return UserError(
+                f"{origin}: {what}",
+                'each [[turns]] needs transcript = "..." and may have reply and tool_calls',
+            )
+
+        if not isinstance(data, dict):
+            raise bad("the top level must be a table/object")
+        unknown = set(data) - {"turns", "default_transcript", "default_reply"}
+        if unknown:
+            raise bad(f"unknown key(s) {sorted(unknown)}")
+        turns = []
+        for i, raw in enumerate(data.get("turns", []), 1):
+            if not isinstance(raw, dict) or not isinstance(raw.get("transcript"), str):
+                raise bad(f"turn {i} has no transcript string")
+            extra = set(raw) - {"transcript", "reply", "tool_calls"}
+            if extra:
+                raise bad(f"turn {i}: unknown key(s) {sorted(extra)}")
+            calls = []
+            for call in raw.get("tool_calls", []):
+                if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                    raise bad(f"turn {i}: every tool call needs a name")
+                args = call.get("arguments", {})
+                if not isinstance(args, dict):
+                    raise bad(f"turn {i}: tool call arguments must be a table/object")
+                calls.append(SimToolCall(name=call["name"], arguments=args))
+            reply = raw.get("reply", data.get("default_reply", DEFAULT_REPLY))
+            if not isinstance(reply, str):
+                raise bad(f"turn {i}: reply must be a string")
+            turns.append(SimTurn(transcript=raw["transcript"], reply=reply, tool_calls=calls))
+        return cls(
+            turns=turns,
+            default_transcript=str(data.get("default_transcript", DEFAULT_TRANSCRIPT)),
+            default_reply=str(data.get("default_reply", DEFAULT_REPLY)),
+        )
+
+    def turn_for(self, user_text: str) -> SimTurn | None:
+        norm = _norm(user_text)
+        for turn in self.turns:
+            if _norm(turn.transcript) == norm:
+                return turn
+        return None
+
+
+def _norm(text: str) -> str:
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())

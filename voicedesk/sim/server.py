@@ -1,0 +1,701 @@
+"""``voicedesk.sim``: a local server that speaks the cloud providers' wire protocols.
+
+One aiohttp server on 127.0.0.1 serves, unmodified for the official clients:
+
+* OpenAI realtime transcription — WebSocket ``/v1/realtime?intent=transcription``
+* OpenAI Chat Completions — ``POST /v1/chat/completions`` (SSE streaming, tool calls, usage)
+* OpenAI ``GET /v1/models`` and ``POST /v1/audio/speech`` (pcm streaming)
+* ElevenLabs WebSocket input streaming ``/v1/text-to-speech/{voice}/stream-input`` and HTTP
+  streaming ``POST /v1/text-to-speech/{voice}/stream``
+
+Latency is simulated where the real services spend it (STT finalisation, LLM time to first
+token and token rate, TTS time to first audio and real-time factor), faults can be injected
+per provider, and every request body is recorded so tests can check what voicedesk sent.
+aiohttp rather than ``websockets`` keeps the server free of the client SDKs' version pins.
+
+Which transcript a commit gets: each user turn takes the next scripted turn. A commit
+belongs to a *new* user turn when an answer's speech was generated to its end since the
+previous one (an answer cancelled early means the person simply went on talking);
+further commits in the same turn (the person paused, then went on) get "".
+A key of ``sk-bad`` is rejected with 401 everywhere, to test start-up key checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiohttp import ClientConnectionResetError, WSMsgType, web
+
+from voicedesk.sim.script import SimScript, SimTurn
+from voicedesk.sim.voice import RATE, make_voice
+
+log = logging.getLogger(__name__)
+
+BAD_KEY = "sk-bad"
+PROVIDERS = ("stt", "llm", "tts")
+FAULTS = ("429", "500", "drop", "stall")
+# The summariser's instruction contains this phrase; such requests get a summary answer.
+SUMMARY_PHRASE = "running summary"
+
+
+@dataclass
+class SimLatency:
+    stt_s: float = 0.10  # commit → final transcript
+    ttft_s: float = 0.70  # chat request → first token
+    tokens_per_s: float = 60.0
+    ttfb_s: float = 0.33  # first text → first audio
+    tts_rtf: float = 0.2  # compute seconds per second of audio after the first chunk
+    tts_chunk_s: float = 0.25  # audio per message
+
+
+@dataclass
+class Recorded:
+    provider: str
+    path: str
+    body: Any
+    t: float = field(default_factory=time.monotonic)
+
+
+class SimServer:
+    def __init__(
+        self,
+        script: SimScript | None = None,
+        latency: SimLatency | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        voice: str = "synthetic",
+    ) -> None:
+        self.script = script or SimScript()
+        self.latency = latency or SimLatency()
+        self.host = host
+        self.port = port
+        self.voice = make_voice(voice)
+        self.requests: list[Recorded] = []
+        self.transcripts: list[str] = []  # what each committed segment was transcribed as
+        self._faults: dict[str, list[str]] = {p: [] for p in PROVIDERS}
+        self._cursor = 0
+        self._assistant_spoke = True  # the first commit starts the first turn
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        guard = _client_may_leave
+        app.router.add_get("/v1/realtime", guard(self._realtime))
+        app.router.add_post("/v1/chat/completions", guard(self._chat))
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/audio/speech", guard(self._openai_speech))
+        app.router.add_get("/v1/text-to-speech/{voice}/stream-input", guard(self._eleven_ws))
+        app.router.add_post("/v1/text-to-speech/{voice}/stream", guard(self._eleven_http))
+        app.router.add_get("/v1/user", self._eleven_user)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        server = site._server  # the bound port when 0 was asked for
+        if server is not None and server.sockets:  # type: ignore[union-attr]
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SimServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ control
+    def inject(self, provider: str, fault: str, times: int = 1) -> None:
+        """Make the next ``times`` requests to ``provider`` fail with ``fault``."""
+        if provider not in PROVIDERS or fault not in FAULTS:
+            raise ValueError(f"provider in {PROVIDERS}, fault in {FAULTS}")
+        self._faults[provider] += [fault] * times
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.requests if r.provider == "llm"]
+
+    def _take_fault(self, provider: str) -> str | None:
+        queue = self._faults[provider]
+        return queue.pop(0) if queue else None
+
+    def _record(self, provider: str, request: web.Request, body: Any) -> None:
+        self.requests.append(Recorded(provider, request.path, body))
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _key(request: web.Request) -> str:
+        auth = request.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return request.headers.get("xi-api-key", "")
+
+    @staticmethod
+    def _openai_error(status: int, message: str, code: str | None = None) -> web.Response:
+        kind = {401: "invalid_request_error", 429: "rate_limit_error"}.get(status, "server_error")
+        return web.json_response(
+            {"error": {"message": message, "type": kind, "param": None, "code": code}},
+            status=status,
+            headers={"retry-after-ms": "50"},
+        )
+
+    def _http_fault(self, provider: str) -> tuple[str | None, web.Response | None]:
+        fault = self._take_fault(provider)
+        if fault == "429":
+            return fault, self._openai_error(429, "Rate limit reached (simulated)", "rate_limit")
+        if fault == "500":
+            return fault, self._openai_error(500, "The server had an error (simulated)")
+        return fault, None
+
+    # ------------------------------------------------------------------ models
+    async def _models(self, request: web.Request) -> web.Response:
+        if self._key(request) == BAD_KEY:
+            return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
+        models = ["gpt-4o-mini", "gpt-4o-mini-transcribe", "gpt-4o-mini-tts"]
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 0, "owned_by": "sim"} for m in models
+                ],
+            }
+        )
+
+    async def _eleven_user(self, request: web.Request) -> web.Response:
+        if self._key(request) == BAD_KEY:
+            return web.json_response(
+                {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}, status=401
+            )
+        return web.json_response({"subscription": {"tier": "sim"}, "user_id": "sim"})
+
+    # ------------------------------------------------------------------ chat
+    def _answer_for(self, messages: list[dict[str, Any]]) -> tuple[str, SimTurn | None, bool]:
+        """(reply text, scripted turn, tools already ran) for a turn request."""
+        last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+        text = _content_text(last_user.get("content")) if last_user else ""
+        turn = self.script.turn_for(text)
+        ran_tools = bool(messages) and messages[-1].get("role") == "tool"
+        return (turn.reply if turn else self.script.default_reply), turn, ran_tools
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        t_in = time.monotonic()
+        if self._key(request) == BAD_KEY:
+            return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return self._openai_error(400, "We could not parse the JSON body of your request.")
+        self._record("llm", request, body)
+        fault, error = self._http_fault("llm")
+        if error is not None:
+            return error
+        messages = body.get("messages") or []
+        model = body.get("model", "gpt-4o-mini")
+        prompt_tokens = max(1, len(json.dumps(messages)) // 4)
+        calls: list[dict[str, Any]] = []
+        if _is_summary(messages):
+            text = _summarise(messages, int(body.get("max_tokens") or 300))
+        else:
+            text, turn, ran_tools = self._answer_for(messages)
+            if turn is not None and turn.tool_calls and not ran_tools:
+                calls = [
+                    {"id": f"call_{next(self._ids)}", "name": c.name, "arguments": c.arguments}
+                    for c in turn.tool_calls
+                ]
+                text = ""
+        cid = f"chatcmpl-sim{next(self._ids)}"
+        if not body.get("stream"):
+            await asyncio.sleep(self.latency.ttft_s)
+            return web.json_response(_completion(cid, model, text, calls, prompt_tokens))
+
+        resp = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await resp.prepare(request)
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            obj = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "system_fingerprint": "fp_sim",
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+                "usage": None,
+            }
+            return f"data: {json.dumps(obj)}\n\n".encode()
+
+        if fault == "stall":
+            await asyncio.sleep(3600)
+        await asyncio.sleep(max(0.0, t_in + self.latency.ttft_s - time.monotonic()))
+        await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
+        tokens = 0
+        if calls:
+            for i, call in enumerate(calls):
+                head = {"index": i, "id": call["id"], "type": "function"}
+                head["function"] = {"name": call["name"], "arguments": ""}
+                await resp.write(chunk({"tool_calls": [head]}))
+                args = json.dumps(call["arguments"])
+                for part in (args[: len(args) // 2], args[len(args) // 2 :]):
+                    await resp.write(
+                        chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
+                    )
+                tokens += 4 + len(args) // 4
+            finish = "tool_calls"
+        else:
+            words = text.split(" ")
+            interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
+            t_next = time.monotonic()
+            for i, word in enumerate(words):
+                piece = word if i == 0 else " " + word
+                await resp.write(chunk({"content": piece}))
+                tokens += 1
+                if fault == "drop" and i == 2:
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return resp
+                t_next += interval
+                delay = t_next - time.monotonic()
+                if delay > 0 and i < len(words) - 1:
+                    await asyncio.sleep(delay)
+            finish = "stop"
+        await resp.write(chunk({}, finish))
+        stream_opts = body.get("stream_options") or {}
+        if stream_opts.get("include_usage"):
+            usage = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": tokens,
+                    "total_tokens": prompt_tokens + tokens,
+                },
+            }
+            await resp.write(f"data: {json.dumps(usage)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()  # end the body: the SDK drains after [DONE] otherwise
+        return resp
+
+    # ------------------------------------------------------------------ realtime STT
+    def _transcript_for_commit(self, audio: np.ndarray) -> str:
+        loud = audio.size and float(np.sqrt(np.mean(audio.astype(np.float32) ** 2))) > 100
+        if not loud or not self._assistant_spoke:
+            text = ""
+        else:
+            self._assistant_spoke = False
+            if self._cursor < len(self.script.turns):
+                text = self.script.turns[self._cursor].transcript
+            else:
+                text = self.script.default_transcript
+            self._cursor += 1
+        self.transcripts.append(text)
+        return text
+
+    async def _realtime(self, request: web.Request) -> web.StreamResponse:
+        if self._key(request) == BAD_KEY:
+            return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
+        fault, error = self._http_fault("stt")
+        if error is not None:
+            return error
+        ws = web.WebSocketResponse(compress=False, max_msg_size=16 * 1024 * 1024, heartbeat=None)
+        await ws.prepare(request)
+        eid = itertools.count(1)
+
+        async def send(event: dict[str, Any]) -> None:
+            event.setdefault("event_id", f"event_{next(eid)}")
+            await ws.send_str(json.dumps(event))
+
+        session = {
+            "id": f"sess_{next(self._ids)}",
+            "object": "realtime.session",
+            "type": "transcription",
+            "expires_at": int(time.time()) + 1800,
+            "audio": {"input": {"format": {"type": "audio/pcm", "rate": 24000}}},
+            "include": None,
+        }
+        await send({"type": "session.created", "session": session})
+        buffer: list[np.ndarray] = []
+        items = itertools.count(1)
+        previous: str | None = None
+        pending: set[asyncio.Task[None]] = set()
+
+        async def finalise(item_id: str, text: str) -> None:
+            await asyncio.sleep(self.latency.stt_s)
+            words = text.split(" ") if text else []
+            half = len(words) // 2
+            for part in (" ".join(words[:half]), " ".join(words[half:])):
+                if part:
+                    await send(
+                        {
+                            "type": "conversation.item.input_audio_transcription.delta",
+                            "item_id": item_id,
+                            "content_index": 0,
+                            "delta": part + " ",
+                        }
+                    )
+            await send(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "transcript": text,
+                    "usage": {"type": "duration", "seconds": 1},
+                }
+            )
+
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    event = json.loads(msg.data)
+                except json.JSONDecodeError:
+                    await send(_rt_error("invalid_json", "The message is not valid JSON."))
+                    continue
+                kind = event.get("type")
+                if kind == "session.update":
+                    self._record("stt", request, event)
+                    cfg = event.get("session") or {}
+                    fmt = (((cfg.get("audio") or {}).get("input") or {}).get("format")) or {}
+                    if fmt.get("type") == "audio/pcm" and fmt.get("rate") not in (None, 24000):
+                        await send(
+                            _rt_error("invalid_value", "audio/pcm supports only rate 24000.")
+                        )
+                        continue
+                    session.update(cfg)
+                    await send({"type": "session.updated", "session": session})
+                elif kind == "input_audio_buffer.append":
+                    raw = base64.b64decode(event.get("audio") or "")
+                    buffer.append(np.frombuffer(raw, dtype="<i2"))
+                elif kind == "input_audio_buffer.clear":
+                    buffer.clear()
+                    await send({"type": "input_audio_buffer.cleared"})
+                elif kind == "input_audio_buffer.commit":
+                    audio = np.concatenate(buffer) if buffer else np.zeros(0, np.int16)
+                    buffer.clear()
+                    if audio.size < 24000 // 10:
+                        await send(
+                            _rt_error(
+                                "input_audio_buffer_commit_empty",
+                                "Error committing input audio buffer: buffer too small. "
+                                "Expected at least 100ms of audio.",
+                                event.get("event_id"),
+                            )
+                        )
+                        continue
+                    if fault == "drop":
+                        await ws.close(code=1011, message=b"simulated drop")
+                        break
+                    item_id = f"item_{next(items)}"
+                    await send(
+                        {
+                            "type": "input_audio_buffer.committed",
+                            "previous_item_id": previous,
+                            "item_id": item_id,
+                        }
+                    )
+                    previous = item_id
+                    if fault == "stall":
+                        continue
+                    task = asyncio.create_task(
+                        finalise(item_id, self._transcript_for_commit(audio))
+                    )
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+        finally:
+            for task in pending:
+                task.cancel()
+        return ws
+
+    # ------------------------------------------------------------------ TTS
+    async def _speak_chunks(self, text: str, first_at: float | None) -> Any:
+        """Yield (pcm, spoken-with-timing, offset) chunks paced like a streaming TTS."""
+        spoken = await asyncio.to_thread(self.voice.speak, text)
+        if first_at is not None:
+            await asyncio.sleep(max(0.0, first_at - time.monotonic()))
+        step = int(self.latency.tts_chunk_s * RATE)
+        for start in range(0, spoken.pcm.size, step):
+            yield spoken.pcm[start : start + step], spoken, start
+            if start + step < spoken.pcm.size:
+                await asyncio.sleep(self.latency.tts_chunk_s * self.latency.tts_rtf)
+
+    async def _stream_http_tts(
+        self, request: web.Request, text: str, rate: int
+    ) -> web.StreamResponse:
+        fault, error = self._http_fault("tts")
+        if error is not None:
+            return error
+        t_in = time.monotonic()
+        resp = web.StreamResponse(headers={"Content-Type": "audio/pcm"})
+        await resp.prepare(request)
+        if fault == "stall":
+            await asyncio.sleep(3600)
+        sent = 0
+        async for pcm, _spoken, _off in self._speak_chunks(text, t_in + self.latency.ttfb_s):
+            await resp.write(_at_rate(pcm, rate).astype("<i2").tobytes())
+            sent += 1
+            if fault == "drop" and sent == 1 and request.transport is not None:
+                request.transport.abort()
+                return resp
+        await resp.write_eof()
+        self._assistant_spoke = True
+        return resp
+
+    async def _openai_speech(self, request: web.Request) -> web.StreamResponse:
+        if self._key(request) == BAD_KEY:
+            return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
+        body = await request.json()
+        self._record("tts", request, body)
+        if body.get("response_format", "mp3") != "pcm":
+            return self._openai_error(400, "The simulated cloud only serves response_format=pcm.")
+        return await self._stream_http_tts(request, str(body.get("input", "")), 24000)
+
+    async def _eleven_http(self, request: web.Request) -> web.StreamResponse:
+        if self._key(request) == BAD_KEY:
+            return web.json_response({"detail": {"status": "invalid_api_key"}}, status=401)
+        body = await request.json()
+        self._record("tts", request, body)
+        rate = _pcm_rate(request.query.get("output_format", "pcm_24000"))
+        if rate is None:
+            return web.json_response({"detail": "only pcm_* output formats"}, status=422)
+        return await self._stream_http_tts(request, str(body.get("text", "")), rate)
+
+    async def _eleven_ws(self, request: web.Request) -> web.StreamResponse:
+        if self._key(request) == BAD_KEY:
+            return web.json_response({"detail": {"status": "invalid_api_key"}}, status=401)
+        fault, error = self._http_fault("tts")
+        if error is not None:
+            return error
+        rate = _pcm_rate(request.query.get("output_format", "pcm_24000"))
+        if rate is None:
+            return web.json_response({"detail": "only pcm_* output formats"}, status=422)
+        ws = web.WebSocketResponse(compress=False, heartbeat=None)
+        await ws.prepare(request)
+        segments: asyncio.Queue[str | None] = asyncio.Queue()
+        state: dict[str, Any] = {"first_text_at": None, "schedule": [120, 160, 250, 290]}
+
+        async def generate() -> None:
+            with contextlib.suppress(ConnectionResetError, ClientConnectionResetError):
+                await _generate()
+
+        async def _generate() -> None:
+            first = True
+            sent = 0
+            while True:
+                text = await segments.get()
+                if text is None:
+                    break
+                first_at = None
+                if first:
+                    first = False
+                    first_at = (state["first_text_at"] or time.monotonic()) + self.latency.ttfb_s
+                    if fault == "stall":
+                        await asyncio.sleep(3600)
+                async for pcm, spoken, off in self._speak_chunks(text, first_at):
+                    msg = {
+                        "audio": base64.b64encode(
+                            _at_rate(pcm, rate).astype("<i2").tobytes()
+                        ).decode(),
+                        "isFinal": None,
+                        "alignment": _alignment(spoken, off, pcm.size),
+                        "normalizedAlignment": _alignment(spoken, off, pcm.size),
+                    }
+                    await ws.send_str(json.dumps(msg))
+                    sent += 1
+                    if fault == "drop" and sent == 1:
+                        if request.transport is not None:
+                            request.transport.abort()
+                        return
+            await ws.send_str(json.dumps({"isFinal": True}))
+            self._assistant_spoke = True
+            await ws.close(code=1000)
+
+        gen = asyncio.create_task(generate())
+        buffer = ""
+        step = 0
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    event = json.loads(msg.data)
+                except json.JSONDecodeError:
+                    await ws.send_str(
+                        json.dumps({"message": "invalid JSON", "error": "bad_request"})
+                    )
+                    continue
+                self._record("tts", request, event)
+                if event.get("xi-api-key") == BAD_KEY or event.get("xi_api_key") == BAD_KEY:
+                    await ws.send_str(json.dumps({"message": "Invalid API key", "error": "auth"}))
+                    await ws.close(code=1008)
+                    break
+                text = event.get("text")
+                if "generation_config" in event:
+                    sched = (event["generation_config"] or {}).get("chunk_length_schedule")
+                    if sched:
+                        state["schedule"] = list(sched)
+                if text is None:
+                    continue
+                if text == "":
+                    if buffer.strip():
+                        segments.put_nowait(buffer.strip())
+                    buffer = ""
+                    segments.put_nowait(None)
+                    continue
+                if text == " " and state["first_text_at"] is None and not buffer:
+                    continue  # the initialising message
+                if state["first_text_at"] is None:
+                    state["first_text_at"] = time.monotonic()
+                buffer += text
+                threshold = state["schedule"][min(step, len(state["schedule"]) - 1)]
+                if event.get("flush") or len(buffer) >= threshold:
+                    cut = len(buffer) if event.get("flush") else buffer.rfind(" ") + 1
+                    if cut > 0 and buffer[:cut].strip():
+                        segments.put_nowait(buffer[:cut].strip())
+                        buffer = buffer[cut:]
+                        step += 1
+        finally:
+            if not gen.done():
+                gen.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await gen
+        return ws
+
+
+# ---------------------------------------------------------------------- helpers
+def _client_may_leave(handler: Any) -> Any:
+    """A client cancelling mid-stream (barge-in) is normal, not a server error."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (ConnectionResetError, ClientConnectionResetError):
+            return web.Response(status=499)
+
+    return wrapped
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _is_summary(messages: list[dict[str, Any]]) -> bool:
+    return bool(messages) and SUMMARY_PHRASE in _content_text(messages[0].get("content")).lower()
+
+
+def _summarise(messages: list[dict[str, Any]], max_tokens: int) -> str:
+    """Keep what it is given (so tests check our bookkeeping, not a model's memory)."""
+    given = _content_text(messages[-1].get("content"))
+    headers = {"running summary so far:", "new turns:", "(none yet)"}
+    lines = [ln.strip() for ln in given.splitlines() if ln.strip().lower() not in headers | {""}]
+    out: list[str] = []
+    budget = max_tokens * 4
+    for line in lines:
+        if sum(len(x) + 1 for x in out) + len(line) > budget:
+            break
+        out.append(line)
+    return "\n".join(out)
+
+
+def _completion(
+    cid: str, model: str, text: str, calls: list[dict[str, Any]], prompt_tokens: int
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+            }
+            for c in calls
+        ]
+    completion_tokens = max(1, len(text.split()))
+    return {
+        "id": cid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if calls else "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _rt_error(code: str, message: str, client_event: str | None = None) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "code": code,
+            "message": message,
+            "param": None,
+            "event_id": client_event,
+        },
+    }
+
+
+def _pcm_rate(output_format: str) -> int | None:
+    if not output_format.startswith("pcm_"):
+        return None
+    try:
+        return int(output_format[4:])
+    except ValueError:
+        return None
+
+
+def _at_rate(pcm: np.ndarray, rate: int) -> np.ndarray:
+    if rate == RATE:
+        return pcm
+    from voicedesk.audio.resample import resample
+
+    return resample(pcm, RATE, rate)
+
+
+def _alignment(spoken: Any, offset: int, size: int) -> dict[str, Any]:
+    """The characters whose start falls inside this chunk, times relative to the chunk."""
+    a_ms, b_ms = offset * 1000 // RATE, (offset + size) * 1000 // RATE
+    chars, starts, durs = [], [], []
+    for ch, st, du in zip(spoken.chars, spoken.char_start_ms, spoken.char_dur_ms, strict=False):
+        if a_ms <= st < b_ms:
+            chars.append(ch)
+            starts.append(st - a_ms)
+            durs.append(du)
+    return {"chars": chars, "charStartTimesMs": starts, "charDurationsMs": durs}

@@ -1,0 +1,764 @@
+"""The built-in MCP documents server ("docs"), spoken to over stdio.
+
+It lets the assistant find, read, search, create, edit, compare and undo changes to the
+documents in one workspace folder (Markdown, plain text, Word; PDF read-only). Everything it
+returns is plain text whose first line is short enough to be read aloud as the answer, with
+details on the following lines for the model. Failures raise :class:`ToolError`, so the client
+gets ``isError`` with a message saying what went wrong and what to do instead.
+
+Two rules protect the person's files beyond the path checks in
+:mod:`voicedesk.tools.workspace`: a destructive edit (deleting a paragraph or a section,
+overwriting a document) does nothing until it is repeated with ``confirmed=true`` after the
+person said yes out loud, and an edit based on a read older than the file on disk is refused.
+Every write is undoable, byte for byte.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import functools
+import inspect
+import os
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from voicedesk import __version__
+from voicedesk.tools import formats
+from voicedesk.tools.formats import Block, Document, FormatError
+from voicedesk.tools.workspace import Workspace, WorkspaceError
+
+MAX_RESULT_CHARS = 12_000  # keeps one tool result from swamping the model's context
+MAX_LIST = 200
+MAX_SEARCH_HITS = 25
+MAX_DIFF_LINES = 300
+
+INSTRUCTIONS = """\
+Documents in the person's workspace folder (Markdown, plain text, Word .docx; PDF read-only).
+Paths are relative to the workspace, like 'notes/plan.md'. Paragraph numbers start at 1 and
+count every block, headings included, as shown by read_document and outline. Read a document
+before editing it by number. Deleting and overwriting need the person's spoken confirmation:
+the first call only describes the change; call again with confirmed=true after they agree.
+Every change can be undone with undo. The first line of each result is a short sentence you
+can say aloud.
+"""
+
+Action = Literal[
+    "replace_paragraph",
+    "insert_paragraph",
+    "delete_paragraph",
+    "replace_section",
+    "delete_section",
+    "rename_heading",
+    "find_replace",
+]
+
+_F = TypeVar("_F", bound=Callable[..., str])
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _words(blocks: list[Block]) -> int:
+    return sum(formats.word_count(b.text) for b in blocks)
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
+
+
+def describe_changes(old: list[str], new: list[str]) -> str:
+    """A plain-language count of paragraph changes, like "2 paragraphs changed, 1 added"."""
+    changed = added = removed = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
+        None, old, new, autojunk=False
+    ).get_opcodes():
+        if tag == "replace":
+            both = min(i2 - i1, j2 - j1)
+            changed += both
+            added += (j2 - j1) - both
+            removed += (i2 - i1) - both
+        elif tag == "insert":
+            added += j2 - j1
+        elif tag == "delete":
+            removed += i2 - i1
+    parts: list[str] = []
+    for n, verb in ((changed, "changed"), (added, "added"), (removed, "removed")):
+        if n:
+            # The first part names the noun, the rest lean on it: "2 paragraphs changed, 1 added".
+            parts.append(f"{_plural(n, 'paragraph') if not parts else n} {verb}")
+    return ", ".join(parts) if parts else "no differences"
+
+
+class DocsTools:
+    """The tool implementations, independent of MCP so they can be called directly too."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self._parsed: dict[Path, tuple[tuple[int, int], Document]] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _open(
+        self, name: str, *, remember: bool = True, check_fresh: bool = False
+    ) -> tuple[Path, str, bytes, Document]:
+        real = self.ws.resolve(name, must_exist=False)
+        rel = self.ws.rel(real)
+        kind = formats.kind_for(rel)  # an unsupported type says so, even if it does not exist
+        if not real.exists():
+            self.ws.resolve(name)  # raises the "no document called …" error
+        data = self.ws.read(real, remember=remember, check_fresh=check_fresh)
+        try:
+            doc = formats.parse(data, kind)
+        except FormatError as exc:
+            raise FormatError(f"{rel}: {exc}") from None
+        return real, rel, data, doc
+
+    def _parsed_cached(self, path: Path) -> Document:
+        """Parse for listing/searching, reusing the last parse while the file is unchanged."""
+        st = path.stat()
+        key = (st.st_mtime_ns, st.st_size)
+        hit = self._parsed.get(path)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        doc = formats.parse(path.read_bytes(), formats.kind_for(path.name))
+        doc.original = None  # searching needs only the blocks; don't hold every .docx in memory
+        self._parsed[path] = (key, doc)
+        return doc
+
+    def _documents(self) -> list[Path]:
+        return list(self.ws.iter_files(set(formats.SUFFIXES)))
+
+    @staticmethod
+    def _index(blocks: list[Block], rel: str, paragraph: int | None, what: str) -> int:
+        if paragraph is None:
+            raise FormatError(f"Say which paragraph to {what}: pass paragraph=N.")
+        if not 1 <= paragraph <= len(blocks):
+            raise FormatError(
+                f"{rel} has {_plural(len(blocks), 'paragraph')}, so paragraph {paragraph} does not "
+                f"exist. Use read_document or outline to see the numbers."
+            )
+        return paragraph - 1
+
+    @staticmethod
+    def _numbered(blocks: list[Block], lo: int, hi: int) -> tuple[list[str], int]:
+        """Lines "[n] text" for blocks[lo:hi], cut at MAX_RESULT_CHARS; returns (lines, end)."""
+        lines: list[str] = []
+        used = 0
+        end = lo
+        for i in range(lo, hi):
+            line = f"[{i + 1}] {blocks[i].render()}"
+            if len(line) > MAX_RESULT_CHARS:
+                line = (
+                    line[:MAX_RESULT_CHARS] + f"… ({len(line) - MAX_RESULT_CHARS} more characters)"
+                )
+            if lines and used + len(line) > MAX_RESULT_CHARS:
+                break
+            lines.append(line)
+            used += len(line) + 1
+            end = i + 1
+        return lines, end
+
+    def _section_of(self, blocks: list[Block], index: int) -> str | None:
+        for i in range(index, -1, -1):
+            if blocks[i].is_heading:
+                return blocks[i].text
+        return None
+
+    # ------------------------------------------------------------------ finding
+
+    def list_documents(self, pattern: str = "") -> str:
+        """List the documents in the workspace.
+
+        pattern: optional filter; a glob like 'notes/*.md' or '*.docx', or any part of the
+        name, like 'budget'. Empty lists everything.
+        """
+        pattern = unicodedata.normalize("NFC", pattern.strip())
+        docs = []
+        for path in self._documents():
+            rel = self.ws.rel(path)
+            if pattern:
+                if any(c in pattern for c in "*?["):
+                    if not (
+                        fnmatch.fnmatch(rel.lower(), pattern.lower())
+                        or fnmatch.fnmatch(path.name.lower(), pattern.lower())
+                    ):
+                        continue
+                elif pattern.casefold() not in rel.casefold():
+                    continue
+            docs.append((rel, path))
+        where = f" matching “{pattern}”" if pattern else " in the workspace"
+        if not docs:
+            return f"There are no documents{where}."
+        lines = [f"{_plural(len(docs), 'document')}{where}."]
+        for rel, path in docs[:MAX_LIST]:
+            st = path.stat()
+            kind = formats.KIND_NAMES[formats.kind_for(rel)]
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
+            lines.append(f"- {rel} ({kind}, {_size(st.st_size)}, modified {when})")
+        if len(docs) > MAX_LIST:
+            lines.append(f"…and {len(docs) - MAX_LIST} more; narrow it down with a pattern.")
+        return "\n".join(lines)
+
+    def find_documents(self, query: str) -> str:
+        """Find documents by name (not content): forgiving of case, word order and small slips.
+
+        query: words from the name, like 'budget plan' or 'meeting notes march'.
+        """
+        wanted = re.sub(r"[^\w]+", " ", query.casefold()).split()
+        if not wanted:
+            raise FormatError("Say what the document is called: the query is empty.")
+        phrase = " ".join(wanted)
+        scored: list[tuple[float, str]] = []
+        for path in self._documents():
+            rel = self.ws.rel(path)
+            stem = " ".join(re.sub(r"[^\w]+", " ", Path(rel).stem.casefold()).split())
+            full = " ".join(re.sub(r"[^\w]+", " ", rel.casefold()).split())
+            if stem == phrase:
+                score = 3.0
+            elif phrase in full:
+                score = 2.0
+            elif all(w in full for w in wanted):
+                score = 1.5
+            else:
+                ratio = difflib.SequenceMatcher(None, phrase, stem).ratio()
+                near = sum(
+                    1
+                    for w in wanted
+                    if difflib.get_close_matches(w, full.split(), n=1, cutoff=0.8) or w in full
+                )
+                score = max(ratio if ratio >= 0.6 else 0.0, near / len(wanted) if near else 0.0)
+                if score < 0.6:
+                    continue
+            scored.append((score, rel))
+        if not scored:
+            return f"No document names match “{query}”. Try list_documents, or search for words inside documents."
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        best = scored[:10]
+        if len(best) == 1:
+            first = f"Found one document matching “{query}”: {best[0][1]}."
+        else:
+            first = f"Found {len(scored)} documents matching “{query}”; the best is {best[0][1]}."
+        return "\n".join([first, *(f"- {rel}" for _, rel in best)])
+
+    def search(self, query: str) -> str:
+        """Search the text of every document for a phrase (or, failing that, all its words).
+
+        Returns snippets with the document path and paragraph number, best for then calling
+        read_document with start_paragraph.
+        """
+        query = unicodedata.normalize("NFC", " ".join(query.split()))
+        if not query:
+            raise FormatError("Say what to search for: the query is empty.")
+        needle = query.casefold()
+        words = needle.split()
+        hits: list[tuple[str, int, str | None, str]] = []
+        skipped: list[str] = []
+        for exact in (True, False):
+            for path in self._documents():
+                rel = self.ws.rel(path)
+                try:
+                    doc = self._parsed_cached(path)
+                except (FormatError, OSError):
+                    if exact:
+                        skipped.append(rel)
+                    continue
+                for i, block in enumerate(doc.blocks):
+                    text = " ".join(block.text.split())
+                    folded = text.casefold()
+                    if exact:
+                        pos = folded.find(needle)
+                    elif all(w in folded for w in words):
+                        pos = folded.find(words[0])
+                    else:
+                        continue
+                    if pos < 0:
+                        continue
+                    lo = max(0, pos - 70)
+                    hi = min(len(text), pos + len(needle) + 70)
+                    snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
+                    hits.append((rel, i + 1, self._section_of(doc.blocks, i), snippet))
+            if hits or len(words) < 2:
+                break
+        note = f"\n(Could not read {', '.join(skipped)}.)" if skipped else ""
+        if not hits:
+            return f"Found no “{query}” in any document.{note}"
+        files = len({h[0] for h in hits})
+        first = f"Found “{query}” in {_plural(len(hits), 'place')} in {_plural(files, 'document')}."
+        lines = [first]
+        for rel, number, section, snippet in hits[:MAX_SEARCH_HITS]:
+            where = f" (section “{section}”)" if section else ""
+            lines.append(f"- {rel}, paragraph {number}{where}: {snippet}")
+        if len(hits) > MAX_SEARCH_HITS:
+            lines.append(f"…and {len(hits) - MAX_SEARCH_HITS} more; use a longer phrase.")
+        return "\n".join(lines) + note
+
+    # ------------------------------------------------------------------ reading
+
+    def read_document(
+        self,
+        path: str,
+        section: str | None = None,
+        start_paragraph: int | None = None,
+        end_paragraph: int | None = None,
+    ) -> str:
+        """Read a document, whole or in part, as numbered paragraphs ('[3] text').
+
+        section: a heading to read just that section (with its sub-sections).
+        start_paragraph / end_paragraph: an inclusive range of paragraph numbers.
+        Long documents come back in parts; the first line says how to get the rest.
+        """
+        _, rel, _, doc = self._open(path, remember=True)
+        blocks = doc.blocks
+        total = len(blocks)
+        if not total:
+            return f"{rel} is empty."
+        lo, hi = 0, total
+        if section:
+            lo, hi = formats.section_range(blocks, formats.find_heading(blocks, section))
+        if start_paragraph is not None:
+            self._index(blocks, rel, start_paragraph, "start at")
+            lo = max(lo, start_paragraph - 1)
+        if end_paragraph is not None:
+            if end_paragraph < 1:
+                raise FormatError("end_paragraph must be 1 or more.")
+            hi = min(hi, end_paragraph)
+        if lo >= hi:
+            raise FormatError(
+                f"There are no paragraphs in that range of {rel} (it has "
+                f"{_plural(total, 'paragraph')})."
+            )
+        lines, end = self._numbered(blocks, lo, hi)
+        if section:
+            first = (
+                f"Section “{blocks[lo].text}” of {rel}: {_plural(hi - lo, 'paragraph')}, "
+                f"{_plural(_words(blocks[lo:hi]), 'word')}."
+            )
+        elif (lo, hi) == (0, total):
+            first = f"{rel}: {_plural(total, 'paragraph')}, {_plural(_words(blocks), 'word')}."
+        else:
+            first = f"{rel}, paragraphs {lo + 1} to {hi} of {total}."
+        out = [first, *lines]
+        if end < hi:
+            out.append(
+                f"(Showing paragraphs {lo + 1} to {end} of {total}; call read_document with "
+                f"start_paragraph={end + 1} for more.)"
+            )
+        return "\n".join(out)
+
+    def outline(self, path: str) -> str:
+        """The headings of a document with their paragraph numbers and section sizes."""
+        _, rel, _, doc = self._open(path, remember=True)
+        heads = formats.outline(doc.blocks)
+        if not heads:
+            return (
+                f"{rel} has no headings; it has {_plural(len(doc.blocks), 'paragraph')}, "
+                f"{_plural(_words(doc.blocks), 'word')}."
+            )
+        names = ", ".join(_quote(doc.blocks[i].text, 40) for i in heads[:5])
+        more = " and more" if len(heads) > 5 else ""
+        lines = [f"{rel} has {_plural(len(heads), 'heading')}: {names}{more}."]
+        for i in heads:
+            lo, hi = formats.section_range(doc.blocks, i)
+            block = doc.blocks[i]
+            indent = "  " * (block.level - 1)
+            lines.append(
+                f"{indent}[{i + 1}] {'#' * block.level} {block.text} "
+                f"({_plural(hi - lo - 1, 'paragraph')}, {_plural(_words(doc.blocks[lo:hi]), 'word')})"
+            )
+        return "\n".join(lines)
+
+    def count(self, path: str) -> str:
+        """Count the words, paragraphs and headings of a document."""
+        _, rel, _, doc = self._open(path, remember=False)
+        blocks = doc.blocks
+        heads = formats.outline(blocks)
+        words = _words(blocks)
+        paragraphs = len(blocks) - len(heads)
+        first = f"{rel} has {_plural(words, 'word')} in {_plural(paragraphs, 'paragraph')}"
+        first += f" and {_plural(len(heads), 'heading')}." if heads else "."
+        chars = sum(len(b.text) for b in blocks)
+        lines = [first, f"Characters: {chars}. Numbered blocks (headings included): {len(blocks)}."]
+        for i in heads:
+            lo, hi = formats.section_range(blocks, i)
+            lines.append(f"- {blocks[i].text}: {_plural(_words(blocks[lo:hi]), 'word')}")
+        return "\n".join(lines)
+
+    def compare_documents(
+        self, path_a: str, path_b: str | None = None, version: int | None = None
+    ) -> str:
+        """Compare two documents, or one document with an earlier version of itself.
+
+        path_b: the other document. version: how many edits back to compare path_a with
+        (1 = before the last change; the default when path_b is not given). Returns a
+        plain-language summary, then a unified diff with one paragraph per line.
+        """
+        if path_b and version is not None:
+            raise FormatError("Give either path_b or version, not both.")
+        real_a, rel_a, _, doc_a = self._open(path_a, remember=False)
+        if path_b:
+            _, rel_b, _, doc_b = self._open(path_b, remember=False)
+            old, new, old_name, new_name = doc_a, doc_b, rel_a, rel_b
+        else:
+            steps = 1 if version is None else version
+            data = self.ws.version(real_a, steps)
+            kind = formats.kind_for(rel_a)
+            old = formats.parse(data, kind) if data is not None else Document(kind)
+            new = doc_a
+            old_name = f"{rel_a} ({_plural(steps, 'edit')} ago)"
+            new_name = f"{rel_a} (now)"
+        old_lines = [b.render() for b in old.blocks]
+        new_lines = [b.render() for b in new.blocks]
+        summary = describe_changes(old_lines, new_lines)
+        if summary == "no differences":
+            return f"{old_name} and {new_name} have the same text."
+        diff = list(
+            difflib.unified_diff(old_lines, new_lines, old_name, new_name, lineterm="", n=1)
+        )
+        if len(diff) > MAX_DIFF_LINES:
+            diff = [*diff[:MAX_DIFF_LINES], f"… ({len(diff) - MAX_DIFF_LINES} more diff lines)"]
+        first = f"Compared {old_name} with {new_name}: {summary}."
+        return "\n".join([first, *diff])[: MAX_RESULT_CHARS * 2]
+
+    # ------------------------------------------------------------------ writing
+
+    @staticmethod
+    def _confirm(what: str, call: str) -> str:
+        return (
+            f"Not done yet: {what} needs the person's spoken confirmation. Ask them, and only "
+            f"if they say yes, call {call} again with the same arguments and confirmed=true."
+        )
+
+    def create_document(
+        self, path: str, content: str, overwrite: bool = False, confirmed: bool = False
+    ) -> str:
+        """Create a new document (.md, .txt or .docx) from Markdown-style content.
+
+        '# Heading' lines become headings (Word heading styles in .docx); blank lines separate
+        paragraphs. Folders are created as needed. Replacing an existing document needs
+        overwrite=true and, after the person agrees aloud, confirmed=true.
+        """
+        real = self.ws.resolve(path, must_exist=False)
+        rel = self.ws.rel(real)
+        kind = formats.require_writable(rel)
+        exists = real.exists()
+        if exists and not overwrite:
+            raise WorkspaceError(
+                f"{rel} already exists, so nothing was changed. Pick another name, or replace "
+                f"it with overwrite=true once the person has confirmed."
+            )
+        data = formats.new_document(content, kind)
+        blocks = formats.parse(data, kind).blocks
+        if exists and not confirmed:
+            return self._confirm(
+                f"replacing the existing {rel} with new content ({_plural(len(blocks), 'paragraph')})",
+                "create_document",
+            )
+        before = self.ws.read(real, remember=False) if exists else None
+        self.ws.write(real, data, before=before)
+        verb = "Replaced" if exists else "Created"
+        return (
+            f"{verb} {rel}: {_plural(len(blocks), 'paragraph')}, {_plural(_words(blocks), 'word')}."
+            f"\nSay undo to take it back."
+        )
+
+    def edit_document(
+        self,
+        path: str,
+        action: Action,
+        paragraph: int | None = None,
+        text: str | None = None,
+        section: str | None = None,
+        find: str | None = None,
+        replace_with: str | None = None,
+        match_case: bool = True,
+        confirmed: bool = False,
+    ) -> str:
+        """Change a document. Paragraph numbers are those shown by read_document.
+
+        action and what it needs:
+        - replace_paragraph: paragraph, text (Markdown; blank lines make several paragraphs)
+        - insert_paragraph: text; paragraph=N inserts after paragraph N (0 = at the start),
+          or section=heading adds at the end of that section; neither appends at the end
+        - delete_paragraph: paragraph; needs confirmed=true
+        - replace_section: section, text (the new body; the heading stays)
+        - delete_section: section (heading and body); needs confirmed=true
+        - rename_heading: section, text (the new heading)
+        - find_replace: find, replace_with; optional section to limit it, match_case
+        Deletions do nothing until called again with confirmed=true after the person agrees
+        aloud. If the file changed on disk since it was read, the edit is refused: read again.
+        """
+        formats.require_writable(self.ws.rel(self.ws.resolve(path, must_exist=False)))
+        real, rel, data, doc = self._open(path, remember=True, check_fresh=True)
+        blocks = doc.blocks
+        kind = doc.kind
+        new_blocks = list(blocks)
+
+        def need_text(what: str) -> list[Block]:
+            if text is None or not text.strip():
+                raise FormatError(f"{action} needs text: {what}.")
+            parsed = formats.text_to_blocks(text, kind)
+            if not parsed:
+                raise FormatError(f"{action} needs text: {what}.")
+            return parsed
+
+        if action == "replace_paragraph":
+            i = self._index(blocks, rel, paragraph, "replace")
+            parsed = need_text("the new paragraph")
+            old = blocks[i]
+            if old.is_heading and len(parsed) == 1 and not parsed[0].is_heading:
+                parsed[0].level = old.level  # replacing a heading's words keeps it a heading
+            parsed[0].source = old.source  # .docx: keep the paragraph and its formatting
+            new_blocks[i : i + 1] = parsed
+            first = f"Replaced paragraph {i + 1} of {rel}."
+            shown = (i, i + len(parsed))
+        elif action == "insert_paragraph":
+            parsed = need_text("the paragraph to add")
+            if paragraph is not None:
+                if not 0 <= paragraph <= len(blocks):
+                    raise FormatError(
+                        f"{rel} has {_plural(len(blocks), 'paragraph')}; paragraph must be "
+                        f"between 0 (the start) and {len(blocks)}."
+                    )
+                at = paragraph
+                where = "at the start" if at == 0 else f"after paragraph {at}"
+            elif section:
+                head = formats.find_heading(blocks, section)
+                at = formats.section_range(blocks, head)[1]
+                where = f"at the end of section “{blocks[head].text}”"
+            else:
+                at = len(blocks)
+                where = "at the end"
+            new_blocks[at:at] = parsed
+            if len(parsed) == 1:
+                first = f"Added a paragraph {where} of {rel}; it is now paragraph {at + 1}."
+            else:
+                first = (
+                    f"Added {len(parsed)} paragraphs {where} of {rel}, now paragraphs {at + 1} "
+                    f"to {at + len(parsed)}."
+                )
+            shown = (at, at + len(parsed))
+        elif action == "delete_paragraph":
+            i = self._index(blocks, rel, paragraph, "delete")
+            if not confirmed:
+                return self._confirm(
+                    f"deleting paragraph {i + 1} of {rel} ({_quote(blocks[i].text, 60)})",
+                    "edit_document",
+                )
+            del new_blocks[i]
+            first = f"Deleted paragraph {i + 1} of {rel}."
+            shown = None
+        elif action == "replace_section":
+            if not section:
+                raise FormatError("replace_section needs section: the heading of the section.")
+            head = formats.find_heading(blocks, section)
+            lo, hi = formats.section_range(blocks, head)
+            parsed = need_text("the new body of the section")
+            if parsed[0].is_heading and formats._norm(parsed[0].text) == formats._norm(
+                blocks[head].text
+            ):
+                parsed = parsed[1:]  # the model repeated the heading; keep the existing one
+            new_blocks[head + 1 : hi] = parsed
+            first = (
+                f"Replaced the body of section “{blocks[head].text}” in {rel} with "
+                f"{_plural(len(parsed), 'paragraph')}."
+            )
+            shown = (head, head + 1 + len(parsed))
+        elif action == "delete_section":
+            if not section:
+                raise FormatError("delete_section needs section: the heading of the section.")
+            head = formats.find_heading(blocks, section)
+            lo, hi = formats.section_range(blocks, head)
+            name = blocks[head].text
+            if not confirmed:
+                return self._confirm(
+                    f"deleting section “{name}” from {rel} ({_plural(hi - lo, 'paragraph')}, "
+                    f"{_plural(_words(blocks[lo:hi]), 'word')}, heading included)",
+                    "edit_document",
+                )
+            del new_blocks[lo:hi]
+            first = f"Deleted section “{name}” ({_plural(hi - lo, 'paragraph')}) from {rel}."
+            shown = None
+        elif action == "rename_heading":
+            if not section:
+                raise FormatError("rename_heading needs section: the current heading.")
+            head = formats.find_heading(blocks, section)
+            new_name = formats.clean_text(text or "").strip().lstrip("#").strip()
+            if not new_name or "\n" in new_name:
+                raise FormatError("rename_heading needs text: the new heading, on one line.")
+            old = blocks[head]
+            new_blocks[head] = Block(new_name, old.level, old.source)
+            first = f"Renamed heading “{old.text}” to “{new_name}” in {rel}."
+            shown = (head, head + 1)
+        elif action == "find_replace":
+            if not find:
+                raise FormatError("find_replace needs find: the exact text to look for.")
+            if replace_with is None:
+                raise FormatError("find_replace needs replace_with: the new text (may be empty).")
+            needle = formats.clean_text(find)
+            replacement = formats.clean_text(replace_with)
+            lo, hi = 0, len(blocks)
+            if section:
+                lo, hi = formats.section_range(blocks, formats.find_heading(blocks, section))
+            flags = 0 if match_case else re.IGNORECASE
+            pattern = re.compile(re.escape(needle), flags)
+            total = 0
+            touched: list[int] = []
+            for i in range(lo, hi):
+                new_text, n = pattern.subn(lambda _m: replacement, blocks[i].text)
+                if n:
+                    total += n
+                    touched.append(i + 1)
+                    new_blocks[i] = Block(new_text, blocks[i].level, blocks[i].source)
+            if not total:
+                other = ""
+                if match_case and any(
+                    needle.casefold() in b.text.casefold() for b in blocks[lo:hi]
+                ):
+                    other = " It does appear with different capitals; use match_case=false."
+                return f"Found no “{find}” in {rel}, so nothing changed.{other}"
+            where = ", ".join(str(n) for n in touched[:20])
+            first = (
+                f"Replaced {_plural(total, 'occurrence')} of “{find}” with “{replace_with}” "
+                f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where})."
+            )
+            shown = None
+        else:  # pydantic validates the Literal; this guards direct calls
+            raise FormatError(
+                f"Unknown action {action!r}. Use one of: replace_paragraph, insert_paragraph, "
+                f"delete_paragraph, replace_section, delete_section, rename_heading, find_replace."
+            )
+
+        doc.blocks = new_blocks
+        new_data = formats.serialize(doc)
+        if new_data == data:
+            return f"{rel} already says that, so nothing changed."
+        self.ws.write(real, new_data, before=data)
+        lines = [first]
+        if shown is not None:
+            result = formats.parse(new_data, kind).blocks
+            lines += self._numbered(result, shown[0], min(shown[1], len(result)))[0]
+        lines.append("Say undo to take it back.")
+        return "\n".join(lines)
+
+    def _history_result(self, verb: str, path: str, step: Callable[[Path], Any]) -> str:
+        real = self.ws.resolve(path, must_exist=False)
+        rel = self.ws.rel(real)
+        kind = formats.kind_for(rel)
+        before, after = step(real)
+        undo_steps, redo_steps = self.ws.history_steps(real)
+        if after is None:
+            first = f"{verb} {rel}: it no longer exists, as before it was created."
+        elif before is None:
+            first = f"{verb} {rel}: it exists again."
+        else:
+            old = [b.render() for b in formats.parse(before, kind).blocks]
+            new = [b.render() for b in formats.parse(after, kind).blocks]
+            first = f"{verb} the last change to {rel}: {describe_changes(old, new)}."
+            if verb == "Redid":
+                first = f"Redid the change to {rel}: {describe_changes(old, new)}."
+        return (
+            f"{first}\n{_plural(undo_steps, 'undo step')} and {_plural(redo_steps, 'redo step')} "
+            f"left."
+        )
+
+    def undo(self, path: str) -> str:
+        """Undo the last change made to a document through these tools (restores it exactly)."""
+        return self._history_result("Undid", path, self.ws.undo)
+
+    def redo(self, path: str) -> str:
+        """Redo the change the last undo took back."""
+        return self._history_result("Redid", path, self.ws.redo)
+
+
+TOOL_NAMES = (
+    "list_documents",
+    "find_documents",
+    "read_document",
+    "search",
+    "outline",
+    "count",
+    "compare_documents",
+    "create_document",
+    "edit_document",
+    "undo",
+    "redo",
+)
+
+
+def _as_tool(fn: _F, lock: threading.Lock, root: Path) -> _F:
+    """Serialise calls (the SDK runs sync tools in worker threads) and turn expected failures
+    into ToolError, whose message the model sees; anything else is a bug and stays generic."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        with lock:
+            try:
+                return fn(*args, **kwargs)
+            except (WorkspaceError, FormatError) as exc:
+                raise ToolError(str(exc)) from None
+            except PermissionError as exc:
+                where = _shown(exc.filename, root)
+                raise ToolError(f"Permission denied for {where}; nothing was changed.") from None
+            except OSError as exc:
+                where = _shown(exc.filename, root)
+                raise ToolError(f"Could not use {where}: {exc.strerror or exc}.") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _shown(filename: Any, root: Path) -> str:
+    if not filename:
+        return "the file"
+    try:
+        return Path(os.fsdecode(filename)).relative_to(root).as_posix()
+    except ValueError:
+        return "a file outside the workspace"
+
+
+def build_server(root: Path, history_dir: Path | None = None) -> MCPServer:
+    """The "docs" MCPServer with every tool bound to one workspace."""
+    workspace = Workspace(root, history_dir)
+    tools = DocsTools(workspace)
+    server = MCPServer("docs", instructions=INSTRUCTIONS, version=__version__)
+    lock = threading.Lock()
+    for name in TOOL_NAMES:
+        method = getattr(tools, name)
+        server.add_tool(
+            _as_tool(method, lock, workspace.root),
+            description=inspect.cleandoc(method.__doc__ or ""),  # docstrings are indented
+            structured_output=False,  # plain text results, meant to be read aloud
+        )
+    return server
+
+
+def main(root: Path, history_dir: Path | None = None) -> None:
+    """Serve the workspace over stdio until the client closes the connection.
+
+    Nothing else may write to stdout: it carries the protocol.
+    """
+    try:
+        server = build_server(root, history_dir)
+    except WorkspaceError as exc:
+        from voicedesk.errors import UserError
+
+        raise UserError(str(exc), "create it or pass --root DIR") from None
+    server.run("stdio")

@@ -1,0 +1,507 @@
+"""Safe file access inside one workspace folder, with undo history and stale-read detection.
+
+The documents server takes paths from a language model, which takes them from speech
+recognition, so every name is untrusted: :meth:`Workspace.resolve` turns a relative name into
+a real path that is guaranteed to lie inside the workspace (no ``..``, no absolute paths, no
+symlink leading out, no control or invisible characters that would make a name look like
+another one), or raises :class:`WorkspaceError` saying what was wrong and what is allowed.
+
+Writes are atomic (temp file in the same folder, fsync, ``os.replace``) so a crash never leaves
+half a document. Every write keeps full byte snapshots in a history folder *beside* the
+workspace, so undo and redo restore documents byte for byte and the history never shows up
+as documents. Each read remembers the file's mtime and SHA-256, so an edit based on an old read
+of a document someone changed in another program is refused instead of silently clobbering
+their work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import tempfile
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+ALLOWED = (
+    "Use a path relative to the workspace folder, like 'notes/plan.md', "
+    "made of ordinary visible characters."
+)
+
+# Characters that reorder or hide text: a name containing them can look like a different
+# name on screen ("invoice\u202efdp.exe"), so they are refused with a specific message.
+_BIDI = {
+    "\u061c": "ARABIC LETTER MARK",
+    "\u200e": "LEFT-TO-RIGHT MARK",
+    "\u200f": "RIGHT-TO-LEFT MARK",
+    "\u202a": "LEFT-TO-RIGHT EMBEDDING",
+    "\u202b": "RIGHT-TO-LEFT EMBEDDING",
+    "\u202c": "POP DIRECTIONAL FORMATTING",
+    "\u202d": "LEFT-TO-RIGHT OVERRIDE",
+    "\u202e": "RIGHT-TO-LEFT OVERRIDE",
+    "\u2066": "LEFT-TO-RIGHT ISOLATE",
+    "\u2067": "RIGHT-TO-LEFT ISOLATE",
+    "\u2068": "FIRST STRONG ISOLATE",
+    "\u2069": "POP DIRECTIONAL ISOLATE",
+}
+_ZERO_WIDTH = {
+    "\u180e": "MONGOLIAN VOWEL SEPARATOR",
+    "\u200b": "ZERO WIDTH SPACE",
+    "\u200c": "ZERO WIDTH NON-JOINER",
+    "\u200d": "ZERO WIDTH JOINER",
+    "\u2060": "WORD JOINER",
+    "\ufeff": "ZERO WIDTH NO-BREAK SPACE",
+}
+# Control, format, surrogate, private-use, unassigned, line/paragraph separator.
+_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+_MAX_NAME_BYTES = 255
+_MAX_PATH_CHARS = 1024
+
+
+class WorkspaceError(ValueError):
+    """A path or file operation the documents server refuses; the message says why."""
+
+
+class StaleDocumentError(WorkspaceError):
+    """The document changed on disk since the server last read it."""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a document looked like when the server last read or wrote it."""
+
+    mtime_ns: int
+    size: int
+    sha256: str
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _describe_char(ch: str) -> str:
+    name = unicodedata.name(ch, "unnamed character")
+    return f"U+{ord(ch):04X} ({name})"
+
+
+def clean_relative_name(name: str) -> str:
+    """Check an untrusted relative name and return it NFC-normalised with ``/`` separators.
+
+    Pure string checks only; :meth:`Workspace.resolve` adds the file-system checks (symlinks).
+    """
+    if not isinstance(name, str):
+        raise WorkspaceError(f"A path must be text, not {type(name).__name__}. {ALLOWED}")
+    if "\x00" in name:
+        raise WorkspaceError(
+            f"The path contains a NUL byte, which no file name may contain. {ALLOWED}"
+        )
+    for ch in name:
+        if ch in _BIDI:
+            raise WorkspaceError(
+                f"The path {name!r} contains the text-direction control {_describe_char(ch)}, "
+                f"which can make a name look like a different one, so it is refused. {ALLOWED}"
+            )
+        if ch in _ZERO_WIDTH:
+            raise WorkspaceError(
+                f"The path {name!r} contains the invisible character {_describe_char(ch)}, "
+                f"so it is refused. {ALLOWED}"
+            )
+        if unicodedata.category(ch) in _BAD_CATEGORIES:
+            raise WorkspaceError(
+                f"The path {name!r} contains the control or invisible character "
+                f"{_describe_char(ch)}, so it is refused. {ALLOWED}"
+            )
+    name = unicodedata.normalize("NFC", name).strip()
+    if not name:
+        raise WorkspaceError(f"The path is empty. {ALLOWED}")
+    if len(name) > _MAX_PATH_CHARS:
+        raise WorkspaceError(
+            f"The path is {len(name)} characters long; the limit is {_MAX_PATH_CHARS}."
+        )
+    # Backslashes count as separators everywhere, so "..\\x" cannot slip past the ".." check.
+    posix = name.replace("\\", "/")
+    win = PureWindowsPath(name)
+    home = posix == "~" or posix.startswith("~/")  # "~$draft.docx" is an ordinary name
+    if posix.startswith("/") or home or win.drive or win.root:
+        raise WorkspaceError(
+            f"The path {name!r} is absolute or starts at a home folder; only paths inside "
+            f"the workspace are allowed. {ALLOWED}"
+        )
+    parts = [p for p in posix.split("/") if p not in ("", ".")]
+    if not parts:
+        raise WorkspaceError(f"The path {name!r} names the workspace folder itself. {ALLOWED}")
+    for part in parts:
+        if part == "..":
+            raise WorkspaceError(
+                f"The path {name!r} uses '..' to step out of the workspace, which is not "
+                f"allowed. {ALLOWED}"
+            )
+        if len(part.encode("utf-8")) > _MAX_NAME_BYTES:
+            raise WorkspaceError(f"The name {part[:40]!r}… is longer than {_MAX_NAME_BYTES} bytes.")
+        if part != part.strip():
+            raise WorkspaceError(
+                f"The name {part!r} starts or ends with a space, which is usually a "
+                f"transcription slip. {ALLOWED}"
+            )
+    return str(PurePosixPath(*parts))
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import, before any threads exist, because reading it means setting it.
+_UMASK = _current_umask()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
+
+    The temp file lives in the same folder (so ``os.replace`` is a rename on one file system)
+    and starts with a dot (so listings skip it if a crash leaves it behind).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX only; Windows has no directory handles)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class _Version:
+    sha: str | None  # None: the document did not exist in this version
+    time: float
+
+
+@dataclass
+class _History:
+    path: str
+    versions: list[_Version]
+    cursor: int
+
+
+class Workspace:
+    """One workspace root: path checks, reads with fingerprints, atomic writes, undo/redo."""
+
+    def __init__(
+        self, root: Path, history_dir: Path | None = None, *, max_versions: int = 100
+    ) -> None:
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise WorkspaceError(f"Workspace folder not found: {root}")
+        self.root = Path(os.path.realpath(root))
+        if history_dir is None:
+            history_dir = self.root.parent / f".{self.root.name or 'root'}.voicedesk-history"
+        self.history_root = Path(os.path.realpath(Path(history_dir).expanduser()))
+        self.max_versions = max(2, max_versions)
+        self._seen: dict[str, Fingerprint] = {}
+
+    # ----------------------------------------------------------------- paths
+
+    def resolve(self, name: str, *, must_exist: bool = True) -> Path:
+        """Return the real path for ``name`` inside the workspace or raise WorkspaceError."""
+        rel = clean_relative_name(name)
+        candidate = self.root / rel
+        real = Path(os.path.realpath(candidate))
+        if not real.is_relative_to(self.root):
+            raise WorkspaceError(
+                f"The path {name!r} leads outside the workspace through a symbolic link, "
+                f"which is not allowed. {ALLOWED}"
+            )
+        if real == self.root:
+            raise WorkspaceError(f"The path {name!r} names the workspace folder itself. {ALLOWED}")
+        if self._in_history(real):
+            raise WorkspaceError(
+                f"The path {name!r} is inside the undo-history folder, which is not a document."
+            )
+        if real.exists() and not real.is_file():
+            raise WorkspaceError(f"{rel} is a folder, not a document.")
+        if must_exist and not real.exists():
+            raise WorkspaceError(
+                f"There is no document called {rel} in the workspace. Use list_documents or "
+                f"find_documents to see the names."
+            )
+        return real
+
+    def rel(self, path: Path) -> str:
+        """The workspace-relative name of a resolved path, with ``/`` separators."""
+        return Path(path).relative_to(self.root).as_posix()
+
+    def _in_history(self, real: Path) -> bool:
+        return real == self.history_root or real.is_relative_to(self.history_root)
+
+    def iter_files(self, suffixes: set[str]) -> Iterator[Path]:
+        """Every document below the root, skipping hidden names and links leading outside."""
+        for folder, dirs, files in os.walk(self.root, followlinks=False):
+            base = Path(folder)
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if not d.startswith(".") and not self._in_history(Path(os.path.realpath(base / d)))
+            )
+            for fname in sorted(files):
+                if fname.startswith(".") or Path(fname).suffix.lower() not in suffixes:
+                    continue
+                path = base / fname
+                real = Path(os.path.realpath(path))
+                if real.is_relative_to(self.root) and real.is_file():
+                    yield path
+
+    # ----------------------------------------------------------------- reads
+
+    def read(self, path: Path, *, remember: bool = True, check_fresh: bool = False) -> bytes:
+        """Read a document; remember its fingerprint so later edits can detect outside changes.
+
+        With ``check_fresh`` the bytes are compared with the last remembered read first, and a
+        document another program changed since then raises StaleDocumentError.
+        """
+        rel = self.rel(path)
+        try:
+            data = path.read_bytes()
+            st = path.stat()
+        except FileNotFoundError:
+            self._seen.pop(rel, None)
+            raise WorkspaceError(f"There is no document called {rel} in the workspace.") from None
+        fp = Fingerprint(st.st_mtime_ns, st.st_size, sha256(data))
+        if check_fresh:
+            known = self._seen.get(rel)
+            if known is not None and known.sha256 != fp.sha256:
+                when = time.strftime("%H:%M:%S", time.localtime(st.st_mtime_ns / 1e9))
+                raise StaleDocumentError(
+                    f"{rel} was changed by another program (at {when}) since I last read it, so "
+                    f"nothing was changed. Read it again with read_document, then retry the edit."
+                )
+        if remember:
+            self._seen[rel] = fp
+        return data
+
+    def remember_absent(self, path: Path) -> None:
+        self._seen.pop(self.rel(path), None)
+
+    def fingerprint(self, path: Path) -> Fingerprint | None:
+        return self._seen.get(self.rel(path))
+
+    # ----------------------------------------------------------------- writes
+
+    def write(self, path: Path, data: bytes, *, before: bytes | None) -> None:
+        """Atomically replace ``path`` with ``data``, recording ``before`` → ``data`` for undo.
+
+        ``before`` is the content the edit was based on (None when the file is new). The
+        history is written first, so a failed history write leaves the document untouched.
+        """
+        rel = self.rel(path)
+        self._record(rel, before, data)
+        atomic_write(path, data)
+        self._remember_written(path, data)
+
+    def _remember_written(self, path: Path, data: bytes) -> None:
+        st = path.stat()
+        self._seen[self.rel(path)] = Fingerprint(st.st_mtime_ns, st.st_size, sha256(data))
+
+    # ----------------------------------------------------------------- history
+
+    def _history_dir(self, rel: str) -> Path:
+        return self.history_root / hashlib.sha256(rel.encode("utf-8")).hexdigest()[:24]
+
+    def _load(self, rel: str) -> _History:
+        index = self._history_dir(rel) / "index.json"
+        try:
+            raw = json.loads(index.read_text(encoding="utf-8"))
+            versions = [_Version(v["sha"], float(v["time"])) for v in raw["versions"]]
+            cursor = int(raw["cursor"])
+            if raw.get("path") == rel and versions and 0 <= cursor < len(versions):
+                return _History(rel, versions, cursor)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged index means no usable history; start again rather than fail edits
+        return _History(rel, [], 0)
+
+    def _save(self, hist: _History) -> None:
+        folder = self._history_dir(hist.path)
+        payload = {
+            "path": hist.path,
+            "cursor": hist.cursor,
+            "versions": [{"sha": v.sha, "time": v.time} for v in hist.versions],
+        }
+        try:
+            atomic_write(folder / "index.json", json.dumps(payload, indent=1).encode("utf-8"))
+        except OSError as exc:
+            raise WorkspaceError(
+                f"Could not save undo history in {folder}: {exc.strerror or exc}. Nothing was "
+                f"changed."
+            ) from None
+        live = {v.sha for v in hist.versions if v.sha}
+        blobs = folder / "blobs"
+        if blobs.is_dir():
+            for blob in blobs.iterdir():
+                if blob.name not in live:
+                    with contextlib.suppress(OSError):
+                        blob.unlink()
+
+    def _store_blob(self, rel: str, data: bytes | None) -> _Version:
+        if data is None:
+            return _Version(None, time.time())
+        digest = sha256(data)
+        blob = self._history_dir(rel) / "blobs" / digest
+        if not blob.exists():
+            try:
+                atomic_write(blob, data)
+            except OSError as exc:
+                raise WorkspaceError(
+                    f"Could not save undo history in {blob.parent}: {exc.strerror or exc}. "
+                    f"Nothing was changed."
+                ) from None
+        return _Version(digest, time.time())
+
+    def _blob(self, rel: str, version: _Version) -> bytes | None:
+        if version.sha is None:
+            return None
+        blob = self._history_dir(rel) / "blobs" / version.sha
+        try:
+            data = blob.read_bytes()
+        except OSError:
+            raise WorkspaceError(f"The saved history of {rel} is missing a version.") from None
+        if sha256(data) != version.sha:
+            raise WorkspaceError(f"The saved history of {rel} is damaged (a version changed).")
+        return data
+
+    def _record(self, rel: str, before: bytes | None, after: bytes) -> None:
+        hist = self._load(rel)
+        before_sha = sha256(before) if before is not None else None
+        if not hist.versions:
+            hist.versions = [self._store_blob(rel, before)]
+            hist.cursor = 0
+        else:
+            hist.versions = hist.versions[: hist.cursor + 1]  # a new edit drops the redo branch
+            if hist.versions[-1].sha != before_sha:
+                # Changed outside the server since our last version: keep that state too, so
+                # undo goes back to exactly what was on disk before this edit.
+                hist.versions.append(self._store_blob(rel, before))
+        hist.versions.append(self._store_blob(rel, after))
+        if len(hist.versions) > self.max_versions:
+            hist.versions = hist.versions[-self.max_versions :]
+        hist.cursor = len(hist.versions) - 1
+        self._save(hist)
+
+    def _current(self, path: Path, *, check_fresh: bool) -> bytes | None:
+        if not path.exists():
+            return None
+        return self.read(path, remember=False, check_fresh=check_fresh)
+
+    def _restore(self, path: Path, data: bytes | None) -> None:
+        if data is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            _fsync_dir(path.parent)
+            self.remember_absent(path)
+        else:
+            atomic_write(path, data)
+            self._remember_written(path, data)
+
+    def history_steps(self, path: Path) -> tuple[int, int]:
+        """(undo steps, redo steps) available for ``path``."""
+        hist = self._load(self.rel(path))
+        if not hist.versions:
+            return 0, 0
+        current = self._current(path, check_fresh=False)
+        cur_sha = sha256(current) if current is not None else None
+        if hist.versions[hist.cursor].sha != cur_sha:
+            return hist.cursor + 1, 0
+        return hist.cursor, len(hist.versions) - 1 - hist.cursor
+
+    def undo(self, path: Path) -> tuple[bytes | None, bytes | None]:
+        """Restore the version before the current one; return (before, after) contents."""
+        rel = self.rel(path)
+        current = self._current(path, check_fresh=True)
+        hist = self._load(rel)
+        if not hist.versions:
+            raise WorkspaceError(f"There is nothing to undo in {rel}: I have not changed it.")
+        cur_sha = sha256(current) if current is not None else None
+        if hist.versions[hist.cursor].sha != cur_sha:
+            hist.versions = [*hist.versions[: hist.cursor + 1], self._store_blob(rel, current)]
+            hist.cursor = len(hist.versions) - 1
+        if hist.cursor == 0:
+            raise WorkspaceError(f"There is nothing left to undo in {rel}.")
+        target = hist.versions[hist.cursor - 1]
+        data = self._blob(rel, target)
+        hist.cursor -= 1
+        self._save(hist)
+        self._restore(path, data)
+        return current, data
+
+    def redo(self, path: Path) -> tuple[bytes | None, bytes | None]:
+        """Re-apply the change the last undo took back; return (before, after) contents."""
+        rel = self.rel(path)
+        current = self._current(path, check_fresh=True)
+        hist = self._load(rel)
+        if not hist.versions or hist.cursor >= len(hist.versions) - 1:
+            raise WorkspaceError(f"There is nothing to redo in {rel}.")
+        cur_sha = sha256(current) if current is not None else None
+        if hist.versions[hist.cursor].sha != cur_sha:
+            raise WorkspaceError(
+                f"There is nothing to redo in {rel}: it has changed since the last undo."
+            )
+        target = hist.versions[hist.cursor + 1]
+        data = self._blob(rel, target)
+        hist.cursor += 1
+        self._save(hist)
+        self._restore(path, data)
+        return current, data
+
+    def version(self, path: Path, steps_back: int) -> bytes | None:
+        """The content ``steps_back`` edits before the current one (None: did not exist)."""
+        rel = self.rel(path)
+        if steps_back < 1:
+            raise WorkspaceError("version counts edits back from now, so it must be 1 or more.")
+        hist = self._load(rel)
+        current = self._current(path, check_fresh=False)
+        cur_sha = sha256(current) if current is not None else None
+        older = hist.versions[: hist.cursor + 1]
+        if older and older[-1].sha == cur_sha:
+            older = older[:-1]
+        if not older:
+            raise WorkspaceError(f"There is no earlier version of {rel} to compare with.")
+        if steps_back > len(older):
+            raise WorkspaceError(
+                f"{rel} has only {len(older)} earlier version{'s' if len(older) != 1 else ''}; "
+                f"version {steps_back} does not exist."
+            )
+        return self._blob(rel, older[-steps_back])
