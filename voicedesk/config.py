@@ -173,6 +173,8 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
         _set_path(tree, ["keys", "openai_api_key"], environ["OPENAI_API_KEY"])
     if environ.get("ELEVENLABS_API_KEY"):
         _set_path(tree, ["keys", "elevenlabs_api_key"], environ["ELEVENLABS_API_KEY"])
+    if environ.get("ELEVENLABS_BASE_URL"):  # as printed by `voicedesk sim`
+        _set_path(tree, ["tts", "elevenlabs_base_url"], environ["ELEVENLABS_BASE_URL"])
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue

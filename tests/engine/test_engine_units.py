@@ -20,8 +20,12 @@ TEXT = "The budget memo asks for forty two thousand euros next quarter."
 
 def test_heard_prefix_uses_alignment_and_keeps_whole_words() -> None:
     # 'The budget me' was played: the half word 'memo' is not in the history
-    assert heard_prefix(TEXT, played_samples=1, sample_rate=24000, chars_at_played=13) == "The budget"
-    assert heard_prefix(TEXT, played_samples=1, sample_rate=24000, chars_at_played=11) == "The budget"
+    assert (
+        heard_prefix(TEXT, played_samples=1, sample_rate=24000, chars_at_played=13) == "The budget"
+    )
+    assert (
+        heard_prefix(TEXT, played_samples=1, sample_rate=24000, chars_at_played=11) == "The budget"
+    )
     assert heard_prefix(TEXT, played_samples=0, sample_rate=24000, chars_at_played=30) == ""
     assert heard_prefix(TEXT, played_samples=5, sample_rate=24000, chars_at_played=999) == TEXT
 

@@ -143,8 +143,8 @@ async def converse(
             bus=bus,
             with_tools=with_tools,
         )
-        await session.start()
         try:
+            await session.start()
             if input_path is not None:
                 await _wait_file_done(session)
             else:

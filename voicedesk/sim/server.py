@@ -103,7 +103,10 @@ class SimServer:
         app.router.add_get("/v1/text-to-speech/{voice}/stream-input", guard(self._eleven_ws))
         app.router.add_post("/v1/text-to-speech/{voice}/stream", guard(self._eleven_http))
         app.router.add_get("/v1/user", self._eleven_user)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Short shutdown: a stalled (fault-injected) handler must not hold a test for a minute.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()

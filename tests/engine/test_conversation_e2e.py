@@ -1,0 +1,190 @@
+"""The whole loop over WAV files: real speech, real turn models, the simulated cloud over real
+sockets, the real providers. Paced in real time, so each test lasts as long as its audio."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicedesk import events as ev
+from voicedesk.audio.wavio import read_wav
+from voicedesk.bench.latency import first_audible_after, silent_from
+from voicedesk.bench.scenarios import compose, load_utterance, overlap
+from voicedesk.commands.run import converse
+from voicedesk.config import Settings
+from voicedesk.engine.builder import SimOptions
+from voicedesk.errors import AuthError
+from voicedesk.sim.script import SimScript, SimTurn
+
+
+def _text(name: str) -> str:
+    return load_utterance(name)[1]
+
+
+def _settings(tmp_path: Path, **over) -> Settings:
+    data = {"tools": {"docs_server": False}, **over}
+    return Settings.model_validate(data)
+
+
+def _sim(script: SimScript, **kw) -> SimOptions:
+    return SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script, **kw)
+
+
+async def _run(tmp_path: Path, scenario, script: SimScript, settings: Settings | None = None):
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    session = await converse(
+        settings or _settings(tmp_path),
+        input_path=inp,
+        output_path=out,
+        sim=_sim(script),
+        bus=bus,
+        with_tools=False,
+    )
+    played, rate = read_wav(out)
+    return session, seen, played, rate
+
+
+async def test_two_turns_are_answered_in_order_and_output_is_aligned(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    scenario = compose(["question", "thanks"], gaps_s=5.0, tail_s=1.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
+        ]
+    )
+    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    records = [r.to_json() for r in session.records]
+    assert [r["user_text"] for r in records] == [_text("question"), _text("thanks")]
+    assert [r["heard_text"] for r in records] == ["About seven minutes.", "You're welcome."]
+    assert not any(r["interrupted"] for r in records)
+    # output sample n lines up with input sample n: the answer starts after the person stops
+    assert rate == scenario.rate and len(played) >= len(scenario.pcm)
+    for turn, rec in zip(scenario.turns, records, strict=True):
+        onset = first_audible_after(played, rate, turn.end_s)
+        assert onset is not None
+        assert first_audible_after(played, rate, turn.start_s, turn.end_s) is None
+        # sim TTFT 0.2 + TTFB 0.1: anything under 1.2 s means our own overhead is bounded
+        assert 0.3 < onset - turn.end_s < 1.2, onset - turn.end_s
+        assert rec["voice_to_voice"] == pytest.approx(onset - turn.end_s, abs=0.2)
+    # the session log holds one metrics object per turn, plus the user lines
+    log_file = session.log.path
+    lines = [json.loads(x) for x in log_file.read_text().splitlines()]
+    assert sum(1 for x in lines if x.get("turn_id") and "t" in x) == 2
+    kinds = {type(e).__name__ for e in seen}
+    assert {"SpeechStarted", "TurnEnded", "LLMFirstToken", "TTSFirstAudio", "TurnMetrics"} <= kinds
+
+
+async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    long_reply = (
+        "Here is a long answer that goes on for a while, so that you have time to cut in. "
+        "It keeps going with more detail about eggs, water, heat and timing than anyone needs."
+    )
+    scenario = overlap("question", "stop", after_s=3.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=long_reply),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+        ]
+    )
+    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    first, second = session.records
+    assert first.interrupted
+    assert first.heard_text and long_reply.startswith(first.heard_text.rstrip(" ."))
+    assert len(first.heard_text) < len(long_reply) * 0.8
+    # playback went silent soon after the interruption began (min speech 200 ms + blocks)
+    barge_start = scenario.turns[1].start_s
+    quiet = silent_from(played, rate, barge_start + 0.05)
+    assert quiet is not None and quiet - barge_start < 0.45, quiet - barge_start
+    # the model is told the answer was cut, and what the person heard
+    history = session.context.turns[0].messages
+    assert history[-1]["role"] == "assistant" and "cut off" in history[-1]["content"]
+    assert second.user_text == _text("stop") and second.heard_text == "Okay."
+
+
+async def test_a_noise_over_the_answer_resumes_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    reply = "This answer is long enough to be interrupted by a cough and then carry on to the end."
+    base = compose(["question"], tail_s=9.0)
+    pcm = base.pcm.copy()
+    rng = np.random.default_rng(3)
+    at = int((base.turns[0].end_s + 2.2) * base.rate)
+    burst = (rng.standard_normal(int(0.35 * base.rate)) * 6000).astype(np.int16)
+    pcm[at : at + burst.size] = burst
+    base.pcm = pcm
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("question"), reply=reply), SimTurn(transcript="")]
+    )
+    session, seen, _, _ = await _run(tmp_path, base, script)
+    answered = session.records[0]
+    if any(isinstance(e, ev.BargeIn) and not e.resumed for e in seen):
+        assert any(isinstance(e, ev.BargeIn) and e.resumed for e in seen)
+    assert not answered.interrupted
+    assert answered.heard_text == reply
+
+
+async def test_provider_failure_is_spoken_and_the_next_turn_works(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    from voicedesk.engine import builder
+
+    scenario = compose(["question", "thanks"], gaps_s=6.0, tail_s=1.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
+        ]
+    )
+    real = builder.sim_server
+
+    def failing(options):
+        ctx = real(options)
+
+        class Wrapper:
+            async def __aenter__(self):
+                server = await ctx.__aenter__()
+                server.inject("llm", "500", times=2)  # the first try and its one retry
+                return server
+
+            async def __aexit__(self, *exc):
+                return await ctx.__aexit__(*exc)
+
+        return Wrapper()
+
+    monkeypatch.setattr(builder, "sim_server", failing)
+    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    notices = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
+    assert any("500" in n for n in notices)
+    first, second = session.records
+    assert first.error and "500" in first.error
+    # the short error line was spoken after the first turn
+    assert first_audible_after(played, rate, scenario.turns[0].end_s, scenario.turns[1].start_s)
+    assert second.heard_text == "You're welcome."
+
+
+async def test_bad_key_is_named_at_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    from voicedesk.engine import builder
+
+    scenario = compose(["thanks"], tail_s=0.5)
+    real_settings_for_sim = builder.settings_for_sim
+
+    def bad_key(settings, base_url):
+        out = real_settings_for_sim(settings, base_url)
+        from pydantic import SecretStr
+
+        out.keys.openai_api_key = SecretStr("sk-bad")
+        return out
+
+    monkeypatch.setattr(builder, "settings_for_sim", bad_key)
+    with pytest.raises(AuthError):
+        await _run(tmp_path, scenario, SimScript())
+    await asyncio.sleep(0)

@@ -1,0 +1,236 @@
+"""Provider code against the simulated cloud over real sockets, with the official SDKs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from voicedesk.bench.scenarios import load_utterance
+from voicedesk.errors import AuthError, ProviderError
+from voicedesk.providers.base import ChatRequest, TextDelta, ToolCalls, Usage
+from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
+from voicedesk.providers.openai_llm import OpenAIChat
+from voicedesk.providers.openai_stt import OpenAIRealtimeSTT
+from voicedesk.providers.openai_tts import OpenAITTS
+from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+from voicedesk.sim.server import SimLatency, SimServer
+
+FAST = SimLatency(stt_s=0.02, ttft_s=0.05, tokens_per_s=500, ttfb_s=0.05, tts_rtf=0.0)
+SCRIPT = SimScript(
+    turns=[
+        SimTurn(transcript="What time is it?", reply="It is ten past three."),
+        SimTurn(
+            transcript="List my documents.",
+            reply="You have two documents.",
+            tool_calls=[SimToolCall(name="docs__list_documents", arguments={"pattern": "*.md"})],
+        ),
+    ]
+)
+
+
+@pytest.fixture
+async def sim():
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST))) as server:
+        yield server
+
+
+def speech() -> np.ndarray:
+    pcm, _ = load_utterance("question")
+    return pcm
+
+
+def _chat(sim: SimServer, **kw) -> OpenAIChat:
+    return OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1", **kw)
+
+
+# ---------------------------------------------------------------- speech to text
+async def test_stt_commit_returns_the_turns_transcript_and_continuations_are_empty(sim):
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    await stt.connect()
+    try:
+        for block in np.array_split(speech(), 100):
+            stt.push_audio(block)
+        assert await stt.commit() == "What time is it?"
+        # more speech in the same turn (no answer spoken in between): a continuation segment
+        for block in np.array_split(speech(), 50):
+            stt.push_audio(block)
+        assert await stt.commit() == ""
+        # under 100 ms of audio is never sent as a commit
+        stt.push_audio(speech()[:800])
+        assert await stt.commit() == ""
+    finally:
+        await stt.aclose()
+    update = next(r.body for r in sim.requests if r.provider == "stt")
+    fmt = update["session"]["audio"]["input"]["format"]
+    assert fmt == {"type": "audio/pcm", "rate": 24000}
+    assert update["session"]["audio"]["input"]["turn_detection"] is None
+
+
+async def test_stt_bad_key_is_named_at_connect(sim):
+    stt = OpenAIRealtimeSTT(api_key="sk-bad", base_url=f"{sim.base_url}/v1")
+    with pytest.raises(AuthError, match="API key"):
+        await stt.connect()
+    await stt.aclose()
+
+
+async def test_stt_dropped_socket_is_retried_with_the_segment_resent(sim):
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    await stt.connect()
+    sim.inject("stt", "drop")  # applies to the next connection: reconnect once
+    await stt.aclose()
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    try:
+        await stt.connect()  # this socket drops on its first commit
+        for block in np.array_split(speech(), 60):
+            stt.push_audio(block)
+        assert await stt.commit() == "What time is it?"
+    finally:
+        await stt.aclose()
+
+
+# ---------------------------------------------------------------- language model
+async def test_llm_streams_text_and_usage(sim):
+    llm = _chat(sim)
+    await llm.warm()
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    items = [item async for item in llm.stream(request)]
+    await llm.aclose()
+    text = "".join(i.text for i in items if isinstance(i, TextDelta))
+    assert text == "It is ten past three."
+    assert len([i for i in items if isinstance(i, TextDelta)]) > 3  # really streamed
+    usage = [i for i in items if isinstance(i, Usage)]
+    assert usage and usage[0].prompt_tokens > 0
+    body = sim.chat_requests()[-1]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+
+
+async def test_llm_tool_calls_are_assembled_from_fragments(sim):
+    llm = _chat(sim)
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "List my documents."}],
+        tools=[{"type": "function", "function": {"name": "docs__list_documents"}}],
+    )
+    items = [item async for item in llm.stream(request)]
+    await llm.aclose()
+    calls = [c for i in items if isinstance(i, ToolCalls) for c in i.calls]
+    assert len(calls) == 1
+    assert calls[0].name == "docs__list_documents"
+    assert calls[0].arguments == '{"pattern": "*.md"}'
+    assert calls[0].id.startswith("call_")
+
+
+async def test_llm_bad_key_fails_at_warm(sim):
+    llm = OpenAIChat(api_key="sk-bad", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+    with pytest.raises(AuthError):
+        await llm.warm()
+    await llm.aclose()
+
+
+async def test_llm_one_429_is_retried_two_500s_are_reported(sim):
+    llm = _chat(sim)
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    sim.inject("llm", "429")
+    text = "".join([i.text async for i in llm.stream(request) if isinstance(i, TextDelta)])
+    assert text == "It is ten past three."
+    sim.inject("llm", "500", times=2)
+    with pytest.raises(ProviderError, match="500"):
+        async for _ in llm.stream(request):
+            pass
+    await llm.aclose()
+
+
+async def test_llm_dropped_stream_and_stall_become_provider_errors(sim):
+    llm = _chat(sim, timeout_s=1.0, max_retries=0)
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    sim.inject("llm", "drop")
+    with pytest.raises(ProviderError):
+        async for _ in llm.stream(request):
+            pass
+    sim.inject("llm", "stall")
+    t0 = time.monotonic()
+    with pytest.raises(ProviderError):
+        async for _ in llm.stream(request):
+            pass
+    assert time.monotonic() - t0 < 5
+    await llm.aclose()
+
+
+async def test_llm_cancel_mid_stream_releases_the_request(sim):
+    llm = _chat(sim)
+    slow = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    sim.latency.tokens_per_s = 5
+
+    async def consume() -> None:
+        async for _ in llm.stream(slow):
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.4)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await llm.aclose()
+
+
+# ---------------------------------------------------------------- text to speech
+async def test_elevenlabs_streams_speech_like_audio_with_alignment(sim):
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    stream = await tts.open_stream()
+    text = "Sure, here is the plan for today. First we review the budget."
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    chunks = [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    audio = np.concatenate(chunks)
+    assert audio.size / 24000 > 2.0
+    assert np.sqrt(np.mean(audio.astype(float) ** 2)) > 500  # speech-like, not silence
+    assert stream.chars_spoken_at(audio.size) >= len(text) - 2
+    assert 0 < stream.chars_spoken_at(audio.size // 2) < len(text)
+    sent = [r.body for r in sim.requests if r.provider == "tts"]
+    assert sent[0]["text"] == " "  # the initialising message
+    assert any(m.get("flush") for m in sent)  # the first clause is flushed at once
+    assert {"text": ""} in sent  # end of text (a spare socket may have opened since)
+
+
+async def test_elevenlabs_bad_key_is_named_at_warm(sim):
+    tts = ElevenLabsTTS(api_key="sk-bad", voice_id="v1", base_url=sim.base_url)
+    with pytest.raises(AuthError, match="ElevenLabs"):
+        await tts.warm()
+    await tts.aclose()
+
+
+async def test_elevenlabs_dropped_socket_is_a_provider_error(sim):
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    sim.inject("tts", "drop")
+    stream = await tts.open_stream()
+    await stream.send_text("Hello there, this will break. ")
+    await stream.end_text()
+    with pytest.raises(ProviderError):
+        async for _ in stream.audio():
+            pass
+    await stream.aclose()
+    await tts.aclose()
+
+
+async def test_openai_tts_streams_pcm_piece_by_piece(sim):
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    await tts.warm()
+    stream = await tts.open_stream()
+    await stream.send_text("Hello there, how are you? ")
+    await stream.send_text("I am fine.")
+    await stream.end_text()
+    audio = np.concatenate([c async for c in stream.audio()])
+    await stream.aclose()
+    await tts.aclose()
+    bodies = [r.body for r in sim.requests if r.provider == "tts"]
+    assert [b["input"] for b in bodies] == ["Hello there,", "how are you?", "I am fine."]
+    assert all(b["response_format"] == "pcm" for b in bodies)
+    assert audio.size / 24000 > 1.5

@@ -1,0 +1,314 @@
+"""ToolManager against real MCP server processes: the built-in documents server, and a small
+server written here that can crash, hang or report progress on demand. No mocks: what matters
+is how real processes, pipes and the SDK behave when things go wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from voicedesk import events as ev
+from voicedesk.config import Settings
+from voicedesk.tools.manager import ToolManager, llm_tool_name, spoken_summary
+
+FLAKY_SERVER = """\
+import asyncio
+import os
+import sys
+
+from mcp.server.mcpserver import Context, MCPServer
+
+with open(sys.argv[1], "a") as fh:  # lets the test check that every process it started is gone
+    fh.write(f"{os.getpid()}\\n")
+
+server = MCPServer("flaky")
+
+
+@server.tool()
+def ping() -> str:
+    \"\"\"Answer pong.\"\"\"
+    return "pong"
+
+
+@server.tool()
+def boom() -> str:
+    \"\"\"Crash the whole server process.\"\"\"
+    sys.stderr.write("about to crash\\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+@server.tool()
+async def slow(ctx: Context) -> str:
+    \"\"\"Report progress, then take five seconds.\"\"\"
+    await ctx.report_progress(1, 2, "halfway")
+    await asyncio.sleep(5)
+    return "done"
+
+
+server.run("stdio")
+"""
+
+
+def children() -> set[int]:
+    """Live child processes of this test process (Linux /proc; zombies count as leaks too)."""
+    me = str(os.getpid())
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[1] == me:  # fields: state, ppid, ...
+            found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+class Recorder:
+    def __init__(self, bus: ev.EventBus) -> None:
+        self.events: list[ev.Event] = []
+        bus.subscribe(self.events.append)
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def flaky_settings(tmp_path: Path, timeout_s: float = 10.0) -> Settings:
+    script = tmp_path / "flaky_server.py"
+    script.write_text(FLAKY_SERVER)
+    return Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "flaky": {
+                        "command": sys.executable,
+                        "args": [str(script), str(tmp_path / "pids.txt")],
+                        "timeout_s": timeout_s,
+                    },
+                    "off": {"command": "never-started", "enabled": False},
+                },
+            }
+        }
+    )
+
+
+def pids(tmp_path: Path) -> list[int]:
+    path = tmp_path / "pids.txt"
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@needs_proc
+async def test_docs_server_tools_and_events(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "a.md").write_text("# Title\n\nHello world.\n")
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    before = children()
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    t0 = time.monotonic()
+    await manager.start()
+    assert time.monotonic() - t0 < 10
+    try:
+        names = {t["function"]["name"] for t in manager.llm_tools()}
+        assert {"docs__list_documents", "docs__read_document"} <= names
+        spec = next(
+            t for t in manager.llm_tools() if t["function"]["name"] == "docs__read_document"
+        )
+        assert spec["type"] == "function"
+        assert spec["function"]["parameters"]["type"] == "object"
+        assert "path" in spec["function"]["parameters"]["properties"]
+        assert spec["function"]["description"]
+
+        result = await manager.call("docs__list_documents", {}, call_id="c1", turn_id=3)
+        assert not result.is_error
+        assert "a.md" in result.text
+        assert result.spoken == "1 document in the workspace."
+        assert result.duration_s > 0
+
+        read = await manager.call("docs__read_document", {"path": "a.md"}, call_id="c2")
+        assert "Hello world." in read.text
+
+        missing = await manager.call("docs__read_document", {"path": "nope.md"}, call_id="c3")
+        assert missing.is_error and "nope.md" in missing.text
+
+        unknown = await manager.call("docs__fly", {}, call_id="c4")
+        assert unknown.is_error and "no tool called docs__fly" in unknown.text
+    finally:
+        await manager.aclose()
+
+    started = rec.of(ev.ToolCallStarted)
+    assert [(e.call_id, e.turn_id, e.name) for e in started][:1] == [
+        ("c1", 3, "docs__list_documents")
+    ]
+    finished = {e.call_id: e for e in rec.of(ev.ToolCallFinished)}
+    assert set(finished) == {"c1", "c2", "c3", "c4"}
+    assert "a.md" in finished["c1"].result_text and not finished["c1"].is_error
+    assert finished["c1"].spoken_summary == "1 document in the workspace."
+    assert finished["c3"].is_error and finished["c4"].is_error
+    assert not rec.of(ev.Notice)
+    assert children() <= before  # the server process is gone
+    assert capfd.readouterr().out == ""  # nothing leaked onto the terminal
+
+
+async def test_missing_workspace_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"tools": {"workspace": str(tmp_path / "absent")}})
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    await manager.aclose()
+    assert manager.llm_tools() == []
+    notices = rec.of(ev.Notice)
+    assert len(notices) == 1 and notices[0].level == "warning"
+    assert "absent" in notices[0].message
+
+
+@needs_proc
+async def test_crashed_server_is_restarted(tmp_path: Path) -> None:
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    before = children()
+    manager = ToolManager(flaky_settings(tmp_path), bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        assert {t["function"]["name"] for t in manager.llm_tools()} == {
+            "flaky__ping",
+            "flaky__boom",
+            "flaky__slow",
+        }
+        assert (await manager.call("flaky__ping", {}, call_id="p0")).text == "pong"
+
+        crashed = await manager.call("flaky__boom", {}, call_id="b1")
+        assert crashed.is_error
+        assert "restarting" in crashed.text
+
+        deadline = time.monotonic() + 10
+        answers = []
+        while time.monotonic() < deadline:
+            result = await manager.call("flaky__ping", {}, call_id=f"p{len(answers) + 1}")
+            answers.append(result)
+            if not result.is_error:
+                break
+            assert "restarting" in result.text  # down: a clear answer, not an exception
+            await asyncio.sleep(0.1)
+        assert answers[-1].text == "pong" and not answers[-1].is_error
+        assert manager.status() == {"flaky": "up"}
+        assert len(pids(tmp_path)) == 2  # the first process died, a second one answers
+    finally:
+        await manager.aclose()
+
+    levels = [(n.level, n.message) for n in rec.of(ev.Notice)]
+    assert any(
+        level == "warning" and "flaky" in msg and "Restarting" in msg for level, msg in levels
+    )
+    assert any(level == "info" and "flaky" in msg for level, msg in levels)
+    assert "about to crash" in (tmp_path / "logs" / "mcp-flaky.log").read_text()
+    assert not any(alive(pid) for pid in pids(tmp_path))
+    assert children() <= before
+
+
+async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "mcpServers": {"ghost": {"command": "voicedesk-no-such-server-xyz"}},
+            }
+        }
+    )
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    t0 = time.monotonic()
+    await manager.start()
+    try:
+        assert time.monotonic() - t0 < 10
+        names = [t["function"]["name"] for t in manager.llm_tools()]
+        assert names and not any(n.startswith("ghost") for n in names)
+        assert "docs__list_documents" in names
+        assert manager.status()["ghost"] == "failed"
+        warnings = [n for n in rec.of(ev.Notice) if n.level == "warning"]
+        assert len(warnings) == 1
+        assert "ghost" in warnings[0].message
+        assert "voicedesk-no-such-server-xyz" in warnings[0].message
+    finally:
+        await manager.aclose()
+
+
+@needs_proc
+async def test_timeout_progress_and_cancel(tmp_path: Path) -> None:
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    before = children()
+    manager = ToolManager(flaky_settings(tmp_path, 0.5), bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        t0 = time.monotonic()
+        result = await manager.call("flaky__slow", {}, call_id="s1")
+        assert time.monotonic() - t0 < 2
+        assert result.is_error and result.duration_s < 2
+        assert "0.5 seconds" in result.text
+        assert result.spoken.startswith("The tool slow took longer")
+        assert (await manager.call("flaky__ping", {}, call_id="p1")).text == "pong"
+
+        task = asyncio.create_task(manager.call("flaky__slow", {}, call_id="s2"))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # the bare tool name also resolves when it is unambiguous
+        assert (await manager.call("ping", {}, call_id="p2")).text == "pong"
+    finally:
+        await manager.aclose()
+
+    progress = [e for e in rec.of(ev.ToolCallProgress) if e.call_id == "s1"]
+    assert progress and progress[0].progress == 1 and progress[0].total == 2
+    assert progress[0].message == "halfway"
+    finished = {e.call_id: e for e in rec.of(ev.ToolCallFinished)}
+    assert finished["s1"].is_error and not finished["s1"].cancelled
+    assert finished["s2"].cancelled
+    assert len(pids(tmp_path)) == 1  # neither the timeout nor the cancel cost a restart
+    assert not any(alive(pid) for pid in pids(tmp_path))
+    assert children() <= before
+    assert manager.status() == {"flaky": "stopped"}
+    late = await manager.call("flaky__ping", {}, call_id="p3")
+    assert late.is_error
+
+
+def test_names_and_spoken_summary() -> None:
+    assert llm_tool_name("my server", "read.doc") == "my_server__read_doc"
+    assert len(llm_tool_name("s" * 40, "t" * 40)) == 64
+    text = "Found 3 documents.\n- a.md\n- b.md"
+    assert spoken_summary(text) == "Found 3 documents."
+    long = "This is the first sentence of a long answer. " + "word " * 80
+    assert spoken_summary(long) == "This is the first sentence of a long answer."
+    blob = "x" * 500
+    assert len(spoken_summary(blob)) <= 200
+    assert spoken_summary(textwrap.dedent("\n\n  hi\n")) == "hi"

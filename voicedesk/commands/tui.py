@@ -1,0 +1,168 @@
+"""The terminal UI entry point (no sub-command, ``run`` and ``demo`` without ``--headless``).
+
+Textual draws the screen on the terminal's stderr stream, while PortAudio/ALSA and native
+libraries print warnings straight to file descriptor 2 — those would corrupt the screen. So
+for the app's lifetime fd 2 goes to a log file, and Textual gets a private copy of the
+terminal stream instead. Resources a session needs beyond itself (the simulated cloud) are
+entered on an :class:`AsyncExitStack` owned here and closed after the app exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def log_file_path() -> Path:
+    from voicedesk.config import data_dir
+
+    folder = data_dir() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"tui-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
+@contextlib.contextmanager
+def stderr_to_log(path: Path, verbose: int = 0) -> Iterator[None]:
+    """Send fd 2 and logging to ``path``; keep the terminal for Textual via ``sys.__stderr__``."""
+    log_fh = path.open("a", encoding="utf-8", buffering=1)
+    term_fd = os.dup(2)
+    term = os.fdopen(term_fd, "w", encoding="utf-8", errors="replace", closefd=False)
+    original_dunder, original_stderr = sys.__stderr__, sys.stderr
+    root = logging.getLogger()
+    old_handlers, old_level = list(root.handlers), root.level
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    sys.stderr.flush()
+    os.dup2(log_fh.fileno(), 2)
+    sys.__stderr__ = term  # Textual's Linux driver writes the screen to sys.__stderr__
+    sys.stderr = log_fh
+    for old in old_handlers:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        for old in old_handlers:
+            root.addHandler(old)
+        root.setLevel(old_level)
+        with contextlib.suppress(Exception):
+            term.flush()
+        os.dup2(term_fd, 2)
+        sys.__stderr__, sys.stderr = original_dunder, original_stderr
+        term.close()
+        os.close(term_fd)
+        log_fh.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from voicedesk.commands.run import load_run_settings
+    from voicedesk.config import default_config_path
+
+    settings = load_run_settings(args)  # a bad config fails here, before the screen changes
+    config_path = Path(args.config) if getattr(args, "config", None) else default_config_path()
+    path = log_file_path()
+    with stderr_to_log(path, getattr(args, "verbose", 0)):
+        log.info("voicedesk TUI starting; log file %s", path)
+        code = asyncio.run(_run_app(args, settings, path, config_path))
+    return code
+
+
+async def _run_app(
+    args: argparse.Namespace, settings: Any, log_path: Path, config_path: Path
+) -> int:
+    from voicedesk.tui.app import VoiceDeskApp
+
+    demo = bool(getattr(args, "demo", False))
+    sim = bool(getattr(args, "sim", False))
+    async with contextlib.AsyncExitStack() as stack:
+        factory = session_factory(args, settings, stack)
+        app = VoiceDeskApp(
+            settings,
+            factory,
+            demo=demo,
+            log_path=log_path,
+            config_path=config_path,
+            simulated=sim,
+        )
+        try:
+            await app.run_async()
+        finally:
+            await app.stop_session()
+    return 0
+
+
+def session_factory(
+    args: argparse.Namespace, settings: Any, stack: contextlib.AsyncExitStack
+) -> Any:
+    """``make_session(bus)`` for the app: demo, ``run --sim`` or the configured providers."""
+
+    async def make_session(bus: Any) -> Any:
+        from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+        from voicedesk.errors import UserError
+
+        demo = bool(getattr(args, "demo", False))
+        input_path = getattr(args, "input", None)
+        output_path = getattr(args, "output", None)
+        no_tools = bool(getattr(args, "no_tools", False))
+        use = settings
+        sim: Any = None
+        if demo:
+            from voicedesk.commands.demo import prepare
+
+            use, input_path, output_path, sim = prepare(args)
+        elif getattr(args, "sim", False):
+            sim = SimOptions(
+                ttft_s=getattr(args, "sim_ttft", None),
+                ttfb_s=getattr(args, "sim_ttfb", None),
+                stt_s=getattr(args, "sim_stt", None),
+                tokens_per_s=getattr(args, "sim_tokens_per_s", None),
+                script=getattr(args, "sim_script", None),
+            )
+        if input_path is not None and not Path(input_path).is_file():
+            raise UserError(
+                f"Input file not found: {input_path}", "pass an existing WAV file to --input"
+            )
+        if sim is not None:
+            server = await stack.enter_async_context(sim_server(sim))
+            use = settings_for_sim(use, server.base_url)
+        metrics_out = getattr(args, "metrics_out", None)
+        if metrics_out:
+            _write_metrics(bus, Path(metrics_out), stack)
+        return build_session(
+            use,
+            input_path=input_path,
+            output_path=output_path,
+            bus=bus,
+            with_tools=False if no_tools else (True if demo else None),
+        )
+
+    return make_session
+
+
+def _write_metrics(bus: Any, path: Path, stack: contextlib.AsyncExitStack) -> None:
+    """Append each turn's metrics record as JSONL, as ``run --headless`` does."""
+    from voicedesk import events as ev
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = stack.enter_context(path.open("a", encoding="utf-8"))
+
+    def write(event: ev.Event) -> None:
+        if isinstance(event, ev.TurnMetrics):
+            fh.write(json.dumps(event.record) + "\n")
+            fh.flush()
+
+    stack.callback(bus.subscribe(write))

@@ -1,0 +1,758 @@
+"""The engine's side of MCP: start the tool servers, list their tools, run tool calls.
+
+A voice conversation must never stop because a tool did. So every failure here becomes data,
+not an exception: a server that cannot start is reported with a :class:`~voicedesk.events.Notice`
+and left out; a tool call that fails, times out or hits a crashed server returns a
+:class:`ToolResult` with ``is_error=True`` and a sentence the model can relay; a server whose
+process dies is restarted in the background with exponential back-off.
+
+Each server lives in its own long-lived asyncio task that enters *and* exits the transport and
+``ClientSession`` context managers (anyio task groups must be exited by the task that entered
+them). Tool calls from other tasks only send requests through the live session, which the SDK
+allows. Server stderr goes to one log file per server, never to our stdout/stderr, which belong
+to the terminal UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TextIO
+
+import anyio
+import mcp_types as mt
+from mcp import ClientSession, MCPError, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client  # what the SDK's own session group uses
+
+from voicedesk import events as ev
+from voicedesk.config import McpServer, Settings
+
+log = logging.getLogger(__name__)
+
+DOCS_SERVER = "docs"
+DOCS_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 8.0  # spawn + initialize + list tools, per attempt
+START_WAIT_S = 10.0  # start() returns after this even if a server is still connecting
+STOP_WAIT_S = 7.0  # the SDK's own stdio shutdown escalates within ~6 s (stdin, TERM, KILL)
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the back-off
+SPOKEN_MAX = 200
+MAX_TOOL_PAGES = 20
+LOG_MAX_BYTES = 1_000_000  # a server log bigger than this is started afresh
+
+_NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
+
+ServerState = Literal["starting", "up", "restarting", "failed", "stopped"]
+
+
+@dataclass
+class ToolResult:
+    """One tool call's outcome: ``text`` goes to the model, ``spoken`` may be read aloud."""
+
+    text: str
+    spoken: str
+    is_error: bool = False
+    duration_s: float = 0.0
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class _ToolRef:
+    server: str
+    tool: mt.Tool
+
+
+def spoken_summary(text: str, limit: int = SPOKEN_MAX) -> str:
+    """The first line, or its first sentence when the line is long: what the ear can take."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if len(line) <= limit:
+        return line
+    for match in _SENTENCE_END.finditer(line):
+        if match.start() > limit:
+            break
+        if match.start() >= 20:  # a sentence that short is probably an abbreviation
+            return line[: match.start()]
+    cut = line[: limit - 1].rsplit(" ", 1)[0] if " " in line[: limit - 1] else line[: limit - 1]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def llm_tool_name(server: str, tool: str) -> str:
+    """``server__tool`` squeezed into what the OpenAI API accepts: ``^[a-zA-Z0-9_-]{1,64}$``."""
+    name = _NAME_OK.sub("_", f"{server}__{tool}")
+    return name[:64] or "tool"
+
+
+def result_text(result: mt.CallToolResult) -> str:
+    """All the text in a tool result; non-text parts are named so the model knows they exist."""
+    parts: list[str] = []
+    for block in result.content:
+        if isinstance(block, mt.TextContent):
+            parts.append(block.text)
+        elif isinstance(block, mt.EmbeddedResource):
+            res = block.resource
+            if isinstance(res, mt.TextResourceContents):
+                parts.append(res.text)
+            else:
+                parts.append(f"[binary resource {res.uri}]")
+        elif isinstance(block, mt.ResourceLink):
+            parts.append(f"[resource {block.name}: {block.uri}]")
+        elif isinstance(block, mt.ImageContent):
+            parts.append(f"[image, {block.mime_type}]")
+        elif isinstance(block, mt.AudioContent):
+            parts.append(f"[audio, {block.mime_type}]")
+        else:
+            parts.append(f"[{getattr(block, 'type', 'content')}]")
+    if not parts and result.structured_content is not None:
+        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
+    return "\n".join(parts).strip()
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside (possibly nested) exception groups from anyio task groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _describe(exc: BaseException, command: str | None = None) -> str:
+    exc = _leaf(exc)
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found: {command or exc.filename}"
+    if isinstance(exc, PermissionError):
+        return f"not allowed to run {command or exc.filename}"
+    if type(exc) is ConnectionError and str(exc):
+        return str(exc)
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT_S:g} s"
+    if isinstance(exc, MCPError):
+        if exc.code == mt.CONNECTION_CLOSED:
+            return "the server closed the connection"
+        return exc.message or f"MCP error {exc.code}"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _WatchedRead:
+    """Wraps the transport's read stream to notice the moment it ends.
+
+    The end of that stream is the only prompt sign that a stdio server process died while idle
+    (its stdout closed); without it a crash would go unnoticed until the next call failed.
+    """
+
+    def __init__(self, inner: Any, on_end: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_end = on_end
+
+    @property
+    def last_context(self) -> Any:  # the dispatcher reads this duck-typed attribute
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._on_end()
+            raise
+
+    def __aiter__(self) -> _WatchedRead:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self._inner.__anext__()
+        except (StopAsyncIteration, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._on_end()
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    async def __aenter__(self) -> _WatchedRead:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._inner.__aexit__(exc_type, exc_val, exc_tb)
+
+
+class _Server:
+    """One MCP server: its config, its current session and the task that keeps it running."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: McpServer,
+        *,
+        log_dir: Path | None,
+        notice: Callable[[str, str], None],
+        on_tools_changed: Callable[[], None],
+    ) -> None:
+        self.name = name
+        self.spec = spec
+        self.kind: Literal["stdio", "http"] = "http" if spec.url and not spec.command else "stdio"
+        self.state: ServerState = "starting"
+        self.reason = ""  # why it is not up, for notices and call errors
+        self.session: ClientSession | None = None
+        self.tools: list[mt.Tool] = []
+        self.ready = asyncio.Event()  # the first connection attempt has ended, either way
+        self.task: asyncio.Task[None] | None = None
+        self._notice = notice
+        self._on_tools_changed = on_tools_changed
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()  # ends the current connection: stop, crash or broken call
+        self._log_dir = log_dir
+        self._errlog: TextIO | None = None
+        self._log_path: Path | None = None
+        self._connect_scope: anyio.CancelScope | None = None
+        self._connected_at: float | None = None
+        self._attempt = 0
+        self._delay = BACKOFF_FIRST_S
+        self._offset = 0  # where this attempt's stderr starts in the log file
+        self._reported = False
+        self.was_up = False
+
+    # ------------------------------------------------------------------ public
+    @property
+    def timeout_s(self) -> float:
+        return self.spec.timeout_s
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"mcp-server-{self.name}")
+
+    def mark_broken(self, session: ClientSession | None, why: str) -> None:
+        """A call found the connection dead; restart, unless a newer session already replaced it."""
+        if session is not None and session is self.session and self.state == "up":
+            self.reason = self.reason or why
+            self._wake.set()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._connect_scope is not None:
+            self._connect_scope.cancel()
+        task = self.task
+        if task is None or task.done():
+            self._close_log()
+            return
+        done, _ = await asyncio.wait({task}, timeout=STOP_WAIT_S)
+        if not done:  # should not happen: every wait in the SDK's shutdown is bounded
+            log.warning("MCP server %s did not stop in time; cancelling its task", self.name)
+            task.cancel()
+            await asyncio.wait({task}, timeout=3.0)
+        self._close_log()
+
+    # ------------------------------------------------------------------ the server task
+    async def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._attempt += 1
+                self._wake.clear()
+                self._offset = self._log_offset()
+                self._connected_at = None
+                self._reported = False
+                error: BaseException | None = None
+                try:
+                    await self._connect_and_serve()
+                except Exception as exc:
+                    error = exc
+                if self._connected_at is not None and error is not None:
+                    # It was up; the error is the transport complaining while it wound down.
+                    log.debug("MCP server %s: error on disconnect", self.name, exc_info=error)
+                    error = None
+                self.session = None
+                if self._stop.is_set():
+                    break
+                if not self._report_down(error):
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self._delay)
+                self._delay = min(self._delay * 2, BACKOFF_MAX_S)
+        finally:
+            self.session = None
+            if self.state != "failed":
+                self.state = "stopped"
+            self.ready.set()
+
+    def _report_down(self, error: BaseException | None) -> bool:
+        """Say why the server is down, once per attempt; False when retrying cannot help.
+
+        Called as soon as a handshake fails (before the slow process shutdown, so start() hears
+        of it in time) or after a live connection ended.
+        """
+        if self._reported:
+            return self.state != "failed"
+        self._reported = True
+        up_for = time.monotonic() - self._connected_at if self._connected_at is not None else 0.0
+        if up_for >= STABLE_AFTER_S:
+            self._delay = BACKOFF_FIRST_S
+        why = self.reason if error is None else _describe(error, self.spec.command)
+        tail = self._stderr_tail(self._offset)
+        if tail and tail not in why:
+            why = f"{why} (it said: {tail})" if why else tail
+        self.reason = why or "the connection closed"
+        leaf = _leaf(error) if error is not None else None
+        if self.kind == "stdio" and isinstance(leaf, FileNotFoundError | PermissionError):
+            self._fail(self.reason)  # retrying cannot help until the config changes
+            return False
+        self.state = "restarting"
+        self.ready.set()
+        if self._connected_at is not None:
+            self._notice(
+                "warning",
+                f"Tool server “{self.name}” stopped: {self.reason}. "
+                f"Restarting in {self._delay:g} s.",
+            )
+        elif self._attempt == 1:
+            self._notice(
+                "warning",
+                f"Tool server “{self.name}” could not start: {self.reason}. "
+                f"Retrying in the background.",
+            )
+        else:
+            log.warning(
+                "MCP server %s still down (%s); next try in %g s",
+                self.name,
+                self.reason,
+                self._delay,
+            )
+        return True
+
+    async def _connect_and_serve(self) -> None:
+        """One connection, from spawn to break: every context is entered and exited here.
+
+        Returns when the connection has ended (crash, broken call or stop); ``_connected_at``
+        says whether (and when) it came up.
+        """
+        self.reason = ""
+        async with contextlib.AsyncExitStack() as stack:
+            if self.kind == "stdio":
+                assert self.spec.command
+                params = StdioServerParameters(
+                    command=self.spec.command, args=list(self.spec.args), env=dict(self.spec.env)
+                )
+                read, write = await stack.enter_async_context(
+                    stdio_client(params, errlog=self._open_log())
+                )
+            else:
+                assert self.spec.url
+                http = create_mcp_http_client(headers=dict(self.spec.headers) or None)
+                await stack.enter_async_context(http)
+                read, write = await stack.enter_async_context(
+                    streamable_http_client(self.spec.url, http_client=http)
+                )
+            session = await stack.enter_async_context(
+                ClientSession(_WatchedRead(read, self._connection_ended), write)
+            )
+            try:
+                with anyio.CancelScope() as scope:  # stop() cancels a handshake in progress
+                    self._connect_scope = scope
+                    with anyio.fail_after(CONNECT_TIMEOUT_S):
+                        await session.initialize()
+                        tools = await self._list_tools(session)
+            except Exception as exc:
+                if not self._stop.is_set():
+                    self._report_down(exc)
+                raise
+            finally:
+                self._connect_scope = None
+            if scope.cancelled_caught or self._stop.is_set():
+                return
+            if self._wake.is_set():  # the process died right after answering
+                raise ConnectionError(self.reason or "the server exited right after starting")
+            self._connected_at = time.monotonic()
+            self.session = session
+            self.tools = tools
+            self.state = "up"
+            self._on_tools_changed()
+            self.ready.set()
+            log.info("MCP server %s is up with %d tools", self.name, len(tools))
+            if self._attempt > 1:
+                again = "available again" if self.was_up else "ready after all"
+                self._notice("info", f"Tool server “{self.name}” is {again}.")
+            self.was_up = True
+            await self._wake.wait()
+            self.session = None
+            if not self._stop.is_set():
+                self.state = "restarting"
+                self.reason = self.reason or "the connection closed"
+
+    @staticmethod
+    async def _list_tools(session: ClientSession) -> list[mt.Tool]:
+        tools: list[mt.Tool] = []
+        cursor: str | None = None
+        for _ in range(MAX_TOOL_PAGES):
+            params = mt.PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await session.list_tools(params=params)
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return tools
+
+    def _connection_ended(self) -> None:
+        if not self._stop.is_set() and not self.reason:
+            self.reason = (
+                "the server process exited" if self.kind == "stdio" else "the connection closed"
+            )
+        self._wake.set()
+
+    def _fail(self, why: str) -> None:
+        self.state = "failed"
+        self.reason = why
+        self.ready.set()
+        self._notice("warning", f"Tool server “{self.name}” could not start: {why}.")
+
+    # ------------------------------------------------------------------ stderr log
+    def _open_log(self) -> TextIO:
+        """The server's stderr sink: a per-server file, so it never lands on the terminal UI."""
+        if self._errlog is not None:
+            return self._errlog
+        if self._log_dir is not None:
+            safe = _NAME_OK.sub("_", self.name)
+            path = self._log_dir / f"mcp-{safe}.log"
+            try:
+                self._log_dir.mkdir(parents=True, exist_ok=True)
+                big = path.exists() and path.stat().st_size > LOG_MAX_BYTES
+                self._errlog = open(path, "w" if big else "a", encoding="utf-8")  # noqa: SIM115
+                self._log_path = path
+                return self._errlog
+            except OSError as exc:
+                log.warning("cannot open %s (%s); discarding %s's stderr", path, exc, self.name)
+        self._errlog = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        return self._errlog
+
+    def _log_offset(self) -> int:
+        if self.kind != "stdio":
+            return 0
+        self._open_log()
+        try:
+            return self._log_path.stat().st_size if self._log_path else 0
+        except OSError:
+            return 0
+
+    def _stderr_tail(self, offset: int) -> str:
+        """The last line the server wrote to stderr during this attempt: often the real reason."""
+        if self._log_path is None:
+            return ""
+        try:
+            with open(self._log_path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()[-4000:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+        lines = [ln.strip() for ln in data.splitlines() if ln.strip()]
+        return lines[-1][:160] if lines else ""
+
+    def _close_log(self) -> None:
+        if self._errlog is not None:
+            with contextlib.suppress(OSError):
+                self._errlog.close()
+            self._errlog = None
+
+
+class ToolManager:
+    """Every configured MCP server, presented to the model as one flat list of tools."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bus: ev.EventBus | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        if log_dir is None:
+            from voicedesk.config import data_dir
+
+            log_dir = data_dir() / "logs"
+        self._log_dir = log_dir
+        self._pending_notices: list[tuple[str, str]] = []
+        self._servers: dict[str, _Server] = {}
+        self._names: dict[str, _ToolRef] = {}
+        self._started = False
+        self._closed = False
+
+        tools = settings.tools
+        if tools.docs_server:
+            root = Path(tools.workspace or Path.home() / "Documents").expanduser()
+            if root.is_dir():
+                self._add(DOCS_SERVER, self._docs_spec(root))
+            else:
+                self._pending_notices.append(
+                    (
+                        "warning",
+                        f"The documents tools are off: the workspace folder {root} does not "
+                        f"exist. Create it or set tools.workspace.",
+                    )
+                )
+        for name, spec in tools.mcpServers.items():
+            if not spec.enabled:
+                continue
+            if name in self._servers:
+                self._pending_notices.append(
+                    ("warning", f"Tool server “{name}” clashes with the built-in one; skipped.")
+                )
+                continue
+            if not spec.command and not spec.url:
+                self._pending_notices.append(
+                    ("warning", f"Tool server “{name}” has neither a command nor a url; skipped.")
+                )
+                continue
+            self._add(name, spec)
+
+    @staticmethod
+    def _docs_spec(root: Path) -> McpServer:
+        env = {}
+        if os.environ.get("PYTHONPATH"):  # the SDK passes only a safe subset of our environment
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        return McpServer(
+            command=sys.executable,
+            args=["-m", "voicedesk", "docs-server", "--root", str(root)],
+            env=env,
+            timeout_s=DOCS_TIMEOUT_S,
+        )
+
+    def _add(self, name: str, spec: McpServer) -> None:
+        self._servers[name] = _Server(
+            name,
+            spec,
+            log_dir=self._log_dir,
+            notice=self._notice,
+            on_tools_changed=self._rebuild_names,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Connect every server concurrently; return once all answered or START_WAIT_S passed."""
+        if self._started:
+            return
+        self._started = True
+        for level, message in self._pending_notices:
+            self._notice(level, message)
+        self._pending_notices.clear()
+        for server in self._servers.values():
+            server.start()
+        waits = [asyncio.create_task(s.ready.wait()) for s in self._servers.values()]
+        if not waits:
+            return
+        _, pending = await asyncio.wait(waits, timeout=START_WAIT_S)
+        for task in pending:
+            task.cancel()
+        for server in self._servers.values():
+            if not server.ready.is_set():
+                self._notice(
+                    "warning",
+                    f"Tool server “{server.name}” is slow to start; its tools will appear when "
+                    f"it is ready.",
+                )
+
+    async def aclose(self) -> None:
+        """Stop every server and wait for its process to be gone."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.gather(*(s.stop() for s in self._servers.values()), return_exceptions=True)
+        self._names.clear()
+
+    async def __aenter__(self) -> ToolManager:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ tools for the model
+    def status(self) -> dict[str, str]:
+        """Each server's state ("up", "restarting", …), for the UI and `doctor`."""
+        return {name: s.state for name, s in self._servers.items()}
+
+    def llm_tools(self) -> list[dict[str, Any]]:
+        """OpenAI Chat Completions ``tools``: every known tool of every server not given up on.
+
+        Tools of a server that is restarting stay listed, so a call gets a "restarting, try
+        again" answer the model can relay instead of the tool vanishing mid-conversation.
+        """
+        out = []
+        for name, ref in self._names.items():
+            if self._servers[ref.server].state in ("failed", "stopped"):
+                continue
+            schema = ref.tool.input_schema if isinstance(ref.tool.input_schema, dict) else {}
+            params = {"type": "object", "properties": {}, **schema}
+            description = ref.tool.description or ref.tool.title or ref.tool.name
+            out.append(
+                {
+                    "type": "function",
+                    "function": {"name": name, "description": description, "parameters": params},
+                }
+            )
+        return out
+
+    def _rebuild_names(self) -> None:
+        names: dict[str, _ToolRef] = {}
+        for server in self._servers.values():
+            for tool in server.tools:
+                name = llm_tool_name(server.name, tool.name)
+                n = 2
+                while name in names:  # two names that sanitise alike: keep both, distinctly
+                    suffix = f"_{n}"
+                    name = llm_tool_name(server.name, tool.name)[: 64 - len(suffix)] + suffix
+                    n += 1
+                names[name] = _ToolRef(server.name, tool)
+        self._names = names
+
+    def _resolve(self, name: str) -> _ToolRef | None:
+        ref = self._names.get(name)
+        if ref is not None:
+            return ref
+        # Models sometimes drop the namespace; accept a bare tool name when it is unambiguous.
+        bare = [r for r in self._names.values() if r.tool.name == name]
+        return bare[0] if len(bare) == 1 else None
+
+    # ------------------------------------------------------------------ calling
+    async def call(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        call_id: str,
+        turn_id: int = 0,
+    ) -> ToolResult:
+        """Run one tool call; never raises (except CancelledError, after reporting it)."""
+        args = dict(arguments or {})
+        t0 = time.monotonic()
+        self._publish(
+            ev.ToolCallStarted(turn_id=turn_id, call_id=call_id, name=name, arguments=args)
+        )
+        try:
+            text, is_error = await self._call(name, args, call_id)
+        except asyncio.CancelledError:
+            result = ToolResult(
+                text="The tool call was cancelled.",
+                spoken="Cancelled.",
+                is_error=True,
+                duration_s=time.monotonic() - t0,
+                cancelled=True,
+            )
+            self._finished(call_id, name, result)
+            raise
+        except Exception as exc:  # a bug here must not end the conversation
+            log.exception("tool call %s failed unexpectedly", name)
+            text, is_error = f"The tool {name} failed: {_describe(exc)}.", True
+        if not text:
+            text = "The tool returned nothing." if not is_error else "The tool failed."
+        result = ToolResult(
+            text=text,
+            spoken=spoken_summary(text),
+            is_error=is_error,
+            duration_s=time.monotonic() - t0,
+        )
+        self._finished(call_id, name, result)
+        return result
+
+    async def _call(self, name: str, args: dict[str, Any], call_id: str) -> tuple[str, bool]:
+        ref = self._resolve(name)
+        if ref is None:
+            known = ", ".join(list(self._names)[:20]) or "none"
+            return f"There is no tool called {name}. Available tools: {known}.", True
+        server = self._servers[ref.server]
+        session = server.session
+        if server.state == "failed":
+            return f"The {server.name} tools are not available: {server.reason}.", True
+        if server.state == "stopped" or self._closed:
+            return f"The {server.name} tools have been shut down.", True
+        if session is None or server.state != "up":
+            return (
+                f"The {server.name} tool server is restarting after a problem "
+                f"({server.reason or 'starting up'}); try again in a few seconds.",
+                True,
+            )
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            self._publish(
+                ev.ToolCallProgress(
+                    call_id=call_id, progress=progress, total=total, message=message
+                )
+            )
+
+        timeout = server.timeout_s
+        took_too_long = (
+            f"The tool {ref.tool.name} took longer than {timeout:g} seconds and was stopped."
+        )
+        try:
+            # The SDK's own timeout sends a courtesy cancel to the server; the outer one is a
+            # backstop for a server that stopped reading its input (the SDK clock never starts).
+            async with asyncio.timeout(timeout + 2.0):
+                result = await session.call_tool(
+                    ref.tool.name,
+                    args,
+                    read_timeout_seconds=timeout,
+                    progress_callback=on_progress,
+                )
+        except TimeoutError:
+            return took_too_long, True
+        except MCPError as exc:
+            if exc.code == mt.REQUEST_TIMEOUT:
+                return took_too_long, True
+            if exc.code == mt.CONNECTION_CLOSED:
+                server.mark_broken(session, "the connection closed during a call")
+                return (
+                    f"The {server.name} tool server stopped while running {ref.tool.name}; it is "
+                    f"restarting. Try again in a few seconds.",
+                    True,
+                )
+            return f"The tool {ref.tool.name} failed: {exc.message}", True
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
+            server.mark_broken(session, _describe(exc))
+            return (
+                f"The {server.name} tool server could not be reached ({_describe(exc)}); it is "
+                f"restarting. Try again in a few seconds.",
+                True,
+            )
+        except Exception as exc:
+            return f"The tool {ref.tool.name} failed: {_describe(exc)}.", True
+        return result_text(result), bool(result.is_error)
+
+    # ------------------------------------------------------------------ events
+    def _finished(self, call_id: str, name: str, result: ToolResult) -> None:
+        self._publish(
+            ev.ToolCallFinished(
+                call_id=call_id,
+                name=name,
+                result_text=result.text,
+                spoken_summary=result.spoken,
+                is_error=result.is_error,
+                duration_s=result.duration_s,
+                cancelled=result.cancelled,
+            )
+        )
+
+    def _notice(self, level: str, message: str) -> None:
+        getattr(log, "info" if level == "info" else "warning")("%s", message)
+        self._publish(ev.Notice(level=level, message=message))  # type: ignore[arg-type]
+
+    def _publish(self, event: ev.Event) -> None:
+        if self.bus is not None:
+            self.bus.publish(event)

@@ -1,0 +1,77 @@
+"""Editing the config file from the settings screen: validate first, then write atomically.
+
+A value is only written if the whole file, with the change, passes
+:func:`voicedesk.config.load_settings`; a half-written or invalid config would stop the
+next start. tomlkit keeps the person's comments and layout.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from voicedesk.config import Settings, load_settings
+from voicedesk.errors import ConfigError
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+$")
+
+
+def parse_pair(line: str) -> tuple[str, Any]:
+    """``section.key = value`` → key and a TOML value (bare words are taken as strings)."""
+    if "=" not in line:
+        raise ConfigError(
+            f"'{line.strip()}' is not a key=value pair", "write it like llm.model = gpt-4o-mini"
+        )
+    key, raw = (part.strip() for part in line.split("=", 1))
+    if not _KEY.match(key):
+        raise ConfigError(
+            f"'{key}' is not a setting name", "use section.key, e.g. turn.mode or llm.base_url"
+        )
+    if not raw:
+        raise ConfigError(f"No value given for {key}", "write key = value")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip("\"'")
+    return key, value
+
+
+def apply_pair(path: Path, line: str) -> tuple[str, Settings]:
+    """Validate ``line`` against the file at ``path`` and write it; returns the key and result."""
+    key, value = parse_pair(line)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        doc = tomlkit.parse(text)
+    except Exception as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    node: Any = doc
+    parts = key.split(".")
+    for part in parts[:-1]:
+        if part not in node:
+            node[part] = tomlkit.table()
+        node = node[part]
+        if not isinstance(node, dict):
+            raise ConfigError(f"Cannot set {key}: {part} is not a table in {path}")
+    node[parts[-1]] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".toml", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(tomlkit.dumps(doc))
+        try:
+            settings = load_settings(tmp)
+        except ConfigError as exc:
+            message = exc.message.replace(str(tmp), str(path))
+            raise ConfigError(message, f"{key} was not saved; {path} is unchanged") from None
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    settings.source = path
+    return key, settings

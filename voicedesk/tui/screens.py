@@ -1,0 +1,274 @@
+"""Modal and full screens: help, errors, first-run setup, settings, devices, tool details."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from voicedesk.errors import ConfigError, UserError
+
+if TYPE_CHECKING:
+    from voicedesk.tui.widgets.tools import ToolCallInfo
+
+KEY_HELP: list[tuple[str, str]] = [
+    ("space", "push-to-talk: tap to open the microphone, tap again to send"),
+    ("h", "hands-free on/off (the assistant decides when you have finished)"),
+    ("m", "mute / unmute the microphone"),
+    ("i / esc", "interrupt the answer being spoken"),
+    ("t", "type a turn instead of speaking (Enter sends)"),
+    ("ctrl+s", "settings: edit the config file"),
+    ("d", "sound devices"),
+    ("ctrl+p", "command palette (every action is there)"),
+    ("?", "this help"),
+    ("q", "quit"),
+]
+
+
+class _Dialog(ModalScreen[None]):
+    """A centred box that closes with Escape; subclasses fill the box."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
+    DEFAULT_CLASSES = "dialog-screen"
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
+
+
+class HelpScreen(_Dialog):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("question_mark", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, *, log_path: Path | None, config_path: Path | None) -> None:
+        super().__init__()
+        self.log_path = log_path
+        self.config_path = config_path
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog", id="help") as box:
+            box.border_title = "Help"
+            table = Content("\n").join(
+                Content.assemble((key.rjust(8), "bold $accent"), "  ", text)
+                for key, text in KEY_HELP
+            )
+            yield Static(table, id="help-keys")
+            yield Static(
+                Content.assemble(
+                    ("\nLog file: ", "bold"),
+                    str(self.log_path) if self.log_path else "(none)",
+                    ("\nConfig:   ", "bold"),
+                    str(self.config_path) if self.config_path else "(defaults)",
+                ),
+                id="help-paths",
+            )
+            yield Static(Content.styled("Esc closes this help.", "$text-muted"))
+
+
+class ErrorScreen(_Dialog):
+    """A problem the person can fix, in words rather than a traceback."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, title: str, message: str, hint: str | None, log_path: Path | None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.hint = hint
+        self.log_path = log_path
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog error-dialog", id="error") as box:
+            box.border_title = self.title_text
+            yield Static(self.message, id="error-message", markup=False)
+            if self.hint:
+                yield Static(Content.assemble(("→ ", "bold $accent"), self.hint), id="error-hint")
+            if self.log_path:
+                yield Static(Content.styled(f"Details: {self.log_path}", "$text-muted"))
+            yield Static(Content.styled("Esc closes · q quits", "$text-muted"))
+
+
+SETUP_TEXT = """\
+voicedesk needs somewhere to send your speech. No API key is set, so pick one way forward:
+
+1. Cloud: set OPENAI_API_KEY (and ELEVENLABS_API_KEY for the voice) in your environment,
+   or run `voicedesk config init` and put the keys in the config file.
+
+2. Local or self-hosted: point llm.base_url (and stt/tts) at an OpenAI-compatible server,
+   e.g. stt.provider = local and tts.provider = local for on-device speech.
+   Press ctrl+s to edit the settings here.
+
+3. Just try it: `voicedesk demo` runs the whole loop against a simulated cloud, with no keys.
+"""
+
+
+class SetupScreen(Screen[None]):
+    """First run with no keys: what to do next, instead of an authentication error."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "app.quit", "Quit"),
+        Binding("ctrl+s", "app.settings", "Settings"),
+    ]
+
+    def __init__(self, config_path: Path | None) -> None:
+        super().__init__()
+        self.config_path = config_path
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="setup", classes="dialog") as box:
+            box.border_title = "Welcome to voicedesk"
+            yield Static(SETUP_TEXT, markup=False, id="setup-text")
+            if self.config_path:
+                yield Static(Content.styled(f"Config file: {self.config_path}", "$text-muted"))
+        yield Footer()
+
+
+class SettingsScreen(_Dialog):
+    """Shows the config file and sets ``key = value`` pairs, validated before writing."""
+
+    def __init__(self, config_path: Path) -> None:
+        super().__init__()
+        self.config_path = config_path
+        self.saved: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="settings") as box:
+            box.border_title = "Settings"
+            yield Static(
+                Content.assemble(("Config file: ", "bold"), str(self.config_path)),
+                id="settings-path",
+            )
+            with VerticalScroll(id="settings-file"):
+                yield Static(self._file_text(), id="settings-content", markup=False)
+            yield Input(placeholder="section.key = value, Enter saves", id="settings-input")
+            yield Static(
+                Content.styled("Changes apply the next time voicedesk starts.", "$text-muted"),
+                id="settings-status",
+            )
+
+    def _file_text(self) -> str:
+        try:
+            text = self.config_path.read_text(encoding="utf-8").strip()
+        except OSError:
+            text = ""
+        return text or "(no config file yet: defaults are in use)"
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        from voicedesk.tui.config_edit import apply_pair
+
+        message.stop()
+        status = self.query_one("#settings-status", Static)
+        try:
+            key, _ = apply_pair(self.config_path, message.value)
+        except ConfigError as exc:
+            status.set_classes("error")
+            status.update(Content.styled(str(exc), "$error"))
+            return
+        except OSError as exc:
+            status.set_classes("error")
+            status.update(Content.styled(f"Cannot write {self.config_path}: {exc}", "$error"))
+            return
+        self.saved.append(key)
+        message.input.value = ""
+        status.set_classes("ok")
+        status.update(
+            Content.assemble(
+                ("✓ saved ", "bold $success"), key, (" — restart to apply", "$text-muted")
+            )
+        )
+        self.query_one("#settings-content", Static).update(self._file_text())
+
+
+class DevicesScreen(_Dialog):
+    """The sound devices PortAudio sees, or why there are none."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="devices") as box:
+            box.border_title = "Sound devices"
+            yield Static("Looking for sound devices…", id="devices-message")
+            yield DataTable(id="devices-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).display = False
+        self.run_worker(self._load(), exit_on_error=False)
+
+    async def _load(self) -> None:
+        from voicedesk.audio import devices as dev
+
+        message = self.query_one("#devices-message", Static)
+        try:
+            found = await asyncio.to_thread(dev.list_devices)
+        except UserError as exc:  # AudioUnavailableError and friends
+            message.set_classes("error")
+            message.update(Content.styled(str(exc), "$warning"))
+            return
+        except Exception as exc:  # PortAudio can fail in odd ways; say so, don't crash
+            message.set_classes("error")
+            message.update(Content.styled(f"Cannot list sound devices: {exc}", "$warning"))
+            return
+        if not found:
+            message.update(Content.styled(dev.NO_DEVICES_REASON, "$warning"))
+            return
+        table = self.query_one(DataTable)
+        table.add_columns("#", "name", "host API", "in", "out", "default")
+        for d in found:
+            default = " ".join(
+                x for x, on in (("mic", d.is_default_input), ("speaker", d.is_default_output)) if on
+            )
+            table.add_row(
+                str(d.index),
+                d.name,
+                d.hostapi,
+                str(d.max_input_channels),
+                str(d.max_output_channels),
+                default,
+            )
+        message.update("Set audio.input_device / audio.output_device (ctrl+s) to choose.")
+        table.display = True
+        table.focus()
+
+
+class ToolDetailScreen(_Dialog):
+    """One tool call in full: arguments and the complete result text."""
+
+    def __init__(self, info: ToolCallInfo) -> None:
+        super().__init__()
+        self.info = info
+
+    def compose(self) -> ComposeResult:
+        info = self.info
+        fin = info.finished
+        with Vertical(classes="dialog", id="tool-detail") as box:
+            box.border_title = f"Tool call: {info.name}"
+            status = info.status + (f" in {fin.duration_s:.2f}s" if fin else "")
+            yield Static(Content.assemble(("Status: ", "bold"), status))
+            yield Static(Content.styled("Arguments:", "bold"))
+            yield Static(
+                json.dumps(info.arguments, indent=2, ensure_ascii=False),
+                markup=False,
+                id="tool-args",
+            )
+            if fin is not None and fin.spoken_summary:
+                yield Static(Content.assemble(("Spoken: ", "bold"), fin.spoken_summary))
+            yield Static(Content.styled("Result:", "bold"))
+            with VerticalScroll(id="tool-result-scroll"):
+                yield Static(
+                    fin.result_text if fin else (info.progress or "still running…"),
+                    markup=False,
+                    id="tool-result",
+                )

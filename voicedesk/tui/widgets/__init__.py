@@ -1,0 +1,1 @@
+"""Widgets of the voicedesk terminal UI; each one renders one slice of the engine's events."""

@@ -1,0 +1,232 @@
+"""The conversation: user turns, streaming answers, cut answers and inline tool cards.
+
+Turns are keyed by ``turn_id`` because the engine revises them: an interim transcript is
+replaced by the final one, a preemptive answer may be restarted (a new ``LLMRequest`` for the
+same turn), and an interrupted answer is rewritten as what the person actually heard.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from voicedesk import events as ev
+
+CUT_MARKER = " ✂ cut here "
+
+
+def short_args(arguments: dict[str, Any], limit: int = 48) -> str:
+    """Arguments as ``key=value`` pairs, shortened: a card is a glance, the modal has the rest."""
+    parts = []
+    for key, value in arguments.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        parts.append(f"{key}={text}")
+    out = ", ".join(parts)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+class UserTurn(Static):
+    """What the person said; provisional (dim, italic) until the transcript is final."""
+
+    def __init__(self, turn_id: int, text: str, *, provisional: bool) -> None:
+        super().__init__(classes="turn user-turn")
+        self.turn_id = turn_id
+        self.text = ""
+        self.provisional = provisional
+        self.set_text(text, provisional=provisional)
+
+    def set_text(self, text: str, *, provisional: bool) -> None:
+        self.text = text
+        self.provisional = provisional
+        self.set_class(provisional, "provisional")
+        self.update(Content.assemble(("you › ", "bold $accent"), text))
+
+
+class AssistantTurn(Static):
+    """The answer as it streams, then as it was heard."""
+
+    def __init__(self, turn_id: int) -> None:
+        super().__init__(classes="turn assistant-turn")
+        self.turn_id = turn_id
+        self.text = ""
+        self.heard_text: str | None = None
+        self.interrupted = False
+        self.cancelled = False
+        self.update(self.render_content())
+
+    def reset(self) -> None:
+        """A restarted (preemptive) answer replaces the old one rather than appending to it."""
+        self.text = ""
+        self.cancelled = False
+        self.heard_text = None
+        self.interrupted = False
+        self._render_text()
+
+    def append(self, text: str) -> None:
+        self.text += text
+        self._render_text()
+
+    def set_cancelled(self) -> None:
+        self.cancelled = True
+        self._render_text()
+
+    def set_played(self, heard_text: str, interrupted: bool) -> None:
+        self.heard_text = heard_text
+        self.interrupted = interrupted
+        self._render_text()
+
+    @property
+    def display_text(self) -> str:
+        """Plain text as shown (tests and copy/paste)."""
+        return self.render_content().plain
+
+    def render_content(self) -> Content:
+        prefix = ("assistant › ", "bold $secondary")
+        if self.interrupted and self.heard_text is not None:
+            heard = self.heard_text.rstrip()
+            rest = self.text[len(self.heard_text) :] if self.text.startswith(heard) else ""
+            return Content.assemble(
+                prefix,
+                heard,
+                (CUT_MARKER, "bold $warning"),
+                (rest.strip(), "$text-muted strike"),
+            )
+        text = self.heard_text if self.heard_text else self.text
+        if self.cancelled and not self.heard_text:
+            return Content.assemble(prefix, (text, "$text-muted"), (" (cancelled)", "$text-muted"))
+        return Content.assemble(prefix, text or ("…", "$text-muted"))
+
+    def _render_text(self) -> None:
+        self.set_class(self.cancelled and not self.heard_text, "cancelled")
+        self.update(self.render_content())
+
+
+class ToolCard(Static):
+    """A compact inline card for one tool call; the tool pane has the details."""
+
+    def __init__(self, event: ev.ToolCallStarted) -> None:
+        super().__init__(classes="tool-card running")
+        self.call_id = event.call_id
+        self.name_ = event.name
+        self.arguments = event.arguments
+        self.status = "running"
+        self.detail = ""
+        self._show()
+
+    def progress(self, event: ev.ToolCallProgress) -> None:
+        bits = []
+        if event.progress is not None and event.total:
+            bits.append(f"{event.progress / event.total:.0%}")
+        if event.message:
+            bits.append(event.message)
+        self.detail = " ".join(bits)
+        self._show()
+
+    def finish(self, event: ev.ToolCallFinished) -> None:
+        self.status = "cancelled" if event.cancelled else "error" if event.is_error else "done"
+        self.detail = f"{event.duration_s:.2f}s · {event.spoken_summary}".rstrip(" ·")
+        self.set_classes(f"tool-card {self.status}")
+        self._show()
+
+    def _show(self) -> None:
+        icon = {"running": "⚙", "done": "✓", "error": "✗", "cancelled": "⊘"}[self.status]
+        style = {
+            "running": "bold $warning",
+            "done": "bold $success",
+            "error": "bold $error",
+            "cancelled": "$text-muted",
+        }[self.status]
+        args = short_args(self.arguments)
+        self.update(
+            Content.assemble(
+                (f"{icon} ", style),
+                (self.name_, "bold"),
+                (f"({args})", "$text-muted"),
+                f"  {self.detail}" if self.detail else ("  running…", "italic $text-muted"),
+            )
+        )
+
+
+class ConversationPane(VerticalScroll):
+    """The scrolling transcript of the conversation."""
+
+    DEFAULT_CLASSES = "pane"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Conversation"
+        self.users: dict[int, UserTurn] = {}
+        self.assistants: dict[int, AssistantTurn] = {}
+        self.cards: dict[str, ToolCard] = {}
+        self._tools_since_request: set[int] = set()
+
+    # ---------------------------------------------------------------- event handling
+    def handle(self, event: ev.Event) -> None:
+        """Apply one engine event (events this pane does not show are ignored)."""
+        if isinstance(event, ev.TranscriptInterim):
+            self._user(event.turn_id, event.text, provisional=True)
+        elif isinstance(event, ev.TranscriptFinal):
+            self._user(event.turn_id, event.text, provisional=False)
+        elif isinstance(event, ev.TurnEnded):
+            if event.text:
+                self._user(event.turn_id, event.text, provisional=False)
+        elif isinstance(event, ev.LLMRequest):
+            if event.kind == "turn" and event.turn_id not in self._tools_since_request:
+                turn = self.assistants.get(event.turn_id)
+                if turn is not None:
+                    turn.reset()
+            self._tools_since_request.discard(event.turn_id)
+        elif isinstance(event, ev.AssistantDelta):
+            self._assistant(event.turn_id).append(event.text)
+        elif isinstance(event, ev.LLMDone):
+            turn = self.assistants.get(event.turn_id)
+            if event.cancelled and turn is not None and turn.heard_text is None:
+                turn.set_cancelled()
+        elif isinstance(event, ev.PlaybackEnded):
+            turn = self.assistants.get(event.turn_id)
+            if turn is None and (event.heard_text or event.interrupted):
+                turn = self._assistant(event.turn_id)
+            if turn is not None:
+                turn.set_played(event.heard_text, event.interrupted)
+        elif isinstance(event, ev.ToolCallStarted):
+            self._tools_since_request.add(event.turn_id)
+            card = ToolCard(event)
+            self.cards[event.call_id] = card
+            self._mount(card)
+        elif isinstance(event, ev.ToolCallProgress):
+            if event.call_id in self.cards:
+                self.cards[event.call_id].progress(event)
+        elif isinstance(event, ev.ToolCallFinished) and event.call_id in self.cards:
+            self.cards[event.call_id].finish(event)
+        else:
+            return
+        self._follow()
+
+    def _user(self, turn_id: int, text: str, *, provisional: bool) -> None:
+        turn = self.users.get(turn_id)
+        if turn is None:
+            turn = UserTurn(turn_id, text, provisional=provisional)
+            self.users[turn_id] = turn
+            self._mount(turn)
+        elif not (provisional and not turn.provisional):  # an interim never undoes a final
+            turn.set_text(text, provisional=provisional)
+
+    def _assistant(self, turn_id: int) -> AssistantTurn:
+        turn = self.assistants.get(turn_id)
+        if turn is None:
+            turn = AssistantTurn(turn_id)
+            self.assistants[turn_id] = turn
+            self._mount(turn)
+        return turn
+
+    def _mount(self, widget: Static) -> None:
+        self.mount(widget)
+
+    def _follow(self) -> None:
+        """Keep the newest text in view unless the person has scrolled up to read."""
+        if self.scroll_offset.y >= self.max_scroll_y - 2:
+            self.call_after_refresh(self.scroll_end, animate=False)

@@ -1,0 +1,119 @@
+"""The one-line status bar: mode, engine state, input level, context size, models.
+
+Kept to one line so the conversation keeps the screen at 80×24; the model names take the
+remaining width and are cut with an ellipsis rather than wrapping.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Static
+
+from voicedesk.config import Settings
+
+STATE_LABELS = {
+    "idle": ("○", "idle"),
+    "listening": ("●", "listening"),
+    "hearing": ("◉", "hearing you"),
+    "thinking": ("◌", "thinking"),
+    "speaking": ("♪", "speaking"),
+    "tool": ("⚙", "tool running"),
+    "muted": ("✕", "muted"),
+}
+METER = "▁▂▃▄▅▆▇█"
+METER_WIDTH = 5
+FLOOR_DB = -60.0
+
+
+def level_meter(rms_dbfs: float | None, zero_input: bool = False) -> Content:
+    """A short bar graph of the input level; a dead microphone says so instead of a flat bar."""
+    if zero_input:
+        return Content.styled("mic 0 !", "bold $warning")
+    if rms_dbfs is None:
+        return Content.styled("mic " + "·" * METER_WIDTH, "$text-muted")
+    frac = max(0.0, min(1.0, (rms_dbfs - FLOOR_DB) / -FLOOR_DB))
+    cells = []
+    for i in range(METER_WIDTH):
+        cell = max(0.0, min(1.0, frac * METER_WIDTH - i))
+        cells.append(METER[round(cell * (len(METER) - 1))] if cell > 0 else " ")
+    style = "$error" if rms_dbfs > -3 else "$success"
+    return Content.assemble("mic ", ("".join(cells), style))
+
+
+def format_tokens(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def models_label(settings: Settings) -> str:
+    """Which providers answer, so a person can tell a local setup from the cloud at a glance."""
+    stt = settings.stt.model if settings.stt.provider == "openai" else settings.stt.provider
+    tts = {
+        "elevenlabs": settings.tts.model,
+        "openai": settings.tts.openai_model,
+        "local": settings.tts.local_voice.stem if settings.tts.local_voice else "piper",
+    }[settings.tts.provider]
+    return f"STT {stt} · LLM {settings.llm.model} · TTS {tts}"
+
+
+class StatusBar(Horizontal):
+    """Shows what the assistant is doing right now; updated from engine events."""
+
+    def __init__(self, settings: Settings, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._settings = settings
+        self.mode_text = ""
+        self.state = "idle"
+        self.context_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-mode")
+        yield Static(id="status-state")
+        yield Static(level_meter(None), id="status-level")
+        yield Static(Content.styled("ctx –", "$text-muted"), id="status-context")
+        yield Static(models_label(self._settings), id="status-models", markup=False)
+
+    def on_mount(self) -> None:
+        self.set_state("idle")
+        self.set_mode("hands-free", muted=False, ptt_open=False)
+
+    def set_settings(self, settings: Settings) -> None:
+        self._settings = settings
+        self.query_one("#status-models", Static).update(models_label(settings))
+
+    def set_mode(self, mode: str, *, muted: bool, ptt_open: bool) -> None:
+        if muted:
+            content = Content.styled("✕ muted", "bold $error")
+            self.mode_text = "muted"
+        elif mode == "push-to-talk":
+            if ptt_open:
+                content = Content.assemble(("● ", "bold $error"), ("push-to-talk", "bold"))
+                self.mode_text = "push-to-talk (mic open)"
+            else:
+                content = Content.styled("push-to-talk", "bold")
+                self.mode_text = "push-to-talk"
+        else:
+            content = Content.styled("hands-free", "bold $success")
+            self.mode_text = "hands-free"
+        self.query_one("#status-mode", Static).update(content)
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        icon, label = STATE_LABELS.get(state, ("?", state))
+        widget = self.query_one("#status-state", Static)
+        widget.set_classes(f"state-{state}")
+        widget.update(f"{icon} {label}")
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.state, ("?", self.state))[1]
+
+    def set_level(self, rms_dbfs: float, zero_input: bool) -> None:
+        self.query_one("#status-level", Static).update(level_meter(rms_dbfs, zero_input))
+
+    def set_context(self, prompt_tokens: int, budget_tokens: int) -> None:
+        self.context_text = f"ctx {format_tokens(prompt_tokens)}/{format_tokens(budget_tokens)}"
+        full = budget_tokens and prompt_tokens / budget_tokens
+        style = "$error" if full > 0.9 else "$warning" if full > 0.7 else ""
+        self.query_one("#status-context", Static).update(Content.styled(self.context_text, style))

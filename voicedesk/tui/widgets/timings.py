@@ -1,0 +1,166 @@
+"""The timings pane: the latest turn as a waterfall on one time axis, and a v2v sparkline.
+
+Time zero is where the person stopped speaking (for a typed turn: when it was sent), so each
+bar reads as "how long after you stopped did this happen". A stage over its target is red:
+those are the budgets that add up to answering as fast as a person would.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Sparkline, Static
+
+from voicedesk.engine.metrics import percentile
+
+
+@dataclass(frozen=True)
+class Stage:
+    label: str
+    start: str
+    end: str
+    target_s: float
+
+
+STAGES = (
+    Stage("turn end", "speech_end", "eou_decided", 0.25),
+    Stage("STT", "speech_end", "stt_final", 0.3),
+    Stage("LLM TTFT", "llm_request", "llm_first_token", 0.8),
+    Stage("TTS TTFB", "tts_request", "tts_first_audio", 0.4),
+    Stage("playback", "speech_end", "playback_start", 1.3),
+)
+LABEL_W = 9
+VALUE_W = 7
+VOICE_TO_VOICE_TARGET = 1.3
+
+
+def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float | None]]:
+    """``(stage, start, end)`` in seconds from time zero; ``None`` where the stage is missing."""
+    t: dict[str, float] = record.get("t") or {}
+    if not t:
+        return [(stage, None, None) for stage in STAGES]
+    origin = t.get("speech_end", t.get("speech_start", min(t.values())))
+    spans = []
+    for stage in STAGES:
+        start = t.get(stage.start)
+        if start is None and stage.start == "speech_end":
+            start = origin
+        end = t.get(stage.end)
+        if start is None or end is None or (stage.start == "speech_end" and stage.end not in t):
+            spans.append((stage, None, None))
+        else:
+            spans.append((stage, start - origin, end - origin))
+    return spans
+
+
+def fmt_s(value: float) -> str:
+    return f"{value * 1000:.0f}ms" if abs(value) < 1 else f"{value:.2f}s"
+
+
+class Waterfall(Widget):
+    """Horizontal bars for one turn's stages; width follows the pane."""
+
+    DEFAULT_CSS = "Waterfall { height: 6; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.record: dict[str, Any] | None = None
+
+    def set_record(self, record: dict[str, Any]) -> None:
+        self.record = record
+        self.refresh()
+
+    def render(self) -> Content:
+        if self.record is None:
+            return Content.styled("No turn measured yet.", "$text-muted")
+        spans = stage_spans(self.record)
+        bar_w = max(4, self.size.width - LABEL_W - VALUE_W - 2)
+        known = [(s, e) for _, s, e in spans if s is not None and e is not None]
+        lo = min([0.0, *(s for s, _ in known)])
+        hi = max([0.1, *(e for _, e in known)])
+        scale = (bar_w - 1) / (hi - lo)
+        lines = []
+        for stage, start, end in spans:
+            label = stage.label.ljust(LABEL_W)[:LABEL_W]
+            if start is None or end is None:
+                lines.append(
+                    Content.assemble(
+                        (label, "$text-muted"),
+                        " ",
+                        ("·" * bar_w, "$text-muted 40%"),
+                        " ",
+                        ("–".rjust(VALUE_W), "$text-muted"),
+                    )
+                )
+                continue
+            value = end - start
+            a = round((start - lo) * scale)
+            b = max(a + 1, round((end - lo) * scale) + 1)
+            over = value > stage.target_s
+            style = "$error" if over else "$success"
+            bar = " " * a + "█" * (b - a) + " " * (bar_w - b)
+            lines.append(
+                Content.assemble(
+                    label,
+                    " ",
+                    (bar[:bar_w], style),
+                    " ",
+                    (fmt_s(value).rjust(VALUE_W), f"bold {style}" if over else ""),
+                )
+            )
+        left = "0" if lo == 0 else fmt_s(lo)
+        right = fmt_s(hi)
+        axis = " " * (LABEL_W + 1) + left + " " * max(1, bar_w - len(left) - len(right)) + right
+        lines.append(Content.styled(axis, "$text-muted"))
+        return Content("\n").join(lines)
+
+
+class TimingsPane(Vertical):
+    """Waterfall of the latest :class:`TurnMetrics` plus voice-to-voice over the session."""
+
+    DEFAULT_CLASSES = "pane"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Timings"
+        self.records: list[dict[str, Any]] = []
+        self.v2v: list[float] = []
+
+    def compose(self) -> ComposeResult:
+        yield Waterfall(id="waterfall")
+        yield Sparkline([], id="v2v-sparkline")
+        yield Static(Content.styled("v2v: no spoken turns yet", "$text-muted"), id="v2v-stats")
+
+    def on_mount(self) -> None:
+        self.query_one(Sparkline).display = False
+
+    def add_record(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        turn = record.get("turn_id", "?")
+        reason = record.get("eou_reason")
+        self.border_subtitle = f"turn {turn}" + (f" · {reason}" if reason else "")
+        self.query_one(Waterfall).set_record(record)
+        v2v = record.get("voice_to_voice")
+        if isinstance(v2v, (int, float)):
+            self.v2v.append(float(v2v))
+            sparkline = self.query_one(Sparkline)
+            sparkline.data = list(self.v2v)
+            sparkline.display = True
+            p50 = statistics.median(self.v2v)
+            p95 = percentile(self.v2v, 95) or p50
+            style = "$error" if p50 > VOICE_TO_VOICE_TARGET else "$success"
+            self.query_one("#v2v-stats", Static).update(
+                Content.assemble(
+                    "v2v p50 ",
+                    (fmt_s(p50), f"bold {style}"),
+                    " · p95 ",
+                    (fmt_s(p95), "bold $error" if p95 > VOICE_TO_VOICE_TARGET else "bold"),
+                    (f" · n={len(self.v2v)}", "$text-muted"),
+                )
+            )

@@ -1,0 +1,133 @@
+"""The tool activity pane: every tool call with arguments, progress, duration and result.
+
+A list rather than free text, so a call can be selected (Enter or click) to read its full
+result in a modal: results are often long documents that would swamp the pane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from voicedesk import events as ev
+from voicedesk.tui.widgets.conversation import short_args
+
+
+@dataclass
+class ToolCallInfo:
+    """Everything known about one call, for the pane line and the detail modal."""
+
+    call_id: str
+    name: str
+    arguments: dict
+    turn_id: int
+    started_ns: int
+    progress: str = ""
+    finished: ev.ToolCallFinished | None = None
+
+    @property
+    def status(self) -> str:
+        if self.finished is None:
+            return "running"
+        if self.finished.cancelled:
+            return "cancelled"
+        return "error" if self.finished.is_error else "done"
+
+
+class ToolPane(Vertical):
+    """Lists tool calls, newest last; selecting one posts :class:`ToolPane.Selected`."""
+
+    DEFAULT_CLASSES = "pane"
+
+    class Selected(Message):
+        def __init__(self, info: ToolCallInfo) -> None:
+            super().__init__()
+            self.info = info
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Tools"
+        self.calls: dict[str, ToolCallInfo] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("No tool calls yet.", id="tools-empty")
+        yield OptionList(id="tool-list")
+
+    def on_mount(self) -> None:
+        self.query_one("#tool-list").display = False
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ToolCallStarted):
+            info = ToolCallInfo(
+                call_id=event.call_id,
+                name=event.name,
+                arguments=dict(event.arguments),
+                turn_id=event.turn_id,
+                started_ns=event.t_ns,
+            )
+            self.calls[event.call_id] = info
+            options = self.query_one("#tool-list", OptionList)
+            options.add_option(Option(self.line(info), id=event.call_id))
+            options.display = True
+            self.query_one("#tools-empty").display = False
+            options.highlighted = options.option_count - 1
+        elif isinstance(event, ev.ToolCallProgress) and event.call_id in self.calls:
+            info = self.calls[event.call_id]
+            bits = []
+            if event.progress is not None and event.total:
+                bits.append(f"{event.progress / event.total:.0%}")
+            elif event.progress is not None:
+                bits.append(f"{event.progress:g}")
+            if event.message:
+                bits.append(event.message)
+            info.progress = " ".join(bits)
+            self._refresh_line(info)
+        elif isinstance(event, ev.ToolCallFinished) and event.call_id in self.calls:
+            info = self.calls[event.call_id]
+            info.finished = event
+            self._refresh_line(info)
+
+    def _refresh_line(self, info: ToolCallInfo) -> None:
+        self.query_one("#tool-list", OptionList).replace_option_prompt(
+            info.call_id, self.line(info)
+        )
+
+    @staticmethod
+    def line(info: ToolCallInfo) -> Content:
+        """Two lines: status, name and duration; then arguments and progress or result."""
+        status = info.status
+        icon = {"running": "⚙", "done": "✓", "error": "✗", "cancelled": "⊘"}[status]
+        style = {
+            "running": "bold $warning",
+            "done": "bold $success",
+            "error": "bold $error",
+            "cancelled": "$text-muted",
+        }[status]
+        if info.finished is not None:
+            took = f" {info.finished.duration_s:.2f}s"
+            detail = info.finished.spoken_summary or info.finished.result_text
+        else:
+            took = ""  # no ticking clock: the card changes when the call reports
+            detail = info.progress or "running"
+        detail = " ".join(detail.split())
+        return Content.assemble(
+            (f"{icon} ", style),
+            (info.name, "bold"),
+            (took, "$text-muted"),
+            "\n  ",
+            (short_args(info.arguments, 60) or "no arguments", "$text-muted"),
+            "\n  ",
+            detail[:200],
+        )
+
+    def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
+        message.stop()
+        info = self.calls.get(message.option_id or "")
+        if info is not None:
+            self.post_message(self.Selected(info))
