@@ -96,7 +96,7 @@ async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp
             SimTurn(transcript=_text("stop"), reply="Okay."),
         ]
     )
-    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    session, _seen, played, rate = await _run(tmp_path, scenario, script)
     first, second = session.records
     assert first.interrupted
     assert first.heard_text and long_reply.startswith(first.heard_text.rstrip(" ."))

@@ -154,7 +154,8 @@ class ContextManager:
         over_window = len(self.turns) - self.window_turns
         window_tokens = sum(t.tokens for t in self.turns)
         over_budget = window_tokens > self.budget * 0.6
-        if over_window <= 0 and not over_budget:
+        batch = max(1, self.window_turns // 2)  # fold in batches: fewer summary calls
+        if over_window < batch and not over_budget:
             return
         count = max(over_window, 1)
         folding = self.turns[:count]

@@ -1,0 +1,162 @@
+"""``voicedesk bench context``: a long conversation against the simulated cloud, prompt sizes.
+
+Drives the real ContextManager, Summarizer and Chat Completions client turn after turn
+(typed turns: this benchmark is about what reaches the model, not about audio) and reads
+back from the simulated cloud what each request carried. A fact planted in turn 3 must
+still reach the model at the last turn, through the summary or the window.
+
+``blocking`` says whether a call sat on a turn's critical path: turn calls always do; a
+summary call would only if a turn had to wait for it, which is measured (the time from the
+person's text to the turn's request), not assumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+FACT = "my locker code is 4 7 1 1"
+FACT_KEY = "4 7 1 1"
+_BLOCKED_S = 0.05  # extra median wait (s) that would mean summaries hold turns up
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("context", help="prompt size over a long simulated conversation")
+    p.add_argument("--turns", type=int, default=60, help="conversation length (turns)")
+    p.add_argument("--budget", type=int, help="context.budget_tokens (default: config)")
+    p.add_argument("--window", type=int, help="context.window_turns (default: config)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from voicedesk.errors import UserError
+
+    if args.turns < 4:
+        raise UserError(f"--turns {args.turns} is too short", "use at least 4 turns")
+    result = asyncio.run(run_context_bench(args.turns, budget=args.budget, window=args.window))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        turns = [c for c in result["calls"] if c["kind"] == "turn"]
+        sizes = [c["prompt_tokens"] for c in turns]
+        print(f"budget {result['budget_tokens']} tokens, {len(turns)} turns")
+        print(f"prompt tokens: first {sizes[0]}, max {max(sizes)}, last {sizes[-1]}")
+        print(f"summary calls: {sum(c['kind'] == 'summary' for c in result['calls'])}")
+        print(f"fact from turn 3 reached the model at the end: {result['fact_reached_model']}")
+    return 0
+
+
+def _user_text(i: int) -> str:
+    if i == 3:
+        return f"Please remember this, {FACT}."
+    return f"Turn {i}: tell me one thing about topic number {i} in a sentence or two."
+
+
+def _reply(i: int) -> str:
+    return (
+        f"Here is something about topic {i}: it has a long history, a few surprises, and "
+        "people who care about it a great deal."
+    )
+
+
+async def run_context_bench(
+    turns: int, *, budget: int | None = None, window: int | None = None
+) -> dict[str, Any]:
+    from voicedesk.config import Settings
+    from voicedesk.engine.context import ContextManager
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.engine.tokens import TokenCounter
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer, _is_summary
+
+    data: dict[str, Any] = {"context": {}}
+    if budget:
+        data["context"]["budget_tokens"] = budget
+    if window:
+        data["context"]["window_turns"] = window
+    settings = Settings.model_validate(data)
+    script = SimScript(
+        turns=[SimTurn(transcript=_user_text(i), reply=_reply(i)) for i in range(1, turns + 1)]
+    )
+    latency = SimLatency(ttft_s=0.02, tokens_per_s=3000, stt_s=0.0, ttfb_s=0.0)
+    calls: list[dict[str, Any]] = []
+    async with SimServer(script, latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model=settings.llm.model, base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model=settings.llm.model, summarizer=Summarizer(llm))
+        counter = TokenCounter(settings.llm.model)
+        waits: list[float] = []
+        during_summary: list[bool] = []
+        seen = 0
+        for i in range(1, turns + 1):
+            task = ctx._summary_task
+            during_summary.append(task is not None and not task.done())
+            t_text = time.perf_counter()
+            messages, tokens = ctx.build_for(_user_text(i))
+            request = ChatRequest(messages=messages, max_tokens=settings.llm.max_tokens)
+            stream = llm.stream(request)
+            first = await anext(stream)
+            waits.append(time.perf_counter() - t_text)
+            text = first.text if isinstance(first, TextDelta) else ""
+            async for item in stream:
+                if isinstance(item, TextDelta):
+                    text += item.text
+            ctx.add_user(i, _user_text(i))
+            ctx.add_assistant(i, text)
+            ctx.maybe_summarize()
+            # what reached the simulated cloud since the last turn, in order
+            for body in sim.chat_requests()[seen:]:
+                kind = "summary" if _is_summary(body["messages"]) else "turn"
+                calls.append(
+                    {
+                        "turn": i,
+                        "kind": kind,
+                        "prompt_tokens": counter.messages(body["messages"]),
+                        "blocking": kind == "turn",
+                        "_text": json.dumps(body["messages"]),
+                    }
+                )
+            seen = len(sim.chat_requests())
+            await asyncio.sleep(0)  # let a background summary make progress, as a live loop would
+        await ctx.wait_summary()
+        for body in sim.chat_requests()[seen:]:
+            calls.append(
+                {
+                    "turn": turns,
+                    "kind": "summary" if _is_summary(body["messages"]) else "turn",
+                    "prompt_tokens": counter.messages(body["messages"]),
+                    "blocking": False,
+                    "_text": json.dumps(body["messages"]),
+                }
+            )
+        await llm.aclose()
+    # Did turns that started while a summary was running wait longer than the others?
+    busy = sorted(w for w, d in zip(waits, during_summary, strict=True) if d)
+    idle = sorted(w for w, d in zip(waits, during_summary, strict=True) if not d)
+    blocked = bool(busy and idle) and busy[len(busy) // 2] - idle[len(idle) // 2] > _BLOCKED_S
+    for call in calls:
+        if call["kind"] == "summary":
+            call["blocking"] = blocked
+    last_turn = [c for c in calls if c["kind"] == "turn"][-1]
+    folded_fact = any(c["kind"] == "summary" and FACT_KEY in c["_text"] for c in calls)
+    result = {
+        "budget_tokens": ctx.budget,
+        "window_turns": ctx.window_turns,
+        "token_counting": counter.source,
+        "calls": [{k: v for k, v in c.items() if not k.startswith("_")} for c in calls],
+        "fact_reached_model": FACT_KEY in last_turn["_text"],
+        "fact_in_summary_request": folded_fact,
+        "turn_wait_p50_ms": round(sorted(waits)[len(waits) // 2] * 1000, 1),
+        "summary": ctx.summary,
+    }
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run(argparse.Namespace(turns=60, budget=None, window=None, json=True)))
