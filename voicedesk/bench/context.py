@@ -98,7 +98,7 @@ async def run_context_bench(
             task = ctx._summary_task
             during_summary.append(task is not None and not task.done())
             t_text = time.perf_counter()
-            messages, tokens = ctx.build_for(_user_text(i))
+            messages, _tokens = ctx.build_for(_user_text(i))
             request = ChatRequest(messages=messages, max_tokens=settings.llm.max_tokens)
             stream = llm.stream(request)
             first = await anext(stream)
