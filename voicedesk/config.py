@@ -84,7 +84,9 @@ class TTSSettings(_Section):
 
 class BargeInSettings(_Section):
     enabled: bool = True
-    min_speech_ms: int = Field(200, ge=0, le=2000)
+    min_speech_ms: int = Field(
+        120, ge=0, le=2000, description="Speech over the answer before it pauses"
+    )
     min_words: int = Field(0, ge=0, le=10)
     resume_after_noise: bool = True
 

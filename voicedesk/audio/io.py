@@ -34,11 +34,16 @@ class AudioIO:
         bus: ev.EventBus | None = None,
         zero_input_timeout_s: float | None = 1.5,
         capture_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        echo_mode: str = "off",
+        noise_suppression: bool = True,
     ) -> None:
         self.backend = backend
         self.playback = PlaybackBuffer()
         self.bus = bus
         self.capture_filter = capture_filter  # e.g. echo cancellation: (mic, played) -> clean
+        self.echo_mode = echo_mode  # "on" | "off" | "auto" (on unless the speaker is a headset)
+        self.noise_suppression = noise_suppression
+        self.echo_cancellation = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._callback: BlockCallback | None = None
         self._index = 0
@@ -89,12 +94,39 @@ class AudioIO:
                 zero_input_timeout_s=settings.audio.zero_input_timeout_s,
             )
         zero_check = None if input is not None else settings.audio.zero_input_timeout_s
-        return cls(backend, bus=bus, zero_input_timeout_s=zero_check)
+        # WAV files have no acoustic path from speaker to microphone: nothing to cancel.
+        echo_mode = settings.echo.mode if input is None else "off"
+        return cls(
+            backend,
+            bus=bus,
+            zero_input_timeout_s=zero_check,
+            echo_mode=echo_mode,
+            noise_suppression=settings.echo.noise_suppression,
+        )
 
     def start(self, loop: asyncio.AbstractEventLoop, callback: BlockCallback) -> None:
         self._loop = loop
         self._callback = callback
         self.backend.start(self._process)
+        if self.capture_filter is None and self._wants_aec():
+            from voicedesk.audio.aec import EchoCanceller
+
+            self.capture_filter = EchoCanceller(
+                noise_suppression=self.noise_suppression,
+                delay_ms=round(self.backend.output_latency_s * 1000),
+            )
+        self.echo_cancellation = self.capture_filter is not None
+        if self.bus is not None and self.echo_cancellation:
+            self.bus.publish(ev.Notice(level="info", message="Echo cancellation on"))
+
+    def _wants_aec(self) -> bool:
+        if self.echo_mode == "on":
+            return True
+        if self.echo_mode == "off":
+            return False
+        from voicedesk.audio.devices import is_headset
+
+        return not is_headset(getattr(self.backend, "output_name", None))
 
     def stop(self) -> None:
         self.backend.stop()

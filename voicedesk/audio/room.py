@@ -56,7 +56,7 @@ class SimulatedRoom(DuplexBackend):
         self.noise = None if noise_dbfs is None else 32768 * 10 ** (noise_dbfs / 20)
         self._ir = room_impulse_response(rt60_s=rt60_s, seed=seed)
         self._rng = np.random.default_rng(seed + 1)
-        self._to_mic_rate = StreamResampler(PLAYBACK_RATE, CAPTURE_RATE)
+        self._to_mic_rate = StreamResampler(PLAYBACK_RATE, CAPTURE_RATE, quality="QQ")  # ~no delay
         delay = int(delay_ms * CAPTURE_RATE / 1000)
         # Pending echo at the microphone, starting at the next capture block.
         self._echo = np.zeros(delay + self._ir.size + 4 * self.capture_block, np.float32)

@@ -89,7 +89,7 @@ class SoundDeviceDuplex(DuplexBackend):
         zero_input_timeout_s: float = 1.5,
         latency: str | float = "low",
         max_playback_buffer_s: float = 0.25,
-        resample_quality: str = "MQ",
+        resample_quality: str = "QQ",  # low latency: see StreamResampler
     ) -> None:
         super().__init__(block_ms)
         self.input_device = input_device
@@ -170,8 +170,7 @@ class SoundDeviceDuplex(DuplexBackend):
         """Device buffer latency plus what the playback resampler holds back."""
         extra = 0.0
         if self._play_rs is not None and self.output_rate:
-            # soxr reports its delay in *output* samples (here: device-rate samples).
-            extra = self._play_rs.delay_s * self._play_rs.in_rate / self.output_rate
+            extra = self._play_rs.delay_s  # StreamResampler converts soxr's output samples
         return self._output_latency + extra
 
     @property

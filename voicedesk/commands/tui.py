@@ -77,7 +77,12 @@ def run(args: argparse.Namespace) -> int:
     path = log_file_path()
     with stderr_to_log(path, getattr(args, "verbose", 0)):
         log.info("voicedesk TUI starting; log file %s", path)
+        import faulthandler
+        import signal
+        _fh = open("/tmp/ptyhome/fault.txt", "w")  # noqa
+        faulthandler.register(signal.SIGUSR1, file=_fh, all_threads=True)
         code = asyncio.run(_run_app(args, settings, path, config_path))
+        log.info("event loop closed")
     return code
 
 
@@ -102,6 +107,8 @@ async def _run_app(
             await app.run_async()
         finally:
             await app.stop_session()
+            log.info("app closed; releasing resources")
+    log.info("resources released")
     return 0
 
 

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[ev.EventBus], Awaitable[SessionControl]]
 STOP_TIMEOUT_S = 5.0
+SESSION_ACTIONS = frozenset({"ptt", "hands_free", "mute", "interrupt", "type"})
 
 
 class EngineEvent(Message):
@@ -104,17 +105,23 @@ class VoiceDeskApp(App[int]):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.settings, id="status")
-        with Horizontal(id="main"):
-            yield ConversationPane(id="conversation")
-            with Vertical(id="side"):
-                yield ToolPane(id="tools")
-                yield TimingsPane(id="timings")
-        yield Input(
+        # Kept as attributes: while a modal is open, App.query_one would search the modal.
+        self.status_bar = StatusBar(self.settings, id="status")
+        self.conversation = ConversationPane(id="conversation")
+        self.tool_pane = ToolPane(id="tools")
+        self.timings = TimingsPane(id="timings")
+        self.text_input = Input(
             placeholder="press t to type a message · Enter sends · Esc leaves",
             id="text-input",
             compact=True,
         )
+        yield self.status_bar
+        with Horizontal(id="main"):
+            yield self.conversation
+            with Vertical(id="side"):
+                yield self.tool_pane
+                yield self.timings
+        yield self.text_input
         yield Footer()
 
     def on_mount(self) -> None:
@@ -150,7 +157,7 @@ class VoiceDeskApp(App[int]):
             if session.bus is not self.bus:
                 self._unsubscribe.append(session.bus.subscribe(self._on_bus_event))
             self.session = session
-            self.query_one(StatusBar).set_settings(session.settings)
+            self.status_bar.set_settings(session.settings)
             self._refresh_mode()
             await session.start()
             self._refresh_mode()
@@ -186,10 +193,12 @@ class VoiceDeskApp(App[int]):
         self.workers.cancel_group(self, "session")
         session, self.session = self.session, None
         if session is not None:
+            log.info("stopping the session")
             try:
                 await asyncio.wait_for(session.stop(), STOP_TIMEOUT_S)
             except Exception:
                 log.exception("session stop failed")
+            log.info("session stopped")
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
@@ -203,13 +212,15 @@ class VoiceDeskApp(App[int]):
         self.post_message(EngineEvent(event))
 
     def on_engine_event(self, message: EngineEvent) -> None:
+        if not self.status_bar.is_attached:  # closing down: nothing left to draw on
+            return
         try:
             self.apply_event(message.event)
         except Exception:  # a display bug must never take the conversation down
             log.exception("UI failed to show %s", type(message.event).__name__)
 
     def apply_event(self, event: ev.Event) -> None:
-        status = self.query_one(StatusBar)
+        status = self.status_bar
         if isinstance(event, ev.InputLevel):
             status.set_level(event.rms_dbfs, event.zero_input)
             return
@@ -229,19 +240,16 @@ class VoiceDeskApp(App[int]):
                 markup=False,
             )
         elif isinstance(event, ev.TurnMetrics):
-            self.query_one(TimingsPane).add_record(event.record)
-        if isinstance(event, ev.TurnEnded | ev.TranscriptFinal) and self.ptt_open:
-            self.ptt_open = False  # the engine closed the turn (e.g. typed over it)
-            self._refresh_mode()
+            self.timings.add_record(event.record)
         if isinstance(event, ev.ToolCallStarted | ev.ToolCallProgress | ev.ToolCallFinished):
-            self.query_one(ToolPane).handle(event)
-        self.query_one(ConversationPane).handle(event)
+            self.tool_pane.handle(event)
+        self.conversation.handle(event)
 
     def _refresh_mode(self) -> None:
         session = self.session
         mode = session.mode if session is not None else self.settings.turn.mode
         muted = session.muted if session is not None else False
-        self.query_one(StatusBar).set_mode(mode, muted=muted, ptt_open=self.ptt_open)
+        self.status_bar.set_mode(mode, muted=muted, ptt_open=self.ptt_open)
 
     def on_tool_pane_selected(self, message: ToolPane.Selected) -> None:
         self.push_screen(ToolDetailScreen(message.info))
@@ -302,14 +310,14 @@ class VoiceDeskApp(App[int]):
         self._refresh_mode()
 
     def action_interrupt(self) -> None:
-        text_input = self.query_one("#text-input", Input)
+        text_input = self.text_input
         if text_input.has_focus:
-            self.query_one(ConversationPane).focus()
+            self.conversation.focus()
         if self.session is not None:
             self.session.interrupt()
 
     def action_type(self) -> None:
-        self.query_one("#text-input", Input).focus()
+        self.text_input.focus()
 
     async def on_input_submitted(self, message: Input.Submitted) -> None:
         if message.input.id != "text-input":
@@ -321,7 +329,7 @@ class VoiceDeskApp(App[int]):
         if session is None:
             return
         message.input.value = ""
-        self.query_one(ConversationPane).focus()
+        self.conversation.focus()
         self.run_worker(self._send_text(session, text), group="send", exit_on_error=False)
 
     async def _send_text(self, session: SessionControl, text: str) -> None:
@@ -345,6 +353,10 @@ class VoiceDeskApp(App[int]):
     async def action_quit(self) -> None:
         await self.stop_session()
         self.exit(0)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """On the setup screen there is no conversation: hide the keys that drive one."""
+        return not (action in SESSION_ACTIONS and isinstance(self.screen, SetupScreen))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

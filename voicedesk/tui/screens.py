@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, Markdown, Static
 
 from voicedesk.errors import ConfigError, UserError
 
@@ -20,14 +20,14 @@ if TYPE_CHECKING:
     from voicedesk.tui.widgets.tools import ToolCallInfo
 
 KEY_HELP: list[tuple[str, str]] = [
-    ("space", "push-to-talk: tap to open the microphone, tap again to send"),
-    ("h", "hands-free on/off (the assistant decides when you have finished)"),
+    ("space", "push-to-talk: tap to talk, tap again to send"),
+    ("h", "hands-free on/off (it hears when you finish)"),
     ("m", "mute / unmute the microphone"),
     ("i / esc", "interrupt the answer being spoken"),
-    ("t", "type a turn instead of speaking (Enter sends)"),
+    ("t", "type a turn instead (Enter sends)"),
     ("ctrl+s", "settings: edit the config file"),
     ("d", "sound devices"),
-    ("ctrl+p", "command palette (every action is there)"),
+    ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
     ("q", "quit"),
 ]
@@ -71,7 +71,7 @@ class HelpScreen(_Dialog):
                 ),
                 id="help-paths",
             )
-            yield Static(Content.styled("Esc closes this help.", "$text-muted"))
+            yield Static(Content.styled("Esc closes this help.", "$foreground-muted"))
 
 
 class ErrorScreen(_Dialog):
@@ -96,21 +96,21 @@ class ErrorScreen(_Dialog):
             if self.hint:
                 yield Static(Content.assemble(("→ ", "bold $accent"), self.hint), id="error-hint")
             if self.log_path:
-                yield Static(Content.styled(f"Details: {self.log_path}", "$text-muted"))
-            yield Static(Content.styled("Esc closes · q quits", "$text-muted"))
+                yield Static(Content.styled(f"Details: {self.log_path}", "$foreground-muted"))
+            yield Static(Content.styled("Esc closes · q quits", "$foreground-muted"))
 
 
 SETUP_TEXT = """\
-voicedesk needs somewhere to send your speech. No API key is set, so pick one way forward:
+voicedesk needs somewhere to send your speech, and no API key is set. Pick one way forward:
 
-1. Cloud: set OPENAI_API_KEY (and ELEVENLABS_API_KEY for the voice) in your environment,
-   or run `voicedesk config init` and put the keys in the config file.
+1. **Cloud** — set `OPENAI_API_KEY` (and `ELEVENLABS_API_KEY` for the voice) in your \
+environment, or run `voicedesk config init` and put the keys in the config file.
+2. **Local or self-hosted** — point `llm.base_url` (and `stt`/`tts`) at OpenAI-compatible or \
+on-device servers, e.g. `stt.provider = "local"`, `tts.provider = "local"`. Press **ctrl+s** \
+to edit the settings here.
+3. **Just try it** — `voicedesk demo` runs the whole loop against a simulated cloud, no keys.
 
-2. Local or self-hosted: point llm.base_url (and stt/tts) at an OpenAI-compatible server,
-   e.g. stt.provider = local and tts.provider = local for on-device speech.
-   Press ctrl+s to edit the settings here.
-
-3. Just try it: `voicedesk demo` runs the whole loop against a simulated cloud, with no keys.
+Then start voicedesk again.
 """
 
 
@@ -129,9 +129,11 @@ class SetupScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="setup", classes="dialog") as box:
             box.border_title = "Welcome to voicedesk"
-            yield Static(SETUP_TEXT, markup=False, id="setup-text")
+            yield Markdown(SETUP_TEXT, id="setup-text")
             if self.config_path:
-                yield Static(Content.styled(f"Config file: {self.config_path}", "$text-muted"))
+                yield Static(
+                    Content.styled(f"Config file: {self.config_path}", "$foreground-muted")
+                )
         yield Footer()
 
 
@@ -154,7 +156,9 @@ class SettingsScreen(_Dialog):
                 yield Static(self._file_text(), id="settings-content", markup=False)
             yield Input(placeholder="section.key = value, Enter saves", id="settings-input")
             yield Static(
-                Content.styled("Changes apply the next time voicedesk starts.", "$text-muted"),
+                Content.styled(
+                    "Changes apply the next time voicedesk starts.", "$foreground-muted"
+                ),
                 id="settings-status",
             )
 
@@ -188,7 +192,7 @@ class SettingsScreen(_Dialog):
         status.set_classes("ok")
         status.update(
             Content.assemble(
-                ("✓ saved ", "bold $success"), key, (" — restart to apply", "$text-muted")
+                ("✓ saved ", "bold $success"), key, (" — restart to apply", "$foreground-muted")
             )
         )
         self.query_one("#settings-content", Static).update(self._file_text())

@@ -43,7 +43,7 @@ class UserTurn(Static):
         self.text = text
         self.provisional = provisional
         self.set_class(provisional, "provisional")
-        self.update(Content.assemble(("you › ", "bold $accent"), text))
+        self.update(Content.assemble(("you › ", "bold $text-accent"), text))
 
 
 class AssistantTurn(Static):
@@ -85,7 +85,7 @@ class AssistantTurn(Static):
         return self.render_content().plain
 
     def render_content(self) -> Content:
-        prefix = ("assistant › ", "bold $secondary")
+        prefix = ("assistant › ", "bold $text-primary")
         if self.interrupted and self.heard_text is not None:
             heard = self.heard_text.rstrip()
             rest = self.text[len(self.heard_text) :] if self.text.startswith(heard) else ""
@@ -93,12 +93,14 @@ class AssistantTurn(Static):
                 prefix,
                 heard,
                 (CUT_MARKER, "bold $warning"),
-                (rest.strip(), "$text-muted strike"),
+                (rest.strip(), "$foreground-muted strike"),
             )
         text = self.heard_text if self.heard_text else self.text
         if self.cancelled and not self.heard_text:
-            return Content.assemble(prefix, (text, "$text-muted"), (" (cancelled)", "$text-muted"))
-        return Content.assemble(prefix, text or ("…", "$text-muted"))
+            return Content.assemble(
+                prefix, (text, "$foreground-muted"), (" (cancelled)", "$foreground-muted")
+            )
+        return Content.assemble(prefix, text or ("…", "$foreground-muted"))
 
     def _render_text(self) -> None:
         self.set_class(self.cancelled and not self.heard_text, "cancelled")
@@ -138,15 +140,15 @@ class ToolCard(Static):
             "running": "bold $warning",
             "done": "bold $success",
             "error": "bold $error",
-            "cancelled": "$text-muted",
+            "cancelled": "$foreground-muted",
         }[self.status]
         args = short_args(self.arguments)
         self.update(
             Content.assemble(
                 (f"{icon} ", style),
                 (self.name_, "bold"),
-                (f"({args})", "$text-muted"),
-                f"  {self.detail}" if self.detail else ("  running…", "italic $text-muted"),
+                (f"({args})", "$foreground-muted"),
+                f"  {self.detail}" if self.detail else ("  running…", "italic $foreground-muted"),
             )
         )
 
@@ -214,6 +216,24 @@ class ConversationPane(VerticalScroll):
             self._mount(turn)
         elif not (provisional and not turn.provisional):  # an interim never undoes a final
             turn.set_text(text, provisional=provisional)
+        if not provisional:
+            self._drop_taken_back(turn)
+
+    def _drop_taken_back(self, turn: UserTurn) -> None:
+        """The person went on before hearing any answer: the engine continues the turn under
+        a new id, so the earlier, shorter copy and its unheard answer are removed."""
+        earlier = [t for t in self.users if t < turn.turn_id]
+        if not earlier:
+            return
+        prev = self.users[max(earlier)]
+        answer = self.assistants.get(prev.turn_id)
+        unheard = answer is None or answer.heard_text is None  # never played
+        if unheard and prev.text and turn.text.startswith(prev.text) and turn.text != prev.text:
+            del self.users[prev.turn_id]
+            prev.remove()
+            if answer is not None:
+                del self.assistants[prev.turn_id]
+                answer.remove()
 
     def _assistant(self, turn_id: int) -> AssistantTurn:
         turn = self.assistants.get(turn_id)

@@ -32,7 +32,7 @@ def level_meter(rms_dbfs: float | None, zero_input: bool = False) -> Content:
     if zero_input:
         return Content.styled("mic 0 !", "bold $warning")
     if rms_dbfs is None:
-        return Content.styled("mic " + "·" * METER_WIDTH, "$text-muted")
+        return Content.styled("mic " + "·" * METER_WIDTH, "$foreground-muted")
     frac = max(0.0, min(1.0, (rms_dbfs - FLOOR_DB) / -FLOOR_DB))
     cells = []
     for i in range(METER_WIDTH):
@@ -71,7 +71,7 @@ class StatusBar(Horizontal):
         yield Static(id="status-mode")
         yield Static(id="status-state")
         yield Static(level_meter(None), id="status-level")
-        yield Static(Content.styled("ctx –", "$text-muted"), id="status-context")
+        yield Static(Content.styled("ctx –", "$foreground-muted"), id="status-context")
         yield Static(models_label(self._settings), id="status-models", markup=False)
 
     def on_mount(self) -> None:

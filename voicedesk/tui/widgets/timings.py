@@ -78,7 +78,7 @@ class Waterfall(Widget):
 
     def render(self) -> Content:
         if self.record is None:
-            return Content.styled("No turn measured yet.", "$text-muted")
+            return Content.styled("No turn measured yet.", "$foreground-muted")
         spans = stage_spans(self.record)
         bar_w = max(4, self.size.width - LABEL_W - VALUE_W - 2)
         known = [(s, e) for _, s, e in spans if s is not None and e is not None]
@@ -91,11 +91,11 @@ class Waterfall(Widget):
             if start is None or end is None:
                 lines.append(
                     Content.assemble(
-                        (label, "$text-muted"),
+                        (label, "$foreground-muted"),
                         " ",
-                        ("·" * bar_w, "$text-muted 40%"),
+                        ("·" * bar_w, "$foreground-muted 40%"),
                         " ",
-                        ("–".rjust(VALUE_W), "$text-muted"),
+                        ("–".rjust(VALUE_W), "$foreground-muted"),
                     )
                 )
                 continue
@@ -117,7 +117,7 @@ class Waterfall(Widget):
         left = "0" if lo == 0 else fmt_s(lo)
         right = fmt_s(hi)
         axis = " " * (LABEL_W + 1) + left + " " * max(1, bar_w - len(left) - len(right)) + right
-        lines.append(Content.styled(axis, "$text-muted"))
+        lines.append(Content.styled(axis, "$foreground-muted"))
         return Content("\n").join(lines)
 
 
@@ -135,7 +135,9 @@ class TimingsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Waterfall(id="waterfall")
         yield Sparkline([], id="v2v-sparkline")
-        yield Static(Content.styled("v2v: no spoken turns yet", "$text-muted"), id="v2v-stats")
+        yield Static(
+            Content.styled("v2v: no spoken turns yet", "$foreground-muted"), id="v2v-stats"
+        )
 
     def on_mount(self) -> None:
         self.query_one(Sparkline).display = False
@@ -159,8 +161,8 @@ class TimingsPane(Vertical):
                 Content.assemble(
                     "v2v p50 ",
                     (fmt_s(p50), f"bold {style}"),
-                    " · p95 ",
+                    " p95 ",
                     (fmt_s(p95), "bold $error" if p95 > VOICE_TO_VOICE_TARGET else "bold"),
-                    (f" · n={len(self.v2v)}", "$text-muted"),
+                    (f" n={len(self.v2v)}", "$foreground-muted"),
                 )
             )

@@ -76,7 +76,6 @@ class ToolPane(Vertical):
             options.add_option(Option(self.line(info), id=event.call_id))
             options.display = True
             self.query_one("#tools-empty").display = False
-            options.highlighted = options.option_count - 1
         elif isinstance(event, ev.ToolCallProgress) and event.call_id in self.calls:
             info = self.calls[event.call_id]
             bits = []
@@ -107,7 +106,7 @@ class ToolPane(Vertical):
             "running": "bold $warning",
             "done": "bold $success",
             "error": "bold $error",
-            "cancelled": "$text-muted",
+            "cancelled": "$foreground-muted",
         }[status]
         if info.finished is not None:
             took = f" {info.finished.duration_s:.2f}s"
@@ -119,9 +118,9 @@ class ToolPane(Vertical):
         return Content.assemble(
             (f"{icon} ", style),
             (info.name, "bold"),
-            (took, "$text-muted"),
+            (took, "$foreground-muted"),
             "\n  ",
-            (short_args(info.arguments, 60) or "no arguments", "$text-muted"),
+            (short_args(info.arguments, 60) or "no arguments", "$foreground-muted"),
             "\n  ",
             detail[:200],
         )
