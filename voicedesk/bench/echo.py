@@ -56,6 +56,7 @@ class Results:
     reactions: list[float] = field(default_factory=list)
     false_at: list[float] = field(default_factory=list)  # episode times of false barge-ins
     episode_erle: list[float] = field(default_factory=list)
+    rooms: list[dict[str, Any]] = field(default_factory=list)
     echo_energy: float = 0.0
     residual_energy: float = 0.0
     aec_cpu_s: float = 0.0
@@ -136,7 +137,12 @@ def run_echo_bench(
         settings.barge_in.min_speech_ms = min_speech_ms
     rng = np.random.default_rng(seed)
     answers, people = _voices()
-    person_level = np.mean([_speech_level(p) for p in people])
+    # The person at a typical laptop-microphone level (≈ −26 dBFS while speaking), so person
+    # plus echo stays clear of clipping as it would with the microphone's gain set sanely.
+    person_level = 32768 * 10 ** (-26 / 20)
+    people = [
+        (p.astype(np.float32) * (person_level / _speech_level(p))).astype(np.int16) for p in people
+    ]
     res = Results()
     block = 160  # 10 ms at 16 kHz, as the live engine
     episode_i = 0
@@ -161,13 +167,14 @@ def run_echo_bench(
             loud = np.flatnonzero(np.abs(words.astype(np.int32)) > 328)
             onset = (at + (int(loud[0]) if loud.size else 0)) / 16_000
         if episode_i % EPISODES_PER_ROOM == 1:
-            # a new room (another laptop, another desk): new delay and reflections; the echo
-            # canceller carries on and has to re-converge, as it would in a live session
+            # a new room (another laptop, another desk): new delay and reflections, and a new
+            # echo canceller that has to converge from scratch, as at the start of a session
+            canceller = EchoCanceller(noise_suppression=noise_suppression) if aec else None
             room_i = (episode_i - 1) // EPISODES_PER_ROOM
             delay = int(DELAYS_MS[room_i % len(DELAYS_MS)] * 16)  # samples at 16 kHz
-            ir = room_impulse_response(
-                rt60_s=rng.uniform(0.15, 0.35), seed=int(rng.integers(1 << 30))
-            )
+            rt60 = float(rng.uniform(0.15, 0.35))
+            ir = room_impulse_response(rt60_s=rt60, seed=int(rng.integers(1 << 30)))
+            res.rooms.append({"delay_ms": delay / 16, "rt60_s": round(rt60, 2), "peak": 0})
         gain = 10 ** (echo_db / 20)
         vad = VadSegmenter(settings)
         policy = BargeInPolicy(settings.barge_in)
@@ -192,6 +199,7 @@ def run_echo_bench(
             echo = echo_buf[a:b]
             mic = np.clip(person[a:b].astype(np.float32) + echo + noise[a:b], -32768, 32767)
             mic16 = mic.astype(np.int16)
+            res.rooms[-1]["peak"] = max(res.rooms[-1]["peak"], int(np.abs(mic).max()))
             if canceller is not None:
                 t0 = time.process_time()
                 clean = canceller(mic16, prev_played24)
@@ -213,7 +221,10 @@ def run_echo_bench(
                 if event.kind == "stop":
                     policy.reset()
             if vad.in_speech and speech_start is not None and stopped_at is None:
-                verdict = policy.on_speech(speech_start, t, answer_playing=playing)
+                cautious = canceller is not None and not canceller.converged
+                verdict = policy.on_speech(
+                    speech_start, t, answer_playing=playing, cautious=cautious
+                )
                 if verdict == "pause":
                     stopped_at = t
                     if onset is None or t < onset:
@@ -253,6 +264,7 @@ def run_echo_bench(
         "false_barge_in_times_s": res.false_at,
         "reactions_s": [round(r, 3) for r in res.reactions],
         "episode_erle_db": res.episode_erle,
+        "rooms": res.rooms,
     }
 
 

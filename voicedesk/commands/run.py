@@ -113,6 +113,7 @@ async def run_headless(
             sim=sim,
             bus=bus,
             with_tools=False if args.no_tools else None,
+            resume=bool(getattr(args, "resume", False)),
         )
     finally:
         if metrics_fh is not None:
@@ -128,6 +129,7 @@ async def converse(
     sim: Any | None,
     bus: Any,
     with_tools: bool | None = None,
+    resume: bool = False,
 ) -> Any:
     """Run one conversation to the end of the input file (or until cancelled); returns the session."""
     from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
@@ -142,6 +144,7 @@ async def converse(
             output_path=output_path,
             bus=bus,
             with_tools=with_tools,
+            resume=resume,
         )
         try:
             await session.start()

@@ -77,12 +77,7 @@ def run(args: argparse.Namespace) -> int:
     path = log_file_path()
     with stderr_to_log(path, getattr(args, "verbose", 0)):
         log.info("voicedesk TUI starting; log file %s", path)
-        import faulthandler
-        import signal
-        _fh = open("/tmp/ptyhome/fault.txt", "w")  # noqa
-        faulthandler.register(signal.SIGUSR1, file=_fh, all_threads=True)
         code = asyncio.run(_run_app(args, settings, path, config_path))
-        log.info("event loop closed")
     return code
 
 
@@ -149,12 +144,16 @@ def session_factory(
         metrics_out = getattr(args, "metrics_out", None)
         if metrics_out:
             _write_metrics(bus, Path(metrics_out), stack)
+        extra: dict[str, Any] = {}
+        if getattr(args, "resume", False) and not demo:
+            extra["resume"] = True  # continue the last conversation's context
         return build_session(
             use,
             input_path=input_path,
             output_path=output_path,
             bus=bus,
             with_tools=False if no_tools else (True if demo else None),
+            **extra,
         )
 
     return make_session

@@ -17,6 +17,7 @@ from typing import Literal
 from voicedesk.config import BargeInSettings
 
 Verdict = Literal["none", "pause", "cut", "resume"]
+UNCONVERGED_MIN_SPEECH_MS = 350
 
 
 @dataclass
@@ -25,13 +26,22 @@ class BargeInPolicy:
     speech_since_s: float | None = None
     paused: bool = False
 
-    def on_speech(self, speech_start_s: float, now_s: float, *, answer_playing: bool) -> Verdict:
-        """Called for every block while the person is speaking."""
+    def on_speech(
+        self, speech_start_s: float, now_s: float, *, answer_playing: bool, cautious: bool = False
+    ) -> Verdict:
+        """Called for every block while the person is speaking.
+
+        ``cautious``: the echo canceller has not converged yet, so residual echo may pass for
+        speech; wait for longer speech (``UNCONVERGED_MIN_SPEECH_MS``) before pausing.
+        """
         if not self.settings.enabled or not answer_playing or self.paused:
             return "none"
         if self.speech_since_s is None:
             self.speech_since_s = speech_start_s
-        if (now_s - self.speech_since_s) * 1000 >= self.settings.min_speech_ms:
+        needed = self.settings.min_speech_ms
+        if cautious:
+            needed = max(needed, UNCONVERGED_MIN_SPEECH_MS)
+        if (now_s - self.speech_since_s) * 1000 >= needed:
             self.paused = True
             return "pause"
         return "none"

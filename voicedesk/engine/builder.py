@@ -71,6 +71,7 @@ def build_session(
     log_path: Path | None = None,
     with_tools: bool | None = None,
     tail_s: float | None = None,
+    resume: bool = False,
 ) -> Session:
     """Construct providers, audio, detector and context; raise UserError on anything missing."""
     from voicedesk.audio.io import AudioIO
@@ -91,13 +92,30 @@ def build_session(
     context = ContextManager(
         settings, model=settings.llm.model, summarizer=Summarizer(llm, bus), bus=bus
     )
+    last_turn = 0
+    if not resume:
+        session_log = SessionLog(log_path)
+    else:
+        from voicedesk.engine.resume import restore_state
+        from voicedesk.engine.session_log import latest_log
+        from voicedesk.errors import UserError
+
+        previous = log_path or latest_log()
+        if previous is None or not previous.exists():
+            raise UserError(
+                "There is no earlier conversation to resume.",
+                "start one with `voicedesk` (or `voicedesk run`); --resume continues the last",
+            )
+        snapshot, last_turn = restore_state(previous)
+        context.restore(snapshot)
+        session_log = SessionLog(previous)  # the conversation goes on in the same log
     tools = None
     use_tools = settings.tools.docs_server or bool(settings.tools.mcpServers)
     if with_tools if with_tools is not None else use_tools:
         from voicedesk.tools.manager import ToolManager
 
         tools = ToolManager(settings, bus=bus)
-    return Session(
+    session = Session(
         settings,
         audio=audio,
         stt=stt,
@@ -107,6 +125,9 @@ def build_session(
         context=context,
         tools=tools,
         bus=bus,
-        session_log=SessionLog(log_path),
+        session_log=session_log,
         fallback_tts=fallback,
     )
+    if last_turn:
+        session.continue_from(last_turn)
+    return session

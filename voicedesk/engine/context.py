@@ -69,6 +69,7 @@ class ContextManager:
         self._summary_task: asyncio.Task[None] | None = None
         self.summaries_made = 0
         self.last_prompt_tokens = 0
+        self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
 
     # ------------------------------------------------------------------ prompt
     def _system_message(self) -> dict[str, Any]:
@@ -182,6 +183,8 @@ class ContextManager:
         ids = {t.turn_id for t in folding}
         self.turns = [t for t in self.turns if t.turn_id not in ids]
         self.summaries_made += 1
+        if self.on_summary is not None:
+            self.on_summary(self.summary, sorted(ids), self.summary_turns)
         self._publish(summary_made=True)
 
     async def wait_summary(self) -> None:
@@ -208,6 +211,7 @@ class ContextManager:
             turn = _Turn(int(raw["turn_id"]), list(raw.get("messages", [])))
             turn.tokens = sum(self.counter.message(m) for m in turn.messages)
             self.turns.append(turn)
+            self._compact_tools(turn.turn_id)
 
     def _publish(self, *, summary_made: bool) -> None:
         if self.bus is not None:

@@ -117,6 +117,23 @@ class Session:
         self._closing = False
         self._idle = asyncio.Event()
         self._idle.set()
+        if session_log is not None and hasattr(context, "on_summary"):
+            context.on_summary = self._log_summary
+
+    def _log_summary(self, summary: str, folded: list[int], summary_turns: int) -> None:
+        assert self.log is not None
+        self.log.append(
+            {
+                "type": "summary",
+                "summary": summary,
+                "folded_turn_ids": folded,
+                "summary_turns": summary_turns,
+            }
+        )
+
+    def continue_from(self, last_turn_id: int) -> None:
+        """Number new turns after a resumed conversation's last one."""
+        self._turn_ids = itertools.count(last_turn_id + 1)
 
     # ------------------------------------------------------------------ clock
     def now_s(self) -> float:
@@ -209,7 +226,9 @@ class Session:
             return
         if self._playing is not None:
             await self._cut_playing(self.now_s())
+        spoken = self._turn  # a spoken turn may be in progress; the typed one stands alone
         turn = self._new_turn(self.now_s())
+        self._turn = spoken
         turn.typed = True
         turn.segments.append(text)
         turn.ended = True
@@ -236,8 +255,12 @@ class Session:
             self.stt.push_audio(block)
         self._handle_signals(signals)
         if self.detector.in_speech and self._speech_start_s is not None:
+            aec = getattr(self.audio, "capture_filter", None)
             verdict = self._barge.on_speech(
-                self._speech_start_s, audio_s + self._block_s, answer_playing=self._answer_audible()
+                self._speech_start_s,
+                audio_s + self._block_s,
+                answer_playing=self._answer_audible(),
+                cautious=aec is not None and not getattr(aec, "converged", True),
             )
             if verdict == "pause":
                 self._pause_for_barge_in(audio_s + self._block_s)
@@ -576,6 +599,8 @@ class Session:
             )
         )
         self._finish_turn(turn, heard=heard, interrupted=True, reply=reply)
+        if self._turn is None and self._reply is None:
+            self._set_state("listening")
 
     def _finish_turn(
         self, turn: _Turn, *, heard: str, interrupted: bool, reply: Reply | None = None
@@ -587,6 +612,10 @@ class Session:
         if reply is not None:
             if reply.tool_messages:
                 self.context.add_tool_exchange(turn.turn_id, reply.tool_messages)
+                if self.log is not None:
+                    self.log.append(
+                        {"type": "tools", "turn_id": turn.turn_id, "messages": reply.tool_messages}
+                    )
             if heard or not interrupted:
                 self.context.add_assistant(turn.turn_id, heard, interrupted=interrupted)
         record = rec.to_json()

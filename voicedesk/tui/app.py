@@ -98,15 +98,12 @@ class VoiceDeskApp(App[int]):
         self.started = asyncio.Event()
         self._unsubscribe: list[Callable[[], None]] = []
         self._stopped = False
-        if demo:
-            self.sub_title = "demo · simulated cloud"
-        elif simulated:
-            self.sub_title = "simulated cloud"
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         # Kept as attributes: while a modal is open, App.query_one would search the modal.
-        self.status_bar = StatusBar(self.settings, id="status")
+        tag = "demo" if self.demo else "sim" if self.simulated else ""
+        self.status_bar = StatusBar(self.settings, tag=tag, id="status")
         self.conversation = ConversationPane(id="conversation")
         self.tool_pane = ToolPane(id="tools")
         self.timings = TimingsPane(id="timings")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
@@ -243,7 +244,18 @@ class ConversationPane(VerticalScroll):
             self._mount(turn)
         return turn
 
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Content.styled(
+                "Just talk (hands-free), tap space for push-to-talk, or press t to type.",
+                "$foreground-muted italic",
+            ),
+            id="conversation-hint",
+        )
+
     def _mount(self, widget: Static) -> None:
+        for hint in self.query("#conversation-hint"):
+            hint.remove()
         self.mount(widget)
 
     def _follow(self) -> None:

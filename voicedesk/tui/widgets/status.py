@@ -60,9 +60,10 @@ def models_label(settings: Settings) -> str:
 class StatusBar(Horizontal):
     """Shows what the assistant is doing right now; updated from engine events."""
 
-    def __init__(self, settings: Settings, *, id: str | None = None) -> None:
+    def __init__(self, settings: Settings, *, tag: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
         self._settings = settings
+        self._tag = tag  # "demo" / "sim": say plainly that no real cloud is answering
         self.mode_text = ""
         self.state = "idle"
         self.context_text = ""
@@ -72,7 +73,11 @@ class StatusBar(Horizontal):
         yield Static(id="status-state")
         yield Static(level_meter(None), id="status-level")
         yield Static(Content.styled("ctx –", "$foreground-muted"), id="status-context")
-        yield Static(models_label(self._settings), id="status-models", markup=False)
+        yield Static(self._models(), id="status-models", markup=False)
+
+    def _models(self) -> str:
+        label = models_label(self._settings)
+        return f"{self._tag} · {label}" if self._tag else label
 
     def on_mount(self) -> None:
         self.set_state("idle")
@@ -80,7 +85,7 @@ class StatusBar(Horizontal):
 
     def set_settings(self, settings: Settings) -> None:
         self._settings = settings
-        self.query_one("#status-models", Static).update(models_label(settings))
+        self.query_one("#status-models", Static).update(self._models())
 
     def set_mode(self, mode: str, *, muted: bool, ptt_open: bool) -> None:
         if muted:

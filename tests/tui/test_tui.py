@@ -1,0 +1,720 @@
+"""The terminal UI, driven with Textual's pilot.
+
+Most tests run a REAL engine session (``build_session``) over a WAV of silence against the
+simulated cloud, so a typed turn, push-to-talk and interruption go through the whole
+pipeline. Screens that do not need the engine use a do-nothing fake session; snapshots use
+the fake plus events published on the bus, so they are deterministic (no clocks, no levels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Markdown, OptionList, Static
+
+from voicedesk import events as ev
+from voicedesk.audio.wavio import write_wav
+from voicedesk.config import Settings
+from voicedesk.engine.builder import build_session, settings_for_sim
+from voicedesk.errors import AudioUnavailableError, UserError
+from voicedesk.sim.script import SimScript, SimTurn
+from voicedesk.sim.server import SimLatency, SimServer
+from voicedesk.tui.app import VoiceDeskApp
+from voicedesk.tui.screens import (
+    DevicesScreen,
+    ErrorScreen,
+    HelpScreen,
+    SettingsScreen,
+    SetupScreen,
+    ToolDetailScreen,
+)
+from voicedesk.tui.widgets.conversation import (
+    CUT_MARKER,
+    AssistantTurn,
+    ConversationPane,
+    ToolCard,
+    UserTurn,
+)
+from voicedesk.tui.widgets.status import StatusBar
+from voicedesk.tui.widgets.timings import TimingsPane, Waterfall
+from voicedesk.tui.widgets.tools import ToolPane
+
+QUESTION = "What is the capital of France?"
+ANSWER = "Paris is the capital of France."
+LONG_ANSWER = " ".join(
+    f"Sentence number {i} of a long answer that keeps the assistant talking for a while."
+    for i in range(1, 9)
+)
+
+
+# ---------------------------------------------------------------------------- fixtures
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Session logs and config go to a temporary folder, never the developer's home."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("VOICEDESK_CONFIG", str(tmp_path / "config" / "config.toml"))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def silence_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("audio") / "silence.wav"
+    write_wav(path, np.zeros(16_000 * 30, np.int16), 16_000)
+    return path
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=QUESTION, reply=ANSWER),
+            SimTurn(transcript="Tell me a long story.", reply=LONG_ANSWER),
+        ]
+    )
+    async with SimServer(script, SimLatency(ttft_s=0.1, ttfb_s=0.05, stt_s=0.05)) as server:
+        yield server
+
+
+@pytest.fixture
+def real_app(sim: SimServer, silence_wav: Path, tmp_path: Path) -> VoiceDeskApp:
+    """The app with a factory that builds a real engine session on the simulated cloud."""
+    settings = Settings()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return build_session(
+            settings_for_sim(settings, sim.base_url),
+            input_path=silence_wav,
+            bus=bus,
+            with_tools=False,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    return VoiceDeskApp(
+        settings,
+        make_session,
+        simulated=True,
+        log_path=tmp_path / "tui.log",
+        config_path=tmp_path / "config.toml",
+    )
+
+
+class FakeSession:
+    """A SessionControl that does nothing but remember what it was asked."""
+
+    def __init__(self, bus: ev.EventBus, settings: Settings) -> None:
+        self.bus = bus
+        self.settings = settings
+        self.state: ev.EngineState = "idle"
+        self.mode = "hands-free"
+        self.muted = False
+        self.calls: list[str] = []
+
+    async def start(self) -> None:
+        self.calls.append("start")
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+
+    def set_mode(self, mode: str) -> None:
+        self.calls.append(f"mode:{mode}")
+        self.mode = mode
+
+    def ptt_press(self) -> None:
+        self.calls.append("ptt_press")
+
+    def ptt_release(self) -> None:
+        self.calls.append("ptt_release")
+
+    def set_muted(self, muted: bool) -> None:
+        self.calls.append(f"muted:{muted}")
+        self.muted = muted
+
+    def interrupt(self) -> None:
+        self.calls.append("interrupt")
+
+    async def send_text(self, text: str) -> None:
+        self.calls.append(f"text:{text}")
+
+
+def fake_app(tmp_path: Path, *, theme: str | None = None) -> VoiceDeskApp:
+    settings = Settings()
+    if theme:
+        settings.ui.theme = theme
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return FakeSession(bus, settings)
+
+    return VoiceDeskApp(
+        settings,
+        make_session,
+        simulated=True,
+        log_path=Path("/var/log/voicedesk/tui.log"),
+        config_path=tmp_path / "config.toml",
+    )
+
+
+# ---------------------------------------------------------------------------- helpers
+async def wait_until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+async def started(pilot: Pilot) -> VoiceDeskApp:
+    app = pilot.app
+    assert isinstance(app, VoiceDeskApp)
+    await asyncio.wait_for(app.started.wait(), 15)
+    assert app.start_error is None, app.start_error
+    await wait_until(pilot, lambda: app.session is not None and app.session.state != "idle")
+    return app
+
+
+def text_of(widget: Static) -> str:
+    return str(widget.render())
+
+
+def status_text(app: VoiceDeskApp) -> str:
+    bar = app.query_one(StatusBar)
+    return " ".join(text_of(w) for w in bar.query(Static))
+
+
+def conversation(app: VoiceDeskApp) -> ConversationPane:
+    return app.query_one(ConversationPane)
+
+
+# ---------------------------------------------------------------------------- real session
+async def test_typed_turn_goes_through_the_engine(real_app: VoiceDeskApp) -> None:
+    async with real_app.run_test(size=(80, 24)) as pilot:
+        app = await started(pilot)
+        assert "listening" in status_text(app)
+        await pilot.press("t")
+        assert app.query_one("#text-input", Input).has_focus
+        await pilot.press(*"What ")  # real key presses land in the input…
+        assert app.text_input.value == "What "
+        app.text_input.value = QUESTION  # …the rest is set directly (pilot types slowly)
+        await pilot.press("enter")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records))
+
+        users = list(conversation(app).query(UserTurn))
+        assistants = list(conversation(app).query(AssistantTurn))
+        assert [u.text for u in users] == [QUESTION]
+        assert not users[0].has_class("provisional")
+        assert assistants[0].display_text == f"assistant › {ANSWER}"
+
+        record = timings.records[-1]
+        assert record["user_text"] == QUESTION and record["ttft"] is not None
+        waterfall = str(app.query_one(Waterfall).render())
+        assert "LLM TTFT" in waterfall and "TTS TTFB" in waterfall and "ms" in waterfall
+        assert "turn 1" in str(timings.border_subtitle)
+        assert "ctx" in status_text(app)  # ContextUpdated reached the status bar
+        # focus went back to the conversation: keys act again
+        assert not app.query_one("#text-input", Input).has_focus
+        await pilot.press("q")
+    assert real_app.return_value == 0
+
+
+async def test_push_to_talk_toggle_and_quit(real_app: VoiceDeskApp) -> None:
+    async with real_app.run_test(size=(80, 24)) as pilot:
+        app = await started(pilot)
+        session = app.session
+        assert session is not None and session.mode == "hands-free"
+
+        await pilot.press("space")  # opens the mic: switches to push-to-talk
+        assert session.mode == "push-to-talk"
+        await wait_until(pilot, lambda: app.query_one(StatusBar).state == "hearing")
+        assert "push-to-talk" in status_text(app) and "hearing you" in status_text(app)
+        assert app.query_one(StatusBar).mode_text == "push-to-talk (mic open)"
+
+        await pilot.press("space")  # ends the turn now (silence: no words, turn dropped)
+        assert app.query_one(StatusBar).mode_text == "push-to-talk"
+        await wait_until(pilot, lambda: app.query_one(StatusBar).state != "hearing")
+        assert session.mode == "push-to-talk"
+
+        await pilot.press("q")
+        assert session.state == "idle"  # stopped by quit
+    assert real_app.return_value == 0
+    assert real_app.session is None
+
+
+async def test_hands_free_mute_and_interrupt(real_app: VoiceDeskApp) -> None:
+    async with real_app.run_test(size=(80, 24)) as pilot:
+        app = await started(pilot)
+        session = app.session
+        assert session is not None
+        bar = app.query_one(StatusBar)
+
+        await pilot.press("h")
+        assert session.mode == "push-to-talk" and bar.mode_text == "push-to-talk"
+        await pilot.press("h")
+        assert session.mode == "hands-free" and bar.mode_text == "hands-free"
+
+        await pilot.press("m")
+        assert session.muted
+        await wait_until(pilot, lambda: bar.state == "muted")
+        assert bar.mode_text == "muted" and "muted" in status_text(app)
+        await pilot.press("space")  # refused while muted, with a notice
+        assert session.mode == "hands-free"
+        await pilot.press("m")
+        assert not session.muted
+        await wait_until(pilot, lambda: bar.state == "listening")
+
+        # a long answer, cut while it is being spoken
+        playing: list[ev.PlaybackStarted] = []
+        app.bus.subscribe(
+            lambda e: playing.append(e) if isinstance(e, ev.PlaybackStarted) else None
+        )
+        await pilot.press("t")
+        app.text_input.value = "Tell me a long story."
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(playing))
+        await pilot.pause(0.5)
+        await pilot.press("i")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records))
+        assert timings.records[-1]["interrupted"] is True
+        answer = conversation(app).assistants[1]
+        assert answer.interrupted
+        assert CUT_MARKER.strip() in answer.display_text
+        heard = timings.records[-1]["heard_text"]
+        assert answer.display_text.startswith(f"assistant › {heard.rstrip()}")
+
+        await pilot.press("escape")  # nothing playing: harmless
+        await pilot.press("q")
+    assert real_app.return_value == 0
+
+
+# ---------------------------------------------------------------------------- synthetic events
+async def test_every_engine_state_in_the_status_bar(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        expected = {
+            "listening": "listening",
+            "hearing": "hearing you",
+            "thinking": "thinking",
+            "speaking": "speaking",
+            "tool": "tool running",
+            "muted": "muted",
+            "idle": "idle",
+        }
+        for state, label in expected.items():
+            app.bus.publish(ev.StateChanged(state=state))  # type: ignore[arg-type]
+            await pilot.pause()
+            assert label in text_of(app.query_one("#status-state", Static)), state
+            assert app.query_one("#status-state").has_class(f"state-{state}")
+
+        app.bus.publish(ev.InputLevel(rms_dbfs=-20.0))
+        app.bus.publish(ev.ContextUpdated(prompt_tokens=1500, budget_tokens=6000))
+        await pilot.pause()
+        assert "ctx 1.5k/6.0k" in status_text(app)
+        assert "mic" in text_of(app.query_one("#status-level", Static))
+        app.bus.publish(ev.InputLevel(rms_dbfs=-120.0, zero_input=True))
+        await pilot.pause()
+        assert "mic 0" in text_of(app.query_one("#status-level", Static))
+        assert "gpt-4o-mini" in status_text(app)
+
+
+async def started_fake(pilot: Pilot) -> FakeSession:
+    app = pilot.app
+    assert isinstance(app, VoiceDeskApp)
+    await asyncio.wait_for(app.started.wait(), 5)
+    assert isinstance(app.session, FakeSession)
+    return app.session
+
+
+async def test_keys_call_the_session(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = await started_fake(pilot)
+        await pilot.press("space", "space", "h", "m", "m", "i", "escape")
+        await pilot.press("t", "q", "escape")  # typing "q" in the input does not quit
+        assert not app.text_input.has_focus and app.is_running
+        app.text_input.value = ""
+        await pilot.press("t", *"hi there", "enter")
+        await pilot.pause()
+        assert session.calls == [
+            "start",
+            "mode:push-to-talk",
+            "ptt_press",
+            "ptt_release",
+            "mode:hands-free",
+            "muted:True",
+            "muted:False",
+            "interrupt",
+            "interrupt",
+            "interrupt",
+            "text:hi there",
+        ]
+        await pilot.press("q")
+    assert session.calls[-1] == "stop"
+
+
+async def test_command_palette_lists_the_actions(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        titles = {cmd.title for cmd in app.get_system_commands(app.screen)}
+        for title in ("Push-to-talk", "Hands-free on/off", "Mute / unmute", "Interrupt"):
+            assert title in titles
+        for title in ("Type a message", "Settings", "Sound devices", "Help"):
+            assert title in titles
+
+
+async def test_transcripts_answers_and_tool_cards(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        bus = app.bus
+        bus.publish(ev.TranscriptInterim(turn_id=1, text="read me the"))
+        await pilot.pause()
+        user = conversation(app).users[1]
+        assert user.has_class("provisional") and user.text == "read me the"
+        bus.publish(ev.TranscriptFinal(turn_id=1, text="Read me the budget memo."))
+        bus.publish(ev.TranscriptInterim(turn_id=1, text="stale interim"))  # never undoes final
+        await pilot.pause()
+        assert not user.has_class("provisional") and user.text == "Read me the budget memo."
+
+        bus.publish(ev.LLMRequest(turn_id=1))
+        bus.publish(
+            ev.ToolCallStarted(
+                turn_id=1, call_id="c1", name="docs__read_document", arguments={"path": "b.md"}
+            )
+        )
+        bus.publish(ev.ToolCallProgress(call_id="c1", progress=1, total=2, message="reading"))
+        await pilot.pause()
+        card = conversation(app).cards["c1"]
+        assert card.status == "running" and "50% reading" in text_of(card)
+        full = "BUDGET MEMO\n" + "line of the memo\n" * 50
+        bus.publish(
+            ev.ToolCallFinished(
+                call_id="c1",
+                name="docs__read_document",
+                result_text=full,
+                spoken_summary="Read the budget memo.",
+                is_error=False,
+                duration_s=0.42,
+            )
+        )
+        bus.publish(ev.LLMRequest(turn_id=1))  # the follow-up request keeps the text
+        bus.publish(ev.AssistantDelta(turn_id=1, text="The memo asks for "))
+        bus.publish(ev.AssistantDelta(turn_id=1, text="forty two thousand euros."))
+        await pilot.pause()
+        assert card.status == "done" and "0.42s" in text_of(card)
+        assert isinstance(list(conversation(app).children)[1], ToolCard)  # card before answer
+        answer = conversation(app).assistants[1]
+        assert answer.text == "The memo asks for forty two thousand euros."
+
+        # a restarted (preemptive) answer replaces, not appends
+        bus.publish(ev.TranscriptFinal(turn_id=2, text="And the notes?"))
+        bus.publish(ev.AssistantDelta(turn_id=2, text="First try."))
+        bus.publish(ev.LLMRequest(turn_id=2, preemptive=True))
+        bus.publish(ev.AssistantDelta(turn_id=2, text="The notes say hi."))
+        bus.publish(
+            ev.PlaybackEnded(turn_id=2, audio_s=1.0, interrupted=True, heard_text="The notes")
+        )
+        await pilot.pause()
+        cut = conversation(app).assistants[2]
+        assert cut.display_text == "assistant › The notes ✂ cut here say hi."
+
+        # the person went on before hearing turn 3's answer: the engine retracts it and
+        # continues under turn 4; the shorter copy disappears
+        bus.publish(ev.TranscriptFinal(turn_id=3, text="Open the"))
+        bus.publish(ev.AssistantDelta(turn_id=3, text="Which one?"))
+        bus.publish(ev.TranscriptFinal(turn_id=4, text="Open the offsite plan."))
+        await pilot.pause()
+        assert 3 not in conversation(app).users and 3 not in conversation(app).assistants
+        assert conversation(app).users[4].text == "Open the offsite plan."
+        assert not list(conversation(app).query(UserTurn).filter(".provisional"))
+
+        # tool pane: select the call → modal with the full result
+        pane = app.query_one(ToolPane)
+        assert pane.calls["c1"].status == "done"
+        options = app.query_one("#tool-list", OptionList)
+        options.focus()
+        options.highlighted = 0
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ToolDetailScreen)
+        assert text_of(app.screen.query_one("#tool-result", Static)) == full
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ToolDetailScreen)
+
+        bus.publish(ev.Notice(level="error", message="TTS failed [badly]"))
+        await pilot.pause()
+        assert any("TTS failed [badly]" in n.message for n in app._notifications)
+
+
+# ---------------------------------------------------------------------------- screens
+async def test_help_screen(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = text_of(app.screen.query_one("#help-keys", Static))
+        assert "push-to-talk" in keys and "hands-free" in keys and "ctrl+s" in keys
+        assert "/var/log/voicedesk/tui.log" in text_of(app.screen.query_one("#help-paths", Static))
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_devices_screen_without_sound_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicedesk.audio import devices
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        # whatever this machine has: a table of devices or a readable message
+        await pilot.press("d")
+        assert isinstance(app.screen, DevicesScreen)
+        message = app.screen.query_one("#devices-message", Static)
+        await wait_until(pilot, lambda: "Looking" not in text_of(message))
+        table = app.screen.query_one(DataTable)
+        assert table.row_count > 0 if table.display else len(text_of(message)) > 20
+        await pilot.press("escape")
+
+        def no_portaudio() -> list[Any]:
+            raise AudioUnavailableError(devices.PORTAUDIO_MISSING)
+
+        monkeypatch.setattr(devices, "list_devices", no_portaudio)
+        await pilot.press("d")
+        message = app.screen.query_one("#devices-message", Static)
+        await wait_until(pilot, lambda: "PortAudio is not installed" in text_of(message))
+        assert not app.screen.query_one(DataTable).display
+        await pilot.press("escape")
+
+        monkeypatch.setattr(devices, "list_devices", lambda: [])
+        await pilot.press("d")
+        message = app.screen.query_one("#devices-message", Static)
+        await wait_until(pilot, lambda: "no sound devices" in text_of(message))
+
+
+async def test_settings_screen_validates_before_writing(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text('# my settings\n[llm]\nmodel = "gpt-4o-mini"\n', encoding="utf-8")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        assert isinstance(screen, SettingsScreen)
+        assert str(config) in text_of(screen.query_one("#settings-path", Static))
+        assert screen.query_one(Input).has_focus
+        status = screen.query_one("#settings-status", Static)
+
+        await pilot.press(*"turn.")  # real keys reach the input
+        screen.query_one(Input).value = "turn.mode = sideways"
+        await pilot.press("enter")
+        assert status.has_class("error")
+        assert "turn.mode" in text_of(status) and "sideways" in text_of(status)
+        assert "not saved" in text_of(status) and str(config) in text_of(status)
+        assert "sideways" not in config.read_text(encoding="utf-8")
+
+        screen.query_one(Input).value = "no pair here"
+        await pilot.press("enter")
+        assert status.has_class("error") and "key=value" in text_of(status)
+
+        screen.query_one(Input).value = "turn.mode = push-to-talk"
+        await pilot.press("enter")
+        assert status.has_class("ok"), text_of(status)
+        saved = config.read_text(encoding="utf-8")
+        assert "# my settings" in saved and 'mode = "push-to-talk"' in saved
+        assert "push-to-talk" in text_of(screen.query_one("#settings-content", Static))
+        assert not list(tmp_path.glob(".config.toml.*"))  # no temp files left behind
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SettingsScreen)
+
+
+async def test_first_run_without_keys_shows_setup(tmp_path: Path) -> None:
+    settings = Settings()
+    calls: list[str] = []
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        calls.append("made")
+        return FakeSession(bus, settings)
+
+    app = VoiceDeskApp(settings, make_session, config_path=tmp_path / "c.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)
+        text = app.screen.query_one("#setup-text", Markdown).source
+        assert "OPENAI_API_KEY" in text and "llm.base_url" in text and "voicedesk demo" in text
+        assert calls == []  # no doomed connection attempt
+        await pilot.press("space")  # no conversation to talk to: the key is off here
+        assert app.check_action("ptt", ()) is False
+        await pilot.press("q")
+    assert app.return_value == 0
+
+
+async def test_start_failure_is_a_readable_screen(tmp_path: Path) -> None:
+    async def make_session(bus: ev.EventBus) -> Any:
+        raise UserError("Input file not found: nope.wav", "pass an existing WAV file")
+
+    app = VoiceDeskApp(Settings(), make_session, simulated=True, log_path=tmp_path / "x.log")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await asyncio.wait_for(app.started.wait(), 5)
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        assert "nope.wav" in text_of(app.screen.query_one("#error-message", Static))
+        assert "existing WAV" in text_of(app.screen.query_one("#error-hint", Static))
+        await pilot.press("space")  # no session: a notice, not a crash
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ErrorScreen)
+
+
+# ---------------------------------------------------------------------------- command module
+async def test_command_factory_runs_a_sim_session(silence_wav: Path, tmp_path: Path) -> None:
+    from voicedesk.commands import tui
+
+    args = argparse.Namespace(
+        config=None,
+        sim=True,
+        input=silence_wav,
+        output=tmp_path / "out.wav",
+        sim_ttft=0.1,
+        sim_ttfb=0.05,
+        sim_stt=0.05,
+        sim_tokens_per_s=None,
+        sim_script=None,
+        no_tools=True,
+        metrics_out=tmp_path / "m.jsonl",
+        mode="push-to-talk",
+    )
+    settings = Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        make_session = tui.session_factory(args, settings, stack)
+        bus = ev.EventBus()
+        session = await make_session(bus)
+        assert session.bus is bus
+        assert session.settings.llm.base_url.startswith("http://127.0.0.1:")
+        await session.start()
+        await session.stop()
+    missing = argparse.Namespace(**{**vars(args), "input": tmp_path / "missing.wav"})
+    async with contextlib.AsyncExitStack() as stack:
+        with pytest.raises(UserError, match=r"missing\.wav"):
+            await tui.session_factory(missing, settings, stack)(ev.EventBus())
+
+
+def test_stderr_goes_to_the_log_file(tmp_path: Path) -> None:
+    from voicedesk.commands import tui
+
+    log_path = tmp_path / "tui.log"
+    before = sys.__stderr__
+    with tui.stderr_to_log(log_path):
+        os.write(2, b"ALSA lib pcm.c: noise from C\n")
+        logging.getLogger("voicedesk.test").warning("logged to the file")
+        assert sys.__stderr__ is not before  # Textual draws on a private copy of the terminal
+    assert sys.__stderr__ is before
+    text = log_path.read_text(encoding="utf-8")
+    assert "noise from C" in text and "logged to the file" in text
+
+
+# ---------------------------------------------------------------------------- snapshots
+async def _conversation_state(pilot: Pilot) -> None:
+    """A fixed conversation: two answered turns, a tool call, a cut answer, metrics."""
+    app = pilot.app
+    assert isinstance(app, VoiceDeskApp)
+    await asyncio.wait_for(app.started.wait(), 5)
+    bus = app.bus
+    events: list[ev.Event] = [
+        ev.StateChanged(state="listening"),
+        ev.ContextUpdated(prompt_tokens=1840, budget_tokens=6000),
+        ev.TranscriptFinal(turn_id=1, text="What's in my documents folder?"),
+        ev.LLMRequest(turn_id=1),
+        ev.ToolCallStarted(
+            turn_id=1, call_id="c1", name="docs__list_documents", arguments={"folder": "."}
+        ),
+        ev.ToolCallFinished(
+            call_id="c1",
+            name="docs__list_documents",
+            result_text="budget-memo.md\nmeeting-notes.md\noffsite-plan.md",
+            spoken_summary="Found 3 documents.",
+            is_error=False,
+            duration_s=0.12,
+        ),
+        ev.LLMRequest(turn_id=1),
+        ev.AssistantDelta(
+            turn_id=1, text="You have three documents: the budget memo, the meeting notes "
+        ),
+        ev.AssistantDelta(turn_id=1, text="and a plan for the winter offsite."),
+        ev.PlaybackEnded(
+            turn_id=1,
+            audio_s=9.0,
+            interrupted=False,
+            heard_text="You have three documents: the budget memo, the meeting notes and a "
+            "plan for the winter offsite.",
+        ),
+        ev.TranscriptFinal(turn_id=2, text="How long should I boil an egg?"),
+        ev.AssistantDelta(
+            turn_id=2, text="About seven minutes for a firm yolk, and nine for hard boiled."
+        ),
+        ev.PlaybackEnded(
+            turn_id=2, audio_s=15.0, interrupted=True, heard_text="About seven minutes"
+        ),
+        ev.TranscriptInterim(turn_id=3, text="and for a soft"),
+    ]
+    # earlier turns only feed the sparkline; the last two are the ones on screen
+    history = [(1, 0.95), (1, 1.05), (1, 0.88), (1, 1.12), (1, 0.92), (2, 1.45)]
+    for turn_id, v2v in history:
+        speech_end = 10.0 * turn_id
+        events.append(
+            ev.TurnMetrics(
+                turn_id=turn_id,
+                record={
+                    "turn_id": turn_id,
+                    "eou_reason": "model",
+                    "interrupted": turn_id == 2,
+                    "t": {
+                        "speech_start": speech_end - 2,
+                        "speech_end": speech_end,
+                        "eou_decided": speech_end + 0.21,
+                        "stt_final": speech_end + 0.18,
+                        "llm_request": speech_end + 0.19,
+                        "llm_first_token": speech_end + (0.55 if turn_id == 1 else 0.95),
+                        "tts_request": speech_end + (0.56 if turn_id == 1 else 0.96),
+                        "tts_first_audio": speech_end + (0.84 if turn_id == 1 else 1.4),
+                        "playback_start": speech_end + v2v,
+                    },
+                    "voice_to_voice": v2v,
+                },
+            )
+        )
+    events.append(ev.StateChanged(state="hearing"))
+    for event in events:
+        bus.publish(event)
+    await pilot.pause()
+    await pilot.pause()
+
+
+def test_snapshot_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(fake_app(tmp_path), terminal_size=(80, 24), run_before=_conversation_state)
+
+
+def test_snapshot_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(fake_app(tmp_path), terminal_size=(120, 40), run_before=_conversation_state)
+
+
+def test_snapshot_160x50_light(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(
+        fake_app(tmp_path, theme="textual-light"),
+        terminal_size=(160, 50),
+        run_before=_conversation_state,
+    )
