@@ -115,6 +115,12 @@ class McpServer(BaseModel):
 class ToolSettings(_Section):
     workspace: Path | None = Field(None, description="Folder the documents server works in")
     docs_server: bool = True
+    docs_server_args: list[str] = Field(
+        default_factory=list, description='Extra docs-server flags, e.g. ["--slow", "search=5"]'
+    )
+    tool_patience_s: float = Field(
+        2.0, gt=0, le=60, description="A tool slower than this runs in the background"
+    )
     mcpServers: dict[str, McpServer] = {}  # the key name people already use in MCP client configs
 
 

@@ -188,3 +188,54 @@ async def test_bad_key_is_named_at_start(tmp_path, monkeypatch):
     with pytest.raises(AuthError):
         await _run(tmp_path, scenario, SimScript())
     await asyncio.sleep(0)
+
+
+async def test_slow_tool_runs_in_background_while_the_person_asks_something_else(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    from voicedesk.commands.demo import demo_workspace
+    from voicedesk.sim.script import SimToolCall
+
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(demo_workspace()),
+                "docs_server_args": ["--slow", "read_document=6"],
+                "tool_patience_s": 1.0,
+            }
+        }
+    )
+    scenario = compose(["budget", "question"], gaps_s=[5.0], tail_s=1.0)
+    memo_reply = "The memo asks for forty two thousand euros."
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("budget"),
+                reply=memo_reply,
+                tool_calls=[
+                    SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+                ],
+            ),
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+        ]
+    )
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    session = await converse(
+        settings, input_path=inp, output_path=out, sim=_sim(script), bus=bus, with_tools=True
+    )
+    by_text = {r.user_text: r for r in session.records}
+    asked = by_text[_text("budget")]
+    assert "working on that" in asked.assistant_text  # said at once, the tool still running
+    assert by_text[_text("question")].heard_text == "About seven minutes."
+    followups = [r for r in session.records if r.eou_reason == "tool_result"]
+    assert len(followups) == 1 and followups[0].heard_text == memo_reply
+    # the background answer came after the other question's answer
+    order = [r.turn_id for r in session.records]
+    assert order.index(followups[0].turn_id) > order.index(by_text[_text("question")].turn_id)
+    finished = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
+    assert finished and finished[0].duration_s >= 5.5 and not finished[0].is_error

@@ -2,7 +2,9 @@
 
 No keys, no network, no microphone: a recorded person (Piper speech bundled with voicedesk)
 talks to the real engine, the simulated cloud answers over real sockets, and a documents
-tool runs on a sample workspace. Without ``--headless`` it runs in the terminal UI.
+tool runs on a sample workspace. Reading the budget memo is made slow on purpose: the
+assistant says it is working on it, answers the next question meanwhile, and speaks the
+memo's summary when the tool is done. Without ``--headless`` it runs in the terminal UI.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ DEMO_TURNS = ["hello", "docs", "budget", "question", "thanks"]
 # The built-in documents server's tools, as the LLM sees them (namespaced per server).
 DOCS_LIST_TOOL = "docs__list_documents"
 DOCS_READ_TOOL = "docs__read_document"
+SLOW_READ_S = 12.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -105,11 +108,18 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
     with_tools = not args.no_tools
     settings = load_run_settings(args)
     data = settings.model_dump()
-    data["tools"].update(workspace=str(demo_workspace()), docs_server=with_tools, mcpServers={})
+    # Reading a document is made slow (as a remote server might be), so the demo shows a tool
+    # running in the background while the person asks something else.
+    data["tools"].update(
+        workspace=str(demo_workspace()),
+        docs_server=with_tools,
+        mcpServers={},
+        docs_server_args=["--slow", f"{DOCS_READ_TOOL.split('__')[1]}={SLOW_READ_S}"],
+    )
     settings = type(settings).model_validate(data)
     workdir = Path(tempfile.mkdtemp(prefix="voicedesk-demo-audio-"))
     inp = workdir / "person.wav"
-    compose(DEMO_TURNS, gaps_s=10.0).write(inp)
+    compose(DEMO_TURNS, gaps_s=[8.0, 10.0, 9.0, 16.0]).write(inp)
     out = args.output or (workdir / "assistant.wav")
     sim = SimOptions(
         ttft_s=args.sim_ttft,

@@ -29,6 +29,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="undo-history folder (default: .<root name>.voicedesk-history beside the root)",
     )
+    p.add_argument(
+        "--slow",
+        action="append",
+        default=[],
+        metavar="TOOL=SECONDS",
+        help="make TOOL take SECONDS, like a slow remote server (demos and tests); repeatable",
+    )
     p.set_defaults(func=run)
 
 
@@ -51,5 +58,21 @@ def workspace_root(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     from voicedesk.tools.docs_server import main
 
-    main(workspace_root(args), getattr(args, "history", None))
+    main(workspace_root(args), getattr(args, "history", None), parse_slow(args.slow))
     return 0
+
+
+def parse_slow(items: list[str]) -> dict[str, float]:
+    from voicedesk.errors import UserError
+
+    out: dict[str, float] = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not name or seconds < 0:
+            raise UserError(f"--slow {item!r} is not TOOL=SECONDS", "e.g. --slow search=5")
+        out[name] = seconds
+    return out

@@ -183,19 +183,20 @@ class ConsolePrinter:
         if self.quiet:
             return
         out = self.stream
-        if isinstance(event, ev.TurnEnded) and event.text:
-            print(f"you       › {event.text}", file=out, flush=True)
-        elif isinstance(event, ev.PlaybackEnded):
-            cut = "  ✂ (interrupted)" if event.interrupted else ""
-            print(f"assistant › {event.heard_text}{cut}", file=out, flush=True)
-        elif isinstance(event, ev.ToolCallFinished):
+        if isinstance(event, ev.ToolCallFinished):
             print(
                 f"  tool {event.name} ({event.duration_s:.2f}s): {event.spoken_summary}", file=out
             )
         elif isinstance(event, ev.Notice):
             print(f"[{event.level}] {event.message}", file=sys.stderr, flush=True)
         elif isinstance(event, ev.TurnMetrics):
+            # printed once per finished turn: a turn the person continued before hearing
+            # the answer is merged into the next one and never shows twice
             r = event.record
+            if r.get("user_text"):
+                print(f"you       › {r['user_text']}", file=out, flush=True)
+            cut = "  ✂ (interrupted)" if r.get("interrupted") else ""
+            print(f"assistant › {r.get('heard_text') or '–'}{cut}", file=out, flush=True)
 
             def fmt(key: str) -> str:
                 v = r.get(key)

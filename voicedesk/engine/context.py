@@ -78,15 +78,18 @@ class ContextManager:
             text += "\n\nSummary of the conversation so far:\n" + self.summary
         return {"role": "system", "content": text}
 
-    def build_for(self, text: str) -> tuple[list[dict[str, Any]], int]:
-        """Messages for a new user turn (not yet committed to the history) and their tokens."""
+    def build_for(self, text: str | None) -> tuple[list[dict[str, Any]], int]:
+        """Messages for a new user turn (not yet committed to the history) and their tokens.
+
+        ``None``: no new words — an answer to tool results already in the history.
+        """
         system = self._system_message()
-        user = {"role": "user", "content": text}
-        fixed = self.counter.messages([system, user])
-        if fixed > self.budget:  # a huge typed text: clip it rather than break the budget
+        tail = [] if text is None else [{"role": "user", "content": text}]
+        fixed = self.counter.messages([system, *tail])
+        if text is not None and fixed > self.budget:  # a huge typed text: clip, never overflow
             room = max(16, self.budget - self.counter.messages([system]) - 16)
-            user = {"role": "user", "content": _clip_tokens(self.counter, text, room)}
-            fixed = self.counter.messages([system, user])
+            tail = [{"role": "user", "content": _clip_tokens(self.counter, text, room)}]
+            fixed = self.counter.messages([system, *tail])
         window: list[dict[str, Any]] = []
         used = fixed
         for turn in reversed(self.turns):  # newest first, stop when the budget is reached
@@ -94,7 +97,7 @@ class ContextManager:
                 break
             window[:0] = turn.messages
             used += turn.tokens
-        messages = [system, *window, user]
+        messages = [system, *window, *tail]
         self.last_prompt_tokens = used
         self._publish(summary_made=False)
         return messages, used

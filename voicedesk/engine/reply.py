@@ -47,7 +47,12 @@ class Playback(Protocol):
     def played_samples(self, utterance_id: int) -> int: ...
 
 
-ToolRunner = Callable[[int, list[ToolCall]], Awaitable[list[dict[str, Any]]]]
+# (turn id, calls, the assistant message carrying them) -> tool messages, or None when the
+# calls outlasted the patience and went on in the background (the session answers later).
+ToolRunner = Callable[[int, list[ToolCall], dict[str, Any]], Awaitable[list[dict[str, Any]] | None]]
+HOLDING_LINE = (
+    " I'm working on that; it will take a moment. You can ask me something else meanwhile."
+)
 
 
 def speakable(text: str) -> str:
@@ -84,6 +89,7 @@ class Reply:
         self.preemptive = preemptive
 
         self.text = ""  # everything handed to TTS
+        self.went_background = False  # tool calls still running after this reply ends
         self.text_sent = False
         self.tool_messages: list[dict[str, Any]] = []
         self.confirmed = False
@@ -152,7 +158,6 @@ class Reply:
                 calls = await self._stream_llm(request, stream_task)
                 if not calls or self.run_tools is None:
                     break
-                results = await self.run_tools(self.turn_id, calls)
                 assistant_msg = {
                     "role": "assistant",
                     "content": self.text or None,
@@ -165,6 +170,13 @@ class Reply:
                         for c in calls
                     ],
                 }
+                results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                if results is None:  # slow tools carry on in the background
+                    self.went_background = True
+                    await self._say(
+                        HOLDING_LINE if self.text else HOLDING_LINE.strip(), stream_task
+                    )
+                    break
                 self.tool_messages += [assistant_msg, *results]
                 request = ChatRequest(
                     messages=[*request.messages, assistant_msg, *results],
@@ -188,6 +200,21 @@ class Reply:
             if self.failed is not None or self.cancelled:
                 await self._close_stream()
             self.generation_done.set()
+
+    async def _say(self, text: str, stream_task: asyncio.Task[SpeechStream]) -> None:
+        """Speak a fixed line (not from the model) in this reply's voice stream."""
+        if not self.text_sent:
+            self.text_sent = True
+            self.record.mark("tts_request", self.clock(), overwrite=True)
+            self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
+        stream = self._stream or await stream_task
+        if self._stream is None:
+            self._stream = stream
+            self.sample_rate = stream.sample_rate
+            self._ensure_audio_task(stream)
+        self.text += text
+        self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
+        await stream.send_text(text)
 
     def _ensure_audio_task(self, stream: SpeechStream) -> asyncio.Task[None]:
         if getattr(self, "_audio_task", None) is None:

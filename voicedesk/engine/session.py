@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,11 +58,27 @@ class _Turn:
     ended: bool = False
     barge_in: bool = False  # started while an answer was playing
     typed: bool = False
+    followup: bool = False  # an answer to background tool results, not to something said
     logged_user: bool = False
 
     @property
     def text(self) -> str:
         return " ".join(s for s in self.segments if s).strip()
+
+
+@dataclass
+class _ToolJob:
+    """Tool calls that outlasted the patience and run on in the background."""
+
+    turn_id: int
+    assistant_msg: dict[str, Any]
+    tasks: list[asyncio.Task[dict[str, Any]]]
+    cancelled: bool = False
+
+
+_CANCEL_WORDS = re.compile(
+    r"\b(never ?mind|forget (it|that|about it)|cancel (it|that|this)|stop (it|that|this))\b", re.I
+)
 
 
 class Session:
@@ -114,6 +131,7 @@ class Session:
         self._speech_start_s: float | None = None
         self._ptt_open = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._jobs: list[_ToolJob] = []
         self._closing = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -436,7 +454,7 @@ class Session:
         return self._turn is None and self._reply is None
 
     # ------------------------------------------------------------------ replies
-    def _start_reply(self, turn: _Turn, *, confirmed: bool) -> None:
+    def _start_reply(self, turn: _Turn, *, confirmed: bool, followup: bool = False) -> None:
         if self._reply is not None and self._reply_turn is turn:
             if self._reply.request.messages[-1].get("content") == turn.text:
                 if confirmed:
@@ -448,7 +466,11 @@ class Session:
         elif self._reply is not None:
             old, self._reply = self._reply, None
             self._spawn(old.cancel())
-        messages, prompt_tokens = self.context.build_for(turn.text)
+        if followup:
+            messages, prompt_tokens = self.context.build_for(None)
+        else:
+            self._cancel_jobs_if_asked(turn.text)
+            messages, prompt_tokens = self.context.build_for(turn.text)
         request = ChatRequest(
             messages=messages,
             tools=self.tools.llm_tools() if self.tools is not None else [],
@@ -480,17 +502,19 @@ class Session:
         reply = self._reply
         if reply is None or self._reply_turn is not turn or not turn.ended:
             return
-        if reply.request.messages[-1].get("content") != turn.text or turn.pending_commits:
+        stale = reply.request.messages[-1].get("content") != turn.text
+        if (stale and not turn.followup) or turn.pending_commits:
             return  # a newer transcript is on its way; _commit restarts the reply
         if self._playing is not None and self._playing is not reply:
             self._spawn(self._cut_playing(self.now_s()))
         self._playing, self._playing_turn = reply, turn
         self._reply = None
         self._reply_turn = None
-        if not turn.logged_user and self.log is not None:
-            turn.logged_user = True
-            self.log.append({"type": "user", "turn_id": turn.turn_id, "text": turn.text})
-        self.context.add_user(turn.turn_id, turn.text)
+        if not turn.followup:
+            if not turn.logged_user and self.log is not None:
+                turn.logged_user = True
+                self.log.append({"type": "user", "turn_id": turn.turn_id, "text": turn.text})
+            self.context.add_user(turn.turn_id, turn.text)
         reply.confirm()
         self._set_state("thinking")
 
@@ -627,19 +651,88 @@ class Session:
         self._update_idle()
 
     # ------------------------------------------------------------------ tools
-    async def _run_tools(self, turn_id: int, calls: list[ToolCall]) -> list[dict[str, Any]]:
+    async def _run_tools(
+        self, turn_id: int, calls: list[ToolCall], assistant_msg: dict[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        """Run the calls; if they outlast ``tool_patience_s`` leave them running and return None.
+
+        The reply then says it is working on it and ends, so the person can go on talking;
+        when the results arrive, a follow-up answer is spoken at the next quiet moment.
+        """
         assert self.tools is not None
         self._set_state("tool")
-        results = []
-        for call in calls:
-            try:
-                args = json.loads(call.arguments or "{}")
-            except json.JSONDecodeError:
-                args = {}
-            result = await self.tools.call(call.name, args, call_id=call.id)
-            results.append({"role": "tool", "tool_call_id": call.id, "content": result.text})
+        tasks = [asyncio.create_task(self._call_tool(turn_id, call)) for call in calls]
+        try:
+            _, pending = await asyncio.wait(tasks, timeout=self.settings.tools.tool_patience_s)
+        except asyncio.CancelledError:  # the reply was cut: the person moved on
+            for task in tasks:
+                task.cancel()
+            raise
+        if pending:
+            job = _ToolJob(turn_id=turn_id, assistant_msg=assistant_msg, tasks=tasks)
+            self._jobs.append(job)
+            self._spawn(self._finish_job(job))
+            names = ", ".join(c.name for c in calls)
+            self._notice("info", f"{names} is still running; its answer will follow.")
+            self._set_state("thinking")
+            return None
         self._set_state("thinking")
-        return results
+        return [t.result() for t in tasks]
+
+    async def _call_tool(self, turn_id: int, call: ToolCall) -> dict[str, Any]:
+        assert self.tools is not None
+        try:
+            args = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError:
+            args = {}
+        result = await self.tools.call(call.name, args, call_id=call.id, turn_id=turn_id)
+        return {"role": "tool", "tool_call_id": call.id, "content": result.text}
+
+    async def _finish_job(self, job: _ToolJob) -> None:
+        """Wait for a background tool, then answer with its result when nobody is talking."""
+        try:
+            results = await asyncio.gather(*job.tasks)
+        except asyncio.CancelledError:
+            for task in job.tasks:
+                task.cancel()
+            raise
+        finally:
+            if job in self._jobs:
+                self._jobs.remove(job)
+        if job.cancelled or self._closing:
+            return
+        while not self._closing and (
+            self._turn is not None
+            or self._reply is not None
+            or self._playing is not None
+            or self.detector.in_speech
+        ):
+            await asyncio.sleep(0.05)
+        if self._closing or job.cancelled:
+            return
+        turn = self._new_turn(self.now_s())
+        self._turn = None  # not a spoken turn: nothing to hear, nothing to transcribe
+        turn.typed = turn.followup = turn.ended = True
+        turn.record.eou_reason = "tool_result"
+        self.context.add_tool_exchange(turn.turn_id, [job.assistant_msg, *results])
+        if self.log is not None:
+            self.log.append(
+                {
+                    "type": "tools",
+                    "turn_id": turn.turn_id,
+                    "messages": [job.assistant_msg, *results],
+                }
+            )
+        self._start_reply(turn, confirmed=True, followup=True)
+
+    def _cancel_jobs_if_asked(self, text: str) -> None:
+        """ "Never mind" / "cancel that" drops tools still running in the background."""
+        if self._jobs and _CANCEL_WORDS.search(text):
+            for job in list(self._jobs):
+                job.cancelled = True
+                for task in job.tasks:
+                    task.cancel()
+            self._notice("info", "Cancelled the tool that was still running.")
 
     # ------------------------------------------------------------------ helpers
     def _new_turn(self, at_s: float) -> _Turn:

@@ -192,10 +192,21 @@ class SimServer:
     # ------------------------------------------------------------------ chat
     def _answer_for(self, messages: list[dict[str, Any]]) -> tuple[str, SimTurn | None, bool]:
         """(reply text, scripted turn, tools already ran) for a turn request."""
+        ran_tools = bool(messages) and messages[-1].get("role") == "tool"
+        if ran_tools:
+            # answering tool results (perhaps in the background, after later turns): the
+            # scripted turn is the one that asked for these tools
+            asked = next((m for m in reversed(messages) if m.get("tool_calls")), {})
+            called = [
+                (c.get("function", {}).get("name"), _json_or_none(c.get("function", {})))
+                for c in asked.get("tool_calls", [])
+            ]
+            for turn in self.script.turns:
+                if turn.tool_calls and [(c.name, c.arguments) for c in turn.tool_calls] == called:
+                    return turn.reply, turn, True
         last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
         text = _content_text(last_user.get("content")) if last_user else ""
         turn = self.script.turn_for(text)
-        ran_tools = bool(messages) and messages[-1].get("role") == "tool"
         return (turn.reply if turn else self.script.default_reply), turn, ran_tools
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -599,6 +610,13 @@ def _client_may_leave(handler: Any) -> Any:
             return web.Response(status=499)
 
     return wrapped
+
+
+def _json_or_none(function: dict[str, Any]) -> Any:
+    try:
+        return json.loads(function.get("arguments") or "{}")
+    except json.JSONDecodeError:
+        return None
 
 
 def _content_text(content: Any) -> str:

@@ -704,12 +704,17 @@ TOOL_NAMES = (
 )
 
 
-def _as_tool(fn: _F, lock: threading.Lock, root: Path) -> _F:
+def _as_tool(fn: _F, lock: threading.Lock, root: Path, slow_s: float = 0.0) -> _F:
     """Serialise calls (the SDK runs sync tools in worker threads) and turn expected failures
-    into ToolError, whose message the model sees; anything else is a bug and stays generic."""
+    into ToolError, whose message the model sees; anything else is a bug and stays generic.
+
+    ``slow_s`` makes the call take that long first (outside the lock, so other calls go on),
+    as a slow remote server would: for demos and tests of long-running tools."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> str:
+        if slow_s > 0:
+            time.sleep(slow_s)
         with lock:
             try:
                 return fn(*args, **kwargs)
@@ -734,8 +739,19 @@ def _shown(filename: Any, root: Path) -> str:
         return "a file outside the workspace"
 
 
-def build_server(root: Path, history_dir: Path | None = None) -> MCPServer:
+def build_server(
+    root: Path, history_dir: Path | None = None, slow: dict[str, float] | None = None
+) -> MCPServer:
     """The "docs" MCPServer with every tool bound to one workspace."""
+    slow = slow or {}
+    unknown = set(slow) - set(TOOL_NAMES)
+    if unknown:
+        from voicedesk.errors import UserError
+
+        raise UserError(
+            f"--slow names unknown tool(s): {', '.join(sorted(unknown))}",
+            f"use one of: {', '.join(TOOL_NAMES)}",
+        )
     workspace = Workspace(root, history_dir)
     tools = DocsTools(workspace)
     server = MCPServer("docs", instructions=INSTRUCTIONS, version=__version__)
@@ -743,20 +759,20 @@ def build_server(root: Path, history_dir: Path | None = None) -> MCPServer:
     for name in TOOL_NAMES:
         method = getattr(tools, name)
         server.add_tool(
-            _as_tool(method, lock, workspace.root),
+            _as_tool(method, lock, workspace.root, slow.get(name, 0.0)),
             description=inspect.cleandoc(method.__doc__ or ""),  # docstrings are indented
             structured_output=False,  # plain text results, meant to be read aloud
         )
     return server
 
 
-def main(root: Path, history_dir: Path | None = None) -> None:
+def main(root: Path, history_dir: Path | None = None, slow: dict[str, float] | None = None) -> None:
     """Serve the workspace over stdio until the client closes the connection.
 
     Nothing else may write to stdout: it carries the protocol.
     """
     try:
-        server = build_server(root, history_dir)
+        server = build_server(root, history_dir, slow)
     except WorkspaceError as exc:
         from voicedesk.errors import UserError
 

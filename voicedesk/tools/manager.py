@@ -499,7 +499,7 @@ class ToolManager:
         if tools.docs_server:
             root = Path(tools.workspace or Path.home() / "Documents").expanduser()
             if root.is_dir():
-                self._add(DOCS_SERVER, self._docs_spec(root))
+                self._add(DOCS_SERVER, self._docs_spec(root, settings.tools.docs_server_args))
             else:
                 self._pending_notices.append(
                     (
@@ -524,13 +524,13 @@ class ToolManager:
             self._add(name, spec)
 
     @staticmethod
-    def _docs_spec(root: Path) -> McpServer:
+    def _docs_spec(root: Path, extra: list[str] | None = None) -> McpServer:
         env = {}
         if os.environ.get("PYTHONPATH"):  # the SDK passes only a safe subset of our environment
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         return McpServer(
             command=sys.executable,
-            args=["-m", "voicedesk", "docs-server", "--root", str(root)],
+            args=["-m", "voicedesk", "docs-server", "--root", str(root), *(extra or [])],
             env=env,
             timeout_s=DOCS_TIMEOUT_S,
         )
