@@ -34,6 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, default=1, help="repeat the conversation N times")
     p.add_argument("--no-barge-in", action="store_true", help="skip the barge-in scenario")
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the WAVs and metrics here")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a setting for this run, e.g. --set turn.stop_ms=64 (repeatable)",
+    )
     p.set_defaults(func=run)
 
 
@@ -63,6 +70,25 @@ def silent_from(out: np.ndarray, rate: int, t_s: float, hold_s: float = 0.1) -> 
     return None
 
 
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``section.key=value`` strings to an overrides tree (values validated by Settings)."""
+    from voicedesk.errors import UserError
+
+    tree: dict[str, Any] = {}
+    for item in items or []:
+        dotted, sep, value = item.partition("=")
+        parts = dotted.strip().split(".")
+        if not sep or len(parts) != 2 or not all(parts):
+            raise UserError(
+                f"--set {item!r} is not SECTION.KEY=VALUE", "e.g. --set turn.stop_ms=64"
+            )
+        tree.setdefault(parts[0], {})[parts[1]] = value.strip()
+    return tree
+
+
+_OVERRIDES: dict[str, Any] = {}
+
+
 async def _one(
     names_or_scenario: Any, *, ttft: float, ttfb: float, stt: float, workdir: Path, tag: str
 ) -> dict[str, Any]:
@@ -79,7 +105,7 @@ async def _one(
     bus = ev.EventBus()
     records: list[dict[str, Any]] = []
     bus.subscribe(lambda e: records.append(e.record) if isinstance(e, ev.TurnMetrics) else None)
-    settings = load_settings(environ={})
+    settings = load_settings(environ={}, overrides=_OVERRIDES)
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     await converse(
@@ -173,7 +199,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    _OVERRIDES.clear()
+    _OVERRIDES.update(parse_sets(args.set))
     report = asyncio.run(bench(args))
+    report["overrides"] = dict(_OVERRIDES)
     if args.json:
         print(json.dumps(report, indent=2, default=float))
         return 0

@@ -36,6 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", help="only fixtures of this split (e.g. heldout)")
     p.add_argument("--stt", choices=["local", "none"], default="local", help="transcript cues")
     p.add_argument("--cpu-seconds", type=float, default=20.0, help="audio seconds for the CPU test")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a setting, e.g. --set turn.stop_ms=64 (repeatable)",
+    )
     p.set_defaults(func=run)
 
 
@@ -154,7 +161,11 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
 def run(args: argparse.Namespace) -> int:
     from voicedesk.config import load_settings
 
-    settings = load_settings(Path(args.config) if args.config else None)
+    from voicedesk.bench.latency import parse_sets
+
+    settings = load_settings(
+        Path(args.config) if args.config else None, overrides=parse_sets(args.set)
+    )
     report = {
         "cpu": cpu_costs(settings, args.cpu_seconds),
         "accuracy": accuracy(settings, args.fixtures, args.split, args.stt),

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE = "https://api.elevenlabs.io"
 _SPARE_MAX_AGE_S = 150.0  # below the 180 s inactivity timeout we ask for
 _CLAUSE_END = re.compile(r"[.,;:!?]\s*$")
+_FIRST_FLUSH_CHARS = 40  # ≈ 8 words: enough for natural prosody, ~0.15 s of LLM output
 
 
 class ElevenLabsTTS:
@@ -175,12 +176,13 @@ class ElevenLabsStream:
             return
         piece, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
         msg: dict[str, Any] = {"text": piece, "try_trigger_generation": True}
-        if (
-            not self._flushed_first
-            and _CLAUSE_END.search(piece.rstrip())
-            and len(self._sent) + len(piece) > 8
+        total = len(self._sent) + len(piece)
+        if not self._flushed_first and (
+            (_CLAUSE_END.search(piece.rstrip()) and total > 8) or total >= _FIRST_FLUSH_CHARS
         ):
-            msg["flush"] = True  # first clause: start speaking now
+            # First clause (or a long clause-less start): generate now rather than wait for
+            # the service's character schedule; the rest follows the schedule.
+            msg["flush"] = True
             self._flushed_first = True
         await self._send(msg)
         self._sent += piece
