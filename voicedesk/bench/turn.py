@@ -159,9 +159,8 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicedesk.config import load_settings
-
     from voicedesk.bench.latency import parse_sets
+    from voicedesk.config import load_settings
 
     settings = load_settings(
         Path(args.config) if args.config else None, overrides=parse_sets(args.set)
