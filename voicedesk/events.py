@@ -78,6 +78,15 @@ class TurnEnded(Event):
 
 # ---- transcription ------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
+class TurnMerged(Event):
+    """The person went on before hearing any of the answer to ``turn_id``: that turn (and
+    its unheard answer) is withdrawn and continues as turn ``into``."""
+
+    turn_id: int
+    into: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class TranscriptInterim(Event):
     turn_id: int
     text: str

@@ -440,6 +440,12 @@ async def test_transcripts_answers_and_tool_cards(tmp_path: Path) -> None:
         await pilot.pause()
         assert 3 not in conversation(app).users and 3 not in conversation(app).assistants
         assert conversation(app).users[4].text == "Open the offsite plan."
+        # the engine says so explicitly when it takes a turn back
+        bus.publish(ev.TranscriptFinal(turn_id=5, text="Thanks."))
+        bus.publish(ev.TurnMerged(turn_id=5, into=6))
+        bus.publish(ev.TranscriptFinal(turn_id=6, text="Thanks. That is all for now."))
+        await pilot.pause()
+        assert 5 not in conversation(app).users and 6 in conversation(app).users
         assert not list(conversation(app).query(UserTurn).filter(".provisional"))
 
         # tool pane: select the call → modal with the full result

@@ -304,6 +304,7 @@ class Session:
                 turn.segments = list(resumed.segments)
                 turn.record.t["speech_start"] = resumed.record.t.get("speech_start", sig.audio_s)
                 turn.record.preemptive_restarts = resumed.record.preemptive_restarts + 1
+                self.bus.publish(ev.TurnMerged(turn_id=resumed.turn_id, into=turn.turn_id))
             turn.barge_in = self._playing is not None
         self._stream_turn_audio()
         self._set_state("hearing")

@@ -177,6 +177,8 @@ class ConversationPane(VerticalScroll):
         elif isinstance(event, ev.TurnEnded):
             if event.text:
                 self._user(event.turn_id, event.text, provisional=False)
+        elif isinstance(event, ev.TurnMerged):
+            self._withdraw(event.turn_id)
         elif isinstance(event, ev.LLMRequest):
             if event.kind == "turn" and event.turn_id not in self._tools_since_request:
                 turn = self.assistants.get(event.turn_id)
@@ -235,6 +237,15 @@ class ConversationPane(VerticalScroll):
             if answer is not None:
                 del self.assistants[prev.turn_id]
                 answer.remove()
+
+    def _withdraw(self, turn_id: int) -> None:
+        """The engine took a turn back (the person went on talking): drop it and its answer."""
+        user = self.users.pop(turn_id, None)
+        if user is not None:
+            user.remove()
+        answer = self.assistants.pop(turn_id, None)
+        if answer is not None:
+            answer.remove()
 
     def _assistant(self, turn_id: int) -> AssistantTurn:
         turn = self.assistants.get(turn_id)
