@@ -724,3 +724,24 @@ def test_snapshot_160x50_light(snap_compare: Any, tmp_path: Path) -> None:
         terminal_size=(160, 50),
         run_before=_conversation_state,
     )
+
+
+async def test_context_screen_shows_prompt_size_and_summary(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.ContextUpdated(
+                prompt_tokens=1234,
+                budget_tokens=6000,
+                summary_made=True,
+                summary="The person's locker code is 4711.",
+            )
+        )
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        screen = app.screen
+        assert type(screen).__name__ == "ContextScreen"
+        assert "4711" in text_of(screen.query_one("#context-summary", Static))
+        await pilot.press("escape")

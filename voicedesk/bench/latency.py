@@ -32,6 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ttfb", type=float, default=0.33, help="simulated TTS TTFB (s)")
     p.add_argument("--stt", type=float, default=0.10, help="simulated STT finalisation (s)")
     p.add_argument("--rounds", type=int, default=1, help="repeat the conversation N times")
+    p.add_argument(
+        "--turns",
+        type=int,
+        default=len(FINISHED),
+        help="turns in one conversation (the bundled sentences, repeated); long conversations "
+        "show whether context summaries cost latency",
+    )
     p.add_argument("--no-barge-in", action="store_true", help="skip the barge-in scenario")
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the WAVs and metrics here")
     p.add_argument(
@@ -105,6 +112,12 @@ async def _one(
     bus = ev.EventBus()
     records: list[dict[str, Any]] = []
     bus.subscribe(lambda e: records.append(e.record) if isinstance(e, ev.TurnMetrics) else None)
+    summaries: list[ev.Event] = []
+    bus.subscribe(
+        lambda e: (
+            summaries.append(e) if isinstance(e, ev.LLMRequest) and e.kind == "summary" else None
+        )
+    )
     settings = load_settings(environ={}, overrides=_OVERRIDES)
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
@@ -123,6 +136,7 @@ async def _one(
     (workdir / f"{tag}-metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return {
         "scenario": scenario,
+        "summary_requests": len(summaries),
         "out": pcm,
         "rate": rate,
         "records": records,
@@ -149,9 +163,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     records: list[dict[str, Any]] = []
     cpu_s = wall_s = 0.0
     missing = 0
+    summary_requests = 0
     for rnd in range(args.rounds):
         res = await _one(
-            compose(FINISHED, gaps_s=7.0),
+            compose([FINISHED[i % len(FINISHED)] for i in range(args.turns)], gaps_s=7.0),
             ttft=args.ttft,
             ttfb=args.ttfb,
             stt=args.stt,
@@ -159,6 +174,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             tag=f"finished{rnd}",
         )
         records += res["records"]
+        summary_requests += res["summary_requests"]
         cpu_s += res["cpu_s"]
         wall_s += res["wall_s"]
         turns = res["scenario"].turns
@@ -177,6 +193,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "voice_to_voice_audio_s": summarize(v2v_audio),
         "added_latency_s": summarize(added),
         "stages_s": _stage_stats(records),
+        "summary_requests": summary_requests,
+        "prompt_tokens_max": max((r.get("prompt_tokens") or 0 for r in records), default=0),
         "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "workdir": str(workdir),
@@ -199,6 +217,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from voicedesk.errors import UserError
+
+    if args.turns < 1 or args.rounds < 1:
+        raise UserError("--turns and --rounds must be at least 1")
     _OVERRIDES.clear()
     _OVERRIDES.update(parse_sets(args.set))
     report = asyncio.run(bench(args))

@@ -27,6 +27,7 @@ from voicedesk.config import Settings, default_config_path
 from voicedesk.engine.api import SessionControl
 from voicedesk.errors import UserError
 from voicedesk.tui.screens import (
+    ContextScreen,
     DevicesScreen,
     ErrorScreen,
     HelpScreen,
@@ -70,6 +71,7 @@ class VoiceDeskApp(App[int]):
         Binding("t", "type", "Type"),
         Binding("ctrl+s", "settings", "Settings", show=False),
         Binding("d", "devices", "Devices", show=False),
+        Binding("s", "context", "Context", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -87,6 +89,11 @@ class VoiceDeskApp(App[int]):
         super().__init__()
         self.settings = settings
         self.make_session = make_session
+        self.context_state: tuple[str | None, int, int] = (
+            None,
+            0,
+            settings.context.budget_tokens,
+        )
         self.demo = demo
         self.simulated = simulated or demo
         self.log_path = log_path
@@ -226,6 +233,7 @@ class VoiceDeskApp(App[int]):
             self._refresh_mode()
         elif isinstance(event, ev.ContextUpdated):
             status.set_context(event.prompt_tokens, event.budget_tokens)
+            self.context_state = (event.summary, event.prompt_tokens, event.budget_tokens)
             if event.summary_made:
                 self.notify("Older turns were summarised to keep the context small.")
         elif isinstance(event, ev.Notice):
@@ -344,6 +352,10 @@ class VoiceDeskApp(App[int]):
     def action_devices(self) -> None:
         self.push_screen(DevicesScreen())
 
+    def action_context(self) -> None:
+        summary, prompt, budget = self.context_state
+        self.push_screen(ContextScreen(summary=summary, prompt_tokens=prompt, budget_tokens=budget))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(log_path=self.log_path, config_path=self.config_path))
 
@@ -371,6 +383,9 @@ class VoiceDeskApp(App[int]):
         yield SystemCommand("Settings", "Edit the config file (ctrl+s)", self.action_settings)
         yield SystemCommand(
             "Sound devices", "List microphones and speakers (d)", self.action_devices
+        )
+        yield SystemCommand(
+            "Context and summary", "Prompt size and the running summary (s)", self.action_context
         )
         yield SystemCommand("Help", "Keys, log file and config path (?)", self.action_help)
 

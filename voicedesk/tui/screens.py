@@ -27,6 +27,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("t", "type a turn instead (Enter sends)"),
     ("ctrl+s", "settings: edit the config file"),
     ("d", "sound devices"),
+    ("s", "context: prompt size and the running summary"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
     ("q", "quit"),
@@ -196,6 +197,33 @@ class SettingsScreen(_Dialog):
             )
         )
         self.query_one("#settings-content", Static).update(self._file_text())
+
+
+class ContextScreen(_Dialog):
+    """What the model is sent besides the recent turns: the running summary."""
+
+    def __init__(self, *, summary: str | None, prompt_tokens: int, budget_tokens: int) -> None:
+        super().__init__()
+        self.summary = summary
+        self.prompt_tokens = prompt_tokens
+        self.budget_tokens = budget_tokens
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog", id="context") as box:
+            box.border_title = "Context"
+            yield Static(
+                Content.assemble(
+                    ("Last prompt: ", "bold"),
+                    f"{self.prompt_tokens} of {self.budget_tokens} tokens",
+                )
+            )
+            yield Static(Content.styled("\nRunning summary", "bold"))
+            yield Static(
+                self.summary or "No summary yet: the whole conversation still fits.",
+                id="context-summary",
+                markup=False,
+            )
+            yield Static(Content.styled("\nEsc closes this.", "$foreground-muted"))
 
 
 class DevicesScreen(_Dialog):
