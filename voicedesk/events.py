@@ -43,6 +43,15 @@ class InputLevel(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AudioInfo(Event):
+    """Which devices are in use and whether echo cancellation runs (published at start)."""
+
+    input_device: str
+    output_device: str
+    echo_cancellation: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpeechStarted(Event):
     audio_s: float
 

@@ -745,3 +745,17 @@ async def test_context_screen_shows_prompt_size_and_summary(tmp_path: Path) -> N
         assert type(screen).__name__ == "ContextScreen"
         assert "4711" in text_of(screen.query_one("#context-summary", Static))
         await pilot.press("escape")
+
+
+async def test_status_bar_shows_devices_and_echo_cancellation(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.AudioInfo(
+                input_device="MacBook Mic", output_device="Speakers", echo_cancellation=True
+            )
+        )
+        await pilot.pause()
+        assert "AEC on" in app.status_bar.audio_text
+        assert "MacBook Mic" in text_of(app.status_bar.query_one("#status-models", Static))

@@ -116,8 +116,15 @@ class AudioIO:
                 delay_ms=round(self.backend.output_latency_s * 1000),
             )
         self.echo_cancellation = self.capture_filter is not None
-        if self.bus is not None and self.echo_cancellation:
-            self.bus.publish(ev.Notice(level="info", message="Echo cancellation on"))
+        if self.bus is not None:
+            backend = self.backend
+            self.bus.publish(
+                ev.AudioInfo(
+                    input_device=str(getattr(backend, "input_name", None) or backend.name),
+                    output_device=str(getattr(backend, "output_name", None) or backend.name),
+                    echo_cancellation=self.echo_cancellation,
+                )
+            )
 
     def _wants_aec(self) -> bool:
         if self.echo_mode == "on":

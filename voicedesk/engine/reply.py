@@ -22,6 +22,7 @@ import numpy as np
 from voicedesk import events as ev
 from voicedesk.engine.heard import heard_prefix
 from voicedesk.engine.metrics import TurnRecord
+from voicedesk.errors import ProviderError
 from voicedesk.providers.base import (
     ChatRequest,
     Finished,
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 # Leading near-silence in TTS audio is latency the listener hears; trim it from the first chunk.
 _SILENCE_LEVEL = 300  # int16 peak below which a sample counts as silence (≈ −40 dBFS)
 _MAX_TRIM_S = 0.5
+_FIRST_AUDIO_TIMEOUT_S = 5.0  # after the first text was sent
+_STALL_TIMEOUT_S = 8.0  # between chunks
 _MARKDOWN = re.compile(r"[*_`#>]+")
 
 
@@ -284,10 +287,29 @@ class Reply:
                 )
         return calls
 
+    async def _chunks(self, stream: SpeechStream) -> Any:
+        """The stream's audio, with a deadline: a TTS that stalls must not hold the turn."""
+        it = stream.audio().__aiter__()
+        first = True
+        while True:
+            limit = _FIRST_AUDIO_TIMEOUT_S if first else _STALL_TIMEOUT_S
+            try:
+                # the first chunk may only be due once text has been sent (LLM still thinking)
+                if first and not self.text_sent:
+                    chunk = await it.__anext__()
+                else:
+                    chunk = await asyncio.wait_for(it.__anext__(), limit)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s") from None
+            first = False
+            yield chunk
+
     async def _pump(self, stream: SpeechStream) -> None:
         first = True
         trim_left = int(_MAX_TRIM_S * stream.sample_rate)  # total leading silence we may drop
-        async for chunk in stream.audio():
+        async for chunk in self._chunks(stream):
             if chunk.size == 0:
                 continue
             if first:

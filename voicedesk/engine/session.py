@@ -180,6 +180,11 @@ class Session:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        cancel_summary = getattr(self.context, "cancel", None)
+        if cancel_summary is not None:  # a background summary must not outlive the LLM client
+            cancel_summary()
+            with contextlib.suppress(Exception):
+                await self.context.wait_summary()
         for closer in (self.stt.aclose, self.llm.aclose, self.tts.aclose):
             with contextlib.suppress(Exception):
                 await closer()

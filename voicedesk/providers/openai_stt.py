@@ -168,6 +168,12 @@ class OpenAIRealtimeSTT:
                     fut.set_result("")
             else:
                 log.warning("realtime transcription error: %s", err.get("message"))
+                if self._commits:  # the server refused the commit we are waiting for
+                    fut = self._commits.popleft()
+                    if not fut.done():
+                        fut.set_exception(
+                            ProviderError(f"Speech-to-text failed: {err.get('message')}")
+                        )
 
     def _fail_pending(self, exc: Exception) -> None:
         for fut in [*self._commits, *self._items.values()]:
@@ -221,7 +227,7 @@ class OpenAIRealtimeSTT:
                 if attempt == 2:
                     raise
                 log.info("speech-to-text commit failed; reconnecting and resending the segment")
-                self._conn = None
+                await self._drop_connection()
         return ""
 
     async def _commit_once(self, *, resend: bool) -> str:
@@ -254,6 +260,18 @@ class OpenAIRealtimeSTT:
         self._segment_bytes = sum(len(p) for p in self._segment)
         return text
 
+    async def _drop_connection(self) -> None:
+        """Close the current socket and its reader (a retry opens a fresh one)."""
+        conn, self._conn = self._conn, None
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
     async def clear(self) -> None:
         self._outbox.clear()
         self._segment.clear()
@@ -268,14 +286,7 @@ class OpenAIRealtimeSTT:
         for task in (self._flushing, self._connecting):
             if task is not None and not task.done():
                 task.cancel()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
-            self._conn = None
+        await self._drop_connection()
         self._fail_pending(ProviderError("closed"))
         with contextlib.suppress(Exception):
             await self._client.close()

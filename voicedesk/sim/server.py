@@ -16,7 +16,8 @@ aiohttp rather than ``websockets`` keeps the server free of the client SDKs' ver
 Which transcript a commit gets: each user turn takes the next scripted turn. A commit
 belongs to a *new* user turn when an answer's speech was generated to its end since the
 previous one (an answer cancelled early means the person simply went on talking);
-further commits in the same turn (the person paused, then went on) get "".
+further commits in the same turn (the person paused, then went on) get "". Commits more
+than ``NEW_TURN_AFTER_S`` apart always start a new turn (an answer that failed is silent).
 A key of ``sk-bad`` is rejected with 401 everywhere, to test start-up key checks.
 """
 
@@ -45,6 +46,7 @@ PROVIDERS = ("stt", "llm", "tts")
 FAULTS = ("429", "500", "drop", "stall")
 # The summariser's instruction contains this phrase; such requests get a summary answer.
 SUMMARY_PHRASE = "running summary"
+NEW_TURN_AFTER_S = 3.0  # commits further apart than this belong to different user turns
 
 
 @dataclass
@@ -85,6 +87,7 @@ class SimServer:
         self._faults: dict[str, list[str]] = {p: [] for p in PROVIDERS}
         self._cursor = 0
         self._assistant_spoke = True  # the first commit starts the first turn
+        self._last_commit_at = 0.0
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -316,7 +319,13 @@ class SimServer:
     # ------------------------------------------------------------------ realtime STT
     def _transcript_for_commit(self, audio: np.ndarray) -> str:
         loud = audio.size and float(np.sqrt(np.mean(audio.astype(np.float32) ** 2))) > 100
-        if not loud or not self._assistant_spoke:
+        now = time.monotonic()
+        quiet_since = now - self._last_commit_at
+        self._last_commit_at = now
+        # A new user turn: the assistant answered since the last commit, or the person was
+        # silent longer than any pause inside a turn (a turn whose answer failed).
+        new_turn = self._assistant_spoke or quiet_since > NEW_TURN_AFTER_S
+        if not loud or not new_turn:
             text = ""
         else:
             self._assistant_spoke = False
@@ -420,9 +429,26 @@ class SimServer:
                             )
                         )
                         continue
-                    if fault == "drop":
+                    # a fault injected before the connection applies to its first commit;
+                    # later ones apply to the next commit on the open connection
+                    now_fault, fault = fault or self._take_fault("stt"), None
+                    if now_fault == "drop":
                         await ws.close(code=1011, message=b"simulated drop")
                         break
+                    if now_fault in ("429", "500"):
+                        await send(
+                            {
+                                "type": "error",
+                                "error": {
+                                    "type": "server_error",
+                                    "code": "rate_limit" if now_fault == "429" else "server_error",
+                                    "message": f"The server had an error (simulated {now_fault})",
+                                    "param": None,
+                                    "event_id": event.get("event_id"),
+                                },
+                            }
+                        )
+                        continue
                     item_id = f"item_{next(items)}"
                     await send(
                         {
@@ -432,7 +458,7 @@ class SimServer:
                         }
                     )
                     previous = item_id
-                    if fault == "stall":
+                    if now_fault == "stall":
                         continue
                     task = asyncio.create_task(
                         finalise(item_id, self._transcript_for_commit(audio))
@@ -500,12 +526,12 @@ class SimServer:
     async def _eleven_ws(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) == BAD_KEY:
             return web.json_response({"detail": {"status": "invalid_api_key"}}, status=401)
-        fault, error = self._http_fault("tts")
-        if error is not None:
-            return error
         rate = _pcm_rate(request.query.get("output_format", "pcm_24000"))
         if rate is None:
             return web.json_response({"detail": "only pcm_* output formats"}, status=422)
+        # Clients keep a socket open ahead of need, so a fault applies to the stream that
+        # first carries text, not to the connection.
+        fault: str | None = None
         ws = web.WebSocketResponse(compress=False, heartbeat=None)
         await ws.prepare(request)
         segments: asyncio.Queue[str | None] = asyncio.Queue()
@@ -583,6 +609,15 @@ class SimServer:
                     continue  # the initialising message
                 if state["first_text_at"] is None:
                     state["first_text_at"] = time.monotonic()
+                    fault = self._take_fault("tts")
+                    if fault in ("429", "500"):
+                        await ws.send_str(
+                            json.dumps(
+                                {"message": f"Simulated server error ({fault})", "error": fault}
+                            )
+                        )
+                        await ws.close(code=1011)
+                        break
                 buffer += text
                 threshold = state["schedule"][min(step, len(state["schedule"]) - 1)]
                 if event.get("flush") or len(buffer) >= threshold:

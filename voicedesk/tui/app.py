@@ -231,6 +231,8 @@ class VoiceDeskApp(App[int]):
         if isinstance(event, ev.StateChanged):
             status.set_state(event.state)
             self._refresh_mode()
+        elif isinstance(event, ev.AudioInfo):
+            status.set_audio(event.input_device, event.output_device, event.echo_cancellation)
         elif isinstance(event, ev.ContextUpdated):
             status.set_context(event.prompt_tokens, event.budget_tokens)
             self.context_state = (event.summary, event.prompt_tokens, event.budget_tokens)

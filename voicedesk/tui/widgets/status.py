@@ -67,6 +67,7 @@ class StatusBar(Horizontal):
         self.mode_text = ""
         self.state = "idle"
         self.context_text = ""
+        self.audio_text = ""  # devices and echo cancellation, once the audio has started
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-mode")
@@ -77,7 +78,14 @@ class StatusBar(Horizontal):
 
     def _models(self) -> str:
         label = models_label(self._settings)
+        if self.audio_text:
+            label = f"{self.audio_text} · {label}"
         return f"{self._tag} · {label}" if self._tag else label
+
+    def set_audio(self, input_device: str, output_device: str, echo_cancellation: bool) -> None:
+        aec = "AEC on" if echo_cancellation else "AEC off"
+        self.audio_text = f"mic {input_device} → {output_device} · {aec}"
+        self.query_one("#status-models", Static).update(self._models())
 
     def on_mount(self) -> None:
         self.set_state("idle")
