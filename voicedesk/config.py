@@ -85,7 +85,13 @@ class TTSSettings(_Section):
 class BargeInSettings(_Section):
     enabled: bool = True
     min_speech_ms: int = Field(
-        120, ge=0, le=2000, description="Speech over the answer before it pauses"
+        120, ge=0, le=2000, description="Speech over the answer before it pauses (speakers)"
+    )
+    min_speech_ms_no_echo: int = Field(
+        60,
+        ge=0,
+        le=2000,
+        description="The same when no echo can reach the microphone (headset, WAV files)",
     )
     min_words: int = Field(0, ge=0, le=10)
     resume_after_noise: bool = True

@@ -27,18 +27,28 @@ class BargeInPolicy:
     paused: bool = False
 
     def on_speech(
-        self, speech_start_s: float, now_s: float, *, answer_playing: bool, cautious: bool = False
+        self,
+        speech_start_s: float,
+        now_s: float,
+        *,
+        answer_playing: bool,
+        cautious: bool = False,
+        echo_possible: bool = True,
     ) -> Verdict:
         """Called for every block while the person is speaking.
 
         ``cautious``: the echo canceller has not converged yet, so residual echo may pass for
         speech; wait for longer speech (``UNCONVERGED_MIN_SPEECH_MS``) before pausing.
+        ``echo_possible``: False when no speaker echo can reach the microphone (headset, WAV
+        files); the answer then pauses after the shorter ``min_speech_ms_no_echo``.
         """
         if not self.settings.enabled or not answer_playing or self.paused:
             return "none"
         if self.speech_since_s is None:
             self.speech_since_s = speech_start_s
-        needed = self.settings.min_speech_ms
+        needed = (
+            self.settings.min_speech_ms if echo_possible else self.settings.min_speech_ms_no_echo
+        )
         if cautious:
             needed = max(needed, UNCONVERGED_MIN_SPEECH_MS)
         if (now_s - self.speech_since_s) * 1000 >= needed:
