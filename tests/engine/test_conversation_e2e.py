@@ -4,6 +4,7 @@ sockets, the real providers. Paced in real time, so each test lasts as long as i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -32,6 +33,21 @@ def _settings(tmp_path: Path, **over) -> Settings:
 
 def _sim(script: SimScript, **kw) -> SimOptions:
     return SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script, **kw)
+
+
+def on_sim_start(monkeypatch, callback) -> None:
+    """Call ``callback(server)`` once the in-process simulated cloud is up (to inject faults)."""
+    from voicedesk.engine import builder
+
+    real = builder.sim_server
+
+    @contextlib.asynccontextmanager
+    async def wrapped(options):
+        async with real(options) as server:
+            callback(server)
+            yield server
+
+    monkeypatch.setattr(builder, "sim_server", wrapped)
 
 
 async def _run(tmp_path: Path, scenario, script: SimScript, settings: Settings | None = None):
@@ -134,8 +150,6 @@ async def test_a_noise_over_the_answer_resumes_it(tmp_path, monkeypatch):
 
 async def test_provider_failure_is_spoken_and_the_next_turn_works(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    from voicedesk.engine import builder
-
     scenario = compose(["question", "thanks"], gaps_s=6.0, tail_s=1.0)
     script = SimScript(
         turns=[
@@ -143,23 +157,7 @@ async def test_provider_failure_is_spoken_and_the_next_turn_works(tmp_path, monk
             SimTurn(transcript=_text("thanks"), reply="You're welcome."),
         ]
     )
-    real = builder.sim_server
-
-    def failing(options):
-        ctx = real(options)
-
-        class Wrapper:
-            async def __aenter__(self):
-                server = await ctx.__aenter__()
-                server.inject("llm", "500", times=2)  # the first try and its one retry
-                return server
-
-            async def __aexit__(self, *exc):
-                return await ctx.__aexit__(*exc)
-
-        return Wrapper()
-
-    monkeypatch.setattr(builder, "sim_server", failing)
+    on_sim_start(monkeypatch, lambda server: server.inject("llm", "500", times=2))  # + retry
     session, seen, played, rate = await _run(tmp_path, scenario, script)
     notices = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
     assert any("500" in n for n in notices)
@@ -275,23 +273,8 @@ async def test_each_fault_on_each_provider_the_session_survives(
     seen: list[ev.Event] = []
     bus.subscribe(seen.append)
 
-    from voicedesk.engine import builder
-
-    real = builder.sim_server
-    servers = []
-
-    def keep(options):
-        ctx = real(options)
-
-        class Wrapper:
-            async def __aenter__(self):
-                servers.append(await ctx.__aenter__())
-                return servers[-1]
-
-            async def __aexit__(self, *exc):
-                return await ctx.__aexit__(*exc)
-
-        return Wrapper()
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
 
     def inject_after_first_turn(event: ev.Event) -> None:
         if isinstance(event, ev.TurnMetrics) and event.turn_id == 1:
@@ -302,7 +285,6 @@ async def test_each_fault_on_each_provider_the_session_survives(
             servers[0].inject(provider, fault, times=2 if twice else 1)
 
     bus.subscribe(inject_after_first_turn)
-    monkeypatch.setattr(builder, "sim_server", keep)
     session = await converse(
         settings, input_path=inp, output_path=out, sim=_sim(script), bus=bus, with_tools=False
     )

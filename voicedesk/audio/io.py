@@ -44,6 +44,7 @@ class AudioIO:
         self.echo_mode = echo_mode  # "on" | "off" | "auto" (on unless the speaker is a headset)
         self.noise_suppression = noise_suppression
         self.echo_cancellation = False
+        self.echo_possible = True  # until start() knows the devices: assume speakers
         self._loop: asyncio.AbstractEventLoop | None = None
         self._callback: BlockCallback | None = None
         self._index = 0
@@ -108,6 +109,7 @@ class AudioIO:
         self._loop = loop
         self._callback = callback
         self.backend.start(self._process)
+        self.echo_possible = self._speaker_reaches_mic()  # device names are known once started
         if self.capture_filter is None and self._wants_aec():
             from voicedesk.audio.aec import EchoCanceller
 
@@ -116,6 +118,7 @@ class AudioIO:
                 delay_ms=round(self.backend.output_latency_s * 1000),
             )
         self.echo_cancellation = self.capture_filter is not None
+        self.echo_possible = self.echo_possible or self.echo_cancellation
         if self.bus is not None:
             backend = self.backend
             self.bus.publish(
@@ -126,14 +129,18 @@ class AudioIO:
                 )
             )
 
-    def _wants_aec(self) -> bool:
-        if self.echo_mode == "on":
-            return True
-        if self.echo_mode == "off":
+    def _speaker_reaches_mic(self) -> bool:
+        """No acoustic path with WAV files or a headset; anything else may echo."""
+        if self.backend.name == "file":
             return False
         from voicedesk.audio.devices import is_headset
 
         return not is_headset(getattr(self.backend, "output_name", None))
+
+    def _wants_aec(self) -> bool:
+        if self.echo_mode in ("on", "off"):
+            return self.echo_mode == "on"
+        return self.echo_possible
 
     def stop(self) -> None:
         self.backend.stop()

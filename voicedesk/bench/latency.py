@@ -77,35 +77,21 @@ def silent_from(out: np.ndarray, rate: int, t_s: float, hold_s: float = 0.1) -> 
     return None
 
 
-def parse_sets(items: list[str]) -> dict[str, Any]:
-    """``section.key=value`` strings to an overrides tree (values validated by Settings)."""
-    from voicedesk.errors import UserError
-
-    tree: dict[str, Any] = {}
-    for item in items or []:
-        dotted, sep, value = item.partition("=")
-        parts = dotted.strip().split(".")
-        if not sep or len(parts) != 2 or not all(parts):
-            raise UserError(
-                f"--set {item!r} is not SECTION.KEY=VALUE", "e.g. --set turn.stop_ms=64"
-            )
-        tree.setdefault(parts[0], {})[parts[1]] = value.strip()
-    return tree
-
-
-_OVERRIDES: dict[str, Any] = {}
-
-
 async def _one(
-    names_or_scenario: Any, *, ttft: float, ttfb: float, stt: float, workdir: Path, tag: str
+    scenario: Any,
+    *,
+    args: argparse.Namespace,
+    overrides: dict[str, Any],
+    workdir: Path,
+    tag: str,
 ) -> dict[str, Any]:
+    """One conversation over ``scenario`` against the simulated cloud, as ``args`` set it."""
     from voicedesk import events as ev
     from voicedesk.audio.wavio import read_wav
     from voicedesk.commands.run import converse
     from voicedesk.config import load_settings
     from voicedesk.engine.builder import SimOptions
 
-    scenario = names_or_scenario
     inp = workdir / f"{tag}-in.wav"
     out = workdir / f"{tag}-out.wav"
     scenario.write(inp)
@@ -118,14 +104,14 @@ async def _one(
             summaries.append(e) if isinstance(e, ev.LLMRequest) and e.kind == "summary" else None
         )
     )
-    settings = load_settings(environ={}, overrides=_OVERRIDES)
+    settings = load_settings(environ={}, overrides=overrides)
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     await converse(
         settings,
         input_path=inp,
         output_path=out,
-        sim=SimOptions(ttft_s=ttft, ttfb_s=ttfb, stt_s=stt),
+        sim=SimOptions(ttft_s=args.ttft, ttfb_s=args.ttfb, stt_s=args.stt),
         bus=bus,
         with_tools=False,
     )
@@ -152,7 +138,7 @@ def _stage_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: summarize([r.get(k) for r in records if r.get(k) is not None]) for k in keys}
 
 
-async def bench(args: argparse.Namespace) -> dict[str, Any]:
+async def bench(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
     from voicedesk.bench.scenarios import compose, overlap
     from voicedesk.engine.metrics import summarize
 
@@ -167,9 +153,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     for rnd in range(args.rounds):
         res = await _one(
             compose([FINISHED[i % len(FINISHED)] for i in range(args.turns)], gaps_s=7.0),
-            ttft=args.ttft,
-            ttfb=args.ttfb,
-            stt=args.stt,
+            args=args,
+            overrides=overrides,
             workdir=workdir,
             tag=f"finished{rnd}",
         )
@@ -203,9 +188,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         reactions = []
         for rnd in range(args.rounds):
             sc = overlap("weather", "stop", after_s=2.6)
-            res = await _one(
-                sc, ttft=args.ttft, ttfb=args.ttfb, stt=args.stt, workdir=workdir, tag=f"barge{rnd}"
-            )
+            res = await _one(sc, args=args, overrides=overrides, workdir=workdir, tag=f"barge{rnd}")
             onset = sc.turns[1].start_s
             quiet = silent_from(res["out"], res["rate"], onset)
             if quiet is not None:
@@ -221,10 +204,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.turns < 1 or args.rounds < 1:
         raise UserError("--turns and --rounds must be at least 1")
-    _OVERRIDES.clear()
-    _OVERRIDES.update(parse_sets(args.set))
-    report = asyncio.run(bench(args))
-    report["overrides"] = dict(_OVERRIDES)
+    from voicedesk.bench import parse_sets
+
+    overrides = parse_sets(args.set)
+    report = asyncio.run(bench(args, overrides))
+    report["overrides"] = overrides
     if args.json:
         print(json.dumps(report, indent=2, default=float))
         return 0

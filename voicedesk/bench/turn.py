@@ -159,7 +159,7 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicedesk.bench.latency import parse_sets
+    from voicedesk.bench import parse_sets
     from voicedesk.config import load_settings
 
     settings = load_settings(

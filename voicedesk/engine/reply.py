@@ -205,8 +205,11 @@ class Reply:
             self.generation_done.set()
 
     async def _say(self, text: str, stream_task: asyncio.Task[SpeechStream]) -> None:
-        """Speak a fixed line (not from the model) in this reply's voice stream."""
+        """Hand text (the model's, or a fixed line) to this reply's voice stream."""
+        self.text += text
+        self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
         if not self.text_sent:
+            # TTFB counts from the first text the TTS gets (the socket is pre-opened)
             self.text_sent = True
             self.record.mark("tts_request", self.clock(), overwrite=True)
             self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
@@ -215,8 +218,6 @@ class Reply:
             self._stream = stream
             self.sample_rate = stream.sample_rate
             self._ensure_audio_task(stream)
-        self.text += text
-        self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
         await stream.send_text(text)
 
     def _ensure_audio_task(self, stream: SpeechStream) -> asyncio.Task[None]:
@@ -244,19 +245,7 @@ class Reply:
                 text = speakable(item.text)
                 if not text:
                     continue
-                self.text += text
-                self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
-                if not self.text_sent:
-                    # TTFB counts from the first text the TTS gets (the socket is pre-opened)
-                    self.text_sent = True
-                    self.record.mark("tts_request", self.clock(), overwrite=True)
-                    self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
-                stream = self._stream or await stream_task
-                if self._stream is None:
-                    self._stream = stream
-                    self.sample_rate = stream.sample_rate
-                    self._ensure_audio_task(stream)
-                await stream.send_text(text)
+                await self._say(text, stream_task)
             elif isinstance(item, ToolCalls):
                 if first:
                     first = False

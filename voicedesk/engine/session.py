@@ -284,21 +284,10 @@ class Session:
                 audio_s + self._block_s,
                 answer_playing=self._answer_audible(),
                 cautious=aec is not None and not getattr(aec, "converged", True),
-                echo_possible=self._echo_possible(),
+                echo_possible=getattr(self.audio, "echo_possible", True),
             )
             if verdict == "pause":
                 self._pause_for_barge_in(audio_s + self._block_s)
-
-    def _echo_possible(self) -> bool:
-        """Can the speaker reach the microphone? Not with a headset or WAV files."""
-        if getattr(self.audio, "echo_cancellation", False):
-            return True
-        backend = getattr(self.audio, "backend", None)
-        if backend is None or getattr(backend, "name", "") == "file":
-            return False
-        from voicedesk.audio.devices import is_headset
-
-        return not is_headset(getattr(backend, "output_name", None))
 
     def _answer_audible(self) -> bool:
         return self._playing is not None and self.audio.playback.is_playing()
