@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
+import numpy as np
+
+from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
 from voicedesk.events import EngineState, EventBus
 
@@ -36,3 +39,41 @@ class SessionControl(Protocol):
 
     async def send_text(self, text: str) -> None:
         """A typed turn instead of a spoken one."""
+
+
+# Utterance id the session never hands out (it counts up from 1): the playback queue plays it
+# like any answer, and the session ignores its start/drained marks, so the sound never
+# becomes part of the conversation or its timings.
+CHECK_SOUND_UTTERANCE = -1
+
+
+def check_sound(rate: int = PLAYBACK_RATE) -> np.ndarray:
+    """Two short soft tones (660 Hz then 880 Hz), faded in and out so they do not click."""
+    parts = []
+    for hz in (660.0, 880.0):
+        n = int(0.25 * rate)
+        t = np.arange(n) / rate
+        tone = 0.25 * np.sin(2 * np.pi * hz * t)
+        fade = min(n // 2, int(0.01 * rate))
+        ramp = np.linspace(0.0, 1.0, fade)
+        tone[:fade] *= ramp
+        tone[-fade:] *= ramp[::-1]
+        parts += [tone, np.zeros(int(0.1 * rate))]
+    return (np.concatenate(parts) * 32767).astype(np.int16)
+
+
+def play_check_sound(session: SessionControl) -> float | None:
+    """Queue :func:`check_sound` on the session's speaker; its length in seconds, or None.
+
+    It goes through the session's own playback queue, so it is heard on the same device, at
+    the same level and through the same echo-canceller reference as an answer. None when the
+    session has no playback queue to reach (a front end's fake, or no audio at all).
+    Kept here rather than as a ``SessionControl`` method so every session implementation
+    gets it without change; it only needs ``session.audio.playback.enqueue``.
+    """
+    playback = getattr(getattr(session, "audio", None), "playback", None)
+    if playback is None or not callable(getattr(playback, "enqueue", None)):
+        return None
+    pcm = check_sound()
+    playback.enqueue(CHECK_SOUND_UTTERANCE, pcm)
+    return pcm.size / PLAYBACK_RATE
