@@ -47,6 +47,13 @@ class TurnSettings(_Section):
     vad_stop_threshold: float = Field(0.35, gt=0, lt=1, description="Probability below = silence")
     start_ms: int = Field(64, ge=32, le=1000, description="Speech needed to declare a start")
     stop_ms: int = Field(64, ge=32, le=2000, description="Silence needed to declare a stop")
+    commit_ms: int = Field(
+        32,
+        ge=32,
+        le=2000,
+        description="Silence after which the speech so far is transcribed and an answer "
+        "prepared, unheard until the turn ends (at most stop_ms)",
+    )
     preroll_ms: int = Field(320, ge=0, le=2000, description="Audio kept before speech start")
     eou_threshold: float = Field(0.5, gt=0, lt=1, description="P(turn complete) to end the turn")
     max_wait_ms: int = Field(2000, ge=200, le=10000, description="Longest silence wait")
@@ -132,6 +139,13 @@ class ToolSettings(_Section):
 
 class UISettings(_Section):
     theme: str = "textual-dark"
+    talk_key_mode: Literal["auto", "toggle", "hold"] = Field(
+        "auto",
+        description="Talk key: hold where the terminal reports key release (auto), or tap/tap",
+    )
+    global_hotkey: str = Field(
+        "", description="System-wide push-to-talk, e.g. <ctrl>+<alt>+space (voicedesk[hotkey])"
+    )
 
 
 class Keys(_Section):
