@@ -4,6 +4,10 @@ The app owns no engine logic: it builds a session through a factory, subscribes 
 :class:`EventBus` and turns keys into :class:`SessionControl` calls. The bus calls
 subscribers inline on the engine's hot path, so the subscriber here only posts a Textual
 message; all widget work happens later in the app's own message handling.
+
+The talk key is a toggle (tap to open the mic, tap again to send) unless the terminal can
+report key release: then it is hold-to-talk (see :mod:`voicedesk.tui.keyboard`). An optional
+system-wide hotkey (:mod:`voicedesk.tui.global_hotkey`) toggles it from other windows.
 """
 
 from __future__ import annotations
@@ -15,17 +19,30 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from voicedesk import events as ev
-from voicedesk.config import Settings, default_config_path
-from voicedesk.engine.api import SessionControl
+from voicedesk.config import Settings, data_dir, default_config_path
+from voicedesk.engine.api import SessionControl, play_check_sound
 from voicedesk.errors import UserError
+from voicedesk.tui.audio_check import AudioCheckScreen
+from voicedesk.tui.global_hotkey import GlobalHotkey, HotkeyError
+from voicedesk.tui.keyboard import (
+    TALK_KEY,
+    KeyReleaseSupport,
+    TalkKeyReleased,
+    TalkMode,
+    base_key,
+    choose_talk_mode,
+    driver_class_for,
+)
 from voicedesk.tui.screens import (
     ContextScreen,
     DevicesScreen,
@@ -44,7 +61,15 @@ log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[ev.EventBus], Awaitable[SessionControl]]
 STOP_TIMEOUT_S = 5.0
-SESSION_ACTIONS = frozenset({"ptt", "hands_free", "mute", "interrupt", "type"})
+SESSION_ACTIONS = frozenset(
+    {"ptt", "talk_hold", "hands_free", "mute", "interrupt", "type", "audio_check"}
+)
+COMPACT_FOOTER_BELOW = 100  # columns
+AUDIO_CHECK_MARKER = "audio-check-done"  # in the data dir: the first-run check has been shown
+
+
+class GlobalHotkeyPressed(Message):
+    """Posted from pynput's thread when the system-wide hotkey fires."""
 
 
 class EngineEvent(Message):
@@ -62,8 +87,11 @@ class VoiceDeskApp(App[int]):
     TITLE = "voicedesk"
     AUTO_FOCUS = "#conversation"
 
+    # Two bindings share the talk key; check_action enables the one for the current mode,
+    # so the footer reads "Hold to talk" or "Talk/send" (the palette always toggles).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "ptt", "Talk"),
+        Binding(TALK_KEY, "talk_hold", "Hold to talk"),
+        Binding(TALK_KEY, "ptt", "Talk/send"),
         Binding("h", "hands_free", "Hands-free"),
         Binding("m", "mute", "Mute"),
         Binding("i", "interrupt", "Stop"),
@@ -72,6 +100,7 @@ class VoiceDeskApp(App[int]):
         Binding("ctrl+s", "settings", "Settings", show=False),
         Binding("d", "devices", "Devices", show=False),
         Binding("s", "context", "Context", show=False),
+        Binding("c", "audio_check", "Mic check", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -105,6 +134,24 @@ class VoiceDeskApp(App[int]):
         self.started = asyncio.Event()
         self._unsubscribe: list[Callable[[], None]] = []
         self._stopped = False
+        # talk key: "toggle" until the terminal proves it reports key release
+        self.talk_mode: TalkMode = "toggle"
+        self._held = False  # the mic was opened by a talk-key press that has not come up yet
+        self.output_device: str | None = None
+        self._audio_check: AudioCheckScreen | None = None
+        self._muted_before_check = False
+        self._first_run_check_done = False
+        self.global_hotkey: GlobalHotkey | None = None
+
+    # ------------------------------------------------------------------ terminal driver
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's own driver, with the key-release probe where Textual uses LinuxDriver."""
+        return driver_class_for(super().get_driver_class())
+
+    @property
+    def wants_key_release(self) -> bool:
+        """Read by the driver at start: with ``toggle`` it does not even probe the terminal."""
+        return self.settings.ui.talk_key_mode != "toggle"
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -125,8 +172,15 @@ class VoiceDeskApp(App[int]):
             with Vertical(id="side"):
                 yield self.tool_pane
                 yield self.timings
+        self.footer = Footer(id="footer")
         yield self.text_input
-        yield Footer()
+        yield self.footer
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below 100 columns the footer drops its spacing so every key, Quit included, fits."""
+        footer: Footer | None = getattr(self, "footer", None)  # None until composed
+        if footer is not None:
+            footer.compact = event.size.width < COMPACT_FOOTER_BELOW
 
     def on_mount(self) -> None:
         theme = self.settings.ui.theme
@@ -139,6 +193,8 @@ class VoiceDeskApp(App[int]):
         if self.needs_setup():
             self.push_screen(SetupScreen(self.config_path))
             return
+        if self.settings.ui.global_hotkey.strip():
+            self.run_worker(self._start_global_hotkey(), group="hotkey", exit_on_error=False)
         if self.make_session is not None:
             self.run_worker(
                 self._start_session(), name="session-start", group="session", exit_on_error=False
@@ -206,6 +262,7 @@ class VoiceDeskApp(App[int]):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        self._stop_global_hotkey()
 
     def show_error(self, title: str, message: str, hint: str | None = None) -> None:
         self.push_screen(ErrorScreen(title, message, hint, self.log_path))
@@ -227,12 +284,18 @@ class VoiceDeskApp(App[int]):
         status = self.status_bar
         if isinstance(event, ev.InputLevel):
             status.set_level(event.rms_dbfs, event.zero_input)
+            check = self._audio_check
+            if check is not None and check.is_attached:
+                check.on_level(event.rms_dbfs, event.zero_input)
             return
         if isinstance(event, ev.StateChanged):
             status.set_state(event.state)
             self._refresh_mode()
         elif isinstance(event, ev.AudioInfo):
             status.set_audio(event.input_device, event.output_device, event.echo_cancellation)
+            self.output_device = event.output_device
+            if self._first_run_check_due(event):
+                self.action_audio_check(first_run=True)
         elif isinstance(event, ev.ContextUpdated):
             status.set_context(event.prompt_tokens, event.budget_tokens)
             self.context_state = (event.summary, event.prompt_tokens, event.budget_tokens)
@@ -273,44 +336,124 @@ class VoiceDeskApp(App[int]):
         return self.session
 
     def action_ptt(self) -> None:
-        """Tap to open the mic, tap again to end the turn (works in every mode)."""
+        """Tap to open the mic, tap again to end the turn (works in every mode and terminal)."""
         session = self._need_session()
         if session is None:
             return
+        if self.ptt_open:
+            self._held = False
+            self._close_ptt(session)
+        else:
+            self._open_ptt(
+                session, "Push-to-talk: tap space again when you have finished (h: hands-free)."
+            )
+
+    def action_talk_hold(self) -> None:
+        """The talk key went down in hold mode: open the mic until it comes up again."""
+        if self._held:  # a second press before the release: nothing new to do
+            return
+        session = self._need_session()
+        if session is None:
+            return
+        if not self.ptt_open and not self._open_ptt(
+            session, "Push-to-talk: hold space while you talk, let go to send (h: hands-free)."
+        ):
+            return
+        self._held = True  # (already open from the palette: the release sends it)
+
+    def on_talk_key_released(self, message: TalkKeyReleased) -> None:
+        """The terminal reported the talk key's release: send the turn it opened."""
+        if self.talk_mode != "hold" or base_key(message.key) != TALK_KEY:
+            return
+        self._release_held()
+
+    def on_app_blur(self, event: events.AppBlur) -> None:
+        """Focus left the terminal with the key down: its release will go elsewhere."""
+        if self._held:
+            self._release_held()
+
+    def _release_held(self) -> None:
+        if not self._held:  # e.g. the press was typed into the text box
+            return
+        self._held = False
+        session = self.session
+        if session is not None and self.ptt_open:
+            self._close_ptt(session)
+
+    def _open_ptt(self, session: SessionControl, hint: str) -> bool:
         if session.muted:
             self.notify("The microphone is muted: press m to unmute.", severity="warning")
-            return
-        if self.ptt_open:
-            self.ptt_open = False
-            session.ptt_release()
-        else:
-            if session.mode != "push-to-talk":
-                session.set_mode("push-to-talk")
-                self.notify("Push-to-talk: tap space again when you have finished (h: hands-free).")
-            self.ptt_open = True
-            session.ptt_press()
+            return False
+        if session.mode != "push-to-talk":
+            session.set_mode("push-to-talk")
+            self.notify(hint)
+        self.ptt_open = True
+        session.ptt_press()
         self._refresh_mode()
+        return True
+
+    def _close_ptt(self, session: SessionControl) -> None:
+        self.ptt_open = False
+        session.ptt_release()
+        self._refresh_mode()
+
+    def on_key_release_support(self, message: KeyReleaseSupport) -> None:
+        """The driver's probe answered: settle the talk key's behaviour for this terminal."""
+        choice = choose_talk_mode(self.settings.ui.talk_key_mode, message.flags)
+        push = getattr(self._driver, "push_key_release", None)
+        mode = choice.mode
+        if choice.push_flags is not None:
+            if push is None:  # a driver that cannot ask for releases: never hold blind
+                mode = "toggle"
+            else:
+                push(choice.push_flags)
+        log.info(
+            "talk key: %s (terminal kitty flags %s, setting %s)",
+            mode,
+            message.flags,
+            self.settings.ui.talk_key_mode,
+        )
+        self.set_talk_mode(mode)
+        if choice.warning:
+            self.notify(choice.warning, severity="warning", timeout=8)
+
+    def set_talk_mode(self, mode: TalkMode) -> None:
+        if mode == self.talk_mode:
+            return
+        self.talk_mode = mode
+        if mode == "toggle":
+            self._release_held()
+        self.refresh_bindings()
 
     def action_hands_free(self) -> None:
         session = self._need_session()
         if session is None:
             return
         if self.ptt_open:
+            self._held = False
             self.ptt_open = False
             session.ptt_release()
         new = "push-to-talk" if session.mode == "hands-free" else "hands-free"
         session.set_mode(new)
         self._refresh_mode()
         self.notify(
-            "Hands-free: just talk." if new == "hands-free" else "Push-to-talk: tap space to talk.",
+            "Hands-free: just talk." if new == "hands-free" else f"Push-to-talk: {self.talk_hint}.",
             timeout=3,
         )
+
+    @property
+    def talk_hint(self) -> str:
+        """How the talk key works right now, in the words the footer and help use."""
+        if self.talk_mode == "hold":
+            return "hold space to talk"
+        return "space: talk/send (tap to talk, tap again to send)"
 
     def action_mute(self) -> None:
         session = self._need_session()
         if session is None:
             return
         if self.ptt_open:
+            self._held = False
             self.ptt_open = False
             session.ptt_release()
         session.set_muted(not session.muted)
@@ -359,20 +502,128 @@ class VoiceDeskApp(App[int]):
         self.push_screen(ContextScreen(summary=summary, prompt_tokens=prompt, budget_tokens=budget))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(log_path=self.log_path, config_path=self.config_path))
+        self.push_screen(
+            HelpScreen(
+                log_path=self.log_path, config_path=self.config_path, talk_mode=self.talk_mode
+            )
+        )
+
+    # ------------------------------------------------------------------ microphone check
+    def _check_marker(self) -> Path:
+        return data_dir() / AUDIO_CHECK_MARKER
+
+    def _first_run_check_due(self, event: ev.AudioInfo) -> bool:
+        """Once per machine, when a session really uses sound devices (not WAV files, not sim)."""
+        if self._first_run_check_done or self.simulated or event.input_device == "file":
+            return False
+        self._first_run_check_done = True
+        return self._audio_check is None and not self._check_marker().exists()
+
+    def action_audio_check(self, first_run: bool = False) -> None:
+        """Live level meter, silent-mic diagnosis and speaker test, with the mic muted."""
+        session = self._need_session()
+        if session is None or self._audio_check is not None:
+            return
+        if self.ptt_open:
+            self._held = False
+            self._close_ptt(session)
+        self._muted_before_check = session.muted
+        if not session.muted:  # "testing, one two" must not become a turn
+            session.set_muted(True)
+            self._refresh_mode()
+        play = (lambda: play_check_sound(session)) if self._can_play(session) else None
+        screen = AudioCheckScreen(
+            play_sound=play, output_device=self.output_device, first_run=first_run
+        )
+        self._audio_check = screen
+        self.push_screen(screen, self._audio_check_closed)
+
+    @staticmethod
+    def _can_play(session: SessionControl) -> bool:
+        return getattr(getattr(session, "audio", None), "playback", None) is not None
+
+    def _audio_check_closed(self, heard: bool | None) -> None:
+        self._audio_check = None
+        session = self.session
+        if session is not None and session.muted and not self._muted_before_check:
+            session.set_muted(False)
+            self._refresh_mode()
+        try:  # shown once on its own; c runs it again any time
+            marker = self._check_marker()
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text("heard\n" if heard else "closed\n", encoding="utf-8")
+        except OSError:
+            log.warning("cannot record that the audio check was shown", exc_info=True)
+
+    # ------------------------------------------------------------------ global hotkey
+    async def _start_global_hotkey(self) -> None:
+        """Start the optional system-wide hotkey; every failure is one readable notice."""
+        combo = self.settings.ui.global_hotkey
+        try:
+            hotkey = GlobalHotkey(combo, lambda: self.post_message(GlobalHotkeyPressed()))
+            await asyncio.to_thread(hotkey.start)
+        except HotkeyError as exc:
+            log.warning("global hotkey %r not started: %s", combo, exc)
+            self.notify(
+                f"{exc.message}\n→ {exc.hint}" if exc.hint else exc.message,
+                title="Global hotkey off",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+            return
+        except Exception as exc:  # anything unforeseen: still a notice, details in the log
+            log.exception("global hotkey failed")
+            self.notify(
+                f"The global hotkey could not start: {exc}",
+                title="Global hotkey off",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+            return
+        if self._stopped:  # the app closed while the listener was starting
+            hotkey.stop()
+            return
+        self.global_hotkey = hotkey
+        log.info("global hotkey %s listening", hotkey.combo)
+        self.notify(
+            hotkey.warning or f"Global hotkey {hotkey.combo} toggles push-to-talk.",
+            severity="warning" if hotkey.warning else "information",
+            timeout=6,
+            markup=False,
+        )
+
+    def on_global_hotkey_pressed(self, message: GlobalHotkeyPressed) -> None:
+        """A toggle, whatever the talk key does: no release arrives from other windows."""
+        self.action_ptt()
+
+    def _stop_global_hotkey(self) -> None:
+        hotkey, self.global_hotkey = self.global_hotkey, None
+        if hotkey is not None:
+            hotkey.stop()
+
+    def on_unmount(self) -> None:
+        self._stop_global_hotkey()
 
     async def action_quit(self) -> None:
         await self.stop_session()
         self.exit(0)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """On the setup screen there is no conversation: hide the keys that drive one."""
-        return not (action in SESSION_ACTIONS and isinstance(self.screen, SetupScreen))
+        """Hide the keys that drive a conversation on the setup screen; one talk binding."""
+        if action in SESSION_ACTIONS and isinstance(self.screen, SetupScreen):
+            return False
+        if action == "talk_hold":
+            return self.talk_mode == "hold"
+        if action == "ptt":
+            return self.talk_mode == "toggle"
+        return True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand(
-            "Push-to-talk", "Tap to open the mic, again to send (space)", self.action_ptt
+            "Push-to-talk", "Open the mic, run again to send (space)", self.action_ptt
         )
         yield SystemCommand(
             "Hands-free on/off", "Switch turn-taking mode (h)", self.action_hands_free
@@ -388,6 +639,11 @@ class VoiceDeskApp(App[int]):
         )
         yield SystemCommand(
             "Context and summary", "Prompt size and the running summary (s)", self.action_context
+        )
+        yield SystemCommand(
+            "Microphone and speaker check",
+            "Live input level, silent-mic check, test sound (c)",
+            self.action_audio_check,
         )
         yield SystemCommand("Help", "Keys, log file and config path (?)", self.action_help)
 

@@ -45,6 +45,15 @@ def parse_pair(line: str) -> tuple[str, Any]:
 def apply_pair(path: Path, line: str) -> tuple[str, Settings]:
     """Validate ``line`` against the file at ``path`` and write it; returns the key and result."""
     key, value = parse_pair(line)
+    if key == "ui.global_hotkey" and isinstance(value, str) and value.strip():
+        # The config model only knows it is a string; the key names are checked here so a
+        # typo is caught now rather than as a notice at the next start.
+        from voicedesk.tui.global_hotkey import HotkeyError, parse_hotkey
+
+        try:
+            parse_hotkey(value)
+        except HotkeyError as exc:
+            raise ConfigError(exc.message, f"{exc.hint}; {key} was not saved") from None
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     try:
         doc = tomlkit.parse(text)

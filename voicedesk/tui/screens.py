@@ -19,8 +19,18 @@ from voicedesk.errors import ConfigError, UserError
 if TYPE_CHECKING:
     from voicedesk.tui.widgets.tools import ToolCallInfo
 
+TALK_KEY_HELP = {
+    "toggle": "push-to-talk: tap to talk, tap again to send",
+    "hold": "push-to-talk: hold while you talk, let go to send",
+}
+TALK_MODE_NOTE = {
+    "toggle": "This terminal does not report key release, so space is tap/tap here "
+    "(ui.talk_key_mode; kitty, WezTerm, foot and Ghostty allow hold-to-talk).",
+    "hold": "This terminal reports key release: hold space to talk "
+    '(ui.talk_key_mode = "toggle" for tap/tap).',
+}
 KEY_HELP: list[tuple[str, str]] = [
-    ("space", "push-to-talk: tap to talk, tap again to send"),
+    ("space", TALK_KEY_HELP["toggle"]),
     ("h", "hands-free on/off (it hears when you finish)"),
     ("m", "mute / unmute the microphone"),
     ("i / esc", "interrupt the answer being spoken"),
@@ -28,6 +38,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("ctrl+s", "settings: edit the config file"),
     ("d", "sound devices"),
     ("s", "context: prompt size and the running summary"),
+    ("c", "microphone and speaker check (level meter, test sound)"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
     ("q", "quit"),
@@ -50,19 +61,29 @@ class HelpScreen(_Dialog):
         Binding("question_mark", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, *, log_path: Path | None, config_path: Path | None) -> None:
+    def __init__(
+        self, *, log_path: Path | None, config_path: Path | None, talk_mode: str = "toggle"
+    ) -> None:
         super().__init__()
         self.log_path = log_path
         self.config_path = config_path
+        self.talk_mode = talk_mode if talk_mode in TALK_KEY_HELP else "toggle"
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help") as box:
             box.border_title = "Help"
-            table = Content("\n").join(
-                Content.assemble((key.rjust(8), "bold $accent"), "  ", text)
+            rows = [
+                (key, TALK_KEY_HELP[self.talk_mode] if key == "space" else text)
                 for key, text in KEY_HELP
+            ]
+            table = Content("\n").join(
+                Content.assemble((key.rjust(8), "bold $accent"), "  ", text) for key, text in rows
             )
             yield Static(table, id="help-keys")
+            yield Static(
+                Content.styled(TALK_MODE_NOTE[self.talk_mode], "$foreground-muted"),
+                id="help-talk-mode",
+            )
             yield Static(
                 Content.assemble(
                     ("\nLog file: ", "bold"),
@@ -111,7 +132,8 @@ on-device servers, e.g. `stt.provider = "local"`, `tts.provider = "local"`. Pres
 to edit the settings here.
 3. **Just try it** — `voicedesk demo` runs the whole loop against a simulated cloud, no keys.
 
-Then start voicedesk again.
+Then start voicedesk again: the first time it talks to your sound devices it checks the \
+microphone and speaker with a live level meter (**c** runs that check again any time).
 """
 
 

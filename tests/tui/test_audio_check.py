@@ -1,0 +1,287 @@
+"""The microphone and speaker check: verdicts from level reports, the screen, first run.
+
+The screen is driven with synthetic ``InputLevel`` events on the bus, as the engine's audio
+front end publishes them (including ``zero_input`` for an all-zero microphone); the speaker
+test against a recording playback queue, and once against a real engine session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_tui import (  # shared fixtures and helpers of the TUI tests
+    FakeSession,
+    fake_app,
+    isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    real_app,  # noqa: F401  (fixture)
+    silence_wav,  # noqa: F401  (fixture)
+    sim,  # noqa: F401  (fixture)
+    started,
+    started_fake,
+    text_of,
+    wait_until,
+)
+from textual.widgets import Static
+
+from voicedesk import events as ev
+from voicedesk.config import Settings, data_dir
+from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, check_sound, play_check_sound
+from voicedesk.tui import audio_check
+from voicedesk.tui.app import AUDIO_CHECK_MARKER, VoiceDeskApp
+from voicedesk.tui.audio_check import (
+    QUIET_AFTER_REPORTS,
+    SPEECH_REPORTS,
+    AudioCheckScreen,
+    MicCheck,
+    meter_bar,
+)
+from voicedesk.tui.screens import DevicesScreen
+
+
+# ---------------------------------------------------------------------------- verdicts
+def test_mic_check_hears_speech_not_clicks() -> None:
+    check = MicCheck()
+    assert check.verdict == "waiting"
+    assert check.feed(-65.0, False) == "waiting"  # a quiet room
+    for _ in range(SPEECH_REPORTS - 1):
+        assert check.feed(-25.0, False) == "waiting"  # a click or a knock: too short
+    assert check.feed(-65.0, False) == "waiting"
+    for _ in range(SPEECH_REPORTS - 1):
+        check.feed(-30.0, False)
+    assert check.feed(-30.0, False) == "heard"  # ~150 ms of voice
+    assert check.feed(-70.0, False) == "heard"  # stays heard in the pause after
+    assert check.peak_dbfs == -25.0
+
+
+def test_mic_check_silent_and_quiet() -> None:
+    check = MicCheck()
+    assert check.feed(-120.0, True) == "silent"  # all zeros
+    assert check.feed(-120.0, True) == "silent"
+    assert check.feed(-50.0, False) == "waiting"  # the mute switch went off
+    quiet = MicCheck()
+    for _ in range(QUIET_AFTER_REPORTS - 1):
+        assert quiet.feed(-55.0, False) == "waiting"
+    assert quiet.feed(-55.0, False) == "quiet"
+    for _ in range(SPEECH_REPORTS):
+        quiet.feed(-35.0, False)
+    assert quiet.verdict == "heard"
+    heard = MicCheck()
+    for _ in range(SPEECH_REPORTS):
+        heard.feed(-30.0, False)
+    assert heard.feed(-120.0, True) == "silent"  # a later dead mic is not hidden
+
+
+def test_meter_bar() -> None:
+    assert "·" in str(meter_bar(None))
+    loud, faint = str(meter_bar(-10.0)), str(meter_bar(-60.0))
+    assert loud.count("█") > faint.count("█") > 0
+    assert "-10.0 dBFS" in loud and "–∞" in str(meter_bar(-120.0))
+
+
+# ---------------------------------------------------------------------------- speaker sound
+class RecordingPlayback:
+    def __init__(self) -> None:
+        self.queued: list[tuple[int, np.ndarray]] = []
+
+    def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+        self.queued.append((utterance_id, pcm))
+
+
+class AudioFakeSession(FakeSession):
+    """A fake session with a playback queue, as the engine's Session has in ``audio``."""
+
+    def __init__(self, bus: ev.EventBus, settings: Settings) -> None:
+        super().__init__(bus, settings)
+        self.audio = type("Audio", (), {"playback": RecordingPlayback()})()
+
+
+def test_check_sound_is_short_soft_and_reaches_the_playback_queue() -> None:
+    pcm = check_sound()
+    assert pcm.dtype == np.int16 and 0.5 < pcm.size / 24_000 < 1.0
+    assert 0.2 * 32767 < np.abs(pcm).max() <= 0.26 * 32767  # audible, not loud
+    assert abs(int(pcm[0])) < 200 and abs(int(pcm[-1])) < 200  # faded: no click
+    session = AudioFakeSession(ev.EventBus(), Settings())
+    length = play_check_sound(session)  # type: ignore[arg-type]
+    (uid, queued), *_ = session.audio.playback.queued
+    assert uid == CHECK_SOUND_UTTERANCE < 0 and length == queued.size / 24_000
+    assert play_check_sound(FakeSession(ev.EventBus(), Settings())) is None  # type: ignore[arg-type]
+
+
+async def test_check_sound_plays_in_a_real_session_without_a_turn(
+    real_app: VoiceDeskApp,  # noqa: F811
+) -> None:
+    async with real_app.run_test(size=(80, 24)) as pilot:
+        app = await started(pilot)
+        seen: list[ev.Event] = []
+        app.bus.subscribe(seen.append)
+        assert app.session is not None
+        length = play_check_sound(app.session)
+        playback = app.session.audio.playback  # type: ignore[attr-defined]
+        assert length is not None and playback.queued_samples() > 0
+        await wait_until(pilot, lambda: playback.queued_samples() == 0, timeout=5)
+        assert not [e for e in seen if isinstance(e, ev.PlaybackStarted | ev.TurnEnded)]
+        assert app.session.state == "listening"
+        await pilot.press("q")
+
+
+# ---------------------------------------------------------------------------- the screen
+def audio_app(tmp_path: Path, *, simulated: bool = True) -> VoiceDeskApp:
+    settings = Settings()
+    settings.keys.openai_api_key = "sk-test-key-for-the-check"  # type: ignore[assignment]
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return AudioFakeSession(bus, settings)
+
+    return VoiceDeskApp(
+        settings, make_session, simulated=simulated, config_path=tmp_path / "config.toml"
+    )
+
+
+def mic_text(app: VoiceDeskApp) -> str:
+    return text_of(app.screen.query_one("#check-mic", Static))
+
+
+async def levels(pilot: Any, *values: float, zero: bool = False) -> None:
+    for value in values:
+        pilot.app.bus.publish(ev.InputLevel(rms_dbfs=value, zero_input=zero))
+    await pilot.pause()
+
+
+async def test_check_hears_you_and_restores_the_mic(tmp_path: Path) -> None:
+    app = audio_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = await started_fake(pilot)
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, AudioCheckScreen) and not screen.first_run
+        assert session.muted and "muted:True" in session.calls  # speech here is no turn
+        assert "speak now" in mic_text(app)
+        await levels(pilot, -62.0, -61.0)
+        assert "speak now" in mic_text(app)
+        meter = text_of(screen.query_one("#check-meter", Static))
+        assert "-61.0 dBFS" in meter and "█" in meter
+        await levels(pilot, -28.0, -24.0, -26.0)
+        assert "Heard you" in mic_text(app) and "-24 dBFS" in mic_text(app)
+        assert screen.query_one("#check-mic").has_class("check-heard")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AudioCheckScreen)
+        assert not session.muted and session.calls[-1] == "muted:False"
+        assert (data_dir() / AUDIO_CHECK_MARKER).read_text() == "heard\n"
+
+
+async def test_check_catches_an_all_zero_microphone(tmp_path: Path) -> None:
+    app = audio_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("c")
+        await levels(pilot, -120.0, -120.0)  # zeros, not yet long enough to be sure
+        assert "speak now" in mic_text(app)
+        await levels(pilot, -120.0, zero=True)  # the engine's zero_input verdict
+        text = mic_text(app)
+        assert "Silent microphone" in text and "all zeros" in text
+        assert "Privacy & Security → Microphone" in text and "mute switch" in text
+        assert "press d" in text and "audio.input_device" in text
+        assert app.screen.query_one("#check-mic").has_class("check-silent")
+        await pilot.press("d")  # wrong device? the device list is one key away
+        assert isinstance(app.screen, DevicesScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, AudioCheckScreen)
+        await levels(pilot, -30.0, -30.0, -30.0)  # unmuted: heard after all
+        assert "Heard you" in mic_text(app)
+
+
+async def test_check_too_quiet_and_no_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audio_check, "NO_SIGNAL_AFTER_S", 0.1)
+    app = audio_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "No signal" in mic_text(app), timeout=3)
+        await levels(pilot, *([-56.0] * QUIET_AFTER_REPORTS))
+        assert "Too quiet" in mic_text(app) and "-56 dBFS" in mic_text(app)
+
+
+async def test_speaker_test_plays_and_asks(tmp_path: Path) -> None:
+    app = audio_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = await started_fake(pilot)
+        assert isinstance(session, AudioFakeSession)
+        app.bus.publish(ev.AudioInfo(input_device="file", output_device="Desk Speakers",
+                                     echo_cancellation=False))  # fmt: skip
+        await pilot.pause()
+        await pilot.press("c")
+        speaker = app.screen.query_one("#check-speaker", Static)
+        assert "Press p" in text_of(speaker) and "Desk Speakers" in text_of(speaker)
+        await pilot.press("y")  # nothing played yet: no answer to give
+        assert "Press p" in text_of(speaker)
+        await pilot.press("p")
+        assert [uid for uid, _ in session.audio.playback.queued] == [CHECK_SOUND_UTTERANCE]
+        assert "Did you hear" in text_of(speaker)
+        await pilot.press("n")
+        assert "Not heard" in text_of(speaker) and "output device" in text_of(speaker)
+        await pilot.press("p", "y")
+        assert "Speaker works" in text_of(speaker) and len(session.audio.playback.queued) == 2
+
+
+async def test_speaker_test_unavailable_without_a_sound_device(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)  # its session has no playback queue
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("c")
+        speaker = app.screen.query_one("#check-speaker", Static)
+        assert "No sound device to test" in text_of(speaker)
+        await pilot.press("p")  # a notice, no crash
+        assert isinstance(app.screen, AudioCheckScreen)
+
+
+async def test_first_run_opens_the_check_once(tmp_path: Path) -> None:
+    app = audio_app(tmp_path, simulated=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        assert not isinstance(app.screen, AudioCheckScreen)
+        app.bus.publish(
+            ev.AudioInfo(input_device="USB Mic", output_device="Speakers", echo_cancellation=True)
+        )
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, AudioCheckScreen) and screen.first_run
+        assert "First start" in text_of(screen.query_one("#check-intro", Static))
+        await pilot.press("escape")
+    assert (data_dir() / AUDIO_CHECK_MARKER).read_text() == "closed\n"
+
+    again = audio_app(tmp_path, simulated=False)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        again.bus.publish(
+            ev.AudioInfo(input_device="USB Mic", output_device="Speakers", echo_cancellation=True)
+        )
+        await pilot.pause()
+        assert not isinstance(again.screen, AudioCheckScreen)  # shown once; c runs it again
+
+
+async def test_no_first_run_check_for_wav_files_or_the_simulator(tmp_path: Path) -> None:
+    for simulated, device in ((False, "file"), (True, "USB Mic")):
+        app = audio_app(tmp_path, simulated=simulated)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started_fake(pilot)
+            app.bus.publish(
+                ev.AudioInfo(input_device=device, output_device=device, echo_cancellation=False)
+            )
+            await pilot.pause()
+            assert not isinstance(app.screen, AudioCheckScreen)
+    assert not (data_dir() / AUDIO_CHECK_MARKER).exists()
+
+
+async def test_check_in_the_command_palette(tmp_path: Path) -> None:
+    app = audio_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        commands["Microphone and speaker check"].callback()
+        await pilot.pause()
+        assert isinstance(app.screen, AudioCheckScreen)
