@@ -329,12 +329,6 @@ def test_no_speech_start_on_silence_or_noise(name: str, drive: Callable[..., Dri
     assert not d.detector.in_turn
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Exception,
-    reason="BUG: VadSegmenter.feed documents 'int16 (or float)' but passes float64 blocks "
-    "straight to onnxruntime, which rejects tensor(double)",
-)
 def test_float64_blocks_are_accepted_like_float32() -> None:
     s = settings()
     x = fixture_pcm(FINISHED).astype(np.float64) / 32768.0
@@ -358,14 +352,6 @@ def test_detector_follows_the_audio_clock_it_is_fed(drive: Callable[..., Drive])
     assert end.reason != "timeout"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: VadSegmenter.reset() keeps its sample counter (_pos) and pending samples, so "
-    "after TurnDetector.reset() (the session resets it on mute / mode change and then stops "
-    "feeding) the VAD times stay on the old timeline while feed() is given the new audio_s: "
-    "speech_start is reported seconds in the past and the first pause ends the turn at once "
-    "with reason 'timeout' (silence = now − stale end ≥ max_wait), cutting the person off",
-)
 def test_after_reset_the_detector_follows_the_new_audio_clock(
     drive: Callable[..., Drive],
 ) -> None:

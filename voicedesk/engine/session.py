@@ -129,6 +129,7 @@ class Session:
         self._playing_turn: _Turn | None = None
         self._barge = BargeInPolicy(settings.barge_in)
         self._speech_start_s: float | None = None
+        self._paused_speech_start_s: float | None = None
         self._ptt_open = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._jobs: list[_ToolJob] = []
@@ -221,6 +222,7 @@ class Session:
     # ------------------------------------------------------------------ SessionControl
     def set_mode(self, mode: str) -> None:
         self.mode = mode  # type: ignore[assignment]
+        self.detector.mode = mode  # push-to-talk turns end on the key, never on silence
         self.detector.reset()
         self._set_state("muted" if self.muted else "listening")
 
@@ -331,7 +333,10 @@ class Session:
         return turn
 
     def _on_speech_resume(self, sig: Any) -> None:
-        self._speech_start_s = sig.audio_s
+        # Speech that carries on after a pause shorter than the stop is one stretch for
+        # barge-in's minimum-speech count; after a real stop the count starts again.
+        carried = self._paused_speech_start_s if sig.reason == "continue" else None
+        self._speech_start_s = carried if carried is not None else sig.audio_s
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         turn = self._turn
         if turn is not None and self._reply is not None and self._reply_turn is turn:
@@ -353,6 +358,7 @@ class Session:
 
     def _on_speech_stop(self, sig: Any) -> None:
         turn = self._turn
+        self._paused_speech_start_s = self._speech_start_s
         self._speech_start_s = None
         self.bus.publish(ev.SpeechStopped(audio_s=sig.audio_s, end_s=sig.end_s))
         if turn is None:

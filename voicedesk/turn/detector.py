@@ -4,7 +4,8 @@ It is driven purely by audio time (seconds on the input timeline), so the same c
 live and on a virtual clock (``voicedesk replay``). The engine reads its signals:
 
 - ``speech_start``  a new turn begins (stream audio to STT),
-- ``speech_stop``   the VAD heard silence: commit STT and start the LLM *preemptively*,
+- ``speech_stop``   the VAD heard a short silence (``commit_ms``): commit STT and start the
+                    LLM *preemptively*; the end-of-turn model is asked after ``stop_ms``,
 - ``speech_resume`` the person went on inside the same turn: cancel that generation,
 - ``eou_check``     a model verdict (for the UI and replay),
 - ``turn_end``      the turn is over (reason ``model``, ``transcript``, ``timeout`` or ``ptt``).
@@ -137,7 +138,9 @@ class TurnDetector:
                     self._state = "speech"
                     self._cancel_model()
                     signals.append(TurnSignal("speech_resume", audio_s=e.at_s, start_s=e.edge_s))
-            elif e.kind == "stop" and self._state == "speech":
+            elif e.kind in ("pause", "stop") and self._state == "speech":
+                # A pause (commit_ms) already hands the speech to the transcriber and the
+                # LLM; the end-of-turn model waits for the stop (stop_ms) either way.
                 if not appended:
                     self._append(pcm)
                     appended = True
@@ -147,8 +150,17 @@ class TurnDetector:
                 self._text_fresh = False
                 self._rechecks_done = 0
                 self._prob = None
-                self._submit_model()
+                if e.kind == "stop":
+                    self._submit_model()
                 signals.append(TurnSignal("speech_stop", audio_s=e.at_s, end_s=e.edge_s))
+            elif e.kind == "stop" and self._state == "pause" and self._future is None:
+                self._submit_model()
+            elif e.kind == "continue" and self._state == "pause":
+                self._state = "speech"
+                self._cancel_model()
+                signals.append(
+                    TurnSignal("speech_resume", audio_s=e.at_s, start_s=e.edge_s, reason="continue")
+                )
         if self._state != "idle" and not appended:
             self._append(pcm)
         if self._state == "pause":

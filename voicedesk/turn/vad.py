@@ -45,7 +45,7 @@ class SileroVAD:
 
 @dataclass(frozen=True)
 class VadEvent:
-    kind: str  # "start" | "stop"
+    kind: str  # "start" | "pause" | "continue" | "stop"
     at_s: float  # when it was declared (end of the deciding window)
     edge_s: float  # where speech actually started / ended
 
@@ -55,6 +55,11 @@ class VadSegmenter:
 
     Start needs ``start_ms`` of windows above ``vad_threshold``; stop needs ``stop_ms`` of
     windows below ``vad_stop_threshold``. Audio is buffered in windows of any block size.
+
+    When ``commit_ms`` < ``stop_ms`` a shorter silence first reports a ``pause`` (followed by
+    ``continue`` if speech comes back before the stop, or by ``stop``): the engine uses it to
+    commit the transcript early, which takes one window off every answer's critical path
+    while the end-of-turn model is still only asked after ``stop_ms``.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -64,6 +69,7 @@ class VadSegmenter:
         self.off_threshold = t.vad_stop_threshold
         self.start_windows = max(1, round(t.start_ms / 1000 / WINDOW_S))
         self.stop_windows = max(1, round(t.stop_ms / 1000 / WINDOW_S))
+        self.pause_windows = min(self.stop_windows, max(1, round(t.commit_ms / 1000 / WINDOW_S)))
         self.preroll = deque(maxlen=max(1, int(t.preroll_ms / 1000 / WINDOW_S) + 1))
         self._pending = np.zeros(0, dtype=np.float32)
         self._pos = 0  # samples consumed into windows
@@ -73,14 +79,21 @@ class VadSegmenter:
         self.last_probability = 0.0
 
     def reset(self) -> None:
+        # The next block sets the clock again: after a mute the audio time has moved on,
+        # and silence measured from the old position would end the next turn at once.
         self.vad.reset()
         self.in_speech = False
         self._run = 0
+        self._pos = 0
+        self._pending = np.zeros(0, dtype=np.float32)
         self.preroll.clear()
 
     def feed(self, block: np.ndarray, block_start_s: float) -> list[VadEvent]:
         """Feed int16 (or float) 16 kHz audio; returns events declared inside it."""
-        x = block.astype(np.float32) / 32768.0 if block.dtype == np.int16 else block
+        if block.dtype == np.int16:
+            x = block.astype(np.float32) / 32768.0
+        else:
+            x = block.astype(np.float32, copy=False)
         if self._pos == 0 and self._pending.size == 0:
             self._pos = round(block_start_s * RATE)
         self._pending = np.concatenate([self._pending, x]) if self._pending.size else x
@@ -111,7 +124,11 @@ class VadSegmenter:
                     if self._run >= self.stop_windows:
                         self.in_speech, self._run = False, 0
                         events.append(VadEvent("stop", end_s, self._run_edge))
+                    elif self._run == self.pause_windows:
+                        events.append(VadEvent("pause", end_s, self._run_edge))
                 else:
+                    if self.pause_windows <= self._run < self.stop_windows:
+                        events.append(VadEvent("continue", end_s, start_s))
                     self._run = 0
         return events
 
