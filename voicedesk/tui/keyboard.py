@@ -32,6 +32,7 @@ toggle.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import threading
@@ -204,8 +205,8 @@ else:
 class KeyReleaseDriver(_BaseDriver):  # type: ignore[misc,valid-type]
     """Textual's LinuxDriver with the kitty release probe and our pushed flags.
 
-    ``run_input_thread`` mirrors Textual 8.2's own loop line for line; the only change is the
-    parser class. Textual builds its parser inside that method, so there is no smaller hook.
+    Textual builds its parser inside ``run_input_thread``, so that method is ours (a small
+    select/decode/feed loop) in order to parse with :class:`KeyReleaseParser`.
     """
 
     def __init__(self, app: Any, **kwargs: Any) -> None:
@@ -270,47 +271,40 @@ class KeyReleaseDriver(_BaseDriver):  # type: ignore[misc,valid-type]
 
     # ------------------------------------------------------------------ input loop
     def run_input_thread(self) -> None:  # pragma: no cover - needs a real terminal
-        """Textual 8.2's ``LinuxDriver.run_input_thread`` with :class:`KeyReleaseParser`."""
+        """Read the terminal and parse with :class:`KeyReleaseParser`.
+
+        Textual creates its parser inside its own input loop, so parsing release events
+        means owning the loop. Ours: wait for input with a short timeout (so a set
+        ``exit_event`` is seen promptly), decode UTF-8 incrementally (a character can span
+        two reads), and tick the parser when idle so a lone Escape is still delivered.
+        """
         import os
-        import selectors
+        import select
         from codecs import getincrementaldecoder
 
-        from textual._loop import loop_last
         from textual._parser import ParseError
 
-        selector = selectors.SelectSelector()
-        selector.register(self.fileno, selectors.EVENT_READ)
-        fileno = self.fileno
         parser = KeyReleaseParser(self._debug)
-        feed = parser.feed
-        tick = parser.tick
-        decode = getincrementaldecoder("utf-8")().decode
+        decoder = getincrementaldecoder("utf-8")()
+        fd = self.fileno
 
-        def process_selector_events(
-            selector_events: list[tuple[selectors.SelectorKey, int]], final: bool = False
-        ) -> None:
-            for last, (_key, mask) in loop_last(selector_events):
-                if mask & selectors.EVENT_READ:
-                    data = decode(os.read(fileno, 1024 * 4), final=final and last)
-                    if not data:
-                        break
-                    for event in feed(data):
-                        self.process_message(event)
-            for event in tick():
-                self.process_message(event)
+        def deliver(messages: Iterable[Message]) -> None:
+            for message in messages:
+                self.process_message(message)
 
         try:
             while not self.exit_event.is_set():
-                process_selector_events(selector.select(0.1))
-            selector.unregister(self.fileno)
-            process_selector_events(selector.select(0.1), final=True)
+                readable, _, _ = select.select([fd], [], [], 0.1)
+                if readable:
+                    data = os.read(fd, 4096)
+                    if not data:
+                        break
+                    deliver(parser.feed(decoder.decode(data)))
+                deliver(parser.tick())
         finally:
-            selector.close()
-            try:
-                for _event in feed(""):
-                    pass
-            except (EOFError, ParseError):
-                pass
+            with contextlib.suppress(EOFError, ParseError):
+                deliver(parser.feed(decoder.decode(b"", final=True)))
+                deliver(parser.feed(""))
 
 
 def driver_class_for(default: type[Any]) -> type[Any]:
