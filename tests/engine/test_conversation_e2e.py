@@ -239,6 +239,47 @@ async def test_slow_tool_runs_in_background_while_the_person_asks_something_else
     assert finished and finished[0].duration_s >= 5.5 and not finished[0].is_error
 
 
+async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    from voicedesk.commands.demo import demo_workspace
+    from voicedesk.sim.script import SimToolCall
+
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(demo_workspace()),
+                "docs_server_args": ["--slow", "read_document=4"],
+                "tool_patience_s": 1.0,
+            }
+        }
+    )
+    scenario = compose(["budget", "question"], gaps_s=[4.0], tail_s=4.0)
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("budget"),
+                reply="The memo asks for forty two thousand euros.",
+                tool_calls=[
+                    SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+                ],
+            ),
+            SimTurn(transcript="Never mind, forget it.", reply="Okay."),
+        ]
+    )
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    session = await converse(
+        settings, input_path=inp, output_path=out, sim=_sim(script), bus=bus, with_tools=True
+    )
+    assert [r for r in session.records if r.eou_reason == "tool_result"] == []
+    notices = [e.message for e in seen if isinstance(e, ev.Notice)]
+    assert any("Cancelled the tool" in m for m in notices), notices
+    assert any(r.user_text == "Never mind, forget it." for r in session.records)
+
+
 FAULTS = [
     ("stt", "500"),
     ("stt", "drop"),

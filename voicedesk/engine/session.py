@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +30,7 @@ from voicedesk.engine.barge_in import BargeInPolicy
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog
+from voicedesk.engine.tool_jobs import ToolJobs
 from voicedesk.errors import ProviderError, UserError
 from voicedesk.providers.base import (
     ChatRequest,
@@ -39,7 +38,6 @@ from voicedesk.providers.base import (
     SpeechStream,
     SpeechToText,
     TextToSpeech,
-    ToolCall,
 )
 
 log = logging.getLogger(__name__)
@@ -64,21 +62,6 @@ class _Turn:
     @property
     def text(self) -> str:
         return " ".join(s for s in self.segments if s).strip()
-
-
-@dataclass
-class _ToolJob:
-    """Tool calls that outlasted the patience and run on in the background."""
-
-    turn_id: int
-    assistant_msg: dict[str, Any]
-    tasks: list[asyncio.Task[dict[str, Any]]]
-    cancelled: bool = False
-
-
-_CANCEL_WORDS = re.compile(
-    r"\b(never ?mind|forget (it|that|about it)|cancel (it|that|this)|stop (it|that|this))\b", re.I
-)
 
 
 class Session:
@@ -132,7 +115,20 @@ class Session:
         self._paused_speech_start_s: float | None = None
         self._ptt_open = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._jobs: list[_ToolJob] = []
+        self._tool_jobs = (
+            ToolJobs(
+                tools,
+                patience_s=settings.tools.tool_patience_s,
+                is_quiet=self._is_quiet,
+                is_closing=lambda: self._closing,
+                deliver=self._deliver_tool_results,
+                notice=self._notice,
+                set_state=self._set_state,
+                spawn=self._spawn,
+            )
+            if tools is not None
+            else None
+        )
         self._closing = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -482,7 +478,8 @@ class Session:
         if followup:
             messages, prompt_tokens = self.context.build_for(None)
         else:
-            self._cancel_jobs_if_asked(turn.text)
+            if self._tool_jobs is not None:
+                self._tool_jobs.cancel_if_asked(turn.text)
             messages, prompt_tokens = self.context.build_for(turn.text)
         request = ChatRequest(
             messages=messages,
@@ -501,7 +498,7 @@ class Session:
             clock=self.now_s,
             record=turn.record,
             bus=self.bus,
-            run_tools=self._run_tools if self.tools is not None else None,
+            run_tools=self._tool_jobs.run if self._tool_jobs is not None else None,
             preemptive=not confirmed,
         )
         self._reply, self._reply_turn = reply, turn
@@ -664,88 +661,25 @@ class Session:
         self._update_idle()
 
     # ------------------------------------------------------------------ tools
-    async def _run_tools(
-        self, turn_id: int, calls: list[ToolCall], assistant_msg: dict[str, Any]
-    ) -> list[dict[str, Any]] | None:
-        """Run the calls; if they outlast ``tool_patience_s`` leave them running and return None.
-
-        The reply then says it is working on it and ends, so the person can go on talking;
-        when the results arrive, a follow-up answer is spoken at the next quiet moment.
-        """
-        assert self.tools is not None
-        self._set_state("tool")
-        tasks = [asyncio.create_task(self._call_tool(turn_id, call)) for call in calls]
-        try:
-            _, pending = await asyncio.wait(tasks, timeout=self.settings.tools.tool_patience_s)
-        except asyncio.CancelledError:  # the reply was cut: the person moved on
-            for task in tasks:
-                task.cancel()
-            raise
-        if pending:
-            job = _ToolJob(turn_id=turn_id, assistant_msg=assistant_msg, tasks=tasks)
-            self._jobs.append(job)
-            self._spawn(self._finish_job(job))
-            names = ", ".join(c.name for c in calls)
-            self._notice("info", f"{names} is still running; its answer will follow.")
-            self._set_state("thinking")
-            return None
-        self._set_state("thinking")
-        return [t.result() for t in tasks]
-
-    async def _call_tool(self, turn_id: int, call: ToolCall) -> dict[str, Any]:
-        assert self.tools is not None
-        try:
-            args = json.loads(call.arguments or "{}")
-        except json.JSONDecodeError:
-            args = {}
-        result = await self.tools.call(call.name, args, call_id=call.id, turn_id=turn_id)
-        return {"role": "tool", "tool_call_id": call.id, "content": result.text}
-
-    async def _finish_job(self, job: _ToolJob) -> None:
-        """Wait for a background tool, then answer with its result when nobody is talking."""
-        try:
-            results = await asyncio.gather(*job.tasks)
-        except asyncio.CancelledError:
-            for task in job.tasks:
-                task.cancel()
-            raise
-        finally:
-            if job in self._jobs:
-                self._jobs.remove(job)
-        if job.cancelled or self._closing:
-            return
-        while not self._closing and (
-            self._turn is not None
-            or self._reply is not None
-            or self._playing is not None
-            or self.detector.in_speech
-        ):
-            await asyncio.sleep(0.05)
-        if self._closing or job.cancelled:
-            return
+    def _deliver_tool_results(self, messages: list[dict[str, Any]]) -> None:
+        """Answer with background tool results: a follow-up turn nobody spoke."""
         turn = self._new_turn(self.now_s())
         self._turn = None  # not a spoken turn: nothing to hear, nothing to transcribe
         turn.typed = turn.followup = turn.ended = True
         turn.record.eou_reason = "tool_result"
-        self.context.add_tool_exchange(turn.turn_id, [job.assistant_msg, *results])
+        self.context.add_tool_exchange(turn.turn_id, messages)
         if self.log is not None:
-            self.log.append(
-                {
-                    "type": "tools",
-                    "turn_id": turn.turn_id,
-                    "messages": [job.assistant_msg, *results],
-                }
-            )
+            self.log.append({"type": "tools", "turn_id": turn.turn_id, "messages": messages})
         self._start_reply(turn, confirmed=True, followup=True)
 
-    def _cancel_jobs_if_asked(self, text: str) -> None:
-        """ "Never mind" / "cancel that" drops tools still running in the background."""
-        if self._jobs and _CANCEL_WORDS.search(text):
-            for job in list(self._jobs):
-                job.cancelled = True
-                for task in job.tasks:
-                    task.cancel()
-            self._notice("info", "Cancelled the tool that was still running.")
+    def _is_quiet(self) -> bool:
+        """Nobody is speaking, being transcribed or being answered."""
+        return (
+            self._turn is None
+            and self._reply is None
+            and self._playing is None
+            and not self.detector.in_speech
+        )
 
     # ------------------------------------------------------------------ helpers
     def _new_turn(self, at_s: float) -> _Turn:

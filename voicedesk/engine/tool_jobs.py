@@ -1,0 +1,125 @@
+"""Tool calls for a reply, and the ones that outlast the person's patience.
+
+A reply waits for its tools up to ``tools.tool_patience_s``. Past that, the calls keep
+running here in the background: the reply says it is working on it and ends, the person can
+go on talking, and when the results arrive they are handed back to the session, which
+answers with them at the next quiet moment. "Never mind" / "cancel that" drops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from voicedesk.providers.base import ToolCall
+
+CANCEL_WORDS = re.compile(
+    r"\b(never ?mind|forget (it|that|about it)|cancel (it|that|this)|stop (it|that|this))\b", re.I
+)
+QUIET_POLL_S = 0.05
+
+
+@dataclass
+class ToolJob:
+    """Tool calls that outlasted the patience and run on in the background."""
+
+    turn_id: int
+    assistant_msg: dict[str, Any]
+    tasks: list[asyncio.Task[dict[str, Any]]]
+    cancelled: bool = False
+
+
+class ToolJobs:
+    """Runs a reply's tool calls; keeps the slow ones going after the reply has ended.
+
+    The session supplies what this needs to know about it as callables, so this module
+    does not depend on the session: ``is_quiet`` (nobody is talking or being answered),
+    ``is_closing``, ``deliver`` (answer with these tool messages), ``notice``, ``set_state``
+    and ``spawn`` (a task the session tracks and cancels on stop).
+    """
+
+    def __init__(
+        self,
+        tools: Any,
+        *,
+        patience_s: float,
+        is_quiet: Callable[[], bool],
+        is_closing: Callable[[], bool],
+        deliver: Callable[[list[dict[str, Any]]], None],
+        notice: Callable[[str, str], None],
+        set_state: Callable[[Any], None],
+        spawn: Callable[[Any], asyncio.Task[Any]],
+    ) -> None:
+        self.tools = tools
+        self.patience_s = patience_s
+        self._is_quiet = is_quiet
+        self._is_closing = is_closing
+        self._deliver = deliver
+        self._notice = notice
+        self._set_state = set_state
+        self._spawn = spawn
+        self.jobs: list[ToolJob] = []
+
+    async def run(
+        self, turn_id: int, calls: list[ToolCall], assistant_msg: dict[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        """The tool messages, or None when the calls were left running in the background."""
+        self._set_state("tool")
+        tasks = [asyncio.create_task(self._call(turn_id, call)) for call in calls]
+        try:
+            _, pending = await asyncio.wait(tasks, timeout=self.patience_s)
+        except asyncio.CancelledError:  # the reply was cut: the person moved on
+            for task in tasks:
+                task.cancel()
+            raise
+        self._set_state("thinking")
+        if pending:
+            job = ToolJob(turn_id=turn_id, assistant_msg=assistant_msg, tasks=tasks)
+            self.jobs.append(job)
+            self._spawn(self._finish(job))
+            names = ", ".join(c.name for c in calls)
+            self._notice("info", f"{names} is still running; its answer will follow.")
+            return None
+        return [t.result() for t in tasks]
+
+    def cancel_if_asked(self, text: str) -> None:
+        """ "Never mind" / "cancel that" drops tools still running in the background."""
+        if self.jobs and CANCEL_WORDS.search(text):
+            for job in list(self.jobs):
+                job.cancelled = True
+                for task in job.tasks:
+                    task.cancel()
+            self._notice("info", "Cancelled the tool that was still running.")
+
+    async def _call(self, turn_id: int, call: ToolCall) -> dict[str, Any]:
+        try:
+            args = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError:
+            args = {}
+        result = await self.tools.call(call.name, args, call_id=call.id, turn_id=turn_id)
+        return {"role": "tool", "tool_call_id": call.id, "content": result.text}
+
+    async def _finish(self, job: ToolJob) -> None:
+        """Wait for a background job, then hand its results over when nobody is talking."""
+        # The job stays listed until its answer is handed over, so a "never mind" said
+        # while the results wait for a quiet moment still drops them.
+        try:
+            results = await asyncio.gather(*job.tasks)
+            while not self._is_closing() and not job.cancelled and not self._is_quiet():
+                await asyncio.sleep(QUIET_POLL_S)
+        except asyncio.CancelledError:
+            for task in job.tasks:
+                task.cancel()
+            if job.cancelled:
+                return  # "never mind": cancelling its tasks is how it was dropped
+            raise
+        finally:
+            if job in self.jobs:
+                self.jobs.remove(job)
+        if self._is_closing() or job.cancelled:
+            return
+        self._deliver([job.assistant_msg, *results])
