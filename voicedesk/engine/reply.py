@@ -103,6 +103,7 @@ class Reply:
         self.audio_complete = False
         self.generation_done = asyncio.Event()
         self._held: list[np.ndarray] = []
+        self._trimmed = 0  # leading TTS samples dropped as silence
         self._stream: SpeechStream | None = None
         self._task: asyncio.Task[None] | None = None
         self._t_request_mono = 0.0
@@ -138,7 +139,9 @@ class Reply:
         chars = None
         if self._stream is not None and hasattr(self._stream, "chars_spoken_at"):
             with contextlib.suppress(Exception):
-                chars = self._stream.chars_spoken_at(played)  # type: ignore[attr-defined]
+                # alignment times count the leading silence we trimmed and never played
+                at = played + self._trimmed
+                chars = self._stream.chars_spoken_at(at)  # type: ignore[attr-defined]
         return heard_prefix(
             self.text,
             played_samples=played,
@@ -307,6 +310,7 @@ class Reply:
                     trim_left -= int(chunk.size)
                     continue
                 cut = min(onset if onset is not None else 0, trim_left)
+                self._trimmed = int(_MAX_TRIM_S * stream.sample_rate) - trim_left + cut
                 chunk = chunk[cut:]
                 first = False
                 self.record.mark("tts_first_audio", self.clock())
