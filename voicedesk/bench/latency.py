@@ -23,6 +23,15 @@ import numpy as np
 
 FINISHED = ["hello", "weather", "question", "timer", "budget", "thanks"]
 AUDIBLE = 328  # int16 ≈ −40 dBFS
+# (question, interruption, seconds after the question ends): the answer starts ≈1.3 s after
+# the question and lasts ≈4 s, so each interruption lands at a different point inside it.
+BARGE_INS = [
+    ("weather", "stop", 2.6),
+    ("question", "thanks", 2.1),
+    ("docs", "budget", 3.4),
+    ("timer", "question", 1.8),
+    ("budget", "stop", 3.0),
+]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +40,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ttft", type=float, default=0.70, help="simulated LLM TTFT (s)")
     p.add_argument("--ttfb", type=float, default=0.33, help="simulated TTS TTFB (s)")
     p.add_argument("--stt", type=float, default=0.10, help="simulated STT finalisation (s)")
-    p.add_argument("--rounds", type=int, default=1, help="repeat the conversation N times")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the conversation N times; also N barge-ins, each a different interruption",
+    )
     p.add_argument(
         "--turns",
         type=int,
@@ -187,7 +201,9 @@ async def bench(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str
     if not args.no_barge_in:
         reactions = []
         for rnd in range(args.rounds):
-            sc = overlap("weather", "stop", after_s=2.6)
+            # Different words cut in at different points of the answer, round by round.
+            first, second, after_s = BARGE_INS[rnd % len(BARGE_INS)]
+            sc = overlap(first, second, after_s=after_s)
             res = await _one(sc, args=args, overrides=overrides, workdir=workdir, tag=f"barge{rnd}")
             onset = sc.turns[1].start_s
             quiet = silent_from(res["out"], res["rate"], onset)
