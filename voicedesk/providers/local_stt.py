@@ -4,6 +4,15 @@ Used for the end-of-turn transcript cues in ``voicedesk replay`` and as the loca
 provider. Greedy decoding, no internal VAD and no conditioning on previous text: our own VAD
 already cut the segment, and beam search would triple the latency for little gain on short
 turns.
+
+For the cues the transcript must be *verbatim*: a small Whisper tidies a cut-off phrase into
+a sentence ("… with the" → "… with it.", "called" → "call."), which tells the end-of-turn
+policy the person is done. A disfluent prompt (the known way to keep Whisper from cleaning
+speech up) and temperature 0 (no random fallback re-decoding, so replays are repeatable)
+keep the dangling word more often: on 404 synthetic segments (tests/fixtures/
+make_extra_fixtures.py) cut-off phrases read as unfinished 96 times instead of 75, and
+finished ones were misread as unfinished 6 times instead of 13 with the previous "drop a
+doubtful last word" rule, which also removed real last words ("… by the [Beatles]").
 """
 
 from __future__ import annotations
@@ -17,7 +26,8 @@ import numpy as np
 
 from voicedesk.errors import UserError
 
-DOUBTFUL_LAST_WORD = 0.5
+# Disfluent, unpunctuated-at-the-end context: Whisper continues in the style of its prompt.
+VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
 INSTALL_HINT = (
     "install the local extra: `pipx install 'voicedesk[local]'` (or `pip install faster-whisper`)"
 )
@@ -75,9 +85,7 @@ class LocalWhisper:
         """The words in ``audio16k``.
 
         ``for_cues``: the text feeds the end-of-turn cues, where the *last* word matters
-        most. Small Whisper models tend to invent a closing word for a cut-off phrase
-        ("a table for" → "a table for it."); such an invented word comes with a low
-        probability, so a doubtful final word is dropped rather than trusted.
+        most, so it is decoded verbatim (see the module docstring) rather than tidied.
         """
         x = audio16k.astype(np.float32) / 32768.0 if audio16k.dtype == np.int16 else audio16k
         if x.size < 1600:  # under 0.1 s: nothing a person said
@@ -88,15 +96,11 @@ class LocalWhisper:
             beam_size=1,
             vad_filter=False,
             condition_on_previous_text=False,
-            without_timestamps=not for_cues,
-            word_timestamps=for_cues,
+            without_timestamps=True,
+            temperature=0.0 if for_cues else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            initial_prompt=VERBATIM_PROMPT if for_cues else None,
         )
-        if not for_cues:
-            return " ".join(s.text.strip() for s in segments).strip()
-        words = [w for s in segments for w in (s.words or [])]
-        if len(words) > 1 and words[-1].probability < DOUBTFUL_LAST_WORD:
-            words = words[:-1]
-        return "".join(w.word for w in words).strip()
+        return " ".join(s.text.strip() for s in segments).strip()
 
 
 class LocalWhisperSTT:

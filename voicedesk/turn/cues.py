@@ -183,14 +183,21 @@ def transcript_cue(text: str) -> Cue:
         return Cue("incomplete", f"ends on '{last}'")
     if len(words) >= 2 and f"{words[-2]} {last}" in STRONG_BIGRAMS:
         return Cue("incomplete", f"ends on '{words[-2]} {last}'")
-    if _TRAILING_ELLIPSIS.search(stripped):
-        return Cue("incomplete", "trails off")
     if len(words) >= 2 and last == "it" and words[-2] in PREPOSITIONS and not question:
         # "… for it." / "… with it.": real endings, but also what small transcribers invent
-        # for a phrase cut off after the preposition — ask the audio model for more certainty.
+        # for a phrase cut off after the preposition — wait out an in-sentence pause.
         return Cue("hesitant", f"ends on '{words[-2]} it'")
     if last in WEAK and not question:
         return Cue("hesitant", f"ends on '{last}'")
+    if _TRAILING_ELLIPSIS.search(stripped):
+        # A verbatim transcriber writes "…" for speech that stops mid-phrase, but sometimes
+        # for a finished sentence said slowly too: wait out a pause rather than the maximum.
+        return Cue("hesitant", "trails off")
+    if last in PREPOSITIONS or last in ("in", "on", "over", "under", "after", "before"):
+        # A stranded preposition can end a question ("what is it for?"), but a small
+        # transcriber puts a question mark after any cut-off wh-sentence ("what time does
+        # the sun set in?"), so it is doubtful rather than complete.
+        return Cue("hesitant", f"question ends on '{last}'")
     if stripped[-1] in ".?!":
         return Cue("complete", "sentence-final punctuation")
     return Cue("unknown", "no cue")

@@ -12,7 +12,10 @@ live and on a virtual clock (``voicedesk replay``). The engine reads its signals
 
 Policy, in order: a transcript that stops on a word needing a continuation ("the", "and",
 "called", "um") never ends the turn before the maximum wait; a weaker dangling word ("to",
-"is", "can") needs a confident model; otherwise the model's P(complete) ≥ threshold ends it.
+"is", "can", a preposition before a question mark) holds the turn for a pause longer than an
+in-sentence one (``HESITANT_WAIT_S``) whatever the model says; otherwise the model's
+P(complete) ≥ threshold ends it. A sentence-final transcript with a doubtful model ends the
+turn only after that same longer pause.
 When a transcriber is attached the model's "complete" waits for the text of the latest speech
 (the LLM is already running, so this costs the listener nothing), up to a short text timeout.
 A low probability is re-checked as the silence grows.
@@ -34,9 +37,13 @@ from voicedesk.turn.vad import RATE, VadSegmenter
 SignalKind = Literal["speech_start", "speech_stop", "speech_resume", "eou_check", "turn_end"]
 
 TEXT_WAIT_S = 0.8  # longest we hold a model "complete" waiting for the transcript
-HESITANT_THRESHOLD = 0.93  # P(complete) needed when the text ends on a weak dangling word
+# A weak dangling word ("… for it", "… to?") waits out an in-sentence pause (0.6–0.8 s in
+# the measure, longer than the 0.4 s a finished sentence may take). It used to need
+# P(complete) ≥ 0.93 instead, but Smart Turn scores a fragment spoken with final intonation
+# (synthetic speech, and people who trail off) at ~0.97, so the model cannot vouch for it.
+HESITANT_WAIT_S = 0.9
 TRANSCRIPT_THRESHOLD = 0.25  # with a sentence-final transcript, this much suffices...
-TRANSCRIPT_MIN_SILENCE_S = 0.6  # ...after this much silence
+TRANSCRIPT_MIN_SILENCE_S = 0.9  # ...after a pause longer than an in-sentence one
 RECHECK_AT_S = (0.3, 0.9, 1.4)  # silence lengths at which a "not yet" is asked again
 MAX_TURN_AUDIO_S = 30.0
 
@@ -236,8 +243,8 @@ class TurnDetector:
         needed = t.eou_threshold
         if cue is not None and cue.verdict == "incomplete":
             needed = 2.0  # never by the model: wait for more speech or the maximum wait
-        elif cue is not None and cue.verdict == "hesitant":
-            needed = max(needed, HESITANT_THRESHOLD)
+        elif cue is not None and cue.verdict == "hesitant" and silence < HESITANT_WAIT_S:
+            needed = 2.0  # not during what may be an in-sentence pause
         if self._prob >= needed:
             if waiting_for_text:
                 return signals

@@ -1,0 +1,89 @@
+"""End-of-turn policy: transcript cues and how the detector weighs them against Smart Turn.
+
+The detector is driven directly in its "pause" state with a fixed model probability, so these
+tests pin the policy (which signal may end a turn, and after how much silence) without audio.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from voicedesk.config import load_settings
+from voicedesk.turn import detector as det
+from voicedesk.turn.cues import transcript_cue
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("Can you open the file called", "incomplete"),
+        ("The main problem with the", "incomplete"),
+        ("I would like to book a table for", "incomplete"),
+        ("Set a timer for it.", "hesitant"),  # what a small Whisper makes of "… for"
+        ("What time does the sun set in?", "hesitant"),  # stranded preposition, doubtful
+        ("Remind me to buy some.", "hesitant"),
+        ("Forward this message to...", "incomplete"),  # dangling word wins over the dots
+        ("Make the font a bit bigger, we got...", "hesitant"),  # trails off
+        ("What time is my next meeting?", "complete"),
+        ("Turn the volume down a little.", "complete"),
+        ("", "unknown"),
+    ],
+)
+def test_transcript_cue(text: str, verdict: str) -> None:
+    assert transcript_cue(text).verdict == verdict
+
+
+@pytest.fixture(scope="module")
+def detector() -> det.TurnDetector:
+    return det.TurnDetector(load_settings(None), expects_text=True, virtual_clock=True)
+
+
+def _pause(d: det.TurnDetector, prob: float, text: str) -> None:
+    """Put the detector in a pause that began at 1.0 s with a known verdict and text."""
+    d._end_turn_state()
+    d._state = "pause"
+    d._end_s, d._stop_at = 1.0, 1.1
+    d._prob, d._text, d._text_fresh = prob, text, True
+    d._rechecks_done = len(det.RECHECK_AT_S)  # no new model calls in these tests
+
+
+def _ended_at(d: det.TurnDetector, prob: float, text: str) -> tuple[float, str] | None:
+    _pause(d, prob, text)
+    for k in range(1, 400):
+        now = 1.0 + k * 0.01
+        for s in d._evaluate(now):
+            if s.kind == "turn_end":
+                return round(now - 1.0, 2), s.reason or ""
+    return None
+
+
+def test_confident_model_and_finished_text_end_at_once(detector: det.TurnDetector) -> None:
+    silence, reason = _ended_at(detector, 0.97, "What time is my next meeting?")
+    assert silence <= 0.02 and reason == "model"
+
+
+def test_dangling_word_waits_for_the_maximum(detector: det.TurnDetector) -> None:
+    silence, reason = _ended_at(detector, 0.99, "Open the document called")
+    assert reason == "timeout"
+    assert silence == pytest.approx(detector.turn_settings.max_wait_ms / 1000, abs=0.02)
+
+
+def test_hesitant_text_outlasts_an_in_sentence_pause(detector: det.TurnDetector) -> None:
+    # Smart Turn says ~0.97 for a fragment spoken with final intonation; a 0.6–0.8 s pause
+    # inside the sentence must not end the turn, a longer silence does.
+    silence, reason = _ended_at(detector, 0.97, "Set a timer for it.")
+    assert reason == "model"
+    assert 0.8 < silence <= det.HESITANT_WAIT_S + 0.02
+
+
+def test_finished_text_with_a_doubtful_model_waits_out_a_pause(
+    detector: det.TurnDetector,
+) -> None:
+    silence, reason = _ended_at(detector, 0.3, "Delete the last paragraph.")
+    assert reason == "transcript"
+    assert 0.8 < silence <= det.TRANSCRIPT_MIN_SILENCE_S + 0.02
+
+
+def test_low_probability_without_text_cue_times_out(detector: det.TurnDetector) -> None:
+    _, reason = _ended_at(detector, 0.1, "Delete the last paragraph.")
+    assert reason == "timeout"
