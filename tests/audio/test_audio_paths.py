@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from voicedesk.audio.aec import EchoCanceller
 from voicedesk.audio.file_backend import FileDuplex
 from voicedesk.audio.playback import PlaybackBuffer
 from voicedesk.audio.room import SimulatedRoom
@@ -117,3 +118,45 @@ def test_interruption_transcripts_carry_no_assistant_words(with_aec):
     assert leaky["interruptions_transcribed"] >= 2
     assert leaky["interruptions_with_assistant_words"] >= 1, leaky["transcripts"]
     assert leaky["assistant_words_leaked"] >= 3, leaky["transcripts"]
+
+
+class _StuckApm:
+    """An AEC3 that has fallen into passing the echo through untouched."""
+
+    def set_stream_delay_ms(self, ms: int) -> None:
+        pass
+
+    def process_reverse_stream(self, frame: object) -> None:
+        pass
+
+    def process_stream(self, frame: object) -> None:
+        pass
+
+
+def _answer_start(canceller: EchoCanceller, *, person_before: bool) -> None:
+    """0.6 s of speaker silence (optionally the person talking), then 0.3 s of answer + echo."""
+    rng = np.random.default_rng(0)
+    silent = np.zeros(240, np.int16)
+    for k in range(60):
+        mic = rng.normal(0, 3000 if person_before and k > 50 else 20, 160).astype(np.int16)
+        canceller(mic, silent)
+    for _ in range(30):
+        canceller(rng.normal(0, 3000, 160).astype(np.int16), np.full(240, 5000, np.int16))
+
+
+def test_stuck_canceller_is_rebuilt_at_the_next_answer_start():
+    canceller = EchoCanceller()
+    canceller._apm = _StuckApm()
+    canceller.converged = True
+    _answer_start(canceller, person_before=False)
+    assert canceller.probe_resets == 1 and not canceller.converged
+
+
+def test_answer_start_probe_leaves_the_canceller_alone_when_the_person_talks():
+    # Their voice would look like echo passed through: no rebuild (a fresh AEC3 would
+    # suppress them while it converges).
+    canceller = EchoCanceller()
+    canceller._apm = _StuckApm()
+    canceller.converged = True
+    _answer_start(canceller, person_before=True)
+    assert canceller.probe_resets == 0 and canceller.converged

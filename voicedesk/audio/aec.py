@@ -19,6 +19,22 @@ from voicedesk.errors import AudioUnavailableError
 
 FRAME = CAPTURE_RATE // 100  # 10 ms
 _DECAY = 0.98  # per 10 ms frame: ≈ 0.5 s memory for the health estimate
+# AEC3 has an initial phase: in the simulated room a fresh instance cancels within ~0.2 s
+# but then often passes a burst of echo ~1 s in (as its delay estimate settles), which the
+# old 0.3 s latch trusted and which barged in. Trust it only after this much playback.
+SETTLE_S = 1.5
+# Answer-start probe. AEC3 sometimes falls into a state where it passes the echo untouched
+# (seen after a pause in the reference, not only after double talk); each following answer
+# then barged in on itself ~0.2 s in, and the 2 s rebuild rule never fired because every
+# answer was cut first. So when the speaker starts again after a silence, with the
+# microphone quiet beforehand (nobody talking), the first loud frames are mostly echo: if
+# the canceller removes less than PROBE_RATIO of their energy, it is rebuilt at once.
+PROBE_AFTER_SILENCE_FRAMES = 50  # 0.5 s of speaker silence: the start of an answer
+PROBE_QUIET_MIC_FRAMES = 3  # microphone quiet just before: the person is not talking
+PROBE_FRAMES = 8  # loud microphone frames judged (80 ms of echo)
+PROBE_GIVE_UP_FRAMES = 30  # no echo within 300 ms: nothing to judge
+PROBE_RATIO = 4.0  # 6 dB; healthy AEC3 removes 40+ dB here, a stuck one 0–3 dB
+MIC_FLOOR = FRAME * 100.0**2  # frame energy of ≈ −50 dBFS: above room noise
 
 
 class EchoCanceller:
@@ -57,6 +73,10 @@ class EchoCanceller:
         self._bad_s = 0.0
         self.converged = False
         self.resets = 0
+        self.probe_resets = 0  # of which the answer-start probe asked for
+        self._ref_quiet = 0  # frames since the speaker last played something
+        self._mic_quiet = 0  # frames the microphone has been below MIC_FLOOR
+        self._probe: list[float] | None = None  # [mic energy, out energy, loud, frames]
 
     def _frame(self, pcm: np.ndarray) -> object:
         return self._rtc.AudioFrame(bytearray(pcm.astype("<i2").tobytes()), CAPTURE_RATE, 1, FRAME)
@@ -82,8 +102,7 @@ class EchoCanceller:
             self._apm.process_stream(frame)
             out_frame = np.frombuffer(frame.data, dtype=np.int16).copy()  # type: ignore[attr-defined]
             cleaned.append(out_frame)
-            if np.abs(rframe).max() > 300:  # the speaker is playing something
-                self._track(self._last_mic_frame, out_frame)
+            self._health(rframe, self._last_mic_frame, out_frame)
         out = np.concatenate([self._out_pending, *cleaned]) if cleaned else self._out_pending
         # hand back exactly as many samples as came in (a block that is not a whole number of
         # 10 ms frames is delayed by the remainder, consistently)
@@ -93,6 +112,37 @@ class EchoCanceller:
         result, self._out_pending = out[:n], out[n:]
         return result
 
+    def _health(self, ref: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
+        """Per-frame bookkeeping: the convergence latch, the rebuild rule, the answer probe."""
+        e_mic = float(np.dot(mic.astype(np.float64), mic))
+        if np.abs(ref).max() > 300:  # the speaker is playing something
+            if (
+                self._ref_quiet >= PROBE_AFTER_SILENCE_FRAMES
+                and self._mic_quiet >= PROBE_QUIET_MIC_FRAMES
+                and self.converged  # an unconverged canceller is distrusted already
+            ):
+                self._probe = [0.0, 0.0, 0.0, 0.0]
+            self._ref_quiet = 0
+            self._track(mic, out)
+        else:
+            self._ref_quiet += 1
+        self._mic_quiet = self._mic_quiet + 1 if e_mic <= MIC_FLOOR else 0
+        if self._probe is None:
+            return
+        self._probe[3] += 1
+        if e_mic > MIC_FLOOR:
+            self._probe[0] += e_mic
+            self._probe[1] += float(np.dot(out.astype(np.float64), out))
+            self._probe[2] += 1
+        if self._probe[2] >= PROBE_FRAMES:
+            removed = self._probe[0] / max(self._probe[1], 1.0)
+            self._probe = None
+            if removed < PROBE_RATIO:
+                self.probe_resets += 1
+                self._rebuild()
+        elif self._probe[3] > PROBE_GIVE_UP_FRAMES:
+            self._probe = None
+
     def _track(self, mic: np.ndarray, out: np.ndarray) -> None:
         decay = _DECAY
         self._e_mic = self._e_mic * decay + float(np.dot(mic.astype(np.float64), mic))
@@ -101,17 +151,23 @@ class EchoCanceller:
         if self._active_s < 0.3:
             return
         ratio = self._e_mic / max(self._e_out, 1.0)
-        # Latched: once ≥ 12 dB of echo has been removed the canceller is trusted until it is
-        # rebuilt. (Double talk also lowers the ratio, so it cannot be un-latched on that.)
-        self.converged = self.converged or ratio >= 16
+        # Latched: once ≥ 12 dB of echo has been removed, past AEC3's initial phase, the
+        # canceller is trusted until it is rebuilt. (Double talk also lowers the ratio, so it
+        # cannot be un-latched on that.)
+        self.converged = self.converged or (ratio >= 16 and self._active_s >= SETTLE_S)
         self._bad_s = self._bad_s + FRAME / CAPTURE_RATE if ratio < 2 else 0.0
         if self._bad_s >= 2.0:  # two seconds of speaker audio passed through untouched
-            self._apm = self._rtc.AudioProcessingModule(
-                echo_cancellation=True,
-                noise_suppression=self._noise_suppression,
-                high_pass_filter=True,
-                auto_gain_control=False,
-            )
-            self._e_mic = self._e_out = self._active_s = self._bad_s = 0.0
-            self.converged = False
-            self.resets += 1
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """A fresh AEC3: it converges within ~0.2 s; until it has settled, it is distrusted."""
+        self._apm = self._rtc.AudioProcessingModule(
+            echo_cancellation=True,
+            noise_suppression=self._noise_suppression,
+            high_pass_filter=True,
+            auto_gain_control=False,
+        )
+        self._e_mic = self._e_out = self._active_s = self._bad_s = 0.0
+        self._probe = None
+        self.converged = False
+        self.resets += 1
