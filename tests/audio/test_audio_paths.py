@@ -160,3 +160,21 @@ def test_answer_start_probe_leaves_the_canceller_alone_when_the_person_talks():
     canceller.converged = True
     _answer_start(canceller, person_before=True)
     assert canceller.probe_resets == 0 and canceller.converged
+
+
+def test_echo_bench_trace_covers_every_episode_without_changing_the_run():
+    # The trace is for replaying other barge-in rules on the same audio offline, so it must
+    # hold every episode's windows and leave the run itself untouched.
+    plain = run_echo_bench(minutes=0.25, echo_db=-6.0, transcripts=False)
+    traced = run_echo_bench(minutes=0.25, echo_db=-6.0, transcripts=False, trace=True)
+    assert "trace" not in plain
+    for key in ("false_barge_ins", "barge_ins_detected", "reactions_s", "episode_erle_db"):
+        assert traced[key] == plain[key]
+    trace = traced["trace"]
+    assert len(trace) == len(traced["episode_erle_db"])
+    assert sum(e["kind"] == "real" for e in trace) == traced["barge_ins_detected"]
+    assert sum(e["kind"] == "false" for e in trace) == traced["false_barge_ins"]
+    for e in trace:
+        starts = [w[0] for w in e["windows"]]
+        assert starts[0] == 0.0 and e["episode_s"] - starts[-1] < 0.04
+        assert all(0.0 <= w[1] <= 1.0 for w in e["windows"])

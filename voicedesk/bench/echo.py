@@ -32,6 +32,14 @@ with what the person said and with the assistant's words played around that mome
   canceller must not eat the person's voice);
 * ``transcripts`` — per interruption: ``said``, ``heard``, ``leaked``.
 
+``--trace`` adds ``trace``: per episode (``kind`` real, false, missed or none) the person's
+onset, when the barge-in fired, where the VAD's speech edge fell, whether the canceller was
+trusted then and whether it was rebuilt, and every 32 ms window's speech probability
+(``windows``: start in episode time, probability, canceller trusted). The episode's audio up to its first barge-in does not depend on the barge-in rule, so another
+rule can be replayed on these windows and compared on identical audio: whole runs cannot
+compare rules finely, because cutting an answer at another moment changes AEC3's state for
+the rest of the room (see docs/architecture.md).
+
 ``--keep-playing`` counts barge-ins without pausing the answer, so echo overlaps the whole
 interruption: the worst case for the transcript, and (with ``--no-aec``) the negative
 control showing that the check does catch the assistant's words.
@@ -96,6 +104,7 @@ class Results:
     aec_cpu_s: float = 0.0
     audio_s: float = 0.0
     interruptions: list[Interruption] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -140,6 +149,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="count barge-ins but do not pause the answer (echo over the whole interruption)",
     )
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="add 'trace': per episode the VAD probability of every window, the person's "
+        "onset, the barge-in, the speech edge and the canceller's state (where reaction time "
+        "goes; other barge-in rules can be replayed on the same audio)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -159,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         min_speech_ms=args.min_speech_ms,
         transcripts=not args.no_transcripts,
         pause_on_barge_in=not args.keep_playing,
+        trace=getattr(args, "trace", False),
     )
     if args.json:
         print(json.dumps(result))
@@ -279,18 +296,20 @@ def run_echo_bench(
     min_speech_ms: int | None = None,
     transcripts: bool = True,
     pause_on_barge_in: bool = True,
+    trace: bool = False,
 ) -> dict[str, Any]:
     """Run the room simulation; see the module docstring for what each key means.
 
     ``transcripts``: run the interruption-transcript check (needs local Whisper).
     ``pause_on_barge_in``: False keeps the answer playing after a barge-in fires.
+    ``trace``: add per-episode details of every barge-in (see ``--trace``).
     """
     from voicedesk.audio.aec import EchoCanceller
     from voicedesk.audio.resample import resample
     from voicedesk.audio.room import room_impulse_response
     from voicedesk.config import Settings
     from voicedesk.engine.barge_in import BargeInPolicy
-    from voicedesk.turn.vad import VadSegmenter
+    from voicedesk.turn.vad import WINDOW_S, VadSegmenter
 
     settings = Settings()
     if min_speech_ms is not None:
@@ -353,6 +372,9 @@ def run_echo_bench(
         played_s = 0.0
         prev_played24 = np.zeros(240, np.int16)
         ep_echo = ep_res = 0.0
+        windows: list[tuple[float, float, bool]] = []  # (start s, probability, trusted)
+        fire_state: dict[str, Any] = {}
+        resets_before = canceller.resets if canceller is not None else 0
         for k in range(n // block):
             a, b = k * block, (k + 1) * block
             t = b / 16_000
@@ -385,7 +407,12 @@ def run_echo_bench(
                 res.residual_energy += float(np.sum(clean.astype(np.float64) ** 2))
                 ep_echo += float(np.sum(echo.astype(np.float64) ** 2))
                 ep_res += float(np.sum(clean.astype(np.float64) ** 2))
-            for event in vad.feed(clean, a / 16_000):
+            pos_before = vad._pos
+            events = vad.feed(clean, a / 16_000)
+            if trace and vad._pos != pos_before:  # a 32 ms window was judged in this block
+                trusted = canceller is None or canceller.converged
+                windows.append((vad._pos / 16_000 - WINDOW_S, vad.last_probability, trusted))
+            for event in events:
                 if event.kind == "start":  # a pause/continue inside speech keeps its start
                     speech_start = event.edge_s
                 elif event.kind == "stop":
@@ -400,6 +427,7 @@ def run_echo_bench(
                 )
                 if verdict == "pause":
                     fired_at = t
+                    fire_state = {"edge_s": speech_start, "cautious": cautious}
                     if pause_on_barge_in:
                         stopped_at = t
                     if onset is None or t < onset:
@@ -407,6 +435,18 @@ def run_echo_bench(
                         res.false_at.append(round(t, 2))
             res.audio_s += block / 16_000
         res.assistant_speech_s += played_s
+        if trace:
+            res.trace.append(
+                _trace_episode(
+                    episode_i,
+                    onset,
+                    fired_at,
+                    fire_state,
+                    windows,
+                    delay / 16,
+                    (canceller.resets - resets_before) if canceller is not None else 0,
+                )
+            )
         res.episode_erle.append(round(float(10 * np.log10(ep_echo / max(ep_res, 1e-9))), 1))
         if onset is not None and person_end is not None:
             res.barge_ins_total += 1
@@ -471,6 +511,44 @@ def run_echo_bench(
         "episode_erle_db": res.episode_erle,
         "rooms": res.rooms,
         "transcripts": checked["transcripts"],
+        **({"trace": res.trace} if trace else {}),
+    }
+
+
+def _trace_episode(
+    episode: int,
+    onset: float | None,
+    fired_at: float | None,
+    fire_state: dict[str, Any],
+    windows: list[tuple[float, float, bool]],
+    delay_ms: float,
+    resets: int,
+) -> dict[str, Any]:
+    """One episode as the VAD saw it: every window's probability, the barge-in, the canceller."""
+    false = fired_at is not None and (onset is None or fired_at < onset)
+    if fired_at is None:
+        kind = "none" if onset is None else "missed"
+    else:
+        kind = "false" if false else "real"
+    return {
+        "episode": episode,
+        "kind": kind,
+        "delay_ms": delay_ms,
+        "onset_s": None if onset is None else round(onset, 3),
+        "fired_s": None if fired_at is None else round(fired_at, 3),
+        "reaction_s": (
+            None if false or fired_at is None or onset is None else round(fired_at - onset, 3)
+        ),
+        "edge_after_onset_s": (
+            None
+            if fire_state.get("edge_s") is None or onset is None
+            else round(fire_state["edge_s"] - onset, 3)
+        ),
+        "cautious": fire_state.get("cautious"),
+        "canceller_resets": resets,
+        "episode_s": round(windows[-1][0] + 0.032, 3) if windows else None,
+        # every window of the episode: start (episode time), probability, canceller trusted
+        "windows": [[round(w, 3), round(p, 3), int(ok)] for w, p, ok in windows],
     }
 
 
