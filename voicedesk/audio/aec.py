@@ -11,6 +11,8 @@ reference, no allocation beyond small arrays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from voicedesk.audio.base import CAPTURE_RATE, PLAYBACK_RATE
@@ -35,6 +37,16 @@ PROBE_FRAMES = 8  # loud microphone frames judged (80 ms of echo)
 PROBE_GIVE_UP_FRAMES = 30  # no echo within 300 ms: nothing to judge
 PROBE_RATIO = 4.0  # 6 dB; healthy AEC3 removes 40+ dB here, a stuck one 0–3 dB
 MIC_FLOOR = FRAME * 100.0**2  # frame energy of ≈ −50 dBFS: above room noise
+
+
+@dataclass
+class _Probe:
+    """Energy before and after the canceller over the first loud frames of an answer."""
+
+    mic_energy: float = 0.0
+    out_energy: float = 0.0
+    loud_frames: int = 0
+    frames: int = 0
 
 
 class EchoCanceller:
@@ -76,7 +88,7 @@ class EchoCanceller:
         self.probe_resets = 0  # of which the answer-start probe asked for
         self._ref_quiet = 0  # frames since the speaker last played something
         self._mic_quiet = 0  # frames the microphone has been below MIC_FLOOR
-        self._probe: list[float] | None = None  # [mic energy, out energy, loud, frames]
+        self._probe: _Probe | None = None
 
     def _frame(self, pcm: np.ndarray) -> object:
         return self._rtc.AudioFrame(bytearray(pcm.astype("<i2").tobytes()), CAPTURE_RATE, 1, FRAME)
@@ -121,7 +133,7 @@ class EchoCanceller:
                 and self._mic_quiet >= PROBE_QUIET_MIC_FRAMES
                 and self.converged  # an unconverged canceller is distrusted already
             ):
-                self._probe = [0.0, 0.0, 0.0, 0.0]
+                self._probe = _Probe()
             self._ref_quiet = 0
             self._track(mic, out)
         else:
@@ -129,18 +141,19 @@ class EchoCanceller:
         self._mic_quiet = self._mic_quiet + 1 if e_mic <= MIC_FLOOR else 0
         if self._probe is None:
             return
-        self._probe[3] += 1
+        probe = self._probe
+        probe.frames += 1
         if e_mic > MIC_FLOOR:
-            self._probe[0] += e_mic
-            self._probe[1] += float(np.dot(out.astype(np.float64), out))
-            self._probe[2] += 1
-        if self._probe[2] >= PROBE_FRAMES:
-            removed = self._probe[0] / max(self._probe[1], 1.0)
+            probe.mic_energy += e_mic
+            probe.out_energy += float(np.dot(out.astype(np.float64), out))
+            probe.loud_frames += 1
+        if probe.loud_frames >= PROBE_FRAMES:
+            removed = probe.mic_energy / max(probe.out_energy, 1.0)
             self._probe = None
             if removed < PROBE_RATIO:
                 self.probe_resets += 1
                 self._rebuild()
-        elif self._probe[3] > PROBE_GIVE_UP_FRAMES:
+        elif probe.frames > PROBE_GIVE_UP_FRAMES:
             self._probe = None
 
     def _track(self, mic: np.ndarray, out: np.ndarray) -> None:
