@@ -58,11 +58,15 @@ async def test_stt_commit_returns_the_turns_transcript_and_continuations_are_emp
         for block in np.array_split(speech(), 50):
             stt.push_audio(block)
         assert await stt.commit() == ""
-        # under 100 ms of audio is never sent as a commit
+        # under 100 ms of audio is never sent as a commit: it joins the next segment
         stt.push_audio(speech()[:800])
+        assert await stt.commit() == ""
+        stt.push_audio(speech())
         assert await stt.commit() == ""
     finally:
         await stt.aclose()
+    assert len(sim.committed_audio_s) == 3
+    assert sim.committed_audio_s[-1] == pytest.approx((speech().size + 800) / 16_000, abs=0.01)
     update = next(r.body for r in sim.requests if r.provider == "stt")
     fmt = update["session"]["audio"]["input"]["format"]
     assert fmt == {"type": "audio/pcm", "rate": 24000}

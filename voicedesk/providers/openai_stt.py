@@ -219,7 +219,9 @@ class OpenAIRealtimeSTT:
     async def commit(self) -> str:
         for attempt in (1, 2):
             if self._segment_bytes < _MIN_COMMIT_BYTES:
-                await self.clear()
+                # Too short for the service to accept: keep it in the buffer, so a brief bit
+                # of speech after a short pause joins the next segment instead of being lost.
+                # (The engine clears the buffer when the turn ends.)
                 return ""
             try:
                 return await self._commit_once(resend=attempt == 2)

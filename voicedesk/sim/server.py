@@ -84,6 +84,7 @@ class SimServer:
         self.voice = make_voice(voice)
         self.requests: list[Recorded] = []
         self.transcripts: list[str] = []  # what each committed segment was transcribed as
+        self.committed_audio_s: list[float] = []  # and how long each one was
         self._faults: dict[str, list[str]] = {p: [] for p in PROVIDERS}
         self._cursor = 0
         self._assistant_spoke = True  # the first commit starts the first turn
@@ -318,6 +319,7 @@ class SimServer:
 
     # ------------------------------------------------------------------ realtime STT
     def _transcript_for_commit(self, audio: np.ndarray) -> str:
+        self.committed_audio_s.append(audio.size / 24_000)
         loud = audio.size and float(np.sqrt(np.mean(audio.astype(np.float32) ** 2))) > 100
         now = time.monotonic()
         quiet_since = now - self._last_commit_at
