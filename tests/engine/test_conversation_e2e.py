@@ -50,7 +50,14 @@ def on_sim_start(monkeypatch, callback) -> None:
     monkeypatch.setattr(builder, "sim_server", wrapped)
 
 
-async def _run(tmp_path: Path, scenario, script: SimScript, settings: Settings | None = None):
+async def _run(
+    tmp_path: Path,
+    scenario,
+    script: SimScript,
+    settings: Settings | None = None,
+    *,
+    with_tools: bool = False,
+):
     inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
     scenario.write(inp)
     bus = ev.EventBus()
@@ -62,7 +69,7 @@ async def _run(tmp_path: Path, scenario, script: SimScript, settings: Settings |
         output_path=out,
         sim=_sim(script),
         bus=bus,
-        with_tools=False,
+        with_tools=with_tools,
     )
     played, rate = read_wav(out)
     return session, seen, played, rate
@@ -188,43 +195,45 @@ async def test_bad_key_is_named_at_start(tmp_path, monkeypatch):
     await asyncio.sleep(0)
 
 
-async def test_slow_tool_runs_in_background_while_the_person_asks_something_else(
-    tmp_path, monkeypatch
-):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+def _slow_memo_settings(slow_s: float) -> Settings:
+    """The demo workspace, reading the budget memo taking ``slow_s``, patience 1 s."""
     from voicedesk.commands.demo import demo_workspace
-    from voicedesk.sim.script import SimToolCall
 
-    settings = Settings.model_validate(
+    return Settings.model_validate(
         {
             "tools": {
                 "workspace": str(demo_workspace()),
-                "docs_server_args": ["--slow", "read_document=6"],
+                "docs_server_args": ["--slow", f"read_document={slow_s:g}"],
                 "tool_patience_s": 1.0,
             }
         }
     )
-    scenario = compose(["budget", "question"], gaps_s=[5.0], tail_s=1.0)
-    memo_reply = "The memo asks for forty two thousand euros."
-    script = SimScript(
+
+
+def _memo_script(memo_reply: str, second: SimTurn) -> SimScript:
+    """Turn one asks for the budget memo (a slow tool call); ``second`` follows."""
+    from voicedesk.sim.script import SimToolCall
+
+    read_memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    return SimScript(
         turns=[
-            SimTurn(
-                transcript=_text("budget"),
-                reply=memo_reply,
-                tool_calls=[
-                    SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
-                ],
-            ),
-            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript=_text("budget"), reply=memo_reply, tool_calls=[read_memo]),
+            second,
         ]
     )
-    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
-    scenario.write(inp)
-    bus = ev.EventBus()
-    seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
-    session = await converse(
-        settings, input_path=inp, output_path=out, sim=_sim(script), bus=bus, with_tools=True
+
+
+async def test_slow_tool_runs_in_background_while_the_person_asks_something_else(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    memo_reply = "The memo asks for forty two thousand euros."
+    script = _memo_script(
+        memo_reply, SimTurn(transcript=_text("question"), reply="About seven minutes.")
+    )
+    scenario = compose(["budget", "question"], gaps_s=[5.0], tail_s=1.0)
+    session, seen, _, _ = await _run(
+        tmp_path, scenario, script, _slow_memo_settings(6), with_tools=True
     )
     by_text = {r.user_text: r for r in session.records}
     asked = by_text[_text("budget")]
@@ -241,38 +250,13 @@ async def test_slow_tool_runs_in_background_while_the_person_asks_something_else
 
 async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    from voicedesk.commands.demo import demo_workspace
-    from voicedesk.sim.script import SimToolCall
-
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "workspace": str(demo_workspace()),
-                "docs_server_args": ["--slow", "read_document=4"],
-                "tool_patience_s": 1.0,
-            }
-        }
+    script = _memo_script(
+        "The memo asks for forty two thousand euros.",
+        SimTurn(transcript="Never mind, forget it.", reply="Okay."),
     )
     scenario = compose(["budget", "question"], gaps_s=[4.0], tail_s=4.0)
-    script = SimScript(
-        turns=[
-            SimTurn(
-                transcript=_text("budget"),
-                reply="The memo asks for forty two thousand euros.",
-                tool_calls=[
-                    SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
-                ],
-            ),
-            SimTurn(transcript="Never mind, forget it.", reply="Okay."),
-        ]
-    )
-    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
-    scenario.write(inp)
-    bus = ev.EventBus()
-    seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
-    session = await converse(
-        settings, input_path=inp, output_path=out, sim=_sim(script), bus=bus, with_tools=True
+    session, seen, _, _ = await _run(
+        tmp_path, scenario, script, _slow_memo_settings(4), with_tools=True
     )
     assert [r for r in session.records if r.eou_reason == "tool_result"] == []
     notices = [e.message for e in seen if isinstance(e, ev.Notice)]
