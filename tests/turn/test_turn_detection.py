@@ -335,13 +335,10 @@ def test_float64_blocks_are_accepted_like_float32() -> None:
     assert vad_events(x, s, block=320) == vad_events(x.astype(np.float32), s, block=320)
 
 
-def test_detector_follows_the_audio_clock_it_is_fed(drive: Callable[..., Drive]) -> None:
-    """A detector first fed at t = 10 s reports times on that timeline."""
-    s = settings()
+def _assert_finished_turn_at(d: Drive, t0: float) -> None:
+    """Feed the finished fixture (plus 1 s of silence) from ``t0``; one turn, on that clock."""
     label = labels()[FINISHED]
     pcm = with_silence(fixture_pcm(FINISHED), 1.0)
-    d = drive(s)
-    t0 = 10.0
     for i in range(0, len(pcm) - d.block + 1, d.block):
         d.signals += d.detector.feed(pcm[i : i + d.block], t0 + i / RATE)
     start = d.of("speech_start")[0]
@@ -350,28 +347,22 @@ def test_detector_follows_the_audio_clock_it_is_fed(drive: Callable[..., Drive])
     assert abs(start.start_s - (t0 + label["speech_start_s"])) <= 2 * WINDOW_S
     assert abs(end.end_s - (t0 + label["speech_end_s"])) <= 0.15
     assert end.reason != "timeout"
+
+
+def test_detector_follows_the_audio_clock_it_is_fed(drive: Callable[..., Drive]) -> None:
+    """A detector first fed at t = 10 s reports times on that timeline."""
+    _assert_finished_turn_at(drive(settings()), 10.0)
 
 
 def test_after_reset_the_detector_follows_the_new_audio_clock(
     drive: Callable[..., Drive],
 ) -> None:
-    s = settings()
-    label = labels()[FINISHED]
-    d = drive(s)
+    d = drive(settings())
     quiet = np.zeros(16_080, np.int16)  # 1.005 s heard before the mute
     for i in range(0, quiet.size, d.block):
         d.detector.feed(quiet[i : i + d.block], i / RATE)
     d.detector.reset()  # muted; nothing is fed until the microphone is back at t = 10 s
-    t0 = 10.0
-    pcm = with_silence(fixture_pcm(FINISHED), 1.0)
-    for i in range(0, len(pcm) - d.block + 1, d.block):
-        d.signals += d.detector.feed(pcm[i : i + d.block], t0 + i / RATE)
-    start = d.of("speech_start")[0]
-    (end,) = d.of("turn_end")
-    assert start.start_s is not None and end.end_s is not None
-    assert abs(start.start_s - (t0 + label["speech_start_s"])) <= 2 * WINDOW_S
-    assert abs(end.end_s - (t0 + label["speech_end_s"])) <= 0.15
-    assert end.reason != "timeout"
+    _assert_finished_turn_at(d, 10.0)
 
 
 # ---------------------------------------------------------------------------- 3. pause / continue / stop
