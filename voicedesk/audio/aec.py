@@ -12,6 +12,7 @@ reference, no allocation beyond small arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,12 +61,7 @@ class EchoCanceller:
             ) from None
         self._rtc = rtc
         self._noise_suppression = noise_suppression
-        self._apm = rtc.AudioProcessingModule(
-            echo_cancellation=True,
-            noise_suppression=noise_suppression,
-            high_pass_filter=True,
-            auto_gain_control=False,
-        )
+        self._apm = self._new_apm()
         self.delay_ms = delay_ms
         self._apm.set_stream_delay_ms(delay_ms)
         # "QQ": ~1 sample of delay. MQ buffers ~30 ms, which would make the reference arrive
@@ -89,6 +85,14 @@ class EchoCanceller:
         self._ref_quiet = 0  # frames since the speaker last played something
         self._mic_quiet = 0  # frames the microphone has been below MIC_FLOOR
         self._probe: _Probe | None = None
+
+    def _new_apm(self) -> Any:
+        return self._rtc.AudioProcessingModule(
+            echo_cancellation=True,
+            noise_suppression=self._noise_suppression,
+            high_pass_filter=True,
+            auto_gain_control=False,
+        )
 
     def _frame(self, pcm: np.ndarray) -> object:
         return self._rtc.AudioFrame(bytearray(pcm.astype("<i2").tobytes()), CAPTURE_RATE, 1, FRAME)
@@ -174,12 +178,7 @@ class EchoCanceller:
 
     def _rebuild(self) -> None:
         """A fresh AEC3: it converges within ~0.2 s; until it has settled, it is distrusted."""
-        self._apm = self._rtc.AudioProcessingModule(
-            echo_cancellation=True,
-            noise_suppression=self._noise_suppression,
-            high_pass_filter=True,
-            auto_gain_control=False,
-        )
+        self._apm = self._new_apm()
         self._e_mic = self._e_out = self._active_s = self._bad_s = 0.0
         self._probe = None
         self.converged = False
