@@ -147,6 +147,10 @@ class FakeSession:
     async def send_text(self, text: str) -> None:
         self.calls.append(f"text:{text}")
 
+    def play_check_sound(self) -> float | None:
+        self.calls.append("check_sound")
+        return None  # no speaker here
+
 
 def fake_app(tmp_path: Path, *, theme: str | None = None) -> VoiceDeskApp:
     settings = Settings()

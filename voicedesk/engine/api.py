@@ -40,6 +40,14 @@ class SessionControl(Protocol):
     async def send_text(self, text: str) -> None:
         """A typed turn instead of a spoken one."""
 
+    def play_check_sound(self) -> float | None:
+        """Queue :func:`check_sound` on the speaker; its length in seconds, or None.
+
+        Through the session's own playback queue, so it is heard on the same device, at the
+        same level and through the same echo-canceller reference as an answer. None when
+        this session has no speaker to play to.
+        """
+
 
 # Utterance id the session never hands out (it counts up from 1): the playback queue plays it
 # like any answer, and the session ignores its start/drained marks, so the sound never
@@ -60,20 +68,3 @@ def check_sound(rate: int = PLAYBACK_RATE) -> np.ndarray:
         tone[-fade:] *= ramp[::-1]
         parts += [tone, np.zeros(int(0.1 * rate))]
     return (np.concatenate(parts) * 32767).astype(np.int16)
-
-
-def play_check_sound(session: SessionControl) -> float | None:
-    """Queue :func:`check_sound` on the session's speaker; its length in seconds, or None.
-
-    It goes through the session's own playback queue, so it is heard on the same device, at
-    the same level and through the same echo-canceller reference as an answer. None when the
-    session has no playback queue to reach (a front end's fake, or no audio at all).
-    Kept here rather than as a ``SessionControl`` method so every session implementation
-    gets it without change; it only needs ``session.audio.playback.enqueue``.
-    """
-    playback = getattr(getattr(session, "audio", None), "playback", None)
-    if playback is None or not callable(getattr(playback, "enqueue", None)):
-        return None
-    pcm = check_sound()
-    playback.enqueue(CHECK_SOUND_UTTERANCE, pcm)
-    return pcm.size / PLAYBACK_RATE

@@ -25,7 +25,9 @@ from typing import Any
 import numpy as np
 
 from voicedesk import events as ev
+from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
+from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, check_sound
 from voicedesk.engine.barge_in import BargeInPolicy
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
@@ -240,6 +242,11 @@ class Session:
     def interrupt(self) -> None:
         if self._playing is not None:
             self._spawn(self._cut_playing(self.now_s()))
+
+    def play_check_sound(self) -> float | None:
+        pcm = check_sound()
+        self.audio.playback.enqueue(CHECK_SOUND_UTTERANCE, pcm)
+        return pcm.size / PLAYBACK_RATE
 
     async def send_text(self, text: str) -> None:
         text = text.strip()

@@ -30,7 +30,7 @@ from textual.widgets import Footer, Input
 
 from voicedesk import events as ev
 from voicedesk.config import Settings, data_dir, default_config_path
-from voicedesk.engine.api import SessionControl, play_check_sound
+from voicedesk.engine.api import SessionControl
 from voicedesk.errors import UserError
 from voicedesk.tui.audio_check import AudioCheckScreen
 from voicedesk.tui.global_hotkey import GlobalHotkey, HotkeyError
@@ -531,16 +531,13 @@ class VoiceDeskApp(App[int]):
         if not session.muted:  # "testing, one two" must not become a turn
             session.set_muted(True)
             self._refresh_mode()
-        play = (lambda: play_check_sound(session)) if self._can_play(session) else None
         screen = AudioCheckScreen(
-            play_sound=play, output_device=self.output_device, first_run=first_run
+            play_sound=session.play_check_sound,
+            output_device=self.output_device,
+            first_run=first_run,
         )
         self._audio_check = screen
         self.push_screen(screen, self._audio_check_closed)
-
-    @staticmethod
-    def _can_play(session: SessionControl) -> bool:
-        return getattr(getattr(session, "audio", None), "playback", None) is not None
 
     def _audio_check_closed(self, heard: bool | None) -> None:
         self._audio_check = None
