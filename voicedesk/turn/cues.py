@@ -187,6 +187,10 @@ def transcript_cue(text: str) -> Cue:
         # "… for it." / "… with it.": real endings, but also what small transcribers invent
         # for a phrase cut off after the preposition — wait out an in-sentence pause.
         return Cue("hesitant", f"ends on '{words[-2]} it'")
+    if last == "too" and not question:
+        # Small transcribers write a "to" cut off at the end as "too" ("… forward this to"
+        # → "Forward this message too."); a real "… too." only waits out a pause.
+        return Cue("hesitant", "ends on 'too'")
     if last in WEAK and not question:
         return Cue("hesitant", f"ends on '{last}'")
     if _TRAILING_ELLIPSIS.search(stripped):

@@ -14,8 +14,9 @@ Policy, in order: a transcript that stops on a word needing a continuation ("the
 "called", "um") never ends the turn before the maximum wait; a weaker dangling word ("to",
 "is", "can", a preposition before a question mark) holds the turn for a pause longer than an
 in-sentence one (``HESITANT_WAIT_S``) whatever the model says; otherwise the model's
-P(complete) ≥ threshold ends it. A sentence-final transcript with a doubtful model ends the
-turn only after that same longer pause.
+P(complete) ≥ threshold ends it — within the first ``EARLY_SILENCE_S`` of silence only at
+``EARLY_THRESHOLD``, since that silence may be a gap between two words. A sentence-final
+transcript with a doubtful model ends the turn only after that same longer pause.
 When a transcriber is attached the model's "complete" waits for the text of the latest speech
 (the LLM is already running, so this costs the listener nothing), up to a short text timeout.
 A low probability is re-checked as the silence grows.
@@ -44,7 +45,11 @@ TEXT_WAIT_S = 0.8  # longest we hold a model "complete" waiting for the transcri
 HESITANT_WAIT_S = 0.9
 TRANSCRIPT_THRESHOLD = 0.25  # with a sentence-final transcript, this much suffices...
 TRANSCRIPT_MIN_SILENCE_S = 0.9  # ...after a pause longer than an in-sentence one
-RECHECK_AT_S = (0.3, 0.9, 1.4)  # silence lengths at which a "not yet" is asked again
+# Right after the stop the silence may still be a gap inside a word or between two words
+# (a stop consonant, a breath): the model must be surer then than once the silence has lasted.
+EARLY_SILENCE_S = 0.2
+EARLY_THRESHOLD = 0.9
+RECHECK_AT_S = (0.2, 0.3, 0.9, 1.4)  # silence lengths at which a "not yet" is asked again
 MAX_TURN_AUDIO_S = 30.0
 
 
@@ -241,6 +246,8 @@ class TurnDetector:
         )
         cue = transcript_cue(self._text) if self._text else None
         needed = t.eou_threshold
+        if silence < EARLY_SILENCE_S:
+            needed = max(needed, EARLY_THRESHOLD)
         if cue is not None and cue.verdict == "incomplete":
             needed = 2.0  # never by the model: wait for more speech or the maximum wait
         elif cue is not None and cue.verdict == "hesitant" and silence < HESITANT_WAIT_S:
