@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from voicedesk.audio.room import SimulatedRoom
 from voicedesk.audio.wavio import read_wav
 from voicedesk.bench.echo import run_echo_bench
 from voicedesk.providers import local_stt
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "turns"
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +181,56 @@ def test_echo_bench_trace_covers_every_episode_without_changing_the_run():
         starts = [w[0] for w in e["windows"]]
         assert starts[0] == 0.0 and e["episode_s"] - starts[-1] < 0.04
         assert all(0.0 <= w[1] <= 1.0 for w in e["windows"])
+
+
+def _room_echo(seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Synthesized speech as played (24 kHz) and its echo in a reverberant room (16 kHz)."""
+    from voicedesk.audio.resample import resample
+    from voicedesk.audio.room import room_impulse_response
+
+    parts = []
+    for i in range(5):
+        pcm = read_wav(FIXTURES / f"dev-finished-{i}.wav", 16_000)[0]
+        loud = np.flatnonzero(np.abs(pcm) > 300)
+        parts += [pcm[loud[0] : loud[-1]], np.zeros(3200, np.int16)]  # 0.2 s between answers
+    speech = np.concatenate(parts).astype(np.float32)
+    speech = np.tile(speech, int(np.ceil(seconds * 16_000 / speech.size)))[: int(seconds * 16_000)]
+    speech *= 3000 / np.sqrt(np.mean(speech**2))
+    played = resample(speech.astype(np.int16), 16_000, 24_000)
+    ir = room_impulse_response(rt60_s=0.25, seed=7)
+    echo = np.convolve(speech * 0.5, ir)[: speech.size]
+    echo = np.concatenate([np.zeros(640, np.float32), echo])[: speech.size]  # 40 ms path
+    return played, echo
+
+
+def test_linear_echo_model_tells_passed_through_echo_from_a_person():
+    # AEC3 sometimes passes the echo through mid-answer; its output then looks like a person
+    # talking over the answer. The linear model on the raw microphone tells them apart.
+    played, echo = _room_echo(18.0)
+    person = read_wav(FIXTURES / "heldout-finished-0.wav", 16_000)[0].astype(np.float32)
+    person *= 3000 / np.sqrt(np.mean(person[np.abs(person) > 300] ** 2))
+    rng = np.random.default_rng(3)
+    canceller = EchoCanceller()
+    prev = np.zeros(240, np.int16)
+    echo_only: dict[str, list[bool]] = {"healthy": [], "stuck": [], "person": []}
+    person_at = int(14.0 * 16_000)  # the linear model converges in ~10 s of answers
+    for k in range(echo.size // 160):
+        a, b = k * 160, (k + 1) * 160
+        phase = "healthy" if a < int(12.0 * 16_000) else "stuck" if a < person_at else "person"
+        if phase == "stuck" and not isinstance(canceller._apm, _StuckApm):
+            canceller._apm = _StuckApm()  # passes the echo straight through from now on
+        mic = echo[a:b] + rng.normal(0, 20, 160)
+        if phase == "person" and a - person_at < person.size:
+            mic = mic + person[a - person_at : b - person_at]
+        canceller(np.clip(mic, -32768, 32767).astype(np.int16), prev)
+        prev = played[k * 240 : (k + 1) * 240]
+        loud_person = (
+            phase == "person"
+            and np.abs(person[a - person_at : b - person_at]).max(initial=0) > 1000
+        )
+        if phase != "person" or loud_person:
+            echo_only[phase].append(canceller.echo_only)
+    # once trained, echo alone reads as echo: passed through by a stuck AEC3 too
+    assert np.mean(echo_only["stuck"]) > 0.8
+    # a person speaking over it (6 dB above the echo) is not echo
+    assert np.mean(echo_only["person"]) < 0.1

@@ -57,6 +57,22 @@ def test_barge_in_resumes_after_a_noise_and_ignores_silence_playback() -> None:
     assert strict.on_transcript("uh huh") == "resume"  # a backchannel, not an interruption
 
 
+def test_barge_in_does_not_count_echo_only_speech() -> None:
+    # A burst of echo the canceller passed through: the VAD says speech, the linear echo
+    # model says it is all echo. It never pauses the answer however long it lasts.
+    pol = BargeInPolicy(BargeInSettings(min_speech_ms=120))
+    for k in range(1, 40):
+        assert pol.on_speech(1.0, 1.0 + k * 0.01, answer_playing=True, echo_only=True) == "none"
+    # A person whose quiet gaps read as echo: only their own 120 ms count.
+    pol.reset()
+    verdicts = [
+        pol.on_speech(3.0, 3.0 + k * 0.01, answer_playing=True, echo_only=k % 3 == 0)
+        for k in range(1, 30)
+    ]
+    fired = verdicts.index("pause") + 1
+    assert 17 <= fired <= 19  # 12 blocks of speech among every 3rd block of echo
+
+
 def test_turn_record_derives_stage_latencies() -> None:
     rec = TurnRecord(turn_id=1)
     for stage, t in {

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from voicedesk.audio.base import CAPTURE_RATE, PLAYBACK_RATE
+from voicedesk.audio.linear_echo import LinearEchoModel
 from voicedesk.audio.resample import StreamResampler
 from voicedesk.errors import AudioUnavailableError
 
@@ -38,6 +39,11 @@ PROBE_FRAMES = 8  # loud microphone frames judged (80 ms of echo)
 PROBE_GIVE_UP_FRAMES = 30  # no echo within 300 ms: nothing to judge
 PROBE_RATIO = 4.0  # 6 dB; healthy AEC3 removes 40+ dB here, a stuck one 0–3 dB
 MIC_FLOOR = FRAME * 100.0**2  # frame energy of ≈ −50 dBFS: above room noise
+# The linear echo model explains this much of the microphone: it is the speaker's echo, not
+# a person (a person talking over the answer leaves ~0–3 dB explained; echo alone, 20–40 dB
+# in the simulated room). A linear model explains less of a real laptop speaker's echo
+# (it distorts): there the veto simply holds back less often, as before it existed.
+ECHO_ONLY_DB = 15.0
 
 
 @dataclass
@@ -85,6 +91,20 @@ class EchoCanceller:
         self._ref_quiet = 0  # frames since the speaker last played something
         self._mic_quiet = 0  # frames the microphone has been below MIC_FLOOR
         self._probe: _Probe | None = None
+        self.linear = LinearEchoModel(FRAME)
+
+    @property
+    def echo_only(self) -> bool:
+        """The microphone's last 100 ms hold nothing of a person: echo alone, or room noise.
+
+        The second case is the tail of a burst of passed-through echo: the speaker has
+        stopped, the microphone is back at the noise floor, but the VAD still holds "speech"
+        for its hangover; those blocks must not add up to a barge-in either.
+        """
+        if self.linear.mic_level * 32768.0**2 * FRAME < MIC_FLOOR:
+            return True
+        explained = self.linear.explained_db
+        return explained is not None and explained >= ECHO_ONLY_DB
 
     def _new_apm(self) -> Any:
         return self._rtc.AudioProcessingModule(
@@ -119,6 +139,7 @@ class EchoCanceller:
             out_frame = np.frombuffer(frame.data, dtype=np.int16).copy()  # type: ignore[attr-defined]
             cleaned.append(out_frame)
             self._health(rframe, self._last_mic_frame, out_frame)
+            self.linear.update(rframe, self._last_mic_frame, out_frame)
         out = np.concatenate([self._out_pending, *cleaned]) if cleaned else self._out_pending
         # hand back exactly as many samples as came in (a block that is not a whole number of
         # 10 ms frames is delayed by the remainder, consistently)

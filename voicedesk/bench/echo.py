@@ -35,10 +35,13 @@ with what the person said and with the assistant's words played around that mome
 ``--trace`` adds ``trace``: per episode (``kind`` real, false, missed or none) the person's
 onset, when the barge-in fired, where the VAD's speech edge fell, whether the canceller was
 trusted then and whether it was rebuilt, and every 32 ms window's speech probability
-(``windows``: start in episode time, probability, canceller trusted). The episode's audio up to its first barge-in does not depend on the barge-in rule, so another
-rule can be replayed on these windows and compared on identical audio: whole runs cannot
-compare rules finely, because cutting an answer at another moment changes AEC3's state for
-the rest of the room (see docs/architecture.md).
+(``windows``: start in episode time, probability, canceller trusted, and how many dB of the
+raw microphone the linear echo model explains, ``null`` until it has trained; ≥ 15 dB is
+echo alone and does not count toward a barge-in). The episode's audio up to its first
+barge-in does not depend on the barge-in rule, so another rule can be replayed on these
+windows and compared on identical audio: whole runs cannot compare rules finely, because
+cutting an answer at another moment changes AEC3's state for the rest of the room (see
+docs/architecture.md).
 
 ``--keep-playing`` counts barge-ins without pausing the answer, so echo overlaps the whole
 interruption: the worst case for the transcript, and (with ``--no-aec``) the negative
@@ -153,8 +156,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--trace",
         action="store_true",
         help="add 'trace': per episode the VAD probability of every window, the person's "
-        "onset, the barge-in, the speech edge and the canceller's state (where reaction time "
-        "goes; other barge-in rules can be replayed on the same audio)",
+        "onset, the barge-in, the speech edge, the canceller's state and how much of the "
+        "microphone the linear echo model explains (where reaction time goes; other barge-in "
+        "rules can be replayed on the same audio)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -372,7 +376,9 @@ def run_echo_bench(
         played_s = 0.0
         prev_played24 = np.zeros(240, np.int16)
         ep_echo = ep_res = 0.0
-        windows: list[tuple[float, float, bool]] = []  # (start s, probability, trusted)
+        windows: list[
+            tuple[float, float, bool, float | None]
+        ] = []  # (start s, probability, trusted)
         fire_state: dict[str, Any] = {}
         resets_before = canceller.resets if canceller is not None else 0
         for k in range(n // block):
@@ -411,7 +417,10 @@ def run_echo_bench(
             events = vad.feed(clean, a / 16_000)
             if trace and vad._pos != pos_before:  # a 32 ms window was judged in this block
                 trusted = canceller is None or canceller.converged
-                windows.append((vad._pos / 16_000 - WINDOW_S, vad.last_probability, trusted))
+                explained = canceller.linear.explained_db if canceller is not None else None
+                windows.append(
+                    (vad._pos / 16_000 - WINDOW_S, vad.last_probability, trusted, explained)
+                )
             for event in events:
                 if event.kind == "start":  # a pause/continue inside speech keeps its start
                     speech_start = event.edge_s
@@ -423,7 +432,11 @@ def run_echo_bench(
             if vad.in_speech and speech_start is not None and fired_at is None:
                 cautious = canceller is not None and not canceller.converged
                 verdict = policy.on_speech(
-                    speech_start, t, answer_playing=playing, cautious=cautious
+                    speech_start,
+                    t,
+                    answer_playing=playing,
+                    cautious=cautious,
+                    echo_only=canceller is not None and canceller.echo_only,
                 )
                 if verdict == "pause":
                     fired_at = t
@@ -520,7 +533,7 @@ def _trace_episode(
     onset: float | None,
     fired_at: float | None,
     fire_state: dict[str, Any],
-    windows: list[tuple[float, float, bool]],
+    windows: list[tuple[float, float, bool, float | None]],
     delay_ms: float,
     resets: int,
 ) -> dict[str, Any]:
@@ -548,7 +561,10 @@ def _trace_episode(
         "canceller_resets": resets,
         "episode_s": round(windows[-1][0] + 0.032, 3) if windows else None,
         # every window of the episode: start (episode time), probability, canceller trusted
-        "windows": [[round(w, 3), round(p, 3), int(ok)] for w, p, ok in windows],
+        "windows": [
+            [round(w, 3), round(p, 3), int(ok), None if x is None else round(x, 1)]
+            for w, p, ok, x in windows
+        ],
     }
 
 

@@ -3,7 +3,8 @@
 Kept apart from the session so the rule can be tested and tuned on its own. The sequence:
 
 1. Speech is detected while an answer is playing → once it has lasted ``min_speech_ms`` the
-   playback is *paused* (silent at the next audio block), generation keeps running.
+   playback is *paused* (silent at the next audio block), generation keeps running. Blocks
+   the echo canceller shows to be the speaker's echo alone do not count.
 2. The interruption's transcript decides: words (at least ``min_words``) → the answer is cut
    for good, the history keeps what was heard, and the interruption is the next turn.
    No words (a cough, a door) → the answer resumes where it stopped.
@@ -25,6 +26,8 @@ class BargeInPolicy:
     settings: BargeInSettings
     speech_since_s: float | None = None
     paused: bool = False
+    _counted_s: float = 0.0  # speech since the edge that was not the speaker's echo
+    _last_s: float | None = None
 
     def on_speech(
         self,
@@ -34,6 +37,7 @@ class BargeInPolicy:
         answer_playing: bool,
         cautious: bool = False,
         echo_possible: bool = True,
+        echo_only: bool = False,
     ) -> Verdict:
         """Called for every block while the person is speaking.
 
@@ -41,17 +45,28 @@ class BargeInPolicy:
         speech; wait for longer speech (``UNCONVERGED_MIN_SPEECH_MS``) before pausing.
         ``echo_possible``: False when no speaker echo can reach the microphone (headset, WAV
         files); the answer then pauses after the shorter ``min_speech_ms_no_echo``.
+        ``echo_only``: the raw microphone holds nothing but the speaker's echo (the canceller
+        passed it through): this block does not count as the person's speech. Only the
+        speech that is not echo counts toward the minimum, so a burst of passed-through echo
+        never adds up, and the quiet gaps of a real interruption only delay it a little.
         """
         if not self.settings.enabled or not answer_playing or self.paused:
             return "none"
         if self.speech_since_s is None:
             self.speech_since_s = speech_start_s
+            self._counted_s = 0.0
+            self._last_s = speech_start_s  # the VAD's edge is already behind us
+        step = now_s - (self._last_s if self._last_s is not None else now_s)
+        self._last_s = now_s
+        if echo_only:
+            return "none"
+        self._counted_s += step
         needed = (
             self.settings.min_speech_ms if echo_possible else self.settings.min_speech_ms_no_echo
         )
         if cautious:
             needed = max(needed, UNCONVERGED_MIN_SPEECH_MS)
-        if (now_s - self.speech_since_s) * 1000 >= needed:
+        if self._counted_s * 1000 >= needed - 1e-6:
             self.paused = True
             return "pause"
         return "none"
@@ -73,3 +88,5 @@ class BargeInPolicy:
     def reset(self) -> None:
         self.speech_since_s = None
         self.paused = False
+        self._counted_s = 0.0
+        self._last_s = None

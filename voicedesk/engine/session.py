@@ -290,6 +290,7 @@ class Session:
                 answer_playing=self._answer_audible(),
                 cautious=aec is not None and not getattr(aec, "converged", True),
                 echo_possible=getattr(self.audio, "echo_possible", True),
+                echo_only=aec is not None and getattr(aec, "echo_only", False),
             )
             if verdict == "pause":
                 self._pause_for_barge_in(audio_s + self._block_s)
