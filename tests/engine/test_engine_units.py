@@ -8,11 +8,15 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from voicedesk.config import BargeInSettings
 from voicedesk.engine.barge_in import BargeInPolicy
 from voicedesk.engine.heard import heard_prefix
 from voicedesk.engine.metrics import TurnRecord, percentile, summarize
+from voicedesk.engine.session import DOUBLE_TALK_RESUME_S
 from voicedesk.engine.session_log import SessionLog, read_log
 
 TEXT = "The budget memo asks for forty two thousand euros next quarter."
@@ -114,3 +118,69 @@ def test_session_log_survives_a_crash_mid_write(tmp_path: Path) -> None:
     raw = path.read_bytes().splitlines()
     assert json.loads(raw[0])["turn_id"] == 1
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+class _Playback:
+    def __init__(self) -> None:
+        self.paused = False
+
+    def is_playing(self) -> bool:
+        return not self.paused
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+
+def _session_over_an_answer() -> tuple[Any, _Playback]:
+    """A session whose answer is playing through a speaker the echo canceller listens to."""
+    from types import SimpleNamespace
+
+    from voicedesk.config import Settings
+    from voicedesk.engine.double_talk import DoubleTalkCue
+    from voicedesk.engine.session import Session
+
+    playback = _Playback()
+    canceller = SimpleNamespace(converged=True, echo_only=False)
+    audio = SimpleNamespace(playback=playback, capture_filter=canceller, echo_possible=True)
+    detector = SimpleNamespace(in_speech=False, turn_audio=lambda: np.zeros(0, np.int16))
+    stt = SimpleNamespace(push_audio=lambda pcm: None)
+    session = Session(
+        Settings(), audio=audio, stt=stt, llm=None, tts=None, detector=detector, context=None
+    )  # type: ignore[arg-type]
+    session._playing = SimpleNamespace(utterance_id=1)
+    session._double_talk = DoubleTalkCue.__new__(DoubleTalkCue)
+    session._double_talk.open_ms = 0
+    return session, playback
+
+
+def test_double_talk_cue_pauses_the_answer_and_resumes_it_if_no_speech_follows() -> None:
+    # AEC3 muffles the person, so the VAD on its output hears nothing; the cue (the person
+    # in the raw microphone) pauses the answer after min_speech_ms of its own.
+    session, playback = _session_over_an_answer()
+    for k in range(1, 13):
+        session._double_talk.open_ms = 10 * k
+        session._barge_in_check(1.0 + k * 0.01)
+    assert playback.paused and session._barge.paused
+    # nothing the VAD could call speech follows: it was not a person after all
+    session._double_talk.open_ms = 0
+    session._barge_in_check(1.5)
+    assert playback.paused
+    session._barge_in_check(1.12 + DOUBLE_TALK_RESUME_S)
+    assert not playback.paused and not session._barge.paused
+
+
+def test_a_short_blip_does_not_count_toward_the_next_barge_in() -> None:
+    from types import SimpleNamespace
+
+    session, playback = _session_over_an_answer()
+    session.detector.in_speech, session._speech_start_s = True, 1.0
+    for k in range(1, 7):  # 60 ms of speech, then the VAD stops
+        session._barge_in_check(1.0 + k * 0.01)
+    session.detector.in_speech, session._speech_start_s = False, None
+    session._on_speech_start(SimpleNamespace(audio_s=5.0))  # later, new speech
+    session.detector.in_speech = True
+    session._barge_in_check(5.01)
+    assert not playback.paused  # 10 ms of new speech, not 60 ms + 4 s

@@ -11,6 +11,7 @@ reference, no allocation beyond small arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,9 @@ class EchoCanceller:
         self._mic_quiet = 0  # frames the microphone has been below MIC_FLOOR
         self._probe: _Probe | None = None
         self.linear = LinearEchoModel(FRAME)
+        # Called on the audio thread with each raw 10 ms microphone frame once this canceller
+        # has processed it (the engine's double-talk cue reads the linear model here).
+        self.frame_observer: Callable[[np.ndarray, EchoCanceller], None] | None = None
 
     @property
     def echo_only(self) -> bool:
@@ -140,6 +144,8 @@ class EchoCanceller:
             cleaned.append(out_frame)
             self._health(rframe, self._last_mic_frame, out_frame)
             self.linear.update(rframe, self._last_mic_frame, out_frame)
+            if self.frame_observer is not None:
+                self.frame_observer(self._last_mic_frame, self)
         out = np.concatenate([self._out_pending, *cleaned]) if cleaned else self._out_pending
         # hand back exactly as many samples as came in (a block that is not a whole number of
         # 10 ms frames is delayed by the remainder, consistently)

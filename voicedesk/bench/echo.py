@@ -153,6 +153,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="count barge-ins but do not pause the answer (echo over the whole interruption)",
     )
     p.add_argument(
+        "--no-double-talk",
+        action="store_true",
+        help="leave out the double-talk cue (the person heard in the raw microphone while "
+        "the canceller muffles them): barge-in from the VAD on the cleaned signal alone",
+    )
+    p.add_argument(
         "--trace",
         action="store_true",
         help="add 'trace': per episode the VAD probability of every window, the person's "
@@ -179,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         min_speech_ms=args.min_speech_ms,
         transcripts=not args.no_transcripts,
         pause_on_barge_in=not args.keep_playing,
+        double_talk=not args.no_double_talk,
         trace=getattr(args, "trace", False),
     )
     if args.json:
@@ -301,18 +308,22 @@ def run_echo_bench(
     transcripts: bool = True,
     pause_on_barge_in: bool = True,
     trace: bool = False,
+    double_talk: bool = True,
 ) -> dict[str, Any]:
     """Run the room simulation; see the module docstring for what each key means.
 
     ``transcripts``: run the interruption-transcript check (needs local Whisper).
     ``pause_on_barge_in``: False keeps the answer playing after a barge-in fires.
     ``trace``: add per-episode details of every barge-in (see ``--trace``).
+    ``double_talk``: False leaves out the double-talk cue (the VAD on the cleaned signal
+    alone decides), to measure what the cue brings.
     """
     from voicedesk.audio.aec import EchoCanceller
     from voicedesk.audio.resample import resample
     from voicedesk.audio.room import room_impulse_response
     from voicedesk.config import Settings
     from voicedesk.engine.barge_in import BargeInPolicy
+    from voicedesk.engine.double_talk import DoubleTalkCue
     from voicedesk.turn.vad import WINDOW_S, VadSegmenter
 
     settings = Settings()
@@ -331,6 +342,7 @@ def run_echo_bench(
     block = 160  # 10 ms at 16 kHz, as the live engine
     episode_i = 0
     canceller = EchoCanceller(noise_suppression=noise_suppression) if aec else None
+    cue: DoubleTalkCue | None = None
     delay, ir = 0, np.zeros(1, np.float32)
     while res.assistant_speech_s < minutes * 60:
         answer_text = ANSWERS[episode_i % len(answers)]
@@ -358,6 +370,9 @@ def run_echo_bench(
             # a new room (another laptop, another desk): new delay and reflections, and a new
             # echo canceller that has to converge from scratch, as at the start of a session
             canceller = EchoCanceller(noise_suppression=noise_suppression) if aec else None
+            cue = DoubleTalkCue(settings) if canceller is not None and double_talk else None
+            if canceller is not None:
+                canceller.frame_observer = cue
             room_i = (episode_i - 1) // EPISODES_PER_ROOM
             delay = int(DELAYS_MS[room_i % len(DELAYS_MS)] * 16)  # samples at 16 kHz
             rt60 = float(rng.uniform(0.15, 0.35))
@@ -429,10 +444,15 @@ def run_echo_bench(
                     policy.reset()
             if onset is not None and a / 16_000 <= onset < t and vad.in_speech:
                 stt_from = speech_start
-            if vad.in_speech and speech_start is not None and fired_at is None:
-                cautious = canceller is not None and not canceller.converged
+            heard = vad.in_speech and speech_start is not None
+            double_talk_ms = cue.open_ms if cue is not None else 0
+            if fired_at is None and (heard or double_talk_ms > 0):
+                # the VAD on the cleaned signal, or else the double-talk cue (the person in
+                # the raw microphone while AEC3 muffles them), as the live session does
+                cautious = heard and canceller is not None and not canceller.converged
+                edge = speech_start if heard else t - double_talk_ms / 1000
                 verdict = policy.on_speech(
-                    speech_start,
+                    edge,
                     t,
                     answer_playing=playing,
                     cautious=cautious,
@@ -440,7 +460,7 @@ def run_echo_bench(
                 )
                 if verdict == "pause":
                     fired_at = t
-                    fire_state = {"edge_s": speech_start, "cautious": cautious}
+                    fire_state = {"edge_s": edge, "cautious": cautious}
                     if pause_on_barge_in:
                         stopped_at = t
                     if onset is None or t < onset:
@@ -579,6 +599,7 @@ if __name__ == "__main__":  # pragma: no cover
                 min_speech_ms=None,
                 no_transcripts=False,
                 keep_playing=False,
+                no_double_talk=False,
                 json=True,
             )
         )

@@ -29,6 +29,7 @@ from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
 from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, check_sound
 from voicedesk.engine.barge_in import BargeInPolicy
+from voicedesk.engine.double_talk import DoubleTalkCue
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog
@@ -64,6 +65,11 @@ class _Turn:
     @property
     def text(self) -> str:
         return " ".join(s for s in self.segments if s).strip()
+
+
+# The double-talk cue paused the answer but the VAD heard no speech within this long (the
+# canceller stops muffling the person within ~0.1 s of the answer pausing): resume.
+DOUBLE_TALK_RESUME_S = 1.0
 
 
 class Session:
@@ -113,6 +119,8 @@ class Session:
         self._playing: Reply | None = None  # confirmed reply whose audio is (or will be) playing
         self._playing_turn: _Turn | None = None
         self._barge = BargeInPolicy(settings.barge_in)
+        self._double_talk: DoubleTalkCue | None = None
+        self._double_talk_paused_at: float | None = None
         self._speech_start_s: float | None = None
         self._paused_speech_start_s: float | None = None
         self._ptt_open = False
@@ -166,6 +174,10 @@ class Session:
         if self.tools is not None:
             await self.tools.start()
         self.audio.start(self._loop, self._on_block)
+        aec = getattr(self.audio, "capture_filter", None)
+        if aec is not None and hasattr(aec, "frame_observer"):
+            self._double_talk = DoubleTalkCue(self.settings)
+            aec.frame_observer = self._double_talk
         self._set_state("muted" if self.muted else "listening")
 
     async def stop(self) -> None:
@@ -282,18 +294,38 @@ class Session:
         if self._stt_streaming:
             self.stt.push_audio(block)
         self._handle_signals(signals)
-        if self.detector.in_speech and self._speech_start_s is not None:
-            aec = getattr(self.audio, "capture_filter", None)
-            verdict = self._barge.on_speech(
-                self._speech_start_s,
-                audio_s + self._block_s,
-                answer_playing=self._answer_audible(),
-                cautious=aec is not None and not getattr(aec, "converged", True),
-                echo_possible=getattr(self.audio, "echo_possible", True),
-                echo_only=aec is not None and getattr(aec, "echo_only", False),
-            )
-            if verdict == "pause":
-                self._pause_for_barge_in(audio_s + self._block_s)
+        self._barge_in_check(audio_s + self._block_s)
+
+    def _barge_in_check(self, now: float) -> None:
+        """Does speech over the answer pause it? The VAD on the cleaned signal, or else the
+        double-talk cue: the person in the raw microphone while the canceller muffles them."""
+        heard = self.detector.in_speech and self._speech_start_s is not None
+        cue_ms = self._double_talk.open_ms if self._double_talk is not None else 0
+        if self._double_talk_paused_at is not None and self._barge.paused:
+            if now - self._double_talk_paused_at >= DOUBLE_TALK_RESUME_S:
+                # the cue paused the answer but no speech followed: it was not a person
+                self._double_talk_paused_at = None
+                self._barge.reset()
+                self._resume_playing()
+            return
+        if not heard and cue_ms == 0:
+            return
+        aec = getattr(self.audio, "capture_filter", None)
+        edge = self._speech_start_s
+        if edge is None or not heard:
+            edge = now - cue_ms / 1000
+        verdict = self._barge.on_speech(
+            edge,
+            now,
+            answer_playing=self._answer_audible(),
+            cautious=heard and aec is not None and not getattr(aec, "converged", True),
+            echo_possible=getattr(self.audio, "echo_possible", True),
+            echo_only=aec is not None and getattr(aec, "echo_only", False),
+        )
+        if verdict == "pause":
+            self._pause_for_barge_in(now)
+            if not heard:
+                self._double_talk_paused_at = now
 
     def _answer_audible(self) -> bool:
         return self._playing is not None and self.audio.playback.is_playing()
@@ -307,6 +339,9 @@ class Session:
 
     def _on_speech_start(self, sig: Any) -> None:
         self._speech_start_s = sig.audio_s
+        self._double_talk_paused_at = None  # the person the cue heard is now a turn
+        if not self._barge.paused:
+            self._barge.reset()  # speech before a real stop does not count toward this one
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         if self._turn is None:
             resumed = self._take_back_unheard_turn()
@@ -341,6 +376,9 @@ class Session:
         # barge-in's minimum-speech count; after a real stop the count starts again.
         carried = self._paused_speech_start_s if sig.reason == "continue" else None
         self._speech_start_s = carried if carried is not None else sig.audio_s
+        self._double_talk_paused_at = None
+        if carried is None and not self._barge.paused:
+            self._barge.reset()
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         turn = self._turn
         if turn is not None and self._reply is not None and self._reply_turn is turn:
