@@ -63,16 +63,16 @@ class LinearEchoModel:
         self._x_prev = x
         e_fg = self._residual(self._W, y)
         e_bg = self._residual(self._B, y)
+        e_mic, e_res = float(np.dot(y, y)), float(np.dot(e_fg, e_fg))
         self._mic_e = np.roll(self._mic_e, 1)
         self._res_e = np.roll(self._res_e, 1)
-        self._mic_e[0] = float(np.dot(y, y))
-        self._res_e[0] = float(np.dot(e_fg, e_fg))
+        self._mic_e[0], self._res_e[0] = e_mic, e_res
         playing = bool(np.abs(ref).max() > 0)
         if playing:
-            self._compare(float(np.dot(e_fg, e_fg)), float(np.dot(e_bg, e_bg)))
-        e_mic = float(np.dot(mic.astype(np.float64), mic))
-        e_out = float(np.dot(out.astype(np.float64), out))
-        if not (playing and e_mic > ADAPT_RATIO * max(e_out, 1.0)):
+            self._compare(e_res, float(np.dot(e_bg, e_bg)))
+        # AEC3's output energy on the same (full-scale = 1) scale as e_mic
+        e_out = float(np.dot(out.astype(np.float64), out)) / 32768.0**2
+        if not (playing and e_mic > ADAPT_RATIO * max(e_out, 1.0 / 32768.0**2)):
             return
         # normalised by the regressor's energy over every partition, so the step stays
         # stable when the speaker falls quiet while louder frames are still in memory

@@ -391,9 +391,8 @@ def run_echo_bench(
         played_s = 0.0
         prev_played24 = np.zeros(240, np.int16)
         ep_echo = ep_res = 0.0
-        windows: list[
-            tuple[float, float, bool, float | None]
-        ] = []  # (start s, probability, trusted)
+        # (start s, probability, canceller trusted, dB the linear echo model explains)
+        windows: list[tuple[float, float, bool, float | None]] = []
         fire_state: dict[str, Any] = {}
         resets_before = canceller.resets if canceller is not None else 0
         for k in range(n // block):
@@ -444,22 +443,22 @@ def run_echo_bench(
                     policy.reset()
             if onset is not None and a / 16_000 <= onset < t and vad.in_speech:
                 stt_from = speech_start
-            heard = vad.in_speech and speech_start is not None
-            double_talk_ms = cue.open_ms if cue is not None else 0
-            if fired_at is None and (heard or double_talk_ms > 0):
-                # the VAD on the cleaned signal, or else the double-talk cue (the person in
-                # the raw microphone while AEC3 muffles them), as the live session does
+            if fired_at is None:
+                # the VAD on the cleaned signal, or else the double-talk cue, as the session
+                heard = vad.in_speech and speech_start is not None
                 cautious = heard and canceller is not None and not canceller.converged
-                edge = speech_start if heard else t - double_talk_ms / 1000
-                verdict = policy.on_speech(
-                    edge,
+                cue_ms = cue.open_ms if cue is not None else 0
+                verdict = policy.on_block(
                     t,
+                    speech_start_s=speech_start if heard else None,
+                    double_talk_ms=cue_ms,
                     answer_playing=playing,
-                    cautious=cautious,
+                    converged=canceller is None or canceller.converged,
                     echo_only=canceller is not None and canceller.echo_only,
                 )
                 if verdict == "pause":
                     fired_at = t
+                    edge = speech_start if heard else t - cue_ms / 1000  # for the trace
                     fire_state = {"edge_s": edge, "cautious": cautious}
                     if pause_on_barge_in:
                         stopped_at = t
@@ -580,7 +579,8 @@ def _trace_episode(
         "cautious": fire_state.get("cautious"),
         "canceller_resets": resets,
         "episode_s": round(windows[-1][0] + 0.032, 3) if windows else None,
-        # every window of the episode: start (episode time), probability, canceller trusted
+        # every window of the episode: start (episode time), probability, canceller trusted,
+        # dB of the raw microphone the linear echo model explains (None until trained)
         "windows": [
             [round(w, 3), round(p, 3), int(ok), None if x is None else round(x, 1)]
             for w, p, ok, x in windows

@@ -24,10 +24,39 @@ UNCONVERGED_MIN_SPEECH_MS = 350
 @dataclass
 class BargeInPolicy:
     settings: BargeInSettings
-    speech_since_s: float | None = None
     paused: bool = False
     _counted_s: float = 0.0  # speech since the edge that was not the speaker's echo
-    _last_s: float | None = None
+    _last_s: float | None = None  # the last block counted; None before this stretch began
+
+    def on_block(
+        self,
+        now_s: float,
+        *,
+        speech_start_s: float | None,
+        double_talk_ms: int,
+        answer_playing: bool,
+        converged: bool = True,
+        echo_possible: bool = True,
+        echo_only: bool = False,
+    ) -> Verdict:
+        """One audio block: the VAD's speech (its edge, or None when it hears none) or else
+        the double-talk cue (how long it has held), as the session and ``bench echo`` see it.
+
+        The cue stands in for the VAD when AEC3 muffles the person; its speech began
+        ``double_talk_ms`` ago. ``converged``: the echo canceller's; only the VAD's speech
+        waits longer before it has converged (the cue does its own trust check).
+        """
+        heard = speech_start_s is not None
+        if not heard and double_talk_ms <= 0:
+            return "none"
+        return self.on_speech(
+            speech_start_s if speech_start_s is not None else now_s - double_talk_ms / 1000,
+            now_s,
+            answer_playing=answer_playing,
+            cautious=heard and not converged,
+            echo_possible=echo_possible,
+            echo_only=echo_only,
+        )
 
     def on_speech(
         self,
@@ -52,11 +81,10 @@ class BargeInPolicy:
         """
         if not self.settings.enabled or not answer_playing or self.paused:
             return "none"
-        if self.speech_since_s is None:
-            self.speech_since_s = speech_start_s
+        if self._last_s is None:  # the VAD's edge is already behind us: count from it
+            self._last_s = speech_start_s
             self._counted_s = 0.0
-            self._last_s = speech_start_s  # the VAD's edge is already behind us
-        step = now_s - (self._last_s if self._last_s is not None else now_s)
+        step = now_s - self._last_s
         self._last_s = now_s
         if echo_only:
             return "none"
@@ -86,7 +114,6 @@ class BargeInPolicy:
         return "cut"
 
     def reset(self) -> None:
-        self.speech_since_s = None
         self.paused = False
         self._counted_s = 0.0
         self._last_s = None

@@ -308,17 +308,13 @@ class Session:
                 self._barge.reset()
                 self._resume_playing()
             return
-        if not heard and cue_ms == 0:
-            return
         aec = getattr(self.audio, "capture_filter", None)
-        edge = self._speech_start_s
-        if edge is None or not heard:
-            edge = now - cue_ms / 1000
-        verdict = self._barge.on_speech(
-            edge,
+        verdict = self._barge.on_block(
             now,
+            speech_start_s=self._speech_start_s if heard else None,
+            double_talk_ms=cue_ms,
             answer_playing=self._answer_audible(),
-            cautious=heard and aec is not None and not getattr(aec, "converged", True),
+            converged=aec is None or getattr(aec, "converged", True),
             echo_possible=getattr(self.audio, "echo_possible", True),
             echo_only=aec is not None and getattr(aec, "echo_only", False),
         )
