@@ -234,3 +234,38 @@ def test_linear_echo_model_tells_passed_through_echo_from_a_person():
     assert np.mean(echo_only["stuck"]) > 0.8
     # a person speaking over it (6 dB above the echo) is not echo
     assert np.mean(echo_only["person"]) < 0.1
+
+
+def test_double_talk_cue_hears_a_person_quieter_than_the_echo():
+    # A person's first syllables are often quieter than a loud answer's echo: AEC3 muffles
+    # them and the raw microphone is mostly echo. The linear model's residual is not muffled.
+    from voicedesk.config import Settings
+    from voicedesk.engine.double_talk import DoubleTalkCue
+
+    played, echo = _room_echo(18.0)
+    person = read_wav(FIXTURES / "heldout-finished-0.wav", 16_000)[0].astype(np.float32)
+    loud = np.flatnonzero(np.abs(person) > 300)
+    person = person[loud[0] :]
+    echo_rms = np.sqrt(np.mean(echo[echo != 0] ** 2))
+    # 10 dB below the echo while speaking
+    person *= echo_rms * 10 ** (-10 / 20) / np.sqrt(np.mean(person[np.abs(person) > 300] ** 2))
+    rng = np.random.default_rng(5)
+    canceller = EchoCanceller()
+    cue = DoubleTalkCue(Settings())
+    canceller.frame_observer = cue
+    prev = np.zeros(240, np.int16)
+    person_at = int(14.0 * 16_000)  # the linear model converges in ~10 s of answers
+    opened_on_echo = opened_at = None
+    for k in range(echo.size // 160):
+        a, b = k * 160, (k + 1) * 160
+        mic = echo[a:b] + rng.normal(0, 20, 160)
+        if a >= person_at and a - person_at < person.size:
+            mic = mic + person[a - person_at : b - person_at]
+        canceller(np.clip(mic, -32768, 32767).astype(np.int16), prev)
+        prev = played[k * 240 : (k + 1) * 240]
+        if cue.open_ms and a < person_at:
+            opened_on_echo = a / 16_000
+        if cue.open_ms and a >= person_at and opened_at is None:
+            opened_at = (b - person_at) / 16_000
+    assert opened_on_echo is None  # echo alone never opens it, trained model or not
+    assert opened_at is not None and opened_at < 0.3  # the person does, at once (0.08 s)

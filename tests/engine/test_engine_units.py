@@ -77,6 +77,22 @@ def test_barge_in_does_not_count_echo_only_speech() -> None:
     assert 17 <= fired <= 19  # 12 blocks of speech among every 3rd block of echo
 
 
+def test_barge_in_counts_from_whichever_source_heard_the_person_first() -> None:
+    # The double-talk cue opens first (its speech began 10 ms ago), then the VAD on the
+    # cleaned signal places the person's start 50 ms earlier: the count starts there.
+    pol = BargeInPolicy(BargeInSettings(min_speech_ms=120))
+    assert pol.on_block(1.00, speech_start_s=None, double_talk_ms=10, answer_playing=True) == (
+        "none"
+    )
+    verdicts = {
+        round(1.0 + k * 0.01, 2): pol.on_block(
+            1.0 + k * 0.01, speech_start_s=0.95, double_talk_ms=0, answer_playing=True
+        )
+        for k in range(1, 12)
+    }
+    assert [t for t, v in verdicts.items() if v == "pause"] == [1.07]
+
+
 def test_turn_record_derives_stage_latencies() -> None:
     rec = TurnRecord(turn_id=1)
     for stage, t in {
@@ -158,7 +174,7 @@ def _session_over_an_answer() -> tuple[Any, _Playback]:
 
 def test_double_talk_cue_pauses_the_answer_and_resumes_it_if_no_speech_follows() -> None:
     # AEC3 muffles the person, so the VAD on its output hears nothing; the cue (the person
-    # in the raw microphone) pauses the answer after min_speech_ms of its own.
+    # behind the linear echo model) pauses the answer after min_speech_ms of its own.
     session, playback = _session_over_an_answer()
     for k in range(1, 13):
         session._double_talk.open_ms = 10 * k

@@ -49,6 +49,9 @@ class LinearEchoModel:
         self._fg_sum = self._bg_sum = 0.0
         self._compared = 0
         self.trained_frames = 0
+        # the latest frame of microphone minus the predicted echo (full scale = 1): the
+        # person with the echo taken out but nothing of them suppressed, unlike AEC3's output
+        self.residual = np.zeros(frame)
 
     def _residual(self, W: np.ndarray, y: np.ndarray) -> np.ndarray:
         return y - np.fft.irfft((W * self._X).sum(axis=0), 2 * self.n)[self.n :]
@@ -63,6 +66,7 @@ class LinearEchoModel:
         self._x_prev = x
         e_fg = self._residual(self._W, y)
         e_bg = self._residual(self._B, y)
+        self.residual = e_fg
         e_mic, e_res = float(np.dot(y, y)), float(np.dot(e_fg, e_fg))
         self._mic_e = np.roll(self._mic_e, 1)
         self._res_e = np.roll(self._res_e, 1)
@@ -106,6 +110,11 @@ class LinearEchoModel:
     def mic_level(self) -> float:
         """Mean energy of the last 100 ms of microphone per sample, full scale = 1."""
         return float(self._mic_e.sum()) / (self.n * RECENT)
+
+    @property
+    def residual_level(self) -> float:
+        """Mean energy of the last 100 ms of residual per sample, full scale = 1."""
+        return float(self._res_e.sum()) / (self.n * RECENT)
 
     @property
     def explained_db(self) -> float | None:

@@ -156,8 +156,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-double-talk",
         action="store_true",
-        help="leave out the double-talk cue (the person heard in the raw microphone while "
-        "the canceller muffles them): barge-in from the VAD on the cleaned signal alone",
+        help="leave out the double-talk cue (the person heard behind the linear echo model "
+        "while the canceller muffles them): barge-in from the VAD on the cleaned signal alone",
     )
     p.add_argument(
         "--trace",

@@ -27,6 +27,7 @@ class BargeInPolicy:
     paused: bool = False
     _counted_s: float = 0.0  # speech since the edge that was not the speaker's echo
     _last_s: float | None = None  # the last block counted; None before this stretch began
+    _from_s: float = 0.0  # where this stretch's count began
 
     def on_block(
         self,
@@ -82,8 +83,13 @@ class BargeInPolicy:
         if not self.settings.enabled or not answer_playing or self.paused:
             return "none"
         if self._last_s is None:  # the VAD's edge is already behind us: count from it
-            self._last_s = speech_start_s
+            self._last_s = self._from_s = speech_start_s
             self._counted_s = 0.0
+        elif speech_start_s < self._from_s:
+            # the double-talk cue began the stretch, then the VAD placed the person's start
+            # earlier: whichever heard them first sets the start, or the cue would delay the VAD
+            self._counted_s += self._from_s - speech_start_s
+            self._from_s = speech_start_s
         step = now_s - self._last_s
         self._last_s = now_s
         if echo_only:

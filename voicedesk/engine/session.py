@@ -298,7 +298,8 @@ class Session:
 
     def _barge_in_check(self, now: float) -> None:
         """Does speech over the answer pause it? The VAD on the cleaned signal, or else the
-        double-talk cue: the person in the raw microphone while the canceller muffles them."""
+        double-talk cue: the person behind the linear echo model while the canceller muffles
+        them."""
         heard = self.detector.in_speech and self._speech_start_s is not None
         cue_ms = self._double_talk.open_ms if self._double_talk is not None else 0
         if self._double_talk_paused_at is not None and self._barge.paused:
