@@ -269,3 +269,36 @@ def test_double_talk_cue_hears_a_person_quieter_than_the_echo():
             opened_at = (b - person_at) / 16_000
     assert opened_on_echo is None  # echo alone never opens it, trained model or not
     assert opened_at is not None and opened_at < 0.3  # the person does, at once (0.08 s)
+
+
+def test_quiet_echo_passed_through_reads_as_echo_only():
+    # At −20 dB the room's noise floor caps how much of the echo the linear model can
+    # explain (below ECHO_ONLY_DB), but what it leaves of a stuck AEC3's echo is noise.
+    played, echo = _room_echo(16.0)
+    echo *= 10 ** (-20 / 20)
+    rng = np.random.default_rng(4)
+    canceller = EchoCanceller()
+    prev = np.zeros(240, np.int16)
+    stuck_echo_only: list[bool] = []
+    for k in range(echo.size // 160):
+        a, b = k * 160, (k + 1) * 160
+        if a >= int(12.0 * 16_000) and not isinstance(canceller._apm, _StuckApm):
+            canceller._apm = _StuckApm()  # passes the echo straight through from now on
+        mic = echo[a:b] + rng.normal(0, 20, 160)
+        canceller(np.clip(mic, -32768, 32767).astype(np.int16), prev)
+        prev = played[k * 240 : (k + 1) * 240]
+        if isinstance(canceller._apm, _StuckApm) and np.abs(echo[a:b]).max() > 100:
+            stuck_echo_only.append(canceller.echo_only)
+    assert np.mean(stuck_echo_only) > 0.9
+
+
+def test_fresh_canceller_bench_counts_echo_taken_for_speech():
+    from voicedesk.bench.fresh_aec import run_fresh_cancellers
+
+    result = run_fresh_cancellers(4, echo_db=-6.0, seed=2)  # one room per path delay
+    assert result["fresh_cancellers"] == 4
+    assert set(result["per_delay_longest_s"]) == {"20", "60", "90", "120"}
+    assert 0 <= result["taken_for_speech"] <= 4
+    # the cautious minimum outlasts what a fresh canceller lets through
+    assert result["longest_s"] * 1000 < result["unconverged_min_speech_ms"]
+    assert result["would_barge_in"] == 0

@@ -101,11 +101,16 @@ class EchoCanceller:
     def echo_only(self) -> bool:
         """The microphone's last 100 ms hold nothing of a person: echo alone, or room noise.
 
-        The second case is the tail of a burst of passed-through echo: the speaker has
-        stopped, the microphone is back at the noise floor, but the VAD still holds "speech"
-        for its hangover; those blocks must not add up to a barge-in either.
+        Room noise is the microphone below ``MIC_FLOOR``, or what is left of it once the
+        linear model's predicted echo is taken out (a linear filter of the reference cannot
+        take out any of a person). The first case is the tail of a burst of passed-through
+        echo: the speaker has stopped but the VAD still holds "speech" for its hangover. The
+        second is a quiet echo (−20 dB) that AEC3 passed through: the room's noise floor
+        caps how much of it the model can explain below ``ECHO_ONLY_DB``, yet what it
+        leaves is noise. Neither must add up to a barge-in.
         """
-        if self.linear.mic_level * 32768.0**2 * FRAME < MIC_FLOOR:
+        quietest = min(self.linear.mic_level, self.linear.residual_level)
+        if quietest * 32768.0**2 * FRAME < MIC_FLOOR:
             return True
         explained = self.linear.explained_db
         return explained is not None and explained >= ECHO_ONLY_DB

@@ -167,6 +167,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "microphone the linear echo model explains (where reaction time goes; other barge-in "
         "rules can be replayed on the same audio)",
     )
+    p.add_argument(
+        "--fresh-cancellers",
+        type=int,
+        metavar="N",
+        help="instead: N fresh echo cancellers, each in a new room, playing an answer's first "
+        "4 s with nobody talking; how long the VAD takes their echo for speech before they "
+        "converge (what the cautious barge-in minimum is set from)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -178,6 +186,18 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--echo-db {args.echo_db} is out of range", "use −40 … 10 dB")
     if args.minutes <= 0:
         raise UserError("--minutes must be > 0")
+    if args.fresh_cancellers is not None:
+        if args.fresh_cancellers < 1:
+            raise UserError("--fresh-cancellers must be at least 1")
+        if args.no_aec:
+            raise UserError("--fresh-cancellers measures the echo canceller", "drop --no-aec")
+        from voicedesk.bench.fresh_aec import run_fresh_cancellers
+
+        fresh = run_fresh_cancellers(args.fresh_cancellers, echo_db=args.echo_db, seed=args.seed)
+        print(
+            json.dumps(fresh) if args.json else "\n".join(f"{k:26} {v}" for k, v in fresh.items())
+        )
+        return 0
     result = run_echo_bench(
         echo_db=args.echo_db,
         aec=not args.no_aec,
