@@ -175,6 +175,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "4 s with nobody talking; how long the VAD takes their echo for speech before they "
         "converge (what the cautious barge-in minimum is set from)",
     )
+    p.add_argument(
+        "--path-ms",
+        type=float,
+        help="with --fresh-cancellers: every room's speaker-to-microphone delay (default: "
+        "20, 60, 90 and 120 ms in turn)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -193,7 +199,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--fresh-cancellers measures the echo canceller", "drop --no-aec")
         from voicedesk.bench.fresh_aec import run_fresh_cancellers
 
-        fresh = run_fresh_cancellers(args.fresh_cancellers, echo_db=args.echo_db, seed=args.seed)
+        if args.path_ms is not None and not 0 <= args.path_ms <= 400:
+            raise UserError(f"--path-ms {args.path_ms} is out of range", "use 0 … 400 ms")
+        fresh = run_fresh_cancellers(
+            args.fresh_cancellers, echo_db=args.echo_db, seed=args.seed, path_ms=args.path_ms
+        )
         print(
             json.dumps(fresh) if args.json else "\n".join(f"{k:26} {v}" for k, v in fresh.items())
         )

@@ -26,7 +26,10 @@ PLAYED_S = 4.0  # a fresh canceller converges within ~2 s of an answer
 BLOCK = 160  # 10 ms at 16 kHz
 
 
-def run_fresh_cancellers(trials: int, *, echo_db: float, seed: int) -> dict[str, Any]:
+def run_fresh_cancellers(
+    trials: int, *, echo_db: float, seed: int, path_ms: float | None = None
+) -> dict[str, Any]:
+    """``path_ms``: every room's speaker→microphone delay (default: cycle ``DELAYS_MS``)."""
     from voicedesk.bench.echo import ANSWERS, DELAYS_MS, _speak, _speech_level
     from voicedesk.sim.voice import PiperVoice
 
@@ -45,7 +48,7 @@ def run_fresh_cancellers(trials: int, *, echo_db: float, seed: int) -> dict[str,
         answer = resample(played24, 24_000, 16_000).astype(np.float32)
         scale = person_level / _speech_level(answer)
         played24 = (played24.astype(np.float32) * scale).astype(np.int16)
-        delay = int(DELAYS_MS[trial % len(DELAYS_MS)] * 16)
+        delay = int((path_ms if path_ms is not None else DELAYS_MS[trial % len(DELAYS_MS)]) * 16)
         ir = room_impulse_response(
             rt60_s=float(rng.uniform(0.15, 0.35)), seed=int(rng.integers(1 << 30))
         )
@@ -66,7 +69,9 @@ def run_fresh_cancellers(trials: int, *, echo_db: float, seed: int) -> dict[str,
         "per_delay_longest_s": {
             str(d): round(max(longest[i :: len(DELAYS_MS)], default=0.0), 3)
             for i, d in enumerate(DELAYS_MS)
-        },
+        }
+        if path_ms is None
+        else {f"{path_ms:g}": round(max(longest, default=0.0), 3)},
     }
 
 

@@ -19,10 +19,10 @@ from voicedesk.config import BargeInSettings
 
 Verdict = Literal["none", "pause", "cut", "resume"]
 # A fresh AEC3 passes echo through while its delay estimate settles, and the VAD may take it
-# for speech. The longest such stretches measured (echo −6 dB): 0.42 s in bench echo's seed 13
-# (which barged in with 350 ms, the value before) and 0.48 s over 100 fresh rooms with a 120 ms
-# path; `voicedesk bench echo --fresh-cancellers 300`: 0.34 s, bar one AEC3 that turned
-# transparent 0.8 s in and stayed so (no minimum helps there; see docs/architecture.md).
+# for speech: for 0.42 s in bench echo's seed 13 (which barged in with 350 ms, the value
+# before), 0.41 s in `voicedesk bench echo --fresh-cancellers 100 --path-ms 120 --seed 3`,
+# at most 0.34 s over `--fresh-cancellers 300` (20–120 ms paths), bar one AEC3 that turned
+# transparent and stayed so (no minimum helps there; see docs/architecture.md).
 UNCONVERGED_MIN_SPEECH_MS = 500
 
 
