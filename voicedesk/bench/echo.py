@@ -73,6 +73,11 @@ ANSWERS = [
 INTERRUPTIONS = ["stop", "question", "timer", "weather"]
 DELAYS_MS = [20, 60, 90, 120]  # speaker→microphone delays (device + air) swept across rooms
 EPISODES_PER_ROOM = 8
+# The person at a typical laptop-microphone level (≈ −26 dBFS while speaking), so person plus
+# echo stays clear of clipping as it would with the microphone's gain set sanely; the echo
+# level (--echo-db) is relative to it. Room noise sits at −65 dBFS.
+PERSON_LEVEL = 32768 * 10 ** (-26 / 20)
+ROOM_NOISE = 32768 * 10 ** (-65 / 20)
 WORD_TIMING_SLACK_S = 0.75  # Piper gives no alignment: characters are spread evenly
 STT_TAIL_S = 0.3  # the VAD's stop hangover after the last sound (Silero tail + stop_ms)
 # Left out of the leak count: Whisper swaps these for one another when the person's onset is
@@ -363,11 +368,8 @@ def run_echo_bench(
     rng = np.random.default_rng(seed)
     answers, people, people_text = _voices(rng)
     preroll_s = settings.turn.preroll_ms / 1000
-    # The person at a typical laptop-microphone level (≈ −26 dBFS while speaking), so person
-    # plus echo stays clear of clipping as it would with the microphone's gain set sanely.
-    person_level = 32768 * 10 ** (-26 / 20)
     people = [
-        (p.astype(np.float32) * (person_level / _speech_level(p))).astype(np.int16) for p in people
+        (p.astype(np.float32) * (PERSON_LEVEL / _speech_level(p))).astype(np.int16) for p in people
     ]
     res = Results()
     block = 160  # 10 ms at 16 kHz, as the live engine
@@ -380,7 +382,7 @@ def run_echo_bench(
         answer24 = answers[episode_i % len(answers)]
         # the echo path hears the speaker at 16 kHz: resampled once, cleanly
         answer = resample(answer24, 24_000, 16_000)
-        scale = person_level / _speech_level(answer)
+        scale = PERSON_LEVEL / _speech_level(answer)
         answer = (answer.astype(np.float32) * scale).astype(np.int16)
         answer24 = (answer24.astype(np.float32) * scale).astype(np.int16)
         interrupt = episode_i % 2 == 1
@@ -413,7 +415,7 @@ def run_echo_bench(
         vad = VadSegmenter(settings)
         policy = BargeInPolicy(settings.barge_in)
         echo_buf = np.zeros(n + ir.size + delay + block, np.float32)
-        noise = rng.standard_normal(n).astype(np.float32) * 32768 * 10 ** (-65 / 20)
+        noise = rng.standard_normal(n).astype(np.float32) * ROOM_NOISE
         speech_start: float | None = None
         stopped_at: float | None = None  # playback stopped (the barge-in's pause)
         fired_at: float | None = None  # the barge-in fired (== stopped_at when it pauses)

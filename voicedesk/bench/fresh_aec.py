@@ -30,14 +30,20 @@ def run_fresh_cancellers(
     trials: int, *, echo_db: float, seed: int, path_ms: float | None = None
 ) -> dict[str, Any]:
     """``path_ms``: every room's speaker→microphone delay (default: cycle ``DELAYS_MS``)."""
-    from voicedesk.bench.echo import ANSWERS, DELAYS_MS, _speak, _speech_level
+    from voicedesk.bench.echo import (
+        ANSWERS,
+        DELAYS_MS,
+        PERSON_LEVEL,
+        ROOM_NOISE,
+        _speak,
+        _speech_level,
+    )
     from voicedesk.sim.voice import PiperVoice
 
     rng = np.random.default_rng(seed)
     voice = PiperVoice()
     settings = Settings()
     settings.barge_in.min_speech_ms = 2000  # count the whole stretch, never fire within it
-    person_level = 32768 * 10 ** (-26 / 20)  # as bench echo: the echo level is relative to it
     spoken: dict[tuple[int, float], np.ndarray] = {}
     longest: list[float] = []
     for trial in range(trials):
@@ -46,7 +52,7 @@ def run_fresh_cancellers(
             spoken[key] = _speak(voice, ANSWERS[key[0]], key[1])[: int(24_000 * PLAYED_S)]
         played24 = spoken[key]
         answer = resample(played24, 24_000, 16_000).astype(np.float32)
-        scale = person_level / _speech_level(answer)
+        scale = PERSON_LEVEL / _speech_level(answer)
         played24 = (played24.astype(np.float32) * scale).astype(np.int16)
         delay = int((path_ms if path_ms is not None else DELAYS_MS[trial % len(DELAYS_MS)]) * 16)
         ir = room_impulse_response(
@@ -54,7 +60,7 @@ def run_fresh_cancellers(
         )
         echo = np.convolve(answer * scale * 10 ** (echo_db / 20), ir)[: answer.size]
         echo = np.concatenate([np.zeros(delay, np.float32), echo])[: answer.size]
-        noise = rng.standard_normal(answer.size).astype(np.float32) * 32768 * 10 ** (-65 / 20)
+        noise = rng.standard_normal(answer.size).astype(np.float32) * ROOM_NOISE
         mic = np.clip(echo + noise, -32768, 32767).astype(np.int16)
         longest.append(_longest_echo_as_speech(mic, played24, settings))
     barged = sum(s * 1000 >= UNCONVERGED_MIN_SPEECH_MS for s in longest)
