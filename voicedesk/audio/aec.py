@@ -171,7 +171,7 @@ class EchoCanceller:
             ):
                 self._probe = _Probe()
             self._ref_quiet = 0
-            self._track(mic, out)
+            self._track(e_mic, out)
         else:
             self._ref_quiet += 1
         self._mic_quiet = self._mic_quiet + 1 if e_mic <= MIC_FLOOR else 0
@@ -192,9 +192,9 @@ class EchoCanceller:
         elif probe.frames > PROBE_GIVE_UP_FRAMES:
             self._probe = None
 
-    def _track(self, mic: np.ndarray, out: np.ndarray) -> None:
+    def _track(self, e_mic: float, out: np.ndarray) -> None:
         decay = _DECAY
-        self._e_mic = self._e_mic * decay + float(np.dot(mic.astype(np.float64), mic))
+        self._e_mic = self._e_mic * decay + e_mic
         self._e_out = self._e_out * decay + float(np.dot(out.astype(np.float64), out))
         self._active_s += FRAME / CAPTURE_RATE
         if self._active_s < 0.3:
