@@ -652,6 +652,44 @@ def test_replay_times_stay_on_the_file_timeline_at_another_rate(tmp_path: Path) 
     assert at_48k["turns"][0]["reason"] == native["turns"][0]["reason"]
 
 
+class ReadsDanglingWhenTrimmed:
+    """A transcriber whose reading of the turn's end flips when the audio is 10 ms shorter."""
+
+    def __init__(self, full_length: int) -> None:
+        self.full_length = full_length
+        self.lengths: list[int] = []
+
+    def transcribe(self, audio: np.ndarray, *, for_cues: bool = False) -> str:
+        assert for_cues
+        self.lengths.append(audio.size)
+        if audio.size == self.full_length:
+            return "What time is my next meeting?"
+        return "What time is my next meeting at"
+
+
+def test_replay_takes_the_doubtful_of_two_readings() -> None:
+    """Replay reads each pause twice (the second time 10 ms shorter): a reading that says
+    the sentence dangles holds the turn even when the other says it is finished."""
+    s = settings()
+
+    class Recorder:
+        def transcribe(self, audio: np.ndarray, *, for_cues: bool = False) -> str:
+            sizes.append(audio.size)
+            return "What time is my next meeting?"
+
+    sizes: list[int] = []
+    finished = replay(FIXTURES / FINISHED, s, transcriber=Recorder()).to_json()
+    (turn,) = finished["turns"]
+    assert turn["reason"] == "model" and turn["text"] == "What time is my next meeting?"
+    assert len(sizes) == 2 and sizes[0] - sizes[1] == 160  # the second reading: 10 ms shorter
+
+    flips = ReadsDanglingWhenTrimmed(sizes[0])
+    held = replay(FIXTURES / FINISHED, s, transcriber=flips).to_json()
+    (turn,) = held["turns"]
+    assert turn["reason"] == "timeout" and turn["text"].endswith("meeting at")
+    assert turn["decided_s"] - turn["end_s"] >= s.turn.max_wait_ms / 1000 - 1e-6
+
+
 def test_replay_push_to_talk_ends_on_release_only() -> None:
     out = replay(FIXTURES / FINISHED, settings(), mode="push-to-talk").to_json()
     (turn,) = out["turns"]

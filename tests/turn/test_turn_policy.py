@@ -10,7 +10,7 @@ import pytest
 
 from voicedesk.config import load_settings
 from voicedesk.turn import detector as det
-from voicedesk.turn.cues import transcript_cue
+from voicedesk.turn.cues import most_doubtful, transcript_cue
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,19 @@ from voicedesk.turn.cues import transcript_cue
 )
 def test_transcript_cue(text: str, verdict: str) -> None:
     assert transcript_cue(text).verdict == verdict
+
+
+@pytest.mark.parametrize(
+    ("readings", "chosen"),
+    [
+        (["Schedule a call with the team?", "Schedule a call with the team at?"], 1),
+        (["Book a taxi to...", "Book a taxi, too."], 0),  # incomplete beats hesitant
+        (["What time is my next meeting?", "What time is my next meeting."], 0),  # a tie
+        (["Turn the volume down a little.", ""], 0),  # a reading with no words says nothing
+    ],
+)
+def test_the_most_doubtful_reading_wins(readings: list[str], chosen: int) -> None:
+    assert most_doubtful(readings) == readings[chosen]
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,13 @@ from typing import Any
 import numpy as np
 
 from voicedesk.config import Settings
+from voicedesk.turn.cues import most_doubtful
 from voicedesk.turn.detector import TurnDetector, TurnSignal
 
 BLOCK_S = 0.010
+# The cue transcript is read twice, the second time without the last 10 ms of audio, and
+# the doubtful reading wins (see ``most_doubtful``): twice the transcriber's CPU per pause.
+SECOND_READING_TRIM = 160
 
 
 @dataclass
@@ -77,7 +81,13 @@ def replay(
         signals = detector.feed(audio[i : i + block], at)
         _record(result, signals)
         if transcriber is not None and any(s.kind == "speech_stop" for s in signals):
-            text = transcriber.transcribe(detector.turn_audio(), for_cues=True)
+            turn_audio = detector.turn_audio()
+            text = most_doubtful(
+                [
+                    transcriber.transcribe(turn_audio, for_cues=True),
+                    transcriber.transcribe(turn_audio[:-SECOND_READING_TRIM], for_cues=True),
+                ]
+            )
             now = at + block / 16_000
             _record(result, detector.set_text(text, now))
         if ptt and i + block >= len(pcm16) and i < len(pcm16):
