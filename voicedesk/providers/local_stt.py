@@ -56,7 +56,10 @@ class LocalWhisper:
         language: str = "en",
         compute_type: str = "int8",
         cpu_threads: int = 1,
+        workers: int = 2,
     ) -> None:
+        """``workers``: calls from different threads that run in parallel (replay reads each
+        pause twice at once)."""
         if importlib.util.find_spec("faster_whisper") is None:
             raise UserError(
                 "Local speech-to-text needs faster-whisper, which is not installed.", INSTALL_HINT
@@ -72,7 +75,11 @@ class LocalWhisper:
 
         try:
             self.model = WhisperModel(
-                str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
+                str(path),
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
+                num_workers=workers,
             )
         except Exception as exc:
             raise UserError(

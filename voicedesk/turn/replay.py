@@ -9,6 +9,7 @@ load. ``realtime=True`` paces the file instead and decisions land where this mac
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from voicedesk.turn.detector import TurnDetector, TurnSignal
 
 BLOCK_S = 0.010
 # The cue transcript is read twice, the second time without the last 10 ms of audio, and
-# the doubtful reading wins (see ``most_doubtful``): twice the transcriber's CPU per pause.
+# the doubtful reading wins (see ``most_doubtful``): twice the transcriber's CPU per pause,
+# read at the same time so the text is not later than one reading (``--realtime``).
 SECOND_READING_TRIM = 160
 
 
@@ -70,28 +72,27 @@ def replay(
     audio = np.concatenate([pcm16, tail])
     t0 = time.monotonic()
     ptt = (mode or settings.turn.mode) == "push-to-talk"
-    for i in range(0, len(audio) - block + 1, block):
-        at = i / 16_000
-        if realtime:
-            delay = t0 + at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        if ptt and i == 0:
-            _record(result, detector.ptt_press(at))
-        signals = detector.feed(audio[i : i + block], at)
-        _record(result, signals)
-        if transcriber is not None and any(s.kind == "speech_stop" for s in signals):
-            turn_audio = detector.turn_audio()
-            text = most_doubtful(
-                [
-                    transcriber.transcribe(turn_audio, for_cues=True),
-                    transcriber.transcribe(turn_audio[:-SECOND_READING_TRIM], for_cues=True),
-                ]
-            )
-            now = at + block / 16_000
-            _record(result, detector.set_text(text, now))
-        if ptt and i + block >= len(pcm16) and i < len(pcm16):
-            _record(result, detector.ptt_release(len(pcm16) / 16_000))
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cue-reading") as readers:
+        for i in range(0, len(audio) - block + 1, block):
+            at = i / 16_000
+            if realtime:
+                delay = t0 + at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            if ptt and i == 0:
+                _record(result, detector.ptt_press(at))
+            signals = detector.feed(audio[i : i + block], at)
+            _record(result, signals)
+            if transcriber is not None and any(s.kind == "speech_stop" for s in signals):
+                turn_audio = detector.turn_audio()
+                readings = readers.map(
+                    lambda pcm: transcriber.transcribe(pcm, for_cues=True),
+                    [turn_audio, turn_audio[:-SECOND_READING_TRIM]],
+                )
+                now = at + block / 16_000
+                _record(result, detector.set_text(most_doubtful(list(readings)), now))
+            if ptt and i + block >= len(pcm16) and i < len(pcm16):
+                _record(result, detector.ptt_release(len(pcm16) / 16_000))
     return result
 
 
