@@ -30,6 +30,7 @@ from voicedesk.audio.resample import resample
 from voicedesk.audio.wavio import read_wav
 from voicedesk.config import Settings, load_settings
 from voicedesk.errors import ModelFileError, UserError
+from voicedesk.providers import local_stt
 from voicedesk.turn.detector import TurnDetector, TurnSignal
 from voicedesk.turn.features import N_FRAMES, N_MELS, N_SAMPLES, log_mel
 from voicedesk.turn.models import load_session, smart_turn_path, vad_path
@@ -689,6 +690,20 @@ def test_replay_takes_the_doubtful_of_two_readings() -> None:
     (turn,) = held["turns"]
     assert turn["reason"] == "timeout" and turn["text"].endswith("meeting at")
     assert turn["decided_s"] - turn["end_s"] >= s.turn.max_wait_ms / 1000 - 1e-6
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_replay_with_the_local_transcriber_reads_and_ends_a_finished_sentence(
+    tmp_path: Path,
+) -> None:
+    """The real path: ``voicedesk replay --stt local`` reads the pause twice at once with
+    faster-whisper and ends a finished question promptly, with its words as the text."""
+    proc = run_replay(FIXTURES / FINISHED, cli_env(tmp_path), "--json", "--stt", "local")
+    assert proc.returncode == 0, proc.stderr
+    (turn,) = json.loads(proc.stdout)["turns"]
+    assert "meeting" in turn["text"].lower()
+    assert turn["reason"] in ("model", "transcript")
+    assert turn["decided_s"] - turn["end_s"] <= 0.4
 
 
 def test_replay_push_to_talk_ends_on_release_only() -> None:

@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if choice == "local":
         transcriber = local_stt.LocalWhisper(
-            args.stt_model or settings.stt.local_model, language=settings.stt.language
+            args.stt_model or settings.stt.local_model,
+            language=settings.stt.language,
+            workers=local_stt.CUE_READERS,
         )
     result = replay(
         args.file, settings, transcriber=transcriber, realtime=args.realtime, mode=args.mode

@@ -28,6 +28,9 @@ from voicedesk.errors import UserError
 
 # Disfluent, unpunctuated-at-the-end context: Whisper continues in the style of its prompt.
 VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
+# Transcribers for the end-of-turn cues (``voicedesk replay``, ``bench turn``) read each
+# pause twice at once (``voicedesk.turn.replay``), so they get one worker per reading.
+CUE_READERS = 2
 INSTALL_HINT = (
     "install the local extra: `pipx install 'voicedesk[local]'` (or `pip install faster-whisper`)"
 )
@@ -56,10 +59,10 @@ class LocalWhisper:
         language: str = "en",
         compute_type: str = "int8",
         cpu_threads: int = 1,
-        workers: int = 2,
+        workers: int = 1,
     ) -> None:
         """``workers``: calls from different threads that run in parallel (replay reads each
-        pause twice at once)."""
+        pause twice at once: ``CUE_READERS``)."""
         if importlib.util.find_spec("faster_whisper") is None:
             raise UserError(
                 "Local speech-to-text needs faster-whisper, which is not installed.", INSTALL_HINT
