@@ -660,12 +660,11 @@ class ReadsDanglingWhenTrimmed:
         self.full_length = full_length
         self.lengths: list[int] = []
 
-    def transcribe(self, audio: np.ndarray, *, for_cues: bool = False) -> str:
-        assert for_cues
+    def read_for_cues(self, audio: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
         self.lengths.append(audio.size)
         if audio.size == self.full_length:
-            return "What time is my next meeting?"
-        return "What time is my next meeting at"
+            return "What time is my next meeting?", []
+        return "What time is my next meeting at", []
 
 
 def test_replay_takes_the_doubtful_of_two_readings() -> None:
@@ -674,9 +673,9 @@ def test_replay_takes_the_doubtful_of_two_readings() -> None:
     s = settings()
 
     class Recorder:
-        def transcribe(self, audio: np.ndarray, *, for_cues: bool = False) -> str:
+        def read_for_cues(self, audio: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
             sizes.append(audio.size)
-            return "What time is my next meeting?"
+            return "What time is my next meeting?", []
 
     sizes: list[int] = []
     finished = replay(FIXTURES / FINISHED, s, transcriber=Recorder()).to_json()
@@ -692,6 +691,25 @@ def test_replay_takes_the_doubtful_of_two_readings() -> None:
     assert turn["decided_s"] - turn["end_s"] >= s.turn.max_wait_ms / 1000 - 1e-6
 
 
+def test_replay_waits_out_a_pause_when_the_last_word_may_have_dangled() -> None:
+    """A finished-looking reading whose last word the transcriber nearly wrote as a dangling
+    one ("call" / "called") holds the turn through an in-sentence pause, not to the end."""
+    s = settings()
+
+    class NearlyCalled:
+        def __init__(self, odds: float) -> None:
+            self.odds = odds
+
+        def read_for_cues(self, audio: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
+            return "Open the document call.", [("Open the document called", self.odds)]
+
+    (sure,) = replay(FIXTURES / FINISHED, s, transcriber=NearlyCalled(0.01)).to_json()["turns"]
+    (doubt,) = replay(FIXTURES / FINISHED, s, transcriber=NearlyCalled(0.4)).to_json()["turns"]
+    assert sure["decided_s"] - sure["end_s"] < 0.4
+    assert 0.8 < doubt["decided_s"] - doubt["end_s"] < s.turn.max_wait_ms / 1000
+    assert doubt["text"] == "Open the document call."
+
+
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
 def test_replay_with_the_local_transcriber_reads_and_ends_a_finished_sentence(
     tmp_path: Path,
@@ -704,6 +722,31 @@ def test_replay_with_the_local_transcriber_reads_and_ends_a_finished_sentence(
     assert "meeting" in turn["text"].lower()
     assert turn["reason"] in ("model", "transcript")
     assert turn["decided_s"] - turn["end_s"] <= 0.4
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+@pytest.mark.parametrize("name", [FINISHED, "dev-paused-0.wav", "heldout-unfinished-3.wav"])
+def test_cue_reading_is_faster_whispers_verbatim_transcript(name: str) -> None:
+    """``read_for_cues`` decodes through CTranslate2 itself (for the step probabilities); it
+    must read exactly what faster-whisper's own transcribe reads with the same options."""
+    whisper = local_stt.LocalWhisper()
+    pcm = fixture_pcm(name)
+    segments, _ = whisper.model.transcribe(
+        pcm.astype(np.float32) / 32768.0 if pcm.dtype == np.int16 else pcm,
+        language="en",
+        beam_size=1,
+        vad_filter=False,
+        condition_on_previous_text=False,
+        without_timestamps=True,
+        temperature=0.0,
+        initial_prompt=local_stt.VERBATIM_PROMPT,
+    )
+    text, others = whisper.read_for_cues(pcm)
+    assert text == " ".join(seg.text.strip() for seg in segments).strip()
+    assert text
+    stem = text.rstrip(".?!").rsplit(" ", 1)[0]
+    for other, odds in others:
+        assert other.startswith(stem) and other != text.rstrip(".?!") and odds > 0
 
 
 def test_replay_push_to_talk_ends_on_release_only() -> None:

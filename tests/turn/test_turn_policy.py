@@ -10,7 +10,7 @@ import pytest
 
 from voicedesk.config import load_settings
 from voicedesk.turn import detector as det
-from voicedesk.turn.cues import most_doubtful, transcript_cue
+from voicedesk.turn.cues import Reading, most_doubtful, reading_cue, transcript_cue
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,28 @@ def test_transcript_cue(text: str, verdict: str) -> None:
     ],
 )
 def test_the_most_doubtful_reading_wins(readings: list[str], chosen: int) -> None:
-    assert most_doubtful(readings) == readings[chosen]
+    assert most_doubtful([Reading(text) for text in readings]) == Reading(readings[chosen])
+
+
+@pytest.mark.parametrize(
+    ("alternatives", "verdict"),
+    [
+        ((), "complete"),
+        ((("Add a paragraph about", 0.48),), "hesitant"),  # nearly wrote a dangling word
+        ((("Add a paragraph about", 0.05),), "complete"),  # weighed, but hardly
+        ((("Add a paragraph abode", 0.9),), "complete"),  # another word, not dangling
+    ],
+)
+def test_a_nearly_dangling_last_word_makes_the_reading_hesitant(
+    alternatives: tuple[tuple[str, float], ...], verdict: str
+) -> None:
+    assert reading_cue(Reading("Add a paragraph above.", alternatives)).verdict == verdict
+
+
+def test_the_doubt_of_an_alternative_counts_when_choosing_readings() -> None:
+    plain = Reading("Open the document call.")
+    nearly = Reading("Open the document call.", (("Open the document called", 0.37),))
+    assert most_doubtful([plain, nearly]) is nearly
 
 
 @pytest.fixture(scope="module")

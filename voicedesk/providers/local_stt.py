@@ -13,18 +13,34 @@ keep the dangling word more often: on 404 synthetic segments (tests/fixtures/
 make_extra_fixtures.py) cut-off phrases read as unfinished 96 times instead of 75, and
 finished ones were misread as unfinished 6 times instead of 13 with the previous "drop a
 doubtful last word" rule, which also removed real last words ("… by the [Beatles]").
+
+The cue reading also reports the words Whisper weighed instead of the last one it wrote,
+with their odds against it: the tiny model writes "call" where the person said "called"
+and "above" for "about", but it usually gave the dangling word real weight, and the
+end-of-turn policy can wait out a pause on that doubt (``voicedesk.turn.cues``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from voicedesk.errors import UserError
+
+MIN_SAMPLES = 1600  # under 0.1 s at 16 kHz: nothing a person said
+ALTERNATIVES = 10  # how many of the likeliest tokens are looked at for the last word
+_WORD_START = re.compile(r"^ [A-Za-z]")  # a token that starts a word
+
+
+def _float_audio(audio16k: np.ndarray) -> np.ndarray:
+    return audio16k.astype(np.float32) / 32768.0 if audio16k.dtype == np.int16 else audio16k
+
 
 # Disfluent, unpunctuated-at-the-end context: Whisper continues in the style of its prompt.
 VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
@@ -90,15 +106,14 @@ class LocalWhisper:
                 "point 'stt.local_model' at a CTranslate2 Whisper model folder",
             ) from None
         self.language = language
+        self._cue_tokenizer: Any = None  # with the prompt and suppressed tokens, on first use
+        self._cue_prompt: list[int] = []
+        self._suppressed: list[int] = []
 
-    def transcribe(self, audio16k: np.ndarray, *, for_cues: bool = False) -> str:
-        """The words in ``audio16k``.
-
-        ``for_cues``: the text feeds the end-of-turn cues, where the *last* word matters
-        most, so it is decoded verbatim (see the module docstring) rather than tidied.
-        """
-        x = audio16k.astype(np.float32) / 32768.0 if audio16k.dtype == np.int16 else audio16k
-        if x.size < 1600:  # under 0.1 s: nothing a person said
+    def transcribe(self, audio16k: np.ndarray) -> str:
+        """The words in ``audio16k``, tidied (the local STT provider, bench transcripts)."""
+        x = _float_audio(audio16k)
+        if x.size < MIN_SAMPLES:
             return ""
         segments, _ = self.model.transcribe(
             x,
@@ -107,10 +122,79 @@ class LocalWhisper:
             vad_filter=False,
             condition_on_previous_text=False,
             without_timestamps=True,
-            temperature=0.0 if for_cues else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
-            initial_prompt=VERBATIM_PROMPT if for_cues else None,
         )
         return " ".join(s.text.strip() for s in segments).strip()
+
+    def read_for_cues(self, audio16k: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
+        """The verbatim words in ``audio16k``, and the readings with another last word.
+
+        Returns the text and ``(text with another last word, odds against the written
+        one)`` for the words Whisper weighed at the step where it chose the last word.
+        Decoded as faster-whisper's ``transcribe`` would with the verbatim prompt at
+        temperature 0 (same features, prompt and suppressed tokens: a test holds the texts
+        equal), but through CTranslate2 directly, because only it returns each step's
+        probabilities. Only the last 30 s are read: the end is what the cues are about.
+        """
+        from faster_whisper.audio import pad_or_trim
+
+        x = _float_audio(audio16k)
+        if x.size < MIN_SAMPLES:
+            return "", []
+        model, tokenizer = self.model, self._tokenizer()
+        features = model.feature_extractor(x)
+        features = features[:, : features.shape[-1] - 1]  # as faster-whisper: no last frame
+        encoded = model.encode(pad_or_trim(features[:, -model.feature_extractor.nb_max_frames :]))
+        result = model.model.generate(
+            encoded,
+            [self._cue_prompt],
+            beam_size=1,
+            max_length=model.max_length,
+            return_logits_vocab=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppressed,
+        )[0]
+        ids = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        return tokenizer.decode(ids).strip(), self._other_last_words(ids, result.logits[0])
+
+    def _other_last_words(self, ids: list[int], steps: list[Any]) -> list[tuple[str, float]]:
+        tokenizer = self._tokenizer()
+        starts = [k for k, t in enumerate(ids) if _WORD_START.match(tokenizer.decode([t]))]
+        if not starts:
+            return []
+        k = starts[-1]  # the step that chose the last word's first token
+        logits = np.asarray(steps[k], dtype=np.float64)
+        probs = np.exp(logits - logits.max())
+        chosen = probs[ids[k]]
+        written = tokenizer.decode([ids[k]]).strip().lower()
+        stem = tokenizer.decode(ids[:k]).strip()
+        others: list[tuple[str, float]] = []
+        for token in np.argsort(-probs)[:ALTERNATIVES]:
+            piece = tokenizer.decode([int(token)]) if token < tokenizer.eot else ""
+            word = piece.strip()
+            # a shorter piece that begins the written word is that word split differently
+            if token == ids[k] or not _WORD_START.match(piece) or written.startswith(word.lower()):
+                continue
+            others.append((f"{stem} {word}".strip(), float(probs[token] / chosen)))
+        return others
+
+    def _tokenizer(self) -> Any:
+        if self._cue_tokenizer is None:
+            from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import get_suppressed_tokens
+
+            tokenizer = Tokenizer(
+                self.model.hf_tokenizer,
+                self.model.model.is_multilingual,
+                task="transcribe",
+                language=self.language,
+            )
+            prompt = tokenizer.encode(" " + VERBATIM_PROMPT.strip())
+            self._cue_prompt = list(
+                self.model.get_prompt(tokenizer, prompt, without_timestamps=True)
+            )
+            self._suppressed = list(get_suppressed_tokens(tokenizer, [-1]))
+            self._cue_tokenizer = tokenizer
+        return self._cue_tokenizer
 
 
 class LocalWhisperSTT:

@@ -210,9 +210,43 @@ def transcript_cue(text: str) -> Cue:
 
 # How much a cue doubts that the person is done, for choosing between readings.
 _DOUBT = {"complete": 0, "unknown": 1, "hesitant": 2, "incomplete": 3}
+# A last word the transcriber weighed at ≥ 0.3 of the odds of the one it wrote. Chosen on
+# the tune split of tests/fixtures/make_extra_fixtures.py, where 0.25–0.5 scored alike and
+# 0.2 began to hold finished sentences (see docs/architecture.md).
+ALTERNATIVE_ODDS = 0.3
 
 
-def most_doubtful(readings: Sequence[str]) -> str:
+@dataclass(frozen=True)
+class Reading:
+    """A transcript of the turn so far, and the readings with another last word.
+
+    ``alternatives``: ``(text with another last word, odds against the written one)``.
+    """
+
+    text: str
+    alternatives: tuple[tuple[str, float], ...] = ()
+
+
+def reading_cue(reading: Reading) -> Cue:
+    """``transcript_cue``, doubtful too when the transcriber nearly wrote a dangling word.
+
+    Small transcribers misread the last word of a phrase cut off at a function word as a
+    content word ("… called" → "… call.", "… about" → "… above."), but they usually gave the
+    dangling word real weight: then the turn waits out an in-sentence pause.
+    """
+    cue = transcript_cue(reading.text)
+    if _DOUBT[cue.verdict] >= _DOUBT["hesitant"]:
+        return cue
+    for text, odds in reading.alternatives:
+        if odds < ALTERNATIVE_ODDS:
+            continue
+        other = transcript_cue(text)
+        if _DOUBT[other.verdict] >= _DOUBT["hesitant"]:
+            return Cue("hesitant", f"may have been '{text.split()[-1]}' ({odds:.2f})")
+    return cue
+
+
+def most_doubtful(readings: Sequence[Reading]) -> Reading:
     """The reading whose cue most doubts the person is done (the first, on a tie).
 
     A small transcriber's last word is fragile where the speech stops mid-phrase: shifting
@@ -224,7 +258,7 @@ def most_doubtful(readings: Sequence[str]) -> str:
     Disagreement is evidence of a cut-off, so the turn takes the doubtful reading. A reading
     with no words says nothing either way and is passed over.
     """
-    heard = [text for text in readings if _WORD.search(text.lower())]
+    heard = [r for r in readings if _WORD.search(r.text.lower())]
     if not heard:
-        return readings[0] if readings else ""
-    return max(heard, key=lambda text: _DOUBT[transcript_cue(text).verdict])
+        return readings[0] if readings else Reading("")
+    return max(heard, key=lambda r: _DOUBT[reading_cue(r).verdict])

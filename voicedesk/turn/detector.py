@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 
 from voicedesk.config import Settings
-from voicedesk.turn.cues import transcript_cue
+from voicedesk.turn.cues import Reading, reading_cue
 from voicedesk.turn.smart_turn import SmartTurn
 from voicedesk.turn.vad import RATE, VadSegmenter
 
@@ -107,6 +107,7 @@ class TurnDetector:
         self._end_s = 0.0
         self._stop_at = 0.0
         self._text = ""
+        self._alternatives: tuple[tuple[str, float], ...] = ()
         self._text_fresh = False
         self._future: Future[float] | None = None
         self._prob: float | None = None
@@ -179,8 +180,15 @@ class TurnDetector:
             signals += self._evaluate(now)
         return signals
 
-    def set_text(self, text_so_far: str, audio_s: float) -> list[TurnSignal]:
+    def set_text(
+        self,
+        text_so_far: str,
+        audio_s: float,
+        alternatives: tuple[tuple[str, float], ...] = (),
+    ) -> list[TurnSignal]:
+        """``alternatives``: readings with another last word, as ``Reading`` has them."""
         self._text = text_so_far
+        self._alternatives = alternatives
         if self._state == "pause":
             self._text_fresh = True
             return self._evaluate(audio_s)
@@ -244,7 +252,7 @@ class TurnDetector:
         waiting_for_text = (
             self.expects_text and not self._text_fresh and now - self._stop_at < TEXT_WAIT_S
         )
-        cue = transcript_cue(self._text) if self._text else None
+        cue = reading_cue(Reading(self._text, self._alternatives)) if self._text else None
         needed = t.eou_threshold
         if silence < EARLY_SILENCE_S:
             needed = max(needed, EARLY_THRESHOLD)

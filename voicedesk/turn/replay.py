@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from voicedesk.config import Settings
-from voicedesk.turn.cues import most_doubtful
+from voicedesk.turn.cues import Reading, most_doubtful
 from voicedesk.turn.detector import TurnDetector, TurnSignal
 
 BLOCK_S = 0.010
@@ -86,14 +86,21 @@ def replay(
             if transcriber is not None and any(s.kind == "speech_stop" for s in signals):
                 turn_audio = detector.turn_audio()
                 readings = readers.map(
-                    lambda pcm: transcriber.transcribe(pcm, for_cues=True),
+                    lambda pcm: _read(transcriber, pcm),
                     [turn_audio, turn_audio[:-SECOND_READING_TRIM]],
                 )
+                chosen = most_doubtful(list(readings))
                 now = at + block / 16_000
-                _record(result, detector.set_text(most_doubtful(list(readings)), now))
+                _record(result, detector.set_text(chosen.text, now, chosen.alternatives))
             if ptt and i + block >= len(pcm16) and i < len(pcm16):
                 _record(result, detector.ptt_release(len(pcm16) / 16_000))
     return result
+
+
+def _read(transcriber: Any, pcm: np.ndarray) -> Reading:
+    """``transcriber.read_for_cues`` (``LocalWhisper``'s): the text and other last words."""
+    text, alternatives = transcriber.read_for_cues(pcm)
+    return Reading(text, tuple(alternatives))
 
 
 def _record(result: ReplayResult, signals: list[TurnSignal]) -> None:
