@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,6 +26,14 @@ BLOCK_S = 0.010
 # the doubtful reading wins (see ``most_doubtful``): twice the transcriber's CPU per pause,
 # read at the same time so the text is not later than one reading (``--realtime``).
 SECOND_READING_TRIM = 160
+
+
+class CueReader(Protocol):
+    """What replay needs of a transcriber (``LocalWhisper`` is one)."""
+
+    def read_for_cues(self, audio16k: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
+        """The verbatim text, and ``(text with another last word, odds)`` pairs."""
+        ...
 
 
 @dataclass
@@ -49,7 +58,7 @@ def replay(
     path: Path,
     settings: Settings,
     *,
-    transcriber: Any | None = None,
+    transcriber: CueReader | None = None,
     realtime: bool = False,
     mode: str | None = None,
 ) -> ReplayResult:
@@ -86,7 +95,7 @@ def replay(
             if transcriber is not None and any(s.kind == "speech_stop" for s in signals):
                 turn_audio = detector.turn_audio()
                 readings = readers.map(
-                    lambda pcm: _read(transcriber, pcm),
+                    partial(_read, transcriber),
                     [turn_audio, turn_audio[:-SECOND_READING_TRIM]],
                 )
                 chosen = most_doubtful(list(readings))
@@ -97,8 +106,7 @@ def replay(
     return result
 
 
-def _read(transcriber: Any, pcm: np.ndarray) -> Reading:
-    """``transcriber.read_for_cues`` (``LocalWhisper``'s): the text and other last words."""
+def _read(transcriber: CueReader, pcm: np.ndarray) -> Reading:
     text, alternatives = transcriber.read_for_cues(pcm)
     return Reading(text, tuple(alternatives))
 
