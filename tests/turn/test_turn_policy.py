@@ -77,9 +77,10 @@ def detector() -> det.TurnDetector:
 def _pause(d: det.TurnDetector, prob: float, text: str) -> None:
     """Put the detector in a pause that began at 1.0 s with a known verdict and text."""
     d._end_turn_state()
+    d.set_text(text, 1.1)  # outside a pause: only stored (and its cue read)
     d._state = "pause"
     d._end_s, d._stop_at = 1.0, 1.1
-    d._prob, d._text, d._text_fresh = prob, text, True
+    d._prob, d._text_fresh = prob, True
     d._rechecks_done = len(det.RECHECK_AT_S)  # no new model calls in these tests
 
 

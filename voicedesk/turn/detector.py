@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 
 from voicedesk.config import Settings
-from voicedesk.turn.cues import Reading, reading_cue
+from voicedesk.turn.cues import Cue, Reading, reading_cue
 from voicedesk.turn.smart_turn import SmartTurn
 from voicedesk.turn.vad import RATE, VadSegmenter
 
@@ -107,7 +107,7 @@ class TurnDetector:
         self._end_s = 0.0
         self._stop_at = 0.0
         self._text = ""
-        self._alternatives: tuple[tuple[str, float], ...] = ()
+        self._cue: Cue | None = None  # what the text says, read once per text, not per block
         self._text_fresh = False
         self._future: Future[float] | None = None
         self._prob: float | None = None
@@ -188,7 +188,7 @@ class TurnDetector:
     ) -> list[TurnSignal]:
         """``alternatives``: readings with another last word, as ``Reading`` has them."""
         self._text = text_so_far
-        self._alternatives = alternatives
+        self._cue = reading_cue(Reading(text_so_far, alternatives)) if text_so_far else None
         if self._state == "pause":
             self._text_fresh = True
             return self._evaluate(audio_s)
@@ -252,7 +252,7 @@ class TurnDetector:
         waiting_for_text = (
             self.expects_text and not self._text_fresh and now - self._stop_at < TEXT_WAIT_S
         )
-        cue = reading_cue(Reading(self._text, self._alternatives)) if self._text else None
+        cue = self._cue
         needed = t.eou_threshold
         if silence < EARLY_SILENCE_S:
             needed = max(needed, EARLY_THRESHOLD)
