@@ -134,3 +134,28 @@ def test_finished_text_with_a_doubtful_model_waits_out_a_pause(
 def test_low_probability_without_text_cue_times_out(detector: det.TurnDetector) -> None:
     _, reason = _ended_at(detector, 0.1, "Delete the last paragraph.")
     assert reason == "timeout"
+
+
+def test_a_complete_question_ends_the_turn_whatever_the_model_says(
+    detector: det.TurnDetector,
+) -> None:
+    # Smart Turn scored a plainly finished "Why is the sky blue?" 0.02 for 1.4 s of silence.
+    silence, reason = _ended_at(detector, 0.02, "Why is the sky blue?")
+    assert reason == "transcript"
+    assert det.QUESTION_WAIT_S <= silence <= det.QUESTION_WAIT_S + 0.02
+    assert transcript_cue("Why is the sky blue?").question
+    # a statement with the same model verdict is not enough, nor is a doubtful question
+    assert _ended_at(detector, 0.02, "The sky is blue.")[1] == "timeout"
+    assert _ended_at(detector, 0.02, "What time does the sun set in?")[1] == "timeout"
+
+
+def test_a_question_read_before_the_latest_speech_does_not_end_the_turn(
+    detector: det.TurnDetector,
+) -> None:
+    # The text arrived for the speech before a resumption; what followed is not transcribed.
+    _pause(detector, 0.02, "Can you read me the report?")
+    detector._text_fresh = False
+    ended = [
+        s for k in range(1, 80) for s in detector._evaluate(1.0 + k * 0.01) if s.kind == "turn_end"
+    ]
+    assert not ended

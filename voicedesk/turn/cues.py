@@ -171,6 +171,9 @@ _TRAILING_ELLIPSIS = re.compile(r"(\.\.\.|…|,|;|:|-)\s*$")
 class Cue:
     verdict: Literal["incomplete", "hesitant", "complete", "unknown"]
     reason: str
+    # A complete sentence the transcriber wrote as a question: the words and the intonation
+    # both say so, which is stronger evidence than a full stop (see the detector's policy).
+    question: bool = False
 
 
 def transcript_cue(text: str) -> Cue:
@@ -203,7 +206,9 @@ def transcript_cue(text: str) -> Cue:
         # transcriber puts a question mark after any cut-off wh-sentence ("what time does
         # the sun set in?"), so it is doubtful rather than complete.
         return Cue("hesitant", f"question ends on '{last}'")
-    if stripped[-1] in ".?!":
+    if question:
+        return Cue("complete", "a complete question", question=True)
+    if stripped[-1] in ".!":
         return Cue("complete", "sentence-final punctuation")
     return Cue("unknown", "no cue")
 

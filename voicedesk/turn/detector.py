@@ -15,8 +15,10 @@ Policy, in order: a transcript that stops on a word needing a continuation ("the
 "is", "can", a preposition before a question mark) holds the turn for a pause longer than an
 in-sentence one (``HESITANT_WAIT_S``) whatever the model says; otherwise the model's
 P(complete) ≥ threshold ends it — within the first ``EARLY_SILENCE_S`` of silence only at
-``EARLY_THRESHOLD``, since that silence may be a gap between two words. A sentence-final
-transcript with a doubtful model ends the turn only after that same longer pause.
+``EARLY_THRESHOLD``, since that silence may be a gap between two words. A complete question
+in the transcript of all the speech ends it after ``QUESTION_WAIT_S`` whatever the model
+says; any other sentence-final transcript with a doubtful model only after that same longer
+pause.
 When a transcriber is attached the model's "complete" waits for the text of the latest speech
 (the LLM is already running, so this costs the listener nothing), up to a short text timeout.
 A low probability is re-checked as the silence grows.
@@ -45,6 +47,13 @@ TEXT_WAIT_S = 0.8  # longest we hold a model "complete" waiting for the transcri
 HESITANT_WAIT_S = 0.9
 TRANSCRIPT_THRESHOLD = 0.25  # with a sentence-final transcript, this much suffices...
 TRANSCRIPT_MIN_SILENCE_S = 0.9  # ...after a pause longer than an in-sentence one
+# A complete question in the transcript of all the speech ends the turn after this much
+# silence whatever the model says. Smart Turn scores some plainly finished questions near 0
+# for seconds ("Why is the sky blue?" 0.02 until 1.4 s), while the text of a phrase cut off
+# mid-sentence almost never reads as a question that stops on a content word; Whisper writes
+# "?" from the words and the rising or wh- intonation together. Just under the 0.4 s a
+# finished sentence may take, and past the gaps inside a word or between two words.
+QUESTION_WAIT_S = 0.3
 # Right after the stop the silence may still be a gap inside a word or between two words
 # (a stop consonant, a breath): the model must be surer then than once the silence has lasted.
 EARLY_SILENCE_S = 0.2
@@ -267,11 +276,9 @@ class TurnDetector:
             if cue is not None and cue.verdict == "complete" and self._prob < 0.5:
                 reason = "transcript"
             return [*signals, self._finish(now, reason, self._prob)]
-        if (
-            cue is not None
-            and cue.verdict == "complete"
-            and self._prob >= TRANSCRIPT_THRESHOLD
-            and silence >= TRANSCRIPT_MIN_SILENCE_S
+        if (cue is not None and cue.verdict == "complete" and self._text_fresh) and (
+            (cue.question and silence >= QUESTION_WAIT_S)
+            or (self._prob >= TRANSCRIPT_THRESHOLD and silence >= TRANSCRIPT_MIN_SILENCE_S)
         ):
             return [*signals, self._finish(now, "transcript", self._prob)]
         if (
