@@ -660,11 +660,17 @@ class ReadsDanglingWhenTrimmed:
         self.full_length = full_length
         self.lengths: list[int] = []
 
-    def read_for_cues(self, audio: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
+    def read_for_cues(self, audio: np.ndarray, silence_s: float = 0.0) -> local_stt.CueReading:
         self.lengths.append(audio.size)
         if audio.size == self.full_length:
-            return "What time is my next meeting?", []
-        return "What time is my next meeting at", []
+            return _reading("What time is my next meeting?")
+        return _reading("What time is my next meeting at")
+
+
+def _reading(
+    text: str, alternatives: list[tuple[str, float]] | None = None, heard: str | None = None
+) -> local_stt.CueReading:
+    return local_stt.CueReading(text, alternatives or [], text if heard is None else heard)
 
 
 def test_replay_takes_the_doubtful_of_two_readings() -> None:
@@ -673,9 +679,9 @@ def test_replay_takes_the_doubtful_of_two_readings() -> None:
     s = settings()
 
     class Recorder:
-        def read_for_cues(self, audio: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
+        def read_for_cues(self, audio: np.ndarray, silence_s: float = 0.0) -> local_stt.CueReading:
             sizes.append(audio.size)
-            return "What time is my next meeting?", []
+            return _reading("What time is my next meeting?")
 
     sizes: list[int] = []
     finished = replay(FIXTURES / FINISHED, s, transcriber=Recorder()).to_json()
@@ -700,14 +706,43 @@ def test_replay_waits_out_a_pause_when_the_last_word_may_have_dangled() -> None:
         def __init__(self, odds: float) -> None:
             self.odds = odds
 
-        def read_for_cues(self, audio: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
-            return "Open the document call.", [("Open the document called", self.odds)]
+        def read_for_cues(self, audio: np.ndarray, silence_s: float = 0.0) -> local_stt.CueReading:
+            return _reading("Open the document call.", [("Open the document called", self.odds)])
 
     (sure,) = replay(FIXTURES / FINISHED, s, transcriber=NearlyCalled(0.01)).to_json()["turns"]
     (doubt,) = replay(FIXTURES / FINISHED, s, transcriber=NearlyCalled(0.4)).to_json()["turns"]
     assert sure["decided_s"] - sure["end_s"] < 0.4
     assert 0.8 < doubt["decided_s"] - doubt["end_s"] < s.turn.max_wait_ms / 1000
     assert doubt["text"] == "Open the document call."
+
+
+def test_replay_waits_out_a_pause_when_words_were_written_for_the_silence() -> None:
+    """The reader is told how much of the audio the VAD heard as silence; a reading whose
+    heard part dangles ("… for" + an invented "me?") holds the turn through an in-sentence
+    pause, not to the maximum wait."""
+    s = settings()
+    silences: list[float] = []
+
+    class Invents:
+        def __init__(self, heard: str) -> None:
+            self.heard = heard
+
+        def read_for_cues(self, audio: np.ndarray, silence_s: float = 0.0) -> local_stt.CueReading:
+            silences.append(silence_s)
+            return _reading("What time is my next meeting for me?", heard=self.heard)
+
+    (heard,) = replay(
+        FIXTURES / FINISHED, s, transcriber=Invents("What time is my next meeting for me?")
+    ).to_json()["turns"]
+    (invented,) = replay(
+        FIXTURES / FINISHED, s, transcriber=Invents("What time is my next meeting for")
+    ).to_json()["turns"]
+    assert heard["decided_s"] - heard["end_s"] < 0.4
+    assert 0.8 < invented["decided_s"] - invented["end_s"] < s.turn.max_wait_ms / 1000
+    assert invented["text"] == "What time is my next meeting for me?"
+    # the VAD's trailing silence at the stop (commit_ms and a window), 10 ms less when trimmed
+    full, trimmed = max(silences[:2]), min(silences[:2])
+    assert 0.02 <= full <= 0.15 and full - trimmed == pytest.approx(0.01)
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
@@ -741,12 +776,31 @@ def test_cue_reading_is_faster_whispers_verbatim_transcript(name: str) -> None:
         temperature=0.0,
         initial_prompt=local_stt.VERBATIM_PROMPT,
     )
-    text, others = whisper.read_for_cues(pcm)
+    reading = whisper.read_for_cues(pcm)
+    text = reading.text
     assert text == " ".join(seg.text.strip() for seg in segments).strip()
     assert text
     stem = text.rstrip(".?!").rsplit(" ", 1)[0]
-    for other, odds in others:
+    for other, odds in reading.alternatives:
         assert other.startswith(stem) and other != text.rstrip(".?!") and odds > 0
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+@pytest.mark.parametrize(
+    ("name", "heard"),
+    [
+        ("heldout-unfinished-0.wav", "Please move the second heading to"),  # "the..." invented
+        (FINISHED, None),  # every word heard
+        ("heldout-finished-0.wav", None),  # a short real last word ("… for me?") too
+    ],
+)
+def test_cue_reading_tells_the_words_written_for_the_silence(name: str, heard: str | None) -> None:
+    """Whisper's alignment places the words it invented to finish a cut-off phrase after the
+    end of the speech (here 0.1 s before the end of the audio)."""
+    end = int((labels()[name]["speech_end_s"] + 0.1) * RATE)
+    reading = local_stt.LocalWhisper().read_for_cues(fixture_pcm(name)[:end], 0.1)
+    assert reading.heard == (reading.text if heard is None else heard)
+    assert reading.text.startswith(reading.heard)
 
 
 def test_replay_push_to_talk_ends_on_release_only() -> None:

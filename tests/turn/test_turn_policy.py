@@ -159,3 +159,22 @@ def test_a_question_read_before_the_latest_speech_does_not_end_the_turn(
         s for k in range(1, 80) for s in detector._evaluate(1.0 + k * 0.01) if s.kind == "turn_end"
     ]
     assert not ended
+
+
+@pytest.mark.parametrize(
+    ("heard", "verdict"),
+    [
+        (None, "complete"),  # not known
+        ("Is there a train to me?", "complete"),  # every word was heard
+        ("Is there a train to", "hesitant"),  # "me?" was written for the silence
+        ("Is there a train", "complete"),  # what was heard ends a sentence too
+        ("", "complete"),  # all of it invented: says nothing either way
+    ],
+)
+def test_words_written_for_the_silence_make_the_reading_hesitant(
+    heard: str | None, verdict: str
+) -> None:
+    cue = reading_cue(Reading("Is there a train to me?", heard=heard))
+    assert cue.verdict == verdict
+    if verdict == "hesitant":
+        assert "'me?'" in cue.reason

@@ -17,7 +17,11 @@ doubtful last word" rule, which also removed real last words ("… by the [Beatl
 The cue reading also reports the words Whisper weighed instead of the last one it wrote,
 with their odds against it: the tiny model writes "call" where the person said "called"
 and "above" for "about", but it usually gave the dangling word real weight, and the
-end-of-turn policy can wait out a pause on that doubt (``voicedesk.turn.cues``).
+end-of-turn policy can wait out a pause on that doubt (``voicedesk.turn.cues``). And it
+reports which words Whisper wrote for the silence after the speech: where a phrase stops
+on a function word the tiny model likes to finish it ("… train to" → "… train to me?",
+"… the name of" → "… the name of the ring."), and its own alignment places those words
+after the speech ended.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import asyncio
 import importlib.util
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,24 @@ from voicedesk.errors import UserError
 MIN_SAMPLES = 1600  # under 0.1 s at 16 kHz: nothing a person said
 ALTERNATIVES = 10  # how many of the likeliest tokens are looked at for the last word
 _WORD_START = re.compile(r"^ [A-Za-z]")  # a token that starts a word
+_SPOKEN = re.compile(r"^\s*[A-Za-z0-9']")  # an aligned "word" that is not punctuation
+# A word Whisper's alignment starts later than this before the end of the speech was written
+# for the silence. Real last words started >= 0.13 s before the VAD's end of speech on 190
+# synthetic turns; invented ones ("me?", "the ring.", "a-") from 0.09 s before to just after.
+INVENTED_WORD_S = 0.08
+
+
+@dataclass(frozen=True)
+class CueReading:
+    """What the verbatim decoding of a turn says about how it ends.
+
+    ``alternatives``: ``(text with another last word, odds against the written one)``;
+    ``heard``: the text without the words placed in the silence after the speech.
+    """
+
+    text: str
+    alternatives: list[tuple[str, float]]
+    heard: str
 
 
 def _float_audio(audio16k: np.ndarray) -> np.ndarray:
@@ -125,25 +148,28 @@ class LocalWhisper:
         )
         return " ".join(s.text.strip() for s in segments).strip()
 
-    def read_for_cues(self, audio16k: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
-        """The verbatim words in ``audio16k``, and the readings with another last word.
+    def read_for_cues(self, audio16k: np.ndarray, silence_s: float = 0.0) -> CueReading:
+        """The verbatim words in ``audio16k``, the readings with another last word, and the
+        words heard before the last ``silence_s`` of the audio (the VAD's trailing silence).
 
-        Returns the text and ``(text with another last word, odds against the written
-        one)`` for the words Whisper weighed at the step where it chose the last word.
-        Decoded as faster-whisper's ``transcribe`` would with the verbatim prompt at
+        The alternatives are the words Whisper weighed at the step where it chose the last
+        word. Decoded as faster-whisper's ``transcribe`` would with the verbatim prompt at
         temperature 0 (same features, prompt and suppressed tokens: a test holds the texts
         equal), but through CTranslate2 directly, because only it returns each step's
-        probabilities. Only the last 30 s are read: the end is what the cues are about.
+        probabilities; the words are placed with faster-whisper's cross-attention alignment
+        (~30 ms more on a ~0.5 s reading). Only the last 30 s are read: the end is what the
+        cues are about.
         """
         from faster_whisper.audio import pad_or_trim
 
         x = _float_audio(audio16k)
         if x.size < MIN_SAMPLES:
-            return "", []
+            return CueReading("", [], "")
         model, tokenizer = self.model, self._tokenizer()
         features = model.feature_extractor(x)
         features = features[:, : features.shape[-1] - 1]  # as faster-whisper: no last frame
-        encoded = model.encode(pad_or_trim(features[:, -model.feature_extractor.nb_max_frames :]))
+        features = features[:, -model.feature_extractor.nb_max_frames :]
+        encoded = model.encode(pad_or_trim(features))
         result = model.model.generate(
             encoded,
             [self._cue_prompt],
@@ -154,7 +180,24 @@ class LocalWhisper:
             suppress_tokens=self._suppressed,
         )[0]
         ids = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        return tokenizer.decode(ids).strip(), self._other_last_words(ids, result.logits[0])
+        text = tokenizer.decode(ids).strip()
+        speech_end_s = features.shape[-1] / 100 - silence_s  # 10 ms feature frames
+        return CueReading(
+            text,
+            self._other_last_words(ids, result.logits[0]),
+            self._heard(ids, encoded, features.shape[-1], speech_end_s) if ids else text,
+        )
+
+    def _heard(self, ids: list[int], encoded: Any, frames: int, speech_end_s: float) -> str:
+        tokenizer = self._tokenizer()
+        words: list[list[Any]] = []  # [text, start], punctuation joined to its word
+        for w in self.model.find_alignment(tokenizer, [ids], encoded, frames)[0]:
+            if words and not _SPOKEN.match(w["word"]):
+                words[-1][0] += w["word"]
+            else:
+                words.append([w["word"], float(w["start"])])
+        heard = [w for w, start in words if start < speech_end_s - INVENTED_WORD_S]
+        return "".join(heard).strip()
 
     def _other_last_words(self, ids: list[int], steps: list[Any]) -> list[tuple[str, float]]:
         tokenizer = self._tokenizer()

@@ -225,23 +225,34 @@ ALTERNATIVE_ODDS = 0.3
 class Reading:
     """A transcript of the turn so far, and the readings with another last word.
 
-    ``alternatives``: ``(text with another last word, odds against the written one)``.
+    ``alternatives``: ``(text with another last word, odds against the written one)``;
+    ``heard``: the text without the words the transcriber wrote for the silence after the
+    speech (None: not known).
     """
 
     text: str
     alternatives: tuple[tuple[str, float], ...] = ()
+    heard: str | None = None
 
 
 def reading_cue(reading: Reading) -> Cue:
-    """``transcript_cue``, doubtful too when the transcriber nearly wrote a dangling word.
+    """``transcript_cue``, doubtful too when the transcriber nearly wrote a dangling word
+    or wrote words for the silence after one.
 
     Small transcribers misread the last word of a phrase cut off at a function word as a
     content word ("… called" → "… call.", "… about" → "… above."), but they usually gave the
-    dangling word real weight: then the turn waits out an in-sentence pause.
+    dangling word real weight; and they finish such a phrase with words nobody said ("… to"
+    → "… to me?"), which their alignment places after the speech. Either way the turn waits
+    out an in-sentence pause — not the maximum wait, in case the doubt is wrong.
     """
     cue = transcript_cue(reading.text)
     if _DOUBT[cue.verdict] >= _DOUBT["hesitant"]:
         return cue
+    text = reading.text.strip()
+    heard = (reading.heard or "").strip()
+    if heard and heard != text and _DOUBT[transcript_cue(heard).verdict] >= _DOUBT["hesitant"]:
+        unsaid = text[len(heard) :].strip() if text.startswith(heard) else text
+        return Cue("hesitant", f"'{unsaid}' was written for the silence")
     for text, odds in reading.alternatives:
         if odds < ALTERNATIVE_ODDS:
             continue

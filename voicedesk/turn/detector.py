@@ -189,15 +189,13 @@ class TurnDetector:
             signals += self._evaluate(now)
         return signals
 
-    def set_text(
-        self,
-        text_so_far: str,
-        audio_s: float,
-        alternatives: tuple[tuple[str, float], ...] = (),
-    ) -> list[TurnSignal]:
-        """``alternatives``: readings with another last word, as ``Reading`` has them."""
-        self._text = text_so_far
-        self._cue = reading_cue(Reading(text_so_far, alternatives)) if text_so_far else None
+    def set_text(self, text_so_far: str, audio_s: float) -> list[TurnSignal]:
+        return self.set_reading(Reading(text_so_far), audio_s)
+
+    def set_reading(self, reading: Reading, audio_s: float) -> list[TurnSignal]:
+        """The transcript so far with what the transcriber knows of its doubts."""
+        self._text = reading.text
+        self._cue = reading_cue(reading) if reading.text else None
         if self._state == "pause":
             self._text_fresh = True
             return self._evaluate(audio_s)

@@ -28,11 +28,29 @@ BLOCK_S = 0.010
 SECOND_READING_TRIM = 160
 
 
+class CueText(Protocol):
+    """A transcriber's reading of a turn for the cues (``local_stt.CueReading`` is one)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def alternatives(self) -> list[tuple[str, float]]:
+        """``(text with another last word, odds against the written one)``."""
+        ...
+
+    @property
+    def heard(self) -> str:
+        """The text without the words written for the trailing silence."""
+        ...
+
+
 class CueReader(Protocol):
     """What replay needs of a transcriber (``LocalWhisper`` is one)."""
 
-    def read_for_cues(self, audio16k: np.ndarray) -> tuple[str, list[tuple[str, float]]]:
-        """The verbatim text, and ``(text with another last word, odds)`` pairs."""
+    def read_for_cues(self, audio16k: np.ndarray, silence_s: float = 0.0) -> CueText:
+        """The verbatim reading of ``audio16k``, whose last ``silence_s`` the VAD heard as
+        silence."""
         ...
 
 
@@ -92,23 +110,25 @@ def replay(
                 _record(result, detector.ptt_press(at))
             signals = detector.feed(audio[i : i + block], at)
             _record(result, signals)
-            if transcriber is not None and any(s.kind == "speech_stop" for s in signals):
+            stop = next((s for s in signals if s.kind == "speech_stop"), None)
+            if transcriber is not None and stop is not None:
                 turn_audio = detector.turn_audio()
+                now = at + block / 16_000
+                silence_s = now - (stop.end_s or now)
                 readings = readers.map(
                     partial(_read, transcriber),
                     [turn_audio, turn_audio[:-SECOND_READING_TRIM]],
+                    [silence_s, max(0.0, silence_s - SECOND_READING_TRIM / 16_000)],
                 )
-                chosen = most_doubtful(list(readings))
-                now = at + block / 16_000
-                _record(result, detector.set_text(chosen.text, now, chosen.alternatives))
+                _record(result, detector.set_reading(most_doubtful(list(readings)), now))
             if ptt and i + block >= len(pcm16) and i < len(pcm16):
                 _record(result, detector.ptt_release(len(pcm16) / 16_000))
     return result
 
 
-def _read(transcriber: CueReader, pcm: np.ndarray) -> Reading:
-    text, alternatives = transcriber.read_for_cues(pcm)
-    return Reading(text, tuple(alternatives))
+def _read(transcriber: CueReader, pcm: np.ndarray, silence_s: float) -> Reading:
+    cue = transcriber.read_for_cues(pcm, silence_s)
+    return Reading(cue.text, tuple(cue.alternatives), cue.heard)
 
 
 def _record(result: ReplayResult, signals: list[TurnSignal]) -> None:
