@@ -838,3 +838,38 @@ def test_replay_missing_model_names_the_config_key(tmp_path: Path) -> None:
     env = cli_env(tmp_path, VOICEDESK_MODELS__SMART_TURN=str(missing))
     proc = run_replay(FIXTURES / FINISHED, env, "--json", "--stt", "none")
     _assert_one_error(proc, str(missing), "models.smart_turn")
+
+
+def test_bench_turn_reports_cost_and_accuracy_from_anywhere(tmp_path: Path) -> None:
+    """``voicedesk bench turn`` outside the checkout's root still finds the checked-in set;
+    a folder without labels is a clear error, not a traceback."""
+    cmd = [sys.executable, "-m", "voicedesk", "bench", "turn", "--json", "--stt", "none"]
+    proc = subprocess.run(
+        [*cmd, "--cpu-seconds", "0.5", "--split", "dev"],
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path),
+        cwd=tmp_path,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["cpu"]["eou_call_ms"]["p95"] > 0
+    assert report["cpu"]["realtime_cpu_percent_vad_resample"] > 0
+    accuracy = report["accuracy"]
+    dev = [x for x in labels().values() if x.get("split") == "dev"]
+    assert accuracy["fixtures"] == len(dev)
+    assert accuracy["finished"]["n"] == sum(x["category"] == "finished" for x in dev)
+    assert accuracy["noise_silence_no_turn"] == 1.0
+    for failure in accuracy["failures"]:
+        assert not failure["ok"] and failure["file"] in labels()
+
+    bad = subprocess.run(
+        [*cmd, "--cpu-seconds", "0.5", "--fixtures", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path),
+        timeout=120,
+    )
+    assert bad.returncode == 2
+    assert f"No labels.json in {tmp_path}" in bad.stderr and "Traceback" not in bad.stderr

@@ -24,14 +24,26 @@ import numpy as np
 
 from voicedesk.engine.metrics import percentile
 
-DEFAULT_FIXTURES = Path("tests/fixtures/turns")
+# The checked-in set: relative to the working directory, or beside the package when run
+# from a source checkout elsewhere (a wheel ships no tests, so then --fixtures is needed).
+FIXTURES_IN_CHECKOUT = Path("tests/fixtures/turns")
+
+
+def default_fixtures() -> Path:
+    beside_package = Path(__file__).resolve().parents[2] / FIXTURES_IN_CHECKOUT
+    if not (FIXTURES_IN_CHECKOUT / "labels.json").is_file() and beside_package.is_dir():
+        return beside_package
+    return FIXTURES_IN_CHECKOUT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("turn", help="turn-detection CPU cost and accuracy on labelled speech")
     p.add_argument("--json", action="store_true")
     p.add_argument(
-        "--fixtures", type=Path, default=DEFAULT_FIXTURES, help="folder with labels.json"
+        "--fixtures",
+        type=Path,
+        default=None,
+        help="folder with labels.json (default: the checkout's tests/fixtures/turns)",
     )
     p.add_argument("--split", help="only fixtures of this split (e.g. heldout)")
     p.add_argument("--stt", choices=["local", "none"], default="local", help="transcript cues")
@@ -119,7 +131,8 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
     if not labels_path.is_file():
         raise UserError(
             f"No labels.json in {folder}",
-            "pass --fixtures DIR made by tests/fixtures/make_fixtures.py",
+            "pass --fixtures DIR made by tests/fixtures/make_fixtures.py (or run from a "
+            "voicedesk checkout, whose tests/fixtures/turns is the default)",
         )
     labels = json.loads(labels_path.read_text())
     if split:
@@ -167,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     )
     report = {
         "cpu": cpu_costs(settings, args.cpu_seconds),
-        "accuracy": accuracy(settings, args.fixtures, args.split, args.stt),
+        "accuracy": accuracy(settings, args.fixtures or default_fixtures(), args.split, args.stt),
     }
     if args.json:
         print(json.dumps(report, indent=2))
