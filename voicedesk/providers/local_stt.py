@@ -43,8 +43,10 @@ ALTERNATIVES = 10  # how many of the likeliest tokens are looked at for the last
 _WORD_START = re.compile(r"^ [A-Za-z]")  # a token that starts a word
 _SPOKEN = re.compile(r"^\s*[A-Za-z0-9']")  # an aligned "word" that is not punctuation
 # A word Whisper's alignment starts later than this before the end of the speech was written
-# for the silence. Real last words started >= 0.13 s before the VAD's end of speech on 190
-# synthetic turns; invented ones ("me?", "the ring.", "a-") from 0.09 s before to just after.
+# for the silence. On the Piper turns of tests/fixtures (checked-in and --holdout), invented
+# words ("me?", "the ring.", "a-") started from 0.09 s before the VAD's end of speech to just
+# after it; real last words mostly >= 0.13 s before, a short "to" or "of" as late as 0.07 s.
+# Taking a real word for an invented one only makes the turn wait out a pause (cues.py).
 INVENTED_WORD_S = 0.08
 
 
