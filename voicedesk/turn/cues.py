@@ -248,10 +248,10 @@ def reading_cue(reading: Reading) -> Cue:
     cue = transcript_cue(reading.text)
     if _DOUBT[cue.verdict] >= _DOUBT["hesitant"]:
         return cue
-    text = reading.text.strip()
+    written = reading.text.strip()
     heard = (reading.heard or "").strip()
-    if heard and heard != text and _DOUBT[transcript_cue(heard).verdict] >= _DOUBT["hesitant"]:
-        unsaid = text[len(heard) :].strip() if text.startswith(heard) else text
+    if heard and heard != written and _DOUBT[transcript_cue(heard).verdict] >= _DOUBT["hesitant"]:
+        unsaid = written[len(heard) :].strip() if written.startswith(heard) else written
         return Cue("hesitant", f"'{unsaid}' was written for the silence")
     for text, odds in reading.alternatives:
         if odds < ALTERNATIVE_ODDS:
