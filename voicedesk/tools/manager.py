@@ -750,7 +750,10 @@ class ToolManager:
         )
 
     def _notice(self, level: str, message: str) -> None:
-        getattr(log, "info" if level == "info" else "warning")("%s", message)
+        # With a bus the notice reaches the person (UI or headless console); the log then
+        # keeps it for -v only, so it is not printed twice.
+        shown = self.bus is not None
+        getattr(log, "info" if level == "info" or shown else "warning")("%s", message)
         self._publish(ev.Notice(level=level, message=message))  # type: ignore[arg-type]
 
     def _publish(self, event: ev.Event) -> None:
