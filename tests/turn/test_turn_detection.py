@@ -861,6 +861,11 @@ def test_bench_turn_reports_cost_and_accuracy_from_anywhere(tmp_path: Path) -> N
     assert accuracy["fixtures"] == len(dev)
     assert accuracy["finished"]["n"] == sum(x["category"] == "finished" for x in dev)
     assert accuracy["noise_silence_no_turn"] == 1.0
+    by_stop = accuracy["cut"]
+    for category in ("unfinished", "paused"):
+        total = sum(x["category"] == category for x in dev)
+        counts = [by_stop[part]["n"][category] for part in by_stop]
+        assert sum(counts) == total and len(counts) == 2
     for failure in accuracy["failures"]:
         assert not failure["ok"] and failure["file"] in labels()
 

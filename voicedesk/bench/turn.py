@@ -8,12 +8,18 @@ and scores each category the way a listener would:
 - unfinished: not ended within 600 ms of the last word
 - paused:     the turn is not ended during the mid-sentence pause
 - noise/silence: no turn at all
+
+Unfinished sentences and pauses are also scored apart by where the words stop: after a
+function word ("… called", "… to the") the words themselves say the sentence goes on; after
+a content word ("Set an alarm for seven | thirty") only the voice can, and a fragment that is
+a whole sentence itself is one a listener might answer too.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -23,6 +29,9 @@ from typing import Any
 import numpy as np
 
 from voicedesk.engine.metrics import percentile
+from voicedesk.turn.cues import PREPOSITIONS, STRONG, WEAK
+
+FUNCTION_WORDS = STRONG | WEAK | PREPOSITIONS
 
 # The checked-in set: relative to the working directory, or beside the package when run
 # from a source checkout elsewhere (a wheel ships no tests, so then --fixtures is needed).
@@ -155,6 +164,20 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
     def rate(rs: list[dict[str, Any]]) -> float | None:
         return round(sum(r["ok"] for r in rs) / len(rs), 3) if rs else None
 
+    def stops_on_function_word(label: dict[str, Any]) -> bool:
+        words = re.findall(r"[a-z']+", label["text"].split("…")[0].lower())
+        return bool(words) and words[-1] in FUNCTION_WORDS
+
+    split_by_stop = {}
+    for name, wanted in (("after_function_word", True), ("after_content_word", False)):
+        chosen = {lab["file"] for lab in labels if stops_on_function_word(lab) == wanted}
+        part = {c: [r for r in by[c] if r["file"] in chosen] for c in ("unfinished", "paused")}
+        split_by_stop[name] = {
+            "n": {c: len(rs) for c, rs in part.items()},
+            "unfinished_not_ended_600ms": rate(part["unfinished"]),
+            "paused_not_ended": rate(part["paused"]),
+        }
+
     return {
         "fixtures": len(results),
         "finished": {
@@ -167,6 +190,7 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
         "unfinished_not_ended_600ms": rate(by["unfinished"]),
         "paused_not_ended": rate(by["paused"]),
         "noise_silence_no_turn": rate(by["noise"] + by["silence"]),
+        "cut": split_by_stop,
         "failures": [r for r in results if not r["ok"]],
     }
 
@@ -202,6 +226,11 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"unfinished not ended within 600 ms: {a['unfinished_not_ended_600ms']}")
     print(f"mid-sentence pauses not ended: {a['paused_not_ended']}")
+    for name, part in a["cut"].items():
+        print(
+            f"  cut {name.replace('_', ' ')}: unfinished {part['unfinished_not_ended_600ms']} "
+            f"({part['n']['unfinished']}), pauses {part['paused_not_ended']} ({part['n']['paused']})"
+        )
     print(f"noise/silence without a turn: {a['noise_silence_no_turn']}")
     for fail in a["failures"]:
         print(
