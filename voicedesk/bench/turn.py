@@ -168,7 +168,7 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
         words = re.findall(r"[a-z']+", label["text"].split("…")[0].lower())
         return bool(words) and words[-1] in FUNCTION_WORDS
 
-    split_by_stop = {}
+    split_by_stop: dict[str, dict[str, Any]] = {}
     for name, wanted in (("after_function_word", True), ("after_content_word", False)):
         chosen = {lab["file"] for lab in labels if stops_on_function_word(lab) == wanted}
         part = {c: [r for r in by[c] if r["file"] in chosen] for c in ("unfinished", "paused")}
