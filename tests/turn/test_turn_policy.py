@@ -74,18 +74,21 @@ def detector() -> det.TurnDetector:
     return det.TurnDetector(load_settings(None), expects_text=True, virtual_clock=True)
 
 
-def _pause(d: det.TurnDetector, prob: float, text: str) -> None:
-    """Put the detector in a pause that began at 1.0 s with a known verdict and text."""
+def _pause(d: det.TurnDetector, prob: float, text: str, fresh: bool = True) -> None:
+    """Put the detector in a pause that began at 1.0 s with a known verdict and text;
+    ``fresh``: the text covers all the speech (not read before a resumption)."""
     d._end_turn_state()
     d.set_text(text, 1.1)  # outside a pause: only stored (and its cue read)
     d._state = "pause"
     d._end_s, d._stop_at = 1.0, 1.1
-    d._prob, d._text_fresh = prob, True
+    d._prob, d._text_fresh = prob, fresh
     d._rechecks_done = len(det.RECHECK_AT_S)  # no new model calls in these tests
 
 
-def _ended_at(d: det.TurnDetector, prob: float, text: str) -> tuple[float, str] | None:
-    _pause(d, prob, text)
+def _ended_at(
+    d: det.TurnDetector, prob: float, text: str, fresh: bool = True
+) -> tuple[float, str] | None:
+    _pause(d, prob, text, fresh)
     for k in range(1, 400):
         now = 1.0 + k * 0.01
         for s in d._evaluate(now):
@@ -153,12 +156,9 @@ def test_a_question_read_before_the_latest_speech_does_not_end_the_turn(
     detector: det.TurnDetector,
 ) -> None:
     # The text arrived for the speech before a resumption; what followed is not transcribed.
-    _pause(detector, 0.02, "Can you read me the report?")
-    detector._text_fresh = False
-    ended = [
-        s for k in range(1, 80) for s in detector._evaluate(1.0 + k * 0.01) if s.kind == "turn_end"
-    ]
-    assert not ended
+    silence, reason = _ended_at(detector, 0.02, "Can you read me the report?", fresh=False)
+    assert reason == "timeout"
+    assert silence == pytest.approx(detector.turn_settings.max_wait_ms / 1000, abs=0.02)
 
 
 @pytest.mark.parametrize(

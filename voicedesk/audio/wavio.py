@@ -31,6 +31,11 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
     return to_int16(mono), int(file_rate)
 
 
+def to_float32(pcm: np.ndarray) -> np.ndarray:
+    """int16 samples as float32 in [-1, 1); float input is passed through as it is."""
+    return pcm.astype(np.float32) / 32768.0 if pcm.dtype == np.int16 else pcm
+
+
 def to_int16(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.int16:
         return x

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from voicedesk.audio.wavio import to_float32
 from voicedesk.errors import UserError
 
 MIN_SAMPLES = 1600  # under 0.1 s at 16 kHz: nothing a person said
@@ -61,10 +62,6 @@ class CueReading:
     text: str
     alternatives: list[tuple[str, float]]
     heard: str
-
-
-def _float_audio(audio16k: np.ndarray) -> np.ndarray:
-    return audio16k.astype(np.float32) / 32768.0 if audio16k.dtype == np.int16 else audio16k
 
 
 # Disfluent, unpunctuated-at-the-end context: Whisper continues in the style of its prompt.
@@ -137,7 +134,7 @@ class LocalWhisper:
 
     def transcribe(self, audio16k: np.ndarray) -> str:
         """The words in ``audio16k``, tidied (the local STT provider, bench transcripts)."""
-        x = _float_audio(audio16k)
+        x = to_float32(audio16k)
         if x.size < MIN_SAMPLES:
             return ""
         segments, _ = self.model.transcribe(
@@ -164,7 +161,7 @@ class LocalWhisper:
         """
         from faster_whisper.audio import pad_or_trim
 
-        x = _float_audio(audio16k)
+        x = to_float32(audio16k)
         if x.size < MIN_SAMPLES:
             return CueReading("", [], "")
         model, tokenizer = self.model, self._tokenizer()

@@ -235,6 +235,11 @@ class Reading:
     heard: str | None = None
 
 
+def _doubts(cue: Cue) -> bool:
+    """The cue says the person may not be done (hesitant or incomplete)."""
+    return _DOUBT[cue.verdict] >= _DOUBT["hesitant"]
+
+
 def reading_cue(reading: Reading) -> Cue:
     """``transcript_cue``, doubtful too when the transcriber nearly wrote a dangling word
     or wrote words for the silence after one.
@@ -246,18 +251,17 @@ def reading_cue(reading: Reading) -> Cue:
     out an in-sentence pause — not the maximum wait, in case the doubt is wrong.
     """
     cue = transcript_cue(reading.text)
-    if _DOUBT[cue.verdict] >= _DOUBT["hesitant"]:
+    if _doubts(cue):
         return cue
     written = reading.text.strip()
     heard = (reading.heard or "").strip()
-    if heard and heard != written and _DOUBT[transcript_cue(heard).verdict] >= _DOUBT["hesitant"]:
+    if heard and heard != written and _doubts(transcript_cue(heard)):
         unsaid = written[len(heard) :].strip() if written.startswith(heard) else written
         return Cue("hesitant", f"'{unsaid}' was written for the silence")
     for text, odds in reading.alternatives:
         if odds < ALTERNATIVE_ODDS:
             continue
-        other = transcript_cue(text)
-        if _DOUBT[other.verdict] >= _DOUBT["hesitant"]:
+        if _doubts(transcript_cue(text)):
             return Cue("hesitant", f"may have been '{text.split()[-1]}' ({odds:.2f})")
     return cue
 

@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from voicedesk.audio.wavio import to_float32
 from voicedesk.config import Settings
 from voicedesk.turn.features import fit_last_seconds, log_mel
 from voicedesk.turn.models import load_session, smart_turn_path
@@ -23,8 +24,7 @@ class SmartTurn:
 
     def predict(self, audio: np.ndarray) -> float:
         """Blocking: ``audio`` is 16 kHz int16 or float in [-1, 1]; returns P(complete)."""
-        x = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio
-        feats = log_mel(fit_last_seconds(x.astype(np.float32)))[None, :, :]
+        feats = log_mel(fit_last_seconds(to_float32(audio).astype(np.float32)))[None, :, :]
         out = self._session.run(None, {self._input: feats})[0]
         return float(np.asarray(out).reshape(-1)[0])
 
