@@ -36,6 +36,41 @@ def test_transcript_cue(text: str, verdict: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Why does the kettle?",
+        "When does the library.",
+        "How many pages does?",
+        "How do I?",
+        "Okay, so how long will the meeting?",
+        "Can my phone?",
+    ],
+)
+def test_a_question_stopped_before_its_main_verb_is_hesitant(text: str) -> None:
+    assert transcript_cue(text).verdict == "hesitant"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Why does the kettle whistle?",
+        "When does the store open?",
+        "How much does it cost?",
+        "Who can help?",  # the wh-word is the subject, "help" the verb
+        "Who does the dishes?",  # "does" is the main verb
+        "Why does that matter?",  # "that" is the subject
+        "Do you?",
+        "Who does?",
+        "Do the dishes.",
+        "Do you know what time it is?",
+        "Where is the station?",  # "be" is a main verb
+    ],
+)
+def test_a_question_with_its_main_verb_stays_complete(text: str) -> None:
+    assert transcript_cue(text).verdict == "complete"
+
+
+@pytest.mark.parametrize(
     ("readings", "chosen"),
     [
         (["Schedule a call with the team?", "Schedule a call with the team at?"], 1),

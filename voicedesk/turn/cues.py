@@ -166,6 +166,38 @@ STRONG_BIGRAMS = frozenset(
 _WORD = re.compile(r"[a-z']+")
 _TRAILING_ELLIPSIS = re.compile(r"(\.\.\.|…|,|;|:|-)\s*$")
 
+# A question formed with "do" or a modal needs a main verb after its subject ("why does the
+# kettle | make that noise?", "how many pages does | it have?"). Whatever the intonation, a
+# turn that stops before that verb is not over — and this holds for phrases cut off after a
+# content word, where the last-word lists above say nothing. "Be" and "have" are left out:
+# they are main verbs too ("where is the station?").
+_DO = frozenset(["does", "did", "doesn't", "didn't", "do", "don't"])
+_MODALS = frozenset(
+    [
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "can't",
+        "won't",
+        "couldn't",
+        "wouldn't",
+        "shouldn't",
+    ]
+)
+_WH = frozenset(["what", "why", "when", "where", "how", "which", "who", "whose"])
+# Words that open a subject and cannot be one alone ("the kettle", "my phone"); not "this"
+# or "that", which can ("why does that matter?").
+_SUBJECT_OPENERS = frozenset(["a", "an", "the", "my", "your", "his", "her", "our", "their"])
+_SUBJECT_PRONOUNS = frozenset(["i", "you", "he", "she", "it", "we", "they"])
+_LEAD_INS = frozenset(["so", "and", "but", "well", "okay", "ok", "oh", "now", "then", "hey"])
+_CLAUSE_BREAK = re.compile(r"[.!?,;:]+\s+")
+
 
 @dataclass(frozen=True)
 class Cue:
@@ -206,11 +238,42 @@ def transcript_cue(text: str) -> Cue:
         # transcriber puts a question mark after any cut-off wh-sentence ("what time does
         # the sun set in?"), so it is doubtful rather than complete.
         return Cue("hesitant", f"question ends on '{last}'")
+    if _verb_still_missing(stripped):
+        return Cue("hesitant", "a question with no main verb yet")
     if question:
         return Cue("complete", "a complete question", question=True)
     if stripped[-1] in ".!":
         return Cue("complete", "sentence-final punctuation")
     return Cue("unknown", "no cue")
+
+
+def _verb_still_missing(text: str) -> bool:
+    """The last clause is a "do"/modal question that stops before its main verb.
+
+    Written from English grammar, not from fixtures: the subject after the fronted
+    auxiliary must be followed by a verb. Only shapes with no other reading are taken:
+    "… does the kettle", "… do I", "how many pages does"; not "who can help" (the wh-word
+    is the subject, "help" the verb), "who does the dishes" or "do the dishes" ("do" is
+    the main verb), nor a longer subject that may already hold the verb ("… the store
+    open"). A doubt costs a finished question one in-sentence pause, never the maximum wait.
+    """
+    words = _WORD.findall(_CLAUSE_BREAK.split(text.lower())[-1])
+    while words and words[0] in _LEAD_INS:
+        words = words[1:]
+    k = next((i for i, w in enumerate(words) if w in _DO or w in _MODALS), None)
+    if k is None:
+        return False
+    head, aux, rest = words[:k], words[k], words[k + 1 :]
+    opens_subject = len(rest) == 2 and rest[0] in _SUBJECT_OPENERS
+    if not head:  # "Does the printer …", "Can my phone …"; "Do the dishes" is an order
+        return opens_subject and aux not in ("do", "don't")
+    if head[0] not in _WH or len(head) > 4 or _SUBJECT_PRONOUNS.intersection(head):
+        return False  # not a question's fronted wh-phrase ("when I do", "that's what it does")
+    if not rest:
+        return len(words) >= 3  # "how many pages does"; "who does?" is a whole answer
+    if len(rest) == 1:
+        return rest[0] in _SUBJECT_PRONOUNS  # "how do I"; "who can help" has its verb
+    return opens_subject and not (len(head) == 1 and head[0] in ("who", "what") and aux in _DO)
 
 
 # How much a cue doubts that the person is done, for choosing between readings.
