@@ -46,7 +46,7 @@ class TurnSettings(_Section):
     vad_threshold: float = Field(0.5, gt=0, lt=1, description="Speech probability to start")
     vad_stop_threshold: float = Field(0.35, gt=0, lt=1, description="Probability below = silence")
     start_ms: int = Field(64, ge=32, le=1000, description="Speech needed to declare a start")
-    stop_ms: int = Field(64, ge=32, le=2000, description="Silence needed to declare a stop")
+    stop_ms: int = Field(128, ge=32, le=2000, description="Silence needed to declare a stop")
     commit_ms: int = Field(
         32,
         ge=32,
