@@ -24,6 +24,10 @@ from voicedesk.turn.cues import Reading, most_doubtful, reading_cue, transcript_
         ("Remind me to buy some.", "hesitant"),
         ("Forward this message to...", "incomplete"),  # dangling word wins over the dots
         ("Make the font a bit bigger, we got...", "hesitant"),  # trails off
+        ("What's the weather like in Umm?", "incomplete"),  # a filler however it is spelt
+        ("Send a message to my brother, uhh.", "incomplete"),
+        ("Hmm", "incomplete"),
+        ("Mm-hmm.", "complete"),  # yes
         ("Book a taxi, too.", "hesitant"),  # a cut-off "to" as a small Whisper writes it
         ("Is it cold there too?", "complete"),
         ("What time is my next meeting?", "complete"),

@@ -164,6 +164,9 @@ STRONG_BIGRAMS = frozenset(
 )
 
 _WORD = re.compile(r"[a-z']+")
+# A filler however the transcriber spells it: Whisper writes "Umm", "Uhh", "Hmm", "Mm" as
+# well as "um" and "uh" ("What's the weather like in Umm?" is not a finished question).
+_FILLER = re.compile(r"(?:u+[hm]+|h+m+|m{2,}|e+r+m*)")
 _TRAILING_ELLIPSIS = re.compile(r"(\.\.\.|…|,|;|:|-)\s*$")
 
 # A question formed with "do" or a modal needs a main verb after its subject ("why does the
@@ -215,7 +218,7 @@ def transcript_cue(text: str) -> Cue:
         return Cue("unknown", "no words")
     last = words[-1]
     question = stripped.endswith("?")
-    if last in STRONG or (last in PREPOSITIONS and not question):
+    if last in STRONG or _ends_on_filler(words) or (last in PREPOSITIONS and not question):
         return Cue("incomplete", f"ends on '{last}'")
     if len(words) >= 2 and f"{words[-2]} {last}" in STRONG_BIGRAMS:
         return Cue("incomplete", f"ends on '{words[-2]} {last}'")
@@ -245,6 +248,13 @@ def transcript_cue(text: str) -> Cue:
     if stripped[-1] in ".!":
         return Cue("complete", "sentence-final punctuation")
     return Cue("unknown", "no cue")
+
+
+def _ends_on_filler(words: list[str]) -> bool:
+    """The last word is a filler; "mm-hmm" (yes) is an answer, not a hesitation."""
+    if not _FILLER.fullmatch(words[-1]):
+        return False
+    return not (len(words) >= 2 and words[-2] == "mm" and words[-1].startswith("h"))
 
 
 def _verb_still_missing(text: str) -> bool:
