@@ -48,9 +48,13 @@ def test_transcript_cue(text: str, verdict: str) -> None:
         "How do I?",
         "Okay, so how long will the meeting?",
         "Can my phone?",
+        "Can you tell me?",  # what?
+        "Could you please send us.",
+        "Where can I buy?",
+        "How do I use?",
     ],
 )
-def test_a_question_stopped_before_its_main_verb_is_hesitant(text: str) -> None:
+def test_a_question_stopped_before_its_verb_or_object_is_hesitant(text: str) -> None:
     assert transcript_cue(text).verdict == "hesitant"
 
 
@@ -68,9 +72,17 @@ def test_a_question_stopped_before_its_main_verb_is_hesitant(text: str) -> None:
         "Do the dishes.",
         "Do you know what time it is?",
         "Where is the station?",  # "be" is a main verb
+        "Can you call me?",
+        "Tell me.",  # an answer to the assistant's offer
+        "Can you tell me a joke?",
+        "Where can I park?",
+        "How do I reset?",  # devices reset themselves
+        "How can I tell?",
+        "What do you need?",  # "what" is the object
+        "Where can I buy stamps?",
     ],
 )
-def test_a_question_with_its_main_verb_stays_complete(text: str) -> None:
+def test_a_question_with_its_verb_and_object_stays_complete(text: str) -> None:
     assert transcript_cue(text).verdict == "complete"
 
 

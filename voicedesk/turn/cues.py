@@ -200,6 +200,38 @@ _SUBJECT_OPENERS = frozenset(["a", "an", "the", "my", "your", "his", "her", "our
 _SUBJECT_PRONOUNS = frozenset(["i", "you", "he", "she", "it", "we", "they"])
 _LEAD_INS = frozenset(["so", "and", "but", "well", "okay", "ok", "oh", "now", "then", "hey"])
 _CLAUSE_BREAK = re.compile(r"[.!?,;:]+\s+")
+# Verbs of giving and telling take two objects; asked for with "me"/"us" alone, the thing
+# is still to come ("can you tell me | when the bank opens?"). Not "call", "text", "email",
+# "find", "help": they are whole with one object ("can you call me?").
+_GIVING = frozenset(["tell", "show", "give", "send", "bring", "hand", "lend"])
+# Verbs that need their object; asked "where", "how", "when" or "why" (not "what" or
+# "which", which can be the object), a question that stops on one is not over ("where can I
+# buy | fresh bread?"). Not verbs that often stand alone ("open", "reset", "pay", "start",
+# "tell" as in "how can I tell?").
+_TRANSITIVE = frozenset(
+    [
+        "buy",
+        "put",
+        "make",
+        "bring",
+        "use",
+        "need",
+        "want",
+        "send",
+        "give",
+        "take",
+        "show",
+        "mention",
+        "add",
+        "remove",
+        "delete",
+        "find",
+        "place",
+        "borrow",
+        "rent",
+    ]
+)
+_WH_ADVERBS = frozenset(["where", "how", "when", "why"])
 
 
 @dataclass(frozen=True)
@@ -243,6 +275,8 @@ def transcript_cue(text: str) -> Cue:
         return Cue("hesitant", f"question ends on '{last}'")
     if _verb_still_missing(stripped):
         return Cue("hesitant", "a question with no main verb yet")
+    if _object_still_missing(stripped):
+        return Cue("hesitant", "a question with no object yet")
     if question:
         return Cue("complete", "a complete question", question=True)
     if stripped[-1] in ".!":
@@ -285,6 +319,30 @@ def _verb_still_missing(text: str) -> bool:
     if len(rest) == 1:
         return rest[0] in _SUBJECT_PRONOUNS  # "how do I"; "who can help" has its verb
     return opens_subject and not (len(head) == 1 and head[0] in ("who", "what") and aux in _DO)
+
+
+def _object_still_missing(text: str) -> bool:
+    """The last clause is a question that stops where its verb's object should come.
+
+    Two shapes: a polite request to tell or give "me"/"us" ("can you tell me", "could you
+    please send us"; not the bare order "Tell me." or "Show me.", often whole as an answer
+    to the assistant's own offer), and "where/how/when/why" + auxiliary + pronoun + a verb
+    that needs its object ("where can I buy", "how do I use").
+    """
+    words = _WORD.findall(_CLAUSE_BREAK.split(text.lower())[-1])
+    while words and words[0] in _LEAD_INS:
+        words = words[1:]
+    if "please" in words:
+        words.remove("please")
+    if len(words) == 4 and words[0] in _DO | _MODALS and words[1] == "you":
+        return words[2] in _GIVING and words[3] in ("me", "us")
+    return (
+        len(words) == 4
+        and words[0] in _WH_ADVERBS
+        and words[1] in _DO | _MODALS
+        and words[2] in _SUBJECT_PRONOUNS
+        and words[3] in _TRANSITIVE
+    )
 
 
 # How much a cue doubts that the person is done, for choosing between readings.
