@@ -291,6 +291,14 @@ def _ends_on_filler(words: list[str]) -> bool:
     return not (len(words) >= 2 and words[-2] == "mm" and words[-1].startswith("h"))
 
 
+def _last_clause_words(text: str) -> list[str]:
+    """The words of the last clause, without a lead-in ("okay, so why does …")."""
+    words = _WORD.findall(_CLAUSE_BREAK.split(text.lower())[-1])
+    while words and words[0] in _LEAD_INS:
+        words = words[1:]
+    return words
+
+
 def _verb_still_missing(text: str) -> bool:
     """The last clause is a "do"/modal question that stops before its main verb.
 
@@ -302,9 +310,7 @@ def _verb_still_missing(text: str) -> bool:
     the main verb), nor a longer subject that may already hold the verb ("… the store
     open"). A doubt costs a finished question one in-sentence pause, never the maximum wait.
     """
-    words = _WORD.findall(_CLAUSE_BREAK.split(text.lower())[-1])
-    while words and words[0] in _LEAD_INS:
-        words = words[1:]
+    words = _last_clause_words(text)
     k = next((i for i, w in enumerate(words) if w in _DO or w in _MODALS), None)
     if k is None:
         return False
@@ -329,9 +335,7 @@ def _object_still_missing(text: str) -> bool:
     to the assistant's own offer), and "where/how/when/why" + auxiliary + pronoun + a verb
     that needs its object ("where can I buy", "how do I use").
     """
-    words = _WORD.findall(_CLAUSE_BREAK.split(text.lower())[-1])
-    while words and words[0] in _LEAD_INS:
-        words = words[1:]
+    words = _last_clause_words(text)
     if "please" in words:
         words.remove("please")
     if len(words) == 4 and words[0] in _DO | _MODALS and words[1] == "you":
