@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
@@ -29,9 +28,7 @@ from typing import Any
 import numpy as np
 
 from voicedesk.engine.metrics import percentile
-from voicedesk.turn.cues import PREPOSITIONS, STRONG, WEAK
-
-FUNCTION_WORDS = STRONG | WEAK | PREPOSITIONS
+from voicedesk.turn.cues import stops_on_function_word
 
 # The checked-in set: relative to the working directory, or beside the package when run
 # from a source checkout elsewhere (a wheel ships no tests, so then --fixtures is needed).
@@ -164,13 +161,13 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
     def rate(rs: list[dict[str, Any]]) -> float | None:
         return round(sum(r["ok"] for r in rs) / len(rs), 3) if rs else None
 
-    def stops_on_function_word(label: dict[str, Any]) -> bool:
-        words = re.findall(r"[a-z']+", label["text"].split("…")[0].lower())
-        return bool(words) and words[-1] in FUNCTION_WORDS
-
     split_by_stop: dict[str, dict[str, Any]] = {}
     for name, wanted in (("after_function_word", True), ("after_content_word", False)):
-        chosen = {lab["file"] for lab in labels if stops_on_function_word(lab) == wanted}
+        chosen = {
+            lab["file"]
+            for lab in labels
+            if stops_on_function_word(lab["text"].split("…")[0]) == wanted
+        }
         part = {c: [r for r in by[c] if r["file"] in chosen] for c in ("unfinished", "paused")}
         split_by_stop[name] = {
             "n": {c: len(rs) for c, rs in part.items()},

@@ -193,6 +193,7 @@ _MODALS = frozenset(
         "shouldn't",
     ]
 )
+_AUXILIARIES = _DO | _MODALS
 _WH = frozenset(["what", "why", "when", "where", "how", "which", "who", "whose"])
 # Words that open a subject and cannot be one alone ("the kettle", "my phone"); not "this"
 # or "that", which can ("why does that matter?").
@@ -273,15 +274,23 @@ def transcript_cue(text: str) -> Cue:
         # transcriber puts a question mark after any cut-off wh-sentence ("what time does
         # the sun set in?"), so it is doubtful rather than complete.
         return Cue("hesitant", f"question ends on '{last}'")
-    if _verb_still_missing(stripped):
+    clause = _last_clause_words(stripped)
+    if _verb_still_missing(clause):
         return Cue("hesitant", "a question with no main verb yet")
-    if _object_still_missing(stripped):
+    if _object_still_missing(clause):
         return Cue("hesitant", "a question with no object yet")
     if question:
         return Cue("complete", "a complete question", question=True)
     if stripped[-1] in ".!":
         return Cue("complete", "sentence-final punctuation")
     return Cue("unknown", "no cue")
+
+
+def stops_on_function_word(text: str) -> bool:
+    """The text's last word is on one of the lists above (an article, preposition,
+    conjunction, auxiliary, filler …): ``bench turn`` scores fragments by this."""
+    words = _WORD.findall(text.lower())
+    return bool(words) and words[-1] in (STRONG | WEAK | PREPOSITIONS)
 
 
 def _ends_on_filler(words: list[str]) -> bool:
@@ -299,8 +308,8 @@ def _last_clause_words(text: str) -> list[str]:
     return words
 
 
-def _verb_still_missing(text: str) -> bool:
-    """The last clause is a "do"/modal question that stops before its main verb.
+def _verb_still_missing(words: list[str]) -> bool:
+    """The last clause's words are a "do"/modal question that stops before its main verb.
 
     A rule of English grammar rather than a word list (it was prompted by misses on the
     holdout set, docs/architecture.md): the subject after the fronted auxiliary must be
@@ -310,8 +319,7 @@ def _verb_still_missing(text: str) -> bool:
     the main verb), nor a longer subject that may already hold the verb ("… the store
     open"). A doubt costs a finished question one in-sentence pause, never the maximum wait.
     """
-    words = _last_clause_words(text)
-    k = next((i for i, w in enumerate(words) if w in _DO or w in _MODALS), None)
+    k = next((i for i, w in enumerate(words) if w in _AUXILIARIES), None)
     if k is None:
         return False
     head, aux, rest = words[:k], words[k], words[k + 1 :]
@@ -327,23 +335,23 @@ def _verb_still_missing(text: str) -> bool:
     return opens_subject and not (len(head) == 1 and head[0] in ("who", "what") and aux in _DO)
 
 
-def _object_still_missing(text: str) -> bool:
-    """The last clause is a question that stops where its verb's object should come.
+def _object_still_missing(clause: list[str]) -> bool:
+    """The last clause's words are a question that stops where its verb's object should come.
 
     Two shapes: a polite request to tell or give "me"/"us" ("can you tell me", "could you
     please send us"; not the bare order "Tell me." or "Show me.", often whole as an answer
     to the assistant's own offer), and "where/how/when/why" + auxiliary + pronoun + a verb
     that needs its object ("where can I buy", "how do I use").
     """
-    words = _last_clause_words(text)
+    words = list(clause)
     if "please" in words:
         words.remove("please")
-    if len(words) == 4 and words[0] in _DO | _MODALS and words[1] == "you":
+    if len(words) == 4 and words[0] in _AUXILIARIES and words[1] == "you":
         return words[2] in _GIVING and words[3] in ("me", "us")
     return (
         len(words) == 4
         and words[0] in _WH_ADVERBS
-        and words[1] in _DO | _MODALS
+        and words[1] in _AUXILIARIES
         and words[2] in _SUBJECT_PRONOUNS
         and words[3] in _TRANSITIVE
     )
