@@ -31,6 +31,7 @@ from voicedesk.audio.wavio import read_wav
 from voicedesk.config import Settings, load_settings
 from voicedesk.errors import ModelFileError, UserError
 from voicedesk.providers import local_stt
+from voicedesk.turn.cues import CONTINUATION_ODDS, Reading, reading_cue
 from voicedesk.turn.detector import TurnDetector, TurnSignal
 from voicedesk.turn.features import N_FRAMES, N_MELS, N_SAMPLES, log_mel
 from voicedesk.turn.models import load_session, smart_turn_path, vad_path
@@ -783,6 +784,24 @@ def test_cue_reading_is_faster_whispers_verbatim_transcript(name: str) -> None:
     stem = text.rstrip(".?!").rsplit(" ", 1)[0]
     for other, odds in reading.alternatives:
         assert other.startswith(stem) and other != text.rstrip(".?!") and odds > 0
+    for longer, odds in reading.continuations:
+        assert longer.startswith(text.rstrip(".?!")) and longer != text.rstrip(".?!") and odds > 0
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_cue_reading_tells_a_dangling_word_dropped_before_the_full_stop() -> None:
+    """Tiny Whisper writes "Please move my dentist appointment." for speech that stops on
+    "to", but weighed " to" against that full stop: the reading must carry it, so the turn
+    waits out the pause."""
+    pcm, _ = read_wav(FIXTURES.parent / "cues" / "dropped-to.wav", RATE)
+    reading = local_stt.LocalWhisper().read_for_cues(pcm, 0.13)
+    assert reading.text == "Please move my dentist appointment."
+    odds = dict(reading.continuations)
+    assert odds.get("Please move my dentist appointment to", 0.0) >= CONTINUATION_ODDS
+    cue = reading_cue(
+        Reading(reading.text, heard=reading.heard, continuations=tuple(reading.continuations))
+    )
+    assert cue.verdict == "hesitant"
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")

@@ -52,6 +52,11 @@ def test_transcript_cue(text: str, verdict: str) -> None:
         "Could you please send us.",
         "Where can I buy?",
         "How do I use?",
+        "Find the paragraph that mentions.",  # a relative clause with no object
+        "Forward me the email which said.",
+        "Reply to the colleague who sent.",
+        "Which of these files?",  # the question about the files is still to come
+        "Which one of the reports?",
     ],
 )
 def test_a_question_stopped_before_its_verb_or_object_is_hesitant(text: str) -> None:
@@ -80,6 +85,13 @@ def test_a_question_stopped_before_its_verb_or_object_is_hesitant(text: str) -> 
         "How can I tell?",
         "What do you need?",  # "what" is the object
         "Where can I buy stamps?",
+        "Find the paragraph that mentions the deadline.",
+        "Find the file that I need.",  # the object came first
+        "Show me what that means.",  # "that" is a demonstrative
+        "Open the one that works.",
+        "Which of these is newer?",
+        "Which of these files is newer?",
+        "Which of your plans did you like?",
     ],
 )
 def test_a_question_with_its_verb_and_object_stays_complete(text: str) -> None:
@@ -112,6 +124,21 @@ def test_a_nearly_dangling_last_word_makes_the_reading_hesitant(
     alternatives: tuple[tuple[str, float], ...], verdict: str
 ) -> None:
     assert reading_cue(Reading("Add a paragraph above.", alternatives)).verdict == verdict
+
+
+@pytest.mark.parametrize(
+    ("continuations", "verdict"),
+    [
+        ((("Move my appointment to", 0.47),), "hesitant"),  # may have dropped a last "to"
+        ((("Move my appointment to", 0.02),), "complete"),  # weighed, but hardly
+        ((("Move my appointment now", 0.6),), "complete"),  # one more word, not dangling
+    ],
+)
+def test_a_nearly_added_dangling_word_makes_the_reading_hesitant(
+    continuations: tuple[tuple[str, float], ...], verdict: str
+) -> None:
+    reading = Reading("Move my appointment.", continuations=continuations)
+    assert reading_cue(reading).verdict == verdict
 
 
 def test_the_doubt_of_an_alternative_counts_when_choosing_readings() -> None:

@@ -17,7 +17,9 @@ doubtful last word" rule, which also removed real last words ("… by the [Beatl
 The cue reading also reports the words Whisper weighed instead of the last one it wrote,
 with their odds against it: the tiny model writes "call" where the person said "called"
 and "above" for "about", but it usually gave the dangling word real weight, and the
-end-of-turn policy can wait out a pause on that doubt (``voicedesk.turn.cues``). And it
+end-of-turn policy can wait out a pause on that doubt (``voicedesk.turn.cues``). Where it
+drops the dangling word altogether ("… my dentist appointment [to]."), it weighed that word
+against the full stop it wrote instead, and that is reported too. And it
 reports which words Whisper wrote for the silence after the speech: where a phrase stops
 on a function word the tiny model likes to finish it ("… train to" → "… train to me?",
 "… the name of" → "… the name of the ring."), and its own alignment places those words
@@ -30,7 +32,7 @@ import asyncio
 import importlib.util
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,9 @@ from voicedesk.audio.wavio import to_float32
 from voicedesk.errors import UserError
 
 MIN_SAMPLES = 1600  # under 0.1 s at 16 kHz: nothing a person said
-ALTERNATIVES = 10  # how many of the likeliest tokens are looked at for the last word
+ALTERNATIVES = 10  # how many of a step's likeliest tokens are looked at for other endings
 _WORD_START = re.compile(r"^ [A-Za-z]")  # a token that starts a word
+_WORD_GOES_ON = re.compile(r"^[A-Za-z0-9'-]")  # a token that continues the word before it
 _SPOKEN = re.compile(r"^\s*[A-Za-z0-9']")  # an aligned "word" that is not punctuation
 # A word Whisper's alignment starts later than this before the end of the speech was written
 # for the silence. On the Piper turns of tests/fixtures (checked-in and --holdout), invented
@@ -56,12 +59,14 @@ class CueReading:
     """What the verbatim decoding of a turn says about how it ends.
 
     ``alternatives``: ``(text with another last word, odds against the written one)``;
+    ``continuations``: ``(text with one more word, odds against ending where it did)``;
     ``heard``: the text without the words placed in the silence after the speech.
     """
 
     text: str
     alternatives: list[tuple[str, float]]
     heard: str
+    continuations: list[tuple[str, float]] = field(default_factory=list)
 
 
 # Disfluent, unpunctuated-at-the-end context: Whisper continues in the style of its prompt.
@@ -148,11 +153,13 @@ class LocalWhisper:
         return " ".join(s.text.strip() for s in segments).strip()
 
     def read_for_cues(self, audio16k: np.ndarray, silence_s: float = 0.0) -> CueReading:
-        """The verbatim words in ``audio16k``, the readings with another last word, and the
-        words heard before the last ``silence_s`` of the audio (the VAD's trailing silence).
+        """The verbatim words in ``audio16k``, the readings with another last word or one
+        more word, and the words heard before the last ``silence_s`` of the audio (the VAD's
+        trailing silence).
 
         The alternatives are the words Whisper weighed at the step where it chose the last
-        word. Decoded as faster-whisper's ``transcribe`` would with the verbatim prompt at
+        word, the continuations those it weighed at the step where it ended the text after
+        it (with punctuation or the end of the text). Decoded as faster-whisper's ``transcribe`` would with the verbatim prompt at
         temperature 0 (same features, prompt and suppressed tokens: a test holds the texts
         equal), but through CTranslate2 directly, because only it returns each step's
         probabilities; the words are placed with faster-whisper's cross-attention alignment
@@ -181,10 +188,12 @@ class LocalWhisper:
         ids = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(ids).strip()
         speech_end_s = features.shape[-1] / 100 - silence_s  # 10 ms feature frames
+        alternatives, continuations = self._other_endings(ids, result.logits[0])
         return CueReading(
             text,
-            self._other_last_words(ids, result.logits[0]),
+            alternatives,
             self._heard(ids, encoded, features.shape[-1], speech_end_s) if ids else text,
+            continuations,
         )
 
     def _heard(self, ids: list[int], encoded: Any, frames: int, speech_end_s: float) -> str:
@@ -198,26 +207,48 @@ class LocalWhisper:
         heard = [w for w, start in words if start < speech_end_s - INVENTED_WORD_S]
         return "".join(heard).strip()
 
-    def _other_last_words(self, ids: list[int], steps: list[Any]) -> list[tuple[str, float]]:
+    def _other_endings(
+        self, ids: list[int], steps: list[Any]
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """The texts with another last word, and the texts with one more word: the words
+        Whisper weighed where it chose the last word, and where it chose to stop after it."""
         tokenizer = self._tokenizer()
-        starts = [k for k, t in enumerate(ids) if _WORD_START.match(tokenizer.decode([t]))]
+        pieces = [tokenizer.decode([t]) for t in ids]
+        starts = [k for k, piece in enumerate(pieces) if _WORD_START.match(piece)]
         if not starts:
-            return []
+            return [], []
         k = starts[-1]  # the step that chose the last word's first token
-        logits = np.asarray(steps[k], dtype=np.float64)
-        probs = np.exp(logits - logits.max())
-        chosen = probs[ids[k]]
-        written = tokenizer.decode([ids[k]]).strip().lower()
+        written = pieces[k].strip().lower()
         stem = tokenizer.decode(ids[:k]).strip()
-        others: list[tuple[str, float]] = []
+        # a shorter piece that begins the written word is that word split differently
+        others = self._words_weighed(steps[k], ids[k], stem, written.startswith)
+        # The step that ended the text after the last word, with punctuation or the end of
+        # the text: where the speech stopped on a dangling word, Whisper may drop it there
+        # ("… my dentist appointment [to]." with " to" at 0.5–0.9 of the full stop's odds).
+        end = next((j for j in range(k + 1, len(ids)) if not _WORD_GOES_ON.match(pieces[j])), None)
+        end = len(ids) if end is None else end
+        if end >= len(steps):
+            return others, []
+        chosen = ids[end] if end < len(ids) else tokenizer.eot
+        said = tokenizer.decode(ids[:end]).strip()
+        return others, self._words_weighed(steps[end], chosen, said, lambda word: False)
+
+    def _words_weighed(
+        self, step: Any, chosen: int, stem: str, same: Callable[[str], bool]
+    ) -> list[tuple[str, float]]:
+        """``stem`` + each word among the step's likeliest tokens, with its odds against the
+        chosen token; not the chosen token, nor a word for which ``same`` is true."""
+        tokenizer = self._tokenizer()
+        logits = np.asarray(step, dtype=np.float64)
+        probs = np.exp(logits - logits.max())
+        texts: list[tuple[str, float]] = []
         for token in np.argsort(-probs)[:ALTERNATIVES]:
             piece = tokenizer.decode([int(token)]) if token < tokenizer.eot else ""
             word = piece.strip()
-            # a shorter piece that begins the written word is that word split differently
-            if token == ids[k] or not _WORD_START.match(piece) or written.startswith(word.lower()):
+            if token == chosen or not _WORD_START.match(piece) or same(word.lower()):
                 continue
-            others.append((f"{stem} {word}".strip(), float(probs[token] / chosen)))
-        return others
+            texts.append((f"{stem} {word}".strip(), float(probs[token] / probs[chosen])))
+        return texts
 
     def _tokenizer(self) -> Any:
         if self._cue_tokenizer is None:

@@ -40,6 +40,11 @@ class CueText(Protocol):
         ...
 
     @property
+    def continuations(self) -> list[tuple[str, float]]:
+        """``(text with one more word, odds against ending where it did)``."""
+        ...
+
+    @property
     def heard(self) -> str:
         """The text without the words written for the trailing silence."""
         ...
@@ -128,7 +133,7 @@ def replay(
 
 def _read(transcriber: CueReader, pcm: np.ndarray, silence_s: float) -> Reading:
     cue = transcriber.read_for_cues(pcm, silence_s)
-    return Reading(cue.text, tuple(cue.alternatives), cue.heard)
+    return Reading(cue.text, tuple(cue.alternatives), cue.heard, tuple(cue.continuations))
 
 
 def _record(result: ReplayResult, signals: list[TurnSignal]) -> None:
