@@ -31,7 +31,7 @@ from voicedesk.audio.wavio import read_wav
 from voicedesk.config import Settings, load_settings
 from voicedesk.errors import ModelFileError, UserError
 from voicedesk.providers import local_stt
-from voicedesk.turn.cues import CONTINUATION_ODDS, Reading, reading_cue
+from voicedesk.turn.cues import CONTINUATION_ODDS, TRAILING_ODDS, Reading, reading_cue
 from voicedesk.turn.detector import TurnDetector, TurnSignal
 from voicedesk.turn.features import N_FRAMES, N_MELS, N_SAMPLES, log_mel
 from voicedesk.turn.models import load_session, smart_turn_path, vad_path
@@ -802,6 +802,20 @@ def test_cue_reading_tells_a_dangling_word_dropped_before_the_full_stop() -> Non
         Reading(reading.text, heard=reading.heard, continuations=tuple(reading.continuations))
     )
     assert cue.verdict == "hesitant"
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_cue_reading_tells_how_near_whisper_came_to_trailing_off() -> None:
+    """ "Can I ask you" spoken alone reads as a finished question, but Whisper weighed "…"
+    beside its "?"; at the end of a finished sentence it hardly does."""
+    whisper = local_stt.LocalWhisper()
+    pcm, _ = read_wav(FIXTURES.parent / "cues" / "trailed-ask.wav", RATE)
+    reading = whisper.read_for_cues(pcm, 0.04)
+    assert reading.text == "Can I ask you?"
+    assert reading.trailing >= TRAILING_ODDS
+    assert reading_cue(Reading(reading.text, trailing=reading.trailing)).verdict == "hesitant"
+    finished = whisper.read_for_cues(fixture_pcm(FINISHED))
+    assert finished.trailing < TRAILING_ODDS / 4
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")

@@ -141,6 +141,14 @@ def test_a_nearly_added_dangling_word_makes_the_reading_hesitant(
     assert reading_cue(reading).verdict == verdict
 
 
+@pytest.mark.parametrize(
+    ("trailing", "verdict"), [(0.0, "complete"), (0.2, "complete"), (0.6, "hesitant")]
+)
+def test_a_reading_that_nearly_trailed_off_is_hesitant(trailing: float, verdict: str) -> None:
+    """Whisper wrote "?" where it weighed "…" too: the odds of the trailing mark decide."""
+    assert reading_cue(Reading("Can I ask you?", trailing=trailing)).verdict == verdict
+
+
 def test_the_doubt_of_an_alternative_counts_when_choosing_readings() -> None:
     plain = Reading("Open the document call.")
     nearly = Reading("Open the document call.", (("Open the document called", 0.37),))

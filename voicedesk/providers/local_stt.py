@@ -45,6 +45,7 @@ MIN_SAMPLES = 1600  # under 0.1 s at 16 kHz: nothing a person said
 ALTERNATIVES = 10  # how many of a step's likeliest tokens are looked at for other endings
 _WORD_START = re.compile(r"^ [A-Za-z]")  # a token that starts a word
 _WORD_GOES_ON = re.compile(r"^[A-Za-z0-9'-]")  # a token that continues the word before it
+_TRAILING_MARK = re.compile(r"^(\.\.|…|,|;|:|-|—)")  # "...", "…", "...?", "-", "," …
 _SPOKEN = re.compile(r"^\s*[A-Za-z0-9']")  # an aligned "word" that is not punctuation
 # A word Whisper's alignment starts later than this before the end of the speech was written
 # for the silence. On the Piper turns of tests/fixtures (checked-in and --holdout), invented
@@ -60,6 +61,7 @@ class CueReading:
 
     ``alternatives``: ``(text with another last word, odds against the written one)``;
     ``continuations``: ``(text with one more word, odds against ending where it did)``;
+    ``trailing``: the odds of a trailing mark ("…", "-", ",") against the way it ended;
     ``heard``: the text without the words placed in the silence after the speech.
     """
 
@@ -67,6 +69,7 @@ class CueReading:
     alternatives: list[tuple[str, float]]
     heard: str
     continuations: list[tuple[str, float]] = field(default_factory=list)
+    trailing: float = 0.0
 
 
 # Disfluent, unpunctuated-at-the-end context: Whisper continues in the style of its prompt.
@@ -188,12 +191,13 @@ class LocalWhisper:
         ids = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(ids).strip()
         speech_end_s = features.shape[-1] / 100 - silence_s  # 10 ms feature frames
-        alternatives, continuations = self._other_endings(ids, result.logits[0])
+        alternatives, continuations, trailing = self._other_endings(ids, result.logits[0])
         return CueReading(
             text,
             alternatives,
             self._heard(ids, encoded, features.shape[-1], speech_end_s) if ids else text,
             continuations,
+            trailing,
         )
 
     def _heard(self, ids: list[int], encoded: Any, frames: int, speech_end_s: float) -> str:
@@ -209,14 +213,15 @@ class LocalWhisper:
 
     def _other_endings(
         self, ids: list[int], steps: list[Any]
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        """The texts with another last word, and the texts with one more word: the words
-        Whisper weighed where it chose the last word, and where it chose to stop after it."""
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], float]:
+        """The texts with another last word, the texts with one more word, and the odds of
+        trailing off: what Whisper weighed where it chose the last word, and where it chose
+        how to stop after it."""
         tokenizer = self._tokenizer()
         pieces = [tokenizer.decode([t]) for t in ids]
         starts = [k for k, piece in enumerate(pieces) if _WORD_START.match(piece)]
         if not starts:
-            return [], []
+            return [], [], 0.0
         k = starts[-1]  # the step that chose the last word's first token
         written = pieces[k].strip().lower()
         stem = tokenizer.decode(ids[:k]).strip()
@@ -228,10 +233,26 @@ class LocalWhisper:
         end = next((j for j in range(k + 1, len(ids)) if not _WORD_GOES_ON.match(pieces[j])), None)
         end = len(ids) if end is None else end
         if end >= len(steps):
-            return others, []
+            return others, [], 0.0
         chosen = ids[end] if end < len(ids) else tokenizer.eot
         said = tokenizer.decode(ids[:end]).strip()
-        return others, self._words_weighed(steps[end], chosen, said, lambda word: False)
+        more = self._words_weighed(steps[end], chosen, said, lambda word: False)
+        return others, more, self._trailing_odds(steps[end], chosen)
+
+    def _trailing_odds(self, step: Any, chosen: int) -> float:
+        """The odds of the step's likeliest trailing marks ("…", "-", ",") together against
+        the chosen token: how near Whisper came to writing that the speech trailed off."""
+        tokenizer = self._tokenizer()
+        logits = np.asarray(step, dtype=np.float64)
+        probs = np.exp(logits - logits.max())
+        trailing = sum(
+            probs[token]
+            for token in np.argsort(-probs)[:ALTERNATIVES]
+            if token != chosen
+            and token < tokenizer.eot
+            and _TRAILING_MARK.match(tokenizer.decode([int(token)]).strip())
+        )
+        return float(trailing / probs[chosen])
 
     def _words_weighed(
         self, step: Any, chosen: int, stem: str, same: Callable[[str], bool]

@@ -434,6 +434,11 @@ ALTERNATIVE_ODDS = 0.3
 # sentences of the checked-in, holdout and extra sets the most was 0.018; cut-off phrases
 # whose dangling word it dropped gave it 0.13–0.97 (docs/architecture.md).
 CONTINUATION_ODDS = 0.1
+# Trailing marks ("…", "-", ",") the transcriber weighed together at ≥ 0.4 of the odds of
+# the way it ended the text. Over the 184 finished sentences of the holdout, extra, fresh and
+# filler sets only one misread espeak-ng sentence came that near (0.45; 0.3 would have held
+# three more), while 15 fragments the other cues let through did (docs/architecture.md).
+TRAILING_ODDS = 0.4
 
 
 @dataclass(frozen=True)
@@ -443,13 +448,15 @@ class Reading:
     ``alternatives``: ``(text with another last word, odds against the written one)``;
     ``heard``: the text without the words the transcriber wrote for the silence after the
     speech (None: not known);
-    ``continuations``: ``(text with one more word, odds against ending where it did)``.
+    ``continuations``: ``(text with one more word, odds against ending where it did)``;
+    ``trailing``: the odds of a trailing mark ("…", "-", ",") against the way it ended.
     """
 
     text: str
     alternatives: tuple[tuple[str, float], ...] = ()
     heard: str | None = None
     continuations: tuple[tuple[str, float], ...] = ()
+    trailing: float = 0.0
 
 
 def _doubts(cue: Cue) -> bool:
@@ -459,14 +466,17 @@ def _doubts(cue: Cue) -> bool:
 
 def reading_cue(reading: Reading) -> Cue:
     """``transcript_cue``, doubtful too when the transcriber nearly wrote a dangling word,
-    nearly went on with one, or wrote words for the silence after one.
+    nearly went on with one, nearly wrote that the speech trailed off, or wrote words for the
+    silence after a dangling word.
 
     Small transcribers misread the last word of a phrase cut off at a function word as a
     content word ("… called" → "… call.", "… about" → "… above."), or drop it and write a
     full stop ("… my dentist appointment [to]."), but they usually gave the dangling word
-    real weight; and they finish such a phrase with words nobody said ("… to" → "… to
-    me?"), which their alignment places after the speech. Either way the turn waits out an
-    in-sentence pause — not the maximum wait, in case the doubt is wrong.
+    real weight; they write a full stop where they nearly wrote "…" ("Could you explain
+    how?" with "…" at 0.4 of the odds); and they finish such a phrase with words nobody
+    said ("… to" → "… to me?"), which their alignment places after the speech. Either way
+    the turn waits out an in-sentence pause — not the maximum wait, in case the doubt is
+    wrong.
     """
     cue = transcript_cue(reading.text)
     if _doubts(cue):
@@ -482,6 +492,8 @@ def reading_cue(reading: Reading) -> Cue:
     for text, odds in reading.continuations:
         if odds >= CONTINUATION_ODDS and _doubts(transcript_cue(text)):
             return Cue("hesitant", f"may have gone on with '{text.split()[-1]}' ({odds:.2f})")
+    if reading.trailing >= TRAILING_ODDS:
+        return Cue("hesitant", f"may have trailed off ({reading.trailing:.2f})")
     return cue
 
 

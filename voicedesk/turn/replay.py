@@ -45,6 +45,11 @@ class CueText(Protocol):
         ...
 
     @property
+    def trailing(self) -> float:
+        """The odds of a trailing mark ("…", "-", ",") against the way the text ended."""
+        ...
+
+    @property
     def heard(self) -> str:
         """The text without the words written for the trailing silence."""
         ...
@@ -133,7 +138,9 @@ def replay(
 
 def _read(transcriber: CueReader, pcm: np.ndarray, silence_s: float) -> Reading:
     cue = transcriber.read_for_cues(pcm, silence_s)
-    return Reading(cue.text, tuple(cue.alternatives), cue.heard, tuple(cue.continuations))
+    return Reading(
+        cue.text, tuple(cue.alternatives), cue.heard, tuple(cue.continuations), cue.trailing
+    )
 
 
 def _record(result: ReplayResult, signals: list[TurnSignal]) -> None:
