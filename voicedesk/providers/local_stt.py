@@ -19,7 +19,8 @@ with their odds against it: the tiny model writes "call" where the person said "
 and "above" for "about", but it usually gave the dangling word real weight, and the
 end-of-turn policy can wait out a pause on that doubt (``voicedesk.turn.cues``). Where it
 drops the dangling word altogether ("… my dentist appointment [to]."), it weighed that word
-against the full stop it wrote instead, and that is reported too. And it
+against the full stop it wrote instead, and that is reported too, as are the odds it gave
+to trailing off ("…", "-") where it wrote a finished "?" or ".". And it
 reports which words Whisper wrote for the silence after the speech: where a phrase stops
 on a function word the tiny model likes to finish it ("… train to" → "… train to me?",
 "… the name of" → "… the name of the ring."), and its own alignment places those words
