@@ -158,17 +158,17 @@ class LocalWhisper:
 
     def read_for_cues(self, audio16k: np.ndarray, silence_s: float = 0.0) -> CueReading:
         """The verbatim words in ``audio16k``, the readings with another last word or one
-        more word, and the words heard before the last ``silence_s`` of the audio (the VAD's
-        trailing silence).
+        more word, how near it came to trailing off, and the words heard before the last
+        ``silence_s`` of the audio (the VAD's trailing silence).
 
         The alternatives are the words Whisper weighed at the step where it chose the last
-        word, the continuations those it weighed at the step where it ended the text after
-        it (with punctuation or the end of the text). Decoded as faster-whisper's ``transcribe`` would with the verbatim prompt at
-        temperature 0 (same features, prompt and suppressed tokens: a test holds the texts
-        equal), but through CTranslate2 directly, because only it returns each step's
-        probabilities; the words are placed with faster-whisper's cross-attention alignment
-        (~30 ms more on a ~0.5 s reading). Only the last 30 s are read: the end is what the
-        cues are about.
+        word; the continuations and the trailing marks, what it weighed at the step where it
+        ended the text after that word (with punctuation or the end of the text). Decoded as
+        faster-whisper's ``transcribe`` would with the verbatim prompt at temperature 0
+        (same features, prompt and suppressed tokens: a test holds the texts equal), but
+        through CTranslate2 directly, because only it returns each step's probabilities; the
+        words are placed with faster-whisper's cross-attention alignment (~30 ms more on a
+        ~0.5 s reading). Only the last 30 s are read: the end is what the cues are about.
         """
         from faster_whisper.audio import pad_or_trim
 
@@ -227,7 +227,7 @@ class LocalWhisper:
         written = pieces[k].strip().lower()
         stem = tokenizer.decode(ids[:k]).strip()
         # a shorter piece that begins the written word is that word split differently
-        others = self._words_weighed(steps[k], ids[k], stem, written.startswith)
+        others = self._words_weighed(_probs(steps[k]), ids[k], stem, written.startswith)
         # The step that ended the text after the last word, with punctuation or the end of
         # the text: where the speech stopped on a dangling word, Whisper may drop it there
         # ("… my dentist appointment [to]." with " to" at 0.5–0.9 of the full stop's odds).
@@ -237,15 +237,14 @@ class LocalWhisper:
             return others, [], 0.0
         chosen = ids[end] if end < len(ids) else tokenizer.eot
         said = tokenizer.decode(ids[:end]).strip()
-        more = self._words_weighed(steps[end], chosen, said, lambda word: False)
-        return others, more, self._trailing_odds(steps[end], chosen)
+        probs = _probs(steps[end])
+        more = self._words_weighed(probs, chosen, said, lambda word: False)
+        return others, more, self._trailing_odds(probs, chosen)
 
-    def _trailing_odds(self, step: Any, chosen: int) -> float:
+    def _trailing_odds(self, probs: np.ndarray, chosen: int) -> float:
         """The odds of the step's likeliest trailing marks ("…", "-", ",") together against
         the chosen token: how near Whisper came to writing that the speech trailed off."""
         tokenizer = self._tokenizer()
-        logits = np.asarray(step, dtype=np.float64)
-        probs = np.exp(logits - logits.max())
         trailing = sum(
             probs[token]
             for token in np.argsort(-probs)[:ALTERNATIVES]
@@ -256,13 +255,11 @@ class LocalWhisper:
         return float(trailing / probs[chosen])
 
     def _words_weighed(
-        self, step: Any, chosen: int, stem: str, same: Callable[[str], bool]
+        self, probs: np.ndarray, chosen: int, stem: str, same: Callable[[str], bool]
     ) -> list[tuple[str, float]]:
         """``stem`` + each word among the step's likeliest tokens, with its odds against the
         chosen token; not the chosen token, nor a word for which ``same`` is true."""
         tokenizer = self._tokenizer()
-        logits = np.asarray(step, dtype=np.float64)
-        probs = np.exp(logits - logits.max())
         texts: list[tuple[str, float]] = []
         for token in np.argsort(-probs)[:ALTERNATIVES]:
             piece = tokenizer.decode([int(token)]) if token < tokenizer.eot else ""
@@ -290,6 +287,12 @@ class LocalWhisper:
             self._suppressed = list(get_suppressed_tokens(tokenizer, [-1]))
             self._cue_tokenizer = tokenizer
         return self._cue_tokenizer
+
+
+def _probs(step: Any) -> np.ndarray:
+    """A decoding step's logits as unnormalised probabilities (only their ratios are used)."""
+    logits = np.asarray(step, dtype=np.float64)
+    return np.exp(logits - logits.max())
 
 
 class LocalWhisperSTT:

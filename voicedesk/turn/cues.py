@@ -472,11 +472,11 @@ def reading_cue(reading: Reading) -> Cue:
     Small transcribers misread the last word of a phrase cut off at a function word as a
     content word ("… called" → "… call.", "… about" → "… above."), or drop it and write a
     full stop ("… my dentist appointment [to]."), but they usually gave the dangling word
-    real weight; they write a full stop where they nearly wrote "…" ("Could you explain
-    how?" with "…" at 0.4 of the odds); and they finish such a phrase with words nobody
-    said ("… to" → "… to me?"), which their alignment places after the speech. Either way
-    the turn waits out an in-sentence pause — not the maximum wait, in case the doubt is
-    wrong.
+    real weight; they write a question mark where they nearly wrote "…" ("Can I ask you?",
+    said alone, with "…" and "-" at 0.6–0.9 of its odds); and they finish such a phrase
+    with words nobody said ("… to" → "… to me?"), which their alignment places after the
+    speech. Either way the turn waits out an in-sentence pause — not the maximum wait, in
+    case the doubt is wrong.
     """
     cue = transcript_cue(reading.text)
     if _doubts(cue):
