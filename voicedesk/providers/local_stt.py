@@ -227,7 +227,7 @@ class LocalWhisper:
         written = pieces[k].strip().lower()
         stem = tokenizer.decode(ids[:k]).strip()
         # a shorter piece that begins the written word is that word split differently
-        others = self._words_weighed(_probs(steps[k]), ids[k], stem, written.startswith)
+        others = self._words_weighed(self._likeliest(steps[k]), ids[k], stem, written.startswith)
         # The step that ended the text after the last word, with punctuation or the end of
         # the text: where the speech stopped on a dangling word, Whisper may drop it there
         # ("… my dentist appointment [to]." with " to" at 0.5–0.9 of the full stop's odds).
@@ -237,36 +237,32 @@ class LocalWhisper:
             return others, [], 0.0
         chosen = ids[end] if end < len(ids) else tokenizer.eot
         said = tokenizer.decode(ids[:end]).strip()
-        probs = _probs(steps[end])
-        more = self._words_weighed(probs, chosen, said, lambda word: False)
-        return others, more, self._trailing_odds(probs, chosen)
+        step = self._likeliest(steps[end])
+        more = self._words_weighed(step, chosen, said, lambda word: False)
+        return others, more, _trailing_odds(step, chosen)
 
-    def _trailing_odds(self, probs: np.ndarray, chosen: int) -> float:
-        """The odds of the step's likeliest trailing marks ("…", "-", ",") together against
-        the chosen token: how near Whisper came to writing that the speech trailed off."""
+    def _likeliest(self, step: Any) -> _Step:
+        """A decoding step's probabilities and its ``ALTERNATIVES`` likeliest tokens, decoded
+        once for every question asked of that step."""
         tokenizer = self._tokenizer()
-        trailing = sum(
-            probs[token]
-            for token in np.argsort(-probs)[:ALTERNATIVES]
-            if token != chosen
-            and token < tokenizer.eot
-            and _TRAILING_MARK.match(tokenizer.decode([int(token)]).strip())
-        )
-        return float(trailing / probs[chosen])
+        logits = np.asarray(step, dtype=np.float64)
+        probs = np.exp(logits - logits.max())  # unnormalised: only ratios are used
+        top = [int(token) for token in np.argsort(-probs)[:ALTERNATIVES]]
+        pieces = [tokenizer.decode([t]) if t < tokenizer.eot else "" for t in top]
+        return _Step(probs, list(zip(top, pieces, strict=True)))
 
+    @staticmethod
     def _words_weighed(
-        self, probs: np.ndarray, chosen: int, stem: str, same: Callable[[str], bool]
+        step: _Step, chosen: int, stem: str, same: Callable[[str], bool]
     ) -> list[tuple[str, float]]:
         """``stem`` + each word among the step's likeliest tokens, with its odds against the
         chosen token; not the chosen token, nor a word for which ``same`` is true."""
-        tokenizer = self._tokenizer()
         texts: list[tuple[str, float]] = []
-        for token in np.argsort(-probs)[:ALTERNATIVES]:
-            piece = tokenizer.decode([int(token)]) if token < tokenizer.eot else ""
+        for token, piece in step.top:
             word = piece.strip()
             if token == chosen or not _WORD_START.match(piece) or same(word.lower()):
                 continue
-            texts.append((f"{stem} {word}".strip(), float(probs[token] / probs[chosen])))
+            texts.append((f"{stem} {word}".strip(), float(step.probs[token] / step.probs[chosen])))
         return texts
 
     def _tokenizer(self) -> Any:
@@ -289,10 +285,24 @@ class LocalWhisper:
         return self._cue_tokenizer
 
 
-def _probs(step: Any) -> np.ndarray:
-    """A decoding step's logits as unnormalised probabilities (only their ratios are used)."""
-    logits = np.asarray(step, dtype=np.float64)
-    return np.exp(logits - logits.max())
+@dataclass(frozen=True)
+class _Step:
+    """One decoding step: unnormalised probabilities, and the likeliest tokens with their
+    text ("" for special tokens)."""
+
+    probs: np.ndarray
+    top: list[tuple[int, str]]
+
+
+def _trailing_odds(step: _Step, chosen: int) -> float:
+    """The odds of the step's likeliest trailing marks ("…", "-", ",") together against the
+    chosen token: how near Whisper came to writing that the speech trailed off."""
+    trailing = sum(
+        step.probs[token]
+        for token, piece in step.top
+        if token != chosen and piece and _TRAILING_MARK.match(piece.strip())
+    )
+    return float(trailing / step.probs[chosen])
 
 
 class LocalWhisperSTT:
