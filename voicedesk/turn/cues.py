@@ -163,6 +163,9 @@ STRONG_BIGRAMS = frozenset(
     }
 )
 
+# Every word on the lists above: what a fragment that stops "on a function word" stops on.
+_FUNCTION_WORDS = STRONG | WEAK | PREPOSITIONS
+
 _WORD = re.compile(r"[a-z']+")
 # A filler however the transcriber spells it: Whisper writes "Umm", "Uhh", "Hmm", "Mm" as
 # well as "um" and "uh" ("What's the weather like in Umm?" is not a finished question).
@@ -266,6 +269,13 @@ _RELATIVE_NEEDS_OBJECT = frozenset(
     ]
 )
 _RELATIVE_PRONOUNS = frozenset(["that", "which", "who"])
+# Words a relative pronoun cannot refer to: "what that means", "so that has", "it that".
+_NOT_ANTECEDENTS = (
+    _FUNCTION_WORDS
+    | _WH
+    | _LEAD_INS
+    | frozenset(["that", "it", "you", "me", "us", "them", "him", "there"])
+)
 # "Which of these | files is newer?": the determiner after "which of" opens the noun phrase
 # that the question is about; the verb comes after it.
 _CHOICE_DETERMINERS = frozenset(["the", "these", "those", "my", "your", "our", "their"])
@@ -330,7 +340,7 @@ def stops_on_function_word(text: str) -> bool:
     """The text's last word is on one of the lists above (an article, preposition,
     conjunction, auxiliary, filler …): ``bench turn`` scores fragments by this."""
     words = _WORD.findall(text.lower())
-    return bool(words) and words[-1] in (STRONG | WEAK | PREPOSITIONS)
+    return bool(words) and words[-1] in _FUNCTION_WORDS
 
 
 def _ends_on_filler(words: list[str]) -> bool:
@@ -407,12 +417,7 @@ def _relative_clause_open(clause: list[str]) -> bool:
     """
     if len(clause) < 3 or clause[-1] not in _RELATIVE_NEEDS_OBJECT:
         return False
-    antecedent = clause[-3]
-    return (
-        clause[-2] in _RELATIVE_PRONOUNS
-        and antecedent not in STRONG | WEAK | PREPOSITIONS | _WH | _LEAD_INS
-        and antecedent not in ("that", "it", "you", "me", "us", "them", "him", "there")
-    )
+    return clause[-2] in _RELATIVE_PRONOUNS and clause[-3] not in _NOT_ANTECEDENTS
 
 
 def _choice_without_verb(clause: list[str]) -> bool:
