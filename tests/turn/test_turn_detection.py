@@ -819,6 +819,23 @@ def test_cue_reading_tells_how_near_whisper_came_to_trailing_off() -> None:
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_a_finished_statement_reads_as_firm() -> None:
+    """Whisper weighs neither another word nor "…" where a finished sentence ends, so the turn
+    may end without Smart Turn's say-so (which scores a few such sentences near 0)."""
+    reading = local_stt.LocalWhisper().read_for_cues(fixture_pcm("dev-finished-3.wav"))
+    assert reading.text == "I think that's everything for today."
+    cue = reading_cue(
+        Reading(
+            reading.text,
+            continuations=tuple(reading.continuations),
+            trailing=reading.trailing,
+            weighed=True,
+        )
+    )
+    assert cue.verdict == "complete" and cue.firm
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
 @pytest.mark.parametrize(
     ("name", "heard"),
     [

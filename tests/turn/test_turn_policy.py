@@ -55,6 +55,7 @@ def test_transcript_cue(text: str, verdict: str) -> None:
         "Find the paragraph that mentions.",  # a relative clause with no object
         "Forward me the email which said.",
         "Reply to the colleague who sent.",
+        "What does the word?",  # "what" is not the subject: the verb is still to come
         "Which of these files?",  # the question about the files is still to come
         "Which one of the reports?",
     ],
@@ -103,7 +104,8 @@ def test_a_question_with_its_verb_and_object_stays_complete(text: str) -> None:
     [
         (["Schedule a call with the team?", "Schedule a call with the team at?"], 1),
         (["Book a taxi to...", "Book a taxi, too."], 0),  # incomplete beats hesitant
-        (["What time is my next meeting?", "What time is my next meeting."], 0),  # a tie
+        (["Turn the volume down.", "Turn the volume down!"], 0),  # a tie
+        (["What time is my next meeting?", "What time is my next meeting."], 1),  # not firm
         (["Turn the volume down a little.", ""], 0),  # a reading with no words says nothing
     ],
 )
@@ -131,14 +133,65 @@ def test_a_nearly_dangling_last_word_makes_the_reading_hesitant(
     [
         ((("Move my appointment to", 0.47),), "hesitant"),  # may have dropped a last "to"
         ((("Move my appointment to", 0.02),), "complete"),  # weighed, but hardly
-        ((("Move my appointment now", 0.6),), "complete"),  # one more word, not dangling
+        ((("Move my appointment now", 0.06), ("Move my appointment for", 0.05)), "hesitant"),
+        ((("Move my appointment now", 0.05),), "complete"),
     ],
 )
-def test_a_nearly_added_dangling_word_makes_the_reading_hesitant(
+def test_the_words_weighed_for_going_on_make_the_reading_hesitant_together(
     continuations: tuple[tuple[str, float], ...], verdict: str
 ) -> None:
+    """ "How do I reset?" with " it" and " me" beside its "?" was cut before the object."""
     reading = Reading("Move my appointment.", continuations=continuations)
     assert reading_cue(reading).verdict == verdict
+
+
+@pytest.mark.parametrize(
+    ("reading", "firm"),
+    [
+        (Reading("I was wondering if you could help me.", weighed=True), True),
+        (Reading("I was wondering if you could help me."), False),  # odds not known
+        (Reading("I was wondering if you could help me.", trailing=0.2, weighed=True), False),
+        (  # another word and a trailing mark, together 0.11
+            Reading(
+                "I was wondering if you could help me.",
+                continuations=(("I was wondering if you could help me with", 0.05),),
+                trailing=0.06,
+                weighed=True,
+            ),
+            False,
+        ),
+        (  # a dangling last word instead ("… help the") and a trailing mark
+            Reading(
+                "I was wondering if you could help me.",
+                alternatives=(("I was wondering if you could help the", 0.06),),
+                trailing=0.05,
+                weighed=True,
+            ),
+            False,
+        ),
+        (  # another last word that ends a sentence too does not count
+            Reading(
+                "I was wondering if you could help me.",
+                alternatives=(("I was wondering if you could help Mia", 0.5),),
+                weighed=True,
+            ),
+            True,
+        ),
+        (Reading("Set a timer for it.", weighed=True), False),  # a doubtful text stays so
+        (Reading("Why is the sky blue?"), True),  # a complete question needs no odds
+    ],
+)
+def test_a_sentence_the_transcriber_ended_without_a_doubt_is_firm(
+    reading: Reading, firm: bool
+) -> None:
+    assert reading_cue(reading).firm is firm
+
+
+def test_of_two_equally_doubtful_readings_the_one_that_is_not_firm_wins() -> None:
+    sure = Reading("Open the spreadsheet.", weighed=True)
+    unsure = Reading("Open the spreadsheet.", trailing=0.2, weighed=True)
+    assert most_doubtful([sure, unsure]) is unsure
+    assert most_doubtful([unsure, sure]) is unsure
 
 
 @pytest.mark.parametrize(
@@ -160,11 +213,12 @@ def detector() -> det.TurnDetector:
     return det.TurnDetector(load_settings(None), expects_text=True, virtual_clock=True)
 
 
-def _pause(d: det.TurnDetector, prob: float, text: str, fresh: bool = True) -> None:
+def _pause(d: det.TurnDetector, prob: float, text: str | Reading, fresh: bool = True) -> None:
     """Put the detector in a pause that began at 1.0 s with a known verdict and text;
     ``fresh``: the text covers all the speech (not read before a resumption)."""
     d._end_turn_state()
-    d.set_text(text, 1.1)  # outside a pause: only stored (and its cue read)
+    reading = text if isinstance(text, Reading) else Reading(text)
+    d.set_reading(reading, 1.1)  # outside a pause: only stored (and its cue read)
     d._state = "pause"
     d._end_s, d._stop_at = 1.0, 1.1
     d._prob, d._text_fresh = prob, fresh
@@ -172,7 +226,7 @@ def _pause(d: det.TurnDetector, prob: float, text: str, fresh: bool = True) -> N
 
 
 def _ended_at(
-    d: det.TurnDetector, prob: float, text: str, fresh: bool = True
+    d: det.TurnDetector, prob: float, text: str | Reading, fresh: bool = True
 ) -> tuple[float, str] | None:
     _pause(d, prob, text, fresh)
     for k in range(1, 400):
@@ -225,17 +279,28 @@ def test_low_probability_without_text_cue_times_out(detector: det.TurnDetector) 
     assert reason == "timeout"
 
 
-def test_a_complete_question_ends_the_turn_whatever_the_model_says(
-    detector: det.TurnDetector,
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Why is the sky blue?",  # Smart Turn scored it 0.02 for 1.4 s of silence
+        Reading("I was wondering if you could help me.", weighed=True),  # 0.01–0.1
+    ],
+)
+def test_a_firm_transcript_ends_the_turn_whatever_the_model_says(
+    detector: det.TurnDetector, text: str | Reading
 ) -> None:
-    # Smart Turn scored a plainly finished "Why is the sky blue?" 0.02 for 1.4 s of silence.
-    silence, reason = _ended_at(detector, 0.02, "Why is the sky blue?")
+    silence, reason = _ended_at(detector, 0.02, text)
     assert reason == "transcript"
-    assert det.QUESTION_WAIT_S <= silence <= det.QUESTION_WAIT_S + 0.02
-    assert transcript_cue("Why is the sky blue?").question
-    # a statement with the same model verdict is not enough, nor is a doubtful question
+    assert det.FIRM_WAIT_S <= silence <= det.FIRM_WAIT_S + 0.02
+
+
+def test_a_transcript_that_is_not_firm_waits_for_the_model(detector: det.TurnDetector) -> None:
+    assert transcript_cue("Why is the sky blue?").firm
+    # a statement without the transcriber's odds is not enough, nor is a doubtful question
     assert _ended_at(detector, 0.02, "The sky is blue.")[1] == "timeout"
     assert _ended_at(detector, 0.02, "What time does the sun set in?")[1] == "timeout"
+    nearly_trailed = Reading("The sky is blue.", trailing=0.2, weighed=True)
+    assert _ended_at(detector, 0.02, nearly_trailed)[1] == "timeout"
 
 
 def test_a_question_read_before_the_latest_speech_does_not_end_the_turn(

@@ -285,9 +285,11 @@ _CHOICE_DETERMINERS = frozenset(["the", "these", "those", "my", "your", "our", "
 class Cue:
     verdict: Literal["incomplete", "hesitant", "complete", "unknown"]
     reason: str
-    # A complete sentence the transcriber wrote as a question: the words and the intonation
-    # both say so, which is stronger evidence than a full stop (see the detector's policy).
-    question: bool = False
+    # The words say the person is done firmly enough to end the turn after a short silence
+    # whatever the audio model says (the detector's policy): a complete question (the words
+    # and the intonation both say so, stronger evidence than a full stop), or a sentence the
+    # transcriber ended without weighing going on or trailing off (``reading_cue``).
+    firm: bool = False
 
 
 def transcript_cue(text: str) -> Cue:
@@ -330,7 +332,7 @@ def transcript_cue(text: str) -> Cue:
     if _choice_without_verb(clause):
         return Cue("hesitant", "a 'which of' question with no verb yet")
     if question:
-        return Cue("complete", "a complete question", question=True)
+        return Cue("complete", "a complete question", firm=True)
     if stripped[-1] in ".!":
         return Cue("complete", "sentence-final punctuation")
     return Cue("unknown", "no cue")
@@ -382,7 +384,8 @@ def _verb_still_missing(words: list[str]) -> bool:
         return len(words) >= 3  # "how many pages does"; "who does?" is a whole answer
     if len(rest) == 1:
         return rest[0] in _SUBJECT_PRONOUNS  # "how do I"; "who can help" has its verb
-    return opens_subject and not (len(head) == 1 and head[0] in ("who", "what") and aux in _DO)
+    # "who does the dishes?": "does" is the main verb; "what does the word" has none yet
+    return opens_subject and not (head == ["who"] and aux in _DO)
 
 
 def _object_still_missing(clause: list[str]) -> bool:
@@ -434,16 +437,24 @@ _DOUBT = {"complete": 0, "unknown": 1, "hesitant": 2, "incomplete": 3}
 # the tune split of tests/fixtures/make_extra_fixtures.py, where 0.25–0.5 scored alike and
 # 0.2 began to hold finished sentences (see docs/architecture.md).
 ALTERNATIVE_ODDS = 0.3
-# A dangling word the transcriber weighed at ≥ 0.1 of the odds of ending the text where it
-# did. Where the speech is over it hardly weighs going on at all: over the 132 finished
-# sentences of the checked-in, holdout and extra sets the most was 0.018; cut-off phrases
-# whose dangling word it dropped gave it 0.13–0.97 (docs/architecture.md).
+# Words the transcriber weighed going on with, together at ≥ 0.1 of the odds of ending the
+# text where it did. Where the speech is over it hardly weighs going on at all: over the 184
+# finished sentences of the holdout, extra, fresh and filler sets one misread espeak-ng
+# sentence came to 0.2, the rest to 0.05 at most; cut-off phrases whose dangling word it
+# dropped gave that word alone 0.13–0.97 (docs/architecture.md).
 CONTINUATION_ODDS = 0.1
 # Trailing marks ("…", "-", ",") the transcriber weighed together at ≥ 0.4 of the odds of
 # the way it ended the text. Over the 184 finished sentences of the holdout, extra, fresh and
 # filler sets only one misread espeak-ng sentence came that near (0.45; 0.3 would have held
 # three more), while 15 fragments the other cues let through did (docs/architecture.md).
 TRAILING_ODDS = 0.4
+# A sentence-final text is firm (``Cue.firm``) when the transcriber weighed every doubtful
+# ending — a dangling last word instead of its own, another word after it, a trailing mark —
+# together under 0.1 of the odds of the way it wrote. 138 of the 144 finished Piper sentences
+# of the holdout, fresh and later sets are, and Smart Turn scores a few of them near 0 for
+# seconds ("I was wondering if you could help me." 0.01–0.1), as it does some finished
+# questions; 28 of the 88 fragments that read as a whole sentence are too (docs/architecture.md).
+FIRM_ODDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -454,7 +465,9 @@ class Reading:
     ``heard``: the text without the words the transcriber wrote for the silence after the
     speech (None: not known);
     ``continuations``: ``(text with one more word, odds against ending where it did)``;
-    ``trailing``: the odds of a trailing mark ("…", "-", ",") against the way it ended.
+    ``trailing``: the odds of a trailing mark ("…", "-", ",") against the way it ended;
+    ``weighed``: the transcriber reported those odds (the local cue reading; a cloud
+    transcript is text only, and no odds is not the same as odds of 0).
     """
 
     text: str
@@ -462,6 +475,7 @@ class Reading:
     heard: str | None = None
     continuations: tuple[tuple[str, float], ...] = ()
     trailing: float = 0.0
+    weighed: bool = False
 
 
 def _doubts(cue: Cue) -> bool:
@@ -494,11 +508,16 @@ def reading_cue(reading: Reading) -> Cue:
     for text, odds in reading.alternatives:
         if odds >= ALTERNATIVE_ODDS and _doubts(transcript_cue(text)):
             return Cue("hesitant", f"may have been '{text.split()[-1]}' ({odds:.2f})")
-    for text, odds in reading.continuations:
-        if odds >= CONTINUATION_ODDS and _doubts(transcript_cue(text)):
-            return Cue("hesitant", f"may have gone on with '{text.split()[-1]}' ({odds:.2f})")
+    going_on = sum(odds for _, odds in reading.continuations)
+    if going_on >= CONTINUATION_ODDS:
+        likeliest = max(reading.continuations, key=lambda c: c[1])[0].split()[-1]
+        return Cue("hesitant", f"may have gone on, likeliest with '{likeliest}' ({going_on:.2f})")
     if reading.trailing >= TRAILING_ODDS:
         return Cue("hesitant", f"may have trailed off ({reading.trailing:.2f})")
+    if cue.verdict == "complete" and not cue.firm and reading.weighed:
+        dangling = sum(odds for text, odds in reading.alternatives if _doubts(transcript_cue(text)))
+        if dangling + going_on + reading.trailing < FIRM_ODDS:
+            return Cue("complete", "a sentence the transcriber ended without a doubt", firm=True)
     return cue
 
 
@@ -517,4 +536,9 @@ def most_doubtful(readings: Sequence[Reading]) -> Reading:
     heard = [r for r in readings if _WORD.search(r.text.lower())]
     if not heard:
         return readings[0] if readings else Reading("")
-    return max(heard, key=lambda r: _DOUBT[reading_cue(r).verdict])
+
+    def doubt(reading: Reading) -> tuple[int, bool]:
+        cue = reading_cue(reading)
+        return _DOUBT[cue.verdict], not cue.firm  # on a tie, not the firm one
+
+    return max(heard, key=doubt)

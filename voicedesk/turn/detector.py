@@ -15,10 +15,10 @@ Policy, in order: a transcript that stops on a word needing a continuation ("the
 "is", "can", a preposition before a question mark) holds the turn for a pause longer than an
 in-sentence one (``HESITANT_WAIT_S``) whatever the model says; otherwise the model's
 P(complete) ≥ threshold ends it — within the first ``EARLY_SILENCE_S`` of silence only at
-``EARLY_THRESHOLD``, since that silence may be a gap between two words. A complete question
-in the transcript of all the speech ends it after ``QUESTION_WAIT_S`` whatever the model
-says; any other sentence-final transcript with a doubtful model only after that same longer
-pause.
+``EARLY_THRESHOLD``, since that silence may be a gap between two words. A firm transcript of
+all the speech (a complete question, or a sentence the local transcriber ended without
+weighing going on: ``Cue.firm``) ends it after ``FIRM_WAIT_S`` whatever the model says; any
+other sentence-final transcript with a doubtful model only after an in-sentence pause.
 When a transcriber is attached the model's "complete" waits for the text of the latest speech
 (the LLM is already running, so this costs the listener nothing), up to a short text timeout.
 A low probability is re-checked as the silence grows.
@@ -47,13 +47,14 @@ TEXT_WAIT_S = 0.8  # longest we hold a model "complete" waiting for the transcri
 HESITANT_WAIT_S = 0.9
 TRANSCRIPT_THRESHOLD = 0.25  # with a sentence-final transcript, this much suffices...
 TRANSCRIPT_MIN_SILENCE_S = 0.9  # ...after a pause longer than an in-sentence one
-# A complete question in the transcript of all the speech ends the turn after this much
-# silence whatever the model says. Smart Turn scores some plainly finished questions near 0
-# for seconds ("Why is the sky blue?" 0.02 until 1.4 s), while the text of a phrase cut off
-# mid-sentence almost never reads as a question that stops on a content word; Whisper writes
-# "?" from the words and the rising or wh- intonation together. Just under the 0.4 s a
-# finished sentence may take, and past the gaps inside a word or between two words.
-QUESTION_WAIT_S = 0.3
+# A firm transcript of all the speech ends the turn after this much silence whatever the
+# model says. Smart Turn scores some plainly finished sentences near 0 for seconds ("Why is
+# the sky blue?" 0.02 until 1.4 s, "I was wondering if you could help me." 0.01–0.1), while
+# the text of a phrase cut off mid-sentence almost never reads as a question that stops on a
+# content word (Whisper writes "?" from the words and the rising or wh- intonation together),
+# nor as a sentence Whisper ended without weighing another word or "…". Just under the 0.4 s
+# a finished sentence may take, and past the gaps inside a word or between two words.
+FIRM_WAIT_S = 0.3
 # Right after the stop the silence may still be a gap inside a word or between two words
 # (a stop consonant, a breath): the model must be surer then than once the silence has lasted.
 EARLY_SILENCE_S = 0.2
@@ -275,7 +276,7 @@ class TurnDetector:
                 reason = "transcript"
             return [*signals, self._finish(now, reason, self._prob)]
         if (cue is not None and cue.verdict == "complete" and self._text_fresh) and (
-            (cue.question and silence >= QUESTION_WAIT_S)
+            (cue.firm and silence >= FIRM_WAIT_S)
             or (self._prob >= TRANSCRIPT_THRESHOLD and silence >= TRANSCRIPT_MIN_SILENCE_S)
         ):
             return [*signals, self._finish(now, "transcript", self._prob)]

@@ -139,7 +139,12 @@ def replay(
 def _read(transcriber: CueReader, pcm: np.ndarray, silence_s: float) -> Reading:
     cue = transcriber.read_for_cues(pcm, silence_s)
     return Reading(
-        cue.text, tuple(cue.alternatives), cue.heard, tuple(cue.continuations), cue.trailing
+        cue.text,
+        tuple(cue.alternatives),
+        cue.heard,
+        tuple(cue.continuations),
+        cue.trailing,
+        weighed=True,
     )
 
 
