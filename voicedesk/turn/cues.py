@@ -495,7 +495,8 @@ def reading_cue(reading: Reading) -> Cue:
     said alone, with "…" and "-" at 0.6–0.9 of its odds); and they finish such a phrase
     with words nobody said ("… to" → "… to me?"), which their alignment places after the
     speech. Either way the turn waits out an in-sentence pause — not the maximum wait, in
-    case the doubt is wrong.
+    case the doubt is wrong. The other way round, a sentence-final text whose transcriber
+    weighed all those doubtful endings together at almost nothing is firm (``FIRM_ODDS``).
     """
     cue = transcript_cue(reading.text)
     if _doubts(cue):
@@ -505,8 +506,11 @@ def reading_cue(reading: Reading) -> Cue:
     if heard and heard != written and _doubts(transcript_cue(heard)):
         unsaid = written[len(heard) :].strip() if written.startswith(heard) else written
         return Cue("hesitant", f"'{unsaid}' was written for the silence")
-    for text, odds in reading.alternatives:
-        if odds >= ALTERNATIVE_ODDS and _doubts(transcript_cue(text)):
+    dangling = [
+        (text, odds) for text, odds in reading.alternatives if _doubts(transcript_cue(text))
+    ]
+    for text, odds in dangling:
+        if odds >= ALTERNATIVE_ODDS:
             return Cue("hesitant", f"may have been '{text.split()[-1]}' ({odds:.2f})")
     going_on = sum(odds for _, odds in reading.continuations)
     if going_on >= CONTINUATION_ODDS:
@@ -514,10 +518,9 @@ def reading_cue(reading: Reading) -> Cue:
         return Cue("hesitant", f"may have gone on, likeliest with '{likeliest}' ({going_on:.2f})")
     if reading.trailing >= TRAILING_ODDS:
         return Cue("hesitant", f"may have trailed off ({reading.trailing:.2f})")
-    if cue.verdict == "complete" and not cue.firm and reading.weighed:
-        dangling = sum(odds for text, odds in reading.alternatives if _doubts(transcript_cue(text)))
-        if dangling + going_on + reading.trailing < FIRM_ODDS:
-            return Cue("complete", "a sentence the transcriber ended without a doubt", firm=True)
+    doubtful_endings = sum(odds for _, odds in dangling) + going_on + reading.trailing
+    if cue.verdict == "complete" and reading.weighed and doubtful_endings < FIRM_ODDS:
+        return Cue(cue.verdict, "a sentence the transcriber ended without a doubt", firm=True)
     return cue
 
 
