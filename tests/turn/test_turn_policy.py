@@ -6,6 +6,8 @@ tests pin the policy (which signal may end a turn, and after how much silence) w
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from voicedesk.config import load_settings
@@ -145,46 +147,39 @@ def test_the_words_weighed_for_going_on_make_the_reading_hesitant_together(
     assert reading_cue(reading).verdict == verdict
 
 
+STEM = "I was wondering if you could help"
+HELP = f"{STEM} me."
+
+
 @pytest.mark.parametrize(
-    ("reading", "firm"),
+    ("text", "odds", "firm"),
     [
-        (Reading("I was wondering if you could help me.", weighed=True), True),
-        (Reading("I was wondering if you could help me."), False),  # odds not known
-        (Reading("I was wondering if you could help me.", trailing=0.2, weighed=True), False),
+        (HELP, {"weighed": True}, True),
+        (HELP, {}, False),  # odds not known
+        (HELP, {"trailing": 0.2, "weighed": True}, False),
         (  # another word and a trailing mark, together 0.11
-            Reading(
-                "I was wondering if you could help me.",
-                continuations=(("I was wondering if you could help me with", 0.05),),
-                trailing=0.06,
-                weighed=True,
-            ),
+            HELP,
+            {"continuations": ((f"{STEM} me with", 0.05),), "trailing": 0.06, "weighed": True},
             False,
         ),
         (  # a dangling last word instead ("… help the") and a trailing mark
-            Reading(
-                "I was wondering if you could help me.",
-                alternatives=(("I was wondering if you could help the", 0.06),),
-                trailing=0.05,
-                weighed=True,
-            ),
+            HELP,
+            {"alternatives": ((f"{STEM} the", 0.06),), "trailing": 0.05, "weighed": True},
             False,
         ),
         (  # another last word that ends a sentence too does not count
-            Reading(
-                "I was wondering if you could help me.",
-                alternatives=(("I was wondering if you could help Mia", 0.5),),
-                weighed=True,
-            ),
+            HELP,
+            {"alternatives": ((f"{STEM} Mia", 0.5),), "weighed": True},
             True,
         ),
-        (Reading("Set a timer for it.", weighed=True), False),  # a doubtful text stays so
-        (Reading("Why is the sky blue?"), True),  # a complete question needs no odds
+        ("Set a timer for it.", {"weighed": True}, False),  # a doubtful text stays so
+        ("Why is the sky blue?", {}, True),  # a complete question needs no odds
     ],
 )
 def test_a_sentence_the_transcriber_ended_without_a_doubt_is_firm(
-    reading: Reading, firm: bool
+    text: str, odds: dict[str, Any], firm: bool
 ) -> None:
-    assert reading_cue(reading).firm is firm
+    assert reading_cue(Reading(text, **odds)).firm is firm
 
 
 def test_of_two_equally_doubtful_readings_the_one_that_is_not_firm_wins() -> None:
