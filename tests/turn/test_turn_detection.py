@@ -31,7 +31,13 @@ from voicedesk.audio.wavio import read_wav
 from voicedesk.config import Settings, load_settings
 from voicedesk.errors import ModelFileError, UserError
 from voicedesk.providers import local_stt
-from voicedesk.turn.cues import CONTINUATION_ODDS, TRAILING_ODDS, Reading, reading_cue
+from voicedesk.turn.cues import (
+    CONTINUATION_ODDS,
+    TRAILING_ODDS,
+    WORDS_END_ODDS,
+    Reading,
+    reading_cue,
+)
 from voicedesk.turn.detector import TurnDetector, TurnSignal
 from voicedesk.turn.features import N_FRAMES, N_MELS, N_SAMPLES, log_mel
 from voicedesk.turn.models import load_session, smart_turn_path, vad_path
@@ -824,15 +830,56 @@ def test_a_finished_statement_reads_as_firm() -> None:
     may end without Smart Turn's say-so (which scores a few such sentences near 0)."""
     reading = local_stt.LocalWhisper().read_for_cues(fixture_pcm("dev-finished-3.wav"))
     assert reading.text == "I think that's everything for today."
+    assert reading.words_end_odds is not None and reading.words_end_odds > 1
     cue = reading_cue(
         Reading(
             reading.text,
             continuations=tuple(reading.continuations),
             trailing=reading.trailing,
             weighed=True,
+            words_end_odds=reading.words_end_odds,
         )
     )
     assert cue.verdict == "complete" and cue.firm
+
+
+@pytest.mark.parametrize(
+    ("pieces", "said"),
+    [
+        ([" Owe", " Paul", " $", "20", "."], 4),  # a number or a sign is said too
+        ([" What", " time", " is", " it", "?", "..."], 4),
+        ([" ..."], 0),
+    ],
+)
+def test_the_words_alone_are_the_text_without_its_closing_marks(
+    pieces: list[str], said: int
+) -> None:
+    assert local_stt._spoken_end(pieces) == said
+
+
+def test_an_amount_is_the_last_word_of_a_text() -> None:
+    """Where the text ends on "$20", the step that ended it is the full stop after "20":
+    the words weighed after "Paul" (" twenty") are the amount spelt out, not one more."""
+    assert local_stt._words_end([" Owe", " Paul", " $", "20", "."]) == 4
+    assert local_stt._words_end([" Up", " to", " 5", "%", "?"]) == 4
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+@pytest.mark.parametrize(
+    ("words", "goes_on"),
+    [
+        ("When does the post office", True),  # … open tomorrow?
+        ("How much would a new battery", True),  # … cost for this phone?
+        ("What time is my next meeting", False),
+        ("Turn off the lights in the living room", False),
+    ],
+)
+def test_the_words_alone_tell_a_phrase_that_goes_on(words: str, goes_on: bool) -> None:
+    """Whisper's decoder, hearing silence, reads the words as a language model would."""
+    whisper = local_stt.LocalWhisper()
+    odds = whisper.words_end_odds(whisper._tokenizer().encode(" " + words))
+    assert (odds < WORDS_END_ODDS) is goes_on
+    assert goes_on or odds > 4 * WORDS_END_ODDS  # far from the line, not just over it
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")

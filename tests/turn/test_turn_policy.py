@@ -182,6 +182,25 @@ def test_a_sentence_the_transcriber_ended_without_a_doubt_is_firm(
     assert reading_cue(Reading(text, **odds)).firm is firm
 
 
+@pytest.mark.parametrize(
+    ("text", "end_odds", "verdict"),
+    [
+        ("How much would a new battery?", 0.03, "hesitant"),  # "… cost for this phone?"
+        ("When does the post office?", 0.06, "hesitant"),
+        ("What time is my next meeting?", 4.0, "complete"),
+        ("How much would a new battery?", None, "complete"),  # not known: the text decides
+        ("Open the document called", 3.0, "incomplete"),  # the words say it first
+    ],
+)
+def test_words_that_go_on_by_themselves_make_the_reading_hesitant(
+    text: str, end_odds: float | None, verdict: str
+) -> None:
+    """A phrase can be a whole question to the grammar and still plainly not all of it."""
+    cue = reading_cue(Reading(text, weighed=True, words_end_odds=end_odds))
+    assert cue.verdict == verdict
+    assert not (verdict == "hesitant" and cue.firm)
+
+
 def test_of_two_equally_doubtful_readings_the_one_that_is_not_firm_wins() -> None:
     sure = Reading("Open the spreadsheet.", weighed=True)
     unsure = Reading("Open the spreadsheet.", trailing=0.2, weighed=True)

@@ -455,6 +455,14 @@ TRAILING_ODDS = 0.4
 # seconds ("I was wondering if you could help me." 0.01–0.1), as it does some finished
 # questions; 28 of the 88 fragments that read as a whole sentence are too (docs/architecture.md).
 FIRM_ODDS = 0.1
+# The words alone end after them at under 0.1 of the odds of going on with another word
+# (the local transcriber's decoder reading them over silence: ``Reading.words_end_odds``):
+# a phrase that is grammatical but plainly not all of it ("How much would a new battery",
+# "When does the post office", "Read the second"). On the first readings of the holdout,
+# fresh and later sets no finished Piper sentence came under it (the lowest, "How many
+# pages does the report have?", 0.14; at 0.15 it would have waited), and 24 of the 84
+# fragments there that stop on a content word did (docs/architecture.md).
+WORDS_END_ODDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -467,7 +475,9 @@ class Reading:
     ``continuations``: ``(text with one more word, odds against ending where it did)``;
     ``trailing``: the odds of a trailing mark ("…", "-", ",") against the way it ended;
     ``weighed``: the transcriber reported those odds (the local cue reading; a cloud
-    transcript is text only, and no odds is not the same as odds of 0).
+    transcript is text only, and no odds is not the same as odds of 0);
+    ``words_end_odds``: the odds of an end against another word after the words alone, as
+    a language model of the transcriber's reads them (None: not known).
     """
 
     text: str
@@ -476,6 +486,7 @@ class Reading:
     continuations: tuple[tuple[str, float], ...] = ()
     trailing: float = 0.0
     weighed: bool = False
+    words_end_odds: float | None = None
 
 
 def _doubts(cue: Cue) -> bool:
@@ -494,8 +505,9 @@ def reading_cue(reading: Reading) -> Cue:
     real weight; they write a question mark where they nearly wrote "…" ("Can I ask you?",
     said alone, with "…" and "-" at 0.6–0.9 of its odds); and they finish such a phrase
     with words nobody said ("… to" → "… to me?"), which their alignment places after the
-    speech. Either way the turn waits out an in-sentence pause — not the maximum wait, in
-    case the doubt is wrong. The other way round, a sentence-final text whose transcriber
+    speech. And a phrase can be grammatical yet plainly not all of it ("When does the post
+    office"), which a language model reading the words alone can tell. Either way the turn
+    waits out an in-sentence pause — not the maximum wait, in case the doubt is wrong. The other way round, a sentence-final text whose transcriber
     weighed all those doubtful endings together at almost nothing is firm (``FIRM_ODDS``).
     """
     cue = transcript_cue(reading.text)
@@ -518,6 +530,8 @@ def reading_cue(reading: Reading) -> Cue:
         return Cue("hesitant", f"may have gone on, likeliest with '{likeliest}' ({going_on:.2f})")
     if reading.trailing >= TRAILING_ODDS:
         return Cue("hesitant", f"may have trailed off ({reading.trailing:.2f})")
+    if reading.words_end_odds is not None and reading.words_end_odds < WORDS_END_ODDS:
+        return Cue("hesitant", f"the words alone go on ({reading.words_end_odds:.2f})")
     doubtful_endings = sum(odds for _, odds in dangling) + going_on + reading.trailing
     if cue.verdict == "complete" and reading.weighed and doubtful_endings < FIRM_ODDS:
         return Cue(cue.verdict, "a sentence the transcriber ended without a doubt", firm=True)

@@ -54,6 +54,11 @@ class CueText(Protocol):
         """The text without the words written for the trailing silence."""
         ...
 
+    @property
+    def words_end_odds(self) -> float | None:
+        """The odds of an end against another word after the words alone."""
+        ...
+
 
 class CueReader(Protocol):
     """What replay needs of a transcriber (``LocalWhisper`` is one)."""
@@ -145,6 +150,7 @@ def _read(transcriber: CueReader, pcm: np.ndarray, silence_s: float) -> Reading:
         tuple(cue.continuations),
         cue.trailing,
         weighed=True,
+        words_end_odds=cue.words_end_odds,
     )
 
 
