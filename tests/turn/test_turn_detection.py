@@ -878,8 +878,21 @@ def test_the_words_alone_tell_a_phrase_that_goes_on(words: str, goes_on: bool) -
     """Whisper's decoder, hearing silence, reads the words as a language model would."""
     whisper = local_stt.LocalWhisper()
     odds = whisper.words_end_odds(whisper._tokenizer().encode(" " + words))
+    assert odds is not None
     assert (odds < WORDS_END_ODDS) is goes_on
     assert goes_on or odds > 4 * WORDS_END_ODDS  # far from the line, not just over it
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+@pytest.mark.parametrize("repeat", [2, 12])  # ~40 and ~250 tokens
+def test_the_words_alone_are_read_however_long_the_turn(repeat: int) -> None:
+    """The decoder's length limit counts the prompt and halves forced text: a long turn
+    must still be read to its end, not fail or be cut short."""
+    whisper = local_stt.LocalWhisper()
+    sentence = " Please send the quarterly report to everyone on the design team, and"
+    tokens = whisper._tokenizer().encode(sentence * repeat)
+    odds = whisper.words_end_odds(tokens)
+    assert odds is not None and odds < WORDS_END_ODDS  # it stops on "and"
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")

@@ -64,8 +64,10 @@ _LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
 # after it; real last words mostly >= 0.13 s before, a short "to" or "of" as late as 0.07 s.
 # Taking a real word for an invented one only makes the turn wait out a pause (cues.py).
 INVENTED_WORD_S = 0.08
-# How many of the likeliest tokens after the words alone are sorted into ends and words.
+# How many of the likeliest tokens after the words alone are sorted into ends and words,
+# and how many of the last tokens of the words it reads (the end is what matters).
 ENDING_TOKENS = 50
+ENDING_CONTEXT = 200
 _END_MARK = re.compile(r"^\s*[.?!]$")  # a token that ends a sentence
 
 
@@ -224,14 +226,14 @@ class LocalWhisper:
             self.words_end_odds(words) if words else None,
         )
 
-    def words_end_odds(self, words: list[int]) -> float:
+    def words_end_odds(self, words: list[int]) -> float | None:
         """The odds that the decoder, hearing only silence, ends the text after ``words``
         (a full stop, a question or exclamation mark, or the end of the text) against going
         on with another word.
 
         With nothing to hear, the decoder guesses from the words alone, as the small
         language model it is: after "When does the post office" it expects " have", " go",
-        " come" (odds of an end 0.06), after "What time is my next meeting" an end (4.0).
+        " come" (odds of an end 0.06), after "What time is my next meeting" an end (2.5).
         ~70 ms on one core (the prompt and the words in one pass, one step decoded); the
         silence is encoded once and the odds are kept per text, since both readings of a
         pause and the rechecks often give the same words.
@@ -240,14 +242,19 @@ class LocalWhisper:
         if key in self._end_odds:
             return self._end_odds[key]
         tokenizer, prompt = self._tokenizer(), self._cue_prompt
+        words = words[-ENDING_CONTEXT:]
         result = self.model.model.generate(
             self._silence(),
             [prompt + words],
             beam_size=1,
-            max_length=len(prompt) + len(words) + 1,  # counts the prompt: one step more
+            # CTranslate2 counts the prompt in max_length and keeps forced text only up to
+            # half of it (measured): one step past the words, and no more.
+            max_length=max(len(prompt) + len(words) + 1, 2 * (len(words) + 1)),
             return_logits_vocab=True,
             suppress_blank=False,
         )[0]
+        if not result.logits or len(result.logits[0]) <= len(words):
+            return None  # no step after the words: nothing to say
         step = np.asarray(result.logits[0][len(words)], dtype=np.float64)
         probs = np.exp(step - step.max())
         ends = going_on = 0.0

@@ -460,8 +460,9 @@ FIRM_ODDS = 0.1
 # a phrase that is grammatical but plainly not all of it ("How much would a new battery",
 # "When does the post office", "Read the second"). On the first readings of the holdout,
 # fresh and later sets no finished Piper sentence came under it (the lowest, "How many
-# pages does the report have?", 0.14; at 0.15 it would have waited), and 24 of the 84
-# fragments there that stop on a content word did (docs/architecture.md).
+# pages does the report have?", 0.14; at 0.15 the holdout benchmark lost a finished
+# sentence), and 24 of the 84 fragments there that stop on a content word did
+# (docs/architecture.md).
 WORDS_END_ODDS = 0.1
 
 
@@ -496,8 +497,8 @@ def _doubts(cue: Cue) -> bool:
 
 def reading_cue(reading: Reading) -> Cue:
     """``transcript_cue``, doubtful too when the transcriber nearly wrote a dangling word,
-    nearly went on with one, nearly wrote that the speech trailed off, or wrote words for the
-    silence after a dangling word.
+    nearly went on with one, nearly wrote that the speech trailed off, wrote words for the
+    silence after a dangling word, or reads the words alone as going on.
 
     Small transcribers misread the last word of a phrase cut off at a function word as a
     content word ("… called" → "… call.", "… about" → "… above."), or drop it and write a
@@ -507,8 +508,9 @@ def reading_cue(reading: Reading) -> Cue:
     with words nobody said ("… to" → "… to me?"), which their alignment places after the
     speech. And a phrase can be grammatical yet plainly not all of it ("When does the post
     office"), which a language model reading the words alone can tell. Either way the turn
-    waits out an in-sentence pause — not the maximum wait, in case the doubt is wrong. The other way round, a sentence-final text whose transcriber
-    weighed all those doubtful endings together at almost nothing is firm (``FIRM_ODDS``).
+    waits out an in-sentence pause — not the maximum wait, in case the doubt is wrong. The
+    other way round, a sentence-final text whose transcriber weighed all those doubtful
+    endings together at almost nothing is firm (``FIRM_ODDS``).
     """
     cue = transcript_cue(reading.text)
     if _doubts(cue):
