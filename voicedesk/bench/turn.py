@@ -148,6 +148,7 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
         from voicedesk.providers.local_stt import CUE_READERS, LocalWhisper
 
         transcriber = LocalWhisper(language=settings.stt.language, workers=CUE_READERS)
+        transcriber.prepare_cue_reading()
     results = [
         score(lab, replay(folder / lab["file"], settings, transcriber=transcriber).turns)
         for lab in labels

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             language=settings.stt.language,
             workers=local_stt.CUE_READERS,
         )
+        transcriber.prepare_cue_reading()
     result = replay(
         args.file, settings, transcriber=transcriber, realtime=args.realtime, mode=args.mode
     )
