@@ -860,8 +860,8 @@ def test_the_words_alone_are_the_text_without_its_closing_marks(
 def test_an_amount_is_the_last_word_of_a_text() -> None:
     """Where the text ends on "$20", the step that ended it is the full stop after "20":
     the words weighed after "Paul" (" twenty") are the amount spelt out, not one more."""
-    assert local_stt._words_end([" Owe", " Paul", " $", "20", "."]) == 4
-    assert local_stt._words_end([" Up", " to", " 5", "%", "?"]) == 4
+    assert local_stt._last_word([" Owe", " Paul", " $", "20", "."]) == (2, 4)
+    assert local_stt._last_word([" Up", " to", " 5", "%", "?"]) == (2, 4)
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")

@@ -145,10 +145,9 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
         labels = [lab for lab in labels if lab.get("split") == split]
     transcriber = None
     if stt == "local":
-        from voicedesk.providers.local_stt import CUE_READERS, LocalWhisper
+        from voicedesk.providers.local_stt import cue_reader
 
-        transcriber = LocalWhisper(language=settings.stt.language, workers=CUE_READERS)
-        transcriber.prepare_cue_reading()
+        transcriber = cue_reader(language=settings.stt.language)
     results = [
         score(lab, replay(folder / lab["file"], settings, transcriber=transcriber).turns)
         for lab in labels

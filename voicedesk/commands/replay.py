@@ -54,12 +54,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if choice == "local":
-        transcriber = local_stt.LocalWhisper(
-            args.stt_model or settings.stt.local_model,
-            language=settings.stt.language,
-            workers=local_stt.CUE_READERS,
+        transcriber = local_stt.cue_reader(
+            args.stt_model or settings.stt.local_model, language=settings.stt.language
         )
-        transcriber.prepare_cue_reading()
     result = replay(
         args.file, settings, transcriber=transcriber, realtime=args.realtime, mode=args.mode
     )

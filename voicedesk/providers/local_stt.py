@@ -255,15 +255,13 @@ class LocalWhisper:
         )[0]
         if not result.logits or len(result.logits[0]) <= len(words):
             return None  # no step after the words: nothing to say
-        step = np.asarray(result.logits[0][len(words)], dtype=np.float64)
-        probs = np.exp(step - step.max())
+        step = self._likeliest(result.logits[0][len(words)], ENDING_TOKENS)
         ends = going_on = 0.0
-        for token in np.argsort(-probs)[:ENDING_TOKENS]:
-            piece = tokenizer.decode([int(token)]) if token < tokenizer.eot else ""
+        for token, piece in step.top:
             if token == tokenizer.eot or _END_MARK.match(piece):
-                ends += probs[token]
+                ends += step.probs[token]
             elif _WORD_START.match(piece):
-                going_on += probs[token]
+                going_on += step.probs[token]
         odds = float(ends / max(going_on, 1e-12))
         if len(self._end_odds) > 256:
             self._end_odds.clear()
@@ -305,10 +303,10 @@ class LocalWhisper:
         trailing off: what Whisper weighed where it chose the last word, and where it chose
         how to stop after it."""
         tokenizer = self._tokenizer()
-        starts = [k for k, piece in enumerate(pieces) if _WORD_START.match(piece)]
-        if not starts:
+        last = _last_word(pieces)
+        if last is None:
             return [], [], 0.0
-        k = starts[-1]  # the step that chose the last word's first token
+        k, end = last  # the steps that chose the last word's first token and ended it
         written = pieces[k].strip().lower()
         stem = tokenizer.decode(ids[:k]).strip()
         # a shorter piece that begins the written word is that word split differently
@@ -316,7 +314,6 @@ class LocalWhisper:
         # The step that ended the text after the last word, with punctuation or the end of
         # the text: where the speech stopped on a dangling word, Whisper may drop it there
         # ("… my dentist appointment [to]." with " to" at 0.5–0.9 of the full stop's odds).
-        end = _words_end(pieces)
         if end >= len(steps):
             return others, [], 0.0
         chosen = ids[end] if end < len(ids) else tokenizer.eot
@@ -325,13 +322,13 @@ class LocalWhisper:
         more = self._words_weighed(step, chosen, said, lambda word: False)
         return others, more, _trailing_odds(step, chosen)
 
-    def _likeliest(self, step: Any) -> _Step:
-        """A decoding step's probabilities and its ``ALTERNATIVES`` likeliest tokens, decoded
-        once for every question asked of that step."""
+    def _likeliest(self, step: Any, count: int = ALTERNATIVES) -> _Step:
+        """A decoding step's probabilities and its ``count`` likeliest tokens, decoded once
+        for every question asked of that step."""
         tokenizer = self._tokenizer()
         logits = np.asarray(step, dtype=np.float64)
         probs = np.exp(logits - logits.max())  # unnormalised: only ratios are used
-        top = [int(token) for token in np.argsort(-probs)[:ALTERNATIVES]]
+        top = [int(token) for token in np.argsort(-probs)[:count]]
         pieces = [tokenizer.decode([t]) if t < tokenizer.eot else "" for t in top]
         return _Step(probs, list(zip(top, pieces, strict=True)))
 
@@ -378,14 +375,14 @@ class _Step:
     top: list[tuple[int, str]]
 
 
-def _words_end(pieces: list[str]) -> int:
-    """Where the words of a decoded text (its tokens' ``pieces``) end: after the last word's
-    last token, before the punctuation or the end of the text that follows (0: no word)."""
+def _last_word(pieces: list[str]) -> tuple[int, int] | None:
+    """Where the last word of a decoded text (its tokens' ``pieces``) starts, and where it
+    ends: before the punctuation or the end of the text that follows (None: no word)."""
     starts = [k for k, piece in enumerate(pieces) if _WORD_START.match(piece)]
     if not starts:
-        return 0
+        return None
     after = range(starts[-1] + 1, len(pieces))
-    return next((j for j in after if not _WORD_GOES_ON.match(pieces[j])), len(pieces))
+    return starts[-1], next((j for j in after if not _WORD_GOES_ON.match(pieces[j])), len(pieces))
 
 
 def _spoken_end(pieces: list[str]) -> int:
@@ -404,6 +401,14 @@ def _trailing_odds(step: _Step, chosen: int) -> float:
         if token != chosen and piece and _TRAILING_MARK.match(piece.strip())
     )
     return float(trailing / step.probs[chosen])
+
+
+def cue_reader(model_path: Path | None = None, *, language: str = "en") -> LocalWhisper:
+    """The transcriber for the end-of-turn cues (``replay``, ``bench turn``): one worker per
+    reading of a pause, and the words-alone reading's silence encoded from the start."""
+    whisper = LocalWhisper(model_path, language=language, workers=CUE_READERS)
+    whisper.prepare_cue_reading()
+    return whisper
 
 
 class LocalWhisperSTT:
