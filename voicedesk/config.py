@@ -58,6 +58,12 @@ class TurnSettings(_Section):
     eou_threshold: float = Field(0.5, gt=0, lt=1, description="P(turn complete) to end the turn")
     max_wait_ms: int = Field(2000, ge=200, le=10000, description="Longest silence wait")
     use_transcript_cues: bool = True
+    local_cues: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Also read each pause with the local Whisper model, whose doubts about "
+        "the last words tell a cut-off phrase from a finished one (auto: when voicedesk[local] "
+        "and a model are installed)",
+    )
 
 
 class STTSettings(_Section):

@@ -328,3 +328,35 @@ async def test_each_fault_on_each_provider_the_session_survives(
         if '"type": "turn"' in line
     ]
     assert {r["turn_id"] for r in logged} == {r.turn_id for r in records}
+
+
+@pytest.mark.parametrize("local_cues", ["off", "on"])
+async def test_the_local_reading_keeps_a_pause_after_a_dangling_word_inside_the_turn(
+    tmp_path, monkeypatch, local_cues
+):
+    # "Open the document called … budget notes.": Smart Turn scores the pause 0.92, and the
+    # cloud's text of it (scripted) reads as a whole sentence. Only the local reading of the
+    # pause hears the dangling "called" — without it the turn ends inside the sentence.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    fixture = Path(__file__).parents[1] / "fixtures" / "turns" / "dev-paused-0.wav"
+    labels = json.loads((fixture.parent / "labels.json").read_text())
+    label = next(x for x in labels if x["file"] == fixture.name)
+    inp = tmp_path / "in.wav"
+    inp.write_bytes(fixture.read_bytes())
+    bus = ev.EventBus()
+    ended: list[ev.TurnEnded] = []
+    bus.subscribe(lambda e: ended.append(e) if isinstance(e, ev.TurnEnded) else None)
+    script = SimScript(turns=[SimTurn(transcript="Open the document.", reply="Which one?")])
+    await converse(
+        _settings(tmp_path, turn={"local_cues": local_cues}),
+        input_path=inp,
+        output_path=tmp_path / "out.wav",
+        sim=_sim(script),
+        bus=bus,
+    )
+    first = ended[0]
+    if local_cues == "off":
+        assert first.decided_s < label["pause_end_s"]  # cut off: what the reading prevents
+    else:
+        assert first.decided_s > label["speech_end_s"], first
+        assert len(ended) == 1 and first.text.startswith("Open the document.")

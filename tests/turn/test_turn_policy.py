@@ -12,7 +12,13 @@ import pytest
 
 from voicedesk.config import load_settings
 from voicedesk.turn import detector as det
-from voicedesk.turn.cues import Reading, most_doubtful, reading_cue, transcript_cue
+from voicedesk.turn.cues import (
+    Reading,
+    combined_cue,
+    most_doubtful,
+    reading_cue,
+    transcript_cue,
+)
 
 
 @pytest.mark.parametrize(
@@ -343,3 +349,106 @@ def test_words_written_for_the_silence_make_the_reading_hesitant(
     assert cue.verdict == verdict
     if verdict == "hesitant":
         assert "'me?'" in cue.reason
+
+
+@pytest.mark.parametrize(
+    ("reading", "streamed", "verdict", "firm"),
+    [
+        # the cloud heard the dangling word the small local model misread
+        (Reading("My flight leaves it.", weighed=True), "My flight leaves at", "incomplete", False),
+        # the local odds doubt a phrase the cloud text shows as a whole sentence
+        (
+            Reading("Pause the music.", words_end_odds=0.02, weighed=True),
+            "Pause the music.",
+            "hesitant",
+            False,
+        ),
+        # both say done: the reading's cue, which alone can be firm
+        (
+            Reading("That's everything for today.", weighed=True),
+            "That's everything for today.",
+            "complete",
+            True,
+        ),
+        (None, "Delete the last paragraph.", "complete", False),
+        (Reading("Open the document called", weighed=True), None, "incomplete", False),
+    ],
+)
+def test_the_local_reading_and_the_streamed_text_give_the_more_doubtful_cue(
+    reading: Reading | None, streamed: str | None, verdict: str, firm: bool
+) -> None:
+    cue = combined_cue(reading, streamed)
+    assert cue is not None and (cue.verdict, cue.firm) == (verdict, firm)
+
+
+def test_no_words_from_either_transcriber_is_no_cue() -> None:
+    assert combined_cue(None, None) is None
+    assert combined_cue(Reading(""), "") is None
+
+
+@pytest.fixture
+def two_transcribers() -> det.TurnDetector:
+    """A detector fed by a streaming transcriber and a local reading of each pause, as the
+    live engine is with ``turn.local_cues`` on."""
+    d = det.TurnDetector(
+        load_settings(None), expects_text=True, expects_reading=True, virtual_clock=True
+    )
+    d._state = "pause"
+    d._end_s, d._stop_at, d.pauses = 1.0, 1.1, 1
+    d._prob = 0.97  # Smart Turn is sure: only the words can hold the turn
+    d._rechecks_done = len(det.RECHECK_AT_S)
+    return d
+
+
+def _turn_end(d: det.TurnDetector, signals: list[det.TurnSignal]) -> det.TurnSignal | None:
+    return next((s for s in signals if s.kind == "turn_end"), None)
+
+
+def test_with_both_transcribers_the_model_waits_for_the_reading_too(
+    two_transcribers: det.TurnDetector,
+) -> None:
+    d = two_transcribers
+    # the cloud's text looks whole, but the local reading has not come yet: no end
+    assert _turn_end(d, d.set_text("Open the document.", 1.15)) is None
+    assert _turn_end(d, d._evaluate(1.3)) is None
+    # the reading heard the dangling word: the turn waits for the person, not the model
+    reading = Reading("Open the document called", weighed=True)
+    assert _turn_end(d, d.set_reading(reading, 1.35, pause=d.pauses)) is None
+    assert d._cue is not None and d._cue.verdict == "incomplete"
+    assert all(_turn_end(d, d._evaluate(1.0 + k * 0.01)) is None for k in range(40, 190))
+    assert d._text == "Open the document."  # what the LLM gets is the streamed text
+
+
+def test_a_reading_of_an_earlier_pause_is_dropped(two_transcribers: det.TurnDetector) -> None:
+    d = two_transcribers
+    d.set_text("Set a timer.", 1.15)
+    stale = Reading("Set a timer for", weighed=True)
+    assert d.set_reading(stale, 1.2, pause=d.pauses - 1) == []
+    assert d._reading is None and not d._reading_fresh
+
+
+def test_a_reading_that_never_comes_holds_the_turn_only_for_the_text_wait(
+    two_transcribers: det.TurnDetector,
+) -> None:
+    d = two_transcribers
+    d.set_text("What time is my next meeting?", 1.15)
+    ended = None
+    for k in range(16, 200):
+        ended = ended or _turn_end(d, d._evaluate(1.0 + k * 0.01))
+    assert ended is not None and ended.reason == "model"
+    assert ended.audio_s == pytest.approx(1.1 + det.TEXT_WAIT_S, abs=0.011)  # from the stop
+
+
+def test_the_words_of_an_earlier_pause_give_way_to_those_of_the_latest(
+    two_transcribers: det.TurnDetector,
+) -> None:
+    d = two_transcribers
+    d._state = "speech"  # the cloud's text of the pause before arrives while the person talks
+    d.set_text("Open the document called", 0.9)
+    d._state = "pause"
+    reading = Reading("Open the document called budget notes.", weighed=True)
+    d.set_reading(reading, 1.2, pause=d.pauses)
+    assert d._cue is not None and d._cue.verdict == "complete"
+    # both of this pause now, both whole: Smart Turn's 0.97 ends the turn, with the cloud's text
+    ended = _turn_end(d, d.set_text("Open the document called budget notes", 1.25))
+    assert ended is not None and ended.text == "Open the document called budget notes"

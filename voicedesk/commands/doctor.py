@@ -209,7 +209,33 @@ def check_models(settings: Any) -> list[Check]:
             continue
         ms = (time.perf_counter() - t0) * 1000
         checks.append(Check("ok", label, f"{path} (loaded in {ms:.0f} ms)"))
+    checks.append(check_local_cues(settings))
     return checks
+
+
+def check_local_cues(settings: Any) -> Check:
+    """The local reading of each pause (``turn.local_cues``): optional, so its absence is
+    said, not failed; asked for and not loadable, it fails as a session would."""
+    from voicedesk.engine.builder import local_cues_wanted
+    from voicedesk.providers import local_stt
+
+    if not local_cues_wanted(settings):
+        return Check(
+            "ok",
+            "turn cues",
+            "from the streaming transcript only; for the local reading of each pause "
+            "install voicedesk[local] and set stt.local_model (turn.local_cues)",
+        )
+    t0 = time.perf_counter()
+    try:
+        local_stt.cue_reader(settings.stt.local_model, language=settings.stt.language)
+    except UserError as exc:
+        return Check("fail", "turn cues", f"turn.local_cues = {settings.turn.local_cues}: {exc}")
+    ms = (time.perf_counter() - t0) * 1000
+    model = settings.stt.local_model or local_stt.default_model_path()
+    return Check(
+        "ok", "turn cues", f"each pause also read locally by {model} (loaded in {ms:.0f} ms)"
+    )
 
 
 def _secret(value: Any) -> str | None:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -15,6 +15,9 @@ from voicedesk import events as ev
 from voicedesk.config import Settings
 from voicedesk.engine.session import Session
 from voicedesk.engine.session_log import SessionLog
+
+if TYPE_CHECKING:
+    from voicedesk.turn.pause_reading import PauseReader
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,12 @@ def build_session(
     llm = make_llm(settings)
     tts = make_tts(settings)
     fallback = make_tts(settings, fallback=True) if settings.tts.fallback != "none" else None
-    detector = TurnDetector(settings, expects_text=settings.stt.provider != "none")
+    pause_reader = _pause_reader(settings)
+    detector = TurnDetector(
+        settings,
+        expects_text=settings.stt.provider != "none",
+        expects_reading=pause_reader is not None,
+    )
     audio = AudioIO.from_settings(
         settings, input=input_path, output=output_path, realtime=realtime, bus=bus
     )
@@ -127,7 +135,34 @@ def build_session(
         bus=bus,
         session_log=session_log,
         fallback_tts=fallback,
+        pause_reader=pause_reader,
     )
     if last_turn:
         session.continue_from(last_turn)
     return session
+
+
+def _pause_reader(settings: Settings) -> PauseReader | None:
+    """The local reading of each pause for the end-of-turn cues (``turn.local_cues``): what
+    ``voicedesk replay`` and ``bench turn`` measure, beside the streaming transcript."""
+    from voicedesk.providers import local_stt
+    from voicedesk.turn.pause_reading import PauseReader
+
+    if not local_cues_wanted(settings):
+        return None
+    return PauseReader(
+        local_stt.cue_reader(settings.stt.local_model, language=settings.stt.language)
+    )
+
+
+def local_cues_wanted(settings: Settings) -> bool:
+    """Whether sessions read each pause locally: "on" always (without faster-whisper or a
+    model that is the clear error naming what to install or set), "auto" when both are
+    there, "off" never; and never without transcript cues at all."""
+    from voicedesk.providers import local_stt
+
+    mode = settings.turn.local_cues
+    if mode == "off" or not settings.turn.use_transcript_cues:
+        return False
+    has_model = settings.stt.local_model is not None or local_stt.default_model_path() is not None
+    return mode == "on" or (local_stt.installed() and has_model)

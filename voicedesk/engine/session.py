@@ -20,7 +20,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from voicedesk.providers.base import (
     SpeechToText,
     TextToSpeech,
 )
+
+if TYPE_CHECKING:
+    from voicedesk.turn.pause_reading import PauseReader
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,10 @@ class Session:
         bus: ev.EventBus | None = None,
         session_log: SessionLog | None = None,
         fallback_tts: TextToSpeech | None = None,
+        pause_reader: PauseReader | None = None,
     ) -> None:
+        """``pause_reader``: the local reading of each pause for the end-of-turn cues
+        (``turn.local_cues``), beside the streaming transcript."""
         self.settings = settings
         self.bus = bus or ev.EventBus()
         self.audio = audio
@@ -97,6 +103,8 @@ class Session:
         self.llm = llm
         self.tts = tts
         self.fallback_tts = fallback_tts
+        self.pause_reader = pause_reader
+        self._reading_lock = asyncio.Lock()
         self.detector = detector
         self.context = context
         self.tools = tools
@@ -205,6 +213,8 @@ class Session:
         if self.tools is not None:
             with contextlib.suppress(Exception):
                 await self.tools.aclose()
+        if self.pause_reader is not None:
+            self.pause_reader.close()
         self._set_state("idle")
 
     async def wait_idle(self) -> None:
@@ -405,6 +415,8 @@ class Session:
         turn.record.mark("speech_end", sig.end_s, overwrite=True)
         turn.pending_commits += 1
         self._spawn(self._commit(turn))
+        if self.pause_reader is not None:
+            self._spawn(self._read_pause(turn, self.pause_reader))
         if not turn.barge_in:
             self._set_state("thinking")
 
@@ -489,6 +501,27 @@ class Session:
         if turn.text and (turn.ended or not self.detector.in_speech):
             self._start_reply(turn, confirmed=turn.ended)
         await self._settle(turn)
+
+    async def _read_pause(self, turn: _Turn, reader: PauseReader) -> None:
+        """The local reading of this pause for the turn detector's cues (not for the LLM:
+        the streaming transcript is the better text). Dropped when the person went on."""
+        pause = self.detector.pauses
+        audio, silence_s = self.detector.pause_audio()
+        # One reading at a time (~0.5 s of a core each). A pause the person has already
+        # spoken on when its turn to be read comes is not read at all, so the latest
+        # pause's reading never queues behind readings nobody needs.
+        async with self._reading_lock:
+            if self.detector.pauses != pause or self.detector.in_speech or turn.ended:
+                return
+            try:
+                reading = await asyncio.to_thread(reader.read, audio, silence_s)
+            except Exception:  # the turn goes on with the streaming text alone
+                log.exception("local reading of the pause failed")
+                return
+        if self._turn is turn and not turn.ended:
+            self._handle_signals(
+                self.detector.set_reading(reading, self._last_block_s, pause=pause)
+            )
 
     async def _settle(self, turn: _Turn) -> None:
         """A turn with no words (noise, cough) and nothing pending is dropped."""

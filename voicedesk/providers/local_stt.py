@@ -110,10 +110,13 @@ def default_model_path() -> Path | None:
     return path if (path / "model.bin").is_file() else None
 
 
+def installed() -> bool:
+    """faster-whisper is there (the ``local`` extra)."""
+    return importlib.util.find_spec("faster_whisper") is not None
+
+
 def available() -> bool:
-    return (
-        importlib.util.find_spec("faster_whisper") is not None and default_model_path() is not None
-    )
+    return installed() and default_model_path() is not None
 
 
 class LocalWhisper:
@@ -403,11 +406,26 @@ def _trailing_odds(step: _Step, chosen: int) -> float:
     return float(trailing / step.probs[chosen])
 
 
+_cue_readers: dict[tuple[Path | None, str], LocalWhisper] = {}
+_cue_readers_lock = threading.Lock()
+
+
 def cue_reader(model_path: Path | None = None, *, language: str = "en") -> LocalWhisper:
-    """The transcriber for the end-of-turn cues (``replay``, ``bench turn``): one worker per
-    reading of a pause, and the words-alone reading's silence encoded from the start."""
-    whisper = LocalWhisper(model_path, language=language, workers=CUE_READERS)
-    whisper.prepare_cue_reading()
+    """The transcriber for the end-of-turn cues (``replay``, ``bench turn``, the live
+    engine's ``turn.local_cues``): one worker per reading of a pause, and the words-alone
+    reading's silence encoded from the start.
+
+    One per model and language in a process: a session rebuilt (the TUI's settings, each
+    conversation of ``bench latency``) reuses it instead of loading the model again, which
+    took ~0.25 GB more each time.
+    """
+    key = (Path(model_path) if model_path else None, language)
+    with _cue_readers_lock:
+        whisper = _cue_readers.get(key)
+        if whisper is None:
+            whisper = LocalWhisper(model_path, language=language, workers=CUE_READERS)
+            whisper.prepare_cue_reading()
+            _cue_readers[key] = whisper
     return whisper
 
 

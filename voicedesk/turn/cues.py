@@ -561,3 +561,23 @@ def most_doubtful(readings: Sequence[Reading]) -> Reading:
         return _DOUBT[cue.verdict], not cue.firm  # on a tie, not the firm one
 
     return max(heard, key=doubt)
+
+
+def combined_cue(reading: Reading | None, streamed: str | None) -> Cue | None:
+    """The cue of a local reading of the pause and of the streaming transcriber's text
+    together: the more doubtful of the two, and on a tie the reading's (only it knows what
+    the transcriber weighed, so only it can be firm). None: no words yet.
+
+    Two transcribers that disagree about whether the person is done are evidence of a
+    cut-off, as two readings of one transcriber are (``most_doubtful``): a cloud model that
+    hears "… leaves at" right makes the turn wait where the small local one wrote "… leaves
+    it."; the local one's odds catch a phrase that the cloud text shows as a whole sentence.
+    """
+    cues = []
+    if reading is not None and reading.text:
+        cues.append(reading_cue(reading))
+    if streamed:
+        cues.append(transcript_cue(streamed))
+    if not cues:
+        return None
+    return max(cues, key=lambda cue: _DOUBT[cue.verdict])

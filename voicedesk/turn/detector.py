@@ -21,6 +21,10 @@ weighing going on: ``Cue.firm``) ends it after ``FIRM_WAIT_S`` whatever the mode
 other sentence-final transcript with a doubtful model only after an in-sentence pause.
 When a transcriber is attached the model's "complete" waits for the text of the latest speech
 (the LLM is already running, so this costs the listener nothing), up to a short text timeout.
+The text comes from up to two places: the streaming transcriber (``set_text``, what the LLM
+gets) and a local reading of the pause that also says what the transcriber weighed
+(``set_reading``; ``voicedesk.turn.pause_reading``); with both, the cue is the more doubtful
+of the two (``cues.combined_cue``), and the model waits for each that is attached.
 A low probability is re-checked as the silence grows.
 """
 
@@ -33,7 +37,7 @@ from typing import Literal
 import numpy as np
 
 from voicedesk.config import Settings
-from voicedesk.turn.cues import Cue, Reading, reading_cue
+from voicedesk.turn.cues import Cue, Reading, combined_cue
 from voicedesk.turn.smart_turn import SmartTurn
 from voicedesk.turn.vad import RATE, VadSegmenter
 
@@ -81,19 +85,28 @@ class TurnDetector:
         settings: Settings,
         *,
         expects_text: bool = False,
+        expects_reading: bool = False,
         mode: str | None = None,
         virtual_clock: bool = False,
     ) -> None:
+        """``expects_text``: a streaming transcriber will ``set_text`` at each pause;
+        ``expects_reading``: a local reading will ``set_reading`` (a model "complete" waits
+        for each that is expected, up to ``TEXT_WAIT_S``)."""
         self.settings = settings
         self.turn_settings = settings.turn
         self.mode = mode or settings.turn.mode
         self.expects_text = expects_text and settings.turn.use_transcript_cues
+        self.expects_reading = expects_reading and settings.turn.use_transcript_cues
         self.virtual_clock = virtual_clock
         self.segmenter = VadSegmenter(settings)
         self.model = SmartTurn(settings)
         self._state: Literal["idle", "speech", "pause"] = "idle"
         self._blocks: list[np.ndarray] = []
         self._samples = 0
+        self._fed_s = 0.0  # audio time up to which blocks were fed
+        # Pauses heard so far: a reading of an earlier pause that arrives after the person
+        # went on and paused again is about words that are no longer the end of the turn.
+        self.pauses = 0
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -116,9 +129,12 @@ class TurnDetector:
         self._start_s = 0.0
         self._end_s = 0.0
         self._stop_at = 0.0
-        self._text = ""
+        self._text = ""  # the streaming transcriber's text, or else the reading's
+        self._streamed: str | None = None
+        self._reading: Reading | None = None
         self._cue: Cue | None = None  # what the text says, read once per text, not per block
-        self._text_fresh = False
+        self._text_fresh = False  # the streamed text is of the latest speech
+        self._reading_fresh = False  # the reading is of the latest speech
         self._future: Future[float] | None = None
         self._prob: float | None = None
         self._rechecks_done = 0
@@ -127,6 +143,11 @@ class TurnDetector:
         if not self._blocks:
             return np.zeros(0, np.int16)
         return np.concatenate(self._blocks)
+
+    def pause_audio(self) -> tuple[np.ndarray, float]:
+        """The turn's audio so far and how much of its end the VAD heard as silence: what a
+        reading of the pause (``set_reading``) reads."""
+        return self.turn_audio(), max(0.0, self._fed_s - self._end_s)
 
     def _append(self, pcm: np.ndarray) -> None:
         self._blocks.append(pcm)
@@ -139,6 +160,7 @@ class TurnDetector:
     def feed(self, block: np.ndarray, audio_s: float) -> list[TurnSignal]:
         pcm = block if block.dtype == np.int16 else (np.clip(block, -1, 1) * 32767).astype(np.int16)
         now = audio_s + pcm.size / RATE
+        self._fed_s = now
         events = self.segmenter.feed(pcm, audio_s)
         if self.mode == "push-to-talk":
             if self._state != "idle":
@@ -170,7 +192,8 @@ class TurnDetector:
                 self._state = "pause"
                 self._end_s = e.edge_s
                 self._stop_at = e.at_s
-                self._text_fresh = False
+                self._text_fresh = self._reading_fresh = False
+                self.pauses += 1
                 self._rechecks_done = 0
                 self._prob = None
                 if e.kind == "stop":
@@ -191,16 +214,43 @@ class TurnDetector:
         return signals
 
     def set_text(self, text_so_far: str, audio_s: float) -> list[TurnSignal]:
-        return self.set_reading(Reading(text_so_far), audio_s)
+        """The streaming transcriber's text of the turn so far (what the LLM answers)."""
+        self._streamed = text_so_far
+        self._text = text_so_far or (self._reading.text if self._reading else "")
+        if self._state != "pause":
+            self._cue = self._combined_cue()
+            return []
+        self._text_fresh = True
+        self._cue = self._combined_cue()
+        return self._evaluate(audio_s)
 
-    def set_reading(self, reading: Reading, audio_s: float) -> list[TurnSignal]:
-        """The transcript so far with what the transcriber knows of its doubts."""
-        self._text = reading.text
-        self._cue = reading_cue(reading) if reading.text else None
-        if self._state == "pause":
-            self._text_fresh = True
-            return self._evaluate(audio_s)
-        return []
+    def set_reading(
+        self, reading: Reading, audio_s: float, *, pause: int | None = None
+    ) -> list[TurnSignal]:
+        """A local reading of the turn so far, with what the transcriber knows of its doubts;
+        ``pause``: the ``pauses`` count it was read at (an older one is dropped)."""
+        if pause is not None and pause != self.pauses:
+            return []
+        self._reading = reading
+        if not self._streamed:
+            self._text = reading.text
+        if self._state != "pause":
+            self._cue = self._combined_cue()
+            return []
+        self._reading_fresh = True
+        self._cue = self._combined_cue()
+        return self._evaluate(audio_s)
+
+    def _combined_cue(self) -> Cue | None:
+        """The cue of the streamed text and the reading; of the two, one that is of the
+        latest speech while the other is not yet stands alone (a pause's earlier words must
+        not hold, nor end, a turn that went on)."""
+        reading, streamed = self._reading, self._streamed
+        if self._text_fresh and not self._reading_fresh:
+            reading = None
+        elif self._reading_fresh and not self._text_fresh:
+            streamed = None
+        return combined_cue(reading, streamed)
 
     def wait_eou(self) -> None:
         if self._future is not None:
@@ -257,9 +307,7 @@ class TurnDetector:
             return [*signals, self._finish(now, "timeout", self._prob)]
         if self._prob is None:
             return signals
-        waiting_for_text = (
-            self.expects_text and not self._text_fresh and now - self._stop_at < TEXT_WAIT_S
-        )
+        waiting_for_text = not self._words_fresh() and now - self._stop_at < TEXT_WAIT_S
         cue = self._cue
         needed = t.eou_threshold
         if silence < EARLY_SILENCE_S:
@@ -275,7 +323,10 @@ class TurnDetector:
             if cue is not None and cue.verdict == "complete" and self._prob < 0.5:
                 reason = "transcript"
             return [*signals, self._finish(now, reason, self._prob)]
-        if (cue is not None and cue.verdict == "complete" and self._text_fresh) and (
+        words_read = self._words_fresh() or (  # or whichever came, once the rest are late
+            (self._text_fresh or self._reading_fresh) and not waiting_for_text
+        )
+        if (cue is not None and cue.verdict == "complete" and words_read) and (
             (cue.firm and silence >= FIRM_WAIT_S)
             or (self._prob >= TRANSCRIPT_THRESHOLD and silence >= TRANSCRIPT_MIN_SILENCE_S)
         ):
@@ -291,6 +342,12 @@ class TurnDetector:
             if self.virtual_clock:
                 signals += self._evaluate(now)
         return signals
+
+    def _words_fresh(self) -> bool:
+        """Every attached transcriber has read the latest speech."""
+        return (self._text_fresh or not self.expects_text) and (
+            self._reading_fresh or not self.expects_reading
+        )
 
     def _finish(self, now: float, reason: str, prob: float | None) -> TurnSignal:
         sig = TurnSignal(
