@@ -57,9 +57,9 @@ TRANSCRIPT_MIN_SILENCE_S = 0.9  # ...after a pause longer than an in-sentence on
 # the text of a phrase cut off mid-sentence almost never reads as a question that stops on a
 # content word (Whisper writes "?" from the words and the rising or wh- intonation together),
 # nor as a sentence Whisper ended without weighing another word or "…". Counted from where
-# the VAD heard the speech end, which is 0.03–0.14 s after it did (Piper fixtures): 0.25 s
-# keeps the wait under the 0.4 s a finished sentence may take (0.3 s came to 0.41–0.45 s
-# for "Put a comma after the first word." and "… because I forgot it."), and past the gaps
+# the VAD heard the speech end, up to 0.14 s after it did (Piper fixtures): 0.25 s keeps
+# the wait under the 0.4 s a finished sentence may take (0.3 s came to 0.41–0.45 s for
+# "Put a comma after the first word." and "… because I forgot it."), and past the gaps
 # inside a word or between two words.
 FIRM_WAIT_S = 0.25
 # Right after the stop the silence may still be a gap inside a word or between two words
