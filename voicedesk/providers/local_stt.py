@@ -201,9 +201,7 @@ class LocalWhisper:
         if x.size < MIN_SAMPLES:
             return CueReading("", [], "")
         model, tokenizer = self.model, self._tokenizer()
-        features = model.feature_extractor(x)
-        features = features[:, : features.shape[-1] - 1]  # as faster-whisper: no last frame
-        features = features[:, -model.feature_extractor.nb_max_frames :]
+        features = self._features(x)
         encoded = model.encode(pad_or_trim(features))
         result = model.model.generate(
             encoded,
@@ -283,10 +281,15 @@ class LocalWhisper:
 
         with self._silence_lock:
             if self._silence_encoded is None:
-                extractor = self.model.feature_extractor
-                features = extractor(np.zeros(extractor.n_samples, np.float32))[:, :-1]
-                self._silence_encoded = self.model.encode(pad_or_trim(features))
+                silence = np.zeros(self.model.feature_extractor.n_samples, np.float32)
+                self._silence_encoded = self.model.encode(pad_or_trim(self._features(silence)))
             return self._silence_encoded
+
+    def _features(self, x: np.ndarray) -> Any:
+        """The log-mel frames of ``x`` as faster-whisper makes them (no last frame), the
+        last 30 s of them at most: what the encoder reads."""
+        features = self.model.feature_extractor(x)[:, :-1]
+        return features[:, -self.model.feature_extractor.nb_max_frames :]
 
     def _heard(self, ids: list[int], encoded: Any, frames: int, speech_end_s: float) -> str:
         tokenizer = self._tokenizer()

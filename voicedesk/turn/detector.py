@@ -132,7 +132,6 @@ class TurnDetector:
         self._start_s = 0.0
         self._end_s = 0.0
         self._stop_at = 0.0
-        self._text = ""  # the streaming transcriber's text, or else the reading's
         self._streamed: str | None = None
         self._reading: Reading | None = None
         self._cue: Cue | None = None  # what the text says, read once per text, not per block
@@ -219,13 +218,9 @@ class TurnDetector:
     def set_text(self, text_so_far: str, audio_s: float) -> list[TurnSignal]:
         """The streaming transcriber's text of the turn so far (what the LLM answers)."""
         self._streamed = text_so_far
-        self._text = text_so_far or (self._reading.text if self._reading else "")
-        if self._state != "pause":
-            self._cue = self._combined_cue()
-            return []
-        self._text_fresh = True
-        self._cue = self._combined_cue()
-        return self._evaluate(audio_s)
+        if self._state == "pause":
+            self._text_fresh = True
+        return self._words_arrived(audio_s)
 
     def set_reading(
         self, reading: Reading, audio_s: float, *, pause: int | None = None
@@ -235,14 +230,20 @@ class TurnDetector:
         if pause is not None and pause != self.pauses:
             return []
         self._reading = reading
-        if not self._streamed:
-            self._text = reading.text
-        if self._state != "pause":
-            self._cue = self._combined_cue()
-            return []
-        self._reading_fresh = True
+        if self._state == "pause":
+            self._reading_fresh = True
+        return self._words_arrived(audio_s)
+
+    def _words_arrived(self, audio_s: float) -> list[TurnSignal]:
+        """Read the cue again from the words both transcribers gave; in a pause, decide now
+        (outside one the cue is only kept for the next)."""
         self._cue = self._combined_cue()
-        return self._evaluate(audio_s)
+        return self._evaluate(audio_s) if self._state == "pause" else []
+
+    @property
+    def _text(self) -> str:
+        """The streaming transcriber's text (what the LLM answers), or else the reading's."""
+        return self._streamed or (self._reading.text if self._reading else "")
 
     def _combined_cue(self) -> Cue | None:
         """The cue of the streamed text and the reading; of the two, one that is of the
