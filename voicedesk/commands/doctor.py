@@ -228,13 +228,12 @@ def check_local_cues(settings: Any) -> Check:
         )
     t0 = time.perf_counter()
     try:
-        local_stt.cue_reader(settings.stt.local_model, language=settings.stt.language)
+        reader = local_stt.cue_reader(settings.stt.local_model, language=settings.stt.language)
     except UserError as exc:
         return Check("fail", "turn cues", f"turn.local_cues = {settings.turn.local_cues}: {exc}")
     ms = (time.perf_counter() - t0) * 1000
-    model = settings.stt.local_model or local_stt.default_model_path()
     return Check(
-        "ok", "turn cues", f"each pause also read locally by {model} (loaded in {ms:.0f} ms)"
+        "ok", "turn cues", f"each pause also read locally by {reader.path} (loaded in {ms:.0f} ms)"
     )
 
 

@@ -157,6 +157,7 @@ class LocalWhisper:
                 f"Cannot load the Whisper model at {path}: {exc}",
                 "point 'stt.local_model' at a CTranslate2 Whisper model folder",
             ) from None
+        self.path = path  # the model folder read, as resolved here
         self.language = language
         self._cue_tokenizer: Any = None  # with the prompt and suppressed tokens, on first use
         self._cue_prompt: list[int] = []
