@@ -153,6 +153,35 @@ def test_the_words_weighed_for_going_on_make_the_reading_hesitant_together(
     assert reading_cue(reading).verdict == verdict
 
 
+@pytest.mark.parametrize(
+    ("odds", "verdict"),
+    [
+        # a dangling last word, another word after it and a trailing mark, each under its
+        # own threshold, together at 0.35
+        (
+            {
+                "alternatives": (("Find the email from the land of", 0.2),),
+                "continuations": (("Find the email from the land board and", 0.05),),
+                "trailing": 0.1,
+            },
+            "hesitant",
+        ),
+        (
+            {"alternatives": (("Find the email from the land of", 0.2),), "trailing": 0.05},
+            "complete",
+        ),
+        # another last word that ends a sentence too is no doubt that the person is done
+        ({"alternatives": (("Find the email from the land border", 0.9),)}, "complete"),
+    ],
+)
+def test_doubtful_endings_that_add_up_make_the_reading_hesitant(
+    odds: dict[str, Any], verdict: str
+) -> None:
+    cue = reading_cue(Reading("Find the email from the land board.", weighed=True, **odds))
+    assert cue.verdict == verdict
+    assert not (verdict == "hesitant" and cue.firm)
+
+
 STEM = "I was wondering if you could help"
 HELP = f"{STEM} me."
 
