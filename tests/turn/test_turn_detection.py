@@ -32,6 +32,7 @@ from voicedesk.config import Settings, load_settings
 from voicedesk.errors import ModelFileError, UserError
 from voicedesk.providers import local_stt
 from voicedesk.turn.cues import (
+    ALTERNATIVE_ODDS,
     CONTINUATION_ODDS,
     TRAILING_ODDS,
     WORDS_END_ODDS,
@@ -808,6 +809,33 @@ def test_cue_reading_tells_a_dangling_word_dropped_before_the_full_stop() -> Non
         Reading(reading.text, heard=reading.heard, continuations=tuple(reading.continuations))
     )
     assert cue.verdict == "hesitant"
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_cue_reading_counts_a_fillers_opening_token_as_the_filler() -> None:
+    """Tiny Whisper writes "Can you open the arm?" for "Can you open the um", but weighed
+    " u" (the token its spelling of "umm" and "uhh" begins with) beside "arm", and " um"
+    too: together they are the filler, and the turn waits out the pause."""
+    pcm, _ = read_wav(FIXTURES.parent / "cues" / "opened-um.wav", RATE)
+    reading = local_stt.LocalWhisper().read_for_cues(pcm, 0.13)
+    assert reading.text == "Can you open the arm?"
+    odds = dict(reading.alternatives)
+    assert odds.get("Can you open the um", 0.0) >= ALTERNATIVE_ODDS
+    assert "Can you open the u" not in odds
+    cue = reading_cue(Reading(reading.text, alternatives=tuple(reading.alternatives)))
+    assert cue.verdict == "hesitant"
+
+
+def test_a_word_split_at_the_fillers_opening_token_is_not_a_filler() -> None:
+    """ " u" weighed where Whisper wrote "up" is "up" spelt in two tokens, not a filler; and
+    where it wrote another word, " u" and " um" are one filler whose odds add up."""
+    probs = np.array([4.0, 1.0, 0.5, 0.25])
+    step = local_stt._Step(probs, [(0, " up"), (1, " u"), (2, " um"), (3, " off")])
+    written_up = dict(local_stt.LocalWhisper._words_weighed(step, 0, "Turn it", "up".startswith))
+    assert written_up == {"Turn it um": 0.125, "Turn it off": 0.0625}  # " um" itself stays
+    step = local_stt._Step(probs, [(0, " arm"), (1, " u"), (2, " um"), (3, " up")])
+    other = dict(local_stt.LocalWhisper._words_weighed(step, 0, "Open the", "arm".startswith))
+    assert other == {"Open the um": 0.375, "Open the up": 0.0625}
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")

@@ -54,6 +54,11 @@ ALTERNATIVES = 10  # how many of a step's likeliest tokens are looked at for oth
 # A token that starts a word, a number or an amount ("… owe Paul $20.": the last word is
 # "$20", and " twenty" weighed after "Paul" is that amount spelt out, not one word more).
 _WORD_START = re.compile(r"^ [A-Za-z0-9$£€]")
+# Whisper's tokens spell the drawn-out fillers as a bare " u" and the rest ("umm" is " u" +
+# "mm", "uhh" " u" + "hh", "ummm" " u" + "mmm"); no English word is that token alone. So the
+# odds it gave " u" are odds of a filler: "Can you open the um", said with the tiny model
+# writing "… the arm?", weighed " u" at 0.28-0.86 of "arm" and " um" itself at 0.08-0.19.
+_FILLER_OPENING = " u"
 _WORD_GOES_ON = re.compile(r"^[A-Za-z0-9'%-]")  # a token that continues the word before it
 _TRAILING_MARK = re.compile(r"^(\.\.|…|,|;|:|-|—)")  # "...", "…", "...?", "-", "," …
 _SPOKEN = re.compile(r"^\s*[A-Za-z0-9']")  # an aligned "word" that is not punctuation
@@ -344,14 +349,17 @@ class LocalWhisper:
         step: _Step, chosen: int, stem: str, same: Callable[[str], bool]
     ) -> list[tuple[str, float]]:
         """``stem`` + each word among the step's likeliest tokens, with its odds against the
-        chosen token; not the chosen token, nor a word for which ``same`` is true."""
-        texts: list[tuple[str, float]] = []
+        chosen token; not the chosen token, nor a word for which ``same`` is true. A filler's
+        opening token counts as the filler (``_FILLER_OPENING``)."""
+        odds: dict[str, float] = {}
         for token, piece in step.top:
             word = piece.strip()
             if token == chosen or not _WORD_START.match(piece) or same(word.lower()):
                 continue
-            texts.append((f"{stem} {word}".strip(), float(step.probs[token] / step.probs[chosen])))
-        return texts
+            word = "um" if piece == _FILLER_OPENING else word
+            text = f"{stem} {word}".strip()  # " um" and " u" are one word spelt two ways
+            odds[text] = odds.get(text, 0.0) + float(step.probs[token] / step.probs[chosen])
+        return list(odds.items())
 
     def _tokenizer(self) -> Any:
         if self._cue_tokenizer is None:
