@@ -38,6 +38,16 @@ from voicedesk.turn.cues import (
         ("Mm-hmm.", "complete"),  # yes
         ("Book a taxi, too.", "hesitant"),  # a cut-off "to" as a small Whisper writes it
         ("Is it cold there too?", "complete"),
+        # a word that may open a noun phrase or be a pronoun: a pause, not the maximum wait
+        # ("what is this?" and "call her." used to wait 2 s like "… the")
+        ("What is this?", "hesitant"),
+        ("Summarize these.", "hesitant"),
+        ("Save this", "hesitant"),
+        ("Call her.", "hesitant"),
+        ("Call her mother.", "complete"),
+        ("What's this song called?", "complete"),  # "what" is the name it asks for
+        ("Can you open the file called?", "incomplete"),  # the name is still to come
+        ("Open this document.", "complete"),
         ("What time is my next meeting?", "complete"),
         ("Turn the volume down a little.", "complete"),
         ("", "unknown"),

@@ -21,13 +21,9 @@ STRONG = frozenset(
         "a",
         "an",
         "the",
-        "this",
-        "these",
-        "those",
         "my",
         "your",
         "his",
-        "her",
         "its",
         "our",
         "their",
@@ -143,6 +139,22 @@ WEAK = frozenset(
         "really",
     ]
 )
+# What answers a yes/no question opens with, what a short answer ends on ("yes, I do",
+# "no, it isn't"), and the verbs of "I think so".
+_ANSWER_WORDS = frozenset(["yes", "yeah", "yep", "no", "nope", "nah", "sure"])
+_ANSWER_AUXILIARIES = frozenset(
+    ["do", "does", "did", "don't", "doesn't", "didn't", "can", "can't", "could", "couldn't"]
+    + ["will", "won't", "would", "wouldn't", "should", "shouldn't", "must", "might", "may"]
+    + ["is", "isn't", "am", "are", "aren't", "was", "wasn't", "were", "weren't"]
+    + ["have", "haven't", "has", "hasn't", "had", "hadn't"]
+)
+_THINKING = frozenset(["think", "hope", "guess", "believe", "suppose", "expect"])
+# Verbs that want a name after them ("open the file called | budget notes").
+NAMING_VERBS = frozenset(["called", "named", "titled", "labelled", "labeled"])
+# Words that open a noun phrase ("save this | file", "call her | mother") but are pronouns
+# as often at the end ("what is this?", "summarize these.", "call her."): a turn that stops
+# on one waits out an in-sentence pause, question or not, rather than the maximum wait.
+DETERMINERS_OR_PRONOUNS = frozenset(["this", "these", "those", "her"])
 # Two-word endings that dangle ("such as", "going to", "kind of").
 STRONG_BIGRAMS = frozenset(
     {
@@ -164,7 +176,7 @@ STRONG_BIGRAMS = frozenset(
 )
 
 # Every word on the lists above: what a fragment that stops "on a function word" stops on.
-_FUNCTION_WORDS = STRONG | WEAK | PREPOSITIONS
+_FUNCTION_WORDS = STRONG | WEAK | PREPOSITIONS | DETERMINERS_OR_PRONOUNS
 
 _WORD = re.compile(r"[a-z']+")
 # A filler however the transcriber spells it: Whisper writes "Umm", "Uhh", "Hmm", "Mm" as
@@ -299,10 +311,18 @@ def transcript_cue(text: str) -> Cue:
         return Cue("unknown", "no words")
     last = words[-1]
     question = stripped.endswith("?")
-    if last in STRONG or _ends_on_filler(words) or (last in PREPOSITIONS and not question):
+    if _short_answer(stripped, words):
+        return Cue("complete", "a short answer")
+    # "What" can be the name a naming verb wants ("what is it called?"); a question that
+    # stops on one otherwise still wants it ("can you open the file called?").
+    named = question and last in NAMING_VERBS and _asks_what(_last_clause_words(stripped))
+    dangles = last in STRONG and not named
+    if dangles or _ends_on_filler(words) or (last in PREPOSITIONS and not question):
         return Cue("incomplete", f"ends on '{last}'")
     if len(words) >= 2 and f"{words[-2]} {last}" in STRONG_BIGRAMS:
         return Cue("incomplete", f"ends on '{words[-2]} {last}'")
+    if last in DETERMINERS_OR_PRONOUNS:
+        return Cue("hesitant", f"ends on '{last}'")
     if len(words) >= 2 and last == "it" and words[-2] in PREPOSITIONS and not question:
         # "… for it." / "… with it.": real endings, but also what small transcribers invent
         # for a phrase cut off after the preposition — wait out an in-sentence pause.
@@ -350,6 +370,31 @@ def _ends_on_filler(words: list[str]) -> bool:
     if not _FILLER.fullmatch(words[-1]):
         return False
     return not (len(words) >= 2 and words[-2] == "mm" and words[-1].startswith("h"))
+
+
+def _short_answer(text: str, words: list[str]) -> bool:
+    """An answer to a yes/no question ("Yes, I do.", "No, it wasn't.", "I think so."), which
+    ends on a word that dangles anywhere else. Not a bare "No.": Piper leaves 0.1-0.3 s
+    after the comma of "No, it isn't.", and a "no" that may go on waits out that pause."""
+    clause = _last_clause_words(text)
+    while clause and clause[0] in _ANSWER_WORDS:
+        clause = clause[1:]
+    if not clause:
+        return False
+    answered = any(word in _ANSWER_WORDS for word in words[:2])  # "Yes, …", "Oh yes, …"
+    if len(clause) == 3 and clause[0] in _SUBJECT_PRONOUNS and clause[1] in _THINKING:
+        return clause[2] == "so"  # "I think so", "I hope so"
+    return (
+        answered
+        and len(clause) == 2
+        and clause[0] in _SUBJECT_PRONOUNS
+        and clause[1] in _ANSWER_AUXILIARIES
+    )
+
+
+def _asks_what(words: list[str]) -> bool:
+    """The clause is a "what" (or "how") question, whose wh-word can be a verb's object."""
+    return bool(words) and words[0] in ("what", "what's", "how", "how's")
 
 
 def _last_clause_words(text: str) -> list[str]:
