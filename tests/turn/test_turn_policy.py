@@ -47,6 +47,16 @@ from voicedesk.turn.cues import (
         ("Call her mother.", "complete"),
         ("What's this song called?", "complete"),  # "what" is the name it asks for
         ("Can you open the file called?", "incomplete"),  # the name is still to come
+        # answers to a yes/no question end on words that dangle anywhere else
+        ("Yes, I do.", "complete"),
+        ("No, it isn't.", "complete"),
+        ("I think so.", "complete"),
+        ("Yes, please do.", "complete"),
+        ("Yes, let's.", "complete"),
+        ("Let's", "incomplete"),
+        ("Yes, and", "incomplete"),
+        ("No.", "hesitant"),  # may go on after a comma: "No, it isn't."
+        ("I did.", "hesitant"),  # an answer, or "I did | the dishes"
         ("Open this document.", "complete"),
         ("What time is my next meeting?", "complete"),
         ("Turn the volume down a little.", "complete"),

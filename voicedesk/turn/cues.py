@@ -139,15 +139,9 @@ WEAK = frozenset(
         "really",
     ]
 )
-# What answers a yes/no question opens with, what a short answer ends on ("yes, I do",
-# "no, it isn't"), and the verbs of "I think so".
+# What answers a yes/no question opens with, and the verbs of "I think so"; what a short
+# answer ends on ("yes, I do", "no, it isn't") is below (``_ANSWER_AUXILIARIES``).
 _ANSWER_WORDS = frozenset(["yes", "yeah", "yep", "no", "nope", "nah", "sure"])
-_ANSWER_AUXILIARIES = frozenset(
-    ["do", "does", "did", "don't", "doesn't", "didn't", "can", "can't", "could", "couldn't"]
-    + ["will", "won't", "would", "wouldn't", "should", "shouldn't", "must", "might", "may"]
-    + ["is", "isn't", "am", "are", "aren't", "was", "wasn't", "were", "weren't"]
-    + ["have", "haven't", "has", "hasn't", "had", "hadn't"]
-)
 _THINKING = frozenset(["think", "hope", "guess", "believe", "suppose", "expect"])
 # Verbs that want a name after them ("open the file called | budget notes").
 NAMING_VERBS = frozenset(["called", "named", "titled", "labelled", "labeled"])
@@ -209,6 +203,9 @@ _MODALS = frozenset(
     ]
 )
 _AUXILIARIES = _DO | _MODALS
+_BE_AND_HAVE = ["is", "isn't", "am", "are", "aren't", "was", "wasn't", "were", "weren't"]
+_BE_AND_HAVE += ["have", "haven't", "has", "hasn't", "had", "hadn't"]
+_ANSWER_AUXILIARIES = _AUXILIARIES | frozenset(_BE_AND_HAVE)  # "yes, I do", "no, it isn't"
 _WH = frozenset(["what", "why", "when", "where", "how", "which", "who", "whose"])
 # Words that open a subject and cannot be one alone ("the kettle", "my phone"); not "this"
 # or "that", which can ("why does that matter?").
@@ -373,9 +370,10 @@ def _ends_on_filler(words: list[str]) -> bool:
 
 
 def _short_answer(text: str, words: list[str]) -> bool:
-    """An answer to a yes/no question ("Yes, I do.", "No, it wasn't.", "I think so."), which
-    ends on a word that dangles anywhere else. Not a bare "No.": Piper leaves 0.1-0.3 s
-    after the comma of "No, it isn't.", and a "no" that may go on waits out that pause."""
+    """An answer to a yes/no question ("Yes, I do.", "No, it wasn't.", "I think so.", "Yes,
+    please do.", "Yes, let's."), which ends on a word that dangles anywhere else. Not a
+    bare "No.": Piper leaves 0.1-0.3 s after the comma of "No, it isn't.", and a "no" that
+    may go on waits out that pause."""
     clause = _last_clause_words(text)
     while clause and clause[0] in _ANSWER_WORDS:
         clause = clause[1:]
@@ -384,6 +382,10 @@ def _short_answer(text: str, words: list[str]) -> bool:
     answered = any(word in _ANSWER_WORDS for word in words[:2])  # "Yes, …", "Oh yes, …"
     if len(clause) == 3 and clause[0] in _SUBJECT_PRONOUNS and clause[1] in _THINKING:
         return clause[2] == "so"  # "I think so", "I hope so"
+    if clause == ["please", "do"]:
+        return True
+    if clause == ["let's"]:
+        return answered
     return (
         answered
         and len(clause) == 2
