@@ -203,9 +203,9 @@ _MODALS = frozenset(
     ]
 )
 _AUXILIARIES = _DO | _MODALS
-_BE_AND_HAVE = ["is", "isn't", "am", "are", "aren't", "was", "wasn't", "were", "weren't"]
-_BE_AND_HAVE += ["have", "haven't", "has", "hasn't", "had", "hadn't"]
-_ANSWER_AUXILIARIES = _AUXILIARIES | frozenset(_BE_AND_HAVE)  # "yes, I do", "no, it isn't"
+_BE = frozenset(["is", "isn't", "am", "are", "aren't", "was", "wasn't", "were", "weren't"])
+_HAVE = frozenset(["have", "haven't", "has", "hasn't", "had", "hadn't"])
+_ANSWER_AUXILIARIES = _AUXILIARIES | _BE | _HAVE  # "yes, I do", "no, it isn't"
 _WH = frozenset(["what", "why", "when", "where", "how", "which", "who", "whose"])
 # Words that open a subject and cannot be one alone ("the kettle", "my phone"); not "this"
 # or "that", which can ("why does that matter?").
