@@ -308,11 +308,12 @@ def transcript_cue(text: str) -> Cue:
         return Cue("unknown", "no words")
     last = words[-1]
     question = stripped.endswith("?")
-    if _short_answer(stripped, words):
+    clause = _last_clause_words(stripped)
+    if _short_answer(clause, words):
         return Cue("complete", "a short answer")
     # "What" can be the name a naming verb wants ("what is it called?"); a question that
     # stops on one otherwise still wants it ("can you open the file called?").
-    named = question and last in NAMING_VERBS and _asks_what(_last_clause_words(stripped))
+    named = question and last in NAMING_VERBS and _asks_what(clause)
     dangles = last in STRONG and not named
     if dangles or _ends_on_filler(words) or (last in PREPOSITIONS and not question):
         return Cue("incomplete", f"ends on '{last}'")
@@ -339,7 +340,6 @@ def transcript_cue(text: str) -> Cue:
         # transcriber puts a question mark after any cut-off wh-sentence ("what time does
         # the sun set in?"), so it is doubtful rather than complete.
         return Cue("hesitant", f"question ends on '{last}'")
-    clause = _last_clause_words(stripped)
     if _verb_still_missing(clause):
         return Cue("hesitant", "a question with no main verb yet")
     if _object_still_missing(clause):
@@ -369,12 +369,12 @@ def _ends_on_filler(words: list[str]) -> bool:
     return not (len(words) >= 2 and words[-2] == "mm" and words[-1].startswith("h"))
 
 
-def _short_answer(text: str, words: list[str]) -> bool:
+def _short_answer(last_clause: list[str], words: list[str]) -> bool:
     """An answer to a yes/no question ("Yes, I do.", "No, it wasn't.", "I think so.", "Yes,
     please do.", "Yes, let's."), which ends on a word that dangles anywhere else. Not a
     bare "No.": Piper leaves 0.1-0.3 s after the comma of "No, it isn't.", and a "no" that
     may go on waits out that pause."""
-    clause = _last_clause_words(text)
+    clause = last_clause
     while clause and clause[0] in _ANSWER_WORDS:
         clause = clause[1:]
     if not clause:
