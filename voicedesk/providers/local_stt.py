@@ -278,8 +278,12 @@ class LocalWhisper:
     def prepare_cue_reading(self) -> None:
         """Encode the silence ``words_end_odds`` reads over (~0.5 s on one core) now, in the
         background, so that a live or ``--realtime`` turn's first pause does not wait for it
-        (it did: 1.4–1.6 s from the end of speech to the decision instead of ~0.8 s)."""
-        threading.Thread(target=self._silence, name="whisper-silence", daemon=True).start()
+        (it did: 1.4–1.6 s from the end of speech to the decision instead of ~0.8 s).
+
+        Not a daemon thread: a process that exits while CTranslate2 is still encoding
+        (a replay of silence, an early error) crashed in the encoder (SIGSEGV, exit 139);
+        the interpreter now waits the half second for it before tearing the model down."""
+        threading.Thread(target=self._silence, name="whisper-silence").start()
 
     def _silence(self) -> Any:
         """The encoder's output for 30 s of silence, computed once."""
