@@ -22,6 +22,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from pypdf import PdfReader
 
+import voicedesk
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import TOOL_NAMES, describe_changes
 from voicedesk.tools.workspace import WorkspaceError, clean_relative_name
@@ -135,10 +136,18 @@ class Docs:
 
 @asynccontextmanager
 async def docs_server(root: Path) -> AsyncIterator[Docs]:
+    # The server must run the voicedesk these tests import (a git worktree, say), not whichever
+    # one the virtualenv has installed; the SDK passes the child only a few variables.
+    package_root = str(Path(voicedesk.__file__).resolve().parents[1])
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "voicedesk", "docs-server", "--root", str(root)],
         cwd=str(root.parent),
+        env={
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [package_root, os.environ.get("PYTHONPATH")])
+            )
+        },
     )
     log = root.parent / "server-stderr.log"
     with open(log, "w") as errlog:
