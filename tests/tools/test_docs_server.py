@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,8 +25,13 @@ from pypdf import PdfReader
 
 import voicedesk
 from voicedesk.tools import formats
-from voicedesk.tools.docs_server import TOOL_NAMES, describe_changes
-from voicedesk.tools.workspace import WorkspaceError, clean_relative_name
+from voicedesk.tools.docs_server import MAX_RESULT_CHARS, TOOL_NAMES, DocsTools, describe_changes
+from voicedesk.tools.workspace import (
+    StaleDocumentError,
+    Workspace,
+    WorkspaceError,
+    clean_relative_name,
+)
 
 PLAN_MD = """\
 # Plan
@@ -135,13 +141,13 @@ class Docs:
 
 
 @asynccontextmanager
-async def docs_server(root: Path) -> AsyncIterator[Docs]:
+async def docs_server(root: Path, *extra: str) -> AsyncIterator[Docs]:
     # The server must run the voicedesk these tests import (a git worktree, say), not whichever
     # one the virtualenv has installed; the SDK passes the child only a few variables.
     package_root = str(Path(voicedesk.__file__).resolve().parents[1])
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "voicedesk", "docs-server", "--root", str(root)],
+        args=["-m", "voicedesk", "docs-server", "--root", str(root), *extra],
         cwd=str(root.parent),
         env={
             "PYTHONPATH": os.pathsep.join(
@@ -542,9 +548,10 @@ async def test_edit_undo_redo_round_trips_byte_for_byte(ws: Path) -> None:
             ("Normal", "Revenue grew strongly in 2024."),
             ("Heading 2", "Risks"),
             ("Normal", "Supply chains remain fragile."),
+            ("Normal", ""),
+            # The table is the last block of "Risks", so the section ends after it.
             ("Heading 3", "Mitigation"),
             ("Normal", "Keep two suppliers."),
-            ("Normal", ""),
             ("Heading 2", "Next year"),
             ("Normal", "Closing remarks."),
         ]
@@ -698,7 +705,10 @@ async def test_stale_document_is_refused_until_read_again(ws: Path) -> None:
         # and goes back to exactly what the other program wrote.
         outside_version = PLAN_MD.replace("spring", "autumn").encode()
         plan.write_bytes(outside_version)
-        assert "changed by another program" in await d.fail("undo", path="notes/plan.md")
+        refused = await d.fail("undo", path="notes/plan.md")
+        assert "changed by another program" in refused
+        assert "nothing was undone" in refused and "retry the edit" not in refused
+        assert "redo" not in refused.split(".")[0]
         await d.call("read_document", path="notes/plan.md")
         await d.call("undo", path="notes/plan.md")
         assert "Edited after reading." in plan.read_text()
@@ -762,3 +772,280 @@ def test_root_falls_back_to_documents_folder(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and done.stdout == ""
     assert f"Workspace folder not found: {tmp_path / 'Documents'}" in done.stderr
+
+
+# ---------------------------------------------------------------------------- review fixes
+
+
+async def test_long_outline_and_count_are_cut_with_a_hint(ws: Path) -> None:
+    (ws / "heads.md").write_text(
+        "".join(f"# Heading number {i}\n\nBody {i}.\n\n" for i in range(2000)), encoding="utf-8"
+    )
+    async with docs_server(ws) as d:
+        outline = await d.call("outline", path="heads.md")
+        assert len(outline) <= MAX_RESULT_CHARS
+        assert outline.splitlines()[0].startswith("heads.md has 2000 headings")
+        last = outline.splitlines()[-1]
+        assert last.startswith("(Showing ") and "of 2000 headings" in last
+        shown = len(outline.splitlines()) - 2
+        assert f"start_paragraph={2 * shown + 1})" not in last  # the hint names the next one
+        assert f"start_paragraph={2 * shown + 1}" in last and "narrow it down" in last
+        count = await d.call("count", path="heads.md")
+        assert len(count) <= MAX_RESULT_CHARS
+        assert (
+            count.splitlines()[0]
+            == "heads.md has 10000 words in 2000 paragraphs and 2000 headings."
+        )
+        assert "more sections" in count.splitlines()[-1] and "narrow it down" in count
+
+
+async def test_names_in_nfd_open_under_either_form(ws: Path) -> None:
+    nfd = unicodedata.normalize("NFD", "café notes.md")
+    (ws / "notes" / nfd).write_text("# Café\n\nHello.\n", encoding="utf-8")
+    async with docs_server(ws) as d:
+        listing = await d.call("list_documents", pattern="café")
+        listed = next(
+            line[2:].split(" (")[0] for line in listing.splitlines() if "notes.md" in line
+        )
+        assert "notes/" in listed
+        found = await d.call("find_documents", query="cafe notes")
+        assert "café notes.md" in unicodedata.normalize("NFC", found)
+        for name in (listed, "notes/café notes.md", f"notes/{nfd}"):
+            assert "[2] Hello." in await d.call("read_document", path=name)
+        await d.call(
+            "edit_document",
+            path="notes/café notes.md",
+            action="replace_paragraph",
+            paragraph=2,
+            text="Bonjour.",
+        )
+        assert "already exists" in await d.fail(
+            "create_document", path="notes/café notes.md", content="x"
+        )
+    assert sorted(p.name for p in (ws / "notes").iterdir()) == sorted([nfd, "plan.md"])
+    assert (ws / "notes" / nfd).read_text(encoding="utf-8") == "# Café\n\nBonjour.\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+async def test_utf16_text_is_read_and_written_back_in_utf16(ws: Path, encoding: str) -> None:
+    text = "Grüße aus Köln.\r\n\r\nZweiter Absatz.\r\n"
+    bom = b"\xfe\xff" if encoding == "utf-16-be" else b""  # "utf-16" writes its own BOM
+    (ws / "notepad.txt").write_bytes(bom + text.encode(encoding))
+    async with docs_server(ws) as d:
+        read = await d.call("read_document", path="notepad.txt")
+        assert "[1] Grüße aus Köln." in read and "[2] Zweiter Absatz." in read
+        assert "notepad.txt, paragraph 2" in await d.call("search", query="zweiter")
+        await d.call(
+            "edit_document", path="notepad.txt", action="insert_paragraph", text="Dritter – €."
+        )
+    expected = text + "\r\nDritter – €.\r\n"
+    assert (ws / "notepad.txt").read_bytes() == bom + expected.encode(encoding)
+
+
+def test_outside_change_during_a_slow_edit_is_refused(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another program saves while the edit is being worked out (a big file takes seconds):
+    the check right before the replace catches it, and the history stays as it was."""
+    tools = DocsTools(Workspace(ws, tmp_path / "history"))
+    plan = ws / "notes" / "plan.md"
+    tools.read_document("notes/plan.md")
+    real_serialize = formats.serialize
+
+    def slow_serialize(doc: formats.Document) -> bytes:
+        plan.write_text(PLAN_MD + "\nSaved by another program.\n", encoding="utf-8")
+        return real_serialize(doc)
+
+    monkeypatch.setattr(formats, "serialize", slow_serialize)
+    with pytest.raises(StaleDocumentError, match="changed by another program") as info:
+        tools.edit_document("notes/plan.md", "insert_paragraph", text="Mine.")
+    assert "nothing was changed" in str(info.value) and "read_document" in str(info.value)
+    assert plan.read_text(encoding="utf-8").endswith("Saved by another program.\n")
+    assert not [p for p in ws.rglob("*") if p.name.endswith(".tmp")]
+    assert tools.ws.history_steps(plan) == (0, 0)  # no undo step for an edit never made
+
+
+async def test_find_of_only_control_characters_is_refused(ws: Path) -> None:
+    plan = ws / "notes" / "plan.md"
+    before = plan.read_bytes()
+    async with docs_server(ws) as d:
+        await d.call("read_document", path="notes/plan.md")
+        message = await d.fail(
+            "edit_document",
+            path="notes/plan.md",
+            action="find_replace",
+            find="\u0007\x1b",
+            replace_with="X",
+        )
+        assert "needs find" in message and "control characters" in message
+    assert plan.read_bytes() == before
+
+
+async def test_markdown_edits_leave_the_rest_of_the_file_byte_for_byte(ws: Path) -> None:
+    layout = (
+        "# Title\nRight under the title.\n\n\n\nSecond   paragraph,\nwrapped.\n\n"
+        "## Timeline ##\n\n- one\n- two\n\n```\ncode\n\nmore code\n```\nAfter the fence."
+    )
+    doc = ws / "layout.md"
+    doc.write_text(layout, encoding="utf-8")
+    crlf = ws / "crlf.md"
+    crlf.write_bytes(b"# A\r\n\r\nOne.\r\n\r\n\r\nTwo.\r\n")
+    async with docs_server(ws) as d:
+        before = await d.call("read_document", path="layout.md")
+        assert before.splitlines()[1:] == [
+            "[1] # Title",
+            "[2] Right under the title.",
+            "[3] Second   paragraph,",
+            "wrapped.",
+            "[4] ## Timeline",
+            "[5] - one",
+            "- two",
+            "[6] ```",
+            "code",
+            "",
+            "more code",
+            "```",
+            "[7] After the fence.",
+        ]
+
+        async def edit(**args: object) -> str:
+            return await d.call("edit_document", path="layout.md", **args)
+
+        await edit(action="replace_paragraph", paragraph=2, text="Under it.")
+        layout = layout.replace("Right under the title.", "Under it.")
+        assert doc.read_text(encoding="utf-8") == layout
+        await edit(action="find_replace", find="two", replace_with="three")
+        layout = layout.replace("- two", "- three")
+        assert doc.read_text(encoding="utf-8") == layout
+        out = await edit(action="insert_paragraph", paragraph=1, text="Inserted.")
+        assert "now paragraph 2" in out
+        layout = layout.replace("# Title\n", "# Title\n\nInserted.\n\n")
+        assert doc.read_text(encoding="utf-8") == layout
+        await edit(action="delete_paragraph", paragraph=3, confirmed=True)
+        layout = layout.replace("\n\nUnder it.", "")  # and the gap before it
+        assert doc.read_text(encoding="utf-8") == layout
+        await edit(action="insert_paragraph", text="The end.")
+        layout += "\n\nThe end."  # no final newline before, none after
+        assert doc.read_text(encoding="utf-8") == layout
+        # Numbering read back matches the numbers the edits announced.
+        after = await d.call("read_document", path="layout.md")
+        assert "[2] Inserted." in after and "[7] After the fence." in after
+        assert "[8] The end." in after
+
+        await d.call("read_document", path="crlf.md")
+        await d.call(
+            "edit_document", path="crlf.md", action="replace_paragraph", paragraph=3, text="2."
+        )
+    assert crlf.read_bytes() == b"# A\r\n\r\nOne.\r\n\r\n\r\n2.\r\n"
+
+
+def make_table_docx() -> bytes:
+    d = docx.Document()
+    d.add_heading("Team", level=1)
+    d.add_paragraph("Who does what.")
+    table = d.add_table(rows=3, cols=2)
+    for r, (name, job) in enumerate([("Name", "Job"), ("Anna", "budget zebra"), ("", "")]):
+        table.cell(r, 0).text = name
+        table.cell(r, 1).text = job
+    d.add_paragraph("After the table.")
+    d.add_heading("Other", level=1)
+    d.add_paragraph("The end.")
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+async def test_docx_tables_are_read_and_searched_but_stay_read_only(ws: Path) -> None:
+    team = ws / "team.docx"
+    team.write_bytes(make_table_docx())
+    async with docs_server(ws) as d:
+        read = await d.call("read_document", path="team.docx")
+        assert read.splitlines() == [
+            "team.docx: 7 paragraphs, 15 words.",
+            "[1] # Team",
+            "[2] Who does what.",
+            "[3] | Name | Job |",
+            "[4] | Anna | budget zebra |",  # the empty last row is no block, like empty paragraphs
+            "[5] After the table.",
+            "[6] # Other",
+            "[7] The end.",
+        ]
+        found = await d.call("search", query="zebra")
+        assert "team.docx, paragraph 4 (section “Team”): Anna | budget zebra" in found
+
+        for args in (
+            {"action": "replace_paragraph", "paragraph": 4, "text": "x"},
+            {"action": "delete_paragraph", "paragraph": 3, "confirmed": True},
+        ):
+            assert "table row" in await d.fail("edit_document", path="team.docx", **args)
+        inside = await d.fail(
+            "edit_document", path="team.docx", action="insert_paragraph", paragraph=3, text="x"
+        )
+        assert "inside a table" in inside and "paragraph=4" in inside
+        out = await d.call(
+            "edit_document", path="team.docx", action="find_replace", find="zebra", replace_with="z"
+        )
+        assert out.startswith("Found no “zebra” in team.docx outside tables")
+        assert "read-only" in out
+        out = await d.call(
+            "edit_document", path="team.docx", action="insert_paragraph", paragraph=4, text="New."
+        )
+        assert "now paragraph 5" in out
+        assert "[5] New." in await d.call("read_document", path="team.docx", start_paragraph=5)
+        kept = docx.Document(str(team))
+        assert [c.text for c in kept.tables[0].rows[1].cells] == ["Anna", "budget zebra"]
+        body = [child.tag.rsplit("}", 1)[1] for child in kept.element.body.iterchildren()]
+        assert body[:5] == ["p", "p", "tbl", "p", "p"]  # the new paragraph after the table
+
+        # A deleted section takes its table with it, so the numbering holds.
+        await d.call(
+            "edit_document",
+            path="team.docx",
+            action="delete_section",
+            section="Team",
+            confirmed=True,
+        )
+        assert (await d.call("read_document", path="team.docx")).splitlines()[1:] == [
+            "[1] # Other",
+            "[2] The end.",
+        ]
+    assert docx.Document(str(team)).tables == []
+
+
+async def test_hidden_names_are_not_created(ws: Path) -> None:
+    async with docs_server(ws) as d:
+        for name, plain in (
+            (".hidden.md", "hidden.md"),
+            ("notes/.drafts/a.md", "notes/drafts/a.md"),
+        ):
+            message = await d.fail("create_document", path=name, content="x")
+            assert "hidden" in message and f"like {plain}" in message
+    assert not (ws / ".hidden.md").exists() and not (ws / "notes" / ".drafts").exists()
+
+
+async def test_big_documents_are_refused_with_a_clear_message(ws: Path) -> None:
+    (ws / "big.txt").write_text("word " * 30_000, encoding="utf-8")  # 150 KB
+    async with docs_server(ws, "--max-size", "0.1") as d:
+        for tool in ("read_document", "outline", "count"):
+            message = await d.fail(tool, path="big.txt")
+            assert "big.txt is 146 KB, more than the 102 KB" in message and "--max-size" in message
+        assert "big.txt (plain text, 146 KB, too large to open" in await d.call("list_documents")
+        assert "todo.txt" in await d.call("search", query="milk")
+        assert "[1] Buy milk." in await d.call("read_document", path="todo.txt")
+
+
+def test_undo_history_is_bounded_by_bytes_as_well_as_count(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    history = tmp_path / "history"
+    ws = Workspace(root, history, max_versions=100, max_history_bytes=50_000)
+    path = root / "a.txt"
+    before = None
+    for i in range(20):
+        data = bytes([65 + i]) * 10_000
+        ws.write(path, data, before=before)
+        before = data
+    blobs = list(history.rglob("blobs/*"))
+    assert sum(b.stat().st_size for b in blobs) <= 50_000
+    assert ws.history_steps(path) == (4, 0)  # 5 versions of 10 KB fit
+    assert ws.version(path, 4) == bytes([65 + 15]) * 10_000

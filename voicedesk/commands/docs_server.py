@@ -36,6 +36,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="TOOL=SECONDS",
         help="make TOOL take SECONDS, like a slow remote server (demos and tests); repeatable",
     )
+    p.add_argument(
+        "--max-size",
+        type=_megabytes,
+        default=None,
+        metavar="MB",
+        help="largest .md/.txt document opened, in MB (default 5; Word and PDF files may be "
+        "5 times that); bigger ones are refused with a message",
+    )
     p.set_defaults(func=run)
 
 
@@ -56,9 +64,10 @@ def workspace_root(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicedesk.tools.docs_server import main
+    from voicedesk.tools.docs_server import DEFAULT_MAX_MB, main
 
-    main(workspace_root(args), getattr(args, "history", None), parse_slow(args.slow))
+    max_mb = getattr(args, "max_size", None) or DEFAULT_MAX_MB
+    main(workspace_root(args), getattr(args, "history", None), parse_slow(args.slow), max_mb)
     return 0
 
 
@@ -76,3 +85,13 @@ def parse_slow(items: list[str]) -> dict[str, float]:
             raise UserError(f"--slow {item!r} is not TOOL=SECONDS", "e.g. --slow search=5")
         out[name] = seconds
     return out
+
+
+def _megabytes(value: str) -> float:
+    try:
+        mb = float(value)
+    except ValueError:
+        mb = 0.0
+    if not mb > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a size in MB, like 5 or 0.5")
+    return mb

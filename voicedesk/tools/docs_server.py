@@ -11,6 +11,11 @@ Two rules protect the person's files beyond the path checks in
 overwriting a document) does nothing until it is repeated with ``confirmed=true`` after the
 person said yes out loud, and an edit based on a read older than the file on disk is refused.
 Every write is undoable, byte for byte.
+
+Documents bigger than a few megabytes are refused with a message saying so (``--max-size``):
+an 80 MB text file took seconds per call and over a gigabyte of memory, and each edit of it
+kept another copy in the undo history. Results longer than ``MAX_RESULT_CHARS`` are cut, with
+a hint on how to ask for the rest.
 """
 
 from __future__ import annotations
@@ -33,19 +38,23 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from voicedesk import __version__
 from voicedesk.tools import formats
-from voicedesk.tools.formats import Block, Document, FormatError
+from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
 from voicedesk.tools.workspace import Workspace, WorkspaceError
 
 MAX_RESULT_CHARS = 12_000  # keeps one tool result from swamping the model's context
 MAX_LIST = 200
 MAX_SEARCH_HITS = 25
 MAX_DIFF_LINES = 300
+MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
+DEFAULT_MAX_MB = 5.0  # largest .md/.txt opened; Word and PDF files may be bigger:
+CONTAINER_FACTOR = 5  # their pictures and zip packaging take most of the bytes
 
 INSTRUCTIONS = """\
 Documents in the person's workspace folder (Markdown, plain text, Word .docx; PDF read-only).
 Paths are relative to the workspace, like 'notes/plan.md'. Paragraph numbers start at 1 and
-count every block, headings included, as shown by read_document and outline. Read a document
-before editing it by number. Deleting and overwriting need the person's spoken confirmation:
+count every block, headings included, as shown by read_document and outline; each row of a Word
+table is one block shown as '| cell | cell |', readable and searchable but read-only. Read a
+document before editing it by number. Deleting and overwriting need the person's spoken confirmation:
 the first call only describes the change; call again with confirmed=true after they agree.
 Every change can be undone with undo. The first line of each result is a short sentence you
 can say aloud.
@@ -111,8 +120,9 @@ def describe_changes(old: list[str], new: list[str]) -> str:
 class DocsTools:
     """The tool implementations, independent of MCP so they can be called directly too."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, max_mb: float = DEFAULT_MAX_MB) -> None:
         self.ws = workspace
+        self.max_bytes = int(max_mb * 1024 * 1024)
         self._parsed: dict[Path, tuple[tuple[int, int], Document]] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -125,12 +135,27 @@ class DocsTools:
         kind = formats.kind_for(rel)  # an unsupported type says so, even if it does not exist
         if not real.exists():
             self.ws.resolve(name)  # raises the "no document called …" error
+        self._check_size(rel, kind, real.stat().st_size)
         data = self.ws.read(real, remember=remember, check_fresh=check_fresh)
         try:
             doc = formats.parse(data, kind)
         except FormatError as exc:
             raise FormatError(f"{rel}: {exc}") from None
         return real, rel, data, doc
+
+    def _limit(self, kind: formats.Kind) -> int:
+        return self.max_bytes * (CONTAINER_FACTOR if kind in ("docx", "pdf") else 1)
+
+    def _check_size(self, rel: str, kind: formats.Kind, size: int) -> None:
+        """Refuse before reading: a huge file costs seconds and memory on every call."""
+        limit = self._limit(kind)
+        if size > limit:
+            raise FormatError(
+                f"{rel} is {_size(size)}, more than the {_size(limit)} I open for "
+                f"{formats.KIND_NAMES[kind]} documents, so I left it alone. Split it into "
+                f"smaller documents, or raise the limit with docs-server --max-size MB "
+                f"(tools.docs_server_args in the voicedesk config)."
+            )
 
     def _parsed_cached(self, path: Path) -> Document:
         """Parse for listing/searching, reusing the last parse while the file is unchanged."""
@@ -139,8 +164,12 @@ class DocsTools:
         hit = self._parsed.get(path)
         if hit is not None and hit[0] == key:
             return hit[1]
-        doc = formats.parse(path.read_bytes(), formats.kind_for(path.name))
-        doc.original = None  # searching needs only the blocks; don't hold every .docx in memory
+        kind = formats.kind_for(path.name)
+        self._check_size(self.ws.rel(path), kind, st.st_size)
+        doc = formats.parse(path.read_bytes(), kind)
+        # Searching needs only the blocks; don't hold every file's bytes and text in memory.
+        doc.original = doc.text = None
+        doc.spans = []
         self._parsed[path] = (key, doc)
         return doc
 
@@ -157,6 +186,16 @@ class DocsTools:
                 f"exist. Use read_document or outline to see the numbers."
             )
         return paragraph - 1
+
+    @staticmethod
+    def _capped(lines: list[str], rest: Callable[[int], str]) -> list[str]:
+        """``lines`` cut to MAX_RESULT_CHARS, ending with ``rest(number of lines left out)``."""
+        used = 0
+        for n, line in enumerate(lines):
+            used += len(line) + 1
+            if used > MAX_RESULT_CHARS - 300 and n > 1:  # room for the last line
+                return [*lines[:n], rest(len(lines) - n)]
+        return lines
 
     @staticmethod
     def _numbered(blocks: list[Block], lo: int, hi: int) -> tuple[list[str], int]:
@@ -195,14 +234,15 @@ class DocsTools:
         docs = []
         for path in self._documents():
             rel = self.ws.rel(path)
+            name = unicodedata.normalize("NFC", rel)  # "café" matches a Mac's "cafe\u0301"
             if pattern:
                 if any(c in pattern for c in "*?["):
                     if not (
-                        fnmatch.fnmatch(rel.lower(), pattern.lower())
-                        or fnmatch.fnmatch(path.name.lower(), pattern.lower())
+                        fnmatch.fnmatch(name.lower(), pattern.lower())
+                        or fnmatch.fnmatch(name.rsplit("/", 1)[-1].lower(), pattern.lower())
                     ):
                         continue
-                elif pattern.casefold() not in rel.casefold():
+                elif pattern.casefold() not in name.casefold():
                     continue
             docs.append((rel, path))
         where = f" matching “{pattern}”" if pattern else " in the workspace"
@@ -213,7 +253,8 @@ class DocsTools:
             st = path.stat()
             kind = formats.KIND_NAMES[formats.kind_for(rel)]
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
-            lines.append(f"- {rel} ({kind}, {_size(st.st_size)}, modified {when})")
+            big = ", too large to open" if st.st_size > self._limit(formats.kind_for(rel)) else ""
+            lines.append(f"- {rel} ({kind}, {_size(st.st_size)}{big}, modified {when})")
         if len(docs) > MAX_LIST:
             lines.append(f"…and {len(docs) - MAX_LIST} more; narrow it down with a pattern.")
         return "\n".join(lines)
@@ -230,8 +271,9 @@ class DocsTools:
         scored: list[tuple[float, str]] = []
         for path in self._documents():
             rel = self.ws.rel(path)
-            stem = " ".join(re.sub(r"[^\w]+", " ", Path(rel).stem.casefold()).split())
-            full = " ".join(re.sub(r"[^\w]+", " ", rel.casefold()).split())
+            name = unicodedata.normalize("NFC", rel)  # a combining accent is not a word char
+            stem = " ".join(re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split())
+            full = " ".join(re.sub(r"[^\w]+", " ", name.casefold()).split())
             if stem == phrase:
                 score = 3.0
             elif phrase in full:
@@ -381,10 +423,20 @@ class DocsTools:
             block = doc.blocks[i]
             indent = "  " * (block.level - 1)
             lines.append(
-                f"{indent}[{i + 1}] {'#' * block.level} {block.text} "
+                f"{indent}[{i + 1}] {'#' * block.level} {_quote(block.text, MAX_HEADING_CHARS)[1:-1]} "
                 f"({_plural(hi - lo - 1, 'paragraph')}, {_plural(_words(doc.blocks[lo:hi]), 'word')})"
             )
-        return "\n".join(lines)
+
+        def rest(left: int) -> str:
+            shown = len(heads) - left
+            at = heads[shown] + 1
+            return (
+                f"(Showing {shown} of {len(heads)} headings; the next is paragraph {at}: call "
+                f"read_document with start_paragraph={at}, or with section= one heading, to "
+                f"narrow it down.)"
+            )
+
+        return "\n".join(self._capped(lines, rest))
 
     def count(self, path: str) -> str:
         """Count the words, paragraphs and headings of a document."""
@@ -399,8 +451,16 @@ class DocsTools:
         lines = [first, f"Characters: {chars}. Numbered blocks (headings included): {len(blocks)}."]
         for i in heads:
             lo, hi = formats.section_range(blocks, i)
-            lines.append(f"- {blocks[i].text}: {_plural(_words(blocks[lo:hi]), 'word')}")
-        return "\n".join(lines)
+            name = _quote(blocks[i].text, MAX_HEADING_CHARS)[1:-1]
+            lines.append(f"- {name}: {_plural(_words(blocks[lo:hi]), 'word')}")
+
+        def rest(left: int) -> str:
+            return (
+                f"(…and {_plural(left, 'more section')}, left out to keep this short; call "
+                f"read_document with section= one heading to narrow it down.)"
+            )
+
+        return "\n".join(self._capped(lines, rest))
 
     def compare_documents(
         self, path_a: str, path_b: str | None = None, version: int | None = None
@@ -459,6 +519,13 @@ class DocsTools:
         real = self.ws.resolve(path, must_exist=False)
         rel = self.ws.rel(real)
         kind = formats.require_writable(rel)
+        if any(part.startswith(".") for part in rel.split("/")):
+            plain = "/".join(part.lstrip(".") or part for part in rel.split("/"))
+            raise WorkspaceError(
+                f"{rel} would be hidden: names starting with a dot are left out of "
+                f"list_documents and search, so nothing was created. Use a name without the "
+                f"leading dot, like {plain}."
+            )
         exists = real.exists()
         if exists and not overwrite:
             raise WorkspaceError(
@@ -520,8 +587,13 @@ class DocsTools:
                 raise FormatError(f"{action} needs text: {what}.")
             return parsed
 
+        def not_a_row(i: int) -> None:
+            if blocks[i].is_row:
+                raise FormatError(f"Paragraph {i + 1} of {rel} is a table row. {TABLE_READ_ONLY}")
+
         if action == "replace_paragraph":
             i = self._index(blocks, rel, paragraph, "replace")
+            not_a_row(i)
             parsed = need_text("the new paragraph")
             old = blocks[i]
             if old.is_heading and len(parsed) == 1 and not parsed[0].is_heading:
@@ -539,6 +611,14 @@ class DocsTools:
                         f"between 0 (the start) and {len(blocks)}."
                     )
                 at = paragraph
+                table = blocks[at - 1].table if at > 0 else None
+                if table is not None and at < len(blocks) and blocks[at].table == table:
+                    last = max(n for n, b in enumerate(blocks) if b.table == table)
+                    raise FormatError(
+                        f"Paragraph {at} of {rel} is a row inside a table, and I cannot put "
+                        f"paragraphs inside a table. To add it after the table, use "
+                        f"paragraph={last + 1}."
+                    )
                 where = "at the start" if at == 0 else f"after paragraph {at}"
             elif section:
                 head = formats.find_heading(blocks, section)
@@ -558,6 +638,7 @@ class DocsTools:
             shown = (at, at + len(parsed))
         elif action == "delete_paragraph":
             i = self._index(blocks, rel, paragraph, "delete")
+            not_a_row(i)
             if not confirmed:
                 return self._confirm(
                     f"deleting paragraph {i + 1} of {rel} ({_quote(blocks[i].text, 60)})",
@@ -609,11 +690,16 @@ class DocsTools:
             first = f"Renamed heading “{old.text}” to “{new_name}” in {rel}."
             shown = (head, head + 1)
         elif action == "find_replace":
-            if not find:
-                raise FormatError("find_replace needs find: the exact text to look for.")
+            # Check what is left after cleaning: find="\u0007" would become "", which matches
+            # between every two characters.
+            needle = formats.clean_text(find or "")
+            if not needle:
+                what = (
+                    " (control characters do not count; documents cannot hold them)" if find else ""
+                )
+                raise FormatError(f"find_replace needs find: the exact text to look for{what}.")
             if replace_with is None:
                 raise FormatError("find_replace needs replace_with: the new text (may be empty).")
-            needle = formats.clean_text(find)
             replacement = formats.clean_text(replace_with)
             lo, hi = 0, len(blocks)
             if section:
@@ -622,23 +708,34 @@ class DocsTools:
             pattern = re.compile(re.escape(needle), flags)
             total = 0
             touched: list[int] = []
+            rows = 0  # matches in read-only table rows, left alone
             for i in range(lo, hi):
+                if blocks[i].is_row:
+                    rows += len(pattern.findall(blocks[i].text))
+                    continue
                 new_text, n = pattern.subn(lambda _m: replacement, blocks[i].text)
                 if n:
                     total += n
                     touched.append(i + 1)
                     new_blocks[i] = Block(new_text, blocks[i].level, blocks[i].source)
+            in_rows = (
+                f" {_plural(rows, 'occurrence')} in table rows stayed as they were: table rows "
+                f"are read-only."
+                if rows
+                else ""
+            )
             if not total:
                 other = ""
                 if match_case and any(
-                    needle.casefold() in b.text.casefold() for b in blocks[lo:hi]
+                    needle.casefold() in b.text.casefold() for b in blocks[lo:hi] if not b.is_row
                 ):
                     other = " It does appear with different capitals; use match_case=false."
-                return f"Found no “{find}” in {rel}, so nothing changed.{other}"
+                outside = " outside tables" if rows else ""
+                return f"Found no “{needle}” in {rel}{outside}, so nothing changed.{other}{in_rows}"
             where = ", ".join(str(n) for n in touched[:20])
             first = (
-                f"Replaced {_plural(total, 'occurrence')} of “{find}” with “{replace_with}” "
-                f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where})."
+                f"Replaced {_plural(total, 'occurrence')} of “{needle}” with “{replacement}” "
+                f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
             )
             shown = None
         else:  # pydantic validates the Literal; this guards direct calls
@@ -740,7 +837,10 @@ def _shown(filename: Any, root: Path) -> str:
 
 
 def build_server(
-    root: Path, history_dir: Path | None = None, slow: dict[str, float] | None = None
+    root: Path,
+    history_dir: Path | None = None,
+    slow: dict[str, float] | None = None,
+    max_mb: float = DEFAULT_MAX_MB,
 ) -> MCPServer:
     """The "docs" MCPServer with every tool bound to one workspace."""
     slow = slow or {}
@@ -753,7 +853,7 @@ def build_server(
             f"use one of: {', '.join(TOOL_NAMES)}",
         )
     workspace = Workspace(root, history_dir)
-    tools = DocsTools(workspace)
+    tools = DocsTools(workspace, max_mb)
     server = MCPServer("docs", instructions=INSTRUCTIONS, version=__version__)
     lock = threading.Lock()
     for name in TOOL_NAMES:
@@ -766,13 +866,18 @@ def build_server(
     return server
 
 
-def main(root: Path, history_dir: Path | None = None, slow: dict[str, float] | None = None) -> None:
+def main(
+    root: Path,
+    history_dir: Path | None = None,
+    slow: dict[str, float] | None = None,
+    max_mb: float = DEFAULT_MAX_MB,
+) -> None:
     """Serve the workspace over stdio until the client closes the connection.
 
     Nothing else may write to stdout: it carries the protocol.
     """
     try:
-        server = build_server(root, history_dir, slow)
+        server = build_server(root, history_dir, slow, max_mb)
     except WorkspaceError as exc:
         from voicedesk.errors import UserError
 

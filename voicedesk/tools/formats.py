@@ -7,10 +7,17 @@ bytes out); file access and undo live in :mod:`voicedesk.tools.workspace`.
 
 * Markdown: ``#`` headings; other blocks are separated by blank lines, fenced code stays whole.
 * Plain text: blank-line separated paragraphs, no headings.
-* Word .docx (python-docx): paragraphs styled "Heading N" (or "Title") are headings. Writing
-  edits the original file in place, so untouched paragraphs keep their formatting, and
-  tables, images and empty spacer paragraphs survive; a changed paragraph keeps its style and
-  the character formatting of its first run.
+* Both text formats remember where each block sat in the file, and a write splices the changed
+  blocks into the original text: people keep their own layout (extra blank lines, closing
+  ``##`` of headings, a missing final newline, CRLF), and an edit changes only what it says.
+  UTF-8 (with or without BOM), UTF-16/32 with a BOM and cp1252 are read and written back in
+  the encoding they came in.
+* Word .docx (python-docx): paragraphs styled "Heading N" (or "Title") are headings; each table
+  row is one block, its cells joined by " | ", in document order so search and read_document
+  see tables too. Rows are read-only (a row can only go with its whole table, when a section
+  is deleted or replaced). Writing edits the original file in place, so untouched paragraphs
+  keep their formatting, and tables, images and empty spacer paragraphs survive; a changed
+  paragraph keeps its style and the character formatting of its first run.
 * PDF (pypdf): read-only; text is split into paragraphs by blank lines and line shapes.
 """
 
@@ -21,6 +28,7 @@ import io
 import re
 import statistics
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -43,6 +51,11 @@ KIND_NAMES: dict[Kind, str] = {
     "pdf": "PDF",
 }
 _SUPPORTED_TEXT = ", ".join(sorted(SUFFIXES))
+TABLE_READ_ONLY = (
+    "Rows of Word tables (shown as '| cell | cell |') are read-only here: I can read and "
+    "search them, and a table goes only with its whole section, but I cannot change, delete "
+    "or add rows, or put paragraphs inside a table. Change the paragraphs around it instead."
+)
 PDF_READ_ONLY = (
     "PDF files are read-only here: I can read and search them but not change them. "
     "To edit one, create a copy as .docx or .md with create_document."
@@ -59,17 +72,36 @@ class Block:
 
     text: str
     level: int = 0
-    # .docx only: index of the body paragraph this block came from, so a write can change
-    # just that paragraph and leave the rest of the file alone.
+    # Where this block came from (None: new), so a write can change just this block and leave
+    # the rest of the file alone: the index of the original block in text formats, of the
+    # body item (paragraph or table row) in .docx.
     source: int | None = None
+    # .docx only: the number of the table this block is a row of. Rows are read-only.
+    table: int | None = None
 
     @property
     def is_heading(self) -> bool:
         return self.level > 0
 
+    @property
+    def is_row(self) -> bool:
+        return self.table is not None
+
     def render(self) -> str:
         """Markdown-style text: what read_document shows and what diffs compare."""
+        if self.is_row:
+            return f"| {self.text} |"
         return f"{'#' * self.level} {self.text}" if self.level else self.text
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where an original block of a text file sits in its decoded text, and what it said."""
+
+    start: int
+    end: int
+    text: str
+    level: int
 
 
 @dataclass
@@ -80,6 +112,8 @@ class Document:
     bom: bool = False  # ...and their byte-order mark
     encoding: str = "utf-8"  # ...and their encoding (old Windows files are cp1252)
     original: bytes | None = None  # .docx: the file the blocks were read from
+    text: str | None = None  # text formats: the decoded file, line endings as they were...
+    spans: list[Span] = field(default_factory=list)  # ...and where each original block sat
 
 
 def kind_for(name: str) -> Kind:
@@ -103,7 +137,8 @@ def require_writable(name: str) -> Kind:
 
 # ------------------------------------------------------------------------- text cleanup
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Lone surrogates come from JSON escapes like "\\ud800" and no encoding can write them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
@@ -113,7 +148,8 @@ def clean_text(text: str) -> str:
 
 
 def word_count(text: str) -> int:
-    return len(text.split())
+    """Whitespace-separated words; the bars between table cells are not words."""
+    return sum(1 for word in text.split() if word.strip("|"))
 
 
 # ------------------------------------------------------------------------- markdown / text
@@ -122,27 +158,44 @@ _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
-def parse_markdown(text: str) -> list[Block]:
-    """Split Markdown into ATX headings and blank-line separated blocks."""
-    blocks: list[Block] = []
-    buf: list[str] = []
+def _lines(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, line) of each line; ``end`` leaves out the newline and a CR before it."""
+    pos = 0
+    for raw in text.split("\n"):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        yield pos, pos + len(line), line
+        pos += len(raw) + 1
+
+
+def _block_of(lines: list[tuple[int, int, str]], level: int = 0) -> tuple[Block, int, int]:
+    while lines and not lines[0][2]:
+        lines = lines[1:]
+    while lines and not lines[-1][2]:
+        lines = lines[:-1]
+    return Block("\n".join(line for _, _, line in lines), level), lines[0][0], lines[-1][1]
+
+
+def _markdown_spans(text: str) -> list[tuple[Block, int, int]]:
+    """ATX headings and blank-line separated blocks, each with its place in ``text``."""
+    out: list[tuple[Block, int, int]] = []
+    buf: list[tuple[int, int, str]] = []
     fence: str | None = None
 
     def flush() -> None:
-        if buf and any(line.strip() for line in buf):
-            blocks.append(Block("\n".join(buf).strip("\n")))
+        if buf and any(line.strip() for _, _, line in buf):
+            out.append(_block_of(buf))
         buf.clear()
 
-    for line in text.split("\n"):
+    for start, end, line in _lines(text):
         if fence is not None:
-            buf.append(line)
+            buf.append((start, end, line))
             if line.strip().startswith(fence):
                 fence = None
                 flush()
             continue
         if m := _FENCE.match(line):
             flush()
-            buf.append(line)
+            buf.append((start, end, line))
             fence = m.group(1)[0] * len(m.group(1))
             continue
         if not line.strip():
@@ -150,17 +203,35 @@ def parse_markdown(text: str) -> list[Block]:
             continue
         if m := _HEADING.match(line):
             flush()
-            blocks.append(Block((m.group(2) or "").strip(), level=len(m.group(1))))
+            out.append((Block((m.group(2) or "").strip(), level=len(m.group(1))), start, end))
             continue
-        buf.append(line)
+        buf.append((start, end, line))
     flush()
-    return blocks
+    return out
+
+
+def _plain_spans(text: str) -> list[tuple[Block, int, int]]:
+    """Paragraphs separated by lines holding nothing but spaces and tabs."""
+    out: list[tuple[Block, int, int]] = []
+    buf: list[tuple[int, int, str]] = []
+    for start, end, line in [*_lines(text), (len(text), len(text), "")]:
+        if line.strip(" \t"):
+            buf.append((start, end, line))
+            continue
+        if buf and any(ln.strip() for _, _, ln in buf):
+            out.append(_block_of(buf))
+        buf = []
+    return out
+
+
+def parse_markdown(text: str) -> list[Block]:
+    """Split Markdown into ATX headings and blank-line separated blocks."""
+    return [block for block, _, _ in _markdown_spans(text)]
 
 
 def parse_plain(text: str) -> list[Block]:
     """Blank-line separated paragraphs; plain text has no headings."""
-    chunks = re.split(r"\n[ \t]*\n", text)
-    return [Block(chunk.strip("\n")) for chunk in chunks if chunk.strip()]
+    return [block for block, _, _ in _plain_spans(text)]
 
 
 def text_to_blocks(text: str, kind: Kind) -> list[Block]:
@@ -169,28 +240,111 @@ def text_to_blocks(text: str, kind: Kind) -> list[Block]:
     return parse_plain(text) if kind == "text" else parse_markdown(text)
 
 
+# A byte-order mark says the encoding for sure (UTF-32 first: its LE mark starts like UTF-16's).
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_BOM_OF = {encoding: bom for bom, encoding in _BOMS}
+
+
 def _decode(data: bytes) -> tuple[str, bool, str]:
-    """Text, whether it had a BOM, and its encoding: UTF-8, else the usual legacy Windows one."""
-    bom = data.startswith(b"\xef\xbb\xbf")
+    """Text, whether it had a BOM, and its encoding: by BOM, else UTF-8, else cp1252.
+
+    Windows Notepad's "Unicode" is UTF-16 with a BOM; reading it as UTF-8 or cp1252 would show
+    every other character as NUL and an edit would append single-byte text to it.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding), True, encoding
+            except UnicodeDecodeError:
+                name = encoding.upper().replace("-LE", "").replace("-BE", "")
+                raise FormatError(
+                    f"The file starts with a {name} byte-order mark but is not valid {name} "
+                    f"text, so I cannot read it safely."
+                ) from None
     try:
-        return data.decode("utf-8-sig"), bom, "utf-8"
+        text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), False, "cp1252"
-    except UnicodeDecodeError:
-        raise FormatError("The file is not UTF-8 text, so I cannot read it safely.") from None
+        try:
+            text, encoding = data.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            raise FormatError("The file is not UTF-8 text, so I cannot read it safely.") from None
+    if "\x00" in text:
+        raise FormatError(
+            "The file contains NUL bytes, so it is not plain text (it may be binary, or UTF-16 "
+            "without a byte-order mark); I leave it alone rather than damage it. Saving it as "
+            "UTF-8 makes it readable here."
+        )
+    return text, False, encoding
+
+
+def _separates(before: str, gap: str, after: str, kind: Kind) -> bool:
+    """Whether ``gap`` keeps ``before`` and ``after`` apart as blocks (so numbering holds)."""
+    spans = _plain_spans if kind == "text" else _markdown_spans
+    return len(spans(before + gap + after)) == len(spans(before)) + len(spans(after))
+
+
+def _splice_text(doc: Document) -> str:
+    """The original text with only the changed blocks rewritten.
+
+    Unchanged blocks and the gaps between them are copied byte for byte; a changed block is
+    rendered in place; a new one gets a blank line before it. A gap is reused where it still
+    separates its neighbours, so paragraph numbers read back as the edit said they would.
+    """
+    assert doc.text is not None
+    text, spans, nl = doc.text, doc.spans, doc.newline
+
+    def rendered(block: Block) -> str:
+        shown = block.render() if doc.kind == "markdown" else block.text
+        return shown.replace("\n", nl)
+
+    pieces: list[str] = []
+    prev: tuple[str, int | None, bool] | None = None  # last piece, its source, unchanged?
+    for block in doc.blocks:
+        src = block.source
+        gap: str | None = None
+        same = False
+        if src is not None:
+            span = spans[src]
+            same = (block.text, block.level) == (span.text, span.level)
+            piece = text[span.start : span.end] if same else rendered(block)
+            if src > 0:
+                gap = text[spans[src - 1].end : span.start]
+        else:
+            piece = rendered(block)
+        if prev is not None:
+            adjacent = src is not None and prev[1] == src - 1 and prev[2] and same
+            if gap is None or not (adjacent or _separates(prev[0], gap, piece, doc.kind)):
+                gap = nl * 2
+            pieces.append(gap)
+        pieces.append(piece)
+        prev = (piece, src, same)
+    if not pieces:
+        return ""
+    lead = text[: spans[0].start] if spans else ""
+    tail = text[spans[-1].end :] if spans else nl
+    return lead + "".join(pieces) + tail
 
 
 def _encode_text(doc: Document) -> bytes:
-    sep = "\n\n"
-    if doc.kind == "markdown":
-        body = sep.join(b.render() for b in doc.blocks)
+    if doc.text is not None:
+        body = _splice_text(doc)
     else:
-        body = sep.join(b.text for b in doc.blocks)
-    body = (body + "\n") if body else ""
-    if doc.newline != "\n":
-        body = body.replace("\n", doc.newline)
+        sep = "\n\n"
+        if doc.kind == "markdown":
+            body = sep.join(b.render() for b in doc.blocks)
+        else:
+            body = sep.join(b.text for b in doc.blocks)
+        body = (body + "\n") if body else ""
+        if doc.newline != "\n":
+            body = body.replace("\n", doc.newline)
+    if doc.encoding.startswith("utf-") and doc.encoding != "utf-8":
+        return _BOM_OF[doc.encoding] + body.encode(doc.encoding)  # UTF-16/32 hold everything
     if doc.encoding != "utf-8":
         try:
             return body.encode(doc.encoding)
@@ -227,13 +381,51 @@ def _open_docx(data: bytes) -> Any:
         raise FormatError(f"The file is not a valid Word .docx document ({exc}).") from None
 
 
-def parse_docx(data: bytes) -> list[Block]:
+@dataclass
+class _Item:
+    """One body paragraph or one table row of a .docx, in document order."""
+
+    element: Any  # the w:p element, or the w:tbl element a row belongs to
+    paragraph: Any | None = None  # python-docx Paragraph, for paragraphs
+    table: int | None = None  # for rows: the number of the table in the body
+    cells: list[str] = field(default_factory=list)  # for rows: the text of each cell
+
+
+def _body_items(d: Any) -> list[_Item]:
+    """Body paragraphs and table rows in reading order (``Document.paragraphs`` skips tables)."""
+    from docx.oxml.ns import qn
+    from docx.table import Table, _Cell
+    from docx.text.paragraph import Paragraph
+
+    items: list[_Item] = []
+    tables = 0
+    for child in d.element.body.iterchildren():
+        if child.tag == qn("w:p"):
+            items.append(_Item(child, paragraph=Paragraph(child, d._body)))
+        elif child.tag == qn("w:tbl"):
+            table = Table(child, d._body)
+            for tr in child.tr_lst:
+                # Each w:tc once: a merged cell is one cell, not repeated per grid column.
+                cells = [" ".join(_Cell(tc, table).text.split()) for tc in tr.tc_lst]
+                items.append(_Item(child, table=tables, cells=cells))
+            tables += 1
+    return items
+
+
+def _item_blocks(items: list[_Item]) -> list[Block]:
     blocks = []
-    for i, paragraph in enumerate(_open_docx(data).paragraphs):
-        text = paragraph.text
-        if text.strip():
-            blocks.append(Block(text, _docx_level(paragraph), source=i))
+    for i, item in enumerate(items):
+        if item.paragraph is not None:
+            text = item.paragraph.text
+            if text.strip():
+                blocks.append(Block(text, _docx_level(item.paragraph), source=i))
+        elif any(item.cells):
+            blocks.append(Block(" | ".join(item.cells), source=i, table=item.table))
     return blocks
+
+
+def parse_docx(data: bytes) -> list[Block]:
+    return _item_blocks(_body_items(_open_docx(data)))
 
 
 def _heading_style(d: Any, level: int) -> str:
@@ -307,6 +499,29 @@ def _replace_paragraph_text(paragraph: Any, text: str) -> None:
         run._r.insert(0, copy.deepcopy(rpr))
 
 
+def _check_rows(blocks: list[Block], before: dict[int | None, Block]) -> None:
+    """Table rows are read-only: one goes only with its whole table, and nothing goes inside.
+
+    The edit tools refuse such edits with a friendlier message first; this keeps the file
+    from ever being written with numbering that no longer matches what was shown.
+    """
+    kept: dict[int | None, int] = {}
+    for block in blocks:
+        if block.is_row and block.source is not None:
+            old = before.get(block.source)
+            if old is None or (old.text, old.table) != (block.text, block.table):
+                raise FormatError(TABLE_READ_ONLY)
+            kept[block.table] = kept.get(block.table, 0) + 1
+    for table, count in kept.items():
+        if count != sum(1 for b in before.values() if b.table == table):
+            raise FormatError(TABLE_READ_ONLY)
+    for i, block in enumerate(blocks[1:-1], 1):
+        if block.source is None and blocks[i - 1].is_row:
+            after = next((b for b in blocks[i + 1 :] if b.source is not None), None)
+            if after is not None and after.table == blocks[i - 1].table:
+                raise FormatError(TABLE_READ_ONLY)
+
+
 def _write_docx(doc: Document) -> bytes:
     import docx
 
@@ -316,33 +531,40 @@ def _write_docx(doc: Document) -> bytes:
             _new_paragraph(d, block)
     else:
         d = _open_docx(doc.original)
-        paragraphs = d.paragraphs
-        before = {b.source: b for b in parse_docx(doc.original)}
+        items = _body_items(d)
+        before = {b.source: b for b in _item_blocks(items)}
+        _check_rows(doc.blocks, before)
         kept = {b.source for b in doc.blocks if b.source is not None}
         first_kept = next((b.source for b in doc.blocks if b.source is not None), None)
         anchor = None  # the element the next new paragraph goes after
         for block in doc.blocks:
             if block.source is not None:
-                paragraph = paragraphs[block.source]
-                old = before.get(block.source)
-                if old is None or old.text != block.text:
-                    _set_paragraph_text(paragraph, block.text)
-                if old is None or old.level != block.level:
-                    paragraph.style = (
-                        d.styles[_heading_style(d, block.level)] if block.level else None
-                    )
-                anchor = paragraph._p
+                item = items[block.source]
+                paragraph = item.paragraph
+                if paragraph is not None:
+                    old = before.get(block.source)
+                    if old is None or old.text != block.text:
+                        _set_paragraph_text(paragraph, block.text)
+                    if old is None or old.level != block.level:
+                        paragraph.style = (
+                            d.styles[_heading_style(d, block.level)] if block.level else None
+                        )
+                anchor = item.element  # after a row: after its table (no new rows inside)
                 continue
             element = _new_paragraph(d, block)._p  # appended at the end of the body...
             if anchor is not None:
                 anchor.addnext(element)  # ...then moved after the previous block
             elif first_kept is not None:
-                paragraphs[first_kept]._p.addprevious(element)
+                items[first_kept].element.addprevious(element)
             anchor = element
-        for source in before:
-            if source not in kept:
-                element = paragraphs[source]._p
+        gone_tables = {b.table for s, b in before.items() if b.is_row and s not in kept}
+        for source, old in before.items():
+            if source not in kept and not old.is_row:
+                element = items[source].paragraph._p
                 element.getparent().remove(element)
+        for item in items:
+            if item.table in gone_tables and item.element.getparent() is not None:
+                item.element.getparent().remove(item.element)
     out = io.BytesIO()
     d.save(out)
     return out.getvalue()
@@ -404,9 +626,12 @@ def parse(data: bytes, kind: Kind) -> Document:
         return Document(kind, parse_pdf(data))
     text, bom, encoding = _decode(data)
     newline = "\r\n" if "\r\n" in text else "\n"
-    text = text.replace("\r\n", "\n")
-    blocks = parse_markdown(text) if kind == "markdown" else parse_plain(text)
-    return Document(kind, blocks, newline=newline, bom=bom, encoding=encoding)
+    found = _markdown_spans(text) if kind == "markdown" else _plain_spans(text)
+    blocks = [Block(b.text, b.level, source=i) for i, (b, _, _) in enumerate(found)]
+    spans = [Span(start, end, b.text, b.level) for b, start, end in found]
+    return Document(
+        kind, blocks, newline=newline, bom=bom, encoding=encoding, text=text, spans=spans
+    )
 
 
 def serialize(doc: Document) -> bytes:

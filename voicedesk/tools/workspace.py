@@ -11,7 +11,13 @@ half a document. Every write keeps full byte snapshots in a history folder *besi
 workspace, so undo and redo restore documents byte for byte and the history never shows up
 as documents. Each read remembers the file's mtime and SHA-256, so an edit based on an old read
 of a document someone changed in another program is refused instead of silently clobbering
-their work.
+their work; every write checks once more, right before the rename, that the file still holds
+what the edit was based on (a slow edit of a big file leaves time for another program).
+The history of one document is bounded by a number of versions and by their total size.
+
+Names are matched as Unicode NFC, but files keep whatever form they have on disk: a file
+copied from a Mac is often named in NFD ("cafe" + combining accent), and it opens under the
+name the tools list as well as under its NFC spelling.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import stat
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -61,6 +67,26 @@ _ZERO_WIDTH = {
 _BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 _MAX_NAME_BYTES = 255
 _MAX_PATH_CHARS = 1024
+MAX_VERSIONS = 100
+MAX_HISTORY_BYTES = 50 * 1024 * 1024  # per document; the newest two versions always stay
+
+# What a refusal because of an outside change says was not done, and what to do instead.
+_NOT_DONE = {
+    "edit": (
+        "nothing was changed",
+        "Read it again with read_document, then retry the edit.",
+    ),
+    "undo": (
+        "nothing was undone",
+        "Tell the person. To undo anyway, read it again with read_document and call undo: it "
+        "first goes back to how I last left it, which drops that other change.",
+    ),
+    "redo": (
+        "nothing was redone",
+        "Read it again with read_document to see what changed; redo works only straight after "
+        "an undo.",
+    ),
+}
 
 
 class WorkspaceError(ValueError):
@@ -89,10 +115,11 @@ def _describe_char(ch: str) -> str:
     return f"U+{ord(ch):04X} ({name})"
 
 
-def clean_relative_name(name: str) -> str:
+def clean_relative_name(name: str, *, nfc: bool = True) -> str:
     """Check an untrusted relative name and return it NFC-normalised with ``/`` separators.
 
     Pure string checks only; :meth:`Workspace.resolve` adds the file-system checks (symlinks).
+    ``nfc=False`` keeps the characters as given, to find a file named in another form.
     """
     if not isinstance(name, str):
         raise WorkspaceError(f"A path must be text, not {type(name).__name__}. {ALLOWED}")
@@ -116,7 +143,7 @@ def clean_relative_name(name: str) -> str:
                 f"The path {name!r} contains the control or invisible character "
                 f"{_describe_char(ch)}, so it is refused. {ALLOWED}"
             )
-    name = unicodedata.normalize("NFC", name).strip()
+    name = (unicodedata.normalize("NFC", name) if nfc else name).strip()
     if not name:
         raise WorkspaceError(f"The path is empty. {ALLOWED}")
     if len(name) > _MAX_PATH_CHARS:
@@ -161,11 +188,12 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, check: Callable[[], None] | None = None) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
 
     The temp file lives in the same folder (so ``os.replace`` is a rename on one file system)
-    and starts with a dot (so listings skip it if a crash leaves it behind).
+    and starts with a dot (so listings skip it if a crash leaves it behind). ``check`` runs
+    last thing before the rename and may raise to leave ``path`` as it is.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -180,6 +208,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         except FileNotFoundError:
             mode = 0o666 & ~_UMASK
         os.chmod(tmp, mode)
+        if check is not None:
+            check()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -208,6 +238,7 @@ def _fsync_dir(folder: Path) -> None:
 class _Version:
     sha: str | None  # None: the document did not exist in this version
     time: float
+    size: int = 0  # bytes of the blob
 
 
 @dataclass
@@ -221,7 +252,12 @@ class Workspace:
     """One workspace root: path checks, reads with fingerprints, atomic writes, undo/redo."""
 
     def __init__(
-        self, root: Path, history_dir: Path | None = None, *, max_versions: int = 100
+        self,
+        root: Path,
+        history_dir: Path | None = None,
+        *,
+        max_versions: int = MAX_VERSIONS,
+        max_history_bytes: int = MAX_HISTORY_BYTES,
     ) -> None:
         root = Path(root).expanduser()
         if not root.is_dir():
@@ -231,6 +267,7 @@ class Workspace:
             history_dir = self.root.parent / f".{self.root.name or 'root'}.voicedesk-history"
         self.history_root = Path(os.path.realpath(Path(history_dir).expanduser()))
         self.max_versions = max(2, max_versions)
+        self.max_history_bytes = max_history_bytes
         self._seen: dict[str, Fingerprint] = {}
 
     # ----------------------------------------------------------------- paths
@@ -238,7 +275,7 @@ class Workspace:
     def resolve(self, name: str, *, must_exist: bool = True) -> Path:
         """Return the real path for ``name`` inside the workspace or raise WorkspaceError."""
         rel = clean_relative_name(name)
-        candidate = self.root / rel
+        candidate = self._on_disk(rel, clean_relative_name(name, nfc=False))
         real = Path(os.path.realpath(candidate))
         if not real.is_relative_to(self.root):
             raise WorkspaceError(
@@ -259,6 +296,27 @@ class Workspace:
                 f"find_documents to see the names."
             )
         return real
+
+    def _on_disk(self, rel: str, as_given: str) -> Path:
+        """The path a checked name means: as given if that exists, else each part matched to
+        an existing entry whose NFC form is the same (else the name as it would be created)."""
+        exact = self.root / as_given
+        if os.path.lexists(exact):
+            return exact
+        folder = self.root
+        for part in PurePosixPath(rel).parts:
+            here = folder / part
+            if not os.path.lexists(here):
+                try:
+                    same = sorted(
+                        e for e in os.listdir(folder) if unicodedata.normalize("NFC", e) == part
+                    )
+                except OSError:
+                    same = []
+                if same:
+                    here = folder / same[0]
+            folder = here
+        return folder
 
     def rel(self, path: Path) -> str:
         """The workspace-relative name of a resolved path, with ``/`` separators."""
@@ -286,11 +344,14 @@ class Workspace:
 
     # ----------------------------------------------------------------- reads
 
-    def read(self, path: Path, *, remember: bool = True, check_fresh: bool = False) -> bytes:
+    def read(
+        self, path: Path, *, remember: bool = True, check_fresh: bool = False, doing: str = "edit"
+    ) -> bytes:
         """Read a document; remember its fingerprint so later edits can detect outside changes.
 
         With ``check_fresh`` the bytes are compared with the last remembered read first, and a
-        document another program changed since then raises StaleDocumentError.
+        document another program changed since then raises StaleDocumentError, worded for
+        ``doing`` ("edit", "undo" or "redo").
         """
         rel = self.rel(path)
         try:
@@ -303,11 +364,7 @@ class Workspace:
         if check_fresh:
             known = self._seen.get(rel)
             if known is not None and known.sha256 != fp.sha256:
-                when = time.strftime("%H:%M:%S", time.localtime(st.st_mtime_ns / 1e9))
-                raise StaleDocumentError(
-                    f"{rel} was changed by another program (at {when}) since I last read it, so "
-                    f"nothing was changed. Read it again with read_document, then retry the edit."
-                )
+                raise _stale(rel, st.st_mtime_ns, "since I last read it", doing)
         if remember:
             self._seen[rel] = fp
         return data
@@ -324,12 +381,38 @@ class Workspace:
         """Atomically replace ``path`` with ``data``, recording ``before`` → ``data`` for undo.
 
         ``before`` is the content the edit was based on (None when the file is new). The
-        history is written first, so a failed history write leaves the document untouched.
+        history is written first, so a failed history write leaves the document untouched;
+        if the file no longer holds ``before`` when it is about to be replaced (another
+        program saved it meanwhile), nothing is written and the history is put back.
         """
         rel = self.rel(path)
-        self._record(rel, before, data)
-        atomic_write(path, data)
+        self.check_unchanged(path, before)
+        previous = self._load(rel)
+        hist = self._record(rel, before, data)
+        try:
+            atomic_write(path, data, check=lambda: self.check_unchanged(path, before))
+        except BaseException:
+            with contextlib.suppress(WorkspaceError):
+                self._save(previous)
+            raise
+        self._prune(hist)
         self._remember_written(path, data)
+
+    def check_unchanged(self, path: Path, expected: bytes | None, doing: str = "edit") -> None:
+        """Raise StaleDocumentError unless ``path`` holds ``expected`` (None: does not exist)."""
+        rel = self.rel(path)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if expected is None:
+                return
+            raise StaleDocumentError(
+                f"{rel} was deleted or renamed by another program meanwhile, so "
+                f"{_NOT_DONE[doing][0]}. Use list_documents to see what is there now."
+            ) from None
+        if expected is not None and st.st_size == len(expected) and path.read_bytes() == expected:
+            return
+        raise _stale(rel, st.st_mtime_ns, "while I was working on it", doing)
 
     def _remember_written(self, path: Path, data: bytes) -> None:
         st = path.stat()
@@ -344,7 +427,9 @@ class Workspace:
         index = self._history_dir(rel) / "index.json"
         try:
             raw = json.loads(index.read_text(encoding="utf-8"))
-            versions = [_Version(v["sha"], float(v["time"])) for v in raw["versions"]]
+            versions = [
+                _Version(v["sha"], float(v["time"]), int(v.get("size", 0))) for v in raw["versions"]
+            ]
             cursor = int(raw["cursor"])
             if raw.get("path") == rel and versions and 0 <= cursor < len(versions):
                 return _History(rel, versions, cursor)
@@ -354,12 +439,12 @@ class Workspace:
             pass  # a damaged index means no usable history; start again rather than fail edits
         return _History(rel, [], 0)
 
-    def _save(self, hist: _History) -> None:
+    def _save(self, hist: _History, *, prune: bool = True) -> None:
         folder = self._history_dir(hist.path)
         payload = {
             "path": hist.path,
             "cursor": hist.cursor,
-            "versions": [{"sha": v.sha, "time": v.time} for v in hist.versions],
+            "versions": [{"sha": v.sha, "time": v.time, "size": v.size} for v in hist.versions],
         }
         try:
             atomic_write(folder / "index.json", json.dumps(payload, indent=1).encode("utf-8"))
@@ -368,8 +453,13 @@ class Workspace:
                 f"Could not save undo history in {folder}: {exc.strerror or exc}. Nothing was "
                 f"changed."
             ) from None
+        if prune:
+            self._prune(hist)
+
+    def _prune(self, hist: _History) -> None:
+        """Delete the blobs no version refers to any more."""
         live = {v.sha for v in hist.versions if v.sha}
-        blobs = folder / "blobs"
+        blobs = self._history_dir(hist.path) / "blobs"
         if blobs.is_dir():
             for blob in blobs.iterdir():
                 if blob.name not in live:
@@ -389,7 +479,7 @@ class Workspace:
                     f"Could not save undo history in {blob.parent}: {exc.strerror or exc}. "
                     f"Nothing was changed."
                 ) from None
-        return _Version(digest, time.time())
+        return _Version(digest, time.time(), len(data))
 
     def _blob(self, rel: str, version: _Version) -> bytes | None:
         if version.sha is None:
@@ -403,7 +493,7 @@ class Workspace:
             raise WorkspaceError(f"The saved history of {rel} is damaged (a version changed).")
         return data
 
-    def _record(self, rel: str, before: bytes | None, after: bytes) -> None:
+    def _record(self, rel: str, before: bytes | None, after: bytes) -> _History:
         hist = self._load(rel)
         before_sha = sha256(before) if before is not None else None
         if not hist.versions:
@@ -416,24 +506,52 @@ class Workspace:
                 # undo goes back to exactly what was on disk before this edit.
                 hist.versions.append(self._store_blob(rel, before))
         hist.versions.append(self._store_blob(rel, after))
-        if len(hist.versions) > self.max_versions:
-            hist.versions = hist.versions[-self.max_versions :]
+        # Oldest first, down to the last two (this edit's before and after), until both the
+        # count and the bytes (each distinct blob once) fit.
+        while len(hist.versions) > 2 and (
+            len(hist.versions) > self.max_versions
+            or sum({v.sha: v.size for v in hist.versions}.values()) > self.max_history_bytes
+        ):
+            hist.versions.pop(0)
         hist.cursor = len(hist.versions) - 1
-        self._save(hist)
+        self._save(hist, prune=False)  # blobs go once the document is written
+        return hist
 
-    def _current(self, path: Path, *, check_fresh: bool) -> bytes | None:
+    def _current(self, path: Path, *, check_fresh: bool, doing: str = "edit") -> bytes | None:
         if not path.exists():
             return None
-        return self.read(path, remember=False, check_fresh=check_fresh)
+        return self.read(path, remember=False, check_fresh=check_fresh, doing=doing)
 
-    def _restore(self, path: Path, data: bytes | None) -> None:
+    def _restore(
+        self,
+        path: Path,
+        data: bytes | None,
+        *,
+        current: bytes | None,
+        previous: _History,
+        doing: str,
+    ) -> None:
+        """Put ``data`` back, unless the file stopped holding ``current``; then the history
+        goes back to ``previous`` too."""
+
+        def check() -> None:
+            self.check_unchanged(path, current, doing)
+
+        try:
+            if data is None:
+                check()
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                _fsync_dir(path.parent)
+            else:
+                atomic_write(path, data, check=check)
+        except BaseException:
+            with contextlib.suppress(WorkspaceError):
+                self._save(previous)
+            raise
         if data is None:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            _fsync_dir(path.parent)
             self.remember_absent(path)
         else:
-            atomic_write(path, data)
             self._remember_written(path, data)
 
     def history_steps(self, path: Path) -> tuple[int, int]:
@@ -450,7 +568,8 @@ class Workspace:
     def undo(self, path: Path) -> tuple[bytes | None, bytes | None]:
         """Restore the version before the current one; return (before, after) contents."""
         rel = self.rel(path)
-        current = self._current(path, check_fresh=True)
+        current = self._current(path, check_fresh=True, doing="undo")
+        previous = self._load(rel)
         hist = self._load(rel)
         if not hist.versions:
             raise WorkspaceError(f"There is nothing to undo in {rel}: I have not changed it.")
@@ -464,13 +583,14 @@ class Workspace:
         data = self._blob(rel, target)
         hist.cursor -= 1
         self._save(hist)
-        self._restore(path, data)
+        self._restore(path, data, current=current, previous=previous, doing="undo")
         return current, data
 
     def redo(self, path: Path) -> tuple[bytes | None, bytes | None]:
         """Re-apply the change the last undo took back; return (before, after) contents."""
         rel = self.rel(path)
-        current = self._current(path, check_fresh=True)
+        current = self._current(path, check_fresh=True, doing="redo")
+        previous = self._load(rel)
         hist = self._load(rel)
         if not hist.versions or hist.cursor >= len(hist.versions) - 1:
             raise WorkspaceError(f"There is nothing to redo in {rel}.")
@@ -483,7 +603,7 @@ class Workspace:
         data = self._blob(rel, target)
         hist.cursor += 1
         self._save(hist)
-        self._restore(path, data)
+        self._restore(path, data, current=current, previous=previous, doing="redo")
         return current, data
 
     def version(self, path: Path, steps_back: int) -> bytes | None:
@@ -505,3 +625,11 @@ class Workspace:
                 f"version {steps_back} does not exist."
             )
         return self._blob(rel, older[-steps_back])
+
+
+def _stale(rel: str, mtime_ns: int, since: str, doing: str) -> StaleDocumentError:
+    when = time.strftime("%H:%M:%S", time.localtime(mtime_ns / 1e9))
+    not_done, instead = _NOT_DONE[doing]
+    return StaleDocumentError(
+        f"{rel} was changed by another program (at {when}) {since}, so {not_done}. {instead}"
+    )
