@@ -109,6 +109,7 @@ def test_template_mentions_every_setting() -> None:
 
 
 def test_config_show_masks_secrets(cfg: Path, monkeypatch, capsys) -> None:
+    cfg.write_text("", encoding="utf-8")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     assert main(["config", "show"]) == 0
     out = capsys.readouterr().out
@@ -142,6 +143,133 @@ def test_bad_toml_is_one_message(cfg: Path, capsys) -> None:
     assert main(["config", "show"]) == 2
     err = capsys.readouterr().err
     assert "not valid TOML" in err and "Traceback" not in err
+
+
+SECRETS_TOML = """
+[stt]
+base_url = "https://user:hunter2@example.com/v1"
+[tools.mcpServers.gh]
+command = "npx"
+args = ["--token", "ghp_argsecretargsecret", "--api-key=sk-flagsecret"]
+env = { GITHUB_TOKEN = "ghp_SECRETSECRETSECRET" }
+[tools.mcpServers.remote]
+url = "https://x.example/mcp"
+headers = { Authorization = "Bearer sk-REALSECRET123456" }
+[keys]
+openai_api_key = "sk-abcdefghijklmnop1234"
+"""
+
+
+def test_config_show_masks_every_secret(cfg: Path, capsys) -> None:
+    cfg.write_text(SECRETS_TOML, encoding="utf-8")
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    for secret in (
+        "hunter2",
+        "argsecret",
+        "flagsecret",
+        "SECRETSECRET",
+        "REALSECRET",
+        "abcdefghij",
+    ):
+        assert secret not in out
+    data = tomllib.loads(out)
+    assert data["stt"]["base_url"] == "https://***@example.com/v1"
+    gh = data["tools"]["mcpServers"]["gh"]
+    assert gh["env"]["GITHUB_TOKEN"].startswith("set") and gh["args"][1] == "***"
+    assert data["tools"]["mcpServers"]["remote"]["headers"]["Authorization"] == "set (…3456)"
+    # names that only contain a secret-looking word are not secrets
+    assert data["ui"]["talk_key_mode"] == "auto" and data["llm"]["api_key_env"] == "OPENAI_API_KEY"
+
+
+def test_config_show_output_cannot_become_the_config(cfg: Path, tmp_path: Path, capsys) -> None:
+    cfg.write_text(SECRETS_TOML, encoding="utf-8")
+    assert main(["config", "show"]) == 0
+    saved = tmp_path / "saved.toml"
+    saved.write_text(capsys.readouterr().out, encoding="utf-8")
+    assert main(["--config", str(saved), "config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "keys.openai_api_key" in err and "keys.elevenlabs_api_key" in err
+    assert "tools.mcpServers.remote.headers.Authorization" in err and "stt.base_url" in err
+    assert "masks" in err and "Traceback" not in err
+    with pytest.raises(UserError, match="masks"):
+        load_settings(cfg, environ={"OPENAI_API_KEY": "not set"})
+
+
+def test_config_errors_never_echo_a_secret(cfg: Path, capsys) -> None:
+    cfg.write_text("[keys]\nopenai_api_key = 12345678901234567\n", encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "keys.openai_api_key" in err and "12345678901234567" not in err
+
+
+def test_config_encoding(cfg: Path, capsys) -> None:
+    cfg.write_bytes(b'[ui]\ntheme = "caf\xe9"\n')  # Latin-1
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8" in err and "line 2" in err and "Traceback" not in err
+    cfg.write_bytes('\ufeff[ui]\ntheme = "café"\n'.encode())  # with a byte-order mark
+    assert main(["config", "show"]) == 0
+    assert tomllib.loads(capsys.readouterr().out)["ui"]["theme"] == "café"
+
+
+def test_named_config_file_must_exist(cfg: Path, tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "typo.toml"
+    for argv in (["--config", str(missing), "config", "show"], ["config", "show"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Config file not found" in err and "config init" in err
+    assert main(["--config", str(missing), "run", "--headless", "--sim"]) == 2
+    assert "Config file not found" in capsys.readouterr().err
+    assert main(["--config", str(missing), "config", "path"]) == 0  # where it would go
+    assert main(["--config", str(missing), "config", "init"]) == 0  # creates it
+    assert missing.is_file()
+    assert load_settings(tmp_path / "absent.toml", environ={}).source is None  # library: lenient
+
+
+def test_device_index_as_integer(cfg: Path) -> None:
+    cfg.write_text("[audio]\ninput_device = 3\noutput_device = 0\n", encoding="utf-8")
+    settings = load_settings(cfg, environ={})
+    assert settings.audio.input_device == "3" and settings.audio.output_device == "0"
+    assert (
+        load_settings(cfg, environ={"VOICEDESK_AUDIO__INPUT_DEVICE": "4"}).audio.input_device == "4"
+    )
+    cfg.write_text("[audio]\ninput_device = true\n", encoding="utf-8")
+    with pytest.raises(UserError):
+        load_settings(cfg, environ={})
+
+
+def test_config_edit_accepts_device_index(cfg: Path) -> None:
+    from voicedesk.tui.config_edit import apply_pair
+
+    key, settings = apply_pair(cfg, "audio.input_device = 3")
+    assert key == "audio.input_device" and settings.audio.input_device == "3"
+
+
+def test_environment_errors_name_the_variable(cfg: Path) -> None:
+    with pytest.raises(UserError) as err:
+        load_settings(cfg, environ={"VOICEDESK_TURN__MODE": "ptt"})
+    assert "VOICEDESK_TURN__MODE" in str(err.value) and "'ptt'" in str(err.value)
+    with pytest.raises(UserError) as err:
+        load_settings(cfg, environ={"VOICEDESK_TURN__MODDE": "ptt"})
+    assert "VOICEDESK_TURN__MODDE" in str(err.value) and "unknown key" in str(err.value)
+
+
+def test_environment_names_any_case_and_lists_as_json(cfg: Path) -> None:
+    cfg.write_text('[tools.mcpServers.gh]\ncommand = "npx"\n', encoding="utf-8")
+    env = {
+        "VOICEDESK_TOOLS__DOCS_SERVER_ARGS": '["--slow", "search=5"]',
+        "VOICEDESK_TOOLS__MCPSERVERS__GH__ENV": '{"GITHUB_TOKEN": "ghp_x"}',
+        "VOICEDESK_TOOLS__MCPSERVERS__GH__TIMEOUT_S": "5",
+    }
+    tools = load_settings(cfg, environ=env).tools
+    assert tools.docs_server_args == ["--slow", "search=5"]
+    assert set(tools.mcpServers) == {"gh"}  # the file's server, whatever the variable's case
+    assert tools.mcpServers["gh"].env == {"GITHUB_TOKEN": "ghp_x"}
+    assert tools.mcpServers["gh"].timeout_s == 5
+    with pytest.raises(UserError) as err:
+        load_settings(cfg, environ={"VOICEDESK_TOOLS__DOCS_SERVER_ARGS": "--slow"})
+    assert "VOICEDESK_TOOLS__DOCS_SERVER_ARGS must be a JSON list" in str(err.value)
 
 
 # ---- devices ------------------------------------------------------------------------------------
@@ -257,6 +385,7 @@ def test_is_headset(name: str, expected: bool) -> None:
 
 # ---- doctor -------------------------------------------------------------------------------------
 def test_doctor_runs_and_never_prints_the_key(cfg: Path, monkeypatch, capsys) -> None:
+    cfg.write_text("", encoding="utf-8")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("ELEVENLABS_API_KEY", KEY + "-el")
     assert main(["doctor"]) in (0, 1)

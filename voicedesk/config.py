@@ -10,12 +10,14 @@ allowed, so the CLI can print one readable message instead of a traceback.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 
 from voicedesk.errors import ConfigError
 
@@ -27,9 +29,20 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _device_spec(value: Any) -> Any:
+    """A device index written as a TOML integer (``input_device = 3``) is the same as "3":
+    `voicedesk devices` lists indices, so people write them as numbers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+DeviceSpec = Annotated[str | None, BeforeValidator(_device_spec)]
+
+
 class AudioSettings(_Section):
-    input_device: str | None = Field(None, description="Microphone: name substring or index")
-    output_device: str | None = Field(None, description="Speaker: name substring or index")
+    input_device: DeviceSpec = Field(None, description="Microphone: name substring or index")
+    output_device: DeviceSpec = Field(None, description="Speaker: name substring or index")
     block_ms: int = Field(10, ge=5, le=40, description="Audio block length (ms)")
     zero_input_timeout_s: float = Field(
         1.5, gt=0, le=30, description="Report a microphone that delivers only zeros after this"
@@ -194,29 +207,149 @@ def default_config_path() -> Path:
     return Path(env).expanduser() if env else config_dir() / "config.toml"
 
 
-def _set_path(tree: dict[str, Any], dotted: list[str], value: Any) -> None:
+def chosen_config_path(flag: str | os.PathLike[str] | None = None) -> tuple[Path, str | None]:
+    """The config file to read, and what named it (``--config`` or ``VOICEDESK_CONFIG``).
+
+    A file the person named must exist (a typo would otherwise silently mean "defaults");
+    the default location may well be empty.
+    """
+    if flag:
+        return Path(flag).expanduser(), "--config"
+    env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if env:
+        return Path(env).expanduser(), f"{ENV_PREFIX}CONFIG"
+    return config_dir() / "config.toml", None
+
+
+def cli_settings(
+    flag: str | os.PathLike[str] | None, *, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Settings for a command: ``--config FILE`` / ``VOICEDESK_CONFIG`` must name a file."""
+    path, named_by = chosen_config_path(flag)
+    return load_settings(path, overrides=overrides, named_by=named_by)
+
+
+def read_config_text(path: Path) -> str:
+    """The file as text: UTF-8, with or without the byte-order mark Windows editors add."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a directory, not a config file.",
+            "pass the path of a TOML file (`voicedesk config init` writes one)",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}).",
+            "TOML files must be UTF-8: save it again choosing the UTF-8 encoding",
+        ) from None
+
+
+# ---------------------------------------------------------------------------- environment
+# Variables that other tools already use, and the settings they fill.
+_PLAIN_ENV = {
+    "OPENAI_API_KEY": ("keys", "openai_api_key"),
+    "ELEVENLABS_API_KEY": ("keys", "elevenlabs_api_key"),
+    "ELEVENLABS_BASE_URL": ("tts", "elevenlabs_base_url"),  # as printed by `voicedesk sim`
+}
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, type(int | None)):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _fields_of(annotation: Any) -> dict[str, Any] | None:
+    annotation = _unwrap_optional(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return dict(annotation.model_fields)
+    return None
+
+
+def _env_target(raw_parts: list[str], file_tree: dict[str, Any]) -> tuple[list[str], Any]:
+    """The setting a ``VOICEDESK_A__B__C`` variable names, and its type.
+
+    Setting names match whatever their case (``MCPSERVERS`` is ``mcpServers``); names a
+    person chose (an MCP server, an env or header name) keep the case they have in the file,
+    or the variable's own when the file does not have them.
+    """
+    annotation: Any = Settings
+    node: Any = file_tree
+    parts: list[str] = []
+    for raw in raw_parts:
+        fields = _fields_of(annotation)
+        inner = _unwrap_optional(annotation)
+        if fields is not None:
+            name = next((f for f in fields if f.lower() == raw.lower()), raw.lower())
+            annotation = fields[name].annotation if name in fields else None
+        elif get_origin(inner) is dict:
+            known = node if isinstance(node, dict) else {}
+            name = next((k for k in known if str(k).lower() == raw.lower()), raw)
+            annotation = get_args(inner)[1]
+        else:
+            name, annotation = raw.lower(), None
+        parts.append(name)
+        node = node.get(name) if isinstance(node, dict) else None
+    return parts, annotation
+
+
+def _json_shape(annotation: Any) -> str | None:
+    """ "list" or "table" for settings only JSON can express in a variable, else None."""
+    inner = _unwrap_optional(annotation)
+    if get_origin(inner) is list:
+        return "list"
+    if get_origin(inner) is dict or _fields_of(inner) is not None:
+        return "table"
+    return None
+
+
+def _env_layer(
+    environ: dict[str, str], file_tree: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The environment's settings, and which variable set each one (for error messages)."""
+    tree: dict[str, Any] = {}
+    names: dict[tuple[str, ...], str] = {}
+    for var, dotted in _PLAIN_ENV.items():
+        if environ.get(var):
+            _set_path(tree, list(dotted), environ[var], var)
+            names[dotted] = var
+    for var, value in sorted(environ.items()):
+        if not var.startswith(ENV_PREFIX) or "__" not in var:
+            continue
+        parts, annotation = _env_target(var[len(ENV_PREFIX) :].split("__"), file_tree or {})
+        shape = _json_shape(annotation)
+        parsed: Any = value
+        if shape is not None:
+            example = '["--slow", "search=5"]' if shape == "list" else '{"NAME": "value"}'
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(
+                    f"{var} must be a JSON {shape} ({exc.msg} at character {exc.pos + 1}).",
+                    f"e.g. {var}='{example}'",
+                ) from None
+        _set_path(tree, parts, parsed, var)
+        names[tuple(parts)] = var
+    return tree, names
+
+
+def _set_path(tree: dict[str, Any], dotted: list[str], value: Any, var: str) -> None:
     node = tree
     for part in dotted[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"Cannot set {'.'.join(dotted)}: {part} is not a table.")
+            raise ConfigError(
+                f"{var}: cannot set {'.'.join(dotted)}, {part} is not a table.",
+                f"unset {var} or the variable that sets {part}",
+            )
     node[dotted[-1]] = value
-
-
-def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    if environ.get("OPENAI_API_KEY"):
-        _set_path(tree, ["keys", "openai_api_key"], environ["OPENAI_API_KEY"])
-    if environ.get("ELEVENLABS_API_KEY"):
-        _set_path(tree, ["keys", "elevenlabs_api_key"], environ["ELEVENLABS_API_KEY"])
-    if environ.get("ELEVENLABS_BASE_URL"):  # as printed by `voicedesk sim`
-        _set_path(tree, ["tts", "elevenlabs_base_url"], environ["ELEVENLABS_BASE_URL"])
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        _set_path(tree, parts, value)
-    return tree
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -229,14 +362,151 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe(err: dict[str, Any], origin: str) -> str:
-    key = ".".join(str(p) for p in err["loc"])
-    found = err.get("input")
+# ---------------------------------------------------------------------------- secrets
+# A setting (or header, env entry, flag) named like this holds a secret: a name whose last
+# word is one of these (``openai_api_key``, ``GITHUB_TOKEN``, ``Authorization``; not
+# ``talk_key_mode``, ``max_tokens`` or ``global_hotkey``), or any name with one of
+# ``_STRONG_SECRET_WORDS`` in it.
+_SECRET_LAST_WORDS = {
+    "key",
+    "apikey",
+    "token",
+    "accesstoken",
+    "authtoken",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "auth",
+    "authorization",
+    "credential",
+    "credentials",
+    "cookie",
+    "bearer",
+}
+_STRONG_SECRET_WORDS = ("secret", "password", "passwd")
+# In any text: the user:password part of a URL, and secret-named query parameters or flags.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/@\s]+@")
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?i)((?:^|[?&;\s]|--?)[\w.\-]*?(?:key|token|secret|passw(?:or)?d|auth\w*|credential\w*)=)"
+    r"[^&\s]+"
+)
+HIDDEN = "***"
+# What `config show` prints instead of a secret; loading one of these is refused.
+_MASK = re.compile(r"not set|set|set \(…[^)]{0,4}\)")
+_MASKED_FRAGMENT = re.compile(r"(?:://|=)\*\*\*(?:@|&|$|\s)|^\*\*\*$")
+
+
+def is_secret_name(name: str) -> bool:
+    """Does a setting, header, env entry or flag with this name hold a secret?"""
+    words = [w for w in re.split(r"[_\-.\s]+", name.strip().lower()) if w]
+    if not words:
+        return False
+    return words[-1] in _SECRET_LAST_WORDS or any(
+        strong in name.lower() for strong in _STRONG_SECRET_WORDS
+    )
+
+
+def is_secret_path(loc: tuple[Any, ...] | list[Any]) -> bool:
+    """Whether the value at this place in the settings is a secret."""
+    parts = [str(p) for p in loc]
+    if parts[:1] == ["keys"]:
+        return True
+    if len(parts) >= 5 and parts[:2] == ["tools", "mcpServers"] and parts[3] in ("env", "headers"):
+        return True  # anything an MCP server gets in its environment or its requests
+    names = [p for p in loc if isinstance(p, str)]
+    return bool(names) and is_secret_name(names[-1])
+
+
+def mask_secret(value: str) -> str:
+    """How a secret is shown: whether it is there and, if long, its last four characters."""
+    if not value:
+        return "not set"
+    return f"set (…{value[-4:]})" if len(value) > 12 else "set"
+
+
+def mask_text(text: str) -> str:
+    """A URL's user:password and secret-named ``name=value`` parts hidden in any text."""
+    text = _URL_USERINFO.sub(rf"\1{HIDDEN}@", text)
+    return _SECRET_ASSIGNMENT.sub(rf"\1{HIDDEN}", text)
+
+
+def _mask_tree(node: Any, loc: tuple[Any, ...]) -> Any:
+    if isinstance(node, dict):
+        return {k: _mask_tree(v, (*loc, k)) for k, v in node.items()}
+    if isinstance(node, list):
+        out = []
+        for i, item in enumerate(node):
+            before = node[i - 1] if i else None
+            flag = isinstance(before, str) and before.startswith("-") and "=" not in before
+            if flag and isinstance(item, str) and is_secret_name(before):  # --token VALUE
+                out.append(HIDDEN)
+            else:
+                out.append(_mask_tree(item, (*loc, i)))
+        return out
+    if isinstance(node, str):
+        return mask_secret(node) if is_secret_path(loc) else mask_text(node)
+    return node
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """Settings as plain data with every secret shown as present/absent only: API keys,
+    header values and env entries of MCP servers, anything named like a key, token or
+    password, and passwords in URLs. Loading these masks back is refused (:func:`_masks_in`)."""
+    data = settings.model_dump(mode="json", exclude={"source"})
+    keys = {
+        name: mask_secret(secret.get_secret_value() if secret is not None else "")
+        for name, secret in ((n, getattr(settings.keys, n)) for n in data["keys"])
+    }
+    data = _mask_tree({k: v for k, v in data.items() if k != "keys"}, ())
+    data["keys"] = keys
+    return data
+
+
+def _masks_in(node: Any, loc: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+    """(dotted key, value) for every masked value from `config show` found in a layer."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _masks_in(value, (*loc, key))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            found += _masks_in(item, (*loc, i))
+    elif isinstance(node, str) and (
+        (is_secret_path(loc) and _MASK.fullmatch(node.strip())) or _MASKED_FRAGMENT.search(node)
+    ):
+        found.append((".".join(str(p) for p in loc), node))
+    return found
+
+
+# ---------------------------------------------------------------------------- loading
+def _shown(loc: tuple[Any, ...], found: Any) -> str:
+    """A bad value as it may be echoed: never a secret."""
+    if is_secret_path(loc):
+        return "(a secret, not shown)"
+    return repr(mask_text(found) if isinstance(found, str) else found)
+
+
+def _describe(err: dict[str, Any], origin: str, var: str | None = None) -> str:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc)
+    where = f"environment variable {var}" if var else origin
     if err["type"] == "extra_forbidden":
-        return f"{origin}: unknown key '{key}' (check the spelling; `voicedesk config show` lists them)"
+        return (
+            f"{where}: unknown key '{key}' (check the spelling; `voicedesk config show` lists them)"
+        )
     if err["type"] == "missing":
-        return f"{origin}: '{key}' is required"
-    return f"{origin}: '{key}' = {found!r} is not allowed: {err['msg']}"
+        return f"{where}: '{key}' is required"
+    return f"{where}: '{key}' = {_shown(loc, err.get('input'))} is not allowed: {err['msg']}"
+
+
+def _env_var_for(names: dict[tuple[str, ...], str], loc: tuple[Any, ...]) -> str | None:
+    for n in range(len(loc), 0, -1):
+        var = names.get(tuple(str(p) for p in loc[:n]))
+        if var is not None:
+            return var
+    return None
 
 
 def load_settings(
@@ -244,39 +514,68 @@ def load_settings(
     *,
     overrides: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
+    named_by: str | None = None,
 ) -> Settings:
-    """Load and validate settings; raise ConfigError with every problem listed."""
+    """Load and validate settings; raise ConfigError with every problem listed.
+
+    ``named_by`` (``--config``, ``VOICEDESK_CONFIG``): the person named ``path``, so it must
+    exist; otherwise a missing file simply means the defaults.
+    """
     environ = dict(os.environ if environ is None else environ)
     path = path or default_config_path()
     file_tree: dict[str, Any] = {}
     if path.exists():
         try:
-            file_tree = tomllib.loads(path.read_text(encoding="utf-8"))
+            file_tree = tomllib.loads(read_config_text(path))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"{path} is not valid TOML: {exc}",
                 "fix the line named above or run `voicedesk config init --force`",
             ) from None
-        except OSError as exc:
-            raise ConfigError(f"Cannot read {path}: {exc.strerror}") from None
-    layers = [(str(path), file_tree), ("environment", _env_layer(environ))]
+    elif named_by is not None:
+        raise ConfigError(
+            f"Config file not found: {path} (named by {named_by}).",
+            f"check the path, create the file with `voicedesk config init` (it honours "
+            f"{named_by}), or drop {named_by} to use {config_dir() / 'config.toml'}",
+        )
+    env_tree, env_names = _env_layer(environ, file_tree)
+    layers = [(str(path), file_tree), ("environment", env_tree)]
     if overrides:
         layers.append(("command line", overrides))
+    masks = [(origin, key) for origin, tree in layers for key, _ in _masks_in(tree)]
+    if masks:
+        raise ConfigError(
+            "These values are the masks `voicedesk config show` prints, not the secrets:\n  "
+            + "\n  ".join(
+                f"{_env_var_for(env_names, tuple(k.split('.'))) or origin}: '{k}'"
+                for origin, k in masks
+            ),
+            "`config show` hides secrets, so its output cannot be used as a config as it is: "
+            "put the real value there, or remove the line (keys can come from OPENAI_API_KEY "
+            "and ELEVENLABS_API_KEY)",
+        )
     merged: dict[str, Any] = {}
     for _, tree in layers:
         merged = _merge(merged, tree)
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        problems = []
+        problems, fixes = [], []
         for err in exc.errors():
+            loc = tuple(err["loc"])
             origin = next(
-                (name for name, tree in reversed(layers) if _has_path(tree, err["loc"])), str(path)
+                (name for name, tree in reversed(layers) if _has_path(tree, loc)), str(path)
             )
-            problems.append(_describe(err, origin))
+            var = _env_var_for(env_names, loc) if origin == "environment" else None
+            problems.append(_describe(err, origin, var))
+            fix = f"change or unset {var}" if var else f"edit {origin}"
+            if origin == "environment" and var is None:
+                fix = "change or unset the environment variable"
+            if fix not in fixes:
+                fixes.append(fix)
         raise ConfigError(
             "Invalid configuration:\n  " + "\n  ".join(problems),
-            f"edit {path} or unset the environment variable; `voicedesk config show` prints the result",
+            "; ".join(fixes) + "; `voicedesk config show` prints the result",
         ) from None
     settings.source = path if path.exists() else None
     return settings
@@ -285,20 +584,9 @@ def load_settings(
 def _has_path(tree: dict[str, Any], loc: tuple[Any, ...]) -> bool:
     node: Any = tree
     for part in loc:
-        if not isinstance(node, dict) or part not in node:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
             return False
         node = node[part]
     return True
-
-
-def masked(settings: Settings) -> dict[str, Any]:
-    """Settings as plain data with secrets shown as present/absent only."""
-    data = settings.model_dump(mode="json", exclude={"source"})
-    for name, value in list(data["keys"].items()):
-        secret = getattr(settings.keys, name)
-        data["keys"][name] = (
-            f"set (…{secret.get_secret_value()[-4:]})"
-            if value and len(secret.get_secret_value()) > 12
-            else ("set" if value else "not set")
-        )
-    return data

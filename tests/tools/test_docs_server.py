@@ -767,9 +767,9 @@ def test_root_defaults_to_configured_workspace(tmp_path: Path) -> None:
 
 
 def test_root_falls_back_to_documents_folder(tmp_path: Path) -> None:
-    done = _run_cli(
-        ["--config", str(tmp_path / "absent.toml"), "docs-server"], {"HOME": str(tmp_path)}
-    )
+    config = tmp_path / "config.toml"
+    config.write_text("# no workspace set\n")
+    done = _run_cli(["--config", str(config), "docs-server"], {"HOME": str(tmp_path)})
     assert done.returncode == 2 and done.stdout == ""
     assert f"Workspace folder not found: {tmp_path / 'Documents'}" in done.stderr
 

@@ -592,7 +592,9 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("VOICEDESK_") and k not in ("OPENAI_API_KEY", "ELEVENLABS_API_KEY")
     }
-    env["VOICEDESK_CONFIG"] = str(tmp_path / "no-config.toml")  # never the user's file
+    empty = tmp_path / "empty-config.toml"  # never the user's file (a named file must exist)
+    empty.write_text("", encoding="utf-8")
+    env["VOICEDESK_CONFIG"] = str(empty)
     env.update(extra)
     return env
 

@@ -194,11 +194,9 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
 
 def run(args: argparse.Namespace) -> int:
     from voicedesk.bench import parse_sets
-    from voicedesk.config import load_settings
+    from voicedesk.config import cli_settings
 
-    settings = load_settings(
-        Path(args.config) if args.config else None, overrides=parse_sets(args.set)
-    )
+    settings = cli_settings(args.config, overrides=parse_sets(args.set))
     report = {
         "cpu": cpu_costs(settings, args.cpu_seconds),
         "accuracy": accuracy(settings, args.fixtures or default_fixtures(), args.split, args.stt),

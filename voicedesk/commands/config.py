@@ -1,7 +1,10 @@
 """``voicedesk config path|show|init``: where the config file lives, what is in effect, a template.
 
-``show`` prints the merged result of defaults, the file and the environment as TOML, with API
-keys reduced to "set (…last 4)" / "not set" so the output can be pasted into a bug report.
+``show`` prints the merged result of defaults, the file and the environment as TOML, with
+secrets (API keys, header values and env entries of MCP servers, anything named like a key,
+token or password, passwords in URLs) reduced to "set (…last 4)" / "not set" / "***", so the
+output can be pasted into a bug report. A config holding such a mask is refused on loading:
+a saved ``show`` output never turns "not set" into an API key.
 ``init`` writes a commented template (every key, at its default) readable only by you, since
 keys may be put in it; it never overwrites an existing file unless given ``--force``.
 """
@@ -40,21 +43,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def config_path(args: argparse.Namespace) -> Path:
     """``--config FILE`` if given, else ``VOICEDESK_CONFIG``, else the user config dir."""
-    from voicedesk.config import default_config_path
+    from voicedesk.config import chosen_config_path
 
-    return (
-        Path(args.config).expanduser() if getattr(args, "config", None) else default_config_path()
-    )
+    return chosen_config_path(getattr(args, "config", None))[0]
 
 
 def run(args: argparse.Namespace) -> int:
+    from voicedesk.config import chosen_config_path
+
     action = getattr(args, "action", None)
-    path = config_path(args)
-    if action == "path":
+    path, named_by = chosen_config_path(getattr(args, "config", None))
+    if action == "path":  # where the file is (or would be): it need not exist yet
         print(path)
         return 0
     if action == "show":
-        print(show_text(path), end="")
+        print(show_text(path, named_by=named_by), end="")
         return 0
     if action == "init":
         init(path, force=args.force)
@@ -72,17 +75,18 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
-def show_text(path: Path) -> str:
+def show_text(path: Path, *, named_by: str | None = None) -> str:
     """The effective settings as TOML with secrets masked; a bad config raises ConfigError."""
     import tomlkit
 
     from voicedesk.config import load_settings, masked
 
-    settings = load_settings(path)
+    settings = load_settings(path, named_by=named_by)
     doc = tomlkit.document()
     origin = str(path) if settings.source is not None else f"no file at {path}"
     doc.add(tomlkit.comment(f"Effective settings: defaults < {origin} < environment."))
-    doc.add(tomlkit.comment("API keys are masked."))
+    doc.add(tomlkit.comment("Secrets (keys, tokens, header values, MCP server env, passwords in"))
+    doc.add(tomlkit.comment("URLs) are masked: loading this file back refuses the masks."))
     doc.add(tomlkit.nl())
     for key, value in _drop_none(masked(settings)).items():
         doc[key] = value

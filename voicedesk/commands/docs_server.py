@@ -53,9 +53,9 @@ def workspace_root(args: argparse.Namespace) -> Path:
 
     root: Path | None = args.root
     if root is None:
-        from voicedesk.config import load_settings
+        from voicedesk.config import cli_settings
 
-        settings = load_settings(Path(args.config) if getattr(args, "config", None) else None)
+        settings = cli_settings(getattr(args, "config", None))
         root = settings.tools.workspace or Path.home() / "Documents"
     root = Path(root).expanduser()
     if not root.is_dir():

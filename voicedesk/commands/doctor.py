@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from voicedesk.errors import UserError
@@ -101,13 +100,11 @@ def load_config(args: argparse.Namespace) -> tuple[Any, Check]:
     """Settings plus the check line; a bad config fails the check and the rest uses defaults."""
     from pydantic import SecretStr
 
-    from voicedesk.config import Keys, Settings, default_config_path, load_settings
+    from voicedesk.config import Keys, Settings, chosen_config_path, load_settings
 
-    path = (
-        Path(args.config).expanduser() if getattr(args, "config", None) else default_config_path()
-    )
+    path, named_by = chosen_config_path(getattr(args, "config", None))
     try:
-        settings = load_settings(path)
+        settings = load_settings(path, named_by=named_by)
     except UserError as exc:
         keys = {
             name: SecretStr(os.environ[env])

@@ -36,11 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicedesk.config import load_settings
+    from voicedesk.config import cli_settings
     from voicedesk.providers import local_stt
     from voicedesk.turn.replay import replay
 
-    settings = load_settings(Path(args.config) if args.config else None)
+    settings = cli_settings(args.config)
     if not args.file.is_file():
         from voicedesk.errors import UserError
 

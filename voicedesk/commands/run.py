@@ -68,12 +68,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def load_run_settings(args: argparse.Namespace) -> Any:
-    from voicedesk.config import load_settings
+    from voicedesk.config import cli_settings
 
     overrides: dict[str, Any] = {}
     if getattr(args, "mode", None):
         overrides["turn"] = {"mode": args.mode}
-    return load_settings(Path(args.config) if args.config else None, overrides=overrides)
+    return cli_settings(getattr(args, "config", None), overrides=overrides)
 
 
 async def run_headless(

@@ -70,10 +70,10 @@ def stderr_to_log(path: Path, verbose: int = 0) -> Iterator[None]:
 
 def run(args: argparse.Namespace) -> int:
     from voicedesk.commands.run import load_run_settings
-    from voicedesk.config import default_config_path
+    from voicedesk.config import chosen_config_path
 
     settings = load_run_settings(args)  # a bad config fails here, before the screen changes
-    config_path = Path(args.config) if getattr(args, "config", None) else default_config_path()
+    config_path, _ = chosen_config_path(getattr(args, "config", None))
     path = log_file_path()
     with stderr_to_log(path, getattr(args, "verbose", 0)):
         log.info("voicedesk TUI starting; log file %s", path)

@@ -16,7 +16,7 @@ from typing import Any
 
 import tomlkit
 
-from voicedesk.config import Settings, load_settings
+from voicedesk.config import Settings, load_settings, read_config_text
 from voicedesk.errors import ConfigError
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+$")
@@ -54,7 +54,7 @@ def apply_pair(path: Path, line: str) -> tuple[str, Settings]:
             parse_hotkey(value)
         except HotkeyError as exc:
             raise ConfigError(exc.message, f"{exc.hint}; {key} was not saved") from None
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = read_config_text(path) if path.exists() else ""
     try:
         doc = tomlkit.parse(text)
     except Exception as exc:
