@@ -108,6 +108,51 @@ def test_template_mentions_every_setting() -> None:
     assert expected <= found, expected - found
 
 
+def _template_defaults() -> list[tuple[str, str, object, str]]:
+    """(section, key, value, comment above it) for every commented ``# key = value`` line."""
+    from voicedesk.commands.config import template_text
+
+    out, section, notes = [], "", ""
+    for line in template_text().splitlines():
+        if m := re.match(r"^(?:# )?\[([A-Za-z_.]+)\]", line):
+            section, notes = (
+                ("mcp" if m.group(1).startswith("tools.mcpServers.") else m.group(1)),
+                "",
+            )
+        elif m := re.match(r"^# ([a-z_][A-Za-z_]*) = (.*)$", line):
+            # keys in a group share the comment above the group
+            out.append((section, m.group(1), tomllib.loads(f"v = {m.group(2)}")["v"], notes))
+        elif line.startswith("#"):
+            notes += line + "\n"
+        else:
+            notes = ""
+    return out
+
+
+def test_template_shows_the_real_defaults() -> None:
+    """The template says every setting is shown at its default: hold it to that, so a
+    default changed in the code cannot leave the template behind."""
+    from voicedesk.config import DEFAULT_WORKSPACE
+
+    defaults = Settings().model_dump(mode="json")
+    server = McpServer().model_dump(mode="json")
+    checked = 0
+    for section, key, value, notes in _template_defaults():
+        default = server[key] if section == "mcp" else defaults[section][key]
+        where = f"{section}.{key} = {value!r}"
+        if section == "mcp" and not isinstance(default, (bool, int, float, str)):
+            continue  # the MCP server block is an example server: only its scalars are defaults
+        if (section, key) == ("tools", "workspace"):
+            assert default is None and value == DEFAULT_WORKSPACE, where
+        elif default is None:
+            # an example value: the comment above it must say what unset means
+            assert "unset" in notes.lower(), f"{where}: an example, but no 'Unset = …' note"
+        else:
+            assert value == default, f"{where} in the template, but the default is {default!r}"
+        checked += 1
+    assert checked > 50
+
+
 def test_config_show_masks_secrets(cfg: Path, monkeypatch, capsys) -> None:
     cfg.write_text("", encoding="utf-8")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)

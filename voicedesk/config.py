@@ -146,8 +146,14 @@ class McpServer(BaseModel):
     timeout_s: float = Field(30.0, gt=0)
 
 
+# The documents server's folder when tools.workspace is unset (the template says so too).
+DEFAULT_WORKSPACE = "~/Documents"
+
+
 class ToolSettings(_Section):
-    workspace: Path | None = Field(None, description="Folder the documents server works in")
+    workspace: Path | None = Field(
+        None, description=f"Folder the documents server works in (unset: {DEFAULT_WORKSPACE})"
+    )
     docs_server: bool = True
     docs_server_args: list[str] = Field(
         default_factory=list, description='Extra docs-server flags, e.g. ["--slow", "search=5"]'

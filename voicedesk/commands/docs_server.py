@@ -53,10 +53,10 @@ def workspace_root(args: argparse.Namespace) -> Path:
 
     root: Path | None = args.root
     if root is None:
-        from voicedesk.config import cli_settings
+        from voicedesk.config import DEFAULT_WORKSPACE, cli_settings
 
         settings = cli_settings(getattr(args, "config", None))
-        root = settings.tools.workspace or Path.home() / "Documents"
+        root = settings.tools.workspace or Path(DEFAULT_WORKSPACE)
     root = Path(root).expanduser()
     if not root.is_dir():
         raise UserError(f"Workspace folder not found: {root}", "create it or pass --root DIR")
