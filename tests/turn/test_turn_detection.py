@@ -573,6 +573,21 @@ def test_bad_model_file_is_a_user_error_naming_file_and_key(
     assert f"models.{key}" in message
 
 
+@pytest.mark.parametrize("key", ["silero_vad", "smart_turn"])
+def test_the_other_model_file_is_refused_at_load(key: str, tmp_path: Path) -> None:
+    """models.smart_turn pointing at the VAD (or the other way round) loaded fine, passed
+    `doctor`, then failed mid-replay with onnxruntime's 'Required inputs … are missing'."""
+    from voicedesk.commands.doctor import check_models
+
+    other = (smart_turn_path if key == "silero_vad" else vad_path)(settings().models)
+    s = load_settings(NO_CONFIG, environ={}, overrides={"models": {key: str(other)}})
+    with pytest.raises(ModelFileError) as info:
+        TurnDetector(s)
+    assert str(other) in str(info.value) and f"models.{key}" in str(info.value)
+    failed = [c for c in check_models(s) if c.status == "fail"]
+    assert failed and f"models.{key}" in failed[0].detail
+
+
 def test_unreadable_model_file_names_file_and_key(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         pytest.skip("root reads files whatever their mode")

@@ -73,12 +73,56 @@ def smart_turn_path(settings: ModelSettings) -> Path:
     return _resolve(settings.smart_turn, SMART_TURN_RELPATH, "models.smart_turn")
 
 
+# What each model must look like, by its config key: input names (Silero VAD is run with
+# these three by name) or, for Smart Turn, one input of log-mel frames (80 bins × 800).
+_EXPECTED = {
+    "models.silero_vad": ("a Silero VAD model", {"input", "state", "sr"}, None),
+    "models.smart_turn": ("a Smart Turn v3 model", None, (80, 800)),
+}
+
+
+def _describe_inputs(session: Any) -> str:
+    return ", ".join(f"'{i.name}' {list(i.shape)}" for i in session.get_inputs()) or "none"
+
+
+def check_signature(session: Any, path: Path, key: str) -> None:
+    """Raise ModelFileError naming the file and the config key when the model's inputs are
+    not those of the model ``key`` is for (e.g. the VAD file given as the turn model), so a
+    wrong file is found at load time (and by `voicedesk doctor`), not mid-conversation."""
+    if key not in _EXPECTED:
+        return
+    what, names, frames = _EXPECTED[key]
+    inputs = session.get_inputs()
+    ok = len(session.get_outputs()) >= 1
+    if names is not None:
+        ok = ok and {i.name for i in inputs} == names
+    if frames is not None:
+        shape = list(inputs[0].shape) if len(inputs) == 1 else []
+        ok = (
+            ok
+            and len(shape) == 3
+            and all(
+                not isinstance(dim, int) or dim == want
+                for dim, want in zip(shape[1:], frames, strict=True)
+            )
+        )
+    if not ok:
+        env = "VOICEDESK_" + key.upper().replace(".", "__")
+        raise ModelFileError(
+            f"Model file {path} is not {what}: its inputs are {_describe_inputs(session)}.",
+            f"point '{key}' (or {env}) at {what} file, or remove the setting to use the "
+            "bundled one",
+        )
+
+
 def load_session(path: Path, key: str) -> Any:
-    """A cached onnxruntime session (one per file) with one thread."""
+    """A cached onnxruntime session (one per file) with one thread, checked to be the model
+    ``key`` names."""
     import onnxruntime as ort
 
     with _lock:
         if path in _sessions:
+            check_signature(_sessions[path], path, key)  # the same file may be given for both
             return _sessions[path]
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -91,5 +135,6 @@ def load_session(path: Path, key: str) -> Any:
                 f"Model file {path} is not a valid ONNX model ({type(exc).__name__}).",
                 f"point '{key}' at the right file, or remove the setting to use the bundled model",
             ) from None
+        check_signature(session, path, key)
         _sessions[path] = session
         return session
