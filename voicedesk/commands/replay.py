@@ -37,13 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from voicedesk.config import cli_settings
+    from voicedesk.errors import UserError
     from voicedesk.providers import local_stt
     from voicedesk.turn.replay import replay
 
     settings = cli_settings(args.config)
+    if args.file.is_dir():
+        raise UserError(f"{args.file} is a directory, not an audio file", "pass a WAV file")
     if not args.file.is_file():
-        from voicedesk.errors import UserError
-
         raise UserError(f"Audio file not found: {args.file}", "pass the path of a WAV file")
     transcriber = None
     choice = args.stt

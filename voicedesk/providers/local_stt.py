@@ -140,12 +140,24 @@ class LocalWhisper:
             raise UserError(
                 "Local speech-to-text needs faster-whisper, which is not installed.", INSTALL_HINT
             )
-        path = Path(model_path) if model_path else default_model_path()
+        path = Path(model_path).expanduser() if model_path else default_model_path()
+        hint = (
+            "set 'stt.local_model' to a CTranslate2 Whisper model folder (the one holding "
+            "model.bin); `voicedesk replay` also takes --stt-model PATH"
+        )
         if path is None or not path.exists():
+            raise UserError(f"No local Whisper model found{f' at {path}' if path else ''}.", hint)
+        # faster-whisper takes anything that is not a folder for a model *name* to download
+        # from the Hugging Face Hub ("check your internet connection"): never hand it one.
+        if not path.is_dir():
             raise UserError(
-                f"No local Whisper model found{f' at {path}' if path else ''}.",
-                "set 'stt.local_model' to a CTranslate2 Whisper model folder "
-                "(or pass --stt-model PATH)",
+                f"{path} is a file, not a Whisper model folder (a CTranslate2 model is a "
+                "folder with model.bin, config.json and the tokenizer).",
+                hint,
+            )
+        if not (path / "model.bin").is_file():
+            raise UserError(
+                f"{path} is not a CTranslate2 Whisper model folder: it has no model.bin.", hint
             )
         from faster_whisper import WhisperModel
 
