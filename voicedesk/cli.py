@@ -39,9 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"voicedesk {__version__}")
     parser.add_argument(
-        "--config", metavar="FILE", help="config file (default: the user config dir)"
+        "--config",
+        metavar="FILE",
+        help="config file, which must exist (default: the user config dir; VOICEDESK_CONFIG)",
     )
-    parser.add_argument("--resume", action="store_true", help="continue the last conversation")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the last conversation (with --sim: the last simulated one)",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

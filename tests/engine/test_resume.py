@@ -92,7 +92,10 @@ def test_killed_conversation_resumes_with_every_turn(tmp_path):
         settings = settings_for_sim(
             Settings.model_validate({"tools": {"docs_server": False}}), "http://127.0.0.1:9"
         )
-        session = build_session(settings, input_path=inp, resume=True, with_tools=False)
+        # a --sim run's log is marked as one: only a simulated session resumes it
+        session = build_session(
+            settings, input_path=inp, resume=True, with_tools=False, log_kind="sim"
+        )
     finally:
         del os.environ["XDG_DATA_HOME"]
     assert session.log.path == log_file

@@ -22,6 +22,7 @@ import numpy as np
 from voicedesk.audio.base import CAPTURE_RATE, PLAYBACK_RATE, DuplexBackend, ProcessFn
 from voicedesk.audio.resample import resample
 from voicedesk.audio.wavio import read_wav, write_wav
+from voicedesk.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class FileDuplex(DuplexBackend):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._written = False
+        self.written_s: float | None = None  # seconds written to output_path, once stopped
         self.blocks_done = 0
         self.late_blocks = 0  # blocks the process callback handed back after their deadline
 
@@ -125,5 +127,18 @@ class FileDuplex(DuplexBackend):
             self._thread.join(timeout=5)
         if self.output_path is not None and not self._written:
             self._written = True
+            if not self.blocks_done:
+                # stopped before the first block (Ctrl-C while starting): there is nothing
+                # to keep, and an empty WAV must not replace an earlier output
+                log.info("no audio was produced; %s was not written", self.output_path)
+                return
             out = resample(self.played_24k(), PLAYBACK_RATE, self.input_rate)
-            write_wav(self.output_path, out, self.input_rate)
+            try:
+                write_wav(self.output_path, out, self.input_rate)
+            except OSError as exc:
+                raise UserError(
+                    f"Could not write the output WAV {self.output_path}: {exc.strerror or exc}.",
+                    "the conversation ran but its audio is lost; pass an --output in a folder "
+                    "you can write to",
+                ) from None
+            self.written_s = out.size / self.input_rate

@@ -42,8 +42,18 @@ def to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
-    """Write int16 mono atomically: a crash never leaves a half-written file under ``path``."""
+    """Write int16 mono atomically: a crash never leaves a half-written file under ``path``.
+
+    The file gets the mode any new file of the person's would (0644 with the usual umask),
+    not the private 0600 of the temporary file it is written as.
+    """
     import soundfile as sf
 
     path = Path(path)
@@ -52,6 +62,7 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
     os.close(fd)
     try:
         sf.write(tmp, to_int16(np.asarray(pcm)), rate, subtype="PCM_16", format="WAV")
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -108,6 +108,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
     with_tools = not args.no_tools
     settings = load_run_settings(args)
     data = settings.model_dump()
+    data["turn"]["mode"] = "hands-free"  # the recorded person never presses a key
     # Reading a document is made slow (as a remote server might be), so the demo shows a tool
     # running in the background while the person asks something else.
     data["tools"].update(
@@ -131,10 +132,13 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from voicedesk.commands.run import check_run_args
+
+    check_run_args(args)
+    args.demo = True  # hands-free whatever the config says; its log is kept apart
     if not args.headless:
         from voicedesk.commands import tui
 
-        args.demo = True
         return tui.run(args)
     return asyncio.run(run_headless(args))
 
@@ -143,13 +147,13 @@ async def run_headless(args: argparse.Namespace) -> int:
     import json
 
     from voicedesk import events as ev
-    from voicedesk.commands.run import ConsolePrinter, converse
+    from voicedesk.commands.run import ConsolePrinter, converse, open_metrics
 
     settings, inp, out, sim = prepare(args)
     bus = ev.EventBus()
     bus.subscribe(ConsolePrinter())
     if args.metrics_out:
-        fh = args.metrics_out.open("a", encoding="utf-8")
+        fh = open_metrics(args.metrics_out)
         bus.subscribe(
             lambda e: (
                 (fh.write(json.dumps(e.record) + "\n"), fh.flush())
@@ -165,6 +169,7 @@ async def run_headless(args: argparse.Namespace) -> int:
         sim=sim,
         bus=bus,
         with_tools=not args.no_tools,
+        log_kind="demo",
     )
     print(f"demo: done — listen to the answers in {out}")
     return 0

@@ -12,7 +12,11 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
+import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +60,62 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_run_args(args)
     if not args.headless:
         from voicedesk.commands import tui
 
         return tui.run(args)
-    if args.input is not None and not args.input.is_file():
-        raise UserError(
-            f"Input file not found: {args.input}", "pass an existing WAV file to --input"
-        )
     return asyncio.run(run_headless(args))
+
+
+def check_run_args(args: argparse.Namespace) -> None:
+    """Every file and number the run needs, checked before anything starts: a bad --output
+    found only at the end would cost the whole conversation's audio."""
+    check_sim_latency(args)
+    inp = getattr(args, "input", None)
+    if inp is not None:
+        if inp.is_dir():
+            raise UserError(f"--input {inp} is a directory", "pass a WAV file to --input")
+        if not inp.is_file():
+            raise UserError(f"Input file not found: {inp}", "pass an existing WAV file to --input")
+    if getattr(args, "output", None) is not None:
+        check_writable(args.output, "--output")
+    if getattr(args, "metrics_out", None) is not None:
+        check_writable(args.metrics_out, "--metrics-out")
+
+
+def check_latency(flag: str, value: float | None, *, positive: bool = False) -> None:
+    """A simulated delay (≥ 0 s) or speed (> 0): the same rule for `run`, `demo` and `sim`."""
+    if value is None:
+        return
+    if positive and not (math.isfinite(value) and value > 0):
+        raise UserError(f"{flag} must be > 0, got {value}", f"e.g. {flag} 60")
+    if not positive and not (math.isfinite(value) and value >= 0):
+        raise UserError(f"{flag} must be ≥ 0 seconds, got {value}", f"e.g. {flag} 0.5")
+
+
+def check_sim_latency(args: argparse.Namespace) -> None:
+    for name in ("sim_ttft", "sim_ttfb", "sim_stt"):
+        check_latency("--" + name.replace("_", "-"), getattr(args, name, None))
+    check_latency("--sim-tokens-per-s", getattr(args, "sim_tokens_per_s", None), positive=True)
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """``path`` can be created or replaced: its folder exists (or can be made) and takes a new
+    file. Creates missing parent folders, as writing the file would."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a directory", f"pass a file path to {flag}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(
+            f"Cannot write {flag} {path}: {exc.strerror or exc}",
+            f"pass a {flag} path in a folder you can write to",
+        ) from None
 
 
 def load_run_settings(args: argparse.Namespace) -> Any:
@@ -73,6 +124,9 @@ def load_run_settings(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {}
     if getattr(args, "mode", None):
         overrides["turn"] = {"mode": args.mode}
+    if getattr(args, "demo", False):
+        # the demo's recorded person just talks: it needs hands-free, whatever the config says
+        overrides["turn"] = {"mode": "hands-free"}
     return cli_settings(getattr(args, "config", None), overrides=overrides)
 
 
@@ -87,8 +141,7 @@ async def run_headless(
     bus.subscribe(ConsolePrinter(quiet=quiet))
     metrics_fh = None
     if args.metrics_out:
-        args.metrics_out.parent.mkdir(parents=True, exist_ok=True)
-        metrics_fh = args.metrics_out.open("a", encoding="utf-8")
+        metrics_fh = open_metrics(args.metrics_out)
 
         def write_metrics(event: ev.Event) -> None:
             if isinstance(event, ev.TurnMetrics):
@@ -105,20 +158,53 @@ async def run_headless(
             tokens_per_s=getattr(args, "sim_tokens_per_s", None),
             script=args.sim_script,
         )
+    output_path = getattr(args, "output", None)
     try:
         await converse(
             settings,
             input_path=input_path or args.input,
-            output_path=getattr(args, "output", None),
+            output_path=output_path,
             sim=sim,
             bus=bus,
             with_tools=False if args.no_tools else None,
             resume=bool(getattr(args, "resume", False)),
         )
+    except asyncio.CancelledError:  # Ctrl-C: say where what was played so far went
+        report_interrupted(output_path)
+        raise
     finally:
         if metrics_fh is not None:
             metrics_fh.close()
     return 0
+
+
+def open_metrics(path: Path) -> Any:
+    """The --metrics-out file, opened for appending (checked up front by check_run_args)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(
+            f"Cannot write --metrics-out {path}: {exc.strerror or exc}",
+            "pass a --metrics-out path in a folder you can write to",
+        ) from None
+
+
+def report_interrupted(output_path: Path | None, started: float | None = None) -> None:
+    if output_path is None:
+        return
+    started = _STARTED if started is None else started
+    if output_path.is_file() and output_path.stat().st_mtime >= math.floor(started):
+        print(f"interrupted: the audio so far is in {output_path}", file=sys.stderr, flush=True)
+    else:
+        print(
+            f"interrupted before any audio was produced: {output_path} was not written",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+_STARTED = time.time()
 
 
 async def converse(
@@ -130,8 +216,12 @@ async def converse(
     bus: Any,
     with_tools: bool | None = None,
     resume: bool = False,
+    log_kind: str | None = None,
 ) -> Any:
-    """Run one conversation to the end of the input file (or until cancelled); returns the session."""
+    """Run one conversation to the end of the input file (or until cancelled); returns the session.
+
+    A simulated conversation's log is marked as such (``log_kind`` "sim", or "demo"), so
+    ``--resume`` never takes it for the person's last conversation."""
     from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     sim_ctx: Any = sim_server(sim) if sim is not None else contextlib.nullcontext()
@@ -145,6 +235,7 @@ async def converse(
             bus=bus,
             with_tools=with_tools,
             resume=resume,
+            log_kind=log_kind if log_kind is not None else ("sim" if sim is not None else ""),
         )
         try:
             await session.start()

@@ -45,16 +45,16 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port} is not a port number", "use 1–65535, or 0 for any")
+    from voicedesk.commands.run import check_latency
+
     latency = SimLatency()
     for flag, attr in (("ttft", "ttft_s"), ("ttfb", "ttfb_s"), ("stt", "stt_s")):
         value = getattr(args, flag)
+        check_latency(f"--{flag}", value)  # the same rule as run --sim-ttft etc.
         if value is not None:
-            if value < 0:
-                raise UserError(f"--{flag} must be ≥ 0 seconds, got {value}")
             setattr(latency, attr, value)
+    check_latency("--tokens-per-s", args.tokens_per_s, positive=True)
     if args.tokens_per_s is not None:
-        if args.tokens_per_s <= 0:
-            raise UserError(f"--tokens-per-s must be > 0, got {args.tokens_per_s}")
         latency.tokens_per_s = args.tokens_per_s
     script = SimScript.load(args.script) if args.script else SimScript()
 

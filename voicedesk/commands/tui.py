@@ -144,7 +144,7 @@ def session_factory(
         metrics_out = getattr(args, "metrics_out", None)
         if metrics_out:
             _write_metrics(bus, Path(metrics_out), stack)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"log_kind": "demo" if demo else ("sim" if sim else "")}
         if getattr(args, "resume", False) and not demo:
             extra["resume"] = True  # continue the last conversation's context
         return build_session(

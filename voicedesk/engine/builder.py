@@ -75,8 +75,12 @@ def build_session(
     with_tools: bool | None = None,
     tail_s: float | None = None,
     resume: bool = False,
+    log_kind: str = "",
 ) -> Session:
-    """Construct providers, audio, detector and context; raise UserError on anything missing."""
+    """Construct providers, audio, detector and context; raise UserError on anything missing.
+
+    ``log_kind`` ("sim", "demo"): the session log is kept apart from the person's own
+    conversations, and ``resume`` continues only the last log of the same kind."""
     from voicedesk.audio.io import AudioIO
     from voicedesk.engine.context import ContextManager
     from voicedesk.engine.summarizer import Summarizer
@@ -102,16 +106,17 @@ def build_session(
     )
     last_turn = 0
     if not resume:
-        session_log = SessionLog(log_path)
+        session_log = SessionLog(log_path, kind=log_kind)
     else:
         from voicedesk.engine.resume import restore_state
         from voicedesk.engine.session_log import latest_log
         from voicedesk.errors import UserError
 
-        previous = log_path or latest_log()
+        previous = log_path or latest_log(log_kind)
         if previous is None or not previous.exists():
+            what = {"sim": "simulated ", "demo": "demo "}.get(log_kind, "")
             raise UserError(
-                "There is no earlier conversation to resume.",
+                f"There is no earlier {what}conversation to resume.",
                 "start one with `voicedesk` (or `voicedesk run`); --resume continues the last",
             )
         snapshot, last_turn = restore_state(previous)

@@ -189,9 +189,16 @@ class Session:
         self._set_state("muted" if self.muted else "listening")
 
     async def stop(self) -> None:
+        """Release everything; a failure the person must hear about (the output WAV could
+        not be written) is raised once the rest is closed, other close errors are logged."""
         self._closing = True
-        with contextlib.suppress(Exception):
+        audio_error: UserError | None = None
+        try:
             self.audio.stop()
+        except UserError as exc:
+            audio_error = exc
+        except Exception:
+            log.warning("stopping the audio failed", exc_info=True)
         for reply in {self._reply, self._playing} - {None}:
             assert reply is not None
             await reply.cancel()
@@ -216,6 +223,8 @@ class Session:
         if self.pause_reader is not None:
             self.pause_reader.close()
         self._set_state("idle")
+        if audio_error is not None:
+            raise audio_error
 
     async def wait_idle(self) -> None:
         """Until no turn, reply or playback is in flight (headless runs end on this)."""

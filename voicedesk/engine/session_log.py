@@ -22,15 +22,30 @@ from voicedesk.config import data_dir
 log = logging.getLogger(__name__)
 
 
+# Conversations that are not the person's own: `voicedesk demo` and simulated (`--sim`) runs.
+# Their logs carry the kind in the name (``….demo.jsonl``) so `--resume` never continues one
+# of them as if it were the person's last conversation.
+LOG_KINDS = ("", "sim", "demo")
+
+
 def sessions_dir() -> Path:
     return data_dir() / "sessions"
 
 
+def log_kind(path: Path) -> str:
+    """ "" for a conversation with the real providers, else "sim" or "demo"."""
+    stem = path.name.removesuffix(".jsonl")
+    return stem.rpartition(".")[2] if "." in stem else ""
+
+
 class SessionLog:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, kind: str = "") -> None:
+        if kind not in LOG_KINDS:
+            raise ValueError(f"unknown session log kind {kind!r}")
         if path is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = sessions_dir() / f"{stamp}-{os.getpid()}.jsonl"
+            suffix = f".{kind}" if kind else ""
+            path = sessions_dir() / f"{stamp}-{os.getpid()}{suffix}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -76,9 +91,13 @@ def read_log(path: Path) -> Iterator[dict[str, Any]]:
                 )
 
 
-def latest_log() -> Path | None:
+def latest_log(kind: str = "") -> Path | None:
+    """The newest log of this kind: a real conversation never resumes a demo or a simulated
+    one (nor the other way round)."""
     folder = sessions_dir()
     if not folder.is_dir():
         return None
-    logs = sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    logs = sorted(
+        (p for p in folder.glob("*.jsonl") if log_kind(p) == kind), key=lambda p: p.stat().st_mtime
+    )
     return logs[-1] if logs else None
