@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from voicedesk.config import BargeInSettings
 from voicedesk.engine.barge_in import BargeInPolicy
@@ -134,6 +136,33 @@ def test_session_log_survives_a_crash_mid_write(tmp_path: Path) -> None:
     raw = path.read_bytes().splitlines()
     assert json.loads(raw[0])["turn_id"] == 1
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_a_line_torn_inside_a_character_is_skipped(tmp_path: Path) -> None:
+    # answers hold "—", "é" …: a crash can cut a record in the middle of one
+    path = tmp_path / "s.jsonl"
+    with SessionLog(path) as log:
+        log.append({"type": "user", "turn_id": 1, "text": "près"})
+    whole = path.read_bytes()
+    path.write_bytes(whole + whole[: whole.index("è".encode()) + 1])
+    assert [r["text"] for r in read_log(path)] == ["près"]
+
+
+def test_a_start_that_failed_leaves_no_log_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicedesk.engine.session_log import latest_log
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    with SessionLog() as spoken:
+        spoken.append({"type": "user", "turn_id": 1, "text": "remember this"})
+    with SessionLog() as failed:  # nothing was ever written
+        pass
+    assert not failed.path.exists()
+    time.sleep(0.01)
+    with SessionLog() as unheard:  # an older build wrote a start record and no turn
+        unheard.append({"type": "summary", "summary": ""})
+    assert latest_log() == spoken.path
 
 
 class _Playback:

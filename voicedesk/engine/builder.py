@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,14 @@ def build_session(
             )
         snapshot, last_turn = restore_state(previous)
         context.restore(snapshot)
+        when = datetime.fromtimestamp(previous.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        bus.publish(
+            ev.Notice(
+                level="info",
+                message=f"Resuming the conversation last spoken on {when} "
+                f"({last_turn} turns so far; {previous}).",
+            )
+        )
         session_log = SessionLog(previous)  # the conversation goes on in the same log
     tools = None
     use_tools = settings.tools.docs_server or bool(settings.tools.mcpServers)

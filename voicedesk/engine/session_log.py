@@ -9,6 +9,7 @@ conversation from.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # Their logs carry the kind in the name (``….demo.jsonl``) so `--resume` never continues one
 # of them as if it were the person's last conversation.
 LOG_KINDS = ("", "sim", "demo")
+_SERIAL = itertools.count()
 
 
 def sessions_dir() -> Path:
@@ -45,20 +47,31 @@ class SessionLog:
         if path is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             suffix = f".{kind}" if kind else ""
-            path = sessions_dir() / f"{stamp}-{os.getpid()}{suffix}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
+            # a second conversation of this process within the same second gets its own log
+            serial = next(_SERIAL)
+            own = f"-{serial}" if serial else ""
+            path = sessions_dir() / f"{stamp}-{os.getpid()}{own}{suffix}.jsonl"
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # Opened on the first record: a start that fails, or a run that hears nobody, leaves
+        # no empty log behind for `--resume` to take as the last conversation.
+        self._fd = -1
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         # A crash mid-write leaves a torn last line; start on a fresh line so the next record
         # is not glued to it (and lost with it).
-        size = os.fstat(self._fd).st_size
+        size = os.fstat(fd).st_size
         if size:
-            with path.open("rb") as fh:
+            with self.path.open("rb") as fh:
                 fh.seek(size - 1)
                 if fh.read(1) != b"\n":
-                    os.write(self._fd, b"\n")
+                    os.write(fd, b"\n")
+        return fd
 
     def append(self, record: dict[str, Any]) -> None:
+        if self._fd < 0:
+            self._fd = self._open()
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
         os.write(self._fd, line)
         # Some filesystems refuse fsync; the write itself still stands.
@@ -85,19 +98,30 @@ def read_log(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             try:
                 yield json.loads(raw)
-            except json.JSONDecodeError:
+            except ValueError:  # bad JSON, or bytes cut inside a UTF-8 character
                 log.warning(
                     "%s:%d: skipping a torn line (the process died mid-write)", path, lineno
                 )
 
 
+def holds_a_turn(path: Path) -> bool:
+    """The log has at least one thing the person said (not just a start that failed)."""
+    try:
+        return any(record.get("type") == "user" for record in read_log(path))
+    except OSError:
+        return False
+
+
 def latest_log(kind: str = "") -> Path | None:
-    """The newest log of this kind: a real conversation never resumes a demo or a simulated
-    one (nor the other way round)."""
+    """The newest log of this kind that holds a conversation: a real conversation never
+    resumes a demo or a simulated one (nor the other way round), nor a log left by a start
+    that failed or a run that heard nobody."""
     folder = sessions_dir()
     if not folder.is_dir():
         return None
     logs = sorted(
-        (p for p in folder.glob("*.jsonl") if log_kind(p) == kind), key=lambda p: p.stat().st_mtime
+        (p for p in folder.glob("*.jsonl") if log_kind(p) == kind),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
     )
-    return logs[-1] if logs else None
+    return next((p for p in logs if holds_a_turn(p)), None)
