@@ -1,9 +1,11 @@
 """``voicedesk replay FILE.wav``: the on-device turn detector over a recording.
 
 Prints where each turn started, where the speech ended (VAD), where the turn was declared
-over and why (model, transcript, timeout, ptt), plus every end-of-turn model check. Times are
-seconds on the file's timeline; by default on a virtual clock (compute time does not move the
-audio), with ``--realtime`` paced like a live microphone.
+over and why (model, transcript, timeout, ptt), plus every end-of-turn model check. A
+check's verdict is the model's alone (P(complete) ≥ turn.eou_threshold); what the words say
+so far can still hold the turn past it. Times are seconds on the file's timeline; by default
+on a virtual clock (compute time does not move the audio), with ``--realtime`` paced like a
+live microphone.
 """
 
 from __future__ import annotations
