@@ -93,7 +93,10 @@ class LLMSettings(_Section):
     api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding this server's key")
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(400, ge=16, le=8192)
-    request_timeout_s: float = Field(20.0, gt=0, le=300)
+    # A spoken turn's budget: the first streamed chunk within a few seconds, then no gap
+    # between chunks longer than request_timeout_s (a stall mid-answer).
+    first_token_timeout_s: float = Field(4.0, gt=0, le=120)
+    request_timeout_s: float = Field(10.0, gt=0, le=300)
     system_prompt: str | None = None
 
 

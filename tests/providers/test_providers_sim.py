@@ -95,6 +95,40 @@ async def test_stt_dropped_socket_is_retried_with_the_segment_resent(sim):
         await stt.aclose()
 
 
+async def test_stt_a_late_transcript_is_retried_after_the_turn_cleared_the_buffer(sim):
+    # The turn ends (and the engine clears the buffer) while the transcript is on its way;
+    # the transcript never comes: the retry must still have the segment's audio to resend.
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=1)
+    await stt.connect()
+    try:
+        for block in np.array_split(speech(), 60):
+            stt.push_audio(block)
+        sim.inject("stt", "stall")  # the next commit is acknowledged, never transcribed
+        commit = asyncio.create_task(stt.commit())
+        await asyncio.sleep(0.2)
+        await stt.clear()
+        assert await commit == "What time is it?"
+    finally:
+        await stt.aclose()
+    assert sim.committed_audio_s[-1] == pytest.approx(speech().size / 16_000, abs=0.02)
+
+
+async def test_stt_a_definitive_failure_is_an_error_not_an_empty_transcript(sim):
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=1)
+    await stt.connect()
+    try:
+        for block in np.array_split(speech(), 60):
+            stt.push_audio(block)
+        sim.inject("stt", "500", times=2)  # the commit, then the reconnection for the resend
+        commit = asyncio.create_task(stt.commit())
+        await asyncio.sleep(0)
+        await stt.clear()
+        with pytest.raises(ProviderError):
+            await commit
+    finally:
+        await stt.aclose()
+
+
 # ---------------------------------------------------------------- language model
 async def test_llm_streams_text_and_usage(sim):
     llm = _chat(sim)
@@ -147,7 +181,7 @@ async def test_llm_one_429_is_retried_two_500s_are_reported(sim):
 
 
 async def test_llm_dropped_stream_and_stall_become_provider_errors(sim):
-    llm = _chat(sim, timeout_s=1.0, max_retries=0)
+    llm = _chat(sim, first_token_s=1.0, max_retries=0)
     request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
     sim.inject("llm", "drop")
     with pytest.raises(ProviderError):
@@ -159,6 +193,63 @@ async def test_llm_dropped_stream_and_stall_become_provider_errors(sim):
         async for _ in llm.stream(request):
             pass
     assert time.monotonic() - t0 < 5
+    await llm.aclose()
+
+
+@pytest.fixture
+async def hung_server():
+    """A server that accepts connections and never answers (a hung LLM endpoint)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+async def test_llm_a_hung_server_is_reported_within_the_first_token_budget(hung_server):
+    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=hung_server)
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    t0 = time.monotonic()
+    with pytest.raises(ProviderError, match="sent nothing within 4 s"):
+        async for _ in llm.stream(request):
+            pass
+    assert time.monotonic() - t0 < 5  # 4 s to first byte, and no retry of a timeout
+    t0 = time.monotonic()
+    with pytest.raises(ProviderError, match="Cannot reach the language-model server"):
+        await llm.warm()
+    assert time.monotonic() - t0 < 5
+    await llm.aclose()
+
+
+async def test_llm_a_stall_mid_answer_is_reported_after_the_stall_timeout(sim):
+    llm = _chat(sim, stall_s=1.0)
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    sim.latency.tokens_per_s = 0.5  # two seconds between words
+    got: list[str] = []
+    t0 = time.monotonic()
+    with pytest.raises(ProviderError, match="stopped mid-answer"):
+        async for item in llm.stream(request):
+            if isinstance(item, TextDelta):
+                got.append(item.text)
+    assert got == ["It"] and time.monotonic() - t0 < 2.5
+    await llm.aclose()
+
+
+async def test_llm_key_error_names_the_server_from_the_environment(sim, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{sim.base_url}/v1")
+    llm = OpenAIChat(api_key="sk-bad", model="gpt-4o-mini")
+    with pytest.raises(AuthError) as caught:
+        await llm.warm()
+    assert f"127.0.0.1:{sim.port}" in caught.value.message
+    assert "api.openai.com" not in caught.value.message
     await llm.aclose()
 
 

@@ -59,7 +59,8 @@ def make_llm(settings: Settings) -> LanguageModel:
         api_key=llm_key(settings),
         model=cfg.model,
         base_url=cfg.base_url,
-        timeout_s=cfg.request_timeout_s,
+        first_token_s=cfg.first_token_timeout_s,
+        stall_s=cfg.request_timeout_s,
     )
 
 

@@ -4,13 +4,20 @@ One ``AsyncOpenAI`` client per session keeps its HTTP connection pool warm; ``wa
 the models once at start-up, which both opens a connection and checks the key, so a bad key
 is reported before the first turn rather than after it.
 
-Retries: the SDK retries 429/5xx/connection errors with back-off before any byte streamed;
-we allow one such retry (a voice turn cannot wait through the SDK's default two with up to
-8 s back-off). Nothing is retried once tokens have streamed: they may have been spoken.
+Deadlines follow the latency budget of a spoken turn, not an HTTP client's defaults: the
+first streamed chunk must come within ``first_token_s`` (a few seconds; the model list at
+start-up too), then no gap between chunks may exceed ``stall_s``. A hung server is reported
+after ``first_token_s``, not after a long read timeout and a retry.
+
+Retries are ours (the SDK's are off): one quick retry, before any byte streamed, of a failure
+that came quickly (429, 5xx, connection refused or reset) — not of a timeout, which has
+already spent the budget. Nothing is retried once tokens have streamed: they may have been
+spoken.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -29,6 +36,10 @@ from voicedesk.providers.base import (
 
 log = logging.getLogger(__name__)
 
+_CONNECT_S = 3.0
+_RETRY_DELAY_S = 0.25  # unless the server asks for a wait of up to _MAX_RETRY_DELAY_S
+_MAX_RETRY_DELAY_S = 1.0
+
 
 class OpenAIChat:
     name = "openai-chat"
@@ -39,24 +50,38 @@ class OpenAIChat:
         api_key: str,
         model: str,
         base_url: str | None = None,
-        timeout_s: float = 20.0,
+        first_token_s: float = 4.0,
+        stall_s: float = 10.0,
         max_retries: int = 1,
     ) -> None:
         from openai import AsyncOpenAI, Timeout
 
         self.model = model
         self.base_url = base_url
-        # First byte within a few seconds or it is a stall; reads then stream freely.
-        timeout = Timeout(timeout_s, connect=5.0)
+        self.first_token_s = first_token_s
+        self.stall_s = stall_s
+        self.max_retries = max_retries
+        # httpx's read timeout is the backstop between chunks; the first chunk has its own
+        # deadline below. max_retries=0: the SDK's back-off does not fit a spoken turn.
         self._client = AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            timeout=Timeout(stall_s, connect=min(_CONNECT_S, first_token_s)),
+            max_retries=0,
         )
 
     async def warm(self) -> None:
         import openai
 
         try:
-            await self._client.models.list()
+            async with asyncio.timeout(self.first_token_s):
+                await self._client.models.list()
+        except TimeoutError:
+            raise ProviderError(
+                f"Cannot reach the language-model server at {self._where()}: "
+                f"no answer within {self.first_token_s:g} s",
+                "check llm.base_url and your network",
+            ) from None
         except openai.AuthenticationError:
             raise AuthError(
                 f"The language-model server rejected the API key ({self._where()})",
@@ -72,7 +97,8 @@ class OpenAIChat:
             log.info("model list unavailable (%s); continuing", exc.status_code)
 
     def _where(self) -> str:
-        return self.base_url or "api.openai.com"
+        """The server actually used: the SDK also takes it from OPENAI_BASE_URL."""
+        return str(self._client.base_url).rstrip("/")
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[LLMEvent]:
         import openai
@@ -89,25 +115,10 @@ class OpenAIChat:
             kwargs["max_tokens"] = request.max_tokens
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
-        try:
-            stream = await self._client.chat.completions.create(**kwargs)
-        except openai.AuthenticationError:
-            raise AuthError(
-                f"The language-model server rejected the API key ({self._where()})"
-            ) from None
-        except openai.RateLimitError:
-            raise ProviderError("The language model is rate-limited (HTTP 429)") from None
-        except openai.APIStatusError as exc:
-            raise ProviderError(
-                f"The language model failed (HTTP {exc.status_code}): {_message(exc)}"
-            ) from None
-        except openai.APITimeoutError:
-            raise ProviderError("The language model did not answer in time") from None
-        except openai.APIConnectionError as exc:
-            raise ProviderError(f"Cannot reach the language model: {exc}") from None
+        stream, chunks, first = await self._open(kwargs)
         calls: dict[int, ToolCall] = {}
         try:
-            async for chunk in stream:
+            async for chunk in self._rest(first, chunks):
                 if chunk.usage is not None:
                     yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
                 if not chunk.choices:
@@ -131,10 +142,14 @@ class OpenAIChat:
                         yield ToolCalls([calls[i] for i in sorted(calls)])
                         calls = {}
                     yield Finished(choice.finish_reason)
+        except TimeoutError:
+            raise ProviderError(
+                f"The language model stopped mid-answer (nothing for {self.stall_s:g} s)"
+            ) from None
         except openai.APIError as exc:
             raise ProviderError(f"The language model stream failed: {_message(exc)}") from None
         except Exception as exc:  # httpx read errors: socket dropped mid-stream
-            if exc.__class__.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "anyio"):
+            if _from_http_stack(exc):
                 raise ProviderError(f"The language model stream broke off: {exc!r}") from None
             raise
         finally:
@@ -142,6 +157,68 @@ class OpenAIChat:
                 await stream.close()
         if calls:
             yield ToolCalls([calls[i] for i in sorted(calls)])
+
+    async def _open(self, kwargs: dict[str, Any]) -> tuple[Any, AsyncIterator[Any], Any]:
+        """Start the request and wait for its first chunk, within ``first_token_s``; one
+        quick retry of a quick failure. Returns the stream, its iterator and that chunk
+        (None for an empty stream)."""
+        import openai
+
+        for attempt in range(self.max_retries + 1):
+            stream = None
+            try:
+                async with asyncio.timeout(self.first_token_s):
+                    stream = await self._client.chat.completions.create(**kwargs)
+                    chunks = stream.__aiter__()
+                    first = await anext(chunks, None)
+                return stream, chunks, first
+            except BaseException as exc:
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        await stream.close()
+                error = self._request_error(exc)
+                if error is None:
+                    raise
+                last = attempt == self.max_retries
+                if last or isinstance(exc, TimeoutError | openai.APITimeoutError):
+                    raise error from None
+                if isinstance(exc, openai.APIStatusError) and not _retryable(exc):
+                    raise error from None
+                log.info("language model request failed (%s); retrying once", error.message)
+                await asyncio.sleep(_retry_delay(exc))
+        raise AssertionError("unreachable")
+
+    def _request_error(self, exc: BaseException) -> ProviderError | None:
+        """The person-facing error for a failure before the first chunk (None: not ours)."""
+        import openai
+
+        if isinstance(exc, TimeoutError | openai.APITimeoutError):
+            return ProviderError(
+                f"The language model sent nothing within {self.first_token_s:g} s ({self._where()})"
+            )
+        if isinstance(exc, openai.AuthenticationError):
+            return AuthError(f"The language-model server rejected the API key ({self._where()})")
+        if isinstance(exc, openai.RateLimitError):
+            return ProviderError("The language model is rate-limited (HTTP 429)")
+        if isinstance(exc, openai.APIStatusError):
+            return ProviderError(
+                f"The language model failed (HTTP {exc.status_code}): {_message(exc)}"
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderError(f"Cannot reach the language model at {self._where()}: {exc}")
+        if isinstance(exc, openai.APIError):
+            return ProviderError(f"The language model stream failed: {_message(exc)}")
+        if isinstance(exc, Exception) and _from_http_stack(exc):
+            return ProviderError(f"The language model stream broke off: {exc!r}")
+        return None
+
+    async def _rest(self, first: Any, chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """``first``, then the stream's chunks; a gap over ``stall_s`` is a stall."""
+        chunk = first
+        while chunk is not None:
+            yield chunk
+            async with asyncio.timeout(self.stall_s):
+                chunk = await anext(chunks, None)
 
     async def complete(self, request: ChatRequest) -> tuple[str, Usage | None]:
         """Whole answer at once (summaries): the same stream, gathered."""
@@ -156,6 +233,28 @@ class OpenAIChat:
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
             await self._client.close()
+
+
+def _from_http_stack(exc: Exception) -> bool:
+    """httpx read errors (a socket dropped mid-stream) reach us unwrapped by the SDK."""
+    return exc.__class__.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "anyio")
+
+
+def _retryable(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", 0)
+    return status in (408, 409, 429) or status >= 500
+
+
+def _retry_delay(exc: BaseException) -> float:
+    """The server's retry-after when short, else a quick fixed pause."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    with contextlib.suppress(TypeError, ValueError):
+        if "retry-after-ms" in headers:
+            return min(float(headers["retry-after-ms"]) / 1000, _MAX_RETRY_DELAY_S)
+        if "retry-after" in headers:
+            return min(float(headers["retry-after"]), _MAX_RETRY_DELAY_S)
+    return _RETRY_DELAY_S
 
 
 def _message(exc: Exception) -> str:

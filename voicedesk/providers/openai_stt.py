@@ -5,8 +5,11 @@ Audio streams while the person speaks (resampled 16 → 24 kHz: ``audio/pcm`` ac
 in flight. Turn detection is ours (``turn_detection: null``): ``commit`` is called by our
 detector and answers with that segment's transcript.
 
-Safe retries: the audio of the current segment is kept locally until it is committed, so if
-the socket drops mid-segment we reconnect, send it again and commit once more.
+Safe retries: the audio of the current segment is kept locally, and a commit takes that audio
+with it until its transcript is in (or has definitively failed): if the socket drops or the
+transcript does not come, we reconnect, send it again and commit once more. ``clear`` (the
+engine calls it when the turn ends, often while the transcript is still on its way) drops
+only audio no commit has taken, so a late transcript can still be retried.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +34,13 @@ log = logging.getLogger(__name__)
 WIRE_RATE = 24_000
 _BATCH_BYTES = WIRE_RATE * 2 * 60 // 1000  # 60 ms of 24 kHz s16le
 _MIN_COMMIT_BYTES = WIRE_RATE * 2 * 100 // 1000  # the server rejects commits under 100 ms
+
+
+@dataclass
+class _Segment:
+    """One commit's audio, kept until its transcript is in so a retry can resend it."""
+
+    audio: list[bytes] | None = None  # None until the commit has taken it from the buffer
 
 
 class OpenAIRealtimeSTT:
@@ -58,7 +69,7 @@ class OpenAIRealtimeSTT:
         self._reader: asyncio.Task[None] | None = None
         self._resampler = StreamResampler(self.input_rate, WIRE_RATE)
         self._outbox = bytearray()  # resampled audio not yet sent
-        self._segment: list[bytes] = []  # everything since the last commit/clear (for retry)
+        self._segment: list[bytes] = []  # audio since the last commit/clear (not yet committed)
         self._segment_bytes = 0
         self._commits: deque[asyncio.Future[str]] = deque()  # awaiting "committed"
         self._items: dict[str, asyncio.Future[str]] = {}  # awaiting "completed"
@@ -217,14 +228,15 @@ class OpenAIRealtimeSTT:
             self._conn = None
 
     async def commit(self) -> str:
+        if self._segment_bytes < _MIN_COMMIT_BYTES:
+            # Too short for the service to accept: keep it in the buffer, so a brief bit
+            # of speech after a short pause joins the next segment instead of being lost.
+            # (The engine clears the buffer when the turn ends.)
+            return ""
+        segment = _Segment()
         for attempt in (1, 2):
-            if self._segment_bytes < _MIN_COMMIT_BYTES:
-                # Too short for the service to accept: keep it in the buffer, so a brief bit
-                # of speech after a short pause joins the next segment instead of being lost.
-                # (The engine clears the buffer when the turn ends.)
-                return ""
             try:
-                return await self._commit_once(resend=attempt == 2)
+                return await self._commit_once(segment, resend=attempt == 2)
             except ProviderError:
                 if attempt == 2:
                     raise
@@ -232,13 +244,16 @@ class OpenAIRealtimeSTT:
                 await self._drop_connection()
         return ""
 
-    async def _commit_once(self, *, resend: bool) -> str:
+    async def _commit_once(self, segment: _Segment, *, resend: bool) -> str:
+        """Send (or resend) one segment and commit it. The first attempt that sends the
+        commit moves the segment's audio from the buffer into ``segment``."""
         await self.connect()
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         async with self._send_lock:
             if resend:
                 self._outbox.clear()
-                for piece in self._segment:
+                pieces = segment.audio if segment.audio is not None else self._segment
+                for piece in pieces:
                     await self._send_append(piece)
             elif self._outbox:
                 data = bytes(self._outbox)
@@ -246,21 +261,26 @@ class OpenAIRealtimeSTT:
                 await self._send_append(data)
             if self._conn is None:
                 raise ProviderError("the speech-to-text connection was lost")
+            if segment.audio is None:  # from here on the audio is this commit's, not the buffer's
+                segment.audio = list(self._segment)
+                self._segment.clear()
+                self._segment_bytes = 0
             self._commits.append(fut)
-            committed = len(self._segment)
             await self._conn.send_raw(json.dumps({"type": "input_audio_buffer.commit"}))
+            if resend:
+                # audio pushed since the first attempt went to the lost socket: send it
+                # again, as the start of the next segment
+                for piece in self._segment:
+                    await self._send_append(piece)
         try:
             async with asyncio.timeout(self.commit_timeout_s):
-                text = await fut
+                return await fut
         except TimeoutError:
             with contextlib.suppress(ValueError):
                 self._commits.remove(fut)
             raise ProviderError(
                 f"speech-to-text gave no transcript within {self.commit_timeout_s:.0f} s"
             ) from None
-        del self._segment[:committed]  # audio pushed since belongs to the next segment
-        self._segment_bytes = sum(len(p) for p in self._segment)
-        return text
 
     async def _drop_connection(self) -> None:
         """Close the current socket and its reader (a retry opens a fresh one)."""
@@ -275,6 +295,7 @@ class OpenAIRealtimeSTT:
                 await conn.close()
 
     async def clear(self) -> None:
+        """Drop audio no commit has taken (a commit in flight keeps its own for a resend)."""
         self._outbox.clear()
         self._segment.clear()
         self._segment_bytes = 0
