@@ -164,12 +164,30 @@ async def test_provider_failure_is_spoken_and_the_next_turn_works(tmp_path, monk
             SimTurn(transcript=_text("thanks"), reply="You're welcome."),
         ]
     )
-    on_sim_start(monkeypatch, lambda server: server.inject("llm", "500", times=2))  # + retry
-    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+
+    def fail_turn_one(event: ev.Event) -> None:
+        # every attempt at turn 1 fails (+ the client's retry): the preemptive one, held
+        # until the end of turn, and the one made then
+        if isinstance(event, ev.LLMRequest) and event.turn_id == 1:
+            servers[0].inject("llm", "500", times=2)
+
+    bus.subscribe(fail_turn_one)
+    session = await converse(
+        _settings(tmp_path), input_path=inp, output_path=out, sim=_sim(script), bus=bus
+    )
+    played, rate = read_wav(out)
     notices = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
     assert any("500" in n for n in notices)
     first, second = session.records
     assert first.error and "500" in first.error
+    assert len(notices) == 1  # reported once
     # the short error line was spoken after the first turn
     assert first_audible_after(played, rate, scenario.turns[0].end_s, scenario.turns[1].start_s)
     assert second.heard_text == "You're welcome."
@@ -360,3 +378,77 @@ async def test_the_local_reading_keeps_a_pause_after_a_dangling_word_inside_the_
     else:
         assert first.decided_s > label["speech_end_s"], first
         assert len(ended) == 1 and first.text.startswith("Open the document.")
+
+
+async def test_a_preemptive_answer_that_fails_during_a_pause_is_only_an_attempt(
+    tmp_path, monkeypatch
+):
+    """'Set a timer for … [pause] … <more>': the answer prepared in the pause fails. The
+    person is still talking, so that is only a cancelled attempt: no error, nothing played
+    over them, one turn, and their words logged and in the next request."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    # the first part's transcript dangles ("… for"), so the turn waits out the pause
+    scenario = compose(["question", "thanks", "weather"], gaps_s=[0.6, 5.0], tail_s=1.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript="Set a timer for", reply="Timer set for twenty minutes."),
+            SimTurn(transcript=_text("weather"), reply="Sunny."),
+        ]
+    )
+    on_sim_start(monkeypatch, lambda server: server.inject("llm", "drop"))
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    errors = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
+    assert errors == []
+    first, second = session.records
+    assert first.user_text == "Set a timer for"
+    assert first.heard_text == "Timer set for twenty minutes."
+    assert second.heard_text == "Sunny."
+    # nothing was played while the person was still talking
+    assert (
+        first_audible_after(played, rate, scenario.turns[0].end_s, scenario.turns[1].end_s) is None
+    )
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert [x["turn_id"] for x in lines if x.get("type") == "user"] == [1, 2]
+    assert [x["turn_id"] for x in lines if x.get("type") == "turn"] == [1, 2]
+    last_request = servers[0].chat_requests()[-1]["messages"]
+    assert any(m["role"] == "user" and m["content"] == "Set a timer for" for m in last_request)
+
+
+async def test_speech_to_text_that_fails_for_good_is_reported_and_spoken(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    scenario = compose(["question", "thanks"], gaps_s=6.0, tail_s=1.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
+        ]
+    )
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+
+    def fail_first_commit(event: ev.Event) -> None:
+        # once the person first speaks (the socket is open): the commit fails, and so
+        # does the reconnection for its resend
+        starts = [e for e in seen if isinstance(e, ev.SpeechStarted)]
+        if isinstance(event, ev.SpeechStarted) and starts == [event]:
+            servers[0].inject("stt", "500", times=2)
+
+    bus.subscribe(fail_first_commit)
+    session = await converse(
+        _settings(tmp_path), input_path=inp, output_path=out, sim=_sim(script), bus=bus
+    )
+    played, rate = read_wav(out)
+    errors = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
+    assert any(m.startswith("Speech-to-text failed") for m in errors), errors
+    failed, answered = session.records
+    assert failed.error and failed.error.startswith("stt:")
+    # the error line was spoken before the next turn, and the next turn works
+    assert first_audible_after(played, rate, scenario.turns[0].end_s, scenario.turns[1].start_s)
+    assert answered.user_text == _text("question") and answered.heard_text == "About seven minutes."

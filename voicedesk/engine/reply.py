@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 import numpy as np
@@ -42,6 +42,9 @@ _MAX_TRIM_S = 0.5
 _FIRST_AUDIO_TIMEOUT_S = 5.0  # after the first text was sent
 _STALL_TIMEOUT_S = 8.0  # between chunks
 _MARKDOWN = re.compile(r"[*_`#>]+")
+# Stages one answering attempt stamps: a restarted attempt starts them afresh, so TTFT and
+# TTFB are the answer's own, never the cancelled attempt's.
+_ATTEMPT_STAGES = ("llm_request", "llm_first_token", "llm_done", "tts_request", "tts_first_audio")
 
 
 class Playback(Protocol):
@@ -106,10 +109,15 @@ class Reply:
         self._trimmed = 0  # leading TTS samples dropped as silence
         self._stream: SpeechStream | None = None
         self._task: asyncio.Task[None] | None = None
-        self._t_request_mono = 0.0
+        self._audio_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
+        rec = self.record
+        for stage in _ATTEMPT_STAGES:
+            rec.t.pop(stage, None)
+        rec.completion_tokens = rec.tokens_per_s = None
+        rec.tool_calls = []
         self._task = asyncio.create_task(self._run(), name=f"reply-{self.turn_id}")
 
     def confirm(self) -> None:
@@ -121,12 +129,17 @@ class Reply:
             self.playback.enqueue(self.utterance_id, chunk)
         self._held.clear()
 
-    async def cancel(self) -> None:
-        """Stop generation and drop unplayed audio; returns once sockets are released."""
+    def cancel(self) -> Coroutine[Any, Any, None]:
+        """Stop generation and drop unplayed audio. Takes effect at once (no more audio,
+        no more timing marks, even before the caller awaits); awaiting the result returns
+        once sockets are released."""
         if self.cancelled:
-            return
+            return _nothing()
         self.cancelled = True
         self.playback.stop(self.utterance_id)
+        return self._release()
+
+    async def _release(self) -> None:
         if self._task and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -155,10 +168,15 @@ class Reply:
         return self.generation_done.is_set()
 
     # ------------------------------------------------------------------ work
+    def _mark(self, stage: str, *, overwrite: bool = False) -> None:
+        """Stamp a stage of this attempt; a cancelled attempt no longer touches the record
+        (a restarted answer shares the turn's record)."""
+        if not self.cancelled:
+            self.record.mark(stage, self.clock(), overwrite=overwrite)
+
     async def _run(self) -> None:
-        audio_task: asyncio.Task[None] | None = None
+        stream_task = asyncio.create_task(self._open_tts())
         try:
-            stream_task = asyncio.create_task(self._open_tts())
             request = self.request
             for _round in range(4):  # tool rounds are bounded: a model looping on tools must end
                 calls = await self._stream_llm(request, stream_task)
@@ -191,7 +209,9 @@ class Reply:
                     temperature=request.temperature,
                 )
             stream = await stream_task
-            self._stream = stream
+            if self._stream is None:
+                self._stream = stream
+                self.sample_rate = stream.sample_rate
             audio_task = self._ensure_audio_task(stream)
             await stream.end_text()
             await audio_task
@@ -199,13 +219,34 @@ class Reply:
             raise
         except Exception as exc:  # reported by the session; the conversation goes on
             self.failed = exc
-            log.warning("reply for turn %d failed: %s", self.turn_id, exc)
+            log.info("reply for turn %d failed: %s", self.turn_id, exc)
         finally:
-            if audio_task is not None and not audio_task.done():
-                audio_task.cancel()
+            await self._reap(stream_task)
             if self.failed is not None or self.cancelled:
                 await self._close_stream()
             self.generation_done.set()
+
+    async def _reap(self, stream_task: asyncio.Task[SpeechStream]) -> None:
+        """Every task this attempt started ends with it, its error read (a failing one
+        must neither outlive the reply nor surface as "exception was never retrieved")."""
+        for task in (self._audio_task, stream_task):
+            if task is None:
+                continue
+            if not task.done():
+                task.cancel()
+            try:
+                result = await task
+            except asyncio.CancelledError:
+                if not task.cancelled():  # this reply itself is being cancelled
+                    raise
+                continue
+            except Exception as exc:
+                if self.failed is None and not self.cancelled:
+                    self.failed = exc
+                    log.info("reply for turn %d failed: %s", self.turn_id, exc)
+                continue
+            if task is stream_task and self._stream is None and result is not None:
+                self._stream = result  # opened, never used: closed below with the reply
 
     async def _say(self, text: str, stream_task: asyncio.Task[SpeechStream]) -> None:
         """Hand text (the model's, or a fixed line) to this reply's voice stream."""
@@ -214,7 +255,7 @@ class Reply:
         if not self.text_sent:
             # TTFB counts from the first text the TTS gets (the socket is pre-opened)
             self.text_sent = True
-            self.record.mark("tts_request", self.clock(), overwrite=True)
+            self._mark("tts_request", overwrite=True)
             self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
         stream = self._stream or await stream_task
         if self._stream is None:
@@ -224,26 +265,26 @@ class Reply:
         await stream.send_text(text)
 
     def _ensure_audio_task(self, stream: SpeechStream) -> asyncio.Task[None]:
-        if getattr(self, "_audio_task", None) is None:
-            self._audio_task: asyncio.Task[None] | None = asyncio.create_task(self._pump(stream))
-        assert self._audio_task is not None
+        if self._audio_task is None:
+            self._audio_task = asyncio.create_task(self._pump(stream))
         return self._audio_task
 
     async def _stream_llm(
         self, request: ChatRequest, stream_task: asyncio.Task[SpeechStream]
     ) -> list[ToolCall]:
-        self.record.mark("llm_request", self.clock())
+        self._mark("llm_request")
         self.bus.publish(
             ev.LLMRequest(turn_id=self.turn_id, kind="turn", preemptive=self.preemptive)
         )
-        t0 = time.perf_counter()
+        t_first: float | None = None  # the token rate counts from the first token
         first = True
         calls: list[ToolCall] = []
         async for item in self.llm.stream(request):
             if isinstance(item, TextDelta):
                 if first:
                     first = False
-                    self.record.mark("llm_first_token", self.clock())
+                    t_first = time.perf_counter()
+                    self._mark("llm_first_token")
                     self.bus.publish(ev.LLMFirstToken(turn_id=self.turn_id))
                 text = speakable(item.text)
                 if not text:
@@ -252,7 +293,8 @@ class Reply:
             elif isinstance(item, ToolCalls):
                 if first:
                     first = False
-                    self.record.mark("llm_first_token", self.clock())
+                    t_first = time.perf_counter()
+                    self._mark("llm_first_token")
                     self.bus.publish(ev.LLMFirstToken(turn_id=self.turn_id))
                 calls = item.calls
             elif isinstance(item, Usage):
@@ -260,10 +302,13 @@ class Reply:
                 self.record.completion_tokens = item.completion_tokens
             elif isinstance(item, Finished):
                 pass
-        self.record.mark("llm_done", self.clock(), overwrite=True)
-        elapsed = time.perf_counter() - t0
-        if self.record.completion_tokens and elapsed > 0:
-            self.record.tokens_per_s = round(self.record.completion_tokens / elapsed, 1)
+        self._mark("llm_done", overwrite=True)
+        # tokens after the first, over the time since it: the time to the first token is
+        # TTFT's, not the generation speed's
+        tokens = self.record.completion_tokens or 0
+        elapsed = time.perf_counter() - t_first if t_first is not None else 0.0
+        if tokens > 1 and elapsed > 0:
+            self.record.tokens_per_s = round((tokens - 1) / elapsed, 1)
         self.bus.publish(
             ev.LLMDone(
                 turn_id=self.turn_id,
@@ -313,7 +358,7 @@ class Reply:
                 self._trimmed = int(_MAX_TRIM_S * stream.sample_rate) - trim_left + cut
                 chunk = chunk[cut:]
                 first = False
-                self.record.mark("tts_first_audio", self.clock())
+                self._mark("tts_first_audio")
                 self.bus.publish(ev.TTSFirstAudio(turn_id=self.turn_id))
             self.samples_out += int(chunk.size)
             if self.cancelled:
@@ -328,6 +373,10 @@ class Reply:
         if self._stream is not None:
             with contextlib.suppress(Exception):
                 await self._stream.aclose()
+
+
+async def _nothing() -> None:
+    """What cancelling an already cancelled reply has left to await."""
 
 
 def _onset(chunk: np.ndarray, rate: int) -> int | None:

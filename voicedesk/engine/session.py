@@ -64,10 +64,19 @@ class _Turn:
     typed: bool = False
     followup: bool = False  # an answer to background tool results, not to something said
     logged_user: bool = False
+    failed: bool = False  # reported to the person (notice and spoken line) once
 
     @property
     def text(self) -> str:
         return " ".join(s for s in self.segments if s).strip()
+
+
+@dataclass
+class _Line:
+    """The spoken error line while it plays: interruptible, and a headless run waits for it."""
+
+    utterance_id: int
+    complete: bool = False  # all its audio is queued
 
 
 # The double-talk cue paused the answer but the VAD heard no speech within this long (the
@@ -126,6 +135,7 @@ class Session:
         self._reply_turn: _Turn | None = None
         self._playing: Reply | None = None  # confirmed reply whose audio is (or will be) playing
         self._playing_turn: _Turn | None = None
+        self._line: _Line | None = None  # the error line playing
         self._barge = BargeInPolicy(settings.barge_in)
         self._double_talk: DoubleTalkCue | None = None
         self._double_talk_paused_at: float | None = None
@@ -239,6 +249,7 @@ class Session:
             self._turn is None
             and self._reply is None
             and self._playing is None
+            and self._line is None
             and not any(not t.done() for t in self._tasks)
         )
 
@@ -271,6 +282,8 @@ class Session:
         self._set_state("muted" if muted else "listening")
 
     def interrupt(self) -> None:
+        if self._line is not None:
+            self._pause_for_barge_in(self.now_s())  # stops the error line for good
         if self._playing is not None:
             self._spawn(self._cut_playing(self.now_s()))
 
@@ -344,7 +357,8 @@ class Session:
                 self._double_talk_paused_at = now
 
     def _answer_audible(self) -> bool:
-        return self._playing is not None and self.audio.playback.is_playing()
+        speaking = self._playing is not None or self._line is not None
+        return speaking and self.audio.playback.is_playing()
 
     # ------------------------------------------------------------------ turn signals
     def _handle_signals(self, signals: list[Any]) -> None:
@@ -540,6 +554,12 @@ class Session:
             if turn.barge_in and self._barge.paused:
                 self._barge.on_transcript("")
                 self._resume_playing()
+            elif turn.record.error and not turn.failed:
+                # no words because speech-to-text failed, not because there were none:
+                # the person must hear that they were not understood
+                turn.failed = True
+                self._finish_turn(turn, heard="", interrupted=False)
+                self._spawn(self._speak_error_line())
             if self._state_is_turn_idle():
                 self._set_state("speaking" if self._playing else "listening")
         self._update_idle()
@@ -600,6 +620,13 @@ class Session:
         stale = reply.request.messages[-1].get("content") != turn.text
         if (stale and not turn.followup) or turn.pending_commits:
             return  # a newer transcript is on its way; _commit restarts the reply
+        if reply.failed is not None and not reply.cancelled:
+            # The preemptive attempt failed before the end of turn was decided: only an
+            # attempt. The decided turn gets a fresh one, whose failure is reported.
+            self._reply = self._reply_turn = None
+            turn.record.preemptive_restarts += 1
+            self._start_reply(turn, confirmed=True, followup=turn.followup)
+            return
         if self._playing is not None and self._playing is not reply:
             self._spawn(self._cut_playing(self.now_s()))
         self._playing, self._playing_turn = reply, turn
@@ -615,47 +642,86 @@ class Session:
 
     async def _watch_reply(self, reply: Reply, turn: _Turn) -> None:
         await reply.generation_done.wait()
-        if reply.failed is not None and not reply.cancelled:
-            await self._reply_failed(reply, turn)
-            return
         if reply.cancelled:
+            return
+        if reply.failed is not None:
+            if reply.confirmed:
+                await self._reply_failed(reply, turn)
+            elif turn.ended:
+                self._maybe_confirm(turn)  # retried now, or when its transcript is in
+            # else held: retried when the turn ends, or cancelled if the person goes on
             return
         # generation finished; playback_end comes from the audio thread's "drained" mark
         while self._playing is None and self._reply is reply and not reply.cancelled:
             await asyncio.sleep(0.02)
 
     async def _reply_failed(self, reply: Reply, turn: _Turn) -> None:
+        """A confirmed answer failed: say so once, keep what was heard of it, speak the
+        error line (interruptible like an answer)."""
+        if turn.failed:
+            return
+        turn.failed = True
         exc = reply.failed
         message = exc.message if isinstance(exc, UserError) else str(exc)
         turn.record.error = message
         self._notice("error", f"No answer for turn {turn.turn_id}: {message}")
+        heard = ""
         if self._reply is reply:
-            self._reply = None
+            self._reply = self._reply_turn = None
         if self._playing is reply:
-            self._playing = None
+            heard = reply.heard()  # a synthesis failure mid-answer: part of it was heard
+            self._playing = self._playing_turn = None
             self.audio.playback.stop(reply.utterance_id)
-        await self._speak_error_line(turn)
-        self._finish_turn(turn, heard="", interrupted=False)
+            self.audio.playback.resume()
+            if heard:
+                turn.record.mark("playback_end", self.now_s(), overwrite=True)
+        self._finish_turn(turn, heard=heard, interrupted=False, reply=reply, failed=True)
+        await self._speak_error_line()
 
-    async def _speak_error_line(self, turn: _Turn) -> None:
-        """Say a short line so a voice-only user knows the turn failed."""
+    async def _speak_error_line(self) -> None:
+        """Say a short line so a voice-only user knows the turn failed. Speech over it
+        stops it (``_pause_for_barge_in``); a headless run waits for it to play out."""
         for tts in (self.tts, self.fallback_tts):
             if tts is None:
                 continue
+            line = _Line(next(self._utterance_ids))
             try:
                 stream: SpeechStream = await asyncio.wait_for(tts.open_stream(), 3)
-                await stream.send_text(ERROR_LINE)
-                await stream.end_text()
-                uid = next(self._utterance_ids)
-                async with asyncio.timeout(10):
-                    async for chunk in stream.audio():
-                        self.audio.playback.enqueue(uid, chunk)
-                await stream.aclose()
-                return
             except Exception as exc:  # the UI notice already carries the error
                 log.info("could not speak the error line with %s: %s", tts.name, exc)
+                continue
+            try:
+                await stream.send_text(ERROR_LINE)
+                await stream.end_text()
+                self._line = line
+                async with asyncio.timeout(10):
+                    async for chunk in stream.audio():
+                        if self._line is not line:
+                            return  # the person spoke over it
+                        self.audio.playback.enqueue(line.utterance_id, chunk)
+                line.complete = True
+                return
+            except Exception as exc:
+                log.info("could not speak the error line with %s: %s", tts.name, exc)
+                if self._line is line and not self.audio.playback.played_samples(line.utterance_id):
+                    self._line = None  # nothing of it played: try the fallback voice
+                    continue
+                line.complete = True
+                return
+            finally:
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
+                if self._line is line and line.complete and not self.audio.playback.is_playing():
+                    self._line = None
+                self._update_idle()
 
     def _on_playback_mark(self, mark: Any, index: int) -> None:
+        line = self._line
+        if line is not None and mark.utterance_id == line.utterance_id:
+            if mark.kind == "drained" and line.complete:
+                self._line = None
+                self._update_idle()
+            return
         reply = self._playing
         if reply is None or mark.utterance_id != reply.utterance_id:
             return
@@ -681,6 +747,12 @@ class Session:
                 self._set_state("listening")
 
     def _pause_for_barge_in(self, at_s: float) -> None:
+        line = self._line
+        if line is not None:  # the error line is not resumed: the person is talking
+            self._line = None
+            self.audio.playback.stop(line.utterance_id)
+            self._barge.reset()
+            self._update_idle()
         if self._playing is None:
             return
         self.audio.playback.pause()
@@ -722,8 +794,16 @@ class Session:
             self._set_state("listening")
 
     def _finish_turn(
-        self, turn: _Turn, *, heard: str, interrupted: bool, reply: Reply | None = None
+        self,
+        turn: _Turn,
+        *,
+        heard: str,
+        interrupted: bool,
+        reply: Reply | None = None,
+        failed: bool = False,
     ) -> None:
+        """Record the turn; the history keeps what was heard of the answer, marked as cut
+        off when barge-in or a failure (``failed``) stopped it."""
         rec = turn.record
         rec.assistant_text = reply.text if reply else ""
         rec.heard_text = heard
@@ -735,8 +815,9 @@ class Session:
                     self.log.append(
                         {"type": "tools", "turn_id": turn.turn_id, "messages": reply.tool_messages}
                     )
-            if heard or not interrupted:
-                self.context.add_assistant(turn.turn_id, heard, interrupted=interrupted)
+            cut = interrupted or failed
+            if heard or not cut:
+                self.context.add_assistant(turn.turn_id, heard, interrupted=cut)
         record = rec.to_json()
         self.records.append(rec)
         if self.log is not None:

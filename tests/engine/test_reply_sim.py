@@ -1,0 +1,122 @@
+"""One ``Reply`` against the simulated cloud over real sockets, with the real providers:
+its timings when an answer is restarted, and the tasks it leaves behind when a provider
+fails."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+
+import numpy as np
+import pytest
+
+from voicedesk import events as ev
+from voicedesk.engine.metrics import TurnRecord
+from voicedesk.engine.reply import Reply
+from voicedesk.providers.base import ChatRequest
+from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
+from voicedesk.providers.openai_llm import OpenAIChat
+from voicedesk.sim.script import SimScript, SimTurn
+from voicedesk.sim.server import SimLatency, SimServer
+
+QUESTION = "What time is it?"
+ANSWER = "It is ten past three, and the sun is still up over the hills."
+
+
+class _Playback:
+    """The playback queue's bookkeeping, without a sound device."""
+
+    def __init__(self) -> None:
+        self.queued: dict[int, int] = {}
+
+    def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+        self.queued[utterance_id] = self.queued.get(utterance_id, 0) + pcm.size
+
+    def stop(self, utterance_id: int | None = None) -> int:
+        return 0
+
+    def played_samples(self, utterance_id: int) -> int:
+        return 0
+
+
+@pytest.fixture
+async def cloud():
+    script = SimScript(turns=[SimTurn(transcript=QUESTION, reply=ANSWER)])
+    latency = SimLatency(ttft_s=0.3, tokens_per_s=40, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(script, latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+        try:
+            yield sim, llm, tts
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+
+
+def _reply(llm, tts, record: TurnRecord, t0: float, uid: int) -> Reply:
+    return Reply(
+        turn_id=1,
+        utterance_id=uid,
+        request=ChatRequest(messages=[{"role": "user", "content": QUESTION}]),
+        llm=llm,
+        open_tts=tts.open_stream,
+        playback=_Playback(),
+        clock=lambda: time.monotonic() - t0,
+        record=record,
+        bus=ev.EventBus(),
+        preemptive=True,
+    )
+
+
+async def test_a_restarted_answer_is_timed_from_its_own_request(cloud):
+    _sim, llm, tts = cloud
+    record = TurnRecord(turn_id=1)
+    t0 = time.monotonic()
+    first = _reply(llm, tts, record, t0, 1)
+    first.start()
+    await asyncio.sleep(1.0)  # the person went on: this attempt is dropped mid-answer
+    await first.cancel()
+    restarted_at = time.monotonic() - t0
+    second = _reply(llm, tts, record, t0, 2)
+    second.start()
+    second.confirm()
+    await asyncio.wait_for(second.generation_done.wait(), 15)
+    assert second.failed is None
+    t = record.t
+    assert t["llm_request"] >= restarted_at - 0.01
+    assert record.derived()["ttft"] == pytest.approx(0.3, abs=0.15)
+    # generation speed from the first token on: the simulated 40 tokens/s, TTFT not in it
+    assert record.tokens_per_s == pytest.approx(40, rel=0.25)
+
+
+@pytest.mark.parametrize("where", ["tts", "llm"])
+async def test_a_failing_provider_leaves_no_task_behind(cloud, where):
+    sim, llm, tts = cloud
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    if where == "tts":
+        sim.latency.tokens_per_s = 8  # words still streaming when synthesis fails
+        sim.inject("tts", "500")  # synthesis refused once the answer's first words arrive
+    else:
+        # The model stalls after its first word: the voice, given "It" and nothing more,
+        # gives up first (no audio for 5 s), then the model's stall timeout fires.
+        sim.latency.tokens_per_s = 0.05
+        llm.stall_s = 6.0
+    record = TurnRecord(turn_id=1)
+    reply = _reply(llm, tts, record, time.monotonic(), 1)
+    reply.start()
+    reply.confirm()
+    await asyncio.wait_for(reply.generation_done.wait(), 30)
+    assert reply.failed is not None
+    await asyncio.sleep(0.2)
+    pending = [t for t in asyncio.all_tasks() if "Reply." in repr(t.get_coro()) and not t.done()]
+    assert pending == []
+    audio = reply._audio_task
+    # ended, and its error (if any) read by the reply: asyncio's "never retrieved" flag
+    assert audio is None or (audio.done() and not getattr(audio, "_log_traceback", False))
+    del reply, audio
+    gc.collect()
+    await asyncio.sleep(0)
+    assert unhandled == [], unhandled
