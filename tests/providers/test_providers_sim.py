@@ -129,6 +129,37 @@ async def test_stt_a_definitive_failure_is_an_error_not_an_empty_transcript(sim)
         await stt.aclose()
 
 
+async def test_sim_user_turns_end_at_the_clients_clear_not_at_a_pause_or_a_spoken_line(sim):
+    """A long turn (commits seconds apart) and a line spoken between two of its segments
+    (the error line) keep it one scripted turn; the client's clear at the end of the turn
+    is what starts the next one."""
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+    await stt.connect()
+
+    async def segment() -> str:
+        for block in np.array_split(speech(), 30):
+            stt.push_audio(block)
+        return await stt.commit()
+
+    try:
+        assert await segment() == "What time is it?"
+        await asyncio.sleep(3.2)  # a long monologue: its segments come seconds apart
+        assert await segment() == ""
+        stream = await tts.open_stream()  # a line spoken to its end, mid-turn
+        await stream.send_text("Sorry, I couldn't get an answer just now.")
+        await stream.end_text()
+        async for _ in stream.audio():
+            pass
+        await stream.aclose()
+        assert await segment() == ""
+        await stt.clear()  # the client decided the turn was over
+        assert await segment() == "List my documents."
+    finally:
+        await stt.aclose()
+        await tts.aclose()
+
+
 # ---------------------------------------------------------------- language model
 async def test_llm_streams_text_and_usage(sim):
     llm = _chat(sim)

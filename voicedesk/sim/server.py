@@ -13,11 +13,15 @@ token and token rate, TTS time to first audio and real-time factor), faults can 
 per provider, and every request body is recorded so tests can check what voicedesk sent.
 aiohttp rather than ``websockets`` keeps the server free of the client SDKs' version pins.
 
-Which transcript a commit gets: each user turn takes the next scripted turn. A commit
-belongs to a *new* user turn when an answer's speech was generated to its end since the
-previous one (an answer cancelled early means the person simply went on talking);
-further commits in the same turn (the person paused, then went on) get "". Commits more
-than ``NEW_TURN_AFTER_S`` apart always start a new turn (an answer that failed is silent).
+Which transcript a commit gets: each user turn takes the next scripted turn, and further
+commits in the same turn (the person paused, then went on) get "". The turn boundary is the
+client's own: voicedesk sends ``input_audio_buffer.clear`` when it decides a turn has ended,
+so the first commit after a clear starts a new user turn, however long the person spoke or
+paused, and whatever the assistant said in between (an answer, or the spoken error line).
+One exception: an answer whose speech the client cancels before it was generated to its end,
+while no new turn has begun, means the turn was taken back (the person went on before
+hearing it), so the next commit continues that turn — unless a later stream was spoken to
+its end (the error line after a failed answer).
 A key of ``sk-bad`` is rejected with 401 everywhere, to test start-up key checks.
 """
 
@@ -46,7 +50,6 @@ PROVIDERS = ("stt", "llm", "tts")
 FAULTS = ("429", "500", "drop", "stall")
 # The summariser's instruction contains this phrase; such requests get a summary answer.
 SUMMARY_PHRASE = "running summary"
-NEW_TURN_AFTER_S = 3.0  # commits further apart than this belong to different user turns
 
 
 @dataclass
@@ -87,8 +90,8 @@ class SimServer:
         self.committed_audio_s: list[float] = []  # and how long each one was
         self._faults: dict[str, list[str]] = {p: [] for p in PROVIDERS}
         self._cursor = 0
-        self._assistant_spoke = True  # the first commit starts the first turn
-        self._last_commit_at = 0.0
+        self._turn_open = False  # a commit has started a user turn the client has not cleared
+        self._taken_back = False  # an answer was cancelled unheard after the turn ended
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -321,16 +324,13 @@ class SimServer:
     def _transcript_for_commit(self, audio: np.ndarray) -> str:
         self.committed_audio_s.append(audio.size / 24_000)
         loud = audio.size and float(np.sqrt(np.mean(audio.astype(np.float32) ** 2))) > 100
-        now = time.monotonic()
-        quiet_since = now - self._last_commit_at
-        self._last_commit_at = now
-        # A new user turn: the assistant answered since the last commit, or the person was
-        # silent longer than any pause inside a turn (a turn whose answer failed).
-        new_turn = self._assistant_spoke or quiet_since > NEW_TURN_AFTER_S
+        new_turn = not self._turn_open and not self._taken_back
         if not loud or not new_turn:
             text = ""
+            if loud:  # the taken-back turn goes on
+                self._turn_open, self._taken_back = True, False
         else:
-            self._assistant_spoke = False
+            self._turn_open = True
             if self._cursor < len(self.script.turns):
                 text = self.script.turns[self._cursor].transcript
             else:
@@ -417,6 +417,7 @@ class SimServer:
                     buffer.append(np.frombuffer(raw, dtype="<i2"))
                 elif kind == "input_audio_buffer.clear":
                     buffer.clear()
+                    self._turn_open = False  # the client ended the user turn
                     await send({"type": "input_audio_buffer.cleared"})
                 elif kind == "input_audio_buffer.commit":
                     audio = np.concatenate(buffer) if buffer else np.zeros(0, np.int16)
@@ -503,7 +504,7 @@ class SimServer:
                 request.transport.abort()
                 return resp
         await resp.write_eof()
-        self._assistant_spoke = True
+        self._taken_back = False
         return resp
 
     async def _openai_speech(self, request: web.Request) -> web.StreamResponse:
@@ -572,7 +573,8 @@ class SimServer:
                             request.transport.abort()
                         return
             await ws.send_str(json.dumps({"isFinal": True}))
-            self._assistant_spoke = True
+            state["finished"] = True
+            self._taken_back = False
             await ws.close(code=1000)
 
         gen = asyncio.create_task(generate())
@@ -633,6 +635,9 @@ class SimServer:
                 gen.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await gen
+            cancelled = state["first_text_at"] is not None and not state.get("finished")
+            if cancelled and fault is None and not self._turn_open:
+                self._taken_back = True  # the answer to an ended turn, dropped unheard
         return ws
 
 
