@@ -153,11 +153,20 @@ def _stage_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def bench(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Run the rounds; the WAVs and metrics are kept only in ``--keep DIR``."""
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        return await _bench_in(args.keep, args, overrides)
+    with tempfile.TemporaryDirectory(prefix="voicedesk-bench-") as folder:
+        return await _bench_in(Path(folder), args, overrides)
+
+
+async def _bench_in(
+    workdir: Path, args: argparse.Namespace, overrides: dict[str, Any]
+) -> dict[str, Any]:
     from voicedesk.bench.scenarios import compose, overlap
     from voicedesk.engine.metrics import summarize
 
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="voicedesk-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
     added: list[float] = []
     v2v_audio: list[float] = []
     records: list[dict[str, Any]] = []
@@ -196,7 +205,7 @@ async def bench(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str
         "prompt_tokens_max": max((r.get("prompt_tokens") or 0 for r in records), default=0),
         "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "workdir": str(workdir),
+        "workdir": str(workdir) if args.keep else None,
     }
     if not args.no_barge_in:
         reactions = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import shutil
 import tempfile
 from importlib import resources
@@ -92,7 +93,9 @@ def _texts() -> dict[str, str]:
 
 def demo_workspace() -> Path:
     """A fresh copy of the sample documents, so the demo never touches the person's files."""
-    target = Path(tempfile.mkdtemp(prefix="voicedesk-demo-")) / "workspace"
+    folder = Path(tempfile.mkdtemp(prefix="voicedesk-demo-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    target = folder / "workspace"
     src = resources.files("voicedesk") / "assets" / "demo" / "workspace"
     with resources.as_file(src) as folder:
         shutil.copytree(folder, target)
@@ -119,6 +122,8 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
     )
     settings = type(settings).model_validate(data)
     workdir = Path(tempfile.mkdtemp(prefix="voicedesk-demo-audio-"))
+    if args.output:  # nothing in it is asked for: gone at exit
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     inp = workdir / "person.wav"
     compose(DEMO_TURNS, gaps_s=[8.0, 10.0, 9.0, 16.0]).write(inp)
     out = args.output or (workdir / "assistant.wav")
