@@ -763,3 +763,48 @@ async def test_status_bar_shows_devices_and_echo_cancellation(tmp_path: Path) ->
         await pilot.pause()
         assert "AEC on" in app.status_bar.audio_text
         assert "MacBook Mic" in text_of(app.status_bar.query_one("#status-models", Static))
+
+
+# ---------------------------------------------------------------------------- layout
+def _many_turns(first: int, count: int) -> list[ev.Event]:
+    events: list[ev.Event] = []
+    for turn_id in range(first, first + count):
+        events.append(ev.TranscriptFinal(turn_id=turn_id, text=f"Question number {turn_id}?"))
+        events.append(
+            ev.AssistantDelta(
+                turn_id=turn_id,
+                text=f"Answer number {turn_id}, long enough to wrap again when the pane narrows.",
+            )
+        )
+    return events
+
+
+async def test_conversation_follows_new_turns_after_a_resize(tmp_path: Path) -> None:
+    """Re-wrapping on a resize is not the person scrolling up: keep following the newest."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        pane = conversation(app)
+        for event in _many_turns(1, 12):
+            app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.max_scroll_y > 0 and pane.scroll_y == pane.max_scroll_y
+
+        await pilot.resize_terminal(60, 15)
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        for event in _many_turns(13, 1):
+            app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.scroll_y == pane.max_scroll_y  # the newest answer is on screen
+
+        pane.scroll_home(animate=False)  # the person scrolls up to read: stay put
+        await pilot.pause()
+        for event in _many_turns(14, 1):
+            app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.scroll_y == 0

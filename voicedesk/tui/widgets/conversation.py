@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -166,6 +167,7 @@ class ConversationPane(VerticalScroll):
         self.assistants: dict[int, AssistantTurn] = {}
         self.cards: dict[str, ToolCard] = {}
         self._tools_since_request: set[int] = set()
+        self._following = True  # the newest text is kept in view (see release_anchor)
 
     # ---------------------------------------------------------------- event handling
     def handle(self, event: ev.Event) -> None:
@@ -269,7 +271,27 @@ class ConversationPane(VerticalScroll):
             hint.remove()
         self.mount(widget)
 
+    # ---------------------------------------------------------------- following the end
+    # Whether the newest text is followed is decided by what the person did, never by the
+    # scroll position alone: a resize re-wraps every turn and moves the bottom away from an
+    # unchanged offset, which looked like scrolling up and stopped the pane following.
+    def release_anchor(self) -> None:
+        """Textual calls this for every scroll the person makes (keys, wheel, scrollbar)."""
+        super().release_anchor()
+        self._following = False
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value >= self.max_scroll_y:  # back at the bottom (End, or scrolled down)
+            self._following = True
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Turns re-wrap to the new width: stay at the bottom if that is where the person was."""
+        if self._following:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
     def _follow(self) -> None:
         """Keep the newest text in view unless the person has scrolled up to read."""
-        if self.scroll_offset.y >= self.max_scroll_y - 2:
+        if self._following or self.max_scroll_y <= 0:  # all of it fit: nothing was scrolled
+            self._following = True
             self.call_after_refresh(self.scroll_end, animate=False)
