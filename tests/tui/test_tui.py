@@ -535,7 +535,7 @@ async def test_settings_screen_validates_before_writing(tmp_path: Path) -> None:
         await pilot.press("enter")
         assert status.has_class("error")
         assert "turn.mode" in text_of(status) and "sideways" in text_of(status)
-        assert "not saved" in text_of(status) and str(config) in text_of(status)
+        assert "not saved" in text_of(status) and "config.toml" in text_of(status)
         assert "sideways" not in config.read_text(encoding="utf-8")
 
         screen.query_one(Input).value = "no pair here"
@@ -808,3 +808,61 @@ async def test_conversation_follows_new_turns_after_a_resize(tmp_path: Path) -> 
         await pilot.pause()
         await pilot.pause()
         assert pane.scroll_y == 0
+
+
+async def test_small_terminal_keeps_quit_help_and_the_conversation(tmp_path: Path) -> None:
+    """At 60×15 the side panel and the least needed keys give way, never Quit or Help."""
+    from textual.widgets._footer import FooterKey
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(60, 15)) as pilot:
+        await started_fake(pilot)
+        await pilot.pause()
+        assert not app.query_one("#side").display
+        assert conversation(app).region.width == 60
+        shown = [key for key in app.footer.query(FooterKey) if key.display]
+        assert {key.action for key in shown} >= {"ptt", "mute", "type", "help", "quit"}
+        assert all(key.region.right <= 60 and key.region.width > 0 for key in shown)
+        assert not app.footer.show_command_palette
+
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert app.query_one("#side").display and app.footer.show_command_palette
+        assert all(key.display for key in app.footer.query(FooterKey))
+
+
+async def test_settings_verdict_visible_on_a_small_terminal() -> None:
+    """At 60×15 the verdict under the input stays inside the dialog; the file view gives way."""
+    import shutil
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="home-"))  # a path as long as a real one, not pytest's
+    config = home / ".config" / "voicedesk" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('# my settings\n[llm]\nmodel = "gpt-4o-mini"\n' + "# a note\n" * 12)
+    app = fake_app(home)
+    app.config_path = config
+    try:
+        async with app.run_test(size=(60, 15)) as pilot:
+            await started_fake(pilot)
+            await pilot.press("ctrl+s")
+            screen = app.screen
+            assert isinstance(screen, SettingsScreen)
+            dialog = screen.query_one("#settings")
+            status = screen.query_one("#settings-status", Static)
+            screen.query_one(Input).value = "turn.mode = banana"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert status.has_class("error") and "banana" in text_of(status)
+            assert status.region.bottom <= dialog.region.bottom - 1  # inside the border
+            screen.query_one(Input).value = "turn.mode = push-to-talk"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "saved" in text_of(status)
+            assert status.region.height > 0 and status.region.bottom <= dialog.region.bottom - 1
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_snapshot_60x15(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(fake_app(tmp_path), terminal_size=(60, 15), run_before=_conversation_state)

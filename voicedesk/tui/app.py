@@ -53,6 +53,7 @@ from voicedesk.tui.screens import (
     ToolDetailScreen,
 )
 from voicedesk.tui.widgets.conversation import ConversationPane
+from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.status import StatusBar
 from voicedesk.tui.widgets.timings import TimingsPane
 from voicedesk.tui.widgets.tools import ToolPane
@@ -64,7 +65,13 @@ STOP_TIMEOUT_S = 5.0
 SESSION_ACTIONS = frozenset(
     {"ptt", "talk_hold", "hands_free", "mute", "interrupt", "type", "audio_check"}
 )
-COMPACT_FOOTER_BELOW = 100  # columns
+# Layout by terminal width (columns). At 80 everything fits with the compact footer; below
+# that the command palette hint goes, then the side panel (the conversation needs the room
+# more than the tools and timings, which also show as cards in it), then two footer keys.
+COMPACT_FOOTER_BELOW = 100
+FOOTER_PALETTE_FROM = 80
+SIDE_PANEL_FROM = 72
+FOOTER_ALL_KEYS_FROM = 70
 AUDIO_CHECK_MARKER = "audio-check-done"  # in the data dir: the first-run check has been shown
 
 
@@ -167,20 +174,25 @@ class VoiceDeskApp(App[int]):
             compact=True,
         )
         yield self.status_bar
-        with Horizontal(id="main"):
+        with Horizontal(id="main") as self.main_area:
             yield self.conversation
             with Vertical(id="side"):
                 yield self.tool_pane
                 yield self.timings
-        self.footer = Footer(id="footer")
+        self.footer = AppFooter(id="footer")
         yield self.text_input
         yield self.footer
 
     def on_resize(self, event: events.Resize) -> None:
-        """Below 100 columns the footer drops its spacing so every key, Quit included, fits."""
+        """Narrower terminals shed the least needed parts, so Quit and Help always fit."""
         footer: Footer | None = getattr(self, "footer", None)  # None until composed
-        if footer is not None:
-            footer.compact = event.size.width < COMPACT_FOOTER_BELOW
+        if footer is None:
+            return
+        width = event.size.width
+        footer.compact = width < COMPACT_FOOTER_BELOW
+        footer.show_command_palette = width >= FOOTER_PALETTE_FROM
+        footer.set_class(width < FOOTER_ALL_KEYS_FROM, "-narrow")
+        self.main_area.set_class(width < SIDE_PANEL_FROM, "-narrow")
 
     def on_mount(self) -> None:
         theme = self.settings.ui.theme

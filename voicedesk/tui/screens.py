@@ -169,14 +169,15 @@ class SettingsScreen(_Dialog):
         self.saved: list[str] = []
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="settings") as box:
+        # Scrolls as a whole, should a verdict still be too long for a short terminal.
+        with VerticalScroll(classes="dialog", id="settings") as box:
             box.border_title = "Settings"
             yield Static(
                 Content.assemble(("Config file: ", "bold"), str(self.config_path)),
                 id="settings-path",
             )
-            with VerticalScroll(id="settings-file"):
-                yield Static(self._file_text(), id="settings-content", markup=False)
+            # The input and its verdict come before the file: on a short terminal the dialog
+            # is cut at the bottom, and the file view is what can give way (it scrolls).
             yield Input(placeholder="section.key = value, Enter saves", id="settings-input")
             yield Static(
                 Content.styled(
@@ -184,6 +185,8 @@ class SettingsScreen(_Dialog):
                 ),
                 id="settings-status",
             )
+            with VerticalScroll(id="settings-file"):
+                yield Static(self._file_text(), id="settings-content", markup=False)
 
     def _file_text(self) -> str:
         try:
@@ -204,7 +207,10 @@ class SettingsScreen(_Dialog):
             key, _ = apply_pair(self.config_path, message.value)
         except ConfigError as exc:
             status.set_classes("error")
-            status.update(Content.styled(str(exc), "$error"))
+            # the full path is on the line above: naming the file keeps the verdict short
+            # enough to fit under the input on a small terminal
+            verdict = str(exc).replace(str(self.config_path), self.config_path.name)
+            status.update(Content.styled(verdict, "$error"))
             return
         except OSError as exc:
             status.set_classes("error")
