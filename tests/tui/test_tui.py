@@ -866,3 +866,32 @@ async def test_settings_verdict_visible_on_a_small_terminal() -> None:
 
 def test_snapshot_60x15(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(fake_app(tmp_path), terminal_size=(60, 15), run_before=_conversation_state)
+
+
+async def test_status_bar_cuts_the_models_with_an_ellipsis(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.AudioInfo(input_device="file", output_device="file", echo_cancellation=False)
+        )
+        await pilot.pause()
+        models = app.status_bar.query_one("#status-models", Static)
+        assert models.region.right <= 120
+        shown = models.render_line(0).text.rstrip()
+        assert shown.endswith("…") and "STT" in shown, shown
+
+
+async def test_muted_is_said_once(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("m")
+        app.bus.publish(ev.StateChanged(state="muted"))  # what the engine says when muted
+        await pilot.pause()
+        assert status_text(app).count("muted") == 1, status_text(app)
+        assert "not listening" in text_of(app.query_one("#status-state", Static))
+        await pilot.press("m")
+        app.bus.publish(ev.StateChanged(state="listening"))
+        await pilot.pause()
+        assert "muted" not in status_text(app) and "listening" in status_text(app)

@@ -22,6 +22,8 @@ STATE_LABELS = {
     "tool": ("⚙", "tool running"),
     "muted": ("✕", "muted"),
 }
+# The engine's "muted" state while the mode slot already says muted: not said twice.
+MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
 METER = "▁▂▃▄▅▆▇█"
 METER_WIDTH = 5
 FLOOR_DB = -60.0
@@ -65,6 +67,7 @@ class StatusBar(Horizontal):
         self._settings = settings
         self._tag = tag  # "demo" / "sim": say plainly that no real cloud is answering
         self.mode_text = ""
+        self.muted = False
         self.state = "idle"
         self.context_text = ""
         self.audio_text = ""  # devices and echo cancellation, once the audio has started
@@ -96,6 +99,9 @@ class StatusBar(Horizontal):
         self.query_one("#status-models", Static).update(self._models())
 
     def set_mode(self, mode: str, *, muted: bool, ptt_open: bool) -> None:
+        """The mode slot; "✕ muted" while muted, whatever the engine is doing meanwhile (an
+        answer may still be playing), so the state slot need not repeat it."""
+        self.muted = muted
         if muted:
             content = Content.styled("✕ muted", "bold $error")
             self.mode_text = "muted"
@@ -110,17 +116,23 @@ class StatusBar(Horizontal):
             content = Content.styled("hands-free", "bold $success")
             self.mode_text = "hands-free"
         self.query_one("#status-mode", Static).update(content)
+        self.set_state(self.state)
 
     def set_state(self, state: str) -> None:
         self.state = state
-        icon, label = STATE_LABELS.get(state, ("?", state))
+        icon, label = self._state_label(state)
         widget = self.query_one("#status-state", Static)
         widget.set_classes(f"state-{state}")
         widget.update(f"{icon} {label}")
 
+    def _state_label(self, state: str) -> tuple[str, str]:
+        if state == "muted" and self.muted:
+            return MUTED_STATE_WHEN_SHOWN
+        return STATE_LABELS.get(state, ("?", state))
+
     @property
     def state_label(self) -> str:
-        return STATE_LABELS.get(self.state, ("?", self.state))[1]
+        return self._state_label(self.state)[1]
 
     def set_level(self, rms_dbfs: float, zero_input: bool) -> None:
         self.query_one("#status-level", Static).update(level_meter(rms_dbfs, zero_input))
