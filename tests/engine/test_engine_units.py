@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -14,12 +15,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from voicedesk import events as ev
 from voicedesk.config import BargeInSettings
 from voicedesk.engine.barge_in import BargeInPolicy
 from voicedesk.engine.heard import heard_prefix
 from voicedesk.engine.metrics import TurnRecord, percentile, summarize
+from voicedesk.engine.reply import Reply
 from voicedesk.engine.session import DOUBLE_TALK_RESUME_S
 from voicedesk.engine.session_log import SessionLog, read_log
+from voicedesk.providers.base import ChatRequest, TextDelta, ToolCall, ToolCalls
 
 TEXT = "The budget memo asks for forty two thousand euros next quarter."
 
@@ -229,3 +233,78 @@ def test_a_short_blip_does_not_count_toward_the_next_barge_in() -> None:
     session.detector.in_speech = True
     session._barge_in_check(5.01)
     assert not playback.paused  # 10 ms of new speech, not 60 ms + 4 s
+
+
+async def test_reply_times_the_tool_wait_and_the_followup_round() -> None:
+    """A tool turn's record shows where the time between the first token and speech went."""
+
+    class Llm:
+        name = model = "fake"
+        rounds = 0
+
+        async def stream(self, request: ChatRequest) -> Any:
+            self.rounds += 1
+            await asyncio.sleep(0.02)
+            if self.rounds == 1:
+                yield ToolCalls(calls=[ToolCall(id="c1", name="look", arguments="{}")])
+            else:
+                yield TextDelta(text="Found it.")
+
+    class Stream:
+        sample_rate = 16_000
+
+        def __init__(self) -> None:
+            self.ended = asyncio.Event()
+
+        async def send_text(self, text: str) -> None:
+            pass
+
+        async def end_text(self) -> None:
+            self.ended.set()
+
+        async def audio(self) -> Any:
+            yield np.full(1600, 1000, np.int16)
+            await self.ended.wait()
+
+        async def aclose(self) -> None:
+            pass
+
+    class Playback:
+        def enqueue(self, utterance_id: int, pcm: Any) -> None:
+            pass
+
+        def stop(self, utterance_id: int | None = None) -> int:
+            return 0
+
+        def played_samples(self, utterance_id: int) -> int:
+            return 0
+
+    async def open_tts() -> Any:
+        return Stream()
+
+    async def run_tools(turn_id: int, calls: Any, message: Any) -> list[dict[str, Any]]:
+        await asyncio.sleep(0.3)
+        return [{"role": "tool", "tool_call_id": "c1", "content": "here"}]
+
+    record = TurnRecord(turn_id=1)
+    reply = Reply(
+        turn_id=1,
+        utterance_id=1,
+        request=ChatRequest(messages=[]),
+        llm=Llm(),  # type: ignore[arg-type]
+        open_tts=open_tts,
+        playback=Playback(),
+        clock=time.monotonic,
+        record=record,
+        bus=ev.EventBus(),
+        run_tools=run_tools,
+    )
+    reply.start()
+    await asyncio.wait_for(reply.generation_done.wait(), 5)
+    t = record.t
+    order = ["llm_request", "llm_first_token", "tool_start", "tool_done", "followup_request"]
+    order += ["followup_first_token", "tts_request"]
+    assert [t[s] for s in order] == sorted(t[s] for s in order)
+    d = record.to_json()
+    assert 0.25 < d["tool_wait"] < 0.5 and 0 < d["followup_ttft"] < 0.2
+    assert d["ttft"] < 0.2  # still the first round's

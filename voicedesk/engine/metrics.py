@@ -20,6 +20,11 @@ STAGES = (
     "llm_request",
     "llm_first_token",
     "llm_done",
+    # a turn with tool calls: first call sent → last result back, then the model's next round
+    "tool_start",
+    "tool_done",
+    "followup_request",
+    "followup_first_token",
     "tts_request",
     "tts_first_audio",
     "playback_start",
@@ -59,6 +64,8 @@ class TurnRecord:
             "eou_delay": diff("eou_decided", "speech_end"),
             "stt_delay": diff("stt_final", "speech_end"),
             "ttft": diff("llm_first_token", "llm_request"),
+            "tool_wait": diff("tool_done", "tool_start"),
+            "followup_ttft": diff("followup_first_token", "followup_request"),
             "ttfb": diff("tts_first_audio", "tts_request"),
             "voice_to_voice": diff("playback_start", "speech_end"),
         }

@@ -44,7 +44,17 @@ _STALL_TIMEOUT_S = 8.0  # between chunks
 _MARKDOWN = re.compile(r"[*_`#>]+")
 # Stages one answering attempt stamps: a restarted attempt starts them afresh, so TTFT and
 # TTFB are the answer's own, never the cancelled attempt's.
-_ATTEMPT_STAGES = ("llm_request", "llm_first_token", "llm_done", "tts_request", "tts_first_audio")
+_ATTEMPT_STAGES = (
+    "llm_request",
+    "llm_first_token",
+    "llm_done",
+    "tool_start",
+    "tool_done",
+    "followup_request",
+    "followup_first_token",
+    "tts_request",
+    "tts_first_audio",
+)
 
 
 class Playback(Protocol):
@@ -178,8 +188,8 @@ class Reply:
         stream_task = asyncio.create_task(self._open_tts())
         try:
             request = self.request
-            for _round in range(4):  # tool rounds are bounded: a model looping on tools must end
-                calls = await self._stream_llm(request, stream_task)
+            for round_ in range(4):  # tool rounds are bounded: a model looping on tools must end
+                calls = await self._stream_llm(request, stream_task, followup=round_ > 0)
                 if not calls or self.run_tools is None:
                     break
                 assistant_msg = {
@@ -194,6 +204,8 @@ class Reply:
                         for c in calls
                     ],
                 }
+                if round_ == 0:
+                    self._mark("tool_start", overwrite=True)
                 results = await self.run_tools(self.turn_id, calls, assistant_msg)
                 if results is None:  # slow tools carry on in the background
                     self.went_background = True
@@ -201,6 +213,7 @@ class Reply:
                         HOLDING_LINE if self.text else HOLDING_LINE.strip(), stream_task
                     )
                     break
+                self._mark("tool_done", overwrite=True)
                 self.tool_messages += [assistant_msg, *results]
                 request = ChatRequest(
                     messages=[*request.messages, assistant_msg, *results],
@@ -270,9 +283,18 @@ class Reply:
         return self._audio_task
 
     async def _stream_llm(
-        self, request: ChatRequest, stream_task: asyncio.Task[SpeechStream]
+        self,
+        request: ChatRequest,
+        stream_task: asyncio.Task[SpeechStream],
+        *,
+        followup: bool = False,
     ) -> list[ToolCall]:
-        self._mark("llm_request")
+        """One model round. A round after tool results is timed as ``followup_*`` (the last
+        such round), so the first round's ``llm_request``/``llm_first_token`` stay the TTFT."""
+        request_stage, first_stage = (
+            ("followup_request", "followup_first_token") if followup else ("llm_request", None)
+        )
+        self._mark(request_stage, overwrite=followup)
         self.bus.publish(
             ev.LLMRequest(turn_id=self.turn_id, kind="turn", preemptive=self.preemptive)
         )
@@ -284,8 +306,7 @@ class Reply:
                 if first:
                     first = False
                     t_first = time.perf_counter()
-                    self._mark("llm_first_token")
-                    self.bus.publish(ev.LLMFirstToken(turn_id=self.turn_id))
+                    self._mark_first_token(first_stage)
                 text = speakable(item.text)
                 if not text:
                     continue
@@ -294,8 +315,7 @@ class Reply:
                 if first:
                     first = False
                     t_first = time.perf_counter()
-                    self._mark("llm_first_token")
-                    self.bus.publish(ev.LLMFirstToken(turn_id=self.turn_id))
+                    self._mark_first_token(first_stage)
                 calls = item.calls
             elif isinstance(item, Usage):
                 self.record.prompt_tokens = item.prompt_tokens
@@ -323,6 +343,12 @@ class Reply:
                     {"id": call.id, "name": call.name, "arguments": json.loads(call.arguments)}
                 )
         return calls
+
+    def _mark_first_token(self, followup_stage: str | None) -> None:
+        self._mark("llm_first_token")  # the first round's; kept after
+        if followup_stage is not None:
+            self._mark(followup_stage, overwrite=True)
+        self.bus.publish(ev.LLMFirstToken(turn_id=self.turn_id))
 
     async def _chunks(self, stream: SpeechStream) -> Any:
         """The stream's audio, with a deadline: a TTS that stalls must not hold the turn."""
