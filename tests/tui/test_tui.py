@@ -895,3 +895,41 @@ async def test_muted_is_said_once(tmp_path: Path) -> None:
         app.bus.publish(ev.StateChanged(state="listening"))
         await pilot.pause()
         assert "muted" not in status_text(app) and "listening" in status_text(app)
+
+
+async def test_waterfall_shows_the_tool_wait_and_the_second_llm_round(tmp_path: Path) -> None:
+    """Demo turn 3 spent 2 s between the first token and the speech request: a tool call."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        t = {
+            "speech_end": 24.0,
+            "eou_decided": 24.3,
+            "stt_final": 24.2,
+            "llm_request": 24.3,
+            "llm_first_token": 25.84,
+            "tool_start": 25.9,
+            "tool_done": 27.3,
+            "followup_request": 27.31,
+            "followup_first_token": 27.84,
+            "tts_request": 27.85,
+            "tts_first_audio": 28.2,
+            "playback_start": 28.25,
+        }
+        record = {"turn_id": 3, "t": t, "voice_to_voice": 4.25}
+        app.bus.publish(ev.TurnMetrics(turn_id=3, record=record))
+        await pilot.pause()
+        waterfall = app.query_one(Waterfall)
+        lines = str(waterfall.render()).splitlines()
+        labels = [line[:9].strip() for line in lines[:-1]]
+        assert labels == ["turn end", "STT", "LLM TTFT", "tools", "LLM 2nd", "TTS TTFB", "v2v"]
+        assert lines[3].endswith("1.40s") and lines[4].endswith("530ms")
+        assert lines[6].endswith("4.25s")  # end of speech → playback start
+        assert waterfall.region.height == len(lines)
+
+        plain = {"turn_id": 4, "t": {k: v + 10 for k, v in t.items() if "tool" not in k}}
+        del plain["t"]["followup_request"], plain["t"]["followup_first_token"]
+        app.bus.publish(ev.TurnMetrics(turn_id=4, record=plain))
+        await pilot.pause()
+        text = str(waterfall.render())
+        assert "tools" not in text and "LLM 2nd" not in text and "playback" not in text

@@ -25,15 +25,20 @@ class Stage:
     label: str
     start: str
     end: str
-    target_s: float
+    target_s: float | None  # None: no budget (a tool takes what it takes)
+    only_if: str | None = None  # shown only for turns whose record has this mark
 
 
 STAGES = (
     Stage("turn end", "speech_end", "eou_decided", 0.25),
     Stage("STT", "speech_end", "stt_final", 0.3),
     Stage("LLM TTFT", "llm_request", "llm_first_token", 0.8),
+    # a tool turn: the calls, then the model's round with their results (engine metrics)
+    Stage("tools", "tool_start", "tool_done", None, only_if="tool_start"),
+    Stage("LLM 2nd", "followup_request", "followup_first_token", 0.8, only_if="tool_start"),
     Stage("TTS TTFB", "tts_request", "tts_first_audio", 0.4),
-    Stage("playback", "speech_end", "playback_start", 1.3),
+    # end of speech → first answer audio: the voice-to-voice time, not playback's length
+    Stage("v2v", "speech_end", "playback_start", 1.3),
 )
 LABEL_W = 9
 VALUE_W = 7
@@ -41,13 +46,16 @@ VOICE_TO_VOICE_TARGET = 1.3
 
 
 def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float | None]]:
-    """``(stage, start, end)`` in seconds from time zero; ``None`` where the stage is missing."""
+    """``(stage, start, end)`` in seconds from time zero; ``None`` where the stage is missing.
+
+    Tool stages are listed only for turns that called a tool."""
     t: dict[str, float] = record.get("t") or {}
+    stages = [stage for stage in STAGES if stage.only_if is None or stage.only_if in t]
     if not t:
-        return [(stage, None, None) for stage in STAGES]
+        return [(stage, None, None) for stage in stages]
     origin = t.get("speech_end", t.get("speech_start", min(t.values())))
     spans = []
-    for stage in STAGES:
+    for stage in stages:
         start = t.get(stage.start)
         if start is None and stage.start == "speech_end":
             start = origin
@@ -66,7 +74,7 @@ def fmt_s(value: float) -> str:
 class Waterfall(Widget):
     """Horizontal bars for one turn's stages; width follows the pane."""
 
-    DEFAULT_CSS = "Waterfall { height: 6; }"
+    DEFAULT_CSS = "Waterfall { height: auto; }"  # two more rows for a tool turn
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -102,8 +110,8 @@ class Waterfall(Widget):
             value = end - start
             a = round((start - lo) * scale)
             b = max(a + 1, round((end - lo) * scale) + 1)
-            over = value > stage.target_s
-            style = "$error" if over else "$success"
+            over = stage.target_s is not None and value > stage.target_s
+            style = "$warning" if stage.target_s is None else "$error" if over else "$success"
             bar = " " * a + "█" * (b - a) + " " * (bar_w - b)
             lines.append(
                 Content.assemble(
