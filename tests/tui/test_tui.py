@@ -933,3 +933,33 @@ async def test_waterfall_shows_the_tool_wait_and_the_second_llm_round(tmp_path: 
         await pilot.pause()
         text = str(waterfall.render())
         assert "tools" not in text and "LLM 2nd" not in text and "playback" not in text
+
+
+async def test_settings_screen_masks_api_keys(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[llm]\napi_key_env = "OPENAI_API_KEY"\n[keys]\nopenai_api_key = "sk-secret-123456"\n',
+        encoding="utf-8",
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        assert isinstance(screen, SettingsScreen)
+        shown = text_of(screen.query_one("#settings-content", Static))
+        assert "sk-secret" not in shown and 'openai_api_key = "set (…3456)"' in shown
+        assert 'api_key_env = "OPENAI_API_KEY"' in shown  # names a variable: not a secret
+
+        field = screen.query_one(Input)
+        await pilot.press(*"keys.elevenlabs_api_key = ")
+        assert field.password  # the key being typed is not echoed
+        field.value = "keys.elevenlabs_api_key = xi-another-secret-987"
+        await pilot.press("enter")
+        assert "saved" in text_of(screen.query_one("#settings-status", Static))
+        assert "xi-another-secret-987" in config.read_text(encoding="utf-8")
+        shown = text_of(screen.query_one("#settings-content", Static))
+        assert "xi-another" not in shown and "set (…-987)" in shown
+        assert not field.password  # cleared after saving
+        await pilot.press(*"turn.mode = ")
+        assert not field.password

@@ -16,10 +16,34 @@ from typing import Any
 
 import tomlkit
 
-from voicedesk.config import Settings, load_settings, read_config_text
+from voicedesk.config import (
+    Settings,
+    is_secret_name,
+    load_settings,
+    mask_secret,
+    mask_text,
+    read_config_text,
+)
 from voicedesk.errors import ConfigError
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+$")
+_PAIR = re.compile(
+    r"(?P<key>[A-Za-z0-9_-]+|\"[^\"\n]*\"|'[^'\n]*')(?P<eq>[ \t]*=[ \t]*)"
+    r"(?P<value>\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*')"
+)
+
+
+def mask_secrets(text: str) -> str:
+    """The config file's text with every secret string replaced as ``config show`` does."""
+
+    def mask(match: re.Match[str]) -> str:
+        if not is_secret_name(match["key"].strip("\"'")):
+            return mask_text(match[0])  # a password in a URL, a token=… in an argument
+        value = match["value"]
+        inner = value[3:-3] if value[:3] in ('"""', "'''") else value[1:-1]
+        return f'{match["key"]}{match["eq"]}"{mask_secret(inner)}"'
+
+    return _PAIR.sub(mask, text)
 
 
 def parse_pair(line: str) -> tuple[str, Any]:

@@ -189,11 +189,22 @@ class SettingsScreen(_Dialog):
                 yield Static(self._file_text(), id="settings-content", markup=False)
 
     def _file_text(self) -> str:
+        """The file as written, API keys and other secrets masked (as ``config show`` does):
+        a settings screen is often on a shared or recorded screen."""
+        from voicedesk.tui.config_edit import mask_secrets
+
         try:
             text = self.config_path.read_text(encoding="utf-8").strip()
         except OSError:
             text = ""
-        return text or "(no config file yet: defaults are in use)"
+        return mask_secrets(text) if text else "(no config file yet: defaults are in use)"
+
+    def on_input_changed(self, message: Input.Changed) -> None:
+        """Typing a secret (keys.openai_api_key = …): the input hides what follows."""
+        from voicedesk.tui.config_edit import is_secret_name
+
+        key = message.value.split("=", 1)[0]
+        message.input.password = "=" in message.value and is_secret_name(key)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
