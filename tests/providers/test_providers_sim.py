@@ -360,3 +360,18 @@ async def test_openai_tts_streams_pcm_piece_by_piece(sim):
     assert [b["input"] for b in bodies] == ["Hello there,", "how are you?", "I am fine."]
     assert all(b["response_format"] == "pcm" for b in bodies)
     assert audio.size / 24000 > 1.5
+
+
+async def test_sim_server_closes_at_once_with_a_socket_left_open() -> None:
+    """A TTS socket a client never closed held every demo quit for a second."""
+    import websockets
+
+    server = SimServer(SCRIPT, SimLatency(**vars(FAST)))
+    await server.start()
+    url = server.base_url.replace("http", "ws", 1) + "/v1/text-to-speech/v/stream-input"
+    ws = await websockets.connect(url, additional_headers={"xi-api-key": "k"})
+    await ws.send('{"text": " "}')
+    started = time.monotonic()
+    await server.close()
+    assert time.monotonic() - started < 0.3
+    await ws.close()

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from aiohttp import ClientConnectionResetError, WSMsgType, web
+from aiohttp import ClientConnectionResetError, WSCloseCode, WSMsgType, web
 
 from voicedesk.sim.script import SimScript, SimTurn
 from voicedesk.sim.voice import RATE, make_voice
@@ -94,6 +94,7 @@ class SimServer:
         self._taken_back = False  # an answer was cancelled unheard after the turn ended
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._sockets: set[web.WebSocketResponse] = set()  # open WebSockets, closed at shutdown
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -110,6 +111,7 @@ class SimServer:
         app.router.add_get("/v1/text-to-speech/{voice}/stream-input", guard(self._eleven_ws))
         app.router.add_post("/v1/text-to-speech/{voice}/stream", guard(self._eleven_http))
         app.router.add_get("/v1/user", self._eleven_user)
+        app.on_shutdown.append(self._close_sockets)
         # Short shutdown: a stalled (fault-injected) handler must not hold a test for a minute.
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5
@@ -120,6 +122,20 @@ class SimServer:
         server = site._server  # the bound port when 0 was asked for
         if server is not None and server.sockets:  # type: ignore[union-attr]
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def _track(self, ws: web.WebSocketResponse) -> None:
+        self._sockets = {s for s in self._sockets if not s.closed}
+        self._sockets.add(ws)
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        """Close the WebSockets a client left open (a spare TTS socket, say) before aiohttp
+        waits for their handlers: otherwise each one holds the shutdown for its full
+        timeout, twice (a second at every ``voicedesk demo`` quit)."""
+        sockets, self._sockets = list(self._sockets), set()
+        for ws in sockets:
+            if not ws.closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY), 0.2)
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -347,6 +363,7 @@ class SimServer:
             return error
         ws = web.WebSocketResponse(compress=False, max_msg_size=16 * 1024 * 1024, heartbeat=None)
         await ws.prepare(request)
+        self._track(ws)
         eid = itertools.count(1)
 
         async def send(event: dict[str, Any]) -> None:
@@ -537,6 +554,7 @@ class SimServer:
         fault: str | None = None
         ws = web.WebSocketResponse(compress=False, heartbeat=None)
         await ws.prepare(request)
+        self._track(ws)
         segments: asyncio.Queue[str | None] = asyncio.Queue()
         state: dict[str, Any] = {"first_text_at": None, "schedule": [120, 160, 250, 290]}
 
