@@ -637,6 +637,34 @@ def test_stderr_goes_to_the_log_file(tmp_path: Path) -> None:
     assert "noise from C" in text and "logged to the file" in text
 
 
+def test_tui_exit_skips_teardown_but_not_threads_or_logs(tmp_path: Path) -> None:
+    """Quitting ends the process once the work is saved: non-daemon threads are waited for,
+    logging is flushed, the exit code kept; the slow interpreter teardown is skipped."""
+    import subprocess
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import atexit, logging, sys, threading, time
+        from pathlib import Path
+        from voicedesk.commands import tui
+        logging.basicConfig(filename={str(tmp_path / "t.log")!r}, level=logging.INFO)
+        def encode():  # like the local Whisper reader's silence encoding
+            time.sleep(0.3)
+            Path({str(tmp_path / "thread-done")!r}).write_text("done")
+        threading.Thread(target=encode).start()
+        atexit.register(lambda: Path({str(tmp_path / "teardown")!r}).write_text("ran"))
+        atexit.register(tui._exit_without_teardown, 3)
+        logging.getLogger("x").info("last words")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+    assert done.returncode == 3
+    assert (tmp_path / "thread-done").exists()
+    assert "last words" in (tmp_path / "t.log").read_text(encoding="utf-8")
+    assert not (tmp_path / "teardown").exists()  # handlers registered before it are skipped
+
+
 # ---------------------------------------------------------------------------- snapshots
 async def _conversation_state(pilot: Pilot) -> None:
     """A fixed conversation: two answered turns, a tool call, a cut answer, metrics."""

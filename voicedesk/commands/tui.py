@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
@@ -78,7 +79,26 @@ def run(args: argparse.Namespace) -> int:
     with stderr_to_log(path, getattr(args, "verbose", 0)):
         log.info("voicedesk TUI starting; log file %s", path)
         code = asyncio.run(_run_app(args, settings, path, config_path))
+    atexit.register(_exit_without_teardown, code)
     return code
+
+
+def _exit_without_teardown(code: int) -> None:
+    """The last step of quitting: skip the interpreter's own teardown.
+
+    By now the session is stopped, the session log (written and fsync'd line by line), the
+    metrics file and the log file are closed, and the interpreter has already waited for the
+    non-daemon threads (the local Whisper reader's silence encoding among them): atexit
+    handlers run after that. What is left is tearing down every module and collecting the
+    models' and Textual's objects, 1–2 s with the terminal already given back and nothing
+    to save. Registered last, this handler runs first; it flushes logging and the standard
+    streams and ends the process.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 async def _run_app(
