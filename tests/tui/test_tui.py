@@ -567,6 +567,9 @@ async def test_first_run_without_keys_shows_setup(tmp_path: Path) -> None:
         assert isinstance(app.screen, SetupScreen)
         text = app.screen.query_one("#setup-text", Markdown).source
         assert "OPENAI_API_KEY" in text and "llm.base_url" in text and "voicedesk demo" in text
+        # the ElevenLabs key is not optional with the default voice: say so, and the way out
+        assert "both `OPENAI_API_KEY`" in text and "`ELEVENLABS_API_KEY`" in text
+        assert 'tts.provider = "openai"' in text
         assert calls == []  # no doomed connection attempt
         await pilot.press("space")  # no conversation to talk to: the key is off here
         assert app.check_action("ptt", ()) is False

@@ -125,8 +125,9 @@ class ErrorScreen(_Dialog):
 SETUP_TEXT = """\
 voicedesk needs somewhere to send your speech, and no API key is set. Pick one way forward:
 
-1. **Cloud** — set `OPENAI_API_KEY` (and `ELEVENLABS_API_KEY` for the voice) in your \
-environment, or run `voicedesk config init` and put the keys in the config file.
+1. **Cloud** — set both `OPENAI_API_KEY` (hearing and answering) and `ELEVENLABS_API_KEY` \
+(the voice) in your environment, or run `voicedesk config init` and put the keys in the \
+config file. With only an OpenAI key, set `tts.provider = "openai"` to use OpenAI's voice.
 2. **Local or self-hosted** — point `llm.base_url` (and `stt`/`tts`) at OpenAI-compatible or \
 on-device servers, e.g. `stt.provider = "local"`, `tts.provider = "local"`. Press **ctrl+s** \
 to edit the settings here.
