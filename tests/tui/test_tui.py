@@ -994,3 +994,25 @@ async def test_settings_screen_masks_api_keys(tmp_path: Path) -> None:
         assert not field.password  # cleared after saving
         await pilot.press(*"turn.mode = ")
         assert not field.password
+
+
+async def test_dialogs_over_the_setup_screen_offer_no_session_keys(tmp_path: Path) -> None:
+    from textual.widgets._footer import FooterKey
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        raise AssertionError("no session without keys")
+
+    app = VoiceDeskApp(Settings(), make_session, config_path=tmp_path / "c.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key, screen_type in (("ctrl+s", SettingsScreen), ("question_mark", HelpScreen)):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, screen_type)
+            footer_actions = {k.action for k in app.query(FooterKey)}  # the setup's footer
+            assert not footer_actions & {"ptt", "talk_hold", "mute", "hands_free", "interrupt"}
+            assert app.check_action("mute", ()) is False
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, SetupScreen)
+

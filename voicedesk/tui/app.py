@@ -620,14 +620,20 @@ class VoiceDeskApp(App[int]):
         self.exit(0)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the keys that drive a conversation on the setup screen; one talk binding."""
-        if action in SESSION_ACTIONS and isinstance(self.screen, SetupScreen):
+        """Hide the keys that drive a conversation on the setup screen (and the dialogs opened
+        over it: the footer shows the top screen's bindings); one talk binding."""
+        if action in SESSION_ACTIONS and self.in_setup:
             return False
         if action == "talk_hold":
             return self.talk_mode == "hold"
         if action == "ptt":
             return self.talk_mode == "toggle"
         return True
+
+    @property
+    def in_setup(self) -> bool:
+        """The setup screen is up, possibly under a dialog: there is no conversation."""
+        return any(isinstance(screen, SetupScreen) for screen in self.screen_stack)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
