@@ -1016,3 +1016,20 @@ async def test_dialogs_over_the_setup_screen_offer_no_session_keys(tmp_path: Pat
             await pilot.pause()
             assert isinstance(app.screen, SetupScreen)
 
+
+async def test_settings_refuse_an_unknown_theme(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    config = tmp_path / "config.toml"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        status = screen.query_one("#settings-status", Static)
+        screen.query_one(Input).value = "ui.theme = bogus"
+        await pilot.press("enter")
+        assert status.has_class("error") and "bogus" in text_of(status)
+        assert "nord" in text_of(status) and "not saved" in text_of(status)
+        assert not config.exists() or "bogus" not in config.read_text(encoding="utf-8")
+        screen.query_one(Input).value = "ui.theme = nord"
+        await pilot.press("enter")
+        assert status.has_class("ok") and 'theme = "nord"' in config.read_text(encoding="utf-8")

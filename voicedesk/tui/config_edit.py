@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,20 @@ def parse_pair(line: str) -> tuple[str, Any]:
     return key, value
 
 
-def apply_pair(path: Path, line: str) -> tuple[str, Settings]:
-    """Validate ``line`` against the file at ``path`` and write it; returns the key and result."""
+def apply_pair(
+    path: Path, line: str, *, themes: Collection[str] | None = None
+) -> tuple[str, Settings]:
+    """Validate ``line`` against the file at ``path`` and write it; returns the key and result.
+
+    ``themes``: the UI's theme names, to check ``ui.theme`` (the config model only knows it
+    is a string, and an unknown theme would only be noticed, and ignored, at the next start).
+    """
     key, value = parse_pair(line)
+    if key == "ui.theme" and themes is not None and value not in themes:
+        raise ConfigError(
+            f"There is no theme '{value}'",
+            f"use one of {', '.join(sorted(themes))}; {key} was not saved",
+        )
     if key == "ui.global_hotkey" and isinstance(value, str) and value.strip():
         # The config model only knows it is a string; the key names are checked here so a
         # typo is caught now rather than as a notice at the next start.

@@ -216,7 +216,7 @@ class SettingsScreen(_Dialog):
         message.stop()
         status = self.query_one("#settings-status", Static)
         try:
-            key, _ = apply_pair(self.config_path, message.value)
+            key, _ = apply_pair(self.config_path, message.value, themes=self.app.available_themes)
         except ConfigError as exc:
             status.set_classes("error")
             # the full path is on the line above: naming the file keeps the verdict short
