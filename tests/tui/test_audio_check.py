@@ -151,9 +151,16 @@ async def levels(pilot: Any, *values: float, zero: bool = False) -> None:
 
 
 async def test_check_hears_you_and_restores_the_mic(tmp_path: Path) -> None:
-    app = audio_app(tmp_path)
+    marker = data_dir() / AUDIO_CHECK_MARKER
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("closed\n")  # the first-run check was shown before; c runs it again
+    app = audio_app(tmp_path, simulated=False)
     async with app.run_test(size=(80, 24)) as pilot:
         session = await started_fake(pilot)
+        app.bus.publish(
+            ev.AudioInfo(input_device="USB Mic", output_device="Speakers", echo_cancellation=True)
+        )
+        await pilot.pause()
         await pilot.press("c")
         screen = app.screen
         assert isinstance(screen, AudioCheckScreen) and not screen.first_run
@@ -169,7 +176,7 @@ async def test_check_hears_you_and_restores_the_mic(tmp_path: Path) -> None:
         await pilot.press("escape")
         assert not isinstance(app.screen, AudioCheckScreen)
         assert not session.muted and session.calls[-1] == "muted:False"
-        assert (data_dir() / AUDIO_CHECK_MARKER).read_text() == "heard\n"
+        assert marker.read_text() == "heard\n"
 
 
 async def test_check_catches_an_all_zero_microphone(tmp_path: Path) -> None:
@@ -285,3 +292,32 @@ async def test_check_in_the_command_palette(tmp_path: Path) -> None:
         commands["Microphone and speaker check"].callback()
         await pilot.pause()
         assert isinstance(app.screen, AudioCheckScreen)
+
+
+async def test_a_check_in_the_demo_does_not_count_as_the_first_run_check(
+    tmp_path: Path,
+) -> None:
+    """Running c in `voicedesk demo` (file devices) must not hide the real first-run check."""
+    for simulated, device in ((True, "USB Mic"), (False, "file")):
+        app = audio_app(tmp_path, simulated=simulated)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started_fake(pilot)
+            app.bus.publish(
+                ev.AudioInfo(input_device=device, output_device=device, echo_cancellation=False)
+            )
+            await pilot.pause()
+            await pilot.press("c")
+            assert isinstance(app.screen, AudioCheckScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, AudioCheckScreen)
+    assert not (data_dir() / AUDIO_CHECK_MARKER).exists()
+
+    real = audio_app(tmp_path, simulated=False)
+    async with real.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        real.bus.publish(
+            ev.AudioInfo(input_device="USB Mic", output_device="Speakers", echo_cancellation=True)
+        )
+        await pilot.pause()
+        assert isinstance(real.screen, AudioCheckScreen) and real.screen.first_run

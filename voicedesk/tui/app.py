@@ -144,6 +144,7 @@ class VoiceDeskApp(App[int]):
         # talk key: "toggle" until the terminal proves it reports key release
         self.talk_mode: TalkMode = "toggle"
         self._held = False  # the mic was opened by a talk-key press that has not come up yet
+        self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
         self._audio_check: AudioCheckScreen | None = None
         self._muted_before_check = False
@@ -305,6 +306,7 @@ class VoiceDeskApp(App[int]):
             self._refresh_mode()
         elif isinstance(event, ev.AudioInfo):
             status.set_audio(event.input_device, event.output_device, event.echo_cancellation)
+            self.input_device = event.input_device
             self.output_device = event.output_device
             if self._first_run_check_due(event):
                 self.action_audio_check(first_run=True)
@@ -524,9 +526,14 @@ class VoiceDeskApp(App[int]):
     def _check_marker(self) -> Path:
         return data_dir() / AUDIO_CHECK_MARKER
 
+    @property
+    def on_sound_devices(self) -> bool:
+        """The session uses real sound devices (not WAV files, not the demo or the simulator)."""
+        return not self.simulated and self.input_device not in (None, "file")
+
     def _first_run_check_due(self, event: ev.AudioInfo) -> bool:
-        """Once per machine, when a session really uses sound devices (not WAV files, not sim)."""
-        if self._first_run_check_done or self.simulated or event.input_device == "file":
+        """Once per machine, when a session really uses sound devices."""
+        if self._first_run_check_done or not self.on_sound_devices:
             return False
         self._first_run_check_done = True
         return self._audio_check is None and not self._check_marker().exists()
@@ -557,6 +564,8 @@ class VoiceDeskApp(App[int]):
         if session is not None and session.muted and not self._muted_before_check:
             session.set_muted(False)
             self._refresh_mode()
+        if not self.on_sound_devices:  # a check of the demo's files says nothing about the mic
+            return
         try:  # shown once on its own; c runs it again any time
             marker = self._check_marker()
             marker.parent.mkdir(parents=True, exist_ok=True)
