@@ -845,21 +845,25 @@ async def test_small_terminal_keeps_quit_help_and_the_conversation(tmp_path: Pat
     """At 60×15 the side panel and the least needed keys give way, never Quit or Help."""
     from textual.widgets._footer import FooterKey
 
-    app = fake_app(tmp_path)
-    async with app.run_test(size=(60, 15)) as pilot:
-        await started_fake(pilot)
-        await pilot.pause()
-        assert not app.query_one("#side").display
-        assert conversation(app).region.width == 60
-        shown = [key for key in app.footer.query(FooterKey) if key.display]
-        assert {key.action for key in shown} >= {"ptt", "mute", "type", "help", "quit"}
-        assert all(key.region.right <= 60 and key.region.width > 0 for key in shown)
-        assert not app.footer.show_command_palette
+    def shown() -> list[FooterKey]:
+        return [key for key in app.footer.query(FooterKey) if key.display]
 
-        await pilot.resize_terminal(120, 40)
-        await pilot.pause()
-        assert app.query_one("#side").display and app.footer.show_command_palette
-        assert all(key.display for key in app.footer.query(FooterKey))
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        for size in ((60, 15), (120, 40), (60, 15)):  # as started, and resized both ways
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            if size[0] == 60:
+                assert not app.query_one("#side").display
+                assert conversation(app).region.width == 60
+                actions = {key.action for key in shown()}
+                assert actions >= {"ptt", "mute", "type", "help", "quit"}
+                assert "command_palette" not in actions
+                assert all(key.region.right <= 60 and key.region.width > 0 for key in shown())
+            else:
+                assert app.query_one("#side").display
+                assert len(shown()) == len(app.footer.query(FooterKey))
 
 
 async def test_settings_verdict_visible_on_a_small_terminal() -> None:

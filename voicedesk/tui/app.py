@@ -191,7 +191,9 @@ class VoiceDeskApp(App[int]):
             return
         width = event.size.width
         footer.compact = width < COMPACT_FOOTER_BELOW
-        footer.show_command_palette = width >= FOOTER_PALETTE_FROM
+        # classes, not Footer.show_command_palette: the footer only reads that when it
+        # recomposes, which a resize does not make it do
+        footer.set_class(width < FOOTER_PALETTE_FROM, "-no-palette")
         footer.set_class(width < FOOTER_ALL_KEYS_FROM, "-narrow")
         self.main_area.set_class(width < SIDE_PANEL_FROM, "-narrow")
 
