@@ -93,9 +93,13 @@ class LLMSettings(_Section):
     api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding this server's key")
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(400, ge=16, le=8192)
-    # A spoken turn's budget: the first streamed chunk within a few seconds, then no gap
-    # between chunks longer than request_timeout_s (a stall mid-answer).
-    first_token_timeout_s: float = Field(4.0, gt=0, le=120)
+    # The first streamed chunk within this many seconds, then no gap between chunks longer
+    # than request_timeout_s (a stall mid-answer). 15 s, not the 1–3 s a cloud model takes:
+    # a local server (Ollama, LM Studio) loads the model on the first request after it went
+    # idle, and a reasoning model thinks before its first token; both answer, slowly, and a
+    # false failure is worse than the wait. A server that hangs is still named in 15 s, not
+    # the ~40 s of the HTTP client's read timeout and retry.
+    first_token_timeout_s: float = Field(15.0, gt=0, le=120)
     request_timeout_s: float = Field(10.0, gt=0, le=300)
     system_prompt: str | None = None
 

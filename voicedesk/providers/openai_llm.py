@@ -5,7 +5,7 @@ the models once at start-up, which both opens a connection and checks the key, s
 is reported before the first turn rather than after it.
 
 Deadlines follow the latency budget of a spoken turn, not an HTTP client's defaults: the
-first streamed chunk must come within ``first_token_s`` (a few seconds; the model list at
+first streamed chunk must come within ``first_token_s`` (15 s by default; the model list at
 start-up too), then no gap between chunks may exceed ``stall_s``. A hung server is reported
 after ``first_token_s``, not after a long read timeout and a retry.
 
@@ -50,7 +50,7 @@ class OpenAIChat:
         api_key: str,
         model: str,
         base_url: str | None = None,
-        first_token_s: float = 4.0,
+        first_token_s: float = 15.0,
         stall_s: float = 10.0,
         max_retries: int = 1,
     ) -> None:
