@@ -79,7 +79,8 @@ def show_text(path: Path, *, named_by: str | None = None) -> str:
     """The effective settings as TOML with secrets masked; a bad config raises ConfigError."""
     import tomlkit
 
-    from voicedesk.config import load_settings, masked
+    from voicedesk.config import load_settings
+    from voicedesk.config_secrets import masked
 
     settings = load_settings(path, named_by=named_by)
     doc = tomlkit.document()

@@ -17,14 +17,8 @@ from typing import Any
 
 import tomlkit
 
-from voicedesk.config import (
-    Settings,
-    is_secret_name,
-    load_settings,
-    mask_secret,
-    mask_text,
-    read_config_text,
-)
+from voicedesk.config import Settings, load_settings, read_config_text
+from voicedesk.config_secrets import is_secret_name, mask_secret, mask_text
 from voicedesk.errors import ConfigError
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+$")

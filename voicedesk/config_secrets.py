@@ -1,0 +1,132 @@
+"""Which settings hold secrets, and how every view of the settings hides them.
+
+`voicedesk config show` output is meant to be pasted into a bug report, and the settings
+screen shows the file: both must hide API keys, but also what MCP servers get in their
+environment or headers, tokens passed as arguments and passwords in URLs. The masks are
+recognisable, so a config that was saved from `config show` is refused rather than loaded
+with "set (…1234)" as the key (``masks_in``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from voicedesk.config import Settings
+
+# A setting (or header, env entry, flag) named like this holds a secret: a name whose last
+# word is one of these (``openai_api_key``, ``GITHUB_TOKEN``, ``Authorization``; not
+# ``talk_key_mode``, ``max_tokens`` or ``global_hotkey``), or any name with one of
+# ``_STRONG_SECRET_WORDS`` in it.
+_SECRET_LAST_WORDS = {
+    "key",
+    "apikey",
+    "token",
+    "accesstoken",
+    "authtoken",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "auth",
+    "authorization",
+    "credential",
+    "credentials",
+    "cookie",
+    "bearer",
+}
+_STRONG_SECRET_WORDS = ("secret", "password", "passwd")
+# In any text: the user:password part of a URL, and secret-named query parameters or flags.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/@\s]+@")
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?i)((?:^|[?&;\s]|--?)[\w.\-]*?(?:key|token|secret|passw(?:or)?d|auth\w*|credential\w*)=)"
+    r"[^&\s]+"
+)
+HIDDEN = "***"
+# What `config show` prints instead of a secret; loading one of these is refused.
+_MASK = re.compile(r"not set|set|set \(…[^)]{0,4}\)")
+_MASKED_FRAGMENT = re.compile(r"(?:://|=)\*\*\*(?:@|&|$|\s)|^\*\*\*$")
+
+
+def is_secret_name(name: str) -> bool:
+    """Does a setting, header, env entry or flag with this name hold a secret?"""
+    words = [w for w in re.split(r"[_\-.\s]+", name.strip().lower()) if w]
+    if not words:
+        return False
+    return words[-1] in _SECRET_LAST_WORDS or any(
+        strong in name.lower() for strong in _STRONG_SECRET_WORDS
+    )
+
+
+def is_secret_path(loc: tuple[Any, ...] | list[Any]) -> bool:
+    """Whether the value at this place in the settings is a secret."""
+    parts = [str(p) for p in loc]
+    if parts[:1] == ["keys"]:
+        return True
+    if len(parts) >= 5 and parts[:2] == ["tools", "mcpServers"] and parts[3] in ("env", "headers"):
+        return True  # anything an MCP server gets in its environment or its requests
+    names = [p for p in loc if isinstance(p, str)]
+    return bool(names) and is_secret_name(names[-1])
+
+
+def mask_secret(value: str) -> str:
+    """How a secret is shown: whether it is there and, if long, its last four characters."""
+    if not value:
+        return "not set"
+    return f"set (…{value[-4:]})" if len(value) > 12 else "set"
+
+
+def mask_text(text: str) -> str:
+    """A URL's user:password and secret-named ``name=value`` parts hidden in any text."""
+    text = _URL_USERINFO.sub(rf"\1{HIDDEN}@", text)
+    return _SECRET_ASSIGNMENT.sub(rf"\1{HIDDEN}", text)
+
+
+def _mask_tree(node: Any, loc: tuple[Any, ...]) -> Any:
+    if isinstance(node, dict):
+        return {k: _mask_tree(v, (*loc, k)) for k, v in node.items()}
+    if isinstance(node, list):
+        out = []
+        for i, item in enumerate(node):
+            before = node[i - 1] if i else None
+            flag = isinstance(before, str) and before.startswith("-") and "=" not in before
+            if flag and isinstance(item, str) and is_secret_name(before):  # --token VALUE
+                out.append(HIDDEN)
+            else:
+                out.append(_mask_tree(item, (*loc, i)))
+        return out
+    if isinstance(node, str):
+        return mask_secret(node) if is_secret_path(loc) else mask_text(node)
+    return node
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """Settings as plain data with every secret shown as present/absent only: API keys,
+    header values and env entries of MCP servers, anything named like a key, token or
+    password, and passwords in URLs. Loading these masks back is refused (:func:`masks_in`)."""
+    data = settings.model_dump(mode="json", exclude={"source"})
+    keys = {
+        name: mask_secret(secret.get_secret_value() if secret is not None else "")
+        for name, secret in ((n, getattr(settings.keys, n)) for n in data["keys"])
+    }
+    data = _mask_tree({k: v for k, v in data.items() if k != "keys"}, ())
+    data["keys"] = keys
+    return data
+
+
+def masks_in(node: Any, loc: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+    """(dotted key, value) for every masked value from `config show` found in a layer."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += masks_in(value, (*loc, key))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            found += masks_in(item, (*loc, i))
+    elif isinstance(node, str) and (
+        (is_secret_path(loc) and _MASK.fullmatch(node.strip())) or _MASKED_FRAGMENT.search(node)
+    ):
+        found.append((".".join(str(p) for p in loc), node))
+    return found
