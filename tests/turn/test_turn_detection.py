@@ -941,6 +941,17 @@ def test_the_words_alone_are_read_however_long_the_turn(repeat: int) -> None:
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_a_finished_sentence_is_not_cut_at_its_comma() -> None:
+    """ "Sure, | send it to the whole team.": the gap at the comma reads "Sure." and Smart
+    Turn scores it 0.92, but a lone opener waits out an in-sentence pause, so the sentence
+    is one turn, ended soon after its last word."""
+    path = FIXTURES.parent / "cues" / "comma-sure.wav"
+    (turn,) = replay(path, settings(), transcriber=local_stt.cue_reader()).to_json()["turns"]
+    assert turn["text"].startswith("Sure, send it")
+    assert turn["decided_s"] - 2.331 <= 0.4  # the labelled end of the speech
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
 @pytest.mark.parametrize(
     ("name", "heard"),
     [

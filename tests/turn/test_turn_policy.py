@@ -56,6 +56,13 @@ from voicedesk.turn.cues import (
         ("Let's", "incomplete"),
         ("Yes, and", "incomplete"),
         ("No.", "hesitant"),  # may go on after a comma: "No, it isn't."
+        # a word a turn opens with before a comma, alone so far ("Sure, | send it …")
+        ("Sure.", "hesitant"),
+        ("Hi.", "hesitant"),
+        ("Okay", "hesitant"),
+        ("Right.", "hesitant"),
+        ("Sure, send it to the whole team.", "complete"),
+        ("Hi, can you check the weather in Paris?", "complete"),
         ("I did.", "hesitant"),  # an answer, or "I did | the dishes"
         ("Open this document.", "complete"),
         ("What time is my next meeting?", "complete"),

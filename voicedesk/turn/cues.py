@@ -212,6 +212,32 @@ _WH = frozenset(["what", "why", "when", "where", "how", "which", "who", "whose"]
 _SUBJECT_OPENERS = frozenset(["a", "an", "the", "my", "your", "his", "her", "our", "their"])
 _SUBJECT_PRONOUNS = frozenset(["i", "you", "he", "she", "it", "we", "they"])
 _LEAD_INS = frozenset(["so", "and", "but", "well", "okay", "ok", "oh", "now", "then", "hey"])
+# Words a turn opens with before a comma ("Sure, | send it to the team.", "Hi, | can you …"):
+# said alone they are a whole reply as often, but the comma's gap (0.13–0.32 s in Piper's
+# speech) reads as the end of a finished one-word sentence, and the turn ended there. Alone,
+# they wait out an in-sentence pause — which costs a real one-word reply nothing live, where
+# the answer is already being prepared and comes later than that (docs/architecture.md).
+_OPENERS = _LEAD_INS | frozenset(
+    [
+        "hi",
+        "hello",
+        "sure",
+        "right",
+        "alright",
+        "yes",
+        "yeah",
+        "thanks",
+        "please",
+        "actually",
+        "honestly",
+        "first",
+        "anyway",
+        "also",
+        "look",
+        "listen",
+        "sorry",
+    ]
+)
 _CLAUSE_BREAK = re.compile(r"[.!?,;:]+\s+")
 # Verbs of giving and telling take two objects; asked for with "me"/"us" alone, the thing
 # is still to come ("can you tell me | when the bank opens?"). Not "call", "text", "email",
@@ -309,6 +335,8 @@ def transcript_cue(text: str) -> Cue:
     last = words[-1]
     question = stripped.endswith("?")
     clause = _last_clause_words(stripped)
+    if len(words) == 1 and last in _OPENERS:
+        return Cue("hesitant", f"only '{last}' so far")
     if _short_answer(clause, words):
         return Cue("complete", "a short answer")
     # "What" can be the name a naming verb wants ("what is it called?"); a question that
