@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -720,6 +721,24 @@ def test_replay_takes_the_doubtful_of_two_readings() -> None:
     (turn,) = held["turns"]
     assert turn["reason"] == "timeout" and turn["text"].endswith("meeting at")
     assert turn["decided_s"] - turn["end_s"] >= s.turn.max_wait_ms / 1000 - 1e-6
+
+
+def test_a_realtime_replay_does_not_stop_the_clock_for_a_slow_reading() -> None:
+    """Paced like a microphone, the audio goes on while a pause is read, as live: a reading
+    that takes longer than the maximum wait must not leave every turn to end by timeout
+    with no model check (it did when the reading blocked the audio loop)."""
+    s = settings()
+
+    class Slow:
+        def read_for_cues(self, audio: np.ndarray, silence_s: float = 0.0) -> local_stt.CueReading:
+            time.sleep(s.turn.max_wait_ms / 1000 + 0.2)
+            return _reading("What time is my next meeting?")
+
+    result = replay(FIXTURES / FINISHED, s, transcriber=Slow(), realtime=True).to_json()
+    (turn,) = result["turns"]
+    assert turn["reason"] == "model" and result["eou_checks"]
+    # decided by Smart Turn once the reading was overdue, not at the maximum wait
+    assert turn["decided_s"] - turn["end_s"] < s.turn.max_wait_ms / 1000 - 0.5
 
 
 def test_replay_waits_out_a_pause_when_the_last_word_may_have_dangled() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from voicedesk.config import Settings
+from voicedesk.turn.cues import Reading
 from voicedesk.turn.detector import TurnDetector, TurnSignal
 from voicedesk.turn.pause_reading import CueReader, PauseReader
 
@@ -70,6 +72,16 @@ def replay(
     ptt = (mode or settings.turn.mode) == "push-to-talk"
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(PauseReader(transcriber)) if transcriber else None
+        # Paced like a microphone, the audio must not wait for a reading: it is read on a
+        # thread of its own, as the live engine reads it off its event loop, and its cue
+        # arrives when it is done. (Read in the loop, a reading of ~0.7 s stopped the clock,
+        # and the blocks fed after it in a burst reached the maximum wait before Smart
+        # Turn's answer came: every turn ended by timeout, with no model check.)
+        background = (
+            stack.enter_context(ThreadPoolExecutor(1)) if realtime and reader is not None else None
+        )
+        pending: tuple[Future[Reading], int] | None = None
+        read_pause = -1  # the detector's pause count last sent to be read
         for i in range(0, len(audio) - block + 1, block):
             at = i / 16_000
             if realtime:
@@ -80,9 +92,23 @@ def replay(
                 _record(result, detector.ptt_press(at))
             signals = detector.feed(audio[i : i + block], at)
             _record(result, signals)
-            if reader is not None and any(s.kind == "speech_stop" for s in signals):
+            if pending is not None and pending[0].done():
+                _record(result, detector.set_reading(pending[0].result(), at, pause=pending[1]))
+                pending = None
+            stopped = any(s.kind == "speech_stop" for s in signals)
+            if reader is not None and background is None and stopped:
                 reading = reader.read(*detector.pause_audio())
                 _record(result, detector.set_reading(reading, at + block / 16_000))
+            elif background is not None and reader is not None and pending is None:
+                # one reading at a time, as live: a pause that came while another was being
+                # read is read once that is done, if the person has not spoken on since
+                unread = (
+                    detector.in_turn and not detector.in_speech and read_pause != detector.pauses
+                )
+                if unread:
+                    read_pause = detector.pauses
+                    future = background.submit(reader.read, *detector.pause_audio())
+                    pending = (future, read_pause)
             if ptt and i + block >= len(pcm16) and i < len(pcm16):
                 _record(result, detector.ptt_release(len(pcm16) / 16_000))
     return result
