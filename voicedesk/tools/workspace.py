@@ -532,7 +532,8 @@ class Workspace:
         doing: str,
     ) -> None:
         """Put ``data`` back, unless the file stopped holding ``current``; then the history
-        goes back to ``previous`` too."""
+        goes back to ``previous`` too (which is why the caller prunes blobs only after this:
+        ``previous`` may still need the versions the new history dropped)."""
 
         def check() -> None:
             self.check_unchanged(path, current, doing)
@@ -582,8 +583,9 @@ class Workspace:
         target = hist.versions[hist.cursor - 1]
         data = self._blob(rel, target)
         hist.cursor -= 1
-        self._save(hist)
+        self._save(hist, prune=False)  # blobs go once the document is restored
         self._restore(path, data, current=current, previous=previous, doing="undo")
+        self._prune(hist)
         return current, data
 
     def redo(self, path: Path) -> tuple[bytes | None, bytes | None]:
@@ -602,8 +604,9 @@ class Workspace:
         target = hist.versions[hist.cursor + 1]
         data = self._blob(rel, target)
         hist.cursor += 1
-        self._save(hist)
+        self._save(hist, prune=False)  # blobs go once the document is restored
         self._restore(path, data, current=current, previous=previous, doing="redo")
+        self._prune(hist)
         return current, data
 
     def version(self, path: Path, steps_back: int) -> bytes | None:

@@ -1,0 +1,59 @@
+"""Edits that used to corrupt documents, each cut down to its smallest case.
+
+Most were found by the randomised tests in ``test_docs_fuzz.py``. They call :class:`DocsTools`
+directly (what the MCP tools call), so they run in milliseconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicedesk.tools.docs_server import DocsTools
+from voicedesk.tools.workspace import StaleDocumentError, Workspace
+
+
+@pytest.fixture
+def tools(tmp_path: Path) -> DocsTools:
+    root = tmp_path / "ws"
+    root.mkdir()
+    return DocsTools(Workspace(root, tmp_path / "history"))
+
+
+def put(tools: DocsTools, name: str, data: bytes) -> Path:
+    path = tools.ws.root / name
+    path.write_bytes(data)
+    tools.read_document(name)
+    return path
+
+
+def read(tools: DocsTools, name: str) -> list[str]:
+    return tools.read_document(name).splitlines()[1:]
+
+
+def test_failed_undo_keeps_the_versions_its_history_goes_back_to(
+    tools: DocsTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Undo pruned blobs before restoring; when the restore was then refused (the file changed
+    again meanwhile) the history went back to versions whose blobs were gone."""
+    ws = tools.ws
+    path = ws.root / "a.txt"
+    ws.write(path, b"B", before=None)
+    ws.write(path, b"C", before=b"B")
+    ws.undo(path)  # B; C is the redo step
+    path.write_bytes(b"D")  # another program...
+    ws.read(path)  # ...and the person read it again
+    real_check = ws.check_unchanged
+
+    def changed_again(*args: object, **kwargs: object) -> None:
+        raise StaleDocumentError("changed again")
+
+    monkeypatch.setattr(ws, "check_unchanged", changed_again)
+    with pytest.raises(StaleDocumentError):
+        ws.undo(path)
+    monkeypatch.setattr(ws, "check_unchanged", real_check)
+    path.write_bytes(b"B")  # the other program put it back
+    ws.read(path)
+    ws.redo(path)
+    assert path.read_bytes() == b"C"
