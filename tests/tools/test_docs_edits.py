@@ -6,8 +6,12 @@ directly (what the MCP tools call), so they run in milliseconds.
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
 from pathlib import Path
 
+import docx
 import pytest
 
 from voicedesk.tools.docs_server import DocsTools
@@ -30,6 +34,34 @@ def put(tools: DocsTools, name: str, data: bytes) -> Path:
 
 def read(tools: DocsTools, name: str) -> list[str]:
     return tools.read_document(name).splitlines()[1:]
+
+
+def png_1x1() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def test_word_edit_next_to_a_picture_keeps_the_picture(tools: DocsTools) -> None:
+    """Setting a run's text clears the run: the picture run between "Hello " and "world" has
+    no text of its own and was emptied on the way, so the picture vanished."""
+    d = docx.Document()
+    p = d.add_paragraph("Hello ")
+    p.add_run().add_picture(io.BytesIO(png_1x1()))
+    p.add_run("world")
+    buf = io.BytesIO()
+    d.save(buf)
+    path = put(tools, "pic.docx", buf.getvalue())
+    tools.edit_document("pic.docx", "find_replace", find="world", replace_with="there")
+    kept = docx.Document(str(path))
+    assert kept.paragraphs[0].text == "Hello there"
+    assert len(kept.inline_shapes) == 1
 
 
 def test_failed_undo_keeps_the_versions_its_history_goes_back_to(

@@ -475,10 +475,16 @@ def _set_paragraph_text(paragraph: Any, text: str) -> None:
             if placed:
                 if start >= b:
                     break
-                run.text = chunk[min(b, end) - start :]
+                new = chunk[min(b, end) - start :]
             elif a <= end:
-                run.text = chunk[: a - start] + middle + chunk[min(b, end) - start :]
+                new = chunk[: a - start] + middle + chunk[min(b, end) - start :]
                 placed = True
+            else:
+                continue
+            # Setting a run's text clears all its content: a picture in a run with no text
+            # of its own would go with it, so runs whose text stays the same are left alone.
+            if new != chunk:
+                run.text = new
         if placed and paragraph.text == text:
             return
     _replace_paragraph_text(paragraph, text)
