@@ -15,6 +15,7 @@ import docx
 import pytest
 
 from voicedesk.tools.docs_server import DocsTools
+from voicedesk.tools.formats import FormatError
 from voicedesk.tools.workspace import StaleDocumentError, Workspace
 
 
@@ -34,6 +35,20 @@ def put(tools: DocsTools, name: str, data: bytes) -> Path:
 
 def read(tools: DocsTools, name: str) -> list[str]:
     return tools.read_document(name).splitlines()[1:]
+
+
+def test_replace_section_with_only_its_heading_is_refused(tools: DocsTools) -> None:
+    """That emptied the section without the confirmation a deletion needs."""
+    data = b"## Costs\n\nMoney.\n\nMore money.\n"
+    path = put(tools, "a.md", data)
+    with pytest.raises(FormatError, match="needs text"):
+        tools.edit_document("a.md", "replace_section", section="Costs", text="## Costs")
+    assert path.read_bytes() == data
+
+
+def test_a_heading_of_only_symbols_names_its_section(tools: DocsTools) -> None:
+    put(tools, "a.md", b"# \xe2\x9c\x85\n\nDone.\n\n# Open\n\nLater.\n")
+    assert "[2] Done." in tools.read_document("a.md", section="✅")
 
 
 def png_1x1() -> bytes:

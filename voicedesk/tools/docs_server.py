@@ -657,6 +657,14 @@ class DocsTools:
                 blocks[head].text
             ):
                 parsed = parsed[1:]  # the model repeated the heading; keep the existing one
+            if not parsed:
+                # Only the heading again: that would empty the section without the
+                # confirmation a deletion needs.
+                raise FormatError(
+                    "replace_section needs text: the new body of the section, not just its "
+                    "heading. To remove the section's paragraphs, delete them (that needs "
+                    "the person's confirmation)."
+                )
             new_blocks[head + 1 : hi] = parsed
             first = (
                 f"Replaced the body of section “{blocks[head].text}” in {rel} with "

@@ -690,8 +690,11 @@ def section_range(blocks: list[Block], heading: int) -> tuple[int, int]:
 
 def _norm(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
+    folded = " ".join(text.split())
     text = re.sub(r"^\s*(\d+(\.\d+)*\.?|[ivx]+\.)\s+", "", text)  # "2. Costs" matches "costs"
-    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+    # A heading of only symbols ("✅", "—") has no words; it is matched as written, else
+    # its section could not be named at all.
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split()) or folded
 
 
 def find_heading(blocks: list[Block], name: str) -> int:
