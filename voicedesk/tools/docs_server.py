@@ -596,7 +596,12 @@ class DocsTools:
             not_a_row(i)
             parsed = need_text("the new paragraph")
             old = blocks[i]
-            if old.is_heading and len(parsed) == 1 and not parsed[0].is_heading:
+            if (
+                old.is_heading
+                and len(parsed) == 1
+                and not parsed[0].is_heading
+                and "\n" not in parsed[0].text  # a heading is one line
+            ):
                 parsed[0].level = old.level  # replacing a heading's words keeps it a heading
             parsed[0].source = old.source  # .docx: keep the paragraph and its formatting
             new_blocks[i : i + 1] = parsed
@@ -691,6 +696,8 @@ class DocsTools:
                 raise FormatError("rename_heading needs section: the current heading.")
             head = formats.find_heading(blocks, section)
             new_name = formats.clean_text(text or "").strip().lstrip("#").strip()
+            if kind == "markdown":
+                new_name = formats.heading_text(new_name)  # "Budget ##" reads as "Budget"
             if not new_name or "\n" in new_name:
                 raise FormatError("rename_heading needs text: the new heading, on one line.")
             old = blocks[head]
@@ -725,7 +732,8 @@ class DocsTools:
                 if n:
                     total += n
                     touched.append(i + 1)
-                    new_blocks[i] = Block(new_text, blocks[i].level, blocks[i].source)
+                    changed = Block(new_text, blocks[i].level, blocks[i].source)
+                    new_blocks[i] = self._settled(changed, kind, rel, i, needle)
             in_rows = (
                 f" {_plural(rows, 'occurrence')} in table rows stayed as they were: table rows "
                 f"are read-only."
@@ -763,6 +771,32 @@ class DocsTools:
             lines += self._numbered(result, shown[0], min(shown[1], len(result)))[0]
         lines.append("Say undo to take it back.")
         return "\n".join(lines)
+
+    @staticmethod
+    def _settled(block: Block, kind: formats.Kind, rel: str, i: int, needle: str) -> Block:
+        """``block`` as it will read back, or FormatError if a replacement in it would change
+        the paragraph numbers: every later edit by number would then hit the wrong text."""
+        settled = formats.settle(block, kind)
+        if settled == []:
+            raise FormatError(
+                f"Replacing “{needle}” would leave paragraph {i + 1} of {rel} empty, so "
+                f"nothing changed. To remove that paragraph, use delete_paragraph."
+            )
+        if settled is None or len(settled) > 1:
+            what = (
+                "a code block that swallows the rest of the document"
+                if settled is None
+                else f"{len(settled)} paragraphs"
+            )
+        elif settled[0].level != block.level:
+            what = "a heading" if settled[0].level else "an ordinary paragraph"
+        else:
+            return Block(settled[0].text, block.level, block.source, block.table)
+        raise FormatError(
+            f"Replacing “{needle}” would turn paragraph {i + 1} of {rel} into {what}, which "
+            f"changes how the document is divided, so nothing changed. Use replace_paragraph "
+            f"to rewrite that paragraph as it should be."
+        )
 
     def _history_result(self, verb: str, path: str, step: Callable[[Path], Any]) -> str:
         real = self.ws.resolve(path, must_exist=False)

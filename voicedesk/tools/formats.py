@@ -158,13 +158,20 @@ _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def _lines(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, line) of each line; ``end`` leaves out the newline and a CR before it."""
+    """(start, end, line) of each line; ``end`` leaves out the line ending.
+
+    A lone CR ends a line too, as in files from old Macs: read as part of a line, a whole
+    CR-only file was one block, and renaming its first heading dropped everything after it.
+    """
     pos = 0
-    for raw in text.split("\n"):
-        line = raw[:-1] if raw.endswith("\r") else raw
-        yield pos, pos + len(line), line
-        pos += len(raw) + 1
+    for m in _LINE_END.finditer(text):
+        yield pos, m.start(), text[pos : m.start()]
+        pos = m.end()
+    yield pos, len(text), text[pos:]
 
 
 def _block_of(lines: list[tuple[int, int, str]], level: int = 0) -> tuple[Block, int, int]:
@@ -224,6 +231,37 @@ def _plain_spans(text: str) -> list[tuple[Block, int, int]]:
     return out
 
 
+def _open_fence(text: str) -> str | None:
+    """The marker of a code fence ``text`` leaves open at its end (None: all are closed)."""
+    fence: str | None = None
+    for _, _, line in _lines(text):
+        if fence is not None:
+            if line.strip().startswith(fence):
+                fence = None
+        elif m := _FENCE.match(line):
+            fence = m.group(1)[0] * len(m.group(1))
+    return fence
+
+
+def _heading_line(block: Block) -> str:
+    """A Markdown heading line that reads back as exactly ``block``'s text.
+
+    Text ending in ``#`` ("Step #", "C #") would be taken for the optional closing sequence
+    and lost, so such a line gets a closing ``#`` of its own, as CommonMark does.
+    """
+    line = f"{'#' * block.level} {block.text}"
+    m = _HEADING.match(line)
+    if m is None or (m.group(2) or "").strip() != block.text:
+        line += " #"
+    return line
+
+
+def heading_text(text: str) -> str:
+    """What a Markdown heading saying ``text`` reads back as: a closing ``##`` is layout."""
+    m = _HEADING.match("# " + text)
+    return (m.group(2) or "").strip() if m else text.strip()
+
+
 def parse_markdown(text: str) -> list[Block]:
     """Split Markdown into ATX headings and blank-line separated blocks."""
     return [block for block, _, _ in _markdown_spans(text)]
@@ -237,7 +275,34 @@ def parse_plain(text: str) -> list[Block]:
 def text_to_blocks(text: str, kind: Kind) -> list[Block]:
     """Blocks for new content: Markdown syntax for .md and .docx, paragraphs for .txt."""
     text = clean_text(text)
-    return parse_plain(text) if kind == "text" else parse_markdown(text)
+    if kind == "text":
+        return parse_plain(text)
+    if fence := _open_fence(text):
+        # A fence left open runs to the end of the file and swallows every paragraph after
+        # it, so later edits by number would hit the wrong text: close it where the text ends.
+        text = text.rstrip("\n") + "\n" + fence
+    return parse_markdown(text)
+
+
+def settle(block: Block, kind: Kind) -> list[Block] | None:
+    """The blocks ``block`` reads back as once written among others (none: it is empty).
+
+    None when it would also swallow the paragraphs after it (a code fence left open). An edit
+    that changes a block's text in place (find_replace) checks this first: a replacement can
+    empty a paragraph, split it at a blank line, or make a line start with ``#`` or a fence.
+    """
+    if kind in ("docx", "pdf"):
+        return (
+            [Block(block.text, block.level, block.source, block.table)]
+            if block.text.strip()
+            else []
+        )
+    shown = _heading_line(block) if kind == "markdown" and block.level else block.text
+    spans = _plain_spans if kind == "text" else _markdown_spans
+    found = [b for b, _, _ in spans(shown + "\n\nx")]
+    if not found or (found[-1].text, found[-1].level) != ("x", 0):
+        return None
+    return found[:-1]
 
 
 # A byte-order mark says the encoding for sure (UTF-32 first: its LE mark starts like UTF-16's).
@@ -283,6 +348,14 @@ def _decode(data: bytes) -> tuple[str, bool, str]:
     return text, False, encoding
 
 
+_UNCLOSED = (
+    "A code block in this document is never closed (a line starting with ``` or ~~~ has no "
+    "closing line), so everything after it counts as part of it and anything added after "
+    "it would disappear into it. Close that code block first (replace its paragraph with "
+    "the closing line added), then try again."
+)
+
+
 def _separates(before: str, gap: str, after: str, kind: Kind) -> bool:
     """Whether ``gap`` keeps ``before`` and ``after`` apart as blocks (so numbering holds)."""
     spans = _plain_spans if kind == "text" else _markdown_spans
@@ -300,7 +373,7 @@ def _splice_text(doc: Document) -> str:
     text, spans, nl = doc.text, doc.spans, doc.newline
 
     def rendered(block: Block) -> str:
-        shown = block.render() if doc.kind == "markdown" else block.text
+        shown = _heading_line(block) if doc.kind == "markdown" and block.level else block.text
         return shown.replace("\n", nl)
 
     pieces: list[str] = []
@@ -321,6 +394,8 @@ def _splice_text(doc: Document) -> str:
             adjacent = src is not None and prev[1] == src - 1 and prev[2] and same
             if gap is None or not (adjacent or _separates(prev[0], gap, piece, doc.kind)):
                 gap = nl * 2
+                if not _separates(prev[0], gap, piece, doc.kind):
+                    raise FormatError(_UNCLOSED)
             pieces.append(gap)
         pieces.append(piece)
         prev = (piece, src, same)
@@ -337,7 +412,7 @@ def _encode_text(doc: Document) -> bytes:
     else:
         sep = "\n\n"
         if doc.kind == "markdown":
-            body = sep.join(b.render() for b in doc.blocks)
+            body = sep.join(_heading_line(b) if b.level else b.text for b in doc.blocks)
         else:
             body = sep.join(b.text for b in doc.blocks)
         body = (body + "\n") if body else ""
@@ -631,7 +706,7 @@ def parse(data: bytes, kind: Kind) -> Document:
     if kind == "pdf":
         return Document(kind, parse_pdf(data))
     text, bom, encoding = _decode(data)
-    newline = "\r\n" if "\r\n" in text else "\n"
+    newline = "\r\n" if "\r\n" in text else "\r" if "\r" in text and "\n" not in text else "\n"
     found = _markdown_spans(text) if kind == "markdown" else _plain_spans(text)
     blocks = [Block(b.text, b.level, source=i) for i, (b, _, _) in enumerate(found)]
     spans = [Span(start, end, b.text, b.level) for b, start, end in found]
@@ -647,9 +722,40 @@ def serialize(doc: Document) -> bytes:
     if doc.kind == "text" and any(b.is_heading for b in doc.blocks):
         for block in doc.blocks:
             block.level = 0  # plain text has no headings; keep the words
-    if doc.kind == "docx":
-        return _write_docx(doc)
-    return _encode_text(doc)
+    data = _write_docx(doc) if doc.kind == "docx" else _encode_text(doc)
+    _check_reads_back(doc, data)
+    return data
+
+
+def _check_reads_back(doc: Document, data: bytes) -> None:
+    """Refuse bytes that would not read back as ``doc.blocks``.
+
+    Every edit announces paragraph numbers, and the next edit picks a paragraph by its number:
+    a write whose blocks merged, split or moved would send that edit to the wrong text. The
+    edit tools avoid such writes; this is the last check that they did, before the file is
+    touched.
+    """
+    got = parse(data, doc.kind).blocks
+    for n, (want, have) in enumerate(zip(doc.blocks, [*got, None], strict=False), 1):
+        if have is None or (want.text, want.level, want.table) != (
+            have.text,
+            have.level,
+            have.table,
+        ):
+            shown = f"“{have.render()[:60]}”" if have is not None else "nothing"
+            raise FormatError(
+                f"This edit would not read back as intended: paragraph {n} would read {shown} "
+                f"instead of “{want.render()[:60]}”, and the paragraph numbers would no longer "
+                f"match. Nothing was changed; try rewording the text, or replace whole "
+                f"paragraphs instead."
+            )
+    if len(got) != len(doc.blocks):
+        raise FormatError(
+            f"This edit would not read back as intended: the document would have "
+            f"{len(got)} paragraphs instead of {len(doc.blocks)}, and the paragraph numbers "
+            f"would no longer match. Nothing was changed; try rewording the text, or replace "
+            f"whole paragraphs instead."
+        )
 
 
 def new_document(content: str, kind: Kind) -> bytes:
