@@ -569,7 +569,8 @@ class DocsTools:
         - replace_section: section, text (the new body; the heading stays)
         - delete_section: section (heading and body); needs confirmed=true
         - rename_heading: section, text (the new heading)
-        - find_replace: find, replace_with; optional section to limit it, match_case
+        - find_replace: find, replace_with; optional section to limit it, match_case. It
+          changes words within paragraphs; to split, empty or re-type one, replace_paragraph
         Deletions do nothing until called again with confirmed=true after the person agrees
         aloud. If the file changed on disk since it was read, the edit is refused: read again.
         """
