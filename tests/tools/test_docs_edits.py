@@ -160,6 +160,21 @@ def test_serialize_refuses_bytes_that_would_not_read_back() -> None:
         formats.serialize(doc)
 
 
+def test_deleting_a_section_with_a_word_table_before_another_table(tools: DocsTools) -> None:
+    """The tables after it are renumbered; the check before writing took that for damage."""
+    d = docx.Document()
+    d.add_heading("One", level=1)
+    d.add_table(rows=1, cols=1).cell(0, 0).text = "first"
+    d.add_heading("Two", level=1)
+    d.add_table(rows=1, cols=1).cell(0, 0).text = "second"
+    buf = io.BytesIO()
+    d.save(buf)
+    path = put(tools, "t.docx", buf.getvalue())
+    tools.edit_document("t.docx", "delete_section", section="One", confirmed=True)
+    assert read(tools, "t.docx") == ["[1] # Two", "[2] | second |"]
+    assert [t.cell(0, 0).text for t in docx.Document(str(path)).tables] == ["second"]
+
+
 def png_1x1() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
