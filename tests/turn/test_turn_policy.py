@@ -61,6 +61,7 @@ from voicedesk.turn.cues import (
         ("Hi.", "hesitant"),
         ("Okay", "hesitant"),
         ("Right.", "hesitant"),
+        ("And", "incomplete"),  # an opener that dangles stays incomplete
         ("Sure, send it to the whole team.", "complete"),
         ("Hi, can you check the weather in Paris?", "complete"),
         ("I did.", "hesitant"),  # an answer, or "I did | the dishes"

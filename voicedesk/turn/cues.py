@@ -335,7 +335,7 @@ def transcript_cue(text: str) -> Cue:
     last = words[-1]
     question = stripped.endswith("?")
     clause = _last_clause_words(stripped)
-    if len(words) == 1 and last in _OPENERS:
+    if len(words) == 1 and last in _OPENERS and last not in STRONG:  # "and" stays incomplete
         return Cue("hesitant", f"only '{last}' so far")
     if _short_answer(clause, words):
         return Cue("complete", "a short answer")
