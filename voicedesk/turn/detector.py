@@ -43,13 +43,7 @@ from voicedesk.turn.vad import RATE, VadSegmenter
 
 SignalKind = Literal["speech_start", "speech_stop", "speech_resume", "eou_check", "turn_end"]
 
-# Longest we hold a model "complete" waiting for the transcript(s), from the stop. The
-# local reading of a pause takes 0.56–0.70 s on an idle 2-core machine and more on the
-# first turn or under load; at 0.8 s `replay --realtime` ended "Can you open the file
-# called" by the model alone before its reading landed. The answer is being prepared
-# meanwhile and its first audio comes ~1.1 s after the stop, so waiting this long costs
-# the listener little, and only when a reading is that slow.
-TEXT_WAIT_S = 1.2
+TEXT_WAIT_S = 0.8  # longest we hold a model "complete" waiting for the transcript
 # A weak dangling word ("… for it", "… to?") waits out an in-sentence pause (0.6–0.8 s in
 # the issue's measure, longer than the 0.4 s a finished sentence may take). It used to need
 # P(complete) ≥ 0.93 instead, but Smart Turn scores a fragment spoken with final intonation
