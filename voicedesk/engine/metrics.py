@@ -12,11 +12,9 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-STAGES = (
-    "speech_start",
-    "speech_end",
-    "eou_decided",
-    "stt_final",
+# The stages one answering attempt stamps (``Reply``): a restarted attempt starts them
+# afresh, so TTFT and TTFB are the answer's own, never a cancelled attempt's.
+REPLY_STAGES = (
     "llm_request",
     "llm_first_token",
     "llm_done",
@@ -27,6 +25,13 @@ STAGES = (
     "followup_first_token",
     "tts_request",
     "tts_first_audio",
+)
+STAGES = (
+    "speech_start",
+    "speech_end",
+    "eou_decided",
+    "stt_final",
+    *REPLY_STAGES,
     "playback_start",
     "playback_end",
     "interrupted_at",

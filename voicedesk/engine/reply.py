@@ -21,7 +21,7 @@ import numpy as np
 
 from voicedesk import events as ev
 from voicedesk.engine.heard import heard_prefix
-from voicedesk.engine.metrics import TurnRecord
+from voicedesk.engine.metrics import REPLY_STAGES, TurnRecord
 from voicedesk.errors import ProviderError
 from voicedesk.providers.base import (
     ChatRequest,
@@ -42,19 +42,6 @@ _MAX_TRIM_S = 0.5
 _FIRST_AUDIO_TIMEOUT_S = 5.0  # after the first text was sent
 _STALL_TIMEOUT_S = 8.0  # between chunks
 _MARKDOWN = re.compile(r"[*_`#>]+")
-# Stages one answering attempt stamps: a restarted attempt starts them afresh, so TTFT and
-# TTFB are the answer's own, never the cancelled attempt's.
-_ATTEMPT_STAGES = (
-    "llm_request",
-    "llm_first_token",
-    "llm_done",
-    "tool_start",
-    "tool_done",
-    "followup_request",
-    "followup_first_token",
-    "tts_request",
-    "tts_first_audio",
-)
 
 
 class Playback(Protocol):
@@ -124,7 +111,7 @@ class Reply:
     # ------------------------------------------------------------------ control
     def start(self) -> None:
         rec = self.record
-        for stage in _ATTEMPT_STAGES:
+        for stage in REPLY_STAGES:
             rec.t.pop(stage, None)
         rec.completion_tokens = rec.tokens_per_s = None
         rec.tool_calls = []
