@@ -302,3 +302,31 @@ def test_fresh_canceller_bench_counts_echo_taken_for_speech():
     # the cautious minimum outlasts what a fresh canceller lets through
     assert result["longest_s"] * 1000 < result["unconverged_min_speech_ms"]
     assert result["would_barge_in"] == 0
+
+
+def test_double_talk_cue_stays_shut_when_the_echo_path_shifts_mid_answer():
+    # A laptop lid moved or a playback glitch shifts the echo by a few ms: the trained linear
+    # model's prediction is then wrong, and its residual is the whole echo (loud, speech),
+    # but AEC3 re-tracks it and lets nothing through. Nobody is talking: the cue must not open.
+    from voicedesk.config import Settings
+    from voicedesk.engine.double_talk import DoubleTalkCue
+
+    played, echo = _room_echo(20.0)
+    shift_at, shift = int(14.0 * 16_000), 160  # 10 ms further, from 14 s on
+    moved = np.concatenate([np.zeros(shift, np.float32), echo])[: echo.size]
+    echo = np.concatenate([echo[:shift_at], moved[shift_at:]])
+    rng = np.random.default_rng(6)
+    canceller = EchoCanceller()
+    cue = DoubleTalkCue(Settings())
+    canceller.frame_observer = cue
+    prev = np.zeros(240, np.int16)
+    opened: list[float] = []
+    for k in range(echo.size // 160):
+        a, b = k * 160, (k + 1) * 160
+        mic = echo[a:b] + rng.normal(0, 20, 160)
+        canceller(np.clip(mic, -32768, 32767).astype(np.int16), prev)
+        prev = played[k * 240 : (k + 1) * 240]
+        if cue.open_ms:
+            opened.append(round(a / 16_000, 2))
+    assert canceller.linear.trained_frames > 1000  # the model was trained before the shift
+    assert not opened, opened

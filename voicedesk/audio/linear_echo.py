@@ -50,6 +50,7 @@ class LinearEchoModel:
         self._B = np.zeros((PARTITIONS, bins), complex)  # background: adapts
         self._mic_e = np.zeros(RECENT)  # energies of the last RECENT frames, in ring order
         self._res_e = np.zeros(RECENT)
+        self._out_e = np.zeros(RECENT)  # AEC3's output, for the double-talk cue
         self._slot = 0
         self._constrain_next = 0
         self._fg_sum = self._bg_sum = 0.0
@@ -77,12 +78,13 @@ class LinearEchoModel:
         self.residual = e_fg
         e_mic, e_res = float(np.dot(y, y)), float(np.dot(e_fg, e_fg))
         self._slot = (self._slot + 1) % RECENT
+        # AEC3's output energy on the same (full-scale = 1) scale as e_mic
+        e_out = float(np.dot(out.astype(np.float64), out)) / 32768.0**2
         self._mic_e[self._slot], self._res_e[self._slot] = e_mic, e_res
+        self._out_e[self._slot] = e_out
         playing = bool(np.abs(ref).max() > 0)
         if playing:
             self._compare(e_res, float(np.dot(e_bg, e_bg)))
-        # AEC3's output energy on the same (full-scale = 1) scale as e_mic
-        e_out = float(np.dot(out.astype(np.float64), out)) / 32768.0**2
         if not (playing and e_mic > ADAPT_RATIO * max(e_out, 1.0 / 32768.0**2)):
             return
         # normalised by the regressor's energy over every partition, so the step stays
@@ -122,6 +124,11 @@ class LinearEchoModel:
     def residual_level(self) -> float:
         """Mean energy of the last 100 ms of residual per sample, full scale = 1."""
         return float(self._res_e.sum()) / (self.n * RECENT)
+
+    @property
+    def output_level(self) -> float:
+        """Mean energy of AEC3's output over the last 100 ms per sample, full scale = 1."""
+        return float(self._out_e.sum()) / (self.n * RECENT)
 
     @property
     def explained_db(self) -> float | None:

@@ -16,7 +16,15 @@ when, all at once:
   something that is not the echo came in, and
 - that best was ≥ ``TRUSTED_DB``: the model was explaining the echo well just before, so a
   loud residual means a new voice, not a model that has not converged or an answer that
-  has just started.
+  has just started, and
+- some of it has come through AEC3 since the stretch began: AEC3's output rose
+  ``PASSED_DB`` above its quietest 100 ms of the last 0.5 s. AEC3 *muffles* a person's first
+  syllables, it does not erase them all (measured: −20 to −46 dBFS of a −26 dBFS person
+  came through when the cue opened), while an echo path that changed mid-answer (a laptop
+  lid moved, a playback glitch shifting the echo by a few ms) leaves the linear model's
+  prediction wrong — its residual is the whole echo, loud and speech — yet AEC3 re-tracks
+  it and its output stays at the floor. Without this the cue paused the answer on its own
+  echo 0.2–0.3 s after any such change, with nobody talking.
 
 The cue is timed from the VAD's speech edge (the speech began there, ``turn.start_ms``
 before the VAD could say so) as far back as the other conditions have held, as the VAD's own
@@ -41,6 +49,7 @@ DROP_DB = 20.0
 MIN_LEVEL_DBFS = -40.0
 TRUSTED_DB = 20.0
 TRUST_WINDOW_FRAMES = 50  # 0.5 s
+PASSED_DB = 10.0
 FRAME_S = 0.010
 FRAME_MS = 10
 
@@ -51,6 +60,9 @@ class DoubleTalkCue:
         self._explained: deque[float] = deque(maxlen=TRUST_WINDOW_FRAMES)
         self._t = 0.0
         self._held_ms = 0  # how long the conditions other than the VAD's have held
+        self._out_db: deque[float] = deque(maxlen=TRUST_WINDOW_FRAMES)  # AEC3's output, dB
+        self._floor_db = 0.0  # AEC3's quietest output before the current stretch began
+        self._passed = False  # something came through AEC3 in the current stretch
         self._speech_edge: float | None = None  # where the VAD's current speech began
         self.open_ms = 0  # how long the cue has held, 0 when it does not
 
@@ -72,8 +84,14 @@ class DoubleTalkCue:
             and level >= MIN_LEVEL_DBFS
             and best >= TRUSTED_DB
         )
+        out_db = 10.0 * np.log10(linear.output_level + 1e-12)
+        if held and not self._held_ms:
+            self._floor_db = min(self._out_db, default=out_db)
+            self._passed = False
+        self._out_db.append(out_db)
+        self._passed = held and (self._passed or out_db >= self._floor_db + PASSED_DB)
         self._held_ms = self._held_ms + FRAME_MS if held else 0
-        if not self._vad.in_speech or self._speech_edge is None:
+        if not self._passed or not self._vad.in_speech or self._speech_edge is None:
             self.open_ms = 0
             return
         since_edge = round((self._t - self._speech_edge) * 1000)
