@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,13 @@ import pytest
 from voicedesk import events as ev
 from voicedesk.audio.wavio import read_wav
 from voicedesk.bench.latency import first_audible_after, silent_from
-from voicedesk.bench.scenarios import compose, load_utterance, overlap
+from voicedesk.bench.scenarios import Scenario, compose, load_utterance, overlap
 from voicedesk.commands.run import converse
 from voicedesk.config import Settings
 from voicedesk.engine.builder import SimOptions
 from voicedesk.errors import AuthError
 from voicedesk.sim.script import SimScript, SimTurn
+from voicedesk.sim.server import SimServer
 
 
 def _text(name: str) -> str:
@@ -50,6 +52,45 @@ def on_sim_start(monkeypatch, callback) -> None:
     monkeypatch.setattr(builder, "sim_server", wrapped)
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path, monkeypatch) -> None:
+    """Session logs go under the test's tmp_path, never into the real user data dir."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def sims(monkeypatch) -> list[SimServer]:
+    """The simulated cloud of the test's conversation, once it is up: to inject faults into
+    it while the conversation runs."""
+    servers: list[SimServer] = []
+    on_sim_start(monkeypatch, servers.append)
+    return servers
+
+
+def _question_then_thanks(gaps_s: float) -> tuple[Scenario, SimScript]:
+    """Two turns, each with its own answer: the scenario most fault tests are built on."""
+    scenario = compose(["question", "thanks"], gaps_s=gaps_s, tail_s=1.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
+        ]
+    )
+    return scenario, script
+
+
+def _at_first(kind: type[ev.Event], action: Callable[[], None]) -> Callable[[ev.Event], None]:
+    """An event-bus subscriber that runs ``action`` at the first event of ``kind`` only."""
+    done: list[bool] = []
+
+    def subscriber(event: ev.Event) -> None:
+        if isinstance(event, kind) and not done:
+            done.append(True)
+            action()
+
+    return subscriber
+
+
 async def _run(
     tmp_path: Path,
     scenario,
@@ -57,12 +98,16 @@ async def _run(
     settings: Settings | None = None,
     *,
     with_tools: bool = False,
+    on_event: Callable[[ev.Event], None] | None = None,
 ):
+    """Converse over ``scenario``; ``on_event`` sees each event after the returned list has it."""
     inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
     scenario.write(inp)
     bus = ev.EventBus()
     seen: list[ev.Event] = []
     bus.subscribe(seen.append)
+    if on_event is not None:
+        bus.subscribe(on_event)
     session = await converse(
         settings or _settings(tmp_path),
         input_path=inp,
@@ -75,15 +120,8 @@ async def _run(
     return session, seen, played, rate
 
 
-async def test_two_turns_are_answered_in_order_and_output_is_aligned(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    scenario = compose(["question", "thanks"], gaps_s=5.0, tail_s=1.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), reply="About seven minutes."),
-            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
-        ]
-    )
+async def test_two_turns_are_answered_in_order_and_output_is_aligned(tmp_path):
+    scenario, script = _question_then_thanks(gaps_s=5.0)
     session, seen, played, rate = await _run(tmp_path, scenario, script)
     records = [r.to_json() for r in session.records]
     assert [r["user_text"] for r in records] == [_text("question"), _text("thanks")]
@@ -106,8 +144,7 @@ async def test_two_turns_are_answered_in_order_and_output_is_aligned(tmp_path, m
     assert {"SpeechStarted", "TurnEnded", "LLMFirstToken", "TTSFirstAudio", "TurnMetrics"} <= kinds
 
 
-async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp_path):
     long_reply = (
         "Here is a long answer that goes on for a while, so that you have time to cut in. "
         "It keeps going with more detail about eggs, water, heat and timing than anyone needs."
@@ -134,8 +171,7 @@ async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp
     assert second.user_text == _text("stop") and second.heard_text == "Okay."
 
 
-async def test_a_noise_over_the_answer_resumes_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+async def test_a_noise_over_the_answer_resumes_it(tmp_path):
     reply = "This answer is long enough to be interrupted by a cough and then carry on to the end."
     base = compose(["question"], tail_s=9.0)
     pcm = base.pcm.copy()
@@ -155,34 +191,16 @@ async def test_a_noise_over_the_answer_resumes_it(tmp_path, monkeypatch):
     assert answered.heard_text == reply
 
 
-async def test_provider_failure_is_spoken_and_the_next_turn_works(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    scenario = compose(["question", "thanks"], gaps_s=6.0, tail_s=1.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), reply="About seven minutes."),
-            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
-        ]
-    )
-    servers: list = []
-    on_sim_start(monkeypatch, servers.append)
-    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
-    scenario.write(inp)
-    bus = ev.EventBus()
-    seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
+async def test_provider_failure_is_spoken_and_the_next_turn_works(tmp_path, sims):
+    scenario, script = _question_then_thanks(gaps_s=6.0)
 
     def fail_turn_one(event: ev.Event) -> None:
         # every attempt at turn 1 fails (+ the client's retry): the preemptive one, held
         # until the end of turn, and the one made then
         if isinstance(event, ev.LLMRequest) and event.turn_id == 1:
-            servers[0].inject("llm", "500", times=2)
+            sims[0].inject("llm", "500", times=2)
 
-    bus.subscribe(fail_turn_one)
-    session = await converse(
-        _settings(tmp_path), input_path=inp, output_path=out, sim=_sim(script), bus=bus
-    )
-    played, rate = read_wav(out)
+    session, seen, played, rate = await _run(tmp_path, scenario, script, on_event=fail_turn_one)
     notices = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
     assert any("500" in n for n in notices)
     first, second = session.records
@@ -194,7 +212,6 @@ async def test_provider_failure_is_spoken_and_the_next_turn_works(tmp_path, monk
 
 
 async def test_bad_key_is_named_at_start(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     from voicedesk.engine import builder
 
     scenario = compose(["thanks"], tail_s=0.5)
@@ -241,10 +258,7 @@ def _memo_script(memo_reply: str, second: SimTurn) -> SimScript:
     )
 
 
-async def test_slow_tool_runs_in_background_while_the_person_asks_something_else(
-    tmp_path, monkeypatch
-):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+async def test_slow_tool_runs_in_background_while_the_person_asks_something_else(tmp_path):
     memo_reply = "The memo asks for forty two thousand euros."
     script = _memo_script(
         memo_reply, SimTurn(transcript=_text("question"), reply="About seven minutes.")
@@ -266,8 +280,7 @@ async def test_slow_tool_runs_in_background_while_the_person_asks_something_else
     assert finished and finished[0].duration_s >= 5.5 and not finished[0].is_error
 
 
-async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_path):
     script = _memo_script(
         "The memo asks for forty two thousand euros.",
         SimTurn(transcript="Never mind, forget it.", reply="Okay."),
@@ -296,12 +309,9 @@ FAULTS = [
 
 
 @pytest.mark.parametrize(("provider", "fault"), FAULTS)
-async def test_each_fault_on_each_provider_the_session_survives(
-    tmp_path, monkeypatch, provider, fault
-):
+async def test_each_fault_on_each_provider_the_session_survives(tmp_path, sims, provider, fault):
     """A fault during turn 2: it is reported (or retried away), turn 3 is answered, and the
     session log has every turn."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     # sentences without an inner pause: the simulated STT hands out one scripted transcript
     # per user turn and cannot know that a turn was continued after a pause
     names = ["question", "weather", "docs"]
@@ -310,14 +320,6 @@ async def test_each_fault_on_each_provider_the_session_survives(
         turns=[SimTurn(transcript=_text(n), reply=f"Answer {i}.") for i, n in enumerate(names)]
     )
     settings = _settings(tmp_path, llm={"request_timeout_s": 1.5, "max_tokens": 100})
-    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
-    scenario.write(inp)
-    bus = ev.EventBus()
-    seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
-
-    servers: list = []
-    on_sim_start(monkeypatch, servers.append)
 
     def inject_after_first_turn(event: ev.Event) -> None:
         if isinstance(event, ev.TurnMetrics) and event.turn_id == 1:
@@ -325,11 +327,10 @@ async def test_each_fault_on_each_provider_the_session_survives(
             # for STT, which resends the segment on a new connection (a lost STT turn would
             # shift the simulated cloud's script, which only knows turns by their order)
             twice = provider == "llm" and fault in ("429", "500")
-            servers[0].inject(provider, fault, times=2 if twice else 1)
+            sims[0].inject(provider, fault, times=2 if twice else 1)
 
-    bus.subscribe(inject_after_first_turn)
-    session = await converse(
-        settings, input_path=inp, output_path=out, sim=_sim(script), bus=bus, with_tools=False
+    session, seen, _, _ = await _run(
+        tmp_path, scenario, script, settings, on_event=inject_after_first_turn
     )
     records = session.records
     last = records[-1]
@@ -350,12 +351,11 @@ async def test_each_fault_on_each_provider_the_session_survives(
 
 @pytest.mark.parametrize("local_cues", ["off", "on"])
 async def test_the_local_reading_keeps_a_pause_after_a_dangling_word_inside_the_turn(
-    tmp_path, monkeypatch, local_cues
+    tmp_path, local_cues
 ):
     # "Open the document called … budget notes.": Smart Turn scores the pause 0.92, and the
     # cloud's text of it (scripted) reads as a whole sentence. Only the local reading of the
     # pause hears the dangling "called" — without it the turn ends inside the sentence.
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     fixture = Path(__file__).parents[1] / "fixtures" / "turns" / "dev-paused-0.wav"
     labels = json.loads((fixture.parent / "labels.json").read_text())
     label = next(x for x in labels if x["file"] == fixture.name)
@@ -381,12 +381,11 @@ async def test_the_local_reading_keeps_a_pause_after_a_dangling_word_inside_the_
 
 
 async def test_a_preemptive_answer_that_fails_during_a_pause_is_only_an_attempt(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, sims
 ):
     """'Set a timer for … [pause] … <more>': the answer prepared in the pause fails. The
     person is still talking, so that is only a cancelled attempt: no error, nothing played
     over them, one turn, and their words logged and in the next request."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     # the first part's transcript dangles ("… for"), so the turn waits out the pause
     scenario = compose(["question", "thanks", "weather"], gaps_s=[0.6, 5.0], tail_s=1.0)
     script = SimScript(
@@ -396,8 +395,6 @@ async def test_a_preemptive_answer_that_fails_during_a_pause_is_only_an_attempt(
         ]
     )
     on_sim_start(monkeypatch, lambda server: server.inject("llm", "drop"))
-    servers: list = []
-    on_sim_start(monkeypatch, servers.append)
     session, seen, played, rate = await _run(tmp_path, scenario, script)
     errors = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
     assert errors == []
@@ -412,39 +409,16 @@ async def test_a_preemptive_answer_that_fails_during_a_pause_is_only_an_attempt(
     lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
     assert [x["turn_id"] for x in lines if x.get("type") == "user"] == [1, 2]
     assert [x["turn_id"] for x in lines if x.get("type") == "turn"] == [1, 2]
-    last_request = servers[0].chat_requests()[-1]["messages"]
+    last_request = sims[0].chat_requests()[-1]["messages"]
     assert any(m["role"] == "user" and m["content"] == "Set a timer for" for m in last_request)
 
 
-async def test_speech_to_text_that_fails_for_good_is_reported_and_spoken(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    scenario = compose(["question", "thanks"], gaps_s=6.0, tail_s=1.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), reply="About seven minutes."),
-            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
-        ]
-    )
-    servers: list = []
-    on_sim_start(monkeypatch, servers.append)
-    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
-    scenario.write(inp)
-    bus = ev.EventBus()
-    seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
-
-    def fail_first_commit(event: ev.Event) -> None:
-        # once the person first speaks (the socket is open): the commit fails, and so
-        # does the reconnection for its resend
-        starts = [e for e in seen if isinstance(e, ev.SpeechStarted)]
-        if isinstance(event, ev.SpeechStarted) and starts == [event]:
-            servers[0].inject("stt", "500", times=2)
-
-    bus.subscribe(fail_first_commit)
-    session = await converse(
-        _settings(tmp_path), input_path=inp, output_path=out, sim=_sim(script), bus=bus
-    )
-    played, rate = read_wav(out)
+async def test_speech_to_text_that_fails_for_good_is_reported_and_spoken(tmp_path, sims):
+    scenario, script = _question_then_thanks(gaps_s=6.0)
+    # once the person first speaks (the socket is open): the commit fails, and so does the
+    # reconnection for its resend
+    fail_first_commit = _at_first(ev.SpeechStarted, lambda: sims[0].inject("stt", "500", times=2))
+    session, seen, played, rate = await _run(tmp_path, scenario, script, on_event=fail_first_commit)
     errors = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
     assert any(m.startswith("Speech-to-text failed") for m in errors), errors
     failed, answered = session.records
