@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import json
 import time
 
 import numpy as np
@@ -158,6 +161,45 @@ async def test_sim_user_turns_end_at_the_clients_clear_not_at_a_pause_or_a_spoke
     finally:
         await stt.aclose()
         await tts.aclose()
+
+
+async def _raw_commit(sim: SimServer, pcm24: bytes, *, quiet_s: float = 0.5) -> list[dict]:
+    """Commit ``pcm24`` on a fresh socket with the SDK alone; the events up to the
+    transcript, or until the socket is quiet for ``quiet_s``."""
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(api_key="sk-test", base_url=f"{sim.base_url}/v1", max_retries=0)
+    events: list[dict] = []
+    async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
+        await conn.send(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm24).decode()}
+        )
+        await conn.send({"type": "input_audio_buffer.commit"})
+        with contextlib.suppress(TimeoutError):
+            while not events or not events[-1]["type"].endswith(".completed"):
+                async with asyncio.timeout(quiet_s):
+                    events.append(json.loads(await conn.recv_bytes()))
+    await client.close()
+    return events
+
+
+async def test_sim_lost_and_late_transcripts_and_a_resend_of_the_same_audio(sim):
+    """'lose' sends the deltas and no transcript, 'late' the transcript stt_late_s late; the
+    same audio committed again meanwhile (on another socket) reads the same and is no new
+    user turn, so the script still gives the next turn its own transcript."""
+    sim.latency.stt_late_s = 0.3
+    pcm24 = np.repeat(speech(), 3)[::2].astype("<i2").tobytes()  # any loud audio at 24 kHz
+    kinds = lambda events: [e["type"].rsplit(".", 1)[-1] for e in events]  # noqa: E731
+    sim.inject("stt", "lose")
+    lost = await _raw_commit(sim, pcm24)
+    assert kinds(lost) == ["created", "committed", "delta", "delta"]
+    resent = await _raw_commit(sim, pcm24)
+    assert resent[-1]["transcript"] == "What time is it?"
+    sim.inject("stt", "late")
+    started = time.monotonic()
+    late = await _raw_commit(sim, pcm24[: len(pcm24) // 4 * 2], quiet_s=2.0)  # the same turn
+    assert time.monotonic() - started >= 0.3 and late[-1]["transcript"] == ""
+    assert sim.transcripts == ["What time is it?", "What time is it?", ""]
 
 
 # ---------------------------------------------------------------- language model

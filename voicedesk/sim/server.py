@@ -22,6 +22,9 @@ One exception: an answer whose speech the client cancels before it was generated
 while no new turn has begun, means the turn was taken back (the person went on before
 hearing it), so the next commit continues that turn — unless a later stream was spoken to
 its end (the error line after a failed answer).
+The same audio committed again while its transcript has not been delivered (a client
+resending a segment whose transcript is late or lost, perhaps on another connection) reads
+the same and is no new turn, as a real service would hear the same words.
 A key of ``sk-bad`` is rejected with 401 everywhere, to test start-up key checks.
 """
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import itertools
 import json
 import logging
@@ -47,7 +51,8 @@ log = logging.getLogger(__name__)
 
 BAD_KEY = "sk-bad"
 PROVIDERS = ("stt", "llm", "tts")
-FAULTS = ("429", "500", "drop", "stall")
+# STT only: "lose" sends the deltas but loses the final event, "late" sends it stt_late_s late.
+FAULTS = ("429", "500", "drop", "stall", "lose", "late")
 # The summariser's instruction contains this phrase; such requests get a summary answer.
 SUMMARY_PHRASE = "running summary"
 
@@ -55,6 +60,7 @@ SUMMARY_PHRASE = "running summary"
 @dataclass
 class SimLatency:
     stt_s: float = 0.10  # commit → final transcript
+    stt_late_s: float = 3.0  # added to stt_s for a commit given the "late" fault
     ttft_s: float = 0.70  # chat request → first token
     tokens_per_s: float = 60.0
     ttfb_s: float = 0.33  # first text → first audio
@@ -88,6 +94,10 @@ class SimServer:
         self.requests: list[Recorded] = []
         self.transcripts: list[str] = []  # what each committed segment was transcribed as
         self.committed_audio_s: list[float] = []  # and how long each one was
+        # Transcripts made but not yet delivered, by their audio: the same audio committed
+        # again (a client's resend of a transcript that is late or lost) reads the same,
+        # and is not another user turn.
+        self._undelivered: dict[bytes, str] = {}
         self._faults: dict[str, list[str]] = {p: [] for p in PROVIDERS}
         self._cursor = 0
         self._turn_open = False  # a commit has started a user turn the client has not cleared
@@ -355,6 +365,16 @@ class SimServer:
         self.transcripts.append(text)
         return text
 
+    def _transcribe(self, audio: np.ndarray) -> tuple[bytes, str]:
+        key = hashlib.sha1(audio.tobytes()).digest()
+        text = self._undelivered.get(key)
+        if text is None:
+            text = self._undelivered[key] = self._transcript_for_commit(audio)
+        else:
+            self.committed_audio_s.append(audio.size / 24_000)
+            self.transcripts.append(text)
+        return key, text
+
     async def _realtime(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) == BAD_KEY:
             return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
@@ -384,7 +404,7 @@ class SimServer:
         previous: str | None = None
         pending: set[asyncio.Task[None]] = set()
 
-        async def finalise(item_id: str, text: str) -> None:
+        async def finalise(item_id: str, key: bytes, text: str, fault: str | None) -> None:
             await asyncio.sleep(self.latency.stt_s)
             words = text.split(" ") if text else []
             half = len(words) // 2
@@ -398,6 +418,11 @@ class SimServer:
                             "delta": part + " ",
                         }
                     )
+            if fault == "lose":
+                return
+            if fault == "late":
+                await asyncio.sleep(self.latency.stt_late_s)
+            self._undelivered.pop(key, None)
             await send(
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
@@ -478,11 +503,10 @@ class SimServer:
                         }
                     )
                     previous = item_id
-                    if now_fault == "stall":
+                    key, text = self._transcribe(audio)
+                    if now_fault == "stall":  # transcribed, but nothing more is heard of it
                         continue
-                    task = asyncio.create_task(
-                        finalise(item_id, self._transcript_for_commit(audio))
-                    )
+                    task = asyncio.create_task(finalise(item_id, key, text, now_fault))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
         finally:
