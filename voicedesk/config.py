@@ -85,6 +85,11 @@ class STTSettings(_Section):
     language: str = "en"
     base_url: str | None = None
     local_model: Path | None = Field(None, description="faster-whisper model dir (local STT)")
+    # A transcript this late (plus 50 ms per second of speech) is asked for again over a
+    # fresh connection, and the first of the two to arrive is used: a lost one then costs
+    # about this much silence instead of the 8 s after which it counts as failed. Deltas
+    # of the transcript arriving mean the service is at work, and put the resend off.
+    resend_after_s: float = Field(1.0, ge=0.2, le=5.0)
 
 
 class LLMSettings(_Section):

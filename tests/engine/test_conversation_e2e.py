@@ -298,6 +298,7 @@ async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_pat
 FAULTS = [
     ("stt", "500"),
     ("stt", "drop"),
+    ("stt", "lose"),
     ("llm", "429"),
     ("llm", "500"),
     ("llm", "drop"),

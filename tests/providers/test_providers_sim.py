@@ -116,6 +116,58 @@ async def test_stt_a_late_transcript_is_retried_after_the_turn_cleared_the_buffe
     assert sim.committed_audio_s[-1] == pytest.approx(speech().size / 16_000, abs=0.02)
 
 
+@pytest.mark.parametrize("fault", ["stall", "lose"])
+async def test_stt_a_lost_transcript_is_asked_for_again_long_before_the_give_up(sim, fault):
+    """The transcript never comes (no event at all, or the deltas but not the final one):
+    the segment is resent over a fresh connection after resend_after_s, not after the
+    commit_timeout_s at which it would count as failed."""
+    stt = OpenAIRealtimeSTT(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=60, resend_after_s=0.3
+    )
+    await stt.connect()
+    try:
+        for block in np.array_split(speech(), 60):
+            stt.push_audio(block)
+        sim.inject("stt", fault)
+        commit = asyncio.create_task(stt.commit())
+        await asyncio.sleep(0)
+        await stt.clear()  # the turn ends while the transcript is on its way
+        async with asyncio.timeout(30):  # half the give-up: only a resend can answer in time
+            assert await commit == "What time is it?"
+        # the warm socket still serves the next turn, whose transcript is its own
+        for block in np.array_split(speech(), 60):
+            stt.push_audio(block)
+        assert await stt.commit() == "List my documents."
+    finally:
+        await stt.aclose()
+    connections = [r for r in sim.requests if r.body.get("type") == "session.update"]
+    assert len(connections) == 2  # the warm one and the resend's
+
+
+async def test_stt_a_slow_transcript_is_not_given_up_and_the_first_in_wins(sim):
+    """The first transcript is only late: whichever comes first is taken, the other one is
+    not mistaken for the next segment's, and the next turn gets its own transcript."""
+    sim.latency.stt_late_s = 0.6
+    stt = OpenAIRealtimeSTT(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=60, resend_after_s=0.3
+    )
+    await stt.connect()
+    try:
+        for block in np.array_split(speech(), 60):
+            stt.push_audio(block)
+        sim.inject("stt", "late")
+        assert await stt.commit() == "What time is it?"
+        await stt.clear()
+        await asyncio.sleep(0.8)  # the late one arrives on the warm socket meanwhile
+        for block in np.array_split(speech(), 60):
+            stt.push_audio(block)
+        assert await stt.commit() == "List my documents."
+    finally:
+        await stt.aclose()
+    assert sim.transcripts.count("What time is it?") in (1, 2)  # twice if it was resent
+    assert sim.transcripts[-1] == "List my documents."
+
+
 async def test_stt_a_definitive_failure_is_an_error_not_an_empty_transcript(sim):
     stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=1)
     await stt.connect()

@@ -41,6 +41,7 @@ def make_stt(settings: Settings) -> SpeechToText:
             base_url=cfg.base_url,
             model=cfg.model,
             language=cfg.language,
+            resend_after_s=cfg.resend_after_s,
         )
     if cfg.provider == "local":
         from voicedesk.providers.local_stt import LocalWhisperSTT

@@ -6,10 +6,20 @@ in flight. Turn detection is ours (``turn_detection: null``): ``commit`` is call
 detector and answers with that segment's transcript.
 
 Safe retries: the audio of the current segment is kept locally, and a commit takes that audio
-with it until its transcript is in (or has definitively failed): if the socket drops or the
-transcript does not come, we reconnect, send it again and commit once more. ``clear`` (the
-engine calls it when the turn ends, often while the transcript is still on its way) drops
-only audio no commit has taken, so a late transcript can still be retried.
+with it until its transcript is in (or has definitively failed). ``clear`` (the engine calls
+it when the turn ends, often while the transcript is still on its way) drops only audio no
+commit has taken, so a late transcript can still be retried.
+
+A lost transcript must not cost the person seconds of silence, but a slow one is no failure:
+when the transcript has not come ``resend_after_s`` after the commit (plus a little per second
+of audio: a long turn takes longer to transcribe) and no ``delta`` of it has come for that
+long either (deltas mean the service is working on it), the segment is sent again over a
+fresh, separate socket, and whichever transcript comes first is taken. The first request is
+not given up, so a transcript that was only slow still counts; the price of a needless
+resend is a second transcription of the same audio. A dropped socket or a refused commit is
+resent at once. Deltas push the resend back no further than ``commit_timeout_s`` (plus the
+same allowance per second of audio), and the resend is given that long too; only when
+neither request has answered by then is the turn reported as failed.
 """
 
 from __future__ import annotations
@@ -34,13 +44,19 @@ log = logging.getLogger(__name__)
 WIRE_RATE = 24_000
 _BATCH_BYTES = WIRE_RATE * 2 * 60 // 1000  # 60 ms of 24 kHz s16le
 _MIN_COMMIT_BYTES = WIRE_RATE * 2 * 100 // 1000  # the server rejects commits under 100 ms
+# Extra patience per second of committed audio, for both deadlines: transcription time grows
+# with the audio (an assumption: OpenAI publishes no figures), so a 20 s turn waits 1 s more.
+_PER_AUDIO_S = 0.05
+_RESEND_BYTES = WIRE_RATE * 2 * 10  # a resend's appends: 10 s each, far below the 15 MiB cap
 
 
 @dataclass
 class _Segment:
-    """One commit's audio, kept until its transcript is in so a retry can resend it."""
+    """One commit's audio, kept until its transcript is in so a resend can send it again."""
 
-    audio: list[bytes] | None = None  # None until the commit has taken it from the buffer
+    seconds: float
+    audio: list[bytes]
+    heard_at: float = 0.0  # loop time of its last delta: the service is still working on it
 
 
 class OpenAIRealtimeSTT:
@@ -56,6 +72,7 @@ class OpenAIRealtimeSTT:
         language: str = "en",
         commit_timeout_s: float = 8.0,
         connect_timeout_s: float = 8.0,
+        resend_after_s: float = 1.0,
     ) -> None:
         from openai import AsyncOpenAI
 
@@ -64,6 +81,7 @@ class OpenAIRealtimeSTT:
         self.language = language
         self.commit_timeout_s = commit_timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self.resend_after_s = resend_after_s
         self.on_interim: Callable[[str], None] | None = None
         self._conn: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -71,8 +89,9 @@ class OpenAIRealtimeSTT:
         self._outbox = bytearray()  # resampled audio not yet sent
         self._segment: list[bytes] = []  # audio since the last commit/clear (not yet committed)
         self._segment_bytes = 0
-        self._commits: deque[asyncio.Future[str]] = deque()  # awaiting "committed"
-        self._items: dict[str, asyncio.Future[str]] = {}  # awaiting "completed"
+        self._commits: deque[tuple[asyncio.Future[str], _Segment]] = deque()  # "committed"?
+        self._items: dict[str, tuple[asyncio.Future[str], _Segment]] = {}  # "completed"?
+        self._resends: set[asyncio.Task[Any]] = set()
         self._interim: dict[str, str] = {}
         self._send_lock = asyncio.Lock()
         self._flushing: asyncio.Task[None] | None = None
@@ -88,6 +107,12 @@ class OpenAIRealtimeSTT:
         await asyncio.shield(self._connecting)
 
     async def _open(self) -> None:
+        conn = await self._dial()
+        self._conn = conn
+        self._reader = asyncio.create_task(self._read(conn), name="stt-reader")
+
+    async def _dial(self) -> Any:
+        """A new socket with its session set up (the warm one, or one for a resend)."""
         import websockets
 
         try:
@@ -112,8 +137,7 @@ class OpenAIRealtimeSTT:
             ) from None
         except OSError as exc:
             raise ProviderError(f"Cannot reach OpenAI realtime transcription: {exc}") from None
-        self._conn = conn
-        self._reader = asyncio.create_task(self._read(conn), name="stt-reader")
+        return conn
 
     def _session_update(self) -> dict[str, Any]:
         return {
@@ -157,37 +181,39 @@ class OpenAIRealtimeSTT:
                 self._items[event["item_id"]] = self._commits.popleft()
         elif kind == "conversation.item.input_audio_transcription.delta":
             item = event.get("item_id", "")
+            if item in self._items:
+                self._items[item][1].heard_at = asyncio.get_running_loop().time()
             self._interim[item] = self._interim.get(item, "") + (event.get("delta") or "")
             if self.on_interim is not None:
                 self.on_interim(self._interim[item].strip())
         elif kind == "conversation.item.input_audio_transcription.completed":
             item = event.get("item_id", "")
             self._interim.pop(item, None)
-            fut = self._items.pop(item, None)
+            fut, _ = self._items.pop(item, (None, None))
             if fut is not None and not fut.done():
                 fut.set_result(event.get("transcript") or "")
         elif kind == "conversation.item.input_audio_transcription.failed":
-            fut = self._items.pop(event.get("item_id", ""), None)
+            fut, _ = self._items.pop(event.get("item_id", ""), (None, None))
             err = (event.get("error") or {}).get("message", "transcription failed")
             if fut is not None and not fut.done():
                 fut.set_exception(ProviderError(f"Speech-to-text failed: {err}"))
         elif kind == "error":
             err = event.get("error") or {}
             if err.get("code") == "input_audio_buffer_commit_empty" and self._commits:
-                fut = self._commits.popleft()
+                fut, _ = self._commits.popleft()
                 if not fut.done():
                     fut.set_result("")
             else:
                 log.warning("realtime transcription error: %s", err.get("message"))
                 if self._commits:  # the server refused the commit we are waiting for
-                    fut = self._commits.popleft()
+                    fut, _ = self._commits.popleft()
                     if not fut.done():
                         fut.set_exception(
                             ProviderError(f"Speech-to-text failed: {err.get('message')}")
                         )
 
     def _fail_pending(self, exc: Exception) -> None:
-        for fut in [*self._commits, *self._items.values()]:
+        for fut, _ in [*self._commits, *self._items.values()]:
             if not fut.done():
                 fut.set_exception(exc)
         self._commits.clear()
@@ -210,13 +236,22 @@ class OpenAIRealtimeSTT:
                 return
             if self._conn is None:
                 try:
-                    await self.connect()
+                    await self._reconnect()
                 except ProviderError as exc:
                     log.warning("speech-to-text reconnect failed: %s", exc)
-                    return  # the segment is kept; commit retries
+                return  # the segment is kept; the next flush or the commit tries again
             data = bytes(self._outbox)
             self._outbox.clear()
             await self._send_append(data)
+
+    async def _reconnect(self) -> None:
+        """Open the warm socket again (under the send lock). Its server buffer starts empty,
+        so it gets all the audio no commit has taken yet, not only what was still unsent:
+        what went to the lost socket is gone with it."""
+        await self.connect()
+        self._outbox.clear()
+        if self._segment:
+            await self._send_append(b"".join(self._segment))
 
     async def _send_append(self, data: bytes) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -233,57 +268,159 @@ class OpenAIRealtimeSTT:
             # of speech after a short pause joins the next segment instead of being lost.
             # (The engine clears the buffer when the turn ends.)
             return ""
-        segment = _Segment()
-        for attempt in (1, 2):
-            try:
-                return await self._commit_once(segment, resend=attempt == 2)
-            except ProviderError:
-                if attempt == 2:
-                    raise
-                log.info("speech-to-text commit failed; reconnecting and resending the segment")
-                await self._drop_connection()
-        return ""
-
-    async def _commit_once(self, segment: _Segment, *, resend: bool) -> str:
-        """Send (or resend) one segment and commit it. The first attempt that sends the
-        commit moves the segment's audio from the buffer into ``segment``."""
-        await self.connect()
-        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        async with self._send_lock:
-            if resend:
-                self._outbox.clear()
-                pieces = segment.audio if segment.audio is not None else self._segment
-                for piece in pieces:
-                    await self._send_append(piece)
-            elif self._outbox:
-                data = bytes(self._outbox)
-                self._outbox.clear()
-                await self._send_append(data)
-            if self._conn is None:
-                raise ProviderError("the speech-to-text connection was lost")
-            if segment.audio is None:  # from here on the audio is this commit's, not the buffer's
-                segment.audio = list(self._segment)
-                self._segment.clear()
-                self._segment_bytes = 0
-            self._commits.append(fut)
-            await self._conn.send_raw(json.dumps({"type": "input_audio_buffer.commit"}))
-            if resend:
-                # audio pushed since the first attempt went to the lost socket: send it
-                # again, as the start of the next segment
-                for piece in self._segment:
-                    await self._send_append(piece)
+        loop = asyncio.get_running_loop()
+        # The audio is this commit's from the call on, before any await: a ``clear`` that
+        # comes while the commit waits for the socket must not take it away.
+        segment = _Segment(seconds=self._segment_bytes / (WIRE_RATE * 2), audio=self._segment)
+        unsent = bytes(self._outbox)
+        self._segment, self._segment_bytes = [], 0
+        self._outbox.clear()
+        started = loop.time()
+        first: asyncio.Future[str] = loop.create_future()
         try:
-            async with asyncio.timeout(self.commit_timeout_s):
-                return await fut
-        except TimeoutError:
-            with contextlib.suppress(ValueError):
-                self._commits.remove(fut)
-            raise ProviderError(
-                f"speech-to-text gave no transcript within {self.commit_timeout_s:.0f} s"
-            ) from None
+            # awaited, not a task: it queues for the send lock ahead of that ``clear``,
+            # whose wire message would otherwise empty the server's buffer first
+            await self._send_commit((first, segment), unsent)
+        except ProviderError as exc:
+            first.set_exception(exc)
+        try:
+            return await self._first_transcript(first, segment, started)
+        finally:  # a transcript that comes after the resend won (or never) is not awaited
+            self._forget(first)
+
+    async def _first_transcript(
+        self, first: asyncio.Future[str], segment: _Segment, started: float
+    ) -> str:
+        """Wait for the warm socket's transcript; resend when it is overdue or failed."""
+        loop = asyncio.get_running_loop()
+        allowance = segment.seconds * _PER_AUDIO_S
+        patience = self.commit_timeout_s + allowance  # the longest wait for one request
+        attempts: list[asyncio.Future[str]] = [first]
+        give_up_at: float | None = None  # set when the segment is resent
+        try:
+            while True:
+                # deltas push the resend back, but not past the first request's patience
+                resend_at = min(
+                    max(
+                        started + self.resend_after_s + allowance,
+                        segment.heard_at + self.resend_after_s,
+                    ),
+                    started + patience,
+                )
+                wake = resend_at if give_up_at is None else give_up_at
+                waiting = [a for a in attempts if not a.done()]
+                if waiting:
+                    await asyncio.wait(
+                        waiting,
+                        timeout=max(0.0, wake - loop.time()),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                done = [a for a in attempts if a.done()]
+                errors = [
+                    ProviderError("speech-to-text was closed") if a.cancelled() else a.exception()
+                    for a in done
+                ]
+                for attempt, exc in zip(done, errors, strict=True):
+                    if exc is None:
+                        return attempt.result()  # the first transcript in wins
+                for exc in errors:
+                    if exc is not None and not isinstance(exc, ProviderError):
+                        raise exc
+                now = loop.time()
+                if len(done) == len(attempts):
+                    if give_up_at is not None or self._closed:
+                        raise errors[-1] or ProviderError("speech-to-text failed")
+                    log.info("speech-to-text commit failed (%s); resending the segment", errors[-1])
+                elif give_up_at is not None:
+                    if now >= give_up_at:
+                        raise ProviderError(
+                            f"speech-to-text gave no transcript within {now - started:.0f} s"
+                        )
+                    continue
+                elif now < resend_at:
+                    continue  # a delta came meanwhile: the service is still at it
+                else:
+                    log.info(
+                        "no transcript %.1f s after the commit; resending the segment",
+                        now - started,
+                    )
+                give_up_at = now + patience
+                attempts.append(asyncio.ensure_future(self._resend(segment)))
+        finally:
+            for attempt in attempts[1:]:
+                if not attempt.done():
+                    attempt.cancel()
+
+    async def _send_commit(
+        self, entry: tuple[asyncio.Future[str], _Segment], unsent: bytes
+    ) -> None:
+        """Commit the segment on the warm socket, which has all of it but ``unsent``."""
+        from websockets.exceptions import ConnectionClosed
+
+        async with self._send_lock:
+            if unsent and self._conn is not None:
+                await self._send_append(unsent)
+            if self._conn is None:  # the socket has lost (part of) the segment
+                raise ProviderError("the speech-to-text connection was lost")
+            self._commits.append(entry)
+            try:
+                await self._conn.send_raw(json.dumps({"type": "input_audio_buffer.commit"}))
+            except (ConnectionClosed, OSError):
+                self._conn = None
+                raise ProviderError("the speech-to-text connection was lost") from None
+
+    def _forget(self, fut: asyncio.Future[str]) -> None:
+        """Stop waiting for ``fut``. One still awaiting "committed" keeps its place in the
+        queue, cancelled: the server acknowledges commits in order, and taking it out would
+        hand its acknowledgement (and transcript) to the next segment's commit."""
+        for item, (pending, _) in list(self._items.items()):
+            if pending is fut:
+                del self._items[item]
+        if not fut.done():
+            fut.cancel()
+
+    async def _resend(self, segment: _Segment) -> str:
+        """The segment again, over a socket of its own: the warm one stays, with the first
+        request on it, which may yet answer, and keeps taking the next segment's audio."""
+        from websockets.exceptions import ConnectionClosed
+
+        task = asyncio.current_task()
+        if task is not None:
+            self._resends.add(task)
+        conn = None
+        try:
+            conn = await self._dial()
+            audio = b"".join(segment.audio)
+            for at in range(0, len(audio), _RESEND_BYTES):
+                piece = base64.b64encode(audio[at : at + _RESEND_BYTES]).decode()
+                await conn.send_raw(
+                    json.dumps({"type": "input_audio_buffer.append", "audio": piece})
+                )
+            await conn.send_raw(json.dumps({"type": "input_audio_buffer.commit"}))
+            while True:
+                event = json.loads(await conn.recv_bytes())
+                kind = event.get("type")
+                if kind == "conversation.item.input_audio_transcription.completed":
+                    return event.get("transcript") or ""
+                if kind == "conversation.item.input_audio_transcription.failed":
+                    err = (event.get("error") or {}).get("message", "transcription failed")
+                    raise ProviderError(f"Speech-to-text failed: {err}")
+                if kind == "error":
+                    err = event.get("error") or {}
+                    if err.get("code") == "input_audio_buffer_commit_empty":
+                        return ""
+                    raise ProviderError(f"Speech-to-text failed: {err.get('message')}")
+        except (ConnectionClosed, OSError) as exc:
+            raise ProviderError(f"the speech-to-text connection was lost: {exc}") from None
+        finally:
+            if task is not None:
+                self._resends.discard(task)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
 
     async def _drop_connection(self) -> None:
-        """Close the current socket and its reader (a retry opens a fresh one)."""
+        """Close the warm socket and its reader (at the end of the session)."""
         conn, self._conn = self._conn, None
         reader, self._reader = self._reader, None
         if reader is not None:
@@ -306,7 +443,7 @@ class OpenAIRealtimeSTT:
 
     async def aclose(self) -> None:
         self._closed = True
-        for task in (self._flushing, self._connecting):
+        for task in (self._flushing, self._connecting, *self._resends):
             if task is not None and not task.done():
                 task.cancel()
         await self._drop_connection()
