@@ -116,27 +116,35 @@ async def test_stt_a_late_transcript_is_retried_after_the_turn_cleared_the_buffe
     assert sim.committed_audio_s[-1] == pytest.approx(speech().size / 16_000, abs=0.02)
 
 
+def _resending_stt(sim: SimServer) -> OpenAIRealtimeSTT:
+    """Resends after 0.3 s and gives up only after 60 s: a transcript within seconds can
+    only have come from a resend."""
+    return OpenAIRealtimeSTT(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=60, resend_after_s=0.3
+    )
+
+
+def _say(stt: OpenAIRealtimeSTT) -> None:
+    for block in np.array_split(speech(), 60):
+        stt.push_audio(block)
+
+
 @pytest.mark.parametrize("fault", ["stall", "lose"])
 async def test_stt_a_lost_transcript_is_asked_for_again_long_before_the_give_up(sim, fault):
     """The transcript never comes (no event at all, or the deltas but not the final one):
     the segment is resent over a fresh connection after resend_after_s, not after the
     commit_timeout_s at which it would count as failed."""
-    stt = OpenAIRealtimeSTT(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=60, resend_after_s=0.3
-    )
+    stt = _resending_stt(sim)
     await stt.connect()
     try:
-        for block in np.array_split(speech(), 60):
-            stt.push_audio(block)
+        _say(stt)
         sim.inject("stt", fault)
         commit = asyncio.create_task(stt.commit())
         await asyncio.sleep(0)
         await stt.clear()  # the turn ends while the transcript is on its way
         async with asyncio.timeout(30):  # half the give-up: only a resend can answer in time
             assert await commit == "What time is it?"
-        # the warm socket still serves the next turn, whose transcript is its own
-        for block in np.array_split(speech(), 60):
-            stt.push_audio(block)
+        _say(stt)  # the warm socket still serves the next turn, which gets its own transcript
         assert await stt.commit() == "List my documents."
     finally:
         await stt.aclose()
@@ -148,19 +156,15 @@ async def test_stt_a_slow_transcript_is_not_given_up_and_the_first_in_wins(sim):
     """The first transcript is only late: whichever comes first is taken, the other one is
     not mistaken for the next segment's, and the next turn gets its own transcript."""
     sim.latency.stt_late_s = 0.6
-    stt = OpenAIRealtimeSTT(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=60, resend_after_s=0.3
-    )
+    stt = _resending_stt(sim)
     await stt.connect()
     try:
-        for block in np.array_split(speech(), 60):
-            stt.push_audio(block)
+        _say(stt)
         sim.inject("stt", "late")
         assert await stt.commit() == "What time is it?"
         await stt.clear()
         await asyncio.sleep(0.8)  # the late one arrives on the warm socket meanwhile
-        for block in np.array_split(speech(), 60):
-            stt.push_audio(block)
+        _say(stt)
         assert await stt.commit() == "List my documents."
     finally:
         await stt.aclose()
