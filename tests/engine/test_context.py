@@ -54,3 +54,45 @@ def test_interrupted_answers_are_marked_and_tool_results_compacted():
     assert messages[-2]["content"] == "The memo says forty" + CUT_MARK
     ctx.drop_turn(1)
     assert ctx.build_for("x")[0][1:] == [{"role": "user", "content": "x"}]
+
+
+class _Answers:
+    """A summariser whose model answers with the given texts in turn (garbage included)."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int) -> str:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+async def _fold(ctx: ContextManager, first: int, last: int) -> None:
+    for i in range(first, last + 1):
+        ctx.add_user(i, f"question {i}")
+        ctx.add_assistant(i, f"answer {i}")
+        ctx.maybe_summarize()
+        await ctx.wait_summary()
+
+
+async def test_an_empty_summary_keeps_the_previous_one_and_the_turns():
+    settings = Settings.model_validate({"context": {"budget_tokens": 1000, "window_turns": 2}})
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=_Answers("Locker code 4711."))
+    await _fold(ctx, 1, 4)
+    assert ctx.summary == "Locker code 4711." and ctx.summary_turns == 2
+    ctx.summarizer = _Answers("  \n ")
+    await _fold(ctx, 5, 7)
+    assert ctx.summary == "Locker code 4711." and ctx.summary_turns == 2
+    assert [t.turn_id for t in ctx.turns] == [3, 4, 5, 6, 7]  # nothing folded into nothing
+
+
+async def test_text_without_spaces_is_clipped_not_emptied():
+    # Chinese has no spaces to cut at: clipping by words gave an empty turn and summary
+    ctx = _ctx(500)
+    messages, tokens = ctx.build_for("这是一段很长的中文文本" * 2000)
+    assert tokens <= 500 and messages[-1]["content"].startswith("这是一段很长的中文文本")
+    settings = Settings.model_validate({"context": {"budget_tokens": 1000, "window_turns": 2}})
+    long_summary = "记住储物柜密码是四七一一。" * 200 + "🙂" * 300
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=_Answers(long_summary))
+    await _fold(ctx, 1, 3)
+    assert ctx.summary.startswith("记住储物柜密码是四七一一。")
+    assert ctx.counter.count(ctx.summary) <= 250

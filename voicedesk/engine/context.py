@@ -179,6 +179,15 @@ class ContextManager:
                 self.bus.publish(ev.Notice(level="warning", message=f"Summary failed: {exc}"))
             return
         summary = summary.strip()
+        if not summary:
+            # An empty answer would wipe every fact folded so far: keep the previous summary,
+            # and the turns stay in the window for the next attempt.
+            log.warning("summary came back empty; keeping the previous one")
+            if self.bus is not None:
+                self.bus.publish(
+                    ev.Notice(level="warning", message="Summary came back empty; kept the last one")
+                )
+            return
         if self.counter.count(summary) > limit:
             summary = _clip_tokens(self.counter, summary, limit)
         self.summary = summary
@@ -229,13 +238,27 @@ class ContextManager:
 
 
 def _clip_tokens(counter: TokenCounter, text: str, limit: int) -> str:
-    """Longest prefix (by words) within ``limit`` tokens."""
-    words = text.split(" ")
-    lo, hi = 0, len(words)
+    """Longest prefix within ``limit`` tokens, cut at a space where the text has spaces.
+
+    Chinese, Japanese or a run of emoji have no spaces to cut at: without the cut by
+    characters they would be clipped to nothing (an empty summary, an empty turn)."""
+    prefix = _longest(lambda n: counter.count(text[:n]) <= limit, len(text))
+    if prefix == len(text):
+        return text
+    space = text.rfind(" ", 0, prefix + 1)
+    # a space near the cut keeps a word whole; far back (or none) would throw text away
+    if space > 0 and prefix - space < 40:
+        prefix = space
+    return text[:prefix].rstrip()
+
+
+def _longest(fits: Any, n: int) -> int:
+    """Largest ``k`` in 0..n with ``fits(k)``, for a ``fits`` true up to some point."""
+    lo, hi = 0, n
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if counter.count(" ".join(words[:mid])) <= limit:
+        if fits(mid):
             lo = mid
         else:
             hi = mid - 1
-    return " ".join(words[:lo])
+    return lo
