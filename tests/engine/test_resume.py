@@ -104,3 +104,29 @@ def test_killed_conversation_resumes_with_every_turn(tmp_path):
     assert load_utterance("question")[1] in texts and load_utterance("thanks")[1] in texts
     assert next(session._turn_ids) == last_id + 1
     session.log.close()
+
+
+async def test_a_follow_up_with_background_tool_results_is_resumed(tmp_path, monkeypatch):
+    """The answer to a slow tool comes in a turn nobody spoke (no user line in the log):
+    resuming must bring back its tool result and answer, in their place."""
+    from test_conversation_e2e import _memo_script, _run, _slow_memo_settings
+
+    from voicedesk.engine.context import ContextManager
+    from voicedesk.sim.script import SimTurn
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    memo = "The memo asks for forty two thousand euros."
+    script = _memo_script(
+        memo, SimTurn(transcript=load_utterance("question")[1], reply="About seven minutes.")
+    )
+    scenario = compose(["budget", "question"], gaps_s=[5.0], tail_s=1.0)
+    settings = _slow_memo_settings(6)
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    assert any(r.eou_reason == "tool_result" for r in session.records)
+    live = session.context.snapshot()["turns"]
+
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(settings, model=settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+    assert memo in [m["content"] for m in live[-1]["messages"]]

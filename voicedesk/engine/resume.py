@@ -2,8 +2,9 @@
 
 The log is append-only and fsynced per record, so after a crash it holds every turn the
 person confirmed: the user line is written the moment the turn is confirmed, the turn record
-when its answer ends, tool exchanges with it, and a summary record whenever the background
-summariser folds turns. Replaying it gives the same summary + window the model saw; a turn
+when its answer ends, tool exchanges with it (a follow-up answering background tool results
+has no user line; its tools record comes first), and a summary record whenever the
+background summariser folds turns. Replaying it gives the same summary + window the model saw; a turn
 whose answer never finished (the process died) comes back as the person's words alone.
 """
 
@@ -22,6 +23,7 @@ def restore_state(path: Path) -> tuple[dict[str, Any], int]:
     summary_turns = 0
     retracted: set[int] = set()
     order: list[int] = []
+    seen: set[int] = set()
     users: dict[int, str] = {}
     assistants: dict[int, dict[str, Any]] = {}
     tools: dict[int, list[dict[str, Any]]] = {}
@@ -30,9 +32,12 @@ def restore_state(path: Path) -> tuple[dict[str, Any], int]:
         kind = record.get("type")
         turn_id = int(record.get("turn_id") or 0)
         last_id = max(last_id, turn_id)
+        if kind in ("user", "tools") and turn_id not in seen:
+            # A follow-up with background tool results has no user line: its tools record
+            # opens it (dropping it lost the tool result and the answer built on it).
+            seen.add(turn_id)
+            order.append(turn_id)
         if kind == "user":
-            if turn_id not in users:
-                order.append(turn_id)
             users[turn_id] = str(record.get("text", ""))
         elif kind == "turn":
             heard = str(record.get("heard_text") or "")
@@ -41,8 +46,8 @@ def restore_state(path: Path) -> tuple[dict[str, Any], int]:
                     assistants[turn_id] = {"role": "assistant", "content": heard.strip() + CUT_MARK}
             elif heard or not record.get("error"):
                 assistants[turn_id] = {"role": "assistant", "content": heard}
-        elif kind == "tools":
-            tools[turn_id] = list(record.get("messages") or [])
+        elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
+            tools.setdefault(turn_id, []).extend(record.get("messages") or [])
         elif kind == "retracted":
             retracted.add(turn_id)
         elif kind == "summary":
@@ -53,7 +58,7 @@ def restore_state(path: Path) -> tuple[dict[str, Any], int]:
     for turn_id in order:
         if turn_id in retracted or turn_id in folded:
             continue
-        messages = [{"role": "user", "content": users[turn_id]}]
+        messages = [{"role": "user", "content": users[turn_id]}] if turn_id in users else []
         messages += tools.get(turn_id, [])
         if turn_id in assistants:
             messages.append(assistants[turn_id])
