@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+import pytest
+
 from voicedesk.bench.context import run_context_bench
 from voicedesk.config import Settings
 from voicedesk.engine.context import CUT_MARK, ContextManager
+from voicedesk.errors import UserError
 
 
 async def test_200_turns_stay_within_budget_flat_and_remember_turn_3():
@@ -96,3 +102,90 @@ async def test_text_without_spaces_is_clipped_not_emptied():
     await _fold(ctx, 1, 3)
     assert ctx.summary.startswith("记住储物柜密码是四七一一。")
     assert ctx.counter.count(ctx.summary) <= 250
+
+
+def test_a_budget_smaller_than_the_system_prompt_is_refused_with_the_size_to_use():
+    settings = Settings.model_validate(
+        {"context": {"budget_tokens": 500}, "llm": {"system_prompt": "Be kind. " * 300}}
+    )
+    with pytest.raises(UserError) as caught:
+        ContextManager(settings, model="gpt-4o-mini")
+    assert "context.budget_tokens (500) is too small" in caught.value.message
+    least = int(caught.value.hint.split("at least ")[1].split()[0])
+    settings.context.budget_tokens = least
+    ctx = ContextManager(settings, model="gpt-4o-mini")  # the size it names is enough
+    assert ctx.build_for("hello")[1] <= least
+
+
+async def test_a_long_document_from_a_tool_keeps_every_request_within_budget(tmp_path, monkeypatch):
+    """The round after a tool result used to append the whole document to the first
+    request, and the tool definitions were never counted: 5600 tokens sent on a 1000 budget."""
+    from test_conversation_e2e import _run, on_sim_start
+
+    from voicedesk.bench.scenarios import compose, load_utterance
+    from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    servers = []
+    on_sim_start(monkeypatch, servers.append)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "report.md").write_text(
+        "\n\n".join(f"Paragraph {i}: region {i} grew by {i} percent." for i in range(600))
+    )
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    script = SimScript(
+        turns=[SimTurn(transcript=load_utterance("budget")[1], reply="It grew.", tool_calls=[read])]
+    )
+    budget = 3000
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace)}, "context": {"budget_tokens": budget}}
+    )
+    session, _, _, _ = await _run(
+        tmp_path, compose(["budget"], tail_s=2.0), script, settings, with_tools=True
+    )
+    assert [r.heard_text for r in session.records] == ["It grew."]
+    counter = session.context.counter
+    requests = servers[0].chat_requests()
+    assert len(requests) == 2 and requests[1]["messages"][-1]["role"] == "tool"
+    for body in requests:
+        sent = counter.messages(body["messages"]) + counter.count(json.dumps(body["tools"]))
+        assert sent <= budget
+    assert "Paragraph 1:" in requests[1]["messages"][-1]["content"]  # clipped, not dropped
+
+
+async def test_a_typed_text_over_the_budget_is_answered(tmp_path, monkeypatch):
+    """Its request carries it clipped, which the session took for a stale transcript:
+    the answer was never confirmed, the turn neither answered nor logged."""
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False}, "context": {"budget_tokens": 800}}
+    )
+    pasted = ("Please summarise this: " + "lorem ipsum dolor sit amet " * 600).strip()
+    async with sim_server(SimOptions(ttft_s=0.1, ttfb_s=0.05, stt_s=0.05)) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+            log_kind="sim",
+        )
+        await session.start()
+        try:
+            await session.send_text(pasted)
+            await asyncio.sleep(0.5)
+            await asyncio.wait_for(session.wait_idle(), 20)
+        finally:
+            await session.stop()
+    assert [r.user_text for r in session.records] == [pasted]
+    assert session.records[0].heard_text and not session.records[0].error
+    from voicedesk.sim.server import _is_summary
+
+    turn_requests = [
+        b["messages"] for b in server.chat_requests() if not _is_summary(b["messages"])
+    ]
+    assert session.context.counter.messages(turn_requests[-1]) <= 800

@@ -17,13 +17,16 @@ person did not hear the rest.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
 from voicedesk.engine.tokens import TokenCounter
+from voicedesk.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ DEFAULT_SYSTEM_PROMPT = (
 CUT_MARK = " [cut off: the person interrupted here]"
 TOOL_RESULT_KEEP_CHARS = 400
 SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
+MIN_TURN_ROOM = 100  # tokens a budget must leave for a turn beside the fixed parts
+CLIPPED_MARK = " …[cut to fit the context budget]"
 
 
 @dataclass
@@ -70,6 +75,7 @@ class ContextManager:
         self.summaries_made = 0
         self.last_prompt_tokens = 0
         self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
+        self.check_room()
 
     # ------------------------------------------------------------------ prompt
     def _system_message(self) -> dict[str, Any]:
@@ -78,21 +84,71 @@ class ContextManager:
             text += "\n\nSummary of the conversation so far:\n" + self.summary
         return {"role": "system", "content": text}
 
-    def build_for(self, text: str | None) -> tuple[list[dict[str, Any]], int]:
-        """Messages for a new user turn (not yet committed to the history) and their tokens.
+    def tools_tokens(self, tools: list[dict[str, Any]] | None) -> int:
+        """Tool definitions travel with every request and are billed as prompt: they count."""
+        return self.counter.count(json.dumps(tools)) if tools else 0
 
-        ``None``: no new words — an answer to tool results already in the history.
+    def check_room(self, tools: list[dict[str, Any]] | None = None) -> None:
+        """Refuse a budget that cannot hold the fixed part of every request (system prompt,
+        the summary's share, tool definitions) and still leave room for a turn: otherwise
+        the budget would be exceeded on the first turn, or the conversation left out."""
+        system = self.counter.messages([{"role": "system", "content": self.system_prompt}])
+        tools_part = self.tools_tokens(tools)
+        need = system + int(self.budget * SUMMARY_SHARE) + tools_part + MIN_TURN_ROOM
+        if need > self.budget:
+            least = math.ceil((need - int(self.budget * SUMMARY_SHARE)) / (1 - SUMMARY_SHARE))
+            parts = f"the system prompt takes {system} tokens"
+            if tools_part:
+                parts += f" and the tool definitions {tools_part}"
+            raise UserError(
+                f"context.budget_tokens ({self.budget}) is too small: {parts}, with a quarter "
+                "kept for the summary and room for a turn",
+                f"set context.budget_tokens to at least {least}"
+                + (" or shorten llm.system_prompt" if self.settings.llm.system_prompt else ""),
+            )
+
+    def build_for(
+        self,
+        text: str | None,
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        pending: list[dict[str, Any]] | None = None,
+        turn_id: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Messages for a new user turn (not yet committed to the history) and their tokens,
+        tool definitions (``tools``, sent beside them) included.
+
+        ``None``: no new words — an answer to tool results already in the newest turn, which
+        is then kept whatever it costs (clipped if need be). ``pending``: this turn's tool
+        calls and results so far (a later round of the same answer); they are kept too,
+        their results clipped if they would break the budget. ``turn_id``: the turn being
+        answered, never repeated in the window (it may be in the history by a later round).
         """
         system = self._system_message()
-        tail = [] if text is None else [{"role": "user", "content": text}]
-        fixed = self.counter.messages([system, *tail])
+        if turn_id is None and text is None and self.turns:
+            turn_id = self.turns[-1].turn_id
+        turns = [t for t in self.turns if t.turn_id != turn_id]
+        tail: list[dict[str, Any]] = []
+        if text is not None:
+            tail.append({"role": "user", "content": text})
+        else:
+            for turn in self.turns:
+                if turn.turn_id == turn_id:
+                    tail += [dict(m) for m in turn.messages]
+        tail += [dict(m) for m in pending or []]
+        extra = self.tools_tokens(tools)
+        fixed = extra + self.counter.messages([system, *tail])
+        if fixed > self.budget:  # a document read by a tool: its result gives way first
+            fixed = self._clip_tool_results(system, tail, extra)
         if text is not None and fixed > self.budget:  # a huge typed text: clip, never overflow
-            room = max(16, self.budget - self.counter.messages([system]) - 16)
-            tail = [{"role": "user", "content": _clip_tokens(self.counter, text, room)}]
-            fixed = self.counter.messages([system, *tail])
+            room = max(16, self.budget - extra - self.counter.messages([system, *tail[1:]]) - 16)
+            tail[0] = {"role": "user", "content": _clip_tokens(self.counter, text, room)}
+            fixed = extra + self.counter.messages([system, *tail])
+        if fixed > self.budget:
+            log.warning("prompt of %d tokens over the budget of %d", fixed, self.budget)
         window: list[dict[str, Any]] = []
         used = fixed
-        for turn in reversed(self.turns):  # newest first, stop when the budget is reached
+        for turn in reversed(turns):  # newest first, stop when the budget is reached
             if used + turn.tokens > self.budget:
                 break
             window[:0] = turn.messages
@@ -101,6 +157,23 @@ class ContextManager:
         self.last_prompt_tokens = used
         self._publish(summary_made=False)
         return messages, used
+
+    def _clip_tool_results(
+        self, system: dict[str, Any], tail: list[dict[str, Any]], extra: int
+    ) -> int:
+        """Share what the budget leaves among the tail's tool results (in place)."""
+        results = [m for m in tail if m.get("role") == "tool" and isinstance(m.get("content"), str)]
+        if not results:
+            return extra + self.counter.messages([system, *tail])
+        originals = [str(m["content"]) for m in results]
+        for m in results:
+            m["content"] = CLIPPED_MARK
+        room = self.budget - extra - self.counter.messages([system, *tail])
+        share = max(0, room // len(results))
+        for m, original in zip(results, originals, strict=True):
+            clipped = _clip_tokens(self.counter, original, share)
+            m["content"] = clipped + (CLIPPED_MARK if clipped != original else "")
+        return extra + self.counter.messages([system, *tail])
 
     # ------------------------------------------------------------------ history
     def _turn(self, turn_id: int) -> _Turn:

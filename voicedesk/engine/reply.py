@@ -78,7 +78,13 @@ class Reply:
         bus: ev.EventBus,
         run_tools: ToolRunner | None = None,
         preemptive: bool = False,
+        user_text: str | None = None,
+        refit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
     ) -> None:
+        """``user_text``: the words this answer is for (its request may carry them clipped
+        to the budget). ``refit``: the messages for a round after tool results, rebuilt
+        within the context budget from this answer's tool messages so far; without it
+        the results are appended to the first request as they are."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -90,6 +96,8 @@ class Reply:
         self.bus = bus
         self.run_tools = run_tools
         self.preemptive = preemptive
+        self.user_text = user_text
+        self.refit = refit
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
@@ -203,7 +211,11 @@ class Reply:
                 self._mark("tool_done", overwrite=True)
                 self.tool_messages += [assistant_msg, *results]
                 request = ChatRequest(
-                    messages=[*request.messages, assistant_msg, *results],
+                    messages=(
+                        self.refit(self.tool_messages)
+                        if self.refit is not None
+                        else [*request.messages, assistant_msg, *results]
+                    ),
                     tools=request.tools,
                     max_tokens=request.max_tokens,
                     temperature=request.temperature,

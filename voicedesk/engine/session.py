@@ -191,6 +191,9 @@ class Session:
         await asyncio.gather(self.stt.connect(), self.llm.warm(), self.tts.warm())
         if self.tools is not None:
             await self.tools.start()
+            check_room = getattr(self.context, "check_room", None)
+            if check_room is not None:  # the tool definitions are part of every request
+                check_room(self.tools.llm_tools())
         self.audio.start(self._loop, self._on_block)
         aec = getattr(self.audio, "capture_filter", None)
         if aec is not None and hasattr(aec, "frame_observer"):
@@ -570,7 +573,8 @@ class Session:
     # ------------------------------------------------------------------ replies
     def _start_reply(self, turn: _Turn, *, confirmed: bool, followup: bool = False) -> None:
         if self._reply is not None and self._reply_turn is turn:
-            if self._reply.request.messages[-1].get("content") == turn.text:
+            # the words it was built for: its request may carry them clipped to the budget
+            if self._reply.user_text == turn.text:
                 if confirmed:
                     self._maybe_confirm(turn)
                 return
@@ -580,15 +584,20 @@ class Session:
         elif self._reply is not None:
             old, self._reply = self._reply, None
             self._spawn(old.cancel())
-        if followup:
-            messages, prompt_tokens = self.context.build_for(None)
-        else:
-            if self._tool_jobs is not None:
-                self._tool_jobs.cancel_if_asked(turn.text)
-            messages, prompt_tokens = self.context.build_for(turn.text)
+        tools = self.tools.llm_tools() if self.tools is not None else []
+        text = None if followup else turn.text
+        if text is not None and self._tool_jobs is not None:
+            self._tool_jobs.cancel_if_asked(text)
+        messages, prompt_tokens = self.context.build_for(text, tools=tools, turn_id=turn.turn_id)
+
+        def refit(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return self.context.build_for(text, tools=tools, pending=pending, turn_id=turn.turn_id)[
+                0
+            ]
+
         request = ChatRequest(
             messages=messages,
-            tools=self.tools.llm_tools() if self.tools is not None else [],
+            tools=tools,
             max_tokens=self.settings.llm.max_tokens,
             temperature=self.settings.llm.temperature,
         )
@@ -605,6 +614,8 @@ class Session:
             bus=self.bus,
             run_tools=self._tool_jobs.run if self._tool_jobs is not None else None,
             preemptive=not confirmed,
+            user_text=text,
+            refit=refit,
         )
         self._reply, self._reply_turn = reply, turn
         reply.start()
@@ -617,7 +628,7 @@ class Session:
         reply = self._reply
         if reply is None or self._reply_turn is not turn or not turn.ended:
             return
-        stale = reply.request.messages[-1].get("content") != turn.text
+        stale = reply.user_text != turn.text
         if (stale and not turn.followup) or turn.pending_commits:
             return  # a newer transcript is on its way; _commit restarts the reply
         if reply.failed is not None and not reply.cancelled:
