@@ -189,3 +189,29 @@ async def test_a_typed_text_over_the_budget_is_answered(tmp_path, monkeypatch):
         b["messages"] for b in server.chat_requests() if not _is_summary(b["messages"])
     ]
     assert session.context.counter.messages(turn_requests[-1]) <= 800
+
+
+async def test_a_backlog_of_turns_is_folded_in_requests_within_budget():
+    """Summaries failing for a while leave many turns waiting; the next summary folded
+    them all in one request (5000+ tokens on a 1000 budget), which a model may refuse."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 1000, "window_turns": 4}})
+    async with SimServer(SimScript(), SimLatency(ttft_s=0.0, tokens_per_s=0)) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini")
+        for i in range(1, 61):  # no summary yet: as if every attempt had failed
+            ctx.add_user(i, f"Question {i}: what about the shipment number {i * 7}?")
+            ctx.add_assistant(i, f"Shipment {i * 7} left the warehouse on day {i}.")
+        ctx.summarizer = Summarizer(llm)
+        ctx.maybe_summarize()
+        await ctx.wait_summary()
+        await llm.aclose()
+        requests = [b["messages"] for b in sim.chat_requests()]
+    assert len(requests) >= 2
+    assert all(ctx.counter.messages(m) <= 1000 for m in requests)
+    assert len(ctx.turns) <= 4 + 2  # the backlog was folded, in several requests
+    assert ctx.summary_turns == 60 - len(ctx.turns)

@@ -42,6 +42,7 @@ CUT_MARK = " [cut off: the person interrupted here]"
 TOOL_RESULT_KEEP_CHARS = 400
 SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
 MIN_TURN_ROOM = 100  # tokens a budget must leave for a turn beside the fixed parts
+SUMMARY_OVERHEAD = 120  # the summariser's instruction and headers
 CLIPPED_MARK = " …[cut to fit the context budget]"
 
 
@@ -234,16 +235,28 @@ class ContextManager:
         batch = max(1, self.window_turns // 2)  # fold in batches: fewer summary calls
         if over_window < batch and not over_budget:
             return
-        count = max(over_window, 1)
-        folding = self.turns[:count]
-        self._summary_task = asyncio.create_task(self._summarize(folding))
+        # The summary request is bounded by the budget too: after failed summaries, or with
+        # one huge turn, folding everything pending at once grew it past the model's window.
+        room = self.budget - int(self.budget * SUMMARY_SHARE) - SUMMARY_OVERHEAD
+        folding: list[_Turn] = []
+        used = 0
+        for turn in self.turns[: max(over_window, 1)]:
+            if folding and used + turn.tokens > room:
+                break  # the rest waits for the next summary, which follows this one
+            folding.append(turn)
+            used += turn.tokens
+        messages = [dict(m) for t in folding for m in t.messages]
+        if used > room:  # one turn alone is too big: its messages share the room
+            share = max(16, room // len(messages))
+            for m in messages:
+                if isinstance(m.get("content"), str):
+                    m["content"] = _clip_tokens(self.counter, m["content"], share)
+        self._summary_task = asyncio.create_task(self._summarize(folding, messages))
 
-    async def _summarize(self, folding: list[_Turn]) -> None:
+    async def _summarize(self, folding: list[_Turn], messages: list[dict[str, Any]]) -> None:
         limit = int(self.budget * SUMMARY_SHARE)
         try:
-            summary = await self.summarizer.summarize(
-                self.summary, [m for t in folding for m in t.messages], max_tokens=limit
-            )
+            summary = await self.summarizer.summarize(self.summary, messages, max_tokens=limit)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the previous summary stays; the window keeps the turns
@@ -271,10 +284,16 @@ class ContextManager:
         if self.on_summary is not None:
             self.on_summary(self.summary, sorted(ids), self.summary_turns)
         self._publish(summary_made=True)
+        self._summary_task = None
+        self.maybe_summarize()  # turns left waiting by the bound above
 
     async def wait_summary(self) -> None:
-        if self._summary_task is not None:
-            await asyncio.gather(self._summary_task, return_exceptions=True)
+        """Until no summary is running, those chained after the first included."""
+        while self._summary_task is not None:
+            task = self._summary_task
+            await asyncio.gather(task, return_exceptions=True)
+            if self._summary_task is task:
+                return
 
     def cancel(self) -> None:
         if self._summary_task is not None and not self._summary_task.done():
