@@ -76,6 +76,26 @@ async def test_stt_commit_returns_the_turns_transcript_and_continuations_are_emp
     assert update["session"]["audio"]["input"]["turn_detection"] is None
 
 
+async def test_stt_later_commits_of_a_turn_hear_its_continued_transcripts():
+    script = SimScript.from_dict(
+        {"turns": [{"transcript": "Mm-hm.", "continued": ["What time is it?"], "reply": "Three."}]}
+    )
+    async with SimServer(script, SimLatency(**vars(FAST))) as server:
+        stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{server.base_url}/v1")
+        await stt.connect()
+        try:
+            heard = []
+            for _ in range(3):  # the person paused twice in one turn
+                stt.push_audio(speech())
+                heard.append(await stt.commit())
+        finally:
+            await stt.aclose()
+    assert heard == ["Mm-hm.", "What time is it?", ""]
+    # the answer is the turn's, asked with all of its text or with its first words
+    assert script.turn_for("Mm-hm. What time is it?") is script.turns[0]
+    assert script.turn_for("mm-hm") is script.turns[0]
+
+
 async def test_stt_bad_key_is_named_at_connect(sim):
     stt = OpenAIRealtimeSTT(api_key="sk-bad", base_url=f"{sim.base_url}/v1")
     with pytest.raises(AuthError, match="API key"):

@@ -6,13 +6,16 @@ A script file (TOML or JSON) looks like::
     [[turns]]
     transcript = "read me the budget memo"
     reply = "The memo asks for forty two thousand euros."
+    continued = []                   # optional: what later commits of the same turn hear
     [[turns.tool_calls]]
     name = "docs__read_document"
     arguments = { path = "budget-memo.md" }
 
-Turns are consumed in order by the speech-to-text side (one per user turn); the language
-model side answers whichever scripted turn matches the last user message, so a preemptive
-request, a restarted one and the confirmed one all get the same answer.
+Turns are consumed in order by the speech-to-text side (one per user turn): the first commit
+of a turn hears ``transcript``, later commits of the same turn (the person paused, then went
+on) hear the strings of ``continued`` in order, then "". The language model side answers
+whichever scripted turn matches the last user message (``transcript``, or all of the turn's
+text), so a preemptive request, a restarted one and the confirmed one all get the same answer.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ class SimTurn:
     transcript: str
     reply: str = DEFAULT_REPLY
     tool_calls: list[SimToolCall] = field(default_factory=list)
+    continued: list[str] = field(default_factory=list)
+
+    @property
+    def full_text(self) -> str:
+        return " ".join([self.transcript, *self.continued])
 
 
 @dataclass
@@ -84,7 +92,7 @@ class SimScript:
         for i, raw in enumerate(data.get("turns", []), 1):
             if not isinstance(raw, dict) or not isinstance(raw.get("transcript"), str):
                 raise bad(f"turn {i} has no transcript string")
-            extra = set(raw) - {"transcript", "reply", "tool_calls"}
+            extra = set(raw) - {"transcript", "reply", "tool_calls", "continued"}
             if extra:
                 raise bad(f"turn {i}: unknown key(s) {sorted(extra)}")
             calls = []
@@ -98,7 +106,17 @@ class SimScript:
             reply = raw.get("reply", data.get("default_reply", DEFAULT_REPLY))
             if not isinstance(reply, str):
                 raise bad(f"turn {i}: reply must be a string")
-            turns.append(SimTurn(transcript=raw["transcript"], reply=reply, tool_calls=calls))
+            continued = raw.get("continued", [])
+            if not isinstance(continued, list) or not all(isinstance(c, str) for c in continued):
+                raise bad(f"turn {i}: continued must be a list of strings")
+            turns.append(
+                SimTurn(
+                    transcript=raw["transcript"],
+                    reply=reply,
+                    tool_calls=calls,
+                    continued=continued,
+                )
+            )
         return cls(
             turns=turns,
             default_transcript=str(data.get("default_transcript", DEFAULT_TRANSCRIPT)),
@@ -108,7 +126,7 @@ class SimScript:
     def turn_for(self, user_text: str) -> SimTurn | None:
         norm = _norm(user_text)
         for turn in self.turns:
-            if _norm(turn.transcript) == norm:
+            if norm in (_norm(turn.transcript), _norm(turn.full_text)):
                 return turn
         return None
 

@@ -14,7 +14,8 @@ per provider, and every request body is recorded so tests can check what voicede
 aiohttp rather than ``websockets`` keeps the server free of the client SDKs' version pins.
 
 Which transcript a commit gets: each user turn takes the next scripted turn, and further
-commits in the same turn (the person paused, then went on) get "". The turn boundary is the
+commits in the same turn (the person paused, then went on) get its ``continued`` strings,
+then "". The turn boundary is the
 client's own: voicedesk sends ``input_audio_buffer.clear`` when it decides a turn has ended,
 so the first commit after a clear starts a new user turn, however long the person spoke or
 paused, and whatever the assistant said in between (an answer, or the spoken error line).
@@ -102,6 +103,7 @@ class SimServer:
         self._cursor = 0
         self._turn_open = False  # a commit has started a user turn the client has not cleared
         self._taken_back = False  # an answer was cancelled unheard after the turn ended
+        self._continued: list[str] = []  # what the open turn's later commits hear
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()  # open WebSockets, closed at shutdown
@@ -353,14 +355,18 @@ class SimServer:
         new_turn = not self._turn_open and not self._taken_back
         if not loud or not new_turn:
             text = ""
-            if loud:  # the taken-back turn goes on
+            if loud:  # the open (or taken-back) turn goes on
                 self._turn_open, self._taken_back = True, False
+                if self._continued:
+                    text = self._continued.pop(0)
         else:
             self._turn_open = True
             if self._cursor < len(self.script.turns):
                 text = self.script.turns[self._cursor].transcript
+                self._continued = list(self.script.turns[self._cursor].continued)
             else:
                 text = self.script.default_transcript
+                self._continued = []
             self._cursor += 1
         self.transcripts.append(text)
         return text
