@@ -541,3 +541,26 @@ async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monk
     assert second.user_text == both.full_text and second.heard_text == "Sunny all day."
     users = [m for t in session.context.turns for m in t.messages if m["role"] == "user"]
     assert [m["content"] for m in users] == [_text("question"), both.full_text]
+
+
+async def test_a_new_answer_replaces_one_still_playing_when_barge_in_is_off(tmp_path, monkeypatch):
+    """With barge-in off, speech over the answer does not pause it; the next answer, once
+    its turn ends, stops the old one, which is recorded as cut, and is itself heard whole."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    scenario = overlap("question", "stop", after_s=2.5)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+        ]
+    )
+    settings = _settings(tmp_path, barge_in={"enabled": False})
+    session, seen, played, rate = await _run(tmp_path, scenario, script, settings)
+    assert not [e for e in seen if isinstance(e, ev.BargeIn)]
+    first, second = session.records
+    assert first.user_text == _text("question") and first.interrupted
+    assert first.heard_text and LONG_REPLY.startswith(first.heard_text.rstrip(" ,."))
+    assert second.user_text == _text("stop") and second.heard_text == "Okay."
+    assert not second.interrupted
+    # once "Okay." has been said nothing more is heard: the old answer did not play on
+    assert first_audible_after(played, rate, scenario.turns[1].end_s + 2.5) is None

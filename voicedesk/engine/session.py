@@ -655,7 +655,8 @@ class Session:
             self._start_reply(turn, confirmed=True, followup=turn.followup)
             return
         if self._playing is not None and self._playing is not reply:
-            self._spawn(self._cut_playing(self.now_s()))
+            # named: by the time the task runs, _playing is already this new answer
+            self._spawn(self._cut_playing(self.now_s(), self._playing, self._playing_turn))
         self._playing, self._playing_turn = reply, turn
         self._reply = None
         self._reply_turn = None
@@ -801,12 +802,18 @@ class Session:
             ev.BargeIn(turn_id=turn_id, audio_s=self.now_s(), resumed=True, text=words)
         )
 
-    async def _cut_playing(self, at_s: float) -> None:
-        reply, turn = self._playing, self._playing_turn
+    async def _cut_playing(
+        self, at_s: float, reply: Reply | None = None, turn: _Turn | None = None
+    ) -> None:
+        """Stop the playing answer for good, or ``reply`` (``turn``'s answer), one that a
+        newly confirmed answer replaces and has already taken the place of."""
+        if reply is None:
+            reply, turn = self._playing, self._playing_turn
         if reply is None or turn is None:
             return
-        self._playing = None
-        self._playing_turn = None
+        if self._playing is reply:
+            self._playing = None
+            self._playing_turn = None
         self.audio.playback.stop(reply.utterance_id)
         self.audio.playback.resume()
         heard = reply.heard()
@@ -820,7 +827,7 @@ class Session:
             )
         )
         self._finish_turn(turn, heard=heard, interrupted=True, reply=reply)
-        if self._turn is None and self._reply is None:
+        if self._turn is None and self._reply is None and self._playing is None:
             self._set_state("listening")
 
     def _finish_turn(
