@@ -37,7 +37,7 @@ def _settings(tmp_path: Path, **over) -> Settings:
 
 
 def _sim(script: SimScript, **kw) -> SimOptions:
-    return SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script, **kw)
+    return SimOptions(**{"ttft_s": 0.2, "ttfb_s": 0.1, "stt_s": 0.05, "script": script, **kw})
 
 
 def on_sim_start(monkeypatch, callback) -> None:
@@ -102,6 +102,7 @@ async def _run(
     *,
     with_tools: bool = False,
     on_event: Callable[[ev.Event], None] | None = None,
+    stt_s: float = 0.05,
 ):
     """Converse over ``scenario``; ``on_event`` sees each event after the returned list has it."""
     inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
@@ -115,7 +116,7 @@ async def _run(
         settings or _settings(tmp_path),
         input_path=inp,
         output_path=out,
-        sim=_sim(script),
+        sim=_sim(script, stt_s=stt_s),
         bus=bus,
         with_tools=with_tools,
     )
@@ -515,9 +516,12 @@ async def test_a_backchannel_below_min_words_lets_the_answer_play_on(tmp_path, m
     assert first_audible_after(played, rate, start_s + 1.0) is not None
 
 
-async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stt_s", [0.05, 0.5], ids=["text-in-the-gap", "text-after-going-on"])
+async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monkeypatch, stt_s):
     """'Mm-hm … what's the weather …' in one turn: the backchannel's words and the rest
-    count together, so the answer is cut and the whole of it answered."""
+    count together, so the answer is cut and the whole of it answered. The text of 'Mm-hm'
+    alone lands in the 0.2 s gap, or (slow STT) once the person has gone on: the answer
+    then stays paused for the rest instead of resuming under them."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     weather = load_utterance("weather")[0]
     scenario, _ = _spoken_over_the_answer(_say("Mm-hm."), weather, gap_s=0.2, after_s=2.5)
@@ -531,7 +535,7 @@ async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monk
     servers: list = []
     on_sim_start(monkeypatch, servers.append)
     settings = _settings(tmp_path, barge_in={"min_words": 2})
-    session, seen, _, _ = await _run(tmp_path, scenario, script, settings)
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, stt_s=stt_s)
     # a commit in the gap heard "Mm-hm." alone (too few words), and the turn went on
     assert servers[0].transcripts == [_text("question"), "Mm-hm.", _text("weather")]
     ended = [e.text for e in seen if isinstance(e, ev.TurnEnded)]
@@ -541,6 +545,8 @@ async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monk
     assert second.user_text == both.full_text and second.heard_text == "Sunny all day."
     users = [m for t in session.context.turns for m in t.messages if m["role"] == "user"]
     assert [m["content"] for m in users] == [_text("question"), both.full_text]
+    if stt_s > 0.2:
+        assert not [e for e in seen if isinstance(e, ev.BargeIn) and e.resumed]
 
 
 async def test_a_new_answer_replaces_one_still_playing_when_barge_in_is_off(tmp_path, monkeypatch):
