@@ -482,7 +482,6 @@ LONG_REPLY = (
 async def test_a_backchannel_below_min_words_lets_the_answer_play_on(tmp_path, monkeypatch):
     """'mm-hm' over the answer with ``min_words`` 2: the answer pauses for it, resumes and
     plays to its end; nobody answers the 'mm-hm', and it is no turn in the history or log."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     scenario, start_s = _spoken_over_the_answer(_say("Mm-hm."), gap_s=0, after_s=2.5)
     script = SimScript(
         turns=[
@@ -522,7 +521,6 @@ async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monk
     count together, so the answer is cut and the whole of it answered. The text of 'Mm-hm'
     alone lands in the 0.2 s gap, or (slow STT) once the person has gone on: the answer
     then stays paused for the rest instead of resuming under them."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     weather = load_utterance("weather")[0]
     scenario, _ = _spoken_over_the_answer(_say("Mm-hm."), weather, gap_s=0.2, after_s=2.5)
     both = SimTurn(transcript="Mm-hm.", continued=[_text("weather")], reply="Sunny all day.")
@@ -552,7 +550,6 @@ async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monk
 async def test_a_new_answer_replaces_one_still_playing_when_barge_in_is_off(tmp_path, monkeypatch):
     """With barge-in off, speech over the answer does not pause it; the next answer, once
     its turn ends, stops the old one, which is recorded as cut, and is itself heard whole."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     scenario = overlap("question", "stop", after_s=2.5)
     script = SimScript(
         turns=[
