@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import io
 import struct
+import unicodedata
 import zlib
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml.ns import qn
+from docx.oxml.parser import OxmlElement
 
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import DocsTools
@@ -228,3 +233,208 @@ def test_failed_undo_keeps_the_versions_its_history_goes_back_to(
     ws.read(path)
     ws.redo(path)
     assert path.read_bytes() == b"C"
+
+
+def add_link(paragraph: Any, text: str, url: str | None = None, anchor: str | None = None) -> Any:
+    """Append a w:hyperlink to ``paragraph``, as Word writes one: python-docx can read links
+    but has no API to add them."""
+    link = OxmlElement("w:hyperlink")
+    if url is not None:
+        link.set(qn("r:id"), paragraph.part.relate_to(url, RT.HYPERLINK, is_external=True))
+    if anchor is not None:
+        link.set(qn("w:anchor"), anchor)
+    paragraph._p.append(link)
+    run = OxmlElement("w:r")
+    link.append(run)
+    run.text = text  # python-docx's CT_R.text
+    style = OxmlElement("w:rStyle")
+    style.set(qn("w:val"), "Hyperlink")
+    run.get_or_add_rPr().append(style)
+    return link
+
+
+def add_field(paragraph: Any, code: str, shown: str) -> None:
+    """A complex field (how Word writes HYPERLINK, PAGE, REF...): code, then the shown text."""
+    for kind, text in (("begin", None), (None, code), ("separate", None), (None, shown)):
+        run = paragraph.add_run()._r
+        if kind is not None:
+            char = OxmlElement("w:fldChar")
+            char.set(qn("w:fldCharType"), kind)
+            run.append(char)
+        elif text == code:
+            instr = OxmlElement("w:instrText")
+            instr.set(qn("xml:space"), "preserve")
+            instr.text = code
+            run.append(instr)
+        else:
+            run.text = text
+    end = OxmlElement("w:fldChar")
+    end.set(qn("w:fldCharType"), "end")
+    paragraph.add_run()._r.append(end)
+
+
+def docx_bytes(d: Any) -> bytes:
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def links(path: Path) -> list[list[tuple[str, str]]]:
+    """(text, address) of each hyperlink, paragraph by paragraph, as python-docx reads them."""
+    return [[(h.text, h.url) for h in p.hyperlinks] for p in docx.Document(str(path)).paragraphs]
+
+
+def test_word_edits_keep_links_bookmarks_fields_comments_and_pictures(tools: DocsTools) -> None:
+    """A paragraph with a hyperlink was rewritten whole on any edit: the link, its bookmark,
+    the comment on it, the field and the picture all went. And a picture in the same run as
+    the changed word went even without a link: setting a run's text empties the run."""
+    d = docx.Document()
+    p = d.add_paragraph("Call ")
+    add_link(p, "Anna Smith", url="https://example.com/anna")
+    p.add_run(" about the ")
+    add_field(p, 'HYPERLINK "mailto:budget@example.com"', "budget")
+    p.add_run(" on ")
+    p.add_run("Friday").add_picture(io.BytesIO(png_1x1()))  # text and picture in one run
+    tail = p.add_run(" at noon.")
+    d.add_comment([tail], text="Which room?", author="Ben")
+    start = OxmlElement("w:bookmarkStart")
+    start.set(qn("w:id"), "7")
+    start.set(qn("w:name"), "call")
+    end = OxmlElement("w:bookmarkEnd")
+    end.set(qn("w:id"), "7")
+    p._p.insert(0, start)
+    p._p.append(end)
+    path = put(tools, "a.docx", docx_bytes(d))
+
+    def structure() -> dict[str, int]:
+        body = docx.Document(str(path)).element.body
+        tags = ("bookmarkStart", "bookmarkEnd", "hyperlink", "fldChar", "instrText")
+        tags += ("commentRangeStart", "commentRangeEnd", "commentReference", "drawing")
+        return {tag: len(body.findall(".//" + qn("w:" + tag))) for tag in tags}
+
+    kept = structure()
+    assert kept["fldChar"] == 3 and kept["drawing"] == 1
+    out = tools.edit_document("a.docx", "find_replace", find="Friday", replace_with="Monday")
+    out += tools.edit_document("a.docx", "find_replace", find="noon", replace_with="ten")
+    out += tools.edit_document(
+        "a.docx",
+        "replace_paragraph",
+        paragraph=1,
+        text="Please call Anna Smith about the budget on Monday at ten sharp.",
+    )
+    assert "link" not in out  # no link's words changed, so there is nothing to say
+    assert read(tools, "a.docx") == [
+        "[1] Please call Anna Smith about the budget on Monday at ten sharp."
+    ]
+    assert structure() == kept
+    assert links(path) == [[("Anna Smith", "https://example.com/anna")]]
+    assert len(docx.Document(str(path)).inline_shapes) == 1
+
+
+def test_word_words_changed_inside_a_link_stay_linked(tools: DocsTools) -> None:
+    d = docx.Document()
+    p = d.add_paragraph("See ")
+    add_link(p, "our site", url="https://example.com")
+    p.add_run(" now.")
+    path = put(tools, "a.docx", docx_bytes(d))
+
+    def edit(find: str, replace_with: str) -> str:
+        return tools.edit_document("a.docx", "find_replace", find=find, replace_with=replace_with)
+
+    out = edit("site", "website")
+    assert out.splitlines()[1] == (
+        "The link on “our site” (to https://example.com) now covers “our website”."
+    )
+    assert edit("website", "websites").count("now covers “our websites”") == 1
+    edit("our websites", "the portal")  # exactly the linked words: the link stays on the new
+    edit("portal now", "portal, now")  # a comma after the link is not part of it
+    edit("See", "See, in short,")  # nor a word before it
+    assert read(tools, "a.docx") == ["[1] See, in short, the portal, now."]
+    assert links(path) == [[("the portal", "https://example.com")]]
+
+
+def test_word_link_whose_words_went_is_removed_and_said_so(tools: DocsTools) -> None:
+    """When new text replaces a link's words and more, which new words should carry the link
+    is anyone's guess: the link goes, and the result says so instead of keeping quiet."""
+    d = docx.Document()
+    p = d.add_paragraph("Read ")
+    add_link(p, "the report", url="https://example.com/report")
+    p.add_run(" first, then ")
+    add_link(p, "the notes", anchor="notes")
+    p.add_run(".")
+    data = docx_bytes(d)
+    path = put(tools, "a.docx", data)
+    out = tools.edit_document(
+        "a.docx", "find_replace", find="Read the report first", replace_with="Skip it"
+    )
+    first, note = out.splitlines()[:2]
+    assert first.startswith("Replaced 1 occurrence")
+    assert note.startswith(
+        "The link on “the report” (to https://example.com/report) is gone: the new text "
+        "replaced more than the linked words"
+    )
+    assert "Undo brings it back" in note
+    assert links(path) == [[("the notes", "")]]
+    kept = docx.Document(str(path))
+    assert not [r for r in kept.part.rels.values() if r.reltype == RT.HYPERLINK]  # none left over
+    assert kept.element.body.find(".//" + qn("w:hyperlink")).get(qn("w:anchor")) == "notes"
+    out = tools.edit_document("a.docx", "replace_paragraph", paragraph=1, text="Nothing to read.")
+    assert "The link on “the notes” (to the bookmark “notes” in this document) is gone" in out
+    assert links(path) == [[]]
+    tools.undo("a.docx")
+    tools.undo("a.docx")
+    assert path.read_bytes() == data
+
+
+def test_word_hyperlink_fields_are_links_too(tools: DocsTools) -> None:
+    """Some programs write links as HYPERLINK fields: their shown text is ordinary runs."""
+    d = docx.Document()
+    p = d.add_paragraph("Mail ")
+    add_field(p, 'HYPERLINK "mailto:team@example.com"', "the team")
+    p.add_run(" today.")
+    path = put(tools, "a.docx", docx_bytes(d))
+
+    def fields() -> int:
+        return len(docx.Document(str(path)).element.body.findall(".//" + qn("w:fldChar")))
+
+    out = tools.edit_document("a.docx", "find_replace", find="team", replace_with="staff")
+    assert "The link on “the team” (to mailto:team@example.com) now covers “the staff”." in out
+    assert fields() == 3
+    out = tools.edit_document("a.docx", "find_replace", find="Mail the staff", replace_with="Go")
+    assert "The link on “the staff” (to mailto:team@example.com) is gone" in out
+    assert fields() == 0  # no empty field left behind
+    assert read(tools, "a.docx") == ["[1] Go today."]
+
+
+def test_word_link_sharing_a_relationship_keeps_it(tools: DocsTools) -> None:
+    """Two links to one address may share one relationship: removing one keeps it for the other."""
+    d = docx.Document()
+    p = d.add_paragraph("A ")
+    link = add_link(p, "one", url="https://example.com")
+    p.add_run(" and ")
+    add_link(p, "two", url="https://example.com").set(qn("r:id"), link.get(qn("r:id")))
+    path = put(tools, "a.docx", docx_bytes(d))
+    tools.edit_document("a.docx", "find_replace", find="A one", replace_with="Just")
+    assert links(path) == [[("two", "https://example.com")]]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle", "spans"),
+    [
+        ("le cafe\u0301 noir", "café", [(3, 8)]),  # NFD text, NFC query
+        ("le café noir", "cafe\u0301", [(3, 7)]),  # and the other way round
+        ("cafe\u0301 cafe", "cafe", [(6, 10)]),  # "cafe" is not the start of "café"
+        ("x\u0301y", "x", []),  # nor is a letter without its accent
+        ("\u1100\u1161\u11a8 \uac00", "\uac00", [(4, 5)]),  # Hangul jamo compose as well
+        ("\u1100\u1161\u11a8", "\uac01", [(0, 3)]),
+    ],
+)
+def test_find_all_matches_whatever_the_normalisation_form(
+    text: str, needle: str, spans: list[tuple[int, int]]
+) -> None:
+    assert formats.find_all(text, needle) == spans
+    assert formats.find_all(text.upper(), needle, ignore_case=True) == spans
+    nfd = unicodedata.normalize("NFD", text)
+    assert [nfd[a:b] for a, b in formats.find_all(nfd, needle)] == [
+        unicodedata.normalize("NFD", text[a:b]) for a, b in spans
+    ]

@@ -11,7 +11,12 @@ after every step check that:
   block is still there byte for byte;
 * the encoding (BOM, UTF-16/32) and the line endings are kept;
 * undo restores the exact bytes from before, and redo the exact bytes from after;
-* a refusal changes nothing and is an explained FormatError, never a crash.
+* a refusal changes nothing and is an explained FormatError, never a crash;
+* in Word files, hyperlinks survive edits of other words, and one that goes with the words
+  it was on is named in the result; no link is left empty or pointing nowhere.
+
+find_replace is checked against a reference that matches whole letters with their accents
+in NFC, so "café" finds the generated "cafe\u0301" and the other way round.
 
 The seed is fixed and the number of examples modest so CI stays fast; set
 ``VOICEDESK_FUZZ_EXAMPLES`` (and ``VOICEDESK_FUZZ_SEED``) to run many more locally.
@@ -23,12 +28,17 @@ import io
 import os
 import random
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docx
 import pytest
+from docx.oxml.ns import qn
+from docx.oxml.parser import OxmlElement
+from test_docs_edits import add_field, add_link  # shared helpers of the documents tests
 
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import DocsTools
@@ -295,8 +305,9 @@ def plan_step(
     expected = []
     lo = hi = None
     for i, (text, level) in enumerate(blocks):
-        if needle_c and needle_c in text:
-            text = trimmed(text.replace(needle_c, repl_c), level, kind)
+        new_text, found = replaced(text, needle_c, repl_c) if needle_c else (text, 0)
+        if found:
+            text = trimmed(new_text, level, kind)
             lo = i if lo is None else lo
             hi = i + 1
         expected.append((text, level))
@@ -306,6 +317,31 @@ def plan_step(
     # the server may refuse that; if it does not, the result must read back as promised.
     step = Step(f"{args}", expected, (lo or 0, hi or 0), may_refuse=True)
     return args, step
+
+
+def replaced(text: str, needle: str, repl: str) -> tuple[str, int]:
+    """What find_replace makes of ``text``: ``needle`` (NFC) replaced, left to right, wherever
+    whole letters, each with its accents, read as it in NFC. Brute force, for reference."""
+    letters = re.findall(r".[\u0300-\u036f]*", text, re.DOTALL)  # WORDS' accent is U+0301
+    out: list[str] = []
+    found = k = 0
+    while k < len(letters):
+        end = None
+        for m in range(k + 1, len(letters) + 1):
+            piece = unicodedata.normalize("NFC", "".join(letters[k:m]))
+            if piece == needle:
+                end = m
+                break
+            if not needle.startswith(piece):
+                break
+        if end is None:
+            out.append(letters[k])
+            k += 1
+        else:
+            out.append(repl)
+            found += 1
+            k = end
+    return "".join(out), found
 
 
 def trimmed(text: str, level: int, kind: formats.Kind) -> str:
@@ -460,20 +496,78 @@ def test_random_edits_of_text_documents(tmp_path: Path, chunk: int) -> None:
 # ---------------------------------------------------------------------------- docx
 
 
+def add_linked_words(rng: random.Random, paragraph: Any, n: int) -> None:
+    """Words, a link on some more words (to the web or to a bookmark, or a HYPERLINK field),
+    and maybe words after."""
+    if rng.random() < 0.7:
+        paragraph.add_run(words(rng, 1, 3) + rng.choice([" ", ""]))
+    kind = rng.random()
+    if kind < 0.6:
+        add_link(paragraph, words(rng, 1, 3), url=f"https://example.com/{n}")
+    elif kind < 0.8:
+        add_field(paragraph, f'HYPERLINK "https://example.org/{n}"', words(rng, 1, 3))
+    else:
+        add_link(paragraph, words(rng, 1, 2), anchor=f"_mark{n}")
+        start = OxmlElement("w:bookmarkStart")  # what the link leads to
+        start.set(qn("w:id"), str(n))
+        start.set(qn("w:name"), f"_mark{n}")
+        end = OxmlElement("w:bookmarkEnd")
+        end.set(qn("w:id"), str(n))
+        paragraph._p.insert(1, start)
+        paragraph._p.append(end)
+    if rng.random() < 0.6:
+        paragraph.add_run(rng.choice([" ", ", ", ""]) + words(rng, 1, 3)).bold = rng.random() < 0.3
+
+
+def links_of(data: bytes) -> Counter[str]:
+    """Each link's target (a URL, or '#bookmark'), checking none is empty or dangling."""
+    d = docx.Document(io.BytesIO(data))
+    found: Counter[str] = Counter()
+    for p in d.element.body.iter(qn("w:p")):
+        field: list[str] | None = None  # [code, shown text] while in a field
+        showing = False
+        for node in p.iter(qn("w:fldChar"), qn("w:instrText"), qn("w:t")):
+            kind = node.get(qn("w:fldCharType"))
+            if kind == "begin":
+                field, showing = ["", ""], False
+            elif kind == "separate":
+                showing = True
+            elif kind == "end":
+                assert field is not None and field[1], "a field showing no text was left behind"
+                found[field[0].split('"')[1]] += 1
+                field = None
+            elif field is not None:
+                field[1 if showing else 0] += node.text or ""
+    for link in d.element.body.iter(qn("w:hyperlink")):
+        assert "".join(link.itertext()), "a hyperlink with no text was left behind"
+        rid, anchor = link.get(qn("r:id")), link.get(qn("w:anchor"))
+        if rid is not None:
+            rel = d.part.rels.get(rid)
+            assert rel is not None and rel.is_external, f"hyperlink {rid} leads nowhere"
+            found[rel.target_ref] += 1
+        else:
+            found["#" + anchor] += 1
+    return found
+
+
 def random_docx(rng: random.Random) -> bytes:
     d = docx.Document()
-    for _ in range(rng.randint(1, 8)):
+    for n in range(rng.randint(1, 8)):
         r = rng.random()
-        if r < 0.25:
-            d.add_heading(words(rng), level=rng.randint(1, 3))
-        elif r < 0.4:
+        if r < 0.2:
+            heading = d.add_heading(words(rng), level=rng.randint(1, 3))
+            if rng.random() < 0.2:
+                add_linked_words(rng, heading, n)
+        elif r < 0.35:
+            add_linked_words(rng, d.add_paragraph(), n)
+        elif r < 0.45:
             rows, cols = rng.randint(1, 3), rng.randint(1, 3)
             table = d.add_table(rows=rows, cols=cols)
             for row in range(rows):
                 for col in range(cols):
                     if rng.random() < 0.8:
                         table.cell(row, col).text = words(rng, 1, 2)
-        elif r < 0.5:
+        elif r < 0.55:
             d.add_paragraph("")  # a spacer
         else:
             p = d.add_paragraph(words(rng))
@@ -499,6 +593,7 @@ def run_docx_example(tmp_path: Path, seed: int) -> None:
     data = random_docx(rng)
     path.write_bytes(data)
     tools = DocsTools(Workspace(root, tmp_path / f"historyd{seed}"))
+    links = links_of(data)
     for step_no in range(STEPS):
         tools.read_document("doc.docx")
         state, tables = docx_state(data)
@@ -539,12 +634,24 @@ def run_docx_example(tmp_path: Path, seed: int) -> None:
             assert args["action"] in ("delete_section", "replace_section"), where
             it = iter(tables)
             assert all(any(t == o for o in it) for t in new_tables), f"{where}: tables changed"
+        # A link goes silently only with its paragraph; else the result says which went.
+        new_links = links_of(after)
+        lost = links - new_links
+        assert not new_links - links, f"{where}: links appeared\n{out}"
+        gone = [line for line in out.splitlines() if "is gone" in line]
+        if args["action"] not in ("delete_paragraph", "delete_section", "replace_section"):
+            for target in lost.elements():
+                assert any(target.lstrip("#") in line for line in gone), (
+                    f"{where}: the link to {target} went silently\n{out}"
+                )
+        for line in gone:
+            assert any(target.lstrip("#") in line for target in lost), f"{where}: {line}"
         if rng.random() < 0.3:  # Word files are slow to parse; undo is byte-level anyway
             tools.undo("doc.docx")
             assert path.read_bytes() == data, f"{where}: undo did not restore the bytes"
             tools.redo("doc.docx")
             assert path.read_bytes() == after, f"{where}: redo did not restore the bytes"
-        data = after
+        data, links = after, new_links
 
 
 def test_random_edits_of_word_documents(tmp_path: Path) -> None:

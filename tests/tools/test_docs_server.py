@@ -19,9 +19,11 @@ from pathlib import Path
 
 import docx
 import pytest
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from pypdf import PdfReader
+from test_docs_edits import add_link  # shared helper of the documents tests
 
 import voicedesk
 from voicedesk.tools import formats
@@ -1049,3 +1051,154 @@ def test_undo_history_is_bounded_by_bytes_as_well_as_count(tmp_path: Path) -> No
     assert sum(b.stat().st_size for b in blobs) <= 50_000
     assert ws.history_steps(path) == (4, 0)  # 5 versions of 10 KB fit
     assert ws.version(path, 4) == bytes([65 + 15]) * 10_000
+
+
+def make_linked_docx() -> bytes:
+    d = docx.Document()
+    d.add_heading("Sources", level=1)
+    p = d.add_paragraph("Read ")
+    add_link(p, "the annual report", url="https://example.com/report")
+    p.add_run(" before the 2023 meeting.")
+    p = d.add_paragraph("Questions go to ")
+    add_link(p, "Anna", url="mailto:anna@example.com")
+    p.add_run(".")
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def word_links(path: Path) -> list[list[tuple[str, str]]]:
+    """(text, address) of each hyperlink, paragraph by paragraph, read back by python-docx."""
+    return [[(h.text, h.url) for h in p.hyperlinks] for p in docx.Document(str(path)).paragraphs]
+
+
+async def test_word_links_survive_edits(ws: Path) -> None:
+    """Any edit of a paragraph holding a hyperlink rewrote the paragraph whole: the links went.
+    Now a link stays, its relationship too; one on changed words covers the new words, and
+    one whose words all went is named in the result."""
+    path = ws / "sources.docx"
+    original = make_linked_docx()
+    path.write_bytes(original)
+    report = ("the annual report", "https://example.com/report")
+    anna = ("Anna", "mailto:anna@example.com")
+    async with docs_server(ws) as d:
+
+        async def edit(**args: object) -> str:
+            return await d.call("edit_document", path="sources.docx", **args)
+
+        await d.call("read_document", path="sources.docx")
+        out = await edit(action="find_replace", find="2023", replace_with="2024")
+        assert "link" not in out
+        out = await edit(
+            action="replace_paragraph",
+            paragraph=2,
+            text="Please read the annual report before the 2024 meeting in March.",
+        )
+        assert "link" not in out
+        await edit(action="rename_heading", section="Sources", text="Reading")
+        assert word_links(path) == [[], [report], [anna]]
+        kept = docx.Document(str(path))
+        rid = kept.paragraphs[1].hyperlinks[0]._hyperlink.rId
+        assert kept.part.rels[rid].reltype == RT.HYPERLINK
+        assert kept.part.rels[rid].target_ref == "https://example.com/report"
+
+        out = await edit(action="find_replace", find="annual", replace_with="yearly")
+        assert out.splitlines()[1] == (
+            "The link on “the annual report” (to https://example.com/report) now covers "
+            "“the yearly report”."
+        )
+        assert word_links(path)[1] == [("the yearly report", "https://example.com/report")]
+
+        out = await edit(action="replace_paragraph", paragraph=3, text="Questions go to Ben.")
+        assert out.splitlines()[1].startswith(
+            "The link on “Anna” (to mailto:anna@example.com) now covers “Ben”."
+        )
+        out = await edit(
+            action="find_replace", find="read the yearly report before", replace_with="skip"
+        )
+        assert "The link on “the yearly report” (to https://example.com/report) is gone" in out
+        assert "Undo brings it back" in out
+        assert (await d.call("read_document", path="sources.docx")).splitlines()[1:] == [
+            "[1] # Reading",
+            "[2] Please skip the 2024 meeting in March.",
+            "[3] Questions go to Ben.",
+        ]
+        assert word_links(path) == [[], [], [("Ben", "mailto:anna@example.com")]]
+        targets = [
+            r.target_ref for r in docx.Document(str(path)).part.rels.values() if r.is_external
+        ]
+        assert targets == ["mailto:anna@example.com"]  # the removed link's relationship went too
+
+        for _ in range(6):
+            await d.call("undo", path="sources.docx")
+    assert path.read_bytes() == original
+
+
+async def test_find_replace_matches_text_in_either_unicode_form(ws: Path) -> None:
+    """A Mac writes "café" as "cafe" + a combining accent (NFD); the person's query comes in
+    NFC, or the other way round. find_replace and search match either way, and only the
+    matched characters change: the rest of the file keeps the form it was written in."""
+    nfd = unicodedata.normalize("NFD", "# Café\n\nThe café in Köln opens at nine.\n")
+    (ws / "mac.md").write_text(nfd, encoding="utf-8")
+    nfc = "Meet at the café.\n\nKöln, then Zürich.\n"
+    (ws / "pc.txt").write_text(nfc, encoding="utf-8")
+    d_nfd, d_nfc = docx.Document(), docx.Document()
+    for document, form in ((d_nfd, "NFD"), (d_nfc, "NFC")):
+        p = document.add_paragraph(unicodedata.normalize(form, "Lunch at the "))
+        p.add_run(unicodedata.normalize(form, "café")).bold = True
+        p.add_run(unicodedata.normalize(form, " in Köln."))
+        document.save(str(ws / f"{form.lower()}.docx"))
+    async with docs_server(ws) as d:
+        found = await d.call("search", query="café in köln")
+        assert "mac.md, paragraph 2" in found and "nfd.docx, paragraph 1" in found
+
+        for name in ("mac.md", "pc.txt", "nfd.docx", "nfc.docx"):
+            await d.call("read_document", path=name)
+        out = await d.call(  # NFC query, NFD text
+            "edit_document",
+            path="mac.md",
+            action="find_replace",
+            find="café",
+            replace_with="bistro",
+        )
+        assert out.startswith("Replaced 1 occurrence")
+        out = await d.call(  # NFD query, NFC text
+            "edit_document",
+            path="pc.txt",
+            action="find_replace",
+            find=unicodedata.normalize("NFD", "Köln"),
+            replace_with="Bonn",
+        )
+        assert out.startswith("Replaced 1 occurrence")
+        out = await d.call(  # either way, any case
+            "edit_document",
+            path="mac.md",
+            action="find_replace",
+            find="CAFÉ",
+            replace_with="Bistro",
+            match_case=False,
+        )
+        assert "paragraph 1)" in out
+        for name, find in (
+            ("nfd.docx", "café"),
+            ("nfc.docx", unicodedata.normalize("NFD", "café")),
+        ):
+            out = await d.call(
+                "edit_document", path=name, action="find_replace", find=find, replace_with="bistro"
+            )
+            assert out.startswith("Replaced 1 occurrence"), out
+    # The rest of the text keeps its form: "Köln" is still NFD.
+    assert (ws / "mac.md").read_text(encoding="utf-8") == (
+        nfd.replace(unicodedata.normalize("NFD", "Café"), "Bistro").replace(
+            unicodedata.normalize("NFD", "café"), "bistro"
+        )
+    )
+    assert unicodedata.normalize("NFD", "Köln") in (ws / "mac.md").read_text(encoding="utf-8")
+    assert (ws / "pc.txt").read_text(encoding="utf-8") == nfc.replace("Köln", "Bonn")
+    for form in ("NFD", "NFC"):
+        p = docx.Document(str(ws / f"{form.lower()}.docx")).paragraphs[0]
+        assert [(r.text, r.bold) for r in p.runs] == [
+            (unicodedata.normalize(form, "Lunch at the "), None),
+            ("bistro", True),
+            (unicodedata.normalize(form, " in Köln."), None),
+        ]

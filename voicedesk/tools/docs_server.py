@@ -324,7 +324,8 @@ class DocsTools:
                         skipped.append(rel)
                     continue
                 for i, block in enumerate(doc.blocks):
-                    text = " ".join(block.text.split())
+                    # NFC like the query: "café" finds a Mac's "cafe\u0301" too.
+                    text = unicodedata.normalize("NFC", " ".join(block.text.split()))
                     folded = text.casefold()
                     if exact:
                         pos = folded.find(needle)
@@ -720,16 +721,18 @@ class DocsTools:
             lo, hi = 0, len(blocks)
             if section:
                 lo, hi = formats.section_range(blocks, formats.find_heading(blocks, section))
-            flags = 0 if match_case else re.IGNORECASE
-            pattern = re.compile(re.escape(needle), flags)
+            # "café" finds "cafe\u0301" too, and only the matched characters are replaced.
+            ignore_case = not match_case
             total = 0
             touched: list[int] = []
             rows = 0  # matches in read-only table rows, left alone
             for i in range(lo, hi):
                 if blocks[i].is_row:
-                    rows += len(pattern.findall(blocks[i].text))
+                    rows += len(formats.find_all(blocks[i].text, needle, ignore_case=ignore_case))
                     continue
-                new_text, n = pattern.subn(lambda _m: replacement, blocks[i].text)
+                new_text, n = formats.replace_all(
+                    blocks[i].text, needle, replacement, ignore_case=ignore_case
+                )
                 if n:
                     total += n
                     touched.append(i + 1)
@@ -744,7 +747,9 @@ class DocsTools:
             if not total:
                 other = ""
                 if match_case and any(
-                    needle.casefold() in b.text.casefold() for b in blocks[lo:hi] if not b.is_row
+                    formats.find_all(b.text, needle, ignore_case=True)
+                    for b in blocks[lo:hi]
+                    if not b.is_row
                 ):
                     other = " It does appear with different capitals; use match_case=false."
                 outside = " outside tables" if rows else ""
@@ -766,7 +771,7 @@ class DocsTools:
         if new_data == data:
             return f"{rel} already says that, so nothing changed."
         self.ws.write(real, new_data, before=data)
-        lines = [first]
+        lines = [first, *doc.notes]  # what happened to links on changed words
         if shown is not None:
             result = formats.parse(new_data, kind).blocks
             lines += self._numbered(result, shown[0], min(shown[1], len(result)))[0]

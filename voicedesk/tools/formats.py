@@ -17,14 +17,21 @@ bytes out); file access and undo live in :mod:`voicedesk.tools.workspace`.
   see tables too. Rows are read-only (a row can only go with its whole table, when a section
   is deleted or replaced). Writing edits the original file in place, so untouched paragraphs
   keep their formatting, and tables, images and empty spacer paragraphs survive; a changed
-  paragraph keeps its style and the character formatting of its first run.
+  paragraph keeps its style, and only its changed words are rewritten, in the runs that held
+  them: the rest keeps its formatting, hyperlinks, bookmarks, comments, fields and pictures.
+  New words that replace linked ones stay linked; a link whose words all went is removed
+  and the edit's result says so (:attr:`Document.notes`).
+* Searching text (:func:`find_all`) matches whatever the Unicode normalisation form
+  ("café" finds a Mac's "cafe\u0301") and reports spans of the original text.
 * PDF (pypdf): read-only; text is split into paragraphs by blank lines and line shapes.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import io
+import itertools
 import re
 import statistics
 import unicodedata
@@ -114,6 +121,9 @@ class Document:
     original: bytes | None = None  # .docx: the file the blocks were read from
     text: str | None = None  # text formats: the decoded file, line endings as they were...
     spans: list[Span] = field(default_factory=list)  # ...and where each original block sat
+    # .docx: what a write did beyond the text it was asked for (a link on changed words), to
+    # tell the person; filled by serialize.
+    notes: list[str] = field(default_factory=list)
 
 
 def kind_for(name: str) -> Kind:
@@ -145,6 +155,80 @@ def clean_text(text: str) -> str:
     """NFC, ``\\n`` line ends, no control characters (they are invalid in .docx XML)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", unicodedata.normalize("NFC", text))
+
+
+def _cluster_starts(text: str) -> list[int]:
+    """Offsets in ``text`` where Unicode normalisation cannot join a character to the one
+    before it.
+
+    Between two of them lies a letter with the accents that belong to it ("e" + U+0301, a
+    Hangul syllable spelt as jamo): NFC and NFD spell only these pieces differently, so each
+    can be normalised on its own and the pieces still line up with the original text.
+    """
+    starts = [0] if text else []
+    for i in range(1, len(text)):
+        ch = text[i]
+        if ord(ch) >= 0x300:  # below U+0300 nothing combines or composes with what precedes it
+            if unicodedata.combining(unicodedata.normalize("NFD", ch)[0]):
+                continue  # an accent (or a letter that starts with one)
+            piece = text[starts[-1] : i]
+            joined = unicodedata.normalize("NFC", piece + ch)
+            if len(joined) < len(unicodedata.normalize("NFC", piece)) + len(
+                unicodedata.normalize("NFC", ch)
+            ):
+                continue  # composes with the letter before it (Hangul jamo)
+        starts.append(i)
+    return starts
+
+
+def find_all(text: str, needle: str, *, ignore_case: bool = False) -> list[tuple[int, int]]:
+    """Where ``needle`` occurs in ``text``, as [start, end) spans of ``text`` itself.
+
+    Text written on a Mac often spells "café" with a combining accent ("cafe\\u0301") where
+    the person's query has the single letter "é", or the other way round. Both are compared
+    in NFC, a letter with its accents at a time, so the form does not matter, while "cafe"
+    still does not match the start of "café". The spans are in the original text: replacing
+    them changes exactly what matched and leaves the rest of the text as it was spelt.
+    """
+    needle = unicodedata.normalize("NFC", needle)
+    if not needle:
+        return []
+    pattern = re.compile(re.escape(needle), re.IGNORECASE if ignore_case else 0)
+    if text.isascii():  # every character is a piece of its own and already in NFC
+        return [m.span() for m in pattern.finditer(text)]
+    starts = _cluster_starts(text)
+    origin: dict[int, int] = {}  # offset in the normalised text of each piece → in ``text``
+    pieces: list[str] = []
+    at = 0
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        origin[at] = start
+        pieces.append(unicodedata.normalize("NFC", text[start:end]))
+        at += len(pieces[-1])
+    origin[at] = len(text)
+    joined = "".join(pieces)
+    spans: list[tuple[int, int]] = []
+    at = 0
+    while (m := pattern.search(joined, at)) is not None:
+        if m.start() in origin and m.end() in origin:  # whole letters, accents included
+            spans.append((origin[m.start()], origin[m.end()]))
+            at = m.end()
+        else:
+            at = m.start() + 1
+    return spans
+
+
+def replace_all(
+    text: str, needle: str, replacement: str, *, ignore_case: bool = False
+) -> tuple[str, int]:
+    """``text`` with every :func:`find_all` match of ``needle`` replaced, and how many there were."""
+    spans = find_all(text, needle, ignore_case=ignore_case)
+    out: list[str] = []
+    last = 0
+    for start, end in spans:
+        out += [text[last:start], replacement]
+        last = end
+    out.append(text[last:])
+    return "".join(out), len(spans)
 
 
 def word_count(text: str) -> int:
@@ -521,52 +605,350 @@ def _new_paragraph(d: Any, block: Block) -> Any:
     return d.add_paragraph(block.text, style=style)
 
 
-def _set_paragraph_text(paragraph: Any, text: str) -> None:
-    """Change a paragraph's text, touching as few runs as possible.
+# What python-docx reads as a run's text (Run.text). Everything else in a run (a picture, a
+# field code, a footnote or comment mark, a symbol) reads as nothing and is left where it is.
+_RUN_TEXT = ("w:t", "w:tab", "w:br", "w:cr", "w:noBreakHyphen", "w:ptab")
+# Words and punctuation, each with the spaces after it: spaces alone would anchor a diff of
+# two unrelated sentences everywhere.
+_TOKEN = re.compile(r"\s+|(?:\w+|[^\w\s])\s*")
 
-    Only the span that differs (after the common prefix and suffix) is rewritten, inside the
-    run where it starts, so replacing "2023" by "2024" keeps the bold phrase next to it bold.
-    Paragraphs whose text is not plain runs (hyperlinks, fields) are rewritten whole, keeping
-    the first run's character format.
+
+@dataclass(frozen=True)
+class _Change:
+    """``old[start:end]`` becomes ``new``."""
+
+    start: int
+    end: int
+    new: str
+
+
+def _text_changes(old: str, new: str) -> list[_Change]:
+    """What turns ``old`` into ``new``, left to right, each change as small as it can be.
+
+    Words that stay the same anchor a word-level diff, so text outside the changes keeps its
+    runs; changed words are taken one by one when there are as many on both sides ("our site"
+    → "the portal"), and each change shrinks to the characters that differ ("2023" → "2024"
+    changes the "3").
     """
-    runs = list(paragraph.runs)
-    old = paragraph.text
-    if runs and "".join(r.text for r in runs) == old:
-        pre = 0
-        limit = min(len(old), len(text))
-        while pre < limit and old[pre] == text[pre]:
-            pre += 1
-        suf = 0
-        while suf < limit - pre and old[-1 - suf] == text[-1 - suf]:
-            suf += 1
-        a, b = pre, len(old) - suf
-        middle = text[pre : len(text) - suf]
-        pos = 0
-        placed = False
-        for run in runs:
-            chunk = run.text
-            start, end = pos, pos + len(chunk)
-            pos = end
-            if placed:
-                if start >= b:
-                    break
-                new = chunk[min(b, end) - start :]
-            elif a <= end:
-                new = chunk[: a - start] + middle + chunk[min(b, end) - start :]
-                placed = True
-            else:
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    a_at = list(itertools.accumulate(map(len, a), initial=0))
+    b_at = list(itertools.accumulate(map(len, b), initial=0))
+    changes: list[_Change] = []
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        pairs = [(i1, i2, j1, j2)]
+        if tag == "replace" and i2 - i1 == j2 - j1:
+            pairs = [
+                (i, i + 1, j, j + 1) for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+            ]
+        for k1, k2, m1, m2 in pairs:
+            start, end = a_at[k1], a_at[k2]
+            was, now = old[start:end], new[b_at[m1] : b_at[m2]]
+            if was == now:
                 continue
-            # Setting a run's text clears all its content: a picture in a run with no text
-            # of its own would go with it, so runs whose text stays the same are left alone.
-            if new != chunk:
-                run.text = new
-        if placed and paragraph.text == text:
+            pre = 0
+            while pre < min(len(was), len(now)) and was[pre] == now[pre]:
+                pre += 1
+            suf = 0
+            while suf < min(len(was), len(now)) - pre and was[-1 - suf] == now[-1 - suf]:
+                suf += 1
+            changes.append(_Change(start + pre, end - suf, now[pre : len(now) - suf]))
+    return changes
+
+
+def _in_link(run: Any) -> bool:
+    from docx.oxml.ns import qn
+
+    return run.getparent().tag == qn("w:hyperlink")
+
+
+def _wordy(ch: str) -> bool:
+    """A letter, digit or accent: text that joins the word beside it."""
+    return ch == "_" or unicodedata.category(ch)[0] in "LMN"
+
+
+def _host(runs: list[tuple[Any, int, int]], change: _Change, old: str) -> tuple[Any, int]:
+    """The run a change's new text goes into, and where in that run's text.
+
+    Replaced text hands its place to the new text, in the run where it started; but when it
+    runs out of the link it started in, which of the new words should carry the link is
+    anyone's guess, so they go outside it. Text inserted between two runs continues the run
+    before it, as typing does; between a link and other text it goes with the word it
+    extends ("site" → "sites" or "website" inside the link), and anything else (a new word,
+    a comma) goes outside the link.
+    """
+    a, b = change.start, change.end
+    if a < b:
+        over = [(r, s, e) for r, s, e in runs if s < b and e > a]
+        run, start, _ = over[0]
+        parent = run.getparent()
+        if not _in_link(run) or all(r.getparent() is parent for r, _, _ in over):
+            return run, a - start
+        for r, s, _ in over:
+            if not _in_link(r):
+                return r, max(a, s) - s
+        before = next(((r, e - s) for r, s, e in runs if e == a and not _in_link(r)), None)
+        after = next(((r, 0) for r, s, _ in runs if s == b and not _in_link(r)), None)
+        return before or after or (run, a - start)
+    inside = next(((r, a - s) for r, s, e in runs if s < a < e), None)
+    if inside is not None:
+        return inside
+    before = next(((r, e - s) for r, s, e in reversed(runs) if e == a), None)
+    after = next(((r, 0) for r, s, _ in runs if s == a), None)
+    if before is None or after is None:
+        found = before or after
+        assert found is not None  # the paragraph has text, so some run ends or starts here
+        return found
+    extends_before = _wordy(old[a - 1]) and _wordy(change.new[0])
+    extends_after = _wordy(old[a]) and _wordy(change.new[-1])
+    if before[0].getparent() is after[0].getparent() or extends_before:
+        return before
+    if extends_after or (_in_link(before[0]) and not _in_link(after[0])):
+        return after
+    return before
+
+
+def _preserve(t: Any) -> None:
+    """Keep a w:t's spaces at its ends: XML readers drop them without xml:space."""
+    from docx.oxml.ns import qn
+
+    text = t.text or ""
+    if text != text.strip():
+        t.set(qn("xml:space"), "preserve")
+
+
+def _run_content(text: str) -> list[Any]:
+    """Run elements for ``text``: w:t, with w:tab for tabs and w:br for line breaks."""
+    from docx.oxml.parser import OxmlElement
+
+    out = []
+    for part in re.split(r"([\t\n\r])", text):
+        if part == "\t":
+            out.append(OxmlElement("w:tab"))
+        elif part in ("\n", "\r"):
+            out.append(OxmlElement("w:br"))
+        elif part:
+            t = OxmlElement("w:t")
+            t.text = part
+            _preserve(t)
+            out.append(t)
+    return out
+
+
+def _splice_run(run: Any, a: int, b: int, new: str) -> None:
+    """Replace ``run``'s text [a, b) by ``new``, keeping everything else the run holds.
+
+    Setting python-docx's ``Run.text`` empties the whole run: a picture, a field code or a
+    comment mark in it would go with the old text. Here only the text elements that held
+    the replaced text go (a w:t cut at ``a`` or ``b`` is split first), and the new text takes
+    their place.
+    """
+    from docx.oxml.ns import qn
+
+    text_tags = {qn(tag) for tag in _RUN_TEXT}
+
+    def pieces() -> list[tuple[Any, int, int]]:
+        out, pos = [], 0
+        for child in run:
+            n = len(str(child)) if child.tag in text_tags else 0
+            out.append((child, pos, pos + n))
+            pos += n
+        return out
+
+    for cut in (a, b):
+        for child, s, e in pieces():
+            if s < cut < e:  # only a w:t holds more than one character
+                rest = copy.deepcopy(child)
+                child.text, rest.text = child.text[: cut - s], child.text[cut - s :]
+                _preserve(child)
+                _preserve(rest)
+                child.addnext(rest)
+                break
+    current = [(child, s, e) for child, s, e in pieces() if s < e]
+    gone = [child for child, s, e in current if a <= s and e <= b]
+    content = _run_content(new)
+    if gone:
+        for element in content:
+            gone[0].addprevious(element)
+    else:
+        before = [child for child, _, e in current if e <= a]
+        after = [child for child, s, _ in current if s >= a]
+        if before:
+            at = before[-1]
+            for element in content:
+                at.addnext(element)
+                at = element
+        elif after:
+            for element in content:
+                after[0].addprevious(element)
+        else:
+            run.extend(content)
+    for child in gone:
+        run.remove(child)
+    previous = None
+    for child in list(run):  # one w:t where the edit left two side by side
+        if child.tag == qn("w:t") and previous is not None and previous.tag == qn("w:t"):
+            previous.text = (previous.text or "") + (child.text or "")
+            _preserve(previous)
+            run.remove(child)
+        else:
+            previous = child
+
+
+def _links(paragraph: Any) -> dict[Any, tuple[str, str]]:
+    """The links in a paragraph: element → (the text it is on, where it leads).
+
+    A link is a w:hyperlink, or a HYPERLINK field (keyed by the w:fldChar that begins it),
+    whose shown text is ordinary runs between its field characters.
+    """
+    from docx.oxml.ns import qn
+
+    p = paragraph._p
+    out: dict[Any, tuple[str, str]] = {}
+    for link in p.xpath("w:hyperlink"):
+        rid, anchor = link.get(qn("r:id")), link.get(qn("w:anchor"))
+        target = f"the bookmark “{anchor}” in this document" if anchor else ""
+        rel = paragraph.part.rels.get(rid) if rid else None
+        if rel is not None:
+            target = rel.target_ref
+        out[link] = (link.text, target)
+    text_tags = {qn(tag) for tag in _RUN_TEXT}
+    fields: list[list[Any]] = []  # open fields: [begin, instruction, shown text, showing?]
+    for run in p.xpath("w:r | w:hyperlink/w:r"):
+        for child in run:
+            if child.tag == qn("w:fldChar"):
+                kind = child.get(qn("w:fldCharType"))
+                if kind == "begin":
+                    fields.append([child, "", "", False])
+                elif kind == "separate" and fields:
+                    fields[-1][3] = True
+                elif kind == "end" and fields:
+                    begin, code, shown, _ = fields.pop()
+                    if code.split()[:1] == ["HYPERLINK"]:
+                        m = re.search(r'"([^"]*)"', code)
+                        out[begin] = (shown, m.group(1) if m else "")
+            elif child.tag == qn("w:instrText") and fields and not fields[-1][3]:
+                fields[-1][1] += child.text or ""
+            elif child.tag in text_tags:
+                for field_ in fields:
+                    if field_[3]:
+                        field_[2] += str(child)
+    return out
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _drop_field(begin: Any) -> None:
+    """Remove the runs of the field that the w:fldChar ``begin`` starts, through its end,
+    when they are side by side and show no text."""
+    from docx.oxml.ns import qn
+
+    runs: list[Any] = []
+    depth = 0
+    node = begin.getparent()
+    while node is not None:
+        if node.tag == qn("w:r"):
+            if node.text:  # CT_R.text
+                return
+            runs.append(node)
+            for char in node.iter(qn("w:fldChar")):
+                kind = char.get(qn("w:fldCharType"))
+                depth += (kind == "begin") - (kind == "end")
+            if depth == 0:
+                for run in runs:
+                    run.getparent().remove(run)
+                return
+        node = node.getnext()
+
+
+def _check_links(paragraph: Any, before: dict[Any, tuple[str, str]], notes: list[str]) -> None:
+    """Say what an edit did to the paragraph's links; take out a link left with no text.
+
+    A link whose words changed keeps covering the new words, and a note says so; one whose
+    words all went (the new text replaced more than the link, see :func:`_host`) is removed,
+    never silently: the note says where it led and how to get it back.
+    """
+    from docx.oxml.ns import qn
+
+    after = _links(paragraph)
+    for element, (old, target) in before.items():
+        new = after[element][0] if element in after else ""
+        if new == old:
+            continue
+        to = f" (to {target})" if target else ""
+        if new:
+            notes.append(f"The link on “{_short(old)}”{to} now covers “{_short(new)}”.")
+            continue
+        if element.tag == qn("w:hyperlink") and element.getparent() is not None:
+            rid = element.get(qn("r:id"))
+            if rid:
+                paragraph.part.drop_rel(rid)  # unless another link uses it too
+            for child in list(element):
+                if child.tag != qn("w:r") or any(c.tag != qn("w:rPr") for c in child):
+                    element.addprevious(child)  # a bookmark or a picture stays, unlinked
+            element.getparent().remove(element)
+        elif element.tag == qn("w:fldChar") and element.getparent() is not None:
+            _drop_field(element)
+        notes.append(
+            f"The link on “{_short(old)}”{to} is gone: the new text replaced more than the "
+            f"linked words, so I could not tell which of them should carry it. Undo brings it "
+            f"back; then change only the words inside the link."
+        )
+
+
+def _set_paragraph_text(paragraph: Any, text: str, notes: list[str]) -> None:
+    """Change a paragraph's text, touching as little of it as possible.
+
+    Only what differs is rewritten (see :func:`_text_changes`), inside the runs that held it,
+    so replacing "2023" by "2024" keeps the bold phrase next to it bold. The paragraph's own
+    runs and those inside hyperlinks make up its text; everything else stays as it is:
+    hyperlinks (new words inside a link stay linked), bookmarks, comment ranges, fields,
+    pictures. What happened to links whose words changed goes into ``notes``.
+    """
+    from docx.oxml.ns import qn
+
+    p = paragraph._p
+    links = _links(paragraph)
+    old = paragraph.text
+    if old:  # its runs' text, links' included
+        touched = []
+        for change in reversed(_text_changes(old, text)):
+            runs, pos = [], 0
+            for run in p.xpath("w:r | w:hyperlink/w:r"):
+                n = len(run.text)
+                if n:
+                    runs.append((run, pos, pos + n))
+                pos += n
+            host, at = _host(runs, change, old)
+            for run, s, e in runs:
+                overlap = max(0, min(change.end, e) - max(change.start, s))
+                if run is host:
+                    _splice_run(run, at, at + overlap, change.new)
+                elif overlap:
+                    _splice_run(run, max(change.start, s) - s, min(change.end, e) - s, "")
+                else:
+                    continue
+                touched.append(run)
+        for run in touched:  # a run the edit emptied is clutter, and would keep a link alive
+            if run.getparent() is not None and all(c.tag == qn("w:rPr") for c in run):
+                run.getparent().remove(run)
+        if paragraph.text == text:
+            _check_links(paragraph, links, notes)
             return
     _replace_paragraph_text(paragraph, text)
+    _check_links(paragraph, links, notes)
 
 
 def _replace_paragraph_text(paragraph: Any, text: str) -> None:
-    """Replace a paragraph's text, keeping its style and its first run's character format."""
+    """Replace a paragraph's text, keeping its style and its first run's character format.
+
+    The last resort of :func:`_set_paragraph_text`, should its edit not read back as ``text``.
+    """
     from docx.oxml.ns import qn
 
     p = paragraph._p
@@ -611,6 +993,7 @@ def _write_docx(doc: Document) -> bytes:
         for block in doc.blocks:
             _new_paragraph(d, block)
     else:
+        doc.notes.clear()
         d = _open_docx(doc.original)
         items = _body_items(d)
         before = {b.source: b for b in _item_blocks(items)}
@@ -625,7 +1008,7 @@ def _write_docx(doc: Document) -> bytes:
                 if paragraph is not None:
                     old = before.get(block.source)
                     if old is None or old.text != block.text:
-                        _set_paragraph_text(paragraph, block.text)
+                        _set_paragraph_text(paragraph, block.text, doc.notes)
                     if old is None or old.level != block.level:
                         paragraph.style = (
                             d.styles[_heading_style(d, block.level)] if block.level else None
