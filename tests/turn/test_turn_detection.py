@@ -804,6 +804,19 @@ def test_replay_with_the_local_transcriber_reads_and_ends_a_finished_sentence(
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_replay_holds_a_fragment_read_as_a_sentence_with_a_doubt(tmp_path: Path) -> None:
+    """ "Find every mention of the word", said alone: the tiny model reads a whole sentence
+    ("… the word.") but weighs other endings at over ``FIRM_ODDS``, and Smart Turn says
+    0.69; the turn ended 0.31 s into the silence. Not firm, it now waits out a pause."""
+    proc = run_replay(
+        FIXTURES / "heldout-unfinished-2.wav", cli_env(tmp_path), "--json", "--stt", "local"
+    )
+    assert proc.returncode == 0, proc.stderr
+    turns = json.loads(proc.stdout)["turns"]
+    assert all(t["decided_s"] - t["end_s"] > 0.6 for t in turns), turns
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
 @pytest.mark.parametrize("name", [FINISHED, "dev-paused-0.wav", "heldout-unfinished-3.wav"])
 def test_cue_reading_is_faster_whispers_verbatim_transcript(name: str) -> None:
     """``read_for_cues`` decodes through CTranslate2 itself (for the step probabilities); it

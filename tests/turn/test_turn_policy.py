@@ -181,33 +181,49 @@ def test_the_words_weighed_for_going_on_make_the_reading_hesitant_together(
     assert reading_cue(reading).verdict == verdict
 
 
+STATEMENT = "Find the email from the land board."
+QUESTION = "Is there an email from the land board?"
+
+
+@pytest.mark.parametrize("text", [STATEMENT, QUESTION])
 @pytest.mark.parametrize(
-    ("odds", "verdict"),
+    ("odds", "verdict", "firm"),
     [
-        # a dangling last word, another word after it and a trailing mark, each under its
-        # own threshold, together at 0.35
+        ({}, "complete", True),  # ended without a doubt
+        ({"trailing": 0.05, "alternatives": (("{stem} of", 0.03),)}, "complete", True),
+        # doubts each under a threshold of their own, together over FIRM_ODDS: the model's
+        # "complete" no longer ends it within an in-sentence pause ("Order more coffee.")
+        ({"trailing": 0.06, "alternatives": (("{stem} of", 0.05),)}, "hesitant", False),
         (
             {
-                "alternatives": (("Find the email from the land of", 0.2),),
-                "continuations": (("Find the email from the land board and", 0.05),),
+                "alternatives": (("{stem} of", 0.2),),
+                "continuations": (("{stem} board and", 0.05),),
                 "trailing": 0.1,
             },
             "hesitant",
-        ),
-        (
-            {"alternatives": (("Find the email from the land of", 0.2),), "trailing": 0.05},
-            "complete",
+            False,
         ),
         # another last word that ends a sentence too is no doubt that the person is done
-        ({"alternatives": (("Find the email from the land border", 0.9),)}, "complete"),
+        ({"alternatives": (("{stem} border", 0.9),)}, "complete", True),
     ],
 )
-def test_doubtful_endings_that_add_up_make_the_reading_hesitant(
-    odds: dict[str, Any], verdict: str
+def test_a_sentence_read_with_doubts_that_add_up_waits_out_a_pause(
+    text: str, odds: dict[str, Any], verdict: str, firm: bool
 ) -> None:
-    cue = reading_cue(Reading("Find the email from the land board.", weighed=True, **odds))
-    assert cue.verdict == verdict
-    assert not (verdict == "hesitant" and cue.firm)
+    stem = text.rstrip(".?").rsplit(" ", 1)[0]  # "… from the land"
+    odds = {
+        key: tuple((t.format(stem=stem), o) for t, o in value) if key != "trailing" else value
+        for key, value in odds.items()
+    }
+    cue = reading_cue(Reading(text, weighed=True, **odds))
+    assert (cue.verdict, cue.firm) == (verdict, firm)
+
+
+@pytest.mark.parametrize("text", [STATEMENT, QUESTION])
+def test_a_cloud_text_has_no_odds_and_its_own_cue_stands(text: str) -> None:
+    cue = reading_cue(Reading(text, trailing=0.2))
+    assert cue.verdict == "complete"
+    assert cue.firm is text.endswith("?")  # a complete question is firm by its words
 
 
 STEM = "I was wondering if you could help"

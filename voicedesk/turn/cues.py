@@ -529,6 +529,9 @@ TRAILING_ODDS = 0.4
 # of the holdout, fresh and later sets are, and Smart Turn scores a few of them near 0 for
 # seconds ("I was wondering if you could help me." 0.01–0.1), as it does some finished
 # questions; 28 of the 88 fragments that read as a whole sentence are too (docs/architecture.md).
+# A weighed sentence that is not firm waits out an in-sentence pause (``reading_cue``): that
+# held 5–16 more of each Piper set's 96 fragments and pauses, for 0–4 of its 48 finished
+# sentences waiting 0.9 s (docs/architecture.md, "A sentence read with a doubt").
 FIRM_ODDS = 0.1
 # The words alone end after them at under 0.1 of the odds of going on with another word
 # (the local transcriber's decoder reading them over silence: ``Reading.words_end_odds``):
@@ -539,15 +542,6 @@ FIRM_ODDS = 0.1
 # sentence), and 24 of the 84 fragments there that stop on a content word did
 # (docs/architecture.md).
 WORDS_END_ODDS = 0.1
-# The doubtful endings above (dangling last words, words for going on, trailing marks)
-# together at ≥ 0.3 of the odds of the way the text ended, though each stays under its own
-# threshold: the threshold of one dangling last word, applied to their sum. A transcriber
-# that spread its doubt over several endings doubted as much as one that put it on one.
-# Fragments it read as a whole sentence came there ("Find the email from the" → "… the land
-# board.", 0.31; "… the name of" → "… the name of that.", 0.39); of the 204 finished Piper
-# sentences of the checked-in and seeded sets the nearest was "Delete the last paragraph."
-# at 0.27, the next 0.15 (docs/architecture.md).
-DOUBTFUL_ENDINGS_ODDS = 0.3
 
 
 @dataclass(frozen=True)
@@ -592,10 +586,15 @@ def reading_cue(reading: Reading) -> Cue:
     with words nobody said ("… to" → "… to me?"), which their alignment places after the
     speech. And a phrase can be grammatical yet plainly not all of it ("When does the post
     office"), which a language model reading the words alone can tell. Either way the turn
-    waits out an in-sentence pause — not the maximum wait, in case the doubt is wrong; so
-    does a sentence whose doubtful endings add up (``DOUBTFUL_ENDINGS_ODDS``). The
-    other way round, a sentence-final text whose transcriber weighed all those doubtful
-    endings together at almost nothing is firm (``FIRM_ODDS``).
+    waits out an in-sentence pause — not the maximum wait, in case the doubt is wrong.
+
+    A sentence-final text whose transcriber weighed all those doubtful endings together at
+    almost nothing is firm (``FIRM_ODDS``); one it weighed them for at more, though each
+    stayed under its own threshold, waits out an in-sentence pause too, whatever Smart Turn
+    says. Smart Turn scores a fragment said with a falling end (synthetic speech, a person
+    trailing off) ~0.95, so it cannot vouch for one, while finished sentences read firm
+    nearly always. A cloud transcript carries no odds (``Reading.weighed``): with it alone
+    the text's own cue stands.
     """
     cue = transcript_cue(reading.text)
     if _doubts(cue):
@@ -619,12 +618,12 @@ def reading_cue(reading: Reading) -> Cue:
         return Cue("hesitant", f"may have trailed off ({reading.trailing:.2f})")
     if reading.words_end_odds is not None and reading.words_end_odds < WORDS_END_ODDS:
         return Cue("hesitant", f"the words alone go on ({reading.words_end_odds:.2f})")
+    if cue.verdict != "complete" or not reading.weighed:
+        return cue
     doubtful_endings = sum(odds for _, odds in dangling) + going_on + reading.trailing
-    if cue.verdict == "complete" and doubtful_endings >= DOUBTFUL_ENDINGS_ODDS:
-        return Cue("hesitant", f"other endings weighed together ({doubtful_endings:.2f})")
-    if cue.verdict == "complete" and reading.weighed and doubtful_endings < FIRM_ODDS:
+    if doubtful_endings < FIRM_ODDS:
         return Cue(cue.verdict, "a sentence the transcriber ended without a doubt", firm=True)
-    return cue
+    return Cue("hesitant", f"other endings weighed together ({doubtful_endings:.2f})")
 
 
 def most_doubtful(readings: Sequence[Reading]) -> Reading:
