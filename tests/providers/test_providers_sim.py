@@ -103,6 +103,12 @@ async def test_stt_bad_key_is_named_at_connect(sim):
     await stt.aclose()
 
 
+def _say(stt: OpenAIRealtimeSTT) -> None:
+    """The test utterance, pushed in 60 blocks as the audio callback would."""
+    for block in np.array_split(speech(), 60):
+        stt.push_audio(block)
+
+
 async def test_stt_dropped_socket_is_retried_with_the_segment_resent(sim):
     stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
     await stt.connect()
@@ -111,8 +117,7 @@ async def test_stt_dropped_socket_is_retried_with_the_segment_resent(sim):
     stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
     try:
         await stt.connect()  # this socket drops on its first commit
-        for block in np.array_split(speech(), 60):
-            stt.push_audio(block)
+        _say(stt)
         assert await stt.commit() == "What time is it?"
     finally:
         await stt.aclose()
@@ -124,8 +129,7 @@ async def test_stt_a_late_transcript_is_retried_after_the_turn_cleared_the_buffe
     stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=1)
     await stt.connect()
     try:
-        for block in np.array_split(speech(), 60):
-            stt.push_audio(block)
+        _say(stt)
         sim.inject("stt", "stall")  # the next commit is acknowledged, never transcribed
         commit = asyncio.create_task(stt.commit())
         await asyncio.sleep(0.2)
@@ -142,11 +146,6 @@ def _resending_stt(sim: SimServer) -> OpenAIRealtimeSTT:
     return OpenAIRealtimeSTT(
         api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=60, resend_after_s=0.3
     )
-
-
-def _say(stt: OpenAIRealtimeSTT) -> None:
-    for block in np.array_split(speech(), 60):
-        stt.push_audio(block)
 
 
 @pytest.mark.parametrize("fault", ["stall", "lose"])
@@ -196,8 +195,7 @@ async def test_stt_a_definitive_failure_is_an_error_not_an_empty_transcript(sim)
     stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=1)
     await stt.connect()
     try:
-        for block in np.array_split(speech(), 60):
-            stt.push_audio(block)
+        _say(stt)
         sim.inject("stt", "500", times=2)  # the commit, then the reconnection for the resend
         commit = asyncio.create_task(stt.commit())
         await asyncio.sleep(0)

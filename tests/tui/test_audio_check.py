@@ -128,6 +128,25 @@ async def test_check_sound_plays_in_a_real_session_without_a_turn(
 
 
 # ---------------------------------------------------------------------------- the screen
+async def announce_devices(
+    pilot: Any,
+    input_device: str = "USB Mic",
+    output_device: str = "Speakers",
+    *,
+    echo_cancellation: bool = True,
+) -> None:
+    """The session reports its devices, as it does once audio starts: what the first-run
+    check and the check's device lines wait for."""
+    pilot.app.bus.publish(
+        ev.AudioInfo(
+            input_device=input_device,
+            output_device=output_device,
+            echo_cancellation=echo_cancellation,
+        )
+    )
+    await pilot.pause()
+
+
 def audio_app(tmp_path: Path, *, simulated: bool = True) -> VoiceDeskApp:
     settings = Settings()
     settings.keys.openai_api_key = "sk-test-key-for-the-check"  # type: ignore[assignment]
@@ -157,10 +176,7 @@ async def test_check_hears_you_and_restores_the_mic(tmp_path: Path) -> None:
     app = audio_app(tmp_path, simulated=False)
     async with app.run_test(size=(80, 24)) as pilot:
         session = await started_fake(pilot)
-        app.bus.publish(
-            ev.AudioInfo(input_device="USB Mic", output_device="Speakers", echo_cancellation=True)
-        )
-        await pilot.pause()
+        await announce_devices(pilot)
         await pilot.press("c")
         screen = app.screen
         assert isinstance(screen, AudioCheckScreen) and not screen.first_run
@@ -218,9 +234,7 @@ async def test_speaker_test_plays_and_asks(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         session = await started_fake(pilot)
         assert isinstance(session, AudioFakeSession)
-        app.bus.publish(ev.AudioInfo(input_device="file", output_device="Desk Speakers",
-                                     echo_cancellation=False))  # fmt: skip
-        await pilot.pause()
+        await announce_devices(pilot, "file", "Desk Speakers", echo_cancellation=False)
         await pilot.press("c")
         speaker = app.screen.query_one("#check-speaker", Static)
         assert "Press p" in text_of(speaker) and "Desk Speakers" in text_of(speaker)
@@ -251,10 +265,7 @@ async def test_first_run_opens_the_check_once(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await started_fake(pilot)
         assert not isinstance(app.screen, AudioCheckScreen)
-        app.bus.publish(
-            ev.AudioInfo(input_device="USB Mic", output_device="Speakers", echo_cancellation=True)
-        )
-        await pilot.pause()
+        await announce_devices(pilot)
         screen = app.screen
         assert isinstance(screen, AudioCheckScreen) and screen.first_run
         assert "First start" in text_of(screen.query_one("#check-intro", Static))
@@ -264,10 +275,7 @@ async def test_first_run_opens_the_check_once(tmp_path: Path) -> None:
     again = audio_app(tmp_path, simulated=False)
     async with again.run_test(size=(80, 24)) as pilot:
         await started_fake(pilot)
-        again.bus.publish(
-            ev.AudioInfo(input_device="USB Mic", output_device="Speakers", echo_cancellation=True)
-        )
-        await pilot.pause()
+        await announce_devices(pilot)
         assert not isinstance(again.screen, AudioCheckScreen)  # shown once; c runs it again
 
 
@@ -276,10 +284,7 @@ async def test_no_first_run_check_for_wav_files_or_the_simulator(tmp_path: Path)
         app = audio_app(tmp_path, simulated=simulated)
         async with app.run_test(size=(80, 24)) as pilot:
             await started_fake(pilot)
-            app.bus.publish(
-                ev.AudioInfo(input_device=device, output_device=device, echo_cancellation=False)
-            )
-            await pilot.pause()
+            await announce_devices(pilot, device, device, echo_cancellation=False)
             assert not isinstance(app.screen, AudioCheckScreen)
     assert not (data_dir() / AUDIO_CHECK_MARKER).exists()
 
@@ -302,10 +307,7 @@ async def test_a_check_in_the_demo_does_not_count_as_the_first_run_check(
         app = audio_app(tmp_path, simulated=simulated)
         async with app.run_test(size=(80, 24)) as pilot:
             await started_fake(pilot)
-            app.bus.publish(
-                ev.AudioInfo(input_device=device, output_device=device, echo_cancellation=False)
-            )
-            await pilot.pause()
+            await announce_devices(pilot, device, device, echo_cancellation=False)
             await pilot.press("c")
             assert isinstance(app.screen, AudioCheckScreen)
             await pilot.press("escape")
@@ -316,8 +318,5 @@ async def test_a_check_in_the_demo_does_not_count_as_the_first_run_check(
     real = audio_app(tmp_path, simulated=False)
     async with real.run_test(size=(80, 24)) as pilot:
         await started_fake(pilot)
-        real.bus.publish(
-            ev.AudioInfo(input_device="USB Mic", output_device="Speakers", echo_cancellation=True)
-        )
-        await pilot.pause()
+        await announce_devices(pilot)
         assert isinstance(real.screen, AudioCheckScreen) and real.screen.first_run
