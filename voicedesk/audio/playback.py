@@ -2,7 +2,7 @@
 
 Written by hand rather than taken from a library because it is on the barge-in path: a stop
 or pause must take effect at the very next block (≤ one block of latency), and the session
-needs to know exactly how many samples of each answer reached the speaker, to keep in the
+needs to know exactly how many samples of each answer were handed to the device, to keep in the
 history only what the person heard. A ``queue.Queue`` of chunks would give neither.
 
 The loop calls ``enqueue``/``stop``/``pause``/``resume``; the audio thread calls ``pull``
@@ -91,6 +91,13 @@ class PlaybackBuffer:
         return self._paused
 
     def played_samples(self, utterance_id: int) -> int:
+        """Samples of the utterance handed to the backend: all of them reach the speaker.
+
+        A device plays a block ``output_latency_s`` after it is handed over, but a stop or
+        pause only changes the blocks that follow; nothing recalls what the device already
+        holds, so it still comes out after the cut. The count is therefore what the person
+        hears, with no latency taken off.
+        """
         with self._lock:
             return self._played.get(utterance_id, 0)
 

@@ -398,7 +398,7 @@ class Session:
         if reply is None or turn is None or "playback_start" in turn.record.t or turn.typed:
             return None
         if self.audio.playback.played_samples(reply.utterance_id) > 0:
-            return None
+            return None  # handed to the device: it will be heard, it cannot be taken back
         self._playing = None
         self._playing_turn = None
         self._spawn(reply.cancel())
@@ -732,7 +732,9 @@ class Session:
             except Exception as exc:
                 log.info("could not speak the error line with %s: %s", tts.name, exc)
                 if self._line is line and not self.audio.playback.played_samples(line.utterance_id):
-                    self._line = None  # nothing of it played: try the fallback voice
+                    # nothing of it handed to the device: a second voice will not be heard
+                    # after part of the first
+                    self._line = None  # try the fallback voice
                     continue
                 line.complete = True
                 return
