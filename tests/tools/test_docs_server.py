@@ -16,14 +16,17 @@ import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml.ns import qn
+from docx.oxml.parser import OxmlElement
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from pypdf import PdfReader
-from test_docs_edits import add_link  # shared helper of the documents tests
+from test_docs_edits import add_link, png_1x1  # shared helpers of the documents tests
 
 import voicedesk
 from voicedesk.tools import formats
@@ -1202,3 +1205,149 @@ async def test_find_replace_matches_text_in_either_unicode_form(ws: Path) -> Non
             ("bistro", True),
             (unicodedata.normalize(form, " in Köln."), None),
         ]
+
+
+def add_bookmark(paragraph: Any, name: str, number: int) -> None:
+    """A bookmark around the whole paragraph, as Word writes one (python-docx has no API)."""
+    start = OxmlElement("w:bookmarkStart")
+    start.set(qn("w:id"), str(number))
+    start.set(qn("w:name"), name)
+    end = OxmlElement("w:bookmarkEnd")
+    end.set(qn("w:id"), str(number))
+    paragraph._p.insert(1 if paragraph._p.pPr is not None else 0, start)
+    paragraph._p.append(end)
+
+
+def make_annotated_docx() -> bytes:
+    """Sections whose paragraphs hold a link, a comment, a picture and bookmarks."""
+    d = docx.Document()
+    d.add_heading("Plan", level=1)
+    d.add_heading("Sources", level=2)
+    p = d.add_paragraph("Read ")
+    add_link(p, "the annual report", url="https://example.com/report")
+    p.add_run(" first.")
+    p = d.add_paragraph("The team ")
+    d.add_comment([p.add_run("met on Monday")], text="Which room?", author="Ben")
+    p.add_run(".")
+    shape = d.add_paragraph("Photo: ").add_run().add_picture(io.BytesIO(png_1x1()))
+    shape._inline.docPr.set("descr", "Team photo")
+    budget = d.add_heading("Budget", level=2)
+    add_bookmark(budget, "budget", 1)
+    p = d.add_paragraph("Ask ")
+    add_link(p, "Anna", url="mailto:anna@example.com")
+    p.add_run(" for the numbers.")
+    d.add_heading("Next", level=2)
+    p = d.add_paragraph("See ")
+    add_link(p, "the budget", anchor="budget")
+    p.add_run(" above.")
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+async def test_word_removals_say_which_links_comments_pictures_and_bookmarks_went(
+    ws: Path,
+) -> None:
+    """Deleting or replacing whole Word paragraphs took their links, comments, pictures and
+    bookmarks with them without a word: now the confirmation says what would go, and the
+    result what went, so the person can undo it."""
+    path = ws / "plan.docx"
+    original = make_annotated_docx()
+    path.write_bytes(original)
+    async with docs_server(ws) as d:
+
+        async def edit(**args: object) -> str:
+            return await d.call("edit_document", path="plan.docx", **args)
+
+        await d.call("read_document", path="plan.docx")
+        ask = await edit(action="delete_paragraph", paragraph=3)
+        assert ask.startswith("Not done yet")
+        assert (
+            "It would also remove the link on “the annual report” (to "
+            "https://example.com/report)." in ask
+        )
+        out = await edit(action="delete_paragraph", paragraph=3, confirmed=True)
+        assert out.splitlines()[1] == (
+            "Gone with the removed paragraph: the link on “the annual report” (to "
+            "https://example.com/report). Undo brings it back."
+        )
+
+        ask = await edit(action="delete_section", section="Budget")
+        assert (
+            "It would also remove the link on “Anna” (to mailto:anna@example.com) and the "
+            "bookmark “budget”; the link on “the budget” leads to that bookmark and would "
+            "lead nowhere." in ask
+        )
+        out = await edit(action="delete_section", section="Budget", confirmed=True)
+        assert out.splitlines()[1:] == [
+            "Gone with the removed paragraphs: the link on “Anna” (to "
+            "mailto:anna@example.com) and the bookmark “budget”; the link on “the budget” "
+            "leads to that bookmark and now leads nowhere. Undo brings them back.",
+            "Say undo to take it back.",
+        ]
+
+        out = await edit(action="replace_section", section="Sources", text="Nothing to read yet.")
+        assert out.splitlines()[1] == (
+            "Gone with the removed paragraphs: the comment “Which room?” by Ben and the "
+            "picture “Team photo”. Undo brings them back."
+        )
+        assert not docx.Document(str(path)).inline_shapes
+
+        for _ in range(3):
+            await d.call("undo", path="plan.docx")
+    assert path.read_bytes() == original
+
+
+async def test_word_replace_section_keeps_what_its_new_body_keeps(ws: Path) -> None:
+    """replace_section wrote every paragraph of the new body afresh, so a link, a comment
+    or bold words in a paragraph the new body only touched up went with the old one. A new
+    paragraph that mostly says what an old one said is now an edit of it, word by word,
+    as replace_paragraph is; only what is really gone is named."""
+    path = ws / "plan.docx"
+    path.write_bytes(make_annotated_docx())
+    async with docs_server(ws) as d:
+        await d.call("read_document", path="plan.docx")
+        out = await d.call(
+            "edit_document",
+            path="plan.docx",
+            action="replace_section",
+            section="Sources",
+            text=(
+                "Please read the annual report first.\n\nThe whole team met on Monday.\n\n"
+                "Also read the minutes."
+            ),
+        )
+        assert out.splitlines()[1] == (
+            "Gone with the removed paragraph: the picture “Team photo”. Undo brings it back."
+        )
+        assert (await d.call("read_document", path="plan.docx", section="Sources")).splitlines()[
+            1:
+        ] == [
+            "[2] ## Sources",
+            "[3] Please read the annual report first.",
+            "[4] The whole team met on Monday.",
+            "[5] Also read the minutes.",
+        ]
+    kept = docx.Document(str(path))
+    assert word_links(path)[2] == [("the annual report", "https://example.com/report")]
+    assert [(c.author, c.text) for c in kept.comments] == [("Ben", "Which room?")]
+    body = kept.element.body
+    assert len(body.findall(".//" + qn("w:commentReference"))) == 1
+    assert not kept.inline_shapes
+
+
+async def test_overwriting_a_word_document_says_what_went_with_it(ws: Path) -> None:
+    path = ws / "sources.docx"
+    path.write_bytes(make_linked_docx())
+    async with docs_server(ws) as d:
+        args = {"path": "sources.docx", "content": "# Sources\n\nNone yet.", "overwrite": True}
+        ask = await d.call("create_document", **args)
+        assert ask.startswith("Not done yet")
+        also = (
+            "the link on “the annual report” (to https://example.com/report) and the link on "
+            "“Anna” (to mailto:anna@example.com)"
+        )
+        assert f"It would also remove {also}." in ask
+        out = await d.call("create_document", **args, confirmed=True)
+        assert out.splitlines()[1] == (f"Gone with the old version: {also}. Undo brings them back.")
+    assert word_links(path) == [[], []]

@@ -10,7 +10,9 @@ Two rules protect the person's files beyond the path checks in
 :mod:`voicedesk.tools.workspace`: a destructive edit (deleting a paragraph or a section,
 overwriting a document) does nothing until it is repeated with ``confirmed=true`` after the
 person said yes out loud, and an edit based on a read older than the file on disk is refused.
-Every write is undoable, byte for byte.
+Every write is undoable, byte for byte. What a Word edit removes that its words do not show
+(the links, comments, pictures and bookmarks of removed paragraphs) is named in the question
+and in the result, never dropped silently.
 
 Documents bigger than a few megabytes are refused with a message saying so (``--max-size``):
 an 80 MB text file took seconds per call and over a gigabyte of memory, and each edit of it
@@ -20,6 +22,7 @@ a hint on how to ask for the rest.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import functools
@@ -502,10 +505,14 @@ class DocsTools:
     # ------------------------------------------------------------------ writing
 
     @staticmethod
-    def _confirm(what: str, call: str) -> str:
+    def _confirm(what: str, call: str, also: str | None = None) -> str:
+        """The question for the person; ``also`` names what the change would take with it
+        that its words do not show (a Word paragraph's links, comments...), so they know."""
+        also = f" {also}" if also else ""
         return (
-            f"Not done yet: {what} needs the person's spoken confirmation. Ask them, and only "
-            f"if they say yes, call {call} again with the same arguments and confirmed=true."
+            f"Not done yet: {what} needs the person's spoken confirmation.{also} Ask them, and "
+            f"only if they say yes, call {call} again with the same arguments and "
+            f"confirmed=true."
         )
 
     def create_document(
@@ -535,18 +542,25 @@ class DocsTools:
             )
         data = formats.new_document(content, kind)
         blocks = formats.parse(data, kind).blocks
+        before = self.ws.read(real, remember=False) if exists else None
+        old = None
+        if before is not None and kind == "docx":
+            with contextlib.suppress(FormatError):  # not a Word file: nothing in it to name
+                old = formats.parse(before, kind)
         if exists and not confirmed:
             return self._confirm(
                 f"replacing the existing {rel} with new content ({_plural(len(blocks), 'paragraph')})",
                 "create_document",
+                formats.removal_note(old) if old is not None else None,
             )
-        before = self.ws.read(real, remember=False) if exists else None
         self.ws.write(real, data, before=before)
         verb = "Replaced" if exists else "Created"
-        return (
+        lines = [
             f"{verb} {rel}: {_plural(len(blocks), 'paragraph')}, {_plural(_words(blocks), 'word')}."
-            f"\nSay undo to take it back."
-        )
+        ]
+        if old is not None and (gone := formats.removal_note(old, lead="the old version")):
+            lines.append(gone)
+        return "\n".join([*lines, "Say undo to take it back."])
 
     def edit_document(
         self,
@@ -574,6 +588,8 @@ class DocsTools:
           changes words within paragraphs; to split, empty or re-type one, replace_paragraph
         Deletions do nothing until called again with confirmed=true after the person agrees
         aloud. If the file changed on disk since it was read, the edit is refused: read again.
+        In Word documents the result (and a deletion's question) names links, comments,
+        pictures and bookmarks that go with removed paragraphs: tell the person.
         """
         formats.require_writable(self.ws.rel(self.ws.resolve(path, must_exist=False)))
         real, rel, data, doc = self._open(path, remember=True, check_fresh=True)
@@ -650,6 +666,7 @@ class DocsTools:
                 return self._confirm(
                     f"deleting paragraph {i + 1} of {rel} ({_quote(blocks[i].text, 60)})",
                     "edit_document",
+                    formats.removal_note(doc, blocks[i : i + 1]),
                 )
             del new_blocks[i]
             first = f"Deleted paragraph {i + 1} of {rel}."
@@ -672,6 +689,8 @@ class DocsTools:
                     "heading. To remove the section's paragraphs, delete them (that needs "
                     "the person's confirmation)."
                 )
+            if kind == "docx":  # a paragraph the new body only touches up is edited, not redone
+                formats.reuse_paragraphs(blocks[head + 1 : hi], parsed)
             new_blocks[head + 1 : hi] = parsed
             first = (
                 f"Replaced the body of section “{blocks[head].text}” in {rel} with "
@@ -689,6 +708,7 @@ class DocsTools:
                     f"deleting section “{name}” from {rel} ({_plural(hi - lo, 'paragraph')}, "
                     f"{_plural(_words(blocks[lo:hi]), 'word')}, heading included)",
                     "edit_document",
+                    formats.removal_note(doc, blocks[lo:hi]),
                 )
             del new_blocks[lo:hi]
             first = f"Deleted section “{name}” ({_plural(hi - lo, 'paragraph')}) from {rel}."
@@ -771,7 +791,7 @@ class DocsTools:
         if new_data == data:
             return f"{rel} already says that, so nothing changed."
         self.ws.write(real, new_data, before=data)
-        lines = [first, *doc.notes]  # what happened to links on changed words
+        lines = [first, *doc.notes]  # links on changed words; what went with removed paragraphs
         if shown is not None:
             result = formats.parse(new_data, kind).blocks
             lines += self._numbered(result, shown[0], min(shown[1], len(result)))[0]

@@ -20,7 +20,12 @@ bytes out); file access and undo live in :mod:`voicedesk.tools.workspace`.
   paragraph keeps its style, and only its changed words are rewritten, in the runs that held
   them: the rest keeps its formatting, hyperlinks, bookmarks, comments, fields and pictures.
   New words that replace linked ones stay linked; a link whose words all went is removed
-  and the edit's result says so (:attr:`Document.notes`).
+  and the edit's result says so (:attr:`Document.notes`). Removing whole paragraphs
+  (deleting them, replacing a section's body, overwriting the document) takes their links,
+  comments, pictures and bookmarks too: the question before a deletion
+  (:func:`removal_note`) and the result after name each one, and a link elsewhere left
+  leading to a bookmark that went. A new section body's paragraph that mostly says what an
+  old one said is an edit of it (:func:`reuse_paragraphs`), so what it holds stays.
 * Searching text (:func:`find_all`) matches whatever the Unicode normalisation form
   ("café" finds a Mac's "cafe\u0301") and reports spans of the original text.
 * PDF (pypdf): read-only; text is split into paragraphs by blank lines and line shapes.
@@ -121,8 +126,9 @@ class Document:
     original: bytes | None = None  # .docx: the file the blocks were read from
     text: str | None = None  # text formats: the decoded file, line endings as they were...
     spans: list[Span] = field(default_factory=list)  # ...and where each original block sat
-    # .docx: what a write did beyond the text it was asked for (a link on changed words), to
-    # tell the person; filled by serialize.
+    # .docx: what a write did beyond the text it was asked for (a link on changed words; the
+    # links, comments, pictures and bookmarks of removed paragraphs), to tell the person;
+    # filled by serialize.
     notes: list[str] = field(default_factory=list)
 
 
@@ -797,20 +803,19 @@ def _splice_run(run: Any, a: int, b: int, new: str) -> None:
             previous = child
 
 
-def _links(paragraph: Any) -> dict[Any, tuple[str, str]]:
-    """The links in a paragraph: element → (the text it is on, where it leads).
+def _links(p: Any, part: Any) -> dict[Any, tuple[str, str]]:
+    """The links in the w:p ``p`` of ``part``: element → (the text it is on, where it leads).
 
     A link is a w:hyperlink, or a HYPERLINK field (keyed by the w:fldChar that begins it),
     whose shown text is ordinary runs between its field characters.
     """
     from docx.oxml.ns import qn
 
-    p = paragraph._p
     out: dict[Any, tuple[str, str]] = {}
     for link in p.xpath("w:hyperlink"):
         rid, anchor = link.get(qn("r:id")), link.get(qn("w:anchor"))
         target = f"the bookmark “{anchor}” in this document" if anchor else ""
-        rel = paragraph.part.rels.get(rid) if rid else None
+        rel = part.rels.get(rid) if rid else None
         if rel is not None:
             target = rel.target_ref
         out[link] = (link.text, target)
@@ -841,6 +846,194 @@ def _links(paragraph: Any) -> dict[Any, tuple[str, str]]:
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Namespaces python-docx's ``qn`` does not know: a picture Word also writes the old way, as
+# a fallback inside mc:AlternateContent, and the VML picture of that old way.
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_VML_IMAGE = "{urn:schemas-microsoft-com:vml}imagedata"
+_MAX_NAMED = 12  # things named in one note; the rest are counted
+
+
+@dataclass
+class _Held:
+    """What part of a .docx body holds beyond its words: what an edit that removes that part
+    must name, because nothing in the text shows it is there."""
+
+    links: list[tuple[str, str]] = field(default_factory=list)  # (text, where it leads)
+    comments: list[str] = field(default_factory=list)  # ids of the comments' marks
+    pictures: list[tuple[str, str]] = field(default_factory=list)  # (kind, alt text or "")
+    bookmarks: list[str] = field(default_factory=list)  # names
+
+
+def _held(elements: list[Any], part: Any) -> _Held:
+    """The links, comments, pictures and bookmarks in ``elements`` (w:p and w:tbl of ``part``)."""
+    from docx.oxml.ns import qn
+
+    held = _Held()
+    for element in elements:
+        for p in element.iter(qn("w:p")):  # the element itself, table cells, text boxes
+            held.links += _links(p, part).values()
+        for mark in element.iter(qn("w:commentReference")):
+            held.comments.append(mark.get(qn("w:id")) or "")
+        for picture in element.iter(qn("w:drawing"), qn("w:pict")):
+            if any(a.tag == _MC_FALLBACK for a in picture.iterancestors()):
+                continue  # the same picture again, for programs that cannot read w:drawing
+            if picture.tag == qn("w:pict"):
+                kind = "picture" if picture.find(".//" + _VML_IMAGE) is not None else "drawing"
+                held.pictures.append((kind, ""))
+                continue
+            data = picture.find(".//" + qn("a:graphicData"))
+            uri = data.get("uri", "") if data is not None else ""
+            kind = {"picture": "picture", "chart": "chart"}.get(uri.rsplit("/", 1)[-1], "drawing")
+            about = picture.find(".//" + qn("wp:docPr"))
+            alt = (about.get("descr") or about.get("title") or "") if about is not None else ""
+            held.pictures.append((kind, _short(alt)))
+        for start in element.iter(qn("w:bookmarkStart")):
+            held.bookmarks.append(start.get(qn("w:name")) or "")
+    return held
+
+
+def _comment(part: Any, mark: str) -> str:
+    """ "the comment “Which room?” by Ben", read from the comments part of ``part``."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+
+    try:
+        comment = part.part_related_by(RT.COMMENTS).comments.get(int(mark))
+    except (KeyError, ValueError, AttributeError):  # no comments part, or a damaged one
+        comment = None
+    text = _short(comment.text) if comment is not None else ""
+    author = comment.author if comment is not None else ""
+    return (f"the comment “{text}”" if text else "a comment") + (f" by {author}" if author else "")
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _gone_note(held: _Held, left: list[Any], part: Any, lead: str | None) -> str | None:
+    """One sentence naming what ``held`` had that is not among the ``left`` elements, or
+    None when nothing is lost.
+
+    Links and pictures in ``held`` go with it; a comment or a bookmark only when no mark of
+    it is left (a comment's range may start in a removed paragraph and end in a kept one).
+    A link left elsewhere that leads to a bookmark that went is named too: it now leads
+    nowhere. ``lead`` says what they went with ("the removed paragraphs"), for an edit's
+    result; None words it as what an edit waiting for confirmation would also remove.
+    """
+    from docx.oxml.ns import qn
+
+    kept_marks = {m.get(qn("w:id")) for e in left for m in e.iter(qn("w:commentReference"))}
+    kept_names = {b.get(qn("w:name")) for e in left for b in e.iter(qn("w:bookmarkStart"))}
+    marks = [m for m in dict.fromkeys(held.comments) if m not in kept_marks]
+    names = [n for n in dict.fromkeys(held.bookmarks) if n and n not in kept_names]
+    shown = [n for n in names if not n.startswith("_")]  # "_GoBack", "_Toc…" are Word's own
+    items = [
+        f"the link on “{_short(text)}”{f' (to {target})' if target else ''}"
+        if text.strip()
+        else f"a link{f' to {target}' if target else ''}"
+        for text, target in held.links
+    ]
+    items += [_comment(part, mark) for mark in marks]
+    unnamed: dict[str, int] = {}
+    for kind, alt in held.pictures:
+        if alt:
+            items.append(f"the {kind} “{alt}”")
+        else:
+            unnamed[kind] = unnamed.get(kind, 0) + 1
+    items += [f"a {kind}" if n == 1 else f"{n} {kind}s" for kind, n in unnamed.items()]
+    items += [f"the bookmark “{name}”" for name in shown]
+    if len(items) > _MAX_NAMED:
+        items = [*items[: _MAX_NAMED - 1], f"{len(items) - _MAX_NAMED + 1} more"]
+    dangling: list[str] = []
+    gone = set(names)
+    for element in left:
+        for link in element.iter(qn("w:hyperlink")):
+            name = link.get(qn("w:anchor"))
+            if name not in gone or len(dangling) >= 5:
+                continue
+            if name in shown:
+                where = "that bookmark" if len(shown) == 1 else f"the bookmark “{name}”"
+            else:
+                where = f"a place in what {'was' if lead else 'would be'} removed"
+            dangling.append(
+                f"the link on “{_short(link.text)}” leads to {where} and "
+                f"{'now leads' if lead else 'would lead'} nowhere"
+            )
+    if not items and not dangling:
+        return None
+    if items:
+        said = f"Gone with {lead}: " if lead else "It would also remove "
+        said += "; ".join([_and(items), *dangling]) + "."
+    else:
+        said = "; ".join(dangling) + "."
+        said = said[0].upper() + said[1:]
+    if lead:
+        said += f" Undo brings {'it' if len(items) == 1 else 'them'} back."
+    return said
+
+
+def removal_note(
+    doc: Document, blocks: list[Block] | None = None, lead: str | None = None
+) -> str | None:
+    """What removing ``blocks`` of ``doc`` (None: the whole document) would take with it
+    that their words do not show, as :func:`_gone_note` words it; None if nothing.
+
+    A Word paragraph can hold links, comments, pictures and bookmarks, and a person who
+    agrees to "delete the Budget section" hears only its words: this is for the question
+    that asks them, and for the result of overwriting a whole document.
+    """
+    if doc.kind != "docx" or doc.original is None:
+        return None
+    from docx.oxml.ns import qn
+
+    d = _open_docx(doc.original)
+    body = d.element.body
+    if blocks is None:
+        removed = [e for e in body if e.tag != qn("w:sectPr")]
+    else:
+        items = _body_items(d)
+        elements = (items[b.source].element for b in blocks if b.source is not None)
+        removed = list({id(e): e for e in elements}.values())  # a table once, for all its rows
+    ids = {id(e) for e in removed}
+    return _gone_note(_held(removed, d.part), [e for e in body if id(e) not in ids], d.part, lead)
+
+
+def reuse_paragraphs(old: list[Block], new: list[Block]) -> None:
+    """Make each of the ``new`` blocks that mostly says what one of the ``old`` (.docx)
+    paragraphs said an edit of that paragraph: it takes the old block's source.
+
+    Replacing a section's body wrote every new paragraph afresh, so a link, a comment, a
+    picture or bold words in a paragraph the new text only touched up went with the old
+    one. As an edit, only its changed words are rewritten (see :func:`_set_paragraph_text`),
+    like replace_paragraph's, and what is lost is said. Pairs keep their order (the writer
+    keeps a kept paragraph where it is) and their kind (heading or not); paragraphs with
+    the same text pair first, then each new one with the next old one sharing at least half
+    its words.
+    """
+    olds = [b for b in old if not b.is_row and b.source is not None]
+
+    def words(block: Block) -> list[str]:
+        return re.findall(r"\w+", unicodedata.normalize("NFC", block.text).casefold())
+
+    a, b = [words(o) for o in olds], [words(n) for n in new]
+    pairs: list[tuple[int, int]] = []
+    matcher = difflib.SequenceMatcher(None, [" ".join(w) for w in a], [" ".join(w) for w in b])
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            pairs += zip(range(i1, i2), range(j1, j2), strict=True)
+        elif tag == "replace" and (i2 - i1) * (j2 - j1) <= 2500:  # a few hundred at most
+            i = i1
+            for j in range(j1, j2):
+                for k in range(i, i2):
+                    ratio = difflib.SequenceMatcher(None, a[k], b[j], autojunk=False).ratio()
+                    if ratio >= 0.5 and olds[k].is_heading == new[j].is_heading:
+                        pairs.append((k, j))
+                        i = k + 1
+                        break
+    for i, j in pairs:
+        if olds[i].is_heading == new[j].is_heading:
+            new[j].source = olds[i].source
 
 
 def _drop_field(begin: Any) -> None:
@@ -875,7 +1068,7 @@ def _check_links(paragraph: Any, before: dict[Any, tuple[str, str]], notes: list
     """
     from docx.oxml.ns import qn
 
-    after = _links(paragraph)
+    after = _links(paragraph._p, paragraph.part)
     for element, (old, target) in before.items():
         new = after[element][0] if element in after else ""
         if new == old:
@@ -913,7 +1106,7 @@ def _set_paragraph_text(paragraph: Any, text: str, notes: list[str]) -> None:
     from docx.oxml.ns import qn
 
     p = paragraph._p
-    links = _links(paragraph)
+    links = _links(p, paragraph.part)
     old = paragraph.text
     if old:  # its runs' text, links' included
         touched = []
@@ -940,8 +1133,14 @@ def _set_paragraph_text(paragraph: Any, text: str, notes: list[str]) -> None:
         if paragraph.text == text:
             _check_links(paragraph, links, notes)
             return
+    held = _held([p], paragraph.part)
+    held.links = []  # _check_links tells of those
     _replace_paragraph_text(paragraph, text)
     _check_links(paragraph, links, notes)
+    lead = "the old wording of a rewritten paragraph"
+    note = _gone_note(held, [p.getroottree().getroot()], paragraph.part, lead)
+    if note is not None:
+        notes.append(note)
 
 
 def _replace_paragraph_text(paragraph: Any, text: str) -> None:
@@ -1022,13 +1221,24 @@ def _write_docx(doc: Document) -> bytes:
                 items[first_kept].element.addprevious(element)
             anchor = element
         gone_tables = {b.table for s, b in before.items() if b.is_row and s not in kept}
-        for source, old in before.items():
-            if source not in kept and not old.is_row:
-                element = items[source].paragraph._p
-                element.getparent().remove(element)
-        for item in items:
-            if item.table in gone_tables and item.element.getparent() is not None:
-                item.element.getparent().remove(item.element)
+        removed = [
+            items[s].element for s, old in before.items() if s not in kept and not old.is_row
+        ]
+        paragraphs = len(removed)
+        tables = {id(i.element): i.element for i in items if i.table in gone_tables}
+        removed += tables.values()
+        held = _held(removed, d.part)
+        for element in removed:
+            element.getparent().remove(element)
+        what = [
+            f"{noun}{'s' if n > 1 else ''}"
+            for noun, n in (("paragraph", paragraphs), ("table", len(tables)))
+            if n
+        ]
+        lead = f"the removed {' and '.join(what)}"
+        note = _gone_note(held, [d.element.body], d.part, lead) if removed else None
+        if note is not None:
+            doc.notes.append(note)
     out = io.BytesIO()
     d.save(out)
     return out.getvalue()
