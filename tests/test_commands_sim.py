@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,3 +62,132 @@ def test_foreground_sim_prints_export_lines_with_the_keys():
         "export OPENAI_API_KEY",
         "export ELEVENLABS_API_KEY",
     ]
+
+
+def sim_help() -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "sim", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_help_lists_every_fault_the_sim_accepts_and_the_providers_it_acts_on():
+    """`voicedesk sim --help` named no fault and no script key, so --fault and --script could
+    only be used by reading the code. The help is built from the table the server checks
+    faults against; this checks it lists every fault the server accepts, for exactly the
+    providers it accepts it for, and that the server acts on no fault the table lacks."""
+    from voicedesk.sim.faults import FAULTS, PROVIDERS
+    from voicedesk.sim.server import SimServer
+
+    text = sim_help()
+    faults = text.split("\nfaults (--fault PROVIDER:FAULT[:N], repeatable):\n", 1)[1]
+    listed = {
+        m.group(1): set(m.group(2).split())
+        for m in re.finditer(r"^  (\S+) +((?:(?:stt|llm|tts) )+) ", faults, re.MULTILINE)
+    }
+    server = SimServer()
+    accepted: dict[str, set[str]] = {}
+    names = {*FAULTS, *listed, "crash", "timeout"}  # and two that are no faults
+    for name in names:
+        for provider in PROVIDERS:
+            try:
+                server.inject(provider, name)
+            except ValueError:
+                continue
+            accepted.setdefault(name, set()).add(provider)
+    assert listed == accepted
+    assert {"lose", "late", "drop", "stall", "429", "500"} <= set(listed)
+
+    # Every fault name the server's code compares a fault with is in the table.
+    source = (ROOT / "voicedesk" / "sim" / "server.py").read_text(encoding="utf-8")
+    compared = set()
+    for m in re.finditer(r"fault (?:==|in) (\([^)]*\)|\"[^\"]*\")", source):
+        compared |= set(re.findall(r"\"([^\"]*)\"", m.group(1)))
+    assert compared and compared <= set(FAULTS), compared - set(FAULTS)
+
+
+def test_help_describes_every_script_key_and_its_example_loads():
+    from voicedesk.errors import UserError
+    from voicedesk.sim.script import EXAMPLE, SCRIPT_KEYS, TOOL_CALL_KEYS, TURN_KEYS, SimScript
+
+    text = sim_help()
+    script = text.split("\nscript file (--script FILE", 1)[1].split("\nfaults (", 1)[0]
+    keys = re.findall(r"^ {2,}([a-z_]+) {2,}\S", script, re.MULTILINE)
+    assert set(keys) == {*SCRIPT_KEYS, *TURN_KEYS, *TOOL_CALL_KEYS}
+    assert {"continued", "tool_calls", "default_transcript"} <= set(keys)
+    assert EXAMPLE.strip() in "\n".join(line[4:] for line in script.splitlines())
+
+    loaded = SimScript.from_dict(tomllib.loads(EXAMPLE))
+    assert loaded.default_reply == "I did not catch that."
+    assert loaded.turns[0].tool_calls[0].arguments == {"path": "budget-memo.md"}
+    assert loaded.turns[1].continued == ["deadline?"]
+    assert loaded.turn_for("and the deadline") is loaded.turns[1]
+    with pytest.raises(UserError, match="unknown tool call key"):
+        SimScript.from_dict(
+            {"turns": [{"transcript": "x", "tool_calls": [{"name": "t", "args": {}}]}]}
+        )
+
+
+def test_fault_option_makes_the_next_requests_fail():
+    """--fault llm:429 --fault llm:500:2: the first chat request gets 429, the next two 500,
+    the fourth an answer. A fault a provider never acts on is refused before starting."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "voicedesk",
+            "sim",
+            "--port",
+            "0",
+            "--fault",
+            "llm:429",
+            "--fault",
+            "llm:500:2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        env = dict(
+            line.strip()[len("export ") :].split("=", 1)
+            for line in [proc.stdout.readline() for _ in range(4)]
+        )
+        statuses = []
+        for _ in range(4):
+            request = urllib.request.Request(
+                env["OPENAI_BASE_URL"] + "/chat/completions",
+                data=json.dumps(
+                    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+                ).encode(),
+                headers={
+                    "Authorization": f"Bearer {env['OPENAI_API_KEY']}",
+                    "Content-Type": "application/json",
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    statuses.append(response.status)
+            except urllib.error.HTTPError as exc:
+                statuses.append(exc.code)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert statuses == [429, 500, 500, 200]
+
+    done = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "sim", "--fault", "llm:lose"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "'lose' is a fault of stt only, not of llm" in done.stderr

@@ -37,7 +37,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sim-tokens-per-s", type=float, metavar="N", help="simulated LLM speed")
     parser.add_argument(
-        "--sim-script", type=Path, metavar="FILE", help="what the simulated cloud says (TOML/JSON)"
+        "--sim-script",
+        type=Path,
+        metavar="FILE",
+        help="what the simulated cloud hears and says (TOML/JSON; format: voicedesk sim --help)",
     )
     parser.add_argument(
         "--metrics-out", type=Path, metavar="FILE.jsonl", help="write per-turn metrics here"

@@ -11,8 +11,8 @@ so one line sets up the current shell::
 Without --detach it serves in the foreground until Ctrl-C, after printing the same lines.
 
 A key of ``sk-bad`` is rejected with HTTP 401 (to try start-up key checks); any other key
-is accepted. The script file says what each user turn is heard as and what the model
-answers (TOML or JSON; see ``voicedesk.sim.script``).
+is accepted. A script file (--script) says what each user turn is heard as and what the
+model answers; --fault makes requests fail. Both are described below.
 """
 
 from __future__ import annotations
@@ -21,7 +21,73 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import textwrap
 from pathlib import Path
+
+WIDTH = 79  # of the help text below the options
+
+
+def _keys(table: dict[str, str], indent: int) -> list[str]:
+    """Keys in a column with their descriptions beside them, like argparse's option list, so
+    the epilog reads as part of the same help."""
+    pad = " " * 22
+    lines = []
+    for key, what in table.items():
+        head = " " * indent + key
+        first = f"{head:<22}" if len(head) < 22 else f"{head}\n{pad}"
+        lines.append(textwrap.fill(what, WIDTH, initial_indent=first, subsequent_indent=pad))
+    return lines
+
+
+def epilog() -> str:
+    """The script format and the faults, from the tables the simulated cloud itself checks
+    scripts and faults against, so the help says what the code does."""
+    from voicedesk.sim.faults import FAULTS, ORDER, PROVIDERS
+    from voicedesk.sim.script import EXAMPLE, HEARING, SCRIPT_KEYS, TOOL_CALL_KEYS, TURN_KEYS
+
+    lines = ["script file (--script FILE: TOML; JSON with the same keys if FILE ends in .json):"]
+    lines += _keys({k: v for k, v in SCRIPT_KEYS.items() if k != "turns"}, 2)
+    lines += _keys({"turns": SCRIPT_KEYS["turns"]}, 2)
+    lines += _keys({k: v for k, v in TURN_KEYS.items() if k != "tool_calls"}, 4)
+    lines += _keys({"tool_calls": TURN_KEYS["tool_calls"]}, 4)
+    lines += _keys(TOOL_CALL_KEYS, 6)
+    lines.append(textwrap.fill(HEARING, WIDTH, initial_indent="  ", subsequent_indent="  "))
+    lines += ["  For example:", textwrap.indent(EXAMPLE.rstrip(), "    ")]
+    lines += ["", "faults (--fault PROVIDER:FAULT[:N], repeatable):"]
+    lines.append(
+        textwrap.fill(
+            f"The next N requests (default 1) to PROVIDER ({', '.join(PROVIDERS)}) fail with "
+            f"FAULT, in the order given. {ORDER}",
+            WIDTH,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        )
+    )
+    for name, fault in FAULTS.items():
+        head = f"  {name:<7}{' '.join(fault.providers):<14}"
+        lines.append(
+            textwrap.fill(fault.effect, WIDTH, initial_indent=head, subsequent_indent=" " * 23)
+        )
+    return "\n".join(lines)
+
+
+def parse_fault(value: str) -> tuple[str, str, int]:
+    """``stt:late`` or ``llm:500:2`` → (provider, fault, times), checked as the server checks
+    it, so a name it would not act on fails before it starts, saying what it accepts."""
+    from voicedesk.sim.faults import check
+
+    provider, _, rest = value.partition(":")
+    fault, _, times = rest.partition(":")
+    try:
+        check(provider, fault)
+        n = int(times) if times else 1
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: {exc} (PROVIDER:FAULT[:N], like llm:500 or stt:late:2)"
+        ) from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: N must be 1 or more")
+    return provider, fault, n
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +95,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "sim",
         help="run the simulated cloud (OpenAI + ElevenLabs protocols) on 127.0.0.1",
         description=__doc__,
+        epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--port", type=int, default=0, help="port (default: any free port)")
@@ -36,7 +103,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ttfb", type=float, metavar="S", help="TTS time to first audio (0.33)")
     p.add_argument("--stt", type=float, metavar="S", help="STT finalisation delay (0.10)")
     p.add_argument("--tokens-per-s", type=float, metavar="N", help="LLM output speed (60)")
-    p.add_argument("--script", type=Path, metavar="FILE", help="turns and answers (TOML/JSON)")
+    p.add_argument("--script", type=Path, metavar="FILE", help="turns and answers (see below)")
+    p.add_argument(
+        "--fault",
+        type=parse_fault,
+        action="append",
+        default=[],
+        metavar="PROVIDER:FAULT[:N]",
+        help="make the next N requests to PROVIDER fail (see below); repeatable",
+    )
     p.add_argument(
         "--voice", choices=["synthetic", "piper"], default="synthetic", help="TTS audio source"
     )
@@ -86,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
 
     async def serve() -> None:
         server = SimServer(script, latency, port=args.port, voice=args.voice)
+        for provider, fault, times in args.fault:
+            server.inject(provider, fault, times)
         try:
             await server.start()
         except OSError as exc:
@@ -96,9 +173,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             for line in export_lines(server.base_url):
                 print(line, flush=True)
+            faults = "".join(
+                f", fault {p}:{f}" + (f":{n}" if n > 1 else "") for p, f, n in args.fault
+            )
             print(
                 f"# simulated cloud on {server.base_url} (ttft {latency.ttft_s}s, "
-                f"ttfb {latency.ttfb_s}s, stt {latency.stt_s}s); Ctrl-C stops it",
+                f"ttfb {latency.ttfb_s}s, stt {latency.stt_s}s{faults}); Ctrl-C stops it",
                 file=sys.stderr,
                 flush=True,
             )

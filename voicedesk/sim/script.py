@@ -1,15 +1,9 @@
 """What the simulated cloud "hears" and "says": a script of user turns and answers.
 
-A script file (TOML or JSON) looks like::
-
-    default_reply = "..."            # optional
-    [[turns]]
-    transcript = "read me the budget memo"
-    reply = "The memo asks for forty two thousand euros."
-    continued = []                   # optional: what later commits of the same turn hear
-    [[turns.tool_calls]]
-    name = "docs__read_document"
-    arguments = { path = "budget-memo.md" }
+A script file is TOML (or JSON, for a name ending in .json) holding the keys of
+:data:`SCRIPT_KEYS`, :data:`TURN_KEYS` and :data:`TOOL_CALL_KEYS`, as in :data:`EXAMPLE`;
+``voicedesk sim --help`` lists them from those tables, and :meth:`SimScript.from_dict`
+accepts exactly them.
 
 Turns are consumed in order by the speech-to-text side (one per user turn): the first commit
 of a turn hears ``transcript``, later commits of the same turn (the person paused, then went
@@ -31,6 +25,58 @@ from voicedesk.errors import UserError
 DEFAULT_TRANSCRIPT = "Tell me something interesting about the ocean."
 # About four seconds of speech at a normal speaking rate.
 DEFAULT_REPLY = "Most of the ocean floor has never been mapped in any detail."
+
+
+# Every key a script may hold, with what it does: from_dict accepts exactly these, and
+# `voicedesk sim --help` describes them from here.
+SCRIPT_KEYS: dict[str, str] = {
+    "default_transcript": (
+        f"what each user turn after the scripted ones is heard as (default: “{DEFAULT_TRANSCRIPT}”)"
+    ),
+    "default_reply": (
+        f"the answer to words no turn matches, and the reply of a turn without one "
+        f"(default: “{DEFAULT_REPLY}”)"
+    ),
+    "turns": "the user turns, in order: one [[turns]] table each, with",
+}
+TURN_KEYS: dict[str, str] = {
+    "transcript": "what the turn is heard as: the transcript of its first commit (required)",
+    "reply": (
+        "the model's answer to that transcript, or to the whole turn's text (compared "
+        "without case or punctuation)"
+    ),
+    "continued": (
+        "what the turn's later commits are heard as, in order (the person paused, then "
+        "went on); after them, nothing"
+    ),
+    "tool_calls": (
+        "the tools the model calls instead of answering at first, one [[turns.tool_calls]] "
+        "table each; the reply answers their results. Each has"
+    ),
+}
+TOOL_CALL_KEYS: dict[str, str] = {
+    "name": "the tool's name as the client offers it, like docs__read_document (required)",
+    "arguments": "a table of its arguments (default: none)",
+}
+# When the speech-to-text side takes the next turn (server.py does this).
+HEARING = (
+    "Each user turn takes the next [[turns]] at its first commit with sound in it, the "
+    "first after the client clears the audio buffer (where voicedesk ends a turn); later "
+    "commits before the next clear hear its continued, and silent commits hear nothing."
+)
+EXAMPLE = """\
+default_reply = "I did not catch that."
+[[turns]]
+transcript = "Read me the budget memo."
+reply = "The memo asks for forty two thousand euros."
+[[turns.tool_calls]]
+name = "docs__read_document"
+arguments = { path = "budget-memo.md" }
+[[turns]]
+transcript = "And the"
+continued = ["deadline?"]
+reply = "It is due on Friday."
+"""
 
 
 @dataclass
@@ -78,27 +124,32 @@ class SimScript:
     @classmethod
     def from_dict(cls, data: Any, *, origin: str = "script") -> SimScript:
         def bad(what: str) -> UserError:
+            may = ", ".join(k for k in TURN_KEYS if k != "transcript")
             return UserError(
                 f"{origin}: {what}",
-                'each [[turns]] needs transcript = "..." and may have reply and tool_calls',
+                f'each [[turns]] needs transcript = "..." and may have {may}; '
+                f"`voicedesk sim --help` describes the format",
             )
 
         if not isinstance(data, dict):
             raise bad("the top level must be a table/object")
-        unknown = set(data) - {"turns", "default_transcript", "default_reply"}
+        unknown = set(data) - set(SCRIPT_KEYS)
         if unknown:
             raise bad(f"unknown key(s) {sorted(unknown)}")
         turns = []
         for i, raw in enumerate(data.get("turns", []), 1):
             if not isinstance(raw, dict) or not isinstance(raw.get("transcript"), str):
                 raise bad(f"turn {i} has no transcript string")
-            extra = set(raw) - {"transcript", "reply", "tool_calls", "continued"}
+            extra = set(raw) - set(TURN_KEYS)
             if extra:
                 raise bad(f"turn {i}: unknown key(s) {sorted(extra)}")
             calls = []
             for call in raw.get("tool_calls", []):
                 if not isinstance(call, dict) or not isinstance(call.get("name"), str):
                     raise bad(f"turn {i}: every tool call needs a name")
+                extra = set(call) - set(TOOL_CALL_KEYS)
+                if extra:
+                    raise bad(f"turn {i}: unknown tool call key(s) {sorted(extra)}")
                 args = call.get("arguments", {})
                 if not isinstance(args, dict):
                     raise bad(f"turn {i}: tool call arguments must be a table/object")

@@ -10,7 +10,8 @@ One aiohttp server on 127.0.0.1 serves, unmodified for the official clients:
 
 Latency is simulated where the real services spend it (STT finalisation, LLM time to first
 token and token rate, TTS time to first audio and real-time factor), faults can be injected
-per provider, and every request body is recorded so tests can check what voicedesk sent.
+per provider (:mod:`voicedesk.sim.faults` lists them), and every request body is recorded so
+tests can check what voicedesk sent.
 aiohttp rather than ``websockets`` keeps the server free of the client SDKs' version pins.
 
 Which transcript a commit gets: each user turn takes the next scripted turn, and further
@@ -45,15 +46,14 @@ from typing import Any
 import numpy as np
 from aiohttp import ClientConnectionResetError, WSCloseCode, WSMsgType, web
 
+from voicedesk.sim import faults
+from voicedesk.sim.faults import PROVIDERS, STT_LATE_S
 from voicedesk.sim.script import SimScript, SimTurn
 from voicedesk.sim.voice import RATE, make_voice
 
 log = logging.getLogger(__name__)
 
 BAD_KEY = "sk-bad"
-PROVIDERS = ("stt", "llm", "tts")
-# STT only: "lose" sends the deltas but loses the final event, "late" sends it stt_late_s late.
-FAULTS = ("429", "500", "drop", "stall", "lose", "late")
 # The summariser's instruction contains this phrase; such requests get a summary answer.
 SUMMARY_PHRASE = "running summary"
 
@@ -61,7 +61,7 @@ SUMMARY_PHRASE = "running summary"
 @dataclass
 class SimLatency:
     stt_s: float = 0.10  # commit → final transcript
-    stt_late_s: float = 3.0  # added to stt_s for a commit given the "late" fault
+    stt_late_s: float = STT_LATE_S  # added to stt_s for a commit given the "late" fault
     ttft_s: float = 0.70  # chat request → first token
     tokens_per_s: float = 60.0
     ttfb_s: float = 0.33  # first text → first audio
@@ -163,9 +163,9 @@ class SimServer:
 
     # ------------------------------------------------------------------ control
     def inject(self, provider: str, fault: str, times: int = 1) -> None:
-        """Make the next ``times`` requests to ``provider`` fail with ``fault``."""
-        if provider not in PROVIDERS or fault not in FAULTS:
-            raise ValueError(f"provider in {PROVIDERS}, fault in {FAULTS}")
+        """Make the next ``times`` requests to ``provider`` fail with ``fault`` (one of
+        :data:`voicedesk.sim.faults.FAULTS` that acts on that provider)."""
+        faults.check(provider, fault)
         self._faults[provider] += [fault] * times
 
     def chat_requests(self) -> list[dict[str, Any]]:

@@ -1,0 +1,65 @@
+"""The faults the simulated cloud can inject, in one table.
+
+The server accepts exactly these (:func:`check`) and ``voicedesk sim --help`` lists them from
+here, so what the help promises and what the server does cannot drift apart. This module
+imports nothing heavy: the CLI reads it to build its help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROVIDERS = ("stt", "llm", "tts")
+STT_LATE_S = 3.0  # how late a "late" transcript comes, on top of the STT delay
+
+
+@dataclass(frozen=True)
+class Fault:
+    providers: tuple[str, ...]  # the providers whose code acts on it
+    effect: str  # what a client sees, one sentence for --help
+
+
+FAULTS: dict[str, Fault] = {
+    "429": Fault(
+        PROVIDERS,
+        "a rate-limit error: HTTP 429 (retry-after 50 ms); an open STT socket answers the "
+        "commit with an error event instead, an ElevenLabs socket sends an error and closes",
+    ),
+    "500": Fault(
+        PROVIDERS,
+        "a server error: HTTP 500; an open STT socket answers the commit with an error "
+        "event instead, an ElevenLabs socket sends an error and closes",
+    ),
+    "drop": Fault(
+        PROVIDERS,
+        "the connection is cut: a streamed text answer after its third word, speech after "
+        "its first audio chunk, STT at the commit",
+    ),
+    "stall": Fault(
+        PROVIDERS,
+        "a streamed answer or speech starts (headers sent, or the socket open) and nothing "
+        "more comes; STT acknowledges the commit and never transcribes it",
+    ),
+    "lose": Fault(("stt",), "the transcript's deltas come, its final event never does"),
+    "late": Fault(("stt",), f"the final transcript comes {STT_LATE_S:g} s later than usual"),
+}
+
+# How requests take the faults queued for their provider (for --help, beside the table).
+ORDER = (
+    "Each provider keeps its faults in a queue and each request takes the next one. An STT "
+    "socket takes one when it opens (429 and 500 refuse the connection; any other is for its "
+    "first commit), and each commit without one takes the next; an ElevenLabs socket takes "
+    "one at its first text. A chat answer that is not streamed ignores drop and stall."
+)
+
+
+def check(provider: str, fault: str) -> None:
+    """ValueError, saying what is accepted, unless ``provider`` acts on ``fault``."""
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r}: use {', '.join(PROVIDERS)}")
+    known = FAULTS.get(fault)
+    if known is None:
+        raise ValueError(f"unknown fault {fault!r}: use {', '.join(FAULTS)}")
+    if provider not in known.providers:
+        only = ", ".join(known.providers)
+        raise ValueError(f"{fault!r} is a fault of {only} only, not of {provider}")
