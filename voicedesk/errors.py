@@ -42,3 +42,24 @@ class ProviderError(UserError):
 
 class AuthError(ProviderError):
     """An API key was rejected."""
+
+
+class ContextTooLongError(ProviderError):
+    """The language model refused a request as longer than its context window.
+
+    Unlike other provider failures this one is ours to fix: the engine sends the
+    conversation again, shorter. ``window`` (the model's context window) and
+    ``prompt_tokens`` (the refused prompt, as the server counted it) are None where the
+    server's answer does not say."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        window: int | None = None,
+        prompt_tokens: int | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.window = window
+        self.prompt_tokens = prompt_tokens

@@ -494,3 +494,136 @@ async def test_sim_server_closes_at_once_with_a_socket_left_open() -> None:
     await server.close()
     assert time.monotonic() - started < 0.3
     await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("wording", "window", "counted"),
+    [("openai", 300, True), ("llama.cpp", 300, True), ("plain", None, False)],
+)
+async def test_llm_a_request_over_the_models_window_is_named_as_too_long(wording, window, counted):
+    """Each server words the refusal its own way; the window and the server's count of the
+    prompt are read wherever it gives them, and such a request is not retried as it is."""
+    from voicedesk.errors import ContextTooLongError
+
+    async with SimServer(
+        SCRIPT, SimLatency(**vars(FAST)), context_window=300, context_error=wording
+    ) as sim:
+        llm = _chat(sim)
+        short = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+        text = "".join([i.text async for i in llm.stream(short) if isinstance(i, TextDelta)])
+        assert text == "It is ten past three."
+        long = ChatRequest(
+            messages=[{"role": "user", "content": "What time is it? " * 200}], max_tokens=100
+        )
+        with pytest.raises(ContextTooLongError) as caught:
+            async for _ in llm.stream(long):
+                pass
+        await llm.aclose()
+    body = sim.too_long[0]
+    assert len(sim.too_long) == 1 and len(sim.chat_requests()) == 2  # no retry
+    assert caught.value.window == window
+    assert caught.value.prompt_tokens == (sim.request_tokens(body) if counted else None)
+    assert "too long" in caught.value.message
+    if window is not None:
+        assert f"{window} tokens" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "window", "prompt"),
+    [
+        # vLLM, OpenRouter and OpenAI's older wording
+        (
+            400,
+            {
+                "message": "This model's maximum context length is 8192 tokens. However, your "
+                "messages resulted in 9011 tokens. Please reduce the length of the messages.",
+                "type": "invalid_request_error",
+                "code": "context_length_exceeded",
+            },
+            8192,
+            9011,
+        ),
+        # newer vLLM
+        (
+            400,
+            {
+                "message": "'max_tokens' or 'max_completion_tokens' is too large: 400. This "
+                "model's maximum context length is 4096 tokens and your request has 3900 "
+                "input tokens (400 > 4096 - 3900).",
+                "type": "BadRequestError",
+                "code": 400,
+            },
+            4096,
+            3900,
+        ),
+        # an older llama.cpp server, as a 500
+        (
+            500,
+            {
+                "code": 500,
+                "message": "the request exceeds the available context size. try increasing "
+                "the context size or enable context shift",
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": 1407,
+                "n_ctx": 256,
+            },
+            256,
+            1407,
+        ),
+        # Mistral
+        (
+            400,
+            {
+                "message": "Prompt contains 40123 tokens and 400 draft tokens, too large for "
+                "model with 32768 maximum context length",
+                "type": "invalid_request_error",
+            },
+            32768,
+            40123,
+        ),
+        # not about the context: a reply limit over the model's own
+        (
+            400,
+            {
+                "message": "max_tokens is too large: 100000. This model supports at most "
+                "16384 completion tokens, whereas you provided 100000.",
+                "type": "invalid_request_error",
+                "code": "invalid_value",
+            },
+            "not too long",
+            None,
+        ),
+    ],
+)
+async def test_llm_refusals_worded_by_other_servers_are_read_too(status, body, window, prompt):
+    """Servers the simulated cloud does not imitate, served as they answer."""
+    from aiohttp import web
+
+    from voicedesk.errors import ContextTooLongError
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"error": body}, status=status)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", refuse)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    llm = OpenAIChat(
+        api_key="sk-test", model="m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
+    )
+    try:
+        with pytest.raises(ProviderError) as caught:
+            async for _ in llm.stream(ChatRequest(messages=[{"role": "user", "content": "hi"}])):
+                pass
+    finally:
+        await llm.aclose()
+        await runner.cleanup()
+    if window == "not too long":
+        assert not isinstance(caught.value, ContextTooLongError)
+        assert "max_tokens is too large" in caught.value.message
+    else:
+        assert isinstance(caught.value, ContextTooLongError)
+        assert (caught.value.window, caught.value.prompt_tokens) == (window, prompt)

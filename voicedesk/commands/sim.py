@@ -113,6 +113,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="make the next N requests to PROVIDER fail (see below); repeatable",
     )
     p.add_argument(
+        "--context-window",
+        type=int,
+        metavar="N",
+        help="refuse chat requests over N tokens (prompt + max_tokens), as a model with "
+        "that context window does (default: no limit)",
+    )
+    p.add_argument(
         "--voice", choices=["synthetic", "piper"], default="synthetic", help="TTS audio source"
     )
     p.add_argument(
@@ -157,10 +164,21 @@ def run(args: argparse.Namespace) -> int:
     check_latency("--tokens-per-s", args.tokens_per_s, positive=True)
     if args.tokens_per_s is not None:
         latency.tokens_per_s = args.tokens_per_s
+    if args.context_window is not None and args.context_window < 1:
+        raise UserError(
+            f"--context-window {args.context_window} is not a number of tokens",
+            "give a positive number, e.g. --context-window 4096, or leave it out for no limit",
+        )
     script = SimScript.load(args.script) if args.script else SimScript()
 
     async def serve() -> None:
-        server = SimServer(script, latency, port=args.port, voice=args.voice)
+        server = SimServer(
+            script,
+            latency,
+            port=args.port,
+            voice=args.voice,
+            context_window=args.context_window,
+        )
         for provider, fault, times in args.fault:
             server.inject(provider, fault, times)
         try:
@@ -176,9 +194,10 @@ def run(args: argparse.Namespace) -> int:
             faults = "".join(
                 f", fault {p}:{f}" + (f":{n}" if n > 1 else "") for p, f, n in args.fault
             )
+            window = f", context window {args.context_window} tokens" if args.context_window else ""
             print(
                 f"# simulated cloud on {server.base_url} (ttft {latency.ttft_s}s, "
-                f"ttfb {latency.ttfb_s}s, stt {latency.stt_s}s{faults}); Ctrl-C stops it",
+                f"ttfb {latency.ttfb_s}s, stt {latency.stt_s}s{window}{faults}); Ctrl-C stops it",
                 file=sys.stderr,
                 flush=True,
             )

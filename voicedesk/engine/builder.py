@@ -32,6 +32,8 @@ class SimOptions:
     stt_s: float | None = None
     tokens_per_s: float | None = None
     script: Path | Any | None = None  # a file, or a SimScript object
+    context_window: int | None = None  # the simulated model refuses longer chat requests
+    context_error: str = "openai"  # how it words that (voicedesk.sim.server.CONTEXT_ERRORS)
 
 
 def settings_for_sim(settings: Settings, base_url: str) -> Settings:
@@ -61,7 +63,12 @@ async def sim_server(options: SimOptions) -> AsyncIterator[Any]:
         script = options.script
     else:
         script = SimScript.load(options.script) if options.script else SimScript()
-    async with SimServer(script, latency) as sim:
+    async with SimServer(
+        script,
+        latency,
+        context_window=options.context_window,
+        context_error=options.context_error,
+    ) as sim:
         yield sim
 
 

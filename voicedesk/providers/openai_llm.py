@@ -13,6 +13,13 @@ Retries are ours (the SDK's are off): one quick retry, before any byte streamed,
 that came quickly (429, 5xx, connection refused or reset) — not of a timeout, which has
 already spent the budget. Nothing is retried once tokens have streamed: they may have been
 spoken.
+
+A request the server refuses as longer than the model's context window is never retried as
+it is: it becomes a ``ContextTooLongError`` carrying the window and the server's count of
+the prompt where the answer gives them, so the engine can send the conversation shorter.
+Servers word it differently: OpenAI and vLLM ("maximum context length is N tokens", code
+``context_length_exceeded``), llama.cpp (type ``exceed_context_size_error``, ``n_ctx`` in
+the body; a 500 in older versions), Mistral, and others with no number at all.
 """
 
 from __future__ import annotations
@@ -20,10 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from voicedesk.errors import AuthError, ProviderError
+from voicedesk.errors import AuthError, ContextTooLongError, ProviderError
 from voicedesk.providers.base import (
     ChatRequest,
     Finished,
@@ -182,6 +190,8 @@ class OpenAIChat:
                 last = attempt == self.max_retries
                 if last or isinstance(exc, TimeoutError | openai.APITimeoutError):
                     raise error from None
+                if isinstance(error, ContextTooLongError):  # the same request fails the same
+                    raise error from None
                 if isinstance(exc, openai.APIStatusError) and not _retryable(exc):
                     raise error from None
                 log.info("language model request failed (%s); retrying once", error.message)
@@ -200,6 +210,8 @@ class OpenAIChat:
             return AuthError(f"The language-model server rejected the API key ({self._where()})")
         if isinstance(exc, openai.RateLimitError):
             return ProviderError("The language model is rate-limited (HTTP 429)")
+        if isinstance(exc, openai.APIError) and (too_long := _too_long(exc)) is not None:
+            return too_long
         if isinstance(exc, openai.APIStatusError):
             return ProviderError(
                 f"The language model failed (HTTP {exc.status_code}): {_message(exc)}"
@@ -255,6 +267,72 @@ def _retry_delay(exc: BaseException) -> float:
         if "retry-after" in headers:
             return min(float(headers["retry-after"]), _MAX_RETRY_DELAY_S)
     return _RETRY_DELAY_S
+
+
+# What marks a refusal as "longer than the context window", by code or type, or by wording.
+_TOO_LONG_CODES = {"context_length_exceeded", "exceed_context_size_error"}
+_TOO_LONG_WORDS = re.compile(
+    r"context[ _](?:length|size|window)|maximum model length|max_model_len"
+    r"|(?:prompt|input)(?: is)? too long|tokens \+ `max_new_tokens`",
+    re.IGNORECASE,
+)
+_N = r"(\d[\d,]*)"
+_WINDOW = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"maximum context length (?:is|of) {_N}",  # OpenAI, vLLM, OpenRouter
+        rf"{_N} maximum context length",  # Mistral
+        rf"context (?:length|size|window) (?:is|of) (?:only )?{_N}",  # LM Studio, llama-cpp-python
+        rf"maximum model length (?:is |of )?{_N}",  # vLLM's prompt-only check
+        rf"tokens? > {_N} maximum",  # "prompt is too long: N tokens > M maximum"
+        rf"`max_new_tokens` must be <= {_N}",  # Text Generation Inference
+    )
+]
+_PROMPT = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"\({_N} in the messages",
+        rf"messages resulted in {_N} tokens",
+        rf"request has {_N} input tokens",
+        rf"prompt is too long: {_N} tokens",
+        rf"prompt contains {_N} tokens",
+        rf"given: {_N} `inputs` tokens",
+    )
+]
+
+
+def _too_long(exc: Exception) -> ContextTooLongError | None:
+    """The refusal of a request as too long for the model, or None for any other error."""
+    status = getattr(exc, "status_code", None)
+    if status in (401, 403, 404, 429):
+        return None
+    body = getattr(exc, "body", None)
+    fields = body if isinstance(body, dict) else {}
+    message = _message(exc)
+    marks = {str(getattr(exc, "code", None) or ""), str(getattr(exc, "type", None) or "")}
+    if not (marks & _TOO_LONG_CODES or _TOO_LONG_WORDS.search(message)):
+        return None
+    window = _first_number(_WINDOW, message) or _int_field(fields, "n_ctx")
+    prompt = _first_number(_PROMPT, message) or _int_field(fields, "n_prompt_tokens")
+    size = f" (its context window is {window} tokens)" if window else ""
+    return ContextTooLongError(
+        f"The conversation is too long for the language model{size}: {message}",
+        "set llm.context_window to the model's context window, or lower context.budget_tokens",
+        window=window,
+        prompt_tokens=prompt,
+    )
+
+
+def _first_number(patterns: list[re.Pattern[str]], text: str) -> int | None:
+    for pattern in patterns:
+        if match := pattern.search(text):
+            return int(match.group(1).replace(",", ""))
+    return None
+
+
+def _int_field(fields: dict[str, Any], key: str) -> int | None:
+    value = fields.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _message(exc: Exception) -> str:

@@ -28,6 +28,13 @@ The same audio committed again while its transcript has not been delivered (a cl
 resending a segment whose transcript is late or lost, perhaps on another connection) reads
 the same and is no new turn, as a real service would hear the same words.
 A key of ``sk-bad`` is rejected with 401 everywhere, to test start-up key checks.
+
+A model's context window (``context_window``, in the server's own count of tokens, which is
+not tiktoken's: about four characters of the request's JSON each) makes the chat endpoint
+refuse longer requests with HTTP 400, worded as OpenAI and vLLM do (``"openai"``: the window
+and the request's size in the message, code ``context_length_exceeded``), as llama.cpp's
+server does (``"llama.cpp"``: the numbers only in the body, the prompt alone counted), or
+with no number at all (``"plain"``), so the client's recovery can be tested with each.
 """
 
 from __future__ import annotations
@@ -56,6 +63,8 @@ log = logging.getLogger(__name__)
 BAD_KEY = "sk-bad"
 # The summariser's instruction contains this phrase; such requests get a summary answer.
 SUMMARY_PHRASE = "running summary"
+# How a request over ``context_window`` is refused (see the module docstring).
+CONTEXT_ERRORS = ("openai", "llama.cpp", "plain")
 
 
 @dataclass
@@ -86,8 +95,15 @@ class SimServer:
         host: str = "127.0.0.1",
         port: int = 0,
         voice: str = "synthetic",
+        context_window: int | None = None,
+        context_error: str = "openai",
     ) -> None:
+        if context_error not in CONTEXT_ERRORS:
+            raise ValueError(f"context_error in {CONTEXT_ERRORS}")
         self.script = script or SimScript()
+        self.context_window = context_window  # chat requests over it are refused (None: no limit)
+        self.context_error = context_error
+        self.too_long: list[dict[str, Any]] = []  # the chat request bodies refused as too long
         self.latency = latency or SimLatency()
         self.host = host
         self.port = port
@@ -188,7 +204,11 @@ class SimServer:
 
     @staticmethod
     def _openai_error(status: int, message: str, code: str | None = None) -> web.Response:
-        kind = {401: "invalid_request_error", 429: "rate_limit_error"}.get(status, "server_error")
+        kind = {
+            400: "invalid_request_error",
+            401: "invalid_request_error",
+            429: "rate_limit_error",
+        }.get(status, "server_error")
         return web.json_response(
             {"error": {"message": message, "type": kind, "param": None, "code": code}},
             status=status,
@@ -256,6 +276,9 @@ class SimServer:
         fault, error = self._http_fault("llm")
         if error is not None:
             return error
+        refused = self._over_window(body)
+        if refused is not None:
+            return refused
         messages = body.get("messages") or []
         model = body.get("model", "gpt-4o-mini")
         prompt_tokens = max(1, len(json.dumps(messages)) // 4)
@@ -347,6 +370,56 @@ class SimServer:
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()  # end the body: the SDK drains after [DONE] otherwise
         return resp
+
+    @staticmethod
+    def request_tokens(body: dict[str, Any]) -> int:
+        """The prompt's size as this server counts it (messages and tool definitions)."""
+        tools = body.get("tools")
+        return max(1, len(json.dumps(body.get("messages") or [])) // 4) + (
+            len(json.dumps(tools)) // 4 if tools else 0
+        )
+
+    def _over_window(self, body: dict[str, Any]) -> web.Response | None:
+        """The refusal of a request the model's context window cannot hold, else None."""
+        window = self.context_window
+        if window is None:
+            return None
+        prompt = self.request_tokens(body)
+        completion = int(body.get("max_completion_tokens") or body.get("max_tokens") or 0)
+        if self.context_error == "llama.cpp":  # it checks the prompt alone
+            if prompt < window:
+                return None
+            self.too_long.append(body)
+            error: dict[str, Any] = {
+                "code": 400,
+                "message": "the request exceeds the available context size, try increasing it",
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": prompt,
+                "n_ctx": window,
+            }
+            return web.json_response({"error": error}, status=400)
+        if prompt + completion <= window:
+            return None
+        self.too_long.append(body)
+        if self.context_error == "plain":
+            message = "Input is too long for the model's context window."
+            return self._openai_error(400, message)
+        message = (
+            f"This model's maximum context length is {window} tokens. However, you requested "
+            f"{prompt + completion} tokens ({prompt} in the messages, {completion} in the "
+            "completion). Please reduce the length of the messages or completion."
+        )
+        return web.json_response(
+            {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "context_length_exceeded",
+                }
+            },
+            status=400,
+        )
 
     # ------------------------------------------------------------------ realtime STT
     def _transcript_for_commit(self, audio: np.ndarray) -> str:
@@ -722,14 +795,19 @@ def _is_summary(messages: list[dict[str, Any]]) -> bool:
 
 
 def _summarise(messages: list[dict[str, Any]], max_tokens: int) -> str:
-    """Keep what it is given (so tests check our bookkeeping, not a model's memory)."""
+    """Keep what it is given (so tests check our bookkeeping, not a model's memory), as
+    much as ``max_tokens`` holds: a line longer than what is left is cut, not dropped (a
+    summary is never empty because the first turn was long)."""
     given = _content_text(messages[-1].get("content"))
     headers = {"running summary so far:", "new turns:", "(none yet)"}
     lines = [ln.strip() for ln in given.splitlines() if ln.strip().lower() not in headers | {""}]
     out: list[str] = []
     budget = max_tokens * 4
     for line in lines:
-        if sum(len(x) + 1 for x in out) + len(line) > budget:
+        left = budget - sum(len(x) + 1 for x in out)
+        if len(line) > left:
+            if left > 0:
+                out.append(line[:left].rstrip())
             break
         out.append(line)
     return "\n".join(out)
