@@ -190,6 +190,44 @@ def test_bad_toml_is_one_message(cfg: Path, capsys) -> None:
     assert "not valid TOML" in err and "Traceback" not in err
 
 
+def test_a_budget_over_the_models_context_window_is_refused_at_start(
+    cfg: Path, tmp_path: Path, capsys
+) -> None:
+    """llm.context_window is checked against what every request may take: the context
+    budget and the reply's max_tokens. The message names each key, where its value came
+    from and the largest budget that fits, not a traceback after the first long turn."""
+    from voicedesk.bench.scenarios import compose
+
+    cfg.write_text("[llm]\ncontext_window = 4096\n", encoding="utf-8")
+    compose([], tail_s=0.3).write(tmp_path / "in.wav")
+    run = ["run", "--headless", "--sim", "--input", str(tmp_path / "in.wav")]
+    assert main([*run, "--output", str(tmp_path / "out.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and not (tmp_path / "out.wav").exists()
+    assert f"{cfg}: 'llm.context_window' = 4096" in err
+    assert "'context.budget_tokens' = 6000 (the default)" in err
+    assert "'llm.max_tokens' = 400 (the default)" in err
+    assert "set context.budget_tokens to at most 3696" in err
+
+    # the variable that set a value is named; a budget that fits loads
+    env = {"VOICEDESK_CONTEXT__BUDGET_TOKENS": "4000"}
+    with pytest.raises(UserError) as caught:
+        load_settings(cfg, environ=env)
+    assert "environment variable VOICEDESK_CONTEXT__BUDGET_TOKENS: 'context." in str(caught.value)
+    env["VOICEDESK_CONTEXT__BUDGET_TOKENS"] = "3696"
+    assert load_settings(cfg, environ=env).llm.context_window == 4096
+
+    # a window too small for the smallest budget (500) beside the reply names max_tokens
+    cfg.write_text("[llm]\ncontext_window = 1024\nmax_tokens = 600\n", encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        load_settings(cfg, environ={})
+    assert "lower llm.max_tokens to at most 524" in str(caught.value)
+    cfg.write_text("[llm]\ncontext_window = 100\n", encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        load_settings(cfg, environ={})
+    assert "'llm.context_window' = 100 is not allowed" in str(caught.value)
+
+
 SECRETS_TOML = """
 [stt]
 base_url = "https://user:hunter2@example.com/v1"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -107,6 +108,17 @@ class LLMSettings(_Section):
     first_token_timeout_s: float = Field(15.0, gt=0, le=120)
     request_timeout_s: float = Field(10.0, gt=0, le=300)
     system_prompt: str | None = None
+    # A request takes up to context.budget_tokens of prompt plus max_tokens of reply; a
+    # model with a smaller window refuses the long ones, first after many turns. Known, it
+    # is checked when the settings load; unknown, it is learnt from such a refusal (the
+    # conversation is then sent shorter). Under 1024 no real turn fits beside the prompt.
+    context_window: int | None = Field(
+        None,
+        ge=1024,
+        le=10_000_000,
+        description="The model's context window in tokens, prompt and reply (unset: learnt "
+        "from the server when it refuses a request as too long)",
+    )
 
 
 class TTSSettings(_Section):
@@ -150,8 +162,11 @@ class EchoSettings(_Section):
     noise_suppression: bool = True
 
 
+MIN_BUDGET_TOKENS = 500
+
+
 class ContextSettings(_Section):
-    budget_tokens: int = Field(6000, ge=500, le=1_000_000)
+    budget_tokens: int = Field(6000, ge=MIN_BUDGET_TOKENS, le=1_000_000)
     window_turns: int = Field(8, ge=1, le=200)
 
 
@@ -485,8 +500,74 @@ def load_settings(
             "Invalid configuration:\n  " + "\n  ".join(problems),
             "; ".join(fixes) + "; `voicedesk config show` prints the result",
         ) from None
+
+    def origin_of(loc: tuple[str, ...]) -> str | None:
+        origin = next((name for name, tree in reversed(layers) if _has_path(tree, loc)), None)
+        if origin == "environment":
+            return f"environment variable {_env_var_for(env_names, loc)}"
+        return origin
+
+    check_context_window(settings, origin_of, config_path=path)
     settings.source = path if path.exists() else None
     return settings
+
+
+def check_context_window(
+    settings: Settings,
+    origin_of: Callable[[tuple[str, ...]], str | None] | None = None,
+    *,
+    config_path: Path | None = None,
+) -> None:
+    """Refuse a context budget that, with the reply, does not fit ``llm.context_window``.
+
+    Said when the settings load rather than found out after many turns, when the
+    conversation has grown to the budget and the model refuses it. ``origin_of`` names
+    where a key's value came from (None: the default)."""
+    window = settings.llm.context_window
+    budget, reply = settings.context.budget_tokens, settings.llm.max_tokens
+    if window is None or budget + reply <= window:
+        return
+
+    def shown(section: str, key: str, value: int) -> str:
+        where = origin_of((section, key)) if origin_of else None
+        return (
+            f"{where}: '{section}.{key}' = {value}"
+            if where
+            else (f"'{section}.{key}' = {value}" + (" (the default)" if origin_of else ""))
+        )
+
+    fits = window - reply
+    if fits >= MIN_BUDGET_TOKENS:
+        fix = f"set context.budget_tokens to at most {fits} (or lower llm.max_tokens)"
+    else:
+        fix = (
+            f"lower llm.max_tokens to at most {window - MIN_BUDGET_TOKENS} and "
+            f"context.budget_tokens to {MIN_BUDGET_TOKENS}"
+        )
+    places: list[str] = []
+    for loc in (("context", "budget_tokens"), ("llm", "max_tokens"), ("llm", "context_window")):
+        where = origin_of(loc) if origin_of else None
+        if where is None or where == str(config_path):
+            place = f"edit {config_path}" if config_path else "edit the config"
+        elif where.startswith("environment variable "):
+            place = f"change or unset {where.removeprefix('environment variable ')}"
+        else:
+            place = f"change the {where} setting"
+        if place not in places:
+            places.append(place)
+    raise ConfigError(
+        "The context budget and the reply do not fit the model's context window:\n  "
+        + "\n  ".join(
+            [
+                shown("llm", "context_window", window),
+                shown("context", "budget_tokens", budget),
+                shown("llm", "max_tokens", reply),
+            ]
+        )
+        + f"\n  a request may take {budget} + {reply} = {budget + reply} tokens, "
+        f"{budget + reply - window} more than the window",
+        f"{fix}, or raise llm.context_window if the model takes more; " + "; ".join(places),
+    )
 
 
 def _has_path(tree: dict[str, Any], loc: tuple[Any, ...]) -> bool:
