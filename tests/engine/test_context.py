@@ -215,3 +215,99 @@ async def test_a_backlog_of_turns_is_folded_in_requests_within_budget():
     assert all(ctx.counter.messages(m) <= 1000 for m in requests)
     assert len(ctx.turns) <= 4 + 2  # the backlog was folded, in several requests
     assert ctx.summary_turns == 60 - len(ctx.turns)
+
+
+@pytest.mark.parametrize("wording", ["openai", "plain"])
+async def test_a_request_the_model_refuses_as_too_long_is_sent_shorter_and_answered(
+    tmp_path, monkeypatch, wording
+):
+    """The budget (6000) is far over the model's window (2000 as the server counts): the
+    fifth turn's request was refused with HTTP 400 and the turn failed. Now it is sent
+    again shorter, answered, and the conversation stays within what the model takes —
+    the window learnt from the error when it says it, half the size otherwise."""
+    from voicedesk import events as ev
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+    from voicedesk.sim.script import SimScript
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    notes = [
+        f"Note {i}: the shipment for order {i * 111} leaves dock {i} on day {i}."
+        + " It carries spare parts, cables and boxes of printed manuals for the branch." * 14
+        for i in range(1, 7)
+    ]
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    options = SimOptions(
+        ttft_s=0.05,
+        ttfb_s=0.05,
+        stt_s=0.05,
+        script=SimScript(default_reply="Noted."),
+        context_window=2000,
+        context_error=wording,
+    )
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+            bus=bus,
+            log_kind="sim",
+        )
+        await session.start()
+        try:
+            for note in notes:
+                await session.send_text(note)
+                await asyncio.sleep(0.2)
+                await asyncio.wait_for(session.wait_idle(), 20)
+            await session.context.wait_summary()
+        finally:
+            await session.stop()
+    records = session.records
+    assert [r.heard_text for r in records] == ["Noted."] * 6
+    assert not [r.error for r in records if r.error]
+    assert len(server.too_long) == 1  # refused once, then never again: the size is kept
+    refused = server.too_long[0]
+    assert refused["messages"][-1]["content"] == notes[4]
+    assert records[4].too_long_retries == 1
+    sent = [b for b in server.chat_requests() if b is not refused]
+    assert all(server.request_tokens(b) + b["max_tokens"] <= 2000 for b in sent)
+    retry = next(b for b in sent if b["messages"][-1]["content"] == notes[4])
+    assert len(retry["messages"]) < len(refused["messages"])  # older turns left out, the new
+    # words whole
+    warnings = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "warning"]
+    assert len(warnings) == 1 and "too long" in warnings[0]
+    budgets = [e.budget_tokens for e in seen if isinstance(e, ev.ContextUpdated)]
+    assert budgets[0] == 6000 and budgets[-1] == session.context.budget < 2000
+    if wording == "openai":
+        assert session.context.window == 2000 and "2000 tokens" in warnings[0]
+    else:
+        assert session.context.window is None
+
+
+def test_a_refusal_within_a_known_window_halves_and_a_window_too_small_is_named():
+    from voicedesk.errors import ContextTooLongError
+
+    settings = Settings.model_validate(
+        {"context": {"budget_tokens": 3000}, "llm": {"context_window": 4096}}
+    )
+    ctx = ContextManager(settings, model="gpt-4o-mini")
+    for i in range(1, 9):
+        ctx.add_user(i, f"Question {i}: " + "about the shipment and its papers " * 20)
+        ctx.add_assistant(i, "Noted.")
+    messages, sent = ctx.build_for("And the last one?")
+    # within the configured window as we count, refused all the same (the server's
+    # tokenizer counts more): half of what was sent, not the window's room again
+    ctx.fit_refused(ContextTooLongError("too long"), messages)
+    assert ctx.budget == sent // 2 and ctx.window == 4096
+    assert ctx.build_for("And the last one?")[1] <= sent // 2
+
+    # the refusal names a window that cannot hold the system prompt beside the reply
+    with pytest.raises(UserError) as caught:
+        ctx.fit_refused(ContextTooLongError("too long", window=500), messages)
+    assert "context window (500 tokens) cannot hold" in caught.value.message
+    assert "llm.max_tokens (400)" in caught.value.message

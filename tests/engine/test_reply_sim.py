@@ -120,3 +120,65 @@ async def test_a_failing_provider_leaves_no_task_behind(cloud, where):
     gc.collect()
     await asyncio.sleep(0)
     assert unhandled == [], unhandled
+
+
+async def test_a_tool_round_refused_as_too_long_is_sent_with_the_result_clipped_harder():
+    """A long document read by a tool fits the budget (6000) but not the model's window
+    (2500): the round after it was refused and the answer failed. Now the budget is lowered
+    to what the window takes, the result clipped to it, and the round sent once more."""
+    from voicedesk.config import Settings
+    from voicedesk.engine.context import CLIPPED_MARK, ContextManager
+    from voicedesk.sim.script import SimToolCall
+
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    script = SimScript(turns=[SimTurn(transcript=QUESTION, reply="It grew.", tool_calls=[read])])
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    document = "\n\n".join(f"Paragraph {i}: region {i} grew by {i} percent." for i in range(600))
+    tools = [{"type": "function", "function": {"name": "docs__read_document"}}]
+    async with SimServer(script, latency, context_window=2500) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+        ctx = ContextManager(Settings(), model="gpt-4o-mini")
+
+        async def run_tools(turn_id: int, calls, message) -> list[dict]:
+            return [{"role": "tool", "tool_call_id": calls[0].id, "content": document}]
+
+        def refit(pending: list[dict]) -> list[dict]:
+            return ctx.build_for(QUESTION, tools=tools, pending=pending, turn_id=1)[0]
+
+        def shrink(refused: ChatRequest, error, pending: list[dict]) -> list[dict]:
+            ctx.fit_refused(error, refused.messages, refused.tools)
+            return refit(pending)
+
+        record = TurnRecord(turn_id=1)
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=refit([]), tools=tools, max_tokens=400),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=_Playback(),
+            clock=time.monotonic,
+            record=record,
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+            user_text=QUESTION,
+            refit=refit,
+            shrink=shrink,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 15)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None and reply.text == "It grew."
+    assert record.too_long_retries == 1 and len(sim.too_long) == 1
+    refused, retried = sim.too_long[0], sim.chat_requests()[-1]
+    assert refused["messages"][-1]["role"] == retried["messages"][-1]["role"] == "tool"
+    kept = retried["messages"][-1]["content"]
+    assert kept.startswith("Paragraph 0:") and kept.endswith(CLIPPED_MARK)
+    assert len(kept) < len(refused["messages"][-1]["content"]) / 2
+    assert sim.request_tokens(retried) + 400 <= 2500
+    assert ctx.window == 2500 and ctx.budget < 2500  # in our count of tokens, not the server's

@@ -8,7 +8,11 @@ Kept bounded so TTFT and cost stay flat however long the conversation runs:
   summary lands, the turns being folded simply stay in the window;
 * tool results are compacted once the answer that used them is done;
 * a hard ``budget_tokens`` is never exceeded: if needed the oldest window turns are left out
-  (they are in the summary, or about to be) and, as a last resort, the new text is clipped.
+  (they are in the summary, or about to be) and, as a last resort, the new text is clipped;
+* the budget also has to fit the model's context window, which the server counts in its own
+  tokens: when it refuses a request as too long anyway, ``fit_refused`` lowers the budget
+  for the rest of the session (to what fits the window, when the refusal or
+  ``llm.context_window`` says it) and the request is built again within it.
 
 Interrupted answers are kept as what was heard, marked as cut off, so the model knows the
 person did not hear the rest.
@@ -24,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicedesk import events as ev
-from voicedesk.config import Settings
+from voicedesk.config import Settings, check_context_window
 from voicedesk.engine.tokens import TokenCounter
-from voicedesk.errors import UserError
+from voicedesk.errors import ContextTooLongError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,9 @@ SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
 MIN_TURN_ROOM = 100  # tokens a budget must leave for a turn beside the fixed parts
 SUMMARY_OVERHEAD = 120  # the summariser's instruction and headers
 CLIPPED_MARK = " …[cut to fit the context budget]"
+# Of the room a known window leaves, what the budget takes after a refusal: the server's
+# count of the same text differs from ours (another tokenizer, its chat template).
+WINDOW_MARGIN = 0.9
 
 
 @dataclass
@@ -64,6 +71,10 @@ class ContextManager:
     ) -> None:
         self.settings = settings
         self.budget = settings.context.budget_tokens
+        # The model's context window: configured, or learnt from a refusal (then kept for
+        # the session). None: not known, and nothing refused so far.
+        self.window = settings.llm.context_window
+        self.max_tokens = settings.llm.max_tokens  # each request's room for the reply
         self.window_turns = settings.context.window_turns
         self.system_prompt = settings.llm.system_prompt or DEFAULT_SYSTEM_PROMPT
         self.counter = TokenCounter(model)
@@ -76,6 +87,7 @@ class ContextManager:
         self.summaries_made = 0
         self.last_prompt_tokens = 0
         self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
+        check_context_window(settings)  # loaded settings are checked already; built ones not
         self.check_room()
 
     # ------------------------------------------------------------------ prompt
@@ -89,24 +101,106 @@ class ContextManager:
         """Tool definitions travel with every request and are billed as prompt: they count."""
         return self.counter.count(json.dumps(tools)) if tools else 0
 
+    def _least_budget(self, tools: list[dict[str, Any]] | None) -> tuple[int, str]:
+        """The smallest budget that holds the fixed part of every request (system prompt,
+        the summary's share, tool definitions) and a turn; and what that fixed part is."""
+        system = self.counter.messages([{"role": "system", "content": self.system_prompt}])
+        tools_part = self.tools_tokens(tools)
+        least = math.ceil((system + tools_part + MIN_TURN_ROOM) / (1 - SUMMARY_SHARE))
+        parts = f"the system prompt takes {system} tokens"
+        if tools_part:
+            parts += f" and the tool definitions {tools_part}"
+        return least, parts
+
     def check_room(self, tools: list[dict[str, Any]] | None = None) -> None:
         """Refuse a budget that cannot hold the fixed part of every request (system prompt,
         the summary's share, tool definitions) and still leave room for a turn: otherwise
         the budget would be exceeded on the first turn, or the conversation left out."""
-        system = self.counter.messages([{"role": "system", "content": self.system_prompt}])
-        tools_part = self.tools_tokens(tools)
-        need = system + int(self.budget * SUMMARY_SHARE) + tools_part + MIN_TURN_ROOM
-        if need > self.budget:
-            least = math.ceil((need - int(self.budget * SUMMARY_SHARE)) / (1 - SUMMARY_SHARE))
-            parts = f"the system prompt takes {system} tokens"
-            if tools_part:
-                parts += f" and the tool definitions {tools_part}"
+        least, parts = self._least_budget(tools)
+        if least > self.budget:
             raise UserError(
                 f"context.budget_tokens ({self.budget}) is too small: {parts}, with a quarter "
                 "kept for the summary and room for a turn",
                 f"set context.budget_tokens to at least {least}"
                 + (" or shorten llm.system_prompt" if self.settings.llm.system_prompt else ""),
             )
+
+    def fit_refused(
+        self,
+        error: ContextTooLongError,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """The model refused ``messages`` (with ``tools``) as longer than its context
+        window: lower the budget for the rest of the session, so that the request built
+        again fits, and every later one too.
+
+        With the window known (from the refusal, or ``llm.context_window``) the budget
+        becomes what it leaves beside the reply, in our count of tokens (scaled by the
+        server's count of the same prompt, when it gave one), less a margin; a window we
+        already kept to, or none known, halves what was sent instead. Older turns then
+        leave the window (and go to the summary), tool results are clipped harder.
+        Raises UserError when not even the fixed part and a turn would fit."""
+        if error.window:
+            self.window = error.window
+        sent = self.counter.messages(messages) + self.tools_tokens(tools)
+        before = self.budget
+        base = min(self.budget, sent)
+        target = base // 2
+        room: int | None = None
+        if self.window is not None:
+            room = self.window - self.max_tokens
+            if error.prompt_tokens:  # the window's room in our tokens, not the server's
+                room = room * sent // error.prompt_tokens
+            fitting = int(room * WINDOW_MARGIN)
+            if fitting < base:  # else a window we kept to was refused: counts differ more
+                target = fitting
+        least, parts = self._least_budget(tools)
+        if target < least:
+            if room is not None and least > room:
+                hint = "use a model, or a server setting, with a larger context window"
+                raise UserError(
+                    f"The model's context window ({self.window} tokens) cannot hold this "
+                    f"conversation: {parts}, and a turn needs room beside a reply of up to "
+                    f"llm.max_tokens ({self.max_tokens})",
+                    hint + self._shorter_fixed_part(tools),
+                )
+            if least >= base:
+                raise UserError(
+                    f"The language model refused the conversation as too long at {sent} "
+                    f"tokens, and it cannot be made shorter: {parts}",
+                    "set llm.context_window to the model's context window, or use a model "
+                    "with a larger one" + self._shorter_fixed_part(tools),
+                )
+            target = least
+        self.budget = target
+        limit = int(self.budget * SUMMARY_SHARE)
+        if self.summary and self.counter.count(self.summary) > limit:
+            self.summary = _clip_tokens(self.counter, self.summary, limit)
+        if self.window is not None:
+            message = (
+                f"The conversation was too long for the model's context window "
+                f"({self.window} tokens): it was sent again shorter, and is kept to "
+                f"{self.budget} tokens from now on (was {before})."
+            )
+        else:
+            message = (
+                "The language model refused the conversation as too long: it was sent again "
+                f"shorter, and is kept to {self.budget} tokens from now on (was {before}). "
+                "Setting llm.context_window to the model's context window avoids this."
+            )
+        log.warning("%s (%s)", message, error.message)
+        if self.bus is not None:
+            self.bus.publish(ev.Notice(level="warning", message=message))
+        self.maybe_summarize()  # the turns left out are folded into the summary
+
+    def _shorter_fixed_part(self, tools: list[dict[str, Any]] | None) -> str:
+        out = ", or lower llm.max_tokens"
+        if self.settings.llm.system_prompt:
+            out += " or shorten llm.system_prompt"
+        if tools:
+            out += " or turn tools off (tools.docs_server, tools.mcpServers)"
+        return out
 
     def build_for(
         self,

@@ -51,6 +51,9 @@ class TurnRecord:
     completion_tokens: int | None = None
     tokens_per_s: float | None = None
     preemptive_restarts: int = 0
+    # requests of this turn the model refused as longer than its context window, each sent
+    # again shorter (the context budget lowered for the rest of the session)
+    too_long_retries: int = 0
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     t: dict[str, float] = field(default_factory=dict)

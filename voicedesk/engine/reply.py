@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from voicedesk import events as ev
 from voicedesk.engine.heard import heard_prefix
 from voicedesk.engine.metrics import REPLY_STAGES, TurnRecord
-from voicedesk.errors import ProviderError
+from voicedesk.errors import ContextTooLongError, ProviderError
 from voicedesk.providers.base import (
     ChatRequest,
     Finished,
@@ -53,6 +54,9 @@ class Playback(Protocol):
 # (turn id, calls, the assistant message carrying them) -> tool messages, or None when the
 # calls outlasted the patience and went on in the background (the session answers later).
 ToolRunner = Callable[[int, list[ToolCall], dict[str, Any]], Awaitable[list[dict[str, Any]] | None]]
+# (the refused request, the refusal, this answer's tool messages so far) -> the messages
+# built again to fit the model's context window; raises UserError when nothing would fit.
+Shrinker = Callable[[ChatRequest, ContextTooLongError, list[dict[str, Any]]], list[dict[str, Any]]]
 HOLDING_LINE = (
     " I'm working on that; it will take a moment. You can ask me something else meanwhile."
 )
@@ -80,11 +84,14 @@ class Reply:
         preemptive: bool = False,
         user_text: str | None = None,
         refit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+        shrink: Shrinker | None = None,
     ) -> None:
         """``user_text``: the words this answer is for (its request may carry them clipped
         to the budget). ``refit``: the messages for a round after tool results, rebuilt
         within the context budget from this answer's tool messages so far; without it
-        the results are appended to the first request as they are."""
+        the results are appended to the first request as they are. ``shrink``: a round
+        the model refuses as longer than its context window is sent once more, as it
+        rebuilds it; without it the refusal fails the answer."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -98,6 +105,7 @@ class Reply:
         self.preemptive = preemptive
         self.user_text = user_text
         self.refit = refit
+        self.shrink = shrink
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
@@ -184,7 +192,7 @@ class Reply:
         try:
             request = self.request
             for round_ in range(4):  # tool rounds are bounded: a model looping on tools must end
-                calls = await self._stream_llm(request, stream_task, followup=round_ > 0)
+                calls = await self._round(request, stream_task, followup=round_ > 0)
                 if not calls or self.run_tools is None:
                     break
                 assistant_msg = {
@@ -280,6 +288,21 @@ class Reply:
         if self._audio_task is None:
             self._audio_task = asyncio.create_task(self._pump(stream))
         return self._audio_task
+
+    async def _round(
+        self, request: ChatRequest, stream_task: asyncio.Task[SpeechStream], *, followup: bool
+    ) -> list[ToolCall]:
+        """One model round; refused as too long for the model, it is built again shorter
+        and sent once more. Safe to resend: the refusal comes before any token."""
+        try:
+            return await self._stream_llm(request, stream_task, followup=followup)
+        except ContextTooLongError as exc:
+            if self.shrink is None or self.cancelled:
+                raise
+            self.record.too_long_retries += 1
+            messages = self.shrink(request, exc, self.tool_messages)
+            shorter = replace(request, messages=messages)
+            return await self._stream_llm(shorter, stream_task, followup=followup)
 
     async def _stream_llm(
         self,

@@ -34,7 +34,7 @@ from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog
 from voicedesk.engine.tool_jobs import ToolJobs
-from voicedesk.errors import ProviderError, UserError
+from voicedesk.errors import ContextTooLongError, ProviderError, UserError
 from voicedesk.providers.base import (
     ChatRequest,
     LanguageModel,
@@ -611,6 +611,12 @@ class Session:
                 0
             ]
 
+        def shrink(
+            refused: ChatRequest, error: ContextTooLongError, pending: list[dict[str, Any]]
+        ) -> list[dict[str, Any]]:
+            self.context.fit_refused(error, refused.messages, refused.tools)
+            return refit(pending)
+
         request = ChatRequest(
             messages=messages,
             tools=tools,
@@ -632,6 +638,7 @@ class Session:
             preemptive=not confirmed,
             user_text=text,
             refit=refit,
+            shrink=shrink if hasattr(self.context, "fit_refused") else None,
         )
         self._reply, self._reply_turn = reply, turn
         reply.start()
