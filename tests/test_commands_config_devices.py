@@ -533,3 +533,41 @@ def test_sounddevice_backend_blocks_and_zero_input() -> None:
     backend._duplex_callback(np.full((441, 1), 5, np.int16), out, 441, None, None)
     assert not backend.zero_input
     assert len(got) >= 25  # ~30 blocks minus the resampler's start-up delay
+
+
+class _PortAudioStream:
+    """What the backend reads from an opened PortAudio stream here: its latency estimate
+    (a pair for a duplex stream). There is no sound card to open a real one on."""
+
+    def __init__(self, latency: float | tuple[float, float]) -> None:
+        self.latency = latency
+
+
+def test_sounddevice_backend_reports_input_and_output_latency() -> None:
+    from types import SimpleNamespace
+
+    from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex
+
+    mic, spk = FAKE[0], FAKE[0]
+    backend = SoundDeviceDuplex(block_ms=10)
+    duplex = SimpleNamespace(
+        PortAudioError=RuntimeError, Stream=lambda **kw: _PortAudioStream((0.021, 0.043))
+    )
+    backend._open_duplex(duplex, mic, spk, 48_000)
+    # PortAudio's estimates plus the resamplers' (QQ: about a sample)
+    assert backend.input_latency_s == pytest.approx(0.021, abs=0.001)
+    assert backend.output_latency_s == pytest.approx(0.043, abs=0.001)
+
+    backend = SoundDeviceDuplex(block_ms=10)
+    split = SimpleNamespace(
+        PortAudioError=RuntimeError,
+        InputStream=lambda **kw: _PortAudioStream(0.012),
+        OutputStream=lambda **kw: _PortAudioStream(0.05),
+    )
+    backend._open_split(split, mic, spk)
+    assert backend.input_latency_s == pytest.approx(0.012, abs=0.001)
+    assert backend.output_latency_s == pytest.approx(0.05, abs=0.001)
+    # two streams: blocks waiting between them are played that much later
+    for _ in range(3):
+        backend._queue.append(np.zeros(480, np.int16))
+    assert backend.output_latency_s == pytest.approx(0.05 + 0.03, abs=0.001)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from voicedesk.audio.aec import EchoCanceller
+from voicedesk.audio.base import CAPTURE_RATE
 from voicedesk.audio.file_backend import FileDuplex
 from voicedesk.audio.playback import PlaybackBuffer
 from voicedesk.audio.room import SimulatedRoom
@@ -71,6 +72,46 @@ def test_file_duplex_keeps_output_sample_aligned_with_input(tmp_path):
     played, out_rate = read_wav(out_path)
     assert out_rate == rate and len(played) >= len(pcm)
     assert abs(int(np.argmax(np.abs(played))) - 8000) <= 2
+
+
+def test_file_duplex_simulates_a_sound_cards_latencies_and_reports_them(tmp_path):
+    # A sound card hands us the person's words input latency late and plays what we hand it
+    # output latency late: the files stay the person's timeline, the engine's is shifted.
+    rate = 16_000
+    pcm = np.zeros(rate, np.int16)
+    pcm[8000] = 20_000  # a click at 0.5 s
+    out_path = tmp_path / "out.wav"
+    backend = FileDuplex(
+        None,
+        out_path,
+        input_pcm=pcm,
+        input_rate=rate,
+        realtime=False,
+        input_latency_s=0.03,
+        output_latency_s=0.12,
+    )
+    assert backend.input_latency_s == 0.03 and backend.output_latency_s == 0.12
+    room = SimulatedRoom(backend, delay_ms=20)  # forwards the device's latencies, not its own
+    assert (room.input_latency_s, room.output_latency_s) == (0.03, 0.12)
+    heard_at: list[float] = []
+
+    def process(block: np.ndarray) -> np.ndarray:
+        k = backend.blocks_done
+        out = np.zeros(backend.playback_block, np.int16)
+        if block.any() and not heard_at:
+            at = int(np.argmax(np.abs(block)))
+            heard_at.append(backend.block_start_s(k) + at / CAPTURE_RATE)
+            out[at * 3 // 2] = 20_000  # played back at once, as in the test above
+        return out
+
+    backend.start(process)
+    backend.finished.wait(5)
+    time.sleep(0.05)
+    backend.stop()
+    assert heard_at[0] == pytest.approx(0.5 + 0.03, abs=1 / CAPTURE_RATE)
+    played, _ = read_wav(out_path)
+    click_s = int(np.argmax(np.abs(played))) / rate
+    assert click_s == pytest.approx(0.5 + 0.03 + 0.12, abs=2 / rate)
 
 
 def test_simulated_room_adds_delayed_echo_of_what_is_played():

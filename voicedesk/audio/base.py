@@ -51,6 +51,15 @@ class DuplexBackend(ABC):
         return index * self.block_ms / 1000.0
 
     @property
+    def input_latency_s(self) -> float:
+        """Time from a sound reaching the microphone to its block reaching ``process``.
+
+        The timeline places a capture block where it reaches us, so the person said it this
+        long before its place on the timeline: per-turn metrics add it to voice-to-voice.
+        """
+        return 0.0
+
+    @property
     def output_latency_s(self) -> float:
         """Time from returning a playback block to it leaving the speaker (device buffers)."""
         return 0.0

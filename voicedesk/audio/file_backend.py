@@ -8,6 +8,12 @@ input produces exactly one block of output, with no device buffering in between.
 Paced in real time by default (providers answer over real sockets, so the conversation must
 unfold at the speed of speech); ``realtime=False`` runs as fast as the CPU allows, for
 offline analysis where nothing waits on the network.
+
+A sound card's latencies can be simulated (``input_latency_s``/``output_latency_s``, 0 by
+default): the engine then gets each input sample that much later than it is in the input
+file, and what it plays lands that much later in the output file — the files stay the
+person's timeline, the engine's is shifted, as on hardware. This is how the per-turn
+metrics' device latency is checked against what the output file shows, with no sound card.
 """
 
 from __future__ import annotations
@@ -46,8 +52,12 @@ class FileDuplex(DuplexBackend):
         input_pcm: np.ndarray | None = None,
         input_rate: int | None = None,
         max_tail_s: float = 300.0,
+        input_latency_s: float = 0.0,
+        output_latency_s: float = 0.0,
     ) -> None:
         super().__init__(block_ms)
+        if input_latency_s < 0 or output_latency_s < 0:
+            raise ValueError("simulated device latencies cannot be negative")
         if input_pcm is None:
             if input_path is None:
                 raise ValueError("FileDuplex needs an input file or samples")
@@ -57,7 +67,13 @@ class FileDuplex(DuplexBackend):
         self.input_path = input_path
         self.output_path = output_path
         self.input_rate = rate
-        self.mic = resample(pcm, rate, CAPTURE_RATE) if rate != CAPTURE_RATE else pcm
+        mic = resample(pcm, rate, CAPTURE_RATE) if rate != CAPTURE_RATE else pcm
+        # Whole samples, so the latency reported is exactly the shift applied.
+        self._in_delay = round(input_latency_s * CAPTURE_RATE)
+        self._out_delay = round(output_latency_s * PLAYBACK_RATE)
+        if self._in_delay:
+            mic = np.concatenate([np.zeros(self._in_delay, np.int16), mic])
+        self.mic = mic  # what the engine hears, on its own timeline
         self.realtime = realtime
         self.max_tail_s = max_tail_s
         self._played: list[np.ndarray] = []
@@ -72,6 +88,14 @@ class FileDuplex(DuplexBackend):
     @property
     def duration_s(self) -> float:
         return self.mic.size / CAPTURE_RATE
+
+    @property
+    def input_latency_s(self) -> float:
+        return self._in_delay / CAPTURE_RATE
+
+    @property
+    def output_latency_s(self) -> float:
+        return self._out_delay / PLAYBACK_RATE
 
     def start(self, process: ProcessFn) -> None:
         if self._thread is not None:
@@ -118,6 +142,7 @@ class FileDuplex(DuplexBackend):
             self.finished.set()
 
     def played_24k(self) -> np.ndarray:
+        """What the engine handed over, on its timeline (before any simulated output latency)."""
         with self._lock:
             return np.concatenate(self._played) if self._played else np.zeros(0, np.int16)
 
@@ -132,7 +157,10 @@ class FileDuplex(DuplexBackend):
                 # to keep, and an empty WAV must not replace an earlier output
                 log.info("no audio was produced; %s was not written", self.output_path)
                 return
-            out = resample(self.played_24k(), PLAYBACK_RATE, self.input_rate)
+            played = self.played_24k()
+            if self._out_delay:  # the simulated speaker: heard this much after it was handed
+                played = np.concatenate([np.zeros(self._out_delay, np.int16), played])
+            out = resample(played, PLAYBACK_RATE, self.input_rate)
             try:
                 write_wav(self.output_path, out, self.input_rate)
             except OSError as exc:

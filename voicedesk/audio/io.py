@@ -71,13 +71,21 @@ class AudioIO:
         realtime: bool = True,
         bus: ev.EventBus | None = None,
         tail_s: float | None = None,
+        file_latency_s: tuple[float, float] = (0.0, 0.0),
     ) -> AudioIO:
+        """``file_latency_s``: the (input, output) latency a WAV run simulates (``FileDuplex``)."""
         block_ms = settings.audio.block_ms
         if input is not None:
             from voicedesk.audio.file_backend import FileDuplex
 
             backend: DuplexBackend = FileDuplex(
-                input, output, block_ms=block_ms, realtime=realtime, max_tail_s=tail_s or 300.0
+                input,
+                output,
+                block_ms=block_ms,
+                realtime=realtime,
+                max_tail_s=tail_s or 300.0,
+                input_latency_s=file_latency_s[0],
+                output_latency_s=file_latency_s[1],
             )
         else:
             if output is not None:
@@ -144,6 +152,14 @@ class AudioIO:
 
     def stop(self) -> None:
         self.backend.stop()
+
+    @property
+    def input_latency_s(self) -> float:
+        return self.backend.input_latency_s
+
+    @property
+    def output_latency_s(self) -> float:
+        return self.backend.output_latency_s
 
     # ------------------------------------------------------------------ audio thread
     def _process(self, mic: np.ndarray) -> np.ndarray:

@@ -89,6 +89,12 @@ class SimulatedRoom(DuplexBackend):
     def stop(self) -> None:
         self.inner.stop()
 
+    # The inner backend's latencies, not the room's: ``delay_ms`` shapes only the echo, which
+    # the engine never hears as a device latency.
+    @property
+    def input_latency_s(self) -> float:
+        return self.inner.input_latency_s
+
     @property
     def output_latency_s(self) -> float:
         return self.inner.output_latency_s

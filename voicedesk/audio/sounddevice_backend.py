@@ -110,6 +110,7 @@ class SoundDeviceDuplex(DuplexBackend):
         self.blocks_processed = 0
         self._process: ProcessFn | None = None
         self._streams: list[Any] = []
+        self._input_latency = 0.0
         self._output_latency = 0.0
         self._zero_run = 0
         self._zero_limit = 0
@@ -166,11 +167,21 @@ class SoundDeviceDuplex(DuplexBackend):
         self._close()
 
     @property
+    def input_latency_s(self) -> float:
+        """Device buffer latency (PortAudio's estimate) plus what the mic resampler holds back."""
+        extra = self._mic_rs.delay_s if self._mic_rs is not None else 0.0
+        return self._input_latency + extra
+
+    @property
     def output_latency_s(self) -> float:
-        """Device buffer latency plus what the playback resampler holds back."""
+        """Device buffer latency plus what the playback resampler holds back, and with two
+        streams the blocks still waiting in the queue between them."""
         extra = 0.0
         if self._play_rs is not None and self.output_rate:
             extra = self._play_rs.delay_s  # StreamResampler converts soxr's output samples
+        if self._streams and not self.duplex:
+            # each queued item is one engine block, resampled; len() of a deque is atomic
+            extra += len(self._queue) * self.block_ms / 1000
         return self._output_latency + extra
 
     @property
@@ -244,7 +255,7 @@ class SoundDeviceDuplex(DuplexBackend):
                     last = exc
                     continue
                 self._streams = [stream]
-                self._output_latency = float(stream.latency[1])
+                self._input_latency, self._output_latency = map(float, stream.latency)
                 self.duplex = True
                 return
         assert last is not None
@@ -258,6 +269,7 @@ class SoundDeviceDuplex(DuplexBackend):
             self._open_one(sd, sd.InputStream, mic, "input", in_rate, self._input_callback),
             self._open_one(sd, sd.OutputStream, spk, "output", out_rate, self._output_callback),
         ]
+        self._input_latency = float(self._streams[0].latency)
         self._output_latency = float(self._streams[1].latency)
 
     def _open_one(
