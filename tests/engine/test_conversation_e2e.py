@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import functools
 import importlib.util
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from voicedesk import events as ev
 from voicedesk.audio.wavio import read_wav
 from voicedesk.bench.latency import first_audible_after, silent_from
 from voicedesk.bench.scenarios import Scenario, compose, load_utterance, overlap
-from voicedesk.commands.run import converse
+from voicedesk.commands.run import ConsolePrinter, converse
 from voicedesk.config import Settings
 from voicedesk.engine.builder import SimOptions
 from voicedesk.errors import AuthError
@@ -103,8 +104,10 @@ async def _run(
     with_tools: bool = False,
     on_event: Callable[[ev.Event], None] | None = None,
     stt_s: float = 0.05,
+    file_latency_s: tuple[float, float] = (0.0, 0.0),
 ):
-    """Converse over ``scenario``; ``on_event`` sees each event after the returned list has it."""
+    """Converse over ``scenario``; ``on_event`` sees each event after the returned list has it.
+    ``file_latency_s``: the sound card's (input, output) latency the WAV files simulate."""
     inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
     scenario.write(inp)
     bus = ev.EventBus()
@@ -119,6 +122,7 @@ async def _run(
         sim=_sim(script, stt_s=stt_s),
         bus=bus,
         with_tools=with_tools,
+        file_latency_s=file_latency_s,
     )
     played, rate = read_wav(out)
     return session, seen, played, rate
@@ -146,6 +150,44 @@ async def test_two_turns_are_answered_in_order_and_output_is_aligned(tmp_path):
     assert sum(1 for x in lines if x.get("turn_id") and "t" in x) == 2
     kinds = {type(e).__name__ for e in seen}
     assert {"SpeechStarted", "TurnEnded", "LLMFirstToken", "TTSFirstAudio", "TurnMetrics"} <= kinds
+
+
+async def test_voice_to_voice_includes_the_sound_cards_latency(tmp_path):
+    # A sound card hands us the words 50 ms after they are said and plays the answer 250 ms
+    # after we hand it over (a Bluetooth speaker): the person waits that much longer, and
+    # the record says so, as the output audio shows it.
+    scenario = compose(["question"], tail_s=3.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply="Seven minutes.")])
+    lines: list[str] = []
+    session, _seen, played, rate = await _run(
+        tmp_path,
+        scenario,
+        script,
+        file_latency_s=(0.05, 0.25),
+        on_event=functools.partial(_print_to, lines),
+    )
+    (rec,) = [r.to_json() for r in session.records]
+    t = rec["t"]
+    assert rec["input_latency_s"] == 0.05 and rec["output_latency_s"] == 0.25
+    assert rec["device_latency"] == 0.3
+    assert rec["voice_to_voice"] == pytest.approx(t["playback_start"] - t["speech_end"] + 0.3)
+    turn = scenario.turns[0]
+    onset = first_audible_after(played, rate, turn.end_s)
+    assert onset is not None
+    # the output file is what the person hears: the answer's first sample handed over at
+    # playback_start is heard output latency later …
+    assert 0.25 <= onset - t["playback_start"] < 0.25 + 0.03
+    # … and the person's voice-to-voice is the record's (within the VAD's read of the
+    # last word), where the stages alone fall short by the device's 0.3 s
+    assert rec["voice_to_voice"] == pytest.approx(onset - turn.end_s, abs=0.15)
+    assert any("voice-to-voice" in line and "(of which device 300ms)" in line for line in lines)
+
+
+def _print_to(lines: list[str], event: ev.Event) -> None:
+    """The console's lines for each turn, as `voicedesk run` prints them."""
+    out = io.StringIO()
+    ConsolePrinter(stream=out)(event)
+    lines += out.getvalue().splitlines()
 
 
 async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp_path):

@@ -121,6 +121,21 @@ def test_turn_record_derives_stage_latencies() -> None:
     assert percentile([3, 1, 2], 50) == 2 and summarize([])["p50"] is None
 
 
+def test_voice_to_voice_includes_the_sound_cards_latencies() -> None:
+    # The stages are when audio reached and left voicedesk; the person said their last word
+    # input latency earlier and hears the answer output latency later.
+    rec = TurnRecord(turn_id=1)
+    rec.mark("speech_end", 1.0)
+    rec.mark("playback_start", 2.21)
+    assert rec.to_json()["device_latency"] is None  # nothing played through a device yet
+    rec.set_device_latency(0.03, 0.12)
+    d = rec.to_json()
+    assert d["input_latency_s"] == 0.03 and d["output_latency_s"] == 0.12
+    assert d["device_latency"] == 0.15
+    assert d["voice_to_voice"] == 1.36  # 1.21 on the timeline + 0.15 of device
+    assert d["t"]["playback_start"] == 2.21  # the stages themselves stay on the timeline
+
+
 def test_session_log_survives_a_crash_mid_write(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     with SessionLog(path) as log:

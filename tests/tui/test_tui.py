@@ -970,6 +970,48 @@ async def test_waterfall_shows_the_tool_wait_and_the_second_llm_round(tmp_path: 
         assert "tools" not in text and "LLM 2nd" not in text and "playback" not in text
 
 
+async def test_waterfall_puts_the_sound_cards_latency_on_the_persons_side(tmp_path: Path) -> None:
+    """The v2v bar and the record's voice_to_voice agree: both hold the device's latency."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        t = {
+            "speech_end": 4.0,
+            "eou_decided": 4.2,
+            "stt_final": 4.15,
+            "llm_request": 4.16,
+            "llm_first_token": 4.7,
+            "tts_request": 4.71,
+            "tts_first_audio": 5.0,
+            "playback_start": 5.01,
+        }
+        record = {
+            "turn_id": 2,
+            "t": t,
+            "input_latency_s": 0.03,
+            "output_latency_s": 0.2,
+            "device_latency": 0.23,
+            "voice_to_voice": 1.24,  # 1.01 between the stages + 0.23 of the device
+        }
+        app.bus.publish(ev.TurnMetrics(turn_id=2, record=record))
+        await pilot.pause()
+        lines = str(app.query_one(Waterfall).render()).splitlines()
+        labels = [line[:9].strip() for line in lines[:-1]]
+        assert labels == ["mic", "turn end", "STT", "LLM TTFT", "TTS TTFB", "speaker", "v2v"]
+        assert lines[0].endswith("30ms") and lines[5].endswith("200ms")
+        assert lines[6].endswith("1.24s")
+        assert lines[-1].split()[0] == "-30ms"  # the person stopped before we heard it
+        stats = text_of(app.query_one("#v2v-stats", Static))
+        assert "p50 1.24s" in stats
+
+        # a device with no latency (WAV files): no device rows, v2v as between the stages
+        plain = {"turn_id": 3, "t": t, "input_latency_s": 0.0, "output_latency_s": 0.0}
+        app.bus.publish(ev.TurnMetrics(turn_id=3, record=plain))
+        await pilot.pause()
+        text = str(app.query_one(Waterfall).render())
+        assert "mic" not in text and "speaker" not in text and "1.01s" in text
+
+
 async def test_settings_screen_masks_api_keys(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     config = tmp_path / "config.toml"

@@ -5,6 +5,11 @@ and measures what a listener would: from the **output audio**, the first audible
 after the person's last word. "Added" latency is what voicedesk itself costs on top of the
 providers' own compute: voice-to-voice − TTFT − TTFB (DESIGN §1). Stage figures come from the
 per-turn metrics; CPU is this process's CPU time over wall time (percent of one core).
+
+WAV files have no sound card, so device latency is 0 unless ``--device-latency IN OUT``
+simulates one (``FileDuplex``): the output audio then shows it, the per-turn
+``device_latency`` stage reports it, and both voice-to-voice figures include it; "added"
+leaves it out, as it is the hardware's, not voicedesk's.
 """
 
 from __future__ import annotations
@@ -52,6 +57,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=len(FINISHED),
         help="turns in one conversation (the bundled sentences, repeated); long conversations "
         "show whether context summaries cost latency",
+    )
+    p.add_argument(
+        "--device-latency",
+        type=float,
+        nargs=2,
+        default=[0.0, 0.0],
+        metavar=("IN_MS", "OUT_MS"),
+        help="simulate a sound card's input and output latency (ms; default 0 0, as WAV files)",
     )
     p.add_argument("--no-barge-in", action="store_true", help="skip the barge-in scenario")
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the WAVs and metrics here")
@@ -128,6 +141,7 @@ async def _one(
         sim=SimOptions(ttft_s=args.ttft, ttfb_s=args.ttfb, stt_s=args.stt),
         bus=bus,
         with_tools=False,
+        file_latency_s=_device_latency_s(args),
     )
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -145,10 +159,15 @@ async def _one(
     }
 
 
+def _device_latency_s(args: argparse.Namespace) -> tuple[float, float]:
+    latency_in, latency_out = args.device_latency
+    return latency_in / 1000, latency_out / 1000
+
+
 def _stage_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
     from voicedesk.engine.metrics import summarize
 
-    keys = ["eou_delay", "stt_delay", "ttft", "ttfb", "voice_to_voice"]
+    keys = ["eou_delay", "stt_delay", "ttft", "ttfb", "device_latency", "voice_to_voice"]
     return {k: summarize([r.get(k) for r in records if r.get(k) is not None]) for k in keys}
 
 
@@ -173,6 +192,7 @@ async def _bench_in(
     cpu_s = wall_s = 0.0
     missing = 0
     summary_requests = 0
+    latency_in, latency_out = _device_latency_s(args)
     for rnd in range(args.rounds):
         res = await _one(
             compose([FINISHED[i % len(FINISHED)] for i in range(args.turns)], gaps_s=7.0),
@@ -193,9 +213,11 @@ async def _bench_in(
                 missing += 1
                 continue
             v2v_audio.append(heard - turn.end_s)
-            added.append(heard - turn.end_s - args.ttft - args.ttfb)
+            # the sound card's share is the hardware's, not voicedesk's
+            added.append(heard - turn.end_s - args.ttft - args.ttfb - latency_in - latency_out)
     report: dict[str, Any] = {
         "providers": {"stt_s": args.stt, "ttft_s": args.ttft, "ttfb_s": args.ttfb},
+        "device": {"input_latency_s": latency_in, "output_latency_s": latency_out},
         "turns": len(v2v_audio),
         "unanswered_turns": missing,
         "voice_to_voice_audio_s": summarize(v2v_audio),
@@ -229,6 +251,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.turns < 1 or args.rounds < 1:
         raise UserError("--turns and --rounds must be at least 1")
+    if min(args.device_latency) < 0:
+        raise UserError("--device-latency cannot be negative")
     from voicedesk.bench import parse_sets
 
     overrides = parse_sets(args.set)
@@ -250,6 +274,13 @@ def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
         f"simulated providers: STT {p['stt_s']:.2f}s · TTFT {p['ttft_s']:.2f}s · TTFB {p['ttfb_s']:.2f}s",
         file=out,
     )
+    d = report.get("device") or {}
+    if d.get("input_latency_s") or d.get("output_latency_s"):
+        print(
+            f"simulated sound card: input {d['input_latency_s'] * 1000:.0f} ms · "
+            f"output {d['output_latency_s'] * 1000:.0f} ms",
+            file=out,
+        )
     print(f"{'stage':28} {'p50':>10} {'p90':>10} {'p95':>10}  n", file=out)
     rows = [
         ("voice-to-voice (audio)", report["voice_to_voice_audio_s"]),

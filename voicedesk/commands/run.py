@@ -220,11 +220,13 @@ async def converse(
     with_tools: bool | None = None,
     resume: bool = False,
     log_kind: str | None = None,
+    file_latency_s: tuple[float, float] = (0.0, 0.0),
 ) -> Any:
     """Run one conversation to the end of the input file (or until cancelled); returns the session.
 
     A simulated conversation's log is marked as such (``log_kind`` "sim", or "demo"), so
-    ``--resume`` never takes it for the person's last conversation."""
+    ``--resume`` never takes it for the person's last conversation. ``file_latency_s``: the
+    (input, output) sound-card latency the WAV files simulate (``FileDuplex``)."""
     from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     sim_ctx: Any = sim_server(sim) if sim is not None else contextlib.nullcontext()
@@ -239,6 +241,7 @@ async def converse(
             with_tools=with_tools,
             resume=resume,
             log_kind=log_kind if log_kind is not None else ("sim" if sim is not None else ""),
+            file_latency_s=file_latency_s,
         )
         try:
             await session.start()
@@ -296,9 +299,14 @@ class ConsolePrinter:
                 v = r.get(key)
                 return f"{v * 1000:.0f}ms" if isinstance(v, (int, float)) else "–"
 
+            # the sound card's share of voice-to-voice, where it has one (not for WAV files)
+            device = (
+                f" (of which device {fmt('device_latency')})" if r.get("device_latency") else ""
+            )
             print(
                 f"  turn {event.turn_id}: end-of-turn {fmt('eou_delay')} · stt {fmt('stt_delay')} · "
-                f"ttft {fmt('ttft')} · ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}",
+                f"ttft {fmt('ttft')} · ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}"
+                f"{device}",
                 file=out,
                 flush=True,
             )

@@ -84,11 +84,13 @@ def build_session(
     tail_s: float | None = None,
     resume: bool = False,
     log_kind: str = "",
+    file_latency_s: tuple[float, float] = (0.0, 0.0),
 ) -> Session:
     """Construct providers, audio, detector and context; raise UserError on anything missing.
 
     ``log_kind`` ("sim", "demo"): the session log is kept apart from the person's own
-    conversations, and ``resume`` continues only the last log of the same kind."""
+    conversations, and ``resume`` continues only the last log of the same kind.
+    ``file_latency_s``: the (input, output) sound-card latency a WAV run simulates."""
     from voicedesk.audio.io import AudioIO
     from voicedesk.engine.context import ContextManager
     from voicedesk.engine.summarizer import Summarizer
@@ -107,7 +109,12 @@ def build_session(
         expects_reading=pause_reader is not None,
     )
     audio = AudioIO.from_settings(
-        settings, input=input_path, output=output_path, realtime=realtime, bus=bus
+        settings,
+        input=input_path,
+        output=output_path,
+        realtime=realtime,
+        bus=bus,
+        file_latency_s=file_latency_s,
     )
     context = ContextManager(
         settings, model=settings.llm.model, summarizer=Summarizer(llm, bus), bus=bus

@@ -3,7 +3,17 @@
 All stage times are seconds on the session timeline, which *is* the input audio timeline:
 audio positions (speech end, playback start) are exact block positions, and loop-side
 moments (first token, first TTS audio) are converted from ``time.monotonic_ns`` with the audio
-clock's anchor. So ``voice_to_voice = playback_start − speech_end`` is what a listener hears.
+clock's anchor. Every stage is therefore the moment audio reached or left voicedesk, and the
+differences between stages are voicedesk's and its providers' delays.
+
+The person is further out. A sound card hands us what they say ``input_latency_s`` after
+they say it, and plays what we hand it ``output_latency_s`` later (the backend's estimates,
+recorded when the answer starts playing; 0 for WAV files). So the person said
+``speech_start``/``speech_end`` ``input_latency_s`` before those stamps, and hears
+``playback_start``/``playback_end`` (and the stop at ``interrupted_at``) ``output_latency_s``
+after them. The stamps stay on the one timeline, so they still subtract; what the person
+lives through adds the device: ``voice_to_voice = playback_start − speech_end +
+device_latency``, with ``device_latency = input_latency_s + output_latency_s``.
 """
 
 from __future__ import annotations
@@ -56,11 +66,24 @@ class TurnRecord:
     too_long_retries: int = 0
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # the sound card's latencies when the answer started playing (None: nothing played)
+    input_latency_s: float | None = None
+    output_latency_s: float | None = None
     t: dict[str, float] = field(default_factory=dict)
 
     def mark(self, stage: str, at_s: float, *, overwrite: bool = False) -> None:
         if overwrite or stage not in self.t:
             self.t[stage] = round(at_s, 4)
+
+    def set_device_latency(self, input_s: float, output_s: float) -> None:
+        self.input_latency_s = round(input_s, 4)
+        self.output_latency_s = round(output_s, 4)
+
+    @property
+    def device_latency_s(self) -> float | None:
+        if self.input_latency_s is None or self.output_latency_s is None:
+            return None
+        return round(self.input_latency_s + self.output_latency_s, 4)
 
     def derived(self) -> dict[str, float | None]:
         t = self.t
@@ -68,6 +91,8 @@ class TurnRecord:
         def diff(a: str, b: str) -> float | None:
             return round(t[a] - t[b], 4) if a in t and b in t else None
 
+        gap = diff("playback_start", "speech_end")
+        device = self.device_latency_s
         return {
             "eou_delay": diff("eou_decided", "speech_end"),
             "stt_delay": diff("stt_final", "speech_end"),
@@ -75,7 +100,9 @@ class TurnRecord:
             "tool_wait": diff("tool_done", "tool_start"),
             "followup_ttft": diff("followup_first_token", "followup_request"),
             "ttfb": diff("tts_first_audio", "tts_request"),
-            "voice_to_voice": diff("playback_start", "speech_end"),
+            "device_latency": device,
+            # from the person's last word to the first sound of the answer they hear
+            "voice_to_voice": None if gap is None else round(gap + (device or 0.0), 4),
         }
 
     def to_json(self) -> dict[str, Any]:

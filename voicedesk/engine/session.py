@@ -764,8 +764,13 @@ class Session:
             return
         turn = self._playing_turn
         assert turn is not None
-        at = index * self._block_s + mark.offset / 24_000
+        at = index * self._block_s + mark.offset / PLAYBACK_RATE
         if mark.kind == "start":
+            if "playback_start" not in turn.record.t:
+                # what the answer's first sample met, for the person's voice-to-voice
+                turn.record.set_device_latency(
+                    self.audio.input_latency_s, self.audio.output_latency_s
+                )
             turn.record.mark("playback_start", at)
             self.bus.publish(ev.PlaybackStarted(turn_id=turn.turn_id, audio_s=at))
             if self._turn is None:

@@ -1,8 +1,12 @@
 """The timings pane: the latest turn as a waterfall on one time axis, and a v2v sparkline.
 
-Time zero is where the person stopped speaking (for a typed turn: when it was sent), so each
-bar reads as "how long after you stopped did this happen". A stage over its target is red:
-those are the budgets that add up to answering as fast as a person would.
+Time zero is where the person stopped speaking as voicedesk heard it (for a typed turn: when
+it was sent), so each bar reads as "how long after you stopped did this happen". A sound card
+adds its latencies on the person's side (``engine.metrics``): the "mic" bar before time zero
+(they stopped that long before we heard it) and the "speaker" bar after the answer's start
+(they hear it that long after), shown when the device has any; the v2v bar spans both, as
+the record's ``voice_to_voice`` does. A stage over its target is red: those are the budgets
+that add up to answering as fast as a person would.
 """
 
 from __future__ import annotations
@@ -26,19 +30,43 @@ class Stage:
     start: str
     end: str
     target_s: float | None  # None: no budget (a tool takes what it takes)
-    only_if: str | None = None  # shown only for turns whose record has this mark
+    # shown only for turns whose record has each of these marks in ``t`` or non-zero fields
+    only_if: tuple[str, ...] = ()
+    lead: str | None = None  # record field: seconds the stage starts before its start mark
+    lag: str | None = None  # record field: seconds the stage ends after its end mark
 
 
 STAGES = (
+    # the sound card: what the person said reached us this long after they said it …
+    Stage(
+        "mic",
+        "speech_end",
+        "speech_end",
+        None,
+        only_if=("speech_end", "input_latency_s"),
+        lead="input_latency_s",
+    ),
     Stage("turn end", "speech_end", "eou_decided", 0.25),
     Stage("STT", "speech_end", "stt_final", 0.3),
     Stage("LLM TTFT", "llm_request", "llm_first_token", 0.8),
     # a tool turn: the calls, then the model's round with their results (engine metrics)
-    Stage("tools", "tool_start", "tool_done", None, only_if="tool_start"),
-    Stage("LLM 2nd", "followup_request", "followup_first_token", 0.8, only_if="tool_start"),
+    Stage("tools", "tool_start", "tool_done", None, only_if=("tool_start",)),
+    Stage("LLM 2nd", "followup_request", "followup_first_token", 0.8, only_if=("tool_start",)),
     Stage("TTS TTFB", "tts_request", "tts_first_audio", 0.4),
-    # end of speech → first answer audio: the voice-to-voice time, not playback's length
-    Stage("v2v", "speech_end", "playback_start", 1.3),
+    # … and they hear the answer this long after we hand it over
+    Stage(
+        "speaker",
+        "playback_start",
+        "playback_start",
+        None,
+        only_if=("playback_start", "output_latency_s"),
+        lag="output_latency_s",
+    ),
+    # end of speech → first answer audio, as the person lives it (the device included): the
+    # voice-to-voice time, not playback's length
+    Stage(
+        "v2v", "speech_end", "playback_start", 1.3, lead="input_latency_s", lag="output_latency_s"
+    ),
 )
 LABEL_W = 9
 VALUE_W = 7
@@ -48,9 +76,14 @@ VOICE_TO_VOICE_TARGET = 1.3
 def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float | None]]:
     """``(stage, start, end)`` in seconds from time zero; ``None`` where the stage is missing.
 
-    Tool stages are listed only for turns that called a tool."""
+    Tool stages are listed only for turns that called a tool, device ones only for a device
+    with latency."""
     t: dict[str, float] = record.get("t") or {}
-    stages = [stage for stage in STAGES if stage.only_if is None or stage.only_if in t]
+    stages = [
+        stage
+        for stage in STAGES
+        if all(name in t or bool(record.get(name)) for name in stage.only_if)
+    ]
     if not t:
         return [(stage, None, None) for stage in stages]
     origin = t.get("speech_end", t.get("speech_start", min(t.values())))
@@ -63,7 +96,10 @@ def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float
         if start is None or end is None or (stage.start == "speech_end" and stage.end not in t):
             spans.append((stage, None, None))
         else:
-            spans.append((stage, start - origin, end - origin))
+            # a typed turn starts at the keyboard, not at the microphone
+            lead = float(record.get(stage.lead) or 0.0) if stage.lead and stage.start in t else 0.0
+            lag = float(record.get(stage.lag) or 0.0) if stage.lag else 0.0
+            spans.append((stage, start - lead - origin, end + lag - origin))
     return spans
 
 
