@@ -252,6 +252,91 @@ def test_a_short_blip_does_not_count_toward_the_next_barge_in() -> None:
     assert not playback.paused  # 10 ms of new speech, not 60 ms + 4 s
 
 
+def _session_on_a_sound_card() -> Any:
+    """A session over the real playback queue of a simulated sound card: 20 ms input
+    latency, 100 ms output latency, no echo path (the answer pauses after 60 ms of speech)."""
+    from types import SimpleNamespace
+
+    from voicedesk.audio.file_backend import FileDuplex
+    from voicedesk.audio.io import AudioIO
+    from voicedesk.config import Settings
+    from voicedesk.engine.context import ContextManager
+    from voicedesk.engine.session import Session
+
+    settings = Settings()
+    backend = FileDuplex(
+        None,
+        None,
+        input_pcm=np.zeros(160, np.int16),
+        realtime=False,
+        input_latency_s=0.02,
+        output_latency_s=0.1,
+    )
+    audio = AudioIO(backend)
+    audio.echo_possible = False
+    detector = SimpleNamespace(in_speech=False, turn_audio=lambda: np.zeros(0, np.int16))
+    stt = SimpleNamespace(push_audio=lambda pcm: None)
+    context = ContextManager(settings, model=settings.llm.model)
+    return Session(
+        settings, audio=audio, stt=stt, llm=None, tts=None, detector=detector, context=context
+    )  # type: ignore[arg-type]
+
+
+def _hand_over_an_answer(session: Any, *, finished: bool) -> Any:
+    """20 ms of answer handed to the device in blocks 100 and 101: its queue runs dry at
+    1.02 s, and the speaker plays that last sample until 1.12 s. ``finished``: the reply
+    is done too, so the turn ends there."""
+    from types import SimpleNamespace
+
+    turn = session._new_turn(0.5)
+    session._turn, turn.ended = None, True
+    reply = SimpleNamespace(
+        utterance_id=7, done=finished, audio_complete=finished, text="Fine.", tool_messages=[]
+    )
+    session._playing, session._playing_turn = reply, turn
+    playback = session.audio.playback
+    playback.enqueue(7, np.full(480, 1000, np.int16))
+    for index in (100, 101):
+        _, marks = playback.pull(session.audio.backend.playback_block)
+        for mark in marks:
+            session._on_playback_mark(mark, index)
+    assert not playback.is_playing()  # all of it is with the device
+    return turn
+
+
+@pytest.mark.parametrize(("start_s", "pauses"), [(1.06, True), (1.15, False)])
+def test_speech_over_the_last_words_the_speaker_still_plays_pauses_the_answer(
+    start_s: float, pauses: bool
+) -> None:
+    # Speech reaching us at 1.06 s was said at 1.04 s, while the speaker still played the
+    # answer; speech reaching us from 1.15 s was said after it had stopped.
+    session = _session_on_a_sound_card()
+    turn = _hand_over_an_answer(session, finished=False)
+    assert turn.record.device_latency_s == pytest.approx(0.12)
+    session.detector.in_speech, session._speech_start_s = True, start_s
+    for k in range(1, 11):
+        session._barge_in_check(start_s + k * 0.01)
+    assert session.audio.playback.paused is pauses
+    assert ("interrupted_at" in turn.record.t) is pauses
+
+
+def test_speech_begun_while_the_answers_end_was_still_heard_is_over_the_answer() -> None:
+    # The answer ended for voicedesk at 1.02 s (its turn recorded), not for the person: a
+    # "mm-hm" begun before they heard it end is speech over the answer (barge_in.min_words
+    # then makes it a backchannel, not a turn to answer).
+    from types import SimpleNamespace
+
+    session = _session_on_a_sound_card()
+    answered = _hand_over_an_answer(session, finished=True)
+    assert session._playing is None and session.records == [answered.record]
+    assert answered.record.t["playback_end"] == 1.02
+    session._on_speech_start(SimpleNamespace(audio_s=1.1))
+    assert session._turn is not None and session._turn.barge_in
+    session._turn = None
+    session._on_speech_start(SimpleNamespace(audio_s=1.2))
+    assert session._turn is not None and not session._turn.barge_in
+
+
 async def test_reply_times_the_tool_wait_and_the_followup_round() -> None:
     """A tool turn's record shows where the time between the first token and speech went."""
 

@@ -20,7 +20,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -80,6 +80,15 @@ class _Line:
 
     utterance_id: int
     complete: bool = False  # all its audio is queued
+
+
+class _Tail(NamedTuple):
+    """The answer or error line whose queue last ran dry: until ``until_s`` on the timeline,
+    speech reaching us was said while its last sample could still be heard."""
+
+    utterance_id: int
+    until_s: float
+    answer: bool  # False: the error line
 
 
 # The double-talk cue paused the answer but the VAD heard no speech within this long (the
@@ -142,6 +151,7 @@ class Session:
         self._barge = BargeInPolicy(settings.barge_in)
         self._double_talk: DoubleTalkCue | None = None
         self._double_talk_paused_at: float | None = None
+        self._answer_tail: _Tail | None = None
         self._speech_start_s: float | None = None
         self._paused_speech_start_s: float | None = None
         self._ptt_open = False
@@ -352,7 +362,7 @@ class Session:
             now,
             speech_start_s=self._speech_start_s if heard else None,
             double_talk_ms=cue_ms,
-            answer_playing=self._answer_audible(),
+            answer_playing=self._answer_audible(now),
             converged=aec is None or getattr(aec, "converged", True),
             echo_possible=getattr(self.audio, "echo_possible", True),
             echo_only=aec is not None and getattr(aec, "echo_only", False),
@@ -362,9 +372,30 @@ class Session:
             if not heard:
                 self._double_talk_paused_at = now
 
-    def _answer_audible(self) -> bool:
-        speaking = self._playing is not None or self._line is not None
-        return speaking and self.audio.playback.is_playing()
+    def _answer_audible(self, now: float) -> bool:
+        """An answer (or the error line) the person hears and voicedesk could still pause.
+
+        Queued audio (paused or not) is audible; once the queue runs dry, what was handed
+        last still plays for the device's output latency, and speech reaching us at ``now``
+        was said its input latency earlier: until both have passed, speech over the last
+        words is speech over the answer (``_heard_over``). ``is_playing`` alone went false
+        that long before the speaker stopped.
+        """
+        uids = {r.utterance_id for r in (self._playing, self._line) if r is not None}
+        if not uids:
+            return False
+        if self.audio.playback.is_playing():
+            return True
+        tail = self._answer_tail
+        return tail is not None and tail.utterance_id in uids and now < tail.until_s
+
+    def _heard_over(self, at_s: float) -> bool:
+        """Whether speech reaching us at ``at_s`` was said while an answer could be heard,
+        including the last of one already handed over in full (no longer ``_playing``)."""
+        if self._playing is not None:
+            return True
+        tail = self._answer_tail
+        return tail is not None and tail.answer and at_s < tail.until_s
 
     # ------------------------------------------------------------------ turn signals
     def _handle_signals(self, signals: list[Any]) -> None:
@@ -388,7 +419,7 @@ class Session:
                 turn.record.t["speech_start"] = resumed.record.t.get("speech_start", sig.audio_s)
                 turn.record.preemptive_restarts = resumed.record.preemptive_restarts + 1
                 self.bus.publish(ev.TurnMerged(turn_id=resumed.turn_id, into=turn.turn_id))
-            turn.barge_in = self._playing is not None
+            turn.barge_in = self._heard_over(sig.audio_s)
         self._stream_turn_audio()
         self._set_state("hearing")
 
@@ -753,6 +784,14 @@ class Session:
                 self._update_idle()
 
     def _on_playback_mark(self, mark: Any, index: int) -> None:
+        at = index * self._block_s + mark.offset / PLAYBACK_RATE
+        spoken = {r.utterance_id for r in (self._playing, self._line) if r is not None}
+        if mark.kind == "drained" and mark.utterance_id in spoken:
+            # its last sample so far leaves the speaker output_latency_s after `at`, and
+            # speech said before then reaches us input_latency_s later still
+            until = at + self.audio.output_latency_s + self.audio.input_latency_s
+            answer = self._playing is not None and mark.utterance_id == self._playing.utterance_id
+            self._answer_tail = _Tail(mark.utterance_id, until, answer)
         line = self._line
         if line is not None and mark.utterance_id == line.utterance_id:
             if mark.kind == "drained" and line.complete:
@@ -764,7 +803,6 @@ class Session:
             return
         turn = self._playing_turn
         assert turn is not None
-        at = index * self._block_s + mark.offset / PLAYBACK_RATE
         if mark.kind == "start":
             if "playback_start" not in turn.record.t:
                 # what the answer's first sample met, for the person's voice-to-voice
