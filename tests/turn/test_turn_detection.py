@@ -679,46 +679,35 @@ def test_replay_times_stay_on_the_file_timeline_at_another_rate(tmp_path: Path) 
     assert at_48k["turns"][0]["reason"] == native["turns"][0]["reason"]
 
 
-class ReadsDanglingWhenTrimmed:
-    """A transcriber whose reading of the turn's end flips when the audio is 10 ms shorter."""
-
-    def __init__(self, full_length: int) -> None:
-        self.full_length = full_length
-        self.lengths: list[int] = []
-
-    def read_for_cues(self, audio: np.ndarray, silence_s: float = 0.0) -> local_stt.CueReading:
-        self.lengths.append(audio.size)
-        if audio.size == self.full_length:
-            return _reading("What time is my next meeting?")
-        return _reading("What time is my next meeting at")
-
-
 def _reading(
     text: str, alternatives: list[tuple[str, float]] | None = None, heard: str | None = None
 ) -> local_stt.CueReading:
     return local_stt.CueReading(text, alternatives or [], text if heard is None else heard)
 
 
-def test_replay_takes_the_doubtful_of_two_readings() -> None:
-    """Replay reads each pause twice (the second time 10 ms shorter): a reading that says
-    the sentence dangles holds the turn even when the other says it is finished."""
+def test_replay_reads_each_pause_once_and_a_dangling_reading_holds_the_turn() -> None:
+    """Replay reads each pause once, with all of the turn's audio (a second reading 10 ms
+    shorter doubled the CPU for ~5 turns in 864); a reading that says the sentence dangles
+    holds the turn to the maximum wait."""
     s = settings()
 
-    class Recorder:
+    class Reads:
+        def __init__(self, text: str) -> None:
+            self.text = text
+            self.sizes: list[int] = []
+
         def read_for_cues(self, audio: np.ndarray, silence_s: float = 0.0) -> local_stt.CueReading:
-            sizes.append(audio.size)
-            return _reading("What time is my next meeting?")
+            self.sizes.append(audio.size)
+            return _reading(self.text)
 
-    sizes: list[int] = []
-    finished = replay(FIXTURES / FINISHED, s, transcriber=Recorder()).to_json()
-    (turn,) = finished["turns"]
+    finished = Reads("What time is my next meeting?")
+    (turn,) = replay(FIXTURES / FINISHED, s, transcriber=finished).to_json()["turns"]
     assert turn["reason"] == "model" and turn["text"] == "What time is my next meeting?"
-    # two readings (read at the same time, so in either order), one of them 10 ms shorter
-    assert len(sizes) == 2 and max(sizes) - min(sizes) == 160
+    assert len(finished.sizes) == 1
+    assert finished.sizes[0] / 16_000 >= turn["end_s"] - turn["start_s"]  # all of the turn
 
-    flips = ReadsDanglingWhenTrimmed(max(sizes))
-    held = replay(FIXTURES / FINISHED, s, transcriber=flips).to_json()
-    (turn,) = held["turns"]
+    dangling = Reads("What time is my next meeting at")
+    (turn,) = replay(FIXTURES / FINISHED, s, transcriber=dangling).to_json()["turns"]
     assert turn["reason"] == "timeout" and turn["text"].endswith("meeting at")
     assert turn["decided_s"] - turn["end_s"] >= s.turn.max_wait_ms / 1000 - 1e-6
 
@@ -784,17 +773,16 @@ def test_replay_waits_out_a_pause_when_words_were_written_for_the_silence() -> N
     assert heard["decided_s"] - heard["end_s"] < 0.4
     assert 0.8 < invented["decided_s"] - invented["end_s"] < s.turn.max_wait_ms / 1000
     assert invented["text"] == "What time is my next meeting for me?"
-    # the VAD's trailing silence at the stop (commit_ms and a window), 10 ms less when trimmed
-    full, trimmed = max(silences[:2]), min(silences[:2])
-    assert 0.02 <= full <= 0.15 and full - trimmed == pytest.approx(0.01)
+    # the VAD's trailing silence at the stop (commit_ms and a window)
+    assert 0.02 <= silences[0] <= 0.15
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
 def test_replay_with_the_local_transcriber_reads_and_ends_a_finished_sentence(
     tmp_path: Path,
 ) -> None:
-    """The real path: ``voicedesk replay --stt local`` reads the pause twice at once with
-    faster-whisper and ends a finished question promptly, with its words as the text."""
+    """The real path: ``voicedesk replay --stt local`` reads the pause with faster-whisper
+    and ends a finished question promptly, with its words as the text."""
     proc = run_replay(FIXTURES / FINISHED, cli_env(tmp_path), "--json", "--stt", "local")
     assert proc.returncode == 0, proc.stderr
     (turn,) = json.loads(proc.stdout)["turns"]

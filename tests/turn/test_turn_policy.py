@@ -15,7 +15,6 @@ from voicedesk.turn import detector as det
 from voicedesk.turn.cues import (
     Reading,
     combined_cue,
-    most_doubtful,
     reading_cue,
     transcript_cue,
 )
@@ -133,20 +132,6 @@ def test_a_question_stopped_before_its_verb_or_object_is_hesitant(text: str) -> 
 )
 def test_a_question_with_its_verb_and_object_stays_complete(text: str) -> None:
     assert transcript_cue(text).verdict == "complete"
-
-
-@pytest.mark.parametrize(
-    ("readings", "chosen"),
-    [
-        (["Schedule a call with the team?", "Schedule a call with the team at?"], 1),
-        (["Book a taxi to...", "Book a taxi, too."], 0),  # incomplete beats hesitant
-        (["Turn the volume down.", "Turn the volume down!"], 0),  # a tie
-        (["What time is my next meeting?", "What time is my next meeting."], 1),  # not firm
-        (["Turn the volume down a little.", ""], 0),  # a reading with no words says nothing
-    ],
-)
-def test_the_most_doubtful_reading_wins(readings: list[str], chosen: int) -> None:
-    assert most_doubtful([Reading(text) for text in readings]) == Reading(readings[chosen])
 
 
 @pytest.mark.parametrize(
@@ -280,25 +265,12 @@ def test_words_that_go_on_by_themselves_make_the_reading_hesitant(
     assert not (verdict == "hesitant" and cue.firm)
 
 
-def test_of_two_equally_doubtful_readings_the_one_that_is_not_firm_wins() -> None:
-    sure = Reading("Open the spreadsheet.", weighed=True)
-    unsure = Reading("Open the spreadsheet.", trailing=0.2, weighed=True)
-    assert most_doubtful([sure, unsure]) is unsure
-    assert most_doubtful([unsure, sure]) is unsure
-
-
 @pytest.mark.parametrize(
     ("trailing", "verdict"), [(0.0, "complete"), (0.2, "complete"), (0.6, "hesitant")]
 )
 def test_a_reading_that_nearly_trailed_off_is_hesitant(trailing: float, verdict: str) -> None:
     """Whisper wrote "?" where it weighed "…" too: the odds of the trailing mark decide."""
     assert reading_cue(Reading("Can I ask you?", trailing=trailing)).verdict == verdict
-
-
-def test_the_doubt_of_an_alternative_counts_when_choosing_readings() -> None:
-    plain = Reading("Open the document call.")
-    nearly = Reading("Open the document call.", (("Open the document called", 0.37),))
-    assert most_doubtful([plain, nearly]) is nearly
 
 
 @pytest.fixture(scope="module")

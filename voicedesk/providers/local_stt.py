@@ -98,8 +98,9 @@ class CueReading:
 
 # Disfluent, unpunctuated-at-the-end context: Whisper continues in the style of its prompt.
 VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
-# Transcribers for the end-of-turn cues (``voicedesk replay``, ``bench turn``) read each
-# pause twice at once (``voicedesk.turn.replay``), so they get one worker per reading.
+# Transcribers for the end-of-turn cues (``voicedesk replay``, ``bench turn``, the live
+# engine) get two workers: live, the latest pause is read beside a reading of an earlier
+# pause that the person has since spoken on, which cannot be stopped.
 CUE_READERS = 2
 INSTALL_HINT = (
     "install the local extra: `pipx install 'voicedesk[local]'` (or `pip install faster-whisper`)"
@@ -134,8 +135,8 @@ class LocalWhisper:
         cpu_threads: int = 1,
         workers: int = 1,
     ) -> None:
-        """``workers``: calls from different threads that run in parallel (replay reads each
-        pause twice at once: ``CUE_READERS``)."""
+        """``workers``: calls from different threads that run in parallel (``CUE_READERS``
+        for the end-of-turn cues)."""
         if importlib.util.find_spec("faster_whisper") is None:
             raise UserError(
                 "Local speech-to-text needs faster-whisper, which is not installed.", INSTALL_HINT

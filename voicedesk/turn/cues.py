@@ -10,7 +10,6 @@ only (Whisper-style models add a full stop to almost anything).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -626,38 +625,15 @@ def reading_cue(reading: Reading) -> Cue:
     return Cue("hesitant", f"other endings weighed together ({doubtful_endings:.2f})")
 
 
-def most_doubtful(readings: Sequence[Reading]) -> Reading:
-    """The reading whose cue most doubts the person is done (the first, on a tie).
-
-    A small transcriber's last word is fragile where the speech stops mid-phrase: shifting
-    the end of the audio by 10 ms changed tiny Whisper's reading of 68 of 407 segments
-    (``tests/fixtures/make_extra_fixtures.py`` and the checked-in fixtures), and the 12
-    readings that then disagreed about whether the sentence was over all came from
-    unfinished sentences and mid-sentence pauses ("… with the team?" / "… with the team
-    at?"), none from a finished sentence.
-    Disagreement is evidence of a cut-off, so the turn takes the doubtful reading. A reading
-    with no words says nothing either way and is passed over.
-    """
-    heard = [r for r in readings if _WORD.search(r.text.lower())]
-    if not heard:
-        return readings[0] if readings else Reading("")
-
-    def doubt(reading: Reading) -> tuple[int, bool]:
-        cue = reading_cue(reading)
-        return _DOUBT[cue.verdict], not cue.firm  # on a tie, not the firm one
-
-    return max(heard, key=doubt)
-
-
 def combined_cue(reading: Reading | None, streamed: str | None) -> Cue | None:
     """The cue of a local reading of the pause and of the streaming transcriber's text
     together: the more doubtful of the two, and on a tie the reading's (only it knows what
     the transcriber weighed, so only it can be firm). None: no words yet.
 
     Two transcribers that disagree about whether the person is done are evidence of a
-    cut-off, as two readings of one transcriber are (``most_doubtful``): a cloud model that
-    hears "… leaves at" right makes the turn wait where the small local one wrote "… leaves
-    it."; the local one's odds catch a phrase that the cloud text shows as a whole sentence.
+    cut-off: a cloud model that hears "… leaves at" right makes the turn wait where the
+    small local one wrote "… leaves it."; the local one's odds catch a phrase that the
+    cloud text shows as a whole sentence.
     """
     cues = []
     if reading is not None and reading.text:

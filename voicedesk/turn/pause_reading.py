@@ -1,24 +1,28 @@
-"""Reading a pause for the end-of-turn cues: the turn so far, twice, with a local transcriber.
+"""Reading a pause for the end-of-turn cues: the turn so far, once, with a local transcriber.
 
 ``voicedesk replay``, ``bench turn`` and the live engine (``turn.local_cues``) read each
 pause the same way, so what the benchmark measures is what the person talks to. A cloud
 transcript is text only; a local reading also says what the transcriber weighed instead of
 its last word, after it, and after the words alone (``voicedesk.turn.cues.Reading``).
+
+Each pause is read once. It used to be read twice at once, the second time without the last
+10 ms of audio, the more doubtful reading winning, since the tiny model's last word is
+fragile there. Since the reading's odds were added (``cues.reading_cue``), the second
+reading alone doubted 5 of the 864 finished, unfinished and paused turns of six seeded
+sets (3 fragments it held, 2 finished sentences it delayed), and ``bench turn`` with one
+reading scores within one turn of two on every set; but it doubled the CPU of every pause,
+~0.6 s of one core each on a 2-core machine, and live the decision waited for the slower
+pair to the 0.8 s the detector gives the words (``TEXT_WAIT_S``), then went on without the
+reading's cues (docs/architecture.md, "Reading a pause once").
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
 
-from voicedesk.turn.cues import Reading, most_doubtful
-
-# The pause is read twice, the second time without the last 10 ms of audio, and the doubtful
-# reading wins (see ``most_doubtful``): twice the transcriber's CPU per pause, read at the
-# same time so the text is not later than one reading.
-SECOND_READING_TRIM = 160
+from voicedesk.turn.cues import Reading
 
 
 class CueText(Protocol):
@@ -63,33 +67,15 @@ class CueReader(Protocol):
 
 
 class PauseReader:
-    """Reads the turn so far at a pause, twice at once, and keeps the doubtful reading."""
+    """Reads the turn so far at a pause."""
 
     def __init__(self, transcriber: CueReader) -> None:
         self.transcriber = transcriber
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cue-reading")
 
     def read(self, turn_audio: np.ndarray, silence_s: float) -> Reading:
         """The reading of ``turn_audio`` (16 kHz int16) whose last ``silence_s`` is the
-        silence the VAD heard. Blocks for the two readings (run it off the event loop)."""
-        readings = self._pool.map(
-            self._read,
-            [turn_audio, turn_audio[:-SECOND_READING_TRIM]],
-            [silence_s, max(0.0, silence_s - SECOND_READING_TRIM / 16_000)],
-        )
-        return most_doubtful(list(readings))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def __enter__(self) -> PauseReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _read(self, pcm: np.ndarray, silence_s: float) -> Reading:
-        cue = self.transcriber.read_for_cues(pcm, silence_s)
+        silence the VAD heard. Blocks for the reading (run it off the event loop)."""
+        cue = self.transcriber.read_for_cues(turn_audio, silence_s)
         return Reading(
             cue.text,
             tuple(cue.alternatives),
@@ -99,3 +85,12 @@ class PauseReader:
             weighed=True,
             words_end_odds=cue.words_end_odds,
         )
+
+    def close(self) -> None:
+        """Nothing to release; kept so sessions and replays close what they open."""
+
+    def __enter__(self) -> PauseReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
