@@ -1026,6 +1026,36 @@ def test_replay_missing_model_names_the_config_key(tmp_path: Path) -> None:
     _assert_one_error(proc, str(missing), "models.smart_turn")
 
 
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_bench_turn_realtime_counts_the_local_readings_time(tmp_path: Path) -> None:
+    """``bench turn --realtime`` paces the files like a microphone, so its waits include
+    the local reading's compute time, as live, and it says how long a reading took."""
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / FINISHED).write_bytes((FIXTURES / FINISHED).read_bytes())
+    (folder / "labels.json").write_text(json.dumps([labels()[FINISHED]]))
+    cmd = [sys.executable, "-m", "voicedesk", "bench", "turn", "--json", "--cpu-seconds", "0.5"]
+    waits = {}
+    for clock in ("virtual", "realtime"):
+        proc = subprocess.run(
+            [*cmd, "--fixtures", str(folder), *(["--realtime"] if clock == "realtime" else [])],
+            capture_output=True,
+            text=True,
+            env=cli_env(tmp_path),
+            timeout=240,
+        )
+        assert proc.returncode == 0, proc.stderr
+        accuracy = json.loads(proc.stdout)["accuracy"]
+        assert accuracy["clock"] == clock
+        reading = accuracy["pause_reading_ms"]
+        assert reading["n"] >= 1 and reading["p95"] >= reading["p50"] > 0
+        waits[clock] = (accuracy["finished"]["median_wait_s"], reading["p50"] / 1000)
+    # virtual: the reading costs no audio time; paced: the decision waited for it
+    (virtual_wait, _), (paced_wait, paced_reading) = waits["virtual"], waits["realtime"]
+    assert paced_wait > virtual_wait
+    assert paced_wait >= min(paced_reading, 0.8)
+
+
 def test_bench_turn_reports_cost_and_accuracy_from_anywhere(tmp_path: Path) -> None:
     """``voicedesk bench turn`` outside the checkout's root still finds the checked-in set;
     a folder without labels is a clear error, not a traceback."""

@@ -1,7 +1,8 @@
 """``voicedesk bench turn``: CPU cost of the on-device models and turn-decision accuracy.
 
-Accuracy runs the real pipeline (``voicedesk.turn.replay``, virtual clock) over a labelled
-fixture set (a folder with WAVs and ``labels.json``, as made by tests/fixtures/make_fixtures.py)
+Accuracy runs the real pipeline (``voicedesk.turn.replay``, virtual clock; ``--realtime``
+paces each file like a microphone, so the waits include the local reading's compute time,
+as live) over a labelled fixture set (a folder with WAVs and ``labels.json``, as made by tests/fixtures/make_fixtures.py)
 and scores each category the way a listener would:
 
 - finished:   silence wait = decided − speech end (a decision before the end is a cut-off)
@@ -54,6 +55,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", help="only fixtures of this split (e.g. heldout)")
     p.add_argument("--stt", choices=["local", "none"], default="local", help="transcript cues")
     p.add_argument("--cpu-seconds", type=float, default=20.0, help="audio seconds for the CPU test")
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pace each file like a microphone: the waits then include the time the local "
+        "transcriber takes to read each pause, as live (takes as long as the audio)",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -109,6 +116,31 @@ def cpu_costs(settings: Any, audio_s: float) -> dict[str, Any]:
     }
 
 
+class TimedReader:
+    """The cue transcriber, timing each reading of a pause: in the virtual-clock replay a
+    reading costs no audio time, live the decision can wait for it (``TEXT_WAIT_S``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seconds: list[float] = []
+
+    def read_for_cues(self, audio16k: np.ndarray, silence_s: float = 0.0) -> Any:
+        t = time.perf_counter()
+        try:
+            return self.inner.read_for_cues(audio16k, silence_s)
+        finally:
+            self.seconds.append(time.perf_counter() - t)
+
+    def summary(self) -> dict[str, Any] | None:
+        if not self.seconds:
+            return None
+        return {
+            "n": len(self.seconds),
+            "p50": round(1000 * statistics.median(self.seconds), 1),
+            "p95": round(1000 * percentile(self.seconds, 95), 1),
+        }
+
+
 def score(label: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
     cat = label["category"]
     out: dict[str, Any] = {"file": label["file"], "category": cat, "turns": turns}
@@ -129,7 +161,9 @@ def score(label: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[str, Any]:
+def accuracy(
+    settings: Any, folder: Path, split: str | None, stt: str, *, realtime: bool = False
+) -> dict[str, Any]:
     from voicedesk.errors import UserError
     from voicedesk.turn.replay import replay
 
@@ -147,9 +181,14 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
     if stt == "local":
         from voicedesk.providers.local_stt import cue_reader
 
-        transcriber = cue_reader(language=settings.stt.language)
+        transcriber = TimedReader(cue_reader(language=settings.stt.language))
     results = [
-        score(lab, replay(folder / lab["file"], settings, transcriber=transcriber).turns)
+        score(
+            lab,
+            replay(
+                folder / lab["file"], settings, transcriber=transcriber, realtime=realtime
+            ).turns,
+        )
         for lab in labels
     ]
     by = {
@@ -177,6 +216,8 @@ def accuracy(settings: Any, folder: Path, split: str | None, stt: str) -> dict[s
 
     return {
         "fixtures": len(results),
+        "clock": "realtime" if realtime else "virtual",
+        "pause_reading_ms": transcriber.summary() if transcriber else None,
         "finished": {
             "n": len(by["finished"]),
             "median_wait_s": round(statistics.median(waits), 3) if waits else None,
@@ -199,7 +240,13 @@ def run(args: argparse.Namespace) -> int:
     settings = cli_settings(args.config, overrides=parse_sets(args.set))
     report = {
         "cpu": cpu_costs(settings, args.cpu_seconds),
-        "accuracy": accuracy(settings, args.fixtures or default_fixtures(), args.split, args.stt),
+        "accuracy": accuracy(
+            settings,
+            args.fixtures or default_fixtures(),
+            args.split,
+            args.stt,
+            realtime=args.realtime,
+        ),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -214,6 +261,14 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"VAD + resampling in real time: {c['realtime_cpu_percent_vad_resample']:.2f}% of one core"
     )
+    if a["pause_reading_ms"]:
+        r = a["pause_reading_ms"]
+        print(
+            f"local reading of a pause: p50 {r['p50']:.0f} ms, p95 {r['p95']:.0f} ms "
+            f"(n {r['n']}; {a['clock']} clock"
+            + ("" if a["clock"] == "realtime" else ": not in the waits below, live it can be")
+            + ")"
+        )
     f = a["finished"]
     print(
         f"finished ({f['n']}): median wait {f['median_wait_s']} s, p95 {f['p95_wait_s']} s, "
