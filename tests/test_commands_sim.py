@@ -10,11 +10,32 @@ import sys
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def foreground_sim(*args: str) -> Iterator[list[str]]:
+    """``voicedesk sim --port 0 ARGS`` in the foreground: its four export lines, and the
+    server stopped afterwards."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "sim", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield [proc.stdout.readline().strip() for _ in range(4)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_detached_sim_exports_what_a_client_needs_and_returns():
@@ -42,19 +63,8 @@ PY
 
 
 def test_foreground_sim_prints_export_lines_with_the_keys():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", "sim", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline().strip() for _ in range(4)]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with foreground_sim() as lines:
+        pass
     names = [line.split("=", 1)[0] for line in lines]
     assert names == [
         "export OPENAI_BASE_URL",
@@ -136,30 +146,8 @@ def test_help_describes_every_script_key_and_its_example_loads():
 def test_fault_option_makes_the_next_requests_fail():
     """--fault llm:429 --fault llm:500:2: the first chat request gets 429, the next two 500,
     the fourth an answer. A fault a provider never acts on is refused before starting."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voicedesk",
-            "sim",
-            "--port",
-            "0",
-            "--fault",
-            "llm:429",
-            "--fault",
-            "llm:500:2",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        env = dict(
-            line.strip()[len("export ") :].split("=", 1)
-            for line in [proc.stdout.readline() for _ in range(4)]
-        )
+    with foreground_sim("--fault", "llm:429", "--fault", "llm:500:2") as lines:
+        env = dict(line[len("export ") :].split("=", 1) for line in lines)
         statuses = []
         for _ in range(4):
             request = urllib.request.Request(
@@ -177,9 +165,6 @@ def test_fault_option_makes_the_next_requests_fail():
                     statuses.append(response.status)
             except urllib.error.HTTPError as exc:
                 statuses.append(exc.code)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     assert statuses == [429, 500, 500, 200]
 
     done = subprocess.run(
