@@ -250,8 +250,6 @@ class Session:
         if self.tools is not None:
             with contextlib.suppress(Exception):
                 await self.tools.aclose()
-        if self.pause_reader is not None:
-            self.pause_reader.close()
         self._set_state("idle")
         if audio_error is not None:
             raise audio_error

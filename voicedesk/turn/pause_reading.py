@@ -85,12 +85,3 @@ class PauseReader:
             weighed=True,
             words_end_odds=cue.words_end_odds,
         )
-
-    def close(self) -> None:
-        """Nothing to release; kept so sessions and replays close what they open."""
-
-    def __enter__(self) -> PauseReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -71,7 +71,7 @@ def replay(
     t0 = time.monotonic()
     ptt = (mode or settings.turn.mode) == "push-to-talk"
     with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(PauseReader(transcriber)) if transcriber else None
+        reader = PauseReader(transcriber) if transcriber else None
         # Paced like a microphone, the audio must not wait for a reading: it is read on a
         # thread of its own, as the live engine reads it off its event loop, and its cue
         # arrives when it is done. (Read in the loop, a reading of ~0.7 s stopped the clock,
