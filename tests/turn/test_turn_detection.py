@@ -890,6 +890,32 @@ def test_cue_reading_tells_how_near_whisper_came_to_trailing_off() -> None:
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_cue_reading_on_more_threads_gives_the_same_words_and_odds() -> None:
+    """The cue reader spreads a reading over the cores to make the person wait less: that
+    must not change what the reading says, on which the turn decision was measured."""
+    pcm = fixture_pcm("dev-paused-0.wav")
+    one = local_stt.LocalWhisper(cpu_threads=1).read_for_cues(pcm, 0.13)
+    two = local_stt.LocalWhisper(cpu_threads=2).read_for_cues(pcm, 0.13)
+    assert (one.text, one.heard) == (two.text, two.heard)
+    assert [t for t, _ in one.alternatives] == [t for t, _ in two.alternatives]
+    assert [o for _, o in one.alternatives] == pytest.approx(
+        [o for _, o in two.alternatives], rel=0.02
+    )
+    assert two.trailing == pytest.approx(one.trailing, rel=0.02, abs=1e-4)
+    assert two.words_end_odds == pytest.approx(one.words_end_odds, rel=0.02)
+
+
+def test_cue_threads_stay_within_the_cores_the_process_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for cores, threads in ((1, 1), (2, 2), (16, local_stt.CUE_THREADS)):
+        monkeypatch.setattr(
+            local_stt.os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)), raising=False
+        )
+        assert local_stt.cue_threads() == threads
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
 def test_a_finished_statement_reads_as_firm() -> None:
     """Whisper weighs neither another word nor "…" where a finished sentence ends, so the turn
     may end without Smart Turn's say-so (which scores a few such sentences near 0)."""

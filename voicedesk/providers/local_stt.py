@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -102,6 +103,14 @@ VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, t
 # engine) get two workers: live, the latest pause is read beside a reading of an earlier
 # pause that the person has since spoken on, which cannot be stopped.
 CUE_READERS = 2
+# Threads each reading of a pause computes on, up to this many cores. The person waits on the
+# reading (the turn decision holds a "complete" for its cues), and most of it is Whisper's
+# encoder over its 30 s window, which CTranslate2 splits across threads: on this project's
+# 2-core test machine two threads took the reading's p50 from 782 to 624 ms in `voicedesk
+# bench turn --realtime`, with the same words and odds. A shorter window would be cheaper
+# still (15 s: the encoder ~110 ms instead of ~470) but reads the end of the speech less
+# surely (docs/architecture.md, "The reading's window").
+CUE_THREADS = 4
 INSTALL_HINT = (
     "install the local extra: `pipx install 'voicedesk[local]'` (or `pip install faster-whisper`)"
 )
@@ -435,14 +444,24 @@ def _trailing_odds(step: _Step, chosen: int) -> float:
     return float(trailing / step.probs[chosen])
 
 
+def cue_threads() -> int:
+    """``CUE_THREADS``, or fewer where this process may run on fewer cores: more threads
+    than cores only make a reading wait for its own threads."""
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:  # macOS and Windows have no affinity call
+        cores = os.cpu_count() or 1
+    return max(1, min(CUE_THREADS, cores))
+
+
 _cue_readers: dict[tuple[Path | None, str], LocalWhisper] = {}
 _cue_readers_lock = threading.Lock()
 
 
 def cue_reader(model_path: Path | None = None, *, language: str = "en") -> LocalWhisper:
     """The transcriber for the end-of-turn cues (``replay``, ``bench turn``, the live
-    engine's ``turn.local_cues``): one worker per reading of a pause, and the words-alone
-    reading's silence encoded from the start.
+    engine's ``turn.local_cues``): one worker per reading of a pause, each on up to
+    ``CUE_THREADS`` cores, and the words-alone reading's silence encoded from the start.
 
     One per model and language in a process: a session rebuilt (the TUI's settings, each
     conversation of ``bench latency``) reuses it instead of loading the model again, which
@@ -452,7 +471,9 @@ def cue_reader(model_path: Path | None = None, *, language: str = "en") -> Local
     with _cue_readers_lock:
         whisper = _cue_readers.get(key)
         if whisper is None:
-            whisper = LocalWhisper(model_path, language=language, workers=CUE_READERS)
+            whisper = LocalWhisper(
+                model_path, language=language, cpu_threads=cue_threads(), workers=CUE_READERS
+            )
             whisper.prepare_cue_reading()
             _cue_readers[key] = whisper
     return whisper
