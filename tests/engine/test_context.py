@@ -311,3 +311,30 @@ def test_a_refusal_within_a_known_window_halves_and_a_window_too_small_is_named(
         ctx.fit_refused(ContextTooLongError("too long", window=500), messages)
     assert "context window (500 tokens) cannot hold" in caught.value.message
     assert "llm.max_tokens (400)" in caught.value.message
+
+
+def test_a_learnt_window_is_restored_unless_configured_otherwise_or_for_another_model():
+    """What a refusal taught (from the session log on --resume) is kept to; a configured
+    llm.context_window that says otherwise wins, and another model's window is not its."""
+    learnt = {"window": 2000, "budget_tokens": 1200, "model": "gpt-4o-mini"}
+
+    def restored(llm: dict, lesson: dict | None = learnt) -> ContextManager:
+        settings = Settings.model_validate({"context": {"budget_tokens": 1500}, "llm": llm})
+        ctx = ContextManager(settings, model="gpt-4o-mini")
+        snapshot = {"summary": "", "summary_turns": 0, "turns": []}
+        ctx.restore({**snapshot, "context_window": lesson} if lesson else snapshot)
+        return ctx
+
+    ctx = restored({})
+    assert (ctx.window, ctx.budget) == (2000, 1200)
+    assert ctx.snapshot()["context_window"] == learnt
+    ctx = restored({"context_window": 2000})  # the same window: the budget learnt holds
+    assert (ctx.window, ctx.budget) == (2000, 1200)
+    ctx = restored({"context_window": 4096})  # raised since, perhaps for a larger model
+    assert (ctx.window, ctx.budget, ctx.learnt) == (4096, 1500, None)
+    ctx = restored({}, {**learnt, "model": "llama3.1:8b"})
+    assert (ctx.window, ctx.budget) == (None, 1500)
+    ctx = restored({}, {**learnt, "window": None, "budget_tokens": 9000})  # never raised
+    assert (ctx.window, ctx.budget) == (None, 1500)
+    ctx = restored({}, {**learnt, "budget_tokens": 10})  # a longer system prompt since
+    assert ctx.budget == ctx._least_budget(None)[0]

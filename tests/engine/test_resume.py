@@ -130,3 +130,120 @@ async def test_a_follow_up_with_background_tool_results_is_resumed(tmp_path, mon
     resumed.restore(snapshot)
     assert resumed.snapshot()["turns"] == live
     assert memo in [m["content"] for m in live[-1]["messages"]]
+
+
+def _notes(first: int, last: int, *, length: int = 14) -> list[str]:
+    return [
+        f"Note {i}: the shipment for order {i * 111} leaves dock {i} on day {i}."
+        + " It carries spare parts, cables and boxes of printed manuals for the branch." * length
+        for i in range(first, last + 1)
+    ]
+
+
+async def _converse_sim(session, texts: list[str]) -> None:
+    import asyncio
+
+    await session.start()
+    try:
+        for text in texts:
+            await session.send_text(text)
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 20)
+        await session.context.wait_summary()
+    finally:
+        await session.stop()
+
+
+def _records(path: Path, kind: str) -> list[dict]:
+    return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("type") == kind]
+
+
+async def test_a_window_learnt_from_a_refusal_is_kept_across_resume(tmp_path, monkeypatch):
+    """The model's window (2000 as the server counts) was learnt from a refusal and lost
+    with the process: the resumed conversation's first request, at the configured budget
+    (6000), was refused again and sent a second time. Now the log keeps what was learnt."""
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.sim.script import SimScript
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    options = SimOptions(
+        ttft_s=0.05,
+        ttfb_s=0.05,
+        stt_s=0.05,
+        script=SimScript(default_reply="Noted."),
+        context_window=2000,
+    )
+
+    def session_for(server, **kwargs):
+        return build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+            log_kind="sim",
+            **kwargs,
+        )
+
+    async with sim_server(options) as server:
+        first = session_for(server)
+        await _converse_sim(first, _notes(1, 6))
+    assert len(server.too_long) == 1  # learnt here, on the fifth turn
+    learnt = first.context.budget
+    assert first.context.window == 2000 and learnt < 2000
+    log_file = first.log.path
+    assert _records(log_file, "context_window") == [
+        {"type": "context_window", "window": 2000, "budget_tokens": learnt, "model": "gpt-4o-mini"}
+    ]
+
+    async with sim_server(options) as server:
+        resumed = session_for(server, resume=True, log_path=log_file)
+        assert resumed.context.window == 2000 and resumed.context.budget == learnt
+        await _converse_sim(resumed, _notes(7, 8, length=20))
+    assert server.too_long == []  # the first request after resuming already fits
+    assert [r.heard_text for r in resumed.records] == ["Noted.", "Noted."]
+    assert [r.too_long_retries for r in resumed.records] == [0, 0]
+    assert all(server.request_tokens(b) + b["max_tokens"] <= 2000 for b in server.chat_requests())
+    assert len(_records(log_file, "user")) == 8  # the same log, appended to
+
+
+def test_a_log_from_before_the_context_window_record_resumes_as_before(tmp_path):
+    """Logs written before the learnt window was recorded have no such record: they resume
+    with the configured budget and no window, their turns and summary as always."""
+    from voicedesk.engine.context import ContextManager
+
+    log_file = tmp_path / "old.sim.jsonl"
+    lines = [
+        {"type": "user", "turn_id": 1, "text": "Where is order 111?"},
+        {"type": "turn", "turn_id": 1, "heard_text": "On dock one.", "interrupted": False},
+        {"type": "summary", "summary": "Order 111 is on dock one.", "folded_turn_ids": [1]},
+        {"type": "user", "turn_id": 2, "text": "And order 222?"},
+        {"type": "turn", "turn_id": 2, "heard_text": "On dock two.", "interrupted": False},
+    ]
+    log_file.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    snapshot, last_id = restore_state(log_file)
+    assert "context_window" not in snapshot and last_id == 2
+
+    settings = settings_for_sim(
+        Settings.model_validate({"tools": {"docs_server": False}}), "http://127.0.0.1:9"
+    )
+    compose([], tail_s=1.0).write(tmp_path / "in.wav")
+    session = build_session(
+        settings, input_path=tmp_path / "in.wav", resume=True, log_path=log_file, with_tools=False
+    )
+    fresh = ContextManager(settings, model=settings.llm.model)
+    assert session.context.budget == fresh.budget == 6000
+    assert session.context.window is None and session.context.learnt is None
+    assert session.context.summary == "Order 111 is on dock one."
+    assert session.context.snapshot()["turns"] == [
+        {
+            "turn_id": 2,
+            "messages": [
+                {"role": "user", "content": "And order 222?"},
+                {"role": "assistant", "content": "On dock two."},
+            ],
+        }
+    ]
+    session.log.close()

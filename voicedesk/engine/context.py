@@ -12,7 +12,8 @@ Kept bounded so TTFT and cost stay flat however long the conversation runs:
 * the budget also has to fit the model's context window, which the server counts in its own
   tokens: when it refuses a request as too long anyway, ``fit_refused`` lowers the budget
   for the rest of the session (to what fits the window, when the refusal or
-  ``llm.context_window`` says it) and the request is built again within it.
+  ``llm.context_window`` says it) and the request is built again within it. What it learnt
+  goes to the session log (``on_window``), so ``--resume`` starts within it (``restore``).
 
 Interrupted answers are kept as what was heard, marked as cut off, so the model knows the
 person did not hear the rest.
@@ -70,9 +71,10 @@ class ContextManager:
         bus: ev.EventBus | None = None,
     ) -> None:
         self.settings = settings
+        self.model = model  # a window learnt from a refusal is this model's: resume checks it
         self.budget = settings.context.budget_tokens
         # The model's context window: configured, or learnt from a refusal (then kept for
-        # the session). None: not known, and nothing refused so far.
+        # the session, and across --resume). None: not known, and nothing refused so far.
         self.window = settings.llm.context_window
         self.max_tokens = settings.llm.max_tokens  # each request's room for the reply
         self.window_turns = settings.context.window_turns
@@ -87,6 +89,10 @@ class ContextManager:
         self.summaries_made = 0
         self.last_prompt_tokens = 0
         self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
+        # Called with what a refusal taught (``learnt``): the session logs it, so that a
+        # resumed conversation does not pay the same refusal and retry on its first turn.
+        self.on_window: Any = None
+        self.learnt: dict[str, Any] | None = None  # window, budget_tokens, model
         check_context_window(settings)  # loaded settings are checked already; built ones not
         self.check_room()
 
@@ -174,6 +180,9 @@ class ContextManager:
                 )
             target = least
         self.budget = target
+        self.learnt = {"window": self.window, "budget_tokens": self.budget, "model": self.model}
+        if self.on_window is not None:
+            self.on_window(dict(self.learnt))
         limit = int(self.budget * SUMMARY_SHARE)
         if self.summary and self.counter.count(self.summary) > limit:
             self.summary = _clip_tokens(self.counter, self.summary, limit)
@@ -395,13 +404,21 @@ class ContextManager:
 
     # ------------------------------------------------------------------ persistence
     def snapshot(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "summary": self.summary,
             "summary_turns": self.summary_turns,
             "turns": [{"turn_id": t.turn_id, "messages": t.messages} for t in self.turns],
         }
+        if self.learnt is not None:
+            out["context_window"] = dict(self.learnt)
+        return out
 
     def restore(self, data: dict[str, Any]) -> None:
+        """Take up a conversation from its snapshot (``--resume``): its summary and turns,
+        and what a refusal taught about the model's window (``context_window``; absent in
+        logs older than that record, or when nothing was refused), so that its first
+        request after resuming fits rather than being refused and sent again."""
+        self._restore_learnt(data.get("context_window"))
         self.summary = str(data.get("summary", ""))
         self.summary_turns = int(data.get("summary_turns", 0))
         self.turns = []
@@ -410,6 +427,36 @@ class ContextManager:
             turn.tokens = sum(self.counter.message(m) for m in turn.messages)
             self.turns.append(turn)
             self._compact_tools(turn.turn_id)
+
+    def _restore_learnt(self, learnt: Any) -> None:
+        """Keep to a window and budget learnt from a refusal before the conversation was
+        resumed, when they still apply."""
+        if not isinstance(learnt, dict):
+            return
+        window, budget = learnt.get("window"), learnt.get("budget_tokens")
+        if not isinstance(budget, int) or not (window is None or isinstance(window, int)):
+            return  # a record this version did not write: resume as without it
+        if learnt.get("model") != self.model:
+            return  # another model since: its window is its own
+        configured = self.settings.llm.context_window
+        # A configured window wins over a different learnt one, rather than the smaller of
+        # the two: it is the person's word, perhaps raised since for a larger model or server
+        # setting, and the learnt one, kept across every resume, would hold the conversation
+        # short for good without saying why. A configured window that is too large only
+        # costs a refusal and a retry, which learn (and log) the window again.
+        if configured is not None and window != configured:
+            return
+        self.window = window
+        # Never below what the fixed part and a turn need now (a longer system prompt than
+        # when it was learnt): that budget could not even start; a refusal relearns it.
+        least, _ = self._least_budget(None)
+        self.budget = max(min(self.budget, budget), least)
+        self.learnt = {"window": self.window, "budget_tokens": self.budget, "model": self.model}
+        log.info(
+            "resumed within the context budget learnt from a refusal: %d tokens (window %s)",
+            self.budget,
+            self.window,
+        )
 
     def _publish(self, *, summary_made: bool) -> None:
         if self.bus is not None:

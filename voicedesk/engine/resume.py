@@ -3,9 +3,11 @@
 The log is append-only and fsynced per record, so after a crash it holds every turn the
 person confirmed: the user line is written the moment the turn is confirmed, the turn record
 when its answer ends, tool exchanges with it (a follow-up answering background tool results
-has no user line; its tools record comes first), and a summary record whenever the
-background summariser folds turns. Replaying it gives the same summary + window the model saw; a turn
-whose answer never finished (the process died) comes back as the person's words alone.
+has no user line; its tools record comes first), a summary record whenever the
+background summariser folds turns, and a context_window record whenever the model refused a
+request as too long and the budget was lowered to fit its window. Replaying it gives the
+same summary + window the model saw, within the budget it last took; a turn whose answer
+never finished (the process died) comes back as the person's words alone.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def restore_state(path: Path) -> tuple[dict[str, Any], int]:
     users: dict[int, str] = {}
     assistants: dict[int, dict[str, Any]] = {}
     tools: dict[int, list[dict[str, Any]]] = {}
+    learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
     last_id = 0
     for record in read_log(path):
         kind = record.get("type")
@@ -54,6 +57,8 @@ def restore_state(path: Path) -> tuple[dict[str, Any], int]:
             summary = str(record.get("summary", ""))
             summary_turns = int(record.get("summary_turns", summary_turns))
             folded |= {int(t) for t in record.get("folded_turn_ids", [])}
+        elif kind == "context_window":  # each refusal lowers the budget: the last one holds
+            learnt = {k: record.get(k) for k in ("window", "budget_tokens", "model")}
     turns = []
     for turn_id in order:
         if turn_id in retracted or turn_id in folded:
@@ -63,5 +68,7 @@ def restore_state(path: Path) -> tuple[dict[str, Any], int]:
         if turn_id in assistants:
             messages.append(assistants[turn_id])
         turns.append({"turn_id": turn_id, "messages": messages})
-    snapshot = {"summary": summary, "summary_turns": summary_turns, "turns": turns}
+    snapshot: dict[str, Any] = {"summary": summary, "summary_turns": summary_turns, "turns": turns}
+    if learnt is not None:
+        snapshot["context_window"] = learnt
     return snapshot, last_id

@@ -179,6 +179,8 @@ class Session:
         self._idle.set()
         if session_log is not None and hasattr(context, "on_summary"):
             context.on_summary = self._log_summary
+        if session_log is not None and hasattr(context, "on_window"):
+            context.on_window = self._log_window
 
     def _log_summary(self, summary: str, folded: list[int], summary_turns: int) -> None:
         assert self.log is not None
@@ -190,6 +192,12 @@ class Session:
                 "summary_turns": summary_turns,
             }
         )
+
+    def _log_window(self, learnt: dict[str, Any]) -> None:
+        """A refusal lowered the budget to fit the model's window: ``--resume`` keeps to it
+        from the first request, instead of being refused and retrying again."""
+        assert self.log is not None
+        self.log.append({"type": "context_window", **learnt})
 
     def continue_from(self, last_turn_id: int) -> None:
         """Number new turns after a resumed conversation's last one."""
