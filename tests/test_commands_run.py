@@ -5,6 +5,7 @@ simulated conversations stay out of `--resume`. No sound card and no network are
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import stat
 import sys
@@ -73,6 +74,39 @@ def test_sim_flags_are_checked_like_sim(flag: str, value: str, needle: str, caps
     _fails(["run", "--headless", "--sim", flag, value], capsys, needle)
     if flag != "--sim-tokens-per-s":
         _fails(["demo", "--headless", flag, value], capsys, needle)
+
+
+def test_sim_fault_without_sim_says_to_add_sim(capsys) -> None:
+    """Only the simulated cloud can be made to fail: without --sim the flag would do nothing."""
+    _fails(["run", "--headless", "--sim-fault", "llm:500"], capsys, "--sim-fault needs --sim")
+    _fails(["run", "--sim-fault", "llm:500"], capsys, "add --sim")
+
+
+def _argparse_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What argparse says about ``argv`` after ``argument --FLAG: ``: a usage error, exit 2."""
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1].split(": ", 3)[-1]
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("llm:lose", "'lose' is a fault of stt only, not of llm"),
+        ("llm:crash", "unknown fault 'crash': use 429, 500"),
+        ("gpu:500", "unknown provider 'gpu': use stt, llm, tts"),
+        ("llm:500:0", "N must be 1 or more"),
+    ],
+)
+def test_bad_sim_fault_says_what_sim_fault_says(value: str, needle: str, capsys) -> None:
+    """The same check and words as ``voicedesk sim --fault``, before anything starts."""
+    expected = _argparse_error(["sim", "--fault", value], capsys)
+    assert expected.startswith(f"{value!r}: ") and needle in expected
+    assert _argparse_error(["run", "--sim", "--sim-fault", value], capsys) == expected
+    assert _argparse_error(["demo", "--headless", "--sim-fault", value], capsys) == expected
 
 
 def test_replay_of_a_directory_says_so(tmp_path: Path, capsys) -> None:
@@ -166,6 +200,43 @@ def test_demo_is_hands_free_whatever_the_config(tmp_path: Path, monkeypatch) -> 
     assert load_run_settings(args).turn.mode == "hands-free"  # what the TUI shows
     settings, *_ = prepare(args)
     assert settings.turn.mode == "hands-free"  # what the engine does
+
+
+def test_run_sim_fault_is_reported_and_the_conversation_goes_on(tmp_path: Path, capsys) -> None:
+    """--sim-fault llm:500:4 reaches the in-process simulated cloud: the first answer fails
+    (here its early attempt and the decided one, each retried once), the run says so, and
+    the next turn is heard and answered. One fault would be absorbed by the retry."""
+    from voicedesk.bench.scenarios import compose, load_utterance
+
+    inp, out, script = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "script.json"
+    compose(["question", "thanks"], gaps_s=6.0, tail_s=1.0).write(inp)
+    turns = [
+        {"transcript": load_utterance(n)[1], "reply": f"Answer to {n}."}
+        for n in ("question", "thanks")
+    ]
+    script.write_text(json.dumps({"turns": turns}), encoding="utf-8")
+    argv = ["run", "--sim", "--headless", "--no-tools", "--input", str(inp), "--output"]
+    argv += [str(out), "--sim-script", str(script), "--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    assert main([*argv, "--sim-fault", "llm:500:4"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "[error] No answer for turn 1: The language model failed (HTTP 500)" in captured.err
+    assert "assistant › Answer to thanks." in captured.out  # the session went on
+    assert "Answer to question." not in captured.out
+    samples, rate = read_wav(out)
+    assert samples.size / rate > 10 and np.abs(samples).max() > 0  # the error line, the answer
+
+
+def test_demo_sim_fault_reaches_its_simulated_cloud(tmp_path: Path) -> None:
+    """demo builds its own sim options (its script, its delays): the faults go with them, in
+    the order given, for the TUI as for --headless (both call prepare)."""
+    from voicedesk.cli import build_parser
+    from voicedesk.commands.demo import prepare
+
+    argv = ["demo", "--headless", "--no-tools", "--sim-fault", "tts:500:2"]
+    args = build_parser().parse_args([*argv, "--sim-fault", "stt:late"])
+    *_, sim = prepare(args)
+    assert sim.faults == [("tts", "500", 2), ("stt", "late", 1)]
 
 
 def test_resume_never_continues_a_demo_or_simulated_log(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ SLOW_READ_S = 12.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from voicedesk.commands.run import add_sim_fault
+
     parser = sub.add_parser(
         "demo",
         help="try voicedesk with no keys: bundled speech against the simulated cloud",
@@ -45,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay"
     )
+    add_sim_fault(parser, "make")
     parser.add_argument("--metrics-out", type=Path, metavar="FILE.jsonl", help="per-turn metrics")
     parser.add_argument("--no-tools", action="store_true", help="skip the documents tool")
     parser.set_defaults(func=run)
@@ -132,6 +135,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
         ttfb_s=args.sim_ttfb,
         stt_s=args.sim_stt,
         script=demo_script(with_tools),
+        faults=getattr(args, "sim_fault", []),
     )
     return settings, inp, out, sim
 

@@ -42,11 +42,31 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="what the simulated cloud hears and says (TOML/JSON; format: voicedesk sim --help)",
     )
+    add_sim_fault(parser, "with --sim, make")
     parser.add_argument(
         "--metrics-out", type=Path, metavar="FILE.jsonl", help="write per-turn metrics here"
     )
     parser.add_argument("--mode", choices=["hands-free", "push-to-talk"], help="turn-taking mode")
     parser.add_argument("--no-tools", action="store_true", help="do not start MCP tool servers")
+
+
+def add_sim_fault(parser: argparse.ArgumentParser, lead: str) -> None:
+    """``--sim-fault``, parsed and checked by the same function as ``voicedesk sim --fault``,
+    so a value one accepts the other does too, with the same message when it does not."""
+    from voicedesk.commands.sim import parse_fault
+
+    parser.add_argument(
+        "--sim-fault",
+        type=parse_fault,
+        action="append",
+        default=[],
+        metavar="PROVIDER:FAULT[:N]",
+        help=f"{lead} the simulated cloud fail the next N requests to PROVIDER with FAULT, "
+        "to see a failure reported and the conversation go on; repeatable. The first few "
+        "can go unseen (a quick failure is retried once, an answer begun before the turn "
+        "ended is begun again): raise N, e.g. llm:500:6, to see an answer fail. The faults "
+        "are listed in: voicedesk sim --help",
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +83,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.sim_fault and not args.sim:
+        # only the in-process simulated cloud can be told to fail; a real provider cannot
+        raise UserError(
+            "--sim-fault needs --sim: faults are injected into the simulated cloud only",
+            "add --sim, e.g. voicedesk run --sim --sim-fault llm:500:6",
+        )
     check_run_args(args)
     if not args.headless:
         from voicedesk.commands import tui
@@ -160,6 +186,7 @@ async def run_headless(
             stt_s=args.sim_stt,
             tokens_per_s=getattr(args, "sim_tokens_per_s", None),
             script=args.sim_script,
+            faults=args.sim_fault,
         )
     output_path = getattr(args, "output", None)
     try:

@@ -153,6 +153,7 @@ def session_factory(
                 stt_s=getattr(args, "sim_stt", None),
                 tokens_per_s=getattr(args, "sim_tokens_per_s", None),
                 script=getattr(args, "sim_script", None),
+                faults=getattr(args, "sim_fault", []),
             )
         if input_path is not None and not Path(input_path).is_file():
             raise UserError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,9 @@ class SimOptions:
     script: Path | Any | None = None  # a file, or a SimScript object
     context_window: int | None = None  # the simulated model refuses longer chat requests
     context_error: str = "openai"  # how it words that (voicedesk.sim.server.CONTEXT_ERRORS)
+    # (provider, fault, times), armed in this order before the first request, as
+    # ``voicedesk sim --fault`` arms them: so a run or demo can show a provider failing
+    faults: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def settings_for_sim(settings: Settings, base_url: str) -> Settings:
@@ -63,12 +66,15 @@ async def sim_server(options: SimOptions) -> AsyncIterator[Any]:
         script = options.script
     else:
         script = SimScript.load(options.script) if options.script else SimScript()
-    async with SimServer(
+    server = SimServer(
         script,
         latency,
         context_window=options.context_window,
         context_error=options.context_error,
-    ) as sim:
+    )
+    for provider, fault, times in options.faults:
+        server.inject(provider, fault, times)
+    async with server as sim:
         yield sim
 
 
