@@ -99,6 +99,7 @@ def _argparse_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         ("llm:crash", "unknown fault 'crash': use 429, 500"),
         ("gpu:500", "unknown provider 'gpu': use stt, llm, tts"),
         ("llm:500:0", "N must be 1 or more"),
+        ("llm:500:x", "N must be a whole number of requests, not 'x'"),
     ],
 )
 def test_bad_sim_fault_says_what_sim_fault_says(value: str, needle: str, capsys) -> None:
@@ -203,17 +204,17 @@ def test_demo_is_hands_free_whatever_the_config(tmp_path: Path, monkeypatch) -> 
 
 
 def test_run_sim_fault_is_reported_and_the_conversation_goes_on(tmp_path: Path, capsys) -> None:
-    """--sim-fault llm:500:4 reaches the in-process simulated cloud: the first answer fails
-    (here its early attempt and the decided one, each retried once), the run says so, and
-    the next turn is heard and answered. One fault would be absorbed by the retry."""
+    """--sim-fault llm:500:4 reaches the in-process simulated cloud: the first answer fails,
+    the run says so, and the conversation goes on to answer the last turn. One fault would
+    be absorbed by the client's retry; four fail the first turn whether or not an answer was
+    started early at its pause (each attempt retried once: four requests, or two, and then
+    the second turn takes the other two), and leave the third turn untouched either way."""
     from voicedesk.bench.scenarios import compose, load_utterance
 
+    names = ["question", "weather", "thanks"]
     inp, out, script = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "script.json"
-    compose(["question", "thanks"], gaps_s=6.0, tail_s=1.0).write(inp)
-    turns = [
-        {"transcript": load_utterance(n)[1], "reply": f"Answer to {n}."}
-        for n in ("question", "thanks")
-    ]
+    compose(names, gaps_s=6.0, tail_s=1.0).write(inp)
+    turns = [{"transcript": load_utterance(n)[1], "reply": f"Answer to {n}."} for n in names]
     script.write_text(json.dumps({"turns": turns}), encoding="utf-8")
     argv = ["run", "--sim", "--headless", "--no-tools", "--input", str(inp), "--output"]
     argv += [str(out), "--sim-script", str(script), "--sim-ttft", "0.2", "--sim-ttfb", "0.1"]

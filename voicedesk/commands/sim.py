@@ -80,6 +80,8 @@ def parse_fault(value: str) -> tuple[str, str, int]:
     fault, _, times = rest.partition(":")
     try:
         check(provider, fault)
+        if times and not times.isdigit():
+            raise ValueError(f"N must be a whole number of requests, not {times!r}")
         n = int(times) if times else 1
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
