@@ -203,21 +203,27 @@ def test_demo_is_hands_free_whatever_the_config(tmp_path: Path, monkeypatch) -> 
     assert settings.turn.mode == "hands-free"  # what the engine does
 
 
-def test_run_sim_fault_is_reported_and_the_conversation_goes_on(tmp_path: Path, capsys) -> None:
-    """--sim-fault llm:500:4 reaches the in-process simulated cloud: the first answer fails,
-    the run says so, and the conversation goes on to answer the last turn. One fault would
-    be absorbed by the client's retry; four fail the first turn whether or not an answer was
-    started early at its pause (each attempt retried once: four requests, or two, and then
-    the second turn takes the other two), and leave the third turn untouched either way."""
+def _sim_conversation(tmp_path: Path, names: list[str]) -> tuple[list[str], Path]:
+    """``run --sim --headless`` over the bundled utterances ``names``, each answered "Answer
+    to NAME."; and the output WAV's path."""
     from voicedesk.bench.scenarios import compose, load_utterance
 
-    names = ["question", "weather", "thanks"]
     inp, out, script = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "script.json"
     compose(names, gaps_s=6.0, tail_s=1.0).write(inp)
     turns = [{"transcript": load_utterance(n)[1], "reply": f"Answer to {n}."} for n in names]
     script.write_text(json.dumps({"turns": turns}), encoding="utf-8")
     argv = ["run", "--sim", "--headless", "--no-tools", "--input", str(inp), "--output"]
     argv += [str(out), "--sim-script", str(script), "--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    return argv, out
+
+
+def test_run_sim_fault_is_reported_and_the_conversation_goes_on(tmp_path: Path, capsys) -> None:
+    """--sim-fault llm:500:4 reaches the in-process simulated cloud: the first answer fails,
+    the run says so, and the conversation goes on to answer the last turn. One fault would
+    be absorbed by the client's retry; four fail the first turn whether or not an answer was
+    started early at its pause (each attempt retried once: four requests, or two, and then
+    the second turn takes the other two), and leave the third turn untouched either way."""
+    argv, out = _sim_conversation(tmp_path, ["question", "weather", "thanks"])
     assert main([*argv, "--sim-fault", "llm:500:4"]) == 0
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
@@ -226,6 +232,24 @@ def test_run_sim_fault_is_reported_and_the_conversation_goes_on(tmp_path: Path, 
     assert "Answer to question." not in captured.out
     samples, rate = read_wav(out)
     assert samples.size / rate > 10 and np.abs(samples).max() > 0  # the error line, the answer
+
+
+def test_a_transcriber_failing_at_start_is_reported_and_the_first_words_kept(
+    tmp_path: Path, capsys
+) -> None:
+    """Speech-to-text refusing the first connection (an HTTP 500, a network coming up) does
+    not stop the start: the run says so, the transcriber dials again with the first speech,
+    and that speech is transcribed and answered whole. A rejected key still stops it
+    (tests/engine/test_conversation_e2e.py::test_bad_key_is_named_at_start)."""
+    argv, _ = _sim_conversation(tmp_path, ["question", "weather"])
+    assert main([*argv, "--sim-fault", "stt:500"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "Speech-to-text is not reachable yet" in captured.err
+    assert "HTTP 500" in captured.err
+    assert "you       › How long does it take to boil an egg?" in captured.out
+    assert "assistant › Answer to question." in captured.out
+    assert "assistant › Answer to weather." in captured.out
 
 
 def test_demo_sim_fault_reaches_its_simulated_cloud(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog
 from voicedesk.engine.tool_jobs import ToolJobs
-from voicedesk.errors import ContextTooLongError, ProviderError, UserError
+from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, UserError
 from voicedesk.providers.base import (
     ChatRequest,
     LanguageModel,
@@ -213,7 +213,7 @@ class Session:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await asyncio.gather(self.stt.connect(), self.llm.warm(), self.tts.warm())
+        await asyncio.gather(self._connect_stt(), self.llm.warm(), self.tts.warm())
         if self.tools is not None:
             await self.tools.start()
             check_room = getattr(self.context, "check_room", None)
@@ -225,6 +225,22 @@ class Session:
             self._double_talk = DoubleTalkCue(self.settings)
             aec.frame_observer = self._double_talk
         self._set_state("muted" if self.muted else "listening")
+
+    async def _connect_stt(self) -> None:
+        """Open the transcriber's socket before the first word. A rejected key stops the
+        start (the person must fix it); a server that fails or cannot be reached now (an
+        HTTP 500, a network still coming up) does not: the session starts, says so, and the
+        transcriber dials again with the first speech it is sent, keeping that speech."""
+        try:
+            await self.stt.connect()
+        except AuthError:
+            raise
+        except ProviderError as exc:
+            self._notice(
+                "error",
+                f"Speech-to-text is not reachable yet: {exc.message}. "
+                "It is tried again when you speak.",
+            )
 
     async def stop(self) -> None:
         """Release everything; a failure the person must hear about (the output WAV could
