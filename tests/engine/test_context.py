@@ -217,6 +217,29 @@ async def test_a_backlog_of_turns_is_folded_in_requests_within_budget():
     assert ctx.summary_turns == 60 - len(ctx.turns)
 
 
+def long_notes(first: int, last: int, *, length: int = 14) -> list[str]:
+    """Typed turns long enough to outgrow a small context window in a few turns (also
+    used by test_resume)."""
+    return [
+        f"Note {i}: the shipment for order {i * 111} leaves dock {i} on day {i}."
+        + " It carries spare parts, cables and boxes of printed manuals for the branch." * length
+        for i in range(first, last + 1)
+    ]
+
+
+async def converse_in_text(session, texts: list[str]) -> None:
+    """Start ``session``, type each text and wait for its answer, then stop it."""
+    await session.start()
+    try:
+        for text in texts:
+            await session.send_text(text)
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 20)
+        await session.context.wait_summary()
+    finally:
+        await session.stop()
+
+
 @pytest.mark.parametrize("wording", ["openai", "plain"])
 async def test_a_request_the_model_refuses_as_too_long_is_sent_shorter_and_answered(
     tmp_path, monkeypatch, wording
@@ -233,11 +256,7 @@ async def test_a_request_the_model_refuses_as_too_long_is_sent_shorter_and_answe
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     compose([], tail_s=4.0).write(tmp_path / "in.wav")
     settings = Settings.model_validate({"tools": {"docs_server": False}})
-    notes = [
-        f"Note {i}: the shipment for order {i * 111} leaves dock {i} on day {i}."
-        + " It carries spare parts, cables and boxes of printed manuals for the branch." * 14
-        for i in range(1, 7)
-    ]
+    notes = long_notes(1, 6)
     bus = ev.EventBus()
     seen: list[ev.Event] = []
     bus.subscribe(seen.append)
@@ -258,15 +277,7 @@ async def test_a_request_the_model_refuses_as_too_long_is_sent_shorter_and_answe
             bus=bus,
             log_kind="sim",
         )
-        await session.start()
-        try:
-            for note in notes:
-                await session.send_text(note)
-                await asyncio.sleep(0.2)
-                await asyncio.wait_for(session.wait_idle(), 20)
-            await session.context.wait_summary()
-        finally:
-            await session.stop()
+        await converse_in_text(session, notes)
     records = session.records
     assert [r.heard_text for r in records] == ["Noted."] * 6
     assert not [r.error for r in records if r.error]

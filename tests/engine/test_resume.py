@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from test_context import converse_in_text, long_notes  # shared with the refusal test
+
 from voicedesk.bench.scenarios import compose, load_utterance
 from voicedesk.config import Settings
 from voicedesk.engine.builder import build_session, settings_for_sim
@@ -132,28 +134,6 @@ async def test_a_follow_up_with_background_tool_results_is_resumed(tmp_path, mon
     assert memo in [m["content"] for m in live[-1]["messages"]]
 
 
-def _notes(first: int, last: int, *, length: int = 14) -> list[str]:
-    return [
-        f"Note {i}: the shipment for order {i * 111} leaves dock {i} on day {i}."
-        + " It carries spare parts, cables and boxes of printed manuals for the branch." * length
-        for i in range(first, last + 1)
-    ]
-
-
-async def _converse_sim(session, texts: list[str]) -> None:
-    import asyncio
-
-    await session.start()
-    try:
-        for text in texts:
-            await session.send_text(text)
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 20)
-        await session.context.wait_summary()
-    finally:
-        await session.stop()
-
-
 def _records(path: Path, kind: str) -> list[dict]:
     return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("type") == kind]
 
@@ -189,7 +169,7 @@ async def test_a_window_learnt_from_a_refusal_is_kept_across_resume(tmp_path, mo
 
     async with sim_server(options) as server:
         first = session_for(server)
-        await _converse_sim(first, _notes(1, 6))
+        await converse_in_text(first, long_notes(1, 6))
     assert len(server.too_long) == 1  # learnt here, on the fifth turn
     learnt = first.context.budget
     assert first.context.window == 2000 and learnt < 2000
@@ -201,7 +181,7 @@ async def test_a_window_learnt_from_a_refusal_is_kept_across_resume(tmp_path, mo
     async with sim_server(options) as server:
         resumed = session_for(server, resume=True, log_path=log_file)
         assert resumed.context.window == 2000 and resumed.context.budget == learnt
-        await _converse_sim(resumed, _notes(7, 8, length=20))
+        await converse_in_text(resumed, long_notes(7, 8, length=20))
     assert server.too_long == []  # the first request after resuming already fits
     assert [r.heard_text for r in resumed.records] == ["Noted.", "Noted."]
     assert [r.too_long_retries for r in resumed.records] == [0, 0]
