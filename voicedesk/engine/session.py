@@ -42,6 +42,7 @@ from voicedesk.providers.base import (
     SpeechToText,
     TextToSpeech,
 )
+from voicedesk.providers.local_stt import CUE_READERS
 
 if TYPE_CHECKING:
     from voicedesk.turn.pause_reading import PauseReader
@@ -125,11 +126,10 @@ class Session:
         self.tts = tts
         self.fallback_tts = fallback_tts
         self.pause_reader = pause_reader
-        # Two readings at once at most, as the cue transcriber has two workers
-        # (``local_stt.CUE_READERS``): a reading of a pause the person has since spoken on
-        # cannot be stopped, so the latest pause's reading runs beside it rather than
-        # waiting the ~0.6 s it takes.
-        self._reading_slots = asyncio.Semaphore(2)
+        # As many readings at once as the cue transcriber has workers: a reading of a pause
+        # the person has since spoken on cannot be stopped, so the latest pause's reading
+        # runs beside it rather than waiting the ~0.6 s it takes.
+        self._reading_slots = asyncio.Semaphore(CUE_READERS)
         self.detector = detector
         self.context = context
         self.tools = tools
@@ -407,13 +407,17 @@ class Session:
         words is speech over the answer (``_heard_over``). ``is_playing`` alone went false
         that long before the speaker stopped.
         """
-        uids = {r.utterance_id for r in (self._playing, self._line) if r is not None}
+        uids = self._speaking_ids()
         if not uids:
             return False
         if self.audio.playback.is_playing():
             return True
         tail = self._answer_tail
         return tail is not None and tail.utterance_id in uids and now < tail.until_s
+
+    def _speaking_ids(self) -> set[int]:
+        """The utterances of the answer and the error line that are playing or queued."""
+        return {r.utterance_id for r in (self._playing, self._line) if r is not None}
 
     def _heard_over(self, at_s: float) -> bool:
         """Whether speech reaching us at ``at_s`` was said while an answer could be heard,
@@ -811,8 +815,7 @@ class Session:
 
     def _on_playback_mark(self, mark: Any, index: int) -> None:
         at = index * self._block_s + mark.offset / PLAYBACK_RATE
-        spoken = {r.utterance_id for r in (self._playing, self._line) if r is not None}
-        if mark.kind == "drained" and mark.utterance_id in spoken:
+        if mark.kind == "drained" and mark.utterance_id in self._speaking_ids():
             # its last sample so far leaves the speaker output_latency_s after `at`, and
             # speech said before then reaches us input_latency_s later still
             until = at + self.audio.output_latency_s + self.audio.input_latency_s
