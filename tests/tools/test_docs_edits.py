@@ -9,15 +9,19 @@ from __future__ import annotations
 import io
 import struct
 import unicodedata
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
 
 import docx
 import pytest
+from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docx.oxml.ns import qn
-from docx.oxml.parser import OxmlElement
+from docx.opc.packuri import PackURI
+from docx.opc.part import XmlPart
+from docx.oxml.ns import nsdecls, qn
+from docx.oxml.parser import OxmlElement, parse_xml
 
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import DocsTools
@@ -255,22 +259,29 @@ def add_link(paragraph: Any, text: str, url: str | None = None, anchor: str | No
 
 def add_field(paragraph: Any, code: str, shown: str) -> None:
     """A complex field (how Word writes HYPERLINK, PAGE, REF...): code, then the shown text."""
-    for kind, text in (("begin", None), (None, code), ("separate", None), (None, shown)):
-        run = paragraph.add_run()._r
-        if kind is not None:
-            char = OxmlElement("w:fldChar")
-            char.set(qn("w:fldCharType"), kind)
-            run.append(char)
-        elif text == code:
-            instr = OxmlElement("w:instrText")
-            instr.set(qn("xml:space"), "preserve")
-            instr.text = code
-            run.append(instr)
-        else:
-            run.text = text
-    end = OxmlElement("w:fldChar")
-    end.set(qn("w:fldCharType"), "end")
-    paragraph.add_run()._r.append(end)
+    begin_field(paragraph, code)
+    paragraph.add_run(shown)
+    end_field(paragraph)
+
+
+def field_char(paragraph: Any, kind: str) -> None:
+    char = OxmlElement("w:fldChar")
+    char.set(qn("w:fldCharType"), kind)
+    paragraph.add_run()._r.append(char)
+
+
+def begin_field(paragraph: Any, code: str) -> None:
+    """A complex field's start, up to where its shown text (or a field inside it) goes."""
+    field_char(paragraph, "begin")
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = code
+    paragraph.add_run()._r.append(instr)
+    field_char(paragraph, "separate")
+
+
+def end_field(paragraph: Any) -> None:
+    field_char(paragraph, "end")
 
 
 def docx_bytes(d: Any) -> bytes:
@@ -438,3 +449,159 @@ def test_find_all_matches_whatever_the_normalisation_form(
     assert [nfd[a:b] for a, b in formats.find_all(nfd, needle)] == [
         unicodedata.normalize("NFD", text[a:b]) for a, b in spans
     ]
+
+
+def add_note(paragraph: Any, text: str, kind: str = "footnote") -> None:
+    """A footnote (or endnote) at the end of ``paragraph``, as Word writes one.
+
+    python-docx cannot make notes, so this builds the minimal notes part by hand: its
+    separators, the note, the document's relationship to it, and (through the part's
+    content type) its entry in [Content_Types].xml.
+    """
+    part = paragraph.part
+    reltype = RT.FOOTNOTES if kind == "footnote" else RT.ENDNOTES
+    try:
+        notes = part.part_related_by(reltype)
+    except KeyError:
+        separators = "".join(
+            f'<w:{kind} w:type="{sort}" w:id="{n}"><w:p><w:r><w:{sort}/></w:r></w:p></w:{kind}>'
+            for n, sort in ((-1, "separator"), (0, "continuationSeparator"))
+        )
+        notes = XmlPart(
+            PackURI(f"/word/{kind}s.xml"),
+            CT.WML_FOOTNOTES if kind == "footnote" else CT.WML_ENDNOTES,
+            parse_xml(f"<w:{kind}s {nsdecls('w')}>{separators}</w:{kind}s>"),
+            part.package,
+        )
+        part.relate_to(notes, reltype)
+    number = len(notes.element) - 1  # 1, 2...: the separators are -1 and 0
+    notes.element.append(
+        parse_xml(
+            f'<w:{kind} {nsdecls("w")} w:id="{number}"><w:p><w:r><w:{kind}Ref/></w:r>'
+            f'<w:r><w:t xml:space="preserve"> {text}</w:t></w:r></w:p></w:{kind}>'
+        )
+    )
+    paragraph._p.append(
+        parse_xml(
+            f'<w:r {nsdecls("w")}><w:rPr><w:vertAlign w:val="superscript"/></w:rPr>'
+            f'<w:{kind}Reference w:id="{number}"/></w:r>'
+        )
+    )
+
+
+def part_text(path: Path, name: str) -> str:
+    """The XML of a part of the saved file, read straight from the zip."""
+    with zipfile.ZipFile(path) as z:
+        return z.read(name).decode("utf-8")
+
+
+def comment_marks(path: Path) -> list[list[tuple[str, str]]]:
+    """(mark, comment id) of the comment marks, paragraph by paragraph, in order."""
+    tags = [qn("w:" + tag) for tag in ("commentRangeStart", "commentRangeEnd", "commentReference")]
+    return [
+        [(m.tag.rsplit("}", 1)[-1], m.get(qn("w:id"))) for m in p._p.iter(*tags)]
+        for p in docx.Document(str(path)).paragraphs
+    ]
+
+
+def test_word_comment_deleted_with_its_paragraph_leaves_the_file(tools: DocsTools) -> None:
+    """The comment's marks went with the paragraph but its words stayed in comments.xml:
+    Word no longer showed it, yet the file still carried a remark the person deleted."""
+    d = docx.Document()
+    d.add_paragraph("Agenda.")
+    p = d.add_paragraph("The team ")
+    d.add_comment([p.add_run("met on Monday")], text="Sack Jim quietly?", author="Ben")
+    p = d.add_paragraph("Lunch ")
+    d.add_comment([p.add_run("at noon")], text="Which room?", author="Ann")
+    data = docx_bytes(d)
+    path = put(tools, "a.docx", data)
+    ask = tools.edit_document("a.docx", "delete_paragraph", paragraph=2)
+    assert "It would also remove the comment “Sack Jim quietly?” by Ben." in ask
+    out = tools.edit_document("a.docx", "delete_paragraph", paragraph=2, confirmed=True)
+    assert out.splitlines()[1] == (
+        "Gone with the removed paragraph: the comment “Sack Jim quietly?” by Ben. "
+        "Undo brings it back."
+    )
+    assert [(c.author, c.text) for c in docx.Document(str(path)).comments] == [
+        ("Ann", "Which room?")
+    ]
+    assert "Sack Jim" not in part_text(path, "word/comments.xml")
+    assert comment_marks(path) == [
+        [],
+        [("commentRangeStart", "1"), ("commentRangeEnd", "1"), ("commentReference", "1")],
+    ]
+    tools.undo("a.docx")
+    assert path.read_bytes() == data
+
+
+def test_word_comment_reaching_into_a_kept_paragraph_stays_on_it(tools: DocsTools) -> None:
+    """A comment on words running from a deleted paragraph into a kept one is about kept
+    words too. It lost the marks it had in the deleted paragraph: a range end with no start,
+    or a range with no reference, which Word shows no comment for."""
+    d = docx.Document()
+    first = d.add_paragraph("Before ")
+    gone = d.add_paragraph("Dropped ")
+    last = d.add_paragraph("After ")
+    d.add_comment([first.add_run("this"), gone.add_run("that")], text="Up", author="Ann")
+    d.add_comment([gone.add_run("here"), last.add_run("there")], text="Down", author="Ben")
+    path = put(tools, "a.docx", docx_bytes(d))
+    ask = tools.edit_document("a.docx", "delete_paragraph", paragraph=2)
+    assert "comment" not in ask
+    out = tools.edit_document("a.docx", "delete_paragraph", paragraph=2, confirmed=True)
+    assert "comment" not in out
+    assert read(tools, "a.docx") == ["[1] Before this", "[2] After there"]
+    kept = docx.Document(str(path))
+    assert [(c.author, c.text) for c in kept.comments] == [("Ann", "Up"), ("Ben", "Down")]
+    assert comment_marks(path) == [
+        [("commentRangeStart", "0"), ("commentRangeEnd", "0"), ("commentReference", "0")],
+        [("commentRangeStart", "1"), ("commentRangeEnd", "1"), ("commentReference", "1")],
+    ]
+    first_kept = kept.paragraphs[0]._p
+    assert first_kept[-1].find(qn("w:commentReference")) is not None  # after the words
+
+
+def test_word_removals_name_notes_and_fields_and_drop_the_notes(tools: DocsTools) -> None:
+    """Footnotes, endnotes and fields (a date, page numbers, a table of contents) went with
+    their paragraphs without a word, and the notes' words stayed in the file."""
+    d = docx.Document()
+    d.add_heading("Sources", level=1)
+    p = d.add_paragraph("The census")
+    add_note(p, "Source: the 2023 census.")
+    p.add_run(" was read on ")
+    add_field(p, 'DATE \\@ "d MMMM yyyy"', "3 May 2024")
+    p.add_run(".")
+    p = d.add_paragraph("Contents: ")
+    begin_field(p, "TOC \\o 1-3 \\h")  # a field inside it is part of it
+    p.add_run("Sources ")
+    add_field(p, "PAGEREF _Toc1 \\h", "1")
+    end_field(p)
+    p = d.add_paragraph("See the appendix")
+    add_note(p, "Appendix B, page 4.", kind="endnote")
+    page = OxmlElement("w:fldSimple")
+    page.set(qn("w:instr"), " PAGE ")
+    page.append(OxmlElement("w:r"))
+    page[0].text = "2"
+    p._p.append(page)
+    d.add_heading("Notes", level=1)
+    p = d.add_paragraph("Kept")
+    add_note(p, "A note that stays.")
+    data = docx_bytes(d)
+    path = put(tools, "a.docx", data)
+    also = (
+        "the footnote “Source: the 2023 census.”, the endnote “Appendix B, page 4.”, "
+        "a DATE field, a TOC field and a PAGE field"
+    )
+    ask = tools.edit_document("a.docx", "delete_section", section="Sources")
+    assert f"It would also remove {also}." in ask
+    out = tools.edit_document("a.docx", "delete_section", section="Sources", confirmed=True)
+    assert out.splitlines()[1] == (
+        f"Gone with the removed paragraphs: {also}. Undo brings them back."
+    )
+    footnotes = part_text(path, "word/footnotes.xml")
+    assert "2023 census" not in footnotes
+    assert "A note that stays." in footnotes
+    assert footnotes.count('w:type="separator"') == 1  # never pointed to, yet Word's own
+    assert "Appendix B" not in part_text(path, "word/endnotes.xml")
+    assert read(tools, "a.docx") == ["[1] # Notes", "[2] Kept"]
+    tools.undo("a.docx")
+    assert path.read_bytes() == data

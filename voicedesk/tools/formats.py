@@ -22,10 +22,12 @@ bytes out); file access and undo live in :mod:`voicedesk.tools.workspace`.
   New words that replace linked ones stay linked; a link whose words all went is removed
   and the edit's result says so (:attr:`Document.notes`). Removing whole paragraphs
   (deleting them, replacing a section's body, overwriting the document) takes their links,
-  comments, pictures and bookmarks too: the question before a deletion
-  (:func:`removal_note`) and the result after name each one, and a link elsewhere left
-  leading to a bookmark that went. A new section body's paragraph that mostly says what an
-  old one said is an edit of it (:func:`reuse_paragraphs`), so what it holds stays.
+  comments, footnotes and endnotes, pictures, fields and bookmarks too: the question before
+  a deletion (:func:`removal_note`) and the result after name each one, and a link
+  elsewhere left leading to a bookmark that went. The words of a comment or a note that
+  went leave the file too (:func:`_drop_orphans`); a comment that reaches kept words stays
+  on them. A new section body's paragraph that mostly says what an old one said is an edit
+  of it (:func:`reuse_paragraphs`), so what it holds stays.
 * Searching text (:func:`find_all`) matches whatever the Unicode normalisation form
   ("café" finds a Mac's "cafe\u0301") and reports spans of the original text.
 * PDF (pypdf): read-only; text is split into paragraphs by blank lines and line shapes.
@@ -33,6 +35,7 @@ bytes out); file access and undo live in :mod:`voicedesk.tools.workspace`.
 
 from __future__ import annotations
 
+import collections
 import copy
 import difflib
 import io
@@ -127,8 +130,8 @@ class Document:
     text: str | None = None  # text formats: the decoded file, line endings as they were...
     spans: list[Span] = field(default_factory=list)  # ...and where each original block sat
     # .docx: what a write did beyond the text it was asked for (a link on changed words; the
-    # links, comments, pictures and bookmarks of removed paragraphs), to tell the person;
-    # filled by serialize.
+    # links, comments, notes, pictures, fields and bookmarks of removed paragraphs), to tell
+    # the person; filled by serialize.
     notes: list[str] = field(default_factory=list)
 
 
@@ -536,8 +539,14 @@ def _docx_level(paragraph: Any) -> int:
 
 def _open_docx(data: bytes) -> Any:
     import docx
+    from docx.opc.constants import CONTENT_TYPE as CT
     from docx.opc.exceptions import PackageNotFoundError
+    from docx.opc.part import PartFactory, XmlPart
 
+    # python-docx keeps footnotes and endnotes as opaque bytes; read as XML (its own way of
+    # choosing a part's class), a removal can name the notes it takes and drop their text.
+    for content_type in (CT.WML_FOOTNOTES, CT.WML_ENDNOTES):
+        PartFactory.part_type_for.setdefault(content_type, XmlPart)
     try:
         return docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
@@ -862,12 +871,61 @@ class _Held:
 
     links: list[tuple[str, str]] = field(default_factory=list)  # (text, where it leads)
     comments: list[str] = field(default_factory=list)  # ids of the comments' marks
+    notes: list[tuple[str, str]] = field(default_factory=list)  # ("footnote"/"endnote", id)
     pictures: list[tuple[str, str]] = field(default_factory=list)  # (kind, alt text or "")
+    fields: list[str] = field(default_factory=list)  # kinds: "PAGE", "DATE", "TOC"...
     bookmarks: list[str] = field(default_factory=list)  # names
 
 
+_NOTE_KINDS = ("footnote", "endnote")
+_COMMENT_MARKS = ("commentRangeStart", "commentRangeEnd", "commentReference")
+
+
+def _in_fallback(node: Any) -> bool:
+    """Whether ``node`` is in the copy Word writes again for programs that cannot read the
+    original (a text box's paragraphs are in the document twice)."""
+    return any(a.tag == _MC_FALLBACK for a in node.iterancestors())
+
+
+def _fields(element: Any) -> list[tuple[str, Any | None]]:
+    """The fields that begin in ``element``: (their code, the w:fldSimple holding a simple
+    field or None for a complex one).
+
+    A field inside another (a table of contents' page numbers) is part of it and not
+    listed: a person knows the table of contents, not the fields it is made of.
+    """
+    from docx.oxml.ns import qn
+
+    found: list[tuple[str, Any | None]] = []
+    depth, code = 0, None  # how many complex fields are open; the outermost one's code
+    for node in element.iter(qn("w:fldSimple"), qn("w:fldChar"), qn("w:instrText")):
+        if _in_fallback(node):
+            continue
+        if node.tag == qn("w:fldSimple"):
+            inner = any(a.tag == qn("w:fldSimple") for a in node.iterancestors())
+            if depth == 0 and not inner:
+                found.append((node.get(qn("w:instr")) or "", node))
+        elif node.tag == qn("w:instrText"):
+            if depth == 1 and code is not None:
+                code += node.text or ""
+        else:
+            kind = node.get(qn("w:fldCharType"))
+            if kind == "begin":
+                depth += 1
+                code = "" if depth == 1 else code
+            elif depth == 1 and code is not None:  # its code ends where its result begins
+                found.append((code, None))
+                code = None
+            if kind == "end":
+                depth = max(0, depth - 1)
+    if code is not None:  # its result goes on in a paragraph after ``element``
+        found.append((code, None))
+    return found
+
+
 def _held(elements: list[Any], part: Any) -> _Held:
-    """The links, comments, pictures and bookmarks in ``elements`` (w:p and w:tbl of ``part``)."""
+    """The links, comments, footnotes and endnotes, pictures, fields and bookmarks in
+    ``elements`` (w:p and w:tbl of ``part``)."""
     from docx.oxml.ns import qn
 
     held = _Held()
@@ -876,8 +934,12 @@ def _held(elements: list[Any], part: Any) -> _Held:
             held.links += _links(p, part).values()
         for mark in element.iter(qn("w:commentReference")):
             held.comments.append(mark.get(qn("w:id")) or "")
+        for mark in element.iter(*(qn(f"w:{kind}Reference") for kind in _NOTE_KINDS)):
+            if not _in_fallback(mark):
+                kind = "footnote" if mark.tag == qn("w:footnoteReference") else "endnote"
+                held.notes.append((kind, mark.get(qn("w:id")) or ""))
         for picture in element.iter(qn("w:drawing"), qn("w:pict")):
-            if any(a.tag == _MC_FALLBACK for a in picture.iterancestors()):
+            if _in_fallback(picture):
                 continue  # the same picture again, for programs that cannot read w:drawing
             if picture.tag == qn("w:pict"):
                 kind = "picture" if picture.find(".//" + _VML_IMAGE) is not None else "drawing"
@@ -889,9 +951,33 @@ def _held(elements: list[Any], part: Any) -> _Held:
             about = picture.find(".//" + qn("wp:docPr"))
             alt = (about.get("descr") or about.get("title") or "") if about is not None else ""
             held.pictures.append((kind, _short(alt)))
+        for code, simple in _fields(element):
+            name = code.split()[0].upper() if code.split() else ""
+            if name != "HYPERLINK":
+                held.fields.append(name)
+            elif simple is not None:  # a complex one is among the links already
+                m = re.search(r'"([^"]*)"', code)
+                shown = "".join(t.text or "" for t in simple.iter(qn("w:t")))
+                held.links.append((shown, m.group(1) if m else ""))
         for start in element.iter(qn("w:bookmarkStart")):
             held.bookmarks.append(start.get(qn("w:name")) or "")
     return held
+
+
+def _story(part: Any, reltype: str) -> Any | None:
+    """The root element of the part ``part`` relates to by ``reltype`` (its footnotes,
+    comments...), or None if it has none, or one that could not be read as XML."""
+    try:
+        return part.part_related_by(reltype).element
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
+def _notes_root(part: Any, kind: str) -> Any | None:
+    """The w:footnotes (``kind`` "footnote") or w:endnotes element of ``part``'s document."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+
+    return _story(part, RT.FOOTNOTES if kind == "footnote" else RT.ENDNOTES)
 
 
 def _comment(part: Any, mark: str) -> str:
@@ -907,6 +993,18 @@ def _comment(part: Any, mark: str) -> str:
     return (f"the comment “{text}”" if text else "a comment") + (f" by {author}" if author else "")
 
 
+def _note(part: Any, kind: str, mark: str) -> str:
+    """ "the footnote “Source: the 2023 census.”", read from the notes part of ``part``."""
+    from docx.oxml.ns import qn
+
+    root = _notes_root(part, kind)
+    notes = root.iterchildren(qn(f"w:{kind}")) if root is not None else ()
+    note = next((n for n in notes if n.get(qn("w:id")) == mark), None)
+    paragraphs = note.iter(qn("w:p")) if note is not None else ()
+    text = _short(" ".join("".join(t.text or "" for t in p.iter(qn("w:t"))) for p in paragraphs))
+    return f"the {kind} “{text}”" if text else f"a {kind}"
+
+
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
@@ -915,8 +1013,9 @@ def _gone_note(held: _Held, left: list[Any], part: Any, lead: str | None) -> str
     """One sentence naming what ``held`` had that is not among the ``left`` elements, or
     None when nothing is lost.
 
-    Links and pictures in ``held`` go with it; a comment or a bookmark only when no mark of
-    it is left (a comment's range may start in a removed paragraph and end in a kept one).
+    Links, pictures and fields in ``held`` go with it; a comment, a note or a bookmark only
+    when no mark of it is left (a comment reaching kept words stays on them, see
+    :func:`_keep_reaching_comments`).
     A link left elsewhere that leads to a bookmark that went is named too: it now leads
     nowhere. ``lead`` says what they went with ("the removed paragraphs"), for an edit's
     result; None words it as what an edit waiting for confirmation would also remove.
@@ -924,6 +1023,12 @@ def _gone_note(held: _Held, left: list[Any], part: Any, lead: str | None) -> str
     from docx.oxml.ns import qn
 
     kept_marks = {m.get(qn("w:id")) for e in left for m in e.iter(qn("w:commentReference"))}
+    kept_notes = {
+        (kind, m.get(qn("w:id")))
+        for e in left
+        for kind in _NOTE_KINDS
+        for m in e.iter(qn(f"w:{kind}Reference"))
+    }
     kept_names = {b.get(qn("w:name")) for e in left for b in e.iter(qn("w:bookmarkStart"))}
     marks = [m for m in dict.fromkeys(held.comments) if m not in kept_marks]
     names = [n for n in dict.fromkeys(held.bookmarks) if n and n not in kept_names]
@@ -935,6 +1040,7 @@ def _gone_note(held: _Held, left: list[Any], part: Any, lead: str | None) -> str
         for text, target in held.links
     ]
     items += [_comment(part, mark) for mark in marks]
+    items += [_note(part, *n) for n in dict.fromkeys(held.notes) if n not in kept_notes]
     unnamed: dict[str, int] = {}
     for kind, alt in held.pictures:
         if alt:
@@ -942,6 +1048,10 @@ def _gone_note(held: _Held, left: list[Any], part: Any, lead: str | None) -> str
         else:
             unnamed[kind] = unnamed.get(kind, 0) + 1
     items += [f"a {kind}" if n == 1 else f"{n} {kind}s" for kind, n in unnamed.items()]
+    for kind, n in collections.Counter(held.fields).items():
+        name = f"{kind} field" if kind else "field"
+        a = "an" if name[0] in "AEIOU" else "a"
+        items.append(f"{a} {name}" if n == 1 else f"{n} {name}s")
     items += [f"the bookmark “{name}”" for name in shown]
     if len(items) > _MAX_NAMED:
         items = [*items[: _MAX_NAMED - 1], f"{len(items) - _MAX_NAMED + 1} more"]
@@ -973,15 +1083,127 @@ def _gone_note(held: _Held, left: list[Any], part: Any, lead: str | None) -> str
     return said
 
 
+def _kept_paragraph(element: Any, skip: set[int], forward: bool) -> Any | None:
+    """The first w:p after (``forward``) or the last before the body child ``element`` that
+    is not in one of the body children ``skip`` (by id()), or None."""
+    from docx.oxml.ns import qn
+
+    sibling = element
+    while (sibling := sibling.getnext() if forward else sibling.getprevious()) is not None:
+        if id(sibling) in skip:
+            continue
+        found = [sibling] if sibling.tag == qn("w:p") else sibling.findall(".//" + qn("w:p"))
+        if found:
+            return found[0] if forward else found[-1]
+    return None
+
+
+def _keep_reaching_comments(removed: list[Any], new: list[Any] | None = None) -> None:
+    """Move the marks a comment has in the ``removed`` body children to the nearest kept
+    paragraph that is not one of the ``new`` ones, when it has marks outside them too.
+
+    Such a comment is on kept words as well, so it stays, on what is left of its range.
+    Left where they were, its marks would go with the paragraph: a range end without its
+    start, or a range without the reference Word shows the comment at, and the comment would
+    be gone while part of it stays. A start goes to the beginning of the next kept paragraph,
+    an end and the reference after it to the end of the previous one.
+    """
+    from docx.oxml.ns import qn
+    from docx.oxml.parser import OxmlElement
+
+    if not removed:
+        return
+    gone = {id(e) for e in removed}
+    tags = [qn(f"w:{tag}") for tag in _COMMENT_MARKS]
+    body = removed[0].getparent()
+    kept = {m.get(qn("w:id")) for e in body if id(e) not in gone for m in e.iter(*tags)}
+    for element in removed:
+        for mark in list(element.iter(*tags)):
+            if mark.get(qn("w:id")) not in kept:
+                continue
+            start = mark.tag == qn("w:commentRangeStart")
+            p = _kept_paragraph(element, gone | {id(e) for e in new or ()}, forward=start)
+            if p is None:  # its marks were out of order; it goes as a whole
+                continue
+            if start:
+                p.insert(1 if p.pPr is not None else 0, mark)
+            elif mark.tag == qn("w:commentRangeEnd"):
+                p.append(mark)
+            else:  # the reference, in a run of its own (its run may hold words that go)
+                run = OxmlElement("w:r")
+                rpr = mark.getparent().find(qn("w:rPr"))
+                if rpr is not None:
+                    run.append(copy.deepcopy(rpr))
+                run.append(mark)
+                p.append(run)
+
+
+def _marks(d: Any) -> dict[tuple[str, str], list[Any]]:
+    """The comment marks and note references of the document ``d`` by (tag, id): those in
+    its body, and in its footnotes and endnotes (a note can hold a comment)."""
+    from docx.oxml.ns import qn
+
+    roots = [d.element.body, *(_notes_root(d.part, kind) for kind in _NOTE_KINDS)]
+    tags = [*_COMMENT_MARKS, *(f"{kind}Reference" for kind in _NOTE_KINDS)]
+    out: dict[tuple[str, str], list[Any]] = {}
+    for root in roots:
+        for mark in root.iter(*(qn(f"w:{tag}") for tag in tags)) if root is not None else ():
+            key = (mark.tag.rsplit("}", 1)[-1], mark.get(qn("w:id")) or "")
+            out.setdefault(key, []).append(mark)
+    return out
+
+
+def _drop_orphans(d: Any, before: dict[tuple[str, str], list[Any]]) -> None:
+    """Take out of the notes and comments parts of ``d`` what an edit left nothing in the
+    text pointing to (``before``: :func:`_marks` before the edit).
+
+    Word no longer shows a note or a comment whose marks went with their paragraph, but it
+    keeps its words in the file: someone who deleted a paragraph to be rid of a remark
+    would still be sending it. A comment goes with its reference (Word shows it there);
+    what is left of its range goes too, and a kept comment whose range lost one end becomes
+    a comment on its reference alone, rather than a range Word cannot close. python-docx
+    can read and add comments but not remove one, so its w:comment is taken out of the part.
+    """
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.oxml.ns import qn
+
+    after = _marks(d)
+    for kind in _NOTE_KINDS:
+        root = _notes_root(d.part, kind)
+        tag = f"{kind}Reference"
+        gone = {i for t, i in before if t == tag and (t, i) not in after}
+        for note in list(root.iterchildren(qn(f"w:{kind}")) if root is not None else ()):
+            if note.get(qn("w:id")) in gone:
+                root.remove(note)
+    after = _marks(d)  # the notes that went took their comment marks
+    comments = _story(d.part, RT.COMMENTS)
+    for t, i in before:
+        if t != "commentReference" or all(
+            len(before.get((m, i), [])) == len(after.get((m, i), [])) for m in _COMMENT_MARKS
+        ):
+            continue  # not a comment, or one this edit left alone
+        ranged = [*after.get(("commentRangeStart", i), []), *after.get(("commentRangeEnd", i), [])]
+        referenced = bool(after.get((t, i)))
+        if referenced and len({m.tag for m in ranged}) != 1:
+            continue  # its range is whole, or it had none
+        for mark in ranged:
+            mark.getparent().remove(mark)
+        comment = (
+            comments.get_comment_by_id(int(i)) if comments is not None and i.isdigit() else None
+        )
+        if not referenced and comment is not None:
+            comments.remove(comment)
+
+
 def removal_note(
     doc: Document, blocks: list[Block] | None = None, lead: str | None = None
 ) -> str | None:
     """What removing ``blocks`` of ``doc`` (None: the whole document) would take with it
     that their words do not show, as :func:`_gone_note` words it; None if nothing.
 
-    A Word paragraph can hold links, comments, pictures and bookmarks, and a person who
-    agrees to "delete the Budget section" hears only its words: this is for the question
-    that asks them, and for the result of overwriting a whole document.
+    A Word paragraph can hold links, comments, footnotes, pictures, fields and bookmarks,
+    and a person who agrees to "delete the Budget section" hears only its words: this is for
+    the question that asks them, and for the result of overwriting a whole document.
     """
     if doc.kind != "docx" or doc.original is None:
         return None
@@ -995,6 +1217,7 @@ def removal_note(
         items = _body_items(d)
         elements = (items[b.source].element for b in blocks if b.source is not None)
         removed = list({id(e): e for e in elements}.values())  # a table once, for all its rows
+    _keep_reaching_comments(removed)  # as the edit would
     ids = {id(e) for e in removed}
     return _gone_note(_held(removed, d.part), [e for e in body if id(e) not in ids], d.part, lead)
 
@@ -1194,12 +1417,14 @@ def _write_docx(doc: Document) -> bytes:
     else:
         doc.notes.clear()
         d = _open_docx(doc.original)
+        marks = _marks(d)
         items = _body_items(d)
         before = {b.source: b for b in _item_blocks(items)}
         _check_rows(doc.blocks, before)
         kept = {b.source for b in doc.blocks if b.source is not None}
         first_kept = next((b.source for b in doc.blocks if b.source is not None), None)
         anchor = None  # the element the next new paragraph goes after
+        added: list[Any] = []
         for block in doc.blocks:
             if block.source is not None:
                 item = items[block.source]
@@ -1220,6 +1445,7 @@ def _write_docx(doc: Document) -> bytes:
             elif first_kept is not None:
                 items[first_kept].element.addprevious(element)
             anchor = element
+            added.append(element)
         gone_tables = {b.table for s, b in before.items() if b.is_row and s not in kept}
         removed = [
             items[s].element for s, old in before.items() if s not in kept and not old.is_row
@@ -1227,6 +1453,7 @@ def _write_docx(doc: Document) -> bytes:
         paragraphs = len(removed)
         tables = {id(i.element): i.element for i in items if i.table in gone_tables}
         removed += tables.values()
+        _keep_reaching_comments(removed, added)  # not onto new words: on the kept ones
         held = _held(removed, d.part)
         for element in removed:
             element.getparent().remove(element)
@@ -1239,6 +1466,7 @@ def _write_docx(doc: Document) -> bytes:
         note = _gone_note(held, [d.element.body], d.part, lead) if removed else None
         if note is not None:
             doc.notes.append(note)
+        _drop_orphans(d, marks)
     out = io.BytesIO()
     d.save(out)
     return out.getvalue()
