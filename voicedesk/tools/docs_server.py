@@ -11,8 +11,8 @@ Two rules protect the person's files beyond the path checks in
 overwriting a document) does nothing until it is repeated with ``confirmed=true`` after the
 person said yes out loud, and an edit based on a read older than the file on disk is refused.
 Every write is undoable, byte for byte. What a Word edit removes that its words do not show
-(the links, comments, pictures and bookmarks of removed paragraphs) is named in the question
-and in the result, never dropped silently.
+(the links, comments, footnotes and endnotes, pictures, fields and bookmarks of removed
+paragraphs) is named in the question and in the result, never dropped silently.
 
 Documents bigger than a few megabytes are refused with a message saying so (``--max-size``):
 an 80 MB text file took seconds per call and over a gigabyte of memory, and each edit of it
@@ -589,7 +589,8 @@ class DocsTools:
         Deletions do nothing until called again with confirmed=true after the person agrees
         aloud. If the file changed on disk since it was read, the edit is refused: read again.
         In Word documents the result (and a deletion's question) names links, comments,
-        pictures and bookmarks that go with removed paragraphs: tell the person.
+        footnotes, pictures, fields and bookmarks that go with removed paragraphs: tell the
+        person.
         """
         formats.require_writable(self.ws.rel(self.ws.resolve(path, must_exist=False)))
         real, rel, data, doc = self._open(path, remember=True, check_fresh=True)
