@@ -1120,3 +1120,35 @@ def test_bench_turn_reports_cost_and_accuracy_from_anywhere(tmp_path: Path) -> N
     )
     assert bad.returncode == 2
     assert f"No labels.json in {tmp_path}" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_bench_turn_scores_fragments_by_how_they_were_spoken(tmp_path: Path) -> None:
+    """Where the labels say how a fragment was spoken (cut from a whole sentence or on its
+    own), the benchmark scores the two apart; a set without that says nothing of it."""
+    from voicedesk.bench.turn import accuracy
+
+    styles = {
+        "dev-unfinished-0.wav": "cut",
+        "dev-unfinished-1.wav": "separate",
+        "dev-paused-0.wav": "cut",
+        FINISHED: "whole",
+    }
+    for name in styles:
+        (tmp_path / name).write_bytes((FIXTURES / name).read_bytes())
+    marked = [{**labels()[name], "style": style} for name, style in styles.items()]
+    (tmp_path / "labels.json").write_text(json.dumps(marked))
+
+    report = accuracy(settings(), tmp_path, None, "none")
+    by_style = report["style"]
+    assert set(by_style) == {"cut", "separate"}
+    assert by_style["cut"]["n"] == {"unfinished": 1, "paused": 1}
+    assert by_style["separate"]["n"] == {"unfinished": 1, "paused": 0}
+    failed = {f["file"] for f in report["failures"]}
+    assert by_style["cut"]["paused_not_ended"] == float("dev-paused-0.wav" not in failed)
+    assert by_style["separate"]["unfinished_not_ended_600ms"] == float(
+        "dev-unfinished-1.wav" not in failed
+    )
+    assert by_style["separate"]["paused_not_ended"] is None
+
+    (tmp_path / "labels.json").write_text(json.dumps([labels()[name] for name in styles]))
+    assert accuracy(settings(), tmp_path, None, "none")["style"] == {}

@@ -13,7 +13,10 @@ and scores each category the way a listener would:
 Unfinished sentences and pauses are also scored apart by where the words stop: after a
 function word ("… called", "… to the") the words themselves say the sentence goes on; after
 a content word ("Set an alarm for seven | thirty") only the voice can, and a fragment that is
-a whole sentence itself is one a listener might answer too.
+a whole sentence itself is one a listener might answer too. Where the labels say how a
+fragment was spoken (``style``: "cut" from a whole sentence, or "separate", on its own), they
+are scored apart by that too: a fragment spoken on its own ends with the voice of a finished
+sentence, so only the words can hold it.
 """
 
 from __future__ import annotations
@@ -200,19 +203,37 @@ def accuracy(
     def rate(rs: list[dict[str, Any]]) -> float | None:
         return round(sum(r["ok"] for r in rs) / len(rs), 3) if rs else None
 
-    split_by_stop: dict[str, dict[str, Any]] = {}
-    for name, wanted in (("after_function_word", True), ("after_content_word", False)):
-        chosen = {
-            lab["file"]
-            for lab in labels
-            if stops_on_function_word(lab["text"].split("…")[0]) == wanted
-        }
+    def fragments(chosen: set[str]) -> dict[str, Any]:
         part = {c: [r for r in by[c] if r["file"] in chosen] for c in ("unfinished", "paused")}
-        split_by_stop[name] = {
+        return {
             "n": {c: len(rs) for c, rs in part.items()},
             "unfinished_not_ended_600ms": rate(part["unfinished"]),
             "paused_not_ended": rate(part["paused"]),
         }
+
+    split_by_stop = {
+        name: fragments(
+            {
+                lab["file"]
+                for lab in labels
+                if stops_on_function_word(lab["text"].split("…")[0]) == wanted
+            }
+        )
+        for name, wanted in (("after_function_word", True), ("after_content_word", False))
+    }
+    # How the fragment was spoken, where the labels say (make_extra_fixtures.py): "cut" from
+    # a whole sentence keeps the voice of a sentence going on; "separate", spoken on its own,
+    # ends like a finished sentence, and a fragment that is a whole sentence ("Send the
+    # invoice") can then only be told by a doubt in the words.
+    styles = {
+        lab["style"]: set()
+        for lab in labels
+        if lab["category"] in ("unfinished", "paused") and lab.get("style")
+    }
+    for lab in labels:
+        if lab.get("style") in styles:
+            styles[lab["style"]].add(lab["file"])
+    split_by_style = {style: fragments(files) for style, files in sorted(styles.items())}
 
     return {
         "fixtures": len(results),
@@ -229,6 +250,7 @@ def accuracy(
         "paused_not_ended": rate(by["paused"]),
         "noise_silence_no_turn": rate(by["noise"] + by["silence"]),
         "cut": split_by_stop,
+        "style": split_by_style,
         "failures": [r for r in results if not r["ok"]],
     }
 
@@ -279,6 +301,11 @@ def run(args: argparse.Namespace) -> int:
     for name, part in a["cut"].items():
         print(
             f"  cut {name.replace('_', ' ')}: unfinished {part['unfinished_not_ended_600ms']} "
+            f"({part['n']['unfinished']}), pauses {part['paused_not_ended']} ({part['n']['paused']})"
+        )
+    for style, part in a["style"].items():
+        print(
+            f"  spoken {style}: unfinished {part['unfinished_not_ended_600ms']} "
             f"({part['n']['unfinished']}), pauses {part['paused_not_ended']} ({part['n']['paused']})"
         )
     print(f"noise/silence without a turn: {a['noise_silence_no_turn']}")
