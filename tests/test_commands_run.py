@@ -61,6 +61,18 @@ def test_bad_metrics_out_is_refused_up_front(wav: Path, tmp_path: Path, capsys) 
     _fails(["demo", "--headless", "--metrics-out", str(tmp_path)], capsys, "is a directory")
 
 
+def test_output_or_metrics_over_the_input_is_refused(wav: Path, tmp_path: Path, capsys) -> None:
+    before = wav.read_bytes()
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    _fails([*run, "--output", str(wav)], capsys, "--input and --output are the same file")
+    same = tmp_path / "link.wav"  # another name for the same file
+    same.symlink_to(wav)
+    _fails([*run, "--metrics-out", str(same)], capsys, "--input and --metrics-out")
+    out = tmp_path / "out.wav"
+    _fails([*run, "--output", str(out), "--metrics-out", str(out)], capsys, "--output and")
+    assert wav.read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "needle"),
     [

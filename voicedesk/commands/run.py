@@ -111,6 +111,28 @@ def check_run_args(args: argparse.Namespace) -> None:
         check_writable(args.output, "--output")
     if getattr(args, "metrics_out", None) is not None:
         check_writable(args.metrics_out, "--metrics-out")
+    check_distinct_files(args)
+
+
+def check_distinct_files(args: argparse.Namespace) -> None:
+    """--input, --output and --metrics-out name three different files: writing the answers or
+    the metrics over the recording being played would destroy it."""
+    named = [
+        (flag, path)
+        for flag, path in (
+            ("--input", getattr(args, "input", None)),
+            ("--output", getattr(args, "output", None)),
+            ("--metrics-out", getattr(args, "metrics_out", None)),
+        )
+        if path is not None
+    ]
+    for i, (flag_a, a) in enumerate(named):
+        for flag_b, b in named[i + 1 :]:
+            if Path(a).resolve() == Path(b).resolve():
+                raise UserError(
+                    f"{flag_a} and {flag_b} are the same file ({a}): it would be overwritten",
+                    f"give {flag_b} a different path",
+                )
 
 
 def check_latency(flag: str, value: float | None, *, positive: bool = False) -> None:
