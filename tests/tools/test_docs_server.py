@@ -751,6 +751,14 @@ def test_missing_root_is_a_clear_error_with_nothing_on_stdout(tmp_path: Path) ->
     assert "Workspace folder not found" in done.stderr and "--root DIR" in done.stderr
 
 
+def test_root_that_is_a_file_says_so(tmp_path: Path) -> None:
+    doc = tmp_path / "notes.md"
+    doc.write_text("# Notes\n", encoding="utf-8")
+    done = _run_cli(["docs-server", "--root", str(doc)], {"HOME": str(tmp_path)})
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"{doc} is a file" in done.stderr and "not found" not in done.stderr
+
+
 def _run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VOICEDESK_")}
     return subprocess.run(

@@ -58,6 +58,11 @@ def workspace_root(args: argparse.Namespace) -> Path:
         settings = cli_settings(getattr(args, "config", None))
         root = settings.tools.workspace or Path(DEFAULT_WORKSPACE)
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise UserError(
+            f"The workspace must be a folder, and {root} is a file",
+            "pass the folder holding the documents: --root DIR (or tools.workspace)",
+        )
     if not root.is_dir():
         raise UserError(f"Workspace folder not found: {root}", "create it or pass --root DIR")
     return root
