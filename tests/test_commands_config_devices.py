@@ -338,6 +338,13 @@ def test_environment_errors_name_the_variable(cfg: Path) -> None:
     assert "VOICEDESK_TURN__MODDE" in str(err.value) and "unknown key" in str(err.value)
 
 
+def test_environment_error_in_an_unknown_section_names_the_variable(cfg: Path) -> None:
+    with pytest.raises(UserError) as err:
+        load_settings(cfg, environ={"VOICEDESK_TRUN__MODE": "ptt"})
+    assert "environment variable VOICEDESK_TRUN__MODE: unknown key 'trun'" in str(err.value)
+    assert "change or unset VOICEDESK_TRUN__MODE" in str(err.value)
+
+
 def test_environment_names_any_case_and_lists_as_json(cfg: Path) -> None:
     cfg.write_text('[tools.mcpServers.gh]\ncommand = "npx"\n', encoding="utf-8")
     env = {

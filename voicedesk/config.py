@@ -425,11 +425,13 @@ def _describe(err: dict[str, Any], origin: str, var: str | None = None) -> str:
 
 
 def _env_var_for(names: dict[tuple[str, ...], str], loc: tuple[Any, ...]) -> str | None:
-    for n in range(len(loc), 0, -1):
-        var = names.get(tuple(str(p) for p in loc[:n]))
+    key = tuple(str(p) for p in loc)
+    for n in range(len(key), 0, -1):
+        var = names.get(key[:n])
         if var is not None:
             return var
-    return None
+    # a problem with a whole table (an unknown section): the variable that set a key inside it
+    return next((var for dotted, var in names.items() if dotted[: len(key)] == key), None)
 
 
 def load_settings(
