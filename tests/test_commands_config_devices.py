@@ -504,6 +504,7 @@ def test_doctor_online_reports_rejected_key(monkeypatch) -> None:
             return httpx.Response(401, json={"detail": {"status": "invalid_api_key"}})
         return httpx.Response(200, json={"data": []})
 
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     settings = load_settings(Path("/nonexistent/c.toml"), environ={"OPENAI_API_KEY": KEY})
     settings.keys.elevenlabs_api_key = KEY  # type: ignore[assignment]
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
@@ -514,6 +515,32 @@ def test_doctor_online_reports_rejected_key(monkeypatch) -> None:
     assert all("1234567890" not in ln for ln in lines)
     assert seen[0].headers["authorization"] == f"Bearer {KEY}"
     assert seen[-1].headers["xi-api-key"] == KEY
+
+
+def test_doctor_online_asks_the_servers_a_conversation_would_use(monkeypatch) -> None:
+    """OPENAI_BASE_URL (as `voicedesk sim` exports it) moves every OpenAI client, so the check
+    goes there too; the OpenAI voice is asked of the LLM's server, as make_tts does."""
+    from voicedesk.commands.doctor import check_online
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"data": []})
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8765/v1")
+    env = {"OPENAI_API_KEY": KEY, "VOICEDESK_TTS__PROVIDER": "openai"}
+    settings = load_settings(Path("/nonexistent/c.toml"), environ=env)
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        lines = [c.line() for c in check_online(settings, client=client)]
+    assert seen == ["http://127.0.0.1:8765/v1/models"]
+    assert "stt+llm+tts http://127.0.0.1:8765/v1/models: reachable" in lines[0]
+    env["VOICEDESK_LLM__BASE_URL"] = "http://127.0.0.1:11434/v1"
+    settings = load_settings(Path("/nonexistent/c.toml"), environ=env)
+    seen.clear()
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        check_online(settings, client=client)
+    assert seen == ["http://127.0.0.1:8765/v1/models", "http://127.0.0.1:11434/v1/models"]
 
 
 # ---- live backend block logic (no device needed) ----------------------------------------------

@@ -322,18 +322,21 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
 
     own = client is None
     client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=True)
+    # where the OpenAI SDK sends a client given no base URL (`voicedesk sim` exports it)
+    openai_base = os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE
     try:
         checks = []
         targets: dict[tuple[str, str | None], list[str]] = {}
         if settings.stt.provider == "openai":
-            base = settings.stt.base_url or OPENAI_DEFAULT_BASE
+            base = settings.stt.base_url or openai_base
             targets.setdefault((base, _secret(settings.keys.openai_api_key)), []).append("stt")
-        targets.setdefault(
-            (settings.llm.base_url or OPENAI_DEFAULT_BASE, llm_key(settings)), []
-        ).append("llm")
+        targets.setdefault((settings.llm.base_url or openai_base, llm_key(settings)), []).append(
+            "llm"
+        )
         if "openai" in _tts_providers(settings):
             key = _secret(settings.keys.openai_api_key)
-            targets.setdefault((OPENAI_DEFAULT_BASE, key), []).append("tts")
+            # the OpenAI voice is asked of the LLM's server, as providers.factory.make_tts does
+            targets.setdefault((settings.llm.base_url or openai_base, key), []).append("tts")
         for (base, key), users in targets.items():
             url = base.rstrip("/") + "/models"
             headers = {"Authorization": f"Bearer {key}"} if key else {}
