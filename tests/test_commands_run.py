@@ -292,6 +292,12 @@ def test_resume_never_continues_a_demo_or_simulated_log(tmp_path: Path) -> None:
     assert log_kind(latest_log("sim")) == "sim"  # type: ignore[arg-type]
 
 
+def test_resume_with_nothing_to_resume_says_how_to_start_one(wav: Path, capsys) -> None:
+    run = ["run", "--headless", "--no-tools", "--input", str(wav)]
+    _fails(["--resume", *run, "--sim"], capsys, "no earlier simulated", "`voicedesk run --sim`")
+    _fails(["--resume", "demo", "--headless"], capsys, "--resume does not apply to the demo")
+
+
 # ---- local model paths -------------------------------------------------------------------------
 def test_stt_model_that_is_not_a_model_folder(tmp_path: Path) -> None:
     pytest.importorskip("faster_whisper")

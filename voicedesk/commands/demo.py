@@ -142,7 +142,13 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from voicedesk.commands.run import check_run_args
+    from voicedesk.errors import UserError
 
+    if getattr(args, "resume", False):
+        raise UserError(
+            "--resume does not apply to the demo: it always plays its conversation from the start",
+            "drop --resume; `voicedesk --resume` continues your own last conversation",
+        )
     check_run_args(args)
     args.demo = True  # hands-free whatever the config says; its log is kept apart
     if not args.headless:

@@ -135,10 +135,15 @@ def build_session(
 
         previous = log_path or latest_log(log_kind)
         if previous is None or not previous.exists():
-            what = {"sim": "simulated ", "demo": "demo "}.get(log_kind, "")
+            if log_kind == "sim":
+                raise UserError(
+                    "There is no earlier simulated conversation to resume.",
+                    "start one with `voicedesk run --sim` (with --sim, --resume continues only "
+                    "the last simulated conversation; without it, your last real one)",
+                )
             raise UserError(
-                f"There is no earlier {what}conversation to resume.",
-                "start one with `voicedesk` (or `voicedesk run`); --resume continues the last",
+                "There is no earlier conversation to resume.",
+                "start one with `voicedesk` (or `voicedesk run`); --resume then continues it",
             )
         snapshot, last_turn = restore_state(previous)
         context.restore(snapshot)
