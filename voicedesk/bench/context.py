@@ -27,8 +27,12 @@ _BLOCKED_S = 0.05  # extra median wait (s) that would mean summaries hold turns 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("context", help="prompt size over a long simulated conversation")
     p.add_argument("--turns", type=int, default=60, help="conversation length (turns)")
-    p.add_argument("--budget", type=int, help="context.budget_tokens (default: config)")
-    p.add_argument("--window", type=int, help="context.window_turns (default: config)")
+    p.add_argument(
+        "--budget", type=int, help="context.budget_tokens (default: the built-in default)"
+    )
+    p.add_argument(
+        "--window", type=int, help="context.window_turns (default: the built-in default)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -38,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.turns < 4:
         raise UserError(f"--turns {args.turns} is too short", "use at least 4 turns")
+    check_context_flags(args)
     result = asyncio.run(run_context_bench(args.turns, budget=args.budget, window=args.window))
     if args.json:
         print(json.dumps(result))
@@ -49,6 +54,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"summary calls: {sum(c['kind'] == 'summary' for c in result['calls'])}")
         print(f"fact from turn 3 reached the model at the end: {result['fact_reached_model']}")
     return 0
+
+
+def check_context_flags(args: argparse.Namespace) -> None:
+    """--budget and --window hold the settings' own limits (0 is a value, not "unset")."""
+    from pydantic import ValidationError
+
+    from voicedesk.config import ContextSettings
+    from voicedesk.errors import UserError
+
+    for flag, key in (("--budget", "budget_tokens"), ("--window", "window_turns")):
+        value = getattr(args, flag[2:])
+        if value is None:
+            continue
+        try:
+            ContextSettings.model_validate({key: value})
+        except ValidationError as exc:
+            raise UserError(
+                f"{flag} {value} is not allowed: {exc.errors()[0]['msg']}",
+                f"leave {flag} out for the default context.{key}",
+            ) from None
 
 
 def _user_text(i: int) -> str:
@@ -77,9 +102,9 @@ async def run_context_bench(
     from voicedesk.sim.server import SimLatency, SimServer, _is_summary
 
     data: dict[str, Any] = {"context": {}}
-    if budget:
+    if budget is not None:
         data["context"]["budget_tokens"] = budget
-    if window:
+    if window is not None:
         data["context"]["window_turns"] = window
     settings = Settings.model_validate(data)
     script = SimScript(

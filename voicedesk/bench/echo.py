@@ -197,6 +197,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--echo-db {args.echo_db} is out of range", "use −40 … 10 dB")
     if args.minutes <= 0:
         raise UserError("--minutes must be > 0")
+    if args.min_speech_ms is not None and args.min_speech_ms < 0:
+        raise UserError(
+            f"--min-speech-ms {args.min_speech_ms} cannot be negative", "e.g. --min-speech-ms 100"
+        )
     if args.fresh_cancellers is not None:
         if args.fresh_cancellers < 1:
             raise UserError("--fresh-cancellers must be at least 1")

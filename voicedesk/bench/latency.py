@@ -253,6 +253,20 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--turns and --rounds must be at least 1")
     if min(args.device_latency) < 0:
         raise UserError("--device-latency cannot be negative")
+    from voicedesk.commands.run import check_latency
+
+    for flag in ("--ttft", "--ttfb", "--stt"):
+        check_latency(flag, getattr(args, flag[2:]))
+    if args.keep is not None:
+        if args.keep.exists() and not args.keep.is_dir():
+            raise UserError(f"--keep {args.keep} is a file", "pass --keep a folder")
+        try:
+            args.keep.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(
+                f"Cannot keep the files in --keep {args.keep}: {exc.strerror or exc}",
+                "pass --keep a folder you can write to (it is created if missing)",
+            ) from None
     from voicedesk.bench import parse_sets
 
     overrides = parse_sets(args.set)

@@ -48,7 +48,7 @@ def default_fixtures() -> Path:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("turn", help="turn-detection CPU cost and accuracy on labelled speech")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--fixtures",
         type=Path,
@@ -72,6 +72,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="override a setting, e.g. --set turn.stop_ms=64 (repeatable)",
     )
     p.set_defaults(func=run)
+
+
+MIN_CPU_SECONDS = 0.1
 
 
 def cpu_costs(settings: Any, audio_s: float) -> dict[str, Any]:
@@ -164,11 +167,9 @@ def score(label: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def accuracy(
-    settings: Any, folder: Path, split: str | None, stt: str, *, realtime: bool = False
-) -> dict[str, Any]:
+def load_labels(folder: Path, split: str | None) -> list[dict[str, Any]]:
+    """The fixtures' labels (only ``split``'s, if given); a bad folder or split is a UserError."""
     from voicedesk.errors import UserError
-    from voicedesk.turn.replay import replay
 
     labels_path = folder / "labels.json"
     if not labels_path.is_file():
@@ -179,7 +180,22 @@ def accuracy(
         )
     labels = json.loads(labels_path.read_text())
     if split:
+        splits = sorted({str(lab.get("split")) for lab in labels if lab.get("split")})
         labels = [lab for lab in labels if lab.get("split") == split]
+        if not labels:
+            raise UserError(
+                f"No fixtures of split {split!r} in {labels_path}",
+                f"use one of: {', '.join(splits)}" if splits else "leave out --split",
+            )
+    return labels
+
+
+def accuracy(
+    settings: Any, folder: Path, split: str | None, stt: str, *, realtime: bool = False
+) -> dict[str, Any]:
+    from voicedesk.turn.replay import replay
+
+    labels = load_labels(folder, split)
     transcriber = None
     if stt == "local":
         from voicedesk.providers.local_stt import cue_reader
@@ -258,8 +274,15 @@ def accuracy(
 def run(args: argparse.Namespace) -> int:
     from voicedesk.bench import parse_sets
     from voicedesk.config import cli_settings
+    from voicedesk.errors import UserError
 
+    if not args.cpu_seconds >= MIN_CPU_SECONDS:
+        raise UserError(
+            f"--cpu-seconds {args.cpu_seconds} is too short to time anything",
+            f"use at least {MIN_CPU_SECONDS} (a VAD window is 32 ms), e.g. --cpu-seconds 5",
+        )
     settings = cli_settings(args.config, overrides=parse_sets(args.set))
+    load_labels(args.fixtures or default_fixtures(), args.split)  # a bad one fails before timing
     report = {
         "cpu": cpu_costs(settings, args.cpu_seconds),
         "accuracy": accuracy(
