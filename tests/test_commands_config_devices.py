@@ -345,6 +345,15 @@ def test_environment_error_in_an_unknown_section_names_the_variable(cfg: Path) -
     assert "change or unset VOICEDESK_TRUN__MODE" in str(err.value)
 
 
+def test_command_line_errors_say_to_change_the_option(cfg: Path) -> None:
+    with pytest.raises(UserError) as err:
+        load_settings(cfg, overrides={"turn": {"stop_ms": "abc"}})
+    message = str(err.value)
+    assert "command line: 'turn.stop_ms' = 'abc'" in message
+    assert "change the value given on the command line" in message
+    assert "edit command line" not in message
+
+
 def test_environment_names_any_case_and_lists_as_json(cfg: Path) -> None:
     cfg.write_text('[tools.mcpServers.gh]\ncommand = "npx"\n', encoding="utf-8")
     env = {

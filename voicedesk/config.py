@@ -496,6 +496,8 @@ def load_settings(
             fix = f"change or unset {var}" if var else f"edit {origin}"
             if origin == "environment" and var is None:
                 fix = "change or unset the environment variable"
+            if origin == "command line":
+                fix = "change the value given on the command line"
             if fix not in fixes:
                 fixes.append(fix)
         raise ConfigError(
