@@ -112,6 +112,8 @@ def _argparse_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         ("gpu:500", "unknown provider 'gpu': use stt, llm, tts"),
         ("llm:500:0", "N must be 1 or more"),
         ("llm:500:x", "N must be a whole number of requests, not 'x'"),
+        ("llm", "no fault after 'llm': use 429, 500"),
+        ("llm:", "no fault after 'llm': use 429, 500"),
     ],
 )
 def test_bad_sim_fault_says_what_sim_fault_says(value: str, needle: str, capsys) -> None:

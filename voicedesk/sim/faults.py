@@ -57,6 +57,8 @@ def check(provider: str, fault: str) -> None:
     """ValueError, saying what is accepted, unless ``provider`` acts on ``fault``."""
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}: use {', '.join(PROVIDERS)}")
+    if not fault:
+        raise ValueError(f"no fault after {provider!r}: use {', '.join(FAULTS)}")
     known = FAULTS.get(fault)
     if known is None:
         raise ValueError(f"unknown fault {fault!r}: use {', '.join(FAULTS)}")
