@@ -141,6 +141,12 @@ def test_help_describes_every_script_key_and_its_example_loads():
         SimScript.from_dict(
             {"turns": [{"transcript": "x", "tool_calls": [{"name": "t", "args": {}}]}]}
         )
+    with pytest.raises(UserError, match=r"\['bogus'\] at the top level, which takes default_"):
+        SimScript.from_dict({"bogus": 1})
+    with pytest.raises(UserError, match=r"turns must be a list of tables: one \[\[turns\]\]"):
+        SimScript.from_dict({"turns": "Hello"})
+    with pytest.raises(UserError, match="default_reply must be a string"):
+        SimScript.from_dict({"default_reply": 42})
 
 
 def test_fault_option_makes_the_next_requests_fail():

@@ -135,7 +135,15 @@ class SimScript:
             raise bad("the top level must be a table/object")
         unknown = set(data) - set(SCRIPT_KEYS)
         if unknown:
-            raise bad(f"unknown key(s) {sorted(unknown)}")
+            raise bad(
+                f"unknown key(s) {sorted(unknown)} at the top level, "
+                f"which takes {', '.join(SCRIPT_KEYS)}"
+            )
+        if not isinstance(data.get("turns", []), list):
+            raise bad("turns must be a list of tables: one [[turns]] each")
+        for key in ("default_transcript", "default_reply"):
+            if not isinstance(data.get(key, ""), str):
+                raise bad(f"{key} must be a string")
         turns = []
         for i, raw in enumerate(data.get("turns", []), 1):
             if not isinstance(raw, dict) or not isinstance(raw.get("transcript"), str):
