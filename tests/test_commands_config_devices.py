@@ -76,6 +76,26 @@ def test_config_init_writes_private_template_and_refuses_overwrite(cfg: Path, ca
     assert not [p for p in cfg.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_config_init_force_twice_keeps_the_first_backup(cfg: Path, capsys) -> None:
+    cfg.write_text('[keys]\nopenai_api_key = "sk-only-copy"\n', encoding="utf-8")
+    assert main(["config", "init", "--force"]) == 0
+    bak = cfg.with_name(cfg.name + ".bak")
+    assert f"kept as {bak}" in capsys.readouterr().out
+    cfg.write_text('[ui]\ntheme = "mine"\n', encoding="utf-8")
+    assert main(["config", "init", "--force"]) == 0
+    assert f"kept as {bak}.1" in capsys.readouterr().out
+    assert "sk-only-copy" in bak.read_text(encoding="utf-8")
+    assert "mine" in Path(f"{bak}.1").read_text(encoding="utf-8")
+    assert main(["config", "init", "--force"]) == 0  # the template again: no third copy
+    assert not Path(f"{bak}.2").exists()
+
+
+def test_config_init_on_a_directory_says_so(tmp_path: Path, capsys) -> None:
+    assert main(["--config", str(tmp_path), "config", "init"]) == 2
+    err = capsys.readouterr().err
+    assert "is a directory, not a config file" in err and "--force" not in err
+
+
 def test_template_loads_to_defaults(cfg: Path) -> None:
     assert main(["config", "init"]) == 0
     loaded = load_settings(cfg, environ={})

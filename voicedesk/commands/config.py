@@ -36,7 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = actions.add_parser("show", help="print the effective settings as TOML (keys masked)")
     p.set_defaults(func=run)
     p = actions.add_parser("init", help="write a commented template config file")
-    p.add_argument("--force", action="store_true", help="replace an existing file (kept as .bak)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file (kept as .bak; .bak.1, .bak.2… when an older one is there)",
+    )
     p.set_defaults(func=run)
     parser.set_defaults(func=run)
 
@@ -60,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
         print(show_text(path, named_by=named_by), end="")
         return 0
     if action == "init":
-        init(path, force=args.force)
+        backup = init(path, force=args.force)
         print(f"Wrote {path} (readable only by you). Edit it, then check with `voicedesk doctor`.")
+        if backup is not None:
+            print(f"The file it replaced is kept as {backup}.")
         return 0
     raise UserError("Missing action.", "use `voicedesk config path`, `show` or `init`")
 
@@ -99,21 +105,23 @@ def template_text() -> str:
     return (resources.files("voicedesk") / "assets" / "config.toml").read_text(encoding="utf-8")
 
 
-def init(path: Path, *, force: bool = False) -> None:
-    """Write the template atomically with mode 0600; an existing file needs ``force``."""
+def init(path: Path, *, force: bool = False) -> Path | None:
+    """Write the template atomically with mode 0600; an existing file needs ``force``, and
+    is kept under a backup name no earlier backup has (returned; None when there was none)."""
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a config file.", "pass a file path")
     if path.exists() and not force:
         raise UserError(
             f"{path} already exists; not overwriting it.",
             "edit it directly, or pass --force to replace it with the template "
             "(the old file is kept as .bak)",
         )
-    if path.is_dir():
-        raise UserError(f"{path} is a directory, not a config file.", "pass a file path")
     text = template_text()
+    backup = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            backup = path.with_name(path.name + ".bak")
+        if path.exists() and path.read_bytes() != text.encode("utf-8"):  # the template: no copy
+            backup = _backup_path(path)
             shutil.copy2(path, backup)
             os.chmod(backup, 0o600)
         _atomic_write(path, text)
@@ -122,6 +130,18 @@ def init(path: Path, *, force: bool = False) -> None:
             f"Cannot write {path}: {exc.strerror or exc}.",
             "check the folder's permissions or pass another file with --config",
         ) from None
+    return backup
+
+
+def _backup_path(path: Path) -> Path:
+    """``path.bak``, or the first free ``path.bak.N`` when an older backup holds something
+    else (a second --force must not replace the first backup, perhaps the only copy of keys)."""
+    current = path.read_bytes()
+    backup, n = path.with_name(path.name + ".bak"), 0
+    while backup.exists() and (not backup.is_file() or backup.read_bytes() != current):
+        n += 1
+        backup = path.with_name(f"{path.name}.bak.{n}")
+    return backup
 
 
 def _atomic_write(path: Path, text: str) -> None:
