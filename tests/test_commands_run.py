@@ -61,6 +61,16 @@ def test_bad_metrics_out_is_refused_up_front(wav: Path, tmp_path: Path, capsys) 
     _fails(["demo", "--headless", "--metrics-out", str(tmp_path)], capsys, "is a directory")
 
 
+def test_headless_push_to_talk_is_refused(wav: Path, tmp_path: Path, capsys) -> None:
+    """No key can be pressed without the TUI: a push-to-talk run over a file sent nothing and
+    exited 0."""
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    _fails([*run, "--mode", "push-to-talk"], capsys, "--mode push-to-talk needs a key")
+    config = tmp_path / "ptt.toml"
+    config.write_text('[turn]\nmode = "push-to-talk"\n', encoding="utf-8")
+    _fails(["--config", str(config), *run], capsys, "from the config", "--mode hands-free")
+
+
 def test_output_or_metrics_over_the_input_is_refused(wav: Path, tmp_path: Path, capsys) -> None:
     before = wav.read_bytes()
     run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]

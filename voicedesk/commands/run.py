@@ -188,6 +188,17 @@ async def run_headless(
     from voicedesk.engine.builder import SimOptions
 
     settings = load_run_settings(args)
+    if settings.turn.mode == "push-to-talk":
+        # no key to press without the terminal UI: not one turn would ever be sent
+        where = (
+            "--mode push-to-talk"
+            if getattr(args, "mode", None)
+            else 'turn.mode = "push-to-talk" (from the config or VOICEDESK_TURN__MODE)'
+        )
+        raise UserError(
+            f"{where} needs a key to press, and --headless has none: no turn would be sent",
+            "pass --mode hands-free, or drop --headless to talk in the terminal UI",
+        )
     bus = ev.EventBus()
     bus.subscribe(ConsolePrinter(quiet=quiet))
     metrics_fh = None
