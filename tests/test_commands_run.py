@@ -104,6 +104,15 @@ def test_sim_fault_without_sim_says_to_add_sim(capsys) -> None:
     _fails(["run", "--sim-fault", "llm:500"], capsys, "add --sim")
 
 
+def test_other_sim_flags_without_sim_say_to_add_sim(tmp_path: Path, capsys) -> None:
+    """Without --sim they were ignored, and the run went to the real providers."""
+    _fails(["run", "--headless", "--sim-ttft", "0.1"], capsys, "--sim-ttft needs --sim")
+    script = tmp_path / "s.toml"
+    script.write_text('[[turns]]\ntranscript = "hi"\n', encoding="utf-8")
+    argv = ["run", "--sim-script", str(script), "--sim-stt", "0"]
+    _fails(argv, capsys, "--sim-stt, --sim-script need --sim", "add --sim")
+
+
 def _argparse_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     """What argparse says about ``argv`` after ``argument --FLAG: ``: a usage error, exit 2."""
     with pytest.raises(SystemExit) as caught:

@@ -89,6 +89,18 @@ def run(args: argparse.Namespace) -> int:
             "--sim-fault needs --sim: faults are injected into the simulated cloud only",
             "add --sim, e.g. voicedesk run --sim --sim-fault llm:500:6",
         )
+    given = [
+        "--" + name.replace("_", "-")
+        for name in ("sim_ttft", "sim_ttfb", "sim_stt", "sim_tokens_per_s", "sim_script")
+        if getattr(args, name, None) is not None
+    ]
+    if given and not args.sim:
+        # without --sim they would be ignored and the real providers used
+        raise UserError(
+            f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --sim: "
+            "they set up the simulated cloud, and without --sim the real providers are used",
+            f"add --sim, e.g. voicedesk run --sim {given[0]} …",
+        )
     check_run_args(args)
     if not args.headless:
         from voicedesk.commands import tui
