@@ -61,6 +61,13 @@ def test_bad_metrics_out_is_refused_up_front(wav: Path, tmp_path: Path, capsys) 
     _fails(["demo", "--headless", "--metrics-out", str(tmp_path)], capsys, "is a directory")
 
 
+def test_headless_run_over_a_file_without_speech_says_so(wav: Path, capsys) -> None:
+    """It printed nothing at all and exited 0, as if it had not run."""
+    assert main(["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]) == 0
+    err = capsys.readouterr().err
+    assert f"No speech was heard in {wav}, so no turn was sent" in err and "replay" in err
+
+
 def test_headless_push_to_talk_is_refused(wav: Path, tmp_path: Path, capsys) -> None:
     """No key can be pressed without the TUI: a push-to-talk run over a file sent nothing and
     exited 0."""

@@ -212,7 +212,8 @@ async def run_headless(
             "pass --mode hands-free, or drop --headless to talk in the terminal UI",
         )
     bus = ev.EventBus()
-    bus.subscribe(ConsolePrinter(quiet=quiet))
+    printer = ConsolePrinter(quiet=quiet)
+    bus.subscribe(printer)
     metrics_fh = None
     if args.metrics_out:
         metrics_fh = open_metrics(args.metrics_out)
@@ -250,6 +251,13 @@ async def run_headless(
     finally:
         if metrics_fh is not None:
             metrics_fh.close()
+    heard_from = input_path or args.input
+    if heard_from is not None and printer.turns == 0 and not quiet:
+        print(
+            f"No speech was heard in {heard_from}, so no turn was sent "
+            "(`voicedesk replay` shows what the turn detector finds in it).",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -345,10 +353,13 @@ class ConsolePrinter:
     def __init__(self, *, quiet: bool = False, stream: Any = None) -> None:
         self.quiet = quiet
         self.stream = stream or sys.stdout
+        self.turns = 0  # finished turns seen
 
     def __call__(self, event: Any) -> None:
         from voicedesk import events as ev
 
+        if isinstance(event, ev.TurnMetrics):
+            self.turns += 1
         if self.quiet:
             return
         out = self.stream
