@@ -326,6 +326,15 @@ def test_resume_with_nothing_to_resume_says_how_to_start_one(wav: Path, capsys) 
     _fails(["--resume", "demo", "--headless"], capsys, "--resume does not apply to the demo")
 
 
+def test_resume_is_taken_before_or_after_run() -> None:
+    from voicedesk.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["run", "--resume", "--sim"]).resume
+    assert parse(["--resume", "run", "--sim"]).resume
+    assert not parse(["run", "--sim"]).resume
+
+
 # ---- local model paths -------------------------------------------------------------------------
 def test_stt_model_that_is_not_a_model_folder(tmp_path: Path) -> None:
     pytest.importorskip("faster_whisper")

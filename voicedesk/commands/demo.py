@@ -176,7 +176,9 @@ async def run_headless(args: argparse.Namespace) -> int:
                 else None
             )
         )
-    print(f"demo: the person's side is {inp}; the assistant's answers go to {out}", flush=True)
+    # with --output the person's side is a temporary file, gone at exit: not worth naming
+    side = "" if args.output else f"the person's side is {inp}; "
+    print(f"demo: {side}the assistant's answers go to {out}", flush=True)
     await converse(
         settings,
         input_path=inp,

@@ -78,6 +78,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--input", type=Path, metavar="IN.wav", help="WAV file as the microphone")
     parser.add_argument("--output", type=Path, metavar="OUT.wav", help="WAV file as the speaker")
+    # `voicedesk run --resume` is how many will type it; SUPPRESS keeps `voicedesk --resume
+    # run` working, since a default here would overwrite the top-level flag's value
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="continue the last conversation (with --sim: the last simulated one); the same "
+        "as `voicedesk --resume run`",
+    )
     add_common(parser)
     parser.set_defaults(func=run)
 
