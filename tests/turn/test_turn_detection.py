@@ -1045,6 +1045,25 @@ def test_replay_bad_path_is_one_error_without_traceback(kind: str, tmp_path: Pat
     _assert_one_error(proc, str(path))
 
 
+def test_replay_stt_model_errors_are_one_line(tmp_path: Path) -> None:
+    """A bad --stt-model is the only thing said (not after "transcript cues from local
+    faster-whisper"), and a model given with --stt none is refused rather than ignored."""
+    env = cli_env(tmp_path)
+    missing = tmp_path / "no-model"
+    _assert_one_error(
+        run_replay(FIXTURES / FINISHED, env, "--stt-model", str(missing)), str(missing)
+    )
+    proc = run_replay(FIXTURES / FINISHED, env, "--stt", "none", "--stt-model", str(missing))
+    _assert_one_error(proc, "--stt-model", "--stt local")
+
+
+def test_replay_without_transcript_prints_no_empty_text(tmp_path: Path) -> None:
+    proc = run_replay(FIXTURES / FINISHED, cli_env(tmp_path), "--stt", "none")
+    assert proc.returncode == 0, proc.stderr
+    turns = [line for line in proc.stdout.splitlines() if line.startswith("turn ")]
+    assert turns and all(not line.endswith("''") for line in turns)
+
+
 def test_replay_missing_model_names_the_config_key(tmp_path: Path) -> None:
     missing = tmp_path / "gone.onnx"
     env = cli_env(tmp_path, VOICEDESK_MODELS__SMART_TURN=str(missing))

@@ -48,18 +48,22 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.file} is a directory, not an audio file", "pass a WAV file")
     if not args.file.is_file():
         raise UserError(f"Audio file not found: {args.file}", "pass the path of a WAV file")
+    if args.stt == "none" and args.stt_model is not None:
+        raise UserError(
+            "--stt-model has no use with --stt none (audio only)",
+            "drop --stt-model, or pass --stt local to read the transcript cues with it",
+        )
     transcriber = None
     choice = args.stt
     if choice == "auto":
         choice = "local" if (args.stt_model or local_stt.available()) else "none"
-        print(
-            f"replay: transcript cues from {'local faster-whisper' if choice == 'local' else 'nothing (audio only)'}",
-            file=sys.stderr,
-        )
     if choice == "local":
         transcriber = local_stt.cue_reader(
             args.stt_model or settings.stt.local_model, language=settings.stt.language
         )
+    if args.stt == "auto":  # said once the model loaded: a bad --stt-model is the only line
+        source = "local faster-whisper" if transcriber else "nothing (audio only)"
+        print(f"replay: transcript cues from {source}", file=sys.stderr)
     result = replay(
         args.file, settings, transcriber=transcriber, realtime=args.realtime, mode=args.mode
     )
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         p = "–" if t["eou_probability"] is None else f"{t['eou_probability']:.2f}"
         print(
             f"turn {i}: {t['start_s']:.2f}–{t['end_s']:.2f} s, decided at {t['decided_s']:.2f} s "
-            f"(+{wait * 1000:.0f} ms, {t['reason']}, p={p}) {t['text']!r}"
+            f"(+{wait * 1000:.0f} ms, {t['reason']}, p={p})"
+            + (f" {t['text']!r}" if t["text"] else "")  # no words without transcript cues
         )
     return 0
