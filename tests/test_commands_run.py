@@ -347,3 +347,35 @@ def test_stt_model_that_is_not_a_model_folder(tmp_path: Path) -> None:
     assert str(a_file) in str(err.value) and "--stt-model" not in err.value.message
     with pytest.raises(UserError, match=r"no model\.bin"):
         LocalWhisper(tmp_path)
+
+
+def test_ctrl_c_during_the_demo_says_where_the_answers_went(tmp_path: Path) -> None:
+    """Ctrl-C in a headless demo ends it without a traceback and says what became of the
+    answers' file, as `run` does."""
+    import signal
+    import subprocess
+
+    out = tmp_path / "answers.wav"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env.pop("VOICEDESK_CONFIG", None)
+    argv = ["demo", "--headless", "--no-tools", "--output", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the demo has begun once it says where answers go
+        assert f"answers go to {out}" in first
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted" in err and str(out) in err

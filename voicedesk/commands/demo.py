@@ -162,11 +162,12 @@ async def run_headless(args: argparse.Namespace) -> int:
     import json
 
     from voicedesk import events as ev
-    from voicedesk.commands.run import ConsolePrinter, converse, open_metrics
+    from voicedesk.commands.run import ConsolePrinter, converse, open_metrics, report_interrupted
 
     settings, inp, out, sim = prepare(args)
     bus = ev.EventBus()
     bus.subscribe(ConsolePrinter())
+    fh = None
     if args.metrics_out:
         fh = open_metrics(args.metrics_out)
         bus.subscribe(
@@ -179,14 +180,21 @@ async def run_headless(args: argparse.Namespace) -> int:
     # with --output the person's side is a temporary file, gone at exit: not worth naming
     side = "" if args.output else f"the person's side is {inp}; "
     print(f"demo: {side}the assistant's answers go to {out}", flush=True)
-    await converse(
-        settings,
-        input_path=inp,
-        output_path=out,
-        sim=sim,
-        bus=bus,
-        with_tools=not args.no_tools,
-        log_kind="demo",
-    )
+    try:
+        await converse(
+            settings,
+            input_path=inp,
+            output_path=out,
+            sim=sim,
+            bus=bus,
+            with_tools=not args.no_tools,
+            log_kind="demo",
+        )
+    except asyncio.CancelledError:  # Ctrl-C: say where the answers so far went, as run does
+        report_interrupted(out)
+        raise
+    finally:
+        if fh is not None:
+            fh.close()
     print(f"demo: done — listen to the answers in {out}")
     return 0
