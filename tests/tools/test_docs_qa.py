@@ -1,0 +1,97 @@
+"""Problems found by trying every documents tool the way a model would on someone's behalf.
+
+Each test calls :class:`DocsTools` (what the MCP tools call) on real files, or starts the real
+command, and failed before its fix.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from voicedesk.tools.docs_server import DocsTools, describe_changes, diff_opcodes
+from voicedesk.tools.workspace import Workspace
+
+
+@pytest.fixture
+def tools(tmp_path: Path) -> DocsTools:
+    root = tmp_path / "ws"
+    root.mkdir()
+    return DocsTools(Workspace(root, tmp_path / "history"))
+
+
+def long_markdown(sections: int) -> str:
+    parts = []
+    for s in range(sections):
+        parts.append(f"## Part {s}\n\nThe budget of part {s}.\n\n")
+        parts += [f"Filler paragraph {s}.{k} about nothing much.\n\n" for k in range(9)]
+    return "".join(parts)
+
+
+def test_undo_and_compare_of_a_change_spread_over_a_long_document_are_quick(
+    tools: DocsTools,
+) -> None:
+    # difflib's SequenceMatcher is quadratic when changes are spread out: describing this
+    # undo took minutes, long after the person gave up waiting.
+    (tools.ws.root / "long.md").write_text(long_markdown(3_000), encoding="utf-8")
+    tools.read_document("long.md")
+    assert "3000 occurrences" in tools.edit_document(
+        "long.md", "find_replace", find="budget", replace_with="money"
+    )
+    start = time.monotonic()
+    compared = tools.compare_documents("long.md")
+    undone = tools.undo("long.md")
+    assert time.monotonic() - start < 10
+    assert compared.startswith("Compared long.md (1 edit ago) with long.md (now): 3000 paragraphs")
+    assert compared.splitlines()[-1].endswith("more diff lines)")
+    assert undone.startswith("Undid the last change to long.md: 3000 paragraphs changed.")
+
+
+def test_fast_diff_still_turns_one_list_into_the_other() -> None:
+    rng = random.Random(7)
+    for _ in range(20):
+        old = [f"line {rng.randrange(3_000)}" for _ in range(2_500)]
+        new = list(old)
+        for _ in range(200):
+            at = rng.randrange(len(new))
+            if rng.random() < 0.5:
+                new[at] = f"changed {rng.randrange(50)}"
+            elif rng.random() < 0.5:
+                new.insert(at, rng.choice(old))
+            else:
+                del new[at]
+        rebuilt: list[str] = []
+        last = (0, 0)
+        for tag, i1, i2, j1, j2 in diff_opcodes(old, new):
+            assert (i1, j1) == last
+            if tag == "equal":
+                assert old[i1:i2] == new[j1:j2]
+            rebuilt += new[j1:j2]
+            last = (i2, j2)
+        assert rebuilt == new and last == (len(old), len(new))
+    assert describe_changes(["a", "b", "c"], ["x", "y", "c", "d"]) == (
+        "2 paragraphs changed, 1 added"
+    )
+
+
+def test_undoing_the_overwrite_of_a_damaged_word_file_says_it_was_done(tools: DocsTools) -> None:
+    # The undo restored the damaged file, then failed to describe it and reported an error,
+    # so the model would try again and undo one step more.
+    damaged = b"PK\x03\x04 not really a zip"
+    path = tools.ws.root / "broken.docx"
+    path.write_bytes(damaged)
+    tools.create_document("broken.docx", "# Fresh start", overwrite=True, confirmed=True)
+    undone = tools.undo("broken.docx")
+    assert path.read_bytes() == damaged
+    assert undone.startswith(
+        "Undid the last change to broken.docx; it is back to a version that is not a readable "
+        "Word file."
+    )
+    redone = tools.redo("broken.docx")
+    assert redone.startswith(
+        "Redid the change to broken.docx; the version it replaced was not a readable Word file."
+    )
+    assert "Fresh start" in tools.read_document("broken.docx")
