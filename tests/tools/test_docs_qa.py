@@ -6,12 +6,16 @@ command, and failed before its fix.
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import voicedesk
 from voicedesk.tools.docs_server import DocsTools, describe_changes, diff_opcodes
 from voicedesk.tools.workspace import Workspace
 
@@ -95,3 +99,35 @@ def test_undoing_the_overwrite_of_a_damaged_word_file_says_it_was_done(tools: Do
         "Redid the change to broken.docx; the version it replaced was not a readable Word file."
     )
     assert "Fresh start" in tools.read_document("broken.docx")
+
+
+def run_docs_server(*args: str) -> subprocess.CompletedProcess[str]:
+    package_root = str(Path(voicedesk.__file__).resolve().parents[1])
+    return subprocess.run(
+        [sys.executable, "-m", "voicedesk", "docs-server", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,  # a server that starts ends at once: its client is gone
+        env={**os.environ, "PYTHONPATH": package_root},
+    )
+
+
+def test_a_history_folder_that_cannot_be_used_is_refused_at_start(tmp_path: Path) -> None:
+    # It used to start fine, and the person's first edit then failed.
+    root = tmp_path / "ws"
+    root.mkdir()
+    (tmp_path / "notes.txt").write_text("not a folder", encoding="utf-8")
+    for history, says in (
+        (tmp_path / "notes.txt", "is a file, not a folder"),
+        (tmp_path / "notes.txt" / "history", "Cannot keep the undo history in"),
+        (root, "it is the workspace folder or holds it"),
+        (tmp_path, "it is the workspace folder or holds it"),
+    ):
+        done = run_docs_server("--root", str(root), "--history", str(history))
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        assert says in done.stderr and "--history" in done.stderr and "Traceback" not in done.stderr
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "not a folder"
+    fine = run_docs_server("--root", str(root), "--history", str(tmp_path / "new" / "history"))
+    assert fine.returncode == 0, fine.stderr
+    assert (tmp_path / "new" / "history").is_dir()

@@ -7,6 +7,8 @@ stdout carries the protocol, so this command prints nothing there: errors go to 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from pathlib import Path
 
 
@@ -72,8 +74,38 @@ def run(args: argparse.Namespace) -> int:
     from voicedesk.tools.docs_server import DEFAULT_MAX_MB, main
 
     max_mb = getattr(args, "max_size", None) or DEFAULT_MAX_MB
-    main(workspace_root(args), getattr(args, "history", None), parse_slow(args.slow), max_mb)
+    root = workspace_root(args)
+    main(root, history_folder(getattr(args, "history", None), root), parse_slow(args.slow), max_mb)
     return 0
+
+
+def history_folder(history: Path | None, root: Path) -> Path | None:
+    """--history, checked now: a file or an unwritable place named there would otherwise
+    start fine and fail the first edit, with the person waiting for it."""
+    from voicedesk.errors import UserError
+
+    if history is None:
+        return None
+    history = Path(history).expanduser()
+    real, real_root = Path(os.path.realpath(history)), Path(os.path.realpath(root))
+    instead = "pass a folder you can write to with --history DIR, or leave --history out"
+    if real == real_root or real_root.is_relative_to(real):
+        raise UserError(
+            f"The undo history cannot go in {history}: it is the workspace folder or holds it",
+            "pass a folder outside the workspace with --history DIR, or leave --history out "
+            "to keep it beside the workspace",
+        )
+    if history.exists() and not history.is_dir():
+        raise UserError(f"--history {history} is a file, not a folder", instead)
+    try:
+        history.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=history):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"Cannot keep the undo history in {history}: {exc.strerror or exc}", instead
+        ) from None
+    return history
 
 
 def parse_slow(items: list[str]) -> dict[str, float]:
