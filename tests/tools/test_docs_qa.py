@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from pypdf import PdfWriter
 
 import voicedesk
 from voicedesk.tools.docs_server import DocsTools, describe_changes, diff_opcodes
+from voicedesk.tools.formats import FormatError
 from voicedesk.tools.workspace import Workspace
 
 
@@ -131,3 +133,27 @@ def test_a_history_folder_that_cannot_be_used_is_refused_at_start(tmp_path: Path
     fine = run_docs_server("--root", str(root), "--history", str(tmp_path / "new" / "history"))
     assert fine.returncode == 0, fine.stderr
     assert (tmp_path / "new" / "history").is_dir()
+
+
+def test_a_scanned_pdf_is_not_called_empty(tools: DocsTools) -> None:
+    # Pages without a text layer read as "scan.pdf is empty", which the person knows is wrong.
+    writer = PdfWriter()
+    writer.add_blank_page(612, 792)
+    writer.add_blank_page(612, 792)
+    writer.write(tools.ws.root / "scan.pdf")
+    for tool in (tools.read_document, tools.outline, tools.count):
+        with pytest.raises(FormatError, match=r"scan\.pdf: It has 2 pages but no text") as err:
+            tool("scan.pdf")
+        assert "probably scanned" in str(err.value) and "OCR" in str(err.value)
+    assert "(Could not read scan.pdf.)" in tools.search("anything")
+
+
+def test_a_password_protected_word_file_says_so(tools: DocsTools) -> None:
+    # Word keeps a password-protected .docx in an OLE container, like an old .doc; it read as
+    # "not a valid Word .docx document (File is not a zip file)".
+    locked = bytes.fromhex("D0CF11E0A1B11AE1") + bytes(504)
+    (tools.ws.root / "locked.docx").write_bytes(locked)
+    with pytest.raises(FormatError, match=r"password-protected, or an old Word \.doc") as err:
+        tools.read_document("locked.docx")
+    assert "save it as a .docx without a password" in str(err.value)
+    assert (tools.ws.root / "locked.docx").read_bytes() == locked

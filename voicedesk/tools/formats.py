@@ -537,6 +537,9 @@ def _docx_level(paragraph: Any) -> int:
     return 1 if name.lower() == "title" else 0
 
 
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def _open_docx(data: bytes) -> Any:
     import docx
     from docx.opc.constants import CONTENT_TYPE as CT
@@ -547,6 +550,13 @@ def _open_docx(data: bytes) -> Any:
     # choosing a part's class), a removal can name the notes it takes and drop their text.
     for content_type in (CT.WML_FOOTNOTES, CT.WML_ENDNOTES):
         PartFactory.part_type_for.setdefault(content_type, XmlPart)
+    if data.startswith(_OLE_MAGIC):
+        # Word saves a password-protected .docx, and every old .doc, as an OLE container.
+        raise FormatError(
+            "The file is password-protected, or an old Word .doc file renamed to .docx, so I "
+            "cannot open it. Ask the person to open it in Word and save it as a .docx without "
+            "a password."
+        )
     try:
         return docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
@@ -1510,6 +1520,15 @@ def parse_pdf(data: bytes) -> list[Block]:
         blocks: list[Block] = []
         for page in reader.pages:
             blocks.extend(Block(text) for text in _pdf_paragraphs(page.extract_text() or ""))
+        if not blocks and len(reader.pages):
+            # "is empty" would be wrong: its pages are most likely pictures of text.
+            pages = len(reader.pages)
+            raise FormatError(
+                f"It has {pages} page{'s' if pages != 1 else ''} but no text I can read: it is "
+                f"probably scanned, and I cannot read the words in pictures. A copy with a "
+                f"text layer (run it through OCR, or export it again from the original) would "
+                f"work."
+            )
     except FormatError:
         raise
     except (PyPdfError, ValueError, KeyError, OSError, TypeError) as exc:
