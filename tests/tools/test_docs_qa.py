@@ -157,3 +157,23 @@ def test_a_password_protected_word_file_says_so(tools: DocsTools) -> None:
         tools.read_document("locked.docx")
     assert "save it as a .docx without a password" in str(err.value)
     assert (tools.ws.root / "locked.docx").read_bytes() == locked
+
+
+def test_an_edit_that_changes_a_legacy_encoding_says_so(tools: DocsTools) -> None:
+    # A Windows-1252 file given a letter it cannot hold was silently rewritten as UTF-8, so
+    # the person's old editor showed "cafÃ©" where it had shown "café".
+    path = tools.ws.root / "old.txt"
+    original = "café crème\r\n\r\nsecond\r\n".encode("cp1252")
+    path.write_bytes(original)
+    tools.read_document("old.txt")
+    kept = tools.edit_document("old.txt", "find_replace", find="second", replace_with="deux")
+    assert "encoding" not in kept
+    assert path.read_bytes() == "café crème\r\n\r\ndeux\r\n".encode("cp1252")
+    changed = tools.edit_document("old.txt", "find_replace", find="deux", replace_with="Łódź")
+    assert path.read_bytes() == "café crème\r\n\r\nŁódź\r\n".encode()
+    assert "older Windows-1252 encoding, which cannot hold “Ł”, “ź”, so I saved it as UTF-8" in (
+        changed
+    )
+    tools.undo("old.txt")
+    tools.undo("old.txt")
+    assert path.read_bytes() == original

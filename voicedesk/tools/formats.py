@@ -499,6 +499,17 @@ def _splice_text(doc: Document) -> str:
     return lead + "".join(pieces) + tail
 
 
+_ENCODING_NAMES = {"cp1252": "Windows-1252"}
+
+
+def _encodable(ch: str, encoding: str) -> bool:
+    try:
+        ch.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _encode_text(doc: Document) -> bytes:
     if doc.text is not None:
         body = _splice_text(doc)
@@ -517,7 +528,16 @@ def _encode_text(doc: Document) -> bytes:
         try:
             return body.encode(doc.encoding)
         except UnicodeEncodeError:
-            pass  # new text the legacy encoding cannot hold; UTF-8 holds everything
+            # New text the legacy encoding cannot hold; UTF-8 holds everything, but the
+            # program the person opens it with may keep reading it the old way.
+            missing = sorted({ch for ch in body if not _encodable(ch, doc.encoding)})
+            shown = ", ".join(f"“{ch}”" for ch in missing[:5])
+            name = _ENCODING_NAMES.get(doc.encoding, doc.encoding)
+            doc.notes.append(
+                f"The document was saved in the older {name} encoding, which "
+                f"cannot hold {shown}, so I saved it as UTF-8: an old program may now show "
+                f"its accented letters wrongly. Undo puts back the old file."
+            )
     return (b"\xef\xbb\xbf" if doc.bom else b"") + body.encode("utf-8")
 
 
