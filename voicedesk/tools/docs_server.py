@@ -22,7 +22,6 @@ a hint on how to ask for the rest.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import difflib
 import fnmatch
@@ -33,7 +32,6 @@ import re
 import threading
 import time
 import unicodedata
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -102,144 +100,56 @@ def _quote(text: str, limit: int = 80) -> str:
 _SMALL_DIFF = 2_000  # lines SequenceMatcher may compare at once; it is quadratic beyond
 
 
-def _unique_anchors(
-    a: list[str], b: list[str], alo: int, ahi: int, blo: int, bhi: int
-) -> list[tuple[int, int]]:
-    """Pairs (i, j) of lines found exactly once in a[alo:ahi] and in b[blo:bhi], the longest
-    run of them in the same order on both sides (the anchors of a patience diff)."""
-    count_a = Counter(a[alo:ahi])
-    count_b = Counter(b[blo:bhi])
-    where_b = {b[j]: j for j in range(blo, bhi) if count_b[b[j]] == 1}
-    pairs = [(i, where_b[a[i]]) for i in range(alo, ahi) if count_a[a[i]] == 1 and a[i] in where_b]
-    tails: list[int] = []  # for each run length, the pair ending the run with the lowest j
-    tail_js: list[int] = []
-    back = [-1] * len(pairs)
-    for k, (_, j) in enumerate(pairs):
-        pos = bisect.bisect_left(tail_js, j)
-        if pos:
-            back[k] = tails[pos - 1]
-        if pos == len(tails):
-            tails.append(k)
-            tail_js.append(j)
-        else:
-            tails[pos] = k
-            tail_js[pos] = j
-    run: list[tuple[int, int]] = []
-    k = tails[-1] if tails else -1
-    while k >= 0:
-        run.append(pairs[k])
-        k = back[k]
-    return run[::-1]
+def _matcher(old: list[str], new: list[str]) -> difflib.SequenceMatcher:
+    """The matcher for two versions' paragraphs.
 
+    difflib's is quadratic when changes are spread out: describing a find_replace that
+    touched 6,000 paragraphs of a 4 MB file took two minutes, on every undo. Beyond a few
+    thousand paragraphs patiencediff's (the same interface: lines found once on both sides
+    anchor the rest) takes a fraction of a second; below, difflib's results stay as they
+    were.
+    """
+    if len(old) + len(new) <= _SMALL_DIFF:
+        return difflib.SequenceMatcher(None, old, new, autojunk=False)
+    from patiencediff import PatienceSequenceMatcher
 
-def _match(
-    a: list[str],
-    b: list[str],
-    span: tuple[int, int, int, int],
-    out: list[tuple[int, int, int]],
-    anchors: bool = True,
-) -> None:
-    """Append to ``out`` the runs (i, j, length) of equal lines of a[alo:ahi] and b[blo:bhi]."""
-    alo, ahi, blo, bhi = span
-    if (ahi - alo) + (bhi - blo) <= _SMALL_DIFF:  # what SequenceMatcher would say, exactly
-        matcher = difflib.SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
-        out.extend((alo + i, blo + j, n) for i, j, n in matcher.get_matching_blocks() if n)
-        return
-    start = alo, blo
-    while alo < ahi and blo < bhi and a[alo] == b[blo]:
-        alo, blo = alo + 1, blo + 1
-    if alo > start[0]:
-        out.append((start[0], start[1], alo - start[0]))
-    same = 0
-    while alo < ahi - same and blo < bhi - same and a[ahi - 1 - same] == b[bhi - 1 - same]:
-        same += 1
-    ahi, bhi = ahi - same, bhi - same
-    if alo < ahi and blo < bhi:
-        if (ahi - alo) + (bhi - blo) <= _SMALL_DIFF:
-            matcher = difflib.SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
-            out.extend((alo + i, blo + j, n) for i, j, n in matcher.get_matching_blocks() if n)
-        elif anchors:
-            pa, pb = alo, blo
-            for i, j in _unique_anchors(a, b, alo, ahi, blo, bhi):
-                _match(a, b, (pa, i, pb, j), out, anchors=False)
-                out.append((i, j, 1))
-                pa, pb = i + 1, j + 1
-            _match(a, b, (pa, ahi, pb, bhi), out, anchors=False)
-        # else: a long stretch without lines to anchor on counts as replaced as a whole
-    if same:
-        out.append((ahi, bhi, same))
+    return PatienceSequenceMatcher(None, old, new)
 
 
 def diff_opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int]]:
-    """SequenceMatcher-style opcodes turning ``old`` into ``new``, fast on long documents.
-
-    SequenceMatcher alone is quadratic when changes are spread out: describing a find_replace
-    that touched 6,000 paragraphs of a 4 MB file took two minutes, on every undo. So common
-    ends are cut off first, lines found once on both sides anchor the rest (as in patience
-    diff), and SequenceMatcher compares only the stretches between them.
-    """
-    runs: list[tuple[int, int, int]] = []
-    _match(old, new, (0, len(old), 0, len(new)), runs)
-    ops: list[tuple[str, int, int, int, int]] = []
-    i = j = 0
-    for ai, bj, n in [*runs, (len(old), len(new), 0)]:
-        if i < ai or j < bj:
-            tag = "replace" if i < ai and j < bj else "delete" if i < ai else "insert"
-            ops.append((tag, i, ai, j, bj))
-        if n:
-            if ops and ops[-1][0] == "equal" and ops[-1][2] == ai and ops[-1][4] == bj:
-                ops[-1] = ("equal", ops[-1][1], ai + n, ops[-1][3], bj + n)
-            else:
-                ops.append(("equal", ai, ai + n, bj, bj + n))
-        i, j = ai + n, bj + n
-    return ops
-
-
-class _Opcodes(difflib.SequenceMatcher):
-    """A SequenceMatcher that groups opcodes computed by :func:`diff_opcodes`."""
-
-    def __init__(self, ops: list[tuple[str, int, int, int, int]]) -> None:
-        super().__init__(None, [], [])
-        self._ops = ops
-
-    def get_opcodes(self) -> list[tuple[str, int, int, int, int]]:  # type: ignore[override]
-        return list(self._ops)
-
-
-def _hunk_range(start: int, stop: int) -> str:
-    length = stop - start
-    if length == 1:
-        return str(start + 1)
-    return f"{start + 1 if length else start},{length}"
+    """SequenceMatcher-style opcodes turning ``old`` into ``new``, fast on long documents."""
+    return list(_matcher(old, new).get_opcodes())
 
 
 def unified_diff(
-    old: list[str], new: list[str], old_name: str, new_name: str, ops: list[Any], limit: int
+    old: list[str], new: list[str], old_name: str, new_name: str, limit: int
 ) -> list[str]:
-    """difflib.unified_diff's lines (one line of context) from ``ops``, at most ``limit`` of
-    them, then a line counting the ones left out."""
-    lines = [f"--- {old_name}", f"+++ {new_name}"]
-    total = 2
-    for group in _Opcodes(ops).get_grouped_opcodes(1):
-        hunk = [
-            f"@@ -{_hunk_range(group[0][1], group[-1][2])} "
-            f"+{_hunk_range(group[0][3], group[-1][4])} @@"
-        ]
-        for tag, i1, i2, j1, j2 in group:
-            if tag == "equal":
-                hunk += [" " + line for line in old[i1:i2]]
-                continue
-            if tag in ("replace", "delete"):
-                hunk += ["-" + line for line in old[i1:i2]]
-            if tag in ("replace", "insert"):
-                hunk += ["+" + line for line in new[j1:j2]]
-        total += len(hunk)
-        lines += hunk[: max(0, limit - len(lines))]
-    if total == 2:
-        return []  # no differences, no diff
-    if total > len(lines):
-        lines.append(f"… ({total - len(lines)} more diff lines)")
-    return lines
+    """The unified diff's lines (one line of context), at most ``limit`` of them, then a line
+    counting the ones left out (counted, not kept: a long document's diff can be huge)."""
+    if len(old) + len(new) <= _SMALL_DIFF:
+        lines = difflib.unified_diff(old, new, old_name, new_name, lineterm="", n=1)
+    else:
+        import patiencediff
+
+        lines = patiencediff.unified_diff(
+            old,
+            new,
+            old_name,
+            new_name,
+            lineterm="",
+            n=1,
+            sequencematcher=patiencediff.PatienceSequenceMatcher,
+        )
+    kept: list[str] = []
+    left_out = 0
+    for line in lines:
+        if len(kept) < limit:
+            kept.append(line)
+        else:
+            left_out += 1
+    if left_out:
+        kept.append(f"… ({left_out} more diff lines)")
+    return kept
 
 
 def describe_changes(
@@ -640,7 +550,7 @@ class DocsTools:
         summary = describe_changes(old_lines, new_lines, ops)
         if summary == "no differences":
             return f"{old_name} and {new_name} have the same text."
-        diff = unified_diff(old_lines, new_lines, old_name, new_name, ops, MAX_DIFF_LINES)
+        diff = unified_diff(old_lines, new_lines, old_name, new_name, MAX_DIFF_LINES)
         first = f"Compared {old_name} with {new_name}: {summary}."
         return "\n".join([first, *diff])[: MAX_RESULT_CHARS * 2]
 
