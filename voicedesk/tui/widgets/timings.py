@@ -118,7 +118,7 @@ class Waterfall(Widget):
 
     def set_record(self, record: dict[str, Any]) -> None:
         self.record = record
-        self.refresh()
+        self.refresh(layout=True)  # a tool turn has two more rows: the height must follow
 
     def render(self) -> Content:
         if self.record is None:

@@ -1,0 +1,55 @@
+"""Problems found by a fresh-eyes pass over the TUI, each driven with Textual's pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_tui import (  # shared fixtures and helpers of the TUI tests
+    fake_app,
+    isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    started_fake,
+)
+
+from voicedesk import events as ev
+from voicedesk.tui.widgets.timings import Waterfall
+
+PLAIN_T = {
+    "speech_end": 4.0,
+    "eou_decided": 4.2,
+    "stt_final": 4.15,
+    "llm_request": 4.16,
+    "llm_first_token": 4.7,
+    "tts_request": 4.71,
+    "tts_first_audio": 5.0,
+    "playback_start": 5.01,
+}
+TOOL_T = {
+    **PLAIN_T,
+    "tool_start": 4.75,
+    "tool_done": 5.5,
+    "followup_request": 5.51,
+    "followup_first_token": 5.9,
+    "tts_request": 5.91,
+    "tts_first_audio": 6.2,
+    "playback_start": 6.21,
+}
+
+
+async def test_waterfall_grows_when_a_tool_turn_follows_a_plain_one(tmp_path: Path) -> None:
+    """The demo: turn 1 has no tool, turn 2 does; its v2v row and axis were cut off."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        waterfall = app.query_one(Waterfall)
+        app.bus.publish(ev.TurnMetrics(turn_id=1, record={"turn_id": 1, "t": PLAIN_T}))
+        await pilot.pause()
+        assert waterfall.region.height == len(str(waterfall.render()).splitlines())
+        app.bus.publish(ev.TurnMetrics(turn_id=2, record={"turn_id": 2, "t": TOOL_T}))
+        await pilot.pause()
+        lines = str(waterfall.render()).splitlines()
+        assert len(lines) == 8  # 7 stages and the axis
+        assert waterfall.region.height == len(lines)
+        # and back: a plain turn leaves no blank rows behind
+        app.bus.publish(ev.TurnMetrics(turn_id=3, record={"turn_id": 3, "t": PLAIN_T}))
+        await pilot.pause()
+        assert waterfall.region.height == len(str(waterfall.render()).splitlines())
