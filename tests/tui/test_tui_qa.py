@@ -9,8 +9,11 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     started_fake,
 )
+from textual.containers import VerticalScroll
+from textual.widgets import Input
 
 from voicedesk import events as ev
+from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
 from voicedesk.tui.widgets.timings import Waterfall
 
 PLAIN_T = {
@@ -53,3 +56,55 @@ async def test_waterfall_grows_when_a_tool_turn_follows_a_plain_one(tmp_path: Pa
         app.bus.publish(ev.TurnMetrics(turn_id=3, record={"turn_id": 3, "t": PLAIN_T}))
         await pilot.pause()
         assert waterfall.region.height == len(str(waterfall.render()).splitlines())
+
+
+async def test_dialogs_scroll_with_the_keyboard(tmp_path: Path) -> None:
+    """At 80×24 the help is taller than the screen, and a tool's result is often a whole
+    document: nothing in a dialog had focus, so only a mouse could scroll to the rest."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        help_box = app.screen.query_one("#help", VerticalScroll)
+        assert help_box.max_scroll_y > 0  # the config path and "Esc closes" are below
+        await pilot.press("end")
+        await pilot.pause()
+        assert help_box.scroll_y == help_box.max_scroll_y
+        await pilot.press("escape")
+        await pilot.pause()
+
+        app.bus.publish(
+            ev.ToolCallStarted(turn_id=1, call_id="c1", name="docs__read_document", arguments={})
+        )
+        app.bus.publish(
+            ev.ToolCallFinished(
+                call_id="c1",
+                name="docs__read_document",
+                result_text="\n".join(f"line {i}" for i in range(200)),
+                spoken_summary="",
+                is_error=False,
+                duration_s=0.1,
+            )
+        )
+        await pilot.pause()
+        app.push_screen(ToolDetailScreen(app.tool_pane.calls["c1"]))
+        await pilot.pause()
+        result = app.screen.query_one("#tool-result-scroll", VerticalScroll)
+        assert result.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert result.scroll_y > 0
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is app.conversation  # back where the person was
+
+
+async def test_settings_input_keeps_the_focus(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.focused, Input) and app.focused.id == "settings-input"

@@ -50,6 +50,9 @@ class _Dialog(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
     DEFAULT_CLASSES = "dialog-screen"
+    # The part that scrolls gets the focus, so the arrow keys, PageDown and End reach what a
+    # short terminal cuts off (the app's own AUTO_FOCUS names no widget in a dialog).
+    AUTO_FOCUS = ".dialog"
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
@@ -317,6 +320,8 @@ class DevicesScreen(_Dialog):
 
 class ToolDetailScreen(_Dialog):
     """One tool call in full: arguments and the complete result text."""
+
+    AUTO_FOCUS = "#tool-result-scroll"
 
     def __init__(self, info: ToolCallInfo) -> None:
         super().__init__()
