@@ -10,9 +10,10 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     started_fake,
 )
 from textual.containers import VerticalScroll
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 from voicedesk import events as ev
+from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
 from voicedesk.tui.widgets.timings import Waterfall
 
@@ -108,3 +109,55 @@ async def test_settings_input_keeps_the_focus(tmp_path: Path) -> None:
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.focused, Input) and app.focused.id == "settings-input"
+
+
+def _tool_call(app: VoiceDeskApp, call_id: str, arguments: dict, result: str) -> None:
+    app.bus.publish(
+        ev.ToolCallStarted(
+            turn_id=1, call_id=call_id, name="docs__read_document", arguments=arguments
+        )
+    )
+    app.bus.publish(
+        ev.ToolCallFinished(
+            call_id=call_id,
+            name="docs__read_document",
+            result_text=result,
+            spoken_summary="",
+            is_error=True,
+            duration_s=0.03,
+        )
+    )
+
+
+async def test_tool_pane_tab_then_enter_opens_the_newest_call(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        _tool_call(app, "c1", {"path": "a.md"}, "first")
+        _tool_call(app, "c2", {"path": "b.md"}, "second")
+        await pilot.pause()
+        await pilot.press("tab")  # from the conversation to the tool list
+        await pilot.pause()
+        assert app.focused is app.query_one("#tool-list", OptionList)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ToolDetailScreen)
+        assert app.screen.info.call_id == "c2"
+
+
+async def test_tool_pane_keeps_each_call_to_three_indented_lines(tmp_path: Path) -> None:
+    """Long arguments or an error message wrapped back to the pane's left edge, so the
+    calls ran into each other; the card and the detail dialog have the full text."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        long = "a very long argument value that keeps going and going and going"
+        error = "Error executing tool read_document: There is no document called nope.md."
+        _tool_call(app, "c1", {"path": "nope.md", "extra": long}, error)
+        await pilot.pause()
+        options = app.query_one("#tool-list", OptionList)
+        lines = ["".join(s.text for s in options.render_line(y)) for y in range(4)]
+        assert lines[0].startswith("✗ docs__read_document")
+        assert lines[1].startswith("  path=nope.md") and lines[1].rstrip().endswith("…")
+        assert lines[2].startswith("  Error executing") and lines[2].rstrip().endswith("…")
+        assert not lines[3].strip()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -124,6 +125,13 @@ class ToolPane(Vertical):
             "\n  ",
             detail[:200],
         )
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Tabbing into the list puts the cursor on the newest call, so Enter opens it
+        (with no option highlighted, Enter did nothing until an arrow key was pressed)."""
+        options = self.query_one("#tool-list", OptionList)
+        if event.widget is options and options.highlighted is None and options.option_count:
+            options.highlighted = options.option_count - 1
 
     def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
         message.stop()
