@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     fake_app,
@@ -10,9 +12,11 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     started_fake,
 )
 from textual.containers import VerticalScroll
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, Static
 
 from voicedesk import events as ev
+from voicedesk.config import Settings
+from voicedesk.errors import UserError
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
 from voicedesk.tui.widgets.timings import Waterfall
@@ -161,3 +165,20 @@ async def test_tool_pane_keeps_each_call_to_three_indented_lines(tmp_path: Path)
         assert lines[1].startswith("  path=nope.md") and lines[1].rstrip().endswith("…")
         assert lines[2].startswith("  Error executing") and lines[2].rstrip().endswith("…")
         assert not lines[3].strip()
+
+
+async def test_a_failed_start_takes_back_the_just_talk_hint(tmp_path: Path) -> None:
+    """`run --sim` with no sound card: after the error, the pane still said "Just talk …
+    or press t to type", and every key only answered "No conversation running"."""
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        raise UserError("No microphone was found", "connect a device")
+
+    app = VoiceDeskApp(Settings(), make_session, simulated=True, log_path=tmp_path / "x.log")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await asyncio.wait_for(app.started.wait(), 5)
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        hint = str(app.conversation.query_one("#conversation-hint", Static).render())
+        assert "did not start" in hint and "Just talk" not in hint

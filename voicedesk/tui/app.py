@@ -23,6 +23,7 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
@@ -255,6 +256,14 @@ class VoiceDeskApp(App[int]):
             self.started.set()
 
     async def _abandon_session(self) -> None:
+        # the pane's "just talk … or press t to type" would no longer be true
+        self.conversation.set_hint(
+            Content.styled(
+                "The conversation did not start (the error said why): fix that and start "
+                "voicedesk again. ? shows the log file and the config path; q quits.",
+                "$warning",
+            )
+        )
         session, self.session = self.session, None
         if session is not None:
             with contextlib.suppress(Exception):

@@ -266,6 +266,12 @@ class ConversationPane(VerticalScroll):
             id="conversation-hint",
         )
 
+    def set_hint(self, content: Content) -> None:
+        """Replace the opening hint (while no turn has been shown), e.g. when the
+        conversation could not start and "just talk" would be wrong."""
+        for hint in self.query("#conversation-hint").results(Static):
+            hint.update(content)
+
     def _mount(self, widget: Static) -> None:
         for hint in self.query("#conversation-hint"):
             hint.remove()
