@@ -182,3 +182,23 @@ async def test_a_failed_start_takes_back_the_just_talk_hint(tmp_path: Path) -> N
         await pilot.pause()
         hint = str(app.conversation.query_one("#conversation-hint", Static).render())
         assert "did not start" in hint and "Just talk" not in hint
+
+
+async def test_the_check_over_wav_files_gives_no_microphone_advice(tmp_path: Path) -> None:
+    """`run --input a.wav --output b.wav` (and the demo): c said "speak now", then "Too
+    quiet … speak closer, raise the input volume", and played "two short tones on file.
+    Did you hear them?" into the output file."""
+    from test_audio_check import QUIET_AFTER_REPORTS, announce_devices, audio_app, levels
+
+    app = audio_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = await started_fake(pilot)
+        await announce_devices(pilot, "file", "file", echo_cancellation=False)
+        await pilot.press("c")
+        await levels(pilot, *([-120.0] * QUIET_AFTER_REPORTS))
+        mic = str(app.screen.query_one("#check-mic", Static).render())
+        assert "WAV file" in mic and "speak" not in mic.lower()
+        await pilot.press("p")
+        speaker = str(app.screen.query_one("#check-speaker", Static).render())
+        assert "No sound device to test" in speaker
+        assert session.audio.playback.queued == []  # type: ignore[attr-defined]

@@ -562,8 +562,10 @@ class VoiceDeskApp(App[int]):
             session.set_muted(True)
             self._refresh_mode()
         screen = AudioCheckScreen(
-            play_sound=session.play_check_sound,
+            # a WAV file as the speaker (--output, the demo): no one hears a test sound there
+            play_sound=None if self.output_device == "file" else session.play_check_sound,
             output_device=self.output_device,
+            input_device=self.input_device,
             first_run=first_run,
         )
         self._audio_check = screen

@@ -50,6 +50,10 @@ NO_SIGNAL_HELP = (
     "No level from the microphone yet: the audio has not started. If the conversation "
     "failed to start, the notice says why; d lists the sound devices."
 )
+FILE_INPUT_NOTE = (
+    "The input is a WAV file (--input, or the demo's recording), not a microphone: the "
+    "meter shows the file's level. Start without --input to check a microphone."
+)
 SPEAKER_HELP = (
     "Heard nothing? Check the volume and the output device (d lists them, ctrl+s sets "
     "audio.output_device). With headphones unplugged, the sound goes to the speakers."
@@ -124,11 +128,14 @@ class AudioCheckScreen(ModalScreen[bool]):
         *,
         play_sound: Callable[[], float | None] | None,
         output_device: str | None = None,
+        input_device: str | None = None,
         first_run: bool = False,
     ) -> None:
         super().__init__()
         self.play_sound = play_sound  # returns the sound's length, None = cannot play here
         self.output_device = output_device
+        # "file": a WAV (--input, the demo) stands in for the microphone; nothing to diagnose
+        self.input_is_file = input_device == "file"
         self.first_run = first_run
         self.check = MicCheck()
         self.verdict: Verdict = "waiting"
@@ -182,7 +189,9 @@ class AudioCheckScreen(ModalScreen[bool]):
         widget = self.query_one("#check-mic", Static)
         widget.set_classes(f"check-{self.verdict}")
         text: Content
-        if self.verdict == "heard":
+        if self.input_is_file:
+            text = Content.styled(FILE_INPUT_NOTE, "$foreground-muted")
+        elif self.verdict == "heard":
             text = Content.assemble(
                 ("✓ Heard you", "bold $success"),
                 f" (loudest {self.check.peak_dbfs:.0f} dBFS). The microphone works.",
