@@ -202,3 +202,21 @@ async def test_the_check_over_wav_files_gives_no_microphone_advice(tmp_path: Pat
         speaker = str(app.screen.query_one("#check-speaker", Static).render())
         assert "No sound device to test" in speaker
         assert session.audio.playback.queued == []  # type: ignore[attr-defined]
+
+
+async def test_help_over_the_setup_screen_lists_only_keys_that_work_there(
+    tmp_path: Path,
+) -> None:
+    async def make_session(bus: ev.EventBus) -> Any:
+        raise AssertionError("no session without keys")
+
+    app = VoiceDeskApp(Settings(), make_session, config_path=tmp_path / "c.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = str(app.screen.query_one("#help-keys", Static).render())
+        assert "settings" in keys and "quit" in keys and "sound devices" in keys
+        assert "push-to-talk" not in keys and "hands-free" not in keys and "mute" not in keys
+        assert not app.screen.query("#help-talk-mode")

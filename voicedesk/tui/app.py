@@ -529,7 +529,10 @@ class VoiceDeskApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(
             HelpScreen(
-                log_path=self.log_path, config_path=self.config_path, talk_mode=self.talk_mode
+                log_path=self.log_path,
+                config_path=self.config_path,
+                talk_mode=self.talk_mode,
+                conversation=not self.in_setup,
             )
         )
 

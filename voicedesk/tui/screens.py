@@ -43,6 +43,8 @@ KEY_HELP: list[tuple[str, str]] = [
     ("?", "this help"),
     ("q", "quit"),
 ]
+# the keys of app.SESSION_ACTIONS, which do nothing without a conversation
+CONVERSATION_KEYS = frozenset({"space", "h", "m", "i / esc", "t", "c"})
 
 
 class _Dialog(ModalScreen[None]):
@@ -65,12 +67,20 @@ class HelpScreen(_Dialog):
     ]
 
     def __init__(
-        self, *, log_path: Path | None, config_path: Path | None, talk_mode: str = "toggle"
+        self,
+        *,
+        log_path: Path | None,
+        config_path: Path | None,
+        talk_mode: str = "toggle",
+        conversation: bool = True,
     ) -> None:
+        """``conversation=False``: the setup screen, where the keys that drive a
+        conversation do nothing; they are left out rather than listed."""
         super().__init__()
         self.log_path = log_path
         self.config_path = config_path
         self.talk_mode = talk_mode if talk_mode in TALK_KEY_HELP else "toggle"
+        self.conversation = conversation
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help") as box:
@@ -78,15 +88,17 @@ class HelpScreen(_Dialog):
             rows = [
                 (key, TALK_KEY_HELP[self.talk_mode] if key == "space" else text)
                 for key, text in KEY_HELP
+                if self.conversation or key not in CONVERSATION_KEYS
             ]
             table = Content("\n").join(
                 Content.assemble((key.rjust(8), "bold $accent"), "  ", text) for key, text in rows
             )
             yield Static(table, id="help-keys")
-            yield Static(
-                Content.styled(TALK_MODE_NOTE[self.talk_mode], "$foreground-muted"),
-                id="help-talk-mode",
-            )
+            if self.conversation:
+                yield Static(
+                    Content.styled(TALK_MODE_NOTE[self.talk_mode], "$foreground-muted"),
+                    id="help-talk-mode",
+                )
             yield Static(
                 Content.assemble(
                     ("\nLog file: ", "bold"),
