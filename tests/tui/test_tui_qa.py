@@ -220,3 +220,21 @@ async def test_help_over_the_setup_screen_lists_only_keys_that_work_there(
         assert "settings" in keys and "quit" in keys and "sound devices" in keys
         assert "push-to-talk" not in keys and "hands-free" not in keys and "mute" not in keys
         assert not app.screen.query("#help-talk-mode")
+
+
+async def test_palette_over_the_setup_screen_offers_no_conversation_commands(
+    tmp_path: Path,
+) -> None:
+    """The footer and help already hide them there; the palette still offered Push-to-talk,
+    Mute, Type a message … each answering only "No conversation running"."""
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        raise AssertionError("no session without keys")
+
+    app = VoiceDeskApp(Settings(), make_session, config_path=tmp_path / "c.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        titles = {cmd.title for cmd in app.get_system_commands(app.screen)}
+        assert {"Settings", "Sound devices", "Help"} <= titles
+        assert not titles & {"Push-to-talk", "Mute / unmute", "Type a message", "Interrupt"}
+        assert "Microphone and speaker check" not in titles

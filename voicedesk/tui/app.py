@@ -662,6 +662,18 @@ class VoiceDeskApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if not self.in_setup:  # no conversation: these would only say "No conversation"
+            yield from self._conversation_commands()
+        yield SystemCommand("Settings", "Edit the config file (ctrl+s)", self.action_settings)
+        yield SystemCommand(
+            "Sound devices", "List microphones and speakers (d)", self.action_devices
+        )
+        yield SystemCommand(
+            "Context and summary", "Prompt size and the running summary (s)", self.action_context
+        )
+        yield SystemCommand("Help", "Keys, log file and config path (?)", self.action_help)
+
+    def _conversation_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand(
             "Push-to-talk", "Open the mic, run again to send (space)", self.action_ptt
         )
@@ -673,19 +685,11 @@ class VoiceDeskApp(App[int]):
             "Interrupt", "Stop the answer being spoken (i, esc)", self.action_interrupt
         )
         yield SystemCommand("Type a message", "Send a typed turn (t)", self.action_type)
-        yield SystemCommand("Settings", "Edit the config file (ctrl+s)", self.action_settings)
-        yield SystemCommand(
-            "Sound devices", "List microphones and speakers (d)", self.action_devices
-        )
-        yield SystemCommand(
-            "Context and summary", "Prompt size and the running summary (s)", self.action_context
-        )
         yield SystemCommand(
             "Microphone and speaker check",
             "Live input level, silent-mic check, test sound (c)",
             self.action_audio_check,
         )
-        yield SystemCommand("Help", "Keys, log file and config path (?)", self.action_help)
 
     def get_key_display(self, binding: Binding) -> str:
         if binding.key == "question_mark":
