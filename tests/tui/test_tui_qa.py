@@ -238,3 +238,23 @@ async def test_palette_over_the_setup_screen_offers_no_conversation_commands(
         assert {"Settings", "Sound devices", "Help"} <= titles
         assert not titles & {"Push-to-talk", "Mute / unmute", "Type a message", "Interrupt"}
         assert "Microphone and speaker check" not in titles
+
+
+def test_settings_keep_a_quote_that_ends_or_starts_the_value(tmp_path: Path) -> None:
+    """ctrl+s, `llm.system_prompt = Say "hi"` was saved as `Say "hi` (every quote at either
+    end was stripped); a pair of quotes around the whole value still goes."""
+    import tomllib
+
+    from voicedesk.tui.config_edit import apply_pair
+
+    config = tmp_path / "config.toml"
+    saved = {
+        'llm.system_prompt = Say "hi"': 'Say "hi"',
+        "llm.system_prompt = 'Tis the season": "'Tis the season",
+        'llm.system_prompt = "Be brief"': "Be brief",
+        "llm.model = gpt-4o-mini": "gpt-4o-mini",
+    }
+    for line, value in saved.items():
+        key, _ = apply_pair(config, line)
+        section, name = key.split(".")
+        assert tomllib.loads(config.read_text(encoding="utf-8"))[section][name] == value, line

@@ -57,7 +57,10 @@ def parse_pair(line: str) -> tuple[str, Any]:
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
-        value = raw.strip("\"'")
+        # a bare word, or a quoted one TOML refuses: only a pair of quotes around the whole
+        # value goes (a quote that ends or starts the text, as in: Say "hi", is kept)
+        quoted = len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'"
+        value = raw[1:-1] if quoted else raw
     return key, value
 
 
