@@ -9,6 +9,7 @@ from typing import Any
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     fake_app,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
     started_fake,
 )
 from textual.containers import VerticalScroll
@@ -238,6 +239,44 @@ async def test_palette_over_the_setup_screen_offers_no_conversation_commands(
         assert {"Settings", "Sound devices", "Help"} <= titles
         assert not titles & {"Push-to-talk", "Mute / unmute", "Type a message", "Interrupt"}
         assert "Microphone and speaker check" not in titles
+
+
+async def test_a_failed_answer_does_not_leave_the_status_on_thinking(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`run --sim --sim-fault llm:500:6`, type a message: the notice said "No answer for
+    turn 1", and the status bar said "◌ thinking" until the person spoke again."""
+    from test_tui import status_text, wait_until
+
+    from voicedesk.engine.builder import build_session, settings_for_sim
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    async with SimServer(SimScript(turns=[]), SimLatency(ttft_s=0.05, ttfb_s=0.05)) as sim:
+        sim.inject("llm", "500", 6)
+        settings = Settings()
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return build_session(
+                settings_for_sim(settings, sim.base_url),
+                input_path=silence_wav,
+                bus=bus,
+                with_tools=False,
+                log_path=tmp_path / "session.jsonl",
+            )
+
+        app = VoiceDeskApp(settings, make_session, simulated=True, config_path=tmp_path / "c")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await asyncio.wait_for(app.started.wait(), 15)
+            assert app.session is not None
+            await app.session.send_text("hello there")
+            await wait_until(
+                pilot, lambda: any("No answer" in n.message for n in app._notifications)
+            )
+            await wait_until(pilot, lambda: app.session.state == "listening", timeout=5)
+            assert "listening" in status_text(app) and "thinking" not in status_text(app)
+            await pilot.press("q")
 
 
 def test_settings_keep_a_quote_that_ends_or_starts_the_value(tmp_path: Path) -> None:

@@ -772,6 +772,9 @@ class Session:
             if heard:
                 turn.record.mark("playback_end", self.now_s(), overwrite=True)
         self._finish_turn(turn, heard=heard, interrupted=False, reply=reply, failed=True)
+        if self._turn is None and self._reply is None and self._playing is None:
+            # nothing is coming for this turn: not "thinking" until the person speaks again
+            self._set_state("muted" if self.muted else "listening")
         await self._speak_error_line()
 
     async def _speak_error_line(self) -> None:
