@@ -410,3 +410,28 @@ async def test_reply_times_the_tool_wait_and_the_followup_round() -> None:
     d = record.to_json()
     assert 0.25 < d["tool_wait"] < 0.5 and 0 < d["followup_ttft"] < 0.2
     assert d["ttft"] < 0.2  # still the first round's
+
+
+def _spoken(deltas: list[str]) -> str:
+    from voicedesk.engine.speakable import SpeakableText
+
+    speakable = SpeakableText()
+    return "".join(speakable.feed(d) for d in deltas) + speakable.flush()
+
+
+@pytest.mark.parametrize(
+    ("deltas", "said"),
+    [
+        (["**Budget** is `ready`."], "Budget is ready."),
+        (["## Summary\n", "> quoted\n", "Done."], " Summary\n quoted\nDone."),
+        (["_really_ sure"], "really sure"),
+        (["I opened q3", "_", "budget.md"], "I opened q3_budget.md"),
+        (["snake", "_case and ", "__init__"], "snake_case and init"),
+        (["C#", " and x > 3"], "C# and x > 3"),
+        (["ends with a mark_"], "ends with a mark"),
+    ],
+)
+def test_markdown_marks_are_dropped_but_not_the_words_they_belong_to(
+    deltas: list[str], said: str
+) -> None:
+    assert _spoken(deltas) == said

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
@@ -23,6 +22,7 @@ import numpy as np
 from voicedesk import events as ev
 from voicedesk.engine.heard import heard_prefix
 from voicedesk.engine.metrics import REPLY_STAGES, TurnRecord
+from voicedesk.engine.speakable import SpeakableText
 from voicedesk.errors import ContextTooLongError, ProviderError
 from voicedesk.providers.base import (
     ChatRequest,
@@ -42,7 +42,6 @@ _SILENCE_LEVEL = 300  # int16 peak below which a sample counts as silence (â‰ˆ â
 _MAX_TRIM_S = 0.5
 _FIRST_AUDIO_TIMEOUT_S = 5.0  # after the first text was sent
 _STALL_TIMEOUT_S = 8.0  # between chunks
-_MARKDOWN = re.compile(r"[*_`#>]+")
 
 
 class Playback(Protocol):
@@ -60,11 +59,6 @@ Shrinker = Callable[[ChatRequest, ContextTooLongError, list[dict[str, Any]]], li
 HOLDING_LINE = (
     " I'm working on that; it will take a moment. You can ask me something else meanwhile."
 )
-
-
-def speakable(text: str) -> str:
-    """Drop markdown emphasis/heading marks a model may still emit; TTS would read them."""
-    return _MARKDOWN.sub("", text)
 
 
 class Reply:
@@ -323,13 +317,14 @@ class Reply:
         t_first: float | None = None  # the token rate counts from the first token
         first = True
         calls: list[ToolCall] = []
+        speakable = SpeakableText()
         async for item in self.llm.stream(request):
             if isinstance(item, TextDelta):
                 if first:
                     first = False
                     t_first = time.perf_counter()
                     self._mark_first_token(first_stage)
-                text = speakable(item.text)
+                text = speakable.feed(item.text)
                 if not text:
                     continue
                 await self._say(text, stream_task)
@@ -344,6 +339,8 @@ class Reply:
                 self.record.completion_tokens = item.completion_tokens
             elif isinstance(item, Finished):
                 pass
+        if tail := speakable.flush():
+            await self._say(tail, stream_task)
         self._mark("llm_done", overwrite=True)
         # tokens after the first, over the time since it: the time to the first token is
         # TTFT's, not the generation speed's
