@@ -87,14 +87,14 @@ async def sim() -> AsyncIterator[SimServer]:
         yield server
 
 
-@pytest.fixture
-def real_app(sim: SimServer, silence_wav: Path, tmp_path: Path) -> VoiceDeskApp:
-    """The app with a factory that builds a real engine session on the simulated cloud."""
+def sim_app(base_url: str, silence_wav: Path, tmp_path: Path) -> VoiceDeskApp:
+    """The app with a factory that builds a real engine session on the simulated cloud at
+    ``base_url``, hearing ``silence_wav``."""
     settings = Settings()
 
     async def make_session(bus: ev.EventBus) -> Any:
         return build_session(
-            settings_for_sim(settings, sim.base_url),
+            settings_for_sim(settings, base_url),
             input_path=silence_wav,
             bus=bus,
             with_tools=False,
@@ -108,6 +108,12 @@ def real_app(sim: SimServer, silence_wav: Path, tmp_path: Path) -> VoiceDeskApp:
         log_path=tmp_path / "tui.log",
         config_path=tmp_path / "config.toml",
     )
+
+
+@pytest.fixture
+def real_app(sim: SimServer, silence_wav: Path, tmp_path: Path) -> VoiceDeskApp:
+    """The app on a real engine session on the simulated cloud."""
+    return sim_app(sim.base_url, silence_wav, tmp_path)
 
 
 class FakeSession:

@@ -247,26 +247,14 @@ async def test_a_failed_answer_does_not_leave_the_status_on_thinking(
 ) -> None:
     """`run --sim --sim-fault llm:500:6`, type a message: the notice said "No answer for
     turn 1", and the status bar said "◌ thinking" until the person spoke again."""
-    from test_tui import status_text, wait_until
+    from test_tui import sim_app, status_text, wait_until
 
-    from voicedesk.engine.builder import build_session, settings_for_sim
     from voicedesk.sim.script import SimScript
     from voicedesk.sim.server import SimLatency, SimServer
 
     async with SimServer(SimScript(turns=[]), SimLatency(ttft_s=0.05, ttfb_s=0.05)) as sim:
         sim.inject("llm", "500", 6)
-        settings = Settings()
-
-        async def make_session(bus: ev.EventBus) -> Any:
-            return build_session(
-                settings_for_sim(settings, sim.base_url),
-                input_path=silence_wav,
-                bus=bus,
-                with_tools=False,
-                log_path=tmp_path / "session.jsonl",
-            )
-
-        app = VoiceDeskApp(settings, make_session, simulated=True, config_path=tmp_path / "c")
+        app = sim_app(sim.base_url, silence_wav, tmp_path)
         async with app.run_test(size=(100, 30)) as pilot:
             await asyncio.wait_for(app.started.wait(), 15)
             assert app.session is not None
