@@ -42,9 +42,14 @@ class InputLevel(Event):
     zero_input: bool = False
 
 
+NO_DEVICE = "none"
+
+
 @dataclass(frozen=True, kw_only=True)
 class AudioInfo(Event):
-    """Which devices are in use and whether echo cancellation runs (published at start)."""
+    """Which devices are in use and whether echo cancellation runs (published at start).
+
+    ``NO_DEVICE`` for a device the machine does not have (typing only, or answers unheard)."""
 
     input_device: str
     output_device: str

@@ -5,11 +5,17 @@ playback block from the :class:`PlaybackBuffer` (so a stop or pause is heard at 
 block), and hands the capture block to the loop with ``call_soon_threadsafe`` — it never
 waits for the loop. Level metering and the all-zero-microphone check happen here, cheaply,
 so the UI gets a live meter without touching the audio thread.
+
+Where typing is another way in (the TUI), a machine without a microphone still gets a
+conversation (``typing_fallback``): a speaker alone is opened by the device backend, and
+with no usable sound devices at all (no PortAudio, none found, none that opens) the
+:class:`NoDeviceDuplex` keeps the engine's clock. A notice says why and what still works.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +26,9 @@ from voicedesk import events as ev
 from voicedesk.audio.base import DuplexBackend
 from voicedesk.audio.playback import Mark, PlaybackBuffer
 from voicedesk.config import Settings
-from voicedesk.errors import UserError
+from voicedesk.errors import AudioUnavailableError, UserError
+
+log = logging.getLogger(__name__)
 
 BlockCallback = Callable[[np.ndarray, int, list[Mark]], None]
 _LEVEL_EVERY_S = 0.05
@@ -36,8 +44,11 @@ class AudioIO:
         capture_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         echo_mode: str = "off",
         noise_suppression: bool = True,
+        typing_fallback: bool = False,
     ) -> None:
         self.backend = backend
+        self.typing_fallback = typing_fallback
+        self.microphone = True  # until start() finds there is none (typing_fallback only)
         self.playback = PlaybackBuffer()
         self.bus = bus
         self.capture_filter = capture_filter  # e.g. echo cancellation: (mic, played) -> clean
@@ -72,8 +83,10 @@ class AudioIO:
         bus: ev.EventBus | None = None,
         tail_s: float | None = None,
         file_latency_s: tuple[float, float] = (0.0, 0.0),
+        typing_fallback: bool = False,
     ) -> AudioIO:
-        """``file_latency_s``: the (input, output) latency a WAV run simulates (``FileDuplex``)."""
+        """``file_latency_s``: the (input, output) latency a WAV run simulates (``FileDuplex``).
+        ``typing_fallback``: no microphone is not an error (see the module docstring)."""
         block_ms = settings.audio.block_ms
         if input is not None:
             from voicedesk.audio.file_backend import FileDuplex
@@ -101,6 +114,7 @@ class AudioIO:
                 output_device=settings.audio.output_device,
                 block_ms=block_ms,
                 zero_input_timeout_s=settings.audio.zero_input_timeout_s,
+                require_microphone=not typing_fallback,
             )
         zero_check = None if input is not None else settings.audio.zero_input_timeout_s
         # WAV files have no acoustic path from speaker to microphone: nothing to cancel.
@@ -111,12 +125,13 @@ class AudioIO:
             zero_input_timeout_s=zero_check,
             echo_mode=echo_mode,
             noise_suppression=settings.echo.noise_suppression,
+            typing_fallback=typing_fallback and input is None,
         )
 
     def start(self, loop: asyncio.AbstractEventLoop, callback: BlockCallback) -> None:
         self._loop = loop
         self._callback = callback
-        self.backend.start(self._process)
+        self._start_backend()
         self.echo_possible = self._speaker_reaches_mic()  # device names are known once started
         if self.capture_filter is None and self._wants_aec():
             from voicedesk.audio.aec import EchoCanceller
@@ -131,21 +146,63 @@ class AudioIO:
             backend = self.backend
             self.bus.publish(
                 ev.AudioInfo(
-                    input_device=str(getattr(backend, "input_name", None) or backend.name),
+                    input_device=(
+                        str(getattr(backend, "input_name", None) or backend.name)
+                        if self.microphone
+                        else ev.NO_DEVICE
+                    ),
                     output_device=str(getattr(backend, "output_name", None) or backend.name),
                     echo_cancellation=self.echo_cancellation,
                 )
             )
 
+    def _start_backend(self) -> None:
+        """Start the backend; without a microphone (``typing_fallback``), go on with what
+        there is and say so, where a voice-only session would stop with the error."""
+        try:
+            self.backend.start(self._process)
+        except AudioUnavailableError as exc:
+            if not self.typing_fallback:
+                raise
+            from voicedesk.audio.no_device import NoDeviceDuplex
+
+            log.warning("no usable sound devices, typing only: %s", exc.message)
+            self.microphone = False  # before the first block: no level meter for it
+            self.backend = NoDeviceDuplex(self.backend.block_ms)
+            self.backend.start(self._process)
+            self._typing_only(
+                f"No sound devices to talk with: type instead (Enter sends); answers are "
+                f"shown, not spoken. {exc.message}"
+            )
+            return
+        if self.typing_fallback and getattr(self.backend, "input_name", "") is None:
+            self._typing_only(
+                "No microphone was found: type instead (Enter sends); answers are shown and spoken."
+            )
+
+    def _typing_only(self, message: str) -> None:
+        self.microphone = False
+        self._zero_limit = 1 << 62  # silence is all there is: nothing to warn about
+        if self.bus is not None:
+            self.bus.publish(
+                ev.Notice(
+                    level="warning",
+                    message=f"{message} To talk, connect a microphone and start voicedesk again.",
+                )
+            )
+
     def _speaker_reaches_mic(self) -> bool:
-        """No acoustic path with WAV files or a headset; anything else may echo."""
-        if self.backend.name == "file":
+        """No acoustic path with WAV files, a headset or no microphone; anything else may
+        echo."""
+        if self.backend.name == "file" or not self.microphone:
             return False
         from voicedesk.audio.devices import is_headset
 
         return not is_headset(getattr(self.backend, "output_name", None))
 
     def _wants_aec(self) -> bool:
+        if not self.microphone:
+            return False
         if self.echo_mode in ("on", "off"):
             return self.echo_mode == "on"
         return self.echo_possible
@@ -174,7 +231,8 @@ class AudioIO:
             return out
         try:
             loop.call_soon_threadsafe(callback, mic.copy(), index, marks)
-            self._meter(mic, loop)
+            if self.microphone:  # no level to show for a microphone that is not there
+                self._meter(mic, loop)
         except RuntimeError:  # loop closed between the check and the call: shutting down
             pass
         return out

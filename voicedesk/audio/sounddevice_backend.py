@@ -76,6 +76,10 @@ class SoundDeviceDuplex(DuplexBackend):
     system default). After :meth:`start` the resolved device *names* are kept in
     ``input_name``/``output_name`` and a pinned device is re-found by name on the next start,
     because indices shift when devices come and go.
+
+    ``require_microphone=False`` (the TUI, where typing is another way in): a machine with a
+    speaker and no microphone at all opens the speaker alone, and its clock drives
+    ``process`` with silent capture blocks; ``input_name`` stays ``None``.
     """
 
     name = "sounddevice"
@@ -90,6 +94,7 @@ class SoundDeviceDuplex(DuplexBackend):
         latency: str | float = "low",
         max_playback_buffer_s: float = 0.25,
         resample_quality: str = "QQ",  # low latency: see StreamResampler
+        require_microphone: bool = True,
     ) -> None:
         super().__init__(block_ms)
         self.input_device = input_device
@@ -98,6 +103,7 @@ class SoundDeviceDuplex(DuplexBackend):
         self.latency = latency
         self.max_playback_buffer_s = max_playback_buffer_s
         self.resample_quality = resample_quality
+        self.require_microphone = require_microphone
         self.input_name: str | None = None
         self.output_name: str | None = None
         self.input_rate = 0
@@ -121,6 +127,8 @@ class SoundDeviceDuplex(DuplexBackend):
         self._queue_max = 1
         self._cur: np.ndarray | None = None
         self._cur_pos = 0
+        self._silence = np.zeros(0, dtype=np.int16)  # the missing microphone's blocks
+        self._silence_due = 0.0  # 16 kHz samples owed to the engine, fractional
 
     # ---- public ----------------------------------------------------------------------------
     def start(self, process: ProcessFn) -> None:
@@ -128,26 +136,35 @@ class SoundDeviceDuplex(DuplexBackend):
             return
         sd = import_sounddevice()
         devices = list_devices()
-        mic = self._pick(self.input_device, "input", devices)
         spk = self._pick(self.output_device, "output", devices)
-        if self.input_device is not None:
+        no_mic = not self.require_microphone and not any(d.has("input") for d in devices)
+        mic = None if no_mic else self._pick(self.input_device, "input", devices)
+        if self.input_device is not None and mic is not None:
             self.input_device = mic.name
         if self.output_device is not None:
             self.output_device = spk.name
-        self.input_name, self.output_name = mic.name, spk.name
+        self.input_name, self.output_name = (mic.name if mic else None), spk.name
         self._process = process
         self.zero_input, self.xruns, self.error, self.blocks_processed = False, 0, None, 0
         self._zero_run = 0
         self._queue.clear()
         self._cur, self._cur_pos = None, 0
 
-        rate = self._shared_rate(sd, mic, spk)
+        if mic is None:
+            try:
+                self._open_speaker_only(sd, spk)
+            except sd.PortAudioError as exc:
+                self._close()
+                raise AudioUnavailableError(
+                    f"Cannot open the speaker '{spk.name}': {exc}.", _HINT
+                ) from None
+        rate = self._shared_rate(sd, mic, spk) if mic is not None else None
         if rate is not None:
             try:
                 self._open_duplex(sd, mic, spk, rate)
             except sd.PortAudioError:
                 self._close()  # e.g. a driver refusing this combination: fall back to two streams
-        if not self._streams:
+        if not self._streams and mic is not None:
             try:
                 self._open_split(sd, mic, spk)
             except sd.PortAudioError as exc:
@@ -272,6 +289,18 @@ class SoundDeviceDuplex(DuplexBackend):
         self._input_latency = float(self._streams[0].latency)
         self._output_latency = float(self._streams[1].latency)
 
+    def _open_speaker_only(self, sd: Any, spk: DeviceInfo) -> None:
+        """No microphone: the speaker's clock paces the engine as a duplex stream's would,
+        each callback turning its frames' worth of silence into capture blocks."""
+        rate = int(spk.default_samplerate)
+        self._prepare(rate, rate)
+        self._silence = np.zeros(CAPTURE_RATE, dtype=np.int16)  # a second: more than asked
+        self._silence_due = 0.0
+        self.duplex = True  # one clock, nothing queued between two streams
+        stream = self._open_one(sd, sd.OutputStream, spk, "output", rate, self._speaker_callback)
+        self._streams = [stream]
+        self._input_latency, self._output_latency = 0.0, float(stream.latency)
+
     def _open_one(
         self, sd: Any, cls: Any, dev: DeviceInfo, kind: Kind, rate: int, callback: Any
     ) -> Any:
@@ -311,9 +340,13 @@ class SoundDeviceDuplex(DuplexBackend):
             self._zero_run += mono.size
             if self._zero_run >= self._zero_limit:
                 self.zero_input = True
-        assert self._mic_rs is not None and self._play_rs is not None
-        assert self._process is not None
+        assert self._mic_rs is not None
         self._fifo.push(self._mic_rs.process(mono))
+        self._run_blocks()
+
+    def _run_blocks(self) -> None:
+        """``process`` each full engine block in the FIFO and queue what it returns."""
+        assert self._play_rs is not None and self._process is not None
         while len(self._fifo) >= self.capture_block:
             block = self._fifo.pop(self.capture_block)
             try:
@@ -365,6 +398,17 @@ class SoundDeviceDuplex(DuplexBackend):
         if status:
             self.xruns += 1
         self._on_mic(indata[:, 0])
+
+    def _speaker_callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        if status:
+            self.xruns += 1
+        # silence needs no resampling: the 16 kHz samples these frames stand for
+        self._silence_due += frames * CAPTURE_RATE / self.output_rate
+        n = int(self._silence_due)
+        self._silence_due -= n
+        self._fifo.push(self._silence[:n])
+        self._run_blocks()
+        self._fill(outdata, frames)
 
     def _output_callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
         if status:

@@ -174,6 +174,7 @@ def session_factory(
             output_path=output_path,
             bus=bus,
             with_tools=False if no_tools else (True if demo else None),
+            typing_fallback=True,  # the app takes typed turns: no microphone is no dead end
             **extra,
         )
 

@@ -91,12 +91,15 @@ def build_session(
     resume: bool = False,
     log_kind: str = "",
     file_latency_s: tuple[float, float] = (0.0, 0.0),
+    typing_fallback: bool = False,
 ) -> Session:
     """Construct providers, audio, detector and context; raise UserError on anything missing.
 
     ``log_kind`` ("sim", "demo"): the session log is kept apart from the person's own
     conversations, and ``resume`` continues only the last log of the same kind.
-    ``file_latency_s``: the (input, output) sound-card latency a WAV run simulates."""
+    ``file_latency_s``: the (input, output) sound-card latency a WAV run simulates.
+    ``typing_fallback``: the caller takes typed turns, so a machine without a microphone
+    gets a typing-only conversation rather than an error (``AudioIO``)."""
     from voicedesk.audio.io import AudioIO
     from voicedesk.engine.context import ContextManager
     from voicedesk.engine.summarizer import Summarizer
@@ -121,6 +124,7 @@ def build_session(
         realtime=realtime,
         bus=bus,
         file_latency_s=file_latency_s,
+        typing_fallback=typing_fallback,
     )
     context = ContextManager(
         settings, model=settings.llm.model, summarizer=Summarizer(llm, bus), bus=bus

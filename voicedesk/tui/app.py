@@ -66,6 +66,9 @@ STOP_TIMEOUT_S = 5.0
 SESSION_ACTIONS = frozenset(
     {"ptt", "talk_hold", "hands_free", "mute", "interrupt", "type", "audio_check"}
 )
+# Without a microphone (typing only) these have nothing to act on: hidden, so the footer
+# leads with typing and space goes to the text box.
+MICROPHONE_ACTIONS = frozenset({"ptt", "talk_hold", "hands_free", "mute", "audio_check"})
 # Layout by terminal width (columns). At 80 everything fits with the compact footer; below
 # that the command palette hint goes, then the side panel (the conversation needs the room
 # more than the tools and timings, which also show as cards in it), then two footer keys.
@@ -319,7 +322,9 @@ class VoiceDeskApp(App[int]):
             status.set_audio(event.input_device, event.output_device, event.echo_cancellation)
             self.input_device = event.input_device
             self.output_device = event.output_device
-            if self._first_run_check_due(event):
+            if self.typing_only:
+                self._start_typing_only()
+            elif self._first_run_check_due(event):
                 self.action_audio_check(first_run=True)
         elif isinstance(event, ev.ContextUpdated):
             status.set_context(event.prompt_tokens, event.budget_tokens)
@@ -339,6 +344,24 @@ class VoiceDeskApp(App[int]):
         if isinstance(event, ev.ToolCallStarted | ev.ToolCallProgress | ev.ToolCallFinished):
             self.tool_pane.handle(event)
         self.conversation.handle(event)
+
+    @property
+    def typing_only(self) -> bool:
+        """The session runs without a microphone (the machine has none): typed turns only."""
+        return self.input_device == ev.NO_DEVICE
+
+    def _start_typing_only(self) -> None:
+        spoken = self.output_device != ev.NO_DEVICE
+        self.conversation.set_hint(
+            Content.styled(
+                "No microphone: type a message and press Enter to send it "
+                f"({'answers are spoken and shown' if spoken else 'answers are shown'}). "
+                "t goes back to the text box; ? has the rest.",
+                "$foreground-muted italic",
+            )
+        )
+        self.refresh_bindings()
+        self.text_input.focus()
 
     def _refresh_mode(self) -> None:
         session = self.session
@@ -406,6 +429,9 @@ class VoiceDeskApp(App[int]):
             self._close_ptt(session)
 
     def _open_ptt(self, session: SessionControl, hint: str) -> bool:
+        if self.typing_only:  # e.g. the global hotkey, which no binding check stops
+            self.notify("There is no microphone: type your message instead.", timeout=3)
+            return False
         if session.muted:
             self.notify("The microphone is muted: press m to unmute.", severity="warning")
             return False
@@ -504,7 +530,8 @@ class VoiceDeskApp(App[int]):
         if session is None:
             return
         message.input.value = ""
-        self.conversation.focus()
+        if not self.typing_only:  # typing only: the box stays ready for the next message
+            self.conversation.focus()
         self.run_worker(self._send_text(session, text), group="send", exit_on_error=False)
 
     async def _send_text(self, session: SessionControl, text: str) -> None:
@@ -543,7 +570,7 @@ class VoiceDeskApp(App[int]):
     @property
     def on_sound_devices(self) -> bool:
         """The session uses real sound devices (not WAV files, not the demo or the simulator)."""
-        return not self.simulated and self.input_device not in (None, "file")
+        return not self.simulated and self.input_device not in (None, "file", ev.NO_DEVICE)
 
     def _first_run_check_due(self, event: ev.AudioInfo) -> bool:
         """Once per machine, when a session really uses sound devices."""
@@ -649,6 +676,8 @@ class VoiceDeskApp(App[int]):
         over it: the footer shows the top screen's bindings); one talk binding."""
         if action in SESSION_ACTIONS and self.in_setup:
             return False
+        if action in MICROPHONE_ACTIONS and self.typing_only:
+            return False
         if action == "talk_hold":
             return self.talk_mode == "hold"
         if action == "ptt":
@@ -674,22 +703,27 @@ class VoiceDeskApp(App[int]):
         yield SystemCommand("Help", "Keys, log file and config path (?)", self.action_help)
 
     def _conversation_commands(self) -> Iterable[SystemCommand]:
-        yield SystemCommand(
-            "Push-to-talk", "Open the mic, run again to send (space)", self.action_ptt
-        )
-        yield SystemCommand(
-            "Hands-free on/off", "Switch turn-taking mode (h)", self.action_hands_free
-        )
-        yield SystemCommand("Mute / unmute", "Microphone on or off (m)", self.action_mute)
+        """The palette calls the actions directly, past ``check_action``: without a
+        microphone its commands are left out here."""
+        mic = not self.typing_only
+        if mic:
+            yield SystemCommand(
+                "Push-to-talk", "Open the mic, run again to send (space)", self.action_ptt
+            )
+            yield SystemCommand(
+                "Hands-free on/off", "Switch turn-taking mode (h)", self.action_hands_free
+            )
+            yield SystemCommand("Mute / unmute", "Microphone on or off (m)", self.action_mute)
         yield SystemCommand(
             "Interrupt", "Stop the answer being spoken (i, esc)", self.action_interrupt
         )
         yield SystemCommand("Type a message", "Send a typed turn (t)", self.action_type)
-        yield SystemCommand(
-            "Microphone and speaker check",
-            "Live input level, silent-mic check, test sound (c)",
-            self.action_audio_check,
-        )
+        if mic:
+            yield SystemCommand(
+                "Microphone and speaker check",
+                "Live input level, silent-mic check, test sound (c)",
+                self.action_audio_check,
+            )
 
     def get_key_display(self, binding: Binding) -> str:
         if binding.key == "question_mark":

@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from voicedesk.config import Settings
+from voicedesk.events import NO_DEVICE
 
 STATE_LABELS = {
     "idle": ("○", "idle"),
@@ -24,6 +25,8 @@ STATE_LABELS = {
 }
 # The engine's "muted" state while the mode slot already says muted: not said twice.
 MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
+# With no microphone nothing is listened to: the engine's idle "listening" means ready.
+READY_STATE_TYPING = ("○", "ready")
 METER = "▁▂▃▄▅▆▇█"
 METER_WIDTH = 5
 FLOOR_DB = -60.0
@@ -71,6 +74,7 @@ class StatusBar(Horizontal):
         self.state = "idle"
         self.context_text = ""
         self.audio_text = ""  # devices and echo cancellation, once the audio has started
+        self.typing_only = False  # the machine has no microphone
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-mode")
@@ -88,6 +92,12 @@ class StatusBar(Horizontal):
     def set_audio(self, input_device: str, output_device: str, echo_cancellation: bool) -> None:
         aec = "AEC on" if echo_cancellation else "AEC off"
         self.audio_text = f"mic {input_device} → {output_device} · {aec}"
+        self.typing_only = input_device == NO_DEVICE
+        if self.typing_only:
+            self.audio_text = f"no mic → {output_device}"
+            no_mic = Content.styled("no mic", "$foreground-muted")
+            self.query_one("#status-level", Static).update(no_mic)
+            self.set_mode("", muted=False, ptt_open=False)
         self.query_one("#status-models", Static).update(self._models())
 
     def on_mount(self) -> None:
@@ -102,7 +112,10 @@ class StatusBar(Horizontal):
         """The mode slot; "✕ muted" while muted, whatever the engine is doing meanwhile (an
         answer may still be playing), so the state slot need not repeat it."""
         self.muted = muted
-        if muted:
+        if self.typing_only:
+            content = Content.styled("typing", "bold")
+            self.mode_text = "typing only"
+        elif muted:
             content = Content.styled("✕ muted", "bold $error")
             self.mode_text = "muted"
         elif mode == "push-to-talk":
@@ -128,6 +141,8 @@ class StatusBar(Horizontal):
     def _state_label(self, state: str) -> tuple[str, str]:
         if state == "muted" and self.muted:
             return MUTED_STATE_WHEN_SHOWN
+        if state == "listening" and self.typing_only:
+            return READY_STATE_TYPING
         return STATE_LABELS.get(state, ("?", state))
 
     @property
@@ -135,6 +150,8 @@ class StatusBar(Horizontal):
         return self._state_label(self.state)[1]
 
     def set_level(self, rms_dbfs: float, zero_input: bool) -> None:
+        if self.typing_only:
+            return
         self.query_one("#status-level", Static).update(level_meter(rms_dbfs, zero_input))
 
     def set_context(self, prompt_tokens: int, budget_tokens: int) -> None:

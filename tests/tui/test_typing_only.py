@@ -1,0 +1,87 @@
+"""The TUI on a machine with no microphone: a conversation by typing, not an error dialog.
+
+The session is the real one ``voicedesk run --sim`` builds (``commands.tui.session_factory``)
+with the sound system made unavailable, as on a server reached over SSH, whatever this
+machine has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+import pytest
+from test_tui import (  # shared fixtures and helpers of the TUI tests
+    conversation,
+    isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    started,
+    status_text,
+    wait_until,
+)
+from textual.widgets import Input
+
+from voicedesk.audio import sounddevice_backend
+from voicedesk.audio.devices import PORTAUDIO_MISSING
+from voicedesk.config import Settings
+from voicedesk.errors import AudioUnavailableError
+from voicedesk.tui.app import VoiceDeskApp
+from voicedesk.tui.screens import ErrorScreen
+from voicedesk.tui.widgets.conversation import AssistantTurn, UserTurn
+
+
+def _no_portaudio() -> None:
+    raise AudioUnavailableError(PORTAUDIO_MISSING)
+
+
+async def test_without_sound_devices_the_conversation_goes_on_by_typing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicedesk.commands import tui
+
+    monkeypatch.setattr(sounddevice_backend, "import_sounddevice", _no_portaudio)
+    args = argparse.Namespace(
+        config=None,
+        sim=True,
+        input=None,
+        output=None,
+        sim_ttft=0.05,
+        sim_ttfb=0.05,
+        sim_stt=0.05,
+        sim_tokens_per_s=None,
+        sim_script=None,
+        no_tools=True,
+        metrics_out=None,
+    )
+    settings = Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        app = VoiceDeskApp(
+            settings,
+            tui.session_factory(args, settings, stack),
+            simulated=True,
+            log_path=tmp_path / "tui.log",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            await wait_until(pilot, lambda: app.typing_only)
+            assert not isinstance(app.screen, ErrorScreen)
+            hint = str(app.query_one("#conversation-hint").render())
+            assert "No microphone" in hint and "answers are shown" in hint
+            status = status_text(app)
+            assert "typing" in status and "ready" in status and "no mic → none" in status
+            assert "listening" not in status and "hands-free" not in status
+            # the talk keys are gone; the text box has the focus and keeps it
+            for action in ("ptt", "talk_hold", "hands_free", "mute", "audio_check"):
+                assert app.check_action(action, ()) is False
+            text_input = app.query_one("#text-input", Input)
+            assert text_input.has_focus
+            await pilot.press(*"Hello")
+            await pilot.press("enter")
+            pane = conversation(app)
+            await wait_until(pilot, lambda: bool(list(pane.query(AssistantTurn))))
+            assert [u.text for u in pane.query(UserTurn)] == ["Hello"]
+            assert text_input.has_focus and text_input.value == ""
+            app.action_ptt()  # e.g. from the global hotkey: a word, not an open microphone
+            assert not app.ptt_open
+            await pilot.press("escape", "q")
+    assert app.return_value == 0
