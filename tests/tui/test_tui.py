@@ -244,6 +244,8 @@ async def test_push_to_talk_toggle_and_quit(real_app: VoiceDeskApp) -> None:
         app = await started(pilot)
         session = app.session
         assert session is not None and session.mode == "hands-free"
+        notices: list[str] = []
+        app.bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else 0)
 
         await pilot.press("space")  # opens the mic: switches to push-to-talk
         assert session.mode == "push-to-talk"
@@ -255,6 +257,10 @@ async def test_push_to_talk_toggle_and_quit(real_app: VoiceDeskApp) -> None:
         assert app.query_one(StatusBar).mode_text == "push-to-talk"
         await wait_until(pilot, lambda: app.query_one(StatusBar).state != "hearing")
         assert session.mode == "push-to-talk"
+        # the person sent it: that nothing was heard is said, once
+        await wait_until(pilot, lambda: any("No words were heard" in n for n in notices))
+        await pilot.pause(0.3)
+        assert sum("No words were heard" in n for n in notices) == 1
 
         await pilot.press("q")
         assert session.state == "idle"  # stopped by quit

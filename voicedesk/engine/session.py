@@ -69,6 +69,7 @@ class _Turn:
     followup: bool = False  # an answer to background tool results, not to something said
     logged_user: bool = False
     failed: bool = False  # reported to the person (notice and spoken line) once
+    unheard_told: bool = False  # push-to-talk with no words: said once
 
     @property
     def text(self) -> str:
@@ -640,6 +641,14 @@ class Session:
                 turn.failed = True
                 self._finish_turn(turn, heard="", interrupted=False)
                 self._spawn(self._speak_error_line())
+            elif turn.record.eou_reason == "ptt" and not turn.text and not turn.unheard_told:
+                # the person chose to send this: a dropped turn must not pass unremarked
+                turn.unheard_told = True
+                self._notice(
+                    "info",
+                    "No words were heard while push-to-talk was open: speak while it is "
+                    "open; if the level meter stays flat, check the microphone (c).",
+                )
             if self._state_is_turn_idle():
                 self._set_state("speaking" if self._playing else "listening")
         self._update_idle()
