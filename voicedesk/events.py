@@ -225,6 +225,29 @@ class Notice(Event):
     message: str
 
 
+@dataclass(frozen=True)
+class PastTurn:
+    """One turn of a resumed conversation, as its session log kept it."""
+
+    turn_id: int
+    user_text: str  # "" for a follow-up answering background tool results
+    heard_text: str | None  # None: no answer was heard (it never finished, or failed)
+    assistant_text: str = ""  # the whole answer written, longer than heard_text when cut
+    interrupted: bool = False
+    tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()  # (name, arguments)
+    summarised: bool = False  # folded into the summary the model now has instead
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationResumed(Event):
+    """``--resume`` took up an earlier conversation: its last turns, for the person to see
+    what they are continuing (the model has them, or their summary, already)."""
+
+    turns: tuple[PastTurn, ...]
+    not_shown: int = 0  # earlier turns left out to keep the pane short
+    summarised: int = 0  # turns, shown or not, the model now has only as a summary
+
+
 @dataclass(frozen=True, kw_only=True)
 class ContextUpdated(Event):
     prompt_tokens: int

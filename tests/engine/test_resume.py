@@ -227,3 +227,111 @@ def test_a_log_from_before_the_context_window_record_resumes_as_before(tmp_path)
         }
     ]
     session.log.close()
+
+
+def _write_log(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return path
+
+
+def test_the_earlier_turns_are_published_for_the_person_to_see(tmp_path):
+    """Resuming gave the model its context back but showed the person only a notice: the
+    session now publishes the turns they are continuing, as they had them."""
+    from voicedesk import events as ev
+
+    memo = "The memo asks for forty two thousand euros, to be paid in March."
+    log_file = _write_log(
+        tmp_path / "earlier.sim.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Where is order 111?"},
+            {
+                "type": "turn",
+                "turn_id": 1,
+                "assistant_text": "On **dock one**.",
+                "heard_text": "On dock one.",
+                "interrupted": False,
+                "tool_calls": [{"id": "c1", "name": "find_order", "arguments": {"id": 111}}],
+            },
+            {"type": "user", "turn_id": 2, "text": "Read me the memo."},
+            {
+                "type": "turn",
+                "turn_id": 2,
+                "assistant_text": memo,
+                "heard_text": "The memo asks for",
+                "interrupted": True,
+            },
+            {"type": "summary", "summary": "Order 111 is on dock one.", "folded_turn_ids": [1]},
+            # the person went on before hearing the answer: turn 3 lives on in turn 4
+            {"type": "user", "turn_id": 3, "text": "And order"},
+            {"type": "retracted", "turn_id": 3},
+            {"type": "user", "turn_id": 4, "text": "And order 222?"},
+            {"type": "turn", "turn_id": 4, "heard_text": "", "error": "llm_failed"},
+            {"type": "tools", "turn_id": 5, "messages": [{"role": "tool", "content": memo}]},
+            {
+                "type": "turn",
+                "turn_id": 5,
+                "heard_text": "The search is done.",
+                "interrupted": False,
+            },
+            {"type": "user", "turn_id": 6, "text": "Thanks, one more thing"},  # then it died
+        ],
+    )
+    settings = settings_for_sim(
+        Settings.model_validate({"tools": {"docs_server": False}}), "http://127.0.0.1:9"
+    )
+    compose([], tail_s=1.0).write(tmp_path / "in.wav")
+    bus = ev.EventBus()
+    published: list[ev.Event] = []
+    bus.subscribe(published.append)
+    session = build_session(
+        settings,
+        input_path=tmp_path / "in.wav",
+        resume=True,
+        log_path=log_file,
+        with_tools=False,
+        bus=bus,
+    )
+    session.log.close()
+    [resumed] = [e for e in published if isinstance(e, ev.ConversationResumed)]
+    assert resumed.turns == (
+        ev.PastTurn(
+            turn_id=1,
+            user_text="Where is order 111?",
+            heard_text="On dock one.",
+            assistant_text="On **dock one**.",
+            tool_calls=(("find_order", {"id": 111}),),
+            summarised=True,
+        ),
+        ev.PastTurn(
+            turn_id=2,
+            user_text="Read me the memo.",
+            heard_text="The memo asks for",
+            assistant_text=memo,
+            interrupted=True,
+        ),
+        # the failed answer was never heard: the person's words alone
+        ev.PastTurn(turn_id=4, user_text="And order 222?", heard_text=None),
+        ev.PastTurn(
+            turn_id=5,
+            user_text="",  # a follow-up with a background tool's result: nobody spoke
+            heard_text="The search is done.",
+            assistant_text="The search is done.",
+        ),
+        ev.PastTurn(turn_id=6, user_text="Thanks, one more thing", heard_text=None),
+    )
+    assert (resumed.not_shown, resumed.summarised) == (0, 1)
+
+
+def test_a_long_history_shows_its_last_turns_and_counts_the_rest(tmp_path):
+    from voicedesk.engine.resume import SHOWN_TURNS, earlier_turns
+
+    records = []
+    for n in range(1, 71):
+        records.append({"type": "user", "turn_id": n, "text": f"Question {n}"})
+        records.append({"type": "turn", "turn_id": n, "heard_text": f"Answer {n}."})
+    records.append({"type": "summary", "summary": "…", "folded_turn_ids": list(range(1, 31))})
+    resumed = earlier_turns(_write_log(tmp_path / "long.jsonl", records))
+    assert SHOWN_TURNS == 50
+    assert [t.turn_id for t in resumed.turns] == list(range(21, 71))
+    assert resumed.not_shown == 20 and resumed.summarised == 30
+    assert [t.turn_id for t in resumed.turns if t.summarised] == list(range(21, 31))

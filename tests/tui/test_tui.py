@@ -87,9 +87,12 @@ async def sim() -> AsyncIterator[SimServer]:
         yield server
 
 
-def sim_app(base_url: str, silence_wav: Path, tmp_path: Path) -> VoiceDeskApp:
+def sim_app(
+    base_url: str, silence_wav: Path, tmp_path: Path, *, resume: bool = False
+) -> VoiceDeskApp:
     """The app with a factory that builds a real engine session on the simulated cloud at
-    ``base_url``, hearing ``silence_wav``."""
+    ``base_url``, hearing ``silence_wav``; its log is ``tmp_path / "session.jsonl"``, which
+    ``resume`` continues (as ``voicedesk --resume``)."""
     settings = Settings()
 
     async def make_session(bus: ev.EventBus) -> Any:
@@ -99,6 +102,7 @@ def sim_app(base_url: str, silence_wav: Path, tmp_path: Path) -> VoiceDeskApp:
             bus=bus,
             with_tools=False,
             log_path=tmp_path / "session.jsonl",
+            resume=resume,
         )
 
     return VoiceDeskApp(

@@ -133,7 +133,7 @@ def build_session(
     if not resume:
         session_log = SessionLog(log_path, kind=log_kind)
     else:
-        from voicedesk.engine.resume import restore_state
+        from voicedesk.engine.resume import earlier_turns, restore_state
         from voicedesk.engine.session_log import latest_log
         from voicedesk.errors import UserError
 
@@ -159,6 +159,7 @@ def build_session(
                 f"({last_turn} turns so far; {previous}).",
             )
         )
+        bus.publish(earlier_turns(previous))  # for the person: what they are continuing
         session_log = SessionLog(previous)  # the conversation goes on in the same log
     tools = None
     use_tools = settings.tools.docs_server or bool(settings.tools.mcpServers)

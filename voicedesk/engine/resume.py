@@ -8,67 +8,145 @@ background summariser folds turns, and a context_window record whenever the mode
 request as too long and the budget was lowered to fit its window. Replaying it gives the
 same summary + window the model saw, within the budget it last took; a turn whose answer
 never finished (the process died) comes back as the person's words alone.
+
+The same reading also gives the person's view of it (:func:`earlier_turns`): the
+conversation pane shows the turns they are continuing, folded ones included, since the
+person never saw the summary that replaced them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voicedesk import events as ev
 from voicedesk.engine.context import CUT_MARK
 from voicedesk.engine.session_log import read_log
 
+SHOWN_TURNS = 50  # the pane shows this many earlier turns at most; older ones are counted
 
-def restore_state(path: Path) -> tuple[dict[str, Any], int]:
-    """(ContextManager snapshot, highest turn id) from a session log."""
-    summary, folded = "", set()
-    summary_turns = 0
-    retracted: set[int] = set()
-    order: list[int] = []
-    seen: set[int] = set()
-    users: dict[int, str] = {}
-    assistants: dict[int, dict[str, Any]] = {}
-    tools: dict[int, list[dict[str, Any]]] = {}
+
+@dataclass
+class _Conversation:
+    """A session log read once, turn by turn, for both the model's and the person's view."""
+
+    order: list[int] = field(default_factory=list)  # turns in the order they were opened
+    users: dict[int, str] = field(default_factory=dict)
+    ended: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn records
+    tools: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    retracted: set[int] = field(default_factory=set)
+    folded: set[int] = field(default_factory=set)
+    summary: str = ""
+    summary_turns: int = 0
     learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
-    last_id = 0
+    last_id: int = 0
+
+    @property
+    def kept(self) -> list[int]:
+        """The turns that happened: a retracted one lives on, with its words, in the turn
+        it was merged into, so it must not come back twice."""
+        return [t for t in self.order if t not in self.retracted]
+
+
+def _read(path: Path) -> _Conversation:
+    out = _Conversation()
+    seen: set[int] = set()
     for record in read_log(path):
         kind = record.get("type")
         turn_id = int(record.get("turn_id") or 0)
-        last_id = max(last_id, turn_id)
+        out.last_id = max(out.last_id, turn_id)
         if kind in ("user", "tools") and turn_id not in seen:
             # A follow-up with background tool results has no user line: its tools record
             # opens it (dropping it lost the tool result and the answer built on it).
             seen.add(turn_id)
-            order.append(turn_id)
+            out.order.append(turn_id)
         if kind == "user":
-            users[turn_id] = str(record.get("text", ""))
+            out.users[turn_id] = str(record.get("text", ""))
         elif kind == "turn":
-            heard = str(record.get("heard_text") or "")
-            if record.get("interrupted"):
-                if heard:
-                    assistants[turn_id] = {"role": "assistant", "content": heard.strip() + CUT_MARK}
-            elif heard or not record.get("error"):
-                assistants[turn_id] = {"role": "assistant", "content": heard}
+            out.ended[turn_id] = record
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
-            tools.setdefault(turn_id, []).extend(record.get("messages") or [])
+            out.tools.setdefault(turn_id, []).extend(record.get("messages") or [])
         elif kind == "retracted":
-            retracted.add(turn_id)
+            out.retracted.add(turn_id)
         elif kind == "summary":
-            summary = str(record.get("summary", ""))
-            summary_turns = int(record.get("summary_turns", summary_turns))
-            folded |= {int(t) for t in record.get("folded_turn_ids", [])}
+            out.summary = str(record.get("summary", ""))
+            out.summary_turns = int(record.get("summary_turns", out.summary_turns))
+            out.folded |= {int(t) for t in record.get("folded_turn_ids", [])}
         elif kind == "context_window":  # each refusal lowers the budget: the last one holds
-            learnt = {k: record.get(k) for k in ("window", "budget_tokens", "model")}
+            out.learnt = {k: record.get(k) for k in ("window", "budget_tokens", "model")}
+    return out
+
+
+def _heard(record: dict[str, Any] | None) -> str | None:
+    """What the person heard of an answer; None when there is none to keep: it never
+    ended (the process died), or failed, or was cut before a word was heard."""
+    if record is None:
+        return None
+    heard = str(record.get("heard_text") or "")
+    if record.get("interrupted") or record.get("error"):
+        return heard or None
+    return heard
+
+
+def restore_state(path: Path) -> tuple[dict[str, Any], int]:
+    """(ContextManager snapshot, highest turn id) from a session log."""
+    log = _read(path)
     turns = []
-    for turn_id in order:
-        if turn_id in retracted or turn_id in folded:
+    for turn_id in log.kept:
+        if turn_id in log.folded:
             continue
-        messages = [{"role": "user", "content": users[turn_id]}] if turn_id in users else []
-        messages += tools.get(turn_id, [])
-        if turn_id in assistants:
-            messages.append(assistants[turn_id])
+        messages = [{"role": "user", "content": log.users[turn_id]}] if turn_id in log.users else []
+        messages += log.tools.get(turn_id, [])
+        record = log.ended.get(turn_id)
+        heard = _heard(record)
+        if heard is not None:
+            cut = record is not None and record.get("interrupted")
+            content = heard.strip() + CUT_MARK if cut else heard
+            messages.append({"role": "assistant", "content": content})
         turns.append({"turn_id": turn_id, "messages": messages})
-    snapshot: dict[str, Any] = {"summary": summary, "summary_turns": summary_turns, "turns": turns}
-    if learnt is not None:
-        snapshot["context_window"] = learnt
-    return snapshot, last_id
+    snapshot: dict[str, Any] = {
+        "summary": log.summary,
+        "summary_turns": log.summary_turns,
+        "turns": turns,
+    }
+    if log.learnt is not None:
+        snapshot["context_window"] = log.learnt
+    return snapshot, log.last_id
+
+
+def earlier_turns(path: Path, shown: int = SHOWN_TURNS) -> ev.ConversationResumed:
+    """The last ``shown`` turns of a session log as the person had them, for the
+    conversation pane to show above the turns to come."""
+    log = _read(path)
+    kept = log.kept
+    turns = []
+    for turn_id in kept[-shown:] if shown > 0 else []:
+        heard = _heard(log.ended.get(turn_id))
+        record = log.ended.get(turn_id, {})
+        turns.append(
+            ev.PastTurn(
+                turn_id=turn_id,
+                user_text=log.users.get(turn_id, ""),
+                heard_text=heard or None,  # nothing heard: the person's words alone
+                assistant_text=str(record.get("assistant_text") or heard or ""),
+                interrupted=bool(record.get("interrupted")),
+                tool_calls=tuple(_tool_calls(record)),
+                summarised=turn_id in log.folded,
+            )
+        )
+    return ev.ConversationResumed(
+        turns=tuple(turns),
+        not_shown=len(kept) - len(turns),
+        summarised=sum(t in log.folded for t in kept),
+    )
+
+
+def _tool_calls(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, arguments) of the tools an answer called, as its turn record keeps them."""
+    calls = []
+    for call in record.get("tool_calls") or []:
+        if isinstance(call, dict) and call.get("name"):
+            args = call.get("arguments")
+            calls.append((str(call["name"]), args if isinstance(args, dict) else {}))
+    return calls

@@ -3,6 +3,10 @@
 Turns are keyed by ``turn_id`` because the engine revises them: an interim transcript is
 replaced by the final one, a preemptive answer may be restarted (a new ``LLMRequest`` for the
 same turn), and an interrupted answer is rewritten as what the person actually heard.
+
+A resumed conversation (``ConversationResumed``) first shows the earlier turns it continues,
+above a "resumed" divider. They are drawn with the same widgets but kept out of the live
+turns' bookkeeping: nothing the engine says now revises them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,14 @@ from textual.widgets import Static
 from voicedesk import events as ev
 
 CUT_MARKER = " ✂ cut here "
+RESUMED_DIVIDER = "— resumed —"
+CARD_LOOK = {  # a tool card's status: (icon, its style)
+    "running": ("⚙", "bold $warning"),
+    "done": ("✓", "bold $success"),
+    "error": ("✗", "bold $error"),
+    "cancelled": ("⊘", "$foreground-muted"),
+    "earlier": ("⚙", "$foreground-muted"),
+}
 
 
 def short_args(arguments: dict[str, Any], limit: int = 48) -> str:
@@ -110,14 +122,19 @@ class AssistantTurn(Static):
 
 
 class ToolCard(Static):
-    """A compact inline card for one tool call; the tool pane has the details."""
+    """A compact inline card for one tool call; the tool pane has the details.
 
-    def __init__(self, event: ev.ToolCallStarted) -> None:
-        super().__init__(classes="tool-card running")
-        self.call_id = event.call_id
-        self.name_ = event.name
-        self.arguments = event.arguments
-        self.status = "running"
+    ``status`` "earlier": a call of a resumed conversation, of which the log keeps only the
+    name and arguments."""
+
+    def __init__(
+        self, name: str, arguments: dict[str, Any], *, call_id: str = "", status: str = "running"
+    ) -> None:
+        super().__init__(classes=f"tool-card {status}")
+        self.call_id = call_id
+        self.name_ = name
+        self.arguments = arguments
+        self.status = status
         self.detail = ""
         self._show()
 
@@ -137,22 +154,41 @@ class ToolCard(Static):
         self._show()
 
     def _show(self) -> None:
-        icon = {"running": "⚙", "done": "✓", "error": "✗", "cancelled": "⊘"}[self.status]
-        style = {
-            "running": "bold $warning",
-            "done": "bold $success",
-            "error": "bold $error",
-            "cancelled": "$foreground-muted",
-        }[self.status]
+        icon, style = CARD_LOOK[self.status]
         args = short_args(self.arguments)
+        running = ("  running…", "italic $foreground-muted") if self.status == "running" else ""
         self.update(
             Content.assemble(
                 (f"{icon} ", style),
                 (self.name_, "bold"),
                 (f"({args})", "$foreground-muted"),
-                f"  {self.detail}" if self.detail else ("  running…", "italic $foreground-muted"),
+                f"  {self.detail}" if self.detail else running,
             )
         )
+
+
+def _earlier_turns(count: int) -> str:
+    return f"{count} earlier turn{'s' if count != 1 else ''}"
+
+
+def _note(text: str) -> Static:
+    return Static(Content.styled(text, "$foreground-muted italic"), classes="turn earlier-note")
+
+
+def _past_turn(turn: ev.PastTurn) -> list[Static]:
+    """One earlier turn as the live one looked when it was over: the person's words, the
+    tools called, and the answer as heard (cut where it was cut); words alone when no
+    answer was heard."""
+    shown: list[Static] = []
+    if turn.user_text:  # a follow-up with background tool results has none
+        shown.append(UserTurn(turn.turn_id, turn.user_text, provisional=False))
+    shown += [ToolCard(name, args, status="earlier") for name, args in turn.tool_calls]
+    if turn.heard_text is not None:
+        answer = AssistantTurn(turn.turn_id)
+        answer.text = turn.assistant_text
+        answer.set_played(turn.heard_text, turn.interrupted)
+        shown.append(answer)
+    return shown
 
 
 class ConversationPane(VerticalScroll):
@@ -181,6 +217,8 @@ class ConversationPane(VerticalScroll):
                 self._user(event.turn_id, event.text, provisional=False)
         elif isinstance(event, ev.TurnMerged):
             self._withdraw(event.turn_id)
+        elif isinstance(event, ev.ConversationResumed):
+            self._show_earlier(event)
         elif isinstance(event, ev.LLMRequest):
             if event.kind == "turn" and event.turn_id not in self._tools_since_request:
                 turn = self.assistants.get(event.turn_id)
@@ -201,7 +239,7 @@ class ConversationPane(VerticalScroll):
                 turn.set_played(event.heard_text, event.interrupted)
         elif isinstance(event, ev.ToolCallStarted):
             self._tools_since_request.add(event.turn_id)
-            card = ToolCard(event)
+            card = ToolCard(event.name, event.arguments, call_id=event.call_id)
             self.cards[event.call_id] = card
             self._mount(card)
         elif isinstance(event, ev.ToolCallProgress):
@@ -248,6 +286,24 @@ class ConversationPane(VerticalScroll):
         answer = self.assistants.pop(turn_id, None)
         if answer is not None:
             answer.remove()
+
+    def _show_earlier(self, event: ev.ConversationResumed) -> None:
+        """The turns a resumed conversation continues, so the person sees what they said
+        before; above the opening hint, which still holds for what comes next."""
+        shown: list[Static] = []
+        if event.not_shown:
+            shown.append(_note(f"… {_earlier_turns(event.not_shown)} not shown"))
+        folded_end = len(shown)  # the summary note goes after the last summarised turn
+        for turn in event.turns:
+            shown += _past_turn(turn)
+            if turn.summarised:
+                folded_end = len(shown)
+        if event.summarised:
+            note = f"↑ {_earlier_turns(event.summarised)} summarised for the assistant"
+            shown.insert(folded_end, _note(note))
+        shown.append(Static(RESUMED_DIVIDER, classes="resumed-divider"))
+        hints = self.query("#conversation-hint")
+        self.mount_all(shown, before=hints.first() if hints else None)
 
     def _assistant(self, turn_id: int) -> AssistantTurn:
         turn = self.assistants.get(turn_id)

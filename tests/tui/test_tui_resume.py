@@ -1,0 +1,111 @@
+"""``voicedesk --resume`` in the TUI: the conversation pane shows the turns being continued."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_tui import (  # shared fixtures and helpers of the TUI tests
+    ANSWER,
+    QUESTION,
+    conversation,
+    isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
+    sim,  # noqa: F401  (fixture: the simulated cloud)
+    sim_app,
+    started,
+    text_of,
+    wait_until,
+)
+from textual.widgets import Static
+
+from voicedesk.sim.server import SimServer
+from voicedesk.tui.widgets.conversation import (
+    CUT_MARKER,
+    AssistantTurn,
+    ToolCard,
+    UserTurn,
+)
+
+DIVIDER = "— resumed —"
+
+
+def _earlier_log(path: Path) -> None:
+    """55 turns: 1-40 summarised, 52 cut off, 53 merged into 54, 55 never answered."""
+    records: list[dict] = []
+    for n in range(1, 52):
+        records.append({"type": "user", "turn_id": n, "text": f"Question {n}"})
+        calls = [{"id": "c", "name": "find", "arguments": {"q": n}}] if n == 51 else []
+        records.append(
+            {"type": "turn", "turn_id": n, "heard_text": f"Answer {n}.", "tool_calls": calls}
+        )
+    records += [
+        {"type": "summary", "summary": "Questions.", "folded_turn_ids": list(range(1, 41))},
+        {"type": "user", "turn_id": 52, "text": "Tell me a story."},
+        {
+            "type": "turn",
+            "turn_id": 52,
+            "assistant_text": "Once upon a time there was a fox.",
+            "heard_text": "Once upon a time",
+            "interrupted": True,
+        },
+        {"type": "user", "turn_id": 53, "text": "And then"},
+        {"type": "retracted", "turn_id": 53},
+        {"type": "user", "turn_id": 54, "text": "And then what happened?"},
+        {"type": "turn", "turn_id": 54, "heard_text": "The fox ran.", "interrupted": False},
+        {"type": "user", "turn_id": 55, "text": "Was it fast?"},  # the process died here
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _lines(widget: Static) -> str:
+    if isinstance(widget, UserTurn | AssistantTurn):
+        return f"{widget.__class__.__name__}:{text_of(widget)}"
+    return text_of(widget)
+
+
+async def test_resume_shows_the_earlier_turns_above_a_divider(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`voicedesk --resume` restored the context but the pane showed only a notice: the
+    person could not see what they were continuing."""
+    _earlier_log(tmp_path / "session.jsonl")
+    app = sim_app(sim.base_url, silence_wav, tmp_path, resume=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await started(pilot)
+        pane = conversation(app)
+        shown = [_lines(w) for w in pane.query(Static) if w.parent is pane]
+        assert shown[0] == "… 4 earlier turns not shown"  # 50 of the 54 turns (53 merged)
+        assert shown[1:3] == ["UserTurn:you › Question 5", "AssistantTurn:assistant › Answer 5."]
+        summarised = shown.index("↑ 40 earlier turns summarised for the assistant")
+        assert shown[summarised - 2 : summarised] == [
+            "UserTurn:you › Question 40",
+            "AssistantTurn:assistant › Answer 40.",
+        ]
+        assert shown.index("⚙ find(q=51)") == shown.index("UserTurn:you › Question 51") + 1
+        divider = shown.index(DIVIDER)
+        assert shown[divider - 5 : divider] == [
+            "UserTurn:you › Tell me a story.",
+            f"AssistantTurn:assistant › Once upon a time{CUT_MARKER}there was a fox.",
+            "UserTurn:you › And then what happened?",  # the merged turn once, not twice
+            "AssistantTurn:assistant › The fox ran.",
+            "UserTurn:you › Was it fast?",  # no answer was heard: the words alone
+        ]
+        assert "UserTurn:you › And then" not in shown
+        assert all(card.status == "earlier" for card in pane.query(ToolCard))
+        assert pane.query_one("#conversation-hint")  # still true of what comes next
+
+        # the conversation goes on below the divider, under the next turn id
+        app.text_input.value = QUESTION
+        await pilot.press("t", "enter")
+        await wait_until(pilot, lambda: any(ANSWER in a.text for a in pane.assistants.values()))
+        children = [w for w in pane.children if isinstance(w, Static)]
+        divider = next(i for i, w in enumerate(children) if text_of(w) == DIVIDER)
+        assert [text_of(w) for w in children[divider + 1 :]] == [
+            f"you › {QUESTION}",
+            f"assistant › {ANSWER}",
+        ]
+        assert list(pane.users) == [56]
+        await pilot.press("q")
