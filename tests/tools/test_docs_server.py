@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ import voicedesk
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import MAX_RESULT_CHARS, TOOL_NAMES, DocsTools, describe_changes
 from voicedesk.tools.workspace import (
+    ReadOnlyDocumentError,
     StaleDocumentError,
     Workspace,
     WorkspaceError,
@@ -876,6 +878,145 @@ def test_outside_change_during_a_slow_edit_is_refused(
     assert plan.read_text(encoding="utf-8").endswith("Saved by another program.\n")
     assert not [p for p in ws.rglob("*") if p.name.endswith(".tmp")]
     assert tools.ws.history_steps(plan) == (0, 0)  # no undo step for an edit never made
+
+
+async def test_read_only_documents_are_left_alone_by_every_tool_that_writes(ws: Path) -> None:
+    """A read-only file was replaced all the same (the rename needs only the folder's
+    permission). Every tool that writes now refuses, saying how to fix it, before asking any
+    question, with no undo step recorded; even as root, which may write anything (CI is root).
+    """
+    plan, todo, new = ws / "notes" / "plan.md", ws / "todo.txt", ws / "new.md"
+    history = ws.parent / ".ws.voicedesk-history"
+    async with docs_server(ws) as d:
+        await d.call("read_document", path="todo.txt")
+        for milk in ("oat", "soy"):
+            await d.call(
+                "edit_document",
+                path="todo.txt",
+                action="replace_paragraph",
+                paragraph=1,
+                text=f"Buy {milk} milk.",
+            )
+        await d.call("undo", path="todo.txt")  # one step to undo and one to redo
+        await d.call("create_document", path="new.md", content="# New")  # undo would delete it
+        await d.call("read_document", path="notes/plan.md")
+        await d.call("read_document", path="report.docx")
+        for path in (plan, todo, new, ws / "report.docx"):
+            path.chmod(0o444)
+        before_ws, before_history = snapshot(ws), snapshot(history)
+
+        plan_edit = {"path": "notes/plan.md", "action": "replace_paragraph", "paragraph": 2}
+        overwrite = {"path": "notes/plan.md", "content": "x", "overwrite": True}
+        for tool, args, not_done in (
+            ("edit_document", {**plan_edit, "text": "Changed."}, "nothing was changed"),
+            (
+                "edit_document",
+                {"path": "notes/plan.md", "action": "delete_section", "section": "Risks"},
+                "nothing was changed",
+            ),
+            (
+                "edit_document",
+                {"path": "report.docx", "action": "find_replace", "find": "a", "replace_with": "b"},
+                "nothing was changed",
+            ),
+            ("create_document", overwrite, "nothing was changed"),
+            ("create_document", {**overwrite, "confirmed": True}, "nothing was changed"),
+            ("undo", {"path": "todo.txt"}, "nothing was undone"),
+            ("redo", {"path": "todo.txt"}, "nothing was redone"),
+            ("undo", {"path": "new.md"}, "nothing was undone"),
+        ):
+            message = await d.fail(tool, **args)
+            name = args["path"]
+            assert message.splitlines()[0].startswith(
+                f"Error executing tool {tool}: {name} is read-only, so {not_done}. "
+                f"It is marked read-only."
+            ), (tool, message)
+            assert f"chmod u+w {name}" in message and "create_document" in message
+        assert snapshot(ws) == before_ws
+        assert snapshot(history) == before_history
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o444 for p in (plan, todo, new))
+
+        # Writable again, the same steps work: the refusals left the history where it was.
+        for path in (plan, todo, new):
+            path.chmod(0o644)
+        await d.call("redo", path="todo.txt")
+        assert todo.read_text().startswith("Buy soy milk.")
+        await d.call("undo", path="todo.txt")
+        await d.call("undo", path="todo.txt")
+        assert todo.read_text() == TODO_TXT
+        await d.call("undo", path="new.md")
+        assert not new.exists()
+        await d.call("edit_document", **plan_edit, text="Changed.")
+        assert "Changed." in plan.read_text()
+
+
+def test_made_read_only_during_a_slow_edit_is_refused(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The person protects the file while a long edit is worked out: the check right before
+    the replace catches it, and the history stays as it was."""
+    tools = DocsTools(Workspace(ws, tmp_path / "history"))
+    plan = ws / "notes" / "plan.md"
+    tools.read_document("notes/plan.md")
+    real_serialize = formats.serialize
+
+    def slow_serialize(doc: formats.Document) -> bytes:
+        plan.chmod(0o444)
+        return real_serialize(doc)
+
+    monkeypatch.setattr(formats, "serialize", slow_serialize)
+    with pytest.raises(ReadOnlyDocumentError, match="is read-only, so nothing was changed"):
+        tools.edit_document("notes/plan.md", "insert_paragraph", text="Mine.")
+    assert plan.read_text(encoding="utf-8") == PLAN_MD
+    assert not [p for p in ws.rglob("*") if p.name.endswith(".tmp")]
+    assert tools.ws.history_steps(plan) == (0, 0)  # no undo step for an edit never made
+
+
+def test_a_document_this_user_may_not_write_is_refused(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's file in a folder we may write has write bits (its owner's), but
+    os.access says they are not ours. Faked, since root (as CI runs) may write any file."""
+    tools = DocsTools(Workspace(ws, tmp_path / "history"))
+    plan = ws / "notes" / "plan.md"
+    real_access = os.access
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        if mode & os.W_OK and Path(path).name == "plan.md":
+            return False
+        return real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    tools.read_document("notes/plan.md")
+    with pytest.raises(ReadOnlyDocumentError) as info:
+        tools.edit_document("notes/plan.md", "insert_paragraph", text="Mine.")
+    assert str(info.value).startswith(
+        "notes/plan.md is read-only, so nothing was changed. Its permissions do not let me "
+        "write it."
+    )
+    assert plan.read_text(encoding="utf-8") == PLAN_MD
+    assert not (tmp_path / "history").exists()
+
+
+async def test_edits_keep_the_files_permissions_and_owner(ws: Path) -> None:
+    """The new file is written by this process: it must take over the old one's mode and, as
+    root may (root edited the person's file and made it root's), its owner and group."""
+    plan = ws / "notes" / "plan.md"
+    plan.chmod(0o640)
+    owner = (os.getuid(), os.getgid())
+    if os.geteuid() == 0:
+        owner = (65534, 65534)  # nobody
+        os.chown(plan, *owner)
+    async with docs_server(ws) as d:
+        await d.call("read_document", path="notes/plan.md")
+        await d.call("edit_document", path="notes/plan.md", action="insert_paragraph", text="Mine.")
+        assert plan.read_text().endswith("Mine.\n")
+        st = plan.stat()
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, *owner)
+        await d.call("undo", path="notes/plan.md")
+        assert plan.read_text() == PLAN_MD
+        st = plan.stat()
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, *owner)
 
 
 async def test_find_of_only_control_characters_is_refused(ws: Path) -> None:

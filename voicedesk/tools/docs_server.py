@@ -10,6 +10,7 @@ Two rules protect the person's files beyond the path checks in
 :mod:`voicedesk.tools.workspace`: a destructive edit (deleting a paragraph or a section,
 overwriting a document) does nothing until it is repeated with ``confirmed=true`` after the
 person said yes out loud, and an edit based on a read older than the file on disk is refused.
+A third: a read-only file is left alone by every tool that would change it, before any question.
 Every write is undoable, byte for byte. What a Word edit removes that its words do not show
 (the links, comments, footnotes and endnotes, pictures, fields and bookmarks of removed
 paragraphs) is named in the question and in the result, never dropped silently.
@@ -592,6 +593,8 @@ class DocsTools:
                 f"{rel} already exists, so nothing was changed. Pick another name, or replace "
                 f"it with overwrite=true once the person has confirmed."
             )
+        if exists:
+            self.ws.check_writable(real)  # before asking to overwrite what cannot be
         data = formats.new_document(content, kind)
         blocks = formats.parse(data, kind).blocks
         before = self.ws.read(real, remember=False) if exists else None
@@ -646,6 +649,7 @@ class DocsTools:
         """
         formats.require_writable(self.ws.rel(self.ws.resolve(path, must_exist=False)))
         real, rel, data, doc = self._open(path, remember=True, check_fresh=True)
+        self.ws.check_writable(real)  # before a deletion's question, which would be in vain
         blocks = doc.blocks
         kind = doc.kind
         new_blocks = list(blocks)

@@ -15,6 +15,10 @@ their work; every write checks once more, right before the rename, that the file
 what the edit was based on (a slow edit of a big file leaves time for another program).
 The history of one document is bounded by a number of versions and by their total size.
 
+The rename needs only the folder's permission, so the file's own is checked first: a read-only
+document (see :meth:`Workspace.check_writable`) is refused, and nothing is written or recorded.
+A replaced file keeps its permission bits and, where the system allows, its owner and group.
+
 Names are matched as Unicode NFC, but files keep whatever form they have on disk: a file
 copied from a Mac is often named in NFD ("cafe" + combining accent), and it opens under the
 name the tools list as well as under its NFC spelling.
@@ -26,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import stat
 import tempfile
 import time
@@ -95,6 +100,10 @@ class WorkspaceError(ValueError):
 
 class StaleDocumentError(WorkspaceError):
     """The document changed on disk since the server last read it."""
+
+
+class ReadOnlyDocumentError(WorkspaceError):
+    """The document's permissions say it must not be changed."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,8 @@ def _current_umask() -> int:
 
 # Read once at import, before any threads exist, because reading it means setting it.
 _UMASK = _current_umask()
+# Whether os.access can ask as the effective user (who the file system checks), not the real one.
+_EFFECTIVE_IDS = os.access in os.supports_effective_ids
 
 
 def atomic_write(path: Path, data: bytes, *, check: Callable[[], None] | None = None) -> None:
@@ -204,10 +215,13 @@ def atomic_write(path: Path, data: bytes, *, check: Callable[[], None] | None = 
             handle.flush()
             os.fsync(handle.fileno())
         try:
-            mode = stat.S_IMODE(path.stat().st_mode)
+            old = path.stat()
         except FileNotFoundError:
             mode = 0o666 & ~_UMASK
-        os.chmod(tmp, mode)
+        else:
+            _keep_owner(tmp, old)
+            mode = stat.S_IMODE(old.st_mode)
+        os.chmod(tmp, mode)  # after chown, which may clear set-id bits
         if check is not None:
             check()
         os.replace(tmp, path)
@@ -216,6 +230,27 @@ def atomic_write(path: Path, data: bytes, *, check: Callable[[], None] | None = 
             tmp.unlink()
         raise
     _fsync_dir(path.parent)
+
+
+def _keep_owner(tmp: Path, old: os.stat_result) -> None:
+    """Give the new file the replaced one's owner and group, as far as we may.
+
+    The temp file is ours: without this, root editing a person's 0640 file would leave it
+    root's and unreadable to them, and anyone editing a file shared through its group would
+    take it from the group. Only root may give a file away; others may still keep its group
+    if they belong to it, and otherwise it stays theirs.
+    """
+    if not hasattr(os, "chown"):  # Windows: files have no POSIX owner to keep
+        return
+    mine = tmp.stat()
+    if (mine.st_uid, mine.st_gid) == (old.st_uid, old.st_gid):
+        return
+    for uid in (old.st_uid, -1):
+        try:
+            os.chown(tmp, uid, old.st_gid)
+            return
+        except OSError:
+            continue
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -386,17 +421,52 @@ class Workspace:
         program saved it meanwhile), nothing is written and the history is put back.
         """
         rel = self.rel(path)
+        self.check_writable(path)
         self.check_unchanged(path, before)
         previous = self._load(rel)
         hist = self._record(rel, before, data)
         try:
-            atomic_write(path, data, check=lambda: self.check_unchanged(path, before))
+            atomic_write(path, data, check=lambda: self._check_replaceable(path, before))
         except BaseException:
             with contextlib.suppress(WorkspaceError):
                 self._save(previous)
             raise
         self._prune(hist)
         self._remember_written(path, data)
+
+    def check_writable(self, path: Path, doing: str = "edit") -> None:
+        """Raise ReadOnlyDocumentError if the document's permissions forbid changing it.
+
+        The atomic write renames a new file over the old one, which needs only the folder's
+        permission, so without this a read-only file would be replaced. Read-only means
+        either no write bit at all (``chmod a-w``, a file manager's or Windows' read-only
+        mark), which holds even for root, who may write anything but should respect the
+        person's mark; or that ``os.access`` says this user may not write it (another
+        user's file in a folder we can write). A document that does not exist is not
+        protected by anything: creating it is up to the folder.
+        """
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return
+        marked = not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+        if not marked and os.access(path, os.W_OK, effective_ids=_EFFECTIVE_IDS):
+            return
+        rel = self.rel(path)
+        why = "It is marked read-only" if marked else "Its permissions do not let me write it"
+        raise ReadOnlyDocumentError(
+            f"{rel} is read-only, so {_NOT_DONE[doing][0]}. {why}. Tell the person: to "
+            f"change it, make it writable (chmod u+w "
+            f"{shlex.quote(rel)} in the workspace folder, or untick Read-only in its properties "
+            f"on Windows) and ask again, or save a copy under another name with "
+            f"create_document."
+        )
+
+    def _check_replaceable(self, path: Path, expected: bytes | None, doing: str = "edit") -> None:
+        """The last check before the rename: the person may have protected or changed the
+        document while the new version was being written."""
+        self.check_writable(path, doing)
+        self.check_unchanged(path, expected, doing)
 
     def check_unchanged(self, path: Path, expected: bytes | None, doing: str = "edit") -> None:
         """Raise StaleDocumentError unless ``path`` holds ``expected`` (None: does not exist)."""
@@ -536,7 +606,7 @@ class Workspace:
         ``previous`` may still need the versions the new history dropped)."""
 
         def check() -> None:
-            self.check_unchanged(path, current, doing)
+            self._check_replaceable(path, current, doing)
 
         try:
             if data is None:
@@ -574,6 +644,7 @@ class Workspace:
         hist = self._load(rel)
         if not hist.versions:
             raise WorkspaceError(f"There is nothing to undo in {rel}: I have not changed it.")
+        self.check_writable(path, "undo")  # before the history changes
         cur_sha = sha256(current) if current is not None else None
         if hist.versions[hist.cursor].sha != cur_sha:
             hist.versions = [*hist.versions[: hist.cursor + 1], self._store_blob(rel, current)]
@@ -601,6 +672,7 @@ class Workspace:
             raise WorkspaceError(
                 f"There is nothing to redo in {rel}: it has changed since the last undo."
             )
+        self.check_writable(path, "redo")  # before the history changes
         target = hist.versions[hist.cursor + 1]
         data = self._blob(rel, target)
         hist.cursor += 1
