@@ -1019,6 +1019,52 @@ async def test_edits_keep_the_files_permissions_and_owner(ws: Path) -> None:
         assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, *owner)
 
 
+async def test_wrong_or_missing_arguments_are_named_one_short_line_each(ws: Path) -> None:
+    """The SDK answered a wrong argument with pydantic's dump (model names, error codes,
+    links); the model now reads which argument, what it takes and what it got."""
+    before = snapshot(ws)
+    async with docs_server(ws) as d:
+        message = await d.fail(
+            "edit_document",
+            path="notes/plan.md",
+            action="replace_paragraph",
+            paragraph="two",
+            text=["a"],
+        )
+        assert message.splitlines() == [
+            "Error executing tool edit_document: 2 arguments of edit_document are wrong, so "
+            "nothing was done. Correct them and call edit_document again:",
+            '- paragraph: expected a whole number; got the text "two".',
+            '- text: expected text; got a list ["a"].',
+        ]
+        message = await d.fail("edit_document", action="explode")
+        assert message.splitlines()[1:] == [
+            "- path: missing; it is required (text).",
+            "- action: expected one of replace_paragraph, insert_paragraph, delete_paragraph, "
+            "replace_section, delete_section, rename_heading, find_replace; got the text "
+            '"explode".',
+        ]
+        message = await d.fail("read_document", path="notes/plan.md", start_paragraph=1.5)
+        assert message.splitlines()[1:] == [
+            "- start_paragraph: expected a whole number; got the number 1.5."
+        ]
+        message = await d.fail(
+            "create_document", path="x.md", content={"text": "x" * 500}, overwrite="maybe"
+        )
+        assert message.splitlines()[1:] == [
+            '- content: expected text; got an object {"text": "' + "x" * 49 + "….",  # 60 chars
+            '- overwrite: expected true or false; got the text "maybe".',
+        ]
+        message = await d.fail("count")
+        assert message.splitlines()[0].startswith("Error executing tool count: 1 argument of ")
+        assert "validation error" not in message and "pydantic" not in message
+        # What pydantic accepts loosely is still accepted: a number sent as text.
+        assert "paragraphs 2 to 3" in await d.call(
+            "read_document", path="notes/plan.md", start_paragraph="2", end_paragraph=3
+        )
+    assert snapshot(ws) == before
+
+
 async def test_find_of_only_control_characters_is_refused(ws: Path) -> None:
     plan = ws / "notes" / "plan.md"
     before = plan.read_bytes()

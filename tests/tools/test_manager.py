@@ -158,6 +158,16 @@ async def test_docs_server_tools_and_events(tmp_path: Path, capfd: pytest.Captur
 
         unknown = await manager.call("docs__fly", {}, call_id="c4")
         assert unknown.is_error and "no tool called docs__fly" in unknown.text
+
+        # A wrong argument reaches the model (and the tools pane) as one short line, not
+        # pydantic's dump.
+        wrong = await manager.call("docs__read_document", {"path": 5}, call_id="c5")
+        assert wrong.is_error
+        assert wrong.text.splitlines()[1:] == ["- path: expected text; got the number 5."]
+        assert wrong.spoken == (
+            "Error executing tool read_document: 1 argument of read_document is wrong, so "
+            "nothing was done. Correct it and call read_document again:"
+        )
     finally:
         await manager.aclose()
 
@@ -166,7 +176,8 @@ async def test_docs_server_tools_and_events(tmp_path: Path, capfd: pytest.Captur
         ("c1", 3, "docs__list_documents")
     ]
     finished = {e.call_id: e for e in rec.of(ev.ToolCallFinished)}
-    assert set(finished) == {"c1", "c2", "c3", "c4"}
+    assert set(finished) == {"c1", "c2", "c3", "c4", "c5"}
+    assert finished["c5"].result_text == wrong.text
     assert "a.md" in finished["c1"].result_text and not finished["c1"].is_error
     assert finished["c1"].spoken_summary == "1 document in the workspace."
     assert finished["c3"].is_error and finished["c4"].is_error

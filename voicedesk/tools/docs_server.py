@@ -28,6 +28,7 @@ import difflib
 import fnmatch
 import functools
 import inspect
+import json
 import os
 import re
 import threading
@@ -37,8 +38,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+import mcp_types as mt
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from pydantic import ValidationError
 
 from voicedesk import __version__
 from voicedesk.tools import formats
@@ -968,6 +971,97 @@ def _as_tool(fn: _F, lock: threading.Lock, root: Path, slow_s: float = 0.0) -> _
     return wrapper  # type: ignore[return-value]
 
 
+# What a JSON schema type asks for, in the words a model reads best.
+_EXPECTED = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+}
+
+
+def _expected(schema: dict[str, Any]) -> str:
+    """What one parameter accepts, from its JSON schema: "a whole number", "one of a, b"."""
+    if "enum" in schema:
+        return "one of " + ", ".join(str(v) for v in schema["enum"])
+    if "anyOf" in schema:  # optional parameters are "X or null"; null need not be said
+        return " or ".join(_expected(a) for a in schema["anyOf"] if a.get("type") != "null")
+    return _EXPECTED.get(str(schema.get("type")), "something else")
+
+
+def _given(value: Any) -> str:
+    """A value as the model sent it, with its JSON type and cut short: 'the text "two"'."""
+    shown = json.dumps(value, ensure_ascii=False, default=repr)
+    if len(shown) > 60:
+        shown = shown[:59] + "…"
+    if isinstance(value, bool) or value is None:
+        return shown
+    if isinstance(value, str):
+        return f"the text {shown}"
+    if isinstance(value, int | float):
+        return f"the number {shown}"
+    if isinstance(value, list):
+        return f"a list {shown}"
+    if isinstance(value, dict):
+        return f"an object {shown}"
+    return shown
+
+
+def argument_errors(
+    tool: str, schema: dict[str, Any], arguments: dict[str, Any], error: ValidationError
+) -> str:
+    """One line per bad argument (which, what it takes, what came), under a line saying the
+    call did nothing: what a model needs to correct its call, unlike pydantic's dump."""
+    props = schema.get("properties") or {}
+    lines: dict[str, str] = {}
+    for err in error.errors(include_url=False):
+        name = str(err["loc"][0]) if err["loc"] else ""
+        if name in lines:  # a union reports each branch; one line per argument is enough
+            continue
+        if name not in props:
+            lines[name] = f"- {name or 'the arguments'}: {err['msg']}."
+        elif err["type"] == "missing":
+            lines[name] = f"- {name}: missing; it is required ({_expected(props[name])})."
+        else:
+            lines[name] = (
+                f"- {name}: expected {_expected(props[name])}; got {_given(arguments.get(name))}."
+            )
+    one = len(lines) == 1
+    head = (
+        f"{_plural(len(lines), 'argument')} of {tool} {'is' if one else 'are'} wrong, so "
+        f"nothing was done. Correct {'it' if one else 'them'} and call {tool} again:"
+    )
+    return "\n".join([head, *lines.values()])
+
+
+class DocsMCPServer(MCPServer):
+    """The MCPServer, with wrong or missing arguments reported one short line each.
+
+    The SDK checks the arguments before the tool function runs, so ``_as_tool`` never sees
+    those errors, and reports them as pydantic's dump (model names, error codes, links,
+    repeated for each branch of a union), which the model must dig through and the tools
+    pane shows in full. ``call_tool`` is where they come up with the ValidationError still
+    attached, so it is rewritten here, for every client and transport.
+    """
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> mt.CallToolResult | mt.InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            tool = next((t for t in await self.list_tools() if t.name == name), None)
+            schema = tool.input_schema if tool is not None else {}
+            message = argument_errors(name, schema, arguments, cause)
+            # The SDK's prefix, as on every other refusal; the cause stays for its log line.
+            raise ToolError(f"Error executing tool {name}: {message}") from cause
+
+
 def _shown(filename: Any, root: Path) -> str:
     if not filename:
         return "the file"
@@ -995,7 +1089,7 @@ def build_server(
         )
     workspace = Workspace(root, history_dir)
     tools = DocsTools(workspace, max_mb)
-    server = MCPServer("docs", instructions=INSTRUCTIONS, version=__version__)
+    server = DocsMCPServer("docs", instructions=INSTRUCTIONS, version=__version__)
     lock = threading.Lock()
     for name in TOOL_NAMES:
         method = getattr(tools, name)
