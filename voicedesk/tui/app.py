@@ -511,9 +511,11 @@ class VoiceDeskApp(App[int]):
         self._refresh_mode()
 
     def action_interrupt(self) -> None:
-        text_input = self.text_input
-        if text_input.has_focus:
+        if self.text_input.has_focus:
+            # Esc leaves the text box (its placeholder says so); stopping the answer too
+            # would cut what the person is listening to while they write. Esc again stops.
             self.conversation.focus()
+            return
         if self.session is not None:
             self.session.interrupt()
 

@@ -34,7 +34,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("h", "hands-free on/off (it hears when you finish)"),
     ("m", "mute / unmute the microphone"),
     ("i / esc", "interrupt the answer being spoken"),
-    ("t", "type a turn instead (Enter sends)"),
+    ("t", "type a turn instead (Enter sends, esc leaves the box)"),
     ("ctrl+s", "settings: edit the config file"),
     ("d", "sound devices"),
     ("s", "context: prompt size and the running summary"),
