@@ -278,10 +278,12 @@ class DocsTools:
             end = i + 1
         return lines, end
 
-    def _section_of(self, blocks: list[Block], index: int) -> str | None:
+    @staticmethod
+    def _section_of(blocks: list[Block], names: dict[int, str], index: int) -> str | None:
+        """The name of the section ``index`` is in, one a section= argument can use."""
         for i in range(index, -1, -1):
             if blocks[i].is_heading:
-                return blocks[i].text
+                return names[i]
         return None
 
     # ------------------------------------------------------------------ finding
@@ -385,6 +387,7 @@ class DocsTools:
                     if exact:
                         skipped.append(rel)
                     continue
+                names: dict[int, str] | None = None  # worked out for the first hit only
                 for i, block in enumerate(doc.blocks):
                     # NFC like the query: "café" finds a Mac's "cafe\u0301" too.
                     text = unicodedata.normalize("NFC", " ".join(block.text.split()))
@@ -400,7 +403,8 @@ class DocsTools:
                     lo = max(0, pos - 70)
                     hi = min(len(text), pos + len(needle) + 70)
                     snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
-                    hits.append((rel, i + 1, self._section_of(doc.blocks, i), snippet))
+                    names = names if names is not None else formats.heading_names(doc.blocks)
+                    hits.append((rel, i + 1, self._section_of(doc.blocks, names, i), snippet))
             if hits or len(words) < 2:
                 break
         note = f"\n(Could not read {', '.join(skipped)}.)" if skipped else ""
@@ -427,7 +431,8 @@ class DocsTools:
     ) -> str:
         """Read a document, whole or in part, as numbered paragraphs ('[3] text').
 
-        section: a heading to read just that section (with its sub-sections).
+        section: a heading to read just that section (with its sub-sections); where
+          headings repeat, the name outline gives, like 'Chapter 2 › Notes' or 'Notes #2'.
         start_paragraph / end_paragraph: an inclusive range of paragraph numbers.
         Long documents come back in parts; the first line says how to get the rest.
         """
@@ -454,7 +459,7 @@ class DocsTools:
         lines, end = self._numbered(blocks, lo, hi)
         if section:
             first = (
-                f"Section “{blocks[lo].text}” of {rel}: {_plural(hi - lo, 'paragraph')}, "
+                f"Section “{formats.heading_names(blocks)[lo]}” of {rel}: {_plural(hi - lo, 'paragraph')}, "
                 f"{_plural(_words(blocks[lo:hi]), 'word')}."
             )
         elif (lo, hi) == (0, total):
@@ -470,7 +475,10 @@ class DocsTools:
         return "\n".join(out)
 
     def outline(self, path: str) -> str:
-        """The headings of a document with their paragraph numbers and section sizes."""
+        """The headings of a document with their paragraph numbers and section sizes.
+
+        A heading whose words repeat shows the section= name that picks it.
+        """
         _, rel, _, doc = self._open(path, remember=True)
         heads = formats.outline(doc.blocks)
         if not heads:
@@ -481,13 +489,17 @@ class DocsTools:
         names = ", ".join(_quote(doc.blocks[i].text, 40) for i in heads[:5])
         more = " and more" if len(heads) > 5 else ""
         lines = [f"{rel} has {_plural(len(heads), 'heading')}: {names}{more}."]
+        # Headings that share their words get a name of their own, or one could not be picked.
+        called = formats.heading_names(doc.blocks)
         for i in heads:
             lo, hi = formats.section_range(doc.blocks, i)
             block = doc.blocks[i]
             indent = "  " * (block.level - 1)
+            name = "" if called[i] == block.text else f", section= “{called[i]}”"
             lines.append(
                 f"{indent}[{i + 1}] {'#' * block.level} {_quote(block.text, MAX_HEADING_CHARS)[1:-1]} "
-                f"({_plural(hi - lo - 1, 'paragraph')}, {_plural(_words(doc.blocks[lo:hi]), 'word')})"
+                f"({_plural(hi - lo - 1, 'paragraph')}, {_plural(_words(doc.blocks[lo:hi]), 'word')}"
+                f"{name})"
             )
 
         def rest(left: int) -> str:
@@ -512,9 +524,10 @@ class DocsTools:
         first += f" and {_plural(len(heads), 'heading')}." if heads else "."
         chars = sum(len(b.text) for b in blocks)
         lines = [first, f"Characters: {chars}. Numbered blocks (headings included): {len(blocks)}."]
+        called = formats.heading_names(blocks)
         for i in heads:
             lo, hi = formats.section_range(blocks, i)
-            name = _quote(blocks[i].text, MAX_HEADING_CHARS)[1:-1]
+            name = _quote(called[i], MAX_HEADING_CHARS)[1:-1]
             lines.append(f"- {name}: {_plural(_words(blocks[lo:hi]), 'word')}")
 
         def rest(left: int) -> str:
@@ -644,6 +657,8 @@ class DocsTools:
         - rename_heading: section, text (the new heading)
         - find_replace: find, replace_with; optional section to limit it, match_case. It
           changes words within paragraphs; to split, empty or re-type one, replace_paragraph
+        section is a heading's words; where headings repeat, the name outline gives for one,
+        like 'Chapter 2 › Notes' or 'Notes #2'.
         Deletions do nothing until called again with confirmed=true after the person agrees
         aloud. If the file changed on disk since it was read, the edit is refused: read again.
         In Word documents the result (and a deletion's question) names links, comments,
@@ -706,7 +721,7 @@ class DocsTools:
             elif section:
                 head = formats.find_heading(blocks, section)
                 at = formats.section_range(blocks, head)[1]
-                where = f"at the end of section “{blocks[head].text}”"
+                where = f"at the end of section “{formats.heading_names(blocks)[head]}”"
             else:
                 at = len(blocks)
                 where = "at the end"
@@ -753,7 +768,7 @@ class DocsTools:
                 formats.reuse_paragraphs(blocks[head + 1 : hi], parsed)
             new_blocks[head + 1 : hi] = parsed
             first = (
-                f"Replaced the body of section “{blocks[head].text}” in {rel} with "
+                f"Replaced the body of section “{formats.heading_names(blocks)[head]}” in {rel} with "
                 f"{_plural(len(parsed), 'paragraph')}."
             )
             shown = (head, head + 1 + len(parsed))
@@ -762,7 +777,7 @@ class DocsTools:
                 raise FormatError("delete_section needs section: the heading of the section.")
             head = formats.find_heading(blocks, section)
             lo, hi = formats.section_range(blocks, head)
-            name = blocks[head].text
+            name = formats.heading_names(blocks)[head]  # which of two "Notes" goes
             if not confirmed:
                 return self._confirm(
                     f"deleting section “{name}” from {rel} ({_plural(hi - lo, 'paragraph')}, "
@@ -862,7 +877,7 @@ class DocsTools:
     def _settled(block: Block, kind: formats.Kind, rel: str, i: int, needle: str) -> Block:
         """``block`` as it will read back, or FormatError if a replacement in it would change
         the paragraph numbers: every later edit by number would then hit the wrong text."""
-        settled = formats.settle(block, kind)
+        settled = formats.settle(block, kind, first=i == 0)
         if settled == []:
             raise FormatError(
                 f"Replacing “{needle}” would leave paragraph {i + 1} of {rel} empty, so "
@@ -870,7 +885,7 @@ class DocsTools:
             )
         if settled is None or len(settled) > 1:
             what = (
-                "a code block that swallows the rest of the document"
+                "a code block or front matter that swallows the rest of the document"
                 if settled is None
                 else f"{len(settled)} paragraphs"
             )

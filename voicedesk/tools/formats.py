@@ -5,7 +5,9 @@ every format is reduced to the same shape: a list of :class:`Block`, each a head
 or a paragraph, numbered from 1 in reading order. The functions here are pure (bytes in,
 bytes out); file access and undo live in :mod:`voicedesk.tools.workspace`.
 
-* Markdown: ``#`` headings; other blocks are separated by blank lines, fenced code stays whole.
+* Markdown: ``#`` headings and setext ones (a paragraph underlined with ``===`` or ``---``,
+  CommonMark's rules: not under a list, quote, table or after a blank line; YAML front matter
+  is one block); other blocks are separated by blank lines, fenced code stays whole.
 * Plain text: blank-line separated paragraphs, no headings.
 * Both text formats remember where each block sat in the file, and a write splices the changed
   blocks into the original text: people keep their own layout (extra blank lines, closing
@@ -38,12 +40,13 @@ from __future__ import annotations
 import collections
 import copy
 import difflib
+import functools
 import io
 import itertools
 import re
 import statistics
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -249,6 +252,21 @@ def word_count(text: str) -> int:
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# A setext underline: a paragraph followed by a line of only "=" (level 1) or "-" (level 2).
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+# Lines after which an underline is no heading's (CommonMark: it needs a paragraph above it):
+# list items, block quotes, thematic breaks ("***", "- - -") and table delimiter rows. The
+# line "---" under "- item" is a thematic break; under a table, the end of the table.
+_NOT_PARAGRAPH = re.compile(
+    r"^ {0,3}(?:[-+*](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>"
+    r"|(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$"
+    r"|\|?[ \t]*:?-+:?[ \t]*\|[-:| \t]*$)"
+)
+# ...and first lines that open no paragraph at all: indented code, an HTML block.
+_NOT_PARAGRAPH_START = re.compile(r"^(?: {0,3}\t| {4}| {0,3}<[A-Za-z!?/])")
+# YAML front matter: "---" as the file's first line, up to a closing "---" or "...".
+_FRONT_MATTER_OPEN = re.compile(r"^---[ \t]*$")
+_FRONT_MATTER_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -275,18 +293,56 @@ def _block_of(lines: list[tuple[int, int, str]], level: int = 0) -> tuple[Block,
     return Block("\n".join(line for _, _, line in lines), level), lines[0][0], lines[-1][1]
 
 
+def _setext_level(buf: list[tuple[int, int, str]], line: str) -> int:
+    """The level ``line`` underlines the paragraph ``buf`` with (0: it is no underline).
+
+    Only a plain paragraph can be underlined; where CommonMark would read anything else
+    above the line (see :data:`_NOT_PARAGRAPH`), it stays a line of that block, as before
+    setext headings were read: a wrong guess here would cut a list or a table in two.
+    """
+    m = _SETEXT.match(line)
+    if m is None or not buf or _NOT_PARAGRAPH_START.match(buf[0][2]):
+        return 0
+    if any(_NOT_PARAGRAPH.match(text) for _, _, text in buf):
+        return 0
+    return 1 if m.group(1)[0] == "=" else 2
+
+
+def _front_matter_end(lines: list[tuple[int, int, str]]) -> int:
+    """How many lines of ``lines`` (a whole file's) are YAML front matter (0: none).
+
+    Front matter is one block, blank lines and all: read as Markdown, its closing "---"
+    would make the line above it a heading.
+    """
+    if not lines or not _FRONT_MATTER_OPEN.match(lines[0][2]):
+        return 0
+    for n, (_, _, line) in enumerate(lines[1:], 2):
+        if _FRONT_MATTER_CLOSE.match(line):
+            return n
+    return 0
+
+
 def _markdown_spans(text: str) -> list[tuple[Block, int, int]]:
-    """ATX headings and blank-line separated blocks, each with its place in ``text``."""
+    """Headings (ATX and setext) and blank-line separated blocks, each with its place in
+    ``text``.
+
+    A setext heading of several lines is one heading, as in CommonMark, its lines joined by
+    spaces ("Annual" and "report" over "===" is "Annual report"): the file keeps its lines
+    until the heading is renamed, and then it is written on one line.
+    """
     out: list[tuple[Block, int, int]] = []
     buf: list[tuple[int, int, str]] = []
     fence: str | None = None
+    lines = list(_lines(text))
+    if front := _front_matter_end(lines):
+        out.append(_block_of(lines[:front]))
 
     def flush() -> None:
         if buf and any(line.strip() for _, _, line in buf):
             out.append(_block_of(buf))
         buf.clear()
 
-    for start, end, line in _lines(text):
+    for start, end, line in lines[front:]:
         if fence is not None:
             buf.append((start, end, line))
             if line.strip().startswith(fence):
@@ -304,6 +360,11 @@ def _markdown_spans(text: str) -> list[tuple[Block, int, int]]:
         if m := _HEADING.match(line):
             flush()
             out.append((Block((m.group(2) or "").strip(), level=len(m.group(1))), start, end))
+            continue
+        if level := _setext_level(buf, line):
+            title = " ".join(text.strip() for _, _, text in buf)
+            out.append((Block(title, level), buf[0][0], end))
+            buf.clear()
             continue
         buf.append((start, end, line))
     flush()
@@ -349,6 +410,21 @@ def _heading_line(block: Block) -> str:
     return line
 
 
+def _setext_line(block: Block, original: str) -> str | None:
+    """``block`` underlined as its original heading ``original`` was, if that reads back.
+
+    A renamed setext heading stays setext, so the file keeps its author's style; text that
+    would read differently underlined ("- item", "# x") is written as a ``#`` line instead.
+    """
+    last = original.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1]
+    m = _SETEXT.match(last)
+    if m is None or not block.level or "\n" in block.text:
+        return None
+    line = block.text + "\n" + m.group(1)[0] * max(3, len(block.text))
+    found = [(b.text, b.level) for b, _, _ in _markdown_spans(line)]
+    return line if found == [(block.text, block.level)] else None
+
+
 def heading_text(text: str) -> str:
     """What a Markdown heading saying ``text`` reads back as: a closing ``##`` is layout."""
     m = _HEADING.match("# " + text)
@@ -356,7 +432,7 @@ def heading_text(text: str) -> str:
 
 
 def parse_markdown(text: str) -> list[Block]:
-    """Split Markdown into ATX headings and blank-line separated blocks."""
+    """Split Markdown into headings (ATX and setext) and blank-line separated blocks."""
     return [block for block, _, _ in _markdown_spans(text)]
 
 
@@ -377,12 +453,14 @@ def text_to_blocks(text: str, kind: Kind) -> list[Block]:
     return parse_markdown(text)
 
 
-def settle(block: Block, kind: Kind) -> list[Block] | None:
+def settle(block: Block, kind: Kind, *, first: bool = False) -> list[Block] | None:
     """The blocks ``block`` reads back as once written among others (none: it is empty).
 
-    None when it would also swallow the paragraphs after it (a code fence left open). An edit
-    that changes a block's text in place (find_replace) checks this first: a replacement can
-    empty a paragraph, split it at a blank line, or make a line start with ``#`` or a fence.
+    None when it would also swallow the paragraphs after it (a code fence left open; as the
+    ``first`` block of a file, front matter whose closing "---" went, which a later "---"
+    would close). An edit that changes a block's text in place (find_replace) checks this
+    first: a replacement can empty a paragraph, split it at a blank line, or make a line start
+    with ``#`` or a fence.
     """
     if kind in ("docx", "pdf"):
         return (
@@ -391,6 +469,10 @@ def settle(block: Block, kind: Kind) -> list[Block] | None:
             else []
         )
     shown = _heading_line(block) if kind == "markdown" and block.level else block.text
+    if kind == "markdown" and first:
+        lines = list(_lines(shown))
+        if _FRONT_MATTER_OPEN.match(lines[0][2]) and not _front_matter_end(lines):
+            return None
     spans = _plain_spans if kind == "text" else _markdown_spans
     found = [b for b, _, _ in spans(shown + "\n\nx")]
     if not found or (found[-1].text, found[-1].level) != ("x", 0):
@@ -466,7 +548,13 @@ def _splice_text(doc: Document) -> str:
     text, spans, nl = doc.text, doc.spans, doc.newline
 
     def rendered(block: Block) -> str:
-        shown = _heading_line(block) if doc.kind == "markdown" and block.level else block.text
+        shown = block.text
+        if doc.kind == "markdown" and block.level:
+            span = spans[block.source] if block.source is not None else None
+            setext = (
+                _setext_line(block, text[span.start : span.end]) if span and span.level else None
+            )
+            shown = setext or _heading_line(block)
         return shown.replace("\n", nl)
 
     pieces: list[str] = []
@@ -1656,6 +1744,7 @@ def section_range(blocks: list[Block], heading: int) -> tuple[int, int]:
     return heading, end
 
 
+@functools.lru_cache(maxsize=4096)
 def _norm(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     folded = " ".join(text.split())
@@ -1665,27 +1754,136 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text).split()) or folded
 
 
+PATH_SEPARATOR = " › "
+# What a path may be typed with: the outline's "›", or ">" when that is easier to type.
+_PATH_SPLIT = re.compile(r"\s*[›>]\s*")
+_OCCURRENCE = re.compile(r"^(.*\S)\s*#\s*(\d+)\s*$")  # "Notes #2": the second "Notes"
+_TIERS: tuple[Callable[[str, str], bool], ...] = (
+    lambda have, want: have == want,
+    lambda have, want: have.startswith(want),
+    lambda have, want: want in have,
+)
+
+
+def _parents(blocks: list[Block], headings: list[int]) -> dict[int, list[int]]:
+    """For each heading, the headings of the sections it sits in, outermost first."""
+    stack: list[int] = []
+    out: dict[int, list[int]] = {}
+    for i in headings:
+        while stack and blocks[stack[-1]].level >= blocks[i].level:
+            stack.pop()
+        out[i] = list(stack)
+        stack.append(i)
+    return out
+
+
+def _under(blocks: list[Block], parents: list[int], wanted: list[str], loose: bool) -> bool:
+    """Whether ``wanted`` names some of ``parents``, in order (a path may skip levels)."""
+    it = iter(parents)
+    match = _TIERS[2] if loose else _TIERS[0]
+    return all(any(match(_norm(blocks[p].text), want) for p in it) for want in wanted)
+
+
+def _by_path(blocks: list[Block], tree: dict[int, list[int]], parts: list[str]) -> list[int]:
+    """Headings the path ``parts`` names, at the closest match that names any.
+
+    The last part is the heading, matched exactly, then by its start, then anywhere; the
+    parts before it name sections it sits in, exactly where that narrows it down.
+    """
+    *above, last = [_norm(part) for part in parts]
+    for loose in (False, True):
+        for tier in _TIERS:
+            found = [
+                i
+                for i, parents in tree.items()
+                if tier(_norm(blocks[i].text), last) and _under(blocks, parents, above, loose)
+            ]
+            if found:
+                return found
+    return []
+
+
+def _named(blocks: list[Block], tree: dict[int, list[int]], name: str) -> list[int]:
+    """Headings ``name`` may mean: one when it says which, else the candidates.
+
+    A name is first taken as a whole heading, so every name that picked a heading before
+    paths and numbers existed picks the same one; only a name that picks none or several
+    is read as a path ("Chapter 2 › Notes") and then as a numbered one ("Notes #2").
+    """
+    found = _by_path(blocks, tree, [name])
+    if len(found) == 1:
+        return found
+    parts = _PATH_SPLIT.split(name)
+    if len(parts) > 1 and all(_norm(part) for part in parts):
+        by_path = _by_path(blocks, tree, parts)
+        if len(by_path) == 1 or not found:
+            found = by_path
+        if len(found) == 1:
+            return found
+    if m := _OCCURRENCE.match(name):
+        same = _named(blocks, tree, m.group(1))
+        n = int(m.group(2))
+        if 1 <= n <= len(same):
+            return [same[n - 1]]
+        if same:
+            raise FormatError(
+                f"There {'is' if len(same) == 1 else 'are'} only {len(same)} "
+                f"section{'' if len(same) == 1 else 's'} called “{m.group(1)}”, so there is "
+                f"no number {n}."
+            )
+    return found
+
+
+def heading_names(blocks: list[Block]) -> dict[int, str]:
+    """For each heading, a name that picks it and no other: its text when that is unique, else
+    its path ("Chapter 2 › Notes"), else its number among those so called ("Notes #2").
+
+    Two "Notes" under different chapters could not both be reached by name; this is what
+    the outline shows and what a section= argument may say.
+    """
+    headings = outline(blocks)
+    tree = _parents(blocks, headings)
+    alike = collections.Counter(_norm(blocks[i].text) for i in headings)
+    out: dict[int, str] = {}
+    for i in headings:
+        text = blocks[i].text
+        if alike[_norm(text)] == 1:  # the text alone picks it: the first match is exact
+            out[i] = text
+            continue
+        path = PATH_SEPARATOR.join([*(blocks[p].text for p in tree[i]), text])
+        tries = [text, path]
+        for base in (text, path):
+            same = _named(blocks, tree, base)
+            if i in same:
+                tries.append(f"{base} #{same.index(i) + 1}")
+        out[i] = next((t for t in tries if _picks(blocks, tree, t) == [i]), text)
+    return out
+
+
+def _picks(blocks: list[Block], tree: dict[int, list[int]], name: str) -> list[int]:
+    try:
+        return _named(blocks, tree, name)
+    except FormatError:
+        return []
+
+
 def find_heading(blocks: list[Block], name: str) -> int:
-    """Index of the heading called ``name``: exact, then unique prefix or substring match."""
+    """Index of the heading called ``name``: exact, then unique prefix or substring match; a
+    path ("Chapter 2 › Notes") or a number ("Notes #2") picks one of several so called."""
     headings = outline(blocks)
     if not headings:
         raise FormatError("This document has no headings, so it has no sections to pick from.")
-    wanted = _norm(name)
-    if not wanted:
+    if not _norm(name):
         raise FormatError("The section name is empty.")
-    for match in (
-        lambda h: _norm(h) == wanted,
-        lambda h: _norm(h).startswith(wanted),
-        lambda h: wanted in _norm(h),
-    ):
-        found = [i for i in headings if match(blocks[i].text)]
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            names = "; ".join(f"“{blocks[i].text}” (paragraph {i + 1})" for i in found[:8])
-            raise FormatError(
-                f"More than one section matches “{name}”: {names}. Say which one by its full "
-                f"heading."
-            )
+    found = _named(blocks, _parents(blocks, headings), name)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        names = heading_names(blocks)
+        listed = "; ".join(f"“{names[i]}” (paragraph {i + 1})" for i in found[:8])
+        raise FormatError(
+            f"More than one section matches “{name}”: {listed}. Say which one by the name "
+            f"shown for it here."
+        )
     names = "; ".join(f"“{blocks[i].text}”" for i in headings[:20])
     raise FormatError(f"There is no section called “{name}”. The headings are: {names}.")
