@@ -37,3 +37,42 @@ def test_keep_that_is_a_file_says_so(tmp_path: Path, capsys) -> None:
     a_file.write_text("x")
     assert main(["bench", "latency", "--keep", str(a_file)]) == 2
     assert f"--keep {a_file} is a file" in capsys.readouterr().err
+
+
+FINISHED_LABEL = {"file": "a.wav", "category": "finished", "text": "Hi.", "speech_end_s": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("labels", "needles"),
+    [
+        ('[{"file": "a.wav",}]', ["is not valid JSON", "line 1 column"]),
+        ('{"a.wav": "finished"}', ["the top level must be a list of labels"]),
+        (
+            [{**FINISHED_LABEL, "category": "finshed"}],
+            ["label 1 (a.wav) has category 'finshed'", "not one of finished"],
+        ),
+        (
+            [{k: v for k, v in FINISHED_LABEL.items() if k != "speech_end_s"}],
+            ["a finished label needs speech_end_s"],
+        ),
+        (
+            [{"file": "a.wav", "category": "paused", "text": "Open … it", "speech_end_s": 2}],
+            ["a paused label needs pause_end_s"],
+        ),
+        ([{**FINISHED_LABEL, "text": None}], ["label 1 (a.wav) has no text"]),
+        ([FINISHED_LABEL], ["label 1 (a.wav): no such file in"]),
+    ],
+)
+def test_bad_labels_file_is_one_message_before_timing(
+    labels: str | list, needles: list[str], tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """A labels.json with a typo failed with a traceback (KeyError, JSONDecodeError) after
+    the CPU test, or halfway through the replays; now it is named before anything runs."""
+    import json
+
+    from voicedesk.bench import turn
+
+    monkeypatch.setattr(turn, "cpu_costs", lambda *a: pytest.fail("timed a bad fixture set"))
+    text = labels if isinstance(labels, str) else json.dumps(labels)
+    (tmp_path / "labels.json").write_text(text)
+    _fails(["bench", "turn", "--stt", "none", "--fixtures", str(tmp_path)], capsys, *needles)

@@ -167,6 +167,49 @@ def score(label: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# What score() and accuracy() read from each label, by category: a label without one would
+# fail with a KeyError in the middle of the run, after the CPU test, instead of up front.
+LABEL_TIMES = {
+    "finished": ("speech_end_s",),
+    "unfinished": ("speech_end_s",),
+    "paused": ("pause_end_s",),
+    "noise": (),
+    "silence": (),
+}
+LABELS_FORMAT = (
+    "labels.json is a list of objects with file, category ("
+    + ", ".join(LABEL_TIMES)
+    + "), text, speech_end_s (finished, unfinished) and pause_end_s (paused), "
+    "as tests/fixtures/make_fixtures.py writes it"
+)
+
+
+def check_labels(labels: Any, folder: Path, labels_path: Path) -> None:
+    """Every label names an existing WAV, a known category and the times it is scored by."""
+    from voicedesk.errors import UserError
+
+    def bad(what: str) -> UserError:
+        return UserError(f"{labels_path}: {what}", f"fix the file; {LABELS_FORMAT}")
+
+    if not isinstance(labels, list):
+        raise bad("the top level must be a list of labels")
+    for i, lab in enumerate(labels, 1):
+        if not isinstance(lab, dict) or not isinstance(lab.get("file"), str):
+            raise bad(f"label {i} has no file name")
+        where = f"label {i} ({lab['file']})"
+        category = lab.get("category")
+        if category not in LABEL_TIMES:
+            raise bad(f"{where} has category {category!r}, not one of {', '.join(LABEL_TIMES)}")
+        if not isinstance(lab.get("text"), str):
+            raise bad(f'{where} has no text ("" for noise and silence)')
+        for key in LABEL_TIMES[category]:
+            value = lab.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise bad(f"{where}: a {category} label needs {key} (seconds)")
+        if not (folder / lab["file"]).is_file():
+            raise bad(f"{where}: no such file in {folder}")
+
+
 def load_labels(folder: Path, split: str | None) -> list[dict[str, Any]]:
     """The fixtures' labels (only ``split``'s, if given); a bad folder or split is a UserError."""
     from voicedesk.errors import UserError
@@ -178,7 +221,13 @@ def load_labels(folder: Path, split: str | None) -> list[dict[str, Any]]:
             "pass --fixtures DIR made by tests/fixtures/make_fixtures.py (or run from a "
             "voicedesk checkout, whose tests/fixtures/turns is the default)",
         )
-    labels = json.loads(labels_path.read_text())
+    try:
+        labels = json.loads(labels_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(
+            f"{labels_path} is not valid JSON: {exc}", f"fix the file; {LABELS_FORMAT}"
+        ) from None
+    check_labels(labels, folder, labels_path)
     if split:
         splits = sorted({str(lab.get("split")) for lab in labels if lab.get("split")})
         labels = [lab for lab in labels if lab.get("split") == split]
