@@ -182,3 +182,23 @@ def test_fault_option_makes_the_next_requests_fail():
     )
     assert done.returncode == 2
     assert "'lose' is a fault of stt only, not of llm" in done.stderr
+
+
+def test_script_typos_name_what_is_wrong(tmp_path: Path) -> None:
+    """`[turns.tool_calls]` (one pair of brackets) was reported as a tool call without a name
+    although it had one; a script saved as UTF-16 was a UnicodeDecodeError traceback; one
+    saved as UTF-8 with a BOM (Notepad) was "not valid TOML" at line 1, column 1."""
+    from voicedesk.errors import UserError
+    from voicedesk.sim.script import SimScript
+
+    single = tmp_path / "single.toml"
+    single.write_text('[[turns]]\ntranscript = "Hi"\n[turns.tool_calls]\nname = "docs__list"\n')
+    with pytest.raises(UserError, match=r"tool_calls must be a list: one \[\[turns.tool_calls"):
+        SimScript.load(single)
+    utf16 = tmp_path / "utf16.toml"
+    utf16.write_text('[[turns]]\ntranscript = "Hi"\n', encoding="utf-16")
+    with pytest.raises(UserError, match="is not UTF-8 text"):
+        SimScript.load(utf16)
+    bom = tmp_path / "bom.toml"
+    bom.write_text('[[turns]]\ntranscript = "Hi"\n', encoding="utf-8-sig")
+    assert SimScript.load(bom).turns[0].transcript == "Hi"

@@ -107,10 +107,15 @@ class SimScript:
     def load(cls, path: Path) -> SimScript:
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # Notepad starts UTF-8 with a BOM
         except OSError as exc:
             raise UserError(
                 f"Cannot read the simulation script {path}: {exc.strerror}", "check the path"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise UserError(
+                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                "save the script as UTF-8 (TOML and JSON files are UTF-8)",
             ) from None
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
@@ -151,6 +156,9 @@ class SimScript:
             extra = set(raw) - set(TURN_KEYS)
             if extra:
                 raise bad(f"turn {i}: unknown key(s) {sorted(extra)}")
+            if not isinstance(raw.get("tool_calls", []), list):
+                # `[turns.tool_calls]` (one pair of brackets) makes a table, not a list
+                raise bad(f"turn {i}: tool_calls must be a list: one [[turns.tool_calls]] each")
             calls = []
             for call in raw.get("tool_calls", []):
                 if not isinstance(call, dict) or not isinstance(call.get("name"), str):
