@@ -26,6 +26,8 @@ from voicedesk.cli import main
         (["turn", "--cpu-seconds", "0"], ["--cpu-seconds 0.0 is too short"]),
         (["turn", "--stt", "none", "--split", "nope"], ["split 'nope'", "use one of: dev"]),
         (["echo", "--min-speech-ms", "-10"], ["--min-speech-ms -10 cannot be negative"]),
+        (["echo", "--minutes", "nan"], ["--minutes nan is not a duration"]),
+        (["echo", "--minutes", "inf"], ["--minutes inf is not a duration"]),
     ],
 )
 def test_bad_bench_flags_are_one_message(argv: list[str], needles: list[str], capsys) -> None:
@@ -76,3 +78,14 @@ def test_bad_labels_file_is_one_message_before_timing(
     text = labels if isinstance(labels, str) else json.dumps(labels)
     (tmp_path / "labels.json").write_text(text)
     _fails(["bench", "turn", "--stt", "none", "--fixtures", str(tmp_path)], capsys, *needles)
+
+
+def test_fresh_cancellers_report_only_the_delays_they_ran(capsys) -> None:
+    """Two trials run the 20 and 60 ms rooms; 90 and 120 ms used to be reported as 0.0 s, a
+    measurement that was never made."""
+    import json
+
+    assert main(["bench", "echo", "--fresh-cancellers", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["per_delay_longest_s"]) == {"20", "60"}
+    assert max(result["per_delay_longest_s"].values()) == result["longest_s"]

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 import time
@@ -195,8 +196,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not -40 <= args.echo_db <= 10:
         raise UserError(f"--echo-db {args.echo_db} is out of range", "use −40 … 10 dB")
-    if args.minutes <= 0:
-        raise UserError("--minutes must be > 0")
+    if not 0 < args.minutes < math.inf:  # nan played nothing (ZeroDivisionError), inf forever
+        raise UserError(f"--minutes {args.minutes} is not a duration", "e.g. --minutes 5")
     if args.min_speech_ms is not None and args.min_speech_ms < 0:
         raise UserError(
             f"--min-speech-ms {args.min_speech_ms} cannot be negative", "e.g. --min-speech-ms 100"

@@ -72,9 +72,12 @@ def run_fresh_cancellers(
         "longest_s": round(max(longest, default=0.0), 3),
         "unconverged_min_speech_ms": UNCONVERGED_MIN_SPEECH_MS,
         "would_barge_in": barged,
+        # only the delays some trial ran: fewer trials than delays leave some out, and a 0.0
+        # for them would read as "measured, no echo taken for speech"
         "per_delay_longest_s": {
-            str(d): round(max(longest[i :: len(DELAYS_MS)], default=0.0), 3)
+            str(d): round(max(longest[i :: len(DELAYS_MS)]), 3)
             for i, d in enumerate(DELAYS_MS)
+            if longest[i :: len(DELAYS_MS)]
         }
         if path_ms is None
         else {f"{path_ms:g}": round(max(longest, default=0.0), 3)},
