@@ -202,3 +202,33 @@ def test_script_typos_name_what_is_wrong(tmp_path: Path) -> None:
     bom = tmp_path / "bom.toml"
     bom.write_text('[[turns]]\ntranscript = "Hi"\n', encoding="utf-8-sig")
     assert SimScript.load(bom).turns[0].transcript == "Hi"
+
+
+def test_drop_cuts_short_answers_and_tool_calls_and_bad_bodies_are_400(tmp_path: Path) -> None:
+    """--fault llm:drop cut a streamed answer only at its third word: a shorter answer, or a
+    tool call, came whole and the fault was used up. A body that is not a JSON object was a
+    500 with a traceback on the server's stderr; the real services answer 400."""
+    import openai
+
+    script = tmp_path / "s.toml"
+    script.write_text(
+        '[[turns]]\ntranscript = "Hi"\nreply = "OK."\n'
+        '[[turns]]\ntranscript = "List"\n[[turns.tool_calls]]\nname = "docs__list"\n'
+    )
+    with foreground_sim("--script", str(script), "--ttft", "0", "--fault", "llm:drop:2") as lines:
+        env = dict(line[len("export ") :].split("=", 1) for line in lines)
+        client = openai.OpenAI(
+            base_url=env["OPENAI_BASE_URL"], api_key="sk-x", max_retries=0, timeout=10
+        )
+        for text in ("Hi", "List"):
+            with pytest.raises(openai.APIConnectionError):
+                list(
+                    client.chat.completions.create(
+                        model="gpt-4o-mini",
+                        messages=[{"role": "user", "content": text}],
+                        stream=True,
+                    )
+                )
+        for path in ("/chat/completions", "/audio/speech"):
+            with pytest.raises(openai.BadRequestError):
+                client.post(path, body=["not", "an", "object"], cast_to=object)

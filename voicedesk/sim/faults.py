@@ -32,7 +32,8 @@ FAULTS: dict[str, Fault] = {
     ),
     "drop": Fault(
         PROVIDERS,
-        "the connection is cut: a streamed text answer after its third word, speech after "
+        "the connection is cut: a streamed text answer after its third word (a shorter one "
+        "after its last, with no finish), a streamed tool call after its name, speech after "
         "its first audio chunk, STT at the commit",
     ),
     "stall": Fault(

@@ -268,9 +268,8 @@ class SimServer:
         t_in = time.monotonic()
         if self._key(request) == BAD_KEY:
             return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
-        try:
-            body = await request.json()
-        except json.JSONDecodeError:
+        body = await _json_object(request)
+        if body is None:
             return self._openai_error(400, "We could not parse the JSON body of your request.")
         self._record("llm", request, body)
         fault, error = self._http_fault("llm")
@@ -327,6 +326,8 @@ class SimServer:
                 head = {"index": i, "id": call["id"], "type": "function"}
                 head["function"] = {"name": call["name"], "arguments": ""}
                 await resp.write(chunk({"tool_calls": [head]}))
+                if fault == "drop":  # the call's name came, its arguments never do
+                    return _cut(request, resp)
                 args = json.dumps(call["arguments"])
                 for part in (args[: len(args) // 2], args[len(args) // 2 :]):
                     await resp.write(
@@ -342,10 +343,8 @@ class SimServer:
                 piece = word if i == 0 else " " + word
                 await resp.write(chunk({"content": piece}))
                 tokens += 1
-                if fault == "drop" and i == 2:
-                    if request.transport is not None:
-                        request.transport.abort()
-                    return resp
+                if fault == "drop" and i == min(2, len(words) - 1):  # a short one: its last
+                    return _cut(request, resp)
                 t_next += interval
                 delay = t_next - time.monotonic()
                 if delay > 0 and i < len(words) - 1:
@@ -620,9 +619,8 @@ class SimServer:
         async for pcm, _spoken, _off in self._speak_chunks(text, t_in + self.latency.ttfb_s):
             await resp.write(_at_rate(pcm, rate).astype("<i2").tobytes())
             sent += 1
-            if fault == "drop" and sent == 1 and request.transport is not None:
-                request.transport.abort()
-                return resp
+            if fault == "drop" and sent == 1:
+                return _cut(request, resp)
         await resp.write_eof()
         self._taken_back = False
         return resp
@@ -630,7 +628,9 @@ class SimServer:
     async def _openai_speech(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) == BAD_KEY:
             return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
-        body = await request.json()
+        body = await _json_object(request)
+        if body is None:
+            return self._openai_error(400, "We could not parse the JSON body of your request.")
         self._record("tts", request, body)
         if body.get("response_format", "mp3") != "pcm":
             return self._openai_error(400, "The simulated cloud only serves response_format=pcm.")
@@ -639,7 +639,9 @@ class SimServer:
     async def _eleven_http(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) == BAD_KEY:
             return web.json_response({"detail": {"status": "invalid_api_key"}}, status=401)
-        body = await request.json()
+        body = await _json_object(request)
+        if body is None:
+            return web.json_response({"detail": "the body must be a JSON object"}, status=400)
         self._record("tts", request, body)
         rate = _pcm_rate(request.query.get("output_format", "pcm_24000"))
         if rate is None:
@@ -690,8 +692,7 @@ class SimServer:
                     await ws.send_str(json.dumps(msg))
                     sent += 1
                     if fault == "drop" and sent == 1:
-                        if request.transport is not None:
-                            request.transport.abort()
+                        _cut(request, ws)
                         return
             await ws.send_str(json.dumps({"isFinal": True}))
             state["finished"] = True
@@ -763,6 +764,13 @@ class SimServer:
 
 
 # ---------------------------------------------------------------------- helpers
+def _cut(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
+    """The "drop" fault: the connection goes without the stream's end."""
+    if request.transport is not None:
+        request.transport.abort()
+    return resp
+
+
 def _client_may_leave(handler: Any) -> Any:
     """A client cancelling mid-stream (barge-in) is normal, not a server error."""
 
@@ -773,6 +781,16 @@ def _client_may_leave(handler: Any) -> Any:
             return web.Response(status=499)
 
     return wrapped
+
+
+async def _json_object(request: web.Request) -> dict[str, Any] | None:
+    """The request's JSON object, or None for a body that is not one (the caller answers
+    400, as the real services do, instead of failing with a 500 and a traceback)."""
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _json_or_none(function: dict[str, Any]) -> Any:
