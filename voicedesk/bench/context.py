@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import time
 from typing import Any
@@ -162,9 +163,9 @@ async def run_context_bench(
             )
         await llm.aclose()
     # Did turns that started while a summary was running wait longer than the others?
-    busy = sorted(w for w, d in zip(waits, during_summary, strict=True) if d)
-    idle = sorted(w for w, d in zip(waits, during_summary, strict=True) if not d)
-    blocked = bool(busy and idle) and busy[len(busy) // 2] - idle[len(idle) // 2] > _BLOCKED_S
+    busy = [w for w, d in zip(waits, during_summary, strict=True) if d]
+    idle = [w for w, d in zip(waits, during_summary, strict=True) if not d]
+    blocked = bool(busy and idle) and statistics.median(busy) - statistics.median(idle) > _BLOCKED_S
     for call in calls:
         if call["kind"] == "summary":
             call["blocking"] = blocked
@@ -177,7 +178,7 @@ async def run_context_bench(
         "calls": [{k: v for k, v in c.items() if not k.startswith("_")} for c in calls],
         "fact_reached_model": FACT_KEY in last_turn["_text"],
         "fact_in_summary_request": folded_fact,
-        "turn_wait_p50_ms": round(sorted(waits)[len(waits) // 2] * 1000, 1),
+        "turn_wait_p50_ms": round(statistics.median(waits) * 1000, 1),
         "summary": ctx.summary,
     }
     return result

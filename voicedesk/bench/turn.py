@@ -307,7 +307,7 @@ def accuracy(
         "finished": {
             "n": len(by["finished"]),
             "median_wait_s": round(statistics.median(waits), 3) if waits else None,
-            "p95_wait_s": percentile(waits, 95),
+            "p95_wait_s": round(p95, 3) if (p95 := percentile(waits, 95)) is not None else None,
             "within_400ms": rate(by["finished"]),
             "cut_off": sum(bool(r.get("cut_off")) for r in by["finished"]),
         },

@@ -113,7 +113,9 @@ class TurnRecord:
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile; None for no data (benchmarks report medians and p95s)."""
+    """The sorted value at rank ``q/100 × (n − 1)`` rounded, with no interpolation (a time
+    that was measured, not one between two); None for no data. Benchmarks report medians
+    with ``statistics.median`` and p95s with this."""
     vals = sorted(v for v in values if v is not None)
     if not vals:
         return None
