@@ -9,7 +9,7 @@ import pytest
 
 from voicedesk.bench.context import run_context_bench
 from voicedesk.config import Settings
-from voicedesk.engine.context import CUT_MARK, ContextManager
+from voicedesk.engine.context import CLIPPED_MARK, CUT_MARK, ContextManager
 from voicedesk.errors import UserError
 
 
@@ -41,6 +41,26 @@ def test_a_huge_typed_turn_is_clipped_never_over_budget():
     assert tokens <= 500
     assert ctx.counter.messages(messages) <= 500
     assert messages[-1]["role"] == "user" and len(messages[-1]["content"]) < 5000 * 5
+
+
+def test_after_a_pasted_text_the_turns_before_it_stay_in_the_window():
+    """The pasted turn did not fit whole, so it and every turn before it were left out of
+    the next requests (not yet in the summary either: the model had none of them)."""
+    ctx = _ctx(2000)
+    for i in range(1, 4):
+        ctx.add_user(i, f"Question {i} about the zebra number {i}")
+        ctx.add_assistant(i, f"Answer {i}")
+    pasted = "Please summarise: " + " ".join(f"word{j}" for j in range(50_000))
+    ctx.add_user(4, pasted)
+    ctx.add_assistant(4, "It is a list of numbered words.")
+    messages, tokens = ctx.build_for("Make it shorter.")
+    assert tokens <= 2000 and ctx.counter.messages(messages) <= 2000
+    contents = [m["content"] for m in messages[1:]]
+    assert contents[0] == "Question 1 about the zebra number 1"
+    assert contents[-3].startswith("Please summarise: word0") and contents[-3].endswith(
+        CLIPPED_MARK
+    )
+    assert contents[-2:] == ["It is a list of numbered words.", "Make it shorter."]
 
 
 def test_interrupted_answers_are_marked_and_tool_results_compacted():

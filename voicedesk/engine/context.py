@@ -253,10 +253,20 @@ class ContextManager:
         window: list[dict[str, Any]] = []
         used = fixed
         for turn in reversed(turns):  # newest first, stop when the budget is reached
-            if used + turn.tokens > self.budget:
-                break
-            window[:0] = turn.messages
-            used += turn.tokens
+            messages, tokens = turn.messages, turn.tokens
+            if used + tokens > self.budget:
+                # A turn too big for half the room left (a pasted text) is shown clipped to
+                # that half: left out whole, it took every turn before it out of the window
+                # with it, until the summaries had folded them all, one by one.
+                half = (self.budget - used) // 2
+                if tokens <= half or half < MIN_TURN_ROOM:
+                    break
+                messages = _clip_messages(self.counter, turn.messages, half)
+                tokens = sum(self.counter.message(m) for m in messages)
+                if used + tokens > self.budget:
+                    break
+            window[:0] = messages
+            used += tokens
         messages = [system, *window, *tail]
         self.last_prompt_tokens = used
         self._publish(summary_made=False)
@@ -348,12 +358,11 @@ class ContextManager:
                 break  # the rest waits for the next summary, which follows this one
             folding.append(turn)
             used += turn.tokens
-        messages = [dict(m) for t in folding for m in t.messages]
+        messages = [m for t in folding for m in t.messages]
         if used > room:  # one turn alone is too big: its messages share the room
-            share = max(16, room // len(messages))
-            for m in messages:
-                if isinstance(m.get("content"), str):
-                    m["content"] = _clip_tokens(self.counter, m["content"], share)
+            messages = _clip_messages(self.counter, messages, room)
+        else:
+            messages = [dict(m) for m in messages]
         self._summary_task = asyncio.create_task(self._summarize(folding, messages))
 
     async def _summarize(self, folding: list[_Turn], messages: list[dict[str, Any]]) -> None:
@@ -483,6 +492,28 @@ def _clip_tokens(counter: TokenCounter, text: str, limit: int) -> str:
     if space > 0 and prefix - space < 40:
         prefix = space
     return text[:prefix].rstrip()
+
+
+def _clip_messages(
+    counter: TokenCounter, messages: list[dict[str, Any]], room: int
+) -> list[dict[str, Any]]:
+    """Copies of ``messages`` whose texts share ``room`` tokens: the short ones whole, what
+    they leave split evenly among the long ones, so a long text gives way rather than the
+    short answer beside it. Each clipped text is marked as cut."""
+    out = [dict(m) for m in messages]
+    texts = sorted(
+        (i for i, m in enumerate(out) if isinstance(m.get("content"), str)),
+        key=lambda i: counter.message(out[i]),
+    )
+    left = room - sum(counter.message({**m, "content": ""}) for m in out)
+    mark = counter.count(CLIPPED_MARK)
+    for n, i in enumerate(texts):
+        share = max(16, left // (len(texts) - n))
+        original = out[i]["content"]
+        if counter.count(original) > share:
+            out[i]["content"] = _clip_tokens(counter, original, max(0, share - mark)) + CLIPPED_MARK
+        left -= counter.count(out[i]["content"])
+    return out
 
 
 def _longest(fits: Any, n: int) -> int:
