@@ -137,9 +137,9 @@ def test_a_budget_smaller_than_the_system_prompt_is_refused_with_the_size_to_use
     assert ctx.build_for("hello")[1] <= least
 
 
-async def test_a_long_document_from_a_tool_keeps_every_request_within_budget(tmp_path, monkeypatch):
-    """The round after a tool result used to append the whole document to the first
-    request, and the tool definitions were never counted: 5600 tokens sent on a 1000 budget."""
+async def _read_a_long_report(tmp_path, monkeypatch, budget: int):
+    """One turn whose answer reads a 600-paragraph document with a tool: (session, the
+    simulated cloud)."""
     from test_conversation_e2e import _run, on_sim_start
 
     from voicedesk.bench.scenarios import compose, load_utterance
@@ -157,7 +157,6 @@ async def test_a_long_document_from_a_tool_keeps_every_request_within_budget(tmp
     script = SimScript(
         turns=[SimTurn(transcript=load_utterance("budget")[1], reply="It grew.", tool_calls=[read])]
     )
-    budget = 3000
     settings = Settings.model_validate(
         {"tools": {"workspace": str(workspace)}, "context": {"budget_tokens": budget}}
     )
@@ -165,13 +164,39 @@ async def test_a_long_document_from_a_tool_keeps_every_request_within_budget(tmp
         tmp_path, compose(["budget"], tail_s=2.0), script, settings, with_tools=True
     )
     assert [r.heard_text for r in session.records] == ["It grew."]
+    return session, servers[0]
+
+
+async def test_a_long_document_from_a_tool_keeps_every_request_within_budget(tmp_path, monkeypatch):
+    """The round after a tool result used to append the whole document to the first
+    request, and the tool definitions were never counted: 5600 tokens sent on a 1000 budget.
+    (The tool definitions alone take over 2000 tokens now: 3500 leaves 1000 or so.)"""
+    budget = 3500
+    session, server = await _read_a_long_report(tmp_path, monkeypatch, budget)
     counter = session.context.counter
-    requests = servers[0].chat_requests()
+    requests = server.chat_requests()
     assert len(requests) == 2 and requests[1]["messages"][-1]["role"] == "tool"
     for body in requests:
         sent = counter.messages(body["messages"]) + counter.count(json.dumps(body["tools"]))
         assert sent <= budget
     assert "Paragraph 1:" in requests[1]["messages"][-1]["content"]  # clipped, not dropped
+
+
+async def test_a_document_read_by_a_tool_is_logged_and_kept_as_its_gist(tmp_path, monkeypatch):
+    """The session log kept every tool result whole (a document of megabytes, each time it
+    was read), though resuming keeps only its gist: the log grew without bound."""
+    from voicedesk.engine.resume import restore_state
+
+    session, _ = await _read_a_long_report(tmp_path, monkeypatch, 20_000)
+    path = session.log.path
+    tools = [r for r in map(json.loads, path.read_text().splitlines()) if r["type"] == "tools"]
+    result = tools[0]["messages"][-1]
+    assert result["role"] == "tool" and "Paragraph 0:" in result["content"]
+    assert len(result["content"]) < 600 and path.stat().st_size < 20_000
+    live = session.context.snapshot()["turns"]
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(restore_state(path)[0])
+    assert resumed.snapshot()["turns"] == live
 
 
 async def test_a_typed_text_over_the_budget_is_answered(tmp_path, monkeypatch):

@@ -324,17 +324,9 @@ class ContextManager:
     def _compact_tools(self, turn_id: int) -> None:
         """The answer that used the tool results is done: keep only their gist."""
         turn = self._turn(turn_id)
-        changed = False
-        for message in turn.messages:
-            content = message.get("content")
-            if (
-                message.get("role") == "tool"
-                and isinstance(content, str)
-                and len(content) > TOOL_RESULT_KEEP_CHARS
-            ):
-                message["content"] = content[:TOOL_RESULT_KEEP_CHARS] + " …[compacted]"
-                changed = True
-        if changed:
+        compacted = compact_tool_results(turn.messages)
+        if compacted != turn.messages:
+            turn.messages = compacted
             turn.tokens = sum(self.counter.message(m) for m in turn.messages)
 
     # ------------------------------------------------------------------ summary
@@ -477,6 +469,23 @@ class ContextManager:
                     summary=self.summary or None,
                 )
             )
+
+
+def compact_tool_results(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` with each long tool result cut to its gist: what the context keeps of
+    a result once its answer is done, and all the session log needs to resume it (a
+    document read whole would otherwise grow the log by megabytes a call)."""
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if (
+            message.get("role") == "tool"
+            and isinstance(content, str)
+            and len(content) > TOOL_RESULT_KEEP_CHARS
+        ):
+            message = {**message, "content": content[:TOOL_RESULT_KEEP_CHARS] + " …[compacted]"}
+        out.append(message)
+    return out
 
 
 def _clip_tokens(counter: TokenCounter, text: str, limit: int) -> str:

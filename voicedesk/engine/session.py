@@ -29,6 +29,7 @@ from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
 from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, check_sound
 from voicedesk.engine.barge_in import BargeInPolicy
+from voicedesk.engine.context import compact_tool_results
 from voicedesk.engine.double_talk import DoubleTalkCue
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
@@ -940,10 +941,12 @@ class Session:
         rec.interrupted = interrupted
         if reply is not None:
             if reply.tool_messages:
-                self.context.add_tool_exchange(turn.turn_id, reply.tool_messages)
+                # the answer that used the results is over: their gist is all that is kept
+                tool_messages = compact_tool_results(reply.tool_messages)
+                self.context.add_tool_exchange(turn.turn_id, tool_messages)
                 if self.log is not None:
                     self.log.append(
-                        {"type": "tools", "turn_id": turn.turn_id, "messages": reply.tool_messages}
+                        {"type": "tools", "turn_id": turn.turn_id, "messages": tool_messages}
                     )
             cut = interrupted or failed
             if heard or not cut:
@@ -965,7 +968,9 @@ class Session:
         turn.record.eou_reason = "tool_result"
         self.context.add_tool_exchange(turn.turn_id, messages)
         if self.log is not None:
-            self.log.append({"type": "tools", "turn_id": turn.turn_id, "messages": messages})
+            # resuming keeps only their gist: the log need not grow by a whole document
+            record = {"type": "tools", "turn_id": turn.turn_id}
+            self.log.append({**record, "messages": compact_tool_results(messages)})
         self._start_reply(turn, confirmed=True, followup=True)
 
     def _is_quiet(self) -> bool:
