@@ -394,3 +394,23 @@ def test_a_learnt_window_is_restored_unless_configured_otherwise_or_for_another_
     assert (ctx.window, ctx.budget) == (None, 1500)
     ctx = restored({}, {**learnt, "budget_tokens": 10})  # a longer system prompt since
     assert ctx.budget == ctx._least_budget(None)[0]
+
+
+def test_clipping_megabytes_counts_little_more_than_what_is_kept():
+    """Clipping a tool result of megabytes probed half of it, a quarter of it…: seconds
+    of tokenizing on the critical path, before the next request could be sent."""
+    from voicedesk.engine.context import _clip_tokens
+    from voicedesk.engine.tokens import TokenCounter
+
+    class Spy(TokenCounter):
+        counted = 0
+
+        def count(self, text: str) -> int:
+            Spy.counted += len(text)
+            return super().count(text)
+
+    text = "line of a log file with the number 12345 and some text\n" * 100_000
+    counter = Spy("gpt-4o-mini")
+    kept = _clip_tokens(counter, text, 2000)
+    assert 2000 * 0.8 <= counter.count(kept) <= 2000 and text.startswith(kept)
+    assert Spy.counted < len(text) // 10

@@ -526,8 +526,14 @@ def _clip_messages(
 
 
 def _longest(fits: Any, n: int) -> int:
-    """Largest ``k`` in 0..n with ``fits(k)``, for a ``fits`` true up to some point."""
-    lo, hi = 0, n
+    """Largest ``k`` in 0..n with ``fits(k)``, for a ``fits`` true up to some point.
+
+    Galloping up from a small prefix before halving: each probe counts the prefix's tokens,
+    and a tool result of megabytes clipped to a few thousand tokens took seconds of the
+    critical path when the first probes counted half of it, a quarter of it..."""
+    lo, hi = 0, min(n, 1024)
+    while hi < n and fits(hi):
+        lo, hi = hi, min(n, hi * 4)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(mid):
