@@ -8,7 +8,8 @@ Kept bounded so TTFT and cost stay flat however long the conversation runs:
   summary lands, the turns being folded simply stay in the window;
 * tool results are compacted once the answer that used them is done;
 * a hard ``budget_tokens`` is never exceeded: if needed the oldest window turns are left out
-  (they are in the summary, or about to be) and, as a last resort, the new text is clipped;
+  (they are in the summary, or about to be), a past turn too big for half the room left is
+  shown clipped, and, as a last resort, the new text is clipped;
 * the budget also has to fit the model's context window, which the server counts in its own
   tokens: when it refuses a request as too long anyway, ``fit_refused`` lowers the budget
   for the rest of the session (to what fits the window, when the refusal or
