@@ -229,6 +229,25 @@ def test_a_log_from_before_the_context_window_record_resumes_as_before(tmp_path)
     session.log.close()
 
 
+def test_a_hand_edited_log_resumes_the_records_it_can_read(tmp_path):
+    """A line that is JSON but no record, or a turn id that is no number, is skipped:
+    ``--resume`` stopped with an AttributeError / ValueError traceback."""
+    lines = [
+        json.dumps({"type": "user", "turn_id": 1, "text": "Where is order 111?"}),
+        "[1, 2]",
+        json.dumps({"type": "user", "turn_id": "abc", "text": "edited by hand"}),
+        json.dumps({"type": "turn", "turn_id": 1, "heard_text": "On dock one."}),
+    ]
+    log_file = tmp_path / "edited.jsonl"
+    log_file.write_text("\n".join(lines) + "\n")
+    snapshot, last_id = restore_state(log_file)
+    assert last_id == 1
+    assert snapshot["turns"][0]["messages"] == [
+        {"role": "user", "content": "Where is order 111?"},
+        {"role": "assistant", "content": "On dock one."},
+    ]
+
+
 def _write_log(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(record) + "\n" for record in records))
     return path

@@ -16,6 +16,7 @@ person never saw the summary that replaced them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from typing import Any
 from voicedesk import events as ev
 from voicedesk.engine.context import CUT_MARK
 from voicedesk.engine.session_log import read_log
+
+log = logging.getLogger(__name__)
 
 SHOWN_TURNS = 50  # the pane shows this many earlier turns at most; older ones are counted
 
@@ -54,7 +57,11 @@ def _read(path: Path) -> _Conversation:
     seen: set[int] = set()
     for record in read_log(path):
         kind = record.get("type")
-        turn_id = int(record.get("turn_id") or 0)
+        try:
+            turn_id = int(record.get("turn_id") or 0)
+        except (TypeError, ValueError):  # a hand edit: the turns around it still resume
+            log.warning("%s: skipping a %s record with turn_id %r", path, kind, record["turn_id"])
+            continue
         out.last_id = max(out.last_id, turn_id)
         if kind in ("user", "tools") and turn_id not in seen:
             # A follow-up with background tool results has no user line: its tools record

@@ -97,11 +97,16 @@ def read_log(path: Path) -> Iterator[dict[str, Any]]:
             if not raw.strip():
                 continue
             try:
-                yield json.loads(raw)
+                record = json.loads(raw)
             except ValueError:  # bad JSON, or bytes cut inside a UTF-8 character
                 log.warning(
                     "%s:%d: skipping a torn line (the process died mid-write)", path, lineno
                 )
+                continue
+            if not isinstance(record, dict):  # a hand edit: every record is an object
+                log.warning("%s:%d: skipping a line that is not a record", path, lineno)
+                continue
+            yield record
 
 
 def holds_a_turn(path: Path) -> bool:
