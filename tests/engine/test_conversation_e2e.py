@@ -609,3 +609,41 @@ async def test_a_new_answer_replaces_one_still_playing_when_barge_in_is_off(tmp_
     assert not second.interrupted
     # once "Okay." has been said nothing more is heard: the old answer did not play on
     assert first_audible_after(played, rate, scenario.turns[1].end_s + 2.5) is None
+
+
+async def test_stopping_while_an_answer_plays_records_what_was_heard(tmp_path):
+    """Quitting (or Ctrl-C) a second into the answer: the turn is recorded as cut there,
+    with what was heard, like a barge-in. Without it the output audio held an answer no
+    metrics line accounted for, and the log left the question unanswered for --resume."""
+    scenario = compose(["question"], tail_s=12.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    task = asyncio.create_task(
+        converse(_settings(tmp_path), input_path=inp, output_path=out, sim=_sim(script), bus=bus)
+    )
+    async with asyncio.timeout(30):
+        while not any(isinstance(e, ev.PlaybackStarted) for e in seen):
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (rec,) = [e.record for e in seen if isinstance(e, ev.TurnMetrics)]
+    assert rec["user_text"] == _text("question") and rec["interrupted"]
+    assert rec["heard_text"] and LONG_REPLY.startswith(rec["heard_text"].rstrip(" .,"))
+    assert len(rec["heard_text"]) < len(LONG_REPLY) * 0.6
+    # the output file ends the answer where the record says it was cut
+    played, rate = read_wav(out)
+    t = rec["t"]
+    assert t["playback_start"] < t["interrupted_at"] <= t["playback_end"]
+    quiet = silent_from(played, rate, t["playback_start"] + 0.2)
+    assert quiet is not None and abs(quiet - t["interrupted_at"]) < 0.15
+    # and the log, which --resume reads, has the turn with the answer as heard
+    (log_file,) = (tmp_path / "data").rglob("*.jsonl")
+    lines = [json.loads(x) for x in log_file.read_text().splitlines()]
+    (logged,) = [x for x in lines if x.get("type") == "turn"]
+    assert logged["heard_text"] == rec["heard_text"] and logged["interrupted"]

@@ -248,6 +248,7 @@ class Session:
         """Release everything; a failure the person must hear about (the output WAV could
         not be written) is raised once the rest is closed, other close errors are logged."""
         self._closing = True
+        await self._cut_heard_answer()
         audio_error: UserError | None = None
         try:
             self.audio.stop()
@@ -279,6 +280,21 @@ class Session:
         self._set_state("idle")
         if audio_error is not None:
             raise audio_error
+
+    async def _cut_heard_answer(self) -> None:
+        """An answer the person has begun to hear when the session stops (quit, Ctrl-C) is
+        cut there, as a barge-in cuts it: its turn is recorded with what was heard, so the
+        metrics account for the audio played and ``--resume`` gives the model its words
+        rather than a question left unanswered. Before the audio stops, so the output file
+        ends the answer where the record says. One not heard at all stays the person's
+        words alone, as when the process dies."""
+        reply = self._playing
+        if reply is None or not self.audio.playback.played_samples(reply.utterance_id):
+            return
+        try:
+            await self._cut_playing(self.now_s())
+        except Exception:  # stopping must go on: the rest still has to be released
+            log.warning("recording the answer cut by the stop failed", exc_info=True)
 
     async def wait_idle(self) -> None:
         """Until no turn, reply or playback is in flight (headless runs end on this)."""
