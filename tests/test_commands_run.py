@@ -61,6 +61,23 @@ def test_bad_metrics_out_is_refused_up_front(wav: Path, tmp_path: Path, capsys) 
     _fails(["demo", "--headless", "--metrics-out", str(tmp_path)], capsys, "is a directory")
 
 
+def test_unreadable_or_empty_input_is_refused_before_any_file_is_made(
+    tmp_path: Path, capsys
+) -> None:
+    """A file that is not audio failed only once the run read it, after --metrics-out had
+    been created empty; one of no samples (a recording cut to its header) ran, said "No
+    speech was heard" and wrote seconds of silence as the output."""
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"RIFF not really a wave file" * 20)
+    empty = tmp_path / "empty.wav"
+    write_wav(empty, np.zeros(0, np.int16), 16_000)
+    out, metrics = tmp_path / "out.wav", tmp_path / "m.jsonl"
+    for bad, needle in ((garbage, "Cannot read"), (empty, "holds no audio (0 samples)")):
+        run = ["run", "--headless", "--sim", "--no-tools", "--input", str(bad)]
+        _fails([*run, "--output", str(out), "--metrics-out", str(metrics)], capsys, needle)
+        assert not out.exists() and not metrics.exists()
+
+
 def test_headless_run_over_a_file_without_speech_says_so(wav: Path, capsys) -> None:
     """It printed nothing at all and exited 0, as if it had not run."""
     assert main(["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]) == 0

@@ -21,7 +21,7 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
     try:
         data, file_rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
-        raise UserError(f"Cannot read {path} as audio: {exc}", "use a WAV (or FLAC) file") from None
+        raise _unreadable(path, exc) from None
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if rate is not None and rate != file_rate:
         from voicedesk.audio.resample import resample
@@ -29,6 +29,21 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
         mono = resample(mono, file_rate, rate)
         file_rate = rate
     return to_int16(mono), int(file_rate)
+
+
+def count_frames(path: Path) -> int:
+    """Samples per channel in the file, from its header alone: a run checks its input with
+    this before it creates any file, so a file it cannot read costs nothing."""
+    import soundfile as sf
+
+    try:
+        return int(sf.info(str(path)).frames)
+    except Exception as exc:  # as read_wav: LibsndfileError / RuntimeError
+        raise _unreadable(Path(path), exc) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> UserError:
+    return UserError(f"Cannot read {path} as audio: {exc}", "use a WAV (or FLAC) file")
 
 
 def to_float32(pcm: np.ndarray) -> np.ndarray:

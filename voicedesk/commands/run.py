@@ -128,11 +128,25 @@ def check_run_args(args: argparse.Namespace) -> None:
             raise UserError(f"--input {inp} is a directory", "pass a WAV file to --input")
         if not inp.is_file():
             raise UserError(f"Input file not found: {inp}", "pass an existing WAV file to --input")
+        check_input_audio(inp)
     if getattr(args, "output", None) is not None:
         check_writable(args.output, "--output")
     if getattr(args, "metrics_out", None) is not None:
         check_writable(args.metrics_out, "--metrics-out")
     check_distinct_files(args)
+
+
+def check_input_audio(path: Path) -> None:
+    """--input is audio with samples in it. Found only when the run reads it, an unreadable
+    file had already created an empty --metrics-out, and a file of no samples ran on to
+    "No speech was heard" and wrote seconds of silence as the output."""
+    from voicedesk.audio.wavio import count_frames
+
+    if count_frames(path) == 0:
+        raise UserError(
+            f"--input {path} holds no audio (0 samples)",
+            "pass a recording of someone speaking to --input",
+        )
 
 
 def check_distinct_files(args: argparse.Namespace) -> None:
