@@ -211,6 +211,10 @@ async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp
     barge_start = scenario.turns[1].start_s
     quiet = silent_from(played, rate, barge_start + 0.05)
     assert quiet is not None and quiet - barge_start < 0.45, quiet - barge_start
+    # the record ends the answer where it fell silent, not when the cut was decided (once
+    # the interruption's words came in, a second or more later)
+    assert first.t["playback_end"] == first.t["interrupted_at"]
+    assert abs(first.t["playback_end"] - quiet) < 0.05, (first.t["playback_end"], quiet)
     # the model is told the answer was cut, and what the person heard
     history = session.context.turns[0].messages
     assert history[-1]["role"] == "assistant" and "cut off" in history[-1]["content"]

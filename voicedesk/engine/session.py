@@ -924,11 +924,15 @@ class Session:
         if self._playing is reply:
             self._playing = None
             self._playing_turn = None
+        # Paused for a barge-in, the answer fell silent at that pause, not now that its
+        # interruption's words have come in (0.5–1.5 s later): playback_end says when the
+        # person stopped hearing it.
+        silent_since = turn.record.t.get("interrupted_at") if self.audio.playback.paused else None
         self.audio.playback.stop(reply.utterance_id)
         self.audio.playback.resume()
         heard = reply.heard()
         turn.record.mark("interrupted_at", at_s)
-        end_at = self.now_s()
+        end_at = silent_since if silent_since is not None else self.now_s()
         turn.record.mark("playback_end", end_at, overwrite=True)
         await reply.cancel()
         self.bus.publish(
