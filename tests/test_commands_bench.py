@@ -89,3 +89,15 @@ def test_fresh_cancellers_report_only_the_delays_they_ran(capsys) -> None:
     result = json.loads(capsys.readouterr().out)
     assert set(result["per_delay_longest_s"]) == {"20", "60"}
     assert max(result["per_delay_longest_s"].values()) == result["longest_s"]
+
+
+def test_echo_text_report_counts_long_lists_instead_of_printing_them() -> None:
+    """With --trace the text report printed thousands of VAD windows on one line."""
+    from voicedesk.bench.echo import text_value
+
+    assert text_value(0.145) == "0.145"
+    assert text_value([1, 2, 3]) == "[1, 2, 3]"
+    assert text_value(list(range(5000))) == "(5000 values: --json has it all)"
+    assert text_value({str(i): i for i in range(40)}) == "(40 values: --json has it all)"
+    episode = {"episode": 1, "vad": [0.5] * 300}
+    assert text_value([episode]) == "(1 value: --json has it all)"

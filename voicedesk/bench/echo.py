@@ -215,7 +215,9 @@ def run(args: argparse.Namespace) -> int:
             args.fresh_cancellers, echo_db=args.echo_db, seed=args.seed, path_ms=args.path_ms
         )
         print(
-            json.dumps(fresh) if args.json else "\n".join(f"{k:26} {v}" for k, v in fresh.items())
+            json.dumps(fresh)
+            if args.json
+            else "\n".join(f"{k:26} {text_value(v)}" for k, v in fresh.items())
         )
         return 0
     result = run_echo_bench(
@@ -234,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         for key, value in result.items():
             if key != "transcripts":
-                print(f"{key:34} {value}")
+                print(f"{key:34} {text_value(value)}")
         if result["interruptions_transcribed"] is None:
             print(f"interruption transcripts: {result['transcripts_note']}")
         else:
@@ -244,6 +246,15 @@ def run(args: argparse.Namespace) -> int:
                 f"({result['assistant_words_leaked']} words leaked)"
             )
     return 0
+
+
+def text_value(value: object, most: int = 12) -> str:
+    """A value for the text report: a long list or mapping (per-room figures, a --trace of
+    every VAD window) is counted, not printed; --json has it whole."""
+    text = str(value)
+    if isinstance(value, list | tuple | dict) and (len(value) > most or len(text) > 160):
+        return f"({len(value)} {'value' if len(value) == 1 else 'values'}: --json has it all)"
+    return text
 
 
 def _speech_level(pcm: np.ndarray) -> float:
