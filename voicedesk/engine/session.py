@@ -380,7 +380,7 @@ class Session:
         if self._closing:
             return
         listening = not self.muted and (self.mode == "hands-free" or self._ptt_open)
-        if not listening:
+        if not listening or not getattr(self.audio, "microphone", True):  # nothing to hear
             return
         signals = self.detector.feed(block, audio_s)
         if self._stt_streaming:
