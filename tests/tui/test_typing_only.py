@@ -65,6 +65,14 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
             await started(pilot)
             await wait_until(pilot, lambda: app.typing_only)
             assert not isinstance(app.screen, ErrorScreen)
+            # the silent clock's blocks keep time, but there is nothing for the VAD to hear
+            session = app.session
+            assert session is not None
+            fed: list[float] = []
+            monkeypatch.setattr(session.detector, "feed", lambda block, at: fed.append(at) or [])
+            ticks = session._last_block_s
+            await wait_until(pilot, lambda: session._last_block_s > ticks + 0.2)
+            assert not fed
             hint = str(app.query_one("#conversation-hint").render())
             assert "No microphone" in hint and "answers are shown" in hint
             status = status_text(app)
