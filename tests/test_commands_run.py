@@ -171,6 +171,25 @@ def test_replay_of_a_directory_says_so(tmp_path: Path, capsys) -> None:
     _fails(["replay", str(tmp_path), "--stt", "none"], capsys, "is a directory")
 
 
+def test_replay_auto_reads_pauses_as_a_conversation_would(
+    wav: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """``--stt auto`` took the local reading only with the packaged model, so a model set
+    as ``stt.local_model`` (and ``turn.local_cues = "off"``) was not what a conversation did."""
+    from voicedesk.providers import local_stt
+
+    model = local_stt.default_model_path()
+    if model is None or not local_stt.installed():
+        pytest.skip("needs faster-whisper and the packaged model")
+    monkeypatch.setattr(local_stt, "default_model_path", lambda: None)  # only the config's
+    monkeypatch.setenv("VOICEDESK_STT__LOCAL_MODEL", str(model))
+    assert main(["replay", str(wav), "--json"]) == 0
+    assert "transcript cues from local faster-whisper" in capsys.readouterr().err
+    monkeypatch.setenv("VOICEDESK_TURN__LOCAL_CUES", "off")
+    assert main(["replay", str(wav), "--json"]) == 0
+    assert "transcript cues from nothing (audio only)" in capsys.readouterr().err
+
+
 # ---- the output WAV ----------------------------------------------------------------------------
 def test_output_wav_has_the_usual_file_mode(tmp_path: Path) -> None:
     if sys.platform == "win32":

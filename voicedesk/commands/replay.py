@@ -30,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--stt",
         choices=["auto", "local", "none"],
         default="auto",
-        help="transcript cues: local faster-whisper, none (audio only); auto = local if installed",
+        help="transcript cues: local faster-whisper, none (audio only); auto = as a "
+        "conversation reads them (turn.local_cues: faster-whisper with stt.local_model or "
+        "the packaged model)",
     )
     p.add_argument("--stt-model", type=Path, metavar="PATH", help="faster-whisper model folder")
     p.add_argument("--mode", choices=["hands-free", "push-to-talk"], help="turn-taking mode")
@@ -39,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from voicedesk.config import cli_settings
+    from voicedesk.engine.builder import local_cues_wanted
     from voicedesk.errors import UserError
     from voicedesk.providers import local_stt
     from voicedesk.turn.replay import replay
@@ -55,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
         )
     transcriber = None
     choice = args.stt
-    if choice == "auto":
-        choice = "local" if (args.stt_model or local_stt.available()) else "none"
+    if choice == "auto":  # the pauses read as a live conversation would read them
+        choice = "local" if (args.stt_model or local_cues_wanted(settings)) else "none"
     if choice == "local":
         transcriber = local_stt.cue_reader(
             args.stt_model or settings.stt.local_model, language=settings.stt.language
