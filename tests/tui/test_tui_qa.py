@@ -12,6 +12,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
     started_fake,
 )
+from textual import events
 from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList, Static
 
@@ -285,3 +286,19 @@ def test_settings_keep_a_quote_that_ends_or_starts_the_value(tmp_path: Path) -> 
         key, _ = apply_pair(config, line)
         section, name = key.split(".")
         assert tomllib.loads(config.read_text(encoding="utf-8"))[section][name] == value, line
+
+
+async def test_a_pasted_paragraph_is_sent_whole(tmp_path: Path) -> None:
+    """t, paste a few lines (an e-mail to ask about), Enter: only the first line was sent,
+    the rest dropped without a word (Textual's Input keeps a paste's first line)."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        session = await started_fake(pilot)
+        await pilot.press("t", *"About this: ")
+        app.text_input.post_message(
+            events.Paste("Dear team,\n\n  the budget is 42k.\r\nBest, Ann\n")
+        )
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert session.calls[-1] == "text:About this: Dear team, the budget is 42k. Best, Ann"

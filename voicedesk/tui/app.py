@@ -55,6 +55,7 @@ from voicedesk.tui.screens import (
 )
 from voicedesk.tui.widgets.conversation import ConversationPane
 from voicedesk.tui.widgets.footer import AppFooter
+from voicedesk.tui.widgets.message_input import MessageInput
 from voicedesk.tui.widgets.status import StatusBar
 from voicedesk.tui.widgets.timings import TimingsPane
 from voicedesk.tui.widgets.tools import ToolPane
@@ -173,7 +174,7 @@ class VoiceDeskApp(App[int]):
         self.conversation = ConversationPane(id="conversation")
         self.tool_pane = ToolPane(id="tools")
         self.timings = TimingsPane(id="timings")
-        self.text_input = Input(
+        self.text_input = MessageInput(
             placeholder="press t to type a message · Enter sends · Esc leaves",
             id="text-input",
             compact=True,
