@@ -302,3 +302,29 @@ async def test_a_pasted_paragraph_is_sent_whole(tmp_path: Path) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert session.calls[-1] == "text:About this: Dear team, the budget is 42k. Best, Ann"
+
+
+async def test_help_without_a_microphone_lists_only_keys_that_work(tmp_path: Path) -> None:
+    """`run --sim` on a machine with no sound card, Esc, ?: the help listed space, h, m and
+    c, which do nothing there (the footer and the palette leave them out), and explained
+    tap/tap push-to-talk."""
+    from test_tui import text_of, wait_until
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.AudioInfo(
+                input_device=ev.NO_DEVICE, output_device=ev.NO_DEVICE, echo_cancellation=False
+            )
+        )
+        await wait_until(pilot, lambda: app.typing_only and app.text_input.has_focus)
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = [
+            line.split()[0] for line in text_of(app.screen.query_one("#help-keys")).splitlines()
+        ]
+        assert not {"space", "h", "m", "c"} & set(keys)
+        assert {"t", "i", "d", "s", "ctrl+s", "ctrl+p", "?", "q"} <= set(keys)
+        note = text_of(app.screen.query_one("#help-talk-mode", Static))
+        assert "No microphone" in note and "tap" not in note

@@ -563,6 +563,7 @@ class VoiceDeskApp(App[int]):
                 config_path=self.config_path,
                 talk_mode=self.talk_mode,
                 conversation=not self.in_setup,
+                microphone=not self.typing_only,
             )
         )
 

@@ -45,6 +45,12 @@ KEY_HELP: list[tuple[str, str]] = [
 ]
 # the keys of app.SESSION_ACTIONS, which do nothing without a conversation
 CONVERSATION_KEYS = frozenset({"space", "h", "m", "i / esc", "t", "c"})
+# the keys of app.MICROPHONE_ACTIONS, which do nothing in a typing-only conversation
+MICROPHONE_KEYS = frozenset({"space", "h", "m", "c"})
+NO_MICROPHONE_NOTE = (
+    "No microphone: type your messages (t, then Enter). Push-to-talk, hands-free, mute and "
+    "the microphone check are there when voicedesk starts with a microphone."
+)
 
 
 class _Dialog(ModalScreen[None]):
@@ -73,14 +79,17 @@ class HelpScreen(_Dialog):
         config_path: Path | None,
         talk_mode: str = "toggle",
         conversation: bool = True,
+        microphone: bool = True,
     ) -> None:
         """``conversation=False``: the setup screen, where the keys that drive a
-        conversation do nothing; they are left out rather than listed."""
+        conversation do nothing; they are left out rather than listed. Likewise
+        ``microphone=False`` (typing only) leaves out the keys that need a microphone."""
         super().__init__()
         self.log_path = log_path
         self.config_path = config_path
         self.talk_mode = talk_mode if talk_mode in TALK_KEY_HELP else "toggle"
         self.conversation = conversation
+        self.microphone = microphone
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help") as box:
@@ -88,15 +97,17 @@ class HelpScreen(_Dialog):
             rows = [
                 (key, TALK_KEY_HELP[self.talk_mode] if key == "space" else text)
                 for key, text in KEY_HELP
-                if self.conversation or key not in CONVERSATION_KEYS
+                if (self.conversation or key not in CONVERSATION_KEYS)
+                and (self.microphone or key not in MICROPHONE_KEYS)
             ]
             table = Content("\n").join(
                 Content.assemble((key.rjust(8), "bold $accent"), "  ", text) for key, text in rows
             )
             yield Static(table, id="help-keys")
             if self.conversation:
+                note = TALK_MODE_NOTE[self.talk_mode] if self.microphone else NO_MICROPHONE_NOTE
                 yield Static(
-                    Content.styled(TALK_MODE_NOTE[self.talk_mode], "$foreground-muted"),
+                    Content.styled(note, "$foreground-muted"),
                     id="help-talk-mode",
                 )
             yield Static(
