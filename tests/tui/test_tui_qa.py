@@ -328,3 +328,43 @@ async def test_help_without_a_microphone_lists_only_keys_that_work(tmp_path: Pat
         assert {"t", "i", "d", "s", "ctrl+s", "ctrl+p", "?", "q"} <= set(keys)
         note = text_of(app.screen.query_one("#help-talk-mode", Static))
         assert "No microphone" in note and "tap" not in note
+
+
+async def test_a_failed_answer_stays_said_in_the_conversation(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`run --sim --sim-fault llm:500:6`, type "hello": a notice said "No answer for turn
+    1" for ten seconds, then the conversation showed "you › hello" and nothing after it, as
+    if the answer were still to come (typing only, there is no spoken error line either)."""
+    from test_tui import conversation, sim_app, wait_until
+
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    async with SimServer(SimScript(turns=[]), SimLatency(ttft_s=0.05, ttfb_s=0.05)) as sim:
+        sim.inject("llm", "500", 6)
+        app = sim_app(sim.base_url, silence_wav, tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await asyncio.wait_for(app.started.wait(), 15)
+            assert app.session is not None
+            await app.session.send_text("hello there")
+            await wait_until(pilot, lambda: bool(conversation(app).assistants))
+            (answer,) = conversation(app).assistants.values()
+            await wait_until(pilot, lambda: "✗" in answer.display_text)
+            assert "The language model failed (HTTP 500)" in answer.display_text
+            await pilot.press("q")
+
+
+def test_only_a_turn_without_its_whole_answer_is_shown_as_failed() -> None:
+    from voicedesk.tui.widgets.conversation import _failure
+
+    answered = {"assistant_text": "Hi.", "heard_text": "Hi.", "interrupted": False}
+    assert _failure(answered) is None
+    # speech-to-text failed on one pause, the next one's words were answered in full
+    assert _failure({**answered, "error": "stt: timeout"}) is None
+    assert _failure({**answered, "error": "stt: timeout", "interrupted": True}) is None
+    llm = "The language model failed (HTTP 500)"
+    assert _failure({"assistant_text": "", "heard_text": "", "error": llm}) == llm
+    cut = {"assistant_text": "Hi. And", "heard_text": "Hi.", "error": llm}
+    assert _failure(cut) == llm

@@ -70,6 +70,7 @@ class AssistantTurn(Static):
         self.heard_text: str | None = None
         self.interrupted = False
         self.cancelled = False
+        self.failed: str | None = None  # why there is no (whole) answer
         self.update(self.render_content())
 
     def reset(self) -> None:
@@ -86,6 +87,12 @@ class AssistantTurn(Static):
 
     def set_cancelled(self) -> None:
         self.cancelled = True
+        self._render_text()
+
+    def set_failed(self, message: str) -> None:
+        """The answer failed: said here for good, since the notice goes after seconds and a
+        typing-only session has no spoken error line."""
+        self.failed = message
         self._render_text()
 
     def set_played(self, heard_text: str, interrupted: bool) -> None:
@@ -110,6 +117,9 @@ class AssistantTurn(Static):
                 (rest.strip(), "$foreground-muted strike"),
             )
         text = self.heard_text if self.heard_text else self.text
+        if self.failed is not None:
+            gap = " " if text else ""
+            return Content.assemble(prefix, text, (f"{gap}✗ {self.failed}", "$error"))
         if self.cancelled and not self.heard_text:
             return Content.assemble(
                 prefix, (text, "$foreground-muted"), (" (cancelled)", "$foreground-muted")
@@ -165,6 +175,17 @@ class ToolCard(Static):
                 f"  {self.detail}" if self.detail else running,
             )
         )
+
+
+def _failure(record: dict[str, Any]) -> str | None:
+    """Why a finished turn got no whole answer, from its metrics record; None when it got
+    one. An error alone is not enough: speech-to-text can fail on one pause of a turn that
+    the next pause's words still got answered in full, or that the person cut short."""
+    error = record.get("error")
+    if not error or record.get("interrupted"):
+        return None
+    whole = record.get("assistant_text") or ""
+    return None if whole and record.get("heard_text") == whole else str(error)
 
 
 def _earlier_turns(count: int) -> str:
@@ -237,6 +258,8 @@ class ConversationPane(VerticalScroll):
                 turn = self._assistant(event.turn_id)
             if turn is not None:
                 turn.set_played(event.heard_text, event.interrupted)
+        elif isinstance(event, ev.TurnMetrics) and (failure := _failure(event.record)):
+            self._assistant(event.turn_id).set_failed(failure)
         elif isinstance(event, ev.ToolCallStarted):
             self._tools_since_request.add(event.turn_id)
             card = ToolCard(event.name, event.arguments, call_id=event.call_id)
