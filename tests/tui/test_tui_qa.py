@@ -307,7 +307,7 @@ async def test_a_pasted_paragraph_is_sent_whole(tmp_path: Path) -> None:
 async def test_help_without_a_microphone_lists_only_keys_that_work(tmp_path: Path) -> None:
     """`run --sim` on a machine with no sound card, Esc, ?: the help listed space, h, m and
     c, which do nothing there (the footer and the palette leave them out), and explained
-    tap/tap push-to-talk."""
+    tap/tap push-to-talk. The hint that sends the person there forgot the Esc first."""
     from test_tui import text_of, wait_until
 
     app = fake_app(tmp_path)
@@ -319,6 +319,9 @@ async def test_help_without_a_microphone_lists_only_keys_that_work(tmp_path: Pat
             )
         )
         await wait_until(pilot, lambda: app.typing_only and app.text_input.has_focus)
+        # the hint said "? has the rest", but ? typed in the focused box is a question mark
+        hint = str(app.query_one("#conversation-hint").render())
+        assert "Esc" in hint and hint.index("Esc") < hint.index("?")
         await pilot.press("escape", "question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = [

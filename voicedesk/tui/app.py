@@ -357,7 +357,8 @@ class VoiceDeskApp(App[int]):
             Content.styled(
                 "No microphone: type a message and press Enter to send it "
                 f"({'answers are spoken and shown' if spoken else 'answers are shown'}). "
-                "t goes back to the text box; ? has the rest.",
+                # the box has the focus, so ? typed there is a question mark: Esc first
+                "Esc leaves the text box, then ? shows the keys and t comes back.",
                 "$foreground-muted italic",
             )
         )
