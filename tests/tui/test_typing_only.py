@@ -78,6 +78,9 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
             status = status_text(app)
             assert "typing" in status and "ready" in status and "no mic → none" in status
             assert "listening" not in status and "hands-free" not in status
+            app.status_bar.set_state("speaking")  # no speaker: nothing is spoken
+            assert "answering" in status_text(app) and "speaking" not in status_text(app)
+            app.status_bar.set_state("listening")
             # the talk keys are gone; the text box has the focus and keeps it
             for action in ("ptt", "talk_hold", "hands_free", "mute", "audio_check"):
                 assert app.check_action(action, ()) is False

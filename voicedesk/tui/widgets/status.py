@@ -27,6 +27,8 @@ STATE_LABELS = {
 MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
 # With no microphone nothing is listened to: the engine's idle "listening" means ready.
 READY_STATE_TYPING = ("○", "ready")
+# With no speaker the answer "plays" on a silent clock while its text is shown.
+SPEAKING_NO_SPEAKER = ("♪", "answering")
 METER = "▁▂▃▄▅▆▇█"
 METER_WIDTH = 5
 FLOOR_DB = -60.0
@@ -75,6 +77,7 @@ class StatusBar(Horizontal):
         self.context_text = ""
         self.audio_text = ""  # devices and echo cancellation, once the audio has started
         self.typing_only = False  # the machine has no microphone
+        self.speaker = True  # ...and none of this either: nothing is heard
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-mode")
@@ -93,6 +96,7 @@ class StatusBar(Horizontal):
         aec = "AEC on" if echo_cancellation else "AEC off"
         self.audio_text = f"mic {input_device} → {output_device} · {aec}"
         self.typing_only = input_device == NO_DEVICE
+        self.speaker = output_device != NO_DEVICE
         if self.typing_only:
             self.audio_text = f"no mic → {output_device}"
             no_mic = Content.styled("no mic", "$foreground-muted")
@@ -143,6 +147,8 @@ class StatusBar(Horizontal):
             return MUTED_STATE_WHEN_SHOWN
         if state == "listening" and self.typing_only:
             return READY_STATE_TYPING
+        if state == "speaking" and not self.speaker:
+            return SPEAKING_NO_SPEAKER
         return STATE_LABELS.get(state, ("?", state))
 
     @property
