@@ -371,3 +371,16 @@ def test_only_a_turn_without_its_whole_answer_is_shown_as_failed() -> None:
     assert _failure({"assistant_text": "", "heard_text": "", "error": llm}) == llm
     cut = {"assistant_text": "Hi. And", "heard_text": "Hi.", "error": llm}
     assert _failure(cut) == llm
+
+
+async def test_ctrl_c_quits_outside_the_text_box_and_copies_inside_it(tmp_path: Path) -> None:
+    """Textual only said "press ctrl+q to quit"; a terminal program quits on ctrl+c."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = await started_fake(pilot)
+        await pilot.press("t", *"hi", "ctrl+c")  # in the box: the box's copy, no quit
+        await pilot.pause()
+        assert app.is_running and app.text_input.value == "hi"
+        await pilot.press("escape", "ctrl+c")
+        await pilot.pause()
+    assert app.return_value == 0 and session.calls[-1] == "stop"

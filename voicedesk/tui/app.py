@@ -115,6 +115,9 @@ class VoiceDeskApp(App[int]):
         Binding("c", "audio_check", "Mic check", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        # A terminal program quits on ctrl+c (Textual only says "press ctrl+q"); in the text
+        # box ctrl+c still copies.
+        Binding("ctrl+c", "copy_or_quit", "Quit", show=False),
     ]
 
     def __init__(
@@ -675,6 +678,12 @@ class VoiceDeskApp(App[int]):
     async def action_quit(self) -> None:
         await self.stop_session()
         self.exit(0)
+
+    async def action_copy_or_quit(self) -> None:
+        if self.text_input.has_focus:  # (the app's binding is met before the box's)
+            self.text_input.action_copy()
+            return
+        await self.action_quit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that drive a conversation on the setup screen (and the dialogs opened

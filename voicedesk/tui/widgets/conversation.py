@@ -29,7 +29,7 @@ CARD_LOOK = {  # a tool card's status: (icon, its style)
     "done": ("✓", "bold $success"),
     "error": ("✗", "bold $error"),
     "cancelled": ("⊘", "$foreground-muted"),
-    "earlier": ("⚙", "$foreground-muted"),
+    "earlier": ("·", "$foreground-muted"),  # from before: its outcome was not logged
 }
 
 
