@@ -58,6 +58,19 @@ LONG_ANSWER = " ".join(
 )
 
 
+# A plain turn's stages (no tools), as a turn record's "t" holds them.
+PLAIN_T = {
+    "speech_end": 4.0,
+    "eou_decided": 4.2,
+    "stt_final": 4.15,
+    "llm_request": 4.16,
+    "llm_first_token": 4.7,
+    "tts_request": 4.71,
+    "tts_first_audio": 5.0,
+    "playback_start": 5.01,
+}
+
+
 # ---------------------------------------------------------------------------- fixtures
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -994,19 +1007,9 @@ async def test_waterfall_puts_the_sound_cards_latency_on_the_persons_side(tmp_pa
     app = fake_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await started_fake(pilot)
-        t = {
-            "speech_end": 4.0,
-            "eou_decided": 4.2,
-            "stt_final": 4.15,
-            "llm_request": 4.16,
-            "llm_first_token": 4.7,
-            "tts_request": 4.71,
-            "tts_first_audio": 5.0,
-            "playback_start": 5.01,
-        }
         record = {
             "turn_id": 2,
-            "t": t,
+            "t": PLAIN_T,
             "input_latency_s": 0.03,
             "output_latency_s": 0.2,
             "device_latency": 0.23,
@@ -1024,7 +1027,7 @@ async def test_waterfall_puts_the_sound_cards_latency_on_the_persons_side(tmp_pa
         assert "p50 1.24s" in stats
 
         # a device with no latency (WAV files): no device rows, v2v as between the stages
-        plain = {"turn_id": 3, "t": t, "input_latency_s": 0.0, "output_latency_s": 0.0}
+        plain = {"turn_id": 3, "t": PLAIN_T, "input_latency_s": 0.0, "output_latency_s": 0.0}
         app.bus.publish(ev.TurnMetrics(turn_id=3, record=plain))
         await pilot.pause()
         text = str(app.query_one(Waterfall).render())

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from test_tui import (  # shared fixtures and helpers of the TUI tests
+    PLAIN_T,
     fake_app,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
@@ -14,6 +17,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
 )
 from textual import events
 from textual.containers import VerticalScroll
+from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from voicedesk import events as ev
@@ -23,16 +27,6 @@ from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
 from voicedesk.tui.widgets.timings import Waterfall
 
-PLAIN_T = {
-    "speech_end": 4.0,
-    "eou_decided": 4.2,
-    "stt_final": 4.15,
-    "llm_request": 4.16,
-    "llm_first_token": 4.7,
-    "tts_request": 4.71,
-    "tts_first_audio": 5.0,
-    "playback_start": 5.01,
-}
 TOOL_T = {
     **PLAIN_T,
     "tool_start": 4.75,
@@ -242,13 +236,14 @@ async def test_palette_over_the_setup_screen_offers_no_conversation_commands(
         assert "Microphone and speaker check" not in titles
 
 
-async def test_a_failed_answer_does_not_leave_the_status_on_thinking(
+@contextlib.asynccontextmanager
+async def _failed_answer(
     silence_wav: Path,  # noqa: F811
     tmp_path: Path,
-) -> None:
-    """`run --sim --sim-fault llm:500:6`, type a message: the notice said "No answer for
-    turn 1", and the status bar said "◌ thinking" until the person spoke again."""
-    from test_tui import sim_app, status_text, wait_until
+) -> AsyncIterator[tuple[VoiceDeskApp, Pilot]]:
+    """A real session whose model fails every answer (`run --sim --sim-fault llm:500:6`),
+    "hello there" typed; quits when the test is done with it."""
+    from test_tui import sim_app
 
     from voicedesk.sim.script import SimScript
     from voicedesk.sim.server import SimLatency, SimServer
@@ -260,12 +255,22 @@ async def test_a_failed_answer_does_not_leave_the_status_on_thinking(
             await asyncio.wait_for(app.started.wait(), 15)
             assert app.session is not None
             await app.session.send_text("hello there")
-            await wait_until(
-                pilot, lambda: any("No answer" in n.message for n in app._notifications)
-            )
-            await wait_until(pilot, lambda: app.session.state == "listening", timeout=5)
-            assert "listening" in status_text(app) and "thinking" not in status_text(app)
+            yield app, pilot
             await pilot.press("q")
+
+
+async def test_a_failed_answer_does_not_leave_the_status_on_thinking(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`run --sim --sim-fault llm:500:6`, type a message: the notice said "No answer for
+    turn 1", and the status bar said "◌ thinking" until the person spoke again."""
+    from test_tui import status_text, wait_until
+
+    async with _failed_answer(silence_wav, tmp_path) as (app, pilot):
+        await wait_until(pilot, lambda: any("No answer" in n.message for n in app._notifications))
+        await wait_until(pilot, lambda: app.session.state == "listening", timeout=5)
+        assert "listening" in status_text(app) and "thinking" not in status_text(app)
 
 
 def test_settings_keep_a_quote_that_ends_or_starts_the_value(tmp_path: Path) -> None:
@@ -340,23 +345,13 @@ async def test_a_failed_answer_stays_said_in_the_conversation(
     """`run --sim --sim-fault llm:500:6`, type "hello": a notice said "No answer for turn
     1" for ten seconds, then the conversation showed "you › hello" and nothing after it, as
     if the answer were still to come (typing only, there is no spoken error line either)."""
-    from test_tui import conversation, sim_app, wait_until
+    from test_tui import conversation, wait_until
 
-    from voicedesk.sim.script import SimScript
-    from voicedesk.sim.server import SimLatency, SimServer
-
-    async with SimServer(SimScript(turns=[]), SimLatency(ttft_s=0.05, ttfb_s=0.05)) as sim:
-        sim.inject("llm", "500", 6)
-        app = sim_app(sim.base_url, silence_wav, tmp_path)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await asyncio.wait_for(app.started.wait(), 15)
-            assert app.session is not None
-            await app.session.send_text("hello there")
-            await wait_until(pilot, lambda: bool(conversation(app).assistants))
-            (answer,) = conversation(app).assistants.values()
-            await wait_until(pilot, lambda: "✗" in answer.display_text)
-            assert "The language model failed (HTTP 500)" in answer.display_text
-            await pilot.press("q")
+    async with _failed_answer(silence_wav, tmp_path) as (app, pilot):
+        await wait_until(pilot, lambda: bool(conversation(app).assistants))
+        (answer,) = conversation(app).assistants.values()
+        await wait_until(pilot, lambda: "✗" in answer.display_text)
+        assert "The language model failed (HTTP 500)" in answer.display_text
 
 
 def test_only_a_turn_without_its_whole_answer_is_shown_as_failed() -> None:
