@@ -429,7 +429,7 @@ async def test_every_edit_action_on_markdown(ws: Path) -> None:
             "edit_document", path="notes/plan.md", action="delete_section", section="Costs"
         )
         assert ask.startswith("Not done yet: deleting section “Costs”")
-        assert "confirmed=true" in ask and "spoken confirmation" in ask
+        assert "confirmed=true" in ask and "needs the person's confirmation" in ask
         ask = await d.call(
             "edit_document", path="notes/plan.md", action="delete_paragraph", paragraph=1
         )

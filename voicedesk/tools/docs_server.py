@@ -61,8 +61,9 @@ Documents in the person's workspace folder (Markdown, plain text, Word .docx; PD
 Paths are relative to the workspace, like 'notes/plan.md'. Paragraph numbers start at 1 and
 count every block, headings included, as shown by read_document and outline; each row of a Word
 table is one block shown as '| cell | cell |', readable and searchable but read-only. Read a
-document before editing it by number. Deleting and overwriting need the person's spoken confirmation:
-the first call only describes the change; call again with confirmed=true after they agree.
+document before editing it by number. Deleting and overwriting need the person's confirmation,
+spoken or typed: the first call only describes the change; call again with confirmed=true after
+they agree.
 Every change can be undone with undo. The first line of each result is a short sentence you
 can say aloud.
 """
@@ -579,7 +580,7 @@ class DocsTools:
         that its words do not show (a Word paragraph's links, comments...), so they know."""
         also = f" {also}" if also else ""
         return (
-            f"Not done yet: {what} needs the person's spoken confirmation.{also} Ask them, and "
+            f"Not done yet: {what} needs the person's confirmation.{also} Ask them, and "
             f"only if they say yes, call {call} again with the same arguments and "
             f"confirmed=true."
         )
