@@ -437,8 +437,9 @@ async def test_a_preemptive_answer_that_fails_during_a_pause_is_only_an_attempt(
     """'Set a timer for … [pause] … <more>': the answer prepared in the pause fails. The
     person is still talking, so that is only a cancelled attempt: no error, nothing played
     over them, one turn, and their words logged and in the next request."""
-    # the first part's transcript dangles ("… for"), so the turn waits out the pause
-    scenario = compose(["question", "thanks", "weather"], gaps_s=[0.6, 5.0], tail_s=1.0)
+    # the first part's transcript dangles ("… for"), so the turn waits out the pause, and
+    # the answer is prepared 0.8 s into it (PREPARE_AHEAD_S before the 2 s maximum wait)
+    scenario = compose(["question", "thanks", "weather"], gaps_s=[1.1, 5.0], tail_s=1.0)
     script = SimScript(
         turns=[
             SimTurn(transcript="Set a timer for", reply="Timer set for twenty minutes."),
@@ -462,6 +463,38 @@ async def test_a_preemptive_answer_that_fails_during_a_pause_is_only_an_attempt(
     assert [x["turn_id"] for x in lines if x.get("type") == "turn"] == [1, 2]
     last_request = sims[0].chat_requests()[-1]["messages"]
     assert any(m["role"] == "user" and m["content"] == "Set a timer for" for m in last_request)
+
+
+async def test_a_pause_after_a_dangling_word_prepares_no_answer(tmp_path, sims):
+    """'Set a timer for … [0.6 s] … <more>': only more speech or the maximum wait can end
+    that turn, and the person goes on, so an answer prepared in the pause would only be
+    cancelled, its prompt paid for nothing. One request per turn."""
+    scenario = compose(["question", "thanks", "weather"], gaps_s=[0.6, 5.0], tail_s=1.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript="Set a timer for", reply="Timer set for twenty minutes."),
+            SimTurn(transcript=_text("weather"), reply="Sunny."),
+        ]
+    )
+    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    first, second = session.records
+    assert first.heard_text == "Timer set for twenty minutes." and second.heard_text == "Sunny."
+    assert len(sims[0].chat_requests()) == 2
+    assert first.preemptive_restarts == 0
+
+
+async def test_an_answer_held_after_a_dangling_word_is_ready_when_the_wait_ends(tmp_path):
+    """The person trails off ('Set a timer for') and says no more: the turn ends at the
+    maximum wait, and the answer, prepared ahead of it, plays at once."""
+    scenario = compose(["question"], tail_s=3.5)
+    script = SimScript(turns=[SimTurn(transcript="Set a timer for", reply="For how long?")])
+    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    (rec,) = session.records
+    assert rec.eou_reason == "timeout" and rec.heard_text == "For how long?"
+    (request,) = [e for e in seen if isinstance(e, ev.LLMRequest)]
+    assert request.preemptive
+    # sim TTFT 0.2 + TTFB 0.1: started only at the end, it would play 0.3 s or more later
+    assert rec.t["playback_start"] - rec.t["eou_decided"] < 0.2, rec.t
 
 
 async def test_speech_to_text_that_fails_for_good_is_reported_and_spoken(tmp_path, sims):

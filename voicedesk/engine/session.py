@@ -71,6 +71,8 @@ class _Turn:
     logged_user: bool = False
     failed: bool = False  # reported to the person (notice and spoken line) once
     unheard_told: bool = False  # push-to-talk with no words: said once
+    # audio time at which an answer held back in a dangling pause is prepared (PREPARE_AHEAD_S)
+    prepare_at_s: float | None = None
 
     @property
     def text(self) -> str:
@@ -97,6 +99,12 @@ class _Tail(NamedTuple):
 # The double-talk cue paused the answer but the VAD heard no speech within this long (the
 # canceller stops muffling the person within ~0.1 s of the answer pausing): resume.
 DOUBLE_TALK_RESUME_S = 1.0
+# A pause whose words need a continuation ("Set a timer for …") ends only with more speech or
+# the maximum wait, and a person usually goes on: an answer prepared at once would nearly
+# always be cancelled, a whole prompt paid for nothing. It is started this long before the
+# maximum wait instead, enough for the LLM's first token (~0.7 s) and the first audio
+# (~0.33 s), so a person who does stop there hears it as soon as before.
+PREPARE_AHEAD_S = 1.2
 
 
 class Session:
@@ -386,7 +394,17 @@ class Session:
         if self._stt_streaming:
             self.stt.push_audio(block)
         self._handle_signals(signals)
+        self._prepare_held_answer(audio_s)
         self._barge_in_check(audio_s + self._block_s)
+
+    def _prepare_held_answer(self, audio_s: float) -> None:
+        """The dangling pause has lasted to ``PREPARE_AHEAD_S`` before the maximum wait."""
+        turn = self._turn
+        if turn is None or turn.prepare_at_s is None or audio_s < turn.prepare_at_s:
+            return
+        turn.prepare_at_s = None
+        if not self.detector.in_speech and self._reply is None and not turn.pending_commits:
+            self._start_reply(turn, confirmed=False)
 
     def _barge_in_check(self, now: float) -> None:
         """Does speech over the answer pause it? The VAD on the cleaned signal, or else the
@@ -496,6 +514,8 @@ class Session:
             self._barge.reset()
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         turn = self._turn
+        if turn is not None:
+            turn.prepare_at_s = None
         if turn is not None and self._reply is not None and self._reply_turn is turn:
             turn.record.preemptive_restarts += 1
             reply, self._reply = self._reply, None
@@ -568,6 +588,10 @@ class Session:
             rec.mark("speech_end", sig.audio_s)
             self._spawn(self._commit(turn))
         self._spawn(self._after_commits_clear(turn))
+        if turn.prepare_at_s is not None:  # held back, and the turn ended before it was due
+            turn.prepare_at_s = None
+            if not turn.pending_commits and self._reply_turn is not turn:
+                self._start_reply(turn, confirmed=True)
         self._maybe_confirm(turn)
         self._update_idle()
 
@@ -611,7 +635,11 @@ class Session:
             if self._barge.enough_words(turn.text) or not going_on:
                 await self._apply_verdict(turn, now)
         if turn.text and not turn.backchannel and (turn.ended or not self.detector.in_speech):
-            self._start_reply(turn, confirmed=turn.ended)
+            if turn.ended or not self.detector.holds_to_max_wait:
+                self._start_reply(turn, confirmed=turn.ended)
+            else:
+                end_s = turn.record.t.get("speech_end", self._last_block_s)
+                turn.prepare_at_s = end_s + self.detector.max_wait_s - PREPARE_AHEAD_S
         await self._settle(turn)
 
     async def _apply_verdict(self, turn: _Turn, now: float) -> None:

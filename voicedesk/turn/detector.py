@@ -121,6 +121,18 @@ class TurnDetector:
     def in_turn(self) -> bool:
         return self._state != "idle"
 
+    @property
+    def holds_to_max_wait(self) -> bool:
+        """In a pause whose words need a continuation ("… for", "… and um"): only more
+        speech or the maximum wait (``max_wait_s``) can end the turn."""
+        return (
+            self._state == "pause" and self._cue is not None and self._cue.verdict == "incomplete"
+        )
+
+    @property
+    def max_wait_s(self) -> float:
+        return self.turn_settings.max_wait_ms / 1000
+
     def reset(self) -> None:
         self.segmenter.reset()
         self._end_turn_state()
