@@ -435,3 +435,10 @@ def test_markdown_marks_are_dropped_but_not_the_words_they_belong_to(
     deltas: list[str], said: str
 ) -> None:
     assert _spoken(deltas) == said
+
+
+def test_a_delta_ending_in_a_mark_and_a_line_end_keeps_the_line_end() -> None:
+    # the underscores were held together with the line end, which was then lost, and the
+    # held "__" met the next line's word and was kept as snake_case
+    assert _spoken(["This is __bold__\n", "Next"]) == "This is bold\nNext"
+    assert _spoken(["_x_\n"]) == "x\n"

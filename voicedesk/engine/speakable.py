@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 
 _MARKS = re.compile(r"[*_`#>]+")
-_TRAILING = re.compile(r"_+$")  # only an underscore depends on what follows
+# only an underscore depends on what follows; \Z, not $, which matches before a final line
+# end too: a delta ending "__\n" was cut before the run and its line end lost
+_TRAILING = re.compile(r"_+\Z")
 
 
 class SpeakableText:
