@@ -7,17 +7,28 @@ turned q3_budget.md into q3budget.md in the answer shown and in the conversation
 reads back, so its next tool call could name a file that does not exist. The answer arrives
 in small deltas, and whether an underscore is inside a word depends on the character after
 it, which may be in the next delta: a trailing underscore is held until that comes.
-Written by hand because it must work on a stream, one delta at a time, with no delay.
+
+Code is another matter: a fenced block or an inline code span is something the person may
+copy from the shown answer, so its text is kept as written ("# install the deps" stays a
+comment, ``a*b`` keeps its star) and only the fence lines and the backticks go. Whether a
+line is a fence is only known once its start is whole (three backticks, or two and then a
+letter?), so a line start made only of spaces, backticks or tildes is held until it is; an
+opening fence line is held to its end (it is dropped, unless a backtick in it makes it inline
+code after all). A backtick run is held until its length is known: a code span ends only at
+a run as long as the one that opened it.
+Written by hand because it must work on a stream, one delta at a time, with no delay beyond
+those holds.
 """
 
 from __future__ import annotations
 
 import re
 
-_MARKS = re.compile(r"[*_`#>]+")
+_MARKS = re.compile(r"[*_#>]+")  # outside code; backticks are code spans' (see _text)
 # only an underscore depends on what follows; \Z, not $, which matches before a final line
 # end too: a delta ending "__\n" was cut before the run and its line end lost
 _TRAILING = re.compile(r"_+\Z")
+_BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
 
 
 class SpeakableText:
@@ -25,38 +36,163 @@ class SpeakableText:
 
     def __init__(self) -> None:
         self._before = "\n"  # the raw character before what comes next: a line start at first
-        self._held = ""
+        self._pending = ""  # raw text not decided yet (see the module's docstring)
+        self._fence: tuple[str, int] | None = None  # an open block's fence character and length
+        self._span = 0  # the backticks that opened the inline code span we are in, 0 outside
 
     def feed(self, delta: str) -> str:
-        text = self._held + delta
-        held = _TRAILING.search(text)
-        self._held = held.group() if held else ""
-        return self._clean(text[: held.start()] if held else text)
+        self._pending += delta
+        return self._drain(final=False)
 
     def flush(self) -> str:
         """What was held back at the end of the answer."""
-        text, self._held = self._held, ""
-        return self._clean(text)
+        return self._drain(final=True)
 
-    def _clean(self, text: str) -> str:
-        if not text:
+    def _drain(self, *, final: bool) -> str:
+        """Decide as much of the pending text as can be decided; the rest waits for more."""
+        out: list[str] = []
+        while self._pending:
+            if self._fence is not None:
+                step = self._in_fence(*self._fence, final)
+            elif self._span:
+                step = self._in_span(final)
+            else:
+                step = self._text(final)
+            if step is None:
+                break
+            out.append(step)
+        return "".join(out)
+
+    def _take(self, n: int) -> str:
+        """The next ``n`` raw characters, consumed."""
+        taken, self._pending = self._pending[:n], self._pending[n:]
+        if taken:
+            self._before = taken[-1]
+        return taken
+
+    def _run_end(self, start: int) -> int:
+        """Where the run of the character at ``start`` ends."""
+        text, end = self._pending, start
+        while end < len(text) and text[end] == text[start]:
+            end += 1
+        return end
+
+    def _skip_blank(self, start: int) -> int:
+        text = self._pending
+        while start < len(text) and text[start] in _BLANK:
+            start += 1
+        return start
+
+    def _in_fence(self, char: str, length: int, final: bool) -> str | None:
+        """Inside a fenced block: lines verbatim, up to a closing fence line (dropped): at
+        least ``length`` of the opening ``char``, nothing but blanks around it."""
+        text = self._pending
+        if self._before == "\n":
+            start = self._skip_blank(0)
+            if start == len(text) and not final:
+                return None
+            if start < len(text) and text[start] == char:
+                end = self._run_end(start)
+                if end == len(text) and not final:
+                    return None
+                if end - start >= length:
+                    tail = self._skip_blank(end)
+                    if tail == len(text) and not final:
+                        return None
+                    if tail == len(text) or text[tail] == "\n":
+                        self._take(tail + 1)
+                        self._fence = None
+                        return ""
+        line_end = text.find("\n")
+        return self._take(line_end + 1 if line_end >= 0 else len(text))
+
+    def _in_span(self, final: bool) -> str | None:
+        """Inside an inline code span: verbatim, up to a backtick run as long as the opening
+        one. A line end closes it too, so that a stray backtick cannot leave the rest of the
+        answer unstripped."""
+        text = self._pending
+        if text[0] == "\n":
+            self._span = 0  # the line end itself is left to _text
             return ""
+        if text[0] != "`":
+            stops = [i for i in (text.find("`"), text.find("\n")) if i >= 0]
+            return self._take(min(stops, default=len(text)))
+        end = self._run_end(0)
+        if end == len(text) and not final:
+            return None
+        if end == self._span:
+            self._span = 0
+            self._take(end)
+            return ""
+        return self._take(end)
+
+    def _text(self, final: bool) -> str | None:
+        """Outside code: marks dropped, a fence line or a code span's backticks recognised."""
+        text = self._pending
+        if self._before == "\n":
+            start = self._skip_blank(0)
+            if start == len(text) and not final:
+                return None
+            if start < len(text) and text[start] in "`~":
+                fence = self._opening_fence(start, final)
+                if fence is None:
+                    return None
+                if fence:
+                    return ""
+        if text[0] == "`":
+            end = self._run_end(0)
+            if end == len(text) and not final:
+                return None
+            self._span = 0 if end == len(text) else end  # an unclosable span at the very end
+            self._take(end)
+            return ""
+        stop = min((i for i in (text.find("`"), text.find("\n") + 1) if i > 0), default=len(text))
+        chunk = text[:stop]
+        if stop == len(text) and not final:
+            held = _TRAILING.search(chunk)
+            if held:
+                chunk = chunk[: held.start()]
+        if not chunk:
+            return None
         before = self._before
+        self._take(len(chunk))
+        return _clean(chunk, before)
 
-        def keep_or_drop(m: re.Match[str]) -> str:
-            run, start, end = m.group(), m.start(), m.end()
-            prev = text[start - 1] if start else before
-            nxt = text[end] if end < len(text) else ""
-            kind = run[0]
-            if len(set(run)) == 1:
-                if kind == "_" and prev.isalnum() and nxt.isalnum():
-                    return run  # snake_case
-                if kind == "#" and prev.isalnum():
-                    return run  # C#, F#
-                if kind == ">" and prev != "\n":
-                    return run  # a comparison, not a quote
-            return ""
+    def _opening_fence(self, start: int, final: bool) -> bool | None:
+        """Whether the line is an opening fence, then consumed; None: not known yet."""
+        text = self._pending
+        char = text[start]
+        end = self._run_end(start)
+        if end == len(text) and not final:
+            return None
+        if end - start < 3:
+            return False
+        line_end = text.find("\n", end)
+        info = text[end:] if line_end < 0 else text[end:line_end]
+        if char == "`" and "`" in info:
+            return False  # ```code``` on one line: an inline span, not a fence
+        if line_end < 0 and not final:
+            return None
+        self._take(len(text) if line_end < 0 else line_end + 1)
+        self._fence = (char, end - start)
+        return True
 
-        out = _MARKS.sub(keep_or_drop, text)
-        self._before = text[-1]
-        return out
+
+def _clean(text: str, before: str) -> str:
+    """``text`` without its marks; ``before`` is the raw character that preceded it."""
+
+    def keep_or_drop(m: re.Match[str]) -> str:
+        run, start, end = m.group(), m.start(), m.end()
+        prev = text[start - 1] if start else before
+        nxt = text[end] if end < len(text) else ""
+        kind = run[0]
+        if len(set(run)) == 1:
+            if kind == "_" and prev.isalnum() and nxt.isalnum():
+                return run  # snake_case
+            if kind == "#" and prev.isalnum():
+                return run  # C#, F#
+            if kind == ">" and prev != "\n":
+                return run  # a comparison, not a quote
+        return ""
+
+    return _MARKS.sub(keep_or_drop, text)

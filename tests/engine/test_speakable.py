@@ -1,0 +1,120 @@
+"""Code in a streamed answer: fence lines and backticks go, the code itself stays as written,
+however the answer is cut into deltas."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from voicedesk.engine.speakable import SpeakableText
+from voicedesk.providers.sentence_stream import SentenceStream
+
+ANSWER = (
+    "Here is how:\n"
+    "```python\n"
+    "# install the deps\n"
+    "pip install -r requirements.txt\n"
+    "x = a*b  # **not bold**, my_var\n"
+    "```\n"
+    "Then run `a*b` or ``a ` b`` on **q3_budget.md**, in C# where x > 3.\n"
+    "1. Install:\n"
+    "   ~~~~bash\n"
+    "   ls *.md > _list_\n"
+    "   ~~~\n"
+    "   ~~~~\n"
+    "## Done\n"
+)
+SAID = (
+    "Here is how:\n"
+    "# install the deps\n"
+    "pip install -r requirements.txt\n"
+    "x = a*b  # **not bold**, my_var\n"
+    "Then run a*b or a ` b on q3_budget.md, in C# where x > 3.\n"
+    "1. Install:\n"
+    "   ls *.md > _list_\n"
+    "   ~~~\n"
+    " Done\n"
+)
+
+
+def _spoken(deltas: list[str]) -> str:
+    speakable = SpeakableText()
+    return "".join(speakable.feed(d) for d in deltas) + speakable.flush()
+
+
+def _random_split(text: str, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(text)), rng.randint(1, len(text) // 3)))
+    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_code_answer_comes_out_the_same_however_it_is_split(seed: int) -> None:
+    assert _spoken([ANSWER]) == SAID
+    assert _spoken(list(ANSWER)) == SAID
+    assert _spoken(_random_split(ANSWER, seed)) == SAID
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("```\n_x_ **y**\n```\n**z**", "_x_ **y**\nz"),  # no info string; stripped again after
+        ("Run:\n```sh\nls\n```", "Run:\nls\n"),  # closing fence at the very end
+        ("```py", ""),  # an answer cut right after an opening fence
+        ("```\ncode *kept*", "code *kept*"),  # never closed: code to the end
+        ("````\n```\n````\n*z*", "```\nz"),  # a shorter run does not close a longer fence
+        ("```\n``` not a close\n```\n", "``` not a close\n"),  # a closing fence has no info
+        ("  ```js\n  a_b*c\n  ```\nok", "  a_b*c\nok"),  # indented, as in a list item
+        ("~~~\n# a\n~~~\n~~gone?~~", "# a\n~~gone?~~"),  # tildes, and a strike-through kept
+        ("```a*b``` then *c*", "a*b then c"),  # backticks in the info string: inline code
+        ("x ```\ny", "x \ny"),  # not at a line start: a code span, ended by the line end
+        ("`__init__` and __init__", "__init__ and init"),
+        ("`open *star* \n*b*", "open *star* \nb"),  # unclosed: the line end ends the span
+        ("the ` key", "the  key"),  # a lone backtick is dropped, as before
+    ],
+)
+def test_code_is_kept_as_written_and_only_its_fences_go(answer: str, said: str) -> None:
+    assert _spoken([answer]) == said
+    assert _spoken(list(answer)) == said
+
+
+def test_only_what_may_still_be_a_fence_or_a_backtick_run_waits() -> None:
+    """Text and code come out in the delta that brings them; a fence's info string and a
+    line start that may still turn into a fence are the only things held."""
+    speakable = SpeakableText()
+    steps = [
+        ("Here", "Here"),
+        (":\n``", ":\n"),  # a fence, or a code span of two?
+        ("`pyt", ""),  # a fence: its info string is dropped with it
+        ("hon\n# ins", "# ins"),
+        ("tall a*b\n  ", "tall a*b\n"),  # an indented closing fence, or code?
+        ("x\n``", "  x\n"),
+        ("`\nSee `a", "See a"),
+        ("*", "*"),
+        ("` **b", " b"),
+    ]
+    for delta, said in steps:
+        assert speakable.feed(delta) == said, delta
+    assert speakable.flush() == ""
+
+
+async def test_code_lines_reach_the_voice_whole() -> None:
+    """A code line has no sentence end for SentenceStream to cut at: it goes with the next
+    piece, and nothing of the cleaned answer is lost or sent empty."""
+    pieces: list[str] = []
+
+    async def synth(text: str):  # type: ignore[no-untyped-def]
+        pieces.append(text)
+        yield np.zeros(10, dtype=np.int16)
+
+    stream = SentenceStream(synth, 24_000)
+    speakable = SpeakableText()
+    for delta in _random_split(ANSWER, 1):
+        await stream.send_text(speakable.feed(delta))
+    await stream.send_text(speakable.flush())
+    await stream.end_text()
+    chunks = [chunk async for chunk in stream.audio()]
+    assert len(chunks) == len(pieces) and all(p.strip() for p in pieces)
+    assert " ".join(pieces).split() == SAID.split()
