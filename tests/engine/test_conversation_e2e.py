@@ -476,7 +476,7 @@ async def test_a_pause_after_a_dangling_word_prepares_no_answer(tmp_path, sims):
             SimTurn(transcript=_text("weather"), reply="Sunny."),
         ]
     )
-    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    session, *_ = await _run(tmp_path, scenario, script)
     first, second = session.records
     assert first.heard_text == "Timer set for twenty minutes." and second.heard_text == "Sunny."
     assert len(sims[0].chat_requests()) == 2
@@ -488,7 +488,7 @@ async def test_an_answer_held_after_a_dangling_word_is_ready_when_the_wait_ends(
     maximum wait, and the answer, prepared ahead of it, plays at once."""
     scenario = compose(["question"], tail_s=3.5)
     script = SimScript(turns=[SimTurn(transcript="Set a timer for", reply="For how long?")])
-    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    session, seen, *_ = await _run(tmp_path, scenario, script)
     (rec,) = session.records
     assert rec.eou_reason == "timeout" and rec.heard_text == "For how long?"
     (request,) = [e for e in seen if isinstance(e, ev.LLMRequest)]
