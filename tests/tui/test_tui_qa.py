@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -379,3 +380,45 @@ async def test_ctrl_c_quits_outside_the_text_box_and_copies_inside_it(tmp_path: 
         await pilot.press("escape", "ctrl+c")
         await pilot.pause()
     assert app.return_value == 0 and session.calls[-1] == "stop"
+
+
+async def test_a_tool_card_wraps_between_words(tmp_path: Path) -> None:
+    """At 80 columns the card's name and arguments were one token, "name(args…)", so the
+    line folded inside it: "(query=renovati" / "on of the north wing …". A path longer than
+    the card may still fold; a word that fits must not be split."""
+    from test_tui import conversation
+
+    from voicedesk.tui.widgets.conversation import ToolCard
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.ToolCallStarted(
+                turn_id=1,
+                call_id="c1",
+                name="docs__search_documents",
+                arguments={"query": "renovation of the north wing budget", "folder": "projects"},
+            )
+        )
+        app.bus.publish(
+            ev.ToolCallFinished(
+                call_id="c1",
+                name="docs__search_documents",
+                result_text="…",
+                spoken_summary="Three documents mention the renovation budget.",
+                is_error=False,
+                duration_s=0.02,
+            )
+        )
+        await pilot.pause()
+        card = conversation(app).query_one(ToolCard)
+        lines = [
+            "".join(s.text for s in card.render_line(y)).strip(" ▌")
+            for y in range(card.size.height)
+        ]
+        assert len(lines) > 1  # the card wraps at this width: the case under test
+        # no token here is wider than the card, so each word stays whole on its line
+        words = re.findall(r"\w+", card.render().plain)
+        assert re.findall(r"\w+", " ".join(lines)) == words
+        assert lines[0].startswith("✓ docs__search_documents")  # not an icon on its own

@@ -84,7 +84,7 @@ async def test_resume_shows_the_earlier_turns_above_a_divider(
             "UserTurn:you › Question 40",
             "AssistantTurn:assistant › Answer 40.",
         ]
-        assert shown.index("· find(q=51)") == shown.index("UserTurn:you › Question 51") + 1
+        assert shown.index("· find (q=51)") == shown.index("UserTurn:you › Question 51") + 1
         divider = shown.index(DIVIDER)
         assert shown[divider - 5 : divider] == [
             "UserTurn:you › Tell me a story.",

@@ -171,7 +171,9 @@ class ToolCard(Static):
             Content.assemble(
                 (f"{icon} ", style),
                 (self.name_, "bold"),
-                (f"({args})", "$foreground-muted"),
+                # a space, not "name(args)": lines wrap only at spaces, so as one token the
+                # two were folded mid-word wherever they did not fit on a line together
+                (f" ({args})", "$foreground-muted"),
                 f"  {self.detail}" if self.detail else running,
             )
         )
