@@ -17,9 +17,11 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     text_of,
     wait_until,
 )
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
 
+from voicedesk import events as ev
 from voicedesk.sim.server import SimServer
+from voicedesk.tui.screens import ToolDetailScreen
 from voicedesk.tui.widgets.conversation import (
     CUT_MARKER,
     AssistantTurn,
@@ -109,3 +111,39 @@ async def test_resume_shows_the_earlier_turns_above_a_divider(
         ]
         assert list(pane.users) == [56]
         await pilot.press("q")
+
+
+async def test_resume_lists_the_earlier_tool_calls_in_the_tools_pane(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The conversation pane showed the earlier call's card while the Tools pane said "No
+    tool calls yet."; the log keeps no outcome, so the call is marked "·" as in the card."""
+    _earlier_log(tmp_path / "session.jsonl")
+    app = sim_app(sim.base_url, silence_wav, tmp_path, resume=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await started(pilot)
+        await wait_until(pilot, lambda: bool(app.tool_pane.calls))
+        assert not app.tool_pane.query_one("#tools-empty").display
+        options = app.tool_pane.query_one("#tool-list", OptionList)
+        lines = ["".join(s.text for s in options.render_line(y)).rstrip() for y in range(3)]
+        assert lines == ["· find earlier", "  q=51", "  outcome not logged"]
+        (info,) = app.tool_pane.calls.values()
+        assert info.status == "earlier" and info.turn_id == 51
+
+        # a call of this session follows it, with its own outcome
+        app.bus.publish(ev.ToolCallStarted(turn_id=56, call_id="c", name="find", arguments={}))
+        await pilot.pause()
+        assert options.option_count == 2
+        assert [i.status for i in app.tool_pane.calls.values()] == ["earlier", "running"]
+
+        options.focus()
+        options.highlighted = 0
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ToolDetailScreen)
+        assert "earlier session" in text_of(app.screen.query_one("#tool-status", Static))
+        assert "Not logged" in text_of(app.screen.query_one("#tool-result", Static))
+        assert "still running" not in text_of(app.screen.query_one("#tool-result", Static))
+        await pilot.press("escape", "q")

@@ -345,7 +345,10 @@ class VoiceDeskApp(App[int]):
             )
         elif isinstance(event, ev.TurnMetrics):
             self.timings.add_record(event.record)
-        if isinstance(event, ev.ToolCallStarted | ev.ToolCallProgress | ev.ToolCallFinished):
+        if isinstance(
+            event,
+            ev.ToolCallStarted | ev.ToolCallProgress | ev.ToolCallFinished | ev.ConversationResumed,
+        ):
             self.tool_pane.handle(event)
         self.conversation.handle(event)
 

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Markdown, Static
 
 from voicedesk.errors import ConfigError, UserError
+from voicedesk.tui.widgets.tools import EARLIER_DETAIL
 
 if TYPE_CHECKING:
     from voicedesk.tui.widgets.tools import ToolCallInfo
@@ -355,8 +356,11 @@ class ToolDetailScreen(_Dialog):
         fin = info.finished
         with Vertical(classes="dialog", id="tool-detail") as box:
             box.border_title = f"Tool call: {info.name}"
-            status = info.status + (f" in {fin.duration_s:.2f}s" if fin else "")
-            yield Static(Content.assemble(("Status: ", "bold"), status))
+            if info.earlier:
+                status = EARLIER_DETAIL
+            else:
+                status = info.status + (f" in {fin.duration_s:.2f}s" if fin else "")
+            yield Static(Content.assemble(("Status: ", "bold"), status), id="tool-status")
             yield Static(Content.styled("Arguments:", "bold"))
             yield Static(
                 json.dumps(info.arguments, indent=2, ensure_ascii=False),
@@ -367,8 +371,13 @@ class ToolDetailScreen(_Dialog):
                 yield Static(Content.assemble(("Spoken: ", "bold"), fin.spoken_summary))
             yield Static(Content.styled("Result:", "bold"))
             with VerticalScroll(id="tool-result-scroll"):
+                if info.earlier:
+                    result = "Not logged: a resumed conversation keeps only the name and "
+                    result += "arguments of its earlier tool calls."
+                else:
+                    result = fin.result_text if fin else (info.progress or "still running…")
                 yield Static(
-                    fin.result_text if fin else (info.progress or "still running…"),
+                    result,
                     markup=False,
                     id="tool-result",
                 )

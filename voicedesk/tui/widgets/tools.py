@@ -2,6 +2,10 @@
 
 A list rather than free text, so a call can be selected (Enter or click) to read its full
 result in a modal: results are often long documents that would swamp the pane.
+
+A resumed conversation's earlier calls (``ConversationResumed``) come first, marked "·" as
+in the conversation pane: the session log keeps their name and arguments, not how they
+ended, so they are listed without a duration or result.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from voicedesk import events as ev
-from voicedesk.tui.widgets.conversation import short_args
+from voicedesk.tui.widgets.conversation import CARD_LOOK, short_args
+
+EARLIER_DETAIL = "earlier session (outcome not logged)"  # in the detail modal's status
 
 
 @dataclass
@@ -31,9 +37,12 @@ class ToolCallInfo:
     started_ns: int
     progress: str = ""
     finished: ev.ToolCallFinished | None = None
+    earlier: bool = False  # a call of the conversation that --resume took up
 
     @property
     def status(self) -> str:
+        if self.earlier:
+            return "earlier"
         if self.finished is None:
             return "running"
         if self.finished.cancelled:
@@ -72,11 +81,20 @@ class ToolPane(Vertical):
                 turn_id=event.turn_id,
                 started_ns=event.t_ns,
             )
-            self.calls[event.call_id] = info
-            options = self.query_one("#tool-list", OptionList)
-            options.add_option(Option(self.line(info), id=event.call_id))
-            options.display = True
-            self.query_one("#tools-empty").display = False
+            self._add(info)
+        elif isinstance(event, ev.ConversationResumed):
+            for turn in event.turns:
+                for name, arguments in turn.tool_calls:
+                    self._add(
+                        ToolCallInfo(
+                            call_id=f"earlier-{len(self.calls)}",  # the log keeps no call id
+                            name=name,
+                            arguments=dict(arguments),
+                            turn_id=turn.turn_id,
+                            started_ns=event.t_ns,
+                            earlier=True,
+                        )
+                    )
         elif isinstance(event, ev.ToolCallProgress) and event.call_id in self.calls:
             info = self.calls[event.call_id]
             bits = []
@@ -93,6 +111,13 @@ class ToolPane(Vertical):
             info.finished = event
             self._refresh_line(info)
 
+    def _add(self, info: ToolCallInfo) -> None:
+        self.calls[info.call_id] = info
+        options = self.query_one("#tool-list", OptionList)
+        options.add_option(Option(self.line(info), id=info.call_id))
+        options.display = True
+        self.query_one("#tools-empty").display = False
+
     def _refresh_line(self, info: ToolCallInfo) -> None:
         self.query_one("#tool-list", OptionList).replace_option_prompt(
             info.call_id, self.line(info)
@@ -100,16 +125,11 @@ class ToolPane(Vertical):
 
     @staticmethod
     def line(info: ToolCallInfo) -> Content:
-        """Two lines: status, name and duration; then arguments and progress or result."""
-        status = info.status
-        icon = {"running": "⚙", "done": "✓", "error": "✗", "cancelled": "⊘"}[status]
-        style = {
-            "running": "bold $warning",
-            "done": "bold $success",
-            "error": "bold $error",
-            "cancelled": "$foreground-muted",
-        }[status]
-        if info.finished is not None:
+        """Three lines: status, name and duration; arguments; progress or result."""
+        icon, style = CARD_LOOK[info.status]
+        if info.earlier:
+            took, detail = " earlier", "outcome not logged"  # short: a 30-column pane
+        elif info.finished is not None:
             took = f" {info.finished.duration_s:.2f}s"
             detail = info.finished.spoken_summary or info.finished.result_text
         else:
