@@ -422,3 +422,34 @@ async def test_a_tool_card_wraps_between_words(tmp_path: Path) -> None:
         words = re.findall(r"\w+", card.render().plain)
         assert re.findall(r"\w+", " ".join(lines)) == words
         assert lines[0].startswith("✓ docs__search_documents")  # not an icon on its own
+
+
+async def test_the_footer_says_how_to_send_leave_and_quit_from_the_text_box(
+    tmp_path: Path,
+) -> None:
+    """Typing only (no microphone) keeps the focus in the text box, where Textual leaves the
+    letter keys out of the footer: it showed only "^p palette". ctrl+c copies there, so
+    ctrl+q is the quit key offered."""
+    from textual.widgets._footer import FooterKey
+
+    def footer() -> list[tuple[str, str]]:
+        return [(k.key, k.description) for k in app.footer.query(FooterKey) if k.display]
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.AudioInfo(
+                input_device=ev.NO_DEVICE, output_device=ev.NO_DEVICE, echo_cancellation=False
+            )
+        )
+        await pilot.pause()
+        assert app.typing_only and app.text_input.has_focus
+        assert footer()[:3] == [("enter", "Send"), ("escape", "Leave box"), ("ctrl+q", "Quit")]
+        await pilot.press("escape")  # leaves the box, as the footer says
+        await pilot.pause()
+        assert not app.text_input.has_focus
+        assert ("q", "Quit") in footer() and ("enter", "Send") not in footer()
+        await pilot.press("t", *"hi", "ctrl+q")
+        await pilot.pause()
+    assert app.return_value == 0

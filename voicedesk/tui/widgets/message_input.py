@@ -3,11 +3,18 @@
 Textual's ``Input`` keeps only the first line of a paste, so a paragraph or an e-mail
 pasted in to ask about it was sent as its first line, the rest silently gone. A turn is one
 message, so the pasted lines are joined into one line instead.
+
+While the box has the focus, Textual leaves every letter key out of the footer (typed, they
+are text), so the footer showed only the palette: in a typing-only session, where the box
+keeps the focus, nothing said how to send, leave or quit. The box shows those keys itself.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
 
@@ -18,7 +25,16 @@ def one_line(text: str) -> str:
 
 
 class MessageInput(Input):
-    """An ``Input`` that takes a multi-line paste whole."""
+    """An ``Input`` that takes a multi-line paste whole and shows its keys in the footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "Send"),
+        # the app's Esc: in the box it leaves the box, it does not stop the answer
+        Binding("escape", "app.interrupt", "Leave box"),
+        # The app's ctrl+q (Textual's, hidden) quits anywhere; a priority binding, so only
+        # another priority one shows in its place. ctrl+c copies here, so it is not offered.
+        Binding("ctrl+q", "app.quit", "Quit", priority=True),
+    ]
 
     def _on_paste(self, event: events.Paste) -> None:
         text = one_line(event.text)
