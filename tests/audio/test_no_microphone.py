@@ -138,7 +138,7 @@ async def test_no_sound_devices_fall_back_to_a_silent_clock_and_say_so():
     info = next(e for e in published if isinstance(e, ev.AudioInfo))
     assert info.input_device == ev.NO_DEVICE and info.output_device == ev.NO_DEVICE
     notice = next(e for e in published if isinstance(e, ev.Notice))
-    assert "type instead" in notice.message and "not spoken" in notice.message
+    assert "Typing works" in notice.message and "not spoken" in notice.message
     assert "PortAudio" in notice.message  # the reason is said
     assert not any(isinstance(e, ev.InputLevel) for e in published)  # no meter for no mic
 
@@ -147,3 +147,56 @@ async def test_without_the_fallback_a_missing_sound_system_stays_an_error():
     audio = AudioIO(_Refusing(10))
     with pytest.raises(AudioUnavailableError):
         audio.start(asyncio.get_running_loop(), lambda *a: None)
+
+
+def _notices(audio: AudioIO, published: list[ev.Event]) -> list[str]:
+    audio.start(asyncio.get_running_loop(), lambda *a: None)
+    audio.stop()
+    return [e.message for e in published if isinstance(e, ev.Notice)]
+
+
+async def test_no_sound_devices_make_one_notice_what_is_missing_works_and_fixes_it(
+    speaker_only, monkeypatch: pytest.MonkeyPatch
+):
+    """A machine with no sound card got "No sound devices to talk with: type instead …
+    No speaker was found (PortAudio lists no output devices); file input/output … still
+    works. To talk, connect a microphone …": two notices' worth, overlapping, in one, and
+    the missing microphone named by neither."""
+    monkeypatch.setattr(sounddevice_backend, "list_devices", lambda: [])
+    bus = ev.EventBus()
+    published: list[ev.Event] = []
+    bus.subscribe(published.append)
+    backend = SoundDeviceDuplex(block_ms=10, require_microphone=False)
+    audio = AudioIO(backend, bus=bus, typing_fallback=True)
+    (notice,) = _notices(audio, published)
+    missing, works, fix = notice.split(". ", 2)
+    assert missing == "No microphone or speaker was found (PortAudio lists no sound devices)"
+    assert works == "Typing works: Enter sends; answers are shown, not spoken"
+    assert fix == (
+        "To talk, connect them, or run `voicedesk devices` to see why PortAudio finds none, "
+        "then start voicedesk again; file input/output (--input/--output) still works."
+    )
+
+
+async def test_a_missing_portaudio_is_said_once_with_its_fix(monkeypatch: pytest.MonkeyPatch):
+    bus = ev.EventBus()
+    published: list[ev.Event] = []
+    bus.subscribe(published.append)
+    (notice,) = _notices(AudioIO(_Refusing(10), bus=bus, typing_fallback=True), published)
+    assert notice.startswith("PortAudio is not installed: install it with")
+    assert notice.count("still works") == 1 and notice.endswith("still works.")
+    assert "not spoken" in notice and "start voicedesk again" in notice
+
+
+async def test_a_speaker_without_a_microphone_says_answers_are_spoken(speaker_only):
+    bus = ev.EventBus()
+    published: list[ev.Event] = []
+    bus.subscribe(published.append)
+    backend = SoundDeviceDuplex(block_ms=10, require_microphone=False)
+    audio = AudioIO(backend, bus=bus, typing_fallback=True)
+    (notice,) = _notices(audio, published)
+    assert notice == (
+        "No microphone was found (PortAudio lists no input devices). Typing works: Enter "
+        "sends; answers are shown and spoken. To talk, connect a microphone, then start "
+        "voicedesk again."
+    )

@@ -22,17 +22,19 @@ from voicedesk.errors import AudioUnavailableError, UserError
 
 Kind = Literal["input", "output"]
 
+# The clause the sound-device errors end with; the typing-only notice (audio/io.py) takes
+# it off to say it once, after its own advice.
+FILE_IO_WORKS = "file input/output (--input/--output) still works."
+
 PORTAUDIO_MISSING = (
     "PortAudio is not installed: install it with `sudo apt install libportaudio2` "
-    "(Debian/Ubuntu), `brew install portaudio` (macOS); file input/output (--input/--output) "
-    "still works."
+    f"(Debian/Ubuntu), `brew install portaudio` (macOS); {FILE_IO_WORKS}"
 )
 
 NO_DEVICES_REASON = (
     "PortAudio sees no sound devices: this machine may have no sound card (a server, VM or "
     "container), or this user cannot open them (on Linux: check that PipeWire/PulseAudio is "
-    "running and that you are in the 'audio' group); file input/output (--input/--output) "
-    "still works."
+    f"running and that you are in the 'audio' group); {FILE_IO_WORKS}"
 )
 
 
@@ -67,7 +69,7 @@ def import_sounddevice() -> ModuleType:
     except ImportError:
         raise AudioUnavailableError(
             "The sounddevice package is not installed, so the microphone and speaker cannot "
-            "be used; file input/output (--input/--output) still works.",
+            f"be used; {FILE_IO_WORKS}",
             "reinstall voicedesk (`pipx reinstall voicedesk`)",
         ) from None
     return sounddevice

@@ -9,7 +9,8 @@ so the UI gets a live meter without touching the audio thread.
 Where typing is another way in (the TUI), a machine without a microphone still gets a
 conversation (``typing_fallback``): a speaker alone is opened by the device backend, and
 with no usable sound devices at all (no PortAudio, none found, none that opens) the
-:class:`NoDeviceDuplex` keeps the engine's clock. A notice says why and what still works.
+:class:`NoDeviceDuplex` keeps the engine's clock. One notice says what is missing, what
+works now and how to fix it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from voicedesk import events as ev
 from voicedesk.audio.base import DuplexBackend
+from voicedesk.audio.devices import FILE_IO_WORKS
 from voicedesk.audio.playback import Mark, PlaybackBuffer
 from voicedesk.config import Settings
 from voicedesk.errors import AudioUnavailableError, UserError
@@ -32,6 +34,19 @@ log = logging.getLogger(__name__)
 
 BlockCallback = Callable[[np.ndarray, int, list[Mark]], None]
 _LEVEL_EVERY_S = 0.05
+
+
+def no_devices_notice(exc: AudioUnavailableError) -> str:
+    """One notice for a session with no sound devices: what is missing (the error's own
+    words), what works now, how to fix it. The error's message already ends by saying file
+    input/output still works; left in the middle, that and a second "no sound devices"
+    opening made two notices' worth of overlapping advice, so it is said once, last."""
+    reason = exc.message.removesuffix(FILE_IO_WORKS).rstrip(" ;.")
+    fix = exc.hint or "fix that"
+    return (
+        f"{reason}. Typing works: Enter sends; answers are shown, not spoken. To talk, "
+        f"{fix}, then start voicedesk again; {FILE_IO_WORKS}"
+    )
 
 
 class AudioIO:
@@ -170,26 +185,20 @@ class AudioIO:
             self.microphone = False  # before the first block: no level meter for it
             self.backend = NoDeviceDuplex(self.backend.block_ms)
             self.backend.start(self._process)
-            self._typing_only(
-                f"No sound devices to talk with: type instead (Enter sends); answers are "
-                f"shown, not spoken. {exc.message}"
-            )
+            self._typing_only(no_devices_notice(exc))
             return
         if self.typing_fallback and getattr(self.backend, "input_name", "") is None:
             self._typing_only(
-                "No microphone was found: type instead (Enter sends); answers are shown and spoken."
+                "No microphone was found (PortAudio lists no input devices). Typing works: "
+                "Enter sends; answers are shown and spoken. To talk, connect a microphone, "
+                "then start voicedesk again."
             )
 
     def _typing_only(self, message: str) -> None:
         self.microphone = False
         self._zero_limit = 1 << 62  # silence is all there is: nothing to warn about
         if self.bus is not None:
-            self.bus.publish(
-                ev.Notice(
-                    level="warning",
-                    message=f"{message} To talk, connect a microphone and start voicedesk again.",
-                )
-            )
+            self.bus.publish(ev.Notice(level="warning", message=message))
 
     def _speaker_reaches_mic(self) -> bool:
         """No acoustic path with WAV files, a headset or no microphone; anything else may

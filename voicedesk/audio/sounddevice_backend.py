@@ -24,6 +24,7 @@ import numpy as np
 
 from voicedesk.audio.base import CAPTURE_RATE, PLAYBACK_RATE, DuplexBackend, ProcessFn
 from voicedesk.audio.devices import (
+    FILE_IO_WORKS,
     DeviceInfo,
     Kind,
     default_device,
@@ -136,6 +137,12 @@ class SoundDeviceDuplex(DuplexBackend):
             return
         sd = import_sounddevice()
         devices = list_devices()
+        if not devices:  # say both are missing: "No speaker was found" left the microphone out
+            raise AudioUnavailableError(
+                f"No microphone or speaker was found (PortAudio lists no sound devices); "
+                f"{FILE_IO_WORKS}",
+                "connect them, or run `voicedesk devices` to see why PortAudio finds none",
+            )
         spk = self._pick(self.output_device, "output", devices)
         no_mic = not self.require_microphone and not any(d.has("input") for d in devices)
         mic = None if no_mic else self._pick(self.input_device, "input", devices)
@@ -217,8 +224,7 @@ class SoundDeviceDuplex(DuplexBackend):
             if not usable:
                 what = "microphone" if kind == "input" else "speaker"
                 raise AudioUnavailableError(
-                    f"No {what} was found (PortAudio lists no {kind} devices); "
-                    "file input/output (--input/--output) still works.",
+                    f"No {what} was found (PortAudio lists no {kind} devices); {FILE_IO_WORKS}",
                     "connect a device, or run `voicedesk devices` to see what PortAudio finds",
                 )
             dev = usable[0]  # no system default, but something usable exists
