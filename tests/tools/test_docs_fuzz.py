@@ -263,7 +263,7 @@ def plan_step(
         if action == "replace_section":
             text = edit_text(rng, kind)
             new = parsed(text, kind)
-            if new and new[0][1] and formats._norm(new[0][0]) == formats._norm(name_):
+            if new and new[0][1] and formats.norm_heading(new[0][0]) == formats.norm_heading(name_):
                 new = new[1:]
             args = {"action": action, "section": name_, "text": text}
             expected = blocks[: lo + 1] + new + blocks[hi:]
@@ -456,7 +456,7 @@ def run_text_example(tmp_path: Path, seed: int) -> None:
         except FormatError as exc:
             assert path.read_bytes() == data, f"{where}: refused but changed the file"
             message = str(exc)
-            open_fence = kind == "markdown" and formats._open_fence(formats.parse(data, kind).text)
+            open_fence = kind == "markdown" and formats.open_fence(formats.parse(data, kind).text)
             assert (
                 step.may_refuse
                 or "needs text" in message

@@ -753,9 +753,9 @@ class DocsTools:
             head = formats.find_heading(blocks, section)
             lo, hi = formats.section_range(blocks, head)
             parsed = need_text("the new body of the section")
-            if parsed[0].is_heading and formats._norm(parsed[0].text) == formats._norm(
-                blocks[head].text
-            ):
+            if parsed[0].is_heading and formats.norm_heading(
+                parsed[0].text
+            ) == formats.norm_heading(blocks[head].text):
                 parsed = parsed[1:]  # the model repeated the heading; keep the existing one
             if not parsed:
                 # Only the heading again: that would empty the section without the

@@ -1,0 +1,108 @@
+"""Reading Word .docx files (python-docx) into blocks.
+
+Paragraphs styled "Heading N" (or "Title") are headings; each table row is one read-only
+block. The writer and the removal bookkeeping open the file and walk its body the same way,
+so that a block's ``source`` means the same body item to all of them.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicedesk.tools.formats.model import Block, FormatError
+
+_HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
+
+
+def _docx_level(paragraph: Any) -> int:
+    try:
+        name = paragraph.style.name if paragraph.style is not None else ""
+    except (KeyError, AttributeError, ValueError):
+        return 0
+    name = (name or "").strip()
+    if m := _HEADING_STYLE.match(name):
+        return min(int(m.group(1)), 6)
+    return 1 if name.lower() == "title" else 0
+
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def open_docx(data: bytes) -> Any:
+    import docx
+    from docx.opc.constants import CONTENT_TYPE as CT
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.opc.part import PartFactory, XmlPart
+
+    # python-docx keeps footnotes and endnotes as opaque bytes; read as XML (its own way of
+    # choosing a part's class), a removal can name the notes it takes and drop their text.
+    for content_type in (CT.WML_FOOTNOTES, CT.WML_ENDNOTES):
+        PartFactory.part_type_for.setdefault(content_type, XmlPart)
+    if data.startswith(_OLE_MAGIC):
+        # Word saves a password-protected .docx, and every old .doc, as an OLE container.
+        raise FormatError(
+            "The file is password-protected, or an old Word .doc file renamed to .docx, so I "
+            "cannot open it. Ask the person to open it in Word and save it as a .docx without "
+            "a password."
+        )
+    try:
+        return docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise FormatError(f"The file is not a valid Word .docx document ({exc}).") from None
+    except Exception as exc:  # zipfile.BadZipFile, lxml errors: a damaged file, not a bug
+        raise FormatError(f"The file is not a valid Word .docx document ({exc}).") from None
+
+
+@dataclass
+class BodyItem:
+    """One body paragraph or one table row of a .docx, in document order."""
+
+    element: Any  # the w:p element, or the w:tbl element a row belongs to
+    paragraph: Any | None = None  # python-docx Paragraph, for paragraphs
+    table: int | None = None  # for rows: the number of the table in the body
+    cells: list[str] = field(default_factory=list)  # for rows: the text of each cell
+
+
+def body_items(d: Any) -> list[BodyItem]:
+    """Body paragraphs and table rows in reading order (``Document.paragraphs`` skips tables)."""
+    from docx.oxml.ns import qn
+    from docx.table import Table, _Cell
+    from docx.text.paragraph import Paragraph
+
+    items: list[BodyItem] = []
+    tables = 0
+    for child in d.element.body.iterchildren():
+        if child.tag == qn("w:p"):
+            items.append(BodyItem(child, paragraph=Paragraph(child, d._body)))
+        elif child.tag == qn("w:tbl"):
+            table = Table(child, d._body)
+            for tr in child.tr_lst:
+                # Each w:tc once: a merged cell is one cell, not repeated per grid column.
+                cells = [" ".join(_Cell(tc, table).text.split()) for tc in tr.tc_lst]
+                items.append(BodyItem(child, table=tables, cells=cells))
+            tables += 1
+    return items
+
+
+def item_blocks(items: list[BodyItem]) -> list[Block]:
+    blocks = []
+    for i, item in enumerate(items):
+        if item.paragraph is not None:
+            text = item.paragraph.text
+            if text.strip():
+                blocks.append(Block(text, _docx_level(item.paragraph), source=i))
+        elif any(item.cells):
+            blocks.append(Block(" | ".join(item.cells), source=i, table=item.table))
+    return blocks
+
+
+def parse_docx(data: bytes) -> list[Block]:
+    return item_blocks(body_items(open_docx(data)))
+
+
+# What python-docx reads as a run's text (Run.text). Everything else in a run (a picture, a
+# field code, a footnote or comment mark, a symbol) reads as nothing and is left where it is.
+RUN_TEXT = ("w:t", "w:tab", "w:br", "w:cr", "w:noBreakHyphen", "w:ptab")

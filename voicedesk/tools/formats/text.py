@@ -1,0 +1,100 @@
+"""Text cleanup and search, the same for every format.
+
+What is written is cleaned one way (:func:`clean_text`: NFC, ``\\n`` line ends, no control
+characters), and search (:func:`find_all`) matches whatever the Unicode normalisation form
+("café" finds a Mac's "cafe\\u0301") and reports spans of the original text, so replacing
+them changes exactly what matched.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Lone surrogates come from JSON escapes like "\\ud800" and no encoding can write them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """NFC, ``\\n`` line ends, no control characters (they are invalid in .docx XML)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", unicodedata.normalize("NFC", text))
+
+
+def _cluster_starts(text: str) -> list[int]:
+    """Offsets in ``text`` where Unicode normalisation cannot join a character to the one
+    before it.
+
+    Between two of them lies a letter with the accents that belong to it ("e" + U+0301, a
+    Hangul syllable spelt as jamo): NFC and NFD spell only these pieces differently, so each
+    can be normalised on its own and the pieces still line up with the original text.
+    """
+    starts = [0] if text else []
+    for i in range(1, len(text)):
+        ch = text[i]
+        if ord(ch) >= 0x300:  # below U+0300 nothing combines or composes with what precedes it
+            if unicodedata.combining(unicodedata.normalize("NFD", ch)[0]):
+                continue  # an accent (or a letter that starts with one)
+            piece = text[starts[-1] : i]
+            joined = unicodedata.normalize("NFC", piece + ch)
+            if len(joined) < len(unicodedata.normalize("NFC", piece)) + len(
+                unicodedata.normalize("NFC", ch)
+            ):
+                continue  # composes with the letter before it (Hangul jamo)
+        starts.append(i)
+    return starts
+
+
+def find_all(text: str, needle: str, *, ignore_case: bool = False) -> list[tuple[int, int]]:
+    """Where ``needle`` occurs in ``text``, as [start, end) spans of ``text`` itself.
+
+    Text written on a Mac often spells "café" with a combining accent ("cafe\\u0301") where
+    the person's query has the single letter "é", or the other way round. Both are compared
+    in NFC, a letter with its accents at a time, so the form does not matter, while "cafe"
+    still does not match the start of "café". The spans are in the original text: replacing
+    them changes exactly what matched and leaves the rest of the text as it was spelt.
+    """
+    needle = unicodedata.normalize("NFC", needle)
+    if not needle:
+        return []
+    pattern = re.compile(re.escape(needle), re.IGNORECASE if ignore_case else 0)
+    if text.isascii():  # every character is a piece of its own and already in NFC
+        return [m.span() for m in pattern.finditer(text)]
+    starts = _cluster_starts(text)
+    origin: dict[int, int] = {}  # offset in the normalised text of each piece → in ``text``
+    pieces: list[str] = []
+    at = 0
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        origin[at] = start
+        pieces.append(unicodedata.normalize("NFC", text[start:end]))
+        at += len(pieces[-1])
+    origin[at] = len(text)
+    joined = "".join(pieces)
+    spans: list[tuple[int, int]] = []
+    at = 0
+    while (m := pattern.search(joined, at)) is not None:
+        if m.start() in origin and m.end() in origin:  # whole letters, accents included
+            spans.append((origin[m.start()], origin[m.end()]))
+            at = m.end()
+        else:
+            at = m.start() + 1
+    return spans
+
+
+def replace_all(
+    text: str, needle: str, replacement: str, *, ignore_case: bool = False
+) -> tuple[str, int]:
+    """``text`` with every :func:`find_all` match of ``needle`` replaced, and how many there were."""
+    spans = find_all(text, needle, ignore_case=ignore_case)
+    out: list[str] = []
+    last = 0
+    for start, end in spans:
+        out += [text[last:start], replacement]
+        last = end
+    out.append(text[last:])
+    return "".join(out), len(spans)
+
+
+def word_count(text: str) -> int:
+    """Whitespace-separated words; the bars between table cells are not words."""
+    return sum(1 for word in text.split() if word.strip("|"))
