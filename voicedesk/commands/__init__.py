@@ -1,0 +1,18 @@
+"""The ``voicedesk`` subcommands, one module each."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+_BLOCK_INTRO = re.compile(r"::$", re.MULTILINE)  # "…the shell::" before an indented example
+
+
+class DocHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """A command's ``--help`` shows its module docstring, whose line breaks are kept; the
+    docstring's reStructuredText marks (````literal````, ``::`` before an example) are for
+    readers of the code and would show in a terminal around every command and flag."""
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(_BLOCK_INTRO.sub(":", _LITERAL.sub(r"\1", text)))

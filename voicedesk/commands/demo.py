@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from voicedesk.commands import DocHelpFormatter
+
 DEMO_TURNS = ["hello", "docs", "budget", "question", "thanks"]
 # The built-in documents server's tools, as the LLM sees them (namespaced per server).
 DOCS_LIST_TOOL = "docs__list_documents"
@@ -32,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="try voicedesk with no keys: bundled speech against the simulated cloud",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DocHelpFormatter,
     )
     parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
     parser.add_argument(

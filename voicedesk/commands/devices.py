@@ -13,13 +13,15 @@ import json
 import sys
 from typing import Any
 
+from voicedesk.commands import DocHelpFormatter
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "devices",
         help="list microphones and speakers with their default rates",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DocHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.set_defaults(func=run)

@@ -11,13 +11,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from voicedesk.commands import DocHelpFormatter
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "docs-server",
         help="run the built-in MCP documents server over stdio",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DocHelpFormatter,
     )
     p.add_argument(
         "--root",

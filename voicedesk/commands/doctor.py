@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from voicedesk.commands import DocHelpFormatter
 from voicedesk.errors import UserError
 
 Status = Literal["ok", "warn", "fail"]
@@ -45,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "doctor",
         help="check audio, model files, config, keys and providers",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DocHelpFormatter,
     )
     parser.add_argument(
         "--online", action="store_true", help="also contact the providers (5 s timeout each)"

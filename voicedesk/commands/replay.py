@@ -15,13 +15,15 @@ import json
 import sys
 from pathlib import Path
 
+from voicedesk.commands import DocHelpFormatter
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "replay",
         help="run the turn detector over a WAV file",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DocHelpFormatter,
     )
     p.add_argument("file", type=Path, metavar="FILE.wav")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from voicedesk.commands import DocHelpFormatter
 from voicedesk.errors import UserError
 
 
@@ -74,7 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run",
         help="talk: on the sound devices, or over WAV files with --input/--output",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DocHelpFormatter,
     )
     parser.add_argument("--input", type=Path, metavar="IN.wav", help="WAV file as the microphone")
     parser.add_argument("--output", type=Path, metavar="OUT.wav", help="WAV file as the speaker")

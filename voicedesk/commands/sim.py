@@ -24,6 +24,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from voicedesk.commands import DocHelpFormatter
+
 WIDTH = 79  # of the help text below the options
 
 
@@ -98,7 +100,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="run the simulated cloud (OpenAI + ElevenLabs protocols) on 127.0.0.1",
         description=__doc__,
         epilog=epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DocHelpFormatter,
     )
     p.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     p.add_argument("--ttft", type=float, metavar="S", help="LLM time to first token (0.70)")

@@ -1,0 +1,31 @@
+"""Every ``--help`` a person can ask for reads as plain text in a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+
+from voicedesk.cli import build_parser
+
+
+def _parsers(parser: argparse.ArgumentParser, name: str) -> Iterator[tuple[str, str]]:
+    yield name, parser.format_help()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _parsers(sub, f"{name} {sub_name}")
+
+
+def test_no_help_text_shows_the_docstrings_markup() -> None:
+    """The commands' help is their module docstring, written with reStructuredText's
+    ````literal```` marks and ``::`` before an example: in a terminal they read as noise."""
+    helps = dict(_parsers(build_parser(), "voicedesk"))
+    assert {"voicedesk run", "voicedesk sim", "voicedesk config init", "voicedesk bench turn"} <= (
+        set(helps)
+    )
+    for name, text in helps.items():
+        assert "``" not in text, name
+        assert not re.search(r"::$", text, re.MULTILINE), name
+    run = helps["voicedesk run"]
+    assert "voicedesk run: a conversation" in run and "\n--headless runs without" in run
