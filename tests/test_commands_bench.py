@@ -101,3 +101,36 @@ def test_echo_text_report_counts_long_lists_instead_of_printing_them() -> None:
     assert text_value({str(i): i for i in range(40)}) == "(40 values: --json has it all)"
     episode = {"episode": 1, "vad": [0.5] * 300}
     assert text_value([episode]) == "(1 value: --json has it all)"
+
+
+async def test_bench_latency_marks_each_conversations_metrics_with_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every round is a conversation numbering its turns from 1, and the report's
+    barge_in_records gather all rounds: the records (and the metrics files --keep keeps)
+    carry the run_id that --metrics-out lines carry."""
+    import json
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from voicedesk import events as ev
+    from voicedesk.audio.wavio import write_wav
+    from voicedesk.bench.latency import _one
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.commands import run as run_command
+
+    async def one_turn(settings, *, output_path, bus, **_kwargs):  # a conversation, at once
+        bus.publish(ev.TurnMetrics(turn_id=1, record={"turn_id": 1, "type": "turn"}))
+        write_wav(output_path, np.zeros(1600, np.int16), 16_000)
+
+    monkeypatch.setattr(run_command, "converse", one_turn)
+    args = SimpleNamespace(ttft=0.1, ttfb=0.1, stt=0.1, device_latency=(0.0, 0.0))
+    rounds = [
+        await _one(compose(["hello"]), args=args, overrides={}, workdir=tmp_path, tag=tag)
+        for tag in ("a", "b")
+    ]
+    (a,), (b,) = (r["records"] for r in rounds)
+    assert a["turn_id"] == b["turn_id"] == 1 and a["run_id"] != b["run_id"]
+    kept = json.loads((tmp_path / "a-metrics.jsonl").read_text(encoding="utf-8"))
+    assert kept == a

@@ -328,6 +328,66 @@ def test_a_transcriber_failing_at_start_is_reported_and_the_first_words_kept(
     assert "assistant › Answer to weather." in captured.out
 
 
+def _metrics_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_runs_appended_to_one_metrics_file_are_told_apart(tmp_path: Path, capsys) -> None:
+    """--metrics-out appends, and turn ids start at 1 in every run: two runs in one file
+    were indistinguishable. Each line now carries its run's ``run_id``, later runs' ids sort
+    after earlier ones', and the first run's lines are left as they were written."""
+    argv, _ = _sim_conversation(tmp_path, ["hello", "thanks"])
+    metrics = tmp_path / "m.jsonl"
+    assert main([*argv, "--metrics-out", str(metrics)]) == 0
+    first = metrics.read_text(encoding="utf-8")
+    assert main([*argv, "--metrics-out", str(metrics)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    text = metrics.read_text(encoding="utf-8")
+    assert text.startswith(first)  # appended, never rewritten
+    records = _metrics_lines(metrics)
+    assert all(next(iter(r)) == "run_id" and r["type"] == "turn" for r in records)
+    runs: dict[str, list[int]] = {}
+    for r in records:
+        runs.setdefault(r["run_id"], []).append(r["turn_id"])
+    assert list(runs.values()) == [[1, 2], [1, 2]]
+    assert list(runs) == sorted(runs)  # in the order the runs were made
+
+
+def test_new_run_ids_sort_in_the_order_they_were_made() -> None:
+    from voicedesk.engine.metrics import new_run_id
+
+    made = []
+    for _ in range(3):
+        made.append(new_run_id())
+        time.sleep(0.002)
+    assert made == sorted(made) and len(set(made)) == 3
+    stamp, suffix = made[0].rsplit("-", 1)
+    assert stamp.endswith("Z") and len(stamp) == len("2025-06-01T12:30:05.123Z")
+    assert len(suffix) == 6 and int(suffix, 16) >= 0
+    # two processes starting in the same millisecond still differ
+    assert len({new_run_id() for _ in range(50)}) == 50
+
+
+def test_demo_metrics_carry_a_run_id_like_run(tmp_path: Path, monkeypatch) -> None:
+    """`demo --headless` writes its metrics through the same writer: each run its own id."""
+    from voicedesk import events as ev
+    from voicedesk.commands import run as run_command
+
+    async def two_turns(settings, *, bus, **_kwargs):  # the demo's conversation, at once
+        for turn_id in (1, 2):
+            bus.publish(ev.TurnMetrics(turn_id=turn_id, record={"turn_id": turn_id}))
+
+    monkeypatch.setattr(run_command, "converse", two_turns)
+    metrics = tmp_path / "m.jsonl"
+    argv = ["demo", "--headless", "--no-tools", "--output", str(tmp_path / "o.wav")]
+    for _ in range(2):
+        assert main([*argv, "--metrics-out", str(metrics)]) == 0
+    records = _metrics_lines(metrics)
+    assert [r["turn_id"] for r in records] == [1, 2, 1, 2]
+    first, second = records[0]["run_id"], records[2]["run_id"]
+    assert records[1]["run_id"] == first and records[3]["run_id"] == second != first
+
+
 def test_demo_sim_fault_reaches_its_simulated_cloud(tmp_path: Path) -> None:
     """demo builds its own sim options (its script, its delays): the faults go with them, in
     the order given, for the TUI as for --headless (both call prepare)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -652,6 +653,11 @@ async def test_command_factory_runs_a_sim_session(silence_wav: Path, tmp_path: P
         assert session.settings.llm.base_url.startswith("http://127.0.0.1:")
         await session.start()
         await session.stop()
+        # the TUI's metrics lines are run's: marked with the run they belong to
+        bus.publish(ev.TurnMetrics(turn_id=1, record={"turn_id": 1}))
+    (line,) = (tmp_path / "m.jsonl").read_text(encoding="utf-8").splitlines()
+    record = json.loads(line)
+    assert record["turn_id"] == 1 and record["run_id"]
     missing = argparse.Namespace(**{**vars(args), "input": tmp_path / "missing.wav"})
     async with contextlib.AsyncExitStack() as stack:
         with pytest.raises(UserError, match=r"missing\.wav"):

@@ -118,13 +118,21 @@ async def _one(
     from voicedesk.commands.run import converse
     from voicedesk.config import load_settings
     from voicedesk.engine.builder import SimOptions
+    from voicedesk.engine.metrics import new_run_id, run_record
 
     inp = workdir / f"{tag}-in.wav"
     out = workdir / f"{tag}-out.wav"
     scenario.write(inp)
     bus = ev.EventBus()
+    # marked as --metrics-out marks them: the report's barge_in_records gather every round,
+    # each numbering its turns from 1
+    run_id = new_run_id()
     records: list[dict[str, Any]] = []
-    bus.subscribe(lambda e: records.append(e.record) if isinstance(e, ev.TurnMetrics) else None)
+    bus.subscribe(
+        lambda e: (
+            records.append(run_record(e.record, run_id)) if isinstance(e, ev.TurnMetrics) else None
+        )
+    )
     summaries: list[ev.Event] = []
     bus.subscribe(
         lambda e: (

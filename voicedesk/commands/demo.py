@@ -28,7 +28,7 @@ SLOW_READ_S = 12.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from voicedesk.commands.run import add_sim_fault
+    from voicedesk.commands.run import METRICS_OUT_HELP, add_sim_fault
 
     parser = sub.add_parser(
         "demo",
@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay"
     )
     add_sim_fault(parser, "make")
-    parser.add_argument("--metrics-out", type=Path, metavar="FILE.jsonl", help="per-turn metrics")
+    parser.add_argument("--metrics-out", type=Path, metavar="FILE.jsonl", help=METRICS_OUT_HELP)
     parser.add_argument("--no-tools", action="store_true", help="skip the documents tool")
     parser.set_defaults(func=run)
 
@@ -161,24 +161,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def run_headless(args: argparse.Namespace) -> int:
-    import json
-
     from voicedesk import events as ev
-    from voicedesk.commands.run import ConsolePrinter, converse, open_metrics, report_interrupted
+    from voicedesk.commands.run import ConsolePrinter, MetricsWriter, converse, report_interrupted
 
     settings, inp, out, sim = prepare(args)
     bus = ev.EventBus()
     bus.subscribe(ConsolePrinter())
-    fh = None
+    metrics = None
     if args.metrics_out:
-        fh = open_metrics(args.metrics_out)
-        bus.subscribe(
-            lambda e: (
-                (fh.write(json.dumps(e.record) + "\n"), fh.flush())
-                if isinstance(e, ev.TurnMetrics)
-                else None
-            )
-        )
+        metrics = MetricsWriter(args.metrics_out)
+        bus.subscribe(metrics)
     # with --output the person's side is a temporary file, gone at exit: not worth naming
     side = "" if args.output else f"the person's side is {inp}; "
     print(f"demo: {side}the assistant's answers go to {out}", flush=True)
@@ -196,7 +188,7 @@ async def run_headless(args: argparse.Namespace) -> int:
         report_interrupted(out)
         raise
     finally:
-        if fh is not None:
-            fh.close()
+        if metrics is not None:
+            metrics.close()
     print(f"demo: done — listen to the answers in {out}")
     return 0

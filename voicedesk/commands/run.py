@@ -23,6 +23,12 @@ from typing import Any
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.errors import UserError
 
+# run and demo say the same, as they write the file the same way (MetricsWriter)
+METRICS_OUT_HELP = (
+    "append per-turn metrics here, one JSON line per turn; each line's run_id tells this "
+    "run from others in the same file"
+)
+
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
@@ -44,9 +50,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         help="what the simulated cloud hears and says (TOML/JSON; format: voicedesk sim --help)",
     )
     add_sim_fault(parser, "with --sim, make")
-    parser.add_argument(
-        "--metrics-out", type=Path, metavar="FILE.jsonl", help="write per-turn metrics here"
-    )
+    parser.add_argument("--metrics-out", type=Path, metavar="FILE.jsonl", help=METRICS_OUT_HELP)
     parser.add_argument("--mode", choices=["hands-free", "push-to-talk"], help="turn-taking mode")
     parser.add_argument("--no-tools", action="store_true", help="do not start MCP tool servers")
 
@@ -238,16 +242,10 @@ async def run_headless(
     bus = ev.EventBus()
     printer = ConsolePrinter(quiet=quiet)
     bus.subscribe(printer)
-    metrics_fh = None
+    metrics = None
     if args.metrics_out:
-        metrics_fh = open_metrics(args.metrics_out)
-
-        def write_metrics(event: ev.Event) -> None:
-            if isinstance(event, ev.TurnMetrics):
-                metrics_fh.write(json.dumps(event.record) + "\n")
-                metrics_fh.flush()
-
-        bus.subscribe(write_metrics)
+        metrics = MetricsWriter(args.metrics_out)
+        bus.subscribe(metrics)
     sim = None
     if args.sim:
         sim = SimOptions(
@@ -273,8 +271,8 @@ async def run_headless(
         report_interrupted(output_path)
         raise
     finally:
-        if metrics_fh is not None:
-            metrics_fh.close()
+        if metrics is not None:
+            metrics.close()
     heard_from = input_path or args.input
     if heard_from is not None and printer.turns == 0 and not quiet:
         print(
@@ -295,6 +293,31 @@ def open_metrics(path: Path) -> Any:
             f"Cannot write --metrics-out {path}: {exc.strerror or exc}",
             "pass a --metrics-out path in a folder you can write to",
         ) from None
+
+
+class MetricsWriter:
+    """The --metrics-out writer that `run`, `demo` and the terminal UI share, so every line
+    in the file has the same shape: one turn's record per line, appended and flushed as the
+    turn ends (a crash loses no finished turn), marked with this run's ``run_id``. The file
+    gathers run after run, and turn ids start again at 1 in each: ``run_id`` tells them
+    apart. Subscribe it to the bus; close it when the run ends."""
+
+    def __init__(self, path: Path) -> None:
+        from voicedesk.engine.metrics import new_run_id
+
+        self.run_id = new_run_id()
+        self._fh = open_metrics(path)
+
+    def __call__(self, event: Any) -> None:
+        from voicedesk import events as ev
+        from voicedesk.engine.metrics import run_record
+
+        if isinstance(event, ev.TurnMetrics):
+            self._fh.write(json.dumps(run_record(event.record, self.run_id)) + "\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def report_interrupted(output_path: Path | None, started: float | None = None) -> None:

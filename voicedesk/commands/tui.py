@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import atexit
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -182,15 +181,10 @@ def session_factory(
 
 
 def _write_metrics(bus: Any, path: Path, stack: contextlib.AsyncExitStack) -> None:
-    """Append each turn's metrics record as JSONL, as ``run --headless`` does."""
-    from voicedesk import events as ev
+    """Append each turn's metrics record as ``run --headless`` does: the same writer, so a
+    file gathering both kinds of run has one line shape and every run its own ``run_id``."""
+    from voicedesk.commands.run import MetricsWriter
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = stack.enter_context(path.open("a", encoding="utf-8"))
-
-    def write(event: ev.Event) -> None:
-        if isinstance(event, ev.TurnMetrics):
-            fh.write(json.dumps(event.record) + "\n")
-            fh.flush()
-
-    stack.callback(bus.subscribe(write))
+    metrics = MetricsWriter(path)
+    stack.callback(metrics.close)
+    stack.callback(bus.subscribe(metrics))

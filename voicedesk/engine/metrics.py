@@ -18,8 +18,10 @@ device_latency``, with ``device_latency = input_latency_s + output_latency_s``.
 
 from __future__ import annotations
 
+import secrets
 import statistics
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 # The stages one answering attempt stamps (``Reply``): a restarted attempt starts them
@@ -110,6 +112,22 @@ class TurnRecord:
         data["type"] = "turn"
         data.update(self.derived())
         return data
+
+
+def new_run_id() -> str:
+    """One run's mark on its metrics records, e.g. ``2025-06-01T12:30:05.123Z-3f9a1c``.
+
+    Turn ids start at 1 in every run and ``--metrics-out`` appends, so without it two runs
+    in one file cannot be told apart. UTC and fixed width, so the ids sort as the runs
+    started (to the millisecond); the random suffix keeps two runs started in the same
+    millisecond (two processes) apart."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    return f"{stamp}Z-{secrets.token_hex(3)}"
+
+
+def run_record(record: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """``record`` as a metrics file keeps it: ``run_id`` first, so a line says whose it is."""
+    return {"run_id": run_id, **record}
 
 
 def percentile(values: list[float], q: float) -> float | None:
