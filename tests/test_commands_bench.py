@@ -103,6 +103,26 @@ def test_echo_text_report_counts_long_lists_instead_of_printing_them() -> None:
     assert text_value([episode]) == "(1 value: --json has it all)"
 
 
+def test_echo_reaction_percentiles_are_taken_as_the_other_benchmarks_take_them() -> None:
+    """bench echo took numpy's interpolating percentile while `bench latency` and `bench turn`
+    report a measured value (``metrics.percentile``), so their p95s did not compare: over
+    these five reactions numpy gave 0.8 s, a reaction that never happened."""
+    from voicedesk.bench.echo import reaction_percentiles
+    from voicedesk.engine.metrics import summarize
+
+    reactions = [0.1, 0.9, 0.2, 0.4, 0.3]
+    got = reaction_percentiles(reactions)
+    assert got == {"reaction_p50_s": 0.3, "reaction_p95_s": 0.9}
+    latency = summarize(reactions)  # what bench latency reports for the same samples
+    assert (got["reaction_p50_s"], got["reaction_p95_s"]) == (latency["p50"], latency["p95"])
+    assert reaction_percentiles([0.12345, 0.2]) == {
+        "reaction_p50_s": 0.162,  # the median of an even count lies between two, as before
+        "reaction_p95_s": 0.2,
+    }
+    # no barge-in detected: no figure, rather than an error or a 0
+    assert reaction_percentiles([]) == {"reaction_p50_s": None, "reaction_p95_s": None}
+
+
 async def test_bench_latency_marks_each_conversations_metrics_with_its_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
