@@ -252,6 +252,33 @@ def test_a_short_blip_does_not_count_toward_the_next_barge_in() -> None:
     assert not playback.paused  # 10 ms of new speech, not 60 ms + 4 s
 
 
+@pytest.mark.parametrize(("gap_s", "pauses"), [(0.05, True), (0.1, False)])
+def test_speech_resuming_after_a_gap_longer_than_a_word_gap_counts_afresh(
+    gap_s: float, pauses: bool
+) -> None:
+    """Two 50 ms sounds over the answer, ``gap_s`` apart, both inside the turn's stop
+    (128 ms): across a gap between words they are one stretch, gap included (150 ms ≥ the
+    100 ms minimum); across a longer one, such as between two blips of residual echo, the
+    count starts again (50 ms)."""
+    from types import SimpleNamespace
+
+    session, playback = _session_over_an_answer()
+
+    def sound(start_s: float) -> None:
+        session.detector.in_speech = True
+        for k in range(1, 6):
+            session._barge_in_check(start_s + k * 0.01)
+        session.detector.in_speech = False
+
+    session._speech_start_s = 1.0
+    sound(1.0)
+    session._on_speech_stop(SimpleNamespace(audio_s=1.082, end_s=1.05))  # commit_ms pause
+    resumed = 1.05 + gap_s
+    session._on_speech_resume(SimpleNamespace(audio_s=resumed, start_s=resumed, reason="continue"))
+    sound(resumed)
+    assert playback.paused is pauses and session._barge.paused is pauses
+
+
 def _session_on_a_sound_card() -> Any:
     """A session over the real playback queue of a simulated sound card: 20 ms input
     latency, 100 ms output latency, no echo path (the answer pauses after 60 ms of speech)."""

@@ -375,7 +375,7 @@ def run_echo_bench(
     from voicedesk.audio.resample import resample
     from voicedesk.audio.room import room_impulse_response
     from voicedesk.config import Settings
-    from voicedesk.engine.barge_in import BargeInPolicy
+    from voicedesk.engine.barge_in import BargeInPolicy, joins_stretch
     from voicedesk.engine.double_talk import DoubleTalkCue
     from voicedesk.turn.vad import WINDOW_S, VadSegmenter
 
@@ -434,6 +434,7 @@ def run_echo_bench(
         echo_buf = np.zeros(n + ir.size + delay + block, np.float32)
         noise = rng.standard_normal(n).astype(np.float32) * ROOM_NOISE
         speech_start: float | None = None
+        in_pause, paused_edge = False, 0.0  # the VAD's pause before its stop, where it began
         stopped_at: float | None = None  # playback stopped (the barge-in's pause)
         fired_at: float | None = None  # the barge-in fired (== stopped_at when it pauses)
         stt_from: float | None = None  # start of the VAD segment already open at the onset
@@ -487,8 +488,17 @@ def run_echo_bench(
                     (vad._pos / 16_000 - WINDOW_S, vad.last_probability, trusted, explained)
                 )
             for event in events:
-                if event.kind == "start":  # a pause/continue inside speech keeps its start
-                    speech_start = event.edge_s
+                # as the session: a pause is not speech, and speech that continues after a
+                # short gap keeps its start (barge_in.joins_stretch); else it starts again
+                if event.kind == "start":
+                    speech_start, in_pause = event.edge_s, False
+                elif event.kind == "pause":
+                    paused_edge, in_pause = event.edge_s, True
+                elif event.kind == "continue":
+                    in_pause = False
+                    if not joins_stretch(event.edge_s - paused_edge):
+                        speech_start = event.edge_s
+                        policy.reset()
                 elif event.kind == "stop":
                     speech_start = None
                     policy.reset()
@@ -496,7 +506,7 @@ def run_echo_bench(
                 stt_from = speech_start
             if fired_at is None:
                 # the VAD on the cleaned signal, or else the double-talk cue, as the session
-                heard = vad.in_speech and speech_start is not None
+                heard = vad.in_speech and not in_pause and speech_start is not None
                 cautious = heard and canceller is not None and not canceller.converged
                 cue_ms = cue.open_ms if cue is not None else 0
                 verdict = policy.on_block(

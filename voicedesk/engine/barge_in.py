@@ -28,6 +28,21 @@ Verdict = Literal["none", "pause", "cut", "resume"]
 UNCONVERGED_MIN_SPEECH_MS = 500
 
 
+# Speech resuming after a gap this short is one stretch for the minimum-speech count (the
+# gaps inside and between words), and the gap counts as speech. The turn's stop
+# (``turn.stop_ms``, 128 ms) waits longer, for a comma or the hush before an "um"; joining
+# across gaps that long counted up to 128 ms of silence between residual echo blips as
+# speech over the answer: a false barge-in on a fresh canceller and a reaction of 0.55 s
+# instead of 0.19 s (``bench echo`` seeds 13 and 6, where 64 ms, the stop's value when the
+# barge-in figures were taken, had neither).
+JOIN_GAP_S = 0.064
+
+
+def joins_stretch(gap_s: float) -> bool:
+    """Whether speech resuming ``gap_s`` after it paused continues the same stretch."""
+    return gap_s <= JOIN_GAP_S + 1e-9
+
+
 @dataclass
 class BargeInPolicy:
     settings: BargeInSettings

@@ -28,7 +28,7 @@ from voicedesk import events as ev
 from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
 from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, check_sound
-from voicedesk.engine.barge_in import BargeInPolicy
+from voicedesk.engine.barge_in import BargeInPolicy, joins_stretch
 from voicedesk.engine.context import compact_tool_results
 from voicedesk.engine.double_talk import DoubleTalkCue
 from voicedesk.engine.metrics import TurnRecord
@@ -168,6 +168,7 @@ class Session:
         self._answer_tail: _Tail | None = None
         self._speech_start_s: float | None = None
         self._paused_speech_start_s: float | None = None
+        self._paused_end_s = 0.0  # where the speech before the latest pause ended
         self._ptt_open = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tool_jobs = (
@@ -505,9 +506,11 @@ class Session:
         return turn
 
     def _on_speech_resume(self, sig: Any) -> None:
-        # Speech that carries on after a pause shorter than the stop is one stretch for
-        # barge-in's minimum-speech count; after a real stop the count starts again.
-        carried = self._paused_speech_start_s if sig.reason == "continue" else None
+        # Speech that carries on after a short gap (barge_in.JOIN_GAP_S, shorter than the
+        # stop) is one stretch for barge-in's minimum-speech count; else the count restarts.
+        gap = (sig.start_s if sig.start_s is not None else sig.audio_s) - self._paused_end_s
+        joined = sig.reason == "continue" and joins_stretch(gap)
+        carried = self._paused_speech_start_s if joined else None
         self._speech_start_s = carried if carried is not None else sig.audio_s
         self._double_talk_paused_at = None
         if carried is None and not self._barge.paused:
@@ -536,6 +539,7 @@ class Session:
     def _on_speech_stop(self, sig: Any) -> None:
         turn = self._turn
         self._paused_speech_start_s = self._speech_start_s
+        self._paused_end_s = sig.end_s if sig.end_s is not None else sig.audio_s
         self._speech_start_s = None
         self.bus.publish(ev.SpeechStopped(audio_s=sig.audio_s, end_s=sig.end_s))
         if turn is None:
