@@ -149,7 +149,12 @@ async def test_without_the_fallback_a_missing_sound_system_stays_an_error():
         audio.start(asyncio.get_running_loop(), lambda *a: None)
 
 
-def _notices(audio: AudioIO, published: list[ev.Event]) -> list[str]:
+def _notices(backend: Any) -> list[str]:
+    """The notices a typing-only start on ``backend`` publishes."""
+    bus = ev.EventBus()
+    published: list[ev.Event] = []
+    bus.subscribe(published.append)
+    audio = AudioIO(backend, bus=bus, typing_fallback=True)
     audio.start(asyncio.get_running_loop(), lambda *a: None)
     audio.stop()
     return [e.message for e in published if isinstance(e, ev.Notice)]
@@ -163,12 +168,7 @@ async def test_no_sound_devices_make_one_notice_what_is_missing_works_and_fixes_
     works. To talk, connect a microphone …": two notices' worth, overlapping, in one, and
     the missing microphone named by neither."""
     monkeypatch.setattr(sounddevice_backend, "list_devices", lambda: [])
-    bus = ev.EventBus()
-    published: list[ev.Event] = []
-    bus.subscribe(published.append)
-    backend = SoundDeviceDuplex(block_ms=10, require_microphone=False)
-    audio = AudioIO(backend, bus=bus, typing_fallback=True)
-    (notice,) = _notices(audio, published)
+    (notice,) = _notices(SoundDeviceDuplex(block_ms=10, require_microphone=False))
     missing, works, fix = notice.split(". ", 2)
     assert missing == "No microphone or speaker was found (PortAudio lists no sound devices)"
     assert works == "Typing works: Enter sends; answers are shown, not spoken"
@@ -179,22 +179,14 @@ async def test_no_sound_devices_make_one_notice_what_is_missing_works_and_fixes_
 
 
 async def test_a_missing_portaudio_is_said_once_with_its_fix(monkeypatch: pytest.MonkeyPatch):
-    bus = ev.EventBus()
-    published: list[ev.Event] = []
-    bus.subscribe(published.append)
-    (notice,) = _notices(AudioIO(_Refusing(10), bus=bus, typing_fallback=True), published)
+    (notice,) = _notices(_Refusing(10))
     assert notice.startswith("PortAudio is not installed: install it with")
     assert notice.count("still works") == 1 and notice.endswith("still works.")
     assert "not spoken" in notice and "start voicedesk again" in notice
 
 
 async def test_a_speaker_without_a_microphone_says_answers_are_spoken(speaker_only):
-    bus = ev.EventBus()
-    published: list[ev.Event] = []
-    bus.subscribe(published.append)
-    backend = SoundDeviceDuplex(block_ms=10, require_microphone=False)
-    audio = AudioIO(backend, bus=bus, typing_fallback=True)
-    (notice,) = _notices(audio, published)
+    (notice,) = _notices(SoundDeviceDuplex(block_ms=10, require_microphone=False))
     assert notice == (
         "No microphone was found (PortAudio lists no input devices). Typing works: Enter "
         "sends; answers are shown and spoken. To talk, connect a microphone, then start "
