@@ -17,7 +17,8 @@ import pytest
 from pypdf import PdfWriter
 
 import voicedesk
-from voicedesk.tools.docs_server import DocsTools, describe_changes, diff_opcodes
+from voicedesk.tools.docs_diff import describe_changes, diff_opcodes
+from voicedesk.tools.docs_server import DocsTools
 from voicedesk.tools.formats import FormatError
 from voicedesk.tools.workspace import Workspace
 

@@ -31,7 +31,8 @@ from test_docs_edits import add_link, png_1x1  # shared helpers of the documents
 
 import voicedesk
 from voicedesk.tools import formats
-from voicedesk.tools.docs_server import MAX_RESULT_CHARS, TOOL_NAMES, DocsTools, describe_changes
+from voicedesk.tools.docs_diff import describe_changes
+from voicedesk.tools.docs_server import MAX_RESULT_CHARS, TOOL_NAMES, DocsTools
 from voicedesk.tools.workspace import (
     ReadOnlyDocumentError,
     StaleDocumentError,

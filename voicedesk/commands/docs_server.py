@@ -73,7 +73,8 @@ def workspace_root(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicedesk.tools.docs_server import DEFAULT_MAX_MB, main
+    from voicedesk.tools.docs_mcp import main
+    from voicedesk.tools.docs_server import DEFAULT_MAX_MB
 
     max_mb = getattr(args, "max_size", None) or DEFAULT_MAX_MB
     root = workspace_root(args)

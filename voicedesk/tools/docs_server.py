@@ -1,10 +1,12 @@
-"""The built-in MCP documents server ("docs"), spoken to over stdio.
+"""The tools of the built-in MCP documents server ("docs"): :class:`DocsTools`.
 
-It lets the assistant find, read, search, create, edit, compare and undo changes to the
-documents in one workspace folder (Markdown, plain text, Word; PDF read-only). Everything it
-returns is plain text whose first line is short enough to be read aloud as the answer, with
-details on the following lines for the model. Failures raise :class:`ToolError`, so the client
-gets ``isError`` with a message saying what went wrong and what to do instead.
+They let the assistant find, read, search, create, edit, compare and undo changes to the
+documents in one workspace folder (Markdown, plain text, Word; PDF read-only). Everything they
+return is plain text whose first line is short enough to be read aloud as the answer, with
+details on the following lines for the model. Failures raise :class:`FormatError` or
+:class:`WorkspaceError`, which :mod:`voicedesk.tools.docs_mcp` (the server itself, over stdio)
+turns into ``ToolError``, so the client gets ``isError`` with a message saying what went wrong
+and what to do instead. Paragraph diffs are :mod:`voicedesk.tools.docs_diff`'s.
 
 Two rules protect the person's files beyond the path checks in
 :mod:`voicedesk.tools.workspace`: a destructive edit (deleting a paragraph or a section,
@@ -26,26 +28,17 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fnmatch
-import functools
-import inspect
-import json
-import os
 import re
-import threading
 import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import mcp_types as mt
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from pydantic import ValidationError
-
-from voicedesk import __version__
 from voicedesk.tools import formats
+from voicedesk.tools.docs_diff import describe_changes, diff_opcodes, unified_diff
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
+from voicedesk.tools.wording import plural
 from voicedesk.tools.workspace import Workspace, WorkspaceError
 
 MAX_RESULT_CHARS = 12_000  # keeps one tool result from swamping the model's context
@@ -78,12 +71,6 @@ Action = Literal[
     "find_replace",
 ]
 
-_F = TypeVar("_F", bound=Callable[..., str])
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
 
 def _words(blocks: list[Block]) -> int:
     return sum(formats.word_count(b.text) for b in blocks)
@@ -100,84 +87,6 @@ def _size(n: int) -> str:
 def _quote(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
     return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
-
-
-_SMALL_DIFF = 2_000  # lines SequenceMatcher may compare at once; it is quadratic beyond
-
-
-def _matcher(old: list[str], new: list[str]) -> difflib.SequenceMatcher:
-    """The matcher for two versions' paragraphs.
-
-    difflib's is quadratic when changes are spread out: describing a find_replace that
-    touched 6,000 paragraphs of a 4 MB file took two minutes, on every undo. Beyond a few
-    thousand paragraphs patiencediff's (the same interface: lines found once on both sides
-    anchor the rest) takes a fraction of a second; below, difflib's results stay as they
-    were.
-    """
-    if len(old) + len(new) <= _SMALL_DIFF:
-        return difflib.SequenceMatcher(None, old, new, autojunk=False)
-    from patiencediff import PatienceSequenceMatcher
-
-    return PatienceSequenceMatcher(None, old, new)
-
-
-def diff_opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int]]:
-    """SequenceMatcher-style opcodes turning ``old`` into ``new``, fast on long documents."""
-    return list(_matcher(old, new).get_opcodes())
-
-
-def unified_diff(
-    old: list[str], new: list[str], old_name: str, new_name: str, limit: int
-) -> list[str]:
-    """The unified diff's lines (one line of context), at most ``limit`` of them, then a line
-    counting the ones left out (counted, not kept: a long document's diff can be huge)."""
-    if len(old) + len(new) <= _SMALL_DIFF:
-        lines = difflib.unified_diff(old, new, old_name, new_name, lineterm="", n=1)
-    else:
-        import patiencediff
-
-        lines = patiencediff.unified_diff(
-            old,
-            new,
-            old_name,
-            new_name,
-            lineterm="",
-            n=1,
-            sequencematcher=patiencediff.PatienceSequenceMatcher,
-        )
-    kept: list[str] = []
-    left_out = 0
-    for line in lines:
-        if len(kept) < limit:
-            kept.append(line)
-        else:
-            left_out += 1
-    if left_out:
-        kept.append(f"… ({left_out} more diff lines)")
-    return kept
-
-
-def describe_changes(
-    old: list[str], new: list[str], ops: list[tuple[str, int, int, int, int]] | None = None
-) -> str:
-    """A plain-language count of paragraph changes, like "2 paragraphs changed, 1 added"."""
-    changed = added = removed = 0
-    for tag, i1, i2, j1, j2 in diff_opcodes(old, new) if ops is None else ops:
-        if tag == "replace":
-            both = min(i2 - i1, j2 - j1)
-            changed += both
-            added += (j2 - j1) - both
-            removed += (i2 - i1) - both
-        elif tag == "insert":
-            added += j2 - j1
-        elif tag == "delete":
-            removed += i2 - i1
-    parts: list[str] = []
-    for n, verb in ((changed, "changed"), (added, "added"), (removed, "removed")):
-        if n:
-            # The first part names the noun, the rest lean on it: "2 paragraphs changed, 1 added".
-            parts.append(f"{_plural(n, 'paragraph') if not parts else n} {verb}")
-    return ", ".join(parts) if parts else "no differences"
 
 
 class DocsTools:
@@ -245,7 +154,7 @@ class DocsTools:
             raise FormatError(f"Say which paragraph to {what}: pass paragraph=N.")
         if not 1 <= paragraph <= len(blocks):
             raise FormatError(
-                f"{rel} has {_plural(len(blocks), 'paragraph')}, so paragraph {paragraph} does not "
+                f"{rel} has {plural(len(blocks), 'paragraph')}, so paragraph {paragraph} does not "
                 f"exist. Use read_document or outline to see the numbers."
             )
         return paragraph - 1
@@ -313,7 +222,7 @@ class DocsTools:
         where = f" matching “{pattern}”" if pattern else " in the workspace"
         if not docs:
             return f"There are no documents{where}."
-        lines = [f"{_plural(len(docs), 'document')}{where}."]
+        lines = [f"{plural(len(docs), 'document')}{where}."]
         for rel, path in docs[:MAX_LIST]:
             st = path.stat()
             kind = formats.KIND_NAMES[formats.kind_for(rel)]
@@ -412,7 +321,7 @@ class DocsTools:
         if not hits:
             return f"Found no “{query}” in any document.{note}"
         files = len({h[0] for h in hits})
-        first = f"Found “{query}” in {_plural(len(hits), 'place')} in {_plural(files, 'document')}."
+        first = f"Found “{query}” in {plural(len(hits), 'place')} in {plural(files, 'document')}."
         lines = [first]
         for rel, number, section, snippet in hits[:MAX_SEARCH_HITS]:
             where = f" (section “{section}”)" if section else ""
@@ -455,16 +364,16 @@ class DocsTools:
         if lo >= hi:
             raise FormatError(
                 f"There are no paragraphs in that range of {rel} (it has "
-                f"{_plural(total, 'paragraph')})."
+                f"{plural(total, 'paragraph')})."
             )
         lines, end = self._numbered(blocks, lo, hi)
         if section:
             first = (
-                f"Section “{formats.heading_names(blocks)[lo]}” of {rel}: {_plural(hi - lo, 'paragraph')}, "
-                f"{_plural(_words(blocks[lo:hi]), 'word')}."
+                f"Section “{formats.heading_names(blocks)[lo]}” of {rel}: {plural(hi - lo, 'paragraph')}, "
+                f"{plural(_words(blocks[lo:hi]), 'word')}."
             )
         elif (lo, hi) == (0, total):
-            first = f"{rel}: {_plural(total, 'paragraph')}, {_plural(_words(blocks), 'word')}."
+            first = f"{rel}: {plural(total, 'paragraph')}, {plural(_words(blocks), 'word')}."
         else:
             first = f"{rel}, paragraphs {lo + 1} to {hi} of {total}."
         out = [first, *lines]
@@ -484,12 +393,12 @@ class DocsTools:
         heads = formats.outline(doc.blocks)
         if not heads:
             return (
-                f"{rel} has no headings; it has {_plural(len(doc.blocks), 'paragraph')}, "
-                f"{_plural(_words(doc.blocks), 'word')}."
+                f"{rel} has no headings; it has {plural(len(doc.blocks), 'paragraph')}, "
+                f"{plural(_words(doc.blocks), 'word')}."
             )
         names = ", ".join(_quote(doc.blocks[i].text, 40) for i in heads[:5])
         more = " and more" if len(heads) > 5 else ""
-        lines = [f"{rel} has {_plural(len(heads), 'heading')}: {names}{more}."]
+        lines = [f"{rel} has {plural(len(heads), 'heading')}: {names}{more}."]
         # Headings that share their words get a name of their own, or one could not be picked.
         called = formats.heading_names(doc.blocks)
         for i in heads:
@@ -499,7 +408,7 @@ class DocsTools:
             name = "" if called[i] == block.text else f", section= “{called[i]}”"
             lines.append(
                 f"{indent}[{i + 1}] {'#' * block.level} {_quote(block.text, MAX_HEADING_CHARS)[1:-1]} "
-                f"({_plural(hi - lo - 1, 'paragraph')}, {_plural(_words(doc.blocks[lo:hi]), 'word')}"
+                f"({plural(hi - lo - 1, 'paragraph')}, {plural(_words(doc.blocks[lo:hi]), 'word')}"
                 f"{name})"
             )
 
@@ -521,19 +430,19 @@ class DocsTools:
         heads = formats.outline(blocks)
         words = _words(blocks)
         paragraphs = len(blocks) - len(heads)
-        first = f"{rel} has {_plural(words, 'word')} in {_plural(paragraphs, 'paragraph')}"
-        first += f" and {_plural(len(heads), 'heading')}." if heads else "."
+        first = f"{rel} has {plural(words, 'word')} in {plural(paragraphs, 'paragraph')}"
+        first += f" and {plural(len(heads), 'heading')}." if heads else "."
         chars = sum(len(b.text) for b in blocks)
         lines = [first, f"Characters: {chars}. Numbered blocks (headings included): {len(blocks)}."]
         called = formats.heading_names(blocks)
         for i in heads:
             lo, hi = formats.section_range(blocks, i)
             name = _quote(called[i], MAX_HEADING_CHARS)[1:-1]
-            lines.append(f"- {name}: {_plural(_words(blocks[lo:hi]), 'word')}")
+            lines.append(f"- {name}: {plural(_words(blocks[lo:hi]), 'word')}")
 
         def rest(left: int) -> str:
             return (
-                f"(…and {_plural(left, 'more section')}, left out to keep this short; call "
+                f"(…and {plural(left, 'more section')}, left out to keep this short; call "
                 f"read_document with section= one heading to narrow it down.)"
             )
 
@@ -560,7 +469,7 @@ class DocsTools:
             kind = formats.kind_for(rel_a)
             old = formats.parse(data, kind) if data is not None else Document(kind)
             new = doc_a
-            old_name = f"{rel_a} ({_plural(steps, 'edit')} ago)"
+            old_name = f"{rel_a} ({plural(steps, 'edit')} ago)"
             new_name = f"{rel_a} (now)"
         old_lines = [b.render() for b in old.blocks]
         new_lines = [b.render() for b in new.blocks]
@@ -621,14 +530,14 @@ class DocsTools:
                 old = formats.parse(before, kind)
         if exists and not confirmed:
             return self._confirm(
-                f"replacing the existing {rel} with new content ({_plural(len(blocks), 'paragraph')})",
+                f"replacing the existing {rel} with new content ({plural(len(blocks), 'paragraph')})",
                 "create_document",
                 formats.removal_note(old) if old is not None else None,
             )
         self.ws.write(real, data, before=before)
         verb = "Replaced" if exists else "Created"
         lines = [
-            f"{verb} {rel}: {_plural(len(blocks), 'paragraph')}, {_plural(_words(blocks), 'word')}."
+            f"{verb} {rel}: {plural(len(blocks), 'paragraph')}, {plural(_words(blocks), 'word')}."
         ]
         if old is not None and (gone := formats.removal_note(old, lead="the old version")):
             lines.append(gone)
@@ -706,7 +615,7 @@ class DocsTools:
             if paragraph is not None:
                 if not 0 <= paragraph <= len(blocks):
                     raise FormatError(
-                        f"{rel} has {_plural(len(blocks), 'paragraph')}; paragraph must be "
+                        f"{rel} has {plural(len(blocks), 'paragraph')}; paragraph must be "
                         f"between 0 (the start) and {len(blocks)}."
                     )
                 at = paragraph
@@ -770,7 +679,7 @@ class DocsTools:
             new_blocks[head + 1 : hi] = parsed
             first = (
                 f"Replaced the body of section “{formats.heading_names(blocks)[head]}” in {rel} with "
-                f"{_plural(len(parsed), 'paragraph')}."
+                f"{plural(len(parsed), 'paragraph')}."
             )
             shown = (head, head + 1 + len(parsed))
         elif action == "delete_section":
@@ -781,13 +690,13 @@ class DocsTools:
             name = formats.heading_names(blocks)[head]  # which of two "Notes" goes
             if not confirmed:
                 return self._confirm(
-                    f"deleting section “{name}” from {rel} ({_plural(hi - lo, 'paragraph')}, "
-                    f"{_plural(_words(blocks[lo:hi]), 'word')}, heading included)",
+                    f"deleting section “{name}” from {rel} ({plural(hi - lo, 'paragraph')}, "
+                    f"{plural(_words(blocks[lo:hi]), 'word')}, heading included)",
                     "edit_document",
                     formats.removal_note(doc, blocks[lo:hi]),
                 )
             del new_blocks[lo:hi]
-            first = f"Deleted section “{name}” ({_plural(hi - lo, 'paragraph')}) from {rel}."
+            first = f"Deleted section “{name}” ({plural(hi - lo, 'paragraph')}) from {rel}."
             shown = None
         elif action == "rename_heading":
             if not section:
@@ -835,7 +744,7 @@ class DocsTools:
                     changed = Block(new_text, blocks[i].level, blocks[i].source)
                     new_blocks[i] = self._settled(changed, kind, rel, i, needle)
             in_rows = (
-                f" {_plural(rows, 'occurrence')} in table rows stayed as they were: table rows "
+                f" {plural(rows, 'occurrence')} in table rows stayed as they were: table rows "
                 f"are read-only."
                 if rows
                 else ""
@@ -852,7 +761,7 @@ class DocsTools:
                 return f"Found no “{needle}” in {rel}{outside}, so nothing changed.{other}{in_rows}"
             where = ", ".join(str(n) for n in touched[:20])
             first = (
-                f"Replaced {_plural(total, 'occurrence')} of “{needle}” with “{replacement}” "
+                f"Replaced {plural(total, 'occurrence')} of “{needle}” with “{replacement}” "
                 f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
             )
             shown = None
@@ -933,7 +842,7 @@ class DocsTools:
             if verb == "Redid":
                 first = f"Redid the change to {rel}{what}."
         return (
-            f"{first}\n{_plural(undo_steps, 'undo step')} and {_plural(redo_steps, 'redo step')} "
+            f"{first}\n{plural(undo_steps, 'undo step')} and {plural(redo_steps, 'redo step')} "
             f"left."
         )
 
@@ -946,6 +855,7 @@ class DocsTools:
         return self._history_result("Redid", path, self.ws.redo)
 
 
+# The methods of DocsTools that the server offers as tools, in the order it lists them.
 TOOL_NAMES = (
     "list_documents",
     "find_documents",
@@ -959,178 +869,3 @@ TOOL_NAMES = (
     "undo",
     "redo",
 )
-
-
-def _as_tool(fn: _F, lock: threading.Lock, root: Path, slow_s: float = 0.0) -> _F:
-    """Serialise calls (the SDK runs sync tools in worker threads) and turn expected failures
-    into ToolError, whose message the model sees; anything else is a bug and stays generic.
-
-    ``slow_s`` makes the call take that long first (outside the lock, so other calls go on),
-    as a slow remote server would: for demos and tests of long-running tools."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> str:
-        if slow_s > 0:
-            time.sleep(slow_s)
-        with lock:
-            try:
-                return fn(*args, **kwargs)
-            except (WorkspaceError, FormatError) as exc:
-                raise ToolError(str(exc)) from None
-            except PermissionError as exc:
-                where = _shown(exc.filename, root)
-                raise ToolError(f"Permission denied for {where}; nothing was changed.") from None
-            except OSError as exc:
-                where = _shown(exc.filename, root)
-                raise ToolError(f"Could not use {where}: {exc.strerror or exc}.") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-# What a JSON schema type asks for, in the words a model reads best.
-_EXPECTED = {
-    "string": "text",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "an object",
-}
-
-
-def _expected(schema: dict[str, Any]) -> str:
-    """What one parameter accepts, from its JSON schema: "a whole number", "one of a, b"."""
-    if "enum" in schema:
-        return "one of " + ", ".join(str(v) for v in schema["enum"])
-    if "anyOf" in schema:  # optional parameters are "X or null"; null need not be said
-        return " or ".join(_expected(a) for a in schema["anyOf"] if a.get("type") != "null")
-    return _EXPECTED.get(str(schema.get("type")), "something else")
-
-
-def _given(value: Any) -> str:
-    """A value as the model sent it, with its JSON type and cut short: 'the text "two"'."""
-    shown = json.dumps(value, ensure_ascii=False, default=repr)
-    if len(shown) > 60:
-        shown = shown[:59] + "…"
-    if isinstance(value, bool) or value is None:
-        return shown
-    if isinstance(value, str):
-        return f"the text {shown}"
-    if isinstance(value, int | float):
-        return f"the number {shown}"
-    if isinstance(value, list):
-        return f"a list {shown}"
-    if isinstance(value, dict):
-        return f"an object {shown}"
-    return shown
-
-
-def argument_errors(
-    tool: str, schema: dict[str, Any], arguments: dict[str, Any], error: ValidationError
-) -> str:
-    """One line per bad argument (which, what it takes, what came), under a line saying the
-    call did nothing: what a model needs to correct its call, unlike pydantic's dump."""
-    props = schema.get("properties") or {}
-    lines: dict[str, str] = {}
-    for err in error.errors(include_url=False):
-        name = str(err["loc"][0]) if err["loc"] else ""
-        if name in lines:  # a union reports each branch; one line per argument is enough
-            continue
-        if name not in props:
-            lines[name] = f"- {name or 'the arguments'}: {err['msg']}."
-        elif err["type"] == "missing":
-            lines[name] = f"- {name}: missing; it is required ({_expected(props[name])})."
-        else:
-            lines[name] = (
-                f"- {name}: expected {_expected(props[name])}; got {_given(arguments.get(name))}."
-            )
-    one = len(lines) == 1
-    head = (
-        f"{_plural(len(lines), 'argument')} of {tool} {'is' if one else 'are'} wrong, so "
-        f"nothing was done. Correct {'it' if one else 'them'} and call {tool} again:"
-    )
-    return "\n".join([head, *lines.values()])
-
-
-class DocsMCPServer(MCPServer):
-    """The MCPServer, with wrong or missing arguments reported one short line each.
-
-    The SDK checks the arguments before the tool function runs, so ``_as_tool`` never sees
-    those errors, and reports them as pydantic's dump (model names, error codes, links,
-    repeated for each branch of a union), which the model must dig through and the tools
-    pane shows in full. ``call_tool`` is where they come up with the ValidationError still
-    attached, so it is rewritten here, for every client and transport.
-    """
-
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> mt.CallToolResult | mt.InputRequiredResult:
-        try:
-            return await super().call_tool(name, arguments, context)
-        except ToolError as exc:
-            cause = exc.__cause__
-            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
-                raise
-            tool = next((t for t in await self.list_tools() if t.name == name), None)
-            schema = tool.input_schema if tool is not None else {}
-            message = argument_errors(name, schema, arguments, cause)
-            # The SDK's prefix, as on every other refusal; the cause stays for its log line.
-            raise ToolError(f"Error executing tool {name}: {message}") from cause
-
-
-def _shown(filename: Any, root: Path) -> str:
-    if not filename:
-        return "the file"
-    try:
-        return Path(os.fsdecode(filename)).relative_to(root).as_posix()
-    except ValueError:
-        return "a file outside the workspace"
-
-
-def build_server(
-    root: Path,
-    history_dir: Path | None = None,
-    slow: dict[str, float] | None = None,
-    max_mb: float = DEFAULT_MAX_MB,
-) -> MCPServer:
-    """The "docs" MCPServer with every tool bound to one workspace."""
-    slow = slow or {}
-    unknown = set(slow) - set(TOOL_NAMES)
-    if unknown:
-        from voicedesk.errors import UserError
-
-        raise UserError(
-            f"--slow names unknown tool(s): {', '.join(sorted(unknown))}",
-            f"use one of: {', '.join(TOOL_NAMES)}",
-        )
-    workspace = Workspace(root, history_dir)
-    tools = DocsTools(workspace, max_mb)
-    server = DocsMCPServer("docs", instructions=INSTRUCTIONS, version=__version__)
-    lock = threading.Lock()
-    for name in TOOL_NAMES:
-        method = getattr(tools, name)
-        server.add_tool(
-            _as_tool(method, lock, workspace.root, slow.get(name, 0.0)),
-            description=inspect.cleandoc(method.__doc__ or ""),  # docstrings are indented
-            structured_output=False,  # plain text results, meant to be read aloud
-        )
-    return server
-
-
-def main(
-    root: Path,
-    history_dir: Path | None = None,
-    slow: dict[str, float] | None = None,
-    max_mb: float = DEFAULT_MAX_MB,
-) -> None:
-    """Serve the workspace over stdio until the client closes the connection.
-
-    Nothing else may write to stdout: it carries the protocol.
-    """
-    try:
-        server = build_server(root, history_dir, slow, max_mb)
-    except WorkspaceError as exc:
-        from voicedesk.errors import UserError
-
-        raise UserError(str(exc), "create it or pass --root DIR") from None
-    server.run("stdio")

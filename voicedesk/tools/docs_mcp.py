@@ -1,0 +1,210 @@
+"""The built-in MCP documents server ("docs") itself, spoken to over stdio.
+
+:func:`build_server` offers the methods of :class:`~voicedesk.tools.docs_server.DocsTools`
+named in ``TOOL_NAMES`` as MCP tools, their docstrings as the descriptions the model reads.
+Calls are serialised, and the failures a tool expects (:class:`FormatError`,
+:class:`WorkspaceError`, a file it may not use) become ``ToolError``, so the client gets
+``isError`` with a message saying what went wrong and what to do instead; wrong or missing
+arguments come back one short line each. :func:`main` serves one workspace until the client
+closes the connection (``voicedesk docs-server``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import mcp_types as mt
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from pydantic import ValidationError
+
+from voicedesk import __version__
+from voicedesk.tools.docs_server import DEFAULT_MAX_MB, INSTRUCTIONS, TOOL_NAMES, DocsTools
+from voicedesk.tools.formats import FormatError
+from voicedesk.tools.wording import plural
+from voicedesk.tools.workspace import Workspace, WorkspaceError
+
+_F = TypeVar("_F", bound=Callable[..., str])
+
+
+def _as_tool(fn: _F, lock: threading.Lock, root: Path, slow_s: float = 0.0) -> _F:
+    """Serialise calls (the SDK runs sync tools in worker threads) and turn expected failures
+    into ToolError, whose message the model sees; anything else is a bug and stays generic.
+
+    ``slow_s`` makes the call take that long first (outside the lock, so other calls go on),
+    as a slow remote server would: for demos and tests of long-running tools."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        if slow_s > 0:
+            time.sleep(slow_s)
+        with lock:
+            try:
+                return fn(*args, **kwargs)
+            except (WorkspaceError, FormatError) as exc:
+                raise ToolError(str(exc)) from None
+            except PermissionError as exc:
+                where = _shown(exc.filename, root)
+                raise ToolError(f"Permission denied for {where}; nothing was changed.") from None
+            except OSError as exc:
+                where = _shown(exc.filename, root)
+                raise ToolError(f"Could not use {where}: {exc.strerror or exc}.") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# What a JSON schema type asks for, in the words a model reads best.
+_EXPECTED = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+}
+
+
+def _expected(schema: dict[str, Any]) -> str:
+    """What one parameter accepts, from its JSON schema: "a whole number", "one of a, b"."""
+    if "enum" in schema:
+        return "one of " + ", ".join(str(v) for v in schema["enum"])
+    if "anyOf" in schema:  # optional parameters are "X or null"; null need not be said
+        return " or ".join(_expected(a) for a in schema["anyOf"] if a.get("type") != "null")
+    return _EXPECTED.get(str(schema.get("type")), "something else")
+
+
+def _given(value: Any) -> str:
+    """A value as the model sent it, with its JSON type and cut short: 'the text "two"'."""
+    shown = json.dumps(value, ensure_ascii=False, default=repr)
+    if len(shown) > 60:
+        shown = shown[:59] + "…"
+    if isinstance(value, bool) or value is None:
+        return shown
+    if isinstance(value, str):
+        return f"the text {shown}"
+    if isinstance(value, int | float):
+        return f"the number {shown}"
+    if isinstance(value, list):
+        return f"a list {shown}"
+    if isinstance(value, dict):
+        return f"an object {shown}"
+    return shown
+
+
+def argument_errors(
+    tool: str, schema: dict[str, Any], arguments: dict[str, Any], error: ValidationError
+) -> str:
+    """One line per bad argument (which, what it takes, what came), under a line saying the
+    call did nothing: what a model needs to correct its call, unlike pydantic's dump."""
+    props = schema.get("properties") or {}
+    lines: dict[str, str] = {}
+    for err in error.errors(include_url=False):
+        name = str(err["loc"][0]) if err["loc"] else ""
+        if name in lines:  # a union reports each branch; one line per argument is enough
+            continue
+        if name not in props:
+            lines[name] = f"- {name or 'the arguments'}: {err['msg']}."
+        elif err["type"] == "missing":
+            lines[name] = f"- {name}: missing; it is required ({_expected(props[name])})."
+        else:
+            lines[name] = (
+                f"- {name}: expected {_expected(props[name])}; got {_given(arguments.get(name))}."
+            )
+    one = len(lines) == 1
+    head = (
+        f"{plural(len(lines), 'argument')} of {tool} {'is' if one else 'are'} wrong, so "
+        f"nothing was done. Correct {'it' if one else 'them'} and call {tool} again:"
+    )
+    return "\n".join([head, *lines.values()])
+
+
+class DocsMCPServer(MCPServer):
+    """The MCPServer, with wrong or missing arguments reported one short line each.
+
+    The SDK checks the arguments before the tool function runs, so ``_as_tool`` never sees
+    those errors, and reports them as pydantic's dump (model names, error codes, links,
+    repeated for each branch of a union), which the model must dig through and the tools
+    pane shows in full. ``call_tool`` is where they come up with the ValidationError still
+    attached, so it is rewritten here, for every client and transport.
+    """
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> mt.CallToolResult | mt.InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            tool = next((t for t in await self.list_tools() if t.name == name), None)
+            schema = tool.input_schema if tool is not None else {}
+            message = argument_errors(name, schema, arguments, cause)
+            # The SDK's prefix, as on every other refusal; the cause stays for its log line.
+            raise ToolError(f"Error executing tool {name}: {message}") from cause
+
+
+def _shown(filename: Any, root: Path) -> str:
+    if not filename:
+        return "the file"
+    try:
+        return Path(os.fsdecode(filename)).relative_to(root).as_posix()
+    except ValueError:
+        return "a file outside the workspace"
+
+
+def build_server(
+    root: Path,
+    history_dir: Path | None = None,
+    slow: dict[str, float] | None = None,
+    max_mb: float = DEFAULT_MAX_MB,
+) -> MCPServer:
+    """The "docs" MCPServer with every tool bound to one workspace."""
+    slow = slow or {}
+    unknown = set(slow) - set(TOOL_NAMES)
+    if unknown:
+        from voicedesk.errors import UserError
+
+        raise UserError(
+            f"--slow names unknown tool(s): {', '.join(sorted(unknown))}",
+            f"use one of: {', '.join(TOOL_NAMES)}",
+        )
+    workspace = Workspace(root, history_dir)
+    tools = DocsTools(workspace, max_mb)
+    server = DocsMCPServer("docs", instructions=INSTRUCTIONS, version=__version__)
+    lock = threading.Lock()
+    for name in TOOL_NAMES:
+        method = getattr(tools, name)
+        server.add_tool(
+            _as_tool(method, lock, workspace.root, slow.get(name, 0.0)),
+            description=inspect.cleandoc(method.__doc__ or ""),  # docstrings are indented
+            structured_output=False,  # plain text results, meant to be read aloud
+        )
+    return server
+
+
+def main(
+    root: Path,
+    history_dir: Path | None = None,
+    slow: dict[str, float] | None = None,
+    max_mb: float = DEFAULT_MAX_MB,
+) -> None:
+    """Serve the workspace over stdio until the client closes the connection.
+
+    Nothing else may write to stdout: it carries the protocol.
+    """
+    try:
+        server = build_server(root, history_dir, slow, max_mb)
+    except WorkspaceError as exc:
+        from voicedesk.errors import UserError
+
+        raise UserError(str(exc), "create it or pass --root DIR") from None
+    server.run("stdio")
