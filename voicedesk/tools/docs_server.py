@@ -32,8 +32,9 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from voicedesk.tools import formats
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes, unified_diff
@@ -87,6 +88,51 @@ def _size(n: int) -> str:
 def _quote(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
     return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
+
+
+class _Edited(NamedTuple):
+    """What an edit_document action did: the result's first line, and the paragraphs
+    (start, end) of the new version to show after it, if any."""
+
+    first: str
+    shown: tuple[int, int] | None
+
+
+@dataclass
+class _Edit:
+    """One edit_document call: its arguments and the document it changes. An action makes
+    its change in ``new_blocks``, a copy of the document's blocks."""
+
+    action: Action
+    doc: Document
+    rel: str
+    paragraph: int | None
+    text: str | None
+    section: str | None
+    find: str | None
+    replace_with: str | None
+    match_case: bool
+    confirmed: bool
+    blocks: list[Block] = field(init=False)
+    kind: formats.Kind = field(init=False)
+    new_blocks: list[Block] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.blocks = self.doc.blocks
+        self.kind = self.doc.kind
+        self.new_blocks = list(self.blocks)
+
+    def need_text(self, what: str) -> list[Block]:
+        if self.text is None or not self.text.strip():
+            raise FormatError(f"{self.action} needs text: {what}.")
+        parsed = formats.text_to_blocks(self.text, self.kind)
+        if not parsed:
+            raise FormatError(f"{self.action} needs text: {what}.")
+        return parsed
+
+    def not_a_row(self, i: int) -> None:
+        if self.blocks[i].is_row:
+            raise FormatError(f"Paragraph {i + 1} of {self.rel} is a table row. {TABLE_READ_ONLY}")
 
 
 class DocsTools:
@@ -578,210 +624,252 @@ class DocsTools:
         formats.require_writable(self.ws.rel(self.ws.resolve(path, must_exist=False)))
         real, rel, data, doc = self._open(path, remember=True, check_fresh=True)
         self.ws.check_writable(real)  # before a deletion's question, which would be in vain
-        blocks = doc.blocks
-        kind = doc.kind
-        new_blocks = list(blocks)
-
-        def need_text(what: str) -> list[Block]:
-            if text is None or not text.strip():
-                raise FormatError(f"{action} needs text: {what}.")
-            parsed = formats.text_to_blocks(text, kind)
-            if not parsed:
-                raise FormatError(f"{action} needs text: {what}.")
-            return parsed
-
-        def not_a_row(i: int) -> None:
-            if blocks[i].is_row:
-                raise FormatError(f"Paragraph {i + 1} of {rel} is a table row. {TABLE_READ_ONLY}")
-
-        if action == "replace_paragraph":
-            i = self._index(blocks, rel, paragraph, "replace")
-            not_a_row(i)
-            parsed = need_text("the new paragraph")
-            old = blocks[i]
-            if (
-                old.is_heading
-                and len(parsed) == 1
-                and not parsed[0].is_heading
-                and "\n" not in parsed[0].text  # a heading is one line
-            ):
-                parsed[0].level = old.level  # replacing a heading's words keeps it a heading
-            parsed[0].source = old.source  # .docx: keep the paragraph and its formatting
-            new_blocks[i : i + 1] = parsed
-            first = f"Replaced paragraph {i + 1} of {rel}."
-            shown = (i, i + len(parsed))
-        elif action == "insert_paragraph":
-            parsed = need_text("the paragraph to add")
-            if paragraph is not None:
-                if not 0 <= paragraph <= len(blocks):
-                    raise FormatError(
-                        f"{rel} has {plural(len(blocks), 'paragraph')}; paragraph must be "
-                        f"between 0 (the start) and {len(blocks)}."
-                    )
-                at = paragraph
-                table = blocks[at - 1].table if at > 0 else None
-                if table is not None and at < len(blocks) and blocks[at].table == table:
-                    last = max(n for n, b in enumerate(blocks) if b.table == table)
-                    raise FormatError(
-                        f"Paragraph {at} of {rel} is a row inside a table, and I cannot put "
-                        f"paragraphs inside a table. To add it after the table, use "
-                        f"paragraph={last + 1}."
-                    )
-                where = "at the start" if at == 0 else f"after paragraph {at}"
-            elif section:
-                head = formats.find_heading(blocks, section)
-                at = formats.section_range(blocks, head)[1]
-                where = f"at the end of section “{formats.heading_names(blocks)[head]}”"
-            else:
-                at = len(blocks)
-                where = "at the end"
-            new_blocks[at:at] = parsed
-            if len(parsed) == 1:
-                first = f"Added a paragraph {where} of {rel}; it is now paragraph {at + 1}."
-            else:
-                first = (
-                    f"Added {len(parsed)} paragraphs {where} of {rel}, now paragraphs {at + 1} "
-                    f"to {at + len(parsed)}."
-                )
-            shown = (at, at + len(parsed))
-        elif action == "delete_paragraph":
-            i = self._index(blocks, rel, paragraph, "delete")
-            not_a_row(i)
-            if not confirmed:
-                return self._confirm(
-                    f"deleting paragraph {i + 1} of {rel} ({_quote(blocks[i].text, 60)})",
-                    "edit_document",
-                    formats.removal_note(doc, blocks[i : i + 1]),
-                )
-            del new_blocks[i]
-            first = f"Deleted paragraph {i + 1} of {rel}."
-            shown = None
-        elif action == "replace_section":
-            if not section:
-                raise FormatError("replace_section needs section: the heading of the section.")
-            head = formats.find_heading(blocks, section)
-            lo, hi = formats.section_range(blocks, head)
-            parsed = need_text("the new body of the section")
-            if parsed[0].is_heading and formats.norm_heading(
-                parsed[0].text
-            ) == formats.norm_heading(blocks[head].text):
-                parsed = parsed[1:]  # the model repeated the heading; keep the existing one
-            if not parsed:
-                # Only the heading again: that would empty the section without the
-                # confirmation a deletion needs.
-                raise FormatError(
-                    "replace_section needs text: the new body of the section, not just its "
-                    "heading. To remove the section's paragraphs, delete them (that needs "
-                    "the person's confirmation)."
-                )
-            if kind == "docx":  # a paragraph the new body only touches up is edited, not redone
-                formats.reuse_paragraphs(blocks[head + 1 : hi], parsed)
-            new_blocks[head + 1 : hi] = parsed
-            first = (
-                f"Replaced the body of section “{formats.heading_names(blocks)[head]}” in {rel} with "
-                f"{plural(len(parsed), 'paragraph')}."
-            )
-            shown = (head, head + 1 + len(parsed))
-        elif action == "delete_section":
-            if not section:
-                raise FormatError("delete_section needs section: the heading of the section.")
-            head = formats.find_heading(blocks, section)
-            lo, hi = formats.section_range(blocks, head)
-            name = formats.heading_names(blocks)[head]  # which of two "Notes" goes
-            if not confirmed:
-                return self._confirm(
-                    f"deleting section “{name}” from {rel} ({plural(hi - lo, 'paragraph')}, "
-                    f"{plural(_words(blocks[lo:hi]), 'word')}, heading included)",
-                    "edit_document",
-                    formats.removal_note(doc, blocks[lo:hi]),
-                )
-            del new_blocks[lo:hi]
-            first = f"Deleted section “{name}” ({plural(hi - lo, 'paragraph')}) from {rel}."
-            shown = None
-        elif action == "rename_heading":
-            if not section:
-                raise FormatError("rename_heading needs section: the current heading.")
-            head = formats.find_heading(blocks, section)
-            new_name = formats.clean_text(text or "").strip().lstrip("#").strip()
-            if kind == "markdown":
-                new_name = formats.heading_text(new_name)  # "Budget ##" reads as "Budget"
-            if not new_name or "\n" in new_name:
-                raise FormatError("rename_heading needs text: the new heading, on one line.")
-            old = blocks[head]
-            new_blocks[head] = Block(new_name, old.level, old.source)
-            first = f"Renamed heading “{old.text}” to “{new_name}” in {rel}."
-            shown = (head, head + 1)
-        elif action == "find_replace":
-            # Check what is left after cleaning: find="\u0007" would become "", which matches
-            # between every two characters.
-            needle = formats.clean_text(find or "")
-            if not needle:
-                what = (
-                    " (control characters do not count; documents cannot hold them)" if find else ""
-                )
-                raise FormatError(f"find_replace needs find: the exact text to look for{what}.")
-            if replace_with is None:
-                raise FormatError("find_replace needs replace_with: the new text (may be empty).")
-            replacement = formats.clean_text(replace_with)
-            lo, hi = 0, len(blocks)
-            if section:
-                lo, hi = formats.section_range(blocks, formats.find_heading(blocks, section))
-            # "café" finds "cafe\u0301" too, and only the matched characters are replaced.
-            ignore_case = not match_case
-            total = 0
-            touched: list[int] = []
-            rows = 0  # matches in read-only table rows, left alone
-            for i in range(lo, hi):
-                if blocks[i].is_row:
-                    rows += len(formats.find_all(blocks[i].text, needle, ignore_case=ignore_case))
-                    continue
-                new_text, n = formats.replace_all(
-                    blocks[i].text, needle, replacement, ignore_case=ignore_case
-                )
-                if n:
-                    total += n
-                    touched.append(i + 1)
-                    changed = Block(new_text, blocks[i].level, blocks[i].source)
-                    new_blocks[i] = self._settled(changed, kind, rel, i, needle)
-            in_rows = (
-                f" {plural(rows, 'occurrence')} in table rows stayed as they were: table rows "
-                f"are read-only."
-                if rows
-                else ""
-            )
-            if not total:
-                other = ""
-                if match_case and any(
-                    formats.find_all(b.text, needle, ignore_case=True)
-                    for b in blocks[lo:hi]
-                    if not b.is_row
-                ):
-                    other = " It does appear with different capitals; use match_case=false."
-                outside = " outside tables" if rows else ""
-                return f"Found no “{needle}” in {rel}{outside}, so nothing changed.{other}{in_rows}"
-            where = ", ".join(str(n) for n in touched[:20])
-            first = (
-                f"Replaced {plural(total, 'occurrence')} of “{needle}” with “{replacement}” "
-                f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
-            )
-            shown = None
-        else:  # pydantic validates the Literal; this guards direct calls
+        e = _Edit(
+            action,
+            doc,
+            rel,
+            paragraph=paragraph,
+            text=text,
+            section=section,
+            find=find,
+            replace_with=replace_with,
+            match_case=match_case,
+            confirmed=confirmed,
+        )
+        actions: dict[str, Callable[[_Edit], _Edited | str]] = {
+            "replace_paragraph": self._replace_paragraph,
+            "insert_paragraph": self._insert_paragraph,
+            "delete_paragraph": self._delete_paragraph,
+            "replace_section": self._replace_section,
+            "delete_section": self._delete_section,
+            "rename_heading": self._rename_heading,
+            "find_replace": self._find_replace,
+        }
+        if action not in actions:  # pydantic validates the Literal; this guards direct calls
             raise FormatError(
                 f"Unknown action {action!r}. Use one of: replace_paragraph, insert_paragraph, "
                 f"delete_paragraph, replace_section, delete_section, rename_heading, find_replace."
             )
+        done = actions[action](e)
+        if isinstance(done, str):  # a question for the person, or nothing to change
+            return done
+        first, shown = done
 
-        doc.blocks = new_blocks
+        doc.blocks = e.new_blocks
         new_data = formats.serialize(doc)
         if new_data == data:
             return f"{rel} already says that, so nothing changed."
         self.ws.write(real, new_data, before=data)
         lines = [first, *doc.notes]  # links on changed words; what went with removed paragraphs
         if shown is not None:
-            result = formats.parse(new_data, kind).blocks
+            result = formats.parse(new_data, doc.kind).blocks
             lines += self._numbered(result, shown[0], min(shown[1], len(result)))[0]
         lines.append("Say undo to take it back.")
         return "\n".join(lines)
+
+    def _replace_paragraph(self, e: _Edit) -> _Edited | str:
+        """Paragraph N becomes ``text`` (one or more paragraphs)."""
+        blocks, rel, new_blocks = e.blocks, e.rel, e.new_blocks
+        paragraph = e.paragraph
+        i = self._index(blocks, rel, paragraph, "replace")
+        e.not_a_row(i)
+        parsed = e.need_text("the new paragraph")
+        old = blocks[i]
+        if (
+            old.is_heading
+            and len(parsed) == 1
+            and not parsed[0].is_heading
+            and "\n" not in parsed[0].text  # a heading is one line
+        ):
+            parsed[0].level = old.level  # replacing a heading's words keeps it a heading
+        parsed[0].source = old.source  # .docx: keep the paragraph and its formatting
+        new_blocks[i : i + 1] = parsed
+        first = f"Replaced paragraph {i + 1} of {rel}."
+        shown = (i, i + len(parsed))
+        return _Edited(first, shown)
+
+    def _insert_paragraph(self, e: _Edit) -> _Edited | str:
+        """``text`` added after paragraph N, at the end of a section, or at the end."""
+        blocks, rel, new_blocks = e.blocks, e.rel, e.new_blocks
+        paragraph, section = e.paragraph, e.section
+        parsed = e.need_text("the paragraph to add")
+        if paragraph is not None:
+            if not 0 <= paragraph <= len(blocks):
+                raise FormatError(
+                    f"{rel} has {plural(len(blocks), 'paragraph')}; paragraph must be "
+                    f"between 0 (the start) and {len(blocks)}."
+                )
+            at = paragraph
+            table = blocks[at - 1].table if at > 0 else None
+            if table is not None and at < len(blocks) and blocks[at].table == table:
+                last = max(n for n, b in enumerate(blocks) if b.table == table)
+                raise FormatError(
+                    f"Paragraph {at} of {rel} is a row inside a table, and I cannot put "
+                    f"paragraphs inside a table. To add it after the table, use "
+                    f"paragraph={last + 1}."
+                )
+            where = "at the start" if at == 0 else f"after paragraph {at}"
+        elif section:
+            head = formats.find_heading(blocks, section)
+            at = formats.section_range(blocks, head)[1]
+            where = f"at the end of section “{formats.heading_names(blocks)[head]}”"
+        else:
+            at = len(blocks)
+            where = "at the end"
+        new_blocks[at:at] = parsed
+        if len(parsed) == 1:
+            first = f"Added a paragraph {where} of {rel}; it is now paragraph {at + 1}."
+        else:
+            first = (
+                f"Added {len(parsed)} paragraphs {where} of {rel}, now paragraphs {at + 1} "
+                f"to {at + len(parsed)}."
+            )
+        shown = (at, at + len(parsed))
+        return _Edited(first, shown)
+
+    def _delete_paragraph(self, e: _Edit) -> _Edited | str:
+        """Paragraph N removed, once confirmed."""
+        blocks, rel, doc, new_blocks = e.blocks, e.rel, e.doc, e.new_blocks
+        paragraph, confirmed = e.paragraph, e.confirmed
+        i = self._index(blocks, rel, paragraph, "delete")
+        e.not_a_row(i)
+        if not confirmed:
+            return self._confirm(
+                f"deleting paragraph {i + 1} of {rel} ({_quote(blocks[i].text, 60)})",
+                "edit_document",
+                formats.removal_note(doc, blocks[i : i + 1]),
+            )
+        del new_blocks[i]
+        first = f"Deleted paragraph {i + 1} of {rel}."
+        shown = None
+        return _Edited(first, shown)
+
+    def _replace_section(self, e: _Edit) -> _Edited | str:
+        """A section's body becomes ``text``; its heading stays."""
+        blocks, rel, kind, new_blocks = e.blocks, e.rel, e.kind, e.new_blocks
+        section = e.section
+        if not section:
+            raise FormatError("replace_section needs section: the heading of the section.")
+        head = formats.find_heading(blocks, section)
+        _, hi = formats.section_range(blocks, head)
+        parsed = e.need_text("the new body of the section")
+        if parsed[0].is_heading and formats.norm_heading(parsed[0].text) == formats.norm_heading(
+            blocks[head].text
+        ):
+            parsed = parsed[1:]  # the model repeated the heading; keep the existing one
+        if not parsed:
+            # Only the heading again: that would empty the section without the
+            # confirmation a deletion needs.
+            raise FormatError(
+                "replace_section needs text: the new body of the section, not just its "
+                "heading. To remove the section's paragraphs, delete them (that needs "
+                "the person's confirmation)."
+            )
+        if kind == "docx":  # a paragraph the new body only touches up is edited, not redone
+            formats.reuse_paragraphs(blocks[head + 1 : hi], parsed)
+        new_blocks[head + 1 : hi] = parsed
+        first = (
+            f"Replaced the body of section “{formats.heading_names(blocks)[head]}” in {rel} with "
+            f"{plural(len(parsed), 'paragraph')}."
+        )
+        shown = (head, head + 1 + len(parsed))
+        return _Edited(first, shown)
+
+    def _delete_section(self, e: _Edit) -> _Edited | str:
+        """A section removed, heading and body, once confirmed."""
+        blocks, rel, doc, new_blocks = e.blocks, e.rel, e.doc, e.new_blocks
+        section, confirmed = e.section, e.confirmed
+        if not section:
+            raise FormatError("delete_section needs section: the heading of the section.")
+        head = formats.find_heading(blocks, section)
+        lo, hi = formats.section_range(blocks, head)
+        name = formats.heading_names(blocks)[head]  # which of two "Notes" goes
+        if not confirmed:
+            return self._confirm(
+                f"deleting section “{name}” from {rel} ({plural(hi - lo, 'paragraph')}, "
+                f"{plural(_words(blocks[lo:hi]), 'word')}, heading included)",
+                "edit_document",
+                formats.removal_note(doc, blocks[lo:hi]),
+            )
+        del new_blocks[lo:hi]
+        first = f"Deleted section “{name}” ({plural(hi - lo, 'paragraph')}) from {rel}."
+        shown = None
+        return _Edited(first, shown)
+
+    def _rename_heading(self, e: _Edit) -> _Edited | str:
+        """A section's heading becomes ``text``."""
+        blocks, rel, kind, new_blocks = e.blocks, e.rel, e.kind, e.new_blocks
+        text, section = e.text, e.section
+        if not section:
+            raise FormatError("rename_heading needs section: the current heading.")
+        head = formats.find_heading(blocks, section)
+        new_name = formats.clean_text(text or "").strip().lstrip("#").strip()
+        if kind == "markdown":
+            new_name = formats.heading_text(new_name)  # "Budget ##" reads as "Budget"
+        if not new_name or "\n" in new_name:
+            raise FormatError("rename_heading needs text: the new heading, on one line.")
+        old = blocks[head]
+        new_blocks[head] = Block(new_name, old.level, old.source)
+        first = f"Renamed heading “{old.text}” to “{new_name}” in {rel}."
+        shown = (head, head + 1)
+        return _Edited(first, shown)
+
+    def _find_replace(self, e: _Edit) -> _Edited | str:
+        """Every ``find`` (in a section, or anywhere) becomes ``replace_with``."""
+        blocks, rel, kind, new_blocks = e.blocks, e.rel, e.kind, e.new_blocks
+        section, find, replace_with, match_case = e.section, e.find, e.replace_with, e.match_case
+        # Check what is left after cleaning: find="\u0007" would become "", which matches
+        # between every two characters.
+        needle = formats.clean_text(find or "")
+        if not needle:
+            what = " (control characters do not count; documents cannot hold them)" if find else ""
+            raise FormatError(f"find_replace needs find: the exact text to look for{what}.")
+        if replace_with is None:
+            raise FormatError("find_replace needs replace_with: the new text (may be empty).")
+        replacement = formats.clean_text(replace_with)
+        lo, hi = 0, len(blocks)
+        if section:
+            lo, hi = formats.section_range(blocks, formats.find_heading(blocks, section))
+        # "café" finds "cafe\u0301" too, and only the matched characters are replaced.
+        ignore_case = not match_case
+        total = 0
+        touched: list[int] = []
+        rows = 0  # matches in read-only table rows, left alone
+        for i in range(lo, hi):
+            if blocks[i].is_row:
+                rows += len(formats.find_all(blocks[i].text, needle, ignore_case=ignore_case))
+                continue
+            new_text, n = formats.replace_all(
+                blocks[i].text, needle, replacement, ignore_case=ignore_case
+            )
+            if n:
+                total += n
+                touched.append(i + 1)
+                changed = Block(new_text, blocks[i].level, blocks[i].source)
+                new_blocks[i] = self._settled(changed, kind, rel, i, needle)
+        in_rows = (
+            f" {plural(rows, 'occurrence')} in table rows stayed as they were: table rows "
+            f"are read-only."
+            if rows
+            else ""
+        )
+        if not total:
+            other = ""
+            if match_case and any(
+                formats.find_all(b.text, needle, ignore_case=True)
+                for b in blocks[lo:hi]
+                if not b.is_row
+            ):
+                other = " It does appear with different capitals; use match_case=false."
+            outside = " outside tables" if rows else ""
+            return f"Found no “{needle}” in {rel}{outside}, so nothing changed.{other}{in_rows}"
+        where = ", ".join(str(n) for n in touched[:20])
+        first = (
+            f"Replaced {plural(total, 'occurrence')} of “{needle}” with “{replacement}” "
+            f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
+        )
+        shown = None
+        return _Edited(first, shown)
 
     @staticmethod
     def _settled(block: Block, kind: formats.Kind, rel: str, i: int, needle: str) -> Block:
