@@ -3,10 +3,11 @@
 They let the assistant find, read, search, create, edit, compare and undo changes to the
 documents in one workspace folder (Markdown, plain text, Word; PDF read-only). Everything they
 return is plain text whose first line is short enough to be read aloud as the answer, with
-details on the following lines for the model. Failures raise :class:`FormatError` or
-:class:`WorkspaceError`, which :mod:`voicedesk.tools.docs_mcp` (the server itself, over stdio)
-turns into ``ToolError``, so the client gets ``isError`` with a message saying what went wrong
-and what to do instead. Paragraph diffs are :mod:`voicedesk.tools.docs_diff`'s.
+details on the following lines for the model. Expected failures raise :class:`FormatError` or
+:class:`WorkspaceError` (or an ``OSError``), which :mod:`voicedesk.tools.docs_mcp` (the server
+itself, over stdio) turns into ``ToolError``, so the client gets ``isError`` with a message
+saying what went wrong and what to do instead. Paragraph diffs are
+:mod:`voicedesk.tools.docs_diff`'s.
 
 Two rules protect the person's files beyond the path checks in
 :mod:`voicedesk.tools.workspace`: a destructive edit (deleting a paragraph or a section,
