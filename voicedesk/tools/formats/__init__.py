@@ -17,7 +17,12 @@ bytes out); file access and undo live in :mod:`voicedesk.tools.workspace`.
 * Word .docx (python-docx): paragraphs styled "Heading N" (or "Title") are headings; each table
   row is one block, its cells joined by " | ", in document order so search and read_document
   see tables too. Rows are read-only (a row can only go with its whole table, when a section
-  is deleted or replaced). Writing edits the original file in place, so untouched paragraphs
+  is deleted or replaced). List paragraphs (a "List Bullet"/"List Number" style, or
+  numbering whose format numbering.xml gives) read behind a Markdown marker, "- " or "N. "
+  (N counted within a run of items of one list; two spaces of indent per nesting level),
+  and a new or edited paragraph written with one is made a list item with the marker left
+  out of its words (:mod:`.docx_lists`); an item written without one becomes an ordinary
+  paragraph. Writing edits the original file in place, so untouched paragraphs
   keep their formatting, and tables, images and empty spacer paragraphs survive; a changed
   paragraph keeps its style, and only its changed words are rewritten, in the runs that held
   them: the rest keeps its formatting, hyperlinks, bookmarks, comments, fields and pictures.
@@ -41,7 +46,8 @@ The package has one module per job, and its dependencies point one way: these en
 * :mod:`.text`: cleanup and Unicode-aware search.
 * :mod:`.markdown`: Markdown and plain text, their encodings and the splice.
 * :mod:`.docx_read`, :mod:`.docx_runs` (changing words in their runs), :mod:`.docx_notes`
-  (links, comments, notes, pictures, fields and bookmarks), :mod:`.docx_write`: Word.
+  (links, comments, notes, pictures, fields and bookmarks), :mod:`.docx_lists` (bullet and
+  numbered lists), :mod:`.docx_write`: Word.
 * :mod:`.pdf`: PDF.
 * :mod:`.sections`: sections and the names that pick their headings.
 
@@ -50,6 +56,7 @@ Callers use the names this package exports (``formats.parse``, ``formats.find_he
 
 from __future__ import annotations
 
+from voicedesk.tools.formats.docx_lists import unnumbered
 from voicedesk.tools.formats.docx_notes import removal_note
 from voicedesk.tools.formats.docx_read import parse_docx
 from voicedesk.tools.formats.docx_write import reuse_paragraphs, write_docx
@@ -125,6 +132,7 @@ __all__ = [
     "serialize",
     "settle",
     "text_to_blocks",
+    "unnumbered",
     "word_count",
 ]
 
@@ -166,11 +174,13 @@ def _check_reads_back(doc: Document, data: bytes) -> None:
     touched.
     """
     got = parse(data, doc.kind).blocks
+    # Word numbers its list items itself: one inserted into a list renumbers those after it.
+    same = unnumbered if doc.kind == "docx" else str
     for n, (want, have) in enumerate(zip(doc.blocks, [*got, None], strict=False), 1):
         # Rows are compared as rows, not by table number: deleting a section with a table
         # in it renumbers the tables after it.
-        if have is None or (want.text, want.level, want.is_row) != (
-            have.text,
+        if have is None or (same(want.text), want.level, want.is_row) != (
+            same(have.text),
             have.level,
             have.is_row,
         ):

@@ -1,8 +1,9 @@
 """Reading Word .docx files (python-docx) into blocks.
 
-Paragraphs styled "Heading N" (or "Title") are headings; each table row is one read-only
-block. The writer and the removal bookkeeping open the file and walk its body the same way,
-so that a block's ``source`` means the same body item to all of them.
+Paragraphs styled "Heading N" (or "Title") are headings; list paragraphs read with a Markdown
+marker ("- ", "1. "); each table row is one read-only block. The writer and the removal
+bookkeeping open the file and walk its body the same way, so that a block's ``source`` means
+the same body item to all of them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicedesk.tools.formats.docx_lists import docx_items
 from voicedesk.tools.formats.model import Block, FormatError
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
@@ -88,14 +90,25 @@ def body_items(d: Any) -> list[BodyItem]:
 
 
 def item_blocks(items: list[BodyItem]) -> list[Block]:
+    """The blocks of a document's body items; a list paragraph's text behind its marker
+    ("- ", "N. ", see :mod:`voicedesk.tools.formats.docx_lists`)."""
     blocks = []
+    plain: list[tuple[int, Any | None]] = []  # items that are blocks, and their paragraphs
     for i, item in enumerate(items):
         if item.paragraph is not None:
             text = item.paragraph.text
             if text.strip():
-                blocks.append(Block(text, _docx_level(item.paragraph), source=i))
+                level = _docx_level(item.paragraph)
+                blocks.append(Block(text, level, source=i))
+                plain.append((i, None if level else item.paragraph))
         elif any(item.cells):
             blocks.append(Block(" | ".join(item.cells), source=i, table=item.table))
+            plain.append((i, None))
+    part = next((p.part for _, p in plain if p is not None), None)
+    markers = docx_items(plain, part) if part is not None else {}
+    for block in blocks:
+        if block.source in markers:
+            block.text = markers[block.source] + block.text
     return blocks
 
 

@@ -15,6 +15,16 @@ import re
 import unicodedata
 from typing import Any
 
+from voicedesk.tools.formats.docx_lists import (
+    MAX_DEPTH,
+    ListItem,
+    Numbering,
+    Typed,
+    list_item,
+    make_item,
+    split_item,
+    unlist,
+)
 from voicedesk.tools.formats.docx_notes import (
     check_links,
     drop_orphans,
@@ -42,9 +52,42 @@ def _heading_style(d: Any, level: int) -> str:
     return name
 
 
-def _new_paragraph(d: Any, block: Block) -> Any:
+def _new_paragraph(d: Any, block: Block) -> tuple[Any, Typed | None]:
+    """A paragraph for ``block`` at the end of the body, and the list item it is to be.
+
+    A list item's marker is not written: Word draws it once the paragraph is made an item
+    with :func:`make_item`, which needs the paragraph in its place, beside the list it joins.
+    """
+    typed = None if block.level else split_item(block.text)
+    if typed is not None and typed.depth < MAX_DEPTH:  # deeper would read back less deep
+        return d.add_paragraph(typed.content), typed
     style = _heading_style(d, block.level) if block.level else None
-    return d.add_paragraph(block.text, style=style)
+    return d.add_paragraph(block.text, style=style), None
+
+
+def _list_text(d: Any, paragraph: Any, old: Block | None, new: Block, was: ListItem | None) -> str:
+    """The text an edited paragraph is to hold, making it a list item or an ordinary
+    paragraph as ``new``'s marker says.
+
+    A list item keeps its list (a changed marker kind or depth restyles it) and its marker
+    stays out of the runs; an item written without a marker becomes an ordinary paragraph.
+    An ordinary paragraph becomes an item only when a marker was added: one that already
+    said "- " in its words (typed so, or written before lists were) keeps them.
+    """
+    typed = split_item(new.text)
+    if typed is not None and typed.depth >= MAX_DEPTH and (was is None or typed.depth != was.depth):
+        typed = None  # written at the deepest level, it would read back less deep: as typed
+    if was is not None:
+        if typed is None:
+            unlist(paragraph)
+            return new.text
+        if (typed.numbered, typed.depth) != (was.numbered, was.depth):
+            make_item(d, paragraph, typed)
+        return typed.content
+    if typed is not None and old is not None and split_item(old.text) is None:
+        make_item(d, paragraph, typed)
+        return typed.content
+    return new.text
 
 
 def reuse_paragraphs(old: list[Block], new: list[Block]) -> None:
@@ -180,13 +223,22 @@ def write_docx(doc: Document) -> bytes:
     if doc.original is None:
         d = docx.Document()
         for block in doc.blocks:
-            _new_paragraph(d, block)
+            paragraph, typed = _new_paragraph(d, block)
+            if typed is not None:
+                make_item(d, paragraph, typed)
     else:
         doc.notes.clear()
         d = open_docx(doc.original)
         marks = marks_of(d)
         items = body_items(d)
         before = {b.source: b for b in item_blocks(items)}
+        numbering = Numbering(d.part)
+        lists: dict[int, ListItem] = {}  # the list paragraphs, as they were
+        for source, old_block in before.items():
+            p_of = items[source].paragraph if source is not None else None
+            found = list_item(p_of, numbering) if p_of is not None and not old_block.level else None
+            if found is not None and source is not None:
+                lists[source] = found
         _check_rows(doc.blocks, before)
         kept = {b.source for b in doc.blocks if b.source is not None}
         first_kept = next((b.source for b in doc.blocks if b.source is not None), None)
@@ -198,19 +250,30 @@ def write_docx(doc: Document) -> bytes:
                 paragraph = item.paragraph
                 if paragraph is not None:
                     old = before.get(block.source)
-                    if old is None or old.text != block.text:
-                        _set_paragraph_text(paragraph, block.text, doc.notes)
+                    was = lists.get(block.source)
                     if old is None or old.level != block.level:
+                        if was is not None:
+                            unlist(paragraph)  # a heading with a bullet is no heading
+                            was = None
                         paragraph.style = (
                             d.styles[_heading_style(d, block.level)] if block.level else None
                         )
+                    if old is None or old.text != block.text:
+                        text = block.text
+                        if not block.level:
+                            text = _list_text(d, paragraph, old, block, was)
+                        if old is None or paragraph.text != text:
+                            _set_paragraph_text(paragraph, text, doc.notes)
                 anchor = item.element  # after a row: after its table (no new rows inside)
                 continue
-            element = _new_paragraph(d, block)._p  # appended at the end of the body...
+            paragraph, typed = _new_paragraph(d, block)  # appended at the end of the body...
+            element = paragraph._p
             if anchor is not None:
                 anchor.addnext(element)  # ...then moved after the previous block
             elif first_kept is not None:
                 items[first_kept].element.addprevious(element)
+            if typed is not None:
+                make_item(d, paragraph, typed)
             anchor = element
             added.append(element)
         gone_tables = {b.table for s, b in before.items() if b.is_row and s not in kept}

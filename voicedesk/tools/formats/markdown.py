@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from voicedesk.tools.formats.docx_lists import word_items
 from voicedesk.tools.formats.model import Block, Document, FormatError, Kind
 from voicedesk.tools.formats.text import clean_text
 
@@ -214,6 +215,8 @@ def text_to_blocks(text: str, kind: Kind) -> list[Block]:
         # A fence left open runs to the end of the file and swallows every paragraph after
         # it, so later edits by number would hit the wrong text: close it where the text ends.
         text = text.rstrip("\n") + "\n" + fence
+    if kind == "docx":  # each list item is a paragraph of its own in Word
+        return [item for block in parse_markdown(text) for item in word_items(block)]
     return parse_markdown(text)
 
 

@@ -95,6 +95,11 @@ def replace_all(
     return "".join(out), len(spans)
 
 
+# A list item's marker at the start of a line: "- ", "* ", "+ ", "1. ", "2) ".
+_LIST_MARKER = re.compile(r"^([ \t]*)(?:[-*+]|\d{1,9}[.)])(?=[ \t])", re.MULTILINE)
+
+
 def word_count(text: str) -> int:
-    """Whitespace-separated words; the bars between table cells are not words."""
-    return sum(1 for word in text.split() if word.strip("|"))
+    """Whitespace-separated words; the bars between table cells and list items' markers
+    ("- ", "1. ", which Word draws and does not count) are not words."""
+    return sum(1 for word in _LIST_MARKER.sub(r"\1", text).split() if word.strip("|"))

@@ -1,0 +1,304 @@
+"""Word lists: Markdown list items become Word list paragraphs, and Word lists read back with
+their markers, through the tools the model calls (:class:`DocsTools`) on real .docx files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import docx
+import pytest
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml.ns import qn
+
+from voicedesk.tools import formats
+from voicedesk.tools.docs_server import DocsTools
+from voicedesk.tools.workspace import Workspace
+
+
+@pytest.fixture
+def tools(tmp_path: Path) -> DocsTools:
+    root = tmp_path / "ws"
+    root.mkdir()
+    return DocsTools(Workspace(root, tmp_path / "history"))
+
+
+def put(tools: DocsTools, name: str, d: Any) -> Path:
+    buf = io.BytesIO()
+    d.save(buf)
+    path = tools.ws.root / name
+    path.write_bytes(buf.getvalue())
+    tools.read_document(name)
+    return path
+
+
+def read(tools: DocsTools, name: str) -> list[str]:
+    return tools.read_document(name).splitlines()[1:]
+
+
+def paragraphs(path: Path) -> list[tuple[str, str]]:
+    """Each body paragraph's style and text, as Word has them (no marker in the text)."""
+    return [(p.style.name, p.text) for p in docx.Document(str(path)).paragraphs]
+
+
+def num_id(paragraph: Any) -> str | None:
+    ppr = paragraph._p.pPr
+    if ppr is None or ppr.numPr is None or ppr.numPr.numId is None:
+        return None
+    return str(ppr.numPr.numId.val)
+
+
+def test_created_lists_are_word_lists_and_read_back_with_markers(tools: DocsTools) -> None:
+    content = (
+        "# Shopping\n\nWe need:\n- milk\n* eggs\n  - brown ones\n+ bread\n\n"
+        "1. Go out\n2) Buy it\n3. Come back\n\nThen:\n\n1. Cook"
+    )
+    tools.create_document("list.docx", content)
+    path = tools.ws.root / "list.docx"
+    assert paragraphs(path) == [
+        ("Heading 1", "Shopping"),
+        ("Normal", "We need:"),
+        ("List Bullet", "milk"),
+        ("List Bullet", "eggs"),
+        ("List Bullet 2", "brown ones"),
+        ("List Bullet", "bread"),
+        ("List Number", "Go out"),
+        ("List Number", "Buy it"),
+        ("List Number", "Come back"),
+        ("Normal", "Then:"),
+        ("List Number", "Cook"),
+    ]
+    assert read(tools, "list.docx") == [
+        "[1] # Shopping",
+        "[2] We need:",
+        "[3] - milk",
+        "[4] - eggs",
+        "[5]   - brown ones",
+        "[6] - bread",
+        "[7] 1. Go out",
+        "[8] 2. Buy it",
+        "[9] 3. Come back",
+        "[10] Then:",
+        "[11] 1. Cook",
+    ]
+    # The second numbered list counts from 1 in Word too, not on from the first's 3.
+    ps = docx.Document(str(path)).paragraphs
+    assert num_id(ps[6]) == num_id(ps[8]) != num_id(ps[10])
+    # Markers are no words.
+    assert tools.count("list.docx").startswith("list.docx has 16 words")
+
+
+def test_lists_made_in_word_read_with_markers(tools: DocsTools) -> None:
+    d = docx.Document()
+    d.add_paragraph("Steps", style="Heading 1")
+    for text in ("First", "Second"):
+        d.add_paragraph(text, style="List Number")
+    d.add_paragraph("Nested", style="List Bullet 2")
+    d.add_paragraph("Third", style="List Number")
+    d.add_paragraph("A note.")
+    d.add_paragraph("Again", style="List Number")
+    d.add_paragraph("Dot", style="List Bullet")
+    # Numbering set on the paragraph (as Word's toolbar buttons do): numbering.xml says
+    # whether it shows bullets or numbers, whatever the style.
+    bullet = d.styles["List Bullet"].element.pPr.numPr.numId.val
+    decimal = d.styles["List Number"].element.pPr.numPr.numId.val
+    for text, num in (("Toolbar one", decimal), ("Toolbar two", decimal), ("Toolbar dot", bullet)):
+        p = d.add_paragraph(text, style="List Paragraph")
+        numpr = p._p.get_or_add_pPr().get_or_add_numPr()
+        numpr.get_or_add_ilvl().val = 0
+        numpr.get_or_add_numId().val = num
+    off = d.add_paragraph("Numbering switched off", style="List Bullet")
+    off._p.get_or_add_pPr().get_or_add_numPr().get_or_add_numId().val = 0
+    heading = d.add_paragraph("Numbered heading", style="Heading 2")
+    heading._p.get_or_add_pPr().get_or_add_numPr().get_or_add_numId().val = decimal
+    put(tools, "word.docx", d)
+    assert read(tools, "word.docx") == [
+        "[1] # Steps",
+        "[2] 1. First",
+        "[3] 2. Second",
+        "[4]   - Nested",
+        "[5] 3. Third",
+        "[6] A note.",
+        "[7] 1. Again",
+        "[8] - Dot",
+        "[9] 1. Toolbar one",
+        "[10] 2. Toolbar two",
+        "[11] - Toolbar dot",
+        "[12] Numbering switched off",
+        "[13] ## Numbered heading",
+    ]
+    # An item added beside a list the toolbar made joins that list: same style, same numbering.
+    tools.edit_document("word.docx", "insert_paragraph", paragraph=11, text="- Toolbar dot two")
+    ps = docx.Document(str(tools.ws.root / "word.docx")).paragraphs
+    assert (ps[11].style.name, ps[11].text, num_id(ps[11])) == (
+        "List Paragraph",
+        "Toolbar dot two",
+        str(bullet),
+    )
+
+
+def test_editing_a_list_item_keeps_it_a_list_item(tools: DocsTools) -> None:
+    d = docx.Document()
+    p = d.add_paragraph("Buy ", style="List Bullet")
+    p.add_run("fresh").bold = True
+    p.add_run(" milk")
+    d.add_paragraph("Bake bread", style="List Number")
+    d.add_paragraph("Eat", style="List Number")
+    path = put(tools, "edit.docx", d)
+
+    tools.edit_document("edit.docx", "replace_paragraph", paragraph=1, text="- Buy fresh oat milk")
+    p = docx.Document(str(path)).paragraphs[0]
+    assert (p.style.name, p.text) == ("List Bullet", "Buy fresh oat milk")  # no "- " in the runs
+    assert [r.text for r in p.runs if r.bold] == ["fresh"]  # only the changed words rewritten
+    tools.edit_document("edit.docx", "find_replace", find="bread", replace_with="a cake")
+    assert paragraphs(path)[1] == ("List Number", "Bake a cake")
+    # The number the model types is Word's business: "5." edits item 2 all the same.
+    tools.edit_document("edit.docx", "replace_paragraph", paragraph=2, text="5. Bake a pie")
+    assert read(tools, "edit.docx") == [
+        "[1] - Buy fresh oat milk",
+        "[2] 1. Bake a pie",
+        "[3] 2. Eat",
+    ]
+    assert paragraphs(path)[1] == ("List Number", "Bake a pie")
+
+
+def test_markers_make_and_unmake_list_items(tools: DocsTools) -> None:
+    d = docx.Document()
+    d.add_paragraph("Item", style="List Bullet")
+    d.add_paragraph("Plain")
+    d.add_paragraph("- typed by hand")  # an ordinary paragraph whose words start with "- "
+    d.add_paragraph("Counted", style="List Number")
+    path = put(tools, "m.docx", d)
+
+    tools.edit_document("m.docx", "replace_paragraph", paragraph=1, text="Item, now plain")
+    tools.edit_document("m.docx", "replace_paragraph", paragraph=2, text="- Plain, now a bullet")
+    tools.edit_document("m.docx", "find_replace", find="hand", replace_with="a person")
+    tools.edit_document("m.docx", "replace_paragraph", paragraph=4, text="- Counted, now a bullet")
+    assert paragraphs(path) == [
+        ("Normal", "Item, now plain"),
+        ("List Bullet", "Plain, now a bullet"),
+        ("Normal", "- typed by a person"),  # its own words, kept as they were
+        ("List Bullet", "Counted, now a bullet"),
+    ]
+    assert num_id(docx.Document(str(path)).paragraphs[0]) is None
+    assert read(tools, "m.docx") == [
+        "[1] Item, now plain",
+        "[2] - Plain, now a bullet",
+        "[3] - typed by a person",
+        "[4] - Counted, now a bullet",
+    ]
+
+
+def test_items_inserted_into_a_list_join_it(tools: DocsTools) -> None:
+    tools.create_document("n.docx", "# Plan\n\n1. One\n2. Two\n3. Three\n\n- dot")
+    path = tools.ws.root / "n.docx"
+    out = tools.edit_document("n.docx", "insert_paragraph", paragraph=3, text="3. Two and a half")
+    assert "3. Two and a half" in out
+    assert read(tools, "n.docx") == [
+        "[1] # Plan",
+        "[2] 1. One",
+        "[3] 2. Two",
+        "[4] 3. Two and a half",
+        "[5] 4. Three",
+        "[6] - dot",
+    ]
+    ps = docx.Document(str(path)).paragraphs
+    assert {num_id(p) for p in ps[1:5]} == {num_id(ps[1])}  # one list in Word
+    tools.edit_document("n.docx", "insert_paragraph", paragraph=6, text="- more\n- and more")
+    assert read(tools, "n.docx")[-2:] == ["[7] - more", "[8] - and more"]
+    assert paragraphs(path)[-2:] == [("List Bullet", "more"), ("List Bullet", "and more")]
+
+
+def test_a_file_without_list_styles_or_numbering_gets_them(tools: DocsTools) -> None:
+    """Files Word saves hold only the styles they use: an item added there must still show
+    a bullet, so the style added has numbering of its own."""
+    d = docx.Document()
+    d.add_paragraph("Intro")
+    for name in ("List Bullet", "List Number"):
+        d.styles[name].delete()
+    rid = next(r for r, rel in d.part.rels.items() if rel.reltype == RT.NUMBERING)
+    d.part.drop_rel(rid)
+    path = put(tools, "bare.docx", d)
+
+    tools.edit_document("bare.docx", "insert_paragraph", text="- a\n- b\n\n1. c")
+    assert read(tools, "bare.docx") == ["[1] Intro", "[2] - a", "[3] - b", "[4] 1. c"]
+    word = docx.Document(str(path))
+    formats_of = {}
+    numbering = word.part.numbering_part.element
+    for num in numbering.iterchildren(qn("w:num")):
+        abstract = num.find(qn("w:abstractNumId")).get(qn("w:val"))
+        for a in numbering.iterchildren(qn("w:abstractNum")):
+            if a.get(qn("w:abstractNumId")) == abstract:
+                formats_of[num.get(qn("w:numId"))] = a.find(f"{qn('w:lvl')}/{qn('w:numFmt')}").get(
+                    qn("w:val")
+                )
+    for name, fmt in (("List Bullet", "bullet"), ("List Number", "decimal")):
+        style_num = word.styles[name].element.pPr.numPr.numId.val
+        assert formats_of[str(style_num)] == fmt
+
+
+def test_word_count_and_blocks_of_markdown_lists() -> None:
+    assert formats.word_count("- milk and eggs\n  * bread\n12) cake\n3. -") == 6
+    assert formats.word_count("a - b") == 3  # a dash inside a line is still counted
+    # Markdown files keep a list as one block; Word gets a paragraph per item.
+    text = "Intro\n- a\n  continued\n* b\n\n- - -"
+    assert [b.text for b in formats.text_to_blocks(text, "markdown")] == [
+        "Intro\n- a\n  continued\n* b",
+        "- - -",
+    ]
+    assert [b.text for b in formats.text_to_blocks(text, "docx")] == [
+        "Intro",
+        "- a\ncontinued",
+        "- b",
+        "- - -",  # a thematic break, not an item
+    ]
+    # Only "1." starts a numbered list inside a paragraph, as in CommonMark.
+    assert [b.text for b in formats.text_to_blocks("We met in\n1984. It rained.", "docx")] == [
+        "We met in\n1984. It rained."
+    ]
+    assert [b.text for b in formats.text_to_blocks("Steps:\n1) go", "docx")] == ["Steps:", "1. go"]
+
+
+def test_a_list_item_turned_into_a_heading_loses_its_bullet(tools: DocsTools) -> None:
+    d = docx.Document()
+    p = d.add_paragraph("Title to be", style="List Paragraph")  # numbered by the toolbar
+    bullet = d.styles["List Bullet"].element.pPr.numPr.numId.val
+    p._p.get_or_add_pPr().get_or_add_numPr().get_or_add_numId().val = bullet
+    d.add_paragraph("Body")
+    path = put(tools, "h.docx", d)
+    assert read(tools, "h.docx")[0] == "[1] - Title to be"
+    tools.edit_document("h.docx", "replace_paragraph", paragraph=1, text="# Title to be")
+    p = docx.Document(str(path)).paragraphs[0]
+    assert (p.style.name, num_id(p)) == ("Heading 1", None)
+    assert read(tools, "h.docx") == ["[1] # Title to be", "[2] Body"]
+
+
+def test_a_numbered_item_after_a_nested_one_continues_its_list(tools: DocsTools) -> None:
+    tools.create_document("x.docx", "# Do\n\n1. a\n   - sub\n2. b")
+    assert read(tools, "x.docx") == ["[1] # Do", "[2] 1. a", "[3]   - sub", "[4] 2. b"]
+    # A section body that only re-indents an item edits that paragraph into the new level.
+    tools.edit_document("x.docx", "replace_section", section="Do", text="1. a\n   1. sub\n2. b")
+    assert read(tools, "x.docx") == ["[1] # Do", "[2] 1. a", "[3]   1. sub", "[4] 2. b"]
+    assert paragraphs(tools.ws.root / "x.docx")[2] == ("List Number 2", "sub")
+
+
+def test_deep_items_are_written_at_the_third_level(tools: DocsTools) -> None:
+    tools.create_document("deep.docx", "- a\n  - b\n    - c\n      - d\n\nEnd")
+    path = tools.ws.root / "deep.docx"
+    assert read(tools, "deep.docx") == [
+        "[1] - a",
+        "[2]   - b",
+        "[3]     - c",
+        "[4]     - d",
+        "[5] End",
+    ]
+    assert [style for style, _ in paragraphs(path)[:4]] == [
+        "List Bullet",
+        "List Bullet 2",
+        "List Bullet 3",
+        "List Bullet 3",
+    ]
+    # Deeper than that as a paragraph of its own (Markdown: indented code) stays as typed.
+    tools.edit_document("deep.docx", "replace_paragraph", paragraph=5, text="        - End")
+    assert paragraphs(path)[4] == ("Normal", "        - End")

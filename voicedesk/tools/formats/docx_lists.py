@@ -1,0 +1,399 @@
+"""Word lists: bullet and numbered paragraphs, read with a Markdown marker and written as lists.
+
+The model reads and writes Markdown, where a list item is "- item" or "1. item", while a Word
+list item is a paragraph whose style or numbering ("List Bullet", w:numPr) draws the bullet or
+number: its text holds no marker. So a list paragraph reads as its text behind a marker
+("- ", "N. ", two spaces of indent per nesting level), and a block written with a marker
+becomes a list paragraph with the marker taken off. The marker is never written into the
+runs: Word draws it. The number is Word's count, not stored anywhere, so comparisons of
+what an edit wrote with what reads back ignore it (:func:`unnumbered`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from voicedesk.tools.formats.model import Block
+
+# "List Bullet", "List Number 2": the list styles of Word's own templates (and python-docx's).
+_LIST_STYLE = re.compile(r"^list\s+(bullet|number)(?:\s+([2-9]))?$", re.IGNORECASE)
+# A marker at the start of a block's text, with exactly the one space a read puts after it,
+# so that an item whose own text starts with spaces keeps them.
+_HEADING = re.compile(r"^(?:heading\s*[1-9]|title)$", re.IGNORECASE)
+_MARKER = re.compile(r"^( *)([-*+]|\d{1,9}[.)])[ \t]")
+# A Markdown line that opens a list item (any spaces after the marker belong to it).
+_ITEM_LINE = re.compile(r"^( *)([-*+]|\d{1,9}[.)])[ \t]+(\S.*)$")
+# "- - -", "* * *": a thematic break in Markdown, not a list item.
+_BREAK = re.compile(r"^ *(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
+_NUMBER = re.compile(r"^( *)\d{1,9}\. ")
+# Nesting levels written: the styles "List Bullet" to "List Bullet 3". Deeper items are
+# written at the third level (and read back so, see :func:`docx_items`).
+MAX_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A list item as a block's text says it: the marker's kind, how deep, the item's text."""
+
+    numbered: bool
+    depth: int
+    content: str
+
+
+@dataclass(frozen=True)
+class ListItem:
+    """A .docx list paragraph: its kind, nesting depth (0: top) and which list it is in."""
+
+    numbered: bool
+    depth: int
+    key: tuple[str, str]  # ("num", numId), or ("style", name) when numbering says nothing
+
+
+def split_item(text: str) -> Typed | None:
+    """The list item a block's text starts with, or None (thematic breaks are no items)."""
+    m = _MARKER.match(text)
+    first = text.split("\n", 1)[0]
+    if m is None or not text[m.end() :].strip() or _BREAK.match(first):
+        return None
+    return Typed(m.group(2)[0].isdigit(), len(m.group(1)) // 2, text[m.end() :])
+
+
+def marked(item: Typed | ListItem, content: str, number: int = 1) -> str:
+    """``content`` behind the marker it reads with."""
+    return "  " * item.depth + (f"{number}. " if item.numbered else "- ") + content
+
+
+def unnumbered(text: str) -> str:
+    """``text`` with a numbered item's number left out: Word counts it, so an item inserted
+    into a list renumbers the ones after it, and a typed "1." may read back as "3."."""
+    return _NUMBER.sub(r"\1#. ", text)
+
+
+def word_items(block: Block) -> list[Block]:
+    """A Markdown block as .docx blocks: one per list item, each with a normalised marker.
+
+    In Markdown a whole list is one blank-line separated block; in Word each item is a
+    paragraph, so the block is split where items start (lines before the first item stay a
+    paragraph of their own), continuation lines join their item, and markers are written
+    the way a read shows them ("* x" as "- x", "2) x" as "2. x", two spaces per level), so
+    the blocks read back as written. Depth follows indentation: an item indented two or more
+    spaces past the one above it is nested in it.
+    """
+    if block.level or block.is_row:
+        return [block]
+    lines = block.text.split("\n")
+    if lines[0].lstrip().startswith(("```", "~~~", "<", "|", ">")) or lines[0].startswith("    "):
+        return [block]  # code, HTML, a table or a quote: not a list
+    out: list[Block] = []
+    plain: list[str] = []
+    item: tuple[Typed, int, list[str]] | None = None  # kind and depth, number, its lines
+    indents: list[int] = []  # the indentation of each open item, outermost first
+    for line in lines:
+        m = _ITEM_LINE.match(line)
+        # CommonMark: an ordered list interrupts a paragraph only when it starts at 1, so
+        # "We met in\n1984. It rained." stays one paragraph.
+        starts = item is not None or not plain or not m or m.group(2)[:-1] in ("", "1")
+        if m and not _BREAK.match(line) and starts and (item is not None or len(m.group(1)) <= 3):
+            if item is not None:
+                out.append(Block(marked(item[0], "\n".join(item[2]), item[1])))
+            elif plain:
+                out.append(Block("\n".join(plain)))
+            indent = len(m.group(1))
+            while indents and indent < indents[-1] + 2:
+                indents.pop()
+            depth = min(len(indents), MAX_DEPTH - 1)
+            indents.append(indent)
+            marker = m.group(2)
+            numbered = marker[0].isdigit()
+            item = (Typed(numbered, depth, ""), int(marker[:-1]) if numbered else 1, [m.group(3)])
+        elif item is not None:
+            item[2].append(line.strip())  # a continuation line of the item
+        else:
+            plain.append(line)
+    if item is None:
+        return [block]
+    out.append(Block(marked(item[0], "\n".join(item[2]), item[1])))
+    return out
+
+
+def _style_chain(paragraph: Any) -> list[Any]:
+    try:
+        style = paragraph.style
+    except (KeyError, AttributeError, ValueError):
+        return []
+    chain = []
+    while style is not None and len(chain) < 10:  # basedOn may loop in a damaged file
+        chain.append(style)
+        try:
+            style = style.base_style
+        except (KeyError, AttributeError, ValueError):
+            break
+    return chain
+
+
+class Numbering:
+    """numbering.xml's number format for each list and level, read once per document."""
+
+    def __init__(self, part: Any) -> None:
+        from docx.opc.constants import RELATIONSHIP_TYPE as RT
+        from docx.oxml.ns import qn
+
+        self.formats: dict[str, dict[int, str]] = {}
+        try:
+            root = part.part_related_by(RT.NUMBERING).element
+        except (KeyError, AttributeError, ValueError):
+            return
+        abstract: dict[str | None, dict[int, str]] = {}
+        for a in root.iterchildren(qn("w:abstractNum")):
+            levels = abstract.setdefault(a.get(qn("w:abstractNumId")), {})
+            for lvl in a.iterchildren(qn("w:lvl")):
+                fmt = lvl.find(qn("w:numFmt"))
+                if fmt is not None and (ilvl := lvl.get(qn("w:ilvl"), "0")).isdigit():
+                    levels[int(ilvl)] = fmt.get(qn("w:val"), "decimal")
+        for num in root.iterchildren(qn("w:num")):
+            ref = num.find(qn("w:abstractNumId"))
+            if ref is not None and num.get(qn("w:numId")) is not None:
+                self.formats[num.get(qn("w:numId"))] = abstract.get(ref.get(qn("w:val")), {})
+
+    def fmt(self, num_id: str, ilvl: int) -> str | None:
+        return self.formats.get(num_id, {}).get(ilvl)
+
+
+def _num_pr(element: Any) -> tuple[str | None, int | None]:
+    """The numId and level a w:p or w:style element's own w:numPr gives (None: not given)."""
+    from docx.oxml.ns import qn
+
+    ppr = element.find(qn("w:pPr"))
+    numpr = ppr.find(qn("w:numPr")) if ppr is not None else None
+    if numpr is None:
+        return None, None
+    num_id, ilvl = numpr.find(qn("w:numId")), numpr.find(qn("w:ilvl"))
+    level = ilvl.get(qn("w:val")) if ilvl is not None else None
+    return (
+        num_id.get(qn("w:val")) if num_id is not None else None,
+        int(level) if level is not None and level.isdigit() else None,
+    )
+
+
+def list_item(paragraph: Any, numbering: Numbering) -> ListItem | None:
+    """Whether a body paragraph is a list item, and of which kind, depth and list.
+
+    Numbering set on the paragraph or by its style (following basedOn) makes it one, its
+    kind read from numbering.xml's number format ("bullet" or a number); a "List Bullet" or
+    "List Number" style name decides when there is no numbering to read (a style this module
+    added) or it gives no format. numId 0 means numbering was switched off.
+    """
+    num_id, ilvl = _num_pr(paragraph._p)
+    chain = _style_chain(paragraph)
+    for style in chain:
+        if num_id is not None and ilvl is not None:
+            break
+        s_id, s_lvl = _num_pr(style.element)
+        num_id = num_id if num_id is not None else s_id
+        ilvl = ilvl if ilvl is not None else s_lvl
+    name = (chain[0].name or "") if chain else ""
+    if _HEADING.match(name.strip()):
+        return None  # numbered headings ("1.2 Costs") are headings
+    m = _LIST_STYLE.match(name.strip())
+    by_name = m.group(1).lower() == "number" if m else None
+    style_depth = int(m.group(2) or 1) - 1 if m else 0
+    if num_id == "0":
+        return None
+    if num_id is None:
+        if by_name is None:
+            return None
+        return ListItem(by_name, style_depth, ("style", name.strip().casefold()))
+    fmt = numbering.fmt(num_id, ilvl or 0)
+    if fmt == "none":
+        return None  # numbering that shows nothing
+    numbered = fmt != "bullet" if fmt is not None else bool(by_name)
+    return ListItem(numbered, style_depth + (ilvl or 0), ("num", num_id))
+
+
+def docx_items(paragraphs: list[tuple[int, Any | None]], part: Any) -> dict[int, str]:
+    """The marker of each list paragraph among a document's non-empty body items, by index.
+
+    ``paragraphs`` holds each item in order with its paragraph (None: a heading or a table
+    row, which ends a list). A numbered item counts within its run of consecutive list items
+    of the same list and depth; a shallower item ends the deeper lists under it.
+    """
+    numbering = Numbering(part)
+    out: dict[int, str] = {}
+    counts: list[tuple[ListItem, int] | None] = []
+    for i, paragraph in paragraphs:
+        item = list_item(paragraph, numbering) if paragraph is not None else None
+        if item is None:
+            counts = []
+            continue
+        del counts[item.depth + 1 :]
+        counts += [None] * (item.depth + 1 - len(counts))
+        last = counts[item.depth]
+        same = last is not None and (last[0].numbered, last[0].key) == (item.numbered, item.key)
+        n = last[1] + 1 if same and last is not None else 1
+        counts[item.depth] = (item, n)
+        out[i] = marked(item, "", n)
+    return out
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def _numbering(d: Any) -> Any:
+    """numbering.xml's root, adding the part to a file that has none (python-docx cannot)."""
+    from docx.opc.constants import CONTENT_TYPE as CT
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.opc.packuri import PackURI
+    from docx.oxml.ns import nsdecls
+    from docx.oxml.parser import parse_xml
+    from docx.parts.numbering import NumberingPart
+
+    try:
+        return d.part.part_related_by(RT.NUMBERING).element
+    except KeyError:
+        pass
+    names = {str(part.partname) for part in d.part.package.iter_parts()}
+    name = next(
+        f"/word/numbering{n or ''}.xml"
+        for n in range(len(names) + 1)
+        if f"/word/numbering{n or ''}.xml" not in names
+    )
+    element = parse_xml(f"<w:numbering {nsdecls('w')}/>")
+    part = NumberingPart(PackURI(name), CT.WML_NUMBERING, element, d.part.package)
+    d.part.relate_to(part, RT.NUMBERING)
+    return element
+
+
+def _new_list(d: Any, numbered: bool, depth: int) -> int:
+    """A new list definition in numbering.xml (made if missing), for a list style to use."""
+    from docx.oxml.ns import nsdecls, qn
+    from docx.oxml.parser import parse_xml
+
+    numbering = _numbering(d)
+    ids = [
+        int(a.get(qn("w:abstractNumId"), "0")) for a in numbering.iterchildren(qn("w:abstractNum"))
+    ]
+    abstract_id = max(ids, default=-1) + 1
+    fmt, text = ("decimal", "%1.") if numbered else ("bullet", "\u2022")
+    left = 360 * (depth + 1)
+    abstract = parse_xml(
+        f'<w:abstractNum {nsdecls("w")} w:abstractNumId="{abstract_id}">'
+        '<w:multiLevelType w:val="singleLevel"/>'
+        f'<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/>'
+        f'<w:lvlText w:val="{text}"/><w:lvlJc w:val="left"/>'
+        f'<w:pPr><w:ind w:left="{left}" w:hanging="360"/></w:pPr></w:lvl></w:abstractNum>'
+    )
+    # Schema order: w:numPicBullet, w:abstractNum, then w:num.
+    last = list(numbering.iterchildren(qn("w:abstractNum")))
+    first_num = next(numbering.iterchildren(qn("w:num")), None)
+    if last:
+        last[-1].addnext(abstract)
+    elif first_num is not None:
+        first_num.addprevious(abstract)
+    else:
+        numbering.append(abstract)
+    return int(numbering.add_num(abstract_id).numId)
+
+
+def list_style(d: Any, numbered: bool, depth: int) -> str:
+    """Name of the list style for an item, adding it when the file lacks one.
+
+    Files Word saved hold only the styles they use, so "List Bullet" is often missing; the
+    style added has numbering of its own, else the person would see a plain paragraph.
+    """
+    from docx.enum.style import WD_STYLE_TYPE
+
+    depth = min(depth, MAX_DEPTH - 1)
+    name = ("List Number" if numbered else "List Bullet") + (f" {depth + 1}" if depth else "")
+    try:
+        d.styles[name]
+    except KeyError:
+        style = d.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+        with contextlib.suppress(KeyError):
+            style.base_style = d.styles["Normal"]
+        num_id = _new_list(d, numbered, depth)
+        style.element.get_or_add_pPr().get_or_add_numPr().get_or_add_numId().val = num_id
+    return name
+
+
+def _restart(d: Any, paragraph: Any) -> None:
+    """Give a numbered paragraph a list of its own, counting from 1.
+
+    All paragraphs of a "List Number" style share one list, so Word would count a second
+    numbered list on from where the first stopped, while it reads (and the model wrote it)
+    as starting at 1.
+    """
+    from docx.oxml.ns import qn
+
+    num_id, ilvl = next(
+        (got for s in _style_chain(paragraph) if (got := _num_pr(s.element))[0] is not None),
+        (None, None),
+    )
+    if num_id is None or not num_id.isdigit():
+        return
+    numbering = _numbering(d)
+    try:
+        abstract = numbering.num_having_numId(int(num_id)).find(qn("w:abstractNumId"))
+    except KeyError:  # numbering.xml lacks the list the style names: leave it to Word
+        return
+    if abstract is None or not (abstract_id := abstract.get(qn("w:val"), "")).isdigit():
+        return
+    level = ilvl or 0
+    fresh = numbering.add_num(int(abstract_id))
+    fresh.add_lvlOverride(level).add_startOverride(1)
+    numpr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
+    numpr.get_or_add_ilvl().val = level
+    numpr.get_or_add_numId().val = int(fresh.numId)
+
+
+def _neighbour(paragraph: Any, typed: Typed | ListItem, numbering: Numbering) -> Any | None:
+    """The item of the same kind and depth that ``paragraph`` follows (else precedes) in
+    its run of list paragraphs, items nested deeper in between: a new item beside it joins
+    its list, looking and counting like it."""
+    from docx.oxml.ns import qn
+    from docx.text.paragraph import Paragraph
+
+    for step in ("getprevious", "getnext"):
+        sibling = getattr(paragraph._p, step)()
+        while sibling is not None and sibling.tag == qn("w:p"):
+            other = Paragraph(sibling, paragraph._parent)
+            item = list_item(other, numbering)
+            if item is None or item.depth < typed.depth:
+                break
+            if item.depth == typed.depth:
+                if item.numbered == typed.numbered:
+                    return other
+                break
+            sibling = getattr(sibling, step)()
+    return None
+
+
+def make_item(d: Any, paragraph: Any, typed: Typed) -> None:
+    """Make ``paragraph`` (in its place in the body) a list item of ``typed``'s kind and depth."""
+    ppr = paragraph._p.get_or_add_pPr()
+    if ppr.numPr is not None:
+        ppr._remove_numPr()
+    neighbour = _neighbour(paragraph, typed, Numbering(d.part))
+    if neighbour is not None:
+        paragraph.style = neighbour.style
+        theirs = neighbour._p.pPr.numPr if neighbour._p.pPr is not None else None
+        if theirs is not None:  # an empty w:numPr in its place among the pPr children first
+            ppr.replace(ppr.get_or_add_numPr(), copy.deepcopy(theirs))
+        return
+    paragraph.style = d.styles[list_style(d, typed.numbered, typed.depth)]
+    if typed.numbered:
+        _restart(d, paragraph)
+
+
+def unlist(paragraph: Any) -> None:
+    """Make a list paragraph an ordinary one: the model wrote its text without a marker."""
+    ppr = paragraph._p.pPr
+    if ppr is not None and ppr.numPr is not None:
+        ppr._remove_numPr()
+    chain = _style_chain(paragraph)
+    indented = bool(chain) and (chain[0].name or "").casefold() == "list paragraph"
+    if indented or list_item(paragraph, Numbering(paragraph.part)) is not None:
+        paragraph.style = None  # the numbering (or the list's indent) comes with its style
