@@ -136,13 +136,17 @@ def _style_chain(paragraph: Any) -> list[Any]:
 
 
 class Numbering:
-    """numbering.xml's number format for each list and level, read once per document."""
+    """What makes paragraphs list items in one document: numbering.xml's number format for
+    each list and level, and the numbering each paragraph style gives; read once."""
 
     def __init__(self, part: Any) -> None:
         from docx.opc.constants import RELATIONSHIP_TYPE as RT
         from docx.oxml.ns import qn
 
         self.formats: dict[str, dict[int, str]] = {}
+        # Per style id: its name and the numbering it (or a style it is based on) gives.
+        # Looking a paragraph's style up is slow in python-docx, and a document has few.
+        self.styles: dict[str | None, tuple[str, str | None, int | None]] = {}
         try:
             root = part.part_related_by(RT.NUMBERING).element
         except (KeyError, AttributeError, ValueError):
@@ -161,6 +165,21 @@ class Numbering:
 
     def fmt(self, num_id: str, ilvl: int) -> str | None:
         return self.formats.get(num_id, {}).get(ilvl)
+
+    def style_of(self, paragraph: Any) -> tuple[str, str | None, int | None]:
+        """The name of ``paragraph``'s style, and the numId and level the style gives."""
+        ppr = paragraph._p.pPr
+        style_id = ppr.style if ppr is not None else None
+        if style_id not in self.styles:
+            chain = _style_chain(paragraph)
+            num_id = ilvl = None
+            for style in chain:
+                s_id, s_lvl = _num_pr(style.element)
+                num_id = num_id if num_id is not None else s_id
+                ilvl = ilvl if ilvl is not None else s_lvl
+            name = ((chain[0].name or "") if chain else "").strip()
+            self.styles[style_id] = (name, num_id, ilvl)
+        return self.styles[style_id]
 
 
 def _num_pr(element: Any) -> tuple[str | None, int | None]:
@@ -188,17 +207,12 @@ def list_item(paragraph: Any, numbering: Numbering) -> ListItem | None:
     added) or it gives no format. numId 0 means numbering was switched off.
     """
     num_id, ilvl = _num_pr(paragraph._p)
-    chain = _style_chain(paragraph)
-    for style in chain:
-        if num_id is not None and ilvl is not None:
-            break
-        s_id, s_lvl = _num_pr(style.element)
-        num_id = num_id if num_id is not None else s_id
-        ilvl = ilvl if ilvl is not None else s_lvl
-    name = (chain[0].name or "") if chain else ""
-    if _HEADING.match(name.strip()):
+    name, s_id, s_lvl = numbering.style_of(paragraph)
+    num_id = num_id if num_id is not None else s_id
+    ilvl = ilvl if ilvl is not None else s_lvl
+    if _HEADING.match(name):
         return None  # numbered headings ("1.2 Costs") are headings
-    m = _LIST_STYLE.match(name.strip())
+    m = _LIST_STYLE.match(name)
     by_name = m.group(1).lower() == "number" if m else None
     style_depth = int(m.group(2) or 1) - 1 if m else 0
     if num_id == "0":
@@ -206,7 +220,7 @@ def list_item(paragraph: Any, numbering: Numbering) -> ListItem | None:
     if num_id is None:
         if by_name is None:
             return None
-        return ListItem(by_name, style_depth, ("style", name.strip().casefold()))
+        return ListItem(by_name, style_depth, ("style", name.casefold()))
     fmt = numbering.fmt(num_id, ilvl or 0)
     if fmt == "none":
         return None  # numbering that shows nothing
