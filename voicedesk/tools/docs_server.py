@@ -546,9 +546,10 @@ class DocsTools:
     ) -> str:
         """Create a new document (.md, .txt or .docx) from Markdown-style content.
 
-        '# Heading' lines become headings (Word heading styles in .docx); blank lines separate
-        paragraphs. Folders are created as needed. Replacing an existing document needs
-        overwrite=true and, after the person agrees aloud, confirmed=true.
+        '# Heading' lines become headings (Word heading styles in .docx), '- item' and
+        '1. item' lines list items (Word bullet and numbered lists in .docx); blank lines
+        separate paragraphs. Folders are created as needed. Replacing an existing document
+        needs overwrite=true and, after the person agrees, confirmed=true.
         """
         real = self.ws.resolve(path, must_exist=False)
         rel = self.ws.rel(real)
