@@ -131,6 +131,12 @@ class _Edit:
             raise FormatError(f"{self.action} needs text: {what}.")
         return parsed
 
+    def need_section(self, what: str) -> int:
+        """The index of the heading ``section`` names."""
+        if not self.section:
+            raise FormatError(f"{self.action} needs section: {what}.")
+        return formats.find_heading(self.blocks, self.section)
+
     def not_a_row(self, i: int) -> None:
         if self.blocks[i].is_row:
             raise FormatError(f"Paragraph {i + 1} of {self.rel} is a table row. {TABLE_READ_ONLY}")
@@ -749,10 +755,7 @@ class DocsTools:
     def _replace_section(self, e: _Edit) -> _Edited | str:
         """A section's body becomes ``text``; its heading stays."""
         blocks, rel, kind, new_blocks = e.blocks, e.rel, e.kind, e.new_blocks
-        section = e.section
-        if not section:
-            raise FormatError("replace_section needs section: the heading of the section.")
-        head = formats.find_heading(blocks, section)
+        head = e.need_section("the heading of the section")
         _, hi = formats.section_range(blocks, head)
         parsed = e.need_text("the new body of the section")
         if parsed[0].is_heading and formats.norm_heading(parsed[0].text) == formats.norm_heading(
@@ -780,10 +783,8 @@ class DocsTools:
     def _delete_section(self, e: _Edit) -> _Edited | str:
         """A section removed, heading and body, once confirmed."""
         blocks, rel, doc, new_blocks = e.blocks, e.rel, e.doc, e.new_blocks
-        section, confirmed = e.section, e.confirmed
-        if not section:
-            raise FormatError("delete_section needs section: the heading of the section.")
-        head = formats.find_heading(blocks, section)
+        confirmed = e.confirmed
+        head = e.need_section("the heading of the section")
         lo, hi = formats.section_range(blocks, head)
         name = formats.heading_names(blocks)[head]  # which of two "Notes" goes
         if not confirmed:
@@ -801,10 +802,8 @@ class DocsTools:
     def _rename_heading(self, e: _Edit) -> _Edited | str:
         """A section's heading becomes ``text``."""
         blocks, rel, kind, new_blocks = e.blocks, e.rel, e.kind, e.new_blocks
-        text, section = e.text, e.section
-        if not section:
-            raise FormatError("rename_heading needs section: the current heading.")
-        head = formats.find_heading(blocks, section)
+        text = e.text
+        head = e.need_section("the current heading")
         new_name = formats.clean_text(text or "").strip().lstrip("#").strip()
         if kind == "markdown":
             new_name = formats.heading_text(new_name)  # "Budget ##" reads as "Budget"
