@@ -26,14 +26,7 @@ from docx.oxml.parser import OxmlElement, parse_xml
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import DocsTools
 from voicedesk.tools.formats import FormatError
-from voicedesk.tools.workspace import StaleDocumentError, Workspace
-
-
-@pytest.fixture
-def tools(tmp_path: Path) -> DocsTools:
-    root = tmp_path / "ws"
-    root.mkdir()
-    return DocsTools(Workspace(root, tmp_path / "history"))
+from voicedesk.tools.workspace import StaleDocumentError
 
 
 def put(tools: DocsTools, name: str, data: bytes) -> Path:

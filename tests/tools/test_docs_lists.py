@@ -8,20 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import docx
-import pytest
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml.ns import qn
 
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import DocsTools
-from voicedesk.tools.workspace import Workspace
-
-
-@pytest.fixture
-def tools(tmp_path: Path) -> DocsTools:
-    root = tmp_path / "ws"
-    root.mkdir()
-    return DocsTools(Workspace(root, tmp_path / "history"))
 
 
 def put(tools: DocsTools, name: str, d: Any) -> Path:

@@ -20,14 +20,6 @@ import voicedesk
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes
 from voicedesk.tools.docs_server import DocsTools
 from voicedesk.tools.formats import FormatError
-from voicedesk.tools.workspace import Workspace
-
-
-@pytest.fixture
-def tools(tmp_path: Path) -> DocsTools:
-    root = tmp_path / "ws"
-    root.mkdir()
-    return DocsTools(Workspace(root, tmp_path / "history"))
 
 
 def long_markdown(sections: int) -> str:

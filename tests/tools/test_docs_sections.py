@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_docs_edits import put, read, tools  # noqa: F401  (the fixture is used by name)
+from test_docs_edits import put, read
 from test_docs_server import docs_server
 
 from voicedesk.tools import formats
@@ -76,7 +76,7 @@ def test_setext_detection_agrees_with_a_commonmark_parser() -> None:
         assert [b for b in blocks(doc) if b[1]] == want, doc
 
 
-def test_setext_sections_are_listed_read_and_edited(tools: DocsTools) -> None:  # noqa: F811
+def test_setext_sections_are_listed_read_and_edited(tools: DocsTools) -> None:
     path = put(
         tools,
         "setext.md",
@@ -107,7 +107,7 @@ def test_setext_sections_are_listed_read_and_edited(tools: DocsTools) -> None:  
 
 
 def test_multiline_setext_heading_is_written_on_one_line_when_renamed(
-    tools: DocsTools,  # noqa: F811
+    tools: DocsTools,
 ) -> None:
     path = put(tools, "long.md", b"Annual\nreport\n======\n\nText.\n")
     assert read(tools, "long.md") == ["[1] # Annual report", "[2] Text."]
@@ -115,7 +115,7 @@ def test_multiline_setext_heading_is_written_on_one_line_when_renamed(
     assert path.read_bytes() == b"Report\n======\n\nText.\n"
 
 
-def test_front_matter_closing_line_is_not_an_underline(tools: DocsTools) -> None:  # noqa: F811
+def test_front_matter_closing_line_is_not_an_underline(tools: DocsTools) -> None:
     put(tools, "fm.md", b"---\ntitle: Plan\n\nauthor: Ann\n---\n\n# Plan\n\nBody.\n")
     assert "1 heading" in tools.outline("fm.md")
     # Removing the closing line would let a later "---" close it: refused, explained.
