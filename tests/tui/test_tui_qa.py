@@ -310,6 +310,12 @@ async def test_a_pasted_paragraph_is_sent_whole(tmp_path: Path) -> None:
         assert session.calls[-1] == "text:About this: Dear team, the budget is 42k. Best, Ann"
 
 
+# what the session reports on a machine with no sound devices: the app goes typing-only
+NO_SOUND_DEVICES = ev.AudioInfo(
+    input_device=ev.NO_DEVICE, output_device=ev.NO_DEVICE, echo_cancellation=False
+)
+
+
 async def test_help_without_a_microphone_lists_only_keys_that_work(tmp_path: Path) -> None:
     """`run --sim` on a machine with no sound card, Esc, ?: the help listed space, h, m and
     c, which do nothing there (the footer and the palette leave them out), and explained
@@ -319,11 +325,7 @@ async def test_help_without_a_microphone_lists_only_keys_that_work(tmp_path: Pat
     app = fake_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await started_fake(pilot)
-        app.bus.publish(
-            ev.AudioInfo(
-                input_device=ev.NO_DEVICE, output_device=ev.NO_DEVICE, echo_cancellation=False
-            )
-        )
+        app.bus.publish(NO_SOUND_DEVICES)
         await wait_until(pilot, lambda: app.typing_only and app.text_input.has_focus)
         # the hint said "? has the rest", but ? typed in the focused box is a question mark
         hint = str(app.query_one("#conversation-hint").render())
@@ -438,11 +440,7 @@ async def test_the_footer_says_how_to_send_leave_and_quit_from_the_text_box(
     app = fake_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await started_fake(pilot)
-        app.bus.publish(
-            ev.AudioInfo(
-                input_device=ev.NO_DEVICE, output_device=ev.NO_DEVICE, echo_cancellation=False
-            )
-        )
+        app.bus.publish(NO_SOUND_DEVICES)
         await pilot.pause()
         assert app.typing_only and app.text_input.has_focus
         assert footer()[:3] == [("enter", "Send"), ("escape", "Leave box"), ("ctrl+q", "Quit")]
