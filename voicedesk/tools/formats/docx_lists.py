@@ -21,6 +21,9 @@ from voicedesk.tools.formats.model import Block
 
 # "List Bullet", "List Number 2": the list styles of Word's own templates (and python-docx's).
 _LIST_STYLE = re.compile(r"^list\s+(bullet|number)(?:\s+([2-9]))?$", re.IGNORECASE)
+# "Heading 1" to "Heading 9": a heading's level (see :func:`heading_level`; the list rules'
+# own _HEADING test below differs only in the Unicode case folding of "title", left as it was).
+_HEADING_LEVEL = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 # A marker at the start of a block's text, with exactly the one space a read puts after it,
 # so that an item whose own text starts with spaces keeps them.
 _HEADING = re.compile(r"^(?:heading\s*[1-9]|title)$", re.IGNORECASE)
@@ -118,6 +121,15 @@ def word_items(block: Block) -> list[Block]:
         return [block]
     out.append(Block(marked(item[0], "\n".join(item[2]), item[1])))
     return out
+
+
+def heading_level(style_name: str) -> int:
+    """The heading level a paragraph style's name gives (0: none). Here rather than in the
+    reader so that the reader can take the name from :meth:`Numbering.style_of`'s per-style
+    cache: looking each paragraph's style up again is what made long documents slow to read."""
+    if m := _HEADING_LEVEL.match(style_name):
+        return min(int(m.group(1)), 6)  # Markdown has six levels
+    return 1 if style_name.lower() == "title" else 0
 
 
 def _style_chain(paragraph: Any) -> list[Any]:
@@ -228,14 +240,15 @@ def list_item(paragraph: Any, numbering: Numbering) -> ListItem | None:
     return ListItem(numbered, style_depth + (ilvl or 0), ("num", num_id))
 
 
-def docx_items(paragraphs: list[tuple[int, Any | None]], part: Any) -> dict[int, str]:
+def docx_items(paragraphs: list[tuple[int, Any | None]], numbering: Numbering) -> dict[int, str]:
     """The marker of each list paragraph among a document's non-empty body items, by index.
 
     ``paragraphs`` holds each item in order with its paragraph (None: a heading or a table
     row, which ends a list). A numbered item counts within its run of consecutive list items
     of the same list and depth; a shallower item ends the deeper lists under it.
+    ``numbering`` is the document's, shared with the reader, whose heading levels filled its
+    per-style cache already.
     """
-    numbering = Numbering(part)
     out: dict[int, str] = {}
     counts: list[tuple[ListItem, int] | None] = []
     for i, paragraph in paragraphs:

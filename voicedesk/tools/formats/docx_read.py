@@ -9,26 +9,11 @@ the same body item to all of them.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicedesk.tools.formats.docx_lists import docx_items
+from voicedesk.tools.formats.docx_lists import Numbering, docx_items, heading_level
 from voicedesk.tools.formats.model import Block, FormatError
-
-_HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
-
-
-def _docx_level(paragraph: Any) -> int:
-    try:
-        name = paragraph.style.name if paragraph.style is not None else ""
-    except (KeyError, AttributeError, ValueError):
-        return 0
-    name = (name or "").strip()
-    if m := _HEADING_STYLE.match(name):
-        return min(int(m.group(1)), 6)
-    return 1 if name.lower() == "title" else 0
-
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -94,18 +79,23 @@ def item_blocks(items: list[BodyItem]) -> list[Block]:
     ("- ", "N. ", see :mod:`voicedesk.tools.formats.docx_lists`)."""
     blocks = []
     plain: list[tuple[int, Any | None]] = []  # items that are blocks, and their paragraphs
+    # One per document, so that headings and lists look each style up once between them
+    # (python-docx resolves a paragraph's style anew on every access, and a document has
+    # thousands of paragraphs but a handful of styles).
+    numbering: Numbering | None = None
     for i, item in enumerate(items):
         if item.paragraph is not None:
             text = item.paragraph.text
             if text.strip():
-                level = _docx_level(item.paragraph)
+                if numbering is None:
+                    numbering = Numbering(item.paragraph.part)
+                level = heading_level(numbering.style_of(item.paragraph)[0])
                 blocks.append(Block(text, level, source=i))
                 plain.append((i, None if level else item.paragraph))
         elif any(item.cells):
             blocks.append(Block(" | ".join(item.cells), source=i, table=item.table))
             plain.append((i, None))
-    part = next((p.part for _, p in plain if p is not None), None)
-    markers = docx_items(plain, part) if part is not None else {}
+    markers = docx_items(plain, numbering) if numbering is not None else {}
     for block in blocks:
         if block.source in markers:
             block.text = markers[block.source] + block.text
