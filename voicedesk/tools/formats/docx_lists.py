@@ -21,12 +21,10 @@ from voicedesk.tools.formats.model import Block
 
 # "List Bullet", "List Number 2": the list styles of Word's own templates (and python-docx's).
 _LIST_STYLE = re.compile(r"^list\s+(bullet|number)(?:\s+([2-9]))?$", re.IGNORECASE)
-# "Heading 1" to "Heading 9": a heading's level (see :func:`heading_level`; the list rules'
-# own _HEADING test below differs only in the Unicode case folding of "title", left as it was).
+# "Heading 1" to "Heading 9": a heading's level (see :func:`heading_level`).
 _HEADING_LEVEL = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 # A marker at the start of a block's text, with exactly the one space a read puts after it,
 # so that an item whose own text starts with spaces keeps them.
-_HEADING = re.compile(r"^(?:heading\s*[1-9]|title)$", re.IGNORECASE)
 _MARKER = re.compile(r"^( *)([-*+]|\d{1,9}[.)])[ \t]")
 # A Markdown line that opens a list item (any spaces after the marker belong to it).
 _ITEM_LINE = re.compile(r"^( *)([-*+]|\d{1,9}[.)])[ \t]+(\S.*)$")
@@ -222,7 +220,7 @@ def list_item(paragraph: Any, numbering: Numbering) -> ListItem | None:
     name, s_id, s_lvl = numbering.style_of(paragraph)
     num_id = num_id if num_id is not None else s_id
     ilvl = ilvl if ilvl is not None else s_lvl
-    if _HEADING.match(name):
+    if heading_level(name):
         return None  # numbered headings ("1.2 Costs") are headings
     m = _LIST_STYLE.match(name)
     by_name = m.group(1).lower() == "number" if m else None
