@@ -93,6 +93,9 @@ def test_transcript_cue(text: str, verdict: str) -> None:
         "What does the word?",  # "what" is not the subject: the verb is still to come
         "Which of these files?",  # the question about the files is still to come
         "Which one of the reports?",
+        "Why is my laptop?",  # "be" still wants its predicate
+        "Is the printer?",
+        "Okay, why are the lights?",
     ],
 )
 def test_a_question_stopped_before_its_verb_or_object_is_hesitant(text: str) -> None:
@@ -113,6 +116,11 @@ def test_a_question_stopped_before_its_verb_or_object_is_hesitant(text: str) -> 
         "Do the dishes.",
         "Do you know what time it is?",
         "Where is the station?",  # "be" is a main verb
+        "How is your mother?",  # "how" is the predicate
+        "Why is that?",  # a pronoun subject: a whole question
+        "Is it?",
+        "Is the museum open?",
+        "Why is the sky blue?",
         "Can you call me?",
         "Tell me.",  # an answer to the assistant's offer
         "Can you tell me a joke?",

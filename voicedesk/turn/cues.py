@@ -369,6 +369,8 @@ def transcript_cue(text: str) -> Cue:
         return Cue("hesitant", f"question ends on '{last}'")
     if _verb_still_missing(clause):
         return Cue("hesitant", "a question with no main verb yet")
+    if _predicate_still_missing(clause):
+        return Cue("hesitant", "a 'be' question with no predicate yet")
     if _object_still_missing(clause):
         return Cue("hesitant", "a question with no object yet")
     if _relative_clause_open(clause):
@@ -460,6 +462,21 @@ def _verb_still_missing(words: list[str]) -> bool:
         return rest[0] in _SUBJECT_PRONOUNS  # "how do I"; "who can help" has its verb
     # "who does the dishes?": "does" is the main verb; "what does the word" has none yet
     return opens_subject and not (head == ["who"] and aux in _DO)
+
+
+def _predicate_still_missing(words: list[str]) -> bool:
+    """The last clause's words are a "be" question that stops right after its subject.
+
+    Fronted "is"/"are" needs a predicate after the subject ("Is the printer | on?", "Why
+    is my laptop | so slow?") unless the wh-word is the predicate: "where/what/who/how is
+    the station" are whole questions, "why" never stands for one. Only a subject of a
+    determiner and one word is taken ("Is the museum open?" may already hold its
+    predicate), and not a pronoun ("Is it?", "Why is that?" are whole). A doubt costs a
+    finished question one in-sentence pause, never the maximum wait.
+    """
+    if words[:1] == ["why"]:
+        words = words[1:]
+    return len(words) == 3 and words[0] in _BE and words[1] in _SUBJECT_OPENERS
 
 
 def _object_still_missing(clause: list[str]) -> bool:
