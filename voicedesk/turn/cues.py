@@ -445,7 +445,8 @@ def _verb_still_missing(words: list[str]) -> bool:
     "… does the kettle", "… do I", "how many pages does"; not "who can help" (the wh-word
     is the subject, "help" the verb), "who does the dishes" or "do the dishes" ("do" is
     the main verb), nor a longer subject that may already hold the verb ("… the store
-    open"). A doubt costs a finished question one in-sentence pause, never the maximum wait.
+    open"). A doubt costs a finished question one in-sentence pause where Smart Turn hears
+    an end; the maximum wait only where it doubts too.
     """
     k = next((i for i, w in enumerate(words) if w in _AUXILIARIES), None)
     if k is None:
@@ -472,7 +473,7 @@ def _predicate_still_missing(words: list[str]) -> bool:
     the station" are whole questions, "why" never stands for one. Only a subject of a
     determiner and one word is taken ("Is the museum open?" may already hold its
     predicate), and not a pronoun ("Is it?", "Why is that?" are whole). A doubt costs a
-    finished question one in-sentence pause, never the maximum wait.
+    finished question one in-sentence pause where Smart Turn hears an end.
     """
     if words[:1] == ["why"]:
         words = words[1:]
