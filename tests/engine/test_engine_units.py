@@ -21,8 +21,8 @@ from voicedesk.engine.barge_in import BargeInPolicy
 from voicedesk.engine.heard import heard_prefix
 from voicedesk.engine.metrics import TurnRecord, percentile, summarize
 from voicedesk.engine.reply import Reply
-from voicedesk.engine.session import DOUBLE_TALK_RESUME_S
 from voicedesk.engine.session_log import SessionLog, read_log
+from voicedesk.engine.speaking import DOUBLE_TALK_RESUME_S
 from voicedesk.providers.base import ChatRequest, TextDelta, ToolCall, ToolCalls
 
 TEXT = "The budget memo asks for forty two thousand euros next quarter."
@@ -216,9 +216,9 @@ def _session_over_an_answer() -> tuple[Any, _Playback]:
     session = Session(
         Settings(), audio=audio, stt=stt, llm=None, tts=None, detector=detector, context=None
     )  # type: ignore[arg-type]
-    session._playing = SimpleNamespace(utterance_id=1)
-    session._double_talk = DoubleTalkCue.__new__(DoubleTalkCue)
-    session._double_talk.open_ms = 0
+    session._speaking.playing = SimpleNamespace(utterance_id=1)
+    session._speaking._double_talk = DoubleTalkCue.__new__(DoubleTalkCue)
+    session._speaking._double_talk.open_ms = 0
     return session, playback
 
 
@@ -227,28 +227,28 @@ def test_double_talk_cue_pauses_the_answer_and_resumes_it_if_no_speech_follows()
     # behind the linear echo model) pauses the answer after min_speech_ms of its own.
     session, playback = _session_over_an_answer()
     for k in range(1, 13):
-        session._double_talk.open_ms = 10 * k
-        session._barge_in_check(1.0 + k * 0.01)
-    assert playback.paused and session._barge.paused
+        session._speaking._double_talk.open_ms = 10 * k
+        session._speaking.check(1.0 + k * 0.01)
+    assert playback.paused and session._speaking.barge.paused
     # nothing the VAD could call speech follows: it was not a person after all
-    session._double_talk.open_ms = 0
-    session._barge_in_check(1.5)
+    session._speaking._double_talk.open_ms = 0
+    session._speaking.check(1.5)
     assert playback.paused
-    session._barge_in_check(1.12 + DOUBLE_TALK_RESUME_S)
-    assert not playback.paused and not session._barge.paused
+    session._speaking.check(1.12 + DOUBLE_TALK_RESUME_S)
+    assert not playback.paused and not session._speaking.barge.paused
 
 
 def test_a_short_blip_does_not_count_toward_the_next_barge_in() -> None:
     from types import SimpleNamespace
 
     session, playback = _session_over_an_answer()
-    session.detector.in_speech, session._speech_start_s = True, 1.0
+    session.detector.in_speech, session._speaking._speech_start_s = True, 1.0
     for k in range(1, 7):  # 60 ms of speech, then the VAD stops
-        session._barge_in_check(1.0 + k * 0.01)
-    session.detector.in_speech, session._speech_start_s = False, None
+        session._speaking.check(1.0 + k * 0.01)
+    session.detector.in_speech, session._speaking._speech_start_s = False, None
     session._on_speech_start(SimpleNamespace(audio_s=5.0))  # later, new speech
     session.detector.in_speech = True
-    session._barge_in_check(5.01)
+    session._speaking.check(5.01)
     assert not playback.paused  # 10 ms of new speech, not 60 ms + 4 s
 
 
@@ -267,16 +267,16 @@ def test_speech_resuming_after_a_gap_longer_than_a_word_gap_counts_afresh(
     def sound(start_s: float) -> None:
         session.detector.in_speech = True
         for k in range(1, 6):
-            session._barge_in_check(start_s + k * 0.01)
+            session._speaking.check(start_s + k * 0.01)
         session.detector.in_speech = False
 
-    session._speech_start_s = 1.0
+    session._speaking._speech_start_s = 1.0
     sound(1.0)
     session._on_speech_stop(SimpleNamespace(audio_s=1.082, end_s=1.05))  # commit_ms pause
     resumed = 1.05 + gap_s
     session._on_speech_resume(SimpleNamespace(audio_s=resumed, start_s=resumed, reason="continue"))
     sound(resumed)
-    assert playback.paused is pauses and session._barge.paused is pauses
+    assert playback.paused is pauses and session._speaking.barge.paused is pauses
 
 
 def _session_on_a_sound_card() -> Any:
@@ -320,13 +320,13 @@ def _hand_over_an_answer(session: Any, *, finished: bool) -> Any:
     reply = SimpleNamespace(
         utterance_id=7, done=finished, audio_complete=finished, text="Fine.", tool_messages=[]
     )
-    session._playing, session._playing_turn = reply, turn
+    session._speaking.playing, session._speaking.playing_turn = reply, turn
     playback = session.audio.playback
     playback.enqueue(7, np.full(480, 1000, np.int16))
     for index in (100, 101):
         _, marks = playback.pull(session.audio.backend.playback_block)
         for mark in marks:
-            session._on_playback_mark(mark, index)
+            session._speaking.on_mark(mark, index)
     assert not playback.is_playing()  # all of it is with the device
     return turn
 
@@ -340,9 +340,9 @@ def test_speech_over_the_last_words_the_speaker_still_plays_pauses_the_answer(
     session = _session_on_a_sound_card()
     turn = _hand_over_an_answer(session, finished=False)
     assert turn.record.device_latency_s == pytest.approx(0.12)
-    session.detector.in_speech, session._speech_start_s = True, start_s
+    session.detector.in_speech, session._speaking._speech_start_s = True, start_s
     for k in range(1, 11):
-        session._barge_in_check(start_s + k * 0.01)
+        session._speaking.check(start_s + k * 0.01)
     assert session.audio.playback.paused is pauses
     assert ("interrupted_at" in turn.record.t) is pauses
 
@@ -355,7 +355,7 @@ def test_speech_begun_while_the_answers_end_was_still_heard_is_over_the_answer()
 
     session = _session_on_a_sound_card()
     answered = _hand_over_an_answer(session, finished=True)
-    assert session._playing is None and session.records == [answered.record]
+    assert session._speaking.playing is None and session.records == [answered.record]
     assert answered.record.t["playback_end"] == 1.02
     session._on_speech_start(SimpleNamespace(audio_s=1.1))
     assert session._turn is not None and session._turn.barge_in

@@ -29,8 +29,8 @@ when, all at once:
 The cue is timed from the VAD's speech edge (the speech began there, ``turn.start_ms``
 before the VAD could say so) as far back as the other conditions have held, as the VAD's own
 speech is.
-Runs on the audio thread as the echo canceller's frame observer; the session reads
-``open_ms`` (how long the cue has held) on the event loop and lets it count toward
+Runs on the audio thread as the echo canceller's frame observer; ``engine/speaking.py``
+reads ``open_ms`` (how long the cue has held) on the event loop and lets it count toward
 ``min_speech_ms`` like the VAD's speech. Thresholds were chosen on ``bench echo`` seeds 1–8.
 """
 

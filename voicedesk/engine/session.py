@@ -1,9 +1,10 @@
 """The conversation session: wires audio, turn detection, providers, context and metrics.
 
 Policies live in their own modules (``turn.detector`` decides end of turn, ``reply`` streams
-one answer, ``barge_in`` decides interruptions, ``heard`` what was heard, ``metrics`` the
-timings); this module only connects them. Everything runs on one asyncio loop; the audio
-thread hands blocks over with ``call_soon_threadsafe`` and never waits for us.
+one answer, ``speaking`` follows what is played and acts on speech over it by
+``barge_in``'s rule, ``heard`` what was heard, ``metrics`` the timings); this module only
+connects them. Everything runs on one asyncio loop; the audio thread hands blocks over with
+``call_soon_threadsafe`` and never waits for us.
 
 Turn flow (hands-free):
   speech_start → stream audio to STT
@@ -20,7 +21,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,18 +29,16 @@ from voicedesk import events as ev
 from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
 from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, check_sound
-from voicedesk.engine.barge_in import BargeInPolicy, joins_stretch
 from voicedesk.engine.context import compact_tool_results
-from voicedesk.engine.double_talk import DoubleTalkCue
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog
+from voicedesk.engine.speaking import Speaking
 from voicedesk.engine.tool_jobs import ToolJobs
 from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, UserError
 from voicedesk.providers.base import (
     ChatRequest,
     LanguageModel,
-    SpeechStream,
     SpeechToText,
     TextToSpeech,
 )
@@ -49,8 +48,6 @@ if TYPE_CHECKING:
     from voicedesk.turn.pause_reading import PauseReader
 
 log = logging.getLogger(__name__)
-
-ERROR_LINE = "Sorry, I couldn't get an answer just now. Please say that again."
 
 
 @dataclass
@@ -79,26 +76,6 @@ class _Turn:
         return " ".join(s for s in self.segments if s).strip()
 
 
-@dataclass
-class _Line:
-    """The spoken error line while it plays: interruptible, and a headless run waits for it."""
-
-    utterance_id: int
-    complete: bool = False  # all its audio is queued
-
-
-class _Tail(NamedTuple):
-    """The answer or error line whose queue last ran dry: until ``until_s`` on the timeline,
-    speech reaching us was said while its last sample could still be heard."""
-
-    utterance_id: int
-    until_s: float
-    answer: bool  # False: the error line
-
-
-# The double-talk cue paused the answer but the VAD heard no speech within this long (the
-# canceller stops muffling the person within ~0.1 s of the answer pausing): resume.
-DOUBLE_TALK_RESUME_S = 1.0
 # A pause whose words need a continuation ("Set a timer for …") ends only with more speech or
 # the maximum wait, and a person usually goes on: an answer prepared at once would nearly
 # always be cancelled, a whole prompt paid for nothing. It is started this long before the
@@ -159,16 +136,19 @@ class Session:
         self._stt_streaming = False
         self._reply: Reply | None = None  # the reply being prepared or played
         self._reply_turn: _Turn | None = None
-        self._playing: Reply | None = None  # confirmed reply whose audio is (or will be) playing
-        self._playing_turn: _Turn | None = None
-        self._line: _Line | None = None  # the error line playing
-        self._barge = BargeInPolicy(settings.barge_in)
-        self._double_talk: DoubleTalkCue | None = None
-        self._double_talk_paused_at: float | None = None
-        self._answer_tail: _Tail | None = None
-        self._speech_start_s: float | None = None
-        self._paused_speech_start_s: float | None = None
-        self._paused_end_s = 0.0  # where the speech before the latest pause ended
+        self._speaking: Speaking[_Turn] = Speaking(
+            settings,
+            audio=audio,
+            detector=detector,
+            bus=self.bus,
+            clock=self.now_s,
+            tts=tts,
+            fallback_tts=fallback_tts,
+            utterance_ids=self._utterance_ids,
+            answer_started=self._answer_started,
+            answer_ended=self._answer_ended,
+            update_idle=self._update_idle,
+        )
         self._ptt_open = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tool_jobs = (
@@ -231,10 +211,7 @@ class Session:
             if check_room is not None:  # the tool definitions are part of every request
                 check_room(self.tools.llm_tools())
         self.audio.start(self._loop, self._on_block)
-        aec = getattr(self.audio, "capture_filter", None)
-        if aec is not None and hasattr(aec, "frame_observer"):
-            self._double_talk = DoubleTalkCue(self.settings)
-            aec.frame_observer = self._double_talk
+        self._speaking.watch_double_talk()
         self._set_state("muted" if self.muted else "listening")
 
     async def _connect_stt(self) -> None:
@@ -257,7 +234,7 @@ class Session:
         """Release everything; a failure the person must hear about (the output WAV could
         not be written) is raised once the rest is closed, other close errors are logged."""
         self._closing = True
-        await self._cut_heard_answer()
+        await self._speaking.cut_heard_answer()
         audio_error: UserError | None = None
         try:
             self.audio.stop()
@@ -265,7 +242,7 @@ class Session:
             audio_error = exc
         except Exception:
             log.warning("stopping the audio failed", exc_info=True)
-        for reply in {self._reply, self._playing} - {None}:
+        for reply in {self._reply, self._speaking.playing} - {None}:
             assert reply is not None
             await reply.cancel()
         for task in list(self._tasks):
@@ -290,21 +267,6 @@ class Session:
         if audio_error is not None:
             raise audio_error
 
-    async def _cut_heard_answer(self) -> None:
-        """An answer the person has begun to hear when the session stops (quit, Ctrl-C) is
-        cut there, as a barge-in cuts it: its turn is recorded with what was heard, so the
-        metrics account for the audio played and ``--resume`` gives the model its words
-        rather than a question left unanswered. Before the audio stops, so the output file
-        ends the answer where the record says. One not heard at all stays the person's
-        words alone, as when the process dies."""
-        reply = self._playing
-        if reply is None or not self.audio.playback.played_samples(reply.utterance_id):
-            return
-        try:
-            await self._cut_playing(self.now_s())
-        except Exception:  # stopping must go on: the rest still has to be released
-            log.warning("recording the answer cut by the stop failed", exc_info=True)
-
     async def wait_idle(self) -> None:
         """Until no turn, reply or playback is in flight (headless runs end on this)."""
         while True:
@@ -317,8 +279,8 @@ class Session:
         return (
             self._turn is None
             and self._reply is None
-            and self._playing is None
-            and self._line is None
+            and self._speaking.playing is None
+            and self._speaking.line is None
             and not any(not t.done() for t in self._tasks)
         )
 
@@ -351,10 +313,11 @@ class Session:
         self._set_state("muted" if muted else "listening")
 
     def interrupt(self) -> None:
-        if self._line is not None:
-            self._pause_for_barge_in(self.now_s())  # stops the error line for good
-        if self._playing is not None:
-            self._spawn(self._cut_playing(self.now_s()))
+        speaking = self._speaking
+        if speaking.line is not None:
+            speaking.pause(self.now_s())  # stops the error line for good
+        if speaking.playing is not None:
+            self._spawn(speaking.cut(self.now_s()))
 
     def play_check_sound(self) -> float | None:
         pcm = check_sound()
@@ -365,8 +328,8 @@ class Session:
         text = text.strip()
         if not text:
             return
-        if self._playing is not None:
-            await self._cut_playing(self.now_s())
+        if self._speaking.playing is not None:
+            await self._speaking.cut(self.now_s())
         spoken = self._turn  # a spoken turn may be in progress; the typed one stands alone
         turn = self._new_turn(self.now_s())
         self._turn = spoken
@@ -385,7 +348,7 @@ class Session:
             self._t0_ns = time.monotonic_ns() - int(audio_s * 1e9)
         self._last_block_s = audio_s
         for mark in marks:
-            self._on_playback_mark(mark, index)
+            self._speaking.on_mark(mark, index)
         if self._closing:
             return
         listening = not self.muted and (self.mode == "hands-free" or self._ptt_open)
@@ -396,7 +359,7 @@ class Session:
             self.stt.push_audio(block)
         self._handle_signals(signals)
         self._prepare_held_answer(audio_s)
-        self._barge_in_check(audio_s + self._block_s)
+        self._speaking.check(audio_s + self._block_s)
 
     def _prepare_held_answer(self, audio_s: float) -> None:
         """The dangling pause has lasted to ``PREPARE_AHEAD_S`` before the maximum wait."""
@@ -407,63 +370,6 @@ class Session:
         if not self.detector.in_speech and self._reply is None and not turn.pending_commits:
             self._start_reply(turn, confirmed=False)
 
-    def _barge_in_check(self, now: float) -> None:
-        """Does speech over the answer pause it? The VAD on the cleaned signal, or else the
-        double-talk cue: the person behind the linear echo model while the canceller muffles
-        them."""
-        heard = self.detector.in_speech and self._speech_start_s is not None
-        cue_ms = self._double_talk.open_ms if self._double_talk is not None else 0
-        if self._double_talk_paused_at is not None and self._barge.paused:
-            if now - self._double_talk_paused_at >= DOUBLE_TALK_RESUME_S:
-                # the cue paused the answer but no speech followed: it was not a person
-                self._double_talk_paused_at = None
-                self._barge.reset()
-                self._resume_playing()
-            return
-        aec = getattr(self.audio, "capture_filter", None)
-        verdict = self._barge.on_block(
-            now,
-            speech_start_s=self._speech_start_s if heard else None,
-            double_talk_ms=cue_ms,
-            answer_playing=self._answer_audible(now),
-            converged=aec is None or getattr(aec, "converged", True),
-            echo_possible=getattr(self.audio, "echo_possible", True),
-            echo_only=aec is not None and getattr(aec, "echo_only", False),
-        )
-        if verdict == "pause":
-            self._pause_for_barge_in(now)
-            if not heard:
-                self._double_talk_paused_at = now
-
-    def _answer_audible(self, now: float) -> bool:
-        """An answer (or the error line) the person hears and voicedesk could still pause.
-
-        Queued audio (paused or not) is audible; once the queue runs dry, what was handed
-        last still plays for the device's output latency, and speech reaching us at ``now``
-        was said its input latency earlier: until both have passed, speech over the last
-        words is speech over the answer (``_heard_over``). ``is_playing`` alone went false
-        that long before the speaker stopped.
-        """
-        uids = self._speaking_ids()
-        if not uids:
-            return False
-        if self.audio.playback.is_playing():
-            return True
-        tail = self._answer_tail
-        return tail is not None and tail.utterance_id in uids and now < tail.until_s
-
-    def _speaking_ids(self) -> set[int]:
-        """The utterances of the answer and the error line that are playing or queued."""
-        return {r.utterance_id for r in (self._playing, self._line) if r is not None}
-
-    def _heard_over(self, at_s: float) -> bool:
-        """Whether speech reaching us at ``at_s`` was said while an answer could be heard,
-        including the last of one already handed over in full (no longer ``_playing``)."""
-        if self._playing is not None:
-            return True
-        tail = self._answer_tail
-        return tail is not None and tail.answer and at_s < tail.until_s
-
     # ------------------------------------------------------------------ turn signals
     def _handle_signals(self, signals: list[Any]) -> None:
         for sig in signals:
@@ -472,10 +378,7 @@ class Session:
                 handler(sig)
 
     def _on_speech_start(self, sig: Any) -> None:
-        self._speech_start_s = sig.audio_s
-        self._double_talk_paused_at = None  # the person the cue heard is now a turn
-        if not self._barge.paused:
-            self._barge.reset()  # speech before a real stop does not count toward this one
+        self._speaking.speech_started(sig.audio_s)
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         if self._turn is None:
             resumed = self._take_back_unheard_turn()
@@ -486,19 +389,18 @@ class Session:
                 turn.record.t["speech_start"] = resumed.record.t.get("speech_start", sig.audio_s)
                 turn.record.preemptive_restarts = resumed.record.preemptive_restarts + 1
                 self.bus.publish(ev.TurnMerged(turn_id=resumed.turn_id, into=turn.turn_id))
-            turn.barge_in = self._heard_over(sig.audio_s)
+            turn.barge_in = self._speaking.heard_over(sig.audio_s)
         self._stream_turn_audio()
         self._set_state("hearing")
 
     def _take_back_unheard_turn(self) -> _Turn | None:
         """Cancel a confirmed answer that has not started playing; return its turn."""
-        reply, turn = self._playing, self._playing_turn
+        reply, turn = self._speaking.playing, self._speaking.playing_turn
         if reply is None or turn is None or "playback_start" in turn.record.t or turn.typed:
             return None
         if self.audio.playback.played_samples(reply.utterance_id) > 0:
             return None  # handed to the device: it will be heard, it cannot be taken back
-        self._playing = None
-        self._playing_turn = None
+        self._speaking.forget()
         self._spawn(reply.cancel())
         self.context.drop_turn(turn.turn_id)
         if self.log is not None:
@@ -506,15 +408,7 @@ class Session:
         return turn
 
     def _on_speech_resume(self, sig: Any) -> None:
-        # Speech that carries on after a short gap (barge_in.JOIN_GAP_S, shorter than the
-        # stop) is one stretch for barge-in's minimum-speech count; else the count restarts.
-        gap = (sig.start_s if sig.start_s is not None else sig.audio_s) - self._paused_end_s
-        joined = sig.reason == "continue" and joins_stretch(gap)
-        carried = self._paused_speech_start_s if joined else None
-        self._speech_start_s = carried if carried is not None else sig.audio_s
-        self._double_talk_paused_at = None
-        if carried is None and not self._barge.paused:
-            self._barge.reset()
+        self._speaking.speech_resumed(sig.audio_s, sig.start_s, continues=sig.reason == "continue")
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         turn = self._turn
         if turn is not None:
@@ -538,9 +432,7 @@ class Session:
 
     def _on_speech_stop(self, sig: Any) -> None:
         turn = self._turn
-        self._paused_speech_start_s = self._speech_start_s
-        self._paused_end_s = sig.end_s if sig.end_s is not None else sig.audio_s
-        self._speech_start_s = None
+        self._speaking.speech_stopped(sig.end_s if sig.end_s is not None else sig.audio_s)
         self.bus.publish(ev.SpeechStopped(audio_s=sig.audio_s, end_s=sig.end_s))
         if turn is None:
             return
@@ -625,19 +517,20 @@ class Session:
         turn.record.mark("stt_final", now, overwrite=True)
         turn.record.user_text = turn.text
         turn.backchannel = (
-            turn.barge_in and bool(turn.text) and not self._barge.enough_words(turn.text)
+            turn.barge_in and bool(turn.text) and not self._speaking.barge.enough_words(turn.text)
         )
         if text.strip() and not turn.backchannel:
             self.bus.publish(ev.TranscriptFinal(turn_id=turn.turn_id, text=turn.text))
         if not turn.ended:
             self._handle_signals(self.detector.set_text(turn.text, self._last_block_s))
-        if turn.barge_in and self._playing is not None and self._barge.paused:
+        speaking = self._speaking
+        if turn.barge_in and speaking.playing is not None and speaking.barge.paused:
             # Too few words so far while the person is talking again: the answer stays
             # paused and the rest of the interruption decides (resuming now would play a
             # moment of the answer over them, to pause it again).
             going_on = not turn.ended and self.detector.in_speech
-            if self._barge.enough_words(turn.text) or not going_on:
-                await self._apply_verdict(turn, now)
+            if speaking.barge.enough_words(turn.text) or not going_on:
+                await speaking.decide(turn.text, turn.record.t.get("speech_start", now))
         if turn.text and not turn.backchannel and (turn.ended or not self.detector.in_speech):
             if turn.ended or not self.detector.holds_to_max_wait:
                 self._start_reply(turn, confirmed=turn.ended)
@@ -645,15 +538,6 @@ class Session:
                 end_s = turn.record.t.get("speech_end", self._last_block_s)
                 turn.prepare_at_s = end_s + self.detector.max_wait_s - PREPARE_AHEAD_S
         await self._settle(turn)
-
-    async def _apply_verdict(self, turn: _Turn, now: float) -> None:
-        """The paused answer is cut for the interruption, or resumed past a noise or a
-        backchannel."""
-        verdict = self._barge.on_transcript(turn.text)
-        if verdict == "cut":
-            await self._cut_playing(turn.record.t.get("speech_start", now))
-        elif verdict == "resume":
-            self._resume_playing(turn.text)
 
     async def _read_pause(self, turn: _Turn, reader: PauseReader) -> None:
         """The local reading of this pause for the turn detector's cues (not for the LLM:
@@ -682,14 +566,15 @@ class Session:
         if turn.ended and turn.pending_commits == 0 and (not turn.text or turn.backchannel):
             if self._reply_turn is turn:
                 return
-            if turn.barge_in and self._barge.paused:
-                await self._apply_verdict(turn, self.now_s())
+            if turn.barge_in and self._speaking.barge.paused:
+                now = self.now_s()
+                await self._speaking.decide(turn.text, turn.record.t.get("speech_start", now))
             elif turn.record.error and not turn.failed and not turn.text:
                 # no words because speech-to-text failed, not because there were none:
                 # the person must hear that they were not understood
                 turn.failed = True
                 self._finish_turn(turn, heard="", interrupted=False)
-                self._spawn(self._speak_error_line())
+                self._spawn(self._speaking.speak_error_line())
             elif turn.record.eou_reason == "ptt" and not turn.text and not turn.unheard_told:
                 # the person chose to send this: a dropped turn must not pass unremarked
                 turn.unheard_told = True
@@ -699,7 +584,7 @@ class Session:
                     "open; if the level meter stays flat, check the microphone (c).",
                 )
             if self._state_is_turn_idle():
-                self._set_state("speaking" if self._playing else "listening")
+                self._set_state("speaking" if self._speaking.playing else "listening")
         self._update_idle()
 
     def _state_is_turn_idle(self) -> bool:
@@ -780,10 +665,11 @@ class Session:
             turn.record.preemptive_restarts += 1
             self._start_reply(turn, confirmed=True, followup=turn.followup)
             return
-        if self._playing is not None and self._playing is not reply:
-            # named: by the time the task runs, _playing is already this new answer
-            self._spawn(self._cut_playing(self.now_s(), self._playing, self._playing_turn))
-        self._playing, self._playing_turn = reply, turn
+        speaking = self._speaking
+        if speaking.playing is not None and speaking.playing is not reply:
+            # named: by the time the task runs, playing is already this new answer
+            self._spawn(speaking.cut(self.now_s(), speaking.playing, speaking.playing_turn))
+        speaking.play(reply, turn)
         self._reply = None
         self._reply_turn = None
         if not turn.followup:
@@ -806,7 +692,7 @@ class Session:
             # else held: retried when the turn ends, or cancelled if the person goes on
             return
         # generation finished; playback_end comes from the audio thread's "drained" mark
-        while self._playing is None and self._reply is reply and not reply.cancelled:
+        while self._speaking.playing is None and self._reply is reply and not reply.cancelled:
             await asyncio.sleep(0.02)
 
     async def _reply_failed(self, reply: Reply, turn: _Turn) -> None:
@@ -822,158 +708,30 @@ class Session:
         heard = ""
         if self._reply is reply:
             self._reply = self._reply_turn = None
-        if self._playing is reply:
-            heard = reply.heard()  # a synthesis failure mid-answer: part of it was heard
-            self._playing = self._playing_turn = None
-            self.audio.playback.stop(reply.utterance_id)
-            self.audio.playback.resume()
+        if self._speaking.playing is reply:
+            heard = self._speaking.drop_failed(reply)  # a synthesis failure mid-answer
             if heard:
                 turn.record.mark("playback_end", self.now_s(), overwrite=True)
         self._finish_turn(turn, heard=heard, interrupted=False, reply=reply, failed=True)
-        if self._turn is None and self._reply is None and self._playing is None:
+        if self._turn is None and self._reply is None and self._speaking.playing is None:
             # nothing is coming for this turn: not "thinking" until the person speaks again
             self._set_state("muted" if self.muted else "listening")
-        await self._speak_error_line()
+        await self._speaking.speak_error_line()
 
-    async def _speak_error_line(self) -> None:
-        """Say a short line so a voice-only user knows the turn failed. Speech over it
-        stops it (``_pause_for_barge_in``); a headless run waits for it to play out."""
-        for tts in (self.tts, self.fallback_tts):
-            if tts is None:
-                continue
-            line = _Line(next(self._utterance_ids))
-            try:
-                stream: SpeechStream = await asyncio.wait_for(tts.open_stream(), 3)
-            except Exception as exc:  # the UI notice already carries the error
-                log.info("could not speak the error line with %s: %s", tts.name, exc)
-                continue
-            try:
-                await stream.send_text(ERROR_LINE)
-                await stream.end_text()
-                self._line = line
-                async with asyncio.timeout(10):
-                    async for chunk in stream.audio():
-                        if self._line is not line:
-                            return  # the person spoke over it
-                        self.audio.playback.enqueue(line.utterance_id, chunk)
-                line.complete = True
-                return
-            except Exception as exc:
-                log.info("could not speak the error line with %s: %s", tts.name, exc)
-                if self._line is line and not self.audio.playback.played_samples(line.utterance_id):
-                    # nothing of it handed to the device: a second voice will not be heard
-                    # after part of the first
-                    self._line = None  # try the fallback voice
-                    continue
-                line.complete = True
-                return
-            finally:
-                with contextlib.suppress(Exception):
-                    await stream.aclose()
-                if self._line is line and line.complete and not self.audio.playback.is_playing():
-                    self._line = None
-                self._update_idle()
+    def _answer_started(self) -> None:
+        """ "speaking", unless the person has begun a turn meanwhile: theirs wins."""
+        if self._turn is None:
+            self._set_state("speaking")
 
-    def _on_playback_mark(self, mark: Any, index: int) -> None:
-        at = index * self._block_s + mark.offset / PLAYBACK_RATE
-        if mark.kind == "drained" and mark.utterance_id in self._speaking_ids():
-            # its last sample so far leaves the speaker output_latency_s after `at`, and
-            # speech said before then reaches us input_latency_s later still
-            until = at + self.audio.output_latency_s + self.audio.input_latency_s
-            answer = self._playing is not None and mark.utterance_id == self._playing.utterance_id
-            self._answer_tail = _Tail(mark.utterance_id, until, answer)
-        line = self._line
-        if line is not None and mark.utterance_id == line.utterance_id:
-            if mark.kind == "drained" and line.complete:
-                self._line = None
-                self._update_idle()
-            return
-        reply = self._playing
-        if reply is None or mark.utterance_id != reply.utterance_id:
-            return
-        turn = self._playing_turn
-        assert turn is not None
-        if mark.kind == "start":
-            if "playback_start" not in turn.record.t:
-                # what the answer's first sample met, for the person's voice-to-voice
-                turn.record.set_device_latency(
-                    self.audio.input_latency_s, self.audio.output_latency_s
-                )
-            turn.record.mark("playback_start", at)
-            self.bus.publish(ev.PlaybackStarted(turn_id=turn.turn_id, audio_s=at))
-            if self._turn is None:
-                self._set_state("speaking")
-        elif mark.kind == "drained" and reply.done and reply.audio_complete:
-            turn.record.mark("playback_end", at, overwrite=True)
-            self._playing = None
-            self._playing_turn = None
-            self.bus.publish(
-                ev.PlaybackEnded(
-                    turn_id=turn.turn_id, audio_s=at, interrupted=False, heard_text=reply.text
-                )
-            )
-            self._finish_turn(turn, heard=reply.text, interrupted=False, reply=reply)
-            if self._turn is None:
+    def _answer_ended(self, turn: _Turn, reply: Reply, heard: str, interrupted: bool) -> None:
+        """An answer played out (``interrupted`` False) or was cut: its turn is recorded.
+        A cut one leaves the state alone while another reply is prepared or has taken its
+        place; one that played out, only while the person is talking."""
+        self._finish_turn(turn, heard=heard, interrupted=interrupted, reply=reply)
+        if interrupted:
+            if self._turn is None and self._reply is None and self._speaking.playing is None:
                 self._set_state("listening")
-
-    def _pause_for_barge_in(self, at_s: float) -> None:
-        line = self._line
-        if line is not None:  # the error line is not resumed: the person is talking
-            self._line = None
-            self.audio.playback.stop(line.utterance_id)
-            self._barge.reset()
-            self._update_idle()
-        if self._playing is None:
-            return
-        self.audio.playback.pause()
-        turn = self._playing_turn
-        if turn is not None:
-            turn.record.mark("interrupted_at", at_s, overwrite=True)
-            self.bus.publish(ev.BargeIn(turn_id=turn.turn_id, audio_s=at_s))
-
-    def _resume_playing(self, words: str = "") -> None:
-        """``words``: the backchannel the answer resumes past ('' for a noise)."""
-        if self._playing is None:
-            return
-        turn = self._playing_turn
-        turn_id = turn.turn_id if turn else 0
-        if turn is not None:
-            turn.record.t.pop("interrupted_at", None)
-        self.audio.playback.resume()
-        self.bus.publish(
-            ev.BargeIn(turn_id=turn_id, audio_s=self.now_s(), resumed=True, text=words)
-        )
-
-    async def _cut_playing(
-        self, at_s: float, reply: Reply | None = None, turn: _Turn | None = None
-    ) -> None:
-        """Stop the playing answer for good, or ``reply`` (``turn``'s answer), one that a
-        newly confirmed answer replaces and has already taken the place of."""
-        if reply is None:
-            reply, turn = self._playing, self._playing_turn
-        if reply is None or turn is None:
-            return
-        if self._playing is reply:
-            self._playing = None
-            self._playing_turn = None
-        # Paused for a barge-in, the answer fell silent at that pause, not now that its
-        # interruption's words have come in (0.5–1.5 s later): playback_end says when the
-        # person stopped hearing it.
-        silent_since = turn.record.t.get("interrupted_at") if self.audio.playback.paused else None
-        self.audio.playback.stop(reply.utterance_id)
-        self.audio.playback.resume()
-        heard = reply.heard()
-        turn.record.mark("interrupted_at", at_s)
-        end_at = silent_since if silent_since is not None else self.now_s()
-        turn.record.mark("playback_end", end_at, overwrite=True)
-        await reply.cancel()
-        self.bus.publish(
-            ev.PlaybackEnded(
-                turn_id=turn.turn_id, audio_s=end_at, interrupted=True, heard_text=heard
-            )
-        )
-        self._finish_turn(turn, heard=heard, interrupted=True, reply=reply)
-        if self._turn is None and self._reply is None and self._playing is None:
+        elif self._turn is None:
             self._set_state("listening")
 
     def _finish_turn(
@@ -1030,7 +788,7 @@ class Session:
         return (
             self._turn is None
             and self._reply is None
-            and self._playing is None
+            and self._speaking.playing is None
             and not self.detector.in_speech
         )
 

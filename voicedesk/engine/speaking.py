@@ -1,0 +1,398 @@
+"""What the person hears of voicedesk, and speech over it.
+
+The session decides *what* to say (turns, replies); this module follows what is being said
+— the confirmed answer and the spoken error line — from the playback queue's marks, and
+acts on speech over it: ``barge_in.BargeInPolicy`` (fed by the VAD's speech edges and the
+``double_talk`` cue) says when to pause, and the interruption's words whether to cut or
+resume. Kept apart so the session holds the turn logic alone; the session tells it about
+speech edges and new answers and hears back, through callbacks, when an answer starts and
+ends, since recording a turn and the engine state are the session's.
+
+``check`` runs for every audio block: it must stay cheap (no allocation beyond what the
+policy needs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+
+from voicedesk import events as ev
+from voicedesk.audio.base import PLAYBACK_RATE
+from voicedesk.config import Settings
+from voicedesk.engine.barge_in import BargeInPolicy, joins_stretch
+from voicedesk.engine.double_talk import DoubleTalkCue
+from voicedesk.engine.metrics import TurnRecord
+from voicedesk.engine.reply import Reply
+from voicedesk.providers.base import SpeechStream, TextToSpeech
+
+log = logging.getLogger(__name__)
+
+ERROR_LINE = "Sorry, I couldn't get an answer just now. Please say that again."
+
+# The double-talk cue paused the answer but the VAD heard no speech within this long (the
+# canceller stops muffling the person within ~0.1 s of the answer pausing): resume.
+DOUBLE_TALK_RESUME_S = 1.0
+
+
+class AnswerTurn(Protocol):
+    """The little of the session's turn an answer's playback needs: its id and record."""
+
+    @property
+    def turn_id(self) -> int: ...
+
+    @property
+    def record(self) -> TurnRecord: ...
+
+
+class Hearing(Protocol):
+    """The turn detector as barge-in sees it: whether the VAD hears speech now."""
+
+    @property
+    def in_speech(self) -> bool: ...
+
+
+TurnT = TypeVar("TurnT", bound=AnswerTurn)
+
+
+@dataclass
+class _Line:
+    """The spoken error line while it plays: interruptible, and a headless run waits for it."""
+
+    utterance_id: int
+    complete: bool = False  # all its audio is queued
+
+
+class _Tail(NamedTuple):
+    """The answer or error line whose queue last ran dry: until ``until_s`` on the timeline,
+    speech reaching us was said while its last sample could still be heard."""
+
+    utterance_id: int
+    until_s: float
+    answer: bool  # False: the error line
+
+
+class Speaking(Generic[TurnT]):
+    """Follows what the person hears — the answer (``playing``, ``playing_turn``) and the
+    error line (``line``) — since whether speech is over it, and what a cut keeps, turn on
+    that alone, not on the turn in progress.
+
+    ``answer_started`` is called when an answer's first sample is handed to the device;
+    ``answer_ended(turn, reply, heard, interrupted)`` when it played out or was cut, after
+    its ``PlaybackEnded``; ``update_idle`` whenever the error line stops, since a headless
+    run waits for it.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        audio: Any,
+        detector: Hearing,
+        bus: ev.EventBus,
+        clock: Callable[[], float],
+        tts: TextToSpeech,
+        fallback_tts: TextToSpeech | None,
+        utterance_ids: Iterator[int],
+        answer_started: Callable[[], None],
+        answer_ended: Callable[[TurnT, Reply, str, bool], None],
+        update_idle: Callable[[], None],
+    ) -> None:
+        """``utterance_ids``: the session's, shared with its replies, so the error line
+        never takes an answer's id."""
+        self._settings = settings
+        self._audio = audio
+        self._detector = detector
+        self._bus = bus
+        self._clock = clock
+        self._tts = tts
+        self._fallback_tts = fallback_tts
+        self._utterance_ids = utterance_ids
+        self._answer_started = answer_started
+        self._answer_ended = answer_ended
+        self._update_idle = update_idle
+        self._block_s = settings.audio.block_ms / 1000
+        self.playing: Reply | None = None  # confirmed reply whose audio is (or will be) playing
+        self.playing_turn: TurnT | None = None
+        self.line: _Line | None = None  # the error line playing
+        self.barge = BargeInPolicy(settings.barge_in)
+        self._double_talk: DoubleTalkCue | None = None
+        self._double_talk_paused_at: float | None = None
+        self._answer_tail: _Tail | None = None
+        self._speech_start_s: float | None = None
+        self._paused_speech_start_s: float | None = None
+        self._paused_end_s = 0.0  # where the speech before the latest pause ended
+
+    def watch_double_talk(self) -> None:
+        """Listen behind the echo canceller's linear model, when the capture filter has one,
+        for a person AEC3 muffles (``double_talk``)."""
+        aec = getattr(self._audio, "capture_filter", None)
+        if aec is not None and hasattr(aec, "frame_observer"):
+            self._double_talk = DoubleTalkCue(self._settings)
+            aec.frame_observer = self._double_talk
+
+    # ------------------------------------------------------------------ the answer
+    def play(self, reply: Reply, turn: TurnT) -> None:
+        """``reply`` is confirmed: its audio is what the person hears next."""
+        self.playing, self.playing_turn = reply, turn
+
+    def forget(self) -> None:
+        """The answer is no longer this module's to follow (taken back, or failed)."""
+        self.playing = self.playing_turn = None
+
+    def drop_failed(self, reply: Reply) -> str:
+        """A synthesis failure mid-answer: stop it where it is, with no end of its own (the
+        session records the failure); returns what was heard of it."""
+        heard = reply.heard()
+        self.forget()
+        self._audio.playback.stop(reply.utterance_id)
+        self._audio.playback.resume()
+        return heard
+
+    def on_mark(self, mark: Any, index: int) -> None:
+        """A playback mark from audio block ``index``: an answer started, or a queue ran dry."""
+        at = index * self._block_s + mark.offset / PLAYBACK_RATE
+        if mark.kind == "drained" and mark.utterance_id in self._speaking_ids():
+            # its last sample so far leaves the speaker output_latency_s after `at`, and
+            # speech said before then reaches us input_latency_s later still
+            until = at + self._audio.output_latency_s + self._audio.input_latency_s
+            answer = self.playing is not None and mark.utterance_id == self.playing.utterance_id
+            self._answer_tail = _Tail(mark.utterance_id, until, answer)
+        line = self.line
+        if line is not None and mark.utterance_id == line.utterance_id:
+            if mark.kind == "drained" and line.complete:
+                self.line = None
+                self._update_idle()
+            return
+        reply = self.playing
+        if reply is None or mark.utterance_id != reply.utterance_id:
+            return
+        turn = self.playing_turn
+        assert turn is not None
+        if mark.kind == "start":
+            if "playback_start" not in turn.record.t:
+                # what the answer's first sample met, for the person's voice-to-voice
+                turn.record.set_device_latency(
+                    self._audio.input_latency_s, self._audio.output_latency_s
+                )
+            turn.record.mark("playback_start", at)
+            self._bus.publish(ev.PlaybackStarted(turn_id=turn.turn_id, audio_s=at))
+            self._answer_started()
+        elif mark.kind == "drained" and reply.done and reply.audio_complete:
+            turn.record.mark("playback_end", at, overwrite=True)
+            self.forget()
+            self._bus.publish(
+                ev.PlaybackEnded(
+                    turn_id=turn.turn_id, audio_s=at, interrupted=False, heard_text=reply.text
+                )
+            )
+            self._answer_ended(turn, reply, reply.text, False)
+
+    def _speaking_ids(self) -> set[int]:
+        """The utterances of the answer and the error line that are playing or queued."""
+        return {r.utterance_id for r in (self.playing, self.line) if r is not None}
+
+    def _answer_audible(self, now: float) -> bool:
+        """An answer (or the error line) the person hears and voicedesk could still pause.
+
+        Queued audio (paused or not) is audible; once the queue runs dry, what was handed
+        last still plays for the device's output latency, and speech reaching us at ``now``
+        was said its input latency earlier: until both have passed, speech over the last
+        words is speech over the answer (``heard_over``). ``is_playing`` alone went false
+        that long before the speaker stopped.
+        """
+        uids = self._speaking_ids()
+        if not uids:
+            return False
+        if self._audio.playback.is_playing():
+            return True
+        tail = self._answer_tail
+        return tail is not None and tail.utterance_id in uids and now < tail.until_s
+
+    def heard_over(self, at_s: float) -> bool:
+        """Whether speech reaching us at ``at_s`` was said while an answer could be heard,
+        including the last of one already handed over in full (no longer ``playing``)."""
+        if self.playing is not None:
+            return True
+        tail = self._answer_tail
+        return tail is not None and tail.answer and at_s < tail.until_s
+
+    # ------------------------------------------------------------------ speech over it
+    def speech_started(self, at_s: float) -> None:
+        """The VAD heard a new stretch of speech begin at ``at_s``."""
+        self._speech_start_s = at_s
+        self._double_talk_paused_at = None  # the person the cue heard is now a turn
+        if not self.barge.paused:
+            self.barge.reset()  # speech before a real stop does not count toward this one
+
+    def speech_resumed(self, at_s: float, start_s: float | None, *, continues: bool) -> None:
+        """Speech came back after a pause; ``continues``: the turn detector's own reason
+        says it carries on the same words."""
+        # Speech that carries on after a short gap (barge_in.JOIN_GAP_S, shorter than the
+        # stop) is one stretch for barge-in's minimum-speech count; else the count restarts.
+        gap = (start_s if start_s is not None else at_s) - self._paused_end_s
+        joined = continues and joins_stretch(gap)
+        carried = self._paused_speech_start_s if joined else None
+        self._speech_start_s = carried if carried is not None else at_s
+        self._double_talk_paused_at = None
+        if carried is None and not self.barge.paused:
+            self.barge.reset()
+
+    def speech_stopped(self, end_s: float) -> None:
+        """The VAD's speech stopped at ``end_s``; kept so a quick resume can join it."""
+        self._paused_speech_start_s = self._speech_start_s
+        self._paused_end_s = end_s
+        self._speech_start_s = None
+
+    def check(self, now: float) -> None:
+        """Does speech over the answer pause it? The VAD on the cleaned signal, or else the
+        double-talk cue: the person behind the linear echo model while the canceller muffles
+        them."""
+        heard = self._detector.in_speech and self._speech_start_s is not None
+        cue_ms = self._double_talk.open_ms if self._double_talk is not None else 0
+        if self._double_talk_paused_at is not None and self.barge.paused:
+            if now - self._double_talk_paused_at >= DOUBLE_TALK_RESUME_S:
+                # the cue paused the answer but no speech followed: it was not a person
+                self._double_talk_paused_at = None
+                self.barge.reset()
+                self.resume()
+            return
+        aec = getattr(self._audio, "capture_filter", None)
+        verdict = self.barge.on_block(
+            now,
+            speech_start_s=self._speech_start_s if heard else None,
+            double_talk_ms=cue_ms,
+            answer_playing=self._answer_audible(now),
+            converged=aec is None or getattr(aec, "converged", True),
+            echo_possible=getattr(self._audio, "echo_possible", True),
+            echo_only=aec is not None and getattr(aec, "echo_only", False),
+        )
+        if verdict == "pause":
+            self.pause(now)
+            if not heard:
+                self._double_talk_paused_at = now
+
+    def pause(self, at_s: float) -> None:
+        """Silence what is playing at the next block: the error line for good (the person is
+        talking), the answer until the interruption's words decide."""
+        line = self.line
+        if line is not None:  # the error line is not resumed: the person is talking
+            self.line = None
+            self._audio.playback.stop(line.utterance_id)
+            self.barge.reset()
+            self._update_idle()
+        if self.playing is None:
+            return
+        self._audio.playback.pause()
+        turn = self.playing_turn
+        if turn is not None:
+            turn.record.mark("interrupted_at", at_s, overwrite=True)
+            self._bus.publish(ev.BargeIn(turn_id=turn.turn_id, audio_s=at_s))
+
+    def resume(self, words: str = "") -> None:
+        """``words``: the backchannel the answer resumes past ('' for a noise)."""
+        if self.playing is None:
+            return
+        turn = self.playing_turn
+        turn_id = turn.turn_id if turn else 0
+        if turn is not None:
+            turn.record.t.pop("interrupted_at", None)
+        self._audio.playback.resume()
+        self._bus.publish(
+            ev.BargeIn(turn_id=turn_id, audio_s=self._clock(), resumed=True, text=words)
+        )
+
+    async def decide(self, words: str, said_at_s: float) -> None:
+        """The paused answer is cut for the interruption (``words``, begun at
+        ``said_at_s``), or resumed past a noise or a backchannel."""
+        verdict = self.barge.on_transcript(words)
+        if verdict == "cut":
+            await self.cut(said_at_s)
+        elif verdict == "resume":
+            self.resume(words)
+
+    async def cut(self, at_s: float, reply: Reply | None = None, turn: TurnT | None = None) -> None:
+        """Stop the playing answer for good, or ``reply`` (``turn``'s answer), one that a
+        newly confirmed answer replaces and has already taken the place of."""
+        if reply is None:
+            reply, turn = self.playing, self.playing_turn
+        if reply is None or turn is None:
+            return
+        if self.playing is reply:
+            self.forget()
+        # Paused for a barge-in, the answer fell silent at that pause, not now that its
+        # interruption's words have come in (0.5–1.5 s later): playback_end says when the
+        # person stopped hearing it.
+        silent_since = turn.record.t.get("interrupted_at") if self._audio.playback.paused else None
+        self._audio.playback.stop(reply.utterance_id)
+        self._audio.playback.resume()
+        heard = reply.heard()
+        turn.record.mark("interrupted_at", at_s)
+        end_at = silent_since if silent_since is not None else self._clock()
+        turn.record.mark("playback_end", end_at, overwrite=True)
+        await reply.cancel()
+        self._bus.publish(
+            ev.PlaybackEnded(
+                turn_id=turn.turn_id, audio_s=end_at, interrupted=True, heard_text=heard
+            )
+        )
+        self._answer_ended(turn, reply, heard, True)
+
+    async def cut_heard_answer(self) -> None:
+        """An answer the person has begun to hear when the session stops (quit, Ctrl-C) is
+        cut there, as a barge-in cuts it: its turn is recorded with what was heard, so the
+        metrics account for the audio played and ``--resume`` gives the model its words
+        rather than a question left unanswered. Before the audio stops, so the output file
+        ends the answer where the record says. One not heard at all stays the person's
+        words alone, as when the process dies."""
+        reply = self.playing
+        if reply is None or not self._audio.playback.played_samples(reply.utterance_id):
+            return
+        try:
+            await self.cut(self._clock())
+        except Exception:  # stopping must go on: the rest still has to be released
+            log.warning("recording the answer cut by the stop failed", exc_info=True)
+
+    # ------------------------------------------------------------------ the error line
+    async def speak_error_line(self) -> None:
+        """Say a short line so a voice-only user knows the turn failed. Speech over it
+        stops it (``pause``); a headless run waits for it to play out."""
+        for tts in (self._tts, self._fallback_tts):
+            if tts is None:
+                continue
+            line = _Line(next(self._utterance_ids))
+            try:
+                stream: SpeechStream = await asyncio.wait_for(tts.open_stream(), 3)
+            except Exception as exc:  # the UI notice already carries the error
+                log.info("could not speak the error line with %s: %s", tts.name, exc)
+                continue
+            try:
+                await stream.send_text(ERROR_LINE)
+                await stream.end_text()
+                self.line = line
+                async with asyncio.timeout(10):
+                    async for chunk in stream.audio():
+                        if self.line is not line:
+                            return  # the person spoke over it
+                        self._audio.playback.enqueue(line.utterance_id, chunk)
+                line.complete = True
+                return
+            except Exception as exc:
+                log.info("could not speak the error line with %s: %s", tts.name, exc)
+                if self.line is line and not self._audio.playback.played_samples(line.utterance_id):
+                    # nothing of it handed to the device: a second voice will not be heard
+                    # after part of the first
+                    self.line = None  # try the fallback voice
+                    continue
+                line.complete = True
+                return
+            finally:
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
+                if self.line is line and line.complete and not self._audio.playback.is_playing():
+                    self.line = None
+                self._update_idle()
