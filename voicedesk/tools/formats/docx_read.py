@@ -74,28 +74,27 @@ def body_items(d: Any) -> list[BodyItem]:
     return items
 
 
-def item_blocks(items: list[BodyItem]) -> list[Block]:
+def item_blocks(items: list[BodyItem], numbering: Numbering) -> list[Block]:
     """The blocks of a document's body items; a list paragraph's text behind its marker
-    ("- ", "N. ", see :mod:`voicedesk.tools.formats.docx_lists`)."""
+    ("- ", "N. ", see :mod:`voicedesk.tools.formats.docx_lists`).
+
+    ``numbering`` is the document's, one for every reader of it (headings, lists, the
+    writer's list bookkeeping), so that each style is looked up once between them:
+    python-docx resolves a paragraph's style anew on every access, and a document has
+    thousands of paragraphs but a handful of styles."""
     blocks = []
     plain: list[tuple[int, Any | None]] = []  # items that are blocks, and their paragraphs
-    # One per document, so that headings and lists look each style up once between them
-    # (python-docx resolves a paragraph's style anew on every access, and a document has
-    # thousands of paragraphs but a handful of styles).
-    numbering: Numbering | None = None
     for i, item in enumerate(items):
         if item.paragraph is not None:
             text = item.paragraph.text
             if text.strip():
-                if numbering is None:
-                    numbering = Numbering(item.paragraph.part)
                 level = heading_level(numbering.style_of(item.paragraph)[0])
                 blocks.append(Block(text, level, source=i))
                 plain.append((i, None if level else item.paragraph))
         elif any(item.cells):
             blocks.append(Block(" | ".join(item.cells), source=i, table=item.table))
             plain.append((i, None))
-    markers = docx_items(plain, numbering) if numbering is not None else {}
+    markers = docx_items(plain, numbering)
     for block in blocks:
         if block.source in markers:
             block.text = markers[block.source] + block.text
@@ -103,7 +102,8 @@ def item_blocks(items: list[BodyItem]) -> list[Block]:
 
 
 def parse_docx(data: bytes) -> list[Block]:
-    return item_blocks(body_items(open_docx(data)))
+    d = open_docx(data)
+    return item_blocks(body_items(d), Numbering(d.part))
 
 
 # What python-docx reads as a run's text (Run.text). Everything else in a run (a picture, a

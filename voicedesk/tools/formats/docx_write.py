@@ -231,8 +231,8 @@ def write_docx(doc: Document) -> bytes:
         d = open_docx(doc.original)
         marks = marks_of(d)
         items = body_items(d)
-        before = {b.source: b for b in item_blocks(items)}
         numbering = Numbering(d.part)
+        before = {b.source: b for b in item_blocks(items, numbering)}
         lists: dict[int, ListItem] = {}  # the list paragraphs, as they were
         for source, old_block in before.items():
             p_of = items[source].paragraph if source is not None else None
