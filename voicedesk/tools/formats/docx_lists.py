@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicedesk.tools.formats.model import Block
+from voicedesk.tools.formats.text import LIST_MARKER
 
 # "List Bullet", "List Number 2": the list styles of Word's own templates (and python-docx's).
 _LIST_STYLE = re.compile(r"^list\s+(bullet|number)(?:\s+([2-9]))?$", re.IGNORECASE)
@@ -25,9 +26,9 @@ _LIST_STYLE = re.compile(r"^list\s+(bullet|number)(?:\s+([2-9]))?$", re.IGNORECA
 _HEADING_LEVEL = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 # A marker at the start of a block's text, with exactly the one space a read puts after it,
 # so that an item whose own text starts with spaces keeps them.
-_MARKER = re.compile(r"^( *)([-*+]|\d{1,9}[.)])[ \t]")
+_MARKER = re.compile(rf"^( *)({LIST_MARKER})[ \t]")
 # A Markdown line that opens a list item (any spaces after the marker belong to it).
-_ITEM_LINE = re.compile(r"^( *)([-*+]|\d{1,9}[.)])[ \t]+(\S.*)$")
+_ITEM_LINE = re.compile(rf"^( *)({LIST_MARKER})[ \t]+(\S.*)$")
 # "- - -", "* * *": a thematic break in Markdown, not a list item.
 _BREAK = re.compile(r"^ *(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _NUMBER = re.compile(r"^( *)\d{1,9}\. ")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from voicedesk.tools.formats.docx_lists import word_items
 from voicedesk.tools.formats.model import Block, Document, FormatError, Kind
-from voicedesk.tools.formats.text import clean_text
+from voicedesk.tools.formats.text import LIST_MARKER, clean_text
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -23,7 +23,7 @@ _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 # list items, block quotes, thematic breaks ("***", "- - -") and table delimiter rows. The
 # line "---" under "- item" is a thematic break; under a table, the end of the table.
 _NOT_PARAGRAPH = re.compile(
-    r"^ {0,3}(?:[-+*](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>"
+    rf"^ {{0,3}}(?:{LIST_MARKER}(?:[ \t]|$)|>"
     r"|(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$"
     r"|\|?[ \t]*:?-+:?[ \t]*\|[-:| \t]*$)"
 )

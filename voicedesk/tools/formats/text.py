@@ -95,8 +95,11 @@ def replace_all(
     return "".join(out), len(spans)
 
 
+# A list item's marker, as CommonMark has it: a bullet ("-", "*", "+") or up to nine digits
+# and "." or ")". One pattern for every module that reads list items.
+LIST_MARKER = r"(?:[-*+]|\d{1,9}[.)])"
 # A list item's marker at the start of a line: "- ", "* ", "+ ", "1. ", "2) ".
-_LIST_MARKER = re.compile(r"^([ \t]*)(?:[-*+]|\d{1,9}[.)])(?=[ \t])", re.MULTILINE)
+_LIST_MARKER = re.compile(rf"^([ \t]*){LIST_MARKER}(?=[ \t])", re.MULTILINE)
 
 
 def word_count(text: str) -> int:
