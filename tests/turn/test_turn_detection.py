@@ -209,6 +209,18 @@ def test_log_mel_matches_faster_whisper_reference(case: str) -> None:
         assert np.ptp(ours[:, -350:], axis=1).min() > 0.5
 
 
+@pytest.mark.parametrize("seconds", [0.01, 0.3, 2.5, 7.9, 8 - 100 / 16_000, 8.0, 9.0])
+def test_log_mel_of_a_short_turn_equals_computing_every_padded_frame(seconds: float) -> None:
+    """log_mel computes one frame of the left zero padding and copies it; the result must be
+    what computing every frame of the padded 8 s gives."""
+    audio = np.tile(fixture_pcm(FINISHED).astype(np.float32) / 32768.0, 3)[-int(seconds * 16_000) :]
+    padded = np.concatenate([np.zeros(max(N_SAMPLES - audio.size, 0), np.float32), audio])
+    padded = padded[-N_SAMPLES:]
+    # the padded input takes the every-frame path (nothing to skip): the two must agree
+    np.testing.assert_allclose(log_mel(audio), log_mel(padded), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(log_mel(audio), reference_features(audio), rtol=0, atol=FEATURE_ATOL)
+
+
 def test_smart_turn_gives_the_same_probability_as_on_reference_features() -> None:
     s = settings()
     model = SmartTurn(s)

@@ -102,8 +102,9 @@ def cpu_costs(settings: Any, audio_s: float) -> dict[str, Any]:
         win_times.append(time.perf_counter() - t)
     cpu = time.process_time() - t_all
     model = SmartTurn(settings)
+    model.wait_warm()
     eou_times = []
-    for k in range(20):
+    for k in range(40):
         seg = audio[: 16_000 * (2 + k % 6)]
         t = time.perf_counter()
         model.predict(seg)
