@@ -9,7 +9,8 @@ from typing import Any
 
 import docx
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docx.oxml.ns import qn
+from docx.oxml.ns import nsdecls, qn
+from docx.oxml.parser import parse_xml
 
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import DocsTools
@@ -111,10 +112,12 @@ def test_lists_made_in_word_read_with_markers(tools: DocsTools) -> None:
         "[4]   - Nested",
         "[5] 3. Third",
         "[6] A note.",
-        "[7] 1. Again",
+        # Every "List Number" paragraph and the toolbar's decimal ones share one w:num: Word
+        # counts them as one list, across the note and the bullets between.
+        "[7] 4. Again",
         "[8] - Dot",
-        "[9] 1. Toolbar one",
-        "[10] 2. Toolbar two",
+        "[9] 5. Toolbar one",
+        "[10] 6. Toolbar two",
         "[11] - Toolbar dot",
         "[12] Numbering switched off",
         "[13] ## Numbered heading",
@@ -340,7 +343,7 @@ def test_headings_title_and_lists_read_by_style_name_only(tools: DocsTools) -> N
         "[7] - Eggs",
         "[8] - Milk",
         "[9] #### Shouted",
-        "[10] 1. Third",
+        "[10] 3. Third",  # one w:num, counted on across what stands between, as Word does
         "[11] ###### Deep",
         "[12] Chapter two",
         "[13] # Costs",
@@ -372,3 +375,156 @@ def test_reading_looks_each_style_up_once(monkeypatch: Any) -> None:
     blocks = formats.parse(buf.getvalue(), "docx").blocks
     assert [b.render() for b in blocks[:3]] == ["# Part 0", "Body 0.", "- Item 0"]
     assert sorted(looked_up, key=str) == ["Heading1", "ListBullet", None]
+
+
+# ------------------------------------------------------------------ the numbers Word shows
+
+
+def define_list(d: Any, *fmts: str, start: int = 1, extra: str = "") -> int:
+    """A new w:abstractNum in ``d``'s numbering.xml, one w:lvl per format (level 0 first),
+    each starting at ``start``; ``extra`` goes into every w:lvl (a w:lvlRestart)."""
+    numbering = d.part.numbering_part.element
+    ids = [int(a.get(qn("w:abstractNumId"))) for a in numbering.iterchildren(qn("w:abstractNum"))]
+    abstract_id = max(ids, default=-1) + 1
+    levels = "".join(
+        f'<w:lvl w:ilvl="{n}"><w:start w:val="{start}"/><w:numFmt w:val="{fmt}"/>{extra}'
+        f'<w:lvlText w:val="%{n + 1}."/></w:lvl>'
+        for n, fmt in enumerate(fmts)
+    )
+    abstract = parse_xml(
+        f'<w:abstractNum {nsdecls("w")} w:abstractNumId="{abstract_id}">{levels}</w:abstractNum>'
+    )
+    next(numbering.iterchildren(qn("w:num"))).addprevious(abstract)  # schema order
+    return abstract_id
+
+
+def instance(d: Any, abstract_id: int, overrides: str = "") -> int:
+    """A new w:num of ``abstract_id``, with ``overrides`` (w:lvlOverride elements) in it."""
+    num = d.part.numbering_part.element.add_num(abstract_id)
+    for override in parse_xml(f"<w:x {nsdecls('w')}>{overrides}</w:x>"):
+        num.append(override)
+    return int(num.numId)
+
+
+def numbered(d: Any, text: str, num: int, ilvl: int = 0) -> None:
+    """A paragraph that w:numPr makes a list item, as Word's toolbar does."""
+    numpr = d.add_paragraph(text, style="List Paragraph")._p.get_or_add_pPr().get_or_add_numPr()
+    numpr.get_or_add_ilvl().val = ilvl
+    numpr.get_or_add_numId().val = num
+
+
+def test_numbered_lists_read_with_their_start_values(tools: DocsTools) -> None:
+    d = docx.Document()
+    from_three = define_list(d, "decimal", start=3)
+    numbered(d, "Three", instance(d, from_three))
+    numbered(d, "Four", d.paragraphs[-1]._p.pPr.numPr.numId.val)
+    d.add_paragraph("Restarted at ten:")
+    at_ten = '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="10"/></w:lvlOverride>'
+    ten = instance(d, define_list(d, "decimal"), at_ten)
+    numbered(d, "Ten", ten)
+    numbered(d, "Eleven", ten)
+    put(tools, "start.docx", d)
+    assert read(tools, "start.docx") == [
+        "[1] 3. Three",
+        "[2] 4. Four",
+        "[3] Restarted at ten:",
+        "[4] 10. Ten",
+        "[5] 11. Eleven",
+    ]
+
+
+def test_levels_redefined_in_the_list_instance_are_honoured(tools: DocsTools) -> None:
+    # w:num may redefine a level of its abstractNum whole (w:lvlOverride/w:lvl): Word shows
+    # that level's format and start, not the abstractNum's.
+    d = docx.Document()
+    as_numbers = (
+        '<w:lvlOverride w:ilvl="0"><w:lvl w:ilvl="0"><w:start w:val="4"/>'
+        '<w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl></w:lvlOverride>'
+    )
+    as_bullets = (
+        '<w:lvlOverride w:ilvl="0"><w:lvl w:ilvl="0"><w:start w:val="1"/>'
+        '<w:numFmt w:val="bullet"/><w:lvlText w:val="o"/></w:lvl></w:lvlOverride>'
+    )
+    counted = instance(d, define_list(d, "bullet"), as_numbers)
+    dotted = instance(d, define_list(d, "decimal"), as_bullets)
+    for text, num in (("Four", counted), ("Five", counted), ("Dot", dotted), ("Dot", dotted)):
+        numbered(d, text, num)
+    put(tools, "override.docx", d)
+    assert read(tools, "override.docx") == ["[1] 4. Four", "[2] 5. Five", "[3] - Dot", "[4] - Dot"]
+
+
+def test_word_counts_a_list_on_across_other_paragraphs(tools: DocsTools) -> None:
+    # Word numbers the paragraphs of one list (numId, and every w:num of the same abstractNum)
+    # in document order, whatever stands between them; only a w:num's startOverride, or an
+    # item of a shallower level (w:lvlRestart), starts a level again.
+    d = docx.Document()
+    outline = define_list(d, "decimal", "decimal", "decimal")
+    never = define_list(d, "decimal", "decimal", extra='<w:lvlRestart w:val="0"/>')
+    # w:lvlRestart 1: levels restart after items of level 1 (ilvl 0) only.
+    by_top = define_list(d, "decimal", "decimal", "decimal", extra='<w:lvlRestart w:val="1"/>')
+    num, again, kept = instance(d, outline), instance(d, outline), instance(d, never)
+    top = instance(d, by_top)
+    restarted = instance(
+        d, outline, '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride>'
+    )
+    numbered(d, "a", num)
+    d.add_paragraph("A note.")
+    numbered(d, "b", num)
+    numbered(d, "b.1", num, 1)
+    numbered(d, "b.1.1", num, 2)
+    d.add_paragraph("Part two", style="Heading 1")
+    numbered(d, "b.2", num, 1)
+    numbered(d, "b.2.1", num, 2)  # restarted by b.2, a shallower level
+    d.add_table(rows=1, cols=1).cell(0, 0).text = "cell"
+    numbered(d, "c", again)  # another w:num of the same list, no override: counts on
+    numbered(d, "c.1", num, 1)
+    d.add_paragraph("Then:")
+    numbered(d, "x", kept)
+    numbered(d, "x.1", kept, 1)
+    numbered(d, "y", kept)
+    numbered(d, "y.1", kept, 1)  # w:lvlRestart 0: never restarts
+    for text in ("p", "p.1", "p.1.1", "p.2", "p.2.2", "q", "q.1.1"):
+        numbered(d, text, top, text.count("."))  # p.2.2: p.2 does not restart level 3
+    numbered(d, "fresh", restarted)
+    numbered(d, "d", num)  # counts on from "fresh": one list
+    put(tools, "cont.docx", d)
+    assert read(tools, "cont.docx") == [
+        "[1] 1. a",
+        "[2] A note.",
+        "[3] 2. b",
+        "[4]   1. b.1",
+        "[5]     1. b.1.1",
+        "[6] # Part two",
+        "[7]   2. b.2",
+        "[8]     1. b.2.1",
+        "[9] | cell |",
+        "[10] 3. c",
+        "[11]   1. c.1",
+        "[12] Then:",
+        "[13] 1. x",
+        "[14]   1. x.1",
+        "[15] 2. y",
+        "[16]   2. y.1",
+        "[17] 1. p",
+        "[18]   1. p.1",
+        "[19]     1. p.1.1",
+        "[20]   2. p.2",
+        "[21]     2. p.2.2",
+        "[22] 2. q",
+        "[23]     1. q.1.1",
+        "[24] 1. fresh",
+        "[25] 2. d",
+    ]
+
+
+def test_items_numbered_by_style_name_only_count_within_their_run(tools: DocsTools) -> None:
+    # A "List Number" style without numbering shows no number in Word; read as a list, its
+    # items count from 1 in each run of them, as before.
+    d = docx.Document()
+    d.styles["List Number"].element.pPr._remove_numPr()
+    for text in ("one", "two"):
+        d.add_paragraph(text, style="List Number")
+    d.add_paragraph("Between")
+    d.add_paragraph("again", style="List Number")
+    put(tools, "names.docx", d)
+    assert read(tools, "names.docx") == ["[1] 1. one", "[2] 2. two", "[3] Between", "[4] 1. again"]

@@ -53,6 +53,7 @@ class ListItem:
     numbered: bool
     depth: int
     key: tuple[str, str]  # ("num", numId), or ("style", name) when numbering says nothing
+    level: int = 0  # w:ilvl: the level of the list Word counts it at
 
 
 def split_item(text: str) -> Typed | None:
@@ -146,15 +147,73 @@ def _style_chain(paragraph: Any) -> list[Any]:
     return chain
 
 
+@dataclass(frozen=True)
+class Level:
+    """One level of a Word list as numbering.xml defines it, for the number Word shows."""
+
+    fmt: str | None  # w:numFmt: "decimal", "bullet", "none"…; None: not given
+    start: int  # w:start (or a w:startOverride): the first number the level shows
+    restart: int | None = None  # w:lvlRestart; None: after any shallower level's item
+
+
+def _int(element: Any | None, default: int) -> int:
+    """An element's w:val as a number: files from other programs may hold anything there."""
+    from docx.oxml.ns import qn
+
+    if element is None:
+        return default
+    try:
+        return int(element.get(qn("w:val"), ""))
+    except ValueError:
+        return default
+
+
+def _level(lvl: Any, base: Level | None = None) -> Level:
+    """A w:lvl as a :class:`Level`; what a w:lvlOverride's w:lvl leaves out is ``base``'s.
+
+    A missing w:start is 0, the standard's default. Word ignores a w:lvlRestart given in an
+    override (MS-OI29500 2.1.282), so an override keeps ``base``'s.
+    """
+    from docx.oxml.ns import qn
+
+    if base is None:
+        restart = lvl.find(qn("w:lvlRestart"))
+        base = Level(None, 0, _int(restart, -1) if restart is not None else None)
+    fmt = lvl.find(qn("w:numFmt"))
+    return Level(
+        fmt.get(qn("w:val"), "decimal") if fmt is not None else base.fmt,
+        _int(lvl.find(qn("w:start")), base.start),
+        base.restart,
+    )
+
+
+def _levels(parent: Any) -> dict[int, Any]:
+    """``parent``'s w:lvl elements by level (w:ilvl), skipping ones that give no level."""
+    from docx.oxml.ns import qn
+
+    out = {}
+    for lvl in parent.iterchildren(qn("w:lvl")):
+        if (ilvl := lvl.get(qn("w:ilvl"), "0")).isdigit():
+            out[int(ilvl)] = lvl
+    return out
+
+
 class Numbering:
-    """What makes paragraphs list items in one document: numbering.xml's number format for
-    each list and level, and the numbering each paragraph style gives; read once."""
+    """What makes paragraphs list items in one document: numbering.xml's levels for each
+    list (w:num, with its overrides), and the numbering each paragraph style gives; read once.
+
+    Word counts a list per abstract definition, not per w:num: paragraphs of two w:num of
+    one w:abstractNum count on as one list, and a w:num's w:lvlOverride that gives a start
+    is how a list is made to start again (see :class:`Counter`).
+    """
 
     def __init__(self, part: Any) -> None:
         from docx.opc.constants import RELATIONSHIP_TYPE as RT
         from docx.oxml.ns import qn
 
-        self.formats: dict[str, dict[int, str]] = {}
+        self.levels: dict[str, dict[int, Level]] = {}  # per numId, its levels as shown
+        self.abstract_of: dict[str, str] = {}  # per numId, the list it counts in
+        self.restarts: dict[str, set[int]] = {}  # per numId, levels its overrides restart
         # Per style id: its name and the numbering it (or a style it is based on) gives.
         # Looking a paragraph's style up is slow in python-docx, and a document has few.
         self.styles: dict[str | None, tuple[str, str | None, int | None]] = {}
@@ -162,20 +221,49 @@ class Numbering:
             root = part.part_related_by(RT.NUMBERING).element
         except (KeyError, AttributeError, ValueError):
             return
-        abstract: dict[str | None, dict[int, str]] = {}
+        abstract: dict[str, dict[int, Level]] = {}
         for a in root.iterchildren(qn("w:abstractNum")):
-            levels = abstract.setdefault(a.get(qn("w:abstractNumId")), {})
-            for lvl in a.iterchildren(qn("w:lvl")):
-                fmt = lvl.find(qn("w:numFmt"))
-                if fmt is not None and (ilvl := lvl.get(qn("w:ilvl"), "0")).isdigit():
-                    levels[int(ilvl)] = fmt.get(qn("w:val"), "decimal")
+            levels = {n: _level(lvl) for n, lvl in _levels(a).items()}
+            abstract.setdefault(a.get(qn("w:abstractNumId"), ""), levels)
         for num in root.iterchildren(qn("w:num")):
-            ref = num.find(qn("w:abstractNumId"))
-            if ref is not None and num.get(qn("w:numId")) is not None:
-                self.formats[num.get(qn("w:numId"))] = abstract.get(ref.get(qn("w:val")), {})
+            ref, num_id = num.find(qn("w:abstractNumId")), num.get(qn("w:numId"))
+            if ref is not None and num_id is not None:
+                self._add_num(num_id, ref.get(qn("w:val"), ""), num, abstract)
+
+    def _add_num(
+        self, num_id: str, abstract_id: str, num: Any, abstract: dict[str, dict[int, Level]]
+    ) -> None:
+        """Record one w:num: its abstractNum's levels as its w:lvlOverride elements change
+        them (a whole w:lvl, then a w:startOverride, which wins where they disagree)."""
+        from docx.oxml.ns import qn
+
+        levels = dict(abstract.get(abstract_id, {}))
+        restarts = set()
+        for override in num.iterchildren(qn("w:lvlOverride")):
+            if not (ilvl := override.get(qn("w:ilvl"), "")).isdigit():
+                continue
+            n = int(ilvl)
+            base = levels.get(n, Level(None, 0))
+            lvl = override.find(qn("w:lvl"))
+            if lvl is not None:
+                base = _level(lvl, base)
+            start = override.find(qn("w:startOverride"))
+            if start is not None:
+                base = Level(base.fmt, _int(start, base.start), base.restart)
+            if lvl is not None or start is not None:
+                levels[n] = base
+                restarts.add(n)
+        self.levels[num_id] = levels
+        self.abstract_of[num_id] = abstract_id
+        self.restarts[num_id] = restarts
+
+    def level(self, num_id: str, ilvl: int) -> Level | None:
+        """How level ``ilvl`` of list ``num_id`` shows (None: numbering.xml does not say)."""
+        return self.levels.get(num_id, {}).get(ilvl)
 
     def fmt(self, num_id: str, ilvl: int) -> str | None:
-        return self.formats.get(num_id, {}).get(ilvl)
+        level = self.level(num_id, ilvl)
+        return level.fmt if level is not None else None
 
     def style_of(self, paragraph: Any) -> tuple[str, str | None, int | None]:
         """The name of ``paragraph``'s style, and the numId and level the style gives."""
@@ -236,19 +324,70 @@ def list_item(paragraph: Any, numbering: Numbering) -> ListItem | None:
     if fmt == "none":
         return None  # numbering that shows nothing
     numbered = fmt != "bullet" if fmt is not None else bool(by_name)
-    return ListItem(numbered, style_depth + (ilvl or 0), ("num", num_id))
+    return ListItem(numbered, style_depth + (ilvl or 0), ("num", num_id), ilvl or 0)
+
+
+class Counter:
+    """The numbers Word shows for the items of numbering.xml's lists, in document order.
+
+    Word keeps one running number per level of each abstract list definition, whatever
+    stands between its items (other paragraphs, headings, tables); the w:num a paragraph
+    names only chooses how that list looks. A level starts again at its start value when
+    an item of a shallower level of the same list comes (as w:lvlRestart says), and where a
+    w:num whose override gives that level a start is first met: that is how Word writes
+    "restart numbering", and how a later w:num of the same list "continues" instead.
+    """
+
+    def __init__(self, numbering: Numbering) -> None:
+        self.numbering = numbering
+        self.values: dict[str, dict[int, int]] = {}  # per list, per level: the last number
+        self.met: set[tuple[str, int]] = set()  # (numId, level) already counted
+
+    def counts(self, item: ListItem) -> bool:
+        """Whether numbering.xml defines ``item``'s list, so that Word counts it here."""
+        return item.key[0] == "num" and item.key[1] in self.numbering.abstract_of
+
+    def next(self, num_id: str, ilvl: int) -> int:
+        """The number Word shows for the next item of list ``num_id`` at level ``ilvl``."""
+        numbering = self.numbering
+        values = self.values.setdefault(numbering.abstract_of[num_id], {})
+        restart = (num_id, ilvl) not in self.met and ilvl in numbering.restarts[num_id]
+        self.met.add((num_id, ilvl))
+        level = numbering.level(num_id, ilvl)
+        n = values[ilvl] + 1 if ilvl in values and not restart else (level.start if level else 1)
+        values[ilvl] = n
+        for deeper in [d for d in values if d > ilvl]:
+            if _restarts(numbering.level(num_id, deeper), deeper, ilvl):
+                del values[deeper]
+        return n
+
+
+def _restarts(level: Level | None, ilvl: int, after: int) -> bool:
+    """Whether level ``ilvl`` starts again after an item at the shallower level ``after``.
+
+    w:lvlRestart names (counting from 1) the deepest level whose items restart it, 0 for
+    none: Word restarts after that level or any shallower one, and ignores a value that
+    names no shallower level (MS-OI29500 2.1.282), as it does a missing one.
+    """
+    limit = level.restart if level is not None and level.restart is not None else ilvl
+    if not 0 <= limit <= ilvl:
+        limit = ilvl
+    return after < limit
 
 
 def docx_items(paragraphs: list[tuple[int, Any | None]], numbering: Numbering) -> dict[int, str]:
     """The marker of each list paragraph among a document's non-empty body items, by index.
 
     ``paragraphs`` holds each item in order with its paragraph (None: a heading or a table
-    row, which ends a list). A numbered item counts within its run of consecutive list items
-    of the same list and depth; a shallower item ends the deeper lists under it.
+    row). An item of a list numbering.xml defines reads with the number Word shows
+    (:class:`Counter`); one that only its style's name makes numbered counts within its run
+    of consecutive list items of the same list and depth, which anything else ends. A
+    shallower item ends the deeper runs under it.
     ``numbering`` is the document's, shared with the reader, whose heading levels filled its
     per-style cache already.
     """
     out: dict[int, str] = {}
+    counter = Counter(numbering)
     counts: list[tuple[ListItem, int] | None] = []
     for i, paragraph in paragraphs:
         item = list_item(paragraph, numbering) if paragraph is not None else None
@@ -261,6 +400,8 @@ def docx_items(paragraphs: list[tuple[int, Any | None]], numbering: Numbering) -
         same = last is not None and (last[0].numbered, last[0].key) == (item.numbered, item.key)
         n = last[1] + 1 if same and last is not None else 1
         counts[item.depth] = (item, n)
+        if counter.counts(item):
+            n = counter.next(item.key[1], item.level)
         out[i] = marked(item, "", n)
     return out
 
