@@ -528,3 +528,36 @@ def test_items_numbered_by_style_name_only_count_within_their_run(tools: DocsToo
     d.add_paragraph("again", style="List Number")
     put(tools, "names.docx", d)
     assert read(tools, "names.docx") == ["[1] 1. one", "[2] 2. two", "[3] Between", "[4] 1. again"]
+
+
+def lists_of_two(count: int) -> list[formats.Block]:
+    """``count`` numbered lists of two items, a paragraph after each: each list restarts,
+    so the file holds a w:num per list."""
+    blocks = []
+    for n in range(count):
+        blocks += [formats.Block("1. a"), formats.Block("2. b"), formats.Block(f"Note {n}.")]
+    return blocks
+
+
+def test_adding_list_items_reads_only_the_lists_they_join(monkeypatch: Any) -> None:
+    # Each item added reads numbering.xml afresh (an item before it may have added a list);
+    # reading every list definition each time made a file of many lists slow to write.
+    from voicedesk.tools.formats import docx_lists
+
+    read_levels = 0
+    level = docx_lists._level
+
+    def counted(*args: Any) -> Any:
+        nonlocal read_levels
+        read_levels += 1
+        return level(*args)
+
+    monkeypatch.setattr(docx_lists, "_level", counted)
+    data = formats.serialize(formats.Document("docx", blocks=lists_of_two(20)))
+    assert read_levels <= 40  # at most one list's level read per item; it was 9 and more
+    assert [b.text for b in formats.parse(data, "docx").blocks[:4]] == [
+        "1. a",
+        "2. b",
+        "Note 0.",
+        "1. a",
+    ]

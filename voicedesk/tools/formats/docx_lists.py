@@ -198,10 +198,22 @@ def _levels(parent: Any) -> dict[int, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class WordList:
+    """One w:num: the abstract list it counts in, its levels as its overrides leave them,
+    and the levels whose overrides give a start (see :class:`Counter`)."""
+
+    abstract_id: str
+    levels: dict[int, Level]
+    restarts: frozenset[int] = frozenset()
+
+
 class Numbering:
     """What makes paragraphs list items in one document: numbering.xml's levels for each
-    list (w:num, with its overrides), and the numbering each paragraph style gives; read once.
+    list (w:num, with its overrides), and the numbering each paragraph style gives.
 
+    Each is read when first asked for, then kept: the writer makes one per item it adds,
+    and a file may hold hundreds of w:num (one per list that restarts).
     Word counts a list per abstract definition, not per w:num: paragraphs of two w:num of
     one w:abstractNum count on as one list, and a w:num's w:lvlOverride that gives a start
     is how a list is made to start again (see :class:`Counter`).
@@ -209,35 +221,42 @@ class Numbering:
 
     def __init__(self, part: Any) -> None:
         from docx.opc.constants import RELATIONSHIP_TYPE as RT
-        from docx.oxml.ns import qn
 
-        self.levels: dict[str, dict[int, Level]] = {}  # per numId, its levels as shown
-        self.abstract_of: dict[str, str] = {}  # per numId, the list it counts in
-        self.restarts: dict[str, set[int]] = {}  # per numId, levels its overrides restart
+        self._nums: dict[str, Any] | None = None  # w:num elements by numId, once needed
+        self._abstracts: dict[str, Any] | None = None  # w:abstractNum elements by id
+        self._abstract_levels: dict[str, dict[int, Level]] = {}
+        self._lists: dict[str, WordList | None] = {}
         # Per style id: its name and the numbering it (or a style it is based on) gives.
         # Looking a paragraph's style up is slow in python-docx, and a document has few.
         self.styles: dict[str | None, tuple[str, str | None, int | None]] = {}
         try:
-            root = part.part_related_by(RT.NUMBERING).element
+            self._root = part.part_related_by(RT.NUMBERING).element
         except (KeyError, AttributeError, ValueError):
-            return
-        abstract: dict[str, dict[int, Level]] = {}
-        for a in root.iterchildren(qn("w:abstractNum")):
-            levels = {n: _level(lvl) for n, lvl in _levels(a).items()}
-            abstract.setdefault(a.get(qn("w:abstractNumId"), ""), levels)
-        for num in root.iterchildren(qn("w:num")):
-            ref, num_id = num.find(qn("w:abstractNumId")), num.get(qn("w:numId"))
-            if ref is not None and num_id is not None:
-                self._add_num(num_id, ref.get(qn("w:val"), ""), num, abstract)
+            self._root = None
 
-    def _add_num(
-        self, num_id: str, abstract_id: str, num: Any, abstract: dict[str, dict[int, Level]]
-    ) -> None:
-        """Record one w:num: its abstractNum's levels as its w:lvlOverride elements change
-        them (a whole w:lvl, then a w:startOverride, which wins where they disagree)."""
+    def word_list(self, num_id: str) -> WordList | None:
+        """List ``num_id`` as numbering.xml defines it (None: it does not)."""
+        if num_id not in self._lists:
+            self._lists[num_id] = self._read_list(num_id)
+        return self._lists[num_id]
+
+    def _read_list(self, num_id: str) -> WordList | None:
+        """A w:num's abstractNum levels as its w:lvlOverride elements change them (a whole
+        w:lvl, then a w:startOverride, which wins where they disagree)."""
         from docx.oxml.ns import qn
 
-        levels = dict(abstract.get(abstract_id, {}))
+        if self._root is None:
+            return None
+        if self._nums is None:
+            self._nums = {}
+            for num in self._root.iterchildren(qn("w:num")):
+                self._nums.setdefault(num.get(qn("w:numId")), num)
+        num = self._nums.get(num_id)
+        ref = num.find(qn("w:abstractNumId")) if num is not None else None
+        if ref is None:
+            return None
+        abstract_id = ref.get(qn("w:val"), "")
+        levels = dict(self._abstract(abstract_id))
         restarts = set()
         for override in num.iterchildren(qn("w:lvlOverride")):
             if not (ilvl := override.get(qn("w:ilvl"), "")).isdigit():
@@ -253,13 +272,26 @@ class Numbering:
             if lvl is not None or start is not None:
                 levels[n] = base
                 restarts.add(n)
-        self.levels[num_id] = levels
-        self.abstract_of[num_id] = abstract_id
-        self.restarts[num_id] = restarts
+        return WordList(abstract_id, levels, frozenset(restarts))
+
+    def _abstract(self, abstract_id: str) -> dict[int, Level]:
+        """The levels of w:abstractNum ``abstract_id`` (none if the file lacks it)."""
+        from docx.oxml.ns import qn
+
+        if abstract_id not in self._abstract_levels:
+            if self._abstracts is None:
+                self._abstracts = {}
+                for a in self._root.iterchildren(qn("w:abstractNum")):
+                    self._abstracts.setdefault(a.get(qn("w:abstractNumId"), ""), a)
+            found = self._abstracts.get(abstract_id)
+            levels = _levels(found) if found is not None else {}
+            self._abstract_levels[abstract_id] = {n: _level(lvl) for n, lvl in levels.items()}
+        return self._abstract_levels[abstract_id]
 
     def level(self, num_id: str, ilvl: int) -> Level | None:
         """How level ``ilvl`` of list ``num_id`` shows (None: numbering.xml does not say)."""
-        return self.levels.get(num_id, {}).get(ilvl)
+        word_list = self.word_list(num_id)
+        return word_list.levels.get(ilvl) if word_list is not None else None
 
     def fmt(self, num_id: str, ilvl: int) -> str | None:
         level = self.level(num_id, ilvl)
@@ -343,21 +375,16 @@ class Counter:
         self.values: dict[str, dict[int, int]] = {}  # per list, per level: the last number
         self.met: set[tuple[str, int]] = set()  # (numId, level) already counted
 
-    def counts(self, item: ListItem) -> bool:
-        """Whether numbering.xml defines ``item``'s list, so that Word counts it here."""
-        return item.key[0] == "num" and item.key[1] in self.numbering.abstract_of
-
-    def next(self, num_id: str, ilvl: int) -> int:
+    def next(self, num_id: str, word_list: WordList, ilvl: int) -> int:
         """The number Word shows for the next item of list ``num_id`` at level ``ilvl``."""
-        numbering = self.numbering
-        values = self.values.setdefault(numbering.abstract_of[num_id], {})
-        restart = (num_id, ilvl) not in self.met and ilvl in numbering.restarts[num_id]
+        values = self.values.setdefault(word_list.abstract_id, {})
+        restart = (num_id, ilvl) not in self.met and ilvl in word_list.restarts
         self.met.add((num_id, ilvl))
-        level = numbering.level(num_id, ilvl)
+        level = word_list.levels.get(ilvl)
         n = values[ilvl] + 1 if ilvl in values and not restart else (level.start if level else 1)
         values[ilvl] = n
         for deeper in [d for d in values if d > ilvl]:
-            if _restarts(numbering.level(num_id, deeper), deeper, ilvl):
+            if _restarts(word_list.levels.get(deeper), deeper, ilvl):
                 del values[deeper]
         return n
 
@@ -400,8 +427,9 @@ def docx_items(paragraphs: list[tuple[int, Any | None]], numbering: Numbering) -
         same = last is not None and (last[0].numbered, last[0].key) == (item.numbered, item.key)
         n = last[1] + 1 if same and last is not None else 1
         counts[item.depth] = (item, n)
-        if counter.counts(item):
-            n = counter.next(item.key[1], item.level)
+        word_list = numbering.word_list(item.key[1]) if item.key[0] == "num" else None
+        if word_list is not None:
+            n = counter.next(item.key[1], word_list, item.level)
         out[i] = marked(item, "", n)
     return out
 
