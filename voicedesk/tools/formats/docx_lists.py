@@ -572,13 +572,16 @@ def make_item(d: Any, paragraph: Any, typed: Typed) -> None:
     if ppr.numPr is not None:
         ppr._remove_numPr()
     neighbour = _neighbour(paragraph, typed, Numbering(d.part))
+    # Style ids are set as they are, not through Paragraph.style, which looks the style up
+    # and scans every style for the default one: seconds for a thousand items.
     if neighbour is not None:
-        paragraph.style = neighbour.style
-        theirs = neighbour._p.pPr.numPr if neighbour._p.pPr is not None else None
-        if theirs is not None:  # an empty w:numPr in its place among the pPr children first
-            ppr.replace(ppr.get_or_add_numPr(), copy.deepcopy(theirs))
+        theirs = neighbour._p.pPr
+        ppr.style = theirs.style if theirs is not None else None
+        if theirs is not None and theirs.numPr is not None:
+            # an empty w:numPr first, in its place among the pPr children
+            ppr.replace(ppr.get_or_add_numPr(), copy.deepcopy(theirs.numPr))
         return
-    paragraph.style = d.styles[list_style(d, typed.numbered, typed.depth)]
+    ppr.style = d.styles[list_style(d, typed.numbered, typed.depth)].style_id
     if typed.numbered:
         _restart(d, paragraph)
 
