@@ -587,3 +587,30 @@ def test_adding_list_items_sets_style_ids_without_looking_styles_up(monkeypatch:
         "List Bullet",
         "List Bullet",
     ]
+
+
+def test_numbered_headings_and_empty_items_count_in_their_list(tools: DocsTools) -> None:
+    # Word numbers a heading or an empty paragraph of a list like any other item: both
+    # take a number (an empty item shows it alone), and a heading at a shallower level
+    # starts the deeper levels again. Neither reads as a list item.
+    d = docx.Document()
+    num = instance(d, define_list(d, "decimal", "decimal"))
+    numbered(d, "a", num)
+    numbered(d, "", num)  # shows "2." and nothing else
+    numbered(d, "c", num)
+    numbered(d, "c.1", num, 1)
+    heading = d.add_paragraph("Part four", style="Heading 1")
+    numpr = heading._p.get_or_add_pPr().get_or_add_numPr()
+    numpr.get_or_add_ilvl().val = 0
+    numpr.get_or_add_numId().val = num
+    numbered(d, "4.1", num, 1)
+    numbered(d, "e", num)
+    put(tools, "headed.docx", d)
+    assert read(tools, "headed.docx") == [
+        "[1] 1. a",
+        "[2] 3. c",
+        "[3]   1. c.1",
+        "[4] # Part four",
+        "[5]   1. 4.1",
+        "[6] 5. e",
+    ]

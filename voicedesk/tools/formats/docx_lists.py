@@ -329,6 +329,14 @@ def _num_pr(element: Any) -> tuple[str | None, int | None]:
     )
 
 
+def numbering_of(paragraph: Any, numbering: Numbering) -> tuple[str, str | None, int | None]:
+    """A paragraph's style name, and the numId and level its w:numPr, or else its style's,
+    gives (None: not given)."""
+    num_id, ilvl = _num_pr(paragraph._p)
+    name, s_id, s_lvl = numbering.style_of(paragraph)
+    return name, num_id if num_id is not None else s_id, ilvl if ilvl is not None else s_lvl
+
+
 def list_item(paragraph: Any, numbering: Numbering) -> ListItem | None:
     """Whether a body paragraph is a list item, and of which kind, depth and list.
 
@@ -337,10 +345,13 @@ def list_item(paragraph: Any, numbering: Numbering) -> ListItem | None:
     "List Number" style name decides when there is no numbering to read (a style this module
     added) or it gives no format. numId 0 means numbering was switched off.
     """
-    num_id, ilvl = _num_pr(paragraph._p)
-    name, s_id, s_lvl = numbering.style_of(paragraph)
-    num_id = num_id if num_id is not None else s_id
-    ilvl = ilvl if ilvl is not None else s_lvl
+    return _as_item(*numbering_of(paragraph, numbering), numbering)
+
+
+def _as_item(
+    name: str, num_id: str | None, ilvl: int | None, numbering: Numbering
+) -> ListItem | None:
+    """:func:`list_item` for a paragraph of style ``name`` given numbering ``num_id``, ``ilvl``."""
     if heading_level(name):
         return None  # numbered headings ("1.2 Costs") are headings
     m = _LIST_STYLE.match(name)
@@ -375,6 +386,14 @@ class Counter:
         self.values: dict[str, dict[int, int]] = {}  # per list, per level: the last number
         self.met: set[tuple[str, int]] = set()  # (numId, level) already counted
 
+    def count(self, num_id: str | None, ilvl: int | None) -> int | None:
+        """Count a body paragraph (any, in order) given numbering ``num_id``, ``ilvl``, if
+        numbering.xml defines that list: the number Word shows for it, or None."""
+        if num_id is None or num_id == "0":  # no numbering, or numbering switched off
+            return None
+        word_list = self.numbering.word_list(num_id)
+        return self.next(num_id, word_list, ilvl or 0) if word_list is not None else None
+
     def next(self, num_id: str, word_list: WordList, ilvl: int) -> int:
         """The number Word shows for the next item of list ``num_id`` at level ``ilvl``."""
         values = self.values.setdefault(word_list.abstract_id, {})
@@ -402,22 +421,30 @@ def _restarts(level: Level | None, ilvl: int, after: int) -> bool:
     return after < limit
 
 
-def docx_items(paragraphs: list[tuple[int, Any | None]], numbering: Numbering) -> dict[int, str]:
+def docx_items(
+    paragraphs: list[tuple[int | None, Any | None, bool]], numbering: Numbering
+) -> dict[int, str]:
     """The marker of each list paragraph among a document's non-empty body items, by index.
 
-    ``paragraphs`` holds each item in order with its paragraph (None: a heading or a table
-    row). An item of a list numbering.xml defines reads with the number Word shows
-    (:class:`Counter`); one that only its style's name makes numbered counts within its run
-    of consecutive list items of the same list and depth, which anything else ends. A
-    shallower item ends the deeper runs under it.
-    ``numbering`` is the document's, shared with the reader, whose heading levels filled its
-    per-style cache already.
+    ``paragraphs`` holds each body item in order as (index, paragraph, reads): ``index`` is
+    its block's (None for an empty paragraph: Word numbers it all the same, but it is no
+    block); ``paragraph`` is None for a table row; ``reads`` is False for a heading, which
+    counts in its list but reads as a heading. An item of a list numbering.xml defines
+    reads with the number Word shows (:class:`Counter`); one that only its style's name
+    makes numbered counts within its run of consecutive list items of the same list and
+    depth, which a block of another kind ends. A shallower item ends the deeper runs under
+    it. ``numbering`` is the document's, shared with the reader, whose heading levels
+    filled its per-style cache already.
     """
     out: dict[int, str] = {}
     counter = Counter(numbering)
     counts: list[tuple[ListItem, int] | None] = []
-    for i, paragraph in paragraphs:
-        item = list_item(paragraph, numbering) if paragraph is not None else None
+    for i, paragraph, reads in paragraphs:
+        found = numbering_of(paragraph, numbering) if paragraph is not None else None
+        shown = counter.count(*found[1:]) if found is not None else None
+        if i is None:
+            continue
+        item = _as_item(*found, numbering) if found is not None and reads else None
         if item is None:
             counts = []
             continue
@@ -427,10 +454,7 @@ def docx_items(paragraphs: list[tuple[int, Any | None]], numbering: Numbering) -
         same = last is not None and (last[0].numbered, last[0].key) == (item.numbered, item.key)
         n = last[1] + 1 if same and last is not None else 1
         counts[item.depth] = (item, n)
-        word_list = numbering.word_list(item.key[1]) if item.key[0] == "num" else None
-        if word_list is not None:
-            n = counter.next(item.key[1], word_list, item.level)
-        out[i] = marked(item, "", n)
+        out[i] = marked(item, "", shown if shown is not None and item.key[0] == "num" else n)
     return out
 
 

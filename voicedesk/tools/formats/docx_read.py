@@ -83,17 +83,21 @@ def item_blocks(items: list[BodyItem], numbering: Numbering) -> list[Block]:
     python-docx resolves a paragraph's style anew on every access, and a document has
     thousands of paragraphs but a handful of styles."""
     blocks = []
-    plain: list[tuple[int, Any | None]] = []  # items that are blocks, and their paragraphs
+    # Each item as the list reader takes it: block index (None: no block), paragraph
+    # (None: a table row), and whether it may read as a list item (not a heading).
+    plain: list[tuple[int | None, Any | None, bool]] = []
     for i, item in enumerate(items):
         if item.paragraph is not None:
             text = item.paragraph.text
             if text.strip():
                 level = heading_level(numbering.style_of(item.paragraph)[0])
                 blocks.append(Block(text, level, source=i))
-                plain.append((i, None if level else item.paragraph))
+                plain.append((i, item.paragraph, not level))
+            else:
+                plain.append((None, item.paragraph, False))
         elif any(item.cells):
             blocks.append(Block(" | ".join(item.cells), source=i, table=item.table))
-            plain.append((i, None))
+            plain.append((i, None, False))
     markers = docx_items(plain, numbering)
     for block in blocks:
         if block.source in markers:
