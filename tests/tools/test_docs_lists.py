@@ -614,3 +614,19 @@ def test_numbered_headings_and_empty_items_count_in_their_list(tools: DocsTools)
         "[5]   1. 4.1",
         "[6] 5. e",
     ]
+
+
+def test_list_paragraphs_in_tables_count_in_their_list(tools: DocsTools) -> None:
+    # Word counts a list in document order, into table cells too: a cell holding the
+    # list's second item makes the next item after the table its third.
+    d = docx.Document()
+    num = instance(d, define_list(d, "decimal"))
+    numbered(d, "a", num)
+    cell = d.add_table(rows=1, cols=2).cell(0, 1)
+    numpr = cell.paragraphs[0]._p.get_or_add_pPr().get_or_add_numPr()
+    numpr.get_or_add_ilvl().val = 0
+    numpr.get_or_add_numId().val = num
+    cell.paragraphs[0].text = "b"
+    numbered(d, "c", num)
+    put(tools, "table.docx", d)
+    assert read(tools, "table.docx") == ["[1] 1. a", "[2] |  | b |", "[3] 3. c"]

@@ -427,9 +427,9 @@ def docx_items(
     """The marker of each list paragraph among a document's non-empty body items, by index.
 
     ``paragraphs`` holds each body item in order as (index, paragraph, reads): ``index`` is
-    its block's (None for an empty paragraph: Word numbers it all the same, but it is no
-    block); ``paragraph`` is None for a table row; ``reads`` is False for a heading, which
-    counts in its list but reads as a heading. An item of a list numbering.xml defines
+    its block's (None for an empty paragraph or one in a table cell: Word numbers them all
+    the same, but they are no block of their own); ``paragraph`` is None for a table row;
+    ``reads`` is False for a heading, which counts in its list but reads as a heading. An item of a list numbering.xml defines
     reads with the number Word shows (:class:`Counter`); one that only its style's name
     makes numbered counts within its run of consecutive list items of the same list and
     depth, which a block of another kind ends. A shallower item ends the deeper runs under

@@ -51,6 +51,9 @@ class BodyItem:
     paragraph: Any | None = None  # python-docx Paragraph, for paragraphs
     table: int | None = None  # for rows: the number of the table in the body
     cells: list[str] = field(default_factory=list)  # for rows: the text of each cell
+    # For a table's first row: every paragraph in the table (nested ones too), in order.
+    # Word counts list paragraphs in cells with the body's, so the reader needs them.
+    in_table: list[Any] = field(default_factory=list)
 
 
 def body_items(d: Any) -> list[BodyItem]:
@@ -66,10 +69,12 @@ def body_items(d: Any) -> list[BodyItem]:
             items.append(BodyItem(child, paragraph=Paragraph(child, d._body)))
         elif child.tag == qn("w:tbl"):
             table = Table(child, d._body)
-            for tr in child.tr_lst:
+            for row, tr in enumerate(child.tr_lst):
                 # Each w:tc once: a merged cell is one cell, not repeated per grid column.
                 cells = [" ".join(_Cell(tc, table).text.split()) for tc in tr.tc_lst]
                 items.append(BodyItem(child, table=tables, cells=cells))
+                if not row:
+                    items[-1].in_table = [Paragraph(p, table) for p in child.iter(qn("w:p"))]
             tables += 1
     return items
 
@@ -95,7 +100,9 @@ def item_blocks(items: list[BodyItem], numbering: Numbering) -> list[Block]:
                 plain.append((i, item.paragraph, not level))
             else:
                 plain.append((None, item.paragraph, False))
-        elif any(item.cells):
+            continue
+        plain.extend((None, paragraph, False) for paragraph in item.in_table)
+        if any(item.cells):
             blocks.append(Block(" | ".join(item.cells), source=i, table=item.table))
             plain.append((i, None, False))
     markers = docx_items(plain, numbering)
