@@ -630,3 +630,26 @@ def test_list_paragraphs_in_tables_count_in_their_list(tools: DocsTools) -> None
     numbered(d, "c", num)
     put(tools, "table.docx", d)
     assert read(tools, "table.docx") == ["[1] 1. a", "[2] |  | b |", "[3] 3. c"]
+
+
+def test_lists_defined_by_a_list_style_read_with_its_levels(tools: DocsTools) -> None:
+    # A list made with a list style (Word's "Define New List Style") has an abstractNum
+    # holding only a w:numStyleLink to the style; the levels are in the abstractNum the
+    # style's own numbering names (which has a w:styleLink back).
+    d = docx.Document()
+    style = d.styles.add_style("Steps", docx.enum.style.WD_STYLE_TYPE.LIST)
+    numbering = d.part.numbering_part.element
+
+    def link(abstract_id: int, tag: str) -> None:
+        element = numbering.xpath(f'w:abstractNum[@w:abstractNumId="{abstract_id}"]')[0]
+        element.insert(0, parse_xml(f'<w:{tag} {nsdecls("w")} w:val="{style.style_id}"/>'))
+
+    defined, linked = define_list(d, "decimal", start=2), define_list(d)  # no levels
+    link(defined, "styleLink")
+    link(linked, "numStyleLink")
+    style.element.get_or_add_pPr().get_or_add_numPr().get_or_add_numId().val = instance(d, defined)
+    num = instance(d, linked)
+    numbered(d, "Two", num)
+    numbered(d, "Three", num)
+    put(tools, "liststyle.docx", d)
+    assert read(tools, "liststyle.docx") == ["[1] 2. Two", "[2] 3. Three"]

@@ -229,6 +229,7 @@ class Numbering:
         # Per style id: its name and the numbering it (or a style it is based on) gives.
         # Looking a paragraph's style up is slow in python-docx, and a document has few.
         self.styles: dict[str | None, tuple[str, str | None, int | None]] = {}
+        self._part = part
         try:
             self._root = part.part_related_by(RT.NUMBERING).element
         except (KeyError, AttributeError, ValueError):
@@ -245,17 +246,11 @@ class Numbering:
         w:lvl, then a w:startOverride, which wins where they disagree)."""
         from docx.oxml.ns import qn
 
-        if self._root is None:
+        num = self._num(num_id)
+        abstract_id = self._abstract_of(num)
+        if num is None or abstract_id is None:
             return None
-        if self._nums is None:
-            self._nums = {}
-            for num in self._root.iterchildren(qn("w:num")):
-                self._nums.setdefault(num.get(qn("w:numId")), num)
-        num = self._nums.get(num_id)
-        ref = num.find(qn("w:abstractNumId")) if num is not None else None
-        if ref is None:
-            return None
-        abstract_id = ref.get(qn("w:val"), "")
+        abstract_id = self._linked(abstract_id)
         levels = dict(self._abstract(abstract_id))
         restarts = set()
         for override in num.iterchildren(qn("w:lvlOverride")):
@@ -274,16 +269,63 @@ class Numbering:
                 restarts.add(n)
         return WordList(abstract_id, levels, frozenset(restarts))
 
-    def _abstract(self, abstract_id: str) -> dict[int, Level]:
-        """The levels of w:abstractNum ``abstract_id`` (none if the file lacks it)."""
+    def _num(self, num_id: str | None) -> Any | None:
+        """The w:num element of ``num_id`` (None: numbering.xml has none)."""
         from docx.oxml.ns import qn
 
+        if self._root is None or num_id is None:
+            return None
+        if self._nums is None:
+            self._nums = {}
+            for num in self._root.iterchildren(qn("w:num")):
+                self._nums.setdefault(num.get(qn("w:numId")), num)
+        return self._nums.get(num_id)
+
+    @staticmethod
+    def _abstract_of(num: Any | None) -> str | None:
+        """The abstractNumId a w:num element names."""
+        from docx.oxml.ns import qn
+
+        ref = num.find(qn("w:abstractNumId")) if num is not None else None
+        return ref.get(qn("w:val"), "") if ref is not None else None
+
+    def _abstract_element(self, abstract_id: str) -> Any | None:
+        """The w:abstractNum element of ``abstract_id`` (None: numbering.xml has none)."""
+        from docx.oxml.ns import qn
+
+        if self._abstracts is None:
+            self._abstracts = {}
+            for a in self._root.iterchildren(qn("w:abstractNum")) if self._root is not None else ():
+                self._abstracts.setdefault(a.get(qn("w:abstractNumId"), ""), a)
+        return self._abstracts.get(abstract_id)
+
+    def _linked(self, abstract_id: str) -> str:
+        """The abstractNum holding the levels of ``abstract_id``: one made for a list style
+        holds only a w:numStyleLink to the style, whose own numbering names the one.
+
+        Lists of one list style count as one list, as their abstractNum is the one.
+        """
+        from docx.oxml.ns import qn
+
+        for _ in range(4):  # a damaged file may link in a loop
+            element = self._abstract_element(abstract_id)
+            link = element.find(qn("w:numStyleLink")) if element is not None else None
+            if link is None:
+                return abstract_id
+            try:
+                style = self._part.styles.element.get_by_id(link.get(qn("w:val"), ""))
+            except (AttributeError, KeyError, ValueError):  # no styles to look in
+                return abstract_id
+            target = self._abstract_of(self._num(_num_pr(style)[0] if style is not None else None))
+            if target is None:
+                return abstract_id
+            abstract_id = target
+        return abstract_id
+
+    def _abstract(self, abstract_id: str) -> dict[int, Level]:
+        """The levels of w:abstractNum ``abstract_id`` (none if the file lacks it)."""
         if abstract_id not in self._abstract_levels:
-            if self._abstracts is None:
-                self._abstracts = {}
-                for a in self._root.iterchildren(qn("w:abstractNum")):
-                    self._abstracts.setdefault(a.get(qn("w:abstractNumId"), ""), a)
-            found = self._abstracts.get(abstract_id)
+            found = self._abstract_element(abstract_id)
             levels = _levels(found) if found is not None else {}
             self._abstract_levels[abstract_id] = {n: _level(lvl) for n, lvl in levels.items()}
         return self._abstract_levels[abstract_id]
