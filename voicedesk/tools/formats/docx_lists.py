@@ -471,12 +471,12 @@ def docx_items(
     ``paragraphs`` holds each body item in order as (index, paragraph, reads): ``index`` is
     its block's (None for an empty paragraph or one in a table cell: Word numbers them all
     the same, but they are no block of their own); ``paragraph`` is None for a table row;
-    ``reads`` is False for a heading, which counts in its list but reads as a heading. An item of a list numbering.xml defines
-    reads with the number Word shows (:class:`Counter`); one that only its style's name
-    makes numbered counts within its run of consecutive list items of the same list and
-    depth, which a block of another kind ends. A shallower item ends the deeper runs under
-    it. ``numbering`` is the document's, shared with the reader, whose heading levels
-    filled its per-style cache already.
+    ``reads`` is False for a heading, which counts in its list but reads as a heading.
+    An item of a list numbering.xml defines reads with the number Word shows
+    (:class:`Counter`); one that only its style's name makes numbered counts within its
+    run of consecutive list items of the same list and depth, which a block of another kind
+    ends. A shallower item ends the deeper runs under it. ``numbering`` is the document's,
+    shared with the reader, whose heading levels filled its per-style cache already.
     """
     out: dict[int, str] = {}
     counter = Counter(numbering)
