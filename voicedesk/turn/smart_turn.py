@@ -1,7 +1,8 @@
 """Smart Turn v3: P(the speaker has finished their turn) from the last 8 s of audio.
 
-~50 ms per call on a recent laptop core, ~110 ms on an AVX2-only server core, so it is called when the VAD hears silence, never per frame,
-and always in a worker thread so the event loop (audio, UI) never waits for it.
+~50 ms per call on a recent laptop core, ~110 ms on an AVX2-only server core, so it is
+called when the VAD hears silence, never per frame, and always in a worker thread so the
+event loop (audio, UI) never waits for it.
 """
 
 from __future__ import annotations

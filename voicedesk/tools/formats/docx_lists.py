@@ -53,7 +53,6 @@ class ListItem:
     numbered: bool
     depth: int
     key: tuple[str, str]  # ("num", numId), or ("style", name) when numbering says nothing
-    level: int = 0  # w:ilvl: the level of the list Word counts it at
 
 
 def split_item(text: str) -> Typed | None:
@@ -330,13 +329,11 @@ class Numbering:
             self._abstract_levels[abstract_id] = {n: _level(lvl) for n, lvl in levels.items()}
         return self._abstract_levels[abstract_id]
 
-    def level(self, num_id: str, ilvl: int) -> Level | None:
-        """How level ``ilvl`` of list ``num_id`` shows (None: numbering.xml does not say)."""
-        word_list = self.word_list(num_id)
-        return word_list.levels.get(ilvl) if word_list is not None else None
-
     def fmt(self, num_id: str, ilvl: int) -> str | None:
-        level = self.level(num_id, ilvl)
+        """Level ``ilvl`` of list ``num_id``'s number format (None: numbering.xml does not
+        say)."""
+        word_list = self.word_list(num_id)
+        level = word_list.levels.get(ilvl) if word_list is not None else None
         return level.fmt if level is not None else None
 
     def style_of(self, paragraph: Any) -> tuple[str, str | None, int | None]:
@@ -409,7 +406,7 @@ def _as_item(
     if fmt == "none":
         return None  # numbering that shows nothing
     numbered = fmt != "bullet" if fmt is not None else bool(by_name)
-    return ListItem(numbered, style_depth + (ilvl or 0), ("num", num_id), ilvl or 0)
+    return ListItem(numbered, style_depth + (ilvl or 0), ("num", num_id))
 
 
 class Counter:
