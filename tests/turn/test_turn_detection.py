@@ -225,7 +225,9 @@ def test_smart_turn_gives_the_same_probability_as_on_reference_features() -> Non
     s = settings()
     model = SmartTurn(s)
     try:
-        session = load_session(smart_turn_path(s.models), "models.smart_turn")
+        session = load_session(
+            smart_turn_path(s.models), "models.smart_turn", float_softmax=s.models.float_softmax
+        )
         name = session.get_inputs()[0].name
         for fixture in (FINISHED, "dev-unfinished-3.wav"):
             pcm = fixture_pcm(fixture)

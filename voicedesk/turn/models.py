@@ -9,6 +9,7 @@ and a 2-core laptop must keep a core free for audio and the UI.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from voicedesk.errors import ModelFileError
 VAD_RELPATH = "audio/vad/data/silero_vad.onnx"
 SMART_TURN_RELPATH = "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
 
-_sessions: dict[Path, Any] = {}
+_sessions: dict[tuple[Path, bool], Any] = {}
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def _bundled(relpath: str) -> Path | None:
@@ -115,26 +117,42 @@ def check_signature(session: Any, path: Path, key: str) -> None:
         )
 
 
-def load_session(path: Path, key: str) -> Any:
+def load_session(path: Path, key: str, *, float_softmax: bool = False) -> Any:
     """A cached onnxruntime session (one per file) with one thread, checked to be the model
-    ``key`` names."""
+    ``key`` names; ``float_softmax``: run the graph as :mod:`voicedesk.turn.float_softmax`
+    rewrites it (the original file when it cannot be rewritten)."""
     import onnxruntime as ort
 
     with _lock:
-        if path in _sessions:
-            check_signature(_sessions[path], path, key)  # the same file may be given for both
-            return _sessions[path]
+        if (path, float_softmax) in _sessions:
+            session = _sessions[path, float_softmax]
+            check_signature(session, path, key)  # the same file may be given for both
+            return session
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         try:
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            source = (_fast(path) if float_softmax else None) or path
+            model = source if isinstance(source, bytes) else str(source)
+            session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
             raise ModelFileError(
                 f"Model file {path} is not a valid ONNX model ({type(exc).__name__}).",
                 f"point '{key}' at the right file, or remove the setting to use the bundled model",
             ) from None
         check_signature(session, path, key)
-        _sessions[path] = session
+        _sessions[path, float_softmax] = session
         return session
+
+
+def _fast(path: Path) -> Path | bytes | None:
+    """The float-softmax rewrite of ``path``, or ``None`` to run the file as it is: a file
+    onnx cannot parse is left for onnxruntime to report in its own words."""
+    from voicedesk.turn.float_softmax import fast_model
+
+    try:
+        return fast_model(path)
+    except Exception as exc:  # onnx raises DecodeError and friends; never worth failing for
+        log.info("running %s as it is: the float-softmax rewrite failed (%s)", path, exc)
+        return None

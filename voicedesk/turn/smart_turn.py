@@ -1,6 +1,6 @@
 """Smart Turn v3: P(the speaker has finished their turn) from the last 8 s of audio.
 
-~50 ms per call on a recent laptop core, ~110 ms on an AVX2-only server core, so it is
+~50 ms per call on a recent laptop core, ~100 ms on an AVX2-only server core, so it is
 called when the VAD hears silence, never per frame, and always in a worker thread so the
 event loop (audio, UI) never waits for it.
 """
@@ -21,7 +21,11 @@ _warmed: set[int] = set()  # ids of the (cached, shared) sessions that have run 
 
 class SmartTurn:
     def __init__(self, settings: Settings) -> None:
-        self._session = load_session(smart_turn_path(settings.models), "models.smart_turn")
+        self._session = load_session(
+            smart_turn_path(settings.models),
+            "models.smart_turn",
+            float_softmax=settings.models.float_softmax,
+        )
         self._input = self._session.get_inputs()[0].name
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smart-turn")
         # onnxruntime's first run of a session is ~15% slower (it sizes its memory arena):
