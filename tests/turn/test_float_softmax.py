@@ -18,7 +18,7 @@ from voicedesk.audio.wavio import read_wav
 from voicedesk.config import load_settings
 from voicedesk.turn import float_softmax
 from voicedesk.turn.features import log_mel
-from voicedesk.turn.models import smart_turn_path, vad_path
+from voicedesk.turn.models import load_session, smart_turn_path, vad_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "turns"
 SETTINGS = load_settings(Path("/nonexistent/voicedesk-fs-tests/config.toml"), environ={})
@@ -115,3 +115,19 @@ def test_an_unwritable_cache_gives_the_rewritten_bytes(tmp_path: Path) -> None:
     model = float_softmax.fast_model(SMART_TURN, blocker / "models")
     assert isinstance(model, bytes)
     assert _session(model).get_inputs()[0].shape[1:] == [80, 800]
+
+
+def test_a_damaged_cached_copy_falls_back_to_the_file_and_is_written_anew(
+    tmp_path: Path, monkeypatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(float_softmax, "cache_dir", lambda: cache)
+    model = tmp_path / "turn.onnx"  # a path of its own: load_session caches by path
+    model.write_bytes(SMART_TURN.read_bytes())
+    cached = float_softmax.fast_model(model, cache)
+    assert isinstance(cached, Path)
+    cached.write_bytes(cached.read_bytes()[:1000])  # e.g. a disk that filled up under it
+    session = load_session(model, "models.smart_turn", float_softmax=True)
+    assert session.get_inputs()[0].shape[1:] == [80, 800]
+    assert not cached.exists()  # removed, so the next start rewrites it
+    assert float_softmax.fast_model(model, cache) == cached and cached.stat().st_size > 10**6

@@ -132,27 +132,39 @@ def load_session(path: Path, key: str, *, float_softmax: bool = False) -> Any:
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        try:
-            source = (_fast(path) if float_softmax else None) or path
-            model = source if isinstance(source, bytes) else str(source)
-            session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
-            raise ModelFileError(
-                f"Model file {path} is not a valid ONNX model ({type(exc).__name__}).",
-                f"point '{key}' at the right file, or remove the setting to use the bundled model",
-            ) from None
+        session = _fast_session(path, opts) if float_softmax else None
+        if session is None:
+            try:
+                session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+                raise ModelFileError(
+                    f"Model file {path} is not a valid ONNX model ({type(exc).__name__}).",
+                    f"point '{key}' at the right file, or remove the setting to use the "
+                    "bundled model",
+                ) from None
         check_signature(session, path, key)
         _sessions[path, float_softmax] = session
         return session
 
 
-def _fast(path: Path) -> Path | bytes | None:
-    """The float-softmax rewrite of ``path``, or ``None`` to run the file as it is: a file
-    onnx cannot parse is left for onnxruntime to report in its own words."""
+def _fast_session(path: Path, opts: Any) -> Any | None:
+    """A session of the float-softmax rewrite of ``path``, or ``None`` to run the file as it
+    is: nothing to rewrite, or the rewrite failed (a file onnx cannot parse is then left for
+    onnxruntime to report in its own words; a damaged cached copy is removed, so the next
+    start writes it anew)."""
+    import onnxruntime as ort
+
     from voicedesk.turn.float_softmax import fast_model
 
+    source: Path | bytes | None = None
     try:
-        return fast_model(path)
-    except Exception as exc:  # onnx raises DecodeError and friends; never worth failing for
-        log.info("running %s as it is: the float-softmax rewrite failed (%s)", path, exc)
+        source = fast_model(path)
+        if source is None:
+            return None
+        model = source if isinstance(source, bytes) else str(source)
+        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnx and onnxruntime raise their own types; never worth failing
+        log.info("running %s as it is: its float-softmax rewrite failed (%s)", path, exc)
+        if isinstance(source, Path):
+            source.unlink(missing_ok=True)
         return None
