@@ -371,7 +371,9 @@ def test_a_refusal_within_a_known_window_halves_and_a_window_too_small_is_named(
 
 def test_a_learnt_window_is_restored_unless_configured_otherwise_or_for_another_model():
     """What a refusal taught (from the session log on --resume) is kept to; a configured
-    llm.context_window that says otherwise wins, and another model's window is not its."""
+    llm.context_window that says otherwise wins, and another model's window, or the same
+    model's from another server, is not its. A record without an endpoint (written before
+    endpoints were) counts for the model wherever it is served."""
     learnt = {"window": 2000, "budget_tokens": 1200, "model": "gpt-4o-mini"}
 
     def restored(llm: dict, lesson: dict | None = learnt) -> ContextManager:
@@ -383,13 +385,18 @@ def test_a_learnt_window_is_restored_unless_configured_otherwise_or_for_another_
 
     ctx = restored({})
     assert (ctx.window, ctx.budget) == (2000, 1200)
-    assert ctx.snapshot()["context_window"] == learnt
+    assert ctx.snapshot()["context_window"] == {**learnt, "endpoint": None}
     ctx = restored({"context_window": 2000})  # the same window: the budget learnt holds
     assert (ctx.window, ctx.budget) == (2000, 1200)
     ctx = restored({"context_window": 4096})  # raised since, perhaps for a larger model
     assert (ctx.window, ctx.budget, ctx.learnt) == (4096, 1500, None)
     ctx = restored({}, {**learnt, "model": "llama3.1:8b"})
     assert (ctx.window, ctx.budget) == (None, 1500)
+    served_elsewhere = {**learnt, "endpoint": "http://localhost:11434/v1"}
+    ctx = restored({}, served_elsewhere)  # the same name from another server since
+    assert (ctx.window, ctx.budget) == (None, 1500)
+    ctx = restored({"base_url": "http://localhost:11434/v1"}, served_elsewhere)
+    assert (ctx.window, ctx.budget) == (2000, 1200)
     ctx = restored({}, {**learnt, "window": None, "budget_tokens": 9000})  # never raised
     assert (ctx.window, ctx.budget) == (None, 1500)
     ctx = restored({}, {**learnt, "budget_tokens": 10})  # a longer system prompt since

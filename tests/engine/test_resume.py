@@ -167,25 +167,33 @@ async def test_a_window_learnt_from_a_refusal_is_kept_across_resume(tmp_path, mo
             **kwargs,
         )
 
+    # one server for both sessions: the window learnt is the model's as served at its URL
     async with sim_server(options) as server:
         first = session_for(server)
         await converse_in_text(first, long_notes(1, 6))
-    assert len(server.too_long) == 1  # learnt here, on the fifth turn
-    learnt = first.context.budget
-    assert first.context.window == 2000 and learnt < 2000
-    log_file = first.log.path
-    assert _records(log_file, "context_window") == [
-        {"type": "context_window", "window": 2000, "budget_tokens": learnt, "model": "gpt-4o-mini"}
-    ]
+        assert len(server.too_long) == 1  # learnt here, on the fifth turn
+        learnt = first.context.budget
+        assert first.context.window == 2000 and learnt < 2000
+        log_file = first.log.path
+        assert _records(log_file, "context_window") == [
+            {
+                "type": "context_window",
+                "window": 2000,
+                "budget_tokens": learnt,
+                "model": "gpt-4o-mini",
+                "endpoint": f"{server.base_url}/v1",
+            }
+        ]
+        sent_before = len(server.chat_requests())
 
-    async with sim_server(options) as server:
         resumed = session_for(server, resume=True, log_path=log_file)
         assert resumed.context.window == 2000 and resumed.context.budget == learnt
         await converse_in_text(resumed, long_notes(7, 8, length=20))
-    assert server.too_long == []  # the first request after resuming already fits
-    assert [r.heard_text for r in resumed.records] == ["Noted.", "Noted."]
-    assert [r.too_long_retries for r in resumed.records] == [0, 0]
-    assert all(server.request_tokens(b) + b["max_tokens"] <= 2000 for b in server.chat_requests())
+        assert len(server.too_long) == 1  # the first request after resuming already fits
+        assert [r.heard_text for r in resumed.records] == ["Noted.", "Noted."]
+        assert [r.too_long_retries for r in resumed.records] == [0, 0]
+        after = server.chat_requests()[sent_before:]
+        assert after and all(server.request_tokens(b) + b["max_tokens"] <= 2000 for b in after)
     assert len(_records(log_file, "user")) == 8  # the same log, appended to
 
 

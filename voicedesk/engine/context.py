@@ -73,6 +73,8 @@ class ContextManager:
     ) -> None:
         self.settings = settings
         self.model = model  # a window learnt from a refusal is this model's: resume checks it
+        # ...as served there: one model name can be a 128k cloud model and an 8k local one.
+        self.endpoint = settings.llm.base_url
         self.budget = settings.context.budget_tokens
         # The model's context window: configured, or learnt from a refusal (then kept for
         # the session, and across --resume). None: not known, and nothing refused so far.
@@ -93,7 +95,7 @@ class ContextManager:
         # Called with what a refusal taught (``learnt``): the session logs it, so that a
         # resumed conversation does not pay the same refusal and retry on its first turn.
         self.on_window: Any = None
-        self.learnt: dict[str, Any] | None = None  # window, budget_tokens, model
+        self.learnt: dict[str, Any] | None = None  # window, budget_tokens, model, endpoint
         check_context_window(settings)  # loaded settings are checked already; built ones not
         self.check_room()
 
@@ -181,7 +183,12 @@ class ContextManager:
                 )
             target = least
         self.budget = target
-        self.learnt = {"window": self.window, "budget_tokens": self.budget, "model": self.model}
+        self.learnt = {
+            "window": self.window,
+            "budget_tokens": self.budget,
+            "model": self.model,
+            "endpoint": self.endpoint,
+        }
         if self.on_window is not None:
             self.on_window(dict(self.learnt))
         limit = int(self.budget * SUMMARY_SHARE)
@@ -440,6 +447,9 @@ class ContextManager:
             return  # a record this version did not write: resume as without it
         if learnt.get("model") != self.model:
             return  # another model since: its window is its own
+        if "endpoint" in learnt and learnt["endpoint"] != self.endpoint:
+            return  # the same name served elsewhere (a local server's window is often set
+            # smaller); a log from before endpoints were recorded is taken at its word
         configured = self.settings.llm.context_window
         # A configured window wins over a different learnt one, rather than the smaller of
         # the two: it is the person's word, perhaps raised since for a larger model or server
@@ -453,7 +463,12 @@ class ContextManager:
         # when it was learnt): that budget could not even start; a refusal relearns it.
         least, _ = self._least_budget(None)
         self.budget = max(min(self.budget, budget), least)
-        self.learnt = {"window": self.window, "budget_tokens": self.budget, "model": self.model}
+        self.learnt = {
+            "window": self.window,
+            "budget_tokens": self.budget,
+            "model": self.model,
+            "endpoint": self.endpoint,
+        }
         log.info(
             "resumed within the context budget learnt from a refusal: %d tokens (window %s)",
             self.budget,

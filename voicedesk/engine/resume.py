@@ -81,7 +81,11 @@ def _read(path: Path) -> _Conversation:
             out.summary_turns = int(record.get("summary_turns", out.summary_turns))
             out.folded |= {int(t) for t in record.get("folded_turn_ids", [])}
         elif kind == "context_window":  # each refusal lowers the budget: the last one holds
-            out.learnt = {k: record.get(k) for k in ("window", "budget_tokens", "model")}
+            out.learnt = {
+                k: record[k]
+                for k in ("window", "budget_tokens", "model", "endpoint")
+                if k in record
+            }
     return out
 
 
