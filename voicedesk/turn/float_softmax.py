@@ -64,7 +64,7 @@ def rewrite(path: Path) -> bytes | None:
     ``Cast → Mul``; ``None`` when there is none (or ``onnx`` is not installed)."""
     try:
         import onnx
-        from onnx import helper, numpy_helper
+        from onnx import TensorProto, helper, numpy_helper
     except ImportError:
         return None
     model = onnx.load(str(path))
@@ -83,7 +83,9 @@ def rewrite(path: Path) -> bytes | None:
             and (len(dq.input) < 3 or dq.input[2] in scalars)
         ):
             cast, scaled = f"{node.name}/float_softmax_cast", f"{node.name}/float_softmax_scaled"
-            nodes.append(helper.make_node("Cast", [dq.input[0]], [cast], name=cast, to=1))
+            nodes.append(
+                helper.make_node("Cast", [dq.input[0]], [cast], name=cast, to=TensorProto.FLOAT)
+            )
             nodes.append(helper.make_node("Mul", [cast, dq.input[1]], [scaled], name=scaled))
             node.input[0] = scaled
             rewritten += 1
@@ -98,7 +100,9 @@ def rewrite(path: Path) -> bytes | None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    """Readers (another voicedesk starting) see the whole file or none; a temp file a crash
+    leaves behind starts with a dot."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
