@@ -183,12 +183,7 @@ class ContextManager:
                 )
             target = least
         self.budget = target
-        self.learnt = {
-            "window": self.window,
-            "budget_tokens": self.budget,
-            "model": self.model,
-            "endpoint": self.endpoint,
-        }
+        self.learnt = self._lesson()
         if self.on_window is not None:
             self.on_window(dict(self.learnt))
         limit = int(self.budget * SUMMARY_SHARE)
@@ -437,6 +432,15 @@ class ContextManager:
             self.turns.append(turn)
             self._compact_tools(turn.turn_id)
 
+    def _lesson(self) -> dict[str, Any]:
+        """What a refusal taught, as logged and restored: for this model at this endpoint."""
+        return {
+            "window": self.window,
+            "budget_tokens": self.budget,
+            "model": self.model,
+            "endpoint": self.endpoint,
+        }
+
     def _restore_learnt(self, learnt: Any) -> None:
         """Keep to a window and budget learnt from a refusal before the conversation was
         resumed, when they still apply."""
@@ -463,12 +467,7 @@ class ContextManager:
         # when it was learnt): that budget could not even start; a refusal relearns it.
         least, _ = self._least_budget(None)
         self.budget = max(min(self.budget, budget), least)
-        self.learnt = {
-            "window": self.window,
-            "budget_tokens": self.budget,
-            "model": self.model,
-            "endpoint": self.endpoint,
-        }
+        self.learnt = self._lesson()
         log.info(
             "resumed within the context budget learnt from a refusal: %d tokens (window %s)",
             self.budget,
