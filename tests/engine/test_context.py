@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 
 import pytest
 
@@ -19,9 +20,15 @@ async def test_200_turns_stay_within_budget_flat_and_remember_turn_3():
     summaries = [c for c in result["calls"] if c["kind"] == "summary"]
     assert len(turns) == 200
     assert all(c["prompt_tokens"] <= result["budget_tokens"] for c in result["calls"])
-    # flat once the window has filled: the second half is no bigger than the first half's peak
+    # flat once the window has filled: the second half is typically no bigger than the first
+    # (medians within ±5% in runs), and its peak stays near the first half's. The peaks
+    # depend on how many turns a summary still running lets through, which the machine's
+    # load decides: a first-half peak of 1574 against 1754 later failed a 5% bound on an
+    # idle 2-core machine, while both peaks are ~1750 in most runs. Growth without
+    # summaries takes the median towards the budget (3000), nearly twice the window's size.
     sizes = [c["prompt_tokens"] for c in turns]
-    assert max(sizes[100:]) <= max(sizes[20:100]) * 1.05
+    assert statistics.median(sizes[100:]) <= statistics.median(sizes[20:100]) * 1.1
+    assert max(sizes[100:]) <= max(sizes[20:100]) * 1.25
     assert len(summaries) >= 10 and not any(c["blocking"] for c in summaries)
     assert result["fact_in_summary_request"]  # the folded turn went to the summariser
     assert result["fact_reached_model"]  # and still reaches the model at turn 200
