@@ -44,7 +44,7 @@ def _ops_run(model: Path | bytes, tmp_path: Path) -> Counter[str]:
 
 def test_onnxruntime_runs_float_softmax_instead_of_qlinear_softmax(tmp_path: Path) -> None:
     before = _ops_run(SMART_TURN, tmp_path)
-    rewritten = float_softmax.rewrite(SMART_TURN)
+    rewritten = float_softmax.rewrite(SMART_TURN.read_bytes())
     assert rewritten is not None
     after = _ops_run(rewritten, tmp_path)
     assert before["QLinearSoftmax"] == 4  # one per encoder layer: what the rewrite is for
@@ -58,7 +58,7 @@ def test_probabilities_stay_within_the_int8_models_own_noise() -> None:
     """Same quantized scores in, same quantized probabilities out: the end-of-turn
     probability barely moves (a shift of the zero point, or a wrong scale, moves it a lot)."""
     original = _session(SMART_TURN)
-    rewritten = float_softmax.rewrite(SMART_TURN)
+    rewritten = float_softmax.rewrite(SMART_TURN.read_bytes())
     assert rewritten is not None
     fast = _session(rewritten)
     name = original.get_inputs()[0].name
@@ -79,7 +79,7 @@ def test_the_rewritten_file_is_cached_and_reused(tmp_path: Path, monkeypatch) ->
     assert isinstance(first, Path) and first.parent == tmp_path and first.is_file()
     assert not list(tmp_path.glob("*.tmp"))  # written whole, then renamed
 
-    def no_rewrite(path: Path) -> bytes | None:
+    def no_rewrite(original: bytes) -> bytes | None:
         raise AssertionError("rewrote a model that was in the cache")
 
     monkeypatch.setattr(float_softmax, "rewrite", no_rewrite)
@@ -105,7 +105,7 @@ def test_a_model_without_the_pattern_is_marked_and_run_as_it_is(
     vad = vad_path(SETTINGS.models)
     assert float_softmax.fast_model(vad, tmp_path) is None
     assert [p.suffix for p in tmp_path.iterdir()] == [".unchanged"]
-    monkeypatch.setattr(float_softmax, "rewrite", lambda path: pytest.fail("onnx loaded again"))
+    monkeypatch.setattr(float_softmax, "rewrite", lambda original: pytest.fail("onnx loaded again"))
     assert float_softmax.fast_model(vad, tmp_path) is None
 
 

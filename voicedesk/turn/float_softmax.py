@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from pathlib import Path
+
+from voicedesk.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -42,32 +42,32 @@ def fast_model(path: Path, cache: Path | None = None) -> Path | bytes | None:
     cannot be written; ``None`` when the graph has no softmax to rewrite (or ``onnx`` is
     missing), so the file is run as it is."""
     cache = cache_dir() if cache is None else cache
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
+    original = path.read_bytes()
+    digest = hashlib.sha256(original).hexdigest()[:20]
     target = cache / f"{path.stem}-{digest}-float-softmax-v{REWRITE_VERSION}.onnx"
     unchanged = target.with_suffix(".unchanged")  # nothing to rewrite: skip `onnx` next time
     if target.is_file():
         return target
     if unchanged.is_file():
         return None
-    data = rewrite(path)
+    data = rewrite(original)
     try:
-        cache.mkdir(parents=True, exist_ok=True)
-        _atomic_write(unchanged if data is None else target, data or b"")
+        atomic_write(unchanged if data is None else target, data or b"")
     except OSError as exc:
         log.info("cannot keep the rewritten model in %s (%s); rewriting each start", cache, exc)
         return data
     return None if data is None else target
 
 
-def rewrite(path: Path) -> bytes | None:
-    """The model at ``path`` with each per-tensor ``DequantizeLinear → Softmax`` replaced by
-    ``Cast → Mul``; ``None`` when there is none (or ``onnx`` is not installed)."""
+def rewrite(original: bytes) -> bytes | None:
+    """The model file ``original`` with each per-tensor ``DequantizeLinear → Softmax``
+    replaced by ``Cast → Mul``; ``None`` when there is none (or ``onnx`` is not installed)."""
     try:
         import onnx
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
         return None
-    model = onnx.load(str(path))
+    model = onnx.load_from_string(original)
     graph = model.graph
     producer = {out: node for node in graph.node for out in node.output}
     scalars = {init.name for init in graph.initializer if numpy_helper.to_array(init).size == 1}
@@ -97,18 +97,3 @@ def rewrite(path: Path) -> bytes | None:
     del graph.node[:]
     graph.node.extend(kept)
     return model.SerializeToString()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Readers (another voicedesk starting) see the whole file or none; a temp file a crash
-    leaves behind starts with a dot."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

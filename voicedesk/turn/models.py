@@ -16,6 +16,7 @@ from typing import Any
 
 from voicedesk.config import ModelSettings
 from voicedesk.errors import ModelFileError
+from voicedesk.turn.float_softmax import fast_model
 
 VAD_RELPATH = "audio/vad/data/silero_vad.onnx"
 SMART_TURN_RELPATH = "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
@@ -153,8 +154,6 @@ def _fast_session(path: Path, opts: Any) -> Any | None:
     onnxruntime to report in its own words; a damaged cached copy is removed, so the next
     start writes it anew)."""
     import onnxruntime as ort
-
-    from voicedesk.turn.float_softmax import fast_model
 
     source: Path | bytes | None = None
     try:

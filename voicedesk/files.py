@@ -1,0 +1,96 @@
+"""Files written whole: readers see the old file or the new one, never half of it.
+
+One writer for everything voicedesk keeps on disk that a crash must not leave torn (the
+documents it edits, their history, its model cache). The session log is append-only, the
+config file private from its first byte and recordings written by soundfile, so they write
+their own way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import, before any threads exist, because reading it means setting it.
+_UMASK = _current_umask()
+
+
+def atomic_write(path: Path, data: bytes, *, check: Callable[[], None] | None = None) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
+
+    The temp file lives in the same folder (so ``os.replace`` is a rename on one file system)
+    and starts with a dot (so listings skip it if a crash leaves it behind). ``check`` runs
+    last thing before the rename and may raise to leave ``path`` as it is.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            old = path.stat()
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
+        else:
+            _keep_owner(tmp, old)
+            mode = stat.S_IMODE(old.st_mode)
+        os.chmod(tmp, mode)  # after chown, which may clear set-id bits
+        if check is not None:
+            check()
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+
+
+def _keep_owner(tmp: Path, old: os.stat_result) -> None:
+    """Give the new file the replaced one's owner and group, as far as we may.
+
+    The temp file is ours: without this, root editing a person's 0640 file would leave it
+    root's and unreadable to them, and anyone editing a file shared through its group would
+    take it from the group. Only root may give a file away; others may still keep its group
+    if they belong to it, and otherwise it stays theirs.
+    """
+    if not hasattr(os, "chown"):  # Windows: files have no POSIX owner to keep
+        return
+    mine = tmp.stat()
+    if (mine.st_uid, mine.st_gid) == (old.st_uid, old.st_gid):
+        return
+    for uid in (old.st_uid, -1):
+        try:
+            os.chown(tmp, uid, old.st_gid)
+            return
+        except OSError:
+            continue
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX only; Windows has no directory handles)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
