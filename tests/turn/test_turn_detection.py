@@ -1130,6 +1130,7 @@ def test_bench_turn_reports_cost_and_accuracy_from_anywhere(tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["cpu"]["eou_call_ms"]["p95"] > 0
+    assert 0 < report["cpu"]["eou_call_cpu_ms"]["p50"] <= report["cpu"]["eou_call_ms"]["p95"]
     assert report["cpu"]["realtime_cpu_percent_vad_resample"] > 0
     accuracy = report["accuracy"]
     dev = [x for x in labels().values() if x.get("split") == "dev"]
