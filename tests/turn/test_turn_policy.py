@@ -27,6 +27,9 @@ from voicedesk.turn.cues import (
         ("The main problem with the", "incomplete"),
         ("I would like to book a table for", "incomplete"),
         ("Set a timer for it.", "hesitant"),  # what a small Whisper makes of "… for"
+        ("Could you set a timer for it?", "hesitant"),  # … with a question's "?"
+        ("Schedule a call with them.", "hesitant"),  # … of "… with", in noise
+        ("Can you do that for me?", "complete"),  # "for me" is how requests end
         ("What time does the sun set in?", "hesitant"),  # stranded preposition, doubtful
         ("Remind me to buy some.", "hesitant"),
         ("Forward this message to...", "incomplete"),  # dangling word wins over the dots

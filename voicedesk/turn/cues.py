@@ -303,6 +303,8 @@ _RELATIVE_NEEDS_OBJECT = frozenset(
     ]
 )
 _RELATIVE_PRONOUNS = frozenset(["that", "which", "who"])
+# The objects a small transcriber writes after a preposition the person left dangling.
+_INVENTED_OBJECTS = frozenset(["it", "them"])
 # Words a relative pronoun cannot refer to: "what that means", "so that has", "it that".
 _NOT_ANTECEDENTS = (
     _FUNCTION_WORDS
@@ -348,10 +350,12 @@ def transcript_cue(text: str) -> Cue:
         return Cue("incomplete", f"ends on '{words[-2]} {last}'")
     if last in DETERMINERS_OR_PRONOUNS:
         return Cue("hesitant", f"ends on '{last}'")
-    if len(words) >= 2 and last == "it" and words[-2] in PREPOSITIONS and not question:
-        # "… for it." / "… with it.": real endings, but also what small transcribers invent
-        # for a phrase cut off after the preposition — wait out an in-sentence pause.
-        return Cue("hesitant", f"ends on '{words[-2]} it'")
+    if len(words) >= 2 and last in _INVENTED_OBJECTS and words[-2] in PREPOSITIONS:
+        # "… for it." / "… with them?": real endings, but also what small transcribers
+        # invent for a phrase cut off after the preposition, with a question mark when the
+        # words began as a question ("Could you set a timer for | …" → "… for it?") —
+        # wait out an in-sentence pause.
+        return Cue("hesitant", f"ends on '{words[-2]} {last}'")
     if last == "too" and not question:
         # Small transcribers write a "to" cut off at the end as "too" ("… forward this to"
         # → "Forward this message too."); a real "… too." only waits out a pause.
