@@ -80,6 +80,10 @@ MIN_CPU_SECONDS = 0.1
 EOU_CALLS = 100
 
 
+def _ms_p50_p95(seconds: list[float]) -> dict[str, float]:
+    return {"p50": 1000 * statistics.median(seconds), "p95": 1000 * percentile(seconds, 95)}
+
+
 def cpu_costs(settings: Any, audio_s: float) -> dict[str, Any]:
     """Per-call costs on one thread, and the real-time share of VAD + resampling."""
     from voicedesk.audio.resample import StreamResampler
@@ -118,18 +122,9 @@ def cpu_costs(settings: Any, audio_s: float) -> dict[str, Any]:
         eou_cpu.append(time.thread_time() - c)
     model.close()
     return {
-        "vad_window_ms": {
-            "p50": 1000 * statistics.median(win_times),
-            "p95": 1000 * percentile(win_times, 95),
-        },
-        "eou_call_ms": {
-            "p50": 1000 * statistics.median(eou_times),
-            "p95": 1000 * percentile(eou_times, 95),
-        },
-        "eou_call_cpu_ms": {
-            "p50": 1000 * statistics.median(eou_cpu),
-            "p95": 1000 * percentile(eou_cpu, 95),
-        },
+        "vad_window_ms": _ms_p50_p95(win_times),
+        "eou_call_ms": _ms_p50_p95(eou_times),
+        "eou_call_cpu_ms": _ms_p50_p95(eou_cpu),
         "eou_calls": EOU_CALLS,
         "realtime_cpu_percent_vad_resample": round(100 * cpu / audio_s, 2),
     }
