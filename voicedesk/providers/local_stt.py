@@ -109,7 +109,7 @@ CUE_READERS = 2
 # 2-core test machine two threads took the reading's p50 from 782 to 624 ms in `voicedesk
 # bench turn --realtime`, with the same words and odds. A shorter window would be cheaper
 # still (15 s: the encoder ~110 ms instead of ~470) but reads the end of the speech less
-# surely (docs/architecture.md, "The reading's window, and its threads").
+# surely (docs/turn-detection.md, "The reading's window, and its threads").
 CUE_THREADS = 4
 INSTALL_HINT = (
     "install the local extra: `pipx install 'voicedesk[local]'` (or `pip install faster-whisper`)"

@@ -215,7 +215,7 @@ _LEAD_INS = frozenset(["so", "and", "but", "well", "okay", "ok", "oh", "now", "t
 # said alone they are a whole reply as often, but the comma's gap (0.13–0.32 s in Piper's
 # speech) reads as the end of a finished one-word sentence, and the turn ended there. Alone,
 # they wait out an in-sentence pause — which costs a real one-word reply nothing live, where
-# the answer is already being prepared and comes later than that (docs/architecture.md).
+# the answer is already being prepared and comes later than that (docs/turn-detection.md).
 _OPENERS = _LEAD_INS | frozenset(
     [
         "hi",
@@ -444,7 +444,7 @@ def _verb_still_missing(words: list[str]) -> bool:
     """The last clause's words are a "do"/modal question that stops before its main verb.
 
     A rule of English grammar rather than a word list (it was prompted by misses on the
-    holdout set, docs/architecture.md): the subject after the fronted auxiliary must be
+    holdout set, docs/turn-detection.md): the subject after the fronted auxiliary must be
     followed by a verb. Only shapes with no other reading are taken:
     "… does the kettle", "… do I", "how many pages does"; not "who can help" (the wh-word
     is the subject, "help" the verb), "who does the dishes" or "do the dishes" ("do" is
@@ -512,7 +512,7 @@ def _relative_clause_open(clause: list[str]) -> bool:
 
     The word before the pronoun must be able to be what it refers to (a content word), so
     "what that means" and "so that has" are left alone. Prompted by a holdout miss; the
-    rule is grammar, not the fixture's words (docs/architecture.md).
+    rule is grammar, not the fixture's words (docs/turn-detection.md).
     """
     if len(clause) < 3 or clause[-1] not in _RELATIVE_NEEDS_OBJECT:
         return False
@@ -531,28 +531,29 @@ def _choice_without_verb(clause: list[str]) -> bool:
 _DOUBT = {"complete": 0, "unknown": 1, "hesitant": 2, "incomplete": 3}
 # A last word the transcriber weighed at ≥ 0.3 of the odds of the one it wrote. Chosen on
 # the tune split of tests/fixtures/make_extra_fixtures.py, where 0.25–0.5 scored alike and
-# 0.2 began to hold finished sentences (see docs/architecture.md).
+# 0.2 began to hold finished sentences (see docs/turn-detection.md).
 ALTERNATIVE_ODDS = 0.3
 # Words the transcriber weighed going on with, together at ≥ 0.1 of the odds of ending the
 # text where it did. Where the speech is over it hardly weighs going on at all: over the 184
 # finished sentences of the holdout, extra, fresh and filler sets one misread espeak-ng
 # sentence came to 0.2, the rest to 0.05 at most; cut-off phrases whose dangling word it
-# dropped gave that word alone 0.13–0.97 (docs/architecture.md).
+# dropped gave that word alone 0.13–0.97 (docs/turn-detection.md).
 CONTINUATION_ODDS = 0.1
 # Trailing marks ("…", "-", ",") the transcriber weighed together at ≥ 0.4 of the odds of
 # the way it ended the text. Over the 184 finished sentences of the holdout, extra, fresh and
 # filler sets only one misread espeak-ng sentence came that near (0.45; 0.3 would have held
-# three more), while 15 fragments the other cues let through did (docs/architecture.md).
+# three more), while 15 fragments the other cues let through did (docs/turn-detection.md).
 TRAILING_ODDS = 0.4
 # A sentence-final text is firm (``Cue.firm``) when the transcriber weighed every doubtful
 # ending — a dangling last word instead of its own, another word after it, a trailing mark —
 # together under 0.1 of the odds of the way it wrote. 138 of the 144 finished Piper sentences
 # of the holdout, fresh and later sets are, and Smart Turn scores a few of them near 0 for
 # seconds ("I was wondering if you could help me." 0.01–0.1), as it does some finished
-# questions; 28 of the 88 fragments that read as a whole sentence are too (docs/architecture.md).
+# questions; 28 of the 88 fragments that read as a whole sentence are too (docs/turn-detection.md).
 # A weighed sentence that is not firm waits out an in-sentence pause (``reading_cue``): that
 # held 5–16 more of each Piper set's 96 fragments and pauses, for 0–4 of its 48 finished
-# sentences waiting 0.9 s (docs/architecture.md, "A sentence read with a doubt").
+# sentences waiting 0.9 s (docs/turn-detection.md, "A sentence read with a doubt waits out a
+# pause").
 FIRM_ODDS = 0.1
 # The words alone end after them at under 0.1 of the odds of going on with another word
 # (the local transcriber's decoder reading them over silence: ``Reading.words_end_odds``):
@@ -561,7 +562,7 @@ FIRM_ODDS = 0.1
 # fresh and later sets no finished Piper sentence came under it (the lowest, "How many
 # pages does the report have?", 0.14; at 0.15 the holdout benchmark lost a finished
 # sentence), and 24 of the 84 fragments there that stop on a content word did
-# (docs/architecture.md).
+# (docs/turn-detection.md).
 WORDS_END_ODDS = 0.1
 
 

@@ -13,7 +13,7 @@ sets (3 fragments it held, 2 finished sentences it delayed), and ``bench turn`` 
 reading scores within one turn of two on every set; but it doubled the CPU of every pause,
 ~0.6 s of one core each on a 2-core machine, and live the decision waited for the slower
 pair to the 0.8 s the detector gives the words (``TEXT_WAIT_S``), then went on without the
-reading's cues (docs/architecture.md, "Reading a pause once").
+reading's cues (docs/turn-detection.md, "Reading a pause once").
 """
 
 from __future__ import annotations
