@@ -515,6 +515,20 @@ def test_doctor_runs_and_never_prints_the_key(cfg: Path, monkeypatch, capsys) ->
     assert "python" in text and "silero vad" in text and "smart turn" in text
 
 
+def test_doctor_warns_about_ollama_without_a_context_window(cfg: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    cfg.write_text('[llm]\nbase_url = "http://localhost:11434/v1"\n', encoding="utf-8")
+    main(["doctor"])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "llm window" in ln)
+    assert line.startswith("warn") and "looks like Ollama" in line and "llm.context_window" in line
+    cfg.write_text(
+        '[llm]\nbase_url = "http://localhost:11434/v1"\ncontext_window = 128000\n',
+        encoding="utf-8",
+    )
+    main(["doctor"])
+    assert "llm window" not in capsys.readouterr().out
+
+
 def test_doctor_bad_config_fails_but_continues(cfg: Path, capsys) -> None:
     cfg.write_text("[turn]\nvad_threshold = 7\n", encoding="utf-8")
     assert main(["doctor"]) == 1

@@ -684,3 +684,31 @@ async def test_stopping_while_an_answer_plays_records_what_was_heard(tmp_path):
     lines = [json.loads(x) for x in log_file.read_text().splitlines()]
     (logged,) = [x for x in lines if x.get("type") == "turn"]
     assert logged["heard_text"] == rec["heard_text"] and logged["interrupted"]
+
+
+@pytest.mark.parametrize("window", [None, 128_000])
+async def test_a_server_on_ollamas_port_with_no_context_window_is_warned_about_at_start(
+    tmp_path, monkeypatch, window
+):
+    """Ollama cuts a long conversation without an error, so a session talking to its port
+    says once, at start, to set llm.context_window; with one set it says nothing."""
+    from voicedesk.providers import openai_llm
+
+    # the simulated cloud plays Ollama: its port is taken for Ollama's
+    on_sim_start(
+        monkeypatch, lambda server: monkeypatch.setattr(openai_llm, "OLLAMA_PORT", server.port)
+    )
+    scenario = compose(["thanks"], tail_s=0.5)
+    script = SimScript(turns=[SimTurn(transcript=_text("thanks"), reply="You're welcome.")])
+    settings = _settings(tmp_path, llm={"context_window": window})
+    _, seen, _, _ = await _run(tmp_path, scenario, script, settings)
+    warnings = [
+        e.message
+        for e in seen
+        if isinstance(e, ev.Notice) and e.level == "warning" and "Ollama" in e.message
+    ]
+    if window is None:
+        assert len(warnings) == 1
+        assert "llm.context_window" in warnings[0] and "ollama ps" in warnings[0]
+    else:
+        assert warnings == []

@@ -2,8 +2,10 @@
 
 Checks the Python version, PortAudio and the sound devices, the on-device model files (loaded
 with onnxruntime, as a conversation would), the config file, and whether the keys the
-configured providers need are present (only "set"/"not set" is printed, never a key). With
-``--online`` it also asks each provider whether it is reachable and accepts the key.
+configured providers need are present (only "set"/"not set" is printed, never a key), and
+warns when the language-model server looks like Ollama (port 11434) with no
+``llm.context_window``: Ollama cuts a long conversation without an error. With ``--online``
+it also asks each provider whether it is reachable and accepts the key.
 
 Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
 """
@@ -70,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         report(check)
     for check in check_keys(settings):
         report(check)
+    window = check_context_window(settings)
+    if window is not None:
+        report(window)
     if args.online:
         for check in check_online(settings):
             report(check)
@@ -307,6 +312,16 @@ def check_keys(settings: Any) -> list[Check]:
             )
         )
     return checks
+
+
+def check_context_window(settings: Any) -> Check | None:
+    """A warning for a server that cuts a long conversation silently (Ollama) when no
+    context window is set; nothing to say otherwise."""
+    from voicedesk.providers.openai_llm import silent_truncation_warning
+
+    url = settings.llm.base_url or os.environ.get("OPENAI_BASE_URL", "")
+    warning = silent_truncation_warning(url, settings.llm.context_window)
+    return Check("warn", "llm window", warning) if warning else None
 
 
 def _key_check(what: str, value: str | None, required: bool) -> Check:

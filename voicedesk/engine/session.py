@@ -43,6 +43,7 @@ from voicedesk.providers.base import (
     TextToSpeech,
 )
 from voicedesk.providers.local_stt import CUE_READERS
+from voicedesk.providers.openai_llm import silent_truncation_warning
 
 if TYPE_CHECKING:
     from voicedesk.turn.pause_reading import PauseReader
@@ -205,6 +206,11 @@ class Session:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await asyncio.gather(self._connect_stt(), self.llm.warm(), self.tts.warm())
+        warning = silent_truncation_warning(
+            getattr(self.llm, "server_url", ""), self.settings.llm.context_window
+        )
+        if warning:
+            self._notice("warning", warning)
         if self.tools is not None:
             await self.tools.start()
             check_room = getattr(self.context, "check_room", None)

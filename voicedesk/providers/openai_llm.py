@@ -30,6 +30,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from voicedesk.errors import AuthError, ContextTooLongError, ProviderError
 from voicedesk.providers.base import (
@@ -44,9 +45,36 @@ from voicedesk.providers.base import (
 
 log = logging.getLogger(__name__)
 
+# Ollama's own port. Ollama does not refuse a prompt longer than the model's context
+# (`num_ctx`): it drops the start of it (older messages, at times the system prompt) and
+# answers, and the prompt count it reports is the count after the cut (ollama/ollama#17427),
+# so neither an error nor the usage can tell the engine to send less. Only a window the
+# person gives (`llm.context_window`) keeps each request inside it.
+OLLAMA_PORT = 11434
+
 _CONNECT_S = 3.0
 _RETRY_DELAY_S = 0.25  # unless the server asks for a wait of up to _MAX_RETRY_DELAY_S
 _MAX_RETRY_DELAY_S = 1.0
+
+
+def silent_truncation_warning(server_url: str, context_window: int | None) -> str | None:
+    """What to say when the language-model server looks like Ollama (its port) and no
+    context window is set: there, a conversation that outgrows the model's context loses
+    its start without a word, and only ``llm.context_window`` prevents it."""
+    if context_window is not None or not server_url:
+        return None
+    try:
+        port = urlsplit(server_url).port
+    except ValueError:  # a port that is not a number: the connection will say so
+        return None
+    if port != OLLAMA_PORT:
+        return None
+    return (
+        f"The language-model server at {server_url.rstrip('/')} looks like Ollama, which "
+        "drops the start of a conversation longer than the model's context without an "
+        "error. Set llm.context_window to the model's context size (`ollama ps` shows it "
+        "as CONTEXT) so that voicedesk keeps every request inside it."
+    )
 
 
 class OpenAIChat:
@@ -86,25 +114,26 @@ class OpenAIChat:
                 await self._client.models.list()
         except TimeoutError:
             raise ProviderError(
-                f"Cannot reach the language-model server at {self._where()}: "
+                f"Cannot reach the language-model server at {self.server_url}: "
                 f"no answer within {self.first_token_s:g} s",
                 "check llm.base_url and your network",
             ) from None
         except openai.AuthenticationError:
             raise AuthError(
-                f"The language-model server rejected the API key ({self._where()})",
+                f"The language-model server rejected the API key ({self.server_url})",
                 "check the key named by llm.api_key_env (OPENAI_API_KEY by default)",
             ) from None
         except openai.APIConnectionError as exc:
             raise ProviderError(
-                f"Cannot reach the language-model server at {self._where()}: {exc}",
+                f"Cannot reach the language-model server at {self.server_url}: {exc}",
                 "check llm.base_url and your network",
             ) from None
         except openai.APIStatusError as exc:
             # Some OpenAI-compatible servers have no /models; the chat call will tell.
             log.info("model list unavailable (%s); continuing", exc.status_code)
 
-    def _where(self) -> str:
+    @property
+    def server_url(self) -> str:
         """The server actually used: the SDK also takes it from OPENAI_BASE_URL."""
         return str(self._client.base_url).rstrip("/")
 
@@ -204,10 +233,10 @@ class OpenAIChat:
 
         if isinstance(exc, TimeoutError | openai.APITimeoutError):
             return ProviderError(
-                f"The language model sent nothing within {self.first_token_s:g} s ({self._where()})"
+                f"The language model sent nothing within {self.first_token_s:g} s ({self.server_url})"
             )
         if isinstance(exc, openai.AuthenticationError):
-            return AuthError(f"The language-model server rejected the API key ({self._where()})")
+            return AuthError(f"The language-model server rejected the API key ({self.server_url})")
         if isinstance(exc, openai.RateLimitError):
             return ProviderError("The language model is rate-limited (HTTP 429)")
         if isinstance(exc, openai.APIError) and (too_long := _too_long(exc)) is not None:
@@ -217,7 +246,7 @@ class OpenAIChat:
                 f"The language model failed (HTTP {exc.status_code}): {_message(exc)}"
             )
         if isinstance(exc, openai.APIConnectionError):
-            return ProviderError(f"Cannot reach the language model at {self._where()}: {exc}")
+            return ProviderError(f"Cannot reach the language model at {self.server_url}: {exc}")
         if isinstance(exc, openai.APIError):
             return ProviderError(f"The language model stream failed: {_message(exc)}")
         if isinstance(exc, Exception) and _from_http_stack(exc):
