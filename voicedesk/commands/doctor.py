@@ -72,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
         report(check)
     for check in check_keys(settings):
         report(check)
-    window = check_context_window(settings)
-    if window is not None:
-        report(window)
+    truncation = check_silent_truncation(settings)
+    if truncation is not None:
+        report(truncation)
     if args.online:
         for check in check_online(settings):
             report(check)
@@ -314,13 +314,18 @@ def check_keys(settings: Any) -> list[Check]:
     return checks
 
 
-def check_context_window(settings: Any) -> Check | None:
+def _llm_base(settings: Any) -> str:
+    """The language-model server a conversation talks to: ``llm.base_url``, else where the
+    OpenAI SDK sends a client given none (`voicedesk sim` exports OPENAI_BASE_URL)."""
+    return settings.llm.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE
+
+
+def check_silent_truncation(settings: Any) -> Check | None:
     """A warning for a server that cuts a long conversation silently (Ollama) when no
     context window is set; nothing to say otherwise."""
     from voicedesk.providers.openai_llm import silent_truncation_warning
 
-    url = settings.llm.base_url or os.environ.get("OPENAI_BASE_URL", "")
-    warning = silent_truncation_warning(url, settings.llm.context_window)
+    warning = silent_truncation_warning(_llm_base(settings), settings.llm.context_window)
     return Check("warn", "llm window", warning) if warning else None
 
 
@@ -346,13 +351,11 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
         if settings.stt.provider == "openai":
             base = settings.stt.base_url or openai_base
             targets.setdefault((base, _secret(settings.keys.openai_api_key)), []).append("stt")
-        targets.setdefault((settings.llm.base_url or openai_base, llm_key(settings)), []).append(
-            "llm"
-        )
+        targets.setdefault((_llm_base(settings), llm_key(settings)), []).append("llm")
         if "openai" in _tts_providers(settings):
             key = _secret(settings.keys.openai_api_key)
             # the OpenAI voice is asked of the LLM's server, as providers.factory.make_tts does
-            targets.setdefault((settings.llm.base_url or openai_base, key), []).append("tts")
+            targets.setdefault((_llm_base(settings), key), []).append("tts")
         for (base, key), users in targets.items():
             url = base.rstrip("/") + "/models"
             headers = {"Authorization": f"Bearer {key}"} if key else {}
