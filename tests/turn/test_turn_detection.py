@@ -1012,6 +1012,16 @@ def test_a_finished_sentence_is_not_cut_at_its_comma() -> None:
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_a_sentence_that_ends_on_a_number_ends_promptly() -> None:
+    """ "Wake me up at seven." reads "Wake me up at 7."; the cue took "at" for its last word,
+    a dangling preposition, and the turn waited the maximum wait (2 s)."""
+    path = FIXTURES.parent / "cues" / "number-seven.wav"
+    (turn,) = replay(path, settings(), transcriber=local_stt.cue_reader()).to_json()["turns"]
+    assert turn["text"] == "Wake me up at 7."
+    assert turn["decided_s"] - 1.612 <= 0.4  # the labelled end of the speech
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
 @pytest.mark.parametrize(
     ("name", "heard"),
     [

@@ -70,6 +70,15 @@ from voicedesk.turn.cues import (
         ("Open this document.", "complete"),
         ("What time is my next meeting?", "complete"),
         ("Turn the volume down a little.", "complete"),
+        # a number or a compound is a word: these end on it, not on a dangling "to" or "in"
+        ("Set the volume to 30%.", "complete"),
+        ("Wake me up at 7.", "complete"),
+        ("Call me at 5:30.", "complete"),
+        ("The total is $20.", "complete"),
+        ("Move it to the 3rd.", "complete"),
+        ("Add a check-in.", "complete"),
+        ("Write a to-do.", "complete"),
+        ("Is it going to-", "incomplete"),  # a cut-off word, not a compound
         ("", "unknown"),
     ],
 )

@@ -171,7 +171,10 @@ STRONG_BIGRAMS = frozenset(
 # Every word on the lists above: what a fragment that stops "on a function word" stops on.
 _FUNCTION_WORDS = STRONG | WEAK | PREPOSITIONS | DETERMINERS_OR_PRONOUNS
 
-_WORD = re.compile(r"[a-z']+")
+# A word is letters, a hyphenated compound ("check-in", "to-do": its last part alone would be
+# a dangling "in"), or a number as transcribers write it ("7", "5:30", "30%", "$20", "3rd"):
+# "Wake me up at 7." ends on "7", not on a dangling "at".
+_WORD = re.compile(r"[$£€]?\d(?:[\d.,:]*\d)?(?:%|[a-z]+)?|[a-z']+(?:-[a-z']+)*")
 # A filler however the transcriber spells it: Whisper writes "Umm", "Uhh", "Hmm", "Mm" as
 # well as "um" and "uh" ("What's the weather like in Umm?" is not a finished question).
 _FILLER = re.compile(r"(?:u+[hm]+|h+m+|m{2,}|e+r+m*)")
