@@ -79,6 +79,25 @@ from voicedesk.turn.cues import (
         ("Add a check-in.", "complete"),
         ("Write a to-do.", "complete"),
         ("Is it going to-", "incomplete"),  # a cut-off word, not a compound
+        ("Can you open th-the", "incomplete"),  # a stutter is the word it stopped on
+        # a phrasal verb's particle is not a preposition waiting for its object
+        ("Sign in.", "complete"),
+        ("Zoom in.", "complete"),
+        ("Check me in.", "complete"),
+        ("Turn it on.", "complete"),
+        ("What's going on?", "complete"),
+        ("Turn on.", "hesitant"),  # "turn on | the lights": wants its object
+        ("Put it in.", "hesitant"),  # "put it in | the drawer"
+        ("Sign in to", "incomplete"),
+        # a quantifier's "of them" is not an object a transcriber invented
+        ("All of them.", "complete"),
+        ("Send it to all of them.", "complete"),
+        ("Give me some of it.", "complete"),
+        # a naming verb after whoever did it is a past tense, not "a file called | …"
+        ("Who called?", "complete"),
+        ("Someone called.", "complete"),
+        ("Open the file called.", "incomplete"),
+        ("I was wondering when are you called", "incomplete"),  # an alternative Whisper weighs
         ("", "unknown"),
     ],
 )

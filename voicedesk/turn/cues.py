@@ -175,6 +175,19 @@ _FUNCTION_WORDS = STRONG | WEAK | PREPOSITIONS | DETERMINERS_OR_PRONOUNS
 # a dangling "in"), or a number as transcribers write it ("7", "5:30", "30%", "$20", "3rd"):
 # "Wake me up at 7." ends on "7", not on a dangling "at".
 _WORD = re.compile(r"[$£€]?\d(?:[\d.,:]*\d)?(?:%|[a-z]+)?|[a-z']+(?:-[a-z']+)*")
+
+
+def _words(text: str) -> list[str]:
+    """The lower-case words of ``text``. A stutter written as a compound ("the-the",
+    "th-the") is its last part, which is what the person stopped on."""
+    words = _WORD.findall(text.lower())
+    for i, word in enumerate(words):
+        parts = word.split("-")
+        if len(parts) > 1 and parts[-1].startswith(parts[0]):
+            words[i] = parts[-1]
+    return words
+
+
 # A filler however the transcriber spells it: Whisper writes "Umm", "Uhh", "Hmm", "Mm" as
 # well as "um" and "uh" ("What's the weather like in Umm?" is not a finished question).
 _FILLER = re.compile(r"(?:u+[hm]+|h+m+|m{2,}|e+r+m*)")
@@ -306,6 +319,97 @@ _RELATIVE_NEEDS_OBJECT = frozenset(
     ]
 )
 _RELATIVE_PRONOUNS = frozenset(["that", "which", "who"])
+# "In" and "on" as the particle of a phrasal verb, not a preposition waiting for its object:
+# verbs that take it alone ("log in", "zoom in", "hold on", "what's going on?") and verbs
+# that take it after an object pronoun ("check me in", "turn it on", "fill it in").
+_PARTICLE_ALONE = {
+    "in": frozenset(
+        [
+            "log",
+            "logged",
+            "logging",
+            "sign",
+            "signed",
+            "signing",
+            "zoom",
+            "zoomed",
+            "zooming",
+            "check",
+            "checked",
+            "checking",
+            "come",
+            "comes",
+            "coming",
+            "came",
+            "tune",
+            "tuned",
+            "join",
+            "joined",
+            "opt",
+            "opted",
+            "give",
+            "gave",
+        ]
+    ),
+    "on": frozenset(
+        [
+            "go",
+            "goes",
+            "going",
+            "went",
+            "come",
+            "comes",
+            "coming",
+            "came",
+            "hold",
+            "holding",
+            "hang",
+            "hanging",
+            "carry",
+            "carrying",
+            "move",
+            "moving",
+            "log",
+            "logged",
+            "sign",
+            "signed",
+        ]
+    ),
+}
+_PARTICLE_AFTER_OBJECT = {
+    "in": frozenset(["check", "count", "sign", "log", "fill", "plug", "let", "hand", "turn"]),
+    "on": frozenset(["turn", "switch", "put", "try", "keep", "leave"]),
+}
+_OBJECT_PRONOUNS = frozenset(["me", "it", "them", "us", "him", "her", "you"])
+# "All of them", "both of it": a quantifier's "of" has its object, not an invented one.
+_QUANTIFIERS = frozenset(
+    [
+        "all",
+        "both",
+        "none",
+        "some",
+        "any",
+        "each",
+        "either",
+        "neither",
+        "one",
+        "two",
+        "three",
+        "most",
+        "many",
+        "few",
+        "several",
+        "half",
+        "rest",
+        "lot",
+    ]
+)
+# Who did the naming verb: "who called?", "someone called." — a past-tense verb, not
+# "a file called". Not the personal pronouns: the tiny Whisper weighs "… when are you
+# called" for a phrase cut off after "you could", which must still count as dangling.
+_CALLERS = frozenset(
+    ["who", "someone", "somebody", "anyone", "anybody", "nobody", "everyone", "everybody"]
+)
 # The objects a small transcriber writes after a preposition the person left dangling.
 _INVENTED_OBJECTS = frozenset(["it", "them"])
 # Words a relative pronoun cannot refer to: "what that means", "so that has", "it that".
@@ -333,7 +437,7 @@ class Cue:
 
 def transcript_cue(text: str) -> Cue:
     stripped = text.strip()
-    words = _WORD.findall(stripped.lower())
+    words = _words(stripped)
     if not words:
         return Cue("unknown", "no words")
     last = words[-1]
@@ -346,6 +450,7 @@ def transcript_cue(text: str) -> Cue:
     # "What" can be the name a naming verb wants ("what is it called?"); a question that
     # stops on one otherwise still wants it ("can you open the file called?").
     named = question and last in NAMING_VERBS and _asks_what(clause)
+    named = named or (last in NAMING_VERBS and len(words) >= 2 and words[-2] in _CALLERS)
     dangles = last in STRONG and not named
     if dangles or _ends_on_filler(words) or (last in PREPOSITIONS and not question):
         return Cue("incomplete", f"ends on '{last}'")
@@ -353,7 +458,13 @@ def transcript_cue(text: str) -> Cue:
         return Cue("incomplete", f"ends on '{words[-2]} {last}'")
     if last in DETERMINERS_OR_PRONOUNS:
         return Cue("hesitant", f"ends on '{last}'")
-    if len(words) >= 2 and last in _INVENTED_OBJECTS and words[-2] in PREPOSITIONS:
+    quantified = len(words) >= 3 and words[-2] == "of" and words[-3] in _QUANTIFIERS
+    if (
+        len(words) >= 2
+        and last in _INVENTED_OBJECTS
+        and words[-2] in PREPOSITIONS
+        and not quantified
+    ):
         # "… for it." / "… with them?": real endings, but also what small transcribers
         # invent for a phrase cut off after the preposition, with a question mark when the
         # words began as a question ("Could you set a timer for | …" → "… for it?") —
@@ -363,13 +474,15 @@ def transcript_cue(text: str) -> Cue:
         # Small transcribers write a "to" cut off at the end as "too" ("… forward this to"
         # → "Forward this message too."); a real "… too." only waits out a pause.
         return Cue("hesitant", "ends on 'too'")
-    if last in WEAK and not question:
+    particle = _ends_on_particle(words)
+    if last in WEAK and not question and not particle:
         return Cue("hesitant", f"ends on '{last}'")
     if _TRAILING_ELLIPSIS.search(stripped):
         # A verbatim transcriber writes "…" for speech that stops mid-phrase, but sometimes
         # for a finished sentence said slowly too: wait out a pause rather than the maximum.
         return Cue("hesitant", "trails off")
-    if last in PREPOSITIONS or last in ("in", "on", "over", "under", "after", "before"):
+    stranded = last in PREPOSITIONS or last in ("in", "on", "over", "under", "after", "before")
+    if stranded and not particle:
         # A stranded preposition can end a question ("what is it for?"), but a small
         # transcriber puts a question mark after any cut-off wh-sentence ("what time does
         # the sun set in?"), so it is doubtful rather than complete.
@@ -394,8 +507,21 @@ def transcript_cue(text: str) -> Cue:
 def stops_on_function_word(text: str) -> bool:
     """The text's last word is on one of the lists above (an article, preposition,
     conjunction, auxiliary, filler …): ``bench turn`` scores fragments by this."""
-    words = _WORD.findall(text.lower())
+    words = _words(text)
     return bool(words) and words[-1] in _FUNCTION_WORDS
+
+
+def _ends_on_particle(words: list[str]) -> bool:
+    """The last word is the particle of a phrasal verb ("sign in", "check me in")."""
+    if len(words) < 2 or words[-1] not in _PARTICLE_ALONE:
+        return False
+    if words[-2] in _PARTICLE_ALONE[words[-1]]:
+        return True
+    return (
+        len(words) >= 3
+        and words[-2] in _OBJECT_PRONOUNS
+        and words[-3] in _PARTICLE_AFTER_OBJECT[words[-1]]
+    )
 
 
 def _ends_on_filler(words: list[str]) -> bool:
@@ -437,7 +563,7 @@ def _asks_what(words: list[str]) -> bool:
 
 def _last_clause_words(text: str) -> list[str]:
     """The words of the last clause, without a lead-in ("okay, so why does …")."""
-    words = _WORD.findall(_CLAUSE_BREAK.split(text.lower())[-1])
+    words = _words(_CLAUSE_BREAK.split(text.lower())[-1])
     while words and words[0] in _LEAD_INS:
         words = words[1:]
     return words
