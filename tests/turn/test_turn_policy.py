@@ -88,6 +88,17 @@ from voicedesk.turn.cues import (
         ("What's going on?", "complete"),
         ("Turn on.", "hesitant"),  # "turn on | the lights": wants its object
         ("Put it in.", "hesitant"),  # "put it in | the drawer"
+        ("Turn the lights on.", "complete"),
+        ("Put the book on.", "hesitant"),  # "put the book on | the shelf"
+        # a clause that ends on its verb, not on an auxiliary still to go on
+        ("Show me what you have.", "complete"),
+        ("Keep it as it is.", "complete"),
+        ("Leave it as is.", "complete"),
+        ("The report is", "hesitant"),
+        # "May" and "Will" inside a clause are a name or the month, not the modal
+        ("Text May.", "complete"),
+        ("Call Will.", "complete"),
+        ("I will.", "hesitant"),
         ("Sign in to", "incomplete"),
         # a quantifier's "of them" is not an object a transcriber invented
         ("All of them.", "complete"),

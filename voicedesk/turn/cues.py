@@ -380,6 +380,11 @@ _PARTICLE_AFTER_OBJECT = {
     "in": frozenset(["check", "count", "sign", "log", "fill", "plug", "let", "hand", "turn"]),
     "on": frozenset(["turn", "switch", "put", "try", "keep", "leave"]),
 }
+_SWITCHING = frozenset(["turn", "switch", "turned", "switched"])
+# Words that open a clause whose verb can end the sentence ("what you have", "as it is").
+_EMBEDDING = frozenset(["what", "where", "who", "how", "when", "as", "whatever", "wherever"])
+_NAME_WORD = re.compile(r"[A-Za-z']+")
+_NAMES_LIKE_MODALS = frozenset(["May", "Will"])
 _OBJECT_PRONOUNS = frozenset(["me", "it", "them", "us", "him", "her", "you"])
 # "All of them", "both of it": a quantifier's "of" has its object, not an invented one.
 _QUANTIFIERS = frozenset(
@@ -440,9 +445,11 @@ def transcript_cue(text: str) -> Cue:
     words = _words(stripped)
     if not words:
         return Cue("unknown", "no words")
+    clause = _last_clause_words(stripped)
+    if _ends_on_a_name(stripped):  # "Text May.", "Move it to May.": not the modal
+        words[-1] = clause[-1] = "<name>"
     last = words[-1]
     question = stripped.endswith("?")
-    clause = _last_clause_words(stripped)
     if len(words) == 1 and last in _OPENERS and last not in STRONG:  # "and" stays incomplete
         return Cue("hesitant", f"only '{last}' so far")
     if _short_answer(clause, words):
@@ -475,7 +482,7 @@ def transcript_cue(text: str) -> Cue:
         # → "Forward this message too."); a real "… too." only waits out a pause.
         return Cue("hesitant", "ends on 'too'")
     particle = _ends_on_particle(words)
-    if last in WEAK and not question and not particle:
+    if last in WEAK and not question and not particle and not _embedded_clause_ends(words):
         return Cue("hesitant", f"ends on '{last}'")
     if _TRAILING_ELLIPSIS.search(stripped):
         # A verbatim transcriber writes "…" for speech that stops mid-phrase, but sometimes
@@ -511,16 +518,41 @@ def stops_on_function_word(text: str) -> bool:
     return bool(words) and words[-1] in _FUNCTION_WORDS
 
 
+def _ends_on_a_name(text: str) -> bool:
+    """The last word is "May" or "Will" inside its clause: a name or the month, which
+    transcribers capitalise, not the modal. Only those two: the tiny Whisper's alternative
+    last words are often capitalised pieces ("… from In", "… a summary If") that do
+    dangle."""
+    raw = _NAME_WORD.findall(_CLAUSE_BREAK.split(text)[-1])
+    return len(raw) >= 2 and raw[-1] in _NAMES_LIKE_MODALS
+
+
 def _ends_on_particle(words: list[str]) -> bool:
-    """The last word is the particle of a phrasal verb ("sign in", "check me in")."""
+    """The last word is the particle of a phrasal verb ("sign in", "check me in", "turn the
+    lights on")."""
     if len(words) < 2 or words[-1] not in _PARTICLE_ALONE:
         return False
     if words[-2] in _PARTICLE_ALONE[words[-1]]:
         return True
+    if len(words) >= 3 and words[-3] in _PARTICLE_AFTER_OBJECT[words[-1]]:
+        return words[-2] in _OBJECT_PRONOUNS
+    # "turn | switch" + a short object + "on"; not "put the book on | the shelf"
+    for k in (3, 4, 5):
+        if len(words) >= k and words[-k] in _SWITCHING and words[-1] == "on":
+            return not any(w in _FUNCTION_WORDS - _SUBJECT_OPENERS for w in words[1 - k : -1])
+    return False
+
+
+def _embedded_clause_ends(words: list[str]) -> bool:
+    """It ends on the verb of an embedded clause ("show me what you have", "tell me where it
+    is", "keep it as it is", "leave it as is"), not on an auxiliary still to go on."""
+    if words[-2:] == ["as", "is"]:
+        return True
     return (
         len(words) >= 3
-        and words[-2] in _OBJECT_PRONOUNS
-        and words[-3] in _PARTICLE_AFTER_OBJECT[words[-1]]
+        and words[-1] in _ANSWER_AUXILIARIES
+        and words[-2] in _SUBJECT_PRONOUNS
+        and words[-3] in _EMBEDDING
     )
 
 
