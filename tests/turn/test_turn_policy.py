@@ -89,6 +89,8 @@ from voicedesk.turn.cues import (
         ("Turn on.", "hesitant"),  # "turn on | the lights": wants its object
         ("Put it in.", "hesitant"),  # "put it in | the drawer"
         ("Turn the lights on.", "complete"),
+        ("Switch lights on.", "complete"),
+        ("Turn lights on.", "complete"),
         ("Put the book on.", "hesitant"),  # "put the book on | the shelf"
         # a clause that ends on its verb, not on an auxiliary still to go on
         ("Show me what you have.", "complete"),

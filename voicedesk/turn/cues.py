@@ -534,8 +534,9 @@ def _ends_on_particle(words: list[str]) -> bool:
         return False
     if words[-2] in _PARTICLE_ALONE[words[-1]]:
         return True
-    if len(words) >= 3 and words[-3] in _PARTICLE_AFTER_OBJECT[words[-1]]:
-        return words[-2] in _OBJECT_PRONOUNS
+    after_object = len(words) >= 3 and words[-3] in _PARTICLE_AFTER_OBJECT[words[-1]]
+    if after_object and words[-2] in _OBJECT_PRONOUNS:
+        return True
     # "turn | switch" + a short object + "on"; not "put the book on | the shelf"
     for k in (3, 4, 5):
         if len(words) >= k and words[-k] in _SWITCHING and words[-1] == "on":
