@@ -806,16 +806,27 @@ def test_replay_with_the_local_transcriber_reads_and_ends_a_finished_sentence(
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
-def test_replay_holds_a_fragment_read_as_a_sentence_with_a_doubt(tmp_path: Path) -> None:
-    """ "Find every mention of the word", said alone: the tiny model reads a whole sentence
-    ("… the word.") but weighs other endings at over ``FIRM_ODDS``, and Smart Turn says
-    0.69; the turn ended 0.31 s into the silence. Not firm, it now waits out a pause."""
-    proc = run_replay(
-        FIXTURES / "heldout-unfinished-2.wav", cli_env(tmp_path), "--json", "--stt", "local"
-    )
+def test_replay_holds_a_short_fragment_read_as_a_sentence_with_a_doubt(tmp_path: Path) -> None:
+    """ "Order more coffee", cut from "… from the usual shop.": the tiny model reads a whole
+    sentence but weighs other endings at over ``FIRM_ODDS``, and Smart Turn says 0.97 at
+    once. Short and not firm, it waits out a pause."""
+    path = FIXTURES.parent / "cues" / "short-fragment.wav"
+    proc = run_replay(path, cli_env(tmp_path), "--json", "--stt", "local")
     assert proc.returncode == 0, proc.stderr
     turns = json.loads(proc.stdout)["turns"]
     assert all(t["decided_s"] - t["end_s"] > 0.6 for t in turns), turns
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_replay_leaves_a_long_sentence_read_with_a_mild_doubt_to_smart_turn() -> None:
+    """ "Thank you, that was really helpful.": the tiny model weighs other endings at over
+    ``FIRM_ODDS`` and under ``MILD_ODDS``; six words and more, Smart Turn decides (0.6 at
+    0.2 s) instead of the turn waiting out a pause (0.9 s)."""
+    path = FIXTURES / "heldout-finished-3.wav"
+    (turn,) = replay(path, settings(), transcriber=local_stt.cue_reader()).to_json()["turns"]
+    assert turn["text"] == "Thank you, that was really helpful."
+    assert turn["reason"] == "model"
+    assert turn["decided_s"] - turn["end_s"] <= 0.3
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")

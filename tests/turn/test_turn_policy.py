@@ -92,6 +92,10 @@ from voicedesk.turn.cues import (
         ("Switch lights on.", "complete"),
         ("Turn lights on.", "complete"),
         ("Put the book on.", "hesitant"),  # "put the book on | the shelf"
+        # prepositions that take an object in nearly every use
+        ("Is there a pharmacy near?", "hesitant"),  # "… near | the hotel?"
+        ("How many days are left until?", "hesitant"),
+        ("Close all the windows except.", "hesitant"),
         # a clause that ends on its verb, not on an auxiliary still to go on
         ("Show me what you have.", "complete"),
         ("Keep it as it is.", "complete"),
@@ -218,8 +222,9 @@ def test_the_words_weighed_for_going_on_make_the_reading_hesitant_together(
     assert reading_cue(reading).verdict == verdict
 
 
-STATEMENT = "Find the email from the land board."
-QUESTION = "Is there an email from the land board?"
+# Short turns: a long one read with a mild doubt is left to Smart Turn instead (below).
+STATEMENT = "Email the land board."
+QUESTION = "Is the land board open?"
 
 
 @pytest.mark.parametrize("text", [STATEMENT, QUESTION])
@@ -247,13 +252,51 @@ QUESTION = "Is there an email from the land board?"
 def test_a_sentence_read_with_doubts_that_add_up_waits_out_a_pause(
     text: str, odds: dict[str, Any], verdict: str, firm: bool
 ) -> None:
-    stem = text.rstrip(".?").rsplit(" ", 1)[0]  # "… from the land"
+    stem = text.rstrip(".?").rsplit(" ", 1)[0]  # "Email the land"
     odds = {
         key: tuple((t.format(stem=stem), o) for t, o in value) if key != "trailing" else value
         for key, value in odds.items()
     }
     cue = reading_cue(Reading(text, weighed=True, **odds))
     assert (cue.verdict, cue.firm) == (verdict, firm)
+
+
+LONG = "I need a summary of the quarterly report."
+
+
+@pytest.mark.parametrize(
+    ("text", "odds", "verdict"),
+    [
+        (LONG, {"trailing": 0.13}, "complete"),  # six words or more, doubts under 0.2
+        (LONG, {"trailing": 0.08, "alternatives": ((f"{LONG[:-8]} the", 0.1),)}, "complete"),
+        (LONG, {"trailing": 0.25}, "hesitant"),  # more than a mild doubt
+        ("Order more coffee.", {"trailing": 0.13}, "hesitant"),  # a short turn
+        ("Remind me to call my mother.", {"trailing": 0.13}, "complete"),
+        ("Remind me to call her.", {"trailing": 0.13}, "hesitant"),  # five words
+        # the other doubts still hold it whatever its length
+        (LONG, {"trailing": 0.05, "words_end_odds": 0.03}, "hesitant"),
+        (LONG, {"alternatives": ((f"{LONG[:-8]} the", 0.3),)}, "hesitant"),
+    ],
+)
+def test_a_long_sentence_read_with_a_mild_doubt_is_left_to_smart_turn(
+    text: str, odds: dict[str, Any], verdict: str
+) -> None:
+    cue = reading_cue(Reading(text, weighed=True, **odds))
+    assert cue.verdict == verdict
+    assert not cue.firm
+
+
+def test_smart_turn_decides_a_long_sentence_read_with_a_mild_doubt(
+    detector: det.TurnDetector,
+) -> None:
+    mild = Reading(LONG, trailing=0.13, weighed=True)
+    silence, reason = _ended_at(detector, 0.97, mild)
+    assert silence <= 0.02 and reason == "model"
+    # not firm: a model that doubts it holds it, as for any complete text without odds
+    assert _ended_at(detector, 0.02, mild)[1] == "timeout"
+    assert _ended_at(detector, 0.02, Reading(LONG, trailing=0.05, weighed=True))[1] == (
+        "transcript"
+    )
 
 
 @pytest.mark.parametrize("text", [STATEMENT, QUESTION])

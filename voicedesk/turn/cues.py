@@ -71,9 +71,14 @@ STRONG = frozenset(
 PREPOSITIONS = frozenset(
     ["to", "for", "from", "with", "about", "as", "than", "into", "of", "at", "by"]
 )
+# Prepositions that take an object in nearly every use ("Is there a pharmacy near | the
+# hotel?", "How many days are left until | my birthday?"), in a statement or a question.
+_OBJECT_PREPOSITIONS = frozenset(
+    ["until", "till", "near", "without", "except", "including", "against"]
+)
 # Words that usually dangle but can end a sentence ("what is it for", "yes I can",
 # "tell me why"): these only demand more confidence from the audio model.
-WEAK = frozenset(
+WEAK = _OBJECT_PREPOSITIONS | frozenset(
     [
         "to",
         "in",
@@ -488,7 +493,11 @@ def transcript_cue(text: str) -> Cue:
         # A verbatim transcriber writes "…" for speech that stops mid-phrase, but sometimes
         # for a finished sentence said slowly too: wait out a pause rather than the maximum.
         return Cue("hesitant", "trails off")
-    stranded = last in PREPOSITIONS or last in ("in", "on", "over", "under", "after", "before")
+    stranded = (
+        last in PREPOSITIONS
+        or last in _OBJECT_PREPOSITIONS
+        or last in ("in", "on", "over", "under", "after", "before")
+    )
     if stranded and not particle:
         # A stranded preposition can end a question ("what is it for?"), but a small
         # transcriber puts a question mark after any cut-off wh-sentence ("what time does
@@ -712,10 +721,10 @@ TRAILING_ODDS = 0.4
 # of the holdout, fresh and later sets are, and Smart Turn scores a few of them near 0 for
 # seconds ("I was wondering if you could help me." 0.01–0.1), as it does some finished
 # questions; 28 of the 88 fragments that read as a whole sentence are too (docs/turn-detection.md).
-# A weighed sentence that is not firm waits out an in-sentence pause (``reading_cue``): that
-# held 5–16 more of each Piper set's 96 fragments and pauses, for 0–4 of its 48 finished
-# sentences waiting 0.9 s (docs/turn-detection.md, "A sentence read with a doubt waits out a
-# pause").
+# A weighed sentence that is not firm waits out an in-sentence pause (``reading_cue``; a
+# long one with a mild doubt no longer does: ``MILD_ODDS``): that held 5–16 more of each
+# Piper set's 96 fragments and pauses, for 0–4 of its 48 finished sentences waiting 0.9 s
+# (docs/turn-detection.md, "A sentence read with a doubt waits out a pause").
 FIRM_ODDS = 0.1
 # The words alone end after them at under 0.1 of the odds of going on with another word
 # (the local transcriber's decoder reading them over silence: ``Reading.words_end_odds``):
@@ -726,6 +735,17 @@ FIRM_ODDS = 0.1
 # sentence), and 24 of the 84 fragments there that stop on a content word did
 # (docs/turn-detection.md).
 WORDS_END_ODDS = 0.1
+# A turn of six words or more whose doubtful endings come to under 0.2 is left to Smart Turn
+# (a "complete" that is not firm) instead of waiting out a pause. The tiny model weighs a
+# trailing mark at 0.1-0.2 after many a finished sentence ("Tell me a joke about penguins."
+# 0.14) as after many a fragment that reads as a sentence, but those fragments were mostly
+# short ("Order more coffee.", "Pause the music."): a phrase cut off after a few words is
+# more often a whole clause. With `voicedesk bench turn` on seven fixture sets, 12 more of
+# their 300 finished Piper and flite sentences ended within 0.4 s, and 4 more of their 600
+# fragments and pauses ended early (docs/turn-detection.md, "A long sentence with a mild
+# doubt").
+MILD_ODDS = 0.2
+LONG_TURN_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -777,7 +797,8 @@ def reading_cue(reading: Reading) -> Cue:
     stayed under its own threshold, waits out an in-sentence pause too, whatever Smart Turn
     says. Smart Turn scores a fragment said with a falling end (synthetic speech, a person
     trailing off) ~0.95, so it cannot vouch for one, while finished sentences read firm
-    nearly always. A cloud transcript carries no odds (``Reading.weighed``): with it alone
+    nearly always. Except a long turn with a mild doubt (``MILD_ODDS``, ``LONG_TURN_WORDS``):
+    that is left to Smart Turn, as a complete text that is not firm. A cloud transcript carries no odds (``Reading.weighed``): with it alone
     the text's own cue stands.
     """
     cue = transcript_cue(reading.text)
@@ -807,6 +828,10 @@ def reading_cue(reading: Reading) -> Cue:
     doubtful_endings = sum(odds for _, odds in dangling) + going_on + reading.trailing
     if doubtful_endings < FIRM_ODDS:
         return Cue(cue.verdict, "a sentence the transcriber ended without a doubt", firm=True)
+    if doubtful_endings < MILD_ODDS and len(_words(written)) >= LONG_TURN_WORDS:
+        return Cue(
+            cue.verdict, f"a long sentence weighed with a mild doubt ({doubtful_endings:.2f})"
+        )
     return Cue("hesitant", f"other endings weighed together ({doubtful_endings:.2f})")
 
 
