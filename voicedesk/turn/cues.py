@@ -742,8 +742,8 @@ WORDS_END_ODDS = 0.1
 # short ("Order more coffee.", "Pause the music."): a phrase cut off after a few words is
 # more often a whole clause. With `voicedesk bench turn` on seven fixture sets, 12 more of
 # their 300 finished Piper and flite sentences ended within 0.4 s, and 4 more of their 600
-# fragments and pauses ended early (docs/turn-detection.md, "A long sentence with a mild
-# doubt").
+# fragments and pauses ended early (docs/turn-detection.md, "… a long sentence with a mild
+# doubt …").
 MILD_ODDS = 0.2
 LONG_TURN_WORDS = 6
 
@@ -798,8 +798,8 @@ def reading_cue(reading: Reading) -> Cue:
     says. Smart Turn scores a fragment said with a falling end (synthetic speech, a person
     trailing off) ~0.95, so it cannot vouch for one, while finished sentences read firm
     nearly always. Except a long turn with a mild doubt (``MILD_ODDS``, ``LONG_TURN_WORDS``):
-    that is left to Smart Turn, as a complete text that is not firm. A cloud transcript carries no odds (``Reading.weighed``): with it alone
-    the text's own cue stands.
+    that is left to Smart Turn, as a complete text that is not firm. A cloud transcript
+    carries no odds (``Reading.weighed``): with it alone the text's own cue stands.
     """
     cue = transcript_cue(reading.text)
     if _doubts(cue):
