@@ -76,6 +76,12 @@ PREPOSITIONS = frozenset(
 _OBJECT_PREPOSITIONS = frozenset(
     ["until", "till", "near", "without", "except", "including", "against"]
 )
+# Prepositions a question may end on ("what is it for?"), doubtfully (``transcript_cue``).
+_STRANDABLE = (
+    PREPOSITIONS
+    | _OBJECT_PREPOSITIONS
+    | frozenset(["in", "on", "over", "under", "after", "before"])
+)
 # Words that usually dangle but can end a sentence ("what is it for", "yes I can",
 # "tell me why"): these only demand more confidence from the audio model.
 WEAK = _OBJECT_PREPOSITIONS | frozenset(
@@ -450,8 +456,9 @@ def transcript_cue(text: str) -> Cue:
     words = _words(stripped)
     if not words:
         return Cue("unknown", "no words")
-    clause = _last_clause_words(stripped)
-    if _ends_on_a_name(stripped):  # "Text May.", "Move it to May.": not the modal
+    tail = _CLAUSE_BREAK.split(stripped)[-1]  # the last clause, as written
+    clause = _clause_words(tail)
+    if _ends_on_a_name(tail):  # "Text May.", "Move it to May.": not the modal
         words[-1] = clause[-1] = "<name>"
     last = words[-1]
     question = stripped.endswith("?")
@@ -493,12 +500,7 @@ def transcript_cue(text: str) -> Cue:
         # A verbatim transcriber writes "…" for speech that stops mid-phrase, but sometimes
         # for a finished sentence said slowly too: wait out a pause rather than the maximum.
         return Cue("hesitant", "trails off")
-    stranded = (
-        last in PREPOSITIONS
-        or last in _OBJECT_PREPOSITIONS
-        or last in ("in", "on", "over", "under", "after", "before")
-    )
-    if stranded and not particle:
+    if last in _STRANDABLE and not particle:
         # A stranded preposition can end a question ("what is it for?"), but a small
         # transcriber puts a question mark after any cut-off wh-sentence ("what time does
         # the sun set in?"), so it is doubtful rather than complete.
@@ -527,12 +529,12 @@ def stops_on_function_word(text: str) -> bool:
     return bool(words) and words[-1] in _FUNCTION_WORDS
 
 
-def _ends_on_a_name(text: str) -> bool:
-    """The last word is "May" or "Will" inside its clause: a name or the month, which
-    transcribers capitalise, not the modal. Only those two: the tiny Whisper's alternative
-    last words are often capitalised pieces ("… from In", "… a summary If") that do
-    dangle."""
-    raw = _NAME_WORD.findall(_CLAUSE_BREAK.split(text)[-1])
+def _ends_on_a_name(clause: str) -> bool:
+    """The last word of ``clause`` (as written) is "May" or "Will" after another word: a
+    name or the month, which transcribers capitalise, not the modal. Only those two: the
+    tiny Whisper's alternative last words are often capitalised pieces ("… from In", "… a
+    summary If") that do dangle."""
+    raw = _NAME_WORD.findall(clause)
     return len(raw) >= 2 and raw[-1] in _NAMES_LIKE_MODALS
 
 
@@ -603,9 +605,9 @@ def _asks_what(words: list[str]) -> bool:
     return bool(words) and words[0] in ("what", "what's", "how", "how's")
 
 
-def _last_clause_words(text: str) -> list[str]:
-    """The words of the last clause, without a lead-in ("okay, so why does …")."""
-    words = _words(_CLAUSE_BREAK.split(text.lower())[-1])
+def _clause_words(clause: str) -> list[str]:
+    """The words of a clause, without a lead-in ("okay, so why does …")."""
+    words = _words(clause)
     while words and words[0] in _LEAD_INS:
         words = words[1:]
     return words
