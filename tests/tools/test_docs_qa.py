@@ -20,6 +20,7 @@ import voicedesk
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes
 from voicedesk.tools.docs_server import DocsTools
 from voicedesk.tools.formats import FormatError
+from voicedesk.tools.workspace import WorkspaceError
 
 
 def long_markdown(sections: int) -> str:
@@ -116,8 +117,10 @@ def test_a_history_folder_that_cannot_be_used_is_refused_at_start(tmp_path: Path
     for history, says in (
         (tmp_path / "notes.txt", "is a file, not a folder"),
         (tmp_path / "notes.txt" / "history", "Cannot keep the undo history in"),
-        (root, "it is the workspace folder or holds it"),
-        (tmp_path, "it is the workspace folder or holds it"),
+        (root, "it is the workspace folder"),
+        (tmp_path, "it is a folder holding the workspace"),
+        # it would hide the documents under it from every tool
+        (root / "notes", "it is inside the workspace folder"),
     ):
         done = run_docs_server("--root", str(root), "--history", str(history))
         assert done.returncode == 2 and done.stdout == "", done.stderr
@@ -138,7 +141,8 @@ def test_a_scanned_pdf_is_not_called_empty(tools: DocsTools) -> None:
         with pytest.raises(FormatError, match=r"scan\.pdf: It has 2 pages but no text") as err:
             tool("scan.pdf")
         assert "probably scanned" in str(err.value) and "OCR" in str(err.value)
-    assert "(Could not read scan.pdf.)" in tools.search("anything")
+    found = tools.search("anything")
+    assert "(Could not read scan.pdf (not readable as PDF); read_document says more.)" in found
 
 
 def test_a_password_protected_word_file_says_so(tools: DocsTools) -> None:
@@ -170,3 +174,131 @@ def test_an_edit_that_changes_a_legacy_encoding_says_so(tools: DocsTools) -> Non
     tools.undo("old.txt")
     tools.undo("old.txt")
     assert path.read_bytes() == original
+
+
+def test_a_size_or_a_delay_that_is_not_a_finite_number_is_refused_at_start(
+    tmp_path: Path,
+) -> None:
+    # "inf" passed the check and crashed with OverflowError; "nan" slept forever or crashed.
+    for args, says in (
+        (("--max-size", "inf"), "is not a size in MB"),
+        (("--max-size", "nan"), "is not a size in MB"),
+        (("--max-size", "0"), "is not a size in MB"),
+        (("--slow", "search=nan"), "is not TOOL=SECONDS"),
+        (("--slow", "search=inf"), "is not TOOL=SECONDS"),
+    ):
+        done = run_docs_server("--root", str(tmp_path), *args)
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_named_pipe_is_not_called_a_folder(tools: DocsTools) -> None:
+    os.mkfifo(tools.ws.root / "fifo.md")
+    for call in (
+        lambda: tools.read_document("fifo.md"),
+        lambda: tools.create_document("fifo.md", "x", overwrite=True),
+    ):
+        with pytest.raises(WorkspaceError, match=r"fifo\.md is not a regular file"):
+            call()
+
+
+def _hidden_words_docx(path: Path) -> None:
+    """A Word file whose words sit where python-docx's Paragraph.text does not look: a
+    content control around a paragraph, a tracked insertion (and deletion), a simple field,
+    a smart tag; the kinds Word writes for track changes, templates and forms."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    d = docx.Document()
+    d.add_heading("Alpha", 1)
+    body = d.element.body
+    body.insert(
+        len(body) - 1,
+        parse_xml(
+            f"<w:sdt {nsdecls('w')}><w:sdtPr/><w:sdtContent><w:p><w:r><w:t>in a content "
+            f"control</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+        ),
+    )
+    when = 'w:author="me" w:date="2026-01-01T00:00:00Z"'
+    tracked = d.add_paragraph("Tracked ")
+    tracked._p.append(
+        parse_xml(f'<w:ins {nsdecls("w")} w:id="1" {when}><w:r><w:t>new</w:t></w:r></w:ins>')
+    )
+    tracked._p.append(
+        parse_xml(
+            f'<w:del {nsdecls("w")} w:id="2" {when}><w:r><w:delText>old</w:delText></w:r></w:del>'
+        )
+    )
+    tracked.add_run(" words.")
+    field = d.add_paragraph("Page ")
+    field._p.append(
+        parse_xml(
+            f'<w:fldSimple {nsdecls("w")} w:instr="PAGE"><w:r><w:t>1</w:t></w:r></w:fldSimple>'
+        )
+    )
+    smart = d.add_paragraph("Meet in ")
+    smart._p.append(
+        parse_xml(
+            f'<w:smartTag {nsdecls("w")} w:uri="u" w:element="place"><w:r><w:t>Paris</w:t></w:r>'
+            f"</w:smartTag>"
+        )
+    )
+    d.add_paragraph("Plain words.")
+    d.save(path)
+
+
+def test_word_text_in_tracked_changes_fields_and_content_controls_is_read_and_kept(
+    tools: DocsTools,
+) -> None:
+    # Such words were neither read nor searched, and an edit of their paragraph left them in
+    # the file: "Meet in Rome" written over "Meet in Paris" was saved as "Meet in RomeParis".
+    path = tools.ws.root / "forms.docx"
+    _hidden_words_docx(path)
+    read = tools.read_document("forms.docx")
+    for line in (
+        "[2] in a content control",
+        "[3] Tracked new words.",
+        "[4] Page 1",
+        "[5] Meet in Paris",
+        "[6] Plain words.",
+    ):
+        assert line in read, read
+    assert "forms.docx, paragraph 3" in tools.search("tracked new")
+    before = path.read_bytes()
+    for edit in (
+        {"action": "replace_paragraph", "paragraph": 5, "text": "Meet in Rome"},
+        {"action": "find_replace", "find": "Tracked", "replace_with": "Marked"},
+        {"action": "replace_paragraph", "paragraph": 4, "text": "Page 2"},
+    ):
+        with pytest.raises(FormatError, match="nothing was changed") as err:
+            tools.edit_document("forms.docx", **edit)  # type: ignore[arg-type]
+        assert "accept the tracked changes in Word" in str(err.value)
+        assert path.read_bytes() == before
+    # The content control's paragraph is the body's: edited in place, deleted with its box.
+    tools.edit_document("forms.docx", "replace_paragraph", paragraph=2, text="Filled in.")
+    assert "[2] Filled in." in tools.read_document("forms.docx")
+    assert "<w:sdt>" in _document_xml(path)
+    tools.edit_document("forms.docx", "delete_paragraph", paragraph=2, confirmed=True)
+    assert "<w:sdt>" not in _document_xml(path) and "Filled in" not in _document_xml(path)
+    tools.edit_document("forms.docx", "delete_paragraph", paragraph=4, confirmed=True)
+    assert "[4] Plain words." in tools.read_document("forms.docx")
+    assert "Paris" not in _document_xml(path)
+
+
+def _document_xml(path: Path) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return z.read("word/document.xml").decode("utf-8")
+
+
+def test_a_diff_marks_every_line_of_a_paragraph_of_several_lines(tools: DocsTools) -> None:
+    # The continuation lines had no mark, so "- item two" read as a removed line.
+    root = tools.ws.root
+    (root / "a.md").write_text("Intro.\n\nKeep this line\n- item two\n\nEnd.\n", encoding="utf-8")
+    (root / "b.md").write_text("Intro.\n\nChanged line\n- item two\n\nEnd.\n", encoding="utf-8")
+    diff = tools.compare_documents("a.md", "b.md").splitlines()
+    assert diff[diff.index("-Keep this line") + 1] == "-- item two"
+    assert diff[diff.index("+Changed line") + 1] == "+- item two"
+    assert " Intro." in diff and " End." in diff

@@ -1232,7 +1232,28 @@ async def test_big_documents_are_refused_with_a_clear_message(ws: Path) -> None:
             assert "big.txt is 146 KB, more than the 102 KB" in message and "--max-size" in message
         assert "big.txt (plain text, 146 KB, too large to open" in await d.call("list_documents")
         assert "todo.txt" in await d.call("search", query="milk")
+        assert "Could not read big.txt (too large to open)" in await d.call("search", query="word")
         assert "[1] Buy milk." in await d.call("read_document", path="todo.txt")
+
+
+async def test_a_write_that_would_make_a_document_too_big_to_open_is_refused(ws: Path) -> None:
+    # It used to be written, and then no tool but undo could open the document again.
+    (ws / "grow.txt").write_text("word " * 15_000, encoding="utf-8")  # 73 KB
+    before = (ws / "grow.txt").read_bytes()
+    async with docs_server(ws, "--max-size", "0.1") as d:
+        message = await d.fail("create_document", path="huge.md", content="y" * 150_000)
+        assert "would make huge.md 146 KB, more than the 102 KB" in message
+        assert "nothing was changed" in message and "--max-size" in message
+        await d.call("read_document", path="grow.txt")
+        message = await d.fail(
+            "edit_document",
+            path="grow.txt",
+            action="find_replace",
+            find="word",
+            replace_with="longer words",
+        )
+        assert "would make grow.txt" in message and "nothing was changed" in message
+    assert not (ws / "huge.md").exists() and (ws / "grow.txt").read_bytes() == before
 
 
 def test_undo_history_is_bounded_by_bytes_as_well_as_count(tmp_path: Path) -> None:

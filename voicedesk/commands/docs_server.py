@@ -7,6 +7,7 @@ stdout carries the protocol, so this command prints nothing there: errors go to 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -92,9 +93,19 @@ def history_folder(history: Path | None, root: Path) -> Path | None:
     history = Path(history).expanduser()
     real, real_root = Path(os.path.realpath(history)), Path(os.path.realpath(root))
     instead = "pass a folder you can write to with --history DIR, or leave --history out"
-    if real == real_root or real_root.is_relative_to(real):
+    # Inside the workspace its folder would hide the documents already there from every tool.
+    where = (
+        "the workspace folder"
+        if real == real_root
+        else "a folder holding the workspace"
+        if real_root.is_relative_to(real)
+        else "inside the workspace folder, where it would hide the documents in it"
+        if real.is_relative_to(real_root)
+        else None
+    )
+    if where is not None:
         raise UserError(
-            f"The undo history cannot go in {history}: it is the workspace folder or holds it",
+            f"The undo history cannot go in {history}: it is {where}",
             "pass a folder outside the workspace with --history DIR, or leave --history out "
             "to keep it beside the workspace",
         )
@@ -121,7 +132,7 @@ def parse_slow(items: list[str]) -> dict[str, float]:
             seconds = float(value)
         except ValueError:
             seconds = -1.0
-        if not name or seconds < 0:
+        if not name or not 0 <= seconds < math.inf:
             raise UserError(f"--slow {item!r} is not TOOL=SECONDS", "e.g. --slow search=5")
         out[name] = seconds
     return out
@@ -132,6 +143,6 @@ def _megabytes(value: str) -> float:
         mb = float(value)
     except ValueError:
         mb = 0.0
-    if not mb > 0:
+    if not 0 < mb < math.inf:
         raise argparse.ArgumentTypeError(f"{value!r} is not a size in MB, like 5 or 0.5")
     return mb

@@ -8,6 +8,7 @@ difflib; long ones through patiencediff, as difflib is quadratic on them.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Iterator
 
 from voicedesk.tools.wording import plural
 
@@ -56,7 +57,7 @@ def unified_diff(
         )
     kept: list[str] = []
     left_out = 0
-    for line in lines:
+    for line in _marked_lines(lines):
         if len(kept) < limit:
             kept.append(line)
         else:
@@ -64,6 +65,19 @@ def unified_diff(
     if left_out:
         kept.append(f"… ({left_out} more diff lines)")
     return kept
+
+
+def _marked_lines(lines: Iterable[str]) -> Iterator[str]:
+    """The diff's lines with a paragraph of several lines (a Markdown list, a poem) split,
+    each of its lines keeping the paragraph's mark: unmarked, a continuation such as
+    "- item two" would read as a removed line."""
+    for line in lines:
+        if "\n" not in line or line.startswith(("---", "+++", "@@")):
+            yield line
+            continue
+        mark, body = line[:1], line[1:]
+        for part in body.split("\n"):
+            yield mark + part
 
 
 def describe_changes(

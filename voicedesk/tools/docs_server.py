@@ -182,6 +182,27 @@ class DocsTools:
                 f"(tools.docs_server_args in the voicedesk config)."
             )
 
+    def _check_result_size(self, rel: str, kind: formats.Kind, data: bytes, doing: str) -> None:
+        """Refuse a write whose result the tools would then refuse to open: the document
+        would be left readable and editable by nothing but undo."""
+        limit = self._limit(kind)
+        if len(data) > limit:
+            raise FormatError(
+                f"{doing} would make {rel} {_size(len(data))}, more than the {_size(limit)} I "
+                f"open for {formats.KIND_NAMES[kind]} documents, so nothing was changed. Split "
+                f"the content over several documents, or raise the limit with docs-server "
+                f"--max-size MB (tools.docs_server_args in the voicedesk config)."
+            )
+
+    def _why_unread(self, path: Path, exc: Exception) -> str:
+        """A few words on why search skipped a document; the full reason is read_document's."""
+        if isinstance(exc, OSError):
+            return str(exc.strerror or "could not be read").lower()
+        with contextlib.suppress(OSError):
+            if path.stat().st_size > self._limit(formats.kind_for(path.name)):
+                return "too large to open"
+        return f"not readable as {formats.KIND_NAMES[formats.kind_for(path.name)]}"
+
     def _parsed_cached(self, path: Path) -> Document:
         """Parse for listing/searching, reusing the last parse while the file is unchanged."""
         st = path.stat()
@@ -346,9 +367,9 @@ class DocsTools:
                 rel = self.ws.rel(path)
                 try:
                     doc = self._parsed_cached(path)
-                except (FormatError, OSError):
+                except (FormatError, OSError) as exc:
                     if exact:
-                        skipped.append(rel)
+                        skipped.append(f"{rel} ({self._why_unread(path, exc)})")
                     continue
                 names: dict[int, str] | None = None  # worked out for the first hit only
                 for i, block in enumerate(doc.blocks):
@@ -370,7 +391,9 @@ class DocsTools:
                     hits.append((rel, i + 1, self._section_of(doc.blocks, names, i), snippet))
             if hits or len(words) < 2:
                 break
-        note = f"\n(Could not read {', '.join(skipped)}.)" if skipped else ""
+        note = (
+            f"\n(Could not read {', '.join(skipped)}; read_document says more.)" if skipped else ""
+        )
         if not hits:
             return f"Found no “{query}” in any document.{note}"
         files = len({h[0] for h in hits})
@@ -508,7 +531,8 @@ class DocsTools:
 
         path_b: the other document. version: how many edits back to compare path_a with
         (1 = before the last change; the default when path_b is not given). Returns a
-        plain-language summary, then a unified diff with one paragraph per line.
+        plain-language summary, then a unified diff, one paragraph per line (each line of a
+        paragraph of several lines keeps its mark).
         """
         if path_b and version is not None:
             raise FormatError("Give either path_b or version, not both.")
@@ -576,6 +600,7 @@ class DocsTools:
         if exists:
             self.ws.check_writable(real)  # before asking to overwrite what cannot be
         data = formats.new_document(content, kind)
+        self._check_result_size(rel, kind, data, "This content")
         blocks = formats.parse(data, kind).blocks
         before = self.ws.read(real, remember=False) if exists else None
         old = None
@@ -667,6 +692,7 @@ class DocsTools:
         new_data = formats.serialize(doc)
         if new_data == data:
             return f"{rel} already says that, so nothing changed."
+        self._check_result_size(rel, doc.kind, new_data, "This edit")
         self.ws.write(real, new_data, before=data)
         lines = [first, *doc.notes]  # links on changed words; what went with removed paragraphs
         if shown is not None:
@@ -865,6 +891,8 @@ class DocsTools:
             outside = " outside tables" if rows else ""
             return f"Found no “{needle}” in {rel}{outside}, so nothing changed.{other}{in_rows}"
         where = ", ".join(str(n) for n in touched[:20])
+        if len(touched) > 20:
+            where += f" and {len(touched) - 20} more"
         first = (
             f"Replaced {plural(total, 'occurrence')} of “{needle}” with “{replacement}” "
             f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"

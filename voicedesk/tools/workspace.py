@@ -246,8 +246,13 @@ class Workspace:
             raise WorkspaceError(
                 f"The path {name!r} is inside the undo-history folder, which is not a document."
             )
-        if real.exists() and not real.is_file():
+        if real.is_dir():
             raise WorkspaceError(f"{rel} is a folder, not a document.")
+        if real.exists() and not real.is_file():
+            raise WorkspaceError(
+                f"{rel} is not a regular file (a pipe, socket or device), so it is not a "
+                f"document I can read or write."
+            )
         if must_exist and not real.exists():
             raise WorkspaceError(
                 f"There is no document called {rel} in the workspace. Use list_documents or "

@@ -59,23 +59,35 @@ class BodyItem:
 def body_items(d: Any) -> list[BodyItem]:
     """Body paragraphs and table rows in reading order (``Document.paragraphs`` skips tables)."""
     from docx.oxml.ns import qn
-    from docx.table import Table, _Cell
+    from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     items: list[BodyItem] = []
     tables = 0
-    for child in d.element.body.iterchildren():
-        if child.tag == qn("w:p"):
-            items.append(BodyItem(child, paragraph=Paragraph(child, d._body)))
-        elif child.tag == qn("w:tbl"):
-            table = Table(child, d._body)
-            for row, tr in enumerate(child.tr_lst):
-                # Each w:tc once: a merged cell is one cell, not repeated per grid column.
-                cells = [" ".join(_Cell(tc, table).text.split()) for tc in tr.tc_lst]
-                items.append(BodyItem(child, table=tables, cells=cells))
-                if not row:
-                    items[-1].in_table = [Paragraph(p, table) for p in child.iter(qn("w:p"))]
-            tables += 1
+
+    def walk(container: Any) -> None:
+        nonlocal tables
+        for child in container.iterchildren():
+            if child.tag == qn("w:p"):
+                items.append(BodyItem(child, paragraph=Paragraph(child, d._body)))
+            elif child.tag == qn("w:tbl"):
+                table = Table(child, d._body)
+                for row, tr in enumerate(child.tr_lst):
+                    # Each w:tc once: a merged cell is one cell, not repeated per grid column.
+                    cells = [" ".join(_cell_text(tc).split()) for tc in tr.tc_lst]
+                    items.append(BodyItem(child, table=tables, cells=cells))
+                    if not row:
+                        items[-1].in_table = [Paragraph(p, table) for p in child.iter(qn("w:p"))]
+                tables += 1
+            elif child.tag in (qn("w:sdt"), qn("w:customXml")):
+                # A content control (or custom XML) around whole paragraphs, as templates
+                # and forms have: Word shows its paragraphs as the body's, and so do we.
+                for content in child.iterchildren(qn("w:sdtContent")):
+                    walk(content)
+                if child.tag == qn("w:customXml"):
+                    walk(child)
+
+    walk(d.element.body)
     return items
 
 
@@ -93,7 +105,7 @@ def item_blocks(items: list[BodyItem], numbering: Numbering) -> list[Block]:
     plain: list[tuple[int | None, Any | None, bool]] = []
     for i, item in enumerate(items):
         if item.paragraph is not None:
-            text = item.paragraph.text
+            text = shown_text(item.paragraph._p)
             if text.strip():
                 level = heading_level(numbering.style_of(item.paragraph)[0])
                 blocks.append(Block(text, level, source=i))
@@ -120,3 +132,63 @@ def parse_docx(data: bytes) -> list[Block]:
 # What python-docx reads as a run's text (Run.text). Everything else in a run (a picture, a
 # field code, a footnote or comment mark, a symbol) reads as nothing and is left where it is.
 RUN_TEXT = ("w:t", "w:tab", "w:br", "w:cr", "w:noBreakHyphen", "w:ptab")
+
+
+# Where a paragraph's words sit that python-docx's Paragraph.text leaves out: a tracked
+# insertion, a moved-to passage, a simple field's shown result, a smart tag, a custom-XML
+# element, a content control inside the paragraph. Word shows them all. Text under a tracked
+# deletion (w:del, w:moveFrom) is not shown, and a text box's paragraphs are their own.
+_HIDDEN_HOSTS = ("w:ins", "w:moveTo", "w:fldSimple", "w:smartTag", "w:customXml", "w:sdt")
+_NOT_SHOWN = ("w:del", "w:moveFrom")
+
+
+def shown_text(p: Any) -> str:
+    """A paragraph's text as Word shows it: its runs, those in links, and those that
+    Paragraph.text skips (see ``_HIDDEN_HOSTS``), so reading and searching see every word.
+
+    Hand-written because python-docx has no reader for these; a paragraph where they hold
+    text is one :func:`has_unreachable_text` keeps the word-level editor away from."""
+    from docx.oxml.ns import qn
+
+    if not has_unreachable_text(p):
+        return str(p.text)
+    skip = {qn(tag) for tag in _NOT_SHOWN}
+    out = []
+    for run in p.iter(qn("w:r")):
+        if _own(run, p, skip):
+            out.append(run.text)
+    return "".join(out)
+
+
+def has_unreachable_text(p: Any) -> bool:
+    """True when some of the paragraph's shown words are in runs the word-level editor does
+    not reach (the paragraph's own runs and those in its links are all it changes)."""
+    from docx.oxml.ns import qn
+
+    hosts = "|".join(f".//{tag}" for tag in _HIDDEN_HOSTS)
+    skip = {qn(tag) for tag in _NOT_SHOWN}
+    for host in p.xpath(hosts):
+        for run in host.iter(qn("w:r")):
+            if run.text and _own(run, p, skip):
+                return True
+    return False
+
+
+def _own(run: Any, p: Any, skip: set[str]) -> bool:
+    """The run belongs to ``p`` itself (not to a text box's paragraph inside it) and is not
+    under a tracked deletion."""
+    from docx.oxml.ns import qn
+
+    node = run.getparent()
+    while node is not None and node is not p:
+        if node.tag in skip or node.tag == qn("w:p"):
+            return False
+        node = node.getparent()
+    return node is p
+
+
+def _cell_text(tc: Any) -> str:
+    """A table cell's text as Word shows it (its paragraphs, see :func:`shown_text`)."""
+    from docx.oxml.ns import qn
+
+    return "\n".join(shown_text(p) for p in tc.iterchildren(qn("w:p")))

@@ -34,7 +34,12 @@ from voicedesk.tools.formats.docx_notes import (
     marks_of,
     paragraph_links,
 )
-from voicedesk.tools.formats.docx_read import body_items, item_blocks, open_docx
+from voicedesk.tools.formats.docx_read import (
+    body_items,
+    has_unreachable_text,
+    item_blocks,
+    open_docx,
+)
 from voicedesk.tools.formats.docx_runs import host_run, splice_run, text_changes
 from voicedesk.tools.formats.model import TABLE_READ_ONLY, Block, Document, FormatError
 
@@ -194,6 +199,33 @@ def _replace_paragraph_text(paragraph: Any, text: str) -> None:
         run._r.insert(0, copy.deepcopy(rpr))
 
 
+def _unreachable(text: str) -> str:
+    """Why a paragraph's words cannot be changed here, and what the person can do."""
+    shown = " ".join(text.split())
+    shown = shown if len(shown) <= 60 else shown[:59] + "…"
+    return (
+        f"The paragraph “{shown}” has words in a tracked change, a field, a smart tag or a "
+        f"content control, which I cannot change without leaving the old words behind, so "
+        f"nothing was changed. Ask the person to accept the tracked changes in Word (Review, "
+        f"Accept) or to change it there; deleting the whole paragraph works."
+    )
+
+
+def _drop_if_empty(parent: Any) -> None:
+    """A content control (or custom XML) whose last paragraph was removed goes with it: an
+    empty one is an invisible box left in the body, and Word may refuse an empty sdtContent."""
+    from docx.oxml.ns import qn
+
+    block = (qn("w:p"), qn("w:tbl"), qn("w:sdt"), qn("w:customXml"))
+    while parent.tag in (qn("w:sdtContent"), qn("w:customXml")):
+        if any(child.tag in block for child in parent):
+            return
+        holder = parent.getparent() if parent.tag == qn("w:sdtContent") else parent
+        above = holder.getparent()
+        above.remove(holder)
+        parent = above
+
+
 def _check_rows(blocks: list[Block], before: dict[int | None, Block]) -> None:
     """Table rows are read-only: one goes only with its whole table, and nothing goes inside.
 
@@ -259,6 +291,8 @@ def write_docx(doc: Document) -> bytes:
                             d.styles[_heading_style(d, block.level)] if block.level else None
                         )
                     if old is None or old.text != block.text:
+                        if has_unreachable_text(paragraph._p):
+                            raise FormatError(_unreachable(old.text if old else block.text))
                         text = block.text
                         if not block.level:
                             text = _list_text(d, paragraph, old, block, was)
@@ -286,7 +320,9 @@ def write_docx(doc: Document) -> bytes:
         keep_reaching_comments(removed, added)  # not onto new words: on the kept ones
         held = held_in(removed, d.part)
         for element in removed:
-            element.getparent().remove(element)
+            parent = element.getparent()
+            parent.remove(element)
+            _drop_if_empty(parent)
         what = [
             f"{noun}{'s' if n > 1 else ''}"
             for noun, n in (("paragraph", paragraphs), ("table", len(tables)))
