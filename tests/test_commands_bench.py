@@ -49,6 +49,7 @@ FINISHED_LABEL = {"file": "a.wav", "category": "finished", "text": "Hi.", "speec
     [
         ('[{"file": "a.wav",}]', ["is not valid JSON", "line 1 column"]),
         ('{"a.wav": "finished"}', ["the top level must be a list of labels"]),
+        ("[]", ["lists no fixtures"]),  # it ran and printed "None" for every figure
         (
             [{**FINISHED_LABEL, "category": "finshed"}],
             ["label 1 (a.wav) has category 'finshed'", "not one of finished"],

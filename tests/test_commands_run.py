@@ -153,8 +153,11 @@ def _argparse_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         ("llm:lose", "'lose' is a fault of stt only, not of llm"),
         ("llm:crash", "unknown fault 'crash': use 429, 500"),
         ("gpu:500", "unknown provider 'gpu': use stt, llm, tts"),
-        ("llm:500:0", "N must be 1 or more"),
+        ("llm:500:0", "N must be from 1 to 10000 requests"),
+        # a MemoryError traceback: the server kept a list entry per request
+        ("llm:500:1000000000000", "N must be from 1 to 10000 requests"),
         ("llm:500:x", "N must be a whole number of requests, not 'x'"),
+        ("llm:500:²", "N must be a whole number of requests, not '²'"),  # int() refused it
         ("llm", "no fault after 'llm': use 429, 500"),
         ("llm:", "no fault after 'llm': use 429, 500"),
     ],

@@ -215,9 +215,20 @@ class UISettings(_Section):
     )
 
 
+def _key(value: Any) -> Any:
+    """A key of blanks is no key: it read as "set" in `config show` and `doctor`, and every
+    request then failed with a rejected key. Blanks around a pasted key are dropped too."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+Key = Annotated[SecretStr | None, BeforeValidator(_key)]
+
+
 class Keys(_Section):
-    openai_api_key: SecretStr | None = None
-    elevenlabs_api_key: SecretStr | None = None
+    openai_api_key: Key = None
+    elevenlabs_api_key: Key = None
 
 
 class Settings(_Section):
@@ -421,12 +432,28 @@ def _describe(err: dict[str, Any], origin: str, var: str | None = None) -> str:
     key = ".".join(str(p) for p in loc)
     where = f"environment variable {var}" if var else origin
     if err["type"] == "extra_forbidden":
-        return (
-            f"{where}: unknown key '{key}' (check the spelling; `voicedesk config show` lists them)"
-        )
+        return f"{where}: unknown key '{key}' ({_known_keys(loc)})"
     if err["type"] == "missing":
         return f"{where}: '{key}' is required"
     return f"{where}: '{key}' = {_shown(loc, err.get('input'))} is not allowed: {err['msg']}"
+
+
+def _known_keys(loc: tuple[Any, ...]) -> str:
+    """The keys allowed where an unknown one was found, nearest spelling first. Pointing to
+    `config show` did not help: it fails on the same unknown key."""
+    import difflib
+
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+        inner = field.annotation if field is not None else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return "check the spelling; `voicedesk config init` writes a template of every key"
+        model = inner
+    names = [n for n, f in model.model_fields.items() if not f.exclude]
+    near = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    known = f"known here: {', '.join(names)}"
+    return f"did you mean '{near[0]}'? {known}" if near else known
 
 
 def _env_var_for(names: dict[tuple[str, ...], str], loc: tuple[Any, ...]) -> str | None:
@@ -458,9 +485,12 @@ def load_settings(
         try:
             file_tree = tomllib.loads(read_config_text(path))
         except tomllib.TOMLDecodeError as exc:
+            # --config must be repeated, or the template goes to the default file instead
+            flag = f"--config {path} " if named_by == "--config" else ""
             raise ConfigError(
                 f"{path} is not valid TOML: {exc}",
-                "fix the line named above or run `voicedesk config init --force`",
+                f"fix the line named above or run `voicedesk {flag}config init --force` (the "
+                f"old file is kept as a .bak)",
             ) from None
     elif named_by is not None:
         raise ConfigError(
@@ -507,7 +537,7 @@ def load_settings(
                 fixes.append(fix)
         raise ConfigError(
             "Invalid configuration:\n  " + "\n  ".join(problems),
-            "; ".join(fixes) + "; `voicedesk config show` prints the result",
+            "; ".join(fixes) + "; once it loads, `voicedesk config show` prints the result",
         ) from None
 
     def origin_of(loc: tuple[str, ...]) -> str | None:

@@ -90,6 +90,20 @@ async def test_a_restarted_answer_is_timed_from_its_own_request(cloud):
     assert record.tokens_per_s == pytest.approx(40, rel=0.25)
 
 
+async def test_tokens_in_one_burst_give_no_generation_speed(cloud):
+    """An answer whose tokens come at once (a tool call sent whole, a cached answer) read
+    as thousands of tokens a second; it has no speed to report."""
+    sim, llm, tts = cloud
+    sim.latency.tokens_per_s = 0  # every token at once
+    record = TurnRecord(turn_id=1)
+    reply = _reply(llm, tts, record, time.monotonic(), 1)
+    reply.start()
+    reply.confirm()
+    await asyncio.wait_for(reply.generation_done.wait(), 15)
+    assert reply.failed is None and (record.completion_tokens or 0) > 1
+    assert record.tokens_per_s is None
+
+
 @pytest.mark.parametrize("where", ["tts", "llm"])
 async def test_a_failing_provider_leaves_no_task_behind(cloud, where):
     sim, llm, tts = cloud

@@ -664,6 +664,26 @@ async def test_command_factory_runs_a_sim_session(silence_wav: Path, tmp_path: P
             await tui.session_factory(missing, settings, stack)(ev.EventBus())
 
 
+def test_the_terminal_ui_without_a_terminal_says_so_and_ends(tmp_path: Path) -> None:
+    """With stdin from /dev/null it drew escape codes into a pipe and never ended."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEDESK_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
+    for argv in (["run", "--sim"], []):
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", *argv],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert done.returncode == 2 and done.stdout == "", done.stdout[:300]
+        assert "The terminal UI needs a terminal" in done.stderr and "--headless" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
 def test_stderr_goes_to_the_log_file(tmp_path: Path) -> None:
     from voicedesk.commands import tui
 

@@ -165,7 +165,7 @@ def resolve_device(
     devices = list_devices() if devices is None else devices
     what = "microphone" if kind == "input" else "speaker"
     hint = "run `voicedesk devices` to see them, then set audio.input_device/audio.output_device"
-    if spec.isdigit():
+    if spec.isascii() and spec.isdigit():  # "²" is a digit to Python, not to int()
         index = int(spec)
         for dev in devices:
             if dev.index == index:

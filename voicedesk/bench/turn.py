@@ -236,6 +236,8 @@ def load_labels(folder: Path, split: str | None) -> list[dict[str, Any]]:
             f"{labels_path} is not valid JSON: {exc}", f"fix the file; {LABELS_FORMAT}"
         ) from None
     check_labels(labels, folder, labels_path)
+    if not labels:  # every figure would be "None", and the run would look like a result
+        raise UserError(f"{labels_path} lists no fixtures", f"add some; {LABELS_FORMAT}")
     if split:
         splits = sorted({str(lab.get("split")) for lab in labels if lab.get("split")})
         labels = [lab for lab in labels if lab.get("split") == split]

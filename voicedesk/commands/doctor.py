@@ -249,7 +249,7 @@ def llm_key(settings: Any) -> str | None:
     name = settings.llm.api_key_env
     if name == "OPENAI_API_KEY":
         return _secret(settings.keys.openai_api_key)
-    return os.environ.get(name) or None
+    return (os.environ.get(name) or "").strip() or None
 
 
 def _tts_providers(settings: Any) -> set[str]:
@@ -290,28 +290,49 @@ def check_keys(settings: Any) -> list[Check]:
             )
         )
     if settings.stt.provider == "local":
-        found = importlib.util.find_spec("faster_whisper") is not None
-        checks.append(
-            Check(
-                "ok" if found else "fail",
-                "local stt",
-                "faster-whisper installed"
-                if found
-                else "faster-whisper is not installed: `pipx install 'voicedesk[local]'`",
-            )
-        )
+        checks.append(check_local_stt(settings))
     if "local" in _tts_providers(settings):
-        found = importlib.util.find_spec("piper") is not None
-        checks.append(
-            Check(
-                "ok" if found else "fail",
-                "local tts",
-                "piper-tts installed"
-                if found
-                else "piper-tts is not installed: `pipx install 'voicedesk[local]'`",
-            )
-        )
+        checks.append(check_local_tts(settings))
     return checks
+
+
+def check_local_stt(settings: Any) -> Check:
+    """faster-whisper and the model folder it would load: "installed" alone passed a
+    config whose model folder did not exist, and `run` then failed at once."""
+    from voicedesk.providers import local_stt
+
+    install = "`pipx install 'voicedesk[local]'`"
+    if not local_stt.installed():
+        return Check("fail", "local stt", f"faster-whisper is not installed: {install}")
+    path = settings.stt.local_model or local_stt.default_model_path()
+    if path is None:
+        return Check("fail", "local stt", "no Whisper model: set stt.local_model to its folder")
+    path = path.expanduser()
+    if not (path / "model.bin").is_file():
+        what = "does not exist" if not path.exists() else "holds no model.bin"
+        return Check(
+            "fail",
+            "local stt",
+            f"{path} {what}: set stt.local_model to a CTranslate2 Whisper model folder",
+        )
+    return Check("ok", "local stt", f"faster-whisper installed, model {path}")
+
+
+def check_local_tts(settings: Any) -> Check:
+    """piper-tts and the voice it would speak with (see :func:`check_local_stt`)."""
+    if importlib.util.find_spec("piper") is None:
+        return Check(
+            "fail", "local tts", "piper-tts is not installed: `pipx install 'voicedesk[local]'`"
+        )
+    voice = settings.tts.local_voice
+    if voice is None:
+        return Check("fail", "local tts", "no Piper voice: set tts.local_voice to its .onnx file")
+    voice = voice.expanduser()
+    if not voice.is_file():
+        return Check(
+            "fail", "local tts", f"{voice} not found: set tts.local_voice to a Piper .onnx voice"
+        )
+    return Check("ok", "local tts", f"piper-tts installed, voice {voice}")
 
 
 def _llm_base(settings: Any) -> str:

@@ -73,6 +73,9 @@ def epilog() -> str:
     return "\n".join(lines)
 
 
+MAX_FAULT_TIMES = 10_000  # far more requests than a session or a test makes
+
+
 def parse_fault(value: str) -> tuple[str, str, int]:
     """``stt:late`` or ``llm:500:2`` → (provider, fault, times), checked as the server checks
     it, so a name it would not act on fails before it starts, saying what it accepts."""
@@ -82,15 +85,17 @@ def parse_fault(value: str) -> tuple[str, str, int]:
     fault, _, times = rest.partition(":")
     try:
         check(provider, fault)
-        if times and not times.isdigit():
+        if times and not (times.isascii() and times.isdigit()):  # "²" is a digit to Python
             raise ValueError(f"N must be a whole number of requests, not {times!r}")
         n = int(times) if times else 1
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
             f"{value!r}: {exc} (PROVIDER:FAULT[:N], like llm:500 or stt:late:2)"
         ) from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{value!r}: N must be 1 or more")
+    if not 1 <= n <= MAX_FAULT_TIMES:  # the server keeps one entry per failing request
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: N must be from 1 to {MAX_FAULT_TIMES} requests"
+        )
     return provider, fault, n
 
 

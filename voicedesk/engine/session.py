@@ -505,6 +505,11 @@ class Session:
 
     # ------------------------------------------------------------------ STT
     async def _commit(self, turn: _Turn) -> None:
+        # The segment's place is taken now, in the order the commits are sent: a slow
+        # transcript (resent, or late) may come after the next segment's, and appending on
+        # arrival put "what's the weather … mm-hm" out of the order it was said.
+        slot = len(turn.segments)
+        turn.segments.append("")
         try:
             text = await self.stt.commit()
         except ProviderError as exc:
@@ -519,7 +524,7 @@ class Session:
         finally:
             turn.pending_commits -= 1
         now = self.now_s()
-        turn.segments.append(text.strip())
+        turn.segments[slot] = text.strip()
         turn.record.mark("stt_final", now, overwrite=True)
         turn.record.user_text = turn.text
         turn.backchannel = (
@@ -531,10 +536,11 @@ class Session:
             self._handle_signals(self.detector.set_text(turn.text, self._last_block_s))
         speaking = self._speaking
         if turn.barge_in and speaking.playing is not None and speaking.barge.paused:
-            # Too few words so far while the person is talking again: the answer stays
-            # paused and the rest of the interruption decides (resuming now would play a
-            # moment of the answer over them, to pause it again).
-            going_on = not turn.ended and self.detector.in_speech
+            # Too few words so far while the person is talking again, or while a later
+            # part of what they said is still being transcribed: the answer stays paused and
+            # the rest of the interruption decides (resuming now would play the answer over
+            # them, or on after "Thank you, | that was really helpful" read as a backchannel).
+            going_on = (not turn.ended and self.detector.in_speech) or turn.pending_commits > 0
             if speaking.barge.enough_words(turn.text) or not going_on:
                 await speaking.decide(turn.text, turn.record.t.get("speech_start", now))
         if turn.text and not turn.backchannel and (turn.ended or not self.detector.in_speech):

@@ -37,7 +37,7 @@ class PiperTTS:
         path = self.voice_path
         if path is None or not Path(path).is_file():
             raise ModelFileError(
-                f"Piper voice file not found: {path}",
+                f"Piper voice file not found: {path}" if path else "No Piper voice is set",
                 "set tts.local_voice to a Piper .onnx voice (its .onnx.json beside it)",
             )
         self._voice = PiperVoice.load(str(path))
