@@ -331,6 +331,17 @@ def test_a_transcriber_failing_at_start_is_reported_and_the_first_words_kept(
     assert "assistant › Answer to weather." in captured.out
 
 
+def test_a_turn_lost_to_speech_to_text_says_so_in_the_transcript(tmp_path: Path, capsys) -> None:
+    """A turn whose words were lost printed only "assistant › –", as if the assistant had
+    had nothing to say; it now says the words were not understood."""
+    argv, _ = _sim_conversation(tmp_path, ["question", "weather"])
+    assert main([*argv, "--sim-fault", "stt:drop:2"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "Speech-to-text failed" in captured.err
+    assert "you       › (not understood: speech-to-text failed)" in captured.out
+    assert "assistant › Answer to" in captured.out  # the next turn was heard and answered
+
+
 def _metrics_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 

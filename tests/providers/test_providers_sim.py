@@ -191,6 +191,25 @@ async def test_stt_a_slow_transcript_is_not_given_up_and_the_first_in_wins(sim):
     assert sim.transcripts[-1] == "List my documents."
 
 
+async def test_stt_redials_a_refusing_service_with_backoff_while_speech_streams(sim):
+    """With the service refusing connections (HTTP 429), every ~60 ms flush of speech dialled
+    again: five refused dials in 40 ms, a rate limit made worse. A flush now waits 0.5 s,
+    then 1 s… after a refusal; the commit still dials at once, and the speech is kept."""
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    try:
+        sim.inject("stt", "429", times=30)
+        blocks = np.array_split(speech(), 20)  # ~2.3 s of speech, streamed in real time
+        for block in blocks:
+            stt.push_audio(block)
+            await asyncio.sleep(block.size / 16_000)
+        refused = 30 - len(sim._faults["stt"])
+        assert 1 <= refused <= 4, refused  # 0, 0.5, 1.5 s: three dials (was one a flush)
+        sim._faults["stt"].clear()  # the service is back
+        assert await stt.commit() == "What time is it?"
+    finally:
+        await stt.aclose()
+
+
 async def test_stt_a_definitive_failure_is_an_error_not_an_empty_transcript(sim):
     stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=1)
     await stt.connect()

@@ -422,6 +422,9 @@ class ConsolePrinter:
             r = event.record
             if r.get("user_text"):
                 print(f"you       › {r['user_text']}", file=out, flush=True)
+            elif str(r.get("error") or "").startswith("stt:"):
+                # the turn is there, its words are not: say so, not just an empty answer
+                print("you       › (not understood: speech-to-text failed)", file=out, flush=True)
             cut = "  ✂ (interrupted)" if r.get("interrupted") else ""
             print(f"assistant › {r.get('heard_text') or '–'}{cut}", file=out, flush=True)
 

@@ -47,6 +47,8 @@ _MIN_COMMIT_BYTES = WIRE_RATE * 2 * 100 // 1000  # the server rejects commits un
 # Extra patience per second of committed audio, for both deadlines: transcription time grows
 # with the audio (an assumption: OpenAI publishes no figures), so a 20 s turn waits 1 s more.
 _PER_AUDIO_S = 0.05
+REDIAL_FIRST_S = 0.5  # a flush waits this long after a refused dial, doubling up to
+REDIAL_MAX_S = 4.0  # this; a commit dials at once whatever the wait
 _RESEND_BYTES = WIRE_RATE * 2 * 10  # a resend's appends: 10 s each, far below the 15 MiB cap
 
 
@@ -97,6 +99,10 @@ class OpenAIRealtimeSTT:
         self._flushing: asyncio.Task[None] | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._closed = False
+        # While the service refuses connections, the flushes of a stream of speech (every
+        # ~60 ms) each dialled again: five refused dials in 40 ms, a rate limit made worse.
+        self._redial_at = 0.0  # loop time before which a flush does not dial again
+        self._redial_wait_s = REDIAL_FIRST_S
 
     # ------------------------------------------------------------------ connection
     async def connect(self) -> None:
@@ -235,11 +241,22 @@ class OpenAIRealtimeSTT:
             if not self._outbox:
                 return
             if self._conn is None:
+                now = asyncio.get_running_loop().time()
+                if now < self._redial_at:
+                    return  # kept for a later flush, or the commit, which always dials
                 try:
                     await self._reconnect()
                 except ProviderError as exc:
-                    log.warning("speech-to-text reconnect failed: %s", exc)
-                return  # the segment is kept; the next flush or the commit tries again
+                    log.warning(
+                        "speech-to-text reconnect failed (next try in %.1f s): %s",
+                        self._redial_wait_s,
+                        exc,
+                    )
+                    self._redial_at = now + self._redial_wait_s
+                    self._redial_wait_s = min(self._redial_wait_s * 2, REDIAL_MAX_S)
+                    return  # the segment is kept; the next flush or the commit tries again
+                self._redial_at, self._redial_wait_s = 0.0, REDIAL_FIRST_S
+                return
             data = bytes(self._outbox)
             self._outbox.clear()
             await self._send_append(data)
