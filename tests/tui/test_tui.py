@@ -664,6 +664,56 @@ async def test_command_factory_runs_a_sim_session(silence_wav: Path, tmp_path: P
             await tui.session_factory(missing, settings, stack)(ev.EventBus())
 
 
+async def test_keys_work_while_the_conversation_is_being_built(
+    silence_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building the session (the SDKs' imports, the on-device models: seconds) ran on the
+    app's event loop: the screen was drawn but a key pressed then waited 5–10 s."""
+    import threading
+
+    from voicedesk.commands import tui
+    from voicedesk.engine import builder
+
+    real, release = builder.build_session, threading.Event()
+
+    def slow_build(*args: Any, **kwargs: Any) -> Any:
+        release.wait(10)  # a slow machine's imports and model loads
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(builder, "build_session", slow_build)
+    args = argparse.Namespace(
+        config=None,
+        sim=True,
+        input=silence_wav,
+        output=tmp_path / "out.wav",
+        sim_ttft=0.1,
+        sim_ttfb=0.05,
+        sim_stt=0.05,
+        sim_tokens_per_s=None,
+        sim_script=None,
+        no_tools=True,
+        metrics_out=None,
+        mode="push-to-talk",
+    )
+    settings = Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        app = VoiceDeskApp(
+            settings,
+            tui.session_factory(args, settings, stack),
+            simulated=True,
+            log_path=tmp_path / "tui.log",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            try:
+                await pilot.press("question_mark")
+                await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), 3.0)
+                assert not app.started.is_set()  # still building
+            finally:
+                release.set()
+            await wait_until(pilot, lambda: app.session is not None)
+            await pilot.press("escape", "q")
+
+
 def test_the_terminal_ui_without_a_terminal_says_so_and_ends(tmp_path: Path) -> None:
     """With stdin from /dev/null it drew escape codes into a pipe and never ended."""
     import subprocess

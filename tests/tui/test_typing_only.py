@@ -92,6 +92,18 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
             await wait_until(pilot, lambda: bool(list(pane.query(AssistantTurn))))
             assert [u.text for u in pane.query(UserTurn)] == ["Hello"]
             assert text_input.has_focus and text_input.value == ""
+            # The next message, typed while the shown answer still "plays" to no speaker to
+            # keep time: that answer was read whole, not cut (it was recorded as interrupted,
+            # and the model was told the person broke in).
+            speaking = session._speaking
+            await wait_until(pilot, lambda: speaking.playing is not None and speaking.playing.done)
+            await pilot.press(*"Thanks")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(session.records) >= 1)
+            first = session.records[0]
+            assert not first.interrupted and first.heard_text == first.assistant_text != ""
+            assistant = [m for t in session.context.turns for m in t.messages][1]
+            assert assistant == {"role": "assistant", "content": first.assistant_text}
             app.action_ptt()  # e.g. from the global hotkey: a word, not an open microphone
             assert not app.ptt_open
             await pilot.press("escape", "q")

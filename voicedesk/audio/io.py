@@ -64,6 +64,7 @@ class AudioIO:
         self.backend = backend
         self.typing_fallback = typing_fallback
         self.microphone = True  # until start() finds there is none (typing_fallback only)
+        self.speaker = True  # until start() finds no sound devices at all (typing_fallback)
         self.playback = PlaybackBuffer()
         self.bus = bus
         self.capture_filter = capture_filter  # e.g. echo cancellation: (mic, played) -> clean
@@ -183,6 +184,7 @@ class AudioIO:
 
             log.warning("no usable sound devices, typing only: %s", exc.message)
             self.microphone = False  # before the first block: no level meter for it
+            self.speaker = False  # answers are shown, not heard: playback keeps time only
             self.backend = NoDeviceDuplex(self.backend.block_ms)
             self.backend.start(self._process)
             self._typing_only(no_devices_notice(exc))

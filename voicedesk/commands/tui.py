@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -183,14 +184,21 @@ def session_factory(
         extra: dict[str, Any] = {"log_kind": "demo" if demo else ("sim" if sim else "")}
         if getattr(args, "resume", False) and not demo:
             extra["resume"] = True  # continue the last conversation's context
-        return build_session(
-            use,
-            input_path=input_path,
-            output_path=output_path,
-            bus=bus,
-            with_tools=False if no_tools else (True if demo else None),
-            typing_fallback=True,  # the app takes typed turns: no microphone is no dead end
-            **extra,
+        # Off the event loop: importing the providers' SDKs and loading the on-device models
+        # takes seconds (3.5 s here, more on a busy machine), during which the screen was
+        # drawn but took no key. What it publishes meanwhile reaches the app through
+        # post_message, which is thread-safe.
+        return await asyncio.to_thread(
+            functools.partial(
+                build_session,
+                use,
+                input_path=input_path,
+                output_path=output_path,
+                bus=bus,
+                with_tools=False if no_tools else (True if demo else None),
+                typing_fallback=True,  # the app takes typed turns: no microphone is no dead end
+                **extra,
+            )
         )
 
     return make_session

@@ -335,7 +335,10 @@ class Session:
         if not text:
             return
         if self._speaking.playing is not None:
-            await self._speaking.cut(self.now_s())
+            if getattr(self.audio, "speaker", True):
+                await self._speaking.cut(self.now_s())
+            else:
+                await self._speaking.end_unspoken(self.now_s())
         spoken = self._turn  # a spoken turn may be in progress; the typed one stands alone
         turn = self._new_turn(self.now_s())
         self._turn = spoken

@@ -342,6 +342,28 @@ class Speaking(Generic[TurnT]):
         )
         self._answer_ended(turn, reply, heard, True)
 
+    async def end_unspoken(self, at_s: float) -> None:
+        """With no speaker the answer is read, not heard: the next message ends it as read,
+        whole if all of it has come (it was only playing to keep time), else cut where
+        the text stopped. ``cut`` would record it as interrupted where the silent playback
+        had got to, and the model would be told the person broke in."""
+        reply, turn = self.playing, self.playing_turn
+        if reply is None or turn is None:
+            return
+        if not reply.done:
+            await self.cut(at_s)
+            return
+        self.forget()
+        end_at = self._clock()
+        turn.record.mark("playback_end", end_at, overwrite=True)
+        await reply.cancel()  # the speech still being made for nobody
+        self._bus.publish(
+            ev.PlaybackEnded(
+                turn_id=turn.turn_id, audio_s=end_at, interrupted=False, heard_text=reply.text
+            )
+        )
+        self._answer_ended(turn, reply, reply.text, False)
+
     async def cut_heard_answer(self) -> None:
         """An answer the person has begun to hear when the session stops (quit, Ctrl-C) is
         cut there, as a barge-in cuts it: its turn is recorded with what was heard, so the
