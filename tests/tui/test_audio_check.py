@@ -29,6 +29,7 @@ from textual.widgets import Static
 from voicedesk import events as ev
 from voicedesk.config import Settings, data_dir
 from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, check_sound
+from voicedesk.events import NO_DEVICE
 from voicedesk.tui import audio_check
 from voicedesk.tui.app import AUDIO_CHECK_MARKER, VoiceDeskApp
 from voicedesk.tui.audio_check import (
@@ -38,7 +39,7 @@ from voicedesk.tui.audio_check import (
     MicCheck,
     meter_bar,
 )
-from voicedesk.tui.screens import DevicesScreen
+from voicedesk.tui.screens import DevicesScreen, SettingsScreen
 
 
 # ---------------------------------------------------------------------------- verdicts
@@ -189,6 +190,11 @@ async def test_check_hears_you_and_restores_the_mic(tmp_path: Path) -> None:
         await levels(pilot, -28.0, -24.0, -26.0)
         assert "Heard you" in mic_text(app) and "-24 dBFS" in mic_text(app)
         assert screen.query_one("#check-mic").has_class("check-heard")
+        # the advice names ctrl+s for audio.input_device: it opens the settings from here
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, SettingsScreen)
+        await pilot.press("escape")
+        assert app.screen is screen
         await pilot.press("escape")
         assert not isinstance(app.screen, AudioCheckScreen)
         assert not session.muted and session.calls[-1] == "muted:False"
@@ -258,6 +264,20 @@ async def test_speaker_test_unavailable_without_a_sound_device(tmp_path: Path) -
         await pilot.press("p")  # a readable line, no crash
         assert isinstance(app.screen, AudioCheckScreen)
         assert "No sound device to test" in text_of(speaker)
+
+    # With no sound device announced, or a WAV file as the speaker, the keys line offers no
+    # test sound ("p plays a test sound" did nothing); a WAV file as the microphone is not
+    # asked to be spoken into.
+    for output in (NO_DEVICE, "file"):
+        app = fake_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started_fake(pilot)
+            await announce_devices(pilot, "file", output, echo_cancellation=False)
+            await pilot.press("c")
+            keys = text_of(app.screen.query_one("#check-keys", Static))
+            assert "p plays" not in keys and "d devices" in keys
+            shown = " ".join(text_of(w) for w in app.screen.query(Static))
+            assert "Microphone" in shown and "say something" not in shown
 
 
 async def test_first_run_opens_the_check_once(tmp_path: Path) -> None:

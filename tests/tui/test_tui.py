@@ -668,7 +668,8 @@ async def test_keys_work_while_the_conversation_is_being_built(
     silence_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Building the session (the SDKs' imports, the on-device models: seconds) ran on the
-    app's event loop: the screen was drawn but a key pressed then waited 5–10 s."""
+    app's event loop: the screen was drawn but a key pressed then waited 5–10 s. Also, in
+    push-to-talk the opening hint and the state no longer say to just talk, "listening"."""
     import threading
 
     from voicedesk.commands import tui
@@ -695,7 +696,7 @@ async def test_keys_work_while_the_conversation_is_being_built(
         metrics_out=None,
         mode="push-to-talk",
     )
-    settings = Settings()
+    settings = Settings.model_validate({"turn": {"mode": "push-to-talk"}})
     async with contextlib.AsyncExitStack() as stack:
         app = VoiceDeskApp(
             settings,
@@ -710,8 +711,15 @@ async def test_keys_work_while_the_conversation_is_being_built(
                 assert not app.started.is_set()  # still building
             finally:
                 release.set()
-            await wait_until(pilot, lambda: app.session is not None)
-            await pilot.press("escape", "q")
+            await wait_until(pilot, lambda: app.session is not None and app.started.is_set())
+            await pilot.press("escape")
+            # push-to-talk: the opening hint and the state say space opens the microphone
+            # (they said "just talk" and "listening" with the microphone closed)
+            hint = str(app.query_one("#conversation-hint").render())
+            assert hint.startswith("Press space to talk"), hint
+            await wait_until(pilot, lambda: app.status_bar.state == "listening")
+            assert "ready" in status_text(app) and "listening" not in status_text(app)
+            await pilot.press("q")
 
 
 def test_the_terminal_ui_without_a_terminal_says_so_and_ends(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ from voicedesk.tui.screens import (
     SetupScreen,
     ToolDetailScreen,
 )
-from voicedesk.tui.widgets.conversation import ConversationPane
+from voicedesk.tui.widgets.conversation import ConversationPane, opening_hint
 from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.message_input import MessageInput
 from voicedesk.tui.widgets.status import StatusBar
@@ -376,6 +376,8 @@ class VoiceDeskApp(App[int]):
         mode = session.mode if session is not None else self.settings.turn.mode
         muted = session.muted if session is not None else False
         self.status_bar.set_mode(mode, muted=muted, ptt_open=self.ptt_open)
+        if not self.status_bar.typing_only and self.start_error is None:
+            self.conversation.set_hint(opening_hint(mode))
 
     def on_tool_pane_selected(self, message: ToolPane.Selected) -> None:
         self.push_screen(ToolDetailScreen(message.info))
@@ -603,8 +605,10 @@ class VoiceDeskApp(App[int]):
             session.set_muted(True)
             self._refresh_mode()
         screen = AudioCheckScreen(
-            # a WAV file as the speaker (--output, the demo): no one hears a test sound there
-            play_sound=None if self.output_device == "file" else session.play_check_sound,
+            # a WAV file as the speaker (--output, the demo), or none: no one hears it there
+            play_sound=None
+            if self.output_device == "file" or not self.status_bar.speaker
+            else session.play_check_sound,
             output_device=self.output_device,
             input_device=self.input_device,
             first_run=first_run,

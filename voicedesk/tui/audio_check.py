@@ -120,6 +120,8 @@ class AudioCheckScreen(ModalScreen[bool]):
         Binding("y", "heard_sound(True)", "Heard it", show=False),
         Binding("n", "heard_sound(False)", "Heard nothing", show=False),
         Binding("d", "app.devices", "Devices"),
+        # the check's advice names ctrl+s for audio.input_device: it must work from here
+        Binding("ctrl+s", "app.settings", "Settings", show=False),
     ]
     DEFAULT_CLASSES = "dialog-screen"
 
@@ -151,18 +153,17 @@ class AudioCheckScreen(ModalScreen[bool]):
                     "First start: a quick check that voicedesk can hear you and you can hear it.",
                     id="check-intro",
                 )
-            yield Static(
-                Content.assemble(
-                    ("Microphone  ", "bold"), "say something, e.g. “testing, one two three”"
-                )
-            )
+            # a WAV file stands in for the microphone: nothing to say into (FILE_INPUT_NOTE)
+            ask = "" if self.input_is_file else "say something, e.g. “testing, one two three”"
+            yield Static(Content.assemble(("Microphone  ", "bold"), ask))
             yield Static(meter_bar(None), id="check-meter")
             yield Static(id="check-mic")
             yield Static(Content.styled("Speaker", "bold"), id="check-speaker-title")
             yield Static(id="check-speaker")
+            play = "p plays a test sound · " if self.play_sound is not None else ""
             yield Static(
                 Content.styled(
-                    "p plays a test sound · d devices · Esc closes (c runs this check again)",
+                    f"{play}d devices · Esc closes (c runs this check again)",
                     "$foreground-muted",
                 ),
                 id="check-keys",

@@ -214,6 +214,17 @@ def _past_turn(turn: ev.PastTurn) -> list[Static]:
     return shown
 
 
+def opening_hint(mode: str) -> Content:
+    """What to do first, in the mode the conversation is in: "just talk" was shown in
+    push-to-talk too, where talking does nothing until space opens the microphone."""
+    text = (
+        "Press space to talk (push-to-talk), h for hands-free, or t to type."
+        if mode == "push-to-talk"
+        else "Just talk (hands-free), tap space for push-to-talk, or press t to type."
+    )
+    return Content.styled(text, "$foreground-muted italic")
+
+
 class ConversationPane(VerticalScroll):
     """The scrolling transcript of the conversation."""
 
@@ -339,13 +350,7 @@ class ConversationPane(VerticalScroll):
         return turn
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            Content.styled(
-                "Just talk (hands-free), tap space for push-to-talk, or press t to type.",
-                "$foreground-muted italic",
-            ),
-            id="conversation-hint",
-        )
+        yield Static(opening_hint("hands-free"), id="conversation-hint")
 
     def set_hint(self, content: Content) -> None:
         """Replace the opening hint (while no turn has been shown), e.g. when the

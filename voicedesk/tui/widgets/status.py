@@ -27,6 +27,8 @@ STATE_LABELS = {
 MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
 # With no microphone nothing is listened to: the engine's idle "listening" means ready.
 READY_STATE_TYPING = ("○", "ready")
+# Push-to-talk with the microphone closed: the engine's idle "listening" hears nothing.
+READY_STATE_PTT = ("○", "ready")
 # With no speaker the answer "plays" on a silent clock while its text is shown.
 SPEAKING_NO_SPEAKER = ("♪", "answering")
 METER = "▁▂▃▄▅▆▇█"
@@ -77,6 +79,7 @@ class StatusBar(Horizontal):
         self.context_text = ""
         self.audio_text = ""  # devices and echo cancellation, once the audio has started
         self.typing_only = False  # the machine has no microphone
+        self.mic_closed = False  # push-to-talk with the microphone closed: nothing is heard
         self.speaker = True  # ...and none of this either: nothing is heard
 
     def compose(self) -> ComposeResult:
@@ -116,6 +119,7 @@ class StatusBar(Horizontal):
         """The mode slot; "✕ muted" while muted, whatever the engine is doing meanwhile (an
         answer may still be playing), so the state slot need not repeat it."""
         self.muted = muted
+        self.mic_closed = mode == "push-to-talk" and not ptt_open
         if self.typing_only:
             content = Content.styled("typing", "bold")
             self.mode_text = "typing only"
@@ -147,6 +151,8 @@ class StatusBar(Horizontal):
             return MUTED_STATE_WHEN_SHOWN
         if state == "listening" and self.typing_only:
             return READY_STATE_TYPING
+        if state == "listening" and self.mic_closed:
+            return READY_STATE_PTT
         if state == "speaking" and not self.speaker:
             return SPEAKING_NO_SPEAKER
         return STATE_LABELS.get(state, ("?", state))
