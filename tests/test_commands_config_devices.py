@@ -155,7 +155,7 @@ def test_template_shows_the_real_defaults() -> None:
     from voicedesk.config import DEFAULT_WORKSPACE
 
     defaults = Settings().model_dump(mode="json")
-    server = McpServer().model_dump(mode="json")
+    server = McpServer.model_construct().model_dump(mode="json")  # its defaults, unchecked
     checked = 0
     for section, key, value, notes in _template_defaults():
         default = server[key] if section == "mcp" else defaults[section][key]
@@ -369,6 +369,18 @@ def test_environment_errors_name_the_variable(cfg: Path) -> None:
     assert "VOICEDESK_TURN__MODDE" in str(err.value) and "unknown key" in str(err.value)
 
 
+def test_a_setting_variable_with_one_underscore_says_to_use_two(cfg: Path) -> None:
+    # VOICEDESK_TURN_MODE was ignored without a word; other VOICEDESK_ names are not settings
+    for var, fix in (
+        ("VOICEDESK_TURN_MODE", "VOICEDESK_TURN__MODE"),
+        ("VOICEDESK_BARGE_IN_ENABLED", "VOICEDESK_BARGE_IN__ENABLED"),
+    ):
+        with pytest.raises(UserError) as err:
+            load_settings(cfg, environ={var: "x"})
+        assert f"{var} sets nothing" in err.value.message and fix in (err.value.hint or "")
+    load_settings(cfg, environ={"VOICEDESK_SIM_PID": "3", "VOICEDESK_CONFIG": str(cfg)})
+
+
 def test_environment_error_in_an_unknown_section_names_the_variable(cfg: Path) -> None:
     with pytest.raises(UserError) as err:
         load_settings(cfg, environ={"VOICEDESK_TRUN__MODE": "ptt"})
@@ -576,6 +588,51 @@ def test_doctor_checks_the_local_model_and_voice_a_run_would_load(
     found = lines()
     assert found["local stt"].split()[0] == "ok" and str(model) in found["local stt"]
     assert found["local tts"].split()[0] == "ok" and str(voice) in found["local tts"]
+
+
+def test_doctor_checks_the_workspace_and_tool_server_programs(
+    cfg: Path, tmp_path: Path, capsys
+) -> None:
+    """A missing workspace or tool-server program passed `doctor`; the session then said
+    the tools were off, or the server's command was not found."""
+    cfg.write_text(
+        f'[tools]\nworkspace = "{tmp_path / "nope"}"\n'
+        f'[tools.mcpServers.gone]\ncommand = "{tmp_path / "no-such-program"}"\n'
+        f'[tools.mcpServers.here]\ncommand = "{sys.executable}"\n',
+        encoding="utf-8",
+    )
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    docs = next(ln for ln in out if "documents" in ln)
+    assert docs.split()[0] == "warn" and "nope does not exist" in docs
+    gone = next(ln for ln in out if "tool gone" in ln)
+    assert gone.split()[0] == "fail" and "not found" in gone and "mcpServers.gone" in gone
+    assert next(ln for ln in out if "tool here" in ln).split()[0] == "ok"
+
+
+def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, capsys) -> None:
+    """A stop threshold above the start threshold, a key variable no shell can set, a tool
+    server with nothing to reach it by were accepted; a section given as a number said
+    "a valid dictionary or instance of AudioSettings"."""
+    cfg.write_text(
+        "audio = 3\n[turn]\nvad_threshold = 0.3\nvad_stop_threshold = 0.95\n"
+        '[llm]\napi_key_env = "MY KEY"\n[tools]\nworkspace = 5\n'
+        '[tools.mcpServers.empty]\nargs = ["x"]\n',
+        encoding="utf-8",
+    )
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    for needle in (
+        "'audio' = 3 is not allowed: it must be a table",
+        "'turn.vad_stop_threshold' = 0.95 is not allowed: it must be at most "
+        "turn.vad_threshold (0.3)",
+        "'llm.api_key_env' = 'MY KEY' is not allowed: it must be an environment variable's name",
+        "'tools.workspace' = 5 is not allowed: it must be a path",
+        "'tools.mcpServers.empty'",
+        "needs command (a program to start, with args) or url",
+    ):
+        assert needle in err, needle
+    assert "instance of" not in err and "Value error" not in err and "Traceback" not in err
 
 
 def test_doctor_bad_config_fails_but_continues(cfg: Path, capsys) -> None:

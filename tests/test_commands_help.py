@@ -29,3 +29,23 @@ def test_no_help_text_shows_the_docstrings_markup() -> None:
         assert not re.search(r"::$", text, re.MULTILINE), name
     run = helps["voicedesk run"]
     assert "voicedesk run: a conversation" in run and "\n--headless runs without" in run
+
+
+def test_a_global_option_after_the_command_says_where_it_goes(capsys) -> None:
+    """`voicedesk doctor --config x` said only "unrecognized arguments: --config x"."""
+    import pytest
+
+    from voicedesk.cli import main
+
+    for argv, option in (
+        (["doctor", "--config", "x.toml"], "--config"),
+        (["run", "-vv", "--headless"], "-vv"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert f"{option} belong(s) to voicedesk itself: put it before the command" in err
+    with pytest.raises(SystemExit):
+        main(["run", "--bogus"])
+    assert "belong" not in capsys.readouterr().err  # only voicedesk's own options get the hint

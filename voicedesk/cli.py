@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from voicedesk import __version__
 from voicedesk.errors import UserError
@@ -32,8 +34,33 @@ COMMANDS = [
 ]
 
 
+# Options of `voicedesk` itself, which argparse takes only before the command.
+_GLOBAL_OPTIONS = ("--config", "--verbose", "--resume", "--version")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint when a global option follows the command: "unrecognized
+    arguments: --config x" after `voicedesk doctor --config x` did not say where it goes."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            extra = message.split(":", 1)[1].split()
+            misplaced = [
+                a.split("=")[0]
+                for a in extra
+                if a.split("=")[0] in _GLOBAL_OPTIONS or re.fullmatch(r"-v+", a)
+            ]
+            if misplaced:
+                message += (
+                    f"\n  → {', '.join(dict.fromkeys(misplaced))} belong(s) to voicedesk "
+                    f"itself: put it before the command, like `voicedesk --config FILE "
+                    f"doctor` or `voicedesk -v run …`"
+                )
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="voicedesk",
         description="A desktop voice assistant. With no command, opens the terminal UI.",
     )
@@ -41,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="config file, which must exist (default: the user config dir; VOICEDESK_CONFIG)",
+        help="config file, which must exist except for `config init` and `config path` "
+        "(default: the user config dir; VOICEDESK_CONFIG)",
     )
     parser.add_argument(
         "--resume",

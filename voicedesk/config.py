@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from voicedesk.config_secrets import is_secret_path, mask_text, masks_in
 from voicedesk.errors import ConfigError
@@ -74,6 +85,17 @@ class TurnSettings(_Section):
         "prepared, unheard until the turn ends (at most stop_ms)",
     )
     preroll_ms: int = Field(320, ge=0, le=2000, description="Audio kept before speech start")
+
+    @field_validator("vad_stop_threshold")
+    @classmethod
+    def _stop_below_start(cls, value: float, info: ValidationInfo) -> float:
+        """Above the start threshold, speech would be both started and stopped by the same
+        probabilities: the turn would flicker on and off."""
+        start = info.data.get("vad_threshold")
+        if start is not None and value > start:
+            raise ValueError(f"it must be at most turn.vad_threshold ({start})")
+        return value
+
     eou_threshold: float = Field(0.5, gt=0, lt=1, description="P(turn complete) to end the turn")
     max_wait_ms: int = Field(2000, ge=200, le=10000, description="Longest silence wait")
     use_transcript_cues: bool = True
@@ -102,6 +124,18 @@ class LLMSettings(_Section):
     model: str = "gpt-4o-mini"
     base_url: str | None = Field(None, description="Any OpenAI-compatible base URL")
     api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding this server's key")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _variable_name(cls, value: str) -> str:
+        """A name no shell can set ("", "MY KEY") read as "key not set" with no reason."""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                "it must be an environment variable's name (letters, digits and _, like "
+                "GROQ_API_KEY)"
+            )
+        return value
+
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(400, ge=16, le=8192)
     # The first streamed chunk within this many seconds, then no gap between chunks longer
@@ -184,6 +218,17 @@ class McpServer(BaseModel):
     headers: dict[str, str] = {}
     enabled: bool = True
     timeout_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _command_or_url(self) -> McpServer:
+        """One of the two says how to reach it; without either it was skipped at start, with
+        a warning, after the config had been called valid."""
+        if not (self.command or "").strip() and not (self.url or "").strip():
+            raise ValueError(
+                "a tool server needs command (a program to start, with args) or url (a "
+                "server to connect to)"
+            )
+        return self
 
 
 # The documents server's folder when tools.workspace is unset (the template says so too).
@@ -378,6 +423,8 @@ def _env_layer(
             _set_path(tree, list(dotted), environ[var], var)
             names[dotted] = var
     for var, value in sorted(environ.items()):
+        if var.startswith(ENV_PREFIX) and "__" not in var:
+            _check_one_underscore(var)
         if not var.startswith(ENV_PREFIX) or "__" not in var:
             continue
         parts, annotation = _env_target(var[len(ENV_PREFIX) :].split("__"), file_tree or {})
@@ -395,6 +442,24 @@ def _env_layer(
         _set_path(tree, parts, parsed, var)
         names[tuple(parts)] = var
     return tree, names
+
+
+def _check_one_underscore(var: str) -> None:
+    """VOICEDESK_TURN_MODE (one underscore where two belong) was ignored without a word,
+    and the person wondered why the setting did not take. Other VOICEDESK_ names (the
+    simulator's, the tests') are not settings and are left alone."""
+    rest = var[len(ENV_PREFIX) :].lower()
+    for section, field in Settings.model_fields.items():
+        inner = field.annotation
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            continue
+        key = rest.removeprefix(f"{section}_")
+        if key != rest and key in inner.model_fields:
+            raise ConfigError(
+                f"{var} sets nothing: a setting's variable has two underscores between the "
+                f"section and the key.",
+                f"use {ENV_PREFIX}{section.upper()}__{key.upper()} instead",
+            )
 
 
 def _set_path(tree: dict[str, Any], dotted: list[str], value: Any, var: str) -> None:
@@ -435,7 +500,18 @@ def _describe(err: dict[str, Any], origin: str, var: str | None = None) -> str:
         return f"{where}: unknown key '{key}' ({_known_keys(loc)})"
     if err["type"] == "missing":
         return f"{where}: '{key}' is required"
-    return f"{where}: '{key}' = {_shown(loc, err.get('input'))} is not allowed: {err['msg']}"
+    msg = _PLAIN.get(err["type"], str(err["msg"]).removeprefix("Value error, "))
+    return f"{where}: '{key}' = {_shown(loc, err.get('input'))} is not allowed: {msg}"
+
+
+# pydantic's words where they name Python types ("a valid dictionary or instance of
+# AudioSettings"), in the config file's terms.
+_PLAIN = {
+    "model_type": "it must be a table: a [section] of keys, or { key = value, … }",
+    "model_attributes_type": "it must be a table: a [section] of keys, or { key = value, … }",
+    "dict_type": "it must be a table: a [section] of keys, or { key = value, … }",
+    "path_type": 'it must be a path, as a string (like "~/Documents")',
+}
 
 
 def _known_keys(loc: tuple[Any, ...]) -> str:

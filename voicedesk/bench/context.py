@@ -26,7 +26,14 @@ _BLOCKED_S = 0.05  # extra median wait (s) that would mean summaries hold turns 
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("context", help="prompt size over a long simulated conversation")
+    from voicedesk.commands import DocHelpFormatter
+
+    p = sub.add_parser(
+        "context",
+        help="prompt size over a long simulated conversation",
+        description=__doc__,  # the module docstring: what it measures and how
+        formatter_class=DocHelpFormatter,
+    )
     p.add_argument("--turns", type=int, default=60, help="conversation length (turns)")
     p.add_argument(
         "--budget", type=int, help="context.budget_tokens (default: the built-in default)"

@@ -40,7 +40,14 @@ BARGE_INS = [
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("latency", help="voice-to-voice latency against the simulated cloud")
+    from voicedesk.commands import DocHelpFormatter
+
+    p = sub.add_parser(
+        "latency",
+        help="voice-to-voice latency against the simulated cloud",
+        description=__doc__,  # the module docstring: what it measures and how
+        formatter_class=DocHelpFormatter,
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--ttft", type=float, default=0.70, help="simulated LLM TTFT (s)")
     p.add_argument("--ttfb", type=float, default=0.33, help="simulated TTS TTFB (s)")

@@ -47,7 +47,14 @@ def default_fixtures() -> Path:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("turn", help="turn-detection CPU cost and accuracy on labelled speech")
+    from voicedesk.commands import DocHelpFormatter
+
+    p = sub.add_parser(
+        "turn",
+        help="turn-detection CPU cost and accuracy on labelled speech",
+        description=__doc__,  # the module docstring: what it measures and how
+        formatter_class=DocHelpFormatter,
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--fixtures",
@@ -56,8 +63,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="folder with labels.json (default: the checkout's tests/fixtures/turns)",
     )
     p.add_argument("--split", help="only fixtures of this split (e.g. heldout)")
-    p.add_argument("--stt", choices=["local", "none"], default="local", help="transcript cues")
-    p.add_argument("--cpu-seconds", type=float, default=20.0, help="audio seconds for the CPU test")
+    p.add_argument(
+        "--stt", choices=["local", "none"], default="local", help="transcript cues (local)"
+    )
+    p.add_argument(
+        "--cpu-seconds", type=float, default=20.0, help="audio seconds for the CPU test (20)"
+    )
     p.add_argument(
         "--realtime",
         action="store_true",

@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         report(check)
     for check in check_keys(settings):
         report(check)
+    for check in check_tools(settings):
+        report(check)
     truncation = check_silent_truncation(settings)
     if truncation is not None:
         report(truncation)
@@ -339,6 +341,45 @@ def _llm_base(settings: Any) -> str:
     """The language-model server a conversation talks to: ``llm.base_url``, else where the
     OpenAI SDK sends a client given none (`voicedesk sim` exports OPENAI_BASE_URL)."""
     return settings.llm.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE
+
+
+def check_tools(settings: Any) -> list[Check]:
+    """The documents folder and each tool server's program, as the session would use them:
+    a missing one was found only at start, as a notice that the tools were off."""
+    import shutil
+    from pathlib import Path
+
+    from voicedesk.config import DEFAULT_WORKSPACE
+
+    tools = settings.tools
+    checks = []
+    if tools.docs_server:
+        root = Path(tools.workspace or DEFAULT_WORKSPACE).expanduser()
+        checks.append(
+            Check("ok", "documents", f"workspace {root}")
+            if root.is_dir()
+            else Check(
+                "warn",
+                "documents",
+                f"workspace {root} does not exist, so the documents tools would be off: "
+                f"create it or set tools.workspace",
+            )
+        )
+    for name, spec in tools.mcpServers.items():
+        if not spec.enabled or not spec.command:
+            continue  # a url is reached with --online, like the providers
+        found = shutil.which(spec.command)
+        checks.append(
+            Check("ok", f"tool {name}"[:13], f"{spec.command} → {found}")
+            if found
+            else Check(
+                "fail",
+                f"tool {name}"[:13],
+                f"command {spec.command!r} not found: install it, or fix "
+                f"tools.mcpServers.{name}.command (a full path works)",
+            )
+        )
+    return checks
 
 
 def check_silent_truncation(settings: Any) -> Check | None:

@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     result = replay(
         args.file, settings, transcriber=transcriber, realtime=args.realtime, mode=args.mode
     )
+    if result.duration_s == 0:  # the JSON stays the contract's; the person hears why
+        print(f"replay: {args.file} holds no audio (0 samples): no turns to find", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json()))
         return 0

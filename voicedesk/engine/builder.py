@@ -136,6 +136,7 @@ def build_session(
         from voicedesk.engine.resume import earlier_turns, restore_state
         from voicedesk.engine.session_log import latest_log
         from voicedesk.errors import UserError
+        from voicedesk.tools.wording import plural
 
         previous = log_path or latest_log(log_kind)
         if previous is None or not previous.exists():
@@ -156,7 +157,7 @@ def build_session(
             ev.Notice(
                 level="info",
                 message=f"Resuming the conversation last spoken on {when} "
-                f"({last_turn} turns so far; {previous}).",
+                f"({plural(last_turn, 'turn')} so far; {previous}).",
             )
         )
         bus.publish(earlier_turns(previous))  # for the person: what they are continuing
