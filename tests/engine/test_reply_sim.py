@@ -124,6 +124,8 @@ async def test_a_failing_provider_leaves_no_task_behind(cloud, where):
     reply.confirm()
     await asyncio.wait_for(reply.generation_done.wait(), 30)
     assert reply.failed is not None
+    if where == "tts":  # the service's own words, not "received 1011 (internal error)…"
+        assert "Simulated server error (500)" in str(reply.failed), reply.failed
     await asyncio.sleep(0.2)
     pending = [t for t in asyncio.all_tasks() if "Reply." in repr(t.get_coro()) and not t.done()]
     assert pending == []

@@ -151,6 +151,15 @@ class ElevenLabsTTS:
                 await ws.close()
 
 
+def _closing(exc: Any) -> str:
+    """A closed socket in a few words: "code 1011: quota exceeded" rather than websockets'
+    "received 1011 (internal error); then sent 1011 (internal error)"."""
+    frame = getattr(exc, "rcvd", None)
+    if frame is None:
+        return "the connection dropped"
+    return f"code {frame.code}: {frame.reason}" if frame.reason else f"code {frame.code}"
+
+
 def _is_closed(ws: Any) -> bool:
     from websockets.protocol import State
 
@@ -168,6 +177,7 @@ class ElevenLabsStream:
         # (absolute start sample of the chunk, [(char start ms within chunk)...]) per chunk
         self._char_times_ms: list[float] = []
         self._audio_samples = 0
+        self._said: str | None = None  # the service's error message, once read
 
     async def send_text(self, text: str) -> None:
         self._pending += text
@@ -203,7 +213,32 @@ class ElevenLabsStream:
         try:
             await self._ws.send(json.dumps(msg))
         except ConnectionClosed as exc:
-            raise ProviderError(f"ElevenLabs closed the speech stream: {exc}") from None
+            # The service says why in a message before it closes (a rate limit, a bad
+            # voice); the closed socket alone said only "received 1011 (internal error)".
+            said = await self._last_words()
+            for _ in range(10):  # or the reader (audio()) has just taken the message
+                if said or self._said:
+                    break
+                await asyncio.sleep(0.01)
+            said = said or self._said
+            if said:
+                raise ProviderError(f"ElevenLabs error: {said}") from None
+            raise ProviderError(f"ElevenLabs closed the speech stream ({_closing(exc)})") from None
+
+    async def _last_words(self) -> str | None:
+        """The error message the service sent before closing, if it is still unread."""
+        from websockets.exceptions import ConnectionClosed
+
+        for _ in range(100):  # the few messages left on a closed socket, not a stream
+            try:
+                raw = await asyncio.wait_for(self._ws.recv(), 0.05)
+            except (ConnectionClosed, TimeoutError):
+                return None
+            with contextlib.suppress(ValueError, AttributeError):
+                msg = json.loads(raw)
+                if msg.get("error") or (msg.get("message") and not msg.get("isFinal")):
+                    return str(msg.get("message") or msg.get("error"))
+        return None
 
     async def audio(self) -> AsyncIterator[np.ndarray]:
         from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
@@ -219,15 +254,16 @@ class ElevenLabsStream:
                     self._audio_samples += pcm.size
                     yield pcm
                 elif msg.get("error") or (msg.get("message") and not msg.get("isFinal")):
-                    raise ProviderError(
-                        f"ElevenLabs error: {msg.get('message') or msg.get('error')}"
-                    )
+                    self._said = str(msg.get("message") or msg.get("error"))
+                    raise ProviderError(f"ElevenLabs error: {self._said}")
                 if msg.get("isFinal"):
                     return
         except ConnectionClosedOK:
             return
         except ConnectionClosed as exc:
-            raise ProviderError(f"The ElevenLabs speech stream broke off: {exc}") from None
+            raise ProviderError(
+                f"The ElevenLabs speech stream broke off ({_closing(exc)})"
+            ) from None
 
     def _note_alignment(self, alignment: dict[str, Any] | None) -> None:
         if not alignment:
