@@ -513,8 +513,31 @@ async def test_help_screen(tmp_path: Path) -> None:
         keys = text_of(app.screen.query_one("#help-keys", Static))
         assert "push-to-talk" in keys and "hands-free" in keys and "ctrl+s" in keys
         assert "/var/log/voicedesk/tui.log" in text_of(app.screen.query_one("#help-paths", Static))
+        # the footer shows the dialog's keys: space, h, m and t do nothing over it (they
+        # were listed all the same); i still stops the answer
+        for action in ("ptt", "hands_free", "mute", "type"):
+            assert app.check_action(action, ()) is False
+        assert app.check_action("interrupt", ()) is True
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+        assert app.check_action("hands_free", ()) is True
+
+
+async def test_a_theme_picked_in_the_palette_is_kept(tmp_path: Path) -> None:
+    """ctrl+p → theme changed the look for this run only: the next start was back to the
+    old theme, with no word that it would be."""
+    app = fake_app(tmp_path)
+    config = tmp_path / "config.toml"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        assert not config.exists()  # the configured theme, applied at start, is not written
+        app.theme = "nord"
+        await wait_until(pilot, lambda: config.exists())
+    assert 'theme = "nord"' in config.read_text(encoding="utf-8")
+    again = fake_app(tmp_path, theme="nord")
+    async with again.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        assert again.theme == "nord"
 
 
 async def test_devices_screen_without_sound_card(

@@ -15,6 +15,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
     started_fake,
+    status_text,
 )
 from textual import events
 from textual.containers import VerticalScroll
@@ -179,6 +180,12 @@ async def test_a_failed_start_takes_back_the_just_talk_hint(tmp_path: Path) -> N
         await pilot.pause()
         hint = str(app.conversation.query_one("#conversation-hint", Static).render())
         assert "did not start" in hint and "Just talk" not in hint
+        # nor do the status and the footer offer a conversation: they said "idle" and
+        # listed space, h, m, i and t, each of which only said "No conversation running"
+        assert "not started" in status_text(app) and "idle" not in status_text(app)
+        for action in ("ptt", "hands_free", "mute", "interrupt", "type"):
+            assert app.check_action(action, ()) is False
+        assert app.check_action("help", ()) is True
 
 
 async def test_the_check_over_wav_files_gives_no_microphone_advice(tmp_path: Path) -> None:

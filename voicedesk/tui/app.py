@@ -26,7 +26,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.driver import Driver
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input
 
 from voicedesk import events as ev
@@ -67,6 +67,8 @@ STOP_TIMEOUT_S = 5.0
 SESSION_ACTIONS = frozenset(
     {"ptt", "talk_hold", "hands_free", "mute", "interrupt", "type", "audio_check"}
 )
+# Over a dialog these do nothing and are not shown; interrupting the answer still works.
+DIALOG_HIDDEN = SESSION_ACTIONS - {"interrupt"}
 # Without a microphone (typing only) these have nothing to act on: hidden, so the footer
 # leads with typing and space goes to the text box.
 MICROPHONE_ACTIONS = frozenset({"ptt", "talk_hold", "hands_free", "mute", "audio_check"})
@@ -211,6 +213,7 @@ class VoiceDeskApp(App[int]):
             self.theme = theme
         else:
             self.notify(f"Unknown theme '{theme}'; using the default.", severity="warning")
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         self._unsubscribe.append(self.bus.subscribe(self._on_bus_event))
         self._refresh_mode()
         if self.needs_setup():
@@ -263,6 +266,8 @@ class VoiceDeskApp(App[int]):
             self.started.set()
 
     async def _abandon_session(self) -> None:
+        self.refresh_bindings()  # the conversation keys go from the footer (check_action)
+        self.status_bar.set_state("stopped")
         # the pane's "just talk … or press t to type" would no longer be true
         self.conversation.set_hint(
             Content.styled(
@@ -378,6 +383,26 @@ class VoiceDeskApp(App[int]):
         self.status_bar.set_mode(mode, muted=muted, ptt_open=self.ptt_open)
         if not self.status_bar.typing_only and self.start_error is None:
             self.conversation.set_hint(opening_hint(mode))
+
+    def _keep_theme(self, theme: Any) -> None:
+        """A theme picked in the command palette is written to ui.theme, as ctrl+s would:
+        it was lost at the next start, without a word."""
+        from voicedesk.config import ConfigError
+        from voicedesk.tui.config_edit import apply_pair
+
+        name = getattr(theme, "name", str(theme))
+        if name == self.settings.ui.theme:
+            return
+        try:
+            apply_pair(self.config_path, f'ui.theme = "{name}"', themes=self.available_themes)
+        except (ConfigError, OSError) as exc:
+            self.notify(
+                f"Theme {name} is for this run only: it could not be saved ({exc}).",
+                severity="warning",
+            )
+            return
+        self.settings.ui.theme = name
+        self.notify(f"Theme {name} saved as ui.theme in {self.config_path}.", timeout=3)
 
     def on_tool_pane_selected(self, message: ToolPane.Selected) -> None:
         self.push_screen(ToolDetailScreen(message.info))
@@ -695,8 +720,10 @@ class VoiceDeskApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that drive a conversation on the setup screen (and the dialogs opened
         over it: the footer shows the top screen's bindings); one talk binding."""
-        if action in SESSION_ACTIONS and self.in_setup:
-            return False
+        if action in SESSION_ACTIONS and (self.in_setup or self.start_error is not None):
+            return False  # no conversation (it failed to start): the keys would only say so
+        if action in DIALOG_HIDDEN and isinstance(self.screen, ModalScreen):
+            return False  # a dialog is up: its own keys, not the conversation's, in the footer
         if action in MICROPHONE_ACTIONS and self.typing_only:
             return False
         if action == "talk_hold":

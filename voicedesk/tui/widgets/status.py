@@ -22,6 +22,7 @@ STATE_LABELS = {
     "speaking": ("♪", "speaking"),
     "tool": ("⚙", "tool running"),
     "muted": ("✕", "muted"),
+    "stopped": ("✕", "not started"),  # the conversation failed to start
 }
 # The engine's "muted" state while the mode slot already says muted: not said twice.
 MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
