@@ -302,3 +302,26 @@ def test_a_diff_marks_every_line_of_a_paragraph_of_several_lines(tools: DocsTool
     assert diff[diff.index("-Keep this line") + 1] == "-- item two"
     assert diff[diff.index("+Changed line") + 1] == "+- item two"
     assert " Intro." in diff and " End." in diff
+
+
+def test_a_paragraph_too_long_for_one_result_is_read_in_parts(tools: DocsTools) -> None:
+    # A plain-text file with single line breaks is one paragraph; past ~12,000 characters
+    # no argument reached the rest of it.
+    import re
+
+    text = "".join(f"line {i}: some text here\n" for i in range(3000))
+    (tools.ws.root / "lines.txt").write_text(text, encoding="utf-8")
+    parts, from_char = [], None
+    for _ in range(20):
+        result = tools.read_document("lines.txt", start_paragraph=1, from_char=from_char)
+        body = "\n".join(result.splitlines()[1:])
+        more = re.search(r"start_paragraph=1 and from_char=(\d+) for the rest", body)
+        body = re.sub(r"\n\(Paragraph 1 goes on: .*\)$", "", body)
+        body = re.sub(r"^\[1\] (\(from character \d+\) …)?", "", body)
+        parts.append(re.sub(r"… \(\d+ more characters\)$", "", body))
+        if more is None:
+            break
+        from_char = int(more.group(1))
+    assert len(parts) > 1 and "".join(parts) == text.rstrip("\n")
+    with pytest.raises(FormatError, match="from_char must be from 0 to"):
+        tools.read_document("lines.txt", from_char=len(text) + 5)

@@ -1063,6 +1063,20 @@ async def test_wrong_or_missing_arguments_are_named_one_short_line_each(ws: Path
         assert "paragraphs 2 to 3" in await d.call(
             "read_document", path="notes/plan.md", start_paragraph="2", end_paragraph=3
         )
+        # But not true for a paragraph number (it was paragraph 1), nor "yes" for a
+        # confirmation (a deletion went ahead on it): they are not what the schema says.
+        await d.call("read_document", path="notes/plan.md")
+        message = await d.fail(
+            "edit_document",
+            path="notes/plan.md",
+            action="delete_paragraph",
+            paragraph=True,
+            confirmed="yes",
+        )
+        assert message.splitlines()[1:] == [
+            "- paragraph: expected a whole number; got true.",
+            '- confirmed: expected true or false; got the text "yes".',
+        ]
     assert snapshot(ws) == before
 
 

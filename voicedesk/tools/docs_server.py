@@ -35,7 +35,9 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import BeforeValidator, StrictBool
 
 from voicedesk.tools import formats
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes, unified_diff
@@ -62,6 +64,20 @@ they agree.
 Every change can be undone with undo. The first line of each result is a short sentence you
 can say aloud.
 """
+
+
+def _not_a_bool(value: Any) -> Any:
+    """JSON true is no paragraph number: pydantic's lax mode took it for 1, so a call with
+    paragraph=true deleted paragraph 1. Numbers written as text ("2") are still taken."""
+    if isinstance(value, bool):
+        raise ValueError("a whole number, not true or false")
+    return value
+
+
+# The tools' argument types, checked as their schemas say (the SDK validates with pydantic,
+# whose lax mode also took "yes" for confirmed=true: the person's yes must be a real true).
+Number = Annotated[int | None, BeforeValidator(_not_a_bool)]
+Flag = StrictBool
 
 Action = Literal[
     "replace_paragraph",
@@ -244,23 +260,33 @@ class DocsTools:
         return lines
 
     @staticmethod
-    def _numbered(blocks: list[Block], lo: int, hi: int) -> tuple[list[str], int]:
-        """Lines "[n] text" for blocks[lo:hi], cut at MAX_RESULT_CHARS; returns (lines, end)."""
+    def _numbered(
+        blocks: list[Block], lo: int, hi: int, from_char: int = 0
+    ) -> tuple[list[str], int, int | None]:
+        """Lines "[n] text" for blocks[lo:hi], cut at MAX_RESULT_CHARS; returns (lines, end,
+        where the last paragraph shown was cut, or None). ``from_char``: the first paragraph
+        is shown from that character on, the rest of one too long for one result."""
         lines: list[str] = []
         used = 0
         end = lo
+        cut_at: int | None = None
         for i in range(lo, hi):
-            line = f"[{i + 1}] {blocks[i].render()}"
+            text = blocks[i].render()
+            skip = from_char if i == lo else 0
+            head = f"[{i + 1}] " + (f"(from character {skip}) …" if skip else "")
+            line = head + text[skip:]
             if len(line) > MAX_RESULT_CHARS:
-                line = (
-                    line[:MAX_RESULT_CHARS] + f"… ({len(line) - MAX_RESULT_CHARS} more characters)"
-                )
+                if lines:
+                    break  # it starts the next result, where it has the room
+                shown = MAX_RESULT_CHARS - len(head)
+                cut_at = skip + shown
+                line = head + text[skip:cut_at] + f"… ({len(text) - cut_at} more characters)"
             if lines and used + len(line) > MAX_RESULT_CHARS:
                 break
             lines.append(line)
             used += len(line) + 1
             end = i + 1
-        return lines, end
+        return lines, end, cut_at
 
     @staticmethod
     def _section_of(blocks: list[Block], names: dict[int, str], index: int) -> str | None:
@@ -412,15 +438,17 @@ class DocsTools:
         self,
         path: str,
         section: str | None = None,
-        start_paragraph: int | None = None,
-        end_paragraph: int | None = None,
+        start_paragraph: Number = None,
+        end_paragraph: Number = None,
+        from_char: Number = None,
     ) -> str:
         """Read a document, whole or in part, as numbered paragraphs ('[3] text').
 
         section: a heading to read just that section (with its sub-sections); where
           headings repeat, the name outline gives, like 'Chapter 2 › Notes' or 'Notes #2'.
         start_paragraph / end_paragraph: an inclusive range of paragraph numbers.
-        Long documents come back in parts; the first line says how to get the rest.
+        from_char: where to go on in a paragraph too long for one result (the result says).
+        Long documents come back in parts; the last line says how to get the rest.
         """
         _, rel, _, doc = self._open(path, remember=True)
         blocks = doc.blocks
@@ -442,7 +470,14 @@ class DocsTools:
                 f"There are no paragraphs in that range of {rel} (it has "
                 f"{plural(total, 'paragraph')})."
             )
-        lines, end = self._numbered(blocks, lo, hi)
+        if from_char is not None:
+            size = len(blocks[lo].render())
+            if not 0 <= from_char < size:
+                raise FormatError(
+                    f"from_char must be from 0 to {size - 1}: paragraph {lo + 1} of {rel} has "
+                    f"{plural(size, 'character')}."
+                )
+        lines, end, cut_at = self._numbered(blocks, lo, hi, from_char or 0)
         if section:
             first = (
                 f"Section “{formats.heading_names(blocks)[lo]}” of {rel}: {plural(hi - lo, 'paragraph')}, "
@@ -453,7 +488,12 @@ class DocsTools:
         else:
             first = f"{rel}, paragraphs {lo + 1} to {hi} of {total}."
         out = [first, *lines]
-        if end < hi:
+        if cut_at is not None:
+            out.append(
+                f"(Paragraph {end} goes on: call read_document with start_paragraph={end} "
+                f"and from_char={cut_at} for the rest.)"
+            )
+        elif end < hi:
             out.append(
                 f"(Showing paragraphs {lo + 1} to {end} of {total}; call read_document with "
                 f"start_paragraph={end + 1} for more.)"
@@ -525,7 +565,7 @@ class DocsTools:
         return "\n".join(self._capped(lines, rest))
 
     def compare_documents(
-        self, path_a: str, path_b: str | None = None, version: int | None = None
+        self, path_a: str, path_b: str | None = None, version: Number = None
     ) -> str:
         """Compare two documents, or one document with an earlier version of itself.
 
@@ -572,7 +612,7 @@ class DocsTools:
         )
 
     def create_document(
-        self, path: str, content: str, overwrite: bool = False, confirmed: bool = False
+        self, path: str, content: str, overwrite: Flag = False, confirmed: Flag = False
     ) -> str:
         """Create a new document (.md, .txt or .docx) from Markdown-style content.
 
@@ -626,13 +666,13 @@ class DocsTools:
         self,
         path: str,
         action: Action,
-        paragraph: int | None = None,
+        paragraph: Number = None,
         text: str | None = None,
         section: str | None = None,
         find: str | None = None,
         replace_with: str | None = None,
-        match_case: bool = True,
-        confirmed: bool = False,
+        match_case: Flag = True,
+        confirmed: Flag = False,
     ) -> str:
         """Change a document. Paragraph numbers are those shown by read_document.
 
