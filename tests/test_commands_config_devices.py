@@ -90,6 +90,25 @@ def test_config_init_force_twice_keeps_the_first_backup(cfg: Path, capsys) -> No
     assert not Path(f"{bak}.2").exists()
 
 
+def test_config_init_keeps_a_linked_config_linked(tmp_path: Path, capsys) -> None:
+    # --force replaced the link with a file: the dotfiles copy silently stopped being used
+    target = tmp_path / "dotfiles" / "voicedesk.toml"
+    target.parent.mkdir()
+    target.write_text('[ui]\ntheme = "mine"\n', encoding="utf-8")
+    link = tmp_path / "config.toml"
+    link.symlink_to(target)
+    assert main(["--config", str(link), "config", "init", "--force"]) == 0
+    assert link.is_symlink() and "[turn]" in target.read_text(encoding="utf-8")
+    assert "mine" in target.with_name(target.name + ".bak").read_text(encoding="utf-8")
+
+
+def test_config_init_under_a_file_says_which_is_the_file(tmp_path: Path, capsys) -> None:
+    # it said "Cannot write text.wav/x.toml: File exists", as if the config were there
+    (tmp_path / "text.wav").write_bytes(b"RIFF")
+    assert main(["--config", str(tmp_path / "text.wav" / "x.toml"), "config", "init"]) == 2
+    assert "text.wav is a file, not a folder" in capsys.readouterr().err
+
+
 def test_config_init_on_a_directory_says_so(tmp_path: Path, capsys) -> None:
     assert main(["--config", str(tmp_path), "config", "init"]) == 2
     err = capsys.readouterr().err
@@ -339,6 +358,9 @@ def test_named_config_file_must_exist(cfg: Path, tmp_path: Path, capsys) -> None
     assert main(["--config", str(missing), "config", "init"]) == 0  # creates it
     assert missing.is_file()
     assert load_settings(tmp_path / "absent.toml", environ={}).source is None  # library: lenient
+    # `--config ""` (an unset shell variable) silently meant the default file
+    assert main(["--config", "", "config", "show"]) == 2
+    assert "--config was given an empty path" in capsys.readouterr().err
 
 
 def test_device_index_as_integer(cfg: Path) -> None:

@@ -315,6 +315,11 @@ def chosen_config_path(flag: str | os.PathLike[str] | None = None) -> tuple[Path
     A file the person named must exist (a typo would otherwise silently mean "defaults");
     the default location may well be empty.
     """
+    if flag is not None and not str(flag).strip():  # `--config ""` (an unset variable)
+        raise ConfigError(
+            "--config was given an empty path.",
+            "pass the config file's path, or leave --config out for the default",
+        )
     if flag:
         return Path(flag).expanduser(), "--config"
     env = os.environ.get(f"{ENV_PREFIX}CONFIG")

@@ -119,6 +119,14 @@ def init(path: Path, *, force: bool = False) -> Path | None:
         )
     text = template_text()
     backup = None
+    if path.is_symlink():  # a config kept elsewhere (a dotfiles repository) stays linked
+        path = Path(os.path.realpath(path))
+    for parent in path.parents:  # mkdir would say "File exists", as if it were the config
+        if parent.exists() and not parent.is_dir():
+            raise UserError(
+                f"Cannot write {path}: {parent} is a file, not a folder.",
+                "pass a config path in a folder with --config",
+            )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and path.read_bytes() != text.encode("utf-8"):  # the template: no copy
