@@ -626,13 +626,9 @@ async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monk
         assert not [e for e in seen if isinstance(e, ev.BargeIn) and e.resumed]
 
 
-async def test_a_backchannel_read_after_the_turn_ended_does_not_resume_the_answer(
-    tmp_path, monkeypatch
-):
-    """'Mm-hm … what's the weather …' over the answer, with both texts late (4 s): that of
-    'Mm-hm' came after the person had stopped, while the rest was still being transcribed,
-    and was taken for the whole interruption: a backchannel, so the answer they had cut off
-    played on. It stays cut until the rest is in."""
+async def _late_interruption(tmp_path, monkeypatch, late_segments: int):
+    """'Mm-hm … what's the weather …' over the answer, the first ``late_segments`` texts
+    of the interruption 4 s late (no resend: the sim would hear a segment twice)."""
     weather = load_utterance("weather")[0]
     scenario, _ = _spoken_over_the_answer(_say("Mm-hm."), weather, gap_s=0.2, after_s=2.5)
     both = SimTurn(transcript="Mm-hm.", continued=[_text("weather")], reply="Sunny all day.")
@@ -643,14 +639,24 @@ async def test_a_backchannel_read_after_the_turn_ended_does_not_resume_the_answe
     def late_after_the_question(event: ev.Event) -> None:
         if isinstance(event, ev.TranscriptFinal) and event.text == _text("question"):
             servers[0].latency.stt_late_s = 4.0
-            servers[0].inject("stt", "late", 2)  # the next segments: "Mm-hm.", the rest
+            servers[0].inject("stt", "late", late_segments)
 
-    # no resend of a late segment (the sim would hear it twice)
     settings = _settings(tmp_path, barge_in={"min_words": 2}, stt={"resend_after_s": 5.0})
     session, seen, _, _ = await _run(
         tmp_path, scenario, script, settings, on_event=late_after_the_question
     )
     assert servers[0].transcripts == [_text("question"), "Mm-hm.", _text("weather")]
+    return session, seen, servers[0], both
+
+
+async def test_a_backchannel_read_after_the_turn_ended_does_not_resume_the_answer(
+    tmp_path, monkeypatch
+):
+    """'Mm-hm … what's the weather …' over the answer, with both texts late (4 s): that of
+    'Mm-hm' came after the person had stopped, while the rest was still being transcribed,
+    and was taken for the whole interruption: a backchannel, so the answer they had cut off
+    played on. It stays cut until the rest is in."""
+    session, seen, _, both = await _late_interruption(tmp_path, monkeypatch, late_segments=2)
     assert not [e for e in seen if isinstance(e, ev.BargeIn) and e.resumed]
     first, second = session.records
     assert first.interrupted and len(first.heard_text) < len(LONG_REPLY)
@@ -663,26 +669,9 @@ async def test_a_turn_keeps_its_words_in_order_when_an_earlier_text_comes_later(
     """Two segments of one turn, the first's text late (4 s, as after a resend): the words
     were joined as their texts arrived, "What's the weather … afternoon? Mm-hm.", and the
     model was asked that."""
-    weather = load_utterance("weather")[0]
-    scenario, _ = _spoken_over_the_answer(_say("Mm-hm."), weather, gap_s=0.2, after_s=2.5)
-    both = SimTurn(transcript="Mm-hm.", continued=[_text("weather")], reply="Sunny all day.")
-    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY), both])
-    servers: list = []
-    on_sim_start(monkeypatch, servers.append)
-
-    def late_after_the_question(event: ev.Event) -> None:
-        if isinstance(event, ev.TranscriptFinal) and event.text == _text("question"):
-            servers[0].latency.stt_late_s = 4.0
-            servers[0].inject("stt", "late", 1)  # "Mm-hm." only
-
-    settings = _settings(tmp_path, barge_in={"min_words": 2}, stt={"resend_after_s": 5.0})
-    session, _, _, _ = await _run(
-        tmp_path, scenario, script, settings, on_event=late_after_the_question
-    )
-    assert servers[0].transcripts == [_text("question"), "Mm-hm.", _text("weather")]
-    second = session.records[1]
-    assert second.user_text == both.full_text
-    asked = [r["messages"][-1]["content"] for r in servers[0].chat_requests()]
+    session, _, server, both = await _late_interruption(tmp_path, monkeypatch, late_segments=1)
+    assert session.records[1].user_text == both.full_text
+    asked = [r["messages"][-1]["content"] for r in server.chat_requests()]
     assert asked[-1] == both.full_text
 
 

@@ -650,23 +650,29 @@ async def test_start_failure_is_a_readable_screen(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- command module
+def sim_args(input_wav: Path | None, output_wav: Path | None, **over: Any) -> argparse.Namespace:
+    """The arguments `voicedesk run --sim` gives ``commands.tui.session_factory``."""
+    args = {
+        "config": None,
+        "sim": True,
+        "input": input_wav,
+        "output": output_wav,
+        "sim_ttft": 0.1,
+        "sim_ttfb": 0.05,
+        "sim_stt": 0.05,
+        "sim_tokens_per_s": None,
+        "sim_script": None,
+        "no_tools": True,
+        "metrics_out": None,
+        "mode": "push-to-talk",
+    }
+    return argparse.Namespace(**{**args, **over})
+
+
 async def test_command_factory_runs_a_sim_session(silence_wav: Path, tmp_path: Path) -> None:
     from voicedesk.commands import tui
 
-    args = argparse.Namespace(
-        config=None,
-        sim=True,
-        input=silence_wav,
-        output=tmp_path / "out.wav",
-        sim_ttft=0.1,
-        sim_ttfb=0.05,
-        sim_stt=0.05,
-        sim_tokens_per_s=None,
-        sim_script=None,
-        no_tools=True,
-        metrics_out=tmp_path / "m.jsonl",
-        mode="push-to-talk",
-    )
+    args = sim_args(silence_wav, tmp_path / "out.wav", metrics_out=tmp_path / "m.jsonl")
     settings = Settings()
     async with contextlib.AsyncExitStack() as stack:
         make_session = tui.session_factory(args, settings, stack)
@@ -705,20 +711,7 @@ async def test_keys_work_while_the_conversation_is_being_built(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(builder, "build_session", slow_build)
-    args = argparse.Namespace(
-        config=None,
-        sim=True,
-        input=silence_wav,
-        output=tmp_path / "out.wav",
-        sim_ttft=0.1,
-        sim_ttfb=0.05,
-        sim_stt=0.05,
-        sim_tokens_per_s=None,
-        sim_script=None,
-        no_tools=True,
-        metrics_out=None,
-        mode="push-to-talk",
-    )
+    args = sim_args(silence_wav, tmp_path / "out.wav")
     settings = Settings.model_validate({"turn": {"mode": "push-to-talk"}})
     async with contextlib.AsyncExitStack() as stack:
         app = VoiceDeskApp(

@@ -7,7 +7,6 @@ machine has.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     conversation,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    sim_args,
     started,
     status_text,
     wait_until,
@@ -40,19 +40,7 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
     from voicedesk.commands import tui
 
     monkeypatch.setattr(sounddevice_backend, "import_sounddevice", _no_portaudio)
-    args = argparse.Namespace(
-        config=None,
-        sim=True,
-        input=None,
-        output=None,
-        sim_ttft=0.05,
-        sim_ttfb=0.05,
-        sim_stt=0.05,
-        sim_tokens_per_s=None,
-        sim_script=None,
-        no_tools=True,
-        metrics_out=None,
-    )
+    args = sim_args(None, None, sim_ttft=0.05)
     settings = Settings()
     async with contextlib.AsyncExitStack() as stack:
         app = VoiceDeskApp(
