@@ -376,6 +376,24 @@ def test_a_refusal_within_a_known_window_halves_and_a_window_too_small_is_named(
     assert "llm.max_tokens (400)" in caught.value.message
 
 
+def test_a_window_learnt_through_openai_base_url_is_that_servers(monkeypatch):
+    """With the server set by OPENAI_BASE_URL (how `voicedesk sim` and local servers are
+    reached) the lesson was logged with no endpoint and applied to any such server."""
+    learnt = {"window": 2000, "budget_tokens": 1200, "model": "gpt-4o-mini"}
+    settings = Settings.model_validate({"context": {"budget_tokens": 1500}})
+    snapshot = {"summary": "", "summary_turns": 0, "turns": []}
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8001/v1/")
+    ctx = ContextManager(settings, model="gpt-4o-mini")
+    assert ctx.endpoint == "http://127.0.0.1:8001/v1"
+    here = {**learnt, "endpoint": "http://127.0.0.1:8001/v1"}
+    ctx.restore({**snapshot, "context_window": here})
+    assert (ctx.window, ctx.budget) == (2000, 1200)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9002/v1")  # another server now
+    ctx = ContextManager(settings, model="gpt-4o-mini")
+    ctx.restore({**snapshot, "context_window": here})
+    assert (ctx.window, ctx.budget) == (None, 1500)
+
+
 def test_a_learnt_window_is_restored_unless_configured_otherwise_or_for_another_model():
     """What a refusal taught (from the session log on --resume) is kept to; a configured
     llm.context_window that says otherwise wins, and another model's window, or the same

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from test_context import converse_in_text, long_notes  # shared with the refusal test
 
+from voicedesk import events as ev
 from voicedesk.bench.scenarios import compose, load_utterance
 from voicedesk.config import Settings
 from voicedesk.engine.builder import build_session, settings_for_sim
@@ -254,6 +255,62 @@ def test_a_hand_edited_log_resumes_the_records_it_can_read(tmp_path):
         {"role": "user", "content": "Where is order 111?"},
         {"role": "assistant", "content": "On dock one."},
     ]
+
+
+def test_records_of_the_wrong_types_are_left_out_not_taken_in(tmp_path):
+    """Records whose fields had the wrong JSON type crashed --resume (TypeError,
+    AttributeError, OverflowError) or slipped into the conversation ("None" as the summary
+    or as the person's words, a window of -100 tokens, "12" read as turns 1 and 2)."""
+    good = [
+        {"type": "user", "turn_id": 1, "text": "Where is order 111?"},
+        {"type": "turn", "turn_id": 1, "heard_text": "On dock one."},
+        {"type": "user", "turn_id": 2, "text": "And order 112?"},
+    ]
+    bad = [
+        {"type": "summary", "summary": "S", "summary_turns": None, "folded_turn_ids": [1]},
+        {"type": "summary", "summary": "S", "summary_turns": "abc", "folded_turn_ids": [1]},
+        {"type": "summary", "summary": "S", "summary_turns": 1, "folded_turn_ids": [None, "x"]},
+        {"type": "summary", "summary": "S", "summary_turns": 1, "folded_turn_ids": "12"},
+        {"type": "summary", "summary": None, "summary_turns": 1, "folded_turn_ids": []},
+        {"type": "tools", "turn_id": 2, "messages": "abc"},
+        {"type": "tools", "turn_id": 2, "messages": [None, 5]},
+        {"type": "user", "turn_id": 11, "text": None},
+        {"type": "user", "turn_id": 10**30, "text": "x"},
+        {"type": "user", "turn_id": True, "text": "x"},
+        {"type": "context_window", "window": -100, "budget_tokens": -100, "model": "m"},
+        {"type": "context_window", "window": True, "budget_tokens": 900, "model": "m"},
+    ]
+    log_file = _write_log(tmp_path / "edited.jsonl", [good[0], *bad, *good[1:]])
+    with_infinity = log_file.read_text() + '{"type": "user", "turn_id": Infinity, "text": "x"}\n'
+    log_file.write_text(with_infinity)  # Python's json reads Infinity
+    snapshot, last_id = restore_state(log_file)
+    assert last_id == 2 and snapshot["skipped_records"] == len(bad) + 1
+    assert snapshot["summary"] == "" and "context_window" not in snapshot
+    assert [t["messages"] for t in snapshot["turns"]] == [
+        [
+            {"role": "user", "content": "Where is order 111?"},
+            {"role": "assistant", "content": "On dock one."},
+        ],
+        [{"role": "user", "content": "And order 112?"}],
+    ]
+    settings = settings_for_sim(
+        Settings.model_validate({"tools": {"docs_server": False}}), "http://127.0.0.1:9"
+    )
+    compose([], tail_s=1.0).write(tmp_path / "in.wav")
+    bus = ev.EventBus()
+    notices: list[ev.Event] = []
+    bus.subscribe(notices.append)
+    session = build_session(
+        settings,
+        input_path=tmp_path / "in.wav",
+        resume=True,
+        log_path=log_file,
+        with_tools=False,
+        bus=bus,
+    )
+    assert [t.turn_id for t in session.context.turns] == [1, 2]
+    (notice,) = [e for e in notices if isinstance(e, ev.Notice)]
+    assert notice.level == "warning" and "13 damaged records of it left out" in notice.message
 
 
 def _write_log(path: Path, records: list[dict]) -> Path:

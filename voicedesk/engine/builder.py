@@ -153,11 +153,17 @@ def build_session(
         snapshot, last_turn = restore_state(previous)
         context.restore(snapshot)
         when = datetime.fromtimestamp(previous.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        skipped = snapshot.get("skipped_records", 0)
+        damaged = (
+            f" {plural(skipped, 'damaged record')} of it left out (the warnings say which)."
+            if skipped
+            else ""
+        )
         bus.publish(
             ev.Notice(
-                level="info",
+                level="warning" if skipped else "info",
                 message=f"Resuming the conversation last spoken on {when} "
-                f"({plural(last_turn, 'turn')} so far; {previous}).",
+                f"(up to turn {last_turn}; {previous}).{damaged}",
             )
         )
         bus.publish(earlier_turns(previous))  # for the person: what they are continuing

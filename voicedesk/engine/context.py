@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +75,11 @@ class ContextManager:
         self.settings = settings
         self.model = model  # a window learnt from a refusal is this model's: resume checks it
         # ...as served there: one model name can be a 128k cloud model and an 8k local one.
-        self.endpoint = settings.llm.base_url
+        # The server the SDK uses: llm.base_url, else OPENAI_BASE_URL (how `voicedesk sim`
+        # and most local servers are reached; unset, a lesson learnt there was applied to
+        # every server reached that way).
+        base = settings.llm.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.endpoint = base.rstrip("/") if base else None
         self.budget = settings.context.budget_tokens
         # The model's context window: configured, or learnt from a refusal (then kept for
         # the session, and across --resume). None: not known, and nothing refused so far.

@@ -44,6 +44,7 @@ class _Conversation:
     summary_turns: int = 0
     learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
     last_id: int = 0
+    skipped: int = 0  # damaged records left out
 
     @property
     def kept(self) -> list[int]:
@@ -52,16 +53,66 @@ class _Conversation:
         return [t for t in self.order if t not in self.retracted]
 
 
+# Larger turn ids come from a hand edit, not a conversation: the next turn would be
+# numbered from there.
+MAX_TURN_ID = 10**9
+
+
+def _count(value: Any, *, positive: bool = False) -> int | None:
+    """An int as the log writes it (not a bool, a float or text), else None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if (value > 0 if positive else value >= 0) and value <= MAX_TURN_ID else None
+
+
+def _is_message(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("role"), str)
+
+
+def _damage(record: dict[str, Any]) -> str | None:
+    """Why a record cannot be taken as the log writes it (a hand edit, another program),
+    or None. A wrong type used to crash --resume with a traceback, or slip into the
+    conversation as the text "None"."""
+    kind = record.get("type")
+    if "turn_id" in record and _count(record["turn_id"]) is None:
+        return f"turn_id {record['turn_id']!r} is not a turn number"
+    if kind == "user" and not isinstance(record.get("text"), str):
+        return "its text is not text"
+    if kind == "tools":
+        messages = record.get("messages")
+        if not isinstance(messages, list) or not all(_is_message(m) for m in messages):
+            return "its messages are not a list of messages"
+    if kind == "summary":
+        if not isinstance(record.get("summary"), str):
+            return "its summary is not text"
+        if _count(record.get("summary_turns", 0)) is None:
+            return "summary_turns is not a count"
+        folded = record.get("folded_turn_ids", [])
+        if not isinstance(folded, list) or any(_count(t) is None for t in folded):
+            return "folded_turn_ids is not a list of turn numbers"
+    if kind == "context_window":
+        for key in ("window", "budget_tokens"):
+            if record.get(key) is not None and _count(record[key], positive=True) is None:
+                return f"{key} {record[key]!r} is not a positive number of tokens"
+        for key in ("model", "endpoint"):
+            if record.get(key) is not None and not isinstance(record[key], str):
+                return f"{key} is not text"
+    if kind == "turn" and not isinstance(record.get("heard_text") or "", str):
+        return "its heard_text is not text"
+    return None
+
+
 def _read(path: Path) -> _Conversation:
     out = _Conversation()
     seen: set[int] = set()
     for record in read_log(path):
         kind = record.get("type")
-        try:
-            turn_id = int(record.get("turn_id") or 0)
-        except (TypeError, ValueError):  # a hand edit: the turns around it still resume
-            log.warning("%s: skipping a %s record with turn_id %r", path, kind, record["turn_id"])
+        damage = _damage(record)
+        if damage is not None:  # the turns around it still resume
+            out.skipped += 1
+            log.warning("%s: skipping a %s record: %s", path, kind, damage)
             continue
+        turn_id = int(record.get("turn_id") or 0)
         out.last_id = max(out.last_id, turn_id)
         if kind in ("user", "tools") and turn_id not in seen:
             # A follow-up with background tool results has no user line: its tools record
@@ -69,17 +120,17 @@ def _read(path: Path) -> _Conversation:
             seen.add(turn_id)
             out.order.append(turn_id)
         if kind == "user":
-            out.users[turn_id] = str(record.get("text", ""))
+            out.users[turn_id] = record["text"]
         elif kind == "turn":
             out.ended[turn_id] = record
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
-            out.tools.setdefault(turn_id, []).extend(record.get("messages") or [])
+            out.tools.setdefault(turn_id, []).extend(record["messages"])
         elif kind == "retracted":
             out.retracted.add(turn_id)
         elif kind == "summary":
-            out.summary = str(record.get("summary", ""))
-            out.summary_turns = int(record.get("summary_turns", out.summary_turns))
-            out.folded |= {int(t) for t in record.get("folded_turn_ids", [])}
+            out.summary = record["summary"]
+            out.summary_turns = record.get("summary_turns", out.summary_turns)
+            out.folded |= set(record.get("folded_turn_ids", []))
         elif kind == "context_window":  # each refusal lowers the budget: the last one holds
             out.learnt = {
                 k: record[k]
@@ -123,6 +174,8 @@ def restore_state(path: Path) -> tuple[dict[str, Any], int]:
     }
     if log.learnt is not None:
         snapshot["context_window"] = log.learnt
+    if log.skipped:
+        snapshot["skipped_records"] = log.skipped  # for the resume notice
     return snapshot, log.last_id
 
 

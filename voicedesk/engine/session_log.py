@@ -100,7 +100,10 @@ def read_log(path: Path) -> Iterator[dict[str, Any]]:
                 record = json.loads(raw)
             except ValueError:  # bad JSON, or bytes cut inside a UTF-8 character
                 log.warning(
-                    "%s:%d: skipping a torn line (the process died mid-write)", path, lineno
+                    "%s:%d: skipping a line that is not JSON (a write the process died in, "
+                    "or an edit)",
+                    path,
+                    lineno,
                 )
                 continue
             if not isinstance(record, dict):  # a hand edit: every record is an object
