@@ -274,6 +274,42 @@ async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:
 
 
 @needs_proc
+async def test_a_server_slow_to_start_is_given_its_timeout_not_killed(tmp_path: Path) -> None:
+    """A server taking 9 s to come up (npx or uvx fetching it the first time) was killed at
+    8 s and started again, forever; with timeout_s = 20 it now comes up, once."""
+    script = tmp_path / "slow_start.py"
+    script.write_text(
+        "import time\n"
+        "time.sleep(9)\n" + FLAKY_SERVER.replace('MCPServer("flaky")', 'MCPServer("slowstart")')
+    )
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "late": {
+                        "command": sys.executable,
+                        "args": [str(script), str(tmp_path / "pids.txt")],
+                        "timeout_s": 20,
+                    }
+                },
+            }
+        }
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        deadline = time.monotonic() + 20
+        while "late__ping" not in [t["function"]["name"] for t in manager.llm_tools()]:
+            assert time.monotonic() < deadline, manager.status()
+            await asyncio.sleep(0.2)
+        assert len(pids(tmp_path)) == 1  # started once, not killed and started again
+        assert (await manager.call("late__ping", {}, call_id="p")).spoken == "pong"
+    finally:
+        await manager.aclose()
+
+
+@needs_proc
 async def test_timeout_progress_and_cancel(tmp_path: Path) -> None:
     bus = ev.EventBus()
     rec = Recorder(bus)
@@ -323,3 +359,26 @@ def test_names_and_spoken_summary() -> None:
     blob = "x" * 500
     assert len(spoken_summary(blob)) <= 200
     assert spoken_summary(textwrap.dedent("\n\n  hi\n")) == "hi"
+
+
+def test_tool_names_that_clash_are_given_out_the_same_way_whatever_the_listing_order() -> None:
+    """ "read.file", "read file" and "read_file" all squeeze to names__read_file: which one
+    got it followed the server's listing order, so the tool really called read_file could
+    lose its name, and a restart listing them otherwise moved a name onto another tool."""
+    from types import SimpleNamespace
+
+    import mcp_types as mt
+
+    def tool(name: str) -> mt.Tool:
+        return mt.Tool(name=name, input_schema={"type": "object"})
+
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    given = []
+    for order in (["read.file", "read file", "read_file"], ["read_file", "read file", "read.file"]):
+        manager = ToolManager(settings, bus=ev.EventBus())
+        server = SimpleNamespace(name="names", tools=[tool(n) for n in order])
+        manager._servers = {"names": server}  # type: ignore[dict-item]
+        manager._rebuild_names()
+        given.append({name: ref.tool.name for name, ref in manager._names.items()})
+    assert given[0] == given[1]
+    assert given[0]["names__read_file"] == "read_file"  # a valid name keeps its plain form

@@ -370,11 +370,11 @@ def check_tools(settings: Any) -> list[Check]:
             continue  # a url is reached with --online, like the providers
         found = shutil.which(spec.command)
         checks.append(
-            Check("ok", f"tool {name}"[:13], f"{spec.command} → {found}")
+            Check("ok", f"tool {name}", f"{spec.command} → {found}")
             if found
             else Check(
                 "fail",
-                f"tool {name}"[:13],
+                f"tool {name}",
                 f"command {spec.command!r} not found: install it, or fix "
                 f"tools.mcpServers.{name}.command (a full path works)",
             )

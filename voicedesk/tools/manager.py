@@ -137,7 +137,7 @@ def _describe(exc: BaseException, command: str | None = None) -> str:
     if type(exc) is ConnectionError and str(exc):
         return str(exc)
     if isinstance(exc, TimeoutError):
-        return f"no answer within {CONNECT_TIMEOUT_S:g} s"
+        return "no answer in time (timeout_s)"
     if isinstance(exc, MCPError):
         if exc.code == mt.CONNECTION_CLOSED:
             return "the server closed the connection"
@@ -368,7 +368,10 @@ class _Server:
             try:
                 with anyio.CancelScope() as scope:  # stop() cancels a handshake in progress
                     self._connect_scope = scope
-                    with anyio.fail_after(CONNECT_TIMEOUT_S):
+                    # A server may take long to come up the first time (npx or uvx fetch
+                    # it): its own timeout_s, if longer, is given to the handshake too;
+                    # 8 s killed and restarted such a server forever.
+                    with anyio.fail_after(max(CONNECT_TIMEOUT_S, self.spec.timeout_s)):
                         await session.initialize()
                         tools = await self._list_tools(session)
             except Exception as exc:
@@ -613,7 +616,18 @@ class ToolManager:
     def _rebuild_names(self) -> None:
         names: dict[str, _ToolRef] = {}
         for server in self._servers.values():
-            for tool in server.tools:
+            # A tool whose name is already valid keeps it; the others are suffixed in the
+            # order of their own names. In the server's listing order "read.file" took
+            # "read_file" from the tool really called that, and a restart that listed them
+            # otherwise moved a name the conversation had used onto another tool.
+            tools = sorted(
+                server.tools,
+                key=lambda t: (
+                    llm_tool_name(server.name, t.name) != f"{server.name}__{t.name}",
+                    t.name,
+                ),
+            )
+            for tool in tools:
                 name = llm_tool_name(server.name, tool.name)
                 n = 2
                 while name in names:  # two names that sanitise alike: keep both, distinctly
