@@ -118,6 +118,40 @@ async def test_an_empty_summary_keeps_the_previous_one_and_the_turns():
     assert [t.turn_id for t in ctx.turns] == [3, 4, 5, 6, 7]  # nothing folded into nothing
 
 
+class _CappedModel:
+    """A model that runs into max_tokens (finish_reason "length") the first ``cut`` times."""
+
+    def __init__(self, cut: int, text: str = "Locker 4711; the dentist moved to Friday.") -> None:
+        self.cut, self.text, self.requests = cut, text, []
+
+    async def stream(self, request):
+        from voicedesk.providers.base import Finished, TextDelta
+
+        self.requests.append(request)
+        capped = len(self.requests) <= self.cut
+        yield TextDelta(self.text[:12] if capped else self.text)
+        yield Finished("length" if capped else "stop")
+
+
+async def test_a_summary_cut_off_at_its_cap_is_compressed_or_leaves_the_turns_in_place():
+    """A summary the model cut off at max_tokens was taken as it was, and the turns it
+    folded left the window: the end of an "oldest first" summary, their facts, was lost.
+    It is asked for once more, compressed; cut off again, the turns stay."""
+    from voicedesk.engine.summarizer import Summarizer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 1000, "window_turns": 2}})
+    model = _CappedModel(cut=1)
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(model))
+    await _fold(ctx, 1, 3)
+    assert ctx.summary == model.text and ctx.summary_turns == 1
+    first, again = (r.messages[0]["content"] for r in model.requests[:2])
+    assert "Use at most 175 words." in first and "compress the older facts" in again
+    stuck = _CappedModel(cut=99)
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(stuck))
+    await _fold(ctx, 1, 3)
+    assert ctx.summary == "" and [t.turn_id for t in ctx.turns] == [1, 2, 3]
+
+
 async def test_text_without_spaces_is_clipped_not_emptied():
     # Chinese has no spaces to cut at: clipping by words gave an empty turn and summary
     ctx = _ctx(500)

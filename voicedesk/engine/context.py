@@ -372,9 +372,16 @@ class ContextManager:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the previous summary stays; the window keeps the turns
-            log.warning("summary failed: %s", exc)
+            from voicedesk.engine.summarizer import SummaryCutOff
+
+            why = (
+                "the model's summary did not fit its share of the budget twice"
+                if isinstance(exc, SummaryCutOff)
+                else str(exc)
+            )
+            log.warning("summary failed: %s", why)
             if self.bus is not None:
-                self.bus.publish(ev.Notice(level="warning", message=f"Summary failed: {exc}"))
+                self.bus.publish(ev.Notice(level="warning", message=f"Summary failed: {why}"))
             return
         summary = summary.strip()
         if not summary:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from voicedesk import events as ev
-from voicedesk.providers.base import ChatRequest, LanguageModel, TextDelta
+from voicedesk.providers.base import ChatRequest, Finished, LanguageModel, TextDelta
 
 INSTRUCTION = (
     "You keep the running summary of a spoken conversation between a person and their voice "
@@ -17,6 +17,15 @@ INSTRUCTION = (
     "date, preference, decision and open task; drop small talk and wording. Write plain "
     "sentences, oldest first, no markdown."
 )
+
+
+# Words per token of English prose, roughly: the model is told its room in words, which it
+# can keep to, rather than in tokens, which it cannot count.
+WORDS_PER_TOKEN = 0.7
+
+
+class SummaryCutOff(Exception):
+    """The model stopped at its token cap: the summary's end, its newest facts, is missing."""
 
 
 class Summarizer:
@@ -27,6 +36,18 @@ class Summarizer:
 
     async def summarize(
         self, previous: str, messages: list[dict[str, Any]], *, max_tokens: int
+    ) -> str:
+        """The updated summary. A summary cut off at ``max_tokens`` is asked for once more,
+        to be compressed; cut off again, it raises :class:`SummaryCutOff`, and the turns
+        stay in the window: cutting it short lost the turns just folded (the end of an
+        "oldest first" summary)."""
+        try:
+            return await self._ask(previous, messages, max_tokens=max_tokens, again=False)
+        except SummaryCutOff:
+            return await self._ask(previous, messages, max_tokens=max_tokens, again=True)
+
+    async def _ask(
+        self, previous: str, messages: list[dict[str, Any]], *, max_tokens: int, again: bool
     ) -> str:
         lines = []
         for m in messages:
@@ -40,9 +61,16 @@ class Summarizer:
         prompt = f"Running summary so far:\n{previous or '(none yet)'}\n\nNew turns:\n" + "\n".join(
             lines
         )
+        words = int(max_tokens * WORDS_PER_TOKEN)
+        room = f" Use at most {words} words."
+        if again:
+            room += (
+                " The last attempt was longer than that: compress the older facts into fewer "
+                "words rather than leaving any fact out."
+            )
         request = ChatRequest(
             messages=[
-                {"role": "system", "content": INSTRUCTION},
+                {"role": "system", "content": INSTRUCTION + room},
                 {"role": "user", "content": prompt},
             ],
             max_tokens=max_tokens,
@@ -55,4 +83,6 @@ class Summarizer:
         async for item in self.llm.stream(request):
             if isinstance(item, TextDelta):
                 text += item.text
+            elif isinstance(item, Finished) and item.reason == "length":
+                raise SummaryCutOff(text)
         return text
