@@ -382,3 +382,53 @@ def test_tool_names_that_clash_are_given_out_the_same_way_whatever_the_listing_o
         given.append({name: ref.tool.name for name, ref in manager._names.items()})
     assert given[0] == given[1]
     assert given[0]["names__read_file"] == "read_file"  # a valid name keeps its plain form
+
+
+DYNAMIC_SERVER = """
+from mcp.server.mcpserver import Context, MCPServer
+
+server = MCPServer("dyn")
+
+
+@server.tool()
+async def enable_extra(ctx: Context) -> str:
+    \"\"\"Add a tool named extra.\"\"\"
+
+    def extra() -> str:
+        return "extra ran"
+
+    server.add_tool(extra, name="extra", description="The extra tool.")
+    await ctx.session.send_tool_list_changed()
+    return "extra tool enabled"
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_server_whose_tools_change_is_listed_again(tmp_path: Path) -> None:
+    """tools/list_changed was ignored: the model kept the old list until a reconnection
+    ("There is no tool called dyn__extra")."""
+    script = tmp_path / "dyn.py"
+    script.write_text(DYNAMIC_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"dyn": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        names = lambda: [t["function"]["name"] for t in manager.llm_tools()]  # noqa: E731
+        assert names() == ["dyn__enable_extra"]
+        await manager.call("dyn__enable_extra", {}, call_id="a")
+        deadline = time.monotonic() + 10
+        while "dyn__extra" not in names():
+            assert time.monotonic() < deadline, names()
+            await asyncio.sleep(0.05)
+        assert (await manager.call("dyn__extra", {}, call_id="b")).spoken == "extra ran"
+    finally:
+        await manager.aclose()

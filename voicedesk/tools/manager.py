@@ -232,6 +232,7 @@ class _Server:
         self._offset = 0  # where this attempt's stderr starts in the log file
         self._reported = False
         self.was_up = False
+        self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
 
     # ------------------------------------------------------------------ public
     @property
@@ -363,7 +364,11 @@ class _Server:
                     streamable_http_client(self.spec.url, http_client=http)
                 )
             session = await stack.enter_async_context(
-                ClientSession(_WatchedRead(read, self._connection_ended), write)
+                ClientSession(
+                    _WatchedRead(read, self._connection_ended),
+                    write,
+                    message_handler=self._on_message,
+                )
             )
             try:
                 with anyio.CancelScope() as scope:  # stop() cancels a handshake in progress
@@ -400,6 +405,29 @@ class _Server:
             if not self._stop.is_set():
                 self.state = "restarting"
                 self.reason = self.reason or "the connection closed"
+
+    async def _on_message(self, message: Any) -> None:
+        """A server whose tools change says so (tools/list_changed): the model is offered
+        the new list. Asked for in a task of its own: the SDK calls this from its read
+        loop, which the answer has to come through."""
+        if isinstance(message, mt.ToolListChangedNotification):
+            task = asyncio.get_running_loop().create_task(self._refresh_tools())
+            self._refreshes.add(task)
+            task.add_done_callback(self._refreshes.discard)
+
+    async def _refresh_tools(self) -> None:
+        session = self.session
+        if session is None:
+            return  # not up yet: the list taken when it comes up is the new one
+        try:
+            tools = await self._list_tools(session)
+        except Exception as exc:  # the old list stays; a broken connection says so itself
+            log.warning("MCP server %s: listing its changed tools failed: %s", self.name, exc)
+            return
+        if session is self.session:
+            self.tools = tools
+            self._on_tools_changed()
+            log.info("MCP server %s now has %d tools", self.name, len(tools))
 
     @staticmethod
     async def _list_tools(session: ClientSession) -> list[mt.Tool]:
