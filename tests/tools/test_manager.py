@@ -432,3 +432,28 @@ async def test_a_server_whose_tools_change_is_listed_again(tmp_path: Path) -> No
         assert (await manager.call("dyn__extra", {}, call_id="b")).spoken == "extra ran"
     finally:
         await manager.aclose()
+
+
+async def test_a_remote_server_that_cannot_be_reached_is_named_with_its_url() -> None:
+    """A url server that is down said "could not start: ConnectError: All connection
+    attempts failed", no address, and calls said it was "restarting", back "in a few
+    seconds", as for a process voicedesk runs itself."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/mcp"
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"remote": {"url": url}}}}
+    )
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(settings, bus=bus)
+    await manager.start()
+    try:
+        (notice,) = [n for n in rec.of(ev.Notice) if "remote" in n.message]
+        assert url in notice.message and "cannot connect" in notice.message
+        assert "ConnectError" not in notice.message
+    finally:
+        await manager.aclose()

@@ -138,6 +138,8 @@ def _describe(exc: BaseException, command: str | None = None) -> str:
         return str(exc)
     if isinstance(exc, TimeoutError):
         return "no answer in time (timeout_s)"
+    if type(exc).__name__ in ("ConnectError", "ConnectTimeout"):  # httpx, for a url server
+        return "cannot connect (nothing answers there, or the connection was refused)"
     if isinstance(exc, MCPError):
         if exc.code == mt.CONNECTION_CLOSED:
             return "the server closed the connection"
@@ -322,13 +324,13 @@ class _Server:
         if self._connected_at is not None:
             self._notice(
                 "warning",
-                f"Tool server “{self.name}” stopped: {self.reason}. "
-                f"Restarting in {self._delay:g} s.",
+                f"Tool server “{self.label}” stopped: {self.reason}. "
+                f"{self.again.capitalize()} in {self._delay:g} s.",
             )
         elif self._attempt == 1:
             self._notice(
                 "warning",
-                f"Tool server “{self.name}” could not start: {self.reason}. "
+                f"Tool server “{self.label}” could not start: {self.reason}. "
                 f"Retrying in the background.",
             )
         else:
@@ -441,6 +443,16 @@ class _Server:
             if not cursor:
                 break
         return tools
+
+    @property
+    def label(self) -> str:
+        """The name, and for a remote server where it is: what to check when it is down."""
+        return self.name if self.kind == "stdio" else f"{self.name}” at “{self.spec.url}"
+
+    @property
+    def again(self) -> str:
+        """What is done about it: a process is started again, a remote server reconnected."""
+        return "restarting" if self.kind == "stdio" else "reconnecting"
 
     def _connection_ended(self) -> None:
         if not self._stop.is_set() and not self.reason:
@@ -727,8 +739,8 @@ class ToolManager:
             return f"The {server.name} tools have been shut down.", True
         if session is None or server.state != "up":
             return (
-                f"The {server.name} tool server is restarting after a problem "
-                f"({server.reason or 'starting up'}); try again in a few seconds.",
+                f"The {server.name} tool server is down ({server.reason or 'starting up'}); "
+                f"{server.again} in the background. Tell the person; try again later.",
                 True,
             )
 
@@ -761,16 +773,16 @@ class ToolManager:
             if exc.code == mt.CONNECTION_CLOSED:
                 server.mark_broken(session, "the connection closed during a call")
                 return (
-                    f"The {server.name} tool server stopped while running {ref.tool.name}; it is "
-                    f"restarting. Try again in a few seconds.",
+                    f"The {server.name} tool server stopped while running {ref.tool.name}; it "
+                    f"is {server.again}. Try again in a few seconds.",
                     True,
                 )
             return f"The tool {ref.tool.name} failed: {exc.message}", True
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
             server.mark_broken(session, _describe(exc))
             return (
-                f"The {server.name} tool server could not be reached ({_describe(exc)}); it is "
-                f"restarting. Try again in a few seconds.",
+                f"The {server.name} tool server could not be reached ({_describe(exc)}); it "
+                f"is {server.again}. Try again in a few seconds.",
                 True,
             )
         except Exception as exc:
