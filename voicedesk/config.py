@@ -248,6 +248,11 @@ class ToolSettings(_Section):
     )
     mcpServers: dict[str, McpServer] = {}  # the key name people already use in MCP client configs
 
+    @property
+    def workspace_dir(self) -> Path:
+        """The folder the documents server works in: ``workspace``, else ~/Documents."""
+        return Path(self.workspace or DEFAULT_WORKSPACE).expanduser()
+
 
 class UISettings(_Section):
     theme: str = "textual-dark"
@@ -455,11 +460,9 @@ def _check_one_underscore(var: str) -> None:
     simulator's, the tests') are not settings and are left alone."""
     rest = var[len(ENV_PREFIX) :].lower()
     for section, field in Settings.model_fields.items():
-        inner = field.annotation
-        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
-            continue
+        fields = _fields_of(field.annotation)
         key = rest.removeprefix(f"{section}_")
-        if key != rest and key in inner.model_fields:
+        if fields is not None and key != rest and key in fields:
             raise ConfigError(
                 f"{var} sets nothing: a setting's variable has two underscores between the "
                 f"section and the key.",
@@ -524,14 +527,13 @@ def _known_keys(loc: tuple[Any, ...]) -> str:
     `config show` did not help: it fails on the same unknown key."""
     import difflib
 
-    model: Any = Settings
+    fields = _fields_of(Settings)
     for part in loc[:-1]:
-        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
-        inner = field.annotation if field is not None else None
-        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
-            return "check the spelling; `voicedesk config init` writes a template of every key"
-        model = inner
-    names = [n for n, f in model.model_fields.items() if not f.exclude]
+        field = fields.get(str(part)) if fields is not None else None
+        fields = _fields_of(field.annotation) if field is not None else None
+    if fields is None:
+        return "check the spelling; `voicedesk config init` writes a template of every key"
+    names = [n for n, f in fields.items() if not f.exclude]
     near = difflib.get_close_matches(str(loc[-1]), names, n=1)
     known = f"known here: {', '.join(names)}"
     return f"did you mean '{near[0]}'? {known}" if near else known

@@ -215,14 +215,8 @@ def test_a_log_from_before_the_context_window_record_resumes_as_before(tmp_path)
     snapshot, last_id = restore_state(log_file)
     assert "context_window" not in snapshot and last_id == 2
 
-    settings = settings_for_sim(
-        Settings.model_validate({"tools": {"docs_server": False}}), "http://127.0.0.1:9"
-    )
-    compose([], tail_s=1.0).write(tmp_path / "in.wav")
-    session = build_session(
-        settings, input_path=tmp_path / "in.wav", resume=True, log_path=log_file, with_tools=False
-    )
-    fresh = ContextManager(settings, model=settings.llm.model)
+    session, _ = _resume_from(tmp_path, log_file)
+    fresh = ContextManager(session.settings, model=session.settings.llm.model)
     assert session.context.budget == fresh.budget == 6000
     assert session.context.window is None and session.context.learnt is None
     assert session.context.summary == "Order 111 is on dock one."
@@ -293,13 +287,22 @@ def test_records_of_the_wrong_types_are_left_out_not_taken_in(tmp_path):
         ],
         [{"role": "user", "content": "And order 112?"}],
     ]
+    session, notices = _resume_from(tmp_path, log_file)
+    assert [t.turn_id for t in session.context.turns] == [1, 2]
+    (notice,) = [e for e in notices if isinstance(e, ev.Notice)]
+    assert notice.level == "warning" and "13 damaged records of it left out" in notice.message
+
+
+def _resume_from(tmp_path: Path, log_file: Path):
+    """A session built to resume ``log_file`` (simulated settings, no tools, a WAV of
+    silence as the microphone), and the events it published while being built."""
     settings = settings_for_sim(
         Settings.model_validate({"tools": {"docs_server": False}}), "http://127.0.0.1:9"
     )
     compose([], tail_s=1.0).write(tmp_path / "in.wav")
     bus = ev.EventBus()
-    notices: list[ev.Event] = []
-    bus.subscribe(notices.append)
+    published: list[ev.Event] = []
+    bus.subscribe(published.append)
     session = build_session(
         settings,
         input_path=tmp_path / "in.wav",
@@ -308,9 +311,7 @@ def test_records_of_the_wrong_types_are_left_out_not_taken_in(tmp_path):
         with_tools=False,
         bus=bus,
     )
-    assert [t.turn_id for t in session.context.turns] == [1, 2]
-    (notice,) = [e for e in notices if isinstance(e, ev.Notice)]
-    assert notice.level == "warning" and "13 damaged records of it left out" in notice.message
+    return session, published
 
 
 def _write_log(path: Path, records: list[dict]) -> Path:
@@ -360,21 +361,7 @@ def test_the_earlier_turns_are_published_for_the_person_to_see(tmp_path):
             {"type": "user", "turn_id": 6, "text": "Thanks, one more thing"},  # then it died
         ],
     )
-    settings = settings_for_sim(
-        Settings.model_validate({"tools": {"docs_server": False}}), "http://127.0.0.1:9"
-    )
-    compose([], tail_s=1.0).write(tmp_path / "in.wav")
-    bus = ev.EventBus()
-    published: list[ev.Event] = []
-    bus.subscribe(published.append)
-    session = build_session(
-        settings,
-        input_path=tmp_path / "in.wav",
-        resume=True,
-        log_path=log_file,
-        with_tools=False,
-        bus=bus,
-    )
+    session, published = _resume_from(tmp_path, log_file)
     session.log.close()
     [resumed] = [e for e in published if isinstance(e, ev.ConversationResumed)]
     assert resumed.turns == (

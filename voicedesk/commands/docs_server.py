@@ -58,10 +58,9 @@ def workspace_root(args: argparse.Namespace) -> Path:
 
     root: Path | None = args.root
     if root is None:
-        from voicedesk.config import DEFAULT_WORKSPACE, cli_settings
+        from voicedesk.config import cli_settings
 
-        settings = cli_settings(getattr(args, "config", None))
-        root = settings.tools.workspace or Path(DEFAULT_WORKSPACE)
+        root = cli_settings(getattr(args, "config", None)).tools.workspace_dir
     root = Path(root).expanduser()
     if root.exists() and not root.is_dir():
         raise UserError(

@@ -347,14 +347,11 @@ def check_tools(settings: Any) -> list[Check]:
     """The documents folder and each tool server's program, as the session would use them:
     a missing one was found only at start, as a notice that the tools were off."""
     import shutil
-    from pathlib import Path
-
-    from voicedesk.config import DEFAULT_WORKSPACE
 
     tools = settings.tools
     checks = []
     if tools.docs_server:
-        root = Path(tools.workspace or DEFAULT_WORKSPACE).expanduser()
+        root = tools.workspace_dir
         checks.append(
             Check("ok", "documents", f"workspace {root}")
             if root.is_dir()

@@ -226,13 +226,14 @@ class ElevenLabsStream:
             raise ProviderError(f"ElevenLabs closed the speech stream ({_closing(exc)})") from None
 
     async def _last_words(self) -> str | None:
-        """The error message the service sent before closing, if it is still unread."""
-        from websockets.exceptions import ConnectionClosed
+        """The error message the service sent before closing, if it is still unread and no
+        reader (``audio()``) is at the socket: that one takes it itself (``_said``)."""
+        from websockets.exceptions import ConcurrencyError, ConnectionClosed
 
         for _ in range(100):  # the few messages left on a closed socket, not a stream
             try:
                 raw = await asyncio.wait_for(self._ws.recv(), 0.05)
-            except (ConnectionClosed, TimeoutError):
+            except (ConnectionClosed, ConcurrencyError, TimeoutError):
                 return None
             with contextlib.suppress(ValueError, AttributeError):
                 msg = json.loads(raw)

@@ -37,7 +37,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client  # what the SDK's own session group uses
 
 from voicedesk import events as ev
-from voicedesk.config import DEFAULT_WORKSPACE, McpServer, Settings
+from voicedesk.config import McpServer, Settings
 
 log = logging.getLogger(__name__)
 
@@ -540,7 +540,7 @@ class ToolManager:
 
         tools = settings.tools
         if tools.docs_server:
-            root = Path(tools.workspace or DEFAULT_WORKSPACE).expanduser()
+            root = tools.workspace_dir
             if root.is_dir():
                 self._add(DOCS_SERVER, self._docs_spec(root, settings.tools.docs_server_args))
             else:

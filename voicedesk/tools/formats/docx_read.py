@@ -8,6 +8,7 @@ the same body item to all of them.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,7 +153,7 @@ def shown_text(p: Any) -> str:
 
     if not has_unreachable_text(p):
         return str(p.text)
-    skip = {qn(tag) for tag in _NOT_SHOWN}
+    _, skip = _queries()
     out = []
     for run in p.iter(qn("w:r")):
         if _own(run, p, skip):
@@ -165,8 +166,7 @@ def has_unreachable_text(p: Any) -> bool:
     not reach (the paragraph's own runs and those in its links are all it changes)."""
     from docx.oxml.ns import qn
 
-    hosts = "|".join(f".//{tag}" for tag in _HIDDEN_HOSTS)
-    skip = {qn(tag) for tag in _NOT_SHOWN}
+    hosts, skip = _queries()
     for host in p.xpath(hosts):
         for run in host.iter(qn("w:r")):
             if run.text and _own(run, p, skip):
@@ -174,7 +174,17 @@ def has_unreachable_text(p: Any) -> bool:
     return False
 
 
-def _own(run: Any, p: Any, skip: set[str]) -> bool:
+@functools.cache
+def _queries() -> tuple[str, frozenset[str]]:
+    """The XPath to the hosts of hidden words and the tags of unshown ones, built once:
+    every paragraph of every document read asks for them."""
+    from docx.oxml.ns import qn
+
+    hosts = "|".join(f".//{tag}" for tag in _HIDDEN_HOSTS)
+    return hosts, frozenset(qn(tag) for tag in _NOT_SHOWN)
+
+
+def _own(run: Any, p: Any, skip: frozenset[str]) -> bool:
     """The run belongs to ``p`` itself (not to a text box's paragraph inside it) and is not
     under a tracked deletion."""
     from docx.oxml.ns import qn

@@ -26,10 +26,9 @@ STATE_LABELS = {
 }
 # The engine's "muted" state while the mode slot already says muted: not said twice.
 MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
-# With no microphone nothing is listened to: the engine's idle "listening" means ready.
-READY_STATE_TYPING = ("○", "ready")
-# Push-to-talk with the microphone closed: the engine's idle "listening" hears nothing.
-READY_STATE_PTT = ("○", "ready")
+# With no microphone, or push-to-talk with it closed, nothing is listened to: the engine's
+# idle "listening" means ready.
+READY_STATE = ("○", "ready")
 # With no speaker the answer "plays" on a silent clock while its text is shown.
 SPEAKING_NO_SPEAKER = ("♪", "answering")
 METER = "▁▂▃▄▅▆▇█"
@@ -150,10 +149,8 @@ class StatusBar(Horizontal):
     def _state_label(self, state: str) -> tuple[str, str]:
         if state == "muted" and self.muted:
             return MUTED_STATE_WHEN_SHOWN
-        if state == "listening" and self.typing_only:
-            return READY_STATE_TYPING
-        if state == "listening" and self.mic_closed:
-            return READY_STATE_PTT
+        if state == "listening" and (self.typing_only or self.mic_closed):
+            return READY_STATE
         if state == "speaking" and not self.speaker:
             return SPEAKING_NO_SPEAKER
         return STATE_LABELS.get(state, ("?", state))
