@@ -2,10 +2,12 @@
 
 Checks the Python version, PortAudio and the sound devices, the on-device model files (loaded
 with onnxruntime, as a conversation would), the config file, and whether the keys the
-configured providers need are present (only "set"/"not set" is printed, never a key), and
-warns when the language-model server looks like Ollama (port 11434) with no
-``llm.context_window``: Ollama cuts a long conversation without an error. With ``--online``
-it also asks each provider whether it is reachable and accepts the key.
+configured providers need are present (only "set"/"not set" is printed, never a key), the
+local Whisper model folder and Piper voice when those providers are chosen, the documents
+workspace and each tool server's program, and warns when the language-model server looks
+like Ollama (port 11434) with no ``llm.context_window``: Ollama cuts a long conversation
+without an error. With ``--online`` it also asks each provider whether it is reachable and
+accepts the key.
 
 Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
 """
@@ -46,7 +48,7 @@ class Check:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "doctor",
-        help="check audio, model files, config, keys and providers",
+        help="check audio, model files, config, keys, tools and providers",
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )
