@@ -251,7 +251,7 @@ def test_a_hand_edited_log_resumes_the_records_it_can_read(tmp_path):
     ]
 
 
-def test_records_of_the_wrong_types_are_left_out_not_taken_in(tmp_path):
+def test_records_of_the_wrong_types_are_left_out_not_taken_in(tmp_path, caplog):
     """Records whose fields had the wrong JSON type crashed --resume (TypeError,
     AttributeError, OverflowError) or slipped into the conversation ("None" as the summary
     or as the person's words, a window of -100 tokens, "12" read as turns 1 and 2)."""
@@ -287,10 +287,15 @@ def test_records_of_the_wrong_types_are_left_out_not_taken_in(tmp_path):
         ],
         [{"role": "user", "content": "And order 112?"}],
     ]
+    caplog.clear()
     session, notices = _resume_from(tmp_path, log_file)
     assert [t.turn_id for t in session.context.turns] == [1, 2]
     (notice,) = [e for e in notices if isinstance(e, ev.Notice)]
     assert notice.level == "warning" and "13 damaged records of it left out" in notice.message
+    # One warning per damaged record, as the notice counts them: the log is read once for
+    # the model's view and the person's (it was read twice, and each warned twice).
+    skipping = [r for r in caplog.records if "skipping a" in r.getMessage()]
+    assert len(skipping) == len(bad) + 1
 
 
 def _resume_from(tmp_path: Path, log_file: Path):

@@ -133,7 +133,7 @@ def build_session(
     if not resume:
         session_log = SessionLog(log_path, kind=log_kind)
     else:
-        from voicedesk.engine.resume import earlier_turns, restore_state
+        from voicedesk.engine.resume import earlier_turns, read_conversation, restore_state
         from voicedesk.engine.session_log import latest_log
         from voicedesk.errors import UserError
         from voicedesk.tools.wording import plural
@@ -150,7 +150,8 @@ def build_session(
                 "There is no earlier conversation to resume.",
                 "start one with `voicedesk` (or `voicedesk run`); --resume then continues it",
             )
-        snapshot, last_turn = restore_state(previous)
+        conversation = read_conversation(previous)
+        snapshot, last_turn = restore_state(conversation)
         context.restore(snapshot)
         when = datetime.fromtimestamp(previous.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
         skipped = snapshot.get("skipped_records", 0)
@@ -166,7 +167,7 @@ def build_session(
                 f"(up to turn {last_turn}; {previous}).{damaged}",
             )
         )
-        bus.publish(earlier_turns(previous))  # for the person: what they are continuing
+        bus.publish(earlier_turns(conversation))  # for the person: what they are continuing
         session_log = SessionLog(previous)  # the conversation goes on in the same log
     tools = None
     use_tools = settings.tools.docs_server or bool(settings.tools.mcpServers)

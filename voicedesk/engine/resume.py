@@ -31,7 +31,7 @@ SHOWN_TURNS = 50  # the pane shows this many earlier turns at most; older ones a
 
 
 @dataclass
-class _Conversation:
+class Conversation:
     """A session log read once, turn by turn, for both the model's and the person's view."""
 
     order: list[int] = field(default_factory=list)  # turns in the order they were opened
@@ -102,8 +102,10 @@ def _damage(record: dict[str, Any]) -> str | None:
     return None
 
 
-def _read(path: Path) -> _Conversation:
-    out = _Conversation()
+def read_conversation(path: Path) -> Conversation:
+    """Read once: the model's view and the person's view both come from this, so each
+    damaged line is warned about once."""
+    out = Conversation()
     seen: set[int] = set()
     for record in read_log(path):
         kind = record.get("type")
@@ -151,9 +153,9 @@ def _heard(record: dict[str, Any] | None) -> str | None:
     return heard
 
 
-def restore_state(path: Path) -> tuple[dict[str, Any], int]:
+def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
     """(ContextManager snapshot, highest turn id) from a session log."""
-    log = _read(path)
+    log = source if isinstance(source, Conversation) else read_conversation(source)
     turns = []
     for turn_id in log.kept:
         if turn_id in log.folded:
@@ -179,10 +181,10 @@ def restore_state(path: Path) -> tuple[dict[str, Any], int]:
     return snapshot, log.last_id
 
 
-def earlier_turns(path: Path, shown: int = SHOWN_TURNS) -> ev.ConversationResumed:
+def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.ConversationResumed:
     """The last ``shown`` turns of a session log as the person had them, for the
     conversation pane to show above the turns to come."""
-    log = _read(path)
+    log = source if isinstance(source, Conversation) else read_conversation(source)
     kept = log.kept
     turns = []
     for turn_id in kept[-shown:] if shown > 0 else []:
