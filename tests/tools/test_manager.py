@@ -457,3 +457,77 @@ async def test_a_remote_server_that_cannot_be_reached_is_named_with_its_url() ->
         assert "ConnectError" not in notice.message
     finally:
         await manager.aclose()
+
+
+SHORT_LIVED_SERVER = """\
+import os
+import sys
+import threading
+
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("shaky")
+
+
+@server.tool()
+def ping() -> str:
+    \"\"\"Answer pong.\"\"\"
+    return "pong"
+
+
+with open(sys.argv[1], "a+") as fh:  # its lives so far: the sixth one holds
+    fh.write("life\\n")
+    fh.seek(0)
+    lives = len(fh.read().split())
+if lives < 6:
+    threading.Timer(0.3, lambda: (sys.stderr.write("lost my database\\n"), os._exit(3))).start()
+server.run("stdio")
+"""
+
+
+async def test_a_server_that_keeps_dying_is_restarted_quietly(tmp_path: Path, monkeypatch) -> None:
+    """Each short life used to bring a "stopped" and an "available again" notice, every
+    30 s for as long as the conversation lasted; after a few it is restarted quietly."""
+    from voicedesk.tools import manager as manager_module
+
+    monkeypatch.setattr(manager_module, "BACKOFF_FIRST_S", 0.05)
+    monkeypatch.setattr(manager_module, "BACKOFF_MAX_S", 0.1)
+    monkeypatch.setattr(manager_module, "STABLE_AFTER_S", 2.0)
+    script = tmp_path / "shaky_server.py"
+    script.write_text(SHORT_LIVED_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "shaky": {
+                        "command": sys.executable,
+                        "args": [str(script), str(tmp_path / "lives.txt")],
+                    }
+                },
+            }
+        }
+    )
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any("stayed up" in n.message for n in rec.of(ev.Notice)):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            pytest.fail("the server's sixth life was not reported as holding within a minute")
+        assert (await manager.call("shaky__ping", {}, call_id="p1")).text == "pong"
+    finally:
+        await manager.aclose()
+    messages = [n.message for n in rec.of(ev.Notice) if "shaky" in n.message]
+    stopped = [m for m in messages if "stopped:" in m]
+    quiet = [m for m in messages if "keeps stopping" in m]
+    assert len(stopped) == manager_module.QUIET_AFTER_STOPS - 1, messages
+    assert len(quiet) == 1 and "lost my database" in quiet[0] and "mcp-shaky.log" in quiet[0]
+    # two "available again" between the first stops, then nothing until it held
+    assert len(messages) == 2 * manager_module.QUIET_AFTER_STOPS, messages
+    assert "stayed up" in messages[-1]

@@ -49,6 +49,10 @@ STOP_WAIT_S = 7.0  # the SDK's own stdio shutdown escalates within ~6 s (stdin, 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the back-off
+# A server that keeps dying soon after it starts is restarted quietly after this many such
+# stops: a notice pair ("stopped", "available again") every 30 s for as long as the
+# conversation lasts buried everything else the person was told.
+QUIET_AFTER_STOPS = 3
 SPOKEN_MAX = 200
 MAX_TOOL_PAGES = 20
 LOG_MAX_BYTES = 1_000_000  # a server log bigger than this is started afresh
@@ -233,6 +237,7 @@ class _Server:
         self._delay = BACKOFF_FIRST_S
         self._offset = 0  # where this attempt's stderr starts in the log file
         self._reported = False
+        self._quick_stops = 0  # stops in a row, each before STABLE_AFTER_S of being up
         self.was_up = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
 
@@ -310,6 +315,9 @@ class _Server:
         up_for = time.monotonic() - self._connected_at if self._connected_at is not None else 0.0
         if up_for >= STABLE_AFTER_S:
             self._delay = BACKOFF_FIRST_S
+            self._quick_stops = 0
+        elif self._connected_at is not None:
+            self._quick_stops += 1
         why = self.reason if error is None else _describe(error, self.spec.command)
         tail = self._stderr_tail(self._offset)
         if tail and tail not in why:
@@ -321,11 +329,20 @@ class _Server:
             return False
         self.state = "restarting"
         self.ready.set()
-        if self._connected_at is not None:
+        if self._connected_at is not None and self._quick_stops < QUIET_AFTER_STOPS:
             self._notice(
                 "warning",
                 f"Tool server “{self.label}” stopped: {self.reason}. "
                 f"{self.again.capitalize()} in {self._delay:g} s.",
+            )
+        elif self._connected_at is not None and self._quick_stops == QUIET_AFTER_STOPS:
+            where = f" Its log: {self._log_path}." if self._log_path else ""
+            self._notice(
+                "warning",
+                f"Tool server “{self.label}” keeps stopping soon after it comes up "
+                f"({self._quick_stops} times in a row): {self.reason}. {self.again.capitalize()} "
+                f"it in the background without saying so each time; I will say when it "
+                f"stays up.{where}",
             )
         elif self._attempt == 1:
             self._notice(
@@ -398,10 +415,16 @@ class _Server:
             self._on_tools_changed()
             self.ready.set()
             log.info("MCP server %s is up with %d tools", self.name, len(tools))
-            if self._attempt > 1:
+            if self._attempt > 1 and self._quick_stops < QUIET_AFTER_STOPS:
                 again = "available again" if self.was_up else "ready after all"
                 self._notice("info", f"Tool server “{self.name}” is {again}.")
             self.was_up = True
+            if self._quick_stops >= QUIET_AFTER_STOPS:  # restarted quietly: say it once it holds
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), STABLE_AFTER_S)
+                if not self._wake.is_set():
+                    self._quick_stops = 0
+                    self._notice("info", f"Tool server “{self.name}” has stayed up this time.")
             await self._wake.wait()
             self.session = None
             if not self._stop.is_set():
