@@ -567,6 +567,22 @@ def test_a_reading_of_an_earlier_pause_is_dropped(two_transcribers: det.TurnDete
     assert d._reading is None and not d._reading_fresh
 
 
+def test_a_reading_that_comes_after_its_turn_ended_is_dropped(
+    two_transcribers: det.TurnDetector,
+) -> None:
+    d = two_transcribers
+    read_at = d.pauses
+    d.set_text("Play some jazz.", 1.15)
+    ended = None
+    for k in range(16, 200):  # the reading is slow: the turn ends on the cloud's text
+        ended = ended or _turn_end(d, d._evaluate(1.0 + k * 0.01))
+    assert ended is not None and not d.in_turn
+    late = Reading("Play some jazz.", weighed=True)
+    assert d.set_reading(late, 2.1, pause=read_at) == []
+    assert d._reading is None  # the next turn does not start with these words
+    assert d._text == ""
+
+
 def test_a_reading_that_never_comes_holds_the_turn_only_for_the_text_wait(
     two_transcribers: det.TurnDetector,
 ) -> None:

@@ -138,6 +138,10 @@ class TurnDetector:
         self._end_turn_state()
 
     def _end_turn_state(self) -> None:
+        # The end of a turn counts as a pause gone by: a reading of the turn's last pause
+        # that arrives after the turn ended (a slow machine, `replay --realtime`) is about
+        # no turn, and was taken as the start of the next one's words.
+        self.pauses += 1
         self._state = "idle"
         self._blocks = []
         self._samples = 0
