@@ -24,6 +24,7 @@ from voicedesk.cli import main
         (["latency", "--stt", "nan"], ["--stt must be ≥ 0"]),
         (["latency", "--keep", "/proc/nope/keep"], ["Cannot keep the files in --keep"]),
         (["turn", "--cpu-seconds", "0"], ["--cpu-seconds 0.0 is too short"]),
+        (["turn", "--cpu-seconds", "inf"], ["--cpu-seconds inf is more than", "at most 3600"]),
         (["turn", "--stt", "none", "--split", "nope"], ["split 'nope'", "use one of: dev"]),
         (["echo", "--min-speech-ms", "-10"], ["--min-speech-ms -10 cannot be negative"]),
         (["echo", "--minutes", "nan"], ["--minutes nan is not a duration"]),
@@ -63,19 +64,30 @@ FINISHED_LABEL = {"file": "a.wav", "category": "finished", "text": "Hi.", "speec
             ["a paused label needs pause_end_s"],
         ),
         ([{**FINISHED_LABEL, "text": None}], ["label 1 (a.wav) has no text"]),
-        ([FINISHED_LABEL], ["label 1 (a.wav): no such file in"]),
+        ([{**FINISHED_LABEL, "file": "b.wav"}], ["label 1 (b.wav): no such file in"]),
+        ([{**FINISHED_LABEL, "style": ["cut"]}], ["style must be text"]),
+        ([{**FINISHED_LABEL, "speech_end_s": -3}], ["speech_end_s -3 is not a time in the file"]),
+        ('[{"file": "a.wav", "category": "paused", "text": "x", "pause_end_s": NaN}]', ["nan"]),
+        ([{**FINISHED_LABEL, "speech_end_s": 99}], ["(0 to 2.000 s)"]),
+        ([{**FINISHED_LABEL, "file": "junk.wav"}], ["label 1 (junk.wav): Cannot read"]),
     ],
 )
 def test_bad_labels_file_is_one_message_before_timing(
     labels: str | list, needles: list[str], tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    """A labels.json with a typo failed with a traceback (KeyError, JSONDecodeError) after
-    the CPU test, or halfway through the replays; now it is named before anything runs."""
+    """A labels.json with a typo failed with a traceback (KeyError, JSONDecodeError,
+    TypeError) after the CPU test, or halfway through the replays, or spoilt the figures
+    (a wait of 6 s from a negative end); now it is named before anything runs."""
     import json
+
+    import numpy as np
+    import soundfile as sf
 
     from voicedesk.bench import turn
 
     monkeypatch.setattr(turn, "cpu_costs", lambda *a: pytest.fail("timed a bad fixture set"))
+    sf.write(tmp_path / "a.wav", np.zeros(32_000, np.int16), 16_000)
+    (tmp_path / "junk.wav").write_text("not audio")
     text = labels if isinstance(labels, str) else json.dumps(labels)
     (tmp_path / "labels.json").write_text(text)
     _fails(["bench", "turn", "--stt", "none", "--fixtures", str(tmp_path)], capsys, *needles)
@@ -155,3 +167,12 @@ async def test_bench_latency_marks_each_conversations_metrics_with_its_run(
     assert a["turn_id"] == b["turn_id"] == 1 and a["run_id"] != b["run_id"]
     kept = json.loads((tmp_path / "a-metrics.jsonl").read_text(encoding="utf-8"))
     assert kept == a
+
+
+def test_a_paused_label_is_scored_by_its_pause_alone() -> None:
+    """A paused label as the format describes it (no speech_end_s) was a KeyError."""
+    from voicedesk.bench.turn import score
+
+    label = {"file": "p.wav", "category": "paused", "text": "Open … it", "pause_end_s": 2.5}
+    held = [{"decided_s": 4.0}]
+    assert score(label, held)["ok"] and not score(label, [{"decided_s": 2.2}])["ok"]

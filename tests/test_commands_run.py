@@ -10,6 +10,7 @@ import os
 import stat
 import sys
 import time
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -172,6 +173,28 @@ def test_bad_sim_fault_says_what_sim_fault_says(value: str, needle: str, capsys)
 
 def test_replay_of_a_directory_says_so(tmp_path: Path, capsys) -> None:
     _fails(["replay", str(tmp_path), "--stt", "none"], capsys, "is a directory")
+
+
+def test_replay_of_what_is_no_file_says_what_it_is(tmp_path: Path, capsys) -> None:
+    """A pipe was "not found", and standard input ("-") too."""
+    fifo = tmp_path / "turn.wav"
+    os.mkfifo(fifo)
+    _fails(["replay", str(fifo), "--stt", "none"], capsys, "not a regular file", "save")
+    _fails(["replay", "-", "--stt", "none"], capsys, "standard input")
+
+
+def test_a_float_recording_with_nan_samples_reads_as_silence_there(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    path = tmp_path / "nan.wav"
+    samples = np.full(1600, 0.5, np.float32)
+    samples[10:20] = np.nan
+    samples[20] = np.inf
+    sf.write(path, samples, 16_000, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "invalid value encountered in cast"
+        pcm, _ = read_wav(path)
+    assert (pcm[10:20] == 0).all() and pcm[20] == 32767 and pcm[0] == 16384
 
 
 def test_replay_auto_reads_pauses_as_a_conversation_would(

@@ -819,13 +819,15 @@ def test_replay_holds_a_short_fragment_read_as_a_sentence_with_a_doubt(tmp_path:
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
 def test_replay_leaves_a_long_sentence_read_with_a_mild_doubt_to_smart_turn() -> None:
-    """ "Thank you, that was really helpful.": the tiny model weighs other endings at over
-    ``FIRM_ODDS`` and under ``MILD_ODDS``; six words and more, Smart Turn decides (0.6 at
-    0.2 s) instead of the turn waiting out a pause (0.9 s)."""
+    """ "Thank you, that was really helpful.": on an AVX2 core the tiny model weighs other
+    endings at over ``FIRM_ODDS`` and under ``MILD_ODDS``; six words and more, Smart Turn
+    decides (0.6 at 0.2 s) instead of the turn waiting out a pause (0.9 s). CTranslate2's
+    int8 kernels differ by instruction set, and on an AVX-512 core the same reading comes
+    out firm (the policy itself is pinned in test_turn_policy): either way it is not held."""
     path = FIXTURES / "heldout-finished-3.wav"
     (turn,) = replay(path, settings(), transcriber=local_stt.cue_reader()).to_json()["turns"]
     assert turn["text"] == "Thank you, that was really helpful."
-    assert turn["reason"] == "model"
+    assert turn["reason"] in ("model", "transcript")
     assert turn["decided_s"] - turn["end_s"] <= 0.3
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,13 +17,14 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"Audio file not found: {path}", "check the path")
+    check_readable(path)
     try:
         data, file_rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
         raise _unreadable(path, exc) from None
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if not np.isfinite(mono).all():  # a float file may hold NaN or Inf: silence, full scale
+        mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
     if rate is not None and rate != file_rate:
         from voicedesk.audio.resample import resample
 
@@ -34,16 +36,55 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
 def count_frames(path: Path) -> int:
     """Samples per channel in the file, from its header alone: a run checks its input with
     this before it creates any file, so a file it cannot read costs nothing."""
+    return int(_info(path).frames)
+
+
+def duration_s(path: Path) -> float:
+    """The file's length in seconds, from its header alone (as :func:`count_frames`)."""
+    info = _info(path)
+    return info.frames / info.samplerate
+
+
+def _info(path: Path) -> Any:  # soundfile's info: frames, samplerate
     import soundfile as sf
 
+    check_readable(Path(path))
     try:
-        return int(sf.info(str(path)).frames)
+        return sf.info(str(path))
     except Exception as exc:  # as read_wav: LibsndfileError / RuntimeError
         raise _unreadable(Path(path), exc) from None
 
 
+def check_readable(path: Path) -> None:
+    """What is wrong with a path that is no readable file, in words: libsndfile says only
+    "System error" for a file the person may not read, and "-" or a pipe is no file."""
+    if str(path) == "-":
+        raise UserError(
+            "Reading audio from standard input is not supported", "save it to a file first"
+        )
+    if not path.exists():
+        raise UserError(f"Audio file not found: {path}", "check the path")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not an audio file", "give one audio file")
+    if not path.is_file():
+        raise UserError(
+            f"{path} is not a regular file (a pipe or a device)", "save the audio to a file first"
+        )
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise UserError(
+            f"Cannot read {path}: permission denied",
+            f"give yourself read access (chmod u+r {path})",
+        ) from None
+
+
 def _unreadable(path: Path, exc: Exception) -> UserError:
-    return UserError(f"Cannot read {path} as audio: {exc}", "use a WAV (or FLAC) file")
+    return UserError(
+        f"Cannot read {path} as audio: {exc}",
+        "use an audio file libsndfile reads: WAV, FLAC, OGG or MP3",
+    )
 
 
 def to_float32(pcm: np.ndarray) -> np.ndarray:

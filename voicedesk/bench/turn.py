@@ -86,6 +86,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 MIN_CPU_SECONDS = 0.1
+MAX_CPU_SECONDS = 3600.0
 
 
 EOU_CALLS = 100
@@ -172,6 +173,9 @@ def score(label: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
     if cat in ("noise", "silence"):
         out["ok"] = not turns
         return out
+    if cat == "paused":  # scored by its pause alone: speech_end_s is not asked of it
+        out["ok"] = not any(t["decided_s"] < label["pause_end_s"] for t in turns)
+        return out
     end = label["speech_end_s"]
     if cat == "finished":
         early = [t for t in turns if t["decided_s"] < end - 0.05]
@@ -181,8 +185,6 @@ def score(label: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
         out["ok"] = not early and out["wait_s"] is not None and out["wait_s"] <= 0.4
     elif cat == "unfinished":
         out["ok"] = not any(t["decided_s"] < end + 0.6 for t in turns)
-    elif cat == "paused":
-        out["ok"] = not any(t["decided_s"] < label["pause_end_s"] for t in turns)
     return out
 
 
@@ -204,7 +206,9 @@ LABELS_FORMAT = (
 
 
 def check_labels(labels: Any, folder: Path, labels_path: Path) -> None:
-    """Every label names an existing WAV, a known category and the times it is scored by."""
+    """Every label names a readable audio file, a known category and the times it is
+    scored by, within the file."""
+    from voicedesk.audio.wavio import duration_s
     from voicedesk.errors import UserError
 
     def bad(what: str) -> UserError:
@@ -221,12 +225,24 @@ def check_labels(labels: Any, folder: Path, labels_path: Path) -> None:
             raise bad(f"{where} has category {category!r}, not one of {', '.join(LABEL_TIMES)}")
         if not isinstance(lab.get("text"), str):
             raise bad(f'{where} has no text ("" for noise and silence)')
-        for key in LABEL_TIMES[category]:
-            value = lab.get(key)
+        for key in ("style", "split"):  # optional; they group the results
+            if lab.get(key) is not None and not isinstance(lab[key], str):
+                raise bad(f"{where}: {key} must be text, not {lab[key]!r}")
+        times = {key: lab.get(key) for key in LABEL_TIMES[category]}
+        for key, value in times.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise bad(f"{where}: a {category} label needs {key} (seconds)")
         if not (folder / lab["file"]).is_file():
             raise bad(f"{where}: no such file in {folder}")
+        try:  # read now: an unreadable file found after the CPU test wasted the wait
+            duration = duration_s(folder / lab["file"])
+        except UserError as exc:
+            raise bad(f"{where}: {exc.message}") from None
+        for key, value in times.items():
+            if not 0 <= value <= duration + 0.001:  # also NaN and Infinity, which json reads
+                raise bad(
+                    f"{where}: {key} {value} is not a time in the file (0 to {duration:.3f} s)"
+                )
 
 
 def load_labels(folder: Path, split: str | None) -> list[dict[str, Any]]:
@@ -245,6 +261,10 @@ def load_labels(folder: Path, split: str | None) -> list[dict[str, Any]]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(
             f"{labels_path} is not valid JSON: {exc}", f"fix the file; {LABELS_FORMAT}"
+        ) from None
+    except OSError as exc:
+        raise UserError(
+            f"Cannot read {labels_path}: {exc.strerror or exc}", "check its permissions"
         ) from None
     check_labels(labels, folder, labels_path)
     if not labels:  # every figure would be "None", and the run would look like a result
@@ -350,6 +370,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"--cpu-seconds {args.cpu_seconds} is too short to time anything",
             f"use at least {MIN_CPU_SECONDS} (a VAD window is 32 ms), e.g. --cpu-seconds 5",
+        )
+    if not args.cpu_seconds <= MAX_CPU_SECONDS:  # the audio is made in memory up front
+        raise UserError(
+            f"--cpu-seconds {args.cpu_seconds} is more than the test can hold",
+            f"use at most {MAX_CPU_SECONDS:g} (the default, 20, is plenty for a p95)",
         )
     settings = cli_settings(args.config, overrides=parse_sets(args.set))
     load_labels(args.fixtures or default_fixtures(), args.split)  # a bad one fails before timing

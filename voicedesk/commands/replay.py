@@ -42,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from voicedesk.audio.wavio import check_readable
     from voicedesk.config import cli_settings
     from voicedesk.engine.builder import local_cues_wanted
     from voicedesk.errors import UserError
@@ -49,10 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from voicedesk.turn.replay import replay
 
     settings = cli_settings(args.config)
-    if args.file.is_dir():
-        raise UserError(f"{args.file} is a directory, not an audio file", "pass a WAV file")
-    if not args.file.is_file():
-        raise UserError(f"Audio file not found: {args.file}", "pass the path of a WAV file")
+    check_readable(args.file)  # before a model loads for a file that cannot be read
     if args.stt == "none" and args.stt_model is not None:
         raise UserError(
             "--stt-model has no use with --stt none (audio only)",
