@@ -362,6 +362,17 @@ async def test_llm_dropped_stream_and_stall_become_provider_errors(sim):
     await llm.aclose()
 
 
+async def test_llm_first_token_slower_than_the_stall_limit_is_waited_for(sim):
+    """httpx's read timeout (the stall limit) ended the wait for a first token that came
+    after it but within first_token_s, and the error named first_token_s."""
+    llm = _chat(sim, first_token_s=3.0, stall_s=1.0, max_retries=0)
+    sim.latency.ttft_s = 1.8  # the headers come at once, the first chunk after 1.8 s
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    text = "".join([i.text async for i in llm.stream(request) if isinstance(i, TextDelta)])
+    assert text == "It is ten past three."
+    await llm.aclose()
+
+
 @pytest.fixture
 async def hung_server():
     """A server that accepts connections and never answers (a hung LLM endpoint)."""

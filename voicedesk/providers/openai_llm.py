@@ -97,12 +97,17 @@ class OpenAIChat:
         self.first_token_s = first_token_s
         self.stall_s = stall_s
         self.max_retries = max_retries
-        # httpx's read timeout is the backstop between chunks; the first chunk has its own
-        # deadline below. max_retries=0: the SDK's back-off does not fit a spoken turn.
+        # The first chunk has its deadline (first_token_s) and each later one its own
+        # (stall_s, in _rest). httpx's read timeout is only a backstop behind both: at
+        # stall_s it also cut the wait for the first chunk, since a server sends its headers
+        # first, and a model slower than 10 s to start failed whatever first_token_s said.
+        # max_retries=0: the SDK's back-off does not fit a spoken turn.
         self._client = AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
-            timeout=Timeout(stall_s, connect=min(_CONNECT_S, first_token_s)),
+            timeout=Timeout(
+                max(stall_s, first_token_s) + 1.0, connect=min(_CONNECT_S, first_token_s)
+            ),
             max_retries=0,
         )
 
