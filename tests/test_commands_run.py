@@ -482,9 +482,13 @@ def test_stt_model_that_is_not_a_model_folder(tmp_path: Path) -> None:
         LocalWhisper(tmp_path)
 
 
-def test_ctrl_c_during_the_demo_says_where_the_answers_went(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
+def test_ctrl_c_during_the_demo_says_where_the_answers_went(
+    signame: str, code: int, tmp_path: Path
+) -> None:
     """Ctrl-C in a headless demo ends it without a traceback and says what became of the
-    answers' file, as `run` does."""
+    answers' file, as `run` does. So do SIGTERM (`kill`, a logout) and SIGHUP (its terminal
+    closed): they killed the process on the spot, and the answers' file was never written."""
     import signal
     import subprocess
 
@@ -505,10 +509,12 @@ def test_ctrl_c_during_the_demo_says_where_the_answers_went(tmp_path: Path) -> N
         first = proc.stdout.readline()  # the demo has begun once it says where answers go
         assert f"answers go to {out}" in first
         time.sleep(2.0)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signame))
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err
     assert "interrupted" in err and str(out) in err
+    if "the audio so far is in" in err:
+        assert read_wav(out)[0].size > 0

@@ -157,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
         from voicedesk.commands import tui
 
         return tui.run(args)
-    return asyncio.run(run_headless(args))
+    from voicedesk.commands.termination import until_terminated
+
+    return asyncio.run(until_terminated(run_headless(args)))
 
 
 async def run_headless(args: argparse.Namespace) -> int:

@@ -120,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
         from voicedesk.commands import tui
 
         return tui.run(args)
-    return asyncio.run(run_headless(args))
+    from voicedesk.commands.termination import until_terminated
+
+    return asyncio.run(until_terminated(run_headless(args)))
 
 
 def check_run_args(args: argparse.Namespace) -> None:

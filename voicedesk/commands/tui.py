@@ -134,13 +134,18 @@ async def _run_app(
             config_path=config_path,
             simulated=sim,
         )
+        from voicedesk.commands.termination import on_termination
+
         try:
-            await app.run_async()
+            # SIGTERM quits as ctrl+q does (the answer cut where heard and logged, the
+            # terminal given back); SIGHUP is left alone, its terminal is gone
+            with on_termination(lambda signum: app.exit(return_code=128 + signum)):
+                await app.run_async()
         finally:
             await app.stop_session()
             log.info("app closed; releasing resources")
     log.info("resources released")
-    return 0
+    return app.return_code or 0
 
 
 def session_factory(

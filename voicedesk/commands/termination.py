@@ -1,0 +1,52 @@
+"""A run ended by SIGTERM (``kill``, a logout, a service manager) or, headless, by SIGHUP (its
+terminal closed) ends as Ctrl-C ends it: the answer being played is cut where it was heard
+and logged, the output WAV so far is written and said where it is. Without this the
+process died on the spot, and the WAV and the answer's record were lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+
+
+@contextlib.contextmanager
+def on_termination(
+    callback: Callable[[int], None], signals: tuple[int, ...] = (signal.SIGTERM,)
+) -> Iterator[None]:
+    """Call ``callback(signum)`` on the running loop when one of ``signals`` comes."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in signals:
+        try:
+            loop.add_signal_handler(signum, callback, signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # no such signal here
+            continue
+        installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def until_terminated(run: Awaitable[int]) -> int:
+    """``run``'s exit code, or 128 + the signal's number when a signal cancelled it (its
+    own clean-up, as for Ctrl-C, has run by then)."""
+    task = asyncio.current_task()
+    assert task is not None
+    got: list[int] = []
+
+    def stop(signum: int) -> None:
+        got.append(signum)
+        task.cancel()
+
+    with on_termination(stop, (signal.SIGTERM, signal.SIGHUP)):
+        try:
+            return await run
+        except asyncio.CancelledError:
+            if not got:
+                raise
+            task.uncancel()
+            return 128 + got[0]
