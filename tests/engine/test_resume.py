@@ -16,6 +16,7 @@ from voicedesk import events as ev
 from voicedesk.bench.scenarios import compose, load_utterance
 from voicedesk.config import Settings
 from voicedesk.engine.builder import build_session, settings_for_sim
+from voicedesk.engine.context import CUT_MARK
 from voicedesk.engine.resume import restore_state
 
 
@@ -411,3 +412,49 @@ def test_a_long_history_shows_its_last_turns_and_counts_the_rest(tmp_path):
     assert [t.turn_id for t in resumed.turns] == list(range(21, 71))
     assert resumed.not_shown == 20 and resumed.summarised == 30
     assert [t.turn_id for t in resumed.turns if t.summarised] == list(range(21, 31))
+
+
+def test_an_answer_a_failure_cut_short_is_resumed_as_cut_off(tmp_path):
+    """The live history marks an answer a synthesis failure stopped partway as cut off;
+    resumed, it read as if the model had answered only "The"."""
+    records = [
+        {"type": "user", "turn_id": 1, "text": "Tell me about the tides."},
+        {
+            "type": "turn",
+            "turn_id": 1,
+            "assistant_text": "The tides come from the moon's pull.",
+            "heard_text": "The",
+            "interrupted": False,
+            "error": "The voice service failed",
+        },
+        {"type": "user", "turn_id": 2, "text": "And the sun?"},
+        {  # a failure after the whole answer was heard (its transcript) cuts nothing
+            "type": "turn",
+            "turn_id": 2,
+            "assistant_text": "It pulls too.",
+            "heard_text": "It pulls too.",
+            "interrupted": False,
+            "error": "stt: lost",
+        },
+    ]
+    snapshot, _ = restore_state(_write_log(tmp_path / "s.jsonl", records))
+    answers = [t["messages"][-1]["content"] for t in snapshot["turns"]]
+    assert answers == ["The" + CUT_MARK, "It pulls too."]
+
+
+def test_the_console_marks_an_answer_a_failure_cut_short() -> None:
+    import io
+
+    from voicedesk.commands.run import ConsolePrinter
+
+    out = io.StringIO()
+    record = {
+        "turn_id": 1,
+        "user_text": "Tell me about the tides.",
+        "assistant_text": "The tides come from the moon's pull.",
+        "heard_text": "The",
+        "interrupted": False,
+        "error": "The voice service failed",
+    }
+    ConsolePrinter(stream=out)(ev.TurnMetrics(turn_id=1, record=record))
+    assert "assistant › The  ✂ (cut off by an error)" in out.getvalue()

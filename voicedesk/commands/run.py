@@ -406,6 +406,7 @@ class ConsolePrinter:
 
     def __call__(self, event: Any) -> None:
         from voicedesk import events as ev
+        from voicedesk.engine.metrics import answer_cut
 
         if isinstance(event, ev.TurnMetrics):
             self.turns += 1
@@ -427,7 +428,10 @@ class ConsolePrinter:
             elif str(r.get("error") or "").startswith("stt:"):
                 # the turn is there, its words are not: say so, not just an empty answer
                 print("you       › (not understood: speech-to-text failed)", file=out, flush=True)
-            cut = "  ✂ (interrupted)" if r.get("interrupted") else ""
+            why = answer_cut(r)
+            cut = "  ✂ (interrupted)" if why == "interrupted" else ""
+            if why == "failed" and r.get("heard_text"):  # nothing heard: the error says it
+                cut = "  ✂ (cut off by an error)"
             print(f"assistant › {r.get('heard_text') or '–'}{cut}", file=out, flush=True)
 
             def fmt(key: str) -> str:

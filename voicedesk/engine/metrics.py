@@ -130,6 +130,19 @@ def run_record(record: dict[str, Any], run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, **record}
 
 
+def answer_cut(record: dict[str, Any]) -> str | None:
+    """Why a turn record's answer was not heard whole: "interrupted" (the person broke in)
+    or "failed" (a provider failure stopped it partway: heard less than was written); None
+    when it was heard to its end. The live history marks both as cut off, so a resumed one
+    and the printed conversation must too."""
+    if record.get("interrupted"):
+        return "interrupted"
+    heard = str(record.get("heard_text") or "").strip()
+    if record.get("error") and heard != str(record.get("assistant_text") or "").strip():
+        return "failed"
+    return None
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """The sorted value at rank ``q/100 × (n − 1)`` rounded, with no interpolation (a time
     that was measured, not one between two); None for no data. Benchmarks report medians

@@ -23,6 +23,7 @@ from typing import Any
 
 from voicedesk import events as ev
 from voicedesk.engine.context import CUT_MARK
+from voicedesk.engine.metrics import answer_cut
 from voicedesk.engine.session_log import read_log
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
         record = log.ended.get(turn_id)
         heard = _heard(record)
         if heard is not None:
-            cut = record is not None and record.get("interrupted")
+            cut = record is not None and answer_cut(record) is not None
             content = heard.strip() + CUT_MARK if cut else heard
             messages.append({"role": "assistant", "content": content})
         turns.append({"turn_id": turn_id, "messages": messages})
