@@ -400,6 +400,38 @@ async def test_each_fault_on_each_provider_the_session_survives(tmp_path, sims, 
     assert {r["turn_id"] for r in logged} == {r.turn_id for r in records}
 
 
+async def test_a_turn_lost_to_speech_to_text_is_not_spoken_about_after_the_next(
+    tmp_path, monkeypatch
+):
+    """Turn 1's transcript stalls until after the person has asked again: its failure is
+    shown, but "Sorry, I couldn't…" is not spoken between them and the next answer (which
+    waited ~3 s behind it), nor after it about a question they have moved on from."""
+    from voicedesk.engine.speaking import ERROR_LINE
+
+    servers: list[SimServer] = []
+
+    def stall_first_transcript(server: SimServer) -> None:
+        servers.append(server)
+        server.inject("stt", "stall", times=2)  # the segment, and the one resend of it
+
+    on_sim_start(monkeypatch, stall_first_transcript)
+    scenario = compose(["question", "weather"], gaps_s=[3.0], tail_s=12.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript=_text("weather"), reply="Sunny all day."),
+        ]
+    )
+    session, seen, _, _ = await _run(tmp_path, scenario, script)
+    errors = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
+    assert any("Speech-to-text failed" in m for m in errors), errors
+    assert any(r.heard_text == "Sunny all day." for r in session.records)
+    # what the voice was given to say, joined (the client sends it in pieces)
+    bodies = [r.body for r in servers[0].requests if r.provider == "tts"]
+    spoken = "".join(b.get("text", "") for b in bodies if isinstance(b, dict))
+    assert "Sunny all day." in spoken and ERROR_LINE.split(".")[0] not in spoken
+
+
 @pytest.mark.parametrize("local_cues", ["off", "on"])
 async def test_the_local_reading_keeps_a_pause_after_a_dangling_word_inside_the_turn(
     tmp_path, local_cues

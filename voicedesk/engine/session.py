@@ -402,6 +402,16 @@ class Session:
         self._stream_turn_audio()
         self._set_state("hearing")
 
+    def _moved_on_from(self, turn: _Turn) -> bool:
+        """The person has begun a later turn (it is being heard or answered, or it is
+        over): a spoken "not understood" about this one would come between them and that
+        answer, which waited behind it (~3 s with a stalled speech-to-text), or after it,
+        about a question they have moved on from; the notice still says it."""
+        live = (self._turn, self._reply_turn, self._speaking.playing_turn)
+        if any(t is not None and t.turn_id > turn.turn_id for t in live):
+            return True
+        return any(r.turn_id > turn.turn_id and r.user_text for r in self.records)
+
     def _take_back_unheard_turn(self) -> _Turn | None:
         """Cancel a confirmed answer that has not started playing; return its turn."""
         reply, turn = self._speaking.playing, self._speaking.playing_turn
@@ -589,7 +599,8 @@ class Session:
                 # the person must hear that they were not understood
                 turn.failed = True
                 self._finish_turn(turn, heard="", interrupted=False)
-                self._spawn(self._speaking.speak_error_line())
+                if not self._moved_on_from(turn):
+                    self._spawn(self._speaking.speak_error_line())
             elif turn.record.eou_reason == "ptt" and not turn.text and not turn.unheard_told:
                 # the person chose to send this: a dropped turn must not pass unremarked
                 turn.unheard_told = True
