@@ -385,7 +385,7 @@ def test_config_edit_accepts_device_index(cfg: Path) -> None:
 def test_environment_errors_name_the_variable(cfg: Path) -> None:
     with pytest.raises(UserError) as err:
         load_settings(cfg, environ={"VOICEDESK_TURN__MODE": "ptt"})
-    assert "VOICEDESK_TURN__MODE" in str(err.value) and "'ptt'" in str(err.value)
+    assert "VOICEDESK_TURN__MODE" in str(err.value) and '"ptt"' in str(err.value)
     with pytest.raises(UserError) as err:
         load_settings(cfg, environ={"VOICEDESK_TURN__MODDE": "ptt"})
     assert "VOICEDESK_TURN__MODDE" in str(err.value) and "unknown key" in str(err.value)
@@ -414,7 +414,7 @@ def test_command_line_errors_say_to_change_the_option(cfg: Path) -> None:
     with pytest.raises(UserError) as err:
         load_settings(cfg, overrides={"turn": {"stop_ms": "abc"}})
     message = str(err.value)
-    assert "command line: 'turn.stop_ms' = 'abc'" in message
+    assert "command line: 'turn.stop_ms' = \"abc\"" in message
     assert "change the value given on the command line" in message
     assert "edit command line" not in message
 
@@ -665,7 +665,7 @@ def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, ca
         "'audio' = 3 is not allowed: it must be a table",
         "'turn.vad_stop_threshold' = 0.95 is not allowed: it must be at most "
         "turn.vad_threshold (0.3)",
-        "'llm.api_key_env' = 'MY KEY' is not allowed: it must be an environment variable's name",
+        "'llm.api_key_env' = \"MY KEY\" is not allowed: it must be an environment variable's name",
         "'tools.workspace' = 5 is not allowed: it must be a path",
         "'tools.mcpServers.empty'",
         "needs command (a program to start, with args) or url",
@@ -817,3 +817,27 @@ def test_output_cut_short_by_its_reader_is_no_traceback(tmp_path: Path) -> None:
     proc.wait(timeout=120)
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert proc.returncode in (0, 1, 141)  # 141 when a later line met the closed pipe
+
+
+def test_values_of_the_wrong_toml_type_are_refused(cfg: Path, capsys, monkeypatch) -> None:
+    """pydantic's lax mode, which the environment's strings need, took `temperature = true`
+    as 1.0 and `enabled = "yes"` as true without a word."""
+    cfg.write_text(
+        '[llm]\ntemperature = true\n[barge_in]\nenabled = "yes"\n[audio]\nblock_ms = "10"\n'
+        "[turn]\nvad_threshold = 7\n",
+        encoding="utf-8",
+    )
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    for needle in (
+        "'llm.temperature' = true is not allowed: it must be a number",
+        "'barge_in.enabled' = \"yes\" is not allowed: it must be true or false",
+        "'audio.block_ms' = \"10\" is not allowed: it must be a whole number",
+        "'turn.vad_threshold' = 7 is not allowed",  # and the other problems with them
+        "without quotes",
+    ):
+        assert needle in err, needle
+    # what the environment gives is text, and stays welcome as such
+    cfg.write_text("[audio]\nblock_ms = 20\n", encoding="utf-8")
+    monkeypatch.setenv("VOICEDESK_AUDIO__BLOCK_MS", "10")
+    assert main(["config", "show"]) == 0

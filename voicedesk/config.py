@@ -11,6 +11,7 @@ allowed, so the CLI can print one readable message instead of a traceback.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tomllib
@@ -500,10 +501,33 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- loading
 def _shown(loc: tuple[Any, ...], found: Any) -> str:
-    """A bad value as it may be echoed: never a secret."""
+    """A bad value as it may be echoed, written as in TOML (true, "text", nan): never a
+    secret."""
     if is_secret_path(loc):
         return "(a secret, not shown)"
-    return repr(mask_text(found) if isinstance(found, str) else found)
+    if isinstance(found, bool):
+        return "true" if found else "false"
+    if isinstance(found, str):
+        return json.dumps(mask_text(found), ensure_ascii=False)
+    if isinstance(found, float) and not math.isfinite(found):
+        return "nan" if math.isnan(found) else ("inf" if found > 0 else "-inf")
+    return repr(found)
+
+
+# Types a value from the config file must have as written: pydantic's lax mode, which the
+# environment's strings need, turned `temperature = true` into 1.0 and `enabled = "yes"`
+# into true without a word.
+_STRICT_TYPE_ERRORS = {"bool_type", "int_type", "float_type", "string_type", "int_from_float"}
+
+
+def _file_type_errors(file_tree: dict[str, Any]) -> list[dict[str, Any]]:
+    """The file's values of the wrong TOML type, checked as JSON in strict mode (where a
+    string is still a path and an integer still a float)."""
+    try:
+        Settings.model_validate_json(json.dumps(file_tree, default=str), strict=True)
+    except ValidationError as exc:
+        return [e for e in exc.errors() if e["type"] in _STRICT_TYPE_ERRORS]
+    return []
 
 
 def _describe(err: dict[str, Any], origin: str, var: str | None = None) -> str:
@@ -525,6 +549,14 @@ _PLAIN = {
     "model_attributes_type": "it must be a table: a [section] of keys, or { key = value, … }",
     "dict_type": "it must be a table: a [section] of keys, or { key = value, … }",
     "path_type": 'it must be a path, as a string (like "~/Documents")',
+    "bool_type": "it must be true or false",
+    "bool_parsing": "it must be true or false",
+    "int_type": "it must be a whole number",
+    "int_parsing": "it must be a whole number",
+    "int_from_float": "it must be a whole number",
+    "float_type": "it must be a number",
+    "float_parsing": "it must be a number",
+    "string_type": "it must be text",
 }
 
 
@@ -606,18 +638,35 @@ def load_settings(
     merged: dict[str, Any] = {}
     for _, tree in layers:
         merged = _merge(merged, tree)
+    wrong_types = _file_type_errors(file_tree)
     try:
         settings = Settings.model_validate(merged)
+        if wrong_types:
+            raise ValidationError.from_exception_data("Settings", [])
     except ValidationError as exc:
         problems, fixes = [], []
-        for err in exc.errors():
+        lax = exc.errors()
+        seen = {tuple(e["loc"]) for e in lax}  # where both complain, lax mode's words say more
+        wrong_types = [e for e in wrong_types if tuple(e["loc"]) not in seen]
+        errors = [*wrong_types, *lax]
+        if wrong_types:
+            fixes.append(
+                f"edit {path}: numbers and true or false without quotes (block_ms = 20), "
+                'text in quotes (mode = "hands-free")'
+            )
+        for err in errors:
             loc = tuple(err["loc"])
+            if err in wrong_types:  # the file's, whatever overrides it
+                problems.append(_describe(err, str(path)))
+                continue
             origin = next(
                 (name for name, tree in reversed(layers) if _has_path(tree, loc)), str(path)
             )
             var = _env_var_for(env_names, loc) if origin == "environment" else None
             problems.append(_describe(err, origin, var))
             fix = f"change or unset {var}" if var else f"edit {origin}"
+            if fix == f"edit {path}" and wrong_types:
+                continue  # the fix for the wrong types already says to edit the file
             if origin == "environment" and var is None:
                 fix = "change or unset the environment variable"
             if origin == "command line":
