@@ -6,6 +6,11 @@ moments (first token, first TTS audio) are converted from ``time.monotonic_ns`` 
 clock's anchor. Every stage is therefore the moment audio reached or left voicedesk, and the
 differences between stages are voicedesk's and its providers' delays.
 
+``speech_end`` is where the person's words ended (``turn/words_end.py``), not where the VAD
+heard silence, 36–97 ms later on Piper speech: the waits they sat through start there.
+Replay's ``end_s`` and the ``TurnEnded`` event keep the VAD's end, from which the turn
+policy counts its waits.
+
 The person is further out. A sound card hands us what they say ``input_latency_s`` after
 they say it, and plays what we hand it ``output_latency_s`` later (the backend's estimates,
 recorded when the answer starts playing; 0 for WAV files). So the person said

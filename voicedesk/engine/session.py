@@ -71,6 +71,8 @@ class _Turn:
     unheard_told: bool = False  # push-to-talk with no words: said once
     # audio time at which an answer held back in a dangling pause is prepared (PREPARE_AHEAD_S)
     prepare_at_s: float | None = None
+    # (the VAD's end of the latest speech, where its words ended): the timings' speech_end
+    words_end: tuple[float, float] | None = None
 
     @property
     def text(self) -> str:
@@ -455,7 +457,10 @@ class Session:
         self.bus.publish(ev.SpeechStopped(audio_s=sig.audio_s, end_s=sig.end_s))
         if turn is None:
             return
-        turn.record.mark("speech_end", sig.end_s, overwrite=True)
+        # the timings start where the words ended, a few windows before the VAD's end
+        end_s = sig.end_s if sig.end_s is not None else sig.audio_s
+        turn.words_end = (end_s, self.detector.words_end(end_s))
+        turn.record.mark("speech_end", turn.words_end[1], overwrite=True)
         turn.pending_commits += 1
         self._spawn(self._commit(turn))
         if self.pause_reader is not None:
@@ -483,7 +488,8 @@ class Session:
         rec = turn.record
         rec.mark("eou_decided", sig.audio_s, overwrite=True)
         if sig.end_s is not None:
-            rec.mark("speech_end", sig.end_s, overwrite=True)
+            vad_end, words_end = turn.words_end or (None, None)
+            rec.mark("speech_end", words_end if vad_end == sig.end_s else sig.end_s, overwrite=True)
         rec.eou_reason = sig.reason
         rec.eou_probability = sig.probability
         self.bus.publish(
@@ -560,7 +566,8 @@ class Session:
             if turn.ended or not self.detector.holds_to_max_wait:
                 self._start_reply(turn, confirmed=turn.ended)
             else:
-                end_s = turn.record.t.get("speech_end", self._last_block_s)
+                # the maximum wait counts from the VAD's end, not the words'
+                end_s = turn.words_end[0] if turn.words_end else self._last_block_s
                 turn.prepare_at_s = end_s + self.detector.max_wait_s - PREPARE_AHEAD_S
         await self._settle(turn)
 

@@ -40,6 +40,7 @@ from voicedesk.config import Settings
 from voicedesk.turn.cues import Cue, Reading, combined_cue
 from voicedesk.turn.smart_turn import SmartTurn
 from voicedesk.turn.vad import RATE, VadSegmenter
+from voicedesk.turn.words_end import words_end_s
 
 SignalKind = Literal["speech_start", "speech_stop", "speech_resume", "eou_check", "turn_end"]
 
@@ -68,6 +69,7 @@ EARLY_SILENCE_S = 0.2
 EARLY_THRESHOLD = 0.9
 RECHECK_AT_S = (0.2, 0.3, 0.9, 1.4)  # silence lengths at which a "not yet" is asked again
 MAX_TURN_AUDIO_S = 30.0
+WORDS_END_AUDIO_S = 3.0  # the turn's tail that words_end reads (its loud frames set the bar)
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,20 @@ class TurnDetector:
         if not self._blocks:
             return np.zeros(0, np.int16)
         return np.concatenate(self._blocks)
+
+    def words_end(self, end_s: float) -> float:
+        """Where the words before the silence the VAD heard from ``end_s`` ended, for the
+        timings (``words_end.py``); the waits here still count from ``end_s``."""
+        tail: list[np.ndarray] = []
+        size = 0
+        for block in reversed(self._blocks):  # the last few seconds are enough
+            tail.append(block)
+            size += block.size
+            if size >= WORDS_END_AUDIO_S * RATE:
+                break
+        if not tail:
+            return end_s
+        return words_end_s(np.concatenate(tail[::-1]), self._fed_s, end_s)
 
     def pause_audio(self) -> tuple[np.ndarray, float]:
         """The turn's audio so far and how much of its end the VAD heard as silence: what a
