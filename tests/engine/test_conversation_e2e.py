@@ -370,7 +370,9 @@ async def test_each_fault_on_each_provider_the_session_survives(tmp_path, sims, 
     script = SimScript(
         turns=[SimTurn(transcript=_text(n), reply=f"Answer {i}.") for i, n in enumerate(names)]
     )
-    settings = _settings(tmp_path, llm={"request_timeout_s": 1.5, "max_tokens": 100})
+    # a stalled first token fails within the 8 s gap, so turn 3 is a turn of its own
+    llm = {"request_timeout_s": 1.5, "first_token_timeout_s": 2.0, "max_tokens": 100}
+    settings = _settings(tmp_path, llm=llm)
 
     def inject_after_first_turn(event: ev.Event) -> None:
         if isinstance(event, ev.TurnMetrics) and event.turn_id == 1:
