@@ -638,27 +638,24 @@ def load_settings(
     merged: dict[str, Any] = {}
     for _, tree in layers:
         merged = _merge(merged, tree)
-    wrong_types = _file_type_errors(file_tree)
     try:
         settings = Settings.model_validate(merged)
-        if wrong_types:
-            raise ValidationError.from_exception_data("Settings", [])
+        lax: list[Any] = []
     except ValidationError as exc:
-        problems, fixes = [], []
-        lax = exc.errors()
-        seen = {tuple(e["loc"]) for e in lax}  # where both complain, lax mode's words say more
-        wrong_types = [e for e in wrong_types if tuple(e["loc"]) not in seen]
-        errors = [*wrong_types, *lax]
+        lax = list(exc.errors())
+    seen = {tuple(e["loc"]) for e in lax}  # where both complain, lax mode's words say more
+    wrong_types = [e for e in _file_type_errors(file_tree) if tuple(e["loc"]) not in seen]
+    if lax or wrong_types:
+        # the file's wrong types are the file's, whatever overrides them
+        problems = [_describe(err, str(path)) for err in wrong_types]
+        fixes = []
         if wrong_types:
             fixes.append(
                 f"edit {path}: numbers and true or false without quotes (block_ms = 20), "
                 'text in quotes (mode = "hands-free")'
             )
-        for err in errors:
+        for err in lax:
             loc = tuple(err["loc"])
-            if err in wrong_types:  # the file's, whatever overrides it
-                problems.append(_describe(err, str(path)))
-                continue
             origin = next(
                 (name for name, tree in reversed(layers) if _has_path(tree, loc)), str(path)
             )
@@ -676,7 +673,7 @@ def load_settings(
         raise ConfigError(
             "Invalid configuration:\n  " + "\n  ".join(problems),
             "; ".join(fixes) + "; once it loads, `voicedesk config show` prints the result",
-        ) from None
+        )
 
     def origin_of(loc: tuple[str, ...]) -> str | None:
         origin = next((name for name, tree in reversed(layers) if _has_path(tree, loc)), None)

@@ -154,9 +154,13 @@ def _heard(record: dict[str, Any] | None) -> str | None:
     return heard
 
 
+def _conversation(source: Path | Conversation) -> Conversation:
+    return source if isinstance(source, Conversation) else read_conversation(source)
+
+
 def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
     """(ContextManager snapshot, highest turn id) from a session log."""
-    log = source if isinstance(source, Conversation) else read_conversation(source)
+    log = _conversation(source)
     turns = []
     for turn_id in log.kept:
         if turn_id in log.folded:
@@ -185,7 +189,7 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
 def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.ConversationResumed:
     """The last ``shown`` turns of a session log as the person had them, for the
     conversation pane to show above the turns to come."""
-    log = source if isinstance(source, Conversation) else read_conversation(source)
+    log = _conversation(source)
     kept = log.kept
     turns = []
     for turn_id in kept[-shown:] if shown > 0 else []:
