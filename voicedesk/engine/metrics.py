@@ -7,7 +7,7 @@ clock's anchor. Every stage is therefore the moment audio reached or left voiced
 differences between stages are voicedesk's and its providers' delays.
 
 ``speech_end`` is where the person's words ended (``turn/words_end.py``), not where the VAD
-heard silence, 36–97 ms later on Piper speech: the waits they sat through start there.
+heard silence, a median 51–73 ms later on Piper speech: the waits they sat through start there.
 Replay's ``end_s`` and the ``TurnEnded`` event keep the VAD's end, from which the turn
 policy counts its waits.
 

@@ -1,8 +1,8 @@
 """Where the person's words ended, for the timings: not where the VAD heard silence.
 
 Silero's probability stays above the stop threshold for a window or three after the last
-sound (a trailing consonant, the room), so the VAD's end of speech (``end_s``) comes
-36–97 ms after the words on Piper speech. The turn policy's waits are tuned from that end
+sound (a trailing consonant, the room), so the VAD's end of speech (``end_s``) comes a
+median 51–73 ms after the labelled end of the words on the Piper fixture sets. The turn policy's waits are tuned from that end
 and stay there; the metrics, which say how long the person waited, start from the words.
 Written by hand: a frame-energy scan over the last quarter second, no library does this
 one small thing on audio we already hold.
