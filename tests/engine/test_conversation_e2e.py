@@ -660,6 +660,41 @@ async def test_going_on_after_a_backchannel_interrupts_the_answer(tmp_path, monk
         assert not [e for e in seen if isinstance(e, ev.BargeIn) and e.resumed]
 
 
+async def test_speech_after_a_backchannel_turn_keeps_the_answer_paused(tmp_path, monkeypatch):
+    """'Mm-hm', a turn of its own, then 'what's the weather …' 1.2 s later, with the text of
+    'Mm-hm' late (1.5 s): the turn ended without it, and it came once the person was talking
+    again. Taken for a backchannel then, it resumed the answer over them until their new
+    speech paused it again. The answer stays paused, and the new words cut it."""
+    weather = load_utterance("weather")[0]
+    scenario, start_s = _spoken_over_the_answer(_say("Mm-hm."), weather, gap_s=1.2, after_s=2.5)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript="Mm-hm.", reply="Glad you agree."),
+            SimTurn(transcript=_text("weather"), reply="Sunny all day."),
+        ]
+    )
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+
+    def late_after_the_question(event: ev.Event) -> None:
+        if isinstance(event, ev.TranscriptFinal) and event.text == _text("question"):
+            servers[0].latency.stt_late_s = 1.5
+            servers[0].inject("stt", "late", 1)
+
+    settings = _settings(tmp_path, barge_in={"min_words": 2}, stt={"resend_after_s": 5.0})
+    session, seen, played, rate = await _run(
+        tmp_path, scenario, script, settings, on_event=late_after_the_question
+    )
+    assert servers[0].transcripts == [_text("question"), "Mm-hm.", _text("weather")]
+    assert not [e for e in seen if isinstance(e, ev.BargeIn) and e.resumed]
+    first, second = session.records
+    assert first.interrupted and len(first.heard_text) < len(LONG_REPLY)
+    assert second.user_text == _text("weather") and second.heard_text == "Sunny all day."
+    # once paused for the 'Mm-hm', nothing of the first answer is heard until the new one
+    assert first_audible_after(played, rate, start_s + 0.3, second.t["playback_start"]) is None
+
+
 async def _late_interruption(tmp_path, monkeypatch, late_segments: int):
     """'Mm-hm … what's the weather …' over the answer, the first ``late_segments`` texts
     of the interruption 4 s late (no resend: the sim would hear a segment twice)."""

@@ -414,6 +414,13 @@ class Session:
             return True
         return any(r.turn_id > turn.turn_id and r.user_text for r in self.records)
 
+    def _spoken_over_later(self, turn: _Turn) -> bool:
+        """A later turn is being spoken over the paused answer. Its words decide whether the
+        answer is cut or resumed; resuming it on this turn's late text (a backchannel's)
+        played the answer over the person until their speech paused it again."""
+        later = self._turn
+        return later is not None and later is not turn and later.barge_in
+
     def _take_back_unheard_turn(self) -> _Turn | None:
         """Cancel a confirmed answer that has not started playing; return its turn."""
         reply, turn = self._speaking.playing, self._speaking.playing_turn
@@ -559,7 +566,11 @@ class Session:
             # part of what they said is still being transcribed: the answer stays paused and
             # the rest of the interruption decides (resuming now would play the answer over
             # them, or on after "Thank you, | that was really helpful" read as a backchannel).
-            going_on = (not turn.ended and self.detector.in_speech) or turn.pending_commits > 0
+            going_on = (
+                (not turn.ended and self.detector.in_speech)
+                or turn.pending_commits > 0
+                or self._spoken_over_later(turn)
+            )
             if speaking.barge.enough_words(turn.text) or not going_on:
                 await speaking.decide(turn.text, turn.record.t.get("speech_start", now))
         if turn.text and not turn.backchannel and (turn.ended or not self.detector.in_speech):
@@ -599,6 +610,8 @@ class Session:
             if self._reply_turn is turn:
                 return
             if turn.barge_in and self._speaking.barge.paused:
+                if self._spoken_over_later(turn):
+                    return  # the person is talking over the paused answer again: theirs to decide
                 now = self.now_s()
                 await self._speaking.decide(turn.text, turn.record.t.get("speech_start", now))
             elif turn.record.error and not turn.failed and not turn.text:
