@@ -881,6 +881,48 @@ def test_outside_change_during_a_slow_edit_is_refused(
     assert tools.ws.history_steps(plan) == (0, 0)  # no undo step for an edit never made
 
 
+def test_list_patterns_work_as_a_shell_glob_or_as_plain_text(ws: Path, tmp_path: Path) -> None:
+    """'**/*.md' found only files in a folder, not those at the top, and a name with
+    brackets could not be asked for by itself (the brackets made it a glob)."""
+    (ws / "top.md").write_text("Top.\n", encoding="utf-8")
+    (ws / "report [draft].md").write_text("Draft.\n", encoding="utf-8")
+    tools = DocsTools(Workspace(ws, tmp_path / "history"))
+
+    def listed(pattern: str) -> set[str]:
+        lines = tools.list_documents(pattern).splitlines()[1:]
+        return {line[2:].split(" (")[0] for line in lines}
+
+    assert listed("**/*.md") == {"top.md", "report [draft].md", "notes/plan.md"}
+    assert listed("notes/**/*.md") == {"notes/plan.md"}
+    assert listed("*.md") == {"top.md", "report [draft].md", "notes/plan.md"}  # every folder
+    assert listed("report [draft].md") == {"report [draft].md"}
+    assert listed("[rt]*.txt") == {"todo.txt"}
+
+
+def test_undo_in_a_new_session_keeps_a_change_made_outside(ws: Path, tmp_path: Path) -> None:
+    """An edit, then the person adds a line in their editor, then (the server restarted, as
+    with a new conversation) "undo that": the check against the last read had nothing to go
+    on, so undo took the person's line away, kept the edit and said it had undone it. It is
+    refused as within one session; after a read it goes back as designed."""
+    plan = ws / "notes" / "plan.md"
+    first = DocsTools(Workspace(ws, tmp_path / "history"))
+    first.read_document("notes/plan.md")
+    first.edit_document("notes/plan.md", "replace_paragraph", paragraph=2, text="Mine.")
+    theirs = plan.read_text(encoding="utf-8") + "\nTyped by the person.\n"
+    plan.write_text(theirs, encoding="utf-8")
+
+    later = DocsTools(Workspace(ws, tmp_path / "history"))
+    with pytest.raises(StaleDocumentError, match="changed by another program") as info:
+        later.undo("notes/plan.md")
+    assert "nothing was undone" in str(info.value) and "read_document" in str(info.value)
+    assert plan.read_text(encoding="utf-8") == theirs
+    later.read_document("notes/plan.md")
+    later.undo("notes/plan.md")  # back to how the edit left it, as the refusal said
+    assert plan.read_text(encoding="utf-8") == theirs.removesuffix("\nTyped by the person.\n")
+    later.redo("notes/plan.md")
+    assert plan.read_text(encoding="utf-8") == theirs
+
+
 async def test_read_only_documents_are_left_alone_by_every_tool_that_writes(ws: Path) -> None:
     """A read-only file was replaced all the same (the rename needs only the folder's
     permission). Every tool that writes now refuses, saying how to fix it, before asking any
@@ -1248,6 +1290,29 @@ async def test_big_documents_are_refused_with_a_clear_message(ws: Path) -> None:
         assert "todo.txt" in await d.call("search", query="milk")
         assert "Could not read big.txt (too large to open)" in await d.call("search", query="word")
         assert "[1] Buy milk." in await d.call("read_document", path="todo.txt")
+
+
+async def test_a_word_file_that_unpacks_far_past_its_size_is_refused(ws: Path) -> None:
+    """A zip bomb: 146 KB of .docx that unpacked to 28 MB of XML took 14 s and 560 MB to
+    read, while every other tool call waited. Its zip directory gives the size first."""
+    import zipfile
+
+    packed = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(make_docx())) as src,
+        zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+        dst.writestr("customXml/item9.xml", b"<a>" + b" " * 4_000_000 + b"</a>")
+    (ws / "bomb.docx").write_bytes(packed.getvalue())
+    assert (ws / "bomb.docx").stat().st_size < 100_000  # well under its limit of 512 KB
+    async with docs_server(ws, "--max-size", "0.1") as d:
+        message = await d.fail("read_document", path="bomb.docx")
+        assert "bomb.docx unpacks to 4.6 MB, more than I open" in message
+        assert "--max-size" in message
+        assert "Could not read bomb.docx" in await d.call("search", query="word")
+        assert "Quarterly" in await d.call("read_document", path="report.docx")
 
 
 async def test_a_write_that_would_make_a_document_too_big_to_open_is_refused(ws: Path) -> None:

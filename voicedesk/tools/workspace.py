@@ -575,6 +575,13 @@ class Workspace:
         self.check_writable(path, "undo")  # before the history changes
         cur_sha = sha256(current) if current is not None else None
         if hist.versions[hist.cursor].sha != cur_sha:
+            # Changed outside since our last version. Undo then first goes back to that
+            # version, dropping the other change, so only once the assistant has read the
+            # document as it is now: the check against the last read has nothing to go on
+            # in a new session, and undo took the person's own typing away.
+            known = self._seen.get(rel)
+            if current is not None and (known is None or known.sha256 != cur_sha):
+                raise _stale(rel, path.stat().st_mtime_ns, "since my last change to it", "undo")
             hist.versions = [*hist.versions[: hist.cursor + 1], self._store_blob(rel, current)]
             hist.cursor = len(hist.versions) - 1
         if hist.cursor == 0:
