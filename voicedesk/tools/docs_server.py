@@ -42,6 +42,7 @@ from pydantic import BeforeValidator, StrictBool
 from voicedesk.tools import formats
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes, unified_diff
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
+from voicedesk.tools.formats.docx_read import unpacked_sizes
 from voicedesk.tools.wording import plural
 from voicedesk.tools.workspace import Workspace, WorkspaceError
 
@@ -52,6 +53,10 @@ MAX_DIFF_LINES = 300
 MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
 DEFAULT_MAX_MB = 5.0  # largest .md/.txt opened; Word and PDF files may be bigger:
 CONTAINER_FACTOR = 5  # their pictures and zip packaging take most of the bytes
+# A .docx may unpack to its limit in XML (the text with its markup), and to this many times
+# its limit in all (pictures barely compress).
+UNPACKED_FACTOR = 2
+STYLES_BYTES = 2 * 1024 * 1024  # what any .docx unpacks to besides its text: 0.8 MB, blank
 
 INSTRUCTIONS = """\
 Documents in the person's workspace folder (Markdown, plain text, Word .docx; PDF read-only).
@@ -100,6 +105,27 @@ def _size(n: int) -> str:
     if n < 1024 * 1024:
         return f"{n / 1024:.0f} KB"
     return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _name_matches(name: str, pattern: str) -> bool:
+    """Whether list_documents' ``pattern`` picks the document at ``name`` (relative).
+
+    A glob matches the whole path, or the file name when it names no folder; '**/' may
+    stand for no folder at all, as in a shell's globstar, so '**/*.md' finds top-level
+    files too. The pattern as plain text matches any part of the path as well, so a name
+    with brackets, 'report [draft].md', is found by itself (as a glob it is a character
+    class)."""
+    name, pattern = name.casefold(), pattern.casefold()
+    if pattern in name:
+        return True
+    if not any(c in pattern for c in "*?["):
+        return False
+    globs = {pattern, pattern.replace("**/", "")}
+    base = name.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatchcase(name, g) or ("/" not in g and fnmatch.fnmatchcase(base, g))
+        for g in globs
+    )
 
 
 def _quote(text: str, limit: int = 80) -> str:
@@ -178,6 +204,7 @@ class DocsTools:
             self.ws.resolve(name)  # raises the "no document called …" error
         self._check_size(rel, kind, real.stat().st_size)
         data = self.ws.read(real, remember=remember, check_fresh=check_fresh)
+        self._check_unpacked(rel, kind, data)
         try:
             doc = formats.parse(data, kind)
         except FormatError as exc:
@@ -196,6 +223,21 @@ class DocsTools:
                 f"{formats.KIND_NAMES[kind]} documents, so I left it alone. Split it into "
                 f"smaller documents, or raise the limit with docs-server --max-size MB "
                 f"(tools.docs_server_args in the voicedesk config)."
+            )
+
+    def _check_unpacked(self, rel: str, kind: formats.Kind, data: bytes) -> None:
+        """Refuse a Word file whose packed parts unpack to far more than its size limit."""
+        if kind != "docx":
+            return
+        xml, total = unpacked_sizes(data)
+        limit = self._limit(kind)
+        if xml > limit + STYLES_BYTES or total > UNPACKED_FACTOR * limit + STYLES_BYTES:
+            raise FormatError(
+                f"{rel} unpacks to {_size(total)}, more than I open for Word "
+                f"documents, so I left it alone: it may be damaged or built to overload a "
+                f"reader. If it is a real document, save it in smaller parts, or raise the "
+                f"limit with docs-server --max-size MB (tools.docs_server_args in the "
+                f"voicedesk config)."
             )
 
     def _check_result_size(self, rel: str, kind: formats.Kind, data: bytes, doing: str) -> None:
@@ -228,7 +270,9 @@ class DocsTools:
             return hit[1]
         kind = formats.kind_for(path.name)
         self._check_size(self.ws.rel(path), kind, st.st_size)
-        doc = formats.parse(path.read_bytes(), kind)
+        data = path.read_bytes()
+        self._check_unpacked(self.ws.rel(path), kind, data)
+        doc = formats.parse(data, kind)
         # Searching needs only the blocks; don't hold every file's bytes and text in memory.
         doc.original = doc.text = None
         doc.spans = []
@@ -301,23 +345,17 @@ class DocsTools:
     def list_documents(self, pattern: str = "") -> str:
         """List the documents in the workspace.
 
-        pattern: optional filter; a glob like 'notes/*.md' or '*.docx', or any part of the
-        name, like 'budget'. Empty lists everything.
+        pattern: optional filter; a glob like 'notes/*.md' or '*.docx' (a pattern without a
+        folder matches in every folder), or any part of the name, like 'budget'. Empty lists
+        everything.
         """
         pattern = unicodedata.normalize("NFC", pattern.strip())
         docs = []
         for path in self._documents():
             rel = self.ws.rel(path)
             name = unicodedata.normalize("NFC", rel)  # "café" matches a Mac's "cafe\u0301"
-            if pattern:
-                if any(c in pattern for c in "*?["):
-                    if not (
-                        fnmatch.fnmatch(name.lower(), pattern.lower())
-                        or fnmatch.fnmatch(name.rsplit("/", 1)[-1].lower(), pattern.lower())
-                    ):
-                        continue
-                elif pattern.casefold() not in name.casefold():
-                    continue
+            if pattern and not _name_matches(name, pattern):
+                continue
             docs.append((rel, path))
         where = f" matching “{pattern}”" if pattern else " in the workspace"
         if not docs:
