@@ -240,12 +240,15 @@ def test_a_hand_edited_log_resumes_the_records_it_can_read(tmp_path):
         json.dumps({"type": "user", "turn_id": 1, "text": "Where is order 111?"}),
         "[1, 2]",
         json.dumps({"type": "user", "turn_id": "abc", "text": "edited by hand"}),
+        '{"type": "user", "turn_id": 2, "te',  # torn by a crash
         json.dumps({"type": "turn", "turn_id": 1, "heard_text": "On dock one."}),
     ]
     log_file = tmp_path / "edited.jsonl"
     log_file.write_text("\n".join(lines) + "\n")
     snapshot, last_id = restore_state(log_file)
     assert last_id == 1
+    # the notice counts each: the lines that were no record went uncounted ("1 damaged")
+    assert snapshot["skipped_records"] == 3
     assert snapshot["turns"][0]["messages"] == [
         {"role": "user", "content": "Where is order 111?"},
         {"role": "assistant", "content": "On dock one."},

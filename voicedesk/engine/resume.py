@@ -108,7 +108,8 @@ def read_conversation(path: Path) -> Conversation:
     damaged line is warned about once."""
     out = Conversation()
     seen: set[int] = set()
-    for record in read_log(path):
+    unreadable: list[int] = []
+    for record in read_log(path, unreadable):
         kind = record.get("type")
         damage = _damage(record)
         if damage is not None:  # the turns around it still resume
@@ -140,6 +141,7 @@ def read_conversation(path: Path) -> Conversation:
                 for k in ("window", "budget_tokens", "model", "endpoint")
                 if k in record
             }
+    out.skipped += len(unreadable)
     return out
 
 

@@ -90,8 +90,9 @@ class SessionLog:
         self.close()
 
 
-def read_log(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield records; a torn or corrupt line (crash mid-write) is skipped with a warning."""
+def read_log(path: Path, damaged: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Yield records; a torn or corrupt line (crash mid-write) is skipped with a warning,
+    and its line number added to ``damaged`` for the count the person is told."""
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             if not raw.strip():
@@ -105,9 +106,13 @@ def read_log(path: Path) -> Iterator[dict[str, Any]]:
                     path,
                     lineno,
                 )
+                if damaged is not None:
+                    damaged.append(lineno)
                 continue
             if not isinstance(record, dict):  # a hand edit: every record is an object
                 log.warning("%s:%d: skipping a line that is not a record", path, lineno)
+                if damaged is not None:
+                    damaged.append(lineno)
                 continue
             yield record
 
