@@ -7,6 +7,7 @@ import importlib.abc
 import re
 import stat
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -648,6 +649,59 @@ def test_doctor_checks_the_workspace_and_tool_server_programs(
     assert next(ln for ln in out if "tool here" in ln).split()[0] == "ok"
 
 
+def test_doctor_says_which_tool_servers_a_session_skips_or_cannot_reach(
+    cfg: Path, tmp_path: Path, capsys
+) -> None:
+    """`doctor` passed a server named "docs" (the session skips it: the built-in one has the
+    name) and said nothing of servers given by url, nor reached them with --online."""
+    import socket
+    import subprocess
+
+    from voicedesk.commands.doctor import _probe_tool_server
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    up, down = free_port(), free_port()
+    cfg.write_text(
+        f'[tools]\nworkspace = "{tmp_path}"\n'
+        f'[tools.mcpServers.docs]\ncommand = "{sys.executable}"\n'
+        f'[tools.mcpServers.remote]\nurl = "http://127.0.0.1:{up}/mcp"\n',
+        encoding="utf-8",
+    )
+    main(["doctor"])
+    out = capsys.readouterr().out.splitlines()
+    docs = next(ln for ln in out if "tool docs" in ln)
+    assert docs.split()[0] == "warn" and "built-in documents server" in docs
+    remote = next(ln for ln in out if "tool remote" in ln)
+    assert f"127.0.0.1:{up}/mcp (contacted with --online)" in remote
+
+    script = tmp_path / "http_server.py"
+    script.write_text(
+        "import sys\nfrom mcp.server.mcpserver import MCPServer\n"
+        "MCPServer('remote').run('streamable-http', host='127.0.0.1', port=int(sys.argv[1]))\n"
+    )
+    server = subprocess.Popen([sys.executable, str(script), str(up)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", up)) == 0:
+                    break
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.1)
+        with httpx.Client() as client:
+            ok = _probe_tool_server(client, "remote", f"http://127.0.0.1:{up}/mcp", {})
+            gone = _probe_tool_server(client, "gone", f"http://127.0.0.1:{down}/mcp", {})
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert ok.status == "ok" and "answers as an MCP server" in ok.line()
+    assert gone.status == "fail" and "unreachable" in gone.line()
+
+
 def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, capsys) -> None:
     """A stop threshold above the start threshold, a key variable no shell can set, a tool
     server with nothing to reach it by were accepted; a section given as a number said
@@ -656,7 +710,8 @@ def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, ca
         "audio = 3\n[turn]\nvad_threshold = 0.3\nvad_stop_threshold = 0.95\n"
         '[llm]\napi_key_env = "MY KEY"\n[tools]\nworkspace = 5\n'
         '[tools.mcpServers.empty]\nargs = ["x"]\n'
-        '[tools.mcpServers.both]\ncommand = "ls"\nurl = "http://a"\n',
+        '[tools.mcpServers.both]\ncommand = "ls"\nurl = "http://a"\n'
+        '[tools.mcpServers.typo]\nurl = "localhost:8000/mcp"\n',
         encoding="utf-8",
     )
     assert main(["config", "show"]) == 2
@@ -671,6 +726,9 @@ def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, ca
         "needs command (a program to start, with args) or url",
         "'tools.mcpServers.both'",
         "either command (a program to start) or url (a server to connect to), not both",
+        # it was retried every 30 s for the whole conversation
+        "'tools.mcpServers.typo.url' = \"localhost:8000/mcp\" is not allowed: it is not a web "
+        "address",
     ):
         assert needle in err, needle
     assert "instance of" not in err and "Value error" not in err and "Traceback" not in err

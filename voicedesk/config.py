@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -236,6 +237,20 @@ class McpServer(BaseModel):
                 "connect to), not both: keep the one you mean"
             )
         return self
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, url: str | None) -> str | None:
+        """A url that can never work was retried every 30 s for the whole conversation."""
+        if url is None or not url.strip():
+            return url
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "it is not a web address; a tool server's url is like "
+                "http://127.0.0.1:8000/mcp (streamable HTTP)"
+            )
+        return url
 
 
 # The documents server's folder when tools.workspace is unset (the template says so too).

@@ -6,6 +6,7 @@ is how real processes, pipes and the SDK behave when things go wrong.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import textwrap
@@ -241,6 +242,27 @@ async def test_crashed_server_is_restarted(tmp_path: Path) -> None:
     assert "about to crash" in (tmp_path / "logs" / "mcp-flaky.log").read_text()
     assert not any(alive(pid) for pid in pids(tmp_path))
     assert children() <= before
+
+
+async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that prints to stdout before it serves: the SDK skips the line and logged
+    it with a pydantic traceback on our stderr. One warning line says what it was."""
+    settings = flaky_settings(tmp_path)
+    script = tmp_path / "flaky_server.py"
+    script.write_text('print("Loading settings...", flush=True)\n' + FLAKY_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    with caplog.at_level(logging.WARNING):
+        await manager.start()
+        try:
+            assert (await manager.call("flaky__ping", {}, call_id="p0")).text == "pong"
+        finally:
+            await manager.aclose()
+    (stray,) = [r for r in caplog.records if "not an MCP message" in r.getMessage()]
+    assert "'Loading settings...'" in stray.getMessage() and "stderr" in stray.getMessage()
+    assert stray.levelno == logging.WARNING and stray.exc_info is None
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:

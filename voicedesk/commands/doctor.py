@@ -7,7 +7,7 @@ local Whisper model folder and Piper voice when those providers are chosen, the 
 workspace and each tool server's program, and warns when the language-model server looks
 like Ollama (port 11434) with no ``llm.context_window``: Ollama cuts a long conversation
 without an error. With ``--online`` it also asks each provider whether it is reachable and
-accepts the key.
+accepts the key, and each tool server given by url whether it answers an MCP hello.
 
 Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
 """
@@ -53,7 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=DocHelpFormatter,
     )
     parser.add_argument(
-        "--online", action="store_true", help="also contact the providers (5 s timeout each)"
+        "--online",
+        action="store_true",
+        help="also contact the providers and the tool servers given by url (5 s timeout each)",
     )
     parser.set_defaults(func=run)
 
@@ -371,9 +373,24 @@ def check_tools(settings: Any) -> list[Check]:
                 f"create it or set tools.workspace",
             )
         )
+    from voicedesk.tools.manager import DOCS_SERVER
+
     for name, spec in tools.mcpServers.items():
-        if not spec.enabled or not spec.command:
-            continue  # a url is reached with --online, like the providers
+        if not spec.enabled:
+            continue
+        if tools.docs_server and name == DOCS_SERVER:  # the session skips it at start
+            checks.append(
+                Check(
+                    "warn",
+                    f"tool {name}",
+                    f"skipped: the name {name!r} is the built-in documents server's; rename "
+                    f"tools.mcpServers.{name}, or set tools.docs_server = false",
+                )
+            )
+            continue
+        if not spec.command:
+            checks.append(Check("ok", f"tool {name}", f"{spec.url} (contacted with --online)"))
+            continue
         found = shutil.which(spec.command)
         checks.append(
             Check("ok", f"tool {name}", f"{spec.command} → {found}")
@@ -436,10 +453,47 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
                 checks.append(Check("warn", "online", f"tts {url}: not checked, no key"))
             else:
                 checks.append(_probe(client, "tts", url, {"xi-api-key": key}, _elevenlabs_ok))
+        for name, spec in settings.tools.mcpServers.items():
+            if spec.enabled and spec.url and not spec.command:
+                checks.append(_probe_tool_server(client, name, spec.url, spec.headers))
         return checks
     finally:
         if own:
             client.close()
+
+
+def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]) -> Check:
+    """Open an MCP session over streamable HTTP the way the session would (initialize)."""
+    import httpx
+
+    label = f"tool {name}"
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "voicedesk-doctor", "version": "0"},
+        },
+    }
+    sent = {"Accept": "application/json, text/event-stream", **headers}
+    try:
+        response = client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S)
+    except httpx.TimeoutException:
+        return Check("fail", label, f"{url}: no answer within {TIMEOUT_S:g} s")
+    except httpx.HTTPError as exc:
+        return Check("fail", label, f"{url}: unreachable ({type(exc).__name__}: {exc})")
+    code = response.status_code
+    if 200 <= code < 300:
+        return Check("ok", label, f"{url}: answers as an MCP server")
+    if code in (401, 403):
+        return Check(
+            "fail",
+            label,
+            f"{url}: refused (HTTP {code}); check tools.mcpServers.{name}.headers",
+        )
+    return Check("warn", label, f"{url}: reachable but answered HTTP {code} to an MCP hello")
 
 
 def _elevenlabs_ok(response: Any) -> bool:

@@ -58,6 +58,35 @@ MAX_TOOL_PAGES = 20
 LOG_MAX_BYTES = 1_000_000  # a server log bigger than this is started afresh
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+class _StrayStdoutFilter(logging.Filter):
+    """The SDK logs each line a stdio server prints that is no MCP message (a stray
+    ``print`` in the server) with a full pydantic traceback, several per line, on our
+    stderr. One line saying what it was and what the server should do instead is enough;
+    the SDK skips the line and the session goes on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("Failed to parse JSONRPC message"):
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        errors = getattr(exc, "errors", None)
+        try:
+            line = str(errors()[0].get("input", "")) if callable(errors) else ""
+        except Exception:  # only the wording depends on it
+            line = ""
+        shown = f" ({line[:80]!r})" if line else ""
+        record.msg = (
+            f"a tool server wrote a line that is not an MCP message to its stdout{shown}; "
+            "it was skipped. Tool servers must keep stdout for MCP and log to stderr."
+        )
+        record.args = ()
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("mcp.client.stdio").addFilter(_StrayStdoutFilter())
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 ServerState = Literal["starting", "up", "restarting", "failed", "stopped"]
