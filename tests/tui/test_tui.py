@@ -774,30 +774,41 @@ def test_stderr_goes_to_the_log_file(tmp_path: Path) -> None:
 
 def test_tui_exit_skips_teardown_but_not_threads_or_logs(tmp_path: Path) -> None:
     """Quitting ends the process once the work is saved: non-daemon threads are waited for,
-    logging is flushed, the exit code kept; the slow interpreter teardown is skipped."""
+    logging is flushed, the exit code kept, and the clean-ups registered while the app ran
+    (the demo's temporary folders: they were left behind) run; the slow interpreter
+    teardown is skipped. An exception on the way out ends the process as usual."""
     import subprocess
     import textwrap
 
-    script = textwrap.dedent(
-        f"""
-        import atexit, logging, sys, threading, time
-        from pathlib import Path
-        from voicedesk.commands import tui
-        logging.basicConfig(filename={str(tmp_path / "t.log")!r}, level=logging.INFO)
-        def encode():  # like the local Whisper reader's silence encoding
-            time.sleep(0.3)
-            Path({str(tmp_path / "thread-done")!r}).write_text("done")
-        threading.Thread(target=encode).start()
-        atexit.register(lambda: Path({str(tmp_path / "teardown")!r}).write_text("ran"))
-        atexit.register(tui._exit_without_teardown, 3)
-        logging.getLogger("x").info("last words")
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
-    assert done.returncode == 3
-    assert (tmp_path / "thread-done").exists()
+    def run(quit_code: str) -> int:
+        script = textwrap.dedent(
+            f"""
+            import atexit, logging, sys, threading, time
+            from pathlib import Path
+            from voicedesk.commands import tui
+            logging.basicConfig(filename={str(tmp_path / "t.log")!r}, level=logging.INFO)
+            def encode():  # like the local Whisper reader's silence encoding
+                time.sleep(0.3)
+                Path({str(tmp_path / "thread-done")!r}).write_text("done")
+            threading.Thread(target=encode).start()
+            atexit.register(lambda: Path({str(tmp_path / "teardown")!r}).write_text("ran"))
+            done = []
+            atexit.register(tui._exit_without_teardown, done)
+            atexit.register(lambda: Path({str(tmp_path / "cleanup")!r}).write_text("ran"))
+            logging.getLogger("x").info("last words")
+            {quit_code}
+            """
+        )
+        return subprocess.run(
+            [sys.executable, "-c", script], cwd=Path(__file__).parents[2]
+        ).returncode
+
+    assert run("done.append(3)") == 3
+    assert (tmp_path / "thread-done").exists() and (tmp_path / "cleanup").exists()
     assert "last words" in (tmp_path / "t.log").read_text(encoding="utf-8")
     assert not (tmp_path / "teardown").exists()  # handlers registered before it are skipped
+    assert run("sys.exit(5)") == 5  # the app never closed: nothing skipped
+    assert (tmp_path / "teardown").exists()
 
 
 # ---------------------------------------------------------------------------- snapshots
@@ -866,6 +877,11 @@ async def _conversation_state(pilot: Pilot) -> None:
                         "tts_first_audio": speech_end + (0.84 if turn_id == 1 else 1.4),
                         "playback_start": speech_end + v2v,
                     },
+                    # derived, as TurnRecord.to_json gives them
+                    "eou_delay": 0.21,
+                    "stt_delay": 0.18,
+                    "ttft": 0.36 if turn_id == 1 else 0.76,
+                    "ttfb": 0.28 if turn_id == 1 else 0.44,
                     "voice_to_voice": v2v,
                 },
             )
@@ -1029,6 +1045,24 @@ async def test_settings_verdict_visible_on_a_small_terminal() -> None:
             assert status.region.height > 0 and status.region.bottom <= dialog.region.bottom - 1
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+async def test_each_turns_timings_show_under_its_answer_where_the_pane_has_no_room(
+    tmp_path: Path,
+) -> None:
+    """Below 72 columns the side panel (tools, timings) is hidden, and nothing showed a
+    turn's timings: a line under each answer does, there only."""
+    for width, shown in ((60, True), (100, False)):
+        app = fake_app(tmp_path)
+        async with app.run_test(size=(width, 30)) as pilot:
+            await _conversation_state(pilot)
+            lines = list(app.query(".timing-line").results(Static))
+            assert len(lines) == 6  # one per turn measured
+            assert all(line.display == shown for line in lines)
+            assert all(bool(line.region.height) == shown for line in lines)
+            shown_texts = {text_of(line) for line in lines}
+            assert "⏱ v2v 1.45s · turn end 210ms · LLM 760ms · TTS 440ms" in shown_texts
+            await pilot.press("q")
 
 
 def test_snapshot_60x15(snap_compare: Any, tmp_path: Path) -> None:

@@ -406,7 +406,7 @@ class ConsolePrinter:
 
     def __call__(self, event: Any) -> None:
         from voicedesk import events as ev
-        from voicedesk.engine.metrics import answer_cut
+        from voicedesk.engine.metrics import answer_cut, timings_line
 
         if isinstance(event, ev.TurnMetrics):
             self.turns += 1
@@ -433,19 +433,4 @@ class ConsolePrinter:
             if why == "failed" and r.get("heard_text"):  # nothing heard: the error says it
                 cut = "  ✂ (cut off by an error)"
             print(f"assistant › {r.get('heard_text') or '–'}{cut}", file=out, flush=True)
-
-            def fmt(key: str) -> str:
-                v = r.get(key)
-                return f"{v * 1000:.0f}ms" if isinstance(v, (int, float)) else "–"
-
-            # the sound card's share of voice-to-voice, where it has one (not for WAV files)
-            device = (
-                f" (of which device {fmt('device_latency')})" if r.get("device_latency") else ""
-            )
-            print(
-                f"  turn {event.turn_id}: end-of-turn {fmt('eou_delay')} · stt {fmt('stt_delay')} · "
-                f"ttft {fmt('ttft')} · ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}"
-                f"{device}",
-                file=out,
-                flush=True,
-            )
+            print(f"  turn {event.turn_id}: {timings_line(r)}", file=out, flush=True)

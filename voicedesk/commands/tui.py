@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -92,24 +93,32 @@ def run(args: argparse.Namespace) -> int:
     require_a_terminal()
     config_path, _ = chosen_config_path(getattr(args, "config", None))
     path = log_file_path()
+    # Registered before the app starts, so it runs after the handlers registered while it
+    # ran (the demo's temporary folders are removed by those): atexit goes last-in first-out.
+    done: list[int] = []
+    atexit.register(_exit_without_teardown, done)
     with stderr_to_log(path, getattr(args, "verbose", 0)):
         log.info("voicedesk TUI starting; log file %s", path)
         code = asyncio.run(_run_app(args, settings, path, config_path))
-    atexit.register(_exit_without_teardown, code)
+    done.append(code)
     return code
 
 
-def _exit_without_teardown(code: int) -> None:
+def _exit_without_teardown(done: list[int]) -> None:
     """The last step of quitting: skip the interpreter's own teardown.
 
-    By now the session is stopped, the session log (written and fsync'd line by line), the
-    metrics file and the log file are closed, and the interpreter has already waited for the
-    non-daemon threads (the local Whisper reader's silence encoding among them): atexit
-    handlers run after that. What is left is tearing down every module and collecting the
-    models' and Textual's objects, 1–2 s with the terminal already given back and nothing
-    to save. Registered last, this handler runs first; it flushes logging and the standard
-    streams and ends the process.
+    ``done`` holds the exit code once the app has closed; an exception on the way out
+    leaves it empty, and the interpreter ends as usual (with its own code). By now the
+    session is stopped, the session log (written and fsync'd line by line), the metrics file
+    and the log file are closed, and the interpreter has already waited for the non-daemon
+    threads (the local Whisper reader's silence encoding among them): atexit handlers run
+    after that. What is left is tearing down every module and collecting the models' and
+    Textual's objects, 1–2 s with the terminal already given back and nothing to save. This
+    handler flushes logging and the standard streams and ends the process.
     """
+    if not done:
+        return
+    code = done[0]
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -137,9 +146,13 @@ async def _run_app(
         from voicedesk.commands.termination import on_termination
 
         try:
-            # SIGTERM quits as ctrl+q does (the answer cut where heard and logged, the
-            # terminal given back); SIGHUP is left alone, its terminal is gone
-            with on_termination(lambda signum: app.exit(return_code=128 + signum)):
+            # SIGTERM, and SIGHUP (the terminal window closed), quit as ctrl+q does: the
+            # answer cut where it was heard and logged. Left alone, SIGHUP killed the
+            # process on the spot, and the turn being answered was lost from the log.
+            with on_termination(
+                lambda signum: app.exit(return_code=128 + signum),
+                (signal.SIGTERM, signal.SIGHUP),
+            ):
                 await app.run_async()
         finally:
             await app.stop_session()

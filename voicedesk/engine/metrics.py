@@ -119,6 +119,31 @@ class TurnRecord:
         return data
 
 
+def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
+    """A turn's stage timings on one line, for the headless printout; ``compact``, the few
+    that add up to voice-to-voice, short enough for a narrow terminal, where the terminal
+    UI has no room for its timings pane."""
+
+    def fmt(key: str) -> str:
+        v = record.get(key)
+        if not isinstance(v, (int, float)):
+            return "–"
+        return f"{v:.2f}s" if compact and v >= 1 else f"{v * 1000:.0f}ms"
+
+    if compact:
+        return (
+            f"v2v {fmt('voice_to_voice')} · turn end {fmt('eou_delay')} · LLM {fmt('ttft')} · "
+            f"TTS {fmt('ttfb')}"
+        )
+
+    # the sound card's share of voice-to-voice, where it has one (not for WAV files)
+    device = f" (of which device {fmt('device_latency')})" if record.get("device_latency") else ""
+    return (
+        f"end-of-turn {fmt('eou_delay')} · stt {fmt('stt_delay')} · ttft {fmt('ttft')} · "
+        f"ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}{device}"
+    )
+
+
 def new_run_id() -> str:
     """One run's mark on its metrics records, e.g. ``2025-06-01T12:30:05.123Z-3f9a1c``.
 

@@ -21,6 +21,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from voicedesk import events as ev
+from voicedesk.engine.metrics import timings_line
 
 CUT_MARKER = " ✂ cut here "
 RESUMED_DIVIDER = "— resumed —"
@@ -29,7 +30,7 @@ CARD_LOOK = {  # a tool card's status: (icon, its style)
     "done": ("✓", "bold $success"),
     "error": ("✗", "bold $error"),
     "cancelled": ("⊘", "$foreground-muted"),
-    "earlier": ("·", "$foreground-muted"),  # from before: its outcome was not logged
+    "earlier": ("·", "$foreground-muted"),  # from before: the log keeps no success or failure
 }
 
 
@@ -134,8 +135,7 @@ class AssistantTurn(Static):
 class ToolCard(Static):
     """A compact inline card for one tool call; the tool pane has the details.
 
-    ``status`` "earlier": a call of a resumed conversation, of which the log keeps only the
-    name and arguments."""
+    ``status`` "earlier": a call of a resumed conversation; the tool pane has its result."""
 
     def __init__(
         self, name: str, arguments: dict[str, Any], *, call_id: str = "", status: str = "running"
@@ -205,7 +205,7 @@ def _past_turn(turn: ev.PastTurn) -> list[Static]:
     shown: list[Static] = []
     if turn.user_text:  # a follow-up with background tool results has none
         shown.append(UserTurn(turn.turn_id, turn.user_text, provisional=False))
-    shown += [ToolCard(name, args, status="earlier") for name, args in turn.tool_calls]
+    shown += [ToolCard(call.name, call.arguments, status="earlier") for call in turn.tool_calls]
     if turn.heard_text is not None:
         answer = AssistantTurn(turn.turn_id)
         answer.text = turn.assistant_text
@@ -271,8 +271,14 @@ class ConversationPane(VerticalScroll):
                 turn = self._assistant(event.turn_id)
             if turn is not None:
                 turn.set_played(event.heard_text, event.interrupted)
-        elif isinstance(event, ev.TurnMetrics) and (failure := _failure(event.record)):
-            self._assistant(event.turn_id).set_failed(failure)
+        elif isinstance(event, ev.TurnMetrics):
+            if failure := _failure(event.record):
+                self._assistant(event.turn_id).set_failed(failure)
+            # shown only where the timings pane has no room (voicedesk.tcss: #main.-narrow)
+            line = Content.styled(
+                f"⏱ {timings_line(event.record, compact=True)}", "$foreground-muted"
+            )
+            self.mount(Static(line, classes="turn timing-line"))
         elif isinstance(event, ev.ToolCallStarted):
             self._tools_since_request.add(event.turn_id)
             card = ToolCard(event.name, event.arguments, call_id=event.call_id)
