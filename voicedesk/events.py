@@ -226,6 +226,15 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class PastToolCall:
+    """A tool call of a resumed conversation."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: str | None = None  # what it answered, as the log kept it; None: not kept
+
+
+@dataclass(frozen=True)
 class PastTurn:
     """One turn of a resumed conversation, as its session log kept it."""
 
@@ -234,7 +243,7 @@ class PastTurn:
     heard_text: str | None  # None: no answer was heard (it never finished, or failed)
     assistant_text: str = ""  # the whole answer written, longer than heard_text when cut
     interrupted: bool = False
-    tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()  # (name, arguments)
+    tool_calls: tuple[PastToolCall, ...] = ()
     summarised: bool = False  # folded into the summary the model now has instead
 
 

@@ -347,6 +347,27 @@ def test_the_earlier_turns_are_published_for_the_person_to_see(tmp_path):
                 "tool_calls": [{"id": "c1", "name": "find_order", "arguments": {"id": 111}}],
             },
             {"type": "user", "turn_id": 2, "text": "Read me the memo."},
+            {  # as the engine logs a tool round: the model's calls, then each result
+                "type": "tools",
+                "turn_id": 2,
+                "messages": [
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": "call_7",
+                                "type": "function",
+                                "function": {
+                                    "name": "read_document",
+                                    "arguments": '{"path": "memo.md"}',
+                                },
+                            }
+                        ],
+                    },
+                    {"role": "tool", "tool_call_id": "call_7", "content": memo},
+                ],
+            },
             {
                 "type": "turn",
                 "turn_id": 2,
@@ -379,7 +400,8 @@ def test_the_earlier_turns_are_published_for_the_person_to_see(tmp_path):
             user_text="Where is order 111?",
             heard_text="On dock one.",
             assistant_text="On **dock one**.",
-            tool_calls=(("find_order", {"id": 111}),),
+            # the turn record keeps the call, not what it answered
+            tool_calls=(ev.PastToolCall("find_order", {"id": 111}),),
             summarised=True,
         ),
         ev.PastTurn(
@@ -388,6 +410,8 @@ def test_the_earlier_turns_are_published_for_the_person_to_see(tmp_path):
             heard_text="The memo asks for",
             assistant_text=memo,
             interrupted=True,
+            # its result from the tool messages: every call read "outcome not logged"
+            tool_calls=(ev.PastToolCall("read_document", {"path": "memo.md"}, memo),),
         ),
         # the failed answer was never heard: the person's words alone
         ev.PastTurn(turn_id=4, user_text="And order 222?", heard_text=None),

@@ -119,8 +119,18 @@ async def test_resume_lists_the_earlier_tool_calls_in_the_tools_pane(
     tmp_path: Path,
 ) -> None:
     """The conversation pane showed the earlier call's card while the Tools pane said "No
-    tool calls yet."; the log keeps no outcome, so the call is marked "·" as in the card."""
-    _earlier_log(tmp_path / "session.jsonl")
+    tool calls yet." The log keeps no success or failure, so a call is marked "·" as in the
+    card; its result shows where the log has it (it read "outcome not logged" all the same)."""
+    log_file = tmp_path / "session.jsonl"
+    _earlier_log(log_file)
+    call = {"id": "call_9", "type": "function"}
+    call["function"] = {"name": "read", "arguments": '{"path": "a.md"}'}
+    read = [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_9", "content": "Alpha is the first letter."},
+    ]
+    with log_file.open("a") as fh:  # as the engine logs a tool round, for turn 51
+        fh.write(json.dumps({"type": "tools", "turn_id": 51, "messages": read}) + "\n")
     app = sim_app(sim.base_url, silence_wav, tmp_path, resume=True)
     async with app.run_test(size=(100, 40)) as pilot:
         await started(pilot)
@@ -128,7 +138,7 @@ async def test_resume_lists_the_earlier_tool_calls_in_the_tools_pane(
         assert not app.tool_pane.query_one("#tools-empty").display
         options = app.tool_pane.query_one("#tool-list", OptionList)
         lines = ["".join(s.text for s in options.render_line(y)).rstrip() for y in range(3)]
-        assert lines == ["· find earlier", "  q=51", "  outcome not logged"]
+        assert lines == ["· read earlier", "  path=a.md", "  Alpha is the first letter."]
         (info,) = app.tool_pane.calls.values()
         assert info.status == "earlier" and info.turn_id == 51
 
@@ -143,7 +153,7 @@ async def test_resume_lists_the_earlier_tool_calls_in_the_tools_pane(
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ToolDetailScreen)
-        assert "earlier session" in text_of(app.screen.query_one("#tool-status", Static))
-        assert "Not logged" in text_of(app.screen.query_one("#tool-result", Static))
-        assert "still running" not in text_of(app.screen.query_one("#tool-result", Static))
+        assert text_of(app.screen.query_one("#tool-status", Static)) == "Status: earlier session"
+        result = text_of(app.screen.query_one("#tool-result", Static))
+        assert result == "Alpha is the first letter."
         await pilot.press("escape", "q")

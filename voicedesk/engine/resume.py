@@ -16,6 +16,7 @@ person never saw the summary that replaced them.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,7 +205,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 heard_text=heard or None,  # nothing heard: the person's words alone
                 assistant_text=str(record.get("assistant_text") or heard or ""),
                 interrupted=bool(record.get("interrupted")),
-                tool_calls=tuple(_tool_calls(record)),
+                tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []))),
                 summarised=turn_id in log.folded,
             )
         )
@@ -215,11 +216,44 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
     )
 
 
-def _tool_calls(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(name, arguments) of the tools an answer called, as its turn record keeps them."""
+def _tool_calls(record: dict[str, Any], messages: list[dict[str, Any]]) -> list[ev.PastToolCall]:
+    """The tools an answer called, with what each answered, from the turn's tool messages
+    (the model's own record of them); else the names and arguments its turn record keeps.
+    Shown from the turn record alone, every call read "outcome not logged", though the log
+    held each result."""
+    results = {
+        m.get("tool_call_id"): m.get("content")
+        for m in messages
+        if m.get("role") == "tool" and isinstance(m.get("content"), str)
+    }
     calls = []
+    for message in messages:
+        if message.get("role") != "assistant" or not isinstance(message.get("tool_calls"), list):
+            continue
+        for call in message["tool_calls"]:
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or not function.get("name"):
+                continue
+            calls.append(
+                ev.PastToolCall(
+                    str(function["name"]),
+                    _arguments(function.get("arguments")),
+                    results.get(call.get("id")),
+                )
+            )
+    if calls:
+        return calls
     for call in record.get("tool_calls") or []:
         if isinstance(call, dict) and call.get("name"):
-            args = call.get("arguments")
-            calls.append((str(call["name"]), args if isinstance(args, dict) else {}))
+            calls.append(ev.PastToolCall(str(call["name"]), _arguments(call.get("arguments"))))
     return calls
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    """A call's arguments: the model writes them as JSON text, the turn record as an object."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, dict) else {}

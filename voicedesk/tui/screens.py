@@ -15,7 +15,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Markdown, Static
 
 from voicedesk.errors import ConfigError, UserError
-from voicedesk.tui.widgets.tools import EARLIER_DETAIL
+from voicedesk.tui.widgets.tools import EARLIER_DETAIL, NOT_LOGGED
 
 if TYPE_CHECKING:
     from voicedesk.tui.widgets.tools import ToolCallInfo
@@ -357,7 +357,8 @@ class ToolDetailScreen(_Dialog):
         with Vertical(classes="dialog", id="tool-detail") as box:
             box.border_title = f"Tool call: {info.name}"
             if info.earlier:
-                status = EARLIER_DETAIL
+                logged = info.earlier_result is not None
+                status = EARLIER_DETAIL + ("" if logged else f" ({NOT_LOGGED})")
             else:
                 status = info.status + (f" in {fin.duration_s:.2f}s" if fin else "")
             yield Static(Content.assemble(("Status: ", "bold"), status), id="tool-status")
@@ -371,9 +372,11 @@ class ToolDetailScreen(_Dialog):
                 yield Static(Content.assemble(("Spoken: ", "bold"), fin.spoken_summary))
             yield Static(Content.styled("Result:", "bold"))
             with VerticalScroll(id="tool-result-scroll"):
-                if info.earlier:
-                    result = "Not logged: a resumed conversation keeps only the name and "
-                    result += "arguments of its earlier tool calls."
+                if info.earlier and info.earlier_result is not None:
+                    result = info.earlier_result
+                elif info.earlier:
+                    result = "Not logged: the session log keeps only the name and arguments "
+                    result += "of this call."
                 else:
                     result = fin.result_text if fin else (info.progress or "still running…")
                 yield Static(

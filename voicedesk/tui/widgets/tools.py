@@ -23,7 +23,8 @@ from textual.widgets.option_list import Option
 from voicedesk import events as ev
 from voicedesk.tui.widgets.conversation import CARD_LOOK, short_args
 
-EARLIER_DETAIL = "earlier session (outcome not logged)"  # in the detail modal's status
+EARLIER_DETAIL = "earlier session"  # in the detail modal's status
+NOT_LOGGED = "outcome not logged"  # a call whose result the log does not hold
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ToolCallInfo:
     progress: str = ""
     finished: ev.ToolCallFinished | None = None
     earlier: bool = False  # a call of the conversation that --resume took up
+    earlier_result: str | None = None  # what it answered then, when the log kept it
 
     @property
     def status(self) -> str:
@@ -84,15 +86,16 @@ class ToolPane(Vertical):
             self._add(info)
         elif isinstance(event, ev.ConversationResumed):
             for turn in event.turns:
-                for name, arguments in turn.tool_calls:
+                for call in turn.tool_calls:
                     self._add(
                         ToolCallInfo(
-                            call_id=f"earlier-{len(self.calls)}",  # the log keeps no call id
-                            name=name,
-                            arguments=dict(arguments),
+                            call_id=f"earlier-{len(self.calls)}",  # unique in this pane
+                            name=call.name,
+                            arguments=dict(call.arguments),
                             turn_id=turn.turn_id,
                             started_ns=event.t_ns,
                             earlier=True,
+                            earlier_result=call.result,
                         )
                     )
         elif isinstance(event, ev.ToolCallProgress) and event.call_id in self.calls:
@@ -128,7 +131,7 @@ class ToolPane(Vertical):
         """Three lines: status, name and duration; arguments; progress or result."""
         icon, style = CARD_LOOK[info.status]
         if info.earlier:
-            took, detail = " earlier", "outcome not logged"  # short: a 30-column pane
+            took, detail = " earlier", info.earlier_result or NOT_LOGGED  # a 30-column pane
         elif info.finished is not None:
             took = f" {info.finished.duration_s:.2f}s"
             detail = info.finished.spoken_summary or info.finished.result_text
