@@ -114,6 +114,23 @@ def test_file_duplex_simulates_a_sound_cards_latencies_and_reports_them(tmp_path
     assert click_s == pytest.approx(0.5 + 0.03 + 0.12, abs=2 / rate)
 
 
+def test_file_duplex_goes_on_after_its_tail_only_when_asked_to() -> None:
+    """After the file and ``max_tail_s`` of silence the clock stops (a headless run ends);
+    the terminal UI asks for no end: its clock stopped after 300 s, and every answer after
+    that hung "thinking"."""
+    pcm = np.zeros(1600, np.int16)  # 0.1 s
+    for tail_s, ends in ((0.2, True), (None, False)):
+        backend = FileDuplex(
+            None, None, input_pcm=pcm, input_rate=16_000, realtime=False, max_tail_s=tail_s
+        )
+        backend.start(lambda block: np.zeros(backend.playback_block, np.int16))
+        time.sleep(0.5)  # unpaced: thousands of blocks
+        done = backend.blocks_done
+        backend.stop()
+        assert (done == 30) == ends  # 0.1 s of file and 0.2 s of tail, 10 ms blocks
+        assert ends or done > 300
+
+
 def test_simulated_room_adds_delayed_echo_of_what_is_played():
     pcm = np.zeros(16_000, np.int16)
     inner = FileDuplex(None, None, input_pcm=pcm, input_rate=16_000, realtime=False)

@@ -19,6 +19,7 @@ metrics' device latency is checked against what the output file shows, with no s
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -51,7 +52,7 @@ class FileDuplex(DuplexBackend):
         realtime: bool = True,
         input_pcm: np.ndarray | None = None,
         input_rate: int | None = None,
-        max_tail_s: float = 300.0,
+        max_tail_s: float | None = 300.0,
         input_latency_s: float = 0.0,
         output_latency_s: float = 0.0,
     ) -> None:
@@ -109,7 +110,10 @@ class FileDuplex(DuplexBackend):
         n_in, n_out = self.capture_block, self.playback_block
         block_s = self.block_ms / 1000
         total_blocks = -(-self.mic.size // n_in)
-        max_blocks = total_blocks + int(self.max_tail_s / block_s)
+        # None: silence after the file until stopped (the terminal UI, where the person quits)
+        max_blocks = (
+            math.inf if self.max_tail_s is None else total_blocks + int(self.max_tail_s / block_s)
+        )
         silence = np.zeros(n_in, dtype=np.int16)
         t0 = time.monotonic()
         k = 0

@@ -97,11 +97,13 @@ class AudioIO:
         output: Path | None = None,
         realtime: bool = True,
         bus: ev.EventBus | None = None,
-        tail_s: float | None = None,
+        tail_s: float | None = 300.0,
         file_latency_s: tuple[float, float] = (0.0, 0.0),
         typing_fallback: bool = False,
     ) -> AudioIO:
-        """``file_latency_s``: the (input, output) latency a WAV run simulates (``FileDuplex``).
+        """``tail_s``: how long a WAV microphone goes on in silence after the file (None: until
+        stopped). ``file_latency_s``: the (input, output) latency a WAV run simulates
+        (``FileDuplex``).
         ``typing_fallback``: no microphone is not an error (see the module docstring)."""
         block_ms = settings.audio.block_ms
         if input is not None:
@@ -112,7 +114,7 @@ class AudioIO:
                 output,
                 block_ms=block_ms,
                 realtime=realtime,
-                max_tail_s=tail_s or 300.0,
+                max_tail_s=tail_s,
                 input_latency_s=file_latency_s[0],
                 output_latency_s=file_latency_s[1],
             )

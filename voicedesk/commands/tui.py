@@ -215,6 +215,9 @@ def session_factory(
                 bus=bus,
                 with_tools=False if no_tools else (True if demo else None),
                 typing_fallback=True,  # the app takes typed turns: no microphone is no dead end
+                # A WAV microphone goes on in silence until the person quits: after the
+                # file and 300 s its clock stopped, and every later answer hung "thinking".
+                tail_s=None,
                 **extra,
             )
         )

@@ -87,7 +87,7 @@ def build_session(
     bus: ev.EventBus | None = None,
     log_path: Path | None = None,
     with_tools: bool | None = None,
-    tail_s: float | None = None,
+    tail_s: float | None = 300.0,
     resume: bool = False,
     log_kind: str = "",
     file_latency_s: tuple[float, float] = (0.0, 0.0),
@@ -97,7 +97,9 @@ def build_session(
 
     ``log_kind`` ("sim", "demo"): the session log is kept apart from the person's own
     conversations, and ``resume`` continues only the last log of the same kind.
-    ``file_latency_s``: the (input, output) sound-card latency a WAV run simulates.
+    ``file_latency_s``: the (input, output) sound-card latency a WAV run simulates, and
+    ``tail_s`` how long its microphone goes on in silence after the file (None: until the
+    session stops).
     ``typing_fallback``: the caller takes typed turns, so a machine without a microphone
     gets a typing-only conversation rather than an error (``AudioIO``)."""
     from voicedesk.audio.io import AudioIO
@@ -123,6 +125,7 @@ def build_session(
         output=output_path,
         realtime=realtime,
         bus=bus,
+        tail_s=tail_s,
         file_latency_s=file_latency_s,
         typing_fallback=typing_fallback,
     )
