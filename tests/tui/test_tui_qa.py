@@ -180,6 +180,8 @@ async def test_a_failed_start_takes_back_the_just_talk_hint(tmp_path: Path) -> N
         await pilot.pause()
         hint = str(app.conversation.query_one("#conversation-hint", Static).render())
         assert "did not start" in hint and "Just talk" not in hint
+        # nor the text box ("press t to type a message", which t no longer did)
+        assert app.text_input.disabled and "press t" not in app.text_input.placeholder
         # nor do the status and the footer offer a conversation: they said "idle" and
         # listed space, h, m, i and t, each of which only said "No conversation running"
         assert "not started" in status_text(app) and "idle" not in status_text(app)

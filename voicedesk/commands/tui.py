@@ -99,7 +99,17 @@ def run(args: argparse.Namespace) -> int:
     atexit.register(_exit_without_teardown, done)
     with stderr_to_log(path, getattr(args, "verbose", 0)):
         log.info("voicedesk TUI starting; log file %s", path)
+        started = time.time()
         code = asyncio.run(_run_app(args, settings, path, config_path))
+    output = getattr(args, "output", None)
+    if output is not None:  # the terminal is back: say where the speaker's side went
+        written = Path(output).is_file() and Path(output).stat().st_mtime >= started - 1
+        print(
+            f"The assistant's audio is in {output}"
+            if written
+            else f"{output} was not written: the conversation did not start",
+            file=sys.stderr,
+        )
     done.append(code)
     return code
 

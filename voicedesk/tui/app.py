@@ -276,6 +276,9 @@ class VoiceDeskApp(App[int]):
                 "$warning",
             )
         )
+        # nor would the text box's "press t to type": it takes nothing without a session
+        self.text_input.placeholder = "no conversation: see the error above"
+        self.text_input.disabled = True
         session, self.session = self.session, None
         if session is not None:
             with contextlib.suppress(Exception):
