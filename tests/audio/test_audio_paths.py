@@ -123,7 +123,8 @@ def test_file_duplex_goes_on_after_its_tail_only_when_asked_to() -> None:
         backend = FileDuplex(
             None, None, input_pcm=pcm, input_rate=16_000, realtime=False, max_tail_s=tail_s
         )
-        backend.start(lambda block: np.zeros(backend.playback_block, np.int16))
+        silence = np.zeros(backend.playback_block, np.int16)
+        backend.start(lambda block, out=silence: out)
         time.sleep(0.5)  # unpaced: thousands of blocks
         done = backend.blocks_done
         backend.stop()
