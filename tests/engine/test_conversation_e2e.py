@@ -695,6 +695,35 @@ async def test_speech_after_a_backchannel_turn_keeps_the_answer_paused(tmp_path,
     assert first_audible_after(played, rate, start_s + 0.3, second.t["playback_start"]) is None
 
 
+async def test_speech_long_after_the_turn_ended_is_a_turn_of_its_own(tmp_path, monkeypatch):
+    """A slow model (3.5 s to its first word), and the person speaks again 3 s after their
+    question: the unanswered turn was taken back and merged with whatever came next, however
+    late, and asked again from the start. Later than the detector's longest wait, it is a
+    turn of its own: the first question keeps its words, the second gets its answer."""
+    scenario, script = _question_then_thanks(gaps_s=3.0)
+    seen_merges: list[ev.TurnMerged] = []
+
+    def merges(event: ev.Event) -> None:
+        if isinstance(event, ev.TurnMerged):
+            seen_merges.append(event)
+
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    bus.subscribe(merges)
+    session = await converse(
+        _settings(tmp_path),
+        input_path=inp,
+        output_path=out,
+        sim=_sim(script, ttft_s=3.5),
+        bus=bus,
+    )
+    assert not seen_merges
+    first, second = session.records
+    assert first.user_text == _text("question")
+    assert second.user_text == _text("thanks") and second.heard_text == "You're welcome."
+
+
 async def _late_interruption(tmp_path, monkeypatch, late_segments: int):
     """'Mm-hm … what's the weather …' over the answer, the first ``late_segments`` texts
     of the interruption 4 s late (no resend: the sim would hear a segment twice)."""

@@ -392,7 +392,7 @@ class Session:
         self._speaking.speech_started(sig.audio_s)
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         if self._turn is None:
-            resumed = self._take_back_unheard_turn()
+            resumed = self._take_back_unheard_turn(sig.audio_s)
             turn = self._new_turn(sig.audio_s)
             if resumed is not None:
                 # The person went on before any of the answer was heard: same turn, continued.
@@ -421,10 +421,19 @@ class Session:
         later = self._turn
         return later is not None and later is not turn and later.barge_in
 
-    def _take_back_unheard_turn(self) -> _Turn | None:
-        """Cancel a confirmed answer that has not started playing; return its turn."""
+    def _take_back_unheard_turn(self, at_s: float) -> _Turn | None:
+        """Cancel a confirmed answer that has not started playing; return its turn.
+
+        Only for speech that starts within the detector's longest wait (``max_wait_s``) of
+        the decision: the person going on after a pause the turn ended in. Later speech is
+        a turn of its own. Merged however late, a slow or stalled model's turn took in
+        whatever came next ("Hello?" 8 s on), asked again and restarted its wait each time.
+        """
         reply, turn = self._speaking.playing, self._speaking.playing_turn
         if reply is None or turn is None or "playback_start" in turn.record.t or turn.typed:
+            return None
+        decided = turn.record.t.get("eou_decided")
+        if decided is not None and at_s - decided > self.detector.max_wait_s:
             return None
         if self.audio.playback.played_samples(reply.utterance_id) > 0:
             return None  # handed to the device: it will be heard, it cannot be taken back
