@@ -556,6 +556,10 @@ class SimServer:
                     # later ones apply to the next commit on the open connection
                     now_fault, fault = fault or self._take_fault("stt"), None
                     if now_fault == "drop":
+                        # The service heard it before the connection went, as a real one
+                        # would: the script moves on (a resend gets the same text). Else
+                        # every later turn was given the transcript of the one before.
+                        self._transcribe(audio)
                         await ws.close(code=1011, message=b"simulated drop")
                         break
                     if now_fault in ("429", "500"):
