@@ -15,6 +15,7 @@ Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import sys
@@ -486,6 +487,10 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
         return Check("fail", label, f"{url}: unreachable ({type(exc).__name__}: {exc})")
     code = response.status_code
     if 200 <= code < 300:
+        session = response.headers.get("mcp-session-id")
+        if session:  # end the session the hello opened, as the SDK's client does on leaving
+            with contextlib.suppress(httpx.HTTPError):
+                client.delete(url, headers={**headers, "mcp-session-id": session}, timeout=2)
         return Check("ok", label, f"{url}: answers as an MCP server")
     if code in (401, 403):
         return Check(

@@ -58,6 +58,9 @@ MAX_TOOL_PAGES = 20
 LOG_MAX_BYTES = 1_000_000  # a server log bigger than this is started afresh
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
+
+ServerState = Literal["starting", "up", "restarting", "failed", "stopped"]
 
 
 class _StrayStdoutFilter(logging.Filter):
@@ -87,9 +90,6 @@ class _StrayStdoutFilter(logging.Filter):
 
 
 logging.getLogger("mcp.client.stdio").addFilter(_StrayStdoutFilter())
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
-
-ServerState = Literal["starting", "up", "restarting", "failed", "stopped"]
 
 
 @dataclass
