@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voicedesk.audio.wavio import to_float32
 from voicedesk.config import Settings
 from voicedesk.turn.models import load_session, vad_path
 
@@ -90,10 +91,7 @@ class VadSegmenter:
 
     def feed(self, block: np.ndarray, block_start_s: float) -> list[VadEvent]:
         """Feed int16 (or float) 16 kHz audio; returns events declared inside it."""
-        if block.dtype == np.int16:
-            x = block.astype(np.float32) / 32768.0
-        else:
-            x = block.astype(np.float32, copy=False)
+        x = to_float32(block).astype(np.float32, copy=False)
         if self._pos == 0 and self._pending.size == 0:
             self._pos = round(block_start_s * RATE)
         self._pending = np.concatenate([self._pending, x]) if self._pending.size else x

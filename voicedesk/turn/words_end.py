@@ -2,8 +2,9 @@
 
 Silero's probability stays above the stop threshold for a window or three after the last
 sound (a trailing consonant, the room), so the VAD's end of speech (``end_s``) comes a
-median 51–73 ms after the labelled end of the words on the Piper fixture sets. The turn policy's waits are tuned from that end
-and stay there; the metrics, which say how long the person waited, start from the words.
+median 51–73 ms after the labelled end of the words on the Piper fixture sets. The turn
+policy's waits are tuned from that end and stay there; the metrics, which say how long the
+person waited, start from the words.
 Written by hand: a frame-energy scan over the last quarter second, no library does this
 one small thing on audio we already hold.
 """
@@ -11,6 +12,8 @@ one small thing on audio we already hold.
 from __future__ import annotations
 
 import numpy as np
+
+from voicedesk.audio.wavio import to_float32
 
 FRAME_S = 0.010
 LOOKBACK_S = 0.25  # the VAD's end is never later than this after the words
@@ -22,7 +25,7 @@ def words_end_s(pcm: np.ndarray, pcm_end_s: float, vad_end_s: float, rate: int =
     """The end of the last 10 ms frame of speech-like energy before ``vad_end_s`` (at most
     ``LOOKBACK_S`` before it), on the timeline where ``pcm``'s last sample ends at
     ``pcm_end_s``; ``vad_end_s`` itself when the audio does not show an earlier end."""
-    x = pcm.astype(np.float32) / 32768.0 if pcm.dtype == np.int16 else pcm.astype(np.float32)
+    x = to_float32(pcm).astype(np.float32, copy=False)
     n = int(FRAME_S * rate)
     frames = x.size // n
     if frames < 4:
