@@ -479,12 +479,11 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
         },
     }
     sent = {"Accept": "application/json, text/event-stream", **headers}
-    try:
-        response = client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S)
-    except httpx.TimeoutException:
-        return Check("fail", label, f"{url}: no answer within {TIMEOUT_S:g} s")
-    except httpx.HTTPError as exc:
-        return Check("fail", label, f"{url}: unreachable ({type(exc).__name__}: {exc})")
+    response = _send(
+        label, url, lambda: client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S)
+    )
+    if isinstance(response, Check):
+        return response
     code = response.status_code
     if 200 <= code < 300:
         session = response.headers.get("mcp-session-id")
@@ -510,6 +509,18 @@ def _elevenlabs_ok(response: Any) -> bool:
     return isinstance(detail, dict) and detail.get("status") == "missing_permissions"
 
 
+def _send(label: str, shown: str, request: Callable[[], Any]) -> Any:
+    """``request()``'s response, or the failed Check that says why none came."""
+    import httpx
+
+    try:
+        return request()
+    except httpx.TimeoutException:
+        return Check("fail", label, f"{shown}: no answer within {TIMEOUT_S:g} s")
+    except httpx.HTTPError as exc:
+        return Check("fail", label, f"{shown}: unreachable ({type(exc).__name__}: {exc})")
+
+
 def _probe(
     client: Any,
     who: str,
@@ -519,16 +530,11 @@ def _probe(
     *,
     has_key: bool = True,
 ) -> Check:
-    import httpx
-
     label, url_shown = "online", f"{who} {url}"
     t0 = time.perf_counter()
-    try:
-        response = client.get(url, headers=headers, timeout=TIMEOUT_S)
-    except httpx.TimeoutException:
-        return Check("fail", label, f"{url_shown}: no answer within {TIMEOUT_S:g} s")
-    except httpx.HTTPError as exc:
-        return Check("fail", label, f"{url_shown}: unreachable ({type(exc).__name__}: {exc})")
+    response = _send(label, url_shown, lambda: client.get(url, headers=headers, timeout=TIMEOUT_S))
+    if isinstance(response, Check):
+        return response
     ms = (time.perf_counter() - t0) * 1000
     code = response.status_code
     if code in (401, 403):
