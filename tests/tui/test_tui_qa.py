@@ -185,6 +185,8 @@ async def test_a_failed_start_takes_back_the_just_talk_hint(tmp_path: Path) -> N
         # nor do the status and the footer offer a conversation: they said "idle" and
         # listed space, h, m, i and t, each of which only said "No conversation running"
         assert "not started" in status_text(app) and "idle" not in status_text(app)
+        # nor a mode and a level meter, as if it listened hands-free
+        assert "hands-free" not in status_text(app) and "mic" not in status_text(app)
         for action in ("ptt", "hands_free", "mute", "interrupt", "type"):
             assert app.check_action(action, ()) is False
         assert app.check_action("help", ()) is True

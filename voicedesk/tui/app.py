@@ -267,7 +267,7 @@ class VoiceDeskApp(App[int]):
 
     async def _abandon_session(self) -> None:
         self.refresh_bindings()  # the conversation keys go from the footer (check_action)
-        self.status_bar.set_state("stopped")
+        self.status_bar.not_started()
         # the pane's "just talk … or press t to type" would no longer be true
         self.conversation.set_hint(
             Content.styled(
@@ -328,6 +328,8 @@ class VoiceDeskApp(App[int]):
                 check.on_level(event.rms_dbfs, event.zero_input)
             return
         if isinstance(event, ev.StateChanged):
+            if self.start_error is not None:  # a failed start's teardown: "not started" stays
+                return
             status.set_state(event.state)
             self._refresh_mode()
         elif isinstance(event, ev.AudioInfo):
@@ -380,6 +382,8 @@ class VoiceDeskApp(App[int]):
         self.text_input.focus()
 
     def _refresh_mode(self) -> None:
+        if self.start_error is not None:  # the status bar says "not started" instead
+            return
         session = self.session
         mode = session.mode if session is not None else self.settings.turn.mode
         muted = session.muted if session is not None else False

@@ -107,6 +107,16 @@ class StatusBar(Horizontal):
             self.set_mode("", muted=False, ptt_open=False)
         self.query_one("#status-models", Static).update(self._models())
 
+    def not_started(self) -> None:
+        """The conversation failed to start: no mode, level or devices are in effect, so
+        none is shown (a "hands-free" and a mic meter said it was listening)."""
+        self.mode_text = ""
+        self.audio_text = ""
+        self.query_one("#status-mode", Static).update("")
+        self.query_one("#status-level", Static).update("")
+        self.query_one("#status-models", Static).update(self._models())
+        self.set_state("stopped")
+
     def on_mount(self) -> None:
         self.set_state("idle")
         self.set_mode("hands-free", muted=False, ptt_open=False)
