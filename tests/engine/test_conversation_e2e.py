@@ -859,3 +859,62 @@ async def test_a_server_on_ollamas_port_with_no_context_window_is_warned_about_a
         assert "llm.context_window" in warnings[0] and "ollama ps" in warnings[0]
     else:
         assert warnings == []
+
+
+async def _sound_right_after_the_question(
+    tmp_path: Path, sound: np.ndarray, heard_as: str
+) -> tuple[Any, list[ev.Event], float, float]:
+    """'How long does it take to boil an egg?', then ``sound`` 1.2 s after it (after the
+    turn ended, before the slow model's answer could start), transcribed as ``heard_as``.
+    Returns the session, its events, where the sound ends and the model's first-token time."""
+    scenario, start_s = _spoken_over_the_answer(sound, gap_s=0, after_s=1.2)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript=heard_as, reply="Seven minutes in boiling water."),
+        ]
+    )
+    ttft_s = 2.0
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    session = await converse(
+        _settings(tmp_path),
+        input_path=inp,
+        output_path=out,
+        sim=_sim(script, ttft_s=ttft_s),
+        bus=bus,
+    )
+    return session, seen, start_s + sound.size / scenario.rate, ttft_s
+
+
+async def test_words_right_after_the_turn_ended_continue_it(tmp_path) -> None:
+    """The person went on ("… in Paris") before any of the answer was heard: the answer is
+    taken back unheard, and the two are one turn, answered once."""
+    session, seen, _, _ = await _sound_right_after_the_question(
+        tmp_path, _say("Soft boiled, please."), "Soft boiled, please."
+    )
+    (record,) = session.records
+    assert record.user_text == f"{_text('question')} Soft boiled, please."
+    assert record.heard_text and not record.interrupted  # (the sim's default answer)
+    assert [e.into for e in seen if isinstance(e, ev.TurnMerged)] == [record.turn_id]
+    users = [m for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert [m["content"] for m in users] == [record.user_text]
+
+
+async def test_a_sound_without_words_after_the_turn_keeps_its_answer(tmp_path) -> None:
+    """A cough or a click right after the question, before its answer began: the answer
+    waited for the noise's (empty) transcript and then played, rather than being thrown
+    away at the first sound and asked for again once the noise was over (the model's first
+    token, 2 s here, all over again)."""
+    session, seen, sound_end_s, ttft_s = await _sound_right_after_the_question(
+        tmp_path, _say("Hm."), ""
+    )
+    (record,) = session.records
+    assert record.user_text == _text("question")
+    assert record.heard_text == "About seven minutes." and not record.interrupted
+    assert record.preemptive_restarts == 0
+    assert not [e for e in seen if isinstance(e, ev.TurnMerged)]
+    assert record.t["playback_start"] < sound_end_s + ttft_s

@@ -58,6 +58,12 @@ class _Turn:
     turn_id: int
     record: TurnRecord
     segments: list[str] = field(default_factory=list)
+    # The words of an unheard turn this one took back and goes on from ("What's the weather
+    # | in Paris"); its own segments follow them.
+    earlier: str = ""
+    # The unheard turn whose answer waits on this turn's words: the person spoke again right
+    # after it, which may be them going on or only a cough (``Session._hold_unheard_answer``).
+    holds: _Turn | None = None
     pending_commits: int = 0
     ended: bool = False
     barge_in: bool = False  # started while an answer was playing
@@ -76,7 +82,7 @@ class _Turn:
 
     @property
     def text(self) -> str:
-        return " ".join(s for s in self.segments if s).strip()
+        return " ".join(s for s in (self.earlier, *self.segments) if s).strip()
 
 
 # A pause whose words need a continuation ("Set a timer for …") ends only with more speech or
@@ -300,6 +306,7 @@ class Session:
 
     # ------------------------------------------------------------------ SessionControl
     def set_mode(self, mode: str) -> None:
+        self._release_held_answer()  # the detector's turn is dropped: its words will not come
         self.mode = mode  # type: ignore[assignment]
         self.detector.mode = mode  # push-to-talk turns end on the key, never on silence
         self.detector.reset()
@@ -316,6 +323,7 @@ class Session:
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
         if muted:
+            self._release_held_answer()
             self.detector.reset()
             self._stt_streaming = False
         self._set_state("muted" if muted else "listening")
@@ -392,15 +400,10 @@ class Session:
         self._speaking.speech_started(sig.audio_s)
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         if self._turn is None:
-            resumed = self._take_back_unheard_turn(sig.audio_s)
+            held = self._hold_unheard_answer(sig.audio_s)
             turn = self._new_turn(sig.audio_s)
-            if resumed is not None:
-                # The person went on before any of the answer was heard: same turn, continued.
-                turn.segments = list(resumed.segments)
-                turn.record.t["speech_start"] = resumed.record.t.get("speech_start", sig.audio_s)
-                turn.record.preemptive_restarts = resumed.record.preemptive_restarts + 1
-                self.bus.publish(ev.TurnMerged(turn_id=resumed.turn_id, into=turn.turn_id))
-            turn.barge_in = self._speaking.heard_over(sig.audio_s)
+            turn.holds = held
+            turn.barge_in = held is None and self._speaking.heard_over(sig.audio_s)
         self._stream_turn_audio()
         self._set_state("hearing")
 
@@ -421,13 +424,16 @@ class Session:
         later = self._turn
         return later is not None and later is not turn and later.barge_in
 
-    def _take_back_unheard_turn(self, at_s: float) -> _Turn | None:
-        """Cancel a confirmed answer that has not started playing; return its turn.
+    def _hold_unheard_answer(self, at_s: float) -> _Turn | None:
+        """Speech began before a confirmed answer started playing: hold the answer back
+        and return its turn, whose fate this speech's words decide (``_went_on``).
 
         Only for speech that starts within the detector's longest wait (``max_wait_s``) of
         the decision: the person going on after a pause the turn ended in. Later speech is
         a turn of its own. Merged however late, a slow or stalled model's turn took in
         whatever came next ("Hello?" 8 s on), asked again and restarted its wait each time.
+        Taken back at the first sound, a cough or a click right after a question threw its
+        answer away and asked again once the noise was over: a second or two more to wait.
         """
         reply, turn = self._speaking.playing, self._speaking.playing_turn
         if reply is None or turn is None or "playback_start" in turn.record.t or turn.typed:
@@ -437,12 +443,41 @@ class Session:
             return None
         if self.audio.playback.played_samples(reply.utterance_id) > 0:
             return None  # handed to the device: it will be heard, it cannot be taken back
+        self._speaking.hold()
+        return turn
+
+    def _went_on(self, turn: _Turn) -> None:
+        """``turn``'s speech has words: the person went on from the turn whose answer it
+        holds. That answer is cancelled unheard, and its turn continues as this one."""
+        held, turn.holds = turn.holds, None
+        reply = self._speaking.playing
+        if held is None or reply is None or self._speaking.playing_turn is not held:
+            self._speaking.release()  # that answer is gone already (it failed, or was cut)
+            return
         self._speaking.forget()
         self._spawn(reply.cancel())
-        self.context.drop_turn(turn.turn_id)
+        self.context.drop_turn(held.turn_id)
         if self.log is not None:
-            self.log.append({"type": "retracted", "turn_id": turn.turn_id})
-        return turn
+            self.log.append({"type": "retracted", "turn_id": held.turn_id})
+        turn.earlier = held.text
+        turn.record.t["speech_start"] = held.record.t.get(
+            "speech_start", turn.record.t["speech_start"]
+        )
+        turn.record.preemptive_restarts = held.record.preemptive_restarts + 1
+        self.bus.publish(ev.TurnMerged(turn_id=held.turn_id, into=turn.turn_id))
+
+    def _release_held_answer(self) -> None:
+        if self._turn is not None:
+            self._no_words_over_held(self._turn)
+
+    def _no_words_over_held(self, turn: _Turn) -> None:
+        """``turn``'s speech so far had no words (a cough, a click) and has stopped: the
+        held answer plays, and anything more the person says is speech over it."""
+        if turn.holds is None:
+            return
+        turn.holds = None
+        turn.barge_in = self._speaking.playing is not None
+        self._speaking.release()
 
     def _on_speech_resume(self, sig: Any) -> None:
         self._speaking.speech_resumed(sig.audio_s, sig.start_s, continues=sig.reason == "continue")
@@ -560,6 +595,11 @@ class Session:
             turn.pending_commits -= 1
         now = self.now_s()
         turn.segments[slot] = text.strip()
+        if turn.holds is not None:
+            if turn.text:
+                self._went_on(turn)
+            elif not turn.pending_commits and (turn.ended or not self.detector.in_speech):
+                self._no_words_over_held(turn)
         turn.record.mark("stt_final", now, overwrite=True)
         turn.record.user_text = turn.text
         turn.backchannel = (
@@ -616,6 +656,7 @@ class Session:
         """A turn with no words (noise, cough), or only a backchannel over the answer, and
         nothing pending is dropped: no answer, no history, no log record."""
         if turn.ended and turn.pending_commits == 0 and (not turn.text or turn.backchannel):
+            self._no_words_over_held(turn)
             if self._reply_turn is turn:
                 return
             if turn.barge_in and self._speaking.barge.paused:

@@ -126,6 +126,9 @@ class Speaking(Generic[TurnT]):
         self._speech_start_s: float | None = None
         self._paused_speech_start_s: float | None = None
         self._paused_end_s = 0.0  # where the speech before the latest pause ended
+        # The answer has not begun and the person spoke again right after their turn: it
+        # waits, silent, until their words say whether they went on (``hold``).
+        self.held = False
 
     def watch_double_talk(self) -> None:
         """Listen behind the echo canceller's linear model, when the capture filter has one,
@@ -142,7 +145,25 @@ class Speaking(Generic[TurnT]):
 
     def forget(self) -> None:
         """The answer is no longer this module's to follow (taken back, or failed)."""
+        if self.held and self.playing is not None:  # none of it may play once the hold lifts
+            self._audio.playback.stop(self.playing.utterance_id)
         self.playing = self.playing_turn = None
+        self.release()
+
+    def hold(self) -> None:
+        """Keep the answer, not begun yet, from beginning while speech that came right after
+        its turn shows whether the person went on (take it back) or it was a cough, a click
+        or a breath (``release``: play it). Its audio keeps coming meanwhile, queued."""
+        if self.playing is not None and not self.held:
+            self.held = True
+            self._audio.playback.pause()
+
+    def release(self) -> None:
+        """The held answer may begin (or, forgotten, no longer holds the queue)."""
+        if self.held:
+            self.held = False
+            self._audio.playback.resume()
+            self.barge.reset()
 
     def drop_failed(self, reply: Reply) -> str:
         """A synthesis failure mid-answer: stop it where it is, with no end of its own (the
@@ -252,6 +273,8 @@ class Speaking(Generic[TurnT]):
         """Does speech over the answer pause it? The VAD on the cleaned signal, or else the
         double-talk cue: the person behind the linear echo model while the canceller muffles
         them."""
+        if self.held:  # not begun: the speech's words decide, not barge-in
+            return
         heard = self._detector.in_speech and self._speech_start_s is not None
         cue_ms = self._double_talk.open_ms if self._double_talk is not None else 0
         if self._double_talk_paused_at is not None and self.barge.paused:
