@@ -26,7 +26,7 @@ from docx.oxml.parser import OxmlElement, parse_xml
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import DocsTools
 from voicedesk.tools.formats import FormatError
-from voicedesk.tools.workspace import StaleDocumentError
+from voicedesk.tools.workspace import StaleDocumentError, Workspace
 
 
 def put(tools: DocsTools, name: str, data: bytes) -> Path:
@@ -598,3 +598,51 @@ def test_word_removals_name_notes_and_fields_and_drop_the_notes(tools: DocsTools
     assert read(tools, "a.docx") == ["[1] # Notes", "[2] Kept"]
     tools.undo("a.docx")
     assert path.read_bytes() == data
+
+
+def test_an_edit_by_number_needs_a_read_by_this_server(tmp_path: Path) -> None:
+    """A resumed conversation's paragraph numbers, given to a new server: the staleness
+    check had no read to compare with, and a paragraph the person typed in meanwhile made
+    "delete paragraph 3" delete the one before the one meant."""
+    root, history = tmp_path / "ws", tmp_path / "history"
+    root.mkdir()
+    first = DocsTools(Workspace(root, history))
+    path = put(first, "a.md", b"# Plan\n\nKeep me.\n\nDelete me.\n")
+    first.edit_document("a.md", "find_replace", find="Keep", replace_with="Keep!")
+    path.write_bytes(b"# Plan\n\nNew text.\n\nKeep! me.\n\nDelete me.\n")  # the person's
+    before = path.read_bytes()
+    second = DocsTools(Workspace(root, history))  # the next session's server
+    with pytest.raises(FormatError, match=r"have not read a\.md since I started") as info:
+        second.edit_document("a.md", "delete_paragraph", paragraph=3, confirmed=True)
+    assert "read_document" in str(info.value) and "nothing was changed" in str(info.value)
+    # refused again without a read: the refusal itself did not count as one
+    with pytest.raises(FormatError, match="have not read"):
+        second.edit_document("a.md", "delete_paragraph", paragraph=3, confirmed=True)
+    assert path.read_bytes() == before
+    # edits that name no number need no read; after one, numbers are the current ones
+    second.edit_document("a.md", "find_replace", find="New text", replace_with="Newer text")
+    second.edit_document("a.md", "delete_paragraph", paragraph=4, confirmed=True)
+    assert path.read_bytes() == b"# Plan\n\nNewer text.\n\nKeep! me.\n"
+
+
+def test_replacing_most_of_a_long_section_asks_first(tools: DocsTools) -> None:
+    """replace_section with "TBD" removed ten paragraphs and a table unasked, and its
+    result did not say so; a rewrite of about the same length goes ahead."""
+    body = "\n\n".join(f"Paragraph {n} has some words about the money we plan." for n in range(6))
+    data = f"# Plan\n\n## Budget\n\n{body}\n\n## Risks\n\nNone.\n".encode()
+    path = put(tools, "a.md", data)
+    asked = tools.edit_document("a.md", "replace_section", section="Budget", text="TBD.")
+    assert asked.startswith("Not done yet: replacing the body of section “Budget” in a.md")
+    assert "(6 paragraphs, 60 words) with 1 word" in asked and "confirmed=true" in asked
+    assert path.read_bytes() == data
+    done = tools.edit_document(
+        "a.md", "replace_section", section="Budget", text="TBD.", confirmed=True
+    )
+    assert done.startswith(
+        "Replaced the body of section “Budget” in a.md (6 paragraphs, 60 words before) with "
+        "1 paragraph."
+    )
+    rewrite = "\n\n".join(f"Paragraph {n} now says other things about money." for n in range(6))
+    tools.edit_document("a.md", "replace_section", section="Budget", text=rewrite, confirmed=True)
+    out = tools.edit_document("a.md", "replace_section", section="Budget", text=rewrite[:200])
+    assert out.startswith("Replaced"), out

@@ -1119,6 +1119,21 @@ async def test_wrong_or_missing_arguments_are_named_one_short_line_each(ws: Path
             "- paragraph: expected a whole number; got true.",
             '- confirmed: expected true or false; got the text "yes".',
         ]
+        # An argument the tool does not take was dropped, and the call ran without it:
+        # "after_paragraph" added the paragraph at the end and said it had.
+        message = await d.fail(
+            "edit_document",
+            path="notes/plan.md",
+            action="insert_paragraph",
+            after_paragraph=1,
+            text="Inserted.",
+        )
+        assert message.startswith(
+            "Error executing tool edit_document: edit_document has no argument "
+            "after_paragraph, so nothing was done. It takes: path, action, paragraph,"
+        )
+        message = await d.fail("read_document", path="notes/plan.md", start=2, end=2)
+        assert "has no arguments start, end, so nothing was done" in message
     assert snapshot(ws) == before
 
 

@@ -139,6 +139,7 @@ class DocsMCPServer(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> mt.CallToolResult | mt.InputRequiredResult:
+        await self._refuse_unknown_arguments(name, arguments)
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -150,6 +151,24 @@ class DocsMCPServer(MCPServer):
             message = argument_errors(name, schema, arguments, cause)
             # The SDK's prefix, as on every other refusal; the cause stays for its log line.
             raise ToolError(f"Error executing tool {name}: {message}") from cause
+
+    async def _refuse_unknown_arguments(self, name: str, arguments: dict[str, Any]) -> None:
+        """An argument the tool does not take is refused, not dropped: the SDK ignored it,
+        so a misspelt one ran the call without it ("after_paragraph" inserted at the end,
+        "case_sensitive" matched with case) and reported success."""
+        tool = next((t for t in await self.list_tools() if t.name == name), None)
+        if tool is None or not arguments:
+            return
+        known = list((tool.input_schema or {}).get("properties") or {})
+        unknown = [key for key in arguments if key not in known]
+        if not unknown:
+            return
+        one = len(unknown) == 1
+        raise ToolError(
+            f"Error executing tool {name}: {name} has no "
+            f"{'argument' if one else 'arguments'} {', '.join(unknown)}, so nothing was "
+            f"done. It takes: {', '.join(known)}. Call it again with those."
+        )
 
 
 def _shown(filename: Any, root: Path) -> str:

@@ -95,6 +95,15 @@ Action = Literal[
 ]
 
 
+# The edits that name a paragraph by its number (insert_paragraph only with paragraph=N).
+NUMBERED_ACTIONS = ("replace_paragraph", "insert_paragraph", "delete_paragraph")
+
+
+# replace_section asks first when it would drop at least this many words, and most of the
+# section: about a paragraph, more than a rewrite in fewer words loses.
+SECTION_DROP_WORDS = 25
+
+
 def _words(blocks: list[Block]) -> int:
     return sum(formats.word_count(b.text) for b in blocks)
 
@@ -712,14 +721,16 @@ class DocsTools:
         match_case: Flag = True,
         confirmed: Flag = False,
     ) -> str:
-        """Change a document. Paragraph numbers are those shown by read_document.
+        """Change a document. Paragraph numbers are those shown by read_document, which
+        must have read it since this server started.
 
         action and what it needs:
         - replace_paragraph: paragraph, text (Markdown; blank lines make several paragraphs)
         - insert_paragraph: text; paragraph=N inserts after paragraph N (0 = at the start),
           or section=heading adds at the end of that section; neither appends at the end
         - delete_paragraph: paragraph; needs confirmed=true
-        - replace_section: section, text (the new body; the heading stays)
+        - replace_section: section, text (the new body; the heading stays); needs
+          confirmed=true when the old body has a table or the new one is under half as long
         - delete_section: section (heading and body); needs confirmed=true
         - rename_heading: section, text (the new heading)
         - find_replace: find, replace_with; optional section to limit it, match_case. It
@@ -732,7 +743,20 @@ class DocsTools:
         footnotes, pictures, fields and bookmarks that go with removed paragraphs: tell the
         person.
         """
-        formats.require_writable(self.ws.rel(self.ws.resolve(path, must_exist=False)))
+        target = self.ws.resolve(path, must_exist=False)
+        formats.require_writable(self.ws.rel(target))
+        if paragraph and action in NUMBERED_ACTIONS and self.ws.fingerprint(target) is None:
+            # Numbers from an earlier server (a resumed conversation) or from nowhere: the
+            # staleness check compares with this server's last read, so it had nothing to
+            # compare with, and a paragraph typed in meanwhile made "delete paragraph 3"
+            # delete the one before the one meant.
+            _, rel, _, _ = self._open(path, remember=False)
+            raise FormatError(
+                f"I have not read {rel} since I started, so paragraph {paragraph} may no "
+                f"longer be the one meant (its numbers move when paragraphs are added or "
+                f"removed); nothing was changed. Read it with read_document or outline, then "
+                f"retry the edit with the numbers shown."
+            )
         real, rel, data, doc = self._open(path, remember=True, check_fresh=True)
         self.ws.check_writable(real)  # before a deletion's question, which would be in vain
         e = _Edit(
@@ -874,11 +898,29 @@ class DocsTools:
                 "heading. To remove the section's paragraphs, delete them (that needs "
                 "the person's confirmation)."
             )
+        name = formats.heading_names(blocks)[head]
+        body = blocks[head + 1 : hi]
+        tables = len({b.table for b in body if b.table is not None})
+        was = f"{plural(len(body), 'paragraph')}, {plural(_words(body), 'word')}" + (
+            f", {plural(tables, 'table')}" if tables else ""
+        )
+        # A new body that drops most of a long one ("replace the Budget section with TBD")
+        # is a deletion in all but name: it asks, as delete_section does. A rewrite about
+        # as long, or of a sentence or two, goes ahead (undo takes either back).
+        old_words, new_words = _words(body), _words(parsed)
+        dropped = new_words * 2 < old_words and old_words - new_words >= SECTION_DROP_WORDS
+        if not e.confirmed and (tables or dropped):
+            return self._confirm(
+                f"replacing the body of section “{name}” in {rel} ({was}) with "
+                f"{plural(new_words, 'word')}",
+                "edit_document",
+                formats.removal_note(e.doc, body),
+            )
         if kind == "docx":  # a paragraph the new body only touches up is edited, not redone
-            formats.reuse_paragraphs(blocks[head + 1 : hi], parsed)
+            formats.reuse_paragraphs(body, parsed)
         new_blocks[head + 1 : hi] = parsed
         first = (
-            f"Replaced the body of section “{formats.heading_names(blocks)[head]}” in {rel} with "
+            f"Replaced the body of section “{name}” in {rel} ({was} before) with "
             f"{plural(len(parsed), 'paragraph')}."
         )
         shown = (head, head + 1 + len(parsed))
