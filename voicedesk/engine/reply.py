@@ -223,13 +223,18 @@ class Reply:
                     max_tokens=request.max_tokens,
                     temperature=request.temperature,
                 )
-            stream = await stream_task
-            if self._stream is None:
-                self._stream = stream
-                self.sample_rate = stream.sample_rate
-            audio_task = self._ensure_audio_task(stream)
-            await stream.end_text()
-            await audio_task
+            if not self.text_sent:
+                # Nothing to say (an empty answer): no audio will come, and a voice that was
+                # sent no text may never end its stream; the session ends the answer silent.
+                self.audio_complete = True
+            else:
+                stream = await stream_task
+                if self._stream is None:
+                    self._stream = stream
+                    self.sample_rate = stream.sample_rate
+                audio_task = self._ensure_audio_task(stream)
+                await stream.end_text()
+                await audio_task
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # reported by the session; the conversation goes on
@@ -237,7 +242,7 @@ class Reply:
             log.info("reply for turn %d failed: %s", self.turn_id, exc)
         finally:
             await self._reap(stream_task)
-            if self.failed is not None or self.cancelled:
+            if self.failed is not None or self.cancelled or not self.text_sent:
                 await self._close_stream()
             self.generation_done.set()
 

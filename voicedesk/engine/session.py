@@ -790,6 +790,11 @@ class Session:
         # generation finished; playback_end comes from the audio thread's "drained" mark
         while self._speaking.playing is None and self._reply is reply and not reply.cancelled:
             await asyncio.sleep(0.02)
+        if self._speaking.playing is reply and reply.audio_complete and not reply.samples_out:
+            # Nothing to play (an empty answer, or text the voice made no sound for): no
+            # mark will ever end it, and the turn waited for one for good.
+            self._notice("warning", f"The answer to turn {turn.turn_id} was empty.")
+            self._speaking.end_silent(reply)
 
     async def _reply_failed(self, reply: Reply, turn: _Turn) -> None:
         """A confirmed answer failed: say so once, keep what was heard of it, speak the

@@ -365,6 +365,21 @@ class Speaking(Generic[TurnT]):
         )
         self._answer_ended(turn, reply, heard, True)
 
+    def end_silent(self, reply: Reply) -> None:
+        """The confirmed answer ended with no audio at all: it ends now, heard whole."""
+        turn = self.playing_turn
+        if self.playing is not reply or turn is None:
+            return
+        self.forget()
+        at = self._clock()
+        turn.record.mark("playback_end", at, overwrite=True)
+        self._bus.publish(
+            ev.PlaybackEnded(
+                turn_id=turn.turn_id, audio_s=at, interrupted=False, heard_text=reply.text
+            )
+        )
+        self._answer_ended(turn, reply, reply.text, False)
+
     async def end_unspoken(self, at_s: float) -> None:
         """With no speaker the answer is read, not heard: the next message ends it as read,
         whole if all of it has come (it was only playing to keep time), else cut where
