@@ -932,3 +932,22 @@ async def test_an_empty_answer_ends_its_turn(tmp_path) -> None:
     assert second.heard_text == "You're welcome."
     notices = [e.message for e in seen if isinstance(e, ev.Notice)]
     assert "The answer to turn 1 was empty." in notices
+
+
+async def test_a_turn_after_the_transcriber_came_back_is_heard(tmp_path) -> None:
+    """Speech-to-text refused four connections (HTTP 500): the first turn was transcribed
+    over a resend's socket, and the turn's end (a clear) reached no socket. The next turn's
+    first commit then read as more of the first, got no words and was dropped unanswered."""
+    scenario, script = _question_then_thanks(gaps_s=4.0)
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    scenario.write(inp)
+    session = await converse(
+        _settings(tmp_path),
+        input_path=inp,
+        output_path=out,
+        sim=_sim(script, faults=[("stt", "500", 4)]),
+        bus=ev.EventBus(),
+    )
+    first, second = session.records
+    assert first.user_text == _text("question") and first.heard_text == "About seven minutes."
+    assert second.user_text == _text("thanks") and second.heard_text == "You're welcome."

@@ -102,6 +102,8 @@ class OpenAIRealtimeSTT:
         # While the service refuses connections, the flushes of a stream of speech (every
         # ~60 ms) each dialled again: five refused dials in 40 ms, a rate limit made worse.
         self._redial_at = 0.0  # loop time before which a flush does not dial again
+        # A turn ended (``clear``) while there was no socket: the next one is told first.
+        self._clear_missed = False
         self._redial_wait_s = REDIAL_FIRST_S
 
     # ------------------------------------------------------------------ connection
@@ -267,6 +269,13 @@ class OpenAIRealtimeSTT:
         what went to the lost socket is gone with it."""
         await self.connect()
         self._outbox.clear()
+        if self._clear_missed:
+            # Its buffer is empty anyway; the clear marks where the last turn ended, which
+            # the service may use to tell turns apart (the simulated cloud does: without it
+            # the next turn's first commit read as more of the last one, and got no words).
+            self._clear_missed = False
+            with contextlib.suppress(Exception):  # a socket lost again: the append says so
+                await self._conn.send_raw(json.dumps({"type": "input_audio_buffer.clear"}))
         if self._segment:
             await self._send_append(b"".join(self._segment))
 
@@ -453,6 +462,7 @@ class OpenAIRealtimeSTT:
         self._outbox.clear()
         self._segment.clear()
         self._segment_bytes = 0
+        self._clear_missed = self._conn is None
         if self._conn is not None:
             async with self._send_lock:
                 with contextlib.suppress(Exception):
