@@ -180,6 +180,8 @@ async def test_a_failed_start_takes_back_the_just_talk_hint(tmp_path: Path) -> N
         await pilot.pause()
         hint = str(app.conversation.query_one("#conversation-hint", Static).render())
         assert "did not start" in hint and "Just talk" not in hint
+        # the error itself stays once its dialog is closed ("see the error above" had none)
+        assert "No microphone was found (connect a device)" in hint
         # nor the text box ("press t to type a message", which t no longer did)
         assert app.text_input.disabled and "press t" not in app.text_input.placeholder
         # nor do the status and the footer offer a conversation: they said "idle" and
@@ -462,3 +464,22 @@ async def test_the_footer_says_how_to_send_leave_and_quit_from_the_text_box(
         await pilot.press("t", *"hi", "ctrl+q")
         await pilot.pause()
     assert app.return_value == 0
+
+
+async def test_while_starting_the_status_bar_claims_no_mode_or_microphone(tmp_path: Path) -> None:
+    """For the seconds the providers warm up, the bar said "hands-free · idle · mic ·····",
+    then, on a machine without one, "typing · ready · no mic"."""
+    go_on = asyncio.Event()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        await go_on.wait()
+        raise UserError("No microphone was found", "connect a device")
+
+    app = VoiceDeskApp(Settings(), make_session, simulated=True, log_path=tmp_path / "x.log")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        status = status_text(app)
+        assert "starting" in status
+        assert "hands-free" not in status and "idle" not in status and "mic" not in status
+        go_on.set()
+        await asyncio.wait_for(app.started.wait(), 5)

@@ -74,6 +74,10 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
                 assert app.check_action(action, ()) is False
             text_input = app.query_one("#text-input", Input)
             assert text_input.has_focus
+            # "press t to type" in the box that had the focus typed a "t" into the message
+            assert (
+                "press t" not in text_input.placeholder and "Enter sends" in text_input.placeholder
+            )
             await pilot.press(*"Hello")
             await pilot.press("enter")
             pane = conversation(app)

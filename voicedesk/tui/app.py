@@ -149,6 +149,7 @@ class VoiceDeskApp(App[int]):
         self.ptt_open = False
         self.start_error: BaseException | None = None
         self.started = asyncio.Event()
+        self._conversation_running = False  # the session has started (a mode is in effect)
         self._unsubscribe: list[Callable[[], None]] = []
         self._stopped = False
         # talk key: "toggle" until the terminal proves it reports key release
@@ -179,11 +180,7 @@ class VoiceDeskApp(App[int]):
         self.conversation = ConversationPane(id="conversation")
         self.tool_pane = ToolPane(id="tools")
         self.timings = TimingsPane(id="timings")
-        self.text_input = MessageInput(
-            placeholder="press t to type a message · Enter sends · Esc leaves",
-            id="text-input",
-            compact=True,
-        )
+        self.text_input = MessageInput(id="text-input", compact=True)
         yield self.status_bar
         with Horizontal(id="main") as self.main_area:
             yield self.conversation
@@ -246,17 +243,18 @@ class VoiceDeskApp(App[int]):
             self.status_bar.set_settings(session.settings)
             self._refresh_mode()
             await session.start()
+            self._conversation_running = True
             self._refresh_mode()
         except asyncio.CancelledError:
             raise
         except UserError as exc:
             self.start_error = exc
-            await self._abandon_session()
+            await self._abandon_session(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             self.show_error("Cannot start the conversation", exc.message, exc.hint)
         except Exception as exc:  # anything else: a readable line here, the traceback in the log
             log.exception("session start failed")
             self.start_error = exc
-            await self._abandon_session()
+            await self._abandon_session(f"{type(exc).__name__}: {exc} (the log file has more)")
             self.show_error(
                 "Cannot start the conversation",
                 f"{type(exc).__name__}: {exc}",
@@ -265,14 +263,15 @@ class VoiceDeskApp(App[int]):
         finally:
             self.started.set()
 
-    async def _abandon_session(self) -> None:
+    async def _abandon_session(self, why: str) -> None:
+        """``why``: the error, kept on screen once its dialog is closed."""
         self.refresh_bindings()  # the conversation keys go from the footer (check_action)
         self.status_bar.not_started()
         # the pane's "just talk … or press t to type" would no longer be true
         self.conversation.set_hint(
             Content.styled(
-                "The conversation did not start (the error said why): fix that and start "
-                "voicedesk again. ? shows the log file and the config path; q quits.",
+                f"The conversation did not start: {why.rstrip('.')}. Fix that and start voicedesk "
+                "again. ? shows the log file and the config path; q quits.",
                 "$warning",
             )
         )
@@ -384,6 +383,8 @@ class VoiceDeskApp(App[int]):
     def _refresh_mode(self) -> None:
         if self.start_error is not None:  # the status bar says "not started" instead
             return
+        if not self._conversation_running and self.make_session is not None:
+            return  # starting: no mode is in effect yet (the status bar says "starting")
         session = self.session
         mode = session.mode if session is not None else self.settings.turn.mode
         muted = session.muted if session is not None else False

@@ -24,8 +24,27 @@ def one_line(text: str) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+# What the empty box says: how to reach it from outside, and once in it only what to do
+# there ("press t" in a focused box typed a stray "t" into the message).
+PLACEHOLDER = "press t to type a message · Enter sends · Esc leaves"
+PLACEHOLDER_FOCUSED = "type a message · Enter sends · Esc leaves"
+
+
 class MessageInput(Input):
     """An ``Input`` that takes a multi-line paste whole and shows its keys in the footer."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(placeholder=PLACEHOLDER, **kwargs)  # type: ignore[arg-type]
+
+    def _on_focus(self, event: events.Focus) -> None:
+        if self.placeholder == PLACEHOLDER:
+            self.placeholder = PLACEHOLDER_FOCUSED
+        super()._on_focus(event)
+
+    def _on_blur(self, event: events.Blur) -> None:
+        if self.placeholder == PLACEHOLDER_FOCUSED:
+            self.placeholder = PLACEHOLDER
+        super()._on_blur(event)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Send"),

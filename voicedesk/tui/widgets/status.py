@@ -23,6 +23,9 @@ STATE_LABELS = {
     "tool": ("⚙", "tool running"),
     "muted": ("✕", "muted"),
     "stopped": ("✕", "not started"),  # the conversation failed to start
+    # until the conversation has started: no mode or microphone is in effect yet (a machine
+    # with none showed "hands-free" and a mic meter for seconds before "typing")
+    "starting": ("◌", "starting"),
 }
 # The engine's "muted" state while the mode slot already says muted: not said twice.
 MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
@@ -81,11 +84,12 @@ class StatusBar(Horizontal):
         self.typing_only = False  # the machine has no microphone
         self.mic_closed = False  # push-to-talk with the microphone closed: nothing is heard
         self.speaker = True  # ...and none of this either: nothing is heard
+        self._metered = False  # the level meter has been shown (it waits for a mode)
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-mode")
         yield Static(id="status-state")
-        yield Static(level_meter(None), id="status-level")
+        yield Static(id="status-level")  # the meter, once a mode is in effect (set_mode)
         yield Static(Content.styled("ctx –", "$foreground-muted"), id="status-context")
         yield Static(self._models(), id="status-models", markup=False)
 
@@ -118,8 +122,7 @@ class StatusBar(Horizontal):
         self.set_state("stopped")
 
     def on_mount(self) -> None:
-        self.set_state("idle")
-        self.set_mode("hands-free", muted=False, ptt_open=False)
+        self.set_state("starting")
 
     def set_settings(self, settings: Settings) -> None:
         self._settings = settings
@@ -147,6 +150,9 @@ class StatusBar(Horizontal):
             content = Content.styled("hands-free", "bold $success")
             self.mode_text = "hands-free"
         self.query_one("#status-mode", Static).update(content)
+        if not self.typing_only and not self._metered:
+            self._metered = True
+            self.query_one("#status-level", Static).update(level_meter(None))
         self.set_state(self.state)
 
     def set_state(self, state: str) -> None:
