@@ -53,6 +53,14 @@ def test_unwritable_output_is_refused_up_front(wav: Path, tmp_path: Path, capsys
     _fails([*run, "--output", "/proc/nope/o.wav"], capsys, "--output /proc/nope/o.wav")
     _fails([*run, "--output", str(tmp_path)], capsys, "is a directory")
     _fails(["demo", "--headless", "--output", str(tmp_path)], capsys, "is a directory")
+    # under a file: mkdir said "File exists", as if the output were there already
+    (tmp_path / "notes.wav").write_bytes(b"x")
+    for flag in ("--output", "--metrics-out"):
+        _fails(
+            [*run, flag, str(tmp_path / "notes.wav" / "o.wav")],
+            capsys,
+            f"{tmp_path / 'notes.wav'} is a file, not a folder",
+        )
 
 
 def test_bad_metrics_out_is_refused_up_front(wav: Path, tmp_path: Path, capsys) -> None:

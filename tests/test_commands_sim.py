@@ -202,6 +202,14 @@ def test_script_typos_name_what_is_wrong(tmp_path: Path) -> None:
     bom = tmp_path / "bom.toml"
     bom.write_text('[[turns]]\ntranscript = "Hi"\n', encoding="utf-8-sig")
     assert SimScript.load(bom).turns[0].transcript == "Hi"
+    # heard as no words, the turn was a noise: the run said no speech was heard in the file
+    empty = tmp_path / "empty.toml"
+    empty.write_text('[[turns]]\ntranscript = "  "\n')
+    with pytest.raises(UserError, match="turn 1: transcript is empty"):
+        SimScript.load(empty)
+    empty.write_text('default_transcript = ""\n')
+    with pytest.raises(UserError, match="default_transcript is empty"):
+        SimScript.load(empty)
 
 
 def test_drop_cuts_short_answers_and_tool_calls_and_bad_bodies_are_400(tmp_path: Path) -> None:

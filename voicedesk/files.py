@@ -94,3 +94,12 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """A parent of ``path`` that is a file, not a folder: making the folders would fail
+    with "File exists" (or "Not a directory"), naming neither the file nor the cause."""
+    for parent in Path(path).parents:
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None

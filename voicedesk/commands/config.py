@@ -22,6 +22,7 @@ from typing import Any
 
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.errors import UserError
+from voicedesk.files import file_in_the_way
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -121,12 +122,12 @@ def init(path: Path, *, force: bool = False) -> Path | None:
     backup = None
     if path.is_symlink():  # a config kept elsewhere (a dotfiles repository) stays linked
         path = Path(os.path.realpath(path))
-    for parent in path.parents:  # mkdir would say "File exists", as if it were the config
-        if parent.exists() and not parent.is_dir():
-            raise UserError(
-                f"Cannot write {path}: {parent} is a file, not a folder.",
-                "pass a config path in a folder with --config",
-            )
+    in_the_way = file_in_the_way(path)  # mkdir would say "File exists", as if it were the config
+    if in_the_way is not None:
+        raise UserError(
+            f"Cannot write {path}: {in_the_way} is a file, not a folder.",
+            "pass a config path in a folder with --config",
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and path.read_bytes() != text.encode("utf-8"):  # the template: no copy

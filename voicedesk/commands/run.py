@@ -22,6 +22,7 @@ from typing import Any
 
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.errors import UserError
+from voicedesk.files import file_in_the_way
 
 # run and demo say the same, as they write the file the same way (MetricsWriter)
 METRICS_OUT_HELP = (
@@ -199,6 +200,12 @@ def check_writable(path: Path, flag: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{flag} {path} is a directory", f"pass a file path to {flag}")
+    in_the_way = file_in_the_way(path)  # mkdir said "File exists", naming neither
+    if in_the_way is not None:
+        raise UserError(
+            f"Cannot write {flag} {path}: {in_the_way} is a file, not a folder",
+            f"pass a {flag} path in a folder",
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)

@@ -149,10 +149,16 @@ class SimScript:
         for key in ("default_transcript", "default_reply"):
             if not isinstance(data.get(key, ""), str):
                 raise bad(f"{key} must be a string")
+        if not data.get("default_transcript", DEFAULT_TRANSCRIPT).strip():
+            raise bad("default_transcript is empty; give the words later turns are heard as")
         turns = []
         for i, raw in enumerate(data.get("turns", []), 1):
             if not isinstance(raw, dict) or not isinstance(raw.get("transcript"), str):
                 raise bad(f"turn {i} has no transcript string")
+            if not raw["transcript"].strip():
+                # heard as no words, the speech is a noise and no turn: the run then said no
+                # speech was heard in a file full of it
+                raise bad(f"turn {i}: transcript is empty; give the words the turn is heard as")
             extra = set(raw) - set(TURN_KEYS)
             if extra:
                 raise bad(f"turn {i}: unknown key(s) {sorted(extra)}")
