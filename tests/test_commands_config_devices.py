@@ -649,6 +649,30 @@ def test_doctor_checks_the_workspace_and_tool_server_programs(
     assert next(ln for ln in out if "tool here" in ln).split()[0] == "ok"
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ('["--max-size", "abc"]', "'abc' is not a size in MB"),
+        ('["--slow", "nosuch=1"]', "--slow names unknown tool(s): nosuch"),
+        ('["--bogus"]', "unrecognized arguments: --bogus"),
+        ("[]", "is a file, not a folder"),
+    ],
+)
+def test_doctor_checks_the_documents_server_as_the_session_starts_it(
+    cfg: Path, tmp_path: Path, capsys, args: str, said: str
+) -> None:
+    """Arguments the server refuses (it exits, and the session's tools are off) passed
+    `doctor`, and a workspace that is a file was said not to exist."""
+    (tmp_path / "ws").write_text("a file", encoding="utf-8")
+    cfg.write_text(
+        f'[tools]\nworkspace = "{tmp_path / "ws"}"\ndocs_server_args = {args}\n',
+        encoding="utf-8",
+    )
+    main(["doctor"])
+    docs = next(ln for ln in capsys.readouterr().out.splitlines() if "documents" in ln)
+    assert said in docs and docs.split()[0] in ("warn", "fail"), docs
+
+
 def test_doctor_says_which_tool_servers_a_session_skips_or_cannot_reach(
     cfg: Path, tmp_path: Path, capsys
 ) -> None:

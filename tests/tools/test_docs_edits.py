@@ -646,3 +646,29 @@ def test_replacing_most_of_a_long_section_asks_first(tools: DocsTools) -> None:
     tools.edit_document("a.md", "replace_section", section="Budget", text=rewrite, confirmed=True)
     out = tools.edit_document("a.md", "replace_section", section="Budget", text=rewrite[:200])
     assert out.startswith("Replaced"), out
+
+
+def test_files_whose_names_the_tools_refuse_are_not_listed_as_documents(
+    tools: DocsTools,
+) -> None:
+    """ " lead.md" and a name with U+202E were listed (raw: a line break in a name broke the
+    list) and found by search, then refused by read_document under the listed name."""
+    root = tools.ws.root
+    for name in (" lead.md", "rtl\u202etxt.md", "line\nbreak.md", "fine.md"):
+        (root / name).write_text("# Budget\n\nMoney.\n", encoding="utf-8")
+    listing = tools.list_documents()
+    assert listing.splitlines()[0] == "1 document in the workspace."
+    assert "- fine.md" in listing and "\u202e" not in listing and "line\nbreak" not in listing
+    assert "3 more files have a name I cannot use" in listing and "' lead.md'" in listing
+    found = tools.search("Money")
+    assert "fine.md" in found and "lead.md" not in found
+
+
+def test_a_name_ending_in_a_dot_is_told_apart_from_one_with_no_extension(
+    tools: DocsTools,
+) -> None:
+    with pytest.raises(FormatError, match=r"ends with a dot after its extension; did you mean"):
+        tools.create_document("trailing.md.", "Text.")
+    with pytest.raises(FormatError, match="has no extension"):
+        tools.create_document("notes", "Text.")
+    assert not list(tools.ws.root.iterdir())

@@ -145,3 +145,30 @@ def _megabytes(value: str) -> float:
     if not 0 < mb < math.inf:
         raise argparse.ArgumentTypeError(f"{value!r} is not a size in MB, like 5 or 0.5")
     return mb
+
+
+def args_problem(extra: list[str]) -> str | None:
+    """What the server would refuse in ``extra`` (``tools.docs_server_args``) at start, in
+    its own words, or None: for ``voicedesk doctor``, since a session only finds the tools
+    off. The undo-history folder is not checked here, as checking it creates it."""
+    import contextlib
+    import io
+
+    from voicedesk.errors import UserError
+    from voicedesk.tools.docs_server import TOOL_NAMES
+
+    parser = argparse.ArgumentParser(prog="voicedesk", add_help=False)
+    add_parser(parser.add_subparsers())
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            args = parser.parse_args(["docs-server", *extra])
+        unknown = sorted(set(parse_slow(args.slow)) - set(TOOL_NAMES))
+    except SystemExit:
+        lines = said.getvalue().strip().splitlines()
+        return lines[-1].partition("error: ")[2] or lines[-1] if lines else "not accepted"
+    except UserError as exc:
+        return exc.message
+    if unknown:
+        return f"--slow names unknown tool(s): {', '.join(unknown)}"
+    return None

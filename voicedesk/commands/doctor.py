@@ -363,17 +363,32 @@ def check_tools(settings: Any) -> list[Check]:
     tools = settings.tools
     checks = []
     if tools.docs_server:
+        from voicedesk.commands.docs_server import args_problem
+
         root = tools.workspace_dir
-        checks.append(
-            Check("ok", "documents", f"workspace {root}")
-            if root.is_dir()
-            else Check(
-                "warn",
-                "documents",
-                f"workspace {root} does not exist, so the documents tools would be off: "
-                f"create it or set tools.workspace",
+        problem = args_problem(tools.docs_server_args)
+        if problem is not None:
+            checks.append(
+                Check(
+                    "fail",
+                    "documents",
+                    f"tools.docs_server_args {tools.docs_server_args}: {problem}, so the "
+                    f"documents tools would be off; fix it (`voicedesk docs-server --help` "
+                    f"lists what it takes)",
+                )
             )
-        )
+        elif root.is_dir():
+            checks.append(Check("ok", "documents", f"workspace {root}"))
+        else:
+            checks.append(
+                Check(
+                    "warn",
+                    "documents",
+                    f"workspace {root} "
+                    f"{'is a file, not a folder' if root.exists() else 'does not exist'}, so "
+                    f"the documents tools would be off: create it or set tools.workspace",
+                )
+            )
     from voicedesk.tools.manager import DOCS_SERVER
 
     for name, spec in tools.mcpServers.items():

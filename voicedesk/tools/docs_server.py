@@ -44,7 +44,7 @@ from voicedesk.tools.docs_diff import describe_changes, diff_opcodes, unified_di
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
 from voicedesk.tools.formats.docx_read import unpacked_sizes
 from voicedesk.tools.wording import plural
-from voicedesk.tools.workspace import Workspace, WorkspaceError
+from voicedesk.tools.workspace import Workspace, WorkspaceError, clean_relative_name
 
 MAX_RESULT_CHARS = 12_000  # keeps one tool result from swamping the model's context
 MAX_LIST = 200
@@ -200,6 +200,7 @@ class DocsTools:
         self.ws = workspace
         self.max_bytes = int(max_mb * 1024 * 1024)
         self._parsed: dict[Path, tuple[tuple[int, int], Document]] = {}
+        self.unusable_names: list[str] = []  # found by the last listing (``_documents``)
 
     # ------------------------------------------------------------------ helpers
 
@@ -289,7 +290,22 @@ class DocsTools:
         return doc
 
     def _documents(self) -> list[Path]:
-        return list(self.ws.iter_files(set(formats.SUFFIXES)))
+        """The documents the tools can open by name. A file whose name they refuse (a space
+        at either end, a control or text-direction character) was listed and searched, then
+        refused by every tool it was named to, its name printed raw (a line break in it broke
+        the list, U+202E showed it reversed); ``unusable_names`` keeps those apart."""
+        usable, self.unusable_names = [], []
+        for path in self.ws.iter_files(set(formats.SUFFIXES)):
+            rel = self.ws.rel(path)
+            try:
+                usable_as_is = clean_relative_name(rel, nfc=False) == rel
+            except WorkspaceError:
+                usable_as_is = False
+            if usable_as_is:
+                usable.append(path)
+            else:  # refused, or taken for another name (" lead.md" as "lead.md")
+                self.unusable_names.append(rel)
+        return usable
 
     @staticmethod
     def _index(blocks: list[Block], rel: str, paragraph: int | None, what: str) -> int:
@@ -367,8 +383,19 @@ class DocsTools:
                 continue
             docs.append((rel, path))
         where = f" matching “{pattern}”" if pattern else " in the workspace"
+        unusable = ""
+        if self.unusable_names and not pattern:
+            shown = ", ".join(ascii(n) for n in self.unusable_names[:3])
+            more = len(self.unusable_names) - 3
+            unusable = (
+                f"\n{plural(len(self.unusable_names), 'more file')} ha"
+                f"{'s' if len(self.unusable_names) == 1 else 've'} a name I cannot use (a "
+                f"space at either end, or a control character): {shown}"
+                f"{f' and {more} more' if more > 0 else ''}. Tell the person: renamed, I can "
+                f"open them."
+            )
         if not docs:
-            return f"There are no documents{where}."
+            return f"There are no documents{where}.{unusable}"
         lines = [f"{plural(len(docs), 'document')}{where}."]
         for rel, path in docs[:MAX_LIST]:
             st = path.stat()
@@ -378,7 +405,7 @@ class DocsTools:
             lines.append(f"- {rel} ({kind}, {_size(st.st_size)}{big}, modified {when})")
         if len(docs) > MAX_LIST:
             lines.append(f"…and {len(docs) - MAX_LIST} more; narrow it down with a pattern.")
-        return "\n".join(lines)
+        return "\n".join(lines) + unusable
 
     def find_documents(self, query: str) -> str:
         """Find documents by name (not content): forgiving of case, word order and small slips.

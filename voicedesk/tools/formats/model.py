@@ -103,11 +103,22 @@ def kind_for(name: str) -> Kind:
     suffix = PurePosixPath(name).suffix.lower()
     kind = SUFFIXES.get(suffix)
     if kind is None:
+        if name.endswith(".") and kind_ok(name.rstrip(".")):
+            # "trailing.md." has the suffix "", which read as "has no extension"
+            raise FormatError(
+                f"{name} ends with a dot after its extension; did you mean "
+                f"{name.rstrip('.')}? (Windows cannot open names ending in a dot.)"
+            )
         shown = suffix or "no extension"
         raise FormatError(
             f"{name} has {shown}; I can only work with documents ending in {_SUPPORTED_TEXT}."
         )
     return kind
+
+
+def kind_ok(name: str) -> bool:
+    """Whether ``name`` ends in a supported extension."""
+    return PurePosixPath(name).suffix.lower() in SUFFIXES
 
 
 def require_writable(name: str) -> Kind:
