@@ -84,19 +84,44 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
             await wait_until(pilot, lambda: bool(list(pane.query(AssistantTurn))))
             assert [u.text for u in pane.query(UserTurn)] == ["Hello"]
             assert text_input.has_focus and text_input.value == ""
-            # The next message, typed while the shown answer still "plays" to no speaker to
-            # keep time: that answer was read whole, not cut (it was recorded as interrupted,
-            # and the model was told the person broke in).
-            speaking = session._speaking
-            await wait_until(pilot, lambda: speaking.playing is not None and speaking.playing.done)
-            await pilot.press(*"Thanks")
-            await pilot.press("enter")
+            # With no speaker the answer is its text: it ends once its text is all shown.
+            # It used to be synthesised and "played" to nobody to keep time, "answering" for
+            # seconds after it was all shown, and a cut kept only what that silent playback
+            # had reached.
+            assert session.tts.name == "none"
             await wait_until(pilot, lambda: len(session.records) >= 1)
             first = session.records[0]
             assert not first.interrupted and first.heard_text == first.assistant_text != ""
+            assert session._speaking.playing is None and "answering" not in status_text(app)
+            await pilot.press(*"Thanks")
+            await pilot.press("enter")
             assistant = [m for t in session.context.turns for m in t.messages][1]
             assert assistant == {"role": "assistant", "content": first.assistant_text}
             app.action_ptt()  # e.g. from the global hotkey: a word, not an open microphone
             assert not app.ptt_open
             await pilot.press("escape", "q")
     assert app.return_value == 0
+
+
+async def test_without_sound_devices_no_voice_is_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With only an OpenAI key, a machine with no speaker stopped at "No ElevenLabs API key
+    is set", for a conversation that would never have spoken."""
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+    from voicedesk.errors import ConfigError
+
+    monkeypatch.setattr(sounddevice_backend, "import_sounddevice", _no_portaudio)
+    async with sim_server(SimOptions(ttft_s=0.05)) as sim:
+        settings = settings_for_sim(
+            Settings.model_validate({"tools": {"docs_server": False}}), sim.base_url
+        )
+        settings.keys.elevenlabs_api_key = None
+        with pytest.raises(ConfigError, match="No ElevenLabs API key"):
+            build_session(settings, log_path=tmp_path / "a.jsonl")  # a voice-only session
+        session = build_session(settings, log_path=tmp_path / "b.jsonl", typing_fallback=True)
+        try:
+            await session.start()
+            assert session.tts.name == "none" and not session.audio.speaker
+        finally:
+            await session.stop()

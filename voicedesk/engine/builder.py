@@ -16,6 +16,7 @@ from voicedesk import events as ev
 from voicedesk.config import Settings
 from voicedesk.engine.session import Session
 from voicedesk.engine.session_log import SessionLog
+from voicedesk.errors import UserError
 
 if TYPE_CHECKING:
     from voicedesk.turn.pause_reading import PauseReader
@@ -111,8 +112,16 @@ def build_session(
     bus = bus or ev.EventBus()
     stt = make_stt(settings)
     llm = make_llm(settings)
-    tts = make_tts(settings)
-    fallback = make_tts(settings, fallback=True) if settings.tts.fallback != "none" else None
+    try:
+        tts = make_tts(settings)
+        fallback = make_tts(settings, fallback=True) if settings.tts.fallback != "none" else None
+    except UserError as exc:
+        if not typing_fallback:
+            raise
+        # no voice can be made (no ElevenLabs key): that matters only if there is a speaker
+        from voicedesk.providers.no_speech_tts import DeferredTTS
+
+        tts, fallback = DeferredTTS(exc), None
     pause_reader = _pause_reader(settings)
     detector = TurnDetector(
         settings,
@@ -138,7 +147,6 @@ def build_session(
     else:
         from voicedesk.engine.resume import earlier_turns, read_conversation, restore_state
         from voicedesk.engine.session_log import latest_log
-        from voicedesk.errors import UserError
         from voicedesk.tools.wording import plural
 
         previous = log_path or latest_log(log_kind)

@@ -80,13 +80,15 @@ class Reply:
         user_text: str | None = None,
         refit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
         shrink: Shrinker | None = None,
+        shown_only: bool = False,
     ) -> None:
         """``user_text``: the words this answer is for (its request may carry them clipped
         to the budget). ``refit``: the messages for a round after tool results, rebuilt
         within the context budget from this answer's tool messages so far; without it
         the results are appended to the first request as they are. ``shrink``: a round
         the model refuses as longer than its context window is sent once more, as it
-        rebuilds it; without it the refusal fails the answer."""
+        rebuilds it; without it the refusal fails the answer. ``shown_only``: there is no
+        speaker, so what was shown of it is what the person got (``heard``)."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -101,6 +103,7 @@ class Reply:
         self.user_text = user_text
         self.refit = refit
         self.shrink = shrink
+        self.shown_only = shown_only
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
@@ -156,6 +159,8 @@ class Reply:
         self.generation_done.set()
 
     def heard(self) -> str:
+        if self.shown_only:
+            return self.text
         played = self.playback.played_samples(self.utterance_id)
         chars = None
         if self._stream is not None and hasattr(self._stream, "chars_spoken_at"):

@@ -213,7 +213,19 @@ class Session:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await asyncio.gather(self._connect_stt(), self.llm.warm(), self.tts.warm())
+        # The voice is needed only if there is a speaker, which is known once the audio has
+        # started: its failure waits until then (``_use_the_voice``).
+        voice = asyncio.ensure_future(self.tts.warm())
+        try:
+            await asyncio.gather(self._connect_stt(), self.llm.warm())
+        except BaseException:
+            voice.cancel()
+            raise
+        voice_error: BaseException | None = None
+        try:
+            await voice
+        except Exception as exc:
+            voice_error = exc
         warning = silent_truncation_warning(
             getattr(self.llm, "server_url", ""), self.settings.llm.context_window
         )
@@ -225,8 +237,26 @@ class Session:
             if check_room is not None:  # the tool definitions are part of every request
                 check_room(self.tools.llm_tools())
         self.audio.start(self._loop, self._on_block)
+        self._use_the_voice(voice_error)
         self._speaking.watch_double_talk()
         self._set_state("muted" if self.muted else "listening")
+
+    def _use_the_voice(self, error: BaseException | None) -> None:
+        """With a speaker, a voice that failed to warm up stops the start, as it would have
+        before the audio started; without one (typing only), answers are shown, not spoken,
+        and no voice is used at all (``NoSpeechTTS``)."""
+        if getattr(self.audio, "speaker", True):
+            if error is not None:
+                raise error
+            return
+        from voicedesk.providers.no_speech_tts import NoSpeechTTS
+
+        log.info("no speaker: answers are shown, not spoken (%s not used)", self.tts.name)
+        for unused in (self.tts, self.fallback_tts):
+            if unused is not None:
+                self._spawn(unused.aclose())
+        self.tts, self.fallback_tts = NoSpeechTTS(), None
+        self._speaking.use_voice(self.tts)
 
     async def _connect_stt(self) -> None:
         """Open the transcriber's socket before the first word. A rejected key stops the
@@ -739,6 +769,7 @@ class Session:
             user_text=text,
             refit=refit,
             shrink=shrink if hasattr(self.context, "fit_refused") else None,
+            shown_only=not getattr(self.audio, "speaker", True),
         )
         self._reply, self._reply_turn = reply, turn
         reply.start()
@@ -791,9 +822,11 @@ class Session:
         while self._speaking.playing is None and self._reply is reply and not reply.cancelled:
             await asyncio.sleep(0.02)
         if self._speaking.playing is reply and reply.audio_complete and not reply.samples_out:
-            # Nothing to play (an empty answer, or text the voice made no sound for): no
-            # mark will ever end it, and the turn waited for one for good.
-            self._notice("warning", f"The answer to turn {turn.turn_id} was empty.")
+            # Nothing to play (an empty answer, text the voice made no sound for, or no
+            # speaker: the answer is its text): no mark will ever end it, and the turn
+            # waited for one for good.
+            if not reply.text.strip():
+                self._notice("warning", f"The answer to turn {turn.turn_id} was empty.")
             self._speaking.end_silent(reply)
 
     async def _reply_failed(self, reply: Reply, turn: _Turn) -> None:

@@ -130,6 +130,10 @@ class Speaking(Generic[TurnT]):
         # waits, silent, until their words say whether they went on (``hold``).
         self.held = False
 
+    def use_voice(self, tts: TextToSpeech) -> None:
+        """The voice for the error line from now on, and no fallback (no speaker)."""
+        self._tts, self._fallback_tts = tts, None
+
     def watch_double_talk(self) -> None:
         """Listen behind the echo canceller's linear model, when the capture filter has one,
         for a person AEC3 muffles (``double_talk``)."""
