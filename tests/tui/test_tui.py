@@ -518,9 +518,20 @@ async def test_help_screen(tmp_path: Path) -> None:
         for action in ("ptt", "hands_free", "mute", "type"):
             assert app.check_action(action, ()) is False
         assert app.check_action("interrupt", ()) is True
+        # ... and does: the dialog's keys came first, and i and q, listed, did nothing
+        session = app.session
+        assert isinstance(session, FakeSession)
+        await pilot.press("i")
+        assert session.calls[-1] == "interrupt" and isinstance(app.screen, HelpScreen)
+        assert app.check_action("help", ()) is False  # ? closes help; elsewhere it did nothing
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
-        assert app.check_action("hands_free", ()) is True
+        assert app.check_action("hands_free", ()) is True and app.check_action("help", ())
+        await pilot.press("d")
+        assert isinstance(app.screen, DevicesScreen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value == 0 and "stop" in session.calls
 
 
 async def test_a_theme_picked_in_the_palette_is_kept(tmp_path: Path) -> None:

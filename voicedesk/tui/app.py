@@ -67,8 +67,9 @@ STOP_TIMEOUT_S = 5.0
 SESSION_ACTIONS = frozenset(
     {"ptt", "talk_hold", "hands_free", "mute", "interrupt", "type", "audio_check"}
 )
-# Over a dialog these do nothing and are not shown; interrupting the answer still works.
-DIALOG_HIDDEN = SESSION_ACTIONS - {"interrupt"}
+# Over a dialog these do nothing and are not shown; interrupting the answer and quitting
+# still work (``screens._Dialog``), and ? closes the help, not opens it.
+DIALOG_HIDDEN = (SESSION_ACTIONS - {"interrupt"}) | {"help"}
 # Without a microphone (typing only) these have nothing to act on: hidden, so the footer
 # leads with typing and space goes to the text box.
 MICROPHONE_ACTIONS = frozenset({"ptt", "talk_hold", "hands_free", "mute", "audio_check"})

@@ -57,7 +57,13 @@ NO_MICROPHONE_NOTE = (
 class _Dialog(ModalScreen[None]):
     """A centred box that closes with Escape; subclasses fill the box."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+        # A dialog's keys stop the app's (Textual's modal binding chain), yet the footer
+        # below it lists these: over a dialog they did nothing.
+        Binding("i", "app.interrupt", "Stop", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
     DEFAULT_CLASSES = "dialog-screen"
     # The part that scrolls gets the focus, so the arrow keys, PageDown and End reach what a
     # short terminal cuts off (the app's own AUTO_FOCUS names no widget in a dialog).
