@@ -49,3 +49,17 @@ def test_a_global_option_after_the_command_says_where_it_goes(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["run", "--bogus"])
     assert "belong" not in capsys.readouterr().err  # only voicedesk's own options get the hint
+
+
+def test_warnings_without_verbose_read_like_the_notices() -> None:
+    """`run --headless` printed "2026-12-03 18:44:20,141 WARNING voicedesk.providers.
+    openai_stt: …" between the conversation's lines; its notices read "[warning] …"."""
+    import logging
+
+    from voicedesk.cli import _NoticeFormatter
+
+    record = logging.LogRecord(
+        "voicedesk.x", logging.WARNING, __file__, 1, "went %s", ("off",), None
+    )
+    assert _NoticeFormatter("[%(levelname)s] %(message)s").format(record) == "[warning] went off"
+    assert record.levelname == "WARNING"  # other handlers (the TUI's log file) see it as it was

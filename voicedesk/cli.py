@@ -90,14 +90,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoticeFormatter(logging.Formatter):
+    """ "[warning] …", as the conversation's notices are printed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)  # other handlers see it unchanged
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    handler = logging.StreamHandler(sys.stderr)
+    # -v is for digging: when and where. Without it a warning is read between the
+    # conversation's own lines (`run --headless`), as its notices are, where a time stamp
+    # and a module path were noise.
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.verbose
+        else _NoticeFormatter("[%(levelname)s] %(message)s")
     )
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), handlers=[handler])
     func = getattr(args, "func", None)
     try:
         if func is None:
