@@ -862,19 +862,27 @@ async def test_a_server_on_ollamas_port_with_no_context_window_is_warned_about_a
 
 
 async def _sound_right_after_the_question(
-    tmp_path: Path, sound: np.ndarray, heard_as: str
+    tmp_path: Path,
+    sound: np.ndarray,
+    heard_as: str,
+    *,
+    then: list[str] | None = None,
+    after_s: float = 1.2,
+    ttft_s: float = 2.0,
+    stt_s: float = 0.05,
 ) -> tuple[Any, list[ev.Event], float, float]:
     """'How long does it take to boil an egg?', then ``sound`` 1.2 s after it (after the
     turn ended, before the slow model's answer could start), transcribed as ``heard_as``.
     Returns the session, its events, where the sound ends and the model's first-token time."""
-    scenario, start_s = _spoken_over_the_answer(sound, gap_s=0, after_s=1.2)
+    scenario, start_s = _spoken_over_the_answer(sound, gap_s=0, after_s=after_s)
     script = SimScript(
         turns=[
             SimTurn(transcript=_text("question"), reply="About seven minutes."),
-            SimTurn(transcript=heard_as, reply="Seven minutes in boiling water."),
+            SimTurn(
+                transcript=heard_as, continued=then or [], reply="Seven minutes in boiling water."
+            ),
         ]
     )
-    ttft_s = 2.0
     inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
     scenario.write(inp)
     bus = ev.EventBus()
@@ -884,7 +892,7 @@ async def _sound_right_after_the_question(
         _settings(tmp_path),
         input_path=inp,
         output_path=out,
-        sim=_sim(script, ttft_s=ttft_s),
+        sim=_sim(script, ttft_s=ttft_s, stt_s=stt_s),
         bus=bus,
     )
     return session, seen, start_s + sound.size / scenario.rate, ttft_s
@@ -951,3 +959,34 @@ async def test_a_turn_after_the_transcriber_came_back_is_heard(tmp_path) -> None
     first, second = session.records
     assert first.user_text == _text("question") and first.heard_text == "About seven minutes."
     assert second.user_text == _text("thanks") and second.heard_text == "You're welcome."
+
+
+async def test_words_after_a_sound_without_words_still_continue_the_turn(tmp_path) -> None:
+    """ "Hm." (no words), then "Soft boiled, please." half a second on, all before the answer
+    began: the empty transcript let the answer play, it began over the words and was cut,
+    and the words were a turn of their own. They continue the question."""
+    sound = np.concatenate([_say("Hm."), np.zeros(8000, np.int16), _say("Soft boiled, please.")])
+    session, seen, _, _ = await _sound_right_after_the_question(
+        tmp_path, sound, "", then=["Soft boiled, please."], after_s=0.9, ttft_s=2.5
+    )
+    (record,) = session.records
+    assert record.user_text == f"{_text('question')} Soft boiled, please."
+    assert not record.interrupted
+    assert [e.into for e in seen if isinstance(e, ev.TurnMerged)] == [record.turn_id]
+
+
+async def test_speech_begun_before_a_slow_transcript_came_holds_the_answer(tmp_path) -> None:
+    """The question's transcript came 1.5 s late, after the person had gone on: its answer,
+    confirmed only then, was not held, began over them and was cut. It is held like one
+    confirmed before they began, and their words continue the turn."""
+    session, _, _, _ = await _sound_right_after_the_question(
+        tmp_path,
+        _say("Soft boiled, please."),
+        "Soft boiled, please.",
+        after_s=0.9,
+        ttft_s=0.3,
+        stt_s=1.5,
+    )
+    (record,) = session.records
+    assert record.user_text == f"{_text('question')} Soft boiled, please."
+    assert not record.interrupted

@@ -619,8 +619,12 @@ def test_an_edit_by_number_needs_a_read_by_this_server(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="have not read"):
         second.edit_document("a.md", "delete_paragraph", paragraph=3, confirmed=True)
     assert path.read_bytes() == before
-    # edits that name no number need no read; after one, numbers are the current ones
+    # edits that name no number need no read, and are none (the file was opened, but no
+    # number shown: a delete by number went through after one)
     second.edit_document("a.md", "find_replace", find="New text", replace_with="Newer text")
+    with pytest.raises(FormatError, match="have not read"):
+        second.edit_document("a.md", "delete_paragraph", paragraph=4, confirmed=True)
+    second.outline("a.md")  # shows the numbers, as read_document does
     second.edit_document("a.md", "delete_paragraph", paragraph=4, confirmed=True)
     assert path.read_bytes() == b"# Plan\n\nNewer text.\n\nKeep! me.\n"
 
@@ -646,6 +650,11 @@ def test_replacing_most_of_a_long_section_asks_first(tools: DocsTools) -> None:
     tools.edit_document("a.md", "replace_section", section="Budget", text=rewrite, confirmed=True)
     out = tools.edit_document("a.md", "replace_section", section="Budget", text=rewrite[:200])
     assert out.startswith("Replaced"), out
+    # a Markdown table is one block of text, not rows as in Word: it went unasked
+    table = "| a | b |\n|---|:--:|\n| 1 | 2 |"
+    tools.edit_document("a.md", "replace_section", section="Risks", text=table, confirmed=True)
+    asked = tools.edit_document("a.md", "replace_section", section="Risks", text="No table.")
+    assert asked.startswith("Not done yet") and "1 table" in asked
 
 
 def test_files_whose_names_the_tools_refuse_are_not_listed_as_documents(

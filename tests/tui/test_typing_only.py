@@ -125,3 +125,37 @@ async def test_without_sound_devices_no_voice_is_needed(
             assert session.tts.name == "none" and not session.audio.speaker
         finally:
             await session.stop()
+
+
+async def test_quitting_while_an_answer_is_shown_keeps_the_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typing only, ctrl+q while the answer was coming in: the turn was not recorded (a
+    stop keeps an answer only if some of its audio had played, and none ever does with no
+    speaker), so --resume showed the question unanswered."""
+    from voicedesk.commands import tui
+
+    monkeypatch.setattr(sounddevice_backend, "import_sounddevice", _no_portaudio)
+    args = sim_args(None, None, sim_ttft=0.05, sim_tokens_per_s=4)
+    settings = Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        app = VoiceDeskApp(
+            settings,
+            tui.session_factory(args, settings, stack),
+            simulated=True,
+            log_path=tmp_path / "tui.log",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            await wait_until(pilot, lambda: app.typing_only)
+            session = app.session
+            assert session is not None
+            await pilot.press(*"Hello", "enter")
+            speaking = session._speaking
+            await wait_until(
+                pilot, lambda: speaking.playing is not None and len(speaking.playing.text) > 3
+            )
+            await app.stop_session()
+            (record,) = session.records
+            assert record.interrupted and record.heard_text and record.assistant_text
+            assert record.assistant_text.startswith(record.heard_text)

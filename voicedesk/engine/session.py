@@ -64,6 +64,9 @@ class _Turn:
     # The unheard turn whose answer waits on this turn's words: the person spoke again right
     # after it, which may be them going on or only a cough (``Session._hold_unheard_answer``).
     holds: _Turn | None = None
+    # The unheard turn whose held answer this one let play (no words yet): more speech in
+    # this turn before that answer begins holds it again.
+    released: _Turn | None = None
     pending_commits: int = 0
     ended: bool = False
     barge_in: bool = False  # started while an answer was playing
@@ -505,9 +508,34 @@ class Session:
         held answer plays, and anything more the person says is speech over it."""
         if turn.holds is None:
             return
-        turn.holds = None
+        turn.released, turn.holds = turn.holds, None
         turn.barge_in = self._speaking.playing is not None
         self._speaking.release()
+
+    def _hold_again(self, turn: _Turn, at_s: float) -> None:
+        """``turn`` let an unheard answer play after a wordless sound, and speaks again
+        before that answer began (a cough, then "… in Paris"): hold it again, for these
+        words to decide. It began meanwhile over the person, and was cut."""
+        released, turn.released = turn.released, None
+        if released is None or self._speaking.playing_turn is not released:
+            return
+        if self._hold_unheard_answer(at_s) is released:
+            turn.holds, turn.barge_in = released, False
+
+    def _hold_for_speech_under_way(self, answered: _Turn) -> None:
+        """``answered``'s answer is confirmed while the person has begun speaking again
+        with no words transcribed yet (its own transcript was slow): held, as if it had
+        been confirmed before they began, since it would start over them."""
+        later = self._turn
+        if later is None or later is answered or later.holds is not None or later.barge_in:
+            return
+        if later.text or later.typed:
+            return  # words already: speech over the answer, as before
+        began = later.record.t.get("speech_start")
+        if began is None:
+            return
+        if self._hold_unheard_answer(began) is answered:
+            later.holds = answered
 
     def _on_speech_resume(self, sig: Any) -> None:
         self._speaking.speech_resumed(sig.audio_s, sig.start_s, continues=sig.reason == "continue")
@@ -515,6 +543,7 @@ class Session:
         turn = self._turn
         if turn is not None:
             turn.prepare_at_s = None
+            self._hold_again(turn, sig.audio_s)
         if turn is not None and self._reply is not None and self._reply_turn is turn:
             turn.record.preemptive_restarts += 1
             reply, self._reply = self._reply, None
@@ -797,6 +826,7 @@ class Session:
             # named: by the time the task runs, playing is already this new answer
             self._spawn(speaking.cut(self.now_s(), speaking.playing, speaking.playing_turn))
         speaking.play(reply, turn)
+        self._hold_for_speech_under_way(turn)
         self._reply = None
         self._reply_turn = None
         if not turn.followup:

@@ -414,7 +414,12 @@ class Speaking(Generic[TurnT]):
         ends the answer where the record says. One not heard at all stays the person's
         words alone, as when the process dies."""
         reply = self.playing
-        if reply is None or not self._audio.playback.played_samples(reply.utterance_id):
+        if reply is None:
+            return
+        # with no speaker, what was shown is what was heard (no sample is ever played)
+        if not (reply.shown_only and reply.text) and not self._audio.playback.played_samples(
+            reply.utterance_id
+        ):
             return
         try:
             await self.cut(self._clock())

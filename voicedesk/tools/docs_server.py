@@ -99,6 +99,9 @@ Action = Literal[
 NUMBERED_ACTIONS = ("replace_paragraph", "insert_paragraph", "delete_paragraph")
 
 
+# A Markdown table's rule line (|---|:--:|): the table is one block of text there, with no
+# ``Block.table`` as a Word table's rows have.
+_TABLE_RULE = re.compile(r"(?m)^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$")
 # replace_section asks first when it would drop at least this many words, and most of the
 # section: about a paragraph, more than a rewrite in fewer words loses.
 SECTION_DROP_WORDS = 25
@@ -201,6 +204,10 @@ class DocsTools:
         self.max_bytes = int(max_mb * 1024 * 1024)
         self._parsed: dict[Path, tuple[tuple[int, int], Document]] = {}
         self.unusable_names: list[str] = []  # found by the last listing (``_documents``)
+        # Documents whose paragraph numbers this server has shown (read_document, outline):
+        # the ones an edit by number may name. Any edit opened the file, so counting that
+        # as a read let numbers from a resumed conversation through after a find_replace.
+        self._numbers_shown: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
 
@@ -525,6 +532,7 @@ class DocsTools:
         Long documents come back in parts; the last line says how to get the rest.
         """
         _, rel, _, doc = self._open(path, remember=True)
+        self._numbers_shown.add(rel)
         blocks = doc.blocks
         total = len(blocks)
         if not total:
@@ -580,6 +588,7 @@ class DocsTools:
         A heading whose words repeat shows the section= name that picks it.
         """
         _, rel, _, doc = self._open(path, remember=True)
+        self._numbers_shown.add(rel)
         heads = formats.outline(doc.blocks)
         if not heads:
             return (
@@ -772,7 +781,11 @@ class DocsTools:
         """
         target = self.ws.resolve(path, must_exist=False)
         formats.require_writable(self.ws.rel(target))
-        if paragraph and action in NUMBERED_ACTIONS and self.ws.fingerprint(target) is None:
+        if (
+            paragraph
+            and action in NUMBERED_ACTIONS
+            and self.ws.rel(target) not in self._numbers_shown
+        ):
             # Numbers from an earlier server (a resumed conversation) or from nowhere: the
             # staleness check compares with this server's last read, so it had nothing to
             # compare with, and a paragraph typed in meanwhile made "delete paragraph 3"
@@ -927,7 +940,9 @@ class DocsTools:
             )
         name = formats.heading_names(blocks)[head]
         body = blocks[head + 1 : hi]
-        tables = len({b.table for b in body if b.table is not None})
+        tables = len({b.table for b in body if b.table is not None}) + sum(
+            1 for b in body if b.table is None and _TABLE_RULE.search(b.text)
+        )
         was = f"{plural(len(body), 'paragraph')}, {plural(_words(body), 'word')}" + (
             f", {plural(tables, 'table')}" if tables else ""
         )
