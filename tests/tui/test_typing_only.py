@@ -8,7 +8,9 @@ machine has.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_tui import (  # shared fixtures and helpers of the TUI tests
@@ -19,6 +21,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     status_text,
     wait_until,
 )
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from voicedesk.audio import sounddevice_backend
@@ -34,13 +37,16 @@ def _no_portaudio() -> None:
     raise AudioUnavailableError(PORTAUDIO_MISSING)
 
 
-async def test_without_sound_devices_the_conversation_goes_on_by_typing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextlib.asynccontextmanager
+async def typing_only_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **sim: Any
+) -> AsyncIterator[tuple[VoiceDeskApp, Pilot]]:
+    """The app `voicedesk run --sim` opens on a machine with no sound system, started and
+    in typing-only mode."""
     from voicedesk.commands import tui
 
     monkeypatch.setattr(sounddevice_backend, "import_sounddevice", _no_portaudio)
-    args = sim_args(None, None, sim_ttft=0.05)
+    args = sim_args(None, None, **{"sim_ttft": 0.05, **sim})
     settings = Settings()
     async with contextlib.AsyncExitStack() as stack:
         app = VoiceDeskApp(
@@ -52,54 +58,59 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
         async with app.run_test(size=(100, 30)) as pilot:
             await started(pilot)
             await wait_until(pilot, lambda: app.typing_only)
-            assert not isinstance(app.screen, ErrorScreen)
-            # the silent clock's blocks keep time, but there is nothing for the VAD to hear
-            session = app.session
-            assert session is not None
-            fed: list[float] = []
-            monkeypatch.setattr(session.detector, "feed", lambda block, at: fed.append(at) or [])
-            ticks = session._last_block_s
-            await wait_until(pilot, lambda: session._last_block_s > ticks + 0.2)
-            assert not fed
-            hint = str(app.query_one("#conversation-hint").render())
-            assert "No microphone" in hint and "answers are shown" in hint
-            status = status_text(app)
-            assert "typing" in status and "ready" in status and "no mic → none" in status
-            assert "listening" not in status and "hands-free" not in status
-            app.status_bar.set_state("speaking")  # no speaker: nothing is spoken
-            assert "answering" in status_text(app) and "speaking" not in status_text(app)
-            app.status_bar.set_state("listening")
-            # the talk keys are gone; the text box has the focus and keeps it
-            for action in ("ptt", "talk_hold", "hands_free", "mute", "audio_check"):
-                assert app.check_action(action, ()) is False
-            text_input = app.query_one("#text-input", Input)
-            assert text_input.has_focus
-            # "press t to type" in the box that had the focus typed a "t" into the message
-            assert (
-                "press t" not in text_input.placeholder and "Enter sends" in text_input.placeholder
-            )
-            await pilot.press(*"Hello")
-            await pilot.press("enter")
-            pane = conversation(app)
-            await wait_until(pilot, lambda: bool(list(pane.query(AssistantTurn))))
-            assert [u.text for u in pane.query(UserTurn)] == ["Hello"]
-            assert text_input.has_focus and text_input.value == ""
-            # With no speaker the answer is its text: it ends once its text is all shown.
-            # It used to be synthesised and "played" to nobody to keep time, "answering" for
-            # seconds after it was all shown, and a cut kept only what that silent playback
-            # had reached.
-            assert session.tts.name == "none"
-            await wait_until(pilot, lambda: len(session.records) >= 1)
-            first = session.records[0]
-            assert not first.interrupted and first.heard_text == first.assistant_text != ""
-            assert session._speaking.playing is None and "answering" not in status_text(app)
-            await pilot.press(*"Thanks")
-            await pilot.press("enter")
-            assistant = [m for t in session.context.turns for m in t.messages][1]
-            assert assistant == {"role": "assistant", "content": first.assistant_text}
-            app.action_ptt()  # e.g. from the global hotkey: a word, not an open microphone
-            assert not app.ptt_open
-            await pilot.press("escape", "q")
+            yield app, pilot
+
+
+async def test_without_sound_devices_the_conversation_goes_on_by_typing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with typing_only_app(tmp_path, monkeypatch) as (app, pilot):
+        assert not isinstance(app.screen, ErrorScreen)
+        # the silent clock's blocks keep time, but there is nothing for the VAD to hear
+        session = app.session
+        assert session is not None
+        fed: list[float] = []
+        monkeypatch.setattr(session.detector, "feed", lambda block, at: fed.append(at) or [])
+        ticks = session._last_block_s
+        await wait_until(pilot, lambda: session._last_block_s > ticks + 0.2)
+        assert not fed
+        hint = str(app.query_one("#conversation-hint").render())
+        assert "No microphone" in hint and "answers are shown" in hint
+        status = status_text(app)
+        assert "typing" in status and "ready" in status and "no mic → none" in status
+        assert "listening" not in status and "hands-free" not in status
+        app.status_bar.set_state("speaking")  # no speaker: nothing is spoken
+        assert "answering" in status_text(app) and "speaking" not in status_text(app)
+        app.status_bar.set_state("listening")
+        # the talk keys are gone; the text box has the focus and keeps it
+        for action in ("ptt", "talk_hold", "hands_free", "mute", "audio_check"):
+            assert app.check_action(action, ()) is False
+        text_input = app.query_one("#text-input", Input)
+        assert text_input.has_focus
+        # "press t to type" in the box that had the focus typed a "t" into the message
+        assert "press t" not in text_input.placeholder and "Enter sends" in text_input.placeholder
+        await pilot.press(*"Hello")
+        await pilot.press("enter")
+        pane = conversation(app)
+        await wait_until(pilot, lambda: bool(list(pane.query(AssistantTurn))))
+        assert [u.text for u in pane.query(UserTurn)] == ["Hello"]
+        assert text_input.has_focus and text_input.value == ""
+        # With no speaker the answer is its text: it ends once its text is all shown.
+        # It used to be synthesised and "played" to nobody to keep time, "answering" for
+        # seconds after it was all shown, and a cut kept only what that silent playback
+        # had reached.
+        assert session.tts.name == "none"
+        await wait_until(pilot, lambda: len(session.records) >= 1)
+        first = session.records[0]
+        assert not first.interrupted and first.heard_text == first.assistant_text != ""
+        assert session._speaking.playing is None and "answering" not in status_text(app)
+        await pilot.press(*"Thanks")
+        await pilot.press("enter")
+        assistant = [m for t in session.context.turns for m in t.messages][1]
+        assert assistant == {"role": "assistant", "content": first.assistant_text}
+        app.action_ptt()  # e.g. from the global hotkey: a word, not an open microphone
+        assert not app.ptt_open
+        await pilot.press("escape", "q")
     assert app.return_value == 0
 
 
@@ -133,29 +144,15 @@ async def test_quitting_while_an_answer_is_shown_keeps_the_turn(
     """Typing only, ctrl+q while the answer was coming in: the turn was not recorded (a
     stop keeps an answer only if some of its audio had played, and none ever does with no
     speaker), so --resume showed the question unanswered."""
-    from voicedesk.commands import tui
-
-    monkeypatch.setattr(sounddevice_backend, "import_sounddevice", _no_portaudio)
-    args = sim_args(None, None, sim_ttft=0.05, sim_tokens_per_s=4)
-    settings = Settings()
-    async with contextlib.AsyncExitStack() as stack:
-        app = VoiceDeskApp(
-            settings,
-            tui.session_factory(args, settings, stack),
-            simulated=True,
-            log_path=tmp_path / "tui.log",
+    async with typing_only_app(tmp_path, monkeypatch, sim_tokens_per_s=4) as (app, pilot):
+        session = app.session
+        assert session is not None
+        await pilot.press(*"Hello", "enter")
+        speaking = session._speaking
+        await wait_until(
+            pilot, lambda: speaking.playing is not None and len(speaking.playing.text) > 3
         )
-        async with app.run_test(size=(100, 30)) as pilot:
-            await started(pilot)
-            await wait_until(pilot, lambda: app.typing_only)
-            session = app.session
-            assert session is not None
-            await pilot.press(*"Hello", "enter")
-            speaking = session._speaking
-            await wait_until(
-                pilot, lambda: speaking.playing is not None and len(speaking.playing.text) > 3
-            )
-            await app.stop_session()
-            (record,) = session.records
-            assert record.interrupted and record.heard_text and record.assistant_text
-            assert record.assistant_text.startswith(record.heard_text)
+        await app.stop_session()
+        (record,) = session.records
+        assert record.interrupted and record.heard_text and record.assistant_text
+        assert record.assistant_text.startswith(record.heard_text)
