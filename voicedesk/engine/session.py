@@ -223,6 +223,8 @@ class Session:
             await asyncio.gather(self._connect_stt(), self.llm.warm())
         except BaseException:
             voice.cancel()
+            # its own failure, if it came first, is not the one to report: read, not logged
+            voice.add_done_callback(lambda t: t.cancelled() or t.exception())
             raise
         voice_error: BaseException | None = None
         try:

@@ -737,6 +737,7 @@ class DocsTools:
                 formats.removal_note(old) if old is not None else None,
             )
         self.ws.write(real, data, before=before)
+        self._numbers_shown.add(rel)  # its numbers follow from the text it was given
         verb = "Replaced" if exists else "Created"
         lines = [
             f"{verb} {rel}: {plural(len(blocks), 'paragraph')}, {plural(_words(blocks), 'word')}."
