@@ -758,8 +758,8 @@ class DocsTools:
         match_case: Flag = True,
         confirmed: Flag = False,
     ) -> str:
-        """Change a document. Paragraph numbers are those shown by read_document, which
-        must have read it since this server started.
+        """Change a document. Paragraph numbers are those shown by read_document or outline,
+        which must have shown them since this server started.
 
         action and what it needs:
         - replace_paragraph: paragraph, text (Markdown; blank lines make several paragraphs)
@@ -780,13 +780,9 @@ class DocsTools:
         footnotes, pictures, fields and bookmarks that go with removed paragraphs: tell the
         person.
         """
-        target = self.ws.resolve(path, must_exist=False)
-        formats.require_writable(self.ws.rel(target))
-        if (
-            paragraph
-            and action in NUMBERED_ACTIONS
-            and self.ws.rel(target) not in self._numbers_shown
-        ):
+        target = self.ws.rel(self.ws.resolve(path, must_exist=False))
+        formats.require_writable(target)
+        if paragraph and action in NUMBERED_ACTIONS and target not in self._numbers_shown:
             # Numbers from an earlier server (a resumed conversation) or from nowhere: the
             # staleness check compares with this server's last read, so it had nothing to
             # compare with, and a paragraph typed in meanwhile made "delete paragraph 3"
