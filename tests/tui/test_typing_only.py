@@ -28,6 +28,7 @@ from voicedesk.audio import sounddevice_backend
 from voicedesk.audio.devices import PORTAUDIO_MISSING
 from voicedesk.config import Settings
 from voicedesk.errors import AudioUnavailableError
+from voicedesk.events import StateChanged
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import ErrorScreen
 from voicedesk.tui.widgets.conversation import AssistantTurn, UserTurn
@@ -79,6 +80,8 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
         status = status_text(app)
         assert "typing" in status and "ready" in status and "no mic → none" in status
         assert "listening" not in status and "hands-free" not in status
+        # no voice is made, whatever the config names (it named ElevenLabs' model)
+        assert "TTS none" in status
         app.status_bar.set_state("speaking")  # no speaker: nothing is spoken
         assert "answering" in status_text(app) and "speaking" not in status_text(app)
         app.status_bar.set_state("listening")
@@ -89,6 +92,10 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
         assert text_input.has_focus
         # "press t to type" in the box that had the focus typed a "t" into the message
         assert "press t" not in text_input.placeholder and "Enter sends" in text_input.placeholder
+        states: list[str] = []
+        session.bus.subscribe(
+            lambda e: states.append(e.state) if isinstance(e, StateChanged) else None
+        )
         await pilot.press(*"Hello")
         await pilot.press("enter")
         pane = conversation(app)
@@ -104,6 +111,8 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
         first = session.records[0]
         assert not first.interrupted and first.heard_text == first.assistant_text != ""
         assert session._speaking.playing is None and "answering" not in status_text(app)
+        # "answering" from its first words shown: it said "thinking" while they streamed
+        assert states == ["thinking", "speaking", "listening"]
         await pilot.press(*"Thanks")
         await pilot.press("enter")
         assistant = [m for t in session.context.turns for m in t.messages][1]

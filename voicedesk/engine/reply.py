@@ -81,6 +81,7 @@ class Reply:
         refit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
         shrink: Shrinker | None = None,
         shown_only: bool = False,
+        answer_shown: Callable[[], None] | None = None,
     ) -> None:
         """``user_text``: the words this answer is for (its request may carry them clipped
         to the budget). ``refit``: the messages for a round after tool results, rebuilt
@@ -88,7 +89,9 @@ class Reply:
         the results are appended to the first request as they are. ``shrink``: a round
         the model refuses as longer than its context window is sent once more, as it
         rebuilds it; without it the refusal fails the answer. ``shown_only``: there is no
-        speaker, so what was shown of it is what the person got (``heard``)."""
+        speaker, so what was shown of it is what the person got (``heard``), and the answer
+        begins when its first words are shown to a confirmed turn: ``answer_shown`` is
+        called then, as a first played sample calls it with a speaker."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -104,6 +107,7 @@ class Reply:
         self.refit = refit
         self.shrink = shrink
         self.shown_only = shown_only
+        self._answer_shown = answer_shown if shown_only else None
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
@@ -136,9 +140,15 @@ class Reply:
         if self.confirmed or self.cancelled:
             return
         self.confirmed = True
+        if self.text:
+            self._shown()
         for chunk in self._held:
             self.playback.enqueue(self.utterance_id, chunk)
         self._held.clear()
+
+    def _shown(self) -> None:
+        if self._answer_shown is not None and not self.cancelled:
+            self._answer_shown()
 
     def cancel(self) -> Coroutine[Any, Any, None]:
         """Stop generation and drop unplayed audio. Takes effect at once (no more audio,
@@ -275,8 +285,11 @@ class Reply:
 
     async def _say(self, text: str, stream_task: asyncio.Task[SpeechStream]) -> None:
         """Hand text (the model's, or a fixed line) to this reply's voice stream."""
+        first = not self.text
         self.text += text
         self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
+        if first and text and self.confirmed:
+            self._shown()
         if not self.text_sent:
             # TTFB counts from the first text the TTS gets (the socket is pre-opened)
             self.text_sent = True

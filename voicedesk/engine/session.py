@@ -801,6 +801,7 @@ class Session:
             refit=refit,
             shrink=shrink if hasattr(self.context, "fit_refused") else None,
             shown_only=not getattr(self.audio, "speaker", True),
+            answer_shown=lambda: self._answer_shown(reply),
         )
         self._reply, self._reply_turn = reply, turn
         reply.start()
@@ -836,8 +837,8 @@ class Session:
                 turn.logged_user = True
                 self.log.append({"type": "user", "turn_id": turn.turn_id, "text": turn.text})
             self.context.add_user(turn.turn_id, turn.text)
-        reply.confirm()
         self._set_state("thinking")
+        reply.confirm()
 
     async def _watch_reply(self, reply: Reply, turn: _Turn) -> None:
         await reply.generation_done.wait()
@@ -888,6 +889,13 @@ class Session:
         """ "speaking", unless the person has begun a turn meanwhile: theirs wins."""
         if self._turn is None:
             self._set_state("speaking")
+
+    def _answer_shown(self, reply: Reply) -> None:
+        """With no speaker the answer begins as its first words are shown: "answering"
+        (the status bar's word for "speaking" then) while the rest streams in, rather than
+        "thinking" until all of it had come."""
+        if self._speaking.playing is reply:
+            self._answer_started()
 
     def _answer_ended(self, turn: _Turn, reply: Reply, heard: str, interrupted: bool) -> None:
         """An answer played out (``interrupted`` False) or was cut: its turn is recorded.

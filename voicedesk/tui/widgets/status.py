@@ -58,7 +58,7 @@ def format_tokens(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
-def models_label(settings: Settings) -> str:
+def models_label(settings: Settings, *, spoken: bool = True) -> str:
     """Which providers answer, so a person can tell a local setup from the cloud at a glance."""
     stt = settings.stt.model if settings.stt.provider == "openai" else settings.stt.provider
     tts = {
@@ -66,6 +66,8 @@ def models_label(settings: Settings) -> str:
         "openai": settings.tts.openai_model,
         "local": settings.tts.local_voice.stem if settings.tts.local_voice else "piper",
     }[settings.tts.provider]
+    if not spoken:  # no speaker: no voice is made (``NoSpeechTTS``), whatever is configured
+        tts = "none"
     return f"STT {stt} · LLM {settings.llm.model} · TTS {tts}"
 
 
@@ -94,7 +96,7 @@ class StatusBar(Horizontal):
         yield Static(self._models(), id="status-models", markup=False)
 
     def _models(self) -> str:
-        label = models_label(self._settings)
+        label = models_label(self._settings, spoken=self.speaker)
         if self.audio_text:
             label = f"{self.audio_text} · {label}"
         return f"{self._tag} · {label}" if self._tag else label
