@@ -93,6 +93,26 @@ def test_bad_labels_file_is_one_message_before_timing(
     _fails(["bench", "turn", "--stt", "none", "--fixtures", str(tmp_path)], capsys, *needles)
 
 
+def test_the_configured_local_model_is_the_one_measured(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """`stt.local_model` was ignored: the packaged model was measured in its place."""
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from voicedesk.bench import turn
+
+    monkeypatch.setattr(turn, "cpu_costs", lambda *a: pytest.fail("timed with no model"))
+    sf.write(tmp_path / "a.wav", np.zeros(32_000, np.int16), 16_000)
+    (tmp_path / "labels.json").write_text(json.dumps([FINISHED_LABEL]))
+    config = tmp_path / "config.toml"
+    config.write_text(f'[stt]\nlocal_model = "{tmp_path / "no-model"}"\n')
+    argv = ["--config", str(config), "bench", "turn", "--fixtures", str(tmp_path)]
+    _fails(argv, capsys, f"No local Whisper model found at {tmp_path / 'no-model'}")
+
+
 def test_fresh_cancellers_report_only_the_delays_they_ran(capsys) -> None:
     """Two trials run the 20 and 60 ms rooms; 90 and 120 ms used to be reported as 0.0 s, a
     measurement that was never made."""

@@ -38,10 +38,12 @@ def foreground_sim(*args: str) -> Iterator[list[str]]:
         proc.wait(timeout=10)
 
 
-def test_detached_sim_exports_what_a_client_needs_and_returns():
+# "--deta", as argparse accepts it, started a child that detached again, without end
+@pytest.mark.parametrize("flag", ["--detach", "--deta"])
+def test_detached_sim_exports_what_a_client_needs_and_returns(flag: str) -> None:
     script = f"""
 set -e
-eval "$({sys.executable} -m voicedesk sim --detach --port 0)"
+eval "$({sys.executable} -m voicedesk sim {flag} --port 0)"
 trap 'kill "$VOICEDESK_SIM_PID"' EXIT
 {sys.executable} - <<'PY'
 import os

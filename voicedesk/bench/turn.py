@@ -290,7 +290,9 @@ def accuracy(
     if stt == "local":
         from voicedesk.providers.local_stt import cue_reader
 
-        transcriber = TimedReader(cue_reader(language=settings.stt.language))
+        transcriber = TimedReader(
+            cue_reader(settings.stt.local_model, language=settings.stt.language)
+        )
     results = [
         score(
             lab,
@@ -378,6 +380,10 @@ def run(args: argparse.Namespace) -> int:
         )
     settings = cli_settings(args.config, overrides=parse_sets(args.set))
     load_labels(args.fixtures or default_fixtures(), args.split)  # a bad one fails before timing
+    if args.stt == "local":  # the configured model, loaded (or refused) before timing too
+        from voicedesk.providers.local_stt import cue_reader
+
+        cue_reader(settings.stt.local_model, language=settings.stt.language)
     report = {
         "cpu": cpu_costs(settings, args.cpu_seconds),
         "accuracy": accuracy(

@@ -155,7 +155,9 @@ def export_lines(base_url: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from voicedesk.errors import UserError
 
-    if args.detach:
+    # the child is started with --quiet-after-start: it serves, whatever spelling of
+    # --detach it was passed on (an abbreviated "--deta" started children without end)
+    if args.detach and not args.quiet_after_start:
         return _detach()
     from voicedesk.sim.script import SimScript
     from voicedesk.sim.server import SimLatency, SimServer
