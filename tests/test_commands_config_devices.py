@@ -906,13 +906,16 @@ def test_values_of_the_wrong_toml_type_are_refused(cfg: Path, capsys, monkeypatc
     as 1.0 and `enabled = "yes"` as true without a word."""
     cfg.write_text(
         '[llm]\ntemperature = true\n[barge_in]\nenabled = "yes"\n[audio]\nblock_ms = "10"\n'
-        "[turn]\nvad_threshold = 7\n",
+        "[turn]\nvad_threshold = 7\neou_threshold = true\n[context]\nbudget_tokens = false\n",
         encoding="utf-8",
     )
     assert main(["config", "show"]) == 2
     err = capsys.readouterr().err
     for needle in (
         "'llm.temperature' = true is not allowed: it must be a number",
+        # read as 1 and 0, these were "Input should be less than 1", "greater than 0"
+        "'turn.eou_threshold' = true is not allowed: it must be a number",
+        "'context.budget_tokens' = false is not allowed: it must be a whole number",
         "'barge_in.enabled' = \"yes\" is not allowed: it must be true or false",
         "'audio.block_ms' = \"10\" is not allowed: it must be a whole number",
         "'turn.vad_threshold' = 7 is not allowed",  # and the other problems with them

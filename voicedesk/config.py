@@ -658,8 +658,13 @@ def load_settings(
         lax: list[Any] = []
     except ValidationError as exc:
         lax = list(exc.errors())
-    seen = {tuple(e["loc"]) for e in lax}  # where both complain, lax mode's words say more
-    wrong_types = [e for e in _file_type_errors(file_tree) if tuple(e["loc"]) not in seen]
+    # Where both complain, lax mode's words say more ("greater than 0"), except of true or
+    # false where a number belongs: lax mode read it as 1 or 0 and complained of the range.
+    strict = _file_type_errors(file_tree)
+    truths = {tuple(e["loc"]) for e in strict if isinstance(e.get("input"), bool)}
+    lax = [e for e in lax if tuple(e["loc"]) not in truths]
+    seen = {tuple(e["loc"]) for e in lax}
+    wrong_types = [e for e in strict if tuple(e["loc"]) not in seen]
     if lax or wrong_types:
         # the file's wrong types are the file's, whatever overrides them
         problems = [_describe(err, str(path)) for err in wrong_types]
