@@ -926,3 +926,12 @@ def test_values_of_the_wrong_toml_type_are_refused(cfg: Path, capsys, monkeypatc
     cfg.write_text("[audio]\nblock_ms = 20\n", encoding="utf-8")
     monkeypatch.setenv("VOICEDESK_AUDIO__BLOCK_MS", "10")
     assert main(["config", "show"]) == 0
+
+
+def test_a_blank_path_in_the_config_is_unset(cfg: Path, capsys) -> None:
+    """`workspace = ""` was the current folder: the documents tools worked wherever
+    voicedesk was started."""
+    cfg.write_text('[tools]\nworkspace = ""\n[stt]\nlocal_model = " "\n', encoding="utf-8")
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "workspace" not in out and "local_model" not in out

@@ -48,6 +48,25 @@ def _fails(argv: list[str], capsys: pytest.CaptureFixture[str], *needles: str) -
 
 
 # ---- checked before the run starts ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["docs-server", "--root", ""],
+        ["replay", " "],
+        ["run", "--headless", "--sim", "--input", ""],
+        ["demo", "--output", ""],
+        ["bench", "turn", "--fixtures", ""],
+    ],
+)
+def test_an_empty_path_is_refused(argv: list[str], capsys) -> None:
+    """An unset shell variable passed as a path was the current folder: `docs-server
+    --root ""` served (and let the tools edit) wherever it was started."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "an empty path was given" in capsys.readouterr().err
+
+
 def test_unwritable_output_is_refused_up_front(wav: Path, tmp_path: Path, capsys) -> None:
     run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
     _fails([*run, "--output", "/proc/nope/o.wav"], capsys, "--output /proc/nope/o.wav")

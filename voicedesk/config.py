@@ -39,6 +39,17 @@ APP_NAME = "voicedesk"
 ENV_PREFIX = "VOICEDESK_"
 
 
+def _blank_is_unset(value: Any) -> Any:
+    """A path of blanks is no path: ``Path("")`` is the current folder, which a
+    ``workspace = ""`` made the documents tools' workspace wherever voicedesk started."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_unset)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -64,8 +75,8 @@ class AudioSettings(_Section):
 
 
 class ModelSettings(_Section):
-    silero_vad: Path | None = Field(None, description="Silero VAD ONNX file (default: bundled)")
-    smart_turn: Path | None = Field(None, description="Smart Turn v3 ONNX file (default: bundled)")
+    silero_vad: OptionalPath = Field(None, description="Silero VAD ONNX file (default: bundled)")
+    smart_turn: OptionalPath = Field(None, description="Smart Turn v3 ONNX file (default: bundled)")
     float_softmax: bool = Field(
         True,
         description="Run Smart Turn's attention softmax in float (~10% less CPU per "
@@ -114,7 +125,7 @@ class STTSettings(_Section):
     model: str = "gpt-4o-mini-transcribe"
     language: str = "en"
     base_url: str | None = None
-    local_model: Path | None = Field(None, description="faster-whisper model dir (local STT)")
+    local_model: OptionalPath = Field(None, description="faster-whisper model dir (local STT)")
     # A transcript this late (plus 50 ms per second of speech) is asked for again over a
     # fresh connection, and the first of the two to arrive is used: a lost one then costs
     # about this much silence instead of the 8 s after which it counts as failed. Deltas
@@ -169,7 +180,7 @@ class TTSSettings(_Section):
     elevenlabs_base_url: str | None = None
     openai_model: str = "gpt-4o-mini-tts"
     openai_voice: str = "alloy"
-    local_voice: Path | None = Field(None, description="Piper .onnx voice (local TTS)")
+    local_voice: OptionalPath = Field(None, description="Piper .onnx voice (local TTS)")
     fallback: Literal["none", "openai", "elevenlabs", "local"] = "none"
 
 
@@ -258,7 +269,7 @@ DEFAULT_WORKSPACE = "~/Documents"
 
 
 class ToolSettings(_Section):
-    workspace: Path | None = Field(
+    workspace: OptionalPath = Field(
         None, description=f"Folder the documents server works in (unset: {DEFAULT_WORKSPACE})"
     )
     docs_server: bool = True

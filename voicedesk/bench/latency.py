@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from voicedesk.commands import path_arg
+
 FINISHED = ["hello", "weather", "question", "timer", "budget", "thanks"]
 AUDIBLE = 328  # int16 ≈ −40 dBFS
 # (question, interruption, seconds after the question ends): the answer starts ≈1.3 s after
@@ -74,7 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="simulate a sound card's input and output latency (ms; default 0 0, as WAV files)",
     )
     p.add_argument("--no-barge-in", action="store_true", help="skip the barge-in scenario")
-    p.add_argument("--keep", type=Path, metavar="DIR", help="keep the WAVs and metrics here")
+    p.add_argument("--keep", type=path_arg, metavar="DIR", help="keep the WAVs and metrics here")
     p.add_argument(
         "--set",
         action="append",

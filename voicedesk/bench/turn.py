@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from voicedesk.commands import path_arg
 from voicedesk.engine.metrics import percentile
 from voicedesk.turn.cues import stops_on_function_word
 
@@ -58,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--fixtures",
-        type=Path,
+        type=path_arg,
         default=None,
         help="folder with labels.json (default: the checkout's tests/fixtures/turns)",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 _LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
 _BLOCK_INTRO = re.compile(r"::$", re.MULTILINE)  # "…the shell::" before an indented example
@@ -16,3 +17,11 @@ class DocHelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _format_text(self, text: str) -> str:
         return super()._format_text(_BLOCK_INTRO.sub(":", _LITERAL.sub(r"\1", text)))
+
+
+def path_arg(text: str) -> Path:
+    """A flag's path. An empty one (an unset shell variable) is refused: ``Path("")`` is
+    the current folder, which ``docs-server --root ""`` made the workspace its tools edit."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path was given; pass a path")
+    return Path(text)

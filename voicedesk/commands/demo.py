@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from voicedesk.commands import DocHelpFormatter
+from voicedesk.commands import DocHelpFormatter, path_arg
 
 DEMO_TURNS = ["hello", "docs", "budget", "question", "thanks"]
 # The built-in documents server's tools, as the LLM sees them (namespaced per server).
@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
     parser.add_argument(
-        "--output", type=Path, metavar="OUT.wav", help="write what the assistant says here"
+        "--output", type=path_arg, metavar="OUT.wav", help="write what the assistant says here"
     )
     parser.add_argument(
         "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token"
@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay"
     )
     add_sim_fault(parser, "make")
-    parser.add_argument("--metrics-out", type=Path, metavar="FILE.jsonl", help=METRICS_OUT_HELP)
+    parser.add_argument("--metrics-out", type=path_arg, metavar="FILE.jsonl", help=METRICS_OUT_HELP)
     parser.add_argument("--no-tools", action="store_true", help="skip the documents tool")
     parser.set_defaults(func=run)
 

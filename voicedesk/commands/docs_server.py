@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from voicedesk.commands import DocHelpFormatter
+from voicedesk.commands import DocHelpFormatter, path_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,13 +24,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--root",
-        type=Path,
+        type=path_arg,
         metavar="DIR",
         help="workspace folder (default: tools.workspace from the config, else ~/Documents)",
     )
     p.add_argument(
         "--history",
-        type=Path,
+        type=path_arg,
         metavar="DIR",
         help="undo-history folder (default: .<root name>.voicedesk-history beside the root)",
     )

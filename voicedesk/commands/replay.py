@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from voicedesk.commands import DocHelpFormatter
+from voicedesk.commands import DocHelpFormatter, path_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )
-    p.add_argument("file", type=Path, metavar="FILE.wav")
+    p.add_argument("file", type=path_arg, metavar="FILE.wav")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--realtime", action="store_true", help="pace the file in real time")
     p.add_argument(
@@ -36,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "conversation reads them (turn.local_cues: faster-whisper with stt.local_model or "
         "the packaged model)",
     )
-    p.add_argument("--stt-model", type=Path, metavar="PATH", help="faster-whisper model folder")
+    p.add_argument("--stt-model", type=path_arg, metavar="PATH", help="faster-whisper model folder")
     p.add_argument("--mode", choices=["hands-free", "push-to-talk"], help="turn-taking mode")
     p.set_defaults(func=run)
 

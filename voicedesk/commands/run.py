@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from voicedesk.commands import DocHelpFormatter
+from voicedesk.commands import DocHelpFormatter, path_arg
 from voicedesk.errors import UserError
 from voicedesk.files import file_in_the_way
 
@@ -46,12 +46,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-tokens-per-s", type=float, metavar="N", help="simulated LLM speed")
     parser.add_argument(
         "--sim-script",
-        type=Path,
+        type=path_arg,
         metavar="FILE",
         help="what the simulated cloud hears and says (TOML/JSON; format: voicedesk sim --help)",
     )
     add_sim_fault(parser, "with --sim, make")
-    parser.add_argument("--metrics-out", type=Path, metavar="FILE.jsonl", help=METRICS_OUT_HELP)
+    parser.add_argument("--metrics-out", type=path_arg, metavar="FILE.jsonl", help=METRICS_OUT_HELP)
     parser.add_argument("--mode", choices=["hands-free", "push-to-talk"], help="turn-taking mode")
     parser.add_argument("--no-tools", action="store_true", help="do not start MCP tool servers")
 
@@ -82,8 +82,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )
-    parser.add_argument("--input", type=Path, metavar="IN.wav", help="WAV file as the microphone")
-    parser.add_argument("--output", type=Path, metavar="OUT.wav", help="WAV file as the speaker")
+    parser.add_argument(
+        "--input", type=path_arg, metavar="IN.wav", help="WAV file as the microphone"
+    )
+    parser.add_argument(
+        "--output", type=path_arg, metavar="OUT.wav", help="WAV file as the speaker"
+    )
     # `voicedesk run --resume` is how many will type it; SUPPRESS keeps `voicedesk --resume
     # run` working, since a default here would overwrite the top-level flag's value
     parser.add_argument(

@@ -22,9 +22,8 @@ import asyncio
 import contextlib
 import sys
 import textwrap
-from pathlib import Path
 
-from voicedesk.commands import DocHelpFormatter
+from voicedesk.commands import DocHelpFormatter, path_arg
 
 WIDTH = 79  # of the help text below the options
 
@@ -112,7 +111,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ttfb", type=float, metavar="S", help="TTS time to first audio (0.33)")
     p.add_argument("--stt", type=float, metavar="S", help="STT finalisation delay (0.10)")
     p.add_argument("--tokens-per-s", type=float, metavar="N", help="LLM output speed (60)")
-    p.add_argument("--script", type=Path, metavar="FILE", help="turns and answers (see below)")
+    p.add_argument("--script", type=path_arg, metavar="FILE", help="turns and answers (see below)")
     p.add_argument(
         "--fault",
         type=parse_fault,
