@@ -693,6 +693,18 @@ def test_replay_times_stay_on_the_file_timeline_at_another_rate(tmp_path: Path) 
     assert at_48k["turns"][0]["reason"] == native["turns"][0]["reason"]
 
 
+def test_speech_to_the_end_of_the_file_ends_with_the_file(tmp_path: Path) -> None:
+    """The VAD hears such speech stop in the silence added after the file, and end_s was
+    given there: past duration_s, off the file's timeline."""
+    pcm = fixture_pcm(FINISHED)
+    voiced = np.flatnonzero(np.abs(pcm) > 300)
+    path = tmp_path / "to-the-end.wav"
+    sf.write(str(path), pcm[: voiced[-1] - RATE // 10], RATE, subtype="PCM_16")
+    result = replay(path, settings()).to_json()
+    (turn,) = result["turns"]
+    assert turn["end_s"] == result["duration_s"] <= turn["decided_s"]
+
+
 def _reading(
     text: str, alternatives: list[tuple[str, float]] | None = None, heard: str | None = None
 ) -> local_stt.CueReading:

@@ -129,7 +129,9 @@ def _record(result: ReplayResult, signals: list[TurnSignal]) -> None:
             result.turns.append(
                 {
                     "start_s": round(s.start_s or 0.0, 3),
-                    "end_s": round(s.end_s or s.audio_s, 3),
+                    # speech that runs to the end of the file ends there, not where the
+                    # VAD heard it stop in the silence added after it
+                    "end_s": round(min(s.end_s or s.audio_s, result.duration_s), 3),
                     "decided_s": round(s.audio_s, 3),
                     "reason": s.reason,
                     "eou_probability": None if s.probability is None else round(s.probability, 4),
