@@ -210,6 +210,31 @@ def test_replay_of_what_is_no_file_says_what_it_is(tmp_path: Path, capsys) -> No
     _fails(["replay", "-", "--stt", "none"], capsys, "standard input")
 
 
+def test_an_empty_or_cut_short_recording_says_so(
+    tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An empty file was "Format not recognised"; one cut short (a copy that stopped) read
+    as a file with no speech in it, without a word."""
+    import numpy as np
+    import soundfile as sf
+
+    empty = tmp_path / "empty.wav"
+    empty.touch()
+    _fails(["replay", str(empty), "--stt", "none"], capsys, "empty.wav is empty (0 bytes)")
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, np.zeros(160_000, np.int16), 16_000)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[:16_044])  # the header and 0.5 s of the 10 s
+    assert main(["replay", str(cut), "--stt", "none", "--json"]) == 0
+    assert '"duration_s": 0.5' in capsys.readouterr().out
+    assert "cut.wav is cut short: its header says 10.00 s of audio, the file holds 0.50 s" in (
+        caplog.text
+    )
+    caplog.clear()
+    assert main(["replay", str(whole), "--stt", "none", "--json"]) == 0
+    assert "cut short" not in caplog.text
+
+
 def test_a_float_recording_with_nan_samples_reads_as_silence_there(tmp_path: Path) -> None:
     import soundfile as sf
 

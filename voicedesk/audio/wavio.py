@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,10 @@ from typing import Any
 import numpy as np
 
 from voicedesk.errors import UserError
+
+log = logging.getLogger(__name__)
+# libsndfile's note on a WAV whose data chunk is shorter than its header says
+_SHORT_DATA = re.compile(r"^data\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
 
 
 def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
@@ -22,6 +28,7 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
         data, file_rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
         raise _unreadable(path, exc) from None
+    _warn_if_cut_short(path, data.shape[0], file_rate)
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if not np.isfinite(mono).all():  # a float file may hold NaN or Inf: silence, full scale
         mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
@@ -31,6 +38,28 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
         mono = resample(mono, file_rate, rate)
         file_rate = rate
     return to_int16(mono), int(file_rate)
+
+
+def _warn_if_cut_short(path: Path, frames: int, rate: int) -> None:
+    """A WAV cut short (a copy or download that stopped) reads as its first seconds and
+    then nothing, which looked like a file with no speech in it: said, not refused, since
+    what it holds may still be wanted."""
+    import soundfile as sf
+
+    try:
+        found = _SHORT_DATA.search(sf.info(str(path)).extra_info)
+    except Exception:  # only a warning: the samples are read already
+        return
+    if found is None or int(found[2]) >= int(found[1]):
+        return  # a header that says less (0: a recorder still writing) loses nothing
+    said = frames * int(found[1]) / max(1, int(found[2]))
+    log.warning(
+        "%s is cut short: its header says %.2f s of audio, the file holds %.2f s "
+        "(an unfinished copy or download?)",
+        path,
+        said / rate,
+        frames / rate,
+    )
 
 
 def count_frames(path: Path) -> int:
@@ -70,6 +99,8 @@ def check_readable(path: Path) -> None:
         raise UserError(
             f"{path} is not a regular file (a pipe or a device)", "save the audio to a file first"
         )
+    if path.stat().st_size == 0:  # libsndfile said "Format not recognised"
+        raise UserError(f"{path} is empty (0 bytes)", "record or copy the audio again")
     try:
         with open(path, "rb"):
             pass
