@@ -935,3 +935,17 @@ def test_a_blank_path_in_the_config_is_unset(cfg: Path, capsys) -> None:
     assert main(["config", "show"]) == 0
     out = capsys.readouterr().out
     assert "workspace" not in out and "local_model" not in out
+
+
+def test_show_names_the_server_the_sdk_takes_from_the_environment(
+    cfg: Path, capsys, monkeypatch
+) -> None:
+    """`eval "$(voicedesk sim --detach)"` exports OPENAI_BASE_URL, which the LLM and the
+    transcriber use; `config show` printed ElevenLabs' URL alone."""
+    cfg.write_text('[stt]\nbase_url = "http://stt.example/v1"\n', encoding="utf-8")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:18765/v1")
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert 'base_url = "http://127.0.0.1:18765/v1" # from OPENAI_BASE_URL' in out  # llm
+    assert 'base_url = "http://stt.example/v1"' in out  # the file's own wins for stt
+    assert out.count("from OPENAI_BASE_URL") == 1

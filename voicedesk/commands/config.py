@@ -99,7 +99,25 @@ def show_text(path: Path, *, named_by: str | None = None) -> str:
     doc.add(tomlkit.nl())
     for key, value in _drop_none(masked(settings)).items():
         doc[key] = value
+    _add_sdk_base_url(doc, settings)
     return tomlkit.dumps(doc)
+
+
+def _add_sdk_base_url(doc: Any, settings: Any) -> None:
+    """The OpenAI SDK takes OPENAI_BASE_URL (as `voicedesk sim` exports it) where no
+    base_url is set: the LLM and the transcriber use that server, so it is shown."""
+    import tomlkit
+
+    from voicedesk.config_secrets import mask_text
+
+    url = os.environ.get("OPENAI_BASE_URL", "").strip()
+    if not url:
+        return
+    for section in ("llm", "stt"):
+        if getattr(settings, section).base_url is None:
+            item = tomlkit.item(mask_text(url))
+            item.comment("from OPENAI_BASE_URL")
+            doc[section]["base_url"] = item
 
 
 def template_text() -> str:
