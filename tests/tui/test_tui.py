@@ -755,7 +755,7 @@ def test_the_terminal_ui_without_a_terminal_says_so_and_ends(tmp_path: Path) -> 
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEDESK_")}
     env.update(XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
-    for argv in (["run", "--sim"], []):
+    for argv in (["run", "--sim"], [], ["demo"]):
         done = subprocess.run(
             [sys.executable, "-m", "voicedesk", *argv],
             stdin=subprocess.DEVNULL,
@@ -767,6 +767,8 @@ def test_the_terminal_ui_without_a_terminal_says_so_and_ends(tmp_path: Path) -> 
         assert done.returncode == 2 and done.stdout == "", done.stdout[:300]
         assert "The terminal UI needs a terminal" in done.stderr and "--headless" in done.stderr
         assert "Traceback" not in done.stderr
+        # the demo needs no input file: it was pointed to `run --headless --input IN.wav …`
+        assert ("voicedesk demo --headless" in done.stderr) == (argv == ["demo"])
 
 
 def test_stderr_goes_to_the_log_file(tmp_path: Path) -> None:

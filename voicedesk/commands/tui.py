@@ -70,7 +70,7 @@ def stderr_to_log(path: Path, verbose: int = 0) -> Iterator[None]:
         log_fh.close()
 
 
-def require_a_terminal() -> None:
+def require_a_terminal(*, demo: bool = False) -> None:
     """Refuse to start without a terminal to draw on and read keys from: with stdin from
     /dev/null or a pipe Textual draws escape codes into the void and never ends, since no
     key can reach it."""
@@ -78,10 +78,15 @@ def require_a_terminal() -> None:
 
     screen = sys.__stderr__  # where Textual draws
     if not (sys.stdin.isatty() and screen is not None and screen.isatty()):
+        instead = (
+            "`voicedesk demo --headless` (it prints the conversation)"
+            if demo
+            else "`voicedesk run --headless --input IN.wav --output OUT.wav` (add --sim for "
+            "the simulated cloud)"
+        )
         raise UserError(
             "The terminal UI needs a terminal: its input or output is a file or a pipe",
-            "run it in a terminal window, or use `voicedesk run --headless --input IN.wav "
-            "--output OUT.wav` (add --sim for the simulated cloud)",
+            f"run it in a terminal window, or use {instead}",
         )
 
 
@@ -90,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from voicedesk.config import chosen_config_path
 
     settings = load_run_settings(args)  # a bad config fails here, before the screen changes
-    require_a_terminal()
+    require_a_terminal(demo=getattr(args, "demo", False))
     config_path, _ = chosen_config_path(getattr(args, "config", None))
     path = log_file_path()
     # Registered before the app starts, so it runs after the handlers registered while it
