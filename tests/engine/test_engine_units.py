@@ -29,15 +29,19 @@ TEXT = "The budget memo asks for forty two thousand euros next quarter."
 
 
 def test_heard_prefix_uses_alignment_and_keeps_whole_words() -> None:
+    def heard(letters: int, played: int = 1) -> str:
+        return heard_prefix(
+            TEXT, played_samples=played, sample_rate=24000, letters_at_played=letters
+        )
+
     # 'The budget me' was played: the half word 'memo' is not in the history
-    assert (
-        heard_prefix(TEXT, played_samples=1, sample_rate=24000, chars_at_played=13) == "The budget"
-    )
-    assert (
-        heard_prefix(TEXT, played_samples=1, sample_rate=24000, chars_at_played=11) == "The budget"
-    )
-    assert heard_prefix(TEXT, played_samples=0, sample_rate=24000, chars_at_played=30) == ""
-    assert heard_prefix(TEXT, played_samples=5, sample_rate=24000, chars_at_played=999) == TEXT
+    assert heard(11) == "The budget"
+    assert heard(9) == "The budget"  # its last letter begun: a word heard
+    assert heard(0, played=0) == ""
+    assert heard(999, played=5) == TEXT
+    # the letters of the text, whatever the aligned text's spaces: counted with them, a
+    # chunk's dropped space made the last word heard whole count as half heard
+    assert heard(len(TEXT.replace(" ", ""))) == TEXT
 
 
 def test_heard_prefix_proportional_and_rate_estimates() -> None:
@@ -345,6 +349,31 @@ def test_speech_over_the_last_words_the_speaker_still_plays_pauses_the_answer(
         session._speaking.check(start_s + k * 0.01)
     assert session.audio.playback.paused is pauses
     assert ("interrupted_at" in turn.record.t) is pauses
+
+
+@pytest.mark.parametrize(("heard", "cut_off"), [("Fine.", False), ("", True)])
+async def test_an_answer_heard_whole_is_not_cut_off_by_speech_after_its_words(
+    heard: str, cut_off: bool
+) -> None:
+    """Speech into the voice's trailing silence stops that silence; every word was heard,
+    yet the turn was marked cut off (✂ shown, and the model told it was broken into)."""
+    session = _session_on_a_sound_card()
+    turn = _hand_over_an_answer(session, finished=False)
+    reply = session._speaking.playing
+    reply.done = reply.audio_complete = True
+    reply.heard = lambda: heard
+
+    async def cancel() -> None:
+        return None
+
+    reply.cancel = cancel
+    await session._speaking.cut(1.05)
+    assert session.records == [turn.record]
+    assert turn.record.interrupted is cut_off
+    assert ("interrupted_at" in turn.record.t) is cut_off
+    if not cut_off:
+        messages = session.context.turns[0].messages
+        assert messages[-1] == {"role": "assistant", "content": "Fine."}
 
 
 def test_speech_begun_while_the_answers_end_was_still_heard_is_over_the_answer() -> None:

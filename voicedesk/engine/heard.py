@@ -17,12 +17,14 @@ def heard_prefix(
     played_samples: int,
     sample_rate: int,
     total_samples: int | None = None,
-    chars_at_played: int | None = None,
+    letters_at_played: int | None = None,
 ) -> str:
+    """``letters_at_played``: the characters other than whitespace that had begun to play
+    (alignment): whitespace is left out of the count, as the aligned text's differs."""
     if played_samples <= 0 or not text:
         return ""
-    if chars_at_played is not None:
-        n = chars_at_played
+    if letters_at_played is not None:
+        n = _index_after_letters(text, letters_at_played)
     elif total_samples:
         n = round(len(text) * min(1.0, played_samples / total_samples))
     else:
@@ -37,3 +39,16 @@ def heard_prefix(
     elif not text[n].isspace():
         cut = ""
     return cut.rstrip()
+
+
+def _index_after_letters(text: str, letters: int) -> int:
+    """Where in ``text`` its first ``letters`` characters other than whitespace end."""
+    if letters <= 0:
+        return 0
+    seen = 0
+    for i, ch in enumerate(text):
+        if not ch.isspace():
+            seen += 1
+            if seen == letters:
+                return i + 1
+    return len(text)

@@ -172,18 +172,18 @@ class Reply:
         if self.shown_only:
             return self.text
         played = self.playback.played_samples(self.utterance_id)
-        chars = None
-        if self._stream is not None and hasattr(self._stream, "chars_spoken_at"):
+        letters = None
+        if self._stream is not None and hasattr(self._stream, "letters_spoken_at"):
             with contextlib.suppress(Exception):
                 # alignment times count the leading silence we trimmed and never played
                 at = played + self._trimmed
-                chars = self._stream.chars_spoken_at(at)  # type: ignore[attr-defined]
+                letters = self._stream.letters_spoken_at(at)  # type: ignore[attr-defined]
         return heard_prefix(
             self.text,
             played_samples=played,
             sample_rate=self.sample_rate,
             total_samples=self.samples_out if self.audio_complete else None,
-            chars_at_played=chars,
+            letters_at_played=letters,
         )
 
     @property

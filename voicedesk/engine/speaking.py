@@ -358,16 +358,22 @@ class Speaking(Generic[TurnT]):
         self._audio.playback.stop(reply.utterance_id)
         self._audio.playback.resume()
         heard = reply.heard()
-        turn.record.mark("interrupted_at", at_s)
+        # Every word of it had played (the person spoke into the voice's trailing silence):
+        # heard whole, not cut off, or the model was told its answer was broken into.
+        interrupted = not (reply.done and reply.audio_complete and heard == reply.text)
+        if interrupted:
+            turn.record.mark("interrupted_at", at_s)
+        else:  # the pause for the barge-in marked it
+            turn.record.t.pop("interrupted_at", None)
         end_at = silent_since if silent_since is not None else self._clock()
         turn.record.mark("playback_end", end_at, overwrite=True)
         await reply.cancel()
         self._bus.publish(
             ev.PlaybackEnded(
-                turn_id=turn.turn_id, audio_s=end_at, interrupted=True, heard_text=heard
+                turn_id=turn.turn_id, audio_s=end_at, interrupted=interrupted, heard_text=heard
             )
         )
-        self._answer_ended(turn, reply, heard, True)
+        self._answer_ended(turn, reply, heard, interrupted)
 
     def end_silent(self, reply: Reply) -> None:
         """The confirmed answer ended with no audio at all: it ends now, heard whole."""

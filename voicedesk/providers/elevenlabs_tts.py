@@ -270,11 +270,17 @@ class ElevenLabsStream:
         if not alignment:
             return
         base_ms = self._audio_samples * 1000 / self.sample_rate
-        for start in alignment.get("charStartTimesMs") or []:
-            self._char_times_ms.append(base_ms + float(start))
+        chars = alignment.get("chars") or []
+        for i, start in enumerate(alignment.get("charStartTimesMs") or []):
+            # only letters count: the aligned text's spaces differ from the text sent (a
+            # chunk's leading or trailing one dropped), and counted they fell one short
+            # per chunk, so a word heard whole was left out of what was heard
+            if i >= len(chars) or not str(chars[i]).isspace():
+                self._char_times_ms.append(base_ms + float(start))
 
-    def chars_spoken_at(self, played_samples: int) -> int | None:
-        """How many characters of the sent text had started playing after ``played_samples``."""
+    def letters_spoken_at(self, played_samples: int) -> int | None:
+        """How many of the sent text's characters other than whitespace had started
+        playing after ``played_samples``."""
         if not self._char_times_ms:
             return None
         played_ms = played_samples * 1000 / self.sample_rate
