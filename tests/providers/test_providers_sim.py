@@ -96,6 +96,32 @@ async def test_stt_later_commits_of_a_turn_hear_its_continued_transcripts():
     assert script.turn_for("mm-hm") is script.turns[0]
 
 
+async def test_stt_words_that_go_on_after_a_clear_hear_what_was_left_of_the_turn():
+    """ "Set an alarm" [0.7 s] "for six fifteen": the turn ended at the pause (a clear), and
+    was taken back only once the words that went on were in. They were heard as the next
+    scripted turn, and every turn after it was one behind."""
+    script = SimScript.from_dict(
+        {
+            "turns": [
+                {"transcript": "Set an alarm", "continued": ["for six fifteen."], "reply": "Done."},
+                {"transcript": "Thanks.", "reply": "Any time."},
+            ]
+        }
+    )
+    async with SimServer(script, SimLatency(**vars(FAST))) as server:
+        stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{server.base_url}/v1")
+        await stt.connect()
+        try:
+            heard = []
+            for _ in range(3):
+                stt.push_audio(speech())
+                heard.append(await stt.commit())
+                await stt.clear()  # each ended as a turn
+        finally:
+            await stt.aclose()
+    assert heard == ["Set an alarm", "for six fifteen.", "Thanks."]
+
+
 async def test_stt_bad_key_is_named_at_connect(sim):
     stt = OpenAIRealtimeSTT(api_key="sk-bad", base_url=f"{sim.base_url}/v1")
     with pytest.raises(AuthError, match="API key"):

@@ -62,7 +62,8 @@ TOOL_CALL_KEYS: dict[str, str] = {
 HEARING = (
     "Each user turn takes the next [[turns]] at its first commit with sound in it, the "
     "first after the client clears the audio buffer (where voicedesk ends a turn); later "
-    "commits before the next clear hear its continued, and silent commits hear nothing."
+    "commits before the next clear hear its continued (the first left of them is heard "
+    "after a clear too), and silent commits hear nothing."
 )
 EXAMPLE = """\
 default_reply = "I did not catch that."

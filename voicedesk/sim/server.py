@@ -16,7 +16,9 @@ aiohttp rather than ``websockets`` keeps the server free of the client SDKs' ver
 
 Which transcript a commit gets: each user turn takes the next scripted turn, and further
 commits in the same turn (the person paused, then went on) get its ``continued`` strings,
-then "". The turn boundary is the
+then "". Those strings are what the person says next, so the next commit with sound gets
+the first left even after a clear (a turn ended at a pause and then taken back). The turn
+boundary is the
 client's own: voicedesk sends ``input_audio_buffer.clear`` when it decides a turn has ended,
 so the first commit after a clear starts a new user turn, however long the person spoke or
 paused, and whatever the assistant said in between (an answer, or the spoken error line).
@@ -424,7 +426,10 @@ class SimServer:
     def _transcript_for_commit(self, audio: np.ndarray) -> str:
         self.committed_audio_s.append(audio.size / 24_000)
         loud = audio.size and float(np.sqrt(np.mean(audio.astype(np.float32) ** 2))) > 100
-        new_turn = not self._turn_open and not self._taken_back
+        # A turn's continued strings not yet heard are what the person says next, even
+        # after a clear: ended at a pause (0.7 s), the turn is only taken back once the
+        # words that go on are in, so they came to the next scripted turn.
+        new_turn = not self._turn_open and not self._taken_back and not self._continued
         if not loud or not new_turn:
             text = ""
             if loud:  # the open (or taken-back) turn goes on
