@@ -332,8 +332,9 @@ async def test_llm_streams_text_and_usage(sim):
     assert text == "It is ten past three."
     assert len([i for i in items if isinstance(i, TextDelta)]) > 3  # really streamed
     usage = [i for i in items if isinstance(i, Usage)]
-    assert usage and usage[0].prompt_tokens > 0
     body = sim.chat_requests()[-1]
+    # counted as OpenAI counts it, tool definitions included (none here)
+    assert usage and usage[0].prompt_tokens == sim.request_tokens(body) > 0
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
 
 
@@ -350,6 +351,11 @@ async def test_llm_tool_calls_are_assembled_from_fragments(sim):
     assert calls[0].name == "docs__list_documents"
     assert calls[0].arguments == '{"pattern": "*.md"}'
     assert calls[0].id.startswith("call_")
+    # the usage counts the tool definitions, as OpenAI's does
+    (usage,) = [i for i in items if isinstance(i, Usage)]
+    body = sim.chat_requests()[-1]
+    assert usage.prompt_tokens == sim.request_tokens(body)
+    assert usage.prompt_tokens > sim.request_tokens({**body, "tools": None})
 
 
 async def test_llm_bad_key_fails_at_warm(sim):

@@ -282,7 +282,9 @@ class SimServer:
             return refused
         messages = body.get("messages") or []
         model = body.get("model", "gpt-4o-mini")
-        prompt_tokens = max(1, len(json.dumps(messages)) // 4)
+        # as OpenAI's usage counts it, tool definitions too (it said a tenth of what
+        # voicedesk's own count said for an answer cut before its usage came)
+        prompt_tokens = self.request_tokens(body)
         calls: list[dict[str, Any]] = []
         if _is_summary(messages):
             text = _summarise(messages, int(body.get("max_tokens") or 300))
