@@ -190,6 +190,55 @@ def test_a_start_that_failed_leaves_no_log_to_resume(
     assert latest_log() == spoken.path
 
 
+def test_a_session_log_that_cannot_be_written_is_refused_at_start_or_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file where the sessions folder belongs failed every turn's record, and with it
+    the turn: no answer was ever given, and a headless run never ended."""
+    from voicedesk.errors import UserError
+
+    (tmp_path / "sessions").touch()
+    log = SessionLog(tmp_path / "sessions" / "s.jsonl")
+    with pytest.raises(UserError, match="sessions is a file, not a folder"):
+        log.check()
+    for turn_id in (1, 2):  # broken while running (a full disk): said once, never raised
+        log.append({"type": "user", "turn_id": turn_id, "text": "hello"})
+    assert caplog.text.count("cannot be written") == 1
+    assert "goes on unrecorded" in caplog.text
+
+
+def test_resume_passes_over_a_link_to_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link to a log that is gone crashed `--resume` with a traceback."""
+    from voicedesk.engine.session_log import latest_log, sessions_dir
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    with SessionLog() as spoken:
+        spoken.append({"type": "user", "turn_id": 1, "text": "remember this"})
+    (sessions_dir() / "20991231-000000-1.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    assert latest_log() == spoken.path
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_resume_names_a_last_log_it_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was passed over: an older conversation was continued, and written to."""
+    from voicedesk.engine.session_log import latest_log
+    from voicedesk.errors import UserError
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    with SessionLog() as older:
+        older.append({"type": "user", "turn_id": 1, "text": "older"})
+    time.sleep(0.01)
+    with SessionLog() as newest:
+        newest.append({"type": "user", "turn_id": 1, "text": "newest"})
+    newest.path.chmod(0)
+    with pytest.raises(UserError, match="cannot be read"):
+        latest_log()
+
+
 class _Playback:
     def __init__(self) -> None:
         self.paused = False

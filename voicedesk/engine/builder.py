@@ -180,6 +180,7 @@ def build_session(
         )
         bus.publish(earlier_turns(conversation))  # for the person: what they are continuing
         session_log = SessionLog(previous)  # the conversation goes on in the same log
+    session_log.check()
     tools = None
     use_tools = settings.tools.docs_server or bool(settings.tools.mcpServers)
     if with_tools if with_tools is not None else use_tools:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from voicedesk.config import data_dir
+from voicedesk.errors import UserError
+from voicedesk.files import file_in_the_way
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,32 @@ class SessionLog:
         # Opened on the first record: a start that fails, or a run that hears nobody, leaves
         # no empty log behind for `--resume` to take as the last conversation.
         self._fd = -1
+        self._broken = False  # a write failed: said once, the conversation goes on
+
+    def check(self) -> None:
+        """Refuse at start a log that cannot be written (its folder is a file, or is not
+        writable): every turn's record failed on it, and the conversation with them."""
+        folder = self.path.parent
+        in_the_way = file_in_the_way(self.path)
+        if in_the_way is not None:
+            raise UserError(
+                f"The session log cannot be written: {in_the_way} is a file, not a folder.",
+                f"move or delete that file, so voicedesk can keep its conversations in the "
+                f"folder {folder}",
+            )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(
+                f"The session log's folder {folder} cannot be made: {exc.strerror or exc}.",
+                "give yourself write access to it, or set XDG_DATA_HOME to a folder you own",
+            ) from None
+        target = self.path if self.path.exists() else folder
+        if not os.access(target, os.W_OK):
+            raise UserError(
+                f"The session log {target} is not writable (permission denied).",
+                f"give yourself write access (chmod u+w {target})",
+            )
 
     def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,10 +98,25 @@ class SessionLog:
         return fd
 
     def append(self, record: dict[str, Any]) -> None:
-        if self._fd < 0:
-            self._fd = self._open()
+        """One record, durably. A log that cannot be written (a full disk, its file taken
+        away) is said once, and the conversation goes on without it: it failed each turn
+        that would have been recorded, and answered none."""
+        if self._broken:
+            return
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
-        os.write(self._fd, line)
+        try:
+            if self._fd < 0:
+                self._fd = self._open()
+            os.write(self._fd, line)
+        except OSError as exc:
+            self._broken = True
+            log.warning(
+                "The session log %s cannot be written (%s): this conversation goes on "
+                "unrecorded, and --resume will not continue it.",
+                self.path,
+                exc.strerror or exc,
+            )
+            return
         # Some filesystems refuse fsync; the write itself still stands.
         with contextlib.suppress(OSError):
             os.fsync(self._fd)
@@ -132,9 +175,25 @@ def latest_log(kind: str = "") -> Path | None:
     folder = sessions_dir()
     if not folder.is_dir():
         return None
-    logs = sorted(
-        (p for p in folder.glob("*.jsonl") if log_kind(p) == kind),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    return next((p for p in logs if holds_a_turn(p)), None)
+    found = []
+    for p in folder.glob("*.jsonl"):
+        if log_kind(p) != kind:
+            continue
+        try:
+            found.append((p.stat().st_mtime, p))
+        except OSError:  # a link to nothing: no conversation (it crashed the sort)
+            continue
+    for _, p in sorted(found, reverse=True):
+        try:
+            with p.open("rb"):
+                pass
+        except PermissionError:  # skipped, an older conversation was continued in its place
+            raise UserError(
+                f"The last conversation's log {p} cannot be read (permission denied).",
+                f"give yourself access (chmod u+rw {p}), or start afresh without --resume",
+            ) from None
+        except OSError:
+            continue
+        if holds_a_turn(p):
+            return p
+    return None
