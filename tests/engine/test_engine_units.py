@@ -425,6 +425,33 @@ async def test_an_answer_heard_whole_is_not_cut_off_by_speech_after_its_words(
         assert messages[-1] == {"role": "assistant", "content": "Fine."}
 
 
+async def test_an_answer_refused_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A context window too small failed every turn with the reason alone: the fix (a
+    larger model, or a smaller llm.max_tokens) was dropped."""
+    from types import SimpleNamespace
+
+    from voicedesk import events as ev
+    from voicedesk.errors import UserError
+
+    session = _session_on_a_sound_card()
+    notices: list[str] = []
+    session.bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+
+    async def no_error_line() -> None:
+        return None
+
+    monkeypatch.setattr(session._speaking, "speak_error_line", no_error_line)
+    turn = session._new_turn(0.5)
+    session._turn, turn.ended = None, True
+    refused = UserError("The window cannot hold it.", "lower llm.max_tokens")
+    reply = SimpleNamespace(failed=refused, text="", tool_messages=[], utterance_id=3)
+    await session._reply_failed(reply, turn)
+    assert notices == [
+        f"No answer for turn {turn.turn_id}: The window cannot hold it. → lower llm.max_tokens"
+    ]
+    assert turn.record.error == "The window cannot hold it."
+
+
 def test_speech_begun_while_the_answers_end_was_still_heard_is_over_the_answer() -> None:
     # The answer ended for voicedesk at 1.02 s (its turn recorded), not for the person: a
     # "mm-hm" begun before they heard it end is speech over the answer (barge_in.min_words

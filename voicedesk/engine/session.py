@@ -871,7 +871,10 @@ class Session:
         exc = reply.failed
         message = exc.message if isinstance(exc, UserError) else str(exc)
         turn.record.error = message
-        self._notice("error", f"No answer for turn {turn.turn_id}: {message}")
+        # what fixes it too (a context window too small: a larger model, or fewer tokens)
+        hint = exc.hint if isinstance(exc, UserError) and exc.hint else None
+        fix = f" → {hint}" if hint else ""
+        self._notice("error", f"No answer for turn {turn.turn_id}: {message}{fix}")
         heard = ""
         if self._reply is reply:
             self._reply = self._reply_turn = None
