@@ -410,6 +410,30 @@ def test_a_refusal_within_a_known_window_halves_and_a_window_too_small_is_named(
     assert "llm.max_tokens (400)" in caught.value.message
 
 
+def test_a_configured_window_larger_than_the_models_is_named(caplog) -> None:
+    """llm.context_window 4096 against a model of 2000: the warning was the one for no
+    window set, and every start (and --resume) was refused and learnt it again."""
+    from voicedesk import events as ev
+    from voicedesk.errors import ContextTooLongError
+
+    settings = Settings.model_validate(
+        {"context": {"budget_tokens": 3000}, "llm": {"context_window": 4096}}
+    )
+    bus = ev.EventBus()
+    notices: list[str] = []
+    bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+    ctx = ContextManager(settings, model="gpt-4o-mini", bus=bus)
+    for i in range(1, 9):
+        ctx.add_user(i, f"Question {i}: " + "about the shipment and its papers " * 20)
+        ctx.add_assistant(i, "Noted.")
+    messages, _ = ctx.build_for("And the last one?")
+    ctx.fit_refused(ContextTooLongError("too long", window=2000), messages)
+    (notice,) = notices
+    assert "not the 4096 that llm.context_window says" in notice
+    assert notice.endswith("Set llm.context_window to 2000.")
+    assert "llm.context_window" not in caplog.text  # shown once, as the notice
+
+
 def test_a_window_learnt_through_openai_base_url_is_that_servers(monkeypatch):
     """With the server set by OPENAI_BASE_URL (how `voicedesk sim` and local servers are
     reached) the lesson was logged with no endpoint and applied to any such server."""

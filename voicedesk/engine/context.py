@@ -194,7 +194,16 @@ class ContextManager:
         limit = int(self.budget * SUMMARY_SHARE)
         if self.summary and self.counter.count(self.summary) > limit:
             self.summary = _clip_tokens(self.counter, self.summary, limit)
-        if self.window is not None:
+        configured = self.settings.llm.context_window
+        if configured is not None and error.window and error.window < configured:
+            # a window set too large is refused on every start (and every --resume)
+            message = (
+                f"The model's context window is {error.window} tokens, not the "
+                f"{configured} that llm.context_window says: the conversation was sent again "
+                f"shorter, and is kept to {self.budget} tokens from now on (was {before}). "
+                f"Set llm.context_window to {error.window}."
+            )
+        elif self.window is not None:
             message = (
                 f"The conversation was too long for the model's context window "
                 f"({self.window} tokens): it was sent again shorter, and is kept to "
@@ -206,9 +215,11 @@ class ContextManager:
                 f"shorter, and is kept to {self.budget} tokens from now on (was {before}). "
                 "Setting llm.context_window to the model's context window avoids this."
             )
-        log.warning("%s (%s)", message, error.message)
-        if self.bus is not None:
+        if self.bus is not None:  # the notice is what the person sees: not said twice
+            log.info("%s (%s)", message, error.message)
             self.bus.publish(ev.Notice(level="warning", message=message))
+        else:
+            log.warning("%s (%s)", message, error.message)
         self.maybe_summarize()  # the turns left out are folded into the summary
 
     def _shorter_fixed_part(self, tools: list[dict[str, Any]] | None) -> str:
