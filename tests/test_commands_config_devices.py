@@ -949,3 +949,12 @@ def test_show_names_the_server_the_sdk_takes_from_the_environment(
     assert 'base_url = "http://127.0.0.1:18765/v1" # from OPENAI_BASE_URL' in out  # llm
     assert 'base_url = "http://stt.example/v1"' in out  # the file's own wins for stt
     assert out.count("from OPENAI_BASE_URL") == 1
+
+
+def test_a_context_window_too_small_for_a_turn_says_why(cfg: Path, capsys) -> None:
+    """ "Input should be greater than or equal to 1024" said neither why nor where to look."""
+    cfg.write_text("[llm]\ncontext_window = 512\n", encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "'llm.context_window' = 512 is not allowed: a window under 1024 tokens" in err
+    assert "llama.cpp --ctx-size 4096" in err

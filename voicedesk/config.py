@@ -133,6 +133,9 @@ class STTSettings(_Section):
     resend_after_s: float = Field(1.0, ge=0.2, le=5.0)
 
 
+MIN_CONTEXT_WINDOW = 1024
+
+
 class LLMSettings(_Section):
     model: str = "gpt-4o-mini"
     base_url: str | None = Field(None, description="Any OpenAI-compatible base URL")
@@ -166,11 +169,23 @@ class LLMSettings(_Section):
     # conversation is then sent shorter). Under 1024 no real turn fits beside the prompt.
     context_window: int | None = Field(
         None,
-        ge=1024,
         le=10_000_000,
         description="The model's context window in tokens, prompt and reply (unset: learnt "
         "from the server when it refuses a request as too long)",
     )
+
+    @field_validator("context_window")
+    @classmethod
+    def _window_that_holds_a_turn(cls, value: int | None) -> int | None:
+        """Said in the server's terms: "greater than or equal to 1024" did not say why, nor
+        where the window is set."""
+        if value is not None and value < MIN_CONTEXT_WINDOW:
+            raise ValueError(
+                f"a window under {MIN_CONTEXT_WINDOW} tokens holds no turn beside the system "
+                "prompt and a reply; give the server a larger one (llama.cpp --ctx-size 4096, "
+                "Ollama num_ctx 4096) and set that here"
+            )
+        return value
 
 
 class TTSSettings(_Section):
