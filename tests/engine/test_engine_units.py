@@ -173,14 +173,20 @@ def test_a_line_torn_inside_a_character_is_skipped(tmp_path: Path) -> None:
     assert [r["text"] for r in read_log(path)] == ["près"]
 
 
+def _spoken_log(text: str) -> SessionLog:
+    """A conversation's log in the sessions folder, with one thing the person said."""
+    with SessionLog() as spoken:
+        spoken.append({"type": "user", "turn_id": 1, "text": text})
+    return spoken
+
+
 def test_a_start_that_failed_leaves_no_log_to_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from voicedesk.engine.session_log import latest_log
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    with SessionLog() as spoken:
-        spoken.append({"type": "user", "turn_id": 1, "text": "remember this"})
+    spoken = _spoken_log("remember this")
     with SessionLog() as failed:  # nothing was ever written
         pass
     assert not failed.path.exists()
@@ -214,8 +220,7 @@ def test_resume_passes_over_a_link_to_nothing(
     from voicedesk.engine.session_log import latest_log, sessions_dir
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    with SessionLog() as spoken:
-        spoken.append({"type": "user", "turn_id": 1, "text": "remember this"})
+    spoken = _spoken_log("remember this")
     (sessions_dir() / "20991231-000000-1.jsonl").symlink_to(tmp_path / "gone.jsonl")
     assert latest_log() == spoken.path
 
@@ -229,11 +234,9 @@ def test_resume_names_a_last_log_it_cannot_read(
     from voicedesk.errors import UserError
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    with SessionLog() as older:
-        older.append({"type": "user", "turn_id": 1, "text": "older"})
+    _spoken_log("older")
     time.sleep(0.01)
-    with SessionLog() as newest:
-        newest.append({"type": "user", "turn_id": 1, "text": "newest"})
+    newest = _spoken_log("newest")
     newest.path.chmod(0)
     with pytest.raises(UserError, match="cannot be read"):
         latest_log()
