@@ -1248,3 +1248,15 @@ async def test_settings_refuse_an_unknown_theme(tmp_path: Path) -> None:
         screen.query_one(Input).value = "ui.theme = nord"
         await pilot.press("enter")
         assert status.has_class("ok") and 'theme = "nord"' in config.read_text(encoding="utf-8")
+
+
+def test_an_answer_stopped_before_any_of_it_came_says_so() -> None:
+    """A message typed before the answer to the last one had a word: the pane showed
+    "assistant ›  ✂ cut here", a cut with nothing either side of it."""
+    answer = AssistantTurn(1)
+    answer.set_played("", True)
+    assert answer.display_text == "assistant › (stopped before it began)"
+    answer = AssistantTurn(2)
+    answer.text = "It is"
+    answer.set_played("", True)  # its words had come, none heard: they are shown struck
+    assert answer.display_text == f"assistant › {CUT_MARKER}It is"

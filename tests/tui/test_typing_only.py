@@ -165,3 +165,29 @@ async def test_quitting_while_an_answer_is_shown_keeps_the_turn(
         (record,) = session.records
         assert record.interrupted and record.heard_text and record.assistant_text
         assert record.assistant_text.startswith(record.heard_text)
+
+
+async def test_messages_typed_back_to_back_are_sent_as_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "one⏎two⏎" reaching the app in one burst (fast typing, a key macro) was sent as
+    "onetwo", twice: Enter ran after the keys typed behind it were in the box."""
+    from textual import events
+
+    async with typing_only_app(tmp_path, monkeypatch) as (app, pilot):
+        sent: list[str] = []
+        session = app.session
+        assert session is not None
+
+        async def send_text(text: str) -> None:
+            sent.append(text)
+
+        monkeypatch.setattr(session, "send_text", send_text)
+        for key in [*"one", "enter", *"two", "enter"]:
+            character = "\r" if key == "enter" else key
+            app.post_message(events.Key(key, character))  # in one burst, as the driver would
+        await wait_until(pilot, lambda: len(sent) >= 2)
+        await pilot.pause(0.2)
+        assert sent == ["one", "two"]
+        assert app.query_one("#text-input", Input).value == ""
+        await pilot.press("escape", "q")

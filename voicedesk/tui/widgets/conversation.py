@@ -24,6 +24,7 @@ from voicedesk import events as ev
 from voicedesk.engine.metrics import timings_line
 
 CUT_MARKER = " ✂ cut here "
+STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
 RESUMED_DIVIDER = "— resumed —"
 CARD_LOOK = {  # a tool card's status: (icon, its style)
     "running": ("⚙", "bold $warning"),
@@ -111,6 +112,9 @@ class AssistantTurn(Static):
         if self.interrupted and self.heard_text is not None:
             heard = self.heard_text.rstrip()
             rest = self.text[len(self.heard_text) :] if self.text.startswith(heard) else ""
+            if not heard and not rest.strip():  # a new message came before any of it: a
+                # "✂ cut here" with nothing either side of it said nothing
+                return Content.assemble(prefix, (STOPPED_BEFORE_IT_BEGAN, "$foreground-muted"))
             return Content.assemble(
                 prefix,
                 heard,
