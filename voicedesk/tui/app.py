@@ -574,11 +574,9 @@ class VoiceDeskApp(App[int]):
             return
         session = self._need_session()
         if session is None:
-            if not message.input.value:  # the box emptied itself on Enter: not lost
+            if not message.input.value:  # the box emptied itself on sending: not lost
                 message.input.value = message.value
             return
-        if message.input.value == message.value:  # sent some other way than the box's Enter
-            message.input.value = ""
         if not self.typing_only:  # typing only: the box stays ready for the next message
             self.conversation.focus()
         self.run_worker(self._send_text(session, text), group="send", exit_on_error=False)

@@ -62,10 +62,15 @@ class MessageInput(Input):
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            value, self.value = self.value, ""
-            self.post_message(self.Submitted(self, value))
+            await self.action_submit()
             return
         await super()._on_key(event)
+
+    async def action_submit(self) -> None:
+        """Send, and empty the box (the footer's Send comes here too): the app never
+        empties it later, over what was typed since."""
+        value, self.value = self.value, ""
+        self.post_message(self.Submitted(self, value))
 
     def _on_paste(self, event: events.Paste) -> None:
         text = one_line(event.text)
