@@ -25,10 +25,12 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
     path = Path(path)
     check_readable(path)
     try:
-        data, file_rate = sf.read(path, dtype="float32", always_2d=True)
+        with sf.SoundFile(path) as fh:
+            data = fh.read(dtype="float32", always_2d=True)
+            file_rate, notes = fh.samplerate, fh.extra_info
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
         raise _unreadable(path, exc) from None
-    _warn_if_cut_short(path, data.shape[0], file_rate)
+    _warn_if_cut_short(path, notes, data.shape[0], file_rate)
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if not np.isfinite(mono).all():  # a float file may hold NaN or Inf: silence, full scale
         mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
@@ -40,16 +42,11 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
     return to_int16(mono), int(file_rate)
 
 
-def _warn_if_cut_short(path: Path, frames: int, rate: int) -> None:
+def _warn_if_cut_short(path: Path, notes: str, frames: int, rate: int) -> None:
     """A WAV cut short (a copy or download that stopped) reads as its first seconds and
     then nothing, which looked like a file with no speech in it: said, not refused, since
-    what it holds may still be wanted."""
-    import soundfile as sf
-
-    try:
-        found = _SHORT_DATA.search(sf.info(str(path)).extra_info)
-    except Exception:  # only a warning: the samples are read already
-        return
+    what it holds may still be wanted. ``notes``: libsndfile's on opening it."""
+    found = _SHORT_DATA.search(notes)
     if found is None or int(found[2]) >= int(found[1]):
         return  # a header that says less (0: a recorder still writing) loses nothing
     said = frames * int(found[1]) / max(1, int(found[2]))

@@ -281,6 +281,14 @@ def load_labels(folder: Path, split: str | None) -> list[dict[str, Any]]:
     return labels
 
 
+def _configured_cue_reader(settings: Any) -> Any:
+    """The live engine's reader of pauses: ``stt.local_model`` (the packaged model was
+    measured in its place), one per process (``cue_reader`` keeps it)."""
+    from voicedesk.providers.local_stt import cue_reader
+
+    return cue_reader(settings.stt.local_model, language=settings.stt.language)
+
+
 def accuracy(
     settings: Any, folder: Path, split: str | None, stt: str, *, realtime: bool = False
 ) -> dict[str, Any]:
@@ -289,11 +297,7 @@ def accuracy(
     labels = load_labels(folder, split)
     transcriber = None
     if stt == "local":
-        from voicedesk.providers.local_stt import cue_reader
-
-        transcriber = TimedReader(
-            cue_reader(settings.stt.local_model, language=settings.stt.language)
-        )
+        transcriber = TimedReader(_configured_cue_reader(settings))
     results = [
         score(
             lab,
@@ -381,10 +385,8 @@ def run(args: argparse.Namespace) -> int:
         )
     settings = cli_settings(args.config, overrides=parse_sets(args.set))
     load_labels(args.fixtures or default_fixtures(), args.split)  # a bad one fails before timing
-    if args.stt == "local":  # the configured model, loaded (or refused) before timing too
-        from voicedesk.providers.local_stt import cue_reader
-
-        cue_reader(settings.stt.local_model, language=settings.stt.language)
+    if args.stt == "local":  # loaded (or refused) before timing too; accuracy() reuses it
+        _configured_cue_reader(settings)
     report = {
         "cpu": cpu_costs(settings, args.cpu_seconds),
         "accuracy": accuracy(

@@ -161,9 +161,16 @@ def read_log(path: Path, damaged: list[int] | None = None) -> Iterator[dict[str,
 
 
 def holds_a_turn(path: Path) -> bool:
-    """The log has at least one thing the person said (not just a start that failed)."""
+    """The log has at least one thing the person said (not just a start that failed). One
+    the person may not read is named: passed over, an older conversation was continued,
+    and written to, in its place."""
     try:
         return any(record.get("type") == "user" for record in read_log(path))
+    except PermissionError:
+        raise UserError(
+            f"The last conversation's log {path} cannot be read (permission denied).",
+            f"give yourself access (chmod u+rw {path}), or start afresh without --resume",
+        ) from None
     except OSError:
         return False
 
@@ -183,17 +190,4 @@ def latest_log(kind: str = "") -> Path | None:
             found.append((p.stat().st_mtime, p))
         except OSError:  # a link to nothing: no conversation (it crashed the sort)
             continue
-    for _, p in sorted(found, reverse=True):
-        try:
-            with p.open("rb"):
-                pass
-        except PermissionError:  # skipped, an older conversation was continued in its place
-            raise UserError(
-                f"The last conversation's log {p} cannot be read (permission denied).",
-                f"give yourself access (chmod u+rw {p}), or start afresh without --resume",
-            ) from None
-        except OSError:
-            continue
-        if holds_a_turn(p):
-            return p
-    return None
+    return next((p for _, p in sorted(found, reverse=True) if holds_a_turn(p)), None)

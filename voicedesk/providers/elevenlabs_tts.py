@@ -175,7 +175,7 @@ class ElevenLabsStream:
         self._flushed_first = False
         self._ended = False
         # (absolute start sample of the chunk, [(char start ms within chunk)...]) per chunk
-        self._char_times_ms: list[float] = []
+        self._letter_times_ms: list[float] = []
         self._audio_samples = 0
         self._said: str | None = None  # the service's error message, once read
 
@@ -276,15 +276,15 @@ class ElevenLabsStream:
             # chunk's leading or trailing one dropped), and counted they fell one short
             # per chunk, so a word heard whole was left out of what was heard
             if i >= len(chars) or not str(chars[i]).isspace():
-                self._char_times_ms.append(base_ms + float(start))
+                self._letter_times_ms.append(base_ms + float(start))
 
     def letters_spoken_at(self, played_samples: int) -> int | None:
         """How many of the sent text's characters other than whitespace had started
         playing after ``played_samples``."""
-        if not self._char_times_ms:
+        if not self._letter_times_ms:
             return None
         played_ms = played_samples * 1000 / self.sample_rate
-        return sum(1 for t in self._char_times_ms if t <= played_ms)
+        return sum(1 for t in self._letter_times_ms if t <= played_ms)
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
