@@ -172,6 +172,7 @@ def test_deleting_a_section_with_a_word_table_before_another_table(tools: DocsTo
     buf = io.BytesIO()
     d.save(buf)
     path = put(tools, "t.docx", buf.getvalue())
+    tools.edit_document("t.docx", "delete_section", section="One")  # the question first
     tools.edit_document("t.docx", "delete_section", section="One", confirmed=True)
     assert read(tools, "t.docx") == ["[1] # Two", "[2] | second |"]
     assert [t.cell(0, 0).text for t in docx.Document(str(path)).tables] == ["second"]
@@ -625,6 +626,7 @@ def test_an_edit_by_number_needs_a_read_by_this_server(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="have not read"):
         second.edit_document("a.md", "delete_paragraph", paragraph=4, confirmed=True)
     second.outline("a.md")  # shows the numbers, as read_document does
+    second.edit_document("a.md", "delete_paragraph", paragraph=4)  # the question first
     second.edit_document("a.md", "delete_paragraph", paragraph=4, confirmed=True)
     assert path.read_bytes() == b"# Plan\n\nNewer text.\n\nKeep! me.\n"
 

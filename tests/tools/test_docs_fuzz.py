@@ -323,14 +323,16 @@ def plan_step(
 
 def replaced(text: str, needle: str, repl: str) -> tuple[str, int]:
     """What find_replace makes of ``text``: ``needle`` (NFC) replaced, left to right, wherever
-    whole letters, each with its accents, read as it in NFC. Brute force, for reference."""
+    whole letters, each with its accents, read as it in NFC, typographic marks as plain ones.
+    Brute force, for reference."""
+    needle = formats.fold_lookalikes(needle)
     letters = re.findall(r".[\u0300-\u036f]*", text, re.DOTALL)  # WORDS' accent is U+0301
     out: list[str] = []
     found = k = 0
     while k < len(letters):
         end = None
         for m in range(k + 1, len(letters) + 1):
-            piece = unicodedata.normalize("NFC", "".join(letters[k:m]))
+            piece = formats.fold_lookalikes(unicodedata.normalize("NFC", "".join(letters[k:m])))
             if piece == needle:
                 end = m
                 break

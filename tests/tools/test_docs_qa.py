@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import docx
 import pytest
 from pypdf import PdfWriter
 
@@ -83,6 +84,7 @@ def test_undoing_the_overwrite_of_a_damaged_word_file_says_it_was_done(tools: Do
     damaged = b"PK\x03\x04 not really a zip"
     path = tools.ws.root / "broken.docx"
     path.write_bytes(damaged)
+    tools.create_document("broken.docx", "# Fresh start", overwrite=True)  # the question
     tools.create_document("broken.docx", "# Fresh start", overwrite=True, confirmed=True)
     undone = tools.undo("broken.docx")
     assert path.read_bytes() == damaged
@@ -279,8 +281,10 @@ def test_word_text_in_tracked_changes_fields_and_content_controls_is_read_and_ke
     tools.edit_document("forms.docx", "replace_paragraph", paragraph=2, text="Filled in.")
     assert "[2] Filled in." in tools.read_document("forms.docx")
     assert "<w:sdt>" in _document_xml(path)
+    tools.edit_document("forms.docx", "delete_paragraph", paragraph=2)  # the question first
     tools.edit_document("forms.docx", "delete_paragraph", paragraph=2, confirmed=True)
     assert "<w:sdt>" not in _document_xml(path) and "Filled in" not in _document_xml(path)
+    tools.edit_document("forms.docx", "delete_paragraph", paragraph=4)
     tools.edit_document("forms.docx", "delete_paragraph", paragraph=4, confirmed=True)
     assert "[4] Plain words." in tools.read_document("forms.docx")
     assert "Paris" not in _document_xml(path)
@@ -325,3 +329,116 @@ def test_a_paragraph_too_long_for_one_result_is_read_in_parts(tools: DocsTools) 
     assert len(parts) > 1 and "".join(parts) == text.rstrip("\n")
     with pytest.raises(FormatError, match="from_char must be from 0 to"):
         tools.read_document("lines.txt", from_char=len(text) + 5)
+
+
+def test_a_utf8_file_with_a_stray_windows_byte_keeps_its_accents(tools: DocsTools) -> None:
+    # One cp1252 apostrophe made the whole file read as cp1252: "Café" showed as "CafÃ©",
+    # search for "Café" found nothing, and an edit saved the garbled letters as UTF-8.
+    path = tools.ws.root / "menu.txt"
+    original = "Café crème brûlée\n\nIt".encode() + b"\x92" + b"s fine\n"
+    path.write_bytes(original)
+    assert "[1] Café crème brûlée" in tools.read_document("menu.txt")
+    assert "[2] It’s fine" in tools.read_document("menu.txt")
+    assert "paragraph 1" in tools.search("Café")
+    done = tools.edit_document("menu.txt", "insert_paragraph", text="Added: 日本")
+    assert path.read_bytes() == "Café crème brûlée\n\nIt’s fine\n\nAdded: 日本\n".encode()
+    assert "older Windows-1252 encoding, which I saved as UTF-8 too" in done
+    tools.undo("menu.txt")
+    assert path.read_bytes() == original
+
+
+def test_search_names_the_sections_of_the_hits_it_shows_only(
+    tools: DocsTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every hit walked back to its heading: 20,000 hits of a long file took 13 s, while
+    # only 25 are shown, and every other tool waited behind it.
+    body = "".join(f"Paragraph number {i} with some text.\n\n" for i in range(2_000))
+    (tools.ws.root / "many.md").write_text("# Notes\n\n" + body, encoding="utf-8")
+    calls = []
+    section_of = DocsTools._section_of
+    monkeypatch.setattr(
+        DocsTools, "_section_of", staticmethod(lambda *a: calls.append(1) or section_of(*a))
+    )
+    found = tools.search("text")
+    assert found.startswith("Found “text” in 2000 places in 1 document.")
+    assert "- many.md, paragraph 2 (section “Notes”): Paragraph number 0" in found
+    assert len(calls) == len(found.splitlines()) - 2  # the hits shown, not the 2,000
+
+
+def test_plain_quotes_dashes_and_spaces_find_typographic_ones(tools: DocsTools) -> None:
+    # Word writes curly quotes, en dashes and no-break spaces; speech-to-text and models
+    # write straight ones. Search found none of these, and search found the no-break space
+    # that find_replace then said was not there.
+    d = docx.Document()
+    d.add_paragraph("It’s the team’s “best” plan for 2024–2025.")
+    d.add_paragraph("Price:\u00a0100\u00a0EUR")
+    path = tools.ws.root / "plan.docx"
+    d.save(str(path))
+    tools.read_document("plan.docx")
+    for query in ("it's the team's", '"best" plan', "2024-2025", "Price: 100 EUR"):
+        assert tools.search(query).startswith(f"Found “{query}” in 1 place"), query
+    done = tools.edit_document("plan.docx", "find_replace", find="100 EUR", replace_with="200 EUR")
+    assert done.startswith("Replaced 1 occurrence of “100 EUR” with “200 EUR”")
+    tools.edit_document("plan.docx", "find_replace", find="team's", replace_with="group’s")
+    assert [p.text for p in docx.Document(str(path)).paragraphs] == [
+        "It’s the group’s “best” plan for 2024–2025.",
+        "Price:\u00a0200 EUR",
+    ]
+
+
+def test_undoing_a_change_made_outside_says_whose_change_it_took_back(tools: DocsTools) -> None:
+    # It said "Undid the last change" as if it were the assistant's, while it removed the
+    # person's own typing and left the assistant's edit in place.
+    path = tools.ws.root / "plan.md"
+    path.write_text("Alpha.\n\nBeta.\n", encoding="utf-8")
+    tools.read_document("plan.md")
+    tools.edit_document("plan.md", "find_replace", find="Beta", replace_with="BETA")
+    path.write_text("Alpha.\n\nBETA.\n\nEpsilon typed.\n", encoding="utf-8")
+    tools.read_document("plan.md")
+    undone = tools.undo("plan.md")
+    assert path.read_text(encoding="utf-8") == "Alpha.\n\nBETA.\n"
+    assert "That change was made outside, after my last one" in undone
+    assert "undo again takes back my own last change" in undone
+    assert "made outside" not in tools.undo("plan.md")
+    assert path.read_text(encoding="utf-8") == "Alpha.\n\nBeta.\n"
+
+
+def test_a_word_paragraph_split_in_two_keeps_its_style(tools: DocsTools) -> None:
+    # The second half of a split quote became a Normal paragraph: new paragraphs now get the
+    # style Word gives a paragraph typed after the one before (Enter at its end).
+    d = docx.Document()
+    d.add_paragraph("Intro.")
+    d.add_paragraph("Quoted.", style="Quote")
+    d.add_heading("Next", level=1)
+    d.add_paragraph("- not a list", style="List Bullet")
+    path = tools.ws.root / "q.docx"
+    d.save(str(path))
+    tools.read_document("q.docx")
+    tools.edit_document("q.docx", "replace_paragraph", paragraph=2, text="One.\n\nTwo.")
+    tools.edit_document("q.docx", "insert_paragraph", paragraph=4, text="Body.")
+    tools.edit_document("q.docx", "insert_paragraph", text="After the list.")
+    styles = [(p.text, p.style.name) for p in docx.Document(str(path)).paragraphs]
+    assert styles[:5] == [
+        ("Intro.", "Normal"),
+        ("One.", "Quote"),
+        ("Two.", "Quote"),
+        ("Next", "Heading 1"),
+        ("Body.", "Normal"),
+    ]
+    assert styles[-1] == ("After the list.", "Normal")
+
+
+def test_a_refused_read_does_not_unlock_edits_by_number(tools: DocsTools) -> None:
+    (tools.ws.root / "plan.md").write_text("# Plan\n\nAlpha.\n", encoding="utf-8")
+    for bad in ({"start_paragraph": 99}, {"section": "Nowhere"}):
+        with pytest.raises(FormatError):
+            tools.read_document("plan.md", **bad)
+    with pytest.raises(FormatError, match="have not read plan.md"):
+        tools.edit_document("plan.md", "replace_paragraph", paragraph=2, text="Beta.")
+
+
+def test_a_renamed_heading_of_any_length_gives_a_short_result(tools: DocsTools) -> None:
+    (tools.ws.root / "long.md").write_text("# " + "word " * 1_000 + "\n\nBody.\n", encoding="utf-8")
+    tools.read_document("long.md")
+    done = tools.edit_document("long.md", "rename_heading", section="word " * 1_000, text="Short")
+    assert len(done.splitlines()[0]) < 300

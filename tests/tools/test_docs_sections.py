@@ -97,6 +97,7 @@ def test_setext_sections_are_listed_read_and_edited(tools: DocsTools) -> None:
         b"Plan\r\n====\r\n\r\nWe ship in spring.\r\n\r\nCosts\r\n-----\r\n\r\nTwelve euros.\r\n"
         b"\r\nOpen risks\r\n----------\r\nNobody reads the manual.\r\n"
     )
+    tools.edit_document("setext.md", "delete_section", section="Costs")  # the question first
     tools.edit_document("setext.md", "delete_section", section="Costs", confirmed=True)
     assert path.read_bytes() == (
         b"Plan\r\n====\r\n\r\nWe ship in spring.\r\n\r\nOpen risks\r\n----------\r\n"

@@ -1193,6 +1193,7 @@ async def test_markdown_edits_leave_the_rest_of_the_file_byte_for_byte(ws: Path)
         assert "now paragraph 2" in out
         layout = layout.replace("# Title\n", "# Title\n\nInserted.\n\n")
         assert doc.read_text(encoding="utf-8") == layout
+        await edit(action="delete_paragraph", paragraph=3)  # the question first
         await edit(action="delete_paragraph", paragraph=3, confirmed=True)
         layout = layout.replace("\n\nUnder it.", "")  # and the gap before it
         assert doc.read_text(encoding="utf-8") == layout
@@ -1270,13 +1271,9 @@ async def test_docx_tables_are_read_and_searched_but_stay_read_only(ws: Path) ->
         assert body[:5] == ["p", "p", "tbl", "p", "p"]  # the new paragraph after the table
 
         # A deleted section takes its table with it, so the numbering holds.
-        await d.call(
-            "edit_document",
-            path="team.docx",
-            action="delete_section",
-            section="Team",
-            confirmed=True,
-        )
+        delete = {"path": "team.docx", "action": "delete_section", "section": "Team"}
+        assert (await d.call("edit_document", **delete)).startswith("Not done yet")
+        await d.call("edit_document", **delete, confirmed=True)
         assert (await d.call("read_document", path="team.docx")).splitlines()[1:] == [
             "[1] # Other",
             "[2] The end.",

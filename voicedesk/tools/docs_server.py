@@ -44,7 +44,7 @@ from voicedesk.tools.docs_diff import describe_changes, diff_opcodes, unified_di
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
 from voicedesk.tools.formats.docx_read import unpacked_sizes
 from voicedesk.tools.wording import plural
-from voicedesk.tools.workspace import Workspace, WorkspaceError, clean_relative_name
+from voicedesk.tools.workspace import Step, Workspace, WorkspaceError, clean_relative_name
 
 MAX_RESULT_CHARS = 12_000  # keeps one tool result from swamping the model's context
 MAX_LIST = 200
@@ -208,6 +208,7 @@ class DocsTools:
         # the ones an edit by number may name. Any edit opened the file, so counting that
         # as a read let numbers from a resumed conversation through after a find_replace.
         self._numbers_shown: set[str] = set()
+        self._asked: set[str] = set()  # the changes a confirmation question was asked about
 
     # ------------------------------------------------------------------ helpers
 
@@ -465,9 +466,11 @@ class DocsTools:
         query = unicodedata.normalize("NFC", " ".join(query.split()))
         if not query:
             raise FormatError("Say what to search for: the query is empty.")
-        needle = query.casefold()
+        # Folded one character for one (lookalikes, then case), so positions stay in step
+        # with the text the snippet is cut from; find_replace matches the same way.
+        needle = formats.fold_lookalikes(query).casefold()
         words = needle.split()
-        hits: list[tuple[str, int, str | None, str]] = []
+        hits: list[tuple[str, list[Block], int, str]] = []
         skipped: list[str] = []
         for exact in (True, False):
             for path in self._documents():
@@ -478,11 +481,10 @@ class DocsTools:
                     if exact:
                         skipped.append(f"{rel} ({self._why_unread(path, exc)})")
                     continue
-                names: dict[int, str] | None = None  # worked out for the first hit only
                 for i, block in enumerate(doc.blocks):
                     # NFC like the query: "café" finds a Mac's "cafe\u0301" too.
                     text = unicodedata.normalize("NFC", " ".join(block.text.split()))
-                    folded = text.casefold()
+                    folded = formats.fold_lookalikes(text).casefold()
                     if exact:
                         pos = folded.find(needle)
                     elif all(w in folded for w in words):
@@ -494,8 +496,7 @@ class DocsTools:
                     lo = max(0, pos - 70)
                     hi = min(len(text), pos + len(needle) + 70)
                     snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
-                    names = names if names is not None else formats.heading_names(doc.blocks)
-                    hits.append((rel, i + 1, self._section_of(doc.blocks, names, i), snippet))
+                    hits.append((rel, doc.blocks, i, snippet))
             if hits or len(words) < 2:
                 break
         note = (
@@ -506,9 +507,13 @@ class DocsTools:
         files = len({h[0] for h in hits})
         first = f"Found “{query}” in {plural(len(hits), 'place')} in {plural(files, 'document')}."
         lines = [first]
-        for rel, number, section, snippet in hits[:MAX_SEARCH_HITS]:
+        names: dict[str, dict[int, str]] = {}  # sections are named for the hits shown only
+        for rel, blocks, i, snippet in hits[:MAX_SEARCH_HITS]:
+            if rel not in names:
+                names[rel] = formats.heading_names(blocks)
+            section = self._section_of(blocks, names[rel], i)
             where = f" (section “{section}”)" if section else ""
-            lines.append(f"- {rel}, paragraph {number}{where}: {snippet}")
+            lines.append(f"- {rel}, paragraph {i + 1}{where}: {snippet}")
         if len(hits) > MAX_SEARCH_HITS:
             lines.append(f"…and {len(hits) - MAX_SEARCH_HITS} more; use a longer phrase.")
         return "\n".join(lines) + note
@@ -532,7 +537,6 @@ class DocsTools:
         Long documents come back in parts; the last line says how to get the rest.
         """
         _, rel, _, doc = self._open(path, remember=True)
-        self._numbers_shown.add(rel)
         blocks = doc.blocks
         total = len(blocks)
         if not total:
@@ -560,6 +564,8 @@ class DocsTools:
                     f"{plural(size, 'character')}."
                 )
         lines, end, cut_at = self._numbered(blocks, lo, hi, from_char or 0)
+        # Only a read that showed numbers unlocks edits by number (a refused range showed none).
+        self._numbers_shown.add(rel)
         if section:
             first = (
                 f"Section “{formats.heading_names(blocks)[lo]}” of {rel}: {plural(hi - lo, 'paragraph')}, "
@@ -683,14 +689,26 @@ class DocsTools:
 
     # ------------------------------------------------------------------ writing
 
-    @staticmethod
-    def _confirm(what: str, call: str, also: str | None = None) -> str:
+    def _agreed(self, confirmed: bool, what: str) -> bool:
+        """Whether the change ``what`` describes was asked about (:meth:`_confirm`) and then
+        confirmed. A confirmed=true the question never came before is not the person's yes:
+        the server, not only the model's manners, keeps a deletion from going ahead unasked.
+        ``what`` quotes what would go, so a yes to one paragraph is no yes to another."""
+        if confirmed and what in self._asked:
+            self._asked.discard(what)
+            return True
+        return False
+
+    def _confirm(self, what: str, call: str, also: str | None = None, *, early: bool) -> str:
         """The question for the person; ``also`` names what the change would take with it
-        that its words do not show (a Word paragraph's links, comments...), so they know."""
+        that its words do not show (a Word paragraph's links, comments...), so they know.
+        ``early``: confirmed=true came before the question, so it did not count."""
+        self._asked.add(what)
         also = f" {also}" if also else ""
+        unasked = " (confirmed=true counts only after this question)" if early else ""
         return (
-            f"Not done yet: {what} needs the person's confirmation.{also} Ask them, and "
-            f"only if they say yes, call {call} again with the same arguments and "
+            f"Not done yet: {what} needs the person's confirmation{unasked}.{also} Ask "
+            f"them, and only if they say yes, call {call} again with the same arguments and "
             f"confirmed=true."
         )
 
@@ -730,11 +748,13 @@ class DocsTools:
         if before is not None and kind == "docx":
             with contextlib.suppress(FormatError):  # not a Word file: nothing in it to name
                 old = formats.parse(before, kind)
-        if exists and not confirmed:
+        what = f"replacing the existing {rel} with new content ({plural(len(blocks), 'paragraph')})"
+        if exists and not self._agreed(confirmed, what):
             return self._confirm(
-                f"replacing the existing {rel} with new content ({plural(len(blocks), 'paragraph')})",
+                what,
                 "create_document",
                 formats.removal_note(old) if old is not None else None,
+                early=confirmed,
             )
         self.ws.write(real, data, before=before)
         self._numbers_shown.add(rel)  # its numbers follow from the text it was given
@@ -856,6 +876,8 @@ class DocsTools:
         ):
             parsed[0].level = old.level  # replacing a heading's words keeps it a heading
         parsed[0].source = old.source  # .docx: keep the paragraph and its formatting
+        for block in parsed[1:]:
+            block.split_from = old.source  # .docx: ...and its style in the ones split from it
         new_blocks[i : i + 1] = parsed
         first = f"Replaced paragraph {i + 1} of {rel}."
         shown = (i, i + len(parsed))
@@ -906,11 +928,10 @@ class DocsTools:
         paragraph, confirmed = e.paragraph, e.confirmed
         i = self._index(blocks, rel, paragraph, "delete")
         e.not_a_row(i)
-        if not confirmed:
+        what = f"deleting paragraph {i + 1} of {rel} ({_quote(blocks[i].text, 60)})"
+        if not self._agreed(confirmed, what):
             return self._confirm(
-                f"deleting paragraph {i + 1} of {rel} ({_quote(blocks[i].text, 60)})",
-                "edit_document",
-                formats.removal_note(doc, blocks[i : i + 1]),
+                what, "edit_document", formats.removal_note(doc, blocks[i : i + 1]), early=confirmed
             )
         del new_blocks[i]
         first = f"Deleted paragraph {i + 1} of {rel}."
@@ -948,12 +969,13 @@ class DocsTools:
         # as long, or of a sentence or two, goes ahead (undo takes either back).
         old_words, new_words = _words(body), _words(parsed)
         dropped = new_words * 2 < old_words and old_words - new_words >= SECTION_DROP_WORDS
-        if not e.confirmed and (tables or dropped):
+        what = (
+            f"replacing the body of section “{name}” in {rel} ({was}) with "
+            f"{plural(new_words, 'word')}"
+        )
+        if (tables or dropped) and not self._agreed(e.confirmed, what):
             return self._confirm(
-                f"replacing the body of section “{name}” in {rel} ({was}) with "
-                f"{plural(new_words, 'word')}",
-                "edit_document",
-                formats.removal_note(e.doc, body),
+                what, "edit_document", formats.removal_note(e.doc, body), early=e.confirmed
             )
         if kind == "docx":  # a paragraph the new body only touches up is edited, not redone
             formats.reuse_paragraphs(body, parsed)
@@ -972,12 +994,13 @@ class DocsTools:
         head = e.need_section("the heading of the section")
         lo, hi = formats.section_range(blocks, head)
         name = formats.heading_names(blocks)[head]  # which of two "Notes" goes
-        if not confirmed:
+        what = (
+            f"deleting section “{name}” from {rel} ({plural(hi - lo, 'paragraph')}, "
+            f"{plural(_words(blocks[lo:hi]), 'word')}, heading included)"
+        )
+        if not self._agreed(confirmed, what):
             return self._confirm(
-                f"deleting section “{name}” from {rel} ({plural(hi - lo, 'paragraph')}, "
-                f"{plural(_words(blocks[lo:hi]), 'word')}, heading included)",
-                "edit_document",
-                formats.removal_note(doc, blocks[lo:hi]),
+                what, "edit_document", formats.removal_note(doc, blocks[lo:hi]), early=confirmed
             )
         del new_blocks[lo:hi]
         first = f"Deleted section “{name}” ({plural(hi - lo, 'paragraph')}) from {rel}."
@@ -996,7 +1019,10 @@ class DocsTools:
             raise FormatError("rename_heading needs text: the new heading, on one line.")
         old = blocks[head]
         new_blocks[head] = Block(new_name, old.level, old.source)
-        first = f"Renamed heading “{old.text}” to “{new_name}” in {rel}."
+        first = (
+            f"Renamed heading {_quote(old.text, MAX_HEADING_CHARS)} to "
+            f"{_quote(new_name, MAX_HEADING_CHARS)} in {rel}."
+        )
         shown = (head, head + 1)
         return _Edited(first, shown)
 
@@ -1048,12 +1074,12 @@ class DocsTools:
             ):
                 other = " It does appear with different capitals; use match_case=false."
             outside = " outside tables" if rows else ""
-            return f"Found no “{needle}” in {rel}{outside}, so nothing changed.{other}{in_rows}"
+            return f"Found no {_quote(needle)} in {rel}{outside}, so nothing changed.{other}{in_rows}"
         where = ", ".join(str(n) for n in touched[:20])
         if len(touched) > 20:
             where += f" and {len(touched) - 20} more"
         first = (
-            f"Replaced {plural(total, 'occurrence')} of “{needle}” with “{replacement}” "
+            f"Replaced {plural(total, 'occurrence')} of {_quote(needle)} with {_quote(replacement)} "
             f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
         )
         shown = None
@@ -1066,7 +1092,7 @@ class DocsTools:
         settled = formats.settle(block, kind, first=i == 0)
         if settled == []:
             raise FormatError(
-                f"Replacing “{needle}” would leave paragraph {i + 1} of {rel} empty, so "
+                f"Replacing {_quote(needle)} would leave paragraph {i + 1} of {rel} empty, so "
                 f"nothing changed. To remove that paragraph, use delete_paragraph."
             )
         if settled is None or len(settled) > 1:
@@ -1080,16 +1106,16 @@ class DocsTools:
         else:
             return Block(settled[0].text, block.level, block.source, block.table)
         raise FormatError(
-            f"Replacing “{needle}” would turn paragraph {i + 1} of {rel} into {what}, which "
+            f"Replacing {_quote(needle)} would turn paragraph {i + 1} of {rel} into {what}, which "
             f"changes how the document is divided, so nothing changed. Use replace_paragraph "
             f"to rewrite that paragraph as it should be."
         )
 
-    def _history_result(self, verb: str, path: str, step: Callable[[Path], Any]) -> str:
+    def _history_result(self, verb: str, path: str, step: Callable[[Path], Step]) -> str:
         real = self.ws.resolve(path, must_exist=False)
         rel = self.ws.rel(real)
         kind = formats.kind_for(rel)
-        before, after = step(real)
+        before, after, outside = step(real)
         undo_steps, redo_steps = self.ws.history_steps(real)
         if after is None:
             first = f"{verb} {rel}: it no longer exists, as before it was created."
@@ -1117,6 +1143,12 @@ class DocsTools:
             first = f"{verb} the last change to {rel}{what}."
             if verb == "Redid":
                 first = f"Redid the change to {rel}{what}."
+        if outside:
+            first = (
+                f"{first} That change was made outside, after my last one: the document is "
+                f"back to how I last left it"
+                + (", and undo again takes back my own last change." if undo_steps else ".")
+            )
         return (
             f"{first}\n{plural(undo_steps, 'undo step')} and {plural(redo_steps, 'redo step')} "
             f"left."

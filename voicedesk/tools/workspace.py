@@ -37,6 +37,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import NamedTuple
 
 from voicedesk.files import atomic_write, fsync_dir
 
@@ -105,6 +106,16 @@ class StaleDocumentError(WorkspaceError):
 
 class ReadOnlyDocumentError(WorkspaceError):
     """The document's permissions say it must not be changed."""
+
+
+class Step(NamedTuple):
+    """What an undo or redo did: the file before and after it (None: no file), and whether
+    what it took back was a change made outside (undo goes back to the last version of its
+    own first), which the person must hear was not the assistant's edit."""
+
+    before: bytes | None
+    after: bytes | None
+    outside: bool = False
 
 
 @dataclass(frozen=True)
@@ -564,7 +575,7 @@ class Workspace:
             return hist.cursor + 1, 0
         return hist.cursor, len(hist.versions) - 1 - hist.cursor
 
-    def undo(self, path: Path) -> tuple[bytes | None, bytes | None]:
+    def undo(self, path: Path) -> Step:
         """Restore the version before the current one; return (before, after) contents."""
         rel = self.rel(path)
         current = self._current(path, check_fresh=True, doing="undo")
@@ -574,7 +585,8 @@ class Workspace:
             raise WorkspaceError(f"There is nothing to undo in {rel}: I have not changed it.")
         self.check_writable(path, "undo")  # before the history changes
         cur_sha = sha256(current) if current is not None else None
-        if hist.versions[hist.cursor].sha != cur_sha:
+        outside = hist.versions[hist.cursor].sha != cur_sha
+        if outside:
             # Changed outside since our last version. Undo then first goes back to that
             # version, dropping the other change, so only once the assistant has read the
             # document as it is now: the check against the last read has nothing to go on
@@ -592,9 +604,9 @@ class Workspace:
         self._save(hist, prune=False)  # blobs go once the document is restored
         self._restore(path, data, current=current, previous=previous, doing="undo")
         self._prune(hist)
-        return current, data
+        return Step(current, data, outside)
 
-    def redo(self, path: Path) -> tuple[bytes | None, bytes | None]:
+    def redo(self, path: Path) -> Step:
         """Re-apply the change the last undo took back; return (before, after) contents."""
         rel = self.rel(path)
         current = self._current(path, check_fresh=True, doing="redo")
@@ -614,7 +626,7 @@ class Workspace:
         self._save(hist, prune=False)  # blobs go once the document is restored
         self._restore(path, data, current=current, previous=previous, doing="redo")
         self._prune(hist)
-        return current, data
+        return Step(current, data)
 
     def version(self, path: Path, steps_back: int) -> bytes | None:
         """The content ``steps_back`` edits before the current one (None: did not exist)."""

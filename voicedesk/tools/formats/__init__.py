@@ -95,7 +95,13 @@ from voicedesk.tools.formats.sections import (
     outline,
     section_range,
 )
-from voicedesk.tools.formats.text import clean_text, find_all, replace_all, word_count
+from voicedesk.tools.formats.text import (
+    clean_text,
+    find_all,
+    fold_lookalikes,
+    replace_all,
+    word_count,
+)
 
 __all__ = [
     "KIND_NAMES",
@@ -111,6 +117,7 @@ __all__ = [
     "Span",
     "clean_text",
     "find_all",
+    "fold_lookalikes",
     "find_heading",
     "heading_names",
     "heading_text",

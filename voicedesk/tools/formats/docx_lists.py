@@ -315,7 +315,7 @@ class Numbering:
                 style = self._part.styles.element.get_by_id(link.get(qn("w:val"), ""))
             except (AttributeError, KeyError, ValueError):  # no styles to look in
                 return abstract_id
-            target = self._abstract_of(self._num(_num_pr(style)[0] if style is not None else None))
+            target = self._abstract_of(self._num(num_pr(style)[0] if style is not None else None))
             if target is None:
                 return abstract_id
             abstract_id = target
@@ -344,7 +344,7 @@ class Numbering:
             chain = _style_chain(paragraph)
             num_id = ilvl = None
             for style in chain:
-                s_id, s_lvl = _num_pr(style.element)
+                s_id, s_lvl = num_pr(style.element)
                 num_id = num_id if num_id is not None else s_id
                 ilvl = ilvl if ilvl is not None else s_lvl
             name = ((chain[0].name or "") if chain else "").strip()
@@ -352,7 +352,7 @@ class Numbering:
         return self.styles[style_id]
 
 
-def _num_pr(element: Any) -> tuple[str | None, int | None]:
+def num_pr(element: Any) -> tuple[str | None, int | None]:
     """The numId and level a w:p or w:style element's own w:numPr gives (None: not given)."""
     from docx.oxml.ns import qn
 
@@ -371,7 +371,7 @@ def _num_pr(element: Any) -> tuple[str | None, int | None]:
 def numbering_of(paragraph: Any, numbering: Numbering) -> tuple[str, str | None, int | None]:
     """A paragraph's style name, and the numId and level its w:numPr, or else its style's,
     gives (None: not given)."""
-    num_id, ilvl = _num_pr(paragraph._p)
+    num_id, ilvl = num_pr(paragraph._p)
     name, s_id, s_lvl = numbering.style_of(paragraph)
     return name, num_id if num_id is not None else s_id, ilvl if ilvl is not None else s_lvl
 
@@ -587,7 +587,7 @@ def _restart(d: Any, paragraph: Any) -> None:
     from docx.oxml.ns import qn
 
     num_id, ilvl = next(
-        (got for s in _style_chain(paragraph) if (got := _num_pr(s.element))[0] is not None),
+        (got for s in _style_chain(paragraph) if (got := num_pr(s.element))[0] is not None),
         (None, None),
     )
     if num_id is None or not num_id.isdigit():

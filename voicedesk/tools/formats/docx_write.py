@@ -20,8 +20,10 @@ from voicedesk.tools.formats.docx_lists import (
     ListItem,
     Numbering,
     Typed,
+    heading_level,
     list_item,
     make_item,
+    num_pr,
     split_item,
     unlist,
 )
@@ -68,6 +70,27 @@ def _new_paragraph(d: Any, block: Block) -> tuple[Any, Typed | None]:
         return d.add_paragraph(typed.content), typed
     style = _heading_style(d, block.level) if block.level else None
     return d.add_paragraph(block.text, style=style), None
+
+
+def _continue_style(previous: Any | None, paragraph: Any, *, split: bool) -> None:
+    """Give a new body paragraph the style Word would: a paragraph split from ``previous``
+    (Enter inside it) has its style, so a quote replaced by two paragraphs is two quotes;
+    one added after it (Enter at its end) has its style's next-paragraph style. A list
+    item's style is not continued (the new paragraph is no item), nor a heading's, nor a
+    style in a broken styles part."""
+    if previous is None:
+        return
+    try:
+        style = previous.style
+        if not split and style is not None:
+            style = style.next_paragraph_style
+    except (KeyError, ValueError, AttributeError):
+        return
+    if style is None or style.name == "List Paragraph":
+        return
+    if heading_level((style.name or "").strip()) or num_pr(style.element)[0]:
+        return  # it would read back as a heading or a list item, not as the text given
+    paragraph.style = style
 
 
 def _list_text(d: Any, paragraph: Any, old: Block | None, new: Block, was: ListItem | None) -> str:
@@ -275,6 +298,7 @@ def write_docx(doc: Document) -> bytes:
         kept = {b.source for b in doc.blocks if b.source is not None}
         first_kept = next((b.source for b in doc.blocks if b.source is not None), None)
         anchor = None  # the element the next new paragraph goes after
+        previous = None  # ...and the paragraph that is, if it is one and no list item
         added: list[Any] = []
         for block in doc.blocks:
             if block.source is not None:
@@ -299,6 +323,9 @@ def write_docx(doc: Document) -> bytes:
                         if old is None or paragraph.text != text:
                             _set_paragraph_text(paragraph, text, doc.notes)
                 anchor = item.element  # after a row: after its table (no new rows inside)
+                previous = paragraph if paragraph is not None and not block.level else None
+                if block.source in lists or split_item(block.text) is not None:
+                    previous = None
                 continue
             paragraph, typed = _new_paragraph(d, block)  # appended at the end of the body...
             element = paragraph._p
@@ -308,7 +335,11 @@ def write_docx(doc: Document) -> bytes:
                 items[first_kept].element.addprevious(element)
             if typed is not None:
                 make_item(d, paragraph, typed)
+            elif not block.level:
+                split = block.split_from is not None and previous is not None
+                _continue_style(previous, paragraph, split=split)
             anchor = element
+            previous = paragraph if typed is None and not block.level else None
             added.append(element)
         gone_tables = {b.table for s, b in before.items() if b.is_row and s not in kept}
         removed = [

@@ -8,6 +8,8 @@ are ``#`` and setext ones, by CommonMark's rules; fenced code stays whole.
 
 from __future__ import annotations
 
+import codecs
+
 import re
 from collections.abc import Iterator
 
@@ -258,11 +260,30 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _BOM_OF = {encoding: bom for bom, encoding in _BOMS}
 
 
+# A UTF-8 file with a few Windows-1252 bytes pasted in (a curly quote from an old program).
+MIXED = "utf-8+cp1252"
+
+
+def _stray_byte(err: UnicodeError) -> tuple[str, int]:
+    """A byte that is not UTF-8 read as Windows-1252 (or Latin-1 where cp1252 has no letter)."""
+    assert isinstance(err, UnicodeDecodeError)
+    byte = err.object[err.start : err.start + 1]
+    try:
+        return byte.decode("cp1252"), err.start + 1
+    except UnicodeDecodeError:
+        return byte.decode("latin-1"), err.start + 1
+
+
+codecs.register_error(MIXED, _stray_byte)
+
+
 def decode_text(data: bytes) -> tuple[str, bool, str]:
     """Text, whether it had a BOM, and its encoding: by BOM, else UTF-8, else cp1252.
 
     Windows Notepad's "Unicode" is UTF-16 with a BOM; reading it as UTF-8 or cp1252 would show
-    every other character as NUL and an edit would append single-byte text to it.
+    every other character as NUL and an edit would append single-byte text to it. A file
+    that is UTF-8 but for a few stray bytes is :data:`MIXED`: read as cp1252 whole, its
+    accented letters came out as "Ã©", and an edit saved them so.
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
@@ -277,10 +298,15 @@ def decode_text(data: bytes) -> tuple[str, bool, str]:
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        try:
-            text, encoding = data.decode("cp1252"), "cp1252"
-        except UnicodeDecodeError:
-            raise FormatError("The file is not UTF-8 text, so I cannot read it safely.") from None
+        if not data.decode("utf-8", errors="ignore").isascii():  # it has UTF-8 letters too
+            text, encoding = data.decode("utf-8", errors=MIXED), MIXED
+        else:
+            try:
+                text, encoding = data.decode("cp1252"), "cp1252"
+            except UnicodeDecodeError:
+                raise FormatError(
+                    "The file is not UTF-8 text, so I cannot read it safely."
+                ) from None
     if "\x00" in text:
         raise FormatError(
             "The file contains NUL bytes, so it is not plain text (it may be binary, or UTF-16 "
@@ -377,9 +403,15 @@ def encode_text(doc: Document) -> bytes:
         body = (body + "\n") if body else ""
         if doc.newline != "\n":
             body = body.replace("\n", doc.newline)
-    if doc.encoding.startswith("utf-") and doc.encoding != "utf-8":
+    if doc.encoding in _BOM_OF and doc.encoding != "utf-8":
         return _BOM_OF[doc.encoding] + body.encode(doc.encoding)  # UTF-16/32 hold everything
-    if doc.encoding != "utf-8":
+    if doc.encoding == MIXED:
+        doc.notes.append(
+            "The file was UTF-8 but for a few characters in the older Windows-1252 encoding, "
+            "which I saved as UTF-8 too, so every program now shows them the same way. Undo "
+            "puts back the old file."
+        )
+    elif doc.encoding != "utf-8":
         try:
             return body.encode(doc.encoding)
         except UnicodeEncodeError:

@@ -56,6 +56,9 @@ class Block:
     source: int | None = None
     # .docx only: the number of the table this block is a row of. Rows are read-only.
     table: int | None = None
+    # .docx only: the source of the paragraph a new one was split from, whose style it takes
+    # (a quote replaced by two paragraphs is two quotes).
+    split_from: int | None = None
 
     @property
     def is_heading(self) -> bool:

@@ -21,6 +21,25 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", unicodedata.normalize("NFC", text))
 
 
+# Typographic marks and the plain ones speech-to-text and models write for them, one character
+# for one so that spans found in the folded text are spans of the original: Word writes
+# "It’s", “best” and "2024–2025" with a no-break space here and there, where a request
+# says "It's", "best" and "2024-2025".
+_LOOKALIKES = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+        **dict.fromkeys("\u00a0\u2007\u202f", " "),
+    }
+)
+
+
+def fold_lookalikes(text: str) -> str:
+    """``text`` with typographic quotes, dashes and no-break spaces as their plain forms."""
+    return text.translate(_LOOKALIKES)
+
+
 def _cluster_starts(text: str) -> list[int]:
     """Offsets in ``text`` where Unicode normalisation cannot join a character to the one
     before it.
@@ -51,14 +70,15 @@ def find_all(text: str, needle: str, *, ignore_case: bool = False) -> list[tuple
     Text written on a Mac often spells "café" with a combining accent ("cafe\\u0301") where
     the person's query has the single letter "é", or the other way round. Both are compared
     in NFC, a letter with its accents at a time, so the form does not matter, while "cafe"
-    still does not match the start of "café". The spans are in the original text: replacing
-    them changes exactly what matched and leaves the rest of the text as it was spelt.
+    still does not match the start of "café". Curly quotes, dashes and no-break spaces match
+    their plain forms (:func:`fold_lookalikes`). The spans are in the original text: replacing them changes exactly what matched and leaves
+    the rest of the text as it was spelt.
     """
-    needle = unicodedata.normalize("NFC", needle)
+    needle = fold_lookalikes(unicodedata.normalize("NFC", needle))
     if not needle:
         return []
     pattern = re.compile(re.escape(needle), re.IGNORECASE if ignore_case else 0)
-    if text.isascii():  # every character is a piece of its own and already in NFC
+    if text.isascii():  # every character is a piece of its own, in NFC, with no lookalikes
         return [m.span() for m in pattern.finditer(text)]
     starts = _cluster_starts(text)
     origin: dict[int, int] = {}  # offset in the normalised text of each piece → in ``text``
@@ -69,7 +89,7 @@ def find_all(text: str, needle: str, *, ignore_case: bool = False) -> list[tuple
         pieces.append(unicodedata.normalize("NFC", text[start:end]))
         at += len(pieces[-1])
     origin[at] = len(text)
-    joined = "".join(pieces)
+    joined = fold_lookalikes("".join(pieces))
     spans: list[tuple[int, int]] = []
     at = 0
     while (m := pattern.search(joined, at)) is not None:
