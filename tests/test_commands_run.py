@@ -357,6 +357,27 @@ def test_demo_is_hands_free_whatever_the_config(tmp_path: Path, monkeypatch) -> 
     assert settings.turn.mode == "hands-free"  # what the engine does
 
 
+def test_demo_follows_its_script_without_local_cues(tmp_path: Path, monkeypatch, capsys) -> None:
+    """On a plain install (no tiny Whisper to read the pauses) the simulated service gave
+    "Hi there, can you hear me okay?" at the comma's pause: a firm question, so the turn
+    ended at the comma, the rest joined the next question and every answer came one late."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    config = tmp_path / "c.toml"
+    config.write_text('[turn]\nlocal_cues = "off"\n', encoding="utf-8")
+    argv = ["--config", str(config), "demo", "--headless", "--no-tools"]
+    assert main([*argv, "--output", str(tmp_path / "o.wav")]) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if "›" in line]
+    assert said[:2] == [
+        "you       › Hi there, can you hear me okay?",
+        "assistant › Loud and clear. I'm ready whenever you are. What shall we work on?",
+    ]
+    assert said[-2:] == [
+        "you       › Thanks, that's all for now.",
+        "assistant › You're welcome. Talk to you later.",
+    ]
+
+
 def _sim_conversation(tmp_path: Path, names: list[str]) -> tuple[list[str], Path]:
     """``run --sim --headless`` over the bundled utterances ``names``, each answered "Answer
     to NAME."; and the output WAV's path."""

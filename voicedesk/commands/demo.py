@@ -76,7 +76,7 @@ def demo_script(with_tools: bool) -> Any:
     return SimScript(
         turns=[
             SimTurn(
-                transcript=texts["hello"],
+                **_heard_in_parts(texts["hello"]),
                 reply="Loud and clear. I'm ready whenever you are. What shall we work on?",
             ),
             docs_turn,
@@ -85,9 +85,18 @@ def demo_script(with_tools: bool) -> Any:
                 transcript=texts["question"],
                 reply="About seven minutes for a firm yolk, and nine or ten for hard boiled.",
             ),
-            SimTurn(transcript=texts["thanks"], reply="You're welcome. Talk to you later."),
+            SimTurn(**_heard_in_parts(texts["thanks"]), reply="You're welcome. Talk to you later."),
         ]
     )
+
+
+def _heard_in_parts(text: str) -> dict[str, Any]:
+    """A scripted turn's transcript as a real service gives it for speech with a pause at a
+    comma ("Hi there, | can you hear me okay?"): the words before the pause when the pause
+    is committed, the rest with the next commit. The simulated service gave the whole
+    sentence at the pause, so without local cues the turn ended there, at a comma."""
+    head, _, rest = text.partition(", ")
+    return {"transcript": f"{head},", "continued": [rest]}
 
 
 def _texts() -> dict[str, str]:
