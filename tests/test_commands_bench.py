@@ -124,6 +124,30 @@ def test_fresh_cancellers_report_only_the_delays_they_ran(capsys) -> None:
     assert max(result["per_delay_longest_s"].values()) == result["longest_s"]
 
 
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--seed", "-1"], "--seed -1 cannot be negative"),  # was numpy's traceback
+        (["--path-ms", "50"], "--path-ms goes with --fresh-cancellers"),  # was ignored
+        (
+            ["--fresh-cancellers", "1", "--trace", "--minutes", "9"],
+            "--minutes, --trace do not apply to --fresh-cancellers",  # were ignored
+        ),
+    ],
+)
+def test_bench_echo_refuses_flags_it_cannot_honour(capsys, flags, said) -> None:
+    _fails(["bench", "echo", *flags], capsys, said)
+
+
+def test_bench_latency_refuses_push_to_talk(capsys) -> None:
+    """It ran, sent no turn, and reported "turns": 0 with exit 0."""
+    _fails(
+        ["bench", "latency", "--set", "turn.mode=push-to-talk"],
+        capsys,
+        "needs a key to press",
+    )
+
+
 def test_echo_text_report_counts_long_lists_instead_of_printing_them() -> None:
     """With --trace the text report printed thousands of VAD windows on one line."""
     from voicedesk.bench.echo import text_value

@@ -82,6 +82,19 @@ def test_unwritable_output_is_refused_up_front(wav: Path, tmp_path: Path, capsys
         )
 
 
+def test_input_and_output_that_are_no_wav_files_are_named_so(
+    wav: Path, tmp_path: Path, capsys
+) -> None:
+    """"-" and /dev/null were "Input file not found"; a .flac output got a WAV inside."""
+    run = ["run", "--headless", "--sim", "--no-tools"]
+    out = ["--output", str(tmp_path / "o.wav")]
+    _fails([*run, "--input", "-", *out], capsys, "standard input is not supported")
+    _fails([*run, "--input", "/dev/null", *out], capsys, "not a regular file")
+    flac = ["--input", str(wav), "--output", str(tmp_path / "o.flac")]
+    _fails([*run, *flac], capsys, "written as a WAV file", "--output o.wav")
+    assert not (tmp_path / "o.flac").exists()
+
+
 def test_bad_metrics_out_is_refused_up_front(wav: Path, tmp_path: Path, capsys) -> None:
     run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
     _fails([*run, "--metrics-out", str(tmp_path)], capsys, "--metrics-out", "is a directory")

@@ -143,7 +143,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--echo-db", type=float, default=-6.0, help="echo level vs the person (dB)")
     p.add_argument("--no-aec", action="store_true", help="run without echo cancellation")
-    p.add_argument("--minutes", type=float, default=5.0, help="assistant speech to play (min)")
+    p.add_argument(
+        "--minutes", type=float, help="assistant speech to play (min; default: 5)"
+    )
     p.add_argument("--seed", type=int, default=1, help="random seed for the room and timing")
     p.add_argument(
         "--min-speech-ms", type=int, help="barge_in.min_speech_ms (default: the built-in default)"
@@ -197,7 +199,33 @@ def run(args: argparse.Namespace) -> int:
 
     if not -40 <= args.echo_db <= 10:
         raise UserError(f"--echo-db {args.echo_db} is out of range", "use −40 … 10 dB")
-    if not 0 < args.minutes < math.inf:  # nan played nothing (ZeroDivisionError), inf forever
+    if args.seed < 0:  # numpy's generator takes none
+        raise UserError(f"--seed {args.seed} cannot be negative", "e.g. --seed 1")
+    if args.fresh_cancellers is None and args.path_ms is not None:
+        raise UserError("--path-ms goes with --fresh-cancellers", "add --fresh-cancellers N")
+    if args.fresh_cancellers is not None:
+        # That mode plays a few seconds into fresh cancellers, with no conversation: these
+        # would be accepted and silently do nothing.
+        unused = [
+            flag
+            for flag, given in (
+                ("--minutes", args.minutes is not None),
+                ("--min-speech-ms", args.min_speech_ms is not None),
+                ("--no-transcripts", args.no_transcripts),
+                ("--keep-playing", args.keep_playing),
+                ("--no-double-talk", args.no_double_talk),
+                ("--trace", args.trace),
+            )
+            if given
+        ]
+        if unused:
+            raise UserError(
+                f"{', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to "
+                f"--fresh-cancellers",
+                f"drop {'it' if len(unused) == 1 else 'them'}, or run without --fresh-cancellers",
+            )
+    minutes = 5.0 if args.minutes is None else args.minutes
+    if not 0 < minutes < math.inf:  # nan played nothing (ZeroDivisionError), inf forever
         raise UserError(f"--minutes {args.minutes} is not a duration", "e.g. --minutes 5")
     if args.min_speech_ms is not None and args.min_speech_ms < 0:
         raise UserError(
@@ -224,13 +252,13 @@ def run(args: argparse.Namespace) -> int:
     result = run_echo_bench(
         echo_db=args.echo_db,
         aec=not args.no_aec,
-        minutes=args.minutes,
+        minutes=minutes,
         seed=args.seed,
         min_speech_ms=args.min_speech_ms,
         transcripts=not args.no_transcripts,
         pause_on_barge_in=not args.keep_playing,
         double_talk=not args.no_double_talk,
-        trace=getattr(args, "trace", False),
+        trace=args.trace,
     )
     if args.json:
         print(json.dumps(result))

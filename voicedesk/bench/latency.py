@@ -3,7 +3,7 @@
 Runs real conversations (bundled Piper speech, the full engine, real sockets) in real time
 and measures what a listener would: from the **output audio**, the first audible answer sample
 after the person's last word. "Added" latency is what voicedesk itself costs on top of the
-providers' own compute: voice-to-voice − TTFT − TTFB (DESIGN §1). Stage figures come from the
+providers' own compute: voice-to-voice − TTFT − TTFB. Stage figures come from the
 per-turn metrics; CPU is this process's CPU time over wall time (percent of one core).
 
 WAV files have no sound card, so device latency is 0 unless ``--device-latency IN OUT``
@@ -287,6 +287,16 @@ def run(args: argparse.Namespace) -> int:
     from voicedesk.bench import parse_sets
 
     overrides = parse_sets(args.set)
+    from voicedesk.config import load_settings
+
+    if load_settings(environ={}, overrides=overrides).turn.mode == "push-to-talk":
+        # the recorded person presses no key: not one turn would be sent, and the report
+        # would be a row of empty figures
+        raise UserError(
+            "--set turn.mode=push-to-talk needs a key to press, and the benchmark's person "
+            "has none: no turn would be sent",
+            "drop that --set (the benchmark talks hands-free)",
+        )
     report = asyncio.run(bench(args, overrides))
     report["overrides"] = overrides
     if args.json:

@@ -136,13 +136,23 @@ def check_run_args(args: argparse.Namespace) -> None:
     check_sim_latency(args)
     inp = getattr(args, "input", None)
     if inp is not None:
+        from voicedesk.audio.wavio import check_readable
+
         if inp.is_dir():
             raise UserError(f"--input {inp} is a directory", "pass a WAV file to --input")
-        if not inp.is_file():
+        if not inp.exists() and str(inp) != "-":
             raise UserError(f"Input file not found: {inp}", "pass an existing WAV file to --input")
+        check_readable(inp)  # "-", a pipe or a device, an empty or unreadable file: said so
         check_input_audio(inp)
-    if getattr(args, "output", None) is not None:
-        check_writable(args.output, "--output")
+    output = getattr(args, "output", None)
+    if output is not None:
+        if not output.is_dir() and output.suffix.lower() not in {".wav", ".wave"}:
+            # the answers are written as WAV whatever the name: a ".flac" would hold a WAV
+            raise UserError(
+                f"--output {output}: the answers are written as a WAV file",
+                f"give it a .wav name, e.g. --output {output.with_suffix('.wav').name}",
+            )
+        check_writable(output, "--output")
     if getattr(args, "metrics_out", None) is not None:
         check_writable(args.metrics_out, "--metrics-out")
     check_distinct_files(args)
