@@ -85,7 +85,7 @@ def test_unwritable_output_is_refused_up_front(wav: Path, tmp_path: Path, capsys
 def test_input_and_output_that_are_no_wav_files_are_named_so(
     wav: Path, tmp_path: Path, capsys
 ) -> None:
-    """"-" and /dev/null were "Input file not found"; a .flac output got a WAV inside."""
+    """ "-" and /dev/null were "Input file not found"; a .flac output got a WAV inside."""
     run = ["run", "--headless", "--sim", "--no-tools"]
     out = ["--output", str(tmp_path / "o.wav")]
     _fails([*run, "--input", "-", *out], capsys, "standard input is not supported")
@@ -569,6 +569,21 @@ def test_stt_model_that_is_not_a_model_folder(tmp_path: Path) -> None:
     assert str(a_file) in str(err.value) and "--stt-model" not in err.value.message
     with pytest.raises(UserError, match=r"no model\.bin"):
         LocalWhisper(tmp_path)
+
+
+def test_an_interrupted_run_does_not_call_an_older_output_its_own(tmp_path: Path, capsys) -> None:
+    """A file copied to the --output path just before the run had a modification time within
+    the run's first second, and an early Ctrl-C said "the audio so far is in" it."""
+    from voicedesk.commands.run import file_state, report_interrupted
+
+    out = tmp_path / "o.wav"
+    write_wav(out, np.zeros(1_600, np.int16), 16_000)  # the older file, made just now
+    before = file_state(out)
+    report_interrupted(out, before)
+    assert f"{out} was not written" in capsys.readouterr().err
+    write_wav(out, np.ones(1_600, np.int16), 16_000)  # the run's own
+    report_interrupted(out, before)
+    assert f"the audio so far is in {out}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])

@@ -433,7 +433,7 @@ def test_a_refused_read_does_not_unlock_edits_by_number(tools: DocsTools) -> Non
     for bad in ({"start_paragraph": 99}, {"section": "Nowhere"}):
         with pytest.raises(FormatError):
             tools.read_document("plan.md", **bad)
-    with pytest.raises(FormatError, match="have not read plan.md"):
+    with pytest.raises(FormatError, match=r"have not read plan\.md"):
         tools.edit_document("plan.md", "replace_paragraph", paragraph=2, text="Beta.")
 
 

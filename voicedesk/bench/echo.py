@@ -143,9 +143,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--echo-db", type=float, default=-6.0, help="echo level vs the person (dB)")
     p.add_argument("--no-aec", action="store_true", help="run without echo cancellation")
-    p.add_argument(
-        "--minutes", type=float, help="assistant speech to play (min; default: 5)"
-    )
+    p.add_argument("--minutes", type=float, help="assistant speech to play (min; default: 5)")
     p.add_argument("--seed", type=int, default=1, help="random seed for the room and timing")
     p.add_argument(
         "--min-speech-ms", type=int, help="barge_in.min_speech_ms (default: the built-in default)"

@@ -173,7 +173,13 @@ def run(args: argparse.Namespace) -> int:
 
 async def run_headless(args: argparse.Namespace) -> int:
     from voicedesk import events as ev
-    from voicedesk.commands.run import ConsolePrinter, MetricsWriter, converse, report_interrupted
+    from voicedesk.commands.run import (
+        ConsolePrinter,
+        MetricsWriter,
+        converse,
+        file_state,
+        report_interrupted,
+    )
 
     settings, inp, out, sim = prepare(args)
     bus = ev.EventBus()
@@ -185,6 +191,7 @@ async def run_headless(args: argparse.Namespace) -> int:
     # with --output the person's side is a temporary file, gone at exit: not worth naming
     side = "" if args.output else f"the person's side is {inp}; "
     print(f"demo: {side}the assistant's answers go to {out}", flush=True)
+    out_before = file_state(out)
     try:
         await converse(
             settings,
@@ -196,7 +203,7 @@ async def run_headless(args: argparse.Namespace) -> int:
             log_kind="demo",
         )
     except asyncio.CancelledError:  # Ctrl-C: say where the answers so far went, as run does
-        report_interrupted(out)
+        report_interrupted(out, out_before)
         raise
     finally:
         if metrics is not None:

@@ -16,7 +16,6 @@ import math
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +279,7 @@ async def run_headless(
             faults=args.sim_fault,
         )
     output_path = getattr(args, "output", None)
+    output_before = file_state(output_path)
     try:
         await converse(
             settings,
@@ -291,7 +291,7 @@ async def run_headless(
             resume=bool(getattr(args, "resume", False)),
         )
     except asyncio.CancelledError:  # Ctrl-C: say where what was played so far went
-        report_interrupted(output_path)
+        report_interrupted(output_path, output_before)
         raise
     finally:
         if metrics is not None:
@@ -343,11 +343,25 @@ class MetricsWriter:
         self._fh.close()
 
 
-def report_interrupted(output_path: Path | None, started: float | None = None) -> None:
+def file_state(path: Path | None) -> tuple[int, int, int] | None:
+    """What tells a file from the one it replaced (inode, change time, size); None: none.
+    An output written while the run lasted is a new file (written atomically: a new inode),
+    whatever its clock says: one copied there just before the run had a modification time
+    within the run's first second, and was reported as the run's audio."""
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size) if st is not None else None
+
+
+def report_interrupted(output_path: Path | None, before: tuple[int, int, int] | None) -> None:
+    """Say whether the interrupted run wrote ``output_path``: ``before`` is its
+    :func:`file_state` when the run began."""
     if output_path is None:
         return
-    started = _STARTED if started is None else started
-    if output_path.is_file() and output_path.stat().st_mtime >= math.floor(started):
+    now = file_state(output_path)
+    if now is not None and now != before:
         print(f"interrupted: the audio so far is in {output_path}", file=sys.stderr, flush=True)
     else:
         print(
@@ -355,9 +369,6 @@ def report_interrupted(output_path: Path | None, started: float | None = None) -
             file=sys.stderr,
             flush=True,
         )
-
-
-_STARTED = time.time()
 
 
 async def converse(

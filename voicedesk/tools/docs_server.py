@@ -1074,7 +1074,9 @@ class DocsTools:
             ):
                 other = " It does appear with different capitals; use match_case=false."
             outside = " outside tables" if rows else ""
-            return f"Found no {_quote(needle)} in {rel}{outside}, so nothing changed.{other}{in_rows}"
+            return (
+                f"Found no {_quote(needle)} in {rel}{outside}, so nothing changed.{other}{in_rows}"
+            )
         where = ", ".join(str(n) for n in touched[:20])
         if len(touched) > 20:
             where += f" and {len(touched) - 20} more"

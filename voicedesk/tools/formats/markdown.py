@@ -9,7 +9,6 @@ are ``#`` and setext ones, by CommonMark's rules; fenced code stays whole.
 from __future__ import annotations
 
 import codecs
-
 import re
 from collections.abc import Iterator
 
