@@ -1073,6 +1073,16 @@ def test_replay_push_to_talk_ends_on_release_only() -> None:
     assert out["eou_checks"] == []
 
 
+def test_replay_push_to_talk_reads_the_held_turn() -> None:
+    """With local cues the text was read at pauses only, and a turn released at the end of
+    the file had none: "text" was "" though replay said it read the words."""
+    reader = local_stt.cue_reader()
+    out = replay(FIXTURES / FINISHED, settings(), transcriber=reader, mode="push-to-talk")
+    (turn,) = out.to_json()["turns"]
+    assert turn["reason"] == "ptt"
+    assert turn["text"] == labels()[FINISHED]["text"]
+
+
 def _assert_one_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert proc.returncode != 0
     assert proc.stdout == ""

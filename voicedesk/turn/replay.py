@@ -110,7 +110,12 @@ def replay(
                     future = background.submit(reader.read, *detector.pause_audio())
                     pending = (future, read_pause)
             if ptt and i + block >= len(pcm16) and i < len(pcm16):
-                _record(result, detector.ptt_release(len(pcm16) / 16_000))
+                released = len(pcm16) / 16_000
+                if reader is not None:  # the whole held turn is read, as a pause would be
+                    if pending is not None:
+                        pending[0].cancel()
+                    _record(result, detector.set_reading(reader.read(*detector.pause_audio()), at))
+                _record(result, detector.ptt_release(released))
     return result
 
 
