@@ -248,6 +248,35 @@ def test_an_empty_or_cut_short_recording_says_so(
     assert "cut short" not in caplog.text
 
 
+def test_a_recording_whose_header_was_never_finished_is_read_whole(
+    tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Python's wave module writes the length on close: a recorder killed after 0.1 s of its
+    header left 8 s of speech that read as 0.1 s, "No speech was heard", without a word.
+    Tags after the audio (a LIST chunk) are no audio, and no warning."""
+    import wave
+
+    speech = np.concatenate(
+        [np.zeros(8_000), np.sin(np.arange(32_000) / 5) * 8_000, np.zeros(8_000)]
+    ).astype("<i2")
+    killed = tmp_path / "killed.wav"
+    with wave.open(str(killed), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16_000)
+        w.writeframes(speech[:1_600].tobytes())  # the header now says 0.1 s
+    with open(killed, "ab") as fh:
+        fh.write(speech[1_600:].tobytes())  # what the recorder wrote before it died
+    assert main(["replay", str(killed), "--stt", "none", "--json"]) == 0
+    assert '"duration_s": 3.0' in capsys.readouterr().out
+    assert "its header says 0.10 s of audio, but the file holds 3.00 s" in caplog.text
+    caplog.clear()
+    tagged = tmp_path / "tagged.wav"
+    tags = b"LIST" + (26).to_bytes(4, "little") + b"INFOINAM" + (14).to_bytes(4, "little")
+    tagged.write_bytes(killed.read_bytes()[:44] + speech[:1_600].tobytes() + tags + b"x" * 14)
+    assert main(["replay", str(tagged), "--stt", "none", "--json"]) == 0
+    assert '"duration_s": 0.1' in capsys.readouterr().out
+    assert "header" not in caplog.text
+
+
 def test_a_float_recording_with_nan_samples_reads_as_silence_there(tmp_path: Path) -> None:
     import soundfile as sf
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -28,9 +29,11 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
         with sf.SoundFile(path) as fh:
             data = fh.read(dtype="float32", always_2d=True)
             file_rate, notes = fh.samplerate, fh.extra_info
+            layout = (fh.format, fh.subtype, fh.channels)
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
         raise _unreadable(path, exc) from None
     _warn_if_cut_short(path, notes, data.shape[0], file_rate)
+    data = _with_unheaded_audio(path, data, file_rate, *layout)
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if not np.isfinite(mono).all():  # a float file may hold NaN or Inf: silence, full scale
         mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
@@ -57,6 +60,91 @@ def _warn_if_cut_short(path: Path, notes: str, frames: int, rate: int) -> None:
         said / rate,
         frames / rate,
     )
+
+
+# Sample formats whose bytes can be read without their header (libsndfile's RAW).
+_RAW_SUBTYPES = {"PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW"}
+
+
+def _data_chunk(fh: Any, size: int) -> tuple[int, int] | None:
+    """Where a RIFF WAVE file's data chunk starts, and the length its header gives."""
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= size:
+        fh.seek(pos)
+        chunk = fh.read(8)
+        length = int.from_bytes(chunk[4:], "little")
+        if chunk[:4] == b"data":
+            return pos + 8, length
+        pos += 8 + length + (length & 1)
+    return None
+
+
+def _chunks_to_end(fh: Any, pos: int, size: int) -> bool:
+    """Whether the bytes from ``pos`` are whole RIFF chunks up to the end of the file (tags,
+    cue points: not audio)."""
+    while pos + 8 <= size:
+        fh.seek(pos)
+        chunk = fh.read(8)
+        if not all(32 <= b < 127 for b in chunk[:4]):
+            return False
+        length = int.from_bytes(chunk[4:], "little")
+        pos += 8 + length + (length & 1)
+    return pos >= size - 1
+
+
+def _with_unheaded_audio(
+    path: Path, data: np.ndarray, rate: int, fmt: str, subtype: str, channels: int
+) -> np.ndarray:
+    """``data`` and the audio the file holds past the data chunk's length in its header.
+
+    A WAV writer killed mid-recording (Python's ``wave`` updates the header only on close)
+    leaves a header that gives its first fraction of a second, and libsndfile reads only
+    that: 8 s of speech read as 0.1 s, and "No speech was heard". Read by hand here, since
+    libsndfile trusts the header; said, since the file is damaged."""
+    if fmt not in {"WAV", "WAVEX"} or subtype not in _RAW_SUBTYPES:
+        return data
+    import soundfile as sf
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            found = _data_chunk(fh, size)
+            if found is None:
+                return data
+            start, length = found
+            width = {"PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3}.get(subtype, 4)
+            width = 8 if subtype == "DOUBLE" else width
+            block = width * channels
+            end = start + length
+            if size - end < block * rate // 100 or _chunks_to_end(fh, end + (length & 1), size):
+                return data  # under 10 ms more, or tags after the audio
+            fh.seek(start)
+            raw = fh.read((size - start) // block * block)
+        whole = sf.read(
+            io.BytesIO(raw),
+            format="RAW",
+            subtype=subtype,
+            samplerate=rate,
+            channels=channels,
+            endian="LITTLE",
+            dtype="float32",
+            always_2d=True,
+        )[0]
+    except (OSError, RuntimeError, ValueError):
+        return data
+    if whole.shape[0] <= data.shape[0]:
+        return data
+    log.warning(
+        "%s: its header says %.2f s of audio, but the file holds %.2f s (a recording stopped "
+        "before it finished its header?); reading all of it",
+        path,
+        data.shape[0] / rate,
+        whole.shape[0] / rate,
+    )
+    return whole
 
 
 def count_frames(path: Path) -> int:
