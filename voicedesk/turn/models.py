@@ -47,6 +47,11 @@ def _resolve(configured: Path | None, relpath: str, key: str) -> Path:
             )
         path = bundled
         origin = "the pipecat-ai package"
+    if path.is_dir():
+        raise ModelFileError(
+            f"Model file {path} (from {origin}) is a folder, not a file.",
+            f"set '{key}' in the config file or {env} to the ONNX file in it",
+        )
     if not path.is_file():
         raise ModelFileError(
             f"Model file not found: {path} (from {origin}).",
