@@ -211,6 +211,15 @@ def test_bad_sim_fault_says_what_sim_fault_says(value: str, needle: str, capsys)
     assert _argparse_error(["demo", "--headless", "--sim-fault", value], capsys) == expected
 
 
+def test_replay_of_a_file_that_is_no_audio_says_only_that(tmp_path: Path, capsys) -> None:
+    """"replay: transcript cues from nothing (audio only)" came first, as if it had begun."""
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio\n", encoding="utf-8")
+    assert main(["replay", str(text)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"voicedesk: Cannot read {text} as audio") and "cues" not in err
+
+
 def test_replay_of_a_directory_says_so(tmp_path: Path, capsys) -> None:
     _fails(["replay", str(tmp_path), "--stt", "none"], capsys, "is a directory")
 

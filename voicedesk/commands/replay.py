@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicedesk.audio.wavio import check_readable
+    from voicedesk.audio.wavio import count_frames
     from voicedesk.config import cli_settings
     from voicedesk.engine.builder import local_cues_wanted
     from voicedesk.errors import UserError
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from voicedesk.turn.replay import replay
 
     settings = cli_settings(args.config)
-    check_readable(args.file)  # before a model loads for a file that cannot be read
+    count_frames(args.file)  # before a model loads, or a line is said, for a file not audio
     if args.stt == "none" and args.stt_model is not None:
         raise UserError(
             "--stt-model has no use with --stt none (audio only)",
