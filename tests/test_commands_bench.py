@@ -113,6 +113,24 @@ def test_the_configured_local_model_is_the_one_measured(
     _fails(argv, capsys, f"No local Whisper model found at {tmp_path / 'no-model'}")
 
 
+def test_bench_turn_without_labelled_speech_still_measures_the_cpu(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Installed from a wheel (no tests/fixtures) it refused to run at all, CPU part included,
+    with a hint about a script the wheel does not ship."""
+    import json
+
+    from voicedesk.bench import turn
+
+    monkeypatch.setattr(turn, "default_fixtures", lambda: tmp_path / "tests/fixtures/turns")
+    monkeypatch.setattr(turn, "cpu_costs", lambda *a: {"measured": True})
+    monkeypatch.setattr(turn, "accuracy", lambda *a, **k: pytest.fail("no labels to score"))
+    assert main(["bench", "turn", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cpu"] == {"measured": True} and report["accuracy"] is None
+    assert "run from a voicedesk checkout" in report["accuracy_skipped"]
+
+
 def test_fresh_cancellers_report_only_the_delays_they_ran(capsys) -> None:
     """Two trials run the 20 and 60 ms rooms; 90 and 120 ms used to be reported as 0.0 s, a
     measurement that was never made."""
