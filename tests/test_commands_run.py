@@ -212,7 +212,7 @@ def test_bad_sim_fault_says_what_sim_fault_says(value: str, needle: str, capsys)
 
 
 def test_replay_of_a_file_that_is_no_audio_says_only_that(tmp_path: Path, capsys) -> None:
-    """"replay: transcript cues from nothing (audio only)" came first, as if it had begun."""
+    """ "replay: transcript cues from nothing (audio only)" came first, as if it had begun."""
     text = tmp_path / "notes.wav"
     text.write_text("not audio\n", encoding="utf-8")
     assert main(["replay", str(text)]) == 2
@@ -255,6 +255,21 @@ def test_an_empty_or_cut_short_recording_says_so(
     caplog.clear()
     assert main(["replay", str(whole), "--stt", "none", "--json"]) == 0
     assert "cut short" not in caplog.text
+
+
+def test_stereo_channels_in_opposite_phase_are_not_mixed_to_silence(
+    tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    import soundfile as sf
+
+    speech = read_wav(Path(__file__).parent / "fixtures/turns/dev-finished-0.wav")[0]
+    inverted, same = tmp_path / "inverted.wav", tmp_path / "same.wav"
+    sf.write(inverted, np.stack([speech, -speech], axis=1), 16_000)
+    sf.write(same, np.stack([speech, speech], axis=1), 16_000)
+    for path in (inverted, same):
+        assert main(["replay", str(path), "--stt", "none", "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["turns"]) == 1, path
+    assert caplog.text.count("channels cancel out when mixed") == 1
 
 
 def test_a_recording_whose_header_was_never_finished_is_read_whole(

@@ -34,7 +34,7 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
         raise _unreadable(path, exc) from None
     _warn_if_cut_short(path, notes, data.shape[0], file_rate)
     data = _with_unheaded_audio(path, data, file_rate, *layout)
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    mono = _mixed_down(path, data)
     if not np.isfinite(mono).all():  # a float file may hold NaN or Inf: silence, full scale
         mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
     if rate is not None and rate != file_rate:
@@ -43,6 +43,27 @@ def read_wav(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
         mono = resample(mono, file_rate, rate)
         file_rate = rate
     return to_int16(mono), int(file_rate)
+
+
+def _mixed_down(path: Path, data: np.ndarray) -> np.ndarray:
+    """One channel: their mean, unless that cancels what they hold (a channel wired or
+    recorded in opposite phase, as some stereo microphones are): then the loudest alone."""
+    if data.shape[1] == 1:
+        return data[:, 0]
+    mono = data.mean(axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        levels = np.sqrt(np.mean(np.square(data, dtype=np.float64), axis=0))
+        level = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
+    loudest = int(np.nanargmax(levels)) if np.isfinite(levels).any() else 0
+    if np.isfinite(level) and levels[loudest] > 1e-4 and level < 0.25 * levels[loudest]:
+        log.warning(
+            "%s: its channels cancel out when mixed (one in opposite phase?); using channel "
+            "%d alone",
+            path,
+            loudest + 1,
+        )
+        return data[:, loudest]
+    return mono
 
 
 def _warn_if_cut_short(path: Path, notes: str, frames: int, rate: int) -> None:
