@@ -442,3 +442,31 @@ def test_a_renamed_heading_of_any_length_gives_a_short_result(tools: DocsTools) 
     tools.read_document("long.md")
     done = tools.edit_document("long.md", "rename_heading", section="word " * 1_000, text="Short")
     assert len(done.splitlines()[0]) < 300
+
+
+def test_markdown_emphasis_becomes_bold_and_italic_words_in_word(tools: DocsTools) -> None:
+    # The asterisks were written into the Word file as characters.
+    tools.create_document(
+        "a.docx",
+        "# **Plan**\n\nSome **bold**, *italic* and ***both***; snake_case_name and 2*3*4.\n\n"
+        "- an item with __strong__ words\n\nPlain words here.",
+    )
+    path = tools.ws.root / "a.docx"
+    runs = [
+        [(r.text, r.bold, r.italic) for r in p.runs] for p in docx.Document(str(path)).paragraphs
+    ]
+    assert runs[1] == [
+        ("Some ", None, None),
+        ("bold", True, None),
+        (", ", None, None),
+        ("italic", None, True),
+        (" and ", None, None),
+        ("both", True, True),
+        ("; snake_case_name and 2*3*4.", None, None),
+    ]
+    assert ("strong", True, None) in runs[2]
+    tools.read_document("a.docx")
+    tools.edit_document("a.docx", "replace_paragraph", paragraph=4, text="Plain **bold** here.")
+    assert "[4] Plain bold here." in tools.read_document("a.docx")
+    fourth = docx.Document(str(path)).paragraphs[3]
+    assert [r.text for r in fourth.runs if r.bold] == ["bold"]

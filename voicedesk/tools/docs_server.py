@@ -718,8 +718,9 @@ class DocsTools:
         """Create a new document (.md, .txt or .docx) from Markdown-style content.
 
         '# Heading' lines become headings (Word heading styles in .docx), '- item' and
-        '1. item' lines list items (Word bullet and numbered lists in .docx); blank lines
-        separate paragraphs. Folders are created as needed. Replacing an existing document
+        '1. item' lines list items (Word bullet and numbered lists in .docx), **bold** and
+        *italic* bold and italic words in .docx (edits' text too); blank lines separate
+        paragraphs. Folders are created as needed. Replacing an existing document
         needs overwrite=true and, after the person agrees, confirmed=true.
         """
         real = self.ws.resolve(path, must_exist=False)

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from typing import Any
 
+from voicedesk.tools.formats.docx_emphasis import apply_emphasis
 from voicedesk.tools.formats.docx_lists import (
     MAX_DEPTH,
     ListItem,
@@ -281,6 +282,7 @@ def write_docx(doc: Document) -> bytes:
             paragraph, typed = _new_paragraph(d, block)
             if typed is not None:
                 make_item(d, paragraph, typed)
+            apply_emphasis(paragraph, block)
     else:
         doc.notes.clear()
         d = open_docx(doc.original)
@@ -322,6 +324,7 @@ def write_docx(doc: Document) -> bytes:
                             text = _list_text(d, paragraph, old, block, was)
                         if old is None or paragraph.text != text:
                             _set_paragraph_text(paragraph, text, doc.notes)
+                        apply_emphasis(paragraph, block)
                 anchor = item.element  # after a row: after its table (no new rows inside)
                 previous = paragraph if paragraph is not None and not block.level else None
                 if block.source in lists or split_item(block.text) is not None:
@@ -338,6 +341,7 @@ def write_docx(doc: Document) -> bytes:
             elif not block.level:
                 split = block.split_from is not None and previous is not None
                 _continue_style(previous, paragraph, split=split)
+            apply_emphasis(paragraph, block)
             anchor = element
             previous = paragraph if typed is None and not block.level else None
             added.append(element)

@@ -12,6 +12,7 @@ import codecs
 import re
 from collections.abc import Iterator
 
+from voicedesk.tools.formats.docx_emphasis import strip_emphasis
 from voicedesk.tools.formats.docx_lists import word_items
 from voicedesk.tools.formats.model import Block, Document, FormatError, Kind
 from voicedesk.tools.formats.text import LIST_MARKER, clean_text
@@ -217,7 +218,10 @@ def text_to_blocks(text: str, kind: Kind) -> list[Block]:
         # it, so later edits by number would hit the wrong text: close it where the text ends.
         text = text.rstrip("\n") + "\n" + fence
     if kind == "docx":  # each list item is a paragraph of its own in Word
-        return [item for block in parse_markdown(text) for item in word_items(block)]
+        items = [item for block in parse_markdown(text) for item in word_items(block)]
+        for item in items:
+            strip_emphasis(item)  # Word shows bold as bold, not as asterisks
+        return items
     return parse_markdown(text)
 
 

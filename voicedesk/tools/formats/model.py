@@ -59,6 +59,9 @@ class Block:
     # .docx only: the source of the paragraph a new one was split from, whose style it takes
     # (a quote replaced by two paragraphs is two quotes).
     split_from: int | None = None
+    # .docx only: (start, end, ("bold", "italic")) spans of ``text`` whose Markdown emphasis
+    # marks were taken out, to be made bold or italic when written (docx_emphasis).
+    emphasis: list[tuple[int, int, tuple[str, ...]]] = field(default_factory=list)
 
     @property
     def is_heading(self) -> bool:
