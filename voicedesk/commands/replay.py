@@ -5,7 +5,8 @@ over and why (model, transcript, timeout, ptt), plus every end-of-turn model che
 check's verdict is the model's alone (P(complete) ≥ turn.eou_threshold); what the words say
 so far can still hold the turn past it. Times are seconds on the file's timeline; by default
 on a virtual clock (compute time does not move the audio), with ``--realtime`` paced like a
-live microphone.
+live microphone. The file is followed by turn.max_wait_ms of silence, so that speech running
+to its end is still decided: such a turn's decided_s falls after duration_s.
 """
 
 from __future__ import annotations
