@@ -700,7 +700,12 @@ def test_doctor_says_which_tool_servers_a_session_skips_or_cannot_reach(
     docs = next(ln for ln in out if "tool docs" in ln)
     assert docs.split()[0] == "warn" and "built-in documents server" in docs
     remote = next(ln for ln in out if "tool remote" in ln)
-    assert f"127.0.0.1:{up}/mcp (contacted with --online)" in remote
+    assert f"127.0.0.1:{up}/mcp (contact it with --online)" in remote
+    # with --online the url is contacted, and only that check speaks of it (it said "ok
+    # … contacted with --online" beside the check that failed)
+    main(["doctor", "--online"])
+    remote = [ln for ln in capsys.readouterr().out.splitlines() if "tool remote" in ln]
+    assert len(remote) == 1 and "unreachable" in remote[0]
 
     script = tmp_path / "http_server.py"
     script.write_text(
@@ -724,6 +729,10 @@ def test_doctor_says_which_tool_servers_a_session_skips_or_cannot_reach(
         server.wait(10)
     assert ok.status == "ok" and "answers as an MCP server" in ok.line()
     assert gone.status == "fail" and "unreachable" in gone.line()
+    with httpx.Client() as client:  # a password or token in the url stays off the screen
+        secret = f"http://me:pa55word@127.0.0.1:{down}/mcp?access_token=qs-secret-777"
+        line = _probe_tool_server(client, "gone", secret, {}).line()
+    assert "pa55word" not in line and "qs-secret-777" not in line and "***" in line
 
 
 def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, capsys) -> None:

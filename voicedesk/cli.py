@@ -112,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else _NoticeFormatter("[%(levelname)s] %(message)s")
     )
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), handlers=[handler])
+    if args.verbose < 2:  # its INFO lines quote every request's url, a password in it too
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     func = getattr(args, "func", None)
     try:
         if func is None:

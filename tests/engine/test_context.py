@@ -504,3 +504,27 @@ def test_clipping_megabytes_counts_little_more_than_what_is_kept():
     kept = _clip_tokens(counter, text, 2000)
     assert 2000 * 0.8 <= counter.count(kept) <= 2000 and text.startswith(kept)
     assert Spy.counted < len(text) // 10
+
+
+def _tool(name: str, words: int) -> dict:
+    schema = {
+        "type": "object",
+        "properties": {"q": {"type": "string", "description": "x " * words}},
+    }
+    return {
+        "type": "function",
+        "function": {"name": name, "description": name, "parameters": schema},
+    }
+
+
+def test_tools_too_big_for_the_budget_are_left_out_biggest_first():
+    """A tool server listing huge schemas refused the start (the budget could not hold its
+    definitions) or, up after the check, sent every request over the budget."""
+    ctx = _ctx(budget=2_000)
+    small = [_tool(f"docs__t{i}", 10) for i in range(5)]
+    huge = _tool("big__everything", 50_000)
+    kept, left_out = ctx.fit_tools([small[0], huge, *small[1:]])
+    assert kept == small and left_out == ["big__everything"]
+    assert ctx.tools_tokens(kept) <= 1_000  # TOOLS_SHARE of the budget
+    ctx.check_room(kept)  # what the session checks at start: no refusal
+    assert ctx.fit_tools(small) == (small, [])

@@ -406,6 +406,58 @@ def test_tool_names_that_clash_are_given_out_the_same_way_whatever_the_listing_o
     assert given[0]["names__read_file"] == "read_file"  # a valid name keeps its plain form
 
 
+async def test_a_clashing_tool_name_stays_with_one_server_and_a_bare_one_is_asked_about() -> None:
+    """Servers "my.srv" and "my_srv" both squeeze to my_srv__echo: whichever came up first
+    took it, and once the other was up the name moved to it, mid-conversation. A bare name
+    two servers offer said "There is no tool called echo" and listed twenty others."""
+    from types import SimpleNamespace
+
+    import mcp_types as mt
+
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    manager = ToolManager(settings, bus=ev.EventBus())
+
+    def server(name: str, state: str = "up") -> SimpleNamespace:
+        echo = mt.Tool(name="echo", input_schema={"type": "object"})
+        return SimpleNamespace(name=name, tools=[echo], state=state, reason="")
+
+    manager._servers = {"my.srv": server("my.srv", "starting")}  # type: ignore[dict-item]
+    manager._servers["my.srv"].tools = []  # listed nothing yet
+    manager._servers["my_srv"] = server("my_srv")  # type: ignore[assignment]
+    manager._rebuild_names()
+    assert manager._names["my_srv__echo"].server == "my_srv"
+    manager._servers["my.srv"] = server("my.srv")  # type: ignore[assignment]
+    manager._rebuild_names()  # my.srv is up now
+    assert manager._names["my_srv__echo"].server == "my_srv"
+    assert manager._names["my_srv__echo_2"].server == "my.srv"
+    said, failed = await manager._call("echo", {}, "c1")
+    assert failed and said == (
+        "Several tool servers have a tool called echo: call one of my_srv__echo, my_srv__echo_2."
+    )
+
+
+async def test_a_password_in_a_server_url_is_not_shown() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://me:pa55word@127.0.0.1:{port}/mcp?access_token=qs-secret-777"
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"remote": {"url": url}}}}
+    )
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(settings, bus=bus)
+    await manager.start()
+    try:
+        (notice,) = [n for n in rec.of(ev.Notice) if "remote" in n.message]
+        assert "pa55word" not in notice.message and "qs-secret-777" not in notice.message
+        assert f"127.0.0.1:{port}/mcp" in notice.message
+    finally:
+        await manager.aclose()
+
+
 DYNAMIC_SERVER = """
 from mcp.server.mcpserver import Context, MCPServer
 

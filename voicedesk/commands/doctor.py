@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from voicedesk.commands import DocHelpFormatter
+from voicedesk.config_secrets import mask_text
 from voicedesk.errors import UserError
 
 Status = Literal["ok", "warn", "fail"]
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         report(check)
     for check in check_keys(settings):
         report(check)
-    for check in check_tools(settings):
+    for check in check_tools(settings, online=args.online):
         report(check)
     truncation = check_silent_truncation(settings)
     if truncation is not None:
@@ -355,7 +356,7 @@ def _llm_base(settings: Any) -> str:
     return settings.llm.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE
 
 
-def check_tools(settings: Any) -> list[Check]:
+def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
     """The documents folder and each tool server's program, as the session would use them:
     a missing one was found only at start, as a notice that the tools were off."""
     import shutil
@@ -405,7 +406,14 @@ def check_tools(settings: Any) -> list[Check]:
             )
             continue
         if not spec.command:
-            checks.append(Check("ok", f"tool {name}", f"{spec.url} (contacted with --online)"))
+            if not online:  # with --online the url is contacted, and that check says how it went
+                checks.append(
+                    Check(
+                        "ok",
+                        f"tool {name}",
+                        f"{mask_text(spec.url or '')} (contact it with --online)",
+                    )
+                )
             continue
         found = shutil.which(spec.command)
         checks.append(
@@ -494,8 +502,9 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
         },
     }
     sent = {"Accept": "application/json, text/event-stream", **headers}
+    shown = mask_text(url)  # its password or token stays off the screen
     response = _send(
-        label, url, lambda: client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S)
+        label, shown, lambda: client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S)
     )
     if isinstance(response, Check):
         return response
@@ -505,14 +514,14 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
         if session:  # end the session the hello opened, as the SDK's client does on leaving
             with contextlib.suppress(httpx.HTTPError):
                 client.delete(url, headers={**headers, "mcp-session-id": session}, timeout=2)
-        return Check("ok", label, f"{url}: answers as an MCP server")
+        return Check("ok", label, f"{shown}: answers as an MCP server")
     if code in (401, 403):
         return Check(
             "fail",
             label,
-            f"{url}: refused (HTTP {code}); check tools.mcpServers.{name}.headers",
+            f"{shown}: refused (HTTP {code}); check tools.mcpServers.{name}.headers",
         )
-    return Check("warn", label, f"{url}: reachable but answered HTTP {code} to an MCP hello")
+    return Check("warn", label, f"{shown}: reachable but answered HTTP {code} to an MCP hello")
 
 
 def _elevenlabs_ok(response: Any) -> bool:
@@ -533,7 +542,9 @@ def _send(label: str, shown: str, request: Callable[[], Any]) -> Any:
     except httpx.TimeoutException:
         return Check("fail", label, f"{shown}: no answer within {TIMEOUT_S:g} s")
     except httpx.HTTPError as exc:
-        return Check("fail", label, f"{shown}: unreachable ({type(exc).__name__}: {exc})")
+        return Check(
+            "fail", label, f"{shown}: unreachable ({type(exc).__name__}: {mask_text(str(exc))})"
+        )
 
 
 def _probe(

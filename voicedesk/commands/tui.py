@@ -37,7 +37,8 @@ def log_file_path() -> Path:
 @contextlib.contextmanager
 def stderr_to_log(path: Path, verbose: int = 0) -> Iterator[None]:
     """Send fd 2 and logging to ``path``; keep the terminal for Textual via ``sys.__stderr__``."""
-    log_fh = path.open("a", encoding="utf-8", buffering=1)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))  # private, as the
+    log_fh = path.open("a", encoding="utf-8", buffering=1)  # session log: it may quote secrets
     term_fd = os.dup(2)
     term = os.fdopen(term_fd, "w", encoding="utf-8", errors="replace", closefd=False)
     original_dunder, original_stderr = sys.__stderr__, sys.stderr

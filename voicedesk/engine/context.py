@@ -48,6 +48,7 @@ DEFAULT_SYSTEM_PROMPT = (
 CUT_MARK = " [cut off: the person interrupted here]"
 TOOL_RESULT_KEEP_CHARS = 400
 SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
+TOOLS_SHARE = 0.5  # of the budget, at most, for the tool definitions
 MIN_TURN_ROOM = 100  # tokens a budget must leave for a turn beside the fixed parts
 SUMMARY_OVERHEAD = 120  # the summariser's instruction and headers
 CLIPPED_MARK = " …[cut to fit the context budget]"
@@ -114,6 +115,27 @@ class ContextManager:
     def tools_tokens(self, tools: list[dict[str, Any]] | None) -> int:
         """Tool definitions travel with every request and are billed as prompt: they count."""
         return self.counter.count(json.dumps(tools)) if tools else 0
+
+    def fit_tools(self, tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+        """The tools whose definitions fit in ``TOOLS_SHARE`` of the budget (the biggest left
+        out first, so as many as can stay do), and the names of those left out.
+
+        One tool server listing 150,000 tokens of schemas refused the start (the budget could
+        not hold them), or, up after the check, sent every request over the budget: a server
+        the person added must not take the conversation's room, nor the other tools'."""
+        room = int(self.budget * TOOLS_SHARE)
+        if not tools or self.tools_tokens(tools) <= room:
+            return tools, []
+        sizes = sorted(((self.tools_tokens([t]), i) for i, t in enumerate(tools)), reverse=True)
+        total = sum(size for size, _ in sizes)
+        out: set[int] = set()
+        for size, i in sizes:
+            if total <= room:
+                break
+            out.add(i)
+            total -= size
+        kept = [t for i, t in enumerate(tools) if i not in out]
+        return kept, [tools[i]["function"]["name"] for i in sorted(out)]
 
     def _least_budget(self, tools: list[dict[str, Any]] | None) -> tuple[int, str]:
         """The smallest budget that holds the fixed part of every request (system prompt,

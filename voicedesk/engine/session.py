@@ -132,6 +132,7 @@ class Session:
         self.detector = detector
         self.context = context
         self.tools = tools
+        self._tools_left_out: list[str] = []  # too big for the budget, as last said
         self.log = session_log
         self.mode = settings.turn.mode
         self.muted = False
@@ -240,11 +241,34 @@ class Session:
             await self.tools.start()
             check_room = getattr(self.context, "check_room", None)
             if check_room is not None:  # the tool definitions are part of every request
-                check_room(self.tools.llm_tools())
+                check_room(self._offered_tools())
         self.audio.start(self._loop, self._on_block)
         self._use_the_voice(voice_error)
         self._speaking.watch_double_talk()
         self._set_state("muted" if self.muted else "listening")
+
+    def _offered_tools(self) -> list[dict[str, Any]]:
+        """The tools offered to the model: all of them, unless their definitions would take
+        more than their share of the context budget; then the biggest are left out, said
+        once for each change (a server that comes up later can bring more)."""
+        tools = self.tools.llm_tools() if self.tools is not None else []
+        fit = getattr(self.context, "fit_tools", None)
+        if fit is None:
+            return tools
+        kept, left_out = fit(tools)
+        if left_out and left_out != self._tools_left_out:
+            shown = ", ".join(left_out[:5]) + (
+                f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+            )
+            self._notice(
+                "warning",
+                f"Left out {len(left_out)} tool{'s' if len(left_out) > 1 else ''} whose "
+                f"descriptions are too long for context.budget_tokens "
+                f"({self.settings.context.budget_tokens}): {shown}. Raise the budget, or "
+                f"disable the tool server that offers them.",
+            )
+        self._tools_left_out = left_out
+        return kept
 
     def _use_the_voice(self, error: BaseException | None) -> None:
         """With a speaker, a voice that failed to warm up stops the start, as it would have
@@ -761,7 +785,7 @@ class Session:
         elif self._reply is not None:
             old, self._reply = self._reply, None
             self._spawn(old.cancel())
-        tools = self.tools.llm_tools() if self.tools is not None else []
+        tools = self._offered_tools()
         text = None if followup else turn.text
         if text is not None and self._tool_jobs is not None:
             self._tool_jobs.cancel_if_asked(text)

@@ -38,6 +38,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client  # what the SDK's own
 
 from voicedesk import events as ev
 from voicedesk.config import McpServer, Settings
+from voicedesk.config_secrets import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +352,13 @@ class _Server:
         tail = self._stderr_tail(self._offset)
         if tail and tail not in why:
             why = f"{why} (it said: {tail})" if why else tail
-        self.reason = why or "the connection closed"
+        # a url's password or token, quoted in an error, must not reach the screen or logs
+        self.reason = mask_text(why) if why else "the connection closed"
+        if self.kind != "stdio" and self.reason == "Server returned an error response":
+            self.reason += (  # the SDK keeps the HTTP status to itself; doctor shows it
+                f"; check tools.mcpServers.{self.name}.url and .headers "
+                f"(`voicedesk doctor --online` shows the HTTP status)"
+            )
         leaf = _leaf(error) if error is not None else None
         if self.kind == "stdio" and isinstance(leaf, FileNotFoundError | PermissionError):
             self._fail(self.reason)  # retrying cannot help until the config changes
@@ -379,8 +386,8 @@ class _Server:
                 f"Tool server “{self.label}” could not start: {self.reason}. "
                 f"Retrying in the background.",
             )
-        else:
-            log.warning(
+        else:  # said once (above); the retries are quiet, as the notice promised
+            log.info(
                 "MCP server %s still down (%s); next try in %g s",
                 self.name,
                 self.reason,
@@ -499,7 +506,7 @@ class _Server:
     @property
     def label(self) -> str:
         """The name, and for a remote server where it is: what to check when it is down."""
-        return self.name if self.kind == "stdio" else f"{self.name}” at “{self.spec.url}"
+        return self.name if self.kind == "stdio" else f"{self.name}” at “{mask_text(self.spec.url)}"
 
     @property
     def again(self) -> str:
@@ -530,7 +537,11 @@ class _Server:
             try:
                 self._log_dir.mkdir(parents=True, exist_ok=True)
                 big = path.exists() and path.stat().st_size > LOG_MAX_BYTES
-                self._errlog = open(path, "w" if big else "a", encoding="utf-8")  # noqa: SIM115
+                # 0600: a server's stderr may quote its environment's secrets
+                fd = os.open(
+                    path, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if big else os.O_APPEND), 0o600
+                )
+                self._errlog = open(fd, "w", encoding="utf-8")  # noqa: SIM115
                 self._log_path = path
                 return self._errlog
             except OSError as exc:
@@ -707,7 +718,13 @@ class ToolManager:
 
     def _rebuild_names(self) -> None:
         names: dict[str, _ToolRef] = {}
-        for server in self._servers.values():
+        # Servers whose own name is valid first, then in name order, whichever came up
+        # first: "my_srv" keeps my_srv__echo, and "my.srv", up later, gets my_srv__echo_2
+        # (it took the name while my_srv was starting, and the name then moved).
+        servers = sorted(
+            self._servers.values(), key=lambda s: (_NAME_OK.search(s.name) is not None, s.name)
+        )
+        for server in servers:
             # A tool whose name is already valid keeps it; the others are suffixed in the
             # order of their own names. In the server's listing order "read.file" took
             # "read_file" from the tool really called that, and a restart that listed them
@@ -781,6 +798,13 @@ class ToolManager:
     async def _call(self, name: str, args: dict[str, Any], call_id: str) -> tuple[str, bool]:
         ref = self._resolve(name)
         if ref is None:
+            same = [full for full, r in self._names.items() if r.tool.name == name]
+            if len(same) > 1:  # a bare name several servers offer: say which to choose from
+                return (
+                    f"Several tool servers have a tool called {name}: call one of "
+                    f"{', '.join(same)}.",
+                    True,
+                )
             known = ", ".join(list(self._names)[:20]) or "none"
             return f"There is no tool called {name}. Available tools: {known}.", True
         server = self._servers[ref.server]
