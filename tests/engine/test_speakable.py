@@ -118,3 +118,13 @@ async def test_code_lines_reach_the_voice_whole() -> None:
     chunks = [chunk async for chunk in stream.audio()]
     assert len(chunks) == len(pieces) and all(p.strip() for p in pieces)
     assert " ".join(pieces).split() == SAID.split()
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2, 3, 5])
+def test_pictographs_are_not_spoken(cut: int) -> None:
+    """The voice was sent "🎉🚀" and "👩‍👩‍👧" to read out."""
+    answer = "Done 🎉🚀! Family 👩\u200d👩\u200d👧, 👍🏽, ❤️, old new at 25°C; keep `a~~b`."
+    speakable = SpeakableText()
+    deltas = [answer[i : i + cut] for i in range(0, len(answer), cut)] if cut else [answer]
+    said = "".join(speakable.feed(d) for d in deltas) + speakable.flush()
+    assert said == "Done ! Family , , , old new at 25°C; keep a~~b."

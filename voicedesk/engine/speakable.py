@@ -8,6 +8,8 @@ reads back, so its next tool call could name a file that does not exist. The ans
 in small deltas, and whether an underscore is inside a word depends on the character after
 it, which may be in the next delta: a trailing underscore is held until that comes.
 
+Pictographs (emoji) are dropped too: a voice reads an emoji's name.
+
 Code is another matter: a fenced block or an inline code span is something the person may
 copy from the shown answer, so its text is kept as written ("# install the deps" stays a
 comment, ``a*b`` keeps its star) and only the fence lines and the backticks go. Whether a
@@ -25,6 +27,14 @@ from __future__ import annotations
 import re
 
 _MARKS = re.compile(r"[*_#>]+")  # outside code; backticks are code spans' (see _text)
+# Pictographs a voice cannot say (it reads their names, or stumbles), with what joins them
+# into one ("👩‍👩‍👧", "👍🏽", "❤️"): not spoken, not shown. A joiner at the start of a delta
+# belongs to a pictograph at the end of the one before (see SpeakableText._unpictured).
+_PICTOGRAPH = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff]"
+_PICTOGRAPHS = re.compile(
+    rf"{_PICTOGRAPH}(?:[\uFE0F\u20E3\U0001F3FB-\U0001F3FF]|\u200D{_PICTOGRAPH})*\u200D?"
+)
+_JOINED = re.compile("^(?:[\ufe0f\u20e3\U0001f3fb-\U0001f3ff]|\u200d)+")
 # only an underscore depends on what follows; \Z, not $, which matches before a final line
 # end too: a delta ending "__\n" was cut before the run and its line end lost
 _TRAILING = re.compile(r"_+\Z")
@@ -39,14 +49,29 @@ class SpeakableText:
         self._pending = ""  # raw text not decided yet (see the module's docstring)
         self._fence: tuple[str, int] | None = None  # an open block's fence character and length
         self._span = 0  # the backticks that opened the inline code span we are in, 0 outside
+        self._pictograph_last = False  # the text said so far ended in a dropped pictograph
 
     def feed(self, delta: str) -> str:
         self._pending += delta
-        return self._drain(final=False)
+        return self._unpictured(self._drain(final=False))
 
     def flush(self) -> str:
         """What was held back at the end of the answer."""
-        return self._drain(final=True)
+        return self._unpictured(self._drain(final=True))
+
+    def _unpictured(self, text: str) -> str:
+        """``text`` without pictographs, and without what joins one to the last of the text
+        before (a sequence split between deltas)."""
+        if not text:
+            return text
+        if self._pictograph_last:
+            text = _JOINED.sub("", text)
+        cleaned = _PICTOGRAPHS.sub("", text)
+        if text:
+            self._pictograph_last = _PICTOGRAPHS.search(text[-2:]) is not None or (
+                self._pictograph_last and not cleaned
+            )
+        return cleaned
 
     def _drain(self, *, final: bool) -> str:
         """Decide as much of the pending text as can be decided; the rest waits for more."""
