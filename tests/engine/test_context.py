@@ -10,7 +10,7 @@ import pytest
 
 from voicedesk.bench.context import run_context_bench
 from voicedesk.config import Settings
-from voicedesk.engine.context import CLIPPED_MARK, CUT_MARK, ContextManager
+from voicedesk.engine.context import CLIPPED_MARK, CUT_MARK, FAILED_MARK, ContextManager
 from voicedesk.errors import UserError
 
 
@@ -80,11 +80,14 @@ def test_interrupted_answers_are_marked_and_tool_results_compacted():
             {"role": "tool", "tool_call_id": "c1", "content": "x" * 5000},
         ],
     )
-    ctx.add_assistant(1, "The memo says forty", interrupted=True)
+    ctx.add_assistant(1, "The memo says forty", cut="interrupted")
     messages, _ = ctx.build_for("go on")
     tool = next(m for m in messages if m["role"] == "tool")
     assert len(tool["content"]) < 600
     assert messages[-2]["content"] == "The memo says forty" + CUT_MARK
+    # a failure that stopped the answer is no interruption (it was marked as the person's)
+    ctx.add_assistant(1, "The memo says forty", cut="failed")
+    assert ctx.build_for("go on")[0][-2]["content"] == "The memo says forty" + FAILED_MARK
     ctx.drop_turn(1)
     assert ctx.build_for("x")[0][1:] == [{"role": "user", "content": "x"}]
 

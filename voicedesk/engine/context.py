@@ -46,6 +46,10 @@ DEFAULT_SYSTEM_PROMPT = (
     "was cut off, the person heard only the part shown; do not assume they heard the rest."
 )
 CUT_MARK = " [cut off: the person interrupted here]"
+# An answer a provider failure stopped partway: the person did not break in, and the model
+# must not take it that they did (nor that they heard the rest).
+FAILED_MARK = " [cut off here: a failure stopped the answer]"
+CUT_MARKS = {"interrupted": CUT_MARK, "failed": FAILED_MARK}
 TOOL_RESULT_KEEP_CHARS = 400
 SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
 TOOLS_SHARE = 0.5  # of the budget, at most, for the tool definitions
@@ -349,8 +353,9 @@ class ContextManager:
     def add_user(self, turn_id: int, text: str) -> None:
         self._add(turn_id, {"role": "user", "content": text})
 
-    def add_assistant(self, turn_id: int, text: str, *, interrupted: bool = False) -> None:
-        content = (text.strip() + CUT_MARK) if interrupted else text
+    def add_assistant(self, turn_id: int, text: str, *, cut: str | None = None) -> None:
+        """The answer as heard; ``cut``: why it was not heard whole ("interrupted", "failed")."""
+        content = (text.strip() + CUT_MARKS[cut]) if cut else text
         self._add(turn_id, {"role": "assistant", "content": content})
         self._compact_tools(turn_id)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from voicedesk import events as ev
-from voicedesk.engine.context import CUT_MARK
+from voicedesk.engine.context import CUT_MARKS
 from voicedesk.engine.metrics import answer_cut
 from voicedesk.engine.session_log import read_log
 
@@ -173,8 +173,8 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
         record = log.ended.get(turn_id)
         heard = _heard(record)
         if heard is not None:
-            cut = record is not None and answer_cut(record) is not None
-            content = heard.strip() + CUT_MARK if cut else heard
+            cut = answer_cut(record) if record is not None else None
+            content = heard.strip() + CUT_MARKS[cut] if cut else heard
             messages.append({"role": "assistant", "content": content})
         turns.append({"turn_id": turn_id, "messages": messages})
     snapshot: dict[str, Any] = {

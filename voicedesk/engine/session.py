@@ -959,9 +959,9 @@ class Session:
                     self.log.append(
                         {"type": "tools", "turn_id": turn.turn_id, "messages": tool_messages}
                     )
-            cut = interrupted or failed
+            cut = "interrupted" if interrupted else "failed" if failed else None
             if heard or not cut:
-                self.context.add_assistant(turn.turn_id, heard, interrupted=cut)
+                self.context.add_assistant(turn.turn_id, heard, cut=cut)
         record = rec.to_json()
         self.records.append(rec)
         if self.log is not None:
