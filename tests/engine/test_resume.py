@@ -16,7 +16,7 @@ from voicedesk import events as ev
 from voicedesk.bench.scenarios import compose, load_utterance
 from voicedesk.config import Settings
 from voicedesk.engine.builder import build_session, settings_for_sim
-from voicedesk.engine.context import CUT_MARK, FAILED_MARK
+from voicedesk.engine.context import FAILED_MARK
 from voicedesk.engine.resume import restore_state
 
 
