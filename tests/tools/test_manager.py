@@ -11,6 +11,7 @@ import os
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -436,28 +437,6 @@ async def test_a_clashing_tool_name_stays_with_one_server_and_a_bare_one_is_aske
     )
 
 
-async def test_a_password_in_a_server_url_is_not_shown() -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://me:pa55word@127.0.0.1:{port}/mcp?access_token=qs-secret-777"
-    settings = Settings.model_validate(
-        {"tools": {"docs_server": False, "mcpServers": {"remote": {"url": url}}}}
-    )
-    bus = ev.EventBus()
-    rec = Recorder(bus)
-    manager = ToolManager(settings, bus=bus)
-    await manager.start()
-    try:
-        (notice,) = [n for n in rec.of(ev.Notice) if "remote" in n.message]
-        assert "pa55word" not in notice.message and "qs-secret-777" not in notice.message
-        assert f"127.0.0.1:{port}/mcp" in notice.message
-    finally:
-        await manager.aclose()
-
-
 DYNAMIC_SERVER = """
 from mcp.server.mcpserver import Context, MCPServer
 
@@ -508,18 +487,16 @@ async def test_a_server_whose_tools_change_is_listed_again(tmp_path: Path) -> No
         await manager.aclose()
 
 
-async def test_a_remote_server_that_cannot_be_reached_is_named_with_its_url() -> None:
-    """A url server that is down said "could not start: ConnectError: All connection
-    attempts failed", no address, and calls said it was "restarting", back "in a few
-    seconds", as for a process voicedesk runs itself."""
+async def _unreachable_notice(url_at: Callable[[int], str]) -> tuple[str, int]:
+    """The notice about a url server nothing answers at (``url_at`` a free port), and the
+    port."""
     import socket
 
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/mcp"
     settings = Settings.model_validate(
-        {"tools": {"docs_server": False, "mcpServers": {"remote": {"url": url}}}}
+        {"tools": {"docs_server": False, "mcpServers": {"remote": {"url": url_at(port)}}}}
     )
     bus = ev.EventBus()
     rec = Recorder(bus)
@@ -527,10 +504,26 @@ async def test_a_remote_server_that_cannot_be_reached_is_named_with_its_url() ->
     await manager.start()
     try:
         (notice,) = [n for n in rec.of(ev.Notice) if "remote" in n.message]
-        assert url in notice.message and "cannot connect" in notice.message
-        assert "ConnectError" not in notice.message
+        return notice.message, port
     finally:
         await manager.aclose()
+
+
+async def test_a_remote_server_that_cannot_be_reached_is_named_with_its_url() -> None:
+    """A url server that is down said "could not start: ConnectError: All connection
+    attempts failed", no address, and calls said it was "restarting", back "in a few
+    seconds", as for a process voicedesk runs itself."""
+    said, port = await _unreachable_notice(lambda port: f"http://127.0.0.1:{port}/mcp")
+    assert f"http://127.0.0.1:{port}/mcp" in said and "cannot connect" in said
+    assert "ConnectError" not in said
+
+
+async def test_a_password_in_a_server_url_is_not_shown() -> None:
+    said, port = await _unreachable_notice(
+        lambda port: f"http://me:pa55word@127.0.0.1:{port}/mcp?access_token=qs-secret-777"
+    )
+    assert "pa55word" not in said and "qs-secret-777" not in said
+    assert f"127.0.0.1:{port}/mcp" in said
 
 
 SHORT_LIVED_SERVER = """\
