@@ -990,3 +990,48 @@ async def test_speech_begun_before_a_slow_transcript_came_holds_the_answer(tmp_p
     (record,) = session.records
     assert record.user_text == f"{_text('question')} Soft boiled, please."
     assert not record.interrupted
+
+
+HUGE_TOOLS_SERVER = """
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("big")
+
+
+@server.tool(description="Everything. " + "Detail after detail. " * 20_000)
+def huge() -> str:
+    return "huge"
+
+
+@server.tool()
+def small() -> str:
+    \"\"\"Answer small.\"\"\"
+    return "small"
+
+
+server.run("stdio")
+"""
+
+
+async def test_tools_too_big_for_the_budget_are_left_out_and_named(tmp_path, sims):
+    """A tool server whose definitions took 60,000 tokens refused the start: the budget
+    could not hold them (or, up after the check, every request went over it)."""
+    import sys
+
+    script_path = tmp_path / "big_server.py"
+    script_path.write_text(HUGE_TOOLS_SERVER, encoding="utf-8")
+    server = {"command": sys.executable, "args": [str(script_path)]}
+    settings = _settings(tmp_path, tools={"docs_server": False, "mcpServers": {"big": server}})
+    scenario = compose(["question"], gaps_s=[], tail_s=2.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply="Seven minutes.")])
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    (record,) = session.records
+    assert record.heard_text == "Seven minutes."
+    notices = [e.message for e in seen if isinstance(e, ev.Notice) and "Left out" in e.message]
+    assert notices == [
+        "Left out 1 tool whose definitions would take over half of context.budget_tokens "
+        f"({settings.context.budget_tokens}): big__huge. Raise the budget, or turn off the "
+        "tool server that offers it (enabled = false)."
+    ]
+    offered = [t["function"]["name"] for t in sims[0].chat_requests()[-1]["tools"]]
+    assert offered == ["big__small"]

@@ -44,6 +44,7 @@ from voicedesk.providers.base import (
 )
 from voicedesk.providers.local_stt import CUE_READERS
 from voicedesk.providers.openai_llm import silent_truncation_warning
+from voicedesk.tools.wording import plural
 
 if TYPE_CHECKING:
     from voicedesk.turn.pause_reading import PauseReader
@@ -262,10 +263,11 @@ class Session:
             )
             self._notice(
                 "warning",
-                f"Left out {len(left_out)} tool{'s' if len(left_out) > 1 else ''} whose "
-                f"descriptions are too long for context.budget_tokens "
+                f"Left out {plural(len(left_out), 'tool')} whose definitions would take "
+                f"over half of context.budget_tokens "
                 f"({self.settings.context.budget_tokens}): {shown}. Raise the budget, or "
-                f"disable the tool server that offers them.",
+                f"turn off the tool server that offers "
+                f"{'them' if len(left_out) > 1 else 'it'} (enabled = false).",
             )
         self._tools_left_out = left_out
         return kept
