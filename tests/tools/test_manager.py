@@ -598,3 +598,31 @@ async def test_a_server_that_keeps_dying_is_restarted_quietly(tmp_path: Path, mo
     # two "available again" between the first stops, then nothing until it held
     assert len(messages) == 2 * manager_module.QUIET_AFTER_STOPS, messages
     assert "stayed up" in messages[-1]
+
+
+def test_a_listing_the_protocol_does_not_allow_is_one_line() -> None:
+    """One tool whose schema is no object: the notice was pydantic's page of text, or its
+    docs link, quoted from the server's stderr as what it said."""
+    from typing import Literal
+
+    import pydantic
+
+    from voicedesk.tools.manager import _describe
+
+    class Schema(pydantic.BaseModel):
+        type: Literal["object"]
+
+    class Tool(pydantic.BaseModel):
+        inputSchema: Schema
+
+    class ListToolsResult(pydantic.BaseModel):  # as the SDK's client checks a listing
+        tools: list[Tool]
+
+    bad = {"tools": [{"name": "x", "inputSchema": {"type": "string"}}]}
+    with pytest.raises(pydantic.ValidationError) as info:
+        ListToolsResult.model_validate(bad)
+    said = _describe(info.value)
+    assert said == (
+        "it sent a ListToolsResult the MCP protocol does not allow "
+        "(tools.0.inputSchema.type: Input should be 'object')"
+    )

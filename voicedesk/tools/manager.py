@@ -178,6 +178,14 @@ def _describe(exc: BaseException, command: str | None = None) -> str:
         if exc.code == mt.CONNECTION_CLOSED:
             return "the server closed the connection"
         return exc.message or f"MCP error {exc.code}"
+    if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):  # pydantic's
+        # A listing or result the protocol does not allow (one tool with a schema that is
+        # no object): its first problem on one line, not pydantic's page of them.
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return f"it sent a {getattr(exc, 'title', 'message')} the MCP protocol does not allow" + (
+            f" ({where}: {first.get('msg', '')})" if where else ""
+        )
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -568,7 +576,12 @@ class _Server:
                 data = fh.read()[-4000:].decode("utf-8", "replace")
         except OSError:
             return ""
-        lines = [ln.strip() for ln in data.splitlines() if ln.strip()]
+        # pydantic's last line is a link to its docs, not the error it follows
+        lines = [
+            ln.strip()
+            for ln in data.splitlines()
+            if ln.strip() and not ln.strip().startswith("For further information visit")
+        ]
         return lines[-1][:160] if lines else ""
 
     def _close_log(self) -> None:
