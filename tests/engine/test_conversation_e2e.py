@@ -320,6 +320,9 @@ async def test_slow_tool_runs_in_background_while_the_person_asks_something_else
     by_text = {r.user_text: r for r in session.records}
     asked = by_text[_text("budget")]
     assert "working on that" in asked.assistant_text  # said at once, the tool still running
+    # it waited for the tool as long as its patience (1 s), then went on: that was no wait
+    wait = asked.to_json()["tool_wait"]
+    assert wait is not None and 0.9 < wait < 1.5, wait
     assert by_text[_text("question")].heard_text == "About seven minutes."
     followups = [r for r in session.records if r.eou_reason == "tool_result"]
     assert len(followups) == 1 and followups[0].heard_text == memo_reply

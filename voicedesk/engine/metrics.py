@@ -35,7 +35,8 @@ REPLY_STAGES = (
     "llm_request",
     "llm_first_token",
     "llm_done",
-    # a turn with tool calls: first call sent → last result back, then the model's next round
+    # a turn with tool calls: first call sent → last result back (or the answer's patience
+    # with slow tools over: they go on in the background), then the model's next round
     "tool_start",
     "tool_done",
     "followup_request",

@@ -220,13 +220,15 @@ class Reply:
                 if round_ == 0:
                     self._mark("tool_start", overwrite=True)
                 results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                # the answer waited for the tools until here: their results, or the end of
+                # its patience with slow ones (tool_wait was missing then, as if none)
+                self._mark("tool_done", overwrite=True)
                 if results is None:  # slow tools carry on in the background
                     self.went_background = True
                     await self._say(
                         HOLDING_LINE if self.text else HOLDING_LINE.strip(), stream_task
                     )
                     break
-                self._mark("tool_done", overwrite=True)
                 self.tool_messages += [assistant_msg, *results]
                 request = ChatRequest(
                     messages=(
