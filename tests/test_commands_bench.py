@@ -238,3 +238,27 @@ def test_a_paused_label_is_scored_by_its_pause_alone() -> None:
     label = {"file": "p.wav", "category": "paused", "text": "Open … it", "pause_end_s": 2.5}
     held = [{"decided_s": 4.0}]
     assert score(label, held)["ok"] and not score(label, [{"decided_s": 2.2}])["ok"]
+
+
+def test_bench_turn_table_without_labelled_speech_says_the_accuracy_was_skipped(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """As a table (no --json) it printed the CPU costs, then failed with a TypeError on the
+    accuracy it had skipped, instead of saying it was skipped (as the README says)."""
+    from voicedesk.bench import turn
+
+    ms = {"p50": 1.0, "p95": 2.0}
+    cpu = {
+        "vad_window_ms": ms,
+        "eou_calls": 3,
+        "eou_call_ms": ms,
+        "eou_call_cpu_ms": ms,
+        "realtime_cpu_percent_vad_resample": 0.5,
+    }
+    monkeypatch.setattr(turn, "default_fixtures", lambda: tmp_path / "tests/fixtures/turns")
+    monkeypatch.setattr(turn, "cpu_costs", lambda *a: cpu)
+    monkeypatch.setattr(turn, "accuracy", lambda *a, **k: pytest.fail("no labels to score"))
+    assert main(["bench", "turn"]) == 0
+    out = capsys.readouterr().out
+    assert "VAD window: p50 1.00 ms" in out
+    assert "accuracy: skipped: no labelled speech" in out

@@ -419,6 +419,9 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"VAD + resampling in real time: {c['realtime_cpu_percent_vad_resample']:.2f}% of one core"
     )
+    if a is None:
+        print(f"accuracy: skipped: {NO_FIXTURES}")
+        return 0
     if a["pause_reading_ms"]:
         r = a["pause_reading_ms"]
         print(
@@ -427,9 +430,6 @@ def run(args: argparse.Namespace) -> int:
             + ("" if a["clock"] == "realtime" else ": not in the waits below, live it can be")
             + ")"
         )
-    if a is None:
-        print(f"accuracy: skipped: {NO_FIXTURES}")
-        return 0
     f = a["finished"]
     print(
         f"finished ({f['n']}): median wait {f['median_wait_s']} s, p95 {f['p95_wait_s']} s, "
