@@ -29,7 +29,8 @@ its end (the error line after a failed answer).
 The same audio committed again while its transcript has not been delivered (a client
 resending a segment whose transcript is late or lost, perhaps on another connection) reads
 the same and is no new turn, as a real service would hear the same words.
-A key of ``sk-bad`` is rejected with 401 everywhere, to test start-up key checks.
+A key of ``sk-bad`` is rejected everywhere, to test start-up key checks: with HTTP 401, but
+the realtime socket opens and is then closed with code 3000, as OpenAI's does.
 
 A model's context window (``context_window``, in the server's own count of tokens, which is
 not tiktoken's: about four characters of the request's JSON each) makes the chat endpoint
@@ -461,14 +462,20 @@ class SimServer:
         return key, text
 
     async def _realtime(self, request: web.Request) -> web.StreamResponse:
-        if self._key(request) == BAD_KEY:
-            return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
-        fault, error = self._http_fault("stt")
+        bad_key = self._key(request) == BAD_KEY
+        fault, error = (None, None) if bad_key else self._http_fault("stt")
         if error is not None:
             return error
         ws = web.WebSocketResponse(compress=False, max_msg_size=16 * 1024 * 1024, heartbeat=None)
         await ws.prepare(request)
         self._track(ws)
+        if bad_key:
+            # As the real service does: the upgrade succeeds, then the socket is closed with
+            # code 3000 and the error as its reason (twilio-samples/speech-assistant-openai-
+            # realtime-api-python#4: "received 3000 (registered)
+            # invalid_request_error.invalid_api_key"), not refused with HTTP 401.
+            await ws.close(code=3000, message=b"invalid_request_error.invalid_api_key")
+            return ws
         eid = itertools.count(1)
 
         async def send(event: dict[str, Any]) -> None:
