@@ -378,6 +378,20 @@ async def test_llm_one_429_is_retried_two_500s_are_reported(sim):
     await llm.aclose()
 
 
+async def test_llm_an_account_out_of_quota_is_named_and_not_retried(sim):
+    """OpenAI answers an account out of credit with the rate limit's status, 429, but type
+    insufficient_quota: it was reported as "rate-limited" (wait and try again) and retried."""
+    llm = _chat(sim)
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    sim.inject("llm", "quota", times=2)
+    with pytest.raises(ProviderError, match="quota") as raised:
+        async for _ in llm.stream(request):
+            pass
+    assert "rate-limited" not in raised.value.message
+    assert len(sim.chat_requests()) == 1  # no retry: waiting does not bring credit back
+    await llm.aclose()
+
+
 async def test_llm_dropped_stream_and_stall_become_provider_errors(sim):
     llm = _chat(sim, first_token_s=1.0, max_retries=0)
     request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])

@@ -210,7 +210,7 @@ class SimServer:
         kind = {
             400: "invalid_request_error",
             401: "invalid_request_error",
-            429: "rate_limit_error",
+            429: "requests",
         }.get(status, "server_error")
         return web.json_response(
             {"error": {"message": message, "type": kind, "param": None, "code": code}},
@@ -220,8 +220,21 @@ class SimServer:
 
     def _http_fault(self, provider: str) -> tuple[str | None, web.Response | None]:
         fault = self._take_fault(provider)
-        if fault == "429":
-            return fault, self._openai_error(429, "Rate limit reached (simulated)", "rate_limit")
+        if fault == "429":  # OpenAI's wording: type "requests" (or "tokens")
+            error = self._openai_error(429, "Rate limit reached (simulated)", "rate_limit_exceeded")
+            return fault, error
+        if fault == "quota":  # the same status, but no wait helps
+            body = {
+                "error": {
+                    "message": "You exceeded your current quota, please check your plan and "
+                    "billing details. For more information on this error, read the docs: "
+                    "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                    "type": "insufficient_quota",
+                    "param": None,
+                    "code": "insufficient_quota",
+                }
+            }
+            return fault, web.json_response(body, status=429)
         if fault == "500":
             return fault, self._openai_error(500, "The server had an error (simulated)")
         return fault, None
