@@ -129,6 +129,18 @@ async def test_stt_bad_key_is_named_at_connect(sim):
     await stt.aclose()
 
 
+async def test_stt_a_language_the_service_refuses_is_named_at_connect(sim):
+    """The service refuses a session setting with an error event and keeps its defaults
+    (no transcription): connect() succeeded, and every turn then waited out the resends
+    for a transcript that could not come, the reason only in the log."""
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", language="english")
+    with pytest.raises(ProviderError, match="english") as raised:
+        await stt.connect()
+    assert not isinstance(raised.value, AuthError)
+    assert "stt.language" in (raised.value.hint or "")
+    await stt.aclose()
+
+
 def _say(stt: OpenAIRealtimeSTT) -> None:
     """The test utterance, pushed in 60 blocks as the audio callback would."""
     for block in np.array_split(speech(), 60):

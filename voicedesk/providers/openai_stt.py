@@ -129,12 +129,18 @@ class OpenAIRealtimeSTT:
         await asyncio.shield(self._connecting)
 
     async def _open(self) -> None:
-        conn = await self._dial()
+        conn = await self._dial(confirm=True)
         self._conn = conn
         self._reader = asyncio.create_task(self._read(conn), name="stt-reader")
 
-    async def _dial(self) -> Any:
-        """A new socket with its session set up (the warm one, or one for a resend)."""
+    async def _dial(self, *, confirm: bool = False) -> Any:
+        """A new socket with its session set up (the warm one, or one for a resend).
+
+        ``confirm``: wait for the service to take the session's settings. It refuses ones it
+        does not support (a language that is no ISO-639-1 code it knows, say) with an error
+        event, and the session then keeps its defaults: server VAD on, no transcription, so
+        no transcript ever comes. The warm socket waits, so such a setting is named when
+        speech-to-text starts; a resend does not (its own loop reads the refusal)."""
         import websockets
 
         conn = ready = None
@@ -152,6 +158,16 @@ class OpenAIRealtimeSTT:
                     err = first.get("error") or {}
                     raise _refusal(str(err.get("code") or ""), str(err.get("message") or ""))
                 await conn.send_raw(json.dumps(self._session_update()))
+                while confirm:
+                    event = json.loads(await conn.recv_bytes())
+                    if event.get("type") == "session.updated":
+                        break
+                    if event.get("type") == "error":
+                        err = event.get("error") or {}
+                        raise ProviderError(
+                            f"OpenAI refused the speech-to-text settings: {err.get('message')}",
+                            "check stt.model and stt.language (a two-letter code such as en)",
+                        )
                 ready = conn
         except websockets.InvalidStatus as exc:
             status = exc.response.status_code

@@ -557,6 +557,19 @@ class SimServer:
                             _rt_error("invalid_value", "audio/pcm supports only rate 24000.")
                         )
                         continue
+                    heard = ((cfg.get("audio") or {}).get("input") or {}).get("transcription")
+                    language = (heard or {}).get("language")
+                    if language is not None and not _iso_639_1(language):
+                        # refused as the service does (an error event; the session keeps
+                        # its settings), worded as it words it
+                        message = (
+                            f"Invalid value: '{language}'. Supported values are ISO-639-1 "
+                            "codes such as 'de', 'en', 'es', 'fr'."
+                        )
+                        error = _rt_error("invalid_value", message, event.get("event_id"))
+                        error["error"]["param"] = "session.audio.input.transcription.language"
+                        await send(error)
+                        continue
                     session.update(cfg)
                     await send({"type": "session.updated", "session": session})
                 elif kind == "input_audio_buffer.append":
@@ -908,6 +921,16 @@ def _rt_error(code: str, message: str, client_event: str | None = None) -> dict[
             "event_id": client_event,
         },
     }
+
+
+def _iso_639_1(language: Any) -> bool:
+    """A two-letter ISO-639-1 code ("en"), the only form the service takes."""
+    return (
+        isinstance(language, str)
+        and len(language) == 2
+        and language.isascii()
+        and (language.isalpha() and language.islower())
+    )
 
 
 def _pcm_rate(output_format: str) -> int | None:
