@@ -129,6 +129,18 @@ async def test_stt_bad_key_is_named_at_connect(sim):
     await stt.aclose()
 
 
+async def test_stt_a_language_the_service_refuses_is_named_at_connect(sim):
+    """The service refuses a session setting with an error event and keeps its defaults
+    (no transcription): connect() succeeded, and every turn then waited out the resends
+    for a transcript that could not come, the reason only in the log."""
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", language="english")
+    with pytest.raises(ProviderError, match="english") as raised:
+        await stt.connect()
+    assert not isinstance(raised.value, AuthError)
+    assert "stt.language" in (raised.value.hint or "")
+    await stt.aclose()
+
+
 def _say(stt: OpenAIRealtimeSTT) -> None:
     """The test utterance, pushed in 60 blocks as the audio callback would."""
     for block in np.array_split(speech(), 60):
@@ -375,6 +387,20 @@ async def test_llm_one_429_is_retried_two_500s_are_reported(sim):
     with pytest.raises(ProviderError, match="500"):
         async for _ in llm.stream(request):
             pass
+    await llm.aclose()
+
+
+async def test_llm_an_account_out_of_quota_is_named_and_not_retried(sim):
+    """OpenAI answers an account out of credit with the rate limit's status, 429, but type
+    insufficient_quota: it was reported as "rate-limited" (wait and try again) and retried."""
+    llm = _chat(sim)
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    sim.inject("llm", "quota", times=2)
+    with pytest.raises(ProviderError, match="quota") as raised:
+        async for _ in llm.stream(request):
+            pass
+    assert "rate-limited" not in raised.value.message
+    assert len(sim.chat_requests()) == 1  # no retry: waiting does not bring credit back
     await llm.aclose()
 
 

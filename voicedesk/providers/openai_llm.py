@@ -228,6 +228,8 @@ class OpenAIChat:
                     raise error from None
                 if isinstance(exc, openai.APIStatusError) and not _retryable(exc):
                     raise error from None
+                if _out_of_quota(exc):  # a 429, but no wait brings the credit back
+                    raise error from None
                 log.info("language model request failed (%s); retrying once", error.message)
                 await asyncio.sleep(_retry_delay(exc))
         raise AssertionError("unreachable")
@@ -243,6 +245,11 @@ class OpenAIChat:
         if isinstance(exc, openai.AuthenticationError):
             return AuthError(f"The language-model server rejected the API key ({self.server_url})")
         if isinstance(exc, openai.RateLimitError):
+            if _out_of_quota(exc):
+                return ProviderError(
+                    f"The language model's account is out of quota (HTTP 429): {_message(exc)}",
+                    "check the plan and billing of the account the API key belongs to",
+                )
             return ProviderError("The language model is rate-limited (HTTP 429)")
         if isinstance(exc, openai.APIError) and (too_long := _too_long(exc)) is not None:
             return too_long
@@ -284,6 +291,13 @@ class OpenAIChat:
 def _from_http_stack(exc: Exception) -> bool:
     """httpx read errors (a socket dropped mid-stream) reach us unwrapped by the SDK."""
     return exc.__class__.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "anyio")
+
+
+def _out_of_quota(exc: BaseException) -> bool:
+    """OpenAI's 429 for an account out of credit (type ``insufficient_quota``; the code is
+    that too, or names the limit hit), unlike a rate limit (type ``requests``/``tokens``)."""
+    marks = {getattr(exc, "type", None), getattr(exc, "code", None)}
+    return getattr(exc, "status_code", None) == 429 and "insufficient_quota" in marks
 
 
 def _retryable(exc: Exception) -> bool:

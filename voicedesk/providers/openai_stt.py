@@ -61,6 +61,20 @@ class _Segment:
     heard_at: float = 0.0  # loop time of its last delta: the service is still working on it
 
 
+def _auth_error(how: str) -> AuthError:
+    return AuthError(
+        f"OpenAI rejected the API key for speech-to-text ({how})",
+        "check OPENAI_API_KEY (or keys.openai_api_key in the config file)",
+    )
+
+
+def _refusal(code: str, message: str) -> ProviderError:
+    """A new socket's refusal, from its error event's code or its close reason."""
+    if "invalid_api_key" in code:
+        return _auth_error(message or code)
+    return ProviderError(f"OpenAI realtime transcription refused the session: {message}")
+
+
 class OpenAIRealtimeSTT:
     name = "openai-realtime"
     input_rate = 16_000
@@ -115,37 +129,68 @@ class OpenAIRealtimeSTT:
         await asyncio.shield(self._connecting)
 
     async def _open(self) -> None:
-        conn = await self._dial()
+        conn = await self._dial(confirm=True)
         self._conn = conn
         self._reader = asyncio.create_task(self._read(conn), name="stt-reader")
 
-    async def _dial(self) -> Any:
-        """A new socket with its session set up (the warm one, or one for a resend)."""
+    async def _dial(self, *, confirm: bool = False) -> Any:
+        """A new socket with its session set up (the warm one, or one for a resend).
+
+        ``confirm``: wait for the service to take the session's settings. It refuses ones it
+        does not support (a language that is no ISO-639-1 code it knows, say) with an error
+        event, and the session then keeps its defaults: server VAD on, no transcription, so
+        no transcript ever comes. The warm socket waits, so such a setting is named when
+        speech-to-text starts; a resend does not (its own loop reads the refusal)."""
         import websockets
 
+        conn = ready = None
         try:
             async with asyncio.timeout(self.connect_timeout_s):
                 conn = await self._client.realtime.connect(
                     extra_query={"intent": "transcription"}
                 ).enter()
+                # The service accepts the socket whatever the key and says no after it:
+                # with an error event, or by closing with code 3000 and a reason such as
+                # "invalid_request_error.invalid_api_key". Its first event on a good key is
+                # session.created, sent at once, so waiting for it costs next to nothing.
+                first = json.loads(await conn.recv_bytes())
+                if first.get("type") == "error":
+                    err = first.get("error") or {}
+                    raise _refusal(str(err.get("code") or ""), str(err.get("message") or ""))
                 await conn.send_raw(json.dumps(self._session_update()))
+                while confirm:
+                    event = json.loads(await conn.recv_bytes())
+                    if event.get("type") == "session.updated":
+                        break
+                    if event.get("type") == "error":
+                        err = event.get("error") or {}
+                        raise ProviderError(
+                            f"OpenAI refused the speech-to-text settings: {err.get('message')}",
+                            "check stt.model and stt.language (a two-letter code such as en)",
+                        )
+                ready = conn
         except websockets.InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
-                raise AuthError(
-                    "OpenAI rejected the API key for speech-to-text (HTTP 401)",
-                    "check OPENAI_API_KEY (or keys.openai_api_key in the config file)",
-                ) from None
+                raise _auth_error(f"HTTP {status}") from None
             raise ProviderError(
                 f"OpenAI realtime transcription refused the connection (HTTP {status})"
             ) from None
+        except websockets.ConnectionClosed as exc:
+            frame = exc.rcvd
+            code, reason = (frame.code, frame.reason) if frame is not None else (None, "")
+            raise _refusal(reason, reason or f"closed with code {code}") from None
         except TimeoutError:
             raise ProviderError(
                 f"OpenAI realtime transcription did not answer within {self.connect_timeout_s:.0f} s"
             ) from None
         except OSError as exc:
             raise ProviderError(f"Cannot reach OpenAI realtime transcription: {exc}") from None
-        return conn
+        finally:
+            if conn is not None and ready is None:  # opened, then refused (or cancelled)
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        return ready
 
     def _session_update(self) -> dict[str, Any]:
         return {

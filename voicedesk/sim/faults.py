@@ -30,6 +30,11 @@ FAULTS: dict[str, Fault] = {
         "a server error: HTTP 500; an open STT socket answers the commit with an error "
         "event instead, an ElevenLabs socket sends an error and closes",
     ),
+    "quota": Fault(
+        ("llm",),
+        "the account is out of credit: HTTP 429 as OpenAI sends it, type insufficient_quota "
+        "(no retry-after: waiting does not help)",
+    ),
     "drop": Fault(
         PROVIDERS,
         "the connection is cut: a streamed text answer after its third word (a shorter one "

@@ -29,7 +29,8 @@ its end (the error line after a failed answer).
 The same audio committed again while its transcript has not been delivered (a client
 resending a segment whose transcript is late or lost, perhaps on another connection) reads
 the same and is no new turn, as a real service would hear the same words.
-A key of ``sk-bad`` is rejected with 401 everywhere, to test start-up key checks.
+A key of ``sk-bad`` is rejected everywhere, to test start-up key checks: with HTTP 401, but
+the realtime socket opens and is then closed with code 3000, as OpenAI's does.
 
 A model's context window (``context_window``, in the server's own count of tokens, which is
 not tiktoken's: about four characters of the request's JSON each) makes the chat endpoint
@@ -209,7 +210,7 @@ class SimServer:
         kind = {
             400: "invalid_request_error",
             401: "invalid_request_error",
-            429: "rate_limit_error",
+            429: "requests",
         }.get(status, "server_error")
         return web.json_response(
             {"error": {"message": message, "type": kind, "param": None, "code": code}},
@@ -219,8 +220,21 @@ class SimServer:
 
     def _http_fault(self, provider: str) -> tuple[str | None, web.Response | None]:
         fault = self._take_fault(provider)
-        if fault == "429":
-            return fault, self._openai_error(429, "Rate limit reached (simulated)", "rate_limit")
+        if fault == "429":  # OpenAI's wording: type "requests" (or "tokens")
+            error = self._openai_error(429, "Rate limit reached (simulated)", "rate_limit_exceeded")
+            return fault, error
+        if fault == "quota":  # the same status, but no wait helps
+            body = {
+                "error": {
+                    "message": "You exceeded your current quota, please check your plan and "
+                    "billing details. For more information on this error, read the docs: "
+                    "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                    "type": "insufficient_quota",
+                    "param": None,
+                    "code": "insufficient_quota",
+                }
+            }
+            return fault, web.json_response(body, status=429)
         if fault == "500":
             return fault, self._openai_error(500, "The server had an error (simulated)")
         return fault, None
@@ -461,14 +475,20 @@ class SimServer:
         return key, text
 
     async def _realtime(self, request: web.Request) -> web.StreamResponse:
-        if self._key(request) == BAD_KEY:
-            return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
-        fault, error = self._http_fault("stt")
+        bad_key = self._key(request) == BAD_KEY
+        fault, error = (None, None) if bad_key else self._http_fault("stt")
         if error is not None:
             return error
         ws = web.WebSocketResponse(compress=False, max_msg_size=16 * 1024 * 1024, heartbeat=None)
         await ws.prepare(request)
         self._track(ws)
+        if bad_key:
+            # As the real service does: the upgrade succeeds, then the socket is closed with
+            # code 3000 and the error as its reason (twilio-samples/speech-assistant-openai-
+            # realtime-api-python#4: "received 3000 (registered)
+            # invalid_request_error.invalid_api_key"), not refused with HTTP 401.
+            await ws.close(code=3000, message=b"invalid_request_error.invalid_api_key")
+            return ws
         eid = itertools.count(1)
 
         async def send(event: dict[str, Any]) -> None:
@@ -536,6 +556,19 @@ class SimServer:
                         await send(
                             _rt_error("invalid_value", "audio/pcm supports only rate 24000.")
                         )
+                        continue
+                    heard = ((cfg.get("audio") or {}).get("input") or {}).get("transcription")
+                    language = (heard or {}).get("language")
+                    if language is not None and not _iso_639_1(language):
+                        # refused as the service does (an error event; the session keeps
+                        # its settings), worded as it words it
+                        message = (
+                            f"Invalid value: '{language}'. Supported values are ISO-639-1 "
+                            "codes such as 'de', 'en', 'es', 'fr'."
+                        )
+                        error = _rt_error("invalid_value", message, event.get("event_id"))
+                        error["error"]["param"] = "session.audio.input.transcription.language"
+                        await send(error)
                         continue
                     session.update(cfg)
                     await send({"type": "session.updated", "session": session})
@@ -888,6 +921,16 @@ def _rt_error(code: str, message: str, client_event: str | None = None) -> dict[
             "event_id": client_event,
         },
     }
+
+
+def _iso_639_1(language: Any) -> bool:
+    """A two-letter ISO-639-1 code ("en"), the only form the service takes."""
+    return (
+        isinstance(language, str)
+        and len(language) == 2
+        and language.isascii()
+        and (language.isalpha() and language.islower())
+    )
 
 
 def _pcm_rate(output_format: str) -> int | None:
