@@ -234,6 +234,24 @@ def test_bad_config_value_is_one_message(cfg: Path, capsys) -> None:
     assert "Traceback" not in captured.err + captured.out
 
 
+@pytest.mark.parametrize("language", ["english", "en-US"])
+def test_a_language_the_service_would_refuse_is_named_at_start(
+    cfg: Path, capsys, language: str
+) -> None:
+    """OpenAI's realtime service takes only a two-letter code; anything else used to be found
+    only when speech-to-text connected."""
+    cfg.write_text(f'[stt]\nlanguage = "{language}"\n', encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "stt.language" in err and "two-letter" in err and language in err
+
+
+def test_a_language_in_capitals_is_taken(cfg: Path, capsys) -> None:
+    cfg.write_text('[stt]\nlanguage = "DE"\n', encoding="utf-8")
+    assert main(["config", "show"]) == 0
+    assert 'language = "de"' in capsys.readouterr().out
+
+
 def test_bad_toml_is_one_message(cfg: Path, capsys) -> None:
     cfg.write_text("[turn\n", encoding="utf-8")
     assert main(["config", "show"]) == 2

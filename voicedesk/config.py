@@ -124,6 +124,16 @@ class STTSettings(_Section):
     provider: Literal["openai", "local", "none"] = "openai"
     model: str = "gpt-4o-mini-transcribe"
     language: str = "en"
+
+    @field_validator("language")
+    @classmethod
+    def _iso_639_1(cls, value: str) -> str:
+        """OpenAI's realtime service takes only a two-letter code and refuses the whole
+        session setting otherwise ("english", "en-US"); named here, before any connection."""
+        if not re.fullmatch(r"[A-Za-z]{2}", value):
+            raise ValueError("it must be a two-letter ISO-639-1 code such as en, de or fr")
+        return value.lower()
+
     base_url: str | None = None
     local_model: OptionalPath = Field(None, description="faster-whisper model dir (local STT)")
     # A transcript this late (plus 50 ms per second of speech) is asked for again over a

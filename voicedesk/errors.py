@@ -44,6 +44,12 @@ class AuthError(ProviderError):
     """An API key was rejected."""
 
 
+class RefusedSettingError(ProviderError):
+    """A service refused a setting we sent (a model or language it does not offer): unlike
+    a server that is down, asking again cannot help, so it stops the start as a rejected key
+    does."""
+
+
 class ContextTooLongError(ProviderError):
     """The language model refused a request as longer than its context window.
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from voicedesk.bench.scenarios import load_utterance
-from voicedesk.errors import AuthError, ProviderError
+from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
 from voicedesk.providers.base import ChatRequest, TextDelta, ToolCalls, Usage
 from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
 from voicedesk.providers.openai_llm import OpenAIChat
@@ -136,7 +136,7 @@ async def test_stt_a_language_the_service_refuses_is_named_at_connect(sim):
     stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", language="english")
     with pytest.raises(ProviderError, match="english") as raised:
         await stt.connect()
-    assert not isinstance(raised.value, AuthError)
+    assert isinstance(raised.value, RefusedSettingError)  # stops the start: a retry cannot help
     assert "stt.language" in (raised.value.hint or "")
     await stt.aclose()
 
@@ -568,6 +568,23 @@ async def test_openai_tts_streams_pcm_piece_by_piece(sim):
     assert [b["input"] for b in bodies] == ["Hello there,", "how are you?", "I am fine."]
     assert all(b["response_format"] == "pcm" for b in bodies)
     assert audio.size / 24000 > 1.5
+
+
+async def test_openai_tts_failure_says_what_the_server_said(sim):
+    """Only the status reached the person ("OpenAI speech failed (HTTP 500)"), not the
+    server's reason, which is what says whether to wait, fix the voice or shorten the text."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    sim.inject("tts", "500", times=5)
+    stream = await tts.open_stream()
+    await stream.send_text("Hello there.")
+    await stream.end_text()
+    with pytest.raises(ProviderError, match=r"HTTP 500\): The server had an error"):
+        async for _ in stream.audio():
+            pass
+    await stream.aclose()
+    await tts.aclose()
 
 
 async def test_sim_server_closes_at_once_with_a_socket_left_open() -> None:

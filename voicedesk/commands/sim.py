@@ -10,8 +10,9 @@ so one line sets up the current shell::
 
 Without --detach it serves in the foreground until Ctrl-C, after printing the same lines.
 
-A key of ``sk-bad`` is rejected with HTTP 401 (to try start-up key checks); any other key
-is accepted. A script file (--script) says what each user turn is heard as and what the
+A key of ``sk-bad`` is rejected (to try start-up key checks): with HTTP 401, except on the
+realtime socket, which opens and is then closed with code 3000 as OpenAI's is; any other
+key is accepted. A script file (--script) says what each user turn is heard as and what the
 model answers; --fault makes requests fail. Both are described below.
 """
 

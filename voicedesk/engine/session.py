@@ -35,7 +35,13 @@ from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog
 from voicedesk.engine.speaking import Speaking
 from voicedesk.engine.tool_jobs import ToolJobs
-from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, UserError
+from voicedesk.errors import (
+    AuthError,
+    ContextTooLongError,
+    ProviderError,
+    RefusedSettingError,
+    UserError,
+)
 from voicedesk.providers.base import (
     ChatRequest,
     LanguageModel,
@@ -290,13 +296,13 @@ class Session:
         self._speaking.use_voice(self.tts)
 
     async def _connect_stt(self) -> None:
-        """Open the transcriber's socket before the first word. A rejected key stops the
-        start (the person must fix it); a server that fails or cannot be reached now (an
+        """Open the transcriber's socket before the first word. A rejected key or setting
+        stops the start (the person must fix it); a server that fails or cannot be reached now (an
         HTTP 500, a network still coming up) does not: the session starts, says so, and the
         transcriber dials again with the first speech it is sent, keeping that speech."""
         try:
             await self.stt.connect()
-        except AuthError:
+        except (AuthError, RefusedSettingError):
             raise
         except ProviderError as exc:
             self._notice(

@@ -189,7 +189,7 @@ class OpenAIChat:
                 f"The language model stopped mid-answer (nothing for {self.stall_s:g} s)"
             ) from None
         except openai.APIError as exc:
-            raise ProviderError(f"The language model stream failed: {_message(exc)}") from None
+            raise ProviderError(f"The language model stream failed: {error_message(exc)}") from None
         except Exception as exc:  # httpx read errors: socket dropped mid-stream
             if _from_http_stack(exc):
                 raise ProviderError(f"The language model stream broke off: {exc!r}") from None
@@ -247,7 +247,7 @@ class OpenAIChat:
         if isinstance(exc, openai.RateLimitError):
             if _out_of_quota(exc):
                 return ProviderError(
-                    f"The language model's account is out of quota (HTTP 429): {_message(exc)}",
+                    f"The language model's account is out of quota (HTTP 429): {error_message(exc)}",
                     "check the plan and billing of the account the API key belongs to",
                 )
             return ProviderError("The language model is rate-limited (HTTP 429)")
@@ -255,12 +255,12 @@ class OpenAIChat:
             return too_long
         if isinstance(exc, openai.APIStatusError):
             return ProviderError(
-                f"The language model failed (HTTP {exc.status_code}): {_message(exc)}"
+                f"The language model failed (HTTP {exc.status_code}): {error_message(exc)}"
             )
         if isinstance(exc, openai.APIConnectionError):
             return ProviderError(f"Cannot reach the language model at {self.server_url}: {exc}")
         if isinstance(exc, openai.APIError):
-            return ProviderError(f"The language model stream failed: {_message(exc)}")
+            return ProviderError(f"The language model stream failed: {error_message(exc)}")
         if isinstance(exc, Exception) and _from_http_stack(exc):
             return ProviderError(f"The language model stream broke off: {exc!r}")
         return None
@@ -356,7 +356,7 @@ def _too_long(exc: Exception) -> ContextTooLongError | None:
         return None
     body = getattr(exc, "body", None)
     fields = body if isinstance(body, dict) else {}
-    message = _message(exc)
+    message = error_message(exc)
     marks = {str(getattr(exc, "code", None) or ""), str(getattr(exc, "type", None) or "")}
     if not (marks & _TOO_LONG_CODES or _TOO_LONG_WORDS.search(message)):
         return None
@@ -383,7 +383,8 @@ def _int_field(fields: dict[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def _message(exc: Exception) -> str:
+def error_message(exc: Exception) -> str:
+    """What an OpenAI-style server said in its error body, which says more than the status."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         err = body.get("error", body)

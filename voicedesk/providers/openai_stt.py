@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from voicedesk.audio.resample import StreamResampler
-from voicedesk.errors import AuthError, ProviderError
+from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +160,12 @@ class OpenAIRealtimeSTT:
                 await conn.send_raw(json.dumps(self._session_update()))
                 while confirm:
                     event = json.loads(await conn.recv_bytes())
-                    if event.get("type") == "session.updated":
+                    # the beta interface's name for the same reply (PROTOCOLS §1)
+                    if event.get("type") in ("session.updated", "transcription_session.updated"):
                         break
                     if event.get("type") == "error":
                         err = event.get("error") or {}
-                        raise ProviderError(
+                        raise RefusedSettingError(
                             f"OpenAI refused the speech-to-text settings: {err.get('message')}",
                             "check stt.model and stt.language (a two-letter code such as en)",
                         )

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from voicedesk.errors import AuthError, ProviderError
+from voicedesk.providers.openai_llm import error_message
 from voicedesk.providers.sentence_stream import SentenceStream
 
 
@@ -59,7 +60,9 @@ class OpenAITTS:
         except openai.AuthenticationError:
             raise AuthError("OpenAI rejected the API key for speech (HTTP 401)") from None
         except openai.APIStatusError as exc:
-            raise ProviderError(f"OpenAI speech failed (HTTP {exc.status_code})") from None
+            raise ProviderError(
+                f"OpenAI speech failed (HTTP {exc.status_code}): {error_message(exc)}"
+            ) from None
         except openai.APIError as exc:
             raise ProviderError(f"OpenAI speech failed: {exc}") from None
 
