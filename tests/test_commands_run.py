@@ -301,6 +301,27 @@ def test_a_recording_whose_header_was_never_finished_is_read_whole(
     assert "header" not in caplog.text
 
 
+def test_run_reads_a_recording_whose_header_gives_no_audio_at_all(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A recorder killed before its first write back to the header (Python's wave with no
+    frames given) leaves a header of 0 samples: replay read the audio after it, but run
+    refused the file as one that "holds no audio (0 samples)"."""
+    import wave
+
+    speech = (np.sin(np.arange(16_000) / 5) * 8_000).astype("<i2")
+    killed = tmp_path / "killed.wav"
+    with wave.open(str(killed), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16_000)
+    with open(killed, "ab") as fh:
+        fh.write(speech.tobytes())
+    from voicedesk.commands.run import check_input_audio
+
+    check_input_audio(killed)  # refused before the run, though it holds 1 s
+    assert read_wav(killed)[0].shape == (16_000,)
+    assert "its header says 0.00 s of audio, but the file holds 1.00 s" in caplog.text
+
+
 def test_a_float_recording_with_nan_samples_reads_as_silence_there(tmp_path: Path) -> None:
     import soundfile as sf
 
