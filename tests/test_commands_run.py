@@ -91,8 +91,20 @@ def test_input_and_output_that_are_no_wav_files_are_named_so(
     _fails([*run, "--input", "-", *out], capsys, "standard input is not supported")
     _fails([*run, "--input", "/dev/null", *out], capsys, "not a regular file")
     flac = ["--input", str(wav), "--output", str(tmp_path / "o.flac")]
-    _fails([*run, *flac], capsys, "written as a WAV file", "--output o.wav")
+    _fails([*run, *flac], capsys, "written as a WAV file", f"--output {tmp_path / 'o.wav'}")
     assert not (tmp_path / "o.flac").exists()
+
+
+def test_a_dash_for_output_or_metrics_is_no_file_and_said_so(
+    wav: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--output - suggested "--output -.wav"; --metrics-out - wrote a file called "-" in the
+    current folder, where the person looked for the metrics on the screen."""
+    monkeypatch.chdir(tmp_path)
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    _fails([*run, "--output", "-"], capsys, "--output -: writing to standard output is not")
+    _fails([*run, "--metrics-out", "-"], capsys, "--metrics-out -: writing to standard output")
+    assert not (tmp_path / "-").exists()
 
 
 def test_bad_metrics_out_is_refused_up_front(wav: Path, tmp_path: Path, capsys) -> None:
