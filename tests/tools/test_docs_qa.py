@@ -347,6 +347,21 @@ def test_a_utf8_file_with_a_stray_windows_byte_keeps_its_accents(tools: DocsTool
     assert path.read_bytes() == original
 
 
+def test_a_windows_1252_file_whose_letters_pair_up_as_utf8_is_still_read_as_1252(
+    tools: DocsTools,
+) -> None:
+    # French puts a no-break space before "»": "É" and that space are, by chance, the two
+    # bytes of the UTF-8 letter "ɠ". Read as "UTF-8 but for a few stray bytes", the file
+    # showed "CAFɠ»", and an edit saved the whole file as UTF-8 with the "ɠ" in it.
+    path = tools.ws.root / "menu.txt"
+    original = "« BIENVENUE AU CAFÉ\u00a0»\n\nLe café est prêt à servir.\n".encode("cp1252")
+    path.write_bytes(original)
+    assert "[1] « BIENVENUE AU CAFÉ\u00a0»" in tools.read_document("menu.txt")
+    done = tools.edit_document("menu.txt", "find_replace", find="prêt", replace_with="chaud")
+    assert "Windows-1252" not in done
+    assert path.read_bytes() == original.replace("prêt".encode("cp1252"), b"chaud")
+
+
 def test_search_names_the_sections_of_the_hits_it_shows_only(
     tools: DocsTools, monkeypatch: pytest.MonkeyPatch
 ) -> None:
