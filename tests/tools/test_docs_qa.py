@@ -485,3 +485,11 @@ def test_markdown_emphasis_becomes_bold_and_italic_words_in_word(tools: DocsTool
     assert "[4] Plain bold here." in tools.read_document("a.docx")
     fourth = docx.Document(str(path)).paragraphs[3]
     assert [r.text for r in fourth.runs if r.bold] == ["bold"]
+
+
+def test_escaped_asterisks_in_text_for_a_word_file_make_no_italic(tools: DocsTools) -> None:
+    # "\\*" is Markdown's literal asterisk: it opened an italic span, so "5 \\* 3 \\* 2" came
+    # out as "5 \\" and an italic " 3 \\".
+    tools.create_document("sum.docx", r"Work out 5 \* 3 \* 2 and \*\*not bold\*\* here.")
+    runs = docx.Document(str(tools.ws.root / "sum.docx")).paragraphs[0].runs
+    assert [(r.bold, r.italic) for r in runs] == [(None, None)]
