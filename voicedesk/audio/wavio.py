@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -116,6 +117,28 @@ def _chunks_to_end(fh: Any, pos: int, size: int) -> bool:
     return pos >= size - 1
 
 
+def _unheaded_span(
+    path: Path, rate: int, fmt: str, subtype: str, channels: int
+) -> tuple[int, int, int] | None:
+    """Where the audio starts, how many whole frames the file holds from there and the bytes
+    of one, when the file holds more than its header gives (a header never finished)."""
+    if fmt not in {"WAV", "WAVEX"} or subtype not in _RAW_SUBTYPES:
+        return None
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        found = _data_chunk(fh, size)
+        if found is None:
+            return None
+        start, length = found
+        width = {"PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3}.get(subtype, 4)
+        width = 8 if subtype == "DOUBLE" else width
+        block = width * channels
+        end = start + length
+        if size - end < block * rate // 100 or _chunks_to_end(fh, end + (length & 1), size):
+            return None  # under 10 ms more, or tags after the audio
+    return start, (size - start) // block, block
+
+
 def _with_unheaded_audio(
     path: Path, data: np.ndarray, rate: int, fmt: str, subtype: str, channels: int
 ) -> np.ndarray:
@@ -125,25 +148,16 @@ def _with_unheaded_audio(
     leaves a header that gives its first fraction of a second, and libsndfile reads only
     that: 8 s of speech read as 0.1 s, and "No speech was heard". Read by hand here, since
     libsndfile trusts the header; said, since the file is damaged."""
-    if fmt not in {"WAV", "WAVEX"} or subtype not in _RAW_SUBTYPES:
-        return data
     import soundfile as sf
 
     try:
-        size = path.stat().st_size
+        span = _unheaded_span(path, rate, fmt, subtype, channels)
+        if span is None:
+            return data
+        start, frames, block = span
         with open(path, "rb") as fh:
-            found = _data_chunk(fh, size)
-            if found is None:
-                return data
-            start, length = found
-            width = {"PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3}.get(subtype, 4)
-            width = 8 if subtype == "DOUBLE" else width
-            block = width * channels
-            end = start + length
-            if size - end < block * rate // 100 or _chunks_to_end(fh, end + (length & 1), size):
-                return data  # under 10 ms more, or tags after the audio
             fh.seek(start)
-            raw = fh.read((size - start) // block * block)
+            raw = fh.read(frames * block)
         whole = sf.read(
             io.BytesIO(raw),
             format="RAW",
@@ -169,9 +183,19 @@ def _with_unheaded_audio(
 
 
 def count_frames(path: Path) -> int:
-    """Samples per channel in the file, from its header alone: a run checks its input with
-    this before it creates any file, so a file it cannot read costs nothing."""
-    return int(_info(path).frames)
+    """Samples per channel in the file, from its header: a run checks its input with this
+    before it creates any file, so a file it cannot read costs nothing. A WAV header that
+    gives none (a recorder killed before it wrote its length) counts what follows it, as
+    :func:`read_wav` reads it."""
+    info = _info(path)
+    if info.frames == 0:
+        with contextlib.suppress(OSError):
+            span = _unheaded_span(
+                Path(path), info.samplerate, info.format, info.subtype, info.channels
+            )
+            if span is not None:
+                return span[1]
+    return int(info.frames)
 
 
 def duration_s(path: Path) -> float:

@@ -143,13 +143,22 @@ def check_run_args(args: argparse.Namespace) -> None:
             raise UserError(f"Input file not found: {inp}", "pass an existing WAV file to --input")
         check_readable(inp)  # "-", a pipe or a device, an empty or unreadable file: said so
         check_input_audio(inp)
+    for flag, attr, example in (
+        ("--output", "output", "answers.wav"),
+        ("--metrics-out", "metrics_out", "metrics.jsonl"),
+    ):
+        if str(getattr(args, attr, None)) == "-":  # it was a file called "-" in this folder
+            raise UserError(
+                f"{flag} -: writing to standard output is not supported",
+                f"give a file name, e.g. {flag} {example}",
+            )
     output = getattr(args, "output", None)
     if output is not None:
         if not output.is_dir() and output.suffix.lower() not in {".wav", ".wave"}:
             # the answers are written as WAV whatever the name: a ".flac" would hold a WAV
             raise UserError(
                 f"--output {output}: the answers are written as a WAV file",
-                f"give it a .wav name, e.g. --output {output.with_suffix('.wav').name}",
+                f"give it a .wav name, e.g. --output {output.with_suffix('.wav')}",
             )
         check_writable(output, "--output")
     if getattr(args, "metrics_out", None) is not None:

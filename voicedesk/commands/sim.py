@@ -245,6 +245,12 @@ def _detach() -> int:
     for line in lines:
         print(line.rstrip("\n"))
     print(f"export VOICEDESK_SIM_PID={child.pid}", flush=True)
+    # what the child said on stderr before its start line (a Piper voice asked for and
+    # missing): relayed, or the pipe, unread once we return, swallowed it
+    for line in child.stderr:
+        if line.startswith("# simulated cloud"):
+            break
+        sys.stderr.write(line)
     print(
         f"# simulated cloud running in the background (pid {child.pid}); "
         'stop it with: kill "$VOICEDESK_SIM_PID"',

@@ -18,12 +18,13 @@ from voicedesk.tools.formats.model import Block
 
 # ***both***, **bold**, __bold__, *italic*, _italic_: not across white space at either end,
 # and underscores only around whole words, so snake_case_names and 2*3*4 stay as they are.
+# A mark escaped with a backslash ("5 \* 3") is Markdown's literal character, no mark.
 _EMPHASIS = re.compile(
-    r"\*\*\*(?=\S)(?P<both>.+?)(?<=\S)\*\*\*"
-    r"|\*\*(?=\S)(?P<bold>.+?)(?<=\S)\*\*"
-    r"|(?<!\w)__(?=\S)(?P<bold_>.+?)(?<=\S)__(?!\w)"
-    r"|(?<![*\w])\*(?=[^\s*])(?P<italic>.+?)(?<=[^\s*])\*(?![*\w])"
-    r"|(?<!\w)_(?=[^\s_])(?P<italic_>.+?)(?<=[^\s_])_(?!\w)"
+    r"(?<!\\)\*\*\*(?=\S)(?P<both>.+?)(?<=[^\s\\])\*\*\*"
+    r"|(?<!\\)\*\*(?=\S)(?P<bold>.+?)(?<=[^\s\\])\*\*"
+    r"|(?<![\w\\])__(?=\S)(?P<bold_>.+?)(?<=[^\s\\])__(?!\w)"
+    r"|(?<![*\w\\])\*(?=[^\s*])(?P<italic>.+?)(?<=[^\s*\\])\*(?![*\w])"
+    r"|(?<![\w\\])_(?=[^\s_])(?P<italic_>.+?)(?<=[^\s_\\])_(?!\w)"
 )
 _STYLE = {"both": ("bold", "italic"), "bold": ("bold",), "bold_": ("bold",)}
 

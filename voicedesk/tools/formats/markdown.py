@@ -280,6 +280,18 @@ def _stray_byte(err: UnicodeError) -> tuple[str, int]:
 codecs.register_error(MIXED, _stray_byte)
 
 
+def _mostly_utf8(data: bytes) -> bool:
+    """Whether ``data``, not UTF-8 as a whole, holds more UTF-8 letters than stray bytes.
+
+    Windows-1252 text pairs up as a UTF-8 letter by chance here and there (French "É" and
+    the no-break space before "»" are the two bytes of "ɠ"), while most of its accented
+    letters are stray bytes: such a file is Windows-1252, not UTF-8 with a few strays."""
+    lenient = data.decode("utf-8", errors="ignore")
+    letters = sum(1 for ch in lenient if ord(ch) > 127) - lenient.count("\ufffd")
+    stray = data.decode("utf-8", errors="replace").count("\ufffd") - lenient.count("\ufffd")
+    return letters > stray
+
+
 def decode_text(data: bytes) -> tuple[str, bool, str]:
     """Text, whether it had a BOM, and its encoding: by BOM, else UTF-8, else cp1252.
 
@@ -301,7 +313,7 @@ def decode_text(data: bytes) -> tuple[str, bool, str]:
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        if not data.decode("utf-8", errors="ignore").isascii():  # it has UTF-8 letters too
+        if _mostly_utf8(data):  # UTF-8 letters, and a few bytes that are not
             text, encoding = data.decode("utf-8", errors=MIXED), MIXED
         else:
             try:
