@@ -127,4 +127,23 @@ def test_pictographs_are_not_spoken(cut: int) -> None:
     speakable = SpeakableText()
     deltas = [answer[i : i + cut] for i in range(0, len(answer), cut)] if cut else [answer]
     said = "".join(speakable.feed(d) for d in deltas) + speakable.flush()
-    assert said == "Done ! Family , , , old new at 25°C; keep a~~b."
+    assert said == "Done! Family,,, old new at 25°C; keep a~~b."
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2, 3, 5])
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("Step 1\ufe0f\u20e3 done", "Step 1 done"),  # a keycap: its digit is said
+        ("Press #\ufe0f\u20e3 or 2\u20e3.", "Press or 2."),
+        ("Sure 👍, here it is 🎉.", "Sure, here it is."),  # no space before the punctuation
+        ("Sure 👍 thanks\t🎉\n🚀 Next 👍", "Sure thanks\nNext"),
+        ("I love👍 it  ", "I love it  "),  # an answer's own trailing blanks still come
+    ],
+)
+def test_what_a_pictograph_leaves_reads_right(answer: str, said: str, cut: int) -> None:
+    """A keycap's digit was said with its emoji marks ("1️⃣"), and the blank before a
+    dropped pictograph stayed before the comma or full stop after it ("Sure , here")."""
+    speakable = SpeakableText()
+    deltas = [answer[i : i + cut] for i in range(0, len(answer), cut)] if cut else [answer]
+    assert "".join(speakable.feed(d) for d in deltas) + speakable.flush() == said

@@ -8,7 +8,11 @@ reads back, so its next tool call could name a file that does not exist. The ans
 in small deltas, and whether an underscore is inside a word depends on the character after
 it, which may be in the next delta: a trailing underscore is held until that comes.
 
-Pictographs (emoji) are dropped too: a voice reads an emoji's name.
+Pictographs (emoji) are dropped too: a voice reads an emoji's name. So is what is left of
+a keycap ("1️⃣" is a digit, U+FE0F and U+20E3): the digit stays. A dropped pictograph takes
+the blanks before it, so that no space is left before the punctuation after it ("Sure 👍,"
+is "Sure,"); at a line start it takes those after it. A delta's trailing blanks wait for the
+next delta to say whether a pictograph follows.
 
 Code is another matter: a fenced block or an inline code span is something the person may
 copy from the shown answer, so its text is kept as written ("# install the deps" stays a
@@ -34,6 +38,11 @@ _PICTOGRAPH = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff]"
 _PICTOGRAPHS = re.compile(
     rf"{_PICTOGRAPH}(?:[\uFE0F\u20E3\U0001F3FB-\U0001F3FF]|\u200D{_PICTOGRAPH})*\u200D?"
 )
+# a pictograph, or the emoji marks of a keycap whose digit (or # or *) is text ("1️⃣")
+_UNSAID = rf"(?:{_PICTOGRAPHS.pattern}|[\uFE0E\uFE0F\u20E3]+)"
+# a run of them with the blanks before them and, in group 1, those after
+_UNSAID_RUN = re.compile(rf"[ \t]*{_UNSAID}(?:[ \t]*{_UNSAID})*([ \t]*)")
+_TRAILING_BLANKS = re.compile(r"[ \t]+\Z")
 _JOINED = re.compile("^(?:[\ufe0f\u20e3\U0001f3fb-\U0001f3ff]|\u200d)+")
 # only an underscore depends on what follows; \Z, not $, which matches before a final line
 # end too: a delta ending "__\n" was cut before the run and its line end lost
@@ -50,27 +59,52 @@ class SpeakableText:
         self._fence: tuple[str, int] | None = None  # an open block's fence character and length
         self._span = 0  # the backticks that opened the inline code span we are in, 0 outside
         self._pictograph_last = False  # the text said so far ended in a dropped pictograph
+        self._blanks = ""  # trailing blanks held: dropped if a pictograph comes next
+        self._last = "\n"  # the last character said: a line start at first
+        self._line_start_drop = False  # a pictograph at a line start: the blanks after go too
 
     def feed(self, delta: str) -> str:
         self._pending += delta
-        return self._unpictured(self._drain(final=False))
+        return self._unpictured(self._drain(final=False), final=False)
 
     def flush(self) -> str:
         """What was held back at the end of the answer."""
-        return self._unpictured(self._drain(final=True))
+        return self._unpictured(self._drain(final=True), final=True)
 
-    def _unpictured(self, text: str) -> str:
+    def _unpictured(self, text: str, *, final: bool) -> str:
         """``text`` without pictographs, and without what joins one to the last of the text
-        before (a sequence split between deltas)."""
+        before (a sequence split between deltas); see the module's docstring for blanks."""
         if not text:
+            if final:
+                text, self._blanks = self._blanks, ""
             return text
         if self._pictograph_last:
             text = _JOINED.sub("", text)
-        cleaned = _PICTOGRAPHS.sub("", text)
-        if text:
-            self._pictograph_last = _PICTOGRAPHS.search(text[-2:]) is not None or (
-                self._pictograph_last and not cleaned
-            )
+        if self._line_start_drop:
+            text = text.lstrip(_BLANK)
+            if not text:
+                return text
+            self._line_start_drop = False
+        raw = text
+        text = self._blanks + text
+        self._blanks = ""
+
+        def drop(m: re.Match[str]) -> str:
+            prev = text[m.start() - 1] if m.start() else self._last
+            if prev != "\n":
+                return m.group(1)
+            if m.end() == len(text):
+                self._line_start_drop = True  # the blanks after may be in the next delta
+            return ""
+
+        cleaned = _UNSAID_RUN.sub(drop, text)
+        self._pictograph_last = _PICTOGRAPHS.search(raw[-2:]) is not None or (
+            self._pictograph_last and not cleaned
+        )
+        if not final and (held := _TRAILING_BLANKS.search(cleaned)):
+            cleaned, self._blanks = cleaned[: held.start()], held.group()
+        if cleaned:
+            self._last = cleaned[-1]
         return cleaned
 
     def _drain(self, *, final: bool) -> str:
