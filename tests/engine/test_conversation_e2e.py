@@ -945,6 +945,23 @@ async def test_an_empty_answer_ends_its_turn(tmp_path) -> None:
     assert "The answer to turn 1 was empty." in notices
 
 
+async def test_an_answer_of_only_emoji_is_not_called_empty(tmp_path) -> None:
+    """The model answered "👍🎉": emoji are neither spoken nor shown, so nothing was said,
+    and the notice called the answer empty, a warning of a model that said nothing."""
+    scenario, script = _question_then_thanks(gaps_s=3.0)
+    script.turns[0].reply = "👍 🎉"
+    session, seen, _, _ = await asyncio.wait_for(_run(tmp_path, scenario, script), 60)
+    first, second = session.records
+    assert first.assistant_text == "" and not first.interrupted and not first.error
+    assert second.heard_text == "You're welcome."
+    notices = [(e.level, e.message) for e in seen if isinstance(e, ev.Notice)]
+    assert (
+        "info",
+        "The answer to turn 1 was only emoji, which are neither spoken nor shown.",
+    ) in notices
+    assert not [m for _, m in notices if "was empty" in m]
+
+
 async def test_a_turn_after_the_transcriber_came_back_is_heard(tmp_path) -> None:
     """Speech-to-text refused four connections (HTTP 500): the first turn was transcribed
     over a resend's socket, and the turn's end (a clear) reached no socket. The next turn's

@@ -112,6 +112,7 @@ class Reply:
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
         self.text_sent = False
+        self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
         self.tool_messages: list[dict[str, Any]] = []
         self.confirmed = False
         self.cancelled = False
@@ -367,6 +368,7 @@ class Reply:
                 pass
         if tail := speakable.flush():
             await self._say(tail, stream_task)
+        self.emoji_dropped = self.emoji_dropped or speakable.dropped
         self._mark("llm_done", overwrite=True)
         # tokens after the first, over the time since it: the time to the first token is
         # TTFT's, not the generation speed's

@@ -890,7 +890,14 @@ class Session:
             # Nothing to play (an empty answer, text the voice made no sound for, or no
             # speaker: the answer is its text): no mark will ever end it, and the turn
             # waited for one for good.
-            if not reply.text.strip():
+            if not reply.text.strip() and reply.emoji_dropped:
+                # the model did answer, with nothing a voice can say: not a failure
+                self._notice(
+                    "info",
+                    f"The answer to turn {turn.turn_id} was only emoji, "
+                    "which are neither spoken nor shown.",
+                )
+            elif not reply.text.strip():
                 self._notice("warning", f"The answer to turn {turn.turn_id} was empty.")
             self._speaking.end_silent(reply)
 

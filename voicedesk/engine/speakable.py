@@ -62,6 +62,7 @@ class SpeakableText:
         self._blanks = ""  # trailing blanks held: dropped if a pictograph comes next
         self._last = "\n"  # the last character said: a line start at first
         self._line_start_drop = False  # a pictograph at a line start: the blanks after go too
+        self.dropped = False  # a pictograph was dropped: an answer of only emoji says nothing
 
     def feed(self, delta: str) -> str:
         self._pending += delta
@@ -90,6 +91,7 @@ class SpeakableText:
         self._blanks = ""
 
         def drop(m: re.Match[str]) -> str:
+            self.dropped = True
             prev = text[m.start() - 1] if m.start() else self._last
             if prev != "\n":
                 return m.group(1)
