@@ -1033,15 +1033,19 @@ server.run("stdio")
 """
 
 
-async def test_tools_too_big_for_the_budget_are_left_out_and_named(tmp_path, sims):
+@pytest.mark.parametrize(("name", "prefix"), [("big", "big"), ("my.srv", "my_srv")])
+async def test_tools_too_big_for_the_budget_are_left_out_and_named(
+    tmp_path, sims, name: str, prefix: str
+):
     """A tool server whose definitions took 60,000 tokens refused the start: the budget
-    could not hold them (or, up after the check, every request went over it)."""
+    could not hold them (or, up after the check, every request went over it). The server
+    to turn off is named as configured: "my.srv", whose tools are my_srv__…, was not."""
     import sys
 
     script_path = tmp_path / "big_server.py"
     script_path.write_text(HUGE_TOOLS_SERVER, encoding="utf-8")
     server = {"command": sys.executable, "args": [str(script_path)]}
-    settings = _settings(tmp_path, tools={"docs_server": False, "mcpServers": {"big": server}})
+    settings = _settings(tmp_path, tools={"docs_server": False, "mcpServers": {name: server}})
     scenario = compose(["question"], gaps_s=[], tail_s=2.0)
     script = SimScript(turns=[SimTurn(transcript=_text("question"), reply="Seven minutes.")])
     session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
@@ -1050,8 +1054,8 @@ async def test_tools_too_big_for_the_budget_are_left_out_and_named(tmp_path, sim
     notices = [e.message for e in seen if isinstance(e, ev.Notice) and "Left out" in e.message]
     assert notices == [
         "Left out 1 tool whose definitions would take over half of context.budget_tokens "
-        f"({settings.context.budget_tokens}): big__huge. Raise the budget, or turn off the "
-        "tool server that offers it (enabled = false)."
+        f"({settings.context.budget_tokens}): {prefix}__huge. Raise the budget, or turn off "
+        f"tool server “{name}”, which offers it (enabled = false)."
     ]
     offered = [t["function"]["name"] for t in sims[0].chat_requests()[-1]["tools"]]
-    assert offered == ["big__small"]
+    assert offered == [f"{prefix}__small"]

@@ -267,13 +267,22 @@ class Session:
             shown = ", ".join(left_out[:5]) + (
                 f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
             )
+            them = "them" if len(left_out) > 1 else "it"
+            # named as configured: "my.srv" offers my_srv__huge, and is found by that name
+            server_of = getattr(self.tools, "server_of", None)
+            servers = list(dict.fromkeys(server_of(n) for n in left_out)) if server_of else []
+            if servers and None not in servers:
+                named = " and ".join(f"“{s}”" for s in servers)
+                which = "which offer" if len(servers) > 1 else "which offers"
+                off = f"tool {'servers' if len(servers) > 1 else 'server'} {named}, {which}"
+            else:
+                off = "the tool server that offers"
             self._notice(
                 "warning",
                 f"Left out {plural(len(left_out), 'tool')} whose definitions would take "
                 f"over half of context.budget_tokens "
                 f"({self.settings.context.budget_tokens}): {shown}. Raise the budget, or "
-                f"turn off the tool server that offers "
-                f"{'them' if len(left_out) > 1 else 'it'} (enabled = false).",
+                f"turn off {off} {them} (enabled = false).",
             )
         self._tools_left_out = left_out
         return kept

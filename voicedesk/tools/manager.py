@@ -729,6 +729,12 @@ class ToolManager:
             )
         return out
 
+    def server_of(self, name: str) -> str | None:
+        """The configured name of the server offering the tool the model knows as ``name``:
+        "my.srv" for my_srv__echo, which a person cannot find in the config as written."""
+        ref = self._names.get(name)
+        return ref.server if ref is not None else None
+
     def _rebuild_names(self) -> None:
         names: dict[str, _ToolRef] = {}
         # Servers whose own name is valid first, then in name order, whichever came up
