@@ -19,6 +19,7 @@ from voicedesk.audio import devices as dev_mod
 from voicedesk.audio.devices import DeviceInfo, is_headset, resolve_device
 from voicedesk.cli import main
 from voicedesk.config import McpServer, Settings, load_settings
+from voicedesk.config_secrets import mask_text
 from voicedesk.errors import UserError
 
 KEY = "sk-test-1234567890abcd"
@@ -332,6 +333,19 @@ def test_config_show_masks_every_secret(cfg: Path, capsys) -> None:
     assert data["tools"]["mcpServers"]["remote"]["headers"]["Authorization"] == "set (…3456)"
     # names that only contain a secret-looking word are not secrets
     assert data["ui"]["talk_key_mode"] == "auto" and data["llm"]["api_key_env"] == "OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://u:p@ss@host/x", "https://***@host/x"),  # a raw "@" in the password
+        ("see https://u:p@ss@host, or mail a@b.org", "see https://***@host, or mail a@b.org"),
+        ("https://u:pw@host/a@b", "https://***@host/a@b"),  # an "@" in the path is not it
+        ("https://host/x@y", "https://host/x@y"),
+    ],
+)
+def test_a_url_password_is_masked_to_its_last_at(text: str, shown: str) -> None:
+    assert mask_text(text) == shown
 
 
 def test_config_show_output_cannot_become_the_config(cfg: Path, tmp_path: Path, capsys) -> None:

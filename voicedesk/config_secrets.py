@@ -39,7 +39,9 @@ _SECRET_LAST_WORDS = {
 }
 _STRONG_SECRET_WORDS = ("secret", "password", "passwd")
 # In any text: the user:password part of a URL, and secret-named query parameters or flags.
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/@\s]+@")
+# It ends at the last "@" before the path: a raw "@" is not allowed in it, but people paste
+# passwords with one (https://u:p@ss@host showed "***@ss@host").
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s]+@")
 _SECRET_ASSIGNMENT = re.compile(
     r"(?i)((?:^|[?&;\s]|--?)[\w.\-]*?(?:key|token|secret|passw(?:or)?d|auth\w*|credential\w*)=)"
     r"[^&\s]+"
