@@ -708,3 +708,22 @@ def test_ctrl_c_during_the_demo_says_where_the_answers_went(
     assert "interrupted" in err and str(out) in err
     if "the audio so far is in" in err:
         assert read_wav(out)[0].size > 0
+
+
+def test_a_metrics_line_torn_by_a_full_disk_does_not_swallow_the_next_runs_first(
+    tmp_path: Path,
+) -> None:
+    """A run that hit a full disk mid-line left the file without its last newline: the next
+    run's first record was glued to the torn line, and lost with it to every JSON reader."""
+    from voicedesk.commands.run import open_metrics
+
+    metrics = tmp_path / "m.jsonl"
+    metrics.write_text('{"run_id": "a", "turn_id": 1}\n{"run_id": "a", "tu', encoding="utf-8")
+    with open_metrics(metrics) as fh:
+        fh.write('{"run_id": "b", "turn_id": 1}\n')
+    lines = metrics.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["run_id"] == "a"
+    assert json.loads(lines[-1]) == {"run_id": "b", "turn_id": 1}
+    with open_metrics(metrics) as fh:  # a whole file gets no blank line
+        fh.write("{}\n")
+    assert metrics.read_text(encoding="utf-8").count("\n\n") == 0

@@ -1659,3 +1659,61 @@ async def test_overwriting_a_word_document_says_what_went_with_it(ws: Path) -> N
         out = await d.call("create_document", **args, confirmed=True)
         assert out.splitlines()[1] == (f"Gone with the old version: {also}. Undo brings them back.")
     assert word_links(path) == [[], []]
+
+
+# Dies as kill -9 would, right before the document is replaced: the history is saved by then.
+_DIE_BEFORE_RENAME = """
+import os, sys
+from pathlib import Path
+import voicedesk.files as files
+from voicedesk.tools.docs_server import DocsTools
+from voicedesk.tools.workspace import Workspace
+
+ws, history, last = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+tools = DocsTools(Workspace(ws, history))
+tools.read_document("notes/plan.md")
+tools.edit_document("notes/plan.md", "insert_paragraph", text="First.")
+if last != "edit":
+    tools.edit_document("notes/plan.md", "insert_paragraph", text="Second.")
+    tools.undo("notes/plan.md")
+real_replace = os.replace
+
+def replace(src, dst):
+    if Path(dst).name == "plan.md":
+        os._exit(9)
+    real_replace(src, dst)
+
+files.os.replace = replace
+if last == "edit":
+    tools.edit_document("notes/plan.md", "insert_paragraph", text="Second.")
+else:
+    tools.redo("notes/plan.md")
+"""
+
+
+@pytest.mark.parametrize("last", ["edit", "redo"])
+def test_undo_after_a_crash_mid_edit_never_puts_in_the_change_that_was_not_made(
+    ws: Path, tmp_path: Path, last: str
+) -> None:
+    """Killed between saving the undo history and replacing the document (kill -9, a power
+    cut): the history said the document held the edit (or redo) it never got, so after the
+    restart undo called the document "changed outside" and put that edit in, text the person
+    never had, instead of taking back the last edit they saw."""
+    plan = ws / "notes" / "plan.md"
+    history = tmp_path / "history"
+    died = subprocess.run(
+        [sys.executable, "-c", _DIE_BEFORE_RENAME, str(ws), str(history), last],
+        capture_output=True,
+        text=True,
+    )
+    assert died.returncode == 9, died.stderr
+    text = plan.read_text(encoding="utf-8")
+    assert "First." in text and "Second." not in text  # the document is whole, as before
+
+    later = DocsTools(Workspace(ws, history))
+    assert later.ws.history_steps(plan)[0] == 1
+    later.read_document("notes/plan.md")
+    later.undo("notes/plan.md")
+    assert plan.read_text(encoding="utf-8") == PLAN_MD
+    later.redo("notes/plan.md")
+    assert plan.read_text(encoding="utf-8") == text

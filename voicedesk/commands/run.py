@@ -319,12 +319,23 @@ def open_metrics(path: Path) -> Any:
     """The --metrics-out file, opened for appending (checked up front by check_run_args)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("a", encoding="utf-8")
+        fh = path.open("a", encoding="utf-8")
+        # A line torn by a full disk would swallow this run's first record: start afresh.
+        if fh.tell() and not _ends_in_newline(path):
+            fh.write("\n")
+            fh.flush()
+        return fh
     except OSError as exc:
         raise UserError(
             f"Cannot write --metrics-out {path}: {exc.strerror or exc}",
             "pass a --metrics-out path in a folder you can write to",
         ) from None
+
+
+def _ends_in_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 class MetricsWriter:

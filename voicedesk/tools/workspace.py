@@ -370,7 +370,7 @@ class Workspace:
             with contextlib.suppress(WorkspaceError):
                 self._save(previous)
             raise
-        self._prune(hist)
+        self._settled(hist)
         self._remember_written(path, data)
 
     def check_writable(self, path: Path, doing: str = "edit") -> None:
@@ -441,6 +441,8 @@ class Workspace:
             ]
             cursor = int(raw["cursor"])
             if raw.get("path") == rel and versions and 0 <= cursor < len(versions):
+                if isinstance(raw.get("pending"), dict):
+                    versions, cursor = self._settle(rel, versions, cursor, raw["pending"])
                 return _History(rel, versions, cursor)
         except FileNotFoundError:
             pass
@@ -448,13 +450,57 @@ class Workspace:
             pass  # a damaged index means no usable history; start again rather than fail edits
         return _History(rel, [], 0)
 
-    def _save(self, hist: _History, *, prune: bool = True) -> None:
+    def _settle(
+        self, rel: str, versions: list[_Version], cursor: int, pending: dict
+    ) -> tuple[list[_Version], int]:
+        """The history as it was before a change the process died in: saved with the change's
+        new version ``pending``, the document was never written (or restored), so the version
+        it was about to become is dropped (an edit) or the cursor put back (undo, redo).
+        Otherwise undo after the crash put in the edit that never happened."""
+        try:
+            data: bytes | None = (self.root / rel).read_bytes()
+        except FileNotFoundError:
+            data = None
+        except OSError:
+            return versions, cursor
+        try:
+            if (sha256(data) if data is not None else None) == pending["sha"]:
+                return versions, cursor  # written: only the last save was lost
+            keep, back = int(pending["keep"]), int(pending["cursor"])
+        except (KeyError, TypeError, ValueError):
+            return versions, cursor
+        if 0 <= back < keep <= len(versions):
+            return versions[:keep], back
+        return versions, cursor
+
+    def _settled(self, hist: _History) -> None:
+        """The document holds ``hist``'s current version: save it without its pending mark
+        (if that fails, the mark is settled against the document on the next load)."""
+        with contextlib.suppress(WorkspaceError):
+            self._save(hist, prune=False)
+        self._prune(hist)
+
+    def _save(
+        self,
+        hist: _History,
+        *,
+        prune: bool = True,
+        pending: tuple[int, int] | None = None,
+    ) -> None:
+        """``pending`` (versions to keep, cursor): the document is about to become the
+        current version, and if it never does, the history goes back to these."""
         folder = self._history_dir(hist.path)
-        payload = {
+        payload: dict = {
             "path": hist.path,
             "cursor": hist.cursor,
             "versions": [{"sha": v.sha, "time": v.time, "size": v.size} for v in hist.versions],
         }
+        if pending is not None:
+            payload["pending"] = {
+                "sha": hist.versions[hist.cursor].sha,
+                "keep": pending[0],
+                "cursor": pending[1],
+            }
         try:
             atomic_write(folder / "index.json", json.dumps(payload, indent=1).encode("utf-8"))
         except OSError as exc:
@@ -523,7 +569,8 @@ class Workspace:
         ):
             hist.versions.pop(0)
         hist.cursor = len(hist.versions) - 1
-        self._save(hist, prune=False)  # blobs go once the document is written
+        # blobs go once the document is written
+        self._save(hist, prune=False, pending=(hist.cursor, hist.cursor - 1))
         return hist
 
     def _current(self, path: Path, *, check_fresh: bool, doing: str = "edit") -> bytes | None:
@@ -601,9 +648,10 @@ class Workspace:
         target = hist.versions[hist.cursor - 1]
         data = self._blob(rel, target)
         hist.cursor -= 1
-        self._save(hist, prune=False)  # blobs go once the document is restored
+        # blobs go once the document is restored
+        self._save(hist, prune=False, pending=(len(hist.versions), hist.cursor + 1))
         self._restore(path, data, current=current, previous=previous, doing="undo")
-        self._prune(hist)
+        self._settled(hist)
         return Step(current, data, outside)
 
     def redo(self, path: Path) -> Step:
@@ -623,9 +671,10 @@ class Workspace:
         target = hist.versions[hist.cursor + 1]
         data = self._blob(rel, target)
         hist.cursor += 1
-        self._save(hist, prune=False)  # blobs go once the document is restored
+        # blobs go once the document is restored
+        self._save(hist, prune=False, pending=(len(hist.versions), hist.cursor - 1))
         self._restore(path, data, current=current, previous=previous, doing="redo")
-        self._prune(hist)
+        self._settled(hist)
         return Step(current, data)
 
     def version(self, path: Path, steps_back: int) -> bytes | None:
