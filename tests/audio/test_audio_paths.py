@@ -132,6 +132,33 @@ def test_file_duplex_goes_on_after_its_tail_only_when_asked_to() -> None:
         assert ends or done > 300
 
 
+def test_file_duplex_keeps_what_it_plays_on_disk_not_in_memory(tmp_path):
+    """What the engine hands over waits for the output WAV outside memory: kept as a list
+    of blocks it grew by 48 kB a second of run (170 MB an hour, a soak run's RSS growing
+    with it), and without an end in the terminal UI, which plays on until the person quits."""
+    import tracemalloc
+
+    rate = 16_000
+    pcm = np.zeros(60 * rate, np.int16)  # a minute
+    out_path = tmp_path / "out.wav"
+    backend = FileDuplex(None, out_path, input_pcm=pcm, input_rate=rate, realtime=False)
+    tone = np.full(backend.playback_block, 1000, np.int16)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        backend.start(lambda block: tone.copy())
+        assert backend.finished.wait(30)
+        held = tracemalloc.get_traced_memory()[0] - before
+        backend.stop()
+    finally:
+        tracemalloc.stop()
+    assert held < 500_000  # a minute at 24 kHz is 2.9 MB
+    played, out_rate = read_wav(out_path)
+    assert out_rate == rate and len(played) >= len(pcm)
+    assert np.all(np.abs(played[rate:-rate].astype(int) - 1000) <= 2)  # all of it, whole
+    assert backend.played_24k().size == 0  # the file was let go with the run
+
+
 def test_simulated_room_adds_delayed_echo_of_what_is_played():
     pcm = np.zeros(16_000, np.int16)
     inner = FileDuplex(None, None, input_pcm=pcm, input_rate=16_000, realtime=False)

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +79,11 @@ class FileDuplex(DuplexBackend):
         self.mic = mic  # what the engine hears, on its own timeline
         self.realtime = realtime
         self.max_tail_s = max_tail_s
-        self._played: list[np.ndarray] = []
+        # What the engine hands over, kept on disk until stop() writes the output WAV: held
+        # in memory it grew by 48 kB a second (170 MB an hour), for as long as the run went
+        # on. Only with an output file: nothing else reads it.
+        self._played: Any = None  # an unnamed temporary file, from start() to stop()
+        self._keep_error: OSError | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -101,6 +107,9 @@ class FileDuplex(DuplexBackend):
     def start(self, process: ProcessFn) -> None:
         if self._thread is not None:
             raise RuntimeError("FileDuplex already started")
+        if self.output_path is not None:
+            # closed by stop(), after the output is written
+            self._played = tempfile.TemporaryFile(prefix="voicedesk-played-")  # noqa: SIM115
         self._thread = threading.Thread(
             target=self._run, args=(process,), name="voicedesk-file-audio", daemon=True
         )
@@ -130,8 +139,8 @@ class FileDuplex(DuplexBackend):
                 out = process(block)
                 if out.size != n_out:  # the contract says exactly one block; be forgiving
                     out = np.resize(out, n_out) if out.size else np.zeros(n_out, np.int16)
-                with self._lock:
-                    self._played.append(out.astype(np.int16, copy=False))
+                if self._played is not None:
+                    self._keep(out)
                 k += 1
                 self.blocks_done = k
                 if self.realtime:
@@ -145,15 +154,39 @@ class FileDuplex(DuplexBackend):
         finally:
             self.finished.set()
 
-    def played_24k(self) -> np.ndarray:
-        """What the engine handed over, on its timeline (before any simulated output latency)."""
+    def _keep(self, out: np.ndarray) -> None:
         with self._lock:
-            return np.concatenate(self._played) if self._played else np.zeros(0, np.int16)
+            if self._played.closed or self._keep_error is not None:
+                return
+            try:
+                self._played.write(out.astype("<i2", copy=False).tobytes())
+            except OSError as exc:  # the disk is full: the conversation goes on, unrecorded
+                self._keep_error = exc
+                log.warning("cannot keep the audio for %s: %s", self.output_path, exc)
+
+    def played_24k(self) -> np.ndarray:
+        """What the engine handed over, on its timeline (before any simulated output latency);
+        kept only with an output file, until ``stop`` has written it."""
+        with self._lock:
+            if self._played is None or self._played.closed:
+                return np.zeros(0, np.int16)
+            self._played.seek(0)
+            data = self._played.read()
+            self._played.seek(0, 2)  # further blocks go on at the end
+        return np.frombuffer(data, dtype="<i2").astype(np.int16)
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        try:
+            self._write_output()
+        finally:
+            if self._played is not None:
+                with self._lock:
+                    self._played.close()
+
+    def _write_output(self) -> None:
         if self.output_path is not None and not self._written:
             self._written = True
             if not self.blocks_done:
@@ -161,6 +194,12 @@ class FileDuplex(DuplexBackend):
                 # to keep, and an empty WAV must not replace an earlier output
                 log.info("no audio was produced; %s was not written", self.output_path)
                 return
+            if self._keep_error is not None:
+                raise UserError(
+                    f"Could not write the output WAV {self.output_path}: the audio could not "
+                    f"be kept while the run went on ({self._keep_error.strerror or self._keep_error}).",
+                    "make room in the temporary folder, or set TMPDIR to a folder with room",
+                )
             played = self.played_24k()
             if self._out_delay:  # the simulated speaker: heard this much after it was handed
                 played = np.concatenate([np.zeros(self._out_delay, np.int16), played])
