@@ -269,14 +269,13 @@ class Session:
             )
             them = "them" if len(left_out) > 1 else "it"
             # named as configured: "my.srv" offers my_srv__huge, and is found by that name
-            server_of = getattr(self.tools, "server_of", None)
-            servers = list(dict.fromkeys(server_of(n) for n in left_out)) if server_of else []
-            if servers and None not in servers:
-                named = " and ".join(f"“{s}”" for s in servers)
-                which = "which offer" if len(servers) > 1 else "which offers"
-                off = f"tool {'servers' if len(servers) > 1 else 'server'} {named}, {which}"
-            else:
+            servers = list(dict.fromkeys(self.tools.server_of(n) for n in left_out))
+            if None in servers:
                 off = "the tool server that offers"
+            elif len(servers) > 1:
+                off = "tool servers " + " and ".join(f"“{s}”" for s in servers) + ", which offer"
+            else:
+                off = f"tool server “{servers[0]}”, which offers"
             self._notice(
                 "warning",
                 f"Left out {plural(len(left_out), 'tool')} whose definitions would take "
@@ -306,9 +305,10 @@ class Session:
 
     async def _connect_stt(self) -> None:
         """Open the transcriber's socket before the first word. A rejected key or setting
-        stops the start (the person must fix it); a server that fails or cannot be reached now (an
-        HTTP 500, a network still coming up) does not: the session starts, says so, and the
-        transcriber dials again with the first speech it is sent, keeping that speech."""
+        stops the start (the person must fix it); a server that fails or cannot be reached
+        now (an HTTP 500, a network still coming up) does not: the session starts, says so,
+        and the transcriber dials again with the first speech it is sent, keeping that
+        speech."""
         try:
             await self.stt.connect()
         except (AuthError, RefusedSettingError):
