@@ -931,30 +931,30 @@ async def test_a_sound_without_words_after_the_turn_keeps_its_answer(tmp_path) -
     assert record.t["playback_start"] < sound_end_s + ttft_s
 
 
-async def test_an_empty_answer_ends_its_turn(tmp_path) -> None:
-    """A model that answers with no text at all (a content filter, a reasoning model out of
-    tokens): no audio ever came, so no playback mark ended the answer, and the run waited
-    for one for good. The turn ends, said to be empty, and the next one is answered."""
+async def _notices_after_a_silent_first_answer(tmp_path, reply: str) -> list[tuple[str, str]]:
+    """The notices of a run whose first answer gives the voice nothing to say; that turn
+    ends, without failing, and the next one is answered."""
     scenario, script = _question_then_thanks(gaps_s=3.0)
-    script.turns[0].reply = ""
+    script.turns[0].reply = reply
     session, seen, _, _ = await asyncio.wait_for(_run(tmp_path, scenario, script), 60)
     first, second = session.records
     assert first.assistant_text == "" and not first.interrupted and not first.error
     assert second.heard_text == "You're welcome."
-    notices = [e.message for e in seen if isinstance(e, ev.Notice)]
-    assert "The answer to turn 1 was empty." in notices
+    return [(e.level, e.message) for e in seen if isinstance(e, ev.Notice)]
+
+
+async def test_an_empty_answer_ends_its_turn(tmp_path) -> None:
+    """A model that answers with no text at all (a content filter, a reasoning model out of
+    tokens): no audio ever came, so no playback mark ended the answer, and the run waited
+    for one for good. The turn ends, said to be empty, and the next one is answered."""
+    notices = await _notices_after_a_silent_first_answer(tmp_path, "")
+    assert ("warning", "The answer to turn 1 was empty.") in notices
 
 
 async def test_an_answer_of_only_emoji_is_not_called_empty(tmp_path) -> None:
     """The model answered "👍🎉": emoji are neither spoken nor shown, so nothing was said,
     and the notice called the answer empty, a warning of a model that said nothing."""
-    scenario, script = _question_then_thanks(gaps_s=3.0)
-    script.turns[0].reply = "👍 🎉"
-    session, seen, _, _ = await asyncio.wait_for(_run(tmp_path, scenario, script), 60)
-    first, second = session.records
-    assert first.assistant_text == "" and not first.interrupted and not first.error
-    assert second.heard_text == "You're welcome."
-    notices = [(e.level, e.message) for e in seen if isinstance(e, ev.Notice)]
+    notices = await _notices_after_a_silent_first_answer(tmp_path, "👍 🎉")
     assert (
         "info",
         "The answer to turn 1 was only emoji, which are neither spoken nor shown.",
