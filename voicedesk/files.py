@@ -103,3 +103,14 @@ def file_in_the_way(path: Path) -> Path | None:
         if parent.exists() and not parent.is_dir():
             return parent
     return None
+
+
+def ends_mid_line(path: Path) -> bool:
+    """Whether an append-only log's last line is torn (a crash or a full disk mid-write):
+    its next record must start on a fresh line, or it is glued to the torn one and lost."""
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if not fh.tell():
+            return False
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) != b"\n"

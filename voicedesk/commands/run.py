@@ -21,7 +21,7 @@ from typing import Any
 
 from voicedesk.commands import DocHelpFormatter, path_arg
 from voicedesk.errors import UserError
-from voicedesk.files import file_in_the_way
+from voicedesk.files import ends_mid_line, file_in_the_way
 
 # run and demo say the same, as they write the file the same way (MetricsWriter)
 METRICS_OUT_HELP = (
@@ -320,8 +320,7 @@ def open_metrics(path: Path) -> Any:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = path.open("a", encoding="utf-8")
-        # A line torn by a full disk would swallow this run's first record: start afresh.
-        if fh.tell() and not _ends_in_newline(path):
+        if ends_mid_line(path):  # torn by a full disk: this run's first record starts afresh
             fh.write("\n")
             fh.flush()
         return fh
@@ -330,12 +329,6 @@ def open_metrics(path: Path) -> Any:
             f"Cannot write --metrics-out {path}: {exc.strerror or exc}",
             "pass a --metrics-out path in a folder you can write to",
         ) from None
-
-
-def _ends_in_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
 
 
 class MetricsWriter:

@@ -20,7 +20,7 @@ from typing import Any
 
 from voicedesk.config import data_dir
 from voicedesk.errors import UserError
-from voicedesk.files import file_in_the_way
+from voicedesk.files import ends_mid_line, file_in_the_way
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +87,8 @@ class SessionLog:
     def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        # A crash mid-write leaves a torn last line; start on a fresh line so the next record
-        # is not glued to it (and lost with it).
-        size = os.fstat(fd).st_size
-        if size:
-            with self.path.open("rb") as fh:
-                fh.seek(size - 1)
-                if fh.read(1) != b"\n":
-                    os.write(fd, b"\n")
+        if ends_mid_line(self.path):
+            os.write(fd, b"\n")
         return fd
 
     def append(self, record: dict[str, Any]) -> None:
