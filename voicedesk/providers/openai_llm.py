@@ -228,8 +228,6 @@ class OpenAIChat:
                     raise error from None
                 if isinstance(exc, openai.APIStatusError) and not _retryable(exc):
                     raise error from None
-                if _out_of_quota(exc):  # a 429, but no wait brings the credit back
-                    raise error from None
                 log.info("language model request failed (%s); retrying once", error.message)
                 await asyncio.sleep(_retry_delay(exc))
         raise AssertionError("unreachable")
@@ -302,6 +300,8 @@ def _out_of_quota(exc: BaseException) -> bool:
 
 def _retryable(exc: Exception) -> bool:
     status = getattr(exc, "status_code", 0)
+    if _out_of_quota(exc):  # a 429, but no wait brings the credit back
+        return False
     return status in (408, 409, 429) or status >= 500
 
 
