@@ -213,6 +213,40 @@ def test_a_session_log_that_cannot_be_written_is_refused_at_start_or_said_once(
     assert "goes on unrecorded" in caplog.text
 
 
+_SHORT_WRITE = """
+import json, resource, signal, sys
+from pathlib import Path
+from voicedesk.engine.session_log import SessionLog
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a killed process
+path = Path(sys.argv[1])
+log = SessionLog(path)
+log.append({"type": "user", "turn_id": 1, "text": "first"})
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+# room for part of the next record only: the kernel writes that much and returns short
+resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size + 20, hard))
+log.append({"type": "user", "turn_id": 2, "text": "second " * 20})
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # the disk has room again
+log.append({"type": "user", "turn_id": 3, "text": "third"})
+log.close()
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_record_written_short_is_not_glued_to_the_next(tmp_path: Path) -> None:
+    """A write the disk cut short returned a count nobody checked: the log went on as if the
+    record stood whole, and the next one, once there was room again, was glued to the torn
+    line, both lost to the reader without a word."""
+    path = tmp_path / "s.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-c", _SHORT_WRITE, str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert "cannot be written" in run.stderr
+    for line in path.read_bytes().split(b"\n")[:-1]:  # every whole line is one record
+        json.loads(line)
+
+
 def test_resume_passes_over_a_link_to_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

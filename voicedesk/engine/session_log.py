@@ -1,7 +1,7 @@
 """Append-only JSONL session log that survives a crash mid-turn.
 
-One JSON object per line. Each line is written with a single ``os.write`` on an ``O_APPEND``
-descriptor and fsync'd, so a crash can at worst lose the line being written, never corrupt
+One JSON object per line. Each line is written whole (a short write is finished or fails) on
+an ``O_APPEND`` descriptor and fsync'd, so a crash can at worst lose the line being written, never corrupt
 earlier ones; a torn last line is skipped on reading. The log is what ``--resume`` rebuilds a
 conversation from.
 """
@@ -9,6 +9,7 @@ conversation from.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import json
 import logging
@@ -101,7 +102,7 @@ class SessionLog:
         try:
             if self._fd < 0:
                 self._fd = self._open()
-            os.write(self._fd, line)
+            self._write_whole(line)
         except OSError as exc:
             self._broken = True
             log.warning(
@@ -114,6 +115,17 @@ class SessionLog:
         # Some filesystems refuse fsync; the write itself still stands.
         with contextlib.suppress(OSError):
             os.fsync(self._fd)
+
+    def _write_whole(self, line: bytes) -> None:
+        """A disk that fills mid-record writes part of it and returns short; the rest is
+        written or its failure raised, so a torn line is never taken for a whole one and the
+        log never goes on after it as if the record stood."""
+        view = memoryview(line)
+        while view:
+            written = os.write(self._fd, view)
+            if not written:  # no progress and no error: never spin on it
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[written:]
 
     def close(self) -> None:
         if self._fd >= 0:
