@@ -1,9 +1,8 @@
 """Files written whole: readers see the old file or the new one, never half of it.
 
-One writer for everything voicedesk keeps on disk that a crash must not leave torn (the
-documents it edits, their history, its model cache). The session log is append-only, the
-config file private from its first byte and recordings written by soundfile, so they write
-their own way.
+One writer for everything voicedesk keeps on disk that a crash must not leave torn: the
+documents it edits and their history, its model cache, the config file, recordings. The
+session log is append-only, so it writes its own way.
 """
 
 from __future__ import annotations
@@ -26,13 +25,25 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def atomic_write(path: Path, data: bytes, *, check: Callable[[], None] | None = None) -> None:
+def atomic_write(
+    path: Path,
+    data: bytes,
+    *,
+    check: Callable[[Path], None] | None = None,
+    mode: int | None = None,
+) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
 
     The temp file lives in the same folder (so ``os.replace`` is a rename on one file system)
-    and starts with a dot (so listings skip it if a crash leaves it behind). ``check`` runs
-    last thing before the rename and may raise to leave ``path`` as it is.
+    and starts with a dot (so listings skip it if a crash leaves it behind). A ``path`` that
+    is a symbolic link (a config kept in a dotfiles repository) stays one: the file it leads
+    to is replaced, not the link. ``check`` runs last thing before the rename, on the temp
+    file as written, and may raise to leave ``path`` as it is. ``mode`` forces the new
+    file's permissions (a file that may hold keys stays private); by default it keeps the
+    old file's, or a new file gets what the umask gives.
     """
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
@@ -44,13 +55,13 @@ def atomic_write(path: Path, data: bytes, *, check: Callable[[], None] | None = 
         try:
             old = path.stat()
         except FileNotFoundError:
-            mode = 0o666 & ~_UMASK
+            new_mode = 0o666 & ~_UMASK
         else:
             _keep_owner(tmp, old)
-            mode = stat.S_IMODE(old.st_mode)
-        os.chmod(tmp, mode)  # after chown, which may clear set-id bits
+            new_mode = stat.S_IMODE(old.st_mode)
+        os.chmod(tmp, new_mode if mode is None else mode)  # after chown, which may clear set-id
         if check is not None:
-            check()
+            check(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

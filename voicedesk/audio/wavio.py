@@ -5,15 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voicedesk.errors import UserError
+from voicedesk.files import atomic_write
 
 log = logging.getLogger(__name__)
 # libsndfile's note on a WAV whose data chunk is shorter than its header says
@@ -259,28 +258,11 @@ def to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
-    """Write int16 mono atomically: a crash never leaves a half-written file under ``path``.
-
-    The file gets the mode any new file of the person's would (0644 with the usual umask),
-    not the private 0600 of the temporary file it is written as.
-    """
+    """Write int16 mono whole (files.atomic_write): a crash never leaves half a recording
+    under ``path``, and a new file gets the mode any new file of the person's would."""
     import soundfile as sf
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp, to_int16(np.asarray(pcm)), rate, subtype="PCM_16", format="WAV")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    sf.write(buffer, to_int16(np.asarray(pcm)), rate, subtype="PCM_16", format="WAV")
+    atomic_write(Path(path), buffer.getvalue())

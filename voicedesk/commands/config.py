@@ -12,17 +12,15 @@ keys may be put in it; it never overwrites an existing file unless given ``--for
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.errors import UserError
-from voicedesk.files import file_in_the_way
+from voicedesk.files import atomic_write, file_in_the_way
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -152,7 +150,7 @@ def init(path: Path, *, force: bool = False) -> Path | None:
             backup = _backup_path(path)
             shutil.copy2(path, backup)
             os.chmod(backup, 0o600)
-        _atomic_write(path, text)
+        atomic_write(path, text.encode("utf-8"), mode=0o600)  # it may come to hold keys
     except OSError as exc:
         raise UserError(
             f"Cannot write {path}: {exc.strerror or exc}.",
@@ -170,20 +168,3 @@ def _backup_path(path: Path) -> Path:
         n += 1
         backup = path.with_name(f"{path.name}.bak.{n}")
     return backup
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write to a private temp file next to ``path`` and rename it over: never half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with contextlib.suppress(AttributeError, NotImplementedError):  # no fchmod on Windows
-            os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

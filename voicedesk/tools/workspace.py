@@ -365,7 +365,7 @@ class Workspace:
         previous = self._load(rel)
         hist = self._record(rel, before, data)
         try:
-            atomic_write(path, data, check=lambda: self._check_replaceable(path, before))
+            atomic_write(path, data, check=lambda _tmp: self._check_replaceable(path, before))
         except BaseException:
             with contextlib.suppress(WorkspaceError):
                 self._save(previous)
@@ -591,7 +591,7 @@ class Workspace:
         goes back to ``previous`` too (which is why the caller prunes blobs only after this:
         ``previous`` may still need the versions the new history dropped)."""
 
-        def check() -> None:
+        def check(_tmp: Path | None = None) -> None:
             self._check_replaceable(path, current, doing)
 
         try:

@@ -2,14 +2,13 @@
 
 A value is only written if the whole file, with the change, passes
 :func:`voicedesk.config.load_settings`; a half-written or invalid config would stop the
-next start. tomlkit keeps the person's comments and layout.
+next start. tomlkit keeps the person's comments and layout. The file is written private
+(it may hold keys) and durably, and a config that is a link stays one.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Collection
 from pathlib import Path
@@ -20,6 +19,7 @@ import tomlkit
 from voicedesk.config import Settings, load_settings, read_config_text
 from voicedesk.config_secrets import is_secret_name, mask_secret, mask_text
 from voicedesk.errors import ConfigError
+from voicedesk.files import atomic_write
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+$")
 _PAIR = re.compile(
@@ -101,19 +101,16 @@ def apply_pair(
         if not isinstance(node, dict):
             raise ConfigError(f"Cannot set {key}: {part} is not a table in {path}")
     node[parts[-1]] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".toml", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(tomlkit.dumps(doc))
+    checked: list[Settings] = []
+
+    def validate(tmp: Path) -> None:
         try:
-            settings = load_settings(tmp)
+            checked.append(load_settings(tmp))
         except ConfigError as exc:
             message = exc.message.replace(str(tmp), str(path))
             raise ConfigError(message, f"{key} was not saved; {path} is unchanged") from None
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(path, tomlkit.dumps(doc).encode("utf-8"), check=validate, mode=0o600)
+    settings = checked[0]
     settings.source = path
     return key, settings
