@@ -483,3 +483,67 @@ async def test_while_starting_the_status_bar_claims_no_mode_or_microphone(tmp_pa
         assert "hands-free" not in status and "idle" not in status and "mic" not in status
         go_on.set()
         await asyncio.wait_for(app.started.wait(), 5)
+
+
+def _finished_turn(turn_id: int) -> list[ev.Event]:
+    """One whole turn as the engine reports it: words, answer, playback and its timings."""
+    answer = f"Answer number {turn_id}."
+    return [
+        ev.TranscriptFinal(turn_id=turn_id, text=f"Question number {turn_id}?"),
+        ev.AssistantDelta(turn_id=turn_id, text=answer),
+        ev.PlaybackEnded(turn_id=turn_id, heard_text=answer, interrupted=False, audio_s=1.0),
+        ev.TurnMetrics(turn_id=turn_id, record={"turn_id": turn_id, "t": PLAIN_T}),
+    ]
+
+
+async def test_a_long_conversation_keeps_a_bounded_pane(tmp_path: Path) -> None:
+    """Every turn stayed mounted: Textual lays out all of them each frame an answer streams,
+    and after some hundred turns that took seconds of the event loop (the engine's too) for
+    each second of answer. The last MAX_TURNS_SHOWN turns stay, under a note counting the rest."""
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, AssistantTurn, UserTurn
+
+    app = fake_app(tmp_path)
+    total = MAX_TURNS_SHOWN + 30
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        for turn_id in range(1, total + 1):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+            if turn_id % 10 == 0:
+                await pilot.pause()
+        await pilot.pause()
+        users = list(pane.query(UserTurn))
+        assert [u.turn_id for u in users] == list(range(31, total + 1))
+        assert len(pane.query(AssistantTurn)) == MAX_TURNS_SHOWN
+        assert len(pane.users) == len(pane.assistants) == MAX_TURNS_SHOWN
+        note = pane.children[0]
+        assert isinstance(note, Static)
+        assert "30 earlier turns not shown" in str(note.render())
+        # the newest turn is in view, and the next one still streams in below it
+        app.bus.publish(ev.AssistantDelta(turn_id=total + 1, text="Still here."))
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.scroll_y == pane.max_scroll_y
+        assert "Still here." in pane.assistants[total + 1].display_text
+
+
+async def test_a_reader_scrolled_up_keeps_the_old_turns(tmp_path: Path) -> None:
+    """Turns are let go only while the pane follows the newest: the lines being read stay."""
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, UserTurn
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        for turn_id in range(1, MAX_TURNS_SHOWN + 1):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        pane.scroll_home(animate=False)
+        await pilot.pause()
+        for event in _finished_turn(MAX_TURNS_SHOWN + 1):
+            app.bus.publish(event)
+        await pilot.pause()
+        assert pane.query(UserTurn).first().turn_id == 1 and pane.scroll_y == 0
