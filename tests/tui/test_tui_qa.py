@@ -547,3 +547,32 @@ async def test_a_reader_scrolled_up_keeps_the_old_turns(tmp_path: Path) -> None:
             app.bus.publish(event)
         await pilot.pause()
         assert pane.query(UserTurn).first().turn_id == 1 and pane.scroll_y == 0
+
+
+async def test_every_dialogs_footer_says_how_to_close_it(tmp_path: Path) -> None:
+    """Over a dialog the footer was the conversation's: Esc, the way out, was never listed,
+    and over the settings it offered q to quit while q went into the text box."""
+    from textual.widgets._footer import FooterKey
+
+    def footer_on_top() -> list[tuple[str, str]]:
+        """The footer keys a person sees: the dialog's own footer covers the app's."""
+        own = [(k.key, k.description) for k in app.screen.query(FooterKey) if k.display]
+        return own or [(k.key, k.description) for k in app.footer.query(FooterKey) if k.display]
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        for key in ("question_mark", "d", "s"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert footer_on_top() == [("escape", "Close"), ("i", "Stop"), ("q", "Quit")]
+            await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert footer_on_top() == [("escape", "Close")]
+        await pilot.press("q")
+        assert app.focused is not None and app.focused.value == "q"  # a letter, as listed
+        await pilot.press("escape")
+        await pilot.pause()
+        assert ("q", "Quit") in footer_on_top()  # the conversation's footer is back
