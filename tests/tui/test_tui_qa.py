@@ -11,6 +11,7 @@ from typing import Any
 
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     PLAIN_T,
+    FakeSession,
     fake_app,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
@@ -26,6 +27,7 @@ from voicedesk import events as ev
 from voicedesk.config import Settings
 from voicedesk.errors import UserError
 from voicedesk.tui.app import VoiceDeskApp
+from voicedesk.tui.audio_check import AudioCheckScreen
 from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
 from voicedesk.tui.widgets.timings import Waterfall
 
@@ -576,3 +578,21 @@ async def test_every_dialogs_footer_says_how_to_close_it(tmp_path: Path) -> None
         await pilot.press("escape")
         await pilot.pause()
         assert ("q", "Quit") in footer_on_top()  # the conversation's footer is back
+        await pilot.press("c")  # the microphone check
+        await pilot.pause()
+        assert footer_on_top() == [
+            ("escape", "Close"),
+            ("p", "Play test sound"),
+            ("d", "Devices"),
+            ("i", "Stop"),
+            ("q", "Quit"),
+        ]
+        session = app.session
+        assert isinstance(session, FakeSession)
+        await pilot.press("i")  # listed, so it works here too
+        assert session.calls[-1] == "interrupt"
+        await pilot.press("escape")
+        await pilot.pause()
+        app.push_screen(AudioCheckScreen(play_sound=None, output_device="file"))
+        await pilot.pause()
+        assert ("p", "Play test sound") not in footer_on_top()  # nothing to play it on
