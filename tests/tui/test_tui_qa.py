@@ -483,6 +483,9 @@ async def test_while_starting_the_status_bar_claims_no_mode_or_microphone(tmp_pa
         status = status_text(app)
         assert "starting" in status
         assert "hands-free" not in status and "idle" not in status and "mic" not in status
+        # nor the conversation pane: it said "Just talk (hands-free)" meanwhile
+        hint = str(app.conversation.query_one("#conversation-hint", Static).render())
+        assert hint.startswith("Starting the conversation") and "talk" not in hint.lower()
         go_on.set()
         await asyncio.wait_for(app.started.wait(), 5)
 

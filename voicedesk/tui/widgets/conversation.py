@@ -230,6 +230,9 @@ def _past_turn(turn: ev.PastTurn) -> list[Static]:
     return shown
 
 
+STARTING_HINT = "Starting the conversation: connecting and loading the speech models…"
+
+
 def opening_hint(mode: str) -> Content:
     """What to do first, in the mode the conversation is in: "just talk" was shown in
     push-to-talk too, where talking does nothing until space opens the microphone."""
@@ -380,7 +383,12 @@ class ConversationPane(VerticalScroll):
         return turn
 
     def compose(self) -> ComposeResult:
-        yield Static(opening_hint("hands-free"), id="conversation-hint")
+        # Until the session has started no mode is in effect, and on a machine without a
+        # microphone it never will be: "Just talk (hands-free)" stood here for those seconds.
+        # The app puts the mode's own hint in once the conversation runs.
+        yield Static(
+            Content.styled(STARTING_HINT, "$foreground-muted italic"), id="conversation-hint"
+        )
 
     def set_hint(self, content: Content) -> None:
         """Replace the opening hint (while no turn has been shown), e.g. when the
