@@ -11,6 +11,7 @@ from typing import Any
 
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     PLAIN_T,
+    FakeSession,
     fake_app,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
@@ -26,6 +27,7 @@ from voicedesk import events as ev
 from voicedesk.config import Settings
 from voicedesk.errors import UserError
 from voicedesk.tui.app import VoiceDeskApp
+from voicedesk.tui.audio_check import AudioCheckScreen
 from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
 from voicedesk.tui.widgets.timings import Waterfall
 
@@ -481,5 +483,119 @@ async def test_while_starting_the_status_bar_claims_no_mode_or_microphone(tmp_pa
         status = status_text(app)
         assert "starting" in status
         assert "hands-free" not in status and "idle" not in status and "mic" not in status
+        # nor the conversation pane: it said "Just talk (hands-free)" meanwhile
+        hint = str(app.conversation.query_one("#conversation-hint", Static).render())
+        assert hint.startswith("Starting the conversation") and "talk" not in hint.lower()
         go_on.set()
         await asyncio.wait_for(app.started.wait(), 5)
+
+
+def _finished_turn(turn_id: int) -> list[ev.Event]:
+    """One whole turn as the engine reports it: words, answer, playback and its timings."""
+    answer = f"Answer number {turn_id}."
+    return [
+        ev.TranscriptFinal(turn_id=turn_id, text=f"Question number {turn_id}?"),
+        ev.AssistantDelta(turn_id=turn_id, text=answer),
+        ev.PlaybackEnded(turn_id=turn_id, heard_text=answer, interrupted=False, audio_s=1.0),
+        ev.TurnMetrics(turn_id=turn_id, record={"turn_id": turn_id, "t": PLAIN_T}),
+    ]
+
+
+async def test_a_long_conversation_keeps_a_bounded_pane(tmp_path: Path) -> None:
+    """Every turn stayed mounted: Textual lays out all of them each frame an answer streams,
+    and after some hundred turns that took seconds of the event loop (the engine's too) for
+    each second of answer. The last MAX_TURNS_SHOWN turns stay, under a note counting the rest."""
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, AssistantTurn, UserTurn
+
+    app = fake_app(tmp_path)
+    total = MAX_TURNS_SHOWN + 30
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        for turn_id in range(1, total + 1):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+            if turn_id % 10 == 0:
+                await pilot.pause()
+        await pilot.pause()
+        users = list(pane.query(UserTurn))
+        assert [u.turn_id for u in users] == list(range(31, total + 1))
+        assert len(pane.query(AssistantTurn)) == MAX_TURNS_SHOWN
+        assert len(pane.users) == len(pane.assistants) == MAX_TURNS_SHOWN
+        note = pane.children[0]
+        assert isinstance(note, Static)
+        assert "30 earlier turns not shown" in str(note.render())
+        # the newest turn is in view, and the next one still streams in below it
+        app.bus.publish(ev.AssistantDelta(turn_id=total + 1, text="Still here."))
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.scroll_y == pane.max_scroll_y
+        assert "Still here." in pane.assistants[total + 1].display_text
+
+
+async def test_a_reader_scrolled_up_keeps_the_old_turns(tmp_path: Path) -> None:
+    """Turns are let go only while the pane follows the newest: the lines being read stay."""
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, UserTurn
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        for turn_id in range(1, MAX_TURNS_SHOWN + 1):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        pane.scroll_home(animate=False)
+        await pilot.pause()
+        for event in _finished_turn(MAX_TURNS_SHOWN + 1):
+            app.bus.publish(event)
+        await pilot.pause()
+        assert pane.query(UserTurn).first().turn_id == 1 and pane.scroll_y == 0
+
+
+async def test_every_dialogs_footer_says_how_to_close_it(tmp_path: Path) -> None:
+    """Over a dialog the footer was the conversation's: Esc, the way out, was never listed,
+    and over the settings it offered q to quit while q went into the text box."""
+    from textual.widgets._footer import FooterKey
+
+    def footer_on_top() -> list[tuple[str, str]]:
+        """The footer keys a person sees: the dialog's own footer covers the app's."""
+        own = [(k.key, k.description) for k in app.screen.query(FooterKey) if k.display]
+        return own or [(k.key, k.description) for k in app.footer.query(FooterKey) if k.display]
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        for key in ("question_mark", "d", "s"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert footer_on_top() == [("escape", "Close"), ("i", "Stop"), ("q", "Quit")]
+            await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert footer_on_top() == [("escape", "Close")]
+        await pilot.press("q")
+        assert app.focused is not None and app.focused.value == "q"  # a letter, as listed
+        await pilot.press("escape")
+        await pilot.pause()
+        assert ("q", "Quit") in footer_on_top()  # the conversation's footer is back
+        await pilot.press("c")  # the microphone check
+        await pilot.pause()
+        assert footer_on_top() == [
+            ("escape", "Close"),
+            ("p", "Play test sound"),
+            ("d", "Devices"),
+            ("i", "Stop"),
+            ("q", "Quit"),
+        ]
+        session = app.session
+        assert isinstance(session, FakeSession)
+        await pilot.press("i")  # listed, so it works here too
+        assert session.calls[-1] == "interrupt"
+        await pilot.press("escape")
+        await pilot.pause()
+        app.push_screen(AudioCheckScreen(play_sound=None, output_device="file"))
+        await pilot.pause()
+        assert ("p", "Play test sound") not in footer_on_top()  # nothing to play it on

@@ -25,6 +25,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from voicedesk.tui.widgets.footer import AppFooter
+
 Verdict = Literal["waiting", "heard", "silent", "quiet", "no-signal"]
 
 SPEECH_DBFS = -42.0  # a voice at arm's length; a quiet room is -60 dBFS or lower
@@ -122,6 +124,9 @@ class AudioCheckScreen(ModalScreen[bool]):
         Binding("d", "app.devices", "Devices"),
         # the check's advice names ctrl+s for audio.input_device: it must work from here
         Binding("ctrl+s", "app.settings", "Settings", show=False),
+        # as over the other dialogs (screens._Dialog), listed in its own footer
+        Binding("i", "app.interrupt", "Stop"),
+        Binding("q", "app.quit", "Quit"),
     ]
     DEFAULT_CLASSES = "dialog-screen"
 
@@ -169,7 +174,13 @@ class AudioCheckScreen(ModalScreen[bool]):
                 id="check-keys",
             )
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No "Play test sound" in the footer where there is no speaker to play it on."""
+        return self.play_sound is not None if action == "play" else True
+
     def on_mount(self) -> None:
+        # the app's footer, below a dialog, lists the conversation's keys, not these
+        self.mount(AppFooter(compact=True, show_command_palette=False))
         self._show_mic()
         self._show_speaker()
         self.set_timer(NO_SIGNAL_AFTER_S, self._no_signal_yet)

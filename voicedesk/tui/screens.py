@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -15,6 +16,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Markdown, Static
 
 from voicedesk.errors import ConfigError, UserError
+from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.tools import EARLIER_DETAIL, NOT_LOGGED
 
 if TYPE_CHECKING:
@@ -54,15 +56,21 @@ NO_MICROPHONE_NOTE = (
 )
 
 
+SHORT_TERMINAL_ROWS = 20  # below this a dialog takes the whole height
+
+
 class _Dialog(ModalScreen[None]):
-    """A centred box that closes with Escape; subclasses fill the box."""
+    """A centred box that closes with Escape; subclasses fill the box.
+
+    It has a footer of its own: the app's, below it, lists the conversation screen's keys,
+    so over a dialog the way out (Esc) was never shown, and over the settings the footer
+    offered q to quit while q went into the text box."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Close"),
-        # A dialog's keys stop the app's (Textual's modal binding chain), yet the footer
-        # below it lists these: over a dialog they did nothing.
-        Binding("i", "app.interrupt", "Stop", show=False),
-        Binding("q", "app.quit", "Quit", show=False),
+        # A dialog's keys stop the app's (Textual's modal binding chain): these work on.
+        Binding("i", "app.interrupt", "Stop"),
+        Binding("q", "app.quit", "Quit"),
     ]
     DEFAULT_CLASSES = "dialog-screen"
     # The part that scrolls gets the focus, so the arrow keys, PageDown and End reach what a
@@ -71,6 +79,15 @@ class _Dialog(ModalScreen[None]):
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
+
+    def on_mount(self) -> None:
+        """Textual runs this besides a subclass's own ``on_mount``."""
+        self.mount(AppFooter(compact=True, show_command_palette=False))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """On a short terminal the box may use every row its footer leaves (voicedesk.tcss):
+        the tenth it leaves free elsewhere cut the settings verdict's last line."""
+        self.set_class(event.size.height < SHORT_TERMINAL_ROWS, "-short")
 
 
 class HelpScreen(_Dialog):
@@ -194,8 +211,12 @@ class SetupScreen(Screen[None]):
         yield Footer()
 
 
-class SettingsScreen(_Dialog):
-    """Shows the config file and sets ``key = value`` pairs, validated before writing."""
+class SettingsScreen(_Dialog, inherit_bindings=False):
+    """Shows the config file and sets ``key = value`` pairs, validated before writing.
+
+    Only Esc: its text box takes i and q as letters."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
 
     def __init__(self, config_path: Path) -> None:
         super().__init__()

@@ -26,6 +26,11 @@ from voicedesk.engine.metrics import timings_line
 CUT_MARKER = " ✂ cut here "
 STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
 RESUMED_DIVIDER = "— resumed —"
+# Live turns kept on screen. Textual lays out every child of a scrolling container each time
+# one of them changes height, which a streaming answer does every frame: with hundreds of
+# turns that held the event loop, which the engine shares, for a tenth of a second at a time.
+# Older turns go (the session log keeps them all), as a resumed conversation shows its last 50.
+MAX_TURNS_SHOWN = 50
 CARD_LOOK = {  # a tool card's status: (icon, its style)
     "running": ("⚙", "bold $warning"),
     "done": ("✓", "bold $success"),
@@ -142,10 +147,17 @@ class ToolCard(Static):
     ``status`` "earlier": a call of a resumed conversation; the tool pane has its result."""
 
     def __init__(
-        self, name: str, arguments: dict[str, Any], *, call_id: str = "", status: str = "running"
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        call_id: str = "",
+        status: str = "running",
+        turn_id: int | None = None,
     ) -> None:
         super().__init__(classes=f"tool-card {status}")
         self.call_id = call_id
+        self.turn_id = turn_id
         self.name_ = name
         self.arguments = arguments
         self.status = status
@@ -218,6 +230,9 @@ def _past_turn(turn: ev.PastTurn) -> list[Static]:
     return shown
 
 
+STARTING_HINT = "Starting the conversation: connecting and loading the speech models…"
+
+
 def opening_hint(mode: str) -> Content:
     """What to do first, in the mode the conversation is in: "just talk" was shown in
     push-to-talk too, where talking does nothing until space opens the microphone."""
@@ -242,6 +257,11 @@ class ConversationPane(VerticalScroll):
         self.cards: dict[str, ToolCard] = {}
         self._tools_since_request: set[int] = set()
         self._following = True  # the newest text is kept in view (see release_anchor)
+        # live turns in the order they were first shown, each with its widgets (pruned
+        # beyond MAX_TURNS_SHOWN); the note above them counts the ones no longer shown
+        self._live: dict[int, list[Static]] = {}
+        self._pruned = 0
+        self._pruned_note: Static | None = None
 
     # ---------------------------------------------------------------- event handling
     def handle(self, event: ev.Event) -> None:
@@ -282,12 +302,15 @@ class ConversationPane(VerticalScroll):
             line = Content.styled(
                 f"⏱ {timings_line(event.record, compact=True)}", "$foreground-muted"
             )
-            self.mount(Static(line, classes="turn timing-line"))
+            self._mount(Static(line, classes="turn timing-line"), event.turn_id)
+            self._prune()
         elif isinstance(event, ev.ToolCallStarted):
             self._tools_since_request.add(event.turn_id)
-            card = ToolCard(event.name, event.arguments, call_id=event.call_id)
+            card = ToolCard(
+                event.name, event.arguments, call_id=event.call_id, turn_id=event.turn_id
+            )
             self.cards[event.call_id] = card
-            self._mount(card)
+            self._mount(card, event.turn_id)
         elif isinstance(event, ev.ToolCallProgress):
             if event.call_id in self.cards:
                 self.cards[event.call_id].progress(event)
@@ -302,7 +325,7 @@ class ConversationPane(VerticalScroll):
         if turn is None:
             turn = UserTurn(turn_id, text, provisional=provisional)
             self.users[turn_id] = turn
-            self._mount(turn)
+            self._mount(turn, turn_id)
         elif not (provisional and not turn.provisional):  # an interim never undoes a final
             turn.set_text(text, provisional=provisional)
         if not provisional:
@@ -319,19 +342,19 @@ class ConversationPane(VerticalScroll):
         unheard = answer is None or answer.heard_text is None  # never played
         if unheard and prev.text and turn.text.startswith(prev.text) and turn.text != prev.text:
             del self.users[prev.turn_id]
-            prev.remove()
+            self._unmount(prev)
             if answer is not None:
                 del self.assistants[prev.turn_id]
-                answer.remove()
+                self._unmount(answer)
 
     def _withdraw(self, turn_id: int) -> None:
         """The engine took a turn back (the person went on talking): drop it and its answer."""
         user = self.users.pop(turn_id, None)
         if user is not None:
-            user.remove()
+            self._unmount(user)
         answer = self.assistants.pop(turn_id, None)
         if answer is not None:
-            answer.remove()
+            self._unmount(answer)
 
     def _show_earlier(self, event: ev.ConversationResumed) -> None:
         """The turns a resumed conversation continues, so the person sees what they said
@@ -356,11 +379,16 @@ class ConversationPane(VerticalScroll):
         if turn is None:
             turn = AssistantTurn(turn_id)
             self.assistants[turn_id] = turn
-            self._mount(turn)
+            self._mount(turn, turn_id)
         return turn
 
     def compose(self) -> ComposeResult:
-        yield Static(opening_hint("hands-free"), id="conversation-hint")
+        # Until the session has started no mode is in effect, and on a machine without a
+        # microphone it never will be: "Just talk (hands-free)" stood here for those seconds.
+        # The app puts the mode's own hint in once the conversation runs.
+        yield Static(
+            Content.styled(STARTING_HINT, "$foreground-muted italic"), id="conversation-hint"
+        )
 
     def set_hint(self, content: Content) -> None:
         """Replace the opening hint (while no turn has been shown), e.g. when the
@@ -368,10 +396,49 @@ class ConversationPane(VerticalScroll):
         for hint in self.query("#conversation-hint").results(Static):
             hint.update(content)
 
-    def _mount(self, widget: Static) -> None:
+    def _mount(self, widget: Static, turn_id: int) -> None:
         for hint in self.query("#conversation-hint"):
             hint.remove()
+        self._live.setdefault(turn_id, []).append(widget)
         self.mount(widget)
+
+    def _unmount(self, widget: UserTurn | AssistantTurn) -> None:
+        """Remove a live turn's widget, and the turn from the count once nothing of it is left."""
+        widget.remove()
+        shown = self._live.get(widget.turn_id, [])
+        if widget in shown:
+            shown.remove(widget)
+        if not shown:
+            self._live.pop(widget.turn_id, None)
+
+    def _prune(self) -> None:
+        """Keep the last :data:`MAX_TURNS_SHOWN` turns, with a note counting the rest.
+
+        Not while the person has scrolled up to read: the lines they read would move."""
+        if not self._following:
+            return
+        while len(self._live) > MAX_TURNS_SHOWN:
+            turn_id = next(iter(self._live))
+            widgets = self._live.pop(turn_id)
+            if self._pruned_note is None:
+                self._pruned_note = _note("")
+                self.mount(self._pruned_note, before=widgets[0])
+            self._pruned += 1
+            for widget in widgets:
+                widget.remove()
+            if self.users.get(turn_id) in widgets:
+                del self.users[turn_id]
+            if self.assistants.get(turn_id) in widgets:
+                del self.assistants[turn_id]
+            for call_id in [c for c, card in self.cards.items() if card in widgets]:
+                del self.cards[call_id]
+        if self._pruned_note is not None:
+            self._pruned_note.update(
+                Content.styled(
+                    f"… {_earlier_turns(self._pruned)} not shown (the session log has them)",
+                    "$foreground-muted italic",
+                )
+            )
 
     # ---------------------------------------------------------------- following the end
     # Whether the newest text is followed is decided by what the person did, never by the
