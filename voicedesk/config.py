@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -47,7 +48,16 @@ def _blank_is_unset(value: Any) -> Any:
     return value
 
 
-OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_unset)]
+def _home_expanded(value: Path | None) -> Path | None:
+    """``~/voices/x.onnx`` means the home folder wherever the path is used: expanded here,
+    once, since a user of the setting that forgot to (local TTS) failed with "not found"
+    after `doctor`, which expands it, had called the same path fine."""
+    return value.expanduser() if value is not None else None
+
+
+OptionalPath = Annotated[
+    Path | None, BeforeValidator(_blank_is_unset), AfterValidator(_home_expanded)
+]
 
 
 class _Section(BaseModel):
