@@ -727,3 +727,46 @@ def test_a_metrics_line_torn_by_a_full_disk_does_not_swallow_the_next_runs_first
     with open_metrics(metrics) as fh:  # a whole file gets no blank line
         fh.write("{}\n")
     assert metrics.read_text(encoding="utf-8").count("\n\n") == 0
+
+
+def test_verbose_logs_never_show_the_api_keys(tmp_path: Path) -> None:
+    """`-vv` is what a bug report asks for, and it printed both keys in clear: the
+    websockets library logs every handshake header ("> xi-api-key: …", "> Authorization:
+    Bearer sk-…")."""
+    import subprocess
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env.pop("VOICEDESK_CONFIG", None)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "sim", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert sim.stdout is not None
+        for _ in range(4):  # export NAME=value: the URLs and the placeholder keys
+            name, _, value = sim.stdout.readline().removeprefix("export ").strip().partition("=")
+            env[name] = value
+        openai_key, elevenlabs_key = "sk-proj-Secret0123456789abcdef", "el-Secret9876543210zyx"
+        env.update(OPENAI_API_KEY=openai_key, ELEVENLABS_API_KEY=elevenlabs_key)
+        speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+        argv = ["-vv", "run", "--headless", "--no-tools", "--input", str(speech)]
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "> xi-api-key: ***" in done.stderr  # the header is logged, its value is not
+    assert "> Authorization: ***" in done.stderr
+    for key in (openai_key, elevenlabs_key):
+        assert key not in done.stderr and key[-8:] not in done.stderr
+        assert key not in done.stdout

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from voicedesk import __version__
+from voicedesk.config_secrets import SecretsLogFilter
 from voicedesk.errors import UserError
 
 # Order here is the order in `voicedesk --help`.
@@ -111,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose
         else _NoticeFormatter("[%(levelname)s] %(message)s")
     )
+    handler.addFilter(SecretsLogFilter())
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), handlers=[handler])
     if args.verbose < 2:  # its INFO lines quote every request's url, a password in it too
         logging.getLogger("httpx").setLevel(logging.WARNING)

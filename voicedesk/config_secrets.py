@@ -9,6 +9,7 @@ with "set (…1234)" as the key (``masks_in``).
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,40 @@ def mask_text(text: str) -> str:
     """A URL's user:password and secret-named ``name=value`` parts hidden in any text."""
     text = _URL_USERINFO.sub(rf"\1{HIDDEN}@", text)
     return _SECRET_ASSIGNMENT.sub(rf"\1{HIDDEN}", text)
+
+
+# A header as libraries log it ("> xi-api-key: …", "Authorization: Bearer …"), or a
+# "name": value pair of JSON: the name, then the value to the end of the line.
+_NAMED_VALUE = re.compile(r"(?<![\w-])([A-Za-z][\w-]*)[\"']?\s*:\s*(?=\S)")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',]+")
+
+
+def mask_log_text(text: str) -> str:
+    """:func:`mask_text`, and also the value of a secret-named header and any bearer
+    token: what a log line may quote of a request."""
+    lines = mask_text(text).split("\n")
+    for i, line in enumerate(lines):
+        for match in _NAMED_VALUE.finditer(line):
+            if is_secret_name(match.group(1)):
+                lines[i] = line[: match.end()] + HIDDEN
+                break
+    return _BEARER.sub(rf"\1{HIDDEN}", "\n".join(lines))
+
+
+class SecretsLogFilter(logging.Filter):
+    """Hides secrets in every log record a handler writes. ``-vv`` is what a bug report
+    asks for, and the websockets library logs each handshake header at DEBUG: both API
+    keys were printed in clear ("> xi-api-key: …", "> Authorization: Bearer sk-…")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: logging reports it itself
+            return True
+        hidden = mask_log_text(message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
 
 
 def _mask_tree(node: Any, loc: tuple[Any, ...]) -> Any:

@@ -785,6 +785,21 @@ def test_stderr_goes_to_the_log_file(tmp_path: Path) -> None:
     assert "noise from C" in text and "logged to the file" in text
 
 
+def test_the_log_file_never_holds_the_api_keys(tmp_path: Path) -> None:
+    """`voicedesk -vv` logs each websocket handshake header at DEBUG: the terminal UI's
+    log file held both API keys in clear, and it is what a bug report attaches."""
+    from voicedesk.commands import tui
+
+    log_path = tmp_path / "tui.log"
+    with tui.stderr_to_log(log_path, verbose=2):
+        ws = logging.getLogger("websockets.client")
+        ws.debug("> %s: %s", "xi-api-key", "el-Secret9876543210zyx")
+        ws.debug("> %s: %s", "Authorization", "Bearer sk-proj-Secret0123456789abcdef")
+    text = log_path.read_text(encoding="utf-8")
+    assert "> xi-api-key: ***" in text and "> Authorization: ***" in text
+    assert "Secret" not in text
+
+
 def test_tui_exit_skips_teardown_but_not_threads_or_logs(tmp_path: Path) -> None:
     """Quitting ends the process once the work is saved: non-daemon threads are waited for,
     logging is flushed, the exit code kept, and the clean-ups registered while the app ran
