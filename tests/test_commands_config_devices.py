@@ -1035,3 +1035,21 @@ def test_a_local_voice_under_the_home_folder_speaks(
         return sum([len(chunk) async for chunk in stream.audio()])
 
     assert asyncio.run(speak()) > 0
+
+
+def test_an_unknown_key_of_a_tool_server_names_the_keys_it_can_have(cfg: Path, capsys) -> None:
+    """A misspelt key of an MCP server said only "check the spelling", not what it may be."""
+    cfg.write_text('[tools.mcpServers.notes]\ncommand = "npx"\nargz = ["-y"]\n', encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'tools.mcpServers.notes.argz' (did you mean 'args'? known here:" in err
+    assert "command, args, env, url, headers, enabled, timeout_s" in err
+
+
+def test_a_list_setting_given_as_text_says_how_a_list_is_written(cfg: Path, capsys) -> None:
+    """ "Input should be a valid list" was pydantic's, and did not say how to write one."""
+    cfg.write_text('[tools]\ndocs_server_args = "--slow"\n', encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "'tools.docs_server_args' = \"--slow\" is not allowed: it must be a list" in err
+    assert '["--slow", "search=5"]' in err

@@ -618,18 +618,27 @@ _PLAIN = {
     "float_type": "it must be a number",
     "float_parsing": "it must be a number",
     "string_type": "it must be text",
+    "list_type": 'it must be a list in brackets, like ["--slow", "search=5"] or []',
 }
 
 
 def _known_keys(loc: tuple[Any, ...]) -> str:
     """The keys allowed where an unknown one was found, nearest spelling first. Pointing to
-    `config show` did not help: it fails on the same unknown key."""
+    `config show` did not help: it fails on the same unknown key. Inside a table of names
+    the person chose (``tools.mcpServers.NAME``) they are the keys each entry may have."""
     import difflib
 
     fields = _fields_of(Settings)
+    annotation: Any = None  # a table of names the person chose (mcpServers): its values' type
     for part in loc[:-1]:
+        if annotation is not None:  # ``part`` is such a name: its keys are the value type's
+            fields, annotation = _fields_of(annotation), None
+            continue
         field = fields.get(str(part)) if fields is not None else None
         fields = _fields_of(field.annotation) if field is not None else None
+        inner = _unwrap_optional(field.annotation) if field is not None else None
+        if fields is None and get_origin(inner) is dict:
+            annotation = get_args(inner)[1]
     if fields is None:
         return "check the spelling; `voicedesk config init` writes a template of every key"
     names = [n for n, f in fields.items() if not f.exclude]
