@@ -1053,3 +1053,23 @@ def test_a_list_setting_given_as_text_says_how_a_list_is_written(cfg: Path, caps
     err = capsys.readouterr().err
     assert "'tools.docs_server_args' = \"--slow\" is not allowed: it must be a list" in err
     assert '["--slow", "search=5"]' in err
+
+
+def test_a_blank_base_url_is_the_providers_own_and_one_without_scheme_is_refused(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`base_url = ""` (or VOICEDESK_LLM__BASE_URL set to nothing) was a server at "": the
+    conversation stopped with "Cannot reach the language-model server at : Connection
+    error." while `doctor` took it for unset; "localhost:11434/v1", its http:// left out,
+    was a connection error too, said only once the first turn was sent."""
+    cfg.write_text('[llm]\nbase_url = ""\n[tts]\nelevenlabs_base_url = " "\n', encoding="utf-8")
+    monkeypatch.setenv("VOICEDESK_STT__BASE_URL", "")
+    settings = load_settings(cfg)
+    assert settings.llm.base_url is None and settings.stt.base_url is None
+    assert settings.tts.elevenlabs_base_url is None
+    monkeypatch.delenv("VOICEDESK_STT__BASE_URL")
+    cfg.write_text('[llm]\nbase_url = "localhost:11434/v1"\n', encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "'llm.base_url' = \"localhost:11434/v1\" is not allowed: it is not a web address" in err
+    assert "http://localhost:11434/v1" in err

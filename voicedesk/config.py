@@ -64,6 +64,28 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _base_url(value: Any) -> Any:
+    """A server's base URL: blanks are unset (the provider's own server), and anything else
+    must be a web address. ``base_url = ""`` was taken for a server at "": `doctor` asked for
+    the OpenAI key, and the conversation then stopped with "Cannot reach the language-model
+    server at : Connection error."; one without its scheme (``localhost:11434/v1``) failed
+    the same way, as a connection error, with nothing said of the missing http://."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        raise ValueError(
+            "it is not a web address; a base URL starts with http:// or https://, like "
+            "http://localhost:11434/v1 (unset: the provider's own server)"
+        )
+    return value.strip()
+
+
+BaseUrl = Annotated[str | None, BeforeValidator(_base_url)]
+
+
 def _device_spec(value: Any) -> Any:
     """A device index written as a TOML integer (``input_device = 3``) is the same as "3":
     `voicedesk devices` lists indices, so people write them as numbers."""
@@ -144,7 +166,7 @@ class STTSettings(_Section):
             raise ValueError("it must be a two-letter ISO-639-1 code such as en, de or fr")
         return value.lower()
 
-    base_url: str | None = None
+    base_url: BaseUrl = None
     local_model: OptionalPath = Field(None, description="faster-whisper model dir (local STT)")
     # A transcript this late (plus 50 ms per second of speech) is asked for again over a
     # fresh connection, and the first of the two to arrive is used: a lost one then costs
@@ -158,7 +180,7 @@ MIN_CONTEXT_WINDOW = 1024
 
 class LLMSettings(_Section):
     model: str = "gpt-4o-mini"
-    base_url: str | None = Field(None, description="Any OpenAI-compatible base URL")
+    base_url: BaseUrl = Field(None, description="Any OpenAI-compatible base URL")
     api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding this server's key")
 
     @field_validator("api_key_env")
@@ -212,7 +234,7 @@ class TTSSettings(_Section):
     provider: Literal["elevenlabs", "openai", "local"] = "elevenlabs"
     voice_id: str = "21m00Tcm4TlvDq8ikWAM"
     model: str = "eleven_flash_v2_5"
-    elevenlabs_base_url: str | None = None
+    elevenlabs_base_url: BaseUrl = None
     openai_model: str = "gpt-4o-mini-tts"
     openai_voice: str = "alloy"
     local_voice: OptionalPath = Field(None, description="Piper .onnx voice (local TTS)")
