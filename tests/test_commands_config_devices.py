@@ -1073,3 +1073,21 @@ def test_a_blank_base_url_is_the_providers_own_and_one_without_scheme_is_refused
     err = capsys.readouterr().err
     assert "'llm.base_url' = \"localhost:11434/v1\" is not allowed: it is not a web address" in err
     assert "http://localhost:11434/v1" in err
+
+
+def test_an_empty_model_or_voice_name_is_refused_naming_the_variable(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`VOICEDESK_TTS__VOICE_ID=$VOICE` with $VOICE unset was an empty voice, and the first
+    answer failed with "ElevenLabs refused the speech connection (HTTP 404)"."""
+    monkeypatch.setenv("VOICEDESK_TTS__VOICE_ID", "")
+    cfg.write_text('[llm]\nmodel = "  "\n[tts]\nopenai_voice = " nova "\n', encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "environment variable VOICEDESK_TTS__VOICE_ID: 'tts.voice_id' = \"\" is not allowed" in err
+    )
+    assert "'llm.model' = \"  \" is not allowed: it must not be empty" in err
+    monkeypatch.delenv("VOICEDESK_TTS__VOICE_ID")
+    cfg.write_text('[tts]\nopenai_voice = " nova "\n', encoding="utf-8")
+    assert load_settings(cfg).tts.openai_voice == "nova"  # a pasted name's blanks dropped

@@ -86,6 +86,23 @@ def _base_url(value: Any) -> Any:
 BaseUrl = Annotated[str | None, BeforeValidator(_base_url)]
 
 
+def _a_name(value: Any) -> Any:
+    """A model, voice or theme name: blanks around a pasted one are dropped, and none at all
+    is refused. An empty one (``VOICEDESK_TTS__VOICE_ID=$VOICE`` with $VOICE unset) was sent
+    as it was, and the service's refusal ("ElevenLabs refused the speech connection (HTTP
+    404)") named neither the setting nor the cause."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        raise ValueError(
+            "it must not be empty: leave the key out (or unset the variable) for the default"
+        )
+    return value.strip()
+
+
+Name = Annotated[str, BeforeValidator(_a_name)]
+
+
 def _device_spec(value: Any) -> Any:
     """A device index written as a TOML integer (``input_device = 3``) is the same as "3":
     `voicedesk devices` lists indices, so people write them as numbers."""
@@ -154,7 +171,7 @@ class TurnSettings(_Section):
 
 class STTSettings(_Section):
     provider: Literal["openai", "local", "none"] = "openai"
-    model: str = "gpt-4o-mini-transcribe"
+    model: Name = "gpt-4o-mini-transcribe"
     language: str = "en"
 
     @field_validator("language")
@@ -179,7 +196,7 @@ MIN_CONTEXT_WINDOW = 1024
 
 
 class LLMSettings(_Section):
-    model: str = "gpt-4o-mini"
+    model: Name = "gpt-4o-mini"
     base_url: BaseUrl = Field(None, description="Any OpenAI-compatible base URL")
     api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding this server's key")
 
@@ -232,11 +249,11 @@ class LLMSettings(_Section):
 
 class TTSSettings(_Section):
     provider: Literal["elevenlabs", "openai", "local"] = "elevenlabs"
-    voice_id: str = "21m00Tcm4TlvDq8ikWAM"
-    model: str = "eleven_flash_v2_5"
+    voice_id: Name = "21m00Tcm4TlvDq8ikWAM"
+    model: Name = "eleven_flash_v2_5"
     elevenlabs_base_url: BaseUrl = None
-    openai_model: str = "gpt-4o-mini-tts"
-    openai_voice: str = "alloy"
+    openai_model: Name = "gpt-4o-mini-tts"
+    openai_voice: Name = "alloy"
     local_voice: OptionalPath = Field(None, description="Piper .onnx voice (local TTS)")
     fallback: Literal["none", "openai", "elevenlabs", "local"] = "none"
 
@@ -345,7 +362,7 @@ class ToolSettings(_Section):
 
 
 class UISettings(_Section):
-    theme: str = "textual-dark"
+    theme: Name = "textual-dark"
     talk_key_mode: Literal["auto", "toggle", "hold"] = Field(
         "auto",
         description="Talk key: hold where the terminal reports key release (auto), or tap/tap",
