@@ -1091,3 +1091,13 @@ def test_an_empty_model_or_voice_name_is_refused_naming_the_variable(
     monkeypatch.delenv("VOICEDESK_TTS__VOICE_ID")
     cfg.write_text('[tts]\nopenai_voice = " nova "\n', encoding="utf-8")
     assert load_settings(cfg).tts.openai_voice == "nova"  # a pasted name's blanks dropped
+
+
+def test_a_utf16_config_file_is_named_so(cfg: Path, capsys) -> None:
+    """Saved by Notepad as "Unicode" (or written by PowerShell 5's `>`), the file was "not
+    UTF-8 text (byte 0xff on line 1)": neither the encoding nor the way out was named."""
+    cfg.write_bytes("[audio]\nblock_ms = 20\n".encode("utf-16"))  # with its byte-order mark
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg} is saved as UTF-16 text; TOML files must be UTF-8." in err
+    assert "Set-Content -Encoding utf8" in err

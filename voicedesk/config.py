@@ -10,6 +10,7 @@ allowed, so the CLI can print one readable message instead of a traceback.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -459,6 +460,15 @@ def read_config_text(path: Path) -> str:
         ) from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}") from None
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if utf16 and not data.startswith(codecs.BOM_UTF32_LE):
+        # Notepad's "Unicode", and what Windows PowerShell 5's `>` writes: "byte 0xff on
+        # line 1" named neither the encoding nor how to change it
+        raise ConfigError(
+            f"{path} is saved as UTF-16 text; TOML files must be UTF-8.",
+            "save it again choosing the UTF-8 encoding (Notepad: File > Save as > Encoding: "
+            "UTF-8; PowerShell: Set-Content -Encoding utf8)",
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
