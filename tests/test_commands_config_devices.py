@@ -1101,3 +1101,28 @@ def test_a_utf16_config_file_is_named_so(cfg: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert f"{cfg} is saved as UTF-16 text; TOML files must be UTF-8." in err
     assert "Set-Content -Encoding utf8" in err
+
+
+def test_a_number_out_of_range_is_told_both_ends_of_the_range(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pydantic named only the end that was crossed ("Input should be less than or equal to
+    40"), and of `temperature = nan` said "less than or equal to 2", as if nan were big."""
+    cfg.write_text(
+        "[audio]\nblock_ms = 100\n[turn]\nvad_threshold = 1.5\n"
+        '[tools.mcpServers.x]\ncommand = "a"\ntimeout_s = -1\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("VOICEDESK_LLM__TEMPERATURE", "nan")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "'audio.block_ms' = 100 is not allowed: it must be a whole number from 5 to 40" in err
+    assert (
+        "'turn.vad_threshold' = 1.5 is not allowed: it must be a number above 0 and below 1" in err
+    )
+    assert "'tools.mcpServers.x.timeout_s' = -1 is not allowed: it must be a number above 0" in err
+    assert (
+        "VOICEDESK_LLM__TEMPERATURE: 'llm.temperature' = \"nan\" is not allowed: "
+        "it must be a number from 0 to 2"
+    ) in err
+    assert "Input should be" not in err

@@ -649,7 +649,77 @@ def _describe(err: dict[str, Any], origin: str, var: str | None = None) -> str:
     if err["type"] == "missing":
         return f"{where}: '{key}' is required"
     msg = _PLAIN.get(err["type"], str(err["msg"]).removeprefix("Value error, "))
+    if err["type"] in _RANGE_ERRORS or _is_nan(err.get("input")):
+        msg = _allowed_range(loc) or msg
     return f"{where}: '{key}' = {_shown(loc, err.get('input'))} is not allowed: {msg}"
+
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _is_nan(value: Any) -> bool:
+    if isinstance(value, str):
+        value = value.strip().lower()
+        return value in ("nan", "+nan", "-nan")
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _field_at(loc: tuple[Any, ...]) -> Any:
+    """The pydantic field a setting's place names, through tables of names the person chose
+    (``tools.mcpServers.NAME``); None where there is none."""
+    annotation: Any = Settings
+    field = None
+    skip = False
+    for part in loc:
+        if skip:  # a name the person chose: the next part is a key of the value type
+            skip = False
+            continue
+        fields = _fields_of(annotation)
+        field = fields.get(str(part)) if fields is not None else None
+        if field is None:
+            return None
+        annotation = field.annotation
+        skip = get_origin(_unwrap_optional(annotation)) is dict
+        if skip:
+            annotation = get_args(_unwrap_optional(annotation))[1]
+    return field
+
+
+def _allowed_range(loc: tuple[Any, ...]) -> str | None:
+    """ "it must be from 5 to 40": both ends of a number's range. pydantic named only the
+    end that was crossed ("less than or equal to 40"), and of `temperature = nan` it said
+    "less than or equal to 2", as if nan were too big."""
+    field = _field_at(loc)
+    if field is None:
+        return None
+    low = high = None
+    low_open = high_open = False
+    for rule in field.metadata:
+        for name, is_low, is_open in (
+            ("ge", True, False),
+            ("gt", True, True),
+            ("le", False, False),
+            ("lt", False, True),
+        ):
+            bound = getattr(rule, name, None)
+            if bound is None:
+                continue
+            if is_low:
+                low, low_open = bound, is_open
+            else:
+                high, high_open = bound, is_open
+    if low is None and high is None:
+        return None
+    number = "a whole number" if _unwrap_optional(field.annotation) is int else "a number"
+    if low is not None and high is not None:
+        if not low_open and not high_open:
+            return f"it must be {number} from {low} to {high}"
+        low_word = "above" if low_open else "at least"
+        high_word = "below" if high_open else "at most"
+        return f"it must be {number} {low_word} {low} and {high_word} {high}"
+    if low is not None:
+        return f"it must be {number} {'above' if low_open else 'at least'} {low}"
+    return f"it must be {number} {'below' if high_open else 'at most'} {high}"
 
 
 # pydantic's words where they name Python types ("a valid dictionary or instance of
