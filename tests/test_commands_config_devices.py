@@ -1126,3 +1126,27 @@ def test_a_number_out_of_range_is_told_both_ends_of_the_range(
         "it must be a number from 0 to 2"
     ) in err
     assert "Input should be" not in err
+
+
+def test_a_table_written_as_a_list_is_echoed_with_its_secrets_masked(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[[tools.mcpServers.x]]` (or a JSON list in VOICEDESK_TOOLS__MCPSERVERS, as other
+    clients' configs hold them) was refused by echoing it whole, its tokens in clear."""
+    cfg.write_text(
+        '[[tools.mcpServers.x]]\ncommand = "gh-mcp"\nenv = { GITHUB_TOKEN = "ghp_Secret0123456789" }\n',
+        encoding="utf-8",
+    )
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert '\'tools.mcpServers.x\' = [{"command": "gh-mcp", "env": {"GITHUB_TOKEN": "set' in err
+    assert "Secret" not in err
+    cfg.write_text("", encoding="utf-8")
+    monkeypatch.setenv(
+        "VOICEDESK_TOOLS__MCPSERVERS",
+        '[{"url": "https://mcp.example/mcp", "headers": {"Authorization": "Bearer Secret-0123456789"}}]',
+    )
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "VOICEDESK_TOOLS__MCPSERVERS: 'tools.mcpServers' = [{" in err
+    assert "Secret" not in err

@@ -11,6 +11,7 @@ allowed, so the CLI can print one readable message instead of a traceback.
 from __future__ import annotations
 
 import codecs
+import datetime
 import json
 import math
 import os
@@ -34,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from voicedesk.config_secrets import is_secret_path, mask_text, masks_in
+from voicedesk.config_secrets import is_secret_path, mask_text, mask_tree, masks_in
 from voicedesk.errors import ConfigError
 
 APP_NAME = "voicedesk"
@@ -621,6 +622,12 @@ def _shown(loc: tuple[Any, ...], found: Any) -> str:
         return json.dumps(mask_text(found), ensure_ascii=False)
     if isinstance(found, float) and not math.isfinite(found):
         return "nan" if math.isnan(found) else ("inf" if found > 0 else "-inf")
+    if isinstance(found, dict | list):
+        # A table written as a list (``[[tools.mcpServers]]``) was echoed whole, with the
+        # tokens in its servers' headers and env: masked as `config show` masks them.
+        return json.dumps(mask_tree(found, loc), ensure_ascii=False, default=str)
+    if isinstance(found, datetime.date | datetime.time):
+        return found.isoformat()  # as written in the file, not datetime.date(1979, 5, 27)
     return repr(found)
 
 

@@ -121,9 +121,11 @@ class SecretsLogFilter(logging.Filter):
         return True
 
 
-def _mask_tree(node: Any, loc: tuple[Any, ...]) -> Any:
+def mask_tree(node: Any, loc: tuple[Any, ...] = ()) -> Any:
+    """Plain data (tables, lists, text) found at ``loc`` in the settings, with every secret
+    in it masked as `config show` masks it."""
     if isinstance(node, dict):
-        return {k: _mask_tree(v, (*loc, k)) for k, v in node.items()}
+        return {k: mask_tree(v, (*loc, k)) for k, v in node.items()}
     if isinstance(node, list):
         out = []
         for i, item in enumerate(node):
@@ -132,7 +134,7 @@ def _mask_tree(node: Any, loc: tuple[Any, ...]) -> Any:
             if flag and isinstance(item, str) and is_secret_name(before):  # --token VALUE
                 out.append(HIDDEN)
             else:
-                out.append(_mask_tree(item, (*loc, i)))
+                out.append(mask_tree(item, (*loc, i)))
         return out
     if isinstance(node, str):
         return mask_secret(node) if is_secret_path(loc) else mask_text(node)
@@ -148,7 +150,7 @@ def masked(settings: Settings) -> dict[str, Any]:
         name: mask_secret(secret.get_secret_value() if secret is not None else "")
         for name, secret in ((n, getattr(settings.keys, n)) for n in data["keys"])
     }
-    data = _mask_tree({k: v for k, v in data.items() if k != "keys"}, ())
+    data = mask_tree({k: v for k, v in data.items() if k != "keys"}, ())
     data["keys"] = keys
     return data
 
