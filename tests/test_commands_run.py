@@ -770,3 +770,21 @@ def test_verbose_logs_never_show_the_api_keys(tmp_path: Path) -> None:
     for key in (openai_key, elevenlabs_key):
         assert key not in done.stderr and key[-8:] not in done.stderr
         assert key not in done.stdout
+
+
+def test_a_path_flag_after_an_equals_sign_may_start_with_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The shell leaves `~` as it is after `=`: `run --input=~/in.wav` said "Input file not
+    found: ~/in.wav", while `--config=~/c.toml` was found."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+    (home / "in.wav").write_bytes(speech.read_bytes())
+    assert main(["replay", "--stt", "none", "--json", "~/in.wav"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["turns"]) == 1
+    argv = ["run", "--headless", "--sim", "--no-tools", "--input=~/in.wav"]
+    assert main([*argv, "--output=~/out.wav", "--metrics-out=~/m.jsonl"]) == 0
+    assert read_wav(home / "out.wav")[0].size > 0
+    assert (home / "m.jsonl").read_text(encoding="utf-8").count("\n") == 1
