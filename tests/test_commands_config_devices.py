@@ -1150,3 +1150,16 @@ def test_a_table_written_as_a_list_is_echoed_with_its_secrets_masked(
     err = capsys.readouterr().err
     assert "VOICEDESK_TOOLS__MCPSERVERS: 'tools.mcpServers' = [{" in err
     assert "Secret" not in err
+
+
+def test_a_variable_named_after_a_whole_section_says_to_set_its_keys(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VOICEDESK_TURN='{"mode": "push-to-talk"}' (a section at once, as
+    VOICEDESK_TOOLS__MCPSERVERS takes a table) was ignored without a word."""
+    cfg.write_text("", encoding="utf-8")
+    monkeypatch.setenv("VOICEDESK_TURN", '{"mode": "push-to-talk"}')
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "VOICEDESK_TURN sets nothing: a section's keys are set one variable each." in err
+    assert "use VOICEDESK_TURN__<KEY>, e.g. VOICEDESK_TURN__MODE" in err

@@ -577,6 +577,15 @@ def _check_one_underscore(var: str) -> None:
     and the person wondered why the setting did not take. Other VOICEDESK_ names (the
     simulator's, the tests') are not settings and are left alone."""
     rest = var[len(ENV_PREFIX) :].lower()
+    whole = Settings.model_fields.get(rest)
+    fields_of_whole = _fields_of(whole.annotation) if whole is not None else None
+    if fields_of_whole:  # VOICEDESK_TURN='{"mode": …}': ignored without a word as well
+        first = next(iter(fields_of_whole))
+        raise ConfigError(
+            f"{var} sets nothing: a section's keys are set one variable each.",
+            f"use {ENV_PREFIX}{rest.upper()}__<KEY>, e.g. {ENV_PREFIX}{rest.upper()}__"
+            f"{first.upper()}, and unset {var}",
+        )
     for section, field in Settings.model_fields.items():
         fields = _fields_of(field.annotation)
         key = rest.removeprefix(f"{section}_")
