@@ -97,3 +97,26 @@ def test_a_terminal_that_is_not_utf8_gets_every_message(tmp_path: Path) -> None:
     assert "Traceback" not in doctor.stderr, doctor.stderr
     assert "> check the path" in doctor.stdout  # the hint's arrow, and what follows it
     assert "problem(s)" in doctor.stdout  # to the end
+
+
+def test_version_and_help_load_no_heavy_library() -> None:
+    """`voicedesk --version` and `--help` build every command's parser, and the benchmarks'
+    imported numpy to do it: about 300 ms of a 460 ms `--version` on a 2-core machine."""
+    import subprocess
+
+    probe = (
+        "import sys\n"
+        "from voicedesk.cli import main\n"
+        "for argv in (['--version'], ['--help'], ['bench', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('numpy', 'pydantic', 'textual', 'openai', 'onnxruntime', 'mcp')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
