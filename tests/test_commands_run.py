@@ -5,12 +5,14 @@ simulated conversations stay out of `--resume`. No sound card and no network are
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import stat
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -727,3 +729,108 @@ def test_a_metrics_line_torn_by_a_full_disk_does_not_swallow_the_next_runs_first
     with open_metrics(metrics) as fh:  # a whole file gets no blank line
         fh.write("{}\n")
     assert metrics.read_text(encoding="utf-8").count("\n\n") == 0
+
+
+@contextlib.contextmanager
+def _standalone_sim(env: dict[str, str]) -> Iterator[None]:
+    """`voicedesk sim` in its own process, its export lines (the URLs and the placeholder
+    keys) put in ``env``, as `eval "$(voicedesk sim --detach)"` puts them in a shell."""
+    import subprocess
+
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "sim", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert sim.stdout is not None
+        for _ in range(4):  # export NAME=value
+            name, _, value = sim.stdout.readline().removeprefix("export ").strip().partition("=")
+            env[name] = value
+        yield
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+
+
+def _isolated_env(tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env.pop("VOICEDESK_CONFIG", None)
+    return env
+
+
+def test_verbose_logs_never_show_the_api_keys(tmp_path: Path) -> None:
+    """`-vv` is what a bug report asks for, and it printed both keys in clear: the
+    websockets library logs every handshake header ("> xi-api-key: …", "> Authorization:
+    Bearer sk-…")."""
+    import subprocess
+
+    env = _isolated_env(tmp_path)
+    with _standalone_sim(env):
+        openai_key, elevenlabs_key = "sk-proj-Secret0123456789abcdef", "el-Secret9876543210zyx"
+        env.update(OPENAI_API_KEY=openai_key, ELEVENLABS_API_KEY=elevenlabs_key)
+        speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+        argv = ["-vv", "run", "--headless", "--no-tools", "--input", str(speech)]
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "> xi-api-key: ***" in done.stderr  # the header is logged, its value is not
+    assert "> Authorization: ***" in done.stderr
+    for key in (openai_key, elevenlabs_key):
+        assert key not in done.stderr and key[-8:] not in done.stderr
+        assert key not in done.stdout
+
+
+def test_a_path_flag_after_an_equals_sign_may_start_with_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The shell leaves `~` as it is after `=`: `run --input=~/in.wav` said "Input file not
+    found: ~/in.wav", while `--config=~/c.toml` was found."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+    (home / "in.wav").write_bytes(speech.read_bytes())
+    assert main(["replay", "--stt", "none", "--json", "~/in.wav"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["turns"]) == 1
+    argv = ["run", "--headless", "--sim", "--no-tools", "--input=~/in.wav"]
+    assert main([*argv, "--output=~/out.wav", "--metrics-out=~/m.jsonl"]) == 0
+    assert read_wav(home / "out.wav")[0].size > 0
+    assert (home / "m.jsonl").read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_a_server_named_by_openai_base_url_needs_no_openai_key(tmp_path: Path) -> None:
+    """The SDK takes OPENAI_BASE_URL where llm.base_url is unset, and `config show` names
+    it as the server; a local server there (Ollama, LM Studio) takes any key, yet with no
+    OPENAI_API_KEY the conversation refused to start: "No OpenAI API key is set"."""
+    import subprocess
+
+    env = _isolated_env(tmp_path)
+    with _standalone_sim(env):
+        del env["OPENAI_API_KEY"]  # ElevenLabs keeps the placeholder key the sim printed
+        speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+
+        def voicedesk(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "voicedesk", *argv],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=180,
+            )
+
+        doctor = voicedesk("doctor")
+        done = voicedesk("run", "--headless", "--no-tools", "--input", str(speech))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "you       › " in done.stdout and "assistant › " in done.stdout
+    assert "OPENAI_API_KEY (stt, llm): not set (fine if the custom server needs no key)" in (
+        doctor.stdout
+    )

@@ -10,7 +10,9 @@ readable message and an exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
+import io
 import logging
 import os
 import re
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from voicedesk import __version__
+from voicedesk.config_secrets import SecretsLogFilter
 from voicedesk.errors import UserError
 
 # Order here is the order in `voicedesk --help`.
@@ -99,7 +102,36 @@ class _NoticeFormatter(logging.Formatter):
         return super().format(record)
 
 
+def _nearest_ascii(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: what the output's encoding lacks, written as its nearest ASCII
+    ("→" as ">", "…" as "...", "é" as "e" where even that is missing)."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    from anyascii import anyascii
+
+    return anyascii(exc.object[exc.start : exc.end]), exc.end
+
+
+def _output_never_fails() -> None:
+    """Make stdout and stderr write what their encoding lacks as ASCII instead of raising.
+
+    On a terminal or a redirect that is not UTF-8 (a Latin-1 locale, Windows' cp1252 when
+    piped to a file) the first "→" or "…" of `doctor` or `config show` ended the command
+    with a UnicodeEncodeError traceback, half its lines printed."""
+    codecs.register_error("voicedesk-ascii", _nearest_ascii)
+    for stream in (sys.stdout, sys.stderr):
+        if not isinstance(stream, io.TextIOWrapper):
+            continue
+        try:
+            utf8 = codecs.lookup(stream.encoding).name == "utf-8"
+        except LookupError:
+            utf8 = False
+        if not utf8:
+            stream.reconfigure(errors="voicedesk-ascii")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _output_never_fails()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
@@ -111,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose
         else _NoticeFormatter("[%(levelname)s] %(message)s")
     )
+    handler.addFilter(SecretsLogFilter())
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), handlers=[handler])
     if args.verbose < 2:  # its INFO lines quote every request's url, a password in it too
         logging.getLogger("httpx").setLevel(logging.WARNING)

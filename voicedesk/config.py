@@ -10,6 +10,8 @@ allowed, so the CLI can print one readable message instead of a traceback.
 
 from __future__ import annotations
 
+import codecs
+import datetime
 import json
 import math
 import os
@@ -21,6 +23,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -32,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from voicedesk.config_secrets import is_secret_path, mask_text, masks_in
+from voicedesk.config_secrets import is_secret_path, mask_text, mask_tree, masks_in
 from voicedesk.errors import ConfigError
 
 APP_NAME = "voicedesk"
@@ -47,11 +50,59 @@ def _blank_is_unset(value: Any) -> Any:
     return value
 
 
-OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_unset)]
+def _home_expanded(value: Path | None) -> Path | None:
+    """``~/voices/x.onnx`` means the home folder wherever the path is used: expanded here,
+    once, since a user of the setting that forgot to (local TTS) failed with "not found"
+    after `doctor`, which expands it, had called the same path fine."""
+    return value.expanduser() if value is not None else None
+
+
+OptionalPath = Annotated[
+    Path | None, BeforeValidator(_blank_is_unset), AfterValidator(_home_expanded)
+]
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _base_url(value: Any) -> Any:
+    """A server's base URL: blanks are unset (the provider's own server), and anything else
+    must be a web address. ``base_url = ""`` was taken for a server at "": `doctor` asked for
+    the OpenAI key, and the conversation then stopped with "Cannot reach the language-model
+    server at : Connection error."; one without its scheme (``localhost:11434/v1``) failed
+    the same way, as a connection error, with nothing said of the missing http://."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        raise ValueError(
+            "it is not a web address; a base URL starts with http:// or https://, like "
+            "http://localhost:11434/v1 (unset: the provider's own server)"
+        )
+    return value.strip()
+
+
+BaseUrl = Annotated[str | None, BeforeValidator(_base_url)]
+
+
+def _a_name(value: Any) -> Any:
+    """A model, voice or theme name: blanks around a pasted one are dropped, and none at all
+    is refused. An empty one (``VOICEDESK_TTS__VOICE_ID=$VOICE`` with $VOICE unset) was sent
+    as it was, and the service's refusal ("ElevenLabs refused the speech connection (HTTP
+    404)") named neither the setting nor the cause."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        raise ValueError(
+            "it must not be empty: leave the key out (or unset the variable) for the default"
+        )
+    return value.strip()
+
+
+Name = Annotated[str, BeforeValidator(_a_name)]
 
 
 def _device_spec(value: Any) -> Any:
@@ -122,7 +173,7 @@ class TurnSettings(_Section):
 
 class STTSettings(_Section):
     provider: Literal["openai", "local", "none"] = "openai"
-    model: str = "gpt-4o-mini-transcribe"
+    model: Name = "gpt-4o-mini-transcribe"
     language: str = "en"
 
     @field_validator("language")
@@ -134,7 +185,7 @@ class STTSettings(_Section):
             raise ValueError("it must be a two-letter ISO-639-1 code such as en, de or fr")
         return value.lower()
 
-    base_url: str | None = None
+    base_url: BaseUrl = None
     local_model: OptionalPath = Field(None, description="faster-whisper model dir (local STT)")
     # A transcript this late (plus 50 ms per second of speech) is asked for again over a
     # fresh connection, and the first of the two to arrive is used: a lost one then costs
@@ -147,8 +198,8 @@ MIN_CONTEXT_WINDOW = 1024
 
 
 class LLMSettings(_Section):
-    model: str = "gpt-4o-mini"
-    base_url: str | None = Field(None, description="Any OpenAI-compatible base URL")
+    model: Name = "gpt-4o-mini"
+    base_url: BaseUrl = Field(None, description="Any OpenAI-compatible base URL")
     api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding this server's key")
 
     @field_validator("api_key_env")
@@ -200,11 +251,11 @@ class LLMSettings(_Section):
 
 class TTSSettings(_Section):
     provider: Literal["elevenlabs", "openai", "local"] = "elevenlabs"
-    voice_id: str = "21m00Tcm4TlvDq8ikWAM"
-    model: str = "eleven_flash_v2_5"
-    elevenlabs_base_url: str | None = None
-    openai_model: str = "gpt-4o-mini-tts"
-    openai_voice: str = "alloy"
+    voice_id: Name = "21m00Tcm4TlvDq8ikWAM"
+    model: Name = "eleven_flash_v2_5"
+    elevenlabs_base_url: BaseUrl = None
+    openai_model: Name = "gpt-4o-mini-tts"
+    openai_voice: Name = "alloy"
     local_voice: OptionalPath = Field(None, description="Piper .onnx voice (local TTS)")
     fallback: Literal["none", "openai", "elevenlabs", "local"] = "none"
 
@@ -313,7 +364,7 @@ class ToolSettings(_Section):
 
 
 class UISettings(_Section):
-    theme: str = "textual-dark"
+    theme: Name = "textual-dark"
     talk_key_mode: Literal["auto", "toggle", "hold"] = Field(
         "auto",
         description="Talk key: hold where the terminal reports key release (auto), or tap/tap",
@@ -410,6 +461,15 @@ def read_config_text(path: Path) -> str:
         ) from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}") from None
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if utf16 and not data.startswith(codecs.BOM_UTF32_LE):
+        # Notepad's "Unicode", and what Windows PowerShell 5's `>` writes: "byte 0xff on
+        # line 1" named neither the encoding nor how to change it
+        raise ConfigError(
+            f"{path} is saved as UTF-16 text; TOML files must be UTF-8.",
+            "save it again choosing the UTF-8 encoding (Notepad: File > Save as > Encoding: "
+            "UTF-8; PowerShell: Set-Content -Encoding utf8)",
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -517,6 +577,15 @@ def _check_one_underscore(var: str) -> None:
     and the person wondered why the setting did not take. Other VOICEDESK_ names (the
     simulator's, the tests') are not settings and are left alone."""
     rest = var[len(ENV_PREFIX) :].lower()
+    whole = Settings.model_fields.get(rest)
+    fields_of_whole = _fields_of(whole.annotation) if whole is not None else None
+    if fields_of_whole:  # VOICEDESK_TURN='{"mode": …}': ignored without a word as well
+        first = next(iter(fields_of_whole))
+        raise ConfigError(
+            f"{var} sets nothing: a section's keys are set one variable each.",
+            f"use {ENV_PREFIX}{rest.upper()}__<KEY>, e.g. {ENV_PREFIX}{rest.upper()}__"
+            f"{first.upper()}, and unset {var}",
+        )
     for section, field in Settings.model_fields.items():
         fields = _fields_of(field.annotation)
         key = rest.removeprefix(f"{section}_")
@@ -562,6 +631,12 @@ def _shown(loc: tuple[Any, ...], found: Any) -> str:
         return json.dumps(mask_text(found), ensure_ascii=False)
     if isinstance(found, float) and not math.isfinite(found):
         return "nan" if math.isnan(found) else ("inf" if found > 0 else "-inf")
+    if isinstance(found, dict | list):
+        # A table written as a list (``[[tools.mcpServers]]``) was echoed whole, with the
+        # tokens in its servers' headers and env: masked as `config show` masks them.
+        return json.dumps(mask_tree(found, loc), ensure_ascii=False, default=str)
+    if isinstance(found, datetime.date | datetime.time):
+        return found.isoformat()  # as written in the file, not datetime.date(1979, 5, 27)
     return repr(found)
 
 
@@ -590,7 +665,77 @@ def _describe(err: dict[str, Any], origin: str, var: str | None = None) -> str:
     if err["type"] == "missing":
         return f"{where}: '{key}' is required"
     msg = _PLAIN.get(err["type"], str(err["msg"]).removeprefix("Value error, "))
+    if err["type"] in _RANGE_ERRORS or _is_nan(err.get("input")):
+        msg = _allowed_range(loc) or msg
     return f"{where}: '{key}' = {_shown(loc, err.get('input'))} is not allowed: {msg}"
+
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _is_nan(value: Any) -> bool:
+    if isinstance(value, str):
+        value = value.strip().lower()
+        return value in ("nan", "+nan", "-nan")
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _field_at(loc: tuple[Any, ...]) -> Any:
+    """The pydantic field a setting's place names, through tables of names the person chose
+    (``tools.mcpServers.NAME``); None where there is none."""
+    annotation: Any = Settings
+    field = None
+    skip = False
+    for part in loc:
+        if skip:  # a name the person chose: the next part is a key of the value type
+            skip = False
+            continue
+        fields = _fields_of(annotation)
+        field = fields.get(str(part)) if fields is not None else None
+        if field is None:
+            return None
+        annotation = field.annotation
+        skip = get_origin(_unwrap_optional(annotation)) is dict
+        if skip:
+            annotation = get_args(_unwrap_optional(annotation))[1]
+    return field
+
+
+def _allowed_range(loc: tuple[Any, ...]) -> str | None:
+    """ "it must be from 5 to 40": both ends of a number's range. pydantic named only the
+    end that was crossed ("less than or equal to 40"), and of `temperature = nan` it said
+    "less than or equal to 2", as if nan were too big."""
+    field = _field_at(loc)
+    if field is None:
+        return None
+    low = high = None
+    low_open = high_open = False
+    for rule in field.metadata:
+        for name, is_low, is_open in (
+            ("ge", True, False),
+            ("gt", True, True),
+            ("le", False, False),
+            ("lt", False, True),
+        ):
+            bound = getattr(rule, name, None)
+            if bound is None:
+                continue
+            if is_low:
+                low, low_open = bound, is_open
+            else:
+                high, high_open = bound, is_open
+    if low is None and high is None:
+        return None
+    number = "a whole number" if _unwrap_optional(field.annotation) is int else "a number"
+    if low is not None and high is not None:
+        if not low_open and not high_open:
+            return f"it must be {number} from {low} to {high}"
+        low_word = "above" if low_open else "at least"
+        high_word = "below" if high_open else "at most"
+        return f"it must be {number} {low_word} {low} and {high_word} {high}"
+    if low is not None:
+        return f"it must be {number} {'above' if low_open else 'at least'} {low}"
+    return f"it must be {number} {'below' if high_open else 'at most'} {high}"
 
 
 # pydantic's words where they name Python types ("a valid dictionary or instance of
@@ -608,18 +753,27 @@ _PLAIN = {
     "float_type": "it must be a number",
     "float_parsing": "it must be a number",
     "string_type": "it must be text",
+    "list_type": 'it must be a list in brackets, like ["--slow", "search=5"] or []',
 }
 
 
 def _known_keys(loc: tuple[Any, ...]) -> str:
     """The keys allowed where an unknown one was found, nearest spelling first. Pointing to
-    `config show` did not help: it fails on the same unknown key."""
+    `config show` did not help: it fails on the same unknown key. Inside a table of names
+    the person chose (``tools.mcpServers.NAME``) they are the keys each entry may have."""
     import difflib
 
     fields = _fields_of(Settings)
+    annotation: Any = None  # a table of names the person chose (mcpServers): its values' type
     for part in loc[:-1]:
+        if annotation is not None:  # ``part`` is such a name: its keys are the value type's
+            fields, annotation = _fields_of(annotation), None
+            continue
         field = fields.get(str(part)) if fields is not None else None
         fields = _fields_of(field.annotation) if field is not None else None
+        inner = _unwrap_optional(field.annotation) if field is not None else None
+        if fields is None and get_origin(inner) is dict:
+            annotation = get_args(inner)[1]
     if fields is None:
         return "check the spelling; `voicedesk config init` writes a template of every key"
     names = [n for n, f in fields.items() if not f.exclude]

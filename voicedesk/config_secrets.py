@@ -9,6 +9,7 @@ with "set (…1234)" as the key (``masks_in``).
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -86,9 +87,45 @@ def mask_text(text: str) -> str:
     return _SECRET_ASSIGNMENT.sub(rf"\1{HIDDEN}", text)
 
 
-def _mask_tree(node: Any, loc: tuple[Any, ...]) -> Any:
+# A header as libraries log it ("> xi-api-key: …", "Authorization: Bearer …"), or a
+# "name": value pair of JSON: the name, then the value to the end of the line.
+_NAMED_VALUE = re.compile(r"(?<![\w-])([A-Za-z][\w-]*)[\"']?\s*:\s*(?=\S)")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',]+")
+
+
+def mask_log_text(text: str) -> str:
+    """:func:`mask_text`, and also the value of a secret-named header and any bearer
+    token: what a log line may quote of a request."""
+    lines = mask_text(text).split("\n")
+    for i, line in enumerate(lines):
+        for match in _NAMED_VALUE.finditer(line):
+            if is_secret_name(match.group(1)):
+                lines[i] = line[: match.end()] + HIDDEN
+                break
+    return _BEARER.sub(rf"\1{HIDDEN}", "\n".join(lines))
+
+
+class SecretsLogFilter(logging.Filter):
+    """Hides secrets in every log record a handler writes. ``-vv`` is what a bug report
+    asks for, and the websockets library logs each handshake header at DEBUG: both API
+    keys were printed in clear ("> xi-api-key: …", "> Authorization: Bearer sk-…")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: logging reports it itself
+            return True
+        hidden = mask_log_text(message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
+def mask_tree(node: Any, loc: tuple[Any, ...] = ()) -> Any:
+    """Plain data (tables, lists, text) found at ``loc`` in the settings, with every secret
+    in it masked as `config show` masks it."""
     if isinstance(node, dict):
-        return {k: _mask_tree(v, (*loc, k)) for k, v in node.items()}
+        return {k: mask_tree(v, (*loc, k)) for k, v in node.items()}
     if isinstance(node, list):
         out = []
         for i, item in enumerate(node):
@@ -97,7 +134,7 @@ def _mask_tree(node: Any, loc: tuple[Any, ...]) -> Any:
             if flag and isinstance(item, str) and is_secret_name(before):  # --token VALUE
                 out.append(HIDDEN)
             else:
-                out.append(_mask_tree(item, (*loc, i)))
+                out.append(mask_tree(item, (*loc, i)))
         return out
     if isinstance(node, str):
         return mask_secret(node) if is_secret_path(loc) else mask_text(node)
@@ -113,7 +150,7 @@ def masked(settings: Settings) -> dict[str, Any]:
         name: mask_secret(secret.get_secret_value() if secret is not None else "")
         for name, secret in ((n, getattr(settings.keys, n)) for n in data["keys"])
     }
-    data = _mask_tree({k: v for k, v in data.items() if k != "keys"}, ())
+    data = mask_tree({k: v for k, v in data.items() if k != "keys"}, ())
     data["keys"] = keys
     return data
 

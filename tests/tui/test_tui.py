@@ -79,6 +79,9 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("VOICEDESK_CONFIG", str(tmp_path / "config" / "config.toml"))
+    # a server there (`eval "$(voicedesk sim --detach)"` in the developer's shell) is the
+    # LLM's, and a setup screen would not be shown
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     return tmp_path
 
 
@@ -644,6 +647,28 @@ async def test_first_run_without_keys_shows_setup(tmp_path: Path) -> None:
     assert app.return_value == 0
 
 
+async def test_a_local_server_in_openai_base_url_needs_no_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK talks to OPENAI_BASE_URL where llm.base_url is unset: a local server named
+    there (Ollama, LM Studio) needs no OpenAI key, yet the setup screen asked for one and
+    the conversation never started."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    settings = Settings()
+    calls: list[str] = []
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        calls.append("made")
+        return FakeSession(bus, settings)
+
+    app = VoiceDeskApp(settings, make_session, config_path=tmp_path / "c.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not isinstance(app.screen, SetupScreen)
+        assert calls == ["made"]
+        await pilot.press("q")
+
+
 async def test_start_failure_is_a_readable_screen(tmp_path: Path) -> None:
     async def make_session(bus: ev.EventBus) -> Any:
         raise UserError("Input file not found: nope.wav", "pass an existing WAV file")
@@ -783,6 +808,21 @@ def test_stderr_goes_to_the_log_file(tmp_path: Path) -> None:
     assert sys.__stderr__ is before
     text = log_path.read_text(encoding="utf-8")
     assert "noise from C" in text and "logged to the file" in text
+
+
+def test_the_log_file_never_holds_the_api_keys(tmp_path: Path) -> None:
+    """`voicedesk -vv` logs each websocket handshake header at DEBUG: the terminal UI's
+    log file held both API keys in clear, and it is what a bug report attaches."""
+    from voicedesk.commands import tui
+
+    log_path = tmp_path / "tui.log"
+    with tui.stderr_to_log(log_path, verbose=2):
+        ws = logging.getLogger("websockets.client")
+        ws.debug("> %s: %s", "xi-api-key", "el-Secret9876543210zyx")
+        ws.debug("> %s: %s", "Authorization", "Bearer sk-proj-Secret0123456789abcdef")
+    text = log_path.read_text(encoding="utf-8")
+    assert "> xi-api-key: ***" in text and "> Authorization: ***" in text
+    assert "Secret" not in text
 
 
 def test_tui_exit_skips_teardown_but_not_threads_or_logs(tmp_path: Path) -> None:

@@ -58,9 +58,10 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # imported where used: `voicedesk --help` builds this parser
+    import numpy as np
 
 ANSWERS = [
     "Sure. The budget memo asks for forty two thousand euros next quarter, which is five "
@@ -285,6 +286,8 @@ def text_value(value: object, most: int = 12) -> str:
 
 
 def _speech_level(pcm: np.ndarray) -> float:
+    import numpy as np
+
     x = pcm.astype(np.float32)
     frames = x[: x.size // 320 * 320].reshape(-1, 320)
     rms = np.sqrt(np.mean(frames**2, axis=1))
@@ -307,6 +310,8 @@ def _voices(rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray
 
 def _speak(voice: Any, text: str, length_scale: float) -> np.ndarray:
     """Deterministic Piper speech at 24 kHz (the synthetic fallback is deterministic anyway)."""
+    import numpy as np
+
     piper = getattr(voice, "_voice", None)
     if piper is None:
         return voice.speak(text).pcm
@@ -397,6 +402,8 @@ def run_echo_bench(
     ``double_talk``: False leaves out the double-talk cue (the VAD on the cleaned signal
     alone decides), to measure what the cue brings.
     """
+    import numpy as np
+
     from voicedesk.audio.aec import EchoCanceller
     from voicedesk.audio.resample import resample
     from voicedesk.audio.room import room_impulse_response

@@ -22,9 +22,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # imported where used: `voicedesk --help` builds this parser
+    import numpy as np
 
 from voicedesk.commands import path_arg
 
@@ -90,6 +91,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def first_audible_after(
     out: np.ndarray, rate: int, t_s: float, until_s: float | None = None
 ) -> float | None:
+    import numpy as np
+
     a = int(t_s * rate)
     b = len(out) if until_s is None else min(len(out), int(until_s * rate))
     loud = np.flatnonzero(np.abs(out[a:b].astype(np.int32)) > AUDIBLE)
@@ -98,6 +101,8 @@ def first_audible_after(
 
 def silent_from(out: np.ndarray, rate: int, t_s: float, hold_s: float = 0.1) -> float | None:
     """First time ≥ t_s after which the output stays below the audible level for hold_s."""
+    import numpy as np
+
     a = int(t_s * rate)
     hold = int(hold_s * rate)
     loud = np.abs(out[a:].astype(np.int32)) > AUDIBLE

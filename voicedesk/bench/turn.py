@@ -27,9 +27,10 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # imported where used: `voicedesk --help` builds this parser
+    import numpy as np
 
 from voicedesk.commands import path_arg
 from voicedesk.engine.metrics import percentile
@@ -103,6 +104,8 @@ def _ms_p50_p95(seconds: list[float]) -> dict[str, float]:
 
 def cpu_costs(settings: Any, audio_s: float) -> dict[str, Any]:
     """Per-call costs on one thread, and the real-time share of VAD + resampling."""
+    import numpy as np
+
     from voicedesk.audio.resample import StreamResampler
     from voicedesk.bench.scenarios import load_utterance
     from voicedesk.turn.smart_turn import SmartTurn

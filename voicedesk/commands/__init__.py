@@ -21,7 +21,9 @@ class DocHelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def path_arg(text: str) -> Path:
     """A flag's path. An empty one (an unset shell variable) is refused: ``Path("")`` is
-    the current folder, which ``docs-server --root ""`` made the workspace its tools edit."""
+    the current folder, which ``docs-server --root ""`` made the workspace its tools edit.
+    A leading ``~`` is the home folder, as it is for ``--config``: the shell leaves it as it
+    is after ``=`` (``--input=~/in.wav``), and the file was then "not found: ~/in.wav"."""
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path was given; pass a path")
-    return Path(text)
+    return Path(text).expanduser()

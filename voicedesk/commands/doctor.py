@@ -273,11 +273,13 @@ def _tts_providers(settings: Any) -> set[str]:
 
 def check_keys(settings: Any) -> list[Check]:
     """Only keys the configured providers use; missing ones fail unless a custom URL may not need one."""
+    from voicedesk.providers.factory import custom_openai_server
+
     openai_users: list[tuple[str, bool]] = []  # (who, talks to the default OpenAI URL)
     if settings.stt.provider == "openai":
-        openai_users.append(("stt", not settings.stt.base_url))
+        openai_users.append(("stt", not custom_openai_server(settings.stt.base_url)))
     if settings.llm.api_key_env == "OPENAI_API_KEY":
-        openai_users.append(("llm", not settings.llm.base_url))
+        openai_users.append(("llm", not custom_openai_server(settings.llm.base_url)))
     if "openai" in _tts_providers(settings):
         openai_users.append(("tts", True))
     checks = []
@@ -293,7 +295,9 @@ def check_keys(settings: Any) -> list[Check]:
     if settings.llm.api_key_env != "OPENAI_API_KEY":
         checks.append(
             _key_check(
-                f"{settings.llm.api_key_env} (llm)", llm_key(settings), not settings.llm.base_url
+                f"{settings.llm.api_key_env} (llm)",
+                llm_key(settings),
+                not custom_openai_server(settings.llm.base_url),
             )
         )
     if "elevenlabs" in _tts_providers(settings):

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from voicedesk.config_secrets import SecretsLogFilter
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,7 @@ def stderr_to_log(path: Path, verbose: int = 0) -> Iterator[None]:
     old_handlers, old_level = list(root.handlers), root.level
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretsLogFilter())  # the log is private, and still gets pasted
     sys.stderr.flush()
     os.dup2(log_fh.fileno(), 2)
     sys.__stderr__ = term  # Textual's Linux driver writes the screen to sys.__stderr__

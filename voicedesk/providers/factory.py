@@ -14,6 +14,14 @@ NO_KEY_HINT = (
 )
 
 
+def custom_openai_server(base_url: str | None) -> bool:
+    """Whether an OpenAI client with this ``base_url`` talks to a server other than
+    OpenAI's, which may well take no key (Ollama, LM Studio, vLLM). The SDK takes
+    OPENAI_BASE_URL where no base_url is set: pointing it at a local server still asked
+    for an OpenAI key, and the conversation refused to start without one."""
+    return base_url is not None or bool(os.environ.get("OPENAI_BASE_URL", "").strip())
+
+
 def openai_key(settings: Settings, *, required: bool = True) -> str:
     key = settings.keys.openai_api_key
     if key is not None and key.get_secret_value():
@@ -28,7 +36,7 @@ def llm_key(settings: Settings) -> str:
     if env:
         return env
     # A local server (Ollama, LM Studio, vLLM) usually takes any key.
-    return openai_key(settings, required=settings.llm.base_url is None)
+    return openai_key(settings, required=not custom_openai_server(settings.llm.base_url))
 
 
 def make_stt(settings: Settings) -> SpeechToText:
@@ -37,7 +45,7 @@ def make_stt(settings: Settings) -> SpeechToText:
         from voicedesk.providers.openai_stt import OpenAIRealtimeSTT
 
         return OpenAIRealtimeSTT(
-            api_key=openai_key(settings, required=cfg.base_url is None),
+            api_key=openai_key(settings, required=not custom_openai_server(cfg.base_url)),
             base_url=cfg.base_url,
             model=cfg.model,
             language=cfg.language,
@@ -89,7 +97,7 @@ def make_tts(settings: Settings, *, fallback: bool = False) -> TextToSpeech:
         from voicedesk.providers.openai_tts import OpenAITTS
 
         return OpenAITTS(
-            api_key=openai_key(settings, required=settings.llm.base_url is None),
+            api_key=openai_key(settings, required=not custom_openai_server(settings.llm.base_url)),
             base_url=settings.llm.base_url,
             model=cfg.openai_model,
             voice=cfg.openai_voice,

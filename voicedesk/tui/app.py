@@ -225,12 +225,15 @@ class VoiceDeskApp(App[int]):
             )
 
     def needs_setup(self) -> bool:
-        """No key and no self-hosted LLM: explain the ways forward rather than fail to connect."""
+        """No key and no self-hosted LLM: explain the ways forward rather than fail to connect.
+        A server named by OPENAI_BASE_URL is self-hosted too, as the providers take it."""
+        from voicedesk.providers.factory import custom_openai_server
+
         return (
             not self.simulated
             and self.make_session is not None
             and self.settings.keys.openai_api_key is None
-            and self.settings.llm.base_url is None
+            and not custom_openai_server(self.settings.llm.base_url)
         )
 
     # ------------------------------------------------------------------ session lifecycle
