@@ -415,7 +415,6 @@ def test_config_edit_accepts_device_index(cfg: Path) -> None:
     assert key == "audio.input_device" and settings.audio.input_device == "3"
 
 
-
 @pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges there")
 def test_config_edit_keeps_a_linked_config_linked(tmp_path: Path) -> None:
     """A config kept in a dotfiles repository and linked into place: a setting saved from
@@ -424,7 +423,7 @@ def test_config_edit_keeps_a_linked_config_linked(tmp_path: Path) -> None:
 
     kept = tmp_path / "dotfiles" / "voicedesk.toml"
     kept.parent.mkdir()
-    kept.write_text("# mine\n[turn]\nmode = \"hands-free\"\n", encoding="utf-8")
+    kept.write_text('# mine\n[turn]\nmode = "hands-free"\n', encoding="utf-8")
     link = tmp_path / "config" / "config.toml"
     link.parent.mkdir()
     link.symlink_to(kept)
@@ -433,6 +432,7 @@ def test_config_edit_keeps_a_linked_config_linked(tmp_path: Path) -> None:
     assert 'mode = "push-to-talk"' in kept.read_text(encoding="utf-8")
     assert kept.read_text(encoding="utf-8").startswith("# mine")
     assert [p.name for p in kept.parent.iterdir()] == ["voicedesk.toml"]  # no temp file left
+
 
 def test_environment_errors_name_the_variable(cfg: Path) -> None:
     with pytest.raises(UserError) as err:
