@@ -32,7 +32,10 @@ from voicedesk.errors import AudioUnavailableError, UserError
 
 log = logging.getLogger(__name__)
 
-BlockCallback = Callable[[np.ndarray, int, list[Mark]], None]
+# (capture block, its index, playback marks, the block for the transcriber): the last is the
+# capture block itself unless the capture filter gives the words a signal of their own
+# (``EchoCanceller.words``: the person unmuffled while the speaker plays).
+BlockCallback = Callable[[np.ndarray, int, list[Mark], np.ndarray], None]
 _LEVEL_EVERY_S = 0.05
 
 
@@ -236,14 +239,18 @@ class AudioIO:
         out, marks = self.playback.pull(self.backend.playback_block)
         index = self._index
         self._index += 1
+        words = None
         if self.capture_filter is not None:
             mic = self.capture_filter(mic, self._last_played)
+            words = getattr(self.capture_filter, "words", None)
         self._last_played = out
         loop, callback = self._loop, self._callback
         if loop is None or callback is None or loop.is_closed():
             return out
         try:
-            loop.call_soon_threadsafe(callback, mic.copy(), index, marks)
+            mic = mic.copy()
+            words = words.copy() if words is not None and words.size == mic.size else mic
+            loop.call_soon_threadsafe(callback, mic, index, marks, words)
             if self.microphone:  # no level to show for a microphone that is not there
                 self._meter(mic, loop)
         except RuntimeError:  # loop closed between the check and the call: shutting down

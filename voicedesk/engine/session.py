@@ -437,7 +437,10 @@ class Session:
         self._start_reply(turn, confirmed=True)
 
     # ------------------------------------------------------------------ audio thread hop
-    def _on_block(self, block: np.ndarray, index: int, marks: list[Any]) -> None:
+    def _on_block(
+        self, block: np.ndarray, index: int, marks: list[Any], words: np.ndarray | None = None
+    ) -> None:
+        """``words``: the block as the transcriber gets it (``AudioIO``'s callback)."""
         audio_s = index * self._block_s
         if self._t0_ns is None:
             self._t0_ns = time.monotonic_ns() - int(audio_s * 1e9)
@@ -449,9 +452,9 @@ class Session:
         listening = not self.muted and (self.mode == "hands-free" or self._ptt_open)
         if not listening or not getattr(self.audio, "microphone", True):  # nothing to hear
             return
-        signals = self.detector.feed(block, audio_s)
+        signals = self.detector.feed(block, audio_s, words)
         if self._stt_streaming:
-            self.stt.push_audio(block)
+            self.stt.push_audio(block if words is None else words)
         self._handle_signals(signals)
         self._prepare_held_answer(audio_s)
         self._speaking.check(audio_s + self._block_s)
@@ -600,7 +603,7 @@ class Session:
         if self._stt_streaming:
             return
         self._stt_streaming = True
-        pcm = self.detector.turn_audio()
+        pcm = self.detector.transcript_audio()
         if pcm.size:
             self.stt.push_audio(pcm)
 
