@@ -103,11 +103,14 @@ class AudioIO:
         tail_s: float | None = 300.0,
         file_latency_s: tuple[float, float] = (0.0, 0.0),
         typing_fallback: bool = False,
+        room: dict[str, float] | None = None,
     ) -> AudioIO:
         """``tail_s``: how long a WAV microphone goes on in silence after the file (None: until
         stopped). ``file_latency_s``: the (input, output) latency a WAV run simulates
         (``FileDuplex``).
-        ``typing_fallback``: no microphone is not an error (see the module docstring)."""
+        ``typing_fallback``: no microphone is not an error (see the module docstring).
+        ``room``: the WAV microphone also hears what is played, through ``SimulatedRoom``
+        (its keyword arguments), so echo can reach it as from laptop speakers."""
         block_ms = settings.audio.block_ms
         if input is not None:
             from voicedesk.audio.file_backend import FileDuplex
@@ -121,6 +124,17 @@ class AudioIO:
                 input_latency_s=file_latency_s[0],
                 output_latency_s=file_latency_s[1],
             )
+            if room is not None:
+                from voicedesk.audio.room import SimulatedRoom
+
+                backend = SimulatedRoom(
+                    backend,
+                    delay_ms=room.get("delay_ms", 60.0),
+                    echo_db=room.get("echo_db", -6.0),
+                    noise_dbfs=room.get("noise_dbfs"),
+                    rt60_s=room.get("rt60_s", 0.25),
+                    seed=int(room.get("seed", 0)),
+                )
         else:
             if output is not None:
                 raise UserError(
@@ -138,8 +152,8 @@ class AudioIO:
                 require_microphone=not typing_fallback,
             )
         zero_check = None if input is not None else settings.audio.zero_input_timeout_s
-        # WAV files have no acoustic path from speaker to microphone: nothing to cancel.
-        echo_mode = settings.echo.mode if input is None else "off"
+        # WAV files have no acoustic path from speaker to microphone, unless in a room
+        echo_mode = settings.echo.mode if input is None or room is not None else "off"
         return cls(
             backend,
             bus=bus,
