@@ -267,7 +267,7 @@ def _session_over_an_answer() -> tuple[Any, _Playback]:
     playback = _Playback()
     canceller = SimpleNamespace(converged=True, echo_only=False)
     audio = SimpleNamespace(playback=playback, capture_filter=canceller, echo_possible=True)
-    detector = SimpleNamespace(in_speech=False, turn_audio=lambda: np.zeros(0, np.int16))
+    detector = SimpleNamespace(in_speech=False, transcript_audio=lambda: np.zeros(0, np.int16))
     stt = SimpleNamespace(push_audio=lambda pcm: None)
     session = Session(
         Settings(), audio=audio, stt=stt, llm=None, tts=None, detector=detector, context=None
@@ -357,7 +357,7 @@ def _session_on_a_sound_card() -> Any:
     )
     audio = AudioIO(backend)
     audio.echo_possible = False
-    detector = SimpleNamespace(in_speech=False, turn_audio=lambda: np.zeros(0, np.int16))
+    detector = SimpleNamespace(in_speech=False, transcript_audio=lambda: np.zeros(0, np.int16))
     stt = SimpleNamespace(push_audio=lambda pcm: None)
     context = ContextManager(settings, model=settings.llm.model)
     return Session(
