@@ -261,13 +261,16 @@ class Speaking(Generic[TurnT]):
         in boiling water" → "Yes, that is what I said"), and a short answer's echo could
         start a conversation with itself. A person who talks over an answer says something
         else; the odd one who repeats its words back verbatim is told apart by nothing the
-        microphone offers."""
+        microphone offers. One word alone ("no", "wait") is the person's unless it is the
+        whole answer ("Okay."): a command often is a word the answer also holds."""
         reply = self.playing
         said = _words(text)
         if reply is None or not said:
             return False
         answer = _words(reply.text)
         n = len(said)
+        if n < 2 and len(answer) > n:
+            return False
         return any(answer[i : i + n] == said for i in range(len(answer) - n + 1))
 
     def speech_started(self, at_s: float) -> None:
