@@ -834,3 +834,34 @@ def test_a_server_named_by_openai_base_url_needs_no_openai_key(tmp_path: Path) -
     assert "OPENAI_API_KEY (stt, llm): not set (fine if the custom server needs no key)" in (
         doctor.stdout
     )
+
+
+def test_a_room_needs_a_wav_microphone_and_well_formed_keys(wav: Path, capsys) -> None:
+    run = ["run", "--headless", "--sim", "--no-tools"]
+    _fails([*run, "--room"], capsys, "--room needs --input")
+    for spec, needle in (
+        ("delay=60", "'delay=60' is not KEY=VALUE with a KEY of delay_ms"),
+        ("echo_db=loud", "echo_db='loud': not a number"),
+        ("rt60_s=0", "rt60_s > 0"),
+    ):
+        with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
+            main([*run, "--input", str(wav), "--room", spec])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --room" in err and needle in err and "Traceback" not in err
+
+
+def test_a_room_makes_the_wav_microphone_hear_what_is_played(wav: Path) -> None:
+    # --room wraps the WAV microphone in the simulated room and turns echo cancellation on,
+    # which a WAV run otherwise leaves off (nothing played can reach a file).
+    from voicedesk.audio.io import AudioIO
+    from voicedesk.commands.run import room_arg
+    from voicedesk.config import Settings
+
+    plain = AudioIO.from_settings(Settings(), input=wav, realtime=False)
+    roomy = AudioIO.from_settings(
+        Settings(), input=wav, realtime=False, room=room_arg("delay_ms=90,echo_db=0")
+    )
+    assert plain.backend.name == "file" and plain.echo_mode == "off"
+    assert roomy.backend.name == "room" and roomy.echo_mode == "auto"
+    assert roomy.backend.delay_ms == 90 and roomy.backend.echo_db == 0

@@ -105,9 +105,11 @@ async def _run(
     on_event: Callable[[ev.Event], None] | None = None,
     stt_s: float = 0.05,
     file_latency_s: tuple[float, float] = (0.0, 0.0),
+    room: dict[str, float] | None = None,
 ):
     """Converse over ``scenario``; ``on_event`` sees each event after the returned list has it.
-    ``file_latency_s``: the sound card's (input, output) latency the WAV files simulate."""
+    ``file_latency_s``: the sound card's (input, output) latency the WAV files simulate;
+    ``room``: the simulated laptop room around them (``run --room``)."""
     inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
     scenario.write(inp)
     bus = ev.EventBus()
@@ -123,6 +125,7 @@ async def _run(
         bus=bus,
         with_tools=with_tools,
         file_latency_s=file_latency_s,
+        room=room,
     )
     played, rate = read_wav(out)
     return session, seen, played, rate
@@ -219,6 +222,34 @@ async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp
     history = session.context.turns[0].messages
     assert history[-1]["role"] == "assistant" and "cut off" in history[-1]["content"]
     assert second.user_text == _text("stop") and second.heard_text == "Okay."
+
+
+async def test_the_answers_own_echo_written_down_neither_cuts_it_nor_is_answered(
+    tmp_path, monkeypatch
+):
+    """Laptop speakers, nobody talking after the question: a fresh echo canceller lets the
+    answer's echo through and the VAD hears it as speech over the answer. The transcriber
+    writes the answer's own words; they were a turn that cut the answer and was answered."""
+    reply = (
+        "Put the egg in boiling water and leave it there for about seven minutes, then cool "
+        "it in cold water so that it stops cooking."
+    )
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=reply),
+            SimTurn(transcript="Put the egg in boiling water", reply="Yes, that is what I said."),
+        ]
+    )
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+    scenario = compose(["question"], tail_s=11.0)
+    room = {"delay_ms": 60.0, "echo_db": -6.0, "noise_dbfs": -65.0, "seed": 0}
+    session, _, _, _ = await _run(tmp_path, scenario, script, room=room)
+    assert servers[0].transcripts[:2] == [_text("question"), "Put the egg in boiling water"]
+    (answered,) = session.records
+    assert not answered.interrupted and answered.heard_text == reply
+    asked = [r["messages"][-1]["content"] for r in servers[0].chat_requests()]
+    assert asked == [_text("question")]
 
 
 async def test_a_noise_over_the_answer_resumes_it(tmp_path):

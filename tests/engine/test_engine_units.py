@@ -301,7 +301,7 @@ def _session_over_an_answer() -> tuple[Any, _Playback]:
     playback = _Playback()
     canceller = SimpleNamespace(converged=True, echo_only=False)
     audio = SimpleNamespace(playback=playback, capture_filter=canceller, echo_possible=True)
-    detector = SimpleNamespace(in_speech=False, turn_audio=lambda: np.zeros(0, np.int16))
+    detector = SimpleNamespace(in_speech=False, transcript_audio=lambda: np.zeros(0, np.int16))
     stt = SimpleNamespace(push_audio=lambda pcm: None)
     session = Session(
         Settings(), audio=audio, stt=stt, llm=None, tts=None, detector=detector, context=None
@@ -391,7 +391,7 @@ def _session_on_a_sound_card() -> Any:
     )
     audio = AudioIO(backend)
     audio.echo_possible = False
-    detector = SimpleNamespace(in_speech=False, turn_audio=lambda: np.zeros(0, np.int16))
+    detector = SimpleNamespace(in_speech=False, transcript_audio=lambda: np.zeros(0, np.int16))
     stt = SimpleNamespace(push_audio=lambda pcm: None)
     context = ContextManager(settings, model=settings.llm.model)
     return Session(
@@ -611,3 +611,23 @@ def test_a_delta_ending_in_a_mark_and_a_line_end_keeps_the_line_end() -> None:
     # held "__" met the next line's word and was kept as snake_case
     assert _spoken(["This is __bold__\n", "Next"]) == "This is bold\nNext"
     assert _spoken(["_x_\n"]) == "x\n"
+
+
+def test_words_over_the_answer_that_are_a_stretch_of_it_are_its_echo() -> None:
+    """The transcribed echo of the answer is no interruption; the person's own words are,
+    a one-word command too when the answer happens to hold that word."""
+    from types import SimpleNamespace
+
+    session, _ = _session_over_an_answer()
+    speaking = session._speaking
+    speaking.playing = SimpleNamespace(
+        utterance_id=1, text="No, put the egg in boiling water. Wait seven minutes."
+    )
+    assert speaking.echoes_the_answer("Put the egg in boiling water")
+    assert speaking.echoes_the_answer("water, wait seven")
+    assert not speaking.echoes_the_answer("Put the egg in cold water")
+    assert not speaking.echoes_the_answer("No.")
+    assert not speaking.echoes_the_answer("Wait!")
+    assert not speaking.echoes_the_answer("")
+    speaking.playing = SimpleNamespace(utterance_id=1, text="Okay.")
+    assert speaking.echoes_the_answer("okay")

@@ -341,6 +341,33 @@ def test_preroll_keeps_the_audio_before_the_speech_start(drive: Callable[..., Dr
     assert first / RATE <= sig.start_s - (s.turn.preroll_ms / 1000 - WINDOW_S)
 
 
+def test_the_transcribers_audio_is_the_words_stream_over_the_same_samples(
+    drive: Callable[..., Drive],
+) -> None:
+    """The VAD hears AEC3's output; the transcriber gets the ``words`` given with each block
+    (the echo canceller's residual while the speaker plays), pre-roll included, sample for
+    sample over the same stretch. Its pre-roll and first block had been AEC3's output, where
+    the person's first word over the answer is muffled."""
+    pcm = fixture_pcm(FINISHED)
+    words = (pcm // 2).astype(np.int16)  # another signal, told apart from the VAD's
+    d = drive(settings())
+    block = d.block
+    started = False
+    end = 0
+    for i in range(0, len(pcm) - block + 1, block):
+        end = i + block
+        out = d.detector.feed(pcm[i:end], i / RATE, words[i:end])
+        started = started or any(sig.kind == "speech_start" for sig in out)
+        if started and end >= 1.5 * RATE:
+            break
+    assert started
+    heard, transcribed = d.detector.turn_audio(), d.detector.transcript_audio()
+    first = end - heard.size
+    assert first < end - 0.3 * RATE  # the pre-roll is in
+    np.testing.assert_array_equal(transcribed, words[first:end])
+    np.testing.assert_allclose(heard.astype(int), pcm[first:end].astype(int), atol=2)
+
+
 @pytest.mark.parametrize(
     "name", [n for n, item in labels().items() if item["category"] in ("noise", "silence")]
 )

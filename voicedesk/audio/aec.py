@@ -77,6 +77,9 @@ class EchoCanceller:
         self._ref_pending = np.zeros(0, np.int16)
         self._mic_pending = np.zeros(0, np.int16)
         self._out_pending = np.zeros(0, np.int16)
+        self._words_pending = np.zeros(0, np.int16)
+        # What the transcriber gets of the block last returned (``for_words``).
+        self.words = np.zeros(0, np.int16)
         # Health tracking (hand-written, cheap): smoothed energies of microphone and output
         # while the speaker plays. Until the canceller shows it removes the echo, residual
         # echo can look like speech, so barge-in waits for longer speech (BargeInPolicy); if
@@ -134,6 +137,7 @@ class EchoCanceller:
         )
         self._mic_pending = np.concatenate([self._mic_pending, mic])
         cleaned: list[np.ndarray] = []
+        for_words: list[np.ndarray] = []
         while self._mic_pending.size >= FRAME:
             if self._ref_pending.size >= FRAME:
                 rframe, self._ref_pending = self._ref_pending[:FRAME], self._ref_pending[FRAME:]
@@ -149,6 +153,7 @@ class EchoCanceller:
             cleaned.append(out_frame)
             self._health(rframe, self._last_mic_frame, out_frame)
             self.linear.update(rframe, self._last_mic_frame, out_frame)
+            for_words.append(self._for_words(out_frame))
             if self.frame_observer is not None:
                 self.frame_observer(self._last_mic_frame, self)
         out = np.concatenate([self._out_pending, *cleaned]) if cleaned else self._out_pending
@@ -158,7 +163,25 @@ class EchoCanceller:
         if out.size < n:
             out = np.concatenate([np.zeros(n - out.size, np.int16), out])
         result, self._out_pending = out[:n], out[n:]
+        words = (
+            np.concatenate([self._words_pending, *for_words]) if for_words else self._words_pending
+        )
+        if words.size < n:
+            words = np.concatenate([np.zeros(n - words.size, np.int16), words])
+        self.words, self._words_pending = words[:n], words[n:]
         return result
+
+    def _for_words(self, out_frame: np.ndarray) -> np.ndarray:
+        """The frame the transcriber gets: while the speaker's echo may be in the room and
+        the linear model predicts it, its residual (the microphone minus the predicted echo),
+        else AEC3's output. AEC3's double-talk suppression muffles a person's first syllables
+        over the answer, and the transcriber lost their first word ("How long does it take…"
+        heard as "along does it take…" in 4 of 5 interruptions, ``bench echo --seed 1``);
+        the residual suppresses nothing of them. The VAD and the turn model keep AEC3's
+        output, which their thresholds were tuned on."""
+        if not self.linear.removes_echo:
+            return out_frame
+        return np.clip(self.linear.residual * 32768.0, -32768, 32767).astype(np.int16)
 
     def _health(self, ref: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
         """Per-frame bookkeeping: the convergence latch, the rebuild rule, the answer probe."""

@@ -32,7 +32,10 @@ from voicedesk.errors import AudioUnavailableError, UserError
 
 log = logging.getLogger(__name__)
 
-BlockCallback = Callable[[np.ndarray, int, list[Mark]], None]
+# (capture block, its index, playback marks, the block for the transcriber): the last is the
+# capture block itself unless the capture filter gives the words a signal of their own
+# (``EchoCanceller.words``: the person unmuffled while the speaker plays).
+BlockCallback = Callable[[np.ndarray, int, list[Mark], np.ndarray], None]
 _LEVEL_EVERY_S = 0.05
 
 
@@ -100,11 +103,14 @@ class AudioIO:
         tail_s: float | None = 300.0,
         file_latency_s: tuple[float, float] = (0.0, 0.0),
         typing_fallback: bool = False,
+        room: dict[str, float] | None = None,
     ) -> AudioIO:
         """``tail_s``: how long a WAV microphone goes on in silence after the file (None: until
         stopped). ``file_latency_s``: the (input, output) latency a WAV run simulates
         (``FileDuplex``).
-        ``typing_fallback``: no microphone is not an error (see the module docstring)."""
+        ``typing_fallback``: no microphone is not an error (see the module docstring).
+        ``room``: the WAV microphone also hears what is played, through ``SimulatedRoom``
+        (its keyword arguments), so echo can reach it as from laptop speakers."""
         block_ms = settings.audio.block_ms
         if input is not None:
             from voicedesk.audio.file_backend import FileDuplex
@@ -118,6 +124,17 @@ class AudioIO:
                 input_latency_s=file_latency_s[0],
                 output_latency_s=file_latency_s[1],
             )
+            if room is not None:
+                from voicedesk.audio.room import SimulatedRoom
+
+                backend = SimulatedRoom(
+                    backend,
+                    delay_ms=room.get("delay_ms", 60.0),
+                    echo_db=room.get("echo_db", -6.0),
+                    noise_dbfs=room.get("noise_dbfs"),
+                    rt60_s=room.get("rt60_s", 0.25),
+                    seed=int(room.get("seed", 0)),
+                )
         else:
             if output is not None:
                 raise UserError(
@@ -135,8 +152,8 @@ class AudioIO:
                 require_microphone=not typing_fallback,
             )
         zero_check = None if input is not None else settings.audio.zero_input_timeout_s
-        # WAV files have no acoustic path from speaker to microphone: nothing to cancel.
-        echo_mode = settings.echo.mode if input is None else "off"
+        # WAV files have no acoustic path from speaker to microphone, unless in a room
+        echo_mode = settings.echo.mode if input is None or room is not None else "off"
         return cls(
             backend,
             bus=bus,
@@ -236,14 +253,18 @@ class AudioIO:
         out, marks = self.playback.pull(self.backend.playback_block)
         index = self._index
         self._index += 1
+        words = None
         if self.capture_filter is not None:
             mic = self.capture_filter(mic, self._last_played)
+            words = getattr(self.capture_filter, "words", None)
         self._last_played = out
         loop, callback = self._loop, self._callback
         if loop is None or callback is None or loop.is_closed():
             return out
         try:
-            loop.call_soon_threadsafe(callback, mic.copy(), index, marks)
+            mic = mic.copy()
+            words = words.copy() if words is not None and words.size == mic.size else mic
+            loop.call_soon_threadsafe(callback, mic, index, marks, words)
             if self.microphone:  # no level to show for a microphone that is not there
                 self._meter(mic, loop)
         except RuntimeError:  # loop closed between the check and the call: shutting down

@@ -56,6 +56,8 @@ class LinearEchoModel:
         self._fg_sum = self._bg_sum = 0.0
         self._compared = 0
         self.trained_frames = 0
+        self._adopted = False  # the foreground has taken a trained background's coefficients
+        self._since_ref = PARTITIONS  # frames since the reference last held a sample
         # the latest frame of microphone minus the predicted echo (full scale = 1): the
         # person with the echo taken out but nothing of them suppressed, unlike AEC3's output
         self.residual = np.zeros(frame)
@@ -83,6 +85,7 @@ class LinearEchoModel:
         self._mic_e[self._slot], self._res_e[self._slot] = e_mic, e_res
         self._out_e[self._slot] = e_out
         playing = bool(np.abs(ref).max() > 0)
+        self._since_ref = 0 if playing else min(self._since_ref + 1, PARTITIONS)
         if playing:
             self._compare(e_res, float(np.dot(e_bg, e_bg)))
         if not (playing and e_mic > ADAPT_RATIO * max(e_out, 1.0 / 32768.0**2)):
@@ -110,10 +113,22 @@ class LinearEchoModel:
             return
         if self._bg_sum < 0.5 * self._fg_sum:  # the background predicts the echo better
             self._W = self._B.copy()
+            self._adopted = True
         elif self._bg_sum > 4.0 * self._fg_sum:  # it adapted on a person: start it again
             self._B = self._W.copy()
         self._fg_sum = self._bg_sum = 0.0
         self._compared = 0
+
+    @property
+    def removes_echo(self) -> bool:
+        """The residual is the better signal for words: echo may still be in the room (the
+        reference played within the filter's span) and the foreground filter is a trained
+        one. AEC3's output then holds the person muffled under double talk (their first
+        word, lost to the transcriber), the residual at full strength with the echo 20–40 dB
+        down; an untrained filter's residual would be the whole echo."""
+        return (
+            self._since_ref < PARTITIONS and self._adopted and self.trained_frames >= TRAINED_FRAMES
+        )
 
     @property
     def mic_level(self) -> float:

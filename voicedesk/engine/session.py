@@ -77,7 +77,8 @@ class _Turn:
     pending_commits: int = 0
     ended: bool = False
     barge_in: bool = False  # started while an answer was playing
-    # Over the answer with fewer words than barge_in.min_words ("mm-hm"): a backchannel, not
+    # Over the answer with fewer words than barge_in.min_words ("mm-hm"), or only a stretch
+    # of the answer's own words (its echo, Speaking.echoes_the_answer): a backchannel, not
     # a turn. Re-judged on every transcript, so going on in the same turn makes it one.
     backchannel: bool = False
     typed: bool = False
@@ -437,7 +438,10 @@ class Session:
         self._start_reply(turn, confirmed=True)
 
     # ------------------------------------------------------------------ audio thread hop
-    def _on_block(self, block: np.ndarray, index: int, marks: list[Any]) -> None:
+    def _on_block(
+        self, block: np.ndarray, index: int, marks: list[Any], words: np.ndarray | None = None
+    ) -> None:
+        """``words``: the block as the transcriber gets it (``AudioIO``'s callback)."""
         audio_s = index * self._block_s
         if self._t0_ns is None:
             self._t0_ns = time.monotonic_ns() - int(audio_s * 1e9)
@@ -449,9 +453,9 @@ class Session:
         listening = not self.muted and (self.mode == "hands-free" or self._ptt_open)
         if not listening or not getattr(self.audio, "microphone", True):  # nothing to hear
             return
-        signals = self.detector.feed(block, audio_s)
+        signals = self.detector.feed(block, audio_s, words)
         if self._stt_streaming:
-            self.stt.push_audio(block)
+            self.stt.push_audio(block if words is None else words)
         self._handle_signals(signals)
         self._prepare_held_answer(audio_s)
         self._speaking.check(audio_s + self._block_s)
@@ -600,7 +604,7 @@ class Session:
         if self._stt_streaming:
             return
         self._stt_streaming = True
-        pcm = self.detector.turn_audio()
+        pcm = self.detector.transcript_audio()
         if pcm.size:
             self.stt.push_audio(pcm)
 
@@ -705,7 +709,12 @@ class Session:
         turn.record.mark("stt_final", now, overwrite=True)
         turn.record.user_text = turn.text
         turn.backchannel = (
-            turn.barge_in and bool(turn.text) and not self._speaking.barge.enough_words(turn.text)
+            turn.barge_in
+            and bool(turn.text)
+            and (
+                not self._speaking.barge.enough_words(turn.text)
+                or (self.mode == "hands-free" and self._speaking.echoes_the_answer(turn.text))
+            )
         )
         if text.strip() and not turn.backchannel:
             self.bus.publish(ev.TranscriptFinal(turn_id=turn.turn_id, text=turn.text))
@@ -723,7 +732,11 @@ class Session:
                 or self._spoken_over_later(turn)
             )
             if speaking.barge.enough_words(turn.text) or not going_on:
-                await speaking.decide(turn.text, turn.record.t.get("speech_start", now))
+                await speaking.decide(
+                    turn.text,
+                    turn.record.t.get("speech_start", now),
+                    hands_free=self.mode == "hands-free",
+                )
         if turn.text and not turn.backchannel and (turn.ended or not self.detector.in_speech):
             if turn.ended or not self.detector.holds_to_max_wait:
                 self._start_reply(turn, confirmed=turn.ended)
@@ -765,7 +778,11 @@ class Session:
                 if self._spoken_over_later(turn):
                     return  # the person is talking over the paused answer again: theirs to decide
                 now = self.now_s()
-                await self._speaking.decide(turn.text, turn.record.t.get("speech_start", now))
+                await self._speaking.decide(
+                    turn.text,
+                    turn.record.t.get("speech_start", now),
+                    hands_free=self.mode == "hands-free",
+                )
             elif turn.record.error and not turn.failed and not turn.text:
                 # no words because speech-to-text failed, not because there were none:
                 # the person must hear that they were not understood

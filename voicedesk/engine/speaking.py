@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
@@ -37,6 +38,11 @@ ERROR_LINE = "Sorry, I couldn't get an answer just now. Please say that again."
 # The double-talk cue paused the answer but the VAD heard no speech within this long (the
 # canceller stops muffling the person within ~0.1 s of the answer pausing): resume.
 DOUBLE_TALK_RESUME_S = 1.0
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words without punctuation, so "Water." and "water," compare equal."""
+    return re.findall(r"[\w']+", text.lower().replace("\u2019", "'"))
 
 
 class AnswerTurn(Protocol):
@@ -247,6 +253,26 @@ class Speaking(Generic[TurnT]):
         return tail is not None and tail.answer and at_s < tail.until_s
 
     # ------------------------------------------------------------------ speech over it
+    def echoes_the_answer(self, text: str) -> bool:
+        """Whether ``text``, heard over the answer, is a stretch of the answer's own words:
+        its echo, which the canceller let through (a fresh AEC3 does for a second or so, and
+        the VAD can hear it for longer than barge-in's cautious minimum) and the transcriber
+        wrote down. Taken for the person, it cut the answer and was answered ("Put the egg
+        in boiling water" → "Yes, that is what I said"), and a short answer's echo could
+        start a conversation with itself. A person who talks over an answer says something
+        else; the odd one who repeats its words back verbatim is told apart by nothing the
+        microphone offers. One word alone ("no", "wait") is the person's unless it is the
+        whole answer ("Okay."): a command often is a word the answer also holds."""
+        reply = self.playing
+        said = _words(text)
+        if reply is None or not said:
+            return False
+        answer = _words(reply.text)
+        n = len(said)
+        if n < 2 and len(answer) > n:
+            return False
+        return any(answer[i : i + n] == said for i in range(len(answer) - n + 1))
+
     def speech_started(self, at_s: float) -> None:
         """The VAD heard a new stretch of speech begin at ``at_s``."""
         self._speech_start_s = at_s
@@ -333,14 +359,16 @@ class Speaking(Generic[TurnT]):
             ev.BargeIn(turn_id=turn_id, audio_s=self._clock(), resumed=True, text=words)
         )
 
-    async def decide(self, words: str, said_at_s: float) -> None:
+    async def decide(self, words: str, said_at_s: float, *, hands_free: bool = True) -> None:
         """The paused answer is cut for the interruption (``words``, begun at
-        ``said_at_s``), or resumed past a noise or a backchannel."""
-        verdict = self.barge.on_transcript(words)
+        ``said_at_s``), or resumed past a noise, a backchannel or (``hands_free``: not
+        push-to-talk, where the person chose to speak) the answer's own echo."""
+        own = hands_free and self.echoes_the_answer(words)  # a noise, not words
+        verdict = self.barge.on_transcript("" if own else words)
         if verdict == "cut":
             await self.cut(said_at_s)
         elif verdict == "resume":
-            self.resume(words)
+            self.resume("" if own else words)
 
     async def cut(self, at_s: float, reply: Reply | None = None, turn: TurnT | None = None) -> None:
         """Stop the playing answer for good, or ``reply`` (``turn``'s answer), one that a

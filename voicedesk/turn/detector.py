@@ -39,7 +39,7 @@ import numpy as np
 from voicedesk.config import Settings
 from voicedesk.turn.cues import Cue, Reading, combined_cue
 from voicedesk.turn.smart_turn import SmartTurn
-from voicedesk.turn.vad import RATE, VadSegmenter
+from voicedesk.turn.vad import RATE, WINDOW, VadSegmenter
 from voicedesk.turn.words_end import words_end_s
 
 SignalKind = Literal["speech_start", "speech_stop", "speech_resume", "eou_check", "turn_end"]
@@ -70,6 +70,13 @@ EARLY_THRESHOLD = 0.9
 RECHECK_AT_S = (0.2, 0.3, 0.9, 1.4)  # silence lengths at which a "not yet" is asked again
 MAX_TURN_AUDIO_S = 30.0
 WORDS_END_AUDIO_S = 3.0  # the turn's tail that words_end reads (its loud frames set the bar)
+
+
+def _int16(audio: np.ndarray) -> np.ndarray:
+    """16 kHz audio as int16 (float audio is full scale = 1)."""
+    if audio.dtype == np.int16:
+        return audio
+    return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,9 @@ class TurnDetector:
         self.expects_reading = expects_reading and settings.turn.use_transcript_cues
         self.virtual_clock = virtual_clock
         self.segmenter = VadSegmenter(settings)
+        # the ``words`` stream's last samples, enough for the pre-roll and the window pending
+        self._words_ring_size = (self.segmenter.preroll.maxlen or 1) * WINDOW + WINDOW
+        self._words_ring = np.zeros(0, np.int16)
         self.model = SmartTurn(settings)
         self._state: Literal["idle", "speech", "pause"] = "idle"
         self._blocks: list[np.ndarray] = []
@@ -146,6 +156,7 @@ class TurnDetector:
         self.pauses += 1
         self._state = "idle"
         self._blocks = []
+        self._word_blocks: list[np.ndarray] = []  # the same audio, as the transcriber gets it
         self._samples = 0
         self._start_s = 0.0
         self._end_s = 0.0
@@ -163,6 +174,17 @@ class TurnDetector:
         if not self._blocks:
             return np.zeros(0, np.int16)
         return np.concatenate(self._blocks)
+
+    def transcript_audio(self) -> np.ndarray:
+        """The turn's audio so far (pre-roll included) as the transcriber gets it: the
+        ``words`` given with each block, which may differ from what the VAD hears."""
+        if not self._word_blocks:
+            return np.zeros(0, np.int16)
+        return np.concatenate(self._word_blocks)
+
+    def _recent_words(self, n: int) -> np.ndarray:
+        """The last ``n`` samples of the ``words`` stream (the pre-roll's counterpart)."""
+        return self._words_ring[max(0, self._words_ring.size - n) :]
 
     def words_end(self, end_s: float) -> float:
         """Where the words before the silence the VAD heard from ``end_s`` ended, for the
@@ -183,22 +205,31 @@ class TurnDetector:
         reading of the pause (``set_reading``) reads."""
         return self.turn_audio(), max(0.0, self._fed_s - self._end_s)
 
-    def _append(self, pcm: np.ndarray) -> None:
+    def _append(self, pcm: np.ndarray, words: np.ndarray) -> None:
         self._blocks.append(pcm)
+        self._word_blocks.append(words)
         self._samples += pcm.size
         limit = int(MAX_TURN_AUDIO_S * RATE)
         while self._samples - self._blocks[0].size > limit:
             self._samples -= self._blocks.pop(0).size
+            self._word_blocks.pop(0)
 
     # ------------------------------------------------------------------ input
-    def feed(self, block: np.ndarray, audio_s: float) -> list[TurnSignal]:
-        pcm = block if block.dtype == np.int16 else (np.clip(block, -1, 1) * 32767).astype(np.int16)
+    def feed(
+        self, block: np.ndarray, audio_s: float, words: np.ndarray | None = None
+    ) -> list[TurnSignal]:
+        """``words``: the same block as the transcriber is to get it (``transcript_audio``),
+        when that is not ``block`` (``EchoCanceller.words``)."""
+        pcm = _int16(block)
+        wpcm = pcm if words is None or words.size != pcm.size else _int16(words)
         now = audio_s + pcm.size / RATE
         self._fed_s = now
+        keep = self._words_ring_size + pcm.size
+        self._words_ring = np.concatenate([self._words_ring[-keep:], wpcm])
         events = self.segmenter.feed(pcm, audio_s)
         if self.mode == "push-to-talk":
             if self._state != "idle":
-                self._append(pcm)
+                self._append(pcm, wpcm)
             return []
         signals: list[TurnSignal] = []
         appended = False
@@ -210,7 +241,7 @@ class TurnDetector:
                     pre = self.segmenter.preroll_audio()
                     pending = self.segmenter._pending  # not yet windowed tail of this block
                     audio = np.concatenate([pre, pending]) if pending.size else pre
-                    self._append((np.clip(audio, -1, 1) * 32767).astype(np.int16))
+                    self._append(_int16(audio), self._recent_words(audio.size))
                     appended = True
                     signals.append(TurnSignal("speech_start", audio_s=e.at_s, start_s=e.edge_s))
                 elif self._state == "pause":
@@ -221,7 +252,7 @@ class TurnDetector:
                 # A pause (commit_ms) already hands the speech to the transcriber and the
                 # LLM; the end-of-turn model waits for the stop (stop_ms) either way.
                 if not appended:
-                    self._append(pcm)
+                    self._append(pcm, wpcm)
                     appended = True
                 self._state = "pause"
                 self._end_s = e.edge_s
@@ -242,7 +273,7 @@ class TurnDetector:
                     TurnSignal("speech_resume", audio_s=e.at_s, start_s=e.edge_s, reason="continue")
                 )
         if self._state != "idle" and not appended:
-            self._append(pcm)
+            self._append(pcm, wpcm)
         if self._state == "pause":
             signals += self._evaluate(now)
         return signals
@@ -298,7 +329,7 @@ class TurnDetector:
         self._state = "speech"
         self._start_s = audio_s
         pre = self.segmenter.preroll_audio()[-int(0.1 * RATE) :]  # the key press itself
-        self._append((np.clip(pre, -1, 1) * 32767).astype(np.int16))
+        self._append(_int16(pre), self._recent_words(pre.size))
         return [TurnSignal("speech_start", audio_s=audio_s, start_s=audio_s)]
 
     def ptt_release(self, audio_s: float) -> list[TurnSignal]:
