@@ -6,6 +6,9 @@ is reported before the first turn rather than after it. An idle connection is ke
 ``KEEPALIVE_S``, not httpx's 5 s: between two turns a person listens to the answer and
 thinks, and with 5 s nearly every turn's request opened a new connection (TCP and TLS, two
 round trips to the provider) before its first token could come.
+A stream cancelled mid-answer (a preemptive answer the person spoke on over) closes its
+connection, since that is how the server is told to stop generating: ``prewarm()`` then opens
+another in the background, while the person speaks, for the request that replaces it.
 
 Deadlines follow the latency budget of a spoken turn, not an HTTP client's defaults: the
 first streamed chunk must come within ``first_token_s`` (15 s by default; the model list at
@@ -130,6 +133,7 @@ class OpenAIChat:
             max_retries=0,
             http_client=kept_alive_http_client(),
         )
+        self._prewarm: asyncio.Task[None] | None = None
 
     async def warm(self) -> None:
         import openai
@@ -156,6 +160,17 @@ class OpenAIChat:
         except openai.APIStatusError as exc:
             # Some OpenAI-compatible servers have no /models; the chat call will tell.
             log.info("model list unavailable (%s); continuing", exc.status_code)
+
+    def prewarm(self) -> None:
+        """Open a connection for the next request, in the background (see the module
+        docstring); one at a time, failures left to the request itself."""
+        if self._prewarm is None or self._prewarm.done():
+            self._prewarm = asyncio.get_running_loop().create_task(self._open_connection())
+
+    async def _open_connection(self) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.first_token_s):
+                await self._client.models.list()
 
     @property
     def server_url(self) -> str:
@@ -302,6 +317,10 @@ class OpenAIChat:
         return text, usage
 
     async def aclose(self) -> None:
+        if self._prewarm is not None:
+            self._prewarm.cancel()
+            with contextlib.suppress(BaseException):
+                await self._prewarm
         with contextlib.suppress(Exception):
             await self._client.close()
 

@@ -248,6 +248,7 @@ class SimServer:
     async def _models(self, request: web.Request) -> web.Response:
         if self._key(request) == BAD_KEY:
             return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
+        self._record("models", request, {})
         models = ["gpt-4o-mini", "gpt-4o-mini-transcribe", "gpt-4o-mini-tts"]
         return web.json_response(
             {
