@@ -252,6 +252,33 @@ async def test_the_answers_own_echo_written_down_neither_cuts_it_nor_is_answered
     assert asked == [_text("question")]
 
 
+async def test_barge_in_counts_the_minimum_speech_from_where_the_speech_began(tmp_path):
+    """The VAD declares speech ``turn.start_ms`` (64 ms) after it began; the answer pauses
+    once the person has spoken ``min_speech_ms`` (here without echo: 60 ms) over it. Counted
+    from the declaration instead, every barge-in waited those 64 ms on top, unlike the rule
+    ``bench echo`` tuned it with (from the VAD's edge)."""
+    scenario = overlap("question", "stop", after_s=2.5)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="Here is a long answer. " * 6),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+        ]
+    )
+    session, seen, _played, _rate = await _run(tmp_path, scenario, script)
+    assert session.records[0].interrupted
+    barge = next(e for e in seen if isinstance(e, ev.BargeIn))
+    # the speech over the answer: the last start the VAD declared before the pause
+    started = [e for e in seen if isinstance(e, ev.SpeechStarted) and e.audio_s <= barge.audio_s]
+    declared = started[-1].audio_s
+    settings = session.settings
+    assert settings.turn.start_ms >= settings.barge_in.min_speech_ms_no_echo
+    # audio time, not wall time: paused in the block its start was declared in (or the next)
+    assert barge.audio_s - declared <= settings.audio.block_ms / 1000 + 1e-6, (
+        barge.audio_s,
+        declared,
+    )
+
+
 async def test_a_noise_over_the_answer_resumes_it(tmp_path):
     reply = "This answer is long enough to be interrupted by a cough and then carry on to the end."
     base = compose(["question"], tail_s=9.0)

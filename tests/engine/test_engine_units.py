@@ -24,6 +24,7 @@ from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog, read_log
 from voicedesk.engine.speaking import DOUBLE_TALK_RESUME_S
 from voicedesk.providers.base import ChatRequest, TextDelta, ToolCall, ToolCalls
+from voicedesk.turn.detector import TurnSignal
 
 TEXT = "The budget memo asks for forty two thousand euros next quarter."
 
@@ -329,14 +330,12 @@ def test_double_talk_cue_pauses_the_answer_and_resumes_it_if_no_speech_follows()
 
 
 def test_a_short_blip_does_not_count_toward_the_next_barge_in() -> None:
-    from types import SimpleNamespace
-
     session, playback = _session_over_an_answer()
     session.detector.in_speech, session._speaking._speech_start_s = True, 1.0
     for k in range(1, 7):  # 60 ms of speech, then the VAD stops
         session._speaking.check(1.0 + k * 0.01)
     session.detector.in_speech, session._speaking._speech_start_s = False, None
-    session._on_speech_start(SimpleNamespace(audio_s=5.0))  # later, new speech
+    session._on_speech_start(TurnSignal("speech_start", audio_s=5.0))  # later, new speech
     session.detector.in_speech = True
     session._speaking.check(5.01)
     assert not playback.paused  # 10 ms of new speech, not 60 ms + 4 s
@@ -493,16 +492,14 @@ def test_speech_begun_while_the_answers_end_was_still_heard_is_over_the_answer()
     # The answer ended for voicedesk at 1.02 s (its turn recorded), not for the person: a
     # "mm-hm" begun before they heard it end is speech over the answer (barge_in.min_words
     # then makes it a backchannel, not a turn to answer).
-    from types import SimpleNamespace
-
     session = _session_on_a_sound_card()
     answered = _hand_over_an_answer(session, finished=True)
     assert session._speaking.playing is None and session.records == [answered.record]
     assert answered.record.t["playback_end"] == 1.02
-    session._on_speech_start(SimpleNamespace(audio_s=1.1))
+    session._on_speech_start(TurnSignal("speech_start", audio_s=1.1))
     assert session._turn is not None and session._turn.barge_in
     session._turn = None
-    session._on_speech_start(SimpleNamespace(audio_s=1.2))
+    session._on_speech_start(TurnSignal("speech_start", audio_s=1.2))
     assert session._turn is not None and not session._turn.barge_in
 
 

@@ -90,6 +90,30 @@ async def test_a_restarted_answer_is_timed_from_its_own_request(cloud):
     assert record.tokens_per_s == pytest.approx(40, rel=0.25)
 
 
+async def test_a_restarted_answer_finds_a_connection_open(cloud):
+    """Cancelling an attempt mid-answer closes its connection (it is how the model is told to
+    stop), and the restart, once the person stopped again, opened a new one (TCP and TLS, two
+    round trips) before its first token. One is opened meanwhile, while they speak."""
+    sim, llm, tts = cloud
+    await llm.warm()
+    record = TurnRecord(turn_id=1)
+    t0 = time.monotonic()
+    first = _reply(llm, tts, record, t0, 1)
+    first.start()
+    await asyncio.sleep(0.6)  # the first token is in: the person went on
+    await first.cancel()
+    await asyncio.sleep(0.5)  # ... and stops again
+    second = _reply(llm, tts, record, t0, 2)
+    second.start()
+    second.confirm()
+    await asyncio.wait_for(second.generation_done.wait(), 15)
+    assert second.failed is None
+    chats = [r for r in sim.requests if r.provider == "llm"]
+    assert len(chats) == 2 and chats[1].peer != chats[0].peer
+    opened_ahead = [r.peer for r in sim.requests if r.provider == "models" and r.t < chats[1].t]
+    assert chats[1].peer in opened_ahead[1:]  # not the start-up check's: that one was cancelled
+
+
 async def test_tokens_in_one_burst_give_no_generation_speed(cloud):
     """An answer whose tokens come at once (a tool call sent whole, a cached answer) read
     as thousands of tokens a second; it has no speed to report."""

@@ -491,6 +491,22 @@ async def test_llm_key_error_names_the_server_from_the_environment(sim, monkeypa
     await llm.aclose()
 
 
+async def test_llm_the_next_turn_after_a_pause_reuses_the_warm_connection(sim):
+    """A person listens to the answer and thinks for longer than httpx's default keep-alive
+    (5 s): each turn's request then opened a new connection (TCP and TLS, two round trips to
+    the provider) on the way to its first token."""
+    llm = _chat(sim)
+    await llm.warm()
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    for pause_s in (0.0, 6.0):
+        await asyncio.sleep(pause_s)
+        assert [i async for i in llm.stream(request)]
+    await llm.aclose()
+    peers = [r.peer for r in sim.requests if r.provider == "llm"]
+    assert len(peers) == 2 and peers[0] is not None
+    assert peers[1] == peers[0]
+
+
 async def test_llm_cancel_mid_stream_releases_the_request(sim):
     llm = _chat(sim)
     slow = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
@@ -568,6 +584,27 @@ async def test_openai_tts_streams_pcm_piece_by_piece(sim):
     assert [b["input"] for b in bodies] == ["Hello there,", "how are you?", "I am fine."]
     assert all(b["response_format"] == "pcm" for b in bodies)
     assert audio.size / 24000 > 1.5
+
+
+async def test_openai_tts_the_next_answer_after_a_pause_reuses_the_connection(sim):
+    """Each answer's first sentence is a new request; after more than httpx's default
+    keep-alive (5 s) of the person talking, it opened a new connection on the way to the
+    first audio."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    await tts.warm()
+    for pause_s in (0.0, 6.0):
+        await asyncio.sleep(pause_s)
+        stream = await tts.open_stream()
+        await stream.send_text("Hello there.")
+        await stream.end_text()
+        assert [c async for c in stream.audio()]
+        await stream.aclose()
+    await tts.aclose()
+    peers = [r.peer for r in sim.requests if r.provider == "tts"]
+    assert len(peers) == 2 and peers[0] is not None
+    assert peers[1] == peers[0]
 
 
 async def test_openai_tts_failure_says_what_the_server_said(sim):

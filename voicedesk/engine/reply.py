@@ -126,6 +126,7 @@ class Reply:
         self._stream: SpeechStream | None = None
         self._task: asyncio.Task[None] | None = None
         self._audio_task: asyncio.Task[None] | None = None
+        self._requesting = False  # a model round is streaming (its connection is in use)
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
@@ -159,6 +160,13 @@ class Reply:
             return _nothing()
         self.cancelled = True
         self.playback.stop(self.utterance_id)
+        if self._requesting:
+            # Stopping the stream closes its connection; the attempt that replaces this one
+            # (the person usually stops again within a second) finds another already open
+            # rather than dialling it (TCP and TLS) on the way to its first token.
+            prewarm = getattr(self.llm, "prewarm", None)
+            if prewarm is not None:
+                prewarm()
         return self._release()
 
     async def _release(self) -> None:
@@ -345,27 +353,31 @@ class Reply:
         first = True
         calls: list[ToolCall] = []
         speakable = SpeakableText()
-        async for item in self.llm.stream(request):
-            if isinstance(item, TextDelta):
-                if first:
-                    first = False
-                    t_first = time.perf_counter()
-                    self._mark_first_token(first_stage)
-                text = speakable.feed(item.text)
-                if not text:
-                    continue
-                await self._say(text, stream_task)
-            elif isinstance(item, ToolCalls):
-                if first:
-                    first = False
-                    t_first = time.perf_counter()
-                    self._mark_first_token(first_stage)
-                calls = item.calls
-            elif isinstance(item, Usage):
-                self.record.prompt_tokens = item.prompt_tokens
-                self.record.completion_tokens = item.completion_tokens
-            elif isinstance(item, Finished):
-                pass
+        self._requesting = True
+        try:
+            async for item in self.llm.stream(request):
+                if isinstance(item, TextDelta):
+                    if first:
+                        first = False
+                        t_first = time.perf_counter()
+                        self._mark_first_token(first_stage)
+                    text = speakable.feed(item.text)
+                    if not text:
+                        continue
+                    await self._say(text, stream_task)
+                elif isinstance(item, ToolCalls):
+                    if first:
+                        first = False
+                        t_first = time.perf_counter()
+                        self._mark_first_token(first_stage)
+                    calls = item.calls
+                elif isinstance(item, Usage):
+                    self.record.prompt_tokens = item.prompt_tokens
+                    self.record.completion_tokens = item.completion_tokens
+                elif isinstance(item, Finished):
+                    pass
+        finally:
+            self._requesting = False
         if tail := speakable.flush():
             await self._say(tail, stream_task)
         self.emoji_dropped = self.emoji_dropped or speakable.dropped

@@ -477,7 +477,9 @@ class Session:
                 handler(sig)
 
     def _on_speech_start(self, sig: Any) -> None:
-        self._speaking.speech_started(sig.audio_s)
+        # where the speech began (the VAD declares it turn.start_ms later): barge-in counts
+        # its minimum speech from there, as bench echo tuned it
+        self._speaking.speech_started(sig.start_s if sig.start_s is not None else sig.audio_s)
         self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         if self._turn is None:
             held = self._hold_unheard_answer(sig.audio_s)

@@ -274,7 +274,9 @@ class Speaking(Generic[TurnT]):
         return any(answer[i : i + n] == said for i in range(len(answer) - n + 1))
 
     def speech_started(self, at_s: float) -> None:
-        """The VAD heard a new stretch of speech begin at ``at_s``."""
+        """The VAD heard a new stretch of speech begin at ``at_s``: where it began, not where
+        the VAD declared it (``turn.start_ms`` later), so that the answer pauses once the
+        person has spoken ``min_speech_ms`` over it, not that plus ``start_ms``."""
         self._speech_start_s = at_s
         self._double_talk_paused_at = None  # the person the cue heard is now a turn
         if not self.barge.paused:
@@ -288,7 +290,8 @@ class Speaking(Generic[TurnT]):
         gap = (start_s if start_s is not None else at_s) - self._paused_end_s
         joined = continues and joins_stretch(gap)
         carried = self._paused_speech_start_s if joined else None
-        self._speech_start_s = carried if carried is not None else at_s
+        began = start_s if start_s is not None else at_s  # where, as in ``speech_started``
+        self._speech_start_s = carried if carried is not None else began
         self._double_talk_paused_at = None
         if carried is None and not self.barge.paused:
             self.barge.reset()

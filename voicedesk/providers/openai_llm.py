@@ -2,7 +2,13 @@
 
 One ``AsyncOpenAI`` client per session keeps its HTTP connection pool warm; ``warm()`` lists
 the models once at start-up, which both opens a connection and checks the key, so a bad key
-is reported before the first turn rather than after it.
+is reported before the first turn rather than after it. An idle connection is kept for
+``KEEPALIVE_S``, not httpx's 5 s: between two turns a person listens to the answer and
+thinks, and with 5 s nearly every turn's request opened a new connection (TCP and TLS, two
+round trips to the provider) before its first token could come.
+A stream cancelled mid-answer (a preemptive answer the person spoke on over) closes its
+connection, since that is how the server is told to stop generating: ``prewarm()`` then opens
+another in the background, while the person speaks, for the request that replaces it.
 
 Deadlines follow the latency budget of a spoken turn, not an HTTP client's defaults: the
 first streamed chunk must come within ``first_token_s`` (15 s by default; the model list at
@@ -53,8 +59,24 @@ log = logging.getLogger(__name__)
 OLLAMA_PORT = 11434
 
 _CONNECT_S = 3.0
+# How long an idle connection is kept for the next request (httpx's default is 5 s). A server
+# that closed it meanwhile is noticed before reuse (the pool sees the socket readable) and a
+# new one opened, as before.
+KEEPALIVE_S = 120.0
 _RETRY_DELAY_S = 0.25  # unless the server asks for a wait of up to _MAX_RETRY_DELAY_S
 _MAX_RETRY_DELAY_S = 1.0
+
+
+def kept_alive_http_client() -> Any:
+    """The HTTP client for an ``AsyncOpenAI``: the SDK's own pool limits, with an idle
+    connection kept ``KEEPALIVE_S`` for the next turn (see the module docstring)."""
+    import httpx2  # the HTTP library of the openai SDK (its dependency)
+    from openai import DefaultAsyncHttpxClient
+
+    limits = httpx2.Limits(
+        max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_S
+    )
+    return DefaultAsyncHttpxClient(limits=limits)
 
 
 def silent_truncation_warning(server_url: str, context_window: int | None) -> str | None:
@@ -109,7 +131,9 @@ class OpenAIChat:
                 max(stall_s, first_token_s) + 1.0, connect=min(_CONNECT_S, first_token_s)
             ),
             max_retries=0,
+            http_client=kept_alive_http_client(),
         )
+        self._prewarm: asyncio.Task[None] | None = None
 
     async def warm(self) -> None:
         import openai
@@ -136,6 +160,17 @@ class OpenAIChat:
         except openai.APIStatusError as exc:
             # Some OpenAI-compatible servers have no /models; the chat call will tell.
             log.info("model list unavailable (%s); continuing", exc.status_code)
+
+    def prewarm(self) -> None:
+        """Open a connection for the next request, in the background (see the module
+        docstring); one at a time, failures left to the request itself."""
+        if self._prewarm is None or self._prewarm.done():
+            self._prewarm = asyncio.get_running_loop().create_task(self._open_connection())
+
+    async def _open_connection(self) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.first_token_s):
+                await self._client.models.list()
 
     @property
     def server_url(self) -> str:
@@ -282,6 +317,10 @@ class OpenAIChat:
         return text, usage
 
     async def aclose(self) -> None:
+        if self._prewarm is not None:
+            self._prewarm.cancel()
+            with contextlib.suppress(BaseException):
+                await self._prewarm
         with contextlib.suppress(Exception):
             await self._client.close()
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from voicedesk.errors import AuthError, ProviderError
-from voicedesk.providers.openai_llm import error_message
+from voicedesk.providers.openai_llm import error_message, kept_alive_http_client
 from voicedesk.providers.sentence_stream import SentenceStream
 
 
@@ -27,8 +27,14 @@ class OpenAITTS:
         from openai import AsyncOpenAI
 
         self.model, self.voice = model, voice
+        # each answer's first sentence is a new request: its connection is kept from the
+        # last answer rather than opened again on the way to the first audio
         self._client = AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=1, timeout=timeout_s
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=1,
+            timeout=timeout_s,
+            http_client=kept_alive_http_client(),
         )
 
     async def warm(self) -> None:

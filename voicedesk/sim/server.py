@@ -87,6 +87,9 @@ class Recorded:
     path: str
     body: Any
     t: float = field(default_factory=time.monotonic)
+    # the client's end of the connection that carried it ("127.0.0.1:40812"): requests on one
+    # kept-alive connection share it, a new connection has a new port
+    peer: str | None = None
 
 
 class SimServer:
@@ -195,7 +198,9 @@ class SimServer:
         return queue.pop(0) if queue else None
 
     def _record(self, provider: str, request: web.Request, body: Any) -> None:
-        self.requests.append(Recorded(provider, request.path, body))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        where = f"{peer[0]}:{peer[1]}" if peer else None
+        self.requests.append(Recorded(provider, request.path, body, peer=where))
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -243,6 +248,7 @@ class SimServer:
     async def _models(self, request: web.Request) -> web.Response:
         if self._key(request) == BAD_KEY:
             return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
+        self._record("models", request, {})
         models = ["gpt-4o-mini", "gpt-4o-mini-transcribe", "gpt-4o-mini-tts"]
         return web.json_response(
             {
