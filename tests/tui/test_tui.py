@@ -623,7 +623,8 @@ async def test_settings_screen_validates_before_writing(tmp_path: Path) -> None:
         assert not isinstance(app.screen, SettingsScreen)
 
 
-async def test_first_run_without_keys_shows_setup(tmp_path: Path) -> None:
+def _app_counting_sessions(tmp_path: Path) -> tuple[VoiceDeskApp, list[str]]:
+    """An app on default settings whose every session made is counted."""
     settings = Settings()
     calls: list[str] = []
 
@@ -631,7 +632,11 @@ async def test_first_run_without_keys_shows_setup(tmp_path: Path) -> None:
         calls.append("made")
         return FakeSession(bus, settings)
 
-    app = VoiceDeskApp(settings, make_session, config_path=tmp_path / "c.toml")
+    return VoiceDeskApp(settings, make_session, config_path=tmp_path / "c.toml"), calls
+
+
+async def test_first_run_without_keys_shows_setup(tmp_path: Path) -> None:
+    app, calls = _app_counting_sessions(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, SetupScreen)
@@ -654,14 +659,7 @@ async def test_a_local_server_in_openai_base_url_needs_no_setup(
     there (Ollama, LM Studio) needs no OpenAI key, yet the setup screen asked for one and
     the conversation never started."""
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
-    settings = Settings()
-    calls: list[str] = []
-
-    async def make_session(bus: ev.EventBus) -> Any:
-        calls.append("made")
-        return FakeSession(bus, settings)
-
-    app = VoiceDeskApp(settings, make_session, config_path=tmp_path / "c.toml")
+    app, calls = _app_counting_sessions(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert not isinstance(app.screen, SetupScreen)
