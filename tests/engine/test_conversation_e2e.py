@@ -252,6 +252,28 @@ async def test_the_answers_own_echo_written_down_neither_cuts_it_nor_is_answered
     assert asked == [_text("question")]
 
 
+async def test_an_interruption_the_answer_says_later_is_the_persons_not_its_echo(tmp_path):
+    """Only what has played can come back as echo. Words the answer holds further on, not
+    yet played when the person says them, were taken for its echo: the interruption was
+    swallowed, the answer resumed and the person was never answered."""
+    long_reply = (
+        "Here is a long answer that goes on for a while, so that you have time to cut in. "
+        "It keeps going with more detail about eggs, water, heat and timing than anyone needs. "
+        "If that is too much, just say: tell me something else instead."
+    )
+    scenario = overlap("question", "stop", after_s=3.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=long_reply),
+            SimTurn(transcript="Tell me something else instead.", reply="Okay."),
+        ]
+    )
+    session, _seen, _played, _rate = await _run(tmp_path, scenario, script)
+    first, second = session.records
+    assert first.interrupted and "tell me" not in first.heard_text.lower()
+    assert second.user_text == "Tell me something else instead." and second.heard_text == "Okay."
+
+
 async def test_barge_in_counts_the_minimum_speech_from_where_the_speech_began(tmp_path):
     """The VAD declares speech ``turn.start_ms`` (64 ms) after it began; the answer pauses
     once the person has spoken ``min_speech_ms`` (here without echo: 60 ms) over it. Counted
