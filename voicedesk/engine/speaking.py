@@ -267,10 +267,13 @@ class Speaking(Generic[TurnT]):
         Only what has played can come back as echo: the stretch is looked for in the words
         handed to the speaker (``Reply.heard``) and the one word it was in the middle of,
         never in the rest of the answer, which the person may well say first ("tell me
-        something else instead" before the answer offers it) and which must then cut it."""
+        something else instead" before the answer offers it) and which must then cut it.
+        Where no echo can reach the microphone (a headset, WAV files: ``echo_possible``)
+        nothing is echo, and words of the answer said back ("About seven minutes?") are the
+        person's."""
         reply = self.playing
         said = _words(text)
-        if reply is None or not said:
+        if reply is None or not said or not getattr(self._audio, "echo_possible", True):
             return False
         answer = _words(reply.text)
         n = len(said)
