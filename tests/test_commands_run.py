@@ -865,3 +865,23 @@ def test_a_room_makes_the_wav_microphone_hear_what_is_played(wav: Path) -> None:
     assert plain.backend.name == "file" and plain.echo_mode == "off"
     assert roomy.backend.name == "room" and roomy.echo_mode == "auto"
     assert roomy.backend.delay_ms == 90 and roomy.backend.echo_db == 0
+
+
+def test_verbose_run_does_not_log_every_http_request(tmp_path: Path) -> None:
+    """`-v` keeps the HTTP library's per-request INFO lines out (they quote every request's
+    URL): the openai SDK sends through httpx2, whose logger is not "httpx", so each model
+    list, background prewarm and chat request was logged, on stderr and in the TUI's log."""
+    import subprocess
+
+    speech = Path(__file__).parent / "fixtures" / "turns" / "dev-finished-0.wav"
+    argv = ["-v", "run", "--headless", "--sim", "--no-tools", "--input", str(speech)]
+    run = subprocess.run(
+        [sys.executable, "-m", "voicedesk", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "INFO voicedesk" in run.stderr  # -v logs what it should
+    assert "HTTP Request:" not in run.stderr

@@ -146,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.addFilter(SecretsLogFilter())
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), handlers=[handler])
     if args.verbose < 2:  # its INFO lines quote every request's url, a password in it too
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        # httpx2 is the openai SDK's own copy of httpx, with a logger of its own name
+        for http_library in ("httpx", "httpx2"):
+            logging.getLogger(http_library).setLevel(logging.WARNING)
     func = getattr(args, "func", None)
     try:
         if func is None:

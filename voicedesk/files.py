@@ -13,6 +13,7 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 
 def _current_umask() -> int:
@@ -27,7 +28,7 @@ _UMASK = _current_umask()
 
 def atomic_write(
     path: Path,
-    data: bytes,
+    data: bytes | Callable[[BinaryIO], None],
     *,
     check: Callable[[Path], None] | None = None,
     mode: int | None = None,
@@ -40,7 +41,9 @@ def atomic_write(
     to is replaced, not the link. ``check`` runs last thing before the rename, on the temp
     file as written, and may raise to leave ``path`` as it is. ``mode`` forces the new
     file's permissions (a file that may hold keys stays private); by default it keeps the
-    old file's, or a new file gets what the umask gives.
+    old file's, or a new file gets what the umask gives. ``data`` may be a function that
+    writes the content to the (seekable) temp file itself, so that a large file (a long
+    run's recording) is not first built whole in memory.
     """
     if path.is_symlink():
         path = Path(os.path.realpath(path))
@@ -49,7 +52,10 @@ def atomic_write(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if callable(data):
+                data(handle)
+            else:
+                handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         try:

@@ -434,3 +434,26 @@ def test_double_talk_cue_stays_shut_when_the_echo_path_shifts_mid_answer():
             opened.append(round(a / 16_000, 2))
     assert canceller.linear.trained_frames > 1000  # the model was trained before the shift
     assert not opened, opened
+
+
+def test_a_recording_is_written_without_copies_of_it_in_memory(tmp_path) -> None:
+    """The output WAV of a long run (an hour is 115 MB at 16 kHz) was built whole in memory
+    and copied once more before it was written: three times the recording at the end of the
+    run. It is written straight to the file that replaces ``path`` now."""
+    import tracemalloc
+
+    import numpy as np
+
+    from voicedesk.audio.wavio import read_wav, write_wav
+
+    pcm = (np.arange(16_000 * 60) % 2000 - 1000).astype(np.int16)  # a minute: 1.9 MB
+    path = tmp_path / "out.wav"
+    tracemalloc.start()
+    try:
+        write_wav(path, pcm, 16_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < pcm.nbytes / 2, (peak, pcm.nbytes)
+    back, rate = read_wav(path)
+    assert rate == 16_000 and np.array_equal(back, pcm)

@@ -252,6 +252,51 @@ async def test_the_answers_own_echo_written_down_neither_cuts_it_nor_is_answered
     assert asked == [_text("question")]
 
 
+async def test_an_interruption_the_answer_says_later_is_the_persons_not_its_echo(tmp_path):
+    """Only what has played can come back as echo. Words the answer holds further on, not
+    yet played when the person says them, were taken for its echo: the interruption was
+    swallowed, the answer resumed and the person was never answered."""
+    long_reply = (
+        "Here is a long answer that goes on for a while, so that you have time to cut in. "
+        "It keeps going with more detail about eggs, water, heat and timing than anyone needs. "
+        "If that is too much, just say: tell me something else instead."
+    )
+    scenario = overlap("question", "stop", after_s=3.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=long_reply),
+            SimTurn(transcript="Tell me something else instead.", reply="Okay."),
+        ]
+    )
+    session, _seen, _played, _rate = await _run(tmp_path, scenario, script)
+    first, second = session.records
+    assert first.interrupted and "tell me" not in first.heard_text.lower()
+    assert second.user_text == "Tell me something else instead." and second.heard_text == "Okay."
+
+
+async def test_words_of_the_answer_said_back_where_no_echo_can_be_are_the_persons(tmp_path):
+    """With no acoustic path from the speaker to the microphone (WAV files here; a headset
+    alike) nothing heard is the answer's echo. A person who checked what they heard ("About
+    seven minutes?") said a stretch of the played answer, was taken for its echo, and the
+    answer talked on over them, their question unanswered."""
+    long_reply = (
+        "It takes about seven minutes for a soft egg, a little longer for a hard one, and "
+        "it keeps going with more detail about water, heat and timing than anyone needs."
+    )
+    scenario = overlap("question", "stop", after_s=3.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=long_reply),
+            SimTurn(transcript="About seven minutes?", reply="Yes, seven."),
+        ]
+    )
+    session, _seen, _played, _rate = await _run(tmp_path, scenario, script)
+    assert not session.audio.echo_possible
+    first, second = session.records
+    assert first.interrupted and "about seven minutes" in first.heard_text
+    assert second.user_text == "About seven minutes?" and second.heard_text == "Yes, seven."
+
+
 async def test_barge_in_counts_the_minimum_speech_from_where_the_speech_began(tmp_path):
     """The VAD declares speech ``turn.start_ms`` (64 ms) after it began; the answer pauses
     once the person has spoken ``min_speech_ms`` (here without echo: 60 ms) over it. Counted

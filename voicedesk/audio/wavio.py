@@ -7,7 +7,7 @@ import io
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -263,6 +263,14 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
     under ``path``, and a new file gets the mode any new file of the person's would."""
     import soundfile as sf
 
-    buffer = io.BytesIO()
-    sf.write(buffer, to_int16(np.asarray(pcm)), rate, subtype="PCM_16", format="WAV")
-    atomic_write(Path(path), buffer.getvalue())
+    samples = to_int16(np.asarray(pcm))
+
+    def write(handle: BinaryIO) -> None:
+        # libsndfile writes to the descriptor itself: through a Python file object each of
+        # its writes is copied into a bytes object first (the whole recording at once)
+        with sf.SoundFile(
+            handle.fileno(), "w", rate, 1, subtype="PCM_16", format="WAV", closefd=False
+        ) as out:
+            out.write(samples)
+
+    atomic_write(Path(path), write)

@@ -262,16 +262,25 @@ class Speaking(Generic[TurnT]):
         start a conversation with itself. A person who talks over an answer says something
         else; the odd one who repeats its words back verbatim is told apart by nothing the
         microphone offers. One word alone ("no", "wait") is the person's unless it is the
-        whole answer ("Okay."): a command often is a word the answer also holds."""
+        whole answer ("Okay."): a command often is a word the answer also holds.
+
+        Only what has played can come back as echo: the stretch is looked for in the words
+        handed to the speaker (``Reply.heard``) and the one word it was in the middle of,
+        never in the rest of the answer, which the person may well say first ("tell me
+        something else instead" before the answer offers it) and which must then cut it.
+        Where no echo can reach the microphone (a headset, WAV files: ``echo_possible``)
+        nothing is echo, and words of the answer said back ("About seven minutes?") are the
+        person's."""
         reply = self.playing
         said = _words(text)
-        if reply is None or not said:
+        if reply is None or not said or not getattr(self._audio, "echo_possible", True):
             return False
         answer = _words(reply.text)
         n = len(said)
         if n < 2 and len(answer) > n:
             return False
-        return any(answer[i : i + n] == said for i in range(len(answer) - n + 1))
+        played = answer[: len(_words(reply.heard())) + 1]  # + the word cut mid-way
+        return any(played[i : i + n] == said for i in range(len(played) - n + 1))
 
     def speech_started(self, at_s: float) -> None:
         """The VAD heard a new stretch of speech begin at ``at_s``: where it began, not where
