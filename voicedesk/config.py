@@ -680,25 +680,27 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def _field_at(loc: tuple[Any, ...]) -> Any:
-    """The pydantic field a setting's place names, through tables of names the person chose
-    (``tools.mcpServers.NAME``); None where there is none."""
+def _type_at(loc: tuple[Any, ...]) -> Any:
+    """The type of the setting a place names, through tables of names the person chose
+    (``tools.mcpServers.NAME`` is an entry of the server type); None where no setting is."""
     annotation: Any = Settings
-    field = None
-    skip = False
     for part in loc:
-        if skip:  # a name the person chose: the next part is a key of the value type
-            skip = False
+        inner = _unwrap_optional(annotation)
+        if get_origin(inner) is dict:  # ``part`` is a name the person chose
+            annotation = get_args(inner)[1]
             continue
         fields = _fields_of(annotation)
         field = fields.get(str(part)) if fields is not None else None
         if field is None:
             return None
         annotation = field.annotation
-        skip = get_origin(_unwrap_optional(annotation)) is dict
-        if skip:
-            annotation = get_args(_unwrap_optional(annotation))[1]
-    return field
+    return annotation
+
+
+def _field_at(loc: tuple[Any, ...]) -> Any:
+    """The pydantic field a setting's place names (see ``_type_at``); None where there is none."""
+    fields = _fields_of(_type_at(loc[:-1])) if loc else None
+    return fields.get(str(loc[-1])) if fields is not None else None
 
 
 def _allowed_range(loc: tuple[Any, ...]) -> str | None:
@@ -763,17 +765,7 @@ def _known_keys(loc: tuple[Any, ...]) -> str:
     the person chose (``tools.mcpServers.NAME``) they are the keys each entry may have."""
     import difflib
 
-    fields = _fields_of(Settings)
-    annotation: Any = None  # a table of names the person chose (mcpServers): its values' type
-    for part in loc[:-1]:
-        if annotation is not None:  # ``part`` is such a name: its keys are the value type's
-            fields, annotation = _fields_of(annotation), None
-            continue
-        field = fields.get(str(part)) if fields is not None else None
-        fields = _fields_of(field.annotation) if field is not None else None
-        inner = _unwrap_optional(field.annotation) if field is not None else None
-        if fields is None and get_origin(inner) is dict:
-            annotation = get_args(inner)[1]
+    fields = _fields_of(_type_at(loc[:-1]))
     if fields is None:
         return "check the spelling; `voicedesk config init` writes a template of every key"
     names = [n for n, f in fields.items() if not f.exclude]
