@@ -252,6 +252,21 @@ async def test_the_answers_own_echo_written_down_neither_cuts_it_nor_is_answered
     assert asked == [_text("question")]
 
 
+async def _cut_in_over(tmp_path, reply: str, words: str, answer: str):
+    """The question, answered with ``reply``; 3 s into it the person cuts in (the "stop"
+    recording), transcribed as ``words`` and answered with ``answer``."""
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=reply),
+            SimTurn(transcript=words, reply=answer),
+        ]
+    )
+    session, _seen, _played, _rate = await _run(
+        tmp_path, overlap("question", "stop", after_s=3.0), script
+    )
+    return session
+
+
 async def test_an_interruption_the_answer_says_later_is_the_persons_not_its_echo(tmp_path):
     """Only what has played can come back as echo. Words the answer holds further on, not
     yet played when the person says them, were taken for its echo: the interruption was
@@ -261,14 +276,7 @@ async def test_an_interruption_the_answer_says_later_is_the_persons_not_its_echo
         "It keeps going with more detail about eggs, water, heat and timing than anyone needs. "
         "If that is too much, just say: tell me something else instead."
     )
-    scenario = overlap("question", "stop", after_s=3.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), reply=long_reply),
-            SimTurn(transcript="Tell me something else instead.", reply="Okay."),
-        ]
-    )
-    session, _seen, _played, _rate = await _run(tmp_path, scenario, script)
+    session = await _cut_in_over(tmp_path, long_reply, "Tell me something else instead.", "Okay.")
     first, second = session.records
     assert first.interrupted and "tell me" not in first.heard_text.lower()
     assert second.user_text == "Tell me something else instead." and second.heard_text == "Okay."
@@ -283,14 +291,7 @@ async def test_words_of_the_answer_said_back_where_no_echo_can_be_are_the_person
         "It takes about seven minutes for a soft egg, a little longer for a hard one, and "
         "it keeps going with more detail about water, heat and timing than anyone needs."
     )
-    scenario = overlap("question", "stop", after_s=3.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), reply=long_reply),
-            SimTurn(transcript="About seven minutes?", reply="Yes, seven."),
-        ]
-    )
-    session, _seen, _played, _rate = await _run(tmp_path, scenario, script)
+    session = await _cut_in_over(tmp_path, long_reply, "About seven minutes?", "Yes, seven.")
     assert not session.audio.echo_possible
     first, second = session.records
     assert first.interrupted and "about seven minutes" in first.heard_text
