@@ -162,6 +162,16 @@ def test_output_or_metrics_over_the_input_is_refused(wav: Path, tmp_path: Path, 
     assert wav.read_bytes() == before
 
 
+def test_input_where_the_output_grows_is_refused(wav: Path, tmp_path: Path, capsys) -> None:
+    """The output grows in OUT.partial.wav until the run ends: an --input of that name
+    (a killed run's audio, played back) would be overwritten by the run it feeds."""
+    recovered = tmp_path / "answers.partial.wav"
+    recovered.write_bytes(wav.read_bytes())
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(recovered)]
+    _fails([*run, "--output", str(tmp_path / "answers.wav")], capsys, "would be overwritten")
+    assert recovered.read_bytes() == wav.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "needle"),
     [
@@ -885,3 +895,42 @@ def test_verbose_run_does_not_log_every_http_request(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "INFO voicedesk" in run.stderr  # -v logs what it should
     assert "HTTP Request:" not in run.stderr
+
+
+def test_a_run_killed_outright_keeps_its_audio_so_far(tmp_path: Path) -> None:
+    """``kill -9`` (or a power cut) mid-run lost the whole output WAV: what was played was
+    kept in a temporary file until the run ended. Now it grows in ``out.partial.wav``, a
+    valid WAV at every moment, and ``out.wav`` itself is never a torn file."""
+    import signal
+    import subprocess
+
+    import soundfile as sf
+
+    argv, out = _sim_conversation(tmp_path, ["question", "thanks", "hello"])
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env.pop("VOICEDESK_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the first answer has played
+            if line.startswith("assistant"):
+                break
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "Answer to question." in line, err
+    assert not out.exists()  # no half file where the whole one goes
+    partial = tmp_path / "out.partial.wav"
+    info = sf.info(str(partial))
+    assert info.samplerate == 24_000
+    assert 44 + 2 * info.frames == partial.stat().st_size  # its header tells all it holds
+    played, _ = read_wav(partial)
+    assert np.abs(played).max() > 1000  # the answer is in it
