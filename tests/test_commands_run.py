@@ -934,3 +934,30 @@ def test_a_run_killed_outright_keeps_its_audio_so_far(tmp_path: Path) -> None:
     assert 44 + 2 * info.frames == partial.stat().st_size  # its header tells all it holds
     played, _ = read_wav(partial)
     assert np.abs(played).max() > 1000  # the answer is in it
+
+
+def test_a_second_ctrl_c_while_the_output_is_written_keeps_the_audio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C stops a run and the output WAV is written; a second Ctrl-C (an impatient
+    person) while it was being written deleted the recording it was written from, and
+    the run's audio was gone. The recording stays until the output holds it."""
+    import signal
+
+    from voicedesk.audio import file_backend
+
+    out = tmp_path / "o.wav"
+    pcm = np.zeros(16_000 * 10, np.int16)
+    duplex = FileDuplex(None, out, input_pcm=pcm, input_rate=16_000, realtime=False)
+    duplex.start(lambda block: np.full(duplex.playback_block, 1000, np.int16))
+    assert duplex.finished.wait(30)
+
+    def interrupted_write(*args: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Python's own handler: KeyboardInterrupt here
+        write_wav(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(file_backend, "write_wav", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        duplex.stop()
+    kept, rate = read_wav(tmp_path / "o.partial.wav")
+    assert rate == 24_000 and kept.size >= 10 * rate and np.all(kept[: 10 * rate] == 1000)

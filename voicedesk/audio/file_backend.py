@@ -240,12 +240,15 @@ class FileDuplex(DuplexBackend):
         if self._writer is not None:
             self._writer.join(timeout=5)
         self._write_pending()
-        try:
-            self._write_output()
-        finally:
-            if self._played is not None:
-                with self._write_lock, contextlib.suppress(OSError):
-                    self._played.path.unlink()
+        self._write_output()
+
+    def _let_go(self, recording: GrowingWav) -> None:
+        """The recording is no longer needed (the output holds it, or nothing was played).
+        Only then: a failure, or a second Ctrl-C while the output was being written, must
+        leave it where it grew."""
+        self._played = None
+        with contextlib.suppress(OSError):
+            recording.path.unlink()
 
     def _write_output(self) -> None:
         if self.output_path is not None and self._played is not None and not self._written:
@@ -258,10 +261,10 @@ class FileDuplex(DuplexBackend):
                 # stopped before the first block (Ctrl-C while starting): there is nothing
                 # to keep, and an empty WAV must not replace an earlier output
                 log.info("no audio was produced; %s was not written", self.output_path)
+                self._let_go(recording)
                 return
             if self._keep_error is not None:
-                kept = recording.path
-                self._played = None  # the audio up to the error stays there
+                kept = recording.path  # the audio up to the error stays there
                 raise UserError(
                     f"Could not write the output WAV {self.output_path}: the audio could not "
                     f"be kept while the run went on ({self._keep_error.strerror or self._keep_error}).",
@@ -272,11 +275,11 @@ class FileDuplex(DuplexBackend):
             out = resample(played, PLAYBACK_RATE, self.input_rate)
             try:
                 write_wav(self.output_path, out, self.input_rate)
-            except OSError as exc:
-                self._played = None  # kept where it grew
+            except OSError as exc:  # the audio is kept where it grew
                 raise UserError(
                     f"Could not write the output WAV {self.output_path}: {exc.strerror or exc}.",
                     f"the conversation's audio is in {recording.path} (at 24 kHz); pass an "
                     "--output in a folder you can write to",
                 ) from None
             self.written_s = out.size / self.input_rate
+            self._let_go(recording)
