@@ -82,6 +82,7 @@ class Reply:
         shrink: Shrinker | None = None,
         shown_only: bool = False,
         answer_shown: Callable[[], None] | None = None,
+        closing: Callable[[], bool] = lambda: False,
     ) -> None:
         """``user_text``: the words this answer is for (its request may carry them clipped
         to the budget). ``refit``: the messages for a round after tool results, rebuilt
@@ -91,7 +92,8 @@ class Reply:
         rebuilds it; without it the refusal fails the answer. ``shown_only``: there is no
         speaker, so what was shown of it is what the person got (``heard``), and the answer
         begins when its first words are shown to a confirmed turn: ``answer_shown`` is
-        called then, as a first played sample calls it with a speaker."""
+        called then, as a first played sample calls it with a speaker. ``closing``: whether
+        the session is stopping, when no request will follow a cancelled one."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -108,6 +110,7 @@ class Reply:
         self.shrink = shrink
         self.shown_only = shown_only
         self._answer_shown = answer_shown if shown_only else None
+        self._closing = closing
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
@@ -160,10 +163,11 @@ class Reply:
             return _nothing()
         self.cancelled = True
         self.playback.stop(self.utterance_id)
-        if self._requesting:
+        if self._requesting and not self._closing():
             # Stopping the stream closes its connection; the attempt that replaces this one
             # (the person usually stops again within a second) finds another already open
-            # rather than dialling it (TCP and TLS) on the way to its first token.
+            # rather than dialling it (TCP and TLS) on the way to its first token. Not when
+            # the session is stopping: nothing follows, and the dial was dropped at once.
             prewarm = getattr(self.llm, "prewarm", None)
             if prewarm is not None:
                 prewarm()

@@ -862,6 +862,7 @@ class Session:
             shrink=shrink if hasattr(self.context, "fit_refused") else None,
             shown_only=not getattr(self.audio, "speaker", True),
             answer_shown=lambda: self._answer_shown(reply),
+            closing=lambda: self._closing,
         )
         self._reply, self._reply_turn = reply, turn
         reply.start()
