@@ -486,3 +486,51 @@ def test_the_console_marks_an_answer_a_failure_cut_short() -> None:
     }
     ConsolePrinter(stream=out)(ev.TurnMetrics(turn_id=1, record=record))
     assert "assistant › The  ✂ (cut off by an error)" in out.getvalue()
+
+
+def test_a_tool_result_survives_a_kill_in_the_middle_of_its_answer(tmp_path):
+    """The tool results of a turn were logged with its answer, once that had played: a
+    process killed while the answer was being spoken lost the record that the document had
+    been created, and the resumed conversation did not know it had been done (asked
+    again, the model would do it again)."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["VOICEDESK_TOOLS__WORKSPACE"] = str(workspace)
+    env.pop("VOICEDESK_CONFIG", None)
+    inp = tmp_path / "in.wav"
+    compose(["question"], gaps_s=1.0, tail_s=20.0).write(inp)
+    create = {
+        "name": "docs__create_document",
+        "arguments": {"path": "list.md", "content": "- milk"},
+    }
+    long_reply = " ".join(["I have written the list, and here is what it holds."] * 6)
+    turn = {"transcript": load_utterance("question")[1], "reply": long_reply}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"turns": [{**turn, "tool_calls": [create]}]}))
+    argv = ["run", "--headless", "--sim", "--input", str(inp), "--sim-script", str(script)]
+    argv += ["--sim-ttft", "0.2", "--sim-ttfb", "0.1", "--sim-tokens-per-s", "4"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (workspace / "list.md").exists():
+            time.sleep(0.1)
+        time.sleep(1.0)  # the answer goes on after the tool (4 tokens a second)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    assert (workspace / "list.md").exists(), proc.stderr.read().decode() if proc.stderr else ""
+    sessions = tmp_path / "data" / "voicedesk" / "sessions"
+    assert not _turn_records(sessions)  # killed before the turn was over
+    snapshot, _ = restore_state(next(sessions.glob("*.jsonl")))
+    messages = [m for t in snapshot["turns"] for m in t["messages"]]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+    assert messages[1]["tool_calls"][0]["function"]["name"] == "docs__create_document"
+    assert "list.md" in messages[2]["content"]

@@ -83,6 +83,7 @@ class Reply:
         shown_only: bool = False,
         answer_shown: Callable[[], None] | None = None,
         closing: Callable[[], bool] = lambda: False,
+        on_tool_results: Callable[[], None] | None = None,
     ) -> None:
         """``user_text``: the words this answer is for (its request may carry them clipped
         to the budget). ``refit``: the messages for a round after tool results, rebuilt
@@ -93,7 +94,8 @@ class Reply:
         speaker, so what was shown of it is what the person got (``heard``), and the answer
         begins when its first words are shown to a confirmed turn: ``answer_shown`` is
         called then, as a first played sample calls it with a speaker. ``closing``: whether
-        the session is stopping, when no request will follow a cancelled one."""
+        the session is stopping, when no request will follow a cancelled one.
+        ``on_tool_results``: called as each round's tool results join ``tool_messages``."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -111,12 +113,14 @@ class Reply:
         self.shown_only = shown_only
         self._answer_shown = answer_shown if shown_only else None
         self._closing = closing
+        self._on_tool_results = on_tool_results
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
         self.text_sent = False
         self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
         self.tool_messages: list[dict[str, Any]] = []
+        self.tools_logged = 0  # how many of tool_messages the session log already has
         self.confirmed = False
         self.cancelled = False
         self.failed: BaseException | None = None
@@ -243,6 +247,8 @@ class Reply:
                     )
                     break
                 self.tool_messages += [assistant_msg, *results]
+                if self._on_tool_results is not None:
+                    self._on_tool_results()
                 request = ChatRequest(
                     messages=(
                         self.refit(self.tool_messages)
