@@ -961,3 +961,22 @@ def test_a_second_ctrl_c_while_the_output_is_written_keeps_the_audio(
         duplex.stop()
     kept, rate = read_wav(tmp_path / "o.partial.wav")
     assert rate == 24_000 and kept.size >= 10 * rate and np.all(kept[: 10 * rate] == 1000)
+
+
+def test_a_killed_runs_audio_is_not_overwritten_by_the_next_run(
+    wav: Path, tmp_path: Path, capsys
+) -> None:
+    """What a killed run left in OUT.partial.wav is its only audio: the next run with the
+    same --output would start its own recording over it. It is refused, saying why."""
+    out = tmp_path / "answers.wav"
+    survivor = tmp_path / "answers.partial.wav"
+    write_wav(survivor, np.full(24_000, 1000, np.int16), 24_000)
+    before = survivor.read_bytes()
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav), "--output", str(out)]
+    _fails(run, capsys, "did not end", "holds that run's audio")
+    assert survivor.read_bytes() == before
+
+    duplex = FileDuplex(None, out, input_pcm=np.zeros(1_600, np.int16), input_rate=16_000)
+    with pytest.raises(UserError, match="holds that run's audio"):  # the demo, the TUI
+        duplex.start(lambda block: np.zeros(duplex.playback_block, np.int16))
+    assert survivor.read_bytes() == before

@@ -30,7 +30,13 @@ import numpy as np
 
 from voicedesk.audio.base import CAPTURE_RATE, PLAYBACK_RATE, DuplexBackend, ProcessFn
 from voicedesk.audio.resample import resample
-from voicedesk.audio.wavio import GrowingWav, partial_path, read_wav, write_wav
+from voicedesk.audio.wavio import (
+    GrowingWav,
+    left_by_a_crash,
+    partial_path,
+    read_wav,
+    write_wav,
+)
 from voicedesk.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -174,6 +180,9 @@ class FileDuplex(DuplexBackend):
             self._played = GrowingWav(path, PLAYBACK_RATE)
             # the simulated speaker: what is handed over is heard this much later
             self._played.append(np.zeros(self._out_delay, np.int16))
+        except FileExistsError:
+            assert self.output_path is not None
+            raise left_by_a_crash(self.output_path) from None
         except OSError as exc:
             raise UserError(
                 f"Cannot write the output WAV's recording {path}: {exc.strerror or exc}",

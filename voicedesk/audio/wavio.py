@@ -277,6 +277,18 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
     atomic_write(Path(path), write)
 
 
+def left_by_a_crash(output: Path) -> UserError:
+    """What to say of an ``output`` whose :func:`partial_path` is there before the run: a
+    run that did not end left it, and it holds that run's audio."""
+    partial = partial_path(output)
+    return UserError(
+        f"{partial} is there from an earlier run with --output {output} that did not end "
+        "(it was killed, or crashed): it holds that run's audio",
+        f"keep it under another name, or delete it, then run again (e.g. mv {partial} "
+        f"{partial.with_name(partial.stem + '-kept' + partial.suffix)})",
+    )
+
+
 def partial_path(path: Path) -> Path:
     """Where a recording bound for ``path`` grows until it is whole (``answers.wav`` →
     ``answers.partial.wav``): beside it, so the final move is a rename on one file system,
@@ -299,7 +311,7 @@ class GrowingWav:
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("wb")
+        self._fh = self.path.open("xb")  # never over another: it may be a crash's survivor
         self._wav = wave.open(self._fh, "wb")  # noqa: SIM115 (closed by close())
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)

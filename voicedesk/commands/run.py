@@ -218,6 +218,11 @@ def check_run_args(args: argparse.Namespace) -> None:
     if getattr(args, "metrics_out", None) is not None:
         check_writable(args.metrics_out, "--metrics-out")
     check_distinct_files(args)
+    if output is not None:
+        from voicedesk.audio.wavio import left_by_a_crash, partial_path
+
+        if partial_path(output).exists():  # found only at the start, after the set-up
+            raise left_by_a_crash(output)
 
 
 def check_input_audio(path: Path) -> None:
