@@ -1717,3 +1717,50 @@ def test_undo_after_a_crash_mid_edit_never_puts_in_the_change_that_was_not_made(
     assert plan.read_text(encoding="utf-8") == PLAN_MD
     later.redo("notes/plan.md")
     assert plan.read_text(encoding="utf-8") == text
+
+
+async def test_nested_markdown_emphasis_is_nested_in_word(ws: Path) -> None:
+    """ "**bold and *italic* inside**" was one bold run with the asterisks of the italic in
+    it as characters ("bold and *italic* inside"); ***a** b* lost its italic altogether."""
+    async with docs_server(ws) as d:
+        await d.call(
+            "create_document",
+            path="nested.docx",
+            content="**bold and *italic* inside**, *it **bold** it*, ***bold** italic* "
+            "and __strong _em_ end__; 2*3*4 and a_b_c stay.\n\nPlain words here.",
+        )
+        path = ws / "nested.docx"
+        runs = [(r.text, r.bold, r.italic) for r in docx.Document(str(path)).paragraphs[0].runs]
+        assert runs == [
+            ("bold and ", True, None),
+            ("italic", True, True),
+            (" inside", True, None),
+            (", ", None, None),
+            ("it ", None, True),
+            ("bold", True, True),
+            (" it", None, True),
+            (", ", None, None),
+            ("bold", True, True),
+            (" italic", None, True),
+            (" and ", None, None),
+            ("strong ", True, None),
+            ("em", True, True),
+            (" end", True, None),
+            ("; 2*3*4 and a_b_c stay.", None, None),
+        ]
+        assert "*" not in (await d.call("read_document", path="nested.docx")).split("2*3*4")[0]
+        await d.call(
+            "edit_document",
+            path="nested.docx",
+            action="replace_paragraph",
+            paragraph=2,
+            text="Now **all *of* it**.",
+        )
+        runs = [(r.text, r.bold, r.italic) for r in docx.Document(str(path)).paragraphs[1].runs]
+        assert runs == [
+            ("Now ", None, None),
+            ("all ", True, None),
+            ("of", True, True),
+            (" it", True, None),
+            (".", None, None),
+        ]
