@@ -20,8 +20,8 @@ from markdown_it.token import Token
 
 from voicedesk.tools.formats.model import Block
 
-# Emphasis and backslash escapes only: a "\\*" is no mark, and is kept as written with its
-# backslash. text_join is off so that an escape keeps its own token and its markup.
+# Emphasis and backslash escapes only: a backslash makes the mark after it ("\*") no mark,
+# and both stay as written. text_join is off so an escape keeps its token and its markup.
 _PARSER = MarkdownIt("zero").enable(["emphasis", "escape"]).disable("text_join")
 _OPEN = {"em_open": "italic", "strong_open": "bold"}
 _CLOSE = {"em_close": "italic", "strong_close": "bold"}
