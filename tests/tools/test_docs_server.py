@@ -1764,3 +1764,24 @@ async def test_nested_markdown_emphasis_is_nested_in_word(ws: Path) -> None:
             (" it", True, None),
             (".", None, None),
         ]
+
+
+async def test_search_finds_words_said_without_their_accents(ws: Path) -> None:
+    """Speech to text writes "resume" and "Zoe" for the document's "résumé" and "Zoë":
+    the search found nothing, and the person heard that the word was not there."""
+    (ws / "cv.md").write_text("# My résumé\n\nReferences: Zoë Ñúñez, café owner.\n")
+    d = docx.Document()
+    d.add_paragraph("Call ZOË about the CAFE\u0301 on Monday.")  # decomposed: e + U+0301
+    d.add_paragraph("ひらがな です")
+    d.save(str(ws / "calls.docx"))
+    async with docs_server(ws) as docs:
+        found = await docs.call("search", query="resume")
+        assert found.splitlines()[1] == "- cv.md, paragraph 1 (section “My résumé”): My résumé"
+        found = await docs.call("search", query="zoe")
+        assert found.startswith("Found “zoe” in 2 places in 2 documents.")
+        assert "- calls.docx, paragraph 1: Call ZOË about the CAFÉ on Monday." in found
+        assert "- cv.md, paragraph 2 (section “My résumé”): References: Zoë Ñúñez" in found
+        assert "Found “Nunez cafe” in 1 place" in await docs.call("search", query="Nunez cafe")
+        assert "café owner" in await docs.call("search", query="CAFÉ OWNER")
+        # kana voicing marks are no accents: か is not が
+        assert (await docs.call("search", query="ひらか")).startswith("Found no")

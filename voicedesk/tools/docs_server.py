@@ -466,9 +466,9 @@ class DocsTools:
         query = unicodedata.normalize("NFC", " ".join(query.split()))
         if not query:
             raise FormatError("Say what to search for: the query is empty.")
-        # Folded one character for one (lookalikes, then case), so positions stay in step
-        # with the text the snippet is cut from; find_replace matches the same way.
-        needle = formats.fold_lookalikes(query).casefold()
+        # Folded one character for one (lookalikes, accents, then case), so positions stay in
+        # step with the text the snippet is cut from; find_replace folds the lookalikes too.
+        needle = formats.fold_for_search(query)
         words = needle.split()
         hits: list[tuple[str, list[Block], int, str]] = []
         skipped: list[str] = []
@@ -484,7 +484,7 @@ class DocsTools:
                 for i, block in enumerate(doc.blocks):
                     # NFC like the query: "café" finds a Mac's "cafe\u0301" too.
                     text = unicodedata.normalize("NFC", " ".join(block.text.split()))
-                    folded = formats.fold_lookalikes(text).casefold()
+                    folded = formats.fold_for_search(text)
                     if exact:
                         pos = folded.find(needle)
                     elif all(w in folded for w in words):
