@@ -1785,3 +1785,25 @@ async def test_search_finds_words_said_without_their_accents(ws: Path) -> None:
         assert "café owner" in await docs.call("search", query="CAFÉ OWNER")
         # kana voicing marks are no accents: か is not が
         assert (await docs.call("search", query="ひらか")).startswith("Found no")
+
+
+async def test_a_name_said_in_another_case_or_with_a_slip_is_offered(ws: Path) -> None:
+    """A spoken name rarely has the file's capitals ("Plan.MD" for plan.md): the answer was
+    only "use list_documents", so the model listed the whole workspace, one more round trip
+    before the person heard anything."""
+    (ws / "Q3 Budget.docx").write_bytes(make_docx())
+    async with docs_server(ws) as d:
+        said = await d.fail("read_document", path="Notes/Plan.MD")
+        assert "There is no document called Notes/Plan.MD in the workspace; did you mean " in said
+        assert "notes/plan.md?" in said
+        assert "did you mean Q3 Budget.docx?" in await d.fail(
+            "read_document", path="q3 budgets.docx"
+        )
+        assert "did you mean todo.txt?" in await d.fail(
+            "edit_document", path="TODO.txt", action="find_replace", find="a", replace_with="b"
+        )
+        # nothing near, or another kind of file: the list is the way, as before
+        for name in ("nope.md", "todo.md", "link.md.txt"):
+            said = await d.fail("read_document", path=name)
+            assert "did you mean" not in said and "Use list_documents" in said
+        assert "linkdir" not in await d.fail("read_document", path="LINKDIR/secret.md")
