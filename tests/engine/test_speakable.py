@@ -192,3 +192,21 @@ def test_a_list_mark_waits_only_for_the_next_delta() -> None:
     for delta, said in steps:
         assert speakable.feed(delta) == said, delta
     assert speakable.flush() == ""
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("12 * 7 = 84.", "12 * 7 = 84."),
+        ("Area: 3 * 4 * 2 m, or 2 ** 3 = 8.", "Area: 3 * 4 * 2 m, or 2 ** 3 = 8."),
+        ("Fill in _ here, **bold** * note", "Fill in _ here, bold * note"),
+        ("* one\n  * two\n\t* three * four", " one\n   two\n\t three * four"),  # bullets go
+        ("x *y* z and *", "x y z and "),
+    ],
+)
+def test_a_star_between_blanks_is_arithmetic_and_said(answer: str, said: str, seed: int) -> None:
+    """ "12 * 7 = 84" was spoken "12  7 = 84": every star was taken for emphasis."""
+    assert _spoken([answer]) == said
+    assert _spoken(list(answer)) == said
+    assert _spoken(_random_split(answer, seed)) == said

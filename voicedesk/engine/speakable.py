@@ -6,7 +6,9 @@ a file called q3_budget.md, C#, "x > 3". Dropping every ``*_`#>`` (as a single r
 turned q3_budget.md into q3budget.md in the answer shown and in the conversation the model
 reads back, so its next tool call could name a file that does not exist. The answer arrives
 in small deltas, and whether an underscore is inside a word depends on the character after
-it, which may be in the next delta: a trailing underscore is held until that comes.
+it, which may be in the next delta: a trailing underscore is held until that comes. So is a
+trailing star: one with blanks on both sides is arithmetic ("5 * 3 = 15"), kept, where
+dropping it made "5 3 = 15".
 
 Pictographs (emoji) are dropped too: a voice reads an emoji's name. So is what is left of
 a keycap ("1️⃣" is a digit, U+FE0F and U+20E3): the digit stays. Pictographs often stand
@@ -57,9 +59,10 @@ _MAY_LEAD = re.compile(rf"(?:[,;:]?[ \t]+{_CONJUNCTION}|[,;:][ \t]+(?i:an?|o)|[,
 # what may still go on a run that ends here: "and", "or" or "&" and a pictograph
 _MAY_GO_ON = re.compile(r"(?i:a|an|and|o|or|&)?[ \t]*\Z")
 _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its list mark goes
-# only an underscore depends on what follows; \Z, not $, which matches before a final line
-# end too: a delta ending "__\n" was cut before the run and its line end lost
-_TRAILING = re.compile(r"_+\Z")
+# only an underscore or a star depends on what follows (snake_case, "5 * 3"); \Z, not $,
+# which matches before a final line end too: a delta ending "__\n" was cut before the run
+# and its line end lost
+_TRAILING = re.compile(r"[_*]+\Z")
 _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
 
 
@@ -68,6 +71,7 @@ class SpeakableText:
 
     def __init__(self) -> None:
         self._before = "\n"  # the raw character before what comes next: a line start at first
+        self._blank_line = True  # the raw line so far is only blanks (a bullet may come)
         self._pending = ""  # raw text not decided yet (see the module's docstring)
         self._fence: tuple[str, int] | None = None  # an open block's fence character and length
         self._span = 0  # the backticks that opened the inline code span we are in, 0 outside
@@ -134,6 +138,8 @@ class SpeakableText:
         taken, self._pending = self._pending[:n], self._pending[n:]
         if taken:
             self._before = taken[-1]
+            line = taken.rpartition("\n")
+            self._blank_line = (bool(line[1]) or self._blank_line) and not line[2].strip(_BLANK)
         return taken
 
     def _run_end(self, start: int) -> int:
@@ -220,9 +226,9 @@ class SpeakableText:
                 chunk = chunk[: held.start()]
         if not chunk:
             return None
-        before = self._before
+        before, blank_line = self._before, self._blank_line
         self._take(len(chunk))
-        return _clean(chunk, before)
+        return _clean(chunk, before, blank_line)
 
     def _opening_fence(self, start: int, final: bool) -> bool | None:
         """Whether the line is an opening fence, then consumed; None: not known yet."""
@@ -244,8 +250,9 @@ class SpeakableText:
         return True
 
 
-def _clean(text: str, before: str) -> str:
-    """``text`` without its marks; ``before`` is the raw character that preceded it."""
+def _clean(text: str, before: str, blank_line: bool) -> str:
+    """``text`` without its marks; ``before`` is the raw character that preceded it, and
+    ``blank_line`` says whether its line had only blanks before it."""
 
     def keep_or_drop(m: re.Match[str]) -> str:
         run, start, end = m.group(), m.start(), m.end()
@@ -255,6 +262,9 @@ def _clean(text: str, before: str) -> str:
         if len(set(run)) == 1:
             if kind == "_" and prev.isalnum() and nxt.isalnum():
                 return run  # snake_case
+            line_start = blank_line and not text[:start].strip(_BLANK)
+            if kind in "*_" and prev in _BLANK and nxt and nxt in _BLANK and not line_start:
+                return run  # "5 * 3": blanks on both sides make no emphasis, nor a bullet
             if kind == "#" and prev.isalnum():
                 return run  # C#, F#
             if kind == ">" and prev != "\n":
