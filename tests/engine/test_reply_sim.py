@@ -5,6 +5,7 @@ fails."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 
@@ -222,3 +223,57 @@ async def test_a_tool_round_refused_as_too_long_is_sent_with_the_result_clipped_
     assert len(kept) < len(refused["messages"][-1]["content"]) / 2
     assert sim.request_tokens(retried) + 400 <= 2500
     assert ctx.window == 2500 and ctx.budget < 2500  # in our count of tokens, not the server's
+
+
+async def test_what_the_model_says_before_a_tool_call_is_heard_while_the_tool_runs():
+    """ "Let me look." before a tool call waited in the voice's buffer for a word boundary
+    that only the answer after the tool brought: nothing was heard while the tool ran, and
+    then "look.It" was one word, in the voice and in the answer shown and remembered."""
+    from voicedesk.sim.script import SimToolCall
+
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply="It grew.")
+    turn.tool_calls = [read]
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    heard = asyncio.Event()
+
+    class Playback(_Playback):
+        def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+            super().enqueue(utterance_id, pcm)
+            heard.set()
+
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+        heard_during_tool: list[bool] = []
+
+        async def run_tools(turn_id: int, calls, message) -> list[dict]:
+            # the tool finishes only once the preamble is heard, or gives up after a while
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(heard.wait(), 5)
+            heard_during_tool.append(heard.is_set())
+            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
+
+        record = TurnRecord(turn_id=1)
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=Playback(),
+            clock=time.monotonic,
+            record=record,
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None
+    assert reply.text == "Let me look. It grew."
+    assert heard_during_tool == [True]

@@ -58,7 +58,7 @@ ToolRunner = Callable[[int, list[ToolCall], dict[str, Any]], Awaitable[list[dict
 # built again to fit the model's context window; raises UserError when nothing would fit.
 Shrinker = Callable[[ChatRequest, ContextTooLongError, list[dict[str, Any]]], list[dict[str, Any]]]
 HOLDING_LINE = (
-    " I'm working on that; it will take a moment. You can ask me something else meanwhile."
+    "I'm working on that; it will take a moment. You can ask me something else meanwhile."
 )
 
 
@@ -214,6 +214,11 @@ class Reply:
                 calls = await self._round(request, stream_task, followup=round_ > 0)
                 if not calls or self.run_tools is None:
                     break
+                if self.text and not self.text[-1].isspace():
+                    # What the model said before its tool calls ("Let me look.") ends a
+                    # word: a voice sends only whole words, so it waited, unheard while the
+                    # tool ran, to be glued to the next round's first word ("look.It").
+                    await self._say(" ", stream_task)
                 assistant_msg = {
                     "role": "assistant",
                     "content": self.text or None,
@@ -234,9 +239,7 @@ class Reply:
                 self._mark("tool_done", overwrite=True)
                 if results is None:  # slow tools carry on in the background
                     self.went_background = True
-                    await self._say(
-                        HOLDING_LINE if self.text else HOLDING_LINE.strip(), stream_task
-                    )
+                    await self._say(HOLDING_LINE, stream_task)
                     break
                 self.tool_messages += [assistant_msg, *results]
                 request = ChatRequest(
