@@ -277,3 +277,71 @@ async def test_what_the_model_says_before_a_tool_call_is_heard_while_the_tool_ru
     assert reply.failed is None
     assert reply.text == "Let me look. It grew."
     assert heard_during_tool == [True]
+
+
+async def test_a_tool_slower_than_the_voice_s_deadline_fails_nothing(monkeypatch):
+    """Once "Let me look." was heard the voice had nothing more to say until the tool was
+    done; a tool slower than the stall deadline (8 s, with a longer tools.tool_patience_s)
+    failed the reply with "Text-to-speech sent no audio". The deadline is made short here
+    so that a short tool outlasts it."""
+    from voicedesk.engine import reply as reply_module
+    from voicedesk.sim.script import SimToolCall
+
+    monkeypatch.setattr(reply_module, "_STALL_TIMEOUT_S", 0.2)
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply="It grew.")
+    turn.tool_calls = [read]
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    heard = asyncio.Event()
+
+    class Playback(_Playback):
+        def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+            super().enqueue(utterance_id, pcm)
+            heard.set()
+
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+
+        async def run_tools(turn_id: int, calls, message) -> list[dict]:
+            await asyncio.wait_for(heard.wait(), 10)
+            await asyncio.sleep(1.0)  # a slow tool: five deadlines of silence
+            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
+
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=Playback(),
+            clock=time.monotonic,
+            record=TurnRecord(turn_id=1),
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None
+    assert reply.text == "Let me look. It grew." and reply.audio_complete
+
+
+async def test_a_voice_that_stalls_outside_a_tool_round_still_fails_the_reply(cloud, monkeypatch):
+    """The tool-round exemption above must not hide a voice that sends nothing."""
+    from voicedesk.engine import reply as reply_module
+    from voicedesk.errors import ProviderError
+
+    monkeypatch.setattr(reply_module, "_FIRST_AUDIO_TIMEOUT_S", 0.3)
+    sim, llm, tts = cloud
+    sim.inject("tts", "stall")
+    reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+    reply.start()
+    reply.confirm()
+    await asyncio.wait_for(reply.generation_done.wait(), 20)
+    assert isinstance(reply.failed, ProviderError)
+    assert "Text-to-speech sent no audio" in str(reply.failed)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
@@ -112,6 +113,8 @@ class Reply:
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
         self.text_sent = False
+        self._in_tools = False  # a tool round is running: the voice has nothing to say
+        self._tools_ended = -math.inf  # when the last tool round ended (time.monotonic)
         self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
         self.tool_messages: list[dict[str, Any]] = []
         self.confirmed = False
@@ -233,7 +236,12 @@ class Reply:
                 }
                 if round_ == 0:
                     self._mark("tool_start", overwrite=True)
-                results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                self._in_tools = True
+                try:
+                    results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                finally:
+                    self._in_tools = False
+                    self._tools_ended = time.monotonic()
                 # the answer waited for the tools until here: their results, or the end of
                 # its patience with slow ones (tool_wait was missing then, as if none)
                 self._mark("tool_done", overwrite=True)
@@ -415,21 +423,32 @@ class Reply:
         self.bus.publish(ev.LLMFirstToken(turn_id=self.turn_id))
 
     async def _chunks(self, stream: SpeechStream) -> Any:
-        """The stream's audio, with a deadline: a TTS that stalls must not hold the turn."""
+        """The stream's audio, with a deadline: a TTS that stalls must not hold the turn.
+
+        Not while a tool runs: the voice has said what it was given ("Let me look.") and has
+        nothing to say until the answer after the tool, so its silence is no stall (a tool
+        slower than the deadline failed the reply with "sent no audio")."""
         it = stream.audio().__aiter__()
         first = True
         while True:
             limit = _FIRST_AUDIO_TIMEOUT_S if first else _STALL_TIMEOUT_S
+            upcoming = asyncio.ensure_future(it.__anext__())
             try:
-                # the first chunk may only be due once text has been sent (LLM still thinking)
-                if first and not self.text_sent:
-                    chunk = await it.__anext__()
-                else:
-                    chunk = await asyncio.wait_for(it.__anext__(), limit)
+                while True:
+                    # the first chunk may only be due once text has been sent (LLM thinking)
+                    timeout = None if first and not self.text_sent else limit
+                    done, _ = await asyncio.wait({upcoming}, timeout=timeout)
+                    if done:
+                        break
+                    if self._in_tools or time.monotonic() - self._tools_ended < limit:
+                        continue  # the voice waited for a tool, not the other way round
+                    raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s")
+                chunk = upcoming.result()
             except StopAsyncIteration:
                 return
-            except TimeoutError:
-                raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s") from None
+            finally:
+                if not upcoming.done():
+                    upcoming.cancel()
             first = False
             yield chunk
 
