@@ -1807,3 +1807,60 @@ async def test_a_name_said_in_another_case_or_with_a_slip_is_offered(ws: Path) -
             said = await d.fail("read_document", path=name)
             assert "did you mean" not in said and "Use list_documents" in said
         assert "linkdir" not in await d.fail("read_document", path="LINKDIR/secret.md")
+
+
+async def test_find_replace_in_word_makes_marked_words_bold_not_asterisks(ws: Path) -> None:
+    """ "Make budget bold" came as replace_with="**budget**": the asterisks were written into
+    the Word document as characters, where create_document and replace_paragraph make the
+    words bold."""
+    d = docx.Document()
+    d.add_paragraph("The budget is 10 euros; the budget grows to 10 euros.")
+    d.save(str(ws / "money.docx"))
+    path = ws / "money.docx"
+
+    def runs() -> list[tuple[str, bool | None, bool | None]]:
+        return [(r.text, r.bold, r.italic) for r in docx.Document(str(path)).paragraphs[0].runs]
+
+    async with docs_server(ws) as docs:
+        await docs.call("read_document", path="money.docx")
+        said = await docs.call(
+            "edit_document",
+            path="money.docx",
+            action="find_replace",
+            find="budget",
+            replace_with="**budget**",
+        )
+        assert said.startswith("Replaced 2 occurrences of “budget” with “**budget**”")
+        assert runs() == [
+            ("The ", None, None),
+            ("budget", True, None),
+            (" is 10 euros; the ", None, None),
+            ("budget", True, None),
+            (" grows to 10 euros.", None, None),
+        ]
+        await docs.call(
+            "edit_document",
+            path="money.docx",
+            action="find_replace",
+            find="10 euros",
+            replace_with="*only* 12 €",
+        )
+        assert "".join(text for text, _, _ in runs()) == (
+            "The budget is only 12 €; the budget grows to only 12 €."
+        )
+        assert [text for text, _, italic in runs() if italic] == ["only", "only"]
+        assert [text for text, bold, _ in runs() if bold] == ["budget", "budget"]
+        assert "*" not in await docs.call("read_document", path="money.docx")
+        await docs.call("undo", path="money.docx")
+        await docs.call("undo", path="money.docx")
+        assert runs() == [("The budget is 10 euros; the budget grows to 10 euros.", None, None)]
+        # Markdown keeps its marks: they are the formatting there
+        await docs.call("read_document", path="notes/plan.md")
+        await docs.call(
+            "edit_document",
+            path="notes/plan.md",
+            action="find_replace",
+            find="10 euros",
+            replace_with="**12 euros**",
+        )
+        assert "The budget is **12 euros**." in (ws / "notes" / "plan.md").read_text()

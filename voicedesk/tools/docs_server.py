@@ -42,6 +42,7 @@ from pydantic import BeforeValidator, StrictBool
 from voicedesk.tools import formats
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes, unified_diff
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
+from voicedesk.tools.formats.docx_emphasis import strip_emphasis
 from voicedesk.tools.formats.docx_read import unpacked_sizes
 from voicedesk.tools.wording import plural
 from voicedesk.tools.workspace import Step, Workspace, WorkspaceError, clean_relative_name
@@ -1039,7 +1040,14 @@ class DocsTools:
             raise FormatError(f"find_replace needs find: the exact text to look for{what}.")
         if replace_with is None:
             raise FormatError("find_replace needs replace_with: the new text (may be empty).")
-        replacement = formats.clean_text(replace_with)
+        replacement = shown_replacement = formats.clean_text(replace_with)
+        emphasis: list[tuple[int, int, tuple[str, ...]]] = []
+        if kind == "docx":
+            # "make budget bold" comes as replace_with="**budget**": Word gets bold words,
+            # as create_document and replace_paragraph give them, not the asterisks
+            marked = Block(replacement)
+            strip_emphasis(marked)
+            replacement, emphasis = marked.text, marked.emphasis
         lo, hi = 0, len(blocks)
         if section:
             lo, hi = formats.section_range(blocks, formats.find_heading(blocks, section))
@@ -1059,6 +1067,12 @@ class DocsTools:
                 total += n
                 touched.append(i + 1)
                 changed = Block(new_text, blocks[i].level, blocks[i].source)
+                if emphasis:
+                    changed.emphasis = _emphasis_at(
+                        formats.find_all(blocks[i].text, needle, ignore_case=ignore_case),
+                        len(replacement),
+                        emphasis,
+                    )
                 new_blocks[i] = self._settled(changed, kind, rel, i, needle)
         in_rows = (
             f" {plural(rows, 'occurrence')} in table rows stayed as they were: table rows "
@@ -1082,7 +1096,8 @@ class DocsTools:
         if len(touched) > 20:
             where += f" and {len(touched) - 20} more"
         first = (
-            f"Replaced {plural(total, 'occurrence')} of {_quote(needle)} with {_quote(replacement)} "
+            f"Replaced {plural(total, 'occurrence')} of {_quote(needle)} with "
+            f"{_quote(shown_replacement)} "
             f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
         )
         shown = None
@@ -1107,7 +1122,9 @@ class DocsTools:
         elif settled[0].level != block.level:
             what = "a heading" if settled[0].level else "an ordinary paragraph"
         else:
-            return Block(settled[0].text, block.level, block.source, block.table)
+            return Block(
+                settled[0].text, block.level, block.source, block.table, emphasis=block.emphasis
+            )
         raise FormatError(
             f"Replacing {_quote(needle)} would turn paragraph {i + 1} of {rel} into {what}, which "
             f"changes how the document is divided, so nothing changed. Use replace_paragraph "
@@ -1164,6 +1181,20 @@ class DocsTools:
     def redo(self, path: str) -> str:
         """Redo the change the last undo took back."""
         return self._history_result("Redid", path, self.ws.redo)
+
+
+def _emphasis_at(
+    spans: list[tuple[int, int]], length: int, emphasis: list[tuple[int, int, tuple[str, ...]]]
+) -> list[tuple[int, int, tuple[str, ...]]]:
+    """The emphasis of a replacement ``length`` long, at each place it went: ``spans`` are the
+    replaced text's, in the old text (each replacement shifts the ones after it)."""
+    out: list[tuple[int, int, tuple[str, ...]]] = []
+    shift = 0
+    for start, end in spans:
+        at = start + shift
+        out += [(at + a, at + b, styles) for a, b, styles in emphasis]
+        shift += length - (end - start)
+    return out
 
 
 # The methods of DocsTools that the server offers as tools, in the order it lists them.
