@@ -18,6 +18,7 @@ from voicedesk.engine.reply import Reply
 from voicedesk.providers.base import ChatRequest
 from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
 from voicedesk.providers.openai_llm import OpenAIChat
+from voicedesk.providers.openai_tts import OpenAITTS
 from voicedesk.sim.script import SimScript, SimTurn
 from voicedesk.sim.server import SimLatency, SimServer
 
@@ -225,14 +226,19 @@ async def test_a_tool_round_refused_as_too_long_is_sent_with_the_result_clipped_
     assert ctx.window == 2500 and ctx.budget < 2500  # in our count of tokens, not the server's
 
 
-async def test_what_the_model_says_before_a_tool_call_is_heard_while_the_tool_runs():
-    """ "Let me look." before a tool call waited in the voice's buffer for a word boundary
-    that only the answer after the tool brought: nothing was heard while the tool ran, and
-    then "look.It" was one word, in the voice and in the answer shown and remembered."""
+@pytest.mark.parametrize("voice", ["elevenlabs", "openai"])
+@pytest.mark.parametrize("preamble", ["Let me look.", "Let me check that for you"])
+async def test_what_the_model_says_before_a_tool_call_is_heard_while_the_tool_runs(
+    preamble: str, voice: str
+):
+    """A preamble ("Let me look.") before a tool call waited in the voice's buffer for a
+    word boundary that only the answer after the tool brought: nothing was heard while the
+    tool ran, and then "look.It" was one word, in the voice and in the answer shown and
+    remembered. One that ends no clause waited for the voice's next chunk of text too."""
     from voicedesk.sim.script import SimToolCall
 
     read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
-    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply="It grew.")
+    turn = SimTurn(transcript=QUESTION, preamble=preamble, reply="It grew.")
     turn.tool_calls = [read]
     latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
     heard = asyncio.Event()
@@ -244,7 +250,13 @@ async def test_what_the_model_says_before_a_tool_call_is_heard_while_the_tool_ru
 
     async with SimServer(SimScript(turns=[turn]), latency) as sim:
         llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+        tts = (
+            ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+            if voice == "elevenlabs"
+            else OpenAITTS(
+                api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
+            )
+        )
         heard_during_tool: list[bool] = []
 
         async def run_tools(turn_id: int, calls, message) -> list[dict]:
@@ -275,7 +287,7 @@ async def test_what_the_model_says_before_a_tool_call_is_heard_while_the_tool_ru
             await llm.aclose()
             await tts.aclose()
     assert reply.failed is None
-    assert reply.text == "Let me look. It grew."
+    assert reply.text == f"{preamble} It grew."
     assert heard_during_tool == [True]
 
 

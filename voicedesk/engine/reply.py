@@ -222,6 +222,10 @@ class Reply:
                     # word: a voice sends only whole words, so it waited, unheard while the
                     # tool ran, to be glued to the next round's first word ("look.It").
                     await self._say(" ", stream_task)
+                if self.text_sent:
+                    # ...and is said now, clause or not: nothing more comes to complete a
+                    # clause or the voice's next chunk until the tools are done
+                    await (self._stream or await stream_task).flush()
                 assistant_msg = {
                     "role": "assistant",
                     "content": self.text or None,
