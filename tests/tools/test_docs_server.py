@@ -1864,3 +1864,19 @@ async def test_find_replace_in_word_makes_marked_words_bold_not_asterisks(ws: Pa
             replace_with="**12 euros**",
         )
         assert "The budget is **12 euros**." in (ws / "notes" / "plan.md").read_text()
+
+
+async def test_search_ignores_the_punctuation_a_transcript_puts_around_words(ws: Path) -> None:
+    """A query as speech to text writes it ("call Anna?", "budget, hosting") found nothing:
+    the question mark and the comma had to be in the document too."""
+    async with docs_server(ws) as d:
+        found = await d.call("search", query="Call Anna?")
+        assert found.splitlines()[1] == "- todo.txt, paragraph 2: Call Anna about the budget."
+        found = await d.call("search", query="hosting, free.")
+        assert (
+            found.splitlines()[1]
+            == "- notes/plan.md, paragraph 5 (section “Costs”): Hosting is free."
+        )
+        assert "todo.txt, paragraph 1" in await d.call("search", query="milk.")
+        assert (await d.call("search", query="milk?!")).startswith("Found “milk?!” in 1 place")
+        assert (await d.call("search", query="Anna budget milk.")).startswith("Found no")

@@ -469,8 +469,11 @@ class DocsTools:
             raise FormatError("Say what to search for: the query is empty.")
         # Folded one character for one (lookalikes, accents, then case), so positions stay in
         # step with the text the snippet is cut from; find_replace folds the lookalikes too.
-        needle = formats.fold_for_search(query)
-        words = needle.split()
+        # a sentence's end is the transcript's, not the document's ("call Zoe?")
+        needle = formats.fold_for_search(query.rstrip(".?!,;: ") or query)
+        # All the words, failing the phrase: without the punctuation that speech to text
+        # and the model put around them ("call Zoe?", "cafe, notes" found nothing)
+        words = re.findall(r"\w+", needle) or needle.split()
         hits: list[tuple[str, list[Block], int, str]] = []
         skipped: list[str] = []
         for exact in (True, False):
@@ -498,7 +501,7 @@ class DocsTools:
                     hi = min(len(text), pos + len(needle) + 70)
                     snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
                     hits.append((rel, doc.blocks, i, snippet))
-            if hits or len(words) < 2:
+            if hits or words == [needle]:
                 break
         note = (
             f"\n(Could not read {', '.join(skipped)}; read_document says more.)" if skipped else ""
