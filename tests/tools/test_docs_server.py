@@ -1880,3 +1880,27 @@ async def test_search_ignores_the_punctuation_a_transcript_puts_around_words(ws:
         assert "todo.txt, paragraph 1" in await d.call("search", query="milk.")
         assert (await d.call("search", query="milk?!")).startswith("Found “milk?!” in 1 place")
         assert (await d.call("search", query="Anna budget milk.")).startswith("Found no")
+
+
+async def test_find_replace_of_a_word_said_without_accents_names_its_spelling(ws: Path) -> None:
+    """ "Replace resume with CV" came as find="resume": the answer was only "Found no
+    resume", though search finds it; the model gave up or read the whole text to look."""
+    (ws / "cv.md").write_text("# My résumé\n\nAsk Zoë for the résumé.\n")
+    async with docs_server(ws) as d:
+        await d.call("read_document", path="cv.md")
+        said = await d.call(
+            "edit_document", path="cv.md", action="find_replace", find="resume", replace_with="CV"
+        )
+        assert said == (
+            "Found no “resume” in cv.md, so nothing changed. It does appear as “résumé”; "
+            "use find=“résumé”."
+        )
+        said = await d.call(
+            "edit_document", path="cv.md", action="find_replace", find="zoe", replace_with="Z"
+        )
+        assert said.endswith("It does appear as “Zoë”; use find=“Zoë”.")
+        assert (ws / "cv.md").read_text() == "# My résumé\n\nAsk Zoë for the résumé.\n"
+        said = await d.call(
+            "edit_document", path="cv.md", action="find_replace", find="résumé", replace_with="CV"
+        )
+        assert said.startswith("Replaced 2 occurrences of “résumé” with “CV”")

@@ -1091,6 +1091,8 @@ class DocsTools:
                 if not b.is_row
             ):
                 other = " It does appear with different capitals; use match_case=false."
+            elif spelt := _spelt_otherwise(needle, blocks[lo:hi]):
+                other = f" It does appear as {_quote(spelt)}; use find={_quote(spelt)}."
             outside = " outside tables" if rows else ""
             return (
                 f"Found no {_quote(needle)} in {rel}{outside}, so nothing changed.{other}{in_rows}"
@@ -1184,6 +1186,22 @@ class DocsTools:
     def redo(self, path: str) -> str:
         """Redo the change the last undo took back."""
         return self._history_result("Redid", path, self.ws.redo)
+
+
+def _spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:
+    """How the document spells ``needle`` where it has it with other accents ("résumé" for
+    "resume", as speech to text writes it), or None. find_replace changes only the letters
+    as given; the model was told only "Found no resume" and gave up, or listed the text."""
+    wanted = formats.fold_for_search(unicodedata.normalize("NFC", needle))
+    for block in blocks:
+        if block.is_row:
+            continue
+        text = unicodedata.normalize("NFC", block.text)
+        folded = formats.fold_for_search(text)
+        at = folded.find(wanted)
+        if at >= 0 and len(folded) == len(text):  # one for one: the same place in the text
+            return text[at : at + len(wanted)]
+    return None
 
 
 def _emphasis_at(
