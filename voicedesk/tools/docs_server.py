@@ -461,8 +461,9 @@ class DocsTools:
     def search(self, query: str) -> str:
         """Search the text of every document for a phrase (or, failing that, all its words).
 
-        Returns snippets with the document path and paragraph number, best for then calling
-        read_document with start_paragraph.
+        Case, accents and the punctuation around the words do not matter ("resume" finds
+        "Résumé"). Returns snippets with the document path and paragraph number, best for
+        then calling read_document with start_paragraph.
         """
         query = unicodedata.normalize("NFC", " ".join(query.split()))
         if not query:
