@@ -203,10 +203,13 @@ def test_a_list_mark_waits_only_for_the_next_delta() -> None:
         ("Fill in _ here, **bold** * note", "Fill in _ here, bold * note"),
         ("* one\n  * two\n\t* three * four", " one\n   two\n\t three * four"),  # bullets go
         ("x *y* z and *", "x y z and "),
+        ("5 \\* 3 = 15, **bold** \\*not\\*", "5 * 3 = 15, bold *not*"),  # escaped stars
+        ("C:\\Users and \\\\server\\share", "C:\\Users and \\\\server\\share"),
     ],
 )
 def test_a_star_between_blanks_is_arithmetic_and_said(answer: str, said: str, seed: int) -> None:
-    """ "12 * 7 = 84" was spoken "12  7 = 84": every star was taken for emphasis."""
+    """An answer "12 * 7 = 84" was spoken "12  7 = 84": every star was taken for emphasis;
+    and of Markdown's escaped star ("5 \\* 3") the backslash was read out."""
     assert _spoken([answer]) == said
     assert _spoken(list(answer)) == said
     assert _spoken(_random_split(answer, seed)) == said

@@ -37,7 +37,10 @@ from __future__ import annotations
 
 import re
 
-_MARKS = re.compile(r"[*_#>]+")  # outside code; backticks are code spans' (see _text)
+# outside code; backticks are code spans' (see _text). A backslash before a star is
+# Markdown's escape: the star is the character meant ("5 \* 3"), and the backslash goes.
+# Only a star's: "\_" and "\\" are in Windows paths (C:\_build, \\server), which stay.
+_MARKS = re.compile(r"\\\*|[*_#>]+")
 # Pictographs a voice cannot say (it reads their names, or stumbles), with what joins them
 # into one ("👩‍👩‍👧", "👍🏽", "❤️", the tags of "🏴󠁧󠁢󠁳󠁣󠁴󠁿"): not spoken, not shown.
 _PICTOGRAPH = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u231a\u231b\u23e9-\u23fa]"
@@ -62,7 +65,7 @@ _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its li
 # only an underscore or a star depends on what follows (snake_case, "5 * 3"); \Z, not $,
 # which matches before a final line end too: a delta ending "__\n" was cut before the run
 # and its line end lost
-_TRAILING = re.compile(r"[_*]+\Z")
+_TRAILING = re.compile(r"[_*\\]+\Z")  # a backslash too: it may escape a star
 _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
 
 
@@ -256,6 +259,8 @@ def _clean(text: str, before: str, blank_line: bool) -> str:
 
     def keep_or_drop(m: re.Match[str]) -> str:
         run, start, end = m.group(), m.start(), m.end()
+        if run[0] == "\\":
+            return "*"  # an escaped star: the character itself
         prev = text[start - 1] if start else before
         nxt = text[end] if end < len(text) else ""
         kind = run[0]
