@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
@@ -58,7 +59,7 @@ ToolRunner = Callable[[int, list[ToolCall], dict[str, Any]], Awaitable[list[dict
 # built again to fit the model's context window; raises UserError when nothing would fit.
 Shrinker = Callable[[ChatRequest, ContextTooLongError, list[dict[str, Any]]], list[dict[str, Any]]]
 HOLDING_LINE = (
-    " I'm working on that; it will take a moment. You can ask me something else meanwhile."
+    "I'm working on that; it will take a moment. You can ask me something else meanwhile."
 )
 
 
@@ -118,6 +119,8 @@ class Reply:
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
         self.text_sent = False
+        self._in_tools = False  # a tool round is running: the voice has nothing to say
+        self._tools_ended = -math.inf  # when the last tool round ended (time.monotonic)
         self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
         self.tool_messages: list[dict[str, Any]] = []
         self.tools_logged = 0  # how many of tool_messages the session log already has
@@ -222,6 +225,15 @@ class Reply:
                 calls = await self._round(request, stream_task, followup=round_ > 0)
                 if not calls or self.run_tools is None:
                     break
+                if self.text and not self.text[-1].isspace():
+                    # What the model said before its tool calls ("Let me look.") ends a
+                    # word: a voice sends only whole words, so it waited, unheard while the
+                    # tool ran, to be glued to the next round's first word ("look.It").
+                    await self._say(" ", stream_task)
+                if self.text_sent:
+                    # ...and is said now, clause or not: nothing more comes to complete a
+                    # clause or the voice's next chunk until the tools are done
+                    await (self._stream or await stream_task).flush()
                 assistant_msg = {
                     "role": "assistant",
                     "content": self.text or None,
@@ -236,15 +248,18 @@ class Reply:
                 }
                 if round_ == 0:
                     self._mark("tool_start", overwrite=True)
-                results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                self._in_tools = True
+                try:
+                    results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                finally:
+                    self._in_tools = False
+                    self._tools_ended = time.monotonic()
                 # the answer waited for the tools until here: their results, or the end of
                 # its patience with slow ones (tool_wait was missing then, as if none)
                 self._mark("tool_done", overwrite=True)
                 if results is None:  # slow tools carry on in the background
                     self.went_background = True
-                    await self._say(
-                        HOLDING_LINE if self.text else HOLDING_LINE.strip(), stream_task
-                    )
+                    await self._say(HOLDING_LINE, stream_task)
                     break
                 self.tool_messages += [assistant_msg, *results]
                 if self._on_tool_results is not None:
@@ -422,21 +437,32 @@ class Reply:
         self.bus.publish(ev.LLMFirstToken(turn_id=self.turn_id))
 
     async def _chunks(self, stream: SpeechStream) -> Any:
-        """The stream's audio, with a deadline: a TTS that stalls must not hold the turn."""
+        """The stream's audio, with a deadline: a TTS that stalls must not hold the turn.
+
+        Not while a tool runs: the voice has said what it was given ("Let me look.") and has
+        nothing to say until the answer after the tool, so its silence is no stall (a tool
+        slower than the deadline failed the reply with "sent no audio")."""
         it = stream.audio().__aiter__()
         first = True
         while True:
             limit = _FIRST_AUDIO_TIMEOUT_S if first else _STALL_TIMEOUT_S
+            upcoming = asyncio.ensure_future(it.__anext__())
             try:
-                # the first chunk may only be due once text has been sent (LLM still thinking)
-                if first and not self.text_sent:
-                    chunk = await it.__anext__()
-                else:
-                    chunk = await asyncio.wait_for(it.__anext__(), limit)
+                while True:
+                    # the first chunk may only be due once text has been sent (LLM thinking)
+                    timeout = None if first and not self.text_sent else limit
+                    done, _ = await asyncio.wait({upcoming}, timeout=timeout)
+                    if done:
+                        break
+                    if self._in_tools or time.monotonic() - self._tools_ended < limit:
+                        continue  # the voice waited for a tool, not the other way round
+                    raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s")
+                chunk = upcoming.result()
             except StopAsyncIteration:
                 return
-            except TimeoutError:
-                raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s") from None
+            finally:
+                if not upcoming.done():
+                    upcoming.cancel()
             first = False
             yield chunk
 

@@ -47,6 +47,11 @@ class SentenceStream:
             piece, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
             self._start_piece(piece)
 
+    async def flush(self) -> None:
+        if not self._ended and self._buffer.strip():
+            self._start_piece(self._buffer)
+            self._buffer = ""
+
     async def end_text(self) -> None:
         if self._ended:
             return

@@ -315,7 +315,7 @@ class SimServer:
                     {"id": f"call_{next(self._ids)}", "name": c.name, "arguments": c.arguments}
                     for c in turn.tool_calls
                 ]
-                text = ""
+                text = turn.preamble
         cid = f"chatcmpl-sim{next(self._ids)}"
         if not body.get("stream"):
             await asyncio.sleep(self.latency.ttft_s)
@@ -346,6 +346,9 @@ class SimServer:
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         tokens = 0
         if calls:
+            for i, word in enumerate(text.split(" ") if text else []):  # the preamble
+                await resp.write(chunk({"content": word if i == 0 else " " + word}))
+                tokens += 1
             for i, call in enumerate(calls):
                 head = {"index": i, "id": call["id"], "type": "function"}
                 head["function"] = {"name": call["name"], "arguments": ""}
