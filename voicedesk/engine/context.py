@@ -217,9 +217,7 @@ class ContextManager:
         self.learnt = self._lesson()
         if self.on_window is not None:
             self.on_window(dict(self.learnt))
-        limit = int(self.budget * SUMMARY_SHARE)
-        if self.summary and self.counter.count(self.summary) > limit:
-            self.summary = _clip_tokens(self.counter, self.summary, limit)
+        self._fit_summary()
         configured = self.settings.llm.context_window
         if configured is not None and error.window and error.window < configured:
             # a window set too large is refused on every start (and every --resume)
@@ -468,12 +466,14 @@ class ContextManager:
         return out
 
     def restore(self, data: dict[str, Any]) -> None:
-        """Take up a conversation from its snapshot (``--resume``): its summary and turns,
+        """Take up a conversation from its snapshot (``--resume``): its summary (held to
+        its share of the budget, which may be smaller now than when it was made) and turns,
         and what a refusal taught about the model's window (``context_window``; absent in
         logs older than that record, or when nothing was refused), so that its first
         request after resuming fits rather than being refused and sent again."""
         self._restore_learnt(data.get("context_window"))
         self.summary = str(data.get("summary", ""))
+        self._fit_summary()
         self.summary_turns = int(data.get("summary_turns", 0))
         self.turns = []
         for raw in data.get("turns", []):
@@ -481,6 +481,15 @@ class ContextManager:
             turn.tokens = sum(self.counter.message(m) for m in turn.messages)
             self.turns.append(turn)
             self._compact_tools(turn.turn_id)
+
+    def _fit_summary(self) -> None:
+        """Hold the summary to its share of the budget once the budget is lower than the one
+        it was made for (a refusal, or a conversation resumed with a smaller
+        context.budget_tokens or a budget learnt before): whole, it went into every request,
+        over the budget, and the person's new words were cut to make room for it."""
+        limit = int(self.budget * SUMMARY_SHARE)
+        if self.summary and self.counter.count(self.summary) > limit:
+            self.summary = _clip_tokens(self.counter, self.summary, limit)
 
     def _lesson(self) -> dict[str, Any]:
         """What a refusal taught, as logged and restored: for this model at this endpoint."""
