@@ -98,7 +98,7 @@ class _Answers:
     def __init__(self, *answers: str) -> None:
         self.answers = list(answers)
 
-    async def summarize(self, previous: str, messages: list, *, max_tokens: int) -> str:
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int, fits) -> str:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
@@ -531,3 +531,66 @@ def test_tools_too_big_for_the_budget_are_left_out_biggest_first():
     assert ctx.tools_tokens(kept) <= 1_000  # TOOLS_SHARE of the budget
     ctx.check_room(kept)  # what the session checks at start: no refusal
     assert ctx.fit_tools(small) == (small, [])
+
+
+async def test_a_summary_over_its_share_as_we_count_it_loses_no_fact():
+    """The model keeps its summary within max_tokens in its own tokens, and ours (the
+    offline tokenizer, with its 10% margin) count more: a summary that nearly filled its
+    cap was clipped at its end, which in an "oldest first" summary holds the turns just
+    folded, and those turns left the window. Their facts were in neither."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 4000, "window_turns": 2}})
+    # 17 tokens a turn in the summary: the model's cap (1000) holds 58 of them
+    facts = [f"Drawer {4172 + 37 * i} holds key {9035 - 53 * i}." for i in range(1, 57)]
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0, stt_s=0.0, ttfb_s=0.0)
+    async with SimServer(SimScript(), latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        try:
+            for i, fact in enumerate(facts, 1):
+                ctx.add_user(i, fact)
+                ctx.add_assistant(i, "Noted.")
+                ctx.maybe_summarize()
+                await ctx.wait_summary()
+                messages, tokens = ctx.build_for("What do you know?")
+                known = json.dumps(messages)
+                assert [f for f in facts[:i] if f not in known] == [], i
+                assert tokens <= ctx.budget
+        finally:
+            await llm.aclose()
+    assert ctx.summary_turns >= 50  # folded, not left waiting in the window
+
+
+class _ShorterWhenAsked:
+    """A model whose tokenizer counts fewer tokens than ours (o200k, Japanese): its first
+    summary is within its cap but over the share as we count it; asked again, it
+    compresses."""
+
+    def __init__(self, long: str, short: str) -> None:
+        self.answers, self.requests = [long, short], []
+
+    async def stream(self, request):
+        from voicedesk.providers.base import Finished, TextDelta
+
+        self.requests.append(request)
+        yield TextDelta(self.answers[min(len(self.requests), 2) - 1])
+        yield Finished("stop")
+
+
+async def test_a_summary_over_its_share_in_our_count_is_asked_for_compressed():
+    """Clipped to fit, it lost its end, the facts of the turns just folded."""
+    from voicedesk.engine.summarizer import Summarizer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 1000, "window_turns": 2}})
+    newest = "ロッカーの番号は四七一一です。"
+    long = "会議は木曜日の十時に始まります。" * 30 + newest
+    short = "会議は木曜日の十時。" + newest
+    model = _ShorterWhenAsked(long, short)
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(model))
+    await _fold(ctx, 1, 3)
+    assert ctx.summary == short
+    assert "compress the older facts" in model.requests[1].messages[0]["content"]

@@ -146,7 +146,8 @@ class ContextManager:
         the summary's share, tool definitions) and a turn; and what that fixed part is."""
         system = self.counter.messages([{"role": "system", "content": self.system_prompt}])
         tools_part = self.tools_tokens(tools)
-        least = math.ceil((system + tools_part + MIN_TURN_ROOM) / (1 - SUMMARY_SHARE))
+        summary_share = SUMMARY_SHARE * self.counter.margin  # as _summary_room has it
+        least = math.ceil((system + tools_part + MIN_TURN_ROOM) / (1 - summary_share))
         parts = f"the system prompt takes {system} tokens"
         if tools_part:
             parts += f" and the tool definitions {tools_part}"
@@ -403,8 +404,14 @@ class ContextManager:
 
     async def _summarize(self, folding: list[_Turn], messages: list[dict[str, Any]]) -> None:
         limit = int(self.budget * SUMMARY_SHARE)
+        room = self._summary_room()
         try:
-            summary = await self.summarizer.summarize(self.summary, messages, max_tokens=limit)
+            summary = await self.summarizer.summarize(
+                self.summary,
+                messages,
+                max_tokens=limit,
+                fits=lambda text: self.counter.count(text) <= room,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the previous summary stays; the window keeps the turns
@@ -429,7 +436,7 @@ class ContextManager:
                     ev.Notice(level="warning", message="Summary came back empty; kept the last one")
                 )
             return
-        if self.counter.count(summary) > limit:
+        if self.counter.count(summary) > room:  # a summariser that ignored its cap
             summary = _clip_tokens(self.counter, summary, limit)
         self.summary = summary
         self.summary_turns += len(folding)
@@ -482,13 +489,21 @@ class ContextManager:
             self.turns.append(turn)
             self._compact_tools(turn.turn_id)
 
+    def _summary_room(self) -> int:
+        """What a summary within its share may come to in our count. The model is asked for
+        at most the share (``max_tokens``), which the server keeps to in its own tokens; the
+        offline tokenizer, with its margin, counts the same text up to that much more, and
+        such a summary was cut at its end (the turns just folded). Past this room something
+        ignored the cap, and the summary is cut to the share itself."""
+        return int(self.budget * SUMMARY_SHARE * self.counter.margin)
+
     def _fit_summary(self) -> None:
         """Hold the summary to its share of the budget once the budget is lower than the one
         it was made for (a refusal, or a conversation resumed with a smaller
         context.budget_tokens or a budget learnt before): whole, it went into every request,
         over the budget, and the person's new words were cut to make room for it."""
-        limit = int(self.budget * SUMMARY_SHARE)
-        if self.summary and self.counter.count(self.summary) > limit:
+        if self.summary and self.counter.count(self.summary) > self._summary_room():
+            limit = int(self.budget * SUMMARY_SHARE)
             self.summary = _clip_tokens(self.counter, self.summary, limit)
 
     def _lesson(self) -> dict[str, Any]:

@@ -23,6 +23,11 @@ class TokenCounter:
         self.model = model
         self._encode, self.source, self._margin = _encoder(model)
 
+    @property
+    def margin(self) -> float:
+        """How much more than the model's own tokenizer this count may say (1.0: its own)."""
+        return self._margin
+
     def count(self, text: str) -> int:
         if not text:
             return 0
