@@ -594,3 +594,21 @@ async def test_a_summary_over_its_share_in_our_count_is_asked_for_compressed():
     await _fold(ctx, 1, 3)
     assert ctx.summary == short
     assert "compress the older facts" in model.requests[1].messages[0]["content"]
+
+
+def test_text_in_tool_calls_is_counted_as_written_in_any_language():
+    """Tool calls and messages in parts were counted as JSON with every non-ASCII letter
+    escaped (東 as \\u6771): a search in Japanese or Russian counted two to three times its
+    tokens, and the turns around it left the window early."""
+    ctx = _ctx(4000)
+    counter = ctx.counter
+    for query in ("東京の会議の議事録", "протокол совещания в Москве", "Größe der Büroräume"):
+        arguments = json.dumps({"query": query}, ensure_ascii=False)
+        call = {"id": "call_1", "type": "function"}
+        call["function"] = {"name": "docs__search", "arguments": arguments}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        as_written = json.dumps([call], ensure_ascii=False)
+        assert counter.message(message) <= 4 + counter.count(as_written), query
+        parts = [{"type": "text", "text": query}]
+        as_written = json.dumps(parts, ensure_ascii=False)
+        assert counter.message({"role": "user", "content": parts}) <= 4 + counter.count(as_written)
