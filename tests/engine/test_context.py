@@ -612,3 +612,67 @@ def test_text_in_tool_calls_is_counted_as_written_in_any_language():
         parts = [{"type": "text", "text": query}]
         as_written = json.dumps(parts, ensure_ascii=False)
         assert counter.message({"role": "user", "content": parts}) <= 4 + counter.count(as_written)
+
+
+async def test_an_answer_whose_stream_ends_unfinished_is_not_kept_as_whole(tmp_path, monkeypatch):
+    """A stream that stops after three words with its body closed properly (no finish
+    reason, no [DONE]: a proxy giving up) read as a whole answer: "Noted, that is" was
+    spoken, logged and kept in the history as the model's answer, and nothing was said
+    of a failure. It is a failure now: said once, and kept as cut off by it."""
+    from voicedesk import events as ev
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+    from voicedesk.engine.resume import restore_state
+    from voicedesk.sim.script import SimScript
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    script = SimScript(default_reply="Noted, that is the third drawer from the left.")
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            with_tools=False,
+            log_kind="sim",
+            bus=bus,
+        )
+        server.inject("llm", "end")
+        await converse_in_text(session, ["Where do I keep the spare keys?"])
+    [record] = session.records
+    assert record.error
+    assert [e for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
+    [turn] = session.context.snapshot()["turns"]
+    kept = [m["content"] for m in turn["messages"] if m["role"] == "assistant"]
+    assert kept in ([], [record.heard_text.strip() + FAILED_MARK])
+    assert restore_state(session.log.path)[0]["turns"] == [turn]
+
+
+async def test_a_summary_whose_stream_ends_unfinished_keeps_the_last_one():
+    """Broken off after three words with no error, "Person: My locker" replaced the
+    running summary: every code the person had said was forgotten."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 1000, "window_turns": 2}})
+    async with SimServer(SimScript(), SimLatency(ttft_s=0.0, tokens_per_s=0)) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        try:
+            for i in range(1, 7):
+                if i == 6:
+                    sim.inject("llm", "end")
+                ctx.add_user(i, f"My locker code number {i} is {i * 1111}.")
+                ctx.add_assistant(i, "Noted.")
+                ctx.maybe_summarize()
+                await ctx.wait_summary()
+        finally:
+            await llm.aclose()
+    assert "1111" in ctx.summary and "3333" in ctx.summary
+    assert [t.turn_id for t in ctx.turns] == [4, 5, 6]  # still in the window

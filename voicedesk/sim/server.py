@@ -371,6 +371,9 @@ class SimServer:
                 tokens += 1
                 if fault == "drop" and i == min(2, len(words) - 1):  # a short one: its last
                     return _cut(request, resp)
+                if fault == "end" and i == min(2, len(words) - 1):
+                    await resp.write_eof()  # a whole HTTP body, but not a whole answer
+                    return resp
                 t_next += interval
                 delay = t_next - time.monotonic()
                 if delay > 0 and i < len(words) - 1:
