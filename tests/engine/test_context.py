@@ -676,3 +676,41 @@ async def test_a_summary_whose_stream_ends_unfinished_keeps_the_last_one():
             await llm.aclose()
     assert "1111" in ctx.summary and "3333" in ctx.summary
     assert [t.turn_id for t in ctx.turns] == [4, 5, 6]  # still in the window
+
+
+async def test_an_answer_stopped_at_max_tokens_is_kept_and_said_as_cut_off(tmp_path, monkeypatch):
+    """The model ran into llm.max_tokens mid-sentence (finish_reason "length"): the person
+    heard the answer stop with no word of why, and the history kept it as the model's
+    whole answer. It is said now (with the setting to raise), and kept as cut off there,
+    live and resumed alike."""
+    from voicedesk import events as ev
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+    from voicedesk.engine.context import CUT_MARKS
+    from voicedesk.engine.resume import restore_state
+    from voicedesk.sim.script import SimScript
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    settings = Settings.model_validate({"tools": {"docs_server": False}, "llm": {"max_tokens": 16}})
+    long = " ".join(f"Step {i} is to check the drawer." for i in range(1, 9))
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript(default_reply=long))
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            with_tools=False,
+            log_kind="sim",
+            bus=bus,
+        )
+        await converse_in_text(session, ["How do I find the spare keys?"])
+    [record] = session.records
+    assert record.reached_max_tokens and record.heard_text and long.startswith(record.heard_text)
+    notices = [e.message for e in seen if isinstance(e, ev.Notice)]
+    assert any("llm.max_tokens" in n for n in notices), notices
+    [turn] = session.context.snapshot()["turns"]
+    assert turn["messages"][-1]["content"] == record.heard_text.strip() + CUT_MARKS["length"]
+    assert restore_state(session.log.path)[0]["turns"] == [turn]

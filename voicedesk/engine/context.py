@@ -49,7 +49,10 @@ CUT_MARK = " [cut off: the person interrupted here]"
 # An answer a provider failure stopped partway: the person did not break in, and the model
 # must not take it that they did (nor that they heard the rest).
 FAILED_MARK = " [cut off here: a failure stopped the answer]"
-CUT_MARKS = {"interrupted": CUT_MARK, "failed": FAILED_MARK}
+# An answer the model stopped at llm.max_tokens: it ends mid-sentence, and the model must
+# not take it for what it meant to say.
+LENGTH_MARK = " [cut off here: the answer reached its length limit]"
+CUT_MARKS = {"interrupted": CUT_MARK, "failed": FAILED_MARK, "length": LENGTH_MARK}
 TOOL_RESULT_KEEP_CHARS = 400
 SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
 TOOLS_SHARE = 0.5  # of the budget, at most, for the tool definitions
@@ -353,7 +356,8 @@ class ContextManager:
         self._add(turn_id, {"role": "user", "content": text})
 
     def add_assistant(self, turn_id: int, text: str, *, cut: str | None = None) -> None:
-        """The answer as heard; ``cut``: why it was not heard whole ("interrupted", "failed")."""
+        """The answer as heard; ``cut``: why it was not heard whole ("interrupted", "failed",
+        "length": the model stopped at llm.max_tokens)."""
         content = (text.strip() + CUT_MARKS[cut]) if cut else text
         self._add(turn_id, {"role": "assistant", "content": content})
         self._compact_tools(turn_id)

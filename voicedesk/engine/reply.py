@@ -111,6 +111,8 @@ class Reply:
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
+        # the model stopped its last round at max_tokens (finish_reason "length")
+        self.reached_max_tokens = False
         self.text_sent = False
         self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
         self.tool_messages: list[dict[str, Any]] = []
@@ -375,7 +377,7 @@ class Reply:
                     self.record.prompt_tokens = item.prompt_tokens
                     self.record.completion_tokens = item.completion_tokens
                 elif isinstance(item, Finished):
-                    pass
+                    self.reached_max_tokens = item.reason == "length"
         finally:
             self._requesting = False
         if tail := speakable.flush():

@@ -1002,7 +1002,16 @@ class Session:
                     self.log.append(
                         {"type": "tools", "turn_id": turn.turn_id, "messages": tool_messages}
                     )
+            capped = getattr(reply, "reached_max_tokens", False) and not failed
+            rec.reached_max_tokens = capped
             cut = "interrupted" if interrupted else "failed" if failed else None
+            if capped and not interrupted:
+                cut = "length"  # heard to where the model stopped, mid-sentence
+                self._notice(
+                    "warning",
+                    f"The answer to turn {turn.turn_id} stopped at llm.max_tokens "
+                    f"({self.settings.llm.max_tokens} tokens); raise it for longer answers.",
+                )
             if heard or not cut:
                 self.context.add_assistant(turn.turn_id, heard, cut=cut)
         record = rec.to_json()

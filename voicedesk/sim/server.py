@@ -363,6 +363,10 @@ class SimServer:
             finish = "tool_calls"
         else:
             words = text.split(" ")
+            finish = "stop"
+            cap = body.get("max_completion_tokens") or body.get("max_tokens")
+            if isinstance(cap, int) and 0 < cap < len(words):  # a word a token, as counted
+                words, finish = words[:cap], "length"
             interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
             t_next = time.monotonic()
             for i, word in enumerate(words):
@@ -378,7 +382,6 @@ class SimServer:
                 delay = t_next - time.monotonic()
                 if delay > 0 and i < len(words) - 1:
                     await asyncio.sleep(delay)
-            finish = "stop"
         await resp.write(chunk({}, finish))
         stream_opts = body.get("stream_options") or {}
         if stream_opts.get("include_usage"):
