@@ -488,6 +488,24 @@ def test_the_console_marks_an_answer_a_failure_cut_short() -> None:
     assert "assistant › The  ✂ (cut off by an error)" in out.getvalue()
 
 
+def test_the_console_marks_an_answer_stopped_at_max_tokens() -> None:
+    import io
+
+    from voicedesk.commands.run import ConsolePrinter
+
+    out = io.StringIO()
+    record = {
+        "turn_id": 1,
+        "user_text": "Tell me about the tides.",
+        "assistant_text": "The tides come from the",
+        "heard_text": "The tides come from the",
+        "interrupted": False,
+        "reached_max_tokens": True,
+    }
+    ConsolePrinter(stream=out)(ev.TurnMetrics(turn_id=1, record=record))
+    assert "assistant › The tides come from the  ✂ (stopped at llm.max_tokens)" in out.getvalue()
+
+
 async def test_a_summary_over_a_smaller_budget_leaves_the_persons_words_whole(
     tmp_path, monkeypatch
 ):
