@@ -49,9 +49,9 @@ class Summarizer:
         it raises :class:`SummaryCutOff`, and the turns stay in the window: cutting it short
         lost the turns just folded (the end of an "oldest first" summary).
 
-        ``fits`` is the caller's own count: the server keeps to ``max_tokens`` in its
-        tokens, and the offline tokenizer, with its margin, often counts a summary that
-        filled them as some 10% over."""
+        ``fits`` is the caller's own count: the server keeps to ``max_tokens`` in its own
+        tokens, and the model's tokenizer can count another language in far fewer tokens
+        than the caller's does."""
         try:
             return await self._ask(previous, messages, max_tokens=max_tokens, fits=fits)
         except SummaryCutOff:
