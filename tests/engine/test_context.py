@@ -714,3 +714,38 @@ async def test_an_answer_stopped_at_max_tokens_is_kept_and_said_as_cut_off(tmp_p
     [turn] = session.context.snapshot()["turns"]
     assert turn["messages"][-1]["content"] == record.heard_text.strip() + CUT_MARKS["length"]
     assert restore_state(session.log.path)[0]["turns"] == [turn]
+
+
+async def test_failing_summaries_are_said_once_and_tried_again_less_often():
+    """Rate-limited (HTTP 429), every turn started a summary, two requests with the
+    client's retry, each refused and each shown as a warning: fifteen in twenty turns, and
+    all of them taken from the limit the person's own turns were waiting on. Failed, the
+    next attempt waits for more turns each time; the person is told once."""
+    from voicedesk import events as ev
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 3000, "window_turns": 4}})
+    bus = ev.EventBus()
+    notices: list[str] = []
+    bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+    async with SimServer(SimScript(), SimLatency(ttft_s=0.0, tokens_per_s=0)) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        summarizer = Summarizer(llm, bus)
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summarizer, bus=bus)
+        sim.inject("llm", "429", times=1000)
+        try:
+            for i in range(1, 41):
+                ctx.add_user(i, f"Note {i}: item {i} costs {i * 3} euros.")
+                ctx.add_assistant(i, "Noted.")
+                ctx.maybe_summarize()
+                await ctx.wait_summary()
+                if i == 20:
+                    assert len(sim.chat_requests()) <= 8  # 30 before
+                    sim._faults["llm"].clear()  # the limit is lifted
+        finally:
+            await llm.aclose()
+    assert len([n for n in notices if n.startswith("Summary failed")]) == 1
+    assert "Note 1:" in ctx.summary and len(ctx.turns) <= 8  # summaries again since

@@ -59,6 +59,8 @@ TOOLS_SHARE = 0.5  # of the budget, at most, for the tool definitions
 MIN_TURN_ROOM = 100  # tokens a budget must leave for a turn beside the fixed parts
 SUMMARY_OVERHEAD = 120  # the summariser's instruction and headers
 CLIPPED_MARK = " …[cut to fit the context budget]"
+# The longest wait, in turns, before a summary is tried again while summaries keep failing.
+SUMMARY_RETRY_MAX_TURNS = 16
 # Of the room a known window leaves, what the budget takes after a refusal: the server's
 # count of the same text differs from ours (another tokenizer, its chat template).
 WINDOW_MARGIN = 0.9
@@ -103,6 +105,9 @@ class ContextManager:
         self.turns: list[_Turn] = []
         self._summary_task: asyncio.Task[None] | None = None
         self.summaries_made = 0
+        self._turns_added = 0  # turns the history has taken in, counted for the retry wait
+        self._failed_summaries = 0  # summaries failed in a row
+        self._retry_at = 0  # the next summary waits until _turns_added reaches this
         self.last_prompt_tokens = 0
         self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
         # Called with what a refusal taught (``learnt``): the session logs it, so that a
@@ -345,6 +350,7 @@ class ContextManager:
                 return turn
         turn = _Turn(turn_id)
         self.turns.append(turn)
+        self._turns_added += 1
         return turn
 
     def _add(self, turn_id: int, message: dict[str, Any]) -> None:
@@ -389,6 +395,8 @@ class ContextManager:
         batch = max(1, self.window_turns // 2)  # fold in batches: fewer summary calls
         if over_window < batch and not over_budget:
             return
+        if self._turns_added < self._retry_at:
+            return  # a summary failed just now: the next waits (_summary_failed)
         # The summary request is bounded by the budget too: after failed summaries, or with
         # one huge turn, folding everything pending at once grew it past the model's window.
         room = self.budget - int(self.budget * SUMMARY_SHARE) - SUMMARY_OVERHEAD
@@ -427,19 +435,16 @@ class ContextManager:
                 else str(exc)
             )
             log.warning("summary failed: %s", why)
-            if self.bus is not None:
-                self.bus.publish(ev.Notice(level="warning", message=f"Summary failed: {why}"))
+            self._summary_failed(f"Summary failed: {why}")
             return
         summary = summary.strip()
         if not summary:
             # An empty answer would wipe every fact folded so far: keep the previous summary,
             # and the turns stay in the window for the next attempt.
             log.warning("summary came back empty; keeping the previous one")
-            if self.bus is not None:
-                self.bus.publish(
-                    ev.Notice(level="warning", message="Summary came back empty; kept the last one")
-                )
+            self._summary_failed("Summary came back empty; kept the last one")
             return
+        self._failed_summaries = self._retry_at = 0
         if self.counter.count(summary) > room:  # a summariser that ignored its cap
             summary = _clip_tokens(self.counter, summary, limit)
         self.summary = summary
@@ -452,6 +457,19 @@ class ContextManager:
         self._publish(summary_made=True)
         self._summary_task = None
         self.maybe_summarize()  # turns left waiting by the bound above
+
+    def _summary_failed(self, message: str) -> None:
+        """The previous summary stays and the turns wait in the window. The next attempt
+        waits for more turns each time one fails in a row (a batch, then two...): tried
+        after every turn, a rate-limited model (HTTP 429) got two more requests a turn (the
+        client retries once), each taken from the limit the person's turns wait on, and
+        the person a warning a turn. They are told once, at the first failure."""
+        self._failed_summaries += 1
+        batch = max(1, self.window_turns // 2)
+        wait = min(batch * 2 ** (self._failed_summaries - 1), SUMMARY_RETRY_MAX_TURNS)
+        self._retry_at = self._turns_added + wait
+        if self._failed_summaries == 1 and self.bus is not None:
+            self.bus.publish(ev.Notice(level="warning", message=message))
 
     async def wait_summary(self) -> None:
         """Until no summary is running, those chained after the first included."""
