@@ -459,6 +459,7 @@ FAULTS = [
     ("llm", "429"),
     ("llm", "500"),
     ("llm", "drop"),
+    ("llm", "end"),
     ("llm", "stall"),
     ("tts", "500"),
     ("tts", "drop"),

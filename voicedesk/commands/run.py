@@ -553,5 +553,7 @@ class ConsolePrinter:
             cut = "  ✂ (interrupted)" if why == "interrupted" else ""
             if why == "failed" and r.get("heard_text"):  # nothing heard: the error says it
                 cut = "  ✂ (cut off by an error)"
+            elif why == "length":
+                cut = "  ✂ (stopped at llm.max_tokens)"
             print(f"assistant › {r.get('heard_text') or '–'}{cut}", file=out, flush=True)
             print(f"  turn {event.turn_id}: {timings_line(r)}", file=out, flush=True)

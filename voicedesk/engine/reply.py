@@ -118,6 +118,8 @@ class Reply:
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
+        # the model stopped its last round at max_tokens (finish_reason "length")
+        self.reached_max_tokens = False
         self.text_sent = False
         self._in_tools = False  # a tool round is running: the voice has nothing to say
         self._tools_ended = -math.inf  # when the last tool round ended (time.monotonic)
@@ -400,7 +402,7 @@ class Reply:
                     self.record.prompt_tokens = item.prompt_tokens
                     self.record.completion_tokens = item.completion_tokens
                 elif isinstance(item, Finished):
-                    pass
+                    self.reached_max_tokens = item.reason == "length"
         finally:
             self._requesting = False
         if tail := speakable.flush():

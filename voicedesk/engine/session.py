@@ -1017,7 +1017,16 @@ class Session:
                 tool_messages = compact_tool_results(reply.tool_messages)
                 self.context.add_tool_exchange(turn.turn_id, tool_messages)
                 self._log_tool_results(reply, turn.turn_id, ended=True)
+            capped = getattr(reply, "reached_max_tokens", False) and not failed
+            rec.reached_max_tokens = capped
             cut = "interrupted" if interrupted else "failed" if failed else None
+            if capped and not interrupted:
+                cut = "length"  # heard to where the model stopped, mid-sentence
+                self._notice(
+                    "warning",
+                    f"The answer to turn {turn.turn_id} stopped at llm.max_tokens "
+                    f"({self.settings.llm.max_tokens} tokens); raise it for longer answers.",
+                )
             if heard or not cut:
                 self.context.add_assistant(turn.turn_id, heard, cut=cut)
         record = rec.to_json()
