@@ -452,6 +452,42 @@ async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_pat
     assert any(r.user_text == "Never mind, forget it." for r in session.records)
 
 
+async def test_a_prepared_answer_changes_no_document_before_the_person_has_finished(tmp_path):
+    """'Write this down too … [pause] … in a new note': the answer prepared in the pause
+    asks for a tool that writes. It ran there and then, while the person was still talking, and the
+    document was changed for a request they had not finished (had they gone on "… no,
+    cancel that", it stayed changed). A call that writes now waits for the end of the
+    turn; one that only reads may go ahead."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    create = SimToolCall(
+        name="docs__create_document", arguments={"path": "timer.md", "content": "20 minutes"}
+    )
+    scenario = compose(["question", "thanks", "weather"], gaps_s=[0.8, 5.0], tail_s=1.0)
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript="Write this down too",
+                continued=["in a new note"],
+                reply="Noted it.",
+                tool_calls=[create],
+            ),
+            SimTurn(transcript=_text("weather"), reply="Sunny."),
+        ]
+    )
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    order = [e for e in seen if isinstance(e, ev.LLMRequest | ev.TurnEnded | ev.ToolCallStarted)]
+    first_turn = [e for e in order if e.turn_id == session.records[0].turn_id]
+    assert any(isinstance(e, ev.LLMRequest) and e.preemptive for e in first_turn), first_turn
+    ended = next(i for i, e in enumerate(first_turn) if isinstance(e, ev.TurnEnded))
+    calls = [i for i, e in enumerate(first_turn) if isinstance(e, ev.ToolCallStarted)]
+    assert len(calls) == 1 and calls[0] > ended, first_turn
+    assert (workspace / "timer.md").read_text().strip() == "20 minutes"
+
+
 FAULTS = [
     ("stt", "500"),
     ("stt", "drop"),

@@ -657,3 +657,34 @@ async def test_a_slow_docs_call_does_not_hold_up_the_quit(tmp_path: Path) -> Non
     await manager.aclose()
     assert (await call).is_error
     assert status.read_text().strip() == "0"  # it exited, and was not killed
+
+
+async def test_only_tools_their_server_declares_read_only_may_run_ahead(tmp_path: Path) -> None:
+    """An answer prepared while the person may still be talking may read, not write: the
+    documents server says which of its tools change nothing (MCP's readOnlyHint), and a
+    server that does not say is taken to change things."""
+    flaky = flaky_settings(tmp_path).tools.mcpServers
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "mcpServers": {n: s.model_dump() for n, s in flaky.items()},
+            }
+        }
+    )
+    manager = ToolManager(settings, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        readers = ["list_documents", "find_documents", "read_document", "search", "outline"]
+        readers += ["count", "compare_documents"]
+        for tool in readers:
+            assert manager.reads_only([f"docs__{tool}"]), tool
+        for tool in ["create_document", "edit_document", "undo", "redo"]:
+            assert not manager.reads_only([f"docs__{tool}"]), tool
+            assert not manager.reads_only(["docs__read_document", f"docs__{tool}"]), tool
+        assert not manager.reads_only(["flaky__ping"])  # it does not say
+        assert manager.reads_only(["docs__no_such_tool"])  # runs nothing: answered an error
+    finally:
+        await manager.aclose()

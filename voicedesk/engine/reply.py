@@ -85,6 +85,7 @@ class Reply:
         answer_shown: Callable[[], None] | None = None,
         closing: Callable[[], bool] = lambda: False,
         on_tool_results: Callable[[], None] | None = None,
+        reads_only: Callable[[list[ToolCall]], bool] = lambda calls: False,
     ) -> None:
         """``user_text``: the words this answer is for (its request may carry them clipped
         to the budget). ``refit``: the messages for a round after tool results, rebuilt
@@ -96,7 +97,9 @@ class Reply:
         begins when its first words are shown to a confirmed turn: ``answer_shown`` is
         called then, as a first played sample calls it with a speaker. ``closing``: whether
         the session is stopping, when no request will follow a cancelled one.
-        ``on_tool_results``: called as each round's tool results join ``tool_messages``."""
+        ``on_tool_results``: called as each round's tool results join ``tool_messages``.
+        ``reads_only``: whether tool calls only read (they may run before the turn is
+        confirmed); calls it does not vouch for wait for ``confirm()``."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -115,6 +118,7 @@ class Reply:
         self._answer_shown = answer_shown if shown_only else None
         self._closing = closing
         self._on_tool_results = on_tool_results
+        self._reads_only = reads_only
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
@@ -127,6 +131,7 @@ class Reply:
         self.tool_messages: list[dict[str, Any]] = []
         self.tools_logged = 0  # how many of tool_messages the session log already has
         self.confirmed = False
+        self._confirmed = asyncio.Event()
         self.cancelled = False
         self.failed: BaseException | None = None
         self.sample_rate = 24_000
@@ -154,6 +159,7 @@ class Reply:
         if self.confirmed or self.cancelled:
             return
         self.confirmed = True
+        self._confirmed.set()
         if self.text:
             self._shown()
         for chunk in self._held:
@@ -248,10 +254,16 @@ class Reply:
                         for c in calls
                     ],
                 }
-                if round_ == 0:
-                    self._mark("tool_start", overwrite=True)
                 self._in_tools = True
                 try:
+                    if not self.confirmed and not self._reads_only(calls):
+                        # A preemptive answer is prepared while the person may still be
+                        # talking ("Delete the second paragraph … of the draft"): a call that
+                        # may change something waits until they have finished asking; one
+                        # that only reads goes now, its result ready when the turn ends.
+                        await self._confirmed.wait()
+                    if round_ == 0:
+                        self._mark("tool_start", overwrite=True)
                     results = await self.run_tools(self.turn_id, calls, assistant_msg)
                 finally:
                     self._in_tools = False

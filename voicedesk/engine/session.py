@@ -47,6 +47,7 @@ from voicedesk.providers.base import (
     LanguageModel,
     SpeechToText,
     TextToSpeech,
+    ToolCall,
 )
 from voicedesk.providers.local_stt import CUE_READERS
 from voicedesk.providers.openai_llm import silent_truncation_warning
@@ -864,6 +865,7 @@ class Session:
             answer_shown=lambda: self._answer_shown(reply),
             closing=lambda: self._closing,
             on_tool_results=lambda: self._log_tool_results(reply, turn.turn_id),
+            reads_only=self._reads_only,
         )
         self._reply, self._reply_turn = reply, turn
         reply.start()
@@ -871,6 +873,11 @@ class Session:
         if confirmed:
             self._maybe_confirm(turn)
         self._update_idle()
+
+    def _reads_only(self, calls: list[ToolCall]) -> bool:
+        """Whether a prepared answer may make these calls before the turn is confirmed."""
+        reads_only = getattr(self.tools, "reads_only", None)
+        return reads_only is not None and reads_only(c.name for c in calls)
 
     def _maybe_confirm(self, turn: _Turn) -> None:
         reply = self._reply

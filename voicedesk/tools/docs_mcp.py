@@ -27,7 +27,13 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from pydantic import ValidationError
 
 from voicedesk import __version__
-from voicedesk.tools.docs_server import DEFAULT_MAX_MB, INSTRUCTIONS, TOOL_NAMES, DocsTools
+from voicedesk.tools.docs_server import (
+    DEFAULT_MAX_MB,
+    INSTRUCTIONS,
+    READ_ONLY_TOOLS,
+    TOOL_NAMES,
+    DocsTools,
+)
 from voicedesk.tools.formats import FormatError
 from voicedesk.tools.wording import plural
 from voicedesk.tools.workspace import Workspace, WorkspaceError
@@ -212,6 +218,12 @@ def build_server(
         server.add_tool(
             _as_tool(method, lock, workspace.root),
             description=inspect.cleandoc(method.__doc__ or ""),  # docstrings are indented
+            # what a client may run for a request the person has not finished, and what not
+            annotations=mt.ToolAnnotations(
+                read_only_hint=name in READ_ONLY_TOOLS,
+                destructive_hint=name not in READ_ONLY_TOOLS,
+                open_world_hint=False,
+            ),
             structured_output=False,  # plain text results, meant to be read aloud
         )
     return server

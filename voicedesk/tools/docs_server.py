@@ -1233,3 +1233,15 @@ TOOL_NAMES = (
     "undo",
     "redo",
 )
+# The tools among them that change nothing in the workspace.
+READ_ONLY_TOOLS = frozenset(
+    {
+        "list_documents",
+        "find_documents",
+        "read_document",
+        "search",
+        "outline",
+        "count",
+        "compare_documents",
+    }
+)

@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -728,6 +728,22 @@ class ToolManager:
                 }
             )
         return out
+
+    def reads_only(self, names: Iterable[str]) -> bool:
+        """Whether every tool named only reads, as its server declares (MCP's readOnlyHint).
+
+        The engine may run such calls for an answer it prepares before the person has
+        finished; anything else waits for the end of their turn. A tool that does not say
+        is taken to change things. A name no server offers runs nothing (the call is
+        answered "no such tool"), so it may go early."""
+        for name in names:
+            ref = self._names.get(name)
+            if ref is None:
+                continue
+            hints = ref.tool.annotations
+            if hints is None or hints.read_only_hint is not True:
+                return False
+        return True
 
     def server_of(self, name: str) -> str | None:
         """The configured name of the server offering the tool the model knows as ``name``:
