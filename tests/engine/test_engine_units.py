@@ -571,6 +571,7 @@ async def test_reply_times_the_tool_wait_and_the_followup_round() -> None:
         run_tools=run_tools,
     )
     reply.start()
+    reply.confirm()  # the turn is over: its tool calls run
     await asyncio.wait_for(reply.generation_done.wait(), 5)
     t = record.t
     order = ["llm_request", "llm_first_token", "tool_start", "tool_done", "followup_request"]
