@@ -749,3 +749,43 @@ async def test_failing_summaries_are_said_once_and_tried_again_less_often():
             await llm.aclose()
     assert len([n for n in notices if n.startswith("Summary failed")]) == 1
     assert "Note 1:" in ctx.summary and len(ctx.turns) <= 8  # summaries again since
+
+
+async def test_what_was_said_before_a_tool_call_is_in_the_history_once(tmp_path, monkeypatch):
+    """'Let me look.' before a tool call went into the history twice: as the tool call's
+    own words and again at the head of the answer as heard, so the model read itself
+    saying it twice (and paid for it every turn, once more for each tool round)."""
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+    from voicedesk.engine.resume import restore_state
+    from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "report.md").write_text("Region north grew by four percent.\n")
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    asked = "How did the north do?"
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, preamble="Let me look.", reply="It grew.", tool_calls=[read])
+        ]
+    )
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            with_tools=True,
+            log_kind="sim",
+        )
+        await converse_in_text(session, [asked])
+    [record] = session.records
+    assert record.heard_text == "Let me look. It grew."
+    [turn] = session.context.snapshot()["turns"]
+    said = [m.get("content") or "" for m in turn["messages"] if m["role"] == "assistant"]
+    assert " ".join(said).count("Let me look.") == 1, said
+    assert "It grew." in said[-1]
+    assert restore_state(session.log.path)[0]["turns"] == [turn]

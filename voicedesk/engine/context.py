@@ -364,8 +364,7 @@ class ContextManager:
     def add_assistant(self, turn_id: int, text: str, *, cut: str | None = None) -> None:
         """The answer as heard; ``cut``: why it was not heard whole ("interrupted", "failed",
         "length": the model stopped at llm.max_tokens)."""
-        content = (text.strip() + CUT_MARKS[cut]) if cut else text
-        self._add(turn_id, {"role": "assistant", "content": content})
+        self._add(turn_id, answer_message(self._turn(turn_id).messages, text, cut))
         self._compact_tools(turn_id)
 
     def drop_turn(self, turn_id: int) -> None:
@@ -580,6 +579,26 @@ class ContextManager:
                     summary=self.summary or None,
                 )
             )
+
+
+def answer_message(earlier: list[dict[str, Any]], heard: str, cut: str | None) -> dict[str, Any]:
+    """The answer as heard, after the turn's ``earlier`` messages, marked when ``cut``.
+
+    What the model said before its tool calls ("Let me look.") is in their messages and
+    heard at the head of the answer: kept in both, the model read itself say it twice,
+    once more for every tool round. It is left out here."""
+    for message in earlier:
+        said = message.get("content")
+        if message.get("role") != "assistant" or not message.get("tool_calls"):
+            continue
+        if not isinstance(said, str) or not said.strip():
+            continue
+        rest = heard.lstrip()
+        if not rest.startswith(said.strip()):
+            break
+        heard = rest[len(said.strip()) :].lstrip()
+    content = (heard.strip() + CUT_MARKS[cut]) if cut else heard
+    return {"role": "assistant", "content": content}
 
 
 def compact_tool_results(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -230,6 +230,7 @@ class Reply:
         try:
             request = self.request
             for round_ in range(4):  # tool rounds are bounded: a model looping on tools must end
+                said_before = len(self.text)
                 calls = await self._round(request, stream_task, followup=round_ > 0)
                 if not calls or self.run_tools is None:
                     break
@@ -244,7 +245,8 @@ class Reply:
                     await (self._stream or await stream_task).flush()
                 assistant_msg = {
                     "role": "assistant",
-                    "content": self.text or None,
+                    # this round's words only: the earlier rounds' are in their own messages
+                    "content": self.text[said_before:].strip() or None,
                     "tool_calls": [
                         {
                             "id": c.id,

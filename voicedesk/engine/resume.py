@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from voicedesk import events as ev
-from voicedesk.engine.context import CUT_MARKS
+from voicedesk.engine.context import answer_message
 from voicedesk.engine.metrics import answer_cut
 from voicedesk.engine.session_log import read_log
 
@@ -174,8 +174,7 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
         heard = _heard(record)
         if heard is not None:
             cut = answer_cut(record) if record is not None else None
-            content = heard.strip() + CUT_MARKS[cut] if cut else heard
-            messages.append({"role": "assistant", "content": content})
+            messages.append(answer_message(messages, heard, cut))
         turns.append({"turn_id": turn_id, "messages": messages})
     snapshot: dict[str, Any] = {
         "summary": log.summary,
