@@ -1219,8 +1219,10 @@ def _emphasis_at(
     return out
 
 
-# The methods of DocsTools that the server offers as tools, in the order it lists them.
-TOOL_NAMES = (
+# The methods of DocsTools that the server offers as tools, in the order it lists them:
+# first the ones that change nothing in the workspace (declared read-only to clients,
+# which may run them for a request the person has not finished), then the ones that do.
+READ_ONLY_TOOLS = (
     "list_documents",
     "find_documents",
     "read_document",
@@ -1228,20 +1230,5 @@ TOOL_NAMES = (
     "outline",
     "count",
     "compare_documents",
-    "create_document",
-    "edit_document",
-    "undo",
-    "redo",
 )
-# The tools among them that change nothing in the workspace.
-READ_ONLY_TOOLS = frozenset(
-    {
-        "list_documents",
-        "find_documents",
-        "read_document",
-        "search",
-        "outline",
-        "count",
-        "compare_documents",
-    }
-)
+TOOL_NAMES = (*READ_ONLY_TOOLS, "create_document", "edit_document", "undo", "redo")
