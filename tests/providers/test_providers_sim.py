@@ -568,6 +568,26 @@ async def test_elevenlabs_dropped_socket_is_a_provider_error(sim):
     await tts.aclose()
 
 
+async def test_sim_elevenlabs_times_first_audio_from_the_flush_not_the_first_text(sim):
+    """The service starts generating only at a flush (or the schedule's threshold); timed
+    from the first text, a first flush that waited for more text came with its audio at
+    once, and `bench latency` never saw what waiting for that text costs."""
+    import websockets
+
+    sim.latency.ttfb_s = 0.3
+    url = sim.base_url.replace("http", "ws", 1) + "/v1/text-to-speech/v1/stream-input"
+    async with websockets.connect(url, additional_headers={"xi-api-key": "sk-test"}) as ws:
+        await ws.send(json.dumps({"text": " "}))
+        await ws.send(json.dumps({"text": "Most of the ocean "}))  # buffered: no flush yet
+        await asyncio.sleep(0.5)  # longer than the TTFB
+        flushed = time.monotonic()
+        await ws.send(json.dumps({"text": "floor is unmapped. ", "flush": True}))
+        while "audio" not in json.loads(await ws.recv()):
+            pass
+        waited = time.monotonic() - flushed
+    assert waited >= 0.3  # a full TTFB from the flush (it was ~0: counted from the text)
+
+
 async def test_openai_tts_streams_pcm_piece_by_piece(sim):
     tts = OpenAITTS(
         api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
