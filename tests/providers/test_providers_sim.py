@@ -606,6 +606,29 @@ async def test_openai_tts_streams_pcm_piece_by_piece(sim):
     assert audio.size / 24000 > 1.5
 
 
+async def test_openai_tts_a_long_first_sentence_is_asked_for_before_it_ends(sim):
+    """A first sentence with no comma was requested only once it had all come, and then
+    synthesised whole: the person heard nothing for its whole length. Its first words are
+    now requested at a word boundary once ~40 characters are in, the rest at its end."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    text = "Most of the ocean floor has never been mapped in any detail. It is deep."
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    pieces = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert pieces == [
+        "It is deep.",
+        "Most of the ocean floor has never been mapped",
+        "in any detail.",
+    ]
+
+
 async def test_openai_tts_the_next_answer_after_a_pause_reuses_the_connection(sim):
     """Each answer's first sentence is a new request; after more than httpx's default
     keep-alive (5 s) of the person talking, it opened a new connection on the way to the
