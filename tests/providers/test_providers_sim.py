@@ -229,6 +229,23 @@ async def test_stt_a_slow_transcript_is_not_given_up_and_the_first_in_wins(sim):
     assert sim.transcripts[-1] == "List my documents."
 
 
+async def test_stt_an_error_about_another_event_does_not_fail_the_commit(sim):
+    """An error event names the client event it is about (its event_id). One about an
+    append was taken as the waiting commit's refusal: that commit failed and its segment
+    was sent again over a second socket, for a second transcription of the same audio."""
+    stt = _resending_stt(sim)
+    await stt.connect()
+    try:
+        _say(stt)
+        sim.inject("stt", "stray")  # an error about the last append, then the transcript
+        assert await stt.commit() == "What time is it?"
+    finally:
+        await stt.aclose()
+    connections = [r for r in sim.requests if r.body.get("type") == "session.update"]
+    assert len(connections) == 1  # no resend
+    assert sim.transcripts == ["What time is it?"]
+
+
 async def test_stt_redials_a_refusing_service_with_backoff_while_speech_streams(sim):
     """With the service refusing connections (HTTP 429), every ~60 ms flush of speech dialled
     again: five refused dials in 40 ms, a rate limit made worse. A flush now waits 0.5 s,

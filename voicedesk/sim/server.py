@@ -511,6 +511,7 @@ class SimServer:
         }
         await send({"type": "session.created", "session": session})
         buffer: list[np.ndarray] = []
+        last_append: str | None = None  # the event_id of the client's last append
         items = itertools.count(1)
         previous: str | None = None
         pending: set[asyncio.Task[None]] = set()
@@ -579,6 +580,7 @@ class SimServer:
                     session.update(cfg)
                     await send({"type": "session.updated", "session": session})
                 elif kind == "input_audio_buffer.append":
+                    last_append = event.get("event_id")
                     raw = base64.b64decode(event.get("audio") or "")
                     buffer.append(np.frombuffer(raw, dtype="<i2"))
                 elif kind == "input_audio_buffer.clear":
@@ -608,6 +610,11 @@ class SimServer:
                         self._transcribe(audio)
                         await ws.close(code=1011, message=b"simulated drop")
                         break
+                    if now_fault == "stray":
+                        # an error about another client event, named by its event_id, as
+                        # the service names the event an error is about
+                        message = "Simulated error about an earlier append."
+                        await send(_rt_error("invalid_value", message, last_append))
                     if now_fault in ("429", "500"):
                         await send(
                             {
