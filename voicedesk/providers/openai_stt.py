@@ -163,7 +163,7 @@ class OpenAIRealtimeSTT:
                 if first.get("type") == "error":
                     err = first.get("error") or {}
                     raise _refusal(str(err.get("code") or ""), str(err.get("message") or ""))
-                await conn.send_raw(json.dumps(self._session_update()))
+                await conn.send_raw(self._wire(self._session_update()))
                 while confirm:
                     event = json.loads(await conn.recv_bytes())
                     # the beta interface's name for the same reply (PROTOCOLS §1)
@@ -288,6 +288,11 @@ class OpenAIRealtimeSTT:
         """An id for a client event: the service names the event an error is about by it."""
         return f"vd_{next(self._event_ids)}"
 
+    def _wire(self, event: dict[str, Any]) -> str:
+        """A client event as sent, with an ``event_id`` unless it has one already."""
+        event.setdefault("event_id", self._event_id())
+        return json.dumps(event)
+
     def _fail_pending(self, exc: Exception) -> None:
         for fut in [*(f for _, f, _ in self._commits), *(f for f, _ in self._items.values())]:
             if not fut.done():
@@ -343,20 +348,16 @@ class OpenAIRealtimeSTT:
             # the next turn's first commit read as more of the last one, and got no words).
             self._clear_missed = False
             with contextlib.suppress(Exception):  # a socket lost again: the append says so
-                await self._conn.send_raw(json.dumps({"type": "input_audio_buffer.clear"}))
+                await self._conn.send_raw(self._wire({"type": "input_audio_buffer.clear"}))
         if self._segment:
             await self._send_append(b"".join(self._segment))
 
     async def _send_append(self, data: bytes) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        msg = {
-            "type": "input_audio_buffer.append",
-            "audio": base64.b64encode(data).decode(),
-            "event_id": self._event_id(),
-        }
+        msg = {"type": "input_audio_buffer.append", "audio": base64.b64encode(data).decode()}
         try:
-            await self._conn.send_raw(json.dumps(msg))
+            await self._conn.send_raw(self._wire(msg))
         except (ConnectionClosed, AttributeError):
             self._conn = None
 
@@ -464,7 +465,7 @@ class OpenAIRealtimeSTT:
             self._commits.append((commit_id, *entry))
             try:
                 await self._conn.send_raw(
-                    json.dumps({"type": "input_audio_buffer.commit", "event_id": commit_id})
+                    self._wire({"type": "input_audio_buffer.commit", "event_id": commit_id})
                 )
             except (ConnectionClosed, OSError):
                 self._conn = None
@@ -495,9 +496,9 @@ class OpenAIRealtimeSTT:
             for at in range(0, len(audio), _RESEND_BYTES):
                 piece = base64.b64encode(audio[at : at + _RESEND_BYTES]).decode()
                 await conn.send_raw(
-                    json.dumps({"type": "input_audio_buffer.append", "audio": piece})
+                    self._wire({"type": "input_audio_buffer.append", "audio": piece})
                 )
-            await conn.send_raw(json.dumps({"type": "input_audio_buffer.commit"}))
+            await conn.send_raw(self._wire({"type": "input_audio_buffer.commit"}))
             while True:
                 event = json.loads(await conn.recv_bytes())
                 kind = event.get("type")
@@ -541,7 +542,7 @@ class OpenAIRealtimeSTT:
         if self._conn is not None:
             async with self._send_lock:
                 with contextlib.suppress(Exception):
-                    await self._conn.send_raw(json.dumps({"type": "input_audio_buffer.clear"}))
+                    await self._conn.send_raw(self._wire({"type": "input_audio_buffer.clear"}))
 
     async def aclose(self) -> None:
         self._closed = True
