@@ -40,7 +40,10 @@ log = logging.getLogger(__name__)
 # Leading near-silence in TTS audio is latency the listener hears; trim it from the first chunk.
 _SILENCE_LEVEL = 300  # int16 peak below which a sample counts as silence (≈ −40 dBFS)
 _MAX_TRIM_S = 0.5
-_FIRST_AUDIO_TIMEOUT_S = 5.0  # after the first text was sent
+# The voice's deadlines, from the later of the last audio chunk and the last text sent: a
+# voice waits for enough text (a clause, 40 characters, its chunk schedule) before it can
+# speak, so while a slow model's words still come the silence is the model's.
+_FIRST_AUDIO_TIMEOUT_S = 5.0  # before the first chunk
 _STALL_TIMEOUT_S = 8.0  # between chunks
 MIN_RATE_SPAN_S = 0.05  # the shortest span of tokens a generation speed is measured over
 
@@ -112,6 +115,7 @@ class Reply:
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
         self.text_sent = False
+        self._text_at = 0.0  # loop time the voice was last given text
         self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
         self.tool_messages: list[dict[str, Any]] = []
         self.confirmed = False
@@ -311,6 +315,7 @@ class Reply:
             self._stream = stream
             self.sample_rate = stream.sample_rate
             self._ensure_audio_task(stream)
+        self._text_at = asyncio.get_running_loop().time()
         await stream.send_text(text)
 
     def _ensure_audio_task(self, stream: SpeechStream) -> asyncio.Task[None]:
@@ -412,21 +417,30 @@ class Reply:
         self.bus.publish(ev.LLMFirstToken(turn_id=self.turn_id))
 
     async def _chunks(self, stream: SpeechStream) -> Any:
-        """The stream's audio, with a deadline: a TTS that stalls must not hold the turn."""
+        """The stream's audio, with a deadline: a TTS that stalls must not hold the turn.
+        The deadline runs from the last chunk, or from the last text sent if that is later
+        (see ``_FIRST_AUDIO_TIMEOUT_S``); none runs before the first text is sent (the
+        model is still thinking)."""
+        loop = asyncio.get_running_loop()
         it = stream.audio().__aiter__()
         first = True
         while True:
             limit = _FIRST_AUDIO_TIMEOUT_S if first else _STALL_TIMEOUT_S
+            waiting_since = loop.time()
+            following = asyncio.ensure_future(it.__anext__())
             try:
-                # the first chunk may only be due once text has been sent (LLM still thinking)
-                if first and not self.text_sent:
-                    chunk = await it.__anext__()
-                else:
-                    chunk = await asyncio.wait_for(it.__anext__(), limit)
+                while not following.done():
+                    since = max(waiting_since, self._text_at)
+                    wait = limit if not self.text_sent else since + limit - loop.time()
+                    if wait <= 0:
+                        raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s")
+                    await asyncio.wait({following}, timeout=wait)
+                chunk = following.result()
             except StopAsyncIteration:
                 return
-            except TimeoutError:
-                raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s") from None
+            finally:
+                if not following.done():
+                    following.cancel()
             first = False
             yield chunk
 
