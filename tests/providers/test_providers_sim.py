@@ -646,6 +646,46 @@ async def test_openai_tts_a_long_first_sentence_is_asked_for_before_it_ends(sim)
     ]
 
 
+JAPANESE = "今日はいい天気ですね。午後は少し雲が出ますが、雨は降らないでしょう。"
+
+
+async def test_elevenlabs_text_without_spaces_goes_out_clause_by_clause(sim):
+    """Japanese and Chinese put no spaces between words: the text was held back as one
+    "half word" until the answer ended, and only then spoken. It is cut after each
+    full-width punctuation mark now, the first clause flushed at once."""
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    stream = await tts.open_stream()
+    for at in range(0, len(JAPANESE), 3):  # deltas of three characters, as a model's tokens
+        await stream.send_text(JAPANESE[at : at + 3])
+    await stream.end_text()
+    audio = np.concatenate([c async for c in stream.audio()])
+    await stream.aclose()
+    await tts.aclose()
+    sent = [r.body for r in sim.requests if r.provider == "tts" and r.body.get("text") != " "]
+    assert sent[:4] == [
+        {"text": "今日はいい天気ですね。 ", "try_trigger_generation": True, "flush": True},
+        {"text": "午後は少し雲が出ますが、 ", "try_trigger_generation": True},
+        {"text": "雨は降らないでしょう。 ", "try_trigger_generation": True},
+        {"text": ""},
+    ]
+    assert stream.letters_spoken_at(audio.size) == len(JAPANESE)
+
+
+async def test_openai_tts_text_without_spaces_is_cut_at_its_full_width_marks(sim):
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    for at in range(0, len(JAPANESE), 3):
+        await stream.send_text(JAPANESE[at : at + 3])
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    pieces = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert pieces == ["今日はいい天気ですね。午後は少し雲が出ますが、", "雨は降らないでしょう。"]
+
+
 async def test_openai_tts_the_next_answer_after_a_pause_reuses_the_connection(sim):
     """Each answer's first sentence is a new request; after more than httpx's default
     keep-alive (5 s) of the person talking, it opened a new connection on the way to the

@@ -5,7 +5,8 @@ protocol with ``websockets`` directly (PROTOCOLS §4b). Latency choices:
 
 * a *spare* socket is kept connected and initialised, so an answer starts with no TCP/TLS/
   WebSocket handshake on its critical path; a new spare is opened as soon as one is taken;
-* text is sent word by word (never a half word) and the first clause is sent with
+* text is sent word by word (never a half word; text with no spaces between words, Chinese
+  or Japanese, clause by clause at its full-width punctuation) and the first clause is sent with
   ``flush: true`` so generation starts at once instead of waiting for the 120-character
   default schedule; after that a short schedule keeps audio ahead of playback;
 * ``pcm_24000`` output, so no decoding and no resampling before playback.
@@ -35,7 +36,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "https://api.elevenlabs.io"
 _SPARE_MAX_AGE_S = 150.0  # below the 180 s inactivity timeout we ask for
-_CLAUSE_END = re.compile(r"[.,;:!?]\s*$")
+# Chinese and Japanese put no spaces between words: their full-width punctuation (no space
+# after it either) is where such text may be cut, or the answer went out only at its end.
+CJK_PUNCTUATION = "、。，！？；："
+_CLAUSE_END = re.compile(rf"[.,;:!?{CJK_PUNCTUATION}]\s*$")
+_CUT_AFTER = re.compile(rf"[\s{CJK_PUNCTUATION}]")  # a whole word (or clause) ends here
 _FIRST_FLUSH_CHARS = 40  # ≈ 8 words: enough for natural prosody, ~0.15 s of LLM output
 
 
@@ -160,6 +165,13 @@ def _closing(exc: Any) -> str:
     return f"code {frame.code}: {frame.reason}" if frame.reason else f"code {frame.code}"
 
 
+def _last_cut(text: str) -> int:
+    """Where ``text`` may be cut after its last whole word: after its last space or CJK
+    punctuation mark; 0 when there is none."""
+    ends = [m.end() for m in _CUT_AFTER.finditer(text)]
+    return ends[-1] if ends else 0
+
+
 def _is_closed(ws: Any) -> bool:
     from websockets.protocol import State
 
@@ -181,10 +193,12 @@ class ElevenLabsStream:
 
     async def send_text(self, text: str) -> None:
         self._pending += text
-        cut = self._pending.rfind(" ")
-        if cut <= 0:
+        cut = _last_cut(self._pending)
+        if not self._pending[:cut].strip():
             return
-        piece, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
+        piece, self._pending = self._pending[:cut], self._pending[cut:]
+        if not piece.endswith(" "):
+            piece += " "  # each chunk ends with a space (PROTOCOLS §4b), after CJK punctuation too
         msg: dict[str, Any] = {"text": piece, "try_trigger_generation": True}
         total = len(self._sent) + len(piece)
         if not self._flushed_first and (

@@ -19,8 +19,9 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
-_FIRST_CUT = re.compile(r"[.,;:!?]\s")  # the first piece may end at a comma: start early
-_LATER_CUT = re.compile(r"[.;:!?]\s")  # later pieces end at sentences: better prosody
+# Chinese and Japanese end clauses with full-width marks and no space after them
+_FIRST_CUT = re.compile(r"[.,;:!?]\s|[、。，！？；：]")  # the first may end at a comma: start early
+_LATER_CUT = re.compile(r"[.;:!?]\s|[。！？；：]")  # later pieces end at sentences: better prosody
 # ≈ 8 words, ~2.5 s of speech: long enough for natural prosody, and for the next piece to be
 # synthesised while it plays; at 60 tokens/s it is in ~0.15 s after the first token
 FIRST_MAX_CHARS = 40
