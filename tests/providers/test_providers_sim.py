@@ -565,6 +565,32 @@ async def test_elevenlabs_streams_speech_like_audio_with_alignment(sim):
     assert {"text": ""} in sent  # end of text (a spare socket may have opened since)
 
 
+async def test_elevenlabs_an_answer_after_a_long_pause_finds_a_fresh_socket_waiting(
+    sim, monkeypatch
+):
+    """The spare socket is kept ready so no handshake is on the way to the first audio, but
+    one older than its maximum age (150 s: the service closes idle ones) was thrown away
+    when the answer came and a new one opened then: after any pause that long, the answer
+    paid a TCP, TLS and WebSocket handshake. The spare is renewed as it ages now."""
+    from voicedesk.providers import elevenlabs_tts
+
+    monkeypatch.setattr(elevenlabs_tts, "_SPARE_MAX_AGE_S", 0.3)
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    await asyncio.sleep(1.0)  # the person reads, thinks: the spare has aged
+    asked = time.monotonic()
+    stream = await tts.open_stream()
+    await stream.send_text("Hello there, friend. ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    tts_messages = [r for r in sim.requests if r.provider == "tts"]
+    used = next(r.peer for r in tts_messages if r.body.get("text", "").startswith("Hello"))
+    opened = next(r.t for r in tts_messages if r.peer == used)  # its initialising message
+    assert opened < asked  # opened ahead, not when the answer asked for it
+
+
 async def test_elevenlabs_bad_key_is_named_at_warm(sim):
     tts = ElevenLabsTTS(api_key="sk-bad", voice_id="v1", base_url=sim.base_url)
     with pytest.raises(AuthError, match="ElevenLabs"):

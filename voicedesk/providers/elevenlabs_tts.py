@@ -4,7 +4,8 @@ The official SDK offers this only synchronously and only over ``wss``, so we spe
 protocol with ``websockets`` directly (PROTOCOLS §4b). Latency choices:
 
 * a *spare* socket is kept connected and initialised, so an answer starts with no TCP/TLS/
-  WebSocket handshake on its critical path; a new spare is opened as soon as one is taken;
+  WebSocket handshake on its critical path; a new spare is opened as soon as one is taken,
+  and one that ages unused is replaced before the service's inactivity timeout closes it;
 * text is sent word by word (never a half word; text with no spaces between words, Chinese
   or Japanese, clause by clause at its full-width punctuation) and the first clause is sent with
   ``flush: true`` so generation starts at once instead of waiting for the 120-character
@@ -65,6 +66,8 @@ class ElevenLabsTTS:
         self.language = language
         self.connect_timeout_s = connect_timeout_s
         self._spare: asyncio.Task[tuple[Any, float]] | None = None
+        self._renewal: asyncio.TimerHandle | None = None  # replaces the spare as it ages
+        self._retiring: set[asyncio.Task[None]] = set()  # aged spares being closed
         self._closed = False
 
     # ------------------------------------------------------------------ connections
@@ -119,8 +122,24 @@ class ElevenLabsTTS:
     def _prepare_spare(self) -> None:
         if self._closed:
             return
-        self._spare = asyncio.create_task(self._connect(), name="elevenlabs-spare")
-        self._spare.add_done_callback(lambda t: t.cancelled() or t.exception())
+        spare = asyncio.create_task(self._connect(), name="elevenlabs-spare")
+        spare.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._spare = spare
+        if self._renewal is not None:
+            self._renewal.cancel()
+        loop = asyncio.get_running_loop()
+        self._renewal = loop.call_later(_SPARE_MAX_AGE_S, self._renew, spare)
+
+    def _renew(self, spare: asyncio.Task[tuple[Any, float]]) -> None:
+        """Replace a spare that aged unused: taken when the next answer came, it was found
+        too old and a new socket was opened then, a handshake on the way to the first audio
+        of every answer after a pause of a few minutes."""
+        if self._spare is not spare or self._closed:
+            return
+        self._prepare_spare()
+        retiring = asyncio.create_task(_close_spare(spare), name="elevenlabs-old-spare")
+        self._retiring.add(retiring)
+        retiring.add_done_callback(self._retiring.discard)
 
     async def _take_socket(self) -> Any:
         spare, self._spare = self._spare, None
@@ -139,21 +158,37 @@ class ElevenLabsTTS:
 
     async def warm(self) -> None:
         """Check the key and open the first spare socket (its handshake fails on a bad key)."""
-        spare = asyncio.create_task(self._connect())
-        self._spare = spare
-        await asyncio.shield(spare)
+        self._prepare_spare()
+        if self._spare is None:
+            return
+        try:
+            await asyncio.shield(self._spare)
+        except Exception:
+            if self._renewal is not None:  # no spare to renew: the next answer dials itself
+                self._renewal.cancel()
+            raise
 
     async def open_stream(self) -> ElevenLabsStream:
         return ElevenLabsStream(await self._take_socket(), self.sample_rate)
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._renewal is not None:
+            self._renewal.cancel()
         spare, self._spare = self._spare, None
         if spare is not None:
             spare.cancel()
+            await _close_spare(spare)
+        for retiring in list(self._retiring):
             with contextlib.suppress(BaseException):
-                ws, _ = await spare
-                await ws.close()
+                await retiring
+
+
+async def _close_spare(spare: asyncio.Task[tuple[Any, float]]) -> None:
+    """Close a spare's socket once it is open (nothing if it failed or was cancelled)."""
+    with contextlib.suppress(BaseException):
+        ws, _ = await spare
+        await ws.close()
 
 
 def _closing(exc: Any) -> str:
