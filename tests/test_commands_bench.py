@@ -262,3 +262,48 @@ def test_bench_turn_table_without_labelled_speech_says_the_accuracy_was_skipped(
     out = capsys.readouterr().out
     assert "VAD window: p50 1.00 ms" in out
     assert "accuracy: skipped: no labelled speech" in out
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value"),
+    [
+        ("tools.docs_server_args", '["--slow", "search=5"]'),
+        ("TURN.STOP_MS", "96"),
+        ("turn.use_transcript_cues", "no"),
+        ("llm.temperature", " 0.5 "),
+        ("tools.mcpServers", '{"notes": {"command": "notes-mcp"}}'),
+    ],
+)
+def test_bench_set_values_are_typed_as_the_environment_s(dotted: str, value: str) -> None:
+    """`--set` kept every value as text: a list or a table could not be given at all
+    ("it must be a list in brackets" of '["--slow"]'), nor a key in capitals as the
+    VOICEDESK_* variable takes it. The same text gives the same setting now."""
+    from voicedesk.bench import parse_sets
+    from voicedesk.config import load_settings
+
+    var = "VOICEDESK_" + dotted.upper().replace(".", "__")
+    from_env = load_settings(environ={var: value})
+    from_set = load_settings(environ={}, overrides=parse_sets([f"{dotted}={value}"]))
+    assert from_set.model_dump() == from_env.model_dump()
+
+
+def test_bench_set_of_a_list_loads_and_a_bad_one_names_its_key(capsys) -> None:
+    # the push-to-talk refusal comes once the settings have loaded
+    _fails(
+        [
+            "bench",
+            "latency",
+            "--set",
+            'tools.docs_server_args=["--slow"]',
+            "--set",
+            "TURN.MODE=push-to-talk",
+        ],
+        capsys,
+        "needs a key to press",
+    )
+    _fails(
+        ["bench", "turn", "--set", "tools.docs_server_args=[--slow"],
+        capsys,
+        "--set tools.docs_server_args must be a JSON list",
+        """e.g. --set tools.docs_server_args='["--slow", "search=5"]'""",
+    )

@@ -162,6 +162,16 @@ def test_output_or_metrics_over_the_input_is_refused(wav: Path, tmp_path: Path, 
     assert wav.read_bytes() == before
 
 
+def test_input_where_the_output_grows_is_refused(wav: Path, tmp_path: Path, capsys) -> None:
+    """The output grows in OUT.partial.wav until the run ends: an --input of that name
+    (a killed run's audio, played back) would be overwritten by the run it feeds."""
+    recovered = tmp_path / "answers.partial.wav"
+    recovered.write_bytes(wav.read_bytes())
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(recovered)]
+    _fails([*run, "--output", str(tmp_path / "answers.wav")], capsys, "would be overwritten")
+    assert recovered.read_bytes() == wav.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "needle"),
     [
@@ -885,3 +895,88 @@ def test_verbose_run_does_not_log_every_http_request(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "INFO voicedesk" in run.stderr  # -v logs what it should
     assert "HTTP Request:" not in run.stderr
+
+
+def test_a_run_killed_outright_keeps_its_audio_so_far(tmp_path: Path) -> None:
+    """``kill -9`` (or a power cut) mid-run lost the whole output WAV: what was played was
+    kept in a temporary file until the run ended. Now it grows in ``out.partial.wav``, a
+    valid WAV at every moment, and ``out.wav`` itself is never a torn file."""
+    import signal
+    import subprocess
+
+    import soundfile as sf
+
+    argv, out = _sim_conversation(tmp_path, ["question", "thanks", "hello"])
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env.pop("VOICEDESK_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the first answer has played
+            if line.startswith("assistant"):
+                break
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "Answer to question." in line, err
+    assert not out.exists()  # no half file where the whole one goes
+    partial = tmp_path / "out.partial.wav"
+    info = sf.info(str(partial))
+    assert info.samplerate == 24_000
+    assert 44 + 2 * info.frames == partial.stat().st_size  # its header tells all it holds
+    played, _ = read_wav(partial)
+    assert np.abs(played).max() > 1000  # the answer is in it
+
+
+def test_a_second_ctrl_c_while_the_output_is_written_keeps_the_audio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C stops a run and the output WAV is written; a second Ctrl-C (an impatient
+    person) while it was being written deleted the recording it was written from, and
+    the run's audio was gone. The recording stays until the output holds it."""
+    import signal
+
+    from voicedesk.audio import file_backend
+
+    out = tmp_path / "o.wav"
+    pcm = np.zeros(16_000 * 10, np.int16)
+    duplex = FileDuplex(None, out, input_pcm=pcm, input_rate=16_000, realtime=False)
+    duplex.start(lambda block: np.full(duplex.playback_block, 1000, np.int16))
+    assert duplex.finished.wait(30)
+
+    def interrupted_write(*args: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Python's own handler: KeyboardInterrupt here
+        write_wav(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(file_backend, "write_wav", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        duplex.stop()
+    kept, rate = read_wav(tmp_path / "o.partial.wav")
+    assert rate == 24_000 and kept.size >= 10 * rate and np.all(kept[: 10 * rate] == 1000)
+
+
+def test_a_killed_runs_audio_is_not_overwritten_by_the_next_run(
+    wav: Path, tmp_path: Path, capsys
+) -> None:
+    """What a killed run left in OUT.partial.wav is its only audio: the next run with the
+    same --output would start its own recording over it. It is refused, saying why."""
+    out = tmp_path / "answers.wav"
+    survivor = tmp_path / "answers.partial.wav"
+    write_wav(survivor, np.full(24_000, 1000, np.int16), 24_000)
+    before = survivor.read_bytes()
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav), "--output", str(out)]
+    _fails(run, capsys, "did not end", "holds that run's audio")
+    assert survivor.read_bytes() == before
+
+    duplex = FileDuplex(None, out, input_pcm=np.zeros(1_600, np.int16), input_rate=16_000)
+    with pytest.raises(UserError, match="holds that run's audio"):  # the demo, the TUI
+        duplex.start(lambda block: np.zeros(duplex.playback_block, np.int16))
+    assert survivor.read_bytes() == before

@@ -548,28 +548,45 @@ def _env_layer(
     names: dict[tuple[str, ...], str] = {}
     for var, dotted in _PLAIN_ENV.items():
         if environ.get(var):
-            _set_path(tree, list(dotted), environ[var], var)
+            set_path(tree, list(dotted), environ[var], var)
             names[dotted] = var
     for var, value in sorted(environ.items()):
         if var.startswith(ENV_PREFIX) and "__" not in var:
             _check_one_underscore(var)
         if not var.startswith(ENV_PREFIX) or "__" not in var:
             continue
-        parts, annotation = _env_target(var[len(ENV_PREFIX) :].split("__"), file_tree or {})
-        shape = _json_shape(annotation)
-        parsed: Any = value
-        if shape is not None:
-            example = '["--slow", "search=5"]' if shape == "list" else '{"NAME": "value"}'
-            try:
-                parsed = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(
-                    f"{var} must be a JSON {shape} ({exc.msg} at character {exc.pos + 1}).",
-                    f"e.g. {var}='{example}'",
-                ) from None
-        _set_path(tree, parts, parsed, var)
+        raw_parts = var[len(ENV_PREFIX) :].split("__")
+        parts, parsed = setting_from_text(raw_parts, value, var, f"{var}='{{}}'", file_tree)
+        set_path(tree, parts, parsed, var)
         names[tuple(parts)] = var
     return tree, names
+
+
+def setting_from_text(
+    raw_parts: list[str],
+    value: str,
+    named: str,
+    example: str,
+    file_tree: dict[str, Any] | None = None,
+) -> tuple[list[str], Any]:
+    """The setting ``raw_parts`` name (matched whatever their case) and ``value`` typed as it
+    needs before validation: JSON for a list or a table, the text as it is otherwise (lax
+    validation makes numbers and true or false of it). Environment variables and the
+    benchmarks' ``--set`` both come as text and go through here, so they take the same
+    values. ``named`` says what gave the value in an error, ``example`` shows a fix ("{}" is
+    where a JSON example goes)."""
+    parts, annotation = _env_target(raw_parts, file_tree or {})
+    shape = _json_shape(annotation)
+    if shape is None:
+        return parts, value
+    sample = '["--slow", "search=5"]' if shape == "list" else '{"NAME": "value"}'
+    try:
+        return parts, json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{named} must be a JSON {shape} ({exc.msg} at character {exc.pos + 1}).",
+            "e.g. " + example.format(sample),
+        ) from None
 
 
 def _check_one_underscore(var: str) -> None:
@@ -597,7 +614,9 @@ def _check_one_underscore(var: str) -> None:
             )
 
 
-def _set_path(tree: dict[str, Any], dotted: list[str], value: Any, var: str) -> None:
+def set_path(tree: dict[str, Any], dotted: list[str], value: Any, var: str) -> None:
+    """Put ``value`` at ``dotted`` in ``tree``; ``var`` (what set it) is named if a table is
+    in the way."""
     node = tree
     for part in dotted[:-1]:
         node = node.setdefault(part, {})

@@ -98,7 +98,7 @@ class _Answers:
     def __init__(self, *answers: str) -> None:
         self.answers = list(answers)
 
-    async def summarize(self, previous: str, messages: list, *, max_tokens: int) -> str:
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int, fits) -> str:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
@@ -531,3 +531,221 @@ def test_tools_too_big_for_the_budget_are_left_out_biggest_first():
     assert ctx.tools_tokens(kept) <= 1_000  # TOOLS_SHARE of the budget
     ctx.check_room(kept)  # what the session checks at start: no refusal
     assert ctx.fit_tools(small) == (small, [])
+
+
+async def test_a_summary_over_its_share_as_we_count_it_loses_no_fact():
+    """The model keeps its summary within max_tokens in its own tokens, and ours (the
+    offline tokenizer, with its 10% margin) count more: a summary that nearly filled its
+    cap was clipped at its end, which in an "oldest first" summary holds the turns just
+    folded, and those turns left the window. Their facts were in neither."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 4000, "window_turns": 2}})
+    # 17 tokens a turn in the summary: the model's cap (1000) holds 58 of them
+    facts = [f"Drawer {4172 + 37 * i} holds key {9035 - 53 * i}." for i in range(1, 57)]
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0, stt_s=0.0, ttfb_s=0.0)
+    async with SimServer(SimScript(), latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        try:
+            for i, fact in enumerate(facts, 1):
+                ctx.add_user(i, fact)
+                ctx.add_assistant(i, "Noted.")
+                ctx.maybe_summarize()
+                await ctx.wait_summary()
+                messages, tokens = ctx.build_for("What do you know?")
+                known = json.dumps(messages)
+                assert [f for f in facts[:i] if f not in known] == [], i
+                assert tokens <= ctx.budget
+        finally:
+            await llm.aclose()
+    assert ctx.summary_turns >= 50  # folded, not left waiting in the window
+
+
+class _ShorterWhenAsked:
+    """A model whose tokenizer counts fewer tokens than ours (o200k, Japanese): its first
+    summary is within its cap but over the share as we count it; asked again, it
+    compresses."""
+
+    def __init__(self, long: str, short: str) -> None:
+        self.answers, self.requests = [long, short], []
+
+    async def stream(self, request):
+        from voicedesk.providers.base import Finished, TextDelta
+
+        self.requests.append(request)
+        yield TextDelta(self.answers[min(len(self.requests), 2) - 1])
+        yield Finished("stop")
+
+
+async def test_a_summary_over_its_share_in_our_count_is_asked_for_compressed():
+    """Clipped to fit, it lost its end, the facts of the turns just folded."""
+    from voicedesk.engine.summarizer import Summarizer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 1000, "window_turns": 2}})
+    newest = "ロッカーの番号は四七一一です。"
+    long = "会議は木曜日の十時に始まります。" * 30 + newest
+    short = "会議は木曜日の十時。" + newest
+    model = _ShorterWhenAsked(long, short)
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(model))
+    await _fold(ctx, 1, 3)
+    assert ctx.summary == short
+    assert "compress the older facts" in model.requests[1].messages[0]["content"]
+
+
+def test_text_in_tool_calls_is_counted_as_written_in_any_language():
+    """Tool calls and messages in parts were counted as JSON with every non-ASCII letter
+    escaped (東 as \\u6771): a search in Japanese or Russian counted two to three times its
+    tokens, and the turns around it left the window early."""
+    ctx = _ctx(4000)
+    counter = ctx.counter
+    for query in ("東京の会議の議事録", "протокол совещания в Москве", "Größe der Büroräume"):
+        arguments = json.dumps({"query": query}, ensure_ascii=False)
+        call = {"id": "call_1", "type": "function"}
+        call["function"] = {"name": "docs__search", "arguments": arguments}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        as_written = json.dumps([call], ensure_ascii=False)
+        assert counter.message(message) <= 4 + counter.count(as_written), query
+        parts = [{"type": "text", "text": query}]
+        as_written = json.dumps(parts, ensure_ascii=False)
+        assert counter.message({"role": "user", "content": parts}) <= 4 + counter.count(as_written)
+
+
+async def test_an_answer_whose_stream_ends_unfinished_is_not_kept_as_whole(tmp_path, monkeypatch):
+    """A stream that stops after three words with its body closed properly (no finish
+    reason, no [DONE]: a proxy giving up) read as a whole answer: "Noted, that is" was
+    spoken, logged and kept in the history as the model's answer, and nothing was said
+    of a failure. It is a failure now: said once, and kept as cut off by it."""
+    from voicedesk import events as ev
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+    from voicedesk.engine.resume import restore_state
+    from voicedesk.sim.script import SimScript
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    script = SimScript(default_reply="Noted, that is the third drawer from the left.")
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            with_tools=False,
+            log_kind="sim",
+            bus=bus,
+        )
+        server.inject("llm", "end")
+        await converse_in_text(session, ["Where do I keep the spare keys?"])
+    [record] = session.records
+    assert record.error
+    assert [e for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
+    [turn] = session.context.snapshot()["turns"]
+    kept = [m["content"] for m in turn["messages"] if m["role"] == "assistant"]
+    assert kept in ([], [record.heard_text.strip() + FAILED_MARK])
+    assert restore_state(session.log.path)[0]["turns"] == [turn]
+
+
+async def test_a_summary_whose_stream_ends_unfinished_keeps_the_last_one():
+    """Broken off after three words with no error, "Person: My locker" replaced the
+    running summary: every code the person had said was forgotten."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 1000, "window_turns": 2}})
+    async with SimServer(SimScript(), SimLatency(ttft_s=0.0, tokens_per_s=0)) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        try:
+            for i in range(1, 7):
+                if i == 6:
+                    sim.inject("llm", "end")
+                ctx.add_user(i, f"My locker code number {i} is {i * 1111}.")
+                ctx.add_assistant(i, "Noted.")
+                ctx.maybe_summarize()
+                await ctx.wait_summary()
+        finally:
+            await llm.aclose()
+    assert "1111" in ctx.summary and "3333" in ctx.summary
+    assert [t.turn_id for t in ctx.turns] == [4, 5, 6]  # still in the window
+
+
+async def test_an_answer_stopped_at_max_tokens_is_kept_and_said_as_cut_off(tmp_path, monkeypatch):
+    """The model ran into llm.max_tokens mid-sentence (finish_reason "length"): the person
+    heard the answer stop with no word of why, and the history kept it as the model's
+    whole answer. It is said now (with the setting to raise), and kept as cut off there,
+    live and resumed alike."""
+    from voicedesk import events as ev
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+    from voicedesk.engine.context import CUT_MARKS
+    from voicedesk.engine.resume import restore_state
+    from voicedesk.sim.script import SimScript
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    settings = Settings.model_validate({"tools": {"docs_server": False}, "llm": {"max_tokens": 16}})
+    long = " ".join(f"Step {i} is to check the drawer." for i in range(1, 9))
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript(default_reply=long))
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            with_tools=False,
+            log_kind="sim",
+            bus=bus,
+        )
+        await converse_in_text(session, ["How do I find the spare keys?"])
+    [record] = session.records
+    assert record.reached_max_tokens and record.heard_text and long.startswith(record.heard_text)
+    notices = [e.message for e in seen if isinstance(e, ev.Notice)]
+    assert any("llm.max_tokens" in n for n in notices), notices
+    [turn] = session.context.snapshot()["turns"]
+    assert turn["messages"][-1]["content"] == record.heard_text.strip() + CUT_MARKS["length"]
+    assert restore_state(session.log.path)[0]["turns"] == [turn]
+
+
+async def test_failing_summaries_are_said_once_and_tried_again_less_often():
+    """Rate-limited (HTTP 429), every turn started a summary, two requests with the
+    client's retry, each refused and each shown as a warning: fifteen in twenty turns, and
+    all of them taken from the limit the person's own turns were waiting on. Failed, the
+    next attempt waits for more turns each time; the person is told once."""
+    from voicedesk import events as ev
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 3000, "window_turns": 4}})
+    bus = ev.EventBus()
+    notices: list[str] = []
+    bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+    async with SimServer(SimScript(), SimLatency(ttft_s=0.0, tokens_per_s=0)) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        summarizer = Summarizer(llm, bus)
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summarizer, bus=bus)
+        sim.inject("llm", "429", times=1000)
+        try:
+            for i in range(1, 41):
+                ctx.add_user(i, f"Note {i}: item {i} costs {i * 3} euros.")
+                ctx.add_assistant(i, "Noted.")
+                ctx.maybe_summarize()
+                await ctx.wait_summary()
+                if i == 20:
+                    assert len(sim.chat_requests()) <= 8  # 30 before
+                    sim._faults["llm"].clear()  # the limit is lifted
+        finally:
+            await llm.aclose()
+    assert len([n for n in notices if n.startswith("Summary failed")]) == 1
+    assert "Note 1:" in ctx.summary and len(ctx.turns) <= 8  # summaries again since

@@ -459,6 +459,7 @@ FAULTS = [
     ("llm", "429"),
     ("llm", "500"),
     ("llm", "drop"),
+    ("llm", "end"),
     ("llm", "stall"),
     ("tts", "500"),
     ("tts", "drop"),
@@ -1163,3 +1164,37 @@ async def test_tools_too_big_for_the_budget_are_left_out_and_named(
     ]
     offered = [t["function"]["name"] for t in sims[0].chat_requests()[-1]["tools"]]
     assert offered == [f"{prefix}__small"]
+
+
+async def test_stopping_mid_answer_opens_no_connection_for_a_next_request(tmp_path, sims):
+    """A stop (Ctrl-C, quitting) while the answer was still streaming cancelled it, and a
+    cancelled stream opens a connection in the background for the request that usually
+    follows: at a stop, none follows, and the connection was dialled only to be dropped."""
+    scenario = compose(["question"], gaps_s=1.0, tail_s=8.0)
+    long_reply = " ".join(["This answer goes on for a good while, word after word."] * 8)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=long_reply)])
+    inp = tmp_path / "in.wav"
+    scenario.write(inp)
+    models_at_stop: list[int] = []
+
+    def model_lists() -> int:
+        return sum(1 for r in sims[0].requests if r.provider == "models")
+
+    def stop() -> None:
+        models_at_stop.append(model_lists())
+        run.cancel()
+
+    bus = ev.EventBus()
+    bus.subscribe(_at_first(ev.PlaybackStarted, stop))
+    run = asyncio.create_task(
+        converse(
+            _settings(tmp_path),
+            input_path=inp,
+            output_path=None,
+            sim=_sim(script, tokens_per_s=8.0),
+            bus=bus,
+        )
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert models_at_stop and model_lists() == models_at_stop[0]

@@ -530,6 +530,9 @@ async def test_reply_times_the_tool_wait_and_the_followup_round() -> None:
         async def end_text(self) -> None:
             self.ended.set()
 
+        async def flush(self) -> None:
+            pass
+
         async def audio(self) -> Any:
             yield np.full(1600, 1000, np.int16)
             await self.ended.wait()

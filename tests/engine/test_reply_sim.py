@@ -5,6 +5,7 @@ fails."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 
@@ -17,6 +18,7 @@ from voicedesk.engine.reply import Reply
 from voicedesk.providers.base import ChatRequest
 from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
 from voicedesk.providers.openai_llm import OpenAIChat
+from voicedesk.providers.openai_tts import OpenAITTS
 from voicedesk.sim.script import SimScript, SimTurn
 from voicedesk.sim.server import SimLatency, SimServer
 
@@ -222,6 +224,139 @@ async def test_a_tool_round_refused_as_too_long_is_sent_with_the_result_clipped_
     assert len(kept) < len(refused["messages"][-1]["content"]) / 2
     assert sim.request_tokens(retried) + 400 <= 2500
     assert ctx.window == 2500 and ctx.budget < 2500  # in our count of tokens, not the server's
+
+
+@pytest.mark.parametrize("voice", ["elevenlabs", "openai"])
+@pytest.mark.parametrize("preamble", ["Let me look.", "Let me check that for you"])
+async def test_what_the_model_says_before_a_tool_call_is_heard_while_the_tool_runs(
+    preamble: str, voice: str
+):
+    """A preamble ("Let me look.") before a tool call waited in the voice's buffer for a
+    word boundary that only the answer after the tool brought: nothing was heard while the
+    tool ran, and then "look.It" was one word, in the voice and in the answer shown and
+    remembered. One that ends no clause waited for the voice's next chunk of text too."""
+    from voicedesk.sim.script import SimToolCall
+
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    turn = SimTurn(transcript=QUESTION, preamble=preamble, reply="It grew.")
+    turn.tool_calls = [read]
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    heard = asyncio.Event()
+
+    class Playback(_Playback):
+        def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+            super().enqueue(utterance_id, pcm)
+            heard.set()
+
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = (
+            ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+            if voice == "elevenlabs"
+            else OpenAITTS(
+                api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
+            )
+        )
+        heard_during_tool: list[bool] = []
+
+        async def run_tools(turn_id: int, calls, message) -> list[dict]:
+            # the tool finishes only once the preamble is heard, or gives up after a while
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(heard.wait(), 5)
+            heard_during_tool.append(heard.is_set())
+            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
+
+        record = TurnRecord(turn_id=1)
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=Playback(),
+            clock=time.monotonic,
+            record=record,
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None
+    assert reply.text == f"{preamble} It grew."
+    assert heard_during_tool == [True]
+
+
+async def test_a_tool_slower_than_the_voice_s_deadline_fails_nothing(monkeypatch):
+    """Once "Let me look." was heard the voice had nothing more to say until the tool was
+    done; a tool slower than the stall deadline (8 s, with a longer tools.tool_patience_s)
+    failed the reply with "Text-to-speech sent no audio". The deadline is made short here
+    so that a short tool outlasts it."""
+    from voicedesk.engine import reply as reply_module
+    from voicedesk.sim.script import SimToolCall
+
+    monkeypatch.setattr(reply_module, "_STALL_TIMEOUT_S", 0.2)
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply="It grew.")
+    turn.tool_calls = [read]
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    heard = asyncio.Event()
+
+    class Playback(_Playback):
+        def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+            super().enqueue(utterance_id, pcm)
+            heard.set()
+
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+
+        async def run_tools(turn_id: int, calls, message) -> list[dict]:
+            await asyncio.wait_for(heard.wait(), 10)
+            await asyncio.sleep(1.0)  # a slow tool: five deadlines of silence
+            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
+
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=Playback(),
+            clock=time.monotonic,
+            record=TurnRecord(turn_id=1),
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None
+    assert reply.text == "Let me look. It grew." and reply.audio_complete
+
+
+async def test_a_voice_that_stalls_outside_a_tool_round_still_fails_the_reply(cloud, monkeypatch):
+    """The tool-round exemption above must not hide a voice that sends nothing."""
+    from voicedesk.engine import reply as reply_module
+    from voicedesk.errors import ProviderError
+
+    monkeypatch.setattr(reply_module, "_FIRST_AUDIO_TIMEOUT_S", 0.3)
+    sim, llm, tts = cloud
+    sim.inject("tts", "stall")
+    reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+    reply.start()
+    reply.confirm()
+    await asyncio.wait_for(reply.generation_done.wait(), 20)
+    assert isinstance(reply.failed, ProviderError)
+    assert "Text-to-speech sent no audio" in str(reply.failed)
 
 
 async def test_a_slow_model_is_waited_for_and_not_blamed_on_the_voice():

@@ -486,3 +486,121 @@ def test_the_console_marks_an_answer_a_failure_cut_short() -> None:
     }
     ConsolePrinter(stream=out)(ev.TurnMetrics(turn_id=1, record=record))
     assert "assistant › The  ✂ (cut off by an error)" in out.getvalue()
+
+
+def test_a_tool_result_survives_a_kill_in_the_middle_of_its_answer(tmp_path):
+    """The tool results of a turn were logged with its answer, once that had played: a
+    process killed while the answer was being spoken lost the record that the document had
+    been created, and the resumed conversation did not know it had been done (asked
+    again, the model would do it again)."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["VOICEDESK_TOOLS__WORKSPACE"] = str(workspace)
+    env.pop("VOICEDESK_CONFIG", None)
+    inp = tmp_path / "in.wav"
+    compose(["question"], gaps_s=1.0, tail_s=20.0).write(inp)
+    create = {
+        "name": "docs__create_document",
+        "arguments": {"path": "list.md", "content": "- milk"},
+    }
+    long_reply = " ".join(["I have written the list, and here is what it holds."] * 6)
+    turn = {"transcript": load_utterance("question")[1], "reply": long_reply}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"turns": [{**turn, "tool_calls": [create]}]}))
+    argv = ["run", "--headless", "--sim", "--input", str(inp), "--sim-script", str(script)]
+    argv += ["--sim-ttft", "0.2", "--sim-ttfb", "0.1", "--sim-tokens-per-s", "4"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (workspace / "list.md").exists():
+            time.sleep(0.1)
+        time.sleep(1.0)  # the answer goes on after the tool (4 tokens a second)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    assert (workspace / "list.md").exists(), proc.stderr.read().decode() if proc.stderr else ""
+    sessions = tmp_path / "data" / "voicedesk" / "sessions"
+    assert not _turn_records(sessions)  # killed before the turn was over
+    snapshot, _ = restore_state(next(sessions.glob("*.jsonl")))
+    messages = [m for t in snapshot["turns"] for m in t["messages"]]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+    assert messages[1]["tool_calls"][0]["function"]["name"] == "docs__create_document"
+    assert "list.md" in messages[2]["content"]
+
+
+def test_the_console_marks_an_answer_stopped_at_max_tokens() -> None:
+    import io
+
+    from voicedesk.commands.run import ConsolePrinter
+
+    out = io.StringIO()
+    record = {
+        "turn_id": 1,
+        "user_text": "Tell me about the tides.",
+        "assistant_text": "The tides come from the",
+        "heard_text": "The tides come from the",
+        "interrupted": False,
+        "reached_max_tokens": True,
+    }
+    ConsolePrinter(stream=out)(ev.TurnMetrics(turn_id=1, record=record))
+    assert "assistant › The tides come from the  ✂ (stopped at llm.max_tokens)" in out.getvalue()
+
+
+async def test_a_summary_over_a_smaller_budget_leaves_the_persons_words_whole(
+    tmp_path, monkeypatch
+):
+    """Resumed with a smaller context.budget_tokens than the summary was made for, the
+    whole summary went into every request: the person's words were cut to make room
+    ("…invite Anna, Ben"), and the request was still over the budget. The summary is now
+    held to its share of the budget, as it is when a refusal lowers the budget live."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.engine.context import SUMMARY_SHARE
+    from voicedesk.sim.server import _is_summary
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    facts = " ".join(f"The person keeps item {i} in drawer {i * 7}." for i in range(100))
+    log_file = _write_log(
+        tmp_path / "earlier.sim.jsonl",
+        [
+            *(
+                {"type": k, "turn_id": n, **v}
+                for n in range(1, 31)
+                for k, v in (("user", {"text": f"Item {n}?"}), ("turn", {"heard_text": "Noted."}))
+            ),
+            {"type": "summary", "summary": facts, "folded_turn_ids": list(range(1, 31))},
+        ],
+    )
+    budget = 1200
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False}, "context": {"budget_tokens": budget}}
+    )
+    asked = "Please book the meeting room for Thursday and invite Anna, Ben and Carla."
+    async with sim_server(SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+            log_kind="sim",
+            resume=True,
+            log_path=log_file,
+        )
+        counter = session.context.counter
+        assert counter.count(facts) > budget  # made for a larger budget
+        await converse_in_text(session, [asked])
+        [request] = [
+            b["messages"] for b in server.chat_requests() if not _is_summary(b["messages"])
+        ]
+    assert request[-1] == {"role": "user", "content": asked}
+    assert counter.messages(request) <= budget
+    assert counter.count(session.context.summary) <= budget * SUMMARY_SHARE * counter.margin
+    assert session.context.summary.startswith("The person keeps item 0 in drawer 0.")

@@ -1717,3 +1717,190 @@ def test_undo_after_a_crash_mid_edit_never_puts_in_the_change_that_was_not_made(
     assert plan.read_text(encoding="utf-8") == PLAN_MD
     later.redo("notes/plan.md")
     assert plan.read_text(encoding="utf-8") == text
+
+
+async def test_nested_markdown_emphasis_is_nested_in_word(ws: Path) -> None:
+    """ "**bold and *italic* inside**" was one bold run with the asterisks of the italic in
+    it as characters ("bold and *italic* inside"); ***a** b* lost its italic altogether."""
+    async with docs_server(ws) as d:
+        await d.call(
+            "create_document",
+            path="nested.docx",
+            content="**bold and *italic* inside**, *it **bold** it*, ***bold** italic* "
+            "and __strong _em_ end__; 2*3*4 and a_b_c stay.\n\nPlain words here.",
+        )
+        path = ws / "nested.docx"
+        runs = [(r.text, r.bold, r.italic) for r in docx.Document(str(path)).paragraphs[0].runs]
+        assert runs == [
+            ("bold and ", True, None),
+            ("italic", True, True),
+            (" inside", True, None),
+            (", ", None, None),
+            ("it ", None, True),
+            ("bold", True, True),
+            (" it", None, True),
+            (", ", None, None),
+            ("bold", True, True),
+            (" italic", None, True),
+            (" and ", None, None),
+            ("strong ", True, None),
+            ("em", True, True),
+            (" end", True, None),
+            ("; 2*3*4 and a_b_c stay.", None, None),
+        ]
+        assert "*" not in (await d.call("read_document", path="nested.docx")).split("2*3*4")[0]
+        await d.call(
+            "edit_document",
+            path="nested.docx",
+            action="replace_paragraph",
+            paragraph=2,
+            text="Now **all *of* it**.",
+        )
+        runs = [(r.text, r.bold, r.italic) for r in docx.Document(str(path)).paragraphs[1].runs]
+        assert runs == [
+            ("Now ", None, None),
+            ("all ", True, None),
+            ("of", True, True),
+            (" it", True, None),
+            (".", None, None),
+        ]
+
+
+async def test_search_finds_words_said_without_their_accents(ws: Path) -> None:
+    """Speech to text writes "resume" and "Zoe" for the document's "résumé" and "Zoë":
+    the search found nothing, and the person heard that the word was not there."""
+    (ws / "cv.md").write_text("# My résumé\n\nReferences: Zoë Ñúñez, café owner.\n")
+    d = docx.Document()
+    d.add_paragraph("Call ZOË about the CAFE\u0301 on Monday.")  # decomposed: e + U+0301
+    d.add_paragraph("ひらがな です")
+    d.save(str(ws / "calls.docx"))
+    async with docs_server(ws) as docs:
+        found = await docs.call("search", query="resume")
+        assert found.splitlines()[1] == "- cv.md, paragraph 1 (section “My résumé”): My résumé"
+        found = await docs.call("search", query="zoe")
+        assert found.startswith("Found “zoe” in 2 places in 2 documents.")
+        assert "- calls.docx, paragraph 1: Call ZOË about the CAFÉ on Monday." in found
+        assert "- cv.md, paragraph 2 (section “My résumé”): References: Zoë Ñúñez" in found
+        assert "Found “Nunez cafe” in 1 place" in await docs.call("search", query="Nunez cafe")
+        assert "café owner" in await docs.call("search", query="CAFÉ OWNER")
+        # kana voicing marks are no accents: か is not が
+        assert (await docs.call("search", query="ひらか")).startswith("Found no")
+
+
+async def test_a_name_said_in_another_case_or_with_a_slip_is_offered(ws: Path) -> None:
+    """A spoken name rarely has the file's capitals ("Plan.MD" for plan.md): the answer was
+    only "use list_documents", so the model listed the whole workspace, one more round trip
+    before the person heard anything."""
+    (ws / "Q3 Budget.docx").write_bytes(make_docx())
+    async with docs_server(ws) as d:
+        said = await d.fail("read_document", path="Notes/Plan.MD")
+        assert "There is no document called Notes/Plan.MD in the workspace; did you mean " in said
+        assert "notes/plan.md?" in said
+        assert "did you mean Q3 Budget.docx?" in await d.fail(
+            "read_document", path="q3 budgets.docx"
+        )
+        assert "did you mean todo.txt?" in await d.fail(
+            "edit_document", path="TODO.txt", action="find_replace", find="a", replace_with="b"
+        )
+        # nothing near, or another kind of file: the list is the way, as before
+        for name in ("nope.md", "todo.md", "link.md.txt"):
+            said = await d.fail("read_document", path=name)
+            assert "did you mean" not in said and "Use list_documents" in said
+        assert "linkdir" not in await d.fail("read_document", path="LINKDIR/secret.md")
+
+
+async def test_find_replace_in_word_makes_marked_words_bold_not_asterisks(ws: Path) -> None:
+    """ "Make budget bold" came as replace_with="**budget**": the asterisks were written into
+    the Word document as characters, where create_document and replace_paragraph make the
+    words bold."""
+    d = docx.Document()
+    d.add_paragraph("The budget is 10 euros; the budget grows to 10 euros.")
+    d.save(str(ws / "money.docx"))
+    path = ws / "money.docx"
+
+    def runs() -> list[tuple[str, bool | None, bool | None]]:
+        return [(r.text, r.bold, r.italic) for r in docx.Document(str(path)).paragraphs[0].runs]
+
+    async with docs_server(ws) as docs:
+        await docs.call("read_document", path="money.docx")
+        said = await docs.call(
+            "edit_document",
+            path="money.docx",
+            action="find_replace",
+            find="budget",
+            replace_with="**budget**",
+        )
+        assert said.startswith("Replaced 2 occurrences of “budget” with “**budget**”")
+        assert runs() == [
+            ("The ", None, None),
+            ("budget", True, None),
+            (" is 10 euros; the ", None, None),
+            ("budget", True, None),
+            (" grows to 10 euros.", None, None),
+        ]
+        await docs.call(
+            "edit_document",
+            path="money.docx",
+            action="find_replace",
+            find="10 euros",
+            replace_with="*only* 12 €",
+        )
+        assert "".join(text for text, _, _ in runs()) == (
+            "The budget is only 12 €; the budget grows to only 12 €."
+        )
+        assert [text for text, _, italic in runs() if italic] == ["only", "only"]
+        assert [text for text, bold, _ in runs() if bold] == ["budget", "budget"]
+        assert "*" not in await docs.call("read_document", path="money.docx")
+        await docs.call("undo", path="money.docx")
+        await docs.call("undo", path="money.docx")
+        assert runs() == [("The budget is 10 euros; the budget grows to 10 euros.", None, None)]
+        # Markdown keeps its marks: they are the formatting there
+        await docs.call("read_document", path="notes/plan.md")
+        await docs.call(
+            "edit_document",
+            path="notes/plan.md",
+            action="find_replace",
+            find="10 euros",
+            replace_with="**12 euros**",
+        )
+        assert "The budget is **12 euros**." in (ws / "notes" / "plan.md").read_text()
+
+
+async def test_search_ignores_the_punctuation_a_transcript_puts_around_words(ws: Path) -> None:
+    """A query as speech to text writes it ("call Anna?", "budget, hosting") found nothing:
+    the question mark and the comma had to be in the document too."""
+    async with docs_server(ws) as d:
+        found = await d.call("search", query="Call Anna?")
+        assert found.splitlines()[1] == "- todo.txt, paragraph 2: Call Anna about the budget."
+        found = await d.call("search", query="hosting, free.")
+        assert (
+            found.splitlines()[1]
+            == "- notes/plan.md, paragraph 5 (section “Costs”): Hosting is free."
+        )
+        assert "todo.txt, paragraph 1" in await d.call("search", query="milk.")
+        assert (await d.call("search", query="milk?!")).startswith("Found “milk?!” in 1 place")
+        assert (await d.call("search", query="Anna budget milk.")).startswith("Found no")
+
+
+async def test_find_replace_of_a_word_said_without_accents_names_its_spelling(ws: Path) -> None:
+    """ "Replace resume with CV" came as find="resume": the answer was only "Found no
+    resume", though search finds it; the model gave up or read the whole text to look."""
+    (ws / "cv.md").write_text("# My résumé\n\nAsk Zoë for the résumé.\n")
+    async with docs_server(ws) as d:
+        await d.call("read_document", path="cv.md")
+        said = await d.call(
+            "edit_document", path="cv.md", action="find_replace", find="resume", replace_with="CV"
+        )
+        assert said == (
+            "Found no “resume” in cv.md, so nothing changed. It does appear as “résumé”; "
+            "use find=“résumé”."
+        )
+        said = await d.call(
+            "edit_document", path="cv.md", action="find_replace", find="zoe", replace_with="Z"
+        )
+        assert said.endswith("It does appear as “Zoë”; use find=“Zoë”.")
+        assert (ws / "cv.md").read_text() == "# My résumé\n\nAsk Zoë for the résumé.\n"
+        said = await d.call(
+            "edit_document", path="cv.md", action="find_replace", find="résumé", replace_with="CV"
+        )
+        assert said.startswith("Replaced 2 occurrences of “résumé” with “CV”")

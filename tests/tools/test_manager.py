@@ -626,3 +626,34 @@ def test_a_listing_the_protocol_does_not_allow_is_one_line() -> None:
         "it sent a ListToolsResult the MCP protocol does not allow "
         "(tools.0.inputSchema.type: Input should be 'object')"
     )
+
+
+async def test_a_slow_docs_call_does_not_hold_up_the_quit(tmp_path: Path) -> None:
+    """Quitting while a documents call slowed by ``--slow`` was under way took 2 s: the
+    wait was slept in the tool's worker thread, which the server cannot cancel when the
+    connection closes, so the server stayed up until the client gave up and killed it. It
+    exits on its own now (the shell around it records how it ended; killed, it records
+    nothing)."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    status = tmp_path / "status"
+    server = [sys.executable, "-m", "voicedesk", "docs-server", "--root", str(workspace)]
+    line = " ".join([*map(repr, server), "--slow", "list_documents=60"])
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "docs": {"command": "sh", "args": ["-c", f'{line}; echo $? > "{status}"']}
+                },
+            }
+        }
+    )
+    bus = ev.EventBus()
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    call = asyncio.create_task(manager.call("docs__list_documents", {}, call_id="c1"))
+    await asyncio.sleep(1.0)  # the request reaches the server and its wait begins
+    await manager.aclose()
+    assert (await call).is_error
+    assert status.read_text().strip() == "0"  # it exited, and was not killed

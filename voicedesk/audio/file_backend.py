@@ -18,9 +18,9 @@ metrics' device latency is checked against what the output file shows, with no s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,17 +30,34 @@ import numpy as np
 
 from voicedesk.audio.base import CAPTURE_RATE, PLAYBACK_RATE, DuplexBackend, ProcessFn
 from voicedesk.audio.resample import resample
-from voicedesk.audio.wavio import read_wav, write_wav
+from voicedesk.audio.wavio import (
+    GrowingWav,
+    left_by_a_crash,
+    partial_path,
+    read_wav,
+    write_wav,
+)
 from voicedesk.errors import UserError
 
 log = logging.getLogger(__name__)
 
+# Blocks the audio thread queues before it writes them itself (a second at 10 ms): paced,
+# the writer thread takes them every quarter second; unpaced they come far faster.
+_MOST_PENDING = 100
+
 
 class FileDuplex(DuplexBackend):
-    """Reads ``input_path`` block by block, writes what is played to ``output_path`` at stop.
+    """Reads ``input_path`` block by block; what is played goes to ``output_path``.
 
     After the input ends, silence keeps being fed (``finished`` is set) so the engine can hear
     the end of the last turn and play its answer; the output covers that tail as well.
+
+    While the run goes on, what is played grows in ``partial_path(output_path)``
+    (``answers.partial.wav``), a valid 24 kHz WAV on the person's timeline up to its last
+    quarter second or so, so a run killed outright (``kill -9``, a power cut) keeps its
+    audio. At stop it is converted to the input's rate and moved to ``output_path`` whole:
+    a reader of ``output_path`` never sees half a file, nor an earlier output replaced by
+    a run that produced nothing.
     """
 
     name = "file"
@@ -79,10 +96,15 @@ class FileDuplex(DuplexBackend):
         self.mic = mic  # what the engine hears, on its own timeline
         self.realtime = realtime
         self.max_tail_s = max_tail_s
-        # What the engine hands over, kept on disk until stop() writes the output WAV: held
-        # in memory it grew by 48 kB a second (170 MB an hour), for as long as the run went
-        # on. Only with an output file: nothing else reads it.
-        self._played: Any = None  # an unnamed temporary file, from start() to stop()
+        # What the engine hands over, kept on disk as it comes (GrowingWav): held in memory
+        # it grew by 48 kB a second (170 MB an hour), and kept in a temporary file until
+        # stop() a hard kill lost all of it. The audio thread only queues blocks; the
+        # writer thread puts them in the file, so no disk wait delays a block.
+        self._played: GrowingWav | None = None  # from start() to stop()
+        self._pending: list[np.ndarray] = []
+        self._writer: threading.Thread | None = None
+        self._stop_writer = threading.Event()
+        self._write_lock = threading.Lock()
         self._keep_error: OSError | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -108,8 +130,7 @@ class FileDuplex(DuplexBackend):
         if self._thread is not None:
             raise RuntimeError("FileDuplex already started")
         if self.output_path is not None:
-            # closed by stop(), after the output is written
-            self._played = tempfile.TemporaryFile(prefix="voicedesk-played-")  # noqa: SIM115
+            self._start_recording(partial_path(self.output_path))
         self._thread = threading.Thread(
             target=self._run, args=(process,), name="voicedesk-file-audio", daemon=True
         )
@@ -154,62 +175,120 @@ class FileDuplex(DuplexBackend):
         finally:
             self.finished.set()
 
+    def _start_recording(self, path: Path) -> None:
+        try:
+            self._played = GrowingWav(path, PLAYBACK_RATE)
+            # the simulated speaker: what is handed over is heard this much later
+            self._played.append(np.zeros(self._out_delay, np.int16))
+        except FileExistsError:
+            assert self.output_path is not None
+            raise left_by_a_crash(self.output_path) from None
+        except OSError as exc:
+            raise UserError(
+                f"Cannot write the output WAV's recording {path}: {exc.strerror or exc}",
+                "pass an --output in a folder you can write to",
+            ) from None
+        self._writer = threading.Thread(
+            target=self._write_on, name="voicedesk-file-record", daemon=True
+        )
+        self._writer.start()
+
     def _keep(self, out: np.ndarray) -> None:
         with self._lock:
-            if self._played.closed or self._keep_error is not None:
-                return
-            try:
-                self._played.write(out.astype("<i2", copy=False).tobytes())
-            except OSError as exc:  # the disk is full: the conversation goes on, unrecorded
-                self._keep_error = exc
-                log.warning("cannot keep the audio for %s: %s", self.output_path, exc)
+            self._pending.append(out.copy())
+            behind = len(self._pending) >= _MOST_PENDING
+        if behind:  # unpaced, the blocks come faster than the writer's turns
+            self._write_pending()
+
+    def _write_on(self) -> None:
+        """The writer thread: the queued blocks into the file four times a second, onto the
+        disk once a second (or so: the disk decides how long a sync takes)."""
+        last_sync = time.monotonic()
+        while not self._stop_writer.wait(0.25):
+            self._write_pending()
+            # not under the write lock: the audio thread may write on while the disk syncs
+            # (the file is closed only once this thread has ended)
+            played = self._played
+            if time.monotonic() - last_sync >= 1.0 and played is not None:
+                if self._keep_error is None:
+                    self._guarded(played.sync)
+                last_sync = time.monotonic()
+
+    def _write_pending(self) -> None:
+        with self._lock:
+            blocks, self._pending = self._pending, []
+        if not blocks:
+            return
+        with self._write_lock:
+            played = self._played
+            if played is not None and self._keep_error is None:
+                self._guarded(lambda: played.append(np.concatenate(blocks)))
+
+    def _guarded(self, write: Any) -> None:
+        try:
+            write()
+        except OSError as exc:  # the disk is full: the conversation goes on, unrecorded
+            self._keep_error = exc
+            log.warning("cannot keep the audio for %s: %s", self.output_path, exc)
 
     def played_24k(self) -> np.ndarray:
         """What the engine handed over, on its timeline (before any simulated output latency);
         kept only with an output file, until ``stop`` has written it."""
-        with self._lock:
-            if self._played is None or self._played.closed:
+        self._write_pending()
+        with self._write_lock:
+            if self._played is None or not self._played.path.exists():
                 return np.zeros(0, np.int16)
-            self._played.seek(0)
-            data = self._played.read()
-            self._played.seek(0, 2)  # further blocks go on at the end
-        return np.frombuffer(data, dtype="<i2").astype(np.int16)
+            played, _ = read_wav(self._played.path)
+        return played[self._out_delay :]
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        try:
-            self._write_output()
-        finally:
-            if self._played is not None:
-                with self._lock:
-                    self._played.close()
+        self._stop_writer.set()
+        if self._writer is not None:
+            self._writer.join(timeout=5)
+        self._write_pending()
+        self._write_output()
+
+    def _let_go(self, recording: GrowingWav) -> None:
+        """The recording is no longer needed (the output holds it, or nothing was played).
+        Only then: a failure, or a second Ctrl-C while the output was being written, must
+        leave it where it grew."""
+        self._played = None
+        with contextlib.suppress(OSError):
+            recording.path.unlink()
 
     def _write_output(self) -> None:
-        if self.output_path is not None and not self._written:
+        if self.output_path is not None and self._played is not None and not self._written:
             self._written = True
+            recording = self._played
+            # an error writing was noted as it came
+            with self._write_lock, contextlib.suppress(OSError):
+                recording.close()
             if not self.blocks_done:
                 # stopped before the first block (Ctrl-C while starting): there is nothing
                 # to keep, and an empty WAV must not replace an earlier output
                 log.info("no audio was produced; %s was not written", self.output_path)
+                self._let_go(recording)
                 return
             if self._keep_error is not None:
+                kept = recording.path  # the audio up to the error stays there
                 raise UserError(
                     f"Could not write the output WAV {self.output_path}: the audio could not "
                     f"be kept while the run went on ({self._keep_error.strerror or self._keep_error}).",
-                    "make room in the temporary folder, or set TMPDIR to a folder with room",
+                    f"what was kept until then is in {kept}; make room on that disk",
                 )
-            played = self.played_24k()
-            if self._out_delay:  # the simulated speaker: heard this much after it was handed
-                played = np.concatenate([np.zeros(self._out_delay, np.int16), played])
+            # with the simulated speaker's delay: heard this much after it was handed over
+            played, _ = read_wav(recording.path)
             out = resample(played, PLAYBACK_RATE, self.input_rate)
             try:
                 write_wav(self.output_path, out, self.input_rate)
-            except OSError as exc:
+            except OSError as exc:  # the audio is kept where it grew
                 raise UserError(
                     f"Could not write the output WAV {self.output_path}: {exc.strerror or exc}.",
-                    "the conversation ran but its audio is lost; pass an --output in a folder "
-                    "you can write to",
+                    f"the conversation's audio is in {recording.path} (at 24 kHz); pass an "
+                    "--output in a folder you can write to",
                 ) from None
             self.written_s = out.size / self.input_rate
+            self._let_go(recording)

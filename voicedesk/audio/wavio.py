@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -274,3 +275,65 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
             out.write(samples)
 
     atomic_write(Path(path), write)
+
+
+def left_by_a_crash(output: Path) -> UserError:
+    """What to say of an ``output`` whose :func:`partial_path` is there before the run: a
+    run that did not end left it, and it holds that run's audio."""
+    partial = partial_path(output)
+    return UserError(
+        f"{partial} is there from an earlier run with --output {output} that did not end "
+        "(it was killed, or crashed): it holds that run's audio",
+        f"keep it under another name, or delete it, then run again (e.g. mv {partial} "
+        f"{partial.with_name(partial.stem + '-kept' + partial.suffix)})",
+    )
+
+
+def partial_path(path: Path) -> Path:
+    """Where a recording bound for ``path`` grows until it is whole (``answers.wav`` →
+    ``answers.partial.wav``): beside it, so the final move is a rename on one file system,
+    and visible, since after a crash it is the recording."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.partial{path.suffix or '.wav'}")
+
+
+class GrowingWav:
+    """An int16 mono WAV written as the audio comes, readable whole at every moment.
+
+    Python's ``wave`` rewrites the header's lengths after each ``append``, and ``append``
+    hands the bytes to the kernel at once: a process killed outright (``kill -9``, the
+    out-of-memory killer) leaves a valid WAV of everything appended, and ``sync`` (at most
+    once a second, by the caller) bounds what a power cut can take. libsndfile writes its
+    header's lengths only on close, which is why it is not used here."""
+
+    def __init__(self, path: Path, rate: int) -> None:
+        import wave
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("xb")  # never over another: it may be a crash's survivor
+        self._wav = wave.open(self._fh, "wb")  # noqa: SIM115 (closed by close())
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(rate)
+        self._wav.writeframes(b"")  # the header, so even a file of no audio is a WAV
+        self._fh.flush()
+        self.frames = 0
+
+    def append(self, samples: np.ndarray) -> None:
+        if not samples.size:
+            return
+        self._wav.writeframes(samples.astype("<i2", copy=False).tobytes())
+        self._fh.flush()
+        self.frames += int(samples.size)
+
+    def sync(self) -> None:
+        """Onto the disk: what a power cut would otherwise take."""
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        try:
+            self._wav.close()
+            self.sync()
+        finally:
+            self._fh.close()

@@ -6,16 +6,22 @@ from typing import Any
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
-    """``section.key=value`` strings to an overrides tree (values validated by Settings)."""
+    """``section.key=value`` strings to an overrides tree, each value typed as the same
+    setting's VOICEDESK_* variable is (a list or a table in JSON), then validated by Settings
+    with the rest. They were all kept as text: a list setting could not be set at all."""
+    from voicedesk.config import set_path, setting_from_text
     from voicedesk.errors import UserError
 
     tree: dict[str, Any] = {}
     for item in items or []:
         dotted, sep, value = item.partition("=")
-        parts = dotted.strip().split(".")
-        if not sep or len(parts) != 2 or not all(parts):
+        dotted = dotted.strip()
+        raw_parts = dotted.split(".")
+        if not sep or len(raw_parts) < 2 or not all(raw_parts):
             raise UserError(
                 f"--set {item!r} is not SECTION.KEY=VALUE", "e.g. --set turn.stop_ms=64"
             )
-        tree.setdefault(parts[0], {})[parts[1]] = value.strip()
+        named = f"--set {dotted}"
+        parts, typed = setting_from_text(raw_parts, value.strip(), named, f"{named}='{{}}'")
+        set_path(tree, parts, typed, named)
     return tree

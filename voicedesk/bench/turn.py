@@ -82,7 +82,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="override a setting, e.g. --set turn.stop_ms=64 (repeatable)",
+        help="override a setting, e.g. --set turn.stop_ms=64 (repeatable); "
+        "typed as its VOICEDESK_* variable is: a list or a table in JSON",
     )
     p.set_defaults(func=run)
 

@@ -38,7 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
     parser.add_argument(
-        "--output", type=path_arg, metavar="OUT.wav", help="write what the assistant says here"
+        "--output",
+        type=path_arg,
+        metavar="OUT.wav",
+        help="write what the assistant says here (it grows in OUT.partial.wav until the end)",
     )
     parser.add_argument(
         "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token"

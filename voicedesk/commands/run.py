@@ -87,7 +87,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--input", type=path_arg, metavar="IN.wav", help="WAV file as the microphone"
     )
     parser.add_argument(
-        "--output", type=path_arg, metavar="OUT.wav", help="WAV file as the speaker"
+        "--output",
+        type=path_arg,
+        metavar="OUT.wav",
+        help="WAV file as the speaker; until the run ends the audio grows in OUT.partial.wav "
+        "beside it (a valid WAV at every moment: what a killed run leaves)",
     )
     parser.add_argument(
         "--room",
@@ -214,6 +218,11 @@ def check_run_args(args: argparse.Namespace) -> None:
     if getattr(args, "metrics_out", None) is not None:
         check_writable(args.metrics_out, "--metrics-out")
     check_distinct_files(args)
+    if output is not None:
+        from voicedesk.audio.wavio import left_by_a_crash, partial_path
+
+        if partial_path(output).exists():  # found only at the start, after the set-up
+            raise left_by_a_crash(output)
 
 
 def check_input_audio(path: Path) -> None:
@@ -232,6 +241,8 @@ def check_input_audio(path: Path) -> None:
 def check_distinct_files(args: argparse.Namespace) -> None:
     """--input, --output and --metrics-out name three different files: writing the answers or
     the metrics over the recording being played would destroy it."""
+    from voicedesk.audio.wavio import partial_path
+
     named = [
         (flag, path)
         for flag, path in (
@@ -248,6 +259,17 @@ def check_distinct_files(args: argparse.Namespace) -> None:
                     f"{flag_a} and {flag_b} are the same file ({a}): it would be overwritten",
                     f"give {flag_b} a different path",
                 )
+    output = getattr(args, "output", None)
+    if output is None:
+        return
+    growing = Path(partial_path(output)).resolve()  # where the output grows until the end
+    for flag, path in named:
+        if flag != "--output" and Path(path).resolve() == growing:
+            raise UserError(
+                f"{flag} {path} is where --output {output} grows while the run goes on: "
+                "it would be overwritten",
+                f"give {flag} or --output another name",
+            )
 
 
 def check_latency(flag: str, value: float | None, *, positive: bool = False) -> None:
@@ -531,5 +553,7 @@ class ConsolePrinter:
             cut = "  ✂ (interrupted)" if why == "interrupted" else ""
             if why == "failed" and r.get("heard_text"):  # nothing heard: the error says it
                 cut = "  ✂ (cut off by an error)"
+            elif why == "length":
+                cut = "  ✂ (stopped at llm.max_tokens)"
             print(f"assistant › {r.get('heard_text') or '–'}{cut}", file=out, flush=True)
             print(f"  turn {event.turn_id}: {timings_line(r)}", file=out, flush=True)

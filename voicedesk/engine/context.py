@@ -49,13 +49,18 @@ CUT_MARK = " [cut off: the person interrupted here]"
 # An answer a provider failure stopped partway: the person did not break in, and the model
 # must not take it that they did (nor that they heard the rest).
 FAILED_MARK = " [cut off here: a failure stopped the answer]"
-CUT_MARKS = {"interrupted": CUT_MARK, "failed": FAILED_MARK}
+# An answer the model stopped at llm.max_tokens: it ends mid-sentence, and the model must
+# not take it for what it meant to say.
+LENGTH_MARK = " [cut off here: the answer reached its length limit]"
+CUT_MARKS = {"interrupted": CUT_MARK, "failed": FAILED_MARK, "length": LENGTH_MARK}
 TOOL_RESULT_KEEP_CHARS = 400
 SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
 TOOLS_SHARE = 0.5  # of the budget, at most, for the tool definitions
 MIN_TURN_ROOM = 100  # tokens a budget must leave for a turn beside the fixed parts
 SUMMARY_OVERHEAD = 120  # the summariser's instruction and headers
 CLIPPED_MARK = " …[cut to fit the context budget]"
+# The longest wait, in turns, before a summary is tried again while summaries keep failing.
+SUMMARY_RETRY_MAX_TURNS = 16
 # Of the room a known window leaves, what the budget takes after a refusal: the server's
 # count of the same text differs from ours (another tokenizer, its chat template).
 WINDOW_MARGIN = 0.9
@@ -100,6 +105,9 @@ class ContextManager:
         self.turns: list[_Turn] = []
         self._summary_task: asyncio.Task[None] | None = None
         self.summaries_made = 0
+        self._turns_added = 0  # turns the history has taken in, counted for the retry wait
+        self._failed_summaries = 0  # summaries failed in a row
+        self._retry_at = 0  # the next summary waits until _turns_added reaches this
         self.last_prompt_tokens = 0
         self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
         # Called with what a refusal taught (``learnt``): the session logs it, so that a
@@ -146,7 +154,8 @@ class ContextManager:
         the summary's share, tool definitions) and a turn; and what that fixed part is."""
         system = self.counter.messages([{"role": "system", "content": self.system_prompt}])
         tools_part = self.tools_tokens(tools)
-        least = math.ceil((system + tools_part + MIN_TURN_ROOM) / (1 - SUMMARY_SHARE))
+        summary_share = SUMMARY_SHARE * self.counter.margin  # as _summary_room has it
+        least = math.ceil((system + tools_part + MIN_TURN_ROOM) / (1 - summary_share))
         parts = f"the system prompt takes {system} tokens"
         if tools_part:
             parts += f" and the tool definitions {tools_part}"
@@ -217,9 +226,7 @@ class ContextManager:
         self.learnt = self._lesson()
         if self.on_window is not None:
             self.on_window(dict(self.learnt))
-        limit = int(self.budget * SUMMARY_SHARE)
-        if self.summary and self.counter.count(self.summary) > limit:
-            self.summary = _clip_tokens(self.counter, self.summary, limit)
+        self._fit_summary()
         configured = self.settings.llm.context_window
         if configured is not None and error.window and error.window < configured:
             # a window set too large is refused on every start (and every --resume)
@@ -343,6 +350,7 @@ class ContextManager:
                 return turn
         turn = _Turn(turn_id)
         self.turns.append(turn)
+        self._turns_added += 1
         return turn
 
     def _add(self, turn_id: int, message: dict[str, Any]) -> None:
@@ -354,7 +362,8 @@ class ContextManager:
         self._add(turn_id, {"role": "user", "content": text})
 
     def add_assistant(self, turn_id: int, text: str, *, cut: str | None = None) -> None:
-        """The answer as heard; ``cut``: why it was not heard whole ("interrupted", "failed")."""
+        """The answer as heard; ``cut``: why it was not heard whole ("interrupted", "failed",
+        "length": the model stopped at llm.max_tokens)."""
         content = (text.strip() + CUT_MARKS[cut]) if cut else text
         self._add(turn_id, {"role": "assistant", "content": content})
         self._compact_tools(turn_id)
@@ -386,6 +395,8 @@ class ContextManager:
         batch = max(1, self.window_turns // 2)  # fold in batches: fewer summary calls
         if over_window < batch and not over_budget:
             return
+        if self._turns_added < self._retry_at:
+            return  # a summary failed just now: the next waits (_summary_failed)
         # The summary request is bounded by the budget too: after failed summaries, or with
         # one huge turn, folding everything pending at once grew it past the model's window.
         room = self.budget - int(self.budget * SUMMARY_SHARE) - SUMMARY_OVERHEAD
@@ -405,8 +416,14 @@ class ContextManager:
 
     async def _summarize(self, folding: list[_Turn], messages: list[dict[str, Any]]) -> None:
         limit = int(self.budget * SUMMARY_SHARE)
+        room = self._summary_room()
         try:
-            summary = await self.summarizer.summarize(self.summary, messages, max_tokens=limit)
+            summary = await self.summarizer.summarize(
+                self.summary,
+                messages,
+                max_tokens=limit,
+                fits=lambda text: self.counter.count(text) <= room,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the previous summary stays; the window keeps the turns
@@ -418,20 +435,17 @@ class ContextManager:
                 else str(exc)
             )
             log.warning("summary failed: %s", why)
-            if self.bus is not None:
-                self.bus.publish(ev.Notice(level="warning", message=f"Summary failed: {why}"))
+            self._summary_failed(f"Summary failed: {why}")
             return
         summary = summary.strip()
         if not summary:
             # An empty answer would wipe every fact folded so far: keep the previous summary,
             # and the turns stay in the window for the next attempt.
             log.warning("summary came back empty; keeping the previous one")
-            if self.bus is not None:
-                self.bus.publish(
-                    ev.Notice(level="warning", message="Summary came back empty; kept the last one")
-                )
+            self._summary_failed("Summary came back empty; kept the last one")
             return
-        if self.counter.count(summary) > limit:
+        self._failed_summaries = self._retry_at = 0
+        if self.counter.count(summary) > room:  # a summariser that ignored its cap
             summary = _clip_tokens(self.counter, summary, limit)
         self.summary = summary
         self.summary_turns += len(folding)
@@ -443,6 +457,19 @@ class ContextManager:
         self._publish(summary_made=True)
         self._summary_task = None
         self.maybe_summarize()  # turns left waiting by the bound above
+
+    def _summary_failed(self, message: str) -> None:
+        """The previous summary stays and the turns wait in the window. The next attempt
+        waits for more turns each time one fails in a row (a batch, then two...): tried
+        after every turn, a rate-limited model (HTTP 429) got two more requests a turn (the
+        client retries once), each taken from the limit the person's turns wait on, and
+        the person a warning a turn. They are told once, at the first failure."""
+        self._failed_summaries += 1
+        batch = max(1, self.window_turns // 2)
+        wait = min(batch * 2 ** (self._failed_summaries - 1), SUMMARY_RETRY_MAX_TURNS)
+        self._retry_at = self._turns_added + wait
+        if self._failed_summaries == 1 and self.bus is not None:
+            self.bus.publish(ev.Notice(level="warning", message=message))
 
     async def wait_summary(self) -> None:
         """Until no summary is running, those chained after the first included."""
@@ -468,12 +495,14 @@ class ContextManager:
         return out
 
     def restore(self, data: dict[str, Any]) -> None:
-        """Take up a conversation from its snapshot (``--resume``): its summary and turns,
+        """Take up a conversation from its snapshot (``--resume``): its summary (held to
+        its share of the budget, which may be smaller now than when it was made) and turns,
         and what a refusal taught about the model's window (``context_window``; absent in
         logs older than that record, or when nothing was refused), so that its first
         request after resuming fits rather than being refused and sent again."""
         self._restore_learnt(data.get("context_window"))
         self.summary = str(data.get("summary", ""))
+        self._fit_summary()
         self.summary_turns = int(data.get("summary_turns", 0))
         self.turns = []
         for raw in data.get("turns", []):
@@ -481,6 +510,23 @@ class ContextManager:
             turn.tokens = sum(self.counter.message(m) for m in turn.messages)
             self.turns.append(turn)
             self._compact_tools(turn.turn_id)
+
+    def _summary_room(self) -> int:
+        """What a summary within its share may come to in our count. The model is asked for
+        at most the share (``max_tokens``), which the server keeps to in its own tokens; the
+        offline tokenizer, with its margin, counts the same text up to that much more, and
+        such a summary was cut at its end (the turns just folded). Past this room something
+        ignored the cap, and the summary is cut to the share itself."""
+        return int(self.budget * SUMMARY_SHARE * self.counter.margin)
+
+    def _fit_summary(self) -> None:
+        """Hold the summary to its share of the budget once the budget is lower than the one
+        it was made for (a refusal, or a conversation resumed with a smaller
+        context.budget_tokens or a budget learnt before): whole, it went into every request,
+        over the budget, and the person's new words were cut to make room for it."""
+        if self.summary and self.counter.count(self.summary) > self._summary_room():
+            limit = int(self.budget * SUMMARY_SHARE)
+            self.summary = _clip_tokens(self.counter, self.summary, limit)
 
     def _lesson(self) -> dict[str, Any]:
         """What a refusal taught, as logged and restored: for this model at this endpoint."""

@@ -72,6 +72,8 @@ class TurnRecord:
     # requests of this turn the model refused as longer than its context window, each sent
     # again shorter (the context budget lowered for the rest of the session)
     too_long_retries: int = 0
+    # the model stopped the answer at llm.max_tokens (finish_reason "length"), mid-sentence
+    reached_max_tokens: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     # the sound card's latencies when the answer started playing (None: nothing played)
@@ -162,15 +164,18 @@ def run_record(record: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 
 def answer_cut(record: dict[str, Any]) -> str | None:
-    """Why a turn record's answer was not heard whole: "interrupted" (the person broke in)
-    or "failed" (a provider failure stopped it partway: heard less than was written); None
-    when it was heard to its end. The live history marks both as cut off, so a resumed one
-    and the printed conversation must too."""
+    """Why a turn record's answer was not heard whole: "interrupted" (the person broke in),
+    "failed" (a provider failure stopped it partway: heard less than was written) or
+    "length" (the model stopped it at llm.max_tokens); None when it was heard to its end.
+    The live history marks each as cut off, so a resumed one and the printed conversation
+    must too."""
     if record.get("interrupted"):
         return "interrupted"
     heard = str(record.get("heard_text") or "").strip()
     if record.get("error") and heard != str(record.get("assistant_text") or "").strip():
         return "failed"
+    if record.get("reached_max_tokens") and not record.get("error"):
+        return "length"
     return None
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
@@ -61,7 +62,7 @@ ToolRunner = Callable[[int, list[ToolCall], dict[str, Any]], Awaitable[list[dict
 # built again to fit the model's context window; raises UserError when nothing would fit.
 Shrinker = Callable[[ChatRequest, ContextTooLongError, list[dict[str, Any]]], list[dict[str, Any]]]
 HOLDING_LINE = (
-    " I'm working on that; it will take a moment. You can ask me something else meanwhile."
+    "I'm working on that; it will take a moment. You can ask me something else meanwhile."
 )
 
 
@@ -85,6 +86,8 @@ class Reply:
         shrink: Shrinker | None = None,
         shown_only: bool = False,
         answer_shown: Callable[[], None] | None = None,
+        closing: Callable[[], bool] = lambda: False,
+        on_tool_results: Callable[[], None] | None = None,
     ) -> None:
         """``user_text``: the words this answer is for (its request may carry them clipped
         to the budget). ``refit``: the messages for a round after tool results, rebuilt
@@ -94,7 +97,9 @@ class Reply:
         rebuilds it; without it the refusal fails the answer. ``shown_only``: there is no
         speaker, so what was shown of it is what the person got (``heard``), and the answer
         begins when its first words are shown to a confirmed turn: ``answer_shown`` is
-        called then, as a first played sample calls it with a speaker."""
+        called then, as a first played sample calls it with a speaker. ``closing``: whether
+        the session is stopping, when no request will follow a cancelled one.
+        ``on_tool_results``: called as each round's tool results join ``tool_messages``."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -111,13 +116,20 @@ class Reply:
         self.shrink = shrink
         self.shown_only = shown_only
         self._answer_shown = answer_shown if shown_only else None
+        self._closing = closing
+        self._on_tool_results = on_tool_results
 
         self.text = ""  # everything handed to TTS
         self.went_background = False  # tool calls still running after this reply ends
+        # the model stopped its last round at max_tokens (finish_reason "length")
+        self.reached_max_tokens = False
         self.text_sent = False
-        self._text_at = 0.0  # loop time the voice was last given text
+        self._text_at = -math.inf  # when the voice was last given text (time.monotonic)
+        self._in_tools = False  # a tool round is running: the voice has nothing to say
+        self._tools_ended = -math.inf  # when the last tool round ended (time.monotonic)
         self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
         self.tool_messages: list[dict[str, Any]] = []
+        self.tools_logged = 0  # how many of tool_messages the session log already has
         self.confirmed = False
         self.cancelled = False
         self.failed: BaseException | None = None
@@ -164,10 +176,11 @@ class Reply:
             return _nothing()
         self.cancelled = True
         self.playback.stop(self.utterance_id)
-        if self._requesting:
+        if self._requesting and not self._closing():
             # Stopping the stream closes its connection; the attempt that replaces this one
             # (the person usually stops again within a second) finds another already open
-            # rather than dialling it (TCP and TLS) on the way to its first token.
+            # rather than dialling it (TCP and TLS) on the way to its first token. Not when
+            # the session is stopping: nothing follows, and the dial was dropped at once.
             prewarm = getattr(self.llm, "prewarm", None)
             if prewarm is not None:
                 prewarm()
@@ -218,6 +231,15 @@ class Reply:
                 calls = await self._round(request, stream_task, followup=round_ > 0)
                 if not calls or self.run_tools is None:
                     break
+                if self.text and not self.text[-1].isspace():
+                    # What the model said before its tool calls ("Let me look.") ends a
+                    # word: a voice sends only whole words, so it waited, unheard while the
+                    # tool ran, to be glued to the next round's first word ("look.It").
+                    await self._say(" ", stream_task)
+                if self.text_sent:
+                    # ...and is said now, clause or not: nothing more comes to complete a
+                    # clause or the voice's next chunk until the tools are done
+                    await (self._stream or await stream_task).flush()
                 assistant_msg = {
                     "role": "assistant",
                     "content": self.text or None,
@@ -232,17 +254,22 @@ class Reply:
                 }
                 if round_ == 0:
                     self._mark("tool_start", overwrite=True)
-                results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                self._in_tools = True
+                try:
+                    results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                finally:
+                    self._in_tools = False
+                    self._tools_ended = time.monotonic()
                 # the answer waited for the tools until here: their results, or the end of
                 # its patience with slow ones (tool_wait was missing then, as if none)
                 self._mark("tool_done", overwrite=True)
                 if results is None:  # slow tools carry on in the background
                     self.went_background = True
-                    await self._say(
-                        HOLDING_LINE if self.text else HOLDING_LINE.strip(), stream_task
-                    )
+                    await self._say(HOLDING_LINE, stream_task)
                     break
                 self.tool_messages += [assistant_msg, *results]
+                if self._on_tool_results is not None:
+                    self._on_tool_results()
                 request = ChatRequest(
                     messages=(
                         self.refit(self.tool_messages)
@@ -315,7 +342,7 @@ class Reply:
             self._stream = stream
             self.sample_rate = stream.sample_rate
             self._ensure_audio_task(stream)
-        self._text_at = asyncio.get_running_loop().time()
+        self._text_at = time.monotonic()
         await stream.send_text(text)
 
     def _ensure_audio_task(self, stream: SpeechStream) -> asyncio.Task[None]:
@@ -380,7 +407,7 @@ class Reply:
                     self.record.prompt_tokens = item.prompt_tokens
                     self.record.completion_tokens = item.completion_tokens
                 elif isinstance(item, Finished):
-                    pass
+                    self.reached_max_tokens = item.reason == "length"
         finally:
             self._requesting = False
         if tail := speakable.flush():
@@ -418,29 +445,37 @@ class Reply:
 
     async def _chunks(self, stream: SpeechStream) -> Any:
         """The stream's audio, with a deadline: a TTS that stalls must not hold the turn.
-        The deadline runs from the last chunk, or from the last text sent if that is later
-        (see ``_FIRST_AUDIO_TIMEOUT_S``); none runs before the first text is sent (the
-        model is still thinking)."""
-        loop = asyncio.get_running_loop()
+        The deadline runs from the last chunk, or from the last text sent or the end of the
+        last tool round if that is later (see ``_FIRST_AUDIO_TIMEOUT_S``); none runs before
+        the first text is sent (the model is still thinking).
+
+        Not while a tool runs: the voice has said what it was given ("Let me look.") and has
+        nothing to say until the answer after the tool, so its silence is no stall (a tool
+        slower than the deadline failed the reply with "sent no audio")."""
         it = stream.audio().__aiter__()
         first = True
         while True:
             limit = _FIRST_AUDIO_TIMEOUT_S if first else _STALL_TIMEOUT_S
-            waiting_since = loop.time()
-            following = asyncio.ensure_future(it.__anext__())
+            waiting_since = time.monotonic()
+            upcoming = asyncio.ensure_future(it.__anext__())
             try:
-                while not following.done():
-                    since = max(waiting_since, self._text_at)
-                    wait = limit if not self.text_sent else since + limit - loop.time()
-                    if wait <= 0:
-                        raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s")
-                    await asyncio.wait({following}, timeout=wait)
-                chunk = following.result()
+                while True:
+                    if not self.text_sent or self._in_tools:
+                        timeout = limit  # no deadline yet: look again later
+                    else:
+                        since = max(waiting_since, self._text_at, self._tools_ended)
+                        timeout = since + limit - time.monotonic()
+                        if timeout <= 0:
+                            raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s")
+                    done, _ = await asyncio.wait({upcoming}, timeout=timeout)
+                    if done:
+                        break
+                chunk = upcoming.result()
             except StopAsyncIteration:
                 return
             finally:
-                if not following.done():
-                    following.cancel()
+                if not upcoming.done():
+                    upcoming.cancel()
             first = False
             yield chunk
 

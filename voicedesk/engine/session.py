@@ -862,6 +862,8 @@ class Session:
             shrink=shrink if hasattr(self.context, "fit_refused") else None,
             shown_only=not getattr(self.audio, "speaker", True),
             answer_shown=lambda: self._answer_shown(reply),
+            closing=lambda: self._closing,
+            on_tool_results=lambda: self._log_tool_results(reply, turn.turn_id),
         )
         self._reply, self._reply_turn = reply, turn
         reply.start()
@@ -899,6 +901,7 @@ class Session:
             self.context.add_user(turn.turn_id, turn.text)
         self._set_state("thinking")
         reply.confirm()
+        self._log_tool_results(reply, turn.turn_id)  # those of its rounds before it was
 
     async def _watch_reply(self, reply: Reply, turn: _Turn) -> None:
         await reply.generation_done.wait()
@@ -960,6 +963,21 @@ class Session:
         if self._turn is None:
             self._set_state("speaking")
 
+    def _log_tool_results(self, reply: Reply, turn_id: int, *, ended: bool = False) -> None:
+        """Log the tool results of ``reply`` not logged yet, as they come (once it is the
+        turn's confirmed answer, or has ended): logged only with the answer, once it had
+        played, a process killed while it was spoken lost the record of what its tools
+        had done (a document created), and the resumed conversation did not know of it.
+        A preemptive attempt's are left to its confirmation: if it is cancelled instead,
+        the attempt that replaces it runs its own."""
+        if self.log is None or not (reply.confirmed or ended):
+            return
+        new = reply.tool_messages[reply.tools_logged :]
+        reply.tools_logged = len(reply.tool_messages)
+        if new:
+            record = {"type": "tools", "turn_id": turn_id}
+            self.log.append({**record, "messages": compact_tool_results(new)})
+
     def _answer_shown(self, reply: Reply) -> None:
         """With no speaker the answer begins as its first words are shown: "answering"
         (the status bar's word for "speaking" then) while the rest streams in, rather than
@@ -998,11 +1016,17 @@ class Session:
                 # the answer that used the results is over: their gist is all that is kept
                 tool_messages = compact_tool_results(reply.tool_messages)
                 self.context.add_tool_exchange(turn.turn_id, tool_messages)
-                if self.log is not None:
-                    self.log.append(
-                        {"type": "tools", "turn_id": turn.turn_id, "messages": tool_messages}
-                    )
+                self._log_tool_results(reply, turn.turn_id, ended=True)
+            capped = getattr(reply, "reached_max_tokens", False) and not failed
+            rec.reached_max_tokens = capped
             cut = "interrupted" if interrupted else "failed" if failed else None
+            if capped and not interrupted:
+                cut = "length"  # heard to where the model stopped, mid-sentence
+                self._notice(
+                    "warning",
+                    f"The answer to turn {turn.turn_id} stopped at llm.max_tokens "
+                    f"({self.settings.llm.max_tokens} tokens); raise it for longer answers.",
+                )
             if heard or not cut:
                 self.context.add_assistant(turn.turn_id, heard, cut=cut)
         record = rec.to_json()

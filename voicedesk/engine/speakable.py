@@ -6,13 +6,20 @@ a file called q3_budget.md, C#, "x > 3". Dropping every ``*_`#>`` (as a single r
 turned q3_budget.md into q3budget.md in the answer shown and in the conversation the model
 reads back, so its next tool call could name a file that does not exist. The answer arrives
 in small deltas, and whether an underscore is inside a word depends on the character after
-it, which may be in the next delta: a trailing underscore is held until that comes.
+it, which may be in the next delta: a trailing underscore is held until that comes. So is a
+trailing star: one with blanks on both sides is arithmetic ("5 * 3 = 15"), kept, where
+dropping it made "5 3 = 15".
 
 Pictographs (emoji) are dropped too: a voice reads an emoji's name. So is what is left of
-a keycap ("1️⃣" is a digit, U+FE0F and U+20E3): the digit stays. A dropped pictograph takes
-the blanks before it, so that no space is left before the punctuation after it ("Sure 👍,"
-is "Sure,"); at a line start it takes those after it. A delta's trailing blanks wait for the
-next delta to say whether a pictograph follows.
+a keycap ("1️⃣" is a digit, U+FE0F and U+20E3): the digit stays. Pictographs often stand
+where words would, in a list ("Fruits: 🍎, 🍌, and 🍇 are nice."), and dropping them one by one
+left the list's commas and "and" to be read out ("Fruits:,, and are nice."). So a run of
+them is dropped with the commas, semicolons and "and"/"or" between them; with the comma or
+semicolon after it when it stood in a list (after a ":", "," or ";"); and with the list mark
+before it (", and", ": ") when a sentence end follows ("Pick one: 🍎 or 🍌?" is "Pick one?").
+After a word, the punctuation after a run stays and its blanks go ("Sure 👍, here" is
+"Sure, here"); at a line start the blanks after it go too. What may still be such a run, or
+the mark before one, at the end of a delta waits for the next delta.
 
 Code is another matter: a fenced block or an inline code span is something the person may
 copy from the shown answer, so its text is kept as written ("# install the deps" stays a
@@ -30,23 +37,35 @@ from __future__ import annotations
 
 import re
 
-_MARKS = re.compile(r"[*_#>]+")  # outside code; backticks are code spans' (see _text)
+# outside code; backticks are code spans' (see _text). A backslash before a star is
+# Markdown's escape: the star is the character meant ("5 \* 3"), and the backslash goes.
+# Only a star's: "\_" and "\\" are in Windows paths (C:\_build, \\server), which stay.
+_MARKS = re.compile(r"\\\*|[*_#>]+")
 # Pictographs a voice cannot say (it reads their names, or stumbles), with what joins them
-# into one ("👩‍👩‍👧", "👍🏽", "❤️"): not spoken, not shown. A joiner at the start of a delta
-# belongs to a pictograph at the end of the one before (see SpeakableText._unpictured).
-_PICTOGRAPH = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff]"
-_PICTOGRAPHS = re.compile(
-    rf"{_PICTOGRAPH}(?:[\uFE0F\u20E3\U0001F3FB-\U0001F3FF]|\u200D{_PICTOGRAPH})*\u200D?"
-)
+# into one ("👩‍👩‍👧", "👍🏽", "❤️", the tags of "🏴󠁧󠁢󠁳󠁣󠁴󠁿"): not spoken, not shown.
+_PICTOGRAPH = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u231a\u231b\u23e9-\u23fa]"
+_JOINERS = "[\ufe0f\u20e3\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]"
+_PICTOGRAPHS = re.compile(rf"{_PICTOGRAPH}(?:{_JOINERS}|\u200D{_PICTOGRAPH})*\u200D?")
 # a pictograph, or the emoji marks of a keycap whose digit (or # or *) is text ("1️⃣")
 _UNSAID = rf"(?:{_PICTOGRAPHS.pattern}|[\uFE0E\uFE0F\u20E3]+)"
-# a run of them with the blanks before them and, in group 1, those after
-_UNSAID_RUN = re.compile(rf"[ \t]*{_UNSAID}(?:[ \t]*{_UNSAID})*([ \t]*)")
-_TRAILING_BLANKS = re.compile(r"[ \t]+\Z")
-_JOINED = re.compile("^(?:[\ufe0f\u20e3\U0001f3fb-\U0001f3ff]|\u200d)+")
-# only an underscore depends on what follows; \Z, not $, which matches before a final line
-# end too: a delta ending "__\n" was cut before the run and its line end lost
-_TRAILING = re.compile(r"_+\Z")
+_CONJUNCTION = r"(?i:and|or|&)"
+# A run of them (see the module's docstring): the list mark before it ("lead"), the blanks
+# and separators between them, and what follows it ("after": blanks, a comma or semicolon).
+_UNSAID_RUN = re.compile(
+    rf"(?P<lead>[,;:]?(?:[ \t]+{_CONJUNCTION}(?=[ \t]))?)[ \t]*{_UNSAID}"
+    rf"(?:[ \t]*(?:[,;][ \t]*)?(?:{_CONJUNCTION}[ \t]+)?{_UNSAID})*"
+    r"(?P<after>[ \t]*(?P<sep>[,;])?[ \t]*)"
+)
+# what may still become the lead of a run when the next delta brings a pictograph
+# (a word cut short is waited for only after a comma: "pears, an" may be "pears, and 🍇")
+_MAY_LEAD = re.compile(rf"(?:[,;:]?[ \t]+{_CONJUNCTION}|[,;:][ \t]+(?i:an?|o)|[,;:])?[ \t]*\Z")
+# what may still go on a run that ends here: "and", "or" or "&" and a pictograph
+_MAY_GO_ON = re.compile(r"(?i:a|an|and|o|or|&)?[ \t]*\Z")
+_ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its list mark goes
+# only an underscore or a star depends on what follows (snake_case, "5 * 3"); \Z, not $,
+# which matches before a final line end too: a delta ending "__\n" was cut before the run
+# and its line end lost
+_TRAILING = re.compile(r"[_*\\]+\Z")  # a backslash too: it may escape a star
 _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
 
 
@@ -55,13 +74,12 @@ class SpeakableText:
 
     def __init__(self) -> None:
         self._before = "\n"  # the raw character before what comes next: a line start at first
+        self._blank_line = True  # the raw line so far is only blanks (a bullet may come)
         self._pending = ""  # raw text not decided yet (see the module's docstring)
         self._fence: tuple[str, int] | None = None  # an open block's fence character and length
         self._span = 0  # the backticks that opened the inline code span we are in, 0 outside
-        self._pictograph_last = False  # the text said so far ended in a dropped pictograph
-        self._blanks = ""  # trailing blanks held: dropped if a pictograph comes next
+        self._held = ""  # cleaned text that may still be (the lead of) a run of pictographs
         self._last = "\n"  # the last character said: a line start at first
-        self._line_start_drop = False  # a pictograph at a line start: the blanks after go too
         self.dropped = False  # a pictograph was dropped: an answer of only emoji says nothing
 
     def feed(self, delta: str) -> str:
@@ -73,38 +91,32 @@ class SpeakableText:
         return self._unpictured(self._drain(final=True), final=True)
 
     def _unpictured(self, text: str, *, final: bool) -> str:
-        """``text`` without pictographs, and without what joins one to the last of the text
-        before (a sequence split between deltas); see the module's docstring for blanks."""
-        if not text:
-            if final:
-                text, self._blanks = self._blanks, ""
-            return text
-        if self._pictograph_last:
-            text = _JOINED.sub("", text)
-        if self._line_start_drop:
-            text = text.lstrip(_BLANK)
-            if not text:
-                return text
-            self._line_start_drop = False
-        raw = text
-        text = self._blanks + text
-        self._blanks = ""
-
-        def drop(m: re.Match[str]) -> str:
+        """``text`` without its runs of pictographs, and without the list marks they leave
+        (see the module's docstring); the end that may still be one waits unless ``final``."""
+        text, self._held = self._held + text, ""
+        runs = list(_UNSAID_RUN.finditer(text))
+        hold = len(text)
+        if not final:
+            hold = _MAY_LEAD.search(text).start()  # type: ignore[union-attr]  # always matches
+            for run in runs:
+                if run.end() > hold or _MAY_GO_ON.match(text, run.end()):
+                    hold = min(hold, run.start())  # a run may go on in the next delta
+            text, self._held = text[:hold], text[hold:]
+        out: list[str] = []
+        done = 0
+        for run in runs:
+            if run.end() > hold:
+                break
             self.dropped = True
-            prev = text[m.start() - 1] if m.start() else self._last
-            if prev != "\n":
-                return m.group(1)
-            if m.end() == len(text):
-                self._line_start_drop = True  # the blanks after may be in the next delta
-            return ""
-
-        cleaned = _UNSAID_RUN.sub(drop, text)
-        self._pictograph_last = _PICTOGRAPHS.search(raw[-2:]) is not None or (
-            self._pictograph_last and not cleaned
-        )
-        if not final and (held := _TRAILING_BLANKS.search(cleaned)):
-            cleaned, self._blanks = cleaned[: held.start()], held.group()
+            out.append(text[done : run.start()])
+            said = "".join(out)
+            before = said[-1] if said else self._last
+            after = self._held[0] if run.end() == len(text) and self._held else ""
+            after = text[run.end()] if run.end() < len(text) else after
+            out.append(_left_of_run(run, before, after or "\n"))
+            done = run.end()
+        out.append(text[done:])
+        cleaned = "".join(out)
         if cleaned:
             self._last = cleaned[-1]
         return cleaned
@@ -129,6 +141,8 @@ class SpeakableText:
         taken, self._pending = self._pending[:n], self._pending[n:]
         if taken:
             self._before = taken[-1]
+            line = taken.rpartition("\n")
+            self._blank_line = (bool(line[1]) or self._blank_line) and not line[2].strip(_BLANK)
         return taken
 
     def _run_end(self, start: int) -> int:
@@ -215,9 +229,9 @@ class SpeakableText:
                 chunk = chunk[: held.start()]
         if not chunk:
             return None
-        before = self._before
+        before, blank_line = self._before, self._blank_line
         self._take(len(chunk))
-        return _clean(chunk, before)
+        return _clean(chunk, before, blank_line)
 
     def _opening_fence(self, start: int, final: bool) -> bool | None:
         """Whether the line is an opening fence, then consumed; None: not known yet."""
@@ -239,17 +253,23 @@ class SpeakableText:
         return True
 
 
-def _clean(text: str, before: str) -> str:
-    """``text`` without its marks; ``before`` is the raw character that preceded it."""
+def _clean(text: str, before: str, blank_line: bool) -> str:
+    """``text`` without its marks; ``before`` is the raw character that preceded it, and
+    ``blank_line`` says whether its line had only blanks before it."""
 
     def keep_or_drop(m: re.Match[str]) -> str:
         run, start, end = m.group(), m.start(), m.end()
+        if run[0] == "\\":
+            return "*"  # an escaped star: the character itself
         prev = text[start - 1] if start else before
         nxt = text[end] if end < len(text) else ""
         kind = run[0]
         if len(set(run)) == 1:
             if kind == "_" and prev.isalnum() and nxt.isalnum():
                 return run  # snake_case
+            line_start = blank_line and not text[:start].strip(_BLANK)
+            if kind in "*_" and prev in _BLANK and nxt and nxt in _BLANK and not line_start:
+                return run  # "5 * 3": blanks on both sides make no emphasis, nor a bullet
             if kind == "#" and prev.isalnum():
                 return run  # C#, F#
             if kind == ">" and prev != "\n":
@@ -257,3 +277,18 @@ def _clean(text: str, before: str) -> str:
         return ""
 
     return _MARKS.sub(keep_or_drop, text)
+
+
+def _left_of_run(run: re.Match[str], before: str, after: str) -> str:
+    """What stays of a run of pictographs: ``before`` is the character said before it (a
+    line end at the start), ``after`` the one after it (a line end at the end)."""
+    lead, blanks = run.group("lead"), " " if run.group("after") else ""
+    if after in _ENDS_CLAUSE:
+        return ""  # "Sure 👍." and "Pick one: 🍎 or 🍌?": the run ended its clause
+    if lead:
+        return lead + blanks  # "cats and 🐶 dogs", "Fruits: 🍎, 🍌 are nice"
+    if before == "\n":
+        return ""  # a line start: the run and what follows it up to the words
+    if before in ",;:(-":
+        return blanks  # an item of a list (or a list line): its separator goes with it
+    return run.group("after").lstrip(_BLANK)[:1] + blanks if run.group("sep") else blanks

@@ -6,6 +6,7 @@ the bus as ``LLMRequest(kind="summary")`` so the UI and benchmarks can tell them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from voicedesk import events as ev
@@ -25,7 +26,8 @@ WORDS_PER_TOKEN = 0.7
 
 
 class SummaryCutOff(Exception):
-    """The model stopped at its token cap: the summary's end, its newest facts, is missing."""
+    """The model stopped at its token cap, or wrote more than its share as we count tokens:
+    cut to fit, the summary's end, its newest facts, would be missing."""
 
 
 class Summarizer:
@@ -35,19 +37,34 @@ class Summarizer:
         self.calls = 0
 
     async def summarize(
-        self, previous: str, messages: list[dict[str, Any]], *, max_tokens: int
+        self,
+        previous: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        fits: Callable[[str], bool] | None = None,
     ) -> str:
-        """The updated summary. A summary cut off at ``max_tokens`` is asked for once more,
-        to be compressed; cut off again, it raises :class:`SummaryCutOff`, and the turns
-        stay in the window: cutting it short lost the turns just folded (the end of an
-        "oldest first" summary)."""
+        """The updated summary. A summary cut off at ``max_tokens``, or one that ``fits``
+        says is over its share, is asked for once more, to be compressed; too long again,
+        it raises :class:`SummaryCutOff`, and the turns stay in the window: cutting it short
+        lost the turns just folded (the end of an "oldest first" summary).
+
+        ``fits`` is the caller's own count: the server keeps to ``max_tokens`` in its own
+        tokens, and the model's tokenizer can count another language in far fewer tokens
+        than the caller's does."""
         try:
-            return await self._ask(previous, messages, max_tokens=max_tokens, again=False)
+            return await self._ask(previous, messages, max_tokens=max_tokens, fits=fits)
         except SummaryCutOff:
-            return await self._ask(previous, messages, max_tokens=max_tokens, again=True)
+            return await self._ask(previous, messages, max_tokens=max_tokens, fits=fits, again=True)
 
     async def _ask(
-        self, previous: str, messages: list[dict[str, Any]], *, max_tokens: int, again: bool
+        self,
+        previous: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        fits: Callable[[str], bool] | None,
+        again: bool = False,
     ) -> str:
         lines = []
         for m in messages:
@@ -85,4 +102,6 @@ class Summarizer:
                 text += item.text
             elif isinstance(item, Finished) and item.reason == "length":
                 raise SummaryCutOff(text)
+        if fits is not None and not fits(text.strip()):
+            raise SummaryCutOff(text)
         return text

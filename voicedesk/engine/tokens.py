@@ -23,6 +23,11 @@ class TokenCounter:
         self.model = model
         self._encode, self.source, self._margin = _encoder(model)
 
+    @property
+    def margin(self) -> float:
+        """How much more than the model's own tokenizer this count may say (1.0: its own)."""
+        return self._margin
+
     def count(self, text: str) -> int:
         if not text:
             return 0
@@ -32,12 +37,20 @@ class TokenCounter:
 
     def message(self, message: dict[str, Any]) -> int:
         content = message.get("content")
-        text = content if isinstance(content, str) else json.dumps(content) if content else ""
-        extra = json.dumps(message["tool_calls"]) if message.get("tool_calls") else ""
+        text = content if isinstance(content, str) else as_json(content) if content else ""
+        extra = as_json(message["tool_calls"]) if message.get("tool_calls") else ""
         return MESSAGE_OVERHEAD + self.count(text) + self.count(extra)
 
     def messages(self, messages: list[dict[str, Any]]) -> int:
         return 3 + sum(self.message(m) for m in messages)
+
+
+def as_json(value: Any) -> str:
+    """``value`` as JSON for counting its tokens: letters as written, not escaped. The model
+    reads a tool call's arguments as text; escaped, 東 (one or two tokens) was counted as
+    ``\\u6771`` (four or five), and a search in Japanese or Russian as two to three times
+    its size."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 @functools.lru_cache(maxsize=8)

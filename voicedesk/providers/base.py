@@ -116,6 +116,10 @@ class SpeechStream(Protocol):
     async def end_text(self) -> None:
         """No more text: flush the rest and finish the audio."""
 
+    async def flush(self) -> None:
+        """Say the text sent so far now, without waiting for more to make a clause or a
+        chunk: more comes only after a tool round, which may take seconds."""
+
     def audio(self) -> AsyncIterator[np.ndarray]:
         """int16 mono chunks at ``sample_rate`` until the answer is complete."""
         ...

@@ -9,7 +9,8 @@ protocol with ``websockets`` directly (PROTOCOLS §4b). Latency choices:
 * text is sent word by word (never a half word; text with no spaces between words, Chinese
   or Japanese, clause by clause at its full-width punctuation) and the first clause is sent with
   ``flush: true`` so generation starts at once instead of waiting for the 120-character
-  default schedule; after that a short schedule keeps audio ahead of playback;
+  default schedule; after that a short schedule keeps audio ahead of playback; what was
+  said before a tool round is flushed too (``flush()``): more text comes only after it;
 * ``pcm_24000`` output, so no decoding and no resampling before playback.
 
 Alignment messages give character timings, so after a barge-in we know how much of the
@@ -245,6 +246,15 @@ class ElevenLabsStream:
             self._flushed_first = True
         await self._send(msg)
         self._sent += piece
+
+    async def flush(self) -> None:
+        if self._ended or not self._sent + self._pending:
+            return
+        # the partial word too: nothing more comes until the tool round is done
+        await self._send({"text": self._pending + " ", "flush": True})
+        self._sent += self._pending + " "
+        self._pending = ""
+        self._flushed_first = True
 
     async def end_text(self) -> None:
         if self._ended:

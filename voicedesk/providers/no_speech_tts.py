@@ -29,6 +29,9 @@ class _NoSpeech:
     async def end_text(self) -> None:
         return None
 
+    async def flush(self) -> None:
+        return None
+
     async def audio(self) -> AsyncIterator[np.ndarray]:
         return
         yield  # an async generator that yields nothing

@@ -18,7 +18,8 @@ after ``first_token_s``, not after a long read timeout and a retry.
 Retries are ours (the SDK's are off): one quick retry, before any byte streamed, of a failure
 that came quickly (429, 5xx, connection refused or reset) — not of a timeout, which has
 already spent the budget. Nothing is retried once tokens have streamed: they may have been
-spoken.
+spoken. A stream that ends without a finish reason broke off (a proxy or server giving up
+mid-answer without an error): it is a failure, not a whole answer.
 
 A request the server refuses as longer than the model's context window is never retried as
 it is: it becomes a ``ContextTooLongError`` carrying the window and the server's count of
@@ -194,6 +195,7 @@ class OpenAIChat:
             kwargs["temperature"] = request.temperature
         stream, chunks, first = await self._open(kwargs)
         calls: dict[int, ToolCall] = {}
+        finished = False
         try:
             async for chunk in self._rest(first, chunks):
                 if chunk.usage is not None:
@@ -215,6 +217,7 @@ class OpenAIChat:
                             if tc.function.arguments:
                                 call.arguments += tc.function.arguments
                 if choice.finish_reason:
+                    finished = True
                     if calls:
                         yield ToolCalls([calls[i] for i in sorted(calls)])
                         calls = {}
@@ -232,8 +235,14 @@ class OpenAIChat:
         finally:
             with contextlib.suppress(Exception):
                 await stream.close()
-        if calls:
-            yield ToolCalls([calls[i] for i in sorted(calls)])
+        if not finished:
+            # Every answer ends with a finish reason. A body closed without one (a proxy or
+            # server giving up mid-answer, no error sent) read as a whole answer: half of
+            # it spoken, logged and kept in the history as what the model said.
+            raise ProviderError(
+                "The language model's answer broke off: the stream ended before the answer "
+                "did (no finish reason)"
+            )
 
     async def _open(self, kwargs: dict[str, Any]) -> tuple[Any, AsyncIterator[Any], Any]:
         """Start the request and wait for its first chunk, within ``first_token_s``; one

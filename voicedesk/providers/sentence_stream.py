@@ -66,6 +66,11 @@ class SentenceStream:
             piece, self._buffer = self._buffer[:end], self._buffer[end:]
             self._start_piece(piece)
 
+    async def flush(self) -> None:
+        if not self._ended and self._buffer.strip():
+            self._start_piece(self._buffer)
+            self._buffer = ""
+
     def _first_word_cut(self) -> int:
         """Where a clause-less first piece ends once it is long enough: after its last whole
         word (a word is whole once a space follows it); 0 while it is shorter."""

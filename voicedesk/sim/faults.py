@@ -41,6 +41,12 @@ FAULTS: dict[str, Fault] = {
         "after its last, with no finish), a streamed tool call after its name, speech after "
         "its first audio chunk, STT at the commit",
     ),
+    "end": Fault(
+        ("llm",),
+        "a streamed text answer ends after its third word as if it were done: the body "
+        "closes properly, with no finish reason and no [DONE] (a shorter one after its last; "
+        "as a proxy that gives up sends it)",
+    ),
     "stall": Fault(
         PROVIDERS,
         "a streamed answer or speech starts (headers sent, or the socket open) and nothing "

@@ -49,6 +49,10 @@ TURN_KEYS: dict[str, str] = {
         "what the turn's later commits are heard as, in order (the person paused, then "
         "went on); after them, nothing"
     ),
+    "preamble": (
+        "what the model says before its tool_calls, in the same response (\u201cLet me "
+        "look.\u201d), as OpenAI models do at times (default: nothing)"
+    ),
     "tool_calls": (
         "the tools the model calls instead of answering at first, one [[turns.tool_calls]] "
         "table each; the reply answers their results. Each has"
@@ -92,6 +96,7 @@ class SimTurn:
     reply: str = DEFAULT_REPLY
     tool_calls: list[SimToolCall] = field(default_factory=list)
     continued: list[str] = field(default_factory=list)
+    preamble: str = ""  # said before the tool calls, in the same response
 
     @property
     def full_text(self) -> str:
@@ -183,12 +188,16 @@ class SimScript:
             continued = raw.get("continued", [])
             if not isinstance(continued, list) or not all(isinstance(c, str) for c in continued):
                 raise bad(f"turn {i}: continued must be a list of strings")
+            preamble = raw.get("preamble", "")
+            if not isinstance(preamble, str):
+                raise bad(f"turn {i}: preamble must be a string")
             turns.append(
                 SimTurn(
                     transcript=raw["transcript"],
                     reply=reply,
                     tool_calls=calls,
                     continued=continued,
+                    preamble=preamble,
                 )
             )
         return cls(

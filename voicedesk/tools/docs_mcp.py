@@ -16,11 +16,11 @@ import inspect
 import json
 import os
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import mcp_types as mt
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
@@ -35,17 +35,12 @@ from voicedesk.tools.workspace import Workspace, WorkspaceError
 _F = TypeVar("_F", bound=Callable[..., str])
 
 
-def _as_tool(fn: _F, lock: threading.Lock, root: Path, slow_s: float = 0.0) -> _F:
+def _as_tool(fn: _F, lock: threading.Lock, root: Path) -> _F:
     """Serialise calls (the SDK runs sync tools in worker threads) and turn expected failures
-    into ToolError, whose message the model sees; anything else is a bug and stays generic.
-
-    ``slow_s`` makes the call take that long first (outside the lock, so other calls go on),
-    as a slow remote server would: for demos and tests of long-running tools."""
+    into ToolError, whose message the model sees; anything else is a bug and stays generic."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> str:
-        if slow_s > 0:
-            time.sleep(slow_s)
         with lock:
             try:
                 return fn(*args, **kwargs)
@@ -134,12 +129,24 @@ class DocsMCPServer(MCPServer):
     repeated for each branch of a union), which the model must dig through and the tools
     pane shows in full. ``call_tool`` is where they come up with the ValidationError still
     attached, so it is rewritten here, for every client and transport.
+
+    ``slow`` (``--slow``) makes a tool's calls take that long first, as a slow remote
+    server would: for demos and tests of long-running tools. The wait is awaited here, not
+    slept in the tool's worker thread: the SDK cancels the calls in flight when the client
+    closes the connection, and a thread cannot be cancelled, so a sleeping one kept the
+    process up until the client gave up on it (2 s) and killed it, on every quit.
     """
+
+    def __init__(self, *args: Any, slow: dict[str, float] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slow = dict(slow or {})
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> mt.CallToolResult | mt.InputRequiredResult:
         await self._refuse_unknown_arguments(name, arguments)
+        if self.slow.get(name, 0.0) > 0:
+            await anyio.sleep(self.slow[name])  # no tool work yet: a quit cancels it whole
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -198,12 +205,12 @@ def build_server(
         )
     workspace = Workspace(root, history_dir)
     tools = DocsTools(workspace, max_mb)
-    server = DocsMCPServer("docs", instructions=INSTRUCTIONS, version=__version__)
+    server = DocsMCPServer("docs", instructions=INSTRUCTIONS, version=__version__, slow=slow)
     lock = threading.Lock()
     for name in TOOL_NAMES:
         method = getattr(tools, name)
         server.add_tool(
-            _as_tool(method, lock, workspace.root, slow.get(name, 0.0)),
+            _as_tool(method, lock, workspace.root),
             description=inspect.cleandoc(method.__doc__ or ""),  # docstrings are indented
             structured_output=False,  # plain text results, meant to be read aloud
         )

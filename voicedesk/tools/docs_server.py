@@ -42,6 +42,7 @@ from pydantic import BeforeValidator, StrictBool
 from voicedesk.tools import formats
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes, unified_diff
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
+from voicedesk.tools.formats.docx_emphasis import strip_emphasis
 from voicedesk.tools.formats.docx_read import unpacked_sizes
 from voicedesk.tools.wording import plural
 from voicedesk.tools.workspace import Step, Workspace, WorkspaceError, clean_relative_name
@@ -460,16 +461,20 @@ class DocsTools:
     def search(self, query: str) -> str:
         """Search the text of every document for a phrase (or, failing that, all its words).
 
-        Returns snippets with the document path and paragraph number, best for then calling
-        read_document with start_paragraph.
+        Case, accents and the punctuation around the words do not matter ("resume" finds
+        "Résumé"). Returns snippets with the document path and paragraph number, best for
+        then calling read_document with start_paragraph.
         """
         query = unicodedata.normalize("NFC", " ".join(query.split()))
         if not query:
             raise FormatError("Say what to search for: the query is empty.")
-        # Folded one character for one (lookalikes, then case), so positions stay in step
-        # with the text the snippet is cut from; find_replace matches the same way.
-        needle = formats.fold_lookalikes(query).casefold()
-        words = needle.split()
+        # Folded one character for one (lookalikes, accents, then case), so positions stay in
+        # step with the text the snippet is cut from; find_replace folds the lookalikes too.
+        # a sentence's end is the transcript's, not the document's ("call Zoe?")
+        needle = formats.fold_for_search(query.rstrip(".?!,;: ") or query)
+        # All the words, failing the phrase: without the punctuation that speech to text
+        # and the model put around them ("call Zoe?", "cafe, notes" found nothing)
+        words = re.findall(r"\w+", needle) or needle.split()
         hits: list[tuple[str, list[Block], int, str]] = []
         skipped: list[str] = []
         for exact in (True, False):
@@ -484,7 +489,7 @@ class DocsTools:
                 for i, block in enumerate(doc.blocks):
                     # NFC like the query: "café" finds a Mac's "cafe\u0301" too.
                     text = unicodedata.normalize("NFC", " ".join(block.text.split()))
-                    folded = formats.fold_lookalikes(text).casefold()
+                    folded = formats.fold_for_search(text)
                     if exact:
                         pos = folded.find(needle)
                     elif all(w in folded for w in words):
@@ -497,7 +502,7 @@ class DocsTools:
                     hi = min(len(text), pos + len(needle) + 70)
                     snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
                     hits.append((rel, doc.blocks, i, snippet))
-            if hits or len(words) < 2:
+            if hits or words == [needle]:
                 break
         note = (
             f"\n(Could not read {', '.join(skipped)}; read_document says more.)" if skipped else ""
@@ -1039,7 +1044,14 @@ class DocsTools:
             raise FormatError(f"find_replace needs find: the exact text to look for{what}.")
         if replace_with is None:
             raise FormatError("find_replace needs replace_with: the new text (may be empty).")
-        replacement = formats.clean_text(replace_with)
+        replacement = shown_replacement = formats.clean_text(replace_with)
+        emphasis: list[tuple[int, int, tuple[str, ...]]] = []
+        if kind == "docx":
+            # "make budget bold" comes as replace_with="**budget**": Word gets bold words,
+            # as create_document and replace_paragraph give them, not the asterisks
+            marked = Block(replacement)
+            strip_emphasis(marked)
+            replacement, emphasis = marked.text, marked.emphasis
         lo, hi = 0, len(blocks)
         if section:
             lo, hi = formats.section_range(blocks, formats.find_heading(blocks, section))
@@ -1059,6 +1071,12 @@ class DocsTools:
                 total += n
                 touched.append(i + 1)
                 changed = Block(new_text, blocks[i].level, blocks[i].source)
+                if emphasis:
+                    changed.emphasis = _emphasis_at(
+                        formats.find_all(blocks[i].text, needle, ignore_case=ignore_case),
+                        len(replacement),
+                        emphasis,
+                    )
                 new_blocks[i] = self._settled(changed, kind, rel, i, needle)
         in_rows = (
             f" {plural(rows, 'occurrence')} in table rows stayed as they were: table rows "
@@ -1074,6 +1092,8 @@ class DocsTools:
                 if not b.is_row
             ):
                 other = " It does appear with different capitals; use match_case=false."
+            elif spelt := _spelt_otherwise(needle, blocks[lo:hi]):
+                other = f" It does appear as {_quote(spelt)}; use find={_quote(spelt)}."
             outside = " outside tables" if rows else ""
             return (
                 f"Found no {_quote(needle)} in {rel}{outside}, so nothing changed.{other}{in_rows}"
@@ -1082,7 +1102,8 @@ class DocsTools:
         if len(touched) > 20:
             where += f" and {len(touched) - 20} more"
         first = (
-            f"Replaced {plural(total, 'occurrence')} of {_quote(needle)} with {_quote(replacement)} "
+            f"Replaced {plural(total, 'occurrence')} of {_quote(needle)} with "
+            f"{_quote(shown_replacement)} "
             f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
         )
         shown = None
@@ -1107,7 +1128,9 @@ class DocsTools:
         elif settled[0].level != block.level:
             what = "a heading" if settled[0].level else "an ordinary paragraph"
         else:
-            return Block(settled[0].text, block.level, block.source, block.table)
+            return Block(
+                settled[0].text, block.level, block.source, block.table, emphasis=block.emphasis
+            )
         raise FormatError(
             f"Replacing {_quote(needle)} would turn paragraph {i + 1} of {rel} into {what}, which "
             f"changes how the document is divided, so nothing changed. Use replace_paragraph "
@@ -1164,6 +1187,36 @@ class DocsTools:
     def redo(self, path: str) -> str:
         """Redo the change the last undo took back."""
         return self._history_result("Redid", path, self.ws.redo)
+
+
+def _spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:
+    """How the document spells ``needle`` where it has it with other accents ("résumé" for
+    "resume", as speech to text writes it), or None. find_replace changes only the letters
+    as given; the model was told only "Found no resume" and gave up, or listed the text."""
+    wanted = formats.fold_for_search(unicodedata.normalize("NFC", needle))
+    for block in blocks:
+        if block.is_row:
+            continue
+        text = unicodedata.normalize("NFC", block.text)
+        folded = formats.fold_for_search(text)
+        at = folded.find(wanted)
+        if at >= 0 and len(folded) == len(text):  # one for one: the same place in the text
+            return text[at : at + len(wanted)]
+    return None
+
+
+def _emphasis_at(
+    spans: list[tuple[int, int]], length: int, emphasis: list[tuple[int, int, tuple[str, ...]]]
+) -> list[tuple[int, int, tuple[str, ...]]]:
+    """The emphasis of a replacement ``length`` long, at each place it went: ``spans`` are the
+    replaced text's, in the old text (each replacement shifts the ones after it)."""
+    out: list[tuple[int, int, tuple[str, ...]]] = []
+    shift = 0
+    for start, end in spans:
+        at = start + shift
+        out += [(at + a, at + b, styles) for a, b, styles in emphasis]
+        shift += length - (end - start)
+    return out
 
 
 # The methods of DocsTools that the server offers as tools, in the order it lists them.

@@ -265,11 +265,45 @@ class Workspace:
                 f"document I can read or write."
             )
         if must_exist and not real.exists():
+            near = self._near_name(rel)
+            if near is not None:
+                raise WorkspaceError(
+                    f"There is no document called {rel} in the workspace; did you mean "
+                    f"{near}? Call the tool again with that name if so."
+                )
             raise WorkspaceError(
                 f"There is no document called {rel} in the workspace. Use list_documents or "
                 f"find_documents to see the names."
             )
         return real
+
+    def _near_name(self, rel: str) -> str | None:
+        """The one document whose name differs from ``rel`` only in case or by a slip in a
+        part ("Notes.MD", "meting notes.md"), or None. A voice request rarely spells a name
+        as the file does, and the model then listed the whole workspace to find it: one more
+        round trip, and a long result, before the person heard anything."""
+        import difflib
+
+        folder = self.root
+        for part in PurePosixPath(rel).parts:
+            try:
+                entries = [e for e in os.listdir(folder) if not e.startswith(".")]
+            except OSError:
+                return None
+            by_case = {unicodedata.normalize("NFC", e).casefold(): e for e in entries}
+            found = by_case.get(part.casefold())
+            if found is None:
+                close = difflib.get_close_matches(part.casefold(), list(by_case), n=2, cutoff=0.85)
+                if len(close) != 1:
+                    return None
+                found = by_case[close[0]]
+            folder = folder / found
+        if folder.suffix.casefold() != PurePosixPath(rel).suffix.casefold():
+            return None  # another kind of file: not what was asked for
+        real = Path(os.path.realpath(folder))
+        if not real.is_file() or not real.is_relative_to(self.root) or self._in_history(real):
+            return None
+        return self.rel(folder)
 
     def _on_disk(self, rel: str, as_given: str) -> Path:
         """The path a checked name means: as given if that exists, else each part matched to

@@ -98,6 +98,7 @@ from voicedesk.tools.formats.sections import (
 from voicedesk.tools.formats.text import (
     clean_text,
     find_all,
+    fold_for_search,
     fold_lookalikes,
     replace_all,
     word_count,
@@ -118,6 +119,7 @@ __all__ = [
     "clean_text",
     "find_all",
     "find_heading",
+    "fold_for_search",
     "fold_lookalikes",
     "heading_names",
     "heading_text",

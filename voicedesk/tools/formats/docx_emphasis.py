@@ -4,50 +4,89 @@ Models write "**Bold**" and "*italic*" in any text, and the tools take Markdown,
 paragraph got the asterisks as characters. The marks are taken out of the block's text
 (:func:`strip_emphasis`, so the paragraph reads back as written and its numbering holds)
 and the words they wrapped are made bold or italic once the paragraph is written
-(:func:`apply_emphasis`). Hand-written: python-docx sets formatting per run only, and a
-Markdown parser would also turn the rest of the text (links, escapes) into something else.
+(:func:`apply_emphasis`). The marks are found by markdown-it's CommonMark emphasis rules
+alone, so nested emphasis ("**bold and *italic* inside**") is bold with an italic word in it,
+not bold around literal asterisks as a pattern per mark made it; everything else (links,
+HTML, a backslash before a mark) is kept as written.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from voicedesk.tools.formats.model import Block
 
-# ***both***, **bold**, __bold__, *italic*, _italic_: not across white space at either end,
-# and underscores only around whole words, so snake_case_names and 2*3*4 stay as they are.
-# A mark escaped with a backslash ("5 \* 3") is Markdown's literal character, no mark.
-_EMPHASIS = re.compile(
-    r"(?<!\\)\*\*\*(?=\S)(?P<both>.+?)(?<=[^\s\\])\*\*\*"
-    r"|(?<!\\)\*\*(?=\S)(?P<bold>.+?)(?<=[^\s\\])\*\*"
-    r"|(?<![\w\\])__(?=\S)(?P<bold_>.+?)(?<=[^\s\\])__(?!\w)"
-    r"|(?<![*\w\\])\*(?=[^\s*])(?P<italic>.+?)(?<=[^\s*\\])\*(?![*\w])"
-    r"|(?<![\w\\])_(?=[^\s_])(?P<italic_>.+?)(?<=[^\s_\\])_(?!\w)"
-)
-_STYLE = {"both": ("bold", "italic"), "bold": ("bold",), "bold_": ("bold",)}
+# Emphasis and backslash escapes only: a backslash makes the mark after it ("\*") no mark,
+# and both stay as written. text_join is off so an escape keeps its token and its markup.
+_PARSER = MarkdownIt("zero").enable(["emphasis", "escape"]).disable("text_join")
+_OPEN = {"em_open": "italic", "strong_open": "bold"}
+_CLOSE = {"em_close": "italic", "strong_close": "bold"}
 
 
 def strip_emphasis(block: Block) -> None:
     """Take ``block``'s emphasis marks out of its text, noting the spans they wrapped."""
+    tokens = _PARSER.parseInline(block.text)[0].children or []
+    pieces = _literal_in_words(tokens)
     plain: list[str] = []
     spans: list[tuple[int, int, tuple[str, ...]]] = []
-    at = 0  # in the original text
-    length = 0  # of the plain text so far
-    for m in _EMPHASIS.finditer(block.text):
-        kind = m.lastgroup or "italic"
-        words = m.group(kind)
-        plain.append(block.text[at : m.start()])
-        length += m.start() - at
-        spans.append((length, length + len(words), _STYLE.get(kind, ("italic",))))
-        plain.append(words)
-        length += len(words)
-        at = m.end()
-    if spans:
-        plain.append(block.text[at:])
+    styles: list[str] = []
+    length = 0
+    for kind, value in pieces:
+        if kind == "open":
+            styles.append(value)
+        elif kind == "close":
+            styles.remove(value)
+        elif value:
+            now = tuple(sorted(set(styles)))
+            if now and spans and spans[-1][1] == length and spans[-1][2] == now:
+                spans[-1] = (spans[-1][0], length + len(value), now)
+            elif now:
+                spans.append((length, length + len(value), now))
+            plain.append(value)
+            length += len(value)
+    if spans or any(kind != "text" for kind, _ in pieces):
         block.text = "".join(plain)
         block.emphasis = spans
+
+
+def _literal_in_words(tokens: list[Token]) -> list[tuple[str, str]]:
+    """The tokens as ("text", its source) and ("open"/"close", a style); a single ``*``
+    pair between letters or digits ("2*3*4") is kept as text: a product, not an italic
+    digit, though CommonMark allows emphasis inside a word."""
+    pieces: list[tuple[str, str]] = []
+    opened: list[int] = []
+    for at, token in enumerate(tokens):
+        if token.type in _OPEN:
+            opened.append(len(pieces))
+            pieces.append(("open", _OPEN[token.type]))
+            continue
+        if token.type in _CLOSE:
+            start = opened.pop()
+            before = "".join(v for k, v in pieces[:start] if k == "text")[-1:]
+            after = _next_text(tokens[at + 1 :])
+            if token.markup == "*" and before.isalnum() and after.isalnum():
+                pieces[start] = ("text", "*")
+                pieces.append(("text", "*"))
+            else:
+                pieces.append(("close", _CLOSE[token.type]))
+            continue
+        pieces.append(("text", token.markup if token.type == "text_special" else token.content))
+    return pieces
+
+
+def _next_text(tokens: list[Token]) -> str:
+    """The first character of the text ``tokens`` start with (after closing marks)."""
+    for later in tokens:
+        text = later.markup if later.type == "text_special" else later.content
+        if later.type in ("text", "text_special") and text:
+            return text[0]
+        if later.type not in _CLOSE:
+            return ""
+    return ""
 
 
 def _text_runs(p: Any) -> list[tuple[Any, int, int]]:

@@ -325,6 +325,9 @@ def write_docx(doc: Document) -> bytes:
                         if old is None or paragraph.text != text:
                             _set_paragraph_text(paragraph, text, doc.notes)
                         apply_emphasis(paragraph, block)
+                    elif block.emphasis:
+                        # the same words, made bold or italic ("budget" → "**budget**")
+                        apply_emphasis(paragraph, block)
                 anchor = item.element  # after a row: after its table (no new rows inside)
                 previous = paragraph if paragraph is not None and not block.level else None
                 if block.source in lists or split_item(block.text) is not None:

@@ -40,6 +40,32 @@ def fold_lookalikes(text: str) -> str:
     return text.translate(_LOOKALIKES)
 
 
+class _Unaccented(dict[int, str]):
+    """A str.translate table of the lookalikes, filled with other characters as they come:
+    a Latin letter with accents (NFC) to its plain letter, anything else to itself. Kana voicing marks and Hangul jamo are
+    not accents: their base letter is no ASCII letter, so they stay."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        parts = unicodedata.normalize("NFD", ch)
+        plain = parts[0] if len(parts) > 1 and parts[0].isascii() and parts[0].isalpha() else ch
+        if not all(unicodedata.combining(c) for c in parts[1:]):
+            plain = ch
+        self[code] = plain
+        return plain
+
+
+_SEARCH_FOLD = _Unaccented(_LOOKALIKES)  # one pass over a long text, not two
+
+
+def fold_for_search(text: str) -> str:
+    """``text`` (NFC) as a search compares it, one character for one so that positions stay
+    in step with the original: lookalikes plain (:func:`fold_lookalikes`), Latin letters
+    without accents, then case folded. Speech to text and a spoken query lose accents
+    ("resume", "Zoe") that the document has ("résumé", "Zoë")."""
+    return text.translate(_SEARCH_FOLD).casefold()
+
+
 def _cluster_starts(text: str) -> list[int]:
     """Offsets in ``text`` where Unicode normalisation cannot join a character to the one
     before it.
