@@ -357,3 +357,27 @@ async def test_a_voice_that_stalls_outside_a_tool_round_still_fails_the_reply(cl
     await asyncio.wait_for(reply.generation_done.wait(), 20)
     assert isinstance(reply.failed, ProviderError)
     assert "Text-to-speech sent no audio" in str(reply.failed)
+
+
+async def test_a_slow_model_is_waited_for_and_not_blamed_on_the_voice():
+    """A slow model (a local one on a laptop: 1.5 tokens/s) writes an answer with no early
+    comma; the voice is given its first words at once but can only start speaking once a
+    clause, or 40 characters, is in: ~6 s here. The 5 s wait for the first audio counted
+    from the first word sent, so the answer failed as "Text-to-speech sent no audio for
+    5 s" while the words were still coming. It counts from the last text sent now."""
+    answer = "Most of the ocean floor has never been mapped in any detail."
+    script = SimScript(turns=[SimTurn(transcript=QUESTION, reply=answer)])
+    latency = SimLatency(ttft_s=0.1, tokens_per_s=1.5, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(script, latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+        try:
+            reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+            reply.start()
+            reply.confirm()
+            await asyncio.wait_for(reply.generation_done.wait(), 30)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None, reply.failed
+    assert reply.text == answer and reply.audio_complete

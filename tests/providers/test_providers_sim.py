@@ -229,6 +229,23 @@ async def test_stt_a_slow_transcript_is_not_given_up_and_the_first_in_wins(sim):
     assert sim.transcripts[-1] == "List my documents."
 
 
+async def test_stt_an_error_about_another_event_does_not_fail_the_commit(sim):
+    """An error event names the client event it is about (its event_id). One about an
+    append was taken as the waiting commit's refusal: that commit failed and its segment
+    was sent again over a second socket, for a second transcription of the same audio."""
+    stt = _resending_stt(sim)
+    await stt.connect()
+    try:
+        _say(stt)
+        sim.inject("stt", "stray")  # an error about the last append, then the transcript
+        assert await stt.commit() == "What time is it?"
+    finally:
+        await stt.aclose()
+    connections = [r for r in sim.requests if r.body.get("type") == "session.update"]
+    assert len(connections) == 1  # no resend
+    assert sim.transcripts == ["What time is it?"]
+
+
 async def test_stt_redials_a_refusing_service_with_backoff_while_speech_streams(sim):
     """With the service refusing connections (HTTP 429), every ~60 ms flush of speech dialled
     again: five refused dials in 40 ms, a rate limit made worse. A flush now waits 0.5 s,
@@ -548,6 +565,32 @@ async def test_elevenlabs_streams_speech_like_audio_with_alignment(sim):
     assert {"text": ""} in sent  # end of text (a spare socket may have opened since)
 
 
+async def test_elevenlabs_an_answer_after_a_long_pause_finds_a_fresh_socket_waiting(
+    sim, monkeypatch
+):
+    """The spare socket is kept ready so no handshake is on the way to the first audio, but
+    one older than its maximum age (150 s: the service closes idle ones) was thrown away
+    when the answer came and a new one opened then: after any pause that long, the answer
+    paid a TCP, TLS and WebSocket handshake. The spare is renewed as it ages now."""
+    from voicedesk.providers import elevenlabs_tts
+
+    monkeypatch.setattr(elevenlabs_tts, "_SPARE_MAX_AGE_S", 0.3)
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    await asyncio.sleep(1.0)  # the person reads, thinks: the spare has aged
+    asked = time.monotonic()
+    stream = await tts.open_stream()
+    await stream.send_text("Hello there, friend. ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    tts_messages = [r for r in sim.requests if r.provider == "tts"]
+    used = next(r.peer for r in tts_messages if r.body.get("text", "").startswith("Hello"))
+    opened = next(r.t for r in tts_messages if r.peer == used)  # its initialising message
+    assert opened < asked  # opened ahead, not when the answer asked for it
+
+
 async def test_elevenlabs_bad_key_is_named_at_warm(sim):
     tts = ElevenLabsTTS(api_key="sk-bad", voice_id="v1", base_url=sim.base_url)
     with pytest.raises(AuthError, match="ElevenLabs"):
@@ -568,6 +611,26 @@ async def test_elevenlabs_dropped_socket_is_a_provider_error(sim):
     await tts.aclose()
 
 
+async def test_sim_elevenlabs_times_first_audio_from_the_flush_not_the_first_text(sim):
+    """The service starts generating only at a flush (or the schedule's threshold); timed
+    from the first text, a first flush that waited for more text came with its audio at
+    once, and `bench latency` never saw what waiting for that text costs."""
+    import websockets
+
+    sim.latency.ttfb_s = 0.3
+    url = sim.base_url.replace("http", "ws", 1) + "/v1/text-to-speech/v1/stream-input"
+    async with websockets.connect(url, additional_headers={"xi-api-key": "sk-test"}) as ws:
+        await ws.send(json.dumps({"text": " "}))
+        await ws.send(json.dumps({"text": "Most of the ocean "}))  # buffered: no flush yet
+        await asyncio.sleep(0.5)  # longer than the TTFB
+        flushed = time.monotonic()
+        await ws.send(json.dumps({"text": "floor is unmapped. ", "flush": True}))
+        while "audio" not in json.loads(await ws.recv()):
+            pass
+        waited = time.monotonic() - flushed
+    assert waited >= 0.3  # a full TTFB from the flush (it was ~0: counted from the text)
+
+
 async def test_openai_tts_streams_pcm_piece_by_piece(sim):
     tts = OpenAITTS(
         api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
@@ -584,6 +647,69 @@ async def test_openai_tts_streams_pcm_piece_by_piece(sim):
     assert [b["input"] for b in bodies] == ["Hello there,", "how are you?", "I am fine."]
     assert all(b["response_format"] == "pcm" for b in bodies)
     assert audio.size / 24000 > 1.5
+
+
+async def test_openai_tts_a_long_first_sentence_is_asked_for_before_it_ends(sim):
+    """A first sentence with no comma was requested only once it had all come, and then
+    synthesised whole: the person heard nothing for its whole length. Its first words are
+    now requested at a word boundary once ~40 characters are in, the rest at its end."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    text = "Most of the ocean floor has never been mapped in any detail. It is deep."
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    pieces = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert pieces == [
+        "It is deep.",
+        "Most of the ocean floor has never been mapped",
+        "in any detail.",
+    ]
+
+
+JAPANESE = "今日はいい天気ですね。午後は少し雲が出ますが、雨は降らないでしょう。"
+
+
+async def test_elevenlabs_text_without_spaces_goes_out_clause_by_clause(sim):
+    """Japanese and Chinese put no spaces between words: the text was held back as one
+    "half word" until the answer ended, and only then spoken. It is cut after each
+    full-width punctuation mark now, the first clause flushed at once."""
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    stream = await tts.open_stream()
+    for at in range(0, len(JAPANESE), 3):  # deltas of three characters, as a model's tokens
+        await stream.send_text(JAPANESE[at : at + 3])
+    await stream.end_text()
+    audio = np.concatenate([c async for c in stream.audio()])
+    await stream.aclose()
+    await tts.aclose()
+    sent = [r.body for r in sim.requests if r.provider == "tts" and r.body.get("text") != " "]
+    assert sent[:4] == [
+        {"text": "今日はいい天気ですね。 ", "try_trigger_generation": True, "flush": True},
+        {"text": "午後は少し雲が出ますが、 ", "try_trigger_generation": True},
+        {"text": "雨は降らないでしょう。 ", "try_trigger_generation": True},
+        {"text": ""},
+    ]
+    assert stream.letters_spoken_at(audio.size) == len(JAPANESE)
+
+
+async def test_openai_tts_text_without_spaces_is_cut_at_its_full_width_marks(sim):
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    for at in range(0, len(JAPANESE), 3):
+        await stream.send_text(JAPANESE[at : at + 3])
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    pieces = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert pieces == ["今日はいい天気ですね。午後は少し雲が出ますが、", "雨は降らないでしょう。"]
 
 
 async def test_openai_tts_the_next_answer_after_a_pause_reuses_the_connection(sim):

@@ -41,7 +41,10 @@ log = logging.getLogger(__name__)
 # Leading near-silence in TTS audio is latency the listener hears; trim it from the first chunk.
 _SILENCE_LEVEL = 300  # int16 peak below which a sample counts as silence (≈ −40 dBFS)
 _MAX_TRIM_S = 0.5
-_FIRST_AUDIO_TIMEOUT_S = 5.0  # after the first text was sent
+# The voice's deadlines, from the later of the last audio chunk and the last text sent: a
+# voice waits for enough text (a clause, 40 characters, its chunk schedule) before it can
+# speak, so while a slow model's words still come the silence is the model's.
+_FIRST_AUDIO_TIMEOUT_S = 5.0  # before the first chunk
 _STALL_TIMEOUT_S = 8.0  # between chunks
 MIN_RATE_SPAN_S = 0.05  # the shortest span of tokens a generation speed is measured over
 
@@ -125,6 +128,7 @@ class Reply:
         # the model stopped its last round at max_tokens (finish_reason "length")
         self.reached_max_tokens = False
         self.text_sent = False
+        self._text_at = -math.inf  # when the voice was last given text (time.monotonic)
         self._in_tools = False  # a tool round is running: the voice has nothing to say
         self._tools_ended = -math.inf  # when the last tool round ended (time.monotonic)
         self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
@@ -352,6 +356,7 @@ class Reply:
             self._stream = stream
             self.sample_rate = stream.sample_rate
             self._ensure_audio_task(stream)
+        self._text_at = time.monotonic()
         await stream.send_text(text)
 
     def _ensure_audio_task(self, stream: SpeechStream) -> asyncio.Task[None]:
@@ -454,6 +459,9 @@ class Reply:
 
     async def _chunks(self, stream: SpeechStream) -> Any:
         """The stream's audio, with a deadline: a TTS that stalls must not hold the turn.
+        The deadline runs from the last chunk, or from the last text sent or the end of the
+        last tool round if that is later (see ``_FIRST_AUDIO_TIMEOUT_S``); none runs before
+        the first text is sent (the model is still thinking).
 
         Not while a tool runs: the voice has said what it was given ("Let me look.") and has
         nothing to say until the answer after the tool, so its silence is no stall (a tool
@@ -462,17 +470,20 @@ class Reply:
         first = True
         while True:
             limit = _FIRST_AUDIO_TIMEOUT_S if first else _STALL_TIMEOUT_S
+            waiting_since = time.monotonic()
             upcoming = asyncio.ensure_future(it.__anext__())
             try:
                 while True:
-                    # the first chunk may only be due once text has been sent (LLM thinking)
-                    timeout = None if first and not self.text_sent else limit
+                    if not self.text_sent or self._in_tools:
+                        timeout = limit  # no deadline yet: look again later
+                    else:
+                        since = max(waiting_since, self._text_at, self._tools_ended)
+                        timeout = since + limit - time.monotonic()
+                        if timeout <= 0:
+                            raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s")
                     done, _ = await asyncio.wait({upcoming}, timeout=timeout)
                     if done:
                         break
-                    if self._in_tools or time.monotonic() - self._tools_ended < limit:
-                        continue  # the voice waited for a tool, not the other way round
-                    raise ProviderError(f"Text-to-speech sent no audio for {limit:.0f} s")
                 chunk = upcoming.result()
             except StopAsyncIteration:
                 return

@@ -4,8 +4,10 @@ The official SDK offers this only synchronously and only over ``wss``, so we spe
 protocol with ``websockets`` directly (PROTOCOLS §4b). Latency choices:
 
 * a *spare* socket is kept connected and initialised, so an answer starts with no TCP/TLS/
-  WebSocket handshake on its critical path; a new spare is opened as soon as one is taken;
-* text is sent word by word (never a half word) and the first clause is sent with
+  WebSocket handshake on its critical path; a new spare is opened as soon as one is taken,
+  and one that ages unused is replaced before the service's inactivity timeout closes it;
+* text is sent word by word (never a half word; text with no spaces between words, Chinese
+  or Japanese, clause by clause at its full-width punctuation) and the first clause is sent with
   ``flush: true`` so generation starts at once instead of waiting for the 120-character
   default schedule; after that a short schedule keeps audio ahead of playback; what was
   said before a tool round is flushed too (``flush()``): more text comes only after it;
@@ -36,7 +38,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "https://api.elevenlabs.io"
 _SPARE_MAX_AGE_S = 150.0  # below the 180 s inactivity timeout we ask for
-_CLAUSE_END = re.compile(r"[.,;:!?]\s*$")
+# Chinese and Japanese put no spaces between words: their full-width punctuation (no space
+# after it either) is where such text may be cut, or the answer went out only at its end.
+CJK_PUNCTUATION = "、。，！？；："
+_CLAUSE_END = re.compile(rf"[.,;:!?{CJK_PUNCTUATION}]\s*$")
+_CUT_AFTER = re.compile(rf"[\s{CJK_PUNCTUATION}]")  # a whole word (or clause) ends here
 _FIRST_FLUSH_CHARS = 40  # ≈ 8 words: enough for natural prosody, ~0.15 s of LLM output
 
 
@@ -61,6 +67,8 @@ class ElevenLabsTTS:
         self.language = language
         self.connect_timeout_s = connect_timeout_s
         self._spare: asyncio.Task[tuple[Any, float]] | None = None
+        self._renewal: asyncio.TimerHandle | None = None  # replaces the spare as it ages
+        self._retiring: set[asyncio.Task[None]] = set()  # aged spares being closed
         self._closed = False
 
     # ------------------------------------------------------------------ connections
@@ -115,8 +123,24 @@ class ElevenLabsTTS:
     def _prepare_spare(self) -> None:
         if self._closed:
             return
-        self._spare = asyncio.create_task(self._connect(), name="elevenlabs-spare")
-        self._spare.add_done_callback(lambda t: t.cancelled() or t.exception())
+        spare = asyncio.create_task(self._connect(), name="elevenlabs-spare")
+        spare.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._spare = spare
+        if self._renewal is not None:
+            self._renewal.cancel()
+        loop = asyncio.get_running_loop()
+        self._renewal = loop.call_later(_SPARE_MAX_AGE_S, self._renew, spare)
+
+    def _renew(self, spare: asyncio.Task[tuple[Any, float]]) -> None:
+        """Replace a spare that aged unused: taken when the next answer came, it was found
+        too old and a new socket was opened then, a handshake on the way to the first audio
+        of every answer after a pause of a few minutes."""
+        if self._spare is not spare or self._closed:
+            return
+        self._prepare_spare()
+        retiring = asyncio.create_task(_close_spare(spare), name="elevenlabs-old-spare")
+        self._retiring.add(retiring)
+        retiring.add_done_callback(self._retiring.discard)
 
     async def _take_socket(self) -> Any:
         spare, self._spare = self._spare, None
@@ -135,21 +159,37 @@ class ElevenLabsTTS:
 
     async def warm(self) -> None:
         """Check the key and open the first spare socket (its handshake fails on a bad key)."""
-        spare = asyncio.create_task(self._connect())
-        self._spare = spare
-        await asyncio.shield(spare)
+        self._prepare_spare()
+        if self._spare is None:
+            return
+        try:
+            await asyncio.shield(self._spare)
+        except Exception:
+            if self._renewal is not None:  # no spare to renew: the next answer dials itself
+                self._renewal.cancel()
+            raise
 
     async def open_stream(self) -> ElevenLabsStream:
         return ElevenLabsStream(await self._take_socket(), self.sample_rate)
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._renewal is not None:
+            self._renewal.cancel()
         spare, self._spare = self._spare, None
         if spare is not None:
             spare.cancel()
+            await _close_spare(spare)
+        for retiring in list(self._retiring):
             with contextlib.suppress(BaseException):
-                ws, _ = await spare
-                await ws.close()
+                await retiring
+
+
+async def _close_spare(spare: asyncio.Task[tuple[Any, float]]) -> None:
+    """Close a spare's socket once it is open (nothing if it failed or was cancelled)."""
+    with contextlib.suppress(BaseException):
+        ws, _ = await spare
+        await ws.close()
 
 
 def _closing(exc: Any) -> str:
@@ -159,6 +199,13 @@ def _closing(exc: Any) -> str:
     if frame is None:
         return "the connection dropped"
     return f"code {frame.code}: {frame.reason}" if frame.reason else f"code {frame.code}"
+
+
+def _last_cut(text: str) -> int:
+    """Where ``text`` may be cut after its last whole word: after its last space or CJK
+    punctuation mark; 0 when there is none."""
+    ends = [m.end() for m in _CUT_AFTER.finditer(text)]
+    return ends[-1] if ends else 0
 
 
 def _is_closed(ws: Any) -> bool:
@@ -182,10 +229,12 @@ class ElevenLabsStream:
 
     async def send_text(self, text: str) -> None:
         self._pending += text
-        cut = self._pending.rfind(" ")
-        if cut <= 0:
+        cut = _last_cut(self._pending)
+        if not self._pending[:cut].strip():
             return
-        piece, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
+        piece, self._pending = self._pending[:cut], self._pending[cut:]
+        if not piece.endswith(" "):
+            piece += " "  # each chunk ends with a space (PROTOCOLS §4b), after CJK punctuation too
         msg: dict[str, Any] = {"text": piece, "try_trigger_generation": True}
         total = len(self._sent) + len(piece)
         if not self._flushed_first and (

@@ -20,6 +20,9 @@ resend is a second transcription of the same audio. A dropped socket or a refuse
 resent at once. Deltas push the resend back no further than ``commit_timeout_s`` (plus the
 same allowance per second of audio), and the resend is given that long too; only when
 neither request has answered by then is the turn reported as failed.
+
+Every client event carries an ``event_id``, and an ``error`` event is matched to the event it
+names: only a commit's own refusal fails that commit.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import logging
 from collections import deque
@@ -105,7 +109,9 @@ class OpenAIRealtimeSTT:
         self._outbox = bytearray()  # resampled audio not yet sent
         self._segment: list[bytes] = []  # audio since the last commit/clear (not yet committed)
         self._segment_bytes = 0
-        self._commits: deque[tuple[asyncio.Future[str], _Segment]] = deque()  # "committed"?
+        # commits not yet acknowledged ("committed"), in order, each with its event_id
+        self._commits: deque[tuple[str, asyncio.Future[str], _Segment]] = deque()
+        self._event_ids = itertools.count(1)
         self._items: dict[str, tuple[asyncio.Future[str], _Segment]] = {}  # "completed"?
         self._resends: set[asyncio.Task[Any]] = set()
         self._interim: dict[str, str] = {}
@@ -157,7 +163,7 @@ class OpenAIRealtimeSTT:
                 if first.get("type") == "error":
                     err = first.get("error") or {}
                     raise _refusal(str(err.get("code") or ""), str(err.get("message") or ""))
-                await conn.send_raw(json.dumps(self._session_update()))
+                await conn.send_raw(self._wire(self._session_update()))
                 while confirm:
                     event = json.loads(await conn.recv_bytes())
                     # the beta interface's name for the same reply (PROTOCOLS §1)
@@ -232,7 +238,8 @@ class OpenAIRealtimeSTT:
         kind = event.get("type")
         if kind == "input_audio_buffer.committed":
             if self._commits:
-                self._items[event["item_id"]] = self._commits.popleft()
+                _, fut, segment = self._commits.popleft()
+                self._items[event["item_id"]] = (fut, segment)
         elif kind == "conversation.item.input_audio_transcription.delta":
             item = event.get("item_id", "")
             if item in self._items:
@@ -253,21 +260,41 @@ class OpenAIRealtimeSTT:
                 fut.set_exception(ProviderError(f"Speech-to-text failed: {err}"))
         elif kind == "error":
             err = event.get("error") or {}
-            if err.get("code") == "input_audio_buffer_commit_empty" and self._commits:
-                fut, _ = self._commits.popleft()
-                if not fut.done():
-                    fut.set_result("")
-            else:
+            empty = err.get("code") == "input_audio_buffer_commit_empty"
+            if not empty:
                 log.warning("realtime transcription error: %s", err.get("message"))
-                if self._commits:  # the server refused the commit we are waiting for
-                    fut, _ = self._commits.popleft()
-                    if not fut.done():
-                        fut.set_exception(
-                            ProviderError(f"Speech-to-text failed: {err.get('message')}")
-                        )
+            refused = self._refused_commit(err.get("event_id"))
+            if refused is None or refused.done():
+                return
+            if empty:
+                refused.set_result("")
+            else:
+                refused.set_exception(ProviderError(f"Speech-to-text failed: {err.get('message')}"))
+
+    def _refused_commit(self, about: str | None) -> asyncio.Future[str] | None:
+        """The waiting commit an error event is about, taken out of the queue: the one its
+        ``event_id`` names. An error about another event (an append, say) is no commit's:
+        taken as the oldest commit's, it failed that one, which was then sent again for a
+        second transcription. An error that names no event may be the oldest commit's."""
+        if about is None:
+            return self._commits.popleft()[1] if self._commits else None
+        for entry in self._commits:
+            if entry[0] == about:
+                self._commits.remove(entry)
+                return entry[1]
+        return None
+
+    def _event_id(self) -> str:
+        """An id for a client event: the service names the event an error is about by it."""
+        return f"vd_{next(self._event_ids)}"
+
+    def _wire(self, event: dict[str, Any]) -> str:
+        """A client event as sent, with an ``event_id`` unless it has one already."""
+        event.setdefault("event_id", self._event_id())
+        return json.dumps(event)
 
     def _fail_pending(self, exc: Exception) -> None:
-        for fut, _ in [*self._commits, *self._items.values()]:
+        for fut in [*(f for _, f, _ in self._commits), *(f for f, _ in self._items.values())]:
             if not fut.done():
                 fut.set_exception(exc)
         self._commits.clear()
@@ -321,7 +348,7 @@ class OpenAIRealtimeSTT:
             # the next turn's first commit read as more of the last one, and got no words).
             self._clear_missed = False
             with contextlib.suppress(Exception):  # a socket lost again: the append says so
-                await self._conn.send_raw(json.dumps({"type": "input_audio_buffer.clear"}))
+                await self._conn.send_raw(self._wire({"type": "input_audio_buffer.clear"}))
         if self._segment:
             await self._send_append(b"".join(self._segment))
 
@@ -330,7 +357,7 @@ class OpenAIRealtimeSTT:
 
         msg = {"type": "input_audio_buffer.append", "audio": base64.b64encode(data).decode()}
         try:
-            await self._conn.send_raw(json.dumps(msg))
+            await self._conn.send_raw(self._wire(msg))
         except (ConnectionClosed, AttributeError):
             self._conn = None
 
@@ -434,9 +461,12 @@ class OpenAIRealtimeSTT:
                 await self._send_append(unsent)
             if self._conn is None:  # the socket has lost (part of) the segment
                 raise ProviderError("the speech-to-text connection was lost")
-            self._commits.append(entry)
+            commit_id = self._event_id()
+            self._commits.append((commit_id, *entry))
             try:
-                await self._conn.send_raw(json.dumps({"type": "input_audio_buffer.commit"}))
+                await self._conn.send_raw(
+                    self._wire({"type": "input_audio_buffer.commit", "event_id": commit_id})
+                )
             except (ConnectionClosed, OSError):
                 self._conn = None
                 raise ProviderError("the speech-to-text connection was lost") from None
@@ -466,9 +496,9 @@ class OpenAIRealtimeSTT:
             for at in range(0, len(audio), _RESEND_BYTES):
                 piece = base64.b64encode(audio[at : at + _RESEND_BYTES]).decode()
                 await conn.send_raw(
-                    json.dumps({"type": "input_audio_buffer.append", "audio": piece})
+                    self._wire({"type": "input_audio_buffer.append", "audio": piece})
                 )
-            await conn.send_raw(json.dumps({"type": "input_audio_buffer.commit"}))
+            await conn.send_raw(self._wire({"type": "input_audio_buffer.commit"}))
             while True:
                 event = json.loads(await conn.recv_bytes())
                 kind = event.get("type")
@@ -512,7 +542,7 @@ class OpenAIRealtimeSTT:
         if self._conn is not None:
             async with self._send_lock:
                 with contextlib.suppress(Exception):
-                    await self._conn.send_raw(json.dumps({"type": "input_audio_buffer.clear"}))
+                    await self._conn.send_raw(self._wire({"type": "input_audio_buffer.clear"}))
 
     async def aclose(self) -> None:
         self._closed = True

@@ -2,7 +2,11 @@
 
 Text is cut at clause/sentence ends as it arrives; each piece is synthesised as soon as it is
 complete — the first one as early as a clause allows — while audio of the earlier pieces is
-already playing. The pieces' audio comes out strictly in order. Synthesis of piece *n+1*
+already playing. A first sentence with no early clause end is cut at the last word boundary
+once ``first_max_chars`` have come: the whole of a long sentence ("Most of the ocean floor
+has never been mapped in any detail.") would otherwise stream in from the model, and then
+be synthesised whole, before the person hears anything (ElevenLabs' first flush does the
+same, at the same length). The pieces' audio comes out strictly in order. Synthesis of piece *n+1*
 overlaps playback of piece *n*, so only the first piece's latency is ever heard.
 """
 
@@ -15,17 +19,29 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
-_FIRST_CUT = re.compile(r"[.,;:!?]\s")  # the first piece may end at a comma: start early
-_LATER_CUT = re.compile(r"[.;:!?]\s")  # later pieces end at sentences: better prosody
+# Chinese and Japanese end clauses with full-width marks and no space after them
+_FIRST_CUT = re.compile(r"[.,;:!?]\s|[、。，！？；：]")  # the first may end at a comma: start early
+_LATER_CUT = re.compile(r"[.;:!?]\s|[。！？；：]")  # later pieces end at sentences: better prosody
+# ≈ 8 words, ~2.5 s of speech: long enough for natural prosody, and for the next piece to be
+# synthesised while it plays; at 60 tokens/s it is in ~0.15 s after the first token
+FIRST_MAX_CHARS = 40
 
 Synth = Callable[[str], AsyncIterator[np.ndarray]]
 
 
 class SentenceStream:
-    def __init__(self, synth: Synth, sample_rate: int, *, min_first_chars: int = 12) -> None:
+    def __init__(
+        self,
+        synth: Synth,
+        sample_rate: int,
+        *,
+        min_first_chars: int = 12,
+        first_max_chars: int = FIRST_MAX_CHARS,
+    ) -> None:
         self._synth = synth
         self.sample_rate = sample_rate
         self._min_first = min_first_chars
+        self._first_max = first_max_chars
         self._buffer = ""
         self._pieces: asyncio.Queue[asyncio.Queue[np.ndarray | None] | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -42,15 +58,26 @@ class SentenceStream:
                 if m.end() >= (self._min_first if self._first else 1):
                     match = m
                     break
-            if match is None:
+            end = match.end() if match is not None else 0
+            if end == 0 and self._first:
+                end = self._first_word_cut()
+            if end == 0:
                 return
-            piece, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
+            piece, self._buffer = self._buffer[:end], self._buffer[end:]
             self._start_piece(piece)
 
     async def flush(self) -> None:
         if not self._ended and self._buffer.strip():
             self._start_piece(self._buffer)
             self._buffer = ""
+
+    def _first_word_cut(self) -> int:
+        """Where a clause-less first piece ends once it is long enough: after its last whole
+        word (a word is whole once a space follows it); 0 while it is shorter."""
+        if len(self._buffer) < self._first_max:
+            return 0
+        cut = max(self._buffer.rfind(" "), self._buffer.rfind("\n")) + 1
+        return cut if cut >= self._min_first else 0
 
     async def end_text(self) -> None:
         if self._ended:

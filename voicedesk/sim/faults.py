@@ -53,6 +53,11 @@ FAULTS: dict[str, Fault] = {
         "more comes; STT acknowledges the commit and never transcribes it",
     ),
     "lose": Fault(("stt",), "the transcript's deltas come, its final event never does"),
+    "stray": Fault(
+        ("stt",),
+        "an error event about the client's last append (its event_id) comes before the "
+        "commit is acknowledged; the commit itself is transcribed as usual",
+    ),
     "late": Fault(("stt",), f"the final transcript comes {STT_LATE_S:g} s later than usual"),
 }
 

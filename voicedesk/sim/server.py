@@ -78,7 +78,7 @@ class SimLatency:
     stt_late_s: float = STT_LATE_S  # added to stt_s for a commit given the "late" fault
     ttft_s: float = 0.70  # chat request → first token
     tokens_per_s: float = 60.0
-    ttfb_s: float = 0.33  # first text → first audio
+    ttfb_s: float = 0.33  # request, or a streamed segment generatable → its first audio
     tts_rtf: float = 0.2  # compute seconds per second of audio after the first chunk
     tts_chunk_s: float = 0.25  # audio per message
 
@@ -522,6 +522,7 @@ class SimServer:
         }
         await send({"type": "session.created", "session": session})
         buffer: list[np.ndarray] = []
+        last_append: str | None = None  # the event_id of the client's last append
         items = itertools.count(1)
         previous: str | None = None
         pending: set[asyncio.Task[None]] = set()
@@ -590,6 +591,7 @@ class SimServer:
                     session.update(cfg)
                     await send({"type": "session.updated", "session": session})
                 elif kind == "input_audio_buffer.append":
+                    last_append = event.get("event_id")
                     raw = base64.b64decode(event.get("audio") or "")
                     buffer.append(np.frombuffer(raw, dtype="<i2"))
                 elif kind == "input_audio_buffer.clear":
@@ -619,6 +621,11 @@ class SimServer:
                         self._transcribe(audio)
                         await ws.close(code=1011, message=b"simulated drop")
                         break
+                    if now_fault == "stray":
+                        # an error about another client event, named by its event_id, as
+                        # the service names the event an error is about
+                        message = "Simulated error about an earlier append."
+                        await send(_rt_error("invalid_value", message, last_append))
                     if now_fault in ("429", "500"):
                         await send(
                             {
@@ -721,7 +728,10 @@ class SimServer:
         ws = web.WebSocketResponse(compress=False, heartbeat=None)
         await ws.prepare(request)
         self._track(ws)
-        segments: asyncio.Queue[str | None] = asyncio.Queue()
+        # each segment with the time it became generatable (a flush, the schedule's threshold
+        # or the end of text): the service starts on a segment only then, so its first audio
+        # is timed from there, not from the first text, which may have waited in the buffer
+        segments: asyncio.Queue[tuple[str, float] | None] = asyncio.Queue()
         state: dict[str, Any] = {"first_text_at": None, "schedule": [120, 160, 250, 290]}
 
         async def generate() -> None:
@@ -732,15 +742,15 @@ class SimServer:
             first = True
             sent = 0
             while True:
-                text = await segments.get()
-                if text is None:
+                segment = await segments.get()
+                if segment is None:
                     break
-                first_at = None
+                text, ready_at = segment
                 if first:
                     first = False
-                    first_at = (state["first_text_at"] or time.monotonic()) + self.latency.ttfb_s
                     if fault == "stall":
                         await asyncio.sleep(3600)
+                first_at = ready_at + self.latency.ttfb_s
                 async for pcm, spoken, off in self._speak_chunks(text, first_at):
                     msg = {
                         "audio": base64.b64encode(
@@ -788,7 +798,7 @@ class SimServer:
                     continue
                 if text == "":
                     if buffer.strip():
-                        segments.put_nowait(buffer.strip())
+                        segments.put_nowait((buffer.strip(), time.monotonic()))
                     buffer = ""
                     segments.put_nowait(None)
                     continue
@@ -810,7 +820,7 @@ class SimServer:
                 if event.get("flush") or len(buffer) >= threshold:
                     cut = len(buffer) if event.get("flush") else buffer.rfind(" ") + 1
                     if cut > 0 and buffer[:cut].strip():
-                        segments.put_nowait(buffer[:cut].strip())
+                        segments.put_nowait((buffer[:cut].strip(), time.monotonic()))
                         buffer = buffer[cut:]
                         step += 1
         finally:
