@@ -381,3 +381,50 @@ async def test_a_slow_model_is_waited_for_and_not_blamed_on_the_voice():
             await tts.aclose()
     assert reply.failed is None, reply.failed
     assert reply.text == answer and reply.audio_complete
+
+
+async def test_a_model_slow_to_answer_after_its_tools_fails_no_voice(monkeypatch):
+    """After a tool round the model reads the results before it says a word (a long
+    document, a slow model: seconds). Until it has, the voice has been given nothing to
+    say, so its silence is the model's, as before the first words; the stall deadline ran
+    from the end of the tools and failed the reply with "Text-to-speech sent no audio".
+    The deadline is made short here so that the model's sim latency outlasts it."""
+    from voicedesk.engine import reply as reply_module
+    from voicedesk.sim.script import SimToolCall
+
+    monkeypatch.setattr(reply_module, "_STALL_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(reply_module, "_FIRST_AUDIO_TIMEOUT_S", 0.2)
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply="It grew.")
+    turn.tool_calls = [read]
+    # each model round takes five deadlines to its first word
+    latency = SimLatency(ttft_s=1.0, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+
+        async def run_tools(turn_id: int, calls, message) -> list[dict]:
+            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
+
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=_Playback(),
+            clock=time.monotonic,
+            record=TurnRecord(turn_id=1),
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None
+    assert reply.text == "Let me look. It grew." and reply.audio_complete

@@ -359,6 +359,12 @@ class Reply:
         self._text_at = time.monotonic()
         await stream.send_text(text)
 
+    @property
+    def _model_reading_results(self) -> bool:
+        """A tool round has ended and the model has not said a word since: the voice was
+        given nothing new to say."""
+        return self._tools_ended > self._text_at
+
     def _ensure_audio_task(self, stream: SpeechStream) -> asyncio.Task[None]:
         if self._audio_task is None:
             self._audio_task = asyncio.create_task(self._pump(stream))
@@ -465,7 +471,9 @@ class Reply:
 
         Not while a tool runs: the voice has said what it was given ("Let me look.") and has
         nothing to say until the answer after the tool, so its silence is no stall (a tool
-        slower than the deadline failed the reply with "sent no audio")."""
+        slower than the deadline failed the reply with "sent no audio"). Nor after it,
+        until the model's next words are sent: its time to a first token over the results
+        (a long document, a slow model) is the model's silence, as before the first text."""
         it = stream.audio().__aiter__()
         first = True
         while True:
@@ -474,7 +482,7 @@ class Reply:
             upcoming = asyncio.ensure_future(it.__anext__())
             try:
                 while True:
-                    if not self.text_sent or self._in_tools:
+                    if not self.text_sent or self._in_tools or self._model_reading_results:
                         timeout = limit  # no deadline yet: look again later
                     else:
                         since = max(waiting_since, self._text_at, self._tools_ended)
