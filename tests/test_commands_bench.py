@@ -307,3 +307,15 @@ def test_bench_set_of_a_list_loads_and_a_bad_one_names_its_key(capsys) -> None:
         "--set tools.docs_server_args must be a JSON list",
         """e.g. --set tools.docs_server_args='["--slow", "search=5"]'""",
     )
+
+
+def test_bench_set_of_a_bad_list_under_a_name_in_braces_is_told_not_a_traceback(capsys) -> None:
+    """A server name written as a placeholder ("{name}", as a how-to shows it) went into the
+    error's example as a format field: a bad list under it raised KeyError: 'name' instead
+    of saying the list was bad."""
+    _fails(
+        ["bench", "turn", "--set", "tools.mcpServers.{name}.args=[--slow"],
+        capsys,
+        "--set tools.mcpServers.{name}.args must be a JSON list",
+        """e.g. --set tools.mcpServers.{name}.args='["--slow", "search=5"]'""",
+    )

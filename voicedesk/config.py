@@ -556,7 +556,7 @@ def _env_layer(
         if not var.startswith(ENV_PREFIX) or "__" not in var:
             continue
         raw_parts = var[len(ENV_PREFIX) :].split("__")
-        parts, parsed = setting_from_text(raw_parts, value, var, f"{var}='{{}}'", file_tree)
+        parts, parsed = setting_from_text(raw_parts, value, var, file_tree)
         set_path(tree, parts, parsed, var)
         names[tuple(parts)] = var
     return tree, names
@@ -566,15 +566,15 @@ def setting_from_text(
     raw_parts: list[str],
     value: str,
     named: str,
-    example: str,
     file_tree: dict[str, Any] | None = None,
 ) -> tuple[list[str], Any]:
     """The setting ``raw_parts`` name (matched whatever their case) and ``value`` typed as it
     needs before validation: JSON for a list or a table, the text as it is otherwise (lax
     validation makes numbers and true or false of it). Environment variables and the
     benchmarks' ``--set`` both come as text and go through here, so they take the same
-    values. ``named`` says what gave the value in an error, ``example`` shows a fix ("{}" is
-    where a JSON example goes)."""
+    values. ``named`` says what gave the value in an error, and its fix is shown as
+    ``named='<a JSON example>'`` (put together, not formatted: a name may hold braces,
+    "tools.mcpServers.{name}.args", which as a format string raised KeyError)."""
     parts, annotation = _env_target(raw_parts, file_tree or {})
     shape = _json_shape(annotation)
     if shape is None:
@@ -585,7 +585,7 @@ def setting_from_text(
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{named} must be a JSON {shape} ({exc.msg} at character {exc.pos + 1}).",
-            "e.g. " + example.format(sample),
+            f"e.g. {named}='{sample}'",
         ) from None
 
 

@@ -22,6 +22,6 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
                 f"--set {item!r} is not SECTION.KEY=VALUE", "e.g. --set turn.stop_ms=64"
             )
         named = f"--set {dotted}"
-        parts, typed = setting_from_text(raw_parts, value.strip(), named, f"{named}='{{}}'")
+        parts, typed = setting_from_text(raw_parts, value.strip(), named)
         set_path(tree, parts, typed, named)
     return tree
