@@ -631,3 +631,19 @@ def test_words_over_the_answer_that_are_a_stretch_of_it_are_its_echo() -> None:
     assert not speaking.echoes_the_answer("")
     speaking.playing = SimpleNamespace(utterance_id=1, text="Okay.", heard=lambda: "Okay.")
     assert speaking.echoes_the_answer("okay")
+
+
+def test_heard_prefix_keeps_what_was_heard_of_text_written_without_spaces() -> None:
+    """Japanese and Chinese put no spaces between words: a whole word was taken to end only
+    at a space, so an answer in them cut anywhere but at its end was heard as nothing, and
+    the history kept none of what the person had heard. A character played is heard there."""
+    ja = "東京の天気は晴れです。明日は雨が降るでしょう。"
+
+    def heard(text: str, letters: int) -> str:
+        return heard_prefix(text, played_samples=1, sample_rate=24000, letters_at_played=letters)
+
+    assert heard(ja, 12) == "東京の天気は晴れです。明"
+    assert heard(ja, 11) == "東京の天気は晴れです。"
+    # a Latin word among them is still heard whole or not at all
+    assert heard("東京タワーは Tokyo Tower とも", 8) == "東京タワーは"
+    assert heard("会議はZoomで", 5) == "会議は"

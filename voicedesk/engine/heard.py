@@ -4,6 +4,8 @@ When an answer is cut, the history must hold only what was played. Providers tha
 character alignment (ElevenLabs) tell us exactly; otherwise we estimate from the share of the
 answer's audio that was played, and as a last resort from a typical speaking rate. The result is
 always cut back to a whole word: a half word in the history would read as a typo to the model.
+In text written without spaces between words (Japanese, Chinese) it is cut back to a whole
+character.
 """
 
 from __future__ import annotations
@@ -32,13 +34,26 @@ def heard_prefix(
     n = max(0, min(len(text), n))
     if n >= len(text):
         return text
-    cut = text[:n]
     # A word counts as heard once it has been played completely: drop the partial last word.
-    if not text[n].isspace() and " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
-    elif not text[n].isspace():
-        cut = ""
-    return cut.rstrip()
+    # Text written without spaces (Japanese, Chinese) has no word ends to find: there a
+    # character played is heard, or an answer in it cut short was heard as nothing.
+    while n > 0 and not text[n].isspace() and not _written_without_spaces(text[n - 1]):
+        n -= 1
+    return text[:n].rstrip()
+
+
+def _written_without_spaces(ch: str) -> bool:
+    """Whether ``ch`` is of a script written with no spaces between words (CJK ideographs,
+    kana, their punctuation and full-width forms), so that a word may end after it."""
+    code = ord(ch)
+    return (
+        0x3000 <= code <= 0x30FF  # CJK punctuation, hiragana, katakana
+        or 0x3400 <= code <= 0x4DBF  # CJK extension A
+        or 0x4E00 <= code <= 0x9FFF  # CJK unified ideographs
+        or 0xF900 <= code <= 0xFAFF  # CJK compatibility ideographs
+        or 0xFF00 <= code <= 0xFFEF  # full-width and half-width forms
+        or 0x20000 <= code <= 0x3FFFF  # CJK extensions B and later
+    )
 
 
 def _index_after_letters(text: str, letters: int) -> int:
