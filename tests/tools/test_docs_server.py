@@ -1904,3 +1904,20 @@ async def test_find_replace_of_a_word_said_without_accents_names_its_spelling(ws
             "edit_document", path="cv.md", action="find_replace", find="résumé", replace_with="CV"
         )
         assert said.startswith("Replaced 2 occurrences of “résumé” with “CV”")
+
+
+async def test_search_for_a_word_with_signs_in_it_finds_that_word_not_its_letters(ws: Path) -> None:
+    """ "C#", "C++" and "e-mail" are one word each. Taken apart at their signs for the
+    all-the-words fallback, "C#" was searched as "c" when no document had it, and every
+    paragraph with a c in it was found: a page of snippets with nothing asked for."""
+    async with docs_server(ws) as d:
+        for query in ("C#", "C++", "e-mail", "C# notes"):
+            assert (await d.call("search", query=query)).startswith(f"Found no “{query}”")
+        (ws / "langs.md").write_text("# Languages\n\nWe write C# and C++.\n")
+        found = await d.call("search", query="C++?")
+        assert found.splitlines() == [
+            "Found “C++?” in 1 place in 1 document.",
+            "- langs.md, paragraph 2 (section “Languages”): We write C# and C++.",
+        ]
+        # the punctuation a transcript puts around words still goes
+        assert "todo.txt, paragraph 2" in await d.call("search", query="call, budget?")

@@ -473,8 +473,10 @@ class DocsTools:
         # a sentence's end is the transcript's, not the document's ("call Zoe?")
         needle = formats.fold_for_search(query.rstrip(".?!,;: ") or query)
         # All the words, failing the phrase: without the punctuation that speech to text
-        # and the model put around them ("call Zoe?", "cafe, notes" found nothing)
-        words = re.findall(r"\w+", needle) or needle.split()
+        # and the model put around them ("call Zoe?", "cafe, notes" found nothing). Only
+        # around them: "C#", "C++" and "e-mail" are words, and taken apart at their signs
+        # "C#" was searched as "c", found in nearly every paragraph.
+        words = [w.strip(_AROUND_WORDS) or w for w in needle.split()]
         hits: list[tuple[str, list[Block], int, str]] = []
         skipped: list[str] = []
         for exact in (True, False):
@@ -502,7 +504,7 @@ class DocsTools:
                     hi = min(len(text), pos + len(needle) + 70)
                     snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
                     hits.append((rel, doc.blocks, i, snippet))
-            if hits or words == [needle]:
+            if hits or len(words) < 2:
                 break
         note = (
             f"\n(Could not read {', '.join(skipped)}; read_document says more.)" if skipped else ""
@@ -1187,6 +1189,10 @@ class DocsTools:
     def redo(self, path: str) -> str:
         """Redo the change the last undo took back."""
         return self._history_result("Redid", path, self.ws.redo)
+
+
+# what a transcript or the model puts around a query's words, not part of them
+_AROUND_WORDS = ".,;:?!\"'()[]“”‘’«»¿¡"
 
 
 def _spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:
