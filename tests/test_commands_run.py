@@ -980,3 +980,26 @@ def test_a_killed_runs_audio_is_not_overwritten_by_the_next_run(
     with pytest.raises(UserError, match="holds that run's audio"):  # the demo, the TUI
         duplex.start(lambda block: np.zeros(duplex.playback_block, np.int16))
     assert survivor.read_bytes() == before
+
+
+def test_a_run_with_the_output_of_a_run_still_going_is_told_so(
+    wav: Path, tmp_path: Path, capsys
+) -> None:
+    """A second run given the --output of one still going (another terminal) was told that
+    OUT.partial.wav was left by a run that was killed, and to move or delete it: done, the
+    run still going lost its audio. It is told that a run is writing there now."""
+    out = tmp_path / "answers.wav"
+    going = FileDuplex(None, out, input_pcm=np.zeros(16_000, np.int16), input_rate=16_000)
+    going.start(lambda block: np.full(going.playback_block, 1000, np.int16))
+    try:
+        run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+        assert main([*run, "--output", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert "is being written by a run still going" in err and "another --output" in err
+        assert "did not end" not in err and "delete" not in err
+    finally:
+        going.stop()
+    assert read_wav(out)[0].size and not (tmp_path / "answers.partial.wav").exists()
+    # once it has ended, nothing is in the way
+    assert main([*run, "--output", str(out)]) == 0

@@ -32,7 +32,7 @@ from voicedesk.audio.base import CAPTURE_RATE, PLAYBACK_RATE, DuplexBackend, Pro
 from voicedesk.audio.resample import resample
 from voicedesk.audio.wavio import (
     GrowingWav,
-    left_by_a_crash,
+    partial_in_the_way,
     partial_path,
     read_wav,
     write_wav,
@@ -182,7 +182,7 @@ class FileDuplex(DuplexBackend):
             self._played.append(np.zeros(self._out_delay, np.int16))
         except FileExistsError:
             assert self.output_path is not None
-            raise left_by_a_crash(self.output_path) from None
+            raise partial_in_the_way(self.output_path) from None
         except OSError as exc:
             raise UserError(
                 f"Cannot write the output WAV's recording {path}: {exc.strerror or exc}",

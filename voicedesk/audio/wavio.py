@@ -277,16 +277,44 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
     atomic_write(Path(path), write)
 
 
-def left_by_a_crash(output: Path) -> UserError:
+def partial_in_the_way(output: Path) -> UserError:
     """What to say of an ``output`` whose :func:`partial_path` is there before the run: a
-    run that did not end left it, and it holds that run's audio."""
+    run still going is writing it (another terminal), or a run that did not end left it;
+    either way it holds that run's audio. Told apart by the lock a run holds on it
+    (:class:`GrowingWav`): told only the second, the person moved or deleted the recording
+    of a run still going, as advised, and that run lost its audio."""
     partial = partial_path(output)
+    if being_written(partial):
+        return UserError(
+            f"{partial} is being written by a run still going with --output {output}: "
+            "this run would write its audio over that one's",
+            "give this run another --output, or wait until that run has ended",
+        )
     return UserError(
         f"{partial} is there from an earlier run with --output {output} that did not end "
         "(it was killed, or crashed): it holds that run's audio",
         f"keep it under another name, or delete it, then run again (e.g. mv {partial} "
         f"{partial.with_name(partial.stem + '-kept' + partial.suffix)})",
     )
+
+
+def being_written(path: Path) -> bool:
+    """Whether a running :class:`GrowingWav` holds ``path`` (its lock); False where there
+    are no such locks (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        with Path(path).open("rb") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
 
 
 def partial_path(path: Path) -> Path:
@@ -312,6 +340,12 @@ class GrowingWav:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = self.path.open("xb")  # never over another: it may be a crash's survivor
+        with contextlib.suppress(ImportError, OSError):
+            import fcntl
+
+            # held while it grows (released with the file, by close() or the process's
+            # end): another run told that it is in use, not that a crash left it
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._wav = wave.open(self._fh, "wb")  # noqa: SIM115 (closed by close())
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)

@@ -219,10 +219,10 @@ def check_run_args(args: argparse.Namespace) -> None:
         check_writable(args.metrics_out, "--metrics-out")
     check_distinct_files(args)
     if output is not None:
-        from voicedesk.audio.wavio import left_by_a_crash, partial_path
+        from voicedesk.audio.wavio import partial_in_the_way, partial_path
 
         if partial_path(output).exists():  # found only at the start, after the set-up
-            raise left_by_a_crash(output)
+            raise partial_in_the_way(output)
 
 
 def check_input_audio(path: Path) -> None:
