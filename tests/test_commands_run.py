@@ -1003,3 +1003,25 @@ def test_a_run_with_the_output_of_a_run_still_going_is_told_so(
     assert read_wav(out)[0].size and not (tmp_path / "answers.partial.wav").exists()
     # once it has ended, nothing is in the way
     assert main([*run, "--output", str(out)]) == 0
+
+
+def test_the_command_offered_to_keep_a_killed_runs_audio_works_in_a_folder_with_spaces(
+    wav: Path, tmp_path: Path, capsys
+) -> None:
+    """The hint's "e.g. mv A B" named the paths unquoted: in a folder such as "My Music",
+    pasted into a shell it moved nothing ("target is not a directory")."""
+    import re
+    import subprocess
+
+    folder = tmp_path / "My Music"
+    folder.mkdir()
+    out = folder / "answers.wav"
+    survivor = folder / "answers.partial.wav"
+    write_wav(survivor, np.full(24_000, 1000, np.int16), 24_000)
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav), "--output", str(out)]
+    assert main(run) == 2
+    err = capsys.readouterr().err
+    offered = re.search(r"e\.g\. (mv .*)\)$", err.strip())
+    assert offered is not None, err
+    subprocess.run(["sh", "-c", offered.group(1)], check=True)
+    assert not survivor.exists() and (folder / "answers.partial-kept.wav").exists()

@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -290,11 +291,13 @@ def partial_in_the_way(output: Path) -> UserError:
             "this run would write its audio over that one's",
             "give this run another --output, or wait until that run has ended",
         )
+    kept = partial.with_name(partial.stem + "-kept" + partial.suffix)
+    # quoted for a shell: pasted as shown, a path with a space in it moved nothing
+    move = shlex.join(["mv", str(partial), str(kept)])
     return UserError(
         f"{partial} is there from an earlier run with --output {output} that did not end "
         "(it was killed, or crashed): it holds that run's audio",
-        f"keep it under another name, or delete it, then run again (e.g. mv {partial} "
-        f"{partial.with_name(partial.stem + '-kept' + partial.suffix)})",
+        f"keep it under another name, or delete it, then run again (e.g. {move})",
     )
 
 
