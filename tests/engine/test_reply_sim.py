@@ -428,3 +428,53 @@ async def test_a_model_slow_to_answer_after_its_tools_fails_no_voice(monkeypatch
             await tts.aclose()
     assert reply.failed is None
     assert reply.text == "Let me look. It grew." and reply.audio_complete
+
+
+async def test_a_voice_that_stalls_before_an_answer_that_ends_after_its_tools_fails_the_reply(
+    monkeypatch,
+):
+    """The model's silence over its tool results is no stall of the voice (above); once it
+    ends the answer with nothing more to say, the voice must still finish what it was
+    given ("Let me look."), or the reply fails: it did not wait for it for good."""
+    from voicedesk.engine import reply as reply_module
+    from voicedesk.errors import ProviderError
+    from voicedesk.sim.script import SimToolCall
+
+    monkeypatch.setattr(reply_module, "_STALL_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(reply_module, "_FIRST_AUDIO_TIMEOUT_S", 0.3)
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply="")
+    turn.tool_calls = [read]
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        sim.inject("tts", "stall")
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+
+        async def run_tools(turn_id: int, calls, message) -> list[dict]:
+            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
+
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=_Playback(),
+            clock=time.monotonic,
+            record=TurnRecord(turn_id=1),
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await reply.cancel()
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.text.strip() == "Let me look."
+    assert isinstance(reply.failed, ProviderError)
+    assert "Text-to-speech sent no audio" in str(reply.failed)

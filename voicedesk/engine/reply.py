@@ -304,6 +304,9 @@ class Reply:
                     self._stream = stream
                     self.sample_rate = stream.sample_rate
                 audio_task = self._ensure_audio_task(stream)
+                # the voice is told to finish: from now its silence is its own, also after
+                # a tool round the model ended without another word
+                self._text_at = time.monotonic()
                 await stream.end_text()
                 await audio_task
         except asyncio.CancelledError:
@@ -361,8 +364,8 @@ class Reply:
 
     @property
     def _model_reading_results(self) -> bool:
-        """A tool round has ended and the model has not said a word since: the voice was
-        given nothing new to say."""
+        """A tool round has ended and the model has not said a word since, nor ended the
+        answer: the voice was given nothing new to say."""
         return self._tools_ended > self._text_at
 
     def _ensure_audio_task(self, stream: SpeechStream) -> asyncio.Task[None]:
