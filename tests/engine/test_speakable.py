@@ -213,3 +213,20 @@ def test_a_star_between_blanks_is_arithmetic_and_said(answer: str, said: str, se
     assert _spoken([answer]) == said
     assert _spoken(list(answer)) == said
     assert _spoken(_random_split(answer, seed)) == said
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("Build in C:\\_build\\out now", "Build in C:\\_build\\out now"),
+        ("Saved to \\\\server\\_shared today", "Saved to \\\\server\\_shared today"),
+    ],
+)
+def test_an_underscore_after_a_backslash_is_kept(answer: str, said: str, seed: int) -> None:
+    """A backslash before an underscore is a Windows path's ("C:\\_build") or Markdown's
+    escape: in neither is the underscore emphasis. It was dropped, and the answer shown and
+    remembered named a folder that does not exist ("C:\\build")."""
+    assert _spoken([answer]) == said
+    assert _spoken(list(answer)) == said
+    assert _spoken(_random_split(answer, seed)) == said

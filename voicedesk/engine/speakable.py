@@ -267,6 +267,8 @@ def _clean(text: str, before: str, blank_line: bool) -> str:
         if len(set(run)) == 1:
             if kind == "_" and prev.isalnum() and nxt.isalnum():
                 return run  # snake_case
+            if kind == "_" and prev == "\\":
+                return run  # a Windows path's "C:\\_build" (or an escape): no emphasis
             line_start = blank_line and not text[:start].strip(_BLANK)
             if kind in "*_" and prev in _BLANK and nxt and nxt in _BLANK and not line_start:
                 return run  # "5 * 3": blanks on both sides make no emphasis, nor a bullet
