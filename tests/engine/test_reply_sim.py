@@ -478,3 +478,58 @@ async def test_a_voice_that_stalls_before_an_answer_that_ends_after_its_tools_fa
     assert reply.text.strip() == "Let me look."
     assert isinstance(reply.failed, ProviderError)
     assert "Text-to-speech sent no audio" in str(reply.failed)
+
+
+async def test_the_answer_after_a_tool_round_has_its_first_clause_flushed():
+    """ElevenLabs generates a first clause at once only when it is sent with flush: the
+    answer's start is. The flush of what was said before a tool round counted as that first
+    flush, so the answer after the tool (what the person waits for) was left to the
+    service's chunk schedule: generated only once 90 to 140 more characters had come, or at
+    its end."""
+    from voicedesk.sim.script import SimToolCall
+
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    after = (
+        "It grew by five percent in the third quarter, mostly from new customers in Europe "
+        "and in Asia, where the team opened two offices this spring."
+    )
+    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply=after)
+    turn.tool_calls = [read]
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+
+        async def run_tools(turn_id: int, calls, message) -> list[dict]:
+            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
+
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=_Playback(),
+            clock=time.monotonic,
+            record=TurnRecord(turn_id=1),
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None
+    sent = [r.body for r in sim.requests if r.provider == "tts" and "text" in r.body]
+    texts = "".join(m["text"] for m in sent)
+    assert "quarter," in texts
+    first_clause = next(m for m in sent if "quarter," in m["text"])
+    assert first_clause.get("flush") is True, sent
+    # and only the first: the rest follows the schedule, for the prosody of longer chunks,
+    # until the end of the text flushes what is left
+    later = [m for m in sent[sent.index(first_clause) + 1 :] if m["text"].strip()]
+    assert [m["text"] for m in later if m.get("flush")] == [later[-1]["text"]]

@@ -220,7 +220,8 @@ class ElevenLabsStream:
         self.sample_rate = sample_rate
         self._pending = ""  # text not yet sent (a partial word)
         self._sent = ""
-        self._flushed_first = False
+        self._flushed_first = False  # the first clause since the start (or a flush) went
+        self._flushed_at = 0  # len(self._sent) at the last flush(): a new start from there
         self._ended = False
         # (absolute start sample of the chunk, [(char start ms within chunk)...]) per chunk
         self._letter_times_ms: list[float] = []
@@ -236,7 +237,7 @@ class ElevenLabsStream:
         if not piece.endswith(" "):
             piece += " "  # each chunk ends with a space (PROTOCOLS §4b), after CJK punctuation too
         msg: dict[str, Any] = {"text": piece, "try_trigger_generation": True}
-        total = len(self._sent) + len(piece)
+        total = len(self._sent) - self._flushed_at + len(piece)
         if not self._flushed_first and (
             (_CLAUSE_END.search(piece.rstrip()) and total > 8) or total >= _FIRST_FLUSH_CHARS
         ):
@@ -254,7 +255,11 @@ class ElevenLabsStream:
         await self._send({"text": self._pending + " ", "flush": True})
         self._sent += self._pending + " "
         self._pending = ""
-        self._flushed_first = True
+        # What comes after the tool round is the answer the person waits for: its first
+        # clause is flushed as an answer's first is. Counted as that first flush, it was
+        # left to the service's chunk schedule (90 to 140 more characters, or the end).
+        self._flushed_first = False
+        self._flushed_at = len(self._sent)
 
     async def end_text(self) -> None:
         if self._ended:
