@@ -533,3 +533,54 @@ async def test_the_answer_after_a_tool_round_has_its_first_clause_flushed():
     # until the end of the text flushes what is left
     later = [m for m in sent[sent.index(first_clause) + 1 :] if m["text"].strip()]
     assert [m["text"] for m in later if m.get("flush")] == [later[-1]["text"]]
+
+
+async def test_with_openai_speech_the_answer_after_a_tool_round_starts_at_its_first_clause():
+    """OpenAI speech (and Piper) synthesise an answer piece by piece, the first piece as
+    early as its first clause. The piece flushed before a tool round was taken for that
+    first, so the answer after the tool (what the person waits for) went out only at its
+    first sentence's end: a long sentence streamed in whole before a word of it was said."""
+    from voicedesk.sim.script import SimToolCall
+
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    after = (
+        "It grew by five percent in the third quarter, mostly from new customers in Europe "
+        "and in Asia, where the team opened two offices this spring."
+    )
+    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply=after)
+    turn.tool_calls = [read]
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = OpenAITTS(
+            api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
+        )
+
+        async def run_tools(turn_id: int, calls, message) -> list[dict]:
+            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
+
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=_Playback(),
+            clock=time.monotonic,
+            record=TurnRecord(turn_id=1),
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None
+    pieces = [r.body["input"] for r in sim.requests if r.provider == "tts"]
+    assert pieces[0] == "Let me look." and " ".join(pieces[1:]) == after
+    # cut as an answer's first piece is: at its first clause, or a word past 40 characters
+    assert len(pieces[1]) <= len("It grew by five percent in the third quarter,"), pieces

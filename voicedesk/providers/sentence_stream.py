@@ -70,6 +70,10 @@ class SentenceStream:
         if not self._ended and self._buffer.strip():
             self._start_piece(self._buffer)
             self._buffer = ""
+        # What comes after the tool round is the answer the person waits for: it starts as
+        # early as a first piece does (a clause, or 40 characters). Taken for a later piece,
+        # it went out only at its first sentence's end.
+        self._first = True
 
     def _first_word_cut(self) -> int:
         """Where a clause-less first piece ends once it is long enough: after its last whole
