@@ -226,6 +226,82 @@ async def test_a_tool_round_refused_as_too_long_is_sent_with_the_result_clipped_
     assert ctx.window == 2500 and ctx.budget < 2500  # in our count of tokens, not the server's
 
 
+def _tool_turn(reply: str, preamble: str = "Let me look.") -> SimTurn:
+    """A turn whose answer reads a document first, saying ``preamble`` before it."""
+    from voicedesk.sim.script import SimToolCall
+
+    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
+    return SimTurn(transcript=QUESTION, preamble=preamble, reply=reply, tool_calls=[read])
+
+
+async def _tool_result(turn_id: int, calls, message) -> list[dict]:
+    return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
+
+
+async def _answer_with_a_tool(
+    turn: SimTurn,
+    *,
+    voice: str = "elevenlabs",
+    latency: SimLatency | None = None,
+    run_tools=_tool_result,
+    playback: _Playback | None = None,
+    fault: str | None = None,
+) -> tuple[Reply, SimServer]:
+    """One confirmed ``Reply`` to ``turn`` against the simulated cloud, to its end; the
+    simulator (stopped) still holds what it was sent."""
+    latency = latency or SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        if fault is not None:
+            sim.inject("tts", fault)
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = (
+            ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+            if voice == "elevenlabs"
+            else OpenAITTS(
+                api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
+            )
+        )
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=playback or _Playback(),
+            clock=time.monotonic,
+            record=TurnRecord(turn_id=1),
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await reply.cancel()
+            await llm.aclose()
+            await tts.aclose()
+    return reply, sim
+
+
+class _HeardPlayback(_Playback):
+    """Sets ``heard`` at the first audio played."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard = asyncio.Event()
+
+    def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+        super().enqueue(utterance_id, pcm)
+        self.heard.set()
+
+
+AFTER_THE_TOOL = (
+    "It grew by five percent in the third quarter, mostly from new customers in Europe "
+    "and in Asia, where the team opened two offices this spring."
+)
+
+
 @pytest.mark.parametrize("voice", ["elevenlabs", "openai"])
 @pytest.mark.parametrize("preamble", ["Let me look.", "Let me check that for you"])
 async def test_what_the_model_says_before_a_tool_call_is_heard_while_the_tool_runs(
@@ -235,57 +311,19 @@ async def test_what_the_model_says_before_a_tool_call_is_heard_while_the_tool_ru
     word boundary that only the answer after the tool brought: nothing was heard while the
     tool ran, and then "look.It" was one word, in the voice and in the answer shown and
     remembered. One that ends no clause waited for the voice's next chunk of text too."""
-    from voicedesk.sim.script import SimToolCall
+    playback = _HeardPlayback()
+    heard_during_tool: list[bool] = []
 
-    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
-    turn = SimTurn(transcript=QUESTION, preamble=preamble, reply="It grew.")
-    turn.tool_calls = [read]
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
-    heard = asyncio.Event()
+    async def run_tools(turn_id: int, calls, message) -> list[dict]:
+        # the tool finishes only once the preamble is heard, or gives up after a while
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(playback.heard.wait(), 5)
+        heard_during_tool.append(playback.heard.is_set())
+        return await _tool_result(turn_id, calls, message)
 
-    class Playback(_Playback):
-        def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
-            super().enqueue(utterance_id, pcm)
-            heard.set()
-
-    async with SimServer(SimScript(turns=[turn]), latency) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = (
-            ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
-            if voice == "elevenlabs"
-            else OpenAITTS(
-                api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
-            )
-        )
-        heard_during_tool: list[bool] = []
-
-        async def run_tools(turn_id: int, calls, message) -> list[dict]:
-            # the tool finishes only once the preamble is heard, or gives up after a while
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(heard.wait(), 5)
-            heard_during_tool.append(heard.is_set())
-            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
-
-        record = TurnRecord(turn_id=1)
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=Playback(),
-            clock=time.monotonic,
-            record=record,
-            bus=ev.EventBus(),
-            run_tools=run_tools,
-        )
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 20)
-        finally:
-            await llm.aclose()
-            await tts.aclose()
+    reply, _ = await _answer_with_a_tool(
+        _tool_turn("It grew.", preamble), voice=voice, run_tools=run_tools, playback=playback
+    )
     assert reply.failed is None
     assert reply.text == f"{preamble} It grew."
     assert heard_during_tool == [True]
@@ -297,48 +335,18 @@ async def test_a_tool_slower_than_the_voice_s_deadline_fails_nothing(monkeypatch
     failed the reply with "Text-to-speech sent no audio". The deadline is made short here
     so that a short tool outlasts it."""
     from voicedesk.engine import reply as reply_module
-    from voicedesk.sim.script import SimToolCall
 
     monkeypatch.setattr(reply_module, "_STALL_TIMEOUT_S", 0.2)
-    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
-    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply="It grew.")
-    turn.tool_calls = [read]
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
-    heard = asyncio.Event()
+    playback = _HeardPlayback()
 
-    class Playback(_Playback):
-        def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
-            super().enqueue(utterance_id, pcm)
-            heard.set()
+    async def run_tools(turn_id: int, calls, message) -> list[dict]:
+        await asyncio.wait_for(playback.heard.wait(), 10)
+        await asyncio.sleep(1.0)  # a slow tool: five deadlines of silence
+        return await _tool_result(turn_id, calls, message)
 
-    async with SimServer(SimScript(turns=[turn]), latency) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
-
-        async def run_tools(turn_id: int, calls, message) -> list[dict]:
-            await asyncio.wait_for(heard.wait(), 10)
-            await asyncio.sleep(1.0)  # a slow tool: five deadlines of silence
-            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
-
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=Playback(),
-            clock=time.monotonic,
-            record=TurnRecord(turn_id=1),
-            bus=ev.EventBus(),
-            run_tools=run_tools,
-        )
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 20)
-        finally:
-            await llm.aclose()
-            await tts.aclose()
+    reply, _ = await _answer_with_a_tool(
+        _tool_turn("It grew."), run_tools=run_tools, playback=playback
+    )
     assert reply.failed is None
     assert reply.text == "Let me look. It grew." and reply.audio_complete
 
@@ -390,42 +398,12 @@ async def test_a_model_slow_to_answer_after_its_tools_fails_no_voice(monkeypatch
     from the end of the tools and failed the reply with "Text-to-speech sent no audio".
     The deadline is made short here so that the model's sim latency outlasts it."""
     from voicedesk.engine import reply as reply_module
-    from voicedesk.sim.script import SimToolCall
 
     monkeypatch.setattr(reply_module, "_STALL_TIMEOUT_S", 0.2)
     monkeypatch.setattr(reply_module, "_FIRST_AUDIO_TIMEOUT_S", 0.2)
-    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
-    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply="It grew.")
-    turn.tool_calls = [read]
     # each model round takes five deadlines to its first word
     latency = SimLatency(ttft_s=1.0, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
-
-    async with SimServer(SimScript(turns=[turn]), latency) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
-
-        async def run_tools(turn_id: int, calls, message) -> list[dict]:
-            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
-
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=_Playback(),
-            clock=time.monotonic,
-            record=TurnRecord(turn_id=1),
-            bus=ev.EventBus(),
-            run_tools=run_tools,
-        )
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 20)
-        finally:
-            await llm.aclose()
-            await tts.aclose()
+    reply, _ = await _answer_with_a_tool(_tool_turn("It grew."), latency=latency)
     assert reply.failed is None
     assert reply.text == "Let me look. It grew." and reply.audio_complete
 
@@ -438,43 +416,10 @@ async def test_a_voice_that_stalls_before_an_answer_that_ends_after_its_tools_fa
     given ("Let me look."), or the reply fails: it did not wait for it for good."""
     from voicedesk.engine import reply as reply_module
     from voicedesk.errors import ProviderError
-    from voicedesk.sim.script import SimToolCall
 
     monkeypatch.setattr(reply_module, "_STALL_TIMEOUT_S", 0.3)
     monkeypatch.setattr(reply_module, "_FIRST_AUDIO_TIMEOUT_S", 0.3)
-    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
-    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply="")
-    turn.tool_calls = [read]
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
-
-    async with SimServer(SimScript(turns=[turn]), latency) as sim:
-        sim.inject("tts", "stall")
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
-
-        async def run_tools(turn_id: int, calls, message) -> list[dict]:
-            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
-
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=_Playback(),
-            clock=time.monotonic,
-            record=TurnRecord(turn_id=1),
-            bus=ev.EventBus(),
-            run_tools=run_tools,
-        )
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 20)
-        finally:
-            await reply.cancel()
-            await llm.aclose()
-            await tts.aclose()
+    reply, _ = await _answer_with_a_tool(_tool_turn(""), fault="stall")
     assert reply.text.strip() == "Let me look."
     assert isinstance(reply.failed, ProviderError)
     assert "Text-to-speech sent no audio" in str(reply.failed)
@@ -486,43 +431,7 @@ async def test_the_answer_after_a_tool_round_has_its_first_clause_flushed():
     flush, so the answer after the tool (what the person waits for) was left to the
     service's chunk schedule: generated only once 90 to 140 more characters had come, or at
     its end."""
-    from voicedesk.sim.script import SimToolCall
-
-    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
-    after = (
-        "It grew by five percent in the third quarter, mostly from new customers in Europe "
-        "and in Asia, where the team opened two offices this spring."
-    )
-    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply=after)
-    turn.tool_calls = [read]
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
-
-    async with SimServer(SimScript(turns=[turn]), latency) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
-
-        async def run_tools(turn_id: int, calls, message) -> list[dict]:
-            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
-
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=_Playback(),
-            clock=time.monotonic,
-            record=TurnRecord(turn_id=1),
-            bus=ev.EventBus(),
-            run_tools=run_tools,
-        )
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 20)
-        finally:
-            await llm.aclose()
-            await tts.aclose()
+    reply, sim = await _answer_with_a_tool(_tool_turn(AFTER_THE_TOOL))
     assert reply.failed is None
     sent = [r.body for r in sim.requests if r.provider == "tts" and "text" in r.body]
     texts = "".join(m["text"] for m in sent)
@@ -540,47 +449,9 @@ async def test_with_openai_speech_the_answer_after_a_tool_round_starts_at_its_fi
     early as its first clause. The piece flushed before a tool round was taken for that
     first, so the answer after the tool (what the person waits for) went out only at its
     first sentence's end: a long sentence streamed in whole before a word of it was said."""
-    from voicedesk.sim.script import SimToolCall
-
-    read = SimToolCall(name="docs__read_document", arguments={"path": "report.md"})
-    after = (
-        "It grew by five percent in the third quarter, mostly from new customers in Europe "
-        "and in Asia, where the team opened two offices this spring."
-    )
-    turn = SimTurn(transcript=QUESTION, preamble="Let me look.", reply=after)
-    turn.tool_calls = [read]
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
-
-    async with SimServer(SimScript(turns=[turn]), latency) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = OpenAITTS(
-            api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
-        )
-
-        async def run_tools(turn_id: int, calls, message) -> list[dict]:
-            return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
-
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=_Playback(),
-            clock=time.monotonic,
-            record=TurnRecord(turn_id=1),
-            bus=ev.EventBus(),
-            run_tools=run_tools,
-        )
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 20)
-        finally:
-            await llm.aclose()
-            await tts.aclose()
+    reply, sim = await _answer_with_a_tool(_tool_turn(AFTER_THE_TOOL), voice="openai")
     assert reply.failed is None
     pieces = [r.body["input"] for r in sim.requests if r.provider == "tts"]
-    assert pieces[0] == "Let me look." and " ".join(pieces[1:]) == after
+    assert pieces[0] == "Let me look." and " ".join(pieces[1:]) == AFTER_THE_TOOL
     # cut as an answer's first piece is: at its first clause, or a word past 40 characters
     assert len(pieces[1]) <= len("It grew by five percent in the third quarter,"), pieces
