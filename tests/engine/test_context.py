@@ -789,3 +789,20 @@ async def test_what_was_said_before_a_tool_call_is_in_the_history_once(tmp_path,
     assert " ".join(said).count("Let me look.") == 1, said
     assert "It grew." in said[-1]
     assert restore_state(session.log.path)[0]["turns"] == [turn]
+
+
+def test_an_answer_that_is_only_what_was_said_before_its_tools_is_kept_as_heard():
+    """Left out whole, such an answer was an empty assistant message (or a bare cut mark),
+    which some OpenAI-compatible servers refuse."""
+    from voicedesk.engine.context import CUT_MARKS, answer_message
+
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    earlier = [
+        {"role": "user", "content": "How did the north do?"},
+        {"role": "assistant", "content": "Let me look.", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "It grew."},
+    ]
+    assert answer_message(earlier, "Let me look. It grew.", None)["content"] == "It grew."
+    assert answer_message(earlier, "Let me look.", None)["content"] == "Let me look."
+    cut = answer_message(earlier, "Let me look.", "interrupted")["content"]
+    assert cut == "Let me look." + CUT_MARKS["interrupted"]

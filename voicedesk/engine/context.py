@@ -586,17 +586,21 @@ def answer_message(earlier: list[dict[str, Any]], heard: str, cut: str | None) -
 
     What the model said before its tool calls ("Let me look.") is in their messages and
     heard at the head of the answer: kept in both, the model read itself say it twice,
-    once more for every tool round. It is left out here."""
+    once more for every tool round. It is left out here, unless it is all that was heard:
+    an empty answer is refused by some OpenAI-compatible servers."""
+    after = heard
     for message in earlier:
         said = message.get("content")
         if message.get("role") != "assistant" or not message.get("tool_calls"):
             continue
         if not isinstance(said, str) or not said.strip():
             continue
-        rest = heard.lstrip()
+        rest = after.lstrip()
         if not rest.startswith(said.strip()):
             break
-        heard = rest[len(said.strip()) :].lstrip()
+        after = rest[len(said.strip()) :].lstrip()
+    if after.strip():
+        heard = after
     content = (heard.strip() + CUT_MARKS[cut]) if cut else heard
     return {"role": "assistant", "content": content}
 
