@@ -134,8 +134,7 @@ class Reply:
         self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
         self.tool_messages: list[dict[str, Any]] = []
         self.tools_logged = 0  # how many of tool_messages the session log already has
-        self.confirmed = False
-        self._confirmed = asyncio.Event()
+        self._confirmed = asyncio.Event()  # set by confirm(): held audio and tool calls go
         self.cancelled = False
         self.failed: BaseException | None = None
         self.sample_rate = 24_000
@@ -162,13 +161,17 @@ class Reply:
         """The turn is over: play what is held and everything that follows."""
         if self.confirmed or self.cancelled:
             return
-        self.confirmed = True
         self._confirmed.set()
         if self.text:
             self._shown()
         for chunk in self._held:
             self.playback.enqueue(self.utterance_id, chunk)
         self._held.clear()
+
+    @property
+    def confirmed(self) -> bool:
+        """The turn is over: this answer is played, and its tools may change things."""
+        return self._confirmed.is_set()
 
     def _shown(self) -> None:
         if self._answer_shown is not None and not self.cancelled:
