@@ -103,6 +103,9 @@ class _Turn:
 # maximum wait instead, enough for the LLM's first token (~0.7 s) and the first audio
 # (~0.33 s), so a person who does stop there hears it as soon as before.
 PREPARE_AHEAD_S = 1.2
+# How far past the end of a WAV input the detector must have heard before a headless run may
+# end: over a VAD window, so the input's last samples have been windowed and read.
+HEARD_PAST_S = 0.1
 
 
 class Session:
@@ -366,6 +369,19 @@ class Session:
             await asyncio.sleep(0.05)
             if self._is_idle():
                 return
+
+    async def wait_heard_out(self, end_s: float) -> None:
+        """Until the input up to ``end_s`` (its end, on the session's timeline) has been
+        heard, no turn is being decided or beginning, and nothing is in flight: all that a
+        run over a WAV file has to do is done. Waiting ``turn.max_wait_ms`` after the end of
+        the input instead kept every headless run going ~2.5 s after its last answer, even
+        when the last turn had ended long before; a turn still being decided at the end of
+        the input holds this until it is decided and answered."""
+        while True:
+            await self.wait_idle()
+            if self._last_block_s >= end_s + HEARD_PAST_S and self.detector.at_rest:
+                return
+            await asyncio.sleep(0.02)
 
     def _is_idle(self) -> bool:
         return (
