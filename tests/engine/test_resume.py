@@ -604,3 +604,125 @@ async def test_a_summary_over_a_smaller_budget_leaves_the_persons_words_whole(
     assert counter.messages(request) <= budget
     assert counter.count(session.context.summary) <= budget * SUMMARY_SHARE * counter.margin
     assert session.context.summary.startswith("The person keeps item 0 in drawer 0.")
+
+
+def _log_records(folder: Path, kind: str) -> list[dict]:
+    out = []
+    for path in folder.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            with_kind = json.loads(line) if line.strip().endswith("}") else {}
+            if with_kind.get("type") == kind:
+                out.append(with_kind)
+    return out
+
+
+async def test_an_answer_killed_while_it_played_is_resumed_as_far_as_it_was_heard(
+    tmp_path, monkeypatch
+):
+    """The answer's record was written when it ended: a process killed while it played
+    (kill -9, a power cut) left the question in the log and not a word of the answer, and
+    after --resume the model did not know what it had said, though the person heard part
+    of it. The log now keeps what was heard as it plays; the resumed model is sent that
+    much, marked as cut off there."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.engine.context import LOST_MARK
+    from voicedesk.sim.script import SimScript
+
+    data = tmp_path / "data"
+    env = {**os.environ, "XDG_DATA_HOME": str(data), "XDG_CONFIG_HOME": str(tmp_path / "c")}
+    env.pop("VOICEDESK_CONFIG", None)
+    inp = tmp_path / "in.wav"
+    compose(["question"], gaps_s=1.0, tail_s=30.0).write(inp)
+    answer = " ".join(["An egg takes about seven minutes, in water that is boiling."] * 5)
+    script = tmp_path / "script.json"
+    turn = {"transcript": load_utterance("question")[1], "reply": answer}
+    script.write_text(json.dumps({"turns": [turn]}))
+    argv = ["run", "--headless", "--sim", "--no-tools", "--input", str(inp)]
+    argv += ["--sim-script", str(script), "--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    sessions = data / "voicedesk" / "sessions"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _log_records(sessions, "user"):
+            time.sleep(0.1)
+        # the answer (about 20 s of speech) has played for a few seconds
+        heard_by = time.monotonic() + 6.0
+        while time.monotonic() < heard_by and len(_log_records(sessions, "progress")) < 3:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    assert _log_records(sessions, "user"), proc.stderr.read().decode() if proc.stderr else ""
+    assert not _turn_records(sessions)  # killed before the answer was over
+    log_file = next(sessions.glob("*.jsonl"))
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    compose([], tail_s=4.0).write(tmp_path / "silence.wav")
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript())
+    async with sim_server(options) as server:
+        resumed = build_session(
+            settings_for_sim(
+                Settings.model_validate({"tools": {"docs_server": False}}), server.base_url
+            ),
+            input_path=tmp_path / "silence.wav",
+            with_tools=False,
+            resume=True,
+            log_path=log_file,
+        )
+        await converse_in_text(resumed, ["And a duck egg?"])
+        sent = next(
+            body["messages"]
+            for body in server.chat_requests()
+            if any(m.get("content") == "And a duck egg?" for m in body["messages"])
+        )
+    said = [m["content"] for m in sent if m["role"] == "assistant"]
+    assert len(said) == 1 and said[0].endswith(LOST_MARK), said
+    heard = said[0].removesuffix(LOST_MARK)
+    assert heard.startswith("An egg takes about seven minutes,") and answer.startswith(heard)
+    assert len(heard) < len(answer)  # what was heard, not all that was written
+
+
+def test_an_answers_last_progress_is_what_resumes_unless_its_turn_record_came(tmp_path):
+    """Progress records supersede one another, and the turn record supersedes them, in
+    whatever order they were written (they are written on the log's own thread). One that
+    says the whole answer was heard resumes it uncut; the person sees the cut one cut."""
+    from voicedesk.engine.context import LOST_MARK
+
+    log_file = _write_log(
+        tmp_path / "s.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Tell me about tides."},
+            {"type": "progress", "turn_id": 1, "heard_text": "The moon"},
+            {"type": "turn", "turn_id": 1, "heard_text": "The moon pulls.", "interrupted": False},
+            {"type": "progress", "turn_id": 1, "heard_text": "The moon pulls,"},  # late
+            {"type": "user", "turn_id": 2, "text": "And the sun?"},
+            {"type": "progress", "turn_id": 2, "heard_text": "It pulls"},
+            {"type": "progress", "turn_id": 2, "heard_text": "It pulls too, but less."},
+            {"type": "user", "turn_id": 3, "text": "Thanks."},
+            {"type": "progress", "turn_id": 3, "heard_text": "Any time.", "whole": True},
+            {"type": "user", "turn_id": 4, "text": "One more."},
+        ],
+    )
+    snapshot, _ = restore_state(log_file)
+    answers = [[m["content"] for m in t["messages"][1:]] for t in snapshot["turns"]]
+    assert answers == [
+        ["The moon pulls."],
+        ["It pulls too, but less." + LOST_MARK],
+        ["Any time."],
+        [],  # nothing heard of it: the person's words alone, as before
+    ]
+    from voicedesk.engine.resume import earlier_turns
+
+    shown = earlier_turns(log_file).turns
+    assert [(t.heard_text, t.interrupted) for t in shown] == [
+        ("The moon pulls.", False),
+        ("It pulls too, but less.", True),
+        ("Any time.", False),
+        (None, False),
+    ]

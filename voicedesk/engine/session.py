@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -91,6 +93,10 @@ class _Turn:
     prepare_at_s: float | None = None
     # (the VAD's end of the latest speech, where its words ended): the timings' speech_end
     words_end: tuple[float, float] | None = None
+    # What the session log's last progress record says was heard of this turn's answer,
+    # and when on the timeline it was written (``Session._log_progress``).
+    heard_logged: str = ""
+    heard_logged_s: float = -math.inf
 
     @property
     def text(self) -> str:
@@ -106,6 +112,13 @@ PREPARE_AHEAD_S = 1.2
 # How far past the end of a WAV input the detector must have heard before a headless run may
 # end: over a VAD window, so the input's last samples have been windowed and read.
 HEARD_PAST_S = 0.1
+# While an answer plays, what has been heard of it is looked at this often, and logged when
+# it has passed the end of a clause or sentence, or else when it has grown and the last
+# record is this old: a process killed mid-answer (kill -9, a power cut) keeps in its log
+# what the person heard, a clause or two seconds behind at worst.
+PROGRESS_LOOK_S = 0.25
+PROGRESS_MAX_GAP_S = 2.0
+_CLAUSE_END = re.compile(r"[.!?;:,\u3001\u3002\uff01\uff0c\uff1f]")
 
 
 class Session:
@@ -191,6 +204,7 @@ class Session:
             else None
         )
         self._closing = False
+        self._progress_due_s = 0.0  # when the playing answer's heard part is looked at next
         self._idle = asyncio.Event()
         self._idle.set()
         if session_log is not None and hasattr(context, "on_summary"):
@@ -476,6 +490,34 @@ class Session:
         self._handle_signals(signals)
         self._prepare_held_answer(audio_s)
         self._speaking.check(audio_s + self._block_s)
+        self._log_progress(audio_s)
+
+    def _log_progress(self, now_s: float) -> None:
+        """Log how much of the playing answer has been heard (``PROGRESS_LOOK_S``): its
+        turn record is written only when it ends, and a process killed while it played
+        left the person's question in the log and not a word of the answer, which
+        ``--resume`` then gave the model as never said. Each progress record supersedes
+        the one before; the turn record supersedes them all."""
+        speaking = self._speaking
+        reply, turn = speaking.playing, speaking.playing_turn
+        if self.log is None or reply is None or turn is None or now_s < self._progress_due_s:
+            return
+        self._progress_due_s = now_s + PROGRESS_LOOK_S
+        heard = reply.heard()
+        logged = turn.heard_logged
+        if heard == logged:
+            return
+        # a heard part that went back (the estimate is redone once the audio is complete)
+        # is put right at once
+        went_on = heard.startswith(logged)
+        passed_a_clause = _CLAUSE_END.search(heard, len(logged)) is not None
+        if went_on and not passed_a_clause and now_s - turn.heard_logged_s < PROGRESS_MAX_GAP_S:
+            return
+        turn.heard_logged, turn.heard_logged_s = heard, now_s
+        record: dict[str, Any] = {"type": "progress", "turn_id": turn.turn_id, "heard_text": heard}
+        if reply.done and reply.audio_complete and heard == reply.text:
+            record["whole"] = True  # all of it was heard: not cut off, if the log ends here
+        self.log.note(record)
 
     def _prepare_held_answer(self, audio_s: float) -> None:
         """The dangling pause has lasted to ``PREPARE_AHEAD_S`` before the maximum wait."""
