@@ -726,3 +726,107 @@ def test_an_answers_last_progress_is_what_resumes_unless_its_turn_record_came(tm
         ("Any time.", False),
         (None, False),
     ]
+
+
+def test_a_tool_still_running_in_the_background_when_killed_is_resumed_as_called(tmp_path):
+    """A tool slower than the patience goes on in the background, and its call and results
+    were logged only when its answer came, at a quiet moment: a process killed before then
+    (or quit: its task is cancelled) kept the holding line ("I'm working on that") and no
+    trace of the call, and the resumed model did not know what it had set going, nor that
+    it might have been done. The call is logged as it goes to the background now, and
+    resumed in its turn with a result that says it never came."""
+    from voicedesk.engine.resume import NO_RESULT
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["VOICEDESK_TOOLS__WORKSPACE"] = str(workspace)
+    env["VOICEDESK_TOOLS__TOOL_PATIENCE_S"] = "1"
+    env["VOICEDESK_TOOLS__DOCS_SERVER_ARGS"] = json.dumps(["--slow", "create_document=30"])
+    env.pop("VOICEDESK_CONFIG", None)
+    inp = tmp_path / "in.wav"
+    compose(["question"], gaps_s=1.0, tail_s=30.0).write(inp)
+    create = {"name": "docs__create_document", "arguments": {"path": "eggs.md", "content": "7"}}
+    turn = {"transcript": load_utterance("question")[1], "reply": "Done.", "tool_calls": [create]}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"turns": [turn]}))
+    argv = ["run", "--headless", "--sim", "--input", str(inp), "--sim-script", str(script)]
+    argv += ["--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    sessions = tmp_path / "data" / "voicedesk" / "sessions"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _turn_records(sessions):
+            time.sleep(0.1)  # the holding line has been said; the tool runs on
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    (said,) = _turn_records(sessions)
+    assert "working on that" in said["heard_text"]
+    snapshot, _ = restore_state(next(sessions.glob("*.jsonl")))
+    messages = [m for t in snapshot["turns"] for m in t["messages"]]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
+    assert messages[1]["tool_calls"][0]["function"]["name"] == "docs__create_document"
+    assert messages[2] == {
+        "role": "tool",
+        "tool_call_id": messages[1]["tool_calls"][0]["id"],
+        "content": NO_RESULT,
+    }
+    assert "working on that" in messages[3]["content"]
+
+
+def test_background_results_no_answer_took_up_are_resumed_in_the_turn_that_called(tmp_path):
+    """Results that came while the person was talking wait for a quiet moment to be
+    answered; quit or killed before it, they are resumed in the turn that called them. Once
+    a follow-up answered them they are resumed there alone, as the live conversation had
+    them; a job the person cancelled is resumed with what it had done."""
+    from voicedesk.engine.tool_jobs import CANCELLED_RESULT
+
+    def call(call_id: str) -> dict:
+        function = {"name": "docs__read_document", "arguments": "{}"}
+        calls = [{"id": call_id, "type": "function", "function": function}]
+        return {"role": "assistant", "content": None, "tool_calls": calls}
+
+    def result(call_id: str, text: str) -> dict:
+        return {"role": "tool", "tool_call_id": call_id, "content": text}
+
+    def background(turn_id: int, *messages: dict) -> dict:
+        return {"type": "background_tools", "turn_id": turn_id, "messages": list(messages)}
+
+    def holding(turn_id: int) -> dict:
+        heard = "I'm working on that."
+        return {"type": "turn", "turn_id": turn_id, "heard_text": heard, "interrupted": False}
+
+    log_file = _write_log(
+        tmp_path / "s.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Read the memo."},
+            background(1, call("a")),
+            holding(1),
+            background(1, call("a"), result("a", "42")),
+            {"type": "tools", "turn_id": 2, "messages": [call("a"), result("a", "42")]},
+            {"type": "turn", "turn_id": 2, "heard_text": "It says 42.", "interrupted": False},
+            {"type": "user", "turn_id": 3, "text": "And the plan?"},
+            background(3, call("b")),
+            holding(3),
+            background(3, call("b"), result("b", "Q3")),
+            {"type": "user", "turn_id": 4, "text": "Never mind, and the notes?"},
+            background(4, call("c")),
+            holding(4),
+            background(4, call("c"), result("c", CANCELLED_RESULT)),
+        ],
+    )
+    snapshot, _ = restore_state(log_file)
+    turns = {t["turn_id"]: t["messages"] for t in snapshot["turns"]}
+    assert [m["role"] for m in turns[1]] == ["user", "assistant"]  # answered in turn 2
+    assert turns[2][1] == result("a", "42")
+    assert turns[3][1:3] == [call("b"), result("b", "Q3")]
+    assert turns[3][3]["content"] == "I'm working on that."
+    assert turns[4][2] == result("c", CANCELLED_RESULT)

@@ -4,7 +4,10 @@ The log is append-only and fsynced per record, so after a crash it holds every t
 person confirmed: the user line is written the moment the turn is confirmed, the turn record
 when its answer ends, progress records while it plays (what has been heard so far, each
 superseding the last, the turn record superseding them all), tool exchanges with it (a follow-up answering background tool results
-has no user line; its tools record comes first), a summary record whenever the
+has no user line; its tools record comes first; the calls it answers are logged as
+background_tools records when they go to the background and when their results come, and
+those no follow-up took up are resumed in the turn that called them, a call with no result
+marked as such), a summary record whenever the
 background summariser folds turns, and a context_window record whenever the model refused a
 request as too long and the budget was lowered to fit its window. Replaying it gives the
 same summary + window the model saw, within the budget it last took; a turn whose answer
@@ -42,6 +45,9 @@ class Conversation:
     order: list[int] = field(default_factory=list)  # turns in the order they were opened
     users: dict[int, str] = field(default_factory=dict)
     ended: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn records
+    # background tool calls by their first call id: (the turn that called them, their
+    # latest messages); those a follow-up's tools record answered are taken out
+    background: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
     # the last progress record of each answer (superseded by its turn record, if any)
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
     tools: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -100,7 +106,7 @@ def _damage(record: dict[str, Any]) -> str | None:
         return f"turn_id {record['turn_id']!r} is not a turn number"
     if kind == "user" and not isinstance(record.get("text"), str):
         return "its text is not text"
-    if kind == "tools":
+    if kind in ("tools", "background_tools"):
         messages = record.get("messages")
         if not isinstance(messages, list) or not all(_is_message(m) for m in messages):
             return "its messages are not a list of messages"
@@ -150,8 +156,12 @@ def read_conversation(path: Path) -> Conversation:
             out.ended[turn_id] = record
         elif kind == "progress":
             out.progress[turn_id] = record
+        elif kind == "background_tools" and (ids := _call_ids(record["messages"])):
+            out.background[ids[0]] = (turn_id, record["messages"])
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
+            for call_id in _call_ids(record["messages"]):
+                out.background.pop(call_id, None)  # answered: it is resumed where it was
         elif kind == "retracted":
             out.retracted.add(turn_id)
         elif kind == "summary":
@@ -165,7 +175,35 @@ def read_conversation(path: Path) -> Conversation:
                 if k in record
             }
     out.skipped += len(unreadable)
+    for turn_id, messages in out.background.values():  # never answered: kept where called
+        if turn_id in out.users or turn_id in out.tools:
+            out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
+
+
+NO_RESULT = "[no result: voicedesk stopped before this tool finished; what it did is not known]"
+
+
+def _call_ids(messages: list[dict[str, Any]]) -> list[str]:
+    """The ids of the tool calls the assistant messages among ``messages`` make."""
+    ids = []
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict) and isinstance(call.get("id"), str):
+                ids.append(call["id"])
+    return ids
+
+
+def _with_every_result(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` with a tool message for each call that has none (the model's API
+    refuses a call left unanswered)."""
+    answered = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
+    missing = [
+        {"role": "tool", "tool_call_id": call_id, "content": NO_RESULT}
+        for call_id in _call_ids(messages)
+        if call_id not in answered
+    ]
+    return [*messages, *missing]
 
 
 def _heard(record: dict[str, Any] | None) -> str | None:

@@ -199,6 +199,7 @@ class Session:
                 notice=self._notice,
                 set_state=self._set_state,
                 spawn=self._spawn,
+                keep=self._log_background_tools,
             )
             if tools is not None
             else None
@@ -1103,6 +1104,16 @@ class Session:
         self._update_idle()
 
     # ------------------------------------------------------------------ tools
+    def _log_background_tools(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
+        """A background job's call, then its results (or that it was cancelled), as they
+        come: answered only at the next quiet moment, a process killed or quit before then
+        kept nothing of what its tools did, and a resumed model did not know it had called
+        them. ``--resume`` gives the model those of them no answer took up, in the turn
+        that called them; each record of a job supersedes the one before."""
+        if self.log is not None:
+            record = {"type": "background_tools", "turn_id": turn_id}
+            self.log.append({**record, "messages": compact_tool_results(messages)})
+
     def _deliver_tool_results(self, messages: list[dict[str, Any]]) -> None:
         """Answer with background tool results: a follow-up turn nobody spoke."""
         turn = self._new_turn(self.now_s())
