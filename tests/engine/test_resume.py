@@ -782,6 +782,54 @@ def test_a_tool_still_running_in_the_background_when_killed_is_resumed_as_called
     assert "working on that" in messages[3]["content"]
 
 
+def test_a_tool_killed_before_its_result_is_resumed_as_called(tmp_path):
+    """A call that writes runs in the foreground for up to tools.tool_patience_s, and was
+    logged only with its result: killed before it came, the log held the question alone,
+    though the tool may have done what it was asked. The call is logged as it starts."""
+    from voicedesk.engine.resume import NO_RESULT
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["VOICEDESK_TOOLS__WORKSPACE"] = str(workspace)
+    env["VOICEDESK_TOOLS__TOOL_PATIENCE_S"] = "40"
+    env["VOICEDESK_TOOLS__DOCS_SERVER_ARGS"] = json.dumps(["--slow", "create_document=30"])
+    env.pop("VOICEDESK_CONFIG", None)
+    inp = tmp_path / "in.wav"
+    compose(["question"], gaps_s=1.0, tail_s=30.0).write(inp)
+    create = {"name": "docs__create_document", "arguments": {"path": "eggs.md", "content": "7"}}
+    turn = {"transcript": load_utterance("question")[1], "reply": "Done.", "tool_calls": [create]}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"turns": [turn]}))
+    argv = ["run", "--headless", "--sim", "--input", str(inp), "--sim-script", str(script)]
+    argv += ["--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    sessions = tmp_path / "data" / "voicedesk" / "sessions"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _log_records(sessions, "user"):
+            time.sleep(0.1)
+        running = time.monotonic() + 8.0  # the tool has begun its 30 s
+        while time.monotonic() < running and not _log_records(sessions, "pending_tools"):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    assert _log_records(sessions, "user"), proc.stderr.read().decode() if proc.stderr else ""
+    snapshot, _ = restore_state(next(sessions.glob("*.jsonl")))
+    messages = [m for t in snapshot["turns"] for m in t["messages"]]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+    assert messages[1]["tool_calls"][0]["function"]["name"] == "docs__create_document"
+    assert messages[2]["content"] == NO_RESULT
+
+
 def test_background_results_no_answer_took_up_are_resumed_in_the_turn_that_called(tmp_path):
     """Results that came while the person was talking wait for a quiet moment to be
     answered; quit or killed before it, they are resumed in the turn that called them. Once
@@ -798,7 +846,7 @@ def test_background_results_no_answer_took_up_are_resumed_in_the_turn_that_calle
         return {"role": "tool", "tool_call_id": call_id, "content": text}
 
     def background(turn_id: int, *messages: dict) -> dict:
-        return {"type": "background_tools", "turn_id": turn_id, "messages": list(messages)}
+        return {"type": "pending_tools", "turn_id": turn_id, "messages": list(messages)}
 
     def holding(turn_id: int) -> dict:
         heard = "I'm working on that."

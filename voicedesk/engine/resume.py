@@ -4,10 +4,10 @@ The log is append-only and fsynced per record, so after a crash it holds every t
 person confirmed: the user line is written the moment the turn is confirmed, the turn record
 when its answer ends, progress records while it plays (what has been heard so far, each
 superseding the last, the turn record superseding them all), tool exchanges with it (a follow-up answering background tool results
-has no user line; its tools record comes first; the calls it answers are logged as
-background_tools records when they go to the background and when their results come, and
-those no follow-up took up are resumed in the turn that called them, a call with no result
-marked as such), a summary record whenever the
+has no user line; its tools record comes first), pending_tools records for calls not yet
+answered (as a confirmed answer's calls start, as they go to the background, as their
+results come; those no tools record took up are resumed in the turn that called them, a
+call with no result marked as such), a summary record whenever the
 background summariser folds turns, and a context_window record whenever the model refused a
 request as too long and the budget was lowered to fit its window. Replaying it gives the
 same summary + window the model saw, within the budget it last took; a turn whose answer
@@ -45,8 +45,8 @@ class Conversation:
     order: list[int] = field(default_factory=list)  # turns in the order they were opened
     users: dict[int, str] = field(default_factory=dict)
     ended: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn records
-    # background tool calls by their first call id: (the turn that called them, their
-    # latest messages); those a follow-up's tools record answered are taken out
+    # pending tool calls by their first call id: (the turn that called them, their latest
+    # messages); those a tools record answered are taken out
     background: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
     # the last progress record of each answer (superseded by its turn record, if any)
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -106,7 +106,7 @@ def _damage(record: dict[str, Any]) -> str | None:
         return f"turn_id {record['turn_id']!r} is not a turn number"
     if kind == "user" and not isinstance(record.get("text"), str):
         return "its text is not text"
-    if kind in ("tools", "background_tools"):
+    if kind in ("tools", "pending_tools"):
         messages = record.get("messages")
         if not isinstance(messages, list) or not all(_is_message(m) for m in messages):
             return "its messages are not a list of messages"
@@ -156,7 +156,7 @@ def read_conversation(path: Path) -> Conversation:
             out.ended[turn_id] = record
         elif kind == "progress":
             out.progress[turn_id] = record
-        elif kind == "background_tools" and (ids := _call_ids(record["messages"])):
+        elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
             out.background[ids[0]] = (turn_id, record["messages"])
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])

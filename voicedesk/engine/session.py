@@ -199,7 +199,7 @@ class Session:
                 notice=self._notice,
                 set_state=self._set_state,
                 spawn=self._spawn,
-                keep=self._log_background_tools,
+                keep=self._log_pending_tools,
             )
             if tools is not None
             else None
@@ -915,7 +915,11 @@ class Session:
             clock=self.now_s,
             record=turn.record,
             bus=self.bus,
-            run_tools=self._tool_jobs.run if self._tool_jobs is not None else None,
+            run_tools=(
+                (lambda turn_id, calls, message: self._run_tools(reply, turn_id, calls, message))
+                if self._tool_jobs is not None
+                else None
+            ),
             preemptive=not confirmed,
             user_text=text,
             refit=refit,
@@ -1104,14 +1108,28 @@ class Session:
         self._update_idle()
 
     # ------------------------------------------------------------------ tools
-    def _log_background_tools(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
-        """A background job's call, then its results (or that it was cancelled), as they
-        come: answered only at the next quiet moment, a process killed or quit before then
-        kept nothing of what its tools did, and a resumed model did not know it had called
-        them. ``--resume`` gives the model those of them no answer took up, in the turn
-        that called them; each record of a job supersedes the one before."""
+    async def _run_tools(
+        self, reply: Reply, turn_id: int, calls: list[ToolCall], assistant_msg: dict[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        """Run a round's calls; those of a confirmed answer are logged first, as pending:
+        logged only with their results, a call killed mid-way (one that writes runs up to
+        ``tools.tool_patience_s`` in the foreground) left no trace, though it may have done
+        what it was asked."""
+        assert self._tool_jobs is not None
+        if reply.confirmed:
+            self._log_pending_tools(turn_id, [assistant_msg])
+        return await self._tool_jobs.run(turn_id, calls, assistant_msg)
+
+    def _log_pending_tools(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
+        """Tool calls not yet answered, with what has come of them: logged as they start,
+        as they go to the background, as their results come and as they are cancelled.
+        Background results are answered only at the next quiet moment, and a process
+        killed or quit before then kept nothing of what its tools did: a resumed model did
+        not know it had called them. ``--resume`` gives the model those no tools record
+        answered, in the turn that called them; each record of a call supersedes the one
+        before."""
         if self.log is not None:
-            record = {"type": "background_tools", "turn_id": turn_id}
+            record = {"type": "pending_tools", "turn_id": turn_id}
             self.log.append({**record, "messages": compact_tool_results(messages)})
 
     def _deliver_tool_results(self, messages: list[dict[str, Any]]) -> None:
