@@ -1025,3 +1025,40 @@ def test_the_command_offered_to_keep_a_killed_runs_audio_works_in_a_folder_with_
     assert offered is not None, err
     subprocess.run(["sh", "-c", offered.group(1)], check=True)
     assert not survivor.exists() and (folder / "answers.partial-kept.wav").exists()
+
+
+def test_a_headless_run_ends_when_its_last_answer_has_played(tmp_path: Path, capsys) -> None:
+    """The run waited turn.max_wait_ms + 0.5 s after the end of the input whatever had
+    happened before it: with the last answer long over, ~2.5 s more of silence was run
+    (and written to the output). It now ends once the input is heard and the answer out."""
+    from voicedesk.bench.scenarios import compose, load_utterance
+
+    inp, out, script = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "script.json"
+    compose(["question"], gaps_s=0.0, tail_s=8.0).write(inp)  # the answer ends before it
+    turn = {"transcript": load_utterance("question")[1], "reply": "Four minutes."}
+    script.write_text(json.dumps({"turns": [turn]}), encoding="utf-8")
+    argv = ["run", "--sim", "--headless", "--no-tools", "--input", str(inp), "--output"]
+    argv += [str(out), "--sim-script", str(script), "--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    assert main(argv) == 0
+    assert "assistant › Four minutes." in capsys.readouterr().out
+    heard, rate = read_wav(inp)
+    played, out_rate = read_wav(out)
+    # the output is on the input's timeline: it runs on past the input only by the blocks
+    # it takes to see that nothing is left to do
+    assert played.size / out_rate < heard.size / rate + 0.5
+
+
+def test_a_turn_still_undecided_when_the_input_ends_is_answered(tmp_path: Path, capsys) -> None:
+    """The input ends 0.13 s into the pause after "… appointment to": the turn waits out
+    the maximum wait after the end of the input, and is answered before the run ends."""
+    inp = Path(__file__).parent / "fixtures" / "cues" / "dropped-to.wav"
+    out, script = tmp_path / "out.wav", tmp_path / "script.json"
+    turn = {"transcript": "Please move my dentist appointment to", "reply": "To when?"}
+    script.write_text(json.dumps({"turns": [turn]}), encoding="utf-8")
+    argv = ["run", "--sim", "--headless", "--no-tools", "--input", str(inp), "--output"]
+    argv += [str(out), "--sim-script", str(script), "--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "assistant › To when?" in captured.out
+    assert np.abs(read_wav(out)[0]).max() > 0  # the answer was played into the output

@@ -450,6 +450,17 @@ async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_pat
     notices = [e.message for e in seen if isinstance(e, ev.Notice)]
     assert any("Cancelled the tool" in m for m in notices), notices
     assert any(r.user_text == "Never mind, forget it." for r in session.records)
+    # the log keeps the call, and what came of it: resumed, the model knows it made it,
+    # and either that it was dropped or (it had finished as the words were said) its result
+    from voicedesk.engine.resume import restore_state
+    from voicedesk.engine.tool_jobs import CANCELLED_RESULT
+
+    snapshot, _ = restore_state(session.log.path)
+    asked = snapshot["turns"][0]["messages"]
+    assert [m["role"] for m in asked] == ["user", "assistant", "tool", "assistant"]
+    assert asked[1]["tool_calls"][0]["function"]["name"] == "docs__read_document"
+    came = asked[2]["content"]
+    assert came == CANCELLED_RESULT or came.startswith("budget-memo.md"), came
 
 
 async def test_a_prepared_answer_changes_no_document_before_the_person_has_finished(tmp_path):

@@ -604,3 +604,277 @@ async def test_a_summary_over_a_smaller_budget_leaves_the_persons_words_whole(
     assert counter.messages(request) <= budget
     assert counter.count(session.context.summary) <= budget * SUMMARY_SHARE * counter.margin
     assert session.context.summary.startswith("The person keeps item 0 in drawer 0.")
+
+
+def _log_records(folder: Path, kind: str) -> list[dict]:
+    out = []
+    for path in folder.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            with_kind = json.loads(line) if line.strip().endswith("}") else {}
+            if with_kind.get("type") == kind:
+                out.append(with_kind)
+    return out
+
+
+async def test_an_answer_killed_while_it_played_is_resumed_as_far_as_it_was_heard(
+    tmp_path, monkeypatch
+):
+    """The answer's record was written when it ended: a process killed while it played
+    (kill -9, a power cut) left the question in the log and not a word of the answer, and
+    after --resume the model did not know what it had said, though the person heard part
+    of it. The log now keeps what was heard as it plays; the resumed model is sent that
+    much, marked as cut off there."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.engine.context import LOST_MARK
+    from voicedesk.sim.script import SimScript
+
+    data = tmp_path / "data"
+    env = {**os.environ, "XDG_DATA_HOME": str(data), "XDG_CONFIG_HOME": str(tmp_path / "c")}
+    env.pop("VOICEDESK_CONFIG", None)
+    inp = tmp_path / "in.wav"
+    compose(["question"], gaps_s=1.0, tail_s=30.0).write(inp)
+    answer = " ".join(["An egg takes about seven minutes, in water that is boiling."] * 5)
+    script = tmp_path / "script.json"
+    turn = {"transcript": load_utterance("question")[1], "reply": answer}
+    script.write_text(json.dumps({"turns": [turn]}))
+    argv = ["run", "--headless", "--sim", "--no-tools", "--input", str(inp)]
+    argv += ["--sim-script", str(script), "--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    sessions = data / "voicedesk" / "sessions"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _log_records(sessions, "user"):
+            time.sleep(0.1)
+        # the answer (about 20 s of speech) has played for a few seconds
+        heard_by = time.monotonic() + 6.0
+        while time.monotonic() < heard_by and len(_log_records(sessions, "progress")) < 3:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    assert _log_records(sessions, "user"), proc.stderr.read().decode() if proc.stderr else ""
+    assert not _turn_records(sessions)  # killed before the answer was over
+    log_file = next(sessions.glob("*.jsonl"))
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    compose([], tail_s=4.0).write(tmp_path / "silence.wav")
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript())
+    async with sim_server(options) as server:
+        resumed = build_session(
+            settings_for_sim(
+                Settings.model_validate({"tools": {"docs_server": False}}), server.base_url
+            ),
+            input_path=tmp_path / "silence.wav",
+            with_tools=False,
+            resume=True,
+            log_path=log_file,
+        )
+        await converse_in_text(resumed, ["And a duck egg?"])
+        sent = next(
+            body["messages"]
+            for body in server.chat_requests()
+            if any(m.get("content") == "And a duck egg?" for m in body["messages"])
+        )
+    said = [m["content"] for m in sent if m["role"] == "assistant"]
+    assert len(said) == 1 and said[0].endswith(LOST_MARK), said
+    heard = said[0].removesuffix(LOST_MARK)
+    assert heard.startswith("An egg takes about seven minutes,") and answer.startswith(heard)
+    assert len(heard) < len(answer)  # what was heard, not all that was written
+
+
+def test_an_answers_last_progress_is_what_resumes_unless_its_turn_record_came(tmp_path):
+    """Progress records supersede one another, and the turn record supersedes them, in
+    whatever order they were written (they are written on the log's own thread). One that
+    says the whole answer was heard resumes it uncut; the person sees the cut one cut."""
+    from voicedesk.engine.context import LOST_MARK
+
+    log_file = _write_log(
+        tmp_path / "s.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Tell me about tides."},
+            {"type": "progress", "turn_id": 1, "heard_text": "The moon"},
+            {"type": "turn", "turn_id": 1, "heard_text": "The moon pulls.", "interrupted": False},
+            {"type": "progress", "turn_id": 1, "heard_text": "The moon pulls,"},  # late
+            {"type": "user", "turn_id": 2, "text": "And the sun?"},
+            {"type": "progress", "turn_id": 2, "heard_text": "It pulls"},
+            {"type": "progress", "turn_id": 2, "heard_text": "It pulls too, but less."},
+            {"type": "user", "turn_id": 3, "text": "Thanks."},
+            {"type": "progress", "turn_id": 3, "heard_text": "Any time.", "whole": True},
+            {"type": "user", "turn_id": 4, "text": "One more."},
+        ],
+    )
+    snapshot, _ = restore_state(log_file)
+    answers = [[m["content"] for m in t["messages"][1:]] for t in snapshot["turns"]]
+    assert answers == [
+        ["The moon pulls."],
+        ["It pulls too, but less." + LOST_MARK],
+        ["Any time."],
+        [],  # nothing heard of it: the person's words alone, as before
+    ]
+    from voicedesk.engine.resume import earlier_turns
+
+    shown = earlier_turns(log_file).turns
+    assert [(t.heard_text, t.interrupted) for t in shown] == [
+        ("The moon pulls.", False),
+        ("It pulls too, but less.", True),
+        ("Any time.", False),
+        (None, False),
+    ]
+
+
+def test_a_tool_still_running_in_the_background_when_killed_is_resumed_as_called(tmp_path):
+    """A tool slower than the patience goes on in the background, and its call and results
+    were logged only when its answer came, at a quiet moment: a process killed before then
+    (or quit: its task is cancelled) kept the holding line ("I'm working on that") and no
+    trace of the call, and the resumed model did not know what it had set going, nor that
+    it might have been done. The call is logged as it goes to the background now, and
+    resumed in its turn with a result that says it never came."""
+    from voicedesk.engine.resume import NO_RESULT
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["VOICEDESK_TOOLS__WORKSPACE"] = str(workspace)
+    env["VOICEDESK_TOOLS__TOOL_PATIENCE_S"] = "1"
+    env["VOICEDESK_TOOLS__DOCS_SERVER_ARGS"] = json.dumps(["--slow", "create_document=30"])
+    env.pop("VOICEDESK_CONFIG", None)
+    inp = tmp_path / "in.wav"
+    compose(["question"], gaps_s=1.0, tail_s=30.0).write(inp)
+    create = {"name": "docs__create_document", "arguments": {"path": "eggs.md", "content": "7"}}
+    turn = {"transcript": load_utterance("question")[1], "reply": "Done.", "tool_calls": [create]}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"turns": [turn]}))
+    argv = ["run", "--headless", "--sim", "--input", str(inp), "--sim-script", str(script)]
+    argv += ["--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    sessions = tmp_path / "data" / "voicedesk" / "sessions"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _turn_records(sessions):
+            time.sleep(0.1)  # the holding line has been said; the tool runs on
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    (said,) = _turn_records(sessions)
+    assert "working on that" in said["heard_text"]
+    snapshot, _ = restore_state(next(sessions.glob("*.jsonl")))
+    messages = [m for t in snapshot["turns"] for m in t["messages"]]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
+    assert messages[1]["tool_calls"][0]["function"]["name"] == "docs__create_document"
+    assert messages[2] == {
+        "role": "tool",
+        "tool_call_id": messages[1]["tool_calls"][0]["id"],
+        "content": NO_RESULT,
+    }
+    assert "working on that" in messages[3]["content"]
+
+
+def test_a_tool_killed_before_its_result_is_resumed_as_called(tmp_path):
+    """A call that writes runs in the foreground for up to tools.tool_patience_s, and was
+    logged only with its result: killed before it came, the log held the question alone,
+    though the tool may have done what it was asked. The call is logged as it starts."""
+    from voicedesk.engine.resume import NO_RESULT
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["VOICEDESK_TOOLS__WORKSPACE"] = str(workspace)
+    env["VOICEDESK_TOOLS__TOOL_PATIENCE_S"] = "40"
+    env["VOICEDESK_TOOLS__DOCS_SERVER_ARGS"] = json.dumps(["--slow", "create_document=30"])
+    env.pop("VOICEDESK_CONFIG", None)
+    inp = tmp_path / "in.wav"
+    compose(["question"], gaps_s=1.0, tail_s=30.0).write(inp)
+    create = {"name": "docs__create_document", "arguments": {"path": "eggs.md", "content": "7"}}
+    turn = {"transcript": load_utterance("question")[1], "reply": "Done.", "tool_calls": [create]}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"turns": [turn]}))
+    argv = ["run", "--headless", "--sim", "--input", str(inp), "--sim-script", str(script)]
+    argv += ["--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    sessions = tmp_path / "data" / "voicedesk" / "sessions"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _log_records(sessions, "user"):
+            time.sleep(0.1)
+        running = time.monotonic() + 8.0  # the tool has begun its 30 s
+        while time.monotonic() < running and not _log_records(sessions, "pending_tools"):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    assert _log_records(sessions, "user"), proc.stderr.read().decode() if proc.stderr else ""
+    snapshot, _ = restore_state(next(sessions.glob("*.jsonl")))
+    messages = [m for t in snapshot["turns"] for m in t["messages"]]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+    assert messages[1]["tool_calls"][0]["function"]["name"] == "docs__create_document"
+    assert messages[2]["content"] == NO_RESULT
+
+
+def test_background_results_no_answer_took_up_are_resumed_in_the_turn_that_called(tmp_path):
+    """Results that came while the person was talking wait for a quiet moment to be
+    answered; quit or killed before it, they are resumed in the turn that called them. Once
+    a follow-up answered them they are resumed there alone, as the live conversation had
+    them; a job the person cancelled is resumed with what it had done."""
+    from voicedesk.engine.tool_jobs import CANCELLED_RESULT
+
+    def call(call_id: str) -> dict:
+        function = {"name": "docs__read_document", "arguments": "{}"}
+        calls = [{"id": call_id, "type": "function", "function": function}]
+        return {"role": "assistant", "content": None, "tool_calls": calls}
+
+    def result(call_id: str, text: str) -> dict:
+        return {"role": "tool", "tool_call_id": call_id, "content": text}
+
+    def background(turn_id: int, *messages: dict) -> dict:
+        return {"type": "pending_tools", "turn_id": turn_id, "messages": list(messages)}
+
+    def holding(turn_id: int) -> dict:
+        heard = "I'm working on that."
+        return {"type": "turn", "turn_id": turn_id, "heard_text": heard, "interrupted": False}
+
+    log_file = _write_log(
+        tmp_path / "s.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Read the memo."},
+            background(1, call("a")),
+            holding(1),
+            background(1, call("a"), result("a", "42")),
+            {"type": "tools", "turn_id": 2, "messages": [call("a"), result("a", "42")]},
+            {"type": "turn", "turn_id": 2, "heard_text": "It says 42.", "interrupted": False},
+            {"type": "user", "turn_id": 3, "text": "And the plan?"},
+            background(3, call("b")),
+            holding(3),
+            background(3, call("b"), result("b", "Q3")),
+            {"type": "user", "turn_id": 4, "text": "Never mind, and the notes?"},
+            background(4, call("c")),
+            holding(4),
+            background(4, call("c"), result("c", CANCELLED_RESULT)),
+        ],
+    )
+    snapshot, _ = restore_state(log_file)
+    turns = {t["turn_id"]: t["messages"] for t in snapshot["turns"]}
+    assert [m["role"] for m in turns[1]] == ["user", "assistant"]  # answered in turn 2
+    assert turns[2][1] == result("a", "42")
+    assert turns[3][1:3] == [call("b"), result("b", "Q3")]
+    assert turns[3][3]["content"] == "I'm working on that."
+    assert turns[4][2] == result("c", CANCELLED_RESULT)

@@ -89,6 +89,11 @@ class SimulatedRoom(DuplexBackend):
     def stop(self) -> None:
         self.inner.stop()
 
+    @property
+    def duration_s(self) -> float:
+        """The WAV microphone's length: a headless run ends once it has been heard out."""
+        return float(self.inner.duration_s)  # type: ignore[attr-defined]
+
     # The inner backend's latencies, not the room's: ``delay_ms`` shapes only the echo, which
     # the engine never hears as a device latency.
     @property

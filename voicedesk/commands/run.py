@@ -505,16 +505,14 @@ async def converse(
 
 
 async def _wait_file_done(session: Any) -> None:
-    """The input file has ended and the last answer has finished (or been cut)."""
-    finished = session.audio.backend.finished
-    while not finished.is_set():
+    """The input file has been heard to its end and the last answer has finished (or been
+    cut): a turn still being decided at the end of the input is decided and answered
+    first. Bounded so a stuck provider cannot hang a headless run."""
+    backend = session.audio.backend
+    while not backend.finished.is_set():
         await asyncio.sleep(0.05)
-    # Let the detector hear the silence after the last words (and decide), then wait for the
-    # answer to play out. Bounded so a stuck provider cannot hang a headless run.
-    settle = session.settings.turn.max_wait_ms / 1000 + 0.5
-    await asyncio.sleep(settle)
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(session.wait_idle(), timeout=120)
+        await asyncio.wait_for(session.wait_heard_out(backend.duration_s), timeout=120)
 
 
 class ConsolePrinter:

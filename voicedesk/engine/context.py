@@ -52,7 +52,15 @@ FAILED_MARK = " [cut off here: a failure stopped the answer]"
 # An answer the model stopped at llm.max_tokens: it ends mid-sentence, and the model must
 # not take it for what it meant to say.
 LENGTH_MARK = " [cut off here: the answer reached its length limit]"
-CUT_MARKS = {"interrupted": CUT_MARK, "failed": FAILED_MARK, "length": LENGTH_MARK}
+# An answer voicedesk stopped playing when it was killed (kill -9, a power cut): its log
+# kept what had been heard so far (``Session._log_progress``), and the rest never was.
+LOST_MARK = " [cut off here: voicedesk stopped while this was being said]"
+CUT_MARKS = {
+    "interrupted": CUT_MARK,
+    "failed": FAILED_MARK,
+    "length": LENGTH_MARK,
+    "lost": LOST_MARK,
+}
 TOOL_RESULT_KEEP_CHARS = 400
 SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
 TOOLS_SHARE = 0.5  # of the budget, at most, for the tool definitions

@@ -2,12 +2,18 @@
 
 The log is append-only and fsynced per record, so after a crash it holds every turn the
 person confirmed: the user line is written the moment the turn is confirmed, the turn record
-when its answer ends, tool exchanges with it (a follow-up answering background tool results
-has no user line; its tools record comes first), a summary record whenever the
+when its answer ends, progress records while it plays (what has been heard so far, each
+superseding the last, the turn record superseding them all), tool exchanges with it (a follow-up answering background tool results
+has no user line; its tools record comes first), pending_tools records for calls not yet
+answered (as a confirmed answer's calls start, as they go to the background, as their
+results come; those no tools record took up are resumed in the turn that called them, a
+call with no result marked as such), a summary record whenever the
 background summariser folds turns, and a context_window record whenever the model refused a
 request as too long and the budget was lowered to fit its window. Replaying it gives the
 same summary + window the model saw, within the budget it last took; a turn whose answer
-never finished (the process died) comes back as the person's words alone.
+never finished (the process died) comes back with the answer as far as its last progress
+record says it was heard, marked as cut off there, or as the person's words alone when none
+of it was (older logs have no progress records).
 
 The same reading also gives the person's view of it (:func:`earlier_turns`): the
 conversation pane shows the turns they are continuing, folded ones included, since the
@@ -39,6 +45,11 @@ class Conversation:
     order: list[int] = field(default_factory=list)  # turns in the order they were opened
     users: dict[int, str] = field(default_factory=dict)
     ended: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn records
+    # pending tool calls by their first call id: (the turn that called them, their latest
+    # messages); those a tools record answered are taken out
+    background: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
+    # the last progress record of each answer (superseded by its turn record, if any)
+    progress: dict[int, dict[str, Any]] = field(default_factory=dict)
     tools: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     retracted: set[int] = field(default_factory=set)
     folded: set[int] = field(default_factory=set)
@@ -47,6 +58,21 @@ class Conversation:
     learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
     last_id: int = 0
     skipped: int = 0  # damaged records left out
+
+    def answer(self, turn_id: int) -> tuple[str | None, str | None, dict[str, Any]]:
+        """(what was heard of the turn's answer, why it was cut or None, its turn record):
+        its turn record's, or, when the process died while it played, its last progress
+        record's, cut off there ("lost") unless all of it had been heard. Heard None:
+        no answer to keep."""
+        record = self.ended.get(turn_id)
+        if record is not None:
+            return _heard(record), answer_cut(record), record
+        progress = self.progress.get(turn_id)
+        heard = str(progress.get("heard_text") or "") if progress is not None else ""
+        if not heard:
+            return None, None, {}
+        assert progress is not None
+        return heard, None if progress.get("whole") else "lost", {}
 
     @property
     def kept(self) -> list[int]:
@@ -80,7 +106,7 @@ def _damage(record: dict[str, Any]) -> str | None:
         return f"turn_id {record['turn_id']!r} is not a turn number"
     if kind == "user" and not isinstance(record.get("text"), str):
         return "its text is not text"
-    if kind == "tools":
+    if kind in ("tools", "pending_tools"):
         messages = record.get("messages")
         if not isinstance(messages, list) or not all(_is_message(m) for m in messages):
             return "its messages are not a list of messages"
@@ -99,7 +125,7 @@ def _damage(record: dict[str, Any]) -> str | None:
         for key in ("model", "endpoint"):
             if record.get(key) is not None and not isinstance(record[key], str):
                 return f"{key} is not text"
-    if kind == "turn" and not isinstance(record.get("heard_text") or "", str):
+    if kind in ("turn", "progress") and not isinstance(record.get("heard_text") or "", str):
         return "its heard_text is not text"
     return None
 
@@ -128,8 +154,14 @@ def read_conversation(path: Path) -> Conversation:
             out.users[turn_id] = record["text"]
         elif kind == "turn":
             out.ended[turn_id] = record
+        elif kind == "progress":
+            out.progress[turn_id] = record
+        elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
+            out.background[ids[0]] = (turn_id, record["messages"])
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
+            for call_id in _call_ids(record["messages"]):
+                out.background.pop(call_id, None)  # answered: it is resumed where it was
         elif kind == "retracted":
             out.retracted.add(turn_id)
         elif kind == "summary":
@@ -143,7 +175,35 @@ def read_conversation(path: Path) -> Conversation:
                 if k in record
             }
     out.skipped += len(unreadable)
+    for turn_id, messages in out.background.values():  # never answered: kept where called
+        if turn_id in out.users or turn_id in out.tools:
+            out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
+
+
+NO_RESULT = "[no result: voicedesk stopped before this tool finished; what it did is not known]"
+
+
+def _call_ids(messages: list[dict[str, Any]]) -> list[str]:
+    """The ids of the tool calls the assistant messages among ``messages`` make."""
+    ids = []
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict) and isinstance(call.get("id"), str):
+                ids.append(call["id"])
+    return ids
+
+
+def _with_every_result(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` with a tool message for each call that has none (the model's API
+    refuses a call left unanswered)."""
+    answered = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
+    missing = [
+        {"role": "tool", "tool_call_id": call_id, "content": NO_RESULT}
+        for call_id in _call_ids(messages)
+        if call_id not in answered
+    ]
+    return [*messages, *missing]
 
 
 def _heard(record: dict[str, Any] | None) -> str | None:
@@ -170,10 +230,8 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
             continue
         messages = [{"role": "user", "content": log.users[turn_id]}] if turn_id in log.users else []
         messages += log.tools.get(turn_id, [])
-        record = log.ended.get(turn_id)
-        heard = _heard(record)
+        heard, cut, _ = log.answer(turn_id)
         if heard is not None:
-            cut = answer_cut(record) if record is not None else None
             messages.append(answer_message(messages, heard, cut))
         turns.append({"turn_id": turn_id, "messages": messages})
     snapshot: dict[str, Any] = {
@@ -195,15 +253,14 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
     kept = log.kept
     turns = []
     for turn_id in kept[-shown:] if shown > 0 else []:
-        heard = _heard(log.ended.get(turn_id))
-        record = log.ended.get(turn_id, {})
+        heard, cut, record = log.answer(turn_id)
         turns.append(
             ev.PastTurn(
                 turn_id=turn_id,
                 user_text=log.users.get(turn_id, ""),
                 heard_text=heard or None,  # nothing heard: the person's words alone
                 assistant_text=str(record.get("assistant_text") or heard or ""),
-                interrupted=bool(record.get("interrupted")),
+                interrupted=bool(record.get("interrupted")) or cut == "lost",
                 tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []))),
                 summarised=turn_id in log.folded,
             )

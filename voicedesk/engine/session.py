@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -91,6 +93,10 @@ class _Turn:
     prepare_at_s: float | None = None
     # (the VAD's end of the latest speech, where its words ended): the timings' speech_end
     words_end: tuple[float, float] | None = None
+    # What the session log's last progress record says was heard of this turn's answer,
+    # and when on the timeline it was written (``Session._log_progress``).
+    heard_logged: str = ""
+    heard_logged_s: float = -math.inf
 
     @property
     def text(self) -> str:
@@ -103,6 +109,16 @@ class _Turn:
 # maximum wait instead, enough for the LLM's first token (~0.7 s) and the first audio
 # (~0.33 s), so a person who does stop there hears it as soon as before.
 PREPARE_AHEAD_S = 1.2
+# How far past the end of a WAV input the detector must have heard before a headless run may
+# end: over a VAD window, so the input's last samples have been windowed and read.
+HEARD_PAST_S = 0.1
+# While an answer plays, what has been heard of it is looked at this often, and logged when
+# it has passed the end of a clause or sentence, or else when it has grown and the last
+# record is this old: a process killed mid-answer (kill -9, a power cut) keeps in its log
+# what the person heard, a clause or two seconds behind at worst.
+PROGRESS_LOOK_S = 0.25
+PROGRESS_MAX_GAP_S = 2.0
+_CLAUSE_END = re.compile(r"[.!?;:,\u3001\u3002\uff01\uff0c\uff1f]")
 
 
 class Session:
@@ -183,11 +199,13 @@ class Session:
                 notice=self._notice,
                 set_state=self._set_state,
                 spawn=self._spawn,
+                keep=self._log_pending_tools,
             )
             if tools is not None
             else None
         )
         self._closing = False
+        self._progress_due_s = 0.0  # when the playing answer's heard part is looked at next
         self._idle = asyncio.Event()
         self._idle.set()
         if session_log is not None and hasattr(context, "on_summary"):
@@ -367,6 +385,19 @@ class Session:
             if self._is_idle():
                 return
 
+    async def wait_heard_out(self, end_s: float) -> None:
+        """Until the input up to ``end_s`` (its end, on the session's timeline) has been
+        heard, no turn is being decided or beginning, and nothing is in flight: all that a
+        run over a WAV file has to do is done. Waiting ``turn.max_wait_ms`` after the end of
+        the input instead kept every headless run going ~2.5 s after its last answer, even
+        when the last turn had ended long before; a turn still being decided at the end of
+        the input holds this until it is decided and answered."""
+        while True:
+            await self.wait_idle()
+            if self._last_block_s >= end_s + HEARD_PAST_S and self.detector.at_rest:
+                return
+            await asyncio.sleep(0.02)
+
     def _is_idle(self) -> bool:
         return (
             self._turn is None
@@ -460,6 +491,34 @@ class Session:
         self._handle_signals(signals)
         self._prepare_held_answer(audio_s)
         self._speaking.check(audio_s + self._block_s)
+        self._log_progress(audio_s)
+
+    def _log_progress(self, now_s: float) -> None:
+        """Log how much of the playing answer has been heard (``PROGRESS_LOOK_S``): its
+        turn record is written only when it ends, and a process killed while it played
+        left the person's question in the log and not a word of the answer, which
+        ``--resume`` then gave the model as never said. Each progress record supersedes
+        the one before; the turn record supersedes them all."""
+        speaking = self._speaking
+        reply, turn = speaking.playing, speaking.playing_turn
+        if self.log is None or reply is None or turn is None or now_s < self._progress_due_s:
+            return
+        self._progress_due_s = now_s + PROGRESS_LOOK_S
+        heard = reply.heard()
+        logged = turn.heard_logged
+        if heard == logged:
+            return
+        # a heard part that went back (the estimate is redone once the audio is complete)
+        # is put right at once
+        went_on = heard.startswith(logged)
+        passed_a_clause = _CLAUSE_END.search(heard, len(logged)) is not None
+        if went_on and not passed_a_clause and now_s - turn.heard_logged_s < PROGRESS_MAX_GAP_S:
+            return
+        turn.heard_logged, turn.heard_logged_s = heard, now_s
+        record: dict[str, Any] = {"type": "progress", "turn_id": turn.turn_id, "heard_text": heard}
+        if reply.done and reply.audio_complete and heard == reply.text:
+            record["whole"] = True  # all of it was heard: not cut off, if the log ends here
+        self.log.note(record)
 
     def _prepare_held_answer(self, audio_s: float) -> None:
         """The dangling pause has lasted to ``PREPARE_AHEAD_S`` before the maximum wait."""
@@ -856,7 +915,11 @@ class Session:
             clock=self.now_s,
             record=turn.record,
             bus=self.bus,
-            run_tools=self._tool_jobs.run if self._tool_jobs is not None else None,
+            run_tools=(
+                (lambda turn_id, calls, message: self._run_tools(reply, turn_id, calls, message))
+                if self._tool_jobs is not None
+                else None
+            ),
             preemptive=not confirmed,
             user_text=text,
             refit=refit,
@@ -1045,6 +1108,30 @@ class Session:
         self._update_idle()
 
     # ------------------------------------------------------------------ tools
+    async def _run_tools(
+        self, reply: Reply, turn_id: int, calls: list[ToolCall], assistant_msg: dict[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        """Run a round's calls; those of a confirmed answer are logged first, as pending:
+        logged only with their results, a call killed mid-way (one that writes runs up to
+        ``tools.tool_patience_s`` in the foreground) left no trace, though it may have done
+        what it was asked."""
+        assert self._tool_jobs is not None
+        if reply.confirmed:
+            self._log_pending_tools(turn_id, [assistant_msg])
+        return await self._tool_jobs.run(turn_id, calls, assistant_msg)
+
+    def _log_pending_tools(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
+        """Tool calls not yet answered, with what has come of them: logged as they start,
+        as they go to the background, as their results come and as they are cancelled.
+        Background results are answered only at the next quiet moment, and a process
+        killed or quit before then kept nothing of what its tools did: a resumed model did
+        not know it had called them. ``--resume`` gives the model those no tools record
+        answered, in the turn that called them; each record of a call supersedes the one
+        before."""
+        if self.log is not None:
+            record = {"type": "pending_tools", "turn_id": turn_id}
+            self.log.append({**record, "messages": compact_tool_results(messages)})
+
     def _deliver_tool_results(self, messages: list[dict[str, Any]]) -> None:
         """Answer with background tool results: a follow-up turn nobody spoke."""
         turn = self._new_turn(self.now_s())

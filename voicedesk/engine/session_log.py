@@ -4,6 +4,10 @@ One JSON object per line. Each line is written whole (a short write is finished 
 an ``O_APPEND`` descriptor and fsync'd, so a crash can at worst lose the line being written, never corrupt
 earlier ones; a torn last line is skipped on reading. The log is what ``--resume`` rebuilds a
 conversation from.
+
+Records that a later one supersedes (how much of the playing answer has been heard) are
+written with :meth:`SessionLog.note`, on the log's own thread: their fsync, several a
+turn, never holds the event loop that hears the person and feeds the speaker.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import itertools
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +64,10 @@ class SessionLog:
         # no empty log behind for `--resume` to take as the last conversation.
         self._fd = -1
         self._broken = False  # a write failed: said once, the conversation goes on
+        # one record's line at a time, whichever thread writes it (``note`` writes on its own)
+        self._lock = threading.Lock()
+        self._noted: dict[str, Any] | None = None  # the latest note not yet written
+        self._noting: threading.Thread | None = None
 
     def check(self) -> None:
         """Refuse at start a log that cannot be written (its folder is a file, or is not
@@ -96,25 +105,57 @@ class SessionLog:
         """One record, durably. A log that cannot be written (a full disk, its file taken
         away) is said once, and the conversation goes on without it: it failed each turn
         that would have been recorded, and answered none."""
-        if self._broken:
-            return
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
-        try:
-            if self._fd < 0:
-                self._fd = self._open()
-            self._write_whole(line)
-        except OSError as exc:
-            self._broken = True
-            log.warning(
-                "The session log %s cannot be written (%s): this conversation goes on "
-                "unrecorded, and --resume will not continue it.",
-                self.path,
-                exc.strerror or exc,
-            )
-            return
+        with self._lock:
+            if self._broken:
+                return
+            try:
+                if self._fd < 0:
+                    self._fd = self._open()
+                self._write_whole(line)
+            except OSError as exc:
+                self._broken = True
+                log.warning(
+                    "The session log %s cannot be written (%s): this conversation goes on "
+                    "unrecorded, and --resume will not continue it.",
+                    self.path,
+                    exc.strerror or exc,
+                )
+                return
+            fd = self._fd
         # Some filesystems refuse fsync; the write itself still stands.
         with contextlib.suppress(OSError):
-            os.fsync(self._fd)
+            os.fsync(fd)
+
+    def note(self, record: dict[str, Any]) -> None:
+        """A record that supersedes the last note, written and synced on the log's own
+        thread (the caller never waits on the disk). Notes that come faster than the disk
+        takes them are skipped but for the latest: each says all an earlier one did.
+        ``--resume`` must not rely on a note's place among other records."""
+        with self._lock:
+            self._noted = record
+            if self._noting is not None:
+                return  # the thread writing takes this one next
+            self._noting = threading.Thread(
+                target=self._write_notes, name="voicedesk-session-log", daemon=True
+            )
+            self._noting.start()
+
+    def _write_notes(self) -> None:
+        while True:
+            with self._lock:
+                record, self._noted = self._noted, None
+                if record is None:
+                    self._noting = None
+                    return
+            self.append(record)
+
+    def flush_notes(self) -> None:
+        """Wait until every note is written (a log closed before that would drop it)."""
+        with self._lock:
+            thread = self._noting
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
 
     def _write_whole(self, line: bytes) -> None:
         """A disk that fills mid-record writes part of it and returns short; the rest is
@@ -128,9 +169,11 @@ class SessionLog:
             view = view[written:]
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self.flush_notes()
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
 
     def __enter__(self) -> SessionLog:
         return self

@@ -4,6 +4,11 @@ A reply waits for its tools up to ``tools.tool_patience_s``. Past that, the call
 running here in the background: the reply says it is working on it and ends, the person can
 go on talking, and when the results arrive they are handed back to the session, which
 answers with them at the next quiet moment. "Never mind" / "cancel that" drops them.
+
+The session is told of such calls as they go to the background, as their results arrive
+and as they are cancelled (``keep``), to keep them in its log: handed over only at the
+next quiet moment, a process killed or quit before it lost every trace of what its tools
+had done.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ CANCEL_WORDS = re.compile(
     r"\b(never ?mind|forget (it|that|about it)|cancel (it|that|this)|stop (it|that|this))\b", re.I
 )
 QUIET_POLL_S = 0.05
+CANCELLED_RESULT = "[cancelled: the person asked to drop it before it finished]"
 
 
 @dataclass
@@ -53,7 +59,10 @@ class ToolJobs:
         notice: Callable[[str, str], None],
         set_state: Callable[[Any], None],
         spawn: Callable[[Any], asyncio.Task[Any]],
+        keep: Callable[[int, list[dict[str, Any]]], None] = lambda turn_id, messages: None,
     ) -> None:
+        """``keep(turn_id, messages)``: a background job's assistant message, with the tool
+        messages it has so far (none while it runs), each time that changes."""
         self.tools = tools
         self.patience_s = patience_s
         self._is_quiet = is_quiet
@@ -62,6 +71,7 @@ class ToolJobs:
         self._notice = notice
         self._set_state = set_state
         self._spawn = spawn
+        self._keep = keep
         self.jobs: list[ToolJob] = []
 
     async def run(
@@ -80,6 +90,7 @@ class ToolJobs:
         if pending:
             job = ToolJob(turn_id=turn_id, assistant_msg=assistant_msg, tasks=tasks)
             self.jobs.append(job)
+            self._keep(turn_id, [assistant_msg])
             self._spawn(self._finish(job))
             names = ", ".join(c.name for c in calls)
             self._notice("info", f"{names} is still running; its answer will follow.")
@@ -91,6 +102,8 @@ class ToolJobs:
         if self.jobs and CANCEL_WORDS.search(text):
             for job in list(self.jobs):
                 job.cancelled = True
+                if not all(task.done() for task in job.tasks):  # done, their results are kept
+                    self._keep(job.turn_id, [job.assistant_msg, *_cancelled(job)])
                 for task in job.tasks:
                     task.cancel()
             self._notice("info", "Cancelled the tool that was still running.")
@@ -109,6 +122,7 @@ class ToolJobs:
         # while the results wait for a quiet moment still drops them.
         try:
             results = await asyncio.gather(*job.tasks)
+            self._keep(job.turn_id, [job.assistant_msg, *results])
             while not self._is_closing() and not job.cancelled and not self._is_quiet():
                 await asyncio.sleep(QUIET_POLL_S)
         except asyncio.CancelledError:
@@ -123,3 +137,13 @@ class ToolJobs:
         if self._is_closing() or job.cancelled:
             return
         self._deliver([job.assistant_msg, *results])
+
+
+def _cancelled(job: ToolJob) -> list[dict[str, Any]]:
+    """The job's tool messages as it is dropped: the results that came, else the mark."""
+    out = []
+    for call, task in zip(job.assistant_msg["tool_calls"], job.tasks, strict=True):
+        done = task.done() and not task.cancelled() and task.exception() is None
+        content = task.result()["content"] if done else CANCELLED_RESULT
+        out.append({"role": "tool", "tool_call_id": call["id"], "content": content})
+    return out

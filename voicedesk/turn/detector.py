@@ -134,6 +134,12 @@ class TurnDetector:
         return self._state != "idle"
 
     @property
+    def at_rest(self) -> bool:
+        """No turn is under way or being decided, and no speech is beginning: silence from
+        here on can make no turn (a headless run may end once its answers are out)."""
+        return self._state == "idle" and not self.segmenter.speech_beginning
+
+    @property
     def holds_to_max_wait(self) -> bool:
         """In a pause whose words need a continuation ("… for", "… and um"): only more
         speech or the maximum wait (``max_wait_s``) can end the turn."""

@@ -130,5 +130,11 @@ class VadSegmenter:
                     self._run = 0
         return events
 
+    @property
+    def speech_beginning(self) -> bool:
+        """Speech windows have begun a run that is not yet ``start_ms`` long: more of them
+        may still declare a start (the end of a WAV input can fall there)."""
+        return not self.in_speech and self._run > 0
+
     def preroll_audio(self) -> np.ndarray:
         return np.concatenate(list(self.preroll)) if self.preroll else np.zeros(0, np.float32)
