@@ -622,14 +622,22 @@ def test_words_over_the_answer_that_are_a_stretch_of_it_are_its_echo() -> None:
     session, _ = _session_over_an_answer()
     speaking = session._speaking
     text = "No, put the egg in boiling water. Wait seven minutes."
-    speaking.playing = SimpleNamespace(utterance_id=1, text=text, heard=lambda: text)
+    speaking.playing = SimpleNamespace(
+        utterance_id=1, text=text, heard=lambda: text, spoken=text, heard_spoken=lambda: text
+    )
     assert speaking.echoes_the_answer("Put the egg in boiling water")
     assert speaking.echoes_the_answer("water, wait seven")
     assert not speaking.echoes_the_answer("Put the egg in cold water")
     assert not speaking.echoes_the_answer("No.")
     assert not speaking.echoes_the_answer("Wait!")
     assert not speaking.echoes_the_answer("")
-    speaking.playing = SimpleNamespace(utterance_id=1, text="Okay.", heard=lambda: "Okay.")
+    speaking.playing = SimpleNamespace(
+        utterance_id=1,
+        text="Okay.",
+        heard=lambda: "Okay.",
+        spoken="Okay.",
+        heard_spoken=lambda: "Okay.",
+    )
     assert speaking.echoes_the_answer("okay")
 
 
