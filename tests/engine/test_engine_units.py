@@ -641,6 +641,25 @@ def test_words_over_the_answer_that_are_a_stretch_of_it_are_its_echo() -> None:
     assert speaking.echoes_the_answer("okay")
 
 
+def test_the_echo_of_an_answer_with_a_link_is_what_the_voice_said_of_it() -> None:
+    """The voice says a link by its label; its echo was looked for in the words shown, the
+    address's among them, and taken for the person breaking in."""
+    from types import SimpleNamespace
+
+    from voicedesk.engine.spoken import SpokenText
+
+    session, _ = _session_over_an_answer()
+    speaking = session._speaking
+    text = "Read [the report](https://example.com/q3/report.pdf) first, then call Ann."
+    form = SpokenText()
+    said = form.feed(text) + form.flush()
+    speaking.playing = SimpleNamespace(
+        utterance_id=1, text=text, heard=lambda: text, spoken=said, heard_spoken=lambda: said
+    )
+    assert speaking.echoes_the_answer("the report first, then call")
+    assert not speaking.echoes_the_answer("the report is late")
+
+
 def test_heard_prefix_keeps_what_was_heard_of_text_written_without_spaces() -> None:
     """Japanese and Chinese put no spaces between words: a whole word was taken to end only
     at a space, so an answer in them cut anywhere but at its end was heard as nothing, and
