@@ -116,3 +116,12 @@ def test_plain_words_are_said_as_soon_as_they_are_whole() -> None:
     assert spoken.feed("It is") == "It "  # "is" may go on ("isn't")
     assert spoken.feed(" ten past") == "is ten "
     assert spoken.feed(" three.\n") == "past three.\n"
+
+
+def test_a_bracket_that_never_closes_keeps_the_voice_silent_only_so_long() -> None:
+    """A "[" held the rest of its line from the voice, to see whether it was a link."""
+    spoken = SpokenText()
+    aside = "[an aside that goes on " + "and on " * 30
+    said = "".join(spoken.feed(word + " ") for word in aside.split(" "))
+    assert said.startswith("[an aside that goes on and on")
+    assert len(aside) - len(said) < 160

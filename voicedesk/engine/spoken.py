@@ -21,7 +21,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
 time), a ``[`` until its link is whole or cannot be one, a ``~~`` to its closing ``~~`` or
-its line's end, a line that starts with ``|`` until it is known to be a separator or not.
+its line's end (neither longer than 150 characters before its "]" or closing ``~~``: an
+aside in brackets that never closes must not keep the voice silent), a line that starts with ``|`` until it is known to be a separator or not.
 
 The voice's playback position (alignment characters, the share of audio played) is in the
 spoken text; :meth:`SpokenText.shown_offset` carries a position in it over to the shown
@@ -50,6 +51,9 @@ _EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}\Z")
 _SEPARATOR_LINE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-*:?[ \t]*)*\n?\Z")
 _CELL_END = re.compile(r"[ \t]*\|[ \t]*")
 _ENDS_SAYING = ".!?:;,"
+# the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
+# opening an aside that never closes must not keep the voice silent to the line's end
+_HOLD_MAX = 150
 
 
 class SpokenText:
@@ -193,7 +197,9 @@ class SpokenText:
                 label = _said_alone(label)
             return link.group(), label
         if not final and _LINK_START.match(text):
-            return None
+            label = text.find("]")
+            if len(text if label < 0 else text[:label]) <= _HOLD_MAX:
+                return None  # (an address may be long; a label, or an aside, is not)
         return False
 
     def _strike(self, final: bool) -> tuple[str, str] | bool | None:
@@ -206,9 +212,9 @@ class SpokenText:
         line_end = text.find("\n")
         if close >= 0 and (line_end < 0 or close < line_end):
             return text[: close + 2], ""
-        if line_end < 0 and not final:
+        if line_end < 0 and not final and len(text) <= _HOLD_MAX:
             return None
-        return "~~", ""  # never closed on its line: only the marks go
+        return "~~", ""  # not closed on its line (or soon): only the marks go
 
     def _url(self, final: bool) -> tuple[str, str] | bool | None:
         text = self._pending
