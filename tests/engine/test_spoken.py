@@ -32,6 +32,7 @@ CASES = [
         "Name, Age.\nAnn, 31.\nBob, 40.\nDone.",
     ),
     ("  | a | b |  \n| - | - |\n", "a, b.\n"),
+    ("| a | b\n| c | d\nso", "a, b.\nc, d.\nso"),
     ("|x| is not a row? | it is read as one", "x, is not a row? it is read as one"),
     (
         "Open src/_private.py and notes/q3_budget.md, or src/__init__.py.",

@@ -124,8 +124,8 @@ class SpokenText:
             if row is not False:
                 return row
         ch = text[0]
-        if ch == "\n" and self._in_row:
-            return "\n", "\n"
+        if ch == "\n" and self._in_row:  # a row's end, with no pipe closing it
+            return "\n", "\n" if self._last_said in _ENDS_SAYING else ".\n"
         if self._in_row and (ch == "|" or ch in " \t"):
             if not final and not text.strip(" \t"):
                 return None  # blanks may be a cell's end
