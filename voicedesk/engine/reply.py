@@ -2,8 +2,9 @@
 
 A reply may start *before* the turn is confirmed (preemptive generation). Until ``confirm()``
 its audio is held, never played; ``cancel()`` drops it quietly. After ``confirm()`` audio goes
-to the playback buffer the moment it lands. Each text delta is handed to TTS as it arrives:
-no waiting for sentences (the TTS provider decides how much text it needs).
+to the playback buffer the moment it lands. Each text delta is shown as it arrives, and its
+spoken form (engine/spoken.py) handed to TTS as soon as its words are whole: no waiting for
+sentences (the TTS provider decides how much text it needs).
 """
 
 from __future__ import annotations
