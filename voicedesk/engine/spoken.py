@@ -218,8 +218,8 @@ class SpokenText:
 
     def _url(self, final: bool) -> tuple[str, str] | bool | None:
         text = self._pending
-        lowered = text.lower()
-        if not final and any(p.startswith(lowered) for p in _URL_PREFIXES):
+        short = len(text) < len("<https://")  # (only such a short text can be cut from one)
+        if not final and short and any(p.startswith(text.lower()) for p in _URL_PREFIXES):
             return None
         url = _URL.match(text)
         if url is None:
