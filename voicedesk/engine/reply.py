@@ -2,8 +2,9 @@
 
 A reply may start *before* the turn is confirmed (preemptive generation). Until ``confirm()``
 its audio is held, never played; ``cancel()`` drops it quietly. After ``confirm()`` audio goes
-to the playback buffer the moment it lands. Each text delta is handed to TTS as it arrives:
-no waiting for sentences (the TTS provider decides how much text it needs).
+to the playback buffer the moment it lands. Each text delta is shown as it arrives, and its
+spoken form (engine/spoken.py) handed to TTS as soon as its words are whole: no waiting for
+sentences (the TTS provider decides how much text it needs).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from voicedesk import events as ev
 from voicedesk.engine.heard import heard_prefix
 from voicedesk.engine.metrics import REPLY_STAGES, TurnRecord
 from voicedesk.engine.speakable import SpeakableText
+from voicedesk.engine.spoken import SpokenText
 from voicedesk.errors import ContextTooLongError, ProviderError
 from voicedesk.providers.base import (
     ChatRequest,
@@ -123,7 +125,12 @@ class Reply:
         self._on_tool_results = on_tool_results
         self._reads_only = reads_only
 
-        self.text = ""  # everything handed to TTS
+        self.text = ""  # the answer as shown and remembered
+        # what the voice was given: ``text`` said as a listener wants it (a link by its
+        # label, a path by its file name: engine/spoken.py); playback positions are in it
+        self.spoken = ""
+        self._spoken_form = SpokenText()
+        self._tts_requested = False
         self.went_background = False  # tool calls still running after this reply ends
         # the model stopped its last round at max_tokens (finish_reason "length")
         self.reached_max_tokens = False
@@ -204,8 +211,18 @@ class Reply:
         self.generation_done.set()
 
     def heard(self) -> str:
+        """What the person heard of the answer, in the text shown and remembered."""
         if self.shown_only:
             return self.text
+        # the playback position is in the spoken text: what was heard of it is carried
+        # over to the text shown and remembered (a link heard whole, its address kept)
+        shown = self._spoken_form.shown_offset(len(self.heard_spoken()))
+        return self.text if shown >= len(self.text) else self.text[:shown].rstrip()
+
+    def heard_spoken(self) -> str:
+        """What the person heard of the answer, as the voice said it (``spoken``)."""
+        if self.shown_only:
+            return self.spoken
         played = self.playback.played_samples(self.utterance_id)
         letters = None
         if self._stream is not None and hasattr(self._stream, "letters_spoken_at"):
@@ -214,7 +231,7 @@ class Reply:
                 at = played + self._trimmed
                 letters = self._stream.letters_spoken_at(at)  # type: ignore[attr-defined]
         return heard_prefix(
-            self.text,
+            self.spoken,
             played_samples=played,
             sample_rate=self.sample_rate,
             total_samples=self.samples_out if self.audio_complete else None,
@@ -283,6 +300,7 @@ class Reply:
                 if results is None:  # slow tools carry on in the background
                     self.went_background = True
                     await self._say(HOLDING_LINE, stream_task)
+                    await self._say_held(stream_task)
                     break
                 self.tool_messages += [assistant_msg, *results]
                 if self._on_tool_results is not None:
@@ -346,24 +364,37 @@ class Reply:
                 self._stream = result  # opened, never used: closed below with the reply
 
     async def _say(self, text: str, stream_task: asyncio.Task[SpeechStream]) -> None:
-        """Hand text (the model's, or a fixed line) to this reply's voice stream."""
+        """Show text (the model's, or a fixed line) and hand its spoken form to this reply's
+        voice stream, as far as that is known yet (a word, a link still arriving waits)."""
         first = not self.text
         self.text += text
         self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
         if first and text and self.confirmed:
             self._shown()
-        if not self.text_sent:
-            # TTFB counts from the first text the TTS gets (the socket is pre-opened)
-            self.text_sent = True
+        if not self._tts_requested:
+            # TTFB counts from the first text the voice pipeline gets (the socket is
+            # pre-opened), as before a word waited in the spoken form rather than in the voice
+            self._tts_requested = True
             self._mark("tts_request", overwrite=True)
             self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
+        await self._speak(self._spoken_form.feed(text), stream_task)
+
+    async def _say_held(self, stream_task: asyncio.Task[SpeechStream]) -> None:
+        """What the spoken form still held: the round, or the answer, has ended."""
+        await self._speak(self._spoken_form.flush(), stream_task)
+
+    async def _speak(self, said: str, stream_task: asyncio.Task[SpeechStream]) -> None:
+        if not said:
+            return
+        self.spoken += said
+        self.text_sent = True
         stream = self._stream or await stream_task
         if self._stream is None:
             self._stream = stream
             self.sample_rate = stream.sample_rate
             self._ensure_audio_task(stream)
         self._text_at = time.monotonic()
-        await stream.send_text(text)
+        await stream.send_text(said)
 
     @property
     def _model_reading_results(self) -> bool:
@@ -438,6 +469,7 @@ class Reply:
             self._requesting = False
         if tail := speakable.flush():
             await self._say(tail, stream_task)
+        await self._say_held(stream_task)  # a link cannot go on into the next round
         self.emoji_dropped = self.emoji_dropped or speakable.dropped
         self._mark("llm_done", overwrite=True)
         # tokens after the first, over the time since it: the time to the first token is

@@ -8,7 +8,10 @@ reads back, so its next tool call could name a file that does not exist. The ans
 in small deltas, and whether an underscore is inside a word depends on the character after
 it, which may be in the next delta: a trailing underscore is held until that comes. So is a
 trailing star: one with blanks on both sides is arithmetic ("5 * 3 = 15"), kept, where
-dropping it made "5 3 = 15".
+dropping it made "5 3 = 15". Nor is a path's or an address's: an underscore after a slash
+("src/_private.py"), around a file's name ("__init__.py") or a "#" after a slash
+("example.com/#top") is no emphasis nor heading; a word that starts with underscores is held
+whole to tell a file's name from emphasis ("__bold__").
 
 Pictographs (emoji) are dropped too: a voice reads an emoji's name. So is what is left of
 a keycap ("1️⃣" is a digit, U+FE0F and U+20E3): the digit stays. Pictographs often stand
@@ -65,7 +68,16 @@ _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its li
 # only an underscore or a star depends on what follows (snake_case, "5 * 3"); \Z, not $,
 # which matches before a final line end too: a delta ending "__\n" was cut before the run
 # and its line end lost
-_TRAILING = re.compile(r"[_*\\]+\Z")  # a backslash too: it may escape a star
+_TRAILING = re.compile(  # a backslash too: it may escape a star
+    r"[_*\\]+\Z"
+    # a word that starts with underscores, whole: "__init__.py" is a file, "__bold__" not
+    r"|(?<![\w/\\])_+[\w.]*\Z"
+    r"|(?<=\w)_+\.\Z"  # "__init__." may go on as ".py"
+)
+# after a word's opening underscores: a file's name ("__init__.py", "_x_.md"), not emphasis
+# or of a folder's ("_utils/a.py")
+_FILE_NAME_REST = re.compile(r"[^\W_]\w*?_+\.[A-Za-z]|[^\W_][\w.-]*/")
+_EXTENSION_START = re.compile(r"\.[A-Za-z]")
 _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
 
 
@@ -269,6 +281,14 @@ def _clean(text: str, before: str, blank_line: bool) -> str:
                 return run  # snake_case
             if kind == "_" and prev == "\\":
                 return run  # a Windows path's "C:\\_build" (or an escape): no emphasis
+            if kind == "_" and prev == "/" and (nxt.isalnum() or nxt == "_"):
+                return run  # a path's part: "src/_private.py", "src/__init__.py"
+            if kind == "_" and prev.isalnum() and _EXTENSION_START.match(text, end):
+                return run  # the end of a file's name: "__init__.py", "test_.py"
+            if kind == "_" and _FILE_NAME_REST.match(text, end):
+                return run  # the start of one: "__init__.py"
+            if kind == "#" and prev == "/":
+                return run  # an address's fragment: "https://example.com/#top"
             line_start = blank_line and not text[:start].strip(_BLANK)
             if kind in "*_" and prev in _BLANK and nxt and nxt in _BLANK and not line_start:
                 return run  # "5 * 3": blanks on both sides make no emphasis, nor a bullet

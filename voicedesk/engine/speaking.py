@@ -275,11 +275,12 @@ class Speaking(Generic[TurnT]):
         said = _words(text)
         if reply is None or not said or not getattr(self._audio, "echo_possible", True):
             return False
-        answer = _words(reply.text)
+        # the words the voice said ("the report"), not the ones shown ("[the report](https://…)")
+        answer = _words(reply.spoken)
         n = len(said)
         if n < 2 and len(answer) > n:
             return False
-        played = answer[: len(_words(reply.heard())) + 1]  # + the word cut mid-way
+        played = answer[: len(_words(reply.heard_spoken())) + 1]  # + the word cut mid-way
         return any(played[i : i + n] == said for i in range(len(played) - n + 1))
 
     def speech_started(self, at_s: float) -> None:

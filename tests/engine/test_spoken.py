@@ -1,0 +1,128 @@
+"""The spoken form of an answer: links by their labels, URLs by their hosts, struck text not
+said, table pipes as pauses, paths by their file names; the same however the answer is cut
+into deltas, and a position in what was said carried over to the text shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicedesk.engine.heard import heard_prefix
+from voicedesk.engine.spoken import SpokenText
+from voicedesk.providers.sentence_stream import _FIRST_CUT, _LATER_CUT
+
+CASES = [
+    (
+        "Read [the report](https://example.com/q3/report.pdf) first.",
+        "Read the report first.",
+    ),
+    ("See https://www.example.com/path?x=1. Then go.", "See example.com. Then go."),
+    (
+        "Docs: <https://docs.python.org/3/>, or www.python.org.",
+        "Docs: docs.python.org, or python.org.",
+    ),
+    (
+        "Its page (https://en.wikipedia.org/wiki/Foo_(bar)) says so.",
+        "Its page (en.wikipedia.org) says so.",
+    ),
+    ("[](https://www.python.org) and [https://a.org/x](https://a.org/x)", "python.org and a.org"),
+    ("The meeting is ~~Monday~~ Tuesday, at ~5 pm.", "The meeting is  Tuesday, at ~5 pm."),
+    ("An ~~unclosed mark\nstays.", "An unclosed mark\nstays."),
+    (
+        "| Name | Age |\n|---|:--:|\n| Ann | 31 |\n| Bob | 40. |\nDone.",
+        "Name, Age.\nAnn, 31.\nBob, 40.\nDone.",
+    ),
+    ("  | a | b |  \n| - | - |\n", "a, b.\n"),
+    ("| a | b\n| c | d\nso", "a, b.\nc, d.\nso"),
+    ("|x| is not a row? | it is read as one", "x, is not a row? it is read as one"),
+    (
+        "Open src/_private.py and notes/q3_budget.md, or src/__init__.py.",
+        "Open private.py and q3 budget.md, or init.py.",
+    ),
+    ("Set my_var in ~/notes/todo.txt or C:\\work\\a_b.txt", "Set my var in todo.txt or a b.txt"),
+    (
+        "and/or 24/7 at 5 km/h, see [1, 2] and x[0], wow!",
+        "and/or 24/7 at 5 km/h, see [1, 2] and x[0], wow!",
+    ),
+    ("[notes/a_b.md](notes/a_b.md) is ready", "a b.md is ready"),
+    ("Say https: or www or http://", "Say https: or www or http://"),
+    ("日本語の[リンク](https://例え.jp/a)です。", "日本語のリンクです。"),
+]
+
+
+def _said(deltas: list[str]) -> str:
+    spoken = SpokenText()
+    return "".join(spoken.feed(d) for d in deltas) + spoken.flush()
+
+
+@pytest.mark.parametrize(("shown", "said"), CASES)
+def test_the_spoken_form_is_the_same_however_the_answer_is_split(shown: str, said: str) -> None:
+    assert _said([shown]) == said
+    assert _said(list(shown)) == said
+    for i in range(1, len(shown)):
+        assert _said([shown[:i], shown[i:]]) == said, i
+        for j in range(i + 1, len(shown), 7):
+            assert _said([shown[:i], shown[i:j], shown[j:]]) == said, (i, j)
+
+
+@pytest.mark.parametrize(("shown", "said"), CASES)
+def test_every_word_said_maps_back_into_the_shown_text(shown: str, said: str) -> None:
+    spoken = SpokenText()
+    assert "".join(spoken.feed(c) for c in shown) + spoken.flush() == said
+    assert spoken.shown_offset(len(said)) == len(shown)
+    offsets = [spoken.shown_offset(n) for n in range(len(said) + 1)]
+    assert offsets == sorted(offsets)  # never backwards
+
+
+def test_a_link_is_heard_whole_or_not_at_all() -> None:
+    shown = "Read [the report](https://example.com/q3/report.pdf) first, then the rest."
+    spoken = SpokenText()
+    said = spoken.feed(shown) + spoken.flush()
+    assert said == "Read the report first, then the rest."
+
+    def heard(words: str) -> str:
+        return shown[: spoken.shown_offset(len(words))].rstrip()
+
+    assert heard("Read") == "Read"
+    assert heard("Read the") == "Read"  # half its label: the link was not heard
+    assert heard("Read the report") == "Read [the report](https://example.com/q3/report.pdf)"
+    assert heard("Read the report first, then") == (
+        "Read [the report](https://example.com/q3/report.pdf) first, then"
+    )
+
+
+def test_a_path_is_remembered_as_written_once_its_file_name_is_heard() -> None:
+    shown = "I saved notes/q3_budget.md for you."
+    spoken = SpokenText()
+    said = spoken.feed(shown) + spoken.flush()
+    # the letters of "I saved q3 budget.md" had played (alignment counts no blanks)
+    letters = len("Isavedq3budget.md")
+    words = heard_prefix(said, played_samples=1, sample_rate=1, letters_at_played=letters)
+    assert shown[: spoken.shown_offset(len(words))] == "I saved notes/q3_budget.md"
+    letters = len("Isavedq3bud")
+    words = heard_prefix(said, played_samples=1, sample_rate=1, letters_at_played=letters)
+    assert shown[: spoken.shown_offset(len(words))].rstrip() == "I saved"
+
+
+def test_a_url_s_dots_cut_no_sentence() -> None:
+    said = _said(["Go to https://www.example.co.uk/a.b/c.html?v=1.2 for it. Then"])
+    assert said == "Go to example.co.uk for it. Then"
+    cuts = [m.end() for m in _FIRST_CUT.finditer(said)] + [
+        m.end() for m in _LATER_CUT.finditer(said)
+    ]
+    assert set(cuts) == {len("Go to example.co.uk for it. ")}
+
+
+def test_plain_words_are_said_as_soon_as_they_are_whole() -> None:
+    spoken = SpokenText()
+    assert spoken.feed("It is") == "It "  # "is" may go on ("isn't")
+    assert spoken.feed(" ten past") == "is ten "
+    assert spoken.feed(" three.\n") == "past three.\n"
+
+
+def test_a_bracket_that_never_closes_keeps_the_voice_silent_only_so_long() -> None:
+    """A "[" held the rest of its line from the voice, to see whether it was a link."""
+    spoken = SpokenText()
+    aside = "[an aside that goes on " + "and on " * 30
+    said = "".join(spoken.feed(word + " ") for word in aside.split(" "))
+    assert said.startswith("[an aside that goes on and on")
+    assert len(aside) - len(said) < 160

@@ -1,0 +1,289 @@
+"""What the voice says of an answer, where it must differ from what is shown and remembered.
+
+After :mod:`voicedesk.engine.speakable` an answer's text is what the person reads and what
+the model reads back, and it must stay as written: a link's address, a file's path with its
+underscores ("notes/q3_budget.md") are what the model's next tool call names. Read aloud as
+written, they are noise: a voice reads a Markdown link's address, a bare URL letter by
+letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "slash" and
+"underscore" in a path. So the voice gets a spoken form:
+
+- a link ``[the report](https://example.com/q3.pdf)`` is its label ("the report"), or its
+  host when the label is empty or itself an address;
+- a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
+  ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it;
+- struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
+  Tuesday" is said "the meeting is Tuesday");
+- a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
+  line ``|---|---|`` nothing;
+- a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
+  underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md".
+
+The answer arrives in deltas; what may still become one of these is held until it is known:
+a word until the blank after it (a voice speaks only whole words anyway, so this costs no
+time), a ``[`` until its link is whole or cannot be one, a ``~~`` to its closing ``~~`` or
+its line's end (neither longer than 150 characters before its "]" or closing ``~~``: an
+aside in brackets that never closes must not keep the voice silent), a line that starts with ``|`` until it is known to be a separator or not.
+
+The voice's playback position (alignment characters, the share of audio played) is in the
+spoken text; :meth:`SpokenText.shown_offset` carries a position in it over to the shown
+text, so that an answer cut at a barge-in is remembered up to what was heard. A position
+inside a replaced stretch (a link's label half said) counts as before it: a link is heard
+whole or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+# a Markdown link or image, whole: [label](address "title")
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)")
+# what may still become one when more text comes
+_LINK_START = re.compile(r"!?(?:\[[^\]\n]*(?:\](?:\([^)\n]*)?)?)?\Z")
+_URL = re.compile(r"<?(?:https?://|www\.)[^\s<>\"`|\[\]]*>?", re.IGNORECASE)
+_URL_PREFIXES = ("https://", "http://", "www.", "<https://", "<http://", "<www.")
+# what ends a sentence or a clause after a URL, not part of it ("see example.com/a.")
+_URL_TAIL = re.compile(r"[.,;:!?'\")]+>?\Z")
+# a word as far as paths and identifiers go
+_TOKEN = re.compile(r"[\w.~/\\:-]+")
+_TOKEN_TAIL = re.compile(r"[.:~-]+\Z")  # "see notes/a.md." ends its sentence outside the path
+_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}\Z")
+_SEPARATOR_LINE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-*:?[ \t]*)*\n?\Z")
+_CELL_END = re.compile(r"[ \t]*\|[ \t]*")
+_ENDS_SAYING = ".!?:;,"
+# the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
+# opening an aside that never closes must not keep the voice silent to the line's end
+_HOLD_MAX = 150
+
+
+class SpokenText:
+    """Feed it the shown text's deltas in order; each call returns the next stretch to say.
+
+    ``shown_offset`` maps a position in all that was said so far to one in the shown text."""
+
+    def __init__(self) -> None:
+        self._pending = ""  # shown text not decided yet
+        self._shown = 0  # shown characters decided (said or replaced)
+        self._said = 0  # spoken characters returned
+        self._last_said = "\n"
+        self._before = "\n"  # the shown character before the pending text
+        self._in_row = False  # inside a table row (its line began with "|")
+        # (spoken start, spoken end, shown start, shown end) of each replaced stretch
+        self._replaced: list[tuple[int, int, int, int]] = []
+
+    def feed(self, delta: str) -> str:
+        self._pending += delta
+        return self._drain(final=False)
+
+    def flush(self) -> str:
+        """What was held back: the answer (or its round) ended."""
+        return self._drain(final=True)
+
+    def shown_offset(self, said: int) -> int:
+        """Where the first ``said`` spoken characters end in the shown text."""
+        shift = 0
+        for sp0, sp1, sh0, sh1 in self._replaced:
+            if said < sp0:
+                break
+            if said < sp1:
+                return sh0  # inside a replaced stretch: not heard whole
+            shift = sh1 - sp1
+        return said + shift
+
+    # ------------------------------------------------------------------ work
+    def _drain(self, *, final: bool) -> str:
+        out: list[str] = []
+        while self._pending:
+            step = self._step(final)
+            if step is None:
+                break
+            shown, spoken = step
+            self._consume(shown, spoken, out)
+        return "".join(out)
+
+    def _consume(self, shown: str, spoken: str, out: list[str]) -> None:
+        if shown != spoken:
+            self._replaced.append(
+                (self._said, self._said + len(spoken), self._shown, self._shown + len(shown))
+            )
+        self._pending = self._pending[len(shown) :]
+        self._shown += len(shown)
+        self._said += len(spoken)
+        if spoken:
+            self._last_said = spoken[-1]
+        self._before = shown[-1]
+        if shown.endswith("\n"):
+            self._in_row = False
+        out.append(spoken)
+
+    def _step(self, final: bool) -> tuple[str, str] | None:
+        """The next stretch of pending shown text and what is said of it; None: wait."""
+        text = self._pending
+        if self._before == "\n" and not self._in_row:
+            row = self._row_start(final)
+            if row is not False:
+                return row
+        ch = text[0]
+        if ch == "\n" and self._in_row:  # a row's end, with no pipe closing it
+            return "\n", "\n" if self._last_said in _ENDS_SAYING else ".\n"
+        if self._in_row and (ch == "|" or ch in " \t"):
+            if not final and not text.strip(" \t"):
+                return None  # blanks may be a cell's end
+            if _CELL_END.match(text):
+                return self._cell_end(final)
+        if ch in "[!":
+            link = self._link(final)
+            if link is not False:
+                return link
+        if ch == "~" and not text.startswith("~/"):
+            strike = self._strike(final)
+            if strike is not False:
+                return strike
+        at_word = not _TOKEN.fullmatch(self._before)
+        if at_word:
+            url = self._url(final)
+            if url is not False:
+                return url
+        token = _TOKEN.match(text)
+        if token is None:
+            return ch, ch
+        if token.end() == len(text) and not final:
+            return None  # a word is said once whole: it may be a path or a URL yet
+        word = token.group()
+        if not at_word:
+            return word, word
+        return _spoken_token(word)
+
+    def _row_start(self, final: bool) -> tuple[str, str] | bool | None:
+        """At a line start: a table row's opening pipe, a separator line, or False."""
+        text = self._pending
+        blanks = len(text) - len(text.lstrip(" \t"))
+        if blanks == len(text):
+            return None if not final else False
+        if text[blanks] != "|":
+            return False
+        line_end = text.find("\n")
+        line = text if line_end < 0 else text[: line_end + 1]
+        if "-" in line and _SEPARATOR_LINE.match(line):
+            if line_end < 0 and not final:
+                return None  # "|---|" so far: a separator line, unless more comes
+            return line, ""
+        if line_end < 0 and not final and re.fullmatch(r"[ \t]*\|[ \t|:]*", line):
+            return None  # "| :" may be the start of "| :--- |"
+        opening = _CELL_END.match(text)
+        assert opening is not None
+        self._in_row = True
+        return text[: opening.end()], ""
+
+    def _cell_end(self, final: bool) -> tuple[str, str] | None:
+        """A pipe in a table row: a pause between cells, or the row's end."""
+        text = self._pending
+        pipe = _CELL_END.match(text)
+        assert pipe is not None
+        if pipe.end() == len(text) and not final:
+            return None
+        if pipe.end() == len(text) or text[pipe.end()] == "\n":
+            return pipe.group(), "" if self._last_said in _ENDS_SAYING else "."
+        return pipe.group(), " " if self._last_said in _ENDS_SAYING else ", "
+
+    def _link(self, final: bool) -> tuple[str, str] | bool | None:
+        text = self._pending
+        link = _LINK.match(text)
+        if link is not None:
+            label, address = link.group(1).strip(), link.group(2)
+            if not label or _URL.fullmatch(label):
+                label = _host(label or address)
+            else:
+                label = _said_alone(label)
+            return link.group(), label
+        if not final and _LINK_START.match(text):
+            label = text.find("]")
+            if len(text if label < 0 else text[:label]) <= _HOLD_MAX:
+                return None  # (an address may be long; a label, or an aside, is not)
+        return False
+
+    def _strike(self, final: bool) -> tuple[str, str] | bool | None:
+        text = self._pending
+        if text == "~" and not final:
+            return None
+        if not text.startswith("~~"):
+            return False
+        close = text.find("~~", 2)
+        line_end = text.find("\n")
+        if close >= 0 and (line_end < 0 or close < line_end):
+            return text[: close + 2], ""
+        if line_end < 0 and not final and len(text) <= _HOLD_MAX:
+            return None
+        return "~~", ""  # not closed on its line (or soon): only the marks go
+
+    def _url(self, final: bool) -> tuple[str, str] | bool | None:
+        text = self._pending
+        short = len(text) < len("<https://")  # (only such a short text can be cut from one)
+        if not final and short and any(p.startswith(text.lower()) for p in _URL_PREFIXES):
+            return None
+        url = _URL.match(text)
+        if url is None:
+            return False
+        if url.end() == len(text) and not final:
+            return None
+        address = url.group()
+        tail = _URL_TAIL.search(address)
+        if tail is not None and not address.startswith("<"):
+            address = address[: tail.start()]
+            # a closing bracket that opened inside it is its own (a Wikipedia address)
+            while (
+                address.count("(") > address.count(")")
+                and len(address) < url.end()
+                and text[len(address)] == ")"
+            ):
+                address += ")"
+        if address.lower().rstrip("/") in ("http:", "https:", "www.", "www"):
+            return False
+        return address, _host(address)
+
+
+def _host(address: str) -> str:
+    """How an address is said: its host, without "www."; "a link" when it has none."""
+    address = address.strip("<>")
+    if address.lower().startswith("www."):
+        address = "//" + address
+    try:
+        host = urlsplit(address).hostname or ""
+    except ValueError:
+        host = ""
+    host = host.removeprefix("www.")
+    return host or "a link"
+
+
+def _said_alone(text: str) -> str:
+    """How a stretch of text (a link's label) is said on its own."""
+    spoken = SpokenText()
+    return spoken.feed(text) + spoken.flush()
+
+
+def _spoken_token(word: str) -> tuple[str, str]:
+    """A whole word (path, identifier or plain) and how it is said; a sentence's full stop
+    or colon after it is left for the next step, said as it is."""
+    tail = _TOKEN_TAIL.search(word)
+    core = word[: tail.start()] if tail is not None else word
+    if not core:
+        return word, word
+    spoken = core
+    if _is_path(core):
+        parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
+        spoken = parts[-1] if parts else core
+    if "_" in spoken:
+        # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
+        spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
+    return core, spoken
+
+
+def _is_path(word: str) -> bool:
+    """A file's or folder's path, not "and/or", "24/7" or "km/h"."""
+    if ("/" not in word and "\\" not in word) or "://" in word:
+        return False
+    if re.match(r"(?:\.{1,2}|~)?[/\\]|[A-Za-z]:\\", word):
+        return True  # /etc/hosts, ./run.sh, ~/notes, C:\work
+    if _EXTENSION.search(word):
+        return True  # notes/q3_budget.md
+    return word.endswith(("/", "\\")) and any(c.isalpha() for c in word)  # src/
