@@ -206,6 +206,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 interrupted=bool(record.get("interrupted")),
                 tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []))),
                 summarised=turn_id in log.folded,
+                failed=str(record.get("error")) if answer_cut(record) == "failed" else None,
             )
         )
     return ev.ConversationResumed(
