@@ -363,6 +363,10 @@ class VoiceDeskApp(App[int]):
             ev.ToolCallStarted | ev.ToolCallProgress | ev.ToolCallFinished | ev.ConversationResumed,
         ):
             self.tool_pane.handle(event)
+        if isinstance(event, ev.ToolCallProgress | ev.ToolCallFinished):
+            for screen in self.screen_stack:  # its detail, opened while it runs, follows it
+                if isinstance(screen, ToolDetailScreen) and screen.info.call_id == event.call_id:
+                    screen.show_call()
         self.conversation.handle(event)
 
     @property
