@@ -86,3 +86,27 @@ async def test_a_tool_call_opened_while_it_runs_shows_its_result_when_it_ends(
             result = text_of(screen.query_one("#tool-result", Static))
             assert "budget-memo.md" in result and "still running" not in result
             await pilot.press("q")
+
+
+async def test_the_tools_pane_keeps_the_newest_call_in_view(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Past the pane's height, new calls were added below the fold: the pane went on showing
+    the first calls of the session, never the one running now."""
+    listing = SimToolCall(name="docs__list_documents", arguments={})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="Three documents.")])
+    script.turns[0].tool_calls = [listing] * 8
+    async with SimServer(script, SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as sim:
+        app = _slow_reading_app(sim.base_url, silence_wav, tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(app.tool_pane.calls) == 8)
+            await pilot.pause()
+            options = app.tool_pane.query_one(OptionList)
+            assert options.max_scroll_y > 0  # more calls than fit
+            assert options.scroll_y == options.max_scroll_y
+            await pilot.press("q")
