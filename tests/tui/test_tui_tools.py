@@ -28,13 +28,14 @@ READ_MEMO = "Read me the budget memo."
 
 
 def _slow_reading_app(base_url: str, wav: Path, tmp_path: Path) -> VoiceDeskApp:
-    """The app on a real session whose documents server takes 2 s to read a document, with
-    the patience to wait for it (the call stays in the answer)."""
+    """The app on a real session whose documents server takes 8 s to read a document (time
+    to open its detail while it runs, on a busy machine too), with the patience to wait for
+    it (the call stays in the answer)."""
     settings = Settings.model_validate(
         {
             "tools": {
                 "workspace": str(demo_workspace()),
-                "docs_server_args": ["--slow", "read_document=2"],
+                "docs_server_args": ["--slow", "read_document=8"],
                 "tool_patience_s": 30.0,
             }
         }
@@ -79,7 +80,7 @@ async def test_a_tool_call_opened_while_it_runs_shows_its_result_when_it_ends(
             screen = app.screen
             assert "running" in text_of(screen.query_one("#tool-status", Static))
 
-            await wait_until(pilot, lambda: info.finished is not None)
+            await wait_until(pilot, lambda: info.finished is not None, timeout=30)
             await pilot.pause()
             assert app.screen is screen
             assert "done in" in text_of(screen.query_one("#tool-status", Static))
