@@ -509,8 +509,8 @@ class VoiceDeskApp(App[int]):
                 mode = "toggle"
             else:
                 push(choice.push_flags)
-        log.info(
-            "talk key: %s (terminal kitty flags %s, setting %s)",
+        log.info(  # not "talk key: …", which the log's secrets filter hides as a key's value
+            "talk key mode: %s (terminal kitty flags %s, setting %s)",
             mode,
             message.flags,
             self.settings.ui.talk_key_mode,
