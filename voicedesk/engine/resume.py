@@ -45,6 +45,7 @@ class Conversation:
     summary: str = ""
     summary_turns: int = 0
     learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
+    prompt_tokens: int = 0  # the size of the last prompt a turn record gives
     last_id: int = 0
     skipped: int = 0  # damaged records left out
 
@@ -128,6 +129,9 @@ def read_conversation(path: Path) -> Conversation:
             out.users[turn_id] = record["text"]
         elif kind == "turn":
             out.ended[turn_id] = record
+            size = record.get("prompt_tokens")
+            if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+                out.prompt_tokens = size
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
         elif kind == "retracted":
@@ -180,6 +184,7 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
         "summary": log.summary,
         "summary_turns": log.summary_turns,
         "turns": turns,
+        "prompt_tokens": log.prompt_tokens,
     }
     if log.learnt is not None:
         snapshot["context_window"] = log.learnt

@@ -309,7 +309,8 @@ class ContextScreen(_Dialog):
                 Content.assemble(
                     ("Last prompt: ", "bold"),
                     f"{self.prompt_tokens} of {self.budget_tokens} tokens",
-                )
+                ),
+                id="context-prompt",
             )
             yield Static(Content.styled("\nRunning summary", "bold"))
             yield Static(
