@@ -245,6 +245,7 @@ class PastTurn:
     interrupted: bool = False
     tool_calls: tuple[PastToolCall, ...] = ()
     summarised: bool = False  # folded into the summary the model now has instead
+    failed: str | None = None  # the error that cut the answer off (None: it was not)
 
 
 @dataclass(frozen=True, kw_only=True)

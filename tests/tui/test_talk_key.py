@@ -304,3 +304,19 @@ async def test_never_hold_without_a_driver_that_can_ask(tmp_path: Path) -> None:
         app.post_message(KeyReleaseSupport(25))  # headless driver: no push_key_release
         await pilot.pause()
         assert app.talk_mode == "toggle"
+
+
+async def test_the_log_file_says_how_the_talk_key_works(tmp_path: Path) -> None:
+    """The line that says whether this terminal got hold-to-talk is what a "space does not
+    work" report needs, and the log file read "talk key: ***": the secrets filter took
+    "key: …" for a secret's name and value."""
+    from voicedesk.commands import tui
+
+    log_path = tmp_path / "tui.log"
+    with tui.stderr_to_log(log_path):
+        app = fake_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _hold_app(pilot, flags=None)
+            await pilot.press("q")
+    text = log_path.read_text(encoding="utf-8")
+    assert "talk key" in text and "toggle" in text and "***" not in text

@@ -157,3 +157,33 @@ async def test_resume_lists_the_earlier_tool_calls_in_the_tools_pane(
         result = text_of(app.screen.query_one("#tool-result", Static))
         assert result == "Alpha is the first letter."
         await pilot.press("escape", "q")
+
+
+async def test_resume_shows_the_context_it_continues_before_the_first_turn(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Resumed, the status bar said "ctx –" and the context screen (s) "Last prompt: 0 of
+    6000 tokens" and "No summary yet: the whole conversation still fits", while the model
+    had the earlier turns and their summary: both held only once a new turn was asked."""
+    records: list[dict] = []
+    for n in range(1, 31):
+        records.append({"type": "user", "turn_id": n, "text": f"Question {n}"})
+        records.append(
+            {"type": "turn", "turn_id": n, "heard_text": f"Answer {n}.", "prompt_tokens": 900 + n}
+        )
+        if n == 20:
+            summary = "The person's locker code is 4711."
+            records.append({"type": "summary", "summary": summary, "folded_turn_ids": [1, 2]})
+    (tmp_path / "session.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    app = sim_app(sim.base_url, silence_wav, tmp_path, resume=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await started(pilot)
+        await pilot.pause()
+        assert "ctx 930/" in text_of(app.status_bar.query_one("#status-context", Static))
+        await pilot.press("s")
+        await pilot.pause()
+        assert "930 of" in text_of(app.screen.query_one("#context-prompt", Static))
+        assert "4711" in text_of(app.screen.query_one("#context-summary", Static))
+        await pilot.press("q")

@@ -161,6 +161,7 @@ async def _run_app(
             log_path=log_path,
             config_path=config_path,
             simulated=sim,
+            freeze_heap=True,
         )
         from voicedesk.commands.termination import on_termination
 

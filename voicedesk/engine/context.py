@@ -506,7 +506,11 @@ class ContextManager:
         its share of the budget, which may be smaller now than when it was made) and turns,
         and what a refusal taught about the model's window (``context_window``; absent in
         logs older than that record, or when nothing was refused), so that its first
-        request after resuming fits rather than being refused and sent again."""
+        request after resuming fits rather than being refused and sent again.
+
+        The summary and the last prompt's size (``prompt_tokens``) are published at once:
+        until the first new request the status bar said "ctx –" and the context screen "No
+        summary yet", while the model had both."""
         self._restore_learnt(data.get("context_window"))
         self.summary = str(data.get("summary", ""))
         self._fit_summary()
@@ -517,6 +521,9 @@ class ContextManager:
             turn.tokens = sum(self.counter.message(m) for m in turn.messages)
             self.turns.append(turn)
             self._compact_tools(turn.turn_id)
+        size = data.get("prompt_tokens")
+        self.last_prompt_tokens = size if isinstance(size, int) and size > 0 else 0
+        self._publish(summary_made=False)
 
     def _summary_room(self) -> int:
         """What a summary within its share may come to in our count. The model is asked for

@@ -76,6 +76,10 @@ class TurnRecord:
     reached_max_tokens: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # a provider failure ended the answer: what was heard of it is not all of it, even when
+    # it is all that came (with no speaker, or spoken to its end before the stream dropped),
+    # which the heard and written texts alone cannot tell from a complete answer
+    failed: bool = False
     # the sound card's latencies when the answer started playing (None: nothing played)
     input_latency_s: float | None = None
     output_latency_s: float | None = None
@@ -172,6 +176,9 @@ def answer_cut(record: dict[str, Any]) -> str | None:
     if record.get("interrupted"):
         return "interrupted"
     heard = str(record.get("heard_text") or "").strip()
+    if record.get("failed"):
+        return "failed"
+    # a log written before records said "failed": heard less than was written
     if record.get("error") and heard != str(record.get("assistant_text") or "").strip():
         return "failed"
     if record.get("reached_max_tokens") and not record.get("error"):

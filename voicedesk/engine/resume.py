@@ -56,6 +56,7 @@ class Conversation:
     summary: str = ""
     summary_turns: int = 0
     learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
+    prompt_tokens: int = 0  # the size of the last prompt a turn record gives
     last_id: int = 0
     skipped: int = 0  # damaged records left out
 
@@ -154,6 +155,9 @@ def read_conversation(path: Path) -> Conversation:
             out.users[turn_id] = record["text"]
         elif kind == "turn":
             out.ended[turn_id] = record
+            size = record.get("prompt_tokens")
+            if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+                out.prompt_tokens = size
         elif kind == "progress":
             out.progress[turn_id] = record
         elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
@@ -238,6 +242,7 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
         "summary": log.summary,
         "summary_turns": log.summary_turns,
         "turns": turns,
+        "prompt_tokens": log.prompt_tokens,
     }
     if log.learnt is not None:
         snapshot["context_window"] = log.learnt
@@ -263,6 +268,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 interrupted=bool(record.get("interrupted")) or cut == "lost",
                 tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []))),
                 summarised=turn_id in log.folded,
+                failed=str(record.get("error")) if answer_cut(record) == "failed" else None,
             )
         )
     return ev.ConversationResumed(

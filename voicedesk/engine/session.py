@@ -1081,6 +1081,7 @@ class Session:
         rec.assistant_text = reply.text if reply else ""
         rec.heard_text = heard
         rec.interrupted = interrupted
+        rec.failed = failed
         if reply is not None:
             if reply.tool_messages:
                 # the answer that used the results is over: their gist is all that is kept

@@ -309,7 +309,8 @@ class ContextScreen(_Dialog):
                 Content.assemble(
                     ("Last prompt: ", "bold"),
                     f"{self.prompt_tokens} of {self.budget_tokens} tokens",
-                )
+                ),
+                id="context-prompt",
             )
             yield Static(Content.styled("\nRunning summary", "bold"))
             yield Static(
@@ -370,7 +371,8 @@ class DevicesScreen(_Dialog):
 
 
 class ToolDetailScreen(_Dialog):
-    """One tool call in full: arguments and the complete result text."""
+    """One tool call in full: arguments and the complete result text. Opened while the
+    call runs, it follows the call (:meth:`show_call`) to its end and result."""
 
     AUTO_FOCUS = "#tool-result-scroll"
 
@@ -380,34 +382,52 @@ class ToolDetailScreen(_Dialog):
 
     def compose(self) -> ComposeResult:
         info = self.info
-        fin = info.finished
         with Vertical(classes="dialog", id="tool-detail") as box:
             box.border_title = f"Tool call: {info.name}"
-            if info.earlier:
-                logged = info.earlier_result is not None
-                status = EARLIER_DETAIL + ("" if logged else f" ({NOT_LOGGED})")
-            else:
-                status = info.status + (f" in {fin.duration_s:.2f}s" if fin else "")
-            yield Static(Content.assemble(("Status: ", "bold"), status), id="tool-status")
+            yield Static(self._status(), id="tool-status")
             yield Static(Content.styled("Arguments:", "bold"))
             yield Static(
                 json.dumps(info.arguments, indent=2, ensure_ascii=False),
                 markup=False,
                 id="tool-args",
             )
-            if fin is not None and fin.spoken_summary:
-                yield Static(Content.assemble(("Spoken: ", "bold"), fin.spoken_summary))
+            spoken = self._spoken()
+            spoken_line = Static(spoken or "", id="tool-spoken")
+            spoken_line.display = spoken is not None
+            yield spoken_line
             yield Static(Content.styled("Result:", "bold"))
             with VerticalScroll(id="tool-result-scroll"):
-                if info.earlier and info.earlier_result is not None:
-                    result = info.earlier_result
-                elif info.earlier:
-                    result = "Not logged: the session log keeps only the name and arguments "
-                    result += "of this call."
-                else:
-                    result = fin.result_text if fin else (info.progress or "still running…")
-                yield Static(
-                    result,
-                    markup=False,
-                    id="tool-result",
-                )
+                yield Static(self._result(), markup=False, id="tool-result")
+
+    def show_call(self) -> None:
+        """The call reported progress or ended (``info`` is the tool pane's, updated in
+        place): opened while it ran, this said "still running…" until closed and reopened."""
+        self.query_one("#tool-status", Static).update(self._status())
+        spoken = self._spoken()
+        line = self.query_one("#tool-spoken", Static)
+        line.update(spoken or "")
+        line.display = spoken is not None
+        self.query_one("#tool-result", Static).update(self._result())
+
+    def _status(self) -> Content:
+        info, fin = self.info, self.info.finished
+        if info.earlier:
+            logged = info.earlier_result is not None
+            status = EARLIER_DETAIL + ("" if logged else f" ({NOT_LOGGED})")
+        else:
+            status = info.status + (f" in {fin.duration_s:.2f}s" if fin else "")
+        return Content.assemble(("Status: ", "bold"), status)
+
+    def _spoken(self) -> Content | None:
+        fin = self.info.finished
+        if fin is None or not fin.spoken_summary:
+            return None
+        return Content.assemble(("Spoken: ", "bold"), fin.spoken_summary)
+
+    def _result(self) -> str:
+        info, fin = self.info, self.info.finished
+        if info.earlier and info.earlier_result is not None:
+            return info.earlier_result
+        if info.earlier:
+            return "Not logged: the session log keeps only the name and arguments of this call."
+        return fin.result_text if fin else (info.progress or "still running…")

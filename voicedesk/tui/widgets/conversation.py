@@ -202,6 +202,8 @@ def _failure(record: dict[str, Any]) -> str | None:
     error = record.get("error")
     if not error or record.get("interrupted"):
         return None
+    if record.get("failed"):  # cut off, though all that came of it may have been heard
+        return str(error)
     whole = record.get("assistant_text") or ""
     return None if whole and record.get("heard_text") == whole else str(error)
 
@@ -226,6 +228,8 @@ def _past_turn(turn: ev.PastTurn) -> list[Static]:
         answer = AssistantTurn(turn.turn_id)
         answer.text = turn.assistant_text
         answer.set_played(turn.heard_text, turn.interrupted)
+        if turn.failed is not None:  # as the live turn said it
+            answer.set_failed(turn.failed)
         shown.append(answer)
     return shown
 

@@ -72,7 +72,12 @@ class ToolPane(Vertical):
         yield OptionList(id="tool-list")
 
     def on_mount(self) -> None:
-        self.query_one("#tool-list").display = False
+        options = self.query_one("#tool-list")
+        options.display = False
+        # The newest call stays in view until the person scrolls or moves the cursor up
+        # (and again once they are back at the end): past the pane's height new calls went
+        # below the fold, and the pane showed the session's first calls, not the running one.
+        options.anchor()
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.ToolCallStarted):

@@ -1,0 +1,113 @@
+"""Tool calls in the TUI on a real session: the documents server (the official MCP client
+over stdio) on the demo workspace, the model on the simulated cloud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from test_tui import (  # shared fixtures and helpers of the TUI tests
+    isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
+    started,
+    text_of,
+    wait_until,
+)
+from textual.widgets import OptionList, Static
+
+from voicedesk import events as ev
+from voicedesk.commands.demo import demo_workspace
+from voicedesk.config import Settings
+from voicedesk.engine.builder import build_session, settings_for_sim
+from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+from voicedesk.sim.server import SimLatency, SimServer
+from voicedesk.tui.app import VoiceDeskApp
+from voicedesk.tui.screens import ToolDetailScreen
+
+READ_MEMO = "Read me the budget memo."
+
+
+def _slow_reading_app(base_url: str, wav: Path, tmp_path: Path) -> VoiceDeskApp:
+    """The app on a real session whose documents server takes 8 s to read a document (time
+    to open its detail while it runs, on a busy machine too), with the patience to wait for
+    it (the call stays in the answer)."""
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(demo_workspace()),
+                "docs_server_args": ["--slow", "read_document=8"],
+                "tool_patience_s": 30.0,
+            }
+        }
+    )
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return build_session(
+            settings_for_sim(settings, base_url),
+            input_path=wav,
+            bus=bus,
+            with_tools=True,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    return VoiceDeskApp(
+        settings, make_session, simulated=True, log_path=tmp_path / "tui.log", config_path=None
+    )
+
+
+async def test_a_tool_call_opened_while_it_runs_shows_its_result_when_it_ends(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Opened while the call ran, the detail said "running" and "still running…" for as long
+    as it stayed open: the result came only by closing it and opening it again."""
+    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
+    script.turns[0].tool_calls = [memo]
+    async with SimServer(script, SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as sim:
+        app = _slow_reading_app(sim.base_url, silence_wav, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: bool(app.tool_pane.calls))
+            (info,) = app.tool_pane.calls.values()
+            assert info.status == "running"
+            app.tool_pane.query_one(OptionList).focus()
+            await pilot.press("enter")  # opens the newest call
+            await wait_until(pilot, lambda: isinstance(app.screen, ToolDetailScreen))
+            screen = app.screen
+            assert "running" in text_of(screen.query_one("#tool-status", Static))
+
+            await wait_until(pilot, lambda: info.finished is not None, timeout=30)
+            await pilot.pause()
+            assert app.screen is screen
+            assert "done in" in text_of(screen.query_one("#tool-status", Static))
+            result = text_of(screen.query_one("#tool-result", Static))
+            assert "budget-memo.md" in result and "still running" not in result
+            await pilot.press("q")
+
+
+async def test_the_tools_pane_keeps_the_newest_call_in_view(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Past the pane's height, new calls were added below the fold: the pane went on showing
+    the first calls of the session, never the one running now."""
+    listing = SimToolCall(name="docs__list_documents", arguments={})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="Three documents.")])
+    script.turns[0].tool_calls = [listing] * 8
+    async with SimServer(script, SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as sim:
+        app = _slow_reading_app(sim.base_url, silence_wav, tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(app.tool_pane.calls) == 8)
+            await pilot.pause()
+            options = app.tool_pane.query_one(OptionList)
+            assert options.max_scroll_y > 0  # more calls than fit
+            assert options.scroll_y == options.max_scroll_y
+            await pilot.press("q")
