@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         return tui.run(args)
     from voicedesk.commands.termination import until_terminated
 
-    return asyncio.run(until_terminated(run_headless(args)))
+    return asyncio.run(until_terminated(run_headless(args, freeze_heap=True)))
 
 
 def check_run_args(args: argparse.Namespace) -> None:
@@ -325,8 +325,14 @@ def load_run_settings(args: argparse.Namespace) -> Any:
 
 
 async def run_headless(
-    args: argparse.Namespace, *, input_path: Path | None = None, quiet: bool = False
+    args: argparse.Namespace,
+    *,
+    input_path: Path | None = None,
+    quiet: bool = False,
+    freeze_heap: bool = False,
 ) -> int:
+    """``freeze_heap``: the process exists for this run (the command), so what it holds
+    once the session has started is kept out of garbage collection (``engine.heap``)."""
     from voicedesk import events as ev
     from voicedesk.engine.builder import SimOptions
 
@@ -371,6 +377,7 @@ async def run_headless(
             with_tools=False if args.no_tools else None,
             resume=bool(getattr(args, "resume", False)),
             room=getattr(args, "room", None),
+            freeze_heap=freeze_heap,
         )
     except asyncio.CancelledError:  # Ctrl-C: say where what was played so far went
         report_interrupted(output_path, output_before)
@@ -469,14 +476,17 @@ async def converse(
     log_kind: str | None = None,
     file_latency_s: tuple[float, float] = (0.0, 0.0),
     room: dict[str, float] | None = None,
+    freeze_heap: bool = False,
 ) -> Any:
     """Run one conversation to the end of the input file (or until cancelled); returns the session.
 
     A simulated conversation's log is marked as such (``log_kind`` "sim", or "demo"), so
     ``--resume`` never takes it for the person's last conversation. ``file_latency_s``: the
     (input, output) sound-card latency the WAV files simulate (``FileDuplex``); ``room``:
-    the simulated room around them (``--room``)."""
+    the simulated room around them (``--room``); ``freeze_heap``: see
+    :func:`voicedesk.engine.heap.freeze_startup_heap`."""
     from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from voicedesk.engine.heap import freeze_startup_heap
 
     sim_ctx: Any = sim_server(sim) if sim is not None else contextlib.nullcontext()
     async with sim_ctx as server:
@@ -495,6 +505,8 @@ async def converse(
         )
         try:
             await session.start()
+            if freeze_heap:
+                freeze_startup_heap()
             if input_path is not None:
                 await _wait_file_done(session)
             else:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -33,6 +32,7 @@ from textual.widgets import Footer, Input
 from voicedesk import events as ev
 from voicedesk.config import Settings, data_dir, default_config_path
 from voicedesk.engine.api import SessionControl
+from voicedesk.engine.heap import freeze_startup_heap
 from voicedesk.errors import UserError
 from voicedesk.tui.audio_check import AudioCheckScreen
 from voicedesk.tui.global_hotkey import GlobalHotkey, HotkeyError
@@ -802,22 +802,6 @@ class VoiceDeskApp(App[int]):
         if binding.key == "question_mark":
             return "?"
         return super().get_key_display(binding)
-
-
-def freeze_startup_heap() -> None:
-    """Collect once, then move everything the process holds into the collector's permanent
-    generation (:func:`gc.freeze`).
-
-    The SDKs, the on-device models and Textual leave a few hundred thousand objects that
-    live as long as the process, and every full collection walked them all: every few
-    turns it held the event loop, which the engine shares with the screen, for 0.16–0.24 s
-    (a stall in whatever the engine was doing: deciding an end of turn, streaming speech).
-    Frozen, they are never walked again; what the conversation makes later still is. The
-    price is that garbage among them is never freed, so this runs once the start-up is
-    done, after a collection."""
-    gc.collect()
-    gc.freeze()
-    log.info("%d start-up objects kept out of garbage collection", gc.get_freeze_count())
 
 
 def run_app(app: VoiceDeskApp) -> Any:
