@@ -926,3 +926,34 @@ async def test_an_answer_heard_with_the_microphone_closed_is_logged_as_it_plays(
     assert ended["heard_text"] == answer and not ended["interrupted"]
     progress = [r["heard_text"] for r in records if r["type"] == "progress"]
     assert progress and all(answer.startswith(heard) for heard in progress), progress
+
+
+async def test_a_background_call_answered_in_a_follow_up_is_shown_once(tmp_path, monkeypatch):
+    """A slow call goes on in the background and its result is answered in a follow-up
+    turn, whose tools record holds it. The turn that called it has no tool messages, and
+    the person's view of a resumed conversation fell back to its turn record's calls: the
+    same call was shown twice, once "outcome not logged" under the question, once with its
+    result under the follow-up (and twice in the Tools pane). It is shown once, with its
+    result, where the log keeps it."""
+    from test_conversation_e2e import _memo_script, _run, _slow_memo_settings
+
+    from voicedesk.engine.resume import earlier_turns
+    from voicedesk.sim.script import SimTurn
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    memo = "The memo asks for forty two thousand euros."
+    script = _memo_script(
+        memo, SimTurn(transcript=load_utterance("question")[1], reply="About seven minutes.")
+    )
+    scenario = compose(["budget", "question"], gaps_s=[5.0], tail_s=1.0)
+    settings = _slow_memo_settings(6)
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    assert any(r.eou_reason == "tool_result" for r in session.records)
+    called = [r.turn_id for r in session.records if r.tool_calls]
+    assert called  # the question's record names the call it set going
+
+    shown = earlier_turns(session.log.path).turns
+    calls = [(t.turn_id, c) for t in shown for c in t.tool_calls]
+    assert len(calls) == 1, calls
+    ((_, call),) = calls
+    assert call.name == "docs__read_document" and call.result is not None
