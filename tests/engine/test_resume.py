@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from test_context import converse_in_text, long_notes  # shared with the refusal test
 
 from voicedesk import events as ev
@@ -878,3 +880,80 @@ def test_background_results_no_answer_took_up_are_resumed_in_the_turn_that_calle
     assert turns[3][1:3] == [call("b"), result("b", "Q3")]
     assert turns[3][3]["content"] == "I'm working on that."
     assert turns[4][2] == result("c", CANCELLED_RESULT)
+
+
+@pytest.mark.parametrize("how", ["push-to-talk", "muted"])
+async def test_an_answer_heard_with_the_microphone_closed_is_logged_as_it_plays(
+    tmp_path, monkeypatch, how
+):
+    """What has been heard of the playing answer was logged only while the microphone was
+    listening: in push-to-talk, where an answer plays with the talk key up, and with the
+    microphone muted, no progress record was written, and a process killed while the
+    answer played resumed it as never said. It is logged whatever the microphone does."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.sim.script import SimScript, SimTurn
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    asked = "How long does an egg take?"
+    answer = "An egg takes about seven minutes, in water that is boiling, then cold water."
+    script = SimScript(turns=[SimTurn(transcript=asked, reply=answer)])
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    log_file = tmp_path / "session.jsonl"
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    if how == "push-to-talk":
+        settings = Settings.model_validate({**settings.model_dump(), "turn": {"mode": how}})
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+            log_path=log_file,
+        )
+        await session.start()
+        try:
+            if how == "muted":
+                session.set_muted(True)
+            await session.send_text(asked)
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    session.log.flush_notes()
+    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    (ended,) = [r for r in records if r["type"] == "turn"]
+    assert ended["heard_text"] == answer and not ended["interrupted"]
+    progress = [r["heard_text"] for r in records if r["type"] == "progress"]
+    assert progress and all(answer.startswith(heard) for heard in progress), progress
+
+
+async def test_a_background_call_answered_in_a_follow_up_is_shown_once(tmp_path, monkeypatch):
+    """A slow call goes on in the background and its result is answered in a follow-up
+    turn, whose tools record holds it. The turn that called it has no tool messages, and
+    the person's view of a resumed conversation fell back to its turn record's calls: the
+    same call was shown twice, once "outcome not logged" under the question, once with its
+    result under the follow-up (and twice in the Tools pane). It is shown once, with its
+    result, where the log keeps it."""
+    from test_conversation_e2e import _memo_script, _run, _slow_memo_settings
+
+    from voicedesk.engine.resume import earlier_turns
+    from voicedesk.sim.script import SimTurn
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    memo = "The memo asks for forty two thousand euros."
+    script = _memo_script(
+        memo, SimTurn(transcript=load_utterance("question")[1], reply="About seven minutes.")
+    )
+    scenario = compose(["budget", "question"], gaps_s=[5.0], tail_s=1.0)
+    settings = _slow_memo_settings(6)
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    assert any(r.eou_reason == "tool_result" for r in session.records)
+    called = [r.turn_id for r in session.records if r.tool_calls]
+    assert called  # the question's record names the call it set going
+
+    shown = earlier_turns(session.log.path).turns
+    calls = [(t.turn_id, c) for t in shown for c in t.tool_calls]
+    assert len(calls) == 1, calls
+    ((_, call),) = calls
+    assert call.name == "docs__read_document" and call.result is not None

@@ -111,3 +111,43 @@ async def test_the_tools_pane_keeps_the_newest_call_in_view(
             assert options.max_scroll_y > 0  # more calls than fit
             assert options.scroll_y == options.max_scroll_y
             await pilot.press("q")
+
+
+async def test_a_call_ending_as_its_detail_opens_ends_in_the_conversation_too(
+    tmp_path: Path,
+) -> None:
+    """The call ended while its detail, just opened, was not yet built: following the call
+    failed there (no status line yet), which skipped the conversation pane's update, and
+    the call's card said "running" for the rest of the session."""
+    from test_tui import fake_app, started_fake
+
+    from voicedesk.tui.app import EngineEvent
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.ToolCallStarted(
+                turn_id=1, call_id="c1", name="docs__read_document", arguments={"path": "b.md"}
+            )
+        )
+        await pilot.pause()
+        card = app.conversation.cards["c1"]
+        assert card.status == "running"
+        finished = ev.ToolCallFinished(
+            call_id="c1",
+            name="docs__read_document",
+            result_text="BUDGET MEMO",
+            spoken_summary="Read the budget memo.",
+            is_error=False,
+            duration_s=0.42,
+        )
+        # the person opens the call, and its end is handled before the detail is composed
+        app.push_screen(ToolDetailScreen(app.tool_pane.calls["c1"]))
+        app.on_engine_event(EngineEvent(finished))
+        await pilot.pause()
+        assert card.status == "done"
+        screen = app.screen
+        assert isinstance(screen, ToolDetailScreen)
+        assert "done in" in text_of(screen.query_one("#tool-status", Static))
+        assert text_of(screen.query_one("#tool-result", Static)) == "BUDGET MEMO"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,6 +257,9 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
     conversation pane to show above the turns to come."""
     log = _conversation(source)
     kept = log.kept
+    # calls whose messages the log keeps, in whichever turn (a background call's, in the
+    # follow-up that answered it): not shown again from the turn record that started them
+    logged = {call_id for messages in log.tools.values() for call_id in _call_ids(messages)}
     turns = []
     for turn_id in kept[-shown:] if shown > 0 else []:
         heard, cut, record = log.answer(turn_id)
@@ -266,7 +270,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 heard_text=heard or None,  # nothing heard: the person's words alone
                 assistant_text=str(record.get("assistant_text") or heard or ""),
                 interrupted=bool(record.get("interrupted")) or cut == "lost",
-                tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []))),
+                tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []), logged)),
                 summarised=turn_id in log.folded,
                 failed=str(record.get("error")) if answer_cut(record) == "failed" else None,
             )
@@ -278,11 +282,15 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
     )
 
 
-def _tool_calls(record: dict[str, Any], messages: list[dict[str, Any]]) -> list[ev.PastToolCall]:
+def _tool_calls(
+    record: dict[str, Any], messages: list[dict[str, Any]], logged: Collection[str] = ()
+) -> list[ev.PastToolCall]:
     """The tools an answer called, with what each answered, from the turn's tool messages
     (the model's own record of them); else the names and arguments its turn record keeps.
     Shown from the turn record alone, every call read "outcome not logged", though the log
-    held each result."""
+    held each result. ``logged``: the ids of calls whose messages the log keeps in another
+    turn (a background call, answered in a follow-up), left to that turn: shown from the
+    record too, such a call was listed twice."""
     results = {
         m.get("tool_call_id"): m.get("content")
         for m in messages
@@ -306,7 +314,7 @@ def _tool_calls(record: dict[str, Any], messages: list[dict[str, Any]]) -> list[
     if calls:
         return calls
     for call in record.get("tool_calls") or []:
-        if isinstance(call, dict) and call.get("name"):
+        if isinstance(call, dict) and call.get("name") and call.get("id") not in logged:
             calls.append(ev.PastToolCall(str(call["name"]), _arguments(call.get("arguments"))))
     return calls
 

@@ -482,6 +482,8 @@ class Session:
             self._speaking.on_mark(mark, index)
         if self._closing:
             return
+        # before the microphone's say: an answer plays with the talk key up, or muted
+        self._log_progress(audio_s)
         listening = not self.muted and (self.mode == "hands-free" or self._ptt_open)
         if not listening or not getattr(self.audio, "microphone", True):  # nothing to hear
             return
@@ -491,7 +493,6 @@ class Session:
         self._handle_signals(signals)
         self._prepare_held_answer(audio_s)
         self._speaking.check(audio_s + self._block_s)
-        self._log_progress(audio_s)
 
     def _log_progress(self, now_s: float) -> None:
         """Log how much of the playing answer has been heard (``PROGRESS_LOOK_S``): its

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Markdown, Static
 
@@ -401,8 +402,14 @@ class ToolDetailScreen(_Dialog):
 
     def show_call(self) -> None:
         """The call reported progress or ended (``info`` is the tool pane's, updated in
-        place): opened while it ran, this said "still running…" until closed and reopened."""
-        self.query_one("#tool-status", Static).update(self._status())
+        place): opened while it ran, this said "still running…" until closed and reopened.
+        Pushed but not yet composed, it has nothing to update: its compose reads ``info``
+        as it is then (failing here skipped the conversation pane's update of the call)."""
+        try:
+            status = self.query_one("#tool-status", Static)
+        except NoMatches:
+            return
+        status.update(self._status())
         spoken = self._spoken()
         line = self.query_one("#tool-spoken", Static)
         line.update(spoken or "")
