@@ -1071,3 +1071,23 @@ def test_a_turn_still_undecided_when_the_input_ends_is_answered(tmp_path: Path, 
     assert "Traceback" not in captured.err
     assert "assistant › To when?" in captured.out
     assert np.abs(read_wav(out)[0]).max() > 0  # the answer was played into the output
+
+
+def test_a_headless_run_in_a_room_ends_without_leak_warnings(tmp_path: Path) -> None:
+    """Its start-up objects are kept out of garbage collection (engine.heap), and left so at
+    exit they were never freed: the echo canceller's binding printed a screen of nanobind
+    "leaked function" warnings after every run with echo cancellation."""
+    import subprocess
+
+    speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+    argv = ["run", "--headless", "--sim", "--no-tools", "--room", "--input", str(speech)]
+    done = subprocess.run(
+        [sys.executable, "-m", "voicedesk", *argv],
+        capture_output=True,
+        text=True,
+        env=_isolated_env(tmp_path),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "assistant › " in done.stdout
+    assert "leaked" not in done.stderr, done.stderr[-2000:]

@@ -9,6 +9,7 @@ in whatever the engine was doing: deciding an end of turn, feeding the speaker.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
 
@@ -20,7 +21,12 @@ def freeze_startup_heap() -> None:
     generation (:func:`gc.freeze`): never walked again, while what the conversation makes
     later still is. The price is that garbage among them is never freed, so this runs once
     the session has started, after a collection, and only in a process that exists for that
-    session (the commands, not tests that go on to other things)."""
+    session (the commands, not tests that go on to other things).
+
+    They are thawed when the process exits, before the interpreter's last collection: left
+    frozen they were never freed, and the echo canceller's binding (nanobind) printed a
+    screen of "leaked function" warnings at every exit."""
     gc.collect()
     gc.freeze()
+    atexit.register(gc.unfreeze)
     log.info("%d start-up objects kept out of garbage collection", gc.get_freeze_count())
