@@ -394,6 +394,39 @@ async def test_llm_bad_key_fails_at_warm(sim):
     await llm.aclose()
 
 
+async def test_llm_model_the_server_does_not_have_is_named_at_warm():
+    # A typo in llm.model started a conversation whose every answer then failed with an
+    # HTTP 404; it is now refused at start, with the models the server does offer.
+    async with SimServer(SCRIPT, FAST, models=("gpt-4o-mini", "gpt-4.1")) as server:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mnii", base_url=f"{server.base_url}/v1")
+        try:
+            with pytest.raises(RefusedSettingError) as caught:
+                await llm.warm()
+        finally:
+            await llm.aclose()
+    assert "gpt-4o-mnii" in caught.value.message
+    assert caught.value.hint is not None
+    assert "llm.model" in caught.value.hint
+    assert "gpt-4o-mini, gpt-4.1" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("served", "model"),
+    [
+        (None, "my-local-model"),  # not listed, but answered (llama.cpp's server answers any)
+        (("llama3.1:latest",), "llama3.1"),  # Ollama's name for the default tag
+        (("gpt-4o-mini",), "gpt-4o-mini"),
+    ],
+)
+async def test_llm_model_that_the_server_answers_passes_warm(served, model):
+    async with SimServer(SCRIPT, FAST, models=served) as server:
+        llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{server.base_url}/v1")
+        try:
+            await llm.warm()
+        finally:
+            await llm.aclose()
+
+
 async def test_llm_one_429_is_retried_two_500s_are_reported(sim):
     llm = _chat(sim)
     request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])

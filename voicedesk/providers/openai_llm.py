@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from voicedesk.errors import AuthError, ContextTooLongError, ProviderError
+from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, RefusedSettingError
 from voicedesk.providers.base import (
     ChatRequest,
     Finished,
@@ -141,7 +141,7 @@ class OpenAIChat:
 
         try:
             async with asyncio.timeout(self.first_token_s):
-                await self._client.models.list()
+                listed = [model.id async for model in self._client.models.list()]
         except TimeoutError:
             raise ProviderError(
                 f"Cannot reach the language-model server at {self.server_url}: "
@@ -161,6 +161,39 @@ class OpenAIChat:
         except openai.APIStatusError as exc:
             # Some OpenAI-compatible servers have no /models; the chat call will tell.
             log.info("model list unavailable (%s); continuing", exc.status_code)
+            return
+        await self._check_model(listed)
+
+    async def _check_model(self, listed: list[str]) -> None:
+        """Refuse, at start, a model the server does not have.
+
+        A typo in llm.model started a conversation whose every answer then failed with an
+        HTTP 404. The list alone cannot decide it: llama.cpp's server lists its one model
+        under a file name and answers whatever name is asked for, and proxies route names
+        they do not list. So a model missing from the list is asked for once (one token),
+        and only a 404 from the server (OpenAI's ``model_not_found``) stops the start."""
+        import openai
+
+        if not listed or self.model in listed or f"{self.model}:latest" in listed:
+            return  # Ollama answers "llama3.1" with the model it lists as "llama3.1:latest"
+        try:
+            async with asyncio.timeout(self.first_token_s):
+                await self._client.chat.completions.create(
+                    model=self.model,
+                    messages=[{"role": "user", "content": "hi"}],
+                    max_tokens=1,
+                )
+        except openai.NotFoundError as exc:
+            shown = ", ".join(listed[:8]) + (
+                f" and {len(listed) - 8} more" if len(listed) > 8 else ""
+            )
+            raise RefusedSettingError(
+                f"The language-model server at {self.server_url} has no model "
+                f"'{self.model}': {error_message(exc)}",
+                f"set llm.model to one it offers: {shown}",
+            ) from None
+        except Exception as exc:  # any other answer: the turns will say, as before
+            log.info("model %s not listed; its trial request said %r", self.model, exc)
 
     def prewarm(self) -> None:
         """Open a connection for the next request, in the background (see the module
