@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -146,7 +147,7 @@ class OpenAIChat:
             raise ProviderError(
                 f"Cannot reach the language-model server at {self.server_url}: "
                 f"no answer within {self.first_token_s:g} s",
-                "check llm.base_url and your network",
+                f"check {self._url_setting()} and your network",
             ) from None
         except openai.AuthenticationError:
             raise AuthError(
@@ -156,7 +157,7 @@ class OpenAIChat:
         except openai.APIConnectionError as exc:
             raise ProviderError(
                 f"Cannot reach the language-model server at {self.server_url}: {exc}",
-                "check llm.base_url and your network",
+                f"check {self._url_setting()} and your network",
             ) from None
         except openai.APIStatusError as exc:
             # Some OpenAI-compatible servers have no /models; the chat call will tell.
@@ -205,6 +206,14 @@ class OpenAIChat:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.first_token_s):
                 await self._client.models.list()
+
+    def _url_setting(self) -> str:
+        """What set the server's url, for a hint: "check llm.base_url" sent a person whose
+        OPENAI_BASE_URL (set for another tool, perhaps) named the server to a setting they
+        never made."""
+        if self.base_url is None and os.environ.get("OPENAI_BASE_URL", "").strip():
+            return "OPENAI_BASE_URL (from the environment; llm.base_url is not set)"
+        return "llm.base_url"
 
     @property
     def server_url(self) -> str:
