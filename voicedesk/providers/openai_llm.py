@@ -81,6 +81,18 @@ def kept_alive_http_client() -> Any:
     return DefaultAsyncHttpxClient(limits=limits)
 
 
+def is_listed(model: str, listed: list[str]) -> bool:
+    """Whether a server's model list has ``model``; Ollama answers "llama3.1" with the
+    model it lists as "llama3.1:latest"."""
+    return model in listed or f"{model}:latest" in listed
+
+
+def models_shown(listed: list[str], most: int = 8) -> str:
+    """A server's models for a hint: the first few, and how many more."""
+    more = len(listed) - most
+    return ", ".join(listed[:most]) + (f" and {more} more" if more > 0 else "")
+
+
 def silent_truncation_warning(server_url: str, context_window: int | None) -> str | None:
     """What to say when the language-model server looks like Ollama (its port) and no
     context window is set: there, a conversation that outgrows the model's context loses
@@ -175,8 +187,8 @@ class OpenAIChat:
         and only a 404 from the server (OpenAI's ``model_not_found``) stops the start."""
         import openai
 
-        if not listed or self.model in listed or f"{self.model}:latest" in listed:
-            return  # Ollama answers "llama3.1" with the model it lists as "llama3.1:latest"
+        if not listed or is_listed(self.model, listed):
+            return
         try:
             async with asyncio.timeout(self.first_token_s):
                 await self._client.chat.completions.create(
@@ -185,13 +197,10 @@ class OpenAIChat:
                     max_tokens=1,
                 )
         except openai.NotFoundError as exc:
-            shown = ", ".join(listed[:8]) + (
-                f" and {len(listed) - 8} more" if len(listed) > 8 else ""
-            )
             raise RefusedSettingError(
                 f"The language-model server at {self.server_url} has no model "
                 f"'{self.model}': {error_message(exc)}",
-                f"set llm.model to one it offers: {shown}",
+                f"set llm.model to one it offers: {models_shown(listed)}",
             ) from None
         except Exception as exc:  # any other answer: the turns will say, as before
             log.info("model %s not listed; its trial request said %r", self.model, exc)
