@@ -8,8 +8,9 @@ another one), or raises :class:`WorkspaceError` saying what was wrong and what i
 
 Writes are atomic (temp file in the same folder, fsync, ``os.replace``) so a crash never leaves
 half a document. Every write keeps full byte snapshots in a history folder *beside* the
-workspace, so undo and redo restore documents byte for byte and the history never shows up
-as documents. Each read remembers the file's mtime and SHA-256, so an edit based on an old read
+workspace (in the person's data folder when the one above the workspace cannot be written),
+so undo and redo restore documents byte for byte and the history never shows up as
+documents. Each read remembers the file's mtime and SHA-256, so an edit based on an old read
 of a document someone changed in another program is refused instead of silently clobbering
 their work; every write checks once more, right before the rename, that the file still holds
 what the edit was based on (a slow edit of a big file leaves time for another program).
@@ -32,6 +33,7 @@ import json
 import os
 import shlex
 import stat
+import tempfile
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -217,6 +219,31 @@ class _History:
     cursor: int
 
 
+def default_history_dir(root: Path) -> Path:
+    """Where ``root``'s undo history goes unless told: a hidden folder beside it, so it
+    moves with the workspace; else, where that cannot be written (a workspace at the top of
+    a drive, /media/me/USB, whose folder above belongs to root), a folder of its own in the
+    person's data folder. Beside it was the only place, and every edit in such a workspace
+    was refused for want of somewhere to keep the history."""
+    beside = root.parent / f".{root.name or 'root'}.voicedesk-history"
+    if _can_write_in(beside if beside.is_dir() else root.parent):
+        return beside
+    from voicedesk.config import data_dir
+
+    tag = hashlib.sha256(os.fsencode(root)).hexdigest()[:12]
+    return data_dir() / "history" / f"{root.name or 'root'}-{tag}"
+
+
+def _can_write_in(folder: Path) -> bool:
+    """Whether a file can be made in ``folder`` (tried, not read from its mode: a read-only
+    mount and an access list say no where the mode says yes)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
 class Workspace:
     """One workspace root: path checks, reads with fingerprints, atomic writes, undo/redo."""
 
@@ -233,7 +260,7 @@ class Workspace:
             raise WorkspaceError(f"Workspace folder not found: {root}")
         self.root = Path(os.path.realpath(root))
         if history_dir is None:
-            history_dir = self.root.parent / f".{self.root.name or 'root'}.voicedesk-history"
+            history_dir = default_history_dir(self.root)
         self.history_root = Path(os.path.realpath(Path(history_dir).expanduser()))
         self.max_versions = max(2, max_versions)
         self.max_history_bytes = max_history_bytes
