@@ -1258,3 +1258,42 @@ def test_a_variable_named_after_a_whole_section_says_to_set_its_keys(
     err = capsys.readouterr().err
     assert "VOICEDESK_TURN sets nothing: a section's keys are set one variable each." in err
     assert "use VOICEDESK_TURN__<KEY>, e.g. VOICEDESK_TURN__MODE" in err
+
+
+def test_doctor_says_a_workspace_that_cannot_be_written_is_read_only(tmp_path: Path) -> None:
+    """A read-only workspace said "ok documents", and the person learnt it from the first
+    edit the assistant could not make."""
+    import os
+    import subprocess
+
+    import voicedesk
+
+    package_root = str(Path(voicedesk.__file__).resolve().parents[1])
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": package_root,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "VOICEDESK_TOOLS__WORKSPACE": str(docs),
+    }
+    env.pop("VOICEDESK_CONFIG", None)
+    doctor = [sys.executable, "-m", "voicedesk", "doctor"]
+    if os.geteuid() != 0:
+        docs.chmod(0o555)
+        command = doctor
+    else:  # root writes through any mode: a read-only mount, in a namespace of its own
+        probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs tmpfs {docs}"])
+        if probe.returncode != 0:
+            pytest.skip("as root, needs `unshare -m` and mount to make a read-only folder")
+        script = f"mount -t tmpfs -o ro tmpfs {docs} && exec " + " ".join(doctor)
+        command = ["unshare", "-m", "sh", "-c", script]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        docs.chmod(0o755)
+    (line,) = [ln for ln in done.stdout.splitlines() if " documents " in ln]
+    assert line.startswith("warn"), line
+    assert f"workspace {docs} cannot be written" in line
+    assert "set tools.workspace" in line

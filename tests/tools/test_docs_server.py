@@ -1924,11 +1924,14 @@ async def test_search_for_a_word_with_signs_in_it_finds_that_word_not_its_letter
 
 
 @asynccontextmanager
-async def _server_beside_an_unwritable_folder(tmp_path: Path) -> AsyncIterator[Docs]:
+async def _server_beside_an_unwritable_folder(
+    tmp_path: Path, *, workspace_too: bool = False
+) -> AsyncIterator[Docs]:
     """The documents server on a workspace that can be written, in a folder that cannot:
     the top of a drive, say (/media/me/USB, the folder above it belonging to root). Not as
     root, a folder's mode makes it so; as root (which ignores modes), a read-only mount in a
-    mount namespace of its own."""
+    mount namespace of its own. ``workspace_too``: the workspace cannot be written either
+    (a read-only mount, as root)."""
     package_root = str(Path(voicedesk.__file__).resolve().parents[1])
     env = {
         "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
@@ -1939,6 +1942,8 @@ async def _server_beside_an_unwritable_folder(tmp_path: Path) -> AsyncIterator[D
     drive.mkdir()
     serve = [sys.executable, "-m", "voicedesk", "docs-server", "--root", str(drive / "docs")]
     if os.geteuid() != 0:
+        if workspace_too:
+            pytest.skip("a read-only drive needs root (a mount) to make")
         (drive / "docs").mkdir()
         (drive / "docs" / "notes.md").write_text("# Notes\n", encoding="utf-8")
         drive.chmod(0o555)
@@ -1951,8 +1956,9 @@ async def _server_beside_an_unwritable_folder(tmp_path: Path) -> AsyncIterator[D
             pytest.skip("as root, needs `unshare -m` and mount to make a read-only folder")
         script = (
             f"mount -t tmpfs tmpfs {drive} && mkdir {drive}/docs && "
-            f"mount -o remount,ro {drive} && mount -t tmpfs tmpfs {drive}/docs && "
-            f"printf '# Notes\\n' > {drive}/docs/notes.md && exec " + " ".join(serve)
+            + ("" if workspace_too else f"mount -t tmpfs tmpfs {drive}/docs && ")
+            + f"printf '# Notes\\n' > {drive}/docs/notes.md && "
+            f"mount -o remount,ro {drive} && exec " + " ".join(serve)
         )
         command, args = "unshare", ["-m", "sh", "-c", script]
     params = StdioServerParameters(command=command, args=args, cwd=str(tmp_path), env=env)
@@ -1988,3 +1994,19 @@ async def test_a_workspace_in_a_folder_that_cannot_be_written_takes_edits(tmp_pa
         assert "# Notes" in await d.call("read_document", path="notes.md")
     # the history went to the person's own data folder instead
     assert any((tmp_path / "data" / "voicedesk").rglob("index.json"))
+
+
+async def test_a_workspace_on_a_read_only_drive_says_so_and_what_to_do(tmp_path: Path) -> None:
+    # A new document failed with "Could not use .plan.md.k2x9_a.tmp: Read-only file
+    # system." (a file the person never made), and an edit told them to chmod u+w the
+    # document, which a read-only drive refuses too.
+    async with _server_beside_an_unwritable_folder(tmp_path, workspace_too=True) as d:
+        made = await d.fail("create_document", path="plan.md", content="We ship in spring.")
+        edited = await d.fail(
+            "edit_document", path="notes.md", action="find_replace", find="Notes", replace_with="x"
+        )
+        assert "# Notes" in await d.call("read_document", path="notes.md")
+    for said in (made, edited):
+        assert "read-only" in said and "nothing was changed" in said, said
+        assert "tools.workspace" in said, said
+        assert ".tmp" not in said and "chmod" not in said, said

@@ -356,6 +356,39 @@ def check_local_tts(settings: Any) -> Check:
     return Check("ok", "local tts", f"piper-tts installed, voice {voice}")
 
 
+def _workspace_check(root: Any) -> Check:
+    """A workspace folder that exists: whether its documents can be changed, and where
+    their undo history goes when not beside it. A read-only one said "ok", and the person
+    learnt it from the first edit the assistant could not make."""
+    from pathlib import Path
+
+    from voicedesk.tools.workspace import (
+        can_write_in,
+        default_history_dir,
+        history_beside,
+        on_read_only_drive,
+    )
+
+    if not can_write_in(root):
+        why = "it is on a read-only drive or mount" if on_read_only_drive(root) else "no permission"
+        return Check(
+            "warn",
+            "documents",
+            f"workspace {root} cannot be written ({why}): its documents can be read but not "
+            f"changed or added to; make it writable, or set tools.workspace to a folder that is",
+        )
+    real = Path(os.path.realpath(root))
+    history = default_history_dir(real)
+    if history == history_beside(real):
+        return Check("ok", "documents", f"workspace {root}")
+    return Check(
+        "ok",
+        "documents",
+        f"workspace {root} (its undo history goes to {history}: the folder above it cannot "
+        "be written)",
+    )
+
+
 def _llm_base(settings: Any) -> str:
     """The language-model server a conversation talks to: ``llm.base_url``, else where the
     OpenAI SDK sends a client given none (`voicedesk sim` exports OPENAI_BASE_URL)."""
@@ -385,7 +418,7 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
                 )
             )
         elif root.is_dir():
-            checks.append(Check("ok", "documents", f"workspace {root}"))
+            checks.append(_workspace_check(root))
         else:
             checks.append(
                 Check(

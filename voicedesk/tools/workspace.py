@@ -219,14 +219,37 @@ class _History:
     cursor: int
 
 
+def on_read_only_drive(path: Path) -> bool:
+    """Whether ``path`` is on a file system mounted read-only (a locked SD card, a CD, a
+    share mounted ro), where no permission change makes it writable."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # statvfs is not on Windows
+        return False
+
+
+def read_only_drive(not_done: str) -> str:
+    """What a tool says when the workspace's drive cannot be written at all."""
+    return (
+        f"The workspace is on a read-only drive or mount, so {not_done}. Tell the person: "
+        "its documents can be read but not changed or added to; to change them, copy them "
+        "to a folder that can be written and set tools.workspace to it."
+    )
+
+
+def history_beside(root: Path) -> Path:
+    """The undo history's own place: a hidden folder beside the workspace."""
+    return root.parent / f".{root.name or 'root'}.voicedesk-history"
+
+
 def default_history_dir(root: Path) -> Path:
     """Where ``root``'s undo history goes unless told: a hidden folder beside it, so it
     moves with the workspace; else, where that cannot be written (a workspace at the top of
     a drive, /media/me/USB, whose folder above belongs to root), a folder of its own in the
     person's data folder. Beside it was the only place, and every edit in such a workspace
     was refused for want of somewhere to keep the history."""
-    beside = root.parent / f".{root.name or 'root'}.voicedesk-history"
-    if _can_write_in(beside if beside.is_dir() else root.parent):
+    beside = history_beside(root)
+    if can_write_in(beside if beside.is_dir() else root.parent):
         return beside
     from voicedesk.config import data_dir
 
@@ -234,7 +257,7 @@ def default_history_dir(root: Path) -> Path:
     return data_dir() / "history" / f"{root.name or 'root'}-{tag}"
 
 
-def _can_write_in(folder: Path) -> bool:
+def can_write_in(folder: Path) -> bool:
     """Whether a file can be made in ``folder`` (tried, not read from its mode: a read-only
     mount and an access list say no where the mode says yes)."""
     try:
@@ -452,6 +475,8 @@ class Workspace:
         marked = not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
         if not marked and os.access(path, os.W_OK, effective_ids=_EFFECTIVE_IDS):
             return
+        if on_read_only_drive(path):  # no chmod helps there
+            raise ReadOnlyDocumentError(read_only_drive(_NOT_DONE[doing][0]))
         rel = self.rel(path)
         why = "It is marked read-only" if marked else "Its permissions do not let me write it"
         raise ReadOnlyDocumentError(
