@@ -3,13 +3,16 @@ block logic. No sound card is assumed: device lists are faked where a device is 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import re
 import stat
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -875,6 +878,79 @@ def test_doctor_online_asks_the_servers_a_conversation_would_use(monkeypatch) ->
     assert seen == ["http://127.0.0.1:8765/v1/models", "http://127.0.0.1:11434/v1/models"]
 
 
+@contextlib.contextmanager
+def _sim_in_a_thread(**options: Any) -> Iterator[Any]:
+    """The simulated cloud on a loop of its own, for the blocking checks of `doctor`."""
+    import asyncio
+    import threading
+
+    from voicedesk.sim.server import SimServer
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = SimServer(**options)
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
+
+
+@pytest.mark.parametrize(
+    ("model", "verdict"),
+    [("gpt-4o-mnii", "fail"), ("gpt-4.1", "ok")],
+)
+def test_doctor_online_says_whether_the_server_has_the_model(
+    model: str, verdict: str, monkeypatch
+) -> None:
+    """`doctor --online` said "key accepted" for a server that has no such llm.model, and
+    the conversation then failed at every answer (or, now, at start)."""
+    from voicedesk.commands.doctor import check_online
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with _sim_in_a_thread(models=("gpt-4o-mini", "gpt-4.1")) as sim:
+        env = {
+            "OPENAI_API_KEY": KEY,
+            "VOICEDESK_STT__PROVIDER": "local",
+            "VOICEDESK_TTS__PROVIDER": "local",
+            "VOICEDESK_LLM__BASE_URL": f"{sim.base_url}/v1",
+            "VOICEDESK_LLM__MODEL": model,
+        }
+        settings = load_settings(Path("/nonexistent/c.toml"), environ=env)
+        checks = check_online(settings)
+    (said,) = [c for c in checks if c.label == "llm model"]
+    assert said.status == verdict, said.line()
+    assert f"'{model}'" in said.line()
+    if verdict == "fail":
+        assert "set llm.model to one it offers: gpt-4o-mini, gpt-4.1" in said.line()
+
+
+def test_doctor_online_unreachable_server_says_what_to_check(monkeypatch) -> None:
+    """ "unreachable (ConnectError: …)" said what went wrong but not where to look."""
+    import socket
+
+    from voicedesk.commands.doctor import check_online
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with socket.socket() as closed:  # a port nothing listens on: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    env = {
+        "OPENAI_API_KEY": KEY,
+        "VOICEDESK_STT__PROVIDER": "local",
+        "VOICEDESK_TTS__PROVIDER": "local",
+        "VOICEDESK_LLM__BASE_URL": url,
+    }
+    checks = check_online(load_settings(Path("/nonexistent/c.toml"), environ=env))
+    (line,) = [c.line() for c in checks if url in c.line()]
+    assert line.lstrip().startswith("fail") and "unreachable" in line
+    assert "check llm.base_url and your network" in line
+
+
 # ---- live backend block logic (no device needed) ----------------------------------------------
 def test_sounddevice_backend_blocks_and_zero_input() -> None:
     from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex
@@ -1182,3 +1258,42 @@ def test_a_variable_named_after_a_whole_section_says_to_set_its_keys(
     err = capsys.readouterr().err
     assert "VOICEDESK_TURN sets nothing: a section's keys are set one variable each." in err
     assert "use VOICEDESK_TURN__<KEY>, e.g. VOICEDESK_TURN__MODE" in err
+
+
+def test_doctor_says_a_workspace_that_cannot_be_written_is_read_only(tmp_path: Path) -> None:
+    """A read-only workspace said "ok documents", and the person learnt it from the first
+    edit the assistant could not make."""
+    import os
+    import subprocess
+
+    import voicedesk
+
+    package_root = str(Path(voicedesk.__file__).resolve().parents[1])
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": package_root,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "VOICEDESK_TOOLS__WORKSPACE": str(docs),
+    }
+    env.pop("VOICEDESK_CONFIG", None)
+    doctor = [sys.executable, "-m", "voicedesk", "doctor"]
+    if os.geteuid() != 0:
+        docs.chmod(0o555)
+        command = doctor
+    else:  # root writes through any mode: a read-only mount, in a namespace of its own
+        probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs tmpfs {docs}"])
+        if probe.returncode != 0:
+            pytest.skip("as root, needs `unshare -m` and mount to make a read-only folder")
+        script = f"mount -t tmpfs -o ro tmpfs {docs} && exec " + " ".join(doctor)
+        command = ["unshare", "-m", "sh", "-c", script]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        docs.chmod(0o755)
+    (line,) = [ln for ln in done.stdout.splitlines() if " documents " in ln]
+    assert line.startswith("warn"), line
+    assert f"workspace {docs} cannot be written" in line
+    assert "set tools.workspace" in line

@@ -806,3 +806,34 @@ def test_an_answer_that_is_only_what_was_said_before_its_tools_is_kept_as_heard(
     assert answer_message(earlier, "Let me look.", None)["content"] == "Let me look."
     cut = answer_message(earlier, "Let me look.", "interrupted")["content"]
     assert cut == "Let me look." + CUT_MARKS["interrupted"]
+
+
+def test_token_counting_starts_where_the_network_never_answers(tmp_path) -> None:
+    """tiktoken downloads an encoding it has not cached with no timeout: behind a firewall
+    that drops packets, or a proxy that never answers, the session hung at start for good
+    (SIGTERM and Ctrl-C included). It now counts with the bundled encoding instead."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import voicedesk
+
+    with socket.socket() as silent:  # takes connections (the kernel does) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        proxy = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+        env.update(
+            HTTPS_PROXY=proxy,
+            https_proxy=proxy,
+            TIKTOKEN_CACHE_DIR=str(tmp_path / "no-cache-yet"),
+            PYTHONPATH=os.path.dirname(os.path.dirname(os.path.realpath(voicedesk.__file__))),
+        )
+        code = "from voicedesk.engine.tokens import TokenCounter; print(TokenCounter('gpt-4o-mini').source)"
+        # the timeout only keeps a regression from hanging the suite
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "cl100k_base (offline) +10%"

@@ -394,6 +394,68 @@ async def test_llm_bad_key_fails_at_warm(sim):
     await llm.aclose()
 
 
+async def test_llm_model_the_server_does_not_have_is_named_at_warm():
+    # A typo in llm.model started a conversation whose every answer then failed with an
+    # HTTP 404; it is now refused at start, with the models the server does offer.
+    async with SimServer(SCRIPT, FAST, models=("gpt-4o-mini", "gpt-4.1")) as server:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mnii", base_url=f"{server.base_url}/v1")
+        try:
+            with pytest.raises(RefusedSettingError) as caught:
+                await llm.warm()
+        finally:
+            await llm.aclose()
+    assert "gpt-4o-mnii" in caught.value.message
+    assert caught.value.hint is not None
+    assert "llm.model" in caught.value.hint
+    assert "gpt-4o-mini, gpt-4.1" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("served", "model"),
+    [
+        (None, "my-local-model"),  # not listed, but answered (llama.cpp's server answers any)
+        (("llama3.1:latest",), "llama3.1"),  # Ollama's name for the default tag
+        (("gpt-4o-mini",), "gpt-4o-mini"),
+    ],
+)
+async def test_llm_model_that_the_server_answers_passes_warm(served, model):
+    async with SimServer(SCRIPT, FAST, models=served) as server:
+        llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{server.base_url}/v1")
+        try:
+            await llm.warm()
+        finally:
+            await llm.aclose()
+
+
+@pytest.mark.parametrize("from_env", [True, False])
+async def test_llm_unreachable_server_hint_names_where_its_url_was_set(from_env, monkeypatch):
+    # With the url taken from OPENAI_BASE_URL (llm.base_url unset) the hint said "check
+    # llm.base_url", a setting the person never made; it names the variable now.
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    if from_env:
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+    else:
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=None if from_env else url)
+    try:
+        with pytest.raises(ProviderError, match="Cannot reach the language-model server") as caught:
+            await llm.warm()
+    finally:
+        await llm.aclose()
+    assert url in caught.value.message
+    assert caught.value.hint is not None
+    if from_env:
+        assert "OPENAI_BASE_URL" in caught.value.hint
+        assert "llm.base_url" not in caught.value.hint.split("(")[0]
+    else:
+        assert "llm.base_url" in caught.value.hint
+        assert "OPENAI_BASE_URL" not in caught.value.hint
+
+
 async def test_llm_one_429_is_retried_two_500s_are_reported(sim):
     llm = _chat(sim)
     request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])

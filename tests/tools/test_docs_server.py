@@ -1921,3 +1921,92 @@ async def test_search_for_a_word_with_signs_in_it_finds_that_word_not_its_letter
         ]
         # the punctuation a transcript puts around words still goes
         assert "todo.txt, paragraph 2" in await d.call("search", query="call, budget?")
+
+
+@asynccontextmanager
+async def _server_beside_an_unwritable_folder(
+    tmp_path: Path, *, workspace_too: bool = False
+) -> AsyncIterator[Docs]:
+    """The documents server on a workspace that can be written, in a folder that cannot:
+    the top of a drive, say (/media/me/USB, the folder above it belonging to root). Not as
+    root, a folder's mode makes it so; as root (which ignores modes), a read-only mount in a
+    mount namespace of its own. ``workspace_too``: the workspace cannot be written either
+    (a read-only mount, as root)."""
+    package_root = str(Path(voicedesk.__file__).resolve().parents[1])
+    env = {
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+        "HOME": str(tmp_path / "home"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    serve = [sys.executable, "-m", "voicedesk", "docs-server", "--root", str(drive / "docs")]
+    if os.geteuid() != 0:
+        if workspace_too:
+            pytest.skip("a read-only drive needs root (a mount) to make")
+        (drive / "docs").mkdir()
+        (drive / "docs" / "notes.md").write_text("# Notes\n", encoding="utf-8")
+        drive.chmod(0o555)
+        command, args = serve[0], serve[1:]
+    else:
+        probe = subprocess.run(
+            ["unshare", "-m", "sh", "-c", f"mount -t tmpfs tmpfs {drive}"], capture_output=True
+        )
+        if probe.returncode != 0:
+            pytest.skip("as root, needs `unshare -m` and mount to make a read-only folder")
+        script = (
+            f"mount -t tmpfs tmpfs {drive} && mkdir {drive}/docs && "
+            + ("" if workspace_too else f"mount -t tmpfs tmpfs {drive}/docs && ")
+            + f"printf '# Notes\\n' > {drive}/docs/notes.md && "
+            f"mount -o remount,ro {drive} && exec " + " ".join(serve)
+        )
+        command, args = "unshare", ["-m", "sh", "-c", script]
+    params = StdioServerParameters(command=command, args=args, cwd=str(tmp_path), env=env)
+    log = tmp_path / "server-stderr.log"
+    try:
+        with open(log, "w") as errlog:
+            async with (
+                stdio_client(params, errlog=errlog) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                yield Docs(session)
+    finally:
+        drive.chmod(0o755)
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+async def test_a_workspace_in_a_folder_that_cannot_be_written_takes_edits(tmp_path: Path) -> None:
+    # Its undo history goes beside it by default, and every edit was refused with "Could not
+    # save undo history in …: Permission denied. Nothing was changed": a workspace that
+    # could be written, and no way to change a document in it.
+    async with _server_beside_an_unwritable_folder(tmp_path) as d:
+        await d.call("create_document", path="plan.md", content="We ship in spring.")
+        await d.call(
+            "edit_document",
+            path="notes.md",
+            action="find_replace",
+            find="Notes",
+            replace_with="Plans",
+        )
+        assert "# Plans" in await d.call("read_document", path="notes.md")
+        assert (await d.call("undo", path="notes.md")).startswith("Undid the last change")
+        assert "# Notes" in await d.call("read_document", path="notes.md")
+    # the history went to the person's own data folder instead
+    assert any((tmp_path / "data" / "voicedesk").rglob("index.json"))
+
+
+async def test_a_workspace_on_a_read_only_drive_says_so_and_what_to_do(tmp_path: Path) -> None:
+    # A new document failed with "Could not use .plan.md.k2x9_a.tmp: Read-only file
+    # system." (a file the person never made), and an edit told them to chmod u+w the
+    # document, which a read-only drive refuses too.
+    async with _server_beside_an_unwritable_folder(tmp_path, workspace_too=True) as d:
+        made = await d.fail("create_document", path="plan.md", content="We ship in spring.")
+        edited = await d.fail(
+            "edit_document", path="notes.md", action="find_replace", find="Notes", replace_with="x"
+        )
+        assert "# Notes" in await d.call("read_document", path="notes.md")
+    for said in (made, edited):
+        assert "read-only" in said and "nothing was changed" in said, said
+        assert "tools.workspace" in said, said
+        assert ".tmp" not in said and "chmod" not in said, said

