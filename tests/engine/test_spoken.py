@@ -126,3 +126,40 @@ def test_a_bracket_that_never_closes_keeps_the_voice_silent_only_so_long() -> No
     said = "".join(spoken.feed(word + " ") for word in aside.split(" "))
     assert said.startswith("[an aside that goes on and on")
     assert len(aside) - len(said) < 160
+
+
+@pytest.mark.parametrize(
+    ("shown", "said"),
+    [
+        (
+            "公式サイト（https://www.python.org/）をご覧ください。次へ。",
+            "公式サイト（python.org）をご覧ください。次へ。",
+        ),
+        (
+            "詳細は、https://example.com/aを参照してください。ほかにもあります。",
+            "詳細は、example.comを参照してください。ほかにもあります。",
+        ),
+        (
+            "参考：https://ja.wikipedia.org/wiki/東京。首都です。",
+            "参考：ja.wikipedia.org東京。首都です。",
+        ),
+        ("在https://例え.jp/a看。", "在https://例え.jp/a看。"),  # glued to a word: as written
+        ("见：https://例え.jp/a看。", "见：例え.jp看。"),
+        (
+            "Check https://example.com/a—it's free… “https://x.org” too.",
+            "Check example.com—it's free… “x.org” too.",
+        ),
+    ],
+)
+def test_a_url_ends_where_text_written_without_spaces_or_a_dash_goes_on(
+    shown: str, said: str
+) -> None:
+    """A bare URL ran to the next blank: in Japanese or Chinese, which have none, the rest
+    of the line after it (or the answer) was taken for its address, never said, and the
+    voice silent until the line's end; so were the words after an em dash glued to it."""
+    assert _said([shown]) == said
+    spoken = SpokenText()
+    words = [spoken.feed(c) for c in shown]
+    # the host is said once the address is over, not at the line's end
+    assert "".join(words).startswith(said[: len(said) - 4])
+    assert spoken.shown_offset(len(said)) == len(shown)

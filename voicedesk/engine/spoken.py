@@ -10,7 +10,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a link ``[the report](https://example.com/q3.pdf)`` is its label ("the report"), or its
   host when the label is empty or itself an address;
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
-  ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it;
+  ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it,
+  and so does what goes on after it with no blank: a dash, or Japanese or Chinese text;
 - struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
   Tuesday" is said "the meeting is Tuesday");
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
@@ -40,7 +41,18 @@ from urllib.parse import urlsplit
 _LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)")
 # what may still become one when more text comes
 _LINK_START = re.compile(r"!?(?:\[[^\]\n]*(?:\](?:\([^)\n]*)?)?)?\Z")
-_URL = re.compile(r"<?(?:https?://|www\.)[^\s<>\"`|\[\]]*>?", re.IGNORECASE)
+# A bare URL runs to the next blank, as Markdown's autolinks do, but not over what cannot
+# be in one as written: punctuation a sentence puts after it with no blank ("—", "…", "”",
+# "。", "）") and text written without spaces (Japanese, Chinese) after its ASCII part
+# ("https://example.com/aを参照してください。"), which was taken for its address, never
+# said. Such letters right after "://" or one another are its host's ("https://例え.jp").
+_NO_URL = r"\s<>\"`|\[\]\u2000-\u206f\u3000-\u303f\uff00-\uffef"
+_WITHOUT_SPACES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+_URL = re.compile(
+    rf"<?(?:https?://|www\.)"
+    rf"(?:[^{_NO_URL}{_WITHOUT_SPACES}]|(?:(?<=://)|(?<=[^\x00-\x7f]))[{_WITHOUT_SPACES}])*>?",
+    re.IGNORECASE,
+)
 _URL_PREFIXES = ("https://", "http://", "www.", "<https://", "<http://", "<www.")
 # what ends a sentence or a clause after a URL, not part of it ("see example.com/a.")
 _URL_TAIL = re.compile(r"[.,;:!?'\")]+>?\Z")
