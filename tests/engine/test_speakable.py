@@ -258,3 +258,22 @@ def test_paths_and_addresses_are_shown_as_written_however_they_are_split(text: s
 def test_emphasis_next_to_a_full_stop_is_still_dropped(text: str, said: str) -> None:
     assert _spoken([text]) == said
     assert _spoken(list(text)) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Open _src/main.py_ now.", "Open src/main.py now."),
+        ("Edit __config/settings.json__, then _b/c_.", "Edit config/settings.json, then b/c."),
+        ("See _src/_private.py_ and _utils/a.py.", "See src/_private.py and _utils/a.py."),
+        ("Open __init__.py__ or the _utils/ folder", "Open __init__.py or the _utils/ folder"),
+    ],
+)
+def test_an_emphasised_path_loses_both_its_marks(text: str, said: str) -> None:
+    """A path in underscore emphasis ("_src/main.py_") kept its opening underscores, taken
+    for a folder's name ("_utils/a.py"), and lost its closing ones: the answer shown and
+    remembered named "_src/main.py", a file that does not exist."""
+    assert _spoken([text]) == said
+    assert _spoken(list(text)) == said
+    for i in range(1, len(text)):
+        assert _spoken([text[:i], text[i:]]) == said, i

@@ -11,7 +11,8 @@ trailing star: one with blanks on both sides is arithmetic ("5 * 3 = 15"), kept,
 dropping it made "5 3 = 15". Nor is a path's or an address's: an underscore after a slash
 ("src/_private.py"), around a file's name ("__init__.py") or a "#" after a slash
 ("example.com/#top") is no emphasis nor heading; a word that starts with underscores is held
-whole to tell a file's name from emphasis ("__bold__").
+whole, its slashes included, to tell a file's or folder's name from emphasis ("__bold__",
+"_src/main.py_": its marks both go).
 
 Pictographs (emoji) are dropped too: a voice reads an emoji's name. So is what is left of
 a keycap ("1️⃣" is a digit, U+FE0F and U+20E3): the digit stays. Pictographs often stand
@@ -70,13 +71,16 @@ _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its li
 # and its line end lost
 _TRAILING = re.compile(  # a backslash too: it may escape a star
     r"[_*\\]+\Z"
-    # a word that starts with underscores, whole: "__init__.py" is a file, "__bold__" not
-    r"|(?<![\w/\\])_+[\w.]*\Z"
+    # a word that starts with underscores, whole, a path's slashes included: "__init__.py"
+    # and "_utils/a.py" are files, "__bold__" and "_src/main.py_" emphasis
+    r"|(?<![\w/\\])_+[\w./\\-]*\Z"
     r"|(?<=\w)_+\.\Z"  # "__init__." may go on as ".py"
 )
 # after a word's opening underscores: a file's name ("__init__.py", "_x_.md"), not emphasis
 # or of a folder's ("_utils/a.py")
 _FILE_NAME_REST = re.compile(r"[^\W_]\w*?_+\.[A-Za-z]|[^\W_][\w.-]*/")
+# the rest of a word after its opening underscores, up to what ends a sentence or clause
+_WORD_REST = re.compile(r"[^\s]*?(?=[.,;:!?)\]'\"]*(?:\s|\Z))")
 _EXTENSION_START = re.compile(r"\.[A-Za-z]")
 _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
 
@@ -285,8 +289,9 @@ def _clean(text: str, before: str, blank_line: bool) -> str:
                 return run  # a path's part: "src/_private.py", "src/__init__.py"
             if kind == "_" and prev.isalnum() and _EXTENSION_START.match(text, end):
                 return run  # the end of a file's name: "__init__.py", "test_.py"
-            if kind == "_" and _FILE_NAME_REST.match(text, end):
-                return run  # the start of one: "__init__.py"
+            name = _FILE_NAME_REST.match(text, end) if kind == "_" else None
+            if name and not (name.group().endswith("/") and _closed(run, text, end)):
+                return run  # the start of one: "__init__.py", "_utils/a.py"
             if kind == "#" and prev == "/":
                 return run  # an address's fragment: "https://example.com/#top"
             line_start = blank_line and not text[:start].strip(_BLANK)
@@ -299,6 +304,15 @@ def _clean(text: str, before: str, blank_line: bool) -> str:
         return ""
 
     return _MARKS.sub(keep_or_drop, text)
+
+
+def _closed(run: str, text: str, end: int) -> bool:
+    """Whether the path after an opening underscore ``run`` (ending at ``end``) closes it: a
+    path in emphasis ("_src/main.py_"), whose marks both go, not one whose folder's name
+    starts with underscores ("_utils/a.py")."""
+    word = _WORD_REST.match(text, end)
+    rest = word.group() if word is not None else ""
+    return rest.endswith(run) and not rest.endswith("_" + run) and len(rest) > len(run)
 
 
 def _left_of_run(run: re.Match[str], before: str, after: str) -> str:
