@@ -12,7 +12,9 @@ dropping it made "5 3 = 15". Nor is a path's or an address's: an underscore afte
 ("src/_private.py"), around a file's name ("__init__.py") or a "#" after a slash
 ("example.com/#top") is no emphasis nor heading; a word that starts with underscores is held
 whole, its slashes included, to tell a file's or folder's name from emphasis ("__bold__",
-"_src/main.py_": its marks both go).
+"_src/main.py_": its marks both go). An address (``https://…``, ``www.…``) keeps every mark
+in it ("wiki/Python_(programming_language)", "?x=_y#_top"): it is held whole until it ends,
+and only the punctuation or marks after its end ("**[docs](https://a.org/x_)**") go.
 
 Pictographs (emoji) are dropped too: a voice reads an emoji's name. So is what is left of
 a keycap ("1️⃣" is a digit, U+FE0F and U+20E3): the digit stays. Pictographs often stand
@@ -40,6 +42,8 @@ those holds.
 from __future__ import annotations
 
 import re
+
+from voicedesk.engine.spoken import URL
 
 # outside code; backticks are code spans' (see _text). A backslash before a star is
 # Markdown's escape: the star is the character meant ("5 \* 3"), and the backslash goes.
@@ -82,6 +86,9 @@ _FILE_NAME_REST = re.compile(r"[^\W_]\w*?_+\.[A-Za-z]|[^\W_][\w.-]*/")
 # the rest of a word after its opening underscores, up to what ends a sentence or clause
 _WORD_REST = re.compile(r"[^\s]*?(?=[.,;:!?)\]'\"]*(?:\s|\Z))")
 _EXTENSION_START = re.compile(r"\.[A-Za-z]")
+# what ends a sentence or emphasis after an address, not part of it (GitHub's autolinks)
+_ADDRESS_TAIL = "?!.,:*_~'\""
+_WORD_MAX = 2000  # the longest word before a delta looked at for the address it is in
 _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
 
 
@@ -96,6 +103,7 @@ class SpeakableText:
         self._span = 0  # the backticks that opened the inline code span we are in, 0 outside
         self._held = ""  # cleaned text that may still be (the lead of) a run of pictographs
         self._last = "\n"  # the last character said: a line start at first
+        self._word = ""  # the raw word (no blank yet) the pending text goes on: an address?
         self.dropped = False  # a pictograph was dropped: an answer of only emoji says nothing
 
     def feed(self, delta: str) -> str:
@@ -157,6 +165,11 @@ class SpeakableText:
         taken, self._pending = self._pending[:n], self._pending[n:]
         if taken:
             self._before = taken[-1]
+            word = self._word[-_WORD_MAX:] + taken
+            start = len(word)
+            while start and not word[start - 1].isspace():
+                start -= 1
+            self._word = word[start:]
             line = taken.rpartition("\n")
             self._blank_line = (bool(line[1]) or self._blank_line) and not line[2].strip(_BLANK)
         return taken
@@ -241,13 +254,22 @@ class SpeakableText:
         chunk = text[:stop]
         if stop == len(text) and not final:
             held = _TRAILING.search(chunk)
-            if held:
-                chunk = chunk[: held.start()]
+            chunk = chunk[: min(held.start() if held else len(chunk), self._open_address(chunk))]
         if not chunk:
             return None
-        before, blank_line = self._before, self._blank_line
+        before, blank_line, word = self._before, self._blank_line, self._word
         self._take(len(chunk))
-        return _clean(chunk, before, blank_line)
+        return _clean(chunk, before, blank_line, word)
+
+    def _open_address(self, chunk: str) -> int:
+        """Where an address that may still go on starts in ``chunk`` (its length if none):
+        held whole, as the voice holds it anyway, to tell its own underscores from emphasis
+        around it ("_https://b.org/_c_")."""
+        text = self._word + chunk
+        last = [*URL.finditer(text)][-1:]
+        if not last or last[0].end() < len(text):
+            return len(chunk)
+        return max(0, last[0].start() - len(self._word))
 
     def _opening_fence(self, start: int, final: bool) -> bool | None:
         """Whether the line is an opening fence, then consumed; None: not known yet."""
@@ -269,14 +291,18 @@ class SpeakableText:
         return True
 
 
-def _clean(text: str, before: str, blank_line: bool) -> str:
-    """``text`` without its marks; ``before`` is the raw character that preceded it, and
-    ``blank_line`` says whether its line had only blanks before it."""
+def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
+    """``text`` without its marks; ``before`` is the raw character that preceded it,
+    ``blank_line`` says whether its line had only blanks before it, and ``word`` is the raw
+    word it goes on (an address may have begun in it)."""
+    addresses = _addresses(word + text, len(word))
 
     def keep_or_drop(m: re.Match[str]) -> str:
         run, start, end = m.group(), m.start(), m.end()
         if run[0] == "\\":
             return "*"  # an escaped star: the character itself
+        if any(a <= start < b for a, b in addresses):
+            return run  # an address's: "wiki/Python_(programming_language)", "?x=_y#_top"
         prev = text[start - 1] if start else before
         nxt = text[end] if end < len(text) else ""
         kind = run[0]
@@ -304,6 +330,21 @@ def _clean(text: str, before: str, blank_line: bool) -> str:
         return ""
 
     return _MARKS.sub(keep_or_drop, text)
+
+
+def _addresses(text: str, offset: int) -> list[tuple[int, int]]:
+    """Where the addresses (bare, or a link's) in ``text`` are, less ``offset``: without
+    the punctuation or emphasis marks that end them, nor a closing bracket opened before."""
+    spans = []
+    for url in URL.finditer(text):
+        address = url.group()
+        while address and (
+            address[-1] in _ADDRESS_TAIL
+            or (address[-1] == ")" and address.count(")") > address.count("("))
+        ):
+            address = address[:-1]
+        spans.append((url.start() - offset, url.start() - offset + len(address)))
+    return spans
 
 
 def _closed(run: str, text: str, end: int) -> bool:

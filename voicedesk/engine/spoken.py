@@ -46,9 +46,10 @@ _LINK_START = re.compile(r"!?(?:\[[^\]\n]*(?:\](?:\([^)\n]*)?)?)?\Z")
 # "。", "）") and text written without spaces (Japanese, Chinese) after its ASCII part
 # ("https://example.com/aを参照してください。"), which was taken for its address, never
 # said. Such letters right after "://" or one another are its host's ("https://例え.jp").
+# (engine/speakable.py keeps the Markdown marks in what it matches: an address's "_".)
 _NO_URL = r"\s<>\"`|\[\]\u2000-\u206f\u3000-\u303f\uff00-\uffef"
 _WITHOUT_SPACES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
-_URL = re.compile(
+URL = re.compile(
     rf"<?(?:https?://|www\.)"
     rf"(?:[^{_NO_URL}{_WITHOUT_SPACES}]|(?:(?<=://)|(?<=[^\x00-\x7f]))[{_WITHOUT_SPACES}])*>?",
     re.IGNORECASE,
@@ -203,7 +204,7 @@ class SpokenText:
         link = _LINK.match(text)
         if link is not None:
             label, address = link.group(1).strip(), link.group(2)
-            if not label or _URL.fullmatch(label):
+            if not label or URL.fullmatch(label):
                 label = _host(label or address)
             else:
                 label = _said_alone(label)
@@ -233,7 +234,7 @@ class SpokenText:
         short = len(text) < len("<https://")  # (only such a short text can be cut from one)
         if not final and short and any(p.startswith(text.lower()) for p in _URL_PREFIXES):
             return None
-        url = _URL.match(text)
+        url = URL.match(text)
         if url is None:
             return False
         if url.end() == len(text) and not final:
