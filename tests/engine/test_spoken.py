@@ -46,6 +46,12 @@ CASES = [
     ("[notes/a_b.md](notes/a_b.md) is ready", "a b.md is ready"),
     ("Say https: or www or http://", "Say https: or www or http://"),
     ("日本語の[リンク](https://例え.jp/a)です。", "日本語のリンクです。"),
+    # a bracket in a link's address, as CommonMark allows: the link's end is the one after it
+    (
+        "See [Python](https://en.wikipedia.org/wiki/Python_(programming_language)) first.",
+        "See Python first.",
+    ),
+    ('a [x](https://a.org/(x)y) and [y](<b(1).md> "t") z', "a x and y z"),
 ]
 
 
@@ -163,3 +169,16 @@ def test_a_url_ends_where_text_written_without_spaces_or_a_dash_goes_on(
     # the host is said once the address is over, not at the line's end
     assert "".join(words).startswith(said[: len(said) - 4])
     assert spoken.shown_offset(len(said)) == len(shown)
+
+
+def test_a_bracket_whose_address_cannot_be_one_keeps_the_voice_silent_only_so_long() -> None:
+    """After "](" the rest of the line was held, as a link's address might still close:
+    one with a blank in it ("see the notes …") cannot be one, and the voice waited for the
+    line's end (here 1,500 characters, over a minute of speech) to say the first word."""
+    line = "Use a [b](see the notes " + "and more words " * 100
+    spoken = SpokenText()
+    said = "".join(spoken.feed(line[i : i + 4]) for i in range(0, len(line), 4))
+    assert said == line  # all of it, its line not over yet
+    assert said + spoken.feed("end.\nNext") + spoken.flush() == line + "end.\nNext"
+    # a title after the blank may still make one
+    assert _said(list('A [c](d.md  "the t") and [e](f (g')) == "A c and [e](f (g"

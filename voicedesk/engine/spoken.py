@@ -37,10 +37,18 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-# a Markdown link or image, whole: [label](address "title")
-_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)")
-# what may still become one when more text comes
-_LINK_START = re.compile(r"!?(?:\[[^\]\n]*(?:\](?:\([^)\n]*)?)?)?\Z")
+# a Markdown link or image, whole: [label](address "title"); its address may hold brackets
+# in pairs, as CommonMark's may ("wiki/Python_(programming_language)"): the link ended at
+# the first ")", and the voice said the rest ("Python)")
+_LINK = re.compile(
+    r"!?\[([^\]\n]*)\]\(\s*<?((?:[^()\s>]|\([^()\s>]*\))*)>?(?:\s+\"[^\"\n]*\")?\s*\)"
+)
+# what may still become one when more text comes: an address has no blank in it, only
+# before its title (what cannot be one, "[b](see the notes …", held the voice to the line's end)
+_LINK_START = re.compile(
+    r"!?(?:\[[^\]\n]*(?:\](?:\(\s*<?(?:[^()\s>]|\([^()\s>]*\))*(?:\([^()\s>]*)?"
+    r"(?:>?\s+(?:\"[^\"\n]*\"?\s*)?|>)?)?)?)?\Z"
+)
 # A bare URL runs to the next blank, as Markdown's autolinks do, but not over what cannot
 # be in one as written: punctuation a sentence puts after it with no blank ("—", "…", "”",
 # "。", "）") and text written without spaces (Japanese, Chinese) after its ASCII part
