@@ -100,6 +100,12 @@ class SpokenText:
         """What was held back: the answer (or its round) ended."""
         return self._drain(final=True)
 
+    @property
+    def held(self) -> int:
+        """How many characters of the shown text are held back for now (a word until the
+        blank after it, a link until it is whole)."""
+        return len(self._pending)
+
     def shown_offset(self, said: int) -> int:
         """Where the first ``said`` spoken characters end in the shown text."""
         shift = 0
