@@ -182,3 +182,24 @@ def test_a_bracket_whose_address_cannot_be_one_keeps_the_voice_silent_only_so_lo
     assert said + spoken.feed("end.\nNext") + spoken.flush() == line + "end.\nNext"
     # a title after the blank may still make one
     assert _said(list('A [c](d.md  "the t") and [e](f (g')) == "A c and [e](f (g"
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "See ["
+        + "a long aside " * 12
+        + "](https://example.com/x) and ~~"
+        + "old " * 40
+        + "~~ new.",
+        "See [" + "b" * 149 + "](x.md) or ~~" + "c" * 147 + "~~ and ~~" + "d" * 148 + "~~ end.",
+    ],
+)
+def test_a_long_bracket_or_strike_is_said_the_same_however_it_comes(shown: str) -> None:
+    """A "[" or "~~" is held at most 150 characters to see whether it is a link or struck
+    text, then said as it is. Come in one delta, with its "](" or closing "~~" further on,
+    it was a link, or struck: what the voice said hung on how the model cut its text."""
+    whole = _said([shown])
+    assert whole == _said(list(shown))
+    for size in (3, 7, 40, 200):
+        assert whole == _said([shown[i : i + size] for i in range(0, len(shown), size)]), size

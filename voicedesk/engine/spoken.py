@@ -216,7 +216,9 @@ class SpokenText:
     def _link(self, final: bool) -> tuple[str, str] | bool | None:
         text = self._pending
         link = _LINK.match(text)
-        if link is not None:
+        # (a label longer than a "[" is held for is none, however the text came: the same
+        # as when its "]" came only after the hold had ended)
+        if link is not None and text.find("]") <= _HOLD_MAX:
             label, address = link.group(1).strip(), link.group(2)
             if not label or URL.fullmatch(label):
                 label = _host(label or address)
@@ -237,8 +239,8 @@ class SpokenText:
             return False
         close = text.find("~~", 2)
         line_end = text.find("\n")
-        if close >= 0 and (line_end < 0 or close < line_end):
-            return text[: close + 2], ""
+        if 0 <= close < _HOLD_MAX and (line_end < 0 or close < line_end):
+            return text[: close + 2], ""  # (closed later, it is not: see _link)
         if line_end < 0 and not final and len(text) <= _HOLD_MAX:
             return None
         return "~~", ""  # not closed on its line (or soon): only the marks go
