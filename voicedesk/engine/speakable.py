@@ -88,7 +88,6 @@ _WORD_REST = re.compile(r"[^\s]*?(?=[.,;:!?)\]'\"]*(?:\s|\Z))")
 _EXTENSION_START = re.compile(r"\.[A-Za-z]")
 # what ends a sentence or emphasis after an address, not part of it (GitHub's autolinks)
 _ADDRESS_TAIL = "?!.,:*_~'\""
-_WORD_MAX = 2000  # the longest word before a delta looked at for the address it is in
 _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
 
 
@@ -165,11 +164,17 @@ class SpeakableText:
         taken, self._pending = self._pending[:n], self._pending[n:]
         if taken:
             self._before = taken[-1]
-            word = self._word[-_WORD_MAX:] + taken
-            start = len(word)
-            while start and not word[start - 1].isspace():
+            start = len(taken)  # (only what was taken is looked through: a delta)
+            while start and not taken[start - 1].isspace():
                 start -= 1
-            self._word = word[start:]
+            word = taken[start:] if start else self._word + taken
+            # of it, only an address still going on, or what may begin one ("https:/"), is
+            # kept: Japanese or Chinese text has no blanks to end a word
+            address = [*URL.finditer(word)][-1:]
+            if address and address[0].end() == len(word):
+                self._word = word[address[0].start() :]
+            else:
+                self._word = word[-len("<https://") :]
             line = taken.rpartition("\n")
             self._blank_line = (bool(line[1]) or self._blank_line) and not line[2].strip(_BLANK)
         return taken
