@@ -617,3 +617,32 @@ async def test_piper_says_a_link_by_its_label_and_a_path_by_its_file_name():
     heard = " ".join(s.text for s in segments).lower()
     assert "the report first" in heard and "budget" in heard, heard
     assert not any(w in heard for w in ("slash", "http", "colon", "notes")), heard
+
+
+async def test_openai_speech_starts_a_clause_less_answer_as_early_as_before_the_spoken_form():
+    """A long first sentence is cut at the last whole word once 40 characters have come. The
+    spoken form holds a word until the blank after it, and the voice counted only what it
+    had been given: the first piece waited for one more word ("... never been mapped"),
+    and the first audio for a token or two more of the model and a longer synthesis."""
+    answer = "Most of the ocean floor has never been mapped in any detail, sadly."
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(
+        SimScript(turns=[SimTurn(transcript=QUESTION, reply=answer)]), latency
+    ) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = OpenAITTS(
+            api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
+        )
+        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None and reply.spoken == answer
+    pieces = [r.body["input"] for r in sim.requests if r.provider == "tts"]
+    # the words whole when the 40th character came, as when each delta went to the voice
+    assert pieces[0] == "Most of the ocean floor has never been", pieces
+    assert " ".join(pieces) == answer

@@ -258,3 +258,54 @@ def test_paths_and_addresses_are_shown_as_written_however_they_are_split(text: s
 def test_emphasis_next_to_a_full_stop_is_still_dropped(text: str, said: str) -> None:
     assert _spoken([text]) == said
     assert _spoken(list(text)) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Open _src/main.py_ now.", "Open src/main.py now."),
+        ("Edit __config/settings.json__, then _b/c_.", "Edit config/settings.json, then b/c."),
+        ("See _src/_private.py_ and _utils/a.py.", "See src/_private.py and _utils/a.py."),
+        ("Open __init__.py__ or the _utils/ folder", "Open __init__.py or the _utils/ folder"),
+    ],
+)
+def test_an_emphasised_path_loses_both_its_marks(text: str, said: str) -> None:
+    """A path in underscore emphasis ("_src/main.py_") kept its opening underscores, taken
+    for a folder's name ("_utils/a.py"), and lost its closing ones: the answer shown and
+    remembered named "_src/main.py", a file that does not exist."""
+    assert _spoken([text]) == said
+    assert _spoken(list(text)) == said
+    for i in range(1, len(text)):
+        assert _spoken([text[:i], text[i:]]) == said, i
+
+
+ADDRESSES = [
+    (
+        "See [Python](https://en.wikipedia.org/wiki/Python_(programming_language)) first.",
+        "See [Python](https://en.wikipedia.org/wiki/Python_(programming_language)) first.",
+    ),
+    (
+        "Go to https://example.com/search?q=a_b&x=_y#_top or www.x.org/__init__/ now.",
+        "Go to https://example.com/search?q=a_b&x=_y#_top or www.x.org/__init__/ now.",
+    ),
+    (
+        "It is **[the docs](https://a.com/x_(y))**, _https://b.org/_c_",
+        "It is [the docs](https://a.com/x_(y)), https://b.org/_c",
+    ),
+    ("中文：https://a.com/x_(y)看。好", "中文：https://a.com/x_(y)看。好"),
+]
+
+
+@pytest.mark.parametrize(("text", "said"), ADDRESSES)
+@pytest.mark.parametrize("seed", range(5))
+def test_an_address_is_shown_as_written_however_it_is_split(
+    text: str, said: str, seed: int
+) -> None:
+    """An address's underscores were taken for emphasis and dropped: the answer shown and
+    remembered linked ".../wiki/Python(programming_language)", a page that does not exist,
+    and "?x=y#top" for "?x=_y#_top". Emphasis around an address still goes."""
+    assert _spoken([text]) == said
+    assert _spoken(list(text)) == said
+    assert _spoken(_random_split(text, seed)) == said
+    for i in range(1, len(text)):
+        assert _spoken([text[:i], text[i:]]) == said, i

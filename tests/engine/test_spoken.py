@@ -46,6 +46,12 @@ CASES = [
     ("[notes/a_b.md](notes/a_b.md) is ready", "a b.md is ready"),
     ("Say https: or www or http://", "Say https: or www or http://"),
     ("日本語の[リンク](https://例え.jp/a)です。", "日本語のリンクです。"),
+    # a bracket in a link's address, as CommonMark allows: the link's end is the one after it
+    (
+        "See [Python](https://en.wikipedia.org/wiki/Python_(programming_language)) first.",
+        "See Python first.",
+    ),
+    ('a [x](https://a.org/(x)y) and [y](<b(1).md> "t") z', "a x and y z"),
 ]
 
 
@@ -126,3 +132,74 @@ def test_a_bracket_that_never_closes_keeps_the_voice_silent_only_so_long() -> No
     said = "".join(spoken.feed(word + " ") for word in aside.split(" "))
     assert said.startswith("[an aside that goes on and on")
     assert len(aside) - len(said) < 160
+
+
+@pytest.mark.parametrize(
+    ("shown", "said"),
+    [
+        (
+            "公式サイト（https://www.python.org/）をご覧ください。次へ。",
+            "公式サイト（python.org）をご覧ください。次へ。",
+        ),
+        (
+            "詳細は、https://example.com/aを参照してください。ほかにもあります。",
+            "詳細は、example.comを参照してください。ほかにもあります。",
+        ),
+        (
+            "参考：https://ja.wikipedia.org/wiki/東京。首都です。",
+            "参考：ja.wikipedia.org東京。首都です。",
+        ),
+        ("在https://例え.jp/a看。", "在https://例え.jp/a看。"),  # glued to a word: as written
+        ("见：https://例え.jp/a看。", "见：例え.jp看。"),
+        (
+            "Check https://example.com/a—it's free… “https://x.org” too.",
+            "Check example.com—it's free… “x.org” too.",
+        ),
+    ],
+)
+def test_a_url_ends_where_text_written_without_spaces_or_a_dash_goes_on(
+    shown: str, said: str
+) -> None:
+    """A bare URL ran to the next blank: in Japanese or Chinese, which have none, the rest
+    of the line after it (or the answer) was taken for its address, never said, and the
+    voice silent until the line's end; so were the words after an em dash glued to it."""
+    assert _said([shown]) == said
+    spoken = SpokenText()
+    words = [spoken.feed(c) for c in shown]
+    # the host is said once the address is over, not at the line's end
+    assert "".join(words).startswith(said[: len(said) - 4])
+    assert spoken.shown_offset(len(said)) == len(shown)
+
+
+def test_a_bracket_whose_address_cannot_be_one_keeps_the_voice_silent_only_so_long() -> None:
+    """After "](" the rest of the line was held, as a link's address might still close:
+    one with a blank in it ("see the notes …") cannot be one, and the voice waited for the
+    line's end (here 1,500 characters, over a minute of speech) to say the first word."""
+    line = "Use a [b](see the notes " + "and more words " * 100
+    spoken = SpokenText()
+    said = "".join(spoken.feed(line[i : i + 4]) for i in range(0, len(line), 4))
+    assert said == line  # all of it, its line not over yet
+    assert said + spoken.feed("end.\nNext") + spoken.flush() == line + "end.\nNext"
+    # a title after the blank may still make one
+    assert _said(list('A [c](d.md  "the t") and [e](f (g')) == "A c and [e](f (g"
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "See ["
+        + "a long aside " * 12
+        + "](https://example.com/x) and ~~"
+        + "old " * 40
+        + "~~ new.",
+        "See [" + "b" * 149 + "](x.md) or ~~" + "c" * 147 + "~~ and ~~" + "d" * 148 + "~~ end.",
+    ],
+)
+def test_a_long_bracket_or_strike_is_said_the_same_however_it_comes(shown: str) -> None:
+    """A "[" or "~~" is held at most 150 characters to see whether it is a link or struck
+    text, then said as it is. Come in one delta, with its "](" or closing "~~" further on,
+    it was a link, or struck: what the voice said hung on how the model cut its text."""
+    whole = _said([shown])
+    assert whole == _said(list(shown))
+    for size in (3, 7, 40, 200):
+        assert whole == _said([shown[i : i + size] for i in range(0, len(shown), size)]), size

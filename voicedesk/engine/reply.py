@@ -385,6 +385,8 @@ class Reply:
 
     async def _speak(self, said: str, stream_task: asyncio.Task[SpeechStream]) -> None:
         if not said:
+            if self._stream is not None and self._tell_held(self._stream):
+                await self._stream.send_text("")  # its first piece may be long enough now
             return
         self.spoken += said
         self.text_sent = True
@@ -394,7 +396,18 @@ class Reply:
             self.sample_rate = stream.sample_rate
             self._ensure_audio_task(stream)
         self._text_at = time.monotonic()
+        self._tell_held(stream)
         await stream.send_text(said)
+
+    def _tell_held(self, stream: SpeechStream) -> bool:
+        """Tell a voice that cuts its first piece by length (OpenAI speech, Piper: a
+        ``SentenceStream``) how much text the spoken form holds back, a word until it is
+        whole: counted, the first piece is cut as early as when each delta went to it."""
+        coming = getattr(stream, "text_coming", None)
+        if coming is None:
+            return False
+        coming(self._spoken_form.held)
+        return True
 
     @property
     def _model_reading_results(self) -> bool:

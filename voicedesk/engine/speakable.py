@@ -11,7 +11,10 @@ trailing star: one with blanks on both sides is arithmetic ("5 * 3 = 15"), kept,
 dropping it made "5 3 = 15". Nor is a path's or an address's: an underscore after a slash
 ("src/_private.py"), around a file's name ("__init__.py") or a "#" after a slash
 ("example.com/#top") is no emphasis nor heading; a word that starts with underscores is held
-whole to tell a file's name from emphasis ("__bold__").
+whole, its slashes included, to tell a file's or folder's name from emphasis ("__bold__",
+"_src/main.py_": its marks both go). An address (``https://…``, ``www.…``) keeps every mark
+in it ("wiki/Python_(programming_language)", "?x=_y#_top"): it is held whole until it ends,
+and only the punctuation or marks after its end ("**[docs](https://a.org/x_)**") go.
 
 Pictographs (emoji) are dropped too: a voice reads an emoji's name. So is what is left of
 a keycap ("1️⃣" is a digit, U+FE0F and U+20E3): the digit stays. Pictographs often stand
@@ -39,6 +42,8 @@ those holds.
 from __future__ import annotations
 
 import re
+
+from voicedesk.engine.spoken import URL
 
 # outside code; backticks are code spans' (see _text). A backslash before a star is
 # Markdown's escape: the star is the character meant ("5 \* 3"), and the backslash goes.
@@ -70,14 +75,19 @@ _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its li
 # and its line end lost
 _TRAILING = re.compile(  # a backslash too: it may escape a star
     r"[_*\\]+\Z"
-    # a word that starts with underscores, whole: "__init__.py" is a file, "__bold__" not
-    r"|(?<![\w/\\])_+[\w.]*\Z"
+    # a word that starts with underscores, whole, a path's slashes included: "__init__.py"
+    # and "_utils/a.py" are files, "__bold__" and "_src/main.py_" emphasis
+    r"|(?<![\w/\\])_+[\w./\\-]*\Z"
     r"|(?<=\w)_+\.\Z"  # "__init__." may go on as ".py"
 )
 # after a word's opening underscores: a file's name ("__init__.py", "_x_.md"), not emphasis
 # or of a folder's ("_utils/a.py")
 _FILE_NAME_REST = re.compile(r"[^\W_]\w*?_+\.[A-Za-z]|[^\W_][\w.-]*/")
+# the rest of a word after its opening underscores, up to what ends a sentence or clause
+_WORD_REST = re.compile(r"[^\s]*?(?=[.,;:!?)\]'\"]*(?:\s|\Z))")
 _EXTENSION_START = re.compile(r"\.[A-Za-z]")
+# what ends a sentence or emphasis after an address, not part of it (GitHub's autolinks)
+_ADDRESS_TAIL = "?!.,:*_~'\""
 _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
 
 
@@ -92,6 +102,7 @@ class SpeakableText:
         self._span = 0  # the backticks that opened the inline code span we are in, 0 outside
         self._held = ""  # cleaned text that may still be (the lead of) a run of pictographs
         self._last = "\n"  # the last character said: a line start at first
+        self._word = ""  # the raw word (no blank yet) the pending text goes on: an address?
         self.dropped = False  # a pictograph was dropped: an answer of only emoji says nothing
 
     def feed(self, delta: str) -> str:
@@ -153,6 +164,17 @@ class SpeakableText:
         taken, self._pending = self._pending[:n], self._pending[n:]
         if taken:
             self._before = taken[-1]
+            start = len(taken)  # (only what was taken is looked through: a delta)
+            while start and not taken[start - 1].isspace():
+                start -= 1
+            word = taken[start:] if start else self._word + taken
+            # of it, only an address still going on, or what may begin one ("https:/"), is
+            # kept: Japanese or Chinese text has no blanks to end a word
+            address = [*URL.finditer(word)][-1:]
+            if address and address[0].end() == len(word):
+                self._word = word[address[0].start() :]
+            else:
+                self._word = word[-len("<https://") :]
             line = taken.rpartition("\n")
             self._blank_line = (bool(line[1]) or self._blank_line) and not line[2].strip(_BLANK)
         return taken
@@ -237,13 +259,22 @@ class SpeakableText:
         chunk = text[:stop]
         if stop == len(text) and not final:
             held = _TRAILING.search(chunk)
-            if held:
-                chunk = chunk[: held.start()]
+            chunk = chunk[: min(held.start() if held else len(chunk), self._open_address(chunk))]
         if not chunk:
             return None
-        before, blank_line = self._before, self._blank_line
+        before, blank_line, word = self._before, self._blank_line, self._word
         self._take(len(chunk))
-        return _clean(chunk, before, blank_line)
+        return _clean(chunk, before, blank_line, word)
+
+    def _open_address(self, chunk: str) -> int:
+        """Where an address that may still go on starts in ``chunk`` (its length if none):
+        held whole, as the voice holds it anyway, to tell its own underscores from emphasis
+        around it ("_https://b.org/_c_")."""
+        text = self._word + chunk
+        last = [*URL.finditer(text)][-1:]
+        if not last or last[0].end() < len(text):
+            return len(chunk)
+        return max(0, last[0].start() - len(self._word))
 
     def _opening_fence(self, start: int, final: bool) -> bool | None:
         """Whether the line is an opening fence, then consumed; None: not known yet."""
@@ -265,14 +296,18 @@ class SpeakableText:
         return True
 
 
-def _clean(text: str, before: str, blank_line: bool) -> str:
-    """``text`` without its marks; ``before`` is the raw character that preceded it, and
-    ``blank_line`` says whether its line had only blanks before it."""
+def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
+    """``text`` without its marks; ``before`` is the raw character that preceded it,
+    ``blank_line`` says whether its line had only blanks before it, and ``word`` is the raw
+    word it goes on (an address may have begun in it)."""
+    addresses = _addresses(word + text, len(word))
 
     def keep_or_drop(m: re.Match[str]) -> str:
         run, start, end = m.group(), m.start(), m.end()
         if run[0] == "\\":
             return "*"  # an escaped star: the character itself
+        if any(a <= start < b for a, b in addresses):
+            return run  # an address's: "wiki/Python_(programming_language)", "?x=_y#_top"
         prev = text[start - 1] if start else before
         nxt = text[end] if end < len(text) else ""
         kind = run[0]
@@ -285,8 +320,9 @@ def _clean(text: str, before: str, blank_line: bool) -> str:
                 return run  # a path's part: "src/_private.py", "src/__init__.py"
             if kind == "_" and prev.isalnum() and _EXTENSION_START.match(text, end):
                 return run  # the end of a file's name: "__init__.py", "test_.py"
-            if kind == "_" and _FILE_NAME_REST.match(text, end):
-                return run  # the start of one: "__init__.py"
+            name = _FILE_NAME_REST.match(text, end) if kind == "_" else None
+            if name and not (name.group().endswith("/") and _closed(run, text, end)):
+                return run  # the start of one: "__init__.py", "_utils/a.py"
             if kind == "#" and prev == "/":
                 return run  # an address's fragment: "https://example.com/#top"
             line_start = blank_line and not text[:start].strip(_BLANK)
@@ -299,6 +335,30 @@ def _clean(text: str, before: str, blank_line: bool) -> str:
         return ""
 
     return _MARKS.sub(keep_or_drop, text)
+
+
+def _addresses(text: str, offset: int) -> list[tuple[int, int]]:
+    """Where the addresses (bare, or a link's) in ``text`` are, less ``offset``: without
+    the punctuation or emphasis marks that end them, nor a closing bracket opened before."""
+    spans = []
+    for url in URL.finditer(text):
+        address = url.group()
+        while address and (
+            address[-1] in _ADDRESS_TAIL
+            or (address[-1] == ")" and address.count(")") > address.count("("))
+        ):
+            address = address[:-1]
+        spans.append((url.start() - offset, url.start() - offset + len(address)))
+    return spans
+
+
+def _closed(run: str, text: str, end: int) -> bool:
+    """Whether the path after an opening underscore ``run`` (ending at ``end``) closes it: a
+    path in emphasis ("_src/main.py_"), whose marks both go, not one whose folder's name
+    starts with underscores ("_utils/a.py")."""
+    word = _WORD_REST.match(text, end)
+    rest = word.group() if word is not None else ""
+    return rest.endswith(run) and not rest.endswith("_" + run) and len(rest) > len(run)
 
 
 def _left_of_run(run: re.Match[str], before: str, after: str) -> str:

@@ -10,7 +10,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a link ``[the report](https://example.com/q3.pdf)`` is its label ("the report"), or its
   host when the label is empty or itself an address;
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
-  ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it;
+  ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it,
+  and so does what goes on after it with no blank: a dash, or Japanese or Chinese text;
 - struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
   Tuesday" is said "the meeting is Tuesday");
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
@@ -36,11 +37,31 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-# a Markdown link or image, whole: [label](address "title")
-_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)")
-# what may still become one when more text comes
-_LINK_START = re.compile(r"!?(?:\[[^\]\n]*(?:\](?:\([^)\n]*)?)?)?\Z")
-_URL = re.compile(r"<?(?:https?://|www\.)[^\s<>\"`|\[\]]*>?", re.IGNORECASE)
+# a Markdown link or image, whole: [label](address "title"); its address may hold brackets
+# in pairs, as CommonMark's may ("wiki/Python_(programming_language)"): the link ended at
+# the first ")", and the voice said the rest ("Python)")
+_LINK = re.compile(
+    r"!?\[([^\]\n]*)\]\(\s*<?((?:[^()\s>]|\([^()\s>]*\))*)>?(?:\s+\"[^\"\n]*\")?\s*\)"
+)
+# what may still become one when more text comes: an address has no blank in it, only
+# before its title (what cannot be one, "[b](see the notes …", held the voice to the line's end)
+_LINK_START = re.compile(
+    r"!?(?:\[[^\]\n]*(?:\](?:\(\s*<?(?:[^()\s>]|\([^()\s>]*\))*(?:\([^()\s>]*)?"
+    r"(?:>?\s+(?:\"[^\"\n]*\"?\s*)?|>)?)?)?)?\Z"
+)
+# A bare URL runs to the next blank, as Markdown's autolinks do, but not over what cannot
+# be in one as written: punctuation a sentence puts after it with no blank ("—", "…", "”",
+# "。", "）") and text written without spaces (Japanese, Chinese) after its ASCII part
+# ("https://example.com/aを参照してください。"), which was taken for its address, never
+# said. Such letters right after "://" or one another are its host's ("https://例え.jp").
+# (engine/speakable.py keeps the Markdown marks in what it matches: an address's "_".)
+_NO_URL = r"\s<>\"`|\[\]\u2000-\u206f\u3000-\u303f\uff00-\uffef"
+_WITHOUT_SPACES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+URL = re.compile(
+    rf"<?(?:https?://|www\.)"
+    rf"(?:[^{_NO_URL}{_WITHOUT_SPACES}]|(?:(?<=://)|(?<=[^\x00-\x7f]))[{_WITHOUT_SPACES}])*>?",
+    re.IGNORECASE,
+)
 _URL_PREFIXES = ("https://", "http://", "www.", "<https://", "<http://", "<www.")
 # what ends a sentence or a clause after a URL, not part of it ("see example.com/a.")
 _URL_TAIL = re.compile(r"[.,;:!?'\")]+>?\Z")
@@ -78,6 +99,12 @@ class SpokenText:
     def flush(self) -> str:
         """What was held back: the answer (or its round) ended."""
         return self._drain(final=True)
+
+    @property
+    def held(self) -> int:
+        """How many characters of the shown text are held back for now (a word until the
+        blank after it, a link until it is whole)."""
+        return len(self._pending)
 
     def shown_offset(self, said: int) -> int:
         """Where the first ``said`` spoken characters end in the shown text."""
@@ -189,9 +216,11 @@ class SpokenText:
     def _link(self, final: bool) -> tuple[str, str] | bool | None:
         text = self._pending
         link = _LINK.match(text)
-        if link is not None:
+        # (a label longer than a "[" is held for is none, however the text came: the same
+        # as when its "]" came only after the hold had ended)
+        if link is not None and text.find("]") <= _HOLD_MAX:
             label, address = link.group(1).strip(), link.group(2)
-            if not label or _URL.fullmatch(label):
+            if not label or URL.fullmatch(label):
                 label = _host(label or address)
             else:
                 label = _said_alone(label)
@@ -210,8 +239,8 @@ class SpokenText:
             return False
         close = text.find("~~", 2)
         line_end = text.find("\n")
-        if close >= 0 and (line_end < 0 or close < line_end):
-            return text[: close + 2], ""
+        if 0 <= close < _HOLD_MAX and (line_end < 0 or close < line_end):
+            return text[: close + 2], ""  # (closed later, it is not: see _link)
         if line_end < 0 and not final and len(text) <= _HOLD_MAX:
             return None
         return "~~", ""  # not closed on its line (or soon): only the marks go
@@ -221,7 +250,7 @@ class SpokenText:
         short = len(text) < len("<https://")  # (only such a short text can be cut from one)
         if not final and short and any(p.startswith(text.lower()) for p in _URL_PREFIXES):
             return None
-        url = _URL.match(text)
+        url = URL.match(text)
         if url is None:
             return False
         if url.end() == len(text) and not final:

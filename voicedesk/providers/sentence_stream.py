@@ -48,6 +48,7 @@ class SentenceStream:
         self._first = True
         self._ended = False
         self._error: BaseException | None = None
+        self._coming = 0  # characters the caller holds back for now (see ``text_coming``)
 
     async def send_text(self, text: str) -> None:
         self._buffer += text
@@ -66,6 +67,13 @@ class SentenceStream:
             piece, self._buffer = self._buffer[:end], self._buffer[end:]
             self._start_piece(piece)
 
+    def text_coming(self, chars: int) -> None:
+        """``chars`` more characters are on their way, held by the caller until they are
+        whole (engine/spoken.py holds a word until the blank after it). They count toward
+        a clause-less first piece's length, as they did when each delta came here as it
+        was: counted only once sent, the first piece waited for one more word."""
+        self._coming = chars
+
     async def flush(self) -> None:
         if not self._ended and self._buffer.strip():
             self._start_piece(self._buffer)
@@ -78,7 +86,7 @@ class SentenceStream:
     def _first_word_cut(self) -> int:
         """Where a clause-less first piece ends once it is long enough: after its last whole
         word (a word is whole once a space follows it); 0 while it is shorter."""
-        if len(self._buffer) < self._first_max:
+        if len(self._buffer) + self._coming < self._first_max:
             return 0
         cut = max(self._buffer.rfind(" "), self._buffer.rfind("\n")) + 1
         return cut if cut >= self._min_first else 0
