@@ -730,21 +730,15 @@ def test_an_answers_last_progress_is_what_resumes_unless_its_turn_record_came(tm
     ]
 
 
-def test_a_tool_still_running_in_the_background_when_killed_is_resumed_as_called(tmp_path):
-    """A tool slower than the patience goes on in the background, and its call and results
-    were logged only when its answer came, at a quiet moment: a process killed before then
-    (or quit: its task is cancelled) kept the holding line ("I'm working on that") and no
-    trace of the call, and the resumed model did not know what it had set going, nor that
-    it might have been done. The call is logged as it goes to the background now, and
-    resumed in its turn with a result that says it never came."""
-    from voicedesk.engine.resume import NO_RESULT
-
+def _run_a_slow_create(tmp_path: Path, *, patience_s: float) -> tuple[subprocess.Popen, Path]:
+    """`run --headless --sim` in its own process, asked a question whose answer creates a
+    document with a create that takes 30 s; (the process, where its session logs go)."""
     workspace = tmp_path / "ws"
     workspace.mkdir()
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     env["VOICEDESK_TOOLS__WORKSPACE"] = str(workspace)
-    env["VOICEDESK_TOOLS__TOOL_PATIENCE_S"] = "1"
+    env["VOICEDESK_TOOLS__TOOL_PATIENCE_S"] = str(patience_s)
     env["VOICEDESK_TOOLS__DOCS_SERVER_ARGS"] = json.dumps(["--slow", "create_document=30"])
     env.pop("VOICEDESK_CONFIG", None)
     inp = tmp_path / "in.wav"
@@ -761,7 +755,19 @@ def test_a_tool_still_running_in_the_background_when_killed_is_resumed_as_called
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    sessions = tmp_path / "data" / "voicedesk" / "sessions"
+    return proc, tmp_path / "data" / "voicedesk" / "sessions"
+
+
+def test_a_tool_still_running_in_the_background_when_killed_is_resumed_as_called(tmp_path):
+    """A tool slower than the patience goes on in the background, and its call and results
+    were logged only when its answer came, at a quiet moment: a process killed before then
+    (or quit: its task is cancelled) kept the holding line ("I'm working on that") and no
+    trace of the call, and the resumed model did not know what it had set going, nor that
+    it might have been done. The call is logged as it goes to the background now, and
+    resumed in its turn with a result that says it never came."""
+    from voicedesk.engine.resume import NO_RESULT
+
+    proc, sessions = _run_a_slow_create(tmp_path, patience_s=1)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not _turn_records(sessions):
@@ -790,29 +796,7 @@ def test_a_tool_killed_before_its_result_is_resumed_as_called(tmp_path):
     though the tool may have done what it was asked. The call is logged as it starts."""
     from voicedesk.engine.resume import NO_RESULT
 
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    env["VOICEDESK_TOOLS__WORKSPACE"] = str(workspace)
-    env["VOICEDESK_TOOLS__TOOL_PATIENCE_S"] = "40"
-    env["VOICEDESK_TOOLS__DOCS_SERVER_ARGS"] = json.dumps(["--slow", "create_document=30"])
-    env.pop("VOICEDESK_CONFIG", None)
-    inp = tmp_path / "in.wav"
-    compose(["question"], gaps_s=1.0, tail_s=30.0).write(inp)
-    create = {"name": "docs__create_document", "arguments": {"path": "eggs.md", "content": "7"}}
-    turn = {"transcript": load_utterance("question")[1], "reply": "Done.", "tool_calls": [create]}
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps({"turns": [turn]}))
-    argv = ["run", "--headless", "--sim", "--input", str(inp), "--sim-script", str(script)]
-    argv += ["--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", *argv],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    sessions = tmp_path / "data" / "voicedesk" / "sessions"
+    proc, sessions = _run_a_slow_create(tmp_path, patience_s=40)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not _log_records(sessions, "user"):
