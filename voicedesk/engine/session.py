@@ -45,6 +45,7 @@ from voicedesk.errors import (
     UserError,
 )
 from voicedesk.providers.base import (
+    CJK_PUNCTUATION,
     ChatRequest,
     LanguageModel,
     SpeechToText,
@@ -118,7 +119,7 @@ HEARD_PAST_S = 0.1
 # what the person heard, a clause or two seconds behind at worst.
 PROGRESS_LOOK_S = 0.25
 PROGRESS_MAX_GAP_S = 2.0
-_CLAUSE_END = re.compile(r"[.!?;:,\u3001\u3002\uff01\uff0c\uff1f]")
+_CLAUSE_END = re.compile(rf"[.!?;:,{CJK_PUNCTUATION}]")
 
 
 class Session:

@@ -13,6 +13,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+# Chinese and Japanese put no spaces between words: their full-width punctuation (no space
+# after it either) is where such text may be cut into clauses, or an answer went to the voice
+# only at its end, and where a clause of it has been heard.
+CJK_PUNCTUATION = "、。，！？；："
+
 # ---------------------------------------------------------------- speech to text
 
 

@@ -33,14 +33,12 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from voicedesk.errors import AuthError, ProviderError
+from voicedesk.providers.base import CJK_PUNCTUATION
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "https://api.elevenlabs.io"
 _SPARE_MAX_AGE_S = 150.0  # below the 180 s inactivity timeout we ask for
-# Chinese and Japanese put no spaces between words: their full-width punctuation (no space
-# after it either) is where such text may be cut, or the answer went out only at its end.
-CJK_PUNCTUATION = "、。，！？；："
 _CLAUSE_END = re.compile(rf"[.,;:!?{CJK_PUNCTUATION}]\s*$")
 _CUT_AFTER = re.compile(rf"[\s{CJK_PUNCTUATION}]")  # a whole word (or clause) ends here
 _FIRST_FLUSH_CHARS = 40  # ≈ 8 words: enough for natural prosody, ~0.15 s of LLM output
