@@ -112,30 +112,40 @@ def test_killed_conversation_resumes_with_every_turn(tmp_path):
     session.log.close()
 
 
-async def test_a_follow_up_with_background_tool_results_is_resumed(tmp_path, monkeypatch):
-    """The answer to a slow tool comes in a turn nobody spoke (no user line in the log):
-    resuming must bring back its tool result and answer, in their place."""
+MEMO = "The memo asks for forty two thousand euros."
+
+
+async def _memo_answered_in_a_follow_up(tmp_path, monkeypatch):
+    """A session (ended) where the person asks for a memo read by a slow tool, which goes
+    on in the background and is answered in a turn nobody spoke, after another question."""
     from test_conversation_e2e import _memo_script, _run, _slow_memo_settings
 
-    from voicedesk.engine.context import ContextManager
     from voicedesk.sim.script import SimTurn
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    memo = "The memo asks for forty two thousand euros."
     script = _memo_script(
-        memo, SimTurn(transcript=load_utterance("question")[1], reply="About seven minutes.")
+        MEMO, SimTurn(transcript=load_utterance("question")[1], reply="About seven minutes.")
     )
     scenario = compose(["budget", "question"], gaps_s=[5.0], tail_s=1.0)
     settings = _slow_memo_settings(6)
     session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     assert any(r.eou_reason == "tool_result" for r in session.records)
+    return session
+
+
+async def test_a_follow_up_with_background_tool_results_is_resumed(tmp_path, monkeypatch):
+    """The answer to a slow tool comes in a turn nobody spoke (no user line in the log):
+    resuming must bring back its tool result and answer, in their place."""
+    from voicedesk.engine.context import ContextManager
+
+    session = await _memo_answered_in_a_follow_up(tmp_path, monkeypatch)
     live = session.context.snapshot()["turns"]
 
     snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(settings, model=settings.llm.model)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)
     assert resumed.snapshot()["turns"] == live
-    assert memo in [m["content"] for m in live[-1]["messages"]]
+    assert MEMO in [m["content"] for m in live[-1]["messages"]]
 
 
 def _records(path: Path, kind: str) -> list[dict]:
@@ -919,20 +929,9 @@ async def test_a_background_call_answered_in_a_follow_up_is_shown_once(tmp_path,
     same call was shown twice, once "outcome not logged" under the question, once with its
     result under the follow-up (and twice in the Tools pane). It is shown once, with its
     result, where the log keeps it."""
-    from test_conversation_e2e import _memo_script, _run, _slow_memo_settings
-
     from voicedesk.engine.resume import earlier_turns
-    from voicedesk.sim.script import SimTurn
 
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    memo = "The memo asks for forty two thousand euros."
-    script = _memo_script(
-        memo, SimTurn(transcript=load_utterance("question")[1], reply="About seven minutes.")
-    )
-    scenario = compose(["budget", "question"], gaps_s=[5.0], tail_s=1.0)
-    settings = _slow_memo_settings(6)
-    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
-    assert any(r.eou_reason == "tool_result" for r in session.records)
+    session = await _memo_answered_in_a_follow_up(tmp_path, monkeypatch)
     called = [r.turn_id for r in session.records if r.tool_calls]
     assert called  # the question's record names the call it set going
 
