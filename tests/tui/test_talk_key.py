@@ -15,6 +15,7 @@ import pytest
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     FakeSession,
     fake_app,
+    help_keys_text,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     started_fake,
     text_of,
@@ -261,7 +262,7 @@ async def test_hold_mode_leaves_typing_and_the_palette_alone(tmp_path: Path) -> 
 
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        keys = text_of(app.screen.query_one("#help-keys", Static))
+        keys = help_keys_text(app.screen)
         assert "hold while you talk, let go to send" in keys
         assert "reports key release" in text_of(app.screen.query_one("#help-talk-mode", Static))
 
@@ -278,7 +279,7 @@ async def test_toggle_where_release_is_not_reported(tmp_path: Path) -> None:
         await pilot.press("space")
         assert session.calls[-1] == "ptt_release" and not app.ptt_open
         await pilot.press("question_mark")
-        assert "tap to talk, tap again" in text_of(app.screen.query_one("#help-keys", Static))
+        assert "tap to talk, tap again" in help_keys_text(app.screen)
 
 
 async def test_toggle_setting_and_hold_setting_without_support(tmp_path: Path) -> None:

@@ -219,6 +219,12 @@ def text_of(widget: Static) -> str:
     return str(widget.render())
 
 
+def help_keys_text(screen: Any) -> str:
+    """The help's key table, a line per key: "key  what it does"."""
+    cells = [text_of(cell) for cell in screen.query_one("#help-keys").query(Static)]
+    return "\n".join(f"{key}  {text}" for key, text in zip(cells[::2], cells[1::2], strict=True))
+
+
 def status_text(app: VoiceDeskApp) -> str:
     bar = app.query_one(StatusBar)
     return " ".join(text_of(w) for w in bar.query(Static))
@@ -513,7 +519,7 @@ async def test_help_screen(tmp_path: Path) -> None:
         await started_fake(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        keys = text_of(app.screen.query_one("#help-keys", Static))
+        keys = help_keys_text(app.screen)
         assert "push-to-talk" in keys and "hands-free" in keys and "ctrl+s" in keys
         assert "/var/log/voicedesk/tui.log" in text_of(app.screen.query_one("#help-paths", Static))
         # the footer shows the dialog's keys: space, h, m and t do nothing over it (they
@@ -1298,3 +1304,28 @@ def test_an_answer_stopped_before_any_of_it_came_says_so() -> None:
     answer.text = "It is"
     answer.set_played("", True)  # its words had come, none heard: they are shown struck
     assert answer.display_text == f"assistant › {CUT_MARKER}It is"
+
+
+async def test_context_screen_follows_a_summary_made_while_it_is_open(tmp_path: Path) -> None:
+    """A summary made in the background while the person reads the screen used to show only
+    after closing and opening it again; the screen read the figures once, when opened."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        screen = app.screen
+        assert "No summary yet" in text_of(screen.query_one("#context-summary", Static))
+        app.bus.publish(
+            ev.ContextUpdated(
+                prompt_tokens=2345,
+                budget_tokens=6000,
+                summary_made=True,
+                summary="The person's locker code is 4711.",
+            )
+        )
+        await pilot.pause()
+        await pilot.pause()
+        assert "4711" in text_of(screen.query_one("#context-summary", Static))
+        assert "2345 of 6000" in text_of(screen.query_one("#context-prompt", Static))
+        await pilot.press("escape")

@@ -13,6 +13,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     PLAIN_T,
     FakeSession,
     fake_app,
+    help_keys_text,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
     started_fake,
@@ -228,7 +229,7 @@ async def test_help_over_the_setup_screen_lists_only_keys_that_work_there(
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        keys = str(app.screen.query_one("#help-keys", Static).render())
+        keys = help_keys_text(app.screen)
         assert "settings" in keys and "quit" in keys and "sound devices" in keys
         assert "push-to-talk" not in keys and "hands-free" not in keys and "mute" not in keys
         assert not app.screen.query("#help-talk-mode")
@@ -347,9 +348,7 @@ async def test_help_without_a_microphone_lists_only_keys_that_work(tmp_path: Pat
         assert "Esc" in hint and hint.index("Esc") < hint.index("?")
         await pilot.press("escape", "question_mark")
         assert isinstance(app.screen, HelpScreen)
-        keys = [
-            line.split()[0] for line in text_of(app.screen.query_one("#help-keys")).splitlines()
-        ]
+        keys = [line.split()[0] for line in help_keys_text(app.screen).splitlines()]
         assert not {"space", "h", "m", "c"} & set(keys)
         assert {"t", "i", "d", "s", "ctrl+s", "ctrl+p", "?", "q"} <= set(keys)
         note = text_of(app.screen.query_one("#help-talk-mode", Static))

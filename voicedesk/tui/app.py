@@ -354,6 +354,13 @@ class VoiceDeskApp(App[int]):
         elif isinstance(event, ev.ContextUpdated):
             status.set_context(event.prompt_tokens, event.budget_tokens)
             self.context_state = (event.summary, event.prompt_tokens, event.budget_tokens)
+            for screen in self.screen_stack:
+                if isinstance(screen, ContextScreen):
+                    screen.show_context(
+                        summary=event.summary,
+                        prompt_tokens=event.prompt_tokens,
+                        budget_tokens=event.budget_tokens,
+                    )
             if event.summary_made:
                 self.notify("Older turns were summarised to keep the context small.")
         elif isinstance(event, ev.Notice):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
@@ -125,10 +125,12 @@ class HelpScreen(_Dialog):
                 if (self.conversation or key not in CONVERSATION_KEYS)
                 and (self.microphone or key not in MICROPHONE_KEYS)
             ]
-            table = Content("\n").join(
-                Content.assemble((key.rjust(8), "bold $accent"), "  ", text) for key, text in rows
-            )
-            yield Static(table, id="help-keys")
+            # Two columns, so a description that wraps on a narrow terminal stays in its
+            # own column instead of running back under the keys.
+            with Grid(id="help-keys"):
+                for key, text in rows:
+                    yield Static(Content.styled(key, "bold $accent"), classes="help-key")
+                    yield Static(text, classes="help-text", markup=False)
             if self.conversation:
                 note = TALK_MODE_NOTE[self.talk_mode] if self.microphone else NO_MICROPHONE_NOTE
                 yield Static(
@@ -306,20 +308,26 @@ class ContextScreen(_Dialog):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="context") as box:
             box.border_title = "Context"
-            yield Static(
-                Content.assemble(
-                    ("Last prompt: ", "bold"),
-                    f"{self.prompt_tokens} of {self.budget_tokens} tokens",
-                ),
-                id="context-prompt",
-            )
+            yield Static(self._prompt_text(), id="context-prompt")
             yield Static(Content.styled("\nRunning summary", "bold"))
-            yield Static(
-                self.summary or "No summary yet: the whole conversation still fits.",
-                id="context-summary",
-                markup=False,
-            )
+            yield Static(self._summary_text(), id="context-summary", markup=False)
             yield Static(Content.styled("\nEsc closes this.", "$foreground-muted"))
+
+    def show_context(self, *, summary: str | None, prompt_tokens: int, budget_tokens: int) -> None:
+        """The summary is made in the background, often while this screen is open: it
+        follows each update rather than keep the figures it was opened with."""
+        self.summary, self.prompt_tokens, self.budget_tokens = summary, prompt_tokens, budget_tokens
+        if self.is_mounted:
+            self.query_one("#context-prompt", Static).update(self._prompt_text())
+            self.query_one("#context-summary", Static).update(self._summary_text())
+
+    def _prompt_text(self) -> Content:
+        return Content.assemble(
+            ("Last prompt: ", "bold"), f"{self.prompt_tokens} of {self.budget_tokens} tokens"
+        )
+
+    def _summary_text(self) -> str:
+        return self.summary or "No summary yet: the whole conversation still fits."
 
 
 class DevicesScreen(_Dialog):
