@@ -929,6 +929,32 @@ def test_doctor_online_says_whether_the_server_has_the_model(
         assert "set llm.model to one it offers: gpt-4o-mini, gpt-4.1" in said.line()
 
 
+def test_doctor_online_reaches_a_server_on_this_machine_whatever_proxy_is_set(
+    monkeypatch,
+) -> None:
+    """Behind a company proxy, `doctor --online` said a model server on this machine (and
+    the simulated cloud) was unreachable: the check went to the proxy."""
+    from voicedesk.commands.doctor import check_online
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # refuses every connection
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with _sim_in_a_thread() as sim:
+        env = {
+            "OPENAI_API_KEY": KEY,
+            "VOICEDESK_STT__PROVIDER": "local",
+            "VOICEDESK_TTS__PROVIDER": "local",
+            "VOICEDESK_LLM__BASE_URL": sim.base_url.replace("127.0.0.1", "localhost") + "/v1",
+        }
+        settings = load_settings(Path("/nonexistent/c.toml"), environ=env)
+        checks = check_online(settings)
+    lines = [c.line() for c in checks]
+    assert not [c for c in checks if c.status == "fail"], lines
+    assert any("reachable" in ln for ln in lines), lines
+
+
 def test_doctor_online_unreachable_server_says_what_to_check(monkeypatch) -> None:
     """ "unreachable (ConnectError: …)" said what went wrong but not where to look."""
     import socket

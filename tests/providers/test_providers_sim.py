@@ -958,3 +958,49 @@ async def test_llm_refusals_worded_by_other_servers_are_read_too(status, body, w
     else:
         assert isinstance(caught.value, ContextTooLongError)
         assert (caught.value.window, caught.value.prompt_tokens) == (window, prompt)
+
+
+# ---------------------------------------------------------------- proxies
+@pytest.fixture
+def dead_proxy(monkeypatch):
+    """A proxy in the environment that refuses every connection (port 9, discard, closed)."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def test_a_server_on_this_machine_is_reached_directly_whatever_proxy_is_set(sim, dead_proxy):
+    """Behind a company proxy, `voicedesk demo` and a model server on this machine (llama.cpp,
+    Ollama) failed as unreachable: every connection, to 127.0.0.1 too, went to the proxy,
+    which cannot reach this machine's loopback anyway."""
+    llm = _chat(sim)
+    await llm.warm()
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    items = [item async for item in llm.stream(request)]
+    await llm.aclose()
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
+
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    await stt.connect()
+    try:
+        for block in np.array_split(speech(), 100):
+            stt.push_audio(block)
+        assert await stt.commit() == "What time is it?"
+    finally:
+        await stt.aclose()
+
+    for tts in (
+        ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url),
+        OpenAITTS(
+            api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+        ),
+    ):
+        await tts.warm()
+        stream = await tts.open_stream()
+        await stream.send_text("Hello there.")
+        await stream.end_text()
+        audio = np.concatenate([c async for c in stream.audio()])
+        await stream.aclose()
+        await tts.aclose()
+        assert audio.size > 0

@@ -688,3 +688,67 @@ async def test_only_tools_their_server_declares_read_only_may_run_ahead(tmp_path
         assert manager.reads_only(["docs__no_such_tool"])  # runs nothing: answered an error
     finally:
         await manager.aclose()
+
+
+HTTP_SERVER = """
+import sys
+
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("near")
+
+
+@server.tool()
+def ping() -> str:
+    return "pong"
+
+
+server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[1]))
+"""
+
+
+async def test_a_url_server_on_this_machine_is_reached_whatever_proxy_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a company proxy (HTTPS_PROXY, HTTP_PROXY in the environment) a tool server run
+    on this machine could not be reached: its connection went to the proxy, which cannot
+    reach this machine's loopback."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = tmp_path / "near.py"
+    script.write_text(HTTP_SERVER)
+    server = subprocess.Popen([sys.executable, str(script), str(port)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline and server.poll() is None
+            await asyncio.sleep(0.1)
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.setenv(name, "http://127.0.0.1:9")  # refuses every connection
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        settings = Settings.model_validate(
+            {
+                "tools": {
+                    "docs_server": False,
+                    "mcpServers": {"near": {"url": f"http://localhost:{port}/mcp"}},
+                }
+            }
+        )
+        manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+        await manager.start()
+        try:
+            assert [t["function"]["name"] for t in manager.llm_tools()] == ["near__ping"]
+            assert (await manager.call("near__ping", {}, call_id="a")).spoken == "pong"
+        finally:
+            await manager.aclose()
+    finally:
+        server.terminate()
+        server.wait(10)

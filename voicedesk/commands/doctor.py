@@ -29,6 +29,7 @@ from typing import Any, Literal
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.config_secrets import mask_text
 from voicedesk.errors import UserError
+from voicedesk.loopback import LOOPBACK_PATTERNS
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -490,7 +491,9 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
     import httpx
 
     own = client is None
-    client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=True)
+    # a server on this machine is asked directly, as the session reaches it
+    direct: dict[str, httpx.BaseTransport | None] = dict.fromkeys(LOOPBACK_PATTERNS)
+    client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=True, mounts=direct)
     # where the OpenAI SDK sends a client given no base URL (`voicedesk sim` exports it)
     openai_base = os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE
     try:

@@ -33,6 +33,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from voicedesk.errors import AuthError, ProviderError
+from voicedesk.loopback import websocket_proxy
 from voicedesk.providers.base import CJK_PUNCTUATION
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,10 @@ class ElevenLabsTTS:
 
         try:
             async with asyncio.timeout(self.connect_timeout_s):
+                url = self._ws_url()
                 ws = await websockets.connect(
-                    self._ws_url(),
+                    url,
+                    proxy=websocket_proxy(url),
                     additional_headers={"xi-api-key": self.api_key},
                     compression=None,
                     max_size=None,

@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, RefusedSettingError
+from voicedesk.loopback import LOOPBACK_PATTERNS
 from voicedesk.providers.base import (
     ChatRequest,
     Finished,
@@ -71,14 +72,15 @@ _MAX_RETRY_DELAY_S = 1.0
 
 def kept_alive_http_client() -> Any:
     """The HTTP client for an ``AsyncOpenAI``: the SDK's own pool limits, with an idle
-    connection kept ``KEEPALIVE_S`` for the next turn (see the module docstring)."""
+    connection kept ``KEEPALIVE_S`` for the next turn (see the module docstring). A server
+    on this machine is reached directly, not through a proxy set in the environment."""
     import httpx2  # the HTTP library of the openai SDK (its dependency)
     from openai import DefaultAsyncHttpxClient
 
     limits = httpx2.Limits(
         max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_S
     )
-    return DefaultAsyncHttpxClient(limits=limits)
+    return DefaultAsyncHttpxClient(limits=limits, mounts=dict.fromkeys(LOOPBACK_PATTERNS))
 
 
 def is_listed(model: str, listed: list[str]) -> bool:

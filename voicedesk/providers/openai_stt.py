@@ -42,6 +42,7 @@ import numpy as np
 
 from voicedesk.audio.resample import StreamResampler
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
+from voicedesk.loopback import openai_address, websocket_proxy
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class OpenAIRealtimeSTT:
         from openai import AsyncOpenAI
 
         self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
+        # passed on to websockets.connect (``proxy`` is not in the SDK's type, hence Any)
+        self._websocket_options: Any = {"proxy": websocket_proxy(openai_address(base_url) or "")}
         self.model = model
         self.language = language
         self.commit_timeout_s = commit_timeout_s
@@ -153,7 +156,8 @@ class OpenAIRealtimeSTT:
         try:
             async with asyncio.timeout(self.connect_timeout_s):
                 conn = await self._client.realtime.connect(
-                    extra_query={"intent": "transcription"}
+                    extra_query={"intent": "transcription"},
+                    websocket_connection_options=self._websocket_options,
                 ).enter()
                 # The service accepts the socket whatever the key and says no after it:
                 # with an error event, or by closing with code 3000 and a reason such as

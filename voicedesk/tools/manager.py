@@ -34,11 +34,12 @@ import mcp_types as mt
 from mcp import ClientSession, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client  # what the SDK's own session group uses
+from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 
 from voicedesk import events as ev
 from voicedesk.config import McpServer, Settings
 from voicedesk.config_secrets import mask_text
+from voicedesk.loopback import LOOPBACK_PATTERNS
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,20 @@ _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 ServerState = Literal["starting", "up", "restarting", "failed", "stopped"]
+
+
+def mcp_http_client(headers: dict[str, str]) -> Any:
+    """The HTTP client of a url server: made as the MCP SDK makes its own (its timeouts: a
+    server may hold an event stream open for minutes), except that a server on this
+    machine is reached directly, not through a proxy set in the environment;
+    the SDK's factory takes no such option."""
+    import httpx2  # the MCP SDK's HTTP library (its dependency)
+
+    return httpx2.AsyncClient(
+        headers=headers or None,
+        timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
+        mounts=dict.fromkeys(LOOPBACK_PATTERNS),
+    )
 
 
 class _StrayStdoutFilter(logging.Filter):
@@ -421,7 +436,7 @@ class _Server:
                 )
             else:
                 assert self.spec.url
-                http = create_mcp_http_client(headers=dict(self.spec.headers) or None)
+                http = mcp_http_client(dict(self.spec.headers))
                 await stack.enter_async_context(http)
                 read, write = await stack.enter_async_context(
                     streamable_http_client(self.spec.url, http_client=http)
