@@ -11,6 +11,7 @@ import pytest
 from voicedesk.bench.context import run_context_bench
 from voicedesk.config import Settings
 from voicedesk.engine.context import CLIPPED_MARK, CUT_MARK, FAILED_MARK, ContextManager
+from voicedesk.engine.tokens import as_json
 from voicedesk.errors import UserError
 
 
@@ -221,7 +222,8 @@ async def test_a_long_document_from_a_tool_keeps_every_request_within_budget(tmp
     requests = server.chat_requests()
     assert len(requests) == 2 and requests[1]["messages"][-1]["role"] == "tool"
     for body in requests:
-        sent = counter.messages(body["messages"]) + counter.count(json.dumps(body["tools"]))
+        # the definitions' letters as the model reads them, not JSON-escaped
+        sent = counter.messages(body["messages"]) + counter.count(as_json(body["tools"]))
         assert sent <= budget
     assert "Paragraph 1:" in requests[1]["messages"][-1]["content"]  # clipped, not dropped
 
@@ -531,6 +533,25 @@ def test_tools_too_big_for_the_budget_are_left_out_biggest_first():
     assert ctx.tools_tokens(kept) <= 1_000  # TOOLS_SHARE of the budget
     ctx.check_room(kept)  # what the session checks at start: no refusal
     assert ctx.fit_tools(small) == (small, [])
+
+
+def test_tool_definitions_in_other_scripts_are_counted_as_written():
+    """A tool server describing its tools in Japanese or Russian had them counted escaped
+    (東 as ``\\u6771``), at two to three times their size, so they were left out of the
+    budget's tool share while they fitted."""
+    ctx = _ctx(budget=2_000)
+    description = "東京の天気予報を調べて、今日と明日の最高気温と最低気温を答えます。" * 8
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "weather__forecast",
+            "description": description,
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+    as_written = ctx.counter.count(json.dumps([tool], ensure_ascii=False))
+    assert ctx.tools_tokens([tool]) == as_written
+    assert ctx.fit_tools([tool]) == ([tool], [])
 
 
 async def test_a_summary_over_its_share_as_we_count_it_loses_no_fact():

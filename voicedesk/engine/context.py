@@ -23,7 +23,6 @@ person did not hear the rest.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import os
@@ -32,7 +31,7 @@ from typing import Any
 
 from voicedesk import events as ev
 from voicedesk.config import Settings, check_context_window
-from voicedesk.engine.tokens import TokenCounter
+from voicedesk.engine.tokens import TokenCounter, as_json
 from voicedesk.errors import ContextTooLongError, UserError
 
 log = logging.getLogger(__name__)
@@ -134,7 +133,7 @@ class ContextManager:
 
     def tools_tokens(self, tools: list[dict[str, Any]] | None) -> int:
         """Tool definitions travel with every request and are billed as prompt: they count."""
-        return self.counter.count(json.dumps(tools)) if tools else 0
+        return self.counter.count(as_json(tools)) if tools else 0
 
     def fit_tools(self, tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
         """The tools whose definitions fit in ``TOOLS_SHARE`` of the budget (the biggest left
