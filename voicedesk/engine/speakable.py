@@ -79,6 +79,10 @@ _TRAILING = re.compile(  # a backslash too: it may escape a star
     # and "_utils/a.py" are files, "__bold__" and "_src/main.py_" emphasis
     r"|(?<![\w/\\])_+[\w./\\-]*\Z"
     r"|(?<=\w)_+\.\Z"  # "__init__." may go on as ".py"
+    # a glob's stars: "src/*." may go on as "src/*.py"; a word that starts with them and a
+    # slash or a file's extension, whole: "**/*.md" is a glob, "**/etc/hosts**" emphasis
+    r"|\*+\.\Z"
+    r"|(?<![\w/\\*])\*+(?:/|\.\w)\S*\Z"
 )
 # after a word's opening underscores: a file's name ("__init__.py", "_x_.md"), not emphasis
 # or of a folder's ("_utils/a.py")
@@ -323,6 +327,8 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
             name = _FILE_NAME_REST.match(text, end) if kind == "_" else None
             if name and not (name.group().endswith("/") and _closed(run, text, end)):
                 return run  # the start of one: "__init__.py", "_utils/a.py"
+            if kind == "*" and _glob(run, text, prev, end):
+                return run  # a glob's: "src/*.py", "**/*.md", "*.pyc"
             if kind == "#" and prev == "/":
                 return run  # an address's fragment: "https://example.com/#top"
             line_start = blank_line and not text[:start].strip(_BLANK)
@@ -350,6 +356,18 @@ def _addresses(text: str, offset: int) -> list[tuple[int, int]]:
             address = address[:-1]
         spans.append((url.start() - offset, url.start() - offset + len(address)))
     return spans
+
+
+def _glob(run: str, text: str, prev: str, end: int) -> bool:
+    """Whether the star ``run`` (ending at ``end``, after ``prev``) is a glob's, which the
+    person may copy from the shown answer: after a slash and before a name, a slash or a
+    file's extension ("src/*.py", "a/**/b"), or opening a word that goes on with a slash or
+    an extension and does not close it ("**/*.md", "*.pyc"; not "**/etc/hosts**")."""
+    nxt = text[end : end + 2]
+    goes_on = nxt[:1].isalnum() or nxt[:1] == "/" or (nxt[:1] == "." and nxt[1:].isalnum())
+    if prev == "/":
+        return goes_on
+    return goes_on and not nxt[:1].isalnum() and not prev.isalnum() and not _closed(run, text, end)
 
 
 def _closed(run: str, text: str, end: int) -> bool:
