@@ -52,6 +52,20 @@ CASES = [
         "See Python first.",
     ),
     ('a [x](https://a.org/(x)y) and [y](<b(1).md> "t") z', "a x and y z"),
+    # two names as alternatives are said so, not as a folder and its file (was "Node.js")
+    ("I use React/Node.js and C#/.NET.", "I use React or Node.js and C# or .NET."),
+    ("Compare README.md/CHANGELOG.md", "Compare README.md or CHANGELOG.md"),
+    ("TCP/IP, I/O, 24/7, 1/2 cup, w/o, n/a", "TCP/IP, I/O, 24/7, 1/2 cup, w/o, n/a"),
+    ("Open docs/README.md, Documents/notes.txt", "Open README.md, notes.txt"),
+    # an address without its scheme is said as its host, as with one (was "slash pricing")
+    (
+        "See example.com/pricing, github.com/org/repo and www.example.com/a/b.",
+        "See example.com, github.com and example.com.",
+    ),
+    ("Go to docs.python.org/3/library/re.html now", "Go to docs.python.org now"),
+    ("Not hosts: setup.py/x, Node.js/Deno, a.md/b", "Not hosts: setup.py/x, Node.js/Deno, a.md/b"),
+    # a glob is said as its file name's pattern
+    ("Match src/*.py or **/*.md", "Match *.py or *.md"),
 ]
 
 

@@ -65,10 +65,23 @@ URL = re.compile(
 _URL_PREFIXES = ("https://", "http://", "www.", "<https://", "<http://", "<www.")
 # what ends a sentence or a clause after a URL, not part of it ("see example.com/a.")
 _URL_TAIL = re.compile(r"[.,;:!?'\")]+>?\Z")
-# a word as far as paths and identifiers go
-_TOKEN = re.compile(r"[\w.~/\\:-]+")
+# a word as far as paths and identifiers go ("C#/.NET", "C++/CLI" and "src/*.py" are one)
+_TOKEN = re.compile(r"[\w.~/\\:#+*-]+")
 _TOKEN_TAIL = re.compile(r"[.:~-]+\Z")  # "see notes/a.md." ends its sentence outside the path
 _EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}\Z")
+# two names as alternatives, not a folder and a file: "React/Node.js", "C#/.NET",
+# "README.md/CHANGELOG.md" (each a capital's, or a dot and a capital's: "Documents/notes.txt"
+# is a file in a folder)
+_NAME = r"(?:[A-Z]|\.[A-Z])[\w.#+-]*"
+_ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})")
+# an address written without its scheme: a host name ending in a top-level domain that is
+# no file's extension, then its path ("example.com/pricing", "github.com/org/repo")
+_SCHEMELESS = re.compile(
+    r"((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
+    r"(?:com|org|net|io|dev|ai|app|co|edu|gov|info|me|us|uk|de|fr|eu|ca|au|jp|in|tv|xyz))"
+    r"(?::\d+)?/",
+    re.IGNORECASE,
+)
 _SEPARATOR_LINE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-*:?[ \t]*)*\n?\Z")
 _CELL_END = re.compile(r"[ \t]*\|[ \t]*")
 _ENDS_SAYING = ".!?:;,"
@@ -298,6 +311,11 @@ def _spoken_token(word: str) -> tuple[str, str]:
     if not core:
         return word, word
     spoken = core
+    if (address := _SCHEMELESS.match(core)) is not None:
+        return core, _host("//" + address.group(1))
+    names = _ALTERNATIVES.fullmatch(core)
+    if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
+        return core, f"{names.group(1)} or {names.group(2)}"
     if _is_path(core):
         parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
         spoken = parts[-1] if parts else core
