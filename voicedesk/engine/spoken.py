@@ -35,6 +35,7 @@ whole or not at all.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 # a Markdown link or image, whole: [label](address "title"); its address may hold brackets
@@ -102,10 +103,15 @@ class SpokenText:
         self._last_said = "\n"
         self._before = "\n"  # the shown character before the pending text
         self._in_row = False  # inside a table row (its line began with "|")
+        self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
         self._replaced: list[tuple[int, int, int, int]] = []
 
-    def feed(self, delta: str) -> str:
+    def feed(self, delta: str, code_lines: Iterable[int] = ()) -> str:
+        """``code_lines``: where in ``delta`` a code block's lines begin
+        (:attr:`SpeakableText.code_lines`): one that starts with "|" is no table's row."""
+        start = self._shown + len(self._pending)
+        self._code_lines.update(start + i for i in code_lines)
         self._pending += delta
         return self._drain(final=False)
 
@@ -159,7 +165,7 @@ class SpokenText:
     def _step(self, final: bool) -> tuple[str, str] | None:
         """The next stretch of pending shown text and what is said of it; None: wait."""
         text = self._pending
-        if self._before == "\n" and not self._in_row:
+        if self._before == "\n" and not self._in_row and self._shown not in self._code_lines:
             row = self._row_start(final)
             if row is not False:
                 return row
