@@ -55,7 +55,7 @@ CASES = [
     # two names as alternatives are said so, not as a folder and its file (was "Node.js")
     ("I use React/Node.js and C#/.NET.", "I use React or Node.js and C# or .NET."),
     ("Compare README.md/CHANGELOG.md", "Compare README.md or CHANGELOG.md"),
-    ("TCP/IP, I/O, 24/7, 1/2 cup, w/o, n/a", "TCP/IP, I/O, 24/7, 1/2 cup, w/o, n/a"),
+    ("TCP/IP, I/O, 24/7, 1/2 cup, n/a", "TCP/IP, I/O, 24/7, 1/2 cup, n/a"),
     ("Open docs/README.md, Documents/notes.txt", "Open README.md, notes.txt"),
     # an address without its scheme is said as its host, as with one (was "slash pricing")
     (
@@ -64,6 +64,10 @@ CASES = [
     ),
     ("Go to docs.python.org/3/library/re.html now", "Go to docs.python.org now"),
     ("Not hosts: setup.py/x, Node.js/Deno, a.md/b", "Not hosts: setup.py/x, Node.js/Deno, a.md/b"),
+    # "w/" and "w/o" are no folder: they were said "w" and "w/o"
+    ("Mix it w/ 2 eggs, W/O sugar, w/o salt.", "Mix it with 2 eggs, without sugar, without salt."),
+    # an escaped pipe in a table's cell is no cell's end: "ls \\, wc, count."
+    ("| Command | Use |\n|---|---|\n| ls \\| wc | count |", "Command, Use.\nls | wc, count."),
     # a glob is said as its file name's pattern
     ("Match src/*.py or **/*.md", "Match *.py or *.md"),
 ]

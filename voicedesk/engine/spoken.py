@@ -75,6 +75,8 @@ _EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}\Z")
 # is a file in a folder)
 _NAME = r"(?:[A-Z]|\.[A-Z])[\w.#+-]*"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})")
+# written short with a slash, said in full: "w/" was taken for a folder and said "w"
+_WITH = {"w/": "with", "w/o": "without"}
 # an address written without its scheme: a host name ending in a top-level domain that is
 # no file's extension, then its path ("example.com/pricing", "github.com/org/repo")
 _SCHEMELESS = re.compile(
@@ -172,6 +174,8 @@ class SpokenText:
         ch = text[0]
         if ch == "\n" and self._in_row:  # a row's end, with no pipe closing it
             return "\n", "\n" if self._last_said in _ENDS_SAYING else ".\n"
+        if self._in_row and text.startswith("\\|"):
+            return "\\|", "|"  # an escaped pipe ("`a \\| b`" in a cell): no cell's end
         if self._in_row and (ch == "|" or ch in " \t"):
             if not final and not text.strip(" \t"):
                 return None  # blanks may be a cell's end
@@ -319,6 +323,8 @@ def _spoken_token(word: str) -> tuple[str, str]:
     spoken = core
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
+    if (abbreviation := _WITH.get(core.lower())) is not None:
+        return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     names = _ALTERNATIVES.fullmatch(core)
     if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
         return core, f"{names.group(1)} or {names.group(2)}"
