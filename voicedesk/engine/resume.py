@@ -11,8 +11,8 @@ call with no result marked as such), a summary record whenever the
 background summariser folds turns, and a context_window record whenever the model refused a
 request as too long and the budget was lowered to fit its window. Replaying it gives the
 same summary + window the model saw, within the budget it last took; a turn whose answer
-never finished (the process died) comes back with the answer as far as its last progress
-record says it was heard, marked as cut off there, or as the person's words alone when none
+never finished (the process died) comes back with the answer as far as its progress
+records, joined, say it was heard, marked as cut off there, or as the person's words alone when none
 of it was (older logs have no progress records).
 
 The same reading also gives the person's view of it (:func:`earlier_turns`): the
@@ -64,8 +64,8 @@ class Conversation:
 
     def answer(self, turn_id: int) -> tuple[str | None, str | None, dict[str, Any]]:
         """(what was heard of the turn's answer, why it was cut or None, its turn record):
-        its turn record's, or, when the process died while it played, its last progress
-        record's, cut off there ("lost") unless all of it had been heard. Heard None:
+        its turn record's, or, when the process died while it played, its progress
+        records', cut off there ("lost") unless all of it had been heard. Heard None:
         no answer to keep."""
         record = self.ended.get(turn_id)
         if record is not None:
