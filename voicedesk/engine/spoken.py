@@ -66,15 +66,17 @@ URL = re.compile(
 _URL_PREFIXES = ("https://", "http://", "www.", "<https://", "<http://", "<www.")
 # what ends a sentence or a clause after a URL, not part of it ("see example.com/a.")
 _URL_TAIL = re.compile(r"[.,;:!?'\")]+>?\Z")
-# a word as far as paths and identifiers go ("C#/.NET", "C++/CLI" and "src/*.py" are one)
-_TOKEN = re.compile(r"[\w.~/\\:#+*-]+")
+# a word as far as paths and identifiers go ("C#/.NET", "C++/CLI", "src/*.py" and
+# "$HOME/.bashrc" are one)
+_TOKEN = re.compile(r"[\w.~/\\:#+*$-]+")
 _TOKEN_TAIL = re.compile(r"[.:~-]+\Z")  # "see notes/a.md." ends its sentence outside the path
 _EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}\Z")
 # two names as alternatives, not a folder and a file: "React/Node.js", "C#/.NET",
 # "README.md/CHANGELOG.md" (each a capital's, or a dot and a capital's: "Documents/notes.txt"
-# is a file in a folder)
+# is a file in a folder), or two files' ("package.json/tsconfig.json")
 _NAME = r"(?:[A-Z]|\.[A-Z])[\w.#+-]*"
-_ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})")
+_FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
+_ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _WITH = {"w/": "with", "w/o": "without"}
 # an address written without its scheme: a host name ending in a top-level domain that is
@@ -82,7 +84,7 @@ _WITH = {"w/": "with", "w/o": "without"}
 _SCHEMELESS = re.compile(
     r"((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
     r"(?:com|org|net|io|dev|ai|app|co|edu|gov|info|me|us|uk|de|fr|eu|ca|au|jp|in|tv|xyz))"
-    r"(?::\d+)?/",
+    r"(?::\d*/|/|:(?=\w))",  # "github.com:org/repo.git" is git's
     re.IGNORECASE,
 )
 _SEPARATOR_LINE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-*:?[ \t]*)*\n?\Z")
@@ -327,10 +329,11 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     names = _ALTERNATIVES.fullmatch(core)
     if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
-        return core, f"{names.group(1)} or {names.group(2)}"
+        first, second = (n for n in names.groups() if n is not None)
+        return core, f"{first} or {second}"
     if _is_path(core):
         parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
-        spoken = parts[-1] if parts else core
+        spoken = parts[-1].lstrip("$") if parts else core  # "$XDG_DATA_HOME/" is a name
     if "_" in spoken:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
