@@ -574,6 +574,23 @@ async def test_a_code_line_that_starts_with_a_pipe_is_not_said_as_a_table_row():
     )
 
 
+async def test_openai_speech_is_not_given_a_list_number_or_an_abbreviation_as_a_sentence():
+    """Text for a voice that takes whole texts was cut at every full stop and a blank:
+    a list's "1." and "2." were each synthesised alone, and "Dr." and "e.g." ended a piece,
+    said with a falling voice and a pause ("Dr." | "Smith and Mr." | "Lee agree")."""
+    answer = "Here are the steps:\n1. Boil the water.\n2. Add the egg, e.g. a large one.\n"
+    answer += "Dr. Smith and Mr. Lee agree, i.e. it works. Done."
+    _, sim, _ = await _linked_answer("openai", answer)
+    pieces = [str(r.body.get("input")) for r in sim.requests if r.provider == "tts"]
+    assert pieces == [
+        "Here are the steps:",
+        "1. Boil the water.",
+        "2. Add the egg, e.g. a large one.",
+        "Dr. Smith and Mr. Lee agree, i.e. it works.",
+        "Done.",
+    ]
+
+
 class _RecordingPlayback(_Playback):
     """Keeps the audio handed to it, to be listened to."""
 
