@@ -19,17 +19,11 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
+from voicedesk.providers.base import ends_no_clause
+
 # Chinese and Japanese end clauses with full-width marks and no space after them
 _FIRST_CUT = re.compile(r"[.,;:!?]\s|[、。，！？；：]")  # the first may end at a comma: start early
 _LATER_CUT = re.compile(r"[.;:!?]\s|[。！？；：]")  # later pieces end at sentences: better prosody
-# A full stop that ends no clause: a list item's number at a line start ("1. "), letters
-# with dots ("e.g. ", "U.S. ", "p.m. "), a title ("Dr. "). Cut there, each piece was said as
-# a sentence of its own: "Dr." with a falling voice and a pause, then "Smith and Mr.", then
-# "Lee agree"; "1." alone before each step of a list.
-_NO_END_BEFORE = re.compile(
-    r"(?:(?:\A|\n)[ \t]*\d{1,3}|(?<![\w.])(?:[A-Za-z]\.)+[A-Za-z]"
-    r"|(?<![\w.])(?:Mr|Mrs|Ms|Dr|Prof|Jr|Sr|vs|approx))\Z"
-)
 # ≈ 8 words, ~2.5 s of speech: long enough for natural prosody, and for the next piece to be
 # synthesised while it plays; at 60 tokens/s it is in ~0.15 s after the first token
 FIRST_MAX_CHARS = 40
@@ -64,8 +58,8 @@ class SentenceStream:
             pattern = _FIRST_CUT if self._first else _LATER_CUT
             match = None
             for m in pattern.finditer(self._buffer):
-                if m.end() >= (self._min_first if self._first else 1) and not _no_end(
-                    self._buffer, m
+                if m.end() >= (self._min_first if self._first else 1) and not (
+                    m.group()[0] == "." and ends_no_clause(self._buffer[: m.start()])
                 ):
                     match = m
                     break
@@ -150,8 +144,3 @@ class SentenceStream:
             with contextlib.suppress(BaseException):
                 await task
         self._pieces.put_nowait(None)
-
-
-def _no_end(text: str, cut: re.Match[str]) -> bool:
-    """Whether the full stop ``cut`` found ends no clause (``_NO_END_BEFORE``)."""
-    return cut.group()[0] == "." and _NO_END_BEFORE.search(text, 0, cut.start()) is not None
