@@ -67,7 +67,7 @@ CASES = [
     ("Go to docs.python.org/3/library/re.html now", "Go to docs.python.org now"),
     (
         "Clone git@github.com:org/repo.git, see example.com: it",
-        "Clone git@github.com, see example.com: it",
+        "Clone git at github.com, see example.com: it",
     ),
     ("At localhost:8000/docs or example.com:8080/a", "At localhost:8000/docs or example.com"),
     ("Not hosts: setup.py/x, Node.js/Deno, a.md/b", "Not hosts: setup.py/x, Node.js/Deno, a.md/b"),
@@ -75,6 +75,11 @@ CASES = [
     ("Mix it w/ 2 eggs, W/O sugar, w/o salt.", "Mix it with 2 eggs, without sugar, without salt."),
     # an escaped pipe in a table's cell is no cell's end: "ls \\, wc, count."
     ("| Command | Use |\n|---|---|\n| ls \\| wc | count |", "Command, Use.\nls | wc, count."),
+    # an email address's "@" is said (Piper said "jane dot doe example dot com")
+    (
+        "Mail jane.doe@example.com, git@github.com:o/r.git, not @alice or a @ b.",
+        "Mail jane.doe at example.com, git at github.com, not @alice or a @ b.",
+    ),
     # a glob is said as its file name's pattern
     ("Match src/*.py or **/*.md", "Match *.py or *.md"),
 ]

@@ -17,7 +17,10 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
   line ``|---|---|`` nothing;
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
-  underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md".
+  underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
+- two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
+  an address without a scheme (``github.com/org/repo``) its host; "w/" and "w/o" "with"
+  and "without"; the "@" of an email address "at".
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
@@ -78,7 +81,7 @@ _NAME = r"(?:[A-Z]|\.[A-Z])[\w.#+-]*"
 _FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
-_WITH = {"w/": "with", "w/o": "without"}
+_SAID_AS = {"w/": "with", "w/o": "without"}
 # an address written without its scheme: a host name ending in a top-level domain that is
 # no file's extension, then its path ("example.com/pricing", "github.com/org/repo")
 _SCHEMELESS = re.compile(
@@ -183,6 +186,11 @@ class SpokenText:
                 return None  # blanks may be a cell's end
             if _CELL_END.match(text):
                 return self._cell_end(final)
+        if ch == "@" and _TOKEN.fullmatch(self._before):
+            if len(text) == 1 and not final:
+                return None
+            if text[1:2].isalnum():  # an email address: the voice (Piper) dropped its "@"
+                return "@", " at "
         if ch in "[!":
             link = self._link(final)
             if link is not False:
@@ -325,7 +333,7 @@ def _spoken_token(word: str) -> tuple[str, str]:
     spoken = core
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
-    if (abbreviation := _WITH.get(core.lower())) is not None:
+    if (abbreviation := _SAID_AS.get(core.lower())) is not None:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     names = _ALTERNATIVES.fullmatch(core)
     if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
