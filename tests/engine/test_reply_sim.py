@@ -475,12 +475,13 @@ class _CutPlayback(_Playback):
         return self.played
 
 
-async def _linked_answer(voice: str) -> tuple[Reply, SimServer, _CutPlayback]:
-    """A confirmed ``Reply`` whose answer holds a link and a path, generated to its end."""
+async def _linked_answer(voice: str, answer: str = LINKED) -> tuple[Reply, SimServer, _CutPlayback]:
+    """A confirmed ``Reply`` whose answer holds a link and a path (or ``answer``),
+    generated to its end."""
     latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
     playback = _CutPlayback()
     async with SimServer(
-        SimScript(turns=[SimTurn(transcript=QUESTION, reply=LINKED)]), latency
+        SimScript(turns=[SimTurn(transcript=QUESTION, reply=answer)]), latency
     ) as sim:
         llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
         tts = (
@@ -556,6 +557,38 @@ async def test_openai_speech_is_given_a_link_s_label_and_a_path_s_file_name():
     assert " ".join(_said_to_the_voice(sim).split()) == LINKED_SAID
     playback.played = reply.samples_out
     assert reply.heard() == LINKED
+
+
+async def test_a_code_line_that_starts_with_a_pipe_is_not_said_as_a_table_row():
+    """A line of a code block that starts with "|" (a shell pipeline's next stage) was
+    taken for a table's row: "| grep foo" was said "grep foo." as a row's cells. The code
+    block's lines are known to be code, and said as written; a real table after it is
+    still said as one."""
+    answer = "Run this:\n```sh\ncat log.txt\n| grep foo\n```\n| Size | Name |\n|---|---|\n"
+    answer += "| 2 | a.txt |\nDone."
+    reply, sim, _ = await _linked_answer("openai", answer)
+    assert reply.failed is None
+    assert reply.text == answer.replace("```sh\n", "").replace("```\n", "")
+    assert " ".join(_said_to_the_voice(sim).split()) == (
+        "Run this: cat log.txt | grep foo Size, Name. 2, a.txt. Done."
+    )
+
+
+async def test_openai_speech_is_not_given_a_list_number_or_an_abbreviation_as_a_sentence():
+    """Text for a voice that takes whole texts was cut at every full stop and a blank:
+    a list's "1." and "2." were each synthesised alone, and "Dr." and "e.g." ended a piece,
+    said with a falling voice and a pause ("Dr." | "Smith and Mr." | "Lee agree")."""
+    answer = "Here are the steps:\n1. Boil the water.\n2. Add the egg, e.g. a large one.\n"
+    answer += "Dr. Smith and Mr. Lee agree, i.e. it works. Done."
+    _, sim, _ = await _linked_answer("openai", answer)
+    pieces = [str(r.body.get("input")) for r in sim.requests if r.provider == "tts"]
+    assert pieces == [
+        "Here are the steps:",
+        "1. Boil the water.",
+        "2. Add the egg, e.g. a large one.",
+        "Dr. Smith and Mr. Lee agree, i.e. it works.",
+        "Done.",
+    ]
 
 
 class _RecordingPlayback(_Playback):

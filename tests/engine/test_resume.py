@@ -876,6 +876,43 @@ def test_background_results_no_answer_took_up_are_resumed_in_the_turn_that_calle
     assert turns[4][2] == result("c", CANCELLED_RESULT)
 
 
+def test_progress_records_that_carry_what_was_heard_since_the_last_are_joined(tmp_path):
+    """A progress record carries what was heard since the one before it, from a place in
+    the heard text (before its end when the estimate went back); they are joined. One that
+    goes on from past what is known (the record before it was damaged) is not joined to
+    it: what is known stands, cut off there."""
+    from voicedesk.engine.context import LOST_MARK
+
+    log_file = _write_log(
+        tmp_path / "s.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Tell me about tides."},
+            {"type": "progress", "turn_id": 1, "heard_at": 0, "heard_more": "The moon pulls,"},
+            {"type": "progress", "turn_id": 1, "heard_at": 15, "heard_more": " twice a day."},
+            {"type": "progress", "turn_id": 1, "heard_at": 14, "heard_more": "."},  # went back
+            {"type": "user", "turn_id": 2, "text": "And the sun?"},
+            {"type": "progress", "turn_id": 2, "heard_at": 0, "heard_more": "It pulls"},
+            {"type": "progress", "turn_id": 2, "heard_at": 40, "heard_more": "less."},
+            {"type": "user", "turn_id": 3, "text": "Thanks."},
+            {"type": "progress", "turn_id": 3, "heard_at": 0, "heard_more": "Any"},
+            {
+                "type": "progress",
+                "turn_id": 3,
+                "heard_at": 3,
+                "heard_more": " time.",
+                "whole": True,
+            },
+        ],
+    )
+    snapshot, _ = restore_state(log_file)
+    answers = [[m["content"] for m in t["messages"][1:]] for t in snapshot["turns"]]
+    assert answers == [
+        ["The moon pulls." + LOST_MARK],
+        ["It pulls" + LOST_MARK],
+        ["Any time."],
+    ]
+
+
 @pytest.mark.parametrize("how", ["push-to-talk", "muted"])
 async def test_an_answer_heard_with_the_microphone_closed_is_logged_as_it_plays(
     tmp_path, monkeypatch, how
@@ -918,8 +955,64 @@ async def test_an_answer_heard_with_the_microphone_closed_is_logged_as_it_plays(
     records = [json.loads(line) for line in log_file.read_text().splitlines()]
     (ended,) = [r for r in records if r["type"] == "turn"]
     assert ended["heard_text"] == answer and not ended["interrupted"]
-    progress = [r["heard_text"] for r in records if r["type"] == "progress"]
+    progress = _heard_as_logged(records)
     assert progress and all(answer.startswith(heard) for heard in progress), progress
+
+
+def _heard_as_logged(records: list[dict]) -> list[str]:
+    """What each progress record says was heard, joined with the ones before it."""
+    heard: list[str] = []
+    for record in records:
+        if record["type"] == "progress":
+            before = heard[-1] if heard else ""
+            heard.append(before[: record["heard_at"]] + record["heard_more"])
+    return heard
+
+
+async def test_an_answers_progress_records_grow_with_it_not_with_its_square(tmp_path, monkeypatch):
+    """Each progress record repeated all that had been heard of the answer: a long answer
+    wrote its text over and over (a 160-character one, 7 records of 669 bytes; a minute
+    of speech, tens of kilobytes, each fsync'd). Each now carries only what was heard
+    since the one before; joined, they are what was heard, and --resume reads them so."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.engine.resume import read_conversation
+    from voicedesk.sim.script import SimScript, SimTurn
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    asked = "How do I boil an egg?"
+    answer = " ".join(f"Step {n}: wait, then stir the water gently." for n in range(1, 9))
+    script = SimScript(turns=[SimTurn(transcript=asked, reply=answer)])
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    log_file = tmp_path / "session.jsonl"
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+            log_path=log_file,
+        )
+        await session.start()
+        try:
+            await session.send_text(asked)
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 60)
+        finally:
+            await session.stop()
+    session.log.flush_notes()
+    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    progress = [r for r in records if r["type"] == "progress"]
+    assert len(progress) > 5, progress  # a clause at a time
+    assert sum(len(r["heard_more"]) for r in progress) <= len(answer), progress
+    heard = _heard_as_logged(records)
+    assert all(answer.startswith(h) for h in heard) and heard[-1] == answer, heard
+    assert progress[-1].get("whole")
+    lines = log_file.read_text().splitlines()
+    no_turn_record = tmp_path / "killed.jsonl"  # as if killed before the turn record
+    no_turn_record.write_text("".join(f"{line}\n" for line in lines if '"turn"' not in line))
+    assert read_conversation(no_turn_record).answer(1)[:2] == (answer, None)
 
 
 async def test_a_background_call_answered_in_a_follow_up_is_shown_once(tmp_path, monkeypatch):

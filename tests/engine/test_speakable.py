@@ -309,3 +309,23 @@ def test_an_address_is_shown_as_written_however_it_is_split(
     assert _spoken(_random_split(text, seed)) == said
     for i in range(1, len(text)):
         assert _spoken([text[:i], text[i:]]) == said, i
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Match src/*.py and **/*.md with it.", "Match src/*.py and **/*.md with it."),
+        ("Delete *.pyc and a/**/b, not *this*.", "Delete *.pyc and a/**/b, not this."),
+        ("Edit **/etc/hosts** and **src/**.", "Edit /etc/hosts and src/."),
+        ("It is *src/*.py*, 5 * 3.", "It is src/*.py, 5 * 3."),
+    ],
+)
+@pytest.mark.parametrize("seed", range(4))
+def test_a_glob_keeps_its_stars(text: str, said: str, seed: int) -> None:
+    """A glob's stars were taken for emphasis and dropped: "src/*.py" was shown, and
+    remembered for the model's next tool call, as "src/.py", and "**/*.md" as "/.md".
+    Stars after a slash, or opening a word that goes on with a slash or a file's extension
+    and does not close them, stay; emphasis around a path still goes."""
+    assert _spoken([text]) == said
+    assert _spoken(list(text)) == said
+    assert _spoken(_random_split(text, seed)) == said

@@ -52,6 +52,36 @@ CASES = [
         "See Python first.",
     ),
     ('a [x](https://a.org/(x)y) and [y](<b(1).md> "t") z', "a x and y z"),
+    # two names as alternatives are said so, not as a folder and its file (was "Node.js")
+    ("I use React/Node.js and C#/.NET.", "I use React or Node.js and C# or .NET."),
+    ("Compare README.md/CHANGELOG.md", "Compare README.md or CHANGELOG.md"),
+    ("Edit package.json/tsconfig.json.", "Edit package.json or tsconfig.json."),
+    ("Edit $HOME/.bashrc or $XDG_DATA_HOME/", "Edit .bashrc or XDG DATA HOME"),
+    ("TCP/IP, I/O, 24/7, 1/2 cup, n/a", "TCP/IP, I/O, 24/7, 1/2 cup, n/a"),
+    ("Open docs/README.md, Documents/notes.txt", "Open README.md, notes.txt"),
+    # an address without its scheme is said as its host, as with one (was "slash pricing")
+    (
+        "See example.com/pricing, github.com/org/repo and www.example.com/a/b.",
+        "See example.com, github.com and example.com.",
+    ),
+    ("Go to docs.python.org/3/library/re.html now", "Go to docs.python.org now"),
+    (
+        "Clone git@github.com:org/repo.git, see example.com: it",
+        "Clone git at github.com, see example.com: it",
+    ),
+    ("At localhost:8000/docs or example.com:8080/a", "At localhost:8000/docs or example.com"),
+    ("Not hosts: setup.py/x, Node.js/Deno, a.md/b", "Not hosts: setup.py/x, Node.js/Deno, a.md/b"),
+    # "w/" and "w/o" are no folder: they were said "w" and "w/o"
+    ("Mix it w/ 2 eggs, W/O sugar, w/o salt.", "Mix it with 2 eggs, without sugar, without salt."),
+    # an escaped pipe in a table's cell is no cell's end: "ls \\, wc, count."
+    ("| Command | Use |\n|---|---|\n| ls \\| wc | count |", "Command, Use.\nls | wc, count."),
+    # an email address's "@" is said (Piper said "jane dot doe example dot com")
+    (
+        "Mail jane.doe@example.com, git@github.com:o/r.git, not @alice or a @ b.",
+        "Mail jane.doe at example.com, git at github.com, not @alice or a @ b.",
+    ),
+    # a glob is said as its file name's pattern
+    ("Match src/*.py or **/*.md", "Match *.py or *.md"),
 ]
 
 

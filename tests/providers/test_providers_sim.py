@@ -627,6 +627,27 @@ async def test_elevenlabs_streams_speech_like_audio_with_alignment(sim):
     assert {"text": ""} in sent  # end of text (a spare socket may have opened since)
 
 
+async def test_elevenlabs_flushes_no_title_or_list_number_as_a_first_clause(sim):
+    """The first clause is flushed at once; "I asked Dr." was taken for one, and generated
+    alone, said with a falling voice before "Smith"; so was "Steps: 1." Those full stops
+    end no clause: the first flush comes at the clause that does end."""
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    flushed = []
+    for text in ("I asked Dr. Smith today, and he agreed.", "Steps:\n1. Boil it, then cool it."):
+        stream = await tts.open_stream()
+        for word in text.split(" "):
+            await stream.send_text(word + " ")
+        await stream.end_text()
+        [c async for c in stream.audio()]
+        await stream.aclose()
+        sent = [r.body for r in sim.requests if r.provider == "tts"]
+        first = next(i for i, m in enumerate(sent) if m.get("flush"))
+        flushed.append("".join(m["text"] for m in sent[: first + 1]).strip())
+        sim.requests.clear()
+    await tts.aclose()
+    assert flushed == ["I asked Dr. Smith today,", "Steps:\n1. Boil it,"]
+
+
 async def test_elevenlabs_an_answer_after_a_long_pause_finds_a_fresh_socket_waiting(
     sim, monkeypatch
 ):

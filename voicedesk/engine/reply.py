@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -363,9 +363,15 @@ class Reply:
             if task is stream_task and self._stream is None and result is not None:
                 self._stream = result  # opened, never used: closed below with the reply
 
-    async def _say(self, text: str, stream_task: asyncio.Task[SpeechStream]) -> None:
+    async def _say(
+        self,
+        text: str,
+        stream_task: asyncio.Task[SpeechStream],
+        code_lines: Sequence[int] = (),
+    ) -> None:
         """Show text (the model's, or a fixed line) and hand its spoken form to this reply's
-        voice stream, as far as that is known yet (a word, a link still arriving waits)."""
+        voice stream, as far as that is known yet (a word, a link still arriving waits).
+        ``code_lines``: where in ``text`` a code block's lines begin."""
         first = not self.text
         self.text += text
         self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
@@ -377,7 +383,7 @@ class Reply:
             self._tts_requested = True
             self._mark("tts_request", overwrite=True)
             self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
-        await self._speak(self._spoken_form.feed(text), stream_task)
+        await self._speak(self._spoken_form.feed(text, code_lines), stream_task)
 
     async def _say_held(self, stream_task: asyncio.Task[SpeechStream]) -> None:
         """What the spoken form still held: the round, or the answer, has ended."""
@@ -466,7 +472,7 @@ class Reply:
                     text = speakable.feed(item.text)
                     if not text:
                         continue
-                    await self._say(text, stream_task)
+                    await self._say(text, stream_task, speakable.code_lines)
                 elif isinstance(item, ToolCalls):
                     if first:
                         first = False
@@ -481,7 +487,7 @@ class Reply:
         finally:
             self._requesting = False
         if tail := speakable.flush():
-            await self._say(tail, stream_task)
+            await self._say(tail, stream_task, speakable.code_lines)
         await self._say_held(stream_task)  # a link cannot go on into the next round
         self.emoji_dropped = self.emoji_dropped or speakable.dropped
         self._mark("llm_done", overwrite=True)

@@ -2,8 +2,8 @@
 
 The log is append-only and fsynced per record, so after a crash it holds every turn the
 person confirmed: the user line is written the moment the turn is confirmed, the turn record
-when its answer ends, progress records while it plays (what has been heard so far, each
-superseding the last, the turn record superseding them all), tool exchanges with it (a follow-up answering background tool results
+when its answer ends, progress records while it plays (what has been heard since the last
+one, joined here; the turn record supersedes them all), tool exchanges with it (a follow-up answering background tool results
 has no user line; its tools record comes first), pending_tools records for calls not yet
 answered (as a confirmed answer's calls start, as they go to the background, as their
 results come; those no tools record took up are resumed in the turn that called them, a
@@ -11,8 +11,8 @@ call with no result marked as such), a summary record whenever the
 background summariser folds turns, and a context_window record whenever the model refused a
 request as too long and the budget was lowered to fit its window. Replaying it gives the
 same summary + window the model saw, within the budget it last took; a turn whose answer
-never finished (the process died) comes back with the answer as far as its last progress
-record says it was heard, marked as cut off there, or as the person's words alone when none
+never finished (the process died) comes back with the answer as far as its progress
+records, joined, say it was heard, marked as cut off there, or as the person's words alone when none
 of it was (older logs have no progress records).
 
 The same reading also gives the person's view of it (:func:`earlier_turns`): the
@@ -49,7 +49,8 @@ class Conversation:
     # pending tool calls by their first call id: (the turn that called them, their latest
     # messages); those a tools record answered are taken out
     background: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
-    # the last progress record of each answer (superseded by its turn record, if any)
+    # what the progress records of each answer say was heard, joined ("heard_text", and
+    # "whole" when all of it was): superseded by its turn record, if any
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
     tools: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     retracted: set[int] = field(default_factory=set)
@@ -63,8 +64,8 @@ class Conversation:
 
     def answer(self, turn_id: int) -> tuple[str | None, str | None, dict[str, Any]]:
         """(what was heard of the turn's answer, why it was cut or None, its turn record):
-        its turn record's, or, when the process died while it played, its last progress
-        record's, cut off there ("lost") unless all of it had been heard. Heard None:
+        its turn record's, or, when the process died while it played, its progress
+        records', cut off there ("lost") unless all of it had been heard. Heard None:
         no answer to keep."""
         record = self.ended.get(turn_id)
         if record is not None:
@@ -129,6 +130,11 @@ def _damage(record: dict[str, Any]) -> str | None:
                 return f"{key} is not text"
     if kind in ("turn", "progress") and not isinstance(record.get("heard_text") or "", str):
         return "its heard_text is not text"
+    if kind == "progress" and "heard_text" not in record:
+        if _count(record.get("heard_at")) is None:
+            return "its heard_at is not a position in the heard text"
+        if not isinstance(record.get("heard_more"), str):
+            return "its heard_more is not text"
     return None
 
 
@@ -160,7 +166,7 @@ def read_conversation(path: Path) -> Conversation:
             if isinstance(size, int) and not isinstance(size, bool) and size > 0:
                 out.prompt_tokens = size
         elif kind == "progress":
-            out.progress[turn_id] = record
+            out.progress[turn_id] = _joined(out.progress.get(turn_id), record)
         elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
             out.background[ids[0]] = (turn_id, record["messages"])
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
@@ -184,6 +190,20 @@ def read_conversation(path: Path) -> Conversation:
         if turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
+
+
+def _joined(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:
+    """What an answer's progress records up to ``record`` say was heard. A record carries
+    what was heard since the one before it, from ``heard_at`` in the heard text; one written
+    before that (older logs) carries the whole heard text. One that goes on from past what
+    is known (the record before it damaged) cannot be joined: what is known stands."""
+    if "heard_text" in record:
+        return record
+    heard = str(before.get("heard_text") or "") if before is not None else ""
+    at = record["heard_at"]
+    if at > len(heard):
+        return before if before is not None else {}
+    return {"heard_text": heard[:at] + record["heard_more"], "whole": bool(record.get("whole"))}
 
 
 NO_RESULT = "[no result: voicedesk stopped before this tool finished; what it did is not known]"

@@ -499,8 +499,11 @@ class Session:
         """Log how much of the playing answer has been heard (``PROGRESS_LOOK_S``): its
         turn record is written only when it ends, and a process killed while it played
         left the person's question in the log and not a word of the answer, which
-        ``--resume`` then gave the model as never said. Each progress record supersedes
-        the one before; the turn record supersedes them all."""
+        ``--resume`` then gave the model as never said. Each progress record carries only
+        what was heard since the one before, and where in the heard text it goes on from
+        (``heard_at``; less than the text logged when the estimate went back): a whole
+        heard text each time made a long answer's records quadratic in its length.
+        ``--resume`` joins them; the turn record supersedes them all."""
         speaking = self._speaking
         reply, turn = speaking.playing, speaking.playing_turn
         if self.log is None or reply is None or turn is None or now_s < self._progress_due_s:
@@ -517,7 +520,14 @@ class Session:
         if went_on and not passed_a_clause and now_s - turn.heard_logged_s < PROGRESS_MAX_GAP_S:
             return
         turn.heard_logged, turn.heard_logged_s = heard, now_s
-        record: dict[str, Any] = {"type": "progress", "turn_id": turn.turn_id, "heard_text": heard}
+        same = (i for i, (a, b) in enumerate(zip(logged, heard, strict=False)) if a != b)
+        at = next(same, min(len(logged), len(heard)))  # where the two part
+        record: dict[str, Any] = {
+            "type": "progress",
+            "turn_id": turn.turn_id,
+            "heard_at": at,
+            "heard_more": heard[at:],
+        }
         if reply.done and reply.audio_complete and heard == reply.text:
             record["whole"] = True  # all of it was heard: not cut off, if the log ends here
         self.log.note(record)

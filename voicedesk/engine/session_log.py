@@ -5,9 +5,9 @@ an ``O_APPEND`` descriptor and fsync'd, so a crash can at worst lose the line be
 earlier ones; a torn last line is skipped on reading. The log is what ``--resume`` rebuilds a
 conversation from.
 
-Records that a later one supersedes (how much of the playing answer has been heard) are
-written with :meth:`SessionLog.note`, on the log's own thread: their fsync, several a
-turn, never holds the event loop that hears the person and feeds the speaker.
+Records written while an answer plays (how much of it has been heard) are written with
+:meth:`SessionLog.note`, on the log's own thread: their fsync, several a turn, never holds
+the event loop that hears the person and feeds the speaker.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class SessionLog:
         self._broken = False  # a write failed: said once, the conversation goes on
         # one record's line at a time, whichever thread writes it (``note`` writes on its own)
         self._lock = threading.Lock()
-        self._noted: dict[str, Any] | None = None  # the latest note not yet written
+        self._noted: list[bytes] = []  # notes not yet written, in order
         self._noting: threading.Thread | None = None
 
     def check(self) -> None:
@@ -105,14 +105,17 @@ class SessionLog:
         """One record, durably. A log that cannot be written (a full disk, its file taken
         away) is said once, and the conversation goes on without it: it failed each turn
         that would have been recorded, and answered none."""
-        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
+        self._append_lines(_line(record))
+
+    def _append_lines(self, lines: bytes) -> None:
+        """Whole records' lines, written and then synced once."""
         with self._lock:
             if self._broken:
                 return
             try:
                 if self._fd < 0:
                     self._fd = self._open()
-                self._write_whole(line)
+                self._write_whole(lines)
             except OSError as exc:
                 self._broken = True
                 log.warning(
@@ -128,12 +131,14 @@ class SessionLog:
             os.fsync(fd)
 
     def note(self, record: dict[str, Any]) -> None:
-        """A record that supersedes the last note, written and synced on the log's own
-        thread (the caller never waits on the disk). Notes that come faster than the disk
-        takes them are skipped but for the latest: each says all an earlier one did.
+        """A record written and synced on the log's own thread (the caller never waits on
+        the disk), after every note before it: a note may say only what is new since the
+        last (a progress record, the words heard since), so none may be skipped. Notes
+        that come faster than the disk takes them are written together, with one fsync.
         ``--resume`` must not rely on a note's place among other records."""
+        line = _line(record)
         with self._lock:
-            self._noted = record
+            self._noted.append(line)
             if self._noting is not None:
                 return  # the thread writing takes this one next
             self._noting = threading.Thread(
@@ -144,11 +149,11 @@ class SessionLog:
     def _write_notes(self) -> None:
         while True:
             with self._lock:
-                record, self._noted = self._noted, None
-                if record is None:
+                lines, self._noted = b"".join(self._noted), []
+                if not lines:
                     self._noting = None
                     return
-            self.append(record)
+            self._append_lines(lines)
 
     def flush_notes(self) -> None:
         """Wait until every note is written (a log closed before that would drop it)."""
@@ -180,6 +185,10 @@ class SessionLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
 
 
 def read_log(path: Path, damaged: list[int] | None = None) -> Iterator[dict[str, Any]]:

@@ -35,12 +35,16 @@ letter?), so a line start made only of spaces, backticks or tildes is held until
 opening fence line is held to its end (it is dropped, unless a backtick in it makes it inline
 code after all). A backtick run is held until its length is known: a code span ends only at
 a run as long as the one that opened it.
+The voice reads a line that starts with "|" as a table's row; in a code block it is code
+("| grep foo"), so where each of a block's lines begins in the text is given
+(:attr:`SpeakableText.code_lines`) for :class:`~voicedesk.engine.spoken.SpokenText`.
 Written by hand because it must work on a stream, one delta at a time, with no delay beyond
 those holds.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from voicedesk.engine.spoken import URL
@@ -79,6 +83,10 @@ _TRAILING = re.compile(  # a backslash too: it may escape a star
     # and "_utils/a.py" are files, "__bold__" and "_src/main.py_" emphasis
     r"|(?<![\w/\\])_+[\w./\\-]*\Z"
     r"|(?<=\w)_+\.\Z"  # "__init__." may go on as ".py"
+    # a glob's stars: "src/*." may go on as "src/*.py"; a word that starts with them and a
+    # slash or a file's extension, whole: "**/*.md" is a glob, "**/etc/hosts**" emphasis
+    r"|\*+\.\Z"
+    r"|(?<![\w/\\*])\*+(?:/|\.\w)\S*\Z"
 )
 # after a word's opening underscores: a file's name ("__init__.py", "_x_.md"), not emphasis
 # or of a folder's ("_utils/a.py")
@@ -89,6 +97,9 @@ _EXTENSION_START = re.compile(r"\.[A-Za-z]")
 # what ends a sentence or emphasis after an address, not part of it (GitHub's autolinks)
 _ADDRESS_TAIL = "?!.,:*_~'\""
 _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than CommonMark's 3)
+# marks where a code block's line begins until its place in the cleaned text is known (the
+# pictographs' pass may still move it); a private-use character, dropped from the model's text
+_CODE_LINE = "\ue000"
 
 
 class SpeakableText:
@@ -104,14 +115,22 @@ class SpeakableText:
         self._last = "\n"  # the last character said: a line start at first
         self._word = ""  # the raw word (no blank yet) the pending text goes on: an address?
         self.dropped = False  # a pictograph was dropped: an answer of only emoji says nothing
+        # where a code block's lines begin in the text the last feed or flush returned
+        self.code_lines: list[int] = []
 
     def feed(self, delta: str) -> str:
-        self._pending += delta
-        return self._unpictured(self._drain(final=False), final=False)
+        self._pending += delta.replace(_CODE_LINE, "")
+        return self._code_lines_out(self._unpictured(self._drain(final=False), final=False))
 
     def flush(self) -> str:
         """What was held back at the end of the answer."""
-        return self._unpictured(self._drain(final=True), final=True)
+        return self._code_lines_out(self._unpictured(self._drain(final=True), final=True))
+
+    def _code_lines_out(self, text: str) -> str:
+        """``text`` without the marks of its code lines' starts, kept in ``code_lines``."""
+        parts = text.split(_CODE_LINE)
+        self.code_lines = list(itertools.accumulate(len(p) for p in parts[:-1]))
+        return "".join(parts)
 
     def _unpictured(self, text: str, *, final: bool) -> str:
         """``text`` without its runs of pictographs, and without the list marks they leave
@@ -213,7 +232,8 @@ class SpeakableText:
                         self._fence = None
                         return ""
         line_end = text.find("\n")
-        return self._take(line_end + 1 if line_end >= 0 else len(text))
+        start = _CODE_LINE if self._before == "\n" else ""
+        return start + self._take(line_end + 1 if line_end >= 0 else len(text))
 
     def _in_span(self, final: bool) -> str | None:
         """Inside an inline code span: verbatim, up to a backtick run as long as the opening
@@ -323,6 +343,8 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
             name = _FILE_NAME_REST.match(text, end) if kind == "_" else None
             if name and not (name.group().endswith("/") and _closed(run, text, end)):
                 return run  # the start of one: "__init__.py", "_utils/a.py"
+            if kind == "*" and _glob(run, text, prev, end):
+                return run  # a glob's: "src/*.py", "**/*.md", "*.pyc"
             if kind == "#" and prev == "/":
                 return run  # an address's fragment: "https://example.com/#top"
             line_start = blank_line and not text[:start].strip(_BLANK)
@@ -350,6 +372,18 @@ def _addresses(text: str, offset: int) -> list[tuple[int, int]]:
             address = address[:-1]
         spans.append((url.start() - offset, url.start() - offset + len(address)))
     return spans
+
+
+def _glob(run: str, text: str, prev: str, end: int) -> bool:
+    """Whether the star ``run`` (ending at ``end``, after ``prev``) is a glob's, which the
+    person may copy from the shown answer: after a slash and before a name, a slash or a
+    file's extension ("src/*.py", "a/**/b"), or opening a word that goes on with a slash or
+    an extension and does not close it ("**/*.md", "*.pyc"; not "**/etc/hosts**")."""
+    nxt = text[end : end + 2]
+    goes_on = nxt[:1].isalnum() or nxt[:1] == "/" or (nxt[:1] == "." and nxt[1:].isalnum())
+    if prev == "/":
+        return goes_on
+    return goes_on and not nxt[:1].isalnum() and not prev.isalnum() and not _closed(run, text, end)
 
 
 def _closed(run: str, text: str, end: int) -> bool:

@@ -17,7 +17,10 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
   line ``|---|---|`` nothing;
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
-  underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md".
+  underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
+- two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
+  an address without a scheme (``github.com/org/repo``) its host; "w/" and "w/o" "with"
+  and "without"; the "@" of an email address "at".
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
@@ -35,6 +38,7 @@ whole or not at all.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 # a Markdown link or image, whole: [label](address "title"); its address may hold brackets
@@ -65,10 +69,27 @@ URL = re.compile(
 _URL_PREFIXES = ("https://", "http://", "www.", "<https://", "<http://", "<www.")
 # what ends a sentence or a clause after a URL, not part of it ("see example.com/a.")
 _URL_TAIL = re.compile(r"[.,;:!?'\")]+>?\Z")
-# a word as far as paths and identifiers go
-_TOKEN = re.compile(r"[\w.~/\\:-]+")
+# a word as far as paths and identifiers go ("C#/.NET", "C++/CLI", "src/*.py" and
+# "$HOME/.bashrc" are one)
+_TOKEN = re.compile(r"[\w.~/\\:#+*$-]+")
 _TOKEN_TAIL = re.compile(r"[.:~-]+\Z")  # "see notes/a.md." ends its sentence outside the path
 _EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}\Z")
+# two names as alternatives, not a folder and a file: "React/Node.js", "C#/.NET",
+# "README.md/CHANGELOG.md" (each a capital's, or a dot and a capital's: "Documents/notes.txt"
+# is a file in a folder), or two files' ("package.json/tsconfig.json")
+_NAME = r"(?:[A-Z]|\.[A-Z])[\w.#+-]*"
+_FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
+_ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
+# written short with a slash, said in full: "w/" was taken for a folder and said "w"
+_SAID_AS = {"w/": "with", "w/o": "without"}
+# an address written without its scheme: a host name ending in a top-level domain that is
+# no file's extension, then its path ("example.com/pricing", "github.com/org/repo")
+_SCHEMELESS = re.compile(
+    r"((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
+    r"(?:com|org|net|io|dev|ai|app|co|edu|gov|info|me|us|uk|de|fr|eu|ca|au|jp|in|tv|xyz))"
+    r"(?::\d*/|/|:(?=\w))",  # "github.com:org/repo.git" is git's
+    re.IGNORECASE,
+)
 _SEPARATOR_LINE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-*:?[ \t]*)*\n?\Z")
 _CELL_END = re.compile(r"[ \t]*\|[ \t]*")
 _ENDS_SAYING = ".!?:;,"
@@ -89,10 +110,15 @@ class SpokenText:
         self._last_said = "\n"
         self._before = "\n"  # the shown character before the pending text
         self._in_row = False  # inside a table row (its line began with "|")
+        self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
         self._replaced: list[tuple[int, int, int, int]] = []
 
-    def feed(self, delta: str) -> str:
+    def feed(self, delta: str, code_lines: Iterable[int] = ()) -> str:
+        """``code_lines``: where in ``delta`` a code block's lines begin
+        (:attr:`SpeakableText.code_lines`): one that starts with "|" is no table's row."""
+        start = self._shown + len(self._pending)
+        self._code_lines.update(start + i for i in code_lines)
         self._pending += delta
         return self._drain(final=False)
 
@@ -146,18 +172,25 @@ class SpokenText:
     def _step(self, final: bool) -> tuple[str, str] | None:
         """The next stretch of pending shown text and what is said of it; None: wait."""
         text = self._pending
-        if self._before == "\n" and not self._in_row:
+        if self._before == "\n" and not self._in_row and self._shown not in self._code_lines:
             row = self._row_start(final)
             if row is not False:
                 return row
         ch = text[0]
         if ch == "\n" and self._in_row:  # a row's end, with no pipe closing it
             return "\n", "\n" if self._last_said in _ENDS_SAYING else ".\n"
+        if self._in_row and text.startswith("\\|"):
+            return "\\|", "|"  # an escaped pipe ("`a \\| b`" in a cell): no cell's end
         if self._in_row and (ch == "|" or ch in " \t"):
             if not final and not text.strip(" \t"):
                 return None  # blanks may be a cell's end
             if _CELL_END.match(text):
                 return self._cell_end(final)
+        if ch == "@" and _TOKEN.fullmatch(self._before):
+            if len(text) == 1 and not final:
+                return None
+            if text[1:2].isalnum():  # an email address: the voice (Piper) dropped its "@"
+                return "@", " at "
         if ch in "[!":
             link = self._link(final)
             if link is not False:
@@ -298,9 +331,17 @@ def _spoken_token(word: str) -> tuple[str, str]:
     if not core:
         return word, word
     spoken = core
+    if (address := _SCHEMELESS.match(core)) is not None:
+        return core, _host("//" + address.group(1))
+    if (abbreviation := _SAID_AS.get(core.lower())) is not None:
+        return core, abbreviation  # "w/ 2 eggs" is no folder "w"
+    names = _ALTERNATIVES.fullmatch(core)
+    if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
+        first, second = (n for n in names.groups() if n is not None)
+        return core, f"{first} or {second}"
     if _is_path(core):
         parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
-        spoken = parts[-1] if parts else core
+        spoken = parts[-1].lstrip("$") if parts else core  # "$XDG_DATA_HOME/" is a name
     if "_" in spoken:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken

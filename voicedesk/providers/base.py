@@ -7,6 +7,7 @@ interfaces is mono signed 16-bit PCM (``numpy.int16`` arrays) at the rate the ob
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -17,6 +18,22 @@ import numpy as np
 # after it either) is where such text may be cut into clauses, or an answer went to the voice
 # only at its end, and where a clause of it has been heard.
 CJK_PUNCTUATION = "、。，！？；："
+
+# A full stop that ends no clause: a list item's number at a line start ("1. "), letters
+# with dots ("e.g. ", "U.S. ", "p.m. "), a title ("Dr. "). Cut there, each piece was said as
+# a sentence of its own: "Dr." with a falling voice and a pause, then "Smith and Mr.", then
+# "Lee agree"; "1." alone before each step of a list.
+_NO_CLAUSE_BEFORE = re.compile(
+    r"(?:(?:\A|\n)[ \t]*\d{1,3}|(?<![\w.])(?:[A-Za-z]\.)+[A-Za-z]"
+    r"|(?<![\w.])(?:Mr|Mrs|Ms|Dr|Prof|Jr|Sr|vs|approx))\Z"
+)
+
+
+def ends_no_clause(before: str) -> bool:
+    """Whether a full stop after ``before`` ends no clause (``_NO_CLAUSE_BEFORE``): a voice
+    must not be given what comes up to it as a clause or sentence of its own."""
+    return _NO_CLAUSE_BEFORE.search(before) is not None
+
 
 # ---------------------------------------------------------------- speech to text
 

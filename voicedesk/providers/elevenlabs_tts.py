@@ -34,7 +34,7 @@ import numpy as np
 
 from voicedesk.errors import AuthError, ProviderError
 from voicedesk.loopback import websocket_proxy
-from voicedesk.providers.base import CJK_PUNCTUATION
+from voicedesk.providers.base import CJK_PUNCTUATION, ends_no_clause
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ class ElevenLabsStream:
         msg: dict[str, Any] = {"text": piece, "try_trigger_generation": True}
         total = len(self._sent) - self._flushed_at + len(piece)
         if not self._flushed_first and (
-            (_CLAUSE_END.search(piece.rstrip()) and total > 8) or total >= _FIRST_FLUSH_CHARS
+            (total > 8 and self._ends_clause(piece)) or total >= _FIRST_FLUSH_CHARS
         ):
             # First clause (or a long clause-less start): generate now rather than wait for
             # the service's character schedule; the rest follows the schedule.
@@ -248,6 +248,14 @@ class ElevenLabsStream:
             self._flushed_first = True
         await self._send(msg)
         self._sent += piece
+
+    def _ends_clause(self, piece: str) -> bool:
+        """Whether the text since the last flush ends a clause with ``piece``: not at the
+        full stop of "I asked Dr." (see ``ends_no_clause``)."""
+        if _CLAUSE_END.search(piece.rstrip()) is None:
+            return False
+        said = (self._sent[self._flushed_at :] + piece).rstrip()
+        return not (said.endswith(".") and ends_no_clause(said[:-1]))
 
     async def flush(self) -> None:
         if self._ended or not self._sent + self._pending:

@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
+from voicedesk.providers.base import ends_no_clause
+
 # Chinese and Japanese end clauses with full-width marks and no space after them
 _FIRST_CUT = re.compile(r"[.,;:!?]\s|[、。，！？；：]")  # the first may end at a comma: start early
 _LATER_CUT = re.compile(r"[.;:!?]\s|[。！？；：]")  # later pieces end at sentences: better prosody
@@ -56,7 +58,9 @@ class SentenceStream:
             pattern = _FIRST_CUT if self._first else _LATER_CUT
             match = None
             for m in pattern.finditer(self._buffer):
-                if m.end() >= (self._min_first if self._first else 1):
+                if m.end() >= (self._min_first if self._first else 1) and not (
+                    m.group()[0] == "." and ends_no_clause(self._buffer[: m.start()])
+                ):
                     match = m
                     break
             end = match.end() if match is not None else 0
