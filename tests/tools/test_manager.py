@@ -688,3 +688,97 @@ async def test_only_tools_their_server_declares_read_only_may_run_ahead(tmp_path
         assert manager.reads_only(["docs__no_such_tool"])  # runs nothing: answered an error
     finally:
         await manager.aclose()
+
+
+SCHEMA_SERVER = """
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+TOOLS = [
+    mt.Tool(name="ping", description="Answer pong.", input_schema={"type": "object"}),
+    mt.Tool(
+        name="tag",
+        description="Tag things.",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "tags": {"type": "array", "description": "any tags"},
+                "page": {"type": "object", "properties": {"ids": {"type": ["array", "null"]}}},
+            },
+        },
+    ),
+    mt.Tool(
+        name="count",
+        description="Count to n.",
+        input_schema={"type": "object", "properties": {"n": {"type": "int"}}},
+    ),
+]
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=TOOLS)
+
+
+async def call_tool(ctx, params):
+    return mt.CallToolResult(content=[mt.TextContent(text=f"{params.name} ran")])
+
+
+server = Server("schemas", on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+async def main():
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+
+
+async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path) -> None:
+    """One external tool with an array parameter that does not say what it holds (a JSON
+    Schema draft 4 habit many servers keep), or with a type JSON Schema does not have, made
+    OpenAI refuse every request ("Invalid schema for function ..."), so no answer came at
+    all, whatever was asked. The bare array now takes anything (``items: {}``), and a tool
+    whose schema is no JSON Schema is left out, with a notice naming it."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    script = tmp_path / "schemas.py"
+    script.write_text(SCHEMA_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"schemas": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        tools = manager.llm_tools()
+        assert [t["function"]["name"] for t in tools] == ["schemas__ping", "schemas__tag"]
+        tag = tools[1]["function"]["parameters"]["properties"]
+        assert tag["tags"] == {"type": "array", "description": "any tags", "items": {}}
+        assert tag["page"]["properties"]["ids"]["items"] == {}
+        notices = [n.message for n in seen.of(ev.Notice)]
+        assert any("count" in m and "schemas" in m and "left out" in m for m in notices), notices
+        assert (await manager.call("schemas__tag", {"tags": ["a"]}, call_id="t")).text == (
+            "tag ran"
+        )
+        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+            items = [item async for item in llm.stream(request)]
+            await llm.aclose()
+        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+    finally:
+        await manager.aclose()

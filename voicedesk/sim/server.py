@@ -59,6 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
 import numpy as np
 from aiohttp import ClientConnectionResetError, WSCloseCode, WSMsgType, web
 
@@ -315,7 +316,7 @@ class SimServer:
                 f"The model `{model}` does not exist or you do not have access to it.",
                 "model_not_found",
             )
-        refused = self._over_window(body)
+        refused = self._over_window(body) or _bad_tools(body)
         if refused is not None:
             return refused
         messages = body.get("messages") or []
@@ -919,6 +920,64 @@ def _summarise(messages: list[dict[str, Any]], max_tokens: int) -> str:
         out.append(line)
         left -= len(tokens)
     return "\n".join(out)
+
+
+def _bare_array(schema: Any, context: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """Where in ``schema`` an array says nothing of its items, as OpenAI finds it, or None."""
+    if isinstance(schema, dict):
+        kind = schema.get("type")
+        if (kind == "array" or (isinstance(kind, list) and "array" in kind)) and not (
+            "items" in schema or "prefixItems" in schema
+        ):
+            return context
+        for key, value in schema.items():
+            if isinstance(value, dict) and key in ("properties", "$defs", "definitions"):
+                for name, sub in value.items():
+                    found = _bare_array(sub, (*context, key, name))
+                    if found is not None:
+                        return found
+            elif isinstance(value, (dict, list)):
+                found = _bare_array(value, (*context, key))
+                if found is not None:
+                    return found
+    elif isinstance(schema, list):
+        for sub in schema:
+            found = _bare_array(sub, context)
+            if found is not None:
+                return found
+    return None
+
+
+def _bad_tools(body: dict[str, Any]) -> web.Response | None:
+    """OpenAI's refusal of a request one of whose tools has parameters it does not take: an
+    array without ``items``, or no JSON Schema at all. The whole request fails, not the
+    tool."""
+    for n, tool in enumerate(body.get("tools") or []):
+        function = tool.get("function") or {}
+        name, params = function.get("name"), function.get("parameters")
+        if params is None:
+            continue
+        try:
+            jsonschema.validators.validator_for(params).check_schema(params)
+        except jsonschema.SchemaError as exc:
+            problem = exc.message
+        else:
+            where = _bare_array(params)
+            if where is None:
+                continue
+            problem = f"In context={where!r}, array schema missing items."
+        return web.json_response(
+            {
+                "error": {
+                    "message": f"Invalid schema for function '{name}': {problem}",
+                    "type": "invalid_request_error",
+                    "param": f"tools[{n}].function.parameters",
+                    "code": "invalid_function_parameters",
+                }
+            },
+            status=400,
+        )
+    return None
 
 
 @functools.lru_cache(maxsize=1)

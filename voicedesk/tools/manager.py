@@ -24,12 +24,13 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TextIO
 
 import anyio
+import jsonschema
 import mcp_types as mt
 from mcp import ClientSession, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -108,6 +109,7 @@ class ToolResult:
 class _ToolRef:
     server: str
     tool: mt.Tool
+    parameters: dict[str, Any] = field(default_factory=dict)  # as the model is offered them
 
 
 def spoken_summary(text: str, limit: int = SPOKEN_MAX) -> str:
@@ -128,6 +130,38 @@ def llm_tool_name(server: str, tool: str) -> str:
     """``server__tool`` squeezed into what the OpenAI API accepts: ``^[a-zA-Z0-9_-]{1,64}$``."""
     name = _NAME_OK.sub("_", f"{server}__{tool}")
     return name[:64] or "tool"
+
+
+def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
+    """A tool's input schema as OpenAI takes it, or (None, what is wrong with it).
+
+    OpenAI refuses the whole request, not the one tool, when a tool's parameters are no
+    JSON Schema or hold an array that does not say what it holds ("array schema missing
+    items", a draft 4 habit many MCP servers keep): no answer at all came, whatever was
+    asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
+    still not one is for the caller to leave out."""
+    params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
+    params = _items_given(params)
+    try:
+        jsonschema.validators.validator_for(params).check_schema(params)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path)
+        return None, f"{exc.message}" + (f" (at {where})" if where else "")
+    return params, ""
+
+
+def _items_given(schema: Any) -> Any:
+    """``schema`` (copied) with ``items: {}`` in every array schema that has no items."""
+    if isinstance(schema, list):
+        return [_items_given(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _items_given(value) for key, value in schema.items()}
+    kind = out.get("type")
+    is_array = kind == "array" or (isinstance(kind, list) and "array" in kind)
+    if is_array and "items" not in out and "prefixItems" not in out:
+        out["items"] = {}
+    return out
 
 
 def result_text(result: mt.CallToolResult) -> str:
@@ -611,6 +645,7 @@ class ToolManager:
         self._pending_notices: list[tuple[str, str]] = []
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
+        self._schema_refused: set[tuple[str, str, str]] = set()
         self._started = False
         self._closed = False
 
@@ -722,13 +757,15 @@ class ToolManager:
         for name, ref in self._names.items():
             if self._servers[ref.server].state in ("failed", "stopped"):
                 continue
-            schema = ref.tool.input_schema if isinstance(ref.tool.input_schema, dict) else {}
-            params = {"type": "object", "properties": {}, **schema}
             description = ref.tool.description or ref.tool.title or ref.tool.name
             out.append(
                 {
                     "type": "function",
-                    "function": {"name": name, "description": description, "parameters": params},
+                    "function": {
+                        "name": name,
+                        "description": description,
+                        "parameters": ref.parameters,
+                    },
                 }
             )
         return out
@@ -776,14 +813,31 @@ class ToolManager:
                 ),
             )
             for tool in tools:
+                params, wrong = openai_parameters(tool.input_schema)
+                if params is None:
+                    self._refuse_schema(server.name, tool.name, wrong)
+                    continue
                 name = llm_tool_name(server.name, tool.name)
                 n = 2
                 while name in names:  # two names that sanitise alike: keep both, distinctly
                     suffix = f"_{n}"
                     name = llm_tool_name(server.name, tool.name)[: 64 - len(suffix)] + suffix
                     n += 1
-                names[name] = _ToolRef(server.name, tool)
+                names[name] = _ToolRef(server.name, tool, params)
         self._names = names
+
+    def _refuse_schema(self, server: str, tool: str, wrong: str) -> None:
+        """Say once (per server, tool and fault) that a tool is left out for its schema."""
+        key = (server, tool, wrong)
+        if key in self._schema_refused:
+            return
+        self._schema_refused.add(key)
+        self._notice(
+            "warning",
+            f"The tool {tool} of tool server “{server}” is left out: its input schema is not "
+            f"one the language model accepts ({wrong}). Offered, it would make every answer "
+            f"fail. Its other tools are available; the server's maker can fix the schema.",
+        )
 
     def _resolve(self, name: str) -> _ToolRef | None:
         ref = self._names.get(name)
