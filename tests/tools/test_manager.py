@@ -782,3 +782,78 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
         assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
     finally:
         await manager.aclose()
+
+
+MANY_TOOLS_SERVER = """
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+TOOLS = [
+    mt.Tool(name=f"t{n:03d}", description=f"Tool {n}.", input_schema={"type": "object"})
+    for n in range(130)
+]
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=TOOLS)
+
+
+server = Server("many", on_list_tools=list_tools)
+
+
+async def main():
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+
+
+async def test_more_tools_than_openai_takes_are_cut_to_its_limit_docs_first(
+    tmp_path: Path,
+) -> None:
+    """OpenAI takes at most 128 tools in a request ("Invalid 'tools': array too long"): a
+    server with many tools (130 here) beside the documents server made every request fail,
+    so nothing was ever answered. The first 128 are offered now, the documents tools among
+    them, and a notice names the server whose tools were left out."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    script = tmp_path / "many.py"
+    script.write_text(MANY_TOOLS_SERVER)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "mcpServers": {"many": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        tools = manager.llm_tools()
+        names = [t["function"]["name"] for t in tools]
+        assert len(names) == 128
+        assert {"docs__read_document", "docs__edit_document", "docs__undo"} <= set(names)
+        manager.llm_tools()  # asked again for the next request: said once
+        notices = [n.message for n in seen.of(ev.Notice) if "left out" in n.message]
+        assert len(notices) == 1 and "“many”" in notices[0] and "128" in notices[0], notices
+        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+            items = [item async for item in llm.stream(request)]
+            await llm.aclose()
+        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+    finally:
+        await manager.aclose()

@@ -948,11 +948,22 @@ def _bare_array(schema: Any, context: tuple[str, ...] = ()) -> tuple[str, ...] |
     return None
 
 
+MAX_TOOLS = 128  # the most tools OpenAI takes in one request
+
+
 def _bad_tools(body: dict[str, Any]) -> web.Response | None:
-    """OpenAI's refusal of a request one of whose tools has parameters it does not take: an
-    array without ``items``, or no JSON Schema at all. The whole request fails, not the
+    """OpenAI's refusal of a request with more than MAX_TOOLS tools, or one of whose tools
+    has parameters it does not take: an array without ``items``, or no JSON Schema at all. The whole request fails, not the
     tool."""
-    for n, tool in enumerate(body.get("tools") or []):
+    tools = body.get("tools") or []
+    if len(tools) > MAX_TOOLS:
+        message = (
+            f"Invalid 'tools': array too long. Expected an array with maximum length "
+            f"{MAX_TOOLS}, but got an array with length {len(tools)} instead."
+        )
+        error = {"message": message, "type": "invalid_request_error", "param": "tools"}
+        return web.json_response({"error": {**error, "code": "array_above_max_length"}}, status=400)
+    for n, tool in enumerate(tools):
         function = tool.get("function") or {}
         name, params = function.get("name"), function.get("parameters")
         if params is None:

@@ -57,6 +57,7 @@ STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the back-off
 QUIET_AFTER_STOPS = 3
 SPOKEN_MAX = 200
 MAX_TOOL_PAGES = 20
+MAX_TOOLS = 128  # the most tools OpenAI takes in one request; more and it refuses it
 LOG_MAX_BYTES = 1_000_000  # a server log bigger than this is started afresh
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
@@ -646,6 +647,7 @@ class ToolManager:
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
         self._schema_refused: set[tuple[str, str, str]] = set()
+        self._said_left_out: set[frozenset[tuple[str, str]]] = set()
         self._started = False
         self._closed = False
 
@@ -754,9 +756,15 @@ class ToolManager:
         again" answer the model can relay instead of the tool vanishing mid-conversation.
         """
         out = []
-        for name, ref in self._names.items():
-            if self._servers[ref.server].state in ("failed", "stopped"):
-                continue
+        offered = [
+            (name, ref)
+            for name, ref in self._names.items()
+            if self._servers[ref.server].state not in ("failed", "stopped")
+        ]
+        # The documents tools first, so they are never the ones a long list leaves out.
+        offered.sort(key=lambda item: item[1].server != DOCS_SERVER)
+        self._say_left_out([ref for _, ref in offered[MAX_TOOLS:]])
+        for name, ref in offered[:MAX_TOOLS]:
             description = ref.tool.description or ref.tool.title or ref.tool.name
             out.append(
                 {
@@ -769,6 +777,23 @@ class ToolManager:
                 }
             )
         return out
+
+    def _say_left_out(self, refs: list[_ToolRef]) -> None:
+        """Say once (per set of tools) which servers' tools a list too long left out."""
+        key = frozenset((r.server, r.tool.name) for r in refs)
+        if not refs or key in self._said_left_out:
+            return
+        self._said_left_out.add(key)
+        counts: dict[str, int] = {}
+        for ref in refs:
+            counts[ref.server] = counts.get(ref.server, 0) + 1
+        which = ", ".join(f"{n} of tool server “{server}”" for server, n in counts.items())
+        self._notice(
+            "warning",
+            f"Some tools are left out: {which}. The language model takes at most {MAX_TOOLS} "
+            f"tools, and more made every answer fail. Turn off a tool server you do not need "
+            f"(enabled = false in tools.mcpServers).",
+        )
 
     def reads_only(self, names: Iterable[str]) -> bool:
         """Whether every tool named only reads, as its server declares (MCP's readOnlyHint).
