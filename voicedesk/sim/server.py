@@ -363,7 +363,9 @@ class SimServer:
         await asyncio.sleep(max(0.0, t_in + self.latency.ttft_s - time.monotonic()))
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         tokens = 0
+        cap = body.get("max_completion_tokens") or body.get("max_tokens")
         if calls:
+            finish = "tool_calls"
             for i, word in enumerate(text.split(" ") if text else []):  # the preamble
                 await resp.write(chunk({"content": word if i == 0 else " " + word}))
                 tokens += 1
@@ -374,16 +376,19 @@ class SimServer:
                 if fault == "drop":  # the call's name came, its arguments never do
                     return _cut(request, resp)
                 args = json.dumps(call["arguments"])
+                # as OpenAI does, a call's arguments end where the answer reaches its cap
+                if isinstance(cap, int) and tokens + 4 + len(args) // 4 > cap:
+                    args, finish = args[: max(0, cap - tokens - 4) * 4], "length"
                 for part in (args[: len(args) // 2], args[len(args) // 2 :]):
                     await resp.write(
                         chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
                     )
                 tokens += 4 + len(args) // 4
-            finish = "tool_calls"
+                if finish == "length":
+                    break
         else:
             words = text.split(" ")
             finish = "stop"
-            cap = body.get("max_completion_tokens") or body.get("max_tokens")
             if isinstance(cap, int) and 0 < cap < len(words):  # a word a token, as counted
                 words, finish = words[:cap], "length"
             interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0

@@ -165,6 +165,41 @@ def _items_given(schema: Any) -> Any:
     return out
 
 
+def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any], str]:
+    """(the arguments as a dict, what is wrong with them or "")."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments or "{}")
+        except json.JSONDecodeError as exc:
+            # Text that stops inside a string, or before the object closes, was cut off.
+            ends = exc.msg.startswith("Unterminated string") or exc.pos >= len(arguments.rstrip())
+            how = "cut off" if ends else "not valid JSON"
+            return {}, f"{how} ({exc.msg}: character {exc.pos})"
+    if arguments is None:
+        return {}, ""
+    if not isinstance(arguments, Mapping):
+        kind = {list: "an array", str: "a string", bool: "true or false"}.get(
+            type(arguments), "a number"
+        )
+        return {}, f"{kind}, not a JSON object"
+    return dict(arguments), ""
+
+
+def _not_run(name: str, wrong: str) -> str:
+    """The result of a call whose arguments ``wrong`` describes: it was not run."""
+    if wrong.startswith("cut off"):
+        return (
+            f"The arguments of this call to {name} were cut off at the answer's length limit "
+            f"{wrong.removeprefix('cut off ')}, so it was not run. Make the call shorter: "
+            f"write long text in parts, a first part in this call and the rest in later "
+            f"ones (for a document, insert_paragraph with edit_document adds to it)."
+        )
+    return (
+        f"The arguments of this call to {name} are {wrong}, so it was not run. Call it "
+        f"again with the arguments as one JSON object."
+    )
+
+
 def result_text(result: mt.CallToolResult) -> str:
     """All the text in a tool result; non-text parts are named so the model knows they exist."""
     parts: list[str] = []
@@ -876,19 +911,27 @@ class ToolManager:
     async def call(
         self,
         name: str,
-        arguments: Mapping[str, Any] | None,
+        arguments: Mapping[str, Any] | str | None,
         *,
         call_id: str,
         turn_id: int = 0,
     ) -> ToolResult:
-        """Run one tool call; never raises (except CancelledError, after reporting it)."""
-        args = dict(arguments or {})
+        """Run one tool call; never raises (except CancelledError, after reporting it).
+
+        ``arguments`` may be the model's JSON text: if it is no JSON object (the model's
+        answer reached its length limit mid-call), the call is not run, and the result
+        says so: run with no arguments, the tool only said they were missing, and the
+        model tried the same call again."""
+        args, wrong = _arguments(arguments)
         t0 = time.monotonic()
         self._publish(
             ev.ToolCallStarted(turn_id=turn_id, call_id=call_id, name=name, arguments=args)
         )
         try:
-            text, is_error = await self._call(name, args, call_id)
+            if wrong:
+                text, is_error = _not_run(name, wrong), True
+            else:
+                text, is_error = await self._call(name, args, call_id)
         except asyncio.CancelledError:
             result = ToolResult(
                 text="The tool call was cancelled.",
