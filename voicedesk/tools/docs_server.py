@@ -462,7 +462,8 @@ class DocsTools:
         """Search the text of every document for a phrase (or, failing that, all its words).
 
         Case, accents and the punctuation around the words do not matter ("resume" finds
-        "Résumé"). Returns snippets with the document path and paragraph number, best for
+        "Résumé"), nor hyphens, points or blanks inside them ("follow up email" finds
+        "follow-up e-mail"). Returns snippets with the document path and paragraph number, best for
         then calling read_document with start_paragraph.
         """
         query = unicodedata.normalize("NFC", " ".join(query.split()))
@@ -477,34 +478,41 @@ class DocsTools:
         # around them: "C#", "C++" and "e-mail" are words, and taken apart at their signs
         # "C#" was searched as "c", found in nearly every paragraph.
         words = [w.strip(_AROUND_WORDS) or w for w in needle.split()]
+        # Failing both, the same letters with other separators: "follow up email" for
+        # "follow-up e-mail", "5 pm" for "5 p.m.", "1200" for "$1,200".
+        joined = _joined(words)
         hits: list[tuple[str, list[Block], int, str]] = []
         skipped: list[str] = []
-        for exact in (True, False):
+        for mode in ("phrase", "words", "joined"):
+            if (mode == "words" and len(words) < 2) or (mode == "joined" and joined is None):
+                continue
             for path in self._documents():
                 rel = self.ws.rel(path)
                 try:
                     doc = self._parsed_cached(path)
                 except (FormatError, OSError) as exc:
-                    if exact:
+                    if mode == "phrase":
                         skipped.append(f"{rel} ({self._why_unread(path, exc)})")
                     continue
                 for i, block in enumerate(doc.blocks):
                     # NFC like the query: "café" finds a Mac's "cafe\u0301" too.
                     text = unicodedata.normalize("NFC", " ".join(block.text.split()))
                     folded = formats.fold_for_search(text)
-                    if exact:
+                    length = len(needle)
+                    if mode == "phrase":
                         pos = folded.find(needle)
-                    elif all(w in folded for w in words):
-                        pos = folded.find(words[0])
+                    elif mode == "words":
+                        pos = folded.find(words[0]) if all(w in folded for w in words) else -1
                     else:
-                        continue
+                        found = joined.search(folded)  # type: ignore[union-attr]
+                        pos, length = (found.start(), len(found[0])) if found else (-1, 0)
                     if pos < 0:
                         continue
                     lo = max(0, pos - 70)
-                    hi = min(len(text), pos + len(needle) + 70)
+                    hi = min(len(text), pos + length + 70)
                     snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
                     hits.append((rel, doc.blocks, i, snippet))
-            if hits or len(words) < 2:
+            if hits:
                 break
         note = (
             f"\n(Could not read {', '.join(skipped)}; read_document says more.)" if skipped else ""
@@ -1193,6 +1201,23 @@ class DocsTools:
 
 # what a transcript or the model puts around a query's words, not part of them
 _AROUND_WORDS = ".,;:?!\"'()[]“”‘’«»¿¡"
+
+
+# What may stand between the letters of one phrase, written one way or another: blanks,
+# hyphens and dashes, points, commas, apostrophes, slashes and underscores.
+_JOINERS = " \u2010\u2011\u2012\u2013\u2014.,'\u2019\u00b7/_-"
+
+
+def _joined(words: list[str]) -> re.Pattern[str] | None:
+    """A pattern finding ``words`` (folded) with any joiners, or none, between any two of
+    their letters, as whole words only: "hem" is no match in "the many", which without its
+    blanks reads "themany". None when nothing but joiners was asked for."""
+    letters = [c for c in "".join(words) if c not in _JOINERS]
+    if not letters:
+        return None
+    between = f"[{re.escape(_JOINERS)}]*"
+    # (?<![^\W_]): not just after a letter or digit; (?![^\W_]): not just before one
+    return re.compile(r"(?<![^\W_])" + between.join(map(re.escape, letters)) + r"(?![^\W_])")
 
 
 def _spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:
