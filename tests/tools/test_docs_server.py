@@ -1942,6 +1942,15 @@ async def test_search_finds_words_written_with_other_hyphens_points_or_spaces(ws
         )
         for query in ("hem", "do llar", "e mails"):
             assert (await d.call("search", query=query)).startswith(f"Found no “{query}”")
+        # find_replace changes the letters as given, and names the spelling search found
+        await d.call("read_document", path="mail.md")
+        said = await d.call(
+            "edit_document", path="mail.md", action="find_replace", find="email", replace_with="x"
+        )
+        assert said == (
+            "Found no “email” in mail.md, so nothing changed. It does appear as “e-mail”; "
+            "use find=“e-mail”."
+        )
 
 
 @asynccontextmanager

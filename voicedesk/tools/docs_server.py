@@ -1222,17 +1222,28 @@ def _joined(words: list[str]) -> re.Pattern[str] | None:
 
 def _spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:
     """How the document spells ``needle`` where it has it with other accents ("résumé" for
-    "resume", as speech to text writes it), or None. find_replace changes only the letters
+    "resume", as speech to text writes it), or else with other hyphens, points or blanks
+    ("e-mail" for "email", as search finds it), or None. find_replace changes only the letters
     as given; the model was told only "Found no resume" and gave up, or listed the text."""
     wanted = formats.fold_for_search(unicodedata.normalize("NFC", needle))
-    for block in blocks:
-        if block.is_row:
-            continue
-        text = unicodedata.normalize("NFC", block.text)
-        folded = formats.fold_for_search(text)
-        at = folded.find(wanted)
-        if at >= 0 and len(folded) == len(text):  # one for one: the same place in the text
-            return text[at : at + len(wanted)]
+    joined = _joined(wanted.split())
+
+    def same_letters(folded: str) -> tuple[int, int]:
+        found = joined.search(folded) if joined is not None else None
+        return (found.start(), len(found[0])) if found else (-1, 0)
+
+    # the accents first, then the hyphens and blanks too (search's order)
+    for find in (lambda folded: (folded.find(wanted), len(wanted)), same_letters):
+        for block in blocks:
+            if block.is_row:
+                continue
+            text = unicodedata.normalize("NFC", block.text)
+            folded = formats.fold_for_search(text)
+            if len(folded) != len(text):  # not one for one: no same place in the text
+                continue
+            at, length = find(folded)
+            if at >= 0:
+                return text[at : at + length]
     return None
 
 
