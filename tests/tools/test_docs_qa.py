@@ -493,3 +493,33 @@ def test_escaped_asterisks_in_text_for_a_word_file_make_no_italic(tools: DocsToo
     tools.create_document("sum.docx", r"Work out 5 \* 3 \* 2 and \*\*not bold\*\* here.")
     runs = docx.Document(str(tools.ws.root / "sum.docx")).paragraphs[0].runs
     assert [(r.bold, r.italic) for r in runs] == [(None, None)]
+
+
+def test_find_documents_takes_a_number_in_the_name_as_it_is_said(tools: DocsTools) -> None:
+    """ "Find invoice 2024" answered "Found 3 documents matching; the best is invoice
+    2024.md", counting invoice 2023 and invoice 2025 as near misses of the number (in a
+    folder of numbered notes, "note 2999" found 2,040 documents). A number names one
+    document, not a slip of another: only names with that number are found."""
+    root = tools.ws.root
+    for year in (2023, 2024, 2025):
+        (root / f"invoice {year}.md").write_text(f"Invoice for {year}.\n")
+    (root / "meeting 3.md").write_text("Third.\n")
+    (root / "meeting 30.md").write_text("Thirtieth.\n")
+    (root / "meeting 3 notes.md").write_text("Notes of the third.\n")
+    assert tools.find_documents("invoice 2024").splitlines() == [
+        "Found one document matching “invoice 2024”: invoice 2024.md.",
+        "- invoice 2024.md",
+    ]
+    assert tools.find_documents("invoce 2024").splitlines()[0] == (  # a slip in a word
+        "Found one document matching “invoce 2024”: invoice 2024.md."
+    )
+    assert tools.find_documents("meeting 3").splitlines() == [
+        "Found 2 documents matching “meeting 3”; the best is meeting 3.md.",
+        "- meeting 3.md",
+        "- meeting 3 notes.md",
+    ]
+    assert tools.find_documents("invoice").splitlines()[0] == (
+        "Found 3 documents matching “invoice”; the best is invoice 2023.md."
+    )
+    (root / "report2024-q1.md").write_text("Q1.\n")
+    assert "report2024-q1.md" in tools.find_documents("2024 report")
