@@ -857,3 +857,58 @@ async def test_more_tools_than_openai_takes_are_cut_to_its_limit_docs_first(
         assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
     finally:
         await manager.aclose()
+
+
+BIG_RESULT_SERVER = """
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("big")
+
+
+@server.tool()
+def dump() -> str:
+    \"\"\"Three million characters, in lines.\"\"\"
+    return "".join(f"line {n:07d} of the log " + "x" * 75 + "\\n" for n in range(30_000))
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_huge_result_is_cut_to_a_size_the_app_can_show_saying_so(tmp_path: Path) -> None:
+    """An external tool that answered with megabytes (a log, a database dump) had its whole
+    result kept, shown and counted: opening the call's detail in the TUI froze the app for
+    13 s at 5 MB (Textual laying out the text), and each request of the answer counted
+    all of it again. It is cut to MAX_RESULT_CHARS, and the model is told how much was
+    left out and to ask for less."""
+    from voicedesk.tools.manager import MAX_RESULT_CHARS
+
+    script = tmp_path / "big.py"
+    script.write_text(BIG_RESULT_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"big": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        result = await manager.call("big__dump", {}, call_id="d")
+    finally:
+        await manager.aclose()
+    assert not result.is_error
+    kept, note = result.text.rsplit("\n", 1)
+    assert kept.startswith("line 0000000 of the log") and len(kept) <= MAX_RESULT_CHARS
+    assert kept.endswith("x")  # cut at a line's end
+    assert note == (
+        f"[Cut: the tool returned 2,999,999 characters; only the first {len(kept):,} are "
+        f"here. Ask it for less: a narrower query, or a part at a time.]"
+    )
+    assert result.spoken == "line 0000000 of the log " + "x" * 75
+    (finished,) = seen.of(ev.ToolCallFinished)
+    assert finished.result_text == result.text

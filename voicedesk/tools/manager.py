@@ -58,6 +58,9 @@ QUIET_AFTER_STOPS = 3
 SPOKEN_MAX = 200
 MAX_TOOL_PAGES = 20
 MAX_TOOLS = 128  # the most tools OpenAI takes in one request; more and it refuses it
+# A tool result longer than this is cut: 5 MB froze the TUI for 13 s when its detail was
+# opened, and the context would clip it to a few thousand tokens anyway.
+MAX_RESULT_CHARS = 50_000
 LOG_MAX_BYTES = 1_000_000  # a server log bigger than this is started afresh
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
@@ -197,6 +200,20 @@ def _not_run(name: str, wrong: str) -> str:
     return (
         f"The arguments of this call to {name} are {wrong}, so it was not run. Call it "
         f"again with the arguments as one JSON object."
+    )
+
+
+def _bounded(text: str) -> str:
+    """``text`` cut to MAX_RESULT_CHARS (at a line's end, if one is near), saying so."""
+    if len(text) <= MAX_RESULT_CHARS:
+        return text
+    kept = text[:MAX_RESULT_CHARS]
+    line_end = kept.rfind("\n")
+    if line_end > MAX_RESULT_CHARS * 0.8:
+        kept = kept[:line_end]
+    return (
+        f"{kept}\n[Cut: the tool returned {len(text):,} characters; only the first "
+        f"{len(kept):,} are here. Ask it for less: a narrower query, or a part at a time.]"
     )
 
 
@@ -947,6 +964,7 @@ class ToolManager:
             text, is_error = f"The tool {name} failed: {_describe(exc)}.", True
         if not text:
             text = "The tool returned nothing." if not is_error else "The tool failed."
+        text = _bounded(text)
         result = ToolResult(
             text=text,
             spoken=spoken_summary(text),
