@@ -523,3 +523,27 @@ def test_find_documents_takes_a_number_in_the_name_as_it_is_said(tools: DocsTool
     )
     (root / "report2024-q1.md").write_text("Q1.\n")
     assert "report2024-q1.md" in tools.find_documents("2024 report")
+
+
+def test_a_long_listing_stays_within_one_result_and_says_how_many_are_left(
+    tools: DocsTools,
+) -> None:
+    """Two hundred documents with long names listed 30,000 characters, over twice what any
+    other result may be: the context then clipped the list to fit, its last line ("…and
+    100 more; narrow it down with a pattern") with it, so the model took the list for all
+    there was. The listing is cut to MAX_RESULT_CHARS and its last line counts the rest."""
+    from voicedesk.tools.docs_server import MAX_RESULT_CHARS
+
+    folder = tools.ws.root / "Projects 2026" / "Client Acme Corporation" / "Meeting notes"
+    folder.mkdir(parents=True)
+    for n in range(300):
+        (folder / f"{n:03d} weekly sync with the steering committee and the team.md").write_text(
+            "Notes.\n"
+        )
+    listing = tools.list_documents()
+    lines = listing.splitlines()
+    assert len(listing) <= MAX_RESULT_CHARS
+    assert lines[0] == "300 documents in the workspace."
+    shown = len(lines) - 2
+    assert lines[1].startswith("- Projects 2026/Client Acme Corporation/Meeting notes/000 weekly")
+    assert lines[-1] == f"…and {300 - shown} more; narrow it down with a pattern."

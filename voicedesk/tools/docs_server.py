@@ -412,9 +412,17 @@ class DocsTools:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
             big = ", too large to open" if st.st_size > self._limit(formats.kind_for(rel)) else ""
             lines.append(f"- {rel} ({kind}, {_size(st.st_size)}{big}, modified {when})")
-        if len(docs) > MAX_LIST:
-            lines.append(f"…and {len(docs) - MAX_LIST} more; narrow it down with a pattern.")
-        return "\n".join(lines) + unusable
+        beyond = max(0, len(docs) - MAX_LIST)
+
+        def rest(left: int) -> str:
+            return f"…and {left + beyond} more; narrow it down with a pattern."
+
+        # Long names fill a result before MAX_LIST does: past it, the context clipped the
+        # list, and the line saying there was more with it.
+        capped = self._capped(lines, rest)
+        if capped is lines and beyond:
+            capped.append(rest(0))
+        return "\n".join(capped) + unusable
 
     def find_documents(self, query: str) -> str:
         """Find documents by name (not content): forgiving of case, word order and small slips
