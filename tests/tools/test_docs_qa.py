@@ -547,3 +547,43 @@ def test_a_long_listing_stays_within_one_result_and_says_how_many_are_left(
     shown = len(lines) - 2
     assert lines[1].startswith("- Projects 2026/Client Acme Corporation/Meeting notes/000 weekly")
     assert lines[-1] == f"…and {300 - shown} more; narrow it down with a pattern."
+
+
+def test_search_under_a_very_long_heading_stays_within_one_result(tools: DocsTools) -> None:
+    """A whole pasted paragraph made a heading (2,900 characters) was repeated in full as
+    the section of each of 25 hits: 73,000 characters, which the context clipped, the line
+    saying there were more hits with it. The section is shown as outline shows a heading,
+    and the result is cut to MAX_RESULT_CHARS, its last line counting the rest."""
+    from voicedesk.tools.docs_server import MAX_HEADING_CHARS, MAX_RESULT_CHARS
+
+    heading = " ".join(["This heading is really a whole pasted paragraph"] * 60)
+    body = "\n\n".join(f"Budget line {n} is fine." for n in range(30))
+    (tools.ws.root / "a.md").write_text(f"# {heading}\n\n{body}\n")
+    found = tools.search("budget")
+    lines = found.splitlines()
+    assert len(found) <= MAX_RESULT_CHARS
+    assert lines[0] == "Found “budget” in 30 places in 1 document."
+    assert len(lines[1]) < MAX_HEADING_CHARS + 100
+    assert lines[1].endswith("…”): Budget line 0 is fine.")
+    assert lines[-1] == "…and 5 more; use a longer phrase."
+
+
+def test_search_names_a_few_of_many_documents_it_could_not_read(tmp_path: Path) -> None:
+    """Every document search could not read was named after the hits, however many: a
+    folder of 2,000 exports too large to open added 90,000 characters to the answer."""
+    from voicedesk.tools.docs_server import MAX_RESULT_CHARS
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    (root / "exports").mkdir(parents=True)
+    for n in range(2000):
+        (root / "exports" / f"export {n:04d}.txt").write_text("budget " * 400)
+    (root / "note.md").write_text("The budget.\n")
+    tools = DocsTools(Workspace(root, tmp_path / "history"), max_mb=0.001)
+    found = tools.search("budget")
+    assert len(found) <= MAX_RESULT_CHARS
+    assert found.splitlines()[-1] == (
+        "(Could not read exports/export 0000.txt (too large to open), exports/export 0001.txt "
+        "(too large to open), exports/export 0002.txt (too large to open) and 1,997 more; "
+        "read_document says more.)"
+    )

@@ -529,7 +529,11 @@ class DocsTools:
             if hits:
                 break
         note = (
-            f"\n(Could not read {', '.join(skipped)}; read_document says more.)" if skipped else ""
+            f"\n(Could not read {', '.join(skipped[:3])}"
+            + (f" and {len(skipped) - 3:,} more" if len(skipped) > 3 else "")
+            + "; read_document says more.)"
+            if skipped
+            else ""
         )
         if not hits:
             return f"Found no “{query}” in any document.{note}"
@@ -541,11 +545,18 @@ class DocsTools:
             if rel not in names:
                 names[rel] = formats.heading_names(blocks)
             section = self._section_of(blocks, names[rel], i)
-            where = f" (section “{section}”)" if section else ""
+            # as outline shows a heading: a pasted paragraph made one was repeated whole
+            where = f" (section {_quote(section, MAX_HEADING_CHARS)})" if section else ""
             lines.append(f"- {rel}, paragraph {i + 1}{where}: {snippet}")
-        if len(hits) > MAX_SEARCH_HITS:
-            lines.append(f"…and {len(hits) - MAX_SEARCH_HITS} more; use a longer phrase.")
-        return "\n".join(lines) + note
+        beyond = max(0, len(hits) - MAX_SEARCH_HITS)
+
+        def rest(left: int) -> str:
+            return f"…and {left + beyond} more; use a longer phrase."
+
+        capped = self._capped(lines, rest)
+        if capped is lines and beyond:
+            capped.append(rest(0))
+        return "\n".join(capped) + note
 
     # ------------------------------------------------------------------ reading
 
