@@ -587,3 +587,26 @@ def test_search_names_a_few_of_many_documents_it_could_not_read(tmp_path: Path) 
         "(too large to open), exports/export 0002.txt (too large to open) and 1,997 more; "
         "read_document says more.)"
     )
+
+
+def test_a_long_comparison_is_cut_between_lines_saying_how_many_are_left(
+    tools: DocsTools,
+) -> None:
+    """Comparing two versions of a long document with long paragraphs was cut at a fixed
+    number of characters: mid-paragraph, mid-word, and with it the line counting the diff
+    lines left out, so the model took the comparison for complete."""
+    from voicedesk.tools.docs_server import MAX_RESULT_CHARS
+
+    root = tools.ws.root
+    old = [f"Paragraph {n} says the old thing" + " and more" * 60 for n in range(120)]
+    new = [f"Paragraph {n} says the new thing" + " and more" * 60 for n in range(120)]
+    (root / "v1.md").write_text("\n\n".join(old) + "\n")
+    (root / "v2.md").write_text("\n\n".join(new) + "\n")
+    said = tools.compare_documents("v1.md", "v2.md")
+    lines = said.splitlines()
+    assert lines[0] == "Compared v1.md with v2.md: 120 paragraphs changed."
+    assert len(said) <= 2 * MAX_RESULT_CHARS
+    assert all(line.endswith("and more") for line in lines[4:-1])  # whole paragraphs only
+    shown = len(lines) - 2  # the summary and the last line
+    left = 3 + 240 - shown  # the header's and the hunk's lines, and one per paragraph each way
+    assert lines[-1] == f"… ({left} more diff lines)"

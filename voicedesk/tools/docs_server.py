@@ -723,9 +723,10 @@ class DocsTools:
         summary = describe_changes(old_lines, new_lines, ops)
         if summary == "no differences":
             return f"{old_name} and {new_name} have the same text."
-        diff = unified_diff(old_lines, new_lines, old_name, new_name, MAX_DIFF_LINES)
         first = f"Compared {old_name} with {new_name}: {summary}."
-        return "\n".join([first, *diff])[: MAX_RESULT_CHARS * 2]
+        room = MAX_RESULT_CHARS * 2 - len(first) - 1
+        diff = unified_diff(old_lines, new_lines, old_name, new_name, MAX_DIFF_LINES, room)
+        return "\n".join([first, *diff])
 
     # ------------------------------------------------------------------ writing
 
