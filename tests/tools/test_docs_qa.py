@@ -610,3 +610,26 @@ def test_a_long_comparison_is_cut_between_lines_saying_how_many_are_left(
     shown = len(lines) - 2  # the summary and the last line
     left = 3 + 240 - shown  # the header's and the hunk's lines, and one per paragraph each way
     assert lines[-1] == f"… ({left} more diff lines)"
+
+
+def test_a_full_path_inside_the_workspace_is_taken_as_its_name_there(
+    tools: DocsTools, tmp_path: Path
+) -> None:
+    """A path typed or dropped into the conversation comes whole ("/home/me/Documents/
+    plan.md"): inside the workspace, it was refused as "absolute; only paths inside the
+    workspace are allowed", though it was inside. It is taken as the name it has there; a
+    full path outside is still refused."""
+    root = tools.ws.root
+    (root / "notes").mkdir()
+    (root / "notes" / "plan.md").write_text("# Plan\n\nShip it.\n")
+    assert tools.read_document(str(root / "notes" / "plan.md")).splitlines()[0] == (
+        "notes/plan.md: 2 paragraphs, 3 words."
+    )
+    said = tools.create_document(str(root / "notes" / "new.md"), "Hello.")
+    assert said.startswith("Created notes/new.md: 1 paragraph")
+    assert (root / "notes" / "new.md").read_text() == "Hello.\n"
+    (tmp_path / "outside.md").write_text("Secret.\n")
+    with pytest.raises(WorkspaceError, match="absolute or starts at a home folder"):
+        tools.read_document(str(tmp_path / "outside.md"))
+    with pytest.raises(WorkspaceError, match="absolute or starts at a home folder"):
+        tools.read_document(str(root / "notes" / ".." / ".." / "outside.md"))
