@@ -633,3 +633,32 @@ def test_a_full_path_inside_the_workspace_is_taken_as_its_name_there(
         tools.read_document(str(tmp_path / "outside.md"))
     with pytest.raises(WorkspaceError, match="absolute or starts at a home folder"):
         tools.read_document(str(root / "notes" / ".." / ".." / "outside.md"))
+
+
+def test_a_name_with_another_extension_or_none_names_the_document_it_may_mean(
+    tools: DocsTools,
+) -> None:
+    """ "Read me the budget" came as "budget" for a budget.docx: the answer was only
+    "budget has no extension", and the model listed the whole workspace to look. The
+    documents with that name and a document's extension are named now."""
+    root = tools.ws.root
+    (root / "notes").mkdir()
+    (root / "notes" / "plan.md").write_text("# Plan\n")
+    (root / "Budget.docx").write_bytes((root / "notes" / "plan.md").read_bytes())
+    (root / "report.md").write_text("R.\n")
+    (root / "report.txt").write_text("R.\n")
+    (root / "photo.jpg").write_text("not a document")
+    with pytest.raises(WorkspaceError) as info:
+        tools.read_document("budget")
+    assert str(info.value) == (
+        "There is no document called budget; there is Budget.docx. Call the tool again "
+        "with that name if it is the one meant."
+    )
+    with pytest.raises(WorkspaceError, match=r"; there is notes/plan\.md\. Call"):
+        tools.outline("notes/plan")
+    with pytest.raises(WorkspaceError, match=r"; there is report\.md and report\.txt\. Call"):
+        tools.read_document("report")
+    with pytest.raises(FormatError, match="has no extension; I can only work with"):
+        tools.read_document("photo")  # not a document: nothing to suggest
+    with pytest.raises(WorkspaceError, match=r"; there is Budget\.docx\. Call"):
+        tools.edit_document("budget", "find_replace", find="a", replace_with="b")

@@ -29,12 +29,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fnmatch
+import os
 import re
 import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BeforeValidator, StrictBool
@@ -218,6 +219,8 @@ class DocsTools:
     ) -> tuple[Path, str, bytes, Document]:
         real = self.ws.resolve(name, must_exist=False)
         rel = self.ws.rel(real)
+        if not real.exists():
+            self._other_extensions(real, rel)
         kind = formats.kind_for(rel)  # an unsupported type says so, even if it does not exist
         if not real.exists():
             self.ws.resolve(name)  # raises the "no document called …" error
@@ -229,6 +232,38 @@ class DocsTools:
         except FormatError as exc:
             raise FormatError(f"{rel}: {exc}") from None
         return real, rel, data, doc
+
+    def _other_extensions(self, real: Path, rel: str) -> None:
+        """Raise WorkspaceError naming the documents called ``rel`` with a document's
+        extension, where it has none, if there are any: "read me the budget" came as
+        "budget" for a budget.docx, and the model, told only "budget has no extension",
+        listed the whole workspace to look. (A name with a document's extension is another
+        kind of file than the one asked for: the list is the way there.)"""
+        asked = PurePosixPath(rel)
+        if asked.suffix.lower() in formats.SUFFIXES:
+            return
+        stem = unicodedata.normalize("NFC", asked.name).casefold()
+        try:
+            entries = sorted(os.listdir(real.parent))
+        except OSError:
+            return
+        found = []
+        for entry in entries:
+            other = PurePosixPath(entry)
+            if (
+                entry.startswith(".")
+                or other.suffix.lower() not in formats.SUFFIXES
+                or unicodedata.normalize("NFC", other.stem).casefold() != stem
+            ):
+                continue
+            with contextlib.suppress(WorkspaceError):
+                found.append(self.ws.rel(self.ws.resolve(self.ws.rel(real.parent / entry))))
+        if found:
+            names = " and ".join([", ".join(found[:-1]), found[-1]] if len(found) > 1 else found)
+            raise WorkspaceError(
+                f"There is no document called {rel}; there is {names}. Call the tool again "
+                f"with that name if it is the one meant."
+            )
 
     def _limit(self, kind: formats.Kind) -> int:
         return self.max_bytes * (CONTAINER_FACTOR if kind in ("docx", "pdf") else 1)
@@ -842,7 +877,10 @@ class DocsTools:
         footnotes, pictures, fields and bookmarks that go with removed paragraphs: tell the
         person.
         """
-        target = self.ws.rel(self.ws.resolve(path, must_exist=False))
+        real = self.ws.resolve(path, must_exist=False)
+        target = self.ws.rel(real)
+        if not real.exists():
+            self._other_extensions(real, target)
         formats.require_writable(target)
         if paragraph and action in NUMBERED_ACTIONS and target not in self._numbers_shown:
             # Numbers from an earlier server (a resumed conversation) or from nowhere: the
