@@ -662,3 +662,32 @@ def test_a_name_with_another_extension_or_none_names_the_document_it_may_mean(
         tools.read_document("photo")  # not a document: nothing to suggest
     with pytest.raises(WorkspaceError, match=r"; there is Budget\.docx\. Call"):
         tools.edit_document("budget", "find_replace", find="a", replace_with="b")
+
+
+def test_a_workspace_folder_that_is_gone_is_said_to_be_gone(tools: DocsTools) -> None:
+    """The workspace folder deleted, moved or on a drive that was unplugged: the listing
+    said "There are no documents in the workspace" (the model told the person their
+    documents were gone), and create_document made the folder again and wrote there. Every
+    tool now says the folder is not there, and nothing is created."""
+    import shutil
+
+    root = tools.ws.root
+    (root / "a.md").write_text("# Hi\n")
+    assert tools.list_documents().startswith("1 document")
+    shutil.rmtree(root)
+    calls = [
+        lambda: tools.list_documents(),
+        lambda: tools.search("hi"),
+        lambda: tools.find_documents("a"),
+        lambda: tools.read_document("a.md"),
+        lambda: tools.create_document("b.md", "Hello."),
+    ]
+    for call in calls:
+        with pytest.raises(WorkspaceError) as info:
+            call()
+        assert str(info.value) == (
+            f"The workspace folder {root} is not there (deleted, moved, or on a drive that "
+            f"is not connected), so I cannot use any document. Tell the person; once the "
+            f"folder is back, ask again."
+        )
+    assert not root.exists()

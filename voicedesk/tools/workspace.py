@@ -291,8 +291,20 @@ class Workspace:
 
     # ----------------------------------------------------------------- paths
 
+    def check_root(self) -> None:
+        """Raise WorkspaceError if the workspace folder is not there any more. Gone (deleted,
+        moved, its drive unplugged), it was listed as "no documents in the workspace", and a
+        new document made the folder again and was written there."""
+        if not self.root.is_dir():
+            raise WorkspaceError(
+                f"The workspace folder {self.root} is not there (deleted, moved, or on a "
+                f"drive that is not connected), so I cannot use any document. Tell the "
+                f"person; once the folder is back, ask again."
+            )
+
     def resolve(self, name: str, *, must_exist: bool = True) -> Path:
         """Return the real path for ``name`` inside the workspace or raise WorkspaceError."""
+        self.check_root()
         name = self._relative_if_inside(name)
         rel = clean_relative_name(name)
         candidate = self._on_disk(rel, clean_relative_name(name, nfc=False))
@@ -404,6 +416,7 @@ class Workspace:
 
     def iter_files(self, suffixes: set[str]) -> Iterator[Path]:
         """Every document below the root, skipping hidden names and links leading outside."""
+        self.check_root()
         for folder, dirs, files in os.walk(self.root, followlinks=False):
             base = Path(folder)
             dirs[:] = sorted(
