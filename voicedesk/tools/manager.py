@@ -154,13 +154,20 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
     return params, ""
 
 
+# Keywords whose values are data, not schemas: an example list is no array schema.
+_DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
+
+
 def _items_given(schema: Any) -> Any:
     """``schema`` (copied) with ``items: {}`` in every array schema that has no items."""
     if isinstance(schema, list):
         return [_items_given(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {key: _items_given(value) for key, value in schema.items()}
+    out = {
+        key: value if key in _DATA_KEYWORDS else _items_given(value)
+        for key, value in schema.items()
+    }
     kind = out.get("type")
     is_array = kind == "array" or (isinstance(kind, list) and "array" in kind)
     if is_array and "items" not in out and "prefixItems" not in out:
