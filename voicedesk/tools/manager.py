@@ -156,6 +156,10 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
 
 # Keywords whose values are data, not schemas: an example list is no array schema.
 _DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
+# Keywords whose values map names to schemas ("properties": {"default": {...}}).
+_NAMED_SCHEMAS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+)
 
 
 def _items_given(schema: Any) -> Any:
@@ -164,10 +168,12 @@ def _items_given(schema: Any) -> Any:
         return [_items_given(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {
-        key: value if key in _DATA_KEYWORDS else _items_given(value)
-        for key, value in schema.items()
-    }
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
+            out[key] = {name: _items_given(sub) for name, sub in value.items()}
+        else:
+            out[key] = value if key in _DATA_KEYWORDS else _items_given(value)
     kind = out.get("type")
     is_array = kind == "array" or (isinstance(kind, list) and "array" in kind)
     if is_array and "items" not in out and "prefixItems" not in out:
