@@ -706,6 +706,8 @@ TOOLS = [
             "properties": {
                 "tags": {"type": "array", "description": "any tags"},
                 "page": {"type": "object", "properties": {"ids": {"type": ["array", "null"]}}},
+                "default": {"type": "array"},
+                "kinds": {"type": "array", "default": {"type": "array"}},
             },
         },
     ),
@@ -768,6 +770,9 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
         tag = tools[1]["function"]["parameters"]["properties"]
         assert tag["tags"] == {"type": "array", "description": "any tags", "items": {}}
         assert tag["page"]["properties"]["ids"]["items"] == {}
+        # a property named like a keyword is a schema; a default value is data, left as is
+        assert tag["default"] == {"type": "array", "items": {}}
+        assert tag["kinds"] == {"type": "array", "default": {"type": "array"}, "items": {}}
         notices = [n.message for n in seen.of(ev.Notice)]
         assert any("count" in m and "schemas" in m and "left out" in m for m in notices), notices
         assert (await manager.call("schemas__tag", {"tags": ["a"]}, call_id="t")).text == (
