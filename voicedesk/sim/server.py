@@ -936,6 +936,8 @@ def _bare_array(schema: Any, context: tuple[str, ...] = ()) -> tuple[str, ...] |
         ):
             return context
         for key, value in schema.items():
+            if key in ("const", "default", "enum", "examples"):
+                continue  # data, not schemas
             if isinstance(value, dict) and key in ("properties", "$defs", "definitions"):
                 for name, sub in value.items():
                     found = _bare_array(sub, (*context, key, name))
