@@ -691,3 +691,43 @@ def test_a_workspace_folder_that_is_gone_is_said_to_be_gone(tools: DocsTools) ->
             f"folder is back, ask again."
         )
     assert not root.exists()
+
+
+def test_a_first_search_of_many_slow_documents_goes_on_where_it_left_off(
+    tmp_path: Path,
+) -> None:
+    """A folder of PDFs (a 36-page one takes a second to read): the first search read every
+    one before answering, past the 30 s the tool is given, so the person heard it had
+    taken too long and been stopped, and the calls after it waited for it to end. Search
+    now stops reading new documents once its time is spent, says how many it has not read
+    yet, and the next search goes on from there (what it read is kept)."""
+    from test_docs_server import make_pdf
+
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    for n in range(3):
+        (root / f"paper {n}.pdf").write_bytes(make_pdf([f"Paper {n} is about budgets."]))
+    (root / "a damaged one.pdf").write_bytes(b"%PDF-1.4 cut off")  # read once, not again
+    tools = DocsTools(Workspace(root, tmp_path / "history"), search_budget_s=0.0)
+    assert tools.search("budgets").splitlines()[0] == (
+        "Found no “budgets” in the 1 of 4 documents I have read so far."
+    )
+    first = tools.search("budgets")  # reads one new document a search with no time at all
+    assert first.splitlines() == [
+        "Found “budgets” in 1 place in 1 document, in the 2 of 4 documents I have read so far.",
+        "- paper 0.pdf, paragraph 1: Paper 0 is about budgets.",
+        "(Could not read a damaged one.pdf (not readable as PDF); read_document says more.)",
+        "(2 documents are still to be read for the first time, which takes long; search "
+        "again to go on.)",
+    ]
+    assert tools.search("nothing like it").splitlines() == [
+        "Found no “nothing like it” in the 3 of 4 documents I have read so far.",
+        "(Could not read a damaged one.pdf (not readable as PDF); read_document says more.)",
+        "(1 document is still to be read for the first time, which takes long; search "
+        "again to go on.)",
+    ]
+    assert tools.search("budgets").splitlines()[0] == (
+        "Found “budgets” in 3 places in 3 documents."
+    )

@@ -53,6 +53,9 @@ MAX_LIST = 200
 MAX_SEARCH_HITS = 25
 MAX_DIFF_LINES = 300
 MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
+# Search stops reading documents it has not read before once this is spent (a 36-page PDF
+# takes a second): a folder of them took longer than the call is given (30 s).
+SEARCH_BUDGET_S = 20.0
 DEFAULT_MAX_MB = 5.0  # largest .md/.txt opened; Word and PDF files may be bigger:
 CONTAINER_FACTOR = 5  # their pictures and zip packaging take most of the bytes
 # A .docx may unpack to its limit in XML (the text with its markup), and to this many times
@@ -201,10 +204,18 @@ class _Edit:
 class DocsTools:
     """The tool implementations, independent of MCP so they can be called directly too."""
 
-    def __init__(self, workspace: Workspace, max_mb: float = DEFAULT_MAX_MB) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        max_mb: float = DEFAULT_MAX_MB,
+        *,
+        search_budget_s: float = SEARCH_BUDGET_S,
+    ) -> None:
         self.ws = workspace
         self.max_bytes = int(max_mb * 1024 * 1024)
-        self._parsed: dict[Path, tuple[tuple[int, int], Document]] = {}
+        self.search_budget_s = search_budget_s
+        # The last parse of each document searched (or why it failed), by (mtime, size).
+        self._parsed: dict[Path, tuple[tuple[int, int], Document | FormatError]] = {}
         self.unusable_names: list[str] = []  # found by the last listing (``_documents``)
         # Documents whose paragraph numbers this server has shown (read_document, outline):
         # the ones an edit by number may name. Any edit opened the file, so counting that
@@ -315,18 +326,35 @@ class DocsTools:
                 return "too large to open"
         return f"not readable as {formats.KIND_NAMES[formats.kind_for(path.name)]}"
 
+    def _is_cached(self, path: Path) -> bool:
+        """Whether ``path`` was parsed and has not changed since (searching it is quick)."""
+        hit = self._parsed.get(path)
+        if hit is None:
+            return False
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return hit[0] == (st.st_mtime_ns, st.st_size)
+
     def _parsed_cached(self, path: Path) -> Document:
         """Parse for listing/searching, reusing the last parse while the file is unchanged."""
         st = path.stat()
         key = (st.st_mtime_ns, st.st_size)
         hit = self._parsed.get(path)
         if hit is not None and hit[0] == key:
+            if isinstance(hit[1], FormatError):
+                raise hit[1]  # a damaged file is not read again until it changes
             return hit[1]
         kind = formats.kind_for(path.name)
-        self._check_size(self.ws.rel(path), kind, st.st_size)
-        data = path.read_bytes()
-        self._check_unpacked(self.ws.rel(path), kind, data)
-        doc = formats.parse(data, kind)
+        try:
+            self._check_size(self.ws.rel(path), kind, st.st_size)
+            data = path.read_bytes()
+            self._check_unpacked(self.ws.rel(path), kind, data)
+            doc = formats.parse(data, kind)
+        except FormatError as exc:
+            self._parsed[path] = (key, exc)
+            raise
         # Searching needs only the blocks; don't hold every file's bytes and text in memory.
         doc.original = doc.text = None
         doc.spans = []
@@ -532,11 +560,23 @@ class DocsTools:
         joined = _joined(words)
         hits: list[tuple[str, list[Block], int, str]] = []
         skipped: list[str] = []
+        # Not read before, and left for the next search once the time was spent; at least
+        # one new document is read each search, so searching again always gets further.
+        started, read_new = time.monotonic(), 0
+        unread: set[Path] = set()
+        documents = self._documents()
         for mode in ("phrase", "words", "joined"):
             if (mode == "words" and len(words) < 2) or (mode == "joined" and joined is None):
                 continue
-            for path in self._documents():
+            for path in documents:
                 rel = self.ws.rel(path)
+                if path in unread:
+                    continue
+                if not self._is_cached(path):
+                    if read_new and time.monotonic() - started > self.search_budget_s:
+                        unread.add(path)
+                        continue
+                    read_new += 1
                 try:
                     doc = self._parsed_cached(path)
                 except (FormatError, OSError) as exc:
@@ -570,10 +610,20 @@ class DocsTools:
             if skipped
             else ""
         )
+        so_far = ""
+        if unread:
+            read = len(documents) - len(unread)
+            so_far = f" the {read} of {len(documents)} documents I have read so far"
+            left = len(unread)
+            note += (
+                f"\n({plural(left, 'document')} {'is' if left == 1 else 'are'} still to be "
+                f"read for the first time, which takes long; search again to go on.)"
+            )
         if not hits:
-            return f"Found no “{query}” in any document.{note}"
+            return f"Found no “{query}” in{so_far or ' any document'}.{note}"
         files = len({h[0] for h in hits})
-        first = f"Found “{query}” in {plural(len(hits), 'place')} in {plural(files, 'document')}."
+        first = f"Found “{query}” in {plural(len(hits), 'place')} in {plural(files, 'document')}"
+        first += f", in{so_far}." if so_far else "."
         lines = [first]
         names: dict[str, dict[int, str]] = {}  # sections are named for the hits shown only
         for rel, blocks, i, snippet in hits[:MAX_SEARCH_HITS]:
