@@ -493,3 +493,241 @@ def test_escaped_asterisks_in_text_for_a_word_file_make_no_italic(tools: DocsToo
     tools.create_document("sum.docx", r"Work out 5 \* 3 \* 2 and \*\*not bold\*\* here.")
     runs = docx.Document(str(tools.ws.root / "sum.docx")).paragraphs[0].runs
     assert [(r.bold, r.italic) for r in runs] == [(None, None)]
+
+
+def test_find_documents_takes_a_number_in_the_name_as_it_is_said(tools: DocsTools) -> None:
+    """ "Find invoice 2024" answered "Found 3 documents matching; the best is invoice
+    2024.md", counting invoice 2023 and invoice 2025 as near misses of the number (in a
+    folder of numbered notes, "note 2999" found 2,040 documents). A number names one
+    document, not a slip of another: only names with that number are found."""
+    root = tools.ws.root
+    for year in (2023, 2024, 2025):
+        (root / f"invoice {year}.md").write_text(f"Invoice for {year}.\n")
+    (root / "meeting 3.md").write_text("Third.\n")
+    (root / "meeting 30.md").write_text("Thirtieth.\n")
+    (root / "meeting 3 notes.md").write_text("Notes of the third.\n")
+    assert tools.find_documents("invoice 2024").splitlines() == [
+        "Found one document matching “invoice 2024”: invoice 2024.md.",
+        "- invoice 2024.md",
+    ]
+    assert tools.find_documents("invoce 2024").splitlines()[0] == (  # a slip in a word
+        "Found one document matching “invoce 2024”: invoice 2024.md."
+    )
+    assert tools.find_documents("meeting 3").splitlines() == [
+        "Found 2 documents matching “meeting 3”; the best is meeting 3.md.",
+        "- meeting 3.md",
+        "- meeting 3 notes.md",
+    ]
+    assert tools.find_documents("invoice").splitlines()[0] == (
+        "Found 3 documents matching “invoice”; the best is invoice 2023.md."
+    )
+    (root / "report2024-q1.md").write_text("Q1.\n")
+    assert "report2024-q1.md" in tools.find_documents("2024 report")
+
+
+def test_a_long_listing_stays_within_one_result_and_says_how_many_are_left(
+    tools: DocsTools,
+) -> None:
+    """Two hundred documents with long names listed 30,000 characters, over twice what any
+    other result may be: the context then clipped the list to fit, its last line ("…and
+    100 more; narrow it down with a pattern") with it, so the model took the list for all
+    there was. The listing is cut to MAX_RESULT_CHARS and its last line counts the rest."""
+    from voicedesk.tools.docs_server import MAX_RESULT_CHARS
+
+    folder = tools.ws.root / "Projects 2026" / "Client Acme Corporation" / "Meeting notes"
+    folder.mkdir(parents=True)
+    for n in range(300):
+        (folder / f"{n:03d} weekly sync with the steering committee and the team.md").write_text(
+            "Notes.\n"
+        )
+    listing = tools.list_documents()
+    lines = listing.splitlines()
+    assert len(listing) <= MAX_RESULT_CHARS
+    assert lines[0] == "300 documents in the workspace."
+    shown = len(lines) - 2
+    assert lines[1].startswith("- Projects 2026/Client Acme Corporation/Meeting notes/000 weekly")
+    assert lines[-1] == f"…and {300 - shown} more; narrow it down with a pattern."
+
+
+def test_search_under_a_very_long_heading_stays_within_one_result(tools: DocsTools) -> None:
+    """A whole pasted paragraph made a heading (2,900 characters) was repeated in full as
+    the section of each of 25 hits: 73,000 characters, which the context clipped, the line
+    saying there were more hits with it. The section is shown as outline shows a heading,
+    and the result is cut to MAX_RESULT_CHARS, its last line counting the rest."""
+    from voicedesk.tools.docs_server import MAX_HEADING_CHARS, MAX_RESULT_CHARS
+
+    heading = " ".join(["This heading is really a whole pasted paragraph"] * 60)
+    body = "\n\n".join(f"Budget line {n} is fine." for n in range(30))
+    (tools.ws.root / "a.md").write_text(f"# {heading}\n\n{body}\n")
+    found = tools.search("budget")
+    lines = found.splitlines()
+    assert len(found) <= MAX_RESULT_CHARS
+    assert lines[0] == "Found “budget” in 30 places in 1 document."
+    assert len(lines[1]) < MAX_HEADING_CHARS + 100
+    assert lines[1].endswith("…”): Budget line 0 is fine.")
+    assert lines[-1] == "…and 5 more; use a longer phrase."
+
+
+def test_search_names_a_few_of_many_documents_it_could_not_read(tmp_path: Path) -> None:
+    """Every document search could not read was named after the hits, however many: a
+    folder of 2,000 exports too large to open added 90,000 characters to the answer."""
+    from voicedesk.tools.docs_server import MAX_RESULT_CHARS
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    (root / "exports").mkdir(parents=True)
+    for n in range(2000):
+        (root / "exports" / f"export {n:04d}.txt").write_text("budget " * 400)
+    (root / "note.md").write_text("The budget.\n")
+    tools = DocsTools(Workspace(root, tmp_path / "history"), max_mb=0.001)
+    found = tools.search("budget")
+    assert len(found) <= MAX_RESULT_CHARS
+    assert found.splitlines()[-1] == (
+        "(Could not read exports/export 0000.txt (too large to open), exports/export 0001.txt "
+        "(too large to open), exports/export 0002.txt (too large to open) and 1,997 more; "
+        "read_document says more.)"
+    )
+
+
+def test_a_long_comparison_is_cut_between_lines_saying_how_many_are_left(
+    tools: DocsTools,
+) -> None:
+    """Comparing two versions of a long document with long paragraphs was cut at a fixed
+    number of characters: mid-paragraph, mid-word, and with it the line counting the diff
+    lines left out, so the model took the comparison for complete."""
+    from voicedesk.tools.docs_server import MAX_RESULT_CHARS
+
+    root = tools.ws.root
+    old = [f"Paragraph {n} says the old thing" + " and more" * 60 for n in range(120)]
+    new = [f"Paragraph {n} says the new thing" + " and more" * 60 for n in range(120)]
+    (root / "v1.md").write_text("\n\n".join(old) + "\n")
+    (root / "v2.md").write_text("\n\n".join(new) + "\n")
+    said = tools.compare_documents("v1.md", "v2.md")
+    lines = said.splitlines()
+    assert lines[0] == "Compared v1.md with v2.md: 120 paragraphs changed."
+    assert len(said) <= 2 * MAX_RESULT_CHARS
+    assert all(line.endswith("and more") for line in lines[4:-1])  # whole paragraphs only
+    shown = len(lines) - 2  # the summary and the last line
+    left = 3 + 240 - shown  # the header's and the hunk's lines, and one per paragraph each way
+    assert lines[-1] == f"… ({left} more diff lines)"
+
+
+def test_a_full_path_inside_the_workspace_is_taken_as_its_name_there(
+    tools: DocsTools, tmp_path: Path
+) -> None:
+    """A path typed or dropped into the conversation comes whole ("/home/me/Documents/
+    plan.md"): inside the workspace, it was refused as "absolute; only paths inside the
+    workspace are allowed", though it was inside. It is taken as the name it has there; a
+    full path outside is still refused."""
+    root = tools.ws.root
+    (root / "notes").mkdir()
+    (root / "notes" / "plan.md").write_text("# Plan\n\nShip it.\n")
+    assert tools.read_document(str(root / "notes" / "plan.md")).splitlines()[0] == (
+        "notes/plan.md: 2 paragraphs, 3 words."
+    )
+    said = tools.create_document(str(root / "notes" / "new.md"), "Hello.")
+    assert said.startswith("Created notes/new.md: 1 paragraph")
+    assert (root / "notes" / "new.md").read_text() == "Hello.\n"
+    (tmp_path / "outside.md").write_text("Secret.\n")
+    with pytest.raises(WorkspaceError, match="absolute or starts at a home folder"):
+        tools.read_document(str(tmp_path / "outside.md"))
+    with pytest.raises(WorkspaceError, match="absolute or starts at a home folder"):
+        tools.read_document(str(root / "notes" / ".." / ".." / "outside.md"))
+
+
+def test_a_name_with_another_extension_or_none_names_the_document_it_may_mean(
+    tools: DocsTools,
+) -> None:
+    """ "Read me the budget" came as "budget" for a budget.docx: the answer was only
+    "budget has no extension", and the model listed the whole workspace to look. The
+    documents with that name and a document's extension are named now."""
+    root = tools.ws.root
+    (root / "notes").mkdir()
+    (root / "notes" / "plan.md").write_text("# Plan\n")
+    (root / "Budget.docx").write_bytes((root / "notes" / "plan.md").read_bytes())
+    (root / "report.md").write_text("R.\n")
+    (root / "report.txt").write_text("R.\n")
+    (root / "photo.jpg").write_text("not a document")
+    with pytest.raises(WorkspaceError) as info:
+        tools.read_document("budget")
+    assert str(info.value) == (
+        "There is no document called budget; there is Budget.docx. Call the tool again "
+        "with that name if it is the one meant."
+    )
+    with pytest.raises(WorkspaceError, match=r"; there is notes/plan\.md\. Call"):
+        tools.outline("notes/plan")
+    with pytest.raises(WorkspaceError, match=r"; there is report\.md and report\.txt\. Call"):
+        tools.read_document("report")
+    with pytest.raises(FormatError, match="has no extension; I can only work with"):
+        tools.read_document("photo")  # not a document: nothing to suggest
+    with pytest.raises(WorkspaceError, match=r"; there is Budget\.docx\. Call"):
+        tools.edit_document("budget", "find_replace", find="a", replace_with="b")
+
+
+def test_a_workspace_folder_that_is_gone_is_said_to_be_gone(tools: DocsTools) -> None:
+    """The workspace folder deleted, moved or on a drive that was unplugged: the listing
+    said "There are no documents in the workspace" (the model told the person their
+    documents were gone), and create_document made the folder again and wrote there. Every
+    tool now says the folder is not there, and nothing is created."""
+    import shutil
+
+    root = tools.ws.root
+    (root / "a.md").write_text("# Hi\n")
+    assert tools.list_documents().startswith("1 document")
+    shutil.rmtree(root)
+    calls = [
+        lambda: tools.list_documents(),
+        lambda: tools.search("hi"),
+        lambda: tools.find_documents("a"),
+        lambda: tools.read_document("a.md"),
+        lambda: tools.create_document("b.md", "Hello."),
+    ]
+    for call in calls:
+        with pytest.raises(WorkspaceError) as info:
+            call()
+        assert str(info.value) == (
+            f"The workspace folder {root} is not there (deleted, moved, or on a drive that "
+            f"is not connected), so I cannot use any document. Tell the person; once the "
+            f"folder is back, ask again."
+        )
+    assert not root.exists()
+
+
+def test_a_first_search_of_many_slow_documents_goes_on_where_it_left_off(
+    tmp_path: Path,
+) -> None:
+    """A folder of PDFs (a 36-page one takes a second to read): the first search read every
+    one before answering, past the 30 s the tool is given, so the person heard it had
+    taken too long and been stopped, and the calls after it waited for it to end. Search
+    now stops reading new documents once its time is spent, says how many it has not read
+    yet, and the next search goes on from there (what it read is kept)."""
+    from test_docs_server import make_pdf
+
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    for n in range(3):
+        (root / f"paper {n}.pdf").write_bytes(make_pdf([f"Paper {n} is about budgets."]))
+    (root / "a damaged one.pdf").write_bytes(b"%PDF-1.4 cut off")  # read once, not again
+    tools = DocsTools(Workspace(root, tmp_path / "history"), search_budget_s=0.0)
+    assert tools.search("budgets").splitlines()[0] == (
+        "Found no “budgets” in the 1 of 4 documents I have read so far."
+    )
+    first = tools.search("budgets")  # reads one new document a search with no time at all
+    assert first.splitlines() == [
+        "Found “budgets” in 1 place in 1 document, in the 2 of 4 documents I have read so far.",
+        "- paper 0.pdf, paragraph 1: Paper 0 is about budgets.",
+        "(Could not read a damaged one.pdf (not readable as PDF); read_document says more.)",
+        "(2 documents are still to be read for the first time, which takes long; search "
+        "again to go on.)",
+    ]
+    assert tools.search("nothing like it").splitlines() == [
+        "Found no “nothing like it” in the 3 of 4 documents I have read so far.",
+        "(Could not read a damaged one.pdf (not readable as PDF); read_document says more.)",
+        "(1 document is still to be read for the first time, which takes long; search "
+        "again to go on.)",
+    ]
+    assert tools.search("budgets").splitlines()[0] == (
+        "Found “budgets” in 3 places in 3 documents."
+    )

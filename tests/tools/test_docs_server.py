@@ -1923,6 +1923,36 @@ async def test_search_for_a_word_with_signs_in_it_finds_that_word_not_its_letter
         assert "todo.txt, paragraph 2" in await d.call("search", query="call, budget?")
 
 
+async def test_search_finds_words_written_with_other_hyphens_points_or_spaces(ws: Path) -> None:
+    """Speech to text writes "follow up email", "5 pm" and "1200" for a document's
+    "follow-up e-mail", "5 p.m." and "$1,200": search found none of them, and the model
+    told the person the words were not there. The same letters with other separators
+    between them are found now, as whole words only ("hem" is not found in "the many")."""
+    (ws / "mail.md").write_text(
+        "# Mail\n\nSend the follow-up e-mail to Zoë by 5 p.m.\n\n"
+        "The budget grew to $1,200 for the many guests.\n"
+    )
+    async with docs_server(ws) as d:
+        for query in ("follow up email", "followup", "Email?", "5 pm", "1200"):
+            found = await d.call("search", query=query)
+            assert found.startswith(f"Found “{query}” in 1 place in 1 document."), found
+        found = await d.call("search", query="follow up email")
+        assert found.splitlines()[1] == (
+            "- mail.md, paragraph 2 (section “Mail”): Send the follow-up e-mail to Zoë by 5 p.m."
+        )
+        for query in ("hem", "do llar", "e mails"):
+            assert (await d.call("search", query=query)).startswith(f"Found no “{query}”")
+        # find_replace changes the letters as given, and names the spelling search found
+        await d.call("read_document", path="mail.md")
+        said = await d.call(
+            "edit_document", path="mail.md", action="find_replace", find="email", replace_with="x"
+        )
+        assert said == (
+            "Found no “email” in mail.md, so nothing changed. It does appear as “e-mail”; "
+            "use find=“e-mail”."
+        )
+
+
 @asynccontextmanager
 async def _server_beside_an_unwritable_folder(
     tmp_path: Path, *, workspace_too: bool = False

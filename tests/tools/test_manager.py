@@ -752,3 +752,232 @@ async def test_a_url_server_on_this_machine_is_reached_whatever_proxy_is_set(
     finally:
         server.terminate()
         server.wait(10)
+
+
+SCHEMA_SERVER = """
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+TOOLS = [
+    mt.Tool(name="ping", description="Answer pong.", input_schema={"type": "object"}),
+    mt.Tool(
+        name="tag",
+        description="Tag things.",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "tags": {"type": "array", "description": "any tags"},
+                "page": {"type": "object", "properties": {"ids": {"type": ["array", "null"]}}},
+                "default": {"type": "array"},
+                "kinds": {"type": "array", "default": {"type": "array"}},
+            },
+        },
+    ),
+    mt.Tool(
+        name="count",
+        description="Count to n.",
+        input_schema={"type": "object", "properties": {"n": {"type": "int"}}},
+    ),
+]
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=TOOLS)
+
+
+async def call_tool(ctx, params):
+    return mt.CallToolResult(content=[mt.TextContent(text=f"{params.name} ran")])
+
+
+server = Server("schemas", on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+async def main():
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+
+
+async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path) -> None:
+    """One external tool with an array parameter that does not say what it holds (a JSON
+    Schema draft 4 habit many servers keep), or with a type JSON Schema does not have, made
+    OpenAI refuse every request ("Invalid schema for function ..."), so no answer came at
+    all, whatever was asked. The bare array now takes anything (``items: {}``), and a tool
+    whose schema is no JSON Schema is left out, with a notice naming it."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    script = tmp_path / "schemas.py"
+    script.write_text(SCHEMA_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"schemas": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        tools = manager.llm_tools()
+        assert [t["function"]["name"] for t in tools] == ["schemas__ping", "schemas__tag"]
+        tag = tools[1]["function"]["parameters"]["properties"]
+        assert tag["tags"] == {"type": "array", "description": "any tags", "items": {}}
+        assert tag["page"]["properties"]["ids"]["items"] == {}
+        # a property named like a keyword is a schema; a default value is data, left as is
+        assert tag["default"] == {"type": "array", "items": {}}
+        assert tag["kinds"] == {"type": "array", "default": {"type": "array"}, "items": {}}
+        notices = [n.message for n in seen.of(ev.Notice)]
+        assert any("count" in m and "schemas" in m and "left out" in m for m in notices), notices
+        assert (await manager.call("schemas__tag", {"tags": ["a"]}, call_id="t")).text == (
+            "tag ran"
+        )
+        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+            items = [item async for item in llm.stream(request)]
+            await llm.aclose()
+        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+    finally:
+        await manager.aclose()
+
+
+MANY_TOOLS_SERVER = """
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+TOOLS = [
+    mt.Tool(name=f"t{n:03d}", description=f"Tool {n}.", input_schema={"type": "object"})
+    for n in range(130)
+]
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=TOOLS)
+
+
+server = Server("many", on_list_tools=list_tools)
+
+
+async def main():
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+
+
+async def test_more_tools_than_openai_takes_are_cut_to_its_limit_docs_first(
+    tmp_path: Path,
+) -> None:
+    """OpenAI takes at most 128 tools in a request ("Invalid 'tools': array too long"): a
+    server with many tools (130 here) beside the documents server made every request fail,
+    so nothing was ever answered. The first 128 are offered now, the documents tools among
+    them, and a notice names the server whose tools were left out."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    script = tmp_path / "many.py"
+    script.write_text(MANY_TOOLS_SERVER)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "mcpServers": {"many": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        tools = manager.llm_tools()
+        names = [t["function"]["name"] for t in tools]
+        assert len(names) == 128
+        assert {"docs__read_document", "docs__edit_document", "docs__undo"} <= set(names)
+        manager.llm_tools()  # asked again for the next request: said once
+        notices = [n.message for n in seen.of(ev.Notice) if "left out" in n.message]
+        assert len(notices) == 1 and "“many”" in notices[0] and "128" in notices[0], notices
+        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+            items = [item async for item in llm.stream(request)]
+            await llm.aclose()
+        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+    finally:
+        await manager.aclose()
+
+
+BIG_RESULT_SERVER = """
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("big")
+
+
+@server.tool()
+def dump() -> str:
+    \"\"\"Three million characters, in lines.\"\"\"
+    return "".join(f"line {n:07d} of the log " + "x" * 75 + "\\n" for n in range(30_000))
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_huge_result_is_cut_to_a_size_the_app_can_show_saying_so(tmp_path: Path) -> None:
+    """An external tool that answered with megabytes (a log, a database dump) had its whole
+    result kept, shown and counted: opening the call's detail in the TUI froze the app for
+    13 s at 5 MB (Textual laying out the text), and each request of the answer counted
+    all of it again. It is cut to MAX_RESULT_CHARS, and the model is told how much was
+    left out and to ask for less."""
+    from voicedesk.tools.manager import MAX_RESULT_CHARS
+
+    script = tmp_path / "big.py"
+    script.write_text(BIG_RESULT_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"big": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        result = await manager.call("big__dump", {}, call_id="d")
+    finally:
+        await manager.aclose()
+    assert not result.is_error
+    kept, note = result.text.rsplit("\n", 1)
+    assert kept.startswith("line 0000000 of the log") and len(kept) <= MAX_RESULT_CHARS
+    assert kept.endswith("x")  # cut at a line's end
+    assert note == (
+        f"[Cut: the tool returned 2,999,999 characters; only the first {len(kept):,} are "
+        f"here. Ask it for less: a narrower query, or a part at a time.]"
+    )
+    assert result.spoken == "line 0000000 of the log " + "x" * 75
+    (finished,) = seen.of(ev.ToolCallFinished)
+    assert finished.result_text == result.text

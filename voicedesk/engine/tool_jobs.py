@@ -14,7 +14,6 @@ had done.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,11 +108,11 @@ class ToolJobs:
             self._notice("info", "Cancelled the tool that was still running.")
 
     async def _call(self, turn_id: int, call: ToolCall) -> dict[str, Any]:
-        try:
-            args = json.loads(call.arguments or "{}")
-        except json.JSONDecodeError:
-            args = {}
-        result = await self.tools.call(call.name, args, call_id=call.id, turn_id=turn_id)
+        # As the model wrote them: arguments that are no JSON object (cut off at the
+        # answer's length limit) are the tool manager's to refuse, not to run as none.
+        result = await self.tools.call(
+            call.name, call.arguments or "{}", call_id=call.id, turn_id=turn_id
+        )
         return {"role": "tool", "tool_call_id": call.id, "content": result.text}
 
     async def _finish(self, job: ToolJob) -> None:

@@ -59,6 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
 import numpy as np
 from aiohttp import ClientConnectionResetError, WSCloseCode, WSMsgType, web
 
@@ -315,7 +316,7 @@ class SimServer:
                 f"The model `{model}` does not exist or you do not have access to it.",
                 "model_not_found",
             )
-        refused = self._over_window(body)
+        refused = self._over_window(body) or _bad_tools(body)
         if refused is not None:
             return refused
         messages = body.get("messages") or []
@@ -362,7 +363,9 @@ class SimServer:
         await asyncio.sleep(max(0.0, t_in + self.latency.ttft_s - time.monotonic()))
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         tokens = 0
+        cap = body.get("max_completion_tokens") or body.get("max_tokens")
         if calls:
+            finish = "tool_calls"
             for i, word in enumerate(text.split(" ") if text else []):  # the preamble
                 await resp.write(chunk({"content": word if i == 0 else " " + word}))
                 tokens += 1
@@ -373,16 +376,19 @@ class SimServer:
                 if fault == "drop":  # the call's name came, its arguments never do
                     return _cut(request, resp)
                 args = json.dumps(call["arguments"])
+                # as OpenAI does, a call's arguments end where the answer reaches its cap
+                if isinstance(cap, int) and tokens + 4 + len(args) // 4 > cap:
+                    args, finish = args[: max(0, cap - tokens - 4) * 4], "length"
                 for part in (args[: len(args) // 2], args[len(args) // 2 :]):
                     await resp.write(
                         chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
                     )
                 tokens += 4 + len(args) // 4
-            finish = "tool_calls"
+                if finish == "length":
+                    break
         else:
             words = text.split(" ")
             finish = "stop"
-            cap = body.get("max_completion_tokens") or body.get("max_tokens")
             if isinstance(cap, int) and 0 < cap < len(words):  # a word a token, as counted
                 words, finish = words[:cap], "length"
             interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
@@ -919,6 +925,77 @@ def _summarise(messages: list[dict[str, Any]], max_tokens: int) -> str:
         out.append(line)
         left -= len(tokens)
     return "\n".join(out)
+
+
+def _bare_array(schema: Any, context: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """Where in ``schema`` an array says nothing of its items, as OpenAI finds it, or None."""
+    if isinstance(schema, dict):
+        kind = schema.get("type")
+        if (kind == "array" or (isinstance(kind, list) and "array" in kind)) and not (
+            "items" in schema or "prefixItems" in schema
+        ):
+            return context
+        for key, value in schema.items():
+            if key in ("const", "default", "enum", "examples"):
+                continue  # data, not schemas
+            if isinstance(value, dict) and key in ("properties", "$defs", "definitions"):
+                for name, sub in value.items():
+                    found = _bare_array(sub, (*context, key, name))
+                    if found is not None:
+                        return found
+            elif isinstance(value, (dict, list)):
+                found = _bare_array(value, (*context, key))
+                if found is not None:
+                    return found
+    elif isinstance(schema, list):
+        for sub in schema:
+            found = _bare_array(sub, context)
+            if found is not None:
+                return found
+    return None
+
+
+MAX_TOOLS = 128  # the most tools OpenAI takes in one request
+
+
+def _bad_tools(body: dict[str, Any]) -> web.Response | None:
+    """OpenAI's refusal of a request with more than MAX_TOOLS tools, or one of whose tools
+    has parameters it does not take: an array without ``items``, or no JSON Schema at all. The whole request fails, not the
+    tool."""
+    tools = body.get("tools") or []
+    if len(tools) > MAX_TOOLS:
+        message = (
+            f"Invalid 'tools': array too long. Expected an array with maximum length "
+            f"{MAX_TOOLS}, but got an array with length {len(tools)} instead."
+        )
+        error = {"message": message, "type": "invalid_request_error", "param": "tools"}
+        return web.json_response({"error": {**error, "code": "array_above_max_length"}}, status=400)
+    for n, tool in enumerate(tools):
+        function = tool.get("function") or {}
+        name, params = function.get("name"), function.get("parameters")
+        if params is None:
+            continue
+        try:
+            jsonschema.validators.validator_for(params).check_schema(params)
+        except jsonschema.SchemaError as exc:
+            problem = exc.message
+        else:
+            where = _bare_array(params)
+            if where is None:
+                continue
+            problem = f"In context={where!r}, array schema missing items."
+        return web.json_response(
+            {
+                "error": {
+                    "message": f"Invalid schema for function '{name}': {problem}",
+                    "type": "invalid_request_error",
+                    "param": f"tools[{n}].function.parameters",
+                    "code": "invalid_function_parameters",
+                }
+            },
+            status=400,
+        )
+    return None
 
 
 @functools.lru_cache(maxsize=1)

@@ -37,10 +37,12 @@ def diff_opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, in
 
 
 def unified_diff(
-    old: list[str], new: list[str], old_name: str, new_name: str, limit: int
+    old: list[str], new: list[str], old_name: str, new_name: str, limit: int, chars: int
 ) -> list[str]:
-    """The unified diff's lines (one line of context), at most ``limit`` of them, then a line
-    counting the ones left out (counted, not kept: a long document's diff can be huge)."""
+    """The unified diff's lines (one line of context), at most ``limit`` of them and
+    ``chars`` characters in all, then a line counting the ones left out (counted, not kept:
+    a long document's diff can be huge). Cut between lines: a diff cut by characters ended
+    mid-paragraph, without that count."""
     if len(old) + len(new) <= _SMALL_DIFF:
         lines = difflib.unified_diff(old, new, old_name, new_name, lineterm="", n=1)
     else:
@@ -57,8 +59,10 @@ def unified_diff(
         )
     kept: list[str] = []
     left_out = 0
+    room = chars - 40  # for the count
     for line in _marked_lines(lines):
-        if len(kept) < limit:
+        room -= len(line) + 1
+        if len(kept) < limit and (room >= 0 or not kept):
             kept.append(line)
         else:
             left_out += 1

@@ -29,12 +29,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fnmatch
+import os
 import re
 import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BeforeValidator, StrictBool
@@ -52,6 +53,9 @@ MAX_LIST = 200
 MAX_SEARCH_HITS = 25
 MAX_DIFF_LINES = 300
 MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
+# Search stops reading documents it has not read before once this is spent (a 36-page PDF
+# takes a second): a folder of them took longer than the call is given (30 s).
+SEARCH_BUDGET_S = 20.0
 DEFAULT_MAX_MB = 5.0  # largest .md/.txt opened; Word and PDF files may be bigger:
 CONTAINER_FACTOR = 5  # their pictures and zip packaging take most of the bytes
 # A .docx may unpack to its limit in XML (the text with its markup), and to this many times
@@ -200,10 +204,18 @@ class _Edit:
 class DocsTools:
     """The tool implementations, independent of MCP so they can be called directly too."""
 
-    def __init__(self, workspace: Workspace, max_mb: float = DEFAULT_MAX_MB) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        max_mb: float = DEFAULT_MAX_MB,
+        *,
+        search_budget_s: float = SEARCH_BUDGET_S,
+    ) -> None:
         self.ws = workspace
         self.max_bytes = int(max_mb * 1024 * 1024)
-        self._parsed: dict[Path, tuple[tuple[int, int], Document]] = {}
+        self.search_budget_s = search_budget_s
+        # The last parse of each document searched (or why it failed), by (mtime, size).
+        self._parsed: dict[Path, tuple[tuple[int, int], Document | FormatError]] = {}
         self.unusable_names: list[str] = []  # found by the last listing (``_documents``)
         # Documents whose paragraph numbers this server has shown (read_document, outline):
         # the ones an edit by number may name. Any edit opened the file, so counting that
@@ -218,6 +230,8 @@ class DocsTools:
     ) -> tuple[Path, str, bytes, Document]:
         real = self.ws.resolve(name, must_exist=False)
         rel = self.ws.rel(real)
+        if not real.exists():
+            self._other_extensions(real, rel)
         kind = formats.kind_for(rel)  # an unsupported type says so, even if it does not exist
         if not real.exists():
             self.ws.resolve(name)  # raises the "no document called …" error
@@ -229,6 +243,38 @@ class DocsTools:
         except FormatError as exc:
             raise FormatError(f"{rel}: {exc}") from None
         return real, rel, data, doc
+
+    def _other_extensions(self, real: Path, rel: str) -> None:
+        """Raise WorkspaceError naming the documents called ``rel`` with a document's
+        extension, where it has none, if there are any: "read me the budget" came as
+        "budget" for a budget.docx, and the model, told only "budget has no extension",
+        listed the whole workspace to look. (A name with a document's extension is another
+        kind of file than the one asked for: the list is the way there.)"""
+        asked = PurePosixPath(rel)
+        if asked.suffix.lower() in formats.SUFFIXES:
+            return
+        stem = unicodedata.normalize("NFC", asked.name).casefold()
+        try:
+            entries = sorted(os.listdir(real.parent))
+        except OSError:
+            return
+        found = []
+        for entry in entries:
+            other = PurePosixPath(entry)
+            if (
+                entry.startswith(".")
+                or other.suffix.lower() not in formats.SUFFIXES
+                or unicodedata.normalize("NFC", other.stem).casefold() != stem
+            ):
+                continue
+            with contextlib.suppress(WorkspaceError):
+                found.append(self.ws.rel(self.ws.resolve(self.ws.rel(real.parent / entry))))
+        if found:
+            names = " and ".join([", ".join(found[:-1]), found[-1]] if len(found) > 1 else found)
+            raise WorkspaceError(
+                f"There is no document called {rel}; there is {names}. Call the tool again "
+                f"with that name if it is the one meant."
+            )
 
     def _limit(self, kind: formats.Kind) -> int:
         return self.max_bytes * (CONTAINER_FACTOR if kind in ("docx", "pdf") else 1)
@@ -280,18 +326,35 @@ class DocsTools:
                 return "too large to open"
         return f"not readable as {formats.KIND_NAMES[formats.kind_for(path.name)]}"
 
+    def _is_cached(self, path: Path) -> bool:
+        """Whether ``path`` was parsed and has not changed since (searching it is quick)."""
+        hit = self._parsed.get(path)
+        if hit is None:
+            return False
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return hit[0] == (st.st_mtime_ns, st.st_size)
+
     def _parsed_cached(self, path: Path) -> Document:
         """Parse for listing/searching, reusing the last parse while the file is unchanged."""
         st = path.stat()
         key = (st.st_mtime_ns, st.st_size)
         hit = self._parsed.get(path)
         if hit is not None and hit[0] == key:
+            if isinstance(hit[1], FormatError):
+                raise hit[1]  # a damaged file is not read again until it changes
             return hit[1]
         kind = formats.kind_for(path.name)
-        self._check_size(self.ws.rel(path), kind, st.st_size)
-        data = path.read_bytes()
-        self._check_unpacked(self.ws.rel(path), kind, data)
-        doc = formats.parse(data, kind)
+        try:
+            self._check_size(self.ws.rel(path), kind, st.st_size)
+            data = path.read_bytes()
+            self._check_unpacked(self.ws.rel(path), kind, data)
+            doc = formats.parse(data, kind)
+        except FormatError as exc:
+            self._parsed[path] = (key, exc)
+            raise
         # Searching needs only the blocks; don't hold every file's bytes and text in memory.
         doc.original = doc.text = None
         doc.spans = []
@@ -412,12 +475,21 @@ class DocsTools:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
             big = ", too large to open" if st.st_size > self._limit(formats.kind_for(rel)) else ""
             lines.append(f"- {rel} ({kind}, {_size(st.st_size)}{big}, modified {when})")
-        if len(docs) > MAX_LIST:
-            lines.append(f"…and {len(docs) - MAX_LIST} more; narrow it down with a pattern.")
-        return "\n".join(lines) + unusable
+        beyond = max(0, len(docs) - MAX_LIST)
+
+        def rest(left: int) -> str:
+            return f"…and {left + beyond} more; narrow it down with a pattern."
+
+        # Long names fill a result before MAX_LIST does: past it, the context clipped the
+        # list, and the line saying there was more with it.
+        capped = self._capped(lines, rest)
+        if capped is lines and beyond:
+            capped.append(rest(0))
+        return "\n".join(capped) + unusable
 
     def find_documents(self, query: str) -> str:
-        """Find documents by name (not content): forgiving of case, word order and small slips.
+        """Find documents by name (not content): forgiving of case, word order and small slips
+        in words (not in numbers: "invoice 2024" finds no invoice 2023).
 
         query: words from the name, like 'budget plan' or 'meeting notes march'.
         """
@@ -425,12 +497,17 @@ class DocsTools:
         if not wanted:
             raise FormatError("Say what the document is called: the query is empty.")
         phrase = " ".join(wanted)
+        # A number names one document ("invoice 2024"), not a slip of another: 2023 and
+        # 2025 were found as near misses, and "note 2999" found 2,040 numbered notes.
+        numbers = [re.compile(rf"(?<!\d){w}(?!\d)") for w in wanted if w.isdigit()]
         scored: list[tuple[float, str]] = []
         for path in self._documents():
             rel = self.ws.rel(path)
             name = unicodedata.normalize("NFC", rel)  # a combining accent is not a word char
             stem = " ".join(re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split())
             full = " ".join(re.sub(r"[^\w]+", " ", name.casefold()).split())
+            if not all(n.search(full) for n in numbers):  # "report2024" has 2024 too
+                continue
             if stem == phrase:
                 score = 3.0
             elif phrase in full:
@@ -462,7 +539,8 @@ class DocsTools:
         """Search the text of every document for a phrase (or, failing that, all its words).
 
         Case, accents and the punctuation around the words do not matter ("resume" finds
-        "Résumé"). Returns snippets with the document path and paragraph number, best for
+        "Résumé"), nor hyphens, points or blanks inside them ("follow up email" finds
+        "follow-up e-mail"). Returns snippets with the document path and paragraph number, best for
         then calling read_document with start_paragraph.
         """
         query = unicodedata.normalize("NFC", " ".join(query.split()))
@@ -477,53 +555,93 @@ class DocsTools:
         # around them: "C#", "C++" and "e-mail" are words, and taken apart at their signs
         # "C#" was searched as "c", found in nearly every paragraph.
         words = [w.strip(_AROUND_WORDS) or w for w in needle.split()]
+        # Failing both, the same letters with other separators: "follow up email" for
+        # "follow-up e-mail", "5 pm" for "5 p.m.", "1200" for "$1,200".
+        joined = _joined(words)
         hits: list[tuple[str, list[Block], int, str]] = []
         skipped: list[str] = []
-        for exact in (True, False):
-            for path in self._documents():
+        # Not read before, and left for the next search once the time was spent; at least
+        # one new document is read each search, so searching again always gets further.
+        started, read_new = time.monotonic(), 0
+        unread: set[Path] = set()
+        documents = self._documents()
+        for mode in ("phrase", "words", "joined"):
+            if (mode == "words" and len(words) < 2) or (mode == "joined" and joined is None):
+                continue
+            for path in documents:
                 rel = self.ws.rel(path)
+                if path in unread:
+                    continue
+                if not self._is_cached(path):
+                    if read_new and time.monotonic() - started > self.search_budget_s:
+                        unread.add(path)
+                        continue
+                    read_new += 1
                 try:
                     doc = self._parsed_cached(path)
                 except (FormatError, OSError) as exc:
-                    if exact:
+                    if mode == "phrase":
                         skipped.append(f"{rel} ({self._why_unread(path, exc)})")
                     continue
                 for i, block in enumerate(doc.blocks):
                     # NFC like the query: "café" finds a Mac's "cafe\u0301" too.
                     text = unicodedata.normalize("NFC", " ".join(block.text.split()))
                     folded = formats.fold_for_search(text)
-                    if exact:
+                    length = len(needle)
+                    if mode == "phrase":
                         pos = folded.find(needle)
-                    elif all(w in folded for w in words):
-                        pos = folded.find(words[0])
+                    elif mode == "words":
+                        pos = folded.find(words[0]) if all(w in folded for w in words) else -1
                     else:
-                        continue
+                        found = joined.search(folded)  # type: ignore[union-attr]
+                        pos, length = (found.start(), len(found[0])) if found else (-1, 0)
                     if pos < 0:
                         continue
                     lo = max(0, pos - 70)
-                    hi = min(len(text), pos + len(needle) + 70)
+                    hi = min(len(text), pos + length + 70)
                     snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
                     hits.append((rel, doc.blocks, i, snippet))
-            if hits or len(words) < 2:
+            if hits:
                 break
         note = (
-            f"\n(Could not read {', '.join(skipped)}; read_document says more.)" if skipped else ""
+            f"\n(Could not read {', '.join(skipped[:3])}"
+            + (f" and {len(skipped) - 3:,} more" if len(skipped) > 3 else "")
+            + "; read_document says more.)"
+            if skipped
+            else ""
         )
+        so_far = ""
+        if unread:
+            read = len(documents) - len(unread)
+            so_far = f" the {read} of {len(documents)} documents I have read so far"
+            left = len(unread)
+            note += (
+                f"\n({plural(left, 'document')} {'is' if left == 1 else 'are'} still to be "
+                f"read for the first time, which takes long; search again to go on.)"
+            )
         if not hits:
-            return f"Found no “{query}” in any document.{note}"
+            return f"Found no “{query}” in{so_far or ' any document'}.{note}"
         files = len({h[0] for h in hits})
-        first = f"Found “{query}” in {plural(len(hits), 'place')} in {plural(files, 'document')}."
+        first = f"Found “{query}” in {plural(len(hits), 'place')} in {plural(files, 'document')}"
+        first += f", in{so_far}." if so_far else "."
         lines = [first]
         names: dict[str, dict[int, str]] = {}  # sections are named for the hits shown only
         for rel, blocks, i, snippet in hits[:MAX_SEARCH_HITS]:
             if rel not in names:
                 names[rel] = formats.heading_names(blocks)
             section = self._section_of(blocks, names[rel], i)
-            where = f" (section “{section}”)" if section else ""
+            # as outline shows a heading: a pasted paragraph made one was repeated whole
+            where = f" (section {_quote(section, MAX_HEADING_CHARS)})" if section else ""
             lines.append(f"- {rel}, paragraph {i + 1}{where}: {snippet}")
-        if len(hits) > MAX_SEARCH_HITS:
-            lines.append(f"…and {len(hits) - MAX_SEARCH_HITS} more; use a longer phrase.")
-        return "\n".join(lines) + note
+        beyond = max(0, len(hits) - MAX_SEARCH_HITS)
+
+        def rest(left: int) -> str:
+            return f"…and {left + beyond} more; use a longer phrase."
+
+        capped = self._capped(lines, rest)
+        if capped is lines and beyond:
+            capped.append(rest(0))
+        return "\n".join(capped) + note
 
     # ------------------------------------------------------------------ reading
 
@@ -690,9 +808,10 @@ class DocsTools:
         summary = describe_changes(old_lines, new_lines, ops)
         if summary == "no differences":
             return f"{old_name} and {new_name} have the same text."
-        diff = unified_diff(old_lines, new_lines, old_name, new_name, MAX_DIFF_LINES)
         first = f"Compared {old_name} with {new_name}: {summary}."
-        return "\n".join([first, *diff])[: MAX_RESULT_CHARS * 2]
+        room = MAX_RESULT_CHARS * 2 - len(first) - 1
+        diff = unified_diff(old_lines, new_lines, old_name, new_name, MAX_DIFF_LINES, room)
+        return "\n".join([first, *diff])
 
     # ------------------------------------------------------------------ writing
 
@@ -808,7 +927,10 @@ class DocsTools:
         footnotes, pictures, fields and bookmarks that go with removed paragraphs: tell the
         person.
         """
-        target = self.ws.rel(self.ws.resolve(path, must_exist=False))
+        real = self.ws.resolve(path, must_exist=False)
+        target = self.ws.rel(real)
+        if not real.exists():
+            self._other_extensions(real, target)
         formats.require_writable(target)
         if paragraph and action in NUMBERED_ACTIONS and target not in self._numbers_shown:
             # Numbers from an earlier server (a resumed conversation) or from nowhere: the
@@ -1195,19 +1317,47 @@ class DocsTools:
 _AROUND_WORDS = ".,;:?!\"'()[]“”‘’«»¿¡"
 
 
+# What may stand between the letters of one phrase, written one way or another: blanks,
+# hyphens and dashes, points, commas, apostrophes, slashes and underscores.
+_JOINERS = " \u2010\u2011\u2012\u2013\u2014.,'\u2019\u00b7/_-"
+
+
+def _joined(words: list[str]) -> re.Pattern[str] | None:
+    """A pattern finding ``words`` (folded) with any joiners, or none, between any two of
+    their letters, as whole words only: "hem" is no match in "the many", which without its
+    blanks reads "themany". None when nothing but joiners was asked for."""
+    letters = [c for c in "".join(words) if c not in _JOINERS]
+    if not letters:
+        return None
+    between = f"[{re.escape(_JOINERS)}]*"
+    # (?<![^\W_]): not just after a letter or digit; (?![^\W_]): not just before one
+    return re.compile(r"(?<![^\W_])" + between.join(map(re.escape, letters)) + r"(?![^\W_])")
+
+
 def _spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:
     """How the document spells ``needle`` where it has it with other accents ("résumé" for
-    "resume", as speech to text writes it), or None. find_replace changes only the letters
+    "resume", as speech to text writes it), or else with other hyphens, points or blanks
+    ("e-mail" for "email", as search finds it), or None. find_replace changes only the letters
     as given; the model was told only "Found no resume" and gave up, or listed the text."""
     wanted = formats.fold_for_search(unicodedata.normalize("NFC", needle))
-    for block in blocks:
-        if block.is_row:
-            continue
-        text = unicodedata.normalize("NFC", block.text)
-        folded = formats.fold_for_search(text)
-        at = folded.find(wanted)
-        if at >= 0 and len(folded) == len(text):  # one for one: the same place in the text
-            return text[at : at + len(wanted)]
+    joined = _joined(wanted.split())
+
+    def same_letters(folded: str) -> tuple[int, int]:
+        found = joined.search(folded) if joined is not None else None
+        return (found.start(), len(found[0])) if found else (-1, 0)
+
+    # the accents first, then the hyphens and blanks too (search's order)
+    for find in (lambda folded: (folded.find(wanted), len(wanted)), same_letters):
+        for block in blocks:
+            if block.is_row:
+                continue
+            text = unicodedata.normalize("NFC", block.text)
+            folded = formats.fold_for_search(text)
+            if len(folded) != len(text):  # not one for one: no same place in the text
+                continue
+            at, length = find(folded)
+            if at >= 0:
+                return text[at : at + length]
     return None
 
 

@@ -24,12 +24,13 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TextIO
 
 import anyio
+import jsonschema
 import mcp_types as mt
 from mcp import ClientSession, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -57,6 +58,10 @@ STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the back-off
 QUIET_AFTER_STOPS = 3
 SPOKEN_MAX = 200
 MAX_TOOL_PAGES = 20
+MAX_TOOLS = 128  # the most tools OpenAI takes in one request; more and it refuses it
+# A tool result longer than this is cut: 5 MB froze the TUI for 13 s when its detail was
+# opened, and the context would clip it to a few thousand tokens anyway.
+MAX_RESULT_CHARS = 50_000
 LOG_MAX_BYTES = 1_000_000  # a server log bigger than this is started afresh
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
@@ -123,6 +128,7 @@ class ToolResult:
 class _ToolRef:
     server: str
     tool: mt.Tool
+    parameters: dict[str, Any] = field(default_factory=dict)  # as the model is offered them
 
 
 def spoken_summary(text: str, limit: int = SPOKEN_MAX) -> str:
@@ -143,6 +149,100 @@ def llm_tool_name(server: str, tool: str) -> str:
     """``server__tool`` squeezed into what the OpenAI API accepts: ``^[a-zA-Z0-9_-]{1,64}$``."""
     name = _NAME_OK.sub("_", f"{server}__{tool}")
     return name[:64] or "tool"
+
+
+def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
+    """A tool's input schema as OpenAI takes it, or (None, what is wrong with it).
+
+    OpenAI refuses the whole request, not the one tool, when a tool's parameters are no
+    JSON Schema or hold an array that does not say what it holds ("array schema missing
+    items", a draft 4 habit many MCP servers keep): no answer at all came, whatever was
+    asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
+    still not one is for the caller to leave out."""
+    params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
+    params = _items_given(params)
+    try:
+        jsonschema.validators.validator_for(params).check_schema(params)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path)
+        return None, f"{exc.message}" + (f" (at {where})" if where else "")
+    return params, ""
+
+
+# Keywords whose values are data, not schemas: an example list is no array schema.
+_DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
+# Keywords whose values map names to schemas ("properties": {"default": {...}}).
+_NAMED_SCHEMAS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+)
+
+
+def _items_given(schema: Any) -> Any:
+    """``schema`` (copied) with ``items: {}`` in every array schema that has no items."""
+    if isinstance(schema, list):
+        return [_items_given(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
+            out[key] = {name: _items_given(sub) for name, sub in value.items()}
+        else:
+            out[key] = value if key in _DATA_KEYWORDS else _items_given(value)
+    kind = out.get("type")
+    is_array = kind == "array" or (isinstance(kind, list) and "array" in kind)
+    if is_array and "items" not in out and "prefixItems" not in out:
+        out["items"] = {}
+    return out
+
+
+def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any], str]:
+    """(the arguments as a dict, what is wrong with them or "")."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments or "{}")
+        except json.JSONDecodeError as exc:
+            # Text that stops inside a string, or before the object closes, was cut off.
+            ends = exc.msg.startswith("Unterminated string") or exc.pos >= len(arguments.rstrip())
+            how = "cut off" if ends else "not valid JSON"
+            return {}, f"{how} ({exc.msg}: character {exc.pos})"
+    if arguments is None:
+        return {}, ""
+    if not isinstance(arguments, Mapping):
+        kind = {list: "an array", str: "a string", bool: "true or false"}.get(
+            type(arguments), "a number"
+        )
+        return {}, f"{kind}, not a JSON object"
+    return dict(arguments), ""
+
+
+def _not_run(name: str, wrong: str) -> str:
+    """The result of a call whose arguments ``wrong`` describes: it was not run."""
+    if wrong.startswith("cut off"):
+        return (
+            f"The arguments of this call to {name} were cut off at the answer's length limit "
+            f"{wrong.removeprefix('cut off ')}, so it was not run. Make the call shorter: "
+            f"write long text in parts, a first part in this call and the rest in later "
+            f"ones (for a document, insert_paragraph with edit_document adds to it)."
+        )
+    return (
+        f"The arguments of this call to {name} are {wrong}, so it was not run. Call it "
+        f"again with the arguments as one JSON object."
+    )
+
+
+def _bounded(text: str) -> str:
+    """``text`` cut to MAX_RESULT_CHARS (at a line's end, if one is near), saying so."""
+    if len(text) <= MAX_RESULT_CHARS:
+        return text
+    kept = text[:MAX_RESULT_CHARS]
+    line_end = kept.rfind("\n")
+    if line_end > MAX_RESULT_CHARS * 0.8:
+        kept = kept[:line_end]
+    return (
+        f"{kept}\n[Cut: the tool returned {len(text):,} characters; only the first "
+        f"{len(kept):,} are here. Ask it for less: a narrower query, or a part at a time.]"
+    )
 
 
 def result_text(result: mt.CallToolResult) -> str:
@@ -626,6 +726,8 @@ class ToolManager:
         self._pending_notices: list[tuple[str, str]] = []
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
+        self._schema_refused: set[tuple[str, str, str]] = set()
+        self._said_left_out: set[frozenset[tuple[str, str]]] = set()
         self._started = False
         self._closed = False
 
@@ -734,19 +836,44 @@ class ToolManager:
         again" answer the model can relay instead of the tool vanishing mid-conversation.
         """
         out = []
-        for name, ref in self._names.items():
-            if self._servers[ref.server].state in ("failed", "stopped"):
-                continue
-            schema = ref.tool.input_schema if isinstance(ref.tool.input_schema, dict) else {}
-            params = {"type": "object", "properties": {}, **schema}
+        offered = [
+            (name, ref)
+            for name, ref in self._names.items()
+            if self._servers[ref.server].state not in ("failed", "stopped")
+        ]
+        # The documents tools first, so they are never the ones a long list leaves out.
+        offered.sort(key=lambda item: item[1].server != DOCS_SERVER)
+        self._say_left_out([ref for _, ref in offered[MAX_TOOLS:]])
+        for name, ref in offered[:MAX_TOOLS]:
             description = ref.tool.description or ref.tool.title or ref.tool.name
             out.append(
                 {
                     "type": "function",
-                    "function": {"name": name, "description": description, "parameters": params},
+                    "function": {
+                        "name": name,
+                        "description": description,
+                        "parameters": ref.parameters,
+                    },
                 }
             )
         return out
+
+    def _say_left_out(self, refs: list[_ToolRef]) -> None:
+        """Say once (per set of tools) which servers' tools a list too long left out."""
+        key = frozenset((r.server, r.tool.name) for r in refs)
+        if not refs or key in self._said_left_out:
+            return
+        self._said_left_out.add(key)
+        counts: dict[str, int] = {}
+        for ref in refs:
+            counts[ref.server] = counts.get(ref.server, 0) + 1
+        which = ", ".join(f"{n} of tool server “{server}”" for server, n in counts.items())
+        self._notice(
+            "warning",
+            f"Some tools are left out: {which}. The language model takes at most {MAX_TOOLS} "
+            f"tools, and more made every answer fail. Turn off a tool server you do not need "
+            f"(enabled = false in tools.mcpServers).",
+        )
 
     def reads_only(self, names: Iterable[str]) -> bool:
         """Whether every tool named only reads, as its server declares (MCP's readOnlyHint).
@@ -791,14 +918,31 @@ class ToolManager:
                 ),
             )
             for tool in tools:
+                params, wrong = openai_parameters(tool.input_schema)
+                if params is None:
+                    self._refuse_schema(server.name, tool.name, wrong)
+                    continue
                 name = llm_tool_name(server.name, tool.name)
                 n = 2
                 while name in names:  # two names that sanitise alike: keep both, distinctly
                     suffix = f"_{n}"
                     name = llm_tool_name(server.name, tool.name)[: 64 - len(suffix)] + suffix
                     n += 1
-                names[name] = _ToolRef(server.name, tool)
+                names[name] = _ToolRef(server.name, tool, params)
         self._names = names
+
+    def _refuse_schema(self, server: str, tool: str, wrong: str) -> None:
+        """Say once (per server, tool and fault) that a tool is left out for its schema."""
+        key = (server, tool, wrong)
+        if key in self._schema_refused:
+            return
+        self._schema_refused.add(key)
+        self._notice(
+            "warning",
+            f"The tool {tool} of tool server “{server}” is left out: its input schema is not "
+            f"one the language model accepts ({wrong}). Offered, it would make every answer "
+            f"fail. Its other tools are available; the server's maker can fix the schema.",
+        )
 
     def _resolve(self, name: str) -> _ToolRef | None:
         ref = self._names.get(name)
@@ -812,19 +956,27 @@ class ToolManager:
     async def call(
         self,
         name: str,
-        arguments: Mapping[str, Any] | None,
+        arguments: Mapping[str, Any] | str | None,
         *,
         call_id: str,
         turn_id: int = 0,
     ) -> ToolResult:
-        """Run one tool call; never raises (except CancelledError, after reporting it)."""
-        args = dict(arguments or {})
+        """Run one tool call; never raises (except CancelledError, after reporting it).
+
+        ``arguments`` may be the model's JSON text: if it is no JSON object (the model's
+        answer reached its length limit mid-call), the call is not run, and the result
+        says so: run with no arguments, the tool only said they were missing, and the
+        model tried the same call again."""
+        args, wrong = _arguments(arguments)
         t0 = time.monotonic()
         self._publish(
             ev.ToolCallStarted(turn_id=turn_id, call_id=call_id, name=name, arguments=args)
         )
         try:
-            text, is_error = await self._call(name, args, call_id)
+            if wrong:
+                text, is_error = _not_run(name, wrong), True
+            else:
+                text, is_error = await self._call(name, args, call_id)
         except asyncio.CancelledError:
             result = ToolResult(
                 text="The tool call was cancelled.",
@@ -840,6 +992,7 @@ class ToolManager:
             text, is_error = f"The tool {name} failed: {_describe(exc)}.", True
         if not text:
             text = "The tool returned nothing." if not is_error else "The tool failed."
+        text = _bounded(text)
         result = ToolResult(
             text=text,
             spoken=spoken_summary(text),

@@ -291,8 +291,21 @@ class Workspace:
 
     # ----------------------------------------------------------------- paths
 
+    def check_root(self) -> None:
+        """Raise WorkspaceError if the workspace folder is not there any more. Gone (deleted,
+        moved, its drive unplugged), it was listed as "no documents in the workspace", and a
+        new document made the folder again and was written there."""
+        if not self.root.is_dir():
+            raise WorkspaceError(
+                f"The workspace folder {self.root} is not there (deleted, moved, or on a "
+                f"drive that is not connected), so I cannot use any document. Tell the "
+                f"person; once the folder is back, ask again."
+            )
+
     def resolve(self, name: str, *, must_exist: bool = True) -> Path:
         """Return the real path for ``name`` inside the workspace or raise WorkspaceError."""
+        self.check_root()
+        name = self._relative_if_inside(name)
         rel = clean_relative_name(name)
         candidate = self._on_disk(rel, clean_relative_name(name, nfc=False))
         real = Path(os.path.realpath(candidate))
@@ -326,6 +339,24 @@ class Workspace:
                 f"find_documents to see the names."
             )
         return real
+
+    def _relative_if_inside(self, name: str) -> str:
+        """A full path (or one from the home folder) to somewhere in the workspace, as the
+        name it has there; anything else as given, for :func:`clean_relative_name` to
+        check. A path typed or dropped into the conversation comes whole, and was refused
+        as "only paths inside the workspace are allowed" though it was inside. Its folder
+        is resolved as the workspace's own path is (symbolic links, ".."); its last part
+        is not, so a link there is checked as any other."""
+        if not isinstance(name, str) or not name.strip().startswith(("/", "~")):
+            return name
+        path = Path(name.strip()).expanduser()
+        if not path.is_absolute() or "\x00" in name:
+            return name  # "~$draft.docx" is an ordinary name; NUL is clean_relative_name's
+        try:
+            rel = (Path(os.path.realpath(path.parent)) / path.name).relative_to(self.root)
+        except (ValueError, OSError):
+            return name
+        return rel.as_posix() if rel.parts else name
 
     def _near_name(self, rel: str) -> str | None:
         """The one document whose name differs from ``rel`` only in case or by a slip in a
@@ -385,6 +416,7 @@ class Workspace:
 
     def iter_files(self, suffixes: set[str]) -> Iterator[Path]:
         """Every document below the root, skipping hidden names and links leading outside."""
+        self.check_root()
         for folder, dirs, files in os.walk(self.root, followlinks=False):
             base = Path(folder)
             dirs[:] = sorted(
