@@ -82,6 +82,12 @@ CASES = [
     ),
     # a glob is said as its file name's pattern
     ("Match src/*.py or **/*.md", "Match *.py or *.md"),
+    # a file in a folder whose name has a capital is no pair of alternatives: it was said
+    # "Documents or Report.pdf" (a library's "X.js" still is one: "React or Node.js")
+    (
+        "Open Documents/Report.pdf, Models/User.swift and Express/Next.js",
+        "Open Report.pdf, User.swift and Express or Next.js",
+    ),
 ]
 
 

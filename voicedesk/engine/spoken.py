@@ -335,10 +335,9 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, _host("//" + address.group(1))
     if (abbreviation := _SAID_AS.get(core.lower())) is not None:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
-    names = _ALTERNATIVES.fullmatch(core)
+    names = _alternatives(core)
     if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
-        first, second = (n for n in names.groups() if n is not None)
-        return core, f"{first} or {second}"
+        return core, f"{names[0]} or {names[1]}"
     if _is_path(core):
         parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
         spoken = parts[-1].lstrip("$") if parts else core  # "$XDG_DATA_HOME/" is a name
@@ -346,6 +345,26 @@ def _spoken_token(word: str) -> tuple[str, str]:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _alternatives(core: str) -> tuple[str, str] | None:
+    """The two names of ``core`` when it is two alternatives with a slash between them
+    ("React/Node.js", "README.md/CHANGELOG.md"), else None. A capitalised name then a file
+    ("Documents/Report.pdf", "Models/User.swift") is a file in its folder, said by its file
+    name; a library named "X.js" is no file ("React/Node.js")."""
+    names = _ALTERNATIVES.fullmatch(core)
+    if names is None:
+        return None
+    first, second = (n for n in names.groups() if n is not None)
+    if _is_file_name(second) and not _is_file_name(first):
+        return None
+    return first, second
+
+
+def _is_file_name(name: str) -> bool:
+    """A name with a file's extension: not ".NET", nor a library's "Node.js"."""
+    extension = _EXTENSION.search(name)
+    return extension is not None and extension.start() > 0 and extension.group() != ".js"
 
 
 def _is_path(word: str) -> bool:
