@@ -88,6 +88,11 @@ CASES = [
         "Open Documents/Report.pdf, Models/User.swift and Express/Next.js",
         "Open Report.pdf, User.swift and Express or Next.js",
     ),
+    # a module and its object ("uvicorn main.app:app") is no git address: its ":app" went
+    (
+        "Run uvicorn main.app:app or hello.io:create, at example.com:8080",
+        "Run uvicorn main.app:app or hello.io:create, at example.com",
+    ),
 ]
 
 

@@ -87,7 +87,8 @@ _SAID_AS = {"w/": "with", "w/o": "without"}
 _SCHEMELESS = re.compile(
     r"((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
     r"(?:com|org|net|io|dev|ai|app|co|edu|gov|info|me|us|uk|de|fr|eu|ca|au|jp|in|tv|xyz))"
-    r"(?::\d*/|/|:(?=\w))",  # "github.com:org/repo.git" is git's
+    # a port, or git's path ("github.com:org/repo.git"); not a module's object ("main.app:app")
+    r"(?::\d*/|/|:(?=\d+\b)|:(?=[\w.~-]+/))",
     re.IGNORECASE,
 )
 _SEPARATOR_LINE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-*:?[ \t]*)*\n?\Z")
