@@ -88,6 +88,11 @@ CASES = [
         "Open Documents/Report.pdf, Models/User.swift and Express/Next.js",
         "Open Report.pdf, User.swift and Express or Next.js",
     ),
+    # a macOS application's bundle is a folder, not an address: it was said "myapp.app"
+    (
+        "Open MyApp.app/Contents/Info.plist, not my.vercel.app/about",
+        "Open Info.plist, not my.vercel.app",
+    ),
     # a module and its object ("uvicorn main.app:app") is no git address: its ":app" went
     (
         "Run uvicorn main.app:app or hello.io:create, at example.com:8080",

@@ -83,8 +83,10 @@ _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
 # an address written without its scheme: a host name ending in a top-level domain that is
-# no file's extension, then its path ("example.com/pricing", "github.com/org/repo")
+# no file's extension, then its path ("example.com/pricing", "github.com/org/repo"); not a
+# macOS application's bundle ("MyApp.app/Contents/Info.plist" is a path, said "Info.plist")
 _SCHEMELESS = re.compile(
+    r"(?![\w.-]+\.app/Contents\b)"
     r"((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
     r"(?:com|org|net|io|dev|ai|app|co|edu|gov|info|me|us|uk|de|fr|eu|ca|au|jp|in|tv|xyz))"
     # a port, or git's path ("github.com:org/repo.git"); not a module's object ("main.app:app")
