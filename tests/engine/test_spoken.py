@@ -93,6 +93,12 @@ CASES = [
         "Open MyApp.app/Contents/Info.plist, not my.vercel.app/about",
         "Open Info.plist, not my.vercel.app",
     ),
+    # pip's address of a git repository is said by its host, as any address: since "+"
+    # went into a word, it was said whole, every slash of it
+    (
+        "Run pip install git+https://github.com/openai/whisper.git?x=1 now.",
+        "Run pip install github.com now.",
+    ),
     # a module and its object ("uvicorn main.app:app") is no git address: its ":app" went
     (
         "Run uvicorn main.app:app or hello.io:create, at example.com:8080",

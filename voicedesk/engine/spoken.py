@@ -66,6 +66,8 @@ URL = re.compile(
     rf"(?:[^{_NO_URL}{_WITHOUT_SPACES}]|(?:(?<=://)|(?<=[^\x00-\x7f]))[{_WITHOUT_SPACES}])*>?",
     re.IGNORECASE,
 )
+# a version control system's scheme before an address, as pip writes it
+_VCS_PREFIX = re.compile(r"(?:git|hg|svn|bzr)\+(?=https?://)", re.IGNORECASE)
 _URL_PREFIXES = ("https://", "http://", "www.", "<https://", "<http://", "<www.")
 # what ends a sentence or a clause after a URL, not part of it ("see example.com/a.")
 _URL_TAIL = re.compile(r"[.,;:!?'\")]+>?\Z")
@@ -282,7 +284,11 @@ class SpokenText:
         return "~~", ""  # not closed on its line (or soon): only the marks go
 
     def _url(self, final: bool) -> tuple[str, str] | bool | None:
-        text = self._pending
+        # pip's address of a repository ("git+https://github.com/o/r.git") is one too: "+"
+        # goes on a word, which was said whole
+        vcs = _VCS_PREFIX.match(self._pending)
+        prefix = vcs.group() if vcs is not None else ""
+        text = self._pending[len(prefix) :]
         short = len(text) < len("<https://")  # (only such a short text can be cut from one)
         if not final and short and any(p.startswith(text.lower()) for p in _URL_PREFIXES):
             return None
@@ -304,7 +310,7 @@ class SpokenText:
                 address += ")"
         if address.lower().rstrip("/") in ("http:", "https:", "www.", "www"):
             return False
-        return address, _host(address)
+        return prefix + address, _host(address)
 
 
 def _host(address: str) -> str:
