@@ -53,7 +53,7 @@ CASES = [
     ),
     ('a [x](https://a.org/(x)y) and [y](<b(1).md> "t") z', "a x and y z"),
     # two names as alternatives are said so, not as a folder and its file (was "Node.js")
-    ("I use React/Node.js and C#/.NET.", "I use React or Node.js and C# or .NET."),
+    ("I use React/Node.js and C#/.NET.", "I use React or Node.js and C sharp or .NET."),
     ("Compare README.md/CHANGELOG.md", "Compare README.md or CHANGELOG.md"),
     ("Edit package.json/tsconfig.json.", "Edit package.json or tsconfig.json."),
     ("Edit $HOME/.bashrc or $XDG_DATA_HOME/", "Edit .bashrc or XDG DATA HOME"),
@@ -98,6 +98,11 @@ CASES = [
     (
         "Run pip install git+https://github.com/openai/whisper.git?x=1 now.",
         "Run pip install github.com now.",
+    ),
+    # a language's or a note's sharp is said so: Piper said "C#" "see hash"
+    (
+        "Write C#, F# or C++ in G# minor, not #C# or ABC#.",
+        "Write C sharp, F sharp or C++ in G sharp minor, not #C# or ABC#.",
     ),
     # a module and its object ("uvicorn main.app:app") is no git address: its ":app" went
     (

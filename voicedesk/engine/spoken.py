@@ -20,7 +20,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
   an address without a scheme (``github.com/org/repo``) its host; "w/" and "w/o" "with"
-  and "without"; the "@" of an email address "at".
+  and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp").
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
@@ -84,6 +84,8 @@ _FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
+# a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
+_SHARP = re.compile(r"[A-G]#")
 # an address written without its scheme: a host name ending in a top-level domain that is
 # no file's extension, then its path ("example.com/pricing", "github.com/org/repo"); not a
 # macOS application's bundle ("MyApp.app/Contents/Info.plist" is a path, said "Info.plist")
@@ -344,9 +346,12 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, _host("//" + address.group(1))
     if (abbreviation := _SAID_AS.get(core.lower())) is not None:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
+    if _SHARP.fullmatch(core):
+        return core, f"{core[0]} sharp"
     names = _alternatives(core)
     if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
-        return core, f"{names[0]} or {names[1]}"
+        first, second = (f"{n[0]} sharp" if _SHARP.fullmatch(n) else n for n in names)
+        return core, f"{first} or {second}"
     if _is_path(core):
         parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
         spoken = parts[-1].lstrip("$") if parts else core  # "$XDG_DATA_HOME/" is a name
