@@ -386,11 +386,15 @@ def _glob(run: str, text: str, prev: str, end: int) -> bool:
     """Whether the star ``run`` (ending at ``end``, after ``prev``) is a glob's, which the
     person may copy from the shown answer: after a slash and before a name, a slash or a
     file's extension ("src/*.py", "a/**/b"), or opening a word that goes on with a slash or
-    an extension and does not close it ("**/*.md", "*.pyc"; not "**/etc/hosts**")."""
+    an extension and does not close it ("**/*.md", "*.pyc"; not "**/etc/hosts**"). Two
+    stars open one only before a slash: "**.NET Framework**" is bold, whose closing stars
+    may come only words later."""
     nxt = text[end : end + 2]
     goes_on = nxt[:1].isalnum() or nxt[:1] == "/" or (nxt[:1] == "." and nxt[1:].isalnum())
     if prev == "/":
         return goes_on
+    if len(run) > 1 and nxt[:1] != "/":
+        return False
     return goes_on and not nxt[:1].isalnum() and not prev.isalnum() and not _closed(run, text, end)
 
 
