@@ -104,6 +104,12 @@ CASES = [
         "Write C#, F# or C++ in G# minor, not #C# or ABC#.",
         "Write C sharp, F sharp or C++ in G sharp minor, not #C# or ABC#.",
     ),
+    # an address without its scheme is its host whole, query and all: the voice said
+    # "youtube.com question mark v equals abc123"
+    (
+        "Open youtube.com/watch?v=abc123, example.com/a,b and (example.com/s?q=1&x=%20).",
+        "Open youtube.com, example.com and (example.com).",
+    ),
     # a module and its object ("uvicorn main.app:app") is no git address: its ":app" went
     (
         "Run uvicorn main.app:app or hello.io:create, at example.com:8080",

@@ -89,13 +89,21 @@ _SHARP = re.compile(r"[A-G]#")
 # an address written without its scheme: a host name ending in a top-level domain that is
 # no file's extension, then its path ("example.com/pricing", "github.com/org/repo"); not a
 # macOS application's bundle ("MyApp.app/Contents/Info.plist" is a path, said "Info.plist")
-_SCHEMELESS = re.compile(
+_SCHEMELESS_HOST = (
     r"(?![\w.-]+\.app/Contents\b)"
     r"((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
     r"(?:com|org|net|io|dev|ai|app|co|edu|gov|info|me|us|uk|de|fr|eu|ca|au|jp|in|tv|xyz))"
+)
+_SCHEMELESS = re.compile(
+    _SCHEMELESS_HOST
     # a port, or git's path ("github.com:org/repo.git"); not a module's object ("main.app:app")
-    r"(?::\d*/|/|:(?=\d+\b)|:(?=[\w.~-]+/))",
+    + r"(?::\d*/|/|:(?=\d+\b)|:(?=[\w.~-]+/))",
     re.IGNORECASE,
+)
+# one with a path, to its end as a bare URL's ("youtube.com/watch?v=abc"): a word ended at
+# its "?", and the voice said its query ("question mark v equals abc")
+_BARE_URL = re.compile(
+    _SCHEMELESS_HOST + rf"(?::\d*)?/(?:[^{_NO_URL}{_WITHOUT_SPACES}])*", re.IGNORECASE
 )
 _SEPARATOR_LINE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-*:?[ \t]*)*\n?\Z")
 _CELL_END = re.compile(r"[ \t]*\|[ \t]*")
@@ -295,6 +303,9 @@ class SpokenText:
         if not final and short and any(p.startswith(text.lower()) for p in _URL_PREFIXES):
             return None
         url = URL.match(text)
+        bare = url is None and not prefix
+        if bare:
+            url = _BARE_URL.match(text)
         if url is None:
             return False
         if url.end() == len(text) and not final:
@@ -312,7 +323,7 @@ class SpokenText:
                 address += ")"
         if address.lower().rstrip("/") in ("http:", "https:", "www.", "www"):
             return False
-        return prefix + address, _host(address)
+        return prefix + address, _host("//" + address if bare else address)
 
 
 def _host(address: str) -> str:
