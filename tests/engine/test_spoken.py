@@ -104,8 +104,8 @@ CASES = [
         "Write C#, F# or C++ in G# minor, not #C# or ABC#.",
         "Write C sharp, F sharp or C++ in G sharp minor, not #C# or ABC#.",
     ),
-    # an address without its scheme is its host whole, query and all: the voice said
-    # "youtube.com question mark v equals abc123"
+    # an address without its scheme is its host whole, query and all: Piper said
+    # "youtube dot com v equals a b c one hundred twenty three"
     (
         "Open youtube.com/watch?v=abc123, example.com/a,b and (example.com/s?q=1&x=%20).",
         "Open youtube.com, example.com and (example.com).",

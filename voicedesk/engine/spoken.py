@@ -101,7 +101,7 @@ _SCHEMELESS = re.compile(
     re.IGNORECASE,
 )
 # one with a path, to its end as a bare URL's ("youtube.com/watch?v=abc"): a word ended at
-# its "?", and the voice said its query ("question mark v equals abc")
+# its "?", and the voice said its query ("v equals a b c")
 _BARE_URL = re.compile(
     _SCHEMELESS_HOST + rf"(?::\d*)?/(?:[^{_NO_URL}{_WITHOUT_SPACES}])*", re.IGNORECASE
 )
