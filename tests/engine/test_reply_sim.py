@@ -591,6 +591,17 @@ async def test_openai_speech_is_not_given_a_list_number_or_an_abbreviation_as_a_
     ]
 
 
+async def test_a_code_line_that_starts_with_a_dropped_pictograph_and_a_pipe_is_code():
+    """A code line's start came with a pictograph that was held (a run of them may go on)
+    and then dropped: the delta gave no text, and where the code line began was lost with
+    it. "✅ | tests passed" was then said as a table's row ("tests passed.")."""
+    answer = "The log:\n``` \n✅ | tests passed\n```\nDone."  # a delta: "\n✅"
+    reply, sim, _ = await _linked_answer("openai", answer)
+    assert reply.failed is None
+    assert reply.text == "The log:\n | tests passed\nDone."
+    assert " ".join(_said_to_the_voice(sim).split()) == "The log: | tests passed Done."
+
+
 class _RecordingPlayback(_Playback):
     """Keeps the audio handed to it, to be listened to."""
 

@@ -329,3 +329,15 @@ def test_a_glob_keeps_its_stars(text: str, said: str, seed: int) -> None:
     assert _spoken([text]) == said
     assert _spoken(list(text)) == said
     assert _spoken(_random_split(text, seed)) == said
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bold_around_a_name_that_starts_with_a_dot_is_no_glob(seed: int) -> None:
+    """Bold stars before ".NET" or ".env" were taken for a glob's and kept, the closing ones
+    dropped: "**.NET Framework**" was shown, and said, as "**.NET Framework". A glob opens
+    a word with one star ("*.pyc") or two and a slash ("**/*.md"), not two and a dot."""
+    text = "Use **.NET Framework** or a **.env file**, and match **/*.md or *.pyc."
+    said = "Use .NET Framework or a .env file, and match **/*.md or *.pyc."
+    assert _spoken([text]) == said
+    assert _spoken(list(text)) == said
+    assert _spoken(_random_split(text, seed)) == said

@@ -53,7 +53,7 @@ CASES = [
     ),
     ('a [x](https://a.org/(x)y) and [y](<b(1).md> "t") z', "a x and y z"),
     # two names as alternatives are said so, not as a folder and its file (was "Node.js")
-    ("I use React/Node.js and C#/.NET.", "I use React or Node.js and C# or .NET."),
+    ("I use React/Node.js and C#/.NET.", "I use React or Node.js and C sharp or .NET."),
     ("Compare README.md/CHANGELOG.md", "Compare README.md or CHANGELOG.md"),
     ("Edit package.json/tsconfig.json.", "Edit package.json or tsconfig.json."),
     ("Edit $HOME/.bashrc or $XDG_DATA_HOME/", "Edit .bashrc or XDG DATA HOME"),
@@ -82,6 +82,39 @@ CASES = [
     ),
     # a glob is said as its file name's pattern
     ("Match src/*.py or **/*.md", "Match *.py or *.md"),
+    # a file in a folder whose name has a capital is no pair of alternatives: it was said
+    # "Documents or Report.pdf" (a library's "X.js" still is one: "React or Node.js")
+    (
+        "Open Documents/Report.pdf, Models/User.swift and Express/Next.js",
+        "Open Report.pdf, User.swift and Express or Next.js",
+    ),
+    # a macOS application's bundle is a folder, not an address: it was said "myapp.app"
+    (
+        "Open MyApp.app/Contents/Info.plist, not my.vercel.app/about",
+        "Open Info.plist, not my.vercel.app",
+    ),
+    # pip's address of a git repository is said by its host, as any address: since "+"
+    # went into a word, it was said whole, every slash of it
+    (
+        "Run pip install git+https://github.com/openai/whisper.git?x=1 now.",
+        "Run pip install github.com now.",
+    ),
+    # a language's or a note's sharp is said so: Piper said "C#" "see hash"
+    (
+        "Write C#, F# or C++ in G# minor, not #C# or ABC#.",
+        "Write C sharp, F sharp or C++ in G sharp minor, not #C# or ABC#.",
+    ),
+    # an address without its scheme is its host whole, query and all: Piper said
+    # "youtube dot com v equals a b c one hundred twenty three"
+    (
+        "Open youtube.com/watch?v=abc123, example.com/a,b and (example.com/s?q=1&x=%20).",
+        "Open youtube.com, example.com and (example.com).",
+    ),
+    # a module and its object ("uvicorn main.app:app") is no git address: its ":app" went
+    (
+        "Run uvicorn main.app:app or hello.io:create, at example.com:8080",
+        "Run uvicorn main.app:app or hello.io:create, at example.com",
+    ),
 ]
 
 

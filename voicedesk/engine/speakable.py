@@ -117,6 +117,7 @@ class SpeakableText:
         self.dropped = False  # a pictograph was dropped: an answer of only emoji says nothing
         # where a code block's lines begin in the text the last feed or flush returned
         self.code_lines: list[int] = []
+        self._code_line_next = False  # a code line begins where the next text returned does
 
     def feed(self, delta: str) -> str:
         self._pending += delta.replace(_CODE_LINE, "")
@@ -127,7 +128,14 @@ class SpeakableText:
         return self._code_lines_out(self._unpictured(self._drain(final=True), final=True))
 
     def _code_lines_out(self, text: str) -> str:
-        """``text`` without the marks of its code lines' starts, kept in ``code_lines``."""
+        """``text`` without the marks of its code lines' starts, kept in ``code_lines``. A
+        mark at its end (what follows it still held: a pictograph that may go on) is told
+        with the next text: an empty text is passed on to no one, and the mark was lost."""
+        if self._code_line_next:
+            text = _CODE_LINE + text
+        self._code_line_next = text.endswith(_CODE_LINE)
+        if self._code_line_next:
+            text = text[:-1]
         parts = text.split(_CODE_LINE)
         self.code_lines = list(itertools.accumulate(len(p) for p in parts[:-1]))
         return "".join(parts)
@@ -378,11 +386,15 @@ def _glob(run: str, text: str, prev: str, end: int) -> bool:
     """Whether the star ``run`` (ending at ``end``, after ``prev``) is a glob's, which the
     person may copy from the shown answer: after a slash and before a name, a slash or a
     file's extension ("src/*.py", "a/**/b"), or opening a word that goes on with a slash or
-    an extension and does not close it ("**/*.md", "*.pyc"; not "**/etc/hosts**")."""
+    an extension and does not close it ("**/*.md", "*.pyc"; not "**/etc/hosts**"). Two
+    stars open one only before a slash: "**.NET Framework**" is bold, whose closing stars
+    may come only words later."""
     nxt = text[end : end + 2]
     goes_on = nxt[:1].isalnum() or nxt[:1] == "/" or (nxt[:1] == "." and nxt[1:].isalnum())
     if prev == "/":
         return goes_on
+    if len(run) > 1 and nxt[:1] != "/":
+        return False
     return goes_on and not nxt[:1].isalnum() and not prev.isalnum() and not _closed(run, text, end)
 
 

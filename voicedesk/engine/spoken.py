@@ -20,7 +20,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
   an address without a scheme (``github.com/org/repo``) its host; "w/" and "w/o" "with"
-  and "without"; the "@" of an email address "at".
+  and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp").
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
@@ -66,6 +66,8 @@ URL = re.compile(
     rf"(?:[^{_NO_URL}{_WITHOUT_SPACES}]|(?:(?<=://)|(?<=[^\x00-\x7f]))[{_WITHOUT_SPACES}])*>?",
     re.IGNORECASE,
 )
+# a version control system's scheme before an address, as pip writes it
+_VCS_PREFIX = re.compile(r"(?:git|hg|svn|bzr)\+(?=https?://)", re.IGNORECASE)
 _URL_PREFIXES = ("https://", "http://", "www.", "<https://", "<http://", "<www.")
 # what ends a sentence or a clause after a URL, not part of it ("see example.com/a.")
 _URL_TAIL = re.compile(r"[.,;:!?'\")]+>?\Z")
@@ -82,13 +84,26 @@ _FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
+# a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
+_SHARP = re.compile(r"[A-G]#")
 # an address written without its scheme: a host name ending in a top-level domain that is
-# no file's extension, then its path ("example.com/pricing", "github.com/org/repo")
-_SCHEMELESS = re.compile(
+# no file's extension, then its path ("example.com/pricing", "github.com/org/repo"); not a
+# macOS application's bundle ("MyApp.app/Contents/Info.plist" is a path, said "Info.plist")
+_SCHEMELESS_HOST = (
+    r"(?![\w.-]+\.app/Contents\b)"
     r"((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
     r"(?:com|org|net|io|dev|ai|app|co|edu|gov|info|me|us|uk|de|fr|eu|ca|au|jp|in|tv|xyz))"
-    r"(?::\d*/|/|:(?=\w))",  # "github.com:org/repo.git" is git's
+)
+_SCHEMELESS = re.compile(
+    _SCHEMELESS_HOST
+    # a port, or git's path ("github.com:org/repo.git"); not a module's object ("main.app:app")
+    + r"(?::\d*/|/|:(?=\d+\b)|:(?=[\w.~-]+/))",
     re.IGNORECASE,
+)
+# one with a path, to its end as a bare URL's ("youtube.com/watch?v=abc"): a word ended at
+# its "?", and the voice said its query ("v equals a b c")
+_BARE_URL = re.compile(
+    _SCHEMELESS_HOST + rf"(?::\d*)?/(?:[^{_NO_URL}{_WITHOUT_SPACES}])*", re.IGNORECASE
 )
 _SEPARATOR_LINE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-*:?[ \t]*)*\n?\Z")
 _CELL_END = re.compile(r"[ \t]*\|[ \t]*")
@@ -279,11 +294,18 @@ class SpokenText:
         return "~~", ""  # not closed on its line (or soon): only the marks go
 
     def _url(self, final: bool) -> tuple[str, str] | bool | None:
-        text = self._pending
+        # pip's address of a repository ("git+https://github.com/o/r.git") is one too: "+"
+        # goes on a word, which was said whole
+        vcs = _VCS_PREFIX.match(self._pending)
+        prefix = vcs.group() if vcs is not None else ""
+        text = self._pending[len(prefix) :]
         short = len(text) < len("<https://")  # (only such a short text can be cut from one)
         if not final and short and any(p.startswith(text.lower()) for p in _URL_PREFIXES):
             return None
         url = URL.match(text)
+        bare = url is None and not prefix
+        if bare:
+            url = _BARE_URL.match(text)
         if url is None:
             return False
         if url.end() == len(text) and not final:
@@ -301,7 +323,7 @@ class SpokenText:
                 address += ")"
         if address.lower().rstrip("/") in ("http:", "https:", "www.", "www"):
             return False
-        return address, _host(address)
+        return prefix + address, _host("//" + address if bare else address)
 
 
 def _host(address: str) -> str:
@@ -335,9 +357,11 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, _host("//" + address.group(1))
     if (abbreviation := _SAID_AS.get(core.lower())) is not None:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
-    names = _ALTERNATIVES.fullmatch(core)
+    if _SHARP.fullmatch(core):
+        return core, f"{core[0]} sharp"
+    names = _alternatives(core)
     if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
-        first, second = (n for n in names.groups() if n is not None)
+        first, second = (f"{n[0]} sharp" if _SHARP.fullmatch(n) else n for n in names)
         return core, f"{first} or {second}"
     if _is_path(core):
         parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
@@ -346,6 +370,26 @@ def _spoken_token(word: str) -> tuple[str, str]:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _alternatives(core: str) -> tuple[str, str] | None:
+    """The two names of ``core`` when it is two alternatives with a slash between them
+    ("React/Node.js", "README.md/CHANGELOG.md"), else None. A capitalised name then a file
+    ("Documents/Report.pdf", "Models/User.swift") is a file in its folder, said by its file
+    name; a library named "X.js" is no file ("React/Node.js")."""
+    names = _ALTERNATIVES.fullmatch(core)
+    if names is None:
+        return None
+    first, second = (n for n in names.groups() if n is not None)
+    if _is_file_name(second) and not _is_file_name(first):
+        return None
+    return first, second
+
+
+def _is_file_name(name: str) -> bool:
+    """A name with a file's extension: not ".NET", nor a library's "Node.js"."""
+    extension = _EXTENSION.search(name)
+    return extension is not None and extension.start() > 0 and extension.group() != ".js"
 
 
 def _is_path(word: str) -> bool:
