@@ -731,3 +731,29 @@ def test_a_first_search_of_many_slow_documents_goes_on_where_it_left_off(
     assert tools.search("budgets").splitlines()[0] == (
         "Found “budgets” in 3 places in 3 documents."
     )
+
+
+def test_documents_are_listed_in_the_order_a_person_counts_them(tools: DocsTools) -> None:
+    """ "note 10" came before "note 2", and "Zebra" before "apple": read out, a list of
+    numbered notes jumped about, and the first ones shown were not the first ones."""
+    root = tools.ws.root
+    for name in ("note 10.md", "note 2.md", "note 1.md", "Zebra.md", "apple.md"):
+        (root / name).write_text("x\n", encoding="utf-8")
+    (root / "week 10").mkdir()
+    (root / "week 9").mkdir()
+    (root / "week 10" / "plan.md").write_text("x\n", encoding="utf-8")
+    (root / "week 9" / "plan.md").write_text("x\n", encoding="utf-8")
+    listed = [
+        line[2:].split(" (")[0]
+        for line in tools.list_documents().splitlines()
+        if line.startswith("- ")
+    ]
+    assert listed == [
+        "apple.md",
+        "note 1.md",
+        "note 2.md",
+        "note 10.md",
+        "Zebra.md",
+        "week 9/plan.md",
+        "week 10/plan.md",
+    ]

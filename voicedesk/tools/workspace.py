@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import NamedTuple
 
+from natsort import natsorted, ns
+
 from voicedesk.files import atomic_write, fsync_dir
 
 ALLOWED = (
@@ -419,12 +421,17 @@ class Workspace:
         self.check_root()
         for folder, dirs, files in os.walk(self.root, followlinks=False):
             base = Path(folder)
-            dirs[:] = sorted(
-                d
-                for d in dirs
-                if not d.startswith(".") and not self._in_history(Path(os.path.realpath(base / d)))
+            # in the order a person counts: "note 2" before "note 10", "apple" before "Zebra"
+            dirs[:] = natsorted(
+                (
+                    d
+                    for d in dirs
+                    if not d.startswith(".")
+                    and not self._in_history(Path(os.path.realpath(base / d)))
+                ),
+                alg=ns.IGNORECASE,
             )
-            for fname in sorted(files):
+            for fname in natsorted(files, alg=ns.PATH | ns.IGNORECASE):
                 if fname.startswith(".") or Path(fname).suffix.lower() not in suffixes:
                     continue
                 path = base / fname
