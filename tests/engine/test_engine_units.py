@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -674,3 +675,65 @@ def test_heard_prefix_keeps_what_was_heard_of_text_written_without_spaces() -> N
     # a Latin word among them is still heard whole or not at all
     assert heard("東京タワーは Tokyo Tower とも", 8) == "東京タワーは"
     assert heard("会議はZoomで", 5) == "会議は"
+
+
+def _echo_over_the_answer(session: Any, person_blocks: int, blocks: int = 30) -> None:
+    """The answer "Tomorrow will start cloudy." has begun playing ("Tomorrow" heard). The
+    VAD hears ``blocks`` × 10 ms of speech over the answer from 1.0 s (its edge 64 ms before),
+    of which the first ``person_blocks`` blocks the canceller does not show to be echo
+    alone (a passed-through burst whose coherence with the answer dipped) and the rest
+    it does."""
+    session._speaking.playing = SimpleNamespace(
+        utterance_id=1, spoken="Tomorrow will start cloudy.", heard_spoken=lambda: "Tomorrow"
+    )
+    session._on_speech_start(TurnSignal("speech_start", audio_s=1.0, start_s=0.936))
+    session.detector.in_speech = True
+    for k in range(1, blocks + 1):
+        session.audio.capture_filter.echo_only = k > person_blocks
+        session._speaking.check(1.0 + k * 0.01)
+    session.detector.in_speech = False
+
+
+def test_speech_over_the_answer_that_was_its_echo_is_no_turn() -> None:
+    """A burst of echo a fresh canceller let through, transcribed as a fragment ("More.")
+    that no stretch of the answer matches: barge-in did not pause for it, and its words
+    must not make a turn either (they cut the answer and were answered)."""
+    session, playback = _session_over_an_answer()
+    _echo_over_the_answer(session, person_blocks=0)
+    assert not playback.paused
+    turn = session._turn
+    assert turn is not None and turn.barge_in
+    assert _answered(session, turn, "More.") == []  # no turn, nothing in the history
+    assert turn.backchannel
+    # the person's own words over the answer are a turn, as before
+    session, _ = _session_over_an_answer()
+    _echo_over_the_answer(session, person_blocks=30)
+    turn = session._turn
+    assert _answered(session, turn, "More.") == [turn]
+
+
+def test_an_answer_paused_on_a_few_blocks_of_its_echo_resumes_whatever_the_words() -> None:
+    """Barge-in counts from the VAD's edge, so four blocks the canceller did not show to be
+    echo paused the answer; the rest of the stretch, until the VAD's hangover ended, was
+    the echo's tail. Its transcript ("More.") must not cut the answer: it resumes."""
+    session, playback = _session_over_an_answer()
+    speaking = session._speaking
+    _echo_over_the_answer(session, person_blocks=4, blocks=12)
+    assert playback.paused and speaking.barge.paused
+    asyncio.run(speaking.decide("More.", 1.0))
+    assert not playback.paused and speaking.playing is not None
+
+
+def _answered(session: Any, turn: Any, transcript: str) -> list[Any]:
+    """The turns the session starts an answer for once ``turn``'s last segment, heard as
+    ``transcript``, is transcribed after the turn ended."""
+
+    async def commit() -> str:
+        return transcript
+
+    started: list[Any] = []
+    session.stt = SimpleNamespace(commit=commit)
+    session._start_reply = lambda t, **_: started.append(t)
+    turn.pending_commits, turn.ended = 1, True
+    asyncio.run(session._commit(turn))
+    return started

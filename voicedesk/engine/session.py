@@ -787,7 +787,13 @@ class Session:
             and bool(turn.text)
             and (
                 not self._speaking.barge.enough_words(turn.text)
-                or (self.mode == "hands-free" and self._speaking.echoes_the_answer(turn.text))
+                or (
+                    self.mode == "hands-free"
+                    and (
+                        self._speaking.echoes_the_answer(turn.text)
+                        or self._speaking.only_echo_since(turn.record.t.get("speech_start", now))
+                    )
+                )
             )
         )
         if text.strip() and not turn.backchannel:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
@@ -38,6 +39,9 @@ ERROR_LINE = "Sorry, I couldn't get an answer just now. Please say that again."
 # The double-talk cue paused the answer but the VAD heard no speech within this long (the
 # canceller stops muffling the person within ~0.1 s of the answer pausing): resume.
 DOUBLE_TALK_RESUME_S = 1.0
+# Blocks of the person's speech remembered for ``Speaking.only_echo_since`` (5 s at 10 ms):
+# a turn with more than ``min_speech_ms`` of them is the person's anyway.
+PERSON_BLOCKS_KEPT = 500
 
 
 def _words(text: str) -> list[str]:
@@ -132,6 +136,9 @@ class Speaking(Generic[TurnT]):
         self._speech_start_s: float | None = None
         self._paused_speech_start_s: float | None = None
         self._paused_end_s = 0.0  # where the speech before the latest pause ended
+        # The latest blocks in which the VAD heard speech that was not the answer's echo
+        # (the canceller's ``echo_only``), by time; see ``only_echo_since``.
+        self._person_blocks: deque[float] = deque(maxlen=PERSON_BLOCKS_KEPT)
         # The answer has not begun and the person spoke again right after their turn: it
         # waits, silent, until their words say whether they went on (``hold``).
         self.held = False
@@ -283,6 +290,19 @@ class Speaking(Generic[TurnT]):
         played = answer[: len(_words(reply.heard_spoken())) + 1]  # + the word cut mid-way
         return any(played[i : i + n] == said for i in range(len(played) - n + 1))
 
+    def only_echo_since(self, start_s: float) -> bool:
+        """Whether the speech the VAD heard from ``start_s`` on was the answer's echo: less
+        than barge-in's ``min_speech_ms`` of it was not shown by the echo canceller to be
+        echo alone (``EchoCanceller.echo_only``; the echo's tail once the answer paused,
+        too). Such a stretch is not the person's turn whatever its transcript says: a burst
+        of echo that a fresh canceller passed through was transcribed as a fragment that no
+        stretch of the answer matched (on the simulated cloud, its scripted words), and the
+        answer was cut for it and the fragment answered, although barge-in had rightly not
+        paused for it. The minimum, not none at all: a fresh canceller's echo is told apart
+        by its coherence with the answer, which dips for a few blocks now and then."""
+        person_s = sum(self._block_s for at in self._person_blocks if at >= start_s)
+        return person_s * 1000 < self.barge.settings.min_speech_ms - 1e-6
+
     def speech_started(self, at_s: float) -> None:
         """The VAD heard a new stretch of speech begin at ``at_s``: where it began, not where
         the VAD declared it (``turn.start_ms`` later), so that the answer pauses once the
@@ -316,9 +336,13 @@ class Speaking(Generic[TurnT]):
         """Does speech over the answer pause it? The VAD on the cleaned signal, or else the
         double-talk cue: the person behind the linear echo model while the canceller muffles
         them."""
+        heard = self._detector.in_speech and self._speech_start_s is not None
+        aec = getattr(self._audio, "capture_filter", None)
+        echo_only = aec is not None and getattr(aec, "echo_only", False)
+        if heard and not echo_only:
+            self._person_blocks.append(now)
         if self.held:  # not begun: the speech's words decide, not barge-in
             return
-        heard = self._detector.in_speech and self._speech_start_s is not None
         cue_ms = self._double_talk.open_ms if self._double_talk is not None else 0
         if self._double_talk_paused_at is not None and self.barge.paused:
             if now - self._double_talk_paused_at >= DOUBLE_TALK_RESUME_S:
@@ -327,7 +351,6 @@ class Speaking(Generic[TurnT]):
                 self.barge.reset()
                 self.resume()
             return
-        aec = getattr(self._audio, "capture_filter", None)
         verdict = self.barge.on_block(
             now,
             speech_start_s=self._speech_start_s if heard else None,
@@ -335,7 +358,7 @@ class Speaking(Generic[TurnT]):
             answer_playing=self._answer_audible(now),
             converged=aec is None or getattr(aec, "converged", True),
             echo_possible=getattr(self._audio, "echo_possible", True),
-            echo_only=aec is not None and getattr(aec, "echo_only", False),
+            echo_only=echo_only,
         )
         if verdict == "pause":
             self.pause(now)
@@ -376,7 +399,8 @@ class Speaking(Generic[TurnT]):
         """The paused answer is cut for the interruption (``words``, begun at
         ``said_at_s``), or resumed past a noise, a backchannel or (``hands_free``: not
         push-to-talk, where the person chose to speak) the answer's own echo."""
-        own = hands_free and self.echoes_the_answer(words)  # a noise, not words
+        # its own echo is a noise, not words: the transcript, or the canceller's evidence
+        own = hands_free and (self.echoes_the_answer(words) or self.only_echo_since(said_at_s))
         verdict = self.barge.on_transcript("" if own else words)
         if verdict == "cut":
             await self.cut(said_at_s)
