@@ -530,6 +530,39 @@ async def test_a_call_cut_off_at_the_answers_length_limit_is_not_run(tmp_path):
     assert not (workspace / "notes.md").exists()
 
 
+async def test_a_call_cut_off_inside_an_escape_or_a_word_is_taken_as_cut_off(tmp_path):
+    """French notes: each accented letter travels as an escape (\\u00e9), and the answer's
+    length limit ended the arguments inside one. Only a cut inside a string or before
+    the object closed was known as cut off; this one was called "not valid JSON", and the
+    model was told to send the same call again as one JSON object, which was cut off
+    again. Arguments that are the start of a JSON object are cut off, wherever they stop."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    notes = " ".join(
+        f"Étape {n} : réunion à préparer, café réservé, été déjà décidé." for n in range(30)
+    )
+    create = SimToolCall(
+        name="docs__create_document", arguments={"path": "notes.md", "content": notes}
+    )
+    scenario = compose(["question"], tail_s=3.0)
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("question"), reply="It was too long.", tool_calls=[create])]
+    )
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace)}, "llm": {"max_tokens": 64}}
+    )
+    _, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    (done,) = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
+    assert done.is_error
+    assert done.result_text.startswith(
+        "The arguments of this call to docs__create_document were cut off"
+    ), done.result_text
+    assert "in parts" in done.result_text
+    assert not (workspace / "notes.md").exists()
+
+
 FAULTS = [
     ("stt", "500"),
     ("stt", "drop"),

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any, Literal, TextIO
 
 import anyio
+import jiter
 import jsonschema
 import mcp_types as mt
 from mcp import ClientSession, MCPError, StdioServerParameters
@@ -202,9 +203,7 @@ def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any
         try:
             arguments = json.loads(arguments or "{}")
         except json.JSONDecodeError as exc:
-            # Text that stops inside a string, or before the object closes, was cut off.
-            ends = exc.msg.startswith("Unterminated string") or exc.pos >= len(arguments.rstrip())
-            how = "cut off" if ends else "not valid JSON"
+            how = "cut off" if _cut_short(arguments, exc) else "not valid JSON"
             return {}, f"{how} ({exc.msg}: character {exc.pos})"
     if arguments is None:
         return {}, ""
@@ -214,6 +213,22 @@ def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any
         )
         return {}, f"{kind}, not a JSON object"
     return dict(arguments), ""
+
+
+def _cut_short(text: str, exc: json.JSONDecodeError) -> bool:
+    """Whether ``text``, which ``exc`` says is no JSON, is the start of a JSON object that
+    stopped short (the answer reached its length limit mid-call). Wherever it stopped:
+    inside an escape (French text travels as \\u00e9), a number or true, and not only
+    inside a string or before the object closed, else the model was told its call was
+    no JSON, sent the same call again, and it was cut off again. jiter's partial mode
+    reads exactly the starts of valid JSON."""
+    if exc.msg.startswith("Extra data") or not text.lstrip().startswith("{"):
+        return False
+    try:
+        jiter.from_json(text.encode(), partial_mode="trailing-strings")
+    except ValueError:
+        return False
+    return True
 
 
 def _not_run(name: str, wrong: str) -> str:
