@@ -1953,6 +1953,30 @@ async def test_search_finds_words_written_with_other_hyphens_points_or_spaces(ws
         )
 
 
+async def test_search_across_separators_does_not_split_a_word_into_others(ws: Path) -> None:
+    """Searching across blanks too, "therapist" was found in "call the rapist hotline",
+    "together" in "to get her", "nowhere" in "now here" and "1200" in "12.00 today": a
+    word split at a blank is other words, and a point in a number is no thousands mark,
+    and the model told the person what they asked for was there. A blank is matched only
+    where the query had a separator, and a number only across a thousands mark; a
+    hyphen or point inside a word still is."""
+    (ws / "calls.md").write_text(
+        "# Calls\n\nCall the rapist hotline.\n\nWe go to get her, now here.\n\n"
+        "The price is 12.00 today.\n\nA follow-up e-mail at 5 p.m. for $1,200, 1 200 000 in all.\n"
+    )
+    async with docs_server(ws) as d:
+        for query in ("therapist", "together", "nowhere", "1200", "1200 today"):
+            said = await d.call("search", query=query)
+            if query == "1200":
+                assert said.startswith("Found “1200” in 1 place in 1 document."), said
+                assert "12.00" not in said, said
+            else:
+                assert said.startswith(f"Found no “{query}”"), said
+        for query in ("follow up email", "followup", "email", "5 pm", "5pm", "1 200", "1200000"):
+            found = await d.call("search", query=query)
+            assert found.startswith(f"Found “{query}” in 1 place in 1 document."), found
+
+
 @asynccontextmanager
 async def _server_beside_an_unwritable_folder(
     tmp_path: Path, *, workspace_too: bool = False

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fnmatch
+import itertools
 import os
 import re
 import time
@@ -1320,18 +1321,42 @@ _AROUND_WORDS = ".,;:?!\"'()[]“”‘’«»¿¡"
 # What may stand between the letters of one phrase, written one way or another: blanks,
 # hyphens and dashes, points, commas, apostrophes, slashes and underscores.
 _JOINERS = " \u2010\u2011\u2012\u2013\u2014.,'\u2019\u00b7/_-"
+# The marks among them that may stand inside one word ("e-mail", "p.m."): not a blank.
+_MARKS = f"[{re.escape(_JOINERS.replace(' ', ''))}]*"
+# Between two digits the query wrote together, only a thousands mark ("1,200", "1 200").
+_THOUSANDS = r"(?:[ ,.'\u2019](?=\d{3}(?!\d)))?"
 
 
 def _joined(words: list[str]) -> re.Pattern[str] | None:
-    """A pattern finding ``words`` (folded) with any joiners, or none, between any two of
-    their letters, as whole words only: "hem" is no match in "the many", which without its
-    blanks reads "themany". None when nothing but joiners was asked for."""
-    letters = [c for c in "".join(words) if c not in _JOINERS]
+    """A pattern finding ``words`` (folded) with other joiners, or none, between their
+    letters, as whole words only: "hem" is no match in "the many", which without its
+    blanks reads "themany". A blank in the text stands only where the query had a
+    joiner, or between a number and letters ("5pm", "5 p.m."): a word split at a blank
+    is other words ("therapist" is not "the rapist", "together" not "to get her"). Two
+    digits the query wrote together stand across a thousands mark only ("1200" is
+    "1,200", not "12.00"). None when nothing but joiners was asked for."""
+    letters: list[tuple[str, bool]] = []  # each letter, and whether a joiner came before it
+    apart = False
+    for c in " ".join(words):
+        if c in _JOINERS:
+            apart = bool(letters)
+            continue
+        letters.append((c, apart))
+        apart = False
     if not letters:
         return None
     between = f"[{re.escape(_JOINERS)}]*"
+    parts = [re.escape(letters[0][0])]
+    for (before, _), (c, apart) in itertools.pairwise(letters):
+        if apart or before.isdigit() != c.isdigit():
+            parts.append(between)
+        elif c.isdigit():
+            parts.append(_THOUSANDS)
+        else:
+            parts.append(_MARKS)
+        parts.append(re.escape(c))
     # (?<![^\W_]): not just after a letter or digit; (?![^\W_]): not just before one
-    return re.compile(r"(?<![^\W_])" + between.join(map(re.escape, letters)) + r"(?![^\W_])")
+    return re.compile(r"(?<![^\W_])" + "".join(parts) + r"(?![^\W_])")
 
 
 def _spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:
