@@ -161,13 +161,68 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
     asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
     still not one is for the caller to leave out."""
     params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
-    params = _items_given(params)
+    params = _items_given(_one_object(params))
     try:
         jsonschema.validators.validator_for(params).check_schema(params)
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
         return None, f"{exc.message}" + (f" (at {where})" if where else "")
     return params, ""
+
+
+# What OpenAI refuses at the top of a tool's parameters ("schema must have type 'object'
+# and not have 'oneOf'/'anyOf'/'allOf'/'enum'/'not' at the top level"), whole request and all.
+_TOP_REFUSED = ("oneOf", "anyOf", "allOf", "enum", "not")
+
+
+def _one_object(schema: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    """``schema`` without a choice of shapes at its top, which OpenAI refuses: the shapes
+    (``oneOf``/``anyOf``/``allOf``, local ``$ref``s followed) made one object of every
+    property of every shape, requiring what every shape requires (each, for ``allOf``).
+    A server listing a union of argument shapes offered them so, and no answer came at
+    all; the server still checks the arguments against its own schema. ``enum`` and
+    ``not`` at the top only narrow it, and go."""
+    if not any(key in schema for key in _TOP_REFUSED):
+        return schema
+    out = {key: value for key, value in schema.items() if key not in _TOP_REFUSED}
+    properties = out.get("properties")
+    if not isinstance(properties, dict):
+        return out  # no JSON Schema: for the check to name
+    properties = dict(properties)
+    required = [r for r in out.get("required") or [] if isinstance(r, str)]
+    for key in ("allOf", "oneOf", "anyOf"):
+        shapes = schema.get(key)
+        if not isinstance(shapes, list) or depth > 5:
+            continue
+        flat = [
+            _one_object(shape, depth + 1)
+            for shape in (_local(schema, s) for s in shapes)
+            if isinstance(shape, dict)
+        ]
+        needs: list[list[str]] = []
+        for shape in flat:
+            for name, sub in (shape.get("properties") or {}).items():
+                properties.setdefault(name, sub)
+            needs.append([r for r in shape.get("required") or [] if isinstance(r, str)])
+        if key == "allOf":
+            needed = [name for need in needs for name in need]
+        else:
+            needed = [name for name in (needs[0] if needs else []) if all(name in n for n in needs)]
+        required += [name for name in dict.fromkeys(needed) if name not in required]
+    out["properties"] = properties
+    if required:
+        out["required"] = required
+    return out
+
+
+def _local(root: dict[str, Any], schema: Any) -> Any:
+    """``schema``, or what its ``$ref`` names in ``root``'s ``$defs``/``definitions``."""
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    if not isinstance(ref, str) or not ref.startswith(("#/$defs/", "#/definitions/")):
+        return schema
+    where, _, name = ref[2:].partition("/")
+    found = (root.get(where) or {}).get(name) if isinstance(root.get(where), dict) else None
+    return found if isinstance(found, dict) else schema
 
 
 # Keywords whose values are data, not schemas: an example list is no array schema.
