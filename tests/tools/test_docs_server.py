@@ -2064,3 +2064,16 @@ async def test_a_workspace_on_a_read_only_drive_says_so_and_what_to_do(tmp_path:
         assert "read-only" in said and "nothing was changed" in said, said
         assert "tools.workspace" in said, said
         assert ".tmp" not in said and "chmod" not in said, said
+
+
+async def test_a_name_starting_with_a_tilde_is_a_name_in_the_workspace(ws: Path) -> None:
+    """A document called "~notes.md" (a tilde marks a backup or a draft to many people)
+    is listed, but reading it failed with "Could not determine home directory": the name
+    was taken for "the home folder of user notes.md". Only "~/" is the home folder now."""
+    (ws / "~notes.md").write_text("# Old\n\nThe old notes.\n")
+    async with docs_server(ws) as d:
+        assert "~notes.md" in await d.call("list_documents")
+        said = await d.call("read_document", path="~notes.md")
+        assert "The old notes." in said, said
+        said = await d.call("create_document", path="~draft.md", content="A draft.")
+        assert (ws / "~draft.md").read_text().strip() == "A draft.", said

@@ -349,7 +349,10 @@ class Workspace:
         is not, so a link there is checked as any other."""
         if not isinstance(name, str) or not name.strip().startswith(("/", "~")):
             return name
-        path = Path(name.strip()).expanduser()
+        try:
+            path = Path(name.strip()).expanduser()
+        except RuntimeError:  # "~notes.md" as the home of a user "notes.md", who is none
+            return name
         if not path.is_absolute() or "\x00" in name:
             return name  # "~$draft.docx" is an ordinary name; NUL is clean_relative_name's
         try:
