@@ -525,6 +525,24 @@ def test_find_documents_takes_a_number_in_the_name_as_it_is_said(tools: DocsTool
     assert "report2024-q1.md" in tools.find_documents("2024 report")
 
 
+def test_find_documents_takes_a_number_with_leading_zeros_as_the_same_number(
+    tools: DocsTools,
+) -> None:
+    """Numbered files are often padded ("Chapter 03.docx", "invoice 007"), and a person
+    says "chapter 3": taking the number as written, find_documents answered "No document
+    names match", and the model told the person there was no such chapter. The same
+    number with leading zeros is that number; "chapter 13" is still not "chapter 3"."""
+    root = tools.ws.root
+    for name in ("Chapter 03.md", "Chapter 13.md", "invoice 007.md", "invoice 070.md"):
+        (root / name).write_text("Text.\n")
+    assert tools.find_documents("chapter 3").splitlines() == [
+        "Found one document matching “chapter 3”: Chapter 03.md.",
+        "- Chapter 03.md",
+    ]
+    assert tools.find_documents("invoice 7").splitlines()[1:] == ["- invoice 007.md"]
+    assert tools.find_documents("invoice 07").splitlines()[1:] == ["- invoice 007.md"]
+
+
 def test_a_long_listing_stays_within_one_result_and_says_how_many_are_left(
     tools: DocsTools,
 ) -> None:

@@ -500,7 +500,12 @@ class DocsTools:
         phrase = " ".join(wanted)
         # A number names one document ("invoice 2024"), not a slip of another: 2023 and
         # 2025 were found as near misses, and "note 2999" found 2,040 numbered notes.
-        numbers = [re.compile(rf"(?<!\d){w}(?!\d)") for w in wanted if w.isdigit()]
+        # Leading zeros pad a number, not change it: "chapter 3" is "Chapter 03.docx".
+        numbers = [
+            re.compile(rf"(?<!\d)0*{re.escape(w.lstrip('0') or '0')}(?!\d)")
+            for w in wanted
+            if w.isdigit()
+        ]
         scored: list[tuple[float, str]] = []
         for path in self._documents():
             rel = self.ws.rel(path)
