@@ -749,3 +749,34 @@ def test_a_first_search_of_many_slow_documents_goes_on_where_it_left_off(
     assert tools.search("budgets").splitlines()[0] == (
         "Found “budgets” in 3 places in 3 documents."
     )
+
+
+def test_a_damaged_document_replaced_keeping_its_time_and_size_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """Search keeps why a document could not be read until the file changes, known by its
+    time and size. A damaged Word file put right by a copy that keeps the time (``cp -p``,
+    a sync or backup tool) and happens to have the same size was still "could not be
+    read", search after search, and its text was never found. A file replaced or written
+    since is read again, whatever its time says."""
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    good = tmp_path / "good.docx"
+    document = docx.Document()
+    document.add_paragraph("The budget is settled.")
+    document.save(str(good))
+    size = good.stat().st_size
+    target = root / "budget.docx"
+    target.write_bytes(b"PK\x03\x04" + b"\x00" * (size - 4))  # a damaged copy, same size
+    tools = DocsTools(Workspace(root, tmp_path / "history"))
+    assert "Could not read budget.docx" in tools.search("settled")
+    when = target.stat().st_mtime_ns
+    target.write_bytes(good.read_bytes())
+    os.utime(target, ns=(when, when))
+    assert target.stat().st_size == size and target.stat().st_mtime_ns == when
+    assert tools.search("settled").splitlines()[:2] == [
+        "Found “settled” in 1 place in 1 document.",
+        "- budget.docx, paragraph 1: The budget is settled.",
+    ]

@@ -215,8 +215,8 @@ class DocsTools:
         self.ws = workspace
         self.max_bytes = int(max_mb * 1024 * 1024)
         self.search_budget_s = search_budget_s
-        # The last parse of each document searched (or why it failed), by (mtime, size).
-        self._parsed: dict[Path, tuple[tuple[int, int], Document | FormatError]] = {}
+        # The last parse of each document searched (or why it failed), by its _version.
+        self._parsed: dict[Path, tuple[tuple[int, ...], Document | FormatError]] = {}
         self.unusable_names: list[str] = []  # found by the last listing (``_documents``)
         # Documents whose paragraph numbers this server has shown (read_document, outline):
         # the ones an edit by number may name. Any edit opened the file, so counting that
@@ -336,12 +336,12 @@ class DocsTools:
             st = path.stat()
         except OSError:
             return False
-        return hit[0] == (st.st_mtime_ns, st.st_size)
+        return hit[0] == _version(st)
 
     def _parsed_cached(self, path: Path) -> Document:
         """Parse for listing/searching, reusing the last parse while the file is unchanged."""
         st = path.stat()
-        key = (st.st_mtime_ns, st.st_size)
+        key = _version(st)
         hit = self._parsed.get(path)
         if hit is not None and hit[0] == key:
             if isinstance(hit[1], FormatError):
@@ -1321,6 +1321,13 @@ class DocsTools:
 
 # what a transcript or the model puts around a query's words, not part of them
 _AROUND_WORDS = ".,;:?!\"'()[]“”‘’«»¿¡"
+
+
+def _version(st: os.stat_result) -> tuple[int, ...]:
+    """What tells one version of a file from the next: its time and size, and its inode and
+    change time, which a copy that keeps the time (``cp -p``, a sync or backup tool) still
+    changes: a damaged file put right so, at the same size, was never read again."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
 
 # What may stand between the letters of one phrase, written one way or another: blanks,
