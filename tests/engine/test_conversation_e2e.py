@@ -563,6 +563,39 @@ async def test_a_call_cut_off_inside_an_escape_or_a_word_is_taken_as_cut_off(tmp
     assert not (workspace / "notes.md").exists()
 
 
+async def test_a_call_cut_off_before_its_arguments_began_is_not_run(tmp_path):
+    """The answer reached its length limit just after a call's name, so no argument came
+    at all: the empty arguments were taken as "{}" and the tool was run with none (for a
+    tool whose arguments may all be left out, a call nobody asked for). The round ended
+    at the limit, so its last call is known to be cut off, and is not run."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    create = SimToolCall(
+        name="docs__create_document", arguments={"path": "notes.md", "content": "Notes."}
+    )
+    scenario = compose(["question"], tail_s=3.0)
+    preamble = "I will write that down for you in a new document now."  # 12 of 16 tokens
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("question"), preamble=preamble, reply="Done.", tool_calls=[create]
+            )
+        ]
+    )
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace)}, "llm": {"max_tokens": 16}}
+    )
+    _, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    (done,) = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
+    assert done.is_error
+    assert done.result_text.startswith(
+        "The arguments of this call to docs__create_document were cut off"
+    ), done.result_text
+    assert not (workspace / "notes.md").exists()
+
+
 FAULTS = [
     ("stt", "500"),
     ("stt", "drop"),

@@ -1030,14 +1030,18 @@ class ToolManager:
         *,
         call_id: str,
         turn_id: int = 0,
+        cut_off: bool = False,
     ) -> ToolResult:
         """Run one tool call; never raises (except CancelledError, after reporting it).
 
         ``arguments`` may be the model's JSON text: if it is no JSON object (the model's
         answer reached its length limit mid-call), the call is not run, and the result
         says so: run with no arguments, the tool only said they were missing, and the
-        model tried the same call again."""
+        model tried the same call again. ``cut_off``: the answer stopped before the
+        arguments began (none came at all), which no JSON text can show."""
         args, wrong = _arguments(arguments)
+        if cut_off and not wrong:
+            wrong = "cut off (before they began)"
         t0 = time.monotonic()
         self._publish(
             ev.ToolCallStarted(turn_id=turn_id, call_id=call_id, name=name, arguments=args)
