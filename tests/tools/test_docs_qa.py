@@ -682,6 +682,29 @@ def test_a_name_with_another_extension_or_none_names_the_document_it_may_mean(
         tools.edit_document("budget", "find_replace", find="a", replace_with="b")
 
 
+def test_a_name_with_an_extension_no_document_has_names_the_document_it_may_mean(
+    tools: DocsTools,
+) -> None:
+    """ "Read me the budget doc" came as "budget.doc" for a Budget.docx: the answer was
+    "budget.doc has .doc; I can only work with documents ending in .docx, ...", and the
+    model told the person it could not open that kind of file. A name whose extension no
+    document has names the documents called so with a document's extension, as a name
+    without one does; with none there, the kinds it can open are said as before."""
+    root = tools.ws.root
+    (root / "plan.md").write_text("# Plan\n")
+    (root / "Budget.docx").write_bytes((root / "plan.md").read_bytes())
+    with pytest.raises(WorkspaceError) as info:
+        tools.read_document("budget.doc")
+    assert str(info.value) == (
+        "There is no document called budget.doc; there is Budget.docx. Call the tool again "
+        "with that name if it is the one meant."
+    )
+    with pytest.raises(WorkspaceError, match=r"; there is plan\.md\. Call"):
+        tools.outline("plan.rtf")
+    with pytest.raises(FormatError, match=r"has \.doc; I can only work with"):
+        tools.read_document("minutes.doc")  # nothing called so: nothing to suggest
+
+
 def test_a_workspace_folder_that_is_gone_is_said_to_be_gone(tools: DocsTools) -> None:
     """The workspace folder deleted, moved or on a drive that was unplugged: the listing
     said "There are no documents in the workspace" (the model told the person their

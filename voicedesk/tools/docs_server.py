@@ -249,12 +249,15 @@ class DocsTools:
         """Raise WorkspaceError naming the documents called ``rel`` with a document's
         extension, where it has none, if there are any: "read me the budget" came as
         "budget" for a budget.docx, and the model, told only "budget has no extension",
-        listed the whole workspace to look. (A name with a document's extension is another
-        kind of file than the one asked for: the list is the way there.)"""
+        listed the whole workspace to look. Nor where its extension is none a document has:
+        "the budget doc" came as "budget.doc", and the model, told only that .doc files
+        cannot be opened, told the person so. (A name with a document's extension is
+        another kind of file than the one asked for: the list is the way there.)"""
         asked = PurePosixPath(rel)
         if asked.suffix.lower() in formats.SUFFIXES:
             return
-        stem = unicodedata.normalize("NFC", asked.name).casefold()
+        # "v1.2 plan" has no extension; "budget.doc" has one, that no document has
+        stems = {unicodedata.normalize("NFC", n).casefold() for n in (asked.name, asked.stem)}
         try:
             entries = sorted(os.listdir(real.parent))
         except OSError:
@@ -265,7 +268,7 @@ class DocsTools:
             if (
                 entry.startswith(".")
                 or other.suffix.lower() not in formats.SUFFIXES
-                or unicodedata.normalize("NFC", other.stem).casefold() != stem
+                or unicodedata.normalize("NFC", other.stem).casefold() not in stems
             ):
                 continue
             with contextlib.suppress(WorkspaceError):
