@@ -803,3 +803,28 @@ def test_a_damaged_document_replaced_keeping_its_time_and_size_is_read_again(
         "Found “settled” in 1 place in 1 document.",
         "- budget.docx, paragraph 1: The budget is settled.",
     ]
+
+
+def test_listing_by_the_full_path_of_the_workspace_or_a_folder_in_it(tmp_path: Path) -> None:
+    """ "What is in /home/me/Documents/notes?": the documents tools take a full path to a
+    document in the workspace as its name, but list_documents took one as a pattern and
+    answered "There are no documents matching “/home/me/Documents/notes”", and the model
+    told the person the folder was empty. The full path of the workspace lists it all, of
+    a folder in it that folder, and a pattern after it matches there."""
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    (root / "notes").mkdir(parents=True)
+    (root / "notes" / "plan.md").write_text("P.\n")
+    (root / "footnotes.md").write_text("F.\n")
+    tools = DocsTools(Workspace(root, tmp_path / "history"))
+    for pattern in (str(root), f"{root}/"):
+        listed = tools.list_documents(pattern)
+        assert listed.startswith("2 documents in the workspace."), listed
+    listed = tools.list_documents(str(root / "notes"))
+    assert listed.splitlines()[0] == "1 document matching “notes/”.", listed
+    assert "- notes/plan.md" in listed
+    listed = tools.list_documents(f"{root}/notes/*.md")
+    assert listed.splitlines()[0] == "1 document matching “notes/*.md”.", listed
+    outside = tools.list_documents(str(tmp_path / "other"))
+    assert outside.startswith("There are no documents matching"), outside

@@ -451,6 +451,12 @@ class DocsTools:
         everything.
         """
         pattern = unicodedata.normalize("NFC", pattern.strip())
+        # The full path of the workspace, or of a folder or pattern in it, as documents'
+        # names take it: as a pattern it matched nothing, and the folder was said empty.
+        inside = self.ws.name_inside(pattern)
+        if inside is not None:
+            folder = inside and (self.ws.root / inside).is_dir()
+            pattern = inside + ("/" if folder and not inside.endswith("/") else "")
         docs = []
         for path in self._documents():
             rel = self.ws.rel(path)
