@@ -580,28 +580,27 @@ class DocsTools:
         started, read_new = time.monotonic(), 0
         unread: set[Path] = set()
         documents = self._documents()
+        # Each document's paragraphs as searched (NFC like the query: "café" finds a Mac's
+        # "cafe\u0301" too; and folded), made once a search: a miss passes three times.
+        ready: dict[Path, tuple[str, list[Block], list[tuple[str, str]]] | None] = {}
         for mode in ("phrase", "words", "joined"):
             if (mode == "words" and len(words) < 2) or (mode == "joined" and joined is None):
                 continue
             for path in documents:
-                rel = self.ws.rel(path)
                 if path in unread:
                     continue
-                if not self._is_cached(path):
-                    if read_new and time.monotonic() - started > self.search_budget_s:
-                        unread.add(path)
-                        continue
-                    read_new += 1
-                try:
-                    doc = self._parsed_cached(path)
-                except (FormatError, OSError) as exc:
-                    if mode == "phrase":
-                        skipped.append(f"{rel} ({self._why_unread(path, exc)})")
+                if path not in ready:
+                    if not self._is_cached(path):
+                        if read_new and time.monotonic() - started > self.search_budget_s:
+                            unread.add(path)
+                            continue
+                        read_new += 1
+                    ready[path] = self._searchable(path, skipped)
+                entry = ready[path]
+                if entry is None:
                     continue
-                for i, block in enumerate(doc.blocks):
-                    # NFC like the query: "café" finds a Mac's "cafe\u0301" too.
-                    text = unicodedata.normalize("NFC", " ".join(block.text.split()))
-                    folded = formats.fold_for_search(text)
+                rel, blocks, texts = entry
+                for i, (text, folded) in enumerate(texts):
                     length = len(needle)
                     if mode == "phrase":
                         pos = folded.find(needle)
@@ -615,7 +614,7 @@ class DocsTools:
                     lo = max(0, pos - 70)
                     hi = min(len(text), pos + length + 70)
                     snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
-                    hits.append((rel, doc.blocks, i, snippet))
+                    hits.append((rel, blocks, i, snippet))
             if hits:
                 break
         note = (
@@ -657,6 +656,23 @@ class DocsTools:
         if capped is lines and beyond:
             capped.append(rest(0))
         return "\n".join(capped) + note
+
+    def _searchable(
+        self, path: Path, skipped: list[str]
+    ) -> tuple[str, list[Block], list[tuple[str, str]]] | None:
+        """``path``'s name, blocks and each block's text as searched (one line, NFC) with
+        its folded form; or None, its reason added to ``skipped``, if it cannot be read."""
+        rel = self.ws.rel(path)
+        try:
+            doc = self._parsed_cached(path)
+        except (FormatError, OSError) as exc:
+            skipped.append(f"{rel} ({self._why_unread(path, exc)})")
+            return None
+        texts = []
+        for block in doc.blocks:
+            text = unicodedata.normalize("NFC", " ".join(block.text.split()))
+            texts.append((text, formats.fold_for_search(text)))
+        return rel, doc.blocks, texts
 
     # ------------------------------------------------------------------ reading
 
