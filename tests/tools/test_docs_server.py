@@ -1977,6 +1977,32 @@ async def test_search_across_separators_does_not_split_a_word_into_others(ws: Pa
             assert found.startswith(f"Found “{query}” in 1 place in 1 document."), found
 
 
+async def test_the_phrase_with_other_separators_comes_before_its_words_anywhere(
+    ws: Path,
+) -> None:
+    """Search tried the words of a phrase anywhere in a paragraph before the phrase with
+    other hyphens or blanks: "follow up email" found "Follow the steps below: sign up,
+    then email us" and stopped there, so "Send the follow-up e-mail" was never found, and
+    "plan b" found every paragraph with "plan" and a b in it. The phrase written
+    otherwise is tried first now; the words anywhere only when it is nowhere."""
+    (ws / "mail.md").write_text("# Mail\n\nSend the follow-up e-mail to Zoë by Friday.\n")
+    (ws / "howto.md").write_text("# Steps\n\nFollow the steps below: sign up, then email us.\n")
+    (ws / "plans.md").write_text("# Plans\n\nOr we go to plan-B.\n\nThe plan is about it.\n")
+    async with docs_server(ws) as d:
+        found = await d.call("search", query="follow up email")
+        assert found.splitlines() == [
+            "Found “follow up email” in 1 place in 1 document.",
+            "- mail.md, paragraph 2 (section “Mail”): Send the follow-up e-mail to Zoë by Friday.",
+        ]
+        found = await d.call("search", query="plan b")
+        assert found.splitlines() == [
+            "Found “plan b” in 1 place in 1 document.",
+            "- plans.md, paragraph 2 (section “Plans”): Or we go to plan-B.",
+        ]
+        found = await d.call("search", query="steps email")  # words apart: still found
+        assert found.startswith("Found “steps email” in 1 place in 1 document."), found
+
+
 @asynccontextmanager
 async def _server_beside_an_unwritable_folder(
     tmp_path: Path, *, workspace_too: bool = False

@@ -570,7 +570,7 @@ class DocsTools:
         # around them: "C#", "C++" and "e-mail" are words, and taken apart at their signs
         # "C#" was searched as "c", found in nearly every paragraph.
         words = [w.strip(_AROUND_WORDS) or w for w in needle.split()]
-        # Failing both, the same letters with other separators: "follow up email" for
+        # Failing the phrase, the same letters with other separators: "follow up email" for
         # "follow-up e-mail", "5 pm" for "5 p.m.", "1200" for "$1,200".
         joined = _joined(words)
         hits: list[tuple[str, list[Block], int, str]] = []
@@ -583,7 +583,8 @@ class DocsTools:
         # Each document's paragraphs as searched (NFC like the query: "café" finds a Mac's
         # "cafe\u0301" too; and folded), made once a search: a miss passes three times.
         ready: dict[Path, tuple[str, list[Block], list[tuple[str, str]]] | None] = {}
-        for mode in ("phrase", "words", "joined"):
+        # the phrase, then written with other separators, and only then its words anywhere
+        for mode in ("phrase", "joined", "words"):
             if (mode == "words" and len(words) < 2) or (mode == "joined" and joined is None):
                 continue
             for path in documents:
