@@ -1130,3 +1130,48 @@ def test_shapes_named_by_a_local_reference_are_followed() -> None:
     assert wrong == "" and params is not None
     assert params["properties"] == {"a": {"type": "string"}} and params["required"] == ["a"]
     assert "anyOf" not in params
+
+
+async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each tool list that came (a server up, a server's tools/list_changed) checked the
+    schema of every tool of every server again, on the event loop that also runs the
+    conversation: about 1.2 ms a tool, 150 ms for 128 tools, each time. A schema checked
+    once is not checked again while it is offered."""
+    from voicedesk.tools import manager as manager_module
+
+    checked: list[Any] = []
+    real = manager_module.openai_parameters
+
+    def counted(schema: Any) -> tuple[dict[str, Any] | None, str]:
+        checked.append(schema)
+        return real(schema)
+
+    monkeypatch.setattr(manager_module, "openai_parameters", counted)
+    script = tmp_path / "dyn.py"
+    script.write_text(DYNAMIC_SERVER)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "mcpServers": {"dyn": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        names = lambda: [t["function"]["name"] for t in manager.llm_tools()]  # noqa: E731
+        assert "dyn__enable_extra" in names() and "docs__search" in names()
+        checked.clear()
+        await manager.call("dyn__enable_extra", {}, call_id="a")
+        deadline = time.monotonic() + 10
+        while "dyn__extra" not in names():
+            assert time.monotonic() < deadline, names()
+            await asyncio.sleep(0.05)
+        assert len(checked) == 1, checked  # the new tool's schema only
+    finally:
+        await manager.aclose()
