@@ -530,6 +530,72 @@ async def test_a_call_cut_off_at_the_answers_length_limit_is_not_run(tmp_path):
     assert not (workspace / "notes.md").exists()
 
 
+async def test_a_call_cut_off_inside_an_escape_or_a_word_is_taken_as_cut_off(tmp_path):
+    """French notes: each accented letter travels as an escape (\\u00e9), and the answer's
+    length limit ended the arguments inside one. Only a cut inside a string or before
+    the object closed was known as cut off; this one was called "not valid JSON", and the
+    model was told to send the same call again as one JSON object, which was cut off
+    again. Arguments that are the start of a JSON object are cut off, wherever they stop."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    notes = " ".join(
+        f"Étape {n} : réunion à préparer, café réservé, été déjà décidé." for n in range(30)
+    )
+    create = SimToolCall(
+        name="docs__create_document", arguments={"path": "notes.md", "content": notes}
+    )
+    scenario = compose(["question"], tail_s=3.0)
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("question"), reply="It was too long.", tool_calls=[create])]
+    )
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace)}, "llm": {"max_tokens": 64}}
+    )
+    _, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    (done,) = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
+    assert done.is_error
+    assert done.result_text.startswith(
+        "The arguments of this call to docs__create_document were cut off"
+    ), done.result_text
+    assert "in parts" in done.result_text
+    assert not (workspace / "notes.md").exists()
+
+
+async def test_a_call_cut_off_before_its_arguments_began_is_not_run(tmp_path):
+    """The answer reached its length limit just after a call's name, so no argument came
+    at all: the empty arguments were taken as "{}" and the tool was run with none (for a
+    tool whose arguments may all be left out, a call nobody asked for). The round ended
+    at the limit, so its last call is known to be cut off, and is not run."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    create = SimToolCall(
+        name="docs__create_document", arguments={"path": "notes.md", "content": "Notes."}
+    )
+    scenario = compose(["question"], tail_s=3.0)
+    preamble = "I will write that down for you in a new document now."  # 12 of 16 tokens
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("question"), preamble=preamble, reply="Done.", tool_calls=[create]
+            )
+        ]
+    )
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace)}, "llm": {"max_tokens": 16}}
+    )
+    _, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    (done,) = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
+    assert done.is_error
+    assert done.result_text.startswith(
+        "The arguments of this call to docs__create_document were cut off"
+    ), done.result_text
+    assert not (workspace / "notes.md").exists()
+
+
 FAULTS = [
     ("stt", "500"),
     ("stt", "drop"),
@@ -1298,3 +1364,56 @@ async def test_an_answer_with_a_link_cut_by_a_barge_in_is_remembered_with_its_li
     said = " ".join(str(r.body.get("text") or "") for r in sims[0].requests if r.provider == "tts")
     assert "the quarterly report, as you asked." in " ".join(said.split())
     assert "https" not in said and "example.com" not in said
+
+
+FILES_SERVER = """
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("files")
+WORDS = "Read, list or move files and folders below the allowed folders; " * 12
+
+
+def tool(n: int) -> None:
+    def run(path: str, pattern: str = "*") -> str:
+        return "ok"
+
+    server.tool(name=f"files_tool_{n}", description=f"Tool {n}. " + WORDS)(run)
+
+
+for n in range(8):
+    tool(n)
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_second_tool_server_over_the_tools_share_leaves_out_its_tools_not_the_documents(
+    tmp_path, sims
+):
+    """A tool server of eight middling tools (the official filesystem server's shape) beside
+    the documents server, at the default budget, left out the biggest tools first: the
+    documents' own edit_document and read_document, so "add a line to my notes" could no
+    longer be done, while the tool count cap keeps the documents tools first. The other
+    server's tools are left out first now, and the notice names only that server."""
+    import sys
+
+    script_path = tmp_path / "files_server.py"
+    script_path.write_text(FILES_SERVER, encoding="utf-8")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    server = {"command": sys.executable, "args": [str(script_path)]}
+    settings = _settings(
+        tmp_path, tools={"workspace": str(workspace), "mcpServers": {"files": server}}
+    )
+    scenario = compose(["question"], gaps_s=[], tail_s=2.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply="Seven minutes.")])
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    (record,) = session.records
+    assert record.heard_text == "Seven minutes."
+    offered = [t["function"]["name"] for t in sims[0].chat_requests()[-1]["tools"]]
+    assert {"docs__edit_document", "docs__read_document", "docs__search"} <= set(offered)
+    assert any(name.startswith("files__") for name in offered), offered
+    notices = [e.message for e in seen if isinstance(e, ev.Notice) and "Left out" in e.message]
+    assert len(notices) == 1 and "files__files_tool_" in notices[0], notices
+    assert "docs__" not in notices[0] and "“files”" in notices[0], notices

@@ -525,6 +525,24 @@ def test_find_documents_takes_a_number_in_the_name_as_it_is_said(tools: DocsTool
     assert "report2024-q1.md" in tools.find_documents("2024 report")
 
 
+def test_find_documents_takes_a_number_with_leading_zeros_as_the_same_number(
+    tools: DocsTools,
+) -> None:
+    """Numbered files are often padded ("Chapter 03.docx", "invoice 007"), and a person
+    says "chapter 3": taking the number as written, find_documents answered "No document
+    names match", and the model told the person there was no such chapter. The same
+    number with leading zeros is that number; "chapter 13" is still not "chapter 3"."""
+    root = tools.ws.root
+    for name in ("Chapter 03.md", "Chapter 13.md", "invoice 007.md", "invoice 070.md"):
+        (root / name).write_text("Text.\n")
+    assert tools.find_documents("chapter 3").splitlines() == [
+        "Found one document matching “chapter 3”: Chapter 03.md.",
+        "- Chapter 03.md",
+    ]
+    assert tools.find_documents("invoice 7").splitlines()[1:] == ["- invoice 007.md"]
+    assert tools.find_documents("invoice 07").splitlines()[1:] == ["- invoice 007.md"]
+
+
 def test_a_long_listing_stays_within_one_result_and_says_how_many_are_left(
     tools: DocsTools,
 ) -> None:
@@ -664,6 +682,29 @@ def test_a_name_with_another_extension_or_none_names_the_document_it_may_mean(
         tools.edit_document("budget", "find_replace", find="a", replace_with="b")
 
 
+def test_a_name_with_an_extension_no_document_has_names_the_document_it_may_mean(
+    tools: DocsTools,
+) -> None:
+    """ "Read me the budget doc" came as "budget.doc" for a Budget.docx: the answer was
+    "budget.doc has .doc; I can only work with documents ending in .docx, ...", and the
+    model told the person it could not open that kind of file. A name whose extension no
+    document has names the documents called so with a document's extension, as a name
+    without one does; with none there, the kinds it can open are said as before."""
+    root = tools.ws.root
+    (root / "plan.md").write_text("# Plan\n")
+    (root / "Budget.docx").write_bytes((root / "plan.md").read_bytes())
+    with pytest.raises(WorkspaceError) as info:
+        tools.read_document("budget.doc")
+    assert str(info.value) == (
+        "There is no document called budget.doc; there is Budget.docx. Call the tool again "
+        "with that name if it is the one meant."
+    )
+    with pytest.raises(WorkspaceError, match=r"; there is plan\.md\. Call"):
+        tools.outline("plan.rtf")
+    with pytest.raises(FormatError, match=r"has \.doc; I can only work with"):
+        tools.read_document("minutes.doc")  # nothing called so: nothing to suggest
+
+
 def test_a_workspace_folder_that_is_gone_is_said_to_be_gone(tools: DocsTools) -> None:
     """The workspace folder deleted, moved or on a drive that was unplugged: the listing
     said "There are no documents in the workspace" (the model told the person their
@@ -757,3 +798,88 @@ def test_documents_are_listed_in_the_order_a_person_counts_them(tools: DocsTools
         "week 9/plan.md",
         "week 10/plan.md",
     ]
+
+
+def test_a_damaged_document_replaced_keeping_its_time_and_size_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """Search keeps why a document could not be read until the file changes, known by its
+    time and size. A damaged Word file put right by a copy that keeps the time (``cp -p``,
+    a sync or backup tool) and happens to have the same size was still "could not be
+    read", search after search, and its text was never found. A file replaced or written
+    since is read again, whatever its time says."""
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    good = tmp_path / "good.docx"
+    document = docx.Document()
+    document.add_paragraph("The budget is settled.")
+    document.save(str(good))
+    size = good.stat().st_size
+    target = root / "budget.docx"
+    target.write_bytes(b"PK\x03\x04" + b"\x00" * (size - 4))  # a damaged copy, same size
+    tools = DocsTools(Workspace(root, tmp_path / "history"))
+    assert "Could not read budget.docx" in tools.search("settled")
+    when = target.stat().st_mtime_ns
+    target.write_bytes(good.read_bytes())
+    os.utime(target, ns=(when, when))
+    assert target.stat().st_size == size and target.stat().st_mtime_ns == when
+    assert tools.search("settled").splitlines()[:2] == [
+        "Found “settled” in 1 place in 1 document.",
+        "- budget.docx, paragraph 1: The budget is settled.",
+    ]
+
+
+def test_listing_by_the_full_path_of_the_workspace_or_a_folder_in_it(tmp_path: Path) -> None:
+    """ "What is in /home/me/Documents/notes?": the documents tools take a full path to a
+    document in the workspace as its name, but list_documents took one as a pattern and
+    answered "There are no documents matching “/home/me/Documents/notes”", and the model
+    told the person the folder was empty. The full path of the workspace lists it all, of
+    a folder in it that folder, and a pattern after it matches there."""
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    (root / "notes").mkdir(parents=True)
+    (root / "notes" / "plan.md").write_text("P.\n")
+    (root / "footnotes.md").write_text("F.\n")
+    tools = DocsTools(Workspace(root, tmp_path / "history"))
+    for pattern in (str(root), f"{root}/"):
+        listed = tools.list_documents(pattern)
+        assert listed.startswith("2 documents in the workspace."), listed
+    listed = tools.list_documents(str(root / "notes"))
+    assert listed.splitlines()[0] == "1 document matching “notes/”.", listed
+    assert "- notes/plan.md" in listed
+    listed = tools.list_documents(f"{root}/notes/*.md")
+    assert listed.splitlines()[0] == "1 document matching “notes/*.md”.", listed
+    outside = tools.list_documents(str(tmp_path / "other"))
+    assert outside.startswith("There are no documents matching"), outside
+
+
+def test_a_search_finding_nothing_reads_each_paragraph_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search that finds nothing tries the phrase, then its words, then its letters with
+    other separators: each pass normalised and folded every paragraph of every document
+    again, and looked at each file twice, so a miss in 2,000 documents of 50 paragraphs
+    took 1.6 s, two thirds of it doing again what was done. Each paragraph is made ready
+    for searching once a search now."""
+    from voicedesk.tools import formats
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    for n in range(5):
+        (root / f"notes {n}.md").write_text("\n\n".join(f"Point {p} of {n}." for p in range(4)))
+    tools = DocsTools(Workspace(root, tmp_path / "history"))
+    assert tools.search("zebra crossing").startswith("Found no")  # parsed and kept
+    folded: list[str] = []
+    real = formats.fold_for_search
+
+    def counted(text: str) -> str:
+        folded.append(text)
+        return real(text)
+
+    monkeypatch.setattr(formats, "fold_for_search", counted)
+    assert tools.search("zebra crossing") == "Found no “zebra crossing” in any document."
+    assert len(folded) == 5 * 4 + 1  # each paragraph, and the query

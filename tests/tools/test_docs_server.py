@@ -1953,6 +1953,56 @@ async def test_search_finds_words_written_with_other_hyphens_points_or_spaces(ws
         )
 
 
+async def test_search_across_separators_does_not_split_a_word_into_others(ws: Path) -> None:
+    """Searching across blanks too, "therapist" was found in "call the rapist hotline",
+    "together" in "to get her", "nowhere" in "now here" and "1200" in "12.00 today": a
+    word split at a blank is other words, and a point in a number is no thousands mark,
+    and the model told the person what they asked for was there. A blank is matched only
+    where the query had a separator, and a number only across a thousands mark; a
+    hyphen or point inside a word still is."""
+    (ws / "calls.md").write_text(
+        "# Calls\n\nCall the rapist hotline.\n\nWe go to get her, now here.\n\n"
+        "The price is 12.00 today.\n\nA follow-up e-mail at 5 p.m. for $1,200, 1 200 000 in all.\n"
+    )
+    async with docs_server(ws) as d:
+        for query in ("therapist", "together", "nowhere", "1200", "1200 today"):
+            said = await d.call("search", query=query)
+            if query == "1200":
+                assert said.startswith("Found “1200” in 1 place in 1 document."), said
+                assert "12.00" not in said, said
+            else:
+                assert said.startswith(f"Found no “{query}”"), said
+        for query in ("follow up email", "followup", "email", "5 pm", "5pm", "1 200", "1200000"):
+            found = await d.call("search", query=query)
+            assert found.startswith(f"Found “{query}” in 1 place in 1 document."), found
+
+
+async def test_the_phrase_with_other_separators_comes_before_its_words_anywhere(
+    ws: Path,
+) -> None:
+    """Search tried the words of a phrase anywhere in a paragraph before the phrase with
+    other hyphens or blanks: "follow up email" found "Follow the steps below: sign up,
+    then email us" and stopped there, so "Send the follow-up e-mail" was never found, and
+    "plan b" found every paragraph with "plan" and a b in it. The phrase written
+    otherwise is tried first now; the words anywhere only when it is nowhere."""
+    (ws / "mail.md").write_text("# Mail\n\nSend the follow-up e-mail to Zoë by Friday.\n")
+    (ws / "howto.md").write_text("# Steps\n\nFollow the steps below: sign up, then email us.\n")
+    (ws / "plans.md").write_text("# Plans\n\nOr we go to plan-B.\n\nThe plan is about it.\n")
+    async with docs_server(ws) as d:
+        found = await d.call("search", query="follow up email")
+        assert found.splitlines() == [
+            "Found “follow up email” in 1 place in 1 document.",
+            "- mail.md, paragraph 2 (section “Mail”): Send the follow-up e-mail to Zoë by Friday.",
+        ]
+        found = await d.call("search", query="plan b")
+        assert found.splitlines() == [
+            "Found “plan b” in 1 place in 1 document.",
+            "- plans.md, paragraph 2 (section “Plans”): Or we go to plan-B.",
+        ]
+        found = await d.call("search", query="steps email")  # words apart: still found
+        assert found.startswith("Found “steps email” in 1 place in 1 document."), found
+
+
 @asynccontextmanager
 async def _server_beside_an_unwritable_folder(
     tmp_path: Path, *, workspace_too: bool = False
@@ -2040,3 +2090,16 @@ async def test_a_workspace_on_a_read_only_drive_says_so_and_what_to_do(tmp_path:
         assert "read-only" in said and "nothing was changed" in said, said
         assert "tools.workspace" in said, said
         assert ".tmp" not in said and "chmod" not in said, said
+
+
+async def test_a_name_starting_with_a_tilde_is_a_name_in_the_workspace(ws: Path) -> None:
+    """A document called "~notes.md" (a tilde marks a backup or a draft to many people)
+    is listed, but reading it failed with "Could not determine home directory": the name
+    was taken for "the home folder of user notes.md". Only "~/" is the home folder now."""
+    (ws / "~notes.md").write_text("# Old\n\nThe old notes.\n")
+    async with docs_server(ws) as d:
+        assert "~notes.md" in await d.call("list_documents")
+        said = await d.call("read_document", path="~notes.md")
+        assert "The old notes." in said, said
+        said = await d.call("create_document", path="~draft.md", content="A draft.")
+        assert (ws / "~draft.md").read_text().strip() == "A draft.", said

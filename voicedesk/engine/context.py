@@ -26,6 +26,7 @@ import asyncio
 import logging
 import math
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,9 +136,14 @@ class ContextManager:
         """Tool definitions travel with every request and are billed as prompt: they count."""
         return self.counter.count(as_json(tools)) if tools else 0
 
-    def fit_tools(self, tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    def fit_tools(
+        self, tools: list[dict[str, Any]], keep: Collection[str] = ()
+    ) -> tuple[list[dict[str, Any]], list[str]]:
         """The tools whose definitions fit in ``TOOLS_SHARE`` of the budget (the biggest left
-        out first, so as many as can stay do), and the names of those left out.
+        out first, so as many as can stay do), and the names of those left out. The tools
+        named in ``keep`` (the built-in documents tools) are left out only once all the
+        others are: biggest first, a second server's middling tools took out the
+        documents' own edit_document and read_document instead.
 
         One tool server listing 150,000 tokens of schemas refused the start (the budget could
         not hold them), or, up after the check, sent every request over the budget: a server
@@ -145,10 +151,16 @@ class ContextManager:
         room = int(self.budget * TOOLS_SHARE)
         if not tools or self.tools_tokens(tools) <= room:
             return tools, []
-        sizes = sorted(((self.tools_tokens([t]), i) for i, t in enumerate(tools)), reverse=True)
-        total = sum(size for size, _ in sizes)
+        sizes = sorted(
+            (
+                (t["function"]["name"] not in keep, self.tools_tokens([t]), i)
+                for i, t in enumerate(tools)
+            ),
+            reverse=True,
+        )
+        total = sum(size for _, size, _ in sizes)
         out: set[int] = set()
-        for size, i in sizes:
+        for _, size, i in sizes:
             if total <= room:
                 break
             out.add(i)

@@ -507,6 +507,8 @@ class Reply:
                 tokens_per_s=self.record.tokens_per_s,
             )
         )
+        if calls and self.reached_max_tokens:
+            calls[-1].cut_off = True  # the call the answer was writing when it stopped
         for call in calls:
             with contextlib.suppress(json.JSONDecodeError):
                 self.record.tool_calls.append(

@@ -283,7 +283,9 @@ class Session:
         fit = getattr(self.context, "fit_tools", None)
         if fit is None:
             return tools
-        kept, left_out = fit(tools)
+        # The documents tools last, as the tool manager's cap on their number has them.
+        builtin = {t["function"]["name"] for t in tools if self._is_docs_tool(t)}
+        kept, left_out = fit(tools, builtin)
         if left_out and left_out != self._tools_left_out:
             shown = ", ".join(left_out[:5]) + (
                 f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
@@ -306,6 +308,13 @@ class Session:
             )
         self._tools_left_out = left_out
         return kept
+
+    def _is_docs_tool(self, tool: dict[str, Any]) -> bool:
+        """Whether ``tool`` is one of the built-in documents server's."""
+        from voicedesk.tools.manager import DOCS_SERVER
+
+        server_of = getattr(self.tools, "server_of", None)
+        return server_of is not None and server_of(tool["function"]["name"]) == DOCS_SERVER
 
     def _use_the_voice(self, error: BaseException | None) -> None:
         """With a speaker, a voice that failed to warm up stops the start, as it would have

@@ -111,7 +111,11 @@ class ToolJobs:
         # As the model wrote them: arguments that are no JSON object (cut off at the
         # answer's length limit) are the tool manager's to refuse, not to run as none.
         result = await self.tools.call(
-            call.name, call.arguments or "{}", call_id=call.id, turn_id=turn_id
+            call.name,
+            call.arguments or "{}",
+            call_id=call.id,
+            turn_id=turn_id,
+            cut_off=call.cut_off and not call.arguments.strip(),
         )
         return {"role": "tool", "tool_call_id": call.id, "content": result.text}
 

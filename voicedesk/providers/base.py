@@ -75,6 +75,9 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # JSON text as the model produced it
+    # the answer reached its length limit in this call (finish_reason "length"): its
+    # arguments may have stopped anywhere, even before they began
+    cut_off: bool = False
 
 
 @dataclass(slots=True)

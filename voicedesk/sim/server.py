@@ -960,8 +960,8 @@ MAX_TOOLS = 128  # the most tools OpenAI takes in one request
 
 def _bad_tools(body: dict[str, Any]) -> web.Response | None:
     """OpenAI's refusal of a request with more than MAX_TOOLS tools, or one of whose tools
-    has parameters it does not take: an array without ``items``, or no JSON Schema at all. The whole request fails, not the
-    tool."""
+    has parameters it does not take: an array without ``items``, a choice of shapes at the
+    top, or no JSON Schema at all. The whole request fails, not the tool."""
     tools = body.get("tools") or []
     if len(tools) > MAX_TOOLS:
         message = (
@@ -980,22 +980,37 @@ def _bad_tools(body: dict[str, Any]) -> web.Response | None:
         except jsonschema.SchemaError as exc:
             problem = exc.message
         else:
+            if isinstance(params, dict) and any(key in params for key in _TOP_REFUSED):
+                problem = (
+                    "schema must have type 'object' and not have "
+                    "'oneOf'/'anyOf'/'allOf'/'enum'/'not' at the top level."
+                )
+                return _schema_refused(name, n, problem)
             where = _bare_array(params)
             if where is None:
                 continue
             problem = f"In context={where!r}, array schema missing items."
-        return web.json_response(
-            {
-                "error": {
-                    "message": f"Invalid schema for function '{name}': {problem}",
-                    "type": "invalid_request_error",
-                    "param": f"tools[{n}].function.parameters",
-                    "code": "invalid_function_parameters",
-                }
-            },
-            status=400,
-        )
+        return _schema_refused(name, n, problem)
     return None
+
+
+# What OpenAI refuses at the top of a function's parameters, whatever is inside.
+_TOP_REFUSED = ("oneOf", "anyOf", "allOf", "enum", "not")
+
+
+def _schema_refused(name: Any, n: int, problem: str) -> web.Response:
+    """OpenAI's refusal of the request for the parameters of tool ``n``, called ``name``."""
+    return web.json_response(
+        {
+            "error": {
+                "message": f"Invalid schema for function '{name}': {problem}",
+                "type": "invalid_request_error",
+                "param": f"tools[{n}].function.parameters",
+                "code": "invalid_function_parameters",
+            }
+        },
+        status=400,
+    )
 
 
 @functools.lru_cache(maxsize=1)

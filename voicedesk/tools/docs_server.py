@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fnmatch
+import itertools
 import os
 import re
 import time
@@ -214,8 +215,8 @@ class DocsTools:
         self.ws = workspace
         self.max_bytes = int(max_mb * 1024 * 1024)
         self.search_budget_s = search_budget_s
-        # The last parse of each document searched (or why it failed), by (mtime, size).
-        self._parsed: dict[Path, tuple[tuple[int, int], Document | FormatError]] = {}
+        # The last parse of each document searched (or why it failed), by its _version.
+        self._parsed: dict[Path, tuple[tuple[int, ...], Document | FormatError]] = {}
         self.unusable_names: list[str] = []  # found by the last listing (``_documents``)
         # Documents whose paragraph numbers this server has shown (read_document, outline):
         # the ones an edit by number may name. Any edit opened the file, so counting that
@@ -248,12 +249,15 @@ class DocsTools:
         """Raise WorkspaceError naming the documents called ``rel`` with a document's
         extension, where it has none, if there are any: "read me the budget" came as
         "budget" for a budget.docx, and the model, told only "budget has no extension",
-        listed the whole workspace to look. (A name with a document's extension is another
-        kind of file than the one asked for: the list is the way there.)"""
+        listed the whole workspace to look. Nor where its extension is none a document has:
+        "the budget doc" came as "budget.doc", and the model, told only that .doc files
+        cannot be opened, told the person so. (A name with a document's extension is
+        another kind of file than the one asked for: the list is the way there.)"""
         asked = PurePosixPath(rel)
         if asked.suffix.lower() in formats.SUFFIXES:
             return
-        stem = unicodedata.normalize("NFC", asked.name).casefold()
+        # "v1.2 plan" has no extension; "budget.doc" has one, that no document has
+        stems = {unicodedata.normalize("NFC", n).casefold() for n in (asked.name, asked.stem)}
         try:
             entries = sorted(os.listdir(real.parent))
         except OSError:
@@ -264,7 +268,7 @@ class DocsTools:
             if (
                 entry.startswith(".")
                 or other.suffix.lower() not in formats.SUFFIXES
-                or unicodedata.normalize("NFC", other.stem).casefold() != stem
+                or unicodedata.normalize("NFC", other.stem).casefold() not in stems
             ):
                 continue
             with contextlib.suppress(WorkspaceError):
@@ -335,12 +339,12 @@ class DocsTools:
             st = path.stat()
         except OSError:
             return False
-        return hit[0] == (st.st_mtime_ns, st.st_size)
+        return hit[0] == _version(st)
 
     def _parsed_cached(self, path: Path) -> Document:
         """Parse for listing/searching, reusing the last parse while the file is unchanged."""
         st = path.stat()
-        key = (st.st_mtime_ns, st.st_size)
+        key = _version(st)
         hit = self._parsed.get(path)
         if hit is not None and hit[0] == key:
             if isinstance(hit[1], FormatError):
@@ -447,6 +451,12 @@ class DocsTools:
         everything.
         """
         pattern = unicodedata.normalize("NFC", pattern.strip())
+        # The full path of the workspace, or of a folder or pattern in it, as documents'
+        # names take it: as a pattern it matched nothing, and the folder was said empty.
+        inside = self.ws.name_inside(pattern)
+        if inside is not None:
+            folder = inside and (self.ws.root / inside).is_dir()
+            pattern = inside + ("/" if folder and not inside.endswith("/") else "")
         docs = []
         for path in self._documents():
             rel = self.ws.rel(path)
@@ -499,7 +509,12 @@ class DocsTools:
         phrase = " ".join(wanted)
         # A number names one document ("invoice 2024"), not a slip of another: 2023 and
         # 2025 were found as near misses, and "note 2999" found 2,040 numbered notes.
-        numbers = [re.compile(rf"(?<!\d){w}(?!\d)") for w in wanted if w.isdigit()]
+        # Leading zeros pad a number, not change it: "chapter 3" is "Chapter 03.docx".
+        numbers = [
+            re.compile(rf"(?<!\d)0*{re.escape(w.lstrip('0') or '0')}(?!\d)")
+            for w in wanted
+            if w.isdigit()
+        ]
         scored: list[tuple[float, str]] = []
         for path in self._documents():
             rel = self.ws.rel(path)
@@ -555,7 +570,7 @@ class DocsTools:
         # around them: "C#", "C++" and "e-mail" are words, and taken apart at their signs
         # "C#" was searched as "c", found in nearly every paragraph.
         words = [w.strip(_AROUND_WORDS) or w for w in needle.split()]
-        # Failing both, the same letters with other separators: "follow up email" for
+        # Failing the phrase, the same letters with other separators: "follow up email" for
         # "follow-up e-mail", "5 pm" for "5 p.m.", "1200" for "$1,200".
         joined = _joined(words)
         hits: list[tuple[str, list[Block], int, str]] = []
@@ -565,28 +580,28 @@ class DocsTools:
         started, read_new = time.monotonic(), 0
         unread: set[Path] = set()
         documents = self._documents()
-        for mode in ("phrase", "words", "joined"):
+        # Each document's paragraphs as searched (NFC like the query: "café" finds a Mac's
+        # "cafe\u0301" too; and folded), made once a search: a miss passes three times.
+        ready: dict[Path, tuple[str, list[Block], list[tuple[str, str]]] | None] = {}
+        # the phrase, then written with other separators, and only then its words anywhere
+        for mode in ("phrase", "joined", "words"):
             if (mode == "words" and len(words) < 2) or (mode == "joined" and joined is None):
                 continue
             for path in documents:
-                rel = self.ws.rel(path)
                 if path in unread:
                     continue
-                if not self._is_cached(path):
-                    if read_new and time.monotonic() - started > self.search_budget_s:
-                        unread.add(path)
-                        continue
-                    read_new += 1
-                try:
-                    doc = self._parsed_cached(path)
-                except (FormatError, OSError) as exc:
-                    if mode == "phrase":
-                        skipped.append(f"{rel} ({self._why_unread(path, exc)})")
+                if path not in ready:
+                    if not self._is_cached(path):
+                        if read_new and time.monotonic() - started > self.search_budget_s:
+                            unread.add(path)
+                            continue
+                        read_new += 1
+                    ready[path] = self._searchable(path, skipped)
+                entry = ready[path]
+                if entry is None:
                     continue
-                for i, block in enumerate(doc.blocks):
-                    # NFC like the query: "café" finds a Mac's "cafe\u0301" too.
-                    text = unicodedata.normalize("NFC", " ".join(block.text.split()))
-                    folded = formats.fold_for_search(text)
+                rel, blocks, texts = entry
+                for i, (text, folded) in enumerate(texts):
                     length = len(needle)
                     if mode == "phrase":
                         pos = folded.find(needle)
@@ -600,7 +615,7 @@ class DocsTools:
                     lo = max(0, pos - 70)
                     hi = min(len(text), pos + length + 70)
                     snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
-                    hits.append((rel, doc.blocks, i, snippet))
+                    hits.append((rel, blocks, i, snippet))
             if hits:
                 break
         note = (
@@ -642,6 +657,23 @@ class DocsTools:
         if capped is lines and beyond:
             capped.append(rest(0))
         return "\n".join(capped) + note
+
+    def _searchable(
+        self, path: Path, skipped: list[str]
+    ) -> tuple[str, list[Block], list[tuple[str, str]]] | None:
+        """``path``'s name, blocks and each block's text as searched (one line, NFC) with
+        its folded form; or None, its reason added to ``skipped``, if it cannot be read."""
+        rel = self.ws.rel(path)
+        try:
+            doc = self._parsed_cached(path)
+        except (FormatError, OSError) as exc:
+            skipped.append(f"{rel} ({self._why_unread(path, exc)})")
+            return None
+        texts = []
+        for block in doc.blocks:
+            text = unicodedata.normalize("NFC", " ".join(block.text.split()))
+            texts.append((text, formats.fold_for_search(text)))
+        return rel, doc.blocks, texts
 
     # ------------------------------------------------------------------ reading
 
@@ -1317,21 +1349,52 @@ class DocsTools:
 _AROUND_WORDS = ".,;:?!\"'()[]“”‘’«»¿¡"
 
 
+def _version(st: os.stat_result) -> tuple[int, ...]:
+    """What tells one version of a file from the next: its time and size, and its inode and
+    change time, which a copy that keeps the time (``cp -p``, a sync or backup tool) still
+    changes: a damaged file put right so, at the same size, was never read again."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
 # What may stand between the letters of one phrase, written one way or another: blanks,
 # hyphens and dashes, points, commas, apostrophes, slashes and underscores.
 _JOINERS = " \u2010\u2011\u2012\u2013\u2014.,'\u2019\u00b7/_-"
+# The marks among them that may stand inside one word ("e-mail", "p.m."): not a blank.
+_MARKS = f"[{re.escape(_JOINERS.replace(' ', ''))}]*"
+# Between two digits the query wrote together, only a thousands mark ("1,200", "1 200").
+_THOUSANDS = r"(?:[ ,.'\u2019](?=\d{3}(?!\d)))?"
 
 
 def _joined(words: list[str]) -> re.Pattern[str] | None:
-    """A pattern finding ``words`` (folded) with any joiners, or none, between any two of
-    their letters, as whole words only: "hem" is no match in "the many", which without its
-    blanks reads "themany". None when nothing but joiners was asked for."""
-    letters = [c for c in "".join(words) if c not in _JOINERS]
+    """A pattern finding ``words`` (folded) with other joiners, or none, between their
+    letters, as whole words only: "hem" is no match in "the many", which without its
+    blanks reads "themany". A blank in the text stands only where the query had a
+    joiner, or between a number and letters ("5pm", "5 p.m."): a word split at a blank
+    is other words ("therapist" is not "the rapist", "together" not "to get her"). Two
+    digits the query wrote together stand across a thousands mark only ("1200" is
+    "1,200", not "12.00"). None when nothing but joiners was asked for."""
+    letters: list[tuple[str, bool]] = []  # each letter, and whether a joiner came before it
+    apart = False
+    for c in " ".join(words):
+        if c in _JOINERS:
+            apart = bool(letters)
+            continue
+        letters.append((c, apart))
+        apart = False
     if not letters:
         return None
     between = f"[{re.escape(_JOINERS)}]*"
+    parts = [re.escape(letters[0][0])]
+    for (before, _), (c, apart) in itertools.pairwise(letters):
+        if apart or before.isdigit() != c.isdigit():
+            parts.append(between)
+        elif c.isdigit():
+            parts.append(_THOUSANDS)
+        else:
+            parts.append(_MARKS)
+        parts.append(re.escape(c))
     # (?<![^\W_]): not just after a letter or digit; (?![^\W_]): not just before one
-    return re.compile(r"(?<![^\W_])" + between.join(map(re.escape, letters)) + r"(?![^\W_])")
+    return re.compile(r"(?<![^\W_])" + "".join(parts) + r"(?![^\W_])")
 
 
 def _spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:

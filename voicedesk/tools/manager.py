@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any, Literal, TextIO
 
 import anyio
+import jiter
 import jsonschema
 import mcp_types as mt
 from mcp import ClientSession, MCPError, StdioServerParameters
@@ -160,13 +161,68 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
     asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
     still not one is for the caller to leave out."""
     params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
-    params = _items_given(params)
+    params = _items_given(_one_object(params))
     try:
         jsonschema.validators.validator_for(params).check_schema(params)
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
         return None, f"{exc.message}" + (f" (at {where})" if where else "")
     return params, ""
+
+
+# What OpenAI refuses at the top of a tool's parameters ("schema must have type 'object'
+# and not have 'oneOf'/'anyOf'/'allOf'/'enum'/'not' at the top level"), whole request and all.
+_TOP_REFUSED = ("oneOf", "anyOf", "allOf", "enum", "not")
+
+
+def _one_object(schema: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    """``schema`` without a choice of shapes at its top, which OpenAI refuses: the shapes
+    (``oneOf``/``anyOf``/``allOf``, local ``$ref``s followed) made one object of every
+    property of every shape, requiring what every shape requires (each, for ``allOf``).
+    A server listing a union of argument shapes offered them so, and no answer came at
+    all; the server still checks the arguments against its own schema. ``enum`` and
+    ``not`` at the top only narrow it, and go."""
+    if not any(key in schema for key in _TOP_REFUSED):
+        return schema
+    out = {key: value for key, value in schema.items() if key not in _TOP_REFUSED}
+    properties = out.get("properties")
+    if not isinstance(properties, dict):
+        return out  # no JSON Schema: for the check to name
+    properties = dict(properties)
+    required = [r for r in out.get("required") or [] if isinstance(r, str)]
+    for key in ("allOf", "oneOf", "anyOf"):
+        shapes = schema.get(key)
+        if not isinstance(shapes, list) or depth > 5:
+            continue
+        flat = [
+            _one_object(shape, depth + 1)
+            for shape in (_local(schema, s) for s in shapes)
+            if isinstance(shape, dict)
+        ]
+        needs: list[list[str]] = []
+        for shape in flat:
+            for name, sub in (shape.get("properties") or {}).items():
+                properties.setdefault(name, sub)
+            needs.append([r for r in shape.get("required") or [] if isinstance(r, str)])
+        if key == "allOf":
+            needed = [name for need in needs for name in need]
+        else:
+            needed = [name for name in (needs[0] if needs else []) if all(name in n for n in needs)]
+        required += [name for name in dict.fromkeys(needed) if name not in required]
+    out["properties"] = properties
+    if required:
+        out["required"] = required
+    return out
+
+
+def _local(root: dict[str, Any], schema: Any) -> Any:
+    """``schema``, or what its ``$ref`` names in ``root``'s ``$defs``/``definitions``."""
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    if not isinstance(ref, str) or not ref.startswith(("#/$defs/", "#/definitions/")):
+        return schema
+    where, _, name = ref[2:].partition("/")
+    found = (root.get(where) or {}).get(name) if isinstance(root.get(where), dict) else None
+    return found if isinstance(found, dict) else schema
 
 
 # Keywords whose values are data, not schemas: an example list is no array schema.
@@ -202,9 +258,7 @@ def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any
         try:
             arguments = json.loads(arguments or "{}")
         except json.JSONDecodeError as exc:
-            # Text that stops inside a string, or before the object closes, was cut off.
-            ends = exc.msg.startswith("Unterminated string") or exc.pos >= len(arguments.rstrip())
-            how = "cut off" if ends else "not valid JSON"
+            how = "cut off" if _cut_short(arguments, exc) else "not valid JSON"
             return {}, f"{how} ({exc.msg}: character {exc.pos})"
     if arguments is None:
         return {}, ""
@@ -214,6 +268,22 @@ def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any
         )
         return {}, f"{kind}, not a JSON object"
     return dict(arguments), ""
+
+
+def _cut_short(text: str, exc: json.JSONDecodeError) -> bool:
+    """Whether ``text``, which ``exc`` says is no JSON, is the start of a JSON object that
+    stopped short (the answer reached its length limit mid-call). Wherever it stopped:
+    inside an escape (French text travels as \\u00e9), a number or true, and not only
+    inside a string or before the object closed, else the model was told its call was
+    no JSON, sent the same call again, and it was cut off again. jiter's partial mode
+    reads exactly the starts of valid JSON."""
+    if exc.msg.startswith("Extra data") or not text.lstrip().startswith("{"):
+        return False
+    try:
+        jiter.from_json(text.encode(), partial_mode="trailing-strings")
+    except ValueError:
+        return False
+    return True
 
 
 def _not_run(name: str, wrong: str) -> str:
@@ -727,6 +797,8 @@ class ToolManager:
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
         self._schema_refused: set[tuple[str, str, str]] = set()
+        # each schema offered, by its JSON text: what openai_parameters made of it
+        self._checked: dict[str, tuple[dict[str, Any] | None, str]] = {}
         self._said_left_out: set[frozenset[tuple[str, str]]] = set()
         self._started = False
         self._closed = False
@@ -899,6 +971,7 @@ class ToolManager:
 
     def _rebuild_names(self) -> None:
         names: dict[str, _ToolRef] = {}
+        checked: dict[str, tuple[dict[str, Any] | None, str]] = {}  # the schemas listed now
         # Servers whose own name is valid first, then in name order, whichever came up
         # first: "my_srv" keeps my_srv__echo, and "my.srv", up later, gets my_srv__echo_2
         # (it took the name while my_srv was starting, and the name then moved).
@@ -918,7 +991,7 @@ class ToolManager:
                 ),
             )
             for tool in tools:
-                params, wrong = openai_parameters(tool.input_schema)
+                params, wrong = self._parameters_of(tool.input_schema, checked)
                 if params is None:
                     self._refuse_schema(server.name, tool.name, wrong)
                     continue
@@ -930,6 +1003,24 @@ class ToolManager:
                     n += 1
                 names[name] = _ToolRef(server.name, tool, params)
         self._names = names
+        self._checked = checked
+
+    def _parameters_of(
+        self, schema: Any, checked: dict[str, tuple[dict[str, Any] | None, str]]
+    ) -> tuple[dict[str, Any] | None, str]:
+        """:func:`openai_parameters` of ``schema``, kept by its text (in ``checked``) for
+        the next listing: every tool list that came (a server up, tools/list_changed)
+        checked every tool of every server again, 1.2 ms a tool on the event loop that
+        runs the conversation too (150 ms for 128 tools)."""
+        try:
+            key = json.dumps(schema, sort_keys=True)
+        except (TypeError, ValueError):
+            return openai_parameters(schema)
+        found = checked.get(key) or self._checked.get(key)
+        if found is None:
+            found = openai_parameters(schema)
+        checked[key] = found
+        return found
 
     def _refuse_schema(self, server: str, tool: str, wrong: str) -> None:
         """Say once (per server, tool and fault) that a tool is left out for its schema."""
@@ -960,14 +1051,18 @@ class ToolManager:
         *,
         call_id: str,
         turn_id: int = 0,
+        cut_off: bool = False,
     ) -> ToolResult:
         """Run one tool call; never raises (except CancelledError, after reporting it).
 
         ``arguments`` may be the model's JSON text: if it is no JSON object (the model's
         answer reached its length limit mid-call), the call is not run, and the result
         says so: run with no arguments, the tool only said they were missing, and the
-        model tried the same call again."""
+        model tried the same call again. ``cut_off``: the answer stopped before the
+        arguments began (none came at all), which no JSON text can show."""
         args, wrong = _arguments(arguments)
+        if cut_off and not wrong:
+            wrong = "cut off (before they began)"
         t0 = time.monotonic()
         self._publish(
             ev.ToolCallStarted(turn_id=turn_id, call_id=call_id, name=name, arguments=args)

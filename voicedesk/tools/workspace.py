@@ -346,19 +346,29 @@ class Workspace:
         """A full path (or one from the home folder) to somewhere in the workspace, as the
         name it has there; anything else as given, for :func:`clean_relative_name` to
         check. A path typed or dropped into the conversation comes whole, and was refused
-        as "only paths inside the workspace are allowed" though it was inside. Its folder
-        is resolved as the workspace's own path is (symbolic links, ".."); its last part
-        is not, so a link there is checked as any other."""
+        as "only paths inside the workspace are allowed" though it was inside."""
+        return self.name_inside(name) or name
+
+    def name_inside(self, name: str) -> str | None:
+        """``name``, a full path (or one from the home folder), as the name it has in the
+        workspace ("" for the workspace itself), or None when it is no path into the
+        workspace. Its folder is resolved as the workspace's own path is (symbolic links,
+        ".."); its last part is not, so a link there is checked as any other."""
         if not isinstance(name, str) or not name.strip().startswith(("/", "~")):
-            return name
-        path = Path(name.strip()).expanduser()
-        if not path.is_absolute() or "\x00" in name:
-            return name  # "~$draft.docx" is an ordinary name; NUL is clean_relative_name's
+            return None
         try:
+            path = Path(name.strip()).expanduser()
+        except RuntimeError:  # "~notes.md" as the home of a user "notes.md", who is none
+            return None
+        if not path.is_absolute() or "\x00" in name:
+            return None  # "~$draft.docx" is an ordinary name; NUL is clean_relative_name's
+        try:
+            if Path(os.path.realpath(path)) == self.root:
+                return ""
             rel = (Path(os.path.realpath(path.parent)) / path.name).relative_to(self.root)
         except (ValueError, OSError):
-            return name
-        return rel.as_posix() if rel.parts else name
+            return None
+        return rel.as_posix() if rel.parts else ""
 
     def _near_name(self, rel: str) -> str | None:
         """The one document whose name differs from ``rel`` only in case or by a slip in a
