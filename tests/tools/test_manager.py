@@ -754,11 +754,40 @@ async def test_a_url_server_on_this_machine_is_reached_whatever_proxy_is_set(
         server.wait(10)
 
 
-SCHEMA_SERVER = """
-import anyio
-import mcp_types as mt
-from mcp.server.lowlevel import Server
-from mcp.server.stdio import stdio_server
+def lowlevel_server(name: str, tools: str) -> str:
+    """A stdio MCP server on the SDK's low-level ``Server``, which lists ``tools`` (source
+    defining TOOLS, a list of ``mcp_types.Tool``) as given, schemas unchecked, as a careless
+    server does; a call answers its name and arguments."""
+    head = (
+        "import anyio\nimport mcp_types as mt\nfrom mcp.server.lowlevel import Server\n"
+        "from mcp.server.stdio import stdio_server\n"
+    )
+    tail = f"""
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=TOOLS)
+
+
+async def call_tool(ctx, params):
+    return mt.CallToolResult(content=[mt.TextContent(text=f"{{params.name}} {{params.arguments}}")])
+
+
+server = Server({name!r}, on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+async def main():
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+    return head + tools + tail
+
+
+SCHEMA_SERVER = lowlevel_server(
+    "schemas",
+    """
 
 TOOLS = [
     mt.Tool(name="ping", description="Answer pong.", input_schema={"type": "object"}),
@@ -782,25 +811,8 @@ TOOLS = [
     ),
 ]
 
-
-async def list_tools(ctx, params):
-    return mt.ListToolsResult(tools=TOOLS)
-
-
-async def call_tool(ctx, params):
-    return mt.CallToolResult(content=[mt.TextContent(text=f"{params.name} ran")])
-
-
-server = Server("schemas", on_list_tools=list_tools, on_call_tool=call_tool)
-
-
-async def main():
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
-
-
-anyio.run(main)
-"""
+""",
+)
 
 
 async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path) -> None:
@@ -840,7 +852,7 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
         notices = [n.message for n in seen.of(ev.Notice)]
         assert any("count" in m and "schemas" in m and "left out" in m for m in notices), notices
         assert (await manager.call("schemas__tag", {"tags": ["a"]}, call_id="t")).text == (
-            "tag ran"
+            "tag {'tags': ['a']}"
         )
         sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
         async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
@@ -983,11 +995,9 @@ async def test_a_huge_result_is_cut_to_a_size_the_app_can_show_saying_so(tmp_pat
     assert finished.result_text == result.text
 
 
-UNION_SERVER = """
-import anyio
-import mcp_types as mt
-from mcp.server.lowlevel import Server
-from mcp.server.stdio import stdio_server
+UNION_SERVER = lowlevel_server(
+    "union",
+    """
 
 MOVE = {
     "type": "object",
@@ -1020,25 +1030,8 @@ TOOLS = [
     ),
 ]
 
-
-async def list_tools(ctx, params):
-    return mt.ListToolsResult(tools=TOOLS)
-
-
-async def call_tool(ctx, params):
-    return mt.CallToolResult(content=[mt.TextContent(text=f"{params.name} {params.arguments}")])
-
-
-server = Server("union", on_list_tools=list_tools, on_call_tool=call_tool)
-
-
-async def main():
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
-
-
-anyio.run(main)
-"""
+""",
+)
 
 
 async def test_a_schema_choosing_between_shapes_at_its_top_is_offered_as_one_object(

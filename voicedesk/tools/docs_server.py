@@ -395,14 +395,17 @@ class DocsTools:
         return paragraph - 1
 
     @staticmethod
-    def _capped(lines: list[str], rest: Callable[[int], str]) -> list[str]:
-        """``lines`` cut to MAX_RESULT_CHARS, ending with ``rest(number of lines left out)``."""
+    def _capped(lines: list[str], rest: Callable[[int], str], beyond: int = 0) -> list[str]:
+        """``lines`` cut to MAX_RESULT_CHARS, ending with ``rest(number left out)``; with
+        ``beyond``, that many more were left out before (past a count limit), which the
+        last line counts too, whether or not the size cut any: the context clipped a long
+        result, and the line saying there was more with it."""
         used = 0
         for n, line in enumerate(lines):
             used += len(line) + 1
             if used > MAX_RESULT_CHARS - 300 and n > 1:  # room for the last line
-                return [*lines[:n], rest(len(lines) - n)]
-        return lines
+                return [*lines[:n], rest(len(lines) - n + beyond)]
+        return [*lines, rest(beyond)] if beyond else lines
 
     @staticmethod
     def _numbered(
@@ -485,16 +488,12 @@ class DocsTools:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
             big = ", too large to open" if st.st_size > self._limit(formats.kind_for(rel)) else ""
             lines.append(f"- {rel} ({kind}, {_size(st.st_size)}{big}, modified {when})")
-        beyond = max(0, len(docs) - MAX_LIST)
-
-        def rest(left: int) -> str:
-            return f"…and {left + beyond} more; narrow it down with a pattern."
-
-        # Long names fill a result before MAX_LIST does: past it, the context clipped the
-        # list, and the line saying there was more with it.
-        capped = self._capped(lines, rest)
-        if capped is lines and beyond:
-            capped.append(rest(0))
+        # long names fill a result before MAX_LIST does
+        capped = self._capped(
+            lines,
+            lambda left: f"…and {left} more; narrow it down with a pattern.",
+            beyond=max(0, len(docs) - MAX_LIST),
+        )
         return "\n".join(capped) + unusable
 
     def find_documents(self, query: str) -> str:
@@ -648,14 +647,11 @@ class DocsTools:
             # as outline shows a heading: a pasted paragraph made one was repeated whole
             where = f" (section {_quote(section, MAX_HEADING_CHARS)})" if section else ""
             lines.append(f"- {rel}, paragraph {i + 1}{where}: {snippet}")
-        beyond = max(0, len(hits) - MAX_SEARCH_HITS)
-
-        def rest(left: int) -> str:
-            return f"…and {left + beyond} more; use a longer phrase."
-
-        capped = self._capped(lines, rest)
-        if capped is lines and beyond:
-            capped.append(rest(0))
+        capped = self._capped(
+            lines,
+            lambda left: f"…and {left} more; use a longer phrase.",
+            beyond=max(0, len(hits) - MAX_SEARCH_HITS),
+        )
         return "\n".join(capped) + note
 
     def _searchable(
