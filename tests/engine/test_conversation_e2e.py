@@ -1298,3 +1298,26 @@ async def test_an_answer_with_a_link_cut_by_a_barge_in_is_remembered_with_its_li
     said = " ".join(str(r.body.get("text") or "") for r in sims[0].requests if r.provider == "tts")
     assert "the quarterly report, as you asked." in " ".join(said.split())
     assert "https" not in said and "example.com" not in said
+
+
+@pytest.mark.parametrize("room", [None, 0], ids=["wav-files", "room"])
+async def test_a_short_no_over_the_answer_is_a_turn_whatever_barge_ins_minimum(tmp_path, room):
+    """'No.' over the answer, with ``barge_in.min_speech_ms`` raised (to pause only for
+    longer speech). Less than ``min_speech_ms`` of it was not shown to be echo, so it was
+    taken for the answer's own echo: the answer played on over it and the person was never
+    answered — with WAV files and no canceller, where nothing can say anything is echo,
+    and with a canceller that found none (nothing plays back into the file)."""
+    scenario, _ = _spoken_over_the_answer(_say("No."), gap_s=0, after_s=2.5)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript="No.", reply="Sorry, what then?"),
+        ]
+    )
+    settings = _settings(tmp_path, barge_in={"min_speech_ms": 800})
+    where = None if room is None else {"echo_db": -6.0, "noise_dbfs": -65.0, "seed": room}
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, room=where)
+    assert (session.audio.capture_filter is not None) == (room is not None)
+    first, second = session.records
+    assert first.interrupted and first.heard_text != LONG_REPLY
+    assert second.user_text == "No." and second.heard_text == "Sorry, what then?"
