@@ -547,3 +547,44 @@ def test_a_person_over_a_fresh_cancellers_echo_still_pauses_the_answer():
     pauses = _first_answer_in_a_room(3, person)
     onset = (370 + 130) / 100
     assert pauses and onset < pauses[0] < onset + person.size / 16_000
+
+
+def test_the_coherence_check_stops_once_the_linear_model_knows_the_echo_path() -> None:
+    """The microphone's coherence with what plays decides what is echo only until the
+    linear model has learnt the path (``EchoCanceller.path_learnt``, which is kept for good).
+    It went on being computed on the audio thread every 10 ms after that, unread: ~0.6% of
+    a core of the canceller's 5% budget."""
+    from voicedesk.audio.base import DuplexBackend
+    from voicedesk.sim.voice import SyntheticVoice
+
+    text = (
+        "Tomorrow will start cloudy in the morning, with a light breeze from the west and "
+        "temperatures around twelve degrees, then the sun comes out in the afternoon. "
+    )
+    answer = SyntheticVoice().speak(text * 3).pcm
+    blocks = answer.size // 240
+    canceller = EchoCanceller()
+    after: list[float] = []
+
+    class Silence(DuplexBackend):
+        def start(self, process) -> None:  # type: ignore[no-untyped-def]
+            for _ in range(blocks):
+                process(np.zeros(160, np.int16))
+
+        def stop(self) -> None:
+            pass
+
+    state = {"k": 0, "played": np.zeros(240, np.int16)}
+
+    def process(block: np.ndarray) -> np.ndarray:
+        canceller(block, state["played"])
+        if canceller.path_learnt:
+            after.append(canceller.linear.coherence)
+        k = state["k"]
+        state["k"] += 1
+        state["played"] = answer[k * 240 : (k + 1) * 240]
+        return state["played"]
+
+    SimulatedRoom(Silence(10), seed=3, noise_dbfs=-65.0).start(process)
+    assert len(after) > 100  # the path was learnt with the answer still playing
+    assert len(set(after[1:])) == 1, sorted(set(after))[:5]  # no longer computed

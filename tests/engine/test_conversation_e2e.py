@@ -1417,3 +1417,26 @@ async def test_a_second_tool_server_over_the_tools_share_leaves_out_its_tools_no
     notices = [e.message for e in seen if isinstance(e, ev.Notice) and "Left out" in e.message]
     assert len(notices) == 1 and "files__files_tool_" in notices[0], notices
     assert "docs__" not in notices[0] and "“files”" in notices[0], notices
+
+
+@pytest.mark.parametrize("room", [None, 0], ids=["wav-files", "room"])
+async def test_a_short_no_over_the_answer_is_a_turn_whatever_barge_ins_minimum(tmp_path, room):
+    """'No.' over the answer, with ``barge_in.min_speech_ms`` raised (to pause only for
+    longer speech). Less than ``min_speech_ms`` of it was not shown to be echo, so it was
+    taken for the answer's own echo: the answer played on over it and the person was never
+    answered — with WAV files and no canceller, where nothing can say anything is echo,
+    and with a canceller that found none (nothing plays back into the file)."""
+    scenario, _ = _spoken_over_the_answer(_say("No."), gap_s=0, after_s=2.5)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript="No.", reply="Sorry, what then?"),
+        ]
+    )
+    settings = _settings(tmp_path, barge_in={"min_speech_ms": 800})
+    where = None if room is None else {"echo_db": -6.0, "noise_dbfs": -65.0, "seed": room}
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, room=where)
+    assert (session.audio.capture_filter is not None) == (room is not None)
+    first, second = session.records
+    assert first.interrupted and first.heard_text != LONG_REPLY
+    assert second.user_text == "No." and second.heard_text == "Sorry, what then?"

@@ -202,6 +202,9 @@ class EchoCanceller:
             return
         explained = self.linear.explained_db
         self.path_learnt = explained is not None and explained >= ECHO_ONLY_DB
+        if self.path_learnt:  # ``echo_only`` no longer reads the coherence: stop computing it
+            self.linear.tracks_coherence = False
+            self.linear.coherence = 0.0
 
     def _for_words(self, out_frame: np.ndarray) -> np.ndarray:
         """The frame the transcriber gets: while the speaker's echo may be in the room and

@@ -81,6 +81,9 @@ class LinearEchoModel:
         self._s_yy = np.zeros(width)
         self._lag_score = np.zeros(PARTITIONS)
         self.coherence = 0.0
+        # Off once the echo path is known (``EchoCanceller.path_learnt``): ``coherence`` is
+        # read only until then, and it costs ~0.6% of a core on the audio thread.
+        self.tracks_coherence = True
 
     def _residual(self, W: np.ndarray, y: np.ndarray) -> np.ndarray:
         return y - np.fft.irfft((W * self._X).sum(axis=0), 2 * self.n)[self.n :]
@@ -95,7 +98,8 @@ class LinearEchoModel:
         self._ring[self._head] = self._ring[self._head + PARTITIONS] = spectrum
         self._X = self._ring[self._head : self._head + PARTITIONS]
         self._x_prev = x
-        self._update_coherence(y)
+        if self.tracks_coherence:
+            self._update_coherence(y)
         e_fg = self._residual(self._W, y)
         e_bg = self._residual(self._B, y)
         self.residual = e_fg

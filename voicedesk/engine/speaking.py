@@ -40,8 +40,15 @@ ERROR_LINE = "Sorry, I couldn't get an answer just now. Please say that again."
 # canceller stops muffling the person within ~0.1 s of the answer pausing): resume.
 DOUBLE_TALK_RESUME_S = 1.0
 # Blocks of the person's speech remembered for ``Speaking.only_echo_since`` (5 s at 10 ms):
-# a turn with more than ``min_speech_ms`` of them is the person's anyway.
+# a turn with more than ``ECHO_DIPS_MS`` of them is the person's anyway.
 PERSON_BLOCKS_KEPT = 500
+# How much of a stretch of echo a fresh canceller may fail to show as echo (its coherence
+# with the answer dips for a few blocks now and then): speech with less than this (or than
+# barge-in's ``min_speech_ms``, if lower) not shown to be echo is the answer's echo. A
+# property of the canceller, not of how long the person wants to talk before the answer
+# pauses: tied to ``min_speech_ms``, a raised minimum (say 500 ms) made a short "No." over
+# the answer its echo, and the person went unanswered.
+ECHO_DIPS_MS = 100
 
 
 def _words(text: str) -> list[str]:
@@ -292,16 +299,21 @@ class Speaking(Generic[TurnT]):
 
     def only_echo_since(self, start_s: float) -> bool:
         """Whether the speech the VAD heard from ``start_s`` on was the answer's echo: less
-        than barge-in's ``min_speech_ms`` of it was not shown by the echo canceller to be
-        echo alone (``EchoCanceller.echo_only``; the echo's tail once the answer paused,
+        than ``ECHO_DIPS_MS`` (or barge-in's lower ``min_speech_ms``) of it was not shown by
+        the echo canceller to be echo alone (``EchoCanceller.echo_only``; the echo's tail once the answer paused,
         too). Such a stretch is not the person's turn whatever its transcript says: a burst
         of echo that a fresh canceller passed through was transcribed as a fragment that no
         stretch of the answer matched (on the simulated cloud, its scripted words), and the
         answer was cut for it and the fragment answered, although barge-in had rightly not
         paused for it. The minimum, not none at all: a fresh canceller's echo is told apart
-        by its coherence with the answer, which dips for a few blocks now and then."""
+        by its coherence with the answer, which dips for a few blocks now and then
+        (``ECHO_DIPS_MS``). With no canceller (a headset, WAV files, ``echo.mode = off``)
+        nothing shows any speech to be echo: none of it is."""
+        if getattr(self._audio, "capture_filter", None) is None:
+            return False
         person_s = sum(self._block_s for at in self._person_blocks if at >= start_s)
-        return person_s * 1000 < self.barge.settings.min_speech_ms - 1e-6
+        tolerance_ms = min(self.barge.settings.min_speech_ms, ECHO_DIPS_MS)
+        return person_s * 1000 < tolerance_ms - 1e-6
 
     def speech_started(self, at_s: float) -> None:
         """The VAD heard a new stretch of speech begin at ``at_s``: where it began, not where
