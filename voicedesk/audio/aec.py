@@ -58,8 +58,8 @@ ECHO_ONLY_DB = 15.0
 # echo for a second or more and then passes bursts of it (seed 6 of the tests' first answer).
 # The microphone's coherence with the reference can, more coarsely: echo a fresh AEC3 passes
 # through is at 0.3–0.7, dipping to 0.22 for a few blocks now and then; a person talking
-# over it brings it to 0.07–0.2 within 30 ms, but their soft phonemes under the echo read as
-# echo too, so it is used only until the linear model knows the path.
+# over it brings it to 0.07–0.2, 100–130 ms after they begin, but their soft phonemes under
+# the echo read as echo too, so it is used only until the linear model knows the path.
 COHERENT_ECHO = 0.25
 
 

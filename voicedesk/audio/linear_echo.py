@@ -136,8 +136,8 @@ class LinearEchoModel:
 
         Unlike the filter, it needs no training: it is high for echo from the first frames
         of playback (0.3–0.7 in the simulated room, reverberation and a lag between two
-        partitions keep it below 1) and drops to ~0.1 within 30 ms when a person talks,
-        whose voice is not in the reference, even 3 dB under the echo. It is what tells a
+        partitions keep it below 1) and drops to ~0.1 when a person talks, whose voice is not
+        in the reference, even 3 dB under the echo, but only 100–130 ms after they begin. It is what tells a
         fresh canceller's passed-through echo from a person while the filter cannot yet."""
         band, a = self._band, COHERENCE_SMOOTHING
         Y = np.fft.rfft(np.concatenate([self._y_prev, y]))[band]
