@@ -33,6 +33,8 @@ from voicedesk import events as ev
 from voicedesk.engine.context import answer_message
 from voicedesk.engine.metrics import answer_cut
 from voicedesk.engine.session_log import read_log
+from voicedesk.engine.tool_jobs import NO_RESULT, with_every_result
+from voicedesk.engine.tool_jobs import call_ids as _call_ids
 
 log = logging.getLogger(__name__)
 
@@ -186,29 +188,10 @@ def read_conversation(path: Path) -> Conversation:
     return out
 
 
-NO_RESULT = "[no result: voicedesk stopped before this tool finished; what it did is not known]"
-
-
-def _call_ids(messages: list[dict[str, Any]]) -> list[str]:
-    """The ids of the tool calls the assistant messages among ``messages`` make."""
-    ids = []
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            if isinstance(call, dict) and isinstance(call.get("id"), str):
-                ids.append(call["id"])
-    return ids
-
-
 def _with_every_result(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``messages`` with a tool message for each call that has none (the model's API
-    refuses a call left unanswered)."""
-    answered = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
-    missing = [
-        {"role": "tool", "tool_call_id": call_id, "content": NO_RESULT}
-        for call_id in _call_ids(messages)
-        if call_id not in answered
-    ]
-    return [*messages, *missing]
+    """``messages`` with a tool message for each call that has none: the process stopped
+    before it came (the model's API refuses a call left unanswered)."""
+    return with_every_result(messages, NO_RESULT)
 
 
 def _heard(record: dict[str, Any] | None) -> str | None:

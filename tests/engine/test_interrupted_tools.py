@@ -1,0 +1,89 @@
+"""The person talks over the assistant while its tools run: what the model is told of the
+calls it made, live and after ``--resume``, must be the same, and never a call without a
+result (OpenAI refuses a request with one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_conversation_e2e import _run
+
+from voicedesk.bench.scenarios import load_utterance, overlap
+from voicedesk.config import Settings
+from voicedesk.engine.context import ContextManager
+from voicedesk.engine.resume import restore_state
+from voicedesk.engine.tool_jobs import INTERRUPTED_RESULT
+from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path, monkeypatch) -> None:
+    """Session logs go under the test's tmp_path, never into the real user data dir."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def _text(name: str) -> str:
+    return load_utterance(name)[1]
+
+
+def _slow_create_settings(tmp_path: Path, slow_s: float) -> Settings:
+    """A workspace of its own, a create that takes ``slow_s``, waited for in the foreground."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir(exist_ok=True)
+    return Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "docs_server_args": ["--slow", f"create_document={slow_s:g}"],
+                "tool_patience_s": 30.0,
+            }
+        }
+    )
+
+
+CREATE = SimToolCall(
+    name="docs__create_document", arguments={"path": "eggs.md", "content": "Seven minutes."}
+)
+
+
+async def _create_cut_by_stop(tmp_path: Path):
+    """'How long does it take…' → "Let me write that down." and a create that takes 6 s;
+    the person says "Wait, stop, tell me something else instead." while it runs."""
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("question"),
+                preamble="Let me write that down.",
+                tool_calls=[CREATE],
+                reply="Done, it is in eggs.md.",
+            ),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+        ]
+    )
+    scenario = overlap("question", "stop", after_s=2.5)
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_create_settings(tmp_path, 6), with_tools=True
+    )
+    assert session.records[0].interrupted
+    return session
+
+
+async def test_a_tool_cut_by_a_barge_in_is_told_to_the_model_live_and_resumed_alike(tmp_path):
+    """The cancelled call never reached the live model (only finished tool rounds were
+    kept), while ``--resume`` gave it with "voicedesk stopped before this tool finished":
+    the call is kept now, live and resumed alike, with a result that says the person
+    broke in."""
+    session = await _create_cut_by_stop(tmp_path)
+    live = session.context.snapshot()["turns"]
+    asked = live[0]["messages"]
+    assert [m["role"] for m in asked[:3]] == ["user", "assistant", "tool"]
+    call = asked[1]["tool_calls"][0]
+    assert call["function"]["name"] == "docs__create_document"
+    assert asked[2] == {"role": "tool", "tool_call_id": call["id"], "content": INTERRUPTED_RESULT}
+    assert [m for m in asked if m["role"] == "tool"] == [asked[2]]  # once
+
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
