@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_conversation_e2e import _run
+from test_conversation_e2e import _run, on_sim_start
 
 from voicedesk.bench.scenarios import load_utterance, overlap
 from voicedesk.config import Settings
@@ -21,6 +21,14 @@ from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 def _own_data_dir(tmp_path, monkeypatch) -> None:
     """Session logs go under the test's tmp_path, never into the real user data dir."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def sims(monkeypatch) -> list:
+    """The simulated cloud of the test's conversation, to read the requests it was sent."""
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+    return servers
 
 
 def _text(name: str) -> str:
@@ -87,3 +95,30 @@ async def test_a_tool_cut_by_a_barge_in_is_told_to_the_model_live_and_resumed_al
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)
     assert resumed.snapshot()["turns"] == live
+
+
+async def test_the_answer_to_words_over_a_running_tool_knows_the_call_it_cut(tmp_path, sims):
+    """Words said while the answer was silent, running its tool, paused nothing: the answer
+    was cut only as the answer to them was confirmed, and that one had been asked without
+    it (the person's two questions, and nothing of what was said or called between). The
+    answer is cut as the words come now, and the answer to them asked with the call and
+    its result, once."""
+    session = await _create_cut_by_stop(tmp_path)
+    call = session.context.snapshot()["turns"][0]["messages"][1]["tool_calls"][0]
+    to_stop = [
+        r for r in sims[0].chat_requests() if r["messages"][-1].get("content") == _text("stop")
+    ]
+    assert to_stop
+    for request in to_stop:
+        messages = request["messages"]
+        ids = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+        assert ids == [call["id"]]
+        assert [m["role"] for m in messages] == [
+            "system",
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "user",
+        ]
+        assert "cut off" in messages[4]["content"]

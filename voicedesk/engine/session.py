@@ -801,6 +801,8 @@ class Session:
                     turn.record.t.get("speech_start", now),
                     hands_free=self.mode == "hands-free",
                 )
+        if self._words_over_a_silent_answer(turn):
+            await speaking.cut(turn.record.t.get("speech_start", now))
         if turn.text and not turn.backchannel and (turn.ended or not self.detector.in_speech):
             if turn.ended or not self.detector.holds_to_max_wait:
                 self._start_reply(turn, confirmed=turn.ended)
@@ -809,6 +811,28 @@ class Session:
                 end_s = turn.words_end[0] if turn.words_end else self._last_block_s
                 turn.prepare_at_s = end_s + self.detector.max_wait_s - PREPARE_AHEAD_S
         await self._settle(turn)
+
+    def _words_over_a_silent_answer(self, turn: _Turn) -> bool:
+        """``turn`` has words (not a backchannel) said while an earlier answer is playing
+        but silent: its tools run, or the model reads their results. Nothing was paused
+        (there was no sound to pause), so no barge-in decided it; the answer was cut only
+        when this turn's own answer was confirmed, and that answer, prepared meanwhile,
+        was asked without it: the model answered "stop" knowing neither what it had just
+        said nor the tool call it had made. Cut now, as a barge-in cuts a paused answer
+        on the same words, the answer to them is prepared with both."""
+        speaking = self._speaking
+        answered = speaking.playing_turn
+        return (
+            turn.barge_in
+            and bool(turn.text)
+            and not turn.backchannel
+            and speaking.playing is not None
+            and answered is not None
+            and answered is not turn
+            and "playback_start" in answered.record.t
+            and not speaking.barge.paused
+            and not speaking.audible(self.now_s())
+        )
 
     async def _read_pause(self, turn: _Turn, reader: PauseReader) -> None:
         """The local reading of this pause for the turn detector's cues (not for the LLM:
