@@ -4,6 +4,7 @@ result (OpenAI refuses a request with one)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,57 @@ async def test_the_answer_to_words_over_a_running_tool_knows_the_call_it_cut(tmp
             "user",
         ]
         assert "cut off" in messages[4]["content"]
+
+
+def _call(call_id: str, name: str = "docs__read_document") -> dict:
+    function = {"name": name, "arguments": "{}"}
+    calls = [{"id": call_id, "type": "function", "function": function}]
+    return {"role": "assistant", "content": None, "tool_calls": calls}
+
+
+def _result(call_id: str, text: str) -> dict:
+    return {"role": "tool", "tool_call_id": call_id, "content": text}
+
+
+def test_a_call_id_used_again_after_a_resume_is_not_taken_for_the_earlier_call(tmp_path):
+    """The sim numbers its calls from call_1 in every process (llama.cpp's server, and
+    others, each in their own way): a resumed session's calls take the ids of the first
+    run's. A first run killed while its create ran left the call unanswered (resumed with
+    NO_RESULT); the resumed run's read, answered under the same id, was taken for it, and
+    the next ``--resume`` lost the create: the model no longer knew it had made it."""
+    from voicedesk.engine.resume import NO_RESULT
+
+    def pending(turn_id: int, *messages: dict) -> dict:
+        return {"type": "pending_tools", "turn_id": turn_id, "messages": list(messages)}
+
+    create = _call("call_1", "docs__create_document")
+    records = [
+        {"type": "user", "turn_id": 1, "text": "Write it down."},
+        pending(1, create),  # killed here; resumed:
+        {"type": "user", "turn_id": 2, "text": "What does the memo say?"},
+        # a read made before the turn was confirmed has no pending record
+        {"type": "tools", "turn_id": 2, "messages": [_call("call_1"), _result("call_1", "42")]},
+        {"type": "turn", "turn_id": 2, "heard_text": "It says 42.", "interrupted": False},
+        {"type": "user", "turn_id": 3, "text": "And the plan?"},
+        pending(3, _call("call_2")),
+        {"type": "turn", "turn_id": 3, "heard_text": "I'm on it.", "interrupted": False},
+        pending(3, _call("call_2"), _result("call_2", "Q3")),
+        # killed again, resumed: the background read of turn 3 is answered in a follow-up
+        {"type": "user", "turn_id": 4, "text": "Read the notes."},
+        pending(4, _call("call_2")),
+        {"type": "tools", "turn_id": 4, "messages": [_call("call_2"), _result("call_2", "N")]},
+        {"type": "turn", "turn_id": 4, "heard_text": "Noted.", "interrupted": False},
+    ]
+    log_file = tmp_path / "s.jsonl"
+    log_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    snapshot, _ = restore_state(log_file)
+    turns = {t["turn_id"]: t["messages"] for t in snapshot["turns"]}
+    assert turns[1] == [
+        {"role": "user", "content": "Write it down."},
+        create,
+        _result("call_1", NO_RESULT),
+    ]
+    assert turns[2][1:3] == [_call("call_1"), _result("call_1", "42")]
+    assert turns[3][1:3] == [_call("call_2"), _result("call_2", "Q3")]
+    assert turns[4][1:3] == [_call("call_2"), _result("call_2", "N")]
+    assert all(sum(m.get("role") == "tool" for m in messages) == 1 for messages in turns.values())

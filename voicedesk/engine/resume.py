@@ -48,9 +48,9 @@ class Conversation:
     order: list[int] = field(default_factory=list)  # turns in the order they were opened
     users: dict[int, str] = field(default_factory=dict)
     ended: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn records
-    # pending tool calls by their first call id: (the turn that called them, their latest
-    # messages); those a tools record answered are taken out
-    background: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
+    # pending tool calls, in the order they were called: (the turn that called them, their
+    # latest messages); those a tools record answered are taken out
+    background: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
     # the last progress record of each answer (superseded by its turn record, if any)
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
     tools: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -164,11 +164,12 @@ def read_conversation(path: Path) -> Conversation:
         elif kind == "progress":
             out.progress[turn_id] = record
         elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
-            out.background[ids[0]] = (turn_id, record["messages"])
+            _pending(out, turn_id, ids[0], record["messages"])
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
             for call_id in _call_ids(record["messages"]):
-                out.background.pop(call_id, None)  # answered: it is resumed where it was
+                # answered: it is resumed where it was
+                _answered(out, turn_id, call_id, followup=turn_id not in out.users)
         elif kind == "retracted":
             out.retracted.add(turn_id)
         elif kind == "summary":
@@ -182,10 +183,36 @@ def read_conversation(path: Path) -> Conversation:
                 if k in record
             }
     out.skipped += len(unreadable)
-    for turn_id, messages in out.background.values():  # never answered: kept where called
+    for turn_id, messages in out.background:  # never answered: kept where called
         if turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
+
+
+def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any]) -> None:
+    """A pending_tools record: it supersedes the last one of the same calls (its turn's,
+    with the same first call id), else the calls are new. Ids are unique within one run
+    only: the sim numbers its calls from call_1 in every process (so do other servers),
+    and a resumed run's call_1 is not the first run's."""
+    for i in range(len(conv.background) - 1, -1, -1):
+        called, earlier = conv.background[i]
+        if called == turn_id and _call_ids(earlier)[:1] == [first_id]:
+            conv.background[i] = (turn_id, messages)
+            return
+    conv.background.append((turn_id, messages))
+
+
+def _answered(conv: Conversation, turn_id: int, call_id: str, *, followup: bool) -> None:
+    """A tools record of ``turn_id`` answered ``call_id``: the pending calls it answers are
+    the turn's own; a follow-up (no user line) answers a background job of an earlier
+    turn, the latest with that id (an older run's call with the same id comes before it).
+    Taken by id alone, a resumed run's read answered a first run's create of the same id,
+    and the next ``--resume`` lost the create."""
+    for i in range(len(conv.background) - 1, -1, -1):
+        called, messages = conv.background[i]
+        if call_id in _call_ids(messages) and (called == turn_id or followup):
+            del conv.background[i]
+            return
 
 
 def _with_every_result(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
