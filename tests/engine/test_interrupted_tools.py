@@ -177,3 +177,36 @@ def test_a_call_id_used_again_after_a_resume_is_not_taken_for_the_earlier_call(t
     assert turns[3][1:3] == [_call("call_2"), _result("call_2", "Q3")]
     assert turns[4][1:3] == [_call("call_2"), _result("call_2", "N")]
     assert all(sum(m.get("role") == "tool" for m in messages) == 1 for messages in turns.values())
+
+
+async def test_a_call_folded_into_the_summary_keeps_its_name_and_arguments():
+    """A turn folded into the summary was given to the summariser as its texts alone: a
+    tool call has none, so the summary read "Tool result: [interrupted: …]" (or "Created
+    eggs.md") of no tool in particular, and the facts that the model had called
+    create_document on eggs.md, and that the person had stopped it, were lost with the
+    turn. The summariser is given each call's name and arguments now."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"window_turns": 2}})
+    call = _call("call_1", "docs__create_document")
+    call["tool_calls"][0]["function"]["arguments"] = '{"path": "eggs.md"}'
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0, stt_s=0.0, ttfb_s=0.0)
+    async with SimServer(SimScript(), latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        try:
+            ctx.add_user(1, "Write down seven minutes.")
+            ctx.add_tool_exchange(1, [call, _result("call_1", INTERRUPTED_RESULT)])
+            ctx.add_assistant(1, "Let me write that down.", cut="interrupted")
+            for i in range(2, 5):
+                ctx.add_user(i, f"Question {i}?")
+                ctx.add_assistant(i, f"Answer {i}.")
+            ctx.maybe_summarize()
+            await ctx.wait_summary()
+        finally:
+            await llm.aclose()
+    assert 1 not in [t.turn_id for t in ctx.turns]  # folded
+    assert "docs__create_document" in ctx.summary and "eggs.md" in ctx.summary
+    assert "interrupted" in ctx.summary
