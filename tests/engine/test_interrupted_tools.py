@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_conversation_e2e import _run, on_sim_start
 
-from voicedesk.bench.scenarios import load_utterance, overlap
+from voicedesk.bench.scenarios import compose, load_utterance, overlap
 from voicedesk.config import Settings
 from voicedesk.engine.context import ContextManager
 from voicedesk.engine.resume import restore_state
@@ -210,3 +210,27 @@ async def test_a_call_folded_into_the_summary_keeps_its_name_and_arguments():
     assert 1 not in [t.turn_id for t in ctx.turns]  # folded
     assert "docs__create_document" in ctx.summary and "eggs.md" in ctx.summary
     assert "interrupted" in ctx.summary
+
+
+async def test_a_background_call_dropped_by_never_mind_is_told_live_as_on_resume(tmp_path):
+    """A slow read goes on in the background; "never mind" drops it. ``--resume`` gave the
+    model the call, with what came of it, in the turn that made it; the live model never
+    had it, and answered "never mind" (and every turn after) not knowing of the call."""
+    from test_conversation_e2e import _memo_script, _slow_memo_settings
+
+    script = _memo_script(
+        "The memo asks for forty two thousand euros.",
+        SimTurn(transcript="Never mind, forget it.", reply="Okay."),
+    )
+    scenario = compose(["budget", "question"], gaps_s=[4.0], tail_s=4.0)
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_memo_settings(4), with_tools=True
+    )
+    live = session.context.snapshot()["turns"]
+    asked = live[0]["messages"]
+    assert [m["role"] for m in asked] == ["user", "assistant", "tool", "assistant"]
+    assert asked[1]["tool_calls"][0]["function"]["name"] == "docs__read_document"
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live

@@ -201,6 +201,7 @@ class Session:
                 set_state=self._set_state,
                 spawn=self._spawn,
                 keep=self._log_pending_tools,
+                dropped=getattr(context, "add_dropped_calls", lambda turn_id, messages: None),
             )
             if tools is not None
             else None

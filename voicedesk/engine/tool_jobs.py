@@ -69,9 +69,13 @@ class ToolJobs:
         set_state: Callable[[Any], None],
         spawn: Callable[[Any], asyncio.Task[Any]],
         keep: Callable[[int, list[dict[str, Any]]], None] = lambda turn_id, messages: None,
+        dropped: Callable[[int, list[dict[str, Any]]], None] = lambda turn_id, messages: None,
     ) -> None:
         """``keep(turn_id, messages)``: a background job's assistant message, with the tool
-        messages it has so far (none while it runs), each time that changes."""
+        messages it has so far (none while it runs), each time that changes.
+        ``dropped(turn_id, messages)``: a job the person cancelled, with a tool message for
+        each call (its result if it came, else :data:`CANCELLED_RESULT`): never answered,
+        it is for the conversation to keep in the turn that called it."""
         self.tools = tools
         self.patience_s = patience_s
         self._is_quiet = is_quiet
@@ -81,6 +85,7 @@ class ToolJobs:
         self._set_state = set_state
         self._spawn = spawn
         self._keep = keep
+        self._dropped = dropped
         self.jobs: list[ToolJob] = []
 
     async def run(
@@ -123,8 +128,10 @@ class ToolJobs:
         if self.jobs and CANCEL_WORDS.search(text):
             for job in list(self.jobs):
                 job.cancelled = True
+                messages = [job.assistant_msg, *_cancelled(job)]
                 if not all(task.done() for task in job.tasks):  # done, their results are kept
-                    self._keep(job.turn_id, [job.assistant_msg, *_cancelled(job)])
+                    self._keep(job.turn_id, messages)
+                self._dropped(job.turn_id, messages)
                 for task in job.tasks:
                     task.cancel()
             self._notice("info", "Cancelled the tool that was still running.")
