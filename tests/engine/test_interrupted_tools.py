@@ -234,3 +234,52 @@ async def test_a_background_call_dropped_by_never_mind_is_told_live_as_on_resume
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)
     assert resumed.snapshot()["turns"] == live
+
+
+async def test_never_mind_said_twice_drops_a_waiting_result_once(tmp_path):
+    """A background read whose result waits for a quiet moment stays listed until its task
+    looks again (50 ms): a second "never mind" in that time (a restarted answer's) dropped
+    it again, and the call would join its turn twice."""
+    import asyncio
+
+    from voicedesk import events as ev
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.providers.base import ToolCall
+    from voicedesk.tools.manager import ToolManager
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=1"]}}
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    dropped: list[tuple[int, list[dict]]] = []
+    spawned: list[asyncio.Task] = []
+    jobs = ToolJobs(
+        manager,
+        patience_s=0.1,
+        is_quiet=lambda: False,  # the person is talking: the result waits
+        is_closing=lambda: False,
+        deliver=lambda messages: None,
+        notice=lambda level, message: None,
+        set_state=lambda state: None,
+        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+        dropped=lambda turn_id, messages: dropped.append((turn_id, messages)),
+    )
+    try:
+        call = ToolCall(id="call_1", name="docs__read_document", arguments='{"path": "memo.md"}')
+        message = _call("call_1")
+        assert await jobs.run(1, [call], message) is None  # gone to the background
+        (job,) = jobs.jobs
+        await asyncio.gather(*job.tasks)  # its result is in, waiting for a quiet moment
+        jobs.cancel_if_asked("Never mind.")
+        jobs.cancel_if_asked("Never mind, forget it.")
+        await asyncio.gather(*spawned)
+    finally:
+        await manager.aclose()
+    assert len(dropped) == 1
+    turn_id, messages = dropped[0]
+    assert turn_id == 1 and messages[0] == message
+    assert messages[1]["tool_call_id"] == "call_1" and "Forty two" in messages[1]["content"]

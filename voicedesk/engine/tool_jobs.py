@@ -125,8 +125,10 @@ class ToolJobs:
 
     def cancel_if_asked(self, text: str) -> None:
         """ "Never mind" / "cancel that" drops tools still running in the background."""
-        if self.jobs and CANCEL_WORDS.search(text):
-            for job in list(self.jobs):
+        # a job already dropped stays listed until its task has seen it: dropped once
+        jobs = [job for job in self.jobs if not job.cancelled]
+        if jobs and CANCEL_WORDS.search(text):
+            for job in jobs:
                 job.cancelled = True
                 messages = [job.assistant_msg, *_cancelled(job)]
                 if not all(task.done() for task in job.tasks):  # done, their results are kept
