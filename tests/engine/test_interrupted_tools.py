@@ -283,3 +283,51 @@ async def test_never_mind_said_twice_drops_a_waiting_result_once(tmp_path):
     turn_id, messages = dropped[0]
     assert turn_id == 1 and messages[0] == message
     assert messages[1]["tool_call_id"] == "call_1" and "Forty two" in messages[1]["content"]
+
+
+async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_path, sims):
+    """The answer to 'How long…' calls a create (1 s) before saying a word; the person goes
+    on ("Soft boiled, please.") before any of it was heard, so it is taken back and the two
+    are one turn. The call went with the answer taken back: the turn was asked again as if
+    nothing had been called, though the create may have been done (asked again, the model
+    creates it a second time). The call, with what came of it, goes on with the turn."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    from voicedesk.engine.resume import NO_RESULT
+
+    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+        ]
+    )
+    session, seen, _, _ = await _run(
+        tmp_path, scenario, script, _slow_create_settings(tmp_path, 1), with_tools=True
+    )
+    from voicedesk import events as ev
+
+    assert [e for e in seen if isinstance(e, ev.TurnMerged)]
+    (record,) = session.records
+    assert record.user_text == f"{_text('question')} Soft boiled, please."
+    merged = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if any("Soft boiled" in str(m.get("content")) for m in r["messages"])
+    ]
+    assert merged
+    for messages in merged:  # asked with the create it had made, and its result
+        assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool"]
+        assert messages[2]["tool_calls"][0]["function"]["name"] == "docs__create_document"
+        came = messages[3]["content"]  # as the person went on, or before
+        assert came.startswith("Created eggs.md") or came == INTERRUPTED_RESULT, came
+    live = session.context.snapshot()["turns"]
+    (messages,) = [t["messages"] for t in live]
+    calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
+    results = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+    assert calls and sorted(calls) == sorted(results)  # each call once, with its result
+    assert all(m["content"] != NO_RESULT for m in messages if m["role"] == "tool")
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live

@@ -143,6 +143,7 @@ class Reply:
         self.tool_messages: list[dict[str, Any]] = []
         self.tools_logged = 0  # how many of tool_messages the session log already has
         self._results_came: list[dict[str, Any]] = []  # see results_came()
+        self._round_msg: dict[str, Any] | None = None  # the tool round running, if one is
         self._confirmed = asyncio.Event()  # set by confirm(): held audio and tool calls go
         self.cancelled = False
         self.failed: BaseException | None = None
@@ -293,11 +294,14 @@ class Reply:
                     if round_ == 0:
                         self._mark("tool_start", overwrite=True)
                     self._results_came = []
+                    self._round_msg = assistant_msg
                     try:
                         results = await self.run_tools(self.turn_id, calls, assistant_msg)
                     except asyncio.CancelledError:
                         self._keep_cut_round(assistant_msg)
                         raise
+                    finally:
+                        self._round_msg = None
                 finally:
                     self._in_tools = False
                     self._tools_ended = time.monotonic()
@@ -352,6 +356,15 @@ class Reply:
         """The tool messages of the running round's calls that had finished when this
         reply was cut (the rest were cancelled): kept as they are by ``_keep_cut_round``."""
         self._results_came = list(messages)
+
+    def kept_tool_messages(self) -> list[dict[str, Any]]:
+        """``tool_messages`` as they are once this cancelled reply's task has stopped: with
+        the round it was cut in, though the task has not yet seen the cancel (what had come
+        of its calls so far is known then only, so they are marked as cut)."""
+        if not self.cancelled or self._round_msg is None:
+            return list(self.tool_messages)
+        cut = with_every_result([self._round_msg, *self._results_came], INTERRUPTED_RESULT)
+        return [*self.tool_messages, *cut]
 
     def _keep_cut_round(self, assistant_msg: dict[str, Any]) -> None:
         """The tool round running when this reply was cut joins ``tool_messages``, each

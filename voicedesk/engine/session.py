@@ -75,6 +75,9 @@ class _Turn:
     # The unheard turn whose answer waits on this turn's words: the person spoke again right
     # after it, which may be them going on or only a cough (``Session._hold_unheard_answer``).
     holds: _Turn | None = None
+    # The tool calls the answer taken back with ``earlier`` had made, with what came of
+    # them: this turn's answer goes on from them (a create may have been done).
+    carried: list[dict[str, Any]] = field(default_factory=list)
     # The unheard turn whose held answer this one let play (no words yet): more speech in
     # this turn before that answer begins holds it again.
     released: _Turn | None = None
@@ -601,6 +604,8 @@ class Session:
             return
         self._speaking.forget()
         self._spawn(reply.cancel())
+        # its calls (asked again, the model would make them a second time) and theirs
+        turn.carried = [*held.carried, *reply.kept_tool_messages()]
         self.context.drop_turn(held.turn_id)
         if self.log is not None:
             self.log.append({"type": "retracted", "turn_id": held.turn_id})
@@ -912,7 +917,10 @@ class Session:
         text = None if followup else turn.text
         if text is not None and self._tool_jobs is not None:
             self._tool_jobs.cancel_if_asked(text)
-        messages, prompt_tokens = self.context.build_for(text, tools=tools, turn_id=turn.turn_id)
+        carried = turn.carried if text is not None else []
+        messages, prompt_tokens = self.context.build_for(
+            text, tools=tools, pending=carried or None, turn_id=turn.turn_id
+        )
 
         def refit(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return self.context.build_for(text, tools=tools, pending=pending, turn_id=turn.turn_id)[
@@ -957,6 +965,7 @@ class Session:
             on_tool_results=lambda: self._log_tool_results(reply, turn.turn_id),
             reads_only=self._reads_only,
         )
+        reply.tool_messages = list(carried)  # logged and kept with this answer's own
         self._reply, self._reply_turn = reply, turn
         reply.start()
         self._spawn(self._watch_reply(reply, turn))
