@@ -27,10 +27,11 @@ CANCEL_WORDS = re.compile(
 )
 QUIET_POLL_S = 0.05
 CANCELLED_RESULT = "[cancelled: the person asked to drop it before it finished]"
-# A call the person talked over: the answer was cut, and the call with it, before its result
-# came. What it did is not known (a create may have finished server-side).
+# A call the person broke in on (spoke, typed, or pressed the interrupt key): the answer was
+# cut, and the call with it, before its result came. What it did is not known (a create may
+# have finished server-side).
 INTERRUPTED_RESULT = (
-    "[interrupted: the person spoke over the answer before this tool finished; "
+    "[interrupted: the person broke in before this tool finished; "
     "it was stopped, and what it did is not known]"
 )
 # A call cut by the process itself: quit while it ran, or killed (``--resume`` finds it in
