@@ -454,6 +454,12 @@ class Reply:
         return True
 
     @property
+    def in_tool_round(self) -> bool:
+        """Its tools run, or the model reads their results: the voice has nothing to say
+        until they are done (unlike the wait for an answer's first audio)."""
+        return self._in_tools or self._model_reading_results
+
+    @property
     def _model_reading_results(self) -> bool:
         """A tool round has ended and the model has not said a word since, nor ended the
         answer: the voice was given nothing new to say."""

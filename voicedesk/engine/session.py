@@ -858,6 +858,7 @@ class Session:
             and bool(turn.text)
             and not turn.backchannel
             and speaking.playing is not None
+            and speaking.playing.in_tool_round
             and answered is not None
             and answered is not turn
             and "playback_start" in answered.record.t
