@@ -394,6 +394,23 @@ class ContextManager:
         for message in messages:
             self._add(turn_id, dict(message))
 
+    def add_dropped_calls(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
+        """Background calls the person dropped ("never mind"), with what came of them, in
+        the turn that made them, before its answer, where ``--resume`` puts them: dropped
+        from the live conversation alone, the model answered "never mind" and every turn
+        after it not knowing it had made them (a create may have been done). A turn folded
+        into the summary meanwhile is left alone."""
+        turn = next((t for t in self.turns if t.turn_id == turn_id), None)
+        if turn is None:
+            return
+        at = len(turn.messages)
+        last = turn.messages[-1] if turn.messages else {}
+        if last.get("role") == "assistant" and not last.get("tool_calls"):
+            at -= 1  # its answer (the holding line) came after the calls were made
+        turn.messages[at:at] = [dict(m) for m in messages]
+        turn.tokens = sum(self.counter.message(m) for m in turn.messages)
+        self._compact_tools(turn_id)
+
     def _compact_tools(self, turn_id: int) -> None:
         """The answer that used the tool results is done: keep only their gist."""
         turn = self._turn(turn_id)

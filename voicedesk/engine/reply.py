@@ -26,6 +26,7 @@ from voicedesk.engine.heard import heard_prefix
 from voicedesk.engine.metrics import REPLY_STAGES, TurnRecord
 from voicedesk.engine.speakable import SpeakableText
 from voicedesk.engine.spoken import SpokenText
+from voicedesk.engine.tool_jobs import INTERRUPTED_RESULT, NO_RESULT, with_every_result
 from voicedesk.errors import ContextTooLongError, ProviderError
 from voicedesk.providers.base import (
     ChatRequest,
@@ -141,6 +142,8 @@ class Reply:
         self.emoji_dropped = False  # emoji in the model's text were left out (not said or shown)
         self.tool_messages: list[dict[str, Any]] = []
         self.tools_logged = 0  # how many of tool_messages the session log already has
+        self._results_came: list[dict[str, Any]] = []  # see results_came()
+        self._round_msg: dict[str, Any] | None = None  # the tool round running, if one is
         self._confirmed = asyncio.Event()  # set by confirm(): held audio and tool calls go
         self.cancelled = False
         self.failed: BaseException | None = None
@@ -290,7 +293,15 @@ class Reply:
                         await self._confirmed.wait()
                     if round_ == 0:
                         self._mark("tool_start", overwrite=True)
-                    results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                    self._results_came = []
+                    self._round_msg = assistant_msg
+                    try:
+                        results = await self.run_tools(self.turn_id, calls, assistant_msg)
+                    except asyncio.CancelledError:
+                        self._keep_cut_round(assistant_msg)
+                        raise
+                    finally:
+                        self._round_msg = None
                 finally:
                     self._in_tools = False
                     self._tools_ended = time.monotonic()
@@ -340,6 +351,33 @@ class Reply:
             if self.failed is not None or self.cancelled or not self.text_sent:
                 await self._close_stream()
             self.generation_done.set()
+
+    def results_came(self, messages: list[dict[str, Any]]) -> None:
+        """The tool messages of the running round's calls that had finished when this
+        reply was cut (the rest were cancelled): kept as they are by ``_keep_cut_round``."""
+        self._results_came = list(messages)
+
+    def kept_tool_messages(self) -> list[dict[str, Any]]:
+        """``tool_messages`` as they are once this cancelled reply's task has stopped: with
+        the round it was cut in, though the task has not yet seen the cancel (what had come
+        of its calls so far is known then only, so they are marked as cut)."""
+        if not self.cancelled or self._round_msg is None:
+            return list(self.tool_messages)
+        cut = with_every_result([self._round_msg, *self._results_came], INTERRUPTED_RESULT)
+        return [*self.tool_messages, *cut]
+
+    def _keep_cut_round(self, assistant_msg: dict[str, Any]) -> None:
+        """The tool round running when this reply was cut joins ``tool_messages``, each
+        call with its result if it came, else a mark of why it has none (the person spoke
+        over it, or the session stopped). Dropped, the model never learnt it had made the
+        calls, though a create may have finished server-side; and ``--resume`` told it
+        "voicedesk stopped" of the same calls. Never a call without a result: OpenAI
+        refuses an assistant message whose tool calls are not all answered."""
+        missing = NO_RESULT if self._closing() else INTERRUPTED_RESULT
+        self.tool_messages += with_every_result([assistant_msg, *self._results_came], missing)
+        self._results_came = []
+        if self._on_tool_results is not None:
+            self._on_tool_results()
 
     async def _reap(self, stream_task: asyncio.Task[SpeechStream]) -> None:
         """Every task this attempt started ends with it, its error read (a failing one
@@ -414,6 +452,12 @@ class Reply:
             return False
         coming(self._spoken_form.held)
         return True
+
+    @property
+    def in_tool_round(self) -> bool:
+        """Its tools run, or the model reads their results: the voice has nothing to say
+        until they are done (unlike the wait for an answer's first audio)."""
+        return self._in_tools or self._model_reading_results
 
     @property
     def _model_reading_results(self) -> bool:

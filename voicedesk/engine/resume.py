@@ -33,6 +33,8 @@ from voicedesk import events as ev
 from voicedesk.engine.context import answer_message
 from voicedesk.engine.metrics import answer_cut
 from voicedesk.engine.session_log import read_log
+from voicedesk.engine.tool_jobs import NO_RESULT, with_every_result
+from voicedesk.engine.tool_jobs import call_ids as _call_ids
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,9 @@ class Conversation:
     order: list[int] = field(default_factory=list)  # turns in the order they were opened
     users: dict[int, str] = field(default_factory=dict)
     ended: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn records
-    # pending tool calls by their first call id: (the turn that called them, their latest
-    # messages); those a tools record answered are taken out
-    background: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
+    # pending tool calls, in the order they were called: (the turn that called them, their
+    # latest messages); those a tools record answered are taken out
+    background: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
     # what the progress records of each answer say was heard, joined ("heard_text", and
     # "whole" when all of it was): superseded by its turn record, if any
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -168,11 +170,12 @@ def read_conversation(path: Path) -> Conversation:
         elif kind == "progress":
             out.progress[turn_id] = _joined(out.progress.get(turn_id), record)
         elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
-            out.background[ids[0]] = (turn_id, record["messages"])
+            _pending(out, turn_id, ids[0], record["messages"])
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
             for call_id in _call_ids(record["messages"]):
-                out.background.pop(call_id, None)  # answered: it is resumed where it was
+                # answered: it is resumed where it was
+                _answered(out, turn_id, call_id, followup=turn_id not in out.users)
         elif kind == "retracted":
             out.retracted.add(turn_id)
         elif kind == "summary":
@@ -186,7 +189,7 @@ def read_conversation(path: Path) -> Conversation:
                 if k in record
             }
     out.skipped += len(unreadable)
-    for turn_id, messages in out.background.values():  # never answered: kept where called
+    for turn_id, messages in out.background:  # never answered: kept where called
         if turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
@@ -206,29 +209,36 @@ def _joined(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, 
     return {"heard_text": heard[:at] + record["heard_more"], "whole": bool(record.get("whole"))}
 
 
-NO_RESULT = "[no result: voicedesk stopped before this tool finished; what it did is not known]"
+def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any]) -> None:
+    """A pending_tools record: it supersedes the last one of the same calls (its turn's,
+    with the same first call id), else the calls are new. Ids are unique within one run
+    only: the sim numbers its calls from call_1 in every process (so do other servers),
+    and a resumed run's call_1 is not the first run's."""
+    for i in range(len(conv.background) - 1, -1, -1):
+        called, earlier = conv.background[i]
+        if called == turn_id and _call_ids(earlier)[:1] == [first_id]:
+            conv.background[i] = (turn_id, messages)
+            return
+    conv.background.append((turn_id, messages))
 
 
-def _call_ids(messages: list[dict[str, Any]]) -> list[str]:
-    """The ids of the tool calls the assistant messages among ``messages`` make."""
-    ids = []
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            if isinstance(call, dict) and isinstance(call.get("id"), str):
-                ids.append(call["id"])
-    return ids
+def _answered(conv: Conversation, turn_id: int, call_id: str, *, followup: bool) -> None:
+    """A tools record of ``turn_id`` answered ``call_id``: the pending calls it answers are
+    the turn's own; a follow-up (no user line) answers a background job of an earlier
+    turn, the latest with that id (an older run's call with the same id comes before it).
+    Taken by id alone, a resumed run's read answered a first run's create of the same id,
+    and the next ``--resume`` lost the create."""
+    for i in range(len(conv.background) - 1, -1, -1):
+        called, messages = conv.background[i]
+        if call_id in _call_ids(messages) and (called == turn_id or followup):
+            del conv.background[i]
+            return
 
 
 def _with_every_result(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``messages`` with a tool message for each call that has none (the model's API
-    refuses a call left unanswered)."""
-    answered = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
-    missing = [
-        {"role": "tool", "tool_call_id": call_id, "content": NO_RESULT}
-        for call_id in _call_ids(messages)
-        if call_id not in answered
-    ]
-    return [*messages, *missing]
+    """``messages`` with a tool message for each call that has none: the process stopped
+    before it came (the model's API refuses a call left unanswered)."""
+    return with_every_result(messages, NO_RESULT)
 
 
 def _heard(record: dict[str, Any] | None) -> str | None:

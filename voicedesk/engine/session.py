@@ -75,6 +75,9 @@ class _Turn:
     # The unheard turn whose answer waits on this turn's words: the person spoke again right
     # after it, which may be them going on or only a cough (``Session._hold_unheard_answer``).
     holds: _Turn | None = None
+    # The tool calls the answer taken back with ``earlier`` had made, with what came of
+    # them: this turn's answer goes on from them (a create may have been done).
+    carried: list[dict[str, Any]] = field(default_factory=list)
     # The unheard turn whose held answer this one let play (no words yet): more speech in
     # this turn before that answer begins holds it again.
     released: _Turn | None = None
@@ -201,6 +204,7 @@ class Session:
                 set_state=self._set_state,
                 spawn=self._spawn,
                 keep=self._log_pending_tools,
+                dropped=getattr(context, "add_dropped_calls", lambda turn_id, messages: None),
             )
             if tools is not None
             else None
@@ -619,6 +623,8 @@ class Session:
             return
         self._speaking.forget()
         self._spawn(reply.cancel())
+        # its calls (asked again, the model would make them a second time) and theirs
+        turn.carried = [*held.carried, *reply.kept_tool_messages()]
         self.context.drop_turn(held.turn_id)
         if self.log is not None:
             self.log.append({"type": "retracted", "turn_id": held.turn_id})
@@ -826,6 +832,8 @@ class Session:
                     turn.record.t.get("speech_start", now),
                     hands_free=self.mode == "hands-free",
                 )
+        if self._words_over_a_silent_answer(turn):
+            await speaking.cut(turn.record.t.get("speech_start", now))
         if turn.text and not turn.backchannel and (turn.ended or not self.detector.in_speech):
             if turn.ended or not self.detector.holds_to_max_wait:
                 self._start_reply(turn, confirmed=turn.ended)
@@ -834,6 +842,29 @@ class Session:
                 end_s = turn.words_end[0] if turn.words_end else self._last_block_s
                 turn.prepare_at_s = end_s + self.detector.max_wait_s - PREPARE_AHEAD_S
         await self._settle(turn)
+
+    def _words_over_a_silent_answer(self, turn: _Turn) -> bool:
+        """``turn`` has words (not a backchannel) said while an earlier answer is playing
+        but silent: its tools run, or the model reads their results. Nothing was paused
+        (there was no sound to pause), so no barge-in decided it; the answer was cut only
+        when this turn's own answer was confirmed, and that answer, prepared meanwhile,
+        was asked without it: the model answered "stop" knowing neither what it had just
+        said nor the tool call it had made. Cut now, as a barge-in cuts a paused answer
+        on the same words, the answer to them is prepared with both."""
+        speaking = self._speaking
+        answered = speaking.playing_turn
+        return (
+            turn.barge_in
+            and bool(turn.text)
+            and not turn.backchannel
+            and speaking.playing is not None
+            and speaking.playing.in_tool_round
+            and answered is not None
+            and answered is not turn
+            and "playback_start" in answered.record.t
+            and not speaking.barge.paused
+            and not speaking.audible(self.now_s())
+        )
 
     async def _read_pause(self, turn: _Turn, reader: PauseReader) -> None:
         """The local reading of this pause for the turn detector's cues (not for the LLM:
@@ -912,7 +943,10 @@ class Session:
         text = None if followup else turn.text
         if text is not None and self._tool_jobs is not None:
             self._tool_jobs.cancel_if_asked(text)
-        messages, prompt_tokens = self.context.build_for(text, tools=tools, turn_id=turn.turn_id)
+        carried = turn.carried if text is not None else []
+        messages, prompt_tokens = self.context.build_for(
+            text, tools=tools, pending=carried or None, turn_id=turn.turn_id
+        )
 
         def refit(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return self.context.build_for(text, tools=tools, pending=pending, turn_id=turn.turn_id)[
@@ -957,6 +991,7 @@ class Session:
             on_tool_results=lambda: self._log_tool_results(reply, turn.turn_id),
             reads_only=self._reads_only,
         )
+        reply.tool_messages = list(carried)  # logged and kept with this answer's own
         self._reply, self._reply_turn = reply, turn
         reply.start()
         self._spawn(self._watch_reply(reply, turn))
@@ -1146,7 +1181,7 @@ class Session:
         assert self._tool_jobs is not None
         if reply.confirmed:
             self._log_pending_tools(turn_id, [assistant_msg])
-        return await self._tool_jobs.run(turn_id, calls, assistant_msg)
+        return await self._tool_jobs.run(turn_id, calls, assistant_msg, on_cut=reply.results_came)
 
     def _log_pending_tools(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
         """Tool calls not yet answered, with what has come of them: logged as they start,

@@ -251,6 +251,11 @@ class Speaking(Generic[TurnT]):
         tail = self._answer_tail
         return tail is not None and tail.utterance_id in uids and now < tail.until_s
 
+    def audible(self, now: float) -> bool:
+        """Whether the answer (or the error line) can be heard at ``now``: an answer
+        running its tools, or waiting for the model's words after them, is silent."""
+        return self._answer_audible(now)
+
     def heard_over(self, at_s: float) -> bool:
         """Whether speech reaching us at ``at_s`` was said while an answer could be heard,
         including the last of one already handed over in full (no longer ``playing``)."""

@@ -69,12 +69,12 @@ class Summarizer:
         lines = []
         for m in messages:
             content = m.get("content")
-            if not content:
-                continue
-            who = {"user": "Person", "assistant": "Assistant", "tool": "Tool result"}.get(
-                m.get("role", ""), m.get("role", "")
-            )
-            lines.append(f"{who}: {content}")
+            if content:
+                who = {"user": "Person", "assistant": "Assistant", "tool": "Tool result"}.get(
+                    m.get("role", ""), m.get("role", "")
+                )
+                lines.append(f"{who}: {content}")
+            lines += _call_lines(m)
         prompt = f"Running summary so far:\n{previous or '(none yet)'}\n\nNew turns:\n" + "\n".join(
             lines
         )
@@ -105,3 +105,17 @@ class Summarizer:
         if fits is not None and not fits(text.strip()):
             raise SummaryCutOff(text)
         return text
+
+
+def _call_lines(message: dict[str, Any]) -> list[str]:
+    """The tool calls an assistant message makes, by name and arguments. A call has no
+    text: given the texts alone, the summariser read a result ("Created eggs.md", "[interrupted:
+    …]") of no tool in particular, and the fact that the model had called it (a create
+    the person stopped, which may have been done) was lost with the folded turn."""
+    lines = []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and function.get("name"):
+            arguments = function.get("arguments") or "{}"
+            lines.append(f"Assistant called the tool {function['name']} with {arguments}")
+    return lines

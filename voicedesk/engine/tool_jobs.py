@@ -26,6 +26,16 @@ CANCEL_WORDS = re.compile(
 )
 QUIET_POLL_S = 0.05
 CANCELLED_RESULT = "[cancelled: the person asked to drop it before it finished]"
+# A call the person broke in on (spoke, typed, or pressed the interrupt key): the answer was
+# cut, and the call with it, before its result came. What it did is not known (a create may
+# have finished server-side).
+INTERRUPTED_RESULT = (
+    "[interrupted: the person broke in before this tool finished; "
+    "it was stopped, and what it did is not known]"
+)
+# A call cut by the process itself: quit while it ran, or killed (``--resume`` finds it in
+# the log with no result).
+NO_RESULT = "[no result: voicedesk stopped before this tool finished; what it did is not known]"
 
 
 @dataclass
@@ -59,9 +69,13 @@ class ToolJobs:
         set_state: Callable[[Any], None],
         spawn: Callable[[Any], asyncio.Task[Any]],
         keep: Callable[[int, list[dict[str, Any]]], None] = lambda turn_id, messages: None,
+        dropped: Callable[[int, list[dict[str, Any]]], None] = lambda turn_id, messages: None,
     ) -> None:
         """``keep(turn_id, messages)``: a background job's assistant message, with the tool
-        messages it has so far (none while it runs), each time that changes."""
+        messages it has so far (none while it runs), each time that changes.
+        ``dropped(turn_id, messages)``: a job the person cancelled, with a tool message for
+        each call (its result if it came, else :data:`CANCELLED_RESULT`): never answered,
+        it is for the conversation to keep in the turn that called it."""
         self.tools = tools
         self.patience_s = patience_s
         self._is_quiet = is_quiet
@@ -71,17 +85,30 @@ class ToolJobs:
         self._set_state = set_state
         self._spawn = spawn
         self._keep = keep
+        self._dropped = dropped
         self.jobs: list[ToolJob] = []
 
     async def run(
-        self, turn_id: int, calls: list[ToolCall], assistant_msg: dict[str, Any]
+        self,
+        turn_id: int,
+        calls: list[ToolCall],
+        assistant_msg: dict[str, Any],
+        *,
+        on_cut: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> list[dict[str, Any]] | None:
-        """The tool messages, or None when the calls were left running in the background."""
+        """The tool messages, or None when the calls were left running in the background.
+
+        ``on_cut``: the reply was cut while they ran (the person spoke over it): the tool
+        messages of the calls that had finished are handed to it before the calls still
+        running are cancelled, so the answer keeps what its tools did (a result that came
+        just as the person broke in is the real one, not a guess)."""
         self._set_state("tool")
         tasks = [asyncio.create_task(self._call(turn_id, call)) for call in calls]
         try:
             _, pending = await asyncio.wait(tasks, timeout=self.patience_s)
         except asyncio.CancelledError:  # the reply was cut: the person moved on
+            if on_cut is not None:
+                on_cut([t.result() for t in tasks if _finished(t)])
             for task in tasks:
                 task.cancel()
             raise
@@ -98,11 +125,15 @@ class ToolJobs:
 
     def cancel_if_asked(self, text: str) -> None:
         """ "Never mind" / "cancel that" drops tools still running in the background."""
-        if self.jobs and CANCEL_WORDS.search(text):
-            for job in list(self.jobs):
+        # a job already dropped stays listed until its task has seen it: dropped once
+        jobs = [job for job in self.jobs if not job.cancelled]
+        if jobs and CANCEL_WORDS.search(text):
+            for job in jobs:
                 job.cancelled = True
+                messages = [job.assistant_msg, *_cancelled(job)]
                 if not all(task.done() for task in job.tasks):  # done, their results are kept
-                    self._keep(job.turn_id, [job.assistant_msg, *_cancelled(job)])
+                    self._keep(job.turn_id, messages)
+                self._dropped(job.turn_id, messages)
                 for task in job.tasks:
                     task.cancel()
             self._notice("info", "Cancelled the tool that was still running.")
@@ -142,11 +173,37 @@ class ToolJobs:
         self._deliver([job.assistant_msg, *results])
 
 
+def _finished(task: asyncio.Task[dict[str, Any]]) -> bool:
+    """The call's tool message has come."""
+    return task.done() and not task.cancelled() and task.exception() is None
+
+
 def _cancelled(job: ToolJob) -> list[dict[str, Any]]:
     """The job's tool messages as it is dropped: the results that came, else the mark."""
     out = []
     for call, task in zip(job.assistant_msg["tool_calls"], job.tasks, strict=True):
-        done = task.done() and not task.cancelled() and task.exception() is None
-        content = task.result()["content"] if done else CANCELLED_RESULT
+        content = task.result()["content"] if _finished(task) else CANCELLED_RESULT
         out.append({"role": "tool", "tool_call_id": call["id"], "content": content})
     return out
+
+
+def call_ids(messages: list[dict[str, Any]]) -> list[str]:
+    """The ids of the tool calls the assistant messages among ``messages`` make."""
+    ids = []
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict) and isinstance(call.get("id"), str):
+                ids.append(call["id"])
+    return ids
+
+
+def with_every_result(messages: list[dict[str, Any]], missing: str) -> list[dict[str, Any]]:
+    """``messages`` with a tool message saying ``missing`` for each call that has none: the
+    model's API refuses an assistant message whose tool calls are not all answered."""
+    answered = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
+    unanswered = [
+        {"role": "tool", "tool_call_id": call_id, "content": missing}
+        for call_id in call_ids(messages)
+        if call_id not in answered
+    ]
+    return [*messages, *unanswered]

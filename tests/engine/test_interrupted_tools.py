@@ -1,0 +1,333 @@
+"""The person talks over the assistant while its tools run: what the model is told of the
+calls it made, live and after ``--resume``, must be the same, and never a call without a
+result (OpenAI refuses a request with one)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_conversation_e2e import _run, on_sim_start
+
+from voicedesk.bench.scenarios import compose, load_utterance, overlap
+from voicedesk.config import Settings
+from voicedesk.engine.context import ContextManager
+from voicedesk.engine.resume import restore_state
+from voicedesk.engine.tool_jobs import INTERRUPTED_RESULT
+from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path, monkeypatch) -> None:
+    """Session logs go under the test's tmp_path, never into the real user data dir."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def sims(monkeypatch) -> list:
+    """The simulated cloud of the test's conversation, to read the requests it was sent."""
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+    return servers
+
+
+def _text(name: str) -> str:
+    return load_utterance(name)[1]
+
+
+def _slow_create_settings(tmp_path: Path, slow_s: float) -> Settings:
+    """A workspace of its own, a create that takes ``slow_s``, waited for in the foreground."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir(exist_ok=True)
+    return Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "docs_server_args": ["--slow", f"create_document={slow_s:g}"],
+                "tool_patience_s": 30.0,
+            }
+        }
+    )
+
+
+CREATE = SimToolCall(
+    name="docs__create_document", arguments={"path": "eggs.md", "content": "Seven minutes."}
+)
+
+
+async def _create_cut_by_stop(tmp_path: Path):
+    """'How long does it take…' → "Let me write that down." and a create that takes 6 s;
+    the person says "Wait, stop, tell me something else instead." while it runs."""
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("question"),
+                preamble="Let me write that down.",
+                tool_calls=[CREATE],
+                reply="Done, it is in eggs.md.",
+            ),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+        ]
+    )
+    scenario = overlap("question", "stop", after_s=2.5)
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_create_settings(tmp_path, 6), with_tools=True
+    )
+    assert session.records[0].interrupted
+    return session
+
+
+async def test_a_tool_cut_by_a_barge_in_is_told_to_the_model_live_and_resumed_alike(tmp_path):
+    """The cancelled call never reached the live model (only finished tool rounds were
+    kept), while ``--resume`` gave it with "voicedesk stopped before this tool finished":
+    the call is kept now, live and resumed alike, with a result that says the person
+    broke in."""
+    session = await _create_cut_by_stop(tmp_path)
+    live = session.context.snapshot()["turns"]
+    asked = live[0]["messages"]
+    assert [m["role"] for m in asked[:3]] == ["user", "assistant", "tool"]
+    call = asked[1]["tool_calls"][0]
+    assert call["function"]["name"] == "docs__create_document"
+    assert asked[2] == {"role": "tool", "tool_call_id": call["id"], "content": INTERRUPTED_RESULT}
+    assert [m for m in asked if m["role"] == "tool"] == [asked[2]]  # once
+
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
+async def test_the_answer_to_words_over_a_running_tool_knows_the_call_it_cut(tmp_path, sims):
+    """Words said while the answer was silent, running its tool, paused nothing: the answer
+    was cut only as the answer to them was confirmed, and that one had been asked without
+    it (the person's two questions, and nothing of what was said or called between). The
+    answer is cut as the words come now, and the answer to them asked with the call and
+    its result, once."""
+    session = await _create_cut_by_stop(tmp_path)
+    call = session.context.snapshot()["turns"][0]["messages"][1]["tool_calls"][0]
+    to_stop = [
+        r for r in sims[0].chat_requests() if r["messages"][-1].get("content") == _text("stop")
+    ]
+    assert to_stop
+    for request in to_stop:
+        messages = request["messages"]
+        ids = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+        assert ids == [call["id"]]
+        assert [m["role"] for m in messages] == [
+            "system",
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "user",
+        ]
+        assert "cut off" in messages[4]["content"]
+
+
+def _call(call_id: str, name: str = "docs__read_document") -> dict:
+    function = {"name": name, "arguments": "{}"}
+    calls = [{"id": call_id, "type": "function", "function": function}]
+    return {"role": "assistant", "content": None, "tool_calls": calls}
+
+
+def _result(call_id: str, text: str) -> dict:
+    return {"role": "tool", "tool_call_id": call_id, "content": text}
+
+
+def test_a_call_id_used_again_after_a_resume_is_not_taken_for_the_earlier_call(tmp_path):
+    """The sim numbers its calls from call_1 in every process (llama.cpp's server, and
+    others, each in their own way): a resumed session's calls take the ids of the first
+    run's. A first run killed while its create ran left the call unanswered (resumed with
+    NO_RESULT); the resumed run's read, answered under the same id, was taken for it, and
+    the next ``--resume`` lost the create: the model no longer knew it had made it."""
+    from voicedesk.engine.resume import NO_RESULT
+
+    def pending(turn_id: int, *messages: dict) -> dict:
+        return {"type": "pending_tools", "turn_id": turn_id, "messages": list(messages)}
+
+    create = _call("call_1", "docs__create_document")
+    records = [
+        {"type": "user", "turn_id": 1, "text": "Write it down."},
+        pending(1, create),  # killed here; resumed:
+        {"type": "user", "turn_id": 2, "text": "What does the memo say?"},
+        # a read made before the turn was confirmed has no pending record
+        {"type": "tools", "turn_id": 2, "messages": [_call("call_1"), _result("call_1", "42")]},
+        {"type": "turn", "turn_id": 2, "heard_text": "It says 42.", "interrupted": False},
+        {"type": "user", "turn_id": 3, "text": "And the plan?"},
+        pending(3, _call("call_2")),
+        {"type": "turn", "turn_id": 3, "heard_text": "I'm on it.", "interrupted": False},
+        pending(3, _call("call_2"), _result("call_2", "Q3")),
+        # killed again, resumed: the background read of turn 3 is answered in a follow-up
+        {"type": "user", "turn_id": 4, "text": "Read the notes."},
+        pending(4, _call("call_2")),
+        {"type": "tools", "turn_id": 4, "messages": [_call("call_2"), _result("call_2", "N")]},
+        {"type": "turn", "turn_id": 4, "heard_text": "Noted.", "interrupted": False},
+    ]
+    log_file = tmp_path / "s.jsonl"
+    log_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    snapshot, _ = restore_state(log_file)
+    turns = {t["turn_id"]: t["messages"] for t in snapshot["turns"]}
+    assert turns[1] == [
+        {"role": "user", "content": "Write it down."},
+        create,
+        _result("call_1", NO_RESULT),
+    ]
+    assert turns[2][1:3] == [_call("call_1"), _result("call_1", "42")]
+    assert turns[3][1:3] == [_call("call_2"), _result("call_2", "Q3")]
+    assert turns[4][1:3] == [_call("call_2"), _result("call_2", "N")]
+    assert all(sum(m.get("role") == "tool" for m in messages) == 1 for messages in turns.values())
+
+
+async def test_a_call_folded_into_the_summary_keeps_its_name_and_arguments():
+    """A turn folded into the summary was given to the summariser as its texts alone: a
+    tool call has none, so the summary read "Tool result: [interrupted: …]" (or "Created
+    eggs.md") of no tool in particular, and the facts that the model had called
+    create_document on eggs.md, and that the person had stopped it, were lost with the
+    turn. The summariser is given each call's name and arguments now."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"window_turns": 2}})
+    call = _call("call_1", "docs__create_document")
+    call["tool_calls"][0]["function"]["arguments"] = '{"path": "eggs.md"}'
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0, stt_s=0.0, ttfb_s=0.0)
+    async with SimServer(SimScript(), latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        try:
+            ctx.add_user(1, "Write down seven minutes.")
+            ctx.add_tool_exchange(1, [call, _result("call_1", INTERRUPTED_RESULT)])
+            ctx.add_assistant(1, "Let me write that down.", cut="interrupted")
+            for i in range(2, 5):
+                ctx.add_user(i, f"Question {i}?")
+                ctx.add_assistant(i, f"Answer {i}.")
+            ctx.maybe_summarize()
+            await ctx.wait_summary()
+        finally:
+            await llm.aclose()
+    assert 1 not in [t.turn_id for t in ctx.turns]  # folded
+    assert "docs__create_document" in ctx.summary and "eggs.md" in ctx.summary
+    assert "interrupted" in ctx.summary
+
+
+async def test_a_background_call_dropped_by_never_mind_is_told_live_as_on_resume(tmp_path):
+    """A slow read goes on in the background; "never mind" drops it. ``--resume`` gave the
+    model the call, with what came of it, in the turn that made it; the live model never
+    had it, and answered "never mind" (and every turn after) not knowing of the call."""
+    from test_conversation_e2e import _memo_script, _slow_memo_settings
+
+    script = _memo_script(
+        "The memo asks for forty two thousand euros.",
+        SimTurn(transcript="Never mind, forget it.", reply="Okay."),
+    )
+    scenario = compose(["budget", "question"], gaps_s=[4.0], tail_s=4.0)
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_memo_settings(4), with_tools=True
+    )
+    live = session.context.snapshot()["turns"]
+    asked = live[0]["messages"]
+    assert [m["role"] for m in asked] == ["user", "assistant", "tool", "assistant"]
+    assert asked[1]["tool_calls"][0]["function"]["name"] == "docs__read_document"
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
+async def test_never_mind_said_twice_drops_a_waiting_result_once(tmp_path):
+    """A background read whose result waits for a quiet moment stays listed until its task
+    looks again (50 ms): a second "never mind" in that time (a restarted answer's) dropped
+    it again, and the call would join its turn twice."""
+    import asyncio
+
+    from voicedesk import events as ev
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.providers.base import ToolCall
+    from voicedesk.tools.manager import ToolManager
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=1"]}}
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    dropped: list[tuple[int, list[dict]]] = []
+    spawned: list[asyncio.Task] = []
+    jobs = ToolJobs(
+        manager,
+        patience_s=0.1,
+        is_quiet=lambda: False,  # the person is talking: the result waits
+        is_closing=lambda: False,
+        deliver=lambda messages: None,
+        notice=lambda level, message: None,
+        set_state=lambda state: None,
+        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+        dropped=lambda turn_id, messages: dropped.append((turn_id, messages)),
+    )
+    try:
+        call = ToolCall(id="call_1", name="docs__read_document", arguments='{"path": "memo.md"}')
+        message = _call("call_1")
+        assert await jobs.run(1, [call], message) is None  # gone to the background
+        (job,) = jobs.jobs
+        await asyncio.gather(*job.tasks)  # its result is in, waiting for a quiet moment
+        jobs.cancel_if_asked("Never mind.")
+        jobs.cancel_if_asked("Never mind, forget it.")
+        await asyncio.gather(*spawned)
+    finally:
+        await manager.aclose()
+    assert len(dropped) == 1
+    turn_id, messages = dropped[0]
+    assert turn_id == 1 and messages[0] == message
+    assert messages[1]["tool_call_id"] == "call_1" and "Forty two" in messages[1]["content"]
+
+
+async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_path, sims):
+    """The answer to 'How long…' calls a create (1 s) before saying a word; the person goes
+    on ("Soft boiled, please.") before any of it was heard, so it is taken back and the two
+    are one turn. The call went with the answer taken back: the turn was asked again as if
+    nothing had been called, though the create may have been done (asked again, the model
+    creates it a second time). The call, with what came of it, goes on with the turn."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    from voicedesk.engine.resume import NO_RESULT
+
+    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+        ]
+    )
+    session, seen, _, _ = await _run(
+        tmp_path, scenario, script, _slow_create_settings(tmp_path, 1), with_tools=True
+    )
+    from voicedesk import events as ev
+
+    assert [e for e in seen if isinstance(e, ev.TurnMerged)]
+    (record,) = session.records
+    assert record.user_text == f"{_text('question')} Soft boiled, please."
+    merged = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if any("Soft boiled" in str(m.get("content")) for m in r["messages"])
+    ]
+    assert merged
+    for messages in merged:  # asked with the create it had made, and its result
+        assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool"]
+        assert messages[2]["tool_calls"][0]["function"]["name"] == "docs__create_document"
+        came = messages[3]["content"]  # as the person went on, or before
+        assert came.startswith("Created eggs.md") or came == INTERRUPTED_RESULT, came
+    live = session.context.snapshot()["turns"]
+    (messages,) = [t["messages"] for t in live]
+    calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
+    results = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+    assert calls and sorted(calls) == sorted(results)  # each call once, with its result
+    assert all(m["content"] != NO_RESULT for m in messages if m["role"] == "tool")
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
