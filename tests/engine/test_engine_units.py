@@ -684,7 +684,10 @@ def _echo_over_the_answer(session: Any, person_blocks: int, blocks: int = 30) ->
     alone (a passed-through burst whose coherence with the answer dipped) and the rest
     it does."""
     session._speaking.playing = SimpleNamespace(
-        utterance_id=1, spoken="Tomorrow will start cloudy.", heard_spoken=lambda: "Tomorrow"
+        utterance_id=1,
+        spoken="Tomorrow will start cloudy.",
+        heard_spoken=lambda: "Tomorrow",
+        in_tool_round=False,
     )
     session._on_speech_start(TurnSignal("speech_start", audio_s=1.0, start_s=0.936))
     session.detector.in_speech = True
