@@ -331,3 +331,59 @@ async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)
     assert resumed.snapshot()["turns"] == live
+
+
+async def test_calls_carried_through_two_answers_taken_back_are_asked_once(tmp_path, sims):
+    """The answer to 'How long…' makes a create before a word; the person goes on twice,
+    each time before anything was heard. The second answer taken back already held the
+    first one's call (it went on with its turn), and it was carried a second time beside
+    it: the third answer was asked with the same call, and its result, twice (OpenAI
+    refuses such a request). The call is asked once, with its result."""
+    from test_conversation_e2e import _say, _sim, _spoken_over_the_answer, converse
+
+    from voicedesk import events as ev
+
+    scenario, _ = _spoken_over_the_answer(
+        _say("Soft boiled, please."), _say("With a pinch of salt."), gap_s=1.0, after_s=1.8
+    )
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+            SimTurn(transcript="With a pinch of salt.", reply="Seven minutes."),
+        ]
+    )
+    inp = tmp_path / "in.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    session = await converse(  # a slow model: nothing is heard before each goes on
+        _slow_create_settings(tmp_path, 1),
+        input_path=inp,
+        output_path=tmp_path / "out.wav",
+        sim=_sim(script, ttft_s=1.0),
+        bus=bus,
+        with_tools=True,
+    )
+    assert len([e for e in seen if isinstance(e, ev.TurnMerged)]) == 2
+    asked = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if any("pinch of salt" in str(m.get("content")) for m in r["messages"])
+    ]
+    assert asked
+    for messages in asked:
+        calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
+        results = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+        assert len(calls) == 1, messages
+        assert len(set(calls)) == len(calls) and sorted(results) == sorted(calls), messages
+    live = session.context.snapshot()["turns"]
+    (messages,) = [t["messages"] for t in live]
+    calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
+    results = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+    assert len(set(calls)) == len(calls) and sorted(results) == sorted(calls), messages
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live

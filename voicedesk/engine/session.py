@@ -125,6 +125,16 @@ PROGRESS_MAX_GAP_S = 2.0
 _CLAUSE_END = re.compile(rf"[.!?;:,{CJK_PUNCTUATION}]")
 
 
+def _carried_on(carried: list[dict[str, Any]], kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tool calls a merged turn goes on from: those of the answer taken back (``kept``;
+    asked again without them, the model would make them a second time), after those that
+    answer had itself been carried, unless it holds them already: an answer is asked with
+    its turn's carried calls, and they are in its ``tool_messages``. Added again, the same
+    call and its result were sent twice when the person went on twice (OpenAI refuses
+    that)."""
+    return [*(m for m in carried if m not in kept), *kept]
+
+
 class Session:
     """Implements :class:`voicedesk.engine.api.SessionControl`."""
 
@@ -623,8 +633,7 @@ class Session:
             return
         self._speaking.forget()
         self._spawn(reply.cancel())
-        # its calls (asked again, the model would make them a second time) and theirs
-        turn.carried = [*held.carried, *reply.kept_tool_messages()]
+        turn.carried = _carried_on(held.carried, reply.kept_tool_messages())
         self.context.drop_turn(held.turn_id)
         if self.log is not None:
             self.log.append({"type": "retracted", "turn_id": held.turn_id})
