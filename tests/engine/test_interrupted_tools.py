@@ -387,3 +387,38 @@ async def test_calls_carried_through_two_answers_taken_back_are_asked_once(tmp_p
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)
     assert resumed.snapshot()["turns"] == live
+
+
+async def test_a_result_come_before_the_answer_was_taken_back_goes_on_with_the_turn(tmp_path, sims):
+    """The answer to 'How long…' lists the documents (at once) and makes a create (3 s);
+    the person goes on while the create runs. The list had answered, yet the merged turn
+    was told "interrupted … what it did is not known" of it as of the create: what had come
+    of the calls was known only once the cancelled answer's task had seen the cancel, after
+    the merged turn had taken its calls. The list's own result goes on with the turn."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
+    listing = SimToolCall(name="docs__list_documents", arguments={})
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[listing, CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+        ]
+    )
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_create_settings(tmp_path, 3), with_tools=True
+    )
+    (record,) = session.records
+    assert record.user_text == f"{_text('question')} Soft boiled, please."
+    merged = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if any("Soft boiled" in str(m.get("content")) for m in r["messages"])
+    ]
+    assert merged
+    for messages in merged:
+        (asked,) = [m for m in messages if m.get("tool_calls")]
+        listed, created = (c["id"] for c in asked["tool_calls"])
+        results = {m["tool_call_id"]: m["content"] for m in messages if m["role"] == "tool"}
+        assert results[created] == INTERRUPTED_RESULT
+        assert results[listed] != INTERRUPTED_RESULT, results

@@ -1190,7 +1190,9 @@ class Session:
         assert self._tool_jobs is not None
         if reply.confirmed:
             self._log_pending_tools(turn_id, [assistant_msg])
-        return await self._tool_jobs.run(turn_id, calls, assistant_msg, on_cut=reply.results_came)
+        return await self._tool_jobs.run(
+            turn_id, calls, assistant_msg, on_results=reply.results_came
+        )
 
     def _log_pending_tools(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
         """Tool calls not yet answered, with what has come of them: logged as they start,
