@@ -422,3 +422,36 @@ async def test_a_result_come_before_the_answer_was_taken_back_goes_on_with_the_t
         results = {m["tool_call_id"]: m["content"] for m in messages if m["role"] == "tool"}
         assert results[created] == INTERRUPTED_RESULT
         assert results[listed] != INTERRUPTED_RESULT, results
+
+
+async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(tmp_path, sims):
+    """The answer to 'How long…' makes a create slower than the patience (it goes on in
+    the background) and the person goes on before its holding line was heard: the answer
+    was taken back, and the merged turn asked as if no call had been made (the model may
+    make it again), while the create ran on and came back later as a follow-up. A call in
+    the background cannot be taken back: the answer stays, and the words are a turn of
+    their own, asked knowing the holding line."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    from voicedesk import events as ev
+
+    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.4)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+        ]
+    )
+    settings = _slow_create_settings(tmp_path, 4)
+    settings.tools.tool_patience_s = 1.0
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    assert not [e for e in seen if isinstance(e, ev.TurnMerged)]
+    assert [r.user_text for r in session.records[:2]] == [_text("question"), "Soft boiled, please."]
+    asked = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if r["messages"][-1].get("content") == "Soft boiled, please."
+    ]
+    assert asked  # the one answered knew of the holding line: a call is running
+    assert [m["role"] for m in asked[-1]] == ["system", "user", "assistant", "user"]
+    assert session.records[1].heard_text == "Seven minutes."

@@ -631,6 +631,14 @@ class Session:
         if held is None or reply is None or self._speaking.playing_turn is not held:
             self._speaking.release()  # that answer is gone already (it failed, or was cut)
             return
+        if reply.went_background:
+            # Its calls run on in the background and come back to its turn: they cannot be
+            # taken back. Merged, the turn was asked as if none had been made (the model
+            # made them again), the holding line unsaid. It plays, and these words are
+            # speech over it, a turn of their own, as if they had come a moment later.
+            turn.barge_in = True
+            self._speaking.release()
+            return
         self._speaking.forget()
         self._spawn(reply.cancel())
         turn.carried = _carried_on(held.carried, reply.kept_tool_messages())
