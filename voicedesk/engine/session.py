@@ -634,7 +634,7 @@ class Session:
         if reply.went_background:
             # Its calls run on in the background and come back to its turn: they cannot be
             # taken back. Merged, the turn was asked as if none had been made (the model
-            # made them again), the holding line unsaid. It plays, and these words are
+            # could make them again), the holding line unsaid. It plays, and these words are
             # speech over it, a turn of their own, as if they had come a moment later.
             turn.barge_in = True
             self._speaking.release()
