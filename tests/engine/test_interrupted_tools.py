@@ -331,3 +331,127 @@ async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)
     assert resumed.snapshot()["turns"] == live
+
+
+async def test_calls_carried_through_two_answers_taken_back_are_asked_once(tmp_path, sims):
+    """The answer to 'How long…' makes a create before a word; the person goes on twice,
+    each time before anything was heard. The second answer taken back already held the
+    first one's call (it went on with its turn), and it was carried a second time beside
+    it: the third answer was asked with the same call, and its result, twice (OpenAI
+    refuses such a request). The call is asked once, with its result."""
+    from test_conversation_e2e import _say, _sim, _spoken_over_the_answer, converse
+
+    from voicedesk import events as ev
+
+    scenario, _ = _spoken_over_the_answer(
+        _say("Soft boiled, please."), _say("With a pinch of salt."), gap_s=1.0, after_s=1.8
+    )
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+            SimTurn(transcript="With a pinch of salt.", reply="Seven minutes."),
+        ]
+    )
+    inp = tmp_path / "in.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    session = await converse(  # a slow model: nothing is heard before each goes on
+        _slow_create_settings(tmp_path, 1),
+        input_path=inp,
+        output_path=tmp_path / "out.wav",
+        sim=_sim(script, ttft_s=1.0),
+        bus=bus,
+        with_tools=True,
+    )
+    assert len([e for e in seen if isinstance(e, ev.TurnMerged)]) == 2
+    asked = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if any("pinch of salt" in str(m.get("content")) for m in r["messages"])
+    ]
+    assert asked
+    for messages in asked:
+        calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
+        results = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+        assert len(calls) == 1, messages
+        assert len(set(calls)) == len(calls) and sorted(results) == sorted(calls), messages
+    live = session.context.snapshot()["turns"]
+    (messages,) = [t["messages"] for t in live]
+    calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
+    results = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+    assert len(set(calls)) == len(calls) and sorted(results) == sorted(calls), messages
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
+async def test_a_result_come_before_the_answer_was_taken_back_goes_on_with_the_turn(tmp_path, sims):
+    """The answer to 'How long…' lists the documents (at once) and makes a create (3 s);
+    the person goes on while the create runs. The list had answered, yet the merged turn
+    was told "interrupted … what it did is not known" of it as of the create: what had come
+    of the calls was known only once the cancelled answer's task had seen the cancel, after
+    the merged turn had taken its calls. The list's own result goes on with the turn."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
+    listing = SimToolCall(name="docs__list_documents", arguments={})
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[listing, CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+        ]
+    )
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_create_settings(tmp_path, 3), with_tools=True
+    )
+    (record,) = session.records
+    assert record.user_text == f"{_text('question')} Soft boiled, please."
+    merged = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if any("Soft boiled" in str(m.get("content")) for m in r["messages"])
+    ]
+    assert merged
+    for messages in merged:
+        (asked,) = [m for m in messages if m.get("tool_calls")]
+        listed, created = (c["id"] for c in asked["tool_calls"])
+        results = {m["tool_call_id"]: m["content"] for m in messages if m["role"] == "tool"}
+        assert results[created] == INTERRUPTED_RESULT
+        assert results[listed] != INTERRUPTED_RESULT, results
+
+
+async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(tmp_path, sims):
+    """The answer to 'How long…' makes a create slower than the patience (it goes on in
+    the background) and the person goes on before its holding line was heard: the answer
+    was taken back, and the merged turn asked as if no call had been made (the model may
+    make it again), while the create ran on and came back later as a follow-up. A call in
+    the background cannot be taken back: the answer stays, and the words are a turn of
+    their own, asked knowing the holding line."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    from voicedesk import events as ev
+
+    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.4)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+        ]
+    )
+    settings = _slow_create_settings(tmp_path, 4)
+    settings.tools.tool_patience_s = 1.0
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    assert not [e for e in seen if isinstance(e, ev.TurnMerged)]
+    assert [r.user_text for r in session.records[:2]] == [_text("question"), "Soft boiled, please."]
+    asked = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if r["messages"][-1].get("content") == "Soft boiled, please."
+    ]
+    assert asked  # the one answered knew of the holding line: a call is running
+    assert [m["role"] for m in asked[-1]] == ["system", "user", "assistant", "user"]
+    assert session.records[1].heard_text == "Seven minutes."

@@ -353,14 +353,15 @@ class Reply:
             self.generation_done.set()
 
     def results_came(self, messages: list[dict[str, Any]]) -> None:
-        """The tool messages of the running round's calls that had finished when this
-        reply was cut (the rest were cancelled): kept as they are by ``_keep_cut_round``."""
+        """The tool messages of the running round's calls finished so far (handed over as
+        each finishes, and as the reply is cut): kept as they are by ``_keep_cut_round``
+        and ``kept_tool_messages``, the rest marked as cut."""
         self._results_came = list(messages)
 
     def kept_tool_messages(self) -> list[dict[str, Any]]:
         """``tool_messages`` as they are once this cancelled reply's task has stopped: with
-        the round it was cut in, though the task has not yet seen the cancel (what had come
-        of its calls so far is known then only, so they are marked as cut)."""
+        the round it was cut in, though the task has not yet seen the cancel: the results
+        that had come, the calls still running marked as cut."""
         if not self.cancelled or self._round_msg is None:
             return list(self.tool_messages)
         cut = with_every_result([self._round_msg, *self._results_came], INTERRUPTED_RESULT)

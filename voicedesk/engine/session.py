@@ -125,6 +125,16 @@ PROGRESS_MAX_GAP_S = 2.0
 _CLAUSE_END = re.compile(rf"[.!?;:,{CJK_PUNCTUATION}]")
 
 
+def _carried_on(carried: list[dict[str, Any]], kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tool calls a merged turn goes on from: those of the answer taken back (``kept``;
+    asked again without them, the model would make them a second time), after those that
+    answer had itself been carried, unless it holds them already: an answer is asked with
+    its turn's carried calls, and they are in its ``tool_messages``. Added again, the same
+    call and its result were sent twice when the person went on twice (OpenAI refuses
+    that)."""
+    return [*(m for m in carried if m not in kept), *kept]
+
+
 class Session:
     """Implements :class:`voicedesk.engine.api.SessionControl`."""
 
@@ -621,10 +631,17 @@ class Session:
         if held is None or reply is None or self._speaking.playing_turn is not held:
             self._speaking.release()  # that answer is gone already (it failed, or was cut)
             return
+        if reply.went_background:
+            # Its calls run on in the background and come back to its turn: they cannot be
+            # taken back. Merged, the turn was asked as if none had been made (the model
+            # could make them again), the holding line unsaid. It plays, and these words are
+            # speech over it, a turn of their own, as if they had come a moment later.
+            turn.barge_in = True
+            self._speaking.release()
+            return
         self._speaking.forget()
         self._spawn(reply.cancel())
-        # its calls (asked again, the model would make them a second time) and theirs
-        turn.carried = [*held.carried, *reply.kept_tool_messages()]
+        turn.carried = _carried_on(held.carried, reply.kept_tool_messages())
         self.context.drop_turn(held.turn_id)
         if self.log is not None:
             self.log.append({"type": "retracted", "turn_id": held.turn_id})
@@ -1181,7 +1198,9 @@ class Session:
         assert self._tool_jobs is not None
         if reply.confirmed:
             self._log_pending_tools(turn_id, [assistant_msg])
-        return await self._tool_jobs.run(turn_id, calls, assistant_msg, on_cut=reply.results_came)
+        return await self._tool_jobs.run(
+            turn_id, calls, assistant_msg, on_results=reply.results_came
+        )
 
     def _log_pending_tools(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
         """Tool calls not yet answered, with what has come of them: logged as they start,

@@ -94,21 +94,30 @@ class ToolJobs:
         calls: list[ToolCall],
         assistant_msg: dict[str, Any],
         *,
-        on_cut: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_results: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> list[dict[str, Any]] | None:
         """The tool messages, or None when the calls were left running in the background.
 
-        ``on_cut``: the reply was cut while they ran (the person spoke over it): the tool
-        messages of the calls that had finished are handed to it before the calls still
-        running are cancelled, so the answer keeps what its tools did (a result that came
-        just as the person broke in is the real one, not a guess)."""
+        ``on_results``: handed the tool messages of the calls finished so far each time
+        one finishes, and once more when the reply is cut while they run (the person
+        spoke over it), before the calls still running are cancelled: the answer keeps
+        what its tools did (a result that came just as the person broke in is the real
+        one, not a guess). As each finishes, not only at the cut: an answer taken back
+        (``Session._went_on``) hands its calls over before its task has seen the cancel,
+        and a result that had come was told to the model as "interrupted"."""
         self._set_state("tool")
         tasks = [asyncio.create_task(self._call(turn_id, call)) for call in calls]
+
+        def came(_: object = None) -> None:
+            if on_results is not None:
+                on_results([t.result() for t in tasks if _finished(t)])
+
+        for task in tasks:
+            task.add_done_callback(came)
         try:
             _, pending = await asyncio.wait(tasks, timeout=self.patience_s)
         except asyncio.CancelledError:  # the reply was cut: the person moved on
-            if on_cut is not None:
-                on_cut([t.result() for t in tasks if _finished(t)])
+            came()
             for task in tasks:
                 task.cancel()
             raise
