@@ -499,50 +499,32 @@ async def test_a_prepared_answer_changes_no_document_before_the_person_has_finis
     assert (workspace / "timer.md").read_text().strip() == "20 minutes"
 
 
-async def test_a_call_cut_off_at_the_answers_length_limit_is_not_run(tmp_path):
+@pytest.mark.parametrize(
+    "notes",
+    [
+        " ".join(f"Point {n}: the plan for week {n} is settled." for n in range(30)),
+        " ".join(
+            f"Étape {n} : réunion à préparer, café réservé, été déjà décidé." for n in range(30)
+        ),
+    ],
+    ids=["mid-string", "inside-an-escape"],
+)
+async def test_a_call_cut_off_at_the_answers_length_limit_is_not_run(tmp_path, notes):
     """'Write my notes down in a new document': the content was longer than one answer may
     be (llm.max_tokens), so the call's arguments stopped mid-way. They were taken as no
     arguments at all and the tool was run with none, which told the model only "path:
     missing", and it tried the same call again. The call is not run now, and the model is
-    told its arguments were cut off and to write the document in parts."""
+    told its arguments were cut off and to write the document in parts.
+
+    French notes: each accented letter travels as an escape (\\u00e9), and the limit ended
+    the arguments inside one. Only a cut inside a string or before the object closed was
+    known as cut off; this one was called "not valid JSON", and the model was told to send
+    the same call again, which was cut off again. Arguments that are the start of a JSON
+    object are cut off, wherever they stop."""
     from voicedesk.sim.script import SimToolCall
 
     workspace = tmp_path / "docs"
     workspace.mkdir()
-    notes = " ".join(f"Point {n}: the plan for week {n} is settled." for n in range(30))
-    create = SimToolCall(
-        name="docs__create_document", arguments={"path": "notes.md", "content": notes}
-    )
-    scenario = compose(["question"], tail_s=3.0)
-    script = SimScript(
-        turns=[SimTurn(transcript=_text("question"), reply="It was too long.", tool_calls=[create])]
-    )
-    settings = Settings.model_validate(
-        {"tools": {"workspace": str(workspace)}, "llm": {"max_tokens": 64}}
-    )
-    _, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
-    (done,) = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
-    assert done.is_error
-    assert done.result_text.startswith(
-        "The arguments of this call to docs__create_document were cut off"
-    ), done.result_text
-    assert "in parts" in done.result_text
-    assert not (workspace / "notes.md").exists()
-
-
-async def test_a_call_cut_off_inside_an_escape_or_a_word_is_taken_as_cut_off(tmp_path):
-    """French notes: each accented letter travels as an escape (\\u00e9), and the answer's
-    length limit ended the arguments inside one. Only a cut inside a string or before
-    the object closed was known as cut off; this one was called "not valid JSON", and the
-    model was told to send the same call again as one JSON object, which was cut off
-    again. Arguments that are the start of a JSON object are cut off, wherever they stop."""
-    from voicedesk.sim.script import SimToolCall
-
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
-    notes = " ".join(
-        f"Étape {n} : réunion à préparer, café réservé, été déjà décidé." for n in range(30)
-    )
     create = SimToolCall(
         name="docs__create_document", arguments={"path": "notes.md", "content": notes}
     )

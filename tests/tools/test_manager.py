@@ -97,6 +97,22 @@ class Recorder:
         return [e for e in self.events if isinstance(e, kind)]
 
 
+def _one_server(tmp_path: Path, name: str, source: str, *, docs: bool = False) -> Settings:
+    """Settings with one stdio server, ``name``, running ``source``; with ``docs``, the
+    documents server beside it on an empty workspace (``tmp_path / "ws"``)."""
+    script = tmp_path / f"{name}.py"
+    script.write_text(source)
+    tools: dict[str, Any] = {
+        "mcpServers": {name: {"command": sys.executable, "args": [str(script)]}}
+    }
+    if docs:
+        (tmp_path / "ws").mkdir()
+        tools["workspace"] = str(tmp_path / "ws")
+    else:
+        tools["docs_server"] = False
+    return Settings.model_validate({"tools": tools})
+
+
 def flaky_settings(tmp_path: Path, timeout_s: float = 10.0) -> Settings:
     script = tmp_path / "flaky_server.py"
     script.write_text(FLAKY_SERVER)
@@ -462,16 +478,7 @@ server.run("stdio")
 async def test_a_server_whose_tools_change_is_listed_again(tmp_path: Path) -> None:
     """tools/list_changed was ignored: the model kept the old list until a reconnection
     ("There is no tool called dyn__extra")."""
-    script = tmp_path / "dyn.py"
-    script.write_text(DYNAMIC_SERVER)
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "docs_server": False,
-                "mcpServers": {"dyn": {"command": sys.executable, "args": [str(script)]}},
-            }
-        }
-    )
+    settings = _one_server(tmp_path, "dyn", DYNAMIC_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -826,16 +833,7 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
     from voicedesk.sim.script import SimScript, SimTurn
     from voicedesk.sim.server import SimLatency, SimServer
 
-    script = tmp_path / "schemas.py"
-    script.write_text(SCHEMA_SERVER)
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "docs_server": False,
-                "mcpServers": {"schemas": {"command": sys.executable, "args": [str(script)]}},
-            }
-        }
-    )
+    settings = _one_server(tmp_path, "schemas", SCHEMA_SERVER)
     bus = ev.EventBus()
     seen = Recorder(bus)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
@@ -905,18 +903,7 @@ async def test_more_tools_than_openai_takes_are_cut_to_its_limit_docs_first(
     from voicedesk.sim.script import SimScript, SimTurn
     from voicedesk.sim.server import SimLatency, SimServer
 
-    script = tmp_path / "many.py"
-    script.write_text(MANY_TOOLS_SERVER)
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "workspace": str(workspace),
-                "mcpServers": {"many": {"command": sys.executable, "args": [str(script)]}},
-            }
-        }
-    )
+    settings = _one_server(tmp_path, "many", MANY_TOOLS_SERVER, docs=True)
     bus = ev.EventBus()
     seen = Recorder(bus)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
@@ -964,16 +951,7 @@ async def test_a_huge_result_is_cut_to_a_size_the_app_can_show_saying_so(tmp_pat
     left out and to ask for less."""
     from voicedesk.tools.manager import MAX_RESULT_CHARS
 
-    script = tmp_path / "big.py"
-    script.write_text(BIG_RESULT_SERVER)
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "docs_server": False,
-                "mcpServers": {"big": {"command": sys.executable, "args": [str(script)]}},
-            }
-        }
-    )
+    settings = _one_server(tmp_path, "big", BIG_RESULT_SERVER)
     bus = ev.EventBus()
     seen = Recorder(bus)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
@@ -1048,16 +1026,7 @@ async def test_a_schema_choosing_between_shapes_at_its_top_is_offered_as_one_obj
     from voicedesk.sim.script import SimScript, SimTurn
     from voicedesk.sim.server import SimLatency, SimServer
 
-    script = tmp_path / "union.py"
-    script.write_text(UNION_SERVER)
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "docs_server": False,
-                "mcpServers": {"union": {"command": sys.executable, "args": [str(script)]}},
-            }
-        }
-    )
+    settings = _one_server(tmp_path, "union", UNION_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -1142,18 +1111,7 @@ async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
         return real(schema)
 
     monkeypatch.setattr(manager_module, "openai_parameters", counted)
-    script = tmp_path / "dyn.py"
-    script.write_text(DYNAMIC_SERVER)
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "workspace": str(workspace),
-                "mcpServers": {"dyn": {"command": sys.executable, "args": [str(script)]}},
-            }
-        }
-    )
+    settings = _one_server(tmp_path, "dyn", DYNAMIC_SERVER, docs=True)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
