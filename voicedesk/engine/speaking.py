@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
@@ -39,9 +39,6 @@ ERROR_LINE = "Sorry, I couldn't get an answer just now. Please say that again."
 # The double-talk cue paused the answer but the VAD heard no speech within this long (the
 # canceller stops muffling the person within ~0.1 s of the answer pausing): resume.
 DOUBLE_TALK_RESUME_S = 1.0
-# Blocks of the person's speech remembered for ``Speaking.only_echo_since`` (5 s at 10 ms):
-# a turn with any of them is the person's.
-PERSON_BLOCKS_KEPT = 500
 
 
 def _words(text: str) -> list[str]:
@@ -136,9 +133,9 @@ class Speaking(Generic[TurnT]):
         self._speech_start_s: float | None = None
         self._paused_speech_start_s: float | None = None
         self._paused_end_s = 0.0  # where the speech before the latest pause ended
-        # The latest blocks in which the VAD heard speech that was not the answer's echo
+        # The latest block in which the VAD heard speech that was not the answer's echo
         # (the canceller's ``echo_only``), by time; see ``only_echo_since``.
-        self._person_blocks: deque[float] = deque(maxlen=PERSON_BLOCKS_KEPT)
+        self._person_at = -math.inf
         # The answer has not begun and the person spoke again right after their turn: it
         # waits, silent, until their words say whether they went on (``hold``).
         self.held = False
@@ -312,7 +309,7 @@ class Speaking(Generic[TurnT]):
         nothing shows any speech to be echo: none of it is."""
         if getattr(self._audio, "capture_filter", None) is None:
             return False
-        return not any(at >= start_s for at in self._person_blocks)
+        return self._person_at < start_s
 
     def speech_started(self, at_s: float) -> None:
         """The VAD heard a new stretch of speech begin at ``at_s``: where it began, not where
@@ -351,7 +348,7 @@ class Speaking(Generic[TurnT]):
         aec = getattr(self._audio, "capture_filter", None)
         echo_only = aec is not None and getattr(aec, "echo_only", False)
         if heard and not echo_only:
-            self._person_blocks.append(now)
+            self._person_at = now
         if self.held:  # not begun: the speech's words decide, not barge-in
             return
         cue_ms = self._double_talk.open_ms if self._double_talk is not None else 0
