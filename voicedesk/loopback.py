@@ -12,8 +12,9 @@ import ipaddress
 import os
 from urllib.parse import urlsplit
 
-# httpx mount patterns (any scheme, any port) for the loopback names a setting may hold
-LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
+# httpx mount patterns (any scheme, any port) for the usual loopback names; "*localhost"
+# is localhost and every name under it
+_LOOPBACK_PATTERNS = ("all://*localhost", "all://127.0.0.1", "all://[::1]")
 
 
 def is_loopback(url: str | None) -> bool:
@@ -34,13 +35,33 @@ def is_loopback(url: str | None) -> bool:
         return False
 
 
+def direct_mounts(*urls: str | None) -> dict[str, None]:
+    """httpx ``mounts`` that reach this machine without the environment's proxy: the usual
+    loopback names, and the host of each of ``urls`` that :func:`is_loopback` takes (a
+    server on 127.0.0.2 went to the proxy while websockets reached it directly)."""
+    patterns = list(_LOOPBACK_PATTERNS)
+    for url in urls:
+        host = urlsplit(url).hostname if is_loopback(url) else None
+        if host:
+            patterns.append(f"all://[{host}]" if ":" in host else f"all://{host}")
+    return dict.fromkeys(patterns)
+
+
 def websocket_proxy(url: str) -> bool | None:
     """The ``proxy`` argument of ``websockets.connect`` for ``url``: the environment's
     proxy (``True``, websockets' default) unless the server is on this machine."""
     return None if is_loopback(url) else True
 
 
+OPENAI_API_BASE = "https://api.openai.com/v1"  # where the OpenAI SDK goes by default
+
+
 def openai_address(base_url: str | None) -> str | None:
-    """Where an OpenAI SDK client given ``base_url`` connects: with none, the SDK takes
-    ``OPENAI_BASE_URL`` (which `voicedesk sim` prints for the shell)."""
-    return base_url or os.environ.get("OPENAI_BASE_URL") or None
+    """The server an OpenAI client with ``base_url`` is to use: that, else
+    ``OPENAI_BASE_URL`` (which `voicedesk sim` prints for the shell), else None (OpenAI's).
+
+    Every OpenAI client is given this, not left to read the variable itself: the SDK takes
+    an empty ``OPENAI_BASE_URL=`` as the address "" and every request failed with
+    "Connection error", while the rest of voicedesk took it as unset: a client is given
+    ``openai_address(url) or OPENAI_API_BASE``, never None."""
+    return base_url or os.environ.get("OPENAI_BASE_URL", "").strip() or None

@@ -1025,3 +1025,34 @@ async def test_a_server_on_this_machine_is_reached_directly_whatever_proxy_is_se
         await stream.aclose()
         await tts.aclose()
         assert audio.size > 0
+
+
+async def test_a_server_on_another_loopback_address_is_reached_directly_too(dead_proxy):
+    """127.0.0.2 is this machine as much as 127.0.0.1 (websockets reached it directly), but
+    the HTTP clients sent it to the proxy: a model server bound there was "unreachable"."""
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), host="127.0.0.2") as server:
+        llm = _chat(server)
+        request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+        try:
+            items = [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
+
+
+async def test_openai_base_url_is_taken_as_the_rest_of_voicedesk_reads_it(sim, monkeypatch):
+    """An empty ``OPENAI_BASE_URL=`` was the address "" to the SDK (every request: "Connection
+    error") while voicedesk took it as unset; one with spaces around it was used with them."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "")
+    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini")
+    assert llm.server_url == "https://api.openai.com/v1"
+    await llm.aclose()
+
+    monkeypatch.setenv("OPENAI_BASE_URL", f"  {sim.base_url}/v1 \n")
+    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini")
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    try:
+        items = [item async for item in llm.stream(request)]
+    finally:
+        await llm.aclose()
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."

@@ -21,6 +21,7 @@ from typing import Any
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.errors import UserError
 from voicedesk.files import atomic_write, file_in_the_way
+from voicedesk.loopback import openai_address
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -108,7 +109,7 @@ def _add_sdk_base_url(doc: Any, settings: Any) -> None:
 
     from voicedesk.config_secrets import mask_text
 
-    url = os.environ.get("OPENAI_BASE_URL", "").strip()
+    url = openai_address(None)
     if not url:
         return
     for section in ("llm", "stt"):

@@ -29,11 +29,11 @@ from typing import Any, Literal
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.config_secrets import mask_text
 from voicedesk.errors import UserError
-from voicedesk.loopback import LOOPBACK_PATTERNS
+from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
 
 Status = Literal["ok", "warn", "fail"]
 
-OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
+
 ELEVENLABS_DEFAULT_BASE = "https://api.elevenlabs.io"
 TIMEOUT_S = 5.0
 MIN_PYTHON = (3, 11)
@@ -393,7 +393,7 @@ def _workspace_check(root: Any) -> Check:
 def _llm_base(settings: Any) -> str:
     """The language-model server a conversation talks to: ``llm.base_url``, else where the
     OpenAI SDK sends a client given none (`voicedesk sim` exports OPENAI_BASE_URL)."""
-    return settings.llm.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE
+    return openai_address(settings.llm.base_url) or OPENAI_API_BASE
 
 
 def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
@@ -491,11 +491,14 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
     import httpx
 
     own = client is None
+    # where an OpenAI client given no base URL goes (`voicedesk sim` exports it)
+    openai_base = openai_address(None) or OPENAI_API_BASE
     # a server on this machine is asked directly, as the session reaches it
-    direct: dict[str, httpx.BaseTransport | None] = dict.fromkeys(LOOPBACK_PATTERNS)
+    servers = [settings.stt.base_url, openai_base, _llm_base(settings)]
+    servers += [settings.tts.elevenlabs_base_url]
+    servers += [spec.url for spec in settings.tools.mcpServers.values()]
+    direct: dict[str, httpx.BaseTransport | None] = dict(direct_mounts(*servers))
     client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=True, mounts=direct)
-    # where the OpenAI SDK sends a client given no base URL (`voicedesk sim` exports it)
-    openai_base = os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE
     try:
         checks = []
         targets: dict[tuple[str, str | None], list[str]] = {}
@@ -552,7 +555,7 @@ def _url_fix(configured: str | None, setting: str, openai_sdk: bool = True) -> s
     it, else (the provider's own address) the network alone."""
     if configured:
         return f"check {setting} and your network"
-    if openai_sdk and os.environ.get("OPENAI_BASE_URL", "").strip():
+    if openai_sdk and openai_address(None):
         return "check OPENAI_BASE_URL (from the environment) and your network"
     return "check your network (and a proxy, if you use one)"
 

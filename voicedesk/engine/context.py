@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +33,7 @@ from voicedesk import events as ev
 from voicedesk.config import Settings, check_context_window
 from voicedesk.engine.tokens import TokenCounter, as_json
 from voicedesk.errors import ContextTooLongError, UserError
+from voicedesk.loopback import openai_address
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class ContextManager:
         # The server the SDK uses: llm.base_url, else OPENAI_BASE_URL (how `voicedesk sim`
         # and most local servers are reached; unset, a lesson learnt there was applied to
         # every server reached that way).
-        base = settings.llm.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        base = openai_address(settings.llm.base_url)
         self.endpoint = base.rstrip("/") if base else None
         self.budget = settings.context.budget_tokens
         # The model's context window: configured, or learnt from a refusal (then kept for

@@ -6,6 +6,7 @@ import os
 
 from voicedesk.config import Settings
 from voicedesk.errors import ConfigError
+from voicedesk.loopback import openai_address
 from voicedesk.providers.base import LanguageModel, SpeechToText, TextToSpeech
 
 NO_KEY_HINT = (
@@ -19,7 +20,7 @@ def custom_openai_server(base_url: str | None) -> bool:
     OpenAI's, which may well take no key (Ollama, LM Studio, vLLM). The SDK takes
     OPENAI_BASE_URL where no base_url is set: pointing it at a local server still asked
     for an OpenAI key, and the conversation refused to start without one."""
-    return base_url is not None or bool(os.environ.get("OPENAI_BASE_URL", "").strip())
+    return openai_address(base_url) is not None
 
 
 def openai_key(settings: Settings, *, required: bool = True) -> str:

@@ -34,14 +34,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, RefusedSettingError
-from voicedesk.loopback import LOOPBACK_PATTERNS
+from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
 from voicedesk.providers.base import (
     ChatRequest,
     Finished,
@@ -70,7 +69,7 @@ _RETRY_DELAY_S = 0.25  # unless the server asks for a wait of up to _MAX_RETRY_D
 _MAX_RETRY_DELAY_S = 1.0
 
 
-def kept_alive_http_client() -> Any:
+def kept_alive_http_client(base_url: str | None) -> Any:
     """The HTTP client for an ``AsyncOpenAI``: the SDK's own pool limits, with an idle
     connection kept ``KEEPALIVE_S`` for the next turn (see the module docstring). A server
     on this machine is reached directly, not through a proxy set in the environment."""
@@ -80,7 +79,7 @@ def kept_alive_http_client() -> Any:
     limits = httpx2.Limits(
         max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_S
     )
-    return DefaultAsyncHttpxClient(limits=limits, mounts=dict.fromkeys(LOOPBACK_PATTERNS))
+    return DefaultAsyncHttpxClient(limits=limits, mounts=direct_mounts(base_url))
 
 
 def is_listed(model: str, listed: list[str]) -> bool:
@@ -142,12 +141,12 @@ class OpenAIChat:
         # max_retries=0: the SDK's back-off does not fit a spoken turn.
         self._client = AsyncOpenAI(
             api_key=api_key,
-            base_url=base_url,
+            base_url=openai_address(base_url) or OPENAI_API_BASE,
             timeout=Timeout(
                 max(stall_s, first_token_s) + 1.0, connect=min(_CONNECT_S, first_token_s)
             ),
             max_retries=0,
-            http_client=kept_alive_http_client(),
+            http_client=kept_alive_http_client(openai_address(base_url)),
         )
         self._prewarm: asyncio.Task[None] | None = None
 
@@ -222,7 +221,7 @@ class OpenAIChat:
         """What set the server's url, for a hint: "check llm.base_url" sent a person whose
         OPENAI_BASE_URL (set for another tool, perhaps) named the server to a setting they
         never made."""
-        if self.base_url is None and os.environ.get("OPENAI_BASE_URL", "").strip():
+        if self.base_url is None and openai_address(None):
             return "OPENAI_BASE_URL (from the environment; llm.base_url is not set)"
         return "llm.base_url"
 

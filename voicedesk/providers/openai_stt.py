@@ -42,7 +42,7 @@ import numpy as np
 
 from voicedesk.audio.resample import StreamResampler
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
-from voicedesk.loopback import openai_address, websocket_proxy
+from voicedesk.loopback import OPENAI_API_BASE, openai_address, websocket_proxy
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,9 @@ class OpenAIRealtimeSTT:
     ) -> None:
         from openai import AsyncOpenAI
 
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
+        self._client = AsyncOpenAI(
+            api_key=api_key, base_url=openai_address(base_url) or OPENAI_API_BASE, max_retries=0
+        )
         # passed on to websockets.connect (``proxy`` is not in the SDK's type, hence Any)
         self._websocket_options: Any = {"proxy": websocket_proxy(openai_address(base_url) or "")}
         self.model = model

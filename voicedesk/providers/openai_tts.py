@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from voicedesk.errors import AuthError, ProviderError
+from voicedesk.loopback import OPENAI_API_BASE, openai_address
 from voicedesk.providers.openai_llm import error_message, kept_alive_http_client
 from voicedesk.providers.sentence_stream import SentenceStream
 
@@ -31,10 +32,10 @@ class OpenAITTS:
         # last answer rather than opened again on the way to the first audio
         self._client = AsyncOpenAI(
             api_key=api_key,
-            base_url=base_url,
+            base_url=openai_address(base_url) or OPENAI_API_BASE,
             max_retries=1,
             timeout=timeout_s,
-            http_client=kept_alive_http_client(),
+            http_client=kept_alive_http_client(openai_address(base_url)),
         )
 
     async def warm(self) -> None:

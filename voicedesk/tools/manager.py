@@ -41,7 +41,7 @@ from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TI
 from voicedesk import events as ev
 from voicedesk.config import McpServer, Settings
 from voicedesk.config_secrets import mask_text
-from voicedesk.loopback import LOOPBACK_PATTERNS
+from voicedesk.loopback import direct_mounts
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 ServerState = Literal["starting", "up", "restarting", "failed", "stopped"]
 
 
-def mcp_http_client(headers: dict[str, str]) -> Any:
+def mcp_http_client(url: str, headers: dict[str, str]) -> Any:
     """The HTTP client of a url server: made as the MCP SDK makes its own (its timeouts: a
     server may hold an event stream open for minutes), except that a server on this
     machine is reached directly, not through a proxy set in the environment;
@@ -81,7 +81,7 @@ def mcp_http_client(headers: dict[str, str]) -> Any:
     return httpx2.AsyncClient(
         headers=headers or None,
         timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
-        mounts=dict.fromkeys(LOOPBACK_PATTERNS),
+        mounts=direct_mounts(url),
     )
 
 
@@ -606,7 +606,7 @@ class _Server:
                 )
             else:
                 assert self.spec.url
-                http = mcp_http_client(dict(self.spec.headers))
+                http = mcp_http_client(self.spec.url, dict(self.spec.headers))
                 await stack.enter_async_context(http)
                 read, write = await stack.enter_async_context(
                     streamable_http_client(self.spec.url, http_client=http)
