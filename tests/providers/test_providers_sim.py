@@ -1056,3 +1056,48 @@ async def test_openai_base_url_is_taken_as_the_rest_of_voicedesk_reads_it(sim, m
     finally:
         await llm.aclose()
     assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
+
+
+async def test_tool_calls_a_server_sends_without_ids_are_given_distinct_ones():
+    """Some OpenAI-compatible servers stream tool calls with no id (or ""): two calls then
+    shared the id "", and their results could not be told apart (nor sent: the next
+    request answered one call twice and the other never)."""
+    from aiohttp import web
+
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        body = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+        return f"data: {json.dumps({**body, 'choices': [choice]})}\n\n".encode()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(chunk({"role": "assistant", "content": None}))
+        for i, (name, args) in enumerate((("list_documents", "{}"), ("read_document", "{}"))):
+            call: dict = {"index": i, "type": "function", "function": {"name": name}}
+            if i:
+                call["id"] = ""
+            await resp.write(chunk({"tool_calls": [call]}))
+            await resp.write(chunk({"tool_calls": [{"index": i, "function": {"arguments": args}}]}))
+        await resp.write(chunk({}, "tool_calls"))
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    llm = OpenAIChat(api_key="sk-test", model="m", base_url=f"http://127.0.0.1:{port}/v1")
+    try:
+        request = ChatRequest(messages=[{"role": "user", "content": "What is in my notes?"}])
+        items = [item async for item in llm.stream(request)]
+    finally:
+        await llm.aclose()
+        await runner.cleanup()
+    (calls,) = [i.calls for i in items if isinstance(i, ToolCalls)]
+    assert [c.name for c in calls] == ["list_documents", "read_document"]
+    ids = [c.id for c in calls]
+    assert all(ids) and len(set(ids)) == 2

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -80,6 +81,15 @@ def kept_alive_http_client(base_url: str | None) -> Any:
         max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_S
     )
     return DefaultAsyncHttpxClient(limits=limits, mounts=direct_mounts(base_url))
+
+
+def _with_ids(calls: list[ToolCall]) -> list[ToolCall]:
+    """``calls`` each with an id: some OpenAI-compatible servers send none (or ""), and
+    two calls sharing "" could not be told apart, nor their results matched to them."""
+    for call in calls:
+        if not call.id:
+            call.id = f"call_{uuid.uuid4().hex[:24]}"
+    return calls
 
 
 def is_listed(model: str, listed: list[str]) -> bool:
@@ -271,7 +281,7 @@ class OpenAIChat:
                 if choice.finish_reason:
                     finished = True
                     if calls:
-                        yield ToolCalls([calls[i] for i in sorted(calls)])
+                        yield ToolCalls(_with_ids([calls[i] for i in sorted(calls)]))
                         calls = {}
                     yield Finished(choice.finish_reason)
         except TimeoutError:
