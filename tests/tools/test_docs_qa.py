@@ -18,6 +18,7 @@ import pytest
 from pypdf import PdfWriter
 
 import voicedesk
+from voicedesk.tools import formats
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes
 from voicedesk.tools.docs_server import DocsTools
 from voicedesk.tools.formats import FormatError
@@ -883,3 +884,23 @@ def test_a_search_finding_nothing_reads_each_paragraph_once(
     monkeypatch.setattr(formats, "fold_for_search", counted)
     assert tools.search("zebra crossing") == "Found no “zebra crossing” in any document."
     assert len(folded) == 5 * 4 + 1  # each paragraph, and the query
+
+
+def test_find_documents_takes_plurals_and_the_words_around_a_name(tools: DocsTools) -> None:
+    """ "Open the invoices" found nothing for invoice-2024.pdf ("the" is in no name, so half
+    the words missed), "the budget document" nothing for budget.docx, and "my notes" put
+    meeting-note-march.md before note.md (both were near misses of "notes", tied, and sorted
+    by name). Words are now compared by their stems, without the words said around a name."""
+    root = tools.ws.root
+    for name in ("invoice-2024.md", "note.md", "meeting-note-march.md", "budget.docx"):
+        (root / name).write_bytes(formats.new_document("Text.", formats.kind_for(name)))
+    (root / "Quarterly Reports.md").write_text("Text.\n")
+    assert tools.find_documents("the invoices").splitlines()[1:] == ["- invoice-2024.md"]
+    assert tools.find_documents("the budget document").splitlines()[1:] == ["- budget.docx"]
+    assert tools.find_documents("my notes").splitlines()[1] == "- note.md"
+    assert tools.find_documents("notes").splitlines()[1] == "- note.md"
+    assert tools.find_documents("meeting notes").splitlines()[1] == "- meeting-note-march.md"
+    assert tools.find_documents("quarterly report").splitlines()[1:] == ["- Quarterly Reports.md"]
+    # a name made of such words is still found by them
+    (root / "the file.md").write_text("Text.\n")
+    assert tools.find_documents("the file").splitlines()[1] == "- the file.md"

@@ -27,6 +27,7 @@ a hint on how to ask for the rest.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import fnmatch
 import itertools
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, NamedTuple
 
+import snowballstemmer
 from pydantic import BeforeValidator, StrictBool
 
 from voicedesk.tools import formats
@@ -47,7 +49,13 @@ from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatErro
 from voicedesk.tools.formats.docx_emphasis import strip_emphasis
 from voicedesk.tools.formats.docx_read import unpacked_sizes
 from voicedesk.tools.wording import plural
-from voicedesk.tools.workspace import Step, Workspace, WorkspaceError, clean_relative_name
+from voicedesk.tools.workspace import (
+    Step,
+    Workspace,
+    WorkspaceError,
+    clean_relative_name,
+    sha256,
+)
 
 MAX_RESULT_CHARS = 12_000  # keeps one tool result from swamping the model's context
 MAX_LIST = 200
@@ -57,6 +65,7 @@ MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
 # Search stops reading documents it has not read before once this is spent (a 36-page PDF
 # takes a second): a folder of them took longer than the call is given (30 s).
 SEARCH_BUDGET_S = 20.0
+OPENED_KEPT = 4  # documents whose last parse _open keeps (each holds its whole text)
 DEFAULT_MAX_MB = 5.0  # largest .md/.txt opened; Word and PDF files may be bigger:
 CONTAINER_FACTOR = 5  # their pictures and zip packaging take most of the bytes
 # A .docx may unpack to its limit in XML (the text with its markup), and to this many times
@@ -223,6 +232,9 @@ class DocsTools:
         # as a read let numbers from a resumed conversation through after a find_replace.
         self._numbers_shown: set[str] = set()
         self._asked: set[str] = set()  # the changes a confirmation question was asked about
+        # The last parse of the bytes each document was opened with or written as, by their
+        # sha256: "read it, change this, and that" parsed a 2 MB file three times per edit.
+        self._opened: dict[Path, tuple[str, Document]] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -238,12 +250,25 @@ class DocsTools:
             self.ws.resolve(name)  # raises the "no document called …" error
         self._check_size(rel, kind, real.stat().st_size)
         data = self.ws.read(real, remember=remember, check_fresh=check_fresh)
+        digest = sha256(data)
+        hit = self._opened.get(real)
+        if hit is not None and hit[0] == digest:
+            return real, rel, data, _copied(hit[1])
         self._check_unpacked(rel, kind, data)
         try:
             doc = formats.parse(data, kind)
         except FormatError as exc:
             raise FormatError(f"{rel}: {exc}") from None
-        return real, rel, data, doc
+        self._remember_parse(real, digest, doc)
+        return real, rel, data, _copied(doc)
+
+    def _remember_parse(self, real: Path, digest: str, doc: Document) -> None:
+        """Keep ``doc``, the parse of bytes with sha256 ``digest``, for the next _open of
+        ``real``; only the last few documents' (each holds its file's text)."""
+        self._opened.pop(real, None)
+        self._opened[real] = (digest, doc)
+        while len(self._opened) > OPENED_KEPT:
+            del self._opened[next(iter(self._opened))]
 
     def _other_extensions(self, real: Path, rel: str) -> None:
         """Raise WorkspaceError naming the documents called ``rel`` with a document's
@@ -502,26 +527,27 @@ class DocsTools:
 
         query: words from the name, like 'budget plan' or 'meeting notes march'.
         """
-        wanted = re.sub(r"[^\w]+", " ", query.casefold()).split()
-        if not wanted:
+        said = re.sub(r"[^\w]+", " ", query.casefold()).split()
+        if not said:
             raise FormatError("Say what the document is called: the query is empty.")
+        wanted = _name_stems(said)
         phrase = " ".join(wanted)
         # A number names one document ("invoice 2024"), not a slip of another: 2023 and
         # 2025 were found as near misses, and "note 2999" found 2,040 numbered notes.
         # Leading zeros pad a number, not change it: "chapter 3" is "Chapter 03.docx".
         numbers = [
             re.compile(rf"(?<!\d)0*{re.escape(w.lstrip('0') or '0')}(?!\d)")
-            for w in wanted
+            for w in said
             if w.isdigit()
         ]
         scored: list[tuple[float, str]] = []
         for path in self._documents():
             rel = self.ws.rel(path)
             name = unicodedata.normalize("NFC", rel)  # a combining accent is not a word char
-            stem = " ".join(re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split())
-            full = " ".join(re.sub(r"[^\w]+", " ", name.casefold()).split())
-            if not all(n.search(full) for n in numbers):  # "report2024" has 2024 too
+            if not all(n.search(name.casefold()) for n in numbers):  # "report2024" has 2024
                 continue
+            stem = " ".join(_name_stems(re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split()))
+            full = " ".join(_name_stems(re.sub(r"[^\w]+", " ", name.casefold()).split()))
             if stem == phrase:
                 score = 3.0
             elif phrase in full:
@@ -1006,14 +1032,15 @@ class DocsTools:
         first, shown = done
 
         doc.blocks = e.new_blocks
-        new_data = formats.serialize(doc)
+        new_data, read_back = formats.serialize_read_back(doc)
         if new_data == data:
             return f"{rel} already says that, so nothing changed."
         self._check_result_size(rel, doc.kind, new_data, "This edit")
         self.ws.write(real, new_data, before=data)
+        self._remember_parse(real, sha256(new_data), read_back)
         lines = [first, *doc.notes]  # links on changed words; what went with removed paragraphs
         if shown is not None:
-            result = formats.parse(new_data, doc.kind).blocks
+            result = read_back.blocks
             lines += self._numbered(result, shown[0], min(shown[1], len(result)))[0]
         lines.append("Say undo to take it back.")
         return "\n".join(lines)
@@ -1343,6 +1370,51 @@ class DocsTools:
 
 # what a transcript or the model puts around a query's words, not part of them
 _AROUND_WORDS = ".,;:?!\"'()[]“”‘’«»¿¡"
+
+
+# Words said around a document's name, not part of it: "the invoices", "my budget document".
+_NOT_NAME_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "my",
+        "our",
+        "your",
+        "his",
+        "her",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "doc",
+        "docs",
+        "document",
+        "documents",
+        "file",
+        "files",
+    ]
+)
+_ENGLISH_STEMMER = snowballstemmer.stemmer("english")
+
+
+def _name_stems(words: list[str]) -> list[str]:
+    """``words`` (casefolded) as find_documents compares them: the words said around a name
+    left out (unless nothing else is left), each cut to its stem, so that "the invoices"
+    finds invoice-2024.pdf and "notes" finds note.md before meeting-note-march.md."""
+    kept = [w for w in words if w not in _NOT_NAME_WORDS] or words
+    return [w if w.isdigit() else _ENGLISH_STEMMER.stemWord(w) for w in kept]
+
+
+def _copied(doc: Document) -> Document:
+    """A copy of ``doc`` an edit may change (its blocks, their emphasis, its notes) while
+    ``doc`` stays as parsed; the bytes and text it holds are shared, being immutable."""
+    blocks = [
+        Block(b.text, b.level, b.source, b.table, b.split_from, list(b.emphasis))
+        for b in doc.blocks
+    ]
+    return dataclasses.replace(doc, blocks=blocks, spans=list(doc.spans), notes=[])
 
 
 def _version(st: os.stat_result) -> tuple[int, ...]:
