@@ -204,6 +204,29 @@ async def test_docs_server_tools_and_events(tmp_path: Path, capfd: pytest.Captur
     assert capfd.readouterr().out == ""  # nothing leaked onto the terminal
 
 
+async def test_the_documents_tools_cost_few_tokens_in_every_request(tmp_path: Path) -> None:
+    """Every request to the language model carries the tools, before its first word: the
+    documents tools took 2,127 tokens, 633 of them edit_document's (a 1,373-character
+    description, and pydantic's titles such as "Start Paragraph" on every argument)."""
+    from voicedesk.engine.tokens import _offline_encoding, as_json
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        tools = manager.llm_tools()
+    encoding = _offline_encoding()
+    tokens = {t["function"]["name"]: len(encoding.encode(as_json(t))) for t in tools}
+    assert len(tokens) == 11
+    assert sum(tokens.values()) < 1_800, tokens
+    assert tokens["docs__edit_document"] < 450, tokens
+    assert '"title"' not in as_json(tools)
+    edit = next(t for t in tools if t["function"]["name"] == "docs__edit_document")
+    # what the model must still know before its first edit
+    for needed in ("read_document or outline", "confirmed=true", "'Notes #2'", "Word"):
+        assert needed in edit["function"]["description"]
+
+
 async def test_missing_workspace_is_skipped_with_a_warning(tmp_path: Path) -> None:
     settings = Settings.model_validate({"tools": {"workspace": str(tmp_path / "absent")}})
     bus = ev.EventBus()

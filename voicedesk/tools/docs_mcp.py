@@ -151,6 +151,15 @@ class DocsMCPServer(MCPServer):
         super().__init__(*args, **kwargs)
         self.slow = dict(slow or {})
 
+    async def list_tools(self) -> list[mt.Tool]:
+        """The tools, their input schemas without pydantic's titles ("Start Paragraph",
+        "edit_documentArguments"): they repeat the names, and every request to the language
+        model carries them, a tenth of the tools' tokens, before its first word."""
+        return [
+            tool.model_copy(update={"input_schema": _untitled(tool.input_schema)})
+            for tool in await super().list_tools()
+        ]
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> mt.CallToolResult | mt.InputRequiredResult:
@@ -186,6 +195,23 @@ class DocsMCPServer(MCPServer):
             f"{'argument' if one else 'arguments'} {', '.join(unknown)}, so nothing was "
             f"done. It takes: {', '.join(known)}. Call it again with those."
         )
+
+
+def _untitled(schema: Any) -> Any:
+    """``schema`` without ``title`` keywords; a property called "title" stays."""
+    if isinstance(schema, list):
+        return [_untitled(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: (
+            {name: _untitled(sub) for name, sub in value.items()}
+            if key in ("properties", "$defs") and isinstance(value, dict)
+            else _untitled(value)
+        )
+        for key, value in schema.items()
+        if key != "title"
+    }
 
 
 def _shown(filename: Any, root: Path) -> str:

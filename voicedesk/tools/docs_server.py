@@ -959,27 +959,22 @@ class DocsTools:
         match_case: Flag = True,
         confirmed: Flag = False,
     ) -> str:
-        """Change a document. Paragraph numbers are those shown by read_document or outline,
-        which must have shown them since this server started.
+        """Change a document. Paragraph numbers: as read_document or outline last showed.
 
-        action and what it needs:
-        - replace_paragraph: paragraph, text (Markdown; blank lines make several paragraphs)
-        - insert_paragraph: text; paragraph=N inserts after paragraph N (0 = at the start),
-          or section=heading adds at the end of that section; neither appends at the end
-        - delete_paragraph: paragraph; needs confirmed=true
-        - replace_section: section, text (the new body; the heading stays); needs
-          confirmed=true when the old body has a table or the new one is under half as long
-        - delete_section: section (heading and body); needs confirmed=true
+        action: its arguments
+        - replace_paragraph: paragraph, text (Markdown; blank lines split paragraphs)
+        - insert_paragraph: text; after paragraph N (0 = start), or at the end of section,
+          else at the end of the document
+        - delete_paragraph: paragraph
+        - replace_section: section, text (the new body; the heading stays)
+        - delete_section: section
         - rename_heading: section, text (the new heading)
-        - find_replace: find, replace_with; optional section to limit it, match_case. It
-          changes words within paragraphs; to split, empty or re-type one, replace_paragraph
-        section is a heading's words; where headings repeat, the name outline gives for one,
-        like 'Chapter 2 › Notes' or 'Notes #2'.
-        Deletions do nothing until called again with confirmed=true after the person agrees
-        aloud. If the file changed on disk since it was read, the edit is refused: read again.
-        In Word documents the result (and a deletion's question) names links, comments,
-        footnotes, pictures, fields and bookmarks that go with removed paragraphs: tell the
-        person.
+        - find_replace: find, replace_with; optional section, match_case. Words within
+          paragraphs only
+        section: a heading's words, or the name outline gives ('Notes #2').
+        A result that asks for confirmation changed nothing: ask the person, and only on a
+        yes repeat the call with confirmed=true. Tell the person what a Word result says
+        went with removed text.
         """
         real = self.ws.resolve(path, must_exist=False)
         target = self.ws.rel(real)
