@@ -886,6 +886,83 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
         await manager.aclose()
 
 
+DRAFT4_SERVER = lowlevel_server(
+    "draft4",
+    """
+
+TOOLS = [
+    mt.Tool(
+        name="page",
+        description="Show a page.",
+        input_schema={
+            "id": "urn:example:page",
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "n": {"type": "integer", "minimum": 0, "exclusiveMinimum": True},
+                "zoom": {"type": "number", "maximum": 4, "exclusiveMaximum": False},
+            },
+            "required": ["id"],
+        },
+    ),
+    mt.Tool(
+        name="size",
+        description="Set a size.",
+        input_schema={
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "type": "object",
+            "properties": {"cm": {"type": "number", "maximum": 9, "exclusiveMaximum": True}},
+        },
+    ),
+]
+
+""",
+)
+
+
+async def test_draft_4_schemas_are_offered_in_todays_form(tmp_path: Path) -> None:
+    """Many servers still write JSON Schema draft 4: ``exclusiveMinimum: true`` beside a
+    ``minimum``, and ``id``. Checked as today's JSON Schema (where exclusiveMinimum is the
+    bound itself), such a tool was left out ("True is not of type 'number'"), and one that
+    said ``$schema: draft-04`` was sent as it was, for OpenAI to read as today's. Both are
+    now offered with the bound as today's JSON Schema writes it, and work."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = _one_server(tmp_path, "draft4", DRAFT4_SERVER)
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+        tools = manager.llm_tools()
+        assert [n.message for n in seen.of(ev.Notice) if "left out" in n.message] == []
+        assert [t["function"]["name"] for t in tools] == ["draft4__page", "draft4__size"]
+        page, size = (t["function"]["parameters"] for t in tools)
+        assert page == {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "n": {"type": "integer", "exclusiveMinimum": 0},
+                "zoom": {"type": "number", "maximum": 4},
+            },
+            "required": ["id"],
+        }
+        assert size == {
+            "type": "object",
+            "properties": {"cm": {"type": "number", "exclusiveMaximum": 9}},
+        }
+        called = await manager.call("draft4__page", {"id": "a", "n": 2}, call_id="p")
+        assert called.text == "page {'id': 'a', 'n': 2}"
+        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+            items = [item async for item in llm.stream(request)]
+            await llm.aclose()
+        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+
+
 MANY_TOOLS_SERVER = """
 import anyio
 import mcp_types as mt

@@ -161,7 +161,7 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
     asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
     still not one is for the caller to leave out."""
     params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
-    params = _items_given(_one_object(params))
+    params = _items_given(_todays_form(_one_object(params)))
     try:
         jsonschema.validators.validator_for(params).check_schema(params)
     except jsonschema.SchemaError as exc:
@@ -231,6 +231,44 @@ _DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
 _NAMED_SCHEMAS = frozenset(
     {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
 )
+
+
+# Draft 4's ``$schema`` addresses (and draft 3's): a schema so marked is checked by that
+# draft's rules, and would be sent in them, after _todays_form rewrote it in today's.
+_OLD_DRAFTS = ("draft-03", "draft-04")
+
+
+def _todays_form(schema: Any) -> Any:
+    """``schema`` (copied) with JSON Schema draft 4's forms in today's, which OpenAI reads:
+    a boolean ``exclusiveMinimum``/``exclusiveMaximum`` becomes the bound itself (true) or
+    goes (false), and draft 4's ``id`` and ``$schema`` go. Checked as today's JSON Schema,
+    ``exclusiveMinimum: true`` left the tool out ("True is not of type 'number'"), and
+    many servers still write draft 4."""
+    if isinstance(schema, list):
+        return [_todays_form(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
+            out[key] = {name: _todays_form(sub) for name, sub in value.items()}
+        elif key in _DATA_KEYWORDS:
+            out[key] = value
+        elif key == "id" and isinstance(value, str):
+            continue  # draft 4's name for $id: a URI nothing here refers to
+        elif key == "$schema" and isinstance(value, str) and any(d in value for d in _OLD_DRAFTS):
+            continue
+        else:
+            out[key] = _todays_form(value)
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        flag = out.get(exclusive)
+        if not isinstance(flag, bool):
+            continue
+        del out[exclusive]
+        limit = out.get(bound)
+        if flag and isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            out[exclusive] = out.pop(bound)
+    return out
 
 
 def _items_given(schema: Any) -> Any:
