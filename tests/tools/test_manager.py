@@ -227,6 +227,47 @@ async def test_the_documents_tools_cost_few_tokens_in_every_request(tmp_path: Pa
         assert needed in edit["function"]["description"]
 
 
+async def test_an_edit_by_a_number_another_call_of_the_answer_moved_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The calls of one answer are all written with the numbers the model knew before it:
+    "split paragraph 2 in two, and change paragraph 4" changed what had been paragraph 3,
+    and said it had done as asked. The manager tells the documents server which answer a
+    call is part of; an edit by a number another call of it moved is refused, showing what
+    the numbers hold now, and the next answer's retry goes through."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    plan = workspace / "plan.md"
+    plan.write_text("# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n")
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+
+        async def edit(answer: str, call_id: str, **args: Any) -> Any:
+            args = {"path": "plan.md", "action": "replace_paragraph", **args}
+            return await manager.call(
+                "docs__edit_document", args, call_id=call_id, answer_id=answer
+            )
+
+        await manager.call("docs__read_document", {"path": "plan.md"}, call_id="r")
+        split = await edit("a1", "c1", paragraph=2, text="Two a.\n\nTwo b.")
+        assert not split.is_error
+        moved = await edit("a1", "c2", paragraph=4, text="Four new.")
+        assert moved.is_error and "paragraph 4 may not be the one meant" in moved.text
+        assert "[4] Three.\n[5] Four." in moved.text
+        assert plan.read_text() == "# Plan\n\nTwo a.\n\nTwo b.\n\nThree.\n\nFour.\n\nFive.\n"
+        before = await edit("a1", "c3", paragraph=1, text="# The plan")  # not moved
+        assert not before.is_error, before.text
+        again = await edit("a2", "c4", paragraph=5, text="Four new.")  # the next answer
+        assert not again.is_error, again.text
+        # an undo in an answer moves numbers for its other calls too
+        await manager.call("docs__undo", {"path": "plan.md"}, call_id="u", answer_id="a3")
+        await manager.call("docs__undo", {"path": "plan.md"}, call_id="v", answer_id="a3")
+        await manager.call("docs__undo", {"path": "plan.md"}, call_id="w", answer_id="a3")
+        gone = await edit("a3", "c5", paragraph=3, text="Three new.")
+        assert gone.is_error and "may not be the one meant" in gone.text
+    assert plan.read_text() == "# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n"
+
+
 async def test_missing_workspace_is_skipped_with_a_warning(tmp_path: Path) -> None:
     settings = Settings.model_validate({"tools": {"workspace": str(tmp_path / "absent")}})
     bus = ev.EventBus()

@@ -27,6 +27,7 @@ a hint on how to ask for the rest.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import difflib
 import fnmatch
@@ -65,6 +66,9 @@ MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
 # Search stops reading documents it has not read before once this is spent (a 36-page PDF
 # takes a second): a folder of them took longer than the call is given (30 s).
 SEARCH_BUDGET_S = 20.0
+# The answer of the language model the call being run is part of (the MCP request's
+# ``_meta`` ANSWER_META), when the client says; "" otherwise.
+ANSWER: contextvars.ContextVar[str] = contextvars.ContextVar("answer", default="")
 OPENED_KEPT = 4  # documents whose last parse _open keeps (each holds its whole text)
 DEFAULT_MAX_MB = 5.0  # largest .md/.txt opened; Word and PDF files may be bigger:
 CONTAINER_FACTOR = 5  # their pictures and zip packaging take most of the bytes
@@ -231,6 +235,10 @@ class DocsTools:
         # the ones an edit by number may name. Any edit opened the file, so counting that
         # as a read let numbers from a resumed conversation through after a find_replace.
         self._numbers_shown: set[str] = set()
+        # By document: the answer (ANSWER) whose edits or undos moved paragraph numbers,
+        # and the first number they moved. The calls of one answer were all written with
+        # the numbers the model knew before it, none having seen another's result.
+        self._moved: dict[str, tuple[str, int]] = {}
         self._asked: set[str] = set()  # the changes a confirmation question was asked about
         # The last parse of the bytes each document was opened with or written as, by their
         # sha256: "read it, change this, and that" parsed a 2 MB file three times per edit.
@@ -994,6 +1002,9 @@ class DocsTools:
                 f"retry the edit with the numbers shown."
             )
         real, rel, data, doc = self._open(path, remember=True, check_fresh=True)
+        moved = self._moved_in_this_answer(rel)
+        if paragraph and action in NUMBERED_ACTIONS and moved is not None and paragraph >= moved:
+            self._refuse_moved(rel, doc.blocks, paragraph, moved)
         self.ws.check_writable(real)  # before a deletion's question, which would be in vain
         e = _Edit(
             action,
@@ -1033,12 +1044,46 @@ class DocsTools:
         self._check_result_size(rel, doc.kind, new_data, "This edit")
         self.ws.write(real, new_data, before=data)
         self._remember_parse(real, sha256(new_data), read_back)
+        self._numbers_moved(rel, [b.render() for b in e.blocks], read_back.blocks)
         lines = [first, *doc.notes]  # links on changed words; what went with removed paragraphs
         if shown is not None:
             result = read_back.blocks
             lines += self._numbered(result, shown[0], min(shown[1], len(result)))[0]
         lines.append("Say undo to take it back.")
         return "\n".join(lines)
+
+    def _numbers_moved(self, rel: str, old: list[str], new: list[Block] | None) -> None:
+        """Note the first paragraph number of ``rel`` that going from ``old`` (rendered) to
+        ``new`` (None: a document gone or back) moved, if any moved, for the other calls
+        of this answer."""
+        answer = ANSWER.get()
+        if not answer or (new is not None and len(new) == len(old)):
+            return
+        first = 1
+        for was, now in zip(old, new or [], strict=False):
+            if was != now.render():
+                break
+            first += 1
+        earlier = self._moved_in_this_answer(rel)
+        self._moved[rel] = (answer, min(first, earlier or first))
+
+    def _moved_in_this_answer(self, rel: str) -> int | None:
+        """The first paragraph number of ``rel`` an earlier call of this answer moved."""
+        answer, first = self._moved.get(rel, ("", 0))
+        return first if answer and answer == ANSWER.get() else None
+
+    def _refuse_moved(self, rel: str, blocks: list[Block], paragraph: int, moved: int) -> None:
+        """Refuse an edit by ``paragraph``, which an earlier call of the same answer moved,
+        showing what that number and its neighbours hold now."""
+        lo, hi = max(moved, paragraph - 1) - 1, min(len(blocks), paragraph + 1)
+        shown = self._numbered(blocks, lo, hi)[0] if lo < hi else []
+        now = "\n".join(shown) if shown else f"{rel} has {plural(len(blocks), 'paragraph')}."
+        raise FormatError(
+            f"Paragraphs of {rel} from {moved} on were renumbered by another change in this "
+            f"same answer, made first, so paragraph {paragraph} may not be the one meant; "
+            f"nothing was changed. Those numbers now hold:\n{now}\nRetry with the number "
+            f"of the paragraph meant."
+        )
 
     def _replace_paragraph(self, e: _Edit) -> _Edited | str:
         """Paragraph N becomes ``text`` (one or more paragraphs)."""
@@ -1319,8 +1364,10 @@ class DocsTools:
         undo_steps, redo_steps = self.ws.history_steps(real)
         if after is None:
             first = f"{verb} {rel}: it no longer exists, as before it was created."
+            self._numbers_moved(rel, [], None)
         elif before is None:
             first = f"{verb} {rel}: it exists again."
+            self._numbers_moved(rel, [], None)
         else:
             # A side that is no readable document (a damaged file that was overwritten) does
             # not make the step fail: it is done, and saying it failed would invite a retry
@@ -1330,9 +1377,11 @@ class DocsTools:
             except FormatError:
                 old = None
             try:
-                new = [b.render() for b in formats.parse(after, kind).blocks]
+                new_blocks = formats.parse(after, kind).blocks
+                new = [b.render() for b in new_blocks]
             except FormatError:
-                new = None
+                new_blocks = new = None
+            self._numbers_moved(rel, old or [], new_blocks)
             name = formats.KIND_NAMES[kind]
             if new is None:
                 what = f"; it is back to a version that is not a readable {name} file"

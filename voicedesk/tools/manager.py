@@ -42,6 +42,7 @@ from voicedesk import events as ev
 from voicedesk.config import McpServer, Settings
 from voicedesk.config_secrets import mask_text
 from voicedesk.loopback import LOOPBACK_PATTERNS
+from voicedesk.tools import ANSWER_META
 
 log = logging.getLogger(__name__)
 
@@ -1090,6 +1091,7 @@ class ToolManager:
         call_id: str,
         turn_id: int = 0,
         cut_off: bool = False,
+        answer_id: str = "",
     ) -> ToolResult:
         """Run one tool call; never raises (except CancelledError, after reporting it).
 
@@ -1097,7 +1099,9 @@ class ToolManager:
         answer reached its length limit mid-call), the call is not run, and the result
         says so: run with no arguments, the tool only said they were missing, and the
         model tried the same call again. ``cut_off``: the answer stopped before the
-        arguments began (none came at all), which no JSON text can show."""
+        arguments began (none came at all), which no JSON text can show. ``answer_id``:
+        the same for every call of one answer of the model, told to the documents server,
+        which refuses an edit by a paragraph number another call of it has moved."""
         args, wrong = _arguments(arguments)
         if cut_off and not wrong:
             wrong = "cut off (before they began)"
@@ -1109,7 +1113,7 @@ class ToolManager:
             if wrong:
                 text, is_error = _not_run(name, wrong), True
             else:
-                text, is_error = await self._call(name, args, call_id)
+                text, is_error = await self._call(name, args, call_id, answer_id)
         except asyncio.CancelledError:
             result = ToolResult(
                 text="The tool call was cancelled.",
@@ -1135,7 +1139,9 @@ class ToolManager:
         self._finished(call_id, name, result)
         return result
 
-    async def _call(self, name: str, args: dict[str, Any], call_id: str) -> tuple[str, bool]:
+    async def _call(
+        self, name: str, args: dict[str, Any], call_id: str, answer_id: str = ""
+    ) -> tuple[str, bool]:
         ref = self._resolve(name)
         if ref is None:
             same = [full for full, r in self._names.items() if r.tool.name == name]
@@ -1180,6 +1186,11 @@ class ToolManager:
                     args,
                     read_timeout_seconds=timeout,
                     progress_callback=on_progress,
+                    meta=(
+                        {ANSWER_META: answer_id}
+                        if answer_id and ref.server == DOCS_SERVER
+                        else None
+                    ),
                 )
         except TimeoutError:
             return took_too_long, True
