@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -106,9 +107,10 @@ class ToolJobs:
         (``Session._went_on``) hands its calls over before its task has seen the cancel,
         and a result that had come was told to the model as "interrupted"."""
         self._set_state("tool")
-        # one answer's calls share its id: the documents server refuses an edit by a
-        # paragraph number that another of them has moved (all used the same numbers)
-        answer = calls[0].id if calls else ""
+        # One answer's calls share an id: the documents server refuses an edit by a
+        # paragraph number that another of them has moved (all used the same numbers).
+        # Not a call's id: some servers number every answer's calls from call_0.
+        answer = uuid.uuid4().hex
         tasks = [asyncio.create_task(self._call(turn_id, call, answer)) for call in calls]
 
         def came(_: object = None) -> None:
