@@ -499,6 +499,42 @@ async def test_a_prepared_answer_changes_no_document_before_the_person_has_finis
     assert (workspace / "timer.md").read_text().strip() == "20 minutes"
 
 
+async def test_two_edits_in_one_answer_never_change_a_paragraph_the_other_moved(tmp_path):
+    """'Split the second paragraph in two and change the fourth': the model writes both
+    calls in one answer with the numbers it read before, and the first one renumbered the
+    paragraphs after it; the second changed what had been paragraph 3 and the answer said
+    it was done. The calls of one answer are known to be one answer's now: the second is
+    refused (when the first ran first), showing the new numbers, and paragraph 3 stays."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    plan = workspace / "plan.md"
+    plan.write_text("# Plan\n\nTwo.\n\nThree.\n\nFour.\n")
+
+    def edit(paragraph: int, text: str) -> SimToolCall:
+        arguments = {"path": "plan.md", "action": "replace_paragraph", "paragraph": paragraph}
+        return SimToolCall(name="docs__edit_document", arguments={**arguments, "text": text})
+
+    read = SimToolCall(name="docs__read_document", arguments={"path": "plan.md"})
+    scenario = compose(["budget", "question"], gaps_s=[5.0], tail_s=3.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("budget"), reply="It has four paragraphs.", tool_calls=[read]),
+            SimTurn(
+                transcript=_text("question"),
+                reply="Done.",
+                tool_calls=[edit(2, "Two a.\n\nTwo b."), edit(4, "Four new.")],
+            ),
+        ]
+    )
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    _, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    finished = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
+    assert len(finished) == 3, finished
+    assert "Three." in plan.read_text(), plan.read_text()  # never the paragraph not meant
+
+
 @pytest.mark.parametrize(
     "notes",
     [

@@ -18,6 +18,7 @@ import pytest
 from pypdf import PdfWriter
 
 import voicedesk
+from voicedesk.tools import formats
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes
 from voicedesk.tools.docs_server import DocsTools
 from voicedesk.tools.formats import FormatError
@@ -883,3 +884,63 @@ def test_a_search_finding_nothing_reads_each_paragraph_once(
     monkeypatch.setattr(formats, "fold_for_search", counted)
     assert tools.search("zebra crossing") == "Found no “zebra crossing” in any document."
     assert len(folded) == 5 * 4 + 1  # each paragraph, and the query
+
+
+def test_find_documents_takes_plurals_and_the_words_around_a_name(tools: DocsTools) -> None:
+    """ "Open the invoices" found nothing for invoice-2024.pdf ("the" is in no name, so half
+    the words missed), "the budget document" nothing for budget.docx, and "my notes" put
+    meeting-note-march.md before note.md (both were near misses of "notes", tied, and sorted
+    by name). Words are now compared by their stems, without the words said around a name."""
+    root = tools.ws.root
+    for name in ("invoice-2024.md", "note.md", "meeting-note-march.md", "budget.docx"):
+        (root / name).write_bytes(formats.new_document("Text.", formats.kind_for(name)))
+    (root / "Quarterly Reports.md").write_text("Text.\n")
+    assert tools.find_documents("the invoices").splitlines()[1:] == ["- invoice-2024.md"]
+    assert tools.find_documents("the budget document").splitlines()[1:] == ["- budget.docx"]
+    assert tools.find_documents("my notes").splitlines()[1] == "- note.md"
+    assert tools.find_documents("notes").splitlines()[1] == "- note.md"
+    assert tools.find_documents("meeting notes").splitlines()[1] == "- meeting-note-march.md"
+    assert tools.find_documents("quarterly report").splitlines()[1:] == ["- Quarterly Reports.md"]
+    # a name made of such words is still found by them
+    (root / "the file.md").write_text("Text.\n")
+    assert tools.find_documents("the file").splitlines()[1] == "- the file.md"
+
+
+def test_a_name_in_other_capitals_on_a_disk_that_ignores_case_is_the_file_s_own(
+    tools: DocsTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On macOS and Windows "notes.md" opens Notes.md, but the tools went on calling it
+    notes.md: read as "Notes.md" and edited as "notes.md", the edit by number was refused
+    ("I have not read notes.md"), its undo step was kept apart from Notes.md's, and a
+    create_document of "notes.md" named a notes.md the person does not have.
+    Any spelling now stands for the name as the folder lists it. This disk minds case, so
+    its existence check is made to ignore case, as those disks' does."""
+    root = tools.ws.root
+    (root / "Plans").mkdir()
+    (root / "Plans" / "Notes.md").write_text("# Notes\n\nFirst.\n")
+    real_lexists = os.path.lexists
+
+    def lexists_ignoring_case(path: str | os.PathLike[str]) -> bool:
+        path = Path(path)
+        if real_lexists(path) or not path.is_relative_to(root):
+            return real_lexists(path)
+        here = root
+        for part in path.relative_to(root).parts:
+            listed = {e.casefold(): e for e in os.listdir(here)} if here.is_dir() else {}
+            if part.casefold() not in listed:
+                return False
+            here = here / listed[part.casefold()]
+        return True
+
+    monkeypatch.setattr(os.path, "lexists", lexists_ignoring_case)
+    tools.ws.folds_case = True
+    assert tools.read_document("plans/notes.md").splitlines()[0] == (
+        "Plans/Notes.md: 2 paragraphs, 2 words."
+    )
+    done = tools.edit_document("PLANS/NOTES.md", "replace_paragraph", paragraph=2, text="One.")
+    assert done.startswith("Replaced paragraph 2 of Plans/Notes.md.")
+    assert tools.undo("Plans/Notes.md").startswith("Undid the last change to Plans/Notes.md")
+    assert (root / "Plans" / "Notes.md").read_text() == "# Notes\n\nFirst.\n"
+    with pytest.raises(WorkspaceError, match=r"^Plans/Notes\.md already exists"):
+        tools.create_document("plans/notes.md", "New.")
+    assert sorted(p.name for p in (root / "Plans").iterdir()) == ["Notes.md"]

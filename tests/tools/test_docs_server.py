@@ -866,13 +866,13 @@ def test_outside_change_during_a_slow_edit_is_refused(
     tools = DocsTools(Workspace(ws, tmp_path / "history"))
     plan = ws / "notes" / "plan.md"
     tools.read_document("notes/plan.md")
-    real_serialize = formats.serialize
+    real_serialize = formats.serialize_read_back
 
-    def slow_serialize(doc: formats.Document) -> bytes:
+    def slow_serialize(doc: formats.Document) -> tuple[bytes, formats.Document]:
         plan.write_text(PLAN_MD + "\nSaved by another program.\n", encoding="utf-8")
         return real_serialize(doc)
 
-    monkeypatch.setattr(formats, "serialize", slow_serialize)
+    monkeypatch.setattr(formats, "serialize_read_back", slow_serialize)
     with pytest.raises(StaleDocumentError, match="changed by another program") as info:
         tools.edit_document("notes/plan.md", "insert_paragraph", text="Mine.")
     assert "nothing was changed" in str(info.value) and "read_document" in str(info.value)
@@ -1001,13 +1001,13 @@ def test_made_read_only_during_a_slow_edit_is_refused(
     tools = DocsTools(Workspace(ws, tmp_path / "history"))
     plan = ws / "notes" / "plan.md"
     tools.read_document("notes/plan.md")
-    real_serialize = formats.serialize
+    real_serialize = formats.serialize_read_back
 
-    def slow_serialize(doc: formats.Document) -> bytes:
+    def slow_serialize(doc: formats.Document) -> tuple[bytes, formats.Document]:
         plan.chmod(0o444)
         return real_serialize(doc)
 
-    monkeypatch.setattr(formats, "serialize", slow_serialize)
+    monkeypatch.setattr(formats, "serialize_read_back", slow_serialize)
     with pytest.raises(ReadOnlyDocumentError, match="is read-only, so nothing was changed"):
         tools.edit_document("notes/plan.md", "insert_paragraph", text="Mine.")
     assert plan.read_text(encoding="utf-8") == PLAN_MD

@@ -204,6 +204,70 @@ async def test_docs_server_tools_and_events(tmp_path: Path, capfd: pytest.Captur
     assert capfd.readouterr().out == ""  # nothing leaked onto the terminal
 
 
+async def test_the_documents_tools_cost_few_tokens_in_every_request(tmp_path: Path) -> None:
+    """Every request to the language model carries the tools, before its first word: the
+    documents tools took 2,127 tokens, 633 of them edit_document's (a 1,373-character
+    description, and pydantic's titles such as "Start Paragraph" on every argument)."""
+    from voicedesk.engine.tokens import _offline_encoding, as_json
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        tools = manager.llm_tools()
+    encoding = _offline_encoding()
+    tokens = {t["function"]["name"]: len(encoding.encode(as_json(t))) for t in tools}
+    assert len(tokens) == 11
+    assert sum(tokens.values()) < 1_800, tokens
+    assert tokens["docs__edit_document"] < 450, tokens
+    assert '"title"' not in as_json(tools)
+    edit = next(t for t in tools if t["function"]["name"] == "docs__edit_document")
+    # what the model must still know before its first edit
+    for needed in ("read_document or outline", "confirmed=true", "'Notes #2'", "Word"):
+        assert needed in edit["function"]["description"]
+
+
+async def test_an_edit_by_a_number_another_call_of_the_answer_moved_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The calls of one answer are all written with the numbers the model knew before it:
+    "split paragraph 2 in two, and change paragraph 4" changed what had been paragraph 3,
+    and said it had done as asked. The manager tells the documents server which answer a
+    call is part of; an edit by a number another call of it moved is refused, showing what
+    the numbers hold now, and the next answer's retry goes through."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    plan = workspace / "plan.md"
+    plan.write_text("# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n")
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+
+        async def edit(answer: str, call_id: str, **args: Any) -> Any:
+            args = {"path": "plan.md", "action": "replace_paragraph", **args}
+            return await manager.call(
+                "docs__edit_document", args, call_id=call_id, answer_id=answer
+            )
+
+        await manager.call("docs__read_document", {"path": "plan.md"}, call_id="r")
+        split = await edit("a1", "c1", paragraph=2, text="Two a.\n\nTwo b.")
+        assert not split.is_error
+        moved = await edit("a1", "c2", paragraph=4, text="Four new.")
+        assert moved.is_error and "paragraph 4 may not be the one meant" in moved.text
+        assert "[4] Three.\n[5] Four." in moved.text
+        assert plan.read_text() == "# Plan\n\nTwo a.\n\nTwo b.\n\nThree.\n\nFour.\n\nFive.\n"
+        before = await edit("a1", "c3", paragraph=1, text="# The plan")  # not moved
+        assert not before.is_error, before.text
+        again = await edit("a2", "c4", paragraph=5, text="Four new.")  # the next answer
+        assert not again.is_error, again.text
+        # an undo in an answer moves numbers for its other calls too
+        await manager.call("docs__undo", {"path": "plan.md"}, call_id="u", answer_id="a3")
+        await manager.call("docs__undo", {"path": "plan.md"}, call_id="v", answer_id="a3")
+        await manager.call("docs__undo", {"path": "plan.md"}, call_id="w", answer_id="a3")
+        gone = await edit("a3", "c5", paragraph=3, text="Three new.")
+        assert gone.is_error and "may not be the one meant" in gone.text
+    assert plan.read_text() == "# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n"
+
+
 async def test_missing_workspace_is_skipped_with_a_warning(tmp_path: Path) -> None:
     settings = Settings.model_validate({"tools": {"workspace": str(tmp_path / "absent")}})
     bus = ev.EventBus()
@@ -861,6 +925,83 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
         assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
     finally:
         await manager.aclose()
+
+
+DRAFT4_SERVER = lowlevel_server(
+    "draft4",
+    """
+
+TOOLS = [
+    mt.Tool(
+        name="page",
+        description="Show a page.",
+        input_schema={
+            "id": "urn:example:page",
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "n": {"type": "integer", "minimum": 0, "exclusiveMinimum": True},
+                "zoom": {"type": "number", "maximum": 4, "exclusiveMaximum": False},
+            },
+            "required": ["id"],
+        },
+    ),
+    mt.Tool(
+        name="size",
+        description="Set a size.",
+        input_schema={
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "type": "object",
+            "properties": {"cm": {"type": "number", "maximum": 9, "exclusiveMaximum": True}},
+        },
+    ),
+]
+
+""",
+)
+
+
+async def test_draft_4_schemas_are_offered_in_todays_form(tmp_path: Path) -> None:
+    """Many servers still write JSON Schema draft 4: ``exclusiveMinimum: true`` beside a
+    ``minimum``, and ``id``. Checked as today's JSON Schema (where exclusiveMinimum is the
+    bound itself), such a tool was left out ("True is not of type 'number'"), and one that
+    said ``$schema: draft-04`` was sent as it was, for OpenAI to read as today's. Both are
+    now offered with the bound as today's JSON Schema writes it, and work."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = _one_server(tmp_path, "draft4", DRAFT4_SERVER)
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+        tools = manager.llm_tools()
+        assert [n.message for n in seen.of(ev.Notice) if "left out" in n.message] == []
+        assert [t["function"]["name"] for t in tools] == ["draft4__page", "draft4__size"]
+        page, size = (t["function"]["parameters"] for t in tools)
+        assert page == {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "n": {"type": "integer", "exclusiveMinimum": 0},
+                "zoom": {"type": "number", "maximum": 4},
+            },
+            "required": ["id"],
+        }
+        assert size == {
+            "type": "object",
+            "properties": {"cm": {"type": "number", "exclusiveMaximum": 9}},
+        }
+        called = await manager.call("draft4__page", {"id": "a", "n": 2}, call_id="p")
+        assert called.text == "page {'id': 'a', 'n': 2}"
+        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+            items = [item async for item in llm.stream(request)]
+            await llm.aclose()
+        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
 
 
 MANY_TOOLS_SERVER = """

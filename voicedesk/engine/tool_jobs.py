@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -106,7 +107,11 @@ class ToolJobs:
         (``Session._went_on``) hands its calls over before its task has seen the cancel,
         and a result that had come was told to the model as "interrupted"."""
         self._set_state("tool")
-        tasks = [asyncio.create_task(self._call(turn_id, call)) for call in calls]
+        # One answer's calls share an id: the documents server refuses an edit by a
+        # paragraph number that another of them has moved (all used the same numbers).
+        # Not a call's id: some servers number every answer's calls from call_0.
+        answer = uuid.uuid4().hex
+        tasks = [asyncio.create_task(self._call(turn_id, call, answer)) for call in calls]
 
         def came(_: object = None) -> None:
             if on_results is not None:
@@ -147,7 +152,7 @@ class ToolJobs:
                     task.cancel()
             self._notice("info", "Cancelled the tool that was still running.")
 
-    async def _call(self, turn_id: int, call: ToolCall) -> dict[str, Any]:
+    async def _call(self, turn_id: int, call: ToolCall, answer: str = "") -> dict[str, Any]:
         # As the model wrote them: arguments that are no JSON object (cut off at the
         # answer's length limit) are the tool manager's to refuse, not to run as none.
         result = await self.tools.call(
@@ -156,6 +161,7 @@ class ToolJobs:
             call_id=call.id,
             turn_id=turn_id,
             cut_off=call.cut_off and not call.arguments.strip(),
+            answer_id=answer,
         )
         return {"role": "tool", "tool_call_id": call.id, "content": result.text}
 

@@ -1,0 +1,5 @@
+"""The tools the assistant can call: MCP servers, and the built-in documents server."""
+
+# The key of an MCP request's ``_meta`` by which the tool manager tells the documents server
+# which answer of the language model a call is part of (the same for every call of one).
+ANSWER_META = "voicedesk/answer"

@@ -28,7 +28,9 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from pydantic import ValidationError
 
 from voicedesk import __version__
+from voicedesk.tools import ANSWER_META
 from voicedesk.tools.docs_server import (
+    ANSWER,
     DEFAULT_MAX_MB,
     INSTRUCTIONS,
     READ_ONLY_TOOLS,
@@ -151,12 +153,22 @@ class DocsMCPServer(MCPServer):
         super().__init__(*args, **kwargs)
         self.slow = dict(slow or {})
 
+    async def list_tools(self) -> list[mt.Tool]:
+        """The tools, their input schemas without pydantic's titles ("Start Paragraph",
+        "edit_documentArguments"): they repeat the names, and every request to the language
+        model carries them, a tenth of the tools' tokens, before its first word."""
+        return [
+            tool.model_copy(update={"input_schema": _untitled(tool.input_schema)})
+            for tool in await super().list_tools()
+        ]
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> mt.CallToolResult | mt.InputRequiredResult:
         await self._refuse_unknown_arguments(name, arguments)
         if self.slow.get(name, 0.0) > 0:
             await anyio.sleep(self.slow[name])  # no tool work yet: a quit cancels it whole
+        answer = ANSWER.set(_answer_of(context))
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -168,6 +180,8 @@ class DocsMCPServer(MCPServer):
             message = argument_errors(name, schema, arguments, cause)
             # The SDK's prefix, as on every other refusal; the cause stays for its log line.
             raise ToolError(f"Error executing tool {name}: {message}") from cause
+        finally:
+            ANSWER.reset(answer)
 
     async def _refuse_unknown_arguments(self, name: str, arguments: dict[str, Any]) -> None:
         """An argument the tool does not take is refused, not dropped: the SDK ignored it,
@@ -186,6 +200,34 @@ class DocsMCPServer(MCPServer):
             f"{'argument' if one else 'arguments'} {', '.join(unknown)}, so nothing was "
             f"done. It takes: {', '.join(known)}. Call it again with those."
         )
+
+
+def _answer_of(context: Context[Any, Any] | None) -> str:
+    """Which answer of the language model a call is part of, as the client said in the
+    request's ``_meta`` (voicedesk's tool manager does), or ""."""
+    try:
+        meta = context.request_context.meta if context is not None else None
+    except ValueError:  # called outside a request
+        return ""
+    answer = meta.get(ANSWER_META) if isinstance(meta, dict) else None
+    return answer if isinstance(answer, str) else ""
+
+
+def _untitled(schema: Any) -> Any:
+    """``schema`` without ``title`` keywords; a property called "title" stays."""
+    if isinstance(schema, list):
+        return [_untitled(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: (
+            {name: _untitled(sub) for name, sub in value.items()}
+            if key in ("properties", "$defs") and isinstance(value, dict)
+            else _untitled(value)
+        )
+        for key, value in schema.items()
+        if key != "title"
+    }
 
 
 def _shown(filename: Any, root: Path) -> str:

@@ -27,8 +27,11 @@ a hint on how to ask for the rest.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import dataclasses
 import difflib
 import fnmatch
+import functools
 import itertools
 import os
 import re
@@ -39,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, NamedTuple
 
+import snowballstemmer
 from pydantic import BeforeValidator, StrictBool
 
 from voicedesk.tools import formats
@@ -47,7 +51,13 @@ from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatErro
 from voicedesk.tools.formats.docx_emphasis import strip_emphasis
 from voicedesk.tools.formats.docx_read import unpacked_sizes
 from voicedesk.tools.wording import plural
-from voicedesk.tools.workspace import Step, Workspace, WorkspaceError, clean_relative_name
+from voicedesk.tools.workspace import (
+    Step,
+    Workspace,
+    WorkspaceError,
+    clean_relative_name,
+    sha256,
+)
 
 MAX_RESULT_CHARS = 12_000  # keeps one tool result from swamping the model's context
 MAX_LIST = 200
@@ -57,6 +67,10 @@ MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
 # Search stops reading documents it has not read before once this is spent (a 36-page PDF
 # takes a second): a folder of them took longer than the call is given (30 s).
 SEARCH_BUDGET_S = 20.0
+# The answer of the language model the call being run is part of (the MCP request's
+# ``_meta`` ANSWER_META), when the client says; "" otherwise.
+ANSWER: contextvars.ContextVar[str] = contextvars.ContextVar("answer", default="")
+OPENED_KEPT = 4  # documents whose last parse _open keeps (each holds its whole text)
 DEFAULT_MAX_MB = 5.0  # largest .md/.txt opened; Word and PDF files may be bigger:
 CONTAINER_FACTOR = 5  # their pictures and zip packaging take most of the bytes
 # A .docx may unpack to its limit in XML (the text with its markup), and to this many times
@@ -222,7 +236,14 @@ class DocsTools:
         # the ones an edit by number may name. Any edit opened the file, so counting that
         # as a read let numbers from a resumed conversation through after a find_replace.
         self._numbers_shown: set[str] = set()
+        # By document: the answer (ANSWER) whose edits or undos moved paragraph numbers,
+        # and the first number they moved. The calls of one answer were all written with
+        # the numbers the model knew before it, none having seen another's result.
+        self._moved: dict[str, tuple[str, int]] = {}
         self._asked: set[str] = set()  # the changes a confirmation question was asked about
+        # The last parse of the bytes each document was opened with or written as, by their
+        # sha256: "read it, change this, and that" parsed a 2 MB file three times per edit.
+        self._opened: dict[Path, tuple[str, Document]] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -238,12 +259,25 @@ class DocsTools:
             self.ws.resolve(name)  # raises the "no document called …" error
         self._check_size(rel, kind, real.stat().st_size)
         data = self.ws.read(real, remember=remember, check_fresh=check_fresh)
+        digest = sha256(data)
+        hit = self._opened.get(real)
+        if hit is not None and hit[0] == digest:
+            return real, rel, data, _copied(hit[1])
         self._check_unpacked(rel, kind, data)
         try:
             doc = formats.parse(data, kind)
         except FormatError as exc:
             raise FormatError(f"{rel}: {exc}") from None
-        return real, rel, data, doc
+        self._remember_parse(real, digest, doc)
+        return real, rel, data, _copied(doc)
+
+    def _remember_parse(self, real: Path, digest: str, doc: Document) -> None:
+        """Keep ``doc``, the parse of bytes with sha256 ``digest``, for the next _open of
+        ``real``; only the last few documents' (each holds its file's text)."""
+        self._opened.pop(real, None)
+        self._opened[real] = (digest, doc)
+        while len(self._opened) > OPENED_KEPT:
+            del self._opened[next(iter(self._opened))]
 
     def _other_extensions(self, real: Path, rel: str) -> None:
         """Raise WorkspaceError naming the documents called ``rel`` with a document's
@@ -502,26 +536,27 @@ class DocsTools:
 
         query: words from the name, like 'budget plan' or 'meeting notes march'.
         """
-        wanted = re.sub(r"[^\w]+", " ", query.casefold()).split()
-        if not wanted:
+        said = re.sub(r"[^\w]+", " ", query.casefold()).split()
+        if not said:
             raise FormatError("Say what the document is called: the query is empty.")
+        wanted = _name_stems(said)
         phrase = " ".join(wanted)
         # A number names one document ("invoice 2024"), not a slip of another: 2023 and
         # 2025 were found as near misses, and "note 2999" found 2,040 numbered notes.
         # Leading zeros pad a number, not change it: "chapter 3" is "Chapter 03.docx".
         numbers = [
             re.compile(rf"(?<!\d)0*{re.escape(w.lstrip('0') or '0')}(?!\d)")
-            for w in wanted
+            for w in said
             if w.isdigit()
         ]
         scored: list[tuple[float, str]] = []
         for path in self._documents():
             rel = self.ws.rel(path)
             name = unicodedata.normalize("NFC", rel)  # a combining accent is not a word char
-            stem = " ".join(re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split())
-            full = " ".join(re.sub(r"[^\w]+", " ", name.casefold()).split())
-            if not all(n.search(full) for n in numbers):  # "report2024" has 2024 too
+            if not all(n.search(name.casefold()) for n in numbers):  # "report2024" has 2024
                 continue
+            stem = " ".join(_name_stems(re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split()))
+            full = " ".join(_name_stems(re.sub(r"[^\w]+", " ", name.casefold()).split()))
             if stem == phrase:
                 score = 3.0
             elif phrase in full:
@@ -933,27 +968,22 @@ class DocsTools:
         match_case: Flag = True,
         confirmed: Flag = False,
     ) -> str:
-        """Change a document. Paragraph numbers are those shown by read_document or outline,
-        which must have shown them since this server started.
+        """Change a document. Paragraph numbers: as read_document or outline last showed.
 
-        action and what it needs:
-        - replace_paragraph: paragraph, text (Markdown; blank lines make several paragraphs)
-        - insert_paragraph: text; paragraph=N inserts after paragraph N (0 = at the start),
-          or section=heading adds at the end of that section; neither appends at the end
-        - delete_paragraph: paragraph; needs confirmed=true
-        - replace_section: section, text (the new body; the heading stays); needs
-          confirmed=true when the old body has a table or the new one is under half as long
-        - delete_section: section (heading and body); needs confirmed=true
+        action: its arguments
+        - replace_paragraph: paragraph, text (Markdown; blank lines split paragraphs)
+        - insert_paragraph: text; after paragraph N (0 = start), or at the end of section,
+          else at the end of the document
+        - delete_paragraph: paragraph
+        - replace_section: section, text (the new body; the heading stays)
+        - delete_section: section
         - rename_heading: section, text (the new heading)
-        - find_replace: find, replace_with; optional section to limit it, match_case. It
-          changes words within paragraphs; to split, empty or re-type one, replace_paragraph
-        section is a heading's words; where headings repeat, the name outline gives for one,
-        like 'Chapter 2 › Notes' or 'Notes #2'.
-        Deletions do nothing until called again with confirmed=true after the person agrees
-        aloud. If the file changed on disk since it was read, the edit is refused: read again.
-        In Word documents the result (and a deletion's question) names links, comments,
-        footnotes, pictures, fields and bookmarks that go with removed paragraphs: tell the
-        person.
+        - find_replace: find, replace_with; optional section, match_case. Words within
+          paragraphs only
+        section: a heading's words, or the name outline gives ('Notes #2').
+        A result that asks for confirmation changed nothing: ask the person, and only on a
+        yes repeat the call with confirmed=true. Tell the person what a Word result says
+        went with removed text.
         """
         real = self.ws.resolve(path, must_exist=False)
         target = self.ws.rel(real)
@@ -973,6 +1003,9 @@ class DocsTools:
                 f"retry the edit with the numbers shown."
             )
         real, rel, data, doc = self._open(path, remember=True, check_fresh=True)
+        moved = self._moved_in_this_answer(rel)
+        if paragraph and action in NUMBERED_ACTIONS and moved is not None and paragraph >= moved:
+            self._refuse_moved(rel, doc.blocks, paragraph, moved)
         self.ws.check_writable(real)  # before a deletion's question, which would be in vain
         e = _Edit(
             action,
@@ -1006,17 +1039,52 @@ class DocsTools:
         first, shown = done
 
         doc.blocks = e.new_blocks
-        new_data = formats.serialize(doc)
+        new_data, read_back = formats.serialize_read_back(doc)
         if new_data == data:
             return f"{rel} already says that, so nothing changed."
         self._check_result_size(rel, doc.kind, new_data, "This edit")
         self.ws.write(real, new_data, before=data)
+        self._remember_parse(real, sha256(new_data), read_back)
+        self._numbers_moved(rel, [b.render() for b in e.blocks], read_back.blocks)
         lines = [first, *doc.notes]  # links on changed words; what went with removed paragraphs
         if shown is not None:
-            result = formats.parse(new_data, doc.kind).blocks
+            result = read_back.blocks
             lines += self._numbered(result, shown[0], min(shown[1], len(result)))[0]
         lines.append("Say undo to take it back.")
         return "\n".join(lines)
+
+    def _numbers_moved(self, rel: str, old: list[str], new: list[Block] | None) -> None:
+        """Note the first paragraph number of ``rel`` that going from ``old`` (rendered) to
+        ``new`` (None: a document gone or back) moved, if any moved, for the other calls
+        of this answer."""
+        answer = ANSWER.get()
+        if not answer or (new is not None and len(new) == len(old)):
+            return
+        first = 1
+        for was, now in zip(old, new or [], strict=False):
+            if was != now.render():
+                break
+            first += 1
+        earlier = self._moved_in_this_answer(rel)
+        self._moved[rel] = (answer, min(first, earlier or first))
+
+    def _moved_in_this_answer(self, rel: str) -> int | None:
+        """The first paragraph number of ``rel`` an earlier call of this answer moved."""
+        answer, first = self._moved.get(rel, ("", 0))
+        return first if answer and answer == ANSWER.get() else None
+
+    def _refuse_moved(self, rel: str, blocks: list[Block], paragraph: int, moved: int) -> None:
+        """Refuse an edit by ``paragraph``, which an earlier call of the same answer moved,
+        showing what that number and its neighbours hold now."""
+        lo, hi = max(moved, paragraph - 1) - 1, min(len(blocks), paragraph + 1)
+        shown = self._numbered(blocks, lo, hi)[0] if lo < hi else []
+        now = "\n".join(shown) if shown else f"{rel} has {plural(len(blocks), 'paragraph')}."
+        raise FormatError(
+            f"Paragraphs of {rel} from {moved} on were renumbered by another change in this "
+            f"same answer, made first, so paragraph {paragraph} may not be the one meant; "
+            f"nothing was changed. Those numbers now hold:\n{now}\nRetry with the number "
+            f"of the paragraph meant."
+        )
 
     def _replace_paragraph(self, e: _Edit) -> _Edited | str:
         """Paragraph N becomes ``text`` (one or more paragraphs)."""
@@ -1297,8 +1365,10 @@ class DocsTools:
         undo_steps, redo_steps = self.ws.history_steps(real)
         if after is None:
             first = f"{verb} {rel}: it no longer exists, as before it was created."
+            self._numbers_moved(rel, [], None)
         elif before is None:
             first = f"{verb} {rel}: it exists again."
+            self._numbers_moved(rel, [], None)
         else:
             # A side that is no readable document (a damaged file that was overwritten) does
             # not make the step fail: it is done, and saying it failed would invite a retry
@@ -1308,9 +1378,11 @@ class DocsTools:
             except FormatError:
                 old = None
             try:
-                new = [b.render() for b in formats.parse(after, kind).blocks]
+                new_blocks = formats.parse(after, kind).blocks
+                new = [b.render() for b in new_blocks]
             except FormatError:
-                new = None
+                new_blocks = new = None
+            self._numbers_moved(rel, old or [], new_blocks)
             name = formats.KIND_NAMES[kind]
             if new is None:
                 what = f"; it is back to a version that is not a readable {name} file"
@@ -1343,6 +1415,58 @@ class DocsTools:
 
 # what a transcript or the model puts around a query's words, not part of them
 _AROUND_WORDS = ".,;:?!\"'()[]“”‘’«»¿¡"
+
+
+# Words said around a document's name, not part of it: "the invoices", "my budget document".
+_NOT_NAME_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "my",
+        "our",
+        "your",
+        "his",
+        "her",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "doc",
+        "docs",
+        "document",
+        "documents",
+        "file",
+        "files",
+    ]
+)
+_ENGLISH_STEMMER = snowballstemmer.stemmer("english")
+
+
+def _name_stems(words: list[str]) -> list[str]:
+    """``words`` (casefolded) as find_documents compares them: the words said around a name
+    left out (unless nothing else is left), each cut to its stem, so that "the invoices"
+    finds invoice-2024.pdf and "notes" finds note.md before meeting-note-march.md."""
+    kept = [w for w in words if w not in _NOT_NAME_WORDS] or words
+    return [_stem(w) for w in kept]
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    """``word``'s stem. Kept: the words of a folder's names repeat, and the stemmer is pure
+    Python; a search of 5,000 names took 2 s stemming each word of each name again."""
+    return word if word.isdigit() else _ENGLISH_STEMMER.stemWord(word)
+
+
+def _copied(doc: Document) -> Document:
+    """A copy of ``doc`` an edit may change (its blocks, their emphasis, its notes) while
+    ``doc`` stays as parsed; the bytes and text it holds are shared, being immutable."""
+    blocks = [
+        Block(b.text, b.level, b.source, b.table, b.split_from, list(b.emphasis))
+        for b in doc.blocks
+    ]
+    return dataclasses.replace(doc, blocks=blocks, spans=list(doc.spans), notes=[])
 
 
 def _version(st: os.stat_result) -> tuple[int, ...]:

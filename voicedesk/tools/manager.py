@@ -42,6 +42,7 @@ from voicedesk import events as ev
 from voicedesk.config import McpServer, Settings
 from voicedesk.config_secrets import mask_text
 from voicedesk.loopback import direct_mounts
+from voicedesk.tools import ANSWER_META
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
     asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
     still not one is for the caller to leave out."""
     params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
-    params = _items_given(_one_object(params))
+    params = _items_given(_todays_form(_one_object(params)))
     try:
         jsonschema.validators.validator_for(params).check_schema(params)
     except jsonschema.SchemaError as exc:
@@ -231,6 +232,44 @@ _DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
 _NAMED_SCHEMAS = frozenset(
     {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
 )
+
+
+# Draft 4's ``$schema`` addresses (and draft 3's): a schema so marked is checked by that
+# draft's rules, and would be sent in them, after _todays_form rewrote it in today's.
+_OLD_DRAFTS = ("draft-03", "draft-04")
+
+
+def _todays_form(schema: Any) -> Any:
+    """``schema`` (copied) with JSON Schema draft 4's forms in today's, which OpenAI reads:
+    a boolean ``exclusiveMinimum``/``exclusiveMaximum`` becomes the bound itself (true) or
+    goes (false), and draft 4's ``id`` and ``$schema`` go. Checked as today's JSON Schema,
+    ``exclusiveMinimum: true`` left the tool out ("True is not of type 'number'"), and
+    many servers still write draft 4."""
+    if isinstance(schema, list):
+        return [_todays_form(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
+            out[key] = {name: _todays_form(sub) for name, sub in value.items()}
+        elif key in _DATA_KEYWORDS:
+            out[key] = value
+        elif key == "id" and isinstance(value, str):
+            continue  # draft 4's name for $id: a URI nothing here refers to
+        elif key == "$schema" and isinstance(value, str) and any(d in value for d in _OLD_DRAFTS):
+            continue
+        else:
+            out[key] = _todays_form(value)
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        flag = out.get(exclusive)
+        if not isinstance(flag, bool):
+            continue
+        del out[exclusive]
+        limit = out.get(bound)
+        if flag and isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            out[exclusive] = out.pop(bound)
+    return out
 
 
 def _items_given(schema: Any) -> Any:
@@ -1052,6 +1091,7 @@ class ToolManager:
         call_id: str,
         turn_id: int = 0,
         cut_off: bool = False,
+        answer_id: str = "",
     ) -> ToolResult:
         """Run one tool call; never raises (except CancelledError, after reporting it).
 
@@ -1059,7 +1099,9 @@ class ToolManager:
         answer reached its length limit mid-call), the call is not run, and the result
         says so: run with no arguments, the tool only said they were missing, and the
         model tried the same call again. ``cut_off``: the answer stopped before the
-        arguments began (none came at all), which no JSON text can show."""
+        arguments began (none came at all), which no JSON text can show. ``answer_id``:
+        the same for every call of one answer of the model, told to the documents server,
+        which refuses an edit by a paragraph number another call of it has moved."""
         args, wrong = _arguments(arguments)
         if cut_off and not wrong:
             wrong = "cut off (before they began)"
@@ -1071,7 +1113,7 @@ class ToolManager:
             if wrong:
                 text, is_error = _not_run(name, wrong), True
             else:
-                text, is_error = await self._call(name, args, call_id)
+                text, is_error = await self._call(name, args, call_id, answer_id)
         except asyncio.CancelledError:
             result = ToolResult(
                 text="The tool call was cancelled.",
@@ -1097,7 +1139,9 @@ class ToolManager:
         self._finished(call_id, name, result)
         return result
 
-    async def _call(self, name: str, args: dict[str, Any], call_id: str) -> tuple[str, bool]:
+    async def _call(
+        self, name: str, args: dict[str, Any], call_id: str, answer_id: str = ""
+    ) -> tuple[str, bool]:
         ref = self._resolve(name)
         if ref is None:
             same = [full for full, r in self._names.items() if r.tool.name == name]
@@ -1142,6 +1186,11 @@ class ToolManager:
                     args,
                     read_timeout_seconds=timeout,
                     progress_callback=on_progress,
+                    meta=(
+                        {ANSWER_META: answer_id}
+                        if answer_id and ref.server == DOCS_SERVER
+                        else None
+                    ),
                 )
         except TimeoutError:
             return took_too_long, True

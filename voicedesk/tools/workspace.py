@@ -259,6 +259,21 @@ def default_history_dir(root: Path) -> Path:
     return data_dir() / "history" / f"{root.name or 'root'}-{tag}"
 
 
+def _folds_case(root: Path) -> bool:
+    """Whether the disk ``root`` is on takes a name in other capitals for the same file: the
+    nearest folder of ``root`` with letters in its name, found under its name with their
+    case swapped. True when there is none to tell by: listing costs little."""
+    for folder in (root, *root.parents):
+        swapped = folder.name.swapcase()
+        if swapped != folder.name:
+            other = folder.with_name(swapped)
+            try:
+                return os.path.lexists(other) and os.path.samefile(folder, other)
+            except OSError:
+                return False
+    return True
+
+
 def can_write_in(folder: Path) -> bool:
     """Whether a file can be made in ``folder`` (tried, not read from its mode: a read-only
     mount and an access list say no where the mode says yes)."""
@@ -290,6 +305,8 @@ class Workspace:
         self.max_versions = max(2, max_versions)
         self.max_history_bytes = max_history_bytes
         self._seen: dict[str, Fingerprint] = {}
+        # Whether the disk takes "notes.md" for Notes.md (macOS and Windows do).
+        self.folds_case = _folds_case(self.root)
 
     # ----------------------------------------------------------------- paths
 
@@ -403,7 +420,7 @@ class Workspace:
         an existing entry whose NFC form is the same (else the name as it would be created)."""
         exact = self.root / as_given
         if os.path.lexists(exact):
-            return exact
+            return self._as_listed(as_given) if self.folds_case else exact
         folder = self.root
         for part in PurePosixPath(rel).parts:
             here = folder / part
@@ -414,6 +431,30 @@ class Workspace:
                     )
                 except OSError:
                     same = []
+                if same:
+                    here = folder / same[0]
+            folder = here
+        return folder
+
+    def _as_listed(self, name: str) -> Path:
+        """``name``, which exists on a disk that ignores case, spelt as its folders list it.
+
+        There "notes.md" opens Notes.md, and the path keeps the spelling asked for: read as
+        one and edited as the other, the edit by number was refused as unread, the undo
+        steps went to two histories, and a create named a notes.md the person
+        does not have."""
+        folder = self.root
+        for part in PurePosixPath(name).parts:
+            here = folder / part
+            try:
+                entries = os.listdir(folder)
+            except OSError:
+                entries = []
+            if part not in entries:
+                folded = unicodedata.normalize("NFC", part).casefold()
+                same = sorted(
+                    e for e in entries if unicodedata.normalize("NFC", e).casefold() == folded
+                )
                 if same:
                     here = folder / same[0]
             folder = here
