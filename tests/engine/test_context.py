@@ -858,3 +858,56 @@ def test_token_counting_starts_where_the_network_never_answers(tmp_path) -> None
         )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "cl100k_base (offline) +10%"
+
+
+@pytest.mark.parametrize(
+    "language, said",
+    [
+        (
+            "russian",
+            "Встреча с Анной переносится на четверг в три часа, а в записке о бюджете "
+            "нужно добавить ещё две цифры до пятницы.",
+        ),
+        (
+            "japanese",
+            "アンナとの会議は木曜日の三時に変わり、予算メモには金曜日までに数字が二つ要る。",
+        ),
+    ],
+)
+async def test_the_summary_room_is_asked_for_in_the_conversations_own_words(language, said):
+    """The summariser was told its room as 0.7 English words a token: a Russian word is
+    about three tokens as we count it, so a Russian summary of that many words was over
+    its cap twice (asked again, compressed, and over again) and every summary failed; in
+    Japanese, which has no spaces, "words" meant nothing. The room is asked for in this
+    conversation's own words per token, or in characters where it has no spaces, and
+    that much of its text fits the summary's share."""
+    import re
+
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer, _is_summary
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0, stt_s=0.0, ttfb_s=0.0)
+    async with SimServer(SimScript(), latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        try:
+            for i in range(1, 5):
+                ctx.add_user(i, f"{i}. {said}")
+                ctx.add_assistant(i, said)
+                ctx.maybe_summarize()
+                await ctx.wait_summary()
+        finally:
+            await llm.aclose()
+        (request, *_) = [b for b in sim.chat_requests() if _is_summary(b["messages"])]
+    share = int(ctx.budget * 0.25)
+    instruction = request["messages"][0]["content"]
+    if language == "japanese":
+        (chars,) = re.findall(r"at most (\d+) characters", instruction)
+        text = (said * 100)[: int(chars)]
+    else:
+        (words,) = re.findall(r"at most (\d+) words", instruction)
+        text = " ".join((said.split() * 100)[: int(words)])
+    assert ctx.counter.count(text) <= share, instruction
