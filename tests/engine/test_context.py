@@ -911,3 +911,40 @@ async def test_the_summary_room_is_asked_for_in_the_conversations_own_words(lang
         (words,) = re.findall(r"at most (\d+) words", instruction)
         text = " ".join((said.split() * 100)[: int(words)])
     assert ctx.counter.count(text) <= share, instruction
+
+
+async def test_the_turn_being_answered_is_never_folded_under_its_answer():
+    """A long text typed (pasted) while summaries run: the turn is in the history from its
+    confirmation, its answer still to come, and the summaries folded the turns before it
+    one by one, as over the budget, and then the pasted turn itself. Its answer then
+    opened a turn of its own, an answer to no question in the window, and the session
+    log's summary record had the turn folded: ``--resume`` left the answer out."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 3000, "window_turns": 4}})
+    pasted = "Keep this report in mind. " + " ".join(
+        f"Dock {i} ships order {i * 111} on day {i}." for i in range(200)
+    )
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0, stt_s=0.0, ttfb_s=0.0)
+    async with SimServer(SimScript(), latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        folded: list[int] = []
+        ctx.on_summary = lambda summary, ids, turns: folded.extend(ids)
+        try:
+            for i in range(1, 4):
+                ctx.add_user(i, f"Question {i}?")
+                ctx.add_assistant(i, f"Answer {i}.")
+            ctx.add_user(4, pasted)  # confirmed: its answer is being made
+            assert ctx.counter.count(pasted) > ctx.budget * 0.6
+            ctx.maybe_summarize()  # as a summary finishing meanwhile chains the next
+            await ctx.wait_summary()
+            ctx.add_assistant(4, "I have it in mind.")
+        finally:
+            await llm.aclose()
+    assert 4 not in folded
+    (turn,) = [t for t in ctx.turns if t.turn_id == 4]
+    assert [m["role"] for m in turn.messages] == ["user", "assistant"]
