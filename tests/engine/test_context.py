@@ -948,3 +948,15 @@ async def test_the_turn_being_answered_is_never_folded_under_its_answer():
     assert 4 not in folded
     (turn,) = [t for t in ctx.turns if t.turn_id == 4]
     assert [m["role"] for m in turn.messages] == ["user", "assistant"]
+
+
+def test_a_tool_results_call_id_is_counted():
+    """A tool result is sent with the id of the call it answers ("call_" and 24 random
+    letters and digits, some 15 tokens as OpenAI issues them), and was counted as its text
+    alone: a window of tool results ran that much over the budget, which can be the
+    model's whole window less the reply."""
+    counter = _ctx(4000).counter
+    call_id = "call_Jx8ZH3kx0QmV7bTq2LwPe9Rs"
+    result = {"role": "tool", "tool_call_id": call_id, "content": "Created eggs.md."}
+    assert counter.count(call_id) >= 10
+    assert counter.message(result) >= 4 + counter.count(call_id) + counter.count("Created eggs.md.")
