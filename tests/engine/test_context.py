@@ -858,3 +858,105 @@ def test_token_counting_starts_where_the_network_never_answers(tmp_path) -> None
         )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "cl100k_base (offline) +10%"
+
+
+@pytest.mark.parametrize(
+    "language, said",
+    [
+        (
+            "russian",
+            "Встреча с Анной переносится на четверг в три часа, а в записке о бюджете "
+            "нужно добавить ещё две цифры до пятницы.",
+        ),
+        (
+            "japanese",
+            "アンナとの会議は木曜日の三時に変わり、予算メモには金曜日までに数字が二つ要る。",
+        ),
+    ],
+)
+async def test_the_summary_room_is_asked_for_in_the_conversations_own_words(language, said):
+    """The summariser was told its room as 0.7 English words a token: a Russian word is
+    about three tokens as we count it, so a Russian summary of that many words was over
+    its cap twice (asked again, compressed, and over again) and every summary failed; in
+    Japanese, which has no spaces, "words" meant nothing. The room is asked for in this
+    conversation's own words per token, or in characters where it has no spaces, and
+    that much of its text fits the summary's share."""
+    import re
+
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer, _is_summary
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0, stt_s=0.0, ttfb_s=0.0)
+    async with SimServer(SimScript(), latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        try:
+            for i in range(1, 5):
+                ctx.add_user(i, f"{i}. {said}")
+                ctx.add_assistant(i, said)
+                ctx.maybe_summarize()
+                await ctx.wait_summary()
+        finally:
+            await llm.aclose()
+        (request, *_) = [b for b in sim.chat_requests() if _is_summary(b["messages"])]
+    share = int(ctx.budget * 0.25)
+    instruction = request["messages"][0]["content"]
+    if language == "japanese":
+        (chars,) = re.findall(r"at most (\d+) characters", instruction)
+        text = (said * 100)[: int(chars)]
+    else:
+        (words,) = re.findall(r"at most (\d+) words", instruction)
+        text = " ".join((said.split() * 100)[: int(words)])
+    assert ctx.counter.count(text) <= share, instruction
+
+
+async def test_the_turn_being_answered_is_never_folded_under_its_answer():
+    """A long text typed (pasted) while summaries run: the turn is in the history from its
+    confirmation, its answer still to come, and the summaries folded the turns before it
+    one by one, as over the budget, and then the pasted turn itself. Its answer then
+    opened a turn of its own, an answer to no question in the window, and the session
+    log's summary record had the turn folded: ``--resume`` left the answer out."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 3000, "window_turns": 4}})
+    pasted = "Keep this report in mind. " + " ".join(
+        f"Dock {i} ships order {i * 111} on day {i}." for i in range(200)
+    )
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0, stt_s=0.0, ttfb_s=0.0)
+    async with SimServer(SimScript(), latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        folded: list[int] = []
+        ctx.on_summary = lambda summary, ids, turns: folded.extend(ids)
+        try:
+            for i in range(1, 4):
+                ctx.add_user(i, f"Question {i}?")
+                ctx.add_assistant(i, f"Answer {i}.")
+            ctx.add_user(4, pasted)  # confirmed: its answer is being made
+            assert ctx.counter.count(pasted) > ctx.budget * 0.6
+            ctx.maybe_summarize()  # as a summary finishing meanwhile chains the next
+            await ctx.wait_summary()
+            ctx.add_assistant(4, "I have it in mind.")
+        finally:
+            await llm.aclose()
+    assert 4 not in folded
+    (turn,) = [t for t in ctx.turns if t.turn_id == 4]
+    assert [m["role"] for m in turn.messages] == ["user", "assistant"]
+
+
+def test_a_tool_results_call_id_is_counted():
+    """A tool result is sent with the id of the call it answers ("call_" and 24 random
+    letters and digits, some 15 tokens as OpenAI issues them), and was counted as its text
+    alone: a window of tool results ran that much over the budget, which can be the
+    model's whole window less the reply."""
+    counter = _ctx(4000).counter
+    call_id = "call_Jx8ZH3kx0QmV7bTq2LwPe9Rs"
+    result = {"role": "tool", "tool_call_id": call_id, "content": "Created eggs.md."}
+    assert counter.count(call_id) >= 10
+    assert counter.message(result) >= 4 + counter.count(call_id) + counter.count("Created eggs.md.")

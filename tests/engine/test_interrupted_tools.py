@@ -455,3 +455,74 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
     assert asked  # the one answered knew of the holding line: a call is running
     assert [m["role"] for m in asked[-1]] == ["system", "user", "assistant", "user"]
     assert session.records[1].heard_text == "Seven minutes."
+
+
+async def test_quitting_as_the_person_goes_on_over_an_answer_taken_back_keeps_the_question(
+    tmp_path,
+):
+    """'How long…' is answered with a create before a word; the person goes on ("Soft
+    boiled, please.") before any of it was heard, and quits at once, before the merged
+    turn's answer is confirmed. The turn taken back was logged as retracted and the merged
+    one not at all: ``--resume`` had neither the question nor the create it made. Killed at
+    the same moment (the log as it is when the two turns merge), the question and the call
+    are resumed; quitting, the merged turn is logged, with the call it goes on from."""
+    import asyncio
+    import contextlib
+    import shutil
+
+    from test_conversation_e2e import _say, _sim, _spoken_over_the_answer
+
+    from voicedesk import events as ev
+    from voicedesk.commands.run import converse
+    from voicedesk.engine.session_log import sessions_dir
+
+    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+        ]
+    )
+    inp = tmp_path / "in.wav"
+    scenario.write(inp)
+    bus = ev.EventBus()
+    killed = tmp_path / "killed.jsonl"
+    run: list[asyncio.Task] = []
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.TurnMerged) and not killed.exists():
+            (path,) = sessions_dir().glob("*.jsonl")
+            shutil.copy(path, killed)  # what kill -9 would leave now
+            run[0].cancel()  # and what quitting now leaves
+
+    bus.subscribe(on_event)
+    run.append(
+        asyncio.ensure_future(
+            converse(
+                _slow_create_settings(tmp_path, 1),
+                input_path=inp,
+                output_path=tmp_path / "out.wav",
+                sim=_sim(script),
+                bus=bus,
+                with_tools=True,
+            )
+        )
+    )
+    with contextlib.suppress(asyncio.CancelledError):
+        await run[0]
+    assert killed.exists()
+    (quit_log,) = sessions_dir().glob("*.jsonl")
+    for path in (killed, quit_log):
+        snapshot, _ = restore_state(path)
+        (turn,) = snapshot["turns"]
+        messages = turn["messages"]
+        assert messages[0]["role"] == "user", path
+        assert messages[0]["content"].startswith(_text("question")), path
+        calls = [c for m in messages for c in m.get("tool_calls") or []]
+        assert [c["function"]["name"] for c in calls] == ["docs__create_document"], path
+        results = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+        assert results == [calls[0]["id"]], path
+    snapshot, _ = restore_state(quit_log)
+    assert snapshot["turns"][0]["messages"][0]["content"] == (
+        f"{_text('question')} Soft boiled, please."
+    )

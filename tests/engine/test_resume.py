@@ -1033,3 +1033,46 @@ async def test_a_background_call_answered_in_a_follow_up_is_shown_once(tmp_path,
     assert len(calls) == 1, calls
     ((_, call),) = calls
     assert call.name == "docs__read_document" and call.result is not None
+
+
+def test_a_log_that_retracted_a_turn_no_later_turn_took_up_resumes_it(tmp_path):
+    """Logs written before the retraction waited for the merged turn: the person went on
+    over an answer taken back unheard, and quit before the merged turn's answer was
+    confirmed. The question was retracted, nothing replaced it, and ``--resume`` lost it
+    with the create its answer had made. A retraction stands only when a later turn took
+    its words up."""
+    call = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_2",
+                "type": "function",
+                "function": {"name": "docs__create_document", "arguments": '{"path": "eggs.md"}'},
+            }
+        ],
+    }
+    result = {"role": "tool", "tool_call_id": "call_2", "content": "Created eggs.md."}
+    path = _write_log(
+        tmp_path / "old.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "How long does it take to boil an egg?"},
+            {"type": "pending_tools", "turn_id": 1, "messages": [call]},
+            {"type": "retracted", "turn_id": 1},
+            {"type": "tools", "turn_id": 1, "messages": [call, result]},
+            # taken up: "And" lives on in turn 3
+            {"type": "user", "turn_id": 2, "text": "And"},
+            {"type": "retracted", "turn_id": 2},
+            {"type": "user", "turn_id": 3, "text": "And a duck egg?"},
+            {"type": "turn", "turn_id": 3, "heard_text": "Nine minutes."},
+        ],
+    )
+    snapshot, last = restore_state(path)
+    turns = {t["turn_id"]: t["messages"] for t in snapshot["turns"]}
+    assert sorted(turns) == [1, 3] and last == 3
+    assert turns[1] == [
+        {"role": "user", "content": "How long does it take to boil an egg?"},
+        call,
+        result,
+    ]
+    assert turns[3][0] == {"role": "user", "content": "And a duck egg?"}

@@ -437,11 +437,17 @@ class ContextManager:
         room = self.budget - int(self.budget * SUMMARY_SHARE) - SUMMARY_OVERHEAD
         folding: list[_Turn] = []
         used = 0
-        for turn in self.turns[: max(over_window, 1)]:
+        # Never the newest turn: it may be the one being answered (in the history from its
+        # confirmation). Folded under its answer (a long pasted text over the budget, the
+        # turns before it folded one by one), the answer opened a turn of its own, to no
+        # question, and the log had the turn folded: --resume left the answer out.
+        for turn in self.turns[:-1][: max(over_window, 1)]:
             if folding and used + turn.tokens > room:
                 break  # the rest waits for the next summary, which follows this one
             folding.append(turn)
             used += turn.tokens
+        if not folding:
+            return
         messages = [m for t in folding for m in t.messages]
         if used > room:  # one turn alone is too big: its messages share the room
             messages = _clip_messages(self.counter, messages, room)

@@ -13,7 +13,8 @@ request as too long and the budget was lowered to fit its window. Replaying it g
 same summary + window the model saw, within the budget it last took; a turn whose answer
 never finished (the process died) comes back with the answer as far as its progress
 records, joined, say it was heard, marked as cut off there, or as the person's words alone when none
-of it was (older logs have no progress records).
+of it was (older logs have no progress records). A retracted turn is left out only when a
+later turn took its words up (a merged turn begins with them).
 
 The same reading also gives the person's view of it (:func:`earlier_turns`): the
 conversation pane shows the turns they are continuing, folded ones included, since the
@@ -189,10 +190,20 @@ def read_conversation(path: Path) -> Conversation:
                 if k in record
             }
     out.skipped += len(unreadable)
+    out.retracted = {t for t in out.retracted if _taken_up(out, t)}
     for turn_id, messages in out.background:  # never answered: kept where called
         if turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
+
+
+def _taken_up(conv: Conversation, turn_id: int) -> bool:
+    """A later turn goes on from the retracted ``turn_id``'s words (a merged turn's begin
+    with them). Logs written before the retraction waited for the merged turn's words
+    retracted a question the person went on from and then quit before that turn was
+    confirmed: nothing took it up, and it is resumed, with its calls, rather than lost."""
+    words = conv.users.get(turn_id, "")
+    return any(t > turn_id and text.startswith(words) for t, text in conv.users.items())
 
 
 def _joined(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:

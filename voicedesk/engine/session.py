@@ -78,6 +78,11 @@ class _Turn:
     # The tool calls the answer taken back with ``earlier`` had made, with what came of
     # them: this turn's answer goes on from them (a create may have been done).
     carried: list[dict[str, Any]] = field(default_factory=list)
+    # The turns this one took back (``earlier``'s), whose retraction is logged with this
+    # turn's words (``Session._log_user``): logged as they were taken back, a process
+    # killed or quit before this turn's answer was confirmed left the log with the question
+    # retracted and nothing in its place.
+    retracts: list[int] = field(default_factory=list)
     # The unheard turn whose held answer this one let play (no words yet): more speech in
     # this turn before that answer begins holds it again.
     released: _Turn | None = None
@@ -368,6 +373,7 @@ class Session:
         """Release everything; a failure the person must hear about (the output WAV could
         not be written) is raised once the rest is closed, other close errors are logged."""
         self._closing = True
+        self._log_unanswered_merge()
         await self._speaking.cut_heard_answer()
         audio_error: UserError | None = None
         try:
@@ -643,8 +649,7 @@ class Session:
         self._spawn(reply.cancel())
         turn.carried = _carried_on(held.carried, reply.kept_tool_messages())
         self.context.drop_turn(held.turn_id)
-        if self.log is not None:
-            self.log.append({"type": "retracted", "turn_id": held.turn_id})
+        turn.retracts.append(held.turn_id)  # logged with this turn's words (_log_user)
         turn.earlier = held.text
         turn.record.t["speech_start"] = held.record.t.get(
             "speech_start", turn.record.t["speech_start"]
@@ -1044,13 +1049,39 @@ class Session:
         self._reply = None
         self._reply_turn = None
         if not turn.followup:
-            if not turn.logged_user and self.log is not None:
-                turn.logged_user = True
-                self.log.append({"type": "user", "turn_id": turn.turn_id, "text": turn.text})
+            self._log_user(turn)
             self.context.add_user(turn.turn_id, turn.text)
         self._set_state("thinking")
         reply.confirm()
         self._log_tool_results(reply, turn.turn_id)  # those of its rounds before it was
+
+    def _log_user(self, turn: _Turn, tools: list[dict[str, Any]] | None = None) -> None:
+        """The turn's words, once, with the retraction of the turns it took back after
+        them, in one write: the log never holds a question retracted without the turn
+        that goes on from it. ``tools``: calls it goes on from that no answer of its own
+        will log (``_log_unanswered_merge``)."""
+        if turn.logged_user or self.log is None:
+            return
+        turn.logged_user = True
+        records: list[dict[str, Any]] = [
+            {"type": "user", "turn_id": turn.turn_id, "text": turn.text}
+        ]
+        if tools:
+            records.append(
+                {"type": "tools", "turn_id": turn.turn_id, "messages": compact_tool_results(tools)}
+            )
+        records += [{"type": "retracted", "turn_id": t} for t in turn.retracts]
+        self.log.append_all(records)
+
+    def _log_unanswered_merge(self) -> None:
+        """Quitting before a merged turn's answer is confirmed: the turn is logged as it
+        stands, with the calls of the answer it took back, so that ``--resume`` has the
+        question and what its tools did. Unlogged, the question was lost with the turn
+        taken back (a create may have been done). A turn that took nothing back and was
+        not confirmed is the person's unfinished words, not logged, as before."""
+        for turn in (self._turn, self._reply_turn):
+            if turn is not None and turn.retracts and not turn.followup and turn.text:
+                self._log_user(turn, turn.carried)
 
     async def _watch_reply(self, reply: Reply, turn: _Turn) -> None:
         await reply.generation_done.wait()

@@ -107,6 +107,12 @@ class SessionLog:
         that would have been recorded, and answered none."""
         self._append_lines(_line(record))
 
+    def append_all(self, records: list[dict[str, Any]]) -> None:
+        """Records that stand or fall together (a merged turn's words and the retraction of
+        the turn it took back), in one write and one fsync: a process killed between two
+        appends kept the retraction without the turn that replaced it."""
+        self._append_lines(b"".join(_line(r) for r in records))
+
     def _append_lines(self, lines: bytes) -> None:
         """Whole records' lines, written and then synced once."""
         with self._lock:

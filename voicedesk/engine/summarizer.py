@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicedesk import events as ev
+from voicedesk.engine.tokens import TokenCounter
 from voicedesk.providers.base import ChatRequest, Finished, LanguageModel, TextDelta
 
 INSTRUCTION = (
@@ -21,8 +22,15 @@ INSTRUCTION = (
 
 
 # Words per token of English prose, roughly: the model is told its room in words, which it
-# can keep to, rather than in tokens, which it cannot count.
+# can keep to, rather than in tokens, which it cannot count. At most this many: the room is
+# counted in the conversation's own words (``room_in_words``).
 WORDS_PER_TOKEN = 0.7
+# Of the words (or characters) a token holds in the text given, the share asked for: as
+# 0.7 is of English's ~0.82 words a token in our count.
+ROOM_SHARE = 0.85
+# Characters a word of the text given may average before the room is given in characters:
+# a script without spaces (Japanese, Chinese, Thai) reads as a few words of dozens.
+LONGEST_WORDS = 12
 
 
 class SummaryCutOff(Exception):
@@ -35,6 +43,9 @@ class Summarizer:
         self.llm = llm
         self.bus = bus
         self.calls = 0
+        model = getattr(llm, "model", None)
+        # the context's own count (the same model's, cached): what the summary is held to
+        self.counter = TokenCounter(model) if isinstance(model, str) else None
 
     async def summarize(
         self,
@@ -78,8 +89,7 @@ class Summarizer:
         prompt = f"Running summary so far:\n{previous or '(none yet)'}\n\nNew turns:\n" + "\n".join(
             lines
         )
-        words = int(max_tokens * WORDS_PER_TOKEN)
-        room = f" Use at most {words} words."
+        room = " Use at most " + room_in_words(self.counter, previous, messages, max_tokens) + "."
         if again:
             room += (
                 " The last attempt was longer than that: compress the older facts into fewer "
@@ -105,6 +115,34 @@ class Summarizer:
         if fits is not None and not fits(text.strip()):
             raise SummaryCutOff(text)
         return text
+
+
+def room_in_words(
+    counter: TokenCounter | None,
+    previous: str,
+    messages: list[dict[str, Any]],
+    max_tokens: int,
+) -> str:
+    """``max_tokens`` as the model can keep to it: "N words" of the text it summarises, as
+    many as fit in our count of that text, or "N characters" when its words run long (no
+    spaces). Told 0.7 words a token whatever the language, a model summarising Russian
+    (some three tokens a word) wrote twice its cap, was asked again, did so again, and every
+    summary failed; in Japanese "words" meant nothing."""
+    english = f"{int(max_tokens * WORDS_PER_TOKEN)} words"
+    if counter is None:
+        return english
+    text = " ".join(
+        [previous, *(m["content"] for m in messages if isinstance(m.get("content"), str))]
+    )
+    words = text.split()
+    tokens = counter.count(text)
+    if not words or not tokens:
+        return english
+    letters = sum(len(w) for w in words)
+    if letters / len(words) > LONGEST_WORDS:
+        return f"{int(max_tokens * ROOM_SHARE * letters / tokens)} characters"
+    per_token = min(WORDS_PER_TOKEN, ROOM_SHARE * len(words) / tokens)
+    return f"{int(max_tokens * per_token)} words"
 
 
 def _call_lines(message: dict[str, Any]) -> list[str]:
