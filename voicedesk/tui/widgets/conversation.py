@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from voicedesk import events as ev
 from voicedesk.engine.metrics import timings_line
+from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 
 CUT_MARKER = " ✂ cut here "
 STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
@@ -78,6 +79,8 @@ class AssistantTurn(Static):
         self.interrupted = False
         self.cancelled = False
         self.failed: str | None = None  # why there is no (whole) answer
+        # the lines of the answer already final, so a token re-wraps only the last one
+        self._wrap = WrapCache()
         self.update(self.render_content())
 
     def reset(self) -> None:
@@ -138,7 +141,7 @@ class AssistantTurn(Static):
 
     def _render_text(self) -> None:
         self.set_class(self.cancelled and not self.heard_text, "cancelled")
-        self.update(self.render_content())
+        self.update(GrowingText(self.render_content(), self._wrap))
 
 
 class ToolCard(Static):
