@@ -45,7 +45,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("c", "microphone and speaker check (level meter, test sound)"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
-    ("q", "quit (ctrl+q too, anywhere; ctrl+c outside the text box)"),
+    ("q", "quit (ctrl+q too, anywhere; ctrl+c outside the text box and a tool's result)"),
 ]
 # the keys of app.SESSION_ACTIONS, which do nothing without a conversation
 CONVERSATION_KEYS = frozenset({"space", "h", "m", "i / esc", "t", "c"})
