@@ -141,7 +141,11 @@ class AssistantTurn(Static):
 
     def _render_text(self) -> None:
         self.set_class(self.cancelled and not self.heard_text, "cancelled")
-        self.update(GrowingText(self.render_content(), self._wrap))
+        content = self.render_content()
+        growing = self.heard_text is None and self.failed is None and not self.cancelled
+        # once the answer stops growing, its text is drawn as any other (an earlier turn
+        # of a resumed conversation never grows: nothing kept would be used again)
+        self.update(GrowingText(content, self._wrap) if growing else content)
 
 
 class ToolCard(Static):
