@@ -117,6 +117,10 @@ async def test_a_streaming_answer_wraps_only_its_last_line_per_token(
         app.bus.publish(ev.TranscriptFinal(turn_id=1, text="Tell me everything."))
         for i in range(300):
             app.bus.publish(ev.AssistantDelta(turn_id=1, text=TOKENS[i % len(TOKENS)]))
+            if i == 100:  # the lines kept are for one width and one theme
+                await pilot.resize_terminal(90, 40)
+            if i == 200:
+                app.theme = "textual-light"
             await pilot.pause()
             (answer,) = app.conversation.query(AssistantTurn)
             width = answer.content_region.width
