@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 import textual.content
@@ -17,8 +18,9 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     wait_until,
 )
 from test_typing_only import _no_portaudio
+from textual._compositor import Compositor
 from textual.visual import Visual
-from textual.widgets import TextArea
+from textual.widgets import Static, TextArea
 
 from voicedesk import events as ev
 from voicedesk.audio import sounddevice_backend
@@ -27,6 +29,7 @@ from voicedesk.config import Settings
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import ToolDetailScreen
 from voicedesk.tui.widgets.conversation import AssistantTurn
+from voicedesk.tui.widgets.status import level_meter
 
 
 async def test_what_was_there_when_the_conversation_began_is_kept_out_of_full_collections(
@@ -95,14 +98,15 @@ TOKENS = [
 ]
 
 
-async def test_a_streaming_answer_wraps_only_its_last_line_per_token(
+async def test_a_streaming_answer_wraps_only_its_last_line_and_lays_out_only_for_a_new_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every token of a streaming answer re-wrapped the whole answer, twice (its height and
     its lines), on the event loop the engine shares: at 100 tokens/s the frames of a 1500-word
     answer held it for ~18 ms each (loop stalls over 20 ms: 98 and 131 in two runs). The
     lines already final are kept now; only the last one is wrapped again, and the answer
-    looks exactly as it did."""
+    looks exactly as it did. Each token also laid the whole screen out again (every turn
+    shown); now only one that takes the answer to another line does."""
     wrapped: list[int] = []
     divide_line = textual.content.divide_line
 
@@ -111,11 +115,21 @@ async def test_a_streaming_answer_wraps_only_its_last_line_per_token(
         return divide_line(text, width, fold)
 
     monkeypatch.setattr(textual.content, "divide_line", counting)
+    arranged: list[int] = []
+    arrange = Compositor._arrange_root
+
+    def counting_layouts(self: Compositor, *args: Any, **kwargs: Any) -> Any:
+        arranged.append(1)
+        return arrange(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compositor, "_arrange_root", counting_layouts)
     app = fake_app(tmp_path)
     async with app.run_test(size=(60, 40)) as pilot:
         await started_fake(pilot)
         app.bus.publish(ev.TranscriptFinal(turn_id=1, text="Tell me everything."))
+        shape, needless = (0, 0), []
         for i in range(300):
+            arranged.clear()
             app.bus.publish(ev.AssistantDelta(turn_id=1, text=TOKENS[i % len(TOKENS)]))
             if i == 100:  # the lines kept are for one width and one theme
                 await pilot.resize_terminal(90, 40)
@@ -130,6 +144,16 @@ async def test_a_streaming_answer_wraps_only_its_last_line_per_token(
             whole = Visual.to_strips(answer, answer.render_content(), width, None, style)
             assert [s.text for s in growing] == [s.text for s in whole]
             assert growing == whole
+            assert answer.content_region.height == len(whole)  # laid out to its last line
+            # the whole screen is laid out again only when the answer takes another line
+            # (or another width: 101, the first token after the resize, or once a scrollbar
+            # comes); 1: it was just mounted
+            if i > 1 and i not in (100, 101, 200) and (width, len(whole)) == shape and arranged:
+                needless.append(i)
+            shape = (width, len(whole))
+        # (some for other reasons: the scroll to a new last line can come a token late;
+        # before, every token laid it out: 239 of these 300)
+        assert len(needless) < 30, needless
         wrapped.clear()
         app.bus.publish(ev.AssistantDelta(turn_id=1, text=" end"))
         await pilot.pause()
@@ -193,3 +217,36 @@ async def test_a_long_tool_result_is_not_wrapped_whole_to_open_or_resize_its_dia
         await pilot.press("q")  # the dialog's keys still reach it: q quits
         await pilot.pause()
         assert app.return_code == 0
+
+
+async def test_the_level_meter_moving_does_not_lay_out_the_whole_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The microphone's level comes about 20 times a second, and each one laid the whole
+    screen out again, every turn in the conversation pane included: with 50 resumed turns
+    that was 60 layouts and ~0.3 s of the loop's time in 3 s of silence. The meter keeps
+    its width, so it is only drawn again; a change of width still lays the bar out."""
+    arranged: list[int] = []
+    arrange = Compositor._arrange_root
+
+    def counting(self: Compositor, *args: Any, **kwargs: Any) -> Any:
+        arranged.append(1)
+        return arrange(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compositor, "_arrange_root", counting)
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.InputLevel(rms_dbfs=-60.0, zero_input=False))
+        await pilot.pause()
+        meter = app.status_bar.query_one("#status-level", Static)
+        arranged.clear()
+        for level in range(-60, 0, 3):
+            app.bus.publish(ev.InputLevel(rms_dbfs=float(level), zero_input=False))
+            await pilot.pause()
+        assert str(meter.render()) == str(level_meter(-3.0))  # drawn at each level, to the last
+        assert not arranged
+        app.bus.publish(ev.InputLevel(rms_dbfs=-90.0, zero_input=True))  # "mic 0 !"
+        await pilot.pause()
+        assert arranged and meter.region.width == len("mic 0 !") + 2
+        await pilot.press("q")

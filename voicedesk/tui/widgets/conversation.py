@@ -81,6 +81,8 @@ class AssistantTurn(Static):
         self.failed: str | None = None  # why there is no (whole) answer
         # the lines of the answer already final, so a token re-wraps only the last one
         self._wrap = WrapCache()
+        # (width, height) when last laid out; None: not known
+        self._lines: tuple[int, int] | None = None
         self.update(self.render_content())
 
     def reset(self) -> None:
@@ -143,9 +145,20 @@ class AssistantTurn(Static):
         self.set_class(self.cancelled and not self.heard_text, "cancelled")
         content = self.render_content()
         growing = self.heard_text is None and self.failed is None and not self.cancelled
-        # once the answer stops growing, its text is drawn as any other (an earlier turn
-        # of a resumed conversation never grows: nothing kept would be used again)
-        self.update(GrowingText(content, self._wrap) if growing else content)
+        if not growing:
+            # drawn as any other text (an earlier turn of a resumed conversation never
+            # grows: nothing kept would be used again)
+            self._lines = None
+            self.update(content)
+            return
+        # A layout pass arranges every widget on the screen, each turn of the conversation,
+        # on the loop the engine shares: a token asks for one only when it adds a line.
+        # (the height is for a width: a resize between two tokens lays it out again)
+        visual = GrowingText(content, self._wrap)
+        width = self.content_region.width
+        lines = (width, visual.get_height(self.styles, width)) if width > 0 else None
+        self.update(visual, layout=lines is None or lines != self._lines)
+        self._lines = lines
 
 
 class ToolCard(Static):
