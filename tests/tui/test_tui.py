@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Markdown, OptionList, Static
+from textual.widgets import DataTable, Input, Markdown, OptionList, Static, TextArea
 
 from voicedesk import events as ev
 from voicedesk.audio.wavio import write_wav
@@ -503,7 +503,7 @@ async def test_transcripts_answers_and_tool_cards(tmp_path: Path) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ToolDetailScreen)
-        assert text_of(app.screen.query_one("#tool-result", Static)) == full
+        assert app.screen.query_one("#tool-result", TextArea).text == full
         await pilot.press("escape")
         assert not isinstance(app.screen, ToolDetailScreen)
 

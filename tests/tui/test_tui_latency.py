@@ -5,20 +5,31 @@ from __future__ import annotations
 import contextlib
 import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
+import textual.content
 from test_tui import (  # shared fixtures and helpers of the TUI tests
+    fake_app,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     sim_args,
     started,
+    started_fake,
     wait_until,
 )
 from test_typing_only import _no_portaudio
+from textual._compositor import Compositor
+from textual.visual import Visual
+from textual.widgets import Static, TextArea
 
+from voicedesk import events as ev
 from voicedesk.audio import sounddevice_backend
 from voicedesk.commands import tui
 from voicedesk.config import Settings
 from voicedesk.tui.app import VoiceDeskApp
+from voicedesk.tui.screens import ToolDetailScreen
+from voicedesk.tui.widgets.conversation import AssistantTurn
+from voicedesk.tui.widgets.status import level_meter
 
 
 async def test_what_was_there_when_the_conversation_began_is_kept_out_of_full_collections(
@@ -54,3 +65,188 @@ async def test_what_was_there_when_the_conversation_began_is_kept_out_of_full_co
                 await pilot.press("ctrl+q")
     finally:
         gc.unfreeze()
+
+
+# Words of every kind a wrap meets: short and long, wide (CJK, emoji), right-to-left, a word
+# longer than the pane (folded), paragraphs; some tokens continue the word before them.
+TOKENS = [
+    "The",
+    " quick",
+    " brown",
+    " fox",
+    " jumps",
+    " over",
+    " the",
+    " lazy",
+    " dog",
+    ".",
+    " 東京の",
+    "天気は",
+    "晴れです",
+    "。",
+    " 🌊",
+    " waves",
+    " שלום",
+    " עולם",
+    "\n\n",
+    " Supercalifragilisticexpialidocious" * 2,
+    " and",
+    " un",
+    "believ",
+    "able",
+    " things",
+]
+
+
+async def test_a_streaming_answer_wraps_only_its_last_line_and_lays_out_only_for_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every token of a streaming answer re-wrapped the whole answer, twice (its height and
+    its lines), on the event loop the engine shares: the frames of a 1500-word answer held
+    it for 17 ms each (4.8 ms now). The
+    lines already final are kept now; only the last one is wrapped again, and the answer
+    looks exactly as it did. Each token also laid the whole screen out again (every turn
+    shown); now only one that takes the answer to another line does."""
+    wrapped: list[int] = []
+    divide_line = textual.content.divide_line
+
+    def counting(text: str, width: int, fold: bool = True) -> list[int]:
+        wrapped.append(len(text))
+        return divide_line(text, width, fold)
+
+    monkeypatch.setattr(textual.content, "divide_line", counting)
+    arranged: list[int] = []
+    arrange = Compositor._arrange_root
+
+    def counting_layouts(self: Compositor, *args: Any, **kwargs: Any) -> Any:
+        arranged.append(1)
+        return arrange(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compositor, "_arrange_root", counting_layouts)
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(60, 40)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.TranscriptFinal(turn_id=1, text="Tell me everything."))
+        shape, needless = (0, 0), []
+        for i in range(300):
+            arranged.clear()
+            app.bus.publish(ev.AssistantDelta(turn_id=1, text=TOKENS[i % len(TOKENS)]))
+            if i == 100:  # the lines kept are for one width and one theme
+                await pilot.resize_terminal(90, 40)
+            if i == 200:
+                app.theme = "textual-light"
+            await pilot.pause()
+            (answer,) = app.conversation.query(AssistantTurn)
+            width = answer.content_region.width
+            # drawn as the whole text would be, token after token
+            style = answer.visual_style
+            growing = Visual.to_strips(answer, answer.visual, width, None, style)
+            whole = Visual.to_strips(answer, answer.render_content(), width, None, style)
+            assert [s.text for s in growing] == [s.text for s in whole]
+            assert growing == whole
+            assert answer.content_region.height == len(whole)  # laid out to its last line
+            # the whole screen is laid out again only when the answer takes another line
+            # (or another width: 101, the first token after the resize, or once a scrollbar
+            # comes); 1: it was just mounted
+            if i > 1 and i not in (100, 101, 200) and (width, len(whole)) == shape and arranged:
+                needless.append(i)
+            shape = (width, len(whole))
+        # (some for other reasons: the scroll to a new last line can come a token late;
+        # before, every token laid it out: 239 of these 300)
+        assert len(needless) < 30, needless
+        wrapped.clear()
+        app.bus.publish(ev.AssistantDelta(turn_id=1, text=" end"))
+        await pilot.pause()
+        assert len(answer.display_text) > 2000
+        assert wrapped and sum(wrapped) < 3 * width  # a line or two, not the whole answer
+        await pilot.press("q")
+
+
+async def test_a_long_tool_result_is_not_wrapped_whole_to_open_or_resize_its_dialog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool's result is shown in full in its dialog, up to 50,000 characters. As one
+    ``Static`` it was wrapped whole again and again as the dialog was laid out (20 times to
+    open it), and again at every resize, on the loop the engine shares: opening it cost
+    ~150 ms more CPU than a short result's, each resize ~100-140 ms more. A read-only text
+    area lays out only the lines in view; the whole result is still there to read, to the
+    end, and to select."""
+    wrapped: list[int] = []
+    divide_line = textual.content.divide_line
+
+    def counting(text: str, width: int, fold: bool = True) -> list[int]:
+        wrapped.append(len(text))
+        return divide_line(text, width, fold)
+
+    monkeypatch.setattr(textual.content, "divide_line", counting)
+    line = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. 東京の天気 🌊 שלום עולם\n"
+    result = (line * (50_000 // len(line) + 1))[:50_000]
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.ToolCallStarted(turn_id=1, call_id="c1", name="docs__read", arguments={})
+        )
+        app.bus.publish(
+            ev.ToolCallFinished(
+                call_id="c1",
+                name="docs__read",
+                result_text=result,
+                spoken_summary="",
+                is_error=False,
+                duration_s=0.1,
+            )
+        )
+        await pilot.pause()
+        wrapped.clear()
+        app.push_screen(ToolDetailScreen(app.tool_pane.calls["c1"]))
+        await pilot.pause()
+        for size in ((160, 50), (60, 20), (100, 30)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+        assert sum(wrapped) < len(result)  # not once whole, let alone at each layout
+        shown = app.screen.query_one("#tool-result", TextArea)
+        assert shown.text == result
+        assert shown.has_focus  # the keys scroll it
+        await pilot.press("end")  # the end of the result, as in the other dialogs
+        await pilot.pause()
+        assert shown.scroll_y == shown.max_scroll_y > 0
+        await pilot.press("up", "pageup")
+        await pilot.pause()
+        assert 0 < shown.scroll_y < shown.max_scroll_y - 1
+        await pilot.press("q")  # the dialog's keys still reach it: q quits
+        await pilot.pause()
+        assert app.return_code == 0
+
+
+async def test_the_level_meter_moving_does_not_lay_out_the_whole_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The microphone's level comes about 20 times a second, and each one laid the whole
+    screen out again, every turn in the conversation pane included: with 50 resumed turns
+    that was 60 layouts and ~0.3 s of the loop's time in 3 s of silence. The meter keeps
+    its width, so it is only drawn again; a change of width still lays the bar out."""
+    arranged: list[int] = []
+    arrange = Compositor._arrange_root
+
+    def counting(self: Compositor, *args: Any, **kwargs: Any) -> Any:
+        arranged.append(1)
+        return arrange(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compositor, "_arrange_root", counting)
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.InputLevel(rms_dbfs=-60.0, zero_input=False))
+        await pilot.pause()
+        meter = app.status_bar.query_one("#status-level", Static)
+        arranged.clear()
+        for level in range(-60, 0, 3):
+            app.bus.publish(ev.InputLevel(rms_dbfs=float(level), zero_input=False))
+            await pilot.pause()
+        assert str(meter.render()) == str(level_meter(-3.0))  # drawn at each level, to the last
+        assert not arranged
+        app.bus.publish(ev.InputLevel(rms_dbfs=-90.0, zero_input=True))  # "mic 0 !"
+        await pilot.pause()
+        assert arranged and meter.region.width == len("mic 0 !") + 2
+        await pilot.press("q")

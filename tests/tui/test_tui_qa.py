@@ -22,7 +22,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
 from textual import events
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static, TextArea
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
@@ -97,7 +97,7 @@ async def test_dialogs_scroll_with_the_keyboard(tmp_path: Path) -> None:
         await pilot.pause()
         app.push_screen(ToolDetailScreen(app.tool_pane.calls["c1"]))
         await pilot.pause()
-        result = app.screen.query_one("#tool-result-scroll", VerticalScroll)
+        result = app.screen.query_one("#tool-result", TextArea)
         assert result.max_scroll_y > 0
         await pilot.press("pagedown")
         await pilot.pause()

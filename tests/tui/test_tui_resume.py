@@ -17,7 +17,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     text_of,
     wait_until,
 )
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList, Static, TextArea
 
 from voicedesk import events as ev
 from voicedesk.sim.server import SimServer
@@ -154,7 +154,7 @@ async def test_resume_lists_the_earlier_tool_calls_in_the_tools_pane(
         await pilot.pause()
         assert isinstance(app.screen, ToolDetailScreen)
         assert text_of(app.screen.query_one("#tool-status", Static)) == "Status: earlier session"
-        result = text_of(app.screen.query_one("#tool-result", Static))
+        result = app.screen.query_one("#tool-result", TextArea).text
         assert result == "Alpha is the first letter."
         await pilot.press("escape", "q")
 

@@ -13,7 +13,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     text_of,
     wait_until,
 )
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList, Static, TextArea
 
 from voicedesk import events as ev
 from voicedesk.commands.demo import demo_workspace
@@ -84,7 +84,7 @@ async def test_a_tool_call_opened_while_it_runs_shows_its_result_when_it_ends(
             await pilot.pause()
             assert app.screen is screen
             assert "done in" in text_of(screen.query_one("#tool-status", Static))
-            result = text_of(screen.query_one("#tool-result", Static))
+            result = screen.query_one("#tool-result", TextArea).text
             assert "budget-memo.md" in result and "still running" not in result
             await pilot.press("q")
 
@@ -150,4 +150,4 @@ async def test_a_call_ending_as_its_detail_opens_ends_in_the_conversation_too(
         screen = app.screen
         assert isinstance(screen, ToolDetailScreen)
         assert "done in" in text_of(screen.query_one("#tool-status", Static))
-        assert text_of(screen.query_one("#tool-result", Static)) == "BUDGET MEMO"
+        assert screen.query_one("#tool-result", TextArea).text == "BUDGET MEMO"

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Vertical, VerticalScroll
+from textual.containers import Grid, ScrollableContainer, Vertical, VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Markdown, Static
+from textual.widgets import DataTable, Footer, Input, Markdown, Static, TextArea
 
 from voicedesk.errors import ConfigError, UserError
 from voicedesk.tui.widgets.footer import AppFooter
@@ -45,7 +45,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("c", "microphone and speaker check (level meter, test sound)"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
-    ("q", "quit (ctrl+q too, anywhere; ctrl+c outside the text box)"),
+    ("q", "quit (ctrl+q too, anywhere; ctrl+c outside the text box and a tool's result)"),
 ]
 # the keys of app.SESSION_ACTIONS, which do nothing without a conversation
 CONVERSATION_KEYS = frozenset({"space", "h", "m", "i / esc", "t", "c"})
@@ -379,11 +379,24 @@ class DevicesScreen(_Dialog):
         table.focus()
 
 
+class ResultText(TextArea):
+    """A tool's result, read-only: its keys scroll it as the dialogs' other text scrolls,
+    not move a cursor no one sees (End went to the end of a line, not of the result)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = ScrollableContainer.BINDINGS
+
+
 class ToolDetailScreen(_Dialog):
     """One tool call in full: arguments and the complete result text. Opened while the
-    call runs, it follows the call (:meth:`show_call`) to its end and result."""
+    call runs, it follows the call (:meth:`show_call`) to its end and result.
 
-    AUTO_FOCUS = "#tool-result-scroll"
+    The result is a read-only :class:`TextArea` (:class:`ResultText`): it wraps the text
+    once per width, a line at a time, and draws only the lines in view. As a ``Static`` a
+    50,000-character result (the most a call returns) was wrapped whole some 20 times as
+    the dialog was laid out and again at each resize, on the loop the engine shares. It
+    also lets the text be selected and copied."""
+
+    AUTO_FOCUS = "#tool-result"
 
     def __init__(self, info: ToolCallInfo) -> None:
         super().__init__()
@@ -405,8 +418,15 @@ class ToolDetailScreen(_Dialog):
             spoken_line.display = spoken is not None
             yield spoken_line
             yield Static(Content.styled("Result:", "bold"))
-            with VerticalScroll(id="tool-result-scroll"):
-                yield Static(self._result(), markup=False, id="tool-result")
+            yield ResultText(
+                self._result(),
+                read_only=True,
+                soft_wrap=True,
+                compact=True,
+                show_cursor=False,
+                highlight_cursor_line=False,
+                id="tool-result",
+            )
 
     def show_call(self) -> None:
         """The call reported progress or ended (``info`` is the tool pane's, updated in
@@ -422,7 +442,9 @@ class ToolDetailScreen(_Dialog):
         line = self.query_one("#tool-spoken", Static)
         line.update(spoken or "")
         line.display = spoken is not None
-        self.query_one("#tool-result", Static).update(self._result())
+        result = self.query_one("#tool-result", ResultText)
+        if result.text != (text := self._result()):
+            result.load_text(text)
 
     def _status(self) -> Content:
         info, fin = self.info, self.info.finished

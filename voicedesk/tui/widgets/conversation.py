@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from voicedesk import events as ev
 from voicedesk.engine.metrics import timings_line
+from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 
 CUT_MARKER = " ✂ cut here "
 STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
@@ -78,6 +79,10 @@ class AssistantTurn(Static):
         self.interrupted = False
         self.cancelled = False
         self.failed: str | None = None  # why there is no (whole) answer
+        # the lines of the answer already final, so a token re-wraps only the last one
+        self._wrap = WrapCache()
+        # (width, height) when last laid out; None: not known
+        self._lines: tuple[int, int] | None = None
         self.update(self.render_content())
 
     def reset(self) -> None:
@@ -138,7 +143,22 @@ class AssistantTurn(Static):
 
     def _render_text(self) -> None:
         self.set_class(self.cancelled and not self.heard_text, "cancelled")
-        self.update(self.render_content())
+        content = self.render_content()
+        growing = self.heard_text is None and self.failed is None and not self.cancelled
+        if not growing:
+            # drawn as any other text (an earlier turn of a resumed conversation never
+            # grows: nothing kept would be used again)
+            self._lines = None
+            self.update(content)
+            return
+        # A layout pass arranges every widget on the screen, each turn of the conversation,
+        # on the loop the engine shares: a token asks for one only when it adds a line.
+        # (the height is for a width: a resize between two tokens lays it out again)
+        visual = GrowingText(content, self._wrap)
+        width = self.content_region.width
+        lines = (width, visual.get_height(self.styles, width)) if width > 0 else None
+        self.update(visual, layout=lines is None or lines != self._lines)
+        self._lines = lines
 
 
 class ToolCard(Static):

@@ -87,6 +87,7 @@ class StatusBar(Horizontal):
         self.mic_closed = False  # push-to-talk with the microphone closed: nothing is heard
         self.speaker = True  # ...and none of this either: nothing is heard
         self._metered = False  # the level meter has been shown (it waits for a mode)
+        self._meter_cells = 0  # the width of the level last shown
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-mode")
@@ -109,7 +110,7 @@ class StatusBar(Horizontal):
         if self.typing_only:
             self.audio_text = f"no mic → {output_device}"
             no_mic = Content.styled("no mic", "$foreground-muted")
-            self.query_one("#status-level", Static).update(no_mic)
+            self._show_level(no_mic)
             self.set_mode("", muted=False, ptt_open=False)
         self.query_one("#status-models", Static).update(self._models())
 
@@ -119,7 +120,7 @@ class StatusBar(Horizontal):
         self.mode_text = ""
         self.audio_text = ""
         self.query_one("#status-mode", Static).update("")
-        self.query_one("#status-level", Static).update("")
+        self._show_level(Content(""))
         self.query_one("#status-models", Static).update(self._models())
         self.set_state("stopped")
 
@@ -154,7 +155,7 @@ class StatusBar(Horizontal):
         self.query_one("#status-mode", Static).update(content)
         if not self.typing_only and not self._metered:
             self._metered = True
-            self.query_one("#status-level", Static).update(level_meter(None))
+            self._show_level(level_meter(None))
         self.set_state(self.state)
 
     def set_state(self, state: str) -> None:
@@ -178,9 +179,17 @@ class StatusBar(Horizontal):
         return self._state_label(self.state)[1]
 
     def set_level(self, rms_dbfs: float, zero_input: bool) -> None:
+        """About 20 times a second. A layout pass arranges every widget on the screen (each
+        turn in the conversation) on the loop the engine shares: the meter asks for one
+        only when its width changes ("mic 0 !"), else it is only drawn again."""
         if self.typing_only:
             return
-        self.query_one("#status-level", Static).update(level_meter(rms_dbfs, zero_input))
+        self._show_level(level_meter(rms_dbfs, zero_input))
+
+    def _show_level(self, content: Content) -> None:
+        widget = self.query_one("#status-level", Static)
+        widget.update(content, layout=content.cell_length != self._meter_cells)
+        self._meter_cells = content.cell_length
 
     def set_context(self, prompt_tokens: int, budget_tokens: int) -> None:
         self.context_text = f"ctx {format_tokens(prompt_tokens)}/{format_tokens(budget_tokens)}"
