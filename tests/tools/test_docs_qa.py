@@ -944,3 +944,31 @@ def test_a_name_in_other_capitals_on_a_disk_that_ignores_case_is_the_file_s_own(
     with pytest.raises(WorkspaceError, match=r"^Plans/Notes\.md already exists"):
         tools.create_document("plans/notes.md", "New.")
     assert sorted(p.name for p in (root / "Plans").iterdir()) == ["Notes.md"]
+
+
+def test_find_documents_puts_the_name_said_before_names_that_only_share_its_stems(
+    tools: DocsTools,
+) -> None:
+    """With note.md and notes.md, "notes" named note.md the best match, "invoices" named
+    Invoice.md beside Invoices.md, and "plan" named Plan A.md beside Plan.md: compared by
+    their stems, without "a", the names tied, and the tie went by alphabetical order. A
+    name whose words are the words said (or those left without "the", "my"...) now comes
+    first."""
+    root = tools.ws.root
+    for name in ("note.md", "notes.md", "Invoice.md", "Invoices.md", "Plan.md", "Plan A.md"):
+        (root / name).write_text("Text.\n")
+    (root / "My Budget.md").write_text("Text.\n")
+    (root / "Budget.md").write_text("Text.\n")
+
+    def best(query: str) -> str:
+        return tools.find_documents(query).splitlines()[1]
+
+    assert best("notes") == "- notes.md"
+    assert best("my notes") == "- notes.md"
+    assert best("note") == "- note.md"
+    assert best("invoices") == "- Invoices.md"
+    assert best("the invoice") == "- Invoice.md"
+    assert best("plan") == "- Plan.md"
+    assert best("plan a") == "- Plan A.md"
+    assert best("my budget") == "- My Budget.md"
+    assert best("budget") == "- Budget.md"

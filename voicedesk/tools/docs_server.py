@@ -541,6 +541,9 @@ class DocsTools:
             raise FormatError("Say what the document is called: the query is empty.")
         wanted = _name_stems(said)
         phrase = " ".join(wanted)
+        # The name as said, before stems: "notes" is notes.md before note.md, "plan" is
+        # Plan.md before Plan A.md ("a" left out, the stems of both were "plan").
+        as_said = (said, _name_words(said))
         # A number names one document ("invoice 2024"), not a slip of another: 2023 and
         # 2025 were found as near misses, and "note 2999" found 2,040 numbered notes.
         # Leading zeros pad a number, not change it: "chapter 3" is "Chapter 03.docx".
@@ -555,9 +558,14 @@ class DocsTools:
             name = unicodedata.normalize("NFC", rel)  # a combining accent is not a word char
             if not all(n.search(name.casefold()) for n in numbers):  # "report2024" has 2024
                 continue
-            stem = " ".join(_name_stems(re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split()))
+            words = re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split()
+            stem = " ".join(_name_stems(words))
             full = " ".join(_name_stems(re.sub(r"[^\w]+", " ", name.casefold()).split()))
-            if stem == phrase:
+            if words == as_said[0]:
+                score = 4.0
+            elif words == as_said[1]:
+                score = 3.5
+            elif stem == phrase:
                 score = 3.0
             elif phrase in full:
                 score = 2.0
@@ -1444,12 +1452,17 @@ _NOT_NAME_WORDS = frozenset(
 _ENGLISH_STEMMER = snowballstemmer.stemmer("english")
 
 
+def _name_words(words: list[str]) -> list[str]:
+    """``words`` (casefolded) without the words said around a name, unless nothing else is
+    left ("the file.md" is called "the file")."""
+    return [w for w in words if w not in _NOT_NAME_WORDS] or words
+
+
 def _name_stems(words: list[str]) -> list[str]:
     """``words`` (casefolded) as find_documents compares them: the words said around a name
     left out (unless nothing else is left), each cut to its stem, so that "the invoices"
     finds invoice-2024.pdf and "notes" finds note.md before meeting-note-march.md."""
-    kept = [w for w in words if w not in _NOT_NAME_WORDS] or words
-    return [_stem(w) for w in kept]
+    return [_stem(w) for w in _name_words(words)]
 
 
 @functools.lru_cache(maxsize=65536)
