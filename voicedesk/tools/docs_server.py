@@ -35,6 +35,7 @@ import functools
 import itertools
 import os
 import re
+import textwrap
 import time
 import unicodedata
 from collections.abc import Callable
@@ -174,6 +175,15 @@ class _Edited(NamedTuple):
 
 
 @dataclass
+class _AnswerChanges:
+    """What the calls of one answer of the language model have done to one document."""
+
+    answer: str  # the answer's id (ANSWER)
+    before: list[str]  # the paragraphs (rendered) before its first change: its numbers
+    moved: int | None = None  # the first paragraph number its changes moved, if any
+
+
+@dataclass
 class _Edit:
     """One edit_document call: its arguments and the document it changes. An action makes
     its change in ``new_blocks``, a copy of the document's blocks."""
@@ -236,10 +246,10 @@ class DocsTools:
         # the ones an edit by number may name. Any edit opened the file, so counting that
         # as a read let numbers from a resumed conversation through after a find_replace.
         self._numbers_shown: set[str] = set()
-        # By document: the answer (ANSWER) whose edits or undos moved paragraph numbers,
-        # and the first number they moved. The calls of one answer were all written with
-        # the numbers the model knew before it, none having seen another's result.
-        self._moved: dict[str, tuple[str, int]] = {}
+        # By document: what the calls of the latest answer (ANSWER) that changed it did.
+        # The calls of one answer were all written with the numbers the model knew before
+        # it, none having seen another's result.
+        self._changes: dict[str, _AnswerChanges] = {}
         self._asked: set[str] = set()  # the changes a confirmation question was asked about
         # The last parse of the bytes each document was opened with or written as, by their
         # sha256: "read it, change this, and that" parsed a 2 MB file three times per edit.
@@ -1066,32 +1076,55 @@ class DocsTools:
         ``new`` (None: a document gone or back) moved, if any moved, for the other calls
         of this answer."""
         answer = ANSWER.get()
-        if not answer or (new is not None and len(new) == len(old)):
+        if not answer:
+            return
+        record = self._changes.get(rel)
+        if record is None or record.answer != answer:
+            # only this answer's: the paragraphs kept are the numbers its calls were
+            # written with, which an older answer's calls no longer need
+            for other in [r for r, c in self._changes.items() if c.answer != answer]:
+                del self._changes[other]
+            record = self._changes[rel] = _AnswerChanges(answer, old)
+        if new is not None and len(new) == len(old):
             return
         first = 1
         for was, now in zip(old, new or [], strict=False):
             if was != now.render():
                 break
             first += 1
-        earlier = self._moved_in_this_answer(rel)
-        self._moved[rel] = (answer, min(first, earlier or first))
+        record.moved = first if record.moved is None else min(first, record.moved)
 
     def _moved_in_this_answer(self, rel: str) -> int | None:
         """The first paragraph number of ``rel`` an earlier call of this answer moved."""
-        answer, first = self._moved.get(rel, ("", 0))
-        return first if answer and answer == ANSWER.get() else None
+        record = self._changes.get(rel)
+        return record.moved if record is not None and record.answer == ANSWER.get() else None
 
     def _refuse_moved(self, rel: str, blocks: list[Block], paragraph: int, moved: int) -> None:
         """Refuse an edit by ``paragraph``, which an earlier call of the same answer moved,
-        showing what that number and its neighbours hold now."""
-        lo, hi = max(moved, paragraph - 1) - 1, min(len(blocks), paragraph + 1)
+        saying which number the paragraph meant (as numbered before the answer) has now,
+        or that the other call changed it, and showing what the numbers around hold: told
+        only "retry with the number meant", the model had to read the document again."""
+        before = self._changes[rel].before
+        where, lo = "Those numbers now hold", max(moved, paragraph - 1) - 1
+        if paragraph <= len(before):
+            meant = f"What was paragraph {paragraph} before this answer (“{_short(before[paragraph - 1])}”)"
+            for tag, i1, i2, j1, _ in diff_opcodes(before, [b.render() for b in blocks]):
+                if i1 <= paragraph - 1 < i2:
+                    if tag == "equal":
+                        now = j1 + paragraph - 1 - i1 + 1
+                        where, lo = f"{meant} is now paragraph {now}", now - 2
+                    else:
+                        where = f"{meant} was changed by that other change; those numbers now hold"
+                    break
+        lo = max(lo, 0)
+        hi = min(len(blocks), lo + 3)
         shown = self._numbered(blocks, lo, hi)[0] if lo < hi else []
-        now = "\n".join(shown) if shown else f"{rel} has {plural(len(blocks), 'paragraph')}."
+        now_hold = "\n".join(shown) if shown else f"{rel} has {plural(len(blocks), 'paragraph')}."
         raise FormatError(
             f"Paragraphs of {rel} from {moved} on were renumbered by another change in this "
             f"same answer, made first, so paragraph {paragraph} may not be the one meant; "
-            f"nothing was changed. Those numbers now hold:\n{now}\nRetry with the number "
-            f"of the paragraph meant."
+            f"nothing was changed. {where}:\n{now_hold}\nRetry with the number of the "
+            f"paragraph meant."
         )
 
     def _replace_paragraph(self, e: _Edit) -> _Edited | str:
@@ -1470,6 +1503,11 @@ def _stem(word: str) -> str:
     """``word``'s stem. Kept: the words of a folder's names repeat, and the stemmer is pure
     Python; a search of 5,000 names took 2 s stemming each word of each name again."""
     return word if word.isdigit() else _ENGLISH_STEMMER.stemWord(word)
+
+
+def _short(text: str) -> str:
+    """``text`` on one line, cut to a quote that names a paragraph."""
+    return textwrap.shorten(text, 80, placeholder="…") or text[:80]
 
 
 def _copied(doc: Document) -> Document:
