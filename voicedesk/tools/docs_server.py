@@ -71,7 +71,10 @@ SEARCH_BUDGET_S = 20.0
 # The answer of the language model the call being run is part of (the MCP request's
 # ``_meta`` ANSWER_META), when the client says; "" otherwise.
 ANSWER: contextvars.ContextVar[str] = contextvars.ContextVar("answer", default="")
-OPENED_KEPT = 4  # documents whose last parse _open keeps (each holds its whole text)
+OPENED_KEPT = 4  # documents whose last parse _open keeps (each holds its whole text)...
+# ...while their files come to at most this many bytes (the last one opened is kept however
+# big): a parse holds about four times its file's size in text, and a Word file its bytes.
+OPENED_KEPT_BYTES = 8_000_000
 DEFAULT_MAX_MB = 5.0  # largest .md/.txt opened; Word and PDF files may be bigger:
 CONTAINER_FACTOR = 5  # their pictures and zip packaging take most of the bytes
 # A .docx may unpack to its limit in XML (the text with its markup), and to this many times
@@ -253,7 +256,7 @@ class DocsTools:
         self._asked: set[str] = set()  # the changes a confirmation question was asked about
         # The last parse of the bytes each document was opened with or written as, by their
         # sha256: "read it, change this, and that" parsed a 2 MB file three times per edit.
-        self._opened: dict[Path, tuple[str, Document]] = {}
+        self._opened: dict[Path, tuple[str, Document, int]] = {}  # and the file's size
 
     # ------------------------------------------------------------------ helpers
 
@@ -278,15 +281,20 @@ class DocsTools:
             doc = formats.parse(data, kind)
         except FormatError as exc:
             raise FormatError(f"{rel}: {exc}") from None
-        self._remember_parse(real, digest, doc)
+        self._remember_parse(real, digest, doc, len(data))
         return real, rel, data, _copied(doc)
 
-    def _remember_parse(self, real: Path, digest: str, doc: Document) -> None:
-        """Keep ``doc``, the parse of bytes with sha256 ``digest``, for the next _open of
-        ``real``; only the last few documents' (each holds its file's text)."""
+    def _remember_parse(self, real: Path, digest: str, doc: Document, size: int) -> None:
+        """Keep ``doc``, the parse of ``size`` bytes with sha256 ``digest``, for the next
+        _open of ``real``; only the last few documents', and of those only the latest
+        while their files come to more than OPENED_KEPT_BYTES: four 4.9 MB Markdown files
+        read once held 73 MB."""
         self._opened.pop(real, None)
-        self._opened[real] = (digest, doc)
-        while len(self._opened) > OPENED_KEPT:
+        self._opened[real] = (digest, doc, size)
+        while len(self._opened) > 1 and (
+            len(self._opened) > OPENED_KEPT
+            or sum(kept[2] for kept in self._opened.values()) > OPENED_KEPT_BYTES
+        ):
             del self._opened[next(iter(self._opened))]
 
     def _other_extensions(self, real: Path, rel: str) -> None:
@@ -1062,7 +1070,7 @@ class DocsTools:
             return f"{rel} already says that, so nothing changed."
         self._check_result_size(rel, doc.kind, new_data, "This edit")
         self.ws.write(real, new_data, before=data)
-        self._remember_parse(real, sha256(new_data), read_back)
+        self._remember_parse(real, sha256(new_data), read_back, len(new_data))
         self._numbers_moved(rel, [b.render() for b in e.blocks], read_back.blocks)
         lines = [first, *doc.notes]  # links on changed words; what went with removed paragraphs
         if shown is not None:
