@@ -906,18 +906,11 @@ def test_find_documents_takes_plurals_and_the_words_around_a_name(tools: DocsToo
     assert tools.find_documents("the file").splitlines()[1] == "- the file.md"
 
 
-def test_a_name_in_other_capitals_on_a_disk_that_ignores_case_is_the_file_s_own(
-    tools: DocsTools, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """On macOS and Windows "notes.md" opens Notes.md, but the tools went on calling it
-    notes.md: read as "Notes.md" and edited as "notes.md", the edit by number was refused
-    ("I have not read notes.md"), its undo step was kept apart from Notes.md's, and a
-    create_document of "notes.md" named a notes.md the person does not have.
-    Any spelling now stands for the name as the folder lists it. This disk minds case, so
-    its existence check is made to ignore case, as those disks' does."""
+@pytest.fixture
+def case_blind(tools: DocsTools, monkeypatch: pytest.MonkeyPatch) -> DocsTools:
+    """``tools`` on a disk that ignores case, as macOS's and Windows' do: this disk minds
+    case, so its existence check is made to ignore case, as those disks' does."""
     root = tools.ws.root
-    (root / "Plans").mkdir()
-    (root / "Plans" / "Notes.md").write_text("# Notes\n\nFirst.\n")
     real_lexists = os.path.lexists
 
     def lexists_ignoring_case(path: str | os.PathLike[str]) -> bool:
@@ -934,6 +927,21 @@ def test_a_name_in_other_capitals_on_a_disk_that_ignores_case_is_the_file_s_own(
 
     monkeypatch.setattr(os.path, "lexists", lexists_ignoring_case)
     tools.ws.folds_case = True
+    return tools
+
+
+def test_a_name_in_other_capitals_on_a_disk_that_ignores_case_is_the_file_s_own(
+    case_blind: DocsTools,
+) -> None:
+    """On macOS and Windows "notes.md" opens Notes.md, but the tools went on calling it
+    notes.md: read as "Notes.md" and edited as "notes.md", the edit by number was refused
+    ("I have not read notes.md"), its undo step was kept apart from Notes.md's, and a
+    create_document of "notes.md" named a notes.md the person does not have.
+    Any spelling now stands for the name as the folder lists it."""
+    tools = case_blind
+    root = tools.ws.root
+    (root / "Plans").mkdir()
+    (root / "Plans" / "Notes.md").write_text("# Notes\n\nFirst.\n")
     assert tools.read_document("plans/notes.md").splitlines()[0] == (
         "Plans/Notes.md: 2 paragraphs, 2 words."
     )
@@ -944,3 +952,53 @@ def test_a_name_in_other_capitals_on_a_disk_that_ignores_case_is_the_file_s_own(
     with pytest.raises(WorkspaceError, match=r"^Plans/Notes\.md already exists"):
         tools.create_document("plans/notes.md", "New.")
     assert sorted(p.name for p in (root / "Plans").iterdir()) == ["Notes.md"]
+
+
+def test_find_documents_puts_the_name_said_before_names_that_only_share_its_stems(
+    tools: DocsTools,
+) -> None:
+    """With note.md and notes.md, "notes" named note.md the best match, "invoices" named
+    Invoice.md beside Invoices.md, and "plan" named Plan A.md beside Plan.md: compared by
+    their stems, without "a", the names tied, and the tie went by alphabetical order. A
+    name whose words are the words said (or those left without "the", "my"...) now comes
+    first."""
+    root = tools.ws.root
+    for name in ("note.md", "notes.md", "Invoice.md", "Invoices.md", "Plan.md", "Plan A.md"):
+        (root / name).write_text("Text.\n")
+    (root / "My Budget.md").write_text("Text.\n")
+    (root / "Budget.md").write_text("Text.\n")
+
+    def best(query: str) -> str:
+        return tools.find_documents(query).splitlines()[1]
+
+    assert best("notes") == "- notes.md"
+    assert best("my notes") == "- notes.md"
+    assert best("note") == "- note.md"
+    assert best("invoices") == "- Invoices.md"
+    assert best("the invoice") == "- Invoice.md"
+    assert best("plan") == "- Plan.md"
+    assert best("plan a") == "- Plan A.md"
+    assert best("my budget") == "- My Budget.md"
+    assert best("budget") == "- Budget.md"
+
+
+def test_a_new_document_in_a_folder_named_in_other_capitals_takes_the_folder_s_name(
+    case_blind: DocsTools,
+) -> None:
+    """On a disk that ignores case, create_document("plans/new.md") made Plans/new.md but
+    called it plans/new.md, the name its undo step and its numbers shown were kept under,
+    while list_documents and every later call name it Plans/new.md. Only a name that
+    existed was spelt as its folder lists it; a new one now takes its folders' spelling."""
+    tools = case_blind
+    root = tools.ws.root
+    (root / "Plans").mkdir()
+    created = tools.create_document("plans/new.md", "# New\n\nFirst.")
+    assert "Plans/new.md" in created and "plans/new.md" not in created, created
+    assert sorted(p.name for p in root.iterdir()) == ["Plans"]
+    assert tools.list_documents().splitlines()[1].startswith("- Plans/new.md (")
+    done = tools.edit_document("Plans/new.md", "replace_paragraph", paragraph=2, text="One.")
+    assert done.startswith("Replaced paragraph 2 of Plans/new.md."), done
+    tools.undo("Plans/new.md")
+    assert tools.undo("Plans/new.md").startswith("Undid Plans/new.md: it no longer exists")
+    assert sorted(p.name for p in root.iterdir()) == ["Plans"]
+    assert list((root / "Plans").iterdir()) == []

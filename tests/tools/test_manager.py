@@ -268,6 +268,44 @@ async def test_an_edit_by_a_number_another_call_of_the_answer_moved_is_refused(
     assert plan.read_text() == "# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n"
 
 
+async def test_a_refused_edit_says_where_the_paragraph_meant_is_now(tmp_path: Path) -> None:
+    """ "Make paragraph 2 four points, and change paragraph 4": the first call made
+    paragraph 4 ("Four.") paragraph 7, and the refusal of the second showed only paragraphs
+    3 to 5, all new points, with "Retry with the number of the paragraph meant": the model
+    could not tell that number without reading the document again. The refusal now says
+    which paragraph the one meant (as numbered before the answer) is now, and a retry by
+    that number changes it."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    plan = workspace / "plan.md"
+    plan.write_text("# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n")
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+
+        async def edit(answer: str, call_id: str, **args: Any) -> Any:
+            args = {"path": "plan.md", "action": "replace_paragraph", **args}
+            return await manager.call(
+                "docs__edit_document", args, call_id=call_id, answer_id=answer
+            )
+
+        await manager.call("docs__read_document", {"path": "plan.md"}, call_id="r")
+        points = "Point A.\n\nPoint B.\n\nPoint C.\n\nPoint D."
+        assert not (await edit("a1", "c1", paragraph=2, text=points)).is_error
+        moved = await edit("a1", "c2", paragraph=4, text="Four new.")
+        assert moved.is_error and "may not be the one meant" in moved.text
+        assert "paragraph 4 before this answer (“Four.”) is now paragraph 7" in moved.text
+        assert "[7] Four." in moved.text
+        # what another call of the answer changed itself is said to be gone, not guessed at
+        gone = await edit("a1", "c3", paragraph=2, text="Two new.")
+        assert gone.is_error and "paragraph 2 before this answer" in gone.text
+        assert "was changed by that other change" in gone.text
+        again = await edit("a2", "c4", paragraph=7, text="Four new.")
+        assert not again.is_error, again.text
+    assert plan.read_text() == (
+        "# Plan\n\nPoint A.\n\nPoint B.\n\nPoint C.\n\nPoint D.\n\nThree.\n\nFour new.\n\nFive.\n"
+    )
+
+
 async def test_missing_workspace_is_skipped_with_a_warning(tmp_path: Path) -> None:
     settings = Settings.model_validate({"tools": {"workspace": str(tmp_path / "absent")}})
     bus = ev.EventBus()

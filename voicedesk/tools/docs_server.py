@@ -35,6 +35,7 @@ import functools
 import itertools
 import os
 import re
+import textwrap
 import time
 import unicodedata
 from collections.abc import Callable
@@ -70,7 +71,10 @@ SEARCH_BUDGET_S = 20.0
 # The answer of the language model the call being run is part of (the MCP request's
 # ``_meta`` ANSWER_META), when the client says; "" otherwise.
 ANSWER: contextvars.ContextVar[str] = contextvars.ContextVar("answer", default="")
-OPENED_KEPT = 4  # documents whose last parse _open keeps (each holds its whole text)
+OPENED_KEPT = 4  # documents whose last parse _open keeps (each holds its whole text)...
+# ...while their files come to at most this many bytes (the last one opened is kept however
+# big): a parse holds about four times its file's size in text, and a Word file its bytes.
+OPENED_KEPT_BYTES = 8_000_000
 DEFAULT_MAX_MB = 5.0  # largest .md/.txt opened; Word and PDF files may be bigger:
 CONTAINER_FACTOR = 5  # their pictures and zip packaging take most of the bytes
 # A .docx may unpack to its limit in XML (the text with its markup), and to this many times
@@ -174,6 +178,15 @@ class _Edited(NamedTuple):
 
 
 @dataclass
+class _AnswerChanges:
+    """What the calls of one answer of the language model have done to one document."""
+
+    answer: str  # the answer's id (ANSWER)
+    before: list[str]  # the paragraphs (rendered) before its first change: its numbers
+    moved: int | None = None  # the first paragraph number its changes moved, if any
+
+
+@dataclass
 class _Edit:
     """One edit_document call: its arguments and the document it changes. An action makes
     its change in ``new_blocks``, a copy of the document's blocks."""
@@ -236,14 +249,14 @@ class DocsTools:
         # the ones an edit by number may name. Any edit opened the file, so counting that
         # as a read let numbers from a resumed conversation through after a find_replace.
         self._numbers_shown: set[str] = set()
-        # By document: the answer (ANSWER) whose edits or undos moved paragraph numbers,
-        # and the first number they moved. The calls of one answer were all written with
-        # the numbers the model knew before it, none having seen another's result.
-        self._moved: dict[str, tuple[str, int]] = {}
+        # By document: what the calls of the latest answer (ANSWER) that changed it did.
+        # The calls of one answer were all written with the numbers the model knew before
+        # it, none having seen another's result.
+        self._changes: dict[str, _AnswerChanges] = {}
         self._asked: set[str] = set()  # the changes a confirmation question was asked about
         # The last parse of the bytes each document was opened with or written as, by their
         # sha256: "read it, change this, and that" parsed a 2 MB file three times per edit.
-        self._opened: dict[Path, tuple[str, Document]] = {}
+        self._opened: dict[Path, tuple[str, Document, int]] = {}  # and the file's size
 
     # ------------------------------------------------------------------ helpers
 
@@ -268,15 +281,20 @@ class DocsTools:
             doc = formats.parse(data, kind)
         except FormatError as exc:
             raise FormatError(f"{rel}: {exc}") from None
-        self._remember_parse(real, digest, doc)
+        self._remember_parse(real, digest, doc, len(data))
         return real, rel, data, _copied(doc)
 
-    def _remember_parse(self, real: Path, digest: str, doc: Document) -> None:
-        """Keep ``doc``, the parse of bytes with sha256 ``digest``, for the next _open of
-        ``real``; only the last few documents' (each holds its file's text)."""
+    def _remember_parse(self, real: Path, digest: str, doc: Document, size: int) -> None:
+        """Keep ``doc``, the parse of ``size`` bytes with sha256 ``digest``, for the next
+        _open of ``real``; only the last few documents', and of those only the latest
+        while their files come to more than OPENED_KEPT_BYTES: four 4.9 MB Markdown files
+        read once held 73 MB."""
         self._opened.pop(real, None)
-        self._opened[real] = (digest, doc)
-        while len(self._opened) > OPENED_KEPT:
+        self._opened[real] = (digest, doc, size)
+        while len(self._opened) > 1 and (
+            len(self._opened) > OPENED_KEPT
+            or sum(kept[2] for kept in self._opened.values()) > OPENED_KEPT_BYTES
+        ):
             del self._opened[next(iter(self._opened))]
 
     def _other_extensions(self, real: Path, rel: str) -> None:
@@ -541,6 +559,9 @@ class DocsTools:
             raise FormatError("Say what the document is called: the query is empty.")
         wanted = _name_stems(said)
         phrase = " ".join(wanted)
+        # The name as said, before stems: "notes" is notes.md before note.md, "plan" is
+        # Plan.md before Plan A.md ("a" left out, the stems of both were "plan").
+        as_said = (said, _name_words(said))
         # A number names one document ("invoice 2024"), not a slip of another: 2023 and
         # 2025 were found as near misses, and "note 2999" found 2,040 numbered notes.
         # Leading zeros pad a number, not change it: "chapter 3" is "Chapter 03.docx".
@@ -555,9 +576,14 @@ class DocsTools:
             name = unicodedata.normalize("NFC", rel)  # a combining accent is not a word char
             if not all(n.search(name.casefold()) for n in numbers):  # "report2024" has 2024
                 continue
-            stem = " ".join(_name_stems(re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split()))
+            words = re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split()
+            stem = " ".join(_name_stems(words))
             full = " ".join(_name_stems(re.sub(r"[^\w]+", " ", name.casefold()).split()))
-            if stem == phrase:
+            if words == as_said[0]:
+                score = 4.0
+            elif words == as_said[1]:
+                score = 3.5
+            elif stem == phrase:
                 score = 3.0
             elif phrase in full:
                 score = 2.0
@@ -1044,7 +1070,7 @@ class DocsTools:
             return f"{rel} already says that, so nothing changed."
         self._check_result_size(rel, doc.kind, new_data, "This edit")
         self.ws.write(real, new_data, before=data)
-        self._remember_parse(real, sha256(new_data), read_back)
+        self._remember_parse(real, sha256(new_data), read_back, len(new_data))
         self._numbers_moved(rel, [b.render() for b in e.blocks], read_back.blocks)
         lines = [first, *doc.notes]  # links on changed words; what went with removed paragraphs
         if shown is not None:
@@ -1058,32 +1084,55 @@ class DocsTools:
         ``new`` (None: a document gone or back) moved, if any moved, for the other calls
         of this answer."""
         answer = ANSWER.get()
-        if not answer or (new is not None and len(new) == len(old)):
+        if not answer:
+            return
+        record = self._changes.get(rel)
+        if record is None or record.answer != answer:
+            # only this answer's: the paragraphs kept are the numbers its calls were
+            # written with, which an older answer's calls no longer need
+            for other in [r for r, c in self._changes.items() if c.answer != answer]:
+                del self._changes[other]
+            record = self._changes[rel] = _AnswerChanges(answer, old)
+        if new is not None and len(new) == len(old):
             return
         first = 1
         for was, now in zip(old, new or [], strict=False):
             if was != now.render():
                 break
             first += 1
-        earlier = self._moved_in_this_answer(rel)
-        self._moved[rel] = (answer, min(first, earlier or first))
+        record.moved = first if record.moved is None else min(first, record.moved)
 
     def _moved_in_this_answer(self, rel: str) -> int | None:
         """The first paragraph number of ``rel`` an earlier call of this answer moved."""
-        answer, first = self._moved.get(rel, ("", 0))
-        return first if answer and answer == ANSWER.get() else None
+        record = self._changes.get(rel)
+        return record.moved if record is not None and record.answer == ANSWER.get() else None
 
     def _refuse_moved(self, rel: str, blocks: list[Block], paragraph: int, moved: int) -> None:
         """Refuse an edit by ``paragraph``, which an earlier call of the same answer moved,
-        showing what that number and its neighbours hold now."""
-        lo, hi = max(moved, paragraph - 1) - 1, min(len(blocks), paragraph + 1)
+        saying which number the paragraph meant (as numbered before the answer) has now,
+        or that the other call changed it, and showing what the numbers around hold: told
+        only "retry with the number meant", the model had to read the document again."""
+        before = self._changes[rel].before
+        where, lo = "Those numbers now hold", max(moved, paragraph - 1) - 1
+        if paragraph <= len(before):
+            meant = f"What was paragraph {paragraph} before this answer (“{_short(before[paragraph - 1])}”)"
+            for tag, i1, i2, j1, _ in diff_opcodes(before, [b.render() for b in blocks]):
+                if i1 <= paragraph - 1 < i2:
+                    if tag == "equal":
+                        now = j1 + paragraph - 1 - i1 + 1
+                        where, lo = f"{meant} is now paragraph {now}", now - 2
+                    else:
+                        where = f"{meant} was changed by that other change; those numbers now hold"
+                    break
+        lo = max(lo, 0)
+        hi = min(len(blocks), lo + 3)
         shown = self._numbered(blocks, lo, hi)[0] if lo < hi else []
-        now = "\n".join(shown) if shown else f"{rel} has {plural(len(blocks), 'paragraph')}."
+        now_hold = "\n".join(shown) if shown else f"{rel} has {plural(len(blocks), 'paragraph')}."
         raise FormatError(
             f"Paragraphs of {rel} from {moved} on were renumbered by another change in this "
             f"same answer, made first, so paragraph {paragraph} may not be the one meant; "
-            f"nothing was changed. Those numbers now hold:\n{now}\nRetry with the number "
-            f"of the paragraph meant."
+            f"nothing was changed. {where}:\n{now_hold}\nRetry with the number of the "
+            f"paragraph meant."
         )
 
     def _replace_paragraph(self, e: _Edit) -> _Edited | str:
@@ -1444,12 +1493,17 @@ _NOT_NAME_WORDS = frozenset(
 _ENGLISH_STEMMER = snowballstemmer.stemmer("english")
 
 
+def _name_words(words: list[str]) -> list[str]:
+    """``words`` (casefolded) without the words said around a name, unless nothing else is
+    left ("the file.md" is called "the file")."""
+    return [w for w in words if w not in _NOT_NAME_WORDS] or words
+
+
 def _name_stems(words: list[str]) -> list[str]:
     """``words`` (casefolded) as find_documents compares them: the words said around a name
     left out (unless nothing else is left), each cut to its stem, so that "the invoices"
     finds invoice-2024.pdf and "notes" finds note.md before meeting-note-march.md."""
-    kept = [w for w in words if w not in _NOT_NAME_WORDS] or words
-    return [_stem(w) for w in kept]
+    return [_stem(w) for w in _name_words(words)]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -1457,6 +1511,11 @@ def _stem(word: str) -> str:
     """``word``'s stem. Kept: the words of a folder's names repeat, and the stemmer is pure
     Python; a search of 5,000 names took 2 s stemming each word of each name again."""
     return word if word.isdigit() else _ENGLISH_STEMMER.stemWord(word)
+
+
+def _short(text: str) -> str:
+    """``text`` on one line, cut to a quote that names a paragraph."""
+    return textwrap.shorten(text, 80, placeholder="…") or text[:80]
 
 
 def _copied(doc: Document) -> Document:

@@ -421,6 +421,9 @@ class Workspace:
         exact = self.root / as_given
         if os.path.lexists(exact):
             return self._as_listed(as_given) if self.folds_case else exact
+        if self.folds_case:
+            # a new name too: "plans/new.md" is made in Plans, and must be called so
+            return self._as_listed(rel)
         folder = self.root
         for part in PurePosixPath(rel).parts:
             here = folder / part
@@ -437,7 +440,8 @@ class Workspace:
         return folder
 
     def _as_listed(self, name: str) -> Path:
-        """``name``, which exists on a disk that ignores case, spelt as its folders list it.
+        """``name``, on a disk that ignores case, spelt as its folders list it (the parts
+        that do not exist yet as given).
 
         There "notes.md" opens Notes.md, and the path keeps the spelling asked for: read as
         one and edited as the other, the edit by number was refused as unread, the undo
