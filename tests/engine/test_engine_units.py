@@ -165,6 +165,44 @@ def test_session_log_survives_a_crash_mid_write(tmp_path: Path) -> None:
     assert os.stat(path).st_mode & 0o777 == 0o600
 
 
+def test_a_record_never_waits_for_the_disk_and_close_waits_for_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records are written on the event loop: each one's fsync (4-8 ms on this machine, tens
+    of ms on a busy laptop disk or a network home folder) held the loop that hears the
+    person. A slow disk here: the record is in the file (a killed process keeps it) while
+    its fsync still runs, and closing the log waits for every fsync."""
+    import threading
+
+    path = tmp_path / "s.jsonl"
+    disk_free, syncing, synced = threading.Event(), threading.Event(), []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        syncing.set()
+        disk_free.wait(30)
+        real_fsync(fd)
+        synced.append(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    log = SessionLog(path)
+    writer = threading.Thread(
+        target=lambda: [log.append({"type": "user", "turn_id": n}) for n in (1, 2)]
+    )
+    writer.start()
+    assert syncing.wait(10)
+    writer.join(10)
+    assert not writer.is_alive(), "a record waited for the disk"
+    assert [r["turn_id"] for r in read_log(path)] == [1, 2]
+    closer = threading.Thread(target=log.close)
+    closer.start()
+    closer.join(0.5)
+    assert closer.is_alive(), "closed before the disk had the records"
+    disk_free.set()
+    closer.join(10)
+    assert not closer.is_alive() and synced  # one fsync or two: both records are synced
+
+
 def test_a_line_torn_inside_a_character_is_skipped(tmp_path: Path) -> None:
     # answers hold "—", "é" …: a crash can cut a record in the middle of one
     path = tmp_path / "s.jsonl"

@@ -1,13 +1,17 @@
 """Append-only JSONL session log that survives a crash mid-turn.
 
 One JSON object per line. Each line is written whole (a short write is finished or fails) on
-an ``O_APPEND`` descriptor and fsync'd, so a crash can at worst lose the line being written, never corrupt
+an ``O_APPEND`` descriptor, so a crash can at worst lose the line being written, never corrupt
 earlier ones; a torn last line is skipped on reading. The log is what ``--resume`` rebuilds a
 conversation from.
 
-Records written while an answer plays (how much of it has been heard) are written with
-:meth:`SessionLog.note`, on the log's own thread: their fsync, several a turn, never holds
-the event loop that hears the person and feeds the speaker.
+A record is written where it is made, on the event loop: once ``write`` returns it is the
+kernel's, and a process killed or crashing after that keeps it. The fsync that also keeps it
+through a power cut is made on the log's own thread: it takes 4-8 ms on this machine's disk
+and tens of ms or more on a laptop's busy disk or a network home folder, and the loop it held
+is the one that hears the person and feeds the speaker (a user line is written as the turn
+ends, just before its answer is let play). Records that come while one fsync runs are
+synced by the next, together.
 """
 
 from __future__ import annotations
@@ -64,10 +68,9 @@ class SessionLog:
         # no empty log behind for `--resume` to take as the last conversation.
         self._fd = -1
         self._broken = False  # a write failed: said once, the conversation goes on
-        # one record's line at a time, whichever thread writes it (``note`` writes on its own)
-        self._lock = threading.Lock()
-        self._noted: list[bytes] = []  # notes not yet written, in order
-        self._noting: threading.Thread | None = None
+        self._lock = threading.Lock()  # one record's line at a time, and the fd's life
+        self._unsynced = False  # written since the syncing thread's last fsync began
+        self._syncing: threading.Thread | None = None
 
     def check(self) -> None:
         """Refuse at start a log that cannot be written (its folder is a file, or is not
@@ -114,7 +117,7 @@ class SessionLog:
         self._append_lines(b"".join(_line(r) for r in records))
 
     def _append_lines(self, lines: bytes) -> None:
-        """Whole records' lines, written and then synced once."""
+        """Whole records' lines, written now and synced on the log's thread."""
         with self._lock:
             if self._broken:
                 return
@@ -131,40 +134,38 @@ class SessionLog:
                     exc.strerror or exc,
                 )
                 return
-            fd = self._fd
-        # Some filesystems refuse fsync; the write itself still stands.
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
+            self._unsynced = True
+            if self._syncing is not None:
+                return  # the syncing thread's next fsync takes these lines too
+            self._syncing = threading.Thread(
+                target=self._sync, name="voicedesk-session-log", daemon=True
+            )
+            self._syncing.start()
 
     def note(self, record: dict[str, Any]) -> None:
-        """A record written and synced on the log's own thread (the caller never waits on
-        the disk), after every note before it: a note may say only what is new since the
-        last (a progress record, the words heard since), so none may be skipped. Notes
-        that come faster than the disk takes them are written together, with one fsync.
-        ``--resume`` must not rely on a note's place among other records."""
-        line = _line(record)
-        with self._lock:
-            self._noted.append(line)
-            if self._noting is not None:
-                return  # the thread writing takes this one next
-            self._noting = threading.Thread(
-                target=self._write_notes, name="voicedesk-session-log", daemon=True
-            )
-            self._noting.start()
+        """A record said often while an answer plays (how much has been heard). Written as
+        any other now that no record waits for the disk; kept apart so that what the
+        engine writes often stays visible. ``--resume`` must not rely on a note's place
+        among other records."""
+        self.append(record)
 
-    def _write_notes(self) -> None:
+    def _sync(self) -> None:
         while True:
             with self._lock:
-                lines, self._noted = b"".join(self._noted), []
-                if not lines:
-                    self._noting = None
+                if not self._unsynced or self._fd < 0:
+                    self._syncing = None
                     return
-            self._append_lines(lines)
+                self._unsynced = False
+                fd = self._fd
+            # Some filesystems refuse fsync; the writes themselves still stand. The fd is
+            # closed only after this thread ends (``close`` joins it).
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
 
     def flush_notes(self) -> None:
-        """Wait until every note is written (a log closed before that would drop it)."""
+        """Wait until everything written is also on the disk."""
         with self._lock:
-            thread = self._noting
+            thread = self._syncing
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
@@ -180,11 +181,16 @@ class SessionLog:
             view = view[written:]
 
     def close(self) -> None:
-        self.flush_notes()
-        with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+        while True:
+            self.flush_notes()
+            with self._lock:
+                if self._syncing is None or self._syncing is threading.current_thread():
+                    # a write just made started another sync: it is joined first, since a
+                    # closed fd's number may be reused and fsynced
+                    if self._fd >= 0:
+                        os.close(self._fd)
+                        self._fd = -1
+                    return
 
     def __enter__(self) -> SessionLog:
         return self
