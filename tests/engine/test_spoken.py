@@ -212,7 +212,12 @@ def test_a_bracket_that_never_closes_keeps_the_voice_silent_only_so_long() -> No
             "参考：https://ja.wikipedia.org/wiki/東京。首都です。",
             "参考：ja.wikipedia.org東京。首都です。",
         ),
-        ("在https://例え.jp/a看。", "在https://例え.jp/a看。"),  # glued to a word: as written
+        ("在https://例え.jp/a看。", "在例え.jp看。"),  # glued to the word before it too
+        (
+            "詳細はhttps://example.com/aを参照してください。",
+            "詳細はexample.comを参照してください。",
+        ),
+        ("日本語のwww.example.com/pricingを見て。", "日本語のexample.comを見て。"),
         ("见：https://例え.jp/a看。", "见：例え.jp看。"),
         (
             "Check https://example.com/a—it's free… “https://x.org” too.",
@@ -232,6 +237,21 @@ def test_a_url_ends_where_text_written_without_spaces_or_a_dash_goes_on(
     # the host is said once the address is over, not at the line's end
     assert "".join(words).startswith(said[: len(said) - 4])
     assert spoken.shown_offset(len(said)) == len(shown)
+
+
+@pytest.mark.parametrize(
+    ("shown", "said"),
+    [
+        ("ファイルはnotes/q3_budget.mdにあります。", "ファイルはq3 budget.mdにあります。"),
+        ("これはC#です。", "これはC sharpです。"),
+        ("東京タワーは高い。", "東京タワーは高い。"),
+    ],
+)
+def test_a_path_or_name_glued_to_japanese_is_said_as_one(shown: str, said: str) -> None:
+    """Japanese and Chinese put no blank around a path or a name: with the text before and
+    after it, it was one word, said as written ("notes slash q3 underscore budget…")."""
+    assert _said([shown]) == said
+    assert _said(list(shown)) == said
 
 
 def test_a_bracket_whose_address_cannot_be_one_keeps_the_voice_silent_only_so_long() -> None:

@@ -11,7 +11,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   host when the label is empty or itself an address;
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
   ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it,
-  and so does what goes on after it with no blank: a dash, or Japanese or Chinese text;
+  and so does what goes on after it with no blank: a dash, or Japanese or Chinese text
+  (which also ends before an address or a path glued to it);
 - struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
   Tuesday" is said "the meeting is Tuesday");
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
@@ -102,6 +103,10 @@ _SCHEMELESS = re.compile(
 )
 # one with a path, to its end as a bare URL's ("youtube.com/watch?v=abc"): a word ended at
 # its "?", and the voice said its query ("v equals a b c")
+# a run of text written without spaces: a word's characters (\w) as far as paths go, so an
+# address or a path written right after it ("詳細はhttps://example.com/aを…") was one word
+# with it, never taken for an address, and the voice spelt the address out
+_SPACELESS_RUN = re.compile(rf"[{_WITHOUT_SPACES}]+")
 _BARE_URL = re.compile(
     _SCHEMELESS_HOST + rf"(?::\d*)?/(?:[^{_NO_URL}{_WITHOUT_SPACES}])*", re.IGNORECASE
 )
@@ -214,7 +219,7 @@ class SpokenText:
             strike = self._strike(final)
             if strike is not False:
                 return strike
-        at_word = not _TOKEN.fullmatch(self._before)
+        at_word = not _TOKEN.fullmatch(self._before) or bool(_SPACELESS_RUN.match(self._before))
         if at_word:
             url = self._url(final)
             if url is not False:
@@ -222,9 +227,15 @@ class SpokenText:
         token = _TOKEN.match(text)
         if token is None:
             return ch, ch
-        if token.end() == len(text) and not final:
-            return None  # a word is said once whole: it may be a path or a URL yet
+        run = _SPACELESS_RUN.match(text)
+        if run is not None:
+            return run.group(), run.group()  # said as written; what follows may be an address
         word = token.group()
+        glued = _SPACELESS_RUN.search(word)
+        if glued is not None:  # a path or a name written right before Japanese or Chinese
+            word = word[: glued.start()]
+        elif token.end() == len(text) and not final:
+            return None  # a word is said once whole: it may be a path or a URL yet
         if not at_word:
             return word, word
         return _spoken_token(word)
