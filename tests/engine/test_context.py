@@ -960,3 +960,44 @@ def test_a_tool_results_call_id_is_counted():
     result = {"role": "tool", "tool_call_id": call_id, "content": "Created eggs.md."}
     assert counter.count(call_id) >= 10
     assert counter.message(result) >= 4 + counter.count(call_id) + counter.count("Created eggs.md.")
+
+
+async def test_a_typed_text_cut_to_fit_the_budget_is_said_to_be_cut(tmp_path, monkeypatch):
+    """A text typed (or pasted) over the whole budget is sent cut to what fits: the model
+    was given its beginning as if that were all of it, and the person was not told, so a
+    question at its end went unanswered with no word of why. The model now reads that it
+    was cut, and the person is told once what was sent and what to raise."""
+    from voicedesk import events as ev
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+    from voicedesk.sim.server import _is_summary
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False}, "context": {"budget_tokens": 800}}
+    )
+    pasted = "lorem ipsum dolor sit amet " * 600 + "When is the deadline?"
+    async with sim_server(SimOptions(ttft_s=0.1, ttfb_s=0.05, stt_s=0.05)) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+            log_kind="sim",
+        )
+        notices: list[ev.Notice] = []
+        session.bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
+        await session.start()
+        try:
+            await session.send_text(pasted)
+            await asyncio.sleep(0.5)
+            await asyncio.wait_for(session.wait_idle(), 20)
+        finally:
+            await session.stop()
+    (request,) = [b["messages"] for b in server.chat_requests() if not _is_summary(b["messages"])]
+    sent = request[-1]["content"]
+    assert sent.startswith("lorem ipsum") and sent.endswith(CLIPPED_MARK)
+    assert session.context.counter.messages(request) <= 800
+    cut = [n for n in notices if "context.budget_tokens" in n.message]
+    assert len(cut) == 1 and cut[0].level == "warning", notices

@@ -526,3 +526,58 @@ async def test_quitting_as_the_person_goes_on_over_an_answer_taken_back_keeps_th
     assert snapshot["turns"][0]["messages"][0]["content"] == (
         f"{_text('question')} Soft boiled, please."
     )
+
+
+async def test_the_log_after_every_write_of_a_merge_resumes_the_call_it_goes_on_from(
+    tmp_path, monkeypatch
+):
+    """'How long…' is answered with a create before a word; the person goes on ("Soft
+    boiled, please.") before any of it was heard, and the merged turn is answered. Its
+    words and the retraction were written together, but the create it goes on from came
+    in a write of its own after them: killed between the two, the log had the question
+    retracted (its call with it) and the merged turn without the call, and ``--resume``
+    did not know the file had been created. The log as it stood after every write (what
+    kill -9 would leave) resumes the create once it is in, and never loses it again."""
+    from test_conversation_e2e import _say, _sim, _spoken_over_the_answer
+
+    from voicedesk import events as ev
+    from voicedesk.commands.run import converse
+    from voicedesk.engine.session_log import SessionLog
+
+    writes: list[bytes] = []
+    write_whole = SessionLog._write_whole
+
+    def observed(self: SessionLog, lines: bytes) -> None:
+        write_whole(self, lines)
+        writes.append(self.path.read_bytes())  # what kill -9 would leave now
+
+    monkeypatch.setattr(SessionLog, "_write_whole", observed)
+    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+        ]
+    )
+    inp = tmp_path / "in.wav"
+    scenario.write(inp)
+    await converse(
+        _slow_create_settings(tmp_path, 1),
+        input_path=inp,
+        output_path=tmp_path / "out.wav",
+        sim=_sim(script),
+        bus=ev.EventBus(),
+        with_tools=True,
+    )
+    created = []
+    for i, content in enumerate(writes):
+        path = tmp_path / f"after-{i}.jsonl"
+        path.write_bytes(content)
+        snapshot, _ = restore_state(path)
+        messages = [m for t in snapshot["turns"] for m in t["messages"]]
+        calls = [c["function"]["name"] for m in messages for c in m.get("tool_calls") or []]
+        created.append(calls == ["docs__create_document"])
+    assert any(created)
+    first = created.index(True)
+    assert all(created[first:]), [(i, content.decode()) for i, content in enumerate(writes)]
+    assert '"retracted"' in writes[-1].decode()  # the two turns did merge

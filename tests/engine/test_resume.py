@@ -1076,3 +1076,56 @@ def test_a_log_that_retracted_a_turn_no_later_turn_took_up_resumes_it(tmp_path):
         result,
     ]
     assert turns[3][0] == {"role": "user", "content": "And a duck egg?"}
+
+
+def test_an_old_retraction_left_standing_is_not_taken_up_by_a_later_question(tmp_path):
+    """An old log retracted "What's the weather" and the person quit before the merged
+    turn was confirmed: ``--resume`` gives the question back, and the resumed conversation
+    has it. Later in that conversation (the same log) they ask "What's the weather in
+    Paris?": a retraction that stood whenever any later turn began with the retracted
+    words now stood, and the next ``--resume`` lost the first question, which the live
+    conversation had. Only the turn the retraction was written beside can take it up."""
+    records = [
+        {"type": "user", "turn_id": 1, "text": "Stop."},
+        {"type": "turn", "turn_id": 1, "heard_text": "Stopped."},
+        {"type": "user", "turn_id": 2, "text": "What's the weather"},
+        {"type": "retracted", "turn_id": 2},  # written as it was taken back (old logs)
+        # quit here; --resume, and the conversation goes on in the same log
+        {"type": "user", "turn_id": 3, "text": "Tell me a joke."},
+        {"type": "turn", "turn_id": 3, "heard_text": "A pun walks into a bar."},
+    ]
+    path = _write_log(tmp_path / "old.jsonl", records)
+    first, _ = restore_state(path)
+    assert [t["turn_id"] for t in first["turns"]] == [1, 2, 3]
+    _write_log(
+        path,
+        [
+            *records,
+            {"type": "user", "turn_id": 4, "text": "What's the weather in Paris?"},
+            {"type": "turn", "turn_id": 4, "heard_text": "Sunny."},
+            {"type": "user", "turn_id": 5, "text": "Stop the music."},
+            {"type": "turn", "turn_id": 5, "heard_text": "Done."},
+        ],
+    )
+    again, _ = restore_state(path)
+    assert [t["turn_id"] for t in again["turns"]] == [1, 2, 3, 4, 5]
+
+
+def test_a_retraction_stands_beside_the_turn_that_took_it_up(tmp_path):
+    """Both ways a retraction was written: with the merged turn's words (now: after
+    them, in one write) and as it was taken back (older logs: before them)."""
+    path = _write_log(
+        tmp_path / "both.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "What's the weather"},
+            {"type": "user", "turn_id": 2, "text": "What's the weather in Paris?"},
+            {"type": "retracted", "turn_id": 1},
+            {"type": "turn", "turn_id": 2, "heard_text": "Sunny."},
+            {"type": "user", "turn_id": 3, "text": "And"},
+            {"type": "retracted", "turn_id": 3},
+            {"type": "user", "turn_id": 4, "text": "And tomorrow?"},
+            {"type": "turn", "turn_id": 4, "heard_text": "Rain."},
+        ],
+    )
+    snapshot, _ = restore_state(path)
+    assert [t["turn_id"] for t in snapshot["turns"]] == [2, 4]

@@ -9,7 +9,8 @@ Kept bounded so TTFT and cost stay flat however long the conversation runs:
 * tool results are compacted once the answer that used them is done;
 * a hard ``budget_tokens`` is never exceeded: if needed the oldest window turns are left out
   (they are in the summary, or about to be), a past turn too big for half the room left is
-  shown clipped, and, as a last resort, the new text is clipped;
+  shown clipped, and, as a last resort, the new text is clipped (marked as cut, and the
+  person told);
 * the budget also has to fit the model's context window, which the server counts in its own
   tokens: when it refuses a request as too long anyway, ``fit_refused`` lowers the budget
   for the rest of the session (to what fits the window, when the refusal or
@@ -117,6 +118,7 @@ class ContextManager:
         self._failed_summaries = 0  # summaries failed in a row
         self._retry_at = 0  # the next summary waits until _turns_added reaches this
         self.last_prompt_tokens = 0
+        self._told_clipped: set[int] = set()  # turns whose text was cut to fit, said once
         self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
         # Called with what a refusal taught (``learnt``): the session logs it, so that a
         # resumed conversation does not pay the same refusal and retry on its first turn.
@@ -317,8 +319,11 @@ class ContextManager:
             fixed = self._clip_tool_results(system, tail, extra)
         if text is not None and fixed > self.budget:  # a huge typed text: clip, never overflow
             room = max(16, self.budget - extra - self.counter.messages([system, *tail[1:]]) - 16)
-            tail[0] = {"role": "user", "content": _clip_tokens(self.counter, text, room)}
+            room = max(1, room - self.counter.count(CLIPPED_MARK))
+            clipped = _clip_tokens(self.counter, text, room)
+            tail[0] = {"role": "user", "content": clipped + CLIPPED_MARK}
             fixed = extra + self.counter.messages([system, *tail])
+            self._tell_text_clipped(turn_id, text, clipped)
         if fixed > self.budget:
             log.warning("prompt of %d tokens over the budget of %d", fixed, self.budget)
         window: list[dict[str, Any]] = []
@@ -342,6 +347,25 @@ class ContextManager:
         self.last_prompt_tokens = used
         self._publish(summary_made=False)
         return messages, used
+
+    def _tell_text_clipped(self, turn_id: int | None, text: str, clipped: str) -> None:
+        """The person's text was cut to fit the budget: said once a turn (each round and
+        each attempt builds the request again). Cut silently, a question at the end of a
+        pasted text went unanswered with no word of why, and the model took the beginning
+        for all of it (the request now marks the cut)."""
+        if turn_id is not None and turn_id in self._told_clipped:
+            return
+        if turn_id is not None:
+            self._told_clipped.add(turn_id)
+        message = (
+            f"Your turn is too long for the context budget: only its first {len(clipped)} "
+            f"of {len(text)} characters were sent to the model. Send it in parts, or raise "
+            f"context.budget_tokens (now {self.budget})."
+        )
+        if self.bus is not None:
+            self.bus.publish(ev.Notice(level="warning", message=message))
+        else:
+            log.warning("%s", message)
 
     def _clip_tool_results(
         self, system: dict[str, Any], tail: list[dict[str, Any]], extra: int

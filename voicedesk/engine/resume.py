@@ -13,8 +13,8 @@ request as too long and the budget was lowered to fit its window. Replaying it g
 same summary + window the model saw, within the budget it last took; a turn whose answer
 never finished (the process died) comes back with the answer as far as its progress
 records, joined, say it was heard, marked as cut off there, or as the person's words alone when none
-of it was (older logs have no progress records). A retracted turn is left out only when a
-later turn took its words up (a merged turn begins with them).
+of it was (older logs have no progress records). A retracted turn is left out only when the
+turn logged beside its retraction took its words up (a merged turn begins with them).
 
 The same reading also gives the person's view of it (:func:`earlier_turns`): the
 conversation pane shows the turns they are continuing, folded ones included, since the
@@ -147,6 +147,8 @@ def read_conversation(path: Path) -> Conversation:
     out = Conversation()
     seen: set[int] = set()
     unreadable: list[int] = []
+    said: list[int] = []  # the user records' turns, in the order they were logged
+    retractions: list[tuple[int, int]] = []  # (retracted turn, user records logged before)
     for record in read_log(path, unreadable):
         kind = record.get("type")
         damage = _damage(record)
@@ -163,6 +165,7 @@ def read_conversation(path: Path) -> Conversation:
             out.order.append(turn_id)
         if kind == "user":
             out.users[turn_id] = record["text"]
+            said.append(turn_id)
         elif kind == "turn":
             out.ended[turn_id] = record
             size = record.get("prompt_tokens")
@@ -178,7 +181,7 @@ def read_conversation(path: Path) -> Conversation:
                 # answered: it is resumed where it was
                 _answered(out, turn_id, call_id, followup=turn_id not in out.users)
         elif kind == "retracted":
-            out.retracted.add(turn_id)
+            retractions.append((turn_id, len(said)))
         elif kind == "summary":
             out.summary = record["summary"]
             out.summary_turns = record.get("summary_turns", out.summary_turns)
@@ -190,20 +193,30 @@ def read_conversation(path: Path) -> Conversation:
                 if k in record
             }
     out.skipped += len(unreadable)
-    out.retracted = {t for t in out.retracted if _taken_up(out, t)}
+    out.retracted = {
+        t
+        for t, at in retractions
+        if _taken_up(out, t, said[at - 1] if at else None)
+        or _taken_up(out, t, said[at] if at < len(said) else None)
+    }
     for turn_id, messages in out.background:  # never answered: kept where called
         if turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
 
 
-def _taken_up(conv: Conversation, turn_id: int) -> bool:
-    """A later turn goes on from the retracted ``turn_id``'s words (a merged turn's begin
-    with them). Logs written before the retraction waited for the merged turn's words
-    retracted a question the person went on from and then quit before that turn was
-    confirmed: nothing took it up, and it is resumed, with its calls, rather than lost."""
-    words = conv.users.get(turn_id, "")
-    return any(t > turn_id and text.startswith(words) for t, text in conv.users.items())
+def _taken_up(conv: Conversation, turn_id: int, by: int | None) -> bool:
+    """The user record ``by``, logged beside the retraction of ``turn_id``, is the turn that
+    went on from it: a later turn whose words begin with the retracted turn's (a merged
+    turn's do). Its retraction is written right after that turn's words (in one write),
+    and was written just before them in older logs, which retracted a question the person
+    went on from and then quit before the merged turn was confirmed: nothing took it up,
+    and it is resumed, with its calls, rather than lost. Taken up by any later turn, a
+    question asked again later in the resumed conversation ("What's the weather … in
+    Paris?") took it out of the next ``--resume``, though the live conversation had it."""
+    if by is None or by <= turn_id:
+        return False
+    return conv.users.get(by, "").startswith(conv.users.get(turn_id, ""))
 
 
 def _joined(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:

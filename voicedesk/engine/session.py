@@ -1049,7 +1049,13 @@ class Session:
         self._reply = None
         self._reply_turn = None
         if not turn.followup:
-            self._log_user(turn)
+            if not turn.logged_user:
+                # The calls it goes on from (a merged turn's) in the same write as its words
+                # and the retraction: written after them, a process killed in between left
+                # the call retracted with the question and the merged turn without it.
+                tools = reply.tool_messages[reply.tools_logged :]
+                reply.tools_logged = len(reply.tool_messages)
+                self._log_user(turn, tools)
             self.context.add_user(turn.turn_id, turn.text)
         self._set_state("thinking")
         reply.confirm()
@@ -1058,8 +1064,9 @@ class Session:
     def _log_user(self, turn: _Turn, tools: list[dict[str, Any]] | None = None) -> None:
         """The turn's words, once, with the retraction of the turns it took back after
         them, in one write: the log never holds a question retracted without the turn
-        that goes on from it. ``tools``: calls it goes on from that no answer of its own
-        will log (``_log_unanswered_merge``)."""
+        that goes on from it. ``tools``: the calls it goes on from and those its answer
+        made before it was confirmed, not logged yet (at its confirmation; at quitting,
+        ``_log_unanswered_merge``, those no answer of its own will log)."""
         if turn.logged_user or self.log is None:
             return
         turn.logged_user = True
