@@ -7,6 +7,8 @@ import base64
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -880,6 +882,27 @@ async def test_llm_a_request_over_the_models_window_is_named_as_too_long(wording
         assert f"{window} tokens" in caught.value.message
 
 
+@contextlib.asynccontextmanager
+async def _other_chat_server(handler: Any, **kw: Any) -> AsyncIterator[OpenAIChat]:
+    """A chat client of a server the simulated cloud does not imitate: ``handler`` answers
+    its chat completions, over a real socket."""
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    llm = OpenAIChat(api_key="sk-test", model="m", base_url=f"http://127.0.0.1:{port}/v1", **kw)
+    try:
+        yield llm
+    finally:
+        await llm.aclose()
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize(
     ("status", "body", "window", "prompt"),
     [
@@ -956,23 +979,10 @@ async def test_llm_refusals_worded_by_other_servers_are_read_too(status, body, w
     async def refuse(request: web.Request) -> web.Response:
         return web.json_response({"error": body}, status=status)
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", refuse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    llm = OpenAIChat(
-        api_key="sk-test", model="m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
-    )
-    try:
+    async with _other_chat_server(refuse, max_retries=0) as llm:
         with pytest.raises(ProviderError) as caught:
             async for _ in llm.stream(ChatRequest(messages=[{"role": "user", "content": "hi"}])):
                 pass
-    finally:
-        await llm.aclose()
-        await runner.cleanup()
     if window == "not too long":
         assert not isinstance(caught.value, ContextTooLongError)
         assert "max_tokens is too large" in caught.value.message
@@ -1083,20 +1093,9 @@ async def test_tool_calls_a_server_sends_without_ids_are_given_distinct_ones():
         await resp.write(b"data: [DONE]\n\n")
         return resp
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    llm = OpenAIChat(api_key="sk-test", model="m", base_url=f"http://127.0.0.1:{port}/v1")
-    try:
+    async with _other_chat_server(answer) as llm:
         request = ChatRequest(messages=[{"role": "user", "content": "What is in my notes?"}])
         items = [item async for item in llm.stream(request)]
-    finally:
-        await llm.aclose()
-        await runner.cleanup()
     (calls,) = [i.calls for i in items if isinstance(i, ToolCalls)]
     assert [c.name for c in calls] == ["list_documents", "read_document"]
     ids = [c.id for c in calls]
