@@ -1,8 +1,9 @@
 """``voicedesk bench echo``: hands-free on laptop speakers, in the simulated room.
 
 The assistant's answers (Piper speech when available) play through a simulated
-speaker-to-microphone path — a random 20–120 ms delay, room reflections, echo at ``--echo-db``
-relative to the person, a little noise — while in some episodes the person talks over the
+speaker-to-microphone path — a random 20–120 ms delay, room reflections (a reverberation
+time drawn from 0.15–0.35 s, or ``--rt60``), echo at ``--echo-db`` relative to the person, a
+little noise — while in some episodes the person talks over the
 answer. The capture path is the engine's own: echo canceller (unless ``--no-aec``), Silero
 VAD segmenter and the barge-in policy with the configured minimum speech. When a barge-in
 fires, playback stops at the next block, as in the live engine.
