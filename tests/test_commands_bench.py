@@ -151,6 +151,8 @@ def test_fresh_cancellers_report_only_the_delays_they_ran(capsys) -> None:
             ["--fresh-cancellers", "1", "--trace", "--minutes", "9"],
             "--minutes, --trace do not apply to --fresh-cancellers",  # were ignored
         ),
+        (["--rt60", "0"], "--rt60 0.0 is out of range"),
+        (["--fresh-cancellers", "1", "--rt60", "0.6"], "--rt60 does not apply"),
     ],
 )
 def test_bench_echo_refuses_flags_it_cannot_honour(capsys, flags, said) -> None:

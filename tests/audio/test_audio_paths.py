@@ -588,3 +588,19 @@ def test_the_coherence_check_stops_once_the_linear_model_knows_the_echo_path() -
     SimulatedRoom(Silence(10), seed=3, noise_dbfs=-65.0).start(process)
     assert len(after) > 100  # the path was learnt with the answer still playing
     assert len(set(after[1:])) == 1, sorted(set(after))[:5]  # no longer computed
+
+
+def test_the_echo_cancellers_reference_is_silent_while_nothing_plays() -> None:
+    """soxr's int16 stream dithers: digital silence came out of the reference's resampler as
+    ±1 LSB noise, so the linear echo model took every pause for playback and adapted on
+    that noise against the room's (trained_frames counted up before any answer)."""
+    from voicedesk.audio.resample import StreamResampler
+
+    resampler = StreamResampler(24_000, 16_000)
+    assert not any(resampler.process(np.zeros(240, np.int16)).any() for _ in range(50))
+    canceller = EchoCanceller()
+    rng = np.random.default_rng(0)
+    for _ in range(300):  # 3 s of room noise at −65 dBFS, nothing played
+        noise = rng.standard_normal(160) * 32768 * 10 ** (-65 / 20)
+        canceller(noise.astype(np.int16), np.zeros(240, np.int16))
+    assert canceller.linear.trained_frames == 0

@@ -24,6 +24,13 @@ class StreamResampler:
     it in bursts (≈30 ms of added latency), which would delay end-of-turn detection and
     barge-in, and make the echo canceller's reference arrive after its echo. QQ delays by
     about one sample. The price is weaker alias rejection, harmless for VAD/STT input.
+
+    The stream runs in float32 and is rounded back to int16 here: soxr's int16 output is
+    dithered, so digital silence came out as ±1 LSB noise. The echo canceller's reference
+    then never fell silent, and the linear echo model (``linear_echo.py``), which adapts
+    only while the speaker plays, adapted on that noise against the room's noise in every
+    pause (seconds of it before the first answer), so it started each answer from a filter
+    fitted to nothing and took 6+ s to explain the echo instead of ~3 s.
     """
 
     def __init__(self, in_rate: int, out_rate: int, quality: str = "QQ") -> None:
@@ -31,7 +38,7 @@ class StreamResampler:
         self._rs = (
             None
             if in_rate == out_rate
-            else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality=quality)
+            else soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", quality=quality)
         )
 
     @property
@@ -42,4 +49,5 @@ class StreamResampler:
     def process(self, pcm: np.ndarray, last: bool = False) -> np.ndarray:
         if self._rs is None:
             return pcm
-        return self._rs.resample_chunk(pcm.astype(np.int16, copy=False), last=last)
+        y = self._rs.resample_chunk(pcm.astype(np.float32) * (1 / 32768.0), last=last)
+        return np.clip(np.rint(y * 32768.0), -32768, 32767).astype(np.int16)

@@ -1,8 +1,9 @@
 """``voicedesk bench echo``: hands-free on laptop speakers, in the simulated room.
 
 The assistant's answers (Piper speech when available) play through a simulated
-speaker-to-microphone path — a random 20–120 ms delay, room reflections, echo at ``--echo-db``
-relative to the person, a little noise — while in some episodes the person talks over the
+speaker-to-microphone path — a random 20–120 ms delay, room reflections (a reverberation
+time drawn from 0.15–0.35 s, or ``--rt60``), echo at ``--echo-db`` relative to the person, a
+little noise — while in some episodes the person talks over the
 answer. The capture path is the engine's own: echo canceller (unless ``--no-aec``), Silero
 VAD segmenter and the barge-in policy with the configured minimum speech. When a barge-in
 fires, playback stops at the next block, as in the live engine.
@@ -176,6 +177,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "rules can be replayed on the same audio)",
     )
     p.add_argument(
+        "--rt60",
+        type=float,
+        metavar="S",
+        help="every room's reverberation time in seconds (default: 0.15–0.35 s at random); "
+        "0.6 is a bare, reverberant room, whose echo outlasts the linear echo model's span",
+    )
+    p.add_argument(
         "--fresh-cancellers",
         type=int,
         metavar="N",
@@ -214,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
                 ("--keep-playing", args.keep_playing),
                 ("--no-double-talk", args.no_double_talk),
                 ("--trace", args.trace),
+                ("--rt60", args.rt60 is not None),
             )
             if given
         ]
@@ -226,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
     minutes = 5.0 if args.minutes is None else args.minutes
     if not 0 < minutes < math.inf:  # nan played nothing (ZeroDivisionError), inf forever
         raise UserError(f"--minutes {args.minutes} is not a duration", "e.g. --minutes 5")
+    if args.rt60 is not None and not 0.05 <= args.rt60 <= 2.0:
+        raise UserError(f"--rt60 {args.rt60} is out of range", "use 0.05 … 2 s")
     if args.min_speech_ms is not None and args.min_speech_ms < 0:
         raise UserError(
             f"--min-speech-ms {args.min_speech_ms} cannot be negative", "e.g. --min-speech-ms 100"
@@ -258,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
         pause_on_barge_in=not args.keep_playing,
         double_talk=not args.no_double_talk,
         trace=args.trace,
+        rt60_s=args.rt60,
     )
     if args.json:
         print(json.dumps(result))
@@ -393,6 +405,7 @@ def run_echo_bench(
     pause_on_barge_in: bool = True,
     trace: bool = False,
     double_talk: bool = True,
+    rt60_s: float | None = None,
 ) -> dict[str, Any]:
     """Run the room simulation; see the module docstring for what each key means.
 
@@ -401,6 +414,7 @@ def run_echo_bench(
     ``trace``: add per-episode details of every barge-in (see ``--trace``).
     ``double_talk``: False leaves out the double-talk cue (the VAD on the cleaned signal
     alone decides), to measure what the cue brings.
+    ``rt60_s``: every room's reverberation time (default: drawn at random, 0.15–0.35 s).
     """
     import numpy as np
 
@@ -458,7 +472,8 @@ def run_echo_bench(
                 canceller.frame_observer = _timed(cue, res) if cue is not None else None
             room_i = (episode_i - 1) // EPISODES_PER_ROOM
             delay = int(DELAYS_MS[room_i % len(DELAYS_MS)] * 16)  # samples at 16 kHz
-            rt60 = float(rng.uniform(0.15, 0.35))
+            rt60 = float(rng.uniform(0.15, 0.35))  # drawn even when fixed: the same rooms else
+            rt60 = rt60 if rt60_s is None else rt60_s
             ir = room_impulse_response(rt60_s=rt60, seed=int(rng.integers(1 << 30)))
             res.rooms.append({"delay_ms": delay / 16, "rt60_s": round(rt60, 2), "peak": 0})
         gain = 10 ** (echo_db / 20)
