@@ -162,6 +162,39 @@ async def test_a_streaming_answer_wraps_only_its_last_line_and_lays_out_only_for
         await pilot.press("q")
 
 
+async def test_a_word_longer_than_the_pane_that_fills_its_last_line_streams_as_it_ends(
+    tmp_path: Path,
+) -> None:
+    """A word longer than the pane (a link, a path, a run of Japanese without spaces) is
+    folded with the space after it: when its last piece fills the line, that space goes on
+    a line of its own, so the next word begins with it and a next long word comes after a
+    blank line. The streaming answer kept the piece as a final line and wrapped the rest
+    alone: no space, no blank line, until the answer was heard and jumped to how it is
+    drawn whole. It keeps only the lines before the one the last word begins on now."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(60, 40)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.TranscriptFinal(turn_id=1, text="Where is it?"))
+        app.bus.publish(ev.AssistantDelta(turn_id=1, text="See"))
+        await pilot.pause()
+        (answer,) = app.conversation.query(AssistantTurn)
+        width = answer.content_region.width
+        link = "https://example.com/" + "a" * (2 * width - len("https://example.com/"))
+        japanese = "東京" * width  # two cells each: it folds at the pane's edge too
+        text = f" {link} and then {link} {link}\n\n{japanese} OK {japanese}"
+        tokens = [text[at : at + 4] for at in range(0, len(text), 4)]
+        for token in tokens:
+            app.bus.publish(ev.AssistantDelta(turn_id=1, text=token))
+            await pilot.pause()
+            assert answer.content_region.width == width
+            style = answer.visual_style
+            growing = Visual.to_strips(answer, answer.visual, width, None, style)
+            whole = Visual.to_strips(answer, answer.render_content(), width, None, style)
+            assert [s.text for s in growing] == [s.text for s in whole], token
+            assert answer.content_region.height == len(whole)
+        await pilot.press("q")
+
+
 async def test_a_long_tool_result_is_not_wrapped_whole_to_open_or_resize_its_dialog(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
