@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Markdown, Static, TextArea
 from voicedesk.errors import ConfigError, UserError
 from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.tools import EARLIER_DETAIL, NOT_LOGGED
+from voicedesk.tui.widgets.visible import visible_controls
 
 if TYPE_CHECKING:
     from voicedesk.tui.widgets.tools import ToolCallInfo
@@ -459,12 +460,13 @@ class ToolDetailScreen(_Dialog):
         fin = self.info.finished
         if fin is None or not fin.spoken_summary:
             return None
-        return Content.assemble(("Spoken: ", "bold"), fin.spoken_summary)
+        return Content.assemble(("Spoken: ", "bold"), visible_controls(fin.spoken_summary))
 
     def _result(self) -> str:
+        """The result as drawn: its control characters shown, not sent to the terminal."""
         info, fin = self.info, self.info.finished
         if info.earlier and info.earlier_result is not None:
-            return info.earlier_result
+            return visible_controls(info.earlier_result)
         if info.earlier:
             return "Not logged: the session log keeps only the name and arguments of this call."
-        return fin.result_text if fin else (info.progress or "still running…")
+        return visible_controls(fin.result_text if fin else (info.progress or "still running…"))

@@ -23,6 +23,7 @@ from textual.widgets import Static
 from voicedesk import events as ev
 from voicedesk.engine.metrics import timings_line
 from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
+from voicedesk.tui.widgets.visible import visible_controls
 
 CUT_MARKER = " ✂ cut here "
 STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
@@ -195,7 +196,9 @@ class ToolCard(Static):
 
     def finish(self, event: ev.ToolCallFinished) -> None:
         self.status = "cancelled" if event.cancelled else "error" if event.is_error else "done"
-        self.detail = f"{event.duration_s:.2f}s · {event.spoken_summary}".rstrip(" ·")
+        # (the summary is the result's first line: what a program wrote for a terminal too)
+        spoken = visible_controls(event.spoken_summary)
+        self.detail = f"{event.duration_s:.2f}s · {spoken}".rstrip(" ·")
         self.set_classes(f"tool-card {self.status}")
         self._show()
 
