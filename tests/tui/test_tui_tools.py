@@ -25,7 +25,7 @@ from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 from voicedesk.sim.server import SimLatency, SimServer
 from voicedesk.tools.manager import spoken_summary
 from voicedesk.tui.app import VoiceDeskApp
-from voicedesk.tui.screens import ToolDetailScreen
+from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
 from voicedesk.tui.widgets.conversation import ToolCard
 
 READ_MEMO = "Read me the budget memo."
@@ -200,3 +200,38 @@ async def test_terminal_escapes_in_a_tool_result_are_shown_not_sent_to_the_termi
         for line in [in_conversation, card, spoken, *drawn]:
             assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in line), line
         await pilot.press("q")
+
+
+async def test_ctrl_c_in_a_dialog_copies_what_is_selected_and_else_quits(tmp_path: Path) -> None:
+    """The help says ctrl+c quits outside the text box, and in a tool's result copies. In
+    every dialog it did nothing at all unless text was selected: a dialog's keys stop the
+    app's, and its screen's "copy the selection" gave way to nothing. It quits there now
+    when nothing is selected, as q does."""
+    result = "The budget memo: 42 items."
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.ToolCallStarted(turn_id=1, call_id="c1", name="read", arguments={}))
+        app.bus.publish(
+            ev.ToolCallFinished(
+                call_id="c1",
+                name="read",
+                result_text=result,
+                spoken_summary="",
+                is_error=False,
+                duration_s=0.1,
+            )
+        )
+        await pilot.pause()
+        app.push_screen(ToolDetailScreen(app.tool_pane.calls["c1"]))
+        await pilot.pause()
+        await pilot.press("f7", "ctrl+c")  # select all, copy
+        await pilot.pause()
+        assert app.clipboard == result
+        assert isinstance(app.screen, ToolDetailScreen) and app.return_code is None
+        await pilot.press("escape", "question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.return_code == 0

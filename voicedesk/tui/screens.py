@@ -46,7 +46,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("c", "microphone and speaker check (level meter, test sound)"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
-    ("q", "quit (ctrl+q too, anywhere; ctrl+c outside the text box and a tool's result)"),
+    ("q", "quit (ctrl+q too, anywhere; ctrl+c outside a text box, copying a selection)"),
 ]
 # the keys of app.SESSION_ACTIONS, which do nothing without a conversation
 CONVERSATION_KEYS = frozenset({"space", "h", "m", "i / esc", "t", "c"})
@@ -61,6 +61,15 @@ NO_MICROPHONE_NOTE = (
 SHORT_TERMINAL_ROWS = 20  # below this a dialog takes the whole height
 
 
+# ctrl+c copies what is selected (a tool's result copies its own first) and else quits, as
+# outside a dialog: the screen's own binding only copied, so with nothing selected the key
+# did nothing (a dialog's keys stop the app's). Each binding of a key is tried in turn.
+CTRL_C_IN_A_DIALOG: list[BindingType] = [
+    Binding("ctrl+c", "screen.copy_text", "Copy", show=False),
+    Binding("ctrl+c", "app.quit", "Quit", show=False),
+]
+
+
 class _Dialog(ModalScreen[None]):
     """A centred box that closes with Escape; subclasses fill the box.
 
@@ -73,6 +82,7 @@ class _Dialog(ModalScreen[None]):
         # A dialog's keys stop the app's (Textual's modal binding chain): these work on.
         Binding("i", "app.interrupt", "Stop"),
         Binding("q", "app.quit", "Quit"),
+        *CTRL_C_IN_A_DIALOG,
     ]
     DEFAULT_CLASSES = "dialog-screen"
     # The part that scrolls gets the focus, so the arrow keys, PageDown and End reach what a
