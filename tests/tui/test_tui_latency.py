@@ -163,14 +163,16 @@ async def test_a_streaming_answer_wraps_only_its_last_line_and_lays_out_only_for
 
 
 async def test_a_word_longer_than_the_pane_that_fills_its_last_line_streams_as_it_ends(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A word longer than the pane (a link, a path, a run of Japanese without spaces) is
     folded with the space after it: when its last piece fills the line, that space goes on
     a line of its own, so the next word begins with it and a next long word comes after a
     blank line. The streaming answer kept the piece as a final line and wrapped the rest
     alone: no space, no blank line, until the answer was heard and jumped to how it is
-    drawn whole. It keeps only the lines before the one the last word begins on now."""
+    drawn whole. It keeps only the lines before the one the last word begins on now, or
+    the pieces of a long word with more of it after them: a paragraph of Japanese is one
+    word, and a token wraps a line or two of it, not all of it."""
     app = fake_app(tmp_path)
     async with app.run_test(size=(60, 40)) as pilot:
         await started_fake(pilot)
@@ -181,7 +183,7 @@ async def test_a_word_longer_than_the_pane_that_fills_its_last_line_streams_as_i
         width = answer.content_region.width
         link = "https://example.com/" + "a" * (2 * width - len("https://example.com/"))
         japanese = "東京" * width  # two cells each: it folds at the pane's edge too
-        text = f" {link} and then {link} {link}\n\n{japanese} OK {japanese}"
+        text = f" {link} and then {link} {link}\n\n{japanese} OK {japanese * 3}"
         tokens = [text[at : at + 4] for at in range(0, len(text), 4)]
         for token in tokens:
             app.bus.publish(ev.AssistantDelta(turn_id=1, text=token))
@@ -192,6 +194,17 @@ async def test_a_word_longer_than_the_pane_that_fills_its_last_line_streams_as_i
             whole = Visual.to_strips(answer, answer.render_content(), width, None, style)
             assert [s.text for s in growing] == [s.text for s in whole], token
             assert answer.content_region.height == len(whole)
+        wrapped: list[int] = []
+        divide_line = textual.content.divide_line
+
+        def counting(text: str, width: int, fold: bool = True) -> list[int]:
+            wrapped.append(len(text))
+            return divide_line(text, width, fold)
+
+        monkeypatch.setattr(textual.content, "divide_line", counting)
+        app.bus.publish(ev.AssistantDelta(turn_id=1, text="東京"))
+        await pilot.pause()
+        assert wrapped and sum(wrapped) < 4 * width  # not its 6 × width characters
         await pilot.press("q")
 
 

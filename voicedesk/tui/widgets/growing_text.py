@@ -8,10 +8,11 @@ on the event loop the engine shares for audio, turn detection and barge-in.
 Wrapping is greedy: the lines before the one where the last word begins never change as
 text is appended. So :class:`GrowingText` keeps the lines already final (for the width and
 styles they were made for) in a :class:`WrapCache` the widget holds across updates, and
-wraps only from there on. Not from the last line: a word longer than the width is folded
-with the spaces after it, so the last piece of one that fills its line puts those spaces
-on a line of their own (a blank line before the next long word, a space before the next
-word) where the piece wrapped alone would not. Anything else (a revised text, another width or theme, a selection, a
+wraps only from there on (in a word longer than the width, from its last two pieces: a
+paragraph of Japanese is one word). Not from the last line: a word longer than the width
+is folded with the spaces after it, so the last piece of one that fills its line puts
+those spaces on a line of their own (a blank line before the next long word, a space
+before the next word) where the piece wrapped alone would not. Anything else (a revised text, another width or theme, a selection, a
 layout it does not know) is wrapped whole, as ``Content`` itself would.
 """
 
@@ -78,22 +79,31 @@ class GrowingText(Visual):
     @staticmethod
     def _settle(settled: _Settled, plain: str, tail_lines: list[Any]) -> int:
         """How many of the lines just wrapped are final, keeping where the next begins: all
-        before the last that begins a word or a line of the text (not a fold in a word; the
+        before the last that begins a word or a line of the text, or a piece of a word
+        longer than the width that goes on past the piece's end (it is folded alike from
+        there on). Not the last piece of a long word: folded with the spaces after it, it
+        can put them on a line of their own where the piece wrapped alone would not (the
         spaces that begin a line of the text are part of its first word)."""
         if "\t" in plain:  # the lines' offsets are in the text with its tabs expanded
             return 0
         begins = _line_starts(plain[settled.start :])
+        starts = [settled.start + begins[line.y] + line.x for line in tail_lines]
         for kept in range(len(tail_lines) - 1, 0, -1):
-            line = tail_lines[kept]
-            at = settled.start + begins[line.y] + line.x
-            if line.x == 0 or (
+            at = starts[kept]
+            if tail_lines[kept].x == 0 or (
                 plain[at - 1].isspace()
                 and not plain[at].isspace()
                 and not plain[plain.rfind("\n", 0, at) + 1 : at].isspace()
             ):
-                settled.head = plain[:at]
-                return kept
-        return 0
+                break
+            if kept + 1 < len(starts) and tail_lines[kept + 1].x > 0:
+                then = starts[kept + 1]  # a fold inside the word's letters: more follow
+                if not plain[then - 1].isspace() and not plain[then].isspace():
+                    break
+        else:
+            return 0
+        settled.head = plain[:at]
+        return kept
 
     def render_strips(
         self, width: int, height: int | None, style: Style, options: RenderOptions
