@@ -208,6 +208,27 @@ async def test_a_word_longer_than_the_pane_that_fills_its_last_line_streams_as_i
         await pilot.press("q")
 
 
+async def test_a_streaming_answer_can_be_selected_and_copied(tmp_path: Path) -> None:
+    """An answer is drawn by ``GrowingText`` until it has been heard, all the time it is
+    spoken, and Textual takes the selected text only from a ``Content``: a double click
+    on it highlighted it, and ctrl+c copied nothing. It copies the answer as shown."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.TranscriptFinal(turn_id=1, text="Where is it?"))
+        for token in ("The", " memo", " is", " in", " the", " budget", " folder."):
+            app.bus.publish(ev.AssistantDelta(turn_id=1, text=token))
+        await pilot.pause()
+        (answer,) = app.conversation.query(AssistantTurn)
+        assert answer.heard_text is None  # still streaming, or being spoken
+        await pilot.click(answer, times=2)  # selects the whole answer
+        await pilot.pause()
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.clipboard == "assistant › The memo is in the budget folder."
+        assert app.return_code is None  # it copied: it did not quit
+
+
 async def test_a_long_tool_result_is_not_wrapped_whole_to_open_or_resize_its_dialog(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,6 +18,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.selection import Selection
 from textual.widgets import Static
 
 from voicedesk import events as ev
@@ -117,6 +118,12 @@ class AssistantTurn(Static):
     def display_text(self) -> str:
         """Plain text as shown (tests and copy/paste)."""
         return self.render_content().plain
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected text: Textual takes it only from a ``Content``, and a streaming
+        answer is drawn by ``GrowingText`` until it has been heard (all the time it is
+        spoken), so a selection in it copied nothing."""
+        return selection.extract(self.display_text), "\n"
 
     def render_content(self) -> Content:
         prefix = ("assistant › ", "bold $text-primary")
