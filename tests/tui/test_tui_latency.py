@@ -162,6 +162,73 @@ async def test_a_streaming_answer_wraps_only_its_last_line_and_lays_out_only_for
         await pilot.press("q")
 
 
+async def test_a_word_longer_than_the_pane_that_fills_its_last_line_streams_as_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word longer than the pane (a link, a path, a run of Japanese without spaces) is
+    folded with the space after it: when its last piece fills the line, that space goes on
+    a line of its own, so the next word begins with it and a next long word comes after a
+    blank line. The streaming answer kept the piece as a final line and wrapped the rest
+    alone: no space, no blank line, until the answer was heard and jumped to how it is
+    drawn whole. It keeps only the lines before the one the last word begins on now, or
+    the pieces of a long word with more of it after them: a paragraph of Japanese is one
+    word, and a token wraps a line or two of it, not all of it."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(60, 40)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.TranscriptFinal(turn_id=1, text="Where is it?"))
+        app.bus.publish(ev.AssistantDelta(turn_id=1, text="See"))
+        await pilot.pause()
+        (answer,) = app.conversation.query(AssistantTurn)
+        width = answer.content_region.width
+        link = "https://example.com/" + "a" * (2 * width - len("https://example.com/"))
+        japanese = "東京" * width  # two cells each: it folds at the pane's edge too
+        text = f" {link} and then {link} {link}\n\n{japanese} OK {japanese * 3}"
+        tokens = [text[at : at + 4] for at in range(0, len(text), 4)]
+        for token in tokens:
+            app.bus.publish(ev.AssistantDelta(turn_id=1, text=token))
+            await pilot.pause()
+            assert answer.content_region.width == width
+            style = answer.visual_style
+            growing = Visual.to_strips(answer, answer.visual, width, None, style)
+            whole = Visual.to_strips(answer, answer.render_content(), width, None, style)
+            assert [s.text for s in growing] == [s.text for s in whole], token
+            assert answer.content_region.height == len(whole)
+        wrapped: list[int] = []
+        divide_line = textual.content.divide_line
+
+        def counting(text: str, width: int, fold: bool = True) -> list[int]:
+            wrapped.append(len(text))
+            return divide_line(text, width, fold)
+
+        monkeypatch.setattr(textual.content, "divide_line", counting)
+        app.bus.publish(ev.AssistantDelta(turn_id=1, text="東京"))
+        await pilot.pause()
+        assert wrapped and sum(wrapped) < 4 * width  # not its 6 × width characters
+        await pilot.press("q")
+
+
+async def test_a_streaming_answer_can_be_selected_and_copied(tmp_path: Path) -> None:
+    """An answer is drawn by ``GrowingText`` until it has been heard, all the time it is
+    spoken, and Textual takes the selected text only from a ``Content``: a double click
+    on it highlighted it, and ctrl+c copied nothing. It copies the answer as shown."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.TranscriptFinal(turn_id=1, text="Where is it?"))
+        for token in ("The", " memo", " is", " in", " the", " budget", " folder."):
+            app.bus.publish(ev.AssistantDelta(turn_id=1, text=token))
+        await pilot.pause()
+        (answer,) = app.conversation.query(AssistantTurn)
+        assert answer.heard_text is None  # still streaming, or being spoken
+        await pilot.click(answer, times=2)  # selects the whole answer
+        await pilot.pause()
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.clipboard == "assistant › The memo is in the budget folder."
+        assert app.return_code is None  # it copied: it did not quit
+
+
 async def test_a_long_tool_result_is_not_wrapped_whole_to_open_or_resize_its_dialog(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

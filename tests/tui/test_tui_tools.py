@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from test_tui import (  # shared fixtures and helpers of the TUI tests
+    fake_app,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
     started,
+    started_fake,
     text_of,
     wait_until,
 )
@@ -21,8 +23,10 @@ from voicedesk.config import Settings
 from voicedesk.engine.builder import build_session, settings_for_sim
 from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 from voicedesk.sim.server import SimLatency, SimServer
+from voicedesk.tools.manager import spoken_summary
 from voicedesk.tui.app import VoiceDeskApp
-from voicedesk.tui.screens import ToolDetailScreen
+from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
+from voicedesk.tui.widgets.conversation import ToolCard
 
 READ_MEMO = "Read me the budget memo."
 
@@ -151,3 +155,83 @@ async def test_a_call_ending_as_its_detail_opens_ends_in_the_conversation_too(
         assert isinstance(screen, ToolDetailScreen)
         assert "done in" in text_of(screen.query_one("#tool-status", Static))
         assert screen.query_one("#tool-result", TextArea).text == "BUDGET MEMO"
+
+
+async def test_terminal_escapes_in_a_tool_result_are_shown_not_sent_to_the_terminal(
+    tmp_path: Path,
+) -> None:
+    """A tool's result can hold what a program wrote for a terminal (colours, a title, a
+    clear screen): drawn as it was, the escape went out to the terminal with the screen,
+    which coloured the dialog, cleared it or shifted its lines. Such characters are shown
+    as the symbols Unicode has for them (␛), in the dialog and in the tools pane."""
+    result = "\x1b[31mred\x1b[0m and \x1b]0;title\x07 then\x1b[2J\r\nnext\rline\x00\x7f\x9b5m"
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.ToolCallStarted(turn_id=1, call_id="c1", name="run", arguments={"cmd": "ls"})
+        )
+        app.bus.publish(
+            ev.ToolCallFinished(
+                call_id="c1",
+                name="run",
+                result_text=result,
+                spoken_summary=spoken_summary(result),  # its first line
+                is_error=False,
+                duration_s=0.1,
+            )
+        )
+        await pilot.pause()
+        (tool_card,) = app.conversation.query(ToolCard)
+        in_conversation = tool_card.render_line(0).text
+        assert "␛[31mred" in in_conversation
+        options = app.tool_pane.query_one(OptionList)
+        card = "".join(options.render_line(y).text for y in range(options.size.height))
+        assert "␛[31mred" in card
+        app.push_screen(ToolDetailScreen(app.tool_pane.calls["c1"]))
+        await pilot.pause()
+        shown = app.screen.query_one("#tool-result", TextArea)
+        drawn = [shown.render_line(y).text for y in range(shown.size.height)]
+        assert drawn[0].startswith("␛[31mred␛[0m and ␛]0;title␇ then␛[2J"), drawn
+        assert drawn[1].startswith("next"), drawn  # line ends, as any text's
+        assert drawn[2].startswith("line␀␡"), drawn
+        spoken = app.screen.query_one("#tool-spoken", Static).render_line(0).text
+        assert "Spoken: ␛[31mred" in spoken
+        for line in [in_conversation, card, spoken, *drawn]:
+            assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in line), line
+        await pilot.press("q")
+
+
+async def test_ctrl_c_in_a_dialog_copies_what_is_selected_and_else_quits(tmp_path: Path) -> None:
+    """The help says ctrl+c quits outside the text box, and in a tool's result copies. In
+    every dialog it did nothing at all unless text was selected: a dialog's keys stop the
+    app's, and its screen's "copy the selection" gave way to nothing. It quits there now
+    when nothing is selected, as q does."""
+    result = "The budget memo: 42 items."
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.ToolCallStarted(turn_id=1, call_id="c1", name="read", arguments={}))
+        app.bus.publish(
+            ev.ToolCallFinished(
+                call_id="c1",
+                name="read",
+                result_text=result,
+                spoken_summary="",
+                is_error=False,
+                duration_s=0.1,
+            )
+        )
+        await pilot.pause()
+        app.push_screen(ToolDetailScreen(app.tool_pane.calls["c1"]))
+        await pilot.pause()
+        await pilot.press("f7", "ctrl+c")  # select all, copy
+        await pilot.pause()
+        assert app.clipboard == result
+        assert isinstance(app.screen, ToolDetailScreen) and app.return_code is None
+        await pilot.press("escape", "question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.return_code == 0

@@ -25,6 +25,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from voicedesk.tui.screens import CTRL_C_IN_A_DIALOG
 from voicedesk.tui.widgets.footer import AppFooter
 
 Verdict = Literal["waiting", "heard", "silent", "quiet", "no-signal"]
@@ -127,6 +128,7 @@ class AudioCheckScreen(ModalScreen[bool]):
         # as over the other dialogs (screens._Dialog), listed in its own footer
         Binding("i", "app.interrupt", "Stop"),
         Binding("q", "app.quit", "Quit"),
+        *CTRL_C_IN_A_DIALOG,
     ]
     DEFAULT_CLASSES = "dialog-screen"
 

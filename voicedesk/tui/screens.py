@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Markdown, Static, TextArea
 from voicedesk.errors import ConfigError, UserError
 from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.tools import EARLIER_DETAIL, NOT_LOGGED
+from voicedesk.tui.widgets.visible import visible_controls
 
 if TYPE_CHECKING:
     from voicedesk.tui.widgets.tools import ToolCallInfo
@@ -45,7 +46,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("c", "microphone and speaker check (level meter, test sound)"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
-    ("q", "quit (ctrl+q too, anywhere; ctrl+c outside the text box and a tool's result)"),
+    ("q", "quit (ctrl+q too, anywhere; ctrl+c outside a text box, copying a selection)"),
 ]
 # the keys of app.SESSION_ACTIONS, which do nothing without a conversation
 CONVERSATION_KEYS = frozenset({"space", "h", "m", "i / esc", "t", "c"})
@@ -60,6 +61,15 @@ NO_MICROPHONE_NOTE = (
 SHORT_TERMINAL_ROWS = 20  # below this a dialog takes the whole height
 
 
+# ctrl+c copies what is selected (a tool's result copies its own first) and else quits, as
+# outside a dialog: the screen's own binding only copied, so with nothing selected the key
+# did nothing (a dialog's keys stop the app's). Each binding of a key is tried in turn.
+CTRL_C_IN_A_DIALOG: list[BindingType] = [
+    Binding("ctrl+c", "screen.copy_text", "Copy", show=False),
+    Binding("ctrl+c", "app.quit", "Quit", show=False),
+]
+
+
 class _Dialog(ModalScreen[None]):
     """A centred box that closes with Escape; subclasses fill the box.
 
@@ -72,6 +82,7 @@ class _Dialog(ModalScreen[None]):
         # A dialog's keys stop the app's (Textual's modal binding chain): these work on.
         Binding("i", "app.interrupt", "Stop"),
         Binding("q", "app.quit", "Quit"),
+        *CTRL_C_IN_A_DIALOG,
     ]
     DEFAULT_CLASSES = "dialog-screen"
     # The part that scrolls gets the focus, so the arrow keys, PageDown and End reach what a
@@ -459,12 +470,13 @@ class ToolDetailScreen(_Dialog):
         fin = self.info.finished
         if fin is None or not fin.spoken_summary:
             return None
-        return Content.assemble(("Spoken: ", "bold"), fin.spoken_summary)
+        return Content.assemble(("Spoken: ", "bold"), visible_controls(fin.spoken_summary))
 
     def _result(self) -> str:
+        """The result as drawn: its control characters shown, not sent to the terminal."""
         info, fin = self.info, self.info.finished
         if info.earlier and info.earlier_result is not None:
-            return info.earlier_result
+            return visible_controls(info.earlier_result)
         if info.earlier:
             return "Not logged: the session log keeps only the name and arguments of this call."
-        return fin.result_text if fin else (info.progress or "still running…")
+        return visible_controls(fin.result_text if fin else (info.progress or "still running…"))

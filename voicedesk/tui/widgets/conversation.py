@@ -18,11 +18,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.selection import Selection
 from textual.widgets import Static
 
 from voicedesk import events as ev
 from voicedesk.engine.metrics import timings_line
 from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
+from voicedesk.tui.widgets.visible import visible_controls
 
 CUT_MARKER = " ✂ cut here "
 STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
@@ -117,6 +119,12 @@ class AssistantTurn(Static):
         """Plain text as shown (tests and copy/paste)."""
         return self.render_content().plain
 
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected text: Textual takes it only from a ``Content``, and a streaming
+        answer is drawn by ``GrowingText`` until it has been heard (all the time it is
+        spoken), so a selection in it copied nothing."""
+        return selection.extract(self.display_text), "\n"
+
     def render_content(self) -> Content:
         prefix = ("assistant › ", "bold $text-primary")
         if self.interrupted and self.heard_text is not None:
@@ -195,7 +203,9 @@ class ToolCard(Static):
 
     def finish(self, event: ev.ToolCallFinished) -> None:
         self.status = "cancelled" if event.cancelled else "error" if event.is_error else "done"
-        self.detail = f"{event.duration_s:.2f}s · {event.spoken_summary}".rstrip(" ·")
+        # (the summary is the result's first line: what a program wrote for a terminal too)
+        spoken = visible_controls(event.spoken_summary)
+        self.detail = f"{event.duration_s:.2f}s · {spoken}".rstrip(" ·")
         self.set_classes(f"tool-card {self.status}")
         self._show()
 

@@ -5,10 +5,14 @@ widget is laid out and drawn: for its height and again for its lines. A streamin
 updated for every token, so a 400-word answer was wrapped twice per frame, more each word,
 on the event loop the engine shares for audio, turn detection and barge-in.
 
-Wrapping is greedy: once a line has a line after it, appending text never changes it. So
-:class:`GrowingText` keeps the lines already final (for the width and styles they were made
-for) in a :class:`WrapCache` the widget holds across updates, and wraps only from the start
-of the last line on. Anything else (a revised text, another width or theme, a selection, a
+Wrapping is greedy: the lines before the one where the last word begins never change as
+text is appended. So :class:`GrowingText` keeps the lines already final (for the width and
+styles they were made for) in a :class:`WrapCache` the widget holds across updates, and
+wraps only from there on (in a word longer than the width, from its last two pieces: a
+paragraph of Japanese is one word). Not from the last line: a word longer than the width
+is folded with the spaces after it, so the last piece of one that fills its line puts
+those spaces on a line of their own (a blank line before the next long word, a space
+before the next word) where the piece wrapped alone would not. Anything else (a revised text, another width or theme, a selection, a
 layout it does not know) is wrapped whole, as ``Content`` itself would.
 """
 
@@ -73,13 +77,33 @@ class GrowingText(Visual):
         return settled
 
     @staticmethod
-    def _settle(settled: _Settled, plain: str, tail_lines: list[Any]) -> None:
-        """All but the last of the lines just wrapped are final: keep where the last begins."""
-        if not tail_lines:
-            return
-        last = tail_lines[-1]
+    def _settle(settled: _Settled, plain: str, tail_lines: list[Any]) -> int:
+        """How many of the lines just wrapped are final, keeping where the next begins: all
+        before the last that begins a word or a line of the text, or a piece of a word
+        longer than the width that goes on past the piece's end (it is folded alike from
+        there on). Not the last piece of a long word: folded with the spaces after it, it
+        can put them on a line of their own where the piece wrapped alone would not (the
+        spaces that begin a line of the text are part of its first word)."""
+        if "\t" in plain:  # the lines' offsets are in the text with its tabs expanded
+            return 0
         begins = _line_starts(plain[settled.start :])
-        settled.head = plain[: settled.start + begins[last.y] + last.x]
+        starts = [settled.start + begins[line.y] + line.x for line in tail_lines]
+        for kept in range(len(tail_lines) - 1, 0, -1):
+            at = starts[kept]
+            if tail_lines[kept].x == 0 or (
+                plain[at - 1].isspace()
+                and not plain[at].isspace()
+                and not plain[plain.rfind("\n", 0, at) + 1 : at].isspace()
+            ):
+                break
+            if kept + 1 < len(starts) and tail_lines[kept + 1].x > 0:
+                then = starts[kept + 1]  # a fold inside the word's letters: more follow
+                if not plain[then - 1].isspace() and not plain[then].isspace():
+                    break
+        else:
+            return 0
+        settled.head = plain[:at]
+        return kept
 
     def render_strips(
         self, width: int, height: int | None, style: Style, options: RenderOptions
@@ -106,13 +130,13 @@ class GrowingText(Visual):
         before = self.content.plain[: settled.start]
         line_at = before.count("\n")
         offset_at = settled.start - (before.rfind("\n") + 1)
-        self._settle(settled, self.content.plain, tail)
+        kept = self._settle(settled, self.content.plain, tail)
         for line in tail:
             if line.y == 0:
                 line.x += offset_at
             line.y += line_at
         strips = settled.strips + [Strip(*line.to_strip(style)) for line in tail]
-        settled.strips = strips[:-1]
+        settled.strips = strips[: len(strips) - len(tail) + kept]
         return strips if height is None else strips[:height]
 
     def get_height(self, rules: RulesMap, width: int) -> int:
@@ -122,8 +146,7 @@ class GrowingText(Visual):
         settled = self._settled_for(self.cache.height, (wrap_width,))
         tail = self.content.without_spans[settled.start :]._wrap_and_format(wrap_width)
         lines = settled.lines + len(tail)
-        self._settle(settled, self.content.plain, tail)
-        settled.lines = lines - 1
+        settled.lines += self._settle(settled, self.content.plain, tail)
         return lines
 
     def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
