@@ -98,15 +98,9 @@ TOKENS = [
 ]
 
 
-async def test_a_streaming_answer_wraps_only_its_last_line_and_lays_out_only_for_a_new_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every token of a streaming answer re-wrapped the whole answer, twice (its height and
-    its lines), on the event loop the engine shares: the frames of a 1500-word answer held
-    it for 17 ms each (4.8 ms now). The
-    lines already final are kept now; only the last one is wrapped again, and the answer
-    looks exactly as it did. Each token also laid the whole screen out again (every turn
-    shown); now only one that takes the answer to another line does."""
+@pytest.fixture
+def wraps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of each text Textual wraps into lines (``divide_line``), from now on."""
     wrapped: list[int] = []
     divide_line = textual.content.divide_line
 
@@ -115,14 +109,33 @@ async def test_a_streaming_answer_wraps_only_its_last_line_and_lays_out_only_for
         return divide_line(text, width, fold)
 
     monkeypatch.setattr(textual.content, "divide_line", counting)
+    return wrapped
+
+
+@pytest.fixture
+def layouts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A 1 for each layout of the whole screen (every widget shown arranged again)."""
     arranged: list[int] = []
     arrange = Compositor._arrange_root
 
-    def counting_layouts(self: Compositor, *args: Any, **kwargs: Any) -> Any:
+    def counting(self: Compositor, *args: Any, **kwargs: Any) -> Any:
         arranged.append(1)
         return arrange(self, *args, **kwargs)
 
-    monkeypatch.setattr(Compositor, "_arrange_root", counting_layouts)
+    monkeypatch.setattr(Compositor, "_arrange_root", counting)
+    return arranged
+
+
+async def test_a_streaming_answer_wraps_only_its_last_line_and_lays_out_only_for_a_new_one(
+    tmp_path: Path, wraps: list[int], layouts: list[int]
+) -> None:
+    """Every token of a streaming answer re-wrapped the whole answer, twice (its height and
+    its lines), on the event loop the engine shares: the frames of a 1500-word answer held
+    it for 17 ms each (4.8 ms now). The
+    lines already final are kept now; only the last one is wrapped again, and the answer
+    looks exactly as it did. Each token also laid the whole screen out again (every turn
+    shown); now only one that takes the answer to another line does."""
+    wrapped, arranged = wraps, layouts
     app = fake_app(tmp_path)
     async with app.run_test(size=(60, 40)) as pilot:
         await started_fake(pilot)
@@ -163,7 +176,7 @@ async def test_a_streaming_answer_wraps_only_its_last_line_and_lays_out_only_for
 
 
 async def test_a_word_longer_than_the_pane_that_fills_its_last_line_streams_as_it_ends(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, wraps: list[int]
 ) -> None:
     """A word longer than the pane (a link, a path, a run of Japanese without spaces) is
     folded with the space after it: when its last piece fills the line, that space goes on
@@ -194,17 +207,10 @@ async def test_a_word_longer_than_the_pane_that_fills_its_last_line_streams_as_i
             whole = Visual.to_strips(answer, answer.render_content(), width, None, style)
             assert [s.text for s in growing] == [s.text for s in whole], token
             assert answer.content_region.height == len(whole)
-        wrapped: list[int] = []
-        divide_line = textual.content.divide_line
-
-        def counting(text: str, width: int, fold: bool = True) -> list[int]:
-            wrapped.append(len(text))
-            return divide_line(text, width, fold)
-
-        monkeypatch.setattr(textual.content, "divide_line", counting)
+        wraps.clear()
         app.bus.publish(ev.AssistantDelta(turn_id=1, text="東京"))
         await pilot.pause()
-        assert wrapped and sum(wrapped) < 4 * width  # not its 6 × width characters
+        assert wraps and sum(wraps) < 4 * width  # not its 6 × width characters
         await pilot.press("q")
 
 
@@ -230,7 +236,7 @@ async def test_a_streaming_answer_can_be_selected_and_copied(tmp_path: Path) -> 
 
 
 async def test_a_long_tool_result_is_not_wrapped_whole_to_open_or_resize_its_dialog(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, wraps: list[int]
 ) -> None:
     """A tool's result is shown in full in its dialog, up to 50,000 characters. As one
     ``Static`` it was wrapped whole again and again as the dialog was laid out (20 times to
@@ -238,14 +244,7 @@ async def test_a_long_tool_result_is_not_wrapped_whole_to_open_or_resize_its_dia
     ~150 ms more CPU than a short result's, each resize ~100-140 ms more. A read-only text
     area lays out only the lines in view; the whole result is still there to read, to the
     end, and to select."""
-    wrapped: list[int] = []
-    divide_line = textual.content.divide_line
-
-    def counting(text: str, width: int, fold: bool = True) -> list[int]:
-        wrapped.append(len(text))
-        return divide_line(text, width, fold)
-
-    monkeypatch.setattr(textual.content, "divide_line", counting)
+    wrapped = wraps
     line = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. 東京の天気 🌊 שלום עולם\n"
     result = (line * (50_000 // len(line) + 1))[:50_000]
     app = fake_app(tmp_path)
@@ -287,20 +286,13 @@ async def test_a_long_tool_result_is_not_wrapped_whole_to_open_or_resize_its_dia
 
 
 async def test_the_level_meter_moving_does_not_lay_out_the_whole_screen(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, layouts: list[int]
 ) -> None:
     """The microphone's level comes about 20 times a second, and each one laid the whole
     screen out again, every turn in the conversation pane included: with 50 resumed turns
     that was 60 layouts and ~0.3 s of the loop's time in 3 s of silence. The meter keeps
     its width, so it is only drawn again; a change of width still lays the bar out."""
-    arranged: list[int] = []
-    arrange = Compositor._arrange_root
-
-    def counting(self: Compositor, *args: Any, **kwargs: Any) -> Any:
-        arranged.append(1)
-        return arrange(self, *args, **kwargs)
-
-    monkeypatch.setattr(Compositor, "_arrange_root", counting)
+    arranged = layouts
     app = fake_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await started_fake(pilot)
