@@ -886,6 +886,22 @@ def test_a_room_makes_the_wav_microphone_hear_what_is_played(wav: Path) -> None:
     assert roomy.backend.delay_ms == 90 and roomy.backend.echo_db == 0
 
 
+def test_a_room_with_a_reverberation_time_under_one_sample_still_opens(wav: Path) -> None:
+    """``--room rt60_s=0.00001`` passes the ``rt60_s > 0`` check, but the impulse response
+    was built with ``int(rt60_s * 16000)`` = 0 samples: a traceback from numpy ("a cannot
+    be empty") instead of a room. It is now the direct path alone."""
+    from voicedesk.audio.io import AudioIO
+    from voicedesk.commands.run import room_arg
+    from voicedesk.config import Settings
+
+    io = AudioIO.from_settings(
+        Settings(), input=wav, realtime=False, room=room_arg("rt60_s=0.00001")
+    )
+    assert io.backend.name == "room"
+    ir = io.backend._ir
+    assert ir[0] == 1.0 and not ir[1:].any()  # the direct sound, no reflections
+
+
 def test_verbose_run_does_not_log_every_http_request(tmp_path: Path) -> None:
     """`-v` keeps the HTTP library's per-request INFO lines out (they quote every request's
     URL): the openai SDK sends through httpx2, whose logger is not "httpx", so each model

@@ -604,3 +604,41 @@ def test_the_echo_cancellers_reference_is_silent_while_nothing_plays() -> None:
         noise = rng.standard_normal(160) * 32768 * 10 ** (-65 / 20)
         canceller(noise.astype(np.int16), np.zeros(240, np.int16))
     assert canceller.linear.trained_frames == 0
+
+
+@pytest.mark.parametrize("gap_ms", [100, 300])
+def test_a_person_answering_right_after_an_answer_reaches_the_transcriber_in_one_piece(
+    gap_ms: int,
+) -> None:
+    """The transcriber gets the linear model's residual while the answer's echo may be in
+    the room, AEC3's output 400 ms after the speaker fell silent. A person answering the
+    question the assistant just asked is talking by then: their words switched from one
+    signal to the other mid-word, and AEC3's output runs ~14 ms behind the microphone (and
+    high-passed), so a piece of a syllable was heard twice, on a step in level. The residual
+    of a silent reference is the microphone itself: it is kept until the person stops."""
+    played, echo = _room_echo(14.0)  # the linear model is trained well within this
+    person = read_wav(FIXTURES / "heldout-finished-0.wav", 16_000)[0].astype(np.float32)
+    loud = np.flatnonzero(np.abs(person) > 300)
+    person = person[loud[0] : loud[-1]]
+    person *= 3000 / np.sqrt(np.mean(person**2))
+    rng = np.random.default_rng(3)
+    canceller = EchoCanceller()
+    answer_blocks = echo.size // 160
+    start = answer_blocks + gap_ms // 10
+    blocks = start + person.size // 160
+    prev, heard = np.zeros(240, np.int16), []
+    for k in range(blocks):
+        a = k * 160
+        mic = (echo[a : a + 160] if k < answer_blocks else 0.0) + rng.normal(0, 20, 160)
+        if k >= start:
+            mic = mic + person[(k - start) * 160 : (k - start + 1) * 160]
+        canceller(np.clip(mic, -32768, 32767).astype(np.int16), prev)
+        prev = played[k * 240 : (k + 1) * 240] if k < answer_blocks else np.zeros(240, np.int16)
+        if k == answer_blocks - 1:
+            assert canceller.linear.removes_echo  # the residual is what the answer ends on
+        if k >= start:
+            heard.append(canceller.words.copy())
+    said = person[: len(heard) * 160].astype(np.float64)
+    got = np.concatenate(heard).astype(np.float64)
+    # one signal, in time with the microphone, all through: the person and the room's noise
+    assert np.corrcoef(said, got)[0, 1] > 0.99

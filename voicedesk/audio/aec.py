@@ -48,6 +48,10 @@ PROBE_FRAMES = 8  # loud microphone frames judged (80 ms of echo)
 PROBE_GIVE_UP_FRAMES = 30  # no echo within 300 ms: nothing to judge
 PROBE_RATIO = 4.0  # 6 dB; healthy AEC3 removes 40+ dB here, a stuck one 0–3 dB
 MIC_FLOOR = FRAME * 100.0**2  # frame energy of ≈ −50 dBFS: above room noise
+# The transcriber's signal goes back from the linear model's residual to AEC3's output only
+# after this much quiet microphone: longer than the pauses between a person's words
+# (≤ 60 ms in the test speech), so one utterance is never spliced from the two (_for_words).
+WORDS_SWITCH_QUIET_FRAMES = 30
 # The linear echo model explains this much of the microphone: it is the speaker's echo, not
 # a person (a person talking over the answer leaves ~0–3 dB explained; echo alone, 20–40 dB
 # in the simulated room). A linear model explains less of a real laptop speaker's echo
@@ -114,6 +118,7 @@ class EchoCanceller:
         self.probe_resets = 0  # of which the answer-start probe asked for
         self._ref_quiet = 0  # frames since the speaker last played something
         self._mic_quiet = 0  # frames the microphone has been below MIC_FLOOR
+        self._words_from_residual = False  # the transcriber is being handed the residual
         self._probe: _Probe | None = None
         self.linear = LinearEchoModel(FRAME)
         # The linear model has explained the echo (``ECHO_ONLY_DB``) at least once: it knows
@@ -213,8 +218,18 @@ class EchoCanceller:
         over the answer, and the transcriber lost their first word ("How long does it take…"
         heard as "along does it take…" in 4 of 5 interruptions, ``bench echo --seed 1``);
         the residual suppresses nothing of them. The VAD and the turn model keep AEC3's
-        output, which their thresholds were tuned on."""
-        if not self.linear.removes_echo:
+        output, which their thresholds were tuned on.
+
+        The switch back to AEC3's output waits for 0.3 s of quiet microphone: AEC3's output runs
+        ~14 ms behind the microphone and is high-passed, so a person answering within
+        the echo's span (a question the assistant just asked) had their words spliced
+        from two signals mid-syllable. Once the reference has been silent for the model's
+        span, the residual is the microphone itself."""
+        if self.linear.removes_echo:
+            self._words_from_residual = True
+        elif self._mic_quiet >= WORDS_SWITCH_QUIET_FRAMES:  # nobody talking: switch here
+            self._words_from_residual = False
+        if not self._words_from_residual:
             return out_frame
         return np.clip(self.linear.residual * 32768.0, -32768, 32767).astype(np.int16)
 

@@ -21,9 +21,12 @@ from voicedesk.audio.resample import StreamResampler
 def room_impulse_response(
     rate: int = CAPTURE_RATE, *, rt60_s: float = 0.25, seed: int = 0
 ) -> np.ndarray:
-    """Direct path plus exponentially decaying, low-passed reflections (unit direct gain)."""
+    """Direct path plus exponentially decaying, low-passed reflections (unit direct gain).
+
+    At least the direct path: a reverberation time under one sample (``--room
+    rt60_s=0.00001``) left no samples at all, and numpy raised."""
     rng = np.random.default_rng(seed)
-    n = int(rt60_s * rate)
+    n = max(1, int(rt60_s * rate))
     t = np.arange(n) / rate
     tail = rng.standard_normal(n) * np.exp(-6.9 * t / rt60_s)  # −60 dB at rt60
     tail[: int(0.003 * rate)] = 0.0  # first reflection ≥ 3 ms after the direct sound
