@@ -233,7 +233,13 @@ class SpokenText:
         word = token.group()
         glued = _SPACELESS_RUN.search(word)
         if glued is not None:  # a path or a name written right before Japanese or Chinese
-            word = word[: glued.start()]
+            after_run = _SPACELESS_RUN.match(self._before) is not None
+            if after_run and not re.search(r"[A-Za-z0-9~]", word[: glued.start()]):
+                word = word[: glued.start()]  # "資料/計画.md": no path begins at its "/"
+            elif token.end() == len(text) and not final:
+                return None  # the path may go on in Japanese: "docs/設計.md"
+            else:
+                word = word[: _path_end(word, glued.start())]
         elif token.end() == len(text) and not final:
             return None  # a word is said once whole: it may be a path or a URL yet
         if not at_word:
@@ -381,6 +387,19 @@ def _spoken_token(word: str) -> tuple[str, str]:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _path_end(word: str, first_run: int) -> int:
+    """Where a path or file name glued to Japanese or Chinese text ends in ``word``: after
+    the last of its runs of such letters that the path still takes in ("docs/設計.mdを見て"
+    is the path "docs/設計.md"; it was cut at "設計" and said "docs"), else before the first
+    ("notes/q3_budget.mdにあります", "C#です")."""
+    cuts = [len(word), *(run.start() for run in _SPACELESS_RUN.finditer(word, first_run + 1))]
+    for cut in sorted(cuts, reverse=True):
+        core = word[:cut]
+        if _is_path(core) or _is_file_name(core):
+            return cut
+    return first_run
 
 
 def _alternatives(core: str) -> tuple[str, str] | None:
