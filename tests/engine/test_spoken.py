@@ -219,6 +219,8 @@ def test_a_bracket_that_never_closes_keeps_the_voice_silent_only_so_long() -> No
         ),
         ("日本語のwww.example.com/pricingを見て。", "日本語のexample.comを見て。"),
         ("见：https://例え.jp/a看。", "见：例え.jp看。"),
+        ("ดูที่https://example.com/aนะครับ ขอบคุณ", "ดูที่example.comนะครับ ขอบคุณ"),
+        ("https://example.com/a를 참고하세요.", "example.com를 참고하세요."),
         (
             "Check https://example.com/a—it's free… “https://x.org” too.",
             "Check example.com—it's free… “x.org” too.",

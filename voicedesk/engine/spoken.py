@@ -61,7 +61,13 @@ _LINK_START = re.compile(
 # said. Such letters right after "://" or one another are its host's ("https://例え.jp").
 # (engine/speakable.py keeps the Markdown marks in what it matches: an address's "_".)
 _NO_URL = r"\s<>\"`|\[\]\u2000-\u206f\u3000-\u303f\uff00-\uffef"
-_WITHOUT_SPACES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+# Thai, Lao, Khmer and Myanmar are written without spaces between words too, and Korean
+# puts its particles right after a word ("https://example.com/a를"): an address's path ran
+# over them, and the words after it were never said ("ดูที่https://example.com/aนะครับ").
+_WITHOUT_SPACES = (
+    r"\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\uac00-\ud7a3"
+    r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+)
 URL = re.compile(
     rf"<?(?:https?://|www\.)"
     rf"(?:[^{_NO_URL}{_WITHOUT_SPACES}]|(?:(?<=://)|(?<=[^\x00-\x7f]))[{_WITHOUT_SPACES}])*>?",
