@@ -11,8 +11,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   host when the label is empty or itself an address;
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
   ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it,
-  and so does what goes on after it with no blank: a dash, or Japanese or Chinese text
-  (which also ends before an address or a path glued to it);
+  and so does what goes on after it with no blank: a dash, or Japanese, Chinese, Thai or
+  Korean text (which also ends before an address or a path glued to it);
 - struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
   Tuesday" is said "the meeting is Tuesday");
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
