@@ -1323,3 +1323,22 @@ def test_doctor_says_a_workspace_that_cannot_be_written_is_read_only(tmp_path: P
     assert line.startswith("warn"), line
     assert f"workspace {docs} cannot be written" in line
     assert "set tools.workspace" in line
+
+
+def test_openai_base_url_naming_openais_own_server_still_needs_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPENAI_BASE_URL set to OpenAI's own address (as many shells export it) was taken
+    for a self-hosted server that needs no key: with none set, the conversation started and
+    sent "not-needed" to OpenAI, doctor said "fine if the custom server needs no key" and
+    the TUI skipped its setup screen; the missing key is said as with no variable."""
+    from voicedesk.commands.doctor import check_keys
+    from voicedesk.errors import ConfigError
+    from voicedesk.providers.factory import make_llm
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1/")
+    settings = load_settings(tmp_path / "none.toml", environ={})
+    with pytest.raises(ConfigError, match="No OpenAI API key is set"):
+        make_llm(settings)
+    (key,) = [c for c in check_keys(settings) if "OPENAI_API_KEY" in c.detail]
+    assert key.status == "fail", key.detail

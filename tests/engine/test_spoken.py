@@ -219,6 +219,8 @@ def test_a_bracket_that_never_closes_keeps_the_voice_silent_only_so_long() -> No
         ),
         ("日本語のwww.example.com/pricingを見て。", "日本語のexample.comを見て。"),
         ("见：https://例え.jp/a看。", "见：例え.jp看。"),
+        ("ดูที่https://example.com/aนะครับ ขอบคุณ", "ดูที่example.comนะครับ ขอบคุณ"),
+        ("https://example.com/a를 참고하세요.", "example.com를 참고하세요."),
         (
             "Check https://example.com/a—it's free… “https://x.org” too.",
             "Check example.com—it's free… “x.org” too.",
@@ -252,6 +254,30 @@ def test_a_path_or_name_glued_to_japanese_is_said_as_one(shown: str, said: str) 
     after it, it was one word, said as written ("notes slash q3 underscore budget…")."""
     assert _said([shown]) == said
     assert _said(list(shown)) == said
+
+
+@pytest.mark.parametrize(
+    ("shown", "said"),
+    [
+        ("見て：docs/設計.md。", "見て：設計.md。"),
+        ("ファイルはdocs/設計.mdにあります。", "ファイルは設計.mdにあります。"),
+        ("~/プロジェクト/メモ.md を開く", "メモ.md を開く"),
+        ("C:\\ユーザー\\a.txt を開く", "a.txt を開く"),
+        ("notes_日本.mdを開いて。", "notes 日本.mdを開いて。"),
+        ("資料/計画.mdを見て。", "資料/計画.mdを見て。"),
+    ],
+)
+def test_a_path_with_japanese_in_it_is_said_by_its_file_name(shown: str, said: str) -> None:
+    """A path whose folder or file name is Japanese was cut at its first Japanese letter:
+    "docs/設計.md" was said "docs設計.md", "~/プロジェクト/メモ.md" all of it, as written."""
+    assert _said([shown]) == said
+    assert _said(list(shown)) == said
+    spoken = SpokenText()
+    out = ""
+    for ch in shown:
+        out += spoken.feed(ch)
+    out += spoken.flush()
+    assert spoken.shown_offset(len(out)) == len(shown)
 
 
 def test_a_bracket_whose_address_cannot_be_one_keeps_the_voice_silent_only_so_long() -> None:

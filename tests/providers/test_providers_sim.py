@@ -1100,3 +1100,40 @@ async def test_tool_calls_a_server_sends_without_ids_are_given_distinct_ones():
     assert [c.name for c in calls] == ["list_documents", "read_document"]
     ids = [c.id for c in calls]
     assert all(ids) and len(set(ids)) == 2
+
+
+async def test_parallel_tool_calls_a_server_streams_under_one_index_stay_apart():
+    """Ollama streams every call of a parallel batch with index 0 (each with its own id):
+    they were merged into one call, named "list_documentsread_document" with the arguments
+    '{}{"name": "a.md"}', which no tool has; a new id at an index starts a new call."""
+    from aiohttp import web
+
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        body = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+        return f"data: {json.dumps({**body, 'choices': [choice]})}\n\n".encode()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(chunk({"role": "assistant", "content": None}))
+        calls = (("call_a", "list_documents", "{}"), ("call_b", "read_document", '{"name": '))
+        for call_id, name, args in calls:
+            function = {"name": name, "arguments": args}
+            call = {"index": 0, "id": call_id, "type": "function", "function": function}
+            await resp.write(chunk({"tool_calls": [call]}))
+        # the rest of the second call's arguments, with no id: still the second call's
+        rest = {"index": 0, "function": {"arguments": '"a.md"}'}}
+        await resp.write(chunk({"tool_calls": [rest]}))
+        await resp.write(chunk({}, "tool_calls"))
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+    async with _other_chat_server(answer) as llm:
+        request = ChatRequest(messages=[{"role": "user", "content": "Read my notes."}])
+        items = [item async for item in llm.stream(request)]
+    (calls,) = [i.calls for i in items if isinstance(i, ToolCalls)]
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        ("call_a", "list_documents", "{}"),
+        ("call_b", "read_document", '{"name": "a.md"}'),
+    ]

@@ -11,8 +11,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   host when the label is empty or itself an address;
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
   ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it,
-  and so does what goes on after it with no blank: a dash, or Japanese or Chinese text
-  (which also ends before an address or a path glued to it);
+  and so does what goes on after it with no blank: a dash, or Japanese, Chinese, Thai or
+  Korean text (which also ends before an address or a path glued to it);
 - struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
   Tuesday" is said "the meeting is Tuesday");
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
@@ -61,7 +61,13 @@ _LINK_START = re.compile(
 # said. Such letters right after "://" or one another are its host's ("https://例え.jp").
 # (engine/speakable.py keeps the Markdown marks in what it matches: an address's "_".)
 _NO_URL = r"\s<>\"`|\[\]\u2000-\u206f\u3000-\u303f\uff00-\uffef"
-_WITHOUT_SPACES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+# Thai, Lao, Khmer and Myanmar are written without spaces between words too, and Korean
+# puts its particles right after a word ("https://example.com/a를"): an address's path ran
+# over them, and the words after it were never said ("ดูที่https://example.com/aนะครับ").
+_WITHOUT_SPACES = (
+    r"\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\uac00-\ud7a3"
+    r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+)
 URL = re.compile(
     rf"<?(?:https?://|www\.)"
     rf"(?:[^{_NO_URL}{_WITHOUT_SPACES}]|(?:(?<=://)|(?<=[^\x00-\x7f]))[{_WITHOUT_SPACES}])*>?",
@@ -233,7 +239,13 @@ class SpokenText:
         word = token.group()
         glued = _SPACELESS_RUN.search(word)
         if glued is not None:  # a path or a name written right before Japanese or Chinese
-            word = word[: glued.start()]
+            after_run = _SPACELESS_RUN.match(self._before) is not None
+            if after_run and not re.search(r"[A-Za-z0-9~]", word[: glued.start()]):
+                word = word[: glued.start()]  # "資料/計画.md": no path begins at its "/"
+            elif token.end() == len(text) and not final:
+                return None  # the path may go on in Japanese: "docs/設計.md"
+            else:
+                word = word[: _path_end(word, glued.start())]
         elif token.end() == len(text) and not final:
             return None  # a word is said once whole: it may be a path or a URL yet
         if not at_word:
@@ -381,6 +393,19 @@ def _spoken_token(word: str) -> tuple[str, str]:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _path_end(word: str, first_run: int) -> int:
+    """Where a path or file name glued to Japanese or Chinese text ends in ``word``: after
+    the last of its runs of such letters that the path still takes in ("docs/設計.mdを見て"
+    is the path "docs/設計.md"; it was cut at "設計" and said "docs"), else before the first
+    ("notes/q3_budget.mdにあります", "C#です")."""
+    cuts = [len(word), *(run.start() for run in _SPACELESS_RUN.finditer(word, first_run + 1))]
+    for cut in sorted(cuts, reverse=True):
+        core = word[:cut]
+        if _is_path(core) or _is_file_name(core):
+            return cut
+    return first_run
 
 
 def _alternatives(core: str) -> tuple[str, str] | None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from voicedesk.config import Settings
 from voicedesk.errors import ConfigError
-from voicedesk.loopback import openai_address
+from voicedesk.loopback import OPENAI_API_BASE, openai_address
 from voicedesk.providers.base import LanguageModel, SpeechToText, TextToSpeech
 
 NO_KEY_HINT = (
@@ -19,8 +20,16 @@ def custom_openai_server(base_url: str | None) -> bool:
     """Whether an OpenAI client with this ``base_url`` talks to a server other than
     OpenAI's, which may well take no key (Ollama, LM Studio, vLLM). The SDK takes
     OPENAI_BASE_URL where no base_url is set: pointing it at a local server still asked
-    for an OpenAI key, and the conversation refused to start without one."""
-    return openai_address(base_url) is not None
+    for an OpenAI key, and the conversation refused to start without one. OpenAI's own
+    address named there (as many shells export it) is OpenAI's: it needs the key."""
+    address = openai_address(base_url)
+    if address is None:
+        return False
+    try:
+        host = urlsplit(address.strip()).hostname
+    except ValueError:
+        return True
+    return host != urlsplit(OPENAI_API_BASE).hostname
 
 
 def openai_key(settings: Settings, *, required: bool = True) -> str:

@@ -92,6 +92,21 @@ def _with_ids(calls: list[ToolCall]) -> list[ToolCall]:
     return calls
 
 
+def _call_for(calls: list[tuple[int, ToolCall]], index: int, call_id: str | None) -> ToolCall:
+    """The call a streamed fragment at ``index`` belongs to, begun in ``calls`` if new.
+    Ollama streams every call of a parallel batch at index 0, each with its own id: a
+    fragment whose id is not that of the call at its index begins another call (they were
+    merged into one, their names and arguments run together)."""
+    for at, call in reversed(calls):
+        if at == index:
+            if call_id and call.id and call_id != call.id:
+                break
+            return call
+    call = ToolCall(id="", name="", arguments="")
+    calls.append((index, call))
+    return call
+
+
 def is_listed(model: str, listed: list[str]) -> bool:
     """Whether a server's model list has ``model``; Ollama answers "llama3.1" with the
     model it lists as "llama3.1:latest"."""
@@ -256,7 +271,7 @@ class OpenAIChat:
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
         stream, chunks, first = await self._open(kwargs)
-        calls: dict[int, ToolCall] = {}
+        calls: list[tuple[int, ToolCall]] = []  # (index, call), in the order begun
         finished = False
         try:
             async for chunk in self._rest(first, chunks):
@@ -270,7 +285,7 @@ class OpenAIChat:
                     if delta.content:
                         yield TextDelta(delta.content)
                     for tc in delta.tool_calls or []:
-                        call = calls.setdefault(tc.index, ToolCall(id="", name="", arguments=""))
+                        call = _call_for(calls, tc.index or 0, tc.id)
                         if tc.id:
                             call.id = tc.id
                         if tc.function is not None:
@@ -281,8 +296,9 @@ class OpenAIChat:
                 if choice.finish_reason:
                     finished = True
                     if calls:
-                        yield ToolCalls(_with_ids([calls[i] for i in sorted(calls)]))
-                        calls = {}
+                        ordered = sorted(calls, key=lambda entry: entry[0])  # stable
+                        yield ToolCalls(_with_ids([call for _, call in ordered]))
+                        calls = []
                     yield Finished(choice.finish_reason)
         except TimeoutError:
             raise ProviderError(
