@@ -1068,10 +1068,9 @@ async def test_openai_base_url_is_taken_as_the_rest_of_voicedesk_reads_it(sim, m
     assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
 
 
-async def test_tool_calls_a_server_sends_without_ids_are_given_distinct_ones():
-    """Some OpenAI-compatible servers stream tool calls with no id (or ""): two calls then
-    shared the id "", and their results could not be told apart (nor sent: the next
-    request answered one call twice and the other never)."""
+async def _streamed_tool_calls(deltas: list[dict[str, Any]]) -> list[Any]:
+    """The tool calls read from a server the sim does not imitate, which streams each of
+    ``deltas`` as a chunk's ``tool_calls`` and then finishes the answer with them."""
     from aiohttp import web
 
     def chunk(delta: dict, finish: str | None = None) -> bytes:
@@ -1083,12 +1082,8 @@ async def test_tool_calls_a_server_sends_without_ids_are_given_distinct_ones():
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         await resp.write(chunk({"role": "assistant", "content": None}))
-        for i, (name, args) in enumerate((("list_documents", "{}"), ("read_document", "{}"))):
-            call: dict = {"index": i, "type": "function", "function": {"name": name}}
-            if i:
-                call["id"] = ""
-            await resp.write(chunk({"tool_calls": [call]}))
-            await resp.write(chunk({"tool_calls": [{"index": i, "function": {"arguments": args}}]}))
+        for delta in deltas:
+            await resp.write(chunk({"tool_calls": [delta]}))
         await resp.write(chunk({}, "tool_calls"))
         await resp.write(b"data: [DONE]\n\n")
         return resp
@@ -1097,6 +1092,20 @@ async def test_tool_calls_a_server_sends_without_ids_are_given_distinct_ones():
         request = ChatRequest(messages=[{"role": "user", "content": "What is in my notes?"}])
         items = [item async for item in llm.stream(request)]
     (calls,) = [i.calls for i in items if isinstance(i, ToolCalls)]
+    return calls
+
+
+async def test_tool_calls_a_server_sends_without_ids_are_given_distinct_ones():
+    """Some OpenAI-compatible servers stream tool calls with no id (or ""): two calls then
+    shared the id "", and their results could not be told apart (nor sent: the next
+    request answered one call twice and the other never)."""
+    deltas: list[dict[str, Any]] = []
+    for i, (name, args) in enumerate((("list_documents", "{}"), ("read_document", "{}"))):
+        call: dict[str, Any] = {"index": i, "type": "function", "function": {"name": name}}
+        if i:
+            call["id"] = ""
+        deltas += [call, {"index": i, "function": {"arguments": args}}]
+    calls = await _streamed_tool_calls(deltas)
     assert [c.name for c in calls] == ["list_documents", "read_document"]
     ids = [c.id for c in calls]
     assert all(ids) and len(set(ids)) == 2
@@ -1106,33 +1115,14 @@ async def test_parallel_tool_calls_a_server_streams_under_one_index_stay_apart()
     """Ollama streams every call of a parallel batch with index 0 (each with its own id):
     they were merged into one call, named "list_documentsread_document" with the arguments
     '{}{"name": "a.md"}', which no tool has; a new id at an index starts a new call."""
-    from aiohttp import web
-
-    def chunk(delta: dict, finish: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        body = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m"}
-        return f"data: {json.dumps({**body, 'choices': [choice]})}\n\n".encode()
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        await resp.write(chunk({"role": "assistant", "content": None}))
-        calls = (("call_a", "list_documents", "{}"), ("call_b", "read_document", '{"name": '))
-        for call_id, name, args in calls:
-            function = {"name": name, "arguments": args}
-            call = {"index": 0, "id": call_id, "type": "function", "function": function}
-            await resp.write(chunk({"tool_calls": [call]}))
-        # the rest of the second call's arguments, with no id: still the second call's
-        rest = {"index": 0, "function": {"arguments": '"a.md"}'}}
-        await resp.write(chunk({"tool_calls": [rest]}))
-        await resp.write(chunk({}, "tool_calls"))
-        await resp.write(b"data: [DONE]\n\n")
-        return resp
-
-    async with _other_chat_server(answer) as llm:
-        request = ChatRequest(messages=[{"role": "user", "content": "Read my notes."}])
-        items = [item async for item in llm.stream(request)]
-    (calls,) = [i.calls for i in items if isinstance(i, ToolCalls)]
+    deltas: list[dict[str, Any]] = []
+    calls_made = (("call_a", "list_documents", "{}"), ("call_b", "read_document", '{"name": '))
+    for call_id, name, args in calls_made:
+        function = {"name": name, "arguments": args}
+        deltas.append({"index": 0, "id": call_id, "type": "function", "function": function})
+    # the rest of the second call's arguments, with no id: still the second call's
+    deltas.append({"index": 0, "function": {"arguments": '"a.md"}'}})
+    calls = await _streamed_tool_calls(deltas)
     assert [(c.id, c.name, c.arguments) for c in calls] == [
         ("call_a", "list_documents", "{}"),
         ("call_b", "read_document", '{"name": "a.md"}'),
