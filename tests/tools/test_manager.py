@@ -6,12 +6,13 @@ is how real processes, pipes and the SDK behave when things go wrong.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -227,19 +228,20 @@ async def test_the_documents_tools_cost_few_tokens_in_every_request(tmp_path: Pa
         assert needed in edit["function"]["description"]
 
 
-async def test_an_edit_by_a_number_another_call_of_the_answer_moved_is_refused(
-    tmp_path: Path,
-) -> None:
-    """The calls of one answer are all written with the numbers the model knew before it:
-    "split paragraph 2 in two, and change paragraph 4" changed what had been paragraph 3,
-    and said it had done as asked. The manager tells the documents server which answer a
-    call is part of; an edit by a number another call of it moved is refused, showing what
-    the numbers hold now, and the next answer's retry goes through."""
+def _plan(tmp_path: Path) -> Path:
+    """A workspace holding plan.md: a heading and four paragraphs, "Two." to "Five."."""
     workspace = tmp_path / "ws"
     workspace.mkdir()
     plan = workspace / "plan.md"
     plan.write_text("# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n")
-    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    return plan
+
+
+@contextlib.asynccontextmanager
+async def _plan_tools(tmp_path: Path) -> AsyncIterator[tuple[ToolManager, Any]]:
+    """The tools on ``_plan``'s workspace, and ``edit(answer, call_id, **args)``: a
+    replace_paragraph of plan.md as a call of the answer ``answer``."""
+    settings = Settings.model_validate({"tools": {"workspace": str(tmp_path / "ws")}})
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
 
         async def edit(answer: str, call_id: str, **args: Any) -> Any:
@@ -248,6 +250,19 @@ async def test_an_edit_by_a_number_another_call_of_the_answer_moved_is_refused(
                 "docs__edit_document", args, call_id=call_id, answer_id=answer
             )
 
+        yield manager, edit
+
+
+async def test_an_edit_by_a_number_another_call_of_the_answer_moved_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The calls of one answer are all written with the numbers the model knew before it:
+    "split paragraph 2 in two, and change paragraph 4" changed what had been paragraph 3,
+    and said it had done as asked. The manager tells the documents server which answer a
+    call is part of; an edit by a number another call of it moved is refused, showing what
+    the numbers hold now, and the next answer's retry goes through."""
+    plan = _plan(tmp_path)
+    async with _plan_tools(tmp_path) as (manager, edit):
         await manager.call("docs__read_document", {"path": "plan.md"}, call_id="r")
         split = await edit("a1", "c1", paragraph=2, text="Two a.\n\nTwo b.")
         assert not split.is_error
@@ -275,19 +290,8 @@ async def test_a_refused_edit_says_where_the_paragraph_meant_is_now(tmp_path: Pa
     could not tell that number without reading the document again. The refusal now says
     which paragraph the one meant (as numbered before the answer) is now, and a retry by
     that number changes it."""
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    plan = workspace / "plan.md"
-    plan.write_text("# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n")
-    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
-    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
-
-        async def edit(answer: str, call_id: str, **args: Any) -> Any:
-            args = {"path": "plan.md", "action": "replace_paragraph", **args}
-            return await manager.call(
-                "docs__edit_document", args, call_id=call_id, answer_id=answer
-            )
-
+    plan = _plan(tmp_path)
+    async with _plan_tools(tmp_path) as (manager, edit):
         await manager.call("docs__read_document", {"path": "plan.md"}, call_id="r")
         points = "Point A.\n\nPoint B.\n\nPoint C.\n\nPoint D."
         assert not (await edit("a1", "c1", paragraph=2, text=points)).is_error
