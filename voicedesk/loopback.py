@@ -30,9 +30,13 @@ def is_loopback(url: str | None) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    # "::ffff:127.0.0.1" is an IPv4 loopback address written as IPv6, which Python 3.11's
+    # is_loopback does not see through
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def direct_mounts(*urls: str | None) -> dict[str, None]:

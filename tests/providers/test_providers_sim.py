@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -1047,6 +1048,20 @@ async def test_a_server_on_another_loopback_address_is_reached_directly_too(dead
             items = [item async for item in llm.stream(request)]
         finally:
             await llm.aclose()
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
+
+
+async def test_an_ipv4_loopback_address_written_as_ipv6_is_reached_directly(sim, dead_proxy):
+    """The address "::ffff:127.0.0.1" is 127.0.0.1 written as IPv6 (a server that listens on
+    both families prints it), but Python's ``is_loopback`` says no: the chat went to the proxy."""
+    port = urlsplit(sim.base_url).port
+    url = f"http://[::ffff:127.0.0.1]:{port}/v1"
+    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=url)
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    try:
+        items = [item async for item in llm.stream(request)]
+    finally:
+        await llm.aclose()
     assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
 
 
