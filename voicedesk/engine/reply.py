@@ -77,7 +77,7 @@ class Reply:
         utterance_id: int,
         request: ChatRequest,
         llm: LanguageModel,
-        open_tts: Callable[[], Awaitable[SpeechStream]],
+        open_tts: Callable[[], Coroutine[Any, Any, SpeechStream]],
         playback: Playback,
         clock: Callable[[], float],
         record: TurnRecord,

@@ -311,7 +311,9 @@ class Session:
             )
             them = "them" if len(left_out) > 1 else "it"
             # named as configured: "my.srv" offers my_srv__huge, and is found by that name
-            servers = list(dict.fromkeys(self.tools.server_of(n) for n in left_out))
+            servers = list(
+                dict.fromkeys(self.tools.server_of(n) if self.tools else None for n in left_out)
+            )
             if None in servers:
                 off = "the tool server that offers"
             elif len(servers) > 1:
@@ -756,7 +758,7 @@ class Session:
         rec = turn.record
         rec.mark("eou_decided", sig.audio_s, overwrite=True)
         if sig.end_s is not None:
-            vad_end, words_end = turn.words_end or (None, None)
+            vad_end, words_end = turn.words_end or (None, sig.end_s)
             rec.mark("speech_end", words_end if vad_end == sig.end_s else sig.end_s, overwrite=True)
         rec.eou_reason = sig.reason
         rec.eou_probability = sig.probability

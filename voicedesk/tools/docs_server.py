@@ -1426,6 +1426,7 @@ class DocsTools:
                 old = [b.render() for b in formats.parse(before, kind).blocks]
             except FormatError:
                 old = None
+            new_blocks: list[Block] | None
             try:
                 new_blocks = formats.parse(after, kind).blocks
                 new = [b.render() for b in new_blocks]

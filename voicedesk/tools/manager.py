@@ -294,10 +294,11 @@ def _items_given(schema: Any) -> Any:
 def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any], str]:
     """(the arguments as a dict, what is wrong with them or "")."""
     if isinstance(arguments, str):
+        text = arguments
         try:
-            arguments = json.loads(arguments or "{}")
+            arguments = json.loads(text or "{}")
         except json.JSONDecodeError as exc:
-            how = "cut off" if _cut_short(arguments, exc) else "not valid JSON"
+            how = "cut off" if _cut_short(text, exc) else "not valid JSON"
             return {}, f"{how} ({exc.msg}: character {exc.pos})"
     if arguments is None:
         return {}, ""
@@ -738,7 +739,11 @@ class _Server:
     @property
     def label(self) -> str:
         """The name, and for a remote server where it is: what to check when it is down."""
-        return self.name if self.kind == "stdio" else f"{self.name}” at “{mask_text(self.spec.url)}"
+        return (
+            self.name
+            if self.kind == "stdio"
+            else f"{self.name}” at “{mask_text(self.spec.url or '')}"
+        )
 
     @property
     def again(self) -> str:
@@ -1177,6 +1182,13 @@ class ToolManager:
         took_too_long = (
             f"The tool {ref.tool.name} took longer than {timeout:g} seconds and was stopped."
         )
+        # RequestParamsMeta is open (PEP 728 extra_items=Any), which mypy does not read yet:
+        # it takes any key beyond progress_token for an unknown one
+        meta: mt.RequestParamsMeta | None = (
+            {ANSWER_META: answer_id}  # type: ignore[assignment]
+            if answer_id and ref.server == DOCS_SERVER
+            else None
+        )
         try:
             # The SDK's own timeout sends a courtesy cancel to the server; the outer one is a
             # backstop for a server that stopped reading its input (the SDK clock never starts).
@@ -1186,11 +1198,7 @@ class ToolManager:
                     args,
                     read_timeout_seconds=timeout,
                     progress_callback=on_progress,
-                    meta=(
-                        {ANSWER_META: answer_id}
-                        if answer_id and ref.server == DOCS_SERVER
-                        else None
-                    ),
+                    meta=meta,
                 )
         except TimeoutError:
             return took_too_long, True

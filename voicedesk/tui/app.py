@@ -31,7 +31,7 @@ from textual.widgets import Footer, Input
 
 from voicedesk import events as ev
 from voicedesk.config import Settings, data_dir, default_config_path
-from voicedesk.engine.api import SessionControl
+from voicedesk.engine.api import Mode, SessionControl
 from voicedesk.engine.heap import freeze_startup_heap
 from voicedesk.errors import UserError
 from voicedesk.tui.audio_check import AudioCheckScreen
@@ -550,7 +550,7 @@ class VoiceDeskApp(App[int]):
             self._held = False
             self.ptt_open = False
             session.ptt_release()
-        new = "push-to-talk" if session.mode == "hands-free" else "hands-free"
+        new: Mode = "push-to-talk" if session.mode == "hands-free" else "hands-free"
         session.set_mode(new)
         self._refresh_mode()
         self.notify(
