@@ -30,7 +30,7 @@ import numpy as np
 from voicedesk import events as ev
 from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
-from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, check_sound
+from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, Mode, check_sound
 from voicedesk.engine.context import compact_tool_results
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
@@ -446,9 +446,9 @@ class Session:
             self._idle.clear()
 
     # ------------------------------------------------------------------ SessionControl
-    def set_mode(self, mode: str) -> None:
+    def set_mode(self, mode: Mode) -> None:
         self._release_held_answer()  # the detector's turn is dropped: its words will not come
-        self.mode = mode  # type: ignore[assignment]
+        self.mode = mode
         self.detector.mode = mode  # push-to-talk turns end on the key, never on silence
         self.detector.reset()
         self._set_state("muted" if self.muted else "listening")
@@ -1290,8 +1290,8 @@ class Session:
             self.state = state
             self.bus.publish(ev.StateChanged(state=state))
 
-    def _notice(self, level: str, message: str) -> None:
-        self.bus.publish(ev.Notice(level=level, message=message))  # type: ignore[arg-type]
+    def _notice(self, level: ev.NoticeLevel, message: str) -> None:
+        self.bus.publish(ev.Notice(level=level, message=message))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)

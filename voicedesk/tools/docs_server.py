@@ -668,7 +668,7 @@ class DocsTools:
                     elif mode == "words":
                         pos = folded.find(words[0]) if all(w in folded for w in words) else -1
                     else:
-                        found = joined.search(folded)  # type: ignore[union-attr]
+                        found = joined.search(folded)  # type: ignore[union-attr]  # set: None skips this mode
                         pos, length = (found.start(), len(found[0])) if found else (-1, 0)
                     if pos < 0:
                         continue

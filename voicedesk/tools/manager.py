@@ -475,7 +475,7 @@ class _Server:
         spec: McpServer,
         *,
         log_dir: Path | None,
-        notice: Callable[[str, str], None],
+        notice: Callable[[ev.NoticeLevel, str], None],
         on_tools_changed: Callable[[], None],
     ) -> None:
         self.name = name
@@ -837,7 +837,7 @@ class ToolManager:
 
             log_dir = data_dir() / "logs"
         self._log_dir = log_dir
-        self._pending_notices: list[tuple[str, str]] = []
+        self._pending_notices: list[tuple[ev.NoticeLevel, str]] = []
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
         self._schema_refused: set[tuple[str, str, str]] = set()
@@ -1238,12 +1238,12 @@ class ToolManager:
             )
         )
 
-    def _notice(self, level: str, message: str) -> None:
+    def _notice(self, level: ev.NoticeLevel, message: str) -> None:
         # With a bus the notice reaches the person (UI or headless console); the log then
         # keeps it for -v only, so it is not printed twice.
         shown = self.bus is not None
         getattr(log, "info" if level == "info" or shown else "warning")("%s", message)
-        self._publish(ev.Notice(level=level, message=message))  # type: ignore[arg-type]
+        self._publish(ev.Notice(level=level, message=message))
 
     def _publish(self, event: ev.Event) -> None:
         if self.bus is not None:

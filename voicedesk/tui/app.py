@@ -26,6 +26,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.driver import Driver
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input
 
@@ -364,10 +365,14 @@ class VoiceDeskApp(App[int]):
             if event.summary_made:
                 self.notify("Older turns were summarised to keep the context small.")
         elif isinstance(event, ev.Notice):
-            severity = {"info": "information", "warning": "warning", "error": "error"}
+            severity: dict[str, SeverityLevel] = {
+                "info": "information",
+                "warning": "warning",
+                "error": "error",
+            }
             self.notify(
                 event.message,
-                severity=severity.get(event.level, "information"),  # type: ignore[arg-type]
+                severity=severity.get(event.level, "information"),
                 timeout=10 if event.level == "error" else 5,
                 markup=False,
             )
