@@ -17,7 +17,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from voicedesk.config_secrets import is_secret_path, mask_text, mask_tree, masks_in
 from voicedesk.errors import ConfigError
@@ -665,7 +666,7 @@ def _shown(loc: tuple[Any, ...], found: Any) -> str:
 _STRICT_TYPE_ERRORS = {"bool_type", "int_type", "float_type", "string_type", "int_from_float"}
 
 
-def _file_type_errors(file_tree: dict[str, Any]) -> list[dict[str, Any]]:
+def _file_type_errors(file_tree: dict[str, Any]) -> list[ErrorDetails]:
     """The file's values of the wrong TOML type, checked as JSON in strict mode (where a
     string is still a path and an integer still a float)."""
     try:
@@ -675,7 +676,7 @@ def _file_type_errors(file_tree: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def _describe(err: dict[str, Any], origin: str, var: str | None = None) -> str:
+def _describe(err: Mapping[str, Any], origin: str, var: str | None = None) -> str:
     loc = tuple(err["loc"])
     key = ".".join(str(p) for p in loc)
     where = f"environment variable {var}" if var else origin

@@ -130,8 +130,9 @@ def mask_tree(node: Any, loc: tuple[Any, ...] = ()) -> Any:
         out = []
         for i, item in enumerate(node):
             before = node[i - 1] if i else None
-            flag = isinstance(before, str) and before.startswith("-") and "=" not in before
-            if flag and isinstance(item, str) and is_secret_name(before):  # --token VALUE
+            flag = before if isinstance(before, str) and before.startswith("-") else None
+            if flag and "=" not in flag and isinstance(item, str) and is_secret_name(flag):
+                # --token VALUE
                 out.append(HIDDEN)
             else:
                 out.append(mask_tree(item, (*loc, i)))

@@ -28,6 +28,10 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
+# How much a Notice matters: the TUI shows each with its severity, the console its prefix.
+NoticeLevel = Literal["info", "warning", "error"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     t_ns: int = field(default_factory=now_ns)
@@ -221,7 +225,7 @@ class StateChanged(Event):
 class Notice(Event):
     """Something the person should read (provider error, tool failure, hint)."""
 
-    level: Literal["info", "warning", "error"]
+    level: NoticeLevel
     message: str
 
 

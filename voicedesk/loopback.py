@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import Literal
 from urllib.parse import urlsplit
 
 # httpx mount patterns (any scheme, any port) for the usual loopback names; "*localhost"
@@ -45,13 +46,13 @@ def direct_mounts(*urls: str | None) -> dict[str, None]:
     server on 127.0.0.2 went to the proxy while websockets reached it directly)."""
     patterns = list(_LOOPBACK_PATTERNS)
     for url in urls:
-        host = urlsplit(url).hostname if is_loopback(url) else None
+        host = urlsplit(url).hostname if url and is_loopback(url) else None
         if host:
             patterns.append(f"all://[{host}]" if ":" in host else f"all://{host}")
     return dict.fromkeys(patterns)
 
 
-def websocket_proxy(url: str) -> bool | None:
+def websocket_proxy(url: str) -> Literal[True] | None:
     """The ``proxy`` argument of ``websockets.connect`` for ``url``: the environment's
     proxy (``True``, websockets' default) unless the server is on this machine."""
     return None if is_loopback(url) else True

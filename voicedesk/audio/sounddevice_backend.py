@@ -166,7 +166,7 @@ class SoundDeviceDuplex(DuplexBackend):
                     f"Cannot open the speaker '{spk.name}': {exc}.", _HINT
                 ) from None
         rate = self._shared_rate(sd, mic, spk) if mic is not None else None
-        if rate is not None:
+        if rate is not None and mic is not None:
             try:
                 self._open_duplex(sd, mic, spk, rate)
             except sd.PortAudioError:

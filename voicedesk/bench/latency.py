@@ -191,7 +191,7 @@ def _stage_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
     from voicedesk.engine.metrics import summarize
 
     keys = ["eou_delay", "stt_delay", "ttft", "ttfb", "device_latency", "voice_to_voice"]
-    return {k: summarize([r.get(k) for r in records if r.get(k) is not None]) for k in keys}
+    return {k: summarize([v for r in records if (v := r.get(k)) is not None]) for k in keys}
 
 
 async def bench(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -100,7 +100,9 @@ EOU_CALLS = 100
 
 
 def _ms_p50_p95(seconds: list[float]) -> dict[str, float]:
-    return {"p50": 1000 * statistics.median(seconds), "p95": 1000 * percentile(seconds, 95)}
+    p95 = percentile(seconds, 95)
+    assert p95 is not None  # None only for no data, where median has raised already
+    return {"p50": 1000 * statistics.median(seconds), "p95": 1000 * p95}
 
 
 def cpu_costs(settings: Any, audio_s: float) -> dict[str, Any]:
@@ -167,12 +169,13 @@ class TimedReader:
             self.seconds.append(time.perf_counter() - t)
 
     def summary(self) -> dict[str, Any] | None:
-        if not self.seconds:
+        p95 = percentile(self.seconds, 95)
+        if p95 is None:  # no data
             return None
         return {
             "n": len(self.seconds),
             "p50": round(1000 * statistics.median(self.seconds), 1),
-            "p95": round(1000 * percentile(self.seconds, 95), 1),
+            "p95": round(1000 * p95, 1),
         }
 
 
@@ -237,10 +240,12 @@ def check_labels(labels: Any, folder: Path, labels_path: Path) -> None:
         for key in ("style", "split"):  # optional; they group the results
             if lab.get(key) is not None and not isinstance(lab[key], str):
                 raise bad(f"{where}: {key} must be text, not {lab[key]!r}")
-        times = {key: lab.get(key) for key in LABEL_TIMES[category]}
-        for key, value in times.items():
+        times: dict[str, float] = {}
+        for key in LABEL_TIMES[category]:
+            value = lab.get(key)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise bad(f"{where}: a {category} label needs {key} (seconds)")
+            times[key] = value
         if not (folder / lab["file"]).is_file():
             raise bad(f"{where}: no such file in {folder}")
         try:  # read now: an unreadable file found after the CPU test wasted the wait
@@ -346,7 +351,7 @@ def accuracy(
     # a whole sentence keeps the voice of a sentence going on; "separate", spoken on its own,
     # ends like a finished sentence, and a fragment that is a whole sentence ("Send the
     # invoice") can then only be told by a doubt in the words.
-    styles = {
+    styles: dict[str, set[str]] = {
         lab["style"]: set()
         for lab in labels
         if lab["category"] in ("unfinished", "paused") and lab.get("style")

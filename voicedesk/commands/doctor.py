@@ -140,6 +140,7 @@ def load_config(args: argparse.Namespace) -> tuple[Any, Check]:
 
 def check_audio(settings: Any) -> list[Check]:
     from voicedesk.audio.devices import (
+        Kind,
         default_device,
         is_headset,
         list_devices,
@@ -166,17 +167,18 @@ def check_audio(settings: Any) -> list[Check]:
             ),
         ]
     chosen: dict[str, Any] = {}
-    for kind, key, what in (
+    sides: tuple[tuple[Kind, str, str], ...] = (
         ("input", "input_device", "microphone"),
         ("output", "output_device", "speaker"),
-    ):
+    )
+    for kind, key, what in sides:
         spec = getattr(settings.audio, key)
         try:
-            dev = resolve_device(spec, kind, devices)  # type: ignore[arg-type]
+            dev = resolve_device(spec, kind, devices)
         except UserError as exc:
             checks.append(Check("fail", what, f"audio.{key} = {spec!r}: {exc.message}"))
             continue
-        dev = dev or default_device(kind, devices)  # type: ignore[arg-type]
+        dev = dev or default_device(kind, devices)
         if dev is None:
             checks.append(Check("warn", what, f"no {what} found"))
             continue

@@ -51,7 +51,9 @@ def stderr_to_log(path: Path, verbose: int = 0) -> Iterator[None]:
     handler.addFilter(SecretsLogFilter())  # the log is private, and still gets pasted
     sys.stderr.flush()
     os.dup2(log_fh.fileno(), 2)
-    sys.__stderr__ = term  # Textual's Linux driver writes the screen to sys.__stderr__
+    # Textual's Linux driver writes the screen to sys.__stderr__, which typeshed marks Final
+    # (a constant of the interpreter's): swapped here on purpose, and put back below
+    sys.__stderr__ = term  # type: ignore[misc]
     sys.stderr = log_fh
     for old in old_handlers:
         root.removeHandler(old)
@@ -68,7 +70,7 @@ def stderr_to_log(path: Path, verbose: int = 0) -> Iterator[None]:
         with contextlib.suppress(Exception):
             term.flush()
         os.dup2(term_fd, 2)
-        sys.__stderr__, sys.stderr = original_dunder, original_stderr
+        sys.__stderr__, sys.stderr = original_dunder, original_stderr  # type: ignore[misc]
         term.close()
         os.close(term_fd)
         log_fh.close()

@@ -477,13 +477,19 @@ class ContextManager:
             messages = _clip_messages(self.counter, messages, room)
         else:
             messages = [dict(m) for m in messages]
-        self._summary_task = asyncio.create_task(self._summarize(folding, messages))
+        self._summary_task = asyncio.create_task(
+            self._summarize(self.summarizer, folding, messages)
+        )
 
-    async def _summarize(self, folding: list[_Turn], messages: list[dict[str, Any]]) -> None:
+    async def _summarize(
+        self, summarizer: Any, folding: list[_Turn], messages: list[dict[str, Any]]
+    ) -> None:
+        """Fold ``folding`` into the summary with ``summarizer`` (the one that
+        :meth:`maybe_summarize` checked is set)."""
         limit = int(self.budget * SUMMARY_SHARE)
         room = self._summary_room()
         try:
-            summary = await self.summarizer.summarize(
+            summary = await summarizer.summarize(
                 self.summary,
                 messages,
                 max_tokens=limit,

@@ -77,7 +77,7 @@ class Reply:
         utterance_id: int,
         request: ChatRequest,
         llm: LanguageModel,
-        open_tts: Callable[[], Awaitable[SpeechStream]],
+        open_tts: Callable[[], Coroutine[Any, Any, SpeechStream]],
         playback: Playback,
         clock: Callable[[], float],
         record: TurnRecord,
@@ -232,7 +232,7 @@ class Reply:
             with contextlib.suppress(Exception):
                 # alignment times count the leading silence we trimmed and never played
                 at = played + self._trimmed
-                letters = self._stream.letters_spoken_at(at)  # type: ignore[attr-defined]
+                letters = self._stream.letters_spoken_at(at)
         return heard_prefix(
             self.spoken,
             played_samples=played,

@@ -30,7 +30,7 @@ import numpy as np
 from voicedesk import events as ev
 from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
-from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, check_sound
+from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, Mode, check_sound
 from voicedesk.engine.context import compact_tool_results
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
@@ -311,7 +311,9 @@ class Session:
             )
             them = "them" if len(left_out) > 1 else "it"
             # named as configured: "my.srv" offers my_srv__huge, and is found by that name
-            servers = list(dict.fromkeys(self.tools.server_of(n) for n in left_out))
+            servers = list(
+                dict.fromkeys(self.tools.server_of(n) if self.tools else None for n in left_out)
+            )
             if None in servers:
                 off = "the tool server that offers"
             elif len(servers) > 1:
@@ -444,9 +446,9 @@ class Session:
             self._idle.clear()
 
     # ------------------------------------------------------------------ SessionControl
-    def set_mode(self, mode: str) -> None:
+    def set_mode(self, mode: Mode) -> None:
         self._release_held_answer()  # the detector's turn is dropped: its words will not come
-        self.mode = mode  # type: ignore[assignment]
+        self.mode = mode
         self.detector.mode = mode  # push-to-talk turns end on the key, never on silence
         self.detector.reset()
         self._set_state("muted" if self.muted else "listening")
@@ -756,7 +758,7 @@ class Session:
         rec = turn.record
         rec.mark("eou_decided", sig.audio_s, overwrite=True)
         if sig.end_s is not None:
-            vad_end, words_end = turn.words_end or (None, None)
+            vad_end, words_end = turn.words_end or (None, sig.end_s)
             rec.mark("speech_end", words_end if vad_end == sig.end_s else sig.end_s, overwrite=True)
         rec.eou_reason = sig.reason
         rec.eou_probability = sig.probability
@@ -1288,8 +1290,8 @@ class Session:
             self.state = state
             self.bus.publish(ev.StateChanged(state=state))
 
-    def _notice(self, level: str, message: str) -> None:
-        self.bus.publish(ev.Notice(level=level, message=message))  # type: ignore[arg-type]
+    def _notice(self, level: ev.NoticeLevel, message: str) -> None:
+        self.bus.publish(ev.Notice(level=level, message=message))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)

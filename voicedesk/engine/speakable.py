@@ -240,8 +240,8 @@ class SpeakableText:
                         self._fence = None
                         return ""
         line_end = text.find("\n")
-        start = _CODE_LINE if self._before == "\n" else ""
-        return start + self._take(line_end + 1 if line_end >= 0 else len(text))
+        prefix = _CODE_LINE if self._before == "\n" else ""
+        return prefix + self._take(line_end + 1 if line_end >= 0 else len(text))
 
     def _in_span(self, final: bool) -> str | None:
         """Inside an inline code span: verbatim, up to a backtick run as long as the opening

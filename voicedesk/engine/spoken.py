@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Literal
 from urllib.parse import urlsplit
 
 # a Markdown link or image, whole: [label](address "title"); its address may hold brackets
@@ -252,7 +253,7 @@ class SpokenText:
             return word, word
         return _spoken_token(word)
 
-    def _row_start(self, final: bool) -> tuple[str, str] | bool | None:
+    def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
         text = self._pending
         blanks = len(text) - len(text.lstrip(" \t"))
@@ -284,7 +285,7 @@ class SpokenText:
             return pipe.group(), "" if self._last_said in _ENDS_SAYING else "."
         return pipe.group(), " " if self._last_said in _ENDS_SAYING else ", "
 
-    def _link(self, final: bool) -> tuple[str, str] | bool | None:
+    def _link(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         text = self._pending
         link = _LINK.match(text)
         # (a label longer than a "[" is held for is none, however the text came: the same
@@ -302,7 +303,7 @@ class SpokenText:
                 return None  # (an address may be long; a label, or an aside, is not)
         return False
 
-    def _strike(self, final: bool) -> tuple[str, str] | bool | None:
+    def _strike(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         text = self._pending
         if text == "~" and not final:
             return None
@@ -316,7 +317,7 @@ class SpokenText:
             return None
         return "~~", ""  # not closed on its line (or soon): only the marks go
 
-    def _url(self, final: bool) -> tuple[str, str] | bool | None:
+    def _url(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         # pip's address of a repository ("git+https://github.com/o/r.git") is one too: "+"
         # goes on a word, which was said whole
         vcs = _VCS_PREFIX.match(self._pending)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from voicedesk.events import NoticeLevel
 from voicedesk.providers.base import ToolCall
 
 CANCEL_WORDS = re.compile(
@@ -66,7 +67,7 @@ class ToolJobs:
         is_quiet: Callable[[], bool],
         is_closing: Callable[[], bool],
         deliver: Callable[[list[dict[str, Any]]], None],
-        notice: Callable[[str, str], None],
+        notice: Callable[[NoticeLevel, str], None],
         set_state: Callable[[Any], None],
         spawn: Callable[[Any], asyncio.Task[Any]],
         keep: Callable[[int, list[dict[str, Any]]], None] = lambda turn_id, messages: None,

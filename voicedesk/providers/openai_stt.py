@@ -256,14 +256,14 @@ class OpenAIRealtimeSTT:
         elif kind == "conversation.item.input_audio_transcription.completed":
             item = event.get("item_id", "")
             self._interim.pop(item, None)
-            fut, _ = self._items.pop(item, (None, None))
-            if fut is not None and not fut.done():
-                fut.set_result(event.get("transcript") or "")
+            done, _ = self._items.pop(item, (None, None))
+            if done is not None and not done.done():
+                done.set_result(event.get("transcript") or "")
         elif kind == "conversation.item.input_audio_transcription.failed":
-            fut, _ = self._items.pop(event.get("item_id", ""), (None, None))
+            failed, _ = self._items.pop(event.get("item_id", ""), (None, None))
             err = (event.get("error") or {}).get("message", "transcription failed")
-            if fut is not None and not fut.done():
-                fut.set_exception(ProviderError(f"Speech-to-text failed: {err}"))
+            if failed is not None and not failed.done():
+                failed.set_exception(ProviderError(f"Speech-to-text failed: {err}"))
         elif kind == "error":
             err = event.get("error") or {}
             empty = err.get("code") == "input_audio_buffer_commit_empty"

@@ -6,10 +6,14 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voicedesk.errors import ModelFileError
+
+if TYPE_CHECKING:  # piper is optional (the ``local`` extra): imported where it is used
+    import piper
 from voicedesk.providers.sentence_stream import SentenceStream
 
 
@@ -19,13 +23,13 @@ class PiperTTS:
 
     def __init__(self, voice_path: Path | None) -> None:
         self.voice_path = voice_path
-        self._voice: object | None = None
+        self._voice: piper.PiperVoice | None = None
         self._lock = threading.Lock()  # one synthesis at a time: Piper is not re-entrant
 
     async def warm(self) -> None:
         await asyncio.to_thread(self._load)
 
-    def _load(self) -> object:
+    def _load(self) -> piper.PiperVoice:
         if self._voice is not None:
             return self._voice
         try:
@@ -48,8 +52,8 @@ class PiperTTS:
 
         voice = self._load()
         with self._lock:
-            chunks = [c.audio_int16_array for c in voice.synthesize(text)]  # type: ignore[attr-defined]
-            rate = voice.config.sample_rate  # type: ignore[attr-defined]
+            chunks = [c.audio_int16_array for c in voice.synthesize(text)]
+            rate = voice.config.sample_rate
         pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
         return resample(pcm, rate, self.sample_rate)
 

@@ -164,9 +164,8 @@ class SimServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
-        server = site._server  # the bound port when 0 was asked for
-        if server is not None and server.sockets:  # type: ignore[union-attr]
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self._runner.addresses:  # the bound port when 0 was asked for
+            self.port = self._runner.addresses[0][1]
 
     def _track(self, ws: web.WebSocketResponse) -> None:
         self._sockets = {s for s in self._sockets if not s.closed}
@@ -285,14 +284,17 @@ class SimServer:
         if ran_tools:
             # answering tool results (perhaps in the background, after later turns): the
             # scripted turn is the one that asked for these tools
-            asked = next((m for m in reversed(messages) if m.get("tool_calls")), {})
+            asked: dict[str, Any] = next((m for m in reversed(messages) if m.get("tool_calls")), {})
             called = [
                 (c.get("function", {}).get("name"), _json_or_none(c.get("function", {})))
                 for c in asked.get("tool_calls", [])
             ]
-            for turn in self.script.turns:
-                if turn.tool_calls and [(c.name, c.arguments) for c in turn.tool_calls] == called:
-                    return turn.reply, turn, True
+            for scripted in self.script.turns:
+                if (
+                    scripted.tool_calls
+                    and [(c.name, c.arguments) for c in scripted.tool_calls] == called
+                ):
+                    return scripted.reply, scripted, True
         last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
         text = _content_text(last_user.get("content")) if last_user else ""
         turn = self.script.turn_for(text)
@@ -605,9 +607,9 @@ class SimServer:
                             f"Invalid value: '{language}'. Supported values are ISO-639-1 "
                             "codes such as 'de', 'en', 'es', 'fr'."
                         )
-                        error = _rt_error("invalid_value", message, event.get("event_id"))
-                        error["error"]["param"] = "session.audio.input.transcription.language"
-                        await send(error)
+                        refusal = _rt_error("invalid_value", message, event.get("event_id"))
+                        refusal["error"]["param"] = "session.audio.input.transcription.language"
+                        await send(refusal)
                         continue
                     session.update(cfg)
                     await send({"type": "session.updated", "session": session})

@@ -12,8 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # piper is optional (the ``local`` extra): imported where it is used
+    import piper
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +107,7 @@ class PiperVoice:
         )
 
 
-def _load_piper(model_path: str | None) -> object | None:
+def _load_piper(model_path: str | None) -> piper.PiperVoice | None:
     try:
         from piper import PiperVoice as _Piper
 

@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec
 
 import anyio
 import mcp_types as mt
@@ -41,15 +41,15 @@ from voicedesk.tools.formats import FormatError
 from voicedesk.tools.wording import plural
 from voicedesk.tools.workspace import Workspace, WorkspaceError, read_only_drive
 
-_F = TypeVar("_F", bound=Callable[..., str])
+_P = ParamSpec("_P")
 
 
-def _as_tool(fn: _F, lock: threading.Lock, root: Path) -> _F:
+def _as_tool(fn: Callable[_P, str], lock: threading.Lock, root: Path) -> Callable[_P, str]:
     """Serialise calls (the SDK runs sync tools in worker threads) and turn expected failures
     into ToolError, whose message the model sees; anything else is a bug and stays generic."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> str:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> str:
         with lock:
             try:
                 return fn(*args, **kwargs)
@@ -65,7 +65,7 @@ def _as_tool(fn: _F, lock: threading.Lock, root: Path) -> _F:
                     ) from None
                 raise ToolError(f"Could not use {where}: {exc.strerror or exc}.") from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 # What a JSON schema type asks for, in the words a model reads best.

@@ -668,7 +668,7 @@ class DocsTools:
                     elif mode == "words":
                         pos = folded.find(words[0]) if all(w in folded for w in words) else -1
                     else:
-                        found = joined.search(folded)  # type: ignore[union-attr]
+                        found = joined.search(folded)  # type: ignore[union-attr]  # set: None skips this mode
                         pos, length = (found.start(), len(found[0])) if found else (-1, 0)
                     if pos < 0:
                         continue
@@ -1426,6 +1426,7 @@ class DocsTools:
                 old = [b.render() for b in formats.parse(before, kind).blocks]
             except FormatError:
                 old = None
+            new_blocks: list[Block] | None
             try:
                 new_blocks = formats.parse(after, kind).blocks
                 new = [b.render() for b in new_blocks]

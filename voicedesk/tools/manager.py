@@ -294,10 +294,11 @@ def _items_given(schema: Any) -> Any:
 def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any], str]:
     """(the arguments as a dict, what is wrong with them or "")."""
     if isinstance(arguments, str):
+        text = arguments
         try:
-            arguments = json.loads(arguments or "{}")
+            arguments = json.loads(text or "{}")
         except json.JSONDecodeError as exc:
-            how = "cut off" if _cut_short(arguments, exc) else "not valid JSON"
+            how = "cut off" if _cut_short(text, exc) else "not valid JSON"
             return {}, f"{how} ({exc.msg}: character {exc.pos})"
     if arguments is None:
         return {}, ""
@@ -474,7 +475,7 @@ class _Server:
         spec: McpServer,
         *,
         log_dir: Path | None,
-        notice: Callable[[str, str], None],
+        notice: Callable[[ev.NoticeLevel, str], None],
         on_tools_changed: Callable[[], None],
     ) -> None:
         self.name = name
@@ -738,7 +739,11 @@ class _Server:
     @property
     def label(self) -> str:
         """The name, and for a remote server where it is: what to check when it is down."""
-        return self.name if self.kind == "stdio" else f"{self.name}” at “{mask_text(self.spec.url)}"
+        return (
+            self.name
+            if self.kind == "stdio"
+            else f"{self.name}” at “{mask_text(self.spec.url or '')}"
+        )
 
     @property
     def again(self) -> str:
@@ -832,7 +837,7 @@ class ToolManager:
 
             log_dir = data_dir() / "logs"
         self._log_dir = log_dir
-        self._pending_notices: list[tuple[str, str]] = []
+        self._pending_notices: list[tuple[ev.NoticeLevel, str]] = []
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
         self._schema_refused: set[tuple[str, str, str]] = set()
@@ -1177,6 +1182,13 @@ class ToolManager:
         took_too_long = (
             f"The tool {ref.tool.name} took longer than {timeout:g} seconds and was stopped."
         )
+        # RequestParamsMeta is open (PEP 728 extra_items=Any), which mypy does not read yet:
+        # it takes any key beyond progress_token for an unknown one
+        meta: mt.RequestParamsMeta | None = (
+            {ANSWER_META: answer_id}  # type: ignore[assignment]
+            if answer_id and ref.server == DOCS_SERVER
+            else None
+        )
         try:
             # The SDK's own timeout sends a courtesy cancel to the server; the outer one is a
             # backstop for a server that stopped reading its input (the SDK clock never starts).
@@ -1186,11 +1198,7 @@ class ToolManager:
                     args,
                     read_timeout_seconds=timeout,
                     progress_callback=on_progress,
-                    meta=(
-                        {ANSWER_META: answer_id}
-                        if answer_id and ref.server == DOCS_SERVER
-                        else None
-                    ),
+                    meta=meta,
                 )
         except TimeoutError:
             return took_too_long, True
@@ -1230,12 +1238,12 @@ class ToolManager:
             )
         )
 
-    def _notice(self, level: str, message: str) -> None:
+    def _notice(self, level: ev.NoticeLevel, message: str) -> None:
         # With a bus the notice reaches the person (UI or headless console); the log then
         # keeps it for -v only, so it is not printed twice.
         shown = self.bus is not None
         getattr(log, "info" if level == "info" or shown else "warning")("%s", message)
-        self._publish(ev.Notice(level=level, message=message))  # type: ignore[arg-type]
+        self._publish(ev.Notice(level=level, message=message))
 
     def _publish(self, event: ev.Event) -> None:
         if self.bus is not None:

@@ -26,12 +26,13 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.driver import Driver
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input
 
 from voicedesk import events as ev
 from voicedesk.config import Settings, data_dir, default_config_path
-from voicedesk.engine.api import SessionControl
+from voicedesk.engine.api import Mode, SessionControl
 from voicedesk.engine.heap import freeze_startup_heap
 from voicedesk.errors import UserError
 from voicedesk.tui.audio_check import AudioCheckScreen
@@ -364,10 +365,14 @@ class VoiceDeskApp(App[int]):
             if event.summary_made:
                 self.notify("Older turns were summarised to keep the context small.")
         elif isinstance(event, ev.Notice):
-            severity = {"info": "information", "warning": "warning", "error": "error"}
+            severity: dict[str, SeverityLevel] = {
+                "info": "information",
+                "warning": "warning",
+                "error": "error",
+            }
             self.notify(
                 event.message,
-                severity=severity.get(event.level, "information"),  # type: ignore[arg-type]
+                severity=severity.get(event.level, "information"),
                 timeout=10 if event.level == "error" else 5,
                 markup=False,
             )
@@ -550,7 +555,7 @@ class VoiceDeskApp(App[int]):
             self._held = False
             self.ptt_open = False
             session.ptt_release()
-        new = "push-to-talk" if session.mode == "hands-free" else "hands-free"
+        new: Mode = "push-to-talk" if session.mode == "hands-free" else "hands-free"
         session.set_mode(new)
         self._refresh_mode()
         self.notify(

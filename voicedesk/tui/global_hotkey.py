@@ -164,7 +164,7 @@ class GlobalHotkey:
     def __init__(
         self,
         combo: str,
-        on_activate: Callable[[], None],
+        on_activate: Callable[[], object],
         *,
         import_keyboard: Callable[[], Any] | None = None,
         platform: str | None = None,

@@ -202,6 +202,7 @@ else:
     from textual.drivers.linux_driver import LinuxDriver as _BaseDriver
 
 
+# (the ignore is for mypy on Windows, where _BaseDriver is one of two conditional bases)
 class KeyReleaseDriver(_BaseDriver):  # type: ignore[misc,valid-type]
     """Textual's LinuxDriver with the kitty release probe and our pushed flags.
 

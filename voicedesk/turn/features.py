@@ -22,7 +22,7 @@ N_SAMPLES = RATE * SECONDS
 N_FRAMES = N_SAMPLES // HOP  # 800
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+def _hz_to_mel(f: np.ndarray | float) -> np.ndarray:
     # Slaney: linear below 1 kHz (3 mels per 200 Hz), logarithmic above.
     f = np.asarray(f, dtype=np.float64)
     lin = 3.0 * f / 200.0

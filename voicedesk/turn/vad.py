@@ -71,7 +71,9 @@ class VadSegmenter:
         self.start_windows = max(1, round(t.start_ms / 1000 / WINDOW_S))
         self.stop_windows = max(1, round(t.stop_ms / 1000 / WINDOW_S))
         self.pause_windows = min(self.stop_windows, max(1, round(t.commit_ms / 1000 / WINDOW_S)))
-        self.preroll = deque(maxlen=max(1, int(t.preroll_ms / 1000 / WINDOW_S) + 1))
+        self.preroll: deque[np.ndarray] = deque(
+            maxlen=max(1, int(t.preroll_ms / 1000 / WINDOW_S) + 1)
+        )
         self._pending = np.zeros(0, dtype=np.float32)
         self._pos = 0  # samples consumed into windows
         self.in_speech = False

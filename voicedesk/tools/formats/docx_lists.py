@@ -136,7 +136,7 @@ def _style_chain(paragraph: Any) -> list[Any]:
         style = paragraph.style
     except (KeyError, AttributeError, ValueError):
         return []
-    chain = []
+    chain: list[Any] = []
     while style is not None and len(chain) < 10:  # basedOn may loop in a damaged file
         chain.append(style)
         try:

@@ -379,7 +379,9 @@ def drop_orphans(d: Any, before: dict[tuple[str, str], list[Any]]) -> None:
         root = _notes_root(d.part, kind)
         tag = f"{kind}Reference"
         gone = {i for t, i in before if t == tag and (t, i) not in after}
-        for note in list(root.iterchildren(qn(f"w:{kind}")) if root is not None else ()):
+        if root is None:
+            continue
+        for note in list(root.iterchildren(qn(f"w:{kind}"))):
             if note.get(qn("w:id")) in gone:
                 root.remove(note)
     after = marks_of(d)  # the notes that went took their comment marks
@@ -398,7 +400,7 @@ def drop_orphans(d: Any, before: dict[tuple[str, str], list[Any]]) -> None:
         comment = (
             comments.get_comment_by_id(int(i)) if comments is not None and i.isdigit() else None
         )
-        if not referenced and comment is not None:
+        if not referenced and comments is not None and comment is not None:
             comments.remove(comment)
 
 

@@ -350,7 +350,9 @@ def write_docx(doc: Document) -> bytes:
             added.append(element)
         gone_tables = {b.table for s, b in before.items() if b.is_row and s not in kept}
         removed = [
-            items[s].element for s, old in before.items() if s not in kept and not old.is_row
+            items[s].element
+            for s, old in before.items()
+            if s is not None and s not in kept and not old.is_row
         ]
         paragraphs = len(removed)
         tables = {id(i.element): i.element for i in items if i.table in gone_tables}

@@ -176,5 +176,5 @@ def find_heading(blocks: list[Block], name: str) -> int:
             f"More than one section matches “{name}”: {listed}. Say which one by the name "
             f"shown for it here."
         )
-    names = "; ".join(f"“{blocks[i].text}”" for i in headings[:20])
-    raise FormatError(f"There is no section called “{name}”. The headings are: {names}.")
+    listed = "; ".join(f"“{blocks[i].text}”" for i in headings[:20])
+    raise FormatError(f"There is no section called “{name}”. The headings are: {listed}.")

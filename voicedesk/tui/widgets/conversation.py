@@ -164,7 +164,10 @@ class AssistantTurn(Static):
         # (the height is for a width: a resize between two tokens lays it out again)
         visual = GrowingText(content, self._wrap)
         width = self.content_region.width
-        lines = (width, visual.get_height(self.styles, width)) if width > 0 else None
+        # self.styles answers get() as the RulesMap it stands for: Textual's own Widget
+        # passes it to Visual.get_height the same way
+        height = visual.get_height(self.styles, width) if width > 0 else 0  # type: ignore[arg-type]
+        lines = (width, height) if width > 0 else None
         self.update(visual, layout=lines is None or lines != self._lines)
         self._lines = lines
 

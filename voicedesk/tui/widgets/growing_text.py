@@ -108,16 +108,16 @@ class GrowingText(Visual):
     def render_strips(
         self, width: int, height: int | None, style: Style, options: RenderOptions
     ) -> list[Strip]:
-        rule = options.rules.get
+        rules = options.rules
         if (
             not width
             or options.selection is not None
             or options.post_style is not None
-            or rule("text_wrap", "wrap") != "wrap"
-            or rule("text_overflow", "fold") != "fold"
+            or rules.get("text_wrap", "wrap") != "wrap"
+            or rules.get("text_overflow", "fold") != "fold"
         ):
             return self.content.render_strips(width, height, style, options)
-        line_pad, align = rule("line_pad", 0), rule("text_align", "left")
+        line_pad, align = rules.get("line_pad", 0), rules.get("text_align", "left")
         # the theme's colours are resolved as lines are drawn: kept lines are for one theme
         key = (width, line_pad, align, style, options.get_style("$text-primary"))
         settled = self._settled_for(self.cache.drawn, key)

@@ -34,6 +34,7 @@ class MessageInput(Input):
     """An ``Input`` that takes a multi-line paste whole and shows its keys in the footer."""
 
     def __init__(self, **kwargs: object) -> None:
+        # the Input keywords a caller gives, passed through: Input checks them, not this
         super().__init__(placeholder=PLACEHOLDER, **kwargs)  # type: ignore[arg-type]
 
     def _on_focus(self, event: events.Focus) -> None:

@@ -87,7 +87,7 @@ def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float
     if not t:
         return [(stage, None, None) for stage in stages]
     origin = t.get("speech_end", t.get("speech_start", min(t.values())))
-    spans = []
+    spans: list[tuple[Stage, float | None, float | None]] = []
     for stage in stages:
         start = t.get(stage.start)
         if start is None and stage.start == "speech_end":
