@@ -48,7 +48,7 @@ from voicedesk.tui.widgets.conversation import (
     UserTurn,
 )
 from voicedesk.tui.widgets.status import StatusBar
-from voicedesk.tui.widgets.timings import TimingsPane, Waterfall
+from voicedesk.tui.widgets.timings import RECORDS_KEPT, TimingsPane, Waterfall
 from voicedesk.tui.widgets.tools import ToolPane
 
 QUESTION = "What is the capital of France?"
@@ -1331,3 +1331,24 @@ async def test_context_screen_follows_a_summary_made_while_it_is_open(tmp_path: 
         assert "4711" in text_of(screen.query_one("#context-summary", Static))
         assert "2345 of 6000" in text_of(screen.query_one("#context-prompt", Static))
         await pilot.press("escape")
+
+
+async def test_the_timings_pane_keeps_a_bounded_history_of_records(tmp_path: Path) -> None:
+    """Left open all day the pane kept every turn's whole record (its texts, marks and
+    counts), though it shows only the latest: 450 turns kept 450 records. It keeps the
+    last ``RECORDS_KEPT`` now; the v2v figures still count every spoken turn."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        timings = app.query_one(TimingsPane)
+        turns = RECORDS_KEPT + 250
+        for n in range(1, turns + 1):
+            t = {"speech_end": 10.0 * n, "playback_start": 10.0 * n + 1.0}
+            record = {"turn_id": n, "t": t, "voice_to_voice": 1.0, "user_text": "x" * 200}
+            app.bus.publish(ev.TurnMetrics(turn_id=n, record=record))
+        await pilot.pause()
+        assert len(timings.records) == RECORDS_KEPT
+        assert timings.records[-1]["turn_id"] == turns
+        assert timings.records[0]["turn_id"] == turns - RECORDS_KEPT + 1
+        assert app.query_one(Waterfall).record is timings.records[-1]
+        assert f"n={turns}" in text_of(app.query_one("#v2v-stats", Static))
