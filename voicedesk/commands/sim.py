@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if args.detach and not args.quiet_after_start:
         return _detach()
     from voicedesk.sim.script import SimScript
-    from voicedesk.sim.server import SimLatency, SimServer
+    from voicedesk.sim.server import SIM_REQUESTS_KEPT, SimLatency, SimServer
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port} is not a port number", "use 1–65535, or 0 for any")
@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             voice=args.voice,
             context_window=args.context_window,
+            keep_requests=SIM_REQUESTS_KEPT,
         )
         for provider, fault, times in args.fault:
             server.inject(provider, fault, times)

@@ -90,6 +90,11 @@ class SimLatency:
     tts_chunk_s: float = 0.25  # audio per message
 
 
+# Requests a long-running simulated cloud (`run --sim`, `voicedesk sim`) keeps recorded:
+# all of them grew its memory with every turn of a conversation left open.
+SIM_REQUESTS_KEPT = 500
+
+
 @dataclass
 class Recorded:
     provider: str
@@ -113,6 +118,7 @@ class SimServer:
         context_window: int | None = None,
         context_error: str = "openai",
         models: tuple[str, ...] | None = None,
+        keep_requests: int | None = None,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
             raise ValueError(f"context_error in {CONTEXT_ERRORS}")
@@ -126,6 +132,9 @@ class SimServer:
         self.port = port
         self.voice = make_voice(voice)
         self.requests: list[Recorded] = []
+        # How many of them are kept (None: all, for a test to read): each chat request holds
+        # the whole conversation, and a simulated cloud left running grew with every turn.
+        self.keep_requests = keep_requests
         self.transcripts: list[str] = []  # what each committed segment was transcribed as
         self.committed_audio_s: list[float] = []  # and how long each one was
         # Transcripts made but not yet delivered, by their audio: the same audio committed
@@ -212,6 +221,8 @@ class SimServer:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         where = f"{peer[0]}:{peer[1]}" if peer else None
         self.requests.append(Recorded(provider, request.path, body, peer=where))
+        if self.keep_requests is not None and len(self.requests) > self.keep_requests:
+            del self.requests[0]
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
