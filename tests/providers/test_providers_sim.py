@@ -676,6 +676,33 @@ async def test_elevenlabs_an_answer_after_a_long_pause_finds_a_fresh_socket_wait
     assert opened < asked  # opened ahead, not when the answer asked for it
 
 
+async def test_elevenlabs_a_spare_the_service_closed_is_replaced_before_the_answer(sim):
+    """The service closes a socket that sent no text for its inactivity timeout (20 s
+    unless asked otherwise; a server that gives less than the 180 s asked for, or a proxy
+    that drops idle connections, does the same early). The spare it closed was noticed only
+    when the next answer took it, and the answer dialled a new one then: a TCP, TLS and
+    WebSocket handshake before its first audio after every pause longer than that. A new
+    spare is opened as soon as the service closes one."""
+    sim.tts_inactivity_s = 1.0
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    for _ in range(200):  # until the service has closed the spare and another is ready
+        if sim.tts_sockets >= 2:
+            break
+        await asyncio.sleep(0.05)
+    sim.tts_inactivity_s = None  # the new spare stays open
+    opened = sim.tts_sockets
+    assert opened >= 2  # the closed spare was replaced while no answer needed it
+    stream = await tts.open_stream()
+    await stream.send_text("Hello there, friend. ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    # the answer took the waiting spare: the one connection opened since is the next spare
+    assert sim.tts_sockets == opened + 1
+    await tts.aclose()
+
+
 async def test_elevenlabs_bad_key_is_named_at_warm(sim):
     tts = ElevenLabsTTS(api_key="sk-bad", voice_id="v1", base_url=sim.base_url)
     with pytest.raises(AuthError, match="ElevenLabs"):
