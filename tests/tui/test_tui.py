@@ -49,7 +49,7 @@ from voicedesk.tui.widgets.conversation import (
 )
 from voicedesk.tui.widgets.status import StatusBar
 from voicedesk.tui.widgets.timings import RECORDS_KEPT, TimingsPane, Waterfall
-from voicedesk.tui.widgets.tools import ToolPane
+from voicedesk.tui.widgets.tools import CALLS_KEPT, ToolPane
 
 QUESTION = "What is the capital of France?"
 ANSWER = "Paris is the capital of France."
@@ -1352,3 +1352,41 @@ async def test_the_timings_pane_keeps_a_bounded_history_of_records(tmp_path: Pat
         assert timings.records[0]["turn_id"] == turns - RECORDS_KEPT + 1
         assert app.query_one(Waterfall).record is timings.records[-1]
         assert f"n={turns}" in text_of(app.query_one("#v2v-stats", Static))
+
+
+async def test_the_tools_pane_keeps_a_bounded_history_of_calls(tmp_path: Path) -> None:
+    """Each tool call stayed in the tools pane, its whole result with it (a document read
+    is its whole text), for as long as the window was open: a day of "read me the memo"
+    kept every copy. The pane keeps the latest ``CALLS_KEPT`` now, the newest in view,
+    each still opening with its full result."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        pane = app.query_one(ToolPane)
+        made = CALLS_KEPT + 30
+        for n in range(made):
+            call = f"c{n}"
+            app.bus.publish(
+                ev.ToolCallStarted(turn_id=n, call_id=call, name="read", arguments={"n": n})
+            )
+            app.bus.publish(
+                ev.ToolCallFinished(
+                    call_id=call,
+                    name="read",
+                    result_text=f"document {n} " + "x" * 5000,
+                    spoken_summary="",
+                    is_error=False,
+                    duration_s=0.1,
+                )
+            )
+        await pilot.pause()
+        options = app.query_one("#tool-list", OptionList)
+        assert len(pane.calls) == options.option_count == CALLS_KEPT
+        assert f"c{made - 1}" in pane.calls and "c0" not in pane.calls
+        options.focus()
+        options.highlighted = options.option_count - 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ToolDetailScreen)
+        shown = app.screen.query_one("#tool-result", TextArea).text
+        assert shown.startswith(f"document {made - 1} ")
