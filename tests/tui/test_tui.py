@@ -48,8 +48,8 @@ from voicedesk.tui.widgets.conversation import (
     UserTurn,
 )
 from voicedesk.tui.widgets.status import StatusBar
-from voicedesk.tui.widgets.timings import TimingsPane, Waterfall
-from voicedesk.tui.widgets.tools import ToolPane
+from voicedesk.tui.widgets.timings import RECORDS_KEPT, TimingsPane, Waterfall
+from voicedesk.tui.widgets.tools import CALLS_KEPT, ToolPane
 
 QUESTION = "What is the capital of France?"
 ANSWER = "Paris is the capital of France."
@@ -1331,3 +1331,62 @@ async def test_context_screen_follows_a_summary_made_while_it_is_open(tmp_path: 
         assert "4711" in text_of(screen.query_one("#context-summary", Static))
         assert "2345 of 6000" in text_of(screen.query_one("#context-prompt", Static))
         await pilot.press("escape")
+
+
+async def test_the_timings_pane_keeps_a_bounded_history_of_records(tmp_path: Path) -> None:
+    """Left open all day the pane kept every turn's whole record (its texts, marks and
+    counts), though it shows only the latest: 450 turns kept 450 records. It keeps the
+    last ``RECORDS_KEPT`` now; the v2v figures still count every spoken turn."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        timings = app.query_one(TimingsPane)
+        turns = RECORDS_KEPT + 250
+        for n in range(1, turns + 1):
+            t = {"speech_end": 10.0 * n, "playback_start": 10.0 * n + 1.0}
+            record = {"turn_id": n, "t": t, "voice_to_voice": 1.0, "user_text": "x" * 200}
+            app.bus.publish(ev.TurnMetrics(turn_id=n, record=record))
+        await pilot.pause()
+        assert len(timings.records) == RECORDS_KEPT
+        assert timings.records[-1]["turn_id"] == turns
+        assert timings.records[0]["turn_id"] == turns - RECORDS_KEPT + 1
+        assert app.query_one(Waterfall).record is timings.records[-1]
+        assert f"n={turns}" in text_of(app.query_one("#v2v-stats", Static))
+
+
+async def test_the_tools_pane_keeps_a_bounded_history_of_calls(tmp_path: Path) -> None:
+    """Each tool call stayed in the tools pane, its whole result with it (a document read
+    is its whole text), for as long as the window was open: a day of "read me the memo"
+    kept every copy. The pane keeps the latest ``CALLS_KEPT`` now, the newest in view,
+    each still opening with its full result."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        pane = app.query_one(ToolPane)
+        made = CALLS_KEPT + 30
+        for n in range(made):
+            call = f"c{n}"
+            app.bus.publish(
+                ev.ToolCallStarted(turn_id=n, call_id=call, name="read", arguments={"n": n})
+            )
+            app.bus.publish(
+                ev.ToolCallFinished(
+                    call_id=call,
+                    name="read",
+                    result_text=f"document {n} " + "x" * 5000,
+                    spoken_summary="",
+                    is_error=False,
+                    duration_s=0.1,
+                )
+            )
+        await pilot.pause()
+        options = app.query_one("#tool-list", OptionList)
+        assert len(pane.calls) == options.option_count == CALLS_KEPT
+        assert f"c{made - 1}" in pane.calls and "c0" not in pane.calls
+        options.focus()
+        options.highlighted = options.option_count - 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ToolDetailScreen)
+        shown = app.screen.query_one("#tool-result", TextArea).text
+        assert shown.startswith(f"document {made - 1} ")

@@ -132,6 +132,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--voice", choices=["synthetic", "piper"], default="synthetic", help="TTS audio source"
     )
     p.add_argument(
+        "--tts-inactivity",
+        type=float,
+        metavar="S",
+        help="close an ElevenLabs stream-input socket that sent nothing for S seconds, as "
+        "the service does at its inactivity_timeout (default: never)",
+    )
+    p.add_argument(
         "--detach",
         action="store_true",
         help="run in the background; print the export lines and its PID, then return",
@@ -160,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     if args.detach and not args.quiet_after_start:
         return _detach()
     from voicedesk.sim.script import SimScript
-    from voicedesk.sim.server import SimLatency, SimServer
+    from voicedesk.sim.server import SIM_REQUESTS_KEPT, SimLatency, SimServer
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port} is not a port number", "use 1–65535, or 0 for any")
@@ -175,6 +182,11 @@ def run(args: argparse.Namespace) -> int:
     check_latency("--tokens-per-s", args.tokens_per_s, positive=True)
     if args.tokens_per_s is not None:
         latency.tokens_per_s = args.tokens_per_s
+    if args.tts_inactivity is not None and not args.tts_inactivity > 0:
+        raise UserError(
+            f"--tts-inactivity {args.tts_inactivity:g} is not a number of seconds",
+            "give a positive number, e.g. --tts-inactivity 20, or leave it out",
+        )
     if args.context_window is not None and args.context_window < 1:
         raise UserError(
             f"--context-window {args.context_window} is not a number of tokens",
@@ -189,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             voice=args.voice,
             context_window=args.context_window,
+            keep_requests=SIM_REQUESTS_KEPT,
+            tts_inactivity_s=args.tts_inactivity,
         )
         for provider, fault, times in args.fault:
             server.inject(provider, fault, times)

@@ -56,7 +56,7 @@ def settings_for_sim(settings: Settings, base_url: str) -> Settings:
 @contextlib.asynccontextmanager
 async def sim_server(options: SimOptions) -> AsyncIterator[Any]:
     from voicedesk.sim.script import SimScript
-    from voicedesk.sim.server import SimLatency, SimServer
+    from voicedesk.sim.server import SIM_REQUESTS_KEPT, SimLatency, SimServer
 
     latency = SimLatency()
     for name in ("ttft_s", "ttfb_s", "stt_s", "tokens_per_s"):
@@ -72,6 +72,7 @@ async def sim_server(options: SimOptions) -> AsyncIterator[Any]:
         latency,
         context_window=options.context_window,
         context_error=options.context_error,
+        keep_requests=SIM_REQUESTS_KEPT,
     )
     for provider, fault, times in options.faults:
         server.inject(provider, fault, times)

@@ -591,6 +591,10 @@ class Session:
             turn.barge_in = held is None and self._speaking.heard_over(sig.audio_s)
         self._stream_turn_audio()
         self._set_state("hearing")
+        # after a long pause the LLM connection may be gone: open it while they speak
+        warm_if_idle = getattr(self.llm, "warm_if_idle", None)
+        if warm_if_idle is not None:
+            warm_if_idle()
 
     def _moved_on_from(self, turn: _Turn) -> bool:
         """The person has begun a later turn (it is being heard or answered, or it is

@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "https://api.elevenlabs.io"
 _SPARE_MAX_AGE_S = 150.0  # below the 180 s inactivity timeout we ask for
+# A spare the service closed after at least this long is replaced at once (one closed
+# sooner is left to the next answer: a server that closes every socket at once is not
+# dialled again and again).
+_SPARE_MIN_LIFE_S = 0.5
 _CLAUSE_END = re.compile(rf"[.,;:!?{CJK_PUNCTUATION}]\s*$")
 _CUT_AFTER = re.compile(rf"[\s{CJK_PUNCTUATION}]")  # a whole word (or clause) ends here
 _FIRST_FLUSH_CHARS = 40  # ≈ 8 words: enough for natural prosody, ~0.15 s of LLM output
@@ -68,6 +72,7 @@ class ElevenLabsTTS:
         self._spare: asyncio.Task[tuple[Any, float]] | None = None
         self._renewal: asyncio.TimerHandle | None = None  # replaces the spare as it ages
         self._retiring: set[asyncio.Task[None]] = set()  # aged spares being closed
+        self._watching: set[asyncio.Task[None]] = set()  # spares watched for a close
         self._closed = False
 
     # ------------------------------------------------------------------ connections
@@ -127,10 +132,26 @@ class ElevenLabsTTS:
         spare = asyncio.create_task(self._connect(), name="elevenlabs-spare")
         spare.add_done_callback(lambda t: t.cancelled() or t.exception())
         self._spare = spare
+        watch = asyncio.create_task(self._replace_when_closed(spare), name="elevenlabs-watch")
+        self._watching.add(watch)
+        watch.add_done_callback(self._watching.discard)
         if self._renewal is not None:
             self._renewal.cancel()
         loop = asyncio.get_running_loop()
         self._renewal = loop.call_later(_SPARE_MAX_AGE_S, self._renew, spare)
+
+    async def _replace_when_closed(self, spare: asyncio.Task[tuple[Any, float]]) -> None:
+        """Open a new spare once the service closes this one unused: at its inactivity
+        timeout (20 s unless asked otherwise; a server may give less than we ask for) or a
+        proxy's idle limit. Found closed only when the next answer took it, it was dialled
+        again then, a handshake on the way to that answer's first audio."""
+        with contextlib.suppress(Exception):
+            ws, opened = await asyncio.shield(spare)
+            await ws.wait_closed()
+            lived = time.monotonic() - opened
+            if self._spare is spare and not self._closed and lived >= _SPARE_MIN_LIFE_S:
+                log.info("the speech service closed the spare socket after %.0f s", lived)
+                self._prepare_spare()
 
     def _renew(self, spare: asyncio.Task[tuple[Any, float]]) -> None:
         """Replace a spare that aged unused: taken when the next answer came, it was found
@@ -184,6 +205,10 @@ class ElevenLabsTTS:
         for retiring in list(self._retiring):
             with contextlib.suppress(BaseException):
                 await retiring
+        for watch in list(self._watching):
+            watch.cancel()
+            with contextlib.suppress(BaseException):
+                await watch
 
 
 async def _close_spare(spare: asyncio.Task[tuple[Any, float]]) -> None:

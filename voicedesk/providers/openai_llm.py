@@ -66,6 +66,11 @@ _CONNECT_S = 3.0
 # that closed it meanwhile is noticed before reuse (the pool sees the socket readable) and a
 # new one opened, as before.
 KEEPALIVE_S = 120.0
+# Idle this long, the connection is opened again (``warm_if_idle``) when the person starts
+# speaking: our pool drops it at KEEPALIVE_S, and servers and the proxies before them often
+# sooner (an nginx keeps an idle connection 75 s by default, an AWS load balancer 60 s), so
+# the first turn after a pause paid a new connection (TCP and TLS) before its first token.
+IDLE_REWARM_S = 45.0
 _RETRY_DELAY_S = 0.25  # unless the server asks for a wait of up to _MAX_RETRY_DELAY_S
 _MAX_RETRY_DELAY_S = 1.0
 
@@ -151,10 +156,12 @@ class OpenAIChat:
         first_token_s: float = 15.0,
         stall_s: float = 10.0,
         max_retries: int = 1,
+        rewarm_after_s: float | None = None,
     ) -> None:
         from openai import AsyncOpenAI, Timeout
 
         self.model = model
+        self.rewarm_after_s = IDLE_REWARM_S if rewarm_after_s is None else rewarm_after_s
         self.base_url = base_url
         self.first_token_s = first_token_s
         self.stall_s = stall_s
@@ -174,10 +181,15 @@ class OpenAIChat:
             http_client=kept_alive_http_client(openai_address(base_url)),
         )
         self._prewarm: asyncio.Task[None] | None = None
+        self._used_at: float | None = None  # loop time the server last answered us
+
+    def _used(self) -> None:
+        self._used_at = asyncio.get_running_loop().time()
 
     async def warm(self) -> None:
         import openai
 
+        self._used()
         try:
             async with asyncio.timeout(self.first_token_s):
                 listed = [model.id async for model in self._client.models.list()]
@@ -237,10 +249,22 @@ class OpenAIChat:
         if self._prewarm is None or self._prewarm.done():
             self._prewarm = asyncio.get_running_loop().create_task(self._open_connection())
 
+    def warm_if_idle(self) -> None:
+        """Called as the person starts speaking: after ``rewarm_after_s`` without a request
+        the connection may be gone (see ``IDLE_REWARM_S``), so one is opened now, while
+        they speak, rather than on the way to the answer's first token."""
+        idle_since = self._used_at
+        if idle_since is None:
+            return
+        if asyncio.get_running_loop().time() - idle_since >= self.rewarm_after_s:
+            self._used()
+            self.prewarm()
+
     async def _open_connection(self) -> None:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.first_token_s):
                 await self._client.models.list()
+        self._used()
 
     def _url_setting(self) -> str:
         """What set the server's url, for a hint: "check llm.base_url" sent a person whose
@@ -311,6 +335,7 @@ class OpenAIChat:
                 raise ProviderError(f"The language model stream broke off: {exc!r}") from None
             raise
         finally:
+            self._used()
             with contextlib.suppress(Exception):
                 await stream.close()
         if not finished:

@@ -54,6 +54,7 @@ _MIN_COMMIT_BYTES = WIRE_RATE * 2 * 100 // 1000  # the server rejects commits un
 _PER_AUDIO_S = 0.05
 REDIAL_FIRST_S = 0.5  # a flush waits this long after a refused dial, doubling up to
 REDIAL_MAX_S = 4.0  # this; a commit dials at once whatever the wait
+_MIN_LIFE_S = 1.0  # a socket closed between turns after this long is reopened at once
 _RESEND_BYTES = WIRE_RATE * 2 * 10  # a resend's appends: 10 s each, far below the 15 MiB cap
 
 
@@ -123,6 +124,7 @@ class OpenAIRealtimeSTT:
         self._send_lock = asyncio.Lock()
         self._flushing: asyncio.Task[None] | None = None
         self._connecting: asyncio.Task[None] | None = None
+        self._reopen: asyncio.Task[None] | None = None  # after the service closed it idle
         self._closed = False
         # While the service refuses connections, the flushes of a stream of speech (every
         # ~60 ms) each dialled again: five refused dials in 40 ms, a rate limit made worse.
@@ -224,13 +226,22 @@ class OpenAIRealtimeSTT:
     async def _read(self, conn: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
+        opened = asyncio.get_running_loop().time()
+        closed_idle = False
         try:
             while True:
                 event = json.loads(await conn.recv_bytes())
                 self._on_event(event)
         except ConnectionClosed as exc:
             if not self._closed:
-                log.warning("realtime transcription socket closed: %s", exc)
+                closed_idle = not (self._commits or self._items)
+                # between turns (the session's maximum duration, a proxy's idle limit) it
+                # is opened again below and nothing is lost: no warning for the person
+                log.log(
+                    logging.INFO if closed_idle else logging.WARNING,
+                    "realtime transcription socket closed: %s",
+                    exc,
+                )
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -239,6 +250,21 @@ class OpenAIRealtimeSTT:
             if self._conn is conn:
                 self._conn = None
             self._fail_pending(ProviderError("the speech-to-text connection was lost"))
+        lived = asyncio.get_running_loop().time() - opened
+        if closed_idle and lived >= _MIN_LIFE_S and not self._closed:
+            self._reopen = asyncio.create_task(self._reopen_now(), name="stt-reopen")
+
+    async def _reopen_now(self) -> None:
+        """Open the socket again as soon as the service closed it between turns: opened
+        when the next turn's speech was flushed instead, its handshake and session set-up
+        raced that speech to its commit. A socket that lived less than ``_MIN_LIFE_S`` is
+        left to the next flush, so a server that closes every socket is not redialled in a
+        loop; a failed dial too (the flush's back-off takes over)."""
+        async with self._send_lock:
+            if self._conn is not None or self._closed:
+                return
+            with contextlib.suppress(ProviderError):
+                await self._reconnect()
 
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -552,7 +578,7 @@ class OpenAIRealtimeSTT:
 
     async def aclose(self) -> None:
         self._closed = True
-        for task in (self._flushing, self._connecting, *self._resends):
+        for task in (self._flushing, self._connecting, self._reopen, *self._resends):
             if task is not None and not task.done():
                 task.cancel()
         await self._drop_connection()

@@ -90,6 +90,11 @@ class SimLatency:
     tts_chunk_s: float = 0.25  # audio per message
 
 
+# Requests a long-running simulated cloud (`run --sim`, `voicedesk sim`) keeps recorded:
+# all of them grew its memory with every turn of a conversation left open.
+SIM_REQUESTS_KEPT = 500
+
+
 @dataclass
 class Recorded:
     provider: str
@@ -113,6 +118,8 @@ class SimServer:
         context_window: int | None = None,
         context_error: str = "openai",
         models: tuple[str, ...] | None = None,
+        keep_requests: int | None = None,
+        tts_inactivity_s: float | None = None,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
             raise ValueError(f"context_error in {CONTEXT_ERRORS}")
@@ -126,6 +133,13 @@ class SimServer:
         self.port = port
         self.voice = make_voice(voice)
         self.requests: list[Recorded] = []
+        # How many of them are kept (None: all, for a test to read): each chat request holds
+        # the whole conversation, and a simulated cloud left running grew with every turn.
+        self.keep_requests = keep_requests
+        # An ElevenLabs stream-input socket sent nothing for this long is closed, as the
+        # service does at its inactivity_timeout (None: never; a short one for tests).
+        self.tts_inactivity_s = tts_inactivity_s
+        self.tts_sockets = 0  # ElevenLabs stream-input sockets opened
         self.transcripts: list[str] = []  # what each committed segment was transcribed as
         self.committed_audio_s: list[float] = []  # and how long each one was
         # Transcripts made but not yet delivered, by their audio: the same audio committed
@@ -211,6 +225,8 @@ class SimServer:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         where = f"{peer[0]}:{peer[1]}" if peer else None
         self.requests.append(Recorded(provider, request.path, body, peer=where))
+        if self.keep_requests is not None and len(self.requests) > self.keep_requests:
+            del self.requests[0]
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -751,6 +767,7 @@ class SimServer:
         ws = web.WebSocketResponse(compress=False, heartbeat=None)
         await ws.prepare(request)
         self._track(ws)
+        self.tts_sockets += 1
         # each segment with the time it became generatable (a flush, the schedule's threshold
         # or the end of text): the service starts on a segment only then, so its first audio
         # is timed from there, not from the first text, which may have waited in the buffer
@@ -797,7 +814,18 @@ class SimServer:
         buffer = ""
         step = 0
         try:
-            async for msg in ws:
+            while True:
+                try:
+                    msg = await ws.receive(timeout=self.tts_inactivity_s)
+                except TimeoutError:
+                    if self.tts_inactivity_s is None:  # turned off meanwhile
+                        continue
+                    # nothing sent for that long: closed, as the service does at the
+                    # inactivity_timeout (the code and reason here are the simulator's)
+                    await ws.close(code=1008, message=b"inactivity timeout (simulated)")
+                    break
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                    break
                 if msg.type != WSMsgType.TEXT:
                     continue
                 try:

@@ -6,6 +6,8 @@ remaining width and are cut with an ellipsis rather than wrapping.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -88,6 +90,7 @@ class StatusBar(Horizontal):
         self.speaker = True  # ...and none of this either: nothing is heard
         self._metered = False  # the level meter has been shown (it waits for a mode)
         self._meter_cells = 0  # the width of the level last shown
+        self._meter_shown: tuple[str, tuple[Any, ...]] | None = None  # text, styles drawn
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-mode")
@@ -187,6 +190,12 @@ class StatusBar(Horizontal):
         self._show_level(level_meter(rms_dbfs, zero_input))
 
     def _show_level(self, content: Content) -> None:
+        """Draw the meter only when the bar changes: a quiet room sends the same bar about
+        20 times a second, and each update redrew the screen (8–9 % of a core while idle)."""
+        shown = (content.plain, tuple(content.spans))  # Content's == compares text only
+        if shown == self._meter_shown:
+            return
+        self._meter_shown = shown
         widget = self.query_one("#status-level", Static)
         widget.update(content, layout=content.cell_length != self._meter_cells)
         self._meter_cells = content.cell_length

@@ -12,6 +12,7 @@ that add up to answering as fast as a person would.
 from __future__ import annotations
 
 import statistics
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,9 @@ STAGES = (
 LABEL_W = 9
 VALUE_W = 7
 VOICE_TO_VOICE_TARGET = 1.3
+# Records kept: the pane shows the latest; the rest are history for a look back (tests, a
+# debugger). Left open all day, the pane kept every turn's record, texts and all.
+RECORDS_KEPT = 200
 
 
 def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float | None]]:
@@ -173,7 +177,7 @@ class TimingsPane(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Timings"
-        self.records: list[dict[str, Any]] = []
+        self.records: deque[dict[str, Any]] = deque(maxlen=RECORDS_KEPT)
         self.v2v: list[float] = []
 
     def compose(self) -> ComposeResult:

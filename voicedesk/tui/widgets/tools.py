@@ -26,6 +26,9 @@ from voicedesk.tui.widgets.visible import visible_controls
 
 EARLIER_DETAIL = "earlier session"  # in the detail modal's status
 NOT_LOGGED = "outcome not logged"  # a call whose result the log does not hold
+# Calls the pane keeps, the newest: each holds its whole result (a document read is its
+# text), and a window left open all day kept every one.
+CALLS_KEPT = 100
 
 
 @dataclass
@@ -124,6 +127,10 @@ class ToolPane(Vertical):
         self.calls[info.call_id] = info
         options = self.query_one("#tool-list", OptionList)
         options.add_option(Option(self.line(info), id=info.call_id))
+        while len(self.calls) > CALLS_KEPT:  # the oldest go, results and all
+            oldest = next(iter(self.calls))
+            del self.calls[oldest]
+            options.remove_option(oldest)
         options.display = True
         self.query_one("#tools-empty").display = False
 
