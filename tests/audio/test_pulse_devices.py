@@ -1,0 +1,169 @@
+"""The real sound-device path, through a private PulseAudio server (``pulse_server.py``).
+
+Skipped when PulseAudio, its tools or ALSA's pulse plugin are not installed (CI installs
+``pulseaudio pulseaudio-utils libasound2-plugins``). voicedesk runs in subprocesses, as a
+person starts it; every wait is for an event, with generous limits for a loaded machine.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pulse_server import PulseServer, loud_seconds, missing_tools
+
+SPEECH = Path(__file__).parent.parent / "fixtures" / "turns" / "dev-finished-0.wav"
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
+    missing = missing_tools()
+    if missing:
+        pytest.skip(
+            f"PulseAudio is not installed (no {', '.join(missing)}): apt install "
+            "pulseaudio pulseaudio-utils libasound2-plugins"
+        )
+    server = PulseServer(tmp_path_factory.mktemp("pulse"))
+    try:
+        server.wait_ready()
+        names = server.portaudio_names()
+        if not any("deskmic" in n for n in names):
+            pytest.skip(
+                "PortAudio does not see the PulseAudio server's devices (ALSA's pulse plugin, "
+                f"libasound2-plugins, is missing?); it lists: {names}"
+            )
+        yield server
+    finally:
+        server.stop()
+
+
+def _python(pulse: PulseServer, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=pulse.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_devices_lists_the_servers_devices_with_their_rates(pulse: PulseServer) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "devices", "--json"],
+        env=pulse.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {row["name"]: row for row in json.loads(done.stdout)}
+    assert rows["deskmic"]["max_input_channels"] > 0
+    assert rows["deskspeaker"]["max_output_channels"] > 0
+    assert rows["default"]["is_default_input"] and rows["default"]["is_default_output"]
+    assert rows["deskmic"]["default_samplerate"] == 44_100
+
+
+_BACKEND = """
+    import json, threading
+    import numpy as np
+    from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex
+
+    enough = threading.Event()
+    backend = SoundDeviceDuplex({mic!r}, {spk!r}, block_ms=10)
+
+    def process(block):
+        if backend.blocks_processed >= 100:
+            enough.set()
+        return np.zeros(backend.playback_block, np.int16)
+
+    backend.start(process)
+    ok = enough.wait(120)
+    backend.stop()
+    print(json.dumps({{"ok": ok, "duplex": backend.duplex, "input": backend.input_name,
+                      "output": backend.output_name, "rates": [backend.input_rate,
+                      backend.output_rate], "streams": len(backend._streams)}}))
+"""
+
+
+@pytest.mark.parametrize(("mic", "spk"), [(None, None), ("deskm", "2")])
+def test_a_sound_server_is_opened_as_two_streams(
+    pulse: PulseServer, mic: str | None, spk: str | None
+) -> None:
+    """On ALSA's sound-server plugins a duplex stream gains no shared clock (they are two
+    client streams of the server) and PortAudio busy-polled it: a core at 64-90% and most
+    callbacks lost on a loaded machine. Devices are also found by name part and index."""
+    done = _python(pulse, _BACKEND.format(mic=mic, spk=spk))
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.splitlines()[-1])
+    assert got["ok"], got
+    assert got["duplex"] is False
+    assert got["rates"] == [44_100, 44_100]
+    assert got["streams"] == 0  # released on stop
+    if mic is not None:
+        assert (got["input"], got["output"]) == ("deskmic", "deskspeaker")
+
+
+def _read_until(proc: subprocess.Popen[str], needle: str, lines: list[str]) -> bool:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if needle in line:
+            return True
+    return False
+
+
+def test_a_spoken_turn_is_answered_through_the_devices(pulse: PulseServer, tmp_path: Path) -> None:
+    """A person speaks into the microphone; the answer comes out of the speaker; Ctrl+C
+    ends the session cleanly and releases the devices."""
+    heard = tmp_path / "speaker.wav"
+    recorder = pulse.record(heard)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "run", "--sim", "--headless", "--no-tools"],
+        env=pulse.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        err: list[str] = []
+        drain = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)
+        drain.start()
+        found = threading.Event()
+
+        def watch() -> None:
+            if _read_until(proc, "assistant ›", lines):
+                found.set()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        # speak until the session hears it (the first words may come before it listens)
+        for _ in range(6):
+            pulse.play(SPEECH).wait(timeout=120)
+            if found.wait(30):
+                break
+        assert found.is_set(), "".join(lines) + "".join(err)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130, "".join(err)  # as after Ctrl+C
+        watcher.join(timeout=60)
+        drain.join(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        recorder.terminate()
+        recorder.wait(timeout=30)
+    assert "Traceback" not in "".join(err), "".join(err)
+    assert "you       ›" in "".join(lines)
+    assert loud_seconds(heard) > 1.0  # the answer was played on the speaker
+    clients = pulse.pactl("list", "short", "clients").stdout
+    assert "python" not in clients.lower(), clients  # the devices were released
+
