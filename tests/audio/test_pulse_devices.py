@@ -162,8 +162,26 @@ def test_a_spoken_turn_is_answered_through_the_devices(pulse: PulseServer, tmp_p
         recorder.terminate()
         recorder.wait(timeout=30)
     assert "Traceback" not in "".join(err), "".join(err)
+    assert "ALSA lib" not in "".join(err), "".join(err)
     assert "you       ›" in "".join(lines)
     assert loud_seconds(heard) > 1.0  # the answer was played on the speaker
     clients = pulse.pactl("list", "short", "clients").stdout
     assert "python" not in clients.lower(), clients  # the devices were released
 
+
+def test_a_device_that_cannot_open_is_one_message_without_alsas_own(pulse: PulseServer) -> None:
+    """ALSA printed "ALSA lib pcm_pulse.c:758:(pulse_prepare) PulseAudio: Unable to create
+    stream: No such entity" on the terminal beside our message (and a line per underrun
+    during a session, drawing over the TUI)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "run", "--sim", "--headless", "--no-tools"],
+        env={**pulse.env, "VOICEDESK_AUDIO__INPUT_DEVICE": "usbheadset"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Cannot open the microphone 'usbheadset'" in done.stderr
+    assert "voicedesk devices" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "ALSA lib" not in done.stderr, done.stderr
