@@ -185,3 +185,25 @@ def test_a_device_that_cannot_open_is_one_message_without_alsas_own(pulse: Pulse
     assert "voicedesk devices" in done.stderr
     assert "Traceback" not in done.stderr
     assert "ALSA lib" not in done.stderr, done.stderr
+
+
+def test_doctor_says_a_listed_device_that_does_not_open_fails(pulse: PulseServer) -> None:
+    """doctor said "ok  microphone  3 'usbheadset' (configured, 44100 Hz, ALSA)" for a
+    device whose sound-server sink is gone; `voicedesk run` then could not open it."""
+    env = {**pulse.env, "VOICEDESK_AUDIO__INPUT_DEVICE": "usbheadset"}
+    done = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = done.stdout.splitlines()
+    (mic,) = [line for line in lines if "microphone" in line]
+    assert mic.split()[0] == "fail", done.stdout
+    assert "'usbheadset'" in mic and "does not open" in mic
+    assert "audio.input_device" in done.stdout
+    (spk,) = [line for line in lines if " speaker " in line]
+    assert spk.split()[0] == "ok", done.stdout  # the default speaker opens
+    assert done.returncode != 0
+    assert "ALSA lib" not in done.stderr and "Traceback" not in done.stderr, done.stderr
