@@ -2,7 +2,8 @@
 
 Devices are opened at their own default sample rate (forcing 16/24 kHz makes many drivers
 resample badly or refuse) and converted here with streaming soxr. When both devices share a
-host API and can run at one rate, a single duplex ``sounddevice.Stream`` drives everything:
+host API (on ALSA: are both sound cards, not the "default"/"pulse" sound-server plugins) and
+can run at one rate, a single duplex ``sounddevice.Stream`` drives everything:
 mic and speaker then share one clock, so the echo canceller sees a fixed delay. Otherwise an
 ``InputStream`` drives ``process`` and the playback blocks travel to a separate
 ``OutputStream`` through a bounded ``collections.deque`` (append/popleft are atomic, so

@@ -1,6 +1,7 @@
 """``voicedesk doctor``: check what a conversation needs, one line per check.
 
-Checks the Python version, PortAudio and the sound devices, the on-device model files (loaded
+Checks the Python version, PortAudio and the sound devices (each chosen one is opened and
+closed, so a listed device that does not open fails here), the on-device model files (loaded
 with onnxruntime, as a conversation would), the config file, and whether the keys the
 configured providers need are present (only "set"/"not set" is printed, never a key), the
 local Whisper model folder and Piper voice when those providers are chosen, the documents
