@@ -11,7 +11,9 @@ neither callback ever takes a lock).
 
 Callbacks run on PortAudio's real-time thread: they never block, never log, and allocate only
 the small per-block arrays ``process`` and soxr need. Problems are recorded in attributes
-(``zero_input``, ``xruns``, ``error``) that the engine polls and reports.
+(``zero_input``, ``xruns``, ``error``, ``active``) for a caller to poll; the engine does not
+read them yet (``AudioIO`` does its own all-zero check and level meter), so an xrun, an
+exception in ``process`` or a stream that ended on its own is not reported to the person.
 """
 
 from __future__ import annotations
