@@ -207,3 +207,53 @@ def test_doctor_says_a_listed_device_that_does_not_open_fails(pulse: PulseServer
     assert spk.split()[0] == "ok", done.stdout  # the default speaker opens
     assert done.returncode != 0
     assert "ALSA lib" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_sound_server_stopping_mid_session_is_said(tmp_path: Path) -> None:
+    """PulseAudio stopping (or restarting) ended both streams; the session then heard and
+    played nothing without a word (only PortAudio's "Expression … failed" lines)."""
+    if missing_tools():
+        pytest.skip(f"PulseAudio is not installed (no {', '.join(missing_tools())})")
+    server = PulseServer(tmp_path / "pulse")
+    proc = None
+    try:
+        server.wait_ready()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voicedesk", "run", "--sim", "--headless", "--no-tools"],
+            env=server.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        err: list[str] = []
+        # the microphone hears digital silence: said once its blocks flow, 1.5 s in
+        assert _read_until_err(proc, "delivers only silence", err), "".join(err)
+        server.stop()
+        assert _read_until_err(proc, "The sound devices stopped", err), "".join(err)
+        line = err[-1]
+        assert "[error]" in line and "microphone 'default'" in line and "start voicedesk" in line
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        server.stop()
+
+
+def _read_until_err(proc: subprocess.Popen[str], needle: str, lines: list[str]) -> bool:
+    """Read stderr lines until one holds ``needle`` (False at its end); a reader thread
+    gives up after a generous while so a missing line fails the test instead of hanging."""
+    found = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if needle in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    return found.wait(120)
