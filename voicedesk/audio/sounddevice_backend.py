@@ -11,9 +11,9 @@ neither callback ever takes a lock).
 
 Callbacks run on PortAudio's real-time thread: they never block, never log, and allocate only
 the small per-block arrays ``process`` and soxr need. Problems are recorded in attributes
-(``zero_input``, ``xruns``, ``error``, ``active``) for a caller to poll; the engine does not
-read them yet (``AudioIO`` does its own all-zero check and level meter), so an xrun, an
-exception in ``process`` or a stream that ended on its own is not reported to the person.
+(``zero_input``, ``xruns``, ``error``, ``active``) for a caller to poll. ``AudioIO`` polls
+``active`` (a stream that ended on its own is said) and does its own all-zero check; an
+xrun or an exception in ``process`` is not reported to the person yet.
 """
 
 from __future__ import annotations
