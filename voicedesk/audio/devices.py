@@ -13,6 +13,7 @@ Devices are chosen by a config string: an index ("3") or a case-insensitive part
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import re
 import sys
@@ -93,6 +94,9 @@ def quiet_alsa() -> None:
     except (OSError, AttributeError):  # no ALSA (PortAudio without it): nothing to quiet
         return
     _alsa_handler = handler
+    # Registered before PortAudio's own atexit (sounddevice is imported after this), so it
+    # runs after PortAudio has closed: ALSA never calls into a finalising interpreter.
+    atexit.register(libasound.snd_lib_error_set_handler, None)
 
 
 def import_sounddevice() -> ModuleType:
