@@ -245,8 +245,9 @@ class SoundDeviceDuplex(DuplexBackend):
         On ALSA only two sound cards (``(hw:…)`` devices) share a stream: the sound-server
         plugins ("default", "pulse", "pipewire") are two independent client streams of the
         server underneath, so a duplex stream gains no shared clock, and PortAudio's duplex
-        wait loop busy-polls them: measured on PulseAudio, 10 ms blocks took 64-90% of a
-        core and lost most callbacks on a loaded machine, where two streams took 2-4%.
+        wait loop busy-polls them: measured on PulseAudio, 10 ms blocks took 61-92% of a
+        core and got as few as 3 of 500 callbacks on a loaded machine, where two streams
+        took 2-30% and got 319-499 (docs/architecture.md, "Testing the sound devices").
         """
         if mic.hostapi != spk.hostapi:
             return None
