@@ -13,7 +13,10 @@ Devices are chosen by a config string: an index ("3") or a case-insensitive part
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import re
+import sys
 from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any, Literal
@@ -60,8 +63,45 @@ class DeviceInfo:
         return asdict(self)
 
 
+# ALSA's error callback: void (*)(const char *file, int line, const char *function, int err,
+# const char *fmt, ...); the variadic rest is never read.
+_AlsaErrorHandler = ctypes.CFUNCTYPE(
+    None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
+)
+_alsa_handler: Any = None  # kept alive here: ALSA holds only the C pointer
+
+
+def _drop_alsa_message(file: bytes, line: int, function: bytes, err: int, fmt: bytes) -> None:
+    """Nothing: xruns are counted from PortAudio's status flags, failures are exceptions."""
+
+
+def quiet_alsa() -> None:
+    """Stop ALSA printing its own messages on the terminal (Linux; elsewhere a no-op).
+
+    ALSA writes "ALSA lib pcm.c:8570:(snd_pcm_recover) underrun occurred" and the like to
+    stderr from inside PortAudio: through PulseAudio/PipeWire every underrun on a loaded
+    machine printed a line (hundreds after a device vanished), scrolling the headless
+    transcript and drawing over the TUI. Installed before PortAudio is loaded, so its
+    start-up probing is quiet too; both share the one libasound in the process.
+    """
+    global _alsa_handler
+    if _alsa_handler is not None or not sys.platform.startswith("linux"):
+        return
+    try:
+        libasound = ctypes.CDLL("libasound.so.2")
+        handler = _AlsaErrorHandler(_drop_alsa_message)
+        libasound.snd_lib_error_set_handler(handler)
+    except (OSError, AttributeError):  # no ALSA (PortAudio without it): nothing to quiet
+        return
+    _alsa_handler = handler
+    # Registered before PortAudio's own atexit (sounddevice is imported after this), so it
+    # runs after PortAudio has closed: ALSA never calls into a finalising interpreter.
+    atexit.register(libasound.snd_lib_error_set_handler, None)
+
+
 def import_sounddevice() -> ModuleType:
     """Import ``sounddevice``; a missing PortAudio becomes an :class:`AudioUnavailableError`."""
+    quiet_alsa()
     try:
         import sounddevice
     except OSError:

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # (``EchoCanceller.words``: the person unmuffled while the speaker plays).
 BlockCallback = Callable[[np.ndarray, int, list[Mark], np.ndarray], None]
 _LEVEL_EVERY_S = 0.05
+_WATCH_EVERY_S = 0.5  # how often the loop looks whether the sound devices still run
 
 
 def no_devices_notice(exc: AudioUnavailableError) -> str:
@@ -90,6 +91,7 @@ class AudioIO:
         )
         self._zero_reported = False
         self._last_played = np.zeros(backend.playback_block, np.int16)
+        self._watch: asyncio.TimerHandle | None = None
 
     @classmethod
     def from_settings(
@@ -177,6 +179,7 @@ class AudioIO:
             )
         self.echo_cancellation = self.capture_filter is not None
         self.echo_possible = self.echo_possible or self.echo_cancellation
+        self._watch = loop.call_later(_WATCH_EVERY_S, self._watch_devices)
         if self.bus is not None:
             backend = self.backend
             self.bus.publish(
@@ -238,7 +241,44 @@ class AudioIO:
         return self.echo_possible
 
     def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         self.backend.stop()
+
+    def _watch_devices(self) -> None:
+        """Say so when the sound devices stop on their own (on the loop, every
+        ``_WATCH_EVERY_S``).
+
+        A device backend's streams end when the device goes or the sound server
+        (PulseAudio/PipeWire) stops or restarts; the session then heard and played nothing
+        with no word, while PortAudio printed "Expression … failed in pa_linux_alsa.c".
+        Backends without an ``active`` flag (WAV files, no device) are never stopped so.
+        """
+        self._watch = None
+        if getattr(self.backend, "active", True):
+            if self._loop is not None and not self._loop.is_closed():
+                self._watch = self._loop.call_later(_WATCH_EVERY_S, self._watch_devices)
+            return
+        log.warning("the sound devices stopped: %s", getattr(self.backend, "error", None))
+        if self.bus is not None:
+            backend = self.backend
+            names = " / ".join(
+                f"{what} '{name}'"
+                for what, name in (
+                    ("microphone", getattr(backend, "input_name", None)),
+                    ("speaker", getattr(backend, "output_name", None)),
+                )
+                if name
+            )
+            self.bus.publish(
+                ev.Notice(
+                    level="error",
+                    message=f"The sound devices stopped ({names or backend.name}): unplugged, "
+                    "or the sound server (PulseAudio/PipeWire) stopped. Nothing is heard or "
+                    "played now: quit and start voicedesk again once they are back.",
+                )
+            )
 
     @property
     def input_latency_s(self) -> float:

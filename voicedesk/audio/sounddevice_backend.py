@@ -2,7 +2,8 @@
 
 Devices are opened at their own default sample rate (forcing 16/24 kHz makes many drivers
 resample badly or refuse) and converted here with streaming soxr. When both devices share a
-host API and can run at one rate, a single duplex ``sounddevice.Stream`` drives everything:
+host API (on ALSA: are both sound cards, not the "default"/"pulse" sound-server plugins) and
+can run at one rate, a single duplex ``sounddevice.Stream`` drives everything:
 mic and speaker then share one clock, so the echo canceller sees a fixed delay. Otherwise an
 ``InputStream`` drives ``process`` and the playback blocks travel to a separate
 ``OutputStream`` through a bounded ``collections.deque`` (append/popleft are atomic, so
@@ -10,7 +11,9 @@ neither callback ever takes a lock).
 
 Callbacks run on PortAudio's real-time thread: they never block, never log, and allocate only
 the small per-block arrays ``process`` and soxr need. Problems are recorded in attributes
-(``zero_input``, ``xruns``, ``error``) that the engine polls and reports.
+(``zero_input``, ``xruns``, ``error``, ``active``) for a caller to poll. ``AudioIO`` polls
+``active`` (a stream that ended on its own is said) and does its own all-zero check; an
+xrun or an exception in ``process`` is not reported to the person yet.
 """
 
 from __future__ import annotations
@@ -68,6 +71,11 @@ class _CaptureFifo:
         self._buf[:rest] = self._buf[n : self._n]  # numpy handles the overlapping copy
         self._n = rest
         return out
+
+
+def _alsa_card(dev: DeviceInfo) -> bool:
+    """Whether an ALSA device is a sound card itself: PortAudio names those "… (hw:0,0)"."""
+    return "(hw:" in dev.name
 
 
 class SoundDeviceDuplex(DuplexBackend):
@@ -232,8 +240,18 @@ class SoundDeviceDuplex(DuplexBackend):
 
     @staticmethod
     def _shared_rate(sd: Any, mic: DeviceInfo, spk: DeviceInfo) -> int | None:
-        """A rate both devices accept on the same host API, or None (two streams then)."""
+        """A rate both devices accept on the same host API, or None (two streams then).
+
+        On ALSA only two sound cards (``(hw:…)`` devices) share a stream: the sound-server
+        plugins ("default", "pulse", "pipewire") are two independent client streams of the
+        server underneath, so a duplex stream gains no shared clock, and PortAudio's duplex
+        wait loop busy-polls them: measured on PulseAudio, 10 ms blocks took 61-92% of a
+        core and got as few as 3 of 500 callbacks on a loaded machine, where two streams
+        took 2-30% and got 319-499 (docs/architecture.md, "Testing the sound devices").
+        """
         if mic.hostapi != spk.hostapi:
+            return None
+        if mic.hostapi == "ALSA" and not (_alsa_card(mic) and _alsa_card(spk)):
             return None
         for rate in dict.fromkeys([int(mic.default_samplerate), int(spk.default_samplerate)]):
             try:

@@ -1,6 +1,7 @@
 """``voicedesk doctor``: check what a conversation needs, one line per check.
 
-Checks the Python version, PortAudio and the sound devices, the on-device model files (loaded
+Checks the Python version, PortAudio and the sound devices (each chosen one is opened and
+closed, so a listed device that does not open fails here), the on-device model files (loaded
 with onnxruntime, as a conversation would), the config file, and whether the keys the
 configured providers need are present (only "set"/"not set" is printed, never a key), the
 local Whisper model folder and Piper voice when those providers are chosen, the documents
@@ -182,8 +183,19 @@ def check_audio(settings: Any) -> list[Check]:
         if dev is None:
             checks.append(Check("warn", what, f"no {what} found"))
             continue
-        chosen[kind] = dev
         origin = "configured" if spec else "system default"
+        refused = _open_fails(dev, kind)  # type: ignore[arg-type]
+        if refused:
+            checks.append(
+                Check(
+                    "fail",
+                    what,
+                    f"{dev.index} '{dev.name}' ({origin}) is listed but does not open: "
+                    f"{refused}; run `voicedesk devices` and set audio.{key} to another",
+                )
+            )
+            continue
+        chosen[kind] = dev
         checks.append(
             Check(
                 "ok",
@@ -201,6 +213,36 @@ def check_audio(settings: Any) -> list[Check]:
             )
         )
     return checks
+
+
+def _open_fails(dev: Any, kind: Literal["input", "output"]) -> str | None:
+    """Why the device cannot be opened as ``voicedesk run`` opens it, or None when it opens.
+
+    A listed device may still refuse to open (a headset unplugged that the sound system
+    still names, a device another program holds exclusively): doctor said "ok" and the
+    conversation then stopped with "Cannot open the microphone". The stream is opened and
+    closed at once, never started, so nothing is recorded or played.
+    """
+    from voicedesk.audio.devices import import_sounddevice
+
+    sd = import_sounddevice()
+    cls = sd.InputStream if kind == "input" else sd.OutputStream
+    most = dev.max_input_channels if kind == "input" else dev.max_output_channels
+    error = "no channel count works"
+    for channels in [1] if most <= 1 else [1, min(2, most)]:  # as the backend tries them
+        try:
+            stream = cls(
+                device=dev.index,
+                channels=channels,
+                dtype="int16",
+                samplerate=dev.default_samplerate,
+            )
+        except Exception as exc:  # PortAudioError, or a driver's own
+            error = str(exc)
+            continue
+        stream.close()
+        return None
+    return error
 
 
 def check_models(settings: Any) -> list[Check]:
