@@ -1390,3 +1390,36 @@ async def test_the_tools_pane_keeps_a_bounded_history_of_calls(tmp_path: Path) -
         assert isinstance(app.screen, ToolDetailScreen)
         shown = app.screen.query_one("#tool-result", TextArea).text
         assert shown.startswith(f"document {made - 1} ")
+
+
+async def test_a_resumed_conversation_with_more_tool_calls_than_the_pane_keeps(
+    tmp_path: Path,
+) -> None:
+    """A resumed conversation's calls were named ``earlier-N`` after how many calls the pane
+    held; with the pane keeping only ``CALLS_KEPT``, that count stopped rising once it was
+    full, the next earlier call got the name of the one before it, and the terminal UI
+    failed with Textual's DuplicateID as a conversation with many tool calls was resumed."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        pane = app.query_one(ToolPane)
+        per_turn = 3
+        turns = tuple(
+            ev.PastTurn(
+                turn_id=n,
+                user_text=f"question {n}",
+                heard_text=f"answer {n}",
+                tool_calls=tuple(
+                    ev.PastToolCall(name="read", arguments={"n": n, "k": k}, result=f"r{n}.{k}")
+                    for k in range(per_turn)
+                ),
+            )
+            for n in range(1, 51)
+        )
+        app.bus.publish(ev.ConversationResumed(turns=turns))
+        await pilot.pause()
+        options = app.query_one("#tool-list", OptionList)
+        assert len(pane.calls) == options.option_count == CALLS_KEPT
+        newest = list(pane.calls.values())[-1]
+        assert newest.earlier_result == f"r50.{per_turn - 1}"
+        assert app.is_running

@@ -10,6 +10,7 @@ ended, so they are listed without a duration or result.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from textual import events
@@ -70,6 +71,10 @@ class ToolPane(Vertical):
         super().__init__(id=id)
         self.border_title = "Tools"
         self.calls: dict[str, ToolCallInfo] = {}
+        # Ids for a resumed conversation's calls, never reused: counted from len(calls),
+        # they repeated once the pane was full (it keeps CALLS_KEPT) and the list refused
+        # the duplicate, losing the newest earlier calls.
+        self._earlier_ids = itertools.count()
 
     def compose(self) -> ComposeResult:
         yield Static("No tool calls yet.", id="tools-empty")
@@ -98,7 +103,7 @@ class ToolPane(Vertical):
                 for call in turn.tool_calls:
                     self._add(
                         ToolCallInfo(
-                            call_id=f"earlier-{len(self.calls)}",  # unique in this pane
+                            call_id=f"earlier-{next(self._earlier_ids)}",  # unique in this pane
                             name=call.name,
                             arguments=dict(call.arguments),
                             turn_id=turn.turn_id,
