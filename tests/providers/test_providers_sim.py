@@ -738,6 +738,32 @@ async def test_elevenlabs_a_spare_the_service_closed_is_replaced_before_the_answ
     await tts.aclose()
 
 
+async def test_elevenlabs_a_server_closing_every_spare_soon_is_not_redialled_for_ever(sim):
+    """A spare the service closes unused is replaced at once; a server or proxy that closes
+    every idle socket after a second had it dialled again every second for as long as the
+    window stayed open, hours of handshakes for nothing. A few are replaced in a row at
+    most; after that the next answer dials its own, and a spare is kept again from then."""
+    from voicedesk.providers import elevenlabs_tts
+
+    sim.tts_inactivity_s = 1.0
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    most = 1 + elevenlabs_tts._SPARE_REPLACED_MAX
+    for _ in range(400):  # until nothing is left watching (or it has clearly looped)
+        if not tts._watching or sim.tts_sockets > most + 2:
+            break
+        await asyncio.sleep(0.05)
+    assert sim.tts_sockets == most and not tts._watching
+    sim.tts_inactivity_s = None
+    stream = await tts.open_stream()  # dials its own, and keeps a spare for the next
+    await stream.send_text("Hello there, friend. ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    assert sim.tts_sockets == most + 2
+    await tts.aclose()
+
+
 async def test_elevenlabs_bad_key_is_named_at_warm(sim):
     tts = ElevenLabsTTS(api_key="sk-bad", voice_id="v1", base_url=sim.base_url)
     with pytest.raises(AuthError, match="ElevenLabs"):
