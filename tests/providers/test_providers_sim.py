@@ -711,6 +711,39 @@ async def test_stt_a_socket_the_service_closed_between_turns_is_opened_again_at_
     await stt.aclose()
 
 
+async def test_stt_a_server_closing_every_idle_socket_is_not_redialled_for_ever(sim, monkeypatch):
+    """A socket closed between turns is opened again at once; a server or proxy that closes
+    every idle socket soon after it opens had it dialled again (a new realtime session)
+    each time, for as long as the session ran with nobody speaking. A few are reopened in a
+    row at most; after that the next turn's speech dials, and the turn is transcribed."""
+    from voicedesk.providers import openai_stt
+
+    monkeypatch.setattr(openai_stt, "_MIN_LIFE_S", 0.0)  # each lived long enough
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    await stt.connect()
+
+    def sessions() -> int:
+        return sum(
+            1 for r in sim.requests if r.provider == "stt" and r.body["type"] == "session.update"
+        )
+
+    most = 1 + openai_stt._REOPENED_MAX
+    for _ in range(most + 2):  # the server closes each socket it has, once it is open
+        before = sessions()
+        await sim._close_sockets(None)
+        for _ in range(200):
+            reopen = stt._reopen
+            settled = stt._conn is None and (reopen is None or reopen.done())
+            if (sessions() > before and stt._conn is not None) or settled:
+                break
+            await asyncio.sleep(0.02)
+    assert sessions() == most and stt._conn is None
+    for block in np.array_split(speech(), 30):
+        stt.push_audio(block)
+    assert await stt.commit()  # the turn's speech dialled, and was heard
+    await stt.aclose()
+
+
 async def test_elevenlabs_a_spare_the_service_closed_is_replaced_before_the_answer(sim):
     """The service closes a socket that sent no text for its inactivity timeout (20 s
     unless asked otherwise; a server that gives less than the 180 s asked for, or a proxy
