@@ -744,6 +744,42 @@ async def test_stt_a_server_closing_every_idle_socket_is_not_redialled_for_ever(
     await stt.aclose()
 
 
+async def test_stt_a_turn_ended_while_its_lost_socket_is_reopened_commits_all_its_audio(
+    sim, monkeypatch
+):
+    """The socket closed in the middle of speech, before the commit, and was being opened
+    again (its audio to be sent anew) when the turn ended. The commit took the turn's
+    audio out of the buffer before it waited for that reopening, which then found nothing
+    to send: the new socket committed only the last few milliseconds, and the words said
+    before the close were never transcribed. All of it is committed now."""
+    from voicedesk.providers import openai_stt
+
+    monkeypatch.setattr(openai_stt, "_MIN_LIFE_S", 0.0)
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    await stt.connect()
+    pcm = speech()
+    said = len(pcm) / stt.input_rate
+    first, rest = np.array_split(pcm, 2)
+    for block in np.array_split(first, 15):
+        stt.push_audio(block)
+        await asyncio.sleep(0)
+    await sim._close_sockets(None)  # closed mid-speech: the server lost what it had
+
+    def reopening() -> bool:  # dialling, the send lock held (a dial takes many steps)
+        return stt._reopen is not None and not stt._reopen.done() and stt._send_lock.locked()
+
+    for _ in range(100_000):
+        if reopening():
+            break
+        await asyncio.sleep(0)
+    assert reopening()
+    for block in np.array_split(rest, 15):
+        stt.push_audio(block)
+    assert await stt.commit()
+    assert sim.committed_audio_s[-1] == pytest.approx(said, abs=0.05)
+    await stt.aclose()
+
+
 async def test_elevenlabs_a_spare_the_service_closed_is_replaced_before_the_answer(sim):
     """The service closes a socket that sent no text for its inactivity timeout (20 s
     unless asked otherwise; a server that gives less than the 180 s asked for, or a proxy

@@ -418,6 +418,7 @@ class OpenAIRealtimeSTT:
         # comes while the commit waits for the socket must not take it away.
         segment = _Segment(seconds=self._segment_bytes / (WIRE_RATE * 2), audio=self._segment)
         unsent = bytes(self._outbox)
+        holder = self._conn  # the socket the rest of it went to (None: lost)
         self._segment, self._segment_bytes = [], 0
         self._outbox.clear()
         started = loop.time()
@@ -425,7 +426,7 @@ class OpenAIRealtimeSTT:
         try:
             # awaited, not a task: it queues for the send lock ahead of that ``clear``,
             # whose wire message would otherwise empty the server's buffer first
-            await self._send_commit((first, segment), unsent)
+            await self._send_commit((first, segment), unsent, holder)
         except ProviderError as exc:
             first.set_exception(exc)
         try:
@@ -497,13 +498,19 @@ class OpenAIRealtimeSTT:
                     attempt.cancel()
 
     async def _send_commit(
-        self, entry: tuple[asyncio.Future[str], _Segment], unsent: bytes
+        self, entry: tuple[asyncio.Future[str], _Segment], unsent: bytes, holder: Any
     ) -> None:
-        """Commit the segment on the warm socket, which has all of it but ``unsent``."""
+        """Commit the segment on the warm socket, which has all of it but ``unsent`` if it
+        is still ``holder``, the socket when the commit was made. One opened since (the
+        commit waited for a reopening after a close mid-speech) has none of it: that
+        reopening sent what was in the buffer then, which the commit had already taken, and
+        only ``unsent``, the last few milliseconds, were committed."""
         from websockets.exceptions import ConnectionClosed
 
         async with self._send_lock:
-            if unsent and self._conn is not None:
+            if self._conn is not None and self._conn is not holder:
+                await self._send_append(b"".join(entry[1].audio))
+            elif unsent and self._conn is not None:
                 await self._send_append(unsent)
             if self._conn is None:  # the socket has lost (part of) the segment
                 raise ProviderError("the speech-to-text connection was lost")
