@@ -132,12 +132,23 @@ class ToolPane(Vertical):
         self.calls[info.call_id] = info
         options = self.query_one("#tool-list", OptionList)
         options.add_option(Option(self.line(info), id=info.call_id))
-        while len(self.calls) > CALLS_KEPT:  # the oldest go, results and all
-            oldest = next(iter(self.calls))
+        while len(self.calls) > CALLS_KEPT:  # the oldest ended go, results and all
+            oldest = self._oldest_done()
+            if oldest is None:
+                break
             del self.calls[oldest]
             options.remove_option(oldest)
         options.display = True
         self.query_one("#tools-empty").display = False
+
+    def _oldest_done(self) -> str | None:
+        """The oldest call that has ended (or is an earlier session's), to be dropped: one
+        still running stays, or its result, when it came, was shown nowhere (its open
+        detail said "still running…" for good). None: every call is still running."""
+        for call_id, info in self.calls.items():
+            if info.earlier or info.finished is not None:
+                return call_id
+        return None
 
     def _refresh_line(self, info: ToolCallInfo) -> None:
         self.query_one("#tool-list", OptionList).replace_option_prompt(
