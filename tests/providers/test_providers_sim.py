@@ -711,6 +711,75 @@ async def test_stt_a_socket_the_service_closed_between_turns_is_opened_again_at_
     await stt.aclose()
 
 
+async def test_stt_a_server_closing_every_idle_socket_is_not_redialled_for_ever(sim, monkeypatch):
+    """A socket closed between turns is opened again at once; a server or proxy that closes
+    every idle socket soon after it opens had it dialled again (a new realtime session)
+    each time, for as long as the session ran with nobody speaking. A few are reopened in a
+    row at most; after that the next turn's speech dials, and the turn is transcribed."""
+    from voicedesk.providers import openai_stt
+
+    monkeypatch.setattr(openai_stt, "_MIN_LIFE_S", 0.0)  # each lived long enough
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    await stt.connect()
+
+    def sessions() -> int:
+        return sum(
+            1 for r in sim.requests if r.provider == "stt" and r.body["type"] == "session.update"
+        )
+
+    most = 1 + openai_stt._REOPENED_MAX
+    for _ in range(most + 2):  # the server closes each socket it has, once it is open
+        before = sessions()
+        await sim._close_sockets(None)
+        for _ in range(200):
+            reopen = stt._reopen
+            settled = stt._conn is None and (reopen is None or reopen.done())
+            if (sessions() > before and stt._conn is not None) or settled:
+                break
+            await asyncio.sleep(0.02)
+    assert sessions() == most and stt._conn is None
+    for block in np.array_split(speech(), 30):
+        stt.push_audio(block)
+    assert await stt.commit()  # the turn's speech dialled, and was heard
+    await stt.aclose()
+
+
+async def test_stt_a_turn_ended_while_its_lost_socket_is_reopened_commits_all_its_audio(
+    sim, monkeypatch
+):
+    """The socket closed in the middle of speech, before the commit, and was being opened
+    again (its audio to be sent anew) when the turn ended. The commit took the turn's
+    audio out of the buffer before it waited for that reopening, which then found nothing
+    to send: the new socket committed only the last few milliseconds, and the words said
+    before the close were never transcribed. All of it is committed now."""
+    from voicedesk.providers import openai_stt
+
+    monkeypatch.setattr(openai_stt, "_MIN_LIFE_S", 0.0)
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    await stt.connect()
+    pcm = speech()
+    said = len(pcm) / stt.input_rate
+    first, rest = np.array_split(pcm, 2)
+    for block in np.array_split(first, 15):
+        stt.push_audio(block)
+        await asyncio.sleep(0)
+    await sim._close_sockets(None)  # closed mid-speech: the server lost what it had
+
+    def reopening() -> bool:  # dialling, the send lock held (a dial takes many steps)
+        return stt._reopen is not None and not stt._reopen.done() and stt._send_lock.locked()
+
+    for _ in range(100_000):
+        if reopening():
+            break
+        await asyncio.sleep(0)
+    assert reopening()
+    for block in np.array_split(rest, 15):
+        stt.push_audio(block)
+    assert await stt.commit()
+    assert sim.committed_audio_s[-1] == pytest.approx(said, abs=0.05)
+    await stt.aclose()
+
+
 async def test_elevenlabs_a_spare_the_service_closed_is_replaced_before_the_answer(sim):
     """The service closes a socket that sent no text for its inactivity timeout (20 s
     unless asked otherwise; a server that gives less than the 180 s asked for, or a proxy
@@ -735,6 +804,32 @@ async def test_elevenlabs_a_spare_the_service_closed_is_replaced_before_the_answ
     await stream.aclose()
     # the answer took the waiting spare: the one connection opened since is the next spare
     assert sim.tts_sockets == opened + 1
+    await tts.aclose()
+
+
+async def test_elevenlabs_a_server_closing_every_spare_soon_is_not_redialled_for_ever(sim):
+    """A spare the service closes unused is replaced at once; a server or proxy that closes
+    every idle socket after a second had it dialled again every second for as long as the
+    window stayed open, hours of handshakes for nothing. A few are replaced in a row at
+    most; after that the next answer dials its own, and a spare is kept again from then."""
+    from voicedesk.providers import elevenlabs_tts
+
+    sim.tts_inactivity_s = 1.0
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    most = 1 + elevenlabs_tts._SPARE_REPLACED_MAX
+    for _ in range(400):  # until nothing is left watching (or it has clearly looped)
+        if not tts._watching or sim.tts_sockets > most + 2:
+            break
+        await asyncio.sleep(0.05)
+    assert sim.tts_sockets == most and not tts._watching
+    sim.tts_inactivity_s = None
+    stream = await tts.open_stream()  # dials its own, and keeps a spare for the next
+    await stream.send_text("Hello there, friend. ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    assert sim.tts_sockets == most + 2
     await tts.aclose()
 
 

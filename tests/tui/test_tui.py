@@ -1390,3 +1390,84 @@ async def test_the_tools_pane_keeps_a_bounded_history_of_calls(tmp_path: Path) -
         assert isinstance(app.screen, ToolDetailScreen)
         shown = app.screen.query_one("#tool-result", TextArea).text
         assert shown.startswith(f"document {made - 1} ")
+
+
+async def test_a_resumed_conversation_with_more_tool_calls_than_the_pane_keeps(
+    tmp_path: Path,
+) -> None:
+    """A resumed conversation's calls were named ``earlier-N`` after how many calls the pane
+    held; with the pane keeping only ``CALLS_KEPT``, that count stopped rising once it was
+    full, the next earlier call got the name of the one before it, and the terminal UI
+    failed with Textual's DuplicateID as a conversation with many tool calls was resumed."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        pane = app.query_one(ToolPane)
+        per_turn = 3
+        turns = tuple(
+            ev.PastTurn(
+                turn_id=n,
+                user_text=f"question {n}",
+                heard_text=f"answer {n}",
+                tool_calls=tuple(
+                    ev.PastToolCall(name="read", arguments={"n": n, "k": k}, result=f"r{n}.{k}")
+                    for k in range(per_turn)
+                ),
+            )
+            for n in range(1, 51)
+        )
+        app.bus.publish(ev.ConversationResumed(turns=turns))
+        await pilot.pause()
+        options = app.query_one("#tool-list", OptionList)
+        assert len(pane.calls) == options.option_count == CALLS_KEPT
+        newest = list(pane.calls.values())[-1]
+        assert newest.earlier_result == f"r50.{per_turn - 1}"
+        assert app.is_running
+
+
+async def test_a_call_still_running_is_not_dropped_from_the_tools_pane(tmp_path: Path) -> None:
+    """The pane drops its oldest calls past ``CALLS_KEPT``; one still running went too, and
+    its result, when it came, was shown nowhere: not in the pane, and not in its detail,
+    left open on "still running…" for good. Only finished calls are dropped now."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        pane = app.query_one(ToolPane)
+        app.bus.publish(
+            ev.ToolCallStarted(turn_id=1, call_id="slow", name="search", arguments={"q": "x"})
+        )
+        await pilot.pause()
+        options = app.query_one("#tool-list", OptionList)
+        options.focus()
+        options.highlighted = 0
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ToolDetailScreen)
+        for n in range(CALLS_KEPT + 5):
+            call = f"c{n}"
+            app.bus.publish(
+                ev.ToolCallStarted(turn_id=2, call_id=call, name="read", arguments={"n": n})
+            )
+            app.bus.publish(
+                ev.ToolCallFinished(
+                    call_id=call,
+                    name="read",
+                    result_text=f"document {n}",
+                    spoken_summary="",
+                    is_error=False,
+                    duration_s=0.1,
+                )
+            )
+        app.bus.publish(
+            ev.ToolCallFinished(
+                call_id="slow",
+                name="search",
+                result_text="found it at last",
+                spoken_summary="",
+                is_error=False,
+                duration_s=30.0,
+            )
+        )
+        await pilot.pause()
+        assert "slow" in pane.calls and len(pane.calls) == CALLS_KEPT
+        assert app.screen.query_one("#tool-result", TextArea).text == "found it at last"

@@ -44,6 +44,11 @@ _SPARE_MAX_AGE_S = 150.0  # below the 180 s inactivity timeout we ask for
 # sooner is left to the next answer: a server that closes every socket at once is not
 # dialled again and again).
 _SPARE_MIN_LIFE_S = 0.5
+# At most this many closed spares are replaced in a row with no answer taking one: a server
+# or proxy that closes every idle socket after a second or two was dialled again that often
+# for as long as the window stayed open. Past them the next answer dials its own, as
+# before, and a spare is kept again from then.
+_SPARE_REPLACED_MAX = 3
 _CLAUSE_END = re.compile(rf"[.,;:!?{CJK_PUNCTUATION}]\s*$")
 _CUT_AFTER = re.compile(rf"[\s{CJK_PUNCTUATION}]")  # a whole word (or clause) ends here
 _FIRST_FLUSH_CHARS = 40  # ≈ 8 words: enough for natural prosody, ~0.15 s of LLM output
@@ -73,6 +78,7 @@ class ElevenLabsTTS:
         self._renewal: asyncio.TimerHandle | None = None  # replaces the spare as it ages
         self._retiring: set[asyncio.Task[None]] = set()  # aged spares being closed
         self._watching: set[asyncio.Task[None]] = set()  # spares watched for a close
+        self._replaced = 0  # spares the service closed, replaced since an answer took one
         self._closed = False
 
     # ------------------------------------------------------------------ connections
@@ -149,9 +155,19 @@ class ElevenLabsTTS:
             ws, opened = await asyncio.shield(spare)
             await ws.wait_closed()
             lived = time.monotonic() - opened
-            if self._spare is spare and not self._closed and lived >= _SPARE_MIN_LIFE_S:
-                log.info("the speech service closed the spare socket after %.0f s", lived)
-                self._prepare_spare()
+            if self._spare is not spare or self._closed or lived < _SPARE_MIN_LIFE_S:
+                return
+            if self._replaced >= _SPARE_REPLACED_MAX:
+                log.info(
+                    "the speech service closed %d spare sockets in a row (the last after "
+                    "%.0f s): the next answer opens its own",
+                    self._replaced + 1,
+                    lived,
+                )
+                return
+            log.info("the speech service closed the spare socket after %.0f s", lived)
+            self._replaced += 1
+            self._prepare_spare()
 
     def _renew(self, spare: asyncio.Task[tuple[Any, float]]) -> None:
         """Replace a spare that aged unused: taken when the next answer came, it was found
@@ -166,6 +182,7 @@ class ElevenLabsTTS:
 
     async def _take_socket(self) -> Any:
         spare, self._spare = self._spare, None
+        self._replaced = 0  # an answer came: spares are worth keeping again
         ws = None
         if spare is not None:
             with contextlib.suppress(Exception):

@@ -55,6 +55,9 @@ _PER_AUDIO_S = 0.05
 REDIAL_FIRST_S = 0.5  # a flush waits this long after a refused dial, doubling up to
 REDIAL_MAX_S = 4.0  # this; a commit dials at once whatever the wait
 _MIN_LIFE_S = 1.0  # a socket closed between turns after this long is reopened at once
+# ...this many times in a row at most with no turn committed between: a server or proxy
+# that closes every idle socket soon after it opens was dialled again each time, all day
+_REOPENED_MAX = 3
 _RESEND_BYTES = WIRE_RATE * 2 * 10  # a resend's appends: 10 s each, far below the 15 MiB cap
 
 
@@ -125,6 +128,7 @@ class OpenAIRealtimeSTT:
         self._flushing: asyncio.Task[None] | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._reopen: asyncio.Task[None] | None = None  # after the service closed it idle
+        self._reopened = 0  # sockets reopened at once since the last commit
         self._closed = False
         # While the service refuses connections, the flushes of a stream of speech (every
         # ~60 ms) each dialled again: five refused dials in 40 ms, a rate limit made worse.
@@ -252,6 +256,14 @@ class OpenAIRealtimeSTT:
             self._fail_pending(ProviderError("the speech-to-text connection was lost"))
         lived = asyncio.get_running_loop().time() - opened
         if closed_idle and lived >= _MIN_LIFE_S and not self._closed:
+            if self._reopened >= _REOPENED_MAX:
+                log.info(
+                    "realtime transcription socket closed %d times in a row between turns: "
+                    "the next turn's speech opens it again",
+                    self._reopened + 1,
+                )
+                return
+            self._reopened += 1
             self._reopen = asyncio.create_task(self._reopen_now(), name="stt-reopen")
 
     async def _reopen_now(self) -> None:
@@ -259,7 +271,8 @@ class OpenAIRealtimeSTT:
         when the next turn's speech was flushed instead, its handshake and session set-up
         raced that speech to its commit. A socket that lived less than ``_MIN_LIFE_S`` is
         left to the next flush, so a server that closes every socket is not redialled in a
-        loop; a failed dial too (the flush's back-off takes over)."""
+        loop, and so are closes past ``_REOPENED_MAX`` in a row; a failed dial too (the
+        flush's back-off takes over)."""
         async with self._send_lock:
             if self._conn is not None or self._closed:
                 return
@@ -400,10 +413,12 @@ class OpenAIRealtimeSTT:
             # (The engine clears the buffer when the turn ends.)
             return ""
         loop = asyncio.get_running_loop()
+        self._reopened = 0  # a turn used the socket: one closed after it is reopened again
         # The audio is this commit's from the call on, before any await: a ``clear`` that
         # comes while the commit waits for the socket must not take it away.
         segment = _Segment(seconds=self._segment_bytes / (WIRE_RATE * 2), audio=self._segment)
         unsent = bytes(self._outbox)
+        holder = self._conn  # the socket the rest of it went to (None: lost)
         self._segment, self._segment_bytes = [], 0
         self._outbox.clear()
         started = loop.time()
@@ -411,7 +426,7 @@ class OpenAIRealtimeSTT:
         try:
             # awaited, not a task: it queues for the send lock ahead of that ``clear``,
             # whose wire message would otherwise empty the server's buffer first
-            await self._send_commit((first, segment), unsent)
+            await self._send_commit((first, segment), unsent, holder)
         except ProviderError as exc:
             first.set_exception(exc)
         try:
@@ -483,13 +498,19 @@ class OpenAIRealtimeSTT:
                     attempt.cancel()
 
     async def _send_commit(
-        self, entry: tuple[asyncio.Future[str], _Segment], unsent: bytes
+        self, entry: tuple[asyncio.Future[str], _Segment], unsent: bytes, holder: Any
     ) -> None:
-        """Commit the segment on the warm socket, which has all of it but ``unsent``."""
+        """Commit the segment on the warm socket, which has all of it but ``unsent`` if it
+        is still ``holder``, the socket when the commit was made. One opened since (the
+        commit waited for a reopening after a close mid-speech) has none of it: that
+        reopening sent what was in the buffer then, which the commit had already taken, and
+        only ``unsent``, the last few milliseconds, were committed."""
         from websockets.exceptions import ConnectionClosed
 
         async with self._send_lock:
-            if unsent and self._conn is not None:
+            if self._conn is not None and self._conn is not holder:
+                await self._send_append(b"".join(entry[1].audio))
+            elif unsent and self._conn is not None:
                 await self._send_append(unsent)
             if self._conn is None:  # the socket has lost (part of) the segment
                 raise ProviderError("the speech-to-text connection was lost")

@@ -10,6 +10,7 @@ ended, so they are listed without a duration or result.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from textual import events
@@ -70,6 +71,10 @@ class ToolPane(Vertical):
         super().__init__(id=id)
         self.border_title = "Tools"
         self.calls: dict[str, ToolCallInfo] = {}
+        # Ids for a resumed conversation's calls, never reused: counted from len(calls),
+        # they repeated once the pane was full (it keeps CALLS_KEPT) and the list refused
+        # the duplicate, losing the newest earlier calls.
+        self._earlier_ids = itertools.count()
 
     def compose(self) -> ComposeResult:
         yield Static("No tool calls yet.", id="tools-empty")
@@ -98,7 +103,7 @@ class ToolPane(Vertical):
                 for call in turn.tool_calls:
                     self._add(
                         ToolCallInfo(
-                            call_id=f"earlier-{len(self.calls)}",  # unique in this pane
+                            call_id=f"earlier-{next(self._earlier_ids)}",  # unique in this pane
                             name=call.name,
                             arguments=dict(call.arguments),
                             turn_id=turn.turn_id,
@@ -127,12 +132,23 @@ class ToolPane(Vertical):
         self.calls[info.call_id] = info
         options = self.query_one("#tool-list", OptionList)
         options.add_option(Option(self.line(info), id=info.call_id))
-        while len(self.calls) > CALLS_KEPT:  # the oldest go, results and all
-            oldest = next(iter(self.calls))
+        while len(self.calls) > CALLS_KEPT:  # the oldest ended go, results and all
+            oldest = self._oldest_done()
+            if oldest is None:
+                break
             del self.calls[oldest]
             options.remove_option(oldest)
         options.display = True
         self.query_one("#tools-empty").display = False
+
+    def _oldest_done(self) -> str | None:
+        """The oldest call that has ended (or is an earlier session's), to be dropped: one
+        still running stays, or its result, when it came, was shown nowhere (its open
+        detail said "still running…" for good). None: every call is still running."""
+        for call_id, info in self.calls.items():
+            if info.earlier or info.finished is not None:
+                return call_id
+        return None
 
     def _refresh_line(self, info: ToolCallInfo) -> None:
         self.query_one("#tool-list", OptionList).replace_option_prompt(
