@@ -651,6 +651,15 @@ async def test_elevenlabs_flushes_no_title_or_list_number_as_a_first_clause(sim)
     assert flushed == ["I asked Dr. Smith today,", "Steps:\n1. Boil it,"]
 
 
+async def _say_hello(tts: ElevenLabsTTS) -> None:
+    """One short answer through ``tts``, heard to its end."""
+    stream = await tts.open_stream()
+    await stream.send_text("Hello there, friend. ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+
+
 async def test_elevenlabs_an_answer_after_a_long_pause_finds_a_fresh_socket_waiting(
     sim, monkeypatch
 ):
@@ -665,11 +674,7 @@ async def test_elevenlabs_an_answer_after_a_long_pause_finds_a_fresh_socket_wait
     await tts.warm()
     await asyncio.sleep(1.0)  # the person reads, thinks: the spare has aged
     asked = time.monotonic()
-    stream = await tts.open_stream()
-    await stream.send_text("Hello there, friend. ")
-    await stream.end_text()
-    assert [c async for c in stream.audio()]
-    await stream.aclose()
+    await _say_hello(tts)
     await tts.aclose()
     tts_messages = [r for r in sim.requests if r.provider == "tts"]
     used = next(r.peer for r in tts_messages if r.body.get("text", "").startswith("Hello"))
@@ -797,11 +802,7 @@ async def test_elevenlabs_a_spare_the_service_closed_is_replaced_before_the_answ
     sim.tts_inactivity_s = None  # the new spare stays open
     opened = sim.tts_sockets
     assert opened >= 2  # the closed spare was replaced while no answer needed it
-    stream = await tts.open_stream()
-    await stream.send_text("Hello there, friend. ")
-    await stream.end_text()
-    assert [c async for c in stream.audio()]
-    await stream.aclose()
+    await _say_hello(tts)
     # the answer took the waiting spare: the one connection opened since is the next spare
     assert sim.tts_sockets == opened + 1
     await tts.aclose()
@@ -824,11 +825,7 @@ async def test_elevenlabs_a_server_closing_every_spare_soon_is_not_redialled_for
         await asyncio.sleep(0.05)
     assert sim.tts_sockets == most and not tts._watching
     sim.tts_inactivity_s = None
-    stream = await tts.open_stream()  # dials its own, and keeps a spare for the next
-    await stream.send_text("Hello there, friend. ")
-    await stream.end_text()
-    assert [c async for c in stream.audio()]
-    await stream.aclose()
+    await _say_hello(tts)  # dials its own, and keeps a spare for the next
     assert sim.tts_sockets == most + 2
     await tts.aclose()
 
