@@ -280,3 +280,55 @@ def _read_until_err(proc: subprocess.Popen[str], needle: str, lines: list[str]) 
 
     threading.Thread(target=read, daemon=True).start()
     return found.wait(120)
+
+
+_TROUBLE = """
+    import asyncio, json, time
+    from voicedesk import events as ev
+    from voicedesk.audio.io import AudioIO
+    from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex
+
+    def failing(mic, played):
+        raise ValueError("echo path went wrong")
+
+    def slow(mic, played):  # three times slower than the sound it processes
+        time.sleep(0.03)
+        return mic
+
+    async def main():
+        bus = ev.EventBus()
+        notices = []
+        bus.subscribe(lambda e: isinstance(e, ev.Notice) and notices.append(e.message))
+        audio = AudioIO(SoundDeviceDuplex(None, None, block_ms=10), bus=bus,
+                        zero_input_timeout_s=None, capture_filter={filter})
+        audio.start(asyncio.get_running_loop(), lambda *block: None)
+        for _ in range(600):  # a minute at most, for a loaded machine
+            if any({needle!r} in n for n in notices):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)  # the watch goes on: it must not say it again
+        audio.stop()
+        print(json.dumps(notices))
+
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("capture_filter", "needle"),
+    [
+        ("failing", "Audio processing failed (ValueError: echo path went wrong)"),
+        ("slow", "Sound was lost in the last"),
+    ],
+)
+def test_audio_trouble_on_the_audio_thread_is_said(
+    pulse: PulseServer, capture_filter: str, needle: str
+) -> None:
+    """The audio thread only records what goes wrong there: processing that failed on every
+    block left the person unheard, and dropouts from an overloaded machine cut words, both
+    without a word to the person or in the log."""
+    done = _python(pulse, _TROUBLE.format(filter=capture_filter, needle=needle))
+    assert done.returncode == 0, done.stderr
+    notices = json.loads(done.stdout.splitlines()[-1])
+    said = [n for n in notices if needle in n]
+    assert len(said) == 1, notices  # once, not every half second

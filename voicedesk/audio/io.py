@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +39,14 @@ log = logging.getLogger(__name__)
 BlockCallback = Callable[[np.ndarray, int, list[Mark], np.ndarray], None]
 _LEVEL_EVERY_S = 0.05
 _WATCH_EVERY_S = 0.5  # how often the loop looks whether the sound devices still run
+# Audio lost to an overloaded machine is said once a session, judged over _TROUBLE_WINDOW
+# watches (5 s) from when blocks first flow: _XRUNS_TO_SAY dropouts (one at a stream's
+# start or after a suspend is normal; five a second lose words), or under _KEPT_UP_SHARE of
+# the blocks due. Through a sound server (PulseAudio, PipeWire) PortAudio reports no xrun
+# for a callback that runs late: it is just called less often and the server drops the rest.
+_XRUNS_TO_SAY = 25
+_KEPT_UP_SHARE = 0.75
+_TROUBLE_WINDOW = 10
 
 
 def no_devices_notice(exc: AudioUnavailableError) -> str:
@@ -92,6 +101,10 @@ class AudioIO:
         self._zero_reported = False
         self._last_played = np.zeros(backend.playback_block, np.int16)
         self._watch: asyncio.TimerHandle | None = None
+        self._error_said = False
+        self._xruns_said = False
+        # (loop time, xruns, blocks processed) at each watch, for the last _TROUBLE_WINDOW
+        self._counts: deque[tuple[float, int, int]] = deque(maxlen=_TROUBLE_WINDOW + 1)
 
     @classmethod
     def from_settings(
@@ -257,6 +270,7 @@ class AudioIO:
         """
         self._watch = None
         if getattr(self.backend, "active", True):
+            self._say_audio_trouble()
             if self._loop is not None and not self._loop.is_closed():
                 self._watch = self._loop.call_later(_WATCH_EVERY_S, self._watch_devices)
             return
@@ -279,6 +293,54 @@ class AudioIO:
                     "played now: quit and start voicedesk again once they are back.",
                 )
             )
+
+    def _say_audio_trouble(self) -> None:
+        """Say, once each, what the audio thread can only record (it never logs or waits):
+        a block that processing failed on, and dropouts frequent enough to lose words.
+
+        Both went unsaid: a failing echo canceller left the person unheard (its blocks
+        dropped, silence played) with nothing in the log, and an overloaded machine's
+        dropouts cut words from the turn and the answer with no hint why."""
+        backend = self.backend
+        error = getattr(backend, "error", None)
+        if isinstance(error, BaseException) and not self._error_said:
+            self._error_said = True
+            log.error("audio processing failed", exc_info=error)
+            self._notice(
+                "error",
+                f"Audio processing failed ({type(error).__name__}: {error}): the sound it "
+                "fails on is neither heard nor played. This is a bug in voicedesk; please "
+                "report it with the log.",
+            )
+        xruns = getattr(backend, "xruns", None)
+        blocks = getattr(backend, "blocks_processed", None)
+        if not isinstance(xruns, int) or not isinstance(blocks, int) or self._xruns_said:
+            return
+        if blocks == 0 or self._loop is None:  # not flowing yet: a start is not a dropout
+            return
+        self._counts.append((self._loop.time(), xruns, blocks))
+        if len(self._counts) <= _TROUBLE_WINDOW:
+            return
+        start, xruns0, blocks0 = self._counts[0]
+        seconds = self._loop.time() - start
+        due = seconds * 1000 / backend.block_ms
+        kept = (blocks - blocks0) / due if due else 1.0
+        if xruns - xruns0 < _XRUNS_TO_SAY and kept >= _KEPT_UP_SHARE:
+            return
+        self._xruns_said = True
+        lost = f"{xruns - xruns0} dropouts" if kept >= _KEPT_UP_SHARE else f"{1 - kept:.0%}"
+        log.warning("sound lost in the last %.1f s: %s", seconds, lost)
+        self._notice(
+            "warning",
+            f"Sound was lost in the last {seconds:.0f} s ({lost}): the machine is too busy "
+            "to keep up with the sound devices, so words may be missed and answers break "
+            "up. Close busy programs, or set a longer audio.block_ms (now "
+            f"{backend.block_ms} ms).",
+        )
+
+    def _notice(self, level: ev.NoticeLevel, message: str) -> None:
+        if self.bus is not None:
+            self.bus.publish(ev.Notice(level=level, message=message))
 
     @property
     def input_latency_s(self) -> float:

@@ -11,9 +11,9 @@ neither callback ever takes a lock).
 
 Callbacks run on PortAudio's real-time thread: they never block, never log, and allocate only
 the small per-block arrays ``process`` and soxr need. Problems are recorded in attributes
-(``zero_input``, ``xruns``, ``error``, ``active``) for a caller to poll. ``AudioIO`` polls
-``active`` (a stream that ended on its own is said) and does its own all-zero check; an
-xrun or an exception in ``process`` is not reported to the person yet.
+(``zero_input``, ``xruns``, ``error``, ``active``, ``blocks_processed``) for a caller to
+poll. ``AudioIO`` polls them (a stream that ended on its own, a failed ``process``, sound
+lost to an overloaded machine are said) and does its own all-zero check.
 """
 
 from __future__ import annotations
