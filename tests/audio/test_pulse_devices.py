@@ -332,3 +332,50 @@ def test_audio_trouble_on_the_audio_thread_is_said(
     notices = json.loads(done.stdout.splitlines()[-1])
     said = [n for n in notices if needle in n]
     assert len(said) == 1, notices  # once, not every half second
+
+
+_STALL = """
+    import asyncio, json, subprocess
+    from voicedesk import events as ev
+    from voicedesk.audio.io import AudioIO
+    from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex
+
+    def pactl(*args):
+        subprocess.run(["pactl", *args], check=True)
+
+    async def main():
+        bus = ev.EventBus()
+        notices = []
+        bus.subscribe(lambda e: isinstance(e, ev.Notice) and notices.append(e.message))
+        audio = AudioIO(SoundDeviceDuplex(None, None, block_ms=10), bus=bus,
+                        zero_input_timeout_s=None)
+        audio.start(asyncio.get_running_loop(), lambda *block: None)
+        backend = audio.backend
+        while backend.blocks_processed < 100:  # flowing for a second
+            await asyncio.sleep(0.1)
+        pactl("suspend-sink", "micbus", "1")  # the microphone stops, as while a stream moves
+        pactl("suspend-source", "mic", "1")
+        stalled = backend.blocks_processed
+        await asyncio.sleep(2)
+        stalled = backend.blocks_processed - stalled
+        pactl("suspend-source", "mic", "0")
+        pactl("suspend-sink", "micbus", "0")
+        resumed = backend.blocks_processed
+        while backend.blocks_processed < resumed + 700:  # the 5 s window and some more
+            await asyncio.sleep(0.1)
+        audio.stop()
+        print(json.dumps({"stalled": stalled, "notices": notices}))
+
+    asyncio.run(main())
+"""
+
+
+def test_a_stream_that_stalls_once_is_not_called_a_busy_machine(pulse: PulseServer) -> None:
+    """A stream that stops for a second or two (PulseAudio moving it to another device, a
+    resume from suspend) then flows on was said as "the machine is too busy" with advice to
+    close programs: the stalled watches counted as blocks due and not processed."""
+    done = _python(pulse, _STALL)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["stalled"] < 50, seen  # the stream really stopped
+    assert not [n for n in seen["notices"] if "Sound was lost" in n], seen

@@ -44,6 +44,8 @@ _WATCH_EVERY_S = 0.5  # how often the loop looks whether the sound devices still
 # start or after a suspend is normal; five a second lose words), or under _KEPT_UP_SHARE of
 # the blocks due. Through a sound server (PulseAudio, PipeWire) PortAudio reports no xrun
 # for a callback that runs late: it is just called less often and the server drops the rest.
+# Only watches in which blocks flowed count: a stream that stops for a while (PulseAudio
+# moving it to another device, a resume from suspend) is the device, not a busy machine.
 _XRUNS_TO_SAY = 25
 _KEPT_UP_SHARE = 0.75
 _TROUBLE_WINDOW = 10
@@ -103,8 +105,10 @@ class AudioIO:
         self._watch: asyncio.TimerHandle | None = None
         self._error_said = False
         self._xruns_said = False
-        # (loop time, xruns, blocks processed) at each watch, for the last _TROUBLE_WINDOW
-        self._counts: deque[tuple[float, int, int]] = deque(maxlen=_TROUBLE_WINDOW + 1)
+        # (loop time, xruns, blocks processed) at the last watch, and (seconds, xruns,
+        # blocks) in each of the last _TROUBLE_WINDOW watch intervals in which blocks flowed
+        self._last_counts: tuple[float, int, int] | None = None
+        self._counts: deque[tuple[float, int, int]] = deque(maxlen=_TROUBLE_WINDOW)
 
     @classmethod
     def from_settings(
@@ -318,17 +322,21 @@ class AudioIO:
             return
         if blocks == 0 or self._loop is None:  # not flowing yet: a start is not a dropout
             return
-        self._counts.append((self._loop.time(), xruns, blocks))
-        if len(self._counts) <= _TROUBLE_WINDOW:
+        now, last = self._loop.time(), self._last_counts
+        self._last_counts = (now, xruns, blocks)
+        if last is None or blocks == last[2]:  # a stalled stream is no sign of a busy machine
             return
-        start, xruns0, blocks0 = self._counts[0]
-        seconds = self._loop.time() - start
+        self._counts.append((now - last[0], xruns - last[1], blocks - last[2]))
+        if len(self._counts) < _TROUBLE_WINDOW:
+            return
+        seconds = sum(c[0] for c in self._counts)
+        dropouts = sum(c[1] for c in self._counts)
         due = seconds * 1000 / backend.block_ms
-        kept = (blocks - blocks0) / due if due else 1.0
-        if xruns - xruns0 < _XRUNS_TO_SAY and kept >= _KEPT_UP_SHARE:
+        kept = sum(c[2] for c in self._counts) / due if due else 1.0
+        if dropouts < _XRUNS_TO_SAY and kept >= _KEPT_UP_SHARE:
             return
         self._xruns_said = True
-        lost = f"{xruns - xruns0} dropouts" if kept >= _KEPT_UP_SHARE else f"{1 - kept:.0%}"
+        lost = f"{dropouts} dropouts" if kept >= _KEPT_UP_SHARE else f"{1 - kept:.0%}"
         log.warning("sound lost in the last %.1f s: %s", seconds, lost)
         self._notice(
             "warning",
