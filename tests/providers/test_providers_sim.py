@@ -837,6 +837,28 @@ async def test_elevenlabs_bad_key_is_named_at_warm(sim):
     await tts.aclose()
 
 
+async def test_elevenlabs_a_key_refused_mid_session_is_not_dialled_for_ever(sim, monkeypatch):
+    """A key revoked mid-session made every renewal of the spare socket (each 150 s) a
+    refused handshake, silently, for as long as the window stayed open. The first refusal
+    ends the renewals; the next answer dials its own and fails with the key named."""
+    from voicedesk.providers import elevenlabs_tts
+
+    monkeypatch.setattr(elevenlabs_tts, "_SPARE_MAX_AGE_S", 0.2)
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    tts.api_key = "sk-bad"  # the service refuses it from now on, as a revoked key
+    for _ in range(100):  # the spare ages and is renewed: that handshake is refused
+        if sim.tts_refused:
+            break
+        await asyncio.sleep(0.02)
+    assert sim.tts_refused == 1
+    await asyncio.sleep(1.5)  # seven more renewals' time
+    assert sim.tts_refused == 1
+    with pytest.raises(AuthError, match="ElevenLabs rejected the API key"):
+        await tts.open_stream()
+    await tts.aclose()
+
+
 async def test_elevenlabs_dropped_socket_is_a_provider_error(sim):
     tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
     sim.inject("tts", "drop")

@@ -79,6 +79,7 @@ class ElevenLabsTTS:
         self._retiring: set[asyncio.Task[None]] = set()  # aged spares being closed
         self._watching: set[asyncio.Task[None]] = set()  # spares watched for a close
         self._replaced = 0  # spares the service closed, replaced since an answer took one
+        self._key_accepted = False  # a spare has opened: a refusal later is news
         self._closed = False
 
     # ------------------------------------------------------------------ connections
@@ -136,7 +137,7 @@ class ElevenLabsTTS:
         if self._closed:
             return
         spare = asyncio.create_task(self._connect(), name="elevenlabs-spare")
-        spare.add_done_callback(lambda t: t.cancelled() or t.exception())
+        spare.add_done_callback(self._spare_done)
         self._spare = spare
         watch = asyncio.create_task(self._replace_when_closed(spare), name="elevenlabs-watch")
         self._watching.add(watch)
@@ -145,6 +146,23 @@ class ElevenLabsTTS:
             self._renewal.cancel()
         loop = asyncio.get_running_loop()
         self._renewal = loop.call_later(_SPARE_MAX_AGE_S, self._renew, spare)
+
+    def _spare_done(self, spare: asyncio.Task[tuple[Any, float]]) -> None:
+        """End the renewals once the service refuses the key (revoked, or its plan ended
+        mid-session): each renewal was a refused handshake, silently, every 150 s for as
+        long as the window stayed open. The next answer dials its own and says the error."""
+        if spare.cancelled():
+            return
+        exc = spare.exception()
+        if exc is None:
+            self._key_accepted = True
+        if not isinstance(exc, AuthError) or self._spare is not spare:
+            return
+        if self._renewal is not None:
+            self._renewal.cancel()
+            self._renewal = None
+        if self._key_accepted:  # at the start, ``warm`` raises it to the person instead
+            log.warning("%s mid-session: no spare socket is kept now", exc.message)
 
     async def _replace_when_closed(self, spare: asyncio.Task[tuple[Any, float]]) -> None:
         """Open a new spare once the service closes this one unused: at its inactivity

@@ -140,6 +140,7 @@ class SimServer:
         # service does at its inactivity_timeout (None: never; a short one for tests).
         self.tts_inactivity_s = tts_inactivity_s
         self.tts_sockets = 0  # ElevenLabs stream-input sockets opened
+        self.tts_refused = 0  # ElevenLabs stream-input handshakes refused (bad key)
         self.transcripts: list[str] = []  # what each committed segment was transcribed as
         self.committed_audio_s: list[float] = []  # and how long each one was
         # Transcripts made but not yet delivered, by their audio: the same audio committed
@@ -757,6 +758,7 @@ class SimServer:
 
     async def _eleven_ws(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) == BAD_KEY:
+            self.tts_refused += 1
             return web.json_response({"detail": {"status": "invalid_api_key"}}, status=401)
         rate = _pcm_rate(request.query.get("output_format", "pcm_24000"))
         if rate is None:
