@@ -45,7 +45,8 @@ _WATCH_EVERY_S = 0.5  # how often the loop looks whether the sound devices still
 # the blocks due. Through a sound server (PulseAudio, PipeWire) PortAudio reports no xrun
 # for a callback that runs late: it is just called less often and the server drops the rest.
 # Only watches in which blocks flowed count: a stream that stops for a while (PulseAudio
-# moving it to another device, a resume from suspend) is the device, not a busy machine.
+# moving it to another device, likely a resume from suspend) is the device, not a busy
+# machine.
 _XRUNS_TO_SAY = 25
 _KEPT_UP_SHARE = 0.75
 _TROUBLE_WINDOW = 10
