@@ -7,10 +7,11 @@ can run at one rate, a single duplex ``sounddevice.Stream`` drives everything:
 mic and speaker then share one clock, so the echo canceller sees a fixed delay. Otherwise an
 ``InputStream`` drives ``process`` and the playback blocks travel to a separate
 ``OutputStream`` through a ``collections.deque`` (append/popleft are atomic, so neither
-callback ever takes a lock). When the output's clock runs slower than the input's, the
-queue is bounded by leaving out *silent* blocks beyond ``max_playback_buffer_s``; sound is
-never dropped (the engine counts every block it hands over as heard), so an answer plays
-whole, later, and ``output_latency_s`` says by how much.
+callback ever takes a lock). Silent blocks are queued only while less than
+``max_playback_buffer_s`` (30 ms) waits; sound always is, as the engine counts every block
+it hands over as heard. So an output that falls behind its input (stalled or slowed by a
+sound server) plays an answer whole, later (``output_latency_s`` says how much later), and
+catches up in the next pause instead of staying that late for the rest of the session.
 
 Callbacks run on PortAudio's real-time thread: they never block, never log, and allocate only
 the small per-block arrays ``process`` and soxr need. Problems are recorded in attributes
@@ -104,7 +105,7 @@ class SoundDeviceDuplex(DuplexBackend):
         block_ms: int = 10,
         zero_input_timeout_s: float = 1.5,
         latency: str | float = "low",
-        max_playback_buffer_s: float = 0.25,
+        max_playback_buffer_s: float = 0.03,
         resample_quality: str = "QQ",  # low latency: see StreamResampler
         require_microphone: bool = True,
     ) -> None:
