@@ -33,15 +33,19 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
     server = PulseServer(tmp_path_factory.mktemp("pulse"))
     try:
         server.wait_ready()
-        names = server.portaudio_names()
-        if not any("deskmic" in n for n in names):
-            pytest.skip(
-                "PortAudio does not see the PulseAudio server's devices (ALSA's pulse plugin, "
-                f"libasound2-plugins, is missing?); it lists: {names}"
-            )
+        _skip_unless_portaudio_sees(server)
         yield server
     finally:
         server.stop()
+
+
+def _skip_unless_portaudio_sees(server: PulseServer) -> None:
+    names = server.portaudio_names()
+    if not any("deskmic" in n for n in names):
+        pytest.skip(
+            "PortAudio does not see the PulseAudio server's devices (ALSA's pulse plugin, "
+            f"libasound2-plugins, is missing?); it lists: {names}"
+        )
 
 
 def _python(pulse: PulseServer, code: str) -> subprocess.CompletedProcess[str]:
@@ -333,6 +337,7 @@ def test_the_sound_server_stopping_mid_session_is_said(tmp_path: Path) -> None:
     proc = None
     try:
         server.wait_ready()
+        _skip_unless_portaudio_sees(server)
         proc = subprocess.Popen(
             [sys.executable, "-m", "voicedesk", "run", "--sim", "--headless", "--no-tools"],
             env=server.env,
