@@ -127,7 +127,8 @@ class PulseServer:
             text=True,
             timeout=120,
         )
-        return [line.split(maxsplit=1)[-1] for line in done.stdout.splitlines()]
+        # none at all (no ALSA pulse plugin, no sound card) prints one empty line
+        return [line.split(maxsplit=1)[-1] for line in done.stdout.splitlines() if line.strip()]
 
     def play(self, wav: Path) -> subprocess.Popen[bytes]:
         """Say ``wav`` into the microphone (returns at once; ``wait()`` for the end)."""

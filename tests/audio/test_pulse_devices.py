@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pulse_server import PulseServer, loud_seconds, missing_tools
+from pulse_server import SPEAKER_SINK, PulseServer, loud_seconds, missing_tools
 
 SPEECH = Path(__file__).parent.parent / "fixtures" / "turns" / "dev-finished-0.wav"
 
@@ -33,15 +33,19 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
     server = PulseServer(tmp_path_factory.mktemp("pulse"))
     try:
         server.wait_ready()
-        names = server.portaudio_names()
-        if not any("deskmic" in n for n in names):
-            pytest.skip(
-                "PortAudio does not see the PulseAudio server's devices (ALSA's pulse plugin, "
-                f"libasound2-plugins, is missing?); it lists: {names}"
-            )
+        _skip_unless_portaudio_sees(server)
         yield server
     finally:
         server.stop()
+
+
+def _skip_unless_portaudio_sees(server: PulseServer) -> None:
+    names = server.portaudio_names()
+    if not any("deskmic" in n for n in names):
+        pytest.skip(
+            "PortAudio does not see the PulseAudio server's devices (ALSA's pulse plugin, "
+            f"libasound2-plugins, is missing?); it lists: {names}"
+        )
 
 
 def _python(pulse: PulseServer, code: str) -> subprocess.CompletedProcess[str]:
@@ -130,6 +134,99 @@ def test_a_sound_server_is_opened_as_two_streams(
         assert (got["input"], got["output"]) == ("deskmic", "deskspeaker")
 
 
+_ANSWER = """
+    import sys, threading
+    from pathlib import Path
+    import numpy as np
+    from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex
+    from voicedesk.audio.wavio import read_wav, write_wav
+
+    answer, _ = read_wav(Path({speech!r}), 24_000)
+    write_wav(Path({reference!r}), read_wav(Path({speech!r}), 48_000)[0], 48_000)
+    backend = SoundDeviceDuplex(None, None, block_ms=10)
+    n = backend.playback_block
+    handed, drained, settled = threading.Event(), threading.Event(), threading.Event()
+    pos, after, waiting = 0, 0, []
+
+    def process(block):
+        global pos, after
+        if pos < answer.size:
+            out = np.zeros(n, np.int16)
+            chunk = answer[pos : pos + n]
+            out[: chunk.size] = chunk
+            pos += n
+            return out
+        handed.set()
+        try:  # the output thread may pop meanwhile: then look again next block
+            sound = [b for b in list(backend._queue) + [backend._cur] if b is not None and b.any()]
+        except RuntimeError:
+            sound = [None]
+        if not sound:
+            drained.set()  # no sound of the answer waits: it has gone to the device
+        if drained.is_set():
+            after += 1
+            if after == 100:  # a second of pause after the answer
+                waiting.append(len(backend._queue))
+                settled.set()
+        return np.zeros(n, np.int16)
+
+    backend.start(process)
+    assert handed.wait(120)
+    print("handed", flush=True)
+    sys.stdin.readline()  # the speaker runs again
+    assert drained.wait(120) and settled.wait(120)
+    backend.stop()
+    print("done", backend.duplex, waiting[0] * backend.block_ms / 1000, flush=True)
+"""
+
+
+def test_an_answer_reaches_the_speaker_whole_when_the_output_falls_behind(
+    pulse: PulseServer, tmp_path: Path
+) -> None:
+    """The playback queue between the two streams dropped its oldest blocks past 0.25 s,
+    while the engine counts every block handed over as heard: an output stream that fell
+    behind its input (through ALSA's pulse plugin on a loaded machine it was asked for
+    13-43k of 44.1k frames a second; here the speaker is stalled outright while the
+    answer is handed over) lost the answer's words. Only silence is left out now: the
+    answer plays whole, later, and the silence after it lets the speaker catch up."""
+    heard, reference = tmp_path / "speaker.wav", tmp_path / "answer48k.wav"
+    recorder = pulse.record(heard)
+    pulse.pactl("suspend-sink", SPEAKER_SINK, "1")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(_ANSWER).format(speech=str(SPEECH), reference=str(reference)),
+        ],
+        env=pulse.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "handed", proc.stderr
+        pulse.pactl("suspend-sink", SPEAKER_SINK, "0")
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=180)
+    finally:
+        pulse.pactl("suspend-sink", SPEAKER_SINK, "0", check=False)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        recorder.terminate()
+        recorder.wait(timeout=30)
+    assert proc.returncode == 0, err
+    word, duplex, waiting_s = out.split()
+    assert (word, duplex) == ("done", "False"), out  # two streams, as on a sound server
+    assert loud_seconds(heard) >= 0.95 * loud_seconds(reference)
+    # and once it has played, the pause lets the speaker catch up: the next answer is
+    # not played the stall's 0.25 s late (it was, for the rest of the session)
+    assert float(waiting_s) <= 0.03
+
+
 def _read_until(proc: subprocess.Popen[str], needle: str, lines: list[str]) -> bool:
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -184,9 +281,8 @@ def test_a_spoken_turn_is_answered_through_the_devices(pulse: PulseServer, tmp_p
     assert "Traceback" not in "".join(err), "".join(err)
     assert "ALSA lib" not in "".join(err), "".join(err)
     assert "you       ›" in "".join(lines)
-    # the answer reached the speaker; not all of it need have: through ALSA's pulse plugin
-    # PortAudio 19.6's output can fall behind and the playback queue's cap then drops
-    # blocks (docs/architecture.md, "Testing the sound devices", not fixed)
+    # the answer reached the speaker (that all of it does, even with the output behind:
+    # test_an_answer_reaches_the_speaker_whole_when_the_output_falls_behind)
     assert loud_seconds(heard) > 0.2
     clients = pulse.pactl("list", "short", "clients").stdout
     assert "python" not in clients.lower(), clients  # the devices were released
@@ -241,6 +337,7 @@ def test_the_sound_server_stopping_mid_session_is_said(tmp_path: Path) -> None:
     proc = None
     try:
         server.wait_ready()
+        _skip_unless_portaudio_sees(server)
         proc = subprocess.Popen(
             [sys.executable, "-m", "voicedesk", "run", "--sim", "--headless", "--no-tools"],
             env=server.env,

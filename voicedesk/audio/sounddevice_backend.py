@@ -6,8 +6,12 @@ host API (on ALSA: are both sound cards, not the "default"/"pulse" sound-server 
 can run at one rate, a single duplex ``sounddevice.Stream`` drives everything:
 mic and speaker then share one clock, so the echo canceller sees a fixed delay. Otherwise an
 ``InputStream`` drives ``process`` and the playback blocks travel to a separate
-``OutputStream`` through a bounded ``collections.deque`` (append/popleft are atomic, so
-neither callback ever takes a lock).
+``OutputStream`` through a ``collections.deque`` (append/popleft are atomic, so neither
+callback ever takes a lock). Silent blocks are queued only while less than
+``max_playback_buffer_s`` (30 ms) waits; sound always is, as the engine counts every block
+it hands over as heard. So an output that falls behind its input (stalled or slowed by a
+sound server) plays an answer whole, later (``output_latency_s`` says how much later), and
+catches up in the next pause instead of staying that late for the rest of the session.
 
 Callbacks run on PortAudio's real-time thread: they never block, never log, and allocate only
 the small per-block arrays ``process`` and soxr need. Problems are recorded in attributes
@@ -101,7 +105,7 @@ class SoundDeviceDuplex(DuplexBackend):
         block_ms: int = 10,
         zero_input_timeout_s: float = 1.5,
         latency: str | float = "low",
-        max_playback_buffer_s: float = 0.25,
+        max_playback_buffer_s: float = 0.03,
         resample_quality: str = "QQ",  # low latency: see StreamResampler
         require_microphone: bool = True,
     ) -> None:
@@ -381,13 +385,8 @@ class SoundDeviceDuplex(DuplexBackend):
                 out = np.zeros(self.playback_block, dtype=np.int16)
             self.blocks_processed += 1
             pcm = self._play_rs.process(np.asarray(out, dtype=np.int16).reshape(-1))
-            if pcm.size:
+            if pcm.size and (len(self._queue) < self._queue_max or pcm.any()):
                 self._queue.append(pcm)
-        while len(self._queue) > self._queue_max:  # output clock slower: bound the latency
-            try:
-                self._queue.popleft()
-            except IndexError:
-                break
 
     def _fill(self, outdata: np.ndarray, frames: int) -> None:
         """Copy queued playback into channel 0 (and the others), silence on underrun."""
