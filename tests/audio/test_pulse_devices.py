@@ -15,6 +15,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pulse_server import SPEAKER_SINK, PulseServer, loud_seconds, missing_tools
@@ -77,15 +78,7 @@ def _device_index(pulse: PulseServer, name: str) -> int:
 
 
 def test_devices_lists_the_servers_devices_with_their_rates(pulse: PulseServer) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "voicedesk", "devices", "--json"],
-        env=pulse.env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    rows = {row["name"]: row for row in json.loads(done.stdout)}
+    rows: dict[str, Any] = {str(row["name"]): row for row in _devices(pulse)}
     assert rows["deskmic"]["max_input_channels"] > 0
     assert rows["deskspeaker"]["max_output_channels"] > 0
     assert rows["default"]["is_default_input"] and rows["default"]["is_default_output"]
