@@ -151,7 +151,8 @@ _ANSWER = """
             return out
         handed.set()
         try:  # the output thread may pop meanwhile: then look again next block
-            sound = [b for b in list(backend._queue) + [backend._cur] if b is not None and b.any()]
+            blocks = [pcm for _, pcm in list(backend._queue)] + [backend._cur]
+            sound = [b for b in blocks if b is not None and b.any()]
         except RuntimeError:
             sound = [None]
         if not sound:
@@ -469,3 +470,85 @@ def test_a_stream_that_stalls_once_is_not_called_a_busy_machine(pulse: PulseServ
     seen = json.loads(done.stdout.splitlines()[-1])
     assert seen["stalled"] < 50, seen  # the stream really stopped
     assert not [n for n in seen["notices"] if "Sound was lost" in n], seen
+
+
+_BARGE_IN = """
+    import asyncio, sys
+    from pathlib import Path
+    from voicedesk.audio.io import AudioIO
+    from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex
+    from voicedesk.audio.wavio import read_wav, write_wav
+
+    answer, _ = read_wav(Path({speech!r}), 24_000)
+    write_wav(Path({reference!r}), read_wav(Path({speech!r}), 48_000)[0], 48_000)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        audio = AudioIO(
+            SoundDeviceDuplex(None, None, block_ms=10), echo_mode="off", zero_input_timeout_s=None
+        )
+        handed = asyncio.Event()
+
+        def on_block(mic, index, marks, words):
+            if audio.playback.played_samples(1) >= answer.size:
+                handed.set()
+
+        audio.start(loop, on_block)
+        audio.playback.enqueue(1, answer)
+        await asyncio.wait_for(handed.wait(), 120)
+        waiting = len(audio.backend._queue)  # blocks the stalled speaker has not taken
+        audio.playback.stop(1)  # the person talks over the answer: it is cut here
+        print("stopped", flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)  # the speaker runs again
+        due = audio.backend.blocks_processed + 100
+        while audio.backend.blocks_processed < due:  # a second of it
+            await asyncio.sleep(0.05)
+        audio.stop()
+        played = audio.playback.played_samples(1)
+        print("done", audio.backend.duplex, answer.size - played, waiting, flush=True)
+
+    asyncio.run(main())
+"""
+
+
+def test_an_answer_cut_while_the_output_lags_is_not_played_after_the_cut(
+    pulse: PulseServer, tmp_path: Path
+) -> None:
+    """With two streams, the answer the engine has handed over waits in the queue between
+    them for as long as the speaker lags (stalled here; slowed by a busy sound server in
+    life). A barge-in stopped the engine's playback but not that queue: the whole answer
+    still played after the person talked over it, and the session kept all of it as heard.
+    Stopping playback now also drops what waits there, and counts it as not heard."""
+    heard, reference = tmp_path / "speaker.wav", tmp_path / "answer48k.wav"
+    recorder = pulse.record(heard)
+    pulse.pactl("suspend-sink", SPEAKER_SINK, "1")
+    script = textwrap.dedent(_BARGE_IN).format(speech=str(SPEECH), reference=str(reference))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=pulse.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "stopped", proc.stderr
+        pulse.pactl("suspend-sink", SPEAKER_SINK, "0")
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=180)
+    finally:
+        pulse.pactl("suspend-sink", SPEAKER_SINK, "0", check=False)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        recorder.terminate()
+        recorder.wait(timeout=30)
+    assert proc.returncode == 0, err
+    word, duplex, not_heard, waiting = out.split()
+    assert (word, duplex) == ("done", "False"), out  # two streams, as on a sound server
+    assert int(waiting) >= 50, out  # half a second of the answer waited for the speaker
+    assert loud_seconds(heard) <= 0.1 * loud_seconds(reference)  # the cut is heard as one
+    # and what waited is not kept as heard (the speaker takes at most a block meanwhile)
+    assert int(not_heard) >= (int(waiting) - 1) * 240, out

@@ -50,6 +50,16 @@ class DuplexBackend(ABC):
     def block_start_s(self, index: int) -> float:
         return index * self.block_ms / 1000.0
 
+    def drop_playback(self) -> list[int]:
+        """Drop the playback blocks handed over but not yet playing; return their indices
+        (0 = the first ``process`` call since :meth:`start`).
+
+        Only a backend that queues blocks between ``process`` and the device (two streams)
+        has any: a lagging speaker otherwise plays a cut answer on after the cut. The
+        indices let the engine count what was dropped as not heard.
+        """
+        return []
+
     @property
     def input_latency_s(self) -> float:
         """Time from a sound reaching the microphone to its block reaching ``process``.

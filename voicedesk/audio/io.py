@@ -81,7 +81,8 @@ class AudioIO:
         self.typing_fallback = typing_fallback
         self.microphone = True  # until start() finds there is none (typing_fallback only)
         self.speaker = True  # until start() finds no sound devices at all (typing_fallback)
-        self.playback = PlaybackBuffer()
+        # a stop also drops what waits unplayed in the backend's own queue (two streams)
+        self.playback = PlaybackBuffer(drop_unplayed=lambda: self.backend.drop_playback())
         self.bus = bus
         self.capture_filter = capture_filter  # e.g. echo cancellation: (mic, played) -> clean
         self.echo_mode = echo_mode  # "on" | "off" | "auto" (on unless the speaker is a headset)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,9 @@ PLAYBACK_RATE = 24_000
 # After an answer drains, the "drained" mark is repeated this often (in blocks) until a new
 # answer starts: a reply that finishes generating just after its audio ran out still sees one.
 _DRAIN_REPEAT_BLOCKS = 10
+# How many past blocks remember whose samples they carried (a minute of 10 ms blocks): a
+# stop takes back what the device had not played yet, and a lagging speaker holds no more.
+_HANDED_BLOCKS = 6000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +43,16 @@ class Mark:
 
 
 class PlaybackBuffer:
-    def __init__(self) -> None:
+    """``drop_unplayed``: called on a stop, returns the indices (counted in ``pull`` calls)
+    of blocks handed over that the device dropped unplayed (``DuplexBackend.drop_playback``).
+    """
+
+    def __init__(self, drop_unplayed: Callable[[], list[int]] | None = None) -> None:
+        self.drop_unplayed = drop_unplayed
         self._lock = threading.Lock()
+        self._pulls = 0  # index of the next pull
+        # (pull index, ((utterance, samples), ...)) of recent blocks that carried sound
+        self._handed: deque[tuple[int, tuple[tuple[int, int], ...]]] = deque(maxlen=_HANDED_BLOCKS)
         self._chunks: deque[tuple[int, np.ndarray]] = deque()
         self._head_pos = 0  # samples of the first chunk already played
         self._played: dict[int, int] = {}
@@ -76,7 +88,23 @@ class PlaybackBuffer:
             self._chunks = kept
             if utterance_id is None or self._drained_uid == utterance_id:
                 self._drained_uid = None
+            if self.drop_unplayed is not None and utterance_id in (None, self._last_uid):
+                self._take_back(self.drop_unplayed())
             return dropped
+
+    def _take_back(self, indices: list[int]) -> None:
+        """Count the samples of blocks the device dropped unplayed as not heard (lock held).
+
+        The answer being cut is the one playing, so what waits in the device's queue is its
+        (or, at a boundary, the one before it): a speaker lagging behind the engine (two
+        streams through a sound server) played it on after the person talked over it."""
+        if not indices:
+            return
+        gone = set(indices)
+        for index, takes in self._handed:
+            if index in gone:
+                for uid, n in takes:
+                    self._played[uid] = max(0, self._played.get(uid, 0) - n)
 
     def pause(self) -> None:
         with self._lock:
@@ -91,12 +119,13 @@ class PlaybackBuffer:
         return self._paused
 
     def played_samples(self, utterance_id: int) -> int:
-        """Samples of the utterance handed to the backend: all of them reach the speaker.
+        """Samples of the utterance handed to the backend and not taken back.
 
-        A device plays a block ``output_latency_s`` after it is handed over, but a stop or
-        pause only changes the blocks that follow; nothing recalls what the device already
-        holds, so it still comes out after the cut. The count is therefore what the person
-        hears, with no latency taken off.
+        A device plays a block ``output_latency_s`` after it is handed over. A stop takes
+        back (``drop_unplayed``) what still waits in a backend's own queue, which a lagging
+        speaker can fill with seconds of the answer; what the device itself holds (tens of
+        ms) still comes out after the cut. The count is therefore what the person hears,
+        with no latency taken off.
         """
         with self._lock:
             return self._played.get(utterance_id, 0)
@@ -116,9 +145,12 @@ class PlaybackBuffer:
         out = np.zeros(n, dtype=np.int16)
         marks: list[Mark] = []
         with self._lock:
+            index = self._pulls
+            self._pulls += 1
             if self._paused:
                 return out, marks
             pos = 0
+            takes: list[tuple[int, int]] = []
             while pos < n and self._chunks:
                 uid, chunk = self._chunks[0]
                 if self._drained_uid is not None and self._drained_uid != uid:
@@ -131,6 +163,7 @@ class PlaybackBuffer:
                 self._head_pos += take
                 pos += take
                 self._played[uid] = self._played.get(uid, 0) + take
+                takes.append((uid, take))
                 self._last_uid = uid
                 if self._head_pos >= chunk.size:
                     self._chunks.popleft()
@@ -140,6 +173,8 @@ class PlaybackBuffer:
                         self._drained_uid = uid
                         self._drained_ago = -pos
                         self._blocks_since_drain = 0
+            if takes:
+                self._handed.append((index, tuple(takes)))
             if pos == 0 and self._drained_uid is not None:
                 self._blocks_since_drain += 1
                 self._drained_ago += n

@@ -12,6 +12,7 @@ callback ever takes a lock). Silent blocks are queued only while less than
 it hands over as heard. So an output that falls behind its input (stalled or slowed by a
 sound server) plays an answer whole, later (``output_latency_s`` says how much later), and
 catches up in the next pause instead of staying that late for the rest of the session.
+A stop empties the queue (``drop_playback``), so a cut answer does not play on from it.
 
 Callbacks run on PortAudio's real-time thread: they never block, never log, and allocate only
 the small per-block arrays ``process`` and soxr need. Problems are recorded in attributes
@@ -136,7 +137,8 @@ class SoundDeviceDuplex(DuplexBackend):
         self._mic_rs: StreamResampler | None = None
         self._play_rs: StreamResampler | None = None
         self._fifo = _CaptureFifo(1)
-        self._queue: collections.deque[np.ndarray] = collections.deque()
+        # (index of the ``process`` call, its resampled playback block)
+        self._queue: collections.deque[tuple[int, np.ndarray]] = collections.deque()
         self._queue_max = 1
         self._cur: np.ndarray | None = None
         self._cur_pos = 0
@@ -219,6 +221,19 @@ class SoundDeviceDuplex(DuplexBackend):
             # each queued item is one engine block, resampled; len() of a deque is atomic
             extra += len(self._queue) * self.block_ms / 1000
         return self._output_latency + extra
+
+    def drop_playback(self) -> list[int]:
+        """Empty the queue between the two streams (any thread: ``popleft`` is atomic, so
+        each block goes either to the speaker or here). The block the output callback is
+        playing (one block) plays out."""
+        dropped: list[int] = []
+        if self.duplex:
+            return dropped
+        while True:
+            try:
+                dropped.append(self._queue.popleft()[0])
+            except IndexError:
+                return dropped
 
     @property
     def active(self) -> bool:
@@ -386,7 +401,7 @@ class SoundDeviceDuplex(DuplexBackend):
             self.blocks_processed += 1
             pcm = self._play_rs.process(np.asarray(out, dtype=np.int16).reshape(-1))
             if pcm.size and (len(self._queue) < self._queue_max or pcm.any()):
-                self._queue.append(pcm)
+                self._queue.append((self.blocks_processed - 1, pcm))
 
     def _fill(self, outdata: np.ndarray, frames: int) -> None:
         """Copy queued playback into channel 0 (and the others), silence on underrun."""
@@ -395,7 +410,7 @@ class SoundDeviceDuplex(DuplexBackend):
         while filled < frames:
             if self._cur is None:
                 try:
-                    self._cur = self._queue.popleft()
+                    self._cur = self._queue.popleft()[1]
                 except IndexError:
                     break
                 self._cur_pos = 0
