@@ -100,8 +100,10 @@ class PlaybackBuffer:
         streams through a sound server) played it on after the person talked over it."""
         if not indices:
             return
-        gone = set(indices)
-        for index, takes in self._handed:
+        gone, first = set(indices), min(indices)
+        for index, takes in reversed(self._handed):  # newest first: the audio thread waits
+            if index < first:
+                break
             if index in gone:
                 for uid, n in takes:
                     self._played[uid] = max(0, self._played.get(uid, 0) - n)
