@@ -183,36 +183,7 @@ def test_an_answer_reaches_the_speaker_whole_when_the_output_falls_behind(
     13-43k of 44.1k frames a second; here the speaker is stalled outright while the
     answer is handed over) lost the answer's words. Only silence is left out now: the
     answer plays whole, later, and the silence after it lets the speaker catch up."""
-    heard, reference = tmp_path / "speaker.wav", tmp_path / "answer48k.wav"
-    recorder = pulse.record(heard)
-    pulse.pactl("suspend-sink", SPEAKER_SINK, "1")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(_ANSWER).format(speech=str(SPEECH), reference=str(reference)),
-        ],
-        env=pulse.env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None and proc.stdin is not None
-        assert proc.stdout.readline().strip() == "handed", proc.stderr
-        pulse.pactl("suspend-sink", SPEAKER_SINK, "0")
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        out, err = proc.communicate(timeout=180)
-    finally:
-        pulse.pactl("suspend-sink", SPEAKER_SINK, "0", check=False)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-        recorder.terminate()
-        recorder.wait(timeout=30)
-    assert proc.returncode == 0, err
+    out, heard, reference = _with_the_speaker_stalled(pulse, tmp_path, _ANSWER, "handed")
     word, duplex, waiting_s = out.split()
     assert (word, duplex) == ("done", "False"), out  # two streams, as on a sound server
     assert loud_seconds(heard) >= 0.95 * loud_seconds(reference)
@@ -519,12 +490,30 @@ def test_an_answer_cut_while_the_output_lags_is_not_played_after_the_cut(
     life). A barge-in stopped the engine's playback but not that queue: the whole answer
     still played after the person talked over it, and the session kept all of it as heard.
     Stopping playback now also drops what waits there, and counts it as not heard."""
+    out, heard, reference = _with_the_speaker_stalled(pulse, tmp_path, _BARGE_IN, "stopped")
+    word, duplex, not_heard, waiting = out.split()
+    assert (word, duplex) == ("done", "False"), out  # two streams, as on a sound server
+    assert int(waiting) >= 50, out  # half a second of the answer waited for the speaker
+    assert loud_seconds(heard) <= 0.1 * loud_seconds(reference)  # the cut is heard as one
+    # and what waited is not kept as heard (the speaker takes at most a block meanwhile)
+    assert int(not_heard) >= (int(waiting) - 1) * 240, out
+
+
+def _with_the_speaker_stalled(
+    pulse: PulseServer, tmp_path: Path, script: str, ready: str
+) -> tuple[str, Path, Path]:
+    """Run ``script`` (formatted with ``speech`` and ``reference``) while the speaker sink is
+    suspended, until it prints ``ready``; resume the sink, let the script go on, and return
+    its output, the speaker's recording and the answer's reference recording."""
     heard, reference = tmp_path / "speaker.wav", tmp_path / "answer48k.wav"
     recorder = pulse.record(heard)
     pulse.pactl("suspend-sink", SPEAKER_SINK, "1")
-    script = textwrap.dedent(_BARGE_IN).format(speech=str(SPEECH), reference=str(reference))
     proc = subprocess.Popen(
-        [sys.executable, "-c", script],
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(script).format(speech=str(SPEECH), reference=str(reference)),
+        ],
         env=pulse.env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -533,7 +522,7 @@ def test_an_answer_cut_while_the_output_lags_is_not_played_after_the_cut(
     )
     try:
         assert proc.stdout is not None and proc.stdin is not None
-        assert proc.stdout.readline().strip() == "stopped", proc.stderr
+        assert proc.stdout.readline().strip() == ready, proc.stderr
         pulse.pactl("suspend-sink", SPEAKER_SINK, "0")
         proc.stdin.write("go\n")
         proc.stdin.flush()
@@ -546,9 +535,4 @@ def test_an_answer_cut_while_the_output_lags_is_not_played_after_the_cut(
         recorder.terminate()
         recorder.wait(timeout=30)
     assert proc.returncode == 0, err
-    word, duplex, not_heard, waiting = out.split()
-    assert (word, duplex) == ("done", "False"), out  # two streams, as on a sound server
-    assert int(waiting) >= 50, out  # half a second of the answer waited for the speaker
-    assert loud_seconds(heard) <= 0.1 * loud_seconds(reference)  # the cut is heard as one
-    # and what waited is not kept as heard (the speaker takes at most a block meanwhile)
-    assert int(not_heard) >= (int(waiting) - 1) * 240, out
+    return out, heard, reference
