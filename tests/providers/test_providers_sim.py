@@ -1177,6 +1177,17 @@ def dead_proxy(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+async def _time_answered_and_closed(llm: OpenAIChat) -> str:
+    """The text ``llm`` answers "What time is it?" with; ``llm`` is closed after, however
+    the request went."""
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    try:
+        items = [item async for item in llm.stream(request)]
+    finally:
+        await llm.aclose()
+    return "".join(i.text for i in items if isinstance(i, TextDelta))
+
+
 async def test_a_server_on_this_machine_is_reached_directly_whatever_proxy_is_set(sim, dead_proxy):
     """Behind a company proxy, `voicedesk demo` and a model server on this machine (llama.cpp,
     Ollama) failed as unreachable: every connection, to 127.0.0.1 too, went to the proxy,
@@ -1218,12 +1229,8 @@ async def test_a_server_on_another_loopback_address_is_reached_directly_too(dead
     the HTTP clients sent it to the proxy: a model server bound there was "unreachable"."""
     async with SimServer(SCRIPT, SimLatency(**vars(FAST)), host="127.0.0.2") as server:
         llm = _chat(server)
-        request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
-        try:
-            items = [item async for item in llm.stream(request)]
-        finally:
-            await llm.aclose()
-    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
+        answer = await _time_answered_and_closed(llm)
+    assert answer == "It is ten past three."
 
 
 async def test_an_ipv4_loopback_address_written_as_ipv6_is_reached_directly(sim, dead_proxy):
@@ -1232,12 +1239,7 @@ async def test_an_ipv4_loopback_address_written_as_ipv6_is_reached_directly(sim,
     port = urlsplit(sim.base_url).port
     url = f"http://[::ffff:127.0.0.1]:{port}/v1"
     llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=url)
-    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
-    try:
-        items = [item async for item in llm.stream(request)]
-    finally:
-        await llm.aclose()
-    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
+    assert await _time_answered_and_closed(llm) == "It is ten past three."
 
 
 async def test_openai_base_url_is_taken_as_the_rest_of_voicedesk_reads_it(sim, monkeypatch):
@@ -1250,12 +1252,7 @@ async def test_openai_base_url_is_taken_as_the_rest_of_voicedesk_reads_it(sim, m
 
     monkeypatch.setenv("OPENAI_BASE_URL", f"  {sim.base_url}/v1 \n")
     llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini")
-    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
-    try:
-        items = [item async for item in llm.stream(request)]
-    finally:
-        await llm.aclose()
-    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
+    assert await _time_answered_and_closed(llm) == "It is ten past three."
 
 
 async def _streamed_tool_calls(deltas: list[dict[str, Any]]) -> list[Any]:
