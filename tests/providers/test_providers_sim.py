@@ -837,6 +837,27 @@ async def test_elevenlabs_bad_key_is_named_at_warm(sim):
     await tts.aclose()
 
 
+async def test_elevenlabs_a_key_without_permission_is_named_with_its_status():
+    """A restricted key (or a proxy) is refused with 403, not 401: the message says which, and
+    what a restricted key lacks."""
+    from http import HTTPStatus
+
+    import websockets
+
+    def refuse(connection: Any, request: Any) -> Any:
+        return connection.respond(HTTPStatus.FORBIDDEN, "missing_permissions\n")
+
+    async with websockets.serve(
+        lambda ws: ws.wait_closed(), "127.0.0.1", 0, process_request=refuse
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=f"http://127.0.0.1:{port}")
+        with pytest.raises(AuthError, match=r"HTTP 403") as refused:
+            await tts.warm()
+        assert "Text to Speech permission" in str(refused.value)
+        await tts.aclose()
+
+
 async def test_elevenlabs_a_key_refused_mid_session_is_not_dialled_for_ever(sim, monkeypatch):
     """A key revoked mid-session made every renewal of the spare socket (each 150 s) a
     refused handshake, silently, for as long as the window stayed open. The first refusal

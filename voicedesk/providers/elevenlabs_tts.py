@@ -120,10 +120,10 @@ class ElevenLabsTTS:
         except websockets.InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
-                raise AuthError(
-                    "ElevenLabs rejected the API key (HTTP 401)",
-                    "check ELEVENLABS_API_KEY (or keys.elevenlabs_api_key in the config file)",
-                ) from None
+                fix = "check ELEVENLABS_API_KEY (or keys.elevenlabs_api_key in the config file)"
+                if status == 403:  # a restricted key without the right to speak
+                    fix += " and that the key has the Text to Speech permission"
+                raise AuthError(f"ElevenLabs rejected the API key (HTTP {status})", fix) from None
             raise ProviderError(
                 f"ElevenLabs refused the speech connection (HTTP {status})"
             ) from None
