@@ -667,6 +667,49 @@ def test_doctor_checks_the_local_model_and_voice_a_run_would_load(
     assert found["local tts"].split()[0] == "ok" and str(voice) in found["local tts"]
 
 
+def test_install_advice_adds_to_the_environment_voicedesk_runs_in(
+    cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Without the local extra, `doctor` and `run` said `pipx install 'voicedesk[local]'`,
+    which in a pipx install (the README's) does nothing but say "'voicedesk' already seems
+    to be installed. Not modifying existing installation"; there the package is injected."""
+    from voicedesk.providers.local_stt import LocalWhisper
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    # the packages absent, as after `pipx install voicedesk` (a None entry: not importable)
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)
+    monkeypatch.setitem(sys.modules, "piper", None)
+    cfg.write_text(
+        '[stt]\nprovider = "local"\n[tts]\nprovider = "local"\n[turn]\nlocal_cues = "off"\n',
+        encoding="utf-8",
+    )
+
+    def advice() -> list[str]:
+        main(["doctor"])
+        out = capsys.readouterr().out.splitlines()
+        lines = [ln for ln in out if "local stt" in ln or "local tts" in ln]
+        for make in (lambda: LocalWhisper(), lambda: PiperTTS(None)._load()):
+            with pytest.raises(UserError) as exc:
+                make()
+            lines.append(str(exc.value))
+        return lines
+
+    pipx_venv = tmp_path / "pipx" / "venvs" / "voicedesk"
+    pipx_venv.mkdir(parents=True)
+    (pipx_venv / "pipx_metadata.json").write_text('{"main_package": {}}', encoding="utf-8")
+    monkeypatch.setattr(sys, "prefix", str(pipx_venv))
+    stt, tts, run_stt, run_tts = advice()
+    assert "pipx inject voicedesk faster-whisper" in stt and "pipx install" not in stt
+    assert "pipx inject voicedesk piper-tts" in tts and "pipx install" not in tts
+    assert "pipx inject voicedesk faster-whisper" in run_stt
+    assert "pipx inject voicedesk piper-tts" in run_tts
+    monkeypatch.undo()  # a virtual environment of one's own: pip, into it
+    monkeypatch.setenv("VOICEDESK_CONFIG", str(cfg))
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)
+    monkeypatch.setitem(sys.modules, "piper", None)
+    assert all("pip install" in line and "pipx" not in line for line in advice())
+
+
 def test_doctor_says_what_the_local_reading_lacks(monkeypatch) -> None:
     """With the local extra installed and no model, it said to install the extra."""
     from voicedesk.commands.doctor import check_local_cues
