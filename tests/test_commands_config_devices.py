@@ -152,6 +152,23 @@ def test_template_mentions_every_setting() -> None:
     assert expected <= found, expected - found
 
 
+def test_template_names_every_environment_variable_read_as_a_setting() -> None:
+    """ELEVENLABS_BASE_URL, OPENAI_BASE_URL and VOICEDESK_CONFIG change what voicedesk
+    talks to or reads, and the template's list of variables left them out: it said an
+    unset base_url is OpenAI's own server, while OPENAI_BASE_URL sent it elsewhere."""
+    from voicedesk.commands.config import template_text
+    from voicedesk.config import _PLAIN_ENV, ENV_PREFIX
+
+    text = template_text()
+    for var in [*_PLAIN_ENV, "OPENAI_BASE_URL", f"{ENV_PREFIX}CONFIG"]:
+        assert var in text, var
+    for section in ("stt", "llm"):  # "unset = …" says where an unset base_url goes
+        block = text.split(f"[{section}]", 1)[1].split("\n[", 1)[0]
+        assert "unset = OPENAI_BASE_URL if" in " ".join(block.replace("# ", "").split())
+    tts = text.split("[tts]", 1)[1].split("\n[", 1)[0]
+    assert "Unset = ELEVENLABS_BASE_URL if set" in tts
+
+
 def _template_defaults() -> list[tuple[str, str, object, str]]:
     """(section, key, value, comment above it) for every commented ``# key = value`` line."""
     from voicedesk.commands.config import template_text
