@@ -81,6 +81,19 @@ def test_config_init_writes_private_template_and_refuses_overwrite(cfg: Path, ca
     assert not [p for p in cfg.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_config_init_with_config_says_to_check_that_file(cfg: Path, tmp_path: Path, capsys) -> None:
+    """`voicedesk --config other.toml config init` said to check with `voicedesk doctor`,
+    which reads the default config, not the file just written."""
+    other = tmp_path / "other.toml"
+    assert main(["--config", str(other), "config", "init"]) == 0
+    said = re.search(r"check with `([^`]*)`", capsys.readouterr().out)
+    assert said is not None and said.group(1) == f"voicedesk --config {other} doctor"
+    main(said.group(1).split()[1:])  # the command as said checks that file
+    assert f"config        {other}" in capsys.readouterr().out
+    assert main(["config", "init"]) == 0  # the default file (VOICEDESK_CONFIG here): as before
+    assert "check with `voicedesk doctor`" in capsys.readouterr().out
+
+
 def test_config_init_force_twice_keeps_the_first_backup(cfg: Path, capsys) -> None:
     cfg.write_text('[keys]\nopenai_api_key = "sk-only-copy"\n', encoding="utf-8")
     assert main(["config", "init", "--force"]) == 0

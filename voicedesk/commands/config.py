@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -66,7 +67,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if action == "init":
         backup = init(path, force=args.force)
-        print(f"Wrote {path} (readable only by you). Edit it, then check with `voicedesk doctor`.")
+        # A file named by --config is checked only with --config again: a bare `voicedesk
+        # doctor` checked the default file (or, with none, the defaults) and passed.
+        again = f"--config {shlex.quote(str(path))} " if named_by == "--config" else ""
+        print(
+            f"Wrote {path} (readable only by you). Edit it, then check with "
+            f"`voicedesk {again}doctor`."
+        )
         if backup is not None:
             print(f"The file it replaced is kept as {backup}.")
         return 0
