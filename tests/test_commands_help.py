@@ -75,6 +75,21 @@ def test_resume_after_another_command_is_not_sent_before_it(capsys) -> None:
     assert "only the terminal UI and `run` take it" in err
 
 
+def test_a_command_without_its_action_names_the_actions(capsys) -> None:
+    """`voicedesk config` said only "the following arguments are required: ACTION", and
+    `voicedesk bench` "…: WHAT", naming none of the actions that can follow."""
+    import pytest
+
+    from voicedesk.cli import main
+
+    for command, actions in (("config", "path,show,init"), ("bench", "turn,latency,context,echo")):
+        with pytest.raises(SystemExit) as exited:
+            main([command])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert f"the following arguments are required: {{{actions}}}" in err, err
+
+
 def test_warnings_without_verbose_read_like_the_notices() -> None:
     """`run --headless` printed "2026-12-03 18:44:20,141 WARNING voicedesk.providers.
     openai_stt: …" between the conversation's lines; its notices read "[warning] …"."""

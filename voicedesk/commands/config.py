@@ -32,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    # the actions by name, not "ACTION": `voicedesk config` alone said only "the following
+    # arguments are required: ACTION", naming none of them
+    actions = parser.add_subparsers(dest="action", metavar="{path,show,init}", required=True)
     p = actions.add_parser("path", help="print the config file path")
     p.set_defaults(func=run)
     p = actions.add_parser("show", help="print the effective settings as TOML (keys masked)")
