@@ -192,8 +192,16 @@ class OpenAIRealtimeSTT:
             status = exc.response.status_code
             if status in (401, 403):
                 raise _auth_error(f"HTTP {status}") from None
+            # the server named: with OPENAI_BASE_URL at a chat-only server (Ollama), a bare
+            # "refused the connection (HTTP 404)" did not say that speech-to-text went there
+            no_such_service = status in (404, 405, 501) and self._server != OPENAI_API_BASE
             raise ProviderError(
-                f"OpenAI realtime transcription refused the connection (HTTP {status})"
+                f"OpenAI realtime transcription at {self._server} refused the connection "
+                f"(HTTP {status})",
+                "check stt.base_url (or OPENAI_BASE_URL): the server must offer OpenAI's "
+                "realtime transcription"
+                if no_such_service
+                else None,
             ) from None
         except websockets.ConnectionClosed as exc:
             frame = exc.rcvd
