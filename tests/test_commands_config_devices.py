@@ -81,6 +81,19 @@ def test_config_init_writes_private_template_and_refuses_overwrite(cfg: Path, ca
     assert not [p for p in cfg.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_config_init_with_config_says_to_check_that_file(cfg: Path, tmp_path: Path, capsys) -> None:
+    """`voicedesk --config other.toml config init` said to check with `voicedesk doctor`,
+    which reads the default config, not the file just written."""
+    other = tmp_path / "other.toml"
+    assert main(["--config", str(other), "config", "init"]) == 0
+    said = re.search(r"check with `([^`]*)`", capsys.readouterr().out)
+    assert said is not None and said.group(1) == f"voicedesk --config {other} doctor"
+    main(said.group(1).split()[1:])  # the command as said checks that file
+    assert f"config        {other}" in capsys.readouterr().out
+    assert main(["config", "init"]) == 0  # the default file (VOICEDESK_CONFIG here): as before
+    assert "check with `voicedesk doctor`" in capsys.readouterr().out
+
+
 def test_config_init_force_twice_keeps_the_first_backup(cfg: Path, capsys) -> None:
     cfg.write_text('[keys]\nopenai_api_key = "sk-only-copy"\n', encoding="utf-8")
     assert main(["config", "init", "--force"]) == 0
@@ -150,6 +163,23 @@ def test_template_mentions_every_setting() -> None:
     }
     expected |= {f"mcp.{key}" for key in McpServer.model_fields}
     assert expected <= found, expected - found
+
+
+def test_template_names_every_environment_variable_read_as_a_setting() -> None:
+    """ELEVENLABS_BASE_URL, OPENAI_BASE_URL and VOICEDESK_CONFIG change what voicedesk
+    talks to or reads, and the template's list of variables left them out: it said an
+    unset base_url is OpenAI's own server, while OPENAI_BASE_URL sent it elsewhere."""
+    from voicedesk.commands.config import template_text
+    from voicedesk.config import _PLAIN_ENV, ENV_PREFIX
+
+    text = template_text()
+    for var in [*_PLAIN_ENV, "OPENAI_BASE_URL", f"{ENV_PREFIX}CONFIG"]:
+        assert var in text, var
+    for section in ("stt", "llm"):  # "unset = …" says where an unset base_url goes
+        block = text.split(f"[{section}]", 1)[1].split("\n[", 1)[0]
+        assert "unset = OPENAI_BASE_URL if" in " ".join(block.replace("# ", "").split())
+    tts = text.split("[tts]", 1)[1].split("\n[", 1)[0]
+    assert "Unset = ELEVENLABS_BASE_URL if set" in tts
 
 
 def _template_defaults() -> list[tuple[str, str, object, str]]:
@@ -665,6 +695,49 @@ def test_doctor_checks_the_local_model_and_voice_a_run_would_load(
     found = lines()
     assert found["local stt"].split()[0] == "ok" and str(model) in found["local stt"]
     assert found["local tts"].split()[0] == "ok" and str(voice) in found["local tts"]
+
+
+def test_install_advice_adds_to_the_environment_voicedesk_runs_in(
+    cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Without the local extra, `doctor` and `run` said `pipx install 'voicedesk[local]'`,
+    which in a pipx install (the README's) does nothing but say "'voicedesk' already seems
+    to be installed. Not modifying existing installation"; there the package is injected."""
+    from voicedesk.providers.local_stt import LocalWhisper
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    # the packages absent, as after `pipx install voicedesk` (a None entry: not importable)
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)
+    monkeypatch.setitem(sys.modules, "piper", None)
+    cfg.write_text(
+        '[stt]\nprovider = "local"\n[tts]\nprovider = "local"\n[turn]\nlocal_cues = "off"\n',
+        encoding="utf-8",
+    )
+
+    def advice() -> list[str]:
+        main(["doctor"])
+        out = capsys.readouterr().out.splitlines()
+        lines = [ln for ln in out if "local stt" in ln or "local tts" in ln]
+        for make in (lambda: LocalWhisper(), lambda: PiperTTS(None)._load()):
+            with pytest.raises(UserError) as exc:
+                make()
+            lines.append(str(exc.value))
+        return lines
+
+    pipx_venv = tmp_path / "pipx" / "venvs" / "voicedesk"
+    pipx_venv.mkdir(parents=True)
+    (pipx_venv / "pipx_metadata.json").write_text('{"main_package": {}}', encoding="utf-8")
+    monkeypatch.setattr(sys, "prefix", str(pipx_venv))
+    stt, tts, run_stt, run_tts = advice()
+    assert "pipx inject voicedesk faster-whisper" in stt and "pipx install" not in stt
+    assert "pipx inject voicedesk piper-tts" in tts and "pipx install" not in tts
+    assert "pipx inject voicedesk faster-whisper" in run_stt
+    assert "pipx inject voicedesk piper-tts" in run_tts
+    monkeypatch.undo()  # a virtual environment of one's own: pip, into it
+    monkeypatch.setenv("VOICEDESK_CONFIG", str(cfg))
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)
+    monkeypatch.setitem(sys.modules, "piper", None)
+    assert all("pip install" in line and "pipx" not in line for line in advice())
 
 
 def test_doctor_says_what_the_local_reading_lacks(monkeypatch) -> None:

@@ -54,6 +54,42 @@ def test_a_global_option_after_the_command_says_where_it_goes(capsys) -> None:
     assert "belong" not in capsys.readouterr().err  # only voicedesk's own options get the hint
 
 
+def test_resume_after_another_command_is_not_sent_before_it(capsys) -> None:
+    """`voicedesk doctor --resume` (or `demo --resume`) said to put --resume before the
+    command, where doctor ignored it and the demo refused it: only a conversation resumes."""
+    import pytest
+
+    from voicedesk.cli import main
+
+    for command in (["doctor"], ["demo", "--headless"], ["config", "show"]):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--resume"])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "put it before the command" not in err, command
+        assert "`voicedesk --resume` or `voicedesk run --resume`" in err, command
+    with pytest.raises(SystemExit):
+        main(["doctor", "--resume", "--config", "x.toml"])  # the other still moves
+    err = capsys.readouterr().err
+    assert "--config belong(s) to voicedesk itself: put it before the command" in err
+    assert "only the terminal UI and `run` take it" in err
+
+
+def test_a_command_without_its_action_names_the_actions(capsys) -> None:
+    """`voicedesk config` said only "the following arguments are required: ACTION", and
+    `voicedesk bench` "…: WHAT", naming none of the actions that can follow."""
+    import pytest
+
+    from voicedesk.cli import main
+
+    for command, actions in (("config", "path,show,init"), ("bench", "turn,latency,context,echo")):
+        with pytest.raises(SystemExit) as exited:
+            main([command])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert f"the following arguments are required: {{{actions}}}" in err, err
+
+
 def test_warnings_without_verbose_read_like_the_notices() -> None:
     """`run --headless` printed "2026-12-03 18:44:20,141 WARNING voicedesk.providers.
     openai_stt: …" between the conversation's lines; its notices read "[warning] …"."""

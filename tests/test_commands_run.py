@@ -855,6 +855,29 @@ def test_a_server_named_by_openai_base_url_needs_no_openai_key(tmp_path: Path) -
     )
 
 
+def test_a_missing_openai_key_names_what_needs_it(
+    wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """With no key the advice was to "point llm.base_url at a local OpenAI-compatible
+    server"; followed, it came back word for word, because speech-to-text on OpenAI's
+    service still needed the key. The message says what needs it and what else to do."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ELEVENLABS_API_KEY", "sk-elevenlabs-test")
+    run = ["run", "--headless", "--no-tools", "--input", str(wav)]
+    run += ["--output", str(tmp_path / "out.wav")]
+    _fails(run, capsys, "No OpenAI API key is set", "speech-to-text", "point llm.base_url")
+    monkeypatch.setenv("VOICEDESK_LLM__BASE_URL", "http://127.0.0.1:9/v1")  # as advised
+    assert main(run) == 2
+    err = capsys.readouterr().err
+    assert 'speech-to-text (stt.provider = "openai") needs one' in err
+    assert "point llm.base_url" not in err and 'stt.provider = "local"' in err
+    monkeypatch.setenv("VOICEDESK_STT__PROVIDER", "none")
+    monkeypatch.setenv("VOICEDESK_TTS__PROVIDER", "openai")
+    monkeypatch.delenv("VOICEDESK_LLM__BASE_URL")
+    _fails(run, capsys, "No OpenAI API key is set", "language model")
+
+
 def test_a_room_needs_a_wav_microphone_and_well_formed_keys(wav: Path, capsys) -> None:
     run = ["run", "--headless", "--sim", "--no-tools"]
     _fails([*run, "--room"], capsys, "--room needs --input")

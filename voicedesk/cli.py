@@ -54,6 +54,14 @@ class _Parser(argparse.ArgumentParser):
                 for a in extra
                 if a.split("=")[0] in _GLOBAL_OPTIONS or re.fullmatch(r"-v+", a)
             ]
+            # Only a conversation can be continued: `voicedesk doctor --resume` was told to
+            # put it before the command, where doctor ignored it (and the demo refuses it).
+            if "--resume" in misplaced:
+                misplaced.remove("--resume")
+                message += (
+                    "\n  → --resume continues a conversation, so only the terminal UI and "
+                    "`run` take it: `voicedesk --resume` or `voicedesk run --resume`"
+                )
             if misplaced:
                 message += (
                     f"\n  → {', '.join(dict.fromkeys(misplaced))} belong(s) to voicedesk "

@@ -7,6 +7,9 @@ of showing a traceback. Programming errors stay ordinary exceptions.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 
 class UserError(Exception):
     """An error the person can fix; ``hint`` says how."""
@@ -69,3 +72,17 @@ class ContextTooLongError(ProviderError):
         super().__init__(message, hint)
         self.window = window
         self.prompt_tokens = prompt_tokens
+
+
+def install_command(*packages: str, prefix: Path | None = None) -> str:
+    """The command that adds ``packages`` to the environment voicedesk runs in.
+
+    In a pipx install (its venv holds pipx_metadata.json) that is ``pipx inject``: the
+    advice `pipx install 'voicedesk[local]'` did nothing there ("already seems to be
+    installed. Not modifying existing installation"), and `pip install` puts a package
+    where voicedesk never looks. ``prefix``: the environment (default: this one)."""
+    names = " ".join(packages)
+    where = Path(sys.prefix) if prefix is None else prefix
+    if (where / "pipx_metadata.json").is_file():
+        return f"pipx inject voicedesk {names}"
+    return f"pip install {names}"

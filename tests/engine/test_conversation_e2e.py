@@ -186,6 +186,27 @@ async def test_voice_to_voice_includes_the_sound_cards_latency(tmp_path):
     assert any("voice-to-voice" in line and "(of which device 300ms)" in line for line in lines)
 
 
+async def test_a_busy_start_does_not_put_the_transcript_before_the_words_ended(tmp_path):
+    """The session's clock was anchored at the first microphone block the loop handled: a
+    loop busy as the audio started (the terminal UI drawing its first screen) handed that
+    block over late, and every moment timed on the loop ran late on the audio's timeline
+    for the rest of the session. The demo in the terminal UI showed "STT -32ms": a
+    transcript before the words it transcribes had ended."""
+    import time
+
+    scenario, script = _question_then_thanks(gaps_s=3.0)
+    # the first state change comes as the audio starts: the loop is held while blocks arrive
+    busy = _at_first(ev.StateChanged, lambda: time.sleep(0.4))
+    session, _, _, _ = await _run(tmp_path, scenario, script, on_event=busy)
+    records = [r.to_json() for r in session.records]
+    assert len(records) == 2
+    for rec in records:
+        t = rec["t"]
+        # the sim transcribes after the commit, which follows the words' end on both clocks
+        assert rec["stt_delay"] > 0, (rec["stt_delay"], t)
+        assert t["llm_request"] > t["speech_end"], t
+
+
 def _print_to(lines: list[str], event: ev.Event) -> None:
     """The console's lines for each turn, as `voicedesk run` prints them."""
     out = io.StringIO()

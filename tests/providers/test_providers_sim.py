@@ -132,6 +132,58 @@ async def test_stt_bad_key_is_named_at_connect(sim):
     await stt.aclose()
 
 
+@contextlib.contextmanager
+def _http_1_0_server(version: str = "HTTP/1.0"):
+    """A real web server that is no WebSocket server: the standard library's, which answers
+    every request in HTTP/1.0 ("501 Unsupported method"), as a wrong port or path can;
+    ``version`` "HTTP/1.1": the same error in a web server's usual HTTP."""
+    import http.server
+    import threading
+
+    handler = type("Handler", (http.server.BaseHTTPRequestHandler,), {"protocol_version": version})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_server_that_answers_no_websocket_is_said_not_a_traceback():
+    """OPENAI_BASE_URL (or stt.base_url, tts.elevenlabs_base_url) at a server that answered
+    in HTTP/1.0 raised websockets' InvalidMessage out of the session's start: `voicedesk
+    run` ended in a traceback. It is a provider error naming the server and the setting."""
+    with _http_1_0_server() as url:
+        stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{url}/v1", connect_timeout_s=5)
+        with pytest.raises(ProviderError) as said:
+            await stt.connect()
+        await stt.aclose()
+        assert not isinstance(said.value, AuthError)
+        assert f"no WebSocket answer from {url}/v1" in said.value.message
+        assert "HTTP/1.0 501" in said.value.message and "stt.base_url" in str(said.value)
+        tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=url)
+        with pytest.raises(ProviderError) as said:
+            await tts.warm()
+        await tts.aclose()
+        assert f"no WebSocket answer from {url}" in said.value.message
+        assert "tts.elevenlabs_base_url" in str(said.value)
+
+
+async def test_stt_a_server_that_refuses_the_socket_is_named():
+    """OPENAI_BASE_URL at a chat-only server (Ollama) sends speech-to-text there too, and its
+    refusal read "OpenAI realtime transcription refused the connection (HTTP 404)", naming
+    neither the server nor the setting: the person took it for OpenAI's own service."""
+    with _http_1_0_server("HTTP/1.1") as url:
+        stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{url}/v1", connect_timeout_s=5)
+        with pytest.raises(ProviderError) as said:
+            await stt.connect()
+        await stt.aclose()
+    assert f"transcription at {url}/v1 refused the connection (HTTP 501)" in said.value.message
+    assert "OPENAI_BASE_URL" in str(said.value)
+
+
 async def test_stt_a_language_the_service_refuses_is_named_at_connect(sim):
     """The service refuses a session setting with an error event and keeps its defaults
     (no transcription): connect() succeeded, and every turn then waited out the resends

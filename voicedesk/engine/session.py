@@ -507,8 +507,13 @@ class Session:
     ) -> None:
         """``words``: the block as the transcriber gets it (``AudioIO``'s callback)."""
         audio_s = index * self._block_s
-        if self._t0_ns is None:
-            self._t0_ns = time.monotonic_ns() - int(audio_s * 1e9)
+        # The audio's start on the monotonic clock, from the block handed over soonest: a
+        # block is never early, but one the loop was too busy to take (the terminal UI
+        # drawing its first screen as the audio starts) is late, and anchoring on the first
+        # alone put every moment timed on the loop that late for the whole session.
+        t0_ns = time.monotonic_ns() - int(audio_s * 1e9)
+        if self._t0_ns is None or t0_ns < self._t0_ns:
+            self._t0_ns = t0_ns
         self._last_block_s = audio_s
         for mark in marks:
             self._speaking.on_mark(mark, index)

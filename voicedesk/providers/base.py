@@ -35,6 +35,17 @@ def ends_no_clause(before: str) -> bool:
     return _NO_CLAUSE_BEFORE.search(before) is not None
 
 
+def handshake_said(exc: BaseException) -> str:
+    """What a WebSocket handshake that got no WebSocket answer was told, with its cause:
+    "did not receive a valid HTTP response" alone does not show the "HTTP/1.0 404 File not
+    found" or other protocol that came instead."""
+    said = str(exc)
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in said:
+        said += f" ({cause})"
+    return said
+
+
 # ---------------------------------------------------------------- speech to text
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from voicedesk.errors import AuthError, ProviderError
 from voicedesk.loopback import websocket_proxy
-from voicedesk.providers.base import CJK_PUNCTUATION, ends_no_clause
+from voicedesk.providers.base import CJK_PUNCTUATION, ends_no_clause, handshake_said
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,11 @@ class ElevenLabsTTS:
             ) from None
         except TimeoutError:
             raise ProviderError("ElevenLabs did not answer in time") from None
+        except websockets.InvalidHandshake as exc:  # answered, not as a WebSocket server
+            raise ProviderError(
+                f"ElevenLabs got no WebSocket answer from {self.base_url}: {handshake_said(exc)}",
+                "check tts.elevenlabs_base_url (or ELEVENLABS_BASE_URL)",
+            ) from None
         except OSError as exc:
             raise ProviderError(f"Cannot reach ElevenLabs: {exc}") from None
         return ws, time.monotonic()

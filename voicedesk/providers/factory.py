@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 from urllib.parse import urlsplit
 
 from voicedesk.config import Settings
@@ -32,13 +33,53 @@ def custom_openai_server(base_url: str | None) -> bool:
     return host != urlsplit(OPENAI_API_BASE).hostname
 
 
-def openai_key(settings: Settings, *, required: bool = True) -> str:
+# What needs the OpenAI key, and the ways to do without it. With one message for all, the
+# advice "point llm.base_url at a local server" was repeated word for word after it was
+# followed, since speech-to-text on OpenAI's service still needed the key.
+_KEY_USERS = {
+    "llm": ("the language model on OpenAI's server needs one", NO_KEY_HINT),
+    "stt": (
+        'speech-to-text (stt.provider = "openai") needs one',
+        "set OPENAI_API_KEY (or keys.openai_api_key in `voicedesk config path`), point "
+        'stt.base_url at a server that transcribes, use stt.provider = "local" (faster-whisper '
+        "on this machine), or try `voicedesk demo` (no keys needed)",
+    ),
+    "stt+llm": (
+        "speech-to-text and the language model, both on OpenAI's service, need one",
+        "set OPENAI_API_KEY (or keys.openai_api_key in `voicedesk config path`); with no key, "
+        'use stt.provider = "local" (faster-whisper on this machine) and point llm.base_url '
+        "at a local OpenAI-compatible server; or try `voicedesk demo` (no keys needed)",
+    ),
+    "tts": (
+        "OpenAI's text-to-speech needs one",
+        "set OPENAI_API_KEY (or keys.openai_api_key in `voicedesk config path`), choose "
+        'tts.provider (and tts.fallback) "elevenlabs" or "local", or try `voicedesk demo`',
+    ),
+}
+
+
+def openai_key(
+    settings: Settings,
+    *,
+    required: bool = True,
+    user: Literal["stt", "stt+llm", "llm", "tts"] = "llm",
+) -> str:
+    """The OpenAI key; without one, ``required`` raises naming ``user`` as what needs it
+    (``stt+llm``: both, the first to ask saying so, so the way round one is not given alone)."""
     key = settings.keys.openai_api_key
     if key is not None and key.get_secret_value():
         return key.get_secret_value()
     if required:
-        raise ConfigError("No OpenAI API key is set.", NO_KEY_HINT)
+        why, hint = _KEY_USERS[user]
+        raise ConfigError(f"No OpenAI API key is set, and {why}.", hint)
     return "not-needed"
+
+
+def _llm_needs_openai_key(settings: Settings) -> bool:
+    """Whether the language model, too, would ask for the OpenAI key (see ``llm_key``)."""
+    if os.environ.get(settings.llm.api_key_env):
+        return False
+    return not custom_openai_server(settings.llm.base_url)
 
 
 def llm_key(settings: Settings) -> str:
@@ -55,7 +96,11 @@ def make_stt(settings: Settings) -> SpeechToText:
         from voicedesk.providers.openai_stt import OpenAIRealtimeSTT
 
         return OpenAIRealtimeSTT(
-            api_key=openai_key(settings, required=not custom_openai_server(cfg.base_url)),
+            api_key=openai_key(
+                settings,
+                required=not custom_openai_server(cfg.base_url),
+                user="stt+llm" if _llm_needs_openai_key(settings) else "stt",
+            ),
             base_url=cfg.base_url,
             model=cfg.model,
             language=cfg.language,
@@ -107,7 +152,11 @@ def make_tts(settings: Settings, *, fallback: bool = False) -> TextToSpeech:
         from voicedesk.providers.openai_tts import OpenAITTS
 
         return OpenAITTS(
-            api_key=openai_key(settings, required=not custom_openai_server(settings.llm.base_url)),
+            api_key=openai_key(
+                settings,
+                required=not custom_openai_server(settings.llm.base_url),
+                user="tts",
+            ),
             base_url=settings.llm.base_url,
             model=cfg.openai_model,
             voice=cfg.openai_voice,

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from voicedesk.audio.wavio import to_float32
-from voicedesk.errors import UserError
+from voicedesk.errors import UserError, install_command
 
 MIN_SAMPLES = 1600  # under 0.1 s at 16 kHz: nothing a person said
 ALTERNATIVES = 10  # how many of a step's likeliest tokens are looked at for other endings
@@ -111,9 +111,11 @@ CUE_READERS = 2
 # still (15 s: the encoder ~110 ms instead of ~470) but reads the end of the speech less
 # surely (docs/turn-detection.md, "The reading's window, and its threads").
 CUE_THREADS = 4
-INSTALL_HINT = (
-    "install the local extra: `pipx install 'voicedesk[local]'` (or `pip install faster-whisper`)"
-)
+
+
+def install_hint() -> str:
+    """How to add the local extra's transcriber to the environment voicedesk runs in."""
+    return f"install faster-whisper: `{install_command('faster-whisper')}`"
 
 
 def default_model_path() -> Path | None:
@@ -148,7 +150,7 @@ class LocalWhisper:
         for the end-of-turn cues)."""
         if importlib.util.find_spec("faster_whisper") is None:
             raise UserError(
-                "Local speech-to-text needs faster-whisper, which is not installed.", INSTALL_HINT
+                "Local speech-to-text needs faster-whisper, which is not installed.", install_hint()
             )
         path = Path(model_path).expanduser() if model_path else default_model_path()
         hint = (

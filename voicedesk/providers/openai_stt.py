@@ -43,6 +43,7 @@ import numpy as np
 from voicedesk.audio.resample import StreamResampler
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
 from voicedesk.loopback import OPENAI_API_BASE, openai_address, websocket_proxy
+from voicedesk.providers.base import handshake_said
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,8 @@ class OpenAIRealtimeSTT:
     ) -> None:
         from openai import AsyncOpenAI
 
-        self._client = AsyncOpenAI(
-            api_key=api_key, base_url=openai_address(base_url) or OPENAI_API_BASE, max_retries=0
-        )
+        self._server = openai_address(base_url) or OPENAI_API_BASE
+        self._client = AsyncOpenAI(api_key=api_key, base_url=self._server, max_retries=0)
         # passed on to websockets.connect (``proxy`` is not in the SDK's type, hence Any)
         self._websocket_options: Any = {"proxy": websocket_proxy(openai_address(base_url) or "")}
         self.model = model
@@ -192,13 +192,30 @@ class OpenAIRealtimeSTT:
             status = exc.response.status_code
             if status in (401, 403):
                 raise _auth_error(f"HTTP {status}") from None
+            # the server named: with OPENAI_BASE_URL at a chat-only server (Ollama), a bare
+            # "refused the connection (HTTP 404)" did not say that speech-to-text went there
+            no_such_service = status in (404, 405, 501) and self._server != OPENAI_API_BASE
             raise ProviderError(
-                f"OpenAI realtime transcription refused the connection (HTTP {status})"
+                f"OpenAI realtime transcription at {self._server} refused the connection "
+                f"(HTTP {status})",
+                "check stt.base_url (or OPENAI_BASE_URL): the server must offer OpenAI's "
+                "realtime transcription"
+                if no_such_service
+                else None,
             ) from None
         except websockets.ConnectionClosed as exc:
             frame = exc.rcvd
             code, reason = (frame.code, frame.reason) if frame is not None else (None, "")
             raise _refusal(reason, reason or f"closed with code {code}") from None
+        except websockets.InvalidHandshake as exc:
+            # Answered, but not as a WebSocket server does (an HTTP/1.0 server, another
+            # protocol on that port): this was a traceback out of the session's start.
+            raise ProviderError(
+                f"OpenAI realtime transcription got no WebSocket answer from "
+                f"{self._server}: {handshake_said(exc)}",
+                "check stt.base_url (or OPENAI_BASE_URL): the server must offer OpenAI's "
+                "realtime transcription",
+            ) from None
         except TimeoutError:
             raise ProviderError(
                 f"OpenAI realtime transcription did not answer within {self.connect_timeout_s:.0f} s"

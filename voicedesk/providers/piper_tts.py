@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voicedesk.errors import ModelFileError
+from voicedesk.errors import ModelFileError, install_command
 
 if TYPE_CHECKING:  # piper is optional (the ``local`` extra): imported where it is used
     import piper
@@ -36,7 +36,7 @@ class PiperTTS:
             from piper import PiperVoice
         except ImportError:
             raise ModelFileError(
-                "Local TTS needs the piper-tts package", "pipx install 'voicedesk[local]'"
+                "Local TTS needs the piper-tts package", install_command("piper-tts")
             ) from None
         path = self.voice_path
         if path is None or not Path(path).is_file():

