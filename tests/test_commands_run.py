@@ -586,6 +586,25 @@ def test_runs_appended_to_one_metrics_file_are_told_apart(tmp_path: Path, capsys
     assert list(runs) == sorted(runs)  # in the order the runs were made
 
 
+def test_a_new_metrics_file_is_readable_only_by_its_owner(tmp_path: Path) -> None:
+    """Each --metrics-out line holds what was said in its turn, as the session log does,
+    and the umask made the new file readable by every local user (0644)."""
+    if sys.platform == "win32":
+        pytest.skip("no POSIX modes")
+    argv, _ = _sim_conversation(tmp_path, ["hello"])
+    metrics = tmp_path / "m.jsonl"
+    old = os.umask(0o022)
+    try:
+        assert main([*argv, "--metrics-out", str(metrics)]) == 0
+    finally:
+        os.umask(old)
+    assert _metrics_lines(metrics)[0]["user_text"]  # the conversation is in it
+    assert stat.S_IMODE(metrics.stat().st_mode) == 0o600
+    metrics.chmod(0o640)  # a mode the person chose for the file is theirs
+    assert main([*argv, "--metrics-out", str(metrics)]) == 0
+    assert stat.S_IMODE(metrics.stat().st_mode) == 0o640
+
+
 def test_new_run_ids_sort_in_the_order_they_were_made() -> None:
     from voicedesk.engine.metrics import new_run_id
 

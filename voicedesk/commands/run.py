@@ -396,10 +396,15 @@ async def run_headless(
 
 
 def open_metrics(path: Path) -> Any:
-    """The --metrics-out file, opened for appending (checked up front by check_run_args)."""
+    """The --metrics-out file, opened for appending (checked up front by check_run_args).
+
+    A new file is made readable only by its owner, as the session log is: each line holds
+    what was said in that turn (``user_text``, ``assistant_text``, tool calls), and the
+    umask made it readable by every local user. A file that exists keeps its mode."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fh = path.open("a", encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fh = os.fdopen(fd, "a", encoding="utf-8")
         if ends_mid_line(path):  # torn by a full disk: this run's first record starts afresh
             fh.write("\n")
             fh.flush()
