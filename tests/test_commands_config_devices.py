@@ -1415,3 +1415,41 @@ def test_openai_base_url_naming_openais_own_server_still_needs_its_key(
         make_llm(settings)
     (key,) = [c for c in check_keys(settings) if "OPENAI_API_KEY" in c.detail]
     assert key.status == "fail", key.detail
+
+
+def test_a_logged_traceback_quoting_a_key_is_written_without_it(tmp_path: Path) -> None:
+    """A traceback's last line is the exception's text: an error quoting the key it was
+    refused with (a server's echo) was written whole by ``log.exception`` to the log, which
+    the filter of each message never saw. Keys are hidden by value there too, and so are
+    they in the errors shown to the person."""
+    import logging
+
+    from voicedesk.config_secrets import SecretsLogFilter
+
+    key = "sk-proj-Traceback0123456789"
+    server_key = "local-server-Key-5678"
+    load_settings(
+        tmp_path / "none.toml",
+        environ={
+            "OPENAI_API_KEY": key,
+            "VOICEDESK_LLM__API_KEY_ENV": "MY_KEY",
+            "MY_KEY": server_key,
+        },
+    )
+    out = tmp_path / "log.txt"
+    handler = logging.FileHandler(out, encoding="utf-8")
+    handler.addFilter(SecretsLogFilter())
+    log = logging.getLogger("voicedesk.test.traceback")
+    log.addHandler(handler)
+    try:
+        try:
+            raise RuntimeError(f"refused: {key} / {server_key}")
+        except RuntimeError:
+            log.exception("STT commit failed")
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    written = out.read_text(encoding="utf-8")
+    assert "RuntimeError: refused: *** / ***" in written
+    assert key not in written and server_key not in written
+    assert str(UserError(f"rejected {key}", f"not {server_key}")) == "rejected ***\n  → not ***"

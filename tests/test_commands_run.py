@@ -770,13 +770,14 @@ def test_a_metrics_line_torn_by_a_full_disk_does_not_swallow_the_next_runs_first
 
 
 @contextlib.contextmanager
-def _standalone_sim(env: dict[str, str]) -> Iterator[None]:
+def _standalone_sim(env: dict[str, str], *sim_args: str) -> Iterator[None]:
     """`voicedesk sim` in its own process, its export lines (the URLs and the placeholder
-    keys) put in ``env``, as `eval "$(voicedesk sim --detach)"` puts them in a shell."""
+    keys) put in ``env``, as `eval "$(voicedesk sim --detach)"` puts them in a shell.
+    ``sim_args``: more of its flags (``--fault llm:echo``)."""
     import subprocess
 
     sim = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", "sim", "--port", "0"],
+        [sys.executable, "-m", "voicedesk", "sim", "--port", "0", *sim_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -825,6 +826,41 @@ def test_verbose_logs_never_show_the_api_keys(tmp_path: Path) -> None:
     for key in (openai_key, elevenlabs_key):
         assert key not in done.stderr and key[-8:] not in done.stderr
         assert key not in done.stdout
+
+
+def test_a_server_quoting_the_key_in_its_error_never_gets_it_shown_or_kept(
+    tmp_path: Path,
+) -> None:
+    """A proxy or self-hosted server may quote the key it was sent in its error message,
+    and voicedesk printed that message whole ("[error] No answer for turn 1: … sk-proj-…"),
+    kept it in the session log and the --metrics-out file, and logged it: the key is hidden
+    by its value wherever the error goes, and the rest of the error is still said."""
+    import subprocess
+
+    env = _isolated_env(tmp_path)
+    with _standalone_sim(env, "--fault", "llm:echo:4"):
+        openai_key, elevenlabs_key = "sk-proj-Secret0123456789abcdef", "el-Secret9876543210zyx"
+        env.update(OPENAI_API_KEY=openai_key, ELEVENLABS_API_KEY=elevenlabs_key)
+        speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+        metrics = tmp_path / "m.jsonl"
+        argv = ["-vv", "run", "--headless", "--no-tools", "--input", str(speech)]
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", *argv, "--metrics-out", str(metrics)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = "[error] No answer for turn 1: The language model failed (HTTP 500): Upstream"
+    assert said in done.stderr
+    assert "made with the key *** (simulated)" in done.stderr
+    (log,) = (tmp_path / "data" / "voicedesk" / "sessions").iterdir()
+    kept = {"stdout": done.stdout, "stderr": done.stderr, "session log": log.read_text()}
+    kept["metrics"] = metrics.read_text(encoding="utf-8")
+    assert "Upstream refused" in kept["session log"] and "Upstream refused" in kept["metrics"]
+    for where, text in kept.items():
+        assert openai_key not in text, where
 
 
 def test_a_path_flag_after_an_equals_sign_may_start_with_the_home_folder(

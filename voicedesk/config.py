@@ -36,7 +36,14 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from voicedesk.config_secrets import is_secret_path, mask_text, mask_tree, masks_in
+from voicedesk.config_secrets import (
+    is_secret_path,
+    mask_text,
+    mask_tree,
+    masks_in,
+    remember_secrets,
+    secret_values,
+)
 from voicedesk.errors import ConfigError
 
 APP_NAME = "voicedesk"
@@ -905,6 +912,8 @@ def load_settings(
 
     check_context_window(settings, origin_of, config_path=path)
     settings.source = path if path.exists() else None
+    # a server that quotes the key it was sent in an error must not get it shown or kept
+    remember_secrets(secret_values(settings, environ))
     return settings
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -93,10 +94,64 @@ _NAMED_VALUE = re.compile(r"(?<![\w-])([A-Za-z][\w-]*)[\"']?\s*:\s*(?=\S)")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',]+")
 
 
+# The secrets this process holds (API keys, what MCP servers get in their env or headers),
+# by value. A server may quote the key it was sent in its error ("Incorrect API key
+# provided: sk-…", a proxy's 401 page, a close reason), and that error reaches the
+# console, the terminal UI, the session log and the metrics file: found by name, as the
+# masks above find them, it was printed whole when nothing named it.
+_KNOWN: set[str] = set()
+# Shorter values are not hidden by value: "none" or "local" as a local server's key would
+# blank those words out of every message.
+_MIN_KNOWN_CHARS = 8
+
+
+def remember_secrets(values: Any) -> None:
+    """Hide these values (strings; others are skipped) wherever :func:`hide_secrets` runs."""
+    for value in values:
+        if isinstance(value, str) and len(value.strip()) >= _MIN_KNOWN_CHARS:
+            _KNOWN.add(value.strip())
+
+
+def hide_secrets(text: str) -> str:
+    """``text`` with every secret this process holds (see :func:`remember_secrets`)
+    replaced by ``***``: the last word on a message before it is shown or written."""
+    if not _KNOWN or not isinstance(text, str):
+        return text
+    for value in sorted(_KNOWN, key=len, reverse=True):  # a key containing another
+        if value in text:
+            text = text.replace(value, HIDDEN)
+    return text
+
+
+def secret_values(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """Every secret in ``settings``: the API keys, the language model's key from the
+    variable ``llm.api_key_env`` names, and each secret in the MCP servers' settings."""
+    values = [
+        secret.get_secret_value()
+        for secret in (settings.keys.openai_api_key, settings.keys.elevenlabs_api_key)
+        if secret is not None
+    ]
+    values.append(environ.get(settings.llm.api_key_env, ""))
+    data = settings.model_dump(mode="json", exclude={"source", "keys"})
+    values += [value for loc, value in _leaves(data, ()) if is_secret_path(loc)]
+    return values
+
+
+def _leaves(node: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*loc, key))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _leaves(item, (*loc, i))
+    else:
+        yield loc, node
+
+
 def mask_log_text(text: str) -> str:
     """:func:`mask_text`, and also the value of a secret-named header and any bearer
-    token: what a log line may quote of a request."""
-    lines = mask_text(text).split("\n")
+    token: what a log line may quote of a request; and every secret held, by value."""
+    lines = mask_text(hide_secrets(text)).split("\n")
     for i, line in enumerate(lines):
         for match in _NAMED_VALUE.finditer(line):
             if is_secret_name(match.group(1)):
@@ -111,6 +166,10 @@ class SecretsLogFilter(logging.Filter):
     keys were printed in clear ("> xi-api-key: …", "> Authorization: Bearer sk-…")."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.exc_text:
+            # a traceback's last line is the exception's text, which may quote a key: the
+            # formatter uses this text as it is, instead of formatting the exception again
+            record.exc_text = mask_log_text(_TRACEBACKS.formatException(record.exc_info))
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: logging reports it itself
@@ -119,6 +178,9 @@ class SecretsLogFilter(logging.Filter):
         if hidden != message:
             record.msg, record.args = hidden, None
         return True
+
+
+_TRACEBACKS = logging.Formatter()
 
 
 def mask_tree(node: Any, loc: tuple[Any, ...] = ()) -> Any:

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voicedesk.config_secrets import hide_secrets
+
 log = logging.getLogger(__name__)
 
 EngineState = Literal["idle", "listening", "hearing", "thinking", "speaking", "tool", "muted"]
@@ -223,10 +225,15 @@ class StateChanged(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Notice(Event):
-    """Something the person should read (provider error, tool failure, hint)."""
+    """Something the person should read (provider error, tool failure, hint). A message
+    made from an error that quotes a secret this process holds (a server's echo of the key
+    it was sent) is shown without it."""
 
     level: NoticeLevel
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", hide_secrets(self.message))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from voicedesk.commands import DocHelpFormatter, path_arg
+from voicedesk.config_secrets import hide_secrets
 from voicedesk.errors import UserError
 from voicedesk.files import ends_mid_line, file_in_the_way
 
@@ -434,7 +435,8 @@ class MetricsWriter:
         from voicedesk.engine.metrics import run_record
 
         if isinstance(event, ev.TurnMetrics):
-            self._fh.write(json.dumps(run_record(event.record, self.run_id)) + "\n")
+            line = json.dumps(run_record(event.record, self.run_id))
+            self._fh.write(hide_secrets(line) + "\n")  # an error may quote an API key
             self._fh.flush()
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from voicedesk.config import data_dir
+from voicedesk.config_secrets import hide_secrets
 from voicedesk.errors import UserError
 from voicedesk.files import ends_mid_line, file_in_the_way
 
@@ -200,7 +201,9 @@ class SessionLog:
 
 
 def _line(record: dict[str, Any]) -> bytes:
-    return (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
+    """One record's line; an error quoting a secret (a server's echo of the key it was
+    sent) is kept without it."""
+    return (hide_secrets(json.dumps(record, ensure_ascii=False, default=str)) + "\n").encode()
 
 
 def read_log(path: Path, damaged: list[int] | None = None) -> Iterator[dict[str, Any]]:

@@ -30,6 +30,11 @@ FAULTS: dict[str, Fault] = {
         "a server error: HTTP 500; an open STT socket answers the commit with an error "
         "event instead, an ElevenLabs socket sends an error and closes",
     ),
+    "echo": Fault(
+        ("stt", "llm"),
+        "a server error (HTTP 500) whose message quotes the API key the request carried, as "
+        "some proxies and self-hosted servers do (STT: refusing the connection)",
+    ),
     "quota": Fault(
         ("llm",),
         "the account is out of credit: HTTP 429 as OpenAI sends it, type insufficient_quota "

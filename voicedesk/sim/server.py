@@ -251,8 +251,13 @@ class SimServer:
             headers={"retry-after-ms": "50"},
         )
 
-    def _http_fault(self, provider: str) -> tuple[str | None, web.Response | None]:
+    def _http_fault(
+        self, provider: str, request: web.Request
+    ) -> tuple[str | None, web.Response | None]:
         fault = self._take_fault(provider)
+        if fault == "echo":  # a careless proxy: the client must not show or keep the key
+            message = f"Upstream refused the request made with the key {self._key(request)}"
+            return fault, self._openai_error(500, f"{message} (simulated)")
         if fault == "429":  # OpenAI's wording: type "requests" (or "tokens")
             error = self._openai_error(429, "Rate limit reached (simulated)", "rate_limit_exceeded")
             return fault, error
@@ -325,7 +330,7 @@ class SimServer:
         if body is None:
             return self._openai_error(400, "We could not parse the JSON body of your request.")
         self._record("llm", request, body)
-        fault, error = self._http_fault("llm")
+        fault, error = self._http_fault("llm", request)
         if error is not None:
             return error
         model = body.get("model", "gpt-4o-mini")
@@ -533,7 +538,7 @@ class SimServer:
 
     async def _realtime(self, request: web.Request) -> web.StreamResponse:
         bad_key = self._key(request) == BAD_KEY
-        fault, error = (None, None) if bad_key else self._http_fault("stt")
+        fault, error = (None, None) if bad_key else self._http_fault("stt", request)
         if error is not None:
             return error
         ws = web.WebSocketResponse(compress=False, max_msg_size=16 * 1024 * 1024, heartbeat=None)
@@ -715,7 +720,7 @@ class SimServer:
     async def _stream_http_tts(
         self, request: web.Request, text: str, rate: int
     ) -> web.StreamResponse:
-        fault, error = self._http_fault("tts")
+        fault, error = self._http_fault("tts", request)
         if error is not None:
             return error
         t_in = time.monotonic()
