@@ -7,6 +7,7 @@ so the whole file stays fast. A few pure helpers are also tested directly.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import stat
@@ -1072,6 +1073,40 @@ async def test_edits_keep_the_files_permissions_and_owner(ws: Path) -> None:
         assert plan.read_text() == PLAN_MD
         st = plan.stat()
         assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, *owner)
+
+
+async def test_the_undo_history_of_a_private_document_is_private(ws: Path) -> None:
+    """The undo history keeps whole copies of each version: those of a document only its
+    owner may read (0600) were written with the umask's 0644, for every local user to read
+    beside the workspace. A copy now has the document's own mode; a new document's versions
+    get the umask's, as the document does."""
+    if sys.platform == "win32":
+        pytest.skip("no POSIX modes")
+    plan = ws / "notes" / "plan.md"
+    plan.chmod(0o600)
+    old = os.umask(0o022)  # the server started below inherits it
+    try:
+        async with docs_server(ws) as d:
+            await d.call("read_document", path="notes/plan.md")
+            await d.call(
+                "edit_document", path="notes/plan.md", action="insert_paragraph", text="Mine."
+            )
+            await d.call("create_document", path="open.md", content="# Open\n", confirmed=True)
+    finally:
+        os.umask(old)
+    history = ws.parent / ".ws.voicedesk-history"
+
+    def modes(name: str) -> dict[str, int]:
+        folder = history / hashlib.sha256(name.encode()).hexdigest()[:24]
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        return {p.read_text(): stat.S_IMODE(p.stat().st_mode) for p in files}
+
+    plan_kept = modes("notes/plan.md")
+    assert len(plan_kept) == 3  # its index and both versions
+    assert any("Mine." in text for text in plan_kept) and PLAN_MD in plan_kept
+    assert set(plan_kept.values()) == {0o600}
+    assert set(modes("open.md").values()) == {0o644}
+    assert stat.S_IMODE(plan.stat().st_mode) == 0o600  # the document itself keeps its own
 
 
 async def test_wrong_or_missing_arguments_are_named_one_short_line_each(ws: Path) -> None:

@@ -541,7 +541,7 @@ class Workspace:
         self.check_writable(path)
         self.check_unchanged(path, before)
         previous = self._load(rel)
-        hist = self._record(rel, before, data)
+        hist = self._record(rel, before, data, mode=_copy_mode(path))
         try:
             atomic_write(path, data, check=lambda _tmp: self._check_replaceable(path, before))
         except BaseException:
@@ -666,9 +666,11 @@ class Workspace:
         *,
         prune: bool = True,
         pending: tuple[int, int] | None = None,
+        mode: int | None = None,
     ) -> None:
         """``pending`` (versions to keep, cursor): the document is about to become the
-        current version, and if it never does, the history goes back to these."""
+        current version, and if it never does, the history goes back to these. ``mode``:
+        the document's own (:func:`_copy_mode`); None keeps the index's."""
         folder = self._history_dir(hist.path)
         payload: dict = {
             "path": hist.path,
@@ -682,7 +684,8 @@ class Workspace:
                 "cursor": pending[1],
             }
         try:
-            atomic_write(folder / "index.json", json.dumps(payload, indent=1).encode("utf-8"))
+            index = json.dumps(payload, indent=1).encode("utf-8")
+            atomic_write(folder / "index.json", index, mode=mode)
         except OSError as exc:
             raise WorkspaceError(
                 f"Could not save undo history in {folder}: {exc.strerror or exc}. Nothing was "
@@ -701,14 +704,16 @@ class Workspace:
                     with contextlib.suppress(OSError):
                         blob.unlink()
 
-    def _store_blob(self, rel: str, data: bytes | None) -> _Version:
+    def _store_blob(self, rel: str, data: bytes | None, mode: int | None) -> _Version:
+        """Keep ``data`` as a version of ``rel``; ``mode``: the document's own
+        (:func:`_copy_mode`)."""
         if data is None:
             return _Version(None, time.time())
         digest = sha256(data)
         blob = self._history_dir(rel) / "blobs" / digest
         if not blob.exists():
             try:
-                atomic_write(blob, data)
+                atomic_write(blob, data, mode=mode)
             except OSError as exc:
                 raise WorkspaceError(
                     f"Could not save undo history in {blob.parent}: {exc.strerror or exc}. "
@@ -728,19 +733,21 @@ class Workspace:
             raise WorkspaceError(f"The saved history of {rel} is damaged (a version changed).")
         return data
 
-    def _record(self, rel: str, before: bytes | None, after: bytes) -> _History:
+    def _record(
+        self, rel: str, before: bytes | None, after: bytes, *, mode: int | None
+    ) -> _History:
         hist = self._load(rel)
         before_sha = sha256(before) if before is not None else None
         if not hist.versions:
-            hist.versions = [self._store_blob(rel, before)]
+            hist.versions = [self._store_blob(rel, before, mode)]
             hist.cursor = 0
         else:
             hist.versions = hist.versions[: hist.cursor + 1]  # a new edit drops the redo branch
             if hist.versions[-1].sha != before_sha:
                 # Changed outside the server since our last version: keep that state too, so
                 # undo goes back to exactly what was on disk before this edit.
-                hist.versions.append(self._store_blob(rel, before))
-        hist.versions.append(self._store_blob(rel, after))
+                hist.versions.append(self._store_blob(rel, before, mode))
+        hist.versions.append(self._store_blob(rel, after, mode))
         # Oldest first, down to the last two (this edit's before and after), until both the
         # count and the bytes (each distinct blob once) fit.
         while len(hist.versions) > 2 and (
@@ -750,7 +757,7 @@ class Workspace:
             hist.versions.pop(0)
         hist.cursor = len(hist.versions) - 1
         # blobs go once the document is written
-        self._save(hist, prune=False, pending=(hist.cursor, hist.cursor - 1))
+        self._save(hist, prune=False, pending=(hist.cursor, hist.cursor - 1), mode=mode)
         return hist
 
     def _current(self, path: Path, *, check_fresh: bool, doing: str = "edit") -> bytes | None:
@@ -821,7 +828,11 @@ class Workspace:
             known = self._seen.get(rel)
             if current is not None and (known is None or known.sha256 != cur_sha):
                 raise _stale(rel, path.stat().st_mtime_ns, "since my last change to it", "undo")
-            hist.versions = [*hist.versions[: hist.cursor + 1], self._store_blob(rel, current)]
+            mode = _copy_mode(path)
+            hist.versions = [
+                *hist.versions[: hist.cursor + 1],
+                self._store_blob(rel, current, mode),
+            ]
             hist.cursor = len(hist.versions) - 1
         if hist.cursor == 0:
             raise WorkspaceError(f"There is nothing left to undo in {rel}.")
@@ -876,6 +887,18 @@ class Workspace:
                 f"version {steps_back} does not exist."
             )
         return self._blob(rel, older[-steps_back])
+
+
+def _copy_mode(document: Path) -> int | None:
+    """The permissions for the history's copies of ``document``: its own, so a copy is
+    never readable by more people than the document (a 0600 diary's versions were kept
+    0644, readable by every local user, under the usual umask); with read and write for
+    the owner, who keeps the history. None for a document not made yet: its versions get
+    what the umask gives, as it will."""
+    try:
+        return stat.S_IMODE(document.stat().st_mode) & 0o666 | 0o600
+    except OSError:
+        return None
 
 
 def _stale(rel: str, mtime_ns: int, since: str, doing: str) -> StaleDocumentError:
