@@ -605,6 +605,26 @@ def test_a_new_metrics_file_is_readable_only_by_its_owner(tmp_path: Path) -> Non
     assert stat.S_IMODE(metrics.stat().st_mode) == 0o640
 
 
+def test_the_folders_made_for_conversations_and_the_config_are_private(tmp_path: Path) -> None:
+    """The session log is 0600, but its folders were made with the umask's 0755: every
+    local user could list when each conversation was held. voicedesk's folders are made
+    0700, as the XDG base-directory spec asks; so is the config file's, by `config init`."""
+    if sys.platform == "win32":
+        pytest.skip("no POSIX modes")
+    argv, _ = _sim_conversation(tmp_path, ["hello"])
+    config = tmp_path / "config" / "voicedesk" / "config.toml"
+    old = os.umask(0o022)
+    try:
+        assert main(argv) == 0
+        assert main(["--config", str(config), "config", "init"]) == 0
+    finally:
+        os.umask(old)
+    sessions = tmp_path / "data" / "voicedesk" / "sessions"
+    assert len(list(sessions.iterdir())) == 1
+    for folder in (sessions, sessions.parent, config.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
 def test_new_run_ids_sort_in_the_order_they_were_made() -> None:
     from voicedesk.engine.metrics import new_run_id
 

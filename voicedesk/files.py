@@ -113,6 +113,22 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def make_private_folder(folder: Path) -> None:
+    """Make ``folder`` and any missing folder above it readable only by their owner (0700),
+    as the XDG base-directory spec asks of the folders an application makes for its data:
+    the names of conversation logs say when each conversation was held, and a folder made
+    with the umask's 0755 listed them for every local user. A folder that exists keeps the
+    mode it has (where the platform has no POSIX modes, the mode is ignored)."""
+    missing = []
+    for here in (folder, *folder.parents):
+        if here.is_dir():
+            break
+        missing.append(here)
+    for here in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+            here.mkdir(mode=0o700)
+
+
 def file_in_the_way(path: Path) -> Path | None:
     """A parent of ``path`` that is a file, not a folder: making the folders would fail
     with "File exists" (or "Not a directory"), naming neither the file nor the cause."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.errors import UserError
-from voicedesk.files import atomic_write, file_in_the_way
+from voicedesk.files import atomic_write, file_in_the_way, make_private_folder
 from voicedesk.loopback import openai_address
 
 
@@ -155,7 +155,7 @@ def init(path: Path, *, force: bool = False) -> Path | None:
             "pass a config path in a folder with --config",
         )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(path.parent)  # the file is 0600, its folder too: 0700
         if path.exists() and path.read_bytes() != text.encode("utf-8"):  # the template: no copy
             backup = _backup_path(path)
             shutil.copy2(path, backup)

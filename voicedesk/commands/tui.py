@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 
 def log_file_path() -> Path:
     from voicedesk.config import data_dir
+    from voicedesk.files import make_private_folder
 
     folder = data_dir() / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_folder(folder)
     return folder / f"tui-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
 
 

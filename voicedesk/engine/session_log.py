@@ -31,7 +31,7 @@ from typing import Any
 from voicedesk.config import data_dir
 from voicedesk.config_secrets import hide_secrets
 from voicedesk.errors import UserError
-from voicedesk.files import ends_mid_line, file_in_the_way
+from voicedesk.files import ends_mid_line, file_in_the_way, make_private_folder
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class SessionLog:
                 f"folder {folder}",
             )
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_folder(folder)
         except OSError as exc:
             raise UserError(
                 f"The session log's folder {folder} cannot be made: {exc.strerror or exc}.",
@@ -99,7 +99,7 @@ class SessionLog:
             )
 
     def _open(self) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(self.path.parent)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if ends_mid_line(self.path):
             os.write(fd, b"\n")

@@ -41,6 +41,7 @@ from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TI
 from voicedesk import events as ev
 from voicedesk.config import McpServer, Settings
 from voicedesk.config_secrets import mask_text
+from voicedesk.files import make_private_folder
 from voicedesk.loopback import direct_mounts
 from voicedesk.tools import ANSWER_META
 
@@ -772,7 +773,7 @@ class _Server:
             safe = _NAME_OK.sub("_", self.name)
             path = self._log_dir / f"mcp-{safe}.log"
             try:
-                self._log_dir.mkdir(parents=True, exist_ok=True)
+                make_private_folder(self._log_dir)
                 big = path.exists() and path.stat().st_size > LOG_MAX_BYTES
                 # 0600: a server's stderr may quote its environment's secrets
                 fd = os.open(
