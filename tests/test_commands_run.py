@@ -883,6 +883,33 @@ def test_a_server_quoting_the_key_in_its_error_never_gets_it_shown_or_kept(
         assert openai_key not in text, where
 
 
+def test_the_turn_models_send_nothing_to_microsoft(tmp_path: Path) -> None:
+    """onnxruntime 1.32 reports to Microsoft from Linux and macOS too: the first model
+    voicedesk loaded wrote a lasting device id and a queue of events to send under
+    ~/.cache/Microsoft, on every run. voicedesk turns its telemetry off before it starts."""
+    import subprocess
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**_isolated_env(tmp_path), "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+    # what onnxruntime takes for a test or CI run, where it would stay quiet anyway
+    for name in ("ORT_DISABLE_TELEMETRY", "ORT_RUNNING_UNIT_TESTS", "CI", "GITHUB_ACTIONS"):
+        env.pop(name, None)
+    env.pop("TF_BUILD", None)
+    speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+    done = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "replay", "--stt", "none", "--json", str(speech)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["turns"]  # the models ran
+    assert (home / ".cache" / "voicedesk").is_dir()  # the cache the models use is there
+    assert not (home / ".cache" / "Microsoft").exists()
+
+
 def test_a_path_flag_after_an_equals_sign_may_start_with_the_home_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

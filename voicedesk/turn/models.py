@@ -129,6 +129,7 @@ def load_session(path: Path, key: str, *, float_softmax: bool = False) -> Any:
     rewrites it (the original file when it cannot be rewritten)."""
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()  # Windows' event tracing (the rest: voicedesk/__init__.py)
     with _lock:
         if (path, float_softmax) in _sessions:
             session = _sessions[path, float_softmax]
