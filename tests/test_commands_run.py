@@ -883,6 +883,36 @@ def test_a_server_quoting_the_key_in_its_error_never_gets_it_shown_or_kept(
         assert openai_key not in text, where
 
 
+def test_a_speech_socket_closed_as_it_opens_is_an_error_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """ElevenLabs closing the socket as it opened (before the first text was sent) escaped
+    as websockets' own error: the run ended in a traceback whose last line quoted the close
+    reason, the key in it. Now the start stops with a sentence naming the close, key hidden."""
+    import subprocess
+
+    env = _isolated_env(tmp_path)
+    with _standalone_sim(env, "--fault", "tts:echo"):
+        elevenlabs_key = "el-Secret9876543210zyx"
+        env.update(
+            OPENAI_API_KEY="sk-proj-Secret0123456789abcdef", ELEVENLABS_API_KEY=elevenlabs_key
+        )
+        speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+        argv = ["run", "--headless", "--no-tools", "--input", str(speech)]
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 3
+    said = "ElevenLabs closed the speech connection as it opened (code 1008: refused the key ***)"
+    assert said in done.stderr
+    assert elevenlabs_key not in done.stderr + done.stdout
+
+
 def test_the_turn_models_send_nothing_to_microsoft(tmp_path: Path) -> None:
     """onnxruntime 1.32 reports to Microsoft from Linux and macOS too: the first model
     voicedesk loaded wrote a lasting device id and a queue of events to send under

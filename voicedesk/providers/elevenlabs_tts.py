@@ -127,6 +127,13 @@ class ElevenLabsTTS:
             raise ProviderError(
                 f"ElevenLabs refused the speech connection (HTTP {status})"
             ) from None
+        except websockets.ConnectionClosed as exc:
+            # closed as it opened (a refusal, a server at capacity): before the first text
+            # was sent, this escaped as websockets' own error and ended the run with a
+            # traceback quoting the close reason
+            raise ProviderError(
+                f"ElevenLabs closed the speech connection as it opened ({_closing(exc)})"
+            ) from None
         except TimeoutError:
             raise ProviderError("ElevenLabs did not answer in time") from None
         except websockets.InvalidHandshake as exc:  # answered, not as a WebSocket server

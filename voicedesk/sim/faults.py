@@ -31,9 +31,10 @@ FAULTS: dict[str, Fault] = {
         "event instead, an ElevenLabs socket sends an error and closes",
     ),
     "echo": Fault(
-        ("stt", "llm"),
+        PROVIDERS,
         "a server error (HTTP 500) whose message quotes the API key the request carried, as "
-        "some proxies and self-hosted servers do (STT: refusing the connection)",
+        "some proxies and self-hosted servers do (STT: refusing the connection); an "
+        "ElevenLabs socket is closed as it opens (code 1008), the key in its reason",
     ),
     "quota": Fault(
         ("llm",),
@@ -71,7 +72,7 @@ ORDER = (
     "Each provider keeps its faults in a queue and each request takes the next one. An STT "
     "socket takes one when it opens (429 and 500 refuse the connection; any other is for its "
     "first commit), and each commit without one takes the next; an ElevenLabs socket takes "
-    "one at its first text. A chat answer that is not streamed ignores drop and stall."
+    "one at its first text (echo, next in its queue, as it opens). A chat answer that is not streamed ignores drop and stall."
 )
 
 

@@ -769,12 +769,17 @@ class SimServer:
         if rate is None:
             return web.json_response({"detail": "only pcm_* output formats"}, status=422)
         # Clients keep a socket open ahead of need, so a fault applies to the stream that
-        # first carries text, not to the connection.
+        # first carries text, not to the connection; but for echo, which closes it at once.
         fault: str | None = None
         ws = web.WebSocketResponse(compress=False, heartbeat=None)
         await ws.prepare(request)
         self._track(ws)
         self.tts_sockets += 1
+        if self._faults["tts"][:1] == ["echo"]:
+            self._take_fault("tts")
+            reason = f"refused the key {self._key(request)}"  # a careless proxy's words
+            await ws.close(code=1008, message=reason.encode()[:120])
+            return ws
         # each segment with the time it became generatable (a flush, the schedule's threshold
         # or the end of text): the service starts on a segment only then, so its first audio
         # is timed from there, not from the first text, which may have waited in the buffer
