@@ -40,14 +40,18 @@ def atomic_write(
     is a symbolic link (a config kept in a dotfiles repository) stays one: the file it leads
     to is replaced, not the link. ``check`` runs last thing before the rename, on the temp
     file as written, and may raise to leave ``path`` as it is. ``mode`` forces the new
-    file's permissions (a file that may hold keys stays private); by default it keeps the
-    old file's, or a new file gets what the umask gives. ``data`` may be a function that
+    file's permissions (a file that may hold keys stays private; the folders made for a
+    file only its owner may read are made so too, :func:`make_private_folder`); by default
+    it keeps the old file's, or a new file gets what the umask gives. ``data`` may be a function that
     writes the content to the (seekable) temp file itself, so that a large file (a long
     run's recording) is not first built whole in memory.
     """
     if path.is_symlink():
         path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is not None and not mode & 0o077:
+        make_private_folder(path.parent)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:

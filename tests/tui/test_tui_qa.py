@@ -601,3 +601,27 @@ async def test_every_dialogs_footer_says_how_to_close_it(tmp_path: Path) -> None
         app.push_screen(AudioCheckScreen(play_sound=None, output_device="file"))
         await pilot.pause()
         assert ("p", "Play test sound") not in footer_on_top()  # nothing to play it on
+
+
+def test_a_key_saved_in_the_settings_goes_to_a_private_folder(tmp_path: Path) -> None:
+    """The settings screen writes the config 0600 (it may hold keys), but the folder it
+    made for a first config was 0755 under the usual umask, as `config init`'s was."""
+    import os
+    import stat
+    import sys
+
+    import pytest
+
+    from voicedesk.tui.config_edit import apply_pair
+
+    if sys.platform == "win32":
+        pytest.skip("no POSIX modes")
+    config = tmp_path / "config" / "voicedesk" / "config.toml"
+    old = os.umask(0o022)
+    try:
+        apply_pair(config, "keys.openai_api_key = sk-proj-Saved0123456789")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    for folder in (config.parent, config.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
