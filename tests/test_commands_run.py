@@ -913,6 +913,40 @@ def test_a_speech_socket_closed_as_it_opens_is_an_error_not_a_traceback(
     assert elevenlabs_key not in done.stderr + done.stdout
 
 
+def test_a_password_in_a_server_address_is_never_printed(tmp_path: Path) -> None:
+    """`config show` hides the user:password of llm.base_url, but the errors naming the
+    server printed the address whole ("Cannot reach the language-model server at
+    http://me:pw@host/v1", "rejected the API key (http://me:pw@host/v1)"), and `doctor
+    --online`'s line for it did too."""
+    import socket
+    import subprocess
+
+    with socket.socket() as closed:  # a port nothing listens on: the server is not there
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = _isolated_env(tmp_path)
+    with _standalone_sim(env):
+        env["VOICEDESK_LLM__BASE_URL"] = f"http://me:Hunter2Pass@127.0.0.1:{port}/v1"
+        speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+
+        def voicedesk(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "voicedesk", *argv],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=180,
+            )
+
+        done = voicedesk("run", "--headless", "--no-tools", "--input", str(speech))
+        doctor = voicedesk("doctor", "--online")
+    said = f"Cannot reach the language-model server at http://***@127.0.0.1:{port}/v1"
+    assert said in done.stderr
+    assert f"llm http://***@127.0.0.1:{port}/v1/models: unreachable" in doctor.stdout
+    for text in (done.stdout, done.stderr, doctor.stdout, doctor.stderr):
+        assert "Hunter2Pass" not in text
+
+
 def test_the_turn_models_send_nothing_to_microsoft(tmp_path: Path) -> None:
     """onnxruntime 1.32 reports to Microsoft from Linux and macOS too: the first model
     voicedesk loaded wrote a lasting device id and a queue of events to send under

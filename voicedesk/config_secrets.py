@@ -9,10 +9,12 @@ with "set (…1234)" as the key (``masks_in``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from voicedesk.config import Settings
@@ -123,9 +125,17 @@ def hide_secrets(text: str) -> str:
     return text
 
 
+def hide_in_message(text: str) -> str:
+    """:func:`hide_secrets`, and the user:password part of any URL: what an error, a notice
+    or a `doctor` line shows of an address ("rejected the API key (https://me:pw@host/v1)"
+    printed the password `config show` hides)."""
+    return _URL_USERINFO.sub(rf"\1{HIDDEN}@", hide_secrets(text))
+
+
 def secret_values(settings: Settings, environ: Mapping[str, str]) -> list[str]:
     """Every secret in ``settings``: the API keys, the language model's key from the
-    variable ``llm.api_key_env`` names, and each secret in the MCP servers' settings."""
+    variable ``llm.api_key_env`` names, each secret in the MCP servers' settings, and the
+    password of any URL (a server's address with user:password in it)."""
     values = [
         secret.get_secret_value()
         for secret in (settings.keys.openai_api_key, settings.keys.elevenlabs_api_key)
@@ -133,7 +143,12 @@ def secret_values(settings: Settings, environ: Mapping[str, str]) -> list[str]:
     ]
     values.append(environ.get(settings.llm.api_key_env, ""))
     data = settings.model_dump(mode="json", exclude={"source", "keys"})
-    values += [value for loc, value in _leaves(data, ()) if is_secret_path(loc)]
+    for loc, value in _leaves(data, ()):
+        if is_secret_path(loc):
+            values.append(value)
+        elif isinstance(value, str) and "@" in value:
+            with contextlib.suppress(ValueError):
+                values.append(urlsplit(value).password)
     return values
 
 

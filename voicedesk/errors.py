@@ -10,19 +10,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from voicedesk.config_secrets import hide_secrets
+from voicedesk.config_secrets import hide_in_message
 
 
 class UserError(Exception):
     """An error the person can fix; ``hint`` says how. Both are shown, logged and kept in
     the session log, and may quote a server's answer, which may quote the API key it was
-    sent: every secret this process holds is hidden in them."""
+    sent, or a server's address with a password in it: every secret this process holds,
+    and any URL's user:password, is hidden in them."""
 
     exit_code: int = 2
 
     def __init__(self, message: str, hint: str | None = None) -> None:
-        message = hide_secrets(message)
-        hint = hide_secrets(hint) if hint is not None else None
+        message = hide_in_message(message)
+        hint = hide_in_message(hint) if hint is not None else None
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from voicedesk.config_secrets import hide_secrets
+from voicedesk.config_secrets import hide_in_message
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class Notice(Event):
     message: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "message", hide_secrets(self.message))
+        object.__setattr__(self, "message", hide_in_message(self.message))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from voicedesk.commands import DocHelpFormatter
-from voicedesk.config_secrets import mask_text
+from voicedesk.config_secrets import hide_in_message, mask_text
 from voicedesk.errors import UserError, install_command
 from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
 
@@ -47,8 +47,11 @@ class Check:
     detail: str
 
     def line(self) -> str:
+        """The check as printed: a URL's password and any key quoted are hidden, as in
+        `config show` (a server's address with user:password in it was printed whole)."""
         indent = "\n" + " " * 20  # continuation lines line up under the first detail line
-        return f"{self.status:>4}  {self.label:<13} " + indent.join(self.detail.splitlines())
+        detail = hide_in_message(self.detail)
+        return f"{self.status:>4}  {self.label:<13} " + indent.join(detail.splitlines())
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
