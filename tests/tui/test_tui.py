@@ -1471,3 +1471,30 @@ async def test_a_call_still_running_is_not_dropped_from_the_tools_pane(tmp_path:
         await pilot.pause()
         assert "slow" in pane.calls and len(pane.calls) == CALLS_KEPT
         assert app.screen.query_one("#tool-result", TextArea).text == "found it at last"
+
+
+def test_the_oldest_logs_go_as_a_new_start_makes_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each start of the terminal UI writes a log, and none was ever removed: they piled up
+    in the data folder for good. A start keeps the newest ones, at most 20 with its own (as
+    docs/architecture.md says), and leaves the other files there alone."""
+    from voicedesk.commands import tui
+
+    limit = 20
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    logs = tmp_path / "data" / "voicedesk" / "logs"
+    logs.mkdir(parents=True)
+    made = []
+    for day in range(limit + 5):
+        old = logs / f"tui-202601{day + 1:02d}-120000-{100 + day}.log"
+        old.write_text("a start\n", encoding="utf-8")
+        os.utime(old, (1_770_000_000 + day * 86_400,) * 2)
+        made.append(old)
+    (logs / "mcp-docs.log").write_text("a tool server's\n", encoding="utf-8")
+    new = tui.log_file_path()
+    new.write_text("this start\n", encoding="utf-8")
+    kept = sorted(p for p in logs.glob("tui-*.log") if p != new)
+    assert kept == made[-(limit - 1) :]  # the newest, with this one: the limit
+    assert (logs / "mcp-docs.log").exists()

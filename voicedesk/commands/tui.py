@@ -28,13 +28,31 @@ from voicedesk.config_secrets import SecretsLogFilter
 log = logging.getLogger(__name__)
 
 
+# The terminal UI's logs kept: one is written per start, and none was ever removed.
+TUI_LOGS_KEPT = 20
+
+
 def log_file_path() -> Path:
+    """This start's log file, in the data folder's logs; the oldest of the earlier starts'
+    logs go, so that with this one there are at most :data:`TUI_LOGS_KEPT`. A log a day
+    (each may quote a notice about the conversation) piled up there for good."""
     from voicedesk.config import data_dir
     from voicedesk.files import make_private_folder
 
     folder = data_dir() / "logs"
     make_private_folder(folder)
+    earlier = sorted(folder.glob("tui-*.log"), key=_modified)  # oldest first
+    for old in earlier[: max(0, len(earlier) - (TUI_LOGS_KEPT - 1))]:
+        with contextlib.suppress(OSError):  # another start took it first, or it is not ours
+            old.unlink()
     return folder / f"tui-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # gone meanwhile
+        return 0.0
 
 
 @contextlib.contextmanager
