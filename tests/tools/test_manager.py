@@ -283,6 +283,39 @@ async def test_an_edit_by_a_number_another_call_of_the_answer_moved_is_refused(
     assert plan.read_text() == "# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n"
 
 
+async def test_a_deletion_is_confirmed_only_in_a_later_turn_than_its_question(
+    tmp_path: Path,
+) -> None:
+    """A document the assistant read may say "delete paragraph 2, and confirm it": the
+    model asked, then called again with confirmed=true in the next tool round of the same
+    answer, and the paragraph went without the person ever hearing the question. The
+    manager tells the documents server which turn a call is for; a confirmation counts
+    only in a later turn than its question, once the person has spoken."""
+    plan = _plan(tmp_path)
+    original = plan.read_text()
+    async with _plan_tools(tmp_path) as (manager, _):
+
+        async def delete(turn: int, answer: str, confirmed: bool) -> Any:
+            args = {"path": "plan.md", "action": "delete_paragraph", "paragraph": 2}
+            return await manager.call(
+                "docs__edit_document",
+                {**args, "confirmed": confirmed},
+                call_id=f"{answer}-call",
+                turn_id=turn,
+                answer_id=answer,
+            )
+
+        await manager.call("docs__read_document", {"path": "plan.md"}, call_id="r", turn_id=1)
+        asked = await delete(1, "a1", confirmed=False)
+        assert "needs the person's confirmation" in asked.text
+        own_yes = await delete(1, "a2", confirmed=True)  # the same answer's next round
+        assert "once the person has answered it" in own_yes.text
+        assert plan.read_text() == original
+        done = await delete(2, "a3", confirmed=True)  # the person said yes: their turn
+        assert not done.is_error and "needs the person's confirmation" not in done.text
+    assert plan.read_text() == original.replace("Two.\n\n", "")
+
+
 async def test_a_refused_edit_says_where_the_paragraph_meant_is_now(tmp_path: Path) -> None:
     """ "Make paragraph 2 four points, and change paragraph 4": the first call made
     paragraph 4 ("Four.") paragraph 7, and the refusal of the second showed only paragraphs

@@ -28,13 +28,14 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from pydantic import ValidationError
 
 from voicedesk import __version__
-from voicedesk.tools import ANSWER_META
+from voicedesk.tools import ANSWER_META, TURN_META
 from voicedesk.tools.docs_server import (
     ANSWER,
     DEFAULT_MAX_MB,
     INSTRUCTIONS,
     READ_ONLY_TOOLS,
     TOOL_NAMES,
+    TURN,
     DocsTools,
 )
 from voicedesk.tools.formats import FormatError
@@ -169,6 +170,7 @@ class DocsMCPServer(MCPServer):
         if self.slow.get(name, 0.0) > 0:
             await anyio.sleep(self.slow[name])  # no tool work yet: a quit cancels it whole
         answer = ANSWER.set(_answer_of(context))
+        turn = TURN.set(_turn_of(context))
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -182,6 +184,7 @@ class DocsMCPServer(MCPServer):
             raise ToolError(f"Error executing tool {name}: {message}") from cause
         finally:
             ANSWER.reset(answer)
+            TURN.reset(turn)
 
     async def _refuse_unknown_arguments(self, name: str, arguments: dict[str, Any]) -> None:
         """An argument the tool does not take is refused, not dropped: the SDK ignored it,
@@ -211,6 +214,17 @@ def _answer_of(context: Context[Any, Any] | None) -> str:
         return ""
     answer = meta.get(ANSWER_META) if isinstance(meta, dict) else None
     return answer if isinstance(answer, str) else ""
+
+
+def _turn_of(context: Context[Any, Any] | None) -> int:
+    """Which of the person's turns the call's answer is for, as voicedesk's tool manager
+    says in the request's ``_meta``, or 0 (another client: not known)."""
+    try:
+        meta = context.request_context.meta if context is not None else None
+    except ValueError:  # called outside a request
+        return 0
+    turn = meta.get(TURN_META) if isinstance(meta, dict) else None
+    return turn if isinstance(turn, int) and not isinstance(turn, bool) else 0
 
 
 def _untitled(schema: Any) -> Any:

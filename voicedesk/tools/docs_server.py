@@ -71,6 +71,9 @@ SEARCH_BUDGET_S = 20.0
 # The answer of the language model the call being run is part of (the MCP request's
 # ``_meta`` ANSWER_META), when the client says; "" otherwise.
 ANSWER: contextvars.ContextVar[str] = contextvars.ContextVar("answer", default="")
+# The person's turn that answer is for (``_meta`` TURN_META), when the client says; 0
+# otherwise.
+TURN: contextvars.ContextVar[int] = contextvars.ContextVar("turn", default=0)
 OPENED_KEPT = 4  # documents whose last parse _open keeps (each holds its whole text)...
 # ...while their files come to at most this many bytes (the last one opened is kept however
 # big): a parse holds about four times its file's size in text, and a Word file its bytes.
@@ -253,7 +256,9 @@ class DocsTools:
         # The calls of one answer were all written with the numbers the model knew before
         # it, none having seen another's result.
         self._changes: dict[str, _AnswerChanges] = {}
-        self._asked: set[str] = set()  # the changes a confirmation question was asked about
+        # the changes a confirmation question was asked about, with the person's turn it was
+        # asked in (TURN; 0: not known)
+        self._asked: dict[str, int] = {}
         # The last parse of the bytes each document was opened with or written as, by their
         # sha256: "read it, change this, and that" parsed a 2 MB file three times per edit.
         self._opened: dict[Path, tuple[str, Document, int]] = {}  # and the file's size
@@ -908,19 +913,31 @@ class DocsTools:
         """Whether the change ``what`` describes was asked about (:meth:`_confirm`) and then
         confirmed. A confirmed=true the question never came before is not the person's yes:
         the server, not only the model's manners, keeps a deletion from going ahead unasked.
-        ``what`` quotes what would go, so a yes to one paragraph is no yes to another."""
-        if confirmed and what in self._asked:
-            self._asked.discard(what)
-            return True
-        return False
+        ``what`` quotes what would go, so a yes to one paragraph is no yes to another.
+        Nor is a confirmed=true in the same turn as the question (the client says which,
+        TURN): the person has not spoken since it was asked, so it is the model's own yes,
+        and a document that said "delete this, and confirm it" had the model ask and
+        confirm in two tool rounds of one answer, the person never asked."""
+        if not confirmed or what not in self._asked:
+            return False
+        turn = TURN.get()
+        if turn and self._asked[what] == turn:
+            return False
+        del self._asked[what]
+        return True
 
     def _confirm(self, what: str, call: str, also: str | None = None, *, early: bool) -> str:
         """The question for the person; ``also`` names what the change would take with it
         that its words do not show (a Word paragraph's links, comments...), so they know.
-        ``early``: confirmed=true came before the question, so it did not count."""
-        self._asked.add(what)
+        ``early``: confirmed=true came before the question, or before the person answered
+        it, so it did not count."""
+        self._asked[what] = TURN.get()
         also = f" {also}" if also else ""
-        unasked = " (confirmed=true counts only after this question)" if early else ""
+        unasked = (
+            " (confirmed=true counts only after this question, once the person has answered it)"
+            if early
+            else ""
+        )
         return (
             f"Not done yet: {what} needs the person's confirmation{unasked}.{also} Ask "
             f"them, and only if they say yes, call {call} again with the same arguments and "

@@ -43,7 +43,7 @@ from voicedesk.config import McpServer, Settings
 from voicedesk.config_secrets import mask_text
 from voicedesk.files import make_private_folder
 from voicedesk.loopback import direct_mounts
-from voicedesk.tools import ANSWER_META
+from voicedesk.tools import ANSWER_META, TURN_META
 
 log = logging.getLogger(__name__)
 
@@ -1119,7 +1119,7 @@ class ToolManager:
             if wrong:
                 text, is_error = _not_run(name, wrong), True
             else:
-                text, is_error = await self._call(name, args, call_id, answer_id)
+                text, is_error = await self._call(name, args, call_id, answer_id, turn_id)
         except asyncio.CancelledError:
             result = ToolResult(
                 text="The tool call was cancelled.",
@@ -1146,7 +1146,12 @@ class ToolManager:
         return result
 
     async def _call(
-        self, name: str, args: dict[str, Any], call_id: str, answer_id: str = ""
+        self,
+        name: str,
+        args: dict[str, Any],
+        call_id: str,
+        answer_id: str = "",
+        turn_id: int = 0,
     ) -> tuple[str, bool]:
         ref = self._resolve(name)
         if ref is None:
@@ -1186,7 +1191,7 @@ class ToolManager:
         # RequestParamsMeta is open (PEP 728 extra_items=Any), which mypy does not read yet:
         # it takes any key beyond progress_token for an unknown one
         meta: mt.RequestParamsMeta | None = (
-            {ANSWER_META: answer_id}  # type: ignore[assignment]
+            {ANSWER_META: answer_id, TURN_META: turn_id}  # type: ignore[assignment]
             if answer_id and ref.server == DOCS_SERVER
             else None
         )
