@@ -148,7 +148,8 @@ def secret_values(settings: Settings, environ: Mapping[str, str]) -> list[str]:
             values.append(value)
         elif isinstance(value, str) and "@" in value:
             with contextlib.suppress(ValueError):
-                values.append(urlsplit(value).password)
+                if password := urlsplit(value).password:
+                    values.append(password)
     return values
 
 
