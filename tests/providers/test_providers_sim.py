@@ -184,6 +184,42 @@ async def test_stt_a_server_that_refuses_the_socket_is_named():
     assert "OPENAI_BASE_URL" in str(said.value)
 
 
+async def test_a_password_in_the_servers_address_is_not_said_with_it():
+    """A gateway's address with its password in it (``https://me:pw@host/v1`` in
+    stt.base_url, OPENAI_BASE_URL or tts.elevenlabs_base_url) was quoted whole in the
+    message naming the server that gave no WebSocket answer (or refused the socket), so
+    the password went to the terminal and into any bug report pasted from it. It is
+    masked as `config show` and `doctor` mask it; the host is still named."""
+    for version in ("HTTP/1.0", "HTTP/1.1"):  # no WebSocket answer; a refused socket
+        with _http_1_0_server(version) as url:
+            secret_url = url.replace("http://", "http://me:hunter2-pw@")
+            stt = OpenAIRealtimeSTT(
+                api_key="sk-test", base_url=f"{secret_url}/v1", connect_timeout_s=5
+            )
+            with pytest.raises(ProviderError) as said:
+                await stt.connect()
+            await stt.aclose()
+            assert "hunter2-pw" not in str(said.value), str(said.value)
+            assert url.removeprefix("http://") in said.value.message
+            tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=secret_url)
+            with pytest.raises(ProviderError) as said:
+                await tts.warm()
+            await tts.aclose()
+            assert "hunter2-pw" not in str(said.value), str(said.value)
+    # the language model's server, where nothing listens (the same password)
+    with contextlib.closing(__import__("socket").socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chat = OpenAIChat(
+        api_key="sk-test", model="m", base_url=f"http://me:hunter2-pw@127.0.0.1:{port}/v1"
+    )
+    with pytest.raises(ProviderError) as said:
+        await chat.warm()
+    await chat.aclose()
+    assert "hunter2-pw" not in str(said.value), str(said.value)
+    assert f"127.0.0.1:{port}" in said.value.message
+
+
 async def test_stt_a_language_the_service_refuses_is_named_at_connect(sim):
     """The service refuses a session setting with an error event and keeps its defaults
     (no transcription): connect() succeeded, and every turn then waited out the resends

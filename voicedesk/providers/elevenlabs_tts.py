@@ -32,6 +32,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
+from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ProviderError
 from voicedesk.loopback import websocket_proxy
 from voicedesk.providers.base import CJK_PUNCTUATION, ends_no_clause, handshake_said
@@ -131,7 +132,9 @@ class ElevenLabsTTS:
             raise ProviderError("ElevenLabs did not answer in time") from None
         except websockets.InvalidHandshake as exc:  # answered, not as a WebSocket server
             raise ProviderError(
-                f"ElevenLabs got no WebSocket answer from {self.base_url}: {handshake_said(exc)}",
+                # masked: a gateway's password in the address is not said with it
+                f"ElevenLabs got no WebSocket answer from {mask_text(self.base_url)}: "
+                f"{handshake_said(exc)}",
                 "check tts.elevenlabs_base_url (or ELEVENLABS_BASE_URL)",
             ) from None
         except OSError as exc:
