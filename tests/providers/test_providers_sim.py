@@ -1423,3 +1423,52 @@ async def test_parallel_tool_calls_a_server_streams_under_one_index_stay_apart()
         ("call_a", "list_documents", "{}"),
         ("call_b", "read_document", '{"name": "a.md"}'),
     ]
+
+
+@contextlib.asynccontextmanager
+async def _refusing_proxy() -> AsyncIterator[str]:
+    """A real HTTP proxy that refuses every tunnel, as a company proxy wanting a login does
+    (407 Proxy Authentication Required)."""
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+            b'Proxy-Authenticate: Basic realm="corp"\r\nContent-Length: 0\r\n\r\n'
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_proxy_that_refuses_the_tunnel_is_named_not_the_server(monkeypatch):
+    """A company proxy that refused the WebSocket's tunnel (407: it wants a login) was
+    reported as the server giving "no WebSocket answer", with the advice to check
+    stt.base_url (or tts.elevenlabs_base_url), where nothing was wrong: the proxy is named, with
+    what it said and the variables that choose it."""
+    async with _refusing_proxy() as proxy:
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        stt = OpenAIRealtimeSTT(
+            api_key="sk-test", base_url="http://stt.example.com/v1", connect_timeout_s=5
+        )
+        with pytest.raises(ProviderError) as said:
+            await stt.connect()
+        await stt.aclose()
+        tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url="http://tts.example.com")
+        with pytest.raises(ProviderError) as tts_said:
+            await tts.warm()
+        await tts.aclose()
+    for error in (said.value, tts_said.value):
+        text = str(error)
+        assert "407" in text and f"proxy {proxy}" in text, text
+        assert "HTTPS_PROXY" in text and "NO_PROXY" in text, text
+        assert "base_url" not in text and "no WebSocket answer" not in text, text

@@ -44,7 +44,7 @@ from voicedesk.audio.resample import StreamResampler
 from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
 from voicedesk.loopback import OPENAI_API_BASE, openai_address, websocket_proxy
-from voicedesk.providers.base import handshake_said
+from voicedesk.providers.base import handshake_said, proxy_refusal
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,12 @@ class _Segment:
     seconds: float
     audio: list[bytes]
     heard_at: float = 0.0  # loop time of its last delta: the service is still working on it
+
+
+def _ws_url(server: str) -> str:
+    """The realtime socket's address for an OpenAI-compatible ``server`` (http → ws)."""
+    scheme, _, rest = server.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest.rstrip('/')}/realtime"
 
 
 def _auth_error(how: str) -> AuthError:
@@ -211,6 +217,10 @@ class OpenAIRealtimeSTT:
             frame = exc.rcvd
             code, reason = (frame.code, frame.reason) if frame is not None else (None, "")
             raise _refusal(reason, reason or f"closed with code {code}") from None
+        except websockets.ProxyError as exc:  # the proxy, not the server, said no
+            raise proxy_refusal(
+                "OpenAI realtime transcription", _ws_url(self._server), exc
+            ) from None
         except websockets.InvalidHandshake as exc:
             # Answered, but not as a WebSocket server does (an HTTP/1.0 server, another
             # protocol on that port): this was a traceback out of the session's start.
