@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.abc
+import json
 import re
 import stat
 import sys
@@ -738,6 +739,31 @@ def test_install_advice_adds_to_the_environment_voicedesk_runs_in(
     monkeypatch.setitem(sys.modules, "faster_whisper", None)
     monkeypatch.setitem(sys.modules, "piper", None)
     assert all("pip install" in line and "pipx" not in line for line in advice())
+
+
+def test_install_advice_names_the_pipx_environment_it_runs_in(tmp_path: Path) -> None:
+    """pipx names a venv by its folder (``pipx install --suffix=@2 voicedesk``: voicedesk@2),
+    and `pipx inject voicedesk …` there said "install the package first"; `pipx run` keeps
+    its environment in a cache, under no name to inject into, and that advice went to
+    another install (or none). The folders are laid out as pipx 1.x lays them."""
+    from voicedesk.errors import install_command
+
+    def pipx_env(*parts: str, spec: str = "voicedesk") -> Path:
+        venv = tmp_path.joinpath(*parts)
+        venv.mkdir(parents=True)
+        metadata = {"main_package": {"package": "voicedesk", "package_or_url": spec}}
+        (venv / "pipx_metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+        return venv
+
+    plain = pipx_env("pipx", "venvs", "voicedesk")
+    assert install_command("faster-whisper", prefix=plain) == "pipx inject voicedesk faster-whisper"
+    suffixed = pipx_env("pipx", "venvs", "voicedesk@2")
+    assert install_command("piper-tts", prefix=suffixed) == "pipx inject voicedesk@2 piper-tts"
+    ran = pipx_env("pipx", ".cache", "4169a961c94f227", spec="/home/me/voicedesk")
+    advice = install_command("faster-whisper", prefix=ran)
+    assert "pipx inject voicedesk faster-whisper" in advice
+    assert advice.startswith("pipx install /home/me/voicedesk")
+    assert install_command("x", prefix=tmp_path) == "pip install x"  # a venv of one's own
 
 
 def test_doctor_says_what_the_local_reading_lacks(monkeypatch) -> None:

@@ -7,6 +7,8 @@ of showing a traceback. Programming errors stay ordinary exceptions.
 
 from __future__ import annotations
 
+import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -87,9 +89,25 @@ def install_command(*packages: str, prefix: Path | None = None) -> str:
     In a pipx install (its venv holds pipx_metadata.json) that is ``pipx inject``: the
     advice `pipx install 'voicedesk[local]'` did nothing there ("already seems to be
     installed. Not modifying existing installation"), and `pip install` puts a package
-    where voicedesk never looks. ``prefix``: the environment (default: this one)."""
+    where voicedesk never looks. pipx names the venv by its folder in ``venvs``
+    (``--suffix=@2``: voicedesk@2, where `pipx inject voicedesk` found nothing); `pipx
+    run` keeps a cached one under no name at all, so there voicedesk is installed for
+    good first. ``prefix``: the environment (default: this one)."""
     names = " ".join(packages)
     where = Path(sys.prefix) if prefix is None else prefix
-    if (where / "pipx_metadata.json").is_file():
-        return f"pipx inject voicedesk {names}"
-    return f"pip install {names}"
+    metadata = where / "pipx_metadata.json"
+    if not metadata.is_file():
+        return f"pip install {names}"
+    if where.parent.name == "venvs":
+        return f"pipx inject {where.name} {names}"
+    return f"pipx install {shlex.quote(_pipx_spec(metadata))} && pipx inject voicedesk {names}"
+
+
+def _pipx_spec(metadata: Path) -> str:
+    """What `pipx run` was given for voicedesk (a checkout's folder, say), else its name."""
+    try:
+        main = json.loads(metadata.read_text(encoding="utf-8")).get("main_package") or {}
+        spec = main.get("package_or_url")
+    except (OSError, ValueError, AttributeError):
+        spec = None
+    return spec if isinstance(spec, str) and spec else "voicedesk"

@@ -184,6 +184,42 @@ async def test_stt_a_server_that_refuses_the_socket_is_named():
     assert "OPENAI_BASE_URL" in str(said.value)
 
 
+async def test_a_password_in_the_servers_address_is_not_said_with_it():
+    """A gateway's address with its password in it (``https://me:pw@host/v1`` in
+    stt.base_url, OPENAI_BASE_URL or tts.elevenlabs_base_url) was quoted whole in the
+    message naming the server that gave no WebSocket answer (or refused the socket), so
+    the password went to the terminal and into any bug report pasted from it. It is
+    masked as `config show` and `doctor` mask it; the host is still named."""
+    for version in ("HTTP/1.0", "HTTP/1.1"):  # no WebSocket answer; a refused socket
+        with _http_1_0_server(version) as url:
+            secret_url = url.replace("http://", "http://me:hunter2-pw@")
+            stt = OpenAIRealtimeSTT(
+                api_key="sk-test", base_url=f"{secret_url}/v1", connect_timeout_s=5
+            )
+            with pytest.raises(ProviderError) as said:
+                await stt.connect()
+            await stt.aclose()
+            assert "hunter2-pw" not in str(said.value), str(said.value)
+            assert url.removeprefix("http://") in said.value.message
+            tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=secret_url)
+            with pytest.raises(ProviderError) as said:
+                await tts.warm()
+            await tts.aclose()
+            assert "hunter2-pw" not in str(said.value), str(said.value)
+    # the language model's server, where nothing listens (the same password)
+    with contextlib.closing(__import__("socket").socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chat = OpenAIChat(
+        api_key="sk-test", model="m", base_url=f"http://me:hunter2-pw@127.0.0.1:{port}/v1"
+    )
+    with pytest.raises(ProviderError) as said:
+        await chat.warm()
+    await chat.aclose()
+    assert "hunter2-pw" not in str(said.value), str(said.value)
+    assert f"127.0.0.1:{port}" in said.value.message
+
+
 async def test_stt_a_language_the_service_refuses_is_named_at_connect(sim):
     """The service refuses a session setting with an error event and keeps its defaults
     (no transcription): connect() succeeded, and every turn then waited out the resends
@@ -1387,3 +1423,52 @@ async def test_parallel_tool_calls_a_server_streams_under_one_index_stay_apart()
         ("call_a", "list_documents", "{}"),
         ("call_b", "read_document", '{"name": "a.md"}'),
     ]
+
+
+@contextlib.asynccontextmanager
+async def _refusing_proxy() -> AsyncIterator[str]:
+    """A real HTTP proxy that refuses every tunnel, as a company proxy wanting a login does
+    (407 Proxy Authentication Required)."""
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+            b'Proxy-Authenticate: Basic realm="corp"\r\nContent-Length: 0\r\n\r\n'
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_proxy_that_refuses_the_tunnel_is_named_not_the_server(monkeypatch):
+    """A company proxy that refused the WebSocket's tunnel (407: it wants a login) was
+    reported as the server giving "no WebSocket answer", with the advice to check
+    stt.base_url (or tts.elevenlabs_base_url), where nothing was wrong: the proxy is named, with
+    what it said and the variables that choose it."""
+    async with _refusing_proxy() as proxy:
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        stt = OpenAIRealtimeSTT(
+            api_key="sk-test", base_url="http://stt.example.com/v1", connect_timeout_s=5
+        )
+        with pytest.raises(ProviderError) as said:
+            await stt.connect()
+        await stt.aclose()
+        tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url="http://tts.example.com")
+        with pytest.raises(ProviderError) as tts_said:
+            await tts.warm()
+        await tts.aclose()
+    for error in (said.value, tts_said.value):
+        text = str(error)
+        assert "407" in text and f"proxy {proxy}" in text, text
+        assert "HTTPS_PROXY" in text and "NO_PROXY" in text, text
+        assert "base_url" not in text and "no WebSocket answer" not in text, text

@@ -14,6 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from voicedesk.errors import ProviderError
+
 # Chinese and Japanese put no spaces between words: their full-width punctuation (no space
 # after it either) is where such text may be cut into clauses, or an answer went to the voice
 # only at its end, and where a clause of it has been heard.
@@ -44,6 +46,30 @@ def handshake_said(exc: BaseException) -> str:
     if cause is not None and str(cause) and str(cause) not in said:
         said += f" ({cause})"
     return said
+
+
+def proxy_refusal(service: str, ws_url: str, exc: BaseException) -> ProviderError:
+    """The error for a proxy that would not tunnel ``service``'s socket to ``ws_url``
+    (websockets' ProxyError: a refused CONNECT, a SOCKS proxy out of reach). Taken for the
+    server's "no WebSocket answer", it was told to check the server's address, where
+    nothing was wrong; the proxy is named (its login masked), with the variables that
+    choose it."""
+    from urllib.parse import urlsplit
+
+    from websockets.uri import get_proxy, parse_uri
+
+    from voicedesk.config_secrets import mask_text
+
+    try:
+        proxy = get_proxy(parse_uri(ws_url)) or "in the environment"
+    except Exception:  # naming it is a courtesy: the error is said either way
+        proxy = "in the environment"
+    return ProviderError(
+        f"{service}: the proxy {mask_text(proxy)} refused the connection to "
+        f"{urlsplit(ws_url).netloc.rpartition('@')[2]} ({handshake_said(exc)})",
+        "check the proxy set by HTTPS_PROXY (or ALL_PROXY, HTTP_PROXY) and its login, "
+        "or name this host in NO_PROXY to connect directly",
+    )
 
 
 # ---------------------------------------------------------------- speech to text

@@ -32,9 +32,15 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
+from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ProviderError
 from voicedesk.loopback import websocket_proxy
-from voicedesk.providers.base import CJK_PUNCTUATION, ends_no_clause, handshake_said
+from voicedesk.providers.base import (
+    CJK_PUNCTUATION,
+    ends_no_clause,
+    handshake_said,
+    proxy_refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +142,13 @@ class ElevenLabsTTS:
             ) from None
         except TimeoutError:
             raise ProviderError("ElevenLabs did not answer in time") from None
+        except websockets.ProxyError as exc:  # the proxy, not ElevenLabs, said no
+            raise proxy_refusal("ElevenLabs", self._ws_url(), exc) from None
         except websockets.InvalidHandshake as exc:  # answered, not as a WebSocket server
             raise ProviderError(
-                f"ElevenLabs got no WebSocket answer from {self.base_url}: {handshake_said(exc)}",
+                # masked: a gateway's password in the address is not said with it
+                f"ElevenLabs got no WebSocket answer from {mask_text(self.base_url)}: "
+                f"{handshake_said(exc)}",
                 "check tts.elevenlabs_base_url (or ELEVENLABS_BASE_URL)",
             ) from None
         except OSError as exc:

@@ -40,6 +40,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, RefusedSettingError
 from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
 from voicedesk.providers.base import (
@@ -276,8 +277,10 @@ class OpenAIChat:
 
     @property
     def server_url(self) -> str:
-        """The server actually used: the SDK also takes it from OPENAI_BASE_URL."""
-        return str(self._client.base_url).rstrip("/")
+        """The server actually used (the SDK also takes it from OPENAI_BASE_URL), as the
+        messages name it: a password in its address is masked, as `config show` masks it,
+        so that naming the server does not print a gateway's credentials."""
+        return mask_text(str(self._client.base_url).rstrip("/"))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[LLMEvent]:
         import openai

@@ -41,9 +41,10 @@ from typing import Any
 import numpy as np
 
 from voicedesk.audio.resample import StreamResampler
+from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
 from voicedesk.loopback import OPENAI_API_BASE, openai_address, websocket_proxy
-from voicedesk.providers.base import handshake_said
+from voicedesk.providers.base import handshake_said, proxy_refusal
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ class _Segment:
     seconds: float
     audio: list[bytes]
     heard_at: float = 0.0  # loop time of its last delta: the service is still working on it
+
+
+def _ws_url(server: str) -> str:
+    """The realtime socket's address for an OpenAI-compatible ``server`` (http → ws)."""
+    scheme, _, rest = server.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest.rstrip('/')}/realtime"
 
 
 def _auth_error(how: str) -> AuthError:
@@ -103,6 +110,9 @@ class OpenAIRealtimeSTT:
         from openai import AsyncOpenAI
 
         self._server = openai_address(base_url) or OPENAI_API_BASE
+        # how the server is named in messages: a gateway's password in its address is not
+        # said with it (they reach the terminal and the bug reports pasted from it)
+        self._shown_server = mask_text(self._server)
         self._client = AsyncOpenAI(api_key=api_key, base_url=self._server, max_retries=0)
         # passed on to websockets.connect (``proxy`` is not in the SDK's type, hence Any)
         self._websocket_options: Any = {"proxy": websocket_proxy(openai_address(base_url) or "")}
@@ -196,7 +206,7 @@ class OpenAIRealtimeSTT:
             # "refused the connection (HTTP 404)" did not say that speech-to-text went there
             no_such_service = status in (404, 405, 501) and self._server != OPENAI_API_BASE
             raise ProviderError(
-                f"OpenAI realtime transcription at {self._server} refused the connection "
+                f"OpenAI realtime transcription at {self._shown_server} refused the connection "
                 f"(HTTP {status})",
                 "check stt.base_url (or OPENAI_BASE_URL): the server must offer OpenAI's "
                 "realtime transcription"
@@ -207,12 +217,16 @@ class OpenAIRealtimeSTT:
             frame = exc.rcvd
             code, reason = (frame.code, frame.reason) if frame is not None else (None, "")
             raise _refusal(reason, reason or f"closed with code {code}") from None
+        except websockets.ProxyError as exc:  # the proxy, not the server, said no
+            raise proxy_refusal(
+                "OpenAI realtime transcription", _ws_url(self._server), exc
+            ) from None
         except websockets.InvalidHandshake as exc:
             # Answered, but not as a WebSocket server does (an HTTP/1.0 server, another
             # protocol on that port): this was a traceback out of the session's start.
             raise ProviderError(
                 f"OpenAI realtime transcription got no WebSocket answer from "
-                f"{self._server}: {handshake_said(exc)}",
+                f"{self._shown_server}: {handshake_said(exc)}",
                 "check stt.base_url (or OPENAI_BASE_URL): the server must offer OpenAI's "
                 "realtime transcription",
             ) from None
