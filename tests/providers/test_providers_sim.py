@@ -933,6 +933,28 @@ async def test_openai_tts_a_long_first_sentence_is_asked_for_before_it_ends(sim)
     ]
 
 
+async def test_openai_tts_a_long_answer_is_asked_for_two_sentences_at_a_time_in_order(sim):
+    """A long answer written faster than it was spoken had every sentence asked for at
+    once (31 requests in flight for a 3-minute answer at 100 tokens/s, each on a connection
+    of its own). Now a piece is asked for once the one two before it is in: two at a time,
+    in the answer's order, on two kept-alive connections."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    sentences = [f"This is sentence number {i} of a long story." for i in range(12)]
+    for sentence in sentences:
+        await stream.send_text(sentence + " ")
+    await stream.end_text()
+    audio = [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    asked = [r for r in sim.requests if r.provider == "tts"]
+    assert [r.body["input"] for r in asked] == sentences
+    assert len({r.peer for r in asked}) == 2
+    assert sum(c.size for c in audio) / 24_000 > 12
+
+
 JAPANESE = "今日はいい天気ですね。午後は少し雲が出ますが、雨は降らないでしょう。"
 
 
