@@ -285,6 +285,65 @@ async def _answer_with_a_tool(
     return reply, sim
 
 
+READ_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "docs__read_document",
+        "description": "Read a document.",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
+    },
+}
+
+
+async def test_a_model_that_keeps_calling_tools_is_asked_for_its_answer_in_the_end():
+    """An answer's tool rounds are bounded, but the last round's calls were run and their
+    results never shown to the model: a model that looked things up four times in a row
+    (find, outline, read, read on) said nothing at all, the person heard silence and was
+    told the answer was empty. After the last tool round the model is asked once more
+    with no tools offered, and answers with what it has found."""
+    ran: list[int] = []
+
+    async def run_tools(turn_id: int, calls, message) -> list[dict]:
+        ran.append(len(calls))
+        return await _tool_result(turn_id, calls, message)
+
+    turn = _tool_turn("It grew.", preamble="")
+    turn.tool_rounds = 10  # it would go on looking for as long as it may
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(
+                messages=[{"role": "user", "content": QUESTION}], tools=[READ_TOOL]
+            ),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=_Playback(),
+            clock=time.monotonic,
+            record=TurnRecord(turn_id=1),
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await reply.cancel()
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None
+    assert reply.text == "It grew."
+    asked = sim.chat_requests()
+    assert ran == [1] * (len(asked) - 1)
+    assert all(r.get("tools") for r in asked[:-1]) and "tools" not in asked[-1]
+    # every round's calls with their results, then the answer to them
+    assert asked[-1]["messages"][-1]["role"] == "tool"
+
+
 class _HeardPlayback(_Playback):
     """Sets ``heard`` at the first audio played."""
 

@@ -347,7 +347,12 @@ class SimServer:
             text = _summarise(messages, int(body.get("max_tokens") or 300))
         else:
             text, turn, ran_tools = self._answer_for(messages)
-            if turn is not None and turn.tool_calls and not ran_tools:
+            again = (
+                turn is not None
+                and bool(body.get("tools"))
+                and _tool_rounds_made(messages) < turn.tool_rounds
+            )
+            if turn is not None and turn.tool_calls and (not ran_tools or again):
                 calls = [
                     {"id": f"call_{next(self._ids)}", "name": c.name, "arguments": c.arguments}
                     for c in turn.tool_calls
@@ -922,6 +927,17 @@ def _json_or_none(function: dict[str, Any]) -> Any:
         return json.loads(function.get("arguments") or "{}")
     except json.JSONDecodeError:
         return None
+
+
+def _tool_rounds_made(messages: list[dict[str, Any]]) -> int:
+    """How many responses with tool calls answer the last user message so far."""
+    rounds = 0
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            break
+        if message.get("role") == "assistant" and message.get("tool_calls"):
+            rounds += 1
+    return rounds
 
 
 def _content_text(content: Any) -> str:
