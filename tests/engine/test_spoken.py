@@ -32,6 +32,13 @@ CASES = [
         "Name, Age.\nAnn, 31.\nBob, 40.\nDone.",
     ),
     ("  | a | b |  \n| - | - |\n", "a, b.\n"),
+    # a list's dashes were read with its words ("- eggs\n- milk": Piper said "eggs-milk",
+    # Whisper heard "Ex-Milk") and its items ran together: each item ends as a sentence
+    ("Buy:\n- eggs\n- milk\n+ bread.\n\nDone.", "Buy:\neggs.\nmilk.\nbread.\n\nDone."),
+    (
+        "Steps:\n1. Preheat\n  2) Mix, then bake\n-5 degrees is cold\n3 - 2 = 1\n",
+        "Steps:\n1. Preheat.\n  2) Mix, then bake.\n-5 degrees is cold\n3 - 2 = 1\n",
+    ),
     ("| a | b\n| c | d\nso", "a, b.\nc, d.\nso"),
     ("|x| is not a row? | it is read as one", "x, is not a row? it is read as one"),
     (

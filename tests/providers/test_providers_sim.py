@@ -356,6 +356,28 @@ async def test_stt_redials_a_refusing_service_with_backoff_while_speech_streams(
         await stt.aclose()
 
 
+async def test_stt_a_reopened_socket_gets_a_long_turns_audio_in_appends_under_the_cap(sim):
+    """A socket opened mid-turn (the first refused, or the last lost) is sent all the audio
+    no commit has taken. It went in one append: over four minutes of push-to-talk dictation
+    made one over the 15 MiB an append may carry, refused, and the commit found the buffer
+    empty: the whole turn was lost without a word. It goes in appends of 10 s now."""
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    try:
+        sim.inject("stt", "500")  # the first dial is refused: the speech is kept meanwhile
+        said = speech()
+        times = int(270 * 16_000 / said.size) + 2  # 4.5 minutes, the last block too
+        for _ in range(times - 1):  # none of it sent yet
+            stt.push_audio(said)
+        await asyncio.sleep(0.6)  # past the refused dial's back-off
+        stt.push_audio(said)  # its flush dials again, and sends all of it
+        while stt._flushing is not None and not stt._flushing.done():
+            await asyncio.sleep(0.05)
+        assert await stt.commit() == "What time is it?"
+    finally:
+        await stt.aclose()
+    assert sim.committed_audio_s == [pytest.approx(times * said.size / 16_000, abs=0.1)]
+
+
 async def test_stt_a_definitive_failure_is_an_error_not_an_empty_transcript(sim):
     stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", commit_timeout_s=1)
     await stt.connect()
@@ -1040,6 +1062,28 @@ async def test_openai_tts_a_long_first_sentence_is_asked_for_before_it_ends(sim)
         "Most of the ocean floor has never been mapped",
         "in any detail.",
     ]
+
+
+async def test_openai_tts_a_long_answer_is_asked_for_two_sentences_at_a_time_in_order(sim):
+    """A long answer written faster than it was spoken had every sentence asked for at
+    once (31 requests in flight for a 3-minute answer at 100 tokens/s, each on a connection
+    of its own). Now a piece is asked for once the one two before it is in: two at a time,
+    in the answer's order, on two kept-alive connections."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    sentences = [f"This is sentence number {i} of a long story." for i in range(12)]
+    for sentence in sentences:
+        await stream.send_text(sentence + " ")
+    await stream.end_text()
+    audio = [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    asked = [r for r in sim.requests if r.provider == "tts"]
+    assert [r.body["input"] for r in asked] == sentences
+    assert len({r.peer for r in asked}) == 2
+    assert sum(c.size for c in audio) / 24_000 > 12
 
 
 JAPANESE = "今日はいい天気ですね。午後は少し雲が出ますが、雨は降らないでしょう。"

@@ -1118,6 +1118,29 @@ def test_replay_push_to_talk_reads_the_held_turn() -> None:
     assert turn["text"] == labels()[FINISHED]["text"]
 
 
+def test_a_long_turns_pause_is_read_from_the_turns_end() -> None:
+    """A dictation's pauses were each read from up to 30 s back: the reading took 1-1.4 s
+    of a core, past the 0.8 s the detector waits for the words, and came too late to count.
+    Only the turn's last seconds (``pause_reading.READ_S``) are read now; the end is what
+    the cues are about."""
+    from voicedesk.turn.pause_reading import PauseReader
+
+    said = [item for item in labels().values() if item["category"] == "finished"]
+    parts = []
+    for item in said:
+        audio, _ = sf.read(FIXTURES / item["file"], dtype="int16")
+        parts.append(
+            audio[int(item["speech_start_s"] * 16_000) : int(item["speech_end_s"] * 16_000)]
+        )
+        parts.append(np.zeros(int(0.3 * 16_000), np.int16))  # a breath between sentences
+    turn = np.concatenate(parts)
+    assert turn.size / 16_000 > 20  # under Whisper's 30 s: it was all read
+    reading = PauseReader(local_stt.cue_reader()).read(turn, 0.3)
+    first, last = said[0]["text"], said[-1]["text"]
+    assert last.lower().rstrip("?.") in reading.text.lower()
+    assert first.lower().rstrip("?.") not in reading.text.lower()
+
+
 def _assert_one_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert proc.returncode != 0
     assert proc.stdout == ""

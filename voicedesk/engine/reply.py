@@ -50,6 +50,10 @@ _MAX_TRIM_S = 0.5
 _FIRST_AUDIO_TIMEOUT_S = 5.0  # before the first chunk
 _STALL_TIMEOUT_S = 8.0  # between chunks
 MIN_RATE_SPAN_S = 0.05  # the shortest span of tokens a generation speed is measured over
+# Tool rounds one answer may make: a model looping on tools must end. After the last the
+# model is asked once more with no tools offered, so it answers with what it has found; the
+# last round's calls were run and their results never shown to it, and it said nothing.
+MAX_TOOL_ROUNDS = 4
 
 
 class Playback(Protocol):
@@ -256,11 +260,11 @@ class Reply:
         stream_task = asyncio.create_task(self._open_tts())
         try:
             request = self.request
-            for round_ in range(4):  # tool rounds are bounded: a model looping on tools must end
+            for round_ in range(MAX_TOOL_ROUNDS + 1):
                 said_before = len(self.text)
                 calls = await self._round(request, stream_task, followup=round_ > 0)
-                if not calls or self.run_tools is None:
-                    break
+                if not calls or self.run_tools is None or round_ == MAX_TOOL_ROUNDS:
+                    break  # (a call in the tool-less last round is not made)
                 if self.text and not self.text[-1].isspace():
                     # What the model said before its tool calls ("Let me look.") ends a
                     # word: a voice sends only whole words, so it waited, unheard while the
@@ -322,7 +326,8 @@ class Reply:
                         if self.refit is not None
                         else [*request.messages, assistant_msg, *results]
                     ),
-                    tools=request.tools,
+                    # after the last tool round, words: no tools are offered
+                    tools=request.tools if round_ + 1 < MAX_TOOL_ROUNDS else [],
                     max_tokens=request.max_tokens,
                     temperature=request.temperature,
                 )

@@ -17,6 +17,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   Tuesday" is said "the meeting is Tuesday");
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
   line ``|---|---|`` nothing;
+- a list item ``- eggs`` (or ``+``, or ``1.``) ends as a sentence ("eggs."), its dash or plus
+  not said: Piper read "- eggs\\n- milk" as "eggs-milk", and the items ran together;
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
@@ -120,6 +122,10 @@ _BARE_URL = re.compile(
 _SEPARATOR_LINE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-*:?[ \t]*)*\n?\Z")
 _CELL_END = re.compile(r"[ \t]*\|[ \t]*")
 _ENDS_SAYING = ".!?:;,"
+# A list item's marker at a line start: a dash or a plus (said as nothing), or a number
+# ("1." or "1)", said as written). "*" items reach here without their star (speakable.py).
+_BULLET = re.compile(r"[ \t]*[-+][ \t]+")
+_NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
 # the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
@@ -137,6 +143,7 @@ class SpokenText:
         self._last_said = "\n"
         self._before = "\n"  # the shown character before the pending text
         self._in_row = False  # inside a table row (its line began with "|")
+        self._in_item = False  # inside a list item (its line began with "-", "+" or "1.")
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
         self._replaced: list[tuple[int, int, int, int]] = []
@@ -193,7 +200,7 @@ class SpokenText:
             self._last_said = spoken[-1]
         self._before = shown[-1]
         if shown.endswith("\n"):
-            self._in_row = False
+            self._in_row = self._in_item = False
         out.append(spoken)
 
     def _step(self, final: bool) -> tuple[str, str] | None:
@@ -203,8 +210,11 @@ class SpokenText:
             row = self._row_start(final)
             if row is not False:
                 return row
+            item = self._item_start(final)
+            if item is not False:
+                return item
         ch = text[0]
-        if ch == "\n" and self._in_row:  # a row's end, with no pipe closing it
+        if ch == "\n" and (self._in_row or self._in_item):  # a row's or an item's end
             return "\n", "\n" if self._last_said in _ENDS_SAYING else ".\n"
         if self._in_row and text.startswith("\\|"):
             return "\\|", "|"  # an escaped pipe ("`a \\| b`" in a cell): no cell's end
@@ -273,6 +283,23 @@ class SpokenText:
         assert opening is not None
         self._in_row = True
         return text[: opening.end()], ""
+
+    def _item_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """At a line start: a list item's marker, or False. Its dash was read with the
+        words around it ("- eggs\\n- milk" was "eggs-milk", heard "Ex-Milk"), and its
+        items ran into each other with no pause: the dash is said as nothing, and the
+        item's end as the end of a sentence (``_step``)."""
+        text = self._pending
+        marker = _BULLET.match(text) or _NUMBERED.match(text)
+        if marker is None:
+            # "-", "1" or "12." so far may be a marker yet; anything else is no item
+            maybe = re.fullmatch(r"[ \t]*(?:[-+]|\d{1,3}[.)]?)", text)
+            return None if maybe is not None and not final else False
+        if marker.end() == len(text) and not final:
+            return None  # the item's words are still to come
+        self._in_item = True
+        said = "" if marker.group().strip() in "-+" else marker.group()
+        return marker.group(), said
 
     def _cell_end(self, final: bool) -> tuple[str, str] | None:
         """A pipe in a table row: a pause between cells, or the row's end."""

@@ -60,7 +60,10 @@ _MIN_LIFE_S = 1.0  # a socket closed between turns after this long is reopened a
 # ...this many times in a row at most with no turn committed between: a server or proxy
 # that closes every idle socket soon after it opens was dialled again each time, all day
 _REOPENED_MAX = 3
-_RESEND_BYTES = WIRE_RATE * 2 * 10  # a resend's appends: 10 s each, far below the 15 MiB cap
+# Audio per append when much is sent at once (a reopened socket's catch-up, a resend): 10 s
+# each, far below the 15 MiB an append may carry. Sent whole, a push-to-talk turn of over
+# four minutes was one append over the cap, and its audio was not in the buffer it committed.
+_APPEND_BYTES = WIRE_RATE * 2 * 10
 
 
 @dataclass
@@ -431,11 +434,23 @@ class OpenAIRealtimeSTT:
     async def _send_append(self, data: bytes) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        msg = {"type": "input_audio_buffer.append", "audio": base64.b64encode(data).decode()}
         try:
-            await self._conn.send_raw(self._wire(msg))
+            for message in self._appends(data):
+                await self._conn.send_raw(message)
         except (ConnectionClosed, AttributeError):
             self._conn = None
+
+    def _appends(self, data: bytes) -> list[str]:
+        """``data`` as append events of at most ``_APPEND_BYTES`` of audio each."""
+        return [
+            self._wire(
+                {
+                    "type": "input_audio_buffer.append",
+                    "audio": base64.b64encode(data[at : at + _APPEND_BYTES]).decode(),
+                }
+            )
+            for at in range(0, len(data), _APPEND_BYTES)
+        ]
 
     async def commit(self) -> str:
         if self._segment_bytes < _MIN_COMMIT_BYTES:
@@ -576,12 +591,8 @@ class OpenAIRealtimeSTT:
         conn = None
         try:
             conn = await self._dial()
-            audio = b"".join(segment.audio)
-            for at in range(0, len(audio), _RESEND_BYTES):
-                piece = base64.b64encode(audio[at : at + _RESEND_BYTES]).decode()
-                await conn.send_raw(
-                    self._wire({"type": "input_audio_buffer.append", "audio": piece})
-                )
+            for message in self._appends(b"".join(segment.audio)):
+                await conn.send_raw(message)
             await conn.send_raw(self._wire({"type": "input_audio_buffer.commit"}))
             while True:
                 event = json.loads(await conn.recv_bytes())

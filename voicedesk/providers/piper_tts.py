@@ -61,7 +61,9 @@ class PiperTTS:
         yield await asyncio.to_thread(self._speak, text)
 
     async def open_stream(self) -> SentenceStream:
-        return SentenceStream(self._synth, self.sample_rate)
+        # one piece at a time, in order: Piper makes one at a time anyway (``_lock``), and
+        # its lock would let the pieces waiting for it through in any order
+        return SentenceStream(self._synth, self.sample_rate, ahead=1)
 
     async def aclose(self) -> None:
         return None

@@ -8,6 +8,14 @@ has never been mapped in any detail.") would otherwise stream in from the model,
 be synthesised whole, before the person hears anything (ElevenLabs' first flush does the
 same, at the same length). The pieces' audio comes out strictly in order. Synthesis of piece *n+1*
 overlaps playback of piece *n*, so only the first piece's latency is ever heard.
+
+Pieces are synthesised in order, at most ``ahead`` at a time: a piece is begun once the one
+``ahead`` before it is done. Each began as it was complete, so a long answer written faster
+than it was synthesised had all its sentences under way at once (31 requests in flight to
+OpenAI speech for a 3-minute answer at 100 tokens/s, each a connection and a request against
+the account's rate limit), and Piper, one synthesis at a time behind a lock that keeps no
+order, made them in any order: the second sentence came twelfth of thirty, and the person
+heard silence after the first while later ones were made.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ _LATER_CUT = re.compile(r"[.;:!?]\s|[。！？；：]")  # later pieces end at s
 # ≈ 8 words, ~2.5 s of speech: long enough for natural prosody, and for the next piece to be
 # synthesised while it plays; at 60 tokens/s it is in ~0.15 s after the first token
 FIRST_MAX_CHARS = 40
+# Pieces synthesised at once: the next one is under way while one streams, so its audio is in
+# before the one playing ends (a sentence plays for seconds; its synthesis takes a fraction).
+AHEAD = 2
 
 Synth = Callable[[str], AsyncIterator[np.ndarray]]
 
@@ -39,8 +50,11 @@ class SentenceStream:
         *,
         min_first_chars: int = 12,
         first_max_chars: int = FIRST_MAX_CHARS,
+        ahead: int = AHEAD,
     ) -> None:
+        """``ahead``: how many pieces may be synthesised at once (1: one after another)."""
         self._synth = synth
+        self._ahead = max(1, ahead)
         self.sample_rate = sample_rate
         self._min_first = min_first_chars
         self._first_max = first_max_chars
@@ -108,13 +122,18 @@ class SentenceStream:
         self._first = False
         out: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
         self._pieces.put_nowait(out)
-        previous = self._tasks[-1] if self._tasks else None
-        self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out, previous)))
+        # the piece ``ahead`` places back must be done before this one begins
+        before = self._tasks[-self._ahead] if len(self._tasks) >= self._ahead else None
+        self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out, before)))
 
     async def _run_piece(
-        self, text: str, out: asyncio.Queue[np.ndarray | None], previous: asyncio.Task[None] | None
+        self, text: str, out: asyncio.Queue[np.ndarray | None], before: asyncio.Task[None] | None
     ) -> None:
         try:
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own to report
+            if self._error is not None:
+                return  # the answer's audio stops at the piece that failed
             async for chunk in self._synth(text):
                 out.put_nowait(chunk)
         except asyncio.CancelledError:

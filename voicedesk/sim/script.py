@@ -53,6 +53,11 @@ TURN_KEYS: dict[str, str] = {
         "what the model says before its tool_calls, in the same response (\u201cLet me "
         "look.\u201d), as OpenAI models do at times (default: nothing)"
     ),
+    "tool_rounds": (
+        "how many responses in a row make the tool_calls, each after the results of the "
+        "last, before the reply (a model that keeps looking); one offering no tools gets "
+        "the reply (default: 1)"
+    ),
     "tool_calls": (
         "the tools the model calls instead of answering at first, one [[turns.tool_calls]] "
         "table each; the reply answers their results. Each has"
@@ -97,6 +102,7 @@ class SimTurn:
     tool_calls: list[SimToolCall] = field(default_factory=list)
     continued: list[str] = field(default_factory=list)
     preamble: str = ""  # said before the tool calls, in the same response
+    tool_rounds: int = 1  # responses in a row that make the tool calls, before the reply
 
     @property
     def full_text(self) -> str:
@@ -191,6 +197,9 @@ class SimScript:
             preamble = raw.get("preamble", "")
             if not isinstance(preamble, str):
                 raise bad(f"turn {i}: preamble must be a string")
+            rounds = raw.get("tool_rounds", 1)
+            if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+                raise bad(f"turn {i}: tool_rounds must be a whole number, 1 or more")
             turns.append(
                 SimTurn(
                     transcript=raw["transcript"],
@@ -198,6 +207,7 @@ class SimScript:
                     tool_calls=calls,
                     continued=continued,
                     preamble=preamble,
+                    tool_rounds=rounds,
                 )
             )
         return cls(

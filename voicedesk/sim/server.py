@@ -29,6 +29,9 @@ its end (the error line after a failed answer).
 The same audio committed again while its transcript has not been delivered (a client
 resending a segment whose transcript is late or lost, perhaps on another connection) reads
 the same and is no new turn, as a real service would hear the same words.
+An ``input_audio_buffer.append`` over the 15 MiB the SDK documents for one is refused with
+an error event naming it, and its audio is not buffered (what the real service does with one
+is unverified: it may close the socket instead).
 A key of ``sk-bad`` is rejected everywhere, to test start-up key checks: with HTTP 401, but
 the realtime socket opens and is then closed with code 3000, as OpenAI's does.
 
@@ -77,6 +80,7 @@ DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o-mini-transcribe", "gpt-4o-mini-tts")
 SUMMARY_PHRASE = "running summary"
 # How a request over ``context_window`` is refused (see the module docstring).
 CONTEXT_ERRORS = ("openai", "llama.cpp", "plain")
+APPEND_MAX_BYTES = 15 * 1024 * 1024  # one realtime append event at most (PROTOCOLS §1)
 
 
 @dataclass
@@ -352,7 +356,12 @@ class SimServer:
             text = _summarise(messages, int(body.get("max_tokens") or 300))
         else:
             text, turn, ran_tools = self._answer_for(messages)
-            if turn is not None and turn.tool_calls and not ran_tools:
+            again = (
+                turn is not None
+                and bool(body.get("tools"))
+                and _tool_rounds_made(messages) < turn.tool_rounds
+            )
+            if turn is not None and turn.tool_calls and (not ran_tools or again):
                 calls = [
                     {"id": f"call_{next(self._ids)}", "name": c.name, "arguments": c.arguments}
                     for c in turn.tool_calls
@@ -541,7 +550,8 @@ class SimServer:
         fault, error = (None, None) if bad_key else self._http_fault("stt", request)
         if error is not None:
             return error
-        ws = web.WebSocketResponse(compress=False, max_msg_size=16 * 1024 * 1024, heartbeat=None)
+        # over the append cap, so an append too big is refused as the cap says, not closed
+        ws = web.WebSocketResponse(compress=False, max_msg_size=64 * 1024 * 1024, heartbeat=None)
         await ws.prepare(request)
         self._track(ws)
         if bad_key:
@@ -637,6 +647,13 @@ class SimServer:
                     await send({"type": "session.updated", "session": session})
                 elif kind == "input_audio_buffer.append":
                     last_append = event.get("event_id")
+                    if len(msg.data) > APPEND_MAX_BYTES:
+                        message = (
+                            "Audio content too large: one input_audio_buffer.append may "
+                            f"carry at most {APPEND_MAX_BYTES // (1024 * 1024)} MiB."
+                        )
+                        await send(_rt_error("invalid_value", message, last_append))
+                        continue
                     raw = base64.b64decode(event.get("audio") or "")
                     buffer.append(np.frombuffer(raw, dtype="<i2"))
                 elif kind == "input_audio_buffer.clear":
@@ -932,6 +949,17 @@ def _json_or_none(function: dict[str, Any]) -> Any:
         return json.loads(function.get("arguments") or "{}")
     except json.JSONDecodeError:
         return None
+
+
+def _tool_rounds_made(messages: list[dict[str, Any]]) -> int:
+    """How many responses with tool calls answer the last user message so far."""
+    rounds = 0
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            break
+        if message.get("role") == "assistant" and message.get("tool_calls"):
+            rounds += 1
+    return rounds
 
 
 def _content_text(content: Any) -> str:
