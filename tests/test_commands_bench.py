@@ -255,6 +255,7 @@ def test_bench_turn_table_without_labelled_speech_says_the_accuracy_was_skipped(
         "eou_calls": 3,
         "eou_call_ms": ms,
         "eou_call_cpu_ms": ms,
+        "eou_call_process_cpu_ms": ms,
         "realtime_cpu_percent_vad_resample": 0.5,
     }
     monkeypatch.setattr(turn, "default_fixtures", lambda: tmp_path / "tests/fixtures/turns")

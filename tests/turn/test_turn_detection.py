@@ -240,6 +240,21 @@ def test_smart_turn_gives_the_same_probability_as_on_reference_features() -> Non
         model.close()
 
 
+def test_the_models_leave_numpys_blas_on_one_thread() -> None:
+    """Smart Turn's log-mel product is numpy's largest: OpenBLAS split it over every core
+    and its helper spun after each call, doubling the call's CPU beside the audio thread."""
+    from threadpoolctl import threadpool_info
+
+    model = SmartTurn(settings())
+    try:
+        model.predict(fixture_pcm(FINISHED))
+    finally:
+        model.close()
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas, "numpy's BLAS library was not found"
+    assert [pool["num_threads"] for pool in blas] == [1] * len(blas)
+
+
 def test_log_mel_matches_pipecats_vendored_transformers_extractor() -> None:
     """A second reference: pipecat's numpy copy of transformers' WhisperFeatureExtractor."""
     vendored = pytest.importorskip("pipecat.audio.turn.smart_turn._whisper_features")
@@ -1234,6 +1249,9 @@ def test_bench_turn_reports_cost_and_accuracy_from_anywhere(tmp_path: Path) -> N
     report = json.loads(proc.stdout)
     assert report["cpu"]["eou_call_ms"]["p95"] > 0
     assert 0 < report["cpu"]["eou_call_cpu_ms"]["p50"] <= report["cpu"]["eou_call_ms"]["p95"]
+    assert (
+        report["cpu"]["eou_call_process_cpu_ms"]["p50"] >= report["cpu"]["eou_call_cpu_ms"]["p50"]
+    )
     assert report["cpu"]["realtime_cpu_percent_vad_resample"] > 0
     accuracy = report["accuracy"]
     dev = [x for x in labels().values() if x.get("split") == "dev"]

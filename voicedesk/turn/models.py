@@ -3,7 +3,8 @@
 Both files ship inside the ``pipecat-ai`` wheel; we find them with ``find_spec`` without
 importing that framework (importing it would pull in its whole dependency graph at start-up).
 Config can point at other files. Sessions use one intra-op thread each: the models are tiny
-and a 2-core laptop must keep a core free for audio and the UI.
+and a 2-core laptop must keep a core free for audio and the UI. For the same reason numpy's
+BLAS computes on one thread too (:func:`one_blas_thread`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,28 @@ SMART_TURN_RELPATH = "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
 
 _sessions: dict[tuple[Path, bool], Any] = {}
 _lock = threading.Lock()
+_blas_limited = False
 log = logging.getLogger(__name__)
+
+
+def one_blas_thread() -> None:
+    """Make numpy's BLAS (OpenBLAS in numpy's wheels) compute on the calling thread alone.
+
+    Its only sizeable products here are the log-mel filterbanks (Smart Turn's front end at
+    every pause, faster-whisper's for every reading). OpenBLAS splits them over one thread
+    per core, and its helper threads then spin for a while after each product waiting for
+    the next: a Smart Turn call took ~87 ms of the process's CPU for ~42 ms of work on this
+    2-core machine, the rest spun away beside the audio thread and the event loop, and its
+    wall time was no shorter (docs/architecture.md, "Threads"). Process-wide and once; the
+    models load before any of those products run.
+    """
+    global _blas_limited
+    if _blas_limited:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    _blas_limited = True
 
 
 def _bundled(relpath: str) -> Path | None:
@@ -131,6 +153,7 @@ def load_session(path: Path, key: str, *, float_softmax: bool = False) -> Any:
 
     ort.disable_telemetry_events()  # Windows' event tracing (the rest: voicedesk/__init__.py)
     with _lock:
+        one_blas_thread()
         if (path, float_softmax) in _sessions:
             session = _sessions[path, float_softmax]
             check_signature(session, path, key)  # the same file may be given for both
