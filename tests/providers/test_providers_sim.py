@@ -500,6 +500,19 @@ async def test_llm_tool_calls_are_assembled_from_fragments(sim):
     assert usage.prompt_tokens > sim.request_tokens({**body, "tools": None})
 
 
+async def test_llm_warm_readies_the_chat_resource_before_the_first_turn(sim):
+    """The SDK imports its chat resource (and builds its chunk models) on the first use of
+    ``client.chat``: ~85 ms on the event loop at the first turn's request, between the end
+    of speech and the request sent. warm() readies it at start."""
+    llm = _chat(sim)
+    await llm.warm()
+    try:
+        assert "chat" in vars(llm._client)  # the SDK's cached property, filled
+        assert not sim.chat_requests()  # readied without a request
+    finally:
+        await llm.aclose()
+
+
 async def test_llm_bad_key_fails_at_warm(sim):
     llm = OpenAIChat(api_key="sk-bad", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
     with pytest.raises(AuthError):

@@ -190,6 +190,11 @@ class OpenAIChat:
     async def warm(self) -> None:
         import openai
 
+        # The SDK imports its chat resource, and builds the pydantic models of its streamed
+        # chunks, on the first use of ``client.chat``: ~85 ms on the event loop at the first
+        # turn's request, between the end of speech and the request sent, while the audio
+        # blocks wait. Done here, at start, on a worker thread.
+        await asyncio.to_thread(lambda: self._client.chat.completions)
         self._used()
         try:
             async with asyncio.timeout(self.first_token_s):
