@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +59,24 @@ def test_no_earlier_end_in_the_audio_leaves_the_vads() -> None:
     quiet = np.zeros(2 * rate, np.int16)
     quiet[: rate // 2] = pcm[: rate // 2]
     assert words_end_s(quiet, 2.0, 1.5) == 1.5 and LOOKBACK_S < 1.0
+
+
+def test_the_first_call_imports_nothing_on_the_way_to_the_answer() -> None:
+    """It runs on the event loop at every end of speech. numpy's percentile imported
+    ``numpy.ma`` on its first call: ~20 ms between the first turn's end and its request."""
+    script = f"""
+import sys
+import numpy as np
+import voicedesk.engine.session
+from voicedesk.audio.wavio import read_wav
+from voicedesk.turn.words_end import words_end_s
+pcm, _ = read_wav({str(FIXTURES / "dev-finished-0.wav")!r}, 16_000)
+before = set(sys.modules)
+words_end_s(pcm, pcm.size / 16_000, pcm.size / 16_000 - 0.05)
+print(sorted(set(sys.modules) - before))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
