@@ -203,6 +203,32 @@ def test_a_record_never_waits_for_the_disk_and_close_waits_for_all(
     assert not closer.is_alive() and synced  # one fsync or two: both records are synced
 
 
+def test_a_record_starts_no_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each record's fsync ran on a thread started for it, and ``Thread.start`` waits for
+    the new thread to run: 12 ms of the event loop at a turn's end on a busy 2-core machine,
+    and again for each progress note while an answer played. The syncing thread is started
+    with the log, and records are handed to it."""
+    import threading
+
+    path = tmp_path / "s.jsonl"
+    log = SessionLog(path)
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def recorded_start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recorded_start)
+    for n in range(20):
+        log.append({"type": "user", "turn_id": n})
+        if n % 5 == 0:
+            log.flush_notes()  # the next record finds no sync running
+    log.close()
+    assert started == []
+    assert [r["turn_id"] for r in read_log(path)] == list(range(20))
+
+
 def test_a_line_torn_inside_a_character_is_skipped(tmp_path: Path) -> None:
     # answers hold "—", "é" …: a crash can cut a record in the middle of one
     path = tmp_path / "s.jsonl"

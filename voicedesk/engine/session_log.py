@@ -11,13 +11,17 @@ through a power cut is made on the log's own thread: it takes 4-8 ms on this mac
 and tens of ms or more on a laptop's busy disk or a network home folder, and the loop it held
 is the one that hears the person and feeds the speaker (a user line is written as the turn
 ends, just before its answer is let play). Records that come while one fsync runs are
-synced by the next, together.
+synced by the next, together. The thread is one worker kept for the process, started
+with the first log: a thread started per fsync made the loop wait for the new thread to
+be scheduled (``Thread.start`` waits for it to run), 12 ms at a turn's end on a busy
+2-core machine, and again for each progress note while an answer played.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import itertools
 import json
 import logging
@@ -25,6 +29,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,16 @@ log = logging.getLogger(__name__)
 # of them as if it were the person's last conversation.
 LOG_KINDS = ("", "sim", "demo")
 _SERIAL = itertools.count()
+
+
+@functools.cache
+def _syncer() -> ThreadPoolExecutor:
+    """The fsyncs' thread, started now (its first task is nothing): later records are
+    handed to it without waiting for a thread to start. Joined at exit, so a sync handed
+    over is made."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicedesk-session-log")
+    pool.submit(lambda: None)
+    return pool
 
 
 def sessions_dir() -> Path:
@@ -71,7 +86,8 @@ class SessionLog:
         self._broken = False  # a write failed: said once, the conversation goes on
         self._lock = threading.Lock()  # one record's line at a time, and the fd's life
         self._unsynced = False  # written since the syncing thread's last fsync began
-        self._syncing: threading.Thread | None = None
+        self._syncing: Future[None] | None = None  # this log's sync, handed over or running
+        _syncer()
 
     def check(self) -> None:
         """Refuse at start a log that cannot be written (its folder is a file, or is not
@@ -138,10 +154,7 @@ class SessionLog:
             self._unsynced = True
             if self._syncing is not None:
                 return  # the syncing thread's next fsync takes these lines too
-            self._syncing = threading.Thread(
-                target=self._sync, name="voicedesk-session-log", daemon=True
-            )
-            self._syncing.start()
+            self._syncing = _syncer().submit(self._sync)
 
     def note(self, record: dict[str, Any]) -> None:
         """A record said often while an answer plays (how much has been heard). Written as
@@ -159,16 +172,16 @@ class SessionLog:
                 self._unsynced = False
                 fd = self._fd
             # Some filesystems refuse fsync; the writes themselves still stand. The fd is
-            # closed only after this thread ends (``close`` joins it).
+            # closed only after this sync ends (``close`` waits for it).
             with contextlib.suppress(OSError):
                 os.fsync(fd)
 
     def flush_notes(self) -> None:
         """Wait until everything written is also on the disk."""
         with self._lock:
-            thread = self._syncing
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+            syncing = self._syncing
+        if syncing is not None:
+            syncing.result()
 
     def _write_whole(self, line: bytes) -> None:
         """A disk that fills mid-record writes part of it and returns short; the rest is
@@ -185,9 +198,9 @@ class SessionLog:
         while True:
             self.flush_notes()
             with self._lock:
-                if self._syncing is None or self._syncing is threading.current_thread():
-                    # a write just made started another sync: it is joined first, since a
-                    # closed fd's number may be reused and fsynced
+                if self._syncing is None:
+                    # a write just made handed over another sync: it is waited for first,
+                    # since a closed fd's number may be reused and fsynced
                     if self._fd >= 0:
                         os.close(self._fd)
                         self._fd = -1
