@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import subprocess
@@ -311,6 +312,52 @@ def test_a_record_written_short_is_not_glued_to_the_next(tmp_path: Path) -> None
     assert "cannot be written" in run.stderr
     for line in path.read_bytes().split(b"\n")[:-1]:  # every whole line is one record
         json.loads(line)
+
+
+_FAILED_SYNC = """
+import sys
+from pathlib import Path
+from voicedesk.engine.session_log import SessionLog
+
+log = SessionLog(Path(sys.argv[1]))
+for turn_id in (1, 2, 3):
+    log.append({"type": "user", "turn_id": turn_id, "text": "hello"})
+    log.flush_notes()
+log.close()
+"""
+
+
+def _strace_can_fail_a_call() -> bool:
+    """strace's fault injection (a real syscall made to fail by the kernel's tracer), where
+    strace is installed and the machine lets a process trace its child."""
+    import shutil
+
+    if shutil.which("strace") is None:
+        return False
+    probe = subprocess.run(
+        ["strace", "-qq", "-o", os.devnull, "-e", "trace=fsync", "-e",
+         "inject=fsync:error=EIO", sys.executable, "-c",
+         "import os\ntry:\n    os.fsync(1)\nexcept OSError as exc:\n    print(exc.errno)"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return probe.stdout.strip() == str(errno.EIO)
+
+
+@pytest.mark.skipif(not _strace_can_fail_a_call(), reason="needs strace's fault injection")
+def test_a_record_the_disk_failed_to_keep_is_said(tmp_path: Path) -> None:
+    """A network home folder or a failing disk takes the write and reports the loss at the
+    fsync (EIO; ENOSPC or EDQUOT past an NFS quota): the syncing thread swallowed every
+    fsync error, so records were lost with nothing said and ``--resume`` later continued
+    a conversation with holes in it. Here each fsync fails, as the kernel reports it."""
+    path = tmp_path / "s.jsonl"
+    run = subprocess.run(
+        ["strace", "-f", "-qq", "-o", os.devnull, "-e", "trace=fsync", "-e",
+         "inject=fsync:error=EIO", sys.executable, "-c", _FAILED_SYNC, str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("cannot be saved to the disk") == 1, run.stderr
+    assert "Input/output error" in run.stderr
 
 
 def test_resume_passes_over_a_link_to_nothing(

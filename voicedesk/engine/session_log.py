@@ -19,7 +19,6 @@ be scheduled (``Thread.start`` waits for it to run), 12 ms at a turn's end on a 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import itertools
@@ -46,6 +45,9 @@ log = logging.getLogger(__name__)
 # of them as if it were the person's last conversation.
 LOG_KINDS = ("", "sim", "demo")
 _SERIAL = itertools.count()
+# What fsync says on a file that cannot be synced at all (some special and network
+# filesystems): the writes themselves still stand. Any other error lost what was written.
+_NO_FSYNC = frozenset({errno.EINVAL, errno.EROFS, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
 @functools.cache
@@ -171,10 +173,27 @@ class SessionLog:
                     return
                 self._unsynced = False
                 fd = self._fd
-            # Some filesystems refuse fsync; the writes themselves still stand. The fd is
-            # closed only after this sync ends (``close`` waits for it).
-            with contextlib.suppress(OSError):
+            # The fd is closed only after this sync ends (``close`` waits for it).
+            try:
                 os.fsync(fd)
+            except OSError as exc:
+                if exc.errno not in _NO_FSYNC:
+                    self._lost(exc)
+
+    def _lost(self, exc: OSError) -> None:
+        """An fsync failed: the kernel took the lines and could not keep them (a failing
+        disk, a network home folder past its quota). Said once, as a failed write is, and
+        nothing more is written to a log with a hole in it."""
+        with self._lock:
+            if self._broken:
+                return
+            self._broken = True
+        log.warning(
+            "The session log %s cannot be saved to the disk (%s): its last records may be "
+            "lost, and this conversation goes on unrecorded.",
+            self.path,
+            exc.strerror or exc,
+        )
 
     def flush_notes(self) -> None:
         """Wait until everything written is also on the disk."""
