@@ -309,6 +309,11 @@ class LocalWhisper:
         the interpreter now waits the half second for it before tearing the model down."""
         threading.Thread(target=self._silence, name="whisper-silence").start()
 
+    def wait_cue_reading_prepared(self) -> None:
+        """Block until :meth:`prepare_cue_reading`'s encoding is done (or do it now): a
+        benchmark that timed calls while it ran counted its CPU as theirs."""
+        self._silence()
+
     def _silence(self) -> Any:
         """The encoder's output for 30 s of silence, computed once."""
         from faster_whisper.audio import pad_or_trim
