@@ -53,6 +53,12 @@ TURN_KEYS: dict[str, str] = {
         "what the model says before its tool_calls, in the same response (\u201cLet me "
         "look.\u201d), as OpenAI models do at times (default: nothing)"
     ),
+    "then_tool_calls": (
+        "the tools the model calls next on the results of tool_calls (a second tool round, "
+        "or the answer to results that came in the background), one "
+        "[[turns.then_tool_calls]] table each, with the keys of tool_calls; the reply then "
+        "answers their results (default: none)"
+    ),
     "tool_calls": (
         "the tools the model calls instead of answering at first, one [[turns.tool_calls]] "
         "table each; the reply answers their results. Each has"
@@ -97,6 +103,7 @@ class SimTurn:
     tool_calls: list[SimToolCall] = field(default_factory=list)
     continued: list[str] = field(default_factory=list)
     preamble: str = ""  # said before the tool calls, in the same response
+    then_tool_calls: list[SimToolCall] = field(default_factory=list)  # on their results
 
     @property
     def full_text(self) -> str:
@@ -168,20 +175,25 @@ class SimScript:
             extra = set(raw) - set(TURN_KEYS)
             if extra:
                 raise bad(f"turn {i}: unknown key(s) {sorted(extra)}")
-            if not isinstance(raw.get("tool_calls", []), list):
-                # `[turns.tool_calls]` (one pair of brackets) makes a table, not a list
-                raise bad(f"turn {i}: tool_calls must be a list: one [[turns.tool_calls]] each")
-            calls = []
-            for call in raw.get("tool_calls", []):
-                if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-                    raise bad(f"turn {i}: every tool call needs a name")
-                extra = set(call) - set(TOOL_CALL_KEYS)
-                if extra:
-                    raise bad(f"turn {i}: unknown tool call key(s) {sorted(extra)}")
-                args = call.get("arguments", {})
-                if not isinstance(args, dict):
-                    raise bad(f"turn {i}: tool call arguments must be a table/object")
-                calls.append(SimToolCall(name=call["name"], arguments=args))
+
+            def tool_calls(key: str, i: int = i, raw: dict[str, Any] = raw) -> list[SimToolCall]:
+                if not isinstance(raw.get(key, []), list):
+                    # `[turns.tool_calls]` (one pair of brackets) makes a table, not a list
+                    raise bad(f"turn {i}: {key} must be a list: one [[turns.{key}]] each")
+                calls = []
+                for call in raw.get(key, []):
+                    if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                        raise bad(f"turn {i}: every tool call needs a name")
+                    extra = set(call) - set(TOOL_CALL_KEYS)
+                    if extra:
+                        raise bad(f"turn {i}: unknown tool call key(s) {sorted(extra)}")
+                    args = call.get("arguments", {})
+                    if not isinstance(args, dict):
+                        raise bad(f"turn {i}: tool call arguments must be a table/object")
+                    calls.append(SimToolCall(name=call["name"], arguments=args))
+                return calls
+
+            calls, then_calls = tool_calls("tool_calls"), tool_calls("then_tool_calls")
             reply = raw.get("reply", data.get("default_reply", DEFAULT_REPLY))
             if not isinstance(reply, str):
                 raise bad(f"turn {i}: reply must be a string")
@@ -198,6 +210,7 @@ class SimScript:
                     tool_calls=calls,
                     continued=continued,
                     preamble=preamble,
+                    then_tool_calls=then_calls,
                 )
             )
         return cls(
