@@ -1485,3 +1485,25 @@ def test_only_the_secrets_of_mcp_servers_are_hidden_by_value(cfg: Path, tmp_path
     assert ev.Notice(level="info", message=said).message == said
     echoed = "refused sk-HeaderToken0123456 and ghp_ArgToken0123456789"
     assert ev.Notice(level="error", message=echoed).message == "refused *** and ***"
+
+
+def test_a_local_servers_placeholder_key_is_no_word_hidden_from_the_conversation(
+    tmp_path: Path,
+) -> None:
+    """A local server takes any key, and its docs say to set one like ``anything``: that
+    word was then hidden by value in every notice and every session-log line ("Is there
+    *** in my notes?" kept for ``--resume``). A value without a digit, shorter than 16
+    characters, is not hidden by value; keys with digits are hidden as before."""
+    from voicedesk import events as ev
+    from voicedesk.engine.session_log import SessionLog, read_log
+
+    env = {"OPENAI_API_KEY": "anything", "VOICEDESK_LLM__BASE_URL": "http://127.0.0.1:4000/v1"}
+    load_settings(tmp_path / "none.toml", environ=env)
+    said = "Is there anything in my notes about the trip?"
+    log = SessionLog(tmp_path / "s.jsonl")
+    log.append({"type": "turn", "user_text": said})
+    log.close()
+    assert [r["user_text"] for r in read_log(log.path)] == [said]
+    assert ev.Notice(level="info", message=said).message == said
+    load_settings(tmp_path / "none.toml", environ={"OPENAI_API_KEY": "local-Key-2024"})
+    assert ev.Notice(level="error", message="refused local-Key-2024").message == "refused ***"

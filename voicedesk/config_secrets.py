@@ -105,13 +105,25 @@ _KNOWN: set[str] = set()
 # Shorter values are not hidden by value: "none" or "local" as a local server's key would
 # blank those words out of every message.
 _MIN_KNOWN_CHARS = 8
+# Nor are values without a digit shorter than this: the keys local servers' docs tell people
+# to set ("anything", "lm-studio", "not-needed") were blanked out of the person's own words
+# in every notice and session-log line ("Is there *** in my notes?"). Real keys and tokens
+# have digits, or are long.
+_WORDLIKE_MAX_CHARS = 15
 
 
 def remember_secrets(values: Any) -> None:
     """Hide these values (strings; others are skipped) wherever :func:`hide_secrets` runs."""
     for value in values:
-        if isinstance(value, str) and len(value.strip()) >= _MIN_KNOWN_CHARS:
+        if isinstance(value, str) and _is_hideable(value.strip()):
             _KNOWN.add(value.strip())
+
+
+def _is_hideable(value: str) -> bool:
+    """Whether ``value`` may be hidden wherever it appears without blanking ordinary words."""
+    if len(value) < _MIN_KNOWN_CHARS:
+        return False
+    return len(value) > _WORDLIKE_MAX_CHARS or any(c.isdigit() for c in value)
 
 
 def hide_secrets(text: str) -> str:
