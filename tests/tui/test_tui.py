@@ -1498,3 +1498,22 @@ def test_the_oldest_logs_go_as_a_new_start_makes_one(
     kept = sorted(p for p in logs.glob("tui-*.log") if p != new)
     assert kept == made[-(limit - 1) :]  # the newest, with this one: the limit
     assert (logs / "mcp-docs.log").exists()
+
+
+def test_a_file_where_the_logs_folder_goes_is_named_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file named ``logs`` in the data folder ended the start of the terminal UI in a
+    traceback ("NotADirectoryError: … tui-….log"; before the logs were kept private,
+    "FileExistsError: … logs"). The start now stops with a sentence naming the file."""
+    from voicedesk.commands import tui
+    from voicedesk.errors import UserError
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    logs = tmp_path / "data" / "voicedesk" / "logs"
+    logs.parent.mkdir(parents=True)
+    logs.write_text("not a folder\n", encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        tui.log_file_path()
+    assert f"{logs} is a file, not a folder" in str(caught.value)
+    assert logs.read_text(encoding="utf-8") == "not a folder\n"
