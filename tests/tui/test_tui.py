@@ -691,6 +691,34 @@ async def test_start_failure_is_a_readable_screen(tmp_path: Path) -> None:
         assert not isinstance(app.screen, ErrorScreen)
 
 
+async def test_an_unexpected_start_failure_quoting_a_key_is_shown_without_it(
+    tmp_path: Path,
+) -> None:
+    """A start that failed with an error voicedesk did not expect showed the exception's
+    text whole in the error dialog and under the conversation: a library's error quoting
+    the key it was refused with (a close reason, a server's answer) put the key on the
+    screen, which every other message hides. It is hidden there too."""
+    from voicedesk.config import load_settings
+
+    key = "sk-proj-StartFailure0123456789"
+    load_settings(tmp_path / "none.toml", environ={"OPENAI_API_KEY": key})
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        raise RuntimeError(f"received 1008 (policy violation) refused the key {key}")
+
+    app = VoiceDeskApp(Settings(), make_session, simulated=True, log_path=tmp_path / "x.log")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await asyncio.wait_for(app.started.wait(), 5)
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        shown = text_of(app.screen.query_one("#error-message", Static))
+        assert shown == "RuntimeError: received 1008 (policy violation) refused the key ***"
+        await pilot.press("escape")
+        await pilot.pause()
+        hint = text_of(app.conversation.query_one("#conversation-hint", Static))
+        assert "refused the key ***" in hint and key not in hint, hint
+
+
 # ---------------------------------------------------------------------------- command module
 def sim_args(input_wav: Path | None, output_wav: Path | None, **over: Any) -> argparse.Namespace:
     """The arguments `voicedesk run --sim` gives ``commands.tui.session_factory``."""
