@@ -105,13 +105,25 @@ _KNOWN: set[str] = set()
 # Shorter values are not hidden by value: "none" or "local" as a local server's key would
 # blank those words out of every message.
 _MIN_KNOWN_CHARS = 8
+# Nor are values without a digit shorter than this: the keys local servers' docs tell people
+# to set ("anything", "lm-studio", "not-needed") were blanked out of the person's own words
+# in every notice and session-log line ("Is there *** in my notes?"). Real keys and tokens
+# have digits, or are long.
+_WORDLIKE_MAX_CHARS = 15
 
 
 def remember_secrets(values: Any) -> None:
     """Hide these values (strings; others are skipped) wherever :func:`hide_secrets` runs."""
     for value in values:
-        if isinstance(value, str) and len(value.strip()) >= _MIN_KNOWN_CHARS:
+        if isinstance(value, str) and _is_hideable(value.strip()):
             _KNOWN.add(value.strip())
+
+
+def _is_hideable(value: str) -> bool:
+    """Whether ``value`` may be hidden wherever it appears without blanking ordinary words."""
+    if len(value) < _MIN_KNOWN_CHARS:
+        return False
+    return len(value) > _WORDLIKE_MAX_CHARS or any(c.isdigit() for c in value)
 
 
 def hide_secrets(text: str) -> str:
@@ -144,13 +156,51 @@ def secret_values(settings: Settings, environ: Mapping[str, str]) -> list[str]:
     values.append(environ.get(settings.llm.api_key_env, ""))
     data = settings.model_dump(mode="json", exclude={"source", "keys"})
     for loc, value in _leaves(data, ()):
-        if is_secret_path(loc):
+        if _is_held_secret(loc):
             values.append(value)
+            if isinstance(value, str) and (scheme := _AUTH_SCHEME.match(value.strip())):
+                values.append(scheme.group(1))  # a server echoes the token, not "Bearer …"
         elif isinstance(value, str) and "@" in value:
             with contextlib.suppress(ValueError):
                 if password := urlsplit(value).password:
                     values.append(password)
+    for server in data["tools"]["mcpServers"].values():
+        values += _flag_secrets(server.get("args") or [])
     return values
+
+
+# "Bearer <token>" and the like, in a header's value.
+_AUTH_SCHEME = re.compile(r"(?i)^(?:bearer|basic|token|bot|digest)\s+(\S+)$")
+
+
+def _is_held_secret(loc: tuple[Any, ...]) -> bool:
+    """Whether the value at ``loc`` is hidden by value. ``config show`` masks every env and
+    header value of an MCP server, but blanked out of every message and session-log line
+    by value, a notes folder, a time zone or the word "production" (``NODE_ENV``) became
+    "***" in the person's own words: of those, only the secret-named ones are."""
+    if len(loc) >= 5 and loc[:2] == ("tools", "mcpServers") and loc[3] in ("env", "headers"):
+        return is_secret_name(str(loc[-1]))
+    return is_secret_path(loc)
+
+
+def _flag_secrets(args: list[Any]) -> list[str]:
+    """The values of secret-named flags among an MCP server's arguments (``--token VALUE``,
+    ``--api-key=VALUE``), which ``config show`` masks too (:func:`mask_tree`)."""
+    found = []
+    for before, arg in zip([None, *args], args, strict=False):
+        if not isinstance(arg, str):
+            continue
+        flag, eq, value = arg.partition("=")
+        if eq and flag.startswith("-") and is_secret_name(flag):
+            found.append(value)
+        elif (
+            isinstance(before, str)
+            and before.startswith("-")
+            and "=" not in before
+            and is_secret_name(before)
+        ):
+            found.append(arg)
+    return found
 
 
 def _leaves(node: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:

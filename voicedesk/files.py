@@ -129,8 +129,11 @@ def make_private_folder(folder: Path) -> None:
             break
         missing.append(here)
     for here in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+        try:
             here.mkdir(mode=0o700)
+        except FileExistsError:
+            if not here.is_dir():
+                raise  # a file in the way (it was taken for a folder made meanwhile)
 
 
 def file_in_the_way(path: Path) -> Path | None:

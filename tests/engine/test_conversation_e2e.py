@@ -484,6 +484,55 @@ async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_pat
     assert came == CANCELLED_RESULT or came.startswith("budget-memo.md"), came
 
 
+async def test_an_answer_nobody_asked_for_cannot_confirm_a_question(tmp_path):
+    """A confirmation counts only once the person has spoken since its question. The model
+    asked to replace a document in the same round as a slow read, which went on in the
+    background: the person heard only the holding line. When the read came back, its
+    answer (a turn nobody spoke) called again with confirmed=true, and the document was
+    replaced, the question never heard: that turn had its own number, so it passed for a
+    later turn of the person's. The documents server is now told the person's last turn."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    plan = workspace / "plan.md"
+    plan.write_text("# Plan\n\nMine.\n", encoding="utf-8")
+    replace = {"path": "plan.md", "content": "# Gone\n", "overwrite": True}
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("budget"),
+                reply="Replaced it.",
+                tool_calls=[
+                    SimToolCall(name="docs__create_document", arguments=replace),
+                    SimToolCall(name="docs__read_document", arguments={"path": "plan.md"}),
+                ],
+                then_tool_calls=[
+                    SimToolCall(
+                        name="docs__create_document", arguments={**replace, "confirmed": True}
+                    )
+                ],
+            )
+        ]
+    )
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "docs_server_args": ["--slow", "read_document=2"],
+                "tool_patience_s": 1.0,
+            }
+        }
+    )
+    scenario = compose(["budget"], tail_s=7.0)
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    followups = [r for r in session.records if r.eou_reason == "tool_result"]
+    assert len(followups) == 1 and followups[0].heard_text == "Replaced it."
+    finished = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
+    assert len(finished) == 3, finished  # the question, the read, and the second call
+    assert plan.read_text(encoding="utf-8") == "# Plan\n\nMine.\n"
+
+
 async def test_a_prepared_answer_changes_no_document_before_the_person_has_finished(tmp_path):
     """'Write this down too … [pause] … in a new note': the answer prepared in the pause
     asks for a tool that writes. It ran there and then, while the person was still talking, and the

@@ -691,6 +691,34 @@ async def test_start_failure_is_a_readable_screen(tmp_path: Path) -> None:
         assert not isinstance(app.screen, ErrorScreen)
 
 
+async def test_an_unexpected_start_failure_quoting_a_key_is_shown_without_it(
+    tmp_path: Path,
+) -> None:
+    """A start that failed with an error voicedesk did not expect showed the exception's
+    text whole in the error dialog and under the conversation: a library's error quoting
+    the key it was refused with (a close reason, a server's answer) put the key on the
+    screen, which every other message hides. It is hidden there too."""
+    from voicedesk.config import load_settings
+
+    key = "sk-proj-StartFailure0123456789"
+    load_settings(tmp_path / "none.toml", environ={"OPENAI_API_KEY": key})
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        raise RuntimeError(f"received 1008 (policy violation) refused the key {key}")
+
+    app = VoiceDeskApp(Settings(), make_session, simulated=True, log_path=tmp_path / "x.log")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await asyncio.wait_for(app.started.wait(), 5)
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        shown = text_of(app.screen.query_one("#error-message", Static))
+        assert shown == "RuntimeError: received 1008 (policy violation) refused the key ***"
+        await pilot.press("escape")
+        await pilot.pause()
+        hint = text_of(app.conversation.query_one("#conversation-hint", Static))
+        assert "refused the key ***" in hint and key not in hint, hint
+
+
 # ---------------------------------------------------------------------------- command module
 def sim_args(input_wav: Path | None, output_wav: Path | None, **over: Any) -> argparse.Namespace:
     """The arguments `voicedesk run --sim` gives ``commands.tui.session_factory``."""
@@ -1498,3 +1526,22 @@ def test_the_oldest_logs_go_as_a_new_start_makes_one(
     kept = sorted(p for p in logs.glob("tui-*.log") if p != new)
     assert kept == made[-(limit - 1) :]  # the newest, with this one: the limit
     assert (logs / "mcp-docs.log").exists()
+
+
+def test_a_file_where_the_logs_folder_goes_is_named_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file named ``logs`` in the data folder ended the start of the terminal UI in a
+    traceback ("NotADirectoryError: … tui-….log"; before the logs were kept private,
+    "FileExistsError: … logs"). The start now stops with a sentence naming the file."""
+    from voicedesk.commands import tui
+    from voicedesk.errors import UserError
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    logs = tmp_path / "data" / "voicedesk" / "logs"
+    logs.parent.mkdir(parents=True)
+    logs.write_text("not a folder\n", encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        tui.log_file_path()
+    assert f"{logs} is a file, not a folder" in str(caught.value)
+    assert logs.read_text(encoding="utf-8") == "not a folder\n"

@@ -188,6 +188,10 @@ class Session:
         self._block_s = settings.audio.block_ms / 1000
         self._last_block_s = 0.0
         self._turn_ids = itertools.count(1)
+        # The last turn the person spoke or typed: what the documents server is told a
+        # call answers (an answer to background results is a turn nobody spoke, and a
+        # confirmation counts only in a later turn of the person's than its question).
+        self._person_turn = 0
         self._utterance_ids = itertools.count(1)
         self._turn: _Turn | None = None
         self._stt_streaming = False
@@ -253,6 +257,7 @@ class Session:
     def continue_from(self, last_turn_id: int) -> None:
         """Number new turns after a resumed conversation's last one."""
         self._turn_ids = itertools.count(last_turn_id + 1)
+        self._person_turn = last_turn_id
 
     # ------------------------------------------------------------------ clock
     def now_s(self) -> float:
@@ -973,6 +978,9 @@ class Session:
             old, self._reply = self._reply, None
             self._spawn(old.cancel())
         tools = self._offered_tools()
+        if not turn.followup:
+            self._person_turn = turn.turn_id
+        person_turn = self._person_turn
         text = None if followup else turn.text
         if text is not None and self._tool_jobs is not None:
             self._tool_jobs.cancel_if_asked(text)
@@ -1010,7 +1018,11 @@ class Session:
             record=turn.record,
             bus=self.bus,
             run_tools=(
-                (lambda turn_id, calls, message: self._run_tools(reply, turn_id, calls, message))
+                (
+                    lambda turn_id, calls, message: self._run_tools(
+                        reply, turn_id, calls, message, person_turn
+                    )
+                )
                 if self._tool_jobs is not None
                 else None
             ),
@@ -1238,17 +1250,22 @@ class Session:
 
     # ------------------------------------------------------------------ tools
     async def _run_tools(
-        self, reply: Reply, turn_id: int, calls: list[ToolCall], assistant_msg: dict[str, Any]
+        self,
+        reply: Reply,
+        turn_id: int,
+        calls: list[ToolCall],
+        assistant_msg: dict[str, Any],
+        person_turn: int,
     ) -> list[dict[str, Any]] | None:
         """Run a round's calls; those of a confirmed answer are logged first, as pending:
         logged only with their results, a call killed mid-way (one that writes runs up to
         ``tools.tool_patience_s`` in the foreground) left no trace, though it may have done
-        what it was asked."""
+        what it was asked. ``person_turn``: the last turn the person spoke or typed."""
         assert self._tool_jobs is not None
         if reply.confirmed:
             self._log_pending_tools(turn_id, [assistant_msg])
         return await self._tool_jobs.run(
-            turn_id, calls, assistant_msg, on_results=reply.results_came
+            turn_id, calls, assistant_msg, on_results=reply.results_came, person_turn=person_turn
         )
 
     def _log_pending_tools(self, turn_id: int, messages: list[dict[str, Any]]) -> None:

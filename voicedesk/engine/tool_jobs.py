@@ -97,6 +97,7 @@ class ToolJobs:
         assistant_msg: dict[str, Any],
         *,
         on_results: Callable[[list[dict[str, Any]]], None] | None = None,
+        person_turn: int | None = None,
     ) -> list[dict[str, Any]] | None:
         """The tool messages, or None when the calls were left running in the background.
 
@@ -106,13 +107,16 @@ class ToolJobs:
         what its tools did (a result that came just as the person broke in is the real
         one, not a guess). As each finishes, not only at the cut: an answer taken back
         (``Session._went_on``) hands its calls over before its task has seen the cancel,
-        and a result that had come was told to the model as "interrupted"."""
+        and a result that had come was told to the model as "interrupted".
+        ``person_turn``: the last turn the person spoke or typed, for the tools (see
+        :meth:`ToolManager.call`); by default ``turn_id``."""
         self._set_state("tool")
         # One answer's calls share an id: the documents server refuses an edit by a
         # paragraph number that another of them has moved (all used the same numbers).
         # Not a call's id: some servers number every answer's calls from call_0.
         answer = uuid.uuid4().hex
-        tasks = [asyncio.create_task(self._call(turn_id, call, answer)) for call in calls]
+        person = turn_id if person_turn is None else person_turn
+        tasks = [asyncio.create_task(self._call(turn_id, call, answer, person)) for call in calls]
 
         def came(_: object = None) -> None:
             if on_results is not None:
@@ -153,7 +157,9 @@ class ToolJobs:
                     task.cancel()
             self._notice("info", "Cancelled the tool that was still running.")
 
-    async def _call(self, turn_id: int, call: ToolCall, answer: str = "") -> dict[str, Any]:
+    async def _call(
+        self, turn_id: int, call: ToolCall, answer: str = "", person_turn: int | None = None
+    ) -> dict[str, Any]:
         # As the model wrote them: arguments that are no JSON object (cut off at the
         # answer's length limit) are the tool manager's to refuse, not to run as none.
         result = await self.tools.call(
@@ -163,6 +169,7 @@ class ToolJobs:
             turn_id=turn_id,
             cut_off=call.cut_off and not call.arguments.strip(),
             answer_id=answer,
+            person_turn=person_turn,
         )
         return {"role": "tool", "tool_call_id": call.id, "content": result.text}
 

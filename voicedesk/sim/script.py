@@ -58,6 +58,12 @@ TURN_KEYS: dict[str, str] = {
         "last, before the reply (a model that keeps looking); one offering no tools gets "
         "the reply (default: 1)"
     ),
+    "then_tool_calls": (
+        "the tools the model calls next on the results of tool_calls (a second tool round, "
+        "or the answer to results that came in the background), one "
+        "[[turns.then_tool_calls]] table each, with the keys of tool_calls; the reply then "
+        "answers their results (default: none)"
+    ),
     "tool_calls": (
         "the tools the model calls instead of answering at first, one [[turns.tool_calls]] "
         "table each; the reply answers their results. Each has"
@@ -103,6 +109,7 @@ class SimTurn:
     continued: list[str] = field(default_factory=list)
     preamble: str = ""  # said before the tool calls, in the same response
     tool_rounds: int = 1  # responses in a row that make the tool calls, before the reply
+    then_tool_calls: list[SimToolCall] = field(default_factory=list)  # on their results
 
     @property
     def full_text(self) -> str:
@@ -174,20 +181,25 @@ class SimScript:
             extra = set(raw) - set(TURN_KEYS)
             if extra:
                 raise bad(f"turn {i}: unknown key(s) {sorted(extra)}")
-            if not isinstance(raw.get("tool_calls", []), list):
-                # `[turns.tool_calls]` (one pair of brackets) makes a table, not a list
-                raise bad(f"turn {i}: tool_calls must be a list: one [[turns.tool_calls]] each")
-            calls = []
-            for call in raw.get("tool_calls", []):
-                if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-                    raise bad(f"turn {i}: every tool call needs a name")
-                extra = set(call) - set(TOOL_CALL_KEYS)
-                if extra:
-                    raise bad(f"turn {i}: unknown tool call key(s) {sorted(extra)}")
-                args = call.get("arguments", {})
-                if not isinstance(args, dict):
-                    raise bad(f"turn {i}: tool call arguments must be a table/object")
-                calls.append(SimToolCall(name=call["name"], arguments=args))
+
+            def tool_calls(key: str, i: int = i, raw: dict[str, Any] = raw) -> list[SimToolCall]:
+                if not isinstance(raw.get(key, []), list):
+                    # `[turns.tool_calls]` (one pair of brackets) makes a table, not a list
+                    raise bad(f"turn {i}: {key} must be a list: one [[turns.{key}]] each")
+                calls = []
+                for call in raw.get(key, []):
+                    if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                        raise bad(f"turn {i}: every tool call needs a name")
+                    extra = set(call) - set(TOOL_CALL_KEYS)
+                    if extra:
+                        raise bad(f"turn {i}: unknown tool call key(s) {sorted(extra)}")
+                    args = call.get("arguments", {})
+                    if not isinstance(args, dict):
+                        raise bad(f"turn {i}: tool call arguments must be a table/object")
+                    calls.append(SimToolCall(name=call["name"], arguments=args))
+                return calls
+
+            calls, then_calls = tool_calls("tool_calls"), tool_calls("then_tool_calls")
             reply = raw.get("reply", data.get("default_reply", DEFAULT_REPLY))
             if not isinstance(reply, str):
                 raise bad(f"turn {i}: reply must be a string")
@@ -208,6 +220,7 @@ class SimScript:
                     continued=continued,
                     preamble=preamble,
                     tool_rounds=rounds,
+                    then_tool_calls=then_calls,
                 )
             )
         return cls(

@@ -68,7 +68,7 @@ from aiohttp import ClientConnectionResetError, WSCloseCode, WSMsgType, web
 
 from voicedesk.sim import faults
 from voicedesk.sim.faults import PROVIDERS, STT_LATE_S
-from voicedesk.sim.script import SimScript, SimTurn
+from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 from voicedesk.sim.voice import RATE, make_voice
 
 log = logging.getLogger(__name__)
@@ -304,10 +304,11 @@ class SimServer:
         return web.json_response({"subscription": {"tier": "sim"}, "user_id": "sim"})
 
     # ------------------------------------------------------------------ chat
-    def _answer_for(self, messages: list[dict[str, Any]]) -> tuple[str, SimTurn | None, bool]:
-        """(reply text, scripted turn, tools already ran) for a turn request."""
-        ran_tools = bool(messages) and messages[-1].get("role") == "tool"
-        if ran_tools:
+    def _answer_for(
+        self, messages: list[dict[str, Any]]
+    ) -> tuple[str, SimTurn | None, list[SimToolCall]]:
+        """(reply text, scripted turn, the tools to call now) for a turn request."""
+        if messages and messages[-1].get("role") == "tool":
             # answering tool results (perhaps in the background, after later turns): the
             # scripted turn is the one that asked for these tools
             asked: dict[str, Any] = next((m for m in reversed(messages) if m.get("tool_calls")), {})
@@ -316,15 +317,18 @@ class SimServer:
                 for c in asked.get("tool_calls", [])
             ]
             for scripted in self.script.turns:
-                if (
-                    scripted.tool_calls
-                    and [(c.name, c.arguments) for c in scripted.tool_calls] == called
-                ):
-                    return scripted.reply, scripted, True
+                if scripted.tool_calls and _calls_of(scripted.tool_calls) == called:
+                    return scripted.reply, scripted, scripted.then_tool_calls
+                if scripted.then_tool_calls and _calls_of(scripted.then_tool_calls) == called:
+                    return scripted.reply, scripted, []
+            ran_tools = True
+        else:
+            ran_tools = False
         last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
         text = _content_text(last_user.get("content")) if last_user else ""
         turn = self.script.turn_for(text)
-        return (turn.reply if turn else self.script.default_reply), turn, ran_tools
+        calls = turn.tool_calls if turn is not None and not ran_tools else []
+        return (turn.reply if turn else self.script.default_reply), turn, calls
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         t_in = time.monotonic()
@@ -355,18 +359,19 @@ class SimServer:
         if _is_summary(messages):
             text = _summarise(messages, int(body.get("max_tokens") or 300))
         else:
-            text, turn, ran_tools = self._answer_for(messages)
-            again = (
+            text, turn, to_call = self._answer_for(messages)
+            if (
                 turn is not None
                 and bool(body.get("tools"))
-                and _tool_rounds_made(messages) < turn.tool_rounds
-            )
-            if turn is not None and turn.tool_calls and (not ran_tools or again):
+                and 0 < _tool_rounds_made(messages) < turn.tool_rounds
+            ):
+                to_call = turn.tool_calls  # a model that keeps looking, round after round
+            if turn is not None and to_call:
                 calls = [
                     {"id": f"call_{next(self._ids)}", "name": c.name, "arguments": c.arguments}
-                    for c in turn.tool_calls
+                    for c in to_call
                 ]
-                text = turn.preamble
+                text = turn.preamble if to_call is turn.tool_calls else ""
         cid = f"chatcmpl-sim{next(self._ids)}"
         if not body.get("stream"):
             await asyncio.sleep(self.latency.ttft_s)
@@ -942,6 +947,11 @@ async def _json_object(request: web.Request) -> dict[str, Any] | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     return body if isinstance(body, dict) else None
+
+
+def _calls_of(calls: list[SimToolCall]) -> list[tuple[str, Any]]:
+    """Scripted calls as :meth:`SimServer._answer_for` compares them with those made."""
+    return [(c.name, c.arguments) for c in calls]
 
 
 def _json_or_none(function: dict[str, Any]) -> Any:

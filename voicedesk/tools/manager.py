@@ -1098,6 +1098,7 @@ class ToolManager:
         turn_id: int = 0,
         cut_off: bool = False,
         answer_id: str = "",
+        person_turn: int | None = None,
     ) -> ToolResult:
         """Run one tool call; never raises (except CancelledError, after reporting it).
 
@@ -1107,7 +1108,10 @@ class ToolManager:
         model tried the same call again. ``cut_off``: the answer stopped before the
         arguments began (none came at all), which no JSON text can show. ``answer_id``:
         the same for every call of one answer of the model, told to the documents server,
-        which refuses an edit by a paragraph number another call of it has moved."""
+        which refuses an edit by a paragraph number another call of it has moved.
+        ``person_turn``: the last turn the person spoke or typed (default ``turn_id``), told
+        to it too: a confirmation counts only in a later one than its question, and an
+        answer to background results is a turn nobody spoke."""
         args, wrong = _arguments(arguments)
         if cut_off and not wrong:
             wrong = "cut off (before they began)"
@@ -1119,7 +1123,8 @@ class ToolManager:
             if wrong:
                 text, is_error = _not_run(name, wrong), True
             else:
-                text, is_error = await self._call(name, args, call_id, answer_id, turn_id)
+                person = turn_id if person_turn is None else person_turn
+                text, is_error = await self._call(name, args, call_id, answer_id, person)
         except asyncio.CancelledError:
             result = ToolResult(
                 text="The tool call was cancelled.",

@@ -32,6 +32,7 @@ from textual.widgets import Footer, Input
 
 from voicedesk import events as ev
 from voicedesk.config import Settings, data_dir, default_config_path
+from voicedesk.config_secrets import hide_in_message
 from voicedesk.engine.api import Mode, SessionControl
 from voicedesk.engine.heap import freeze_startup_heap
 from voicedesk.errors import UserError
@@ -267,12 +268,10 @@ class VoiceDeskApp(App[int]):
         except Exception as exc:  # anything else: a readable line here, the traceback in the log
             log.exception("session start failed")
             self.start_error = exc
-            await self._abandon_session(f"{type(exc).__name__}: {exc} (the log file has more)")
-            self.show_error(
-                "Cannot start the conversation",
-                f"{type(exc).__name__}: {exc}",
-                "the log file has the details",
-            )
+            # a library's error may quote the key it was refused with, as UserError's may
+            what = hide_in_message(f"{type(exc).__name__}: {exc}")
+            await self._abandon_session(f"{what} (the log file has more)")
+            self.show_error("Cannot start the conversation", what, "the log file has the details")
         finally:
             self.started.set()
 
