@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
 from types import SimpleNamespace
 
 import numpy as np
@@ -814,6 +815,19 @@ def _standalone_sim(env: dict[str, str], *sim_args: str) -> Iterator[None]:
         sim.wait(timeout=30)
 
 
+def _voicedesk(env: dict[str, str], *argv: str, timeout: float = 180) -> CompletedProcess[str]:
+    """`voicedesk ARGV…` in its own process with ``env``, as a person types it."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "voicedesk", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
 def _isolated_env(tmp_path: Path) -> dict[str, str]:
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
@@ -825,7 +839,6 @@ def test_verbose_logs_never_show_the_api_keys(tmp_path: Path) -> None:
     """`-vv` is what a bug report asks for, and it printed both keys in clear: the
     websockets library logs every handshake header ("> xi-api-key: …", "> Authorization:
     Bearer sk-…")."""
-    import subprocess
 
     env = _isolated_env(tmp_path)
     with _standalone_sim(env):
@@ -833,13 +846,7 @@ def test_verbose_logs_never_show_the_api_keys(tmp_path: Path) -> None:
         env.update(OPENAI_API_KEY=openai_key, ELEVENLABS_API_KEY=elevenlabs_key)
         speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
         argv = ["-vv", "run", "--headless", "--no-tools", "--input", str(speech)]
-        done = subprocess.run(
-            [sys.executable, "-m", "voicedesk", *argv],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=180,
-        )
+        done = _voicedesk(env, *argv)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "> xi-api-key: ***" in done.stderr  # the header is logged, its value is not
     assert "> Authorization: ***" in done.stderr
@@ -855,7 +862,6 @@ def test_a_server_quoting_the_key_in_its_error_never_gets_it_shown_or_kept(
     and voicedesk printed that message whole ("[error] No answer for turn 1: … sk-proj-…"),
     kept it in the session log and the --metrics-out file, and logged it: the key is hidden
     by its value wherever the error goes, and the rest of the error is still said."""
-    import subprocess
 
     env = _isolated_env(tmp_path)
     with _standalone_sim(env, "--fault", "llm:echo:4"):
@@ -864,13 +870,7 @@ def test_a_server_quoting_the_key_in_its_error_never_gets_it_shown_or_kept(
         speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
         metrics = tmp_path / "m.jsonl"
         argv = ["-vv", "run", "--headless", "--no-tools", "--input", str(speech)]
-        done = subprocess.run(
-            [sys.executable, "-m", "voicedesk", *argv, "--metrics-out", str(metrics)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=180,
-        )
+        done = _voicedesk(env, *argv, "--metrics-out", str(metrics))
     assert done.returncode == 0, done.stderr[-2000:]
     said = "[error] No answer for turn 1: The language model failed (HTTP 500): Upstream"
     assert said in done.stderr
@@ -889,7 +889,6 @@ def test_a_speech_socket_closed_as_it_opens_is_an_error_not_a_traceback(
     """ElevenLabs closing the socket as it opened (before the first text was sent) escaped
     as websockets' own error: the run ended in a traceback whose last line quoted the close
     reason, the key in it. Now the start stops with a sentence naming the close, key hidden."""
-    import subprocess
 
     env = _isolated_env(tmp_path)
     with _standalone_sim(env, "--fault", "tts:echo"):
@@ -899,13 +898,7 @@ def test_a_speech_socket_closed_as_it_opens_is_an_error_not_a_traceback(
         )
         speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
         argv = ["run", "--headless", "--no-tools", "--input", str(speech)]
-        done = subprocess.run(
-            [sys.executable, "-m", "voicedesk", *argv],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=180,
-        )
+        done = _voicedesk(env, *argv)
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert elevenlabs_key not in done.stderr + done.stdout
     # Which way it goes is a race on a loaded machine: the close usually arrives with the
@@ -925,7 +918,6 @@ def test_a_password_in_a_server_address_is_never_printed(tmp_path: Path) -> None
     http://me:pw@host/v1", "rejected the API key (http://me:pw@host/v1)"), and `doctor
     --online`'s line for it did too."""
     import socket
-    import subprocess
 
     with socket.socket() as closed:  # a port nothing listens on: the server is not there
         closed.bind(("127.0.0.1", 0))
@@ -935,17 +927,8 @@ def test_a_password_in_a_server_address_is_never_printed(tmp_path: Path) -> None
         env["VOICEDESK_LLM__BASE_URL"] = f"http://me:Hunter2Pass@127.0.0.1:{port}/v1"
         speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
 
-        def voicedesk(*argv: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "voicedesk", *argv],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=180,
-            )
-
-        done = voicedesk("run", "--headless", "--no-tools", "--input", str(speech))
-        doctor = voicedesk("doctor", "--online")
+        done = _voicedesk(env, "run", "--headless", "--no-tools", "--input", str(speech))
+        doctor = _voicedesk(env, "doctor", "--online")
     said = f"Cannot reach the language-model server at http://***@127.0.0.1:{port}/v1"
     assert said in done.stderr
     assert f"llm http://***@127.0.0.1:{port}/v1/models: unreachable" in doctor.stdout
@@ -957,7 +940,6 @@ def test_the_turn_models_send_nothing_to_microsoft(tmp_path: Path) -> None:
     """onnxruntime 1.32 reports to Microsoft from Linux and macOS too: the first model
     voicedesk loaded wrote a lasting device id and a queue of events to send under
     ~/.cache/Microsoft, on every run. voicedesk turns its telemetry off before it starts."""
-    import subprocess
 
     home = tmp_path / "home"
     home.mkdir()
@@ -967,13 +949,7 @@ def test_the_turn_models_send_nothing_to_microsoft(tmp_path: Path) -> None:
         env.pop(name, None)
     env.pop("TF_BUILD", None)
     speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
-    done = subprocess.run(
-        [sys.executable, "-m", "voicedesk", "replay", "--stt", "none", "--json", str(speech)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-    )
+    done = _voicedesk(env, "replay", "--stt", "none", "--json", str(speech))
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["turns"]  # the models ran
     assert (home / ".cache" / "voicedesk").is_dir()  # the cache the models use is there
@@ -1002,24 +978,14 @@ def test_a_server_named_by_openai_base_url_needs_no_openai_key(tmp_path: Path) -
     """The SDK takes OPENAI_BASE_URL where llm.base_url is unset, and `config show` names
     it as the server; a local server there (Ollama, LM Studio) takes any key, yet with no
     OPENAI_API_KEY the conversation refused to start: "No OpenAI API key is set"."""
-    import subprocess
 
     env = _isolated_env(tmp_path)
     with _standalone_sim(env):
         del env["OPENAI_API_KEY"]  # ElevenLabs keeps the placeholder key the sim printed
         speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
 
-        def voicedesk(*argv: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "voicedesk", *argv],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=180,
-            )
-
-        doctor = voicedesk("doctor")
-        done = voicedesk("run", "--headless", "--no-tools", "--input", str(speech))
+        doctor = _voicedesk(env, "doctor")
+        done = _voicedesk(env, "run", "--headless", "--no-tools", "--input", str(speech))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "you       › " in done.stdout and "assistant › " in done.stdout
     assert "OPENAI_API_KEY (stt, llm): not set (fine if the custom server needs no key)" in (
@@ -1101,17 +1067,10 @@ def test_verbose_run_does_not_log_every_http_request(tmp_path: Path) -> None:
     """`-v` keeps the HTTP library's per-request INFO lines out (they quote every request's
     URL): the openai SDK sends through httpx2, whose logger is not "httpx", so each model
     list, background prewarm and chat request was logged, on stderr and in the TUI's log."""
-    import subprocess
 
     speech = Path(__file__).parent / "fixtures" / "turns" / "dev-finished-0.wav"
     argv = ["-v", "run", "--headless", "--sim", "--no-tools", "--input", str(speech)]
-    run = subprocess.run(
-        [sys.executable, "-m", "voicedesk", *argv],
-        capture_output=True,
-        text=True,
-        env={**os.environ},
-        timeout=120,
-    )
+    run = _voicedesk({**os.environ}, *argv, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "INFO voicedesk" in run.stderr  # -v logs what it should
     assert "HTTP Request:" not in run.stderr
@@ -1288,17 +1247,10 @@ def test_a_headless_run_in_a_room_ends_without_leak_warnings(tmp_path: Path) -> 
     """Its start-up objects are kept out of garbage collection (engine.heap), and left so at
     exit they were never freed: the echo canceller's binding printed a screen of nanobind
     "leaked function" warnings after every run with echo cancellation."""
-    import subprocess
 
     speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
     argv = ["run", "--headless", "--sim", "--no-tools", "--room", "--input", str(speech)]
-    done = subprocess.run(
-        [sys.executable, "-m", "voicedesk", *argv],
-        capture_output=True,
-        text=True,
-        env=_isolated_env(tmp_path),
-        timeout=180,
-    )
+    done = _voicedesk(_isolated_env(tmp_path), *argv)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "assistant › " in done.stdout
     assert "leaked" not in done.stderr, done.stderr[-2000:]
