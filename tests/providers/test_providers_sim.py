@@ -151,24 +151,27 @@ def _http_1_0_server(version: str = "HTTP/1.0"):
         server.server_close()
 
 
+async def _refusal(provider: Any, start: str = "connect") -> ProviderError:
+    """The error ``provider``'s ``start`` (connect or warm) raises, the provider closed."""
+    with pytest.raises(ProviderError) as said:
+        await getattr(provider, start)()
+    await provider.aclose()
+    return said.value
+
+
 async def test_a_server_that_answers_no_websocket_is_said_not_a_traceback():
     """OPENAI_BASE_URL (or stt.base_url, tts.elevenlabs_base_url) at a server that answered
     in HTTP/1.0 raised websockets' InvalidMessage out of the session's start: `voicedesk
     run` ended in a traceback. It is a provider error naming the server and the setting."""
     with _http_1_0_server() as url:
         stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{url}/v1", connect_timeout_s=5)
-        with pytest.raises(ProviderError) as said:
-            await stt.connect()
-        await stt.aclose()
-        assert not isinstance(said.value, AuthError)
-        assert f"no WebSocket answer from {url}/v1" in said.value.message
-        assert "HTTP/1.0 501" in said.value.message and "stt.base_url" in str(said.value)
-        tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=url)
-        with pytest.raises(ProviderError) as said:
-            await tts.warm()
-        await tts.aclose()
-        assert f"no WebSocket answer from {url}" in said.value.message
-        assert "tts.elevenlabs_base_url" in str(said.value)
+        said = await _refusal(stt)
+        assert not isinstance(said, AuthError)
+        assert f"no WebSocket answer from {url}/v1" in said.message
+        assert "HTTP/1.0 501" in said.message and "stt.base_url" in str(said)
+        said = await _refusal(ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=url), "warm")
+        assert f"no WebSocket answer from {url}" in said.message
+        assert "tts.elevenlabs_base_url" in str(said)
 
 
 async def test_stt_a_server_that_refuses_the_socket_is_named():
@@ -177,11 +180,9 @@ async def test_stt_a_server_that_refuses_the_socket_is_named():
     neither the server nor the setting: the person took it for OpenAI's own service."""
     with _http_1_0_server("HTTP/1.1") as url:
         stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{url}/v1", connect_timeout_s=5)
-        with pytest.raises(ProviderError) as said:
-            await stt.connect()
-        await stt.aclose()
-    assert f"transcription at {url}/v1 refused the connection (HTTP 501)" in said.value.message
-    assert "OPENAI_BASE_URL" in str(said.value)
+        said = await _refusal(stt)
+    assert f"transcription at {url}/v1 refused the connection (HTTP 501)" in said.message
+    assert "OPENAI_BASE_URL" in str(said)
 
 
 async def test_a_password_in_the_servers_address_is_not_said_with_it():
@@ -196,16 +197,12 @@ async def test_a_password_in_the_servers_address_is_not_said_with_it():
             stt = OpenAIRealtimeSTT(
                 api_key="sk-test", base_url=f"{secret_url}/v1", connect_timeout_s=5
             )
-            with pytest.raises(ProviderError) as said:
-                await stt.connect()
-            await stt.aclose()
-            assert "hunter2-pw" not in str(said.value), str(said.value)
-            assert url.removeprefix("http://") in said.value.message
+            said = await _refusal(stt)
+            assert "hunter2-pw" not in str(said), str(said)
+            assert url.removeprefix("http://") in said.message
             tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=secret_url)
-            with pytest.raises(ProviderError) as said:
-                await tts.warm()
-            await tts.aclose()
-            assert "hunter2-pw" not in str(said.value), str(said.value)
+            said = await _refusal(tts, "warm")
+            assert "hunter2-pw" not in str(said), str(said)
     # the language model's server, where nothing listens (the same password)
     with contextlib.closing(__import__("socket").socket()) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -213,11 +210,9 @@ async def test_a_password_in_the_servers_address_is_not_said_with_it():
     chat = OpenAIChat(
         api_key="sk-test", model="m", base_url=f"http://me:hunter2-pw@127.0.0.1:{port}/v1"
     )
-    with pytest.raises(ProviderError) as said:
-        await chat.warm()
-    await chat.aclose()
-    assert "hunter2-pw" not in str(said.value), str(said.value)
-    assert f"127.0.0.1:{port}" in said.value.message
+    said = await _refusal(chat, "warm")
+    assert "hunter2-pw" not in str(said), str(said)
+    assert f"127.0.0.1:{port}" in said.message
 
 
 async def test_stt_a_language_the_service_refuses_is_named_at_connect(sim):
