@@ -1492,6 +1492,19 @@ headers = { Accept = "application/json", Authorization = "Bearer sk-HeaderToken0
 """
 
 
+def _assert_kept_and_said_whole(said: str, tmp_path: Path) -> None:
+    """``said`` comes back whole from a session log and from a notice: nothing in it was
+    taken for a secret."""
+    from voicedesk import events as ev
+    from voicedesk.engine.session_log import SessionLog, read_log
+
+    log = SessionLog(tmp_path / "s.jsonl")
+    log.append({"type": "turn", "user_text": said})
+    log.close()
+    assert [r["user_text"] for r in read_log(log.path)] == [said]
+    assert ev.Notice(level="info", message=said).message == said
+
+
 def test_only_the_secrets_of_mcp_servers_are_hidden_by_value(cfg: Path, tmp_path: Path) -> None:
     """Every env and header value of an MCP server was taken for a secret and blanked out
     of every message and every session-log line: a notes folder, a time zone, the word
@@ -1499,16 +1512,11 @@ def test_only_the_secrets_of_mcp_servers_are_hidden_by_value(cfg: Path, tmp_path
     ``--resume``. Only the secrets are hidden: secret-named entries, a header's bearer
     token on its own (a server echoes the token, not "Bearer …") and a ``--token`` value."""
     from voicedesk import events as ev
-    from voicedesk.engine.session_log import SessionLog, read_log
 
     cfg.write_text(PLAIN_MCP_TOML, encoding="utf-8")
     load_settings(cfg, environ={})
     said = "Put it in /home/me/Documents/notes; I'm in Europe/Berlin, on production today."
-    log = SessionLog(tmp_path / "s.jsonl")
-    log.append({"type": "turn", "user_text": said})
-    log.close()
-    assert [r["user_text"] for r in read_log(log.path)] == [said]
-    assert ev.Notice(level="info", message=said).message == said
+    _assert_kept_and_said_whole(said, tmp_path)
     echoed = "refused sk-HeaderToken0123456 and ghp_ArgToken0123456789"
     assert ev.Notice(level="error", message=echoed).message == "refused *** and ***"
 
@@ -1521,15 +1529,10 @@ def test_a_local_servers_placeholder_key_is_no_word_hidden_from_the_conversation
     *** in my notes?" kept for ``--resume``). A value without a digit, shorter than 16
     characters, is not hidden by value; keys with digits are hidden as before."""
     from voicedesk import events as ev
-    from voicedesk.engine.session_log import SessionLog, read_log
 
     env = {"OPENAI_API_KEY": "anything", "VOICEDESK_LLM__BASE_URL": "http://127.0.0.1:4000/v1"}
     load_settings(tmp_path / "none.toml", environ=env)
     said = "Is there anything in my notes about the trip?"
-    log = SessionLog(tmp_path / "s.jsonl")
-    log.append({"type": "turn", "user_text": said})
-    log.close()
-    assert [r["user_text"] for r in read_log(log.path)] == [said]
-    assert ev.Notice(level="info", message=said).message == said
+    _assert_kept_and_said_whole(said, tmp_path)
     load_settings(tmp_path / "none.toml", environ={"OPENAI_API_KEY": "local-Key-2024"})
     assert ev.Notice(level="error", message="refused local-Key-2024").message == "refused ***"
