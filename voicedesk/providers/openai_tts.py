@@ -1,7 +1,8 @@
 """OpenAI ``/v1/audio/speech`` streaming pcm (24 kHz s16le), piece by piece.
 
 The endpoint takes a whole text, so text is cut at clauses/sentences (``SentenceStream``) and
-each piece is requested as soon as it is complete; the body is read as it streams
+each piece is requested once it is complete and the piece two before it is in (two at a
+time, in order: ``sentence_stream.AHEAD``); the body is read as it streams
 (``with_streaming_response``: ``create()`` would buffer the whole answer).
 """
 
