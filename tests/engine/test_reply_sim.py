@@ -651,6 +651,21 @@ async def test_openai_speech_is_not_given_a_list_number_or_an_abbreviation_as_a_
     ]
 
 
+async def test_a_star_list_s_items_are_said_as_sentences_like_a_dash_list_s():
+    """A list written with stars ("* eggs") lost its stars to the Markdown pass, so the
+    spoken form never saw a list item: its items went to the voice as one run of words
+    ("eggs milk bread", Piper with no pause between them, where "- eggs" items got one),
+    and a long list as one piece for OpenAI speech, made only once the answer had ended.
+    Each item ends as a sentence, as a dash list's does; a star in a sum is still said."""
+    answer = "Buy:\n* eggs\n* milk\n  * brown bread\n\n3 * 4 is 12. Done."
+    reply, sim, _ = await _linked_answer("openai", answer)
+    assert reply.failed is None
+    assert reply.text == "Buy:\n eggs\n milk\n   brown bread\n\n3 * 4 is 12. Done."
+    pieces = [str(r.body.get("input")) for r in sim.requests if r.provider == "tts"]
+    # (the first piece is at least 12 characters long)
+    assert pieces == ["Buy:\neggs.\nmilk.", "brown bread.", "3 * 4 is 12.", "Done."]
+
+
 async def test_a_code_line_that_starts_with_a_dropped_pictograph_and_a_pipe_is_code():
     """A code line's start came with a pictograph that was held (a run of them may go on)
     and then dropped: the delta gave no text, and where the code line began was lost with

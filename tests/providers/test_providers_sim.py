@@ -1172,6 +1172,31 @@ async def test_openai_tts_failure_says_what_the_server_said(sim):
     await tts.aclose()
 
 
+@pytest.mark.parametrize(("fault", "said"), [("drop", "broke off"), ("stall", "timed out")])
+async def test_openai_tts_speech_cut_off_mid_answer_is_a_provider_error(sim, fault, said):
+    """Speech whose connection broke, or went quiet, after its first audio failed the
+    answer with the HTTP library's own error, which the SDK does not wrap: the person was
+    told "No answer for turn 2: peer closed connection without sending complete message
+    body (incomplete chunked read)" for a cut, and "No answer for turn 2: " for a read
+    that timed out (its message is empty), with no word of OpenAI speech."""
+    tts = OpenAITTS(
+        api_key="sk-test",
+        base_url=f"{sim.base_url}/v1",
+        model="gpt-4o-mini-tts",
+        voice="alloy",
+        timeout_s=1,
+    )
+    sim.inject("tts", fault)
+    stream = await tts.open_stream()
+    await stream.send_text("It is ten past three, and the sun is still up over the hills.")
+    await stream.end_text()
+    with pytest.raises(ProviderError, match=rf"^OpenAI speech {said}"):
+        async for _ in stream.audio():
+            pass
+    await stream.aclose()
+    await tts.aclose()
+
+
 async def test_sim_server_closes_at_once_with_a_socket_left_open() -> None:
     """A TTS socket a client never closed held every demo quit for a second."""
     import websockets

@@ -1156,6 +1156,42 @@ def test_a_long_turns_pause_is_read_from_the_turns_end() -> None:
     assert first.lower().rstrip("?.") not in reading.text.lower()
 
 
+def test_a_long_turns_reading_reaches_its_last_words_wherever_its_window_falls() -> None:
+    """The last ``READ_S`` seconds of a long turn were cut wherever they fell, often in a
+    word; read from there, the tiny Whisper at times stopped at the sentence before the
+    last and left the person's last words out: "… That was really helpful." for a turn
+    that went on "The main problem with the", read as a finished sentence without a
+    doubt, ended the turn on the fragment (a sentence or two back, at times). The window begins at a quiet moment now."""
+    from voicedesk.turn.pause_reading import PauseReader
+
+    def speech(item: dict[str, Any]) -> np.ndarray:
+        audio, _ = sf.read(FIXTURES / item["file"], dtype="int16")
+        return audio[int(item["speech_start_s"] * 16_000) : int(item["speech_end_s"] * 16_000)]
+
+    said = [item for item in labels().values() if item["category"] == "finished"]
+    gap = np.zeros(int(0.3 * 16_000), np.int16)  # a breath between sentences
+    before = np.concatenate([part for item in said for part in (speech(item), gap)])
+
+    def last_word(text: str) -> str:
+        return text.rstrip("?.!…").split()[-1].lower() if text.strip() else ""
+
+    ends_before = {last_word(item["text"]) for item in said}  # "helpful", "blue", ...
+    reader = PauseReader(local_stt.cue_reader())
+    missed = []
+    for item in labels().values():
+        if item["category"] != "unfinished":
+            continue
+        for shift_s in (0.0, 0.31):  # where the window begins, in the words before
+            start = before[: before.size - int(shift_s * 16_000)]
+            turn = np.concatenate([start, speech(item), gap])
+            assert turn.size / 16_000 > 20
+            reading = reader.read(turn, 0.3)
+            ends = last_word(reading.text)
+            if ends in ends_before and ends != last_word(item["text"]):
+                missed.append((item["text"], shift_s, reading.text[-40:]))
+    assert missed == []
+
+
 def _assert_one_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert proc.returncode != 0
     assert proc.stdout == ""

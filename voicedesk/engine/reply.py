@@ -412,10 +412,12 @@ class Reply:
         text: str,
         stream_task: asyncio.Task[SpeechStream],
         code_lines: Sequence[int] = (),
+        item_lines: Sequence[int] = (),
     ) -> None:
         """Show text (the model's, or a fixed line) and hand its spoken form to this reply's
         voice stream, as far as that is known yet (a word, a link still arriving waits).
-        ``code_lines``: where in ``text`` a code block's lines begin."""
+        ``code_lines``: where in ``text`` a code block's lines begin; ``item_lines``: where
+        list items whose star was dropped begin."""
         first = not self.text
         self.text += text
         self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
@@ -427,7 +429,7 @@ class Reply:
             self._tts_requested = True
             self._mark("tts_request", overwrite=True)
             self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
-        await self._speak(self._spoken_form.feed(text, code_lines), stream_task)
+        await self._speak(self._spoken_form.feed(text, code_lines, item_lines), stream_task)
 
     async def _say_held(self, stream_task: asyncio.Task[SpeechStream]) -> None:
         """What the spoken form still held: the round, or the answer, has ended."""
@@ -522,7 +524,7 @@ class Reply:
                     text = speakable.feed(item.text)
                     if not text:
                         continue
-                    await self._say(text, stream_task, speakable.code_lines)
+                    await self._say(text, stream_task, speakable.code_lines, speakable.item_lines)
                 elif isinstance(item, ToolCalls):
                     if first:
                         first = False
@@ -537,7 +539,7 @@ class Reply:
         finally:
             self._requesting = False
         if tail := speakable.flush():
-            await self._say(tail, stream_task, speakable.code_lines)
+            await self._say(tail, stream_task, speakable.code_lines, speakable.item_lines)
         await self._say_held(stream_task)  # a link cannot go on into the next round
         self.emoji_dropped = self.emoji_dropped or speakable.dropped
         self._mark("llm_done", overwrite=True)

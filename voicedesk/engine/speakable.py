@@ -38,13 +38,15 @@ a run as long as the one that opened it.
 The voice reads a line that starts with "|" as a table's row; in a code block it is code
 ("| grep foo"), so where each of a block's lines begins in the text is given
 (:attr:`SpeakableText.code_lines`) for :class:`~voicedesk.engine.spoken.SpokenText`.
+A list item's star ("* eggs") goes too, and with it what the spoken form knew of the item:
+so where each such item begins is given as well (:attr:`SpeakableText.item_lines`), for
+its end to be said as a sentence's, as a "- eggs" item's is.
 Written by hand because it must work on a stream, one delta at a time, with no delay beyond
 those holds.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 
 from voicedesk.engine.spoken import URL
@@ -100,6 +102,9 @@ _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than
 # marks where a code block's line begins until its place in the cleaned text is known (the
 # pictographs' pass may still move it); a private-use character, dropped from the model's text
 _CODE_LINE = "\ue000"
+# ...and where a list item whose star was dropped begins ("* eggs" is shown " eggs")
+_ITEM_LINE = "\ue001"
+_LINE_MARKS = re.compile(f"([{_CODE_LINE}{_ITEM_LINE}])")
 
 
 class SpeakableText:
@@ -117,28 +122,38 @@ class SpeakableText:
         self.dropped = False  # a pictograph was dropped: an answer of only emoji says nothing
         # where a code block's lines begin in the text the last feed or flush returned
         self.code_lines: list[int] = []
-        self._code_line_next = False  # a code line begins where the next text returned does
+        # where list items whose star was dropped begin, in the same text
+        self.item_lines: list[int] = []
+        self._marks_next = ""  # marks of lines that begin where the next text returned does
 
     def feed(self, delta: str) -> str:
-        self._pending += delta.replace(_CODE_LINE, "")
-        return self._code_lines_out(self._unpictured(self._drain(final=False), final=False))
+        self._pending += delta.replace(_CODE_LINE, "").replace(_ITEM_LINE, "")
+        return self._lines_out(self._unpictured(self._drain(final=False), final=False))
 
     def flush(self) -> str:
         """What was held back at the end of the answer."""
-        return self._code_lines_out(self._unpictured(self._drain(final=True), final=True))
+        return self._lines_out(self._unpictured(self._drain(final=True), final=True))
 
-    def _code_lines_out(self, text: str) -> str:
-        """``text`` without the marks of its code lines' starts, kept in ``code_lines``. A
-        mark at its end (what follows it still held: a pictograph that may go on) is told
-        with the next text: an empty text is passed on to no one, and the mark was lost."""
-        if self._code_line_next:
-            text = _CODE_LINE + text
-        self._code_line_next = text.endswith(_CODE_LINE)
-        if self._code_line_next:
-            text = text[:-1]
-        parts = text.split(_CODE_LINE)
-        self.code_lines = list(itertools.accumulate(len(p) for p in parts[:-1]))
-        return "".join(parts)
+    def _lines_out(self, text: str) -> str:
+        """``text`` without the marks of its code lines' and star items' starts, kept in
+        ``code_lines`` and ``item_lines``. A mark at its end (what follows it still held: a
+        pictograph that may go on, a star's blank) is told with the next text: an empty
+        text is passed on to no one, and the mark was lost."""
+        text = self._marks_next + text
+        kept = len(text.rstrip(_CODE_LINE + _ITEM_LINE))
+        text, self._marks_next = text[:kept], text[kept:]
+        out: list[str] = []
+        self.code_lines, self.item_lines = [], []
+        at = 0
+        for part in _LINE_MARKS.split(text):
+            if part == _CODE_LINE:
+                self.code_lines.append(at)
+            elif part == _ITEM_LINE:
+                self.item_lines.append(at)
+            else:
+                out.append(part)
+                at += len(part)
+        return "".join(out)
 
     def _unpictured(self, text: str, *, final: bool) -> str:
         """``text`` without its runs of pictographs, and without the list marks they leave
@@ -358,6 +373,8 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
             line_start = blank_line and not text[:start].strip(_BLANK)
             if kind in "*_" and prev in _BLANK and nxt and nxt in _BLANK and not line_start:
                 return run  # "5 * 3": blanks on both sides make no emphasis, nor a bullet
+            if run == "*" and line_start and nxt and nxt in _BLANK:
+                return _ITEM_LINE  # a list item's bullet: not said, but where it was is told
             if kind == "#" and prev.isalnum():
                 return run  # C#, F#
             if kind == ">" and prev != "\n":

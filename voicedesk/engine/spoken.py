@@ -18,7 +18,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
   line ``|---|---|`` nothing;
 - a list item ``- eggs`` (or ``+``, or ``1.``) ends as a sentence ("eggs."), its dash or plus
-  not said: Piper read "- eggs\\n- milk" as "eggs-milk", and the items ran together;
+  not said: Piper read "- eggs\\n- milk" as "eggs-milk", and the items ran together; so does
+  a ``* eggs`` item, whose star the Markdown pass took (``SpeakableText.item_lines``);
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
@@ -145,14 +146,20 @@ class SpokenText:
         self._in_row = False  # inside a table row (its line began with "|")
         self._in_item = False  # inside a list item (its line began with "-", "+" or "1.")
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
+        self._item_lines: set[int] = set()  # where star list items begin, their star gone
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
         self._replaced: list[tuple[int, int, int, int]] = []
 
-    def feed(self, delta: str, code_lines: Iterable[int] = ()) -> str:
+    def feed(
+        self, delta: str, code_lines: Iterable[int] = (), item_lines: Iterable[int] = ()
+    ) -> str:
         """``code_lines``: where in ``delta`` a code block's lines begin
-        (:attr:`SpeakableText.code_lines`): one that starts with "|" is no table's row."""
+        (:attr:`SpeakableText.code_lines`): one that starts with "|" is no table's row.
+        ``item_lines``: where list items whose star was dropped begin
+        (:attr:`SpeakableText.item_lines`): each ends as a sentence, as a "- " item does."""
         start = self._shown + len(self._pending)
         self._code_lines.update(start + i for i in code_lines)
+        self._item_lines.update(start + i for i in item_lines)
         self._pending += delta
         return self._drain(final=False)
 
@@ -206,6 +213,8 @@ class SpokenText:
     def _step(self, final: bool) -> tuple[str, str] | None:
         """The next stretch of pending shown text and what is said of it; None: wait."""
         text = self._pending
+        if not self._in_item and (star := self._star_item()) is not None:
+            return star
         if self._before == "\n" and not self._in_row and self._shown not in self._code_lines:
             row = self._row_start(final)
             if row is not False:
@@ -283,6 +292,18 @@ class SpokenText:
         assert opening is not None
         self._in_row = True
         return text[: opening.end()], ""
+
+    def _star_item(self) -> tuple[str, str] | None:
+        """At a list item whose star the Markdown pass dropped (" eggs", "   eggs"
+        nested): its blanks, said as nothing; None if none begins here. Told only by
+        ``item_lines``, it is an item as a "- " one is: its end is said as a sentence's (the
+        items went to the voice as one run of words, "eggs milk bread", with no pause)."""
+        text = self._pending
+        lead = len(text) - len(text.lstrip(" \t"))
+        if not any(self._shown + i in self._item_lines for i in range(lead + 1)):
+            return None
+        self._in_item = True
+        return (text[:lead], "") if lead else None
 
     def _item_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a list item's marker, or False. Its dash was read with the

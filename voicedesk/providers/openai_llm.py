@@ -339,7 +339,7 @@ class OpenAIChat:
         except openai.APIError as exc:
             raise ProviderError(f"The language model stream failed: {error_message(exc)}") from None
         except Exception as exc:  # httpx read errors: socket dropped mid-stream
-            if _from_http_stack(exc):
+            if from_http_stack(exc):
                 raise ProviderError(f"The language model stream broke off: {exc!r}") from None
             raise
         finally:
@@ -414,7 +414,7 @@ class OpenAIChat:
             return ProviderError(f"Cannot reach the language model at {self.server_url}: {exc}")
         if isinstance(exc, openai.APIError):
             return ProviderError(f"The language model stream failed: {error_message(exc)}")
-        if isinstance(exc, Exception) and _from_http_stack(exc):
+        if isinstance(exc, Exception) and from_http_stack(exc):
             return ProviderError(f"The language model stream broke off: {exc!r}")
         return None
 
@@ -445,7 +445,7 @@ class OpenAIChat:
             await self._client.close()
 
 
-def _from_http_stack(exc: Exception) -> bool:
+def from_http_stack(exc: Exception) -> bool:
     """httpx read errors (a socket dropped mid-stream) reach us unwrapped by the SDK."""
     return exc.__class__.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "anyio")
 

@@ -1,7 +1,8 @@
 """OpenAI ``/v1/audio/speech`` streaming pcm (24 kHz s16le), piece by piece.
 
 The endpoint takes a whole text, so text is cut at clauses/sentences (``SentenceStream``) and
-each piece is requested as soon as it is complete; the body is read as it streams
+each piece is requested once it is complete and the piece two before it is in (two at a
+time, in order: ``sentence_stream.AHEAD``); the body is read as it streams
 (``with_streaming_response``: ``create()`` would buffer the whole answer).
 """
 
@@ -14,7 +15,11 @@ import numpy as np
 
 from voicedesk.errors import AuthError, ProviderError
 from voicedesk.loopback import OPENAI_API_BASE, openai_address
-from voicedesk.providers.openai_llm import error_message, kept_alive_http_client
+from voicedesk.providers.openai_llm import (
+    error_message,
+    from_http_stack,
+    kept_alive_http_client,
+)
 from voicedesk.providers.sentence_stream import SentenceStream
 
 
@@ -28,6 +33,7 @@ class OpenAITTS:
         from openai import AsyncOpenAI
 
         self.model, self.voice = model, voice
+        self._timeout_s = timeout_s
         # each answer's first sentence is a new request: its connection is kept from the
         # last answer rather than opened again on the way to the first audio
         self._client = AsyncOpenAI(
@@ -72,6 +78,17 @@ class OpenAITTS:
             ) from None
         except openai.APIError as exc:
             raise ProviderError(f"OpenAI speech failed: {exc}") from None
+        except Exception as exc:
+            # The body is read through the HTTP library, whose errors the SDK does not wrap:
+            # the person was told the library's words ("peer closed connection without
+            # sending complete message body"), or nothing at all for a read timeout.
+            if not from_http_stack(exc):
+                raise
+            if "Timeout" in type(exc).__name__:
+                raise ProviderError(
+                    f"OpenAI speech timed out (no audio for {self._timeout_s:g} s)"
+                ) from None
+            raise ProviderError(f"OpenAI speech broke off: {exc}") from None
 
     async def open_stream(self) -> SentenceStream:
         return SentenceStream(self._synth, self.sample_rate)
