@@ -247,6 +247,7 @@ async def _answer_with_a_tool(
     run_tools=_tool_result,
     playback: _Playback | None = None,
     fault: str | None = None,
+    tools: list[dict] | None = None,
 ) -> tuple[Reply, SimServer]:
     """One confirmed ``Reply`` to ``turn`` against the simulated cloud, to its end; the
     simulator (stopped) still holds what it was sent."""
@@ -265,7 +266,9 @@ async def _answer_with_a_tool(
         reply = Reply(
             turn_id=1,
             utterance_id=1,
-            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}], tools=[]),
+            request=ChatRequest(
+                messages=[{"role": "user", "content": QUESTION}], tools=tools or []
+            ),
             llm=llm,
             open_tts=tts.open_stream,
             playback=playback or _Playback(),
@@ -309,32 +312,7 @@ async def test_a_model_that_keeps_calling_tools_is_asked_for_its_answer_in_the_e
 
     turn = _tool_turn("It grew.", preamble="")
     turn.tool_rounds = 10  # it would go on looking for as long as it may
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
-    async with SimServer(SimScript(turns=[turn]), latency) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(
-                messages=[{"role": "user", "content": QUESTION}], tools=[READ_TOOL]
-            ),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=_Playback(),
-            clock=time.monotonic,
-            record=TurnRecord(turn_id=1),
-            bus=ev.EventBus(),
-            run_tools=run_tools,
-        )
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 20)
-        finally:
-            await reply.cancel()
-            await llm.aclose()
-            await tts.aclose()
+    reply, sim = await _answer_with_a_tool(turn, run_tools=run_tools, tools=[READ_TOOL])
     assert reply.failed is None
     assert reply.text == "It grew."
     asked = sim.chat_requests()
