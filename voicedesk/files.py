@@ -136,6 +136,28 @@ def make_private_folder(folder: Path) -> None:
                 raise  # a file in the way (it was taken for a folder made meanwhile)
 
 
+def make_data_folder(folder: Path, what: str, keeps: str) -> None:
+    """Make ``folder`` for ``what`` (a file voicedesk writes there: "the session log")
+    private, as :func:`make_private_folder` does, or stop the start with a sentence: a file
+    where a folder goes made mkdir say "File exists" (or "Not a directory"), in a traceback
+    naming neither. ``keeps``: what voicedesk keeps in the folder ("its conversations")."""
+    from voicedesk.errors import UserError
+
+    in_the_way = file_in_the_way(folder / "-")  # the folder itself, or one above it
+    if in_the_way is not None:
+        raise UserError(
+            f"{what[0].upper()}{what[1:]} cannot be written: {in_the_way} is a file, not a folder.",
+            f"move or delete that file, so voicedesk can keep {keeps} in the folder {folder}",
+        )
+    try:
+        make_private_folder(folder)
+    except OSError as exc:
+        raise UserError(
+            f"The folder {folder} for {what} cannot be made: {exc.strerror or exc}.",
+            "give yourself write access to it, or set XDG_DATA_HOME to a folder you own",
+        ) from None
+
+
 def file_in_the_way(path: Path) -> Path | None:
     """A parent of ``path`` that is a file, not a folder: making the folders would fail
     with "File exists" (or "Not a directory"), naming neither the file nor the cause."""

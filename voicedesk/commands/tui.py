@@ -37,23 +37,10 @@ def log_file_path() -> Path:
     logs go, so that with this one there are at most :data:`TUI_LOGS_KEPT`. A log a day
     (each may quote a notice about the conversation) piled up there for good."""
     from voicedesk.config import data_dir
-    from voicedesk.errors import UserError
-    from voicedesk.files import file_in_the_way, make_private_folder
+    from voicedesk.files import make_data_folder
 
     folder = data_dir() / "logs"
-    in_the_way = file_in_the_way(folder / "tui.log")
-    if in_the_way is not None:  # it ended the start in a traceback
-        raise UserError(
-            f"The terminal UI's log cannot be written: {in_the_way} is a file, not a folder.",
-            f"move or delete that file, so voicedesk can keep its logs in the folder {folder}",
-        )
-    try:
-        make_private_folder(folder)
-    except OSError as exc:
-        raise UserError(
-            f"The terminal UI's log folder {folder} cannot be made: {exc.strerror or exc}.",
-            "give yourself write access to it, or set XDG_DATA_HOME to a folder you own",
-        ) from None
+    make_data_folder(folder, "the terminal UI's log", "its logs")
     earlier = sorted(folder.glob("tui-*.log"), key=_modified)  # oldest first
     for old in earlier[: max(0, len(earlier) - (TUI_LOGS_KEPT - 1))]:
         with contextlib.suppress(OSError):  # another start took it first, or it is not ours

@@ -35,7 +35,7 @@ from typing import Any
 from voicedesk.config import data_dir
 from voicedesk.config_secrets import hide_secrets
 from voicedesk.errors import UserError
-from voicedesk.files import ends_mid_line, file_in_the_way, make_private_folder
+from voicedesk.files import ends_mid_line, make_data_folder, make_private_folder
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +95,7 @@ class SessionLog:
         """Refuse at start a log that cannot be written (its folder is a file, or is not
         writable): every turn's record failed on it, and the conversation with them."""
         folder = self.path.parent
-        in_the_way = file_in_the_way(self.path)
-        if in_the_way is not None:
-            raise UserError(
-                f"The session log cannot be written: {in_the_way} is a file, not a folder.",
-                f"move or delete that file, so voicedesk can keep its conversations in the "
-                f"folder {folder}",
-            )
-        try:
-            make_private_folder(folder)
-        except OSError as exc:
-            raise UserError(
-                f"The session log's folder {folder} cannot be made: {exc.strerror or exc}.",
-                "give yourself write access to it, or set XDG_DATA_HOME to a folder you own",
-            ) from None
+        make_data_folder(folder, "the session log", "its conversations")
         target = self.path if self.path.exists() else folder
         if not os.access(target, os.W_OK):
             raise UserError(
