@@ -167,6 +167,20 @@ def file_in_the_way(path: Path) -> Path | None:
     return None
 
 
+def open_private_log(path: Path) -> int:
+    """An append-only log's fd, a new file readable only by its owner (0600: its lines hold
+    what was said; one that exists keeps its mode), its next record on a fresh line even
+    after a torn one (:func:`ends_mid_line`). The folder must exist."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if ends_mid_line(path):
+            os.write(fd, b"\n")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def ends_mid_line(path: Path) -> bool:
     """Whether an append-only log's last line is torn (a crash or a full disk mid-write):
     its next record must start on a fresh line, or it is glued to the torn one and lost."""

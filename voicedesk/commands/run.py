@@ -24,7 +24,7 @@ from typing import Any
 from voicedesk.commands import DocHelpFormatter, path_arg
 from voicedesk.config_secrets import hide_secrets
 from voicedesk.errors import UserError
-from voicedesk.files import ends_mid_line, file_in_the_way
+from voicedesk.files import file_in_the_way, open_private_log
 
 # run and demo say the same, as they write the file the same way (MetricsWriter)
 METRICS_OUT_HELP = (
@@ -404,12 +404,8 @@ def open_metrics(path: Path) -> Any:
     umask made it readable by every local user. A file that exists keeps its mode."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        fh = os.fdopen(fd, "a", encoding="utf-8")
-        if ends_mid_line(path):  # torn by a full disk: this run's first record starts afresh
-            fh.write("\n")
-            fh.flush()
-        return fh
+        # torn by a full disk, this run's first record starts afresh
+        return os.fdopen(open_private_log(path), "a", encoding="utf-8")
     except OSError as exc:
         raise UserError(
             f"Cannot write --metrics-out {path}: {exc.strerror or exc}",

@@ -35,7 +35,7 @@ from typing import Any
 from voicedesk.config import data_dir
 from voicedesk.config_secrets import hide_secrets
 from voicedesk.errors import UserError
-from voicedesk.files import ends_mid_line, make_data_folder, make_private_folder
+from voicedesk.files import make_data_folder, make_private_folder, open_private_log
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,7 @@ class SessionLog:
 
     def _open(self) -> int:
         make_private_folder(self.path.parent)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        if ends_mid_line(self.path):
-            os.write(fd, b"\n")
-        return fd
+        return open_private_log(self.path)
 
     def append(self, record: dict[str, Any]) -> None:
         """One record, durably. A log that cannot be written (a full disk, its file taken
