@@ -998,17 +998,23 @@ async def test_elevenlabs_a_key_refused_mid_session_is_not_dialled_for_ever(sim,
     await tts.aclose()
 
 
-async def test_elevenlabs_dropped_socket_is_a_provider_error(sim):
-    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
-    sim.inject("tts", "drop")
+async def _speech_fails(tts: Any, text: str, match: str | None = None) -> None:
+    """``tts`` asked to say ``text`` fails with a ProviderError (matching ``match``); the
+    stream and the voice closed after it."""
     stream = await tts.open_stream()
-    await stream.send_text("Hello there, this will break. ")
+    await stream.send_text(text)
     await stream.end_text()
-    with pytest.raises(ProviderError):
+    with pytest.raises(ProviderError, match=match):
         async for _ in stream.audio():
             pass
     await stream.aclose()
     await tts.aclose()
+
+
+async def test_elevenlabs_dropped_socket_is_a_provider_error(sim):
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    sim.inject("tts", "drop")
+    await _speech_fails(tts, "Hello there, this will break. ")
 
 
 async def test_sim_elevenlabs_times_first_audio_from_the_flush_not_the_first_text(sim):
@@ -1162,14 +1168,7 @@ async def test_openai_tts_failure_says_what_the_server_said(sim):
         api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
     )
     sim.inject("tts", "500", times=5)
-    stream = await tts.open_stream()
-    await stream.send_text("Hello there.")
-    await stream.end_text()
-    with pytest.raises(ProviderError, match=r"HTTP 500\): The server had an error"):
-        async for _ in stream.audio():
-            pass
-    await stream.aclose()
-    await tts.aclose()
+    await _speech_fails(tts, "Hello there.", r"HTTP 500\): The server had an error")
 
 
 @pytest.mark.parametrize(("fault", "said"), [("drop", "broke off"), ("stall", "timed out")])
@@ -1187,14 +1186,8 @@ async def test_openai_tts_speech_cut_off_mid_answer_is_a_provider_error(sim, fau
         timeout_s=1,
     )
     sim.inject("tts", fault)
-    stream = await tts.open_stream()
-    await stream.send_text("It is ten past three, and the sun is still up over the hills.")
-    await stream.end_text()
-    with pytest.raises(ProviderError, match=rf"^OpenAI speech {said}"):
-        async for _ in stream.audio():
-            pass
-    await stream.aclose()
-    await tts.aclose()
+    text = "It is ten past three, and the sun is still up over the hills."
+    await _speech_fails(tts, text, rf"^OpenAI speech {said}")
 
 
 async def test_sim_server_closes_at_once_with_a_socket_left_open() -> None:
