@@ -35,6 +35,8 @@ CASES = [
     # a list's dashes were read with its words ("- eggs\n- milk": Piper said "eggs-milk",
     # Whisper heard "Ex-Milk") and its items ran together: each item ends as a sentence
     ("Buy:\n- eggs\n- milk\n+ bread.\n\nDone.", "Buy:\neggs.\nmilk.\nbread.\n\nDone."),
+    # an empty item ends no sentence: the voice was given a lone "." ("1. ." for a number)
+    ("Buy:\n- eggs\n- \n1. \n- milk\n", "Buy:\neggs.\n\n1. \nmilk.\n"),
     (
         "Steps:\n1. Preheat\n  2) Mix, then bake\n-5 degrees is cold\n3 - 2 = 1\n",
         "Steps:\n1. Preheat.\n  2) Mix, then bake.\n-5 degrees is cold\n3 - 2 = 1\n",

@@ -145,6 +145,7 @@ class SpokenText:
         self._before = "\n"  # the shown character before the pending text
         self._in_row = False  # inside a table row (its line began with "|")
         self._in_item = False  # inside a list item (its line began with "-", "+" or "1.")
+        self._item_from = 0  # where the item's words begin in the spoken text
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
@@ -224,6 +225,8 @@ class SpokenText:
                 return item
         ch = text[0]
         if ch == "\n" and (self._in_row or self._in_item):  # a row's or an item's end
+            if self._in_item and self._said == self._item_from:
+                return "\n", "\n"  # an empty item ("- "): a lone "." the voice would say
             return "\n", "\n" if self._last_said in _ENDS_SAYING else ".\n"
         if self._in_row and text.startswith("\\|"):
             return "\\|", "|"  # an escaped pipe ("`a \\| b`" in a cell): no cell's end
@@ -303,6 +306,7 @@ class SpokenText:
         if not any(self._shown + i in self._item_lines for i in range(lead + 1)):
             return None
         self._in_item = True
+        self._item_from = self._said
         return (text[:lead], "") if lead else None
 
     def _item_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
@@ -320,6 +324,7 @@ class SpokenText:
             return None  # the item's words are still to come
         self._in_item = True
         said = "" if marker.group().strip() in "-+" else marker.group()
+        self._item_from = self._said + len(said)
         return marker.group(), said
 
     def _cell_end(self, final: bool) -> tuple[str, str] | None:
