@@ -1192,6 +1192,28 @@ def test_a_long_turns_reading_reaches_its_last_words_wherever_its_window_falls()
     assert missed == []
 
 
+def test_replay_gives_a_long_turns_text_whole(tmp_path: Path) -> None:
+    """A pause is read from the turn's last ``READ_S`` seconds, and a long turn's "text"
+    in ``replay`` was that reading: a 20 s dictation held only its last sentences."""
+    said = [item for item in labels().values() if item["category"] == "finished"]
+    parts = []
+    for item in said:
+        audio, _ = sf.read(FIXTURES / item["file"], dtype="int16")
+        parts.append(
+            audio[int(item["speech_start_s"] * 16_000) : int(item["speech_end_s"] * 16_000)]
+        )
+        parts.append(np.zeros(int(0.3 * 16_000), np.int16))  # a breath between sentences
+    path = tmp_path / "dictation.wav"
+    sf.write(path, np.concatenate(parts), 16_000)
+    proc = run_replay(path, cli_env(tmp_path), "--json", "--stt", "local", "--mode", "push-to-talk")
+    assert proc.returncode == 0, proc.stderr
+    (turn,) = json.loads(proc.stdout)["turns"]
+    assert turn["end_s"] - turn["start_s"] > 20
+    words = turn["text"].lower()
+    assert said[0]["text"].lower().rstrip("?.") in words
+    assert said[-1]["text"].lower().rstrip("?.") in words
+
+
 def _assert_one_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert proc.returncode != 0
     assert proc.stdout == ""

@@ -68,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
         source = "local faster-whisper" if transcriber else "nothing (audio only)"
         print(f"replay: transcript cues from {source}", file=sys.stderr)
     result = replay(
-        args.file, settings, transcriber=transcriber, realtime=args.realtime, mode=args.mode
+        args.file,
+        settings,
+        transcriber=transcriber,
+        realtime=args.realtime,
+        mode=args.mode,
+        transcribe=transcriber.transcribe if transcriber else None,
     )
     if result.duration_s == 0:  # the JSON stays the contract's; the person hears why
         print(f"replay: {args.file} holds no audio (0 samples): no turns to find", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 from voicedesk.config import Settings
 from voicedesk.turn.cues import Reading
 from voicedesk.turn.detector import TurnDetector, TurnSignal
-from voicedesk.turn.pause_reading import CueReader, PauseReader
+from voicedesk.turn.pause_reading import READ_S, CueReader, PauseReader
 
 BLOCK_S = 0.010
 
@@ -50,7 +51,11 @@ def replay(
     transcriber: CueReader | None = None,
     realtime: bool = False,
     mode: str | None = None,
+    transcribe: Callable[[np.ndarray], str] | None = None,
 ) -> ReplayResult:
+    """``transcribe``: the words of a whole turn, for the "text" of a turn longer than a
+    pause reading's window (``READ_S``); without it such a turn's text is only what its
+    last reading covered, the dictation's last seconds."""
     from voicedesk.audio.wavio import read_wav
 
     pcm16, _ = read_wav(path, 16_000)
@@ -116,6 +121,11 @@ def replay(
                         pending[0].cancel()
                     _record(result, detector.set_reading(reader.read(*detector.pause_audio()), at))
                 _record(result, detector.ptt_release(released))
+    if transcribe is not None:
+        for turn in result.turns:
+            if turn["end_s"] - turn["start_s"] > READ_S:  # after the run: it moves no clock
+                words = pcm16[int(turn["start_s"] * 16_000) : int(turn["end_s"] * 16_000)]
+                turn["text"] = transcribe(words)
     return result
 
 
