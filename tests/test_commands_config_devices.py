@@ -1076,6 +1076,30 @@ def test_doctor_online_unreachable_server_says_what_to_check(monkeypatch) -> Non
     assert "check llm.base_url and your network" in line
 
 
+def test_doctor_online_names_a_proxy_that_is_not_running(monkeypatch) -> None:
+    """Behind a proxy that is not running, each server read "unreachable (ConnectError:
+    [Errno 111] …); check llm.base_url and your network": the refused port was the
+    proxy's. The proxy is named, with the variables that set it."""
+    from voicedesk.commands.doctor import check_online
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # refuses every connection
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "OPENAI_API_KEY": KEY,
+        "VOICEDESK_STT__PROVIDER": "local",
+        "VOICEDESK_TTS__PROVIDER": "local",
+        "VOICEDESK_LLM__BASE_URL": "https://192.0.2.1/v1",  # never reached: the proxy refuses
+    }
+    checks = check_online(load_settings(Path("/nonexistent/c.toml"), environ=env))
+    (line,) = [c.line() for c in checks if "192.0.2.1" in c.line()]
+    assert line.lstrip().startswith("fail")
+    assert "unreachable through the proxy http://127.0.0.1:9" in line
+    assert "HTTPS_PROXY" in line and "NO_PROXY" in line
+
+
 # ---- live backend block logic (no device needed) ----------------------------------------------
 def test_sounddevice_backend_blocks_and_zero_input() -> None:
     from voicedesk.audio.sounddevice_backend import SoundDeviceDuplex

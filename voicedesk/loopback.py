@@ -58,6 +58,24 @@ def websocket_proxy(url: str) -> Literal[True] | None:
     return None if is_loopback(url) else True
 
 
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment sets for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``, … less
+    ``NO_PROXY``), as httpx and websockets would use it; None where they connect directly."""
+    from urllib.request import getproxies, proxy_bypass
+
+    if is_loopback(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.hostname is None or proxy_bypass(parts.hostname):
+        return None
+    proxies = getproxies()
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+    return proxies.get(scheme) or proxies.get("all") or None
+
+
 OPENAI_API_BASE = "https://api.openai.com/v1"  # where the OpenAI SDK goes by default
 
 

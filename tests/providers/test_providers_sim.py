@@ -174,6 +174,34 @@ async def test_a_server_that_answers_no_websocket_is_said_not_a_traceback():
         assert "tts.elevenlabs_base_url" in str(said)
 
 
+async def test_a_proxy_that_is_not_running_is_named(monkeypatch: pytest.MonkeyPatch):
+    """With HTTPS_PROXY set to a proxy that is not running, each provider said "Cannot reach
+    <the service>: [Errno 111] …" and told the person to check the service's address and
+    their network; the refused port was the proxy's. The proxy is named now, with the
+    variables that set it."""
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on: the proxy is not running
+        closed.bind(("127.0.0.1", 0))
+        proxy = f"http://user:pw@127.0.0.1:{closed.getsockname()[1]}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    remote = "https://192.0.2.1"  # TEST-NET: never reached, the proxy refuses first
+    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{remote}/v1")
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{remote}/v1", connect_timeout_s=5)
+    tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=remote)
+    for said in (
+        await _refusal(llm, "warm"),
+        await _refusal(stt),
+        await _refusal(tts, "warm"),
+    ):
+        assert "through the proxy http://***@127.0.0.1:" in said.message, said.message
+        assert "pw" not in str(said)
+        assert said.hint is not None and "HTTPS_PROXY" in said.hint
+
+
 async def test_stt_a_server_that_refuses_the_socket_is_named():
     """OPENAI_BASE_URL at a chat-only server (Ollama) sends speech-to-text there too, and its
     refusal read "OpenAI realtime transcription refused the connection (HTTP 404)", naming

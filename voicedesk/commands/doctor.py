@@ -632,6 +632,7 @@ def _llm_model_check(
         label,
         f"'{model}'",
         lambda: client.post(url, json=trial, headers=headers, timeout=TIMEOUT_S),
+        url=url,
     )
     if isinstance(response, Check):
         return response
@@ -671,6 +672,7 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
         shown,
         lambda: client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S),
         f"check tools.mcpServers.{name}.url and that the server is running",
+        url,
     )
     if isinstance(response, Check):
         return response
@@ -699,10 +701,15 @@ def _elevenlabs_ok(response: Any) -> bool:
     return isinstance(detail, dict) and detail.get("status") == "missing_permissions"
 
 
-def _send(label: str, shown: str, request: Callable[[], Any], fix: str = "") -> Any:
+def _send(label: str, shown: str, request: Callable[[], Any], fix: str = "", url: str = "") -> Any:
     """``request()``'s response, or the failed Check that says why none came (and, given
-    ``fix``, what to check: "unreachable (ConnectError: …)" alone did not say where)."""
+    ``fix``, what to check: "unreachable (ConnectError: …)" alone did not say where). A
+    proxy the environment sets for ``url`` is named when it could not be reached or
+    refused: its own refused port read as the server's."""
     import httpx
+
+    from voicedesk.loopback import environment_proxy
+    from voicedesk.providers.base import PROXY_HINT
 
     after = f"; {fix}" if fix else ""
     try:
@@ -710,11 +717,15 @@ def _send(label: str, shown: str, request: Callable[[], Any], fix: str = "") -> 
     except httpx.TimeoutException:
         return Check("fail", label, f"{shown}: no answer within {TIMEOUT_S:g} s{after}")
     except httpx.HTTPError as exc:
-        return Check(
-            "fail",
-            label,
-            f"{shown}: unreachable ({type(exc).__name__}: {mask_text(str(exc))}){after}",
-        )
+        said = f"{type(exc).__name__}: {mask_text(str(exc))}"
+        proxy = environment_proxy(url) if url else None
+        if proxy and isinstance(exc, httpx.ConnectError | httpx.ProxyError):
+            return Check(
+                "fail",
+                label,
+                f"{shown}: unreachable through the proxy {mask_text(proxy)} ({said}); {PROXY_HINT}",
+            )
+        return Check("fail", label, f"{shown}: unreachable ({said}){after}")
 
 
 def _probe(
@@ -732,7 +743,7 @@ def _probe(
     label, url_shown = "online", f"{who} {url}"
     t0 = time.perf_counter()
     response = _send(
-        label, url_shown, lambda: client.get(url, headers=headers, timeout=TIMEOUT_S), fix
+        label, url_shown, lambda: client.get(url, headers=headers, timeout=TIMEOUT_S), fix, url
     )
     if isinstance(response, Check):
         return response

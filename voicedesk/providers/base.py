@@ -48,6 +48,28 @@ def handshake_said(exc: BaseException) -> str:
     return said
 
 
+PROXY_HINT = (
+    "check the proxy set by HTTPS_PROXY (or ALL_PROXY, HTTP_PROXY) and that it is running, "
+    "or name this host in NO_PROXY to connect directly"
+)
+
+
+def unreachable(what: str, url: str, said: object, hint: str | None = None) -> ProviderError:
+    """ "Cannot reach ``what``: ``said``", naming the proxy the connection went through when
+    the environment sets one for ``url``: a proxy that is not running refused the
+    connection ("[Errno 111]" from the proxy's own port), which read as the server being
+    out of reach, and the hint sent the person to the server's address."""
+    from voicedesk.config_secrets import mask_text
+    from voicedesk.loopback import environment_proxy
+
+    proxy = environment_proxy(url)
+    if proxy is None:
+        return ProviderError(f"Cannot reach {what}: {said}", hint)
+    return ProviderError(
+        f"Cannot reach {what} through the proxy {mask_text(proxy)}: {said}", PROXY_HINT
+    )
+
+
 def proxy_refusal(service: str, ws_url: str, exc: BaseException) -> ProviderError:
     """The error for a proxy that would not tunnel ``service``'s socket to ``ws_url``
     (websockets' ProxyError: a refused CONNECT, a SOCKS proxy out of reach). Taken for the

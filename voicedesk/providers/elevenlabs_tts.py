@@ -40,6 +40,7 @@ from voicedesk.providers.base import (
     ends_no_clause,
     handshake_said,
     proxy_refusal,
+    unreachable,
 )
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class ElevenLabsTTS:
                 "check tts.elevenlabs_base_url (or ELEVENLABS_BASE_URL)",
             ) from None
         except OSError as exc:
-            raise ProviderError(f"Cannot reach ElevenLabs: {exc}") from None
+            raise unreachable("ElevenLabs", self._ws_url(), exc) from None
         return ws, time.monotonic()
 
     def _prepare_spare(self) -> None:

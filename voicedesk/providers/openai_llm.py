@@ -51,6 +51,7 @@ from voicedesk.providers.base import (
     ToolCall,
     ToolCalls,
     Usage,
+    unreachable,
 )
 
 log = logging.getLogger(__name__)
@@ -211,8 +212,10 @@ class OpenAIChat:
                 "check the key named by llm.api_key_env (OPENAI_API_KEY by default)",
             ) from None
         except openai.APIConnectionError as exc:
-            raise ProviderError(
-                f"Cannot reach the language-model server at {self.server_url}: {exc}",
+            raise unreachable(
+                f"the language-model server at {self.server_url}",
+                str(self._client.base_url),
+                exc,
                 f"check {self._url_setting()} and your network",
             ) from None
         except openai.APIStatusError as exc:
@@ -411,7 +414,9 @@ class OpenAIChat:
                 f"The language model failed (HTTP {exc.status_code}): {error_message(exc)}"
             )
         if isinstance(exc, openai.APIConnectionError):
-            return ProviderError(f"Cannot reach the language model at {self.server_url}: {exc}")
+            return unreachable(
+                f"the language model at {self.server_url}", str(self._client.base_url), exc
+            )
         if isinstance(exc, openai.APIError):
             return ProviderError(f"The language model stream failed: {error_message(exc)}")
         if isinstance(exc, Exception) and from_http_stack(exc):

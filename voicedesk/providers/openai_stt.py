@@ -44,7 +44,7 @@ from voicedesk.audio.resample import StreamResampler
 from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
 from voicedesk.loopback import OPENAI_API_BASE, openai_address, websocket_proxy
-from voicedesk.providers.base import handshake_said, proxy_refusal
+from voicedesk.providers.base import handshake_said, proxy_refusal, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ class OpenAIRealtimeSTT:
                 f"OpenAI realtime transcription did not answer within {self.connect_timeout_s:.0f} s"
             ) from None
         except OSError as exc:
-            raise ProviderError(f"Cannot reach OpenAI realtime transcription: {exc}") from None
+            raise unreachable("OpenAI realtime transcription", _ws_url(self._server), exc) from None
         finally:
             if conn is not None and ready is None:  # opened, then refused (or cancelled)
                 with contextlib.suppress(Exception):
