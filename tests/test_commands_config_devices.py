@@ -766,6 +766,25 @@ def test_install_advice_names_the_pipx_environment_it_runs_in(tmp_path: Path) ->
     assert install_command("x", prefix=tmp_path) == "pip install x"  # a venv of one's own
 
 
+def test_install_advice_for_a_global_pipx_install_says_global(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pipx install --global voicedesk` keeps its venv under PIPX_GLOBAL_HOME (/opt/pipx),
+    and the advice `pipx inject voicedesk …` looked in the person's own pipx home:
+    "Package cannot be injected because voicedesk is not installed"."""
+    from voicedesk.errors import install_command
+
+    home = tmp_path / "opt-pipx"
+    venv = home / "venvs" / "voicedesk"
+    venv.mkdir(parents=True)
+    (venv / "pipx_metadata.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setenv("PIPX_GLOBAL_HOME", str(home))
+    said = install_command("faster-whisper", prefix=venv)
+    assert said == "pipx inject --global voicedesk faster-whisper"  # writable here: no sudo
+    monkeypatch.setenv("PIPX_GLOBAL_HOME", str(tmp_path / "elsewhere"))
+    assert install_command("faster-whisper", prefix=venv) == "pipx inject voicedesk faster-whisper"
+
+
 def test_doctor_says_what_the_local_reading_lacks(monkeypatch) -> None:
     """With the local extra installed and no model, it said to install the extra."""
     from voicedesk.commands.doctor import check_local_cues

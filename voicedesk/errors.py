@@ -8,6 +8,7 @@ of showing a traceback. Programming errors stay ordinary exceptions.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -92,13 +93,20 @@ def install_command(*packages: str, prefix: Path | None = None) -> str:
     where voicedesk never looks. pipx names the venv by its folder in ``venvs``
     (``--suffix=@2``: voicedesk@2, where `pipx inject voicedesk` found nothing); `pipx
     run` keeps a cached one under no name at all, so there voicedesk is installed for
-    good first. ``prefix``: the environment (default: this one)."""
+    good first. A venv of `pipx install --global` (under ``PIPX_GLOBAL_HOME``, /opt/pipx by
+    default) is injected into with ``--global`` (plain `pipx inject` looked for it in the
+    person's own pipx home and found nothing), as root when the person cannot write there.
+    ``prefix``: the environment (default: this one)."""
     names = " ".join(packages)
     where = Path(sys.prefix) if prefix is None else prefix
     metadata = where / "pipx_metadata.json"
     if not metadata.is_file():
         return f"pip install {names}"
     if where.parent.name == "venvs":
+        global_home = Path(os.environ.get("PIPX_GLOBAL_HOME") or "/opt/pipx")
+        if where.parent.parent == global_home:
+            sudo = "" if os.access(where, os.W_OK) else "sudo "
+            return f"{sudo}pipx inject --global {where.name} {names}"
         return f"pipx inject {where.name} {names}"
     return f"pipx install {shlex.quote(_pipx_spec(metadata))} && pipx inject voicedesk {names}"
 
