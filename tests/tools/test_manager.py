@@ -1342,3 +1342,61 @@ async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
         assert len(checked) == 1, checked  # the new tool's schema only
     finally:
         await manager.aclose()
+
+
+WORDY_SERVER = lowlevel_server(
+    "wordy",
+    """
+
+STEPS = "\\n".join(
+    f"- Step {n}: think about part {n} of the problem again, and revise it if needed."
+    for n in range(1, 41)
+)
+TOOLS = [
+    mt.Tool(
+        name="think",
+        description="A detailed tool for reflective problem-solving.\\n" + STEPS,
+        input_schema={"type": "object", "properties": {"thought": {"type": "string"}}},
+    ),
+    mt.Tool(name="ping", title="Ping the server", input_schema={"type": "object"}),
+]
+
+""",
+)
+
+
+async def test_a_tool_described_at_length_is_offered_with_a_description_openai_takes(
+    tmp_path: Path,
+) -> None:
+    """OpenAI refuses every request in which one tool's description is over 1024
+    characters ("Invalid 'tools[0].function.description': string too long"), and MCP
+    servers write long ones: the official sequential-thinking server's is 2,781. With it
+    configured no answer came at all, whatever was asked. The description is cut to
+    what OpenAI takes now, at the end of a line, saying so; its start is kept whole."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = _one_server(tmp_path, "wordy", WORDY_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        tools = manager.llm_tools()
+    finally:
+        await manager.aclose()
+    described = {t["function"]["name"]: t["function"]["description"] for t in tools}
+    assert described["wordy__ping"] == "Ping the server"
+    think = described["wordy__think"]
+    assert len(think) <= 1024
+    assert think.startswith("A detailed tool for reflective problem-solving.\n- Step 1: ")
+    kept, note = think.rsplit("\n", 1)
+    assert kept.endswith("revise it if needed.")  # whole lines only
+    assert note.startswith("[…") and "cut" in note, note
+    sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+    async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+        items = [item async for item in llm.stream(request)]
+        await llm.aclose()
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."

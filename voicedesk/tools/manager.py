@@ -62,6 +62,8 @@ QUIET_AFTER_STOPS = 3
 SPOKEN_MAX = 200
 MAX_TOOL_PAGES = 20
 MAX_TOOLS = 128  # the most tools OpenAI takes in one request; more and it refuses it
+# The longest tool description OpenAI takes; one longer and it refuses the whole request.
+MAX_DESCRIPTION = 1024
 # A tool result longer than this is cut: 5 MB froze the TUI for 13 s when its detail was
 # opened, and the context would clip it to a few thousand tokens anyway.
 MAX_RESULT_CHARS = 50_000
@@ -132,6 +134,7 @@ class _ToolRef:
     server: str
     tool: mt.Tool
     parameters: dict[str, Any] = field(default_factory=dict)  # as the model is offered them
+    description: str = ""  # as the model is offered it
 
 
 def spoken_summary(text: str, limit: int = SPOKEN_MAX) -> str:
@@ -152,6 +155,31 @@ def llm_tool_name(server: str, tool: str) -> str:
     """``server__tool`` squeezed into what the OpenAI API accepts: ``^[a-zA-Z0-9_-]{1,64}$``."""
     name = _NAME_OK.sub("_", f"{server}__{tool}")
     return name[:64] or "tool"
+
+
+def openai_description(tool: mt.Tool) -> str:
+    """A tool's description as OpenAI takes it: at most MAX_DESCRIPTION characters.
+
+    OpenAI refuses the whole request, not the one tool, when a description is longer
+    ("string too long"), and MCP servers write long ones (the official sequential-thinking
+    server's is 2,781 characters): no answer came at all, whatever was asked. A longer one
+    is cut at the end of a line (else of a sentence, else of a word), saying so: its start
+    says what the tool is for, the rest is mostly detail."""
+    text = tool.description or tool.title or tool.name
+    if len(text) <= MAX_DESCRIPTION:
+        return text
+    note = f"[… cut: the full description is {len(text):,} characters]"
+    room = MAX_DESCRIPTION - len(note) - 1
+    kept = text[:room]
+    line_end = kept.rfind("\n")
+    sentence_ends = [m.start() for m in _SENTENCE_END.finditer(kept)]
+    if line_end >= room // 2:
+        kept = kept[:line_end]
+    elif sentence_ends and sentence_ends[-1] >= room // 2:
+        kept = kept[: sentence_ends[-1]]
+    elif " " in kept[room // 2 :]:
+        kept = kept.rsplit(" ", 1)[0]
+    return f"{kept.rstrip()}\n{note}"
 
 
 def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
@@ -962,13 +990,12 @@ class ToolManager:
         offered.sort(key=lambda item: item[1].server != DOCS_SERVER)
         self._say_left_out([ref for _, ref in offered[MAX_TOOLS:]])
         for name, ref in offered[:MAX_TOOLS]:
-            description = ref.tool.description or ref.tool.title or ref.tool.name
             out.append(
                 {
                     "type": "function",
                     "function": {
                         "name": name,
-                        "description": description,
+                        "description": ref.description,
                         "parameters": ref.parameters,
                     },
                 }
@@ -1046,7 +1073,7 @@ class ToolManager:
                     suffix = f"_{n}"
                     name = llm_tool_name(server.name, tool.name)[: 64 - len(suffix)] + suffix
                     n += 1
-                names[name] = _ToolRef(server.name, tool, params)
+                names[name] = _ToolRef(server.name, tool, params, openai_description(tool))
         self._names = names
         self._checked = checked
 
