@@ -1400,3 +1400,51 @@ async def test_a_tool_described_at_length_is_offered_with_a_description_openai_t
         items = [item async for item in llm.stream(request)]
         await llm.aclose()
     assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+
+
+TASKS_SERVER = lowlevel_server(
+    "tasks",
+    """
+
+TOOLS = [
+    mt.Tool(
+        name="research",
+        description="Research a topic, as a task.",
+        input_schema={"type": "object", "properties": {"topic": {"type": "string"}}},
+        execution=mt.ToolExecution(task_support="required"),
+    ),
+    mt.Tool(
+        name="lookup",
+        description="Look a word up, as a task or not.",
+        input_schema={"type": "object"},
+        execution=mt.ToolExecution(task_support="optional"),
+    ),
+]
+
+""",
+)
+
+
+async def test_a_tool_that_runs_only_as_a_task_is_not_offered(tmp_path: Path) -> None:
+    """A tool may say it runs only as an MCP task (``execution.taskSupport: "required"``,
+    as the reference "everything" server's simulate-research-query does), which the
+    client then has to call, poll and fetch; voicedesk calls tools directly. Such a tool
+    was offered all the same, and each call of it failed ("MCP error -32601: Tool
+    simulate-research-query requires task augmentation"): a round to the model lost and
+    an error the model relayed. It is left out now, with a notice saying why; a tool that
+    may run either way is offered."""
+    settings = _one_server(tmp_path, "tasks", TASKS_SERVER)
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        names = [t["function"]["name"] for t in manager.llm_tools()]
+        assert names == ["tasks__lookup"]
+        notices = [n.message for n in seen.of(ev.Notice) if "left out" in n.message]
+        assert len(notices) == 1, notices
+        assert "research" in notices[0] and "“tasks”" in notices[0] and "task" in notices[0]
+        result = await manager.call("tasks__research", {"topic": "x"}, call_id="r")
+        assert result.is_error and "no tool called tasks__research" in result.text
+    finally:
+        await manager.aclose()

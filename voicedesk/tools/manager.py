@@ -1063,6 +1063,9 @@ class ToolManager:
                 ),
             )
             for tool in tools:
+                if tool.execution is not None and tool.execution.task_support == "required":
+                    self._refuse_task(server.name, tool.name)
+                    continue
                 params, wrong = self._parameters_of(tool.input_schema, checked)
                 if params is None:
                     self._refuse_schema(server.name, tool.name, wrong)
@@ -1105,6 +1108,22 @@ class ToolManager:
             f"The tool {tool} of tool server “{server}” is left out: its input schema is not "
             f"one the language model accepts ({wrong}). Offered, it would make every answer "
             f"fail. Its other tools are available; the server's maker can fix the schema.",
+        )
+
+    def _refuse_task(self, server: str, tool: str) -> None:
+        """Say once (per server and tool) that a tool is left out for running only as an
+        MCP task (``execution.taskSupport: "required"``): the client has to start it as a
+        task, then poll and fetch its result, and voicedesk calls tools directly, so each
+        call of it only failed ("requires task augmentation")."""
+        key = (server, tool, "task")
+        if key in self._schema_refused:
+            return
+        self._schema_refused.add(key)
+        self._notice(
+            "warning",
+            f"The tool {tool} of tool server “{server}” is left out: it runs only as an MCP "
+            f"task, which voicedesk does not start, so every call of it would fail. Its "
+            f"other tools are available.",
         )
 
     def _resolve(self, name: str) -> _ToolRef | None:
