@@ -404,7 +404,9 @@ async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A server that prints to stdout before it serves: the SDK skips the line and logged
-    it with a pydantic traceback on our stderr. One warning line says what it was."""
+    it with a pydantic traceback on our stderr. One warning line says what it was, and
+    which configured server wrote it ("a tool server" left the person to guess among
+    all of theirs)."""
     settings = flaky_settings(tmp_path)
     script = tmp_path / "flaky_server.py"
     script.write_text('print("Loading settings...", flush=True)\n' + FLAKY_SERVER)
@@ -417,6 +419,7 @@ async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
             await manager.aclose()
     (stray,) = [r for r in caplog.records if "not an MCP message" in r.getMessage()]
     assert "'Loading settings...'" in stray.getMessage() and "stderr" in stray.getMessage()
+    assert "tool server “flaky” (tools.mcpServers.flaky) wrote" in stray.getMessage()
     assert stray.levelno == logging.WARNING and stray.exc_info is None
     assert not [r for r in caplog.records if r.exc_info]
 

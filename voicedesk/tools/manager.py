@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -89,11 +90,18 @@ def mcp_http_client(url: str, headers: dict[str, str]) -> Any:
     )
 
 
+# The configured name of the server whose task (and the SDK's reader tasks it starts,
+# which copy its context) is running: the SDK's log records do not say which server.
+_SERVER_NAME: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "voicedesk_mcp_server", default=None
+)
+
+
 class _StrayStdoutFilter(logging.Filter):
     """The SDK logs each line a stdio server prints that is no MCP message (a stray
     ``print`` in the server) with a full pydantic traceback, several per line, on our
-    stderr. One line saying what it was and what the server should do instead is enough;
-    the SDK skips the line and the session goes on."""
+    stderr. One line saying what it was, which configured server wrote it and what the
+    server should do instead is enough; the SDK skips the line and the session goes on."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.getMessage().startswith("Failed to parse JSONRPC message"):
@@ -105,8 +113,14 @@ class _StrayStdoutFilter(logging.Filter):
         except Exception:  # only the wording depends on it
             line = ""
         shown = f" ({line[:80]!r})" if line else ""
+        name = _SERVER_NAME.get()
+        if name == DOCS_SERVER:
+            who = "the built-in documents server"
+        else:
+            key = name if name and not _NAME_OK.search(name) else json.dumps(name)  # TOML
+            who = f"tool server “{name}” (tools.mcpServers.{key})" if name else "a tool server"
         record.msg = (
-            f"a tool server wrote a line that is not an MCP message to its stdout{shown}; "
+            f"{who} wrote a line that is not an MCP message to its stdout{shown}; "
             "it was skipped. Tool servers must keep stdout for MCP and log to stderr."
         )
         record.args = ()
@@ -565,6 +579,7 @@ class _Server:
 
     # ------------------------------------------------------------------ the server task
     async def _run(self) -> None:
+        _SERVER_NAME.set(self.name)  # this task's own context: its log records name it
         try:
             while not self._stop.is_set():
                 self._attempt += 1
