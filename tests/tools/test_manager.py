@@ -1451,3 +1451,66 @@ async def test_a_tool_that_runs_only_as_a_task_is_not_offered(tmp_path: Path) ->
         assert result.is_error and "no tool called tasks__research" in result.text
     finally:
         await manager.aclose()
+
+
+PROGRESS_SERVER = """
+import asyncio
+
+from mcp.server.mcpserver import Context, MCPServer
+
+server = MCPServer("busy")
+
+
+@server.tool()
+async def build(ctx: Context, steps: int = 8) -> str:
+    \"\"\"Work for a while, reporting progress every 0.2 s; steps 0: without end.\"\"\"
+    n = 0
+    while steps == 0 or n < steps:
+        n += 1
+        await ctx.report_progress(n, steps or None, f"step {n}")
+        await asyncio.sleep(0.2)
+    return f"built in {n} steps"
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
+    tmp_path: Path,
+) -> None:
+    """A tool that works longer than its server's ``timeout_s`` and says so with progress
+    reports (a build, a download, the "everything" server's long-running operation) was
+    stopped at ``timeout_s`` all the same, with its progress bar at 75 %: the person
+    heard it "took longer than 30 seconds and was stopped", and the work was lost. Each
+    progress report now gives it ``timeout_s`` more, as the MCP specification allows,
+    up to ten times ``timeout_s`` in all; a call that goes quiet is still cut."""
+    script = tmp_path / "busy.py"
+    script.write_text(PROGRESS_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "busy": {"command": sys.executable, "args": [str(script)], "timeout_s": 0.6}
+                },
+            }
+        }
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        result = await manager.call("busy__build", {"steps": 8}, call_id="b")
+        assert not result.is_error, result.text
+        assert result.text == "built in 8 steps" and result.duration_s > 1.2
+        endless = await manager.call("busy__build", {"steps": 0}, call_id="e")
+        assert endless.is_error and 5.5 < endless.duration_s < 8, endless
+        assert endless.text == (
+            "The tool build took longer than 6 seconds, the most it is given however it "
+            "reports progress (ten times its server's timeout_s), and was stopped."
+        )
+        assert (await manager.call("busy__build", {"steps": 1}, call_id="c")).text == (
+            "built in 1 steps"
+        )
+    finally:
+        await manager.aclose()

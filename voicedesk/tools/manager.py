@@ -61,6 +61,10 @@ STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the back-off
 # conversation lasts buried everything else the person was told.
 QUIET_AFTER_STOPS = 3
 SPOKEN_MAX = 200
+# A call that keeps reporting progress is given its server's timeout_s again at each
+# report, up to this many times it in all.
+PROGRESS_MAX_FACTOR = 10
+PROGRESS_MAX_FACTOR_WORD = "ten"
 MAX_TOOL_PAGES = 20
 MAX_TOOLS = 128  # the most tools OpenAI takes in one request; more and it refuses it
 # The longest tool description OpenAI takes; one longer and it refuses the whole request.
@@ -1243,17 +1247,39 @@ class ToolManager:
                 True,
             )
 
+        timeout = server.timeout_s
+        # A call is given timeout_s from its start or its last progress report, up to
+        # `longest` in all: the MCP specification lets a client reset its clock on
+        # progress ("work is actually happening") and asks for a maximum regardless.
+        longest = timeout * PROGRESS_MAX_FACTOR
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        limit: asyncio.Timeout | None = None
+        reported = False
+
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            nonlocal reported
+            reported = True
+            if limit is not None:
+                with contextlib.suppress(RuntimeError):  # it has already run out
+                    limit.reschedule(min(loop.time() + timeout, started + longest))
             self._publish(
                 ev.ToolCallProgress(
                     call_id=call_id, progress=progress, total=total, message=message
                 )
             )
 
-        timeout = server.timeout_s
-        took_too_long = (
-            f"The tool {ref.tool.name} took longer than {timeout:g} seconds and was stopped."
-        )
+        def took_too_long() -> str:
+            name = ref.tool.name
+            if loop.time() - started >= longest - 0.05:
+                return (
+                    f"The tool {name} took longer than {longest:g} seconds, the most it is "
+                    f"given however it reports progress ({PROGRESS_MAX_FACTOR_WORD} times its "
+                    f"server's timeout_s), and was stopped."
+                )
+            quiet = " without reporting progress" if reported else ""
+            return f"The tool {name} took longer than {timeout:g} seconds{quiet} and was stopped."
+
         # RequestParamsMeta is open (PEP 728 extra_items=Any), which mypy does not read yet:
         # it takes any key beyond progress_token for an unknown one
         meta: mt.RequestParamsMeta | None = (
@@ -1262,21 +1288,22 @@ class ToolManager:
             else None
         )
         try:
-            # The SDK's own timeout sends a courtesy cancel to the server; the outer one is a
-            # backstop for a server that stopped reading its input (the SDK clock never starts).
-            async with asyncio.timeout(timeout + 2.0):
+            # Cancelled by this timeout, the SDK sends the server a courtesy cancel (bounded,
+            # should the server have stopped reading its input); its own clock, at the
+            # longest, is a backstop.
+            async with asyncio.timeout_at(started + timeout) as limit:
                 result = await session.call_tool(
                     ref.tool.name,
                     args,
-                    read_timeout_seconds=timeout,
+                    read_timeout_seconds=longest + 1.0,
                     progress_callback=on_progress,
                     meta=meta,
                 )
         except TimeoutError:
-            return took_too_long, True
+            return took_too_long(), True
         except MCPError as exc:
             if exc.code == mt.REQUEST_TIMEOUT:
-                return took_too_long, True
+                return took_too_long(), True
             if exc.code == mt.CONNECTION_CLOSED:
                 server.mark_broken(session, "the connection closed during a call")
                 return (
