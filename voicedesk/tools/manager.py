@@ -988,10 +988,32 @@ class ToolManager:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    async def first_attempts(self) -> None:
+        """Wait until each server's first connection has come up or failed, however long
+        its handshake may take (``timeout_s``, for a server npx fetches first): for
+        `doctor`, which reports each as it is, where start() returns after START_WAIT_S."""
+        longest = max(
+            (max(CONNECT_TIMEOUT_S, s.timeout_s) for s in self._servers.values()), default=0
+        )
+        waits = [asyncio.create_task(s.ready.wait()) for s in self._servers.values()]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=longest + 2.0)
+            for task in pending:
+                task.cancel()
+
     # ------------------------------------------------------------------ tools for the model
     def status(self) -> dict[str, str]:
         """Each server's state ("up", "restarting", …), for the UI and `doctor`."""
         return {name: s.state for name, s in self._servers.items()}
+
+    def why_down(self, server: str) -> str:
+        """Why ``server`` is not up (its last words on stderr included), or ""."""
+        found = self._servers.get(server)
+        return found.reason if found is not None and found.state != "up" else ""
+
+    def offered_count(self, server: str) -> int:
+        """How many of ``server``'s tools the model is offered (those left out not counted)."""
+        return sum(ref.server == server for ref in self._names.values())
 
     def llm_tools(self) -> list[dict[str, Any]]:
         """OpenAI Chat Completions ``tools``: every known tool of every server not given up on.
