@@ -1514,3 +1514,67 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
         )
     finally:
         await manager.aclose()
+
+
+MEDIA_SERVER = """
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+TOOLS = [mt.Tool(name=name, input_schema={"type": "object"}) for name in ("chart", "chime", "scan")]
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=TOOLS)
+
+
+async def call_tool(ctx, params):
+    if params.name == "chart":
+        content = [
+            mt.TextContent(text="Here is the sales chart:"),
+            mt.ImageContent(data=PNG, mime_type="image/png"),
+        ]
+    elif params.name == "chime":
+        content = [mt.AudioContent(data="UklGRg==", mime_type="audio/wav")]
+    else:
+        blob = mt.BlobResourceContents(
+            uri="file:///scans/receipt.pdf", mime_type="application/pdf", blob=PNG
+        )
+        content = [mt.EmbeddedResource(resource=blob)]
+    return mt.CallToolResult(content=content)
+
+
+async def main():
+    server = Server("media", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+
+
+async def test_a_picture_or_sound_a_tool_returns_is_said_to_reach_nobody(tmp_path: Path) -> None:
+    """A tool that answers with an image (the "everything" server's get-tiny-image, the
+    filesystem server's read_media_file), a sound or a binary file had it named to the
+    model as "[image, image/png]", and the model answered "Here is the image", though
+    voicedesk shows no images and plays no tool's sounds: the person saw and heard
+    nothing of it. The model is told now that neither it nor the person can see (or
+    hear) it, so it does not say it is shown."""
+    settings = _one_server(tmp_path, "media", MEDIA_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        chart = await manager.call("media__chart", {}, call_id="c")
+        chime = await manager.call("media__chime", {}, call_id="a")
+        scan = await manager.call("media__scan", {}, call_id="s")
+    finally:
+        await manager.aclose()
+    assert not chart.is_error and chart.text.startswith("Here is the sales chart:\n")
+    assert chart.spoken == "Here is the sales chart:"
+    for result, what in ((chart, "image/png"), (chime, "audio/wav"), (scan, "receipt.pdf")):
+        said = result.text.splitlines()[-1]
+        assert what in said and "neither you nor the person" in said, said
+    assert "application/pdf" in scan.text

@@ -402,8 +402,15 @@ def _bounded(text: str) -> str:
     )
 
 
+# What becomes of a part of a tool result that is no text: voicedesk shows no images and
+# plays no tool's sounds. Named "[image, image/png]", the model answered "Here is the
+# image", and the person saw and heard nothing of it.
+_NOT_SHOWN = "voicedesk passes on only text, so neither you nor the person can {how} it"
+
+
 def result_text(result: mt.CallToolResult) -> str:
-    """All the text in a tool result; non-text parts are named so the model knows they exist."""
+    """All the text in a tool result; non-text parts are named so the model knows they
+    exist, and that nobody can see or hear them."""
     parts: list[str] = []
     for block in result.content:
         if isinstance(block, mt.TextContent):
@@ -413,13 +420,14 @@ def result_text(result: mt.CallToolResult) -> str:
             if isinstance(res, mt.TextResourceContents):
                 parts.append(res.text)
             else:
-                parts.append(f"[binary resource {res.uri}]")
+                kind = f" ({res.mime_type})" if res.mime_type else ""
+                parts.append(f"[a file, {res.uri}{kind}: {_NOT_SHOWN.format(how='open')}]")
         elif isinstance(block, mt.ResourceLink):
             parts.append(f"[resource {block.name}: {block.uri}]")
         elif isinstance(block, mt.ImageContent):
-            parts.append(f"[image, {block.mime_type}]")
+            parts.append(f"[an image ({block.mime_type}): {_NOT_SHOWN.format(how='see')}]")
         elif isinstance(block, mt.AudioContent):
-            parts.append(f"[audio, {block.mime_type}]")
+            parts.append(f"[a sound ({block.mime_type}): {_NOT_SHOWN.format(how='hear')}]")
         else:
             parts.append(f"[{getattr(block, 'type', 'content')}]")
     if not parts and result.structured_content is not None:
