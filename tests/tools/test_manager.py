@@ -424,6 +424,29 @@ async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
     assert not [r for r in caplog.records if r.exc_info]
 
 
+async def test_a_server_that_floods_its_stdout_is_reported_once_per_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server printing its own log to stdout (a progress bar, debug lines) had every
+    line reported: `yes` as a server gave 71,625 warnings in 12 s, which buried the
+    console (headless) and the log. The first line is reported, with a word that the
+    rest are skipped without one; the server goes on being used."""
+    settings = flaky_settings(tmp_path)
+    script = tmp_path / "flaky_server.py"
+    flood = 'for n in range(500):\n    print(f"debug line {n}", flush=True)\n'
+    script.write_text(flood + FLAKY_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    with caplog.at_level(logging.WARNING):
+        await manager.start()
+        try:
+            assert (await manager.call("flaky__ping", {}, call_id="p0")).text == "pong"
+        finally:
+            await manager.aclose()
+    strays = [r.getMessage() for r in caplog.records if "not an MCP message" in r.getMessage()]
+    assert len(strays) == 1, len(strays)
+    assert "'debug line 0'" in strays[0] and "later ones are skipped unreported" in strays[0]
+
+
 async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()

@@ -94,9 +94,9 @@ def mcp_http_client(url: str, headers: dict[str, str]) -> Any:
     )
 
 
-# The configured name of the server whose task (and the SDK's reader tasks it starts,
-# which copy its context) is running: the SDK's log records do not say which server.
-_SERVER_NAME: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+# The server whose task (and the SDK's reader tasks it starts, which copy its context)
+# is running: the SDK's log records do not say which server.
+_SERVER: contextvars.ContextVar[_Server | None] = contextvars.ContextVar(
     "voicedesk_mcp_server", default=None
 )
 
@@ -105,11 +105,18 @@ class _StrayStdoutFilter(logging.Filter):
     """The SDK logs each line a stdio server prints that is no MCP message (a stray
     ``print`` in the server) with a full pydantic traceback, several per line, on our
     stderr. One line saying what it was, which configured server wrote it and what the
-    server should do instead is enough; the SDK skips the line and the session goes on."""
+    server should do instead is enough; the SDK skips the line and the session goes on.
+    Only a server's first such line since it started is reported: one that logs to its
+    stdout (`yes` as a server gave 71,625 warnings in 12 s) buried everything else."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.getMessage().startswith("Failed to parse JSONRPC message"):
             return True
+        server = _SERVER.get()
+        if server is not None:
+            server.stray_lines += 1
+            if server.stray_lines > 1:
+                return False
         exc = record.exc_info[1] if record.exc_info else None
         errors = getattr(exc, "errors", None)
         try:
@@ -117,15 +124,16 @@ class _StrayStdoutFilter(logging.Filter):
         except Exception:  # only the wording depends on it
             line = ""
         shown = f" ({line[:80]!r})" if line else ""
-        name = _SERVER_NAME.get()
+        name = server.name if server is not None else None
         if name == DOCS_SERVER:
             who = "the built-in documents server"
         else:
             key = name if name and not _NAME_OK.search(name) else json.dumps(name)  # TOML
             who = f"tool server “{name}” (tools.mcpServers.{key})" if name else "a tool server"
+        later = " (later ones are skipped unreported)" if server is not None else ""
         record.msg = (
             f"{who} wrote a line that is not an MCP message to its stdout{shown}; "
-            "it was skipped. Tool servers must keep stdout for MCP and log to stderr."
+            f"it was skipped{later}. Tool servers must keep stdout for MCP and log to stderr."
         )
         record.args = ()
         record.levelno, record.levelname = logging.WARNING, "WARNING"
@@ -558,6 +566,7 @@ class _Server:
         self._quick_stops = 0  # stops in a row, each before STABLE_AFTER_S of being up
         self.was_up = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
+        self.stray_lines = 0  # lines on its stdout that were no MCP message, this start
 
     # ------------------------------------------------------------------ public
     @property
@@ -591,10 +600,11 @@ class _Server:
 
     # ------------------------------------------------------------------ the server task
     async def _run(self) -> None:
-        _SERVER_NAME.set(self.name)  # this task's own context: its log records name it
+        _SERVER.set(self)  # this task's own context: its log records name it
         try:
             while not self._stop.is_set():
                 self._attempt += 1
+                self.stray_lines = 0  # a new process: its first stray line is reported
                 self._wake.clear()
                 self._offset = self._log_offset()
                 self._connected_at = None
