@@ -447,6 +447,39 @@ async def test_a_server_that_floods_its_stdout_is_reported_once_per_start(
     assert "'debug line 0'" in strays[0] and "later ones are skipped unreported" in strays[0]
 
 
+NPX_404 = """\
+import sys
+
+sys.stderr.write(
+    "npm error code E404\\n"
+    "npm error 404 Not Found - GET https://registry.npmjs.org/@acme%2fmcp-notes - Not found\\n"
+    "npm error 404\\n"
+    "npm error 404  The requested resource '@acme/mcp-notes@*' could not be found or you do "
+    "not have permission to access it.\\n"
+    "npm error 404\\n"
+    "npm error 404 Note that you can also install from a\\n"
+    "npm error 404 tarball, folder, http url, or git url.\\n"
+    "npm error A complete log of this run can be found in: /home/me/.npm/_logs/debug-0.log\\n"
+)
+sys.exit(1)
+"""
+
+
+async def test_a_server_npx_cannot_fetch_is_reported_with_npms_reason(tmp_path: Path) -> None:
+    """A server given as `npx -y <package>` (as the config template shows) whose package
+    npm could not fetch (a name mistyped, no network) was reported with npm's last line,
+    "could not start: … (it said: npm error A complete log of this run can be found in:
+    …)", which says nothing of why. npm's own summary of the error is quoted now."""
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(_one_server(tmp_path, "notes", NPX_404), bus=bus, log_dir=tmp_path / "l")
+    await manager.start()
+    await manager.aclose()
+    (said,) = [n.message for n in seen.of(ev.Notice) if "could not start" in n.message]
+    assert "404 Not Found - GET https://registry.npmjs.org/@acme%2fmcp-notes" in said, said
+    assert "A complete log" not in said
+
+
 async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()

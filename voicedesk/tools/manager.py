@@ -443,6 +443,25 @@ def result_text(result: mt.CallToolResult) -> str:
     return "\n".join(parts).strip()
 
 
+_NPM_ERROR = re.compile(r"^npm (?:error|ERR!)\s+(.*)$")
+# npm's error lines that name the error but do not say what it is
+_NPM_BARE = re.compile(r"^(?:code|syscall|errno|path|\d{3})\b\s*\S*$")
+
+
+def _npm_reason(lines: list[str]) -> str:
+    """npm's own summary of why it failed, from a server started with npx (as the config
+    template shows): its first error line that says something, such as "404 Not Found -
+    GET https://registry.npmjs.org/…" or "network request to … failed". Its last line,
+    quoted before, is only where its log is ("A complete log of this run can be found
+    in: …"). "" when npm said no such thing."""
+    for line in lines:
+        match = _NPM_ERROR.match(line)
+        said = match.group(1).strip() if match else ""
+        if said and not _NPM_BARE.match(said) and not said.startswith("A complete log"):
+            return f"npm error {said}"
+    return ""
+
+
 def _leaf(exc: BaseException) -> BaseException:
     """The first real error inside (possibly nested) exception groups from anyio task groups."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -877,7 +896,7 @@ class _Server:
             for ln in data.splitlines()
             if ln.strip() and not ln.strip().startswith("For further information visit")
         ]
-        return lines[-1][:160] if lines else ""
+        return (_npm_reason(lines) or (lines[-1] if lines else ""))[:160]
 
     def _close_log(self) -> None:
         if self._errlog is not None:
