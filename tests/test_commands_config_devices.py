@@ -907,6 +907,78 @@ def test_doctor_says_which_tool_servers_a_session_skips_or_cannot_reach(
     assert "pa55word" not in line and "qs-secret-777" not in line and "***" in line
 
 
+DOCTOR_TOOLS_SERVER = """
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+TOOLS = [
+    mt.Tool(name="ping", description="Answer pong.", input_schema={"type": "object"}),
+    mt.Tool(
+        name="research",
+        description="Research a topic, as an MCP task only.",
+        input_schema={"type": "object"},
+        execution=mt.ToolExecution(task_support="required"),
+    ),
+]
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=TOOLS)
+
+
+async def main():
+    async with stdio_server() as (read, write):
+        server = Server("good", on_list_tools=list_tools)
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+
+
+def test_doctor_online_starts_each_tool_server_and_says_what_it_offers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`doctor` said "ok" for any tool server whose program exists, also with --online:
+    a server that exits at start (a repository path that does not exist, a bad flag)
+    passed, and the session then said it "could not start", retrying all conversation
+    long. With --online each server is started as the session starts it: one that does
+    not come up fails with its reason (its last words on stderr), one that does says how
+    many tools it offers, and a tool left out is named with why."""
+    from voicedesk.commands.doctor import check_tools
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    good = tmp_path / "good.py"
+    good.write_text(DOCTOR_TOOLS_SERVER, encoding="utf-8")
+    broken = "import sys; sys.exit('fatal: /nope/repo is not a git repository')"
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "good": {"command": sys.executable, "args": [str(good)]},
+                    "broken": {"command": sys.executable, "args": ["-c", broken]},
+                    "off": {"command": sys.executable, "enabled": False},
+                },
+            }
+        }
+    )
+    offline = {c.label: c for c in check_tools(settings)}
+    assert offline["tool broken"].status == "ok"  # its program exists: all it can say
+    online = check_tools(settings, online=True)
+    lines = [c.line() for c in online]
+    broken_line = next(ln for ln in lines if "tool broken" in ln)
+    assert broken_line.split()[0] == "fail", lines
+    assert "could not start" in broken_line and "/nope/repo is not a git repository" in broken_line
+    assert "tools.mcpServers.broken" in broken_line
+    good_lines = [ln for ln in lines if "tool good" in ln]
+    assert good_lines[0].split()[0] == "ok" and "1 tool offered" in good_lines[0], good_lines
+    assert good_lines[1].split()[0] == "warn" and "research" in good_lines[1], good_lines
+    assert "tool off" not in {c.label for c in online}  # not enabled: not started
+
+
 def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, capsys) -> None:
     """A stop threshold above the start threshold, a key variable no shell can set, a tool
     server with nothing to reach it by were accepted; a section given as a number said

@@ -404,7 +404,9 @@ async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A server that prints to stdout before it serves: the SDK skips the line and logged
-    it with a pydantic traceback on our stderr. One warning line says what it was."""
+    it with a pydantic traceback on our stderr. One warning line says what it was, and
+    which configured server wrote it ("a tool server" left the person to guess among
+    all of theirs)."""
     settings = flaky_settings(tmp_path)
     script = tmp_path / "flaky_server.py"
     script.write_text('print("Loading settings...", flush=True)\n' + FLAKY_SERVER)
@@ -417,8 +419,65 @@ async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
             await manager.aclose()
     (stray,) = [r for r in caplog.records if "not an MCP message" in r.getMessage()]
     assert "'Loading settings...'" in stray.getMessage() and "stderr" in stray.getMessage()
+    assert "tool server “flaky” (tools.mcpServers.flaky) wrote" in stray.getMessage()
     assert stray.levelno == logging.WARNING and stray.exc_info is None
     assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_a_server_that_floods_its_stdout_is_reported_once_per_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server printing its own log to stdout (a progress bar, debug lines) had every
+    line reported: `yes` as a server gave 71,625 warnings in 12 s, which buried the
+    console (headless) and the log. The first line is reported, with a word that the
+    rest are skipped without one; the server goes on being used."""
+    settings = flaky_settings(tmp_path)
+    script = tmp_path / "flaky_server.py"
+    flood = 'for n in range(500):\n    print(f"debug line {n}", flush=True)\n'
+    script.write_text(flood + FLAKY_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    with caplog.at_level(logging.WARNING):
+        await manager.start()
+        try:
+            assert (await manager.call("flaky__ping", {}, call_id="p0")).text == "pong"
+        finally:
+            await manager.aclose()
+    strays = [r.getMessage() for r in caplog.records if "not an MCP message" in r.getMessage()]
+    assert len(strays) == 1, len(strays)
+    assert "'debug line 0'" in strays[0] and "later ones are skipped unreported" in strays[0]
+
+
+NPX_404 = """\
+import sys
+
+sys.stderr.write(
+    "npm error code E404\\n"
+    "npm error 404 Not Found - GET https://registry.npmjs.org/@acme%2fmcp-notes - Not found\\n"
+    "npm error 404\\n"
+    "npm error 404  The requested resource '@acme/mcp-notes@*' could not be found or you do "
+    "not have permission to access it.\\n"
+    "npm error 404\\n"
+    "npm error 404 Note that you can also install from a\\n"
+    "npm error 404 tarball, folder, http url, or git url.\\n"
+    "npm error A complete log of this run can be found in: /home/me/.npm/_logs/debug-0.log\\n"
+)
+sys.exit(1)
+"""
+
+
+async def test_a_server_npx_cannot_fetch_is_reported_with_npms_reason(tmp_path: Path) -> None:
+    """A server given as `npx -y <package>` (as the config template shows) whose package
+    npm could not fetch (a name mistyped, no network) was reported with npm's last line,
+    "could not start: … (it said: npm error A complete log of this run can be found in:
+    …)", which says nothing of why. npm's own summary of the error is quoted now."""
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(_one_server(tmp_path, "notes", NPX_404), bus=bus, log_dir=tmp_path / "l")
+    await manager.start()
+    await manager.aclose()
+    (said,) = [n.message for n in seen.of(ev.Notice) if "could not start" in n.message]
+    assert "404 Not Found - GET https://registry.npmjs.org/@acme%2fmcp-notes" in said, said
+    assert "A complete log" not in said
 
 
 async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:
@@ -1342,3 +1401,236 @@ async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
         assert len(checked) == 1, checked  # the new tool's schema only
     finally:
         await manager.aclose()
+
+
+WORDY_SERVER = lowlevel_server(
+    "wordy",
+    """
+
+STEPS = "\\n".join(
+    f"- Step {n}: think about part {n} of the problem again, and revise it if needed."
+    for n in range(1, 41)
+)
+TOOLS = [
+    mt.Tool(
+        name="think",
+        description="A detailed tool for reflective problem-solving.\\n" + STEPS,
+        input_schema={"type": "object", "properties": {"thought": {"type": "string"}}},
+    ),
+    mt.Tool(name="ping", title="Ping the server", input_schema={"type": "object"}),
+]
+
+""",
+)
+
+
+async def test_a_tool_described_at_length_is_offered_with_a_description_openai_takes(
+    tmp_path: Path,
+) -> None:
+    """OpenAI refuses every request in which one tool's description is over 1024
+    characters ("Invalid 'tools[0].function.description': string too long"), and MCP
+    servers write long ones: the official sequential-thinking server's is 2,781. With it
+    configured no answer came at all, whatever was asked. The description is cut to
+    what OpenAI takes now, at the end of a line, saying so; its start is kept whole."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = _one_server(tmp_path, "wordy", WORDY_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        tools = manager.llm_tools()
+    finally:
+        await manager.aclose()
+    described = {t["function"]["name"]: t["function"]["description"] for t in tools}
+    assert described["wordy__ping"] == "Ping the server"
+    think = described["wordy__think"]
+    assert len(think) <= 1024
+    assert think.startswith("A detailed tool for reflective problem-solving.\n- Step 1: ")
+    kept, note = think.rsplit("\n", 1)
+    assert kept.endswith("revise it if needed.")  # whole lines only
+    assert note.startswith("[…") and "cut" in note, note
+    sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+    async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+        items = [item async for item in llm.stream(request)]
+        await llm.aclose()
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+
+
+TASKS_SERVER = lowlevel_server(
+    "tasks",
+    """
+
+TOOLS = [
+    mt.Tool(
+        name="research",
+        description="Research a topic, as a task.",
+        input_schema={"type": "object", "properties": {"topic": {"type": "string"}}},
+        execution=mt.ToolExecution(task_support="required"),
+    ),
+    mt.Tool(
+        name="lookup",
+        description="Look a word up, as a task or not.",
+        input_schema={"type": "object"},
+        execution=mt.ToolExecution(task_support="optional"),
+    ),
+]
+
+""",
+)
+
+
+async def test_a_tool_that_runs_only_as_a_task_is_not_offered(tmp_path: Path) -> None:
+    """A tool may say it runs only as an MCP task (``execution.taskSupport: "required"``,
+    as the reference "everything" server's simulate-research-query does), which the
+    client then has to call, poll and fetch; voicedesk calls tools directly. Such a tool
+    was offered all the same, and each call of it failed ("MCP error -32601: Tool
+    simulate-research-query requires task augmentation"): a round to the model lost and
+    an error the model relayed. It is left out now, with a notice saying why; a tool that
+    may run either way is offered."""
+    settings = _one_server(tmp_path, "tasks", TASKS_SERVER)
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        names = [t["function"]["name"] for t in manager.llm_tools()]
+        assert names == ["tasks__lookup"]
+        notices = [n.message for n in seen.of(ev.Notice) if "left out" in n.message]
+        assert len(notices) == 1, notices
+        assert "research" in notices[0] and "“tasks”" in notices[0] and "task" in notices[0]
+        result = await manager.call("tasks__research", {"topic": "x"}, call_id="r")
+        assert result.is_error and "no tool called tasks__research" in result.text
+    finally:
+        await manager.aclose()
+
+
+PROGRESS_SERVER = """
+import asyncio
+
+from mcp.server.mcpserver import Context, MCPServer
+
+server = MCPServer("busy")
+
+
+@server.tool()
+async def build(ctx: Context, steps: int = 8) -> str:
+    \"\"\"Work for a while, reporting progress every 0.2 s; steps 0: without end.\"\"\"
+    n = 0
+    while steps == 0 or n < steps:
+        n += 1
+        await ctx.report_progress(n, steps or None, f"step {n}")
+        await asyncio.sleep(0.2)
+    return f"built in {n} steps"
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
+    tmp_path: Path,
+) -> None:
+    """A tool that works longer than its server's ``timeout_s`` and says so with progress
+    reports (a build, a download, the "everything" server's long-running operation) was
+    stopped at ``timeout_s`` all the same, with its progress bar at 75 %: the person
+    heard it "took longer than 30 seconds and was stopped", and the work was lost. Each
+    progress report now gives it ``timeout_s`` more, as the MCP specification allows,
+    up to ten times ``timeout_s`` in all; a call that goes quiet is still cut."""
+    script = tmp_path / "busy.py"
+    script.write_text(PROGRESS_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "busy": {"command": sys.executable, "args": [str(script)], "timeout_s": 0.6}
+                },
+            }
+        }
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        result = await manager.call("busy__build", {"steps": 8}, call_id="b")
+        assert not result.is_error, result.text
+        assert result.text == "built in 8 steps" and result.duration_s > 1.2
+        endless = await manager.call("busy__build", {"steps": 0}, call_id="e")
+        assert endless.is_error and 5.5 < endless.duration_s < 8, endless
+        assert endless.text == (
+            "The tool build took longer than 6 seconds, the most it is given however it "
+            "reports progress (ten times its server's timeout_s), and was stopped."
+        )
+        assert (await manager.call("busy__build", {"steps": 1}, call_id="c")).text == (
+            "built in 1 steps"
+        )
+    finally:
+        await manager.aclose()
+
+
+MEDIA_SERVER = """
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+TOOLS = [mt.Tool(name=name, input_schema={"type": "object"}) for name in ("chart", "chime", "scan")]
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=TOOLS)
+
+
+async def call_tool(ctx, params):
+    if params.name == "chart":
+        content = [
+            mt.TextContent(text="Here is the sales chart:"),
+            mt.ImageContent(data=PNG, mime_type="image/png"),
+        ]
+    elif params.name == "chime":
+        content = [mt.AudioContent(data="UklGRg==", mime_type="audio/wav")]
+    else:
+        blob = mt.BlobResourceContents(
+            uri="file:///scans/receipt.pdf", mime_type="application/pdf", blob=PNG
+        )
+        content = [mt.EmbeddedResource(resource=blob)]
+    return mt.CallToolResult(content=content)
+
+
+async def main():
+    server = Server("media", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+
+
+async def test_a_picture_or_sound_a_tool_returns_is_said_to_reach_nobody(tmp_path: Path) -> None:
+    """A tool that answers with an image (the "everything" server's get-tiny-image, the
+    filesystem server's read_media_file), a sound or a binary file had it named to the
+    model as "[image, image/png]", and the model answered "Here is the image", though
+    voicedesk shows no images and plays no tool's sounds: the person saw and heard
+    nothing of it. The model is told now that neither it nor the person can see (or
+    hear) it, so it does not say it is shown."""
+    settings = _one_server(tmp_path, "media", MEDIA_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        chart = await manager.call("media__chart", {}, call_id="c")
+        chime = await manager.call("media__chime", {}, call_id="a")
+        scan = await manager.call("media__scan", {}, call_id="s")
+    finally:
+        await manager.aclose()
+    assert not chart.is_error and chart.text.startswith("Here is the sales chart:\n")
+    assert chart.spoken == "Here is the sales chart:"
+    for result, what in ((chart, "image/png"), (chime, "audio/wav"), (scan, "receipt.pdf")):
+        said = result.text.splitlines()[-1]
+        assert what in said and "neither you nor the person" in said, said
+    assert "application/pdf" in scan.text

@@ -10,7 +10,9 @@ like Ollama (port 11434) with no ``llm.context_window``: Ollama cuts a long conv
 without an error. With ``--online`` it also asks each provider whether it is reachable and
 accepts the key (a server that cannot be reached is named with the setting to check), whether
 the language-model server has ``llm.model``, and each tool server given by url whether it
-answers an MCP hello.
+answers an MCP hello; and it starts each tool server given by a command as a conversation
+starts it, saying how many tools it offers and which are left out and why, or why it does
+not start (a program that exists may still exit at once, on an argument it refuses).
 
 Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
 """
@@ -64,7 +66,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--online",
         action="store_true",
-        help="also contact the providers and the tool servers given by url (5 s timeout each)",
+        help="also contact the providers and the tool servers given by url (5 s timeout "
+        "each), and start each tool server given by a command to list its tools",
     )
     parser.set_defaults(func=run)
 
@@ -103,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("Everything looks good.")
     if not args.online:
-        print("Providers were not contacted; add --online to check they accept your keys.")
+        print(
+            "Providers were not contacted, nor tool servers started; add --online to check "
+            "they accept your keys and come up."
+        )
     return 1 if fails else 0
 
 
@@ -480,6 +486,7 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
             )
     from voicedesk.tools.manager import DOCS_SERVER
 
+    to_start: dict[str, str] = {}  # with online: each server whose program was found
     for name, spec in tools.mcpServers.items():
         if not spec.enabled:
             continue
@@ -504,6 +511,9 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
                 )
             continue
         found = shutil.which(spec.command)
+        if found and online:
+            to_start[name] = found
+            continue
         checks.append(
             Check("ok", f"tool {name}", f"{spec.command} → {found}")
             if found
@@ -514,6 +524,72 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
                 f"tools.mcpServers.{name}.command (a full path works)",
             )
         )
+    if to_start:
+        checks += _start_tool_servers(settings, to_start)
+    return checks
+
+
+def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
+    """Start the tool servers named in ``programs`` (name → the program found) as a
+    conversation starts them, and say how each went: a program that exists may still
+    exit at once (a path in its arguments that does not exist, a flag it does not take),
+    which the session found only at start, then retried all conversation long. One that
+    comes up says how many tools it offers, and each tool left out is named with why."""
+    import asyncio
+
+    from voicedesk import events as ev
+    from voicedesk.tools.manager import ToolManager
+
+    servers = {name: settings.tools.mcpServers[name] for name in programs}
+    only = settings.model_copy(
+        update={
+            "tools": settings.tools.model_copy(update={"docs_server": False, "mcpServers": servers})
+        }
+    )
+    notices: list[str] = []
+    bus = ev.EventBus()
+    bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+
+    async def start() -> tuple[dict[str, str], dict[str, int], dict[str, str]]:
+        manager = ToolManager(only, bus=bus)
+        try:
+            await manager.start()
+            await manager.first_attempts()
+            manager.llm_tools()  # says which tools a list too long leaves out
+            status = manager.status()
+            counts = {name: manager.offered_count(name) for name in servers}
+            reasons = {name: manager.why_down(name) for name in servers}
+        finally:
+            await manager.aclose()
+        return status, counts, reasons
+
+    status, counts, reasons = asyncio.run(start())
+    checks = []
+    for name, program in programs.items():
+        label = f"tool {name}"
+        if status[name] == "up":
+            n = counts[name]
+            checks.append(
+                Check("ok", label, f"{program}: started, {n} tool{'s' if n != 1 else ''} offered")
+            )
+            checks += [
+                Check("warn", label, note)
+                for note in notices
+                if f"“{name}”" in note and "left out" in note
+            ]
+        elif status[name] == "starting":
+            checks.append(
+                Check("warn", label, f"{program}: started, but did not answer in time (timeout_s)")
+            )
+        else:
+            checks.append(
+                Check(
+                    "fail",
+                    label,
+                    f"{program} could not start: {reasons[name] or 'it exited'}; fix "
+                    f"tools.mcpServers.{name} (command, args, env) or set enabled = false",
+                )
+            )
     return checks
 
 

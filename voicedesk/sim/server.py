@@ -1036,12 +1036,14 @@ def _bare_array(schema: Any, context: tuple[str, ...] = ()) -> tuple[str, ...] |
 
 
 MAX_TOOLS = 128  # the most tools OpenAI takes in one request
+MAX_DESCRIPTION = 1024  # the longest tool description it takes
 
 
 def _bad_tools(body: dict[str, Any]) -> web.Response | None:
     """OpenAI's refusal of a request with more than MAX_TOOLS tools, or one of whose tools
-    has parameters it does not take: an array without ``items``, a choice of shapes at the
-    top, or no JSON Schema at all. The whole request fails, not the tool."""
+    has a description over MAX_DESCRIPTION characters or parameters it does not take: an
+    array without ``items``, a choice of shapes at the top, or no JSON Schema at all. The
+    whole request fails, not the tool."""
     tools = body.get("tools") or []
     if len(tools) > MAX_TOOLS:
         message = (
@@ -1053,6 +1055,21 @@ def _bad_tools(body: dict[str, Any]) -> web.Response | None:
     for n, tool in enumerate(tools):
         function = tool.get("function") or {}
         name, params = function.get("name"), function.get("parameters")
+        description = function.get("description")
+        if isinstance(description, str) and len(description) > MAX_DESCRIPTION:
+            message = (
+                f"Invalid 'tools[{n}].function.description': string too long. Expected a "
+                f"string with maximum length {MAX_DESCRIPTION}, but got a string with length "
+                f"{len(description)} instead."
+            )
+            error = {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": f"tools[{n}].function.description",
+            }
+            return web.json_response(
+                {"error": {**error, "code": "string_above_max_length"}}, status=400
+            )
         if params is None:
             continue
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -60,8 +61,14 @@ STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the back-off
 # conversation lasts buried everything else the person was told.
 QUIET_AFTER_STOPS = 3
 SPOKEN_MAX = 200
+# A call that keeps reporting progress is given its server's timeout_s again at each
+# report, up to this many times it in all.
+PROGRESS_MAX_FACTOR = 10
+PROGRESS_MAX_FACTOR_WORD = "ten"
 MAX_TOOL_PAGES = 20
 MAX_TOOLS = 128  # the most tools OpenAI takes in one request; more and it refuses it
+# The longest tool description OpenAI takes; one longer and it refuses the whole request.
+MAX_DESCRIPTION = 1024
 # A tool result longer than this is cut: 5 MB froze the TUI for 13 s when its detail was
 # opened, and the context would clip it to a few thousand tokens anyway.
 MAX_RESULT_CHARS = 50_000
@@ -87,15 +94,29 @@ def mcp_http_client(url: str, headers: dict[str, str]) -> Any:
     )
 
 
+# The server whose task (and the SDK's reader tasks it starts, which copy its context)
+# is running: the SDK's log records do not say which server.
+_SERVER: contextvars.ContextVar[_Server | None] = contextvars.ContextVar(
+    "voicedesk_mcp_server", default=None
+)
+
+
 class _StrayStdoutFilter(logging.Filter):
     """The SDK logs each line a stdio server prints that is no MCP message (a stray
     ``print`` in the server) with a full pydantic traceback, several per line, on our
-    stderr. One line saying what it was and what the server should do instead is enough;
-    the SDK skips the line and the session goes on."""
+    stderr. One line saying what it was, which configured server wrote it and what the
+    server should do instead is enough; the SDK skips the line and the session goes on.
+    Only a server's first such line since it started is reported: one that logs to its
+    stdout (`yes` as a server gave 71,625 warnings in 12 s) buried everything else."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.getMessage().startswith("Failed to parse JSONRPC message"):
             return True
+        server = _SERVER.get()
+        if server is not None:
+            server.stray_lines += 1
+            if server.stray_lines > 1:
+                return False
         exc = record.exc_info[1] if record.exc_info else None
         errors = getattr(exc, "errors", None)
         try:
@@ -103,9 +124,16 @@ class _StrayStdoutFilter(logging.Filter):
         except Exception:  # only the wording depends on it
             line = ""
         shown = f" ({line[:80]!r})" if line else ""
+        name = server.name if server is not None else None
+        if name == DOCS_SERVER:
+            who = "the built-in documents server"
+        else:
+            key = name if name and not _NAME_OK.search(name) else json.dumps(name)  # TOML
+            who = f"tool server “{name}” (tools.mcpServers.{key})" if name else "a tool server"
+        later = " (later ones are skipped unreported)" if server is not None else ""
         record.msg = (
-            f"a tool server wrote a line that is not an MCP message to its stdout{shown}; "
-            "it was skipped. Tool servers must keep stdout for MCP and log to stderr."
+            f"{who} wrote a line that is not an MCP message to its stdout{shown}; "
+            f"it was skipped{later}. Tool servers must keep stdout for MCP and log to stderr."
         )
         record.args = ()
         record.levelno, record.levelname = logging.WARNING, "WARNING"
@@ -132,6 +160,7 @@ class _ToolRef:
     server: str
     tool: mt.Tool
     parameters: dict[str, Any] = field(default_factory=dict)  # as the model is offered them
+    description: str = ""  # as the model is offered it
 
 
 def spoken_summary(text: str, limit: int = SPOKEN_MAX) -> str:
@@ -152,6 +181,31 @@ def llm_tool_name(server: str, tool: str) -> str:
     """``server__tool`` squeezed into what the OpenAI API accepts: ``^[a-zA-Z0-9_-]{1,64}$``."""
     name = _NAME_OK.sub("_", f"{server}__{tool}")
     return name[:64] or "tool"
+
+
+def openai_description(tool: mt.Tool) -> str:
+    """A tool's description as OpenAI takes it: at most MAX_DESCRIPTION characters.
+
+    OpenAI refuses the whole request, not the one tool, when a description is longer
+    ("string too long"), and MCP servers write long ones (the official sequential-thinking
+    server's is 2,781 characters): no answer came at all, whatever was asked. A longer one
+    is cut at the end of a line (else of a sentence, else of a word), saying so: its start
+    says what the tool is for, the rest is mostly detail."""
+    text = tool.description or tool.title or tool.name
+    if len(text) <= MAX_DESCRIPTION:
+        return text
+    note = f"[… cut: the full description is {len(text):,} characters]"
+    room = MAX_DESCRIPTION - len(note) - 1
+    kept = text[:room]
+    line_end = kept.rfind("\n")
+    sentence_ends = [m.start() for m in _SENTENCE_END.finditer(kept)]
+    if line_end >= room // 2:
+        kept = kept[:line_end]
+    elif sentence_ends and sentence_ends[-1] >= room // 2:
+        kept = kept[: sentence_ends[-1]]
+    elif " " in kept[room // 2 :]:
+        kept = kept.rsplit(" ", 1)[0]
+    return f"{kept.rstrip()}\n{note}"
 
 
 def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
@@ -356,8 +410,15 @@ def _bounded(text: str) -> str:
     )
 
 
+# What becomes of a part of a tool result that is no text: voicedesk shows no images and
+# plays no tool's sounds. Named "[image, image/png]", the model answered "Here is the
+# image", and the person saw and heard nothing of it.
+_NOT_SHOWN = "voicedesk passes on only text, so neither you nor the person can {how} it"
+
+
 def result_text(result: mt.CallToolResult) -> str:
-    """All the text in a tool result; non-text parts are named so the model knows they exist."""
+    """All the text in a tool result; non-text parts are named so the model knows they
+    exist, and that nobody can see or hear them."""
     parts: list[str] = []
     for block in result.content:
         if isinstance(block, mt.TextContent):
@@ -367,18 +428,38 @@ def result_text(result: mt.CallToolResult) -> str:
             if isinstance(res, mt.TextResourceContents):
                 parts.append(res.text)
             else:
-                parts.append(f"[binary resource {res.uri}]")
+                kind = f" ({res.mime_type})" if res.mime_type else ""
+                parts.append(f"[a file, {res.uri}{kind}: {_NOT_SHOWN.format(how='open')}]")
         elif isinstance(block, mt.ResourceLink):
             parts.append(f"[resource {block.name}: {block.uri}]")
         elif isinstance(block, mt.ImageContent):
-            parts.append(f"[image, {block.mime_type}]")
+            parts.append(f"[an image ({block.mime_type}): {_NOT_SHOWN.format(how='see')}]")
         elif isinstance(block, mt.AudioContent):
-            parts.append(f"[audio, {block.mime_type}]")
+            parts.append(f"[a sound ({block.mime_type}): {_NOT_SHOWN.format(how='hear')}]")
         else:
             parts.append(f"[{getattr(block, 'type', 'content')}]")
     if not parts and result.structured_content is not None:
         parts.append(json.dumps(result.structured_content, ensure_ascii=False))
     return "\n".join(parts).strip()
+
+
+_NPM_ERROR = re.compile(r"^npm (?:error|ERR!)\s+(.*)$")
+# npm's error lines that name the error but do not say what it is
+_NPM_BARE = re.compile(r"^(?:code|syscall|errno|path|\d{3})\b\s*\S*$")
+
+
+def _npm_reason(lines: list[str]) -> str:
+    """npm's own summary of why it failed, from a server started with npx (as the config
+    template shows): its first error line that says something, such as "404 Not Found -
+    GET https://registry.npmjs.org/…" or "network request to … failed". Its last line,
+    quoted before, is only where its log is ("A complete log of this run can be found
+    in: …"). "" when npm said no such thing."""
+    for line in lines:
+        match = _NPM_ERROR.match(line)
+        said = match.group(1).strip() if match else ""
+        if said and not _NPM_BARE.match(said) and not said.startswith("A complete log"):
+            return f"npm error {said}"
+    return ""
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -504,6 +585,7 @@ class _Server:
         self._quick_stops = 0  # stops in a row, each before STABLE_AFTER_S of being up
         self.was_up = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
+        self.stray_lines = 0  # lines on its stdout that were no MCP message, this start
 
     # ------------------------------------------------------------------ public
     @property
@@ -537,9 +619,11 @@ class _Server:
 
     # ------------------------------------------------------------------ the server task
     async def _run(self) -> None:
+        _SERVER.set(self)  # this task's own context: its log records name it
         try:
             while not self._stop.is_set():
                 self._attempt += 1
+                self.stray_lines = 0  # a new process: its first stray line is reported
                 self._wake.clear()
                 self._offset = self._log_offset()
                 self._connected_at = None
@@ -812,7 +896,7 @@ class _Server:
             for ln in data.splitlines()
             if ln.strip() and not ln.strip().startswith("For further information visit")
         ]
-        return lines[-1][:160] if lines else ""
+        return (_npm_reason(lines) or (lines[-1] if lines else ""))[:160]
 
     def _close_log(self) -> None:
         if self._errlog is not None:
@@ -941,10 +1025,32 @@ class ToolManager:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    async def first_attempts(self) -> None:
+        """Wait until each server's first connection has come up or failed, however long
+        its handshake may take (``timeout_s``, for a server npx fetches first): for
+        `doctor`, which reports each as it is, where start() returns after START_WAIT_S."""
+        longest = max(
+            (max(CONNECT_TIMEOUT_S, s.timeout_s) for s in self._servers.values()), default=0
+        )
+        waits = [asyncio.create_task(s.ready.wait()) for s in self._servers.values()]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=longest + 2.0)
+            for task in pending:
+                task.cancel()
+
     # ------------------------------------------------------------------ tools for the model
     def status(self) -> dict[str, str]:
         """Each server's state ("up", "restarting", …), for the UI and `doctor`."""
         return {name: s.state for name, s in self._servers.items()}
+
+    def why_down(self, server: str) -> str:
+        """Why ``server`` is not up (its last words on stderr included), or ""."""
+        found = self._servers.get(server)
+        return found.reason if found is not None and found.state != "up" else ""
+
+    def offered_count(self, server: str) -> int:
+        """How many of ``server``'s tools the model is offered (those left out not counted)."""
+        return sum(ref.server == server for ref in self._names.values())
 
     def llm_tools(self) -> list[dict[str, Any]]:
         """OpenAI Chat Completions ``tools``: every known tool of every server not given up on.
@@ -962,13 +1068,12 @@ class ToolManager:
         offered.sort(key=lambda item: item[1].server != DOCS_SERVER)
         self._say_left_out([ref for _, ref in offered[MAX_TOOLS:]])
         for name, ref in offered[:MAX_TOOLS]:
-            description = ref.tool.description or ref.tool.title or ref.tool.name
             out.append(
                 {
                     "type": "function",
                     "function": {
                         "name": name,
-                        "description": description,
+                        "description": ref.description,
                         "parameters": ref.parameters,
                     },
                 }
@@ -1036,6 +1141,9 @@ class ToolManager:
                 ),
             )
             for tool in tools:
+                if tool.execution is not None and tool.execution.task_support == "required":
+                    self._refuse_task(server.name, tool.name)
+                    continue
                 params, wrong = self._parameters_of(tool.input_schema, checked)
                 if params is None:
                     self._refuse_schema(server.name, tool.name, wrong)
@@ -1046,7 +1154,7 @@ class ToolManager:
                     suffix = f"_{n}"
                     name = llm_tool_name(server.name, tool.name)[: 64 - len(suffix)] + suffix
                     n += 1
-                names[name] = _ToolRef(server.name, tool, params)
+                names[name] = _ToolRef(server.name, tool, params, openai_description(tool))
         self._names = names
         self._checked = checked
 
@@ -1078,6 +1186,22 @@ class ToolManager:
             f"The tool {tool} of tool server “{server}” is left out: its input schema is not "
             f"one the language model accepts ({wrong}). Offered, it would make every answer "
             f"fail. Its other tools are available; the server's maker can fix the schema.",
+        )
+
+    def _refuse_task(self, server: str, tool: str) -> None:
+        """Say once (per server and tool) that a tool is left out for running only as an
+        MCP task (``execution.taskSupport: "required"``): the client has to start it as a
+        task, then poll and fetch its result, and voicedesk calls tools directly, so each
+        call of it only failed ("requires task augmentation")."""
+        key = (server, tool, "task")
+        if key in self._schema_refused:
+            return
+        self._schema_refused.add(key)
+        self._notice(
+            "warning",
+            f"The tool {tool} of tool server “{server}” is left out: it runs only as an MCP "
+            f"task, which voicedesk does not start, so every call of it would fail. Its "
+            f"other tools are available.",
         )
 
     def _resolve(self, name: str) -> _ToolRef | None:
@@ -1182,17 +1306,39 @@ class ToolManager:
                 True,
             )
 
+        timeout = server.timeout_s
+        # A call is given timeout_s from its start or its last progress report, up to
+        # `longest` in all: the MCP specification lets a client reset its clock on
+        # progress ("work is actually happening") and asks for a maximum regardless.
+        longest = timeout * PROGRESS_MAX_FACTOR
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        limit: asyncio.Timeout | None = None
+        reported = False
+
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            nonlocal reported
+            reported = True
+            if limit is not None:
+                with contextlib.suppress(RuntimeError):  # it has already run out
+                    limit.reschedule(min(loop.time() + timeout, started + longest))
             self._publish(
                 ev.ToolCallProgress(
                     call_id=call_id, progress=progress, total=total, message=message
                 )
             )
 
-        timeout = server.timeout_s
-        took_too_long = (
-            f"The tool {ref.tool.name} took longer than {timeout:g} seconds and was stopped."
-        )
+        def took_too_long() -> str:
+            name = ref.tool.name
+            if loop.time() - started >= longest - 0.05:
+                return (
+                    f"The tool {name} took longer than {longest:g} seconds, the most it is "
+                    f"given however it reports progress ({PROGRESS_MAX_FACTOR_WORD} times its "
+                    f"server's timeout_s), and was stopped."
+                )
+            quiet = " without reporting progress" if reported else ""
+            return f"The tool {name} took longer than {timeout:g} seconds{quiet} and was stopped."
+
         # RequestParamsMeta is open (PEP 728 extra_items=Any), which mypy does not read yet:
         # it takes any key beyond progress_token for an unknown one
         meta: mt.RequestParamsMeta | None = (
@@ -1201,21 +1347,22 @@ class ToolManager:
             else None
         )
         try:
-            # The SDK's own timeout sends a courtesy cancel to the server; the outer one is a
-            # backstop for a server that stopped reading its input (the SDK clock never starts).
-            async with asyncio.timeout(timeout + 2.0):
+            # Cancelled by this timeout, the SDK sends the server a courtesy cancel (bounded,
+            # should the server have stopped reading its input); its own clock, at the
+            # longest, is a backstop.
+            async with asyncio.timeout_at(started + timeout) as limit:
                 result = await session.call_tool(
                     ref.tool.name,
                     args,
-                    read_timeout_seconds=timeout,
+                    read_timeout_seconds=longest + 1.0,
                     progress_callback=on_progress,
                     meta=meta,
                 )
         except TimeoutError:
-            return took_too_long, True
+            return took_too_long(), True
         except MCPError as exc:
             if exc.code == mt.REQUEST_TIMEOUT:
-                return took_too_long, True
+                return took_too_long(), True
             if exc.code == mt.CONNECTION_CLOSED:
                 server.mark_broken(session, "the connection closed during a call")
                 return (
