@@ -10,19 +10,28 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
+    sim,  # noqa: F401  (fixture: the simulated cloud)
     sim_args,
     status_text,
+    text_of,
     wait_until,
 )
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
+from voicedesk.engine.builder import build_session, settings_for_sim
+from voicedesk.sim.server import SimServer
 from voicedesk.tui.app import VoiceDeskApp
+from voicedesk.tui.screens import ErrorScreen
 from voicedesk.tui.widgets.conversation import UserTurn
+
+REJECTED_KEY = "sk-bad"  # the key the simulated cloud refuses (voicedesk sim --help)
 
 
 @contextlib.asynccontextmanager
@@ -109,3 +118,38 @@ async def test_the_talk_key_waits_for_the_conversation_to_start(
         assert session.mode == "push-to-talk" and app.ptt_open
         await wait_until(pilot, lambda: app.status_bar.state == "hearing")
         await pilot.press("ctrl+q")
+
+
+async def test_a_start_failing_after_the_audio_started_shows_no_devices(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """ElevenLabs refused the key once the sound had started (the voice is needed only
+    with a speaker, known then): the error dialog said the conversation did not start, and
+    the status bar went on saying "mic file → file · AEC off" beside "not started", as if
+    it were listening. The devices of a conversation that did not start are not shown."""
+    settings = Settings()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        on_sim = settings_for_sim(settings, sim.base_url)
+        on_sim.keys.elevenlabs_api_key = SecretStr(REJECTED_KEY)
+        return build_session(
+            on_sim,
+            input_path=silence_wav,
+            output_path=tmp_path / "out.wav",
+            bus=bus,
+            with_tools=False,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await asyncio.wait_for(app.started.wait(), 20)
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert "ElevenLabs" in text_of(app.screen.query_one("#error-message", Static))
+        await pilot.pause(0.3)  # the events the failed start sent are all handled
+        shown = status_text(app)
+        assert "not started" in shown
+        assert "mic file" not in shown and "AEC" not in shown, shown
+        await pilot.press("q")

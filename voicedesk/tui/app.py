@@ -344,6 +344,10 @@ class VoiceDeskApp(App[int]):
             status.set_state(event.state)
             self._refresh_mode()
         elif isinstance(event, ev.AudioInfo):
+            if self.start_error is not None:
+                # sent as the sound started, by a start that failed after it (a voice key
+                # refused): handled after the failure, it put "mic file → file" back
+                return
             status.set_audio(event.input_device, event.output_device, event.echo_cancellation)
             self.input_device = event.input_device
             self.output_device = event.output_device
