@@ -1,7 +1,9 @@
 """The timings pane: the latest turn as a waterfall on one time axis, and a v2v sparkline.
 
 Time zero is where the person stopped speaking as voicedesk heard it (for a typed turn: when
-it was sent), so each bar reads as "how long after you stopped did this happen". A sound card
+it was sent), so each bar reads as "how long after you stopped did this happen". Each stage
+is shown from its two marks, as the metrics record figures it: a typed turn has no end of
+speech, so no turn end, STT or v2v, as its ``--metrics-out`` line has none. A sound card
 adds its latencies on the person's side (``engine.metrics``): the "mic" bar before time zero
 (they stopped that long before we heard it) and the "speaker" bar after the answer's start
 (they hear it that long after), shown when the device has any; the v2v bar spans both, as
@@ -93,15 +95,14 @@ def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float
     origin = t.get("speech_end", t.get("speech_start", min(t.values())))
     spans: list[tuple[Stage, float | None, float | None]] = []
     for stage in stages:
-        start = t.get(stage.start)
-        if start is None and stage.start == "speech_end":
-            start = origin
-        end = t.get(stage.end)
-        if start is None or end is None or (stage.start == "speech_end" and stage.end not in t):
+        # both marks, as the record's own figures (``TurnRecord.derived``): a typed turn
+        # has no end of speech, and its v2v measured from time zero (when it was sent) was
+        # a figure the metrics line never had, shown over "no spoken turns yet"
+        start, end = t.get(stage.start), t.get(stage.end)
+        if start is None or end is None:
             spans.append((stage, None, None))
         else:
-            # a typed turn starts at the keyboard, not at the microphone
-            lead = float(record.get(stage.lead) or 0.0) if stage.lead and stage.start in t else 0.0
+            lead = float(record.get(stage.lead) or 0.0) if stage.lead else 0.0
             lag = float(record.get(stage.lag) or 0.0) if stage.lag else 0.0
             spans.append((stage, start - lead - origin, end + lag - origin))
     return spans
