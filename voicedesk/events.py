@@ -257,6 +257,7 @@ class PastTurn:
     tool_calls: tuple[PastToolCall, ...] = ()
     summarised: bool = False  # folded into the summary the model now has instead
     failed: str | None = None  # the error that cut the answer off (None: it was not)
+    capped: bool = False  # the model stopped the answer at llm.max_tokens, mid-sentence
 
 
 @dataclass(frozen=True, kw_only=True)

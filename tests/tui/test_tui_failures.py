@@ -14,10 +14,10 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
 )
 from test_typing_only import typing_only_app
 
-from voicedesk.config import data_dir
+from voicedesk.config import Settings, data_dir
 from voicedesk.engine.context import FAILED_MARK
 from voicedesk.engine.resume import restore_state
-from voicedesk.tui.widgets.conversation import AssistantTurn
+from voicedesk.tui.widgets.conversation import LENGTH_NOTE, AssistantTurn
 from voicedesk.tui.widgets.timings import TimingsPane
 
 
@@ -51,4 +51,39 @@ async def test_an_answer_a_failure_cut_off_is_marked_failed_live_and_resumed(
         (earlier,) = conversation(again).query(AssistantTurn)
         assert earlier.display_text.startswith("assistant › Most of the")
         assert "✗" in earlier.display_text
+        await pilot.press("ctrl+q")
+
+
+async def test_an_answer_stopped_at_the_length_limit_says_so_live_and_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model stopped the answer at llm.max_tokens, mid-sentence: a notice said so for
+    five seconds, and then the pane showed an answer ending "… Sentence number 3 of" with
+    nothing to tell it from a whole one, live and when resumed (the model's own history
+    marks it cut off, as the printed conversation does). It is marked where it stops."""
+    script = tmp_path / "script.toml"
+    long_reply = " ".join(f"Sentence number {n} of a long answer." for n in range(40))
+    script.write_text(
+        f'[[turns]]\ntranscript = "Tell me a long story."\nreply = "{long_reply}"\n',
+        encoding="utf-8",
+    )
+    settings = Settings.model_validate({"llm": {"max_tokens": 24}})
+    run = {"settings": settings, "sim_script": script}
+    async with typing_only_app(tmp_path, monkeypatch, **run) as (app, pilot):
+        app.text_input.value = "Tell me a long story."
+        await pilot.press("enter")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records))
+        record = timings.records[-1]
+        assert record["reached_max_tokens"] and not record["error"]
+        await pilot.pause()
+        (answer,) = conversation(app).query(AssistantTurn)
+        shown = answer.display_text
+        assert shown.startswith("assistant › Sentence number 0") and LENGTH_NOTE in shown
+        assert record["heard_text"].strip() in shown
+        await pilot.press("ctrl+q")
+
+    async with typing_only_app(tmp_path, monkeypatch, resume=True) as (again, pilot):
+        (earlier,) = conversation(again).query(AssistantTurn)
+        assert LENGTH_NOTE in earlier.display_text
         await pilot.press("ctrl+q")

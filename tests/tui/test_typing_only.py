@@ -40,15 +40,19 @@ def _no_portaudio() -> None:
 
 @contextlib.asynccontextmanager
 async def typing_only_app(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **sim: Any
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    settings: Settings | None = None,
+    **sim: Any,
 ) -> AsyncIterator[tuple[VoiceDeskApp, Pilot]]:
     """The app `voicedesk run --sim` opens on a machine with no sound system, started and
-    in typing-only mode."""
+    in typing-only mode (``settings``: the config it runs with; the defaults if None)."""
     from voicedesk.commands import tui
 
     monkeypatch.setattr(sounddevice_backend, "import_sounddevice", _no_portaudio)
     args = sim_args(None, None, **{"sim_ttft": 0.05, **sim})
-    settings = Settings()
+    settings = settings or Settings()
     async with contextlib.AsyncExitStack() as stack:
         app = VoiceDeskApp(
             settings,

@@ -327,6 +327,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []), logged)),
                 summarised=turn_id in log.folded,
                 failed=str(record.get("error")) if answer_cut(record) == "failed" else None,
+                capped=cut == "length",
             )
         )
     return ev.ConversationResumed(

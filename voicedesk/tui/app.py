@@ -344,6 +344,10 @@ class VoiceDeskApp(App[int]):
             status.set_state(event.state)
             self._refresh_mode()
         elif isinstance(event, ev.AudioInfo):
+            if self.start_error is not None:
+                # sent as the sound started, by a start that failed after it (a voice key
+                # refused): handled after the failure, it put "mic file → file" back
+                return
             status.set_audio(event.input_device, event.output_device, event.echo_cancellation)
             self.input_device = event.input_device
             self.output_device = event.output_device
@@ -444,13 +448,21 @@ class VoiceDeskApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def _need_session(self) -> SessionControl | None:
-        if self.session is None:
+        """The session, once its start is over; else None, said in a notice.
+
+        Not as soon as it is built: its start (the speech services connecting, the tool
+        servers coming up) takes seconds more, and a message typed then was answered
+        without the tools, timed on a clock not yet running (every stage 0 ms) and shown
+        as "listening" once the start ended; the talk key opened a microphone not yet
+        listened to."""
+        if self.session is None or not self._conversation_running:
             starting = self.make_session is not None and not self.started.is_set()
             self.notify(
                 "The conversation is still starting…" if starting else "No conversation running.",
                 severity="warning",
                 timeout=3,
             )
+            return None
         return self.session
 
     def action_ptt(self) -> None:

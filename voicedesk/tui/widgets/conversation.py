@@ -22,12 +22,14 @@ from textual.selection import Selection
 from textual.widgets import Static
 
 from voicedesk import events as ev
-from voicedesk.engine.metrics import timings_line
+from voicedesk.engine.metrics import answer_cut, timings_line
 from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 from voicedesk.tui.widgets.visible import visible_controls
 
 CUT_MARKER = " ✂ cut here "
 STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
+# after an answer the model stopped at llm.max_tokens, mid-sentence
+LENGTH_NOTE = " … (stopped at the length limit, llm.max_tokens)"
 RESUMED_DIVIDER = "— resumed —"
 # Live turns kept on screen. Textual lays out every child of a scrolling container each time
 # one of them changes height, which a streaming answer does every frame: with hundreds of
@@ -81,6 +83,7 @@ class AssistantTurn(Static):
         self.interrupted = False
         self.cancelled = False
         self.failed: str | None = None  # why there is no (whole) answer
+        self.capped = False  # the model stopped it at llm.max_tokens
         # the lines of the answer already final, so a token re-wraps only the last one
         self._wrap = WrapCache()
         # (width, height) when last laid out; None: not known
@@ -107,6 +110,12 @@ class AssistantTurn(Static):
         """The answer failed: said here for good, since the notice goes after seconds and a
         typing-only session has no spoken error line."""
         self.failed = message
+        self._render_text()
+
+    def set_capped(self) -> None:
+        """The model stopped the answer at llm.max_tokens: said where it stops, since the
+        notice goes after seconds and the answer then read as whole, mid-sentence."""
+        self.capped = True
         self._render_text()
 
     def set_played(self, heard_text: str, interrupted: bool) -> None:
@@ -147,12 +156,19 @@ class AssistantTurn(Static):
             return Content.assemble(
                 prefix, (text, "$foreground-muted"), (" (cancelled)", "$foreground-muted")
             )
+        if self.capped:
+            return Content.assemble(prefix, text.rstrip(), (LENGTH_NOTE, "$warning"))
         return Content.assemble(prefix, text or ("…", "$foreground-muted"))
 
     def _render_text(self) -> None:
         self.set_class(self.cancelled and not self.heard_text, "cancelled")
         content = self.render_content()
-        growing = self.heard_text is None and self.failed is None and not self.cancelled
+        growing = (
+            self.heard_text is None
+            and self.failed is None
+            and not self.cancelled
+            and not self.capped
+        )
         if not growing:
             # drawn as any other text (an earlier turn of a resumed conversation never
             # grows: nothing kept would be used again)
@@ -263,6 +279,8 @@ def _past_turn(turn: ev.PastTurn) -> list[Static]:
         answer.set_played(turn.heard_text, turn.interrupted)
         if turn.failed is not None:  # as the live turn said it
             answer.set_failed(turn.failed)
+        elif turn.capped:
+            answer.set_capped()
         shown.append(answer)
     return shown
 
@@ -335,6 +353,8 @@ class ConversationPane(VerticalScroll):
         elif isinstance(event, ev.TurnMetrics):
             if failure := _failure(event.record):
                 self._assistant(event.turn_id).set_failed(failure)
+            elif answer_cut(event.record) == "length" and event.turn_id in self.assistants:
+                self.assistants[event.turn_id].set_capped()
             # shown only where the timings pane has no room (voicedesk.tcss: #main.-narrow)
             line = Content.styled(
                 f"⏱ {timings_line(event.record, compact=True)}", "$foreground-muted"

@@ -1,7 +1,9 @@
 """The timings pane: the latest turn as a waterfall on one time axis, and a v2v sparkline.
 
 Time zero is where the person stopped speaking as voicedesk heard it (for a typed turn: when
-it was sent), so each bar reads as "how long after you stopped did this happen". A sound card
+it was sent), so each bar reads as "how long after you stopped did this happen". Each stage
+is shown from its two marks, as the metrics record figures it: a typed turn has no end of
+speech, so no turn end, STT or v2v, as its ``--metrics-out`` line has none. A sound card
 adds its latencies on the person's side (``engine.metrics``): the "mic" bar before time zero
 (they stopped that long before we heard it) and the "speaker" bar after the answer's start
 (they hear it that long after), shown when the device has any; the v2v bar spans both, as
@@ -31,6 +33,10 @@ class Stage:
     start: str
     end: str
     target_s: float | None  # None: no budget (a tool takes what it takes)
+    # the record's figure for it (``TurnRecord.derived``), shown as its value: the marks
+    # subtracted here carry float noise (4.8255 − 4.71 = 0.11549999…: 115ms where the
+    # metrics line of the same turn says 116ms)
+    figure: str
     # shown only for turns whose record has each of these marks in ``t`` or non-zero fields
     only_if: tuple[str, ...] = ()
     lead: str | None = None  # record field: seconds the stage starts before its start mark
@@ -44,29 +50,44 @@ STAGES = (
         "speech_end",
         "speech_end",
         None,
+        "input_latency_s",
         only_if=("speech_end", "input_latency_s"),
         lead="input_latency_s",
     ),
-    Stage("turn end", "speech_end", "eou_decided", 0.25),
-    Stage("STT", "speech_end", "stt_final", 0.3),
-    Stage("LLM TTFT", "llm_request", "llm_first_token", 0.8),
+    Stage("turn end", "speech_end", "eou_decided", 0.25, "eou_delay"),
+    Stage("STT", "speech_end", "stt_final", 0.3, "stt_delay"),
+    Stage("LLM TTFT", "llm_request", "llm_first_token", 0.8, "ttft"),
     # a tool turn: the calls, then the model's round with their results (engine metrics)
-    Stage("tools", "tool_start", "tool_done", None, only_if=("tool_start",)),
-    Stage("LLM 2nd", "followup_request", "followup_first_token", 0.8, only_if=("tool_start",)),
-    Stage("TTS TTFB", "tts_request", "tts_first_audio", 0.4),
+    Stage("tools", "tool_start", "tool_done", None, "tool_wait", only_if=("tool_start",)),
+    Stage(
+        "LLM 2nd",
+        "followup_request",
+        "followup_first_token",
+        0.8,
+        "followup_ttft",
+        only_if=("tool_start",),
+    ),
+    Stage("TTS TTFB", "tts_request", "tts_first_audio", 0.4, "ttfb"),
     # … and they hear the answer this long after we hand it over
     Stage(
         "speaker",
         "playback_start",
         "playback_start",
         None,
+        "output_latency_s",
         only_if=("playback_start", "output_latency_s"),
         lag="output_latency_s",
     ),
     # end of speech → first answer audio, as the person lives it (the device included): the
     # voice-to-voice time, not playback's length
     Stage(
-        "v2v", "speech_end", "playback_start", 1.3, lead="input_latency_s", lag="output_latency_s"
+        "v2v",
+        "speech_end",
+        "playback_start",
+        1.3,
+        "voice_to_voice",
+        lead="input_latency_s",
+        lag="output_latency_s",
     ),
 )
 LABEL_W = 9
@@ -93,15 +114,14 @@ def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float
     origin = t.get("speech_end", t.get("speech_start", min(t.values())))
     spans: list[tuple[Stage, float | None, float | None]] = []
     for stage in stages:
-        start = t.get(stage.start)
-        if start is None and stage.start == "speech_end":
-            start = origin
-        end = t.get(stage.end)
-        if start is None or end is None or (stage.start == "speech_end" and stage.end not in t):
+        # both marks, as the record's own figures (``TurnRecord.derived``): a typed turn
+        # has no end of speech, and its v2v measured from time zero (when it was sent) was
+        # a figure the metrics line never had, shown over "no spoken turns yet"
+        start, end = t.get(stage.start), t.get(stage.end)
+        if start is None or end is None:
             spans.append((stage, None, None))
         else:
-            # a typed turn starts at the keyboard, not at the microphone
-            lead = float(record.get(stage.lead) or 0.0) if stage.lead and stage.start in t else 0.0
+            lead = float(record.get(stage.lead) or 0.0) if stage.lead else 0.0
             lag = float(record.get(stage.lag) or 0.0) if stage.lag else 0.0
             spans.append((stage, start - lead - origin, end + lag - origin))
     return spans
@@ -147,7 +167,8 @@ class Waterfall(Widget):
                     )
                 )
                 continue
-            value = end - start
+            figure = self.record.get(stage.figure)
+            value = float(figure) if isinstance(figure, (int, float)) else end - start
             a = round((start - lo) * scale)
             b = max(a + 1, round((end - lo) * scale) + 1)
             over = stage.target_s is not None and value > stage.target_s

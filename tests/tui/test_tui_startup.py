@@ -1,0 +1,155 @@
+"""The seconds between the session being built and its start being over (the speech
+services connecting, the tool servers coming up), driven with Textual's pilot on the real
+session `voicedesk run --sim` builds and the simulated cloud."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from test_tui import (  # shared fixtures and helpers of the TUI tests
+    isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
+    sim,  # noqa: F401  (fixture: the simulated cloud)
+    sim_args,
+    status_text,
+    text_of,
+    wait_until,
+)
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from voicedesk import events as ev
+from voicedesk.config import Settings
+from voicedesk.engine.builder import build_session, settings_for_sim
+from voicedesk.sim.server import SimServer
+from voicedesk.tui.app import VoiceDeskApp
+from voicedesk.tui.screens import ErrorScreen
+from voicedesk.tui.widgets.conversation import UserTurn
+
+REJECTED_KEY = "sk-bad"  # the key the simulated cloud refuses (voicedesk sim --help)
+
+
+@contextlib.asynccontextmanager
+async def slow_start_app(
+    wav: Path, tmp_path: Path, *, mode: str
+) -> AsyncIterator[tuple[VoiceDeskApp, Pilot, asyncio.Event]]:
+    """The app on a real sim session whose start waits for the event yielded, as one does
+    while its tool servers come up (seconds: the MCP servers are started then)."""
+    from voicedesk.commands import tui
+
+    args = sim_args(wav, tmp_path / "out.wav", mode=mode)
+    settings = Settings()
+    release = asyncio.Event()
+    async with contextlib.AsyncExitStack() as stack:
+        build = tui.session_factory(args, settings, stack)
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            session = await build(bus)
+            start = session.start
+
+            async def slow_start() -> None:
+                await release.wait()
+                await start()
+
+            session.start = slow_start
+            return session
+
+        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: app.session is not None)  # built, not started
+            assert not app.started.is_set()
+            yield app, pilot, release
+
+
+async def test_a_message_typed_while_the_conversation_starts_waits_in_the_box(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A message sent between the session being built and started went to a session not
+    yet started: its answer was asked for without the tools (their servers were still
+    coming up), the status bar went from "thinking" to "listening" as the start ended while
+    the answer was still awaited, and its timings were on a clock not yet running. It stays
+    in the box, as one sent while the session is being built does, and goes once the
+    conversation has started."""
+    async with slow_start_app(silence_wav, tmp_path, mode="hands-free") as (app, pilot, release):
+        finals: list[str] = []
+        app.bus.subscribe(
+            lambda e: finals.append(e.text) if isinstance(e, ev.TranscriptFinal) else None
+        )
+        await pilot.press("t")
+        app.text_input.value = "What is on my calendar?"
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert finals == []  # nothing went to the session that has not started
+        assert app.text_input.value == "What is on my calendar?"  # nor was it lost
+        assert any("still starting" in n.message for n in app._notifications)
+
+        release.set()
+        await wait_until(pilot, lambda: app.started.is_set())
+        await wait_until(pilot, lambda: "listening" in status_text(app))
+        await pilot.press("enter")  # the box still has the focus and the text
+        await wait_until(pilot, lambda: finals == ["What is on my calendar?"])
+        await wait_until(pilot, lambda: bool(app.query(UserTurn)))
+        await pilot.press("ctrl+q")
+
+
+async def test_the_talk_key_waits_for_the_conversation_to_start(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Space pressed before the start was over opened the microphone of a session that
+    was not listening yet, and the start then said "listening" over the open push-to-talk
+    (and in hands-free, "h" switched a mode the start went on to announce otherwise)."""
+    async with slow_start_app(silence_wav, tmp_path, mode="hands-free") as (app, pilot, release):
+        session = app.session
+        assert session is not None
+        await pilot.press("space")
+        await pilot.pause(0.1)
+        assert session.mode == "hands-free" and not app.ptt_open
+        assert any("still starting" in n.message for n in app._notifications)
+        release.set()
+        await wait_until(pilot, lambda: app.started.is_set())
+        await pilot.press("space")
+        assert session.mode == "push-to-talk" and app.ptt_open
+        await wait_until(pilot, lambda: app.status_bar.state == "hearing")
+        await pilot.press("ctrl+q")
+
+
+async def test_a_start_failing_after_the_audio_started_shows_no_devices(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """ElevenLabs refused the key once the sound had started (the voice is needed only
+    with a speaker, known then): the error dialog said the conversation did not start, and
+    the status bar went on saying "mic file → file · AEC off" beside "not started", as if
+    it were listening. The devices of a conversation that did not start are not shown."""
+    settings = Settings()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        on_sim = settings_for_sim(settings, sim.base_url)
+        on_sim.keys.elevenlabs_api_key = SecretStr(REJECTED_KEY)
+        return build_session(
+            on_sim,
+            input_path=silence_wav,
+            output_path=tmp_path / "out.wav",
+            bus=bus,
+            with_tools=False,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await asyncio.wait_for(app.started.wait(), 20)
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert "ElevenLabs" in text_of(app.screen.query_one("#error-message", Static))
+        await pilot.pause(0.3)  # the events the failed start sent are all handled
+        shown = status_text(app)
+        assert "not started" in shown
+        assert "mic file" not in shown and "AEC" not in shown, shown
+        await pilot.press("q")

@@ -1,0 +1,101 @@
+"""The timings pane says what the turn's metrics record (``--metrics-out``) says, stage for
+stage, driven with Textual's pilot on a real session and the simulated cloud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from test_tui import (  # shared fixtures and helpers of the TUI tests
+    PLAIN_T,
+    QUESTION,
+    fake_app,
+    isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    real_app,  # noqa: F401  (fixture: the app on a real sim session)
+    silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
+    sim,  # noqa: F401  (fixture: the simulated cloud)
+    started,
+    started_fake,
+    status_text,
+    text_of,
+    wait_until,
+)
+from textual.widgets import Static
+
+from voicedesk import events as ev
+from voicedesk.engine.metrics import TurnRecord
+from voicedesk.tui.app import VoiceDeskApp
+from voicedesk.tui.widgets.timings import TimingsPane, Waterfall, fmt_s
+
+# each row of the waterfall and the record's field it shows
+ROW_FIELD = {
+    "mic": "input_latency_s",
+    "turn end": "eou_delay",
+    "STT": "stt_delay",
+    "LLM TTFT": "ttft",
+    "tools": "tool_wait",
+    "LLM 2nd": "followup_ttft",
+    "TTS TTFB": "ttfb",
+    "speaker": "output_latency_s",
+    "v2v": "voice_to_voice",
+}
+
+
+def shown_rows(app: VoiceDeskApp) -> dict[str, str]:
+    """Each waterfall row's label and the value at its end."""
+    lines = str(app.query_one(Waterfall).render()).splitlines()[:-1]  # the axis goes
+    return {line[:9].strip(): line.split()[-1] for line in lines}
+
+
+def recorded(record: dict[str, Any], name: str) -> str:
+    value = record.get(name)
+    return fmt_s(value) if isinstance(value, (int, float)) else "–"
+
+
+async def test_a_typed_turn_shows_no_voice_to_voice_time_as_its_record_has_none(
+    real_app: VoiceDeskApp,  # noqa: F811
+) -> None:
+    """A typed turn has no end of speech: its record's voice_to_voice is null and the
+    headless line says "voice-to-voice –". The pane's v2v row measured from the moment
+    it was sent instead and showed 1.27s over "v2v: no spoken turns yet", a figure the
+    metrics file never had. Every row now shows the record's own figure."""
+    async with real_app.run_test(size=(100, 30)) as pilot:
+        app = await started(pilot)
+        await wait_until(pilot, lambda: "listening" in status_text(app))
+        await pilot.press("t")
+        app.text_input.value = QUESTION
+        await pilot.press("enter")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records))
+        record = timings.records[-1]
+        assert record["eou_reason"] == "typed" and record["voice_to_voice"] is None
+        assert record["ttfb"] is not None  # it was spoken: there was a first sound
+        await pilot.pause()
+        rows = shown_rows(app)
+        assert rows["v2v"] == "–"
+        assert rows == {label: recorded(record, ROW_FIELD[label]) for label in rows}
+        assert "no spoken turns yet" in text_of(app.query_one("#v2v-stats", Static))
+        await pilot.press("q")
+
+
+async def test_each_row_shows_the_figure_of_the_metrics_line_to_the_millisecond(
+    tmp_path: Path,
+) -> None:
+    """The pane subtracted the marks itself: a first sound 0.1155 s after the request (as
+    the record rounds it) came out as 0.11549999… and was shown as 115ms, where the
+    metrics line of the same turn says 116ms. The rows show the record's own figures."""
+    record = TurnRecord(turn_id=1)
+    marks = {**PLAIN_T, "tts_request": 4.71, "tts_first_audio": 4.8255, "eou_decided": 4.2155}
+    for stage, at in marks.items():
+        record.mark(stage, at)
+    line = record.to_json()
+    assert fmt_s(line["ttfb"]) == "116ms"  # 0.1155, where 4.8255 - 4.71 is 0.11549999…
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
+        await pilot.pause()
+        rows = shown_rows(app)
+        assert rows == {label: recorded(line, ROW_FIELD[label]) for label in rows}
+        assert rows["TTS TTFB"] == "116ms"
+        await pilot.press("q")
