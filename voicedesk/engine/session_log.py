@@ -50,6 +50,15 @@ _SERIAL = itertools.count()
 _NO_FSYNC = frozenset({errno.EINVAL, errno.EROFS, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
+# What a log that cannot be written any more keeps, by whether a record was written whole
+# before. It said "--resume will not continue it" of both, and a person whose disk filled up
+# mid-conversation took it for lost: --resume continues it, up to the failed write.
+_WHAT_RESUME_KEEPS = {
+    False: "this conversation goes on unrecorded, and --resume cannot continue it.",
+    True: "the rest of this conversation goes on unrecorded; --resume continues it up to here.",
+}
+
+
 @functools.cache
 def _syncer() -> ThreadPoolExecutor:
     """The fsyncs' thread, started now (its first task is nothing): later records are
@@ -86,6 +95,7 @@ class SessionLog:
         # no empty log behind for `--resume` to take as the last conversation.
         self._fd = -1
         self._broken = False  # a write failed: said once, the conversation goes on
+        self._written = False  # a record was written whole: --resume continues from it
         self._lock = threading.Lock()  # one record's line at a time, and the fd's life
         self._unsynced = False  # written since the syncing thread's last fsync began
         self._syncing: Future[None] | None = None  # this log's sync, handed over or running
@@ -131,12 +141,15 @@ class SessionLog:
             except OSError as exc:
                 self._broken = True
                 log.warning(
-                    "The session log %s cannot be written (%s): this conversation goes on "
-                    "unrecorded, and --resume will not continue it.",
+                    "The session log %s cannot be written (%s): %s Fix that (free some space "
+                    "on its disk, or give yourself write access to it) for the next "
+                    "conversation to be recorded.",
                     self.path,
                     exc.strerror or exc,
+                    _WHAT_RESUME_KEEPS[self._written],
                 )
                 return
+            self._written = True
             self._unsynced = True
             if self._syncing is not None:
                 return  # the syncing thread's next fsync takes these lines too
