@@ -612,7 +612,7 @@ async def test_an_answer_refused_says_how_to_fix_it(monkeypatch: pytest.MonkeyPa
     notices: list[str] = []
     session.bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
 
-    async def no_error_line() -> None:
+    async def no_error_line(text: str = "") -> None:
         return None
 
     monkeypatch.setattr(session._speaking, "speak_error_line", no_error_line)

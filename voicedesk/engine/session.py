@@ -35,7 +35,7 @@ from voicedesk.engine.context import compact_tool_results
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog
-from voicedesk.engine.speaking import Speaking
+from voicedesk.engine.speaking import Speaking, error_line
 from voicedesk.engine.tool_jobs import ToolJobs
 from voicedesk.errors import (
     AuthError,
@@ -1166,7 +1166,7 @@ class Session:
         if self._turn is None and self._reply is None and self._speaking.playing is None:
             # nothing is coming for this turn: not "thinking" until the person speaks again
             self._set_state("muted" if self.muted else "listening")
-        await self._speaking.speak_error_line()
+        await self._speaking.speak_error_line(error_line(typed=turn.typed, followup=turn.followup))
 
     def _answer_started(self) -> None:
         """ "speaking", unless the person has begun a turn meanwhile: theirs wins."""
