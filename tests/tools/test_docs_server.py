@@ -7,7 +7,6 @@ so the whole file stays fast. A few pure helpers are also tested directly.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import os
@@ -16,7 +15,7 @@ import subprocess
 import sys
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -2153,41 +2152,9 @@ async def test_a_name_starting_with_a_tilde_is_a_name_in_the_workspace(ws: Path)
         assert (ws / "~draft.md").read_text().strip() == "A draft.", said
 
 
-@pytest.fixture
-def small_drive(tmp_path: Path) -> Iterator[Path]:
-    """A real drive of 256 kB (a tmpfs, mounted as root), to be filled up by the test."""
-    drive = tmp_path / "drive"
-    drive.mkdir()
-    if sys.platform != "linux" or os.geteuid() != 0:
-        pytest.skip("a drive that fills up needs root (a tmpfs mount) to make")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(drive)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield drive
-    finally:
-        subprocess.run(["umount", "-l", str(drive)], check=False)
-
-
-def _fill(drive: Path) -> Path:
-    """Write to ``drive`` until it is full; the filler file, to delete to free it again."""
-    filler = drive / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while os.write(fd, b"\0" * 4096):
-            pass
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC, exc
-    finally:
-        os.close(fd)
-    return filler
-
-
 @pytest.mark.parametrize("history", ["beside", "elsewhere"])
 async def test_a_full_drive_is_said_with_the_document_and_what_to_do(
-    small_drive: Path, tmp_path: Path, history: str
+    small_drive: Path, fill_drive: Callable[[Path], Path], tmp_path: Path, history: str
 ) -> None:
     """A workspace whose drive filled up: an edit, a new document and an undo each failed
     with "Could not use the file: No space left on device." The model could tell the person
@@ -2206,7 +2173,7 @@ async def test_a_full_drive_is_said_with_the_document_and_what_to_do(
         edit = {"path": "todo.txt", "action": "replace_paragraph", "paragraph": 1}
         await d.call("edit_document", **edit, text="Buy oat milk.")
         edited = todo.read_text(encoding="utf-8")
-        filler = _fill(small_drive)
+        filler = fill_drive(small_drive)
         for tool, args, not_done in (
             ("edit_document", {**edit, "text": "Buy soy milk. " * 40}, "nothing was changed"),
             (
