@@ -269,6 +269,8 @@ class Session:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.log is not None:
+            self.log.on_broken = self._log_broken
         # The voice is needed only if there is a speaker, which is known once the audio has
         # started: its failure waits until then (``_use_the_voice``).
         voice = asyncio.ensure_future(self.tts.warm())
@@ -1318,6 +1320,16 @@ class Session:
 
     def _notice(self, level: ev.NoticeLevel, message: str) -> None:
         self.bus.publish(ev.Notice(level=level, message=message))
+
+    def _log_broken(self, message: str) -> None:
+        """The session log stopped recording (a full disk): a notice, which the terminal UI
+        shows, where a logged warning went only to its log file. Called from the log's
+        syncing thread too, so it is handed to the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.warning("%s", message)
+            return
+        loop.call_soon_threadsafe(self._notice, "warning", message)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)

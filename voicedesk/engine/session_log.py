@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,10 @@ class SessionLog:
         self._fd = -1
         self._broken = False  # a write failed: said once, the conversation goes on
         self._written = False  # a record was written whole: --resume continues from it
+        # Where a log that breaks mid-run is said (the session's notices, called from the
+        # syncing thread too); None: a logged warning. A warning alone never reached the
+        # terminal UI, which sends logging to its log file: the person was not told.
+        self.on_broken: Callable[[str], None] | None = None
         self._lock = threading.Lock()  # one record's line at a time, and the fd's life
         self._unsynced = False  # written since the syncing thread's last fsync began
         self._syncing: Future[None] | None = None  # this log's sync, handed over or running
@@ -140,20 +144,29 @@ class SessionLog:
                 self._write_whole(lines)
             except OSError as exc:
                 self._broken = True
-                log.warning(
-                    "The session log %s cannot be written (%s): %s Fix that (free some space "
-                    "on its disk, or give yourself write access to it) for the next "
-                    "conversation to be recorded.",
-                    self.path,
-                    exc.strerror or exc,
-                    _WHAT_RESUME_KEEPS[self._written],
-                )
+                why, written = exc.strerror or str(exc), self._written
+            else:
+                self._written = True
+                self._unsynced = True
+                if self._syncing is None:  # else its next fsync takes these lines too
+                    self._syncing = _syncer().submit(self._sync)
                 return
-            self._written = True
-            self._unsynced = True
-            if self._syncing is not None:
-                return  # the syncing thread's next fsync takes these lines too
-            self._syncing = _syncer().submit(self._sync)
+        self._say(
+            f"The session log {self.path} cannot be written ({why}): "
+            f"{_WHAT_RESUME_KEEPS[written]} Fix that (free some space on its disk, or give "
+            "yourself write access to it) for the next conversation to be recorded."
+        )
+
+    def _say(self, message: str) -> None:
+        """A log broken mid-run, said once: to ``on_broken``, else as a warning."""
+        if self.on_broken is None:
+            log.warning("%s", message)
+            return
+        log.info("%s", message)  # for the log file, beside what was said
+        try:
+            self.on_broken(message)
+        except Exception:  # saying it must not break what the conversation is doing
+            log.warning("%s", message, exc_info=True)
 
     def note(self, record: dict[str, Any]) -> None:
         """A record said often while an answer plays (how much has been heard). Written as
@@ -185,11 +198,10 @@ class SessionLog:
             if self._broken:
                 return
             self._broken = True
-        log.warning(
-            "The session log %s cannot be saved to the disk (%s): its last records may be "
-            "lost, and this conversation goes on unrecorded.",
-            self.path,
-            exc.strerror or exc,
+        self._say(
+            f"The session log {self.path} cannot be saved to the disk "
+            f"({exc.strerror or exc}): its last records may be lost, and this conversation "
+            "goes on unrecorded."
         )
 
     def flush_notes(self) -> None:
