@@ -161,6 +161,10 @@ class OpenAIRealtimeSTT:
     async def _open(self) -> None:
         conn = await self._dial(confirm=True)
         self._conn = conn
+        if self._redial_wait_s != REDIAL_FIRST_S:
+            log.info("speech-to-text reconnected")
+        # open again (a flush's dial, or the commit's): the next outage is a new one
+        self._redial_at, self._redial_wait_s = 0.0, REDIAL_FIRST_S
         self._reader = asyncio.create_task(self._read(conn), name="stt-reader")
 
     async def _dial(self, *, confirm: bool = False) -> Any:
@@ -401,7 +405,12 @@ class OpenAIRealtimeSTT:
                 try:
                     await self._reconnect()
                 except ProviderError as exc:
-                    log.warning(
+                    # Warned once an outage: each redial's warning (every 4 s at most, for as
+                    # long as the person spoke) was printed between a headless run's turns,
+                    # beside the turns' own errors. The later ones are for the log.
+                    first = self._redial_wait_s == REDIAL_FIRST_S
+                    log.log(
+                        logging.WARNING if first else logging.INFO,
                         "speech-to-text reconnect failed (next try in %.1f s): %s",
                         self._redial_wait_s,
                         exc,
