@@ -385,6 +385,30 @@ async def test_stt_an_outage_is_warned_about_once_not_at_every_redial(sim, caplo
         await stt.aclose()
 
 
+async def test_stt_a_service_gone_mid_conversation_says_where_and_what_to_check() -> None:
+    """With nothing listening any more (the network down, the server stopped), each turn
+    failed with "Speech-to-text failed: Cannot reach OpenAI realtime transcription: [Errno
+    111] Connect call failed ('127.0.0.1', 41327)": asyncio's words, no address the person
+    set, and nothing to do. It now names the server and says the connection was refused,
+    with a hint to check the network and the address."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1")
+    try:
+        _say(stt)
+        with pytest.raises(ProviderError) as failed:
+            await stt.commit()
+    finally:
+        await stt.aclose()
+    said = failed.value
+    assert f"127.0.0.1:{port}" in said.message and "connection refused" in said.message, said
+    assert "Errno" not in said.message and "Connect call failed" not in said.message, said
+    assert said.hint and "network" in said.hint and "OPENAI_BASE_URL" in said.hint, said.hint
+
+
 async def test_stt_a_reopened_socket_gets_a_long_turns_audio_in_appends_under_the_cap(sim):
     """A socket opened mid-turn (the first refused, or the last lost) is sent all the audio
     no commit has taken. It went in one append: over four minutes of push-to-talk dictation

@@ -375,7 +375,7 @@ class Session:
             self._notice(
                 "error",
                 f"Speech-to-text is not reachable yet: {exc.message}. "
-                "It is tried again when you speak.",
+                "It is tried again when you speak." + (f" → {exc.hint}" if exc.hint else ""),
             )
 
     async def stop(self) -> None:
@@ -818,7 +818,8 @@ class Session:
         try:
             text = await self.stt.commit()
         except ProviderError as exc:
-            self._notice("error", f"Speech-to-text failed: {exc.message}")
+            fix = f" → {exc.hint}" if exc.hint else ""  # what to check, as an answer's says
+            self._notice("error", f"Speech-to-text failed: {exc.message}{fix}")
             text = ""
             turn.record.error = f"stt: {exc.message}"
         except Exception as exc:

@@ -33,6 +33,7 @@ import contextlib
 import itertools
 import json
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,17 @@ class _Segment:
     seconds: float
     audio: list[bytes]
     heard_at: float = 0.0  # loop time of its last delta: the service is still working on it
+
+
+def _unreachable(exc: OSError) -> str:
+    """Why a server could not be reached, in words: asyncio's own for a refused connection
+    ("[Errno 111] Connect call failed ('127.0.0.1', 41327)") named neither the server set
+    nor what happened."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing answers there)"
+    if isinstance(exc, ConnectionError) and exc.errno:
+        return os.strerror(exc.errno).lower()
+    return exc.strerror or str(exc)
 
 
 def _ws_url(server: str) -> str:
@@ -242,7 +254,11 @@ class OpenAIRealtimeSTT:
                 f"OpenAI realtime transcription did not answer within {self.connect_timeout_s:.0f} s"
             ) from None
         except OSError as exc:
-            raise ProviderError(f"Cannot reach OpenAI realtime transcription: {exc}") from None
+            raise ProviderError(
+                f"Cannot reach OpenAI realtime transcription at {self._shown_server}: "
+                f"{_unreachable(exc)}",
+                "check the network connection, and stt.base_url (or OPENAI_BASE_URL) if set",
+            ) from None
         finally:
             if conn is not None and ready is None:  # opened, then refused (or cancelled)
                 with contextlib.suppress(Exception):
