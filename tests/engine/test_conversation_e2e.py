@@ -458,6 +458,72 @@ async def test_slow_tool_runs_in_background_while_the_person_asks_something_else
     assert finished and finished[0].duration_s >= 5.5 and not finished[0].is_error
 
 
+async def test_a_failed_answer_to_a_background_result_does_not_ask_to_say_it_again(tmp_path, sims):
+    """The answer with a slow tool's result (a turn nobody spoke) failed, and the voice said
+    "Sorry, I couldn't get an answer just now. Please say that again.": the person had said
+    nothing since, and had nothing to say again. The line now asks them to ask for the
+    result again, which the model has kept; the failure is still shown once."""
+    memo_reply = "The memo asks for forty two thousand euros."
+    script = _memo_script(memo_reply, SimTurn(transcript=_text("question"), reply="Seven."))
+    scenario = compose(["budget"], tail_s=9.0)
+
+    def fail_the_answer_to_the_result(event: ev.Event) -> None:
+        if isinstance(event, ev.ToolCallFinished):  # the follow-up's request is next
+            sims[0].inject("llm", "500", times=4)
+
+    session, seen, _, _ = await _run(
+        tmp_path,
+        scenario,
+        script,
+        _slow_memo_settings(3),
+        with_tools=True,
+        on_event=fail_the_answer_to_the_result,
+    )
+    followups = [r for r in session.records if r.eou_reason == "tool_result"]
+    assert len(followups) == 1 and followups[0].failed, session.records
+    errors = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
+    assert len(errors) == 1 and f"turn {followups[0].turn_id}" in errors[0], errors
+    bodies = [r.body for r in sims[0].requests if r.provider == "tts"]
+    spoken = " ".join(b.get("text", "") for b in bodies if isinstance(b, dict))
+    spoken = " ".join(spoken.split())
+    assert "working on that" in spoken  # the holding line, before the tool was done
+    assert "Sorry" in spoken, spoken  # the failure was spoken...
+    assert "say that again" not in spoken, spoken  # ...not as if the person had spoken
+    assert "ask me for it again" in spoken.lower(), spoken
+
+
+async def test_a_failed_answer_to_typed_words_does_not_ask_to_say_them_again(tmp_path):
+    """Words typed into the terminal UI whose answer failed were met with "Please say that
+    again": the person had typed them. The spoken line now asks them to try again."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    compose([], tail_s=3.0).write(tmp_path / "in.wav")
+    asked = "How do I boil an egg?"
+    script = SimScript(turns=[SimTurn(transcript=asked, reply="Seven minutes.")])
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        server.inject("llm", "500", times=4)  # the answer, and the client's retry
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        await session.start()
+        try:
+            await session.send_text(asked)
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        bodies = [r.body for r in server.requests if r.provider == "tts"]
+    (record,) = session.records
+    assert record.failed and record.user_text == asked
+    spoken = " ".join(" ".join(b.get("text", "") for b in bodies if isinstance(b, dict)).split())
+    assert "Sorry" in spoken and "say that again" not in spoken, spoken
+    assert "try again" in spoken, spoken
+
+
 async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_path):
     script = _memo_script(
         "The memo asks for forty two thousand euros.",

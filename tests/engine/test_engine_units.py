@@ -277,7 +277,7 @@ def test_a_session_log_that_cannot_be_written_is_refused_at_start_or_said_once(
     for turn_id in (1, 2):  # broken while running (a full disk): said once, never raised
         log.append({"type": "user", "turn_id": turn_id, "text": "hello"})
     assert caplog.text.count("cannot be written") == 1
-    assert "goes on unrecorded" in caplog.text
+    assert "goes on unrecorded, and --resume cannot continue it" in caplog.text  # nothing kept
 
 
 _SHORT_WRITE = """
@@ -312,6 +312,33 @@ def test_a_record_written_short_is_not_glued_to_the_next(tmp_path: Path) -> None
     assert "cannot be written" in run.stderr
     for line in path.read_bytes().split(b"\n")[:-1]:  # every whole line is one record
         json.loads(line)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_log_the_disk_filled_up_is_said_to_resume_up_to_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warning said "--resume will not continue it", and the person took the
+    conversation for lost and started afresh: --resume does continue it, with every turn
+    written before the disk filled (the torn line skipped). The warning says so now, and
+    what to do about the disk."""
+    from voicedesk.engine.resume import restore_state
+    from voicedesk.engine.session_log import latest_log, sessions_dir
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    path = sessions_dir() / "20261205-120000-1.jsonl"
+    path.parent.mkdir(parents=True)
+    run = subprocess.run(
+        [sys.executable, "-c", _SHORT_WRITE, str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert latest_log() == path
+    snapshot, _ = restore_state(path)
+    assert [t["messages"] for t in snapshot["turns"]] == [[{"role": "user", "content": "first"}]]
+    said = " ".join(run.stderr.split())
+    assert "will not continue" not in said, said
+    assert "--resume continues it up to here" in said, said
+    assert "free some space" in said, said
 
 
 _FAILED_SYNC = """
@@ -585,7 +612,7 @@ async def test_an_answer_refused_says_how_to_fix_it(monkeypatch: pytest.MonkeyPa
     notices: list[str] = []
     session.bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
 
-    async def no_error_line() -> None:
+    async def no_error_line(text: str = "") -> None:
         return None
 
     monkeypatch.setattr(session._speaking, "speak_error_line", no_error_line)

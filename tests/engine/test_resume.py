@@ -1129,3 +1129,52 @@ def test_a_retraction_stands_beside_the_turn_that_took_it_up(tmp_path):
     )
     snapshot, _ = restore_state(path)
     assert [t["turn_id"] for t in snapshot["turns"]] == [2, 4]
+
+
+async def test_a_session_log_the_disk_filled_mid_conversation_is_shown_once(
+    tmp_path, small_drive, fill_drive
+):
+    """The disk holding the session log filled up mid-conversation: the warning went to
+    logging alone, which the terminal UI sends to its log file, so the person was never
+    told that the rest of the conversation went unrecorded. It is a notice now (shown by
+    the terminal UI, printed once by a headless run), and the conversation goes on."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.sim.script import SimScript, SimTurn
+
+    compose([], tail_s=3.0).write(tmp_path / "in.wav")
+    # the second, pasted text, is longer than the page of the disk the first began
+    asked = ["How do I boil an egg?", "And a soft one? " + "Soft. " * 1000, "Thanks."]
+    script = SimScript(
+        turns=[SimTurn(transcript=a, reply=f"Answer {n}.") for n, a in enumerate(asked)]
+    )
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    log_file = small_drive / "session.jsonl"
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+            log_path=log_file,
+        )
+        notices: list[ev.Notice] = []
+        session.bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
+        await session.start()
+        try:
+            for n, words in enumerate(asked):
+                if n == 1:
+                    session.log.flush_notes()
+                    fill_drive(small_drive)
+                await session.send_text(words)
+                await asyncio.sleep(0.2)
+                await asyncio.wait_for(session.wait_idle(), 30)
+            await asyncio.sleep(0.1)  # a notice handed over from the log's thread
+        finally:
+            await session.stop()
+    assert [r.heard_text for r in session.records] == ["Answer 0.", "Answer 1.", "Answer 2."]
+    said = [n.message for n in notices if "session log" in n.message]
+    assert len(said) == 1, [n.message for n in notices]
+    assert "cannot be written" in said[0] and "--resume continues it up to here" in said[0]
+    snapshot, _ = restore_state(log_file)
+    assert snapshot["turns"][0]["messages"][0]["content"] == asked[0]

@@ -19,7 +19,7 @@ from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
 from voicedesk.providers.base import ChatRequest, TextDelta, ToolCalls, Usage
 from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
 from voicedesk.providers.openai_llm import OpenAIChat
-from voicedesk.providers.openai_stt import OpenAIRealtimeSTT
+from voicedesk.providers.openai_stt import REDIAL_FIRST_S, OpenAIRealtimeSTT
 from voicedesk.providers.openai_tts import OpenAITTS
 from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 from voicedesk.sim.server import SimLatency, SimServer
@@ -377,6 +377,64 @@ async def test_stt_redials_a_refusing_service_with_backoff_while_speech_streams(
         assert await stt.commit() == "What time is it?"
     finally:
         await stt.aclose()
+
+
+async def test_stt_an_outage_is_warned_about_once_not_at_every_redial(sim, caplog):
+    """With the service unreachable, every redial of a flush warned: "speech-to-text
+    reconnect failed (next try in 0.5 s)", then 1 s, 2 s, 4 s, and every 4 s for as long
+    as the person spoke, each printed by a headless run between the turns' own errors. The
+    first refusal of an outage warns; the later ones are logged, and once the socket opens
+    again the next outage warns afresh."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="voicedesk.providers.openai_stt")
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+
+    def warned() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.levelno >= logging.WARNING and "reconnect failed" in r.getMessage()
+        ]
+
+    try:
+        sim.inject("stt", "429", times=30)
+        blocks = np.array_split(speech(), 20)
+        for block in blocks * 2:  # ~4.6 s of speech, in real time: dials at 0, 0.5, 1.5, 3.5
+            stt.push_audio(block)
+            await asyncio.sleep(block.size / 16_000)
+        assert 30 - len(sim._faults["stt"]) >= 3  # redialled, and refused, all along
+        sim._faults["stt"].clear()  # the service is back
+        assert await stt.commit()
+        assert len(warned()) == 1, warned()
+        await stt.connect()  # the warm socket open again: the next outage warns afresh
+        assert stt._redial_wait_s == REDIAL_FIRST_S
+    finally:
+        await stt.aclose()
+
+
+async def test_stt_a_service_gone_mid_conversation_says_where_and_what_to_check() -> None:
+    """With nothing listening any more (the network down, the server stopped), each turn
+    failed with "Speech-to-text failed: Cannot reach OpenAI realtime transcription: [Errno
+    111] Connect call failed ('127.0.0.1', 41327)": asyncio's words, no address the person
+    set, and nothing to do. It now names the server and says the connection was refused,
+    with a hint to check the network and the address."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1")
+    try:
+        _say(stt)
+        with pytest.raises(ProviderError) as failed:
+            await stt.commit()
+    finally:
+        await stt.aclose()
+    said = failed.value
+    assert f"127.0.0.1:{port}" in said.message and "connection refused" in said.message, said
+    assert "Errno" not in said.message and "Connect call failed" not in said.message, said
+    assert said.hint and "network" in said.hint and "OPENAI_BASE_URL" in said.hint, said.hint
 
 
 async def test_stt_a_reopened_socket_gets_a_long_turns_audio_in_appends_under_the_cap(sim):

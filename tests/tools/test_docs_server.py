@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -2150,3 +2150,50 @@ async def test_a_name_starting_with_a_tilde_is_a_name_in_the_workspace(ws: Path)
         assert "The old notes." in said, said
         said = await d.call("create_document", path="~draft.md", content="A draft.")
         assert (ws / "~draft.md").read_text().strip() == "A draft.", said
+
+
+@pytest.mark.parametrize("history", ["beside", "elsewhere"])
+async def test_a_full_drive_is_said_with_the_document_and_what_to_do(
+    small_drive: Path, fill_drive: Callable[[Path], Path], tmp_path: Path, history: str
+) -> None:
+    """A workspace whose drive filled up: an edit, a new document and an undo each failed
+    with "Could not use the file: No space left on device." The model could tell the person
+    neither which document, nor whether it was changed, nor what to do. Each now names the
+    document, says the drive is full and nothing was done, and that space must be freed;
+    the document is left whole, and once there is room the same steps work. ``history``:
+    the undo history beside the workspace, on the same full drive (the default; its write
+    fails first), or on another drive (the document's own write fails)."""
+    ws = small_drive / "ws"
+    ws.mkdir()
+    todo = ws / "todo.txt"
+    todo.write_text(TODO_TXT, encoding="utf-8")
+    elsewhere = ["--history", str(tmp_path / "history")] if history == "elsewhere" else []
+    async with docs_server(ws, *elsewhere) as d:
+        await d.call("read_document", path="todo.txt")
+        edit = {"path": "todo.txt", "action": "replace_paragraph", "paragraph": 1}
+        await d.call("edit_document", **edit, text="Buy oat milk.")
+        edited = todo.read_text(encoding="utf-8")
+        filler = fill_drive(small_drive)
+        for tool, args, not_done in (
+            ("edit_document", {**edit, "text": "Buy soy milk. " * 40}, "nothing was changed"),
+            (
+                "create_document",
+                {"path": "new.md", "content": "# New " * 400},
+                "nothing was changed",
+            ),
+            ("undo", {"path": "todo.txt"}, "nothing was undone"),
+        ):
+            said = await d.fail(tool, **args)
+            name = args["path"]
+            if history == "beside":  # refused as its undo history is saved, before a change
+                not_done = "nothing was changed"
+            assert name in said and "full" in said and not_done in said, (tool, said)
+            assert "free" in said and "space" in said, (tool, said)
+            assert "Could not use the file" not in said, (tool, said)
+        assert todo.read_text(encoding="utf-8") == edited
+        assert sorted(p.name for p in ws.iterdir()) == ["todo.txt"]  # no new.md, no temp file
+        filler.unlink()
+        await d.call("undo", path="todo.txt")
+        assert todo.read_text(encoding="utf-8") == TODO_TXT
+        await d.call("create_document", path="new.md", content="# New")
+        assert (ws / "new.md").read_text(encoding="utf-8").startswith("# New")

@@ -35,7 +35,7 @@ from voicedesk.engine.context import compact_tool_results
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog
-from voicedesk.engine.speaking import Speaking
+from voicedesk.engine.speaking import Speaking, error_line
 from voicedesk.engine.tool_jobs import ToolJobs
 from voicedesk.errors import (
     AuthError,
@@ -269,6 +269,8 @@ class Session:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.log is not None:
+            self.log.on_broken = self._log_broken
         # The voice is needed only if there is a speaker, which is known once the audio has
         # started: its failure waits until then (``_use_the_voice``).
         voice = asyncio.ensure_future(self.tts.warm())
@@ -373,7 +375,7 @@ class Session:
             self._notice(
                 "error",
                 f"Speech-to-text is not reachable yet: {exc.message}. "
-                "It is tried again when you speak.",
+                "It is tried again when you speak." + (f" → {exc.hint}" if exc.hint else ""),
             )
 
     async def stop(self) -> None:
@@ -816,7 +818,8 @@ class Session:
         try:
             text = await self.stt.commit()
         except ProviderError as exc:
-            self._notice("error", f"Speech-to-text failed: {exc.message}")
+            fix = f" → {exc.hint}" if exc.hint else ""  # what to check, as an answer's says
+            self._notice("error", f"Speech-to-text failed: {exc.message}{fix}")
             text = ""
             turn.record.error = f"stt: {exc.message}"
         except Exception as exc:
@@ -1166,7 +1169,7 @@ class Session:
         if self._turn is None and self._reply is None and self._speaking.playing is None:
             # nothing is coming for this turn: not "thinking" until the person speaks again
             self._set_state("muted" if self.muted else "listening")
-        await self._speaking.speak_error_line()
+        await self._speaking.speak_error_line(error_line(typed=turn.typed, followup=turn.followup))
 
     def _answer_started(self) -> None:
         """ "speaking", unless the person has begun a turn meanwhile: theirs wins."""
@@ -1318,6 +1321,16 @@ class Session:
 
     def _notice(self, level: ev.NoticeLevel, message: str) -> None:
         self.bus.publish(ev.Notice(level=level, message=message))
+
+    def _log_broken(self, message: str) -> None:
+        """The session log stopped recording (a full disk): a notice, which the terminal UI
+        shows, where a logged warning went only to its log file. Called from the log's
+        syncing thread too, so it is handed to the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.warning("%s", message)
+            return
+        loop.call_soon_threadsafe(self._notice, "warning", message)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)

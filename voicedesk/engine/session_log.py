@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,15 @@ _SERIAL = itertools.count()
 # What fsync says on a file that cannot be synced at all (some special and network
 # filesystems): the writes themselves still stand. Any other error lost what was written.
 _NO_FSYNC = frozenset({errno.EINVAL, errno.EROFS, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+# What a log that cannot be written any more keeps, by whether a record was written whole
+# before. It said "--resume will not continue it" of both, and a person whose disk filled up
+# mid-conversation took it for lost: --resume continues it, up to the failed write.
+_WHAT_RESUME_KEEPS = {
+    False: "this conversation goes on unrecorded, and --resume cannot continue it.",
+    True: "the rest of this conversation goes on unrecorded; --resume continues it up to here.",
+}
 
 
 @functools.cache
@@ -86,6 +95,11 @@ class SessionLog:
         # no empty log behind for `--resume` to take as the last conversation.
         self._fd = -1
         self._broken = False  # a write failed: said once, the conversation goes on
+        self._written = False  # a record was written whole: --resume continues from it
+        # Where a log that breaks mid-run is said (the session's notices, called from the
+        # syncing thread too); None: a logged warning. A warning alone never reached the
+        # terminal UI, which sends logging to its log file: the person was not told.
+        self.on_broken: Callable[[str], None] | None = None
         self._lock = threading.Lock()  # one record's line at a time, and the fd's life
         self._unsynced = False  # written since the syncing thread's last fsync began
         self._syncing: Future[None] | None = None  # this log's sync, handed over or running
@@ -130,17 +144,29 @@ class SessionLog:
                 self._write_whole(lines)
             except OSError as exc:
                 self._broken = True
-                log.warning(
-                    "The session log %s cannot be written (%s): this conversation goes on "
-                    "unrecorded, and --resume will not continue it.",
-                    self.path,
-                    exc.strerror or exc,
-                )
+                why, written = exc.strerror or str(exc), self._written
+            else:
+                self._written = True
+                self._unsynced = True
+                if self._syncing is None:  # else its next fsync takes these lines too
+                    self._syncing = _syncer().submit(self._sync)
                 return
-            self._unsynced = True
-            if self._syncing is not None:
-                return  # the syncing thread's next fsync takes these lines too
-            self._syncing = _syncer().submit(self._sync)
+        self._say(
+            f"The session log {self.path} cannot be written ({why}): "
+            f"{_WHAT_RESUME_KEEPS[written]} Fix that (free some space on its disk, or give "
+            "yourself write access to it) for the next conversation to be recorded."
+        )
+
+    def _say(self, message: str) -> None:
+        """A log broken mid-run, said once: to ``on_broken``, else as a warning."""
+        if self.on_broken is None:
+            log.warning("%s", message)
+            return
+        log.info("%s", message)  # for the log file, beside what was said
+        try:
+            self.on_broken(message)
+        except Exception:  # saying it must not break what the conversation is doing
+            log.warning("%s", message, exc_info=True)
 
     def note(self, record: dict[str, Any]) -> None:
         """A record said often while an answer plays (how much has been heard). Written as
@@ -172,11 +198,10 @@ class SessionLog:
             if self._broken:
                 return
             self._broken = True
-        log.warning(
-            "The session log %s cannot be saved to the disk (%s): its last records may be "
-            "lost, and this conversation goes on unrecorded.",
-            self.path,
-            exc.strerror or exc,
+        self._say(
+            f"The session log {self.path} cannot be saved to the disk "
+            f"({exc.strerror or exc}): its last records may be lost, and this conversation "
+            "goes on unrecorded."
         )
 
     def flush_notes(self) -> None:

@@ -35,6 +35,20 @@ from voicedesk.providers.base import SpeechStream, TextToSpeech
 log = logging.getLogger(__name__)
 
 ERROR_LINE = "Sorry, I couldn't get an answer just now. Please say that again."
+# A failed answer to words typed, or to background tool results (a turn nobody spoke): "say
+# that again" asked the person to repeat what they had never said. The results stay in the
+# conversation, so asking for them again gets the answer.
+TYPED_ERROR_LINE = "Sorry, I couldn't get an answer just now. Please try again."
+RESULT_ERROR_LINE = "Sorry, I couldn't tell you what I found just now. Ask me for it again."
+
+
+def error_line(*, typed: bool, followup: bool) -> str:
+    """The line spoken when the answer to a turn failed, for how the turn came: spoken,
+    typed, or background tool results coming back (``followup``)."""
+    if followup:
+        return RESULT_ERROR_LINE
+    return TYPED_ERROR_LINE if typed else ERROR_LINE
+
 
 # The double-talk cue paused the answer but the VAD heard no speech within this long (the
 # canceller stops muffling the person within ~0.1 s of the answer pausing): resume.
@@ -506,9 +520,10 @@ class Speaking(Generic[TurnT]):
             log.warning("recording the answer cut by the stop failed", exc_info=True)
 
     # ------------------------------------------------------------------ the error line
-    async def speak_error_line(self) -> None:
-        """Say a short line so a voice-only user knows the turn failed. Speech over it
-        stops it (``pause``); a headless run waits for it to play out."""
+    async def speak_error_line(self, text: str = ERROR_LINE) -> None:
+        """Say a short line so a voice-only user knows the turn failed (``text``: see
+        :func:`error_line`). Speech over it stops it (``pause``); a headless run waits for
+        it to play out."""
         for tts in (self._tts, self._fallback_tts):
             if tts is None:
                 continue
@@ -519,7 +534,7 @@ class Speaking(Generic[TurnT]):
                 log.info("could not speak the error line with %s: %s", tts.name, exc)
                 continue
             try:
-                await stream.send_text(ERROR_LINE)
+                await stream.send_text(text)
                 await stream.end_text()
                 self.line = line
                 async with asyncio.timeout(10):

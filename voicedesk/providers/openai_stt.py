@@ -33,6 +33,7 @@ import contextlib
 import itertools
 import json
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,17 @@ class _Segment:
     seconds: float
     audio: list[bytes]
     heard_at: float = 0.0  # loop time of its last delta: the service is still working on it
+
+
+def _unreachable(exc: OSError) -> str:
+    """Why a server could not be reached, in words: asyncio's own for a refused connection
+    ("[Errno 111] Connect call failed ('127.0.0.1', 41327)") named neither the server set
+    nor what happened."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing answers there)"
+    if isinstance(exc, ConnectionError) and exc.errno:
+        return os.strerror(exc.errno).lower()
+    return exc.strerror or str(exc)
 
 
 def _ws_url(server: str) -> str:
@@ -161,6 +173,10 @@ class OpenAIRealtimeSTT:
     async def _open(self) -> None:
         conn = await self._dial(confirm=True)
         self._conn = conn
+        if self._redial_wait_s != REDIAL_FIRST_S:
+            log.info("speech-to-text reconnected")
+        # open again (a flush's dial, or the commit's): the next outage is a new one
+        self._redial_at, self._redial_wait_s = 0.0, REDIAL_FIRST_S
         self._reader = asyncio.create_task(self._read(conn), name="stt-reader")
 
     async def _dial(self, *, confirm: bool = False) -> Any:
@@ -238,7 +254,12 @@ class OpenAIRealtimeSTT:
                 f"OpenAI realtime transcription did not answer within {self.connect_timeout_s:.0f} s"
             ) from None
         except OSError as exc:
-            raise unreachable("OpenAI realtime transcription", _ws_url(self._server), exc) from None
+            raise unreachable(
+                f"OpenAI realtime transcription at {self._shown_server}",
+                _ws_url(self._server),
+                _unreachable(exc),
+                "check the network connection, and stt.base_url (or OPENAI_BASE_URL) if set",
+            ) from None
         finally:
             if conn is not None and ready is None:  # opened, then refused (or cancelled)
                 with contextlib.suppress(Exception):
@@ -401,7 +422,12 @@ class OpenAIRealtimeSTT:
                 try:
                     await self._reconnect()
                 except ProviderError as exc:
-                    log.warning(
+                    # Warned once an outage: each redial's warning (every 4 s at most, for as
+                    # long as the person spoke) was printed between a headless run's turns,
+                    # beside the turns' own errors. The later ones are for the log.
+                    first = self._redial_wait_s == REDIAL_FIRST_S
+                    log.log(
+                        logging.WARNING if first else logging.INFO,
                         "speech-to-text reconnect failed (next try in %.1f s): %s",
                         self._redial_wait_s,
                         exc,

@@ -28,6 +28,7 @@ name the tools list as well as under its NFC spelling.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -236,6 +237,31 @@ def read_only_drive(not_done: str) -> str:
         f"The workspace is on a read-only drive or mount, so {not_done}. Tell the person: "
         "its documents can be read but not changed or added to; to change them, copy them "
         "to a folder that can be written and set tools.workspace to it."
+    )
+
+
+# A drive with no room left, or the person's quota on it reached: the new version was not
+# written. Said as such, with the document's name: the OSError has no file name (the write
+# of a temporary file failed), and "Could not use the file" told nobody what to do.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def drive_full(rel: str, not_done: str) -> str:
+    """What a tool says when the drive holding ``rel`` has no room for its new version."""
+    return (
+        f"The drive holding {rel} is full, so {not_done}: {rel} is as it was. Tell the "
+        "person: free some space on that drive (or move the workspace to one with room), "
+        "then ask again."
+    )
+
+
+def _history_unsaved(folder: Path, rel: str, exc: OSError) -> WorkspaceError:
+    """The undo history of ``rel`` could not be written (it is written before the document,
+    so nothing was done), and why."""
+    if exc.errno in _FULL:  # most often the workspace's own drive: the history is beside it
+        return WorkspaceError(drive_full(rel, "nothing was changed"))
+    return WorkspaceError(
+        f"Could not save undo history in {folder}: {exc.strerror or exc}. Nothing was changed."
     )
 
 
@@ -544,9 +570,11 @@ class Workspace:
         hist = self._record(rel, before, data, mode=_copy_mode(path))
         try:
             atomic_write(path, data, check=lambda _tmp: self._check_replaceable(path, before))
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(WorkspaceError):
                 self._save(previous)
+            if isinstance(exc, OSError) and exc.errno in _FULL:
+                raise WorkspaceError(drive_full(rel, _NOT_DONE["edit"][0])) from None
             raise
         self._settled(hist)
         self._remember_written(path, data)
@@ -687,10 +715,7 @@ class Workspace:
             index = json.dumps(payload, indent=1).encode("utf-8")
             atomic_write(folder / "index.json", index, mode=mode)
         except OSError as exc:
-            raise WorkspaceError(
-                f"Could not save undo history in {folder}: {exc.strerror or exc}. Nothing was "
-                f"changed."
-            ) from None
+            raise _history_unsaved(folder, hist.path, exc) from None
         if prune:
             self._prune(hist)
 
@@ -715,10 +740,7 @@ class Workspace:
             try:
                 atomic_write(blob, data, mode=mode)
             except OSError as exc:
-                raise WorkspaceError(
-                    f"Could not save undo history in {blob.parent}: {exc.strerror or exc}. "
-                    f"Nothing was changed."
-                ) from None
+                raise _history_unsaved(blob.parent, rel, exc) from None
         return _Version(digest, time.time(), len(data))
 
     def _blob(self, rel: str, version: _Version) -> bytes | None:
@@ -789,9 +811,11 @@ class Workspace:
                 fsync_dir(path.parent)
             else:
                 atomic_write(path, data, check=check)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(WorkspaceError):
                 self._save(previous)
+            if isinstance(exc, OSError) and exc.errno in _FULL:
+                raise WorkspaceError(drive_full(self.rel(path), _NOT_DONE[doing][0])) from None
             raise
         if data is None:
             self.remember_absent(path)
