@@ -884,9 +884,9 @@ def test_replay_leaves_a_long_sentence_read_with_a_mild_doubt_to_smart_turn() ->
     """ "Thank you, that was really helpful.": on an AVX2 core the tiny model weighs other
     endings at over ``FIRM_ODDS`` and under ``MILD_ODDS``; six words and more, Smart Turn
     decides (0.6 at 0.2 s) instead of the turn waiting out a pause (0.9 s). CTranslate2's
-    int8 kernels differ by instruction set, and on an AVX-512 core the same reading comes
+    int8 kernels differ by instruction set, and on one AVX-512 core the same reading came
     out firm (the policy itself is pinned in test_turn_policy): either way it is not held.
-    On this AVX-512 machine Smart Turn says 0.16 and 0.30 at its first two looks and 0.85
+    On another (2026-12-05) Smart Turn said 0.16 and 0.30 at its first two looks and 0.85
     at the 0.3 s one, which falls on the block after it (0.302 s): within the 0.4 s a
     finished sentence may take, not the 0.9 s of a pause waited out."""
     path = FIXTURES / "heldout-finished-3.wav"
