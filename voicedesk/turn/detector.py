@@ -68,11 +68,12 @@ FIRM_WAIT_S = 0.25
 # doubts: ``Cue.whole_sentence``) end the turn after this much silence whatever Smart Turn
 # says. Smart Turn was trained on people, not on every voice: it scored finished flite
 # sentences 0.01–0.16 for seconds, so a sentence read with a doubt waited the maximum wait
-# (2 s) for a "not yet" that was about the voice, not the words. 1.4 s is Smart Turn's
-# last look before the maximum wait, past the 0.9 s that outlasts an in-sentence pause, so
-# every fragment and pause is still held past it; words that need more ("… for", "… to?")
-# still wait for more speech or the maximum wait (docs/turn-detection.md, "Whole sentences
-# wait no more than 1.4 s").
+# (2 s) for a "not yet" that was about the voice, not the words. 1.4 s is when Smart Turn
+# would look last before the maximum wait (``RECHECK_AT_S``), past the 0.9 s that outlasts
+# an in-sentence pause, so every fragment and pause is still held past that; the turn ends
+# there without that look, which would only change the reason. Words that need more
+# ("… for", "… to?") still wait for more speech or the maximum wait
+# (docs/turn-detection.md, "Whole sentences wait no more than 1.4 s").
 WHOLE_SENTENCE_WAIT_S = 1.4
 # Right after the stop the silence may still be a gap inside a word or between two words
 # (a stop consonant, a breath): the model must be surer then than once the silence has lasted.
