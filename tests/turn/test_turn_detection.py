@@ -880,6 +880,25 @@ def test_replay_holds_a_short_fragment_read_as_a_sentence_with_a_doubt(tmp_path:
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
+def test_replay_ends_a_whole_sentence_smart_turn_doubts_before_the_maximum_wait() -> None:
+    """ "Let me know if it starts to snow." in flite's "awb" voice: the tiny model reads it
+    whole but weighs trailing off at ~0.24 of its full stop, and Smart Turn, trained on
+    people, scores this voice 0.01-0.12 through 1.4 s of silence. It waited the maximum
+    wait (2 s); a whole sentence now ends at Smart Turn's last look (1.4 s) instead. On a
+    core whose int8 kernels read it firm, it ends sooner still."""
+    from voicedesk.turn.detector import HESITANT_WAIT_S, WHOLE_SENTENCE_WAIT_S
+
+    path = FIXTURES.parent / "cues" / "flite-doubted.wav"
+    s = settings()
+    (turn,) = replay(path, s, transcriber=local_stt.cue_reader()).to_json()["turns"]
+    assert "snow" in turn["text"].lower()
+    assert turn["reason"] in ("model", "transcript")
+    wait = turn["decided_s"] - turn["end_s"]
+    assert wait <= WHOLE_SENTENCE_WAIT_S + 0.02 < s.turn.max_wait_ms / 1000
+    assert HESITANT_WAIT_S < WHOLE_SENTENCE_WAIT_S
+
+
+@pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")
 def test_replay_leaves_a_long_sentence_read_with_a_mild_doubt_to_smart_turn() -> None:
     """ "Thank you, that was really helpful.": on an AVX2 core the tiny model weighs other
     endings at over ``FIRM_ODDS`` and under ``MILD_ODDS``; six words and more, Smart Turn

@@ -292,11 +292,12 @@ def test_smart_turn_decides_a_long_sentence_read_with_a_mild_doubt(
     mild = Reading(LONG, trailing=0.13, weighed=True)
     silence, reason = _ended_at(detector, 0.97, mild)
     assert silence <= 0.02 and reason == "model"
-    # not firm: a model that doubts it holds it, as for any complete text without odds
-    assert _ended_at(detector, 0.02, mild)[1] == "timeout"
-    assert _ended_at(detector, 0.02, Reading(LONG, trailing=0.05, weighed=True))[1] == (
-        "transcript"
-    )
+    # not firm: a model that doubts it holds it, as for any complete text without odds,
+    # until its last look; a firm one ends after the firm wait
+    held = _ended_at(detector, 0.02, mild)
+    assert held == (det.WHOLE_SENTENCE_WAIT_S, "transcript")
+    firm = _ended_at(detector, 0.02, Reading(LONG, trailing=0.05, weighed=True))
+    assert firm is not None and firm[1] == "transcript" and firm[0] < det.HESITANT_WAIT_S
 
 
 @pytest.mark.parametrize("text", [STATEMENT, QUESTION])
@@ -435,7 +436,7 @@ def test_finished_text_with_a_doubtful_model_waits_out_a_pause(
 
 
 def test_low_probability_without_text_cue_times_out(detector: det.TurnDetector) -> None:
-    _, reason = _ended_at(detector, 0.1, "Delete the last paragraph.")
+    _, reason = _ended_at(detector, 0.1, "")
     assert reason == "timeout"
 
 
@@ -456,11 +457,61 @@ def test_a_firm_transcript_ends_the_turn_whatever_the_model_says(
 
 def test_a_transcript_that_is_not_firm_waits_for_the_model(detector: det.TurnDetector) -> None:
     assert transcript_cue("Why is the sky blue?").firm
-    # a statement without the transcriber's odds is not enough, nor is a doubtful question
-    assert _ended_at(detector, 0.02, "The sky is blue.")[1] == "timeout"
-    assert _ended_at(detector, 0.02, "What time does the sun set in?")[1] == "timeout"
+    # a statement without the transcriber's odds is not enough to end the turn early, nor
+    # is a doubtful question: past an in-sentence pause, and until Smart Turn's last look
     nearly_trailed = Reading("The sky is blue.", trailing=0.2, weighed=True)
-    assert _ended_at(detector, 0.02, nearly_trailed)[1] == "timeout"
+    for text in ("The sky is blue.", nearly_trailed):
+        silence, reason = _ended_at(detector, 0.02, text)
+        assert reason == "transcript"
+        assert det.WHOLE_SENTENCE_WAIT_S <= silence <= det.WHOLE_SENTENCE_WAIT_S + 0.02
+    assert _ended_at(detector, 0.02, "What time does the sun set in?")[1] == "timeout"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # flite's "awb": read with other endings weighed together at 0.24, Smart Turn
+        # 0.01-0.12 for 1.4 s of silence; it waited the maximum wait (2 s)
+        Reading("Let me know if it starts to snow.", trailing=0.24, weighed=True),
+        # a long turn with a mild doubt, left to Smart Turn, which scored it 0.02-0.14
+        Reading("Move the paragraph about hiring to the end.", trailing=0.11, weighed=True),
+        "The sky is blue.",  # a cloud transcript: no odds, a whole sentence all the same
+    ],
+)
+def test_a_whole_sentence_ends_at_smart_turns_last_look_whatever_it_says(
+    detector: det.TurnDetector, text: str | Reading
+) -> None:
+    silence, reason = _ended_at(detector, 0.02, text)
+    assert reason == "transcript"
+    assert det.HESITANT_WAIT_S < det.WHOLE_SENTENCE_WAIT_S <= silence
+    assert silence <= det.WHOLE_SENTENCE_WAIT_S + 0.02
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Set a timer for it.",  # the words dangle
+        Reading("Set a timer for me.", trailing=0.5, weighed=True),  # nearly trailed off
+        Reading("Let me know if it starts.", continuations=(("… starts to", 0.2),), weighed=True),
+        Reading("Can you open the file call.", alternatives=(("… called", 0.4),), weighed=True),
+        Reading("When does the post office?", words_end_odds=0.02, weighed=True),
+    ],
+)
+def test_words_that_may_need_more_still_wait_for_the_maximum(
+    detector: det.TurnDetector, text: str | Reading
+) -> None:
+    """Only the summed doubts give way to a long silence; a doubt past a threshold of its
+    own is a fragment's mark, and Smart Turn's "not yet" holds it to the maximum wait."""
+    _, reason = _ended_at(detector, 0.02, text)
+    assert reason == "timeout"
+
+
+def test_a_cloud_text_that_dangles_holds_a_reading_with_summed_doubts() -> None:
+    """Of two hesitant cues the words' doubt wins: it does not give way to a long silence."""
+    reading = Reading("Sort the names in this list.", trailing=0.3, weighed=True)
+    assert reading_cue(reading).held_by_odds
+    both = combined_cue(reading, "Sort the names in this list by it.")
+    assert both is not None and both.verdict == "hesitant" and not both.held_by_odds
 
 
 def test_a_question_read_before_the_latest_speech_does_not_end_the_turn(

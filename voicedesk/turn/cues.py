@@ -449,6 +449,16 @@ class Cue:
     # and the intonation both say so, stronger evidence than a full stop), or a sentence the
     # transcriber ended without weighing going on or trailing off (``reading_cue``).
     firm: bool = False
+    # Hesitant only because the doubtful endings the transcriber weighed add up
+    # (``FIRM_ODDS``), none past a threshold of its own: the words are a whole sentence, so
+    # after a long enough silence they may end the turn without Smart Turn (the detector's
+    # ``WHOLE_SENTENCE_WAIT_S``), like a complete text.
+    held_by_odds: bool = False
+
+    @property
+    def whole_sentence(self) -> bool:
+        """The words are a whole sentence: complete, or held only by the summed odds."""
+        return self.verdict == "complete" or self.held_by_odds
 
 
 def transcript_cue(text: str) -> Cue:
@@ -834,7 +844,9 @@ def reading_cue(reading: Reading) -> Cue:
         return Cue(
             cue.verdict, f"a long sentence weighed with a mild doubt ({doubtful_endings:.2f})"
         )
-    return Cue("hesitant", f"other endings weighed together ({doubtful_endings:.2f})")
+    return Cue(
+        "hesitant", f"other endings weighed together ({doubtful_endings:.2f})", held_by_odds=True
+    )
 
 
 def combined_cue(reading: Reading | None, streamed: str | None) -> Cue | None:
@@ -854,4 +866,6 @@ def combined_cue(reading: Reading | None, streamed: str | None) -> Cue | None:
         cues.append(transcript_cue(streamed))
     if not cues:
         return None
-    return max(cues, key=lambda cue: _DOUBT[cue.verdict])
+    # on a tie of two hesitant cues, the one the words hold ("… to?") over the one only
+    # summed odds hold: the words' doubt does not give way to a long silence
+    return max(cues, key=lambda cue: (_DOUBT[cue.verdict], not cue.held_by_odds))

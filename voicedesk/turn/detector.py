@@ -18,7 +18,8 @@ P(complete) ≥ threshold ends it — within the first ``EARLY_SILENCE_S`` of si
 ``EARLY_THRESHOLD``, since that silence may be a gap between two words. A firm transcript of
 all the speech (a complete question, or a sentence the local transcriber ended without
 weighing going on: ``Cue.firm``) ends it after ``FIRM_WAIT_S`` whatever the model says; any
-other sentence-final transcript with a doubtful model only after an in-sentence pause.
+other sentence-final transcript with a doubtful model only after an in-sentence pause, and
+after ``WHOLE_SENTENCE_WAIT_S`` whatever the model says (``Cue.whole_sentence``).
 When a transcriber is attached the model's "complete" waits for the text of the latest speech
 (the LLM is already running, so this costs the listener nothing), up to a short text timeout.
 The text comes from up to two places: the streaming transcriber (``set_text``, what the LLM
@@ -63,6 +64,17 @@ TRANSCRIPT_MIN_SILENCE_S = 0.9  # ...after a pause longer than an in-sentence on
 # "Put a comma after the first word." and "… because I forgot it."), and past the gaps
 # inside a word or between two words.
 FIRM_WAIT_S = 0.25
+# Words that make a whole sentence (complete, or held only by the transcriber's summed
+# doubts: ``Cue.whole_sentence``) end the turn after this much silence whatever Smart Turn
+# says. Smart Turn was trained on people, not on every voice: it scored finished flite
+# sentences 0.01–0.16 for seconds, so a sentence read with a doubt waited the maximum wait
+# (2 s) for a "not yet" that was about the voice, not the words. 1.4 s is when Smart Turn
+# would look last before the maximum wait (``RECHECK_AT_S``), past the 0.9 s that outlasts
+# an in-sentence pause, so every fragment and pause is still held past that; the turn ends
+# there without that look, which would only change the reason. Words that need more
+# ("… for", "… to?") still wait for more speech or the maximum wait
+# (docs/turn-detection.md, "Whole sentences wait no more than 1.4 s").
+WHOLE_SENTENCE_WAIT_S = 1.4
 # Right after the stop the silence may still be a gap inside a word or between two words
 # (a stop consonant, a breath): the model must be surer then than once the silence has lasted.
 EARLY_SILENCE_S = 0.2
@@ -403,6 +415,10 @@ class TurnDetector:
             (cue.firm and silence >= FIRM_WAIT_S)
             or (self._prob >= TRANSCRIPT_THRESHOLD and silence >= TRANSCRIPT_MIN_SILENCE_S)
         ):
+            return [*signals, self._finish(now, "transcript", self._prob)]
+        # a whole sentence: past Smart Turn's last look its "not yet" holds no longer
+        whole_sentence = cue is not None and cue.whole_sentence and words_read
+        if whole_sentence and silence >= WHOLE_SENTENCE_WAIT_S:
             return [*signals, self._finish(now, "transcript", self._prob)]
         if (
             self._future is None
