@@ -932,9 +932,14 @@ LONG_REPLY = (
 )
 
 
-async def test_a_backchannel_below_min_words_lets_the_answer_play_on(tmp_path, monkeypatch):
-    """'mm-hm' over the answer with ``min_words`` 2: the answer pauses for it, resumes and
-    plays to its end; nobody answers the 'mm-hm', and it is no turn in the history or log."""
+@pytest.mark.parametrize("min_words", [2, 0], ids=["min-words-2", "default"])
+async def test_a_backchannel_below_min_words_lets_the_answer_play_on(
+    tmp_path, monkeypatch, min_words
+):
+    """'mm-hm' over the answer: the answer pauses for it, resumes and plays to its end;
+    nobody answers the 'mm-hm', and it is no turn in the history or log. With ``min_words``
+    2, as a word too few; at the default 0 (any word interrupts) it was a word: the answer
+    was cut for it and 'mm-hm' answered, though it asks for nothing but to go on."""
     scenario, start_s = _spoken_over_the_answer(_say("Mm-hm."), gap_s=0, after_s=2.5)
     script = SimScript(
         turns=[
@@ -944,7 +949,7 @@ async def test_a_backchannel_below_min_words_lets_the_answer_play_on(tmp_path, m
     )
     servers: list = []
     on_sim_start(monkeypatch, servers.append)
-    settings = _settings(tmp_path, barge_in={"min_words": 2})
+    settings = _settings(tmp_path, barge_in={"min_words": min_words})
     session, seen, played, rate = await _run(tmp_path, scenario, script, settings)
     assert servers[0].transcripts == [_text("question"), "Mm-hm."]  # it was heard
     barge = [e for e in seen if isinstance(e, ev.BargeIn)]

@@ -74,6 +74,12 @@ def test_barge_in_resumes_after_a_noise_and_ignores_silence_playback() -> None:
     assert strict.on_transcript("uh huh") == "resume"  # a backchannel, not an interruption
     assert strict.enough_words("uh huh, and then?") and not strict.enough_words("uh huh")
     assert BargeInPolicy(BargeInSettings()).enough_words("okay")  # 0: any word interrupts
+    # ... but "mm-hm" asks only to go on, however it is spelt, whatever min_words says
+    default = BargeInPolicy(BargeInSettings())
+    for go_on in ("Mm-hm.", "mm-hmm", "Mhm.", "Uh-huh.", "uh huh", "Mm-hm, mm-hm."):
+        assert not default.enough_words(go_on), go_on
+    for word in ("No.", "Hmm.", "Huh?", "Yeah.", "Mm-hm. What time is it?"):
+        assert default.enough_words(word), word
 
 
 def test_barge_in_does_not_count_echo_only_speech() -> None:

@@ -9,12 +9,14 @@ Kept apart from the session so the rule can be tested and tuned on its own. The 
 2. The interruption's transcript decides: words (at least ``min_words``, 1 when it is 0) →
    the answer is cut for good, the history keeps what was heard, and the interruption is the
    next turn. Fewer → the answer resumes where it stopped: no words (a cough, a door), or a
-   backchannel ("mm-hm", "okay") when ``min_words`` is above 1, which is then no turn at all
-   (the session prepares no answer to it and keeps it out of the history and the log).
+   backchannel ("mm-hm" always, "okay" when ``min_words`` is above 1), which is then no
+   turn at all (the session prepares no answer to it and keeps it out of the history and
+   the log).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,6 +50,18 @@ JOIN_GAP_S = 0.064
 # does not count, nor do blocks shown to be echo. Not when the canceller is trusted: its
 # 100 ms minimum is shorter than any word, and carrying could add up residual echo blips.
 CARRY_GAP_S = 0.4
+
+
+# Sounds that say only "go on" — "mm-hm", "mhm", "uh-huh" however the transcriber spells
+# them — are a backchannel whatever ``min_words`` asks: at its default 0 (any word
+# interrupts) they were a word, and cut the answer to be answered. Not words that can
+# answer or object ("okay", "yeah", "right", "no", "hmm"): those still interrupt at 0.
+_GO_ON = re.compile(r"(?:\s*(?:m+(?:-?h)?m+|u[hm][- ]?h[uo]h?m?)[\s.,!…]*)+", re.IGNORECASE)
+
+
+def only_go_on(text: str) -> bool:
+    """Whether ``text`` holds nothing but sounds that ask the answer to go on."""
+    return bool(text.strip()) and _GO_ON.fullmatch(text.strip()) is not None
 
 
 def joins_stretch(gap_s: float) -> bool:
@@ -153,7 +167,10 @@ class BargeInPolicy:
 
     def enough_words(self, text: str) -> bool:
         """Whether speech over the answer says enough to interrupt it. Fewer words are a
-        noise or a backchannel, which the answer talks on through."""
+        noise or a backchannel, which the answer talks on through; so is "mm-hm" alone,
+        whatever ``min_words`` asks (``only_go_on``)."""
+        if only_go_on(text):
+            return False
         return len(text.split()) >= max(1, self.settings.min_words)
 
     def on_transcript(self, text: str) -> Verdict:
