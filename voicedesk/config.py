@@ -286,7 +286,8 @@ class BargeInSettings(_Section):
         ge=0,
         le=10,
         description="Words speech over the answer needs to stop it (0 = any word); fewer, "
-        "e.g. a backchannel like 'mm-hm', is no turn: no reply, the answer goes on",
+        "e.g. a backchannel like 'okay', is no turn: no reply, the answer goes on ('mm-hm', "
+        "'uh-huh' alone never stop it)",
     )
     resume_after_noise: bool = Field(
         True, description="Resume the answer after a noise or too few words (else stop it)"

@@ -207,8 +207,8 @@ class PlaybackEnded(Event):
 @dataclass(frozen=True, kw_only=True)
 class BargeIn(Event):
     """Speech over answer ``turn_id`` paused it, or (``resumed``) it turned out not to be an
-    interruption: a noise, or a backchannel of fewer than ``barge_in.min_words`` words
-    (``text``, its words). A backchannel is not a user turn: it gets no
+    interruption: a noise, or a backchannel ("mm-hm" alone, or fewer than
+    ``barge_in.min_words`` words; ``text``, its words). A backchannel is not a user turn: it gets no
     ``TranscriptFinal``, no answer, no place in the history or the session log."""
 
     turn_id: int

@@ -998,9 +998,14 @@ LONG_REPLY = (
 )
 
 
-async def test_a_backchannel_below_min_words_lets_the_answer_play_on(tmp_path, monkeypatch):
-    """'mm-hm' over the answer with ``min_words`` 2: the answer pauses for it, resumes and
-    plays to its end; nobody answers the 'mm-hm', and it is no turn in the history or log."""
+@pytest.mark.parametrize("min_words", [2, 0], ids=["min-words-2", "default"])
+async def test_a_backchannel_below_min_words_lets_the_answer_play_on(
+    tmp_path, monkeypatch, min_words
+):
+    """'mm-hm' over the answer: the answer pauses for it, resumes and plays to its end;
+    nobody answers the 'mm-hm', and it is no turn in the history or log. With ``min_words``
+    2, as a word too few; at the default 0 (any word interrupts) it was a word: the answer
+    was cut for it and 'mm-hm' answered, though it asks for nothing but to go on."""
     scenario, start_s = _spoken_over_the_answer(_say("Mm-hm."), gap_s=0, after_s=2.5)
     script = SimScript(
         turns=[
@@ -1010,7 +1015,7 @@ async def test_a_backchannel_below_min_words_lets_the_answer_play_on(tmp_path, m
     )
     servers: list = []
     on_sim_start(monkeypatch, servers.append)
-    settings = _settings(tmp_path, barge_in={"min_words": 2})
+    settings = _settings(tmp_path, barge_in={"min_words": min_words})
     session, seen, played, rate = await _run(tmp_path, scenario, script, settings)
     assert servers[0].transcripts == [_text("question"), "Mm-hm."]  # it was heard
     barge = [e for e in seen if isinstance(e, ev.BargeIn)]
@@ -1603,6 +1608,29 @@ async def test_a_short_no_over_the_answer_is_a_turn_whatever_barge_ins_minimum(t
     first, second = session.records
     assert first.interrupted and first.heard_text != LONG_REPLY
     assert second.user_text == "No." and second.heard_text == "Sorry, what then?"
+
+
+async def test_phrases_over_a_first_answer_stop_it_before_the_person_has_finished(tmp_path):
+    """Laptop speakers, a first answer (its echo canceller not yet trusted, so barge-in
+    waits for 500 ms of speech): "Wait, stop, tell me something else instead." The VAD
+    ends a stretch at each comma, none of them 500 ms long, and each was counted from
+    zero: the answer played on for 1.8 s, under all three phrases."""
+    pcm, said = load_utterance("stop")
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 328)
+    scenario, start_s = _spoken_over_the_answer(pcm[loud[0] : loud[-1] + 1], gap_s=0, after_s=3.3)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript=said, reply="Okay."),
+        ]
+    )
+    room = {"echo_db": -6.0, "noise_dbfs": -65.0, "seed": 0}
+    session, _, played, rate = await _run(tmp_path, scenario, script, room=room)
+    first, second = session.records
+    assert first.interrupted and second.user_text == said
+    assert first.t["playback_start"] < start_s - 1.0  # the person cut into the answer
+    quiet = silent_from(played, rate, start_s + 0.02)
+    assert quiet is not None and quiet - start_s < 0.9, quiet - start_s
 
 
 async def test_speech_after_a_pause_opens_the_llm_connection_before_the_answer_needs_it(

@@ -74,6 +74,12 @@ def test_barge_in_resumes_after_a_noise_and_ignores_silence_playback() -> None:
     assert strict.on_transcript("uh huh") == "resume"  # a backchannel, not an interruption
     assert strict.enough_words("uh huh, and then?") and not strict.enough_words("uh huh")
     assert BargeInPolicy(BargeInSettings()).enough_words("okay")  # 0: any word interrupts
+    # ... but "mm-hm" asks only to go on, however it is spelt, whatever min_words says
+    default = BargeInPolicy(BargeInSettings())
+    for go_on in ("Mm-hm.", "mm-hmm", "Mhm.", "Uh-huh.", "uh huh", "Mm-hm, mm-hm."):
+        assert not default.enough_words(go_on), go_on
+    for word in ("No.", "Hmm.", "Huh?", "Yeah.", "Mm-hm. What time is it?"):
+        assert default.enough_words(word), word
 
 
 def test_barge_in_does_not_count_echo_only_speech() -> None:
@@ -90,6 +96,33 @@ def test_barge_in_does_not_count_echo_only_speech() -> None:
     ]
     fired = verdicts.index("pause") + 1
     assert 17 <= fired <= 19  # 12 blocks of speech among every 3rd block of echo
+
+
+def _stretches(pol: BargeInPolicy, spans: list[tuple[float, float]], *, cautious: bool) -> float:
+    """Feed ``pol`` the VAD's stretches of speech (start, end) block by block, as the session
+    does; returns when it paused, or -1."""
+    for start, end in spans:
+        pol.next_stretch()
+        for k in range(1, round((end - start) * 100) + 1):
+            now = round(start + k * 0.01, 2)
+            if pol.on_speech(start, now, answer_playing=True, cautious=cautious) == "pause":
+                return now
+    return -1.0
+
+
+def test_an_untrusted_cancellers_minimum_adds_up_a_persons_phrases() -> None:
+    # "Wait, | stop, | tell me something else instead" over a first answer, the VAD ending
+    # a stretch at each comma: 0.41, 0.44 and 0.5 s of speech. The cautious 500 ms were
+    # counted one stretch at a time, and the answer played on under all three (1.8 s).
+    phrases = [(5.86, 6.27), (6.40, 6.84), (7.10, 7.60)]
+    assert _stretches(BargeInPolicy(BargeInSettings()), phrases, cautious=True) == 6.49
+    # stretches further apart than CARRY_GAP_S are separate noises (a cough, then a knock)
+    apart = [(1.0, 1.3), (1.75, 2.05)]
+    assert _stretches(BargeInPolicy(BargeInSettings()), apart, cautious=True) == -1
+    # a trusted canceller's 100 ms minimum counts one stretch: blips of residual echo
+    # 60 ms long and 100 ms apart never add up
+    blips = [(1.0 + 0.16 * i, 1.06 + 0.16 * i) for i in range(6)]
+    assert _stretches(BargeInPolicy(BargeInSettings()), blips, cautious=False) == -1
 
 
 def test_barge_in_counts_from_whichever_source_heard_the_person_first() -> None:

@@ -834,6 +834,38 @@ async def test_elevenlabs_streams_speech_like_audio_with_alignment(sim):
     assert {"text": ""} in sent  # end of text (a spare socket may have opened since)
 
 
+async def test_a_word_the_simulated_voice_is_in_the_middle_of_is_not_heard_yet(sim):
+    """The simulated voice timed every letter of a word at the word's start, so its
+    alignment said a word had been spoken whole as soon as it began: an answer cut in the
+    middle of "absolutely" was remembered as having said it (what the model is told it
+    said before it was cut off, in every ``run --sim`` and ``demo``). ElevenLabs times each
+    letter."""
+    from voicedesk.engine.heard import heard_prefix
+
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    stream = await tts.open_stream()
+    text = "We review absolutely everything today."
+    await stream.send_text(text + " ")
+    await stream.end_text()
+    audio = np.concatenate([c async for c in stream.audio()])
+    await stream.aclose()
+    await tts.aclose()
+    # the words are the voiced runs between the voice's 50 ms pauses
+    voiced = np.abs(audio.astype(np.int32)) > 0
+    edges = np.flatnonzero(np.diff(voiced.astype(np.int8)))
+    runs = [(a + 1, b + 1) for a, b in zip(edges[::2], edges[1::2], strict=False)]
+    words = [r for r in runs if r[1] - r[0] > 0.1 * 24_000]  # not a syllable's dip
+    third = words[2]  # "absolutely"
+    for at in (third[0] + 2_400, (third[0] + third[1]) // 2, third[1] - 2_400):
+        heard = heard_prefix(
+            text,
+            played_samples=at,
+            sample_rate=24_000,
+            letters_at_played=stream.letters_spoken_at(at),
+        )
+        assert heard == "We review", (at, heard)
+
+
 async def test_elevenlabs_flushes_no_title_or_list_number_as_a_first_clause(sim):
     """The first clause is flushed at once; "I asked Dr." was taken for one, and generated
     alone, said with a falling voice before "Smith"; so was "Steps: 1." Those full stops

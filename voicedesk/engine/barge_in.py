@@ -4,16 +4,19 @@ Kept apart from the session so the rule can be tested and tuned on its own. The 
 
 1. Speech is detected while an answer is playing → once it has lasted ``min_speech_ms`` the
    playback is *paused* (silent at the next audio block), generation keeps running. Blocks
-   the echo canceller shows to be the speaker's echo alone do not count.
+   the echo canceller shows to be the speaker's echo alone do not count. While the
+   canceller is untrusted (its longer minimum), stretches of speech close together add up.
 2. The interruption's transcript decides: words (at least ``min_words``, 1 when it is 0) →
    the answer is cut for good, the history keeps what was heard, and the interruption is the
    next turn. Fewer → the answer resumes where it stopped: no words (a cough, a door), or a
-   backchannel ("mm-hm", "okay") when ``min_words`` is above 1, which is then no turn at all
-   (the session prepares no answer to it and keeps it out of the history and the log).
+   backchannel ("mm-hm" always, "okay" when ``min_words`` is above 1), which is then no
+   turn at all (the session prepares no answer to it and keeps it out of the history and
+   the log).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +41,29 @@ UNCONVERGED_MIN_SPEECH_MS = 500
 JOIN_GAP_S = 0.064
 
 
+# Until the echo canceller has converged the minimum (``UNCONVERGED_MIN_SPEECH_MS``) is
+# longer than most words, and a person who talks over an answer says them in stretches the
+# VAD ends at each comma ("Wait, | stop, | tell me something else instead": 0.41, 0.44 and
+# 0.5 s of speech, 0.13 and 0.26 s apart). Counted one stretch at a time, none reached it
+# and the first answer went on for 1.8 s over them. So while cautious, a stretch that
+# begins this soon after the last one ended adds to what that one counted; the gap itself
+# does not count, nor do blocks shown to be echo. Not when the canceller is trusted: its
+# 100 ms minimum is shorter than any word, and carrying could add up residual echo blips.
+CARRY_GAP_S = 0.4
+
+
+# Sounds that say only "go on" — "mm-hm", "mhm", "uh-huh" however the transcriber spells
+# them — are a backchannel whatever ``min_words`` asks: at its default 0 (any word
+# interrupts) they were a word, and cut the answer to be answered. Not words that can
+# answer or object ("okay", "yeah", "right", "no", "hmm"): those still interrupt at 0.
+_GO_ON = re.compile(r"(?:\s*(?:m+(?:-?h)?m+|u[hm][- ]?h[uo]h?m?)[\s.,!…]*)+", re.IGNORECASE)
+
+
+def only_go_on(text: str) -> bool:
+    """Whether ``text`` holds nothing but sounds that ask the answer to go on."""
+    return bool(text.strip()) and _GO_ON.fullmatch(text.strip()) is not None
+
+
 def joins_stretch(gap_s: float) -> bool:
     """Whether speech resuming ``gap_s`` after it paused continues the same stretch."""
     return gap_s <= JOIN_GAP_S + 1e-9
@@ -50,11 +76,14 @@ class BargeInPolicy:
     _counted_s: float = 0.0  # speech since the edge that was not the speaker's echo
     _last_s: float | None = None  # the last block counted; None before this stretch began
     _from_s: float = 0.0  # where this stretch's count began
+    _carried_s: float = 0.0  # counted by the stretches just before this one (CARRY_GAP_S)
+    _ended_s: float | None = None  # where the last stretch counted ended
 
     @property
     def counted_s(self) -> float:
-        """Speech counted toward the minimum in the current stretch."""
-        return self._counted_s
+        """Speech counted toward the cautious minimum: the current stretch's and what the
+        stretches just before it carried (the trusted minimum takes the first alone)."""
+        return self._counted_s + self._carried_s
 
     def on_block(
         self,
@@ -110,6 +139,8 @@ class BargeInPolicy:
         if not self.settings.enabled or not answer_playing or self.paused:
             return "none"
         if self._last_s is None:  # the VAD's edge is already behind us: count from it
+            if self._ended_s is None or speech_start_s - self._ended_s > CARRY_GAP_S + 1e-9:
+                self._carried_s = 0.0
             self._last_s = self._from_s = speech_start_s
             self._counted_s = 0.0
         elif speech_start_s < self._from_s:
@@ -125,16 +156,21 @@ class BargeInPolicy:
         needed = (
             self.settings.min_speech_ms if echo_possible else self.settings.min_speech_ms_no_echo
         )
+        counted = self._counted_s
         if cautious:
             needed = max(needed, UNCONVERGED_MIN_SPEECH_MS)
-        if self._counted_s * 1000 >= needed - 1e-6:
+            counted += self._carried_s
+        if counted * 1000 >= needed - 1e-6:
             self.paused = True
             return "pause"
         return "none"
 
     def enough_words(self, text: str) -> bool:
         """Whether speech over the answer says enough to interrupt it. Fewer words are a
-        noise or a backchannel, which the answer talks on through."""
+        noise or a backchannel, which the answer talks on through; so is "mm-hm" alone,
+        whatever ``min_words`` asks (``only_go_on``)."""
+        if only_go_on(text):
+            return False
         return len(text.split()) >= max(1, self.settings.min_words)
 
     def on_transcript(self, text: str) -> Verdict:
@@ -150,7 +186,20 @@ class BargeInPolicy:
         self.reset()
         return "cut"
 
-    def reset(self) -> None:
-        self.paused = False
+    def next_stretch(self) -> None:
+        """Speech begins again after a pause longer than the join gap: its count starts
+        again, and takes what the stretches before counted if it begins within
+        ``CARRY_GAP_S`` of the last one's end (``on_speech`` checks, knowing its start)."""
+        if self.paused:
+            return
+        if self._last_s is not None:
+            self._carried_s += self._counted_s
+            self._ended_s = self._last_s
         self._counted_s = 0.0
         self._last_s = None
+
+    def reset(self) -> None:
+        """Forget all speech counted: the answer was decided on, or it begins afresh."""
+        self.paused = False
+        self._counted_s = self._carried_s = 0.0
+        self._last_s = self._ended_s = None

@@ -331,8 +331,9 @@ class Speaking(Generic[TurnT]):
         person has spoken ``min_speech_ms`` over it, not that plus ``start_ms``."""
         self._speech_start_s = at_s
         self._double_talk_paused_at = None  # the person the cue heard is now a turn
-        if not self.barge.paused:
-            self.barge.reset()  # speech before a real stop does not count toward this one
+        # speech before a real stop is no part of this stretch (``next_stretch`` says when
+        # its count still adds to this one's)
+        self.barge.next_stretch()
 
     def speech_resumed(self, at_s: float, start_s: float | None, *, continues: bool) -> None:
         """Speech came back after a pause; ``continues``: the turn detector's own reason
@@ -345,8 +346,8 @@ class Speaking(Generic[TurnT]):
         began = start_s if start_s is not None else at_s  # where, as in ``speech_started``
         self._speech_start_s = carried if carried is not None else began
         self._double_talk_paused_at = None
-        if carried is None and not self.barge.paused:
-            self.barge.reset()
+        if carried is None:
+            self.barge.next_stretch()
 
     def speech_stopped(self, end_s: float) -> None:
         """The VAD's speech stopped at ``end_s``; kept so a quick resume can join it."""

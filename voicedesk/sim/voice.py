@@ -57,8 +57,11 @@ class SyntheticVoice:
                 continue
             n = int(len(word) * CHAR_S * RATE)
             pieces.append(self._voiced(n))
-            for _ in word:
-                starts.append(t * 1000 // RATE)
+            # each letter in its turn, as ElevenLabs times them: all at the word's start
+            # told that a word just begun had been said whole (``engine/heard.py``)
+            per = n // len(word)
+            for i in range(len(word)):
+                starts.append((t + i * per) * 1000 // RATE)
                 durs.append(int(CHAR_S * 1000))
             t += n
             if word[-1] in ".,;:?!":
