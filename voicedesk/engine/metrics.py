@@ -185,7 +185,10 @@ def answer_cut(record: dict[str, Any]) -> str | None:
     # a log written before records said "failed": heard less than was written
     if record.get("error") and heard != str(record.get("assistant_text") or "").strip():
         return "failed"
-    if record.get("reached_max_tokens") and not record.get("error"):
+    # an error need not have cut it (speech-to-text failing on one pause of a turn whose
+    # next pause's words were answered), and the engine never records a failed answer as
+    # stopped at the length limit: the live history has it cut there, whatever the error
+    if record.get("reached_max_tokens"):
         return "length"
     return None
 
