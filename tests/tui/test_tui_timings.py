@@ -127,7 +127,6 @@ async def test_a_tool_turns_timing_line_has_its_tools_and_second_round(tmp_path:
         await pilot.pause()
         (shown,) = app.query(".timing-line").results(Static)
         assert text_of(shown) == (
-            "⏱ v2v 2.97s · turn end 200ms · LLM 540ms · tools 1.40s · LLM 2nd 530ms · "
-            "TTS 290ms"
+            "⏱ v2v 2.97s · turn end 200ms · LLM 540ms · tools 1.40s · LLM 2nd 530ms · TTS 290ms"
         )
         await pilot.press("q")
