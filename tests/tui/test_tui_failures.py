@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     conversation,
+    fake_app,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
+    started_fake,
     wait_until,
 )
 from test_typing_only import typing_only_app
 
+from voicedesk import events as ev
 from voicedesk.config import Settings, data_dir
 from voicedesk.engine.context import FAILED_MARK
+from voicedesk.engine.metrics import TurnRecord, answer_cut
 from voicedesk.engine.resume import restore_state
 from voicedesk.tui.widgets.conversation import LENGTH_NOTE, AssistantTurn
 from voicedesk.tui.widgets.timings import TimingsPane
@@ -87,3 +91,35 @@ async def test_an_answer_stopped_at_the_length_limit_says_so_live_and_resumed(
         (earlier,) = conversation(again).query(AssistantTurn)
         assert LENGTH_NOTE in earlier.display_text
         await pilot.press("ctrl+q")
+
+
+async def test_a_capped_answer_is_marked_though_a_pause_of_its_turn_went_unheard(
+    tmp_path: Path,
+) -> None:
+    """Speech-to-text failed on one pause of a turn and the next pause's words were
+    answered, up to llm.max_tokens: the model's history marked that answer cut at the
+    length limit, but the pane showed it as whole ("… Sentence number" and nothing after)
+    and a resumed conversation's history lost the mark, as the turn record had an error.
+    An error that did not cut the answer does not hide where the model stopped."""
+    record = TurnRecord(turn_id=1, user_text="Tell me a long story.")
+    record.error = "stt: speech-to-text timed out"  # the first pause's, as _commit keeps it
+    record.assistant_text = record.heard_text = "Sentence number 0 of a long answer. Sentence"
+    record.reached_max_tokens = True  # as _finish_turn writes it: capped, not failed
+    line = record.to_json()
+    assert answer_cut(line) == "length"  # what --resume and the printed conversation read
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        for event in (
+            ev.TranscriptFinal(turn_id=1, text=record.user_text),
+            ev.AssistantDelta(turn_id=1, text=record.assistant_text),
+            ev.PlaybackEnded(
+                turn_id=1, audio_s=3.0, interrupted=False, heard_text=record.heard_text
+            ),
+            ev.TurnMetrics(turn_id=1, record=line),
+        ):
+            app.bus.publish(event)
+        await pilot.pause()
+        (answer,) = conversation(app).query(AssistantTurn)
+        assert answer.display_text == f"assistant › {record.heard_text}{LENGTH_NOTE}"
+        await pilot.press("q")

@@ -184,7 +184,7 @@ async def test_a_failed_start_takes_back_the_just_talk_hint(tmp_path: Path) -> N
         hint = str(app.conversation.query_one("#conversation-hint", Static).render())
         assert "did not start" in hint and "Just talk" not in hint
         # the error itself stays once its dialog is closed ("see the error above" had none)
-        assert "No microphone was found (connect a device)" in hint
+        assert "No microphone was found. To fix it: connect a device." in hint
         # nor the text box ("press t to type a message", which t no longer did)
         assert app.text_input.disabled and "press t" not in app.text_input.placeholder
         # nor do the status and the footer offer a conversation: they said "idle" and

@@ -128,7 +128,8 @@ async def test_a_start_failing_after_the_audio_started_shows_no_devices(
     """ElevenLabs refused the key once the sound had started (the voice is needed only
     with a speaker, known then): the error dialog said the conversation did not start, and
     the status bar went on saying "mic file → file · AEC off" beside "not started", as if
-    it were listening. The devices of a conversation that did not start are not shown."""
+    it were listening. The devices of a conversation that did not start are not shown, nor
+    is a level meter: the blocks the sound card had already sent drew "mic ▁▁" again."""
     settings = Settings()
 
     async def make_session(bus: ev.EventBus) -> Any:
@@ -152,4 +153,47 @@ async def test_a_start_failing_after_the_audio_started_shows_no_devices(
         shown = status_text(app)
         assert "not started" in shown
         assert "mic file" not in shown and "AEC" not in shown, shown
+        # a block the audio thread queued before the sound stopped, reported after it (as
+        # the silence WAV's first blocks often are: it depends on the timing)
+        app.bus.publish(ev.InputLevel(rms_dbfs=-30.0, zero_input=False))
+        await pilot.pause(0.1)
+        assert text_of(app.status_bar.query_one("#status-level", Static)) == ""
+        await pilot.press("q")
+
+
+async def test_a_failed_starts_hint_gives_the_fix_in_a_sentence_of_its_own(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Once the error dialog is closed the pane keeps the error. The fix was put in
+    brackets after it, and most fixes have brackets of their own: "… rejected the API key
+    (HTTP 401) (check ELEVENLABS_API_KEY (or keys.elevenlabs_api_key in the config
+    file)). Fix that and start voicedesk again." It now reads as two sentences."""
+    settings = Settings()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        on_sim = settings_for_sim(settings, sim.base_url)
+        on_sim.keys.elevenlabs_api_key = SecretStr(REJECTED_KEY)
+        return build_session(
+            on_sim,
+            input_path=silence_wav,
+            output_path=tmp_path / "out.wav",
+            bus=bus,
+            with_tools=False,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await asyncio.wait_for(app.started.wait(), 20)
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        await pilot.press("escape")
+        await pilot.pause()
+        hint = text_of(app.conversation.query_one("#conversation-hint", Static))
+        assert hint.startswith(
+            "The conversation did not start: ElevenLabs rejected the API key (HTTP 401). "
+            "To fix it: check ELEVENLABS_API_KEY (or keys.elevenlabs_api_key in the config "
+            "file). Then start voicedesk again."
+        ), hint
         await pilot.press("q")

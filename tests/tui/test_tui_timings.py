@@ -99,3 +99,34 @@ async def test_each_row_shows_the_figure_of_the_metrics_line_to_the_millisecond(
         assert rows == {label: recorded(line, ROW_FIELD[label]) for label in rows}
         assert rows["TTS TTFB"] == "116ms"
         await pilot.press("q")
+
+
+async def test_a_tool_turns_timing_line_has_its_tools_and_second_round(tmp_path: Path) -> None:
+    """Where the timings pane has no room, each turn's timings are a line under its answer,
+    the stages that add up to voice-to-voice. A tool turn's read "v2v 2.97s · turn end
+    200ms · LLM 540ms · TTS 290ms": the 1.4 s the tools took and the model's second round
+    were missing, and the line did not add up. They are there now, from the record."""
+    record = TurnRecord(turn_id=1)
+    tool_t = {
+        **PLAIN_T,
+        "tool_start": 4.72,
+        "tool_done": 6.12,
+        "followup_request": 6.13,
+        "followup_first_token": 6.66,
+        "tts_request": 6.67,
+        "tts_first_audio": 6.96,
+        "playback_start": 6.97,
+    }
+    for stage, at in tool_t.items():
+        record.mark(stage, at)
+    line = record.to_json()
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(60, 30)) as pilot:  # too narrow for the side panel
+        await started_fake(pilot)
+        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
+        await pilot.pause()
+        (shown,) = app.query(".timing-line").results(Static)
+        assert text_of(shown) == (
+            "⏱ v2v 2.97s · turn end 200ms · LLM 540ms · tools 1.40s · LLM 2nd 530ms · TTS 290ms"
+        )
+        await pilot.press("q")

@@ -129,7 +129,8 @@ class TurnRecord:
 def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
     """A turn's stage timings on one line, for the headless printout; ``compact``, the few
     that add up to voice-to-voice, short enough for a narrow terminal, where the terminal
-    UI has no room for its timings pane."""
+    UI has no room for its timings pane. A tool turn's also has the tools' wait and the
+    model's second round (its time to first token), without which it did not add up."""
 
     def fmt(key: str) -> str:
         v = record.get(key)
@@ -137,17 +138,20 @@ def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
             return "–"
         return f"{v:.2f}s" if compact and v >= 1 else f"{v * 1000:.0f}ms"
 
+    tools = record.get("tool_wait") is not None
     if compact:
+        second = f"tools {fmt('tool_wait')} · LLM 2nd {fmt('followup_ttft')} · " if tools else ""
         return (
             f"v2v {fmt('voice_to_voice')} · turn end {fmt('eou_delay')} · LLM {fmt('ttft')} · "
-            f"TTS {fmt('ttfb')}"
+            f"{second}TTS {fmt('ttfb')}"
         )
 
+    second = f"tools {fmt('tool_wait')} · 2nd ttft {fmt('followup_ttft')} · " if tools else ""
     # the sound card's share of voice-to-voice, where it has one (not for WAV files)
     device = f" (of which device {fmt('device_latency')})" if record.get("device_latency") else ""
     return (
         f"end-of-turn {fmt('eou_delay')} · stt {fmt('stt_delay')} · ttft {fmt('ttft')} · "
-        f"ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}{device}"
+        f"{second}ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}{device}"
     )
 
 
@@ -181,7 +185,10 @@ def answer_cut(record: dict[str, Any]) -> str | None:
     # a log written before records said "failed": heard less than was written
     if record.get("error") and heard != str(record.get("assistant_text") or "").strip():
         return "failed"
-    if record.get("reached_max_tokens") and not record.get("error"):
+    # an error need not have cut it (speech-to-text failing on one pause of a turn whose
+    # next pause's words were answered), and the engine never records a failed answer as
+    # stopped at the length limit: the live history has it cut there, whatever the error
+    if record.get("reached_max_tokens"):
         return "length"
     return None
 

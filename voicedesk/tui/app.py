@@ -263,27 +263,32 @@ class VoiceDeskApp(App[int]):
             raise
         except UserError as exc:
             self.start_error = exc
-            await self._abandon_session(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+            await self._abandon_session(exc.message, exc.hint)
             self.show_error("Cannot start the conversation", exc.message, exc.hint)
         except Exception as exc:  # anything else: a readable line here, the traceback in the log
             log.exception("session start failed")
             self.start_error = exc
             # a library's error may quote the key it was refused with, as UserError's may
             what = hide_in_message(f"{type(exc).__name__}: {exc}")
-            await self._abandon_session(f"{what} (the log file has more)")
+            await self._abandon_session(what, None, more="The log file has the details.")
             self.show_error("Cannot start the conversation", what, "the log file has the details")
         finally:
             self.started.set()
 
-    async def _abandon_session(self, why: str) -> None:
-        """``why``: the error, kept on screen once its dialog is closed."""
+    async def _abandon_session(
+        self, message: str, hint: str | None, *, more: str = "Fix that and start voicedesk again."
+    ) -> None:
+        """``message`` and ``hint``: the error and its fix, kept on screen once the dialog
+        is closed; the fix as a sentence of its own, not in brackets after the error (most
+        have brackets of their own: "(HTTP 401) (check X (or y in the config file))")."""
         self.refresh_bindings()  # the conversation keys go from the footer (check_action)
         self.status_bar.not_started()
+        fix = f"To fix it: {hint.rstrip('.')}. Then start voicedesk again." if hint else more
         # the pane's "just talk … or press t to type" would no longer be true
         self.conversation.set_hint(
             Content.styled(
-                f"The conversation did not start: {why.rstrip('.')}. Fix that and start voicedesk "
-                "again. ? shows the log file and the config path; q quits.",
+                f"The conversation did not start: {message.rstrip('.')}. {fix} "
+                "? shows the log file and the config path; q quits.",
                 "$warning",
             )
         )

@@ -89,6 +89,9 @@ class StatusBar(Horizontal):
         self.mic_closed = False  # push-to-talk with the microphone closed: nothing is heard
         self.speaker = True  # ...and none of this either: nothing is heard
         self._metered = False  # the level meter has been shown (it waits for a mode)
+        # the conversation failed to start (not_started): what its sound sent still comes in
+        # (a level reported by a block queued before the sound stopped), and is not shown
+        self.not_running = False
         self._meter_cells = 0  # the width of the level last shown
         self._meter_shown: tuple[str, tuple[Any, ...]] | None = None  # text, styles drawn
 
@@ -106,6 +109,8 @@ class StatusBar(Horizontal):
         return f"{self._tag} · {label}" if self._tag else label
 
     def set_audio(self, input_device: str, output_device: str, echo_cancellation: bool) -> None:
+        if self.not_running:
+            return
         aec = "AEC on" if echo_cancellation else "AEC off"
         self.audio_text = f"mic {input_device} → {output_device} · {aec}"
         self.typing_only = input_device == NO_DEVICE
@@ -119,7 +124,9 @@ class StatusBar(Horizontal):
 
     def not_started(self) -> None:
         """The conversation failed to start: no mode, level or devices are in effect, so
-        none is shown (a "hands-free" and a mic meter said it was listening)."""
+        none is shown (a "hands-free" and a mic meter said it was listening), not even by
+        the events its sound sent before it stopped, handled after this."""
+        self.not_running = True
         self.mode_text = ""
         self.audio_text = ""
         self.query_one("#status-mode", Static).update("")
@@ -185,7 +192,7 @@ class StatusBar(Horizontal):
         """About 20 times a second. A layout pass arranges every widget on the screen (each
         turn in the conversation) on the loop the engine shares: the meter asks for one
         only when its width changes ("mic 0 !"), else it is only drawn again."""
-        if self.typing_only:
+        if self.typing_only or self.not_running:
             return
         self._show_level(level_meter(rms_dbfs, zero_input))
 
