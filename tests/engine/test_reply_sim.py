@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -239,6 +240,33 @@ async def _tool_result(turn_id: int, calls, message) -> list[dict]:
     return [{"role": "tool", "tool_call_id": calls[0].id, "content": "It grew."}]
 
 
+# OpenAI speech pieces in the order they were begun, by the sim that got them: two are in
+# flight at once, and on two connections the second can reach the server first, so the
+# server's order of arrival is not the answer's
+_begun: dict[int, list[str]] = {}
+
+
+def _record_begun(tts: object, sim: SimServer) -> None:
+    if not isinstance(tts, OpenAITTS):
+        return
+    _begun[id(sim)] = begun = []
+    synth = tts._synth
+
+    def recorded(text: str) -> AsyncIterator[np.ndarray]:
+        begun.append(text)
+        return synth(text)
+
+    tts._synth = recorded  # type: ignore[method-assign]
+
+
+def _openai_pieces(sim: SimServer) -> list[str]:
+    """The OpenAI speech pieces in the answer's order; each begun reached the server."""
+    begun = _begun.pop(id(sim), [])
+    sent = [str(r.body.get("input")) for r in sim.requests if r.provider == "tts"]
+    assert sorted(begun) == sorted(sent)
+    return begun
+
+
 async def _answer_with_a_tool(
     turn: SimTurn,
     *,
@@ -263,6 +291,7 @@ async def _answer_with_a_tool(
                 api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
             )
         )
+        _record_begun(tts, sim)
         reply = Reply(
             turn_id=1,
             utterance_id=1,
@@ -489,7 +518,7 @@ async def test_with_openai_speech_the_answer_after_a_tool_round_starts_at_its_fi
     first sentence's end: a long sentence streamed in whole before a word of it was said."""
     reply, sim = await _answer_with_a_tool(_tool_turn(AFTER_THE_TOOL), voice="openai")
     assert reply.failed is None
-    pieces = [r.body["input"] for r in sim.requests if r.provider == "tts"]
+    pieces = _openai_pieces(sim)
     assert pieces[0] == "Let me look." and " ".join(pieces[1:]) == AFTER_THE_TOOL
     # cut as an answer's first piece is: at its first clause, or a word past 40 characters
     assert len(pieces[1]) <= len("It grew by five percent in the third quarter,"), pieces
@@ -529,6 +558,7 @@ async def _linked_answer(voice: str, answer: str = LINKED) -> tuple[Reply, SimSe
                 api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
             )
         )
+        _record_begun(tts, sim)
         reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
         reply.playback = playback
         reply.start()
@@ -542,8 +572,11 @@ async def _linked_answer(voice: str, answer: str = LINKED) -> tuple[Reply, SimSe
 
 
 def _said_to_the_voice(sim: SimServer) -> str:
-    tts = [r.body for r in sim.requests if r.provider == "tts"]
-    return " ".join(str(b.get("text") or b.get("input") or "") for b in tts)
+    """What the voice was given, in the answer's order."""
+    if id(sim) in _begun:
+        return " ".join(_openai_pieces(sim))
+    tts = [r.body for r in sim.requests if r.provider == "tts"]  # ElevenLabs: one socket
+    return " ".join(str(b.get("text") or "") for b in tts)
 
 
 async def test_an_answer_with_a_link_cut_at_a_barge_in_is_remembered_as_heard():
@@ -619,7 +652,7 @@ async def test_openai_speech_is_not_given_a_list_number_or_an_abbreviation_as_a_
     answer = "Here are the steps:\n1. Boil the water.\n2. Add the egg, e.g. a large one.\n"
     answer += "Dr. Smith and Mr. Lee agree, i.e. it works. Done."
     _, sim, _ = await _linked_answer("openai", answer)
-    pieces = [str(r.body.get("input")) for r in sim.requests if r.provider == "tts"]
+    pieces = _openai_pieces(sim)
     assert pieces == [
         "Here are the steps:",
         "1. Boil the water.",
@@ -639,7 +672,7 @@ async def test_a_star_list_s_items_are_said_as_sentences_like_a_dash_list_s():
     reply, sim, _ = await _linked_answer("openai", answer)
     assert reply.failed is None
     assert reply.text == "Buy:\n eggs\n milk\n   brown bread\n\n3 * 4 is 12. Done."
-    pieces = [str(r.body.get("input")) for r in sim.requests if r.provider == "tts"]
+    pieces = _openai_pieces(sim)
     # (the first piece is at least 12 characters long)
     assert pieces == ["Buy:\neggs.\nmilk.", "brown bread.", "3 * 4 is 12.", "Done."]
 
@@ -766,6 +799,7 @@ async def test_openai_speech_starts_a_clause_less_answer_as_early_as_before_the_
         tts = OpenAITTS(
             api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
         )
+        _record_begun(tts, sim)
         reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
         reply.start()
         reply.confirm()
@@ -775,7 +809,7 @@ async def test_openai_speech_starts_a_clause_less_answer_as_early_as_before_the_
             await llm.aclose()
             await tts.aclose()
     assert reply.failed is None and reply.spoken == answer
-    pieces = [r.body["input"] for r in sim.requests if r.provider == "tts"]
+    pieces = _openai_pieces(sim)
     # the words whole when the 40th character came, as when each delta went to the voice
     assert pieces[0] == "Most of the ocean floor has never been", pieces
     assert " ".join(pieces) == answer
