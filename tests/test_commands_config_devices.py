@@ -979,6 +979,56 @@ def test_doctor_online_starts_each_tool_server_and_says_what_it_offers(
     assert "tool off" not in {c.label for c in online}  # not enabled: not started
 
 
+# Fails at its first start, saying why; started again (the session's back-off retry), it
+# hangs as a server whose handshake never ends does.
+FAILS_THEN_HANGS = """
+import pathlib, sys, time
+marker = pathlib.Path(sys.argv[1])
+if not marker.exists():
+    marker.touch()
+    sys.exit("fatal: /nope/repo is not a git repository")
+time.sleep(60)
+"""
+
+
+def test_doctor_online_gives_a_servers_reason_while_a_slower_one_is_awaited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`doctor --online` waits for every tool server's first start, then says how each
+    went. A server that failed at once was being tried again by then (the back-off retry
+    of a conversation), and its reason had been cleared for that try: with a slower
+    server beside it, the line read "could not start: it exited", its stderr unsaid.
+    Its name, which holds a dot, was also given as `tools.mcpServers.my.repo`, a table
+    the config does not have: TOML needs it quoted."""
+    from voicedesk.commands.doctor import check_tools
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(2.5)\n" + DOCTOR_TOOLS_SERVER, encoding="utf-8")
+    broken = tmp_path / "broken.py"
+    broken.write_text(FAILS_THEN_HANGS, encoding="utf-8")
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "slow": {"command": sys.executable, "args": [str(slow)]},
+                    "my.repo": {
+                        "command": sys.executable,
+                        "args": [str(broken), str(tmp_path / "started")],
+                    },
+                },
+            }
+        }
+    )
+    lines = [c.line() for c in check_tools(settings, online=True)]
+    assert next(ln for ln in lines if "tool slow" in ln).split()[0] == "ok", lines
+    broken_line = next(ln for ln in lines if "tool my.repo" in ln)
+    assert broken_line.split()[0] == "fail", lines
+    assert "/nope/repo is not a git repository" in broken_line, broken_line
+    assert 'tools.mcpServers."my.repo"' in broken_line, broken_line
+
+
 def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, capsys) -> None:
     """A stop threshold above the start threshold, a key variable no shell can set, a tool
     server with nothing to reach it by were accepted; a section given as a number said

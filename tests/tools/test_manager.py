@@ -400,6 +400,34 @@ async def test_crashed_server_is_restarted(tmp_path: Path) -> None:
     assert children() <= before
 
 
+async def test_a_call_while_a_crashed_server_is_tried_again_says_why_it_is_down(
+    tmp_path: Path,
+) -> None:
+    """A server that crashed is started again after a back-off, and each try cleared
+    the reason it was down: a call made while the new process had not yet answered was
+    told it was "down (starting up)", as if it had never run, and the model relayed that
+    instead of the crash. The reason of the last stop is kept until it is up again."""
+    settings = flaky_settings(tmp_path)
+    script = tmp_path / "flaky_server.py"
+    hang_when_restarted = (
+        "import pathlib, sys, time\n"
+        "if pathlib.Path(sys.argv[1]).exists():\n"
+        "    time.sleep(60)  # its handshake never ends\n"
+    )
+    script.write_text(hang_when_restarted + FLAKY_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        assert (await manager.call("flaky__boom", {}, call_id="b")).is_error
+        await asyncio.sleep(1.5)  # the back-off (0.5 s) is over: the second process runs
+        down = await manager.call("flaky__ping", {}, call_id="p")
+        assert down.is_error and "starting up" not in down.text, down.text
+        assert "about to crash" in down.text, down.text
+        assert "about to crash" in manager.why_down("flaky")
+    finally:
+        await manager.aclose()
+
+
 async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

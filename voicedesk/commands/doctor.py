@@ -33,6 +33,7 @@ from voicedesk.commands import DocHelpFormatter
 from voicedesk.config_secrets import hide_in_message, mask_text
 from voicedesk.errors import UserError, install_command
 from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
+from voicedesk.tools import server_setting
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -496,7 +497,7 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
                     "warn",
                     f"tool {name}",
                     f"skipped: the name {name!r} is the built-in documents server's; rename "
-                    f"tools.mcpServers.{name}, or set tools.docs_server = false",
+                    f"{server_setting(name)}, or set tools.docs_server = false",
                 )
             )
             continue
@@ -521,7 +522,7 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
                 "fail",
                 f"tool {name}",
                 f"command {spec.command!r} not found: install it, or fix "
-                f"tools.mcpServers.{name}.command (a full path works)",
+                f"{server_setting(name)}.command (a full path works)",
             )
         )
     if to_start:
@@ -587,7 +588,7 @@ def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
                     "fail",
                     label,
                     f"{program} could not start: {reasons[name] or 'it exited'}; fix "
-                    f"tools.mcpServers.{name} (command, args, env) or set enabled = false",
+                    f"{server_setting(name)} (command, args, env) or set enabled = false",
                 )
             )
     return checks
@@ -747,7 +748,7 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
         label,
         shown,
         lambda: client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S),
-        f"check tools.mcpServers.{name}.url and that the server is running",
+        f"check {server_setting(name)}.url and that the server is running",
         url,
     )
     if isinstance(response, Check):
@@ -763,7 +764,7 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
         return Check(
             "fail",
             label,
-            f"{shown}: refused (HTTP {code}); check tools.mcpServers.{name}.headers",
+            f"{shown}: refused (HTTP {code}); check {server_setting(name)}.headers",
         )
     return Check("warn", label, f"{shown}: reachable but answered HTTP {code} to an MCP hello")
 

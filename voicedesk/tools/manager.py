@@ -44,7 +44,7 @@ from voicedesk.config import McpServer, Settings
 from voicedesk.config_secrets import mask_text
 from voicedesk.files import make_private_folder
 from voicedesk.loopback import direct_mounts
-from voicedesk.tools import ANSWER_META, TURN_META
+from voicedesk.tools import ANSWER_META, TURN_META, server_setting
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,7 @@ class _StrayStdoutFilter(logging.Filter):
         if name == DOCS_SERVER:
             who = "the built-in documents server"
         else:
-            key = name if name and not _NAME_OK.search(name) else json.dumps(name)  # TOML
-            who = f"tool server “{name}” (tools.mcpServers.{key})" if name else "a tool server"
+            who = f"tool server “{name}” ({server_setting(name)})" if name else "a tool server"
         later = " (later ones are skipped unreported)" if server is not None else ""
         record.msg = (
             f"{who} wrote a line that is not an MCP message to its stdout{shown}; "
@@ -565,6 +564,9 @@ class _Server:
         self.kind: Literal["stdio", "http"] = "http" if spec.url and not spec.command else "stdio"
         self.state: ServerState = "starting"
         self.reason = ""  # why it is not up, for notices and call errors
+        # why its last try failed or its connection ended: kept while it is tried again,
+        # which clears ``reason`` for that try
+        self.failure = ""
         self.session: ClientSession | None = None
         self.tools: list[mt.Tool] = []
         self.ready = asyncio.Event()  # the first connection attempt has ended, either way
@@ -591,6 +593,11 @@ class _Server:
     @property
     def timeout_s(self) -> float:
         return self.spec.timeout_s
+
+    @property
+    def why_down(self) -> str:
+        """Why it is not up: this try's reason, else the last failed one's ("" if up)."""
+        return "" if self.state == "up" else self.reason or self.failure
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"mcp-server-{self.name}")
@@ -674,9 +681,10 @@ class _Server:
         self.reason = mask_text(why) if why else "the connection closed"
         if self.kind != "stdio" and self.reason == "Server returned an error response":
             self.reason += (  # the SDK keeps the HTTP status to itself; doctor shows it
-                f"; check tools.mcpServers.{self.name}.url and .headers "
+                f"; check {server_setting(self.name)}.url and .headers "
                 f"(`voicedesk doctor --online` shows the HTTP status)"
             )
+        self.failure = self.reason
         leaf = _leaf(error) if error is not None else None
         if self.kind == "stdio" and isinstance(leaf, FileNotFoundError | PermissionError):
             self._fail(self.reason)  # retrying cannot help until the config changes
@@ -766,6 +774,7 @@ class _Server:
             self.session = session
             self.tools = tools
             self.state = "up"
+            self.failure = ""
             self._on_tools_changed()
             self.ready.set()
             log.info("MCP server %s is up with %d tools", self.name, len(tools))
@@ -844,7 +853,7 @@ class _Server:
 
     def _fail(self, why: str) -> None:
         self.state = "failed"
-        self.reason = why
+        self.reason = self.failure = why
         self.ready.set()
         self._notice("warning", f"Tool server “{self.name}” could not start: {why}.")
 
@@ -1046,7 +1055,7 @@ class ToolManager:
     def why_down(self, server: str) -> str:
         """Why ``server`` is not up (its last words on stderr included), or ""."""
         found = self._servers.get(server)
-        return found.reason if found is not None and found.state != "up" else ""
+        return found.why_down if found is not None else ""
 
     def offered_count(self, server: str) -> int:
         """How many of ``server``'s tools the model is offered (those left out not counted)."""
@@ -1301,7 +1310,7 @@ class ToolManager:
             return f"The {server.name} tools have been shut down.", True
         if session is None or server.state != "up":
             return (
-                f"The {server.name} tool server is down ({server.reason or 'starting up'}); "
+                f"The {server.name} tool server is down ({server.why_down or 'starting up'}); "
                 f"{server.again} in the background. Tell the person; try again later.",
                 True,
             )
