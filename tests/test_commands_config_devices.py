@@ -1029,6 +1029,49 @@ def test_doctor_online_gives_a_servers_reason_while_a_slower_one_is_awaited(
     assert 'tools.mcpServers."my.repo"' in broken_line, broken_line
 
 
+MANY_TOOLS_SERVER = """
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("many")
+for n in range(125):
+    def tool(n: int = n) -> str:
+        return str(n)
+
+    tool.__name__, tool.__doc__ = f"t{n}", f"Tool {n}."
+    server.tool()(tool)
+server.run("stdio")
+"""
+
+
+def test_doctor_online_counts_tools_as_a_conversation_offers_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conversation offers the documents tools first and at most 128 in all, so a
+    server with 125 tools beside them has some left out. `doctor --online` started the
+    servers without the documents server and counted every tool listed: it said
+    "started, 125 tools offered" and nothing of the ones a conversation leaves out."""
+    from voicedesk.commands.doctor import check_tools
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (tmp_path / "ws").mkdir()
+    many = tmp_path / "many.py"
+    many.write_text(MANY_TOOLS_SERVER, encoding="utf-8")
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(tmp_path / "ws"),
+                "mcpServers": {"many": {"command": sys.executable, "args": [str(many)]}},
+            }
+        }
+    )
+    lines = [c.line() for c in check_tools(settings, online=True) if c.label == "tool many"]
+    assert lines[0].split()[0] == "ok" and "started, " in lines[0], lines
+    offered = int(lines[0].split("started, ")[1].split()[0])
+    left_out = [ln for ln in lines[1:] if ln.split()[0] == "warn" and "left out" in ln]
+    assert offered < 125 and len(left_out) == 1, lines
+    assert f"{125 - offered} of tool server “many”" in left_out[0], left_out
+
+
 def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, capsys) -> None:
     """A stop threshold above the start threshold, a key variable no shell can set, a tool
     server with nothing to reach it by were accepted; a section given as a number said

@@ -531,35 +531,33 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
 
 
 def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
-    """Start the tool servers named in ``programs`` (name → the program found) as a
-    conversation starts them, and say how each went: a program that exists may still
+    """Start the tool servers as a conversation starts them, and say how each one named
+    in ``programs`` (name → the program found) went: a program that exists may still
     exit at once (a path in its arguments that does not exist, a flag it does not take),
     which the session found only at start, then retried all conversation long. One that
-    comes up says how many tools it offers, and each tool left out is named with why."""
+    comes up says how many tools it offers, and each tool left out is named with why.
+    Every server a conversation starts is started, the documents server and those given
+    by url too: the model takes at most 128 tools, the documents ones first, and counted
+    without them a server's tools were all "offered" that a conversation left out."""
     import asyncio
+    from collections import Counter
 
     from voicedesk import events as ev
     from voicedesk.tools.manager import ToolManager
 
-    servers = {name: settings.tools.mcpServers[name] for name in programs}
-    only = settings.model_copy(
-        update={
-            "tools": settings.tools.model_copy(update={"docs_server": False, "mcpServers": servers})
-        }
-    )
     notices: list[str] = []
     bus = ev.EventBus()
     bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
 
-    async def start() -> tuple[dict[str, str], dict[str, int], dict[str, str]]:
-        manager = ToolManager(only, bus=bus)
+    async def start() -> tuple[dict[str, str], Counter[str | None], dict[str, str]]:
+        manager = ToolManager(settings, bus=bus)
         try:
             await manager.start()
             await manager.first_attempts()
-            manager.llm_tools()  # says which tools a list too long leaves out
+            offered = manager.llm_tools()  # also says which tools a list too long leaves out
             status = manager.status()
-            counts = {name: manager.offered_count(name) for name in servers}
-            reasons = {name: manager.why_down(name) for name in servers}
+            counts = Counter(manager.server_of(t["function"]["name"]) for t in offered)
+            reasons = {name: manager.why_down(name) for name in programs}
         finally:
             await manager.aclose()
         return status, counts, reasons
@@ -568,7 +566,7 @@ def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
     checks = []
     for name, program in programs.items():
         label = f"tool {name}"
-        if status[name] == "up":
+        if status.get(name) == "up":
             n = counts[name]
             checks.append(
                 Check("ok", label, f"{program}: started, {n} tool{'s' if n != 1 else ''} offered")
@@ -578,7 +576,7 @@ def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
                 for note in notices
                 if f"“{name}”" in note and "left out" in note
             ]
-        elif status[name] == "starting":
+        elif status.get(name) == "starting":
             checks.append(
                 Check("warn", label, f"{program}: started, but did not answer in time (timeout_s)")
             )

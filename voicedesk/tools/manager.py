@@ -1057,10 +1057,6 @@ class ToolManager:
         found = self._servers.get(server)
         return found.why_down if found is not None else ""
 
-    def offered_count(self, server: str) -> int:
-        """How many of ``server``'s tools the model is offered (those left out not counted)."""
-        return sum(ref.server == server for ref in self._names.values())
-
     def llm_tools(self) -> list[dict[str, Any]]:
         """OpenAI Chat Completions ``tools``: every known tool of every server not given up on.
 
