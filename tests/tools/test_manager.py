@@ -475,6 +475,49 @@ async def test_a_server_that_floods_its_stdout_is_reported_once_per_start(
     assert "'debug line 0'" in strays[0] and "later ones are skipped unreported" in strays[0]
 
 
+async def test_a_stray_line_is_reported_once_however_often_its_server_is_restarted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that prints a banner to stdout and then exits (a key it needs is not
+    set) is started again and again in the background, quietly after the one notice
+    that says so. Its banner was reported at every start, though the warning itself
+    said later ones are skipped: a line every 30 s for as long as the conversation
+    lasted, on the console (headless) and in the log."""
+    starts = tmp_path / "starts.txt"
+    banner_then_exit = (
+        "import sys\n"
+        "with open(sys.argv[1], 'a') as fh:\n"
+        "    fh.write('started\\n')\n"
+        "print('my-server v1.2 starting on stdio', flush=True)\n"
+        "sys.exit('error: MY_API_KEY is not set')\n"
+    )
+    script = tmp_path / "weather.py"
+    script.write_text(banner_then_exit)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "weather": {"command": sys.executable, "args": [str(script), str(starts)]}
+                },
+            }
+        }
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    with caplog.at_level(logging.WARNING):
+        await manager.start()
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and starts.read_text().count("started") < 3:
+                await asyncio.sleep(0.1)  # tried again after 0.5 s, then after 1 s
+        finally:
+            await manager.aclose()
+    assert starts.read_text().count("started") >= 3
+    strays = [r.getMessage() for r in caplog.records if "not an MCP message" in r.getMessage()]
+    assert len(strays) == 1, strays
+    assert "“weather”" in strays[0] and "later ones are skipped unreported" in strays[0]
+
+
 NPX_404 = """\
 import sys
 

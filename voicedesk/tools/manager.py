@@ -106,8 +106,10 @@ class _StrayStdoutFilter(logging.Filter):
     ``print`` in the server) with a full pydantic traceback, several per line, on our
     stderr. One line saying what it was, which configured server wrote it and what the
     server should do instead is enough; the SDK skips the line and the session goes on.
-    Only a server's first such line since it started is reported: one that logs to its
-    stdout (`yes` as a server gave 71,625 warnings in 12 s) buried everything else."""
+    Only a server's first such line is reported: one that logs to its stdout (`yes` as a
+    server gave 71,625 warnings in 12 s) buried everything else. Its first, not its
+    process's: one that prints a banner and exits is started again and again, quietly,
+    and its banner came back at each start, a line every 30 s all conversation long."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.getMessage().startswith("Failed to parse JSONRPC message"):
@@ -587,7 +589,7 @@ class _Server:
         self._quick_stops = 0  # stops in a row, each before STABLE_AFTER_S of being up
         self.was_up = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
-        self.stray_lines = 0  # lines on its stdout that were no MCP message, this start
+        self.stray_lines = 0  # lines its processes wrote to stdout that were no MCP message
 
     # ------------------------------------------------------------------ public
     @property
@@ -630,7 +632,6 @@ class _Server:
         try:
             while not self._stop.is_set():
                 self._attempt += 1
-                self.stray_lines = 0  # a new process: its first stray line is reported
                 self._wake.clear()
                 self._offset = self._log_offset()
                 self._connected_at = None
