@@ -6,6 +6,7 @@ is how real processes, pipes and the SDK behave when things go wrong.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -16,11 +17,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import mcp_types as mt
 import pytest
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
-from voicedesk.tools.manager import ToolManager, llm_tool_name, spoken_summary
+from voicedesk.tools.manager import ToolManager, llm_tool_name, result_text, spoken_summary
 
 FLAKY_SERVER = """\
 import asyncio
@@ -1644,13 +1646,20 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
 
 
 MEDIA_SERVER = """
+import base64
+
 import anyio
 import mcp_types as mt
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-TOOLS = [mt.Tool(name=name, input_schema={"type": "object"}) for name in ("chart", "chime", "scan")]
+TOOLS = [
+    mt.Tool(name=name, input_schema={"type": "object"})
+    for name in ("chart", "chime", "scan", "notes", "bad")
+]
+# a text file sent as a blob (base64), as servers that read files as bytes send them
+NOTES = base64.b64encode("# Shopping\\n- milk\\n- café au lait\\n".encode()).decode()
 
 
 async def list_tools(ctx, params):
@@ -1665,6 +1674,13 @@ async def call_tool(ctx, params):
         ]
     elif params.name == "chime":
         content = [mt.AudioContent(data="UklGRg==", mime_type="audio/wav")]
+    elif params.name in ("notes", "bad"):
+        blob = mt.BlobResourceContents(
+            uri="file:///notes/list.md",
+            mime_type="text/markdown",
+            blob=NOTES if params.name == "notes" else PNG,  # bad: no UTF-8 text, whatever it says
+        )
+        content = [mt.EmbeddedResource(resource=blob)]
     else:
         blob = mt.BlobResourceContents(
             uri="file:///scans/receipt.pdf", mime_type="application/pdf", blob=PNG
@@ -1705,3 +1721,28 @@ async def test_a_picture_or_sound_a_tool_returns_is_said_to_reach_nobody(tmp_pat
         said = result.text.splitlines()[-1]
         assert what in said and "neither you nor the person" in said, said
     assert "application/pdf" in scan.text
+
+
+async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(
+    tmp_path: Path,
+) -> None:
+    """A file of text a tool returns as an embedded blob (base64, with a text/* type: a
+    server that reads files as bytes, the "everything" server's resource references) was
+    named to the model as a file that "neither you nor the person can open", and its
+    words were lost, though they are text like any other. They are passed on now; a blob
+    that is no text after all is still named as one nobody can open."""
+    settings = _one_server(tmp_path, "media", MEDIA_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        notes = await manager.call("media__notes", {}, call_id="n")
+        bad = await manager.call("media__bad", {}, call_id="b")
+    finally:
+        await manager.aclose()
+    assert not notes.is_error and notes.text == "# Shopping\n- milk\n- café au lait", notes.text
+    assert "list.md" in bad.text and "neither you nor the person can open it" in bad.text
+    # a text too long to pass on whole is said to be one, not one nobody can open
+    huge = base64.b64encode(b"x" * 300_000).decode()
+    blob = mt.BlobResourceContents(uri="file:///big.log", mime_type="text/plain", blob=huge)
+    said = result_text(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)]))
+    assert "big.log" in said and "300,000 bytes" in said and "a part of it" in said, said

@@ -16,6 +16,8 @@ to the terminal UI.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import contextvars
 import json
@@ -417,6 +419,34 @@ def _bounded(text: str) -> str:
 _NOT_SHOWN = "voicedesk passes on only text, so neither you nor the person can {how} it"
 
 
+# Types of file that are text though not text/*: a blob of one is passed on as text.
+_TEXT_TYPES = ("application/json", "application/xml", "application/yaml", "application/toml")
+# A blob of text longer than this (base64) is not decoded: it would be cut to
+# MAX_RESULT_CHARS anyway, and decoding a large one holds up the event loop.
+_MAX_TEXT_BLOB = 4 * MAX_RESULT_CHARS
+
+
+def _blob_part(res: mt.BlobResourceContents) -> str:
+    """What the model is told of a file a tool sent as a blob (base64): its text, when it
+    is a file of text (a text/* or JSON-like type, valid UTF-8), else what it is. Servers
+    that read files as bytes send text files so; named as a file nobody can open, their
+    words were lost to the model."""
+    kind = (res.mime_type or "").split(";")[0].strip().lower()
+    named = f"{res.uri} ({res.mime_type})" if res.mime_type else str(res.uri)
+    if kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith(("+json", "+xml")):
+        if len(res.blob) > _MAX_TEXT_BLOB:
+            size = len(res.blob) * 3 // 4
+            return (
+                f"[a file of text, {named}, about {size:,} bytes: too long to pass on; "
+                f"ask the tool for a part of it]"
+            )
+        try:
+            return base64.b64decode(res.blob, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+            pass  # no text after all, whatever its type says
+    return f"[a file, {named}: {_NOT_SHOWN.format(how='open')}]"
+
+
 def result_text(result: mt.CallToolResult) -> str:
     """All the text in a tool result; non-text parts are named so the model knows they
     exist, and that nobody can see or hear them."""
@@ -429,8 +459,7 @@ def result_text(result: mt.CallToolResult) -> str:
             if isinstance(res, mt.TextResourceContents):
                 parts.append(res.text)
             else:
-                kind = f" ({res.mime_type})" if res.mime_type else ""
-                parts.append(f"[a file, {res.uri}{kind}: {_NOT_SHOWN.format(how='open')}]")
+                parts.append(_blob_part(res))
         elif isinstance(block, mt.ResourceLink):
             parts.append(f"[resource {block.name}: {block.uri}]")
         elif isinstance(block, mt.ImageContent):
