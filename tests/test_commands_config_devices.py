@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import json
+import os
 import re
 import stat
 import sys
@@ -1070,6 +1071,76 @@ def test_doctor_online_counts_tools_as_a_conversation_offers_them(
     left_out = [ln for ln in lines[1:] if ln.split()[0] == "warn" and "left out" in ln]
     assert offered < 125 and len(left_out) == 1, lines
     assert f"{125 - offered} of tool server “many”" in left_out[0], left_out
+
+
+# A tool server that never answers its handshake, and reads nothing from its input (as npx
+# fetching a package does not): it does not stop when its input closes.
+HANGS_AT_START = """
+import os, sys, time
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(os.getpid()))
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize(("signame", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_doctor_ended_by_a_signal_stops_the_tool_servers_it_started(
+    signame: str, code: int, tmp_path: Path
+) -> None:
+    """`doctor --online` starts each tool server and waits up to its timeout_s for it.
+    Ended meanwhile by SIGTERM (`timeout 20 voicedesk doctor --online`, a service
+    manager) or SIGHUP (its terminal closed), it died on the spot and left the servers it
+    had started running, in sessions of their own, for good. They are stopped now, as on
+    Ctrl-C, and the exit code says which signal ended it."""
+    import signal
+    import subprocess
+
+    pid_file = tmp_path / "server.pid"
+    script = tmp_path / "hang.py"
+    script.write_text(HANGS_AT_START, encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f"[tools]\ndocs_server = false\n[tools.mcpServers.hang]\n"
+        f"command = {json.dumps(sys.executable)}\n"
+        f"args = [{json.dumps(str(script))}, {json.dumps(str(pid_file))}]\ntimeout_s = 60\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "VOICEDESK_CONFIG": str(config)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "doctor", "--online"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    server = 0
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not pid_file.exists():
+            time.sleep(0.1)
+        time.sleep(0.2)
+        server = int(pid_file.read_text())
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(server):
+            time.sleep(0.1)
+        assert not _alive(server), "the tool server doctor started is still running"
+        assert proc.returncode == code, err
+        assert "Traceback" not in err, err
+    finally:
+        proc.kill()
+        if server and _alive(server):
+            os.kill(server, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, capsys) -> None:

@@ -543,6 +543,7 @@ def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
     from collections import Counter
 
     from voicedesk import events as ev
+    from voicedesk.commands.termination import exiting_on_termination
     from voicedesk.tools.manager import ToolManager
 
     notices: list[str] = []
@@ -562,7 +563,9 @@ def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
             await manager.aclose()
         return status, counts, reasons
 
-    status, counts, reasons = asyncio.run(start())
+    # they run in sessions of their own, and one still starting reads nothing that would
+    # tell it we are gone: a signal that ends doctor stops them first, as Ctrl-C does
+    status, counts, reasons = asyncio.run(exiting_on_termination(start()))
     checks = []
     for name, program in programs.items():
         label = f"tool {name}"
