@@ -980,6 +980,29 @@ def test_doctor_online_starts_each_tool_server_and_says_what_it_offers(
     assert "tool off" not in {c.label for c in online}  # not enabled: not started
 
 
+def test_doctor_online_says_it_is_starting_the_tool_servers_before_it_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`doctor --online` waits for each tool server to come up, up to its timeout_s (30 s
+    for one npx fetches first, as the config template's are): it printed nothing all
+    that while, as if it had hung, and the person pressed Ctrl-C. It says what it is
+    doing, and for how long at most, before it waits."""
+    from voicedesk.commands.doctor import check_tools
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    good = tmp_path / "good.py"
+    good.write_text(DOCTOR_TOOLS_SERVER, encoding="utf-8")
+    spec = {"command": sys.executable, "args": [str(good)], "timeout_s": 20}
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"good": spec}}}
+    )
+    said: list[str] = []
+    checks = check_tools(settings, online=True, say=said.append)
+    assert len(said) == 1 and "starting" in said[0] and "up to 22 s" in said[0], said
+    assert checks[0].status == "ok"
+    assert check_tools(settings, say=said.append) and len(said) == 1  # offline: none started
+
+
 # Fails at its first start, saying why; started again (the session's back-off retry), it
 # hangs as a server whose handshake never ends does.
 FAILS_THEN_HANGS = """

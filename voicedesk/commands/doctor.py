@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
         report(check)
     for check in check_keys(settings):
         report(check)
-    for check in check_tools(settings, online=args.online):
+    for check in check_tools(
+        settings, online=args.online, say=lambda text: print(text, flush=True)
+    ):
         report(check)
     truncation = check_silent_truncation(settings)
     if truncation is not None:
@@ -451,9 +453,14 @@ def _llm_base(settings: Any) -> str:
     return openai_address(settings.llm.base_url) or OPENAI_API_BASE
 
 
-def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
+def check_tools(
+    settings: Any, *, online: bool = False, say: Callable[[str], None] | None = None
+) -> list[Check]:
     """The documents folder and each tool server's program, as the session would use them:
-    a missing one was found only at start, as a notice that the tools were off."""
+    a missing one was found only at start, as a notice that the tools were off. With
+    ``online`` the servers are started; ``say`` is told so before the wait, which lasts
+    up to a server's timeout_s (30 s, for one npx fetches first): silent, doctor looked
+    hung."""
     import shutil
 
     tools = settings.tools
@@ -526,11 +533,13 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
             )
         )
     if to_start:
-        checks += _start_tool_servers(settings, to_start)
+        checks += _start_tool_servers(settings, to_start, say)
     return checks
 
 
-def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
+def _start_tool_servers(
+    settings: Any, programs: dict[str, str], say: Callable[[str], None] | None = None
+) -> list[Check]:
     """Start the tool servers as a conversation starts them, and say how each one named
     in ``programs`` (name → the program found) went: a program that exists may still
     exit at once (a path in its arguments that does not exist, a flag it does not take),
@@ -552,6 +561,13 @@ def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
 
     async def start() -> tuple[dict[str, str], Counter[str | None], dict[str, str]]:
         manager = ToolManager(settings, bus=bus)
+        if say is not None:
+            n = len(programs)
+            say(
+                f"{'':>4}  {'tools':<13} starting {n} tool server{'s' if n != 1 else ''} as a "
+                f"conversation does, to see them come up (up to "
+                f"{manager.first_attempts_take():g} s)…"
+            )
         try:
             await manager.start()
             await manager.first_attempts()

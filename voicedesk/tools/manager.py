@@ -1064,16 +1064,20 @@ class ToolManager:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    def first_attempts_take(self) -> float:
+        """The longest :meth:`first_attempts` waits, in seconds: `doctor` says so first."""
+        longest = max(
+            (max(CONNECT_TIMEOUT_S, s.timeout_s) for s in self._servers.values()), default=0
+        )
+        return longest + 2.0
+
     async def first_attempts(self) -> None:
         """Wait until each server's first connection has come up or failed, however long
         its handshake may take (``timeout_s``, for a server npx fetches first): for
         `doctor`, which reports each as it is, where start() returns after START_WAIT_S."""
-        longest = max(
-            (max(CONNECT_TIMEOUT_S, s.timeout_s) for s in self._servers.values()), default=0
-        )
         waits = [asyncio.create_task(s.ready.wait()) for s in self._servers.values()]
         if waits:
-            _, pending = await asyncio.wait(waits, timeout=longest + 2.0)
+            _, pending = await asyncio.wait(waits, timeout=self.first_attempts_take())
             for task in pending:
                 task.cancel()
 
