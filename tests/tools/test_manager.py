@@ -1741,6 +1741,12 @@ async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(
         await manager.aclose()
     assert not notes.is_error and notes.text == "# Shopping\n- milk\n- café au lait", notes.text
     assert "list.md" in bad.text and "neither you nor the person can open it" in bad.text
+    # in the character set its type names
+    latin = base64.b64encode("Grüße".encode("utf-16")).decode()
+    blob = mt.BlobResourceContents(
+        uri="file:///g.txt", mime_type="text/plain; charset=UTF-16", blob=latin
+    )
+    assert result_text(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)])) == "Grüße"
     # a text too long to pass on whole is said to be one, not one nobody can open
     huge = base64.b64encode(b"x" * 300_000).decode()
     blob = mt.BlobResourceContents(uri="file:///big.log", mime_type="text/plain", blob=huge)

@@ -428,10 +428,15 @@ _MAX_TEXT_BLOB = 4 * MAX_RESULT_CHARS
 
 def _blob_part(res: mt.BlobResourceContents) -> str:
     """What the model is told of a file a tool sent as a blob (base64): its text, when it
-    is a file of text (a text/* or JSON-like type, valid UTF-8), else what it is. Servers
-    that read files as bytes send text files so; named as a file nobody can open, their
-    words were lost to the model."""
-    kind = (res.mime_type or "").split(";")[0].strip().lower()
+    is a file of text (a text/* or JSON-like type, valid in the character set its type
+    names, else UTF-8), else what it is. Servers that read files as bytes send text
+    files so; named as a file nobody can open, their words were lost to the model."""
+    kind, *params = (res.mime_type or "").lower().split(";")
+    kind = kind.strip()
+    # the character set it names (text/plain; charset=utf-16), else UTF-8, JSON's own
+    charset = next(
+        (p.split("=", 1)[1].strip(' "') for p in params if p.strip().startswith("charset=")), ""
+    )
     named = f"{res.uri} ({res.mime_type})" if res.mime_type else str(res.uri)
     if kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith(("+json", "+xml")):
         if len(res.blob) > _MAX_TEXT_BLOB:
@@ -441,8 +446,8 @@ def _blob_part(res: mt.BlobResourceContents) -> str:
                 f"ask the tool for a part of it]"
             )
         try:
-            return base64.b64decode(res.blob, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+            return base64.b64decode(res.blob, validate=True).decode(charset or "utf-8")
+        except (binascii.Error, ValueError, LookupError):  # ValueError: UnicodeDecodeError
             pass  # no text after all, whatever its type says
     return f"[a file, {named}: {_NOT_SHOWN.format(how='open')}]"
 
