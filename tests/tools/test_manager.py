@@ -1645,6 +1645,60 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
         await manager.aclose()
 
 
+STUCK_SERVER = lowlevel_server(
+    "stuck",
+    """
+
+import time
+
+TOOLS = [
+    mt.Tool(name="stuck", input_schema={"type": "object"}),
+    mt.Tool(name="echo", input_schema={"type": "object"}),
+]
+
+
+def blocking_call(name):
+    if name == "stuck":
+        time.sleep(12)  # holds its event loop: it reads nothing meanwhile
+    return mt.CallToolResult(content=[mt.TextContent(text="done")])
+
+""",
+)
+
+
+async def test_a_call_cut_at_its_timeout_is_not_said_to_have_had_ten_times_it(
+    tmp_path: Path,
+) -> None:
+    """A call that reported no progress and was stopped at its server's timeout_s, but
+    whose stop took long (the server had stopped reading, so the cancel sent to it
+    waited up to 5 s), was said to have "taken longer than ten times its timeout_s, the
+    most it is given however it reports progress": the time it took, not the limit it
+    hit, chose the words. Which limit stopped it says now."""
+    source = STUCK_SERVER.replace(
+        "async def call_tool(ctx, params):\n",
+        "async def call_tool(ctx, params):\n    return blocking_call(params.name)\n",
+    )
+    settings = _one_server(tmp_path, "stuck", source)
+    settings.tools.mcpServers["stuck"].timeout_s = 0.3
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        stuck = asyncio.create_task(manager.call("stuck__stuck", {}, call_id="s"))
+        await asyncio.sleep(0.1)  # the server is in its sleep now
+        # more than its input pipe holds (its reader takes one line in): the writes, and
+        # the cancels after them, wait
+        bigs = await asyncio.gather(
+            *(manager.call("stuck__echo", {"text": "x" * 300_000}, call_id=f"e{n}") for n in (1, 2))
+        )
+        await stuck
+    finally:
+        await manager.aclose()
+    slowest = max(bigs, key=lambda r: r.duration_s)
+    assert slowest.duration_s >= 3.0, bigs  # the 3 s of "ten times" its timeout_s passed
+    for big in bigs:
+        assert big.text == "The tool echo took longer than 0.3 seconds and was stopped.", big
+
+
 MEDIA_SERVER = """
 import base64
 
