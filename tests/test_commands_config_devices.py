@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import json
+import os
 import re
 import stat
 import sys
@@ -977,6 +978,192 @@ def test_doctor_online_starts_each_tool_server_and_says_what_it_offers(
     assert good_lines[0].split()[0] == "ok" and "1 tool offered" in good_lines[0], good_lines
     assert good_lines[1].split()[0] == "warn" and "research" in good_lines[1], good_lines
     assert "tool off" not in {c.label for c in online}  # not enabled: not started
+
+
+def test_doctor_online_says_it_is_starting_the_tool_servers_before_it_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`doctor --online` waits for each tool server to come up, up to its timeout_s (30 s
+    for one npx fetches first, as the config template's are): it printed nothing all
+    that while, as if it had hung, and the person pressed Ctrl-C. It says what it is
+    doing, and for how long at most, before it waits."""
+    from voicedesk.commands.doctor import check_tools
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    good = tmp_path / "good.py"
+    good.write_text(DOCTOR_TOOLS_SERVER, encoding="utf-8")
+    spec = {"command": sys.executable, "args": [str(good)], "timeout_s": 20}
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"good": spec}}}
+    )
+    said: list[str] = []
+    checks = check_tools(settings, online=True, say=said.append)
+    assert len(said) == 1 and "starting" in said[0] and "up to 22 s" in said[0], said
+    assert checks[0].status == "ok"
+    assert check_tools(settings, say=said.append) and len(said) == 1  # offline: none started
+
+
+# Fails at its first start, saying why; started again (the session's back-off retry), it
+# hangs as a server whose handshake never ends does.
+FAILS_THEN_HANGS = """
+import pathlib, sys, time
+marker = pathlib.Path(sys.argv[1])
+if not marker.exists():
+    marker.touch()
+    sys.exit("fatal: /nope/repo is not a git repository")
+time.sleep(60)
+"""
+
+
+def test_doctor_online_gives_a_servers_reason_while_a_slower_one_is_awaited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`doctor --online` waits for every tool server's first start, then says how each
+    went. A server that failed at once was being tried again by then (the back-off retry
+    of a conversation), and its reason had been cleared for that try: with a slower
+    server beside it, the line read "could not start: it exited", its stderr unsaid.
+    Its name, which holds a dot, was also given as `tools.mcpServers.my.repo`, a table
+    the config does not have: TOML needs it quoted."""
+    from voicedesk.commands.doctor import check_tools
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(2.5)\n" + DOCTOR_TOOLS_SERVER, encoding="utf-8")
+    broken = tmp_path / "broken.py"
+    broken.write_text(FAILS_THEN_HANGS, encoding="utf-8")
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "slow": {"command": sys.executable, "args": [str(slow)]},
+                    "my.repo": {
+                        "command": sys.executable,
+                        "args": [str(broken), str(tmp_path / "started")],
+                    },
+                },
+            }
+        }
+    )
+    lines = [c.line() for c in check_tools(settings, online=True)]
+    assert next(ln for ln in lines if "tool slow" in ln).split()[0] == "ok", lines
+    broken_line = next(ln for ln in lines if "tool my.repo" in ln)
+    assert broken_line.split()[0] == "fail", lines
+    assert "/nope/repo is not a git repository" in broken_line, broken_line
+    assert 'tools.mcpServers."my.repo"' in broken_line, broken_line
+
+
+MANY_TOOLS_SERVER = """
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("many")
+for n in range(125):
+    def tool(n: int = n) -> str:
+        return str(n)
+
+    tool.__name__, tool.__doc__ = f"t{n}", f"Tool {n}."
+    server.tool()(tool)
+server.run("stdio")
+"""
+
+
+def test_doctor_online_counts_tools_as_a_conversation_offers_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conversation offers the documents tools first and at most 128 in all, so a
+    server with 125 tools beside them has some left out. `doctor --online` started the
+    servers without the documents server and counted every tool listed: it said
+    "started, 125 tools offered" and nothing of the ones a conversation leaves out."""
+    from voicedesk.commands.doctor import check_tools
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (tmp_path / "ws").mkdir()
+    many = tmp_path / "many.py"
+    many.write_text(MANY_TOOLS_SERVER, encoding="utf-8")
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(tmp_path / "ws"),
+                "mcpServers": {"many": {"command": sys.executable, "args": [str(many)]}},
+            }
+        }
+    )
+    lines = [c.line() for c in check_tools(settings, online=True) if c.label == "tool many"]
+    assert lines[0].split()[0] == "ok" and "started, " in lines[0], lines
+    offered = int(lines[0].split("started, ")[1].split()[0])
+    left_out = [ln for ln in lines[1:] if ln.split()[0] == "warn" and "left out" in ln]
+    assert offered < 125 and len(left_out) == 1, lines
+    assert f"{125 - offered} of tool server “many”" in left_out[0], left_out
+
+
+# A tool server that never answers its handshake, and reads nothing from its input (as npx
+# fetching a package does not): it does not stop when its input closes.
+HANGS_AT_START = """
+import os, sys, time
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(os.getpid()))
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize(("signame", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_doctor_ended_by_a_signal_stops_the_tool_servers_it_started(
+    signame: str, code: int, tmp_path: Path
+) -> None:
+    """`doctor --online` starts each tool server and waits up to its timeout_s for it.
+    Ended meanwhile by SIGTERM (`timeout 20 voicedesk doctor --online`, a service
+    manager) or SIGHUP (its terminal closed), it died on the spot and left the servers it
+    had started running, in sessions of their own, for good. They are stopped now, as on
+    Ctrl-C, and the exit code says which signal ended it."""
+    import signal
+    import subprocess
+
+    pid_file = tmp_path / "server.pid"
+    script = tmp_path / "hang.py"
+    script.write_text(HANGS_AT_START, encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f"[tools]\ndocs_server = false\n[tools.mcpServers.hang]\n"
+        f"command = {json.dumps(sys.executable)}\n"
+        f"args = [{json.dumps(str(script))}, {json.dumps(str(pid_file))}]\ntimeout_s = 60\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "VOICEDESK_CONFIG": str(config)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "doctor", "--online"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    server = 0
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not pid_file.exists():
+            time.sleep(0.1)
+        time.sleep(0.2)
+        server = int(pid_file.read_text())
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(server):
+            time.sleep(0.1)
+        assert not _alive(server), "the tool server doctor started is still running"
+        assert proc.returncode == code, err
+        assert "Traceback" not in err, err
+    finally:
+        proc.kill()
+        if server and _alive(server):
+            os.kill(server, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_config_values_that_cannot_work_are_refused_in_plain_words(cfg: Path, capsys) -> None:

@@ -6,6 +6,7 @@ is how real processes, pipes and the SDK behave when things go wrong.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -16,11 +17,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import mcp_types as mt
 import pytest
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
-from voicedesk.tools.manager import ToolManager, llm_tool_name, spoken_summary
+from voicedesk.tools.manager import ToolManager, llm_tool_name, result_text, spoken_summary
 
 FLAKY_SERVER = """\
 import asyncio
@@ -400,6 +402,34 @@ async def test_crashed_server_is_restarted(tmp_path: Path) -> None:
     assert children() <= before
 
 
+async def test_a_call_while_a_crashed_server_is_tried_again_says_why_it_is_down(
+    tmp_path: Path,
+) -> None:
+    """A server that crashed is started again after a back-off, and each try cleared
+    the reason it was down: a call made while the new process had not yet answered was
+    told it was "down (starting up)", as if it had never run, and the model relayed that
+    instead of the crash. The reason of the last stop is kept until it is up again."""
+    settings = flaky_settings(tmp_path)
+    script = tmp_path / "flaky_server.py"
+    hang_when_restarted = (
+        "import pathlib, sys, time\n"
+        "if pathlib.Path(sys.argv[1]).exists():\n"
+        "    time.sleep(60)  # its handshake never ends\n"
+    )
+    script.write_text(hang_when_restarted + FLAKY_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        assert (await manager.call("flaky__boom", {}, call_id="b")).is_error
+        await asyncio.sleep(1.5)  # the back-off (0.5 s) is over: the second process runs
+        down = await manager.call("flaky__ping", {}, call_id="p")
+        assert down.is_error and "starting up" not in down.text, down.text
+        assert "about to crash" in down.text, down.text
+        assert "about to crash" in manager.why_down("flaky")
+    finally:
+        await manager.aclose()
+
+
 async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -445,6 +475,49 @@ async def test_a_server_that_floods_its_stdout_is_reported_once_per_start(
     strays = [r.getMessage() for r in caplog.records if "not an MCP message" in r.getMessage()]
     assert len(strays) == 1, len(strays)
     assert "'debug line 0'" in strays[0] and "later ones are skipped unreported" in strays[0]
+
+
+async def test_a_stray_line_is_reported_once_however_often_its_server_is_restarted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that prints a banner to stdout and then exits (a key it needs is not
+    set) is started again and again in the background, quietly after the one notice
+    that says so. Its banner was reported at every start, though the warning itself
+    said later ones are skipped: a line every 30 s for as long as the conversation
+    lasted, on the console (headless) and in the log."""
+    starts = tmp_path / "starts.txt"
+    banner_then_exit = (
+        "import sys\n"
+        "with open(sys.argv[1], 'a') as fh:\n"
+        "    fh.write('started\\n')\n"
+        "print('my-server v1.2 starting on stdio', flush=True)\n"
+        "sys.exit('error: MY_API_KEY is not set')\n"
+    )
+    script = tmp_path / "weather.py"
+    script.write_text(banner_then_exit)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "weather": {"command": sys.executable, "args": [str(script), str(starts)]}
+                },
+            }
+        }
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    with caplog.at_level(logging.WARNING):
+        await manager.start()
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and starts.read_text().count("started") < 3:
+                await asyncio.sleep(0.1)  # tried again after 0.5 s, then after 1 s
+        finally:
+            await manager.aclose()
+    assert starts.read_text().count("started") >= 3
+    strays = [r.getMessage() for r in caplog.records if "not an MCP message" in r.getMessage()]
+    assert len(strays) == 1, strays
+    assert "“weather”" in strays[0] and "later ones are skipped unreported" in strays[0]
 
 
 NPX_404 = """\
@@ -1572,14 +1645,75 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
         await manager.aclose()
 
 
+STUCK_SERVER = lowlevel_server(
+    "stuck",
+    """
+
+import time
+
+TOOLS = [
+    mt.Tool(name="stuck", input_schema={"type": "object"}),
+    mt.Tool(name="echo", input_schema={"type": "object"}),
+]
+
+
+def blocking_call(name):
+    if name == "stuck":
+        time.sleep(12)  # holds its event loop: it reads nothing meanwhile
+    return mt.CallToolResult(content=[mt.TextContent(text="done")])
+
+""",
+)
+
+
+async def test_a_call_cut_at_its_timeout_is_not_said_to_have_had_ten_times_it(
+    tmp_path: Path,
+) -> None:
+    """A call that reported no progress and was stopped at its server's timeout_s, but
+    whose stop took long (the server had stopped reading, so the cancel sent to it
+    waited up to 5 s), was said to have "taken longer than ten times its timeout_s, the
+    most it is given however it reports progress": the time it took, not the limit it
+    hit, chose the words. Which limit stopped it says now."""
+    source = STUCK_SERVER.replace(
+        "async def call_tool(ctx, params):\n",
+        "async def call_tool(ctx, params):\n    return blocking_call(params.name)\n",
+    )
+    settings = _one_server(tmp_path, "stuck", source)
+    settings.tools.mcpServers["stuck"].timeout_s = 0.3
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        stuck = asyncio.create_task(manager.call("stuck__stuck", {}, call_id="s"))
+        await asyncio.sleep(0.1)  # the server is in its sleep now
+        # more than its input pipe holds (its reader takes one line in): the writes, and
+        # the cancels after them, wait
+        bigs = await asyncio.gather(
+            *(manager.call("stuck__echo", {"text": "x" * 300_000}, call_id=f"e{n}") for n in (1, 2))
+        )
+        await stuck
+    finally:
+        await manager.aclose()
+    slowest = max(bigs, key=lambda r: r.duration_s)
+    assert slowest.duration_s >= 3.0, bigs  # the 3 s of "ten times" its timeout_s passed
+    for big in bigs:
+        assert big.text == "The tool echo took longer than 0.3 seconds and was stopped.", big
+
+
 MEDIA_SERVER = """
+import base64
+
 import anyio
 import mcp_types as mt
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-TOOLS = [mt.Tool(name=name, input_schema={"type": "object"}) for name in ("chart", "chime", "scan")]
+TOOLS = [
+    mt.Tool(name=name, input_schema={"type": "object"})
+    for name in ("chart", "chime", "scan", "notes", "bad")
+]
+# a text file sent as a blob (base64), as servers that read files as bytes send them
+NOTES = base64.b64encode("# Shopping\\n- milk\\n- café au lait\\n".encode()).decode()
 
 
 async def list_tools(ctx, params):
@@ -1594,6 +1728,13 @@ async def call_tool(ctx, params):
         ]
     elif params.name == "chime":
         content = [mt.AudioContent(data="UklGRg==", mime_type="audio/wav")]
+    elif params.name in ("notes", "bad"):
+        blob = mt.BlobResourceContents(
+            uri="file:///notes/list.md",
+            mime_type="text/markdown",
+            blob=NOTES if params.name == "notes" else PNG,  # bad: no UTF-8 text, whatever it says
+        )
+        content = [mt.EmbeddedResource(resource=blob)]
     else:
         blob = mt.BlobResourceContents(
             uri="file:///scans/receipt.pdf", mime_type="application/pdf", blob=PNG
@@ -1634,3 +1775,34 @@ async def test_a_picture_or_sound_a_tool_returns_is_said_to_reach_nobody(tmp_pat
         said = result.text.splitlines()[-1]
         assert what in said and "neither you nor the person" in said, said
     assert "application/pdf" in scan.text
+
+
+async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(
+    tmp_path: Path,
+) -> None:
+    """A file of text a tool returns as an embedded blob (base64, with a text/* type: a
+    server that reads files as bytes, the "everything" server's resource references) was
+    named to the model as a file that "neither you nor the person can open", and its
+    words were lost, though they are text like any other. They are passed on now; a blob
+    that is no text after all is still named as one nobody can open."""
+    settings = _one_server(tmp_path, "media", MEDIA_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        notes = await manager.call("media__notes", {}, call_id="n")
+        bad = await manager.call("media__bad", {}, call_id="b")
+    finally:
+        await manager.aclose()
+    assert not notes.is_error and notes.text == "# Shopping\n- milk\n- café au lait", notes.text
+    assert "list.md" in bad.text and "neither you nor the person can open it" in bad.text
+    # in the character set its type names
+    latin = base64.b64encode("Grüße".encode("utf-16")).decode()
+    blob = mt.BlobResourceContents(
+        uri="file:///g.txt", mime_type="text/plain; charset=UTF-16", blob=latin
+    )
+    assert result_text(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)])) == "Grüße"
+    # a text too long to pass on whole is said to be one, not one nobody can open
+    huge = base64.b64encode(b"x" * 300_000).decode()
+    blob = mt.BlobResourceContents(uri="file:///big.log", mime_type="text/plain", blob=huge)
+    said = result_text(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)]))
+    assert "big.log" in said and "300,000 bytes" in said and "a part of it" in said, said

@@ -33,6 +33,7 @@ from voicedesk.commands import DocHelpFormatter
 from voicedesk.config_secrets import hide_in_message, mask_text
 from voicedesk.errors import UserError, install_command
 from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
+from voicedesk.tools import server_setting
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -88,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
         report(check)
     for check in check_keys(settings):
         report(check)
-    for check in check_tools(settings, online=args.online):
+    for check in check_tools(
+        settings, online=args.online, say=lambda text: print(text, flush=True)
+    ):
         report(check)
     truncation = check_silent_truncation(settings)
     if truncation is not None:
@@ -450,9 +453,14 @@ def _llm_base(settings: Any) -> str:
     return openai_address(settings.llm.base_url) or OPENAI_API_BASE
 
 
-def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
+def check_tools(
+    settings: Any, *, online: bool = False, say: Callable[[str], None] | None = None
+) -> list[Check]:
     """The documents folder and each tool server's program, as the session would use them:
-    a missing one was found only at start, as a notice that the tools were off."""
+    a missing one was found only at start, as a notice that the tools were off. With
+    ``online`` the servers are started; ``say`` is told so before the wait, which lasts
+    up to a server's timeout_s (30 s, for one npx fetches first): silent, doctor looked
+    hung."""
     import shutil
 
     tools = settings.tools
@@ -496,7 +504,7 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
                     "warn",
                     f"tool {name}",
                     f"skipped: the name {name!r} is the built-in documents server's; rename "
-                    f"tools.mcpServers.{name}, or set tools.docs_server = false",
+                    f"{server_setting(name)}, or set tools.docs_server = false",
                 )
             )
             continue
@@ -521,53 +529,63 @@ def check_tools(settings: Any, *, online: bool = False) -> list[Check]:
                 "fail",
                 f"tool {name}",
                 f"command {spec.command!r} not found: install it, or fix "
-                f"tools.mcpServers.{name}.command (a full path works)",
+                f"{server_setting(name)}.command (a full path works)",
             )
         )
     if to_start:
-        checks += _start_tool_servers(settings, to_start)
+        checks += _start_tool_servers(settings, to_start, say)
     return checks
 
 
-def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
-    """Start the tool servers named in ``programs`` (name → the program found) as a
-    conversation starts them, and say how each went: a program that exists may still
+def _start_tool_servers(
+    settings: Any, programs: dict[str, str], say: Callable[[str], None] | None = None
+) -> list[Check]:
+    """Start the tool servers as a conversation starts them, and say how each one named
+    in ``programs`` (name → the program found) went: a program that exists may still
     exit at once (a path in its arguments that does not exist, a flag it does not take),
     which the session found only at start, then retried all conversation long. One that
-    comes up says how many tools it offers, and each tool left out is named with why."""
+    comes up says how many tools it offers, and each tool left out is named with why.
+    Every server a conversation starts is started, the documents server and those given
+    by url too: the model takes at most 128 tools, the documents ones first, and counted
+    without them a server's tools were all "offered" that a conversation left out."""
     import asyncio
+    from collections import Counter
 
     from voicedesk import events as ev
+    from voicedesk.commands.termination import exiting_on_termination
     from voicedesk.tools.manager import ToolManager
 
-    servers = {name: settings.tools.mcpServers[name] for name in programs}
-    only = settings.model_copy(
-        update={
-            "tools": settings.tools.model_copy(update={"docs_server": False, "mcpServers": servers})
-        }
-    )
     notices: list[str] = []
     bus = ev.EventBus()
     bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
 
-    async def start() -> tuple[dict[str, str], dict[str, int], dict[str, str]]:
-        manager = ToolManager(only, bus=bus)
+    async def start() -> tuple[dict[str, str], Counter[str | None], dict[str, str]]:
+        manager = ToolManager(settings, bus=bus)
+        if say is not None:
+            n = len(programs)
+            say(
+                f"{'':>4}  {'tools':<13} starting {n} tool server{'s' if n != 1 else ''} as a "
+                f"conversation does, to see them come up (up to "
+                f"{manager.first_attempts_take():g} s)…"
+            )
         try:
             await manager.start()
             await manager.first_attempts()
-            manager.llm_tools()  # says which tools a list too long leaves out
+            offered = manager.llm_tools()  # also says which tools a list too long leaves out
             status = manager.status()
-            counts = {name: manager.offered_count(name) for name in servers}
-            reasons = {name: manager.why_down(name) for name in servers}
+            counts = Counter(manager.server_of(t["function"]["name"]) for t in offered)
+            reasons = {name: manager.why_down(name) for name in programs}
         finally:
             await manager.aclose()
         return status, counts, reasons
 
-    status, counts, reasons = asyncio.run(start())
+    # they run in sessions of their own, and one still starting reads nothing that would
+    # tell it we are gone: a signal that ends doctor stops them first, as Ctrl-C does
+    status, counts, reasons = asyncio.run(exiting_on_termination(start()))
     checks = []
     for name, program in programs.items():
         label = f"tool {name}"
-        if status[name] == "up":
+        if status.get(name) == "up":
             n = counts[name]
             checks.append(
                 Check("ok", label, f"{program}: started, {n} tool{'s' if n != 1 else ''} offered")
@@ -577,7 +595,7 @@ def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
                 for note in notices
                 if f"“{name}”" in note and "left out" in note
             ]
-        elif status[name] == "starting":
+        elif status.get(name) == "starting":
             checks.append(
                 Check("warn", label, f"{program}: started, but did not answer in time (timeout_s)")
             )
@@ -587,7 +605,7 @@ def _start_tool_servers(settings: Any, programs: dict[str, str]) -> list[Check]:
                     "fail",
                     label,
                     f"{program} could not start: {reasons[name] or 'it exited'}; fix "
-                    f"tools.mcpServers.{name} (command, args, env) or set enabled = false",
+                    f"{server_setting(name)} (command, args, env) or set enabled = false",
                 )
             )
     return checks
@@ -747,7 +765,7 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
         label,
         shown,
         lambda: client.post(url, json=hello, headers=sent, timeout=TIMEOUT_S),
-        f"check tools.mcpServers.{name}.url and that the server is running",
+        f"check {server_setting(name)}.url and that the server is running",
         url,
     )
     if isinstance(response, Check):
@@ -763,7 +781,7 @@ def _probe_tool_server(client: Any, name: str, url: str, headers: dict[str, str]
         return Check(
             "fail",
             label,
-            f"{shown}: refused (HTTP {code}); check tools.mcpServers.{name}.headers",
+            f"{shown}: refused (HTTP {code}); check {server_setting(name)}.headers",
         )
     return Check("warn", label, f"{shown}: reachable but answered HTTP {code} to an MCP hello")
 

@@ -9,6 +9,9 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 @contextlib.contextmanager
@@ -50,3 +53,24 @@ async def until_terminated(run: Awaitable[int]) -> int:
                 raise
             task.uncancel()
             return 128 + got[0]
+
+
+async def exiting_on_termination(work: Awaitable[_T]) -> _T:
+    """``work``'s result; SIGTERM or SIGHUP cancel it as Ctrl-C does (its own clean-up
+    runs: `doctor --online` stops the tool servers it started), then end the process
+    with 128 + the signal's number. For work that has no exit code to give instead."""
+    task = asyncio.current_task()
+    assert task is not None
+    got: list[int] = []
+
+    def stop(signum: int) -> None:
+        got.append(signum)
+        task.cancel()
+
+    with on_termination(stop, (signal.SIGTERM, signal.SIGHUP)):
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if not got:
+                raise
+            raise SystemExit(128 + got[0]) from None

@@ -16,6 +16,8 @@ to the terminal UI.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import contextvars
 import json
@@ -44,7 +46,7 @@ from voicedesk.config import McpServer, Settings
 from voicedesk.config_secrets import mask_text
 from voicedesk.files import make_private_folder
 from voicedesk.loopback import direct_mounts
-from voicedesk.tools import ANSWER_META, TURN_META
+from voicedesk.tools import ANSWER_META, TURN_META, server_setting
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +108,10 @@ class _StrayStdoutFilter(logging.Filter):
     ``print`` in the server) with a full pydantic traceback, several per line, on our
     stderr. One line saying what it was, which configured server wrote it and what the
     server should do instead is enough; the SDK skips the line and the session goes on.
-    Only a server's first such line since it started is reported: one that logs to its
-    stdout (`yes` as a server gave 71,625 warnings in 12 s) buried everything else."""
+    Only a server's first such line is reported: one that logs to its stdout (`yes` as a
+    server gave 71,625 warnings in 12 s) buried everything else. Its first, not its
+    process's: one that prints a banner and exits is started again and again, quietly,
+    and its banner came back at each start, a line every 30 s all conversation long."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.getMessage().startswith("Failed to parse JSONRPC message"):
@@ -128,8 +132,7 @@ class _StrayStdoutFilter(logging.Filter):
         if name == DOCS_SERVER:
             who = "the built-in documents server"
         else:
-            key = name if name and not _NAME_OK.search(name) else json.dumps(name)  # TOML
-            who = f"tool server “{name}” (tools.mcpServers.{key})" if name else "a tool server"
+            who = f"tool server “{name}” ({server_setting(name)})" if name else "a tool server"
         later = " (later ones are skipped unreported)" if server is not None else ""
         record.msg = (
             f"{who} wrote a line that is not an MCP message to its stdout{shown}; "
@@ -416,6 +419,39 @@ def _bounded(text: str) -> str:
 _NOT_SHOWN = "voicedesk passes on only text, so neither you nor the person can {how} it"
 
 
+# Types of file that are text though not text/*: a blob of one is passed on as text.
+_TEXT_TYPES = ("application/json", "application/xml", "application/yaml", "application/toml")
+# A blob of text longer than this (base64) is not decoded: it would be cut to
+# MAX_RESULT_CHARS anyway, and decoding a large one holds up the event loop.
+_MAX_TEXT_BLOB = 4 * MAX_RESULT_CHARS
+
+
+def _blob_part(res: mt.BlobResourceContents) -> str:
+    """What the model is told of a file a tool sent as a blob (base64): its text, when it
+    is a file of text (a text/* or JSON-like type, valid in the character set its type
+    names, else UTF-8), else what it is. Servers that read files as bytes send text
+    files so; named as a file nobody can open, their words were lost to the model."""
+    kind, *params = (res.mime_type or "").lower().split(";")
+    kind = kind.strip()
+    # the character set it names (text/plain; charset=utf-16), else UTF-8, JSON's own
+    charset = next(
+        (p.split("=", 1)[1].strip(' "') for p in params if p.strip().startswith("charset=")), ""
+    )
+    named = f"{res.uri} ({res.mime_type})" if res.mime_type else str(res.uri)
+    if kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith(("+json", "+xml")):
+        if len(res.blob) > _MAX_TEXT_BLOB:
+            size = len(res.blob) * 3 // 4
+            return (
+                f"[a file of text, {named}, about {size:,} bytes: too long to pass on; "
+                f"ask the tool for a part of it]"
+            )
+        try:
+            return base64.b64decode(res.blob, validate=True).decode(charset or "utf-8")
+        except (binascii.Error, ValueError, LookupError):  # ValueError: UnicodeDecodeError
+            pass  # no text after all, whatever its type says
+    return f"[a file, {named}: {_NOT_SHOWN.format(how='open')}]"
+
+
 def result_text(result: mt.CallToolResult) -> str:
     """All the text in a tool result; non-text parts are named so the model knows they
     exist, and that nobody can see or hear them."""
@@ -428,8 +464,7 @@ def result_text(result: mt.CallToolResult) -> str:
             if isinstance(res, mt.TextResourceContents):
                 parts.append(res.text)
             else:
-                kind = f" ({res.mime_type})" if res.mime_type else ""
-                parts.append(f"[a file, {res.uri}{kind}: {_NOT_SHOWN.format(how='open')}]")
+                parts.append(_blob_part(res))
         elif isinstance(block, mt.ResourceLink):
             parts.append(f"[resource {block.name}: {block.uri}]")
         elif isinstance(block, mt.ImageContent):
@@ -565,6 +600,9 @@ class _Server:
         self.kind: Literal["stdio", "http"] = "http" if spec.url and not spec.command else "stdio"
         self.state: ServerState = "starting"
         self.reason = ""  # why it is not up, for notices and call errors
+        # why its last try failed or its connection ended: kept while it is tried again,
+        # which clears ``reason`` for that try
+        self.failure = ""
         self.session: ClientSession | None = None
         self.tools: list[mt.Tool] = []
         self.ready = asyncio.Event()  # the first connection attempt has ended, either way
@@ -585,12 +623,17 @@ class _Server:
         self._quick_stops = 0  # stops in a row, each before STABLE_AFTER_S of being up
         self.was_up = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
-        self.stray_lines = 0  # lines on its stdout that were no MCP message, this start
+        self.stray_lines = 0  # lines its processes wrote to stdout that were no MCP message
 
     # ------------------------------------------------------------------ public
     @property
     def timeout_s(self) -> float:
         return self.spec.timeout_s
+
+    @property
+    def why_down(self) -> str:
+        """Why it is not up: this try's reason, else the last failed one's ("" if up)."""
+        return "" if self.state == "up" else self.reason or self.failure
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"mcp-server-{self.name}")
@@ -623,7 +666,6 @@ class _Server:
         try:
             while not self._stop.is_set():
                 self._attempt += 1
-                self.stray_lines = 0  # a new process: its first stray line is reported
                 self._wake.clear()
                 self._offset = self._log_offset()
                 self._connected_at = None
@@ -674,9 +716,10 @@ class _Server:
         self.reason = mask_text(why) if why else "the connection closed"
         if self.kind != "stdio" and self.reason == "Server returned an error response":
             self.reason += (  # the SDK keeps the HTTP status to itself; doctor shows it
-                f"; check tools.mcpServers.{self.name}.url and .headers "
+                f"; check {server_setting(self.name)}.url and .headers "
                 f"(`voicedesk doctor --online` shows the HTTP status)"
             )
+        self.failure = self.reason
         leaf = _leaf(error) if error is not None else None
         if self.kind == "stdio" and isinstance(leaf, FileNotFoundError | PermissionError):
             self._fail(self.reason)  # retrying cannot help until the config changes
@@ -766,6 +809,7 @@ class _Server:
             self.session = session
             self.tools = tools
             self.state = "up"
+            self.failure = ""
             self._on_tools_changed()
             self.ready.set()
             log.info("MCP server %s is up with %d tools", self.name, len(tools))
@@ -844,7 +888,7 @@ class _Server:
 
     def _fail(self, why: str) -> None:
         self.state = "failed"
-        self.reason = why
+        self.reason = self.failure = why
         self.ready.set()
         self._notice("warning", f"Tool server “{self.name}” could not start: {why}.")
 
@@ -1025,16 +1069,20 @@ class ToolManager:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    def first_attempts_take(self) -> float:
+        """The longest :meth:`first_attempts` waits, in seconds: `doctor` says so first."""
+        longest = max(
+            (max(CONNECT_TIMEOUT_S, s.timeout_s) for s in self._servers.values()), default=0
+        )
+        return longest + 2.0
+
     async def first_attempts(self) -> None:
         """Wait until each server's first connection has come up or failed, however long
         its handshake may take (``timeout_s``, for a server npx fetches first): for
         `doctor`, which reports each as it is, where start() returns after START_WAIT_S."""
-        longest = max(
-            (max(CONNECT_TIMEOUT_S, s.timeout_s) for s in self._servers.values()), default=0
-        )
         waits = [asyncio.create_task(s.ready.wait()) for s in self._servers.values()]
         if waits:
-            _, pending = await asyncio.wait(waits, timeout=longest + 2.0)
+            _, pending = await asyncio.wait(waits, timeout=self.first_attempts_take())
             for task in pending:
                 task.cancel()
 
@@ -1046,11 +1094,7 @@ class ToolManager:
     def why_down(self, server: str) -> str:
         """Why ``server`` is not up (its last words on stderr included), or ""."""
         found = self._servers.get(server)
-        return found.reason if found is not None and found.state != "up" else ""
-
-    def offered_count(self, server: str) -> int:
-        """How many of ``server``'s tools the model is offered (those left out not counted)."""
-        return sum(ref.server == server for ref in self._names.values())
+        return found.why_down if found is not None else ""
 
     def llm_tools(self) -> list[dict[str, Any]]:
         """OpenAI Chat Completions ``tools``: every known tool of every server not given up on.
@@ -1301,7 +1345,7 @@ class ToolManager:
             return f"The {server.name} tools have been shut down.", True
         if session is None or server.state != "up":
             return (
-                f"The {server.name} tool server is down ({server.reason or 'starting up'}); "
+                f"The {server.name} tool server is down ({server.why_down or 'starting up'}); "
                 f"{server.again} in the background. Tell the person; try again later.",
                 True,
             )
@@ -1330,7 +1374,10 @@ class ToolManager:
 
         def took_too_long() -> str:
             name = ref.tool.name
-            if loop.time() - started >= longest - 0.05:
+            # the limit that stopped it, not the time it took: the cancel sent to a server
+            # that stopped reading waits up to 5 s more, past a short timeout_s's ten times
+            deadline = limit.when() if limit is not None else None
+            if deadline is not None and deadline >= started + longest:
                 return (
                     f"The tool {name} took longer than {longest:g} seconds, the most it is "
                     f"given however it reports progress ({PROGRESS_MAX_FACTOR_WORD} times its "
