@@ -1429,14 +1429,18 @@ async def test_speech_begun_before_a_slow_transcript_came_holds_the_answer(tmp_p
     assert not record.interrupted
 
 
+# huge in its input schema: a description is cut to the 1,024 characters OpenAI takes
 HUGE_TOOLS_SERVER = """
+from typing import Annotated
+
+from pydantic import Field
 from mcp.server.mcpserver import MCPServer
 
 server = MCPServer("big")
 
 
-@server.tool(description="Everything. " + "Detail after detail. " * 20_000)
-def huge() -> str:
+@server.tool(description="Everything.")
+def huge(what: Annotated[str, Field(description="Detail after detail. " * 20_000)]) -> str:
     return "huge"
 
 
