@@ -60,6 +60,25 @@ _WHAT_RESUME_KEEPS = {
 }
 
 
+# What fixes a log that could not be written, by its error: said alike for all ("free some
+# space on its disk, or give yourself write access to it"), a failing disk's EIO was sent to
+# two fixes that do nothing for it.
+_FIXES = {
+    errno.ENOSPC: "Free some space on its disk",
+    errno.EDQUOT: "Free some space on its disk (your quota there is used up)",
+    errno.EFBIG: "Free some space on its disk, or raise the file size limit (ulimit -f)",
+    errno.EACCES: "Give yourself write access to it",
+    errno.EPERM: "Give yourself write access to it",
+    errno.EIO: "Check that its disk is working (and still connected)",
+    errno.EROFS: "Its disk was made read-only (often after a disk error): check that disk",
+}
+
+
+def _what_fixes(exc: OSError) -> str:
+    """What to do about ``exc`` for the next conversation to be recorded."""
+    return _FIXES.get(exc.errno or 0, "Fix that")
+
+
 @functools.cache
 def _syncer() -> ThreadPoolExecutor:
     """The fsyncs' thread, started now (its first task is nothing): later records are
@@ -150,7 +169,7 @@ class SessionLog:
                 self._write_whole(lines)
             except OSError as exc:
                 self._broken = True
-                why = exc.strerror or str(exc)
+                why, fix = exc.strerror or str(exc), _what_fixes(exc)
             else:
                 self._wrote_a_turn = self._wrote_a_turn or turn
                 self._unsynced = True
@@ -159,8 +178,8 @@ class SessionLog:
                 return
         self._say(
             f"The session log {self.path} cannot be written ({why}): "
-            f"{_WHAT_RESUME_KEEPS[self._kept_a_turn()]} Fix that (free some space on its disk, or give "
-            "yourself write access to it) for the next conversation to be recorded."
+            f"{_WHAT_RESUME_KEEPS[self._kept_a_turn()]} {fix} for the next conversation to "
+            "be recorded."
         )
 
     def _kept_a_turn(self) -> bool:
