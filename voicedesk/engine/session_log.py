@@ -189,8 +189,8 @@ class SessionLog:
         if self._wrote_a_turn:
             return True
         try:
-            with self.path.open("rb") as fh:
-                return any(_is_turn(record) for record in _records(fh))
+            with self.path.open("rb") as fh:  # on the loop: only lines that may be one parsed
+                return any(map(_is_turn, _records(line for line in fh if b'"user"' in line)))
         except OSError:
             return False
 
