@@ -937,6 +937,23 @@ async def test_an_answer_held_after_a_dangling_word_is_ready_when_the_wait_ends(
     assert rec.t["playback_start"] - rec.t["eou_decided"] < 0.2, rec.t
 
 
+async def test_speech_to_text_out_of_reach_is_said_once_per_turn(tmp_path, monkeypatch):
+    """Speech-to-text refused for the whole conversation: each turn showed "Speech-to-text
+    failed: …" once for every transcript it asked for (at a pause, then at its end), the
+    same error twice or more per turn, in the terminal UI's notices and a headless run's
+    output alike. A turn's failure is said once; each turn is still reported."""
+    on_sim_start(monkeypatch, lambda server: server.inject("stt", "429", times=1000))
+    scenario, script = _question_then_thanks(gaps_s=4.0)
+    session, seen, _, _ = await _run(tmp_path, scenario, script)
+    errors = [
+        e.message
+        for e in seen
+        if isinstance(e, ev.Notice) and e.message.startswith("Speech-to-text failed")
+    ]
+    assert [(r.error or "")[:4] for r in session.records] == ["stt:", "stt:"], session.records
+    assert len(errors) == 2, errors
+
+
 async def test_speech_to_text_that_fails_for_good_is_reported_and_spoken(tmp_path, sims):
     scenario, script = _question_then_thanks(gaps_s=6.0)
     # once the person first speaks (the socket is open): the commit fails, and so does the

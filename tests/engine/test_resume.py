@@ -1178,3 +1178,52 @@ async def test_a_session_log_the_disk_filled_mid_conversation_is_shown_once(
     assert "cannot be written" in said[0] and "--resume continues it up to here" in said[0]
     snapshot, _ = restore_state(log_file)
     assert snapshot["turns"][0]["messages"][0]["content"] == asked[0]
+
+
+async def test_a_resumed_log_the_disk_filled_is_not_said_to_be_lost(
+    tmp_path, small_drive, fill_drive
+):
+    """A conversation resumed on a disk that then filled up: the first record of the
+    resumed part failed, and the notice said "--resume cannot continue it", judging by
+    what this run had written (nothing), though the log holds the whole conversation so
+    far and --resume continues it. The notice says so now, and --resume does."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.sim.script import SimScript, SimTurn
+
+    compose([], tail_s=3.0).write(tmp_path / "in.wav")
+    asked = ["How do I boil an egg?", "And a soft one? " + "Soft. " * 1000]
+    script = SimScript(
+        turns=[SimTurn(transcript=a, reply=f"Answer {n}.") for n, a in enumerate(asked)]
+    )
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    log_file = small_drive / "session.jsonl"
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    notices: list[ev.Notice] = []
+    async with sim_server(options) as server:
+        for n, words in enumerate(asked):  # the first run, then the resumed one
+            session = build_session(
+                settings_for_sim(settings, server.base_url),
+                input_path=tmp_path / "in.wav",
+                output_path=tmp_path / "out.wav",
+                with_tools=False,
+                log_path=log_file,
+                resume=n == 1,
+            )
+            session.bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
+            await session.start()
+            try:
+                if n == 1:
+                    fill_drive(small_drive)
+                await session.send_text(words)
+                await asyncio.sleep(0.2)
+                await asyncio.wait_for(session.wait_idle(), 30)
+                await asyncio.sleep(0.1)  # a notice handed over from the log's thread
+            finally:
+                await session.stop()
+            session.log.close()
+    said = [n.message for n in notices if "session log" in n.message]
+    assert len(said) == 1, [n.message for n in notices]
+    assert "cannot continue it" not in said[0], said[0]
+    assert "--resume continues it up to here" in said[0], said[0]
+    snapshot, _ = restore_state(log_file)
+    assert snapshot["turns"][0]["messages"][0]["content"] == asked[0]

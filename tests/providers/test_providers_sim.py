@@ -437,6 +437,56 @@ async def test_stt_a_service_gone_mid_conversation_says_where_and_what_to_check(
     assert said.hint and "network" in said.hint and "OPENAI_BASE_URL" in said.hint, said.hint
 
 
+def _free_port() -> int:
+    """A port nothing listens on, on either loopback address."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_stt_a_local_server_gone_on_a_dual_stack_host_is_said_in_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """stt.base_url at a local server (http://localhost:8000/v1) that is not running, on a
+    machine whose hosts file names localhost ::1 and 127.0.0.1 (Debian's and Ubuntu's
+    own): both connections were refused, and asyncio joined them into one error with no
+    errno, which came out whole: "Cannot reach … at http://localhost:8000/v1: Multiple
+    exceptions: [Errno 111] Connect call failed ('::1', 8000, 0, 0), [Errno 111] Connect
+    call failed ('127.0.0.1', 8000)". It is said in words, as for one address. (The
+    resolver is given the hosts file's answer; the two connections are real, refused by
+    the kernel.)"""
+    import socket
+
+    resolve = socket.getaddrinfo
+
+    def dual_stack(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "localhost":
+            return resolve(host, *args, **kwargs)
+        return resolve("::1", *args, **kwargs) + resolve("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", dual_stack)
+    port = _free_port()
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"http://localhost:{port}/v1")
+    said = await _refusal(stt)
+    assert f"at http://localhost:{port}/v1: connection refused" in said.message, said.message
+    assert "Errno" not in said.message and "Multiple exceptions" not in said.message, said
+
+
+async def test_elevenlabs_a_server_gone_is_said_in_words_not_asyncios() -> None:
+    """The voice's server not running (tts.elevenlabs_base_url at a local gateway that is
+    down) said "Cannot reach ElevenLabs: [Errno 111] Connect call failed ('127.0.0.1',
+    41327)", as speech-to-text did before it was put in words: no address set, no reason
+    in words, nothing to check. It says them now, as speech-to-text does."""
+    port = _free_port()
+    tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=f"http://127.0.0.1:{port}")
+    said = await _refusal(tts, "warm")
+    assert f"127.0.0.1:{port}" in said.message and "connection refused" in said.message, said
+    assert "Errno" not in said.message and "Connect call failed" not in said.message, said
+    assert said.hint and "ELEVENLABS_BASE_URL" in said.hint, said.hint
+
+
 async def test_stt_a_reopened_socket_gets_a_long_turns_audio_in_appends_under_the_cap(sim):
     """A socket opened mid-turn (the first refused, or the last lost) is sent all the audio
     no commit has taken. It went in one append: over four minutes of push-to-talk dictation

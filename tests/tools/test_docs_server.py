@@ -2197,3 +2197,27 @@ async def test_a_full_drive_is_said_with_the_document_and_what_to_do(
         assert todo.read_text(encoding="utf-8") == TODO_TXT
         await d.call("create_document", path="new.md", content="# New")
         assert (ws / "new.md").read_text(encoding="utf-8").startswith("# New")
+
+
+async def test_a_full_drive_of_the_undo_history_alone_is_said_as_such(
+    small_drive: Path, fill_drive: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    """The undo history kept on another drive (--history, or voicedesk's data folder when
+    the folder above the workspace cannot be written), and that drive full: the edit was
+    refused saying "The drive holding todo.txt is full", so the person freed space on the
+    workspace's drive, which had plenty, and the edit failed again. The history's drive is
+    named now: that is where space is needed."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    todo = ws / "todo.txt"
+    todo.write_text(TODO_TXT, encoding="utf-8")
+    history = small_drive / "history"
+    async with docs_server(ws, "--history", str(history)) as d:
+        await d.call("read_document", path="todo.txt")
+        fill_drive(small_drive)
+        edit = {"path": "todo.txt", "action": "replace_paragraph", "paragraph": 1}
+        said = await d.fail("edit_document", **edit, text="Buy soy milk. " * 40)
+    assert "The drive holding todo.txt is full" not in said, said
+    assert str(history) in said and "full" in said and "nothing was changed" in said, said
+    assert "free" in said and "space" in said, said
+    assert todo.read_text(encoding="utf-8") == TODO_TXT

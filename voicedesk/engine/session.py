@@ -809,6 +809,17 @@ class Session:
         await self._settle(turn)
 
     # ------------------------------------------------------------------ STT
+    def _stt_failed(self, turn: _Turn, message: str, hint: str | None = None) -> None:
+        """A transcript of ``turn`` failed: said once a turn. A turn asks for one at each
+        pause and at its end, and with speech-to-text out of reach each failed alike: the
+        same error was shown twice or more for one turn."""
+        if (turn.record.error or "").startswith("stt:"):
+            log.info("speech-to-text failed again in turn %d: %s", turn.turn_id, message)
+            return
+        fix = f" → {hint}" if hint else ""  # what to check, as an answer's says
+        self._notice("error", f"Speech-to-text failed: {message}{fix}")
+        turn.record.error = f"stt: {message}"
+
     async def _commit(self, turn: _Turn) -> None:
         # The segment's place is taken now, in the order the commits are sent: a slow
         # transcript (resent, or late) may come after the next segment's, and appending on
@@ -818,15 +829,12 @@ class Session:
         try:
             text = await self.stt.commit()
         except ProviderError as exc:
-            fix = f" → {exc.hint}" if exc.hint else ""  # what to check, as an answer's says
-            self._notice("error", f"Speech-to-text failed: {exc.message}{fix}")
+            self._stt_failed(turn, exc.message, exc.hint)
             text = ""
-            turn.record.error = f"stt: {exc.message}"
         except Exception as exc:
             log.exception("STT commit failed")
-            self._notice("error", f"Speech-to-text failed: {exc}")
+            self._stt_failed(turn, str(exc))
             text = ""
-            turn.record.error = f"stt: {exc}"
         finally:
             turn.pending_commits -= 1
         now = self.now_s()

@@ -50,13 +50,33 @@ _SERIAL = itertools.count()
 _NO_FSYNC = frozenset({errno.EINVAL, errno.EROFS, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
-# What a log that cannot be written any more keeps, by whether a record was written whole
-# before. It said "--resume will not continue it" of both, and a person whose disk filled up
-# mid-conversation took it for lost: --resume continues it, up to the failed write.
+# What a log that cannot be written any more keeps, by whether it holds a turn (what
+# ``--resume`` continues: ``holds_a_turn``). It said "--resume will not continue it" of both,
+# and a person whose disk filled up mid-conversation took it for lost: --resume continues it,
+# up to the failed write.
 _WHAT_RESUME_KEEPS = {
     False: "this conversation goes on unrecorded, and --resume cannot continue it.",
     True: "the rest of this conversation goes on unrecorded; --resume continues it up to here.",
 }
+
+
+# What fixes a log that could not be written, by its error: said alike for all ("free some
+# space on its disk, or give yourself write access to it"), a failing disk's EIO was sent to
+# two fixes that do nothing for it.
+_FIXES = {
+    errno.ENOSPC: "Free some space on its disk",
+    errno.EDQUOT: "Free some space on its disk (your quota there is used up)",
+    errno.EFBIG: "Free some space on its disk, or raise the file size limit (ulimit -f)",
+    errno.EACCES: "Give yourself write access to it",
+    errno.EPERM: "Give yourself write access to it",
+    errno.EIO: "Check that its disk is working (and still connected)",
+    errno.EROFS: "Its disk was made read-only (often after a disk error): check that disk",
+}
+
+
+def _what_fixes(exc: OSError) -> str:
+    """What to do about ``exc`` for the next conversation to be recorded."""
+    return _FIXES.get(exc.errno or 0, "Fix that")
 
 
 @functools.cache
@@ -95,7 +115,10 @@ class SessionLog:
         # no empty log behind for `--resume` to take as the last conversation.
         self._fd = -1
         self._broken = False  # a write failed: said once, the conversation goes on
-        self._written = False  # a record was written whole: --resume continues from it
+        # A turn's words were written whole: --resume continues from them. A log this run
+        # goes on with (resumed, or named by --log) may hold earlier ones: looked for in
+        # the file only if its writing fails (``_kept_a_turn``).
+        self._wrote_a_turn = False
         # Where a log that breaks mid-run is said (the session's notices, called from the
         # syncing thread too); None: a logged warning. A warning alone never reached the
         # terminal UI, which sends logging to its log file: the person was not told.
@@ -125,16 +148,18 @@ class SessionLog:
         """One record, durably. A log that cannot be written (a full disk, its file taken
         away) is said once, and the conversation goes on without it: it failed each turn
         that would have been recorded, and answered none."""
-        self._append_lines(_line(record))
+        self._append_lines(_line(record), turn=_is_turn(record))
 
     def append_all(self, records: list[dict[str, Any]]) -> None:
         """Records that stand or fall together (a merged turn's words and the retraction of
         the turn it took back), in one write and one fsync: a process killed between two
         appends kept the retraction without the turn that replaced it."""
-        self._append_lines(b"".join(_line(r) for r in records))
+        lines = b"".join(_line(r) for r in records)
+        self._append_lines(lines, turn=any(map(_is_turn, records)))
 
-    def _append_lines(self, lines: bytes) -> None:
-        """Whole records' lines, written now and synced on the log's thread."""
+    def _append_lines(self, lines: bytes, *, turn: bool) -> None:
+        """Whole records' lines, written now and synced on the log's thread. ``turn``: they
+        hold a turn's words."""
         with self._lock:
             if self._broken:
                 return
@@ -144,18 +169,30 @@ class SessionLog:
                 self._write_whole(lines)
             except OSError as exc:
                 self._broken = True
-                why, written = exc.strerror or str(exc), self._written
+                why, fix = exc.strerror or str(exc), _what_fixes(exc)
             else:
-                self._written = True
+                self._wrote_a_turn = self._wrote_a_turn or turn
                 self._unsynced = True
                 if self._syncing is None:  # else its next fsync takes these lines too
                     self._syncing = _syncer().submit(self._sync)
                 return
         self._say(
             f"The session log {self.path} cannot be written ({why}): "
-            f"{_WHAT_RESUME_KEEPS[written]} Fix that (free some space on its disk, or give "
-            "yourself write access to it) for the next conversation to be recorded."
+            f"{_WHAT_RESUME_KEEPS[self._kept_a_turn()]} {fix} for the next conversation to "
+            "be recorded."
         )
+
+    def _kept_a_turn(self) -> bool:
+        """Whether the log holds a turn's words, for ``--resume`` to continue: written by
+        this run, or already there (a resumed conversation, whose first record after
+        resuming may be the one that failed). Read only once the log is broken."""
+        if self._wrote_a_turn:
+            return True
+        try:
+            with self.path.open("rb") as fh:  # on the loop: only lines that may be one parsed
+                return any(map(_is_turn, _records(line for line in fh if b'"user"' in line)))
+        except OSError:
+            return False
 
     def _say(self, message: str) -> None:
         """A log broken mid-run, said once: to ``on_broken``, else as a warning."""
@@ -247,6 +284,22 @@ def _line(record: dict[str, Any]) -> bytes:
     return (hide_secrets(json.dumps(record, ensure_ascii=False, default=str)) + "\n").encode()
 
 
+def _is_turn(record: dict[str, Any]) -> bool:
+    """A record of what the person said: a log holding one is a conversation to resume."""
+    return record.get("type") == "user"
+
+
+def _records(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+    """The records among ``lines``, a torn or damaged line passed over without a word."""
+    for raw in lines:
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            yield record
+
+
 def read_log(path: Path, damaged: list[int] | None = None) -> Iterator[dict[str, Any]]:
     """Yield records; a torn or corrupt line (crash mid-write) is skipped with a warning,
     and its line number added to ``damaged`` for the count the person is told."""
@@ -279,7 +332,7 @@ def holds_a_turn(path: Path) -> bool:
     the person may not read is named: passed over, an older conversation was continued,
     and written to, in its place."""
     try:
-        return any(record.get("type") == "user" for record in read_log(path))
+        return any(_is_turn(record) for record in read_log(path))
     except PermissionError:
         raise UserError(
             f"The last conversation's log {path} cannot be read (permission denied).",

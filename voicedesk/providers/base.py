@@ -7,6 +7,8 @@ interfaces is mono signed 16-bit PCM (``numpy.int16`` arrays) at the rate the ob
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -46,6 +48,32 @@ def handshake_said(exc: BaseException) -> str:
     if cause is not None and str(cause) and str(cause) not in said:
         said += f" ({cause})"
     return said
+
+
+# The errno of each address asyncio tried, in the one error it raises when a name resolved
+# to several (localhost: ::1 and 127.0.0.1) and every connection failed: "Multiple
+# exceptions: [Errno 111] Connect call failed ('::1', …), [Errno 111] …", with no errno of
+# its own (Python 3.11's asyncio keeps only the text; websockets asks for no more).
+_TRIED = re.compile(r"\[Errno (\d+)\]")
+
+
+def connect_failed_said(exc: OSError) -> str:
+    """Why a server could not be connected to, in words: asyncio's own for a refused
+    connection ("[Errno 111] Connect call failed ('127.0.0.1', 41327)") named neither the
+    server set nor what happened, and with a name of several addresses (localhost on a
+    dual-stack machine) it was one line of them all."""
+    if exc.errno is None:  # several addresses tried, or no errno at all
+        codes = dict.fromkeys(int(code) for code in _TRIED.findall(str(exc)))
+        return "; ".join(map(_errno_said, codes)) if codes else str(exc)
+    if isinstance(exc, ConnectionError):
+        return _errno_said(exc.errno)
+    return exc.strerror or str(exc)  # a name not found, a network unreachable: their words
+
+
+def _errno_said(code: int) -> str:
+    if code == errno.ECONNREFUSED:
+        return "connection refused (nothing answers there)"
+    return os.strerror(code).lower()
 
 
 PROXY_HINT = (

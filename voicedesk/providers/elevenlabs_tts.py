@@ -37,6 +37,7 @@ from voicedesk.errors import AuthError, ProviderError
 from voicedesk.loopback import websocket_proxy
 from voicedesk.providers.base import (
     CJK_PUNCTUATION,
+    connect_failed_said,
     ends_no_clause,
     handshake_said,
     proxy_refusal,
@@ -153,7 +154,13 @@ class ElevenLabsTTS:
                 "check tts.elevenlabs_base_url (or ELEVENLABS_BASE_URL)",
             ) from None
         except OSError as exc:
-            raise unreachable("ElevenLabs", self._ws_url(), exc) from None
+            raise unreachable(
+                f"ElevenLabs at {mask_text(self.base_url)}",
+                self._ws_url(),
+                connect_failed_said(exc),
+                "check the network connection, and tts.elevenlabs_base_url (or "
+                "ELEVENLABS_BASE_URL) if set",
+            ) from None
         return ws, time.monotonic()
 
     def _prepare_spare(self) -> None:

@@ -33,7 +33,6 @@ import contextlib
 import itertools
 import json
 import logging
-import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +44,12 @@ from voicedesk.audio.resample import StreamResampler
 from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
 from voicedesk.loopback import OPENAI_API_BASE, openai_address, websocket_proxy
-from voicedesk.providers.base import handshake_said, proxy_refusal, unreachable
+from voicedesk.providers.base import (
+    connect_failed_said,
+    handshake_said,
+    proxy_refusal,
+    unreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +78,6 @@ class _Segment:
     seconds: float
     audio: list[bytes]
     heard_at: float = 0.0  # loop time of its last delta: the service is still working on it
-
-
-def _unreachable(exc: OSError) -> str:
-    """Why a server could not be reached, in words: asyncio's own for a refused connection
-    ("[Errno 111] Connect call failed ('127.0.0.1', 41327)") named neither the server set
-    nor what happened."""
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (nothing answers there)"
-    if isinstance(exc, ConnectionError) and exc.errno:
-        return os.strerror(exc.errno).lower()
-    return exc.strerror or str(exc)
 
 
 def _ws_url(server: str) -> str:
@@ -257,7 +250,7 @@ class OpenAIRealtimeSTT:
             raise unreachable(
                 f"OpenAI realtime transcription at {self._shown_server}",
                 _ws_url(self._server),
-                _unreachable(exc),
+                connect_failed_said(exc),
                 "check the network connection, and stt.base_url (or OPENAI_BASE_URL) if set",
             ) from None
         finally:

@@ -255,14 +255,35 @@ def drive_full(rel: str, not_done: str) -> str:
     )
 
 
-def _history_unsaved(folder: Path, rel: str, exc: OSError) -> WorkspaceError:
-    """The undo history of ``rel`` could not be written (it is written before the document,
-    so nothing was done), and why."""
-    if exc.errno in _FULL:  # most often the workspace's own drive: the history is beside it
+def _history_unsaved(folder: Path, root: Path, rel: str, exc: OSError) -> WorkspaceError:
+    """The undo history of ``rel`` could not be written in ``folder`` (it is written before
+    the document, so nothing was done), and why. A full drive is named as the document's
+    when the history is on it (beside the workspace ``root``, the default), else as the
+    history's own: told the document's drive was full, the person freed space where there
+    was plenty, and the edit failed again."""
+    if exc.errno not in _FULL:
+        return WorkspaceError(
+            f"Could not save undo history in {folder}: {exc.strerror or exc}. Nothing was changed."
+        )
+    if _same_drive(folder, root):
         return WorkspaceError(drive_full(rel, "nothing was changed"))
     return WorkspaceError(
-        f"Could not save undo history in {folder}: {exc.strerror or exc}. Nothing was changed."
+        f"The drive holding the undo history ({folder}) is full, so nothing was changed: "
+        f"{rel} is as it was. Tell the person: free some space on that drive, then ask "
+        "again."
     )
+
+
+def _same_drive(path: Path, other: Path) -> bool:
+    """Whether ``path`` (or the nearest folder of it that exists) is on ``other``'s drive."""
+    for place in (path, *path.parents):
+        try:
+            return os.stat(place).st_dev == os.stat(other).st_dev
+        except FileNotFoundError:
+            continue
+        except OSError:
+            break
+    return True  # unknown: the drive most often filled, the workspace's own
 
 
 def history_beside(root: Path) -> Path:
@@ -715,7 +736,7 @@ class Workspace:
             index = json.dumps(payload, indent=1).encode("utf-8")
             atomic_write(folder / "index.json", index, mode=mode)
         except OSError as exc:
-            raise _history_unsaved(folder, hist.path, exc) from None
+            raise _history_unsaved(folder, self.root, hist.path, exc) from None
         if prune:
             self._prune(hist)
 
@@ -740,7 +761,7 @@ class Workspace:
             try:
                 atomic_write(blob, data, mode=mode)
             except OSError as exc:
-                raise _history_unsaved(blob.parent, rel, exc) from None
+                raise _history_unsaved(blob.parent, self.root, rel, exc) from None
         return _Version(digest, time.time(), len(data))
 
     def _blob(self, rel: str, version: _Version) -> bytes | None:
