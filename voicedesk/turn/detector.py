@@ -170,7 +170,7 @@ class TurnDetector:
     @property
     def whole_sentence_wait_s(self) -> float:
         """The silence after which a whole sentence ends the turn whatever Smart Turn says
-        (``WHOLE_SENTENCE_SHARE``); past the maximum wait it never comes into play."""
+        (``WHOLE_SENTENCE_SHARE``), never later than the maximum wait itself."""
         return min(self.max_wait_s, max(HESITANT_WAIT_S, WHOLE_SENTENCE_SHARE * self.max_wait_s))
 
     def reset(self) -> None:
@@ -426,7 +426,8 @@ class TurnDetector:
             or (self._prob >= TRANSCRIPT_THRESHOLD and silence >= TRANSCRIPT_MIN_SILENCE_S)
         ):
             return [*signals, self._finish(now, "transcript", self._prob)]
-        # a whole sentence: past Smart Turn's last look its "not yet" holds no longer
+        # a whole sentence: past its share of the maximum wait (at the default, Smart Turn's
+        # last look) the model's "not yet" holds no longer
         whole_sentence = cue is not None and cue.whole_sentence and words_read
         if whole_sentence and silence >= self.whole_sentence_wait_s:
             return [*signals, self._finish(now, "transcript", self._prob)]
