@@ -169,7 +169,12 @@ class TurnSettings(_Section):
         return value
 
     eou_threshold: float = Field(0.5, gt=0, lt=1, description="P(turn complete) to end the turn")
-    max_wait_ms: int = Field(2000, ge=200, le=10000, description="Longest silence wait")
+    max_wait_ms: int = Field(
+        2000,
+        ge=200,
+        le=10000,
+        description="Longest silence wait (words that make a whole sentence: 0.7 of it)",
+    )
     use_transcript_cues: bool = True
     local_cues: Literal["auto", "on", "off"] = Field(
         "auto",

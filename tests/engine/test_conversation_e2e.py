@@ -1679,3 +1679,30 @@ async def test_speech_after_a_pause_opens_the_llm_connection_before_the_answer_n
             opened = request.peer
         else:
             assert request.peer == opened
+
+
+@pytest.mark.parametrize("local_cues", ["off", "on"])
+async def test_an_earlier_segments_text_does_not_end_the_turn_its_last_words_dangle_in(
+    tmp_path, local_cues
+):
+    """ "Is it going to rain? [0.35 s] And …" over a slow transcriber (0.9 s a segment): the
+    first segment's text came during the pause after "And", while "And" was still being
+    transcribed, and was taken as the text of all the speech: a firm question, so the turn
+    ended 0.25 s into the person's thinking pause, on words they had gone on from."""
+    lead = np.zeros(int(0.8 * 16_000), np.int16)
+    gap = np.zeros(int(0.35 * 16_000), np.int16)
+    question, more = _say("Is it going to rain?"), _say("And")
+    pcm = np.concatenate([lead, question, gap, more, np.zeros(int(3.5 * 16_000), np.int16)])
+    more_end_s = (lead.size + question.size + gap.size + more.size) / 16_000
+    scenario = Scenario(pcm)
+    script = SimScript(
+        turns=[SimTurn(transcript="Is it going to rain?", continued=["And"], reply="Yes.")]
+    )
+    settings = _settings(tmp_path, turn={"local_cues": local_cues})
+    _, seen, *_ = await _run(tmp_path, scenario, script, settings, stt_s=0.9)
+    ended = [e for e in seen if isinstance(e, ev.TurnEnded)]
+    assert ended, seen
+    first = ended[0]
+    # "… rain? And": only more speech or the maximum wait may end it
+    assert first.decided_s - more_end_s > 1.5, first
+    assert first.text == "Is it going to rain? And", first

@@ -886,7 +886,7 @@ def test_replay_ends_a_whole_sentence_smart_turn_doubts_before_the_maximum_wait(
     people, scores this voice 0.01-0.12 through 1.4 s of silence. It waited the maximum
     wait (2 s); a whole sentence now ends at Smart Turn's last look (1.4 s) instead. On a
     core whose int8 kernels read it firm, it ends sooner still."""
-    from voicedesk.turn.detector import HESITANT_WAIT_S, WHOLE_SENTENCE_WAIT_S
+    from voicedesk.turn.detector import HESITANT_WAIT_S, WHOLE_SENTENCE_SHARE
 
     path = FIXTURES.parent / "cues" / "flite-doubted.wav"
     s = settings()
@@ -894,8 +894,9 @@ def test_replay_ends_a_whole_sentence_smart_turn_doubts_before_the_maximum_wait(
     assert "snow" in turn["text"].lower()
     assert turn["reason"] in ("model", "transcript")
     wait = turn["decided_s"] - turn["end_s"]
-    assert wait <= WHOLE_SENTENCE_WAIT_S + 0.02 < s.turn.max_wait_ms / 1000
-    assert HESITANT_WAIT_S < WHOLE_SENTENCE_WAIT_S
+    whole_sentence_wait = WHOLE_SENTENCE_SHARE * s.turn.max_wait_ms / 1000  # 1.4 s of 2 s
+    assert wait <= whole_sentence_wait + 0.02 < s.turn.max_wait_ms / 1000
+    assert whole_sentence_wait > HESITANT_WAIT_S
 
 
 @pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model")

@@ -6,6 +6,7 @@ tests pin the policy (which signal may end a turn, and after how much silence) w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -295,7 +296,7 @@ def test_smart_turn_decides_a_long_sentence_read_with_a_mild_doubt(
     # not firm: a model that doubts it holds it, as for any complete text without odds,
     # until its last look; a firm one ends after the firm wait
     held = _ended_at(detector, 0.02, mild)
-    assert held == (det.WHOLE_SENTENCE_WAIT_S, "transcript")
+    assert held == (detector.whole_sentence_wait_s, "transcript")
     firm = _ended_at(detector, 0.02, Reading(LONG, trailing=0.05, weighed=True))
     assert firm is not None and firm[1] == "transcript" and firm[0] < det.HESITANT_WAIT_S
 
@@ -387,10 +388,15 @@ def _pause(d: det.TurnDetector, prob: float, text: str | Reading, fresh: bool = 
 
 
 def _ended_at(
-    d: det.TurnDetector, prob: float, text: str | Reading, fresh: bool = True
+    d: det.TurnDetector,
+    prob: float,
+    text: str | Reading,
+    fresh: bool = True,
+    *,
+    horizon_s: float = 4.0,
 ) -> tuple[float, str] | None:
     _pause(d, prob, text, fresh)
-    for k in range(1, 400):
+    for k in range(1, round(horizon_s * 100)):
         now = 1.0 + k * 0.01
         for s in d._evaluate(now):
             if s.kind == "turn_end":
@@ -463,7 +469,7 @@ def test_a_transcript_that_is_not_firm_waits_for_the_model(detector: det.TurnDet
     for text in ("The sky is blue.", nearly_trailed):
         silence, reason = _ended_at(detector, 0.02, text)
         assert reason == "transcript"
-        assert det.WHOLE_SENTENCE_WAIT_S <= silence <= det.WHOLE_SENTENCE_WAIT_S + 0.02
+        assert detector.whole_sentence_wait_s <= silence <= detector.whole_sentence_wait_s + 0.02
     assert _ended_at(detector, 0.02, "What time does the sun set in?")[1] == "timeout"
 
 
@@ -483,8 +489,39 @@ def test_a_whole_sentence_ends_at_smart_turns_last_look_whatever_it_says(
 ) -> None:
     silence, reason = _ended_at(detector, 0.02, text)
     assert reason == "transcript"
-    assert det.HESITANT_WAIT_S < det.WHOLE_SENTENCE_WAIT_S <= silence
-    assert silence <= det.WHOLE_SENTENCE_WAIT_S + 0.02
+    assert det.HESITANT_WAIT_S < detector.whole_sentence_wait_s <= silence
+    assert silence <= detector.whole_sentence_wait_s + 0.02
+
+
+def _detector_waiting_at_most(max_wait_ms: int) -> det.TurnDetector:
+    settings = load_settings(
+        Path("/nonexistent/voicedesk-policy-tests/config.toml"),
+        environ={},
+        overrides={"turn": {"max_wait_ms": max_wait_ms}},
+    )
+    return det.TurnDetector(settings, expects_text=True, virtual_clock=True)
+
+
+@pytest.mark.parametrize("max_wait_ms", [1000, 1500, 2000, 3000, 5000])
+def test_a_whole_sentence_waits_a_share_of_the_configured_maximum_wait(max_wait_ms: int) -> None:
+    """turn.max_wait_ms is the patience a person sets: raised to 5 s because they think
+    aloud, a whole sentence Smart Turn doubts still ended at 1.4 s, so the knob no longer
+    held the commonest cut-off ("I'd like to book a table. | For four."). It waits the same
+    share of the maximum as at the default (1.4 of 2 s), never less than an in-sentence
+    pause (``HESITANT_WAIT_S``), never more than the maximum."""
+    detector = _detector_waiting_at_most(max_wait_ms)
+    max_wait = max_wait_ms / 1000
+    expected = min(max_wait, max(det.HESITANT_WAIT_S, max_wait * det.WHOLE_SENTENCE_SHARE))
+    assert detector.whole_sentence_wait_s == pytest.approx(expected)
+    for text in ("The sky is blue.", Reading("Let me know.", trailing=0.24, weighed=True)):
+        ended = _ended_at(detector, 0.02, text, horizon_s=max_wait + 0.5)
+        assert ended is not None
+        silence, _ = ended
+        assert det.HESITANT_WAIT_S <= silence <= expected + 0.02, (max_wait_ms, text)
+        assert silence >= expected - 0.001, (max_wait_ms, text)
+    # words that need more still wait the whole maximum
+    dangling = _ended_at(detector, 0.02, "Set a timer for it.", horizon_s=max_wait + 0.5)
+    assert dangling == (pytest.approx(max_wait, abs=0.02), "timeout")
 
 
 @pytest.mark.parametrize(

@@ -862,7 +862,12 @@ class Session:
         )
         if text.strip() and not turn.backchannel:
             self.bus.publish(ev.TranscriptFinal(turn_id=turn.turn_id, text=turn.text))
-        if not turn.ended:
+        if not turn.ended and not turn.pending_commits:
+            # Only a text of every segment so far is the words of the latest speech. An
+            # earlier segment's text that comes while a later one is still being transcribed
+            # ("Is it going to rain?" of "… rain? And") ended the turn as a firm question
+            # 0.25 s into the pause after "And"; the detector waits for the rest as for any
+            # late text (``TEXT_WAIT_S``), and the local reading may decide meanwhile.
             self._handle_signals(self.detector.set_text(turn.text, self._last_block_s))
         speaking = self._speaking
         if turn.barge_in and speaking.playing is not None and speaking.barge.paused:

@@ -452,7 +452,7 @@ class Cue:
     # Hesitant only because the doubtful endings the transcriber weighed add up
     # (``FIRM_ODDS``), none past a threshold of its own: the words are a whole sentence, so
     # after a long enough silence they may end the turn without Smart Turn (the detector's
-    # ``WHOLE_SENTENCE_WAIT_S``), like a complete text.
+    # ``whole_sentence_wait_s``), like a complete text.
     held_by_odds: bool = False
 
     @property

@@ -19,7 +19,8 @@ P(complete) ≥ threshold ends it — within the first ``EARLY_SILENCE_S`` of si
 all the speech (a complete question, or a sentence the local transcriber ended without
 weighing going on: ``Cue.firm``) ends it after ``FIRM_WAIT_S`` whatever the model says; any
 other sentence-final transcript with a doubtful model only after an in-sentence pause, and
-after ``WHOLE_SENTENCE_WAIT_S`` whatever the model says (``Cue.whole_sentence``).
+after ``WHOLE_SENTENCE_SHARE`` of the maximum wait whatever the model says
+(``Cue.whole_sentence``).
 When a transcriber is attached the model's "complete" waits for the text of the latest speech
 (the LLM is already running, so this costs the listener nothing), up to a short text timeout.
 The text comes from up to two places: the streaming transcriber (``set_text``, what the LLM
@@ -65,16 +66,19 @@ TRANSCRIPT_MIN_SILENCE_S = 0.9  # ...after a pause longer than an in-sentence on
 # inside a word or between two words.
 FIRM_WAIT_S = 0.25
 # Words that make a whole sentence (complete, or held only by the transcriber's summed
-# doubts: ``Cue.whole_sentence``) end the turn after this much silence whatever Smart Turn
-# says. Smart Turn was trained on people, not on every voice: it scored finished flite
-# sentences 0.01–0.16 for seconds, so a sentence read with a doubt waited the maximum wait
-# (2 s) for a "not yet" that was about the voice, not the words. 1.4 s is when Smart Turn
-# would look last before the maximum wait (``RECHECK_AT_S``), past the 0.9 s that outlasts
-# an in-sentence pause, so every fragment and pause is still held past that; the turn ends
-# there without that look, which would only change the reason. Words that need more
-# ("… for", "… to?") still wait for more speech or the maximum wait
-# (docs/turn-detection.md, "Whole sentences wait no more than 1.4 s").
-WHOLE_SENTENCE_WAIT_S = 1.4
+# doubts: ``Cue.whole_sentence``) end the turn after this share of the maximum wait
+# (``turn.max_wait_ms``) whatever Smart Turn says: 1.4 s of the default 2 s, never under
+# ``HESITANT_WAIT_S``. Smart Turn was trained on people, not on every voice: it scored
+# finished flite sentences 0.01–0.16 for seconds, so a sentence read with a doubt waited the
+# maximum wait for a "not yet" that was about the voice, not the words. At the default,
+# 1.4 s is when Smart Turn would look last before the maximum wait (``RECHECK_AT_S``), past
+# the 0.9 s that outlasts an in-sentence pause, so every fragment and pause is still held
+# past that; the turn ends there without that look, which would only change the reason. A
+# share, not a fixed 1.4 s: the maximum wait is the patience the person sets, and raised
+# (someone who thinks aloud) it must hold a whole sentence longer too, as it did before
+# this rule. Words that need more ("… for", "… to?") still wait for more speech or the
+# maximum wait (docs/turn-detection.md, "Whole sentences wait no more than 1.4 s").
+WHOLE_SENTENCE_SHARE = 0.7
 # Right after the stop the silence may still be a gap inside a word or between two words
 # (a stop consonant, a breath): the model must be surer then than once the silence has lasted.
 EARLY_SILENCE_S = 0.2
@@ -162,6 +166,12 @@ class TurnDetector:
     @property
     def max_wait_s(self) -> float:
         return self.turn_settings.max_wait_ms / 1000
+
+    @property
+    def whole_sentence_wait_s(self) -> float:
+        """The silence after which a whole sentence ends the turn whatever Smart Turn says
+        (``WHOLE_SENTENCE_SHARE``), never later than the maximum wait itself."""
+        return min(self.max_wait_s, max(HESITANT_WAIT_S, WHOLE_SENTENCE_SHARE * self.max_wait_s))
 
     def reset(self) -> None:
         self.segmenter.reset()
@@ -416,9 +426,10 @@ class TurnDetector:
             or (self._prob >= TRANSCRIPT_THRESHOLD and silence >= TRANSCRIPT_MIN_SILENCE_S)
         ):
             return [*signals, self._finish(now, "transcript", self._prob)]
-        # a whole sentence: past Smart Turn's last look its "not yet" holds no longer
+        # a whole sentence: past its share of the maximum wait (at the default, Smart Turn's
+        # last look) the model's "not yet" holds no longer
         whole_sentence = cue is not None and cue.whole_sentence and words_read
-        if whole_sentence and silence >= WHOLE_SENTENCE_WAIT_S:
+        if whole_sentence and silence >= self.whole_sentence_wait_s:
             return [*signals, self._finish(now, "transcript", self._prob)]
         if (
             self._future is None
