@@ -59,18 +59,13 @@ async def exiting_on_termination(work: Awaitable[_T]) -> _T:
     """``work``'s result; SIGTERM or SIGHUP cancel it as Ctrl-C does (its own clean-up
     runs: `doctor --online` stops the tool servers it started), then end the process
     with 128 + the signal's number. For work that has no exit code to give instead."""
-    task = asyncio.current_task()
-    assert task is not None
-    got: list[int] = []
+    done: list[_T] = []
 
-    def stop(signum: int) -> None:
-        got.append(signum)
-        task.cancel()
+    async def run() -> int:
+        done.append(await work)
+        return 0
 
-    with on_termination(stop, (signal.SIGTERM, signal.SIGHUP)):
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if not got:
-                raise
-            raise SystemExit(128 + got[0]) from None
+    code = await until_terminated(run())
+    if not done:
+        raise SystemExit(code)
+    return done[0]
