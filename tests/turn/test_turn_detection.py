@@ -1156,6 +1156,21 @@ def test_replay_push_to_talk_reads_the_held_turn() -> None:
     assert turn["text"] == labels()[FINISHED]["text"]
 
 
+def _words_of(item: dict[str, Any]) -> np.ndarray:
+    """A fixture's speech, without the silence around it."""
+    audio, _ = sf.read(FIXTURES / item["file"], dtype="int16")
+    return audio[int(item["speech_start_s"] * 16_000) : int(item["speech_end_s"] * 16_000)]
+
+
+BREATH = np.zeros(int(0.3 * 16_000), np.int16)  # between two sentences of a dictation
+
+
+def _dictation() -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Every finished fixture sentence, one after another (over 20 s), and their labels."""
+    said = [item for item in labels().values() if item["category"] == "finished"]
+    return np.concatenate([part for item in said for part in (_words_of(item), BREATH)]), said
+
+
 def test_a_long_turns_pause_is_read_from_the_turns_end() -> None:
     """A dictation's pauses were each read from up to 30 s back: the reading took 1-1.4 s
     of a core, past the 0.8 s the detector waits for the words, and came too late to count.
@@ -1163,15 +1178,7 @@ def test_a_long_turns_pause_is_read_from_the_turns_end() -> None:
     the cues are about."""
     from voicedesk.turn.pause_reading import PauseReader
 
-    said = [item for item in labels().values() if item["category"] == "finished"]
-    parts = []
-    for item in said:
-        audio, _ = sf.read(FIXTURES / item["file"], dtype="int16")
-        parts.append(
-            audio[int(item["speech_start_s"] * 16_000) : int(item["speech_end_s"] * 16_000)]
-        )
-        parts.append(np.zeros(int(0.3 * 16_000), np.int16))  # a breath between sentences
-    turn = np.concatenate(parts)
+    turn, said = _dictation()
     assert turn.size / 16_000 > 20  # under Whisper's 30 s: it was all read
     reading = PauseReader(local_stt.cue_reader()).read(turn, 0.3)
     first, last = said[0]["text"], said[-1]["text"]
@@ -1187,13 +1194,7 @@ def test_a_long_turns_reading_reaches_its_last_words_wherever_its_window_falls()
     doubt, ended the turn on the fragment (a sentence or two back, at times). The window begins at a quiet moment now."""
     from voicedesk.turn.pause_reading import PauseReader
 
-    def speech(item: dict[str, Any]) -> np.ndarray:
-        audio, _ = sf.read(FIXTURES / item["file"], dtype="int16")
-        return audio[int(item["speech_start_s"] * 16_000) : int(item["speech_end_s"] * 16_000)]
-
-    said = [item for item in labels().values() if item["category"] == "finished"]
-    gap = np.zeros(int(0.3 * 16_000), np.int16)  # a breath between sentences
-    before = np.concatenate([part for item in said for part in (speech(item), gap)])
+    before, said = _dictation()
 
     def last_word(text: str) -> str:
         return text.rstrip("?.!…").split()[-1].lower() if text.strip() else ""
@@ -1206,7 +1207,7 @@ def test_a_long_turns_reading_reaches_its_last_words_wherever_its_window_falls()
             continue
         for shift_s in (0.0, 0.31):  # where the window begins, in the words before
             start = before[: before.size - int(shift_s * 16_000)]
-            turn = np.concatenate([start, speech(item), gap])
+            turn = np.concatenate([start, _words_of(item), BREATH])
             assert turn.size / 16_000 > 20
             reading = reader.read(turn, 0.3)
             ends = last_word(reading.text)
@@ -1218,16 +1219,9 @@ def test_a_long_turns_reading_reaches_its_last_words_wherever_its_window_falls()
 def test_replay_gives_a_long_turns_text_whole(tmp_path: Path) -> None:
     """A pause is read from the turn's last ``READ_S`` seconds, and a long turn's "text"
     in ``replay`` was that reading: a 20 s dictation held only its last sentences."""
-    said = [item for item in labels().values() if item["category"] == "finished"]
-    parts = []
-    for item in said:
-        audio, _ = sf.read(FIXTURES / item["file"], dtype="int16")
-        parts.append(
-            audio[int(item["speech_start_s"] * 16_000) : int(item["speech_end_s"] * 16_000)]
-        )
-        parts.append(np.zeros(int(0.3 * 16_000), np.int16))  # a breath between sentences
+    turn, said = _dictation()
     path = tmp_path / "dictation.wav"
-    sf.write(path, np.concatenate(parts), 16_000)
+    sf.write(path, turn, 16_000)
     proc = run_replay(path, cli_env(tmp_path), "--json", "--stt", "local", "--mode", "push-to-talk")
     assert proc.returncode == 0, proc.stderr
     (turn,) = json.loads(proc.stdout)["turns"]
