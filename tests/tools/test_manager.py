@@ -430,16 +430,13 @@ async def test_a_call_while_a_crashed_server_is_tried_again_says_why_it_is_down(
         await manager.aclose()
 
 
-async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A server that prints to stdout before it serves: the SDK skips the line and logged
-    it with a pydantic traceback on our stderr. One warning line says what it was, and
-    which configured server wrote it ("a tool server" left the person to guess among
-    all of theirs)."""
-    settings = flaky_settings(tmp_path)
-    script = tmp_path / "flaky_server.py"
-    script.write_text('print("Loading settings...", flush=True)\n' + FLAKY_SERVER)
+async def _stray_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, before: str
+) -> list[logging.LogRecord]:
+    """The warnings of stray stdout lines from the flaky server run with ``before`` first
+    (which it still serves: a ping is answered)."""
+    settings = flaky_settings(tmp_path)  # (writes the plain server)
+    (tmp_path / "flaky_server.py").write_text(before + FLAKY_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     with caplog.at_level(logging.WARNING):
         await manager.start()
@@ -447,7 +444,17 @@ async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
             assert (await manager.call("flaky__ping", {}, call_id="p0")).text == "pong"
         finally:
             await manager.aclose()
-    (stray,) = [r for r in caplog.records if "not an MCP message" in r.getMessage()]
+    return [r for r in caplog.records if "not an MCP message" in r.getMessage()]
+
+
+async def test_a_stray_print_in_a_server_is_one_line_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that prints to stdout before it serves: the SDK skips the line and logged
+    it with a pydantic traceback on our stderr. One warning line says what it was, and
+    which configured server wrote it ("a tool server" left the person to guess among
+    all of theirs)."""
+    (stray,) = await _stray_lines(tmp_path, caplog, 'print("Loading settings...", flush=True)\n')
     assert "'Loading settings...'" in stray.getMessage() and "stderr" in stray.getMessage()
     assert "tool server “flaky” (tools.mcpServers.flaky) wrote" in stray.getMessage()
     assert stray.levelno == logging.WARNING and stray.exc_info is None
@@ -461,18 +468,8 @@ async def test_a_server_that_floods_its_stdout_is_reported_once_per_start(
     line reported: `yes` as a server gave 71,625 warnings in 12 s, which buried the
     console (headless) and the log. The first line is reported, with a word that the
     rest are skipped without one; the server goes on being used."""
-    settings = flaky_settings(tmp_path)
-    script = tmp_path / "flaky_server.py"
     flood = 'for n in range(500):\n    print(f"debug line {n}", flush=True)\n'
-    script.write_text(flood + FLAKY_SERVER)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    with caplog.at_level(logging.WARNING):
-        await manager.start()
-        try:
-            assert (await manager.call("flaky__ping", {}, call_id="p0")).text == "pong"
-        finally:
-            await manager.aclose()
-    strays = [r.getMessage() for r in caplog.records if "not an MCP message" in r.getMessage()]
+    strays = [r.getMessage() for r in await _stray_lines(tmp_path, caplog, flood)]
     assert len(strays) == 1, len(strays)
     assert "'debug line 0'" in strays[0] and "later ones are skipped unreported" in strays[0]
 
