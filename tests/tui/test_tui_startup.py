@@ -120,6 +120,26 @@ async def test_the_talk_key_waits_for_the_conversation_to_start(
         await pilot.press("ctrl+q")
 
 
+def _refused_voice_app(cloud: SimServer, wav: Path, tmp_path: Path) -> VoiceDeskApp:
+    """The terminal UI on the simulated cloud, whose ElevenLabs refuses the key: the start
+    fails once the sound has started (the microphone ``wav``)."""
+    settings = Settings()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        on_sim = settings_for_sim(settings, cloud.base_url)
+        on_sim.keys.elevenlabs_api_key = SecretStr(REJECTED_KEY)
+        return build_session(
+            on_sim,
+            input_path=wav,
+            output_path=tmp_path / "out.wav",
+            bus=bus,
+            with_tools=False,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    return VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+
+
 async def test_a_start_failing_after_the_audio_started_shows_no_devices(
     sim: SimServer,  # noqa: F811
     silence_wav: Path,  # noqa: F811
@@ -130,21 +150,7 @@ async def test_a_start_failing_after_the_audio_started_shows_no_devices(
     the status bar went on saying "mic file → file · AEC off" beside "not started", as if
     it were listening. The devices of a conversation that did not start are not shown, nor
     is a level meter: the blocks the sound card had already sent drew "mic ▁▁" again."""
-    settings = Settings()
-
-    async def make_session(bus: ev.EventBus) -> Any:
-        on_sim = settings_for_sim(settings, sim.base_url)
-        on_sim.keys.elevenlabs_api_key = SecretStr(REJECTED_KEY)
-        return build_session(
-            on_sim,
-            input_path=silence_wav,
-            output_path=tmp_path / "out.wav",
-            bus=bus,
-            with_tools=False,
-            log_path=tmp_path / "session.jsonl",
-        )
-
-    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+    app = _refused_voice_app(sim, silence_wav, tmp_path)
     async with app.run_test(size=(120, 30)) as pilot:
         await asyncio.wait_for(app.started.wait(), 20)
         await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
@@ -170,21 +176,7 @@ async def test_a_failed_starts_hint_gives_the_fix_in_a_sentence_of_its_own(
     brackets after it, and most fixes have brackets of their own: "… rejected the API key
     (HTTP 401) (check ELEVENLABS_API_KEY (or keys.elevenlabs_api_key in the config
     file)). Fix that and start voicedesk again." It now reads as two sentences."""
-    settings = Settings()
-
-    async def make_session(bus: ev.EventBus) -> Any:
-        on_sim = settings_for_sim(settings, sim.base_url)
-        on_sim.keys.elevenlabs_api_key = SecretStr(REJECTED_KEY)
-        return build_session(
-            on_sim,
-            input_path=silence_wav,
-            output_path=tmp_path / "out.wav",
-            bus=bus,
-            with_tools=False,
-            log_path=tmp_path / "session.jsonl",
-        )
-
-    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+    app = _refused_voice_app(sim, silence_wav, tmp_path)
     async with app.run_test(size=(120, 30)) as pilot:
         await asyncio.wait_for(app.started.wait(), 20)
         await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
