@@ -22,6 +22,18 @@ from voicedesk.engine.context import FAILED_MARK
 from voicedesk.engine.resume import restore_state
 
 
+def _session_on(server, settings: Settings, tmp_path: Path, **kwargs):
+    """A session of ``settings`` on the simulated cloud ``server``, no tools, its sound
+    files in ``tmp_path`` (``kwargs``: the log's path or kind, resume, …)."""
+    return build_session(
+        settings_for_sim(settings, server.base_url),
+        input_path=tmp_path / "in.wav",
+        output_path=tmp_path / "out.wav",
+        with_tools=False,
+        **kwargs,
+    )
+
+
 def _turn_records(folder: Path) -> list[dict]:
     out = []
     for path in folder.glob("*.jsonl"):
@@ -597,14 +609,8 @@ async def test_a_summary_over_a_smaller_budget_leaves_the_persons_words_whole(
     )
     asked = "Please book the meeting room for Thursday and invite Anna, Ben and Carla."
     async with sim_server(SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_kind="sim",
-            resume=True,
-            log_path=log_file,
+        session = _session_on(
+            server, settings, tmp_path, log_kind="sim", resume=True, log_path=log_file
         )
         counter = session.context.counter
         assert counter.count(facts) > budget  # made for a larger budget
@@ -935,13 +941,7 @@ async def test_an_answer_heard_with_the_microphone_closed_is_logged_as_it_plays(
     if how == "push-to-talk":
         settings = Settings.model_validate({**settings.model_dump(), "turn": {"mode": how}})
     async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_path=log_file,
-        )
+        session = _session_on(server, settings, tmp_path, log_path=log_file)
         await session.start()
         try:
             if how == "muted":
@@ -987,13 +987,7 @@ async def test_an_answers_progress_records_grow_with_it_not_with_its_square(tmp_
     log_file = tmp_path / "session.jsonl"
     settings = Settings.model_validate({"tools": {"docs_server": False}})
     async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_path=log_file,
-        )
+        session = _session_on(server, settings, tmp_path, log_path=log_file)
         await session.start()
         try:
             await session.send_text(asked)
@@ -1151,13 +1145,7 @@ async def test_a_session_log_the_disk_filled_mid_conversation_is_shown_once(
     log_file = small_drive / "session.jsonl"
     settings = Settings.model_validate({"tools": {"docs_server": False}})
     async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_path=log_file,
-        )
+        session = _session_on(server, settings, tmp_path, log_path=log_file)
         notices: list[ev.Notice] = []
         session.bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
         await session.start()
@@ -1201,14 +1189,7 @@ async def test_a_resumed_log_the_disk_filled_is_not_said_to_be_lost(
     notices: list[ev.Notice] = []
     async with sim_server(options) as server:
         for n, words in enumerate(asked):  # the first run, then the resumed one
-            session = build_session(
-                settings_for_sim(settings, server.base_url),
-                input_path=tmp_path / "in.wav",
-                output_path=tmp_path / "out.wav",
-                with_tools=False,
-                log_path=log_file,
-                resume=n == 1,
-            )
+            session = _session_on(server, settings, tmp_path, log_path=log_file, resume=n == 1)
             session.bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
             await session.start()
             try:
