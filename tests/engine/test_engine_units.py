@@ -82,6 +82,17 @@ def test_barge_in_resumes_after_a_noise_and_ignores_silence_playback() -> None:
         assert default.enough_words(word), word
 
 
+def test_mm_hmm_spelt_with_a_space_is_a_backchannel_too() -> None:
+    # Transcribers write "mm-hmm" with a space as often as with a hyphen ("Mm hmm."), as
+    # they do "uh huh"; spelt so, it was a word at the default min_words 0, and cut the
+    # answer to be answered.
+    default = BargeInPolicy(BargeInSettings())
+    for go_on in ("Mm hmm.", "Mm hm.", "mm hmm, mm hmm", "Mm-hmm!"):
+        assert not default.enough_words(go_on), go_on
+    for word in ("Mm hmm, but wait.", "Mm, no, stop.", "Hm hm?", "Mm hmm?"):
+        assert default.enough_words(word), word
+
+
 def test_barge_in_does_not_count_echo_only_speech() -> None:
     # A burst of echo the canceller passed through: the VAD says speech, the linear echo
     # model says it is all echo. It never pauses the answer however long it lasts.

@@ -56,7 +56,11 @@ CARRY_GAP_S = 0.4
 # them — are a backchannel whatever ``min_words`` asks: at its default 0 (any word
 # interrupts) they were a word, and cut the answer to be answered. Not words that can
 # answer or object ("okay", "yeah", "right", "no", "hmm"): those still interrupt at 0.
-_GO_ON = re.compile(r"(?:\s*(?:m+(?:-?h)?m+|u[hm][- ]?h[uo]h?m?)[\s.,!…]*)+", re.IGNORECASE)
+# The two halves may be joined by a hyphen, a space or nothing ("mm-hmm", "mm hmm",
+# "mhm"; "uh-huh", "uh huh"), as transcribers write them.
+_GO_ON = re.compile(
+    r"(?:\s*(?:m+(?:[- ]?h+m+|m)|u[hm][- ]?h[uo]h?m?)[\s.,!…]*)+", re.IGNORECASE
+)
 
 
 def only_go_on(text: str) -> bool:
