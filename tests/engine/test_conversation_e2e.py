@@ -1658,3 +1658,33 @@ async def test_speech_after_a_pause_opens_the_llm_connection_before_the_answer_n
             opened = request.peer
         else:
             assert request.peer == opened
+
+
+@pytest.mark.parametrize("gap_s", [0.3, 0.6])
+async def test_mm_then_no_stop_over_the_answer_cuts_it(tmp_path, monkeypatch, gap_s):
+    """ "Mm." then, a breath later, "No, stop." over the answer, at the default
+    ``min_words``: "Mm." alone asks the answer to go on (``only_go_on``), but the person
+    went on to stop it. The answer is cut for good, and "No, stop." is the turn the model
+    answers. (After a 0.3 s breath the answer may resume for ~0.2 s in it before "No"
+    pauses it again: the transcript of "Mm." decides while nobody speaks.)"""
+    scenario, start_s = _spoken_over_the_answer(
+        _say("Mm."), _say("No, stop."), gap_s=gap_s, after_s=2.5
+    )
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript="Mm.", continued=["No, stop."], reply="Okay."),
+        ]
+    )
+    servers: list = []
+    on_sim_start(monkeypatch, servers.append)
+    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    barge = [(e.resumed, e.text) for e in seen if isinstance(e, ev.BargeIn)]
+    first, second = session.records
+    assert first.interrupted, (barge, servers[0].transcripts)
+    assert "No, stop." in second.user_text and second.heard_text == "Okay."
+    asked = [r["messages"][-1]["content"] for r in servers[0].chat_requests()]
+    assert "No, stop." in asked[-1], asked
+    # it paused at "Mm."
+    quiet = silent_from(played, rate, start_s + 0.02)
+    assert quiet is not None and quiet - start_s < 0.6, quiet - start_s

@@ -58,9 +58,7 @@ CARRY_GAP_S = 0.4
 # answer or object ("okay", "yeah", "right", "no", "hmm"): those still interrupt at 0.
 # The two halves may be joined by a hyphen, a space or nothing ("mm-hmm", "mm hmm",
 # "mhm"; "uh-huh", "uh huh"), as transcribers write them.
-_GO_ON = re.compile(
-    r"(?:\s*(?:m+(?:[- ]?h+m+|m)|u[hm][- ]?h[uo]h?m?)[\s.,!…]*)+", re.IGNORECASE
-)
+_GO_ON = re.compile(r"(?:\s*(?:m+(?:[- ]?h+m+|m)|u[hm][- ]?h[uo]h?m?)[\s.,!…]*)+", re.IGNORECASE)
 
 
 def only_go_on(text: str) -> bool:
