@@ -188,14 +188,20 @@ class BargeInPolicy:
         self.reset()
         return "cut"
 
-    def next_stretch(self) -> None:
+    def next_stretch(self, ended_s: float | None = None) -> None:
         """Speech begins again after a pause longer than the join gap: its count starts
         again, and takes what the stretches before counted if it begins within
-        ``CARRY_GAP_S`` of the last one's end (``on_speech`` checks, knowing its start)."""
+        ``CARRY_GAP_S`` of the last one's end (``on_speech`` checks, knowing its start).
+
+        ``ended_s``: where the VAD heard the last stretch's silence begin. The blocks
+        counted after it were the VAD's wait to be sure of that silence (a window, ~40 ms
+        a stretch): nothing, and added up over a run of short blips of echo residue they
+        made up a fifth of the cautious minimum, so they are not carried."""
         if self.paused:
             return
         if self._last_s is not None:
-            self._carried_s += self._counted_s
+            waited = max(0.0, self._last_s - ended_s) if ended_s is not None else 0.0
+            self._carried_s += max(0.0, self._counted_s - waited)
             self._ended_s = self._last_s
         self._counted_s = 0.0
         self._last_s = None
