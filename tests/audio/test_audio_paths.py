@@ -509,7 +509,7 @@ def _first_answer_in_a_room(seed: int, person: np.ndarray | None = None) -> list
                 state["edge"] = event.edge_s
             elif event.kind == "stop":
                 state["edge"] = None
-                policy.next_stretch()
+                policy.next_stretch(event.edge_s)
         out = answer[(k - lead) * 240 : (k - lead + 1) * 240] if k >= lead else answer[:0]
         if vad.in_speech and state["edge"] is not None and out.size:
             verdict = policy.on_speech(

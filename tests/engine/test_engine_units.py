@@ -82,6 +82,17 @@ def test_barge_in_resumes_after_a_noise_and_ignores_silence_playback() -> None:
         assert default.enough_words(word), word
 
 
+def test_mm_hmm_spelt_with_a_space_is_a_backchannel_too() -> None:
+    # Transcribers write "mm-hmm" with a space as often as with a hyphen ("Mm hmm."), as
+    # they do "uh huh"; spelt so, it was a word at the default min_words 0, and cut the
+    # answer to be answered.
+    default = BargeInPolicy(BargeInSettings())
+    for go_on in ("Mm hmm.", "Mm hm.", "mm hmm, mm hmm", "Mm-hmm!"):
+        assert not default.enough_words(go_on), go_on
+    for word in ("Mm hmm, but wait.", "Mm, no, stop.", "Hm hm?", "Mm hmm?"):
+        assert default.enough_words(word), word
+
+
 def test_barge_in_does_not_count_echo_only_speech() -> None:
     # A burst of echo the canceller passed through: the VAD says speech, the linear echo
     # model says it is all echo. It never pauses the answer however long it lasts.
@@ -123,6 +134,43 @@ def test_an_untrusted_cancellers_minimum_adds_up_a_persons_phrases() -> None:
     # 60 ms long and 100 ms apart never add up
     blips = [(1.0 + 0.16 * i, 1.06 + 0.16 * i) for i in range(6)]
     assert _stretches(BargeInPolicy(BargeInSettings()), blips, cautious=False) == -1
+
+
+def test_an_untrusted_cancellers_carry_leaves_out_the_vads_wait_for_silence() -> None:
+    # The session counts every block while the turn detector is in speech, and it is
+    # until the VAD has heard a window of silence (commit_ms, 32 ms): each stretch's count
+    # ends some 40 ms into the silence after it. One stretch at a time that did not matter;
+    # added up over six 70 ms blips of echo residue 0.2 s apart, it made 0.42 s of sound
+    # count as 0.5 s and paused the first answer for nothing.
+    pol = BargeInPolicy(BargeInSettings())
+    fired = -1.0
+    prev_end: float | None = None
+    for i in range(6):
+        start = 1.0 + 0.27 * i
+        end = start + 0.07  # where the VAD heard the silence begin
+        pol.next_stretch(ended_s=prev_end)
+        for k in range(1, 12):  # 70 ms of sound, then the 40 ms the VAD waits
+            now = round(start + k * 0.01, 2)
+            if pol.on_speech(start, now, answer_playing=True, cautious=True) == "pause":
+                fired = now
+                break
+        prev_end = end
+    assert fired == -1.0, fired
+    # a person's phrases still add up (their own sound, not the waits)
+    phrases = [(5.86, 6.27), (6.40, 6.84), (7.10, 7.60)]
+    pol = BargeInPolicy(BargeInSettings())
+    ended: float | None = None
+    for start, end in phrases:
+        pol.next_stretch(ended_s=ended)
+        for k in range(1, round((end + 0.04 - start) * 100) + 1):
+            now = round(start + k * 0.01, 2)
+            if pol.on_speech(start, now, answer_playing=True, cautious=True) == "pause":
+                fired = now
+                break
+        if fired > 0:
+            break
+        ended = end
+    assert 6.49 <= fired <= 6.55, fired
 
 
 def test_barge_in_counts_from_whichever_source_heard_the_person_first() -> None:

@@ -550,10 +550,10 @@ def run_echo_bench(
                     in_pause = False
                     if not joins_stretch(event.edge_s - paused_edge):
                         speech_start = event.edge_s
-                        policy.next_stretch()
+                        policy.next_stretch(paused_edge)
                 elif event.kind == "stop":
                     speech_start = None
-                    policy.next_stretch()
+                    policy.next_stretch(event.edge_s)
             if onset is not None and a / 16_000 <= onset < t and vad.in_speech:
                 stt_from = speech_start
             if fired_at is None:

@@ -102,7 +102,8 @@ def _longest_echo_as_speech(mic: np.ndarray, played24: np.ndarray, settings: Set
                 start = event.edge_s
             elif event.kind == "stop":
                 start = None
-                policy.next_stretch()  # as the session: it may carry (CARRY_GAP_S)
+                # as the session: it may carry (CARRY_GAP_S), the wait for the stop left out
+                policy.next_stretch(event.edge_s)
         if vad.in_speech and start is not None and not canceller.converged:
             now = (k + 1) * BLOCK / 16_000
             policy.on_speech(

@@ -56,7 +56,9 @@ CARRY_GAP_S = 0.4
 # them — are a backchannel whatever ``min_words`` asks: at its default 0 (any word
 # interrupts) they were a word, and cut the answer to be answered. Not words that can
 # answer or object ("okay", "yeah", "right", "no", "hmm"): those still interrupt at 0.
-_GO_ON = re.compile(r"(?:\s*(?:m+(?:-?h)?m+|u[hm][- ]?h[uo]h?m?)[\s.,!…]*)+", re.IGNORECASE)
+# The two halves may be joined by a hyphen, a space or nothing ("mm-hmm", "mm hmm",
+# "mhm"; "uh-huh", "uh huh"), as transcribers write them.
+_GO_ON = re.compile(r"(?:\s*(?:m+(?:[- ]?h+m+|m)|u[hm][- ]?h[uo]h?m?)[\s.,!…]*)+", re.IGNORECASE)
 
 
 def only_go_on(text: str) -> bool:
@@ -186,14 +188,20 @@ class BargeInPolicy:
         self.reset()
         return "cut"
 
-    def next_stretch(self) -> None:
+    def next_stretch(self, ended_s: float | None = None) -> None:
         """Speech begins again after a pause longer than the join gap: its count starts
         again, and takes what the stretches before counted if it begins within
-        ``CARRY_GAP_S`` of the last one's end (``on_speech`` checks, knowing its start)."""
+        ``CARRY_GAP_S`` of the last one's end (``on_speech`` checks, knowing its start).
+
+        ``ended_s``: where the VAD heard the last stretch's silence begin. The blocks
+        counted after it were the VAD's wait to be sure of that silence (a window, ~40 ms
+        a stretch): nothing, and added up over a run of short blips of echo residue they
+        made up a fifth of the cautious minimum, so they are not carried."""
         if self.paused:
             return
         if self._last_s is not None:
-            self._carried_s += self._counted_s
+            waited = max(0.0, self._last_s - ended_s) if ended_s is not None else 0.0
+            self._carried_s += max(0.0, self._counted_s - waited)
             self._ended_s = self._last_s
         self._counted_s = 0.0
         self._last_s = None

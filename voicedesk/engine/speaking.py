@@ -333,7 +333,7 @@ class Speaking(Generic[TurnT]):
         self._double_talk_paused_at = None  # the person the cue heard is now a turn
         # speech before a real stop is no part of this stretch (``next_stretch`` says when
         # its count still adds to this one's)
-        self.barge.next_stretch()
+        self.barge.next_stretch(self._paused_end_s)
 
     def speech_resumed(self, at_s: float, start_s: float | None, *, continues: bool) -> None:
         """Speech came back after a pause; ``continues``: the turn detector's own reason
@@ -347,7 +347,7 @@ class Speaking(Generic[TurnT]):
         self._speech_start_s = carried if carried is not None else began
         self._double_talk_paused_at = None
         if carried is None:
-            self.barge.next_stretch()
+            self.barge.next_stretch(self._paused_end_s)
 
     def speech_stopped(self, end_s: float) -> None:
         """The VAD's speech stopped at ``end_s``; kept so a quick resume can join it."""
