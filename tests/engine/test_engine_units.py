@@ -125,6 +125,9 @@ def test_an_untrusted_cancellers_minimum_adds_up_a_persons_phrases() -> None:
     # "Wait, | stop, | tell me something else instead" over a first answer, the VAD ending
     # a stretch at each comma: 0.41, 0.44 and 0.5 s of speech. The cautious 500 ms were
     # counted one stretch at a time, and the answer played on under all three (1.8 s).
+    # (The same utterance end to end, over the simulated room in real time, went quiet
+    # 0.96 s after the first word on an idle machine and 1.53 s in a full CI run, and its
+    # transcript went astray once in four: too load-sensitive to keep; the count is here.)
     phrases = [(5.86, 6.27), (6.40, 6.84), (7.10, 7.60)]
     assert _stretches(BargeInPolicy(BargeInSettings()), phrases, cautious=True) == 6.49
     # stretches further apart than CARRY_GAP_S are separate noises (a cough, then a knock)
