@@ -949,6 +949,24 @@ class _Server:
             self._errlog = None
 
 
+def _schema_refused(wrong: str) -> str:
+    """Why a tool whose input schema the language model refuses (``wrong``) is left out."""
+    return (
+        f"its input schema is not one the language model accepts ({wrong}). Offered, it "
+        f"would make every answer fail. Its other tools are available; the server's maker "
+        f"can fix the schema."
+    )
+
+
+# Why a tool that runs only as an MCP task (``execution.taskSupport: "required"``) is left
+# out: the client has to start it as a task, then poll and fetch its result, and voicedesk
+# calls tools directly, so each call of it only failed ("requires task augmentation").
+_TASK_ONLY = (
+    "it runs only as an MCP task, which voicedesk does not start, so every call of it "
+    "would fail. Its other tools are available."
+)
+
+
 class ToolManager:
     """Every configured MCP server, presented to the model as one flat list of tools."""
 
@@ -969,7 +987,7 @@ class ToolManager:
         self._pending_notices: list[tuple[ev.NoticeLevel, str]] = []
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
-        self._schema_refused: set[tuple[str, str, str]] = set()
+        self._left_out_said: set[tuple[str, str, str]] = set()  # server, tool, reason
         # each schema offered, by its JSON text: what openai_parameters made of it
         self._checked: dict[str, tuple[dict[str, Any] | None, str]] = {}
         self._said_left_out: set[frozenset[tuple[str, str]]] = set()
@@ -1186,11 +1204,11 @@ class ToolManager:
             )
             for tool in tools:
                 if tool.execution is not None and tool.execution.task_support == "required":
-                    self._refuse_task(server.name, tool.name)
+                    self._leave_out(server.name, tool.name, "task", _TASK_ONLY)
                     continue
                 params, wrong = self._parameters_of(tool.input_schema, checked)
                 if params is None:
-                    self._refuse_schema(server.name, tool.name, wrong)
+                    self._leave_out(server.name, tool.name, wrong, _schema_refused(wrong))
                     continue
                 name = llm_tool_name(server.name, tool.name)
                 n = 2
@@ -1219,34 +1237,13 @@ class ToolManager:
         checked[key] = found
         return found
 
-    def _refuse_schema(self, server: str, tool: str, wrong: str) -> None:
-        """Say once (per server, tool and fault) that a tool is left out for its schema."""
-        key = (server, tool, wrong)
-        if key in self._schema_refused:
+    def _leave_out(self, server: str, tool: str, reason: str, why: str) -> None:
+        """Say once (per server, tool and ``reason``) that a tool is left out, and ``why``."""
+        key = (server, tool, reason)
+        if key in self._left_out_said:
             return
-        self._schema_refused.add(key)
-        self._notice(
-            "warning",
-            f"The tool {tool} of tool server “{server}” is left out: its input schema is not "
-            f"one the language model accepts ({wrong}). Offered, it would make every answer "
-            f"fail. Its other tools are available; the server's maker can fix the schema.",
-        )
-
-    def _refuse_task(self, server: str, tool: str) -> None:
-        """Say once (per server and tool) that a tool is left out for running only as an
-        MCP task (``execution.taskSupport: "required"``): the client has to start it as a
-        task, then poll and fetch its result, and voicedesk calls tools directly, so each
-        call of it only failed ("requires task augmentation")."""
-        key = (server, tool, "task")
-        if key in self._schema_refused:
-            return
-        self._schema_refused.add(key)
-        self._notice(
-            "warning",
-            f"The tool {tool} of tool server “{server}” is left out: it runs only as an MCP "
-            f"task, which voicedesk does not start, so every call of it would fail. Its "
-            f"other tools are available.",
-        )
+        self._left_out_said.add(key)
+        self._notice("warning", f"The tool {tool} of tool server “{server}” is left out: {why}")
 
     def _resolve(self, name: str) -> _ToolRef | None:
         ref = self._names.get(name)
