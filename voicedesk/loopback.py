@@ -60,20 +60,24 @@ def websocket_proxy(url: str) -> Literal[True] | None:
 
 def environment_proxy(url: str) -> str | None:
     """The proxy the environment sets for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``, … less
-    ``NO_PROXY``), as httpx and websockets would use it; None where they connect directly."""
+    ``NO_PROXY``), as websockets (a ws:// or wss:// url, by its own rule) or httpx would use
+    it; None where they connect directly."""
     from urllib.request import getproxies, proxy_bypass
 
     if is_loopback(url):
         return None
     try:
         parts = urlsplit(url)
-    except ValueError:
+        if parts.scheme in ("ws", "wss"):
+            from websockets.uri import get_proxy, parse_uri
+
+            return get_proxy(parse_uri(url))
+    except Exception:  # an address neither can parse: it goes nowhere through a proxy
         return None
     if parts.hostname is None or proxy_bypass(parts.hostname):
         return None
     proxies = getproxies()
-    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
-    return proxies.get(scheme) or proxies.get("all") or None
+    return proxies.get(parts.scheme) or proxies.get("all") or None
 
 
 OPENAI_API_BASE = "https://api.openai.com/v1"  # where the OpenAI SDK goes by default

@@ -106,14 +106,10 @@ def proxy_refusal(service: str, ws_url: str, exc: BaseException) -> ProviderErro
     choose it."""
     from urllib.parse import urlsplit
 
-    from websockets.uri import get_proxy, parse_uri
-
     from voicedesk.config_secrets import mask_text
+    from voicedesk.loopback import environment_proxy
 
-    try:
-        proxy = get_proxy(parse_uri(ws_url)) or "in the environment"
-    except Exception:  # naming it is a courtesy: the error is said either way
-        proxy = "in the environment"
+    proxy = environment_proxy(ws_url) or "in the environment"
     return ProviderError(
         f"{service}: the proxy {mask_text(proxy)} refused the connection to "
         f"{urlsplit(ws_url).netloc.rpartition('@')[2]} ({handshake_said(exc)})",
