@@ -554,6 +554,7 @@ def _start_tool_servers(
     from voicedesk import events as ev
     from voicedesk.commands.termination import exiting_on_termination
     from voicedesk.tools.manager import ToolManager
+    from voicedesk.tools.wording import plural
 
     notices: list[str] = []
     bus = ev.EventBus()
@@ -562,9 +563,8 @@ def _start_tool_servers(
     async def start() -> tuple[dict[str, str], Counter[str | None], dict[str, str]]:
         manager = ToolManager(settings, bus=bus)
         if say is not None:
-            n = len(programs)
             say(
-                f"{'':>4}  {'tools':<13} starting {n} tool server{'s' if n != 1 else ''} as a "
+                f"{'':>4}  {'tools':<13} starting {plural(len(programs), 'tool server')} as a "
                 f"conversation does, to see them come up (up to "
                 f"{manager.first_attempts_take():g} s)…"
             )
@@ -586,10 +586,8 @@ def _start_tool_servers(
     for name, program in programs.items():
         label = f"tool {name}"
         if status.get(name) == "up":
-            n = counts[name]
-            checks.append(
-                Check("ok", label, f"{program}: started, {n} tool{'s' if n != 1 else ''} offered")
-            )
+            offered = plural(counts[name], "tool")
+            checks.append(Check("ok", label, f"{program}: started, {offered} offered"))
             checks += [
                 Check("warn", label, note)
                 for note in notices
