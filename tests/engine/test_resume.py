@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -1208,3 +1209,42 @@ async def test_a_resumed_log_the_disk_filled_is_not_said_to_be_lost(
     assert "--resume continues it up to here" in said[0], said[0]
     snapshot, _ = restore_state(log_file)
     assert snapshot["turns"][0]["messages"][0]["content"] == asked[0]
+
+
+def _open_files() -> set[str]:
+    """The paths this process holds open (Linux's /proc), to see what a session leaves."""
+    fds = Path("/proc/self/fd")
+    out = set()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            out.add(os.readlink(fd))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads Linux's /proc")
+async def test_a_stopped_session_leaves_its_log_closed_and_on_the_disk(tmp_path):
+    """Session.stop never closed the session log: each conversation a process held (a
+    benchmark runs dozens, the terminal UI one per --resume) kept its file open for good,
+    and its last records' fsync was never waited for."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.sim.script import SimScript, SimTurn
+
+    compose([], tail_s=1.0).write(tmp_path / "in.wav")
+    script = SimScript(turns=[SimTurn(transcript="Hello there.", reply="Hi.")])
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    log_file = tmp_path / "session.jsonl"
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    async with sim_server(options) as server:
+        session = _session_on(server, settings, tmp_path, log_path=log_file)
+        await session.start()
+        try:
+            await session.send_text("Hello there.")
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 30)
+            assert str(log_file) in _open_files()
+        finally:
+            await session.stop()
+    assert str(log_file) not in _open_files()
+    assert not session.log._unsynced
+    snapshot, _ = restore_state(log_file)
+    assert snapshot["turns"][0]["messages"][0]["content"] == "Hello there."

@@ -412,6 +412,14 @@ class Session:
         if self.tools is not None:
             with contextlib.suppress(Exception):
                 await self.tools.aclose()
+        if self.log is not None:
+            # Its last records' fsync is waited for (off the loop: a slow disk's fsync
+            # must not stall the stop's other work), and the file is let go: a process
+            # holding many conversations (a benchmark, resumes) kept each one open.
+            try:
+                await asyncio.to_thread(self.log.close)
+            except OSError:
+                log.warning("closing the session log failed", exc_info=True)
         self._set_state("idle")
         if audio_error is not None:
             raise audio_error
