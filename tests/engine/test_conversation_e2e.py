@@ -1713,3 +1713,44 @@ async def test_mm_then_no_stop_over_the_answer_cuts_it(tmp_path, monkeypatch, ga
     # it paused at "Mm."
     quiet = silent_from(played, rate, start_s + 0.02)
     assert quiet is not None and quiet - start_s < 0.6, quiet - start_s
+
+
+async def test_an_answer_that_failed_after_its_tools_ran_does_not_ask_to_say_it_again(
+    tmp_path, sims
+):
+    """The model had written the note, then its answer failed, and the voice said "Please
+    say that again": said again, an edit is made twice (a paragraph appended twice). Once
+    a tool has run for the turn, the line says what was done stands and to ask about it."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    create = SimToolCall(
+        name="docs__create_document", arguments={"path": "timer.md", "content": "20 minutes"}
+    )
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("question"), reply="Noted it.", tool_calls=[create])]
+    )
+
+    def fail_the_answer_after_the_tool(event: ev.Event) -> None:
+        if isinstance(event, ev.ToolCallFinished):  # the second round's request is next
+            sims[0].inject("llm", "500", times=4)
+
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    session, seen, _, _ = await _run(
+        tmp_path,
+        compose(["question"], tail_s=6.0),
+        script,
+        settings,
+        with_tools=True,
+        on_event=fail_the_answer_after_the_tool,
+    )
+    (record,) = session.records
+    assert record.failed, record
+    errors = [e.message for e in seen if isinstance(e, ev.Notice) and e.level == "error"]
+    assert len(errors) == 1 and f"turn {record.turn_id}" in errors[0], errors
+    assert (workspace / "timer.md").read_text().strip() == "20 minutes"
+    bodies = [r.body for r in sims[0].requests if r.provider == "tts"]
+    spoken = " ".join(" ".join(b.get("text", "") for b in bodies if isinstance(b, dict)).split())
+    assert "Sorry" in spoken and "again" not in spoken, spoken
+    assert "ask me what i did" in spoken.lower(), spoken

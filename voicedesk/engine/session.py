@@ -1190,7 +1190,10 @@ class Session:
         if self._turn is None and self._reply is None and self._speaking.playing is None:
             # nothing is coming for this turn: not "thinking" until the person speaks again
             self._set_state("muted" if self.muted else "listening")
-        await self._speaking.speak_error_line(error_line(typed=turn.typed, followup=turn.followup))
+        line = error_line(
+            typed=turn.typed, followup=turn.followup, tools_ran=bool(reply.tool_messages)
+        )
+        await self._speaking.speak_error_line(line)
 
     def _answer_started(self) -> None:
         """ "speaking", unless the person has begun a turn meanwhile: theirs wins."""

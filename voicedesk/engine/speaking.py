@@ -40,13 +40,23 @@ ERROR_LINE = "Sorry, I couldn't get an answer just now. Please say that again."
 # conversation, so asking for them again gets the answer.
 TYPED_ERROR_LINE = "Sorry, I couldn't get an answer just now. Please try again."
 RESULT_ERROR_LINE = "Sorry, I couldn't tell you what I found just now. Ask me for it again."
+# A failed answer whose tools had already run: asked again, an edit is made twice (a
+# paragraph appended twice). What the tools did is kept in the conversation, so asking
+# about it gets the answer.
+ACTED_ERROR_LINE = (
+    "Sorry, my answer broke off after I had used your tools. "
+    "So nothing is done twice, ask me what I did."
+)
 
 
-def error_line(*, typed: bool, followup: bool) -> str:
+def error_line(*, typed: bool, followup: bool, tools_ran: bool = False) -> str:
     """The line spoken when the answer to a turn failed, for how the turn came: spoken,
-    typed, or background tool results coming back (``followup``)."""
+    typed, or background tool results coming back (``followup``); ``tools_ran``: a tool
+    call of this answer had already run."""
     if followup:
         return RESULT_ERROR_LINE
+    if tools_ran:
+        return ACTED_ERROR_LINE
     return TYPED_ERROR_LINE if typed else ERROR_LINE
 
 
