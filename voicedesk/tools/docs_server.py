@@ -31,27 +31,32 @@ import contextvars
 import dataclasses
 import difflib
 import fnmatch
-import functools
-import itertools
 import os
 import re
 import textwrap
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any
 
-import snowballstemmer
 from pydantic import BeforeValidator, StrictBool
 
 from voicedesk.tools import formats
 from voicedesk.tools.docs_diff import describe_changes, diff_opcodes, unified_diff
-from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
-from voicedesk.tools.formats.docx_emphasis import strip_emphasis
+from voicedesk.tools.docs_edits import (
+    ACTIONS,
+    MAX_HEADING_CHARS,
+    Action,
+    Edit,
+    paragraph_index,
+    words_in,
+)
+from voicedesk.tools.docs_matching import AROUND_WORDS, joined_pattern, name_stems, name_words
+from voicedesk.tools.formats import Block, Document, FormatError
 from voicedesk.tools.formats.docx_read import unpacked_sizes
-from voicedesk.tools.wording import plural
+from voicedesk.tools.wording import plural, quote
 from voicedesk.tools.workspace import (
     Step,
     Workspace,
@@ -64,7 +69,6 @@ MAX_RESULT_CHARS = 12_000  # keeps one tool result from swamping the model's con
 MAX_LIST = 200
 MAX_SEARCH_HITS = 25
 MAX_DIFF_LINES = 300
-MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
 # Search stops reading documents it has not read before once this is spent (a 36-page PDF
 # takes a second): a folder of them took longer than the call is given (30 s).
 SEARCH_BUDGET_S = 20.0
@@ -111,31 +115,9 @@ def _not_a_bool(value: Any) -> Any:
 Number = Annotated[int | None, BeforeValidator(_not_a_bool)]
 Flag = StrictBool
 
-Action = Literal[
-    "replace_paragraph",
-    "insert_paragraph",
-    "delete_paragraph",
-    "replace_section",
-    "delete_section",
-    "rename_heading",
-    "find_replace",
-]
-
 
 # The edits that name a paragraph by its number (insert_paragraph only with paragraph=N).
 NUMBERED_ACTIONS = ("replace_paragraph", "insert_paragraph", "delete_paragraph")
-
-
-# A Markdown table's rule line (|---|:--:|): the table is one block of text there, with no
-# ``Block.table`` as a Word table's rows have.
-_TABLE_RULE = re.compile(r"(?m)^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$")
-# replace_section asks first when it would drop at least this many words, and most of the
-# section: about a paragraph, more than a rewrite in fewer words loses.
-SECTION_DROP_WORDS = 25
-
-
-def _words(blocks: list[Block]) -> int:
-    return sum(formats.word_count(b.text) for b in blocks)
 
 
 def _size(n: int) -> str:
@@ -167,19 +149,6 @@ def _name_matches(name: str, pattern: str) -> bool:
     )
 
 
-def _quote(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
-
-
-class _Edited(NamedTuple):
-    """What an edit_document action did: the result's first line, and the paragraphs
-    (start, end) of the new version to show after it, if any."""
-
-    first: str
-    shown: tuple[int, int] | None
-
-
 @dataclass
 class _AnswerChanges:
     """What the calls of one answer of the language model have done to one document."""
@@ -187,49 +156,6 @@ class _AnswerChanges:
     answer: str  # the answer's id (ANSWER)
     before: list[str]  # the paragraphs (rendered) before its first change: its numbers
     moved: int | None = None  # the first paragraph number its changes moved, if any
-
-
-@dataclass
-class _Edit:
-    """One edit_document call: its arguments and the document it changes. An action makes
-    its change in ``new_blocks``, a copy of the document's blocks."""
-
-    action: Action
-    doc: Document
-    rel: str
-    paragraph: int | None
-    text: str | None
-    section: str | None
-    find: str | None
-    replace_with: str | None
-    match_case: bool
-    confirmed: bool
-    blocks: list[Block] = field(init=False)
-    kind: formats.Kind = field(init=False)
-    new_blocks: list[Block] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.blocks = self.doc.blocks
-        self.kind = self.doc.kind
-        self.new_blocks = list(self.blocks)
-
-    def need_text(self, what: str) -> list[Block]:
-        if self.text is None or not self.text.strip():
-            raise FormatError(f"{self.action} needs text: {what}.")
-        parsed = formats.text_to_blocks(self.text, self.kind)
-        if not parsed:
-            raise FormatError(f"{self.action} needs text: {what}.")
-        return parsed
-
-    def need_section(self, what: str) -> int:
-        """The index of the heading ``section`` names."""
-        if not self.section:
-            raise FormatError(f"{self.action} needs section: {what}.")
-        return formats.find_heading(self.blocks, self.section)
-
-    def not_a_row(self, i: int) -> None:
-        if self.blocks[i].is_row:
-            raise FormatError(f"Paragraph {i + 1} of {self.rel} is a table row. {TABLE_READ_ONLY}")
 
 
 class DocsTools:
@@ -441,17 +367,6 @@ class DocsTools:
         return usable
 
     @staticmethod
-    def _index(blocks: list[Block], rel: str, paragraph: int | None, what: str) -> int:
-        if paragraph is None:
-            raise FormatError(f"Say which paragraph to {what}: pass paragraph=N.")
-        if not 1 <= paragraph <= len(blocks):
-            raise FormatError(
-                f"{rel} has {plural(len(blocks), 'paragraph')}, so paragraph {paragraph} does not "
-                f"exist. Use read_document or outline to see the numbers."
-            )
-        return paragraph - 1
-
-    @staticmethod
     def _capped(lines: list[str], rest: Callable[[int], str], beyond: int = 0) -> list[str]:
         """``lines`` cut to MAX_RESULT_CHARS, ending with ``rest(number left out)``; with
         ``beyond``, that many more were left out before (past a count limit), which the
@@ -562,11 +477,11 @@ class DocsTools:
         said = re.sub(r"[^\w]+", " ", query.casefold()).split()
         if not said:
             raise FormatError("Say what the document is called: the query is empty.")
-        wanted = _name_stems(said)
+        wanted = name_stems(said)
         phrase = " ".join(wanted)
         # The name as said, before stems: "notes" is notes.md before note.md, "plan" is
         # Plan.md before Plan A.md ("a" left out, the stems of both were "plan").
-        as_said = (said, _name_words(said))
+        as_said = (said, name_words(said))
         # A number names one document ("invoice 2024"), not a slip of another: 2023 and
         # 2025 were found as near misses, and "note 2999" found 2,040 numbered notes.
         # Leading zeros pad a number, not change it: "chapter 3" is "Chapter 03.docx".
@@ -582,8 +497,8 @@ class DocsTools:
             if not all(n.search(name.casefold()) for n in numbers):  # "report2024" has 2024
                 continue
             words = re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split()
-            stem = " ".join(_name_stems(words))
-            full = " ".join(_name_stems(re.sub(r"[^\w]+", " ", name.casefold()).split()))
+            stem = " ".join(name_stems(words))
+            full = " ".join(name_stems(re.sub(r"[^\w]+", " ", name.casefold()).split()))
             if words == as_said[0]:
                 score = 4.0
             elif words == as_said[1]:
@@ -634,10 +549,10 @@ class DocsTools:
         # and the model put around them ("call Zoe?", "cafe, notes" found nothing). Only
         # around them: "C#", "C++" and "e-mail" are words, and taken apart at their signs
         # "C#" was searched as "c", found in nearly every paragraph.
-        words = [w.strip(_AROUND_WORDS) or w for w in needle.split()]
+        words = [w.strip(AROUND_WORDS) or w for w in needle.split()]
         # Failing the phrase, the same letters with other separators: "follow up email" for
         # "follow-up e-mail", "5 pm" for "5 p.m.", "1200" for "$1,200".
-        joined = _joined(words)
+        joined = joined_pattern(words)
         hits: list[tuple[str, list[Block], int, str]] = []
         skipped: list[str] = []
         # Not read before, and left for the next search once the time was spent; at least
@@ -711,7 +626,7 @@ class DocsTools:
                 names[rel] = formats.heading_names(blocks)
             section = self._section_of(blocks, names[rel], i)
             # as outline shows a heading: a pasted paragraph made one was repeated whole
-            where = f" (section {_quote(section, MAX_HEADING_CHARS)})" if section else ""
+            where = f" (section {quote(section, MAX_HEADING_CHARS)})" if section else ""
             lines.append(f"- {rel}, paragraph {i + 1}{where}: {snippet}")
         capped = self._capped(
             lines,
@@ -764,7 +679,7 @@ class DocsTools:
         if section:
             lo, hi = formats.section_range(blocks, formats.find_heading(blocks, section))
         if start_paragraph is not None:
-            self._index(blocks, rel, start_paragraph, "start at")
+            paragraph_index(blocks, rel, start_paragraph, "start at")
             lo = max(lo, start_paragraph - 1)
         if end_paragraph is not None:
             if end_paragraph < 1:
@@ -788,10 +703,10 @@ class DocsTools:
         if section:
             first = (
                 f"Section “{formats.heading_names(blocks)[lo]}” of {rel}: {plural(hi - lo, 'paragraph')}, "
-                f"{plural(_words(blocks[lo:hi]), 'word')}."
+                f"{plural(words_in(blocks[lo:hi]), 'word')}."
             )
         elif (lo, hi) == (0, total):
-            first = f"{rel}: {plural(total, 'paragraph')}, {plural(_words(blocks), 'word')}."
+            first = f"{rel}: {plural(total, 'paragraph')}, {plural(words_in(blocks), 'word')}."
         else:
             first = f"{rel}, paragraphs {lo + 1} to {hi} of {total}."
         out = [first, *lines]
@@ -818,9 +733,9 @@ class DocsTools:
         if not heads:
             return (
                 f"{rel} has no headings; it has {plural(len(doc.blocks), 'paragraph')}, "
-                f"{plural(_words(doc.blocks), 'word')}."
+                f"{plural(words_in(doc.blocks), 'word')}."
             )
-        names = ", ".join(_quote(doc.blocks[i].text, 40) for i in heads[:5])
+        names = ", ".join(quote(doc.blocks[i].text, 40) for i in heads[:5])
         more = " and more" if len(heads) > 5 else ""
         lines = [f"{rel} has {plural(len(heads), 'heading')}: {names}{more}."]
         # Headings that share their words get a name of their own, or one could not be picked.
@@ -831,8 +746,8 @@ class DocsTools:
             indent = "  " * (block.level - 1)
             name = "" if called[i] == block.text else f", section= “{called[i]}”"
             lines.append(
-                f"{indent}[{i + 1}] {'#' * block.level} {_quote(block.text, MAX_HEADING_CHARS)[1:-1]} "
-                f"({plural(hi - lo - 1, 'paragraph')}, {plural(_words(doc.blocks[lo:hi]), 'word')}"
+                f"{indent}[{i + 1}] {'#' * block.level} {quote(block.text, MAX_HEADING_CHARS)[1:-1]} "
+                f"({plural(hi - lo - 1, 'paragraph')}, {plural(words_in(doc.blocks[lo:hi]), 'word')}"
                 f"{name})"
             )
 
@@ -852,7 +767,7 @@ class DocsTools:
         _, rel, _, doc = self._open(path, remember=False)
         blocks = doc.blocks
         heads = formats.outline(blocks)
-        words = _words(blocks)
+        words = words_in(blocks)
         paragraphs = len(blocks) - len(heads)
         first = f"{rel} has {plural(words, 'word')} in {plural(paragraphs, 'paragraph')}"
         first += f" and {plural(len(heads), 'heading')}." if heads else "."
@@ -861,8 +776,8 @@ class DocsTools:
         called = formats.heading_names(blocks)
         for i in heads:
             lo, hi = formats.section_range(blocks, i)
-            name = _quote(called[i], MAX_HEADING_CHARS)[1:-1]
-            lines.append(f"- {name}: {plural(_words(blocks[lo:hi]), 'word')}")
+            name = quote(called[i], MAX_HEADING_CHARS)[1:-1]
+            lines.append(f"- {name}: {plural(words_in(blocks[lo:hi]), 'word')}")
 
         def rest(left: int) -> str:
             return (
@@ -993,7 +908,7 @@ class DocsTools:
         self._numbers_shown.add(rel)  # its numbers follow from the text it was given
         verb = "Replaced" if exists else "Created"
         lines = [
-            f"{verb} {rel}: {plural(len(blocks), 'paragraph')}, {plural(_words(blocks), 'word')}."
+            f"{verb} {rel}: {plural(len(blocks), 'paragraph')}, {plural(words_in(blocks), 'word')}."
         ]
         if old is not None and (gone := formats.removal_note(old, lead="the old version")):
             lines.append(gone)
@@ -1050,7 +965,7 @@ class DocsTools:
         if paragraph and action in NUMBERED_ACTIONS and moved is not None and paragraph >= moved:
             self._refuse_moved(rel, doc.blocks, paragraph, moved)
         self.ws.check_writable(real)  # before a deletion's question, which would be in vain
-        e = _Edit(
+        e = Edit(
             action,
             doc,
             rel,
@@ -1061,22 +976,15 @@ class DocsTools:
             replace_with=replace_with,
             match_case=match_case,
             confirmed=confirmed,
+            agreed=self._agreed,
+            confirm=self._confirm,
         )
-        actions: dict[str, Callable[[_Edit], _Edited | str]] = {
-            "replace_paragraph": self._replace_paragraph,
-            "insert_paragraph": self._insert_paragraph,
-            "delete_paragraph": self._delete_paragraph,
-            "replace_section": self._replace_section,
-            "delete_section": self._delete_section,
-            "rename_heading": self._rename_heading,
-            "find_replace": self._find_replace,
-        }
-        if action not in actions:  # pydantic validates the Literal; this guards direct calls
+        if action not in ACTIONS:  # pydantic validates the Literal; this guards direct calls
             raise FormatError(
                 f"Unknown action {action!r}. Use one of: replace_paragraph, insert_paragraph, "
                 f"delete_paragraph, replace_section, delete_section, rename_heading, find_replace."
             )
-        done = actions[action](e)
+        done = ACTIONS[action](e)
         if isinstance(done, str):  # a question for the person, or nothing to change
             return done
         first, shown = done
@@ -1152,277 +1060,6 @@ class DocsTools:
             f"paragraph meant."
         )
 
-    def _replace_paragraph(self, e: _Edit) -> _Edited | str:
-        """Paragraph N becomes ``text`` (one or more paragraphs)."""
-        blocks, rel, new_blocks = e.blocks, e.rel, e.new_blocks
-        paragraph = e.paragraph
-        i = self._index(blocks, rel, paragraph, "replace")
-        e.not_a_row(i)
-        parsed = e.need_text("the new paragraph")
-        old = blocks[i]
-        if (
-            old.is_heading
-            and len(parsed) == 1
-            and not parsed[0].is_heading
-            and "\n" not in parsed[0].text  # a heading is one line
-        ):
-            parsed[0].level = old.level  # replacing a heading's words keeps it a heading
-        parsed[0].source = old.source  # .docx: keep the paragraph and its formatting
-        for block in parsed[1:]:
-            block.split_from = old.source  # .docx: ...and its style in the ones split from it
-        new_blocks[i : i + 1] = parsed
-        first = f"Replaced paragraph {i + 1} of {rel}."
-        shown = (i, i + len(parsed))
-        return _Edited(first, shown)
-
-    def _insert_paragraph(self, e: _Edit) -> _Edited | str:
-        """``text`` added after paragraph N, at the end of a section, or at the end."""
-        blocks, rel, new_blocks = e.blocks, e.rel, e.new_blocks
-        paragraph, section = e.paragraph, e.section
-        parsed = e.need_text("the paragraph to add")
-        if paragraph is not None:
-            if not 0 <= paragraph <= len(blocks):
-                raise FormatError(
-                    f"{rel} has {plural(len(blocks), 'paragraph')}; paragraph must be "
-                    f"between 0 (the start) and {len(blocks)}."
-                )
-            at = paragraph
-            table = blocks[at - 1].table if at > 0 else None
-            if table is not None and at < len(blocks) and blocks[at].table == table:
-                last = max(n for n, b in enumerate(blocks) if b.table == table)
-                raise FormatError(
-                    f"Paragraph {at} of {rel} is a row inside a table, and I cannot put "
-                    f"paragraphs inside a table. To add it after the table, use "
-                    f"paragraph={last + 1}."
-                )
-            where = "at the start" if at == 0 else f"after paragraph {at}"
-        elif section:
-            head = formats.find_heading(blocks, section)
-            at = formats.section_range(blocks, head)[1]
-            where = f"at the end of section “{formats.heading_names(blocks)[head]}”"
-        else:
-            at = len(blocks)
-            where = "at the end"
-        new_blocks[at:at] = parsed
-        if len(parsed) == 1:
-            first = f"Added a paragraph {where} of {rel}; it is now paragraph {at + 1}."
-        else:
-            first = (
-                f"Added {len(parsed)} paragraphs {where} of {rel}, now paragraphs {at + 1} "
-                f"to {at + len(parsed)}."
-            )
-        shown = (at, at + len(parsed))
-        return _Edited(first, shown)
-
-    def _delete_paragraph(self, e: _Edit) -> _Edited | str:
-        """Paragraph N removed, once confirmed."""
-        blocks, rel, doc, new_blocks = e.blocks, e.rel, e.doc, e.new_blocks
-        paragraph, confirmed = e.paragraph, e.confirmed
-        i = self._index(blocks, rel, paragraph, "delete")
-        e.not_a_row(i)
-        what = f"deleting paragraph {i + 1} of {rel} ({_quote(blocks[i].text, 60)})"
-        if not self._agreed(confirmed, what):
-            return self._confirm(
-                what, "edit_document", formats.removal_note(doc, blocks[i : i + 1]), early=confirmed
-            )
-        del new_blocks[i]
-        first = f"Deleted paragraph {i + 1} of {rel}."
-        shown = None
-        return _Edited(first, shown)
-
-    def _replace_section(self, e: _Edit) -> _Edited | str:
-        """A section's body becomes ``text``; its heading stays."""
-        blocks, rel, kind, new_blocks = e.blocks, e.rel, e.kind, e.new_blocks
-        head = e.need_section("the heading of the section")
-        _, hi = formats.section_range(blocks, head)
-        parsed = e.need_text("the new body of the section")
-        if parsed[0].is_heading and formats.norm_heading(parsed[0].text) == formats.norm_heading(
-            blocks[head].text
-        ):
-            parsed = parsed[1:]  # the model repeated the heading; keep the existing one
-        if not parsed:
-            # Only the heading again: that would empty the section without the
-            # confirmation a deletion needs.
-            raise FormatError(
-                "replace_section needs text: the new body of the section, not just its "
-                "heading. To remove the section's paragraphs, delete them (that needs "
-                "the person's confirmation)."
-            )
-        name = formats.heading_names(blocks)[head]
-        body = blocks[head + 1 : hi]
-        tables = len({b.table for b in body if b.table is not None}) + sum(
-            1 for b in body if b.table is None and _TABLE_RULE.search(b.text)
-        )
-        was = f"{plural(len(body), 'paragraph')}, {plural(_words(body), 'word')}" + (
-            f", {plural(tables, 'table')}" if tables else ""
-        )
-        # A new body that drops most of a long one ("replace the Budget section with TBD")
-        # is a deletion in all but name: it asks, as delete_section does. A rewrite about
-        # as long, or of a sentence or two, goes ahead (undo takes either back).
-        old_words, new_words = _words(body), _words(parsed)
-        dropped = new_words * 2 < old_words and old_words - new_words >= SECTION_DROP_WORDS
-        what = (
-            f"replacing the body of section “{name}” in {rel} ({was}) with "
-            f"{plural(new_words, 'word')}"
-        )
-        if (tables or dropped) and not self._agreed(e.confirmed, what):
-            return self._confirm(
-                what, "edit_document", formats.removal_note(e.doc, body), early=e.confirmed
-            )
-        if kind == "docx":  # a paragraph the new body only touches up is edited, not redone
-            formats.reuse_paragraphs(body, parsed)
-        new_blocks[head + 1 : hi] = parsed
-        first = (
-            f"Replaced the body of section “{name}” in {rel} ({was} before) with "
-            f"{plural(len(parsed), 'paragraph')}."
-        )
-        shown = (head, head + 1 + len(parsed))
-        return _Edited(first, shown)
-
-    def _delete_section(self, e: _Edit) -> _Edited | str:
-        """A section removed, heading and body, once confirmed."""
-        blocks, rel, doc, new_blocks = e.blocks, e.rel, e.doc, e.new_blocks
-        confirmed = e.confirmed
-        head = e.need_section("the heading of the section")
-        lo, hi = formats.section_range(blocks, head)
-        name = formats.heading_names(blocks)[head]  # which of two "Notes" goes
-        what = (
-            f"deleting section “{name}” from {rel} ({plural(hi - lo, 'paragraph')}, "
-            f"{plural(_words(blocks[lo:hi]), 'word')}, heading included)"
-        )
-        if not self._agreed(confirmed, what):
-            return self._confirm(
-                what, "edit_document", formats.removal_note(doc, blocks[lo:hi]), early=confirmed
-            )
-        del new_blocks[lo:hi]
-        first = f"Deleted section “{name}” ({plural(hi - lo, 'paragraph')}) from {rel}."
-        shown = None
-        return _Edited(first, shown)
-
-    def _rename_heading(self, e: _Edit) -> _Edited | str:
-        """A section's heading becomes ``text``."""
-        blocks, rel, kind, new_blocks = e.blocks, e.rel, e.kind, e.new_blocks
-        text = e.text
-        head = e.need_section("the current heading")
-        new_name = formats.clean_text(text or "").strip().lstrip("#").strip()
-        if kind == "markdown":
-            new_name = formats.heading_text(new_name)  # "Budget ##" reads as "Budget"
-        if not new_name or "\n" in new_name:
-            raise FormatError("rename_heading needs text: the new heading, on one line.")
-        old = blocks[head]
-        new_blocks[head] = Block(new_name, old.level, old.source)
-        first = (
-            f"Renamed heading {_quote(old.text, MAX_HEADING_CHARS)} to "
-            f"{_quote(new_name, MAX_HEADING_CHARS)} in {rel}."
-        )
-        shown = (head, head + 1)
-        return _Edited(first, shown)
-
-    def _find_replace(self, e: _Edit) -> _Edited | str:
-        """Every ``find`` (in a section, or anywhere) becomes ``replace_with``."""
-        blocks, rel, kind, new_blocks = e.blocks, e.rel, e.kind, e.new_blocks
-        section, find, replace_with, match_case = e.section, e.find, e.replace_with, e.match_case
-        # Check what is left after cleaning: find="\u0007" would become "", which matches
-        # between every two characters.
-        needle = formats.clean_text(find or "")
-        if not needle:
-            what = " (control characters do not count; documents cannot hold them)" if find else ""
-            raise FormatError(f"find_replace needs find: the exact text to look for{what}.")
-        if replace_with is None:
-            raise FormatError("find_replace needs replace_with: the new text (may be empty).")
-        replacement = shown_replacement = formats.clean_text(replace_with)
-        emphasis: list[tuple[int, int, tuple[str, ...]]] = []
-        if kind == "docx":
-            # "make budget bold" comes as replace_with="**budget**": Word gets bold words,
-            # as create_document and replace_paragraph give them, not the asterisks
-            marked = Block(replacement)
-            strip_emphasis(marked)
-            replacement, emphasis = marked.text, marked.emphasis
-        lo, hi = 0, len(blocks)
-        if section:
-            lo, hi = formats.section_range(blocks, formats.find_heading(blocks, section))
-        # "café" finds "cafe\u0301" too, and only the matched characters are replaced.
-        ignore_case = not match_case
-        total = 0
-        touched: list[int] = []
-        rows = 0  # matches in read-only table rows, left alone
-        for i in range(lo, hi):
-            if blocks[i].is_row:
-                rows += len(formats.find_all(blocks[i].text, needle, ignore_case=ignore_case))
-                continue
-            new_text, n = formats.replace_all(
-                blocks[i].text, needle, replacement, ignore_case=ignore_case
-            )
-            if n:
-                total += n
-                touched.append(i + 1)
-                changed = Block(new_text, blocks[i].level, blocks[i].source)
-                if emphasis:
-                    changed.emphasis = _emphasis_at(
-                        formats.find_all(blocks[i].text, needle, ignore_case=ignore_case),
-                        len(replacement),
-                        emphasis,
-                    )
-                new_blocks[i] = self._settled(changed, kind, rel, i, needle)
-        in_rows = (
-            f" {plural(rows, 'occurrence')} in table rows stayed as they were: table rows "
-            f"are read-only."
-            if rows
-            else ""
-        )
-        if not total:
-            other = ""
-            if match_case and any(
-                formats.find_all(b.text, needle, ignore_case=True)
-                for b in blocks[lo:hi]
-                if not b.is_row
-            ):
-                other = " It does appear with different capitals; use match_case=false."
-            elif spelt := _spelt_otherwise(needle, blocks[lo:hi]):
-                other = f" It does appear as {_quote(spelt)}; use find={_quote(spelt)}."
-            outside = " outside tables" if rows else ""
-            return (
-                f"Found no {_quote(needle)} in {rel}{outside}, so nothing changed.{other}{in_rows}"
-            )
-        where = ", ".join(str(n) for n in touched[:20])
-        if len(touched) > 20:
-            where += f" and {len(touched) - 20} more"
-        first = (
-            f"Replaced {plural(total, 'occurrence')} of {_quote(needle)} with "
-            f"{_quote(shown_replacement)} "
-            f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
-        )
-        shown = None
-        return _Edited(first, shown)
-
-    @staticmethod
-    def _settled(block: Block, kind: formats.Kind, rel: str, i: int, needle: str) -> Block:
-        """``block`` as it will read back, or FormatError if a replacement in it would change
-        the paragraph numbers: every later edit by number would then hit the wrong text."""
-        settled = formats.settle(block, kind, first=i == 0)
-        if settled == []:
-            raise FormatError(
-                f"Replacing {_quote(needle)} would leave paragraph {i + 1} of {rel} empty, so "
-                f"nothing changed. To remove that paragraph, use delete_paragraph."
-            )
-        if settled is None or len(settled) > 1:
-            what = (
-                "a code block or front matter that swallows the rest of the document"
-                if settled is None
-                else f"{len(settled)} paragraphs"
-            )
-        elif settled[0].level != block.level:
-            what = "a heading" if settled[0].level else "an ordinary paragraph"
-        else:
-            return Block(
-                settled[0].text, block.level, block.source, block.table, emphasis=block.emphasis
-            )
-        raise FormatError(
-            f"Replacing {_quote(needle)} would turn paragraph {i + 1} of {rel} into {what}, which "
-            f"changes how the document is divided, so nothing changed. Use replace_paragraph "
-            f"to rewrite that paragraph as it should be."
-        )
-
     def _history_result(self, verb: str, path: str, step: Callable[[Path], Step]) -> str:
         real = self.ws.resolve(path, must_exist=False)
         rel = self.ws.rel(real)
@@ -1480,57 +1117,6 @@ class DocsTools:
         return self._history_result("Redid", path, self.ws.redo)
 
 
-# what a transcript or the model puts around a query's words, not part of them
-_AROUND_WORDS = ".,;:?!\"'()[]“”‘’«»¿¡"
-
-
-# Words said around a document's name, not part of it: "the invoices", "my budget document".
-_NOT_NAME_WORDS = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "my",
-        "our",
-        "your",
-        "his",
-        "her",
-        "their",
-        "this",
-        "that",
-        "these",
-        "those",
-        "doc",
-        "docs",
-        "document",
-        "documents",
-        "file",
-        "files",
-    ]
-)
-_ENGLISH_STEMMER = snowballstemmer.stemmer("english")
-
-
-def _name_words(words: list[str]) -> list[str]:
-    """``words`` (casefolded) without the words said around a name, unless nothing else is
-    left ("the file.md" is called "the file")."""
-    return [w for w in words if w not in _NOT_NAME_WORDS] or words
-
-
-def _name_stems(words: list[str]) -> list[str]:
-    """``words`` (casefolded) as find_documents compares them: the words said around a name
-    left out (unless nothing else is left), each cut to its stem, so that "the invoices"
-    finds invoice-2024.pdf and "notes" finds note.md before meeting-note-march.md."""
-    return [_stem(w) for w in _name_words(words)]
-
-
-@functools.lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    """``word``'s stem. Kept: the words of a folder's names repeat, and the stemmer is pure
-    Python; a search of 5,000 names took 2 s stemming each word of each name again."""
-    return word if word.isdigit() else _ENGLISH_STEMMER.stemWord(word)
-
-
 def _short(text: str) -> str:
     """``text`` on one line, cut to a quote that names a paragraph."""
     return textwrap.shorten(text, 80, placeholder="…") or text[:80]
@@ -1551,88 +1137,6 @@ def _version(st: os.stat_result) -> tuple[int, ...]:
     change time, which a copy that keeps the time (``cp -p``, a sync or backup tool) still
     changes: a damaged file put right so, at the same size, was never read again."""
     return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
-
-
-# What may stand between the letters of one phrase, written one way or another: blanks,
-# hyphens and dashes, points, commas, apostrophes, slashes and underscores.
-_JOINERS = " \u2010\u2011\u2012\u2013\u2014.,'\u2019\u00b7/_-"
-# The marks among them that may stand inside one word ("e-mail", "p.m."): not a blank.
-_MARKS = f"[{re.escape(_JOINERS.replace(' ', ''))}]*"
-# Between two digits the query wrote together, only a thousands mark ("1,200", "1 200").
-_THOUSANDS = r"(?:[ ,.'\u2019](?=\d{3}(?!\d)))?"
-
-
-def _joined(words: list[str]) -> re.Pattern[str] | None:
-    """A pattern finding ``words`` (folded) with other joiners, or none, between their
-    letters, as whole words only: "hem" is no match in "the many", which without its
-    blanks reads "themany". A blank in the text stands only where the query had a
-    joiner, or between a number and letters ("5pm", "5 p.m."): a word split at a blank
-    is other words ("therapist" is not "the rapist", "together" not "to get her"). Two
-    digits the query wrote together stand across a thousands mark only ("1200" is
-    "1,200", not "12.00"). None when nothing but joiners was asked for."""
-    letters: list[tuple[str, bool]] = []  # each letter, and whether a joiner came before it
-    apart = False
-    for c in " ".join(words):
-        if c in _JOINERS:
-            apart = bool(letters)
-            continue
-        letters.append((c, apart))
-        apart = False
-    if not letters:
-        return None
-    between = f"[{re.escape(_JOINERS)}]*"
-    parts = [re.escape(letters[0][0])]
-    for (before, _), (c, apart) in itertools.pairwise(letters):
-        if apart or before.isdigit() != c.isdigit():
-            parts.append(between)
-        elif c.isdigit():
-            parts.append(_THOUSANDS)
-        else:
-            parts.append(_MARKS)
-        parts.append(re.escape(c))
-    # (?<![^\W_]): not just after a letter or digit; (?![^\W_]): not just before one
-    return re.compile(r"(?<![^\W_])" + "".join(parts) + r"(?![^\W_])")
-
-
-def _spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:
-    """How the document spells ``needle`` where it has it with other accents ("résumé" for
-    "resume", as speech to text writes it), or else with other hyphens, points or blanks
-    ("e-mail" for "email", as search finds it), or None. find_replace changes only the letters
-    as given; the model was told only "Found no resume" and gave up, or listed the text."""
-    wanted = formats.fold_for_search(unicodedata.normalize("NFC", needle))
-    joined = _joined(wanted.split())
-
-    def same_letters(folded: str) -> tuple[int, int]:
-        found = joined.search(folded) if joined is not None else None
-        return (found.start(), len(found[0])) if found else (-1, 0)
-
-    # the accents first, then the hyphens and blanks too (search's order)
-    for find in (lambda folded: (folded.find(wanted), len(wanted)), same_letters):
-        for block in blocks:
-            if block.is_row:
-                continue
-            text = unicodedata.normalize("NFC", block.text)
-            folded = formats.fold_for_search(text)
-            if len(folded) != len(text):  # not one for one: no same place in the text
-                continue
-            at, length = find(folded)
-            if at >= 0:
-                return text[at : at + length]
-    return None
-
-
-def _emphasis_at(
-    spans: list[tuple[int, int]], length: int, emphasis: list[tuple[int, int, tuple[str, ...]]]
-) -> list[tuple[int, int, tuple[str, ...]]]:
-    """The emphasis of a replacement ``length`` long, at each place it went: ``spans`` are the
-    replaced text's, in the old text (each replacement shifts the ones after it)."""
-    out: list[tuple[int, int, tuple[str, ...]]] = []
-    shift = 0
-    for start, end in spans:
-        at = start + shift
-        out += [(at + a, at + b, styles) for a, b, styles in emphasis]
-        shift += length - (end - start)
-    return out
 
 
 # The methods of DocsTools that the server offers as tools, in the order it lists them:
