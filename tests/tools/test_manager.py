@@ -22,7 +22,8 @@ import pytest
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
-from voicedesk.tools.manager import ToolManager, llm_tool_name, result_text, spoken_summary
+from voicedesk.tools.manager import ToolManager, llm_tool_name
+from voicedesk.tools.results import result_text, spoken_summary
 
 FLAKY_SERVER = """\
 import asyncio
@@ -1294,7 +1295,7 @@ async def test_a_huge_result_is_cut_to_a_size_the_app_can_show_saying_so(tmp_pat
     13 s at 5 MB (Textual laying out the text), and each request of the answer counted
     all of it again. It is cut to MAX_RESULT_CHARS, and the model is told how much was
     left out and to ask for less."""
-    from voicedesk.tools.manager import MAX_RESULT_CHARS
+    from voicedesk.tools.results import MAX_RESULT_CHARS
 
     settings = _one_server(tmp_path, "big", BIG_RESULT_SERVER)
     bus = ev.EventBus()

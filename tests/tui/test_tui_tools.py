@@ -23,7 +23,7 @@ from voicedesk.config import Settings
 from voicedesk.engine.builder import build_session, settings_for_sim
 from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 from voicedesk.sim.server import SimLatency, SimServer
-from voicedesk.tools.manager import spoken_summary
+from voicedesk.tools.results import spoken_summary
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
 from voicedesk.tui.widgets.conversation import ToolCard

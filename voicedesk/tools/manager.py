@@ -16,8 +16,6 @@ to the terminal UI.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import contextvars
 import json
@@ -34,7 +32,6 @@ from typing import Any, Literal, TextIO
 
 import anyio
 import jiter
-import jsonschema
 import mcp_types as mt
 from mcp import ClientSession, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -47,6 +44,17 @@ from voicedesk.config_secrets import mask_text
 from voicedesk.files import make_private_folder
 from voicedesk.loopback import direct_mounts
 from voicedesk.tools import ANSWER_META, TURN_META, server_setting
+from voicedesk.tools.results import (
+    ToolResult,
+    bounded,
+    result_text,
+    spoken_summary,
+)
+from voicedesk.tools.schemas import (
+    openai_description,
+    openai_parameters,
+    schema_refused,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +70,15 @@ STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the back-off
 # stops: a notice pair ("stopped", "available again") every 30 s for as long as the
 # conversation lasts buried everything else the person was told.
 QUIET_AFTER_STOPS = 3
-SPOKEN_MAX = 200
 # A call that keeps reporting progress is given its server's timeout_s again at each
 # report, up to this many times it in all.
 PROGRESS_MAX_FACTOR = 10
 PROGRESS_MAX_FACTOR_WORD = "ten"
 MAX_TOOL_PAGES = 20
 MAX_TOOLS = 128  # the most tools OpenAI takes in one request; more and it refuses it
-# The longest tool description OpenAI takes; one longer and it refuses the whole request.
-MAX_DESCRIPTION = 1024
-# A tool result longer than this is cut: 5 MB froze the TUI for 13 s when its detail was
-# opened, and the context would clip it to a few thousand tokens anyway.
-MAX_RESULT_CHARS = 50_000
 LOG_MAX_BYTES = 1_000_000  # a server log bigger than this is started afresh
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 ServerState = Literal["starting", "up", "restarting", "failed", "stopped"]
 
@@ -147,17 +148,6 @@ class _StrayStdoutFilter(logging.Filter):
 logging.getLogger("mcp.client.stdio").addFilter(_StrayStdoutFilter())
 
 
-@dataclass
-class ToolResult:
-    """One tool call's outcome: ``text`` goes to the model, ``spoken`` may be read aloud."""
-
-    text: str
-    spoken: str
-    is_error: bool = False
-    duration_s: float = 0.0
-    cancelled: bool = False
-
-
 @dataclass(frozen=True)
 class _ToolRef:
     server: str
@@ -166,187 +156,10 @@ class _ToolRef:
     description: str = ""  # as the model is offered it
 
 
-def spoken_summary(text: str, limit: int = SPOKEN_MAX) -> str:
-    """The first line, or its first sentence when the line is long: what the ear can take."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    if len(line) <= limit:
-        return line
-    for match in _SENTENCE_END.finditer(line):
-        if match.start() > limit:
-            break
-        if match.start() >= 20:  # a sentence that short is probably an abbreviation
-            return line[: match.start()]
-    cut = line[: limit - 1].rsplit(" ", 1)[0] if " " in line[: limit - 1] else line[: limit - 1]
-    return cut.rstrip(" ,;:") + "…"
-
-
 def llm_tool_name(server: str, tool: str) -> str:
     """``server__tool`` squeezed into what the OpenAI API accepts: ``^[a-zA-Z0-9_-]{1,64}$``."""
     name = _NAME_OK.sub("_", f"{server}__{tool}")
     return name[:64] or "tool"
-
-
-def openai_description(tool: mt.Tool) -> str:
-    """A tool's description as OpenAI takes it: at most MAX_DESCRIPTION characters.
-
-    OpenAI refuses the whole request, not the one tool, when a description is longer
-    ("string too long"), and MCP servers write long ones (the official sequential-thinking
-    server's is 2,781 characters): no answer came at all, whatever was asked. A longer one
-    is cut at the end of a line (else of a sentence, else of a word), saying so: its start
-    says what the tool is for, the rest is mostly detail."""
-    text = tool.description or tool.title or tool.name
-    if len(text) <= MAX_DESCRIPTION:
-        return text
-    note = f"[… cut: the full description is {len(text):,} characters]"
-    room = MAX_DESCRIPTION - len(note) - 1
-    kept = text[:room]
-    line_end = kept.rfind("\n")
-    sentence_ends = [m.start() for m in _SENTENCE_END.finditer(kept)]
-    if line_end >= room // 2:
-        kept = kept[:line_end]
-    elif sentence_ends and sentence_ends[-1] >= room // 2:
-        kept = kept[: sentence_ends[-1]]
-    elif " " in kept[room // 2 :]:
-        kept = kept.rsplit(" ", 1)[0]
-    return f"{kept.rstrip()}\n{note}"
-
-
-def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
-    """A tool's input schema as OpenAI takes it, or (None, what is wrong with it).
-
-    OpenAI refuses the whole request, not the one tool, when a tool's parameters are no
-    JSON Schema or hold an array that does not say what it holds ("array schema missing
-    items", a draft 4 habit many MCP servers keep): no answer at all came, whatever was
-    asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
-    still not one is for the caller to leave out."""
-    params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
-    params = _items_given(_todays_form(_one_object(params)))
-    try:
-        jsonschema.validators.validator_for(params).check_schema(params)
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path)
-        return None, f"{exc.message}" + (f" (at {where})" if where else "")
-    return params, ""
-
-
-# What OpenAI refuses at the top of a tool's parameters ("schema must have type 'object'
-# and not have 'oneOf'/'anyOf'/'allOf'/'enum'/'not' at the top level"), whole request and all.
-_TOP_REFUSED = ("oneOf", "anyOf", "allOf", "enum", "not")
-
-
-def _one_object(schema: dict[str, Any], depth: int = 0) -> dict[str, Any]:
-    """``schema`` without a choice of shapes at its top, which OpenAI refuses: the shapes
-    (``oneOf``/``anyOf``/``allOf``, local ``$ref``s followed) made one object of every
-    property of every shape, requiring what every shape requires (each, for ``allOf``).
-    A server listing a union of argument shapes offered them so, and no answer came at
-    all; the server still checks the arguments against its own schema. ``enum`` and
-    ``not`` at the top only narrow it, and go."""
-    if not any(key in schema for key in _TOP_REFUSED):
-        return schema
-    out = {key: value for key, value in schema.items() if key not in _TOP_REFUSED}
-    properties = out.get("properties")
-    if not isinstance(properties, dict):
-        return out  # no JSON Schema: for the check to name
-    properties = dict(properties)
-    required = [r for r in out.get("required") or [] if isinstance(r, str)]
-    for key in ("allOf", "oneOf", "anyOf"):
-        shapes = schema.get(key)
-        if not isinstance(shapes, list) or depth > 5:
-            continue
-        flat = [
-            _one_object(shape, depth + 1)
-            for shape in (_local(schema, s) for s in shapes)
-            if isinstance(shape, dict)
-        ]
-        needs: list[list[str]] = []
-        for shape in flat:
-            for name, sub in (shape.get("properties") or {}).items():
-                properties.setdefault(name, sub)
-            needs.append([r for r in shape.get("required") or [] if isinstance(r, str)])
-        if key == "allOf":
-            needed = [name for need in needs for name in need]
-        else:
-            needed = [name for name in (needs[0] if needs else []) if all(name in n for n in needs)]
-        required += [name for name in dict.fromkeys(needed) if name not in required]
-    out["properties"] = properties
-    if required:
-        out["required"] = required
-    return out
-
-
-def _local(root: dict[str, Any], schema: Any) -> Any:
-    """``schema``, or what its ``$ref`` names in ``root``'s ``$defs``/``definitions``."""
-    ref = schema.get("$ref") if isinstance(schema, dict) else None
-    if not isinstance(ref, str) or not ref.startswith(("#/$defs/", "#/definitions/")):
-        return schema
-    where, _, name = ref[2:].partition("/")
-    found = (root.get(where) or {}).get(name) if isinstance(root.get(where), dict) else None
-    return found if isinstance(found, dict) else schema
-
-
-# Keywords whose values are data, not schemas: an example list is no array schema.
-_DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
-# Keywords whose values map names to schemas ("properties": {"default": {...}}).
-_NAMED_SCHEMAS = frozenset(
-    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
-)
-
-
-# Draft 4's ``$schema`` addresses (and draft 3's): a schema so marked is checked by that
-# draft's rules, and would be sent in them, after _todays_form rewrote it in today's.
-_OLD_DRAFTS = ("draft-03", "draft-04")
-
-
-def _todays_form(schema: Any) -> Any:
-    """``schema`` (copied) with JSON Schema draft 4's forms in today's, which OpenAI reads:
-    a boolean ``exclusiveMinimum``/``exclusiveMaximum`` becomes the bound itself (true) or
-    goes (false), and draft 4's ``id`` and ``$schema`` go. Checked as today's JSON Schema,
-    ``exclusiveMinimum: true`` left the tool out ("True is not of type 'number'"), and
-    many servers still write draft 4."""
-    if isinstance(schema, list):
-        return [_todays_form(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
-            out[key] = {name: _todays_form(sub) for name, sub in value.items()}
-        elif key in _DATA_KEYWORDS:
-            out[key] = value
-        elif key == "id" and isinstance(value, str):
-            continue  # draft 4's name for $id: a URI nothing here refers to
-        elif key == "$schema" and isinstance(value, str) and any(d in value for d in _OLD_DRAFTS):
-            continue
-        else:
-            out[key] = _todays_form(value)
-    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        flag = out.get(exclusive)
-        if not isinstance(flag, bool):
-            continue
-        del out[exclusive]
-        limit = out.get(bound)
-        if flag and isinstance(limit, (int, float)) and not isinstance(limit, bool):
-            out[exclusive] = out.pop(bound)
-    return out
-
-
-def _items_given(schema: Any) -> Any:
-    """``schema`` (copied) with ``items: {}`` in every array schema that has no items."""
-    if isinstance(schema, list):
-        return [_items_given(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
-            out[key] = {name: _items_given(sub) for name, sub in value.items()}
-        else:
-            out[key] = value if key in _DATA_KEYWORDS else _items_given(value)
-    kind = out.get("type")
-    is_array = kind == "array" or (isinstance(kind, list) and "array" in kind)
-    if is_array and "items" not in out and "prefixItems" not in out:
-        out["items"] = {}
-    return out
 
 
 def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any], str]:
@@ -397,85 +210,6 @@ def _not_run(name: str, wrong: str) -> str:
         f"The arguments of this call to {name} are {wrong}, so it was not run. Call it "
         f"again with the arguments as one JSON object."
     )
-
-
-def _bounded(text: str) -> str:
-    """``text`` cut to MAX_RESULT_CHARS (at a line's end, if one is near), saying so."""
-    if len(text) <= MAX_RESULT_CHARS:
-        return text
-    kept = text[:MAX_RESULT_CHARS]
-    line_end = kept.rfind("\n")
-    if line_end > MAX_RESULT_CHARS * 0.8:
-        kept = kept[:line_end]
-    return (
-        f"{kept}\n[Cut: the tool returned {len(text):,} characters; only the first "
-        f"{len(kept):,} are here. Ask it for less: a narrower query, or a part at a time.]"
-    )
-
-
-# What becomes of a part of a tool result that is no text: voicedesk shows no images and
-# plays no tool's sounds. Named "[image, image/png]", the model answered "Here is the
-# image", and the person saw and heard nothing of it.
-_NOT_SHOWN = "voicedesk passes on only text, so neither you nor the person can {how} it"
-
-
-# Types of file that are text though not text/*: a blob of one is passed on as text.
-_TEXT_TYPES = ("application/json", "application/xml", "application/yaml", "application/toml")
-# A blob of text longer than this (base64) is not decoded: it would be cut to
-# MAX_RESULT_CHARS anyway, and decoding a large one holds up the event loop.
-_MAX_TEXT_BLOB = 4 * MAX_RESULT_CHARS
-
-
-def _blob_part(res: mt.BlobResourceContents) -> str:
-    """What the model is told of a file a tool sent as a blob (base64): its text, when it
-    is a file of text (a text/* or JSON-like type, valid in the character set its type
-    names, else UTF-8), else what it is. Servers that read files as bytes send text
-    files so; named as a file nobody can open, their words were lost to the model."""
-    kind, *params = (res.mime_type or "").lower().split(";")
-    kind = kind.strip()
-    # the character set it names (text/plain; charset=utf-16), else UTF-8, JSON's own
-    charset = next(
-        (p.split("=", 1)[1].strip(' "') for p in params if p.strip().startswith("charset=")), ""
-    )
-    named = f"{res.uri} ({res.mime_type})" if res.mime_type else str(res.uri)
-    if kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith(("+json", "+xml")):
-        if len(res.blob) > _MAX_TEXT_BLOB:
-            size = len(res.blob) * 3 // 4
-            return (
-                f"[a file of text, {named}, about {size:,} bytes: too long to pass on; "
-                f"ask the tool for a part of it]"
-            )
-        try:
-            return base64.b64decode(res.blob, validate=True).decode(charset or "utf-8")
-        except (binascii.Error, ValueError, LookupError):  # ValueError: UnicodeDecodeError
-            pass  # no text after all, whatever its type says
-    return f"[a file, {named}: {_NOT_SHOWN.format(how='open')}]"
-
-
-def result_text(result: mt.CallToolResult) -> str:
-    """All the text in a tool result; non-text parts are named so the model knows they
-    exist, and that nobody can see or hear them."""
-    parts: list[str] = []
-    for block in result.content:
-        if isinstance(block, mt.TextContent):
-            parts.append(block.text)
-        elif isinstance(block, mt.EmbeddedResource):
-            res = block.resource
-            if isinstance(res, mt.TextResourceContents):
-                parts.append(res.text)
-            else:
-                parts.append(_blob_part(res))
-        elif isinstance(block, mt.ResourceLink):
-            parts.append(f"[resource {block.name}: {block.uri}]")
-        elif isinstance(block, mt.ImageContent):
-            parts.append(f"[an image ({block.mime_type}): {_NOT_SHOWN.format(how='see')}]")
-        elif isinstance(block, mt.AudioContent):
-            parts.append(f"[a sound ({block.mime_type}): {_NOT_SHOWN.format(how='hear')}]")
-        else:
-            parts.append(f"[{getattr(block, 'type', 'content')}]")
-    if not parts and result.structured_content is not None:
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    return "\n".join(parts).strip()
 
 
 _NPM_ERROR = re.compile(r"^npm (?:error|ERR!)\s+(.*)$")
@@ -949,15 +683,6 @@ class _Server:
             self._errlog = None
 
 
-def _schema_refused(wrong: str) -> str:
-    """Why a tool whose input schema the language model refuses (``wrong``) is left out."""
-    return (
-        f"its input schema is not one the language model accepts ({wrong}). Offered, it "
-        f"would make every answer fail. Its other tools are available; the server's maker "
-        f"can fix the schema."
-    )
-
-
 # Why a tool that runs only as an MCP task (``execution.taskSupport: "required"``) is left
 # out: the client has to start it as a task, then poll and fetch its result, and voicedesk
 # calls tools directly, so each call of it only failed ("requires task augmentation").
@@ -1208,7 +933,7 @@ class ToolManager:
                     continue
                 params, wrong = self._parameters_of(tool.input_schema, checked)
                 if params is None:
-                    self._leave_out(server.name, tool.name, wrong, _schema_refused(wrong))
+                    self._leave_out(server.name, tool.name, wrong, schema_refused(wrong))
                     continue
                 name = llm_tool_name(server.name, tool.name)
                 n = 2
@@ -1305,7 +1030,7 @@ class ToolManager:
             text, is_error = f"The tool {name} failed: {_describe(exc)}.", True
         if not text:
             text = "The tool returned nothing." if not is_error else "The tool failed."
-        text = _bounded(text)
+        text = bounded(text)
         result = ToolResult(
             text=text,
             spoken=spoken_summary(text),

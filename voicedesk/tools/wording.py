@@ -1,6 +1,12 @@
-"""How the documents tools word counts and quotes in the sentences they return: "1 paragraph", “the Budget”."""
+"""How the tools word what they return: counts ("1 paragraph"), quotes (“the Budget”), and
+where a sentence ends."""
 
 from __future__ import annotations
+
+import re
+
+# a sentence's end, before the blank after it
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 
 def plural(n: int, word: str) -> str:

@@ -1,0 +1,191 @@
+"""A tool's MCP definition as OpenAI's function calling takes it: its description and its
+input schema. OpenAI refuses a whole request, not the one tool, for a description or a
+schema it does not take, so every answer would fail: what can be mended is mended here,
+and what cannot is said (:func:`schema_refused`) for the manager to leave the tool out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import mcp_types as mt
+
+from voicedesk.tools.wording import SENTENCE_END
+
+# The longest tool description OpenAI takes; one longer and it refuses the whole request.
+MAX_DESCRIPTION = 1024
+
+
+# Keywords whose values are data, not schemas: an example list is no array schema.
+_DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
+
+
+# Keywords whose values map names to schemas ("properties": {"default": {...}}).
+_NAMED_SCHEMAS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+)
+
+
+# Draft 4's ``$schema`` addresses (and draft 3's): a schema so marked is checked by that
+# draft's rules, and would be sent in them, after _todays_form rewrote it in today's.
+_OLD_DRAFTS = ("draft-03", "draft-04")
+
+
+def openai_description(tool: mt.Tool) -> str:
+    """A tool's description as OpenAI takes it: at most MAX_DESCRIPTION characters.
+
+    OpenAI refuses the whole request, not the one tool, when a description is longer
+    ("string too long"), and MCP servers write long ones (the official sequential-thinking
+    server's is 2,781 characters): no answer came at all, whatever was asked. A longer one
+    is cut at the end of a line (else of a sentence, else of a word), saying so: its start
+    says what the tool is for, the rest is mostly detail."""
+    text = tool.description or tool.title or tool.name
+    if len(text) <= MAX_DESCRIPTION:
+        return text
+    note = f"[… cut: the full description is {len(text):,} characters]"
+    room = MAX_DESCRIPTION - len(note) - 1
+    kept = text[:room]
+    line_end = kept.rfind("\n")
+    sentence_ends = [m.start() for m in SENTENCE_END.finditer(kept)]
+    if line_end >= room // 2:
+        kept = kept[:line_end]
+    elif sentence_ends and sentence_ends[-1] >= room // 2:
+        kept = kept[: sentence_ends[-1]]
+    elif " " in kept[room // 2 :]:
+        kept = kept.rsplit(" ", 1)[0]
+    return f"{kept.rstrip()}\n{note}"
+
+
+def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
+    """A tool's input schema as OpenAI takes it, or (None, what is wrong with it).
+
+    OpenAI refuses the whole request, not the one tool, when a tool's parameters are no
+    JSON Schema or hold an array that does not say what it holds ("array schema missing
+    items", a draft 4 habit many MCP servers keep): no answer at all came, whatever was
+    asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
+    still not one is for the caller to leave out."""
+    params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
+    params = _items_given(_todays_form(_one_object(params)))
+    try:
+        jsonschema.validators.validator_for(params).check_schema(params)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path)
+        return None, f"{exc.message}" + (f" (at {where})" if where else "")
+    return params, ""
+
+
+# What OpenAI refuses at the top of a tool's parameters ("schema must have type 'object'
+# and not have 'oneOf'/'anyOf'/'allOf'/'enum'/'not' at the top level"), whole request and all.
+_TOP_REFUSED = ("oneOf", "anyOf", "allOf", "enum", "not")
+
+
+def _one_object(schema: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    """``schema`` without a choice of shapes at its top, which OpenAI refuses: the shapes
+    (``oneOf``/``anyOf``/``allOf``, local ``$ref``s followed) made one object of every
+    property of every shape, requiring what every shape requires (each, for ``allOf``).
+    A server listing a union of argument shapes offered them so, and no answer came at
+    all; the server still checks the arguments against its own schema. ``enum`` and
+    ``not`` at the top only narrow it, and go."""
+    if not any(key in schema for key in _TOP_REFUSED):
+        return schema
+    out = {key: value for key, value in schema.items() if key not in _TOP_REFUSED}
+    properties = out.get("properties")
+    if not isinstance(properties, dict):
+        return out  # no JSON Schema: for the check to name
+    properties = dict(properties)
+    required = [r for r in out.get("required") or [] if isinstance(r, str)]
+    for key in ("allOf", "oneOf", "anyOf"):
+        shapes = schema.get(key)
+        if not isinstance(shapes, list) or depth > 5:
+            continue
+        flat = [
+            _one_object(shape, depth + 1)
+            for shape in (_local(schema, s) for s in shapes)
+            if isinstance(shape, dict)
+        ]
+        needs: list[list[str]] = []
+        for shape in flat:
+            for name, sub in (shape.get("properties") or {}).items():
+                properties.setdefault(name, sub)
+            needs.append([r for r in shape.get("required") or [] if isinstance(r, str)])
+        if key == "allOf":
+            needed = [name for need in needs for name in need]
+        else:
+            needed = [name for name in (needs[0] if needs else []) if all(name in n for n in needs)]
+        required += [name for name in dict.fromkeys(needed) if name not in required]
+    out["properties"] = properties
+    if required:
+        out["required"] = required
+    return out
+
+
+def _local(root: dict[str, Any], schema: Any) -> Any:
+    """``schema``, or what its ``$ref`` names in ``root``'s ``$defs``/``definitions``."""
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    if not isinstance(ref, str) or not ref.startswith(("#/$defs/", "#/definitions/")):
+        return schema
+    where, _, name = ref[2:].partition("/")
+    found = (root.get(where) or {}).get(name) if isinstance(root.get(where), dict) else None
+    return found if isinstance(found, dict) else schema
+
+
+def _todays_form(schema: Any) -> Any:
+    """``schema`` (copied) with JSON Schema draft 4's forms in today's, which OpenAI reads:
+    a boolean ``exclusiveMinimum``/``exclusiveMaximum`` becomes the bound itself (true) or
+    goes (false), and draft 4's ``id`` and ``$schema`` go. Checked as today's JSON Schema,
+    ``exclusiveMinimum: true`` left the tool out ("True is not of type 'number'"), and
+    many servers still write draft 4."""
+    if isinstance(schema, list):
+        return [_todays_form(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
+            out[key] = {name: _todays_form(sub) for name, sub in value.items()}
+        elif key in _DATA_KEYWORDS:
+            out[key] = value
+        elif key == "id" and isinstance(value, str):
+            continue  # draft 4's name for $id: a URI nothing here refers to
+        elif key == "$schema" and isinstance(value, str) and any(d in value for d in _OLD_DRAFTS):
+            continue
+        else:
+            out[key] = _todays_form(value)
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        flag = out.get(exclusive)
+        if not isinstance(flag, bool):
+            continue
+        del out[exclusive]
+        limit = out.get(bound)
+        if flag and isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            out[exclusive] = out.pop(bound)
+    return out
+
+
+def _items_given(schema: Any) -> Any:
+    """``schema`` (copied) with ``items: {}`` in every array schema that has no items."""
+    if isinstance(schema, list):
+        return [_items_given(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
+            out[key] = {name: _items_given(sub) for name, sub in value.items()}
+        else:
+            out[key] = value if key in _DATA_KEYWORDS else _items_given(value)
+    kind = out.get("type")
+    is_array = kind == "array" or (isinstance(kind, list) and "array" in kind)
+    if is_array and "items" not in out and "prefixItems" not in out:
+        out["items"] = {}
+    return out
+
+
+def schema_refused(wrong: str) -> str:
+    """Why a tool whose input schema the language model refuses (``wrong``) is left out."""
+    return (
+        f"its input schema is not one the language model accepts ({wrong}). Offered, it "
+        f"would make every answer fail. Its other tools are available; the server's maker "
+        f"can fix the schema."
+    )
