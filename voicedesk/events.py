@@ -231,6 +231,9 @@ class Notice(Event):
 
     level: NoticeLevel
     message: str
+    # The turn whose own display says this (its answer marked failed or cut at the length
+    # limit): the terminal UI keeps other warnings and errors in the conversation, not these.
+    turn_id: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", hide_in_message(self.message))

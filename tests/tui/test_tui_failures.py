@@ -123,3 +123,51 @@ async def test_a_capped_answer_is_marked_though_a_pause_of_its_turn_went_unheard
         (answer,) = conversation(app).query(AssistantTurn)
         assert answer.display_text == f"assistant › {record.heard_text}{LENGTH_NOTE}"
         await pilot.press("q")
+
+
+def _notice_lines(app) -> list[str]:
+    return [str(w.render()) for w in conversation(app).query(".notice-line")]
+
+
+async def test_a_warning_stays_in_the_conversation_after_its_toast_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Warnings and errors were toasts alone, gone after 5 or 10 s: a person who looked away
+    at the start never read that the documents tools were off (nor, later, that the session
+    log had stopped being written). They stay in the conversation now, and the opening
+    hint stays beside them."""
+    missing = tmp_path / "no-such-folder"
+    settings = Settings.model_validate({"tools": {"workspace": str(missing)}})
+    run = {"settings": settings, "no_tools": False}
+    async with typing_only_app(tmp_path, monkeypatch, **run) as (app, pilot):
+
+        def off() -> list[str]:
+            return [n for n in _notice_lines(app) if "documents tools are off" in n]
+
+        await wait_until(pilot, lambda: bool(off()))
+        (line,) = off()
+        assert line.startswith("⚠ The documents tools are off") and str(missing) in line
+        assert app.query("#conversation-hint")
+        await pilot.press("ctrl+q")
+
+
+async def test_a_failed_answer_is_said_once_in_the_conversation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer's own line is marked failed with the reason; the error notice about it
+    is a toast, not a second line in the conversation saying the same."""
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    drop = [("llm", "500", 4)]
+    async with typing_only_app(tmp_path, monkeypatch, settings=settings, sim_fault=drop) as (
+        app,
+        pilot,
+    ):
+        app.text_input.value = "Tell me about the sea."
+        await pilot.press("enter")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records))
+        await pilot.pause()
+        (answer,) = conversation(app).query(AssistantTurn)
+        assert "✗" in answer.display_text
+        assert not [n for n in _notice_lines(app) if "No answer" in n], _notice_lines(app)
+        await pilot.press("ctrl+q")

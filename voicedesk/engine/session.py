@@ -825,7 +825,7 @@ class Session:
             log.info("speech-to-text failed again in turn %d: %s", turn.turn_id, message)
             return
         fix = f" → {hint}" if hint else ""  # what to check, as an answer's says
-        self._notice("error", f"Speech-to-text failed: {message}{fix}")
+        self._notice("error", f"Speech-to-text failed: {message}{fix}", turn=turn.turn_id)
         turn.record.error = f"stt: {message}"
 
     async def _commit(self, turn: _Turn) -> None:
@@ -1178,7 +1178,9 @@ class Session:
         # what fixes it too (a context window too small: a larger model, or fewer tokens)
         hint = exc.hint if isinstance(exc, UserError) and exc.hint else None
         fix = f" → {hint}" if hint else ""
-        self._notice("error", f"No answer for turn {turn.turn_id}: {message}{fix}")
+        self._notice(
+            "error", f"No answer for turn {turn.turn_id}: {message}{fix}", turn=turn.turn_id
+        )
         heard = ""
         if self._reply is reply:
             self._reply = self._reply_turn = None
@@ -1264,6 +1266,7 @@ class Session:
                     "warning",
                     f"The answer to turn {turn.turn_id} stopped at llm.max_tokens "
                     f"({self.settings.llm.max_tokens} tokens); raise it for longer answers.",
+                    turn=turn.turn_id,
                 )
             if heard or not cut:
                 self.context.add_assistant(turn.turn_id, heard, cut=cut)
@@ -1343,8 +1346,9 @@ class Session:
             self.state = state
             self.bus.publish(ev.StateChanged(state=state))
 
-    def _notice(self, level: ev.NoticeLevel, message: str) -> None:
-        self.bus.publish(ev.Notice(level=level, message=message))
+    def _notice(self, level: ev.NoticeLevel, message: str, *, turn: int | None = None) -> None:
+        """``turn``: the turn whose own display says it too (see ``ev.Notice.turn_id``)."""
+        self.bus.publish(ev.Notice(level=level, message=message, turn_id=turn))
 
     def _log_broken(self, message: str) -> None:
         """The session log stopped recording (a full disk): a notice, which the terminal UI

@@ -373,9 +373,30 @@ class ConversationPane(VerticalScroll):
                 self.cards[event.call_id].progress(event)
         elif isinstance(event, ev.ToolCallFinished) and event.call_id in self.cards:
             self.cards[event.call_id].finish(event)
+        elif isinstance(event, ev.Notice):
+            if not self._keep_notice(event):
+                return
         else:
             return
         self._follow()
+
+    def _keep_notice(self, notice: ev.Notice) -> bool:
+        """A warning or an error stays in the conversation where it came: as a toast alone
+        it was gone in 5 or 10 s, and a person who looked away never read that the session
+        log had stopped being written or that a tool server had failed. Not one the turn it
+        is about shows itself (its answer marked failed, or cut at the length limit), nor
+        mere information. Kept with the latest turn, and pruned with it."""
+        if notice.level == "info" or notice.turn_id is not None:
+            return False
+        mark, colour = ("✖", "$error") if notice.level == "error" else ("⚠", "$warning")
+        line = Static(
+            Content.assemble((f"{mark} ", colour), (notice.message, "$foreground-muted")),
+            classes="turn notice-line",
+        )
+        # the opening hint stays: a warning at the start is no turn begun
+        self._live.setdefault(next(reversed(self._live), 0), []).append(line)
+        self.mount(line)
+        return True
 
     def _user(self, turn_id: int, text: str, *, provisional: bool) -> None:
         turn = self.users.get(turn_id)
