@@ -631,6 +631,46 @@ async def test_llm_tool_calls_are_assembled_from_fragments(sim):
     assert usage.prompt_tokens > sim.request_tokens({**body, "tools": None})
 
 
+@pytest.mark.parametrize("model", ["gpt-5-mini", "o4-mini"])
+async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model):
+    """OpenAI's reasoning models refuse ``max_tokens`` (they take ``max_completion_tokens``)
+    and any temperature but 1, with HTTP 400: every turn failed with "The language model
+    failed (HTTP 400)". The refusal is learnt once and the request sent as the model takes it;
+    later turns are sent so at once."""
+    llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            assert text == "It is ten past three."
+    finally:
+        await llm.aclose()
+    sent = sim.chat_requests()
+    assert len(sent) == 4  # the first turn: refused twice, then answered; the second at once
+    for body in sent[-2:]:
+        assert body["max_completion_tokens"] == 200
+        assert "max_tokens" not in body and "temperature" not in body
+
+
+async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):
+    """Local servers (llama.cpp, Ollama, vLLM) all read ``max_tokens``, and not all of them
+    ``max_completion_tokens``: it stays what is sent until a server refuses it."""
+    llm = _chat(sim)
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+    try:
+        [item async for item in llm.stream(request)]
+    finally:
+        await llm.aclose()
+    (body,) = sim.chat_requests()
+    assert body["max_tokens"] == 200 and body["temperature"] == 0.7
+    assert "max_completion_tokens" not in body
+
+
 async def test_llm_warm_readies_the_chat_resource_before_the_first_turn(sim):
     """The SDK imports its chat resource (and builds its chunk models) on the first use of
     ``client.chat``: ~85 ms on the event loop at the first turn's request, between the end

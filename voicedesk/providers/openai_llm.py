@@ -15,6 +15,9 @@ first streamed chunk must come within ``first_token_s`` (15 s by default; the mo
 start-up too), then no gap between chunks may exceed ``stall_s``. A hung server is reported
 after ``first_token_s``, not after a long read timeout and a retry.
 
+A model that refuses ``max_tokens`` or a temperature (OpenAI's reasoning models) is sent
+``max_completion_tokens`` and no temperature from then on (``chat_params``).
+
 Retries are ours (the SDK's are off): one quick retry, before any byte streamed, of a failure
 that came quickly (429, 5xx, connection refused or reset) — not of a timeout, which has
 already spent the budget. Nothing is retried once tokens have streamed: they may have been
@@ -53,6 +56,7 @@ from voicedesk.providers.base import (
     Usage,
     unreachable,
 )
+from voicedesk.providers.chat_params import RefusedParameters
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +186,7 @@ class OpenAIChat:
             max_retries=0,
             http_client=kept_alive_http_client(openai_address(base_url)),
         )
+        self._refused = RefusedParameters()  # what the model refused (max_tokens, temperature)
         self._prewarm: asyncio.Task[None] | None = None
         self._used_at: float | None = None  # loop time the server last answered us
 
@@ -364,11 +369,13 @@ class OpenAIChat:
         (None for an empty stream)."""
         import openai
 
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             stream = None
+            sent = self._refused.shape(kwargs)
             try:
                 async with asyncio.timeout(self.first_token_s):
-                    stream = await self._client.chat.completions.create(**kwargs)
+                    stream = await self._client.chat.completions.create(**sent)
                     chunks = stream.__aiter__()
                     first = await anext(chunks, None)
                 return stream, chunks, first
@@ -376,6 +383,8 @@ class OpenAIChat:
                 if stream is not None:
                     with contextlib.suppress(Exception):
                         await stream.close()
+                if isinstance(exc, openai.BadRequestError) and self._refused.learn(exc, sent):
+                    continue  # a parameter the model takes otherwise: sent so, not a retry
                 error = self._request_error(exc)
                 if error is None:
                     raise
@@ -388,7 +397,7 @@ class OpenAIChat:
                     raise error from None
                 log.info("language model request failed (%s); retrying once", error.message)
                 await asyncio.sleep(_retry_delay(exc))
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def _request_error(self, exc: BaseException) -> ProviderError | None:
         """The person-facing error for a failure before the first chunk (None: not ours)."""

@@ -45,6 +45,13 @@ with no number at all (``"plain"``), so the client's recovery can be tested with
 ``models`` makes it serve only those chat models, as OpenAI does: ``/v1/models`` lists
 them and a chat request for any other is refused with HTTP 404 ``model_not_found``. Unset,
 it answers whatever model is asked for (as llama.cpp's server does) and lists its defaults.
+
+A reasoning model of OpenAI's (a name of the o-series or GPT-5 family, ``o4-mini``,
+``gpt-5-mini``) is as strict here as there: a request with ``max_tokens`` is refused with
+HTTP 400 ``unsupported_parameter`` (it takes ``max_completion_tokens``), and one with a
+``temperature`` other than 1 with ``unsupported_value``, each worded and shaped as OpenAI
+words them (the bodies quoted in openai-python's and many clients' issues, e.g.
+griptape-ai/ComfyUI-Griptape#312, OpenHands/OpenHands#4131).
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ import hashlib
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,6 +89,9 @@ SUMMARY_PHRASE = "running summary"
 # How a request over ``context_window`` is refused (see the module docstring).
 CONTEXT_ERRORS = ("openai", "llama.cpp", "plain")
 APPEND_MAX_BYTES = 15 * 1024 * 1024  # one realtime append event at most (PROTOCOLS §1)
+# OpenAI's reasoning models (o1, o3, o4-mini, the GPT-5 family): they refuse max_tokens and
+# any temperature but the default (see the module docstring).
+REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?:[-.:]|$)")
 
 
 @dataclass
@@ -242,7 +253,9 @@ class SimServer:
         return request.headers.get("xi-api-key", "")
 
     @staticmethod
-    def _openai_error(status: int, message: str, code: str | None = None) -> web.Response:
+    def _openai_error(
+        status: int, message: str, code: str | None = None, param: str | None = None
+    ) -> web.Response:
         kind = {
             400: "invalid_request_error",
             401: "invalid_request_error",
@@ -250,7 +263,7 @@ class SimServer:
             429: "requests",
         }.get(status, "server_error")
         return web.json_response(
-            {"error": {"message": message, "type": kind, "param": None, "code": code}},
+            {"error": {"message": message, "type": kind, "param": param, "code": code}},
             status=status,
             headers={"retry-after-ms": "50"},
         )
@@ -348,7 +361,7 @@ class SimServer:
                 f"The model `{model}` does not exist or you do not have access to it.",
                 "model_not_found",
             )
-        refused = self._over_window(body) or _bad_tools(body)
+        refused = _reasoning_refusal(model, body) or self._over_window(body) or _bad_tools(body)
         if refused is not None:
             return refused
         messages = body.get("messages") or []
@@ -357,7 +370,8 @@ class SimServer:
         prompt_tokens = self.request_tokens(body)
         calls: list[dict[str, Any]] = []
         if _is_summary(messages):
-            text = _summarise(messages, int(body.get("max_tokens") or 300))
+            cap = body.get("max_completion_tokens") or body.get("max_tokens")
+            text = _summarise(messages, int(cap or 300))
         else:
             text, turn, to_call = self._answer_for(messages)
             if (
@@ -1156,6 +1170,30 @@ def _completion(
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
+    """OpenAI's refusal of a parameter its reasoning models do not take, or None."""
+    if not isinstance(model, str) or not REASONING_MODEL.match(model):
+        return None
+    if "max_tokens" in body:
+        return SimServer._openai_error(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "unsupported_parameter",
+            "max_tokens",
+        )
+    temperature = body.get("temperature")
+    if temperature is not None and temperature != 1:
+        return SimServer._openai_error(
+            400,
+            f"Unsupported value: 'temperature' does not support {temperature} with this "
+            "model. Only the default (1) value is supported.",
+            "unsupported_value",
+            "temperature",
+        )
+    return None
 
 
 def _rt_error(code: str, message: str, client_event: str | None = None) -> dict[str, Any]:
