@@ -671,6 +671,41 @@ async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):
     assert "max_completion_tokens" not in body
 
 
+@pytest.mark.parametrize("style", ["content", "field"])
+async def test_llm_a_reasoning_models_thinking_is_not_part_of_the_answer(style):
+    """LM Studio (and vLLM without a reasoning parser) stream a reasoning model's thinking
+    in the answer's text, between <think> tags: it was spoken aloud and kept as what the
+    assistant said. Sent apart (reasoning_content), it was and is left out."""
+    script = SimScript(
+        turns=[
+            SCRIPT.turns[0],
+            SimTurn(
+                transcript="List my documents.",
+                reply="You have two documents.",
+                preamble="Let me look.",
+                tool_calls=[SimToolCall(name="docs__list_documents", arguments={})],
+            ),
+        ]
+    )
+    async with SimServer(script, SimLatency(**vars(FAST)), reasoning=style) as server:
+        llm = _chat(server)
+        try:
+            for question, reply in [
+                ("What time is it?", "It is ten past three."),
+                ("List my documents.", "Let me look."),  # said before the call
+            ]:
+                request = ChatRequest(
+                    messages=[{"role": "user", "content": question}],
+                    tools=[{"type": "function", "function": {"name": "docs__list_documents"}}],
+                )
+                items = [item async for item in llm.stream(request)]
+                text = "".join(i.text for i in items if isinstance(i, TextDelta))
+                assert text == reply
+        finally:
+            await llm.aclose()
+        assert [i for i in items if isinstance(i, ToolCalls)]  # the call came through
+
+
 async def test_llm_warm_readies_the_chat_resource_before_the_first_turn(sim):
     """The SDK imports its chat resource (and builds its chunk models) on the first use of
     ``client.chat``: ~85 ms on the event loop at the first turn's request, between the end

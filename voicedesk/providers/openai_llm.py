@@ -18,6 +18,10 @@ after ``first_token_s``, not after a long read timeout and a retry.
 A model that refuses ``max_tokens`` or a temperature (OpenAI's reasoning models) is sent
 ``max_completion_tokens`` and no temperature from then on (``chat_params``).
 
+A reasoning model's ``<think>`` block, which some servers leave in the answer's text, is
+not spoken (``reasoning.ThinkingFilter``); one the server sends apart, as
+``reasoning_content`` or ``reasoning``, is not read.
+
 Retries are ours (the SDK's are off): one quick retry, before any byte streamed, of a failure
 that came quickly (429, 5xx, connection refused or reset) — not of a timeout, which has
 already spent the budget. Nothing is retried once tokens have streamed: they may have been
@@ -57,6 +61,7 @@ from voicedesk.providers.base import (
     unreachable,
 )
 from voicedesk.providers.chat_params import RefusedParameters
+from voicedesk.providers.reasoning import ThinkingFilter
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +317,7 @@ class OpenAIChat:
             kwargs["temperature"] = request.temperature
         stream, chunks, first = await self._open(kwargs)
         calls: list[tuple[int, ToolCall]] = []  # (index, call), in the order begun
+        thinking = ThinkingFilter()  # a <think> block the server left in the answer
         finished = False
         try:
             async for chunk in self._rest(first, chunks):
@@ -322,8 +328,8 @@ class OpenAIChat:
                 choice = chunk.choices[0]
                 delta = choice.delta
                 if delta is not None:
-                    if delta.content:
-                        yield TextDelta(delta.content)
+                    if delta.content and (text := thinking.feed(delta.content)):
+                        yield TextDelta(text)
                     for tc in delta.tool_calls or []:
                         call = _call_for(calls, tc.index or 0, tc.id)
                         if tc.id:
@@ -335,6 +341,10 @@ class OpenAIChat:
                                 call.arguments += tc.function.arguments
                 if choice.finish_reason:
                     finished = True
+                    if tail := thinking.flush():
+                        yield TextDelta(tail)
+                    if thinking.thought:
+                        log.debug("the model's thinking left unspoken: %r", thinking.thought)
                     if calls:
                         ordered = sorted(calls, key=lambda entry: entry[0])  # stable
                         yield ToolCalls(_with_ids([call for _, call in ordered]))

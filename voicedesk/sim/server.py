@@ -46,6 +46,11 @@ with no number at all (``"plain"``), so the client's recovery can be tested with
 them and a chat request for any other is refused with HTTP 404 ``model_not_found``. Unset,
 it answers whatever model is asked for (as llama.cpp's server does) and lists its defaults.
 
+``reasoning`` makes it stream a reasoning model's thinking before each answer: in the
+answer's ``content`` between ``<think>`` tags (``"content"``: LM Studio, vLLM without a
+reasoning parser, llama.cpp with ``--reasoning-format none``), or apart, in the deltas'
+``reasoning_content`` (``"field"``: vLLM with one, llama.cpp's default, DeepSeek).
+
 A reasoning model of OpenAI's (a name of the o-series or GPT-5 family, ``o4-mini``,
 ``gpt-5-mini``) is as strict here as there: a request with ``max_tokens`` is refused with
 HTTP 400 ``unsupported_parameter`` (it takes ``max_completion_tokens``), and one with a
@@ -89,6 +94,9 @@ SUMMARY_PHRASE = "running summary"
 # How a request over ``context_window`` is refused (see the module docstring).
 CONTEXT_ERRORS = ("openai", "llama.cpp", "plain")
 APPEND_MAX_BYTES = 15 * 1024 * 1024  # one realtime append event at most (PROTOCOLS §1)
+# How a reasoning model's thinking is streamed (see the module docstring).
+REASONING_STYLES = ("content", "field")
+THOUGHT = "Okay, the person is asking something. I should answer briefly and clearly."
 # OpenAI's reasoning models (o1, o3, o4-mini, the GPT-5 family): they refuse max_tokens and
 # any temperature but the default (see the module docstring).
 REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?:[-.:]|$)")
@@ -135,9 +143,15 @@ class SimServer:
         models: tuple[str, ...] | None = None,
         keep_requests: int | None = None,
         tts_inactivity_s: float | None = None,
+        reasoning: str | None = None,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
             raise ValueError(f"context_error in {CONTEXT_ERRORS}")
+        if reasoning is not None and reasoning not in REASONING_STYLES:
+            raise ValueError(f"reasoning in {REASONING_STYLES}")
+        # A reasoning model's thinking before each streamed answer: in the answer's text
+        # between <think> tags ("content") or in the delta's reasoning_content ("field").
+        self.reasoning = reasoning
         self.script = script or SimScript()
         self.context_window = context_window  # chat requests over it are refused (None: no limit)
         self.context_error = context_error
@@ -415,6 +429,8 @@ class SimServer:
         await asyncio.sleep(max(0.0, t_in + self.latency.ttft_s - time.monotonic()))
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         tokens = 0
+        if self.reasoning is not None and not _is_summary(messages):
+            tokens += await self._think(resp, chunk)
         cap = body.get("max_completion_tokens") or body.get("max_tokens")
         if calls:
             finish = "tool_calls"
@@ -477,6 +493,21 @@ class SimServer:
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()  # end the body: the SDK drains after [DONE] otherwise
         return resp
+
+    async def _think(
+        self, resp: web.StreamResponse, chunk: Callable[[dict[str, Any]], bytes]
+    ) -> int:
+        """Stream a reasoning model's thinking as ``self.reasoning`` says; its tokens."""
+        words = [w if i == 0 else " " + w for i, w in enumerate(THOUGHT.split(" "))]
+        if self.reasoning == "content":  # LM Studio; vLLM without a reasoning parser
+            # the tags split across chunks, as a tokenizer may split them
+            parts = ("<th", "ink>\n", *words, "</th", "ink>", "\n\n")
+            pieces: list[dict[str, Any]] = [{"content": p} for p in parts]
+        else:  # vLLM with one, llama.cpp's server, DeepSeek's API
+            pieces = [{"content": None, "reasoning_content": w} for w in words]
+        for piece in pieces:
+            await resp.write(chunk(piece))
+        return len(words)
 
     @staticmethod
     def request_tokens(body: dict[str, Any]) -> int:
