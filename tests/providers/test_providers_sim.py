@@ -831,6 +831,24 @@ async def test_llm_dropped_stream_and_stall_become_provider_errors(sim):
     await llm.aclose()
 
 
+async def test_llm_an_answer_the_content_filter_stopped_is_a_failure_not_a_whole_answer(sim):
+    """OpenAI and Azure end a stream their content filter stopped with finish_reason
+    content_filter: it ended as a whole answer, cut mid-sentence with no word why, and was
+    kept so in the conversation."""
+    llm = _chat(sim)
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    sim.inject("llm", "filter")
+    said: list[str] = []
+    try:
+        with pytest.raises(ProviderError, match="content filter stopped the answer"):
+            async for item in llm.stream(request):
+                if isinstance(item, TextDelta):
+                    said.append(item.text)
+    finally:
+        await llm.aclose()
+    assert "".join(said) == "It is ten"  # what came before the filter stopped it
+
+
 async def test_llm_first_token_slower_than_the_stall_limit_is_waited_for(sim):
     """httpx's read timeout (the stall limit) ended the wait for a first token that came
     after it but within first_token_s, and the error named first_token_s."""

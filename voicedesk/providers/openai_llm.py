@@ -26,7 +26,8 @@ Retries are ours (the SDK's are off): one quick retry, before any byte streamed,
 that came quickly (429, 5xx, connection refused or reset) — not of a timeout, which has
 already spent the budget. Nothing is retried once tokens have streamed: they may have been
 spoken. A stream that ends without a finish reason broke off (a proxy or server giving up
-mid-answer without an error): it is a failure, not a whole answer.
+mid-answer without an error): it is a failure, not a whole answer; so is one the provider's
+content filter stopped (finish reason ``content_filter``, OpenAI's and Azure's).
 
 A request the server refuses as longer than the model's context window is never retried as
 it is: it becomes a ``ContextTooLongError`` carrying the window and the server's count of
@@ -339,6 +340,15 @@ class OpenAIChat:
                                 call.name += tc.function.name
                             if tc.function.arguments:
                                 call.arguments += tc.function.arguments
+                if choice.finish_reason == "content_filter":
+                    # OpenAI's and Azure's filters end the stream with it, the rest of the
+                    # answer withheld: ended as a whole answer, it stopped mid-sentence with
+                    # no word why, and was kept so in the conversation.
+                    raise ProviderError(
+                        "The language model's content filter stopped the answer "
+                        "(finish_reason content_filter)",
+                        "the provider withheld the rest; ask it another way",
+                    )
                 if choice.finish_reason:
                     finished = True
                     if tail := thinking.flush():

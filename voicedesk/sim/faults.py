@@ -53,6 +53,12 @@ FAULTS: dict[str, Fault] = {
         "closes properly, with no finish reason and no [DONE] (a shorter one after its last; "
         "as a proxy that gives up sends it)",
     ),
+    "filter": Fault(
+        ("llm",),
+        "a streamed text answer stops after its third word with finish_reason "
+        "content_filter, as OpenAI and Azure OpenAI end an answer their content filter "
+        "stopped (a shorter one after its last)",
+    ),
     "stall": Fault(
         PROVIDERS,
         "a streamed answer or speech starts (headers sent, or the socket open) and nothing "

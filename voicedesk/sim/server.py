@@ -470,6 +470,9 @@ class SimServer:
                 if fault == "end" and i == min(2, len(words) - 1):
                     await resp.write_eof()  # a whole HTTP body, but not a whole answer
                     return resp
+                if fault == "filter" and i == min(2, len(words) - 1):
+                    finish = "content_filter"  # the rest withheld, the stream ended properly
+                    break
                 t_next += interval
                 delay = t_next - time.monotonic()
                 if delay > 0 and i < len(words) - 1:
