@@ -655,6 +655,42 @@ async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model)
         assert "max_tokens" not in body and "temperature" not in body
 
 
+async def test_llm_a_server_that_refuses_stream_options_is_sent_none():
+    """Mistral's API refuses ``stream_options`` with HTTP 422 (a pydantic error list): every
+    turn failed, with the error body printed as a dict. It is learnt and left out."""
+    async with SimServer(SCRIPT, FAST, forbidden_fields=("stream_options",)) as server:
+        llm = _chat(server)
+        request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+        try:
+            for _ in range(2):
+                items = [item async for item in llm.stream(request)]
+                text = "".join(i.text for i in items if isinstance(i, TextDelta))
+                assert text == "It is ten past three."
+        finally:
+            await llm.aclose()
+        sent = server.chat_requests()
+    assert len(sent) == 3  # refused once, then answered; the second turn at once
+    assert "stream_options" in sent[0] and all("stream_options" not in b for b in sent[1:])
+
+
+async def test_llm_a_422_is_said_field_by_field_not_as_a_dict():
+    async with SimServer(SCRIPT, FAST, forbidden_fields=("stream_options", "tools")) as server:
+        llm = _chat(server)
+        request = ChatRequest(
+            messages=[{"role": "user", "content": "What time is it?"}],
+            tools=[{"type": "function", "function": {"name": "docs__list_documents"}}],
+        )
+        try:
+            with pytest.raises(ProviderError) as caught:
+                [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    # stream_options is learnt; tools cannot be left out, and the refusal says so plainly
+    assert caught.value.message == (
+        "The language model failed (HTTP 422): tools: Extra inputs are not permitted"
+    )
+
+
 async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):
     """Local servers (llama.cpp, Ollama, vLLM) all read ``max_tokens``, and not all of them
     ``max_completion_tokens``: it stays what is sent until a server refuses it."""

@@ -18,6 +18,15 @@ Azure deployments rename them), and the local servers (llama.cpp, Ollama, vLLM) 
 what is sent, and a refusal naming one of these parameters is learnt, for the session, and
 the request sent again as the model takes it. It is safe to send again: the refusal comes
 before any token.
+
+Mistral's API refuses ``stream_options`` (what asks for the token usage at the end of a
+stream) with HTTP 422, a pydantic error list in the body: ``{"object": "error", "message":
+{"detail": [{"type": "extra_forbidden", "loc": ["body", "stream_options", "include_usage"],
+"msg": "Extra inputs are not permitted", …}]}, …}`` (openai/openai-agents-python#442,
+vybestack/llxprt-code#114), as some older Azure API versions do. It is learnt the same way
+and left out: the answers then come without the server's token counts (the turns'
+metrics lack them; the context is kept within its budget by voicedesk's own count, as
+always).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ class RefusedParameters:
     def __init__(self) -> None:
         self.completion_cap = False  # the cap goes as max_completion_tokens
         self.default_temperature = False  # no temperature is sent (the model's own, 1)
+        self.no_stream_options = False  # no stream_options (no usage at the stream's end)
 
     def shape(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """``kwargs`` as this model takes them."""
@@ -42,38 +52,68 @@ class RefusedParameters:
             shaped["max_completion_tokens"] = shaped.pop("max_tokens")
         if self.default_temperature:
             shaped.pop("temperature", None)
+        if self.no_stream_options:
+            shaped.pop("stream_options", None)
         return shaped
 
     def learn(self, exc: BaseException, kwargs: dict[str, Any]) -> bool:
         """Whether ``exc`` refused a parameter of ``kwargs`` that can be sent otherwise (now
         learnt: ``shape`` sends it so); False for any other error."""
-        if getattr(exc, "status_code", None) != 400:
+        if getattr(exc, "status_code", None) not in (400, 422):
             return False
-        param = _refused_param(exc)
-        if param == "max_tokens" and not self.completion_cap and "max_tokens" in kwargs:
-            self.completion_cap = True
-            log.info("the model refuses max_tokens; sending max_completion_tokens")
-            return True
-        if param == "temperature" and not self.default_temperature and "temperature" in kwargs:
-            self.default_temperature = True
-            log.info("the model refuses temperature %s; sending none", kwargs["temperature"])
-            return True
-        return False
+        learnt = False
+        for param in refused_params(exc):
+            if param == "max_tokens" and not self.completion_cap and param in kwargs:
+                self.completion_cap = learnt = True
+                log.info("the model refuses max_tokens; sending max_completion_tokens")
+            elif param == "temperature" and not self.default_temperature and param in kwargs:
+                self.default_temperature = learnt = True
+                log.info("the model refuses temperature %s; sending none", kwargs[param])
+            elif param == "stream_options" and not self.no_stream_options and param in kwargs:
+                self.no_stream_options = learnt = True
+                log.info("the server refuses stream_options; asking for no usage")
+        return learnt
 
 
-def _refused_param(exc: BaseException) -> str | None:
-    """The parameter a 400 says is unsupported (its ``param``, or named in its message)."""
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    """The error object of ``exc``'s body (the SDK keeps OpenAI's ``error`` object, or the
+    whole body when it has none)."""
     body = getattr(exc, "body", None)
     err = body.get("error", body) if isinstance(body, dict) else None
-    fields = err if isinstance(err, dict) else {}
+    return err if isinstance(err, dict) else {}
+
+
+def refused_params(exc: BaseException) -> list[str]:
+    """The top-level request parameters a 400 or 422 says are not accepted: OpenAI's
+    ``param`` of an ``unsupported_parameter``/``unsupported_value``, the body fields of a
+    pydantic ``extra_forbidden`` list (Mistral, FastAPI servers), or a quoted name in
+    OpenAI's wording kept by a proxy that dropped the rest."""
+    fields = _error_fields(exc)
     code = str(fields.get("code") or getattr(exc, "code", None) or "")
     param = fields.get("param") or getattr(exc, "param", None)
-    message = str(fields.get("message") or getattr(exc, "message", "") or "")
     if code in ("unsupported_parameter", "unsupported_value") and isinstance(param, str):
-        return param
-    for name in ("max_tokens", "temperature"):  # a proxy that keeps the words only
-        if message.startswith(("Unsupported parameter: ", "Unsupported value: ")) and (
-            f"'{name}'" in message
-        ):
-            return name
-    return None
+        return [param.split(".")[0]]
+    found = [
+        str(item["loc"][1])
+        for item in validation_details(fields)
+        if item.get("type") == "extra_forbidden"
+        and len(item["loc"]) > 1
+        and item["loc"][0] == "body"
+    ]
+    message = fields.get("message") or getattr(exc, "message", "")
+    if isinstance(message, str) and message.startswith(
+        ("Unsupported parameter: ", "Unsupported value: ")
+    ):
+        found += [name for name in ("max_tokens", "temperature") if f"'{name}'" in message]
+    return found
+
+
+def validation_details(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """A pydantic error list in an error body (``detail``, or ``message.detail`` as
+    Mistral nests it): the entries with a ``loc``."""
+    message = fields.get("message")
+    nested = message.get("detail") if isinstance(message, dict) else None
+    details = fields.get("detail") if nested is None else nested
+    if not isinstance(details, list):
+        return []
+    return [d for d in details if isinstance(d, dict) and isinstance(d.get("loc"), list)]

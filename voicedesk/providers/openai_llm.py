@@ -16,7 +16,8 @@ start-up too), then no gap between chunks may exceed ``stall_s``. A hung server 
 after ``first_token_s``, not after a long read timeout and a retry.
 
 A model that refuses ``max_tokens`` or a temperature (OpenAI's reasoning models) is sent
-``max_completion_tokens`` and no temperature from then on (``chat_params``).
+``max_completion_tokens`` and no temperature from then on, and a server that refuses
+``stream_options`` (Mistral) is sent none (``chat_params``).
 
 A reasoning model's ``<think>`` block, which some servers leave in the answer's text, is
 not spoken (``reasoning.ThinkingFilter``); one the server sends apart, as
@@ -61,7 +62,7 @@ from voicedesk.providers.base import (
     Usage,
     unreachable,
 )
-from voicedesk.providers.chat_params import RefusedParameters
+from voicedesk.providers.chat_params import RefusedParameters, validation_details
 from voicedesk.providers.reasoning import ThinkingFilter
 
 log = logging.getLogger(__name__)
@@ -403,7 +404,7 @@ class OpenAIChat:
                 if stream is not None:
                     with contextlib.suppress(Exception):
                         await stream.close()
-                if isinstance(exc, openai.BadRequestError) and self._refused.learn(exc, sent):
+                if isinstance(exc, openai.APIStatusError) and self._refused.learn(exc, sent):
                     continue  # a parameter the model takes otherwise: sent so, not a retry
                 error = self._request_error(exc)
                 if error is None:
@@ -577,10 +578,17 @@ def _int_field(fields: dict[str, Any], key: str) -> int | None:
 
 
 def error_message(exc: Exception) -> str:
-    """What an OpenAI-style server said in its error body, which says more than the status."""
+    """What an OpenAI-style server said in its error body, which says more than the status.
+    A pydantic error list (Mistral's 422s, FastAPI servers) is said field by field: it was
+    printed as the dict it is."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         err = body.get("error", body)
+        if isinstance(err, dict) and (details := validation_details(err)):
+            return "; ".join(
+                f"{'.'.join(str(part) for part in d['loc'] if part != 'body')}: {d.get('msg')}"
+                for d in details
+            )
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])
     return str(getattr(exc, "message", exc))

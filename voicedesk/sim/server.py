@@ -51,6 +51,10 @@ answer's ``content`` between ``<think>`` tags (``"content"``: LM Studio, vLLM wi
 reasoning parser, llama.cpp with ``--reasoning-format none``), or apart, in the deltas'
 ``reasoning_content`` (``"field"``: vLLM with one, llama.cpp's default, DeepSeek).
 
+``forbidden_fields`` makes it refuse chat requests that carry any of those fields, as
+Mistral's API refuses ``stream_options``: HTTP 422 with a pydantic error list
+(``extra_forbidden``) nested in the body's ``message``.
+
 A reasoning model of OpenAI's (a name of the o-series or GPT-5 family, ``o4-mini``,
 ``gpt-5-mini``) is as strict here as there: a request with ``max_tokens`` is refused with
 HTTP 400 ``unsupported_parameter`` (it takes ``max_completion_tokens``), and one with a
@@ -144,6 +148,7 @@ class SimServer:
         keep_requests: int | None = None,
         tts_inactivity_s: float | None = None,
         reasoning: str | None = None,
+        forbidden_fields: tuple[str, ...] = (),
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
             raise ValueError(f"context_error in {CONTEXT_ERRORS}")
@@ -152,6 +157,8 @@ class SimServer:
         # A reasoning model's thinking before each streamed answer: in the answer's text
         # between <think> tags ("content") or in the delta's reasoning_content ("field").
         self.reasoning = reasoning
+        # Chat request fields refused as Mistral's API refuses fields it does not take.
+        self.forbidden_fields = forbidden_fields
         self.script = script or SimScript()
         self.context_window = context_window  # chat requests over it are refused (None: no limit)
         self.context_error = context_error
@@ -375,7 +382,12 @@ class SimServer:
                 f"The model `{model}` does not exist or you do not have access to it.",
                 "model_not_found",
             )
-        refused = _reasoning_refusal(model, body) or self._over_window(body) or _bad_tools(body)
+        refused = (
+            _forbidden(body, self.forbidden_fields)
+            or _reasoning_refusal(model, body)
+            or self._over_window(body)
+            or _bad_tools(body)
+        )
         if refused is not None:
             return refused
         messages = body.get("messages") or []
@@ -1204,6 +1216,36 @@ def _completion(
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def _forbidden(body: dict[str, Any], names: tuple[str, ...]) -> web.Response | None:
+    """Mistral's refusal of request fields it does not take (HTTP 422, a pydantic error
+    list nested in ``message``; openai/openai-agents-python#442), or None."""
+    details = []
+    for name in names:
+        if name in body:
+            value = body[name]
+            inner = [next(iter(value))] if isinstance(value, dict) and value else []
+            details.append(
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["body", name, *inner],
+                    "msg": "Extra inputs are not permitted",
+                    "input": value[inner[0]] if inner else value,
+                }
+            )
+    if not details:
+        return None
+    return web.json_response(
+        {
+            "object": "error",
+            "message": {"detail": details},
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        },
+        status=422,
+    )
 
 
 def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
