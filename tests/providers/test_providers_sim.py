@@ -16,7 +16,7 @@ import pytest
 
 from voicedesk.bench.scenarios import load_utterance
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
-from voicedesk.providers.base import ChatRequest, TextDelta, ToolCalls, Usage
+from voicedesk.providers.base import ChatRequest, TextDelta, ToolCalls, ToolsRefused, Usage
 from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
 from voicedesk.providers.openai_llm import OpenAIChat
 from voicedesk.providers.openai_stt import REDIAL_FIRST_S, OpenAIRealtimeSTT
@@ -689,6 +689,38 @@ async def test_llm_a_422_is_said_field_by_field_not_as_a_dict():
     assert caught.value.message == (
         "The language model failed (HTTP 422): tools: Extra inputs are not permitted"
     )
+
+
+@pytest.mark.parametrize(
+    "server, said, fix",
+    [
+        ("ollama", "gpt-4o-mini does not support tools", "choose a model that supports tools"),
+        ("llama.cpp", "tools param requires --jinja flag", "start llama-server with --jinja"),
+    ],
+)
+async def test_llm_a_model_that_takes_no_tools_answers_without_them(server, said, fix):
+    """Ollama refuses tools to a model without tool support (HTTP 400 "... does not support
+    tools"), llama.cpp's server started without --jinja too (HTTP 500): with the documents
+    tools on, every turn failed. The request is sent again without tools, the session's
+    later ones too, and the person is told once, with the way to have them."""
+    async with SimServer(SCRIPT, FAST, no_tools=server) as cloud:
+        llm = _chat(cloud)
+        request = ChatRequest(
+            messages=[{"role": "user", "content": "What time is it?"}],
+            tools=[{"type": "function", "function": {"name": "docs__list_documents"}}],
+        )
+        try:
+            turns = [[item async for item in llm.stream(request)] for _ in range(2)]
+        finally:
+            await llm.aclose()
+        sent = cloud.chat_requests()
+    for items in turns:
+        text = "".join(i.text for i in items if isinstance(i, TextDelta))
+        assert text == "It is ten past three."
+    (refused,) = [i for items in turns for i in items if isinstance(i, ToolsRefused)]
+    assert refused.said == said and fix in refused.fix
+    # refused once (not retried as a server error), then answered; the second turn at once
+    assert [bool(body.get("tools")) for body in sent] == [True, False, False]
 
 
 async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):

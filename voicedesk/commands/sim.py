@@ -136,6 +136,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "reasoning_content (field: vLLM with one, llama.cpp, DeepSeek)",
     )
     p.add_argument(
+        "--refuse-tools",
+        choices=("ollama", "llama.cpp"),
+        help="answer as a model that takes no tools: a chat request offering tools is "
+        "refused as Ollama refuses it (HTTP 400 '… does not support tools') or llama.cpp's "
+        "server without --jinja (HTTP 500 'tools param requires --jinja flag')",
+    )
+    p.add_argument(
         "--voice", choices=["synthetic", "piper"], default="synthetic", help="TTS audio source"
     )
     p.add_argument(
@@ -211,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
             keep_requests=SIM_REQUESTS_KEPT,
             tts_inactivity_s=args.tts_inactivity,
             reasoning=args.reasoning,
+            no_tools=args.refuse_tools,
         )
         for provider, fault, times in args.fault:
             server.inject(provider, fault, times)

@@ -27,14 +27,36 @@ vybestack/llxprt-code#114), as some older Azure API versions do. It is learnt th
 and left out: the answers then come without the server's token counts (the turns'
 metrics lack them; the context is kept within its budget by voicedesk's own count, as
 always).
+
+A model or server that takes no tools refuses any request that offers them, each in its
+own words: Ollama with HTTP 400 "<model> does not support tools" (ollama/ollama#5793,
+#14795), llama.cpp's server started without ``--jinja`` with HTTP 500 "tools param requires
+--jinja flag" (its ``oaicompat_chat_params_parse``), OpenRouter with HTTP 404 "No endpoints
+found that support tool use". Every turn failed while the documents tools were on. Only
+those explicit words count (a bare 400 may be anything): the request is sent again without
+tools, and so are the session's later ones; the person is told once.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+# What a server says when the model (or the server as started) takes no tools, with how to
+# get them; matched in the error's message only.
+_NO_TOOLS = (
+    (re.compile(r"does not support tools", re.I), "choose a model that supports tools (llm.model)"),
+    (re.compile(r"requires --jinja", re.I), "start llama-server with --jinja"),
+    (
+        re.compile(r"no endpoints found that support tool use", re.I),
+        "choose a model that supports tools (llm.model)",
+    ),
+)
+_TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls")
 
 
 class RefusedParameters:
@@ -44,6 +66,8 @@ class RefusedParameters:
         self.completion_cap = False  # the cap goes as max_completion_tokens
         self.default_temperature = False  # no temperature is sent (the model's own, 1)
         self.no_stream_options = False  # no stream_options (no usage at the stream's end)
+        # the model takes no tools: (the server's words, how to have them), once refused
+        self.no_tools: tuple[str, str] | None = None
 
     def shape(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """``kwargs`` as this model takes them."""
@@ -54,11 +78,22 @@ class RefusedParameters:
             shaped.pop("temperature", None)
         if self.no_stream_options:
             shaped.pop("stream_options", None)
+        if self.no_tools is not None:
+            for name in _TOOL_FIELDS:
+                shaped.pop(name, None)
         return shaped
 
     def learn(self, exc: BaseException, kwargs: dict[str, Any]) -> bool:
         """Whether ``exc`` refused a parameter of ``kwargs`` that can be sent otherwise (now
         learnt: ``shape`` sends it so); False for any other error."""
+        if kwargs.get("tools"):  # (sent with tools: learnt since by another request)
+            said = _error_text(exc)
+            for words, fix in _NO_TOOLS:
+                if words.search(said):
+                    if self.no_tools is None:
+                        log.info("the model takes no tools (%s); answering without", said)
+                        self.no_tools = (said, fix)
+                    return True
         if getattr(exc, "status_code", None) not in (400, 422):
             return False
         learnt = False
@@ -73,6 +108,12 @@ class RefusedParameters:
                 self.no_stream_options = learnt = True
                 log.info("the server refuses stream_options; asking for no usage")
         return learnt
+
+
+def _error_text(exc: BaseException) -> str:
+    """The message of ``exc``'s error body (or of the exception)."""
+    message = _error_fields(exc).get("message")
+    return message if isinstance(message, str) else str(getattr(exc, "message", exc))
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:

@@ -17,7 +17,9 @@ after ``first_token_s``, not after a long read timeout and a retry.
 
 A model that refuses ``max_tokens`` or a temperature (OpenAI's reasoning models) is sent
 ``max_completion_tokens`` and no temperature from then on, and a server that refuses
-``stream_options`` (Mistral) is sent none (``chat_params``).
+``stream_options`` (Mistral) is sent none; a model that takes no tools (Ollama's "does not
+support tools", llama.cpp without ``--jinja``) is sent none either, and a ``ToolsRefused``
+says so once (``chat_params``).
 
 A reasoning model's ``<think>`` block, which some servers leave in the answer's text, is
 not spoken (``reasoning.ThinkingFilter``); one the server sends apart, as
@@ -59,6 +61,7 @@ from voicedesk.providers.base import (
     TextDelta,
     ToolCall,
     ToolCalls,
+    ToolsRefused,
     Usage,
     unreachable,
 )
@@ -194,6 +197,7 @@ class OpenAIChat:
             http_client=kept_alive_http_client(openai_address(base_url)),
         )
         self._refused = RefusedParameters()  # what the model refused (max_tokens, temperature)
+        self._tools_refusal_said = False
         self._prewarm: asyncio.Task[None] | None = None
         self._used_at: float | None = None  # loop time the server last answered us
 
@@ -322,6 +326,9 @@ class OpenAIChat:
         thinking = ThinkingFilter()  # a <think> block the server left in the answer
         finished = False
         try:
+            if self._refused.no_tools is not None and not self._tools_refusal_said:
+                self._tools_refusal_said = True  # said once, by the stream that learnt it
+                yield ToolsRefused(*self._refused.no_tools)
             async for chunk in self._rest(first, chunks):
                 if chunk.usage is not None:
                     yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)

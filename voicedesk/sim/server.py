@@ -51,6 +51,11 @@ answer's ``content`` between ``<think>`` tags (``"content"``: LM Studio, vLLM wi
 reasoning parser, llama.cpp with ``--reasoning-format none``), or apart, in the deltas'
 ``reasoning_content`` (``"field"``: vLLM with one, llama.cpp's default, DeepSeek).
 
+``no_tools`` plays a model that takes no tools: a request offering any is refused as
+Ollama refuses it (``"ollama"``: HTTP 400 "<model> does not support tools") or llama.cpp's
+server started without ``--jinja`` (``"llama.cpp"``: HTTP 500 "tools param requires --jinja
+flag").
+
 ``forbidden_fields`` makes it refuse chat requests that carry any of those fields, as
 Mistral's API refuses ``stream_options``: HTTP 422 with a pydantic error list
 (``extra_forbidden``) nested in the body's ``message``.
@@ -98,6 +103,13 @@ SUMMARY_PHRASE = "running summary"
 # How a request over ``context_window`` is refused (see the module docstring).
 CONTEXT_ERRORS = ("openai", "llama.cpp", "plain")
 APPEND_MAX_BYTES = 15 * 1024 * 1024  # one realtime append event at most (PROTOCOLS §1)
+# How a server refuses a request offering tools to a model that takes none: (status, error
+# object), as Ollama words it (ollama/ollama#5793) and llama.cpp's server without --jinja.
+NO_TOOLS_REFUSALS: dict[str, tuple[int, str, str, int | None]] = {
+    # name: (status, message, type, code)
+    "ollama": (400, "{model} does not support tools", "api_error", None),
+    "llama.cpp": (500, "tools param requires --jinja flag", "server_error", 500),
+}
 # How a reasoning model's thinking is streamed (see the module docstring).
 REASONING_STYLES = ("content", "field")
 THOUGHT = "Okay, the person is asking something. I should answer briefly and clearly."
@@ -149,6 +161,7 @@ class SimServer:
         tts_inactivity_s: float | None = None,
         reasoning: str | None = None,
         forbidden_fields: tuple[str, ...] = (),
+        no_tools: str | None = None,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
             raise ValueError(f"context_error in {CONTEXT_ERRORS}")
@@ -159,6 +172,10 @@ class SimServer:
         self.reasoning = reasoning
         # Chat request fields refused as Mistral's API refuses fields it does not take.
         self.forbidden_fields = forbidden_fields
+        if no_tools is not None and no_tools not in NO_TOOLS_REFUSALS:
+            raise ValueError(f"no_tools in {tuple(NO_TOOLS_REFUSALS)}")
+        # The model takes no tools: a request offering them is refused as that server does.
+        self.no_tools = no_tools
         self.script = script or SimScript()
         self.context_window = context_window  # chat requests over it are refused (None: no limit)
         self.context_error = context_error
@@ -381,6 +398,13 @@ class SimServer:
                 404,
                 f"The model `{model}` does not exist or you do not have access to it.",
                 "model_not_found",
+            )
+        if self.no_tools is not None and body.get("tools"):
+            status, message, kind, code = NO_TOOLS_REFUSALS[self.no_tools]
+            said = message.format(model=model)
+            return web.json_response(
+                {"error": {"message": said, "type": kind, "param": None, "code": code}},
+                status=status,
             )
         refused = (
             _forbidden(body, self.forbidden_fields)
