@@ -112,7 +112,10 @@ NO_TOOLS_REFUSALS: dict[str, tuple[int, str, str, int | None]] = {
 }
 # How a reasoning model's thinking is streamed (see the module docstring).
 REASONING_STYLES = ("content", "field")
-THOUGHT = "Okay, the person is asking something. I should answer briefly and clearly."
+THOUGHT = (
+    "Okay, the person is asking something. Let me think about what they want to know, what "
+    "I already said, and how to put it. I should answer briefly and clearly."
+)
 # OpenAI's reasoning models (o1, o3, o4-mini, the GPT-5 family): they refuse max_tokens and
 # any temperature but the default (see the module docstring).
 REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?:[-.:]|$)")
@@ -465,10 +468,13 @@ class SimServer:
         await asyncio.sleep(max(0.0, t_in + self.latency.ttft_s - time.monotonic()))
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         tokens = 0
-        if self.reasoning is not None and not _is_summary(messages):
-            tokens += await self._think(resp, chunk)
         cap = body.get("max_completion_tokens") or body.get("max_tokens")
-        if calls:
+        thought_cut = False  # the thinking took the whole cap: no answer
+        if self.reasoning is not None and not _is_summary(messages):
+            tokens, thought_cut = await self._think(resp, chunk, cap)
+        if thought_cut:
+            finish = "length"
+        elif calls:
             finish = "tool_calls"
             for i, word in enumerate(text.split(" ") if text else []):  # the preamble
                 await resp.write(chunk({"content": word if i == 0 else " " + word}))
@@ -493,8 +499,9 @@ class SimServer:
         else:
             words = text.split(" ")
             finish = "stop"
-            if isinstance(cap, int) and 0 < cap < len(words):  # a word a token, as counted
-                words, finish = words[:cap], "length"
+            left = cap - tokens if isinstance(cap, int) else 0  # the thinking counts too
+            if 0 < left < len(words):  # a word a token, as counted
+                words, finish = words[:left], "length"
             interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
             t_next = time.monotonic()
             for i, word in enumerate(words):
@@ -534,19 +541,24 @@ class SimServer:
         return resp
 
     async def _think(
-        self, resp: web.StreamResponse, chunk: Callable[[dict[str, Any]], bytes]
-    ) -> int:
-        """Stream a reasoning model's thinking as ``self.reasoning`` says; its tokens."""
+        self, resp: web.StreamResponse, chunk: Callable[[dict[str, Any]], bytes], cap: Any
+    ) -> tuple[int, bool]:
+        """Stream a reasoning model's thinking as ``self.reasoning`` says: (its tokens, a word
+        each, and whether it took the whole ``cap``, as reasoning tokens count against
+        OpenAI's max_completion_tokens and a local server's max_tokens)."""
         words = [w if i == 0 else " " + w for i, w in enumerate(THOUGHT.split(" "))]
+        cut = isinstance(cap, int) and 0 < cap <= len(words)
+        if cut:
+            words = words[:cap]
         if self.reasoning == "content":  # LM Studio; vLLM without a reasoning parser
             # the tags split across chunks, as a tokenizer may split them
-            parts = ("<th", "ink>\n", *words, "</th", "ink>", "\n\n")
-            pieces: list[dict[str, Any]] = [{"content": p} for p in parts]
+            end = () if cut else ("</th", "ink>", "\n\n")
+            pieces: list[dict[str, Any]] = [{"content": p} for p in ("<th", "ink>\n", *words, *end)]
         else:  # vLLM with one, llama.cpp's server, DeepSeek's API
             pieces = [{"content": None, "reasoning_content": w} for w in words]
         for piece in pieces:
             await resp.write(chunk(piece))
-        return len(words)
+        return len(words), cut
 
     @staticmethod
     def request_tokens(body: dict[str, Any]) -> int:
