@@ -774,6 +774,45 @@ async def test_llm_a_reasoning_models_thinking_is_not_part_of_the_answer(style):
         assert [i for i in items if isinstance(i, ToolCalls)]  # the call came through
 
 
+@pytest.mark.parametrize(
+    "messages, said",
+    [
+        (
+            [
+                {"role": "user", "content": "List my documents."},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "f"}},
+                        {"id": "call_2", "type": "function", "function": {"name": "g"}},
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": "done"},
+                {"role": "user", "content": "And?"},
+            ],
+            "did not have response messages: call_2",
+        ),
+        (
+            [
+                {"role": "user", "content": "List my documents."},
+                {"role": "tool", "tool_call_id": "call_1", "content": "done"},
+            ],
+            "must be a response to a preceeding message with 'tool_calls'",
+        ),
+    ],
+)
+async def test_sim_refuses_tool_calls_and_results_that_do_not_pair_up(sim, messages, said):
+    """As OpenAI does: the simulated cloud took any conversation, so one the context's
+    trimming left with a call and no result (or a result and no call) passed every test."""
+    llm = _chat(sim)
+    try:
+        with pytest.raises(ProviderError, match=said):
+            [item async for item in llm.stream(ChatRequest(messages=messages))]
+    finally:
+        await llm.aclose()
+
+
 async def test_llm_warm_readies_the_chat_resource_before_the_first_turn(sim):
     """The SDK imports its chat resource (and builds its chunk models) on the first use of
     ``client.chat``: ~85 ms on the event loop at the first turn's request, between the end

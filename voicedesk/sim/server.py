@@ -51,6 +51,10 @@ answer's ``content`` between ``<think>`` tags (``"content"``: LM Studio, vLLM wi
 reasoning parser, llama.cpp with ``--reasoning-format none``), or apart, in the deltas'
 ``reasoning_content`` (``"field"``: vLLM with one, llama.cpp's default, DeepSeek).
 
+Chat requests are refused as OpenAI refuses them when their tool calls and results do not
+pair up: each assistant message with ``tool_calls`` followed at once by a ``tool`` message
+for each call, and no ``tool`` message that answers none (HTTP 400, OpenAI's wording).
+
 ``no_tools`` plays a model that takes no tools: a request offering any is refused as
 Ollama refuses it (``"ollama"``: HTTP 400 "<model> does not support tools") or llama.cpp's
 server started without ``--jinja`` (``"llama.cpp"``: HTTP 500 "tools param requires --jinja
@@ -410,7 +414,8 @@ class SimServer:
                 status=status,
             )
         refused = (
-            _forbidden(body, self.forbidden_fields)
+            _unanswered_calls(body.get("messages"))
+            or _forbidden(body, self.forbidden_fields)
             or _reasoning_refusal(model, body)
             or self._over_window(body)
             or _bad_tools(body)
@@ -1252,6 +1257,39 @@ def _completion(
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def _unanswered_calls(messages: Any) -> web.Response | None:
+    """OpenAI's refusal of a conversation whose tool calls and results do not pair up, or
+    None: an assistant message with ``tool_calls`` must be followed, at once, by a ``tool``
+    message for each of its ids, and a ``tool`` message must answer such a call (the wording
+    of OpenAI's 400s, quoted in agno-agi/agno#3105 and itmisx/deepx-code#94)."""
+    if not isinstance(messages, list):
+        return None
+    waiting: list[str] = []  # the last tool_calls' ids not yet answered
+    for message in [*messages, {"role": "end"}]:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role == "tool" and message.get("tool_call_id") in waiting:
+            waiting.remove(message["tool_call_id"])
+            continue
+        if role == "tool":
+            return SimServer._openai_error(
+                400,
+                "Invalid parameter: messages with role 'tool' must be a response to a "
+                "preceeding message with 'tool_calls'.",
+                param="messages.[].role",
+            )
+        if waiting:
+            return SimServer._openai_error(
+                400,
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not "
+                f"have response messages: {', '.join(waiting)}",
+                param="messages.[].role",
+            )
+        if role == "assistant":
+            waiting = [str(c.get("id")) for c in message.get("tool_calls") or []]
+    return None
 
 
 def _forbidden(body: dict[str, Any], names: tuple[str, ...]) -> web.Response | None:
