@@ -379,6 +379,29 @@ async def test_stt_redials_a_refusing_service_with_backoff_while_speech_streams(
         await stt.aclose()
 
 
+async def test_stt_a_session_at_its_maximum_duration_is_no_warning(sim, caplog):
+    """OpenAI ends a realtime session at its maximum duration (60 minutes) with an error
+    event, session_expired, then a close with 1001. A headless run printed "[warning]
+    realtime transcription error: Your session hit the maximum duration of 60 minutes."
+    for what is routine and recovered: the segment is resent, the socket opened again."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="voicedesk.providers.openai_stt")
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    try:
+        await stt.connect()
+        for block in np.array_split(speech(), 50):
+            stt.push_audio(block)
+        sim.inject("stt", "expire")
+        assert await stt.commit() == "What time is it?"
+        await asyncio.sleep(0.3)  # the close, and the socket opened again
+    finally:
+        await stt.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not warnings
+    assert any("maximum duration" in r.getMessage() for r in caplog.records)  # logged
+
+
 async def test_stt_an_outage_is_warned_about_once_not_at_every_redial(sim, caplog):
     """With the service unreachable, every redial of a flush warned: "speech-to-text
     reconnect failed (next try in 0.5 s)", then 1 s, 2 s, 4 s, and every 4 s for as long

@@ -70,6 +70,12 @@ FAULTS: dict[str, Fault] = {
         "an error event about the client's last append (its event_id) comes before the "
         "commit is acknowledged; the commit itself is transcribed as usual",
     ),
+    "expire": Fault(
+        ("stt",),
+        "the realtime session reaches its maximum duration at the commit: an error event "
+        "session_expired (naming no event), then the socket closes with 1001 and the same "
+        "reason, as OpenAI's does at 60 minutes; the commit is heard, not transcribed",
+    ),
     "late": Fault(("stt",), f"the final transcript comes {STT_LATE_S:g} s later than usual"),
 }
 

@@ -789,6 +789,14 @@ class SimServer:
                         self._transcribe(audio)
                         await ws.close(code=1011, message=b"simulated drop")
                         break
+                    if now_fault == "expire":
+                        # as OpenAI ends a session at its maximum duration (livekit/agents
+                        # #2358, pollen-robotics/reachy_mini_conversation_app#134)
+                        self._transcribe(audio)
+                        reason = "Your session hit the maximum duration of 60 minutes."
+                        await send(_rt_error("session_expired", reason))
+                        await ws.close(code=1001, message=reason.encode())
+                        break
                     if now_fault == "stray":
                         # an error about another client event, named by its event_id, as
                         # the service names the event an error is about
