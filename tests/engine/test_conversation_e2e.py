@@ -1377,6 +1377,31 @@ async def test_an_empty_answer_ends_its_turn(tmp_path) -> None:
     assert ("warning", "The answer to turn 1 was empty.") in notices
 
 
+async def test_an_answer_the_models_thinking_used_up_says_to_raise_the_cap(
+    tmp_path, monkeypatch
+) -> None:
+    """A reasoning model spends its tokens thinking first (they count against max_tokens
+    and OpenAI's max_completion_tokens); with the cap spent before a word of the answer,
+    the person read "The answer to turn 1 was empty." beside "stopped at llm.max_tokens
+    (16 tokens); raise it for longer answers", the answer having no length at all."""
+    on_sim_start(monkeypatch, lambda server: setattr(server, "reasoning", "field"))
+    scenario, script = _question_then_thanks(gaps_s=3.0)
+    settings = _settings(tmp_path, llm={"max_tokens": 16})
+    session, seen, _, _ = await asyncio.wait_for(_run(tmp_path, scenario, script, settings), 60)
+    first = session.records[0]
+    assert first.assistant_text == "" and first.reached_max_tokens and not first.error
+    notices = [(e.level, e.message) for e in seen if isinstance(e, ev.Notice)]
+    about_turn_1 = [n for n in notices if "turn 1" in n[1]]
+    assert about_turn_1 == [
+        (
+            "warning",
+            "The answer to turn 1 was empty: the model used all of llm.max_tokens (16 "
+            "tokens) before it said a word (a reasoning model spends them thinking first); "
+            "raise llm.max_tokens.",
+        )
+    ]
+
+
 async def test_an_answer_of_only_emoji_is_not_called_empty(tmp_path) -> None:
     """The model answered "👍🎉": emoji are neither spoken nor shown, so nothing was said,
     and the notice called the answer empty, a warning of a model that said nothing."""

@@ -16,7 +16,7 @@ import pytest
 
 from voicedesk.bench.scenarios import load_utterance
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
-from voicedesk.providers.base import ChatRequest, TextDelta, ToolCalls, Usage
+from voicedesk.providers.base import ChatRequest, TextDelta, ToolCalls, ToolsRefused, Usage
 from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
 from voicedesk.providers.openai_llm import OpenAIChat
 from voicedesk.providers.openai_stt import REDIAL_FIRST_S, OpenAIRealtimeSTT
@@ -379,6 +379,29 @@ async def test_stt_redials_a_refusing_service_with_backoff_while_speech_streams(
         await stt.aclose()
 
 
+async def test_stt_a_session_at_its_maximum_duration_is_no_warning(sim, caplog):
+    """OpenAI ends a realtime session at its maximum duration (60 minutes) with an error
+    event, session_expired, then a close with 1001. A headless run printed "[warning]
+    realtime transcription error: Your session hit the maximum duration of 60 minutes."
+    for what is routine and recovered: the segment is resent, the socket opened again."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="voicedesk.providers.openai_stt")
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    try:
+        await stt.connect()
+        for block in np.array_split(speech(), 50):
+            stt.push_audio(block)
+        sim.inject("stt", "expire")
+        assert await stt.commit() == "What time is it?"
+        await asyncio.sleep(0.3)  # the close, and the socket opened again
+    finally:
+        await stt.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not warnings
+    assert any("maximum duration" in r.getMessage() for r in caplog.records)  # logged
+
+
 async def test_stt_an_outage_is_warned_about_once_not_at_every_redial(sim, caplog):
     """With the service unreachable, every redial of a flush warned: "speech-to-text
     reconnect failed (next try in 0.5 s)", then 1 s, 2 s, 4 s, and every 4 s for as long
@@ -631,6 +654,188 @@ async def test_llm_tool_calls_are_assembled_from_fragments(sim):
     assert usage.prompt_tokens > sim.request_tokens({**body, "tools": None})
 
 
+@pytest.mark.parametrize("model", ["gpt-5-mini", "o4-mini"])
+async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model):
+    """OpenAI's reasoning models refuse ``max_tokens`` (they take ``max_completion_tokens``)
+    and any temperature but 1, with HTTP 400: every turn failed with "The language model
+    failed (HTTP 400)". The refusal is learnt once and the request sent as the model takes it;
+    later turns are sent so at once."""
+    llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            assert text == "It is ten past three."
+    finally:
+        await llm.aclose()
+    sent = sim.chat_requests()
+    assert len(sent) == 4  # the first turn: refused twice, then answered; the second at once
+    for body in sent[-2:]:
+        assert body["max_completion_tokens"] == 200
+        assert "max_tokens" not in body and "temperature" not in body
+
+
+async def test_llm_a_server_that_refuses_stream_options_is_sent_none():
+    """Mistral's API refuses ``stream_options`` with HTTP 422 (a pydantic error list): every
+    turn failed, with the error body printed as a dict. It is learnt and left out."""
+    async with SimServer(SCRIPT, FAST, forbidden_fields=("stream_options",)) as server:
+        llm = _chat(server)
+        request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+        try:
+            for _ in range(2):
+                items = [item async for item in llm.stream(request)]
+                text = "".join(i.text for i in items if isinstance(i, TextDelta))
+                assert text == "It is ten past three."
+        finally:
+            await llm.aclose()
+        sent = server.chat_requests()
+    assert len(sent) == 3  # refused once, then answered; the second turn at once
+    assert "stream_options" in sent[0] and all("stream_options" not in b for b in sent[1:])
+
+
+async def test_llm_a_422_is_said_field_by_field_not_as_a_dict():
+    async with SimServer(SCRIPT, FAST, forbidden_fields=("stream_options", "tools")) as server:
+        llm = _chat(server)
+        request = ChatRequest(
+            messages=[{"role": "user", "content": "What time is it?"}],
+            tools=[{"type": "function", "function": {"name": "docs__list_documents"}}],
+        )
+        try:
+            with pytest.raises(ProviderError) as caught:
+                [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    # stream_options is learnt; tools cannot be left out, and the refusal says so plainly
+    assert caught.value.message == (
+        "The language model failed (HTTP 422): tools: Extra inputs are not permitted"
+    )
+
+
+@pytest.mark.parametrize(
+    "server, said, fix",
+    [
+        ("ollama", "gpt-4o-mini does not support tools", "choose a model that supports tools"),
+        ("llama.cpp", "tools param requires --jinja flag", "start llama-server with --jinja"),
+    ],
+)
+async def test_llm_a_model_that_takes_no_tools_answers_without_them(server, said, fix):
+    """Ollama refuses tools to a model without tool support (HTTP 400 "... does not support
+    tools"), llama.cpp's server started without --jinja too (HTTP 500): with the documents
+    tools on, every turn failed. The request is sent again without tools, the session's
+    later ones too, and the person is told once, with the way to have them."""
+    async with SimServer(SCRIPT, FAST, no_tools=server) as cloud:
+        llm = _chat(cloud)
+        request = ChatRequest(
+            messages=[{"role": "user", "content": "What time is it?"}],
+            tools=[{"type": "function", "function": {"name": "docs__list_documents"}}],
+        )
+        try:
+            turns = [[item async for item in llm.stream(request)] for _ in range(2)]
+        finally:
+            await llm.aclose()
+        sent = cloud.chat_requests()
+    for items in turns:
+        text = "".join(i.text for i in items if isinstance(i, TextDelta))
+        assert text == "It is ten past three."
+    (refused,) = [i for items in turns for i in items if isinstance(i, ToolsRefused)]
+    assert refused.said == said and fix in refused.fix
+    # refused once (not retried as a server error), then answered; the second turn at once
+    assert [bool(body.get("tools")) for body in sent] == [True, False, False]
+
+
+async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):
+    """Local servers (llama.cpp, Ollama, vLLM) all read ``max_tokens``, and not all of them
+    ``max_completion_tokens``: it stays what is sent until a server refuses it."""
+    llm = _chat(sim)
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+    try:
+        [item async for item in llm.stream(request)]
+    finally:
+        await llm.aclose()
+    (body,) = sim.chat_requests()
+    assert body["max_tokens"] == 200 and body["temperature"] == 0.7
+    assert "max_completion_tokens" not in body
+
+
+@pytest.mark.parametrize("style", ["content", "field"])
+async def test_llm_a_reasoning_models_thinking_is_not_part_of_the_answer(style):
+    """LM Studio (and vLLM without a reasoning parser) stream a reasoning model's thinking
+    in the answer's text, between <think> tags: it was spoken aloud and kept as what the
+    assistant said. Sent apart (reasoning_content), it was and is left out."""
+    script = SimScript(
+        turns=[
+            SCRIPT.turns[0],
+            SimTurn(
+                transcript="List my documents.",
+                reply="You have two documents.",
+                preamble="Let me look.",
+                tool_calls=[SimToolCall(name="docs__list_documents", arguments={})],
+            ),
+        ]
+    )
+    async with SimServer(script, SimLatency(**vars(FAST)), reasoning=style) as server:
+        llm = _chat(server)
+        try:
+            for question, reply in [
+                ("What time is it?", "It is ten past three."),
+                ("List my documents.", "Let me look."),  # said before the call
+            ]:
+                request = ChatRequest(
+                    messages=[{"role": "user", "content": question}],
+                    tools=[{"type": "function", "function": {"name": "docs__list_documents"}}],
+                )
+                items = [item async for item in llm.stream(request)]
+                text = "".join(i.text for i in items if isinstance(i, TextDelta))
+                assert text == reply
+        finally:
+            await llm.aclose()
+        assert [i for i in items if isinstance(i, ToolCalls)]  # the call came through
+
+
+@pytest.mark.parametrize(
+    "messages, said",
+    [
+        (
+            [
+                {"role": "user", "content": "List my documents."},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "f"}},
+                        {"id": "call_2", "type": "function", "function": {"name": "g"}},
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": "done"},
+                {"role": "user", "content": "And?"},
+            ],
+            "did not have response messages: call_2",
+        ),
+        (
+            [
+                {"role": "user", "content": "List my documents."},
+                {"role": "tool", "tool_call_id": "call_1", "content": "done"},
+            ],
+            "must be a response to a preceeding message with 'tool_calls'",
+        ),
+    ],
+)
+async def test_sim_refuses_tool_calls_and_results_that_do_not_pair_up(sim, messages, said):
+    """As OpenAI does: the simulated cloud took any conversation, so one the context's
+    trimming left with a call and no result (or a result and no call) passed every test."""
+    llm = _chat(sim)
+    try:
+        with pytest.raises(ProviderError, match=said):
+            [item async for item in llm.stream(ChatRequest(messages=messages))]
+    finally:
+        await llm.aclose()
+
+
 async def test_llm_warm_readies_the_chat_resource_before_the_first_turn(sim):
     """The SDK imports its chat resource (and builds its chunk models) on the first use of
     ``client.chat``: ~85 ms on the event loop at the first turn's request, between the end
@@ -754,6 +959,24 @@ async def test_llm_dropped_stream_and_stall_become_provider_errors(sim):
             pass
     assert time.monotonic() - t0 < 5
     await llm.aclose()
+
+
+async def test_llm_an_answer_the_content_filter_stopped_is_a_failure_not_a_whole_answer(sim):
+    """OpenAI and Azure end a stream their content filter stopped with finish_reason
+    content_filter: it ended as a whole answer, cut mid-sentence with no word why, and was
+    kept so in the conversation."""
+    llm = _chat(sim)
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    sim.inject("llm", "filter")
+    said: list[str] = []
+    try:
+        with pytest.raises(ProviderError, match="content filter stopped the answer"):
+            async for item in llm.stream(request):
+                if isinstance(item, TextDelta):
+                    said.append(item.text)
+    finally:
+        await llm.aclose()
+    assert "".join(said) == "It is ten"  # what came before the filter stopped it
 
 
 async def test_llm_first_token_slower_than_the_stall_limit_is_waited_for(sim):

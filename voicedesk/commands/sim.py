@@ -129,6 +129,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "that context window does (default: no limit)",
     )
     p.add_argument(
+        "--reasoning",
+        choices=("content", "field"),
+        help="answer as a reasoning model does, its thinking first: in the answer's text "
+        "between <think> tags (content: LM Studio, vLLM without a reasoning parser) or in "
+        "reasoning_content (field: vLLM with one, llama.cpp, DeepSeek)",
+    )
+    p.add_argument(
+        "--refuse-tools",
+        choices=("ollama", "llama.cpp"),
+        help="answer as a model that takes no tools: a chat request offering tools is "
+        "refused as Ollama refuses it (HTTP 400 '… does not support tools') or llama.cpp's "
+        "server without --jinja (HTTP 500 'tools param requires --jinja flag')",
+    )
+    p.add_argument(
         "--voice", choices=["synthetic", "piper"], default="synthetic", help="TTS audio source"
     )
     p.add_argument(
@@ -203,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
             context_window=args.context_window,
             keep_requests=SIM_REQUESTS_KEPT,
             tts_inactivity_s=args.tts_inactivity,
+            reasoning=args.reasoning,
+            no_tools=args.refuse_tools,
         )
         for provider, fault, times in args.fault:
             server.inject(provider, fault, times)

@@ -36,6 +36,7 @@ from voicedesk.providers.base import (
     TextDelta,
     ToolCall,
     ToolCalls,
+    ToolsRefused,
     Usage,
 )
 
@@ -536,6 +537,15 @@ class Reply:
                     self.record.completion_tokens = item.completion_tokens
                 elif isinstance(item, Finished):
                     self.reached_max_tokens = item.reason == "length"
+                elif isinstance(item, ToolsRefused):
+                    self.bus.publish(
+                        ev.Notice(
+                            level="warning",
+                            message=f"The language model takes no tools ({item.said}): it "
+                            f"answers without them for the rest of the session. To use "
+                            f"them, {item.fix}.",
+                        )
+                    )
         finally:
             self._requesting = False
         if tail := speakable.flush():

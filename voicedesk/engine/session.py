@@ -1162,7 +1162,8 @@ class Session:
                     f"The answer to turn {turn.turn_id} was only emoji, "
                     "which are neither spoken nor shown.",
                 )
-            elif not reply.text.strip():
+            elif not reply.text.strip() and not getattr(reply, "reached_max_tokens", False):
+                # (one the model's length limit emptied is said with its cause, at its end)
                 self._notice("warning", f"The answer to turn {turn.turn_id} was empty.")
             self._speaking.end_silent(reply)
 
@@ -1262,12 +1263,21 @@ class Session:
             cut = "interrupted" if interrupted else "failed" if failed else None
             if capped and not interrupted:
                 cut = "length"  # heard to where the model stopped, mid-sentence
-                self._notice(
-                    "warning",
-                    f"The answer to turn {turn.turn_id} stopped at llm.max_tokens "
-                    f"({self.settings.llm.max_tokens} tokens); raise it for longer answers.",
-                    turn=turn.turn_id,
-                )
+                cap = self.settings.llm.max_tokens
+                if rec.assistant_text.strip():
+                    said = f"stopped at llm.max_tokens ({cap} tokens); raise it for longer answers"
+                else:
+                    # A reasoning model spends its tokens thinking first, at times all of
+                    # them: "stopped at llm.max_tokens; raise it for longer answers", beside
+                    # "was empty", did not say why an answer had no length at all.
+                    said = (
+                        f"was empty: the model used all of llm.max_tokens ({cap} tokens) "
+                        "before it said a word (a reasoning model spends them thinking "
+                        "first); raise llm.max_tokens"
+                    )
+                # an answer with words shows its own cut; an empty one has no line to show it
+                shown_on = turn.turn_id if rec.assistant_text.strip() else None
+                self._notice("warning", f"The answer to turn {turn.turn_id} {said}.", turn=shown_on)
             if heard or not cut:
                 self.context.add_assistant(turn.turn_id, heard, cut=cut)
         record = rec.to_json()

@@ -184,7 +184,16 @@ class Finished:
     reason: str  # "stop", "tool_calls", "length", ...
 
 
-LLMEvent = TextDelta | ToolCalls | Usage | Finished
+@dataclass(slots=True)
+class ToolsRefused:
+    """The server refused the request's tools (the model takes none); it was sent again
+    without them, as the session's later ones are. Said once, for the person to read."""
+
+    said: str  # the server's words
+    fix: str  # how to have tools: another model, or the server started otherwise
+
+
+LLMEvent = TextDelta | ToolCalls | Usage | Finished | ToolsRefused
 
 
 @dataclass(slots=True)

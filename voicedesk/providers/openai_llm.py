@@ -15,11 +15,22 @@ first streamed chunk must come within ``first_token_s`` (15 s by default; the mo
 start-up too), then no gap between chunks may exceed ``stall_s``. A hung server is reported
 after ``first_token_s``, not after a long read timeout and a retry.
 
+A model that refuses ``max_tokens`` or a temperature (OpenAI's reasoning models) is sent
+``max_completion_tokens`` and no temperature from then on, and a server that refuses
+``stream_options`` (Mistral) is sent none; a model that takes no tools (Ollama's "does not
+support tools", llama.cpp without ``--jinja``) is sent none either, and a ``ToolsRefused``
+says so once (``chat_params``).
+
+A reasoning model's ``<think>`` block, which some servers leave in the answer's text, is
+not spoken (``reasoning.ThinkingFilter``); one the server sends apart, as
+``reasoning_content`` or ``reasoning``, is not read.
+
 Retries are ours (the SDK's are off): one quick retry, before any byte streamed, of a failure
 that came quickly (429, 5xx, connection refused or reset) — not of a timeout, which has
 already spent the budget. Nothing is retried once tokens have streamed: they may have been
 spoken. A stream that ends without a finish reason broke off (a proxy or server giving up
-mid-answer without an error): it is a failure, not a whole answer.
+mid-answer without an error): it is a failure, not a whole answer; so is one the provider's
+content filter stopped (finish reason ``content_filter``, OpenAI's and Azure's).
 
 A request the server refuses as longer than the model's context window is never retried as
 it is: it becomes a ``ContextTooLongError`` carrying the window and the server's count of
@@ -50,9 +61,12 @@ from voicedesk.providers.base import (
     TextDelta,
     ToolCall,
     ToolCalls,
+    ToolsRefused,
     Usage,
     unreachable,
 )
+from voicedesk.providers.chat_params import RefusedParameters, validation_details
+from voicedesk.providers.reasoning import ThinkingFilter
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +196,8 @@ class OpenAIChat:
             max_retries=0,
             http_client=kept_alive_http_client(openai_address(base_url)),
         )
+        self._refused = RefusedParameters()  # what the model refused (max_tokens, temperature)
+        self._tools_refusal_said = False
         self._prewarm: asyncio.Task[None] | None = None
         self._used_at: float | None = None  # loop time the server last answered us
 
@@ -307,8 +323,12 @@ class OpenAIChat:
             kwargs["temperature"] = request.temperature
         stream, chunks, first = await self._open(kwargs)
         calls: list[tuple[int, ToolCall]] = []  # (index, call), in the order begun
+        thinking = ThinkingFilter()  # a <think> block the server left in the answer
         finished = False
         try:
+            if self._refused.no_tools is not None and not self._tools_refusal_said:
+                self._tools_refusal_said = True  # said once, by the stream that learnt it
+                yield ToolsRefused(*self._refused.no_tools)
             async for chunk in self._rest(first, chunks):
                 if chunk.usage is not None:
                     yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
@@ -317,8 +337,8 @@ class OpenAIChat:
                 choice = chunk.choices[0]
                 delta = choice.delta
                 if delta is not None:
-                    if delta.content:
-                        yield TextDelta(delta.content)
+                    if delta.content and (text := thinking.feed(delta.content)):
+                        yield TextDelta(text)
                     for tc in delta.tool_calls or []:
                         call = _call_for(calls, tc.index or 0, tc.id)
                         if tc.id:
@@ -328,8 +348,21 @@ class OpenAIChat:
                                 call.name += tc.function.name
                             if tc.function.arguments:
                                 call.arguments += tc.function.arguments
+                if choice.finish_reason == "content_filter":
+                    # OpenAI's and Azure's filters end the stream with it, the rest of the
+                    # answer withheld: ended as a whole answer, it stopped mid-sentence with
+                    # no word why, and was kept so in the conversation.
+                    raise ProviderError(
+                        "The language model's content filter stopped the answer "
+                        "(finish_reason content_filter)",
+                        "the provider withheld the rest; ask it another way",
+                    )
                 if choice.finish_reason:
                     finished = True
+                    if tail := thinking.flush():
+                        yield TextDelta(tail)
+                    if thinking.thought:
+                        log.debug("the model's thinking left unspoken: %r", thinking.thought)
                     if calls:
                         ordered = sorted(calls, key=lambda entry: entry[0])  # stable
                         yield ToolCalls(_with_ids([call for _, call in ordered]))
@@ -364,11 +397,13 @@ class OpenAIChat:
         (None for an empty stream)."""
         import openai
 
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             stream = None
+            sent = self._refused.shape(kwargs)
             try:
                 async with asyncio.timeout(self.first_token_s):
-                    stream = await self._client.chat.completions.create(**kwargs)
+                    stream = await self._client.chat.completions.create(**sent)
                     chunks = stream.__aiter__()
                     first = await anext(chunks, None)
                 return stream, chunks, first
@@ -376,6 +411,8 @@ class OpenAIChat:
                 if stream is not None:
                     with contextlib.suppress(Exception):
                         await stream.close()
+                if isinstance(exc, openai.APIStatusError) and self._refused.learn(exc, sent):
+                    continue  # a parameter the model takes otherwise: sent so, not a retry
                 error = self._request_error(exc)
                 if error is None:
                     raise
@@ -388,7 +425,7 @@ class OpenAIChat:
                     raise error from None
                 log.info("language model request failed (%s); retrying once", error.message)
                 await asyncio.sleep(_retry_delay(exc))
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def _request_error(self, exc: BaseException) -> ProviderError | None:
         """The person-facing error for a failure before the first chunk (None: not ours)."""
@@ -548,10 +585,17 @@ def _int_field(fields: dict[str, Any], key: str) -> int | None:
 
 
 def error_message(exc: Exception) -> str:
-    """What an OpenAI-style server said in its error body, which says more than the status."""
+    """What an OpenAI-style server said in its error body, which says more than the status.
+    A pydantic error list (Mistral's 422s, FastAPI servers) is said field by field: it was
+    printed as the dict it is."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         err = body.get("error", body)
+        if isinstance(err, dict) and (details := validation_details(err)):
+            return "; ".join(
+                f"{'.'.join(str(part) for part in d['loc'] if part != 'body')}: {d.get('msg')}"
+                for d in details
+            )
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])
     return str(getattr(exc, "message", exc))

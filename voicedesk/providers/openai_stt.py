@@ -276,7 +276,7 @@ class OpenAIRealtimeSTT:
         }
 
     async def _read(self, conn: Any) -> None:
-        from websockets.exceptions import ConnectionClosed
+        from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
         opened = asyncio.get_running_loop().time()
         closed_idle = False
@@ -287,10 +287,14 @@ class OpenAIRealtimeSTT:
         except ConnectionClosed as exc:
             if not self._closed:
                 closed_idle = not (self._commits or self._items)
-                # between turns (the session's maximum duration, a proxy's idle limit) it
-                # is opened again below and nothing is lost: no warning for the person
+                # Between turns (the session's maximum duration, a proxy's idle limit) it
+                # is opened again below and nothing is lost: no warning for the person. Nor
+                # for a clean close by the service (1000, 1001: the session's maximum
+                # duration reached mid-turn): what was pending on it is resent.
                 log.log(
-                    logging.INFO if closed_idle else logging.WARNING,
+                    logging.INFO
+                    if closed_idle or isinstance(exc, ConnectionClosedOK)
+                    else logging.WARNING,
                     "realtime transcription socket closed: %s",
                     exc,
                 )
@@ -353,6 +357,12 @@ class OpenAIRealtimeSTT:
                 failed.set_exception(ProviderError(f"Speech-to-text failed: {err}"))
         elif kind == "error":
             err = event.get("error") or {}
+            if err.get("code") == "session_expired":
+                # The session's maximum duration (60 minutes): routine. The service closes
+                # the socket next, which fails what is pending there, to be resent, and
+                # opens it again; warned, it read as a fault in a headless run's output.
+                log.info("realtime transcription session ended: %s", err.get("message"))
+                return
             empty = err.get("code") == "input_audio_buffer_commit_empty"
             if not empty:
                 log.warning("realtime transcription error: %s", err.get("message"))

@@ -53,6 +53,12 @@ FAULTS: dict[str, Fault] = {
         "closes properly, with no finish reason and no [DONE] (a shorter one after its last; "
         "as a proxy that gives up sends it)",
     ),
+    "filter": Fault(
+        ("llm",),
+        "a streamed text answer stops after its third word with finish_reason "
+        "content_filter, as OpenAI and Azure OpenAI end an answer their content filter "
+        "stopped (a shorter one after its last)",
+    ),
     "stall": Fault(
         PROVIDERS,
         "a streamed answer or speech starts (headers sent, or the socket open) and nothing "
@@ -63,6 +69,12 @@ FAULTS: dict[str, Fault] = {
         ("stt",),
         "an error event about the client's last append (its event_id) comes before the "
         "commit is acknowledged; the commit itself is transcribed as usual",
+    ),
+    "expire": Fault(
+        ("stt",),
+        "the realtime session reaches its maximum duration at the commit: an error event "
+        "session_expired (naming no event), then the socket closes with 1001 and the same "
+        "reason, as OpenAI's does at 60 minutes; the commit is heard, not transcribed",
     ),
     "late": Fault(("stt",), f"the final transcript comes {STT_LATE_S:g} s later than usual"),
 }

@@ -45,6 +45,31 @@ with no number at all (``"plain"``), so the client's recovery can be tested with
 ``models`` makes it serve only those chat models, as OpenAI does: ``/v1/models`` lists
 them and a chat request for any other is refused with HTTP 404 ``model_not_found``. Unset,
 it answers whatever model is asked for (as llama.cpp's server does) and lists its defaults.
+
+``reasoning`` makes it stream a reasoning model's thinking before each answer: in the
+answer's ``content`` between ``<think>`` tags (``"content"``: LM Studio, vLLM without a
+reasoning parser, llama.cpp with ``--reasoning-format none``), or apart, in the deltas'
+``reasoning_content`` (``"field"``: vLLM with one, llama.cpp's default, DeepSeek).
+
+Chat requests are refused as OpenAI refuses them when their tool calls and results do not
+pair up: each assistant message with ``tool_calls`` followed at once by a ``tool`` message
+for each call, and no ``tool`` message that answers none (HTTP 400, OpenAI's wording).
+
+``no_tools`` plays a model that takes no tools: a request offering any is refused as
+Ollama refuses it (``"ollama"``: HTTP 400 "<model> does not support tools") or llama.cpp's
+server started without ``--jinja`` (``"llama.cpp"``: HTTP 500 "tools param requires --jinja
+flag").
+
+``forbidden_fields`` makes it refuse chat requests that carry any of those fields, as
+Mistral's API refuses ``stream_options``: HTTP 422 with a pydantic error list
+(``extra_forbidden``) nested in the body's ``message``.
+
+A reasoning model of OpenAI's (a name of the o-series or GPT-5 family, ``o4-mini``,
+``gpt-5-mini``) is as strict here as there: a request with ``max_tokens`` is refused with
+HTTP 400 ``unsupported_parameter`` (it takes ``max_completion_tokens``), and one with a
+``temperature`` other than 1 with ``unsupported_value``, each worded and shaped as OpenAI
+words them (the bodies quoted in openai-python's and many clients' issues, e.g.
+griptape-ai/ComfyUI-Griptape#312, OpenHands/OpenHands#4131).
 """
 
 from __future__ import annotations
@@ -57,6 +82,7 @@ import hashlib
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,6 +107,22 @@ SUMMARY_PHRASE = "running summary"
 # How a request over ``context_window`` is refused (see the module docstring).
 CONTEXT_ERRORS = ("openai", "llama.cpp", "plain")
 APPEND_MAX_BYTES = 15 * 1024 * 1024  # one realtime append event at most (PROTOCOLS §1)
+# How a server refuses a request offering tools to a model that takes none: (status, error
+# object), as Ollama words it (ollama/ollama#5793) and llama.cpp's server without --jinja.
+NO_TOOLS_REFUSALS: dict[str, tuple[int, str, str, int | None]] = {
+    # name: (status, message, type, code)
+    "ollama": (400, "{model} does not support tools", "api_error", None),
+    "llama.cpp": (500, "tools param requires --jinja flag", "server_error", 500),
+}
+# How a reasoning model's thinking is streamed (see the module docstring).
+REASONING_STYLES = ("content", "field")
+THOUGHT = (
+    "Okay, the person is asking something. Let me think about what they want to know, what "
+    "I already said, and how to put it. I should answer briefly and clearly."
+)
+# OpenAI's reasoning models (o1, o3, o4-mini, the GPT-5 family): they refuse max_tokens and
+# any temperature but the default (see the module docstring).
+REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?:[-.:]|$)")
 
 
 @dataclass
@@ -124,9 +166,23 @@ class SimServer:
         models: tuple[str, ...] | None = None,
         keep_requests: int | None = None,
         tts_inactivity_s: float | None = None,
+        reasoning: str | None = None,
+        forbidden_fields: tuple[str, ...] = (),
+        no_tools: str | None = None,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
             raise ValueError(f"context_error in {CONTEXT_ERRORS}")
+        if reasoning is not None and reasoning not in REASONING_STYLES:
+            raise ValueError(f"reasoning in {REASONING_STYLES}")
+        # A reasoning model's thinking before each streamed answer: in the answer's text
+        # between <think> tags ("content") or in the delta's reasoning_content ("field").
+        self.reasoning = reasoning
+        # Chat request fields refused as Mistral's API refuses fields it does not take.
+        self.forbidden_fields = forbidden_fields
+        if no_tools is not None and no_tools not in NO_TOOLS_REFUSALS:
+            raise ValueError(f"no_tools in {tuple(NO_TOOLS_REFUSALS)}")
+        # The model takes no tools: a request offering them is refused as that server does.
+        self.no_tools = no_tools
         self.script = script or SimScript()
         self.context_window = context_window  # chat requests over it are refused (None: no limit)
         self.context_error = context_error
@@ -242,7 +298,9 @@ class SimServer:
         return request.headers.get("xi-api-key", "")
 
     @staticmethod
-    def _openai_error(status: int, message: str, code: str | None = None) -> web.Response:
+    def _openai_error(
+        status: int, message: str, code: str | None = None, param: str | None = None
+    ) -> web.Response:
         kind = {
             400: "invalid_request_error",
             401: "invalid_request_error",
@@ -250,7 +308,7 @@ class SimServer:
             429: "requests",
         }.get(status, "server_error")
         return web.json_response(
-            {"error": {"message": message, "type": kind, "param": None, "code": code}},
+            {"error": {"message": message, "type": kind, "param": param, "code": code}},
             status=status,
             headers={"retry-after-ms": "50"},
         )
@@ -348,7 +406,20 @@ class SimServer:
                 f"The model `{model}` does not exist or you do not have access to it.",
                 "model_not_found",
             )
-        refused = self._over_window(body) or _bad_tools(body)
+        if self.no_tools is not None and body.get("tools"):
+            status, message, kind, code = NO_TOOLS_REFUSALS[self.no_tools]
+            said = message.format(model=model)
+            return web.json_response(
+                {"error": {"message": said, "type": kind, "param": None, "code": code}},
+                status=status,
+            )
+        refused = (
+            _unanswered_calls(body.get("messages"))
+            or _forbidden(body, self.forbidden_fields)
+            or _reasoning_refusal(model, body)
+            or self._over_window(body)
+            or _bad_tools(body)
+        )
         if refused is not None:
             return refused
         messages = body.get("messages") or []
@@ -357,7 +428,8 @@ class SimServer:
         prompt_tokens = self.request_tokens(body)
         calls: list[dict[str, Any]] = []
         if _is_summary(messages):
-            text = _summarise(messages, int(body.get("max_tokens") or 300))
+            cap = body.get("max_completion_tokens") or body.get("max_tokens")
+            text = _summarise(messages, int(cap or 300))
         else:
             text, turn, to_call = self._answer_for(messages)
             if (
@@ -402,7 +474,12 @@ class SimServer:
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         tokens = 0
         cap = body.get("max_completion_tokens") or body.get("max_tokens")
-        if calls:
+        thought_cut = False  # the thinking took the whole cap: no answer
+        if self.reasoning is not None and not _is_summary(messages):
+            tokens, thought_cut = await self._think(resp, chunk, cap)
+        if thought_cut:
+            finish = "length"
+        elif calls:
             finish = "tool_calls"
             for i, word in enumerate(text.split(" ") if text else []):  # the preamble
                 await resp.write(chunk({"content": word if i == 0 else " " + word}))
@@ -427,8 +504,9 @@ class SimServer:
         else:
             words = text.split(" ")
             finish = "stop"
-            if isinstance(cap, int) and 0 < cap < len(words):  # a word a token, as counted
-                words, finish = words[:cap], "length"
+            left = cap - tokens if isinstance(cap, int) else 0  # the thinking counts too
+            if 0 < left < len(words):  # a word a token, as counted
+                words, finish = words[:left], "length"
             interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
             t_next = time.monotonic()
             for i, word in enumerate(words):
@@ -440,6 +518,9 @@ class SimServer:
                 if fault == "end" and i == min(2, len(words) - 1):
                     await resp.write_eof()  # a whole HTTP body, but not a whole answer
                     return resp
+                if fault == "filter" and i == min(2, len(words) - 1):
+                    finish = "content_filter"  # the rest withheld, the stream ended properly
+                    break
                 t_next += interval
                 delay = t_next - time.monotonic()
                 if delay > 0 and i < len(words) - 1:
@@ -463,6 +544,26 @@ class SimServer:
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()  # end the body: the SDK drains after [DONE] otherwise
         return resp
+
+    async def _think(
+        self, resp: web.StreamResponse, chunk: Callable[[dict[str, Any]], bytes], cap: Any
+    ) -> tuple[int, bool]:
+        """Stream a reasoning model's thinking as ``self.reasoning`` says: (its tokens, a word
+        each, and whether it took the whole ``cap``, as reasoning tokens count against
+        OpenAI's max_completion_tokens and a local server's max_tokens)."""
+        words = [w if i == 0 else " " + w for i, w in enumerate(THOUGHT.split(" "))]
+        cut = isinstance(cap, int) and 0 < cap <= len(words)
+        if cut:
+            words = words[:cap]
+        if self.reasoning == "content":  # LM Studio; vLLM without a reasoning parser
+            # the tags split across chunks, as a tokenizer may split them
+            end = () if cut else ("</th", "ink>", "\n\n")
+            pieces: list[dict[str, Any]] = [{"content": p} for p in ("<th", "ink>\n", *words, *end)]
+        else:  # vLLM with one, llama.cpp's server, DeepSeek's API
+            pieces = [{"content": None, "reasoning_content": w} for w in words]
+        for piece in pieces:
+            await resp.write(chunk(piece))
+        return len(words), cut
 
     @staticmethod
     def request_tokens(body: dict[str, Any]) -> int:
@@ -687,6 +788,14 @@ class SimServer:
                         # every later turn was given the transcript of the one before.
                         self._transcribe(audio)
                         await ws.close(code=1011, message=b"simulated drop")
+                        break
+                    if now_fault == "expire":
+                        # as OpenAI ends a session at its maximum duration (livekit/agents
+                        # #2358, pollen-robotics/reachy_mini_conversation_app#134)
+                        self._transcribe(audio)
+                        reason = "Your session hit the maximum duration of 60 minutes."
+                        await send(_rt_error("session_expired", reason))
+                        await ws.close(code=1001, message=reason.encode())
                         break
                     if now_fault == "stray":
                         # an error about another client event, named by its event_id, as
@@ -1156,6 +1265,93 @@ def _completion(
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def _unanswered_calls(messages: Any) -> web.Response | None:
+    """OpenAI's refusal of a conversation whose tool calls and results do not pair up, or
+    None: an assistant message with ``tool_calls`` must be followed, at once, by a ``tool``
+    message for each of its ids, and a ``tool`` message must answer such a call (the wording
+    of OpenAI's 400s, quoted in agno-agi/agno#3105 and itmisx/deepx-code#94)."""
+    if not isinstance(messages, list):
+        return None
+    waiting: list[str] = []  # the last tool_calls' ids not yet answered
+    for message in [*messages, {"role": "end"}]:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role == "tool" and message.get("tool_call_id") in waiting:
+            waiting.remove(message["tool_call_id"])
+            continue
+        if role == "tool":
+            return SimServer._openai_error(
+                400,
+                "Invalid parameter: messages with role 'tool' must be a response to a "
+                "preceeding message with 'tool_calls'.",
+                param="messages.[].role",
+            )
+        if waiting:
+            return SimServer._openai_error(
+                400,
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not "
+                f"have response messages: {', '.join(waiting)}",
+                param="messages.[].role",
+            )
+        if role == "assistant":
+            waiting = [str(c.get("id")) for c in message.get("tool_calls") or []]
+    return None
+
+
+def _forbidden(body: dict[str, Any], names: tuple[str, ...]) -> web.Response | None:
+    """Mistral's refusal of request fields it does not take (HTTP 422, a pydantic error
+    list nested in ``message``; openai/openai-agents-python#442), or None."""
+    details = []
+    for name in names:
+        if name in body:
+            value = body[name]
+            inner = [next(iter(value))] if isinstance(value, dict) and value else []
+            details.append(
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["body", name, *inner],
+                    "msg": "Extra inputs are not permitted",
+                    "input": value[inner[0]] if inner else value,
+                }
+            )
+    if not details:
+        return None
+    return web.json_response(
+        {
+            "object": "error",
+            "message": {"detail": details},
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        },
+        status=422,
+    )
+
+
+def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
+    """OpenAI's refusal of a parameter its reasoning models do not take, or None."""
+    if not isinstance(model, str) or not REASONING_MODEL.match(model):
+        return None
+    if "max_tokens" in body:
+        return SimServer._openai_error(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "unsupported_parameter",
+            "max_tokens",
+        )
+    temperature = body.get("temperature")
+    if temperature is not None and temperature != 1:
+        return SimServer._openai_error(
+            400,
+            f"Unsupported value: 'temperature' does not support {temperature} with this "
+            "model. Only the default (1) value is supported.",
+            "unsupported_value",
+            "temperature",
+        )
+    return None
 
 
 def _rt_error(code: str, message: str, client_event: str | None = None) -> dict[str, Any]:

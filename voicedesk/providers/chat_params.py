@@ -1,0 +1,160 @@
+"""The request parameters a chat model refused, learnt from its refusals.
+
+OpenAI's reasoning models (the o-series, the GPT-5 family) refuse two of the parameters every
+other chat server takes, each with HTTP 400 before any token:
+
+* ``max_tokens``: "Unsupported parameter: 'max_tokens' is not supported with this model. Use
+  'max_completion_tokens' instead." (param ``max_tokens``, code ``unsupported_parameter``);
+* a ``temperature`` other than 1: "Unsupported value: 'temperature' does not support 0.7 with
+  this model. Only the default (1) value is supported." (param ``temperature``, code
+  ``unsupported_value``).
+
+(The bodies as quoted in many clients' issues, e.g. griptape-ai/ComfyUI-Griptape#312 and
+OpenHands/OpenHands#4131; the API reference marks ``max_tokens`` deprecated and "not
+compatible with o-series models".) Every turn failed with "The language model failed (HTTP
+400)". No list of model names can say which models do this (new ones come, and proxies and
+Azure deployments rename them), and the local servers (llama.cpp, Ollama, vLLM) all read
+``max_tokens`` while not all of them read ``max_completion_tokens``: so ``max_tokens`` is
+what is sent, and a refusal naming one of these parameters is learnt, for the session, and
+the request sent again as the model takes it. It is safe to send again: the refusal comes
+before any token.
+
+Mistral's API refuses ``stream_options`` (what asks for the token usage at the end of a
+stream) with HTTP 422, a pydantic error list in the body: ``{"object": "error", "message":
+{"detail": [{"type": "extra_forbidden", "loc": ["body", "stream_options", "include_usage"],
+"msg": "Extra inputs are not permitted", …}]}, …}`` (openai/openai-agents-python#442,
+vybestack/llxprt-code#114), as some older Azure API versions do. It is learnt the same way
+and left out: the answers then come without the server's token counts (the turns'
+metrics lack them; the context is kept within its budget by voicedesk's own count, as
+always).
+
+A model or server that takes no tools refuses any request that offers them, each in its
+own words: Ollama with HTTP 400 "<model> does not support tools" (ollama/ollama#5793,
+#14795), llama.cpp's server started without ``--jinja`` with HTTP 500 "tools param requires
+--jinja flag" (its ``oaicompat_chat_params_parse``), OpenRouter with HTTP 404 "No endpoints
+found that support tool use". Every turn failed while the documents tools were on. Only
+those explicit words count (a bare 400 may be anything): the request is sent again without
+tools, and so are the session's later ones; the person is told once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+# What a server says when the model (or the server as started) takes no tools, with how to
+# get them; matched in the error's message only.
+_NO_TOOLS = (
+    (re.compile(r"does not support tools", re.I), "choose a model that supports tools (llm.model)"),
+    (re.compile(r"requires --jinja", re.I), "start llama-server with --jinja"),
+    (
+        re.compile(r"no endpoints found that support tool use", re.I),
+        "choose a model that supports tools (llm.model)",
+    ),
+)
+_TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls")
+
+
+class RefusedParameters:
+    """What this model refused so far, and the requests reshaped to match."""
+
+    def __init__(self) -> None:
+        self.completion_cap = False  # the cap goes as max_completion_tokens
+        self.default_temperature = False  # no temperature is sent (the model's own, 1)
+        self.no_stream_options = False  # no stream_options (no usage at the stream's end)
+        # the model takes no tools: (the server's words, how to have them), once refused
+        self.no_tools: tuple[str, str] | None = None
+
+    def shape(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` as this model takes them."""
+        shaped = dict(kwargs)
+        if self.completion_cap and "max_tokens" in shaped:
+            shaped["max_completion_tokens"] = shaped.pop("max_tokens")
+        if self.default_temperature:
+            shaped.pop("temperature", None)
+        if self.no_stream_options:
+            shaped.pop("stream_options", None)
+        if self.no_tools is not None:
+            for name in _TOOL_FIELDS:
+                shaped.pop(name, None)
+        return shaped
+
+    def learn(self, exc: BaseException, kwargs: dict[str, Any]) -> bool:
+        """Whether ``exc`` refused a parameter of ``kwargs`` that can be sent otherwise (now
+        learnt: ``shape`` sends it so); False for any other error."""
+        if kwargs.get("tools"):  # (sent with tools: learnt since by another request)
+            said = _error_text(exc)
+            for words, fix in _NO_TOOLS:
+                if words.search(said):
+                    if self.no_tools is None:
+                        log.info("the model takes no tools (%s); answering without", said)
+                        self.no_tools = (said, fix)
+                    return True
+        if getattr(exc, "status_code", None) not in (400, 422):
+            return False
+        learnt = False
+        for param in refused_params(exc):
+            if param == "max_tokens" and not self.completion_cap and param in kwargs:
+                self.completion_cap = learnt = True
+                log.info("the model refuses max_tokens; sending max_completion_tokens")
+            elif param == "temperature" and not self.default_temperature and param in kwargs:
+                self.default_temperature = learnt = True
+                log.info("the model refuses temperature %s; sending none", kwargs[param])
+            elif param == "stream_options" and not self.no_stream_options and param in kwargs:
+                self.no_stream_options = learnt = True
+                log.info("the server refuses stream_options; asking for no usage")
+        return learnt
+
+
+def _error_text(exc: BaseException) -> str:
+    """The message of ``exc``'s error body (or of the exception)."""
+    message = _error_fields(exc).get("message")
+    return message if isinstance(message, str) else str(getattr(exc, "message", exc))
+
+
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    """The error object of ``exc``'s body (the SDK keeps OpenAI's ``error`` object, or the
+    whole body when it has none)."""
+    body = getattr(exc, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else None
+    return err if isinstance(err, dict) else {}
+
+
+def refused_params(exc: BaseException) -> list[str]:
+    """The top-level request parameters a 400 or 422 says are not accepted: OpenAI's
+    ``param`` of an ``unsupported_parameter``/``unsupported_value``, the body fields of a
+    pydantic ``extra_forbidden`` list (Mistral, FastAPI servers), or a quoted name in
+    OpenAI's wording kept by a proxy that dropped the rest."""
+    fields = _error_fields(exc)
+    code = str(fields.get("code") or getattr(exc, "code", None) or "")
+    param = fields.get("param") or getattr(exc, "param", None)
+    if code in ("unsupported_parameter", "unsupported_value") and isinstance(param, str):
+        return [param.split(".")[0]]
+    found = [
+        str(item["loc"][1])
+        for item in validation_details(fields)
+        if item.get("type") == "extra_forbidden"
+        and len(item["loc"]) > 1
+        and item["loc"][0] == "body"
+    ]
+    message = fields.get("message") or getattr(exc, "message", "")
+    if isinstance(message, str) and message.startswith(
+        ("Unsupported parameter: ", "Unsupported value: ")
+    ):
+        found += [name for name in ("max_tokens", "temperature") if f"'{name}'" in message]
+    return found
+
+
+def validation_details(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """A pydantic error list in an error body (``detail``, or ``message.detail`` as
+    Mistral nests it): the entries with a ``loc``."""
+    message = fields.get("message")
+    nested = message.get("detail") if isinstance(message, dict) else None
+    details = fields.get("detail") if nested is None else nested
+    if not isinstance(details, list):
+        return []
+    return [d for d in details if isinstance(d, dict) and isinstance(d.get("loc"), list)]
