@@ -411,7 +411,17 @@ def check_local_tts(settings: Any) -> Check:
         return Check(
             "fail", "local tts", f"{voice} not found: set tts.local_voice to a Piper .onnx voice"
         )
-    return Check("ok", "local tts", f"piper-tts installed, voice {voice}")
+    # loaded as a run loads it: a voice without its .onnx.json, or a file that is not a
+    # voice, said "ok" here and ended `run` in a traceback
+    from voicedesk.providers.piper_tts import load_voice
+
+    start = time.perf_counter()
+    try:
+        load_voice(voice)
+    except UserError as exc:
+        return Check("fail", "local tts", f"{exc.message} → {exc.hint}")
+    ms = (time.perf_counter() - start) * 1000
+    return Check("ok", "local tts", f"piper-tts installed, voice {voice} (loaded in {ms:.0f} ms)")
 
 
 def _workspace_check(root: Any) -> Check:

@@ -16,6 +16,42 @@ if TYPE_CHECKING:  # piper is optional (the ``local`` extra): imported where it 
     import piper
 from voicedesk.providers.sentence_stream import SentenceStream
 
+VOICE_HINT = "set tts.local_voice to a Piper .onnx voice (its .onnx.json beside it)"
+
+
+def load_voice(path: Path | None) -> piper.PiperVoice:
+    """The Piper voice at ``path``, or a :class:`ModelFileError` that says what is wrong with
+    the file and names ``tts.local_voice``. A voice is two downloads, the .onnx and its
+    .onnx.json, and one of them missing or not a voice ended `voicedesk run` in piper's or
+    onnxruntime's traceback (FileNotFoundError, INVALID_PROTOBUF, JSONDecodeError) while
+    `voicedesk doctor`, which only looked for the .onnx, said "ok"."""
+    try:
+        from piper import PiperVoice
+    except ImportError:
+        raise ModelFileError(
+            "Local TTS needs the piper-tts package", install_command("piper-tts")
+        ) from None
+    if path is None:
+        raise ModelFileError("No Piper voice is set", VOICE_HINT)
+    if not Path(path).is_file():
+        raise ModelFileError(f"Piper voice file not found: {path}", VOICE_HINT)
+    config = Path(f"{path}.json")  # where piper looks for the voice's settings
+    if not config.is_file():
+        raise ModelFileError(
+            f"The Piper voice {path} has no {config.name} beside it (its sample rate, "
+            "phonemes and speakers are there; it is downloaded separately from the .onnx)",
+            f"put {config.name} from the voice's download next to {Path(path).name}, or "
+            "set tts.local_voice to a voice that has it",
+        )
+    try:
+        return PiperVoice.load(str(path))
+    except Exception as exc:  # onnxruntime's and json's errors, all a file that is no voice
+        raise ModelFileError(
+            f"Cannot load the Piper voice {path} ({type(exc).__name__}: {exc}); the .onnx "
+            f"or its {config.name} is damaged or not a Piper voice",
+            "download the voice's .onnx and .onnx.json again, or " + VOICE_HINT,
+        ) from None
+
 
 class PiperTTS:
     name = "piper"
@@ -30,21 +66,8 @@ class PiperTTS:
         await asyncio.to_thread(self._load)
 
     def _load(self) -> piper.PiperVoice:
-        if self._voice is not None:
-            return self._voice
-        try:
-            from piper import PiperVoice
-        except ImportError:
-            raise ModelFileError(
-                "Local TTS needs the piper-tts package", install_command("piper-tts")
-            ) from None
-        path = self.voice_path
-        if path is None or not Path(path).is_file():
-            raise ModelFileError(
-                f"Piper voice file not found: {path}" if path else "No Piper voice is set",
-                "set tts.local_voice to a Piper .onnx voice (its .onnx.json beside it)",
-            )
-        self._voice = PiperVoice.load(str(path))
+        if self._voice is None:
+            self._voice = load_voice(self.voice_path)
         return self._voice
 
     def _speak(self, text: str) -> np.ndarray:
