@@ -70,3 +70,52 @@ async def test_an_answer_cut_off_stops_its_synthesis_and_the_next_one_does_not_w
     assert ("done", long_ids) not in made, "the dropped sentence was made to its end"
     begun_short = made.index(("begun", made[-1][1]))
     assert made[begun_short - 1] != ("done", long_ids)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_a_voice_for_another_language_than_the_conversations_is_warned_of(
+    tmp_path, monkeypatch, capsys, language
+):
+    """With stt.language = "ja" the person speaks Japanese and the model answers in it, and
+    the English Piper voice read each character as "Chinese letter, Japanese letter, …"
+    (Whisper's reading of 8 s of it), with no word of warning from `doctor` or `run`. Both
+    now say which language the voice speaks and what to set."""
+    import numpy as np
+    import soundfile as sf
+
+    from voicedesk import events as ev
+    from voicedesk.cli import main
+    from voicedesk.config import load_settings
+    from voicedesk.engine.builder import build_session
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[stt]\nprovider = "none"\nlanguage = "{language}"\n'
+        '[llm]\nbase_url = "http://127.0.0.1:9/v1"\n'
+        f'[tts]\nprovider = "local"\nlocal_voice = "{joe.model_path()}"\n'
+        '[turn]\nlocal_cues = "off"\n[tools]\ndocs_server = false\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("VOICEDESK_CONFIG", str(cfg))
+    main(["doctor"])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "local tts" in ln)
+    mic = tmp_path / "in.wav"
+    sf.write(mic, np.zeros(1600, np.int16), 16_000)
+    bus = ev.EventBus()
+    notices: list[str] = []
+    bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+    build_session(
+        load_settings(cfg),
+        input_path=mic,
+        output_path=tmp_path / "out.wav",
+        bus=bus,
+        log_path=tmp_path / "log.jsonl",
+    )
+    said = [n for n in notices if "tts.local_voice" in n]
+    if language == "en":
+        assert line.split()[0] == "ok" and not said
+        return
+    assert line.split()[0] == "warn", line
+    for text in (line, *said):
+        assert "English" in text and "stt.language" in text and "tts.local_voice" in text
+    assert len(said) == 1

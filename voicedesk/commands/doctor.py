@@ -413,7 +413,7 @@ def check_local_tts(settings: Any) -> Check:
         )
     # loaded as a run loads it: a voice without its .onnx.json, or a file that is not a
     # voice, said "ok" here and ended `run` in a traceback
-    from voicedesk.providers.piper_tts import load_voice
+    from voicedesk.providers.piper_tts import language_mismatch, load_voice
 
     start = time.perf_counter()
     try:
@@ -421,6 +421,9 @@ def check_local_tts(settings: Any) -> Check:
     except UserError as exc:
         return Check("fail", "local tts", f"{exc.message} → {exc.hint}")
     ms = (time.perf_counter() - start) * 1000
+    mismatch = language_mismatch(voice, settings.stt.language)
+    if mismatch:
+        return Check("warn", "local tts", mismatch)
     return Check("ok", "local tts", f"piper-tts installed, voice {voice} (loaded in {ms:.0f} ms)")
 
 

@@ -125,6 +125,12 @@ def build_session(
         from voicedesk.providers.no_speech_tts import DeferredTTS
 
         tts, fallback = DeferredTTS(exc), None
+    if "local" in (settings.tts.provider, settings.tts.fallback):
+        from voicedesk.providers.piper_tts import language_mismatch
+
+        mismatch = language_mismatch(settings.tts.local_voice, settings.stt.language)
+        if mismatch:
+            bus.publish(ev.Notice(level="warning", message=mismatch))
     pause_reader = _pause_reader(settings)
     detector = TurnDetector(
         settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -52,6 +53,33 @@ def load_voice(path: Path | None) -> piper.PiperVoice:
             f"or its {config.name} is damaged or not a Piper voice",
             "download the voice's .onnx and .onnx.json again, or " + VOICE_HINT,
         ) from None
+
+
+def language_mismatch(path: Path | None, language: str) -> str | None:
+    """What to say when the Piper voice at ``path`` speaks another language than the
+    conversation's (``stt.language``, which the model answers in); None when it is the
+    same, or not known. A Piper voice speaks one language: the English one read Japanese as
+    "Chinese letter, Japanese letter, …" and German with English sounds, and nothing said
+    why. Read from the voice's .onnx.json alone (its ``language.family``, else its espeak
+    voice), so it costs no loading."""
+    if path is None:
+        return None
+    try:
+        config = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+        named = config.get("language") or {}
+        family = str(named.get("family") or config["espeak"]["voice"]).split("-")[0].lower()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # no readable voice settings: load_voice says so
+    if not family or family == language:
+        return None
+    spoken = named.get("name_english") or family
+    code = named.get("code") or family
+    return (
+        f"The Piper voice {Path(path).name} speaks {spoken} ({code}), but stt.language is "
+        f'"{language}": answers in that language would be read with {spoken} sounds, or '
+        f'letter by letter. Set tts.local_voice to a Piper voice for "{language}", or '
+        f'stt.language to "{family}".'
+    )
 
 
 class _StoppableSession:
