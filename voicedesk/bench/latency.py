@@ -10,6 +10,11 @@ WAV files have no sound card, so device latency is 0 unless ``--device-latency I
 simulates one (``FileDuplex``): the output audio then shows it, the per-turn
 ``device_latency`` stage reports it, and both voice-to-voice figures include it; "added"
 leaves it out, as it is the hardware's, not voicedesk's.
+
+The language model is always the simulated cloud's. Speech-to-text and the voice set to
+"local" (``--set stt.provider=local``, ``--set tts.provider=local --set
+tts.local_voice=VOICE.onnx``) stay on this machine, faster-whisper and Piper, and are
+measured as they are; "added" then includes their work.
 """
 
 from __future__ import annotations
@@ -161,7 +166,7 @@ async def _one(
         settings,
         input_path=inp,
         output_path=out,
-        sim=SimOptions(ttft_s=args.ttft, ttfb_s=args.ttfb, stt_s=args.stt),
+        sim=SimOptions(ttft_s=args.ttft, ttfb_s=args.ttfb, stt_s=args.stt, keep_local=True),
         bus=bus,
         with_tools=False,
         file_latency_s=_device_latency_s(args),
@@ -179,6 +184,19 @@ async def _one(
         "records": records,
         "cpu_s": cpu,
         "wall_s": wall,
+    }
+
+
+def provider_names(overrides: dict[str, Any]) -> dict[str, str]:
+    """Which speech-to-text and voice a run with these ``--set`` overrides measures:
+    "local" (faster-whisper, Piper: ``stt.provider``/``tts.provider`` = "local") or
+    "simulated" (the simulated cloud's, every other provider)."""
+    from voicedesk.config import load_settings
+
+    settings = load_settings(environ={}, overrides=overrides)
+    return {
+        "stt": "local" if settings.stt.provider == "local" else "simulated",
+        "tts": "local" if settings.tts.provider == "local" else "simulated",
     }
 
 
@@ -216,6 +234,9 @@ async def _bench_in(
     missing = 0
     summary_requests = 0
     latency_in, latency_out = _device_latency_s(args)
+    names = provider_names(overrides)
+    # a local voice has no simulated time to first audio: its synthesis is on this machine
+    sim_ttfb = args.ttfb if names["tts"] == "simulated" else 0.0
     for rnd in range(args.rounds):
         res = await _one(
             compose([FINISHED[i % len(FINISHED)] for i in range(args.turns)], gaps_s=7.0),
@@ -237,9 +258,9 @@ async def _bench_in(
                 continue
             v2v_audio.append(heard - turn.end_s)
             # the sound card's share is the hardware's, not voicedesk's
-            added.append(heard - turn.end_s - args.ttft - args.ttfb - latency_in - latency_out)
+            added.append(heard - turn.end_s - args.ttft - sim_ttfb - latency_in - latency_out)
     report: dict[str, Any] = {
-        "providers": {"stt_s": args.stt, "ttft_s": args.ttft, "ttfb_s": args.ttfb},
+        "providers": {"stt_s": args.stt, "ttft_s": args.ttft, "ttfb_s": args.ttfb, **names},
         "device": {"input_latency_s": latency_in, "output_latency_s": latency_out},
         "turns": len(v2v_audio),
         "unanswered_turns": missing,
@@ -317,10 +338,11 @@ def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
         return "–" if v is None else f"{v * 1000:7.0f} ms"
 
     p = report["providers"]
-    print(
-        f"simulated providers: STT {p['stt_s']:.2f}s · TTFT {p['ttft_s']:.2f}s · TTFB {p['ttfb_s']:.2f}s",
-        file=out,
-    )
+    stt = "STT local (faster-whisper)" if p.get("stt") == "local" else f"STT {p['stt_s']:.2f}s"
+    tts = "TTS local (Piper)" if p.get("tts") == "local" else f"TTFB {p['ttfb_s']:.2f}s"
+    print(f"simulated providers: {stt} · TTFT {p['ttft_s']:.2f}s · {tts}", file=out)
+    if "local" in (p.get("stt"), p.get("tts")):
+        print("(added by voicedesk includes the local providers' work on this machine)", file=out)
     d = report.get("device") or {}
     if d.get("input_latency_s") or d.get("output_latency_s"):
         print(

@@ -38,14 +38,21 @@ class SimOptions:
     # (provider, fault, times), armed in this order before the first request, as
     # ``voicedesk sim --fault`` arms them: so a run or demo can show a provider failing
     faults: list[tuple[str, str, int]] = field(default_factory=list)
+    # speech-to-text and the voice set to "local" stay on this machine (``bench latency``
+    # measuring faster-whisper and Piper); False: every provider is the simulated cloud's
+    keep_local: bool = False
 
 
-def settings_for_sim(settings: Settings, base_url: str) -> Settings:
-    """Point every cloud provider at the simulated cloud; keys are placeholders it accepts."""
+def settings_for_sim(settings: Settings, base_url: str, *, keep_local: bool = False) -> Settings:
+    """Point every cloud provider at the simulated cloud; keys are placeholders it accepts.
+    ``keep_local``: speech-to-text and the voice set to "local" are left as they are."""
     data = settings.model_dump()
-    data["stt"].update(provider="openai", base_url=f"{base_url}/v1")
+    if not (keep_local and settings.stt.provider == "local"):
+        data["stt"].update(provider="openai", base_url=f"{base_url}/v1")
     data["llm"].update(base_url=f"{base_url}/v1", api_key_env="VOICEDESK_SIM_KEY")
-    data["tts"].update(provider="elevenlabs", elevenlabs_base_url=base_url, fallback="none")
+    if not (keep_local and settings.tts.provider == "local"):
+        data["tts"].update(provider="elevenlabs", elevenlabs_base_url=base_url)
+    data["tts"]["fallback"] = "none"
     data["keys"] = {"openai_api_key": SIM_KEY, "elevenlabs_api_key": SIM_KEY}
     out = Settings.model_validate(data)
     out.keys.openai_api_key = SecretStr(SIM_KEY)
