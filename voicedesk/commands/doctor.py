@@ -394,6 +394,14 @@ def check_local_stt(settings: Any) -> Check:
             "local stt",
             f"{path} {what}: set stt.local_model to a CTranslate2 Whisper model folder",
         )
+    # loaded, to say whether it can transcribe stt.language: an English-only model writes
+    # any speech as English words, and "ok" here left that to be found out by talking
+    try:
+        whisper = local_stt.LocalWhisper(path, language=settings.stt.language)
+    except UserError as exc:
+        return Check("fail", "local stt", f"{exc.message} → {exc.hint}")
+    if whisper.language_warning:
+        return Check("warn", "local stt", whisper.language_warning)
     return Check("ok", "local stt", f"faster-whisper installed, model {path}")
 
 

@@ -121,6 +121,9 @@ def build_session(
 
     bus = bus or ev.EventBus()
     stt = make_stt(settings)
+    stt_warning = getattr(stt, "language_warning", None)  # local: an English-only model
+    if stt_warning:
+        bus.publish(ev.Notice(level="warning", message=stt_warning))
     llm = make_llm(settings)
     try:
         tts = make_tts(settings)

@@ -187,7 +187,19 @@ class LocalWhisper:
                 "point 'stt.local_model' at a CTranslate2 Whisper model folder",
             ) from None
         self.path = path  # the model folder read, as resolved here
-        self.language = language
+        # An English-only model (the ".en" ones) writes any speech as English words, and
+        # faster-whisper said so in a warning at every call: asked for English, it is said
+        # once, at the start (``language_warning``).
+        self.english_only = not self.model.model.is_multilingual
+        self.language = "en" if self.english_only else language
+        self.language_warning = (
+            f"The Whisper model at {path} is English-only, but stt.language is "
+            f'"{language}": speech in that language is written as English words. Set '
+            'stt.local_model to a multilingual Whisper model (one without ".en" in its name), '
+            'or stt.language to "en".'
+            if self.english_only and language != "en"
+            else None
+        )
         self._cue_tokenizer: Any = None  # with the prompt and suppressed tokens, on first use
         self._cue_prompt: list[int] = []
         self._suppressed: list[int] = []
@@ -494,6 +506,9 @@ class LocalWhisperSTT:
 
     def __init__(self, model_path: Path | None = None, *, language: str = "en") -> None:
         self._whisper = LocalWhisper(model_path, language=language)
+        # said at the start of a conversation (engine/builder.py): an English-only model
+        # for another language than English
+        self.language_warning = self._whisper.language_warning
         self._buf: list[np.ndarray] = []
         self.on_interim: Callable[[str], None] | None = None
 
