@@ -32,7 +32,7 @@ from typing import Any, Literal
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.config_secrets import hide_in_message, mask_text
 from voicedesk.errors import UserError, install_command
-from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
+from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, local_server_hint, openai_address
 from voicedesk.tools import server_setting
 
 Status = Literal["ok", "warn", "fail"]
@@ -713,11 +713,14 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
 
 def _url_fix(configured: str | None, setting: str, openai_sdk: bool = True) -> str:
     """What to check when a server cannot be reached: the setting or variable that named
-    it, else (the provider's own address) the network alone."""
+    it, else (the provider's own address) the network alone; a server on this machine,
+    whether it runs (``local_server_hint``)."""
     if configured:
-        return f"check {setting} and your network"
+        return local_server_hint(configured, setting) or f"check {setting} and your network"
     if openai_sdk and openai_address(None):
-        return "check OPENAI_BASE_URL (from the environment) and your network"
+        variable = "OPENAI_BASE_URL (from the environment)"
+        local = local_server_hint(openai_address(None), variable)
+        return local or f"check {variable} and your network"
     return "check your network (and a proxy, if you use one)"
 
 
