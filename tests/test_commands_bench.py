@@ -405,3 +405,21 @@ async def test_bench_latency_measures_the_local_providers_it_is_set_to(tmp_path:
     )
     head = out.getvalue().splitlines()[0]
     assert "STT local" in head and "TTS local" in head and "STT 0.10s" not in head, head
+
+
+def test_a_barge_in_over_no_answer_is_not_scored_as_an_instant_stop() -> None:
+    """With local speech-to-text on a busy machine the first answer had not begun when the
+    person said "Wait, stop, …" (the two were heard as one turn), and `bench latency`
+    reported "barge-in → silence 0 ms": the silence of an answer never played, scored as
+    the fastest stop possible. Only an answer playing when the person cuts in is timed."""
+    import numpy as np
+
+    from voicedesk.bench.latency import barge_in_reaction
+
+    rate = 16_000
+    silent = np.zeros(10 * rate, np.int16)
+    assert barge_in_reaction(silent, rate, 5.0) is None
+    playing = silent.copy()
+    playing[: int(5.25 * rate)] = (np.sin(np.arange(int(5.25 * rate)) / 3) * 8000).astype(np.int16)
+    reaction = barge_in_reaction(playing, rate, 5.0)
+    assert reaction is not None and abs(reaction - 0.25) < 0.01

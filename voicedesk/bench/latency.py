@@ -105,6 +105,21 @@ def first_audible_after(
     return (a + int(loud[0])) / rate if loud.size else None
 
 
+# How far before the person cuts in an answer must have been audible for the cut to be timed
+PLAYING_BEFORE_S = 0.5
+
+
+def barge_in_reaction(out: np.ndarray, rate: int, onset_s: float) -> float | None:
+    """Seconds from the person cutting in at ``onset_s`` to the answer's silence; None when
+    no answer was audible in the ``PLAYING_BEFORE_S`` before it. The silence of an answer
+    not yet begun (a slow local transcript: the question and "Wait, stop" heard as one
+    turn) was scored as a stop in 0 ms."""
+    if first_audible_after(out, rate, max(0.0, onset_s - PLAYING_BEFORE_S), onset_s) is None:
+        return None
+    quiet = silent_from(out, rate, onset_s)
+    return None if quiet is None else quiet - onset_s
+
+
 def silent_from(out: np.ndarray, rate: int, t_s: float, hold_s: float = 0.1) -> float | None:
     """First time ≥ t_s after which the output stays below the audible level for hold_s."""
     import numpy as np
@@ -280,10 +295,11 @@ async def _bench_in(
             first, second, after_s = BARGE_INS[rnd % len(BARGE_INS)]
             sc = overlap(first, second, after_s=after_s)
             res = await _one(sc, args=args, overrides=overrides, workdir=workdir, tag=f"barge{rnd}")
-            onset = sc.turns[1].start_s
-            quiet = silent_from(res["out"], res["rate"], onset)
-            if quiet is not None:
-                reactions.append(quiet - onset)
+            reaction = barge_in_reaction(res["out"], res["rate"], sc.turns[1].start_s)
+            if reaction is not None:
+                reactions.append(reaction)
+            else:  # no answer playing to cut (or it never stopped): said, not scored
+                report["barge_ins_not_timed"] = report.get("barge_ins_not_timed", 0) + 1
             records_b = res["records"]
             report.setdefault("barge_in_records", []).extend(records_b)
         report["barge_in_silence_s"] = summarize(reactions)
@@ -358,9 +374,16 @@ def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
     rows += [(k, v) for k, v in report["stages_s"].items()]
     if "barge_in_silence_s" in report:
         rows.append(("barge-in → silence (audio)", report["barge_in_silence_s"]))
+    untimed = report.get("barge_ins_not_timed", 0)
     for name, s in rows:
         print(
             f"{name:28} {ms(s['p50']):>10} {ms(s['p90']):>10} {ms(s['p95']):>10}  {s['n']}",
+            file=out,
+        )
+    if untimed:
+        print(
+            f"barge-ins not timed: {untimed} (no answer was playing when the person cut in, "
+            "or it never fell silent)",
             file=out,
         )
     print(
