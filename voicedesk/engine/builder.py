@@ -120,7 +120,11 @@ def build_session(
     from voicedesk.turn.detector import TurnDetector
 
     bus = bus or ev.EventBus()
-    stt = make_stt(settings)
+    # the pause readings' model also writes the local transcripts: loaded once
+    pause_reader = _pause_reader(settings)
+    stt = make_stt(
+        settings, local_whisper=pause_reader.transcriber if pause_reader is not None else None
+    )
     stt_warning = getattr(stt, "language_warning", None)  # local: an English-only model
     if stt_warning:
         bus.publish(ev.Notice(level="warning", message=stt_warning))
@@ -141,7 +145,6 @@ def build_session(
         mismatch = language_mismatch(settings.tts.local_voice, settings.stt.language)
         if mismatch:
             bus.publish(ev.Notice(level="warning", message=mismatch))
-    pause_reader = _pause_reader(settings)
     detector = TurnDetector(
         settings,
         expects_text=settings.stt.provider != "none",

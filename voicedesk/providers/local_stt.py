@@ -103,6 +103,9 @@ VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, t
 # engine) get two workers: live, the latest pause is read beside a reading of an earlier
 # pause that the person has since spoken on, which cannot be stopped.
 CUE_READERS = 2
+# ...and one more where the same model also writes the local transcripts (stt.provider =
+# "local"): a transcript never queues behind the two readings of a pause.
+TRANSCRIPT_WORKERS = 1
 # Threads each reading of a pause computes on, up to this many cores. The person waits on the
 # reading (the turn decision holds a "complete" for its cues), and most of it is Whisper's
 # encoder over its 30 s window, which CTranslate2 splits across threads: on this project's
@@ -484,14 +487,19 @@ def cue_reader(model_path: Path | None = None, *, language: str = "en") -> Local
 
     One per model and language in a process: a session rebuilt (the TUI's settings, each
     conversation of ``bench latency``) reuses it instead of loading the model again, which
-    took ~0.25 GB more each time.
+    took ~0.25 GB more each time. The local transcripts use it too (``LocalWhisperSTT``
+    given it): the model was loaded a second time for them, ~0.1 GB and 0.6-1.5 s more at
+    start; it has a worker for them besides the readings' (``TRANSCRIPT_WORKERS``).
     """
     key = (Path(model_path) if model_path else None, language)
     with _cue_readers_lock:
         whisper = _cue_readers.get(key)
         if whisper is None:
             whisper = LocalWhisper(
-                model_path, language=language, cpu_threads=cue_threads(), workers=CUE_READERS
+                model_path,
+                language=language,
+                cpu_threads=cue_threads(),
+                workers=CUE_READERS + TRANSCRIPT_WORKERS,
             )
             whisper.prepare_cue_reading()
             _cue_readers[key] = whisper
@@ -504,8 +512,16 @@ class LocalWhisperSTT:
     name = "local-whisper"
     input_rate = 16_000
 
-    def __init__(self, model_path: Path | None = None, *, language: str = "en") -> None:
-        self._whisper = LocalWhisper(model_path, language=language)
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        language: str = "en",
+        whisper: LocalWhisper | None = None,
+    ) -> None:
+        """``whisper``: the model already loaded for the pause readings (``cue_reader``),
+        shared rather than loaded again."""
+        self._whisper = whisper or LocalWhisper(model_path, language=language)
         # said at the start of a conversation (engine/builder.py): an English-only model
         # for another language than English
         self.language_warning = self._whisper.language_warning
