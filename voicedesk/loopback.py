@@ -40,6 +40,20 @@ def is_loopback(url: str | None) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
+def local_server_hint(url: str | None, setting: str) -> str | None:
+    """What to check when the server at ``url``, named by ``setting``, cannot be reached
+    and is on this machine (Ollama, LM Studio, llama.cpp's server): that it is running, and
+    where. None for a server elsewhere. "Check llm.base_url and your network" sent a person
+    with no network at all, the point of a local model, to look at the network."""
+    if not is_loopback(url):
+        return None
+    where = urlsplit(url or "").netloc.rpartition("@")[2]
+    return (
+        "start the local server (Ollama, LM Studio, llama.cpp's server): nothing is "
+        f"running at {where}, or check {setting}"
+    )
+
+
 def direct_mounts(*urls: str | None) -> dict[str, None]:
     """httpx ``mounts`` that reach this machine without the environment's proxy: the usual
     loopback names, and the host of each of ``urls`` that :func:`is_loopback` takes (a

@@ -1001,3 +1001,55 @@ async def test_a_typed_text_cut_to_fit_the_budget_is_said_to_be_cut(tmp_path, mo
     assert session.context.counter.messages(request) <= 800
     cut = [n for n in notices if "context.budget_tokens" in n.message]
     assert len(cut) == 1 and cut[0].level == "warning", notices
+
+
+def test_a_local_language_model_counts_tokens_without_reaching_the_internet(tmp_path) -> None:
+    """With llm.base_url on a local server (Ollama, LM Studio, llama.cpp), every start
+    still looked up openaipublic.blob.core.windows.net and fetched OpenAI's tokenizer file
+    for tiktoken (strace: a DNS query at each start, then an HTTPS request where there is a
+    network): a conversation meant to stay on the machine told the network it ran, and
+    waited up to 5 s at start where the network dropped packets. A local server's model is
+    not OpenAI's, so its own tiktoken encoding means nothing: the bundled one counts."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import voicedesk
+
+    with socket.socket() as proxy_socket:  # any request for the tokenizer file comes here
+        proxy_socket.bind(("127.0.0.1", 0))
+        proxy_socket.listen(16)
+        proxy = f"http://127.0.0.1:{proxy_socket.getsockname()[1]}"
+        env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy",)}
+        env.pop("OPENAI_BASE_URL", None)
+        env.update(
+            HTTPS_PROXY=proxy,
+            https_proxy=proxy,
+            HTTP_PROXY=proxy,
+            http_proxy=proxy,
+            TIKTOKEN_CACHE_DIR=str(tmp_path / "no-cache-yet"),
+            PYTHONPATH=os.path.dirname(os.path.dirname(os.path.realpath(voicedesk.__file__))),
+        )
+        code = (
+            "from voicedesk.config import Settings\n"
+            "from voicedesk.engine.context import ContextManager\n"
+            "from voicedesk.engine.summarizer import Summarizer\n"
+            "from voicedesk.providers.openai_llm import OpenAIChat\n"
+            "s = Settings.model_validate({'llm': {'base_url': 'http://127.0.0.1:11434/v1'}})\n"
+            "llm = OpenAIChat(api_key='x', model=s.llm.model, base_url=s.llm.base_url)\n"
+            "ctx = ContextManager(s, model=s.llm.model, summarizer=Summarizer(llm))\n"
+            "print(ctx.counter.source, '|', ctx.summarizer.counter.source)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+        )
+        proxy_socket.settimeout(0.2)
+        try:
+            proxy_socket.accept()[0].close()
+            reached = True
+        except TimeoutError:
+            reached = False
+    assert done.returncode == 0, done.stderr
+    assert not reached, "the tokenizer file was asked for over the network"
+    assert done.stdout.strip() == "cl100k_base (offline) +10% | cl100k_base (offline) +10%"

@@ -31,3 +31,28 @@ def test_ollamas_port_with_no_window_is_warned_about(url: str) -> None:
 )
 def test_other_servers_or_a_known_window_need_no_warning(url: str, window: int | None) -> None:
     assert silent_truncation_warning(url, window) is None
+
+
+async def test_a_local_server_that_is_not_running_is_named_as_such() -> None:
+    """With llm.base_url on this machine (Ollama, LM Studio, llama.cpp) and the server not
+    started, the start failed with "Cannot reach the language-model server at
+    http://127.0.0.1:…/v1: Connection error. → check llm.base_url and your network": on a
+    plane, with no network at all, the network was not the thing to check. A server on
+    this machine that refuses the connection is said to be not running."""
+    import socket
+
+    from voicedesk.errors import ProviderError
+    from voicedesk.providers.openai_llm import OpenAIChat
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    llm = OpenAIChat(api_key="x", model="llama3", base_url=f"http://127.0.0.1:{port}/v1")
+    try:
+        with pytest.raises(ProviderError) as exc:
+            await llm.warm()
+    finally:
+        await llm.aclose()
+    hint = exc.value.hint or ""
+    assert "network" not in hint and "llm.base_url" in hint
+    assert "running" in hint and f"127.0.0.1:{port}" in hint, hint

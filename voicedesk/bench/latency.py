@@ -10,6 +10,11 @@ WAV files have no sound card, so device latency is 0 unless ``--device-latency I
 simulates one (``FileDuplex``): the output audio then shows it, the per-turn
 ``device_latency`` stage reports it, and both voice-to-voice figures include it; "added"
 leaves it out, as it is the hardware's, not voicedesk's.
+
+The language model is always the simulated cloud's. Speech-to-text and the voice set to
+"local" (``--set stt.provider=local``, ``--set tts.provider=local --set
+tts.local_voice=VOICE.onnx``) stay on this machine, faster-whisper and Piper, and are
+measured as they are; "added" then includes their work.
 """
 
 from __future__ import annotations
@@ -100,6 +105,21 @@ def first_audible_after(
     return (a + int(loud[0])) / rate if loud.size else None
 
 
+# How far before the person cuts in an answer must have been audible for the cut to be timed
+PLAYING_BEFORE_S = 0.5
+
+
+def barge_in_reaction(out: np.ndarray, rate: int, onset_s: float) -> float | None:
+    """Seconds from the person cutting in at ``onset_s`` to the answer's silence; None when
+    no answer was audible in the ``PLAYING_BEFORE_S`` before it. The silence of an answer
+    not yet begun (a slow local transcript: the question and "Wait, stop" heard as one
+    turn) was scored as a stop in 0 ms."""
+    if first_audible_after(out, rate, max(0.0, onset_s - PLAYING_BEFORE_S), onset_s) is None:
+        return None
+    quiet = silent_from(out, rate, onset_s)
+    return None if quiet is None else quiet - onset_s
+
+
 def silent_from(out: np.ndarray, rate: int, t_s: float, hold_s: float = 0.1) -> float | None:
     """First time ≥ t_s after which the output stays below the audible level for hold_s."""
     import numpy as np
@@ -161,7 +181,7 @@ async def _one(
         settings,
         input_path=inp,
         output_path=out,
-        sim=SimOptions(ttft_s=args.ttft, ttfb_s=args.ttfb, stt_s=args.stt),
+        sim=SimOptions(ttft_s=args.ttft, ttfb_s=args.ttfb, stt_s=args.stt, keep_local=True),
         bus=bus,
         with_tools=False,
         file_latency_s=_device_latency_s(args),
@@ -179,6 +199,19 @@ async def _one(
         "records": records,
         "cpu_s": cpu,
         "wall_s": wall,
+    }
+
+
+def provider_names(overrides: dict[str, Any]) -> dict[str, str]:
+    """Which speech-to-text and voice a run with these ``--set`` overrides measures:
+    "local" (faster-whisper, Piper: ``stt.provider``/``tts.provider`` = "local") or
+    "simulated" (the simulated cloud's, every other provider)."""
+    from voicedesk.config import load_settings
+
+    settings = load_settings(environ={}, overrides=overrides)
+    return {
+        "stt": "local" if settings.stt.provider == "local" else "simulated",
+        "tts": "local" if settings.tts.provider == "local" else "simulated",
     }
 
 
@@ -216,6 +249,9 @@ async def _bench_in(
     missing = 0
     summary_requests = 0
     latency_in, latency_out = _device_latency_s(args)
+    names = provider_names(overrides)
+    # a local voice has no simulated time to first audio: its synthesis is on this machine
+    sim_ttfb = args.ttfb if names["tts"] == "simulated" else 0.0
     for rnd in range(args.rounds):
         res = await _one(
             compose([FINISHED[i % len(FINISHED)] for i in range(args.turns)], gaps_s=7.0),
@@ -237,9 +273,9 @@ async def _bench_in(
                 continue
             v2v_audio.append(heard - turn.end_s)
             # the sound card's share is the hardware's, not voicedesk's
-            added.append(heard - turn.end_s - args.ttft - args.ttfb - latency_in - latency_out)
+            added.append(heard - turn.end_s - args.ttft - sim_ttfb - latency_in - latency_out)
     report: dict[str, Any] = {
-        "providers": {"stt_s": args.stt, "ttft_s": args.ttft, "ttfb_s": args.ttfb},
+        "providers": {"stt_s": args.stt, "ttft_s": args.ttft, "ttfb_s": args.ttfb, **names},
         "device": {"input_latency_s": latency_in, "output_latency_s": latency_out},
         "turns": len(v2v_audio),
         "unanswered_turns": missing,
@@ -259,10 +295,11 @@ async def _bench_in(
             first, second, after_s = BARGE_INS[rnd % len(BARGE_INS)]
             sc = overlap(first, second, after_s=after_s)
             res = await _one(sc, args=args, overrides=overrides, workdir=workdir, tag=f"barge{rnd}")
-            onset = sc.turns[1].start_s
-            quiet = silent_from(res["out"], res["rate"], onset)
-            if quiet is not None:
-                reactions.append(quiet - onset)
+            reaction = barge_in_reaction(res["out"], res["rate"], sc.turns[1].start_s)
+            if reaction is not None:
+                reactions.append(reaction)
+            else:  # no answer playing to cut (or it never stopped): said, not scored
+                report["barge_ins_not_timed"] = report.get("barge_ins_not_timed", 0) + 1
             records_b = res["records"]
             report.setdefault("barge_in_records", []).extend(records_b)
         report["barge_in_silence_s"] = summarize(reactions)
@@ -317,10 +354,11 @@ def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
         return "–" if v is None else f"{v * 1000:7.0f} ms"
 
     p = report["providers"]
-    print(
-        f"simulated providers: STT {p['stt_s']:.2f}s · TTFT {p['ttft_s']:.2f}s · TTFB {p['ttfb_s']:.2f}s",
-        file=out,
-    )
+    stt = "STT local (faster-whisper)" if p.get("stt") == "local" else f"STT {p['stt_s']:.2f}s"
+    tts = "TTS local (Piper)" if p.get("tts") == "local" else f"TTFB {p['ttfb_s']:.2f}s"
+    print(f"simulated providers: {stt} · TTFT {p['ttft_s']:.2f}s · {tts}", file=out)
+    if "local" in (p.get("stt"), p.get("tts")):
+        print("(added by voicedesk includes the local providers' work on this machine)", file=out)
     d = report.get("device") or {}
     if d.get("input_latency_s") or d.get("output_latency_s"):
         print(
@@ -336,9 +374,16 @@ def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
     rows += [(k, v) for k, v in report["stages_s"].items()]
     if "barge_in_silence_s" in report:
         rows.append(("barge-in → silence (audio)", report["barge_in_silence_s"]))
+    untimed = report.get("barge_ins_not_timed", 0)
     for name, s in rows:
         print(
             f"{name:28} {ms(s['p50']):>10} {ms(s['p90']):>10} {ms(s['p95']):>10}  {s['n']}",
+            file=out,
+        )
+    if untimed:
+        print(
+            f"barge-ins not timed: {untimed} (no answer was playing when the person cut in, "
+            "or it never fell silent)",
             file=out,
         )
     print(

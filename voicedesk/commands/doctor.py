@@ -32,7 +32,7 @@ from typing import Any, Literal
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.config_secrets import hide_in_message, mask_text
 from voicedesk.errors import UserError, install_command
-from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
+from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, local_server_hint, openai_address
 from voicedesk.tools import server_setting
 
 Status = Literal["ok", "warn", "fail"]
@@ -394,6 +394,14 @@ def check_local_stt(settings: Any) -> Check:
             "local stt",
             f"{path} {what}: set stt.local_model to a CTranslate2 Whisper model folder",
         )
+    # loaded, to say whether it can transcribe stt.language: an English-only model writes
+    # any speech as English words, and "ok" here left that to be found out by talking
+    try:
+        whisper = local_stt.LocalWhisper(path, language=settings.stt.language)
+    except UserError as exc:
+        return Check("fail", "local stt", f"{exc.message} → {exc.hint}")
+    if whisper.language_warning:
+        return Check("warn", "local stt", whisper.language_warning)
     return Check("ok", "local stt", f"faster-whisper installed, model {path}")
 
 
@@ -411,7 +419,20 @@ def check_local_tts(settings: Any) -> Check:
         return Check(
             "fail", "local tts", f"{voice} not found: set tts.local_voice to a Piper .onnx voice"
         )
-    return Check("ok", "local tts", f"piper-tts installed, voice {voice}")
+    # loaded as a run loads it: a voice without its .onnx.json, or a file that is not a
+    # voice, said "ok" here and ended `run` in a traceback
+    from voicedesk.providers.piper_tts import language_mismatch, load_voice
+
+    start = time.perf_counter()
+    try:
+        load_voice(voice)
+    except UserError as exc:
+        return Check("fail", "local tts", f"{exc.message} → {exc.hint}")
+    ms = (time.perf_counter() - start) * 1000
+    mismatch = language_mismatch(voice, settings.stt.language)
+    if mismatch:
+        return Check("warn", "local tts", mismatch)
+    return Check("ok", "local tts", f"piper-tts installed, voice {voice} (loaded in {ms:.0f} ms)")
 
 
 def _workspace_check(root: Any) -> Check:
@@ -692,11 +713,14 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
 
 def _url_fix(configured: str | None, setting: str, openai_sdk: bool = True) -> str:
     """What to check when a server cannot be reached: the setting or variable that named
-    it, else (the provider's own address) the network alone."""
+    it, else (the provider's own address) the network alone; a server on this machine,
+    whether it runs (``local_server_hint``)."""
     if configured:
-        return f"check {setting} and your network"
+        return local_server_hint(configured, setting) or f"check {setting} and your network"
     if openai_sdk and openai_address(None):
-        return "check OPENAI_BASE_URL (from the environment) and your network"
+        variable = "OPENAI_BASE_URL (from the environment)"
+        local = local_server_hint(openai_address(None), variable)
+        return local or f"check {variable} and your network"
     return "check your network (and a proxy, if you use one)"
 
 

@@ -493,8 +493,8 @@ async def converse(
 
     sim_ctx: Any = sim_server(sim) if sim is not None else contextlib.nullcontext()
     async with sim_ctx as server:
-        if server is not None:
-            settings = settings_for_sim(settings, server.base_url)
+        if server is not None and sim is not None:
+            settings = settings_for_sim(settings, server.base_url, keep_local=sim.keep_local)
         session = build_session(
             settings,
             input_path=input_path,

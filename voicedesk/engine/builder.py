@@ -38,14 +38,21 @@ class SimOptions:
     # (provider, fault, times), armed in this order before the first request, as
     # ``voicedesk sim --fault`` arms them: so a run or demo can show a provider failing
     faults: list[tuple[str, str, int]] = field(default_factory=list)
+    # speech-to-text and the voice set to "local" stay on this machine (``bench latency``
+    # measuring faster-whisper and Piper); False: every provider is the simulated cloud's
+    keep_local: bool = False
 
 
-def settings_for_sim(settings: Settings, base_url: str) -> Settings:
-    """Point every cloud provider at the simulated cloud; keys are placeholders it accepts."""
+def settings_for_sim(settings: Settings, base_url: str, *, keep_local: bool = False) -> Settings:
+    """Point every cloud provider at the simulated cloud; keys are placeholders it accepts.
+    ``keep_local``: speech-to-text and the voice set to "local" are left as they are."""
     data = settings.model_dump()
-    data["stt"].update(provider="openai", base_url=f"{base_url}/v1")
+    if not (keep_local and settings.stt.provider == "local"):
+        data["stt"].update(provider="openai", base_url=f"{base_url}/v1")
     data["llm"].update(base_url=f"{base_url}/v1", api_key_env="VOICEDESK_SIM_KEY")
-    data["tts"].update(provider="elevenlabs", elevenlabs_base_url=base_url, fallback="none")
+    if not (keep_local and settings.tts.provider == "local"):
+        data["tts"].update(provider="elevenlabs", elevenlabs_base_url=base_url)
+    data["tts"]["fallback"] = "none"
     data["keys"] = {"openai_api_key": SIM_KEY, "elevenlabs_api_key": SIM_KEY}
     out = Settings.model_validate(data)
     out.keys.openai_api_key = SecretStr(SIM_KEY)
@@ -113,7 +120,14 @@ def build_session(
     from voicedesk.turn.detector import TurnDetector
 
     bus = bus or ev.EventBus()
-    stt = make_stt(settings)
+    # the pause readings' model also writes the local transcripts: loaded once
+    pause_reader = _pause_reader(settings)
+    stt = make_stt(
+        settings, local_whisper=pause_reader.transcriber if pause_reader is not None else None
+    )
+    stt_warning = getattr(stt, "language_warning", None)  # local: an English-only model
+    if stt_warning:
+        bus.publish(ev.Notice(level="warning", message=stt_warning))
     llm = make_llm(settings)
     try:
         tts = make_tts(settings)
@@ -125,7 +139,12 @@ def build_session(
         from voicedesk.providers.no_speech_tts import DeferredTTS
 
         tts, fallback = DeferredTTS(exc), None
-    pause_reader = _pause_reader(settings)
+    if "local" in (settings.tts.provider, settings.tts.fallback):
+        from voicedesk.providers.piper_tts import language_mismatch
+
+        mismatch = language_mismatch(settings.tts.local_voice, settings.stt.language)
+        if mismatch:
+            bus.publish(ev.Notice(level="warning", message=mismatch))
     detector = TurnDetector(
         settings,
         expects_text=settings.stt.provider != "none",

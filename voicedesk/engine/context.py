@@ -106,7 +106,7 @@ class ContextManager:
         self.max_tokens = settings.llm.max_tokens  # each request's room for the reply
         self.window_turns = settings.context.window_turns
         self.system_prompt = settings.llm.system_prompt or DEFAULT_SYSTEM_PROMPT
-        self.counter = TokenCounter(model)
+        self.counter = TokenCounter.for_server(model, settings.llm.base_url)
         self.summarizer = summarizer
         self.bus = bus
         self.summary = ""

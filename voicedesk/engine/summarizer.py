@@ -45,7 +45,11 @@ class Summarizer:
         self.calls = 0
         model = getattr(llm, "model", None)
         # the context's own count (the same model's, cached): what the summary is held to
-        self.counter = TokenCounter(model) if isinstance(model, str) else None
+        self.counter = (
+            TokenCounter.for_server(model, getattr(llm, "base_url", None))
+            if isinstance(model, str)
+            else None
+        )
 
     async def summarize(
         self,

@@ -24,9 +24,23 @@ ENCODING_WAIT_S = 5.0
 
 
 class TokenCounter:
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, *, own_encoding: bool = True) -> None:
+        """``own_encoding``: look for the model's own tiktoken encoding, which tiktoken
+        downloads from OpenAI's storage the first time. False for a model on a server of
+        its own (``for_server``): its tokenizer is not OpenAI's whatever its name, and a
+        conversation kept on the machine must not reach the internet for it."""
         self.model = model
-        self._encode, self.source, self._margin = _encoder(model)
+        self._encode, self.source, self._margin = _encoder(model, own_encoding)
+
+    @classmethod
+    def for_server(cls, model: str, base_url: str | None) -> TokenCounter:
+        """The counter for ``model`` as served at ``base_url`` (None: OPENAI_BASE_URL, else
+        OpenAI's). A local server (Ollama, llama.cpp) counts with the bundled encoding:
+        asking tiktoken for the model's own sent a DNS query and an HTTPS request to
+        openaipublic.blob.core.windows.net at every start of an all-local conversation."""
+        from voicedesk.providers.factory import custom_openai_server
+
+        return cls(model, own_encoding=not custom_openai_server(base_url))
 
     @property
     def margin(self) -> float:
@@ -65,12 +79,13 @@ def as_json(value: Any) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _encoder(model: str) -> tuple[Any, str, float]:
+def _encoder(model: str, own_encoding: bool = True) -> tuple[Any, str, float]:
     if importlib.util.find_spec("tiktoken") is None:
         return None, "estimate", 1.0
     try:
-        enc = _model_encoding(model)
-        return enc.encode, enc.name, 1.0
+        if own_encoding:
+            enc = _model_encoding(model)
+            return enc.encode, enc.name, 1.0
     except Exception as exc:  # unknown model or no network for the encoding file
         log.info("tiktoken encoding for %s unavailable (%s)", model, exc)
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from voicedesk.config import Settings
@@ -90,7 +90,9 @@ def llm_key(settings: Settings) -> str:
     return openai_key(settings, required=not custom_openai_server(settings.llm.base_url))
 
 
-def make_stt(settings: Settings) -> SpeechToText:
+def make_stt(settings: Settings, *, local_whisper: Any = None) -> SpeechToText:
+    """``local_whisper``: for stt.provider = "local", the model already loaded for the
+    pause readings (``local_stt.cue_reader``), used rather than loaded twice."""
     cfg = settings.stt
     if cfg.provider == "openai":
         from voicedesk.providers.openai_stt import OpenAIRealtimeSTT
@@ -109,7 +111,7 @@ def make_stt(settings: Settings) -> SpeechToText:
     if cfg.provider == "local":
         from voicedesk.providers.local_stt import LocalWhisperSTT
 
-        return LocalWhisperSTT(cfg.local_model, language=cfg.language)
+        return LocalWhisperSTT(cfg.local_model, language=cfg.language, whisper=local_whisper)
     from voicedesk.providers.null_stt import NoSTT
 
     return NoSTT()

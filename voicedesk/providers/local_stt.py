@@ -103,6 +103,9 @@ VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, t
 # engine) get two workers: live, the latest pause is read beside a reading of an earlier
 # pause that the person has since spoken on, which cannot be stopped.
 CUE_READERS = 2
+# ...and one more where the same model also writes the local transcripts (stt.provider =
+# "local"): a transcript never queues behind the two readings of a pause.
+TRANSCRIPT_WORKERS = 1
 # Threads each reading of a pause computes on, up to this many cores. The person waits on the
 # reading (the turn decision holds a "complete" for its cues), and most of it is Whisper's
 # encoder over its 30 s window, which CTranslate2 splits across threads: on this project's
@@ -187,7 +190,19 @@ class LocalWhisper:
                 "point 'stt.local_model' at a CTranslate2 Whisper model folder",
             ) from None
         self.path = path  # the model folder read, as resolved here
-        self.language = language
+        # An English-only model (the ".en" ones) writes any speech as English words, and
+        # faster-whisper said so in a warning at every call: asked for English, it is said
+        # once, at the start (``language_warning``).
+        self.english_only = not self.model.model.is_multilingual
+        self.language = "en" if self.english_only else language
+        self.language_warning = (
+            f"The Whisper model at {path} is English-only, but stt.language is "
+            f'"{language}": speech in that language is written as English words. Set '
+            'stt.local_model to a multilingual Whisper model (one without ".en" in its name), '
+            'or stt.language to "en".'
+            if self.english_only and language != "en"
+            else None
+        )
         self._cue_tokenizer: Any = None  # with the prompt and suppressed tokens, on first use
         self._cue_prompt: list[int] = []
         self._suppressed: list[int] = []
@@ -472,14 +487,19 @@ def cue_reader(model_path: Path | None = None, *, language: str = "en") -> Local
 
     One per model and language in a process: a session rebuilt (the TUI's settings, each
     conversation of ``bench latency``) reuses it instead of loading the model again, which
-    took ~0.25 GB more each time.
+    took ~0.25 GB more each time. The local transcripts use it too (``LocalWhisperSTT``
+    given it): the model was loaded a second time for them, ~0.1 GB and 0.6-1.5 s more at
+    start; it has a worker for them besides the readings' (``TRANSCRIPT_WORKERS``).
     """
     key = (Path(model_path) if model_path else None, language)
     with _cue_readers_lock:
         whisper = _cue_readers.get(key)
         if whisper is None:
             whisper = LocalWhisper(
-                model_path, language=language, cpu_threads=cue_threads(), workers=CUE_READERS
+                model_path,
+                language=language,
+                cpu_threads=cue_threads(),
+                workers=CUE_READERS + TRANSCRIPT_WORKERS,
             )
             whisper.prepare_cue_reading()
             _cue_readers[key] = whisper
@@ -492,8 +512,19 @@ class LocalWhisperSTT:
     name = "local-whisper"
     input_rate = 16_000
 
-    def __init__(self, model_path: Path | None = None, *, language: str = "en") -> None:
-        self._whisper = LocalWhisper(model_path, language=language)
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        language: str = "en",
+        whisper: LocalWhisper | None = None,
+    ) -> None:
+        """``whisper``: the model already loaded for the pause readings (``cue_reader``),
+        shared rather than loaded again."""
+        self._whisper = whisper or LocalWhisper(model_path, language=language)
+        # said at the start of a conversation (engine/builder.py): an English-only model
+        # for another language than English
+        self.language_warning = self._whisper.language_warning
         self._buf: list[np.ndarray] = []
         self.on_interim: Callable[[str], None] | None = None
 

