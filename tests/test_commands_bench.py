@@ -423,3 +423,44 @@ def test_a_barge_in_over_no_answer_is_not_scored_as_an_instant_stop() -> None:
     playing[: int(5.25 * rate)] = (np.sin(np.arange(int(5.25 * rate)) / 3) * 8000).astype(np.int16)
     reaction = barge_in_reaction(playing, rate, 5.0)
     assert reaction is not None and abs(reaction - 0.25) < 0.01
+
+
+async def test_bench_latency_added_share_leaves_out_every_simulated_latency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Added by voicedesk" is voice-to-voice less the simulated providers' latencies on
+    the way to the answer: the transcript's finalisation (``--stt``) too, which the
+    answer's request waits for. It was left in, so 0.10 s of the simulated speech-to-text
+    read as voicedesk's own, and a slower ``--stt`` made voicedesk look slower."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from voicedesk.audio.wavio import write_wav
+    from voicedesk.bench import latency
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.commands import run as run_command
+
+    ours_s = 0.05  # what the fake conversation spends beyond the simulated latencies
+    args = SimpleNamespace(
+        ttft=0.3,
+        ttfb=0.2,
+        stt=0.4,
+        device_latency=(0.0, 0.0),
+        rounds=1,
+        turns=1,
+        no_barge_in=True,
+        keep=None,
+    )
+    end_s = compose(["hello"]).turns[0].end_s
+
+    async def answered(settings, *, output_path, sim, **_kwargs):
+        """The answer's first sound, ``ours_s`` after the simulated providers' latencies."""
+        out = np.zeros(int((end_s + 3.0) * 16_000), np.int16)
+        at = int((end_s + sim.stt_s + sim.ttft_s + sim.ttfb_s + ours_s) * 16_000)
+        out[at : at + 1600] = 8000
+        write_wav(output_path, out, 16_000)
+
+    monkeypatch.setattr(run_command, "converse", answered)
+    report = await latency._bench_in(tmp_path, args, {})  # type: ignore[arg-type]
+    assert report["added_latency_s"]["p50"] == pytest.approx(ours_s, abs=1e-3)

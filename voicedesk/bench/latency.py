@@ -3,8 +3,13 @@
 Runs real conversations (bundled Piper speech, the full engine, real sockets) in real time
 and measures what a listener would: from the **output audio**, the first audible answer sample
 after the person's last word. "Added" latency is what voicedesk itself costs on top of the
-providers' own compute: voice-to-voice − TTFT − TTFB. Stage figures come from the
-per-turn metrics; CPU is this process's CPU time over wall time (percent of one core).
+simulated providers' latencies on the way to the answer: voice-to-voice − STT − TTFT −
+TTFB (the answer's request waits for the transcript, so the transcript's finalisation is
+the provider's time, not voicedesk's). What it keeps is voicedesk's: the turn-end wait
+before the transcript is committed (the VAD's hangover and ``turn.commit_ms``), the model's
+words the voice waits for before its first piece (the first clause, or 40 characters),
+and the client, queue and playback overheads. Stage figures come from the per-turn
+metrics; CPU is this process's CPU time over wall time (percent of one core).
 
 WAV files have no sound card, so device latency is 0 unless ``--device-latency IN OUT``
 simulates one (``FileDuplex``): the output audio then shows it, the per-turn
@@ -250,8 +255,9 @@ async def _bench_in(
     summary_requests = 0
     latency_in, latency_out = _device_latency_s(args)
     names = provider_names(overrides)
-    # a local voice has no simulated time to first audio: its synthesis is on this machine
+    # a local voice or transcriber has no simulated latency: its work is on this machine
     sim_ttfb = args.ttfb if names["tts"] == "simulated" else 0.0
+    sim_stt = args.stt if names["stt"] == "simulated" else 0.0
     for rnd in range(args.rounds):
         res = await _one(
             compose([FINISHED[i % len(FINISHED)] for i in range(args.turns)], gaps_s=7.0),
@@ -272,8 +278,9 @@ async def _bench_in(
                 missing += 1
                 continue
             v2v_audio.append(heard - turn.end_s)
-            # the sound card's share is the hardware's, not voicedesk's
-            added.append(heard - turn.end_s - args.ttft - sim_ttfb - latency_in - latency_out)
+            # the simulated providers' latencies and the sound card's are theirs, not ours
+            providers = sim_stt + args.ttft + sim_ttfb
+            added.append(heard - turn.end_s - providers - latency_in - latency_out)
     report: dict[str, Any] = {
         "providers": {"stt_s": args.stt, "ttft_s": args.ttft, "ttfb_s": args.ttfb, **names},
         "device": {"input_latency_s": latency_in, "output_latency_s": latency_out},
