@@ -4,11 +4,11 @@ Every other fixture is Piper, espeak-ng or flite. These six are a man reading "S
 Sensibility" for LibriVox (public domain), from the pocketsphinx sdist's test data, written
 by ``tests/fixtures/make_human_fixtures.py --checked-in``: a segment that ends a sentence
 and one that ends a clause the reader went on from, each whole, cut at a word boundary, and
-with a 0.6–0.8 s pause spliced in, over the recording's own room tone. A real reader's voice
-stays up where the sentence goes on, and Smart Turn, trained on people, hears that (0.03–0.2
-on these fragments where it gave Piper's 0.9+); the words and the reading's doubts must not
-throw that away, nor hold the finished sentence to the maximum wait
-(docs/turn-detection.md, "Recorded human speech").
+with a 0.6–0.8 s pause spliced in, over the recording's own room tone. Each signal holds
+some of them: the words ("… consider how", and "He was not", whose words alone go on),
+while Smart Turn scores those 0.6–0.9 by 0.3 s; Smart Turn (0.06–0.25) the clause, which
+the tiny Whisper reads as a long sentence with a mild doubt. The finished sentence must end
+without the maximum wait (docs/turn-detection.md, "Recorded human speech").
 """
 
 from __future__ import annotations
