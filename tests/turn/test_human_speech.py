@@ -5,9 +5,9 @@ Sensibility" for LibriVox (public domain), from the pocketsphinx sdist's test da
 by ``tests/fixtures/make_human_fixtures.py --checked-in``: a segment that ends a sentence
 and one that ends a clause the reader went on from, each whole, cut at a word boundary, and
 with a 0.6–0.8 s pause spliced in, over the recording's own room tone. Each signal holds
-some of them: the words ("… consider how", and "He was not", whose words alone go on),
-while Smart Turn scores those 0.6–0.9 by 0.3 s; Smart Turn (0.06–0.25) the clause, which
-the tiny Whisper reads as a long sentence with a mild doubt. The finished sentence must end
+some of them: the reading ("And mister john dashwood had then" trails off, and the words
+"He was not" alone go on), while Smart Turn scores those 0.5–0.8; Smart Turn (0.08–0.22)
+the clause, which the tiny Whisper reads as a long sentence with a mild doubt. The finished sentence must end
 without the maximum wait (docs/turn-detection.md, "Recorded human speech").
 """
 
@@ -53,9 +53,9 @@ def scored(name: str) -> dict[str, Any]:
     "name", [n for n, lab in sorted(labels().items()) if lab["category"] != "finished"]
 )
 def test_a_reader_who_goes_on_is_not_answered(name: str) -> None:
-    """Cut mid-sentence ("And mister john dashwood had then leisure to consider how"), at
-    the end of a clause ("He was not an ill disposed young man,"), or paused 0.6–0.8 s in
-    it: no turn ends within 600 ms of the last word, nor during the pause."""
+    """Cut mid-sentence ("And mister john dashwood had then"), at the end of a clause ("He
+    was not an ill disposed young man,"), or paused 0.6–0.8 s in it: no turn ends within
+    600 ms of the last word, nor during the pause."""
     result = scored(name)
     assert result["ok"], result["turns"]
 
