@@ -3,7 +3,9 @@ however the answer is cut into deltas."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -341,3 +343,30 @@ def test_bold_around_a_name_that_starts_with_a_dot_is_no_glob(seed: int) -> None
     assert _spoken([text]) == said
     assert _spoken(list(text)) == said
     assert _spoken(_random_split(text, seed)) == said
+
+
+async def test_pieces_begin_in_the_answers_order_when_an_earlier_one_ends_out_of_turn() -> None:
+    """Two pieces are synthesised at once. Each waited for the piece two places back, so
+    when the second ended before the first (a short sentence after a long one), the fourth
+    began before the third, which the person hears sooner, and the third waited behind
+    it. Pieces now begin in the answer's order as soon as one of the two is done."""
+    first_done = asyncio.Event()
+    begun: list[str] = []
+
+    async def synth(text: str) -> AsyncIterator[np.ndarray]:
+        begun.append(text)
+        if text.startswith("One"):
+            await first_done.wait()  # the long first sentence, still being made
+        yield np.zeros(10, dtype=np.int16)
+
+    stream = SentenceStream(synth, 24_000, min_first_chars=1)
+    sentences = ["One long first sentence.", "Two.", "Three.", "Four."]
+    for sentence in sentences:
+        await stream.send_text(sentence + " ")
+    await stream.end_text()
+    for _ in range(20):  # the short ones take turns beside the first, still running
+        await asyncio.sleep(0)
+    assert begun == sentences, begun
+    first_done.set()
+    chunks = [chunk async for chunk in stream.audio()]
+    assert begun == sentences and len(chunks) == 4

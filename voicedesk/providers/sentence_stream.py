@@ -54,7 +54,11 @@ class SentenceStream:
     ) -> None:
         """``ahead``: how many pieces may be synthesised at once (1: one after another)."""
         self._synth = synth
-        self._ahead = max(1, ahead)
+        # Pieces take these in the answer's order (asyncio's semaphore wakes its waiters
+        # first come, first served): waiting for the piece ``ahead`` places back instead
+        # let a later piece start first whenever an earlier one finished out of turn, and
+        # the piece needed sooner waited behind it.
+        self._slots = asyncio.Semaphore(max(1, ahead))
         self.sample_rate = sample_rate
         self._min_first = min_first_chars
         self._first_max = first_max_chars
@@ -122,20 +126,15 @@ class SentenceStream:
         self._first = False
         out: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
         self._pieces.put_nowait(out)
-        # the piece ``ahead`` places back must be done before this one begins
-        before = self._tasks[-self._ahead] if len(self._tasks) >= self._ahead else None
-        self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out, before)))
+        self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out)))
 
-    async def _run_piece(
-        self, text: str, out: asyncio.Queue[np.ndarray | None], before: asyncio.Task[None] | None
-    ) -> None:
+    async def _run_piece(self, text: str, out: asyncio.Queue[np.ndarray | None]) -> None:
         try:
-            if before is not None:
-                await asyncio.wait([before])  # its outcome is its own to report
-            if self._error is not None:
-                return  # the answer's audio stops at the piece that failed
-            async for chunk in self._synth(text):
-                out.put_nowait(chunk)
+            async with self._slots:
+                if self._error is not None:
+                    return  # the answer's audio stops at the piece that failed
+                async for chunk in self._synth(text):
+                    out.put_nowait(chunk)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
