@@ -1398,8 +1398,43 @@ def test_doctor_online_unreachable_server_says_what_to_check(monkeypatch) -> Non
     (line,) = [c.line() for c in checks if url in c.line()]
     assert line.lstrip().startswith("fail") and "unreachable" in line
     # a server on this machine that refuses: not started (the network is not the matter)
-    assert "start the local server" in line and "check llm.base_url" in line
+    assert "start the local language-model server" in line and "check llm.base_url" in line
     assert "network" not in line.split("unreachable", 1)[1].split(")", 1)[1]
+
+
+def test_doctor_online_names_the_kind_of_local_server_that_is_not_running(monkeypatch) -> None:
+    """A speech-to-text server (stt.base_url) and an ElevenLabs-protocol voice server
+    (tts.elevenlabs_base_url) on this machine, not started, were each told "start the local
+    server (Ollama, LM Studio, llama.cpp's server)": language-model servers, none of which
+    transcribes or speaks. Each is named for what it does; the language model's examples
+    stay with llm.base_url."""
+    import socket
+
+    from voicedesk.commands.doctor import check_online
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    urls = []
+    for _ in range(3):
+        with socket.socket() as closed:  # a port nothing listens on: the connection is refused
+            closed.bind(("127.0.0.1", 0))
+            urls.append(f"http://127.0.0.1:{closed.getsockname()[1]}")
+    stt, llm, tts = urls
+    env = {
+        "OPENAI_API_KEY": KEY,
+        "ELEVENLABS_API_KEY": KEY,
+        "VOICEDESK_STT__BASE_URL": f"{stt}/v1",
+        "VOICEDESK_LLM__BASE_URL": f"{llm}/v1",
+        "VOICEDESK_TTS__PROVIDER": "elevenlabs",
+        "VOICEDESK_TTS__ELEVENLABS_BASE_URL": tts,
+    }
+    checks = check_online(load_settings(Path("/nonexistent/c.toml"), environ=env))
+    said = {url: [c.line() for c in checks if url in c.line()] for url in urls}
+    (stt_line,), (llm_line,), (tts_line,) = said[stt], said[llm], said[tts]
+    assert "start the local speech-to-text server" in stt_line, stt_line
+    assert "check stt.base_url" in stt_line and "Ollama" not in stt_line
+    assert "start the local voice server" in tts_line, tts_line
+    assert "check tts.elevenlabs_base_url" in tts_line and "Ollama" not in tts_line
+    assert "start the local language-model server (Ollama" in llm_line, llm_line
 
 
 def test_doctor_online_names_a_proxy_that_is_not_running(monkeypatch) -> None:
