@@ -745,6 +745,35 @@ def test_a_piper_voice_that_cannot_be_loaded_is_named_with_its_fix(
     assert line.split()[0] == "fail" and "tts.local_voice" in line
 
 
+@pytest.mark.parametrize("named", ["its .onnx.json", "its folder"])
+def test_tts_local_voice_naming_the_voices_settings_or_folder_says_which_file_to_name(
+    cfg: Path, tmp_path: Path, capsys, named: str
+) -> None:
+    """tts.local_voice set to the voice's .onnx.json (the file next to it that
+    tab-completion offers as readily) was told to "put voice.onnx.json.json from the voice's
+    download next to voice.onnx.json", a file no download has; set to the folder the voice
+    is in, `doctor` said the folder was "not found" and `run` "Piper voice file not found".
+    Both now say what was named and which .onnx to set instead."""
+    from voicedesk.errors import ModelFileError
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    voice = _joe_voice_copy(tmp_path)
+    setting = Path(f"{voice}.json") if named == "its .onnx.json" else tmp_path
+    with pytest.raises(ModelFileError) as exc:
+        PiperTTS(setting)._load()
+    said = f"{exc.value.message} {exc.value.hint}"
+    cfg.write_text(
+        f'[tts]\nprovider = "local"\nlocal_voice = "{setting}"\n[turn]\nlocal_cues = "off"\n',
+        encoding="utf-8",
+    )
+    main(["doctor"])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "local tts" in ln)
+    assert line.split()[0] == "fail"
+    for text in (said, line):
+        assert ".json.json" not in text and "not found" not in text, text
+        assert f"set tts.local_voice to {voice}" in text, text
+
+
 def test_install_advice_adds_to_the_environment_voicedesk_runs_in(
     cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

@@ -415,12 +415,9 @@ def check_local_tts(settings: Any) -> Check:
     if voice is None:
         return Check("fail", "local tts", "no Piper voice: set tts.local_voice to its .onnx file")
     voice = voice.expanduser()
-    if not voice.is_file():
-        return Check(
-            "fail", "local tts", f"{voice} not found: set tts.local_voice to a Piper .onnx voice"
-        )
-    # loaded as a run loads it: a voice without its .onnx.json, or a file that is not a
-    # voice, said "ok" here and ended `run` in a traceback
+    # loaded as a run loads it, which says what is wrong with the file: a voice without its
+    # .onnx.json, or a file that is not a voice, said "ok" here and ended `run` in a
+    # traceback; its .onnx.json or its folder named instead were "not found"
     from voicedesk.providers.piper_tts import language_mismatch, load_voice
 
     start = time.perf_counter()
