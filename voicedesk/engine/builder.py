@@ -121,9 +121,8 @@ def build_session(
 
     bus = bus or ev.EventBus()
     # The providers that need a key come first: a missing one is said before the Whisper
-    # model loads (~1.5 s and ~0.3 GB here), not after.
-    local_stt = settings.stt.provider == "local"
-    stt = None if local_stt else make_stt(settings)
+    # model loads (~1.5 s here), not after.
+    stt = None if settings.stt.provider == "local" else make_stt(settings)
     llm = make_llm(settings)
     try:
         tts = make_tts(settings)

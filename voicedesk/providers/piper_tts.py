@@ -66,13 +66,13 @@ def _voice_meant(path: Path) -> ModelFileError | None:
     to it, the second that the folder was "not found"."""
     if path.is_dir():
         voices = sorted(path.glob("*.onnx"))
-        fix = (
-            f"set tts.local_voice to {voices[0]}"
-            if len(voices) == 1
-            else f"set tts.local_voice to one of its voices: {', '.join(v.name for v in voices)}"
-            if voices
-            else VOICE_HINT
-        )
+        if len(voices) == 1:
+            fix = f"set tts.local_voice to {voices[0]}"
+        elif voices:
+            names = ", ".join(v.name for v in voices[:5]) + (", …" if len(voices) > 5 else "")
+            fix = f"set tts.local_voice to one of its voices: {names}"
+        else:
+            fix = VOICE_HINT
         return ModelFileError(f"{path} is a folder, not a Piper voice", fix)
     voice = path.with_suffix("")  # voice.onnx.json → voice.onnx
     if path.name.endswith(".onnx.json") and voice.is_file():
