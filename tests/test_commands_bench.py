@@ -464,3 +464,22 @@ async def test_bench_latency_added_share_leaves_out_every_simulated_latency(
     monkeypatch.setattr(run_command, "converse", answered)
     report = await latency._bench_in(tmp_path, args, {})  # type: ignore[arg-type]
     assert report["added_latency_s"]["p50"] == pytest.approx(ours_s, abs=1e-3)
+
+
+def test_a_barge_in_is_not_timed_to_a_pause_between_the_answers_sentences() -> None:
+    """The local voice (Piper) makes an answer piece by piece, and its audio falls silent
+    for 0.14-0.20 s between them (measured in `bench latency --set tts.provider=local`'s
+    output). A barge-in was timed to the first 0.1 s of silence after the person cut in: one
+    just before such a pause was scored as a stop within it, however long the answer went on
+    after. The stop is the silence that lasts."""
+    import numpy as np
+
+    from voicedesk.bench.latency import barge_in_reaction
+
+    rate = 16_000
+    out = np.zeros(10 * rate, np.int16)
+    tone = (np.sin(np.arange(10 * rate) / 3) * 8000).astype(np.int16)
+    out[: int(5.1 * rate)] = tone[: int(5.1 * rate)]  # playing when the person cuts in at 5 s
+    out[int(5.28 * rate) : int(5.6 * rate)] = tone[int(5.28 * rate) : int(5.6 * rate)]
+    reaction = barge_in_reaction(out, rate, 5.0)
+    assert reaction is not None and abs(reaction - 0.6) < 0.01, reaction

@@ -745,6 +745,35 @@ def test_a_piper_voice_that_cannot_be_loaded_is_named_with_its_fix(
     assert line.split()[0] == "fail" and "tts.local_voice" in line
 
 
+@pytest.mark.parametrize("named", ["its .onnx.json", "its folder"])
+def test_tts_local_voice_naming_the_voices_settings_or_folder_says_which_file_to_name(
+    cfg: Path, tmp_path: Path, capsys, named: str
+) -> None:
+    """tts.local_voice set to the voice's .onnx.json (the file next to it that
+    tab-completion offers as readily) was told to "put voice.onnx.json.json from the voice's
+    download next to voice.onnx.json", a file no download has; set to the folder the voice
+    is in, `doctor` said the folder was "not found" and `run` "Piper voice file not found".
+    Both now say what was named and which .onnx to set instead."""
+    from voicedesk.errors import ModelFileError
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    voice = _joe_voice_copy(tmp_path)
+    setting = Path(f"{voice}.json") if named == "its .onnx.json" else tmp_path
+    with pytest.raises(ModelFileError) as exc:
+        PiperTTS(setting)._load()
+    said = f"{exc.value.message} {exc.value.hint}"
+    cfg.write_text(
+        f'[tts]\nprovider = "local"\nlocal_voice = "{setting}"\n[turn]\nlocal_cues = "off"\n',
+        encoding="utf-8",
+    )
+    main(["doctor"])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "local tts" in ln)
+    assert line.split()[0] == "fail"
+    for text in (said, line):
+        assert ".json.json" not in text and "not found" not in text, text
+        assert f"set tts.local_voice to {voice}" in text, text
+
+
 def test_install_advice_adds_to_the_environment_voicedesk_runs_in(
     cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -1398,8 +1427,43 @@ def test_doctor_online_unreachable_server_says_what_to_check(monkeypatch) -> Non
     (line,) = [c.line() for c in checks if url in c.line()]
     assert line.lstrip().startswith("fail") and "unreachable" in line
     # a server on this machine that refuses: not started (the network is not the matter)
-    assert "start the local server" in line and "check llm.base_url" in line
+    assert "start the local language-model server" in line and "check llm.base_url" in line
     assert "network" not in line.split("unreachable", 1)[1].split(")", 1)[1]
+
+
+def test_doctor_online_names_the_kind_of_local_server_that_is_not_running(monkeypatch) -> None:
+    """A speech-to-text server (stt.base_url) and an ElevenLabs-protocol voice server
+    (tts.elevenlabs_base_url) on this machine, not started, were each told "start the local
+    server (Ollama, LM Studio, llama.cpp's server)": language-model servers, none of which
+    transcribes or speaks. Each is named for what it does; the language model's examples
+    stay with llm.base_url."""
+    import socket
+
+    from voicedesk.commands.doctor import check_online
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    urls = []
+    for _ in range(3):
+        with socket.socket() as closed:  # a port nothing listens on: the connection is refused
+            closed.bind(("127.0.0.1", 0))
+            urls.append(f"http://127.0.0.1:{closed.getsockname()[1]}")
+    stt, llm, tts = urls
+    env = {
+        "OPENAI_API_KEY": KEY,
+        "ELEVENLABS_API_KEY": KEY,
+        "VOICEDESK_STT__BASE_URL": f"{stt}/v1",
+        "VOICEDESK_LLM__BASE_URL": f"{llm}/v1",
+        "VOICEDESK_TTS__PROVIDER": "elevenlabs",
+        "VOICEDESK_TTS__ELEVENLABS_BASE_URL": tts,
+    }
+    checks = check_online(load_settings(Path("/nonexistent/c.toml"), environ=env))
+    said = {url: [c.line() for c in checks if url in c.line()] for url in urls}
+    (stt_line,), (llm_line,), (tts_line,) = said[stt], said[llm], said[tts]
+    assert "start the local speech-to-text server" in stt_line, stt_line
+    assert "check stt.base_url" in stt_line and "Ollama" not in stt_line
+    assert "start the local voice server" in tts_line, tts_line
+    assert "check tts.elevenlabs_base_url" in tts_line and "Ollama" not in tts_line
+    assert "start the local language-model server (Ollama" in llm_line, llm_line
 
 
 def test_doctor_online_names_a_proxy_that_is_not_running(monkeypatch) -> None:

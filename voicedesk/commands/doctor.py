@@ -415,12 +415,9 @@ def check_local_tts(settings: Any) -> Check:
     if voice is None:
         return Check("fail", "local tts", "no Piper voice: set tts.local_voice to its .onnx file")
     voice = voice.expanduser()
-    if not voice.is_file():
-        return Check(
-            "fail", "local tts", f"{voice} not found: set tts.local_voice to a Piper .onnx voice"
-        )
-    # loaded as a run loads it: a voice without its .onnx.json, or a file that is not a
-    # voice, said "ok" here and ended `run` in a traceback
+    # loaded as a run loads it, which says what is wrong with the file: a voice without its
+    # .onnx.json, or a file that is not a voice, said "ok" here and ended `run` in a
+    # traceback; its .onnx.json or its folder named instead were "not found"
     from voicedesk.providers.piper_tts import language_mismatch, load_voice
 
     start = time.perf_counter()
@@ -663,25 +660,26 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
     try:
         checks = []
         targets: dict[tuple[str, str | None], list[str]] = {}
-        # what to check when a server cannot be reached: the setting that named it
-        fixes: dict[tuple[str, str | None], str] = {}
+        # what to check when a server cannot be reached: the setting that named it (the
+        # hint says what the server does once all its users are known: ``_serves``)
+        fixes: dict[tuple[str, str | None], tuple[str | None, str]] = {}
         if settings.stt.provider == "openai":
             base = settings.stt.base_url or openai_base
             target = (base, _secret(settings.keys.openai_api_key))
             targets.setdefault(target, []).append("stt")
-            fixes.setdefault(target, _url_fix(settings.stt.base_url, "stt.base_url"))
+            fixes.setdefault(target, (settings.stt.base_url, "stt.base_url"))
         llm_target = (_llm_base(settings), llm_key(settings))
         targets.setdefault(llm_target, []).append("llm")
-        fixes.setdefault(llm_target, _url_fix(settings.llm.base_url, "llm.base_url"))
+        fixes.setdefault(llm_target, (settings.llm.base_url, "llm.base_url"))
         if "openai" in _tts_providers(settings):
             target = (_llm_base(settings), _secret(settings.keys.openai_api_key))
             # the OpenAI voice is asked of the LLM's server, as providers.factory.make_tts does
             targets.setdefault(target, []).append("tts")
-            fixes.setdefault(target, _url_fix(settings.llm.base_url, "llm.base_url"))
+            fixes.setdefault(target, (settings.llm.base_url, "llm.base_url"))
         for (base, key), users in targets.items():
             url = base.rstrip("/") + "/models"
             headers = {"Authorization": f"Bearer {key}"} if key else {}
-            fix = fixes[(base, key)]
+            fix = _url_fix(*fixes[(base, key)], serves=_serves(users))
             answered: list[Any] = []
             check = _probe(
                 client, "+".join(users), url, headers, has_key=bool(key), fix=fix, keep=answered
@@ -698,7 +696,9 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
             if key is None:
                 checks.append(Check("warn", "online", f"tts {url}: not checked, no key"))
             else:
-                fix = _url_fix(settings.tts.elevenlabs_base_url, "tts.elevenlabs_base_url", False)
+                fix = _url_fix(
+                    settings.tts.elevenlabs_base_url, "tts.elevenlabs_base_url", False, "voice"
+                )
                 checks.append(
                     _probe(client, "tts", url, {"xi-api-key": key}, _elevenlabs_ok, fix=fix)
                 )
@@ -711,15 +711,25 @@ def check_online(settings: Any, client: Any = None) -> list[Check]:
             client.close()
 
 
-def _url_fix(configured: str | None, setting: str, openai_sdk: bool = True) -> str:
+def _serves(users: list[str]) -> str:
+    """What a server asked for ``users`` ("stt", "llm", "tts") does, for the hint to start
+    it: "speech-to-text", "language-model and voice", …"""
+    kinds = {"stt": "speech-to-text", "llm": "language-model", "tts": "voice"}
+    return " and ".join(dict.fromkeys(kinds[user] for user in users))
+
+
+def _url_fix(
+    configured: str | None, setting: str, openai_sdk: bool = True, serves: str = "language-model"
+) -> str:
     """What to check when a server cannot be reached: the setting or variable that named
-    it, else (the provider's own address) the network alone; a server on this machine,
-    whether it runs (``local_server_hint``)."""
+    it, else (the provider's own address) the network alone; a ``serves`` server on this
+    machine, whether it runs (``local_server_hint``)."""
     if configured:
-        return local_server_hint(configured, setting) or f"check {setting} and your network"
+        local = local_server_hint(configured, setting, serves)
+        return local or f"check {setting} and your network"
     if openai_sdk and openai_address(None):
         variable = "OPENAI_BASE_URL (from the environment)"
-        local = local_server_hint(openai_address(None), variable)
+        local = local_server_hint(openai_address(None), variable, serves)
         return local or f"check {variable} and your network"
     return "check your network (and a proxy, if you use one)"
 

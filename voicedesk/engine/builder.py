@@ -120,14 +120,9 @@ def build_session(
     from voicedesk.turn.detector import TurnDetector
 
     bus = bus or ev.EventBus()
-    # the pause readings' model also writes the local transcripts: loaded once
-    pause_reader = _pause_reader(settings)
-    stt = make_stt(
-        settings, local_whisper=pause_reader.transcriber if pause_reader is not None else None
-    )
-    stt_warning = getattr(stt, "language_warning", None)  # local: an English-only model
-    if stt_warning:
-        bus.publish(ev.Notice(level="warning", message=stt_warning))
+    # The providers that need a key come first: a missing one is said before the Whisper
+    # model loads (~1.5 s here), not after.
+    stt = None if settings.stt.provider == "local" else make_stt(settings)
     llm = make_llm(settings)
     try:
         tts = make_tts(settings)
@@ -139,6 +134,13 @@ def build_session(
         from voicedesk.providers.no_speech_tts import DeferredTTS
 
         tts, fallback = DeferredTTS(exc), None
+    pause_reader = _pause_reader(settings)
+    if stt is None:  # local: the pause readings' model also writes the transcripts (one load)
+        reader = pause_reader.transcriber if pause_reader is not None else None
+        stt = make_stt(settings, local_whisper=reader)
+    stt_warning = getattr(stt, "language_warning", None)  # local: an English-only model
+    if stt_warning:
+        bus.publish(ev.Notice(level="warning", message=stt_warning))
     if "local" in (settings.tts.provider, settings.tts.fallback):
         from voicedesk.providers.piper_tts import language_mismatch
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ProviderError
-from voicedesk.loopback import websocket_proxy
+from voicedesk.loopback import local_server_hint, websocket_proxy
 from voicedesk.providers.base import (
     CJK_PUNCTUATION,
     connect_failed_said,
@@ -158,7 +158,11 @@ class ElevenLabsTTS:
                 f"ElevenLabs at {mask_text(self.base_url)}",
                 self._ws_url(),
                 connect_failed_said(exc),
-                "check the network connection, and tts.elevenlabs_base_url (or "
+                # a server on this machine (`voicedesk sim`, another one): not started
+                local_server_hint(
+                    self.base_url, "tts.elevenlabs_base_url (or ELEVENLABS_BASE_URL)", "voice"
+                )
+                or "check the network connection, and tts.elevenlabs_base_url (or "
                 "ELEVENLABS_BASE_URL) if set",
             ) from None
         return ws, time.monotonic()

@@ -464,8 +464,10 @@ class OpenAIChat:
                 f"The language model failed (HTTP {exc.status_code}): {error_message(exc)}"
             )
         if isinstance(exc, openai.APIConnectionError):
+            # a server on this machine that refuses: stopped since the start said it ran
+            local = local_server_hint(str(self._client.base_url), self._url_setting())
             return unreachable(
-                f"the language model at {self.server_url}", str(self._client.base_url), exc
+                f"the language model at {self.server_url}", str(self._client.base_url), exc, local
             )
         if isinstance(exc, openai.APIError):
             return ProviderError(f"The language model stream failed: {error_message(exc)}")

@@ -43,7 +43,12 @@ import numpy as np
 from voicedesk.audio.resample import StreamResampler
 from voicedesk.config_secrets import mask_text
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
-from voicedesk.loopback import OPENAI_API_BASE, openai_address, websocket_proxy
+from voicedesk.loopback import (
+    OPENAI_API_BASE,
+    local_server_hint,
+    openai_address,
+    websocket_proxy,
+)
 from voicedesk.providers.base import (
     connect_failed_said,
     handshake_said,
@@ -251,7 +256,11 @@ class OpenAIRealtimeSTT:
                 f"OpenAI realtime transcription at {self._shown_server}",
                 _ws_url(self._server),
                 connect_failed_said(exc),
-                "check the network connection, and stt.base_url (or OPENAI_BASE_URL) if set",
+                # a server on this machine: not started (the network is not the matter)
+                local_server_hint(
+                    self._server, "stt.base_url (or OPENAI_BASE_URL)", "speech-to-text"
+                )
+                or "check the network connection, and stt.base_url (or OPENAI_BASE_URL) if set",
             ) from None
         finally:
             if conn is not None and ready is None:  # opened, then refused (or cancelled)

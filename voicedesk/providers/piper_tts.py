@@ -35,7 +35,11 @@ def load_voice(path: Path | None) -> piper.PiperVoice:
         ) from None
     if path is None:
         raise ModelFileError("No Piper voice is set", VOICE_HINT)
-    if not Path(path).is_file():
+    path = Path(path)
+    misnamed = _voice_meant(path)
+    if misnamed is not None:
+        raise misnamed
+    if not path.is_file():
         raise ModelFileError(f"Piper voice file not found: {path}", VOICE_HINT)
     config = Path(f"{path}.json")  # where piper looks for the voice's settings
     if not config.is_file():
@@ -53,6 +57,31 @@ def load_voice(path: Path | None) -> piper.PiperVoice:
             f"or its {config.name} is damaged or not a Piper voice",
             "download the voice's .onnx and .onnx.json again, or " + VOICE_HINT,
         ) from None
+
+
+def _voice_meant(path: Path) -> ModelFileError | None:
+    """The error for ``tts.local_voice`` naming the voice's settings file (its .onnx.json,
+    which sits beside the .onnx) or the folder the voice is in, with the .onnx to name
+    instead; None for anything else. The first was told to put "voice.onnx.json.json" next
+    to it, the second that the folder was "not found"."""
+    if path.is_dir():
+        voices = sorted(path.glob("*.onnx"))
+        if len(voices) == 1:
+            fix = f"set tts.local_voice to {voices[0]}"
+        elif voices:
+            names = ", ".join(v.name for v in voices[:5]) + (", …" if len(voices) > 5 else "")
+            fix = f"set tts.local_voice to one of its voices: {names}"
+        else:
+            fix = VOICE_HINT
+        return ModelFileError(f"{path} is a folder, not a Piper voice", fix)
+    voice = path.with_suffix("")  # voice.onnx.json → voice.onnx
+    if path.name.endswith(".onnx.json") and voice.is_file():
+        return ModelFileError(
+            f"{path} is the voice's settings, not the voice: tts.local_voice names the .onnx "
+            "beside them",
+            f"set tts.local_voice to {voice}",
+        )
+    return None
 
 
 def language_mismatch(path: Path | None, language: str) -> str | None:
