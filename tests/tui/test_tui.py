@@ -963,12 +963,16 @@ async def _conversation_state(pilot: Pilot) -> None:
                         "tts_request": speech_end + (0.56 if turn_id == 1 else 0.96),
                         "tts_first_audio": speech_end + (0.84 if turn_id == 1 else 1.4),
                         "playback_start": speech_end + v2v,
+                        # the voice's first piece: the last turn's record has it, the
+                        # first's was written before it was marked (and still reads)
+                        **({"tts_first_piece": speech_end + 1.08} if turn_id == 2 else {}),
                     },
                     # derived, as TurnRecord.to_json gives them
                     "eou_delay": 0.21,
                     "stt_delay": 0.18,
                     "ttft": 0.36 if turn_id == 1 else 0.76,
-                    "ttfb": 0.28 if turn_id == 1 else 0.44,
+                    "first_words": None if turn_id == 1 else 0.12,
+                    "ttfb": 0.28 if turn_id == 1 else 0.32,
                     "voice_to_voice": v2v,
                 },
             )
@@ -1148,7 +1152,12 @@ async def test_each_turns_timings_show_under_its_answer_where_the_pane_has_no_ro
             assert all(line.display == shown for line in lines)
             assert all(bool(line.region.height) == shown for line in lines)
             shown_texts = {text_of(line) for line in lines}
-            assert "⏱ v2v 1.45s · turn end 210ms · LLM 760ms · TTS 440ms" in shown_texts
+            # the wait for the answer's first words, then the voice's own time
+            assert (
+                "⏱ v2v 1.45s · turn end 210ms · LLM 760ms · words 120ms · TTS 320ms" in shown_texts
+            )
+            # a record from before the first piece was marked: the two together, as then
+            assert "⏱ v2v 950ms · turn end 210ms · LLM 360ms · TTS 280ms" in shown_texts
             await pilot.press("q")
 
 

@@ -35,6 +35,7 @@ ROW_FIELD = {
     "LLM TTFT": "ttft",
     "tools": "tool_wait",
     "LLM 2nd": "followup_ttft",
+    "1st words": "first_words",
     "TTS TTFB": "ttfb",
     "speaker": "output_latency_s",
     "v2v": "voice_to_voice",

@@ -9,7 +9,9 @@ the provider's time, not voicedesk's). What it keeps is voicedesk's: the turn-en
 before the transcript is committed (the VAD's hangover and ``turn.commit_ms``), the model's
 words the voice waits for before its first piece (the first clause, or 40 characters),
 and the client, queue and playback overheads. Stage figures come from the per-turn
-metrics; CPU is this process's CPU time over wall time (percent of one core).
+metrics: ``first_words`` is that wait for the first piece (from the answer's first text),
+``ttfb`` the voice's own time from that piece to its first audio. CPU is this process's
+CPU time over wall time (percent of one core).
 
 WAV files have no sound card, so device latency is 0 unless ``--device-latency IN OUT``
 simulates one (``FileDuplex``): the output audio then shows it, the per-turn
@@ -232,7 +234,16 @@ def _device_latency_s(args: argparse.Namespace) -> tuple[float, float]:
 def _stage_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
     from voicedesk.engine.metrics import summarize
 
-    keys = ["eou_delay", "stt_delay", "ttft", "ttfb", "device_latency", "voice_to_voice"]
+    # first_words: the answer's first text → the voice's first piece; ttfb: the voice's own
+    keys = [
+        "eou_delay",
+        "stt_delay",
+        "ttft",
+        "first_words",
+        "ttfb",
+        "device_latency",
+        "voice_to_voice",
+    ]
     return {k: summarize([v for r in records if (v := r.get(k)) is not None]) for k in keys}
 
 

@@ -41,7 +41,10 @@ REPLY_STAGES = (
     "tool_done",
     "followup_request",
     "followup_first_token",
+    # the answer's first text reaches the voice pipeline; the voice is handed its first piece
+    # (a clause or 40 characters later: ``FirstPieceSignal``); its first audio comes
     "tts_request",
+    "tts_first_piece",
     "tts_first_audio",
 )
 STAGES = (
@@ -113,7 +116,14 @@ class TurnRecord:
             "ttft": diff("llm_first_token", "llm_request"),
             "tool_wait": diff("tool_done", "tool_start"),
             "followup_ttft": diff("followup_first_token", "followup_request"),
-            "ttfb": diff("tts_first_audio", "tts_request"),
+            # first text → the voice's first piece: the model writing its first clause (or
+            # 40 characters) and our cutting, not the voice's delay
+            "first_words": diff("tts_first_piece", "tts_request"),
+            # the voice's own time to first audio; a record from before the first piece was
+            # marked has only the two together, the wait for the words in it
+            "ttfb": diff(
+                "tts_first_audio", "tts_first_piece" if "tts_first_piece" in t else "tts_request"
+            ),
             "device_latency": device,
             # from the person's last word to the first sound of the answer they hear
             "voice_to_voice": None if gap is None else round(gap + (device or 0.0), 4),
@@ -130,7 +140,10 @@ def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
     """A turn's stage timings on one line, for the headless printout; ``compact``, the few
     that add up to voice-to-voice, short enough for a narrow terminal, where the terminal
     UI has no room for its timings pane. A tool turn's also has the tools' wait and the
-    model's second round (its time to first token), without which it did not add up."""
+    model's second round (its time to first token), without which it did not add up. The
+    wait for the answer's first words (its first text → the voice's first piece) stands
+    before the voice's own time to first audio; a record from before it was marked has
+    none, its "ttfb" both together."""
 
     def fmt(key: str) -> str:
         v = record.get(key)
@@ -139,19 +152,22 @@ def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
         return f"{v:.2f}s" if compact and v >= 1 else f"{v * 1000:.0f}ms"
 
     tools = record.get("tool_wait") is not None
+    has_words = record.get("first_words") is not None
     if compact:
         second = f"tools {fmt('tool_wait')} · LLM 2nd {fmt('followup_ttft')} · " if tools else ""
+        words = f"words {fmt('first_words')} · " if has_words else ""
         return (
             f"v2v {fmt('voice_to_voice')} · turn end {fmt('eou_delay')} · LLM {fmt('ttft')} · "
-            f"{second}TTS {fmt('ttfb')}"
+            f"{second}{words}TTS {fmt('ttfb')}"
         )
 
     second = f"tools {fmt('tool_wait')} · 2nd ttft {fmt('followup_ttft')} · " if tools else ""
+    words = f"first words {fmt('first_words')} · " if has_words else ""
     # the sound card's share of voice-to-voice, where it has one (not for WAV files)
     device = f" (of which device {fmt('device_latency')})" if record.get("device_latency") else ""
     return (
         f"end-of-turn {fmt('eou_delay')} · stt {fmt('stt_delay')} · ttft {fmt('ttft')} · "
-        f"{second}ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}{device}"
+        f"{second}{words}ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}{device}"
     )
 
 

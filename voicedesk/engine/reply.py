@@ -425,8 +425,9 @@ class Reply:
         if first and text and self.confirmed:
             self._shown()
         if not self._tts_requested:
-            # TTFB counts from the first text the voice pipeline gets (the socket is
-            # pre-opened), as before a word waited in the spoken form rather than in the voice
+            # The answer's first text for the voice pipeline (the socket is pre-opened), as
+            # before a word waits in the spoken form: from here to the first piece the voice
+            # is handed (``tts_first_piece``) the answer waits for its first words
             self._tts_requested = True
             self._mark("tts_request", overwrite=True)
             self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
@@ -447,10 +448,17 @@ class Reply:
         if self._stream is None:
             self._stream = stream
             self.sample_rate = stream.sample_rate
+            # the voice's own time to first audio runs from here, not from the first text
+            stream.on_first_piece = self._first_piece_handed
             self._ensure_audio_task(stream)
         self._text_at = time.monotonic()
         self._tell_held(stream)
         await stream.send_text(said)
+
+    def _first_piece_handed(self) -> None:
+        """The voice has its first piece of text to synthesise (a clause, 40 characters, or
+        all there is): the voice's time to first audio ("ttfb") runs from here."""
+        self._mark("tts_first_piece")
 
     def _tell_held(self, stream: SpeechStream) -> bool:
         """Tell a voice that cuts its first piece by length (OpenAI speech, Piper: a

@@ -222,11 +222,38 @@ class LanguageModel(Protocol):
 # ---------------------------------------------------------------- text to speech
 
 
+class FirstPieceSignal:
+    """Tells, once, when a speech stream hands the first piece of an answer's text to its
+    voice to be synthesised (``on_first_piece``, set by the one who times the answer).
+
+    A voice is given the model's text as it streams, but starts on it only at a first
+    clause or 40 characters (``SentenceStream``; ElevenLabs' first flush): timed from the
+    first text, the voice's time to first audio included the model writing those words
+    (~150 ms at 60 tokens/s, more the slower it writes), and the timings blamed the voice.
+    Each stream says when it really hands a piece over; the wait before is the answer's
+    "first words" stage, the time after it the voice's own."""
+
+    on_first_piece: Callable[[], None] | None = None
+    _first_piece_handed = False
+
+    def _first_piece(self) -> None:
+        """Call when text has just been handed to the voice: only the first call counts."""
+        if self._first_piece_handed:
+            return
+        self._first_piece_handed = True
+        if self.on_first_piece is not None:
+            self.on_first_piece()
+
+
 @runtime_checkable
 class SpeechStream(Protocol):
-    """One answer being spoken: text goes in as it arrives, audio comes out as it lands."""
+    """One answer being spoken: text goes in as it arrives, audio comes out as it lands.
+
+    ``on_first_piece``: called once, as the first piece of text is handed to the voice to
+    be synthesised (``FirstPieceSignal``), which can be well after the first text came."""
 
     sample_rate: int
+    on_first_piece: Callable[[], None] | None
 
     async def send_text(self, text: str) -> None: ...
 

@@ -37,6 +37,7 @@ from voicedesk.errors import AuthError, ProviderError
 from voicedesk.loopback import local_server_hint, websocket_proxy
 from voicedesk.providers.base import (
     CJK_PUNCTUATION,
+    FirstPieceSignal,
     connect_failed_said,
     ends_no_clause,
     handshake_said,
@@ -309,7 +310,7 @@ def _is_closed(ws: Any) -> bool:
     return ws.state is not State.OPEN
 
 
-class ElevenLabsStream:
+class ElevenLabsStream(FirstPieceSignal):
     def __init__(self, ws: Any, sample_rate: int) -> None:
         self._ws = ws
         self.sample_rate = sample_rate
@@ -379,6 +380,11 @@ class ElevenLabsStream:
 
         try:
             await self._ws.send(json.dumps(msg))
+            if msg.get("flush") or not msg["text"]:
+                # the service generates a segment once it is flushed or the text ends (the
+                # chunk schedule's first step, 50 characters, never comes before the first
+                # flush at 40): text sent before that only waits in its buffer
+                self._first_piece()
         except ConnectionClosed as exc:
             # The service says why in a message before it closes (a rate limit, a bad
             # voice); the closed socket alone said only "received 1011 (internal error)".

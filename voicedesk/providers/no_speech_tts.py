@@ -16,15 +16,17 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from voicedesk.errors import UserError
+from voicedesk.providers.base import FirstPieceSignal
 
 RATE = 24_000
 
 
-class _NoSpeech:
+class _NoSpeech(FirstPieceSignal):
     sample_rate = RATE
 
     async def send_text(self, text: str) -> None:
-        return None
+        if text.strip():
+            self._first_piece()  # taken at once: there is nothing to wait for
 
     async def end_text(self) -> None:
         return None

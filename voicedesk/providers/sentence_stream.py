@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
-from voicedesk.providers.base import ends_no_clause
+from voicedesk.providers.base import FirstPieceSignal, ends_no_clause
 
 # Chinese and Japanese end clauses with full-width marks and no space after them
 _FIRST_CUT = re.compile(r"[.,;:!?]\s|[、。，！？；：]")  # the first may end at a comma: start early
@@ -42,7 +42,7 @@ AHEAD = 2
 Synth = Callable[[str], AsyncIterator[np.ndarray]]
 
 
-class SentenceStream:
+class SentenceStream(FirstPieceSignal):
     def __init__(
         self,
         synth: Synth,
@@ -127,6 +127,7 @@ class SentenceStream:
         out: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
         self._pieces.put_nowait(out)
         self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out)))
+        self._first_piece()  # the answer's first: its synthesis begins now (a slot is free)
 
     async def _run_piece(self, text: str, out: asyncio.Queue[np.ndarray | None]) -> None:
         try:

@@ -41,6 +41,8 @@ class Stage:
     only_if: tuple[str, ...] = ()
     lead: str | None = None  # record field: seconds the stage starts before its start mark
     lag: str | None = None  # record field: seconds the stage ends after its end mark
+    # the mark it starts at in a record that lacks ``start`` (written before it was marked)
+    start_else: str | None = None
 
 
 STAGES = (
@@ -67,7 +69,19 @@ STAGES = (
         "followup_ttft",
         only_if=("tool_start",),
     ),
-    Stage("TTS TTFB", "tts_request", "tts_first_audio", 0.4, "ttfb"),
+    # the answer's first text → the first piece the voice is given (a clause, or 40
+    # characters): the model writing its first words, then the voice's own time to audio.
+    # A record from before the first piece was marked has no "1st words" row, and its TTS
+    # row is both, from the first text, as its "ttfb" is.
+    Stage(
+        "1st words",
+        "tts_request",
+        "tts_first_piece",
+        0.2,
+        "first_words",
+        only_if=("tts_first_piece",),
+    ),
+    Stage("TTS TTFB", "tts_first_piece", "tts_first_audio", 0.4, "ttfb", start_else="tts_request"),
     # … and they hear the answer this long after we hand it over
     Stage(
         "speaker",
@@ -118,6 +132,8 @@ def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float
         # has no end of speech, and its v2v measured from time zero (when it was sent) was
         # a figure the metrics line never had, shown over "no spoken turns yet"
         start, end = t.get(stage.start), t.get(stage.end)
+        if start is None and stage.start_else is not None:
+            start = t.get(stage.start_else)
         if start is None or end is None:
             spans.append((stage, None, None))
         else:

