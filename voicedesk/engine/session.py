@@ -1194,9 +1194,21 @@ class Session:
             # nothing is coming for this turn: not "thinking" until the person speaks again
             self._set_state("muted" if self.muted else "listening")
         line = error_line(
-            typed=turn.typed, followup=turn.followup, tools_ran=bool(reply.tool_messages)
+            typed=turn.typed, followup=turn.followup, tools_ran=self._may_have_acted(reply)
         )
         await self._speaking.speak_error_line(line)
+
+    def _may_have_acted(self, reply: Reply) -> bool:
+        """Whether a tool call of ``reply`` may have changed something: one that only read
+        (MCP's readOnlyHint) is harmless to make again, and a failed answer that had only
+        read a document was met with "so nothing is done twice, ask me what I did"."""
+        names = [
+            call["function"]["name"]
+            for message in reply.tool_messages
+            for call in message.get("tool_calls") or ()
+        ]
+        reads_only = getattr(self.tools, "reads_only", None)
+        return bool(names) and not (reads_only is not None and reads_only(names))
 
     def _answer_started(self) -> None:
         """ "speaking", unless the person has begun a turn meanwhile: theirs wins."""
