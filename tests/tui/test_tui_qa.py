@@ -625,3 +625,60 @@ def test_a_key_saved_in_the_settings_goes_to_a_private_folder(tmp_path: Path) ->
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     for folder in (config.parent, config.parent.parent):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def _pane_notes(pane: Any) -> list[str]:
+    return [str(w.render()) for w in pane.query(".earlier-note")]
+
+
+async def test_a_warning_before_the_first_turn_is_not_counted_as_a_turn(tmp_path: Path) -> None:
+    """A warning said at the start (the documents tools off, no sound devices) was kept as
+    if it were a turn of its own: with the last MAX_TURNS_SHOWN turns on screen the pane
+    said "1 earlier turn not shown" though none had gone, and every count after was one
+    too many. It goes with the first turn, and is let go with it."""
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, UserTurn
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        app.bus.publish(ev.Notice(level="warning", message="The documents tools are off."))
+        for turn_id in range(1, MAX_TURNS_SHOWN + 1):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        assert [u.turn_id for u in pane.query(UserTurn)] == list(range(1, MAX_TURNS_SHOWN + 1))
+        assert _pane_notes(pane) == [], _pane_notes(pane)
+        assert len(pane.query(".notice-line")) == 1
+        for event in _finished_turn(MAX_TURNS_SHOWN + 1):
+            app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.query(UserTurn).first().turn_id == 2
+        assert _pane_notes(pane) == ["… 1 earlier turn not shown (the session log has them)"]
+        assert len(pane.query(".notice-line")) == 0  # let go with the first turn
+
+
+async def test_a_turn_taken_back_after_a_warning_is_not_counted_as_a_turn(
+    tmp_path: Path,
+) -> None:
+    """A warning kept with a turn the engine then took back (the person went on talking)
+    left that turn counted, as if it were still shown: one turn too many was let go."""
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, UserTurn
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        app.bus.publish(ev.TranscriptInterim(turn_id=1, text="Question"))
+        app.bus.publish(ev.Notice(level="warning", message="Sound was lost."))
+        app.bus.publish(ev.TurnMerged(turn_id=1, into=2))
+        for turn_id in range(2, MAX_TURNS_SHOWN + 2):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        assert [u.turn_id for u in pane.query(UserTurn)] == list(range(2, MAX_TURNS_SHOWN + 2))
+        assert _pane_notes(pane) == [], _pane_notes(pane)
+        assert len(pane.query(".notice-line")) == 1

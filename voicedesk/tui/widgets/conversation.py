@@ -315,6 +315,9 @@ class ConversationPane(VerticalScroll):
         # live turns in the order they were first shown, each with its widgets (pruned
         # beyond MAX_TURNS_SHOWN); the note above them counts the ones no longer shown
         self._live: dict[int, list[Static]] = {}
+        # warnings shown while no live turn is (at the start): they go with the next turn
+        # to be shown, as a turn of their own they were counted among the turns shown
+        self._unplaced: list[Static] = []
         self._pruned = 0
         self._pruned_note: Static | None = None
 
@@ -394,9 +397,15 @@ class ConversationPane(VerticalScroll):
             classes="turn notice-line",
         )
         # the opening hint stays: a warning at the start is no turn begun
-        self._live.setdefault(next(reversed(self._live), 0), []).append(line)
+        self._place_notices([line])
         self.mount(line)
         return True
+
+    def _place_notices(self, lines: list[Static]) -> None:
+        """Keep notice ``lines`` with the latest live turn (pruned with it), or until the
+        next turn is shown when there is none."""
+        latest = next(reversed(self._live), None)
+        (self._unplaced if latest is None else self._live[latest]).extend(lines)
 
     def _user(self, turn_id: int, text: str, *, provisional: bool) -> None:
         turn = self.users.get(turn_id)
@@ -477,17 +486,21 @@ class ConversationPane(VerticalScroll):
     def _mount(self, widget: Static, turn_id: int) -> None:
         for hint in self.query("#conversation-hint"):
             hint.remove()
-        self._live.setdefault(turn_id, []).append(widget)
+        if turn_id not in self._live:
+            self._live[turn_id], self._unplaced = self._unplaced, []
+        self._live[turn_id].append(widget)
         self.mount(widget)
 
     def _unmount(self, widget: UserTurn | AssistantTurn) -> None:
-        """Remove a live turn's widget, and the turn from the count once nothing of it is left."""
+        """Remove a live turn's widget, and the turn from the count once nothing of it is
+        left but notices: those stay on screen, kept with the turn before (or the next)."""
         widget.remove()
         shown = self._live.get(widget.turn_id, [])
         if widget in shown:
             shown.remove(widget)
-        if not shown:
+        if all(w.has_class("notice-line") for w in shown):
             self._live.pop(widget.turn_id, None)
+            self._place_notices(shown)
 
     def _prune(self) -> None:
         """Keep the last :data:`MAX_TURNS_SHOWN` turns, with a note counting the rest.
