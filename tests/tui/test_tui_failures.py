@@ -171,3 +171,26 @@ async def test_a_failed_answer_is_said_once_in_the_conversation(
         assert "✗" in answer.display_text
         assert not [n for n in _notice_lines(app) if "No answer" in n], _notice_lines(app)
         await pilot.press("ctrl+q")
+
+
+async def test_a_failed_answer_keeps_what_fixes_it_after_the_toast_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed answer is said on its own line alone, not again as a line of the
+    conversation; that line had the error but not what fixes it ("→ check the plan and
+    billing of the account"), which only the toast said, gone after 10 s. The line says
+    both."""
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    async with typing_only_app(
+        tmp_path, monkeypatch, settings=settings, sim_fault=[("llm", "quota", 3)]
+    ) as (app, pilot):
+        app.text_input.value = "Tell me about the sea."
+        await pilot.press("enter")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records))
+        await pilot.pause()
+        (answer,) = conversation(app).query(AssistantTurn)
+        assert "✗" in answer.display_text and "quota" in answer.display_text
+        assert "→ check the plan and billing" in answer.display_text, answer.display_text
+        assert not [n for n in _notice_lines(app) if "No answer" in n], _notice_lines(app)
+        await pilot.press("ctrl+q")

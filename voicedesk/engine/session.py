@@ -826,7 +826,7 @@ class Session:
             return
         fix = f" → {hint}" if hint else ""  # what to check, as an answer's says
         self._notice("error", f"Speech-to-text failed: {message}{fix}", turn=turn.turn_id)
-        turn.record.error = f"stt: {message}"
+        turn.record.error, turn.record.error_fix = f"stt: {message}", hint
 
     async def _commit(self, turn: _Turn) -> None:
         # The segment's place is taken now, in the order the commits are sent: a slow
@@ -1175,9 +1175,9 @@ class Session:
         turn.failed = True
         exc = reply.failed
         message = exc.message if isinstance(exc, UserError) else str(exc)
-        turn.record.error = message
         # what fixes it too (a context window too small: a larger model, or fewer tokens)
         hint = exc.hint if isinstance(exc, UserError) and exc.hint else None
+        turn.record.error, turn.record.error_fix = message, hint
         fix = f" → {hint}" if hint else ""
         self._notice(
             "error", f"No answer for turn {turn.turn_id}: {message}{fix}", turn=turn.turn_id

@@ -22,7 +22,7 @@ from textual.selection import Selection
 from textual.widgets import Static
 
 from voicedesk import events as ev
-from voicedesk.engine.metrics import answer_cut, timings_line
+from voicedesk.engine.metrics import answer_cut, error_said, timings_line
 from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 from voicedesk.tui.widgets.visible import visible_controls
 
@@ -252,9 +252,9 @@ def _failure(record: dict[str, Any]) -> str | None:
     if not error or record.get("interrupted"):
         return None
     if record.get("failed"):  # cut off, though all that came of it may have been heard
-        return str(error)
+        return error_said(record)
     whole = record.get("assistant_text") or ""
-    return None if whole and record.get("heard_text") == whole else str(error)
+    return None if whole and record.get("heard_text") == whole else error_said(record)
 
 
 def _earlier_turns(count: int) -> str:
