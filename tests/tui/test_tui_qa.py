@@ -682,3 +682,34 @@ async def test_a_turn_taken_back_after_a_warning_is_not_counted_as_a_turn(
         assert [u.turn_id for u in pane.query(UserTurn)] == list(range(2, MAX_TURNS_SHOWN + 2))
         assert _pane_notes(pane) == [], _pane_notes(pane)
         assert len(pane.query(".notice-line")) == 1
+
+
+async def test_a_warning_said_again_is_not_a_second_line_in_the_conversation(
+    tmp_path: Path,
+) -> None:
+    """A warning that comes back (the microphone delivering only zeros each time its mute
+    switch is on again, between turns) added a line to the conversation each time: the
+    same words, over and over, between the turns. It stays one line, moved to where it
+    was said last."""
+    from voicedesk.tui.widgets.conversation import UserTurn
+
+    zeros = "The microphone delivers only silence (all zeros): check the input device."
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        for turn_id in range(1, 4):
+            app.bus.publish(ev.Notice(level="warning", message=zeros))
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        app.bus.publish(ev.Notice(level="warning", message=zeros))
+        await pilot.pause()
+        await pilot.pause()
+        lines = list(pane.query(".notice-line"))
+        assert len(lines) == 1, [str(w.render()) for w in lines]
+        last_turn = list(pane.query(UserTurn))[-1]
+        assert pane.children.index(lines[0]) > pane.children.index(last_turn)
+        # a different warning is a line of its own
+        app.bus.publish(ev.Notice(level="error", message="The sound devices stopped."))
+        await pilot.pause()
+        assert len(pane.query(".notice-line")) == 2

@@ -188,6 +188,18 @@ class AssistantTurn(Static):
         self._lines = lines
 
 
+class NoticeLine(Static):
+    """A warning or an error kept in the conversation (see ``ConversationPane._keep_notice``)."""
+
+    def __init__(self, notice: ev.Notice) -> None:
+        mark, colour = ("✖", "$error") if notice.level == "error" else ("⚠", "$warning")
+        super().__init__(
+            Content.assemble((f"{mark} ", colour), (notice.message, "$foreground-muted")),
+            classes="turn notice-line",
+        )
+        self.said = (notice.level, notice.message)
+
+
 class ToolCard(Static):
     """A compact inline card for one tool call; the tool pane has the details.
 
@@ -388,18 +400,25 @@ class ConversationPane(VerticalScroll):
         it was gone in 5 or 10 s, and a person who looked away never read that the session
         log had stopped being written or that a tool server had failed. Not one the turn it
         is about shows itself (its answer marked failed, or cut at the length limit), nor
-        mere information. Kept with the latest turn, and pruned with it."""
+        mere information. Kept with the latest turn, and pruned with it. One said again
+        (the microphone's zeros each time its mute switch is on again) is moved to where
+        it was said last: added each time, the same words stood between turn after turn."""
         if notice.level == "info" or notice.turn_id is not None:
             return False
-        mark, colour = ("✖", "$error") if notice.level == "error" else ("⚠", "$warning")
-        line = Static(
-            Content.assemble((f"{mark} ", colour), (notice.message, "$foreground-muted")),
-            classes="turn notice-line",
-        )
+        line = NoticeLine(notice)
+        for earlier in self.query(NoticeLine):
+            if earlier.said == line.said:
+                self._forget_notice(earlier)
         # the opening hint stays: a warning at the start is no turn begun
         self._place_notices([line])
         self.mount(line)
         return True
+
+    def _forget_notice(self, line: NoticeLine) -> None:
+        line.remove()
+        for shown in [self._unplaced, *self._live.values()]:
+            if line in shown:
+                shown.remove(line)
 
     def _place_notices(self, lines: list[Static]) -> None:
         """Keep notice ``lines`` with the latest live turn (pruned with it), or until the
