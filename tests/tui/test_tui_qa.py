@@ -713,3 +713,21 @@ async def test_a_warning_said_again_is_not_a_second_line_in_the_conversation(
         app.bus.publish(ev.Notice(level="error", message="The sound devices stopped."))
         await pilot.pause()
         assert len(pane.query(".notice-line")) == 2
+
+
+def test_a_turn_not_understood_says_so_in_words_not_with_the_records_tag() -> None:
+    """A turn whose speech-to-text failed showed "assistant › ✗ stt: OpenAI realtime
+    transcription … refused the connection (HTTP 500)": the turn record's tag, where its
+    notice (a toast, gone in 10 s) said "Speech-to-text failed: …". The turn says it as
+    the notice did, with what fixes it."""
+    from voicedesk.tui.widgets.conversation import _failure
+
+    record = {
+        "assistant_text": "",
+        "heard_text": "",
+        "error": "stt: the connection was refused (HTTP 500)",
+        "error_fix": "check stt.base_url",
+    }
+    said = "Speech-to-text failed: the connection was refused (HTTP 500) → check stt.base_url"
+    assert _failure(record) == said
+    assert _failure({**record, "error_fix": None}) == said.split(" →")[0]

@@ -174,10 +174,18 @@ def run_record(record: dict[str, Any], run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, **record}
 
 
+# the tag a turn record's error has when speech-to-text failed (as engine/session.py writes it)
+STT_ERROR_TAG = "stt: "
+
+
 def error_said(record: dict[str, Any]) -> str:
-    """A turn record's error as its turn shows it: with what fixes it, when known."""
+    """A turn record's error as its turn shows it: in words, as its notice said it (not
+    with the record's "stt: " tag), with what fixes it when known."""
+    error = str(record.get("error"))
+    if error.startswith(STT_ERROR_TAG):
+        error = f"Speech-to-text failed: {error.removeprefix(STT_ERROR_TAG)}"
     fix = record.get("error_fix")
-    return f"{record.get('error')}" + (f" → {fix}" if fix else "")
+    return error + (f" → {fix}" if fix else "")
 
 
 def answer_cut(record: dict[str, Any]) -> str | None:
