@@ -194,7 +194,10 @@ class NoticeLine(Static):
     def __init__(self, notice: ev.Notice) -> None:
         mark, colour = ("✖", "$error") if notice.level == "error" else ("⚠", "$warning")
         super().__init__(
-            Content.assemble((f"{mark} ", colour), (notice.message, "$foreground-muted")),
+            # a tool server's stderr, quoted in its warning, may hold a terminal's codes
+            Content.assemble(
+                (f"{mark} ", colour), (visible_controls(notice.message), "$foreground-muted")
+            ),
             classes="turn notice-line",
         )
         self.said = (notice.level, notice.message)
