@@ -731,3 +731,29 @@ def test_a_turn_not_understood_says_so_in_words_not_with_the_records_tag() -> No
     said = "Speech-to-text failed: the connection was refused (HTTP 500) → check stt.base_url"
     assert _failure(record) == said
     assert _failure({**record, "error_fix": None}) == said.split(" →")[0]
+
+
+async def test_a_warning_said_again_leaves_the_lines_being_read_in_place(
+    tmp_path: Path,
+) -> None:
+    """While the person has scrolled up to read, the earlier copy of a warning said again
+    stays where it is (taken away, the lines under it moved up under the reader): the
+    new one is added at the end, as any line is."""
+    zeros = "The microphone delivers only silence (all zeros): check the input device."
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        app.bus.publish(ev.Notice(level="warning", message=zeros))
+        for turn_id in range(1, 20):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        pane.scroll_home(animate=False)
+        await pilot.pause()
+        first = pane.query(".notice-line").first()
+        app.bus.publish(ev.Notice(level="warning", message=zeros))
+        await pilot.pause()
+        assert first.is_attached and len(pane.query(".notice-line")) == 2
+        assert pane.scroll_y == 0

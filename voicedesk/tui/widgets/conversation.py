@@ -405,11 +405,12 @@ class ConversationPane(VerticalScroll):
         is about shows itself (its answer marked failed, or cut at the length limit), nor
         mere information. Kept with the latest turn, and pruned with it. One said again
         (the microphone's zeros each time its mute switch is on again) is moved to where
-        it was said last: added each time, the same words stood between turn after turn."""
+        it was said last: added each time, the same words stood between turn after turn.
+        Not while the person has scrolled up to read: the lines they read would move."""
         if notice.level == "info" or notice.turn_id is not None:
             return False
         line = NoticeLine(notice)
-        for earlier in self.query(NoticeLine):
+        for earlier in self.query(NoticeLine) if self._following else ():
             if earlier.said == line.said:
                 self._forget_notice(earlier)
         # the opening hint stays: a warning at the start is no turn begun
