@@ -1779,3 +1779,53 @@ async def test_an_answer_that_failed_after_its_tools_ran_does_not_ask_to_say_it_
     spoken = " ".join(" ".join(b.get("text", "") for b in bodies if isinstance(b, dict)).split())
     assert "Sorry" in spoken and "again" not in spoken, spoken
     assert "ask me what i did" in spoken.lower(), spoken
+
+
+async def test_an_answer_that_failed_after_its_tools_only_read_asks_again(tmp_path):
+    """The model had only read a document when its answer to typed words failed, and the
+    voice said "my answer broke off after I had used your tools. So nothing is done twice,
+    ask me what I did": nothing had been done, and asking again is harmless. Only a tool
+    that may change something makes the line ask what was done."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    (workspace / "timer.md").write_text("20 minutes\n")
+    compose([], tail_s=3.0).write(tmp_path / "in.wav")
+    asked = "How long is the timer?"
+    read = SimToolCall(name="docs__read_document", arguments={"path": "timer.md"})
+    script = SimScript(turns=[SimTurn(transcript=asked, reply="Twenty.", tool_calls=[read])])
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    settings = _settings(tmp_path).model_copy(
+        update={"tools": Settings.model_validate({"tools": {"workspace": str(workspace)}}).tools}
+    )
+    async with sim_server(options) as server:
+
+        def fail_the_answer_after_the_tool(event: ev.Event) -> None:
+            if isinstance(event, ev.ToolCallFinished):  # the second round's request is next
+                server.inject("llm", "500", times=4)
+
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=True,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        session.bus.subscribe(fail_the_answer_after_the_tool)
+        await session.start()
+        try:
+            await session.send_text(asked)
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        bodies = [r.body for r in server.requests if r.provider == "tts"]
+    (record,) = session.records
+    assert record.failed and record.user_text == asked
+    assert [e.is_error for e in seen if isinstance(e, ev.ToolCallFinished)] == [False]
+    spoken = " ".join(" ".join(b.get("text", "") for b in bodies if isinstance(b, dict)).split())
+    assert "try again" in spoken, spoken
+    assert "ask me what i did" not in spoken.lower(), spoken

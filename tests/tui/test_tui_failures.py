@@ -21,7 +21,7 @@ from voicedesk.config import Settings, data_dir
 from voicedesk.engine.context import FAILED_MARK
 from voicedesk.engine.metrics import TurnRecord, answer_cut
 from voicedesk.engine.resume import restore_state
-from voicedesk.tui.widgets.conversation import LENGTH_NOTE, AssistantTurn
+from voicedesk.tui.widgets.conversation import LENGTH_NOTE, AssistantTurn, NoticeLine
 from voicedesk.tui.widgets.timings import TimingsPane
 
 
@@ -170,4 +170,68 @@ async def test_a_failed_answer_is_said_once_in_the_conversation(
         (answer,) = conversation(app).query(AssistantTurn)
         assert "✗" in answer.display_text
         assert not [n for n in _notice_lines(app) if "No answer" in n], _notice_lines(app)
+        await pilot.press("ctrl+q")
+
+
+async def test_a_failed_answer_keeps_what_fixes_it_after_the_toast_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed answer is said on its own line alone, not again as a line of the
+    conversation; that line had the error but not what fixes it ("→ check the plan and
+    billing of the account"), which only the toast said, gone after 10 s. The line says
+    both."""
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    async with typing_only_app(
+        tmp_path, monkeypatch, settings=settings, sim_fault=[("llm", "quota", 3)]
+    ) as (app, pilot):
+        app.text_input.value = "Tell me about the sea."
+        await pilot.press("enter")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records))
+        await pilot.pause()
+        (answer,) = conversation(app).query(AssistantTurn)
+        assert "✗" in answer.display_text and "quota" in answer.display_text
+        assert "→ check the plan and billing" in answer.display_text, answer.display_text
+        assert not [n for n in _notice_lines(app) if "No answer" in n], _notice_lines(app)
+        await pilot.press("ctrl+q")
+
+
+async def test_a_tool_servers_terminal_codes_in_a_warning_are_not_sent_to_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool server that failed to start with its error in colour on stderr (Node's and
+    many a logging library's) had that line quoted in its warning, escape codes and all,
+    and the line kept in the conversation sent them to the terminal on every redraw
+    (colours running into the screen, "ESC[2J" clearing it). Shown as symbols, as a tool
+    card shows a result's."""
+    import sys
+
+    script = tmp_path / "coloured.py"
+    script.write_text(
+        "import sys\n"
+        "sys.stderr.write('\\x1b[31mError\\x1b[0m: no token given\\x1b[2J\\n')\n"
+        "sys.exit(1)\n"
+    )
+    tools = {
+        "docs_server": False,
+        "mcpServers": {"coloured": {"command": sys.executable, "args": [str(script)]}},
+    }
+    settings = Settings.model_validate({"tools": tools})
+    run = {"settings": settings, "no_tools": False}
+    async with typing_only_app(tmp_path, monkeypatch, **run) as (app, pilot):
+
+        def said() -> list[NoticeLine]:
+            lines = conversation(app).query(NoticeLine)
+            return [line for line in lines if "coloured" in str(line.render())]
+
+        await wait_until(pilot, lambda: bool(said()), timeout=20)
+        await pilot.pause()
+        (line,) = said()
+        drawn = "".join(
+            s.text for strip in line.render_lines(line.region.reset_offset) for s in strip
+        )
+        assert "␛[31mError␛[0m: no token" in drawn, drawn  # as a tool card shows codes
+        assert "\x1b" not in drawn, repr(drawn)
+        toasts = [n.message for n in app._notifications if "coloured" in n.message]
+        assert toasts and all("\x1b" not in t for t in toasts), toasts
         await pilot.press("ctrl+q")

@@ -625,3 +625,135 @@ def test_a_key_saved_in_the_settings_goes_to_a_private_folder(tmp_path: Path) ->
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     for folder in (config.parent, config.parent.parent):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def _pane_notes(pane: Any) -> list[str]:
+    return [str(w.render()) for w in pane.query(".earlier-note")]
+
+
+async def test_a_warning_before_the_first_turn_is_not_counted_as_a_turn(tmp_path: Path) -> None:
+    """A warning said at the start (the documents tools off, no sound devices) was kept as
+    if it were a turn of its own: with the last MAX_TURNS_SHOWN turns on screen the pane
+    said "1 earlier turn not shown" though none had gone, and every count after was one
+    too many. It goes with the first turn, and is let go with it."""
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, UserTurn
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        app.bus.publish(ev.Notice(level="warning", message="The documents tools are off."))
+        for turn_id in range(1, MAX_TURNS_SHOWN + 1):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        assert [u.turn_id for u in pane.query(UserTurn)] == list(range(1, MAX_TURNS_SHOWN + 1))
+        assert _pane_notes(pane) == [], _pane_notes(pane)
+        assert len(pane.query(".notice-line")) == 1
+        for event in _finished_turn(MAX_TURNS_SHOWN + 1):
+            app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.query(UserTurn).first().turn_id == 2
+        assert _pane_notes(pane) == ["… 1 earlier turn not shown (the session log has them)"]
+        assert len(pane.query(".notice-line")) == 0  # let go with the first turn
+
+
+async def test_a_turn_taken_back_after_a_warning_is_not_counted_as_a_turn(
+    tmp_path: Path,
+) -> None:
+    """A warning kept with a turn the engine then took back (the person went on talking)
+    left that turn counted, as if it were still shown: one turn too many was let go."""
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, UserTurn
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        app.bus.publish(ev.TranscriptInterim(turn_id=1, text="Question"))
+        app.bus.publish(ev.Notice(level="warning", message="Sound was lost."))
+        app.bus.publish(ev.TurnMerged(turn_id=1, into=2))
+        for turn_id in range(2, MAX_TURNS_SHOWN + 2):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        assert [u.turn_id for u in pane.query(UserTurn)] == list(range(2, MAX_TURNS_SHOWN + 2))
+        assert _pane_notes(pane) == [], _pane_notes(pane)
+        assert len(pane.query(".notice-line")) == 1
+
+
+async def test_a_warning_said_again_is_not_a_second_line_in_the_conversation(
+    tmp_path: Path,
+) -> None:
+    """A warning that comes back (the microphone delivering only zeros each time its mute
+    switch is on again, between turns) added a line to the conversation each time: the
+    same words, over and over, between the turns. It stays one line, moved to where it
+    was said last."""
+    from voicedesk.tui.widgets.conversation import UserTurn
+
+    zeros = "The microphone delivers only silence (all zeros): check the input device."
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        for turn_id in range(1, 4):
+            app.bus.publish(ev.Notice(level="warning", message=zeros))
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        app.bus.publish(ev.Notice(level="warning", message=zeros))
+        await pilot.pause()
+        await pilot.pause()
+        lines = list(pane.query(".notice-line"))
+        assert len(lines) == 1, [str(w.render()) for w in lines]
+        last_turn = list(pane.query(UserTurn))[-1]
+        assert pane.children.index(lines[0]) > pane.children.index(last_turn)
+        # a different warning is a line of its own
+        app.bus.publish(ev.Notice(level="error", message="The sound devices stopped."))
+        await pilot.pause()
+        assert len(pane.query(".notice-line")) == 2
+
+
+def test_a_turn_not_understood_says_so_in_words_not_with_the_records_tag() -> None:
+    """A turn whose speech-to-text failed showed "assistant › ✗ stt: OpenAI realtime
+    transcription … refused the connection (HTTP 500)": the turn record's tag, where its
+    notice (a toast, gone in 10 s) said "Speech-to-text failed: …". The turn says it as
+    the notice did, with what fixes it."""
+    from voicedesk.tui.widgets.conversation import _failure
+
+    record = {
+        "assistant_text": "",
+        "heard_text": "",
+        "error": "stt: the connection was refused (HTTP 500)",
+        "error_fix": "check stt.base_url",
+    }
+    said = "Speech-to-text failed: the connection was refused (HTTP 500) → check stt.base_url"
+    assert _failure(record) == said
+    assert _failure({**record, "error_fix": None}) == said.split(" →")[0]
+
+
+async def test_a_warning_said_again_leaves_the_lines_being_read_in_place(
+    tmp_path: Path,
+) -> None:
+    """While the person has scrolled up to read, the earlier copy of a warning said again
+    stays where it is (taken away, the lines under it moved up under the reader): the
+    new one is added at the end, as any line is."""
+    zeros = "The microphone delivers only silence (all zeros): check the input device."
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        pane = app.conversation
+        app.bus.publish(ev.Notice(level="warning", message=zeros))
+        for turn_id in range(1, 20):
+            for event in _finished_turn(turn_id):
+                app.bus.publish(event)
+        await pilot.pause()
+        await pilot.pause()
+        pane.scroll_home(animate=False)
+        await pilot.pause()
+        first = pane.query(".notice-line").first()
+        app.bus.publish(ev.Notice(level="warning", message=zeros))
+        await pilot.pause()
+        assert first.is_attached and len(pane.query(".notice-line")) == 2
+        assert pane.scroll_y == 0

@@ -79,6 +79,9 @@ class TurnRecord:
     reached_max_tokens: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # what fixes ``error`` (the check a provider's error names: the account's billing, a
+    # key): the turn shows it with the error, where the notice saying both is gone in 10 s
+    error_fix: str | None = None
     # a provider failure ended the answer: what was heard of it is not all of it, even when
     # it is all that came (with no speaker, or spoken to its end before the stream dropped),
     # which the heard and written texts alone cannot tell from a complete answer
@@ -185,6 +188,20 @@ def new_run_id() -> str:
 def run_record(record: dict[str, Any], run_id: str) -> dict[str, Any]:
     """``record`` as a metrics file keeps it: ``run_id`` first, so a line says whose it is."""
     return {"run_id": run_id, **record}
+
+
+# the tag a turn record's error has when speech-to-text failed (as engine/session.py writes it)
+STT_ERROR_TAG = "stt: "
+
+
+def error_said(record: dict[str, Any]) -> str:
+    """A turn record's error as its turn shows it: in words, as its notice said it (not
+    with the record's "stt: " tag), with what fixes it when known."""
+    error = str(record.get("error"))
+    if error.startswith(STT_ERROR_TAG):
+        error = f"Speech-to-text failed: {error.removeprefix(STT_ERROR_TAG)}"
+    fix = record.get("error_fix")
+    return error + (f" → {fix}" if fix else "")
 
 
 def answer_cut(record: dict[str, Any]) -> str | None:

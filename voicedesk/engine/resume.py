@@ -32,7 +32,7 @@ from typing import Any
 
 from voicedesk import events as ev
 from voicedesk.engine.context import answer_message
-from voicedesk.engine.metrics import answer_cut
+from voicedesk.engine.metrics import answer_cut, error_said
 from voicedesk.engine.session_log import read_log
 from voicedesk.engine.tool_jobs import NO_RESULT, with_every_result
 from voicedesk.engine.tool_jobs import call_ids as _call_ids
@@ -326,7 +326,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 interrupted=bool(record.get("interrupted")) or cut == "lost",
                 tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []), logged)),
                 summarised=turn_id in log.folded,
-                failed=str(record.get("error")) if answer_cut(record) == "failed" else None,
+                failed=error_said(record) if answer_cut(record) == "failed" else None,
                 capped=cut == "length",
             )
         )

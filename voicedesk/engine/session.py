@@ -826,7 +826,7 @@ class Session:
             return
         fix = f" → {hint}" if hint else ""  # what to check, as an answer's says
         self._notice("error", f"Speech-to-text failed: {message}{fix}", turn=turn.turn_id)
-        turn.record.error = f"stt: {message}"
+        turn.record.error, turn.record.error_fix = f"stt: {message}", hint
 
     async def _commit(self, turn: _Turn) -> None:
         # The segment's place is taken now, in the order the commits are sent: a slow
@@ -1175,9 +1175,9 @@ class Session:
         turn.failed = True
         exc = reply.failed
         message = exc.message if isinstance(exc, UserError) else str(exc)
-        turn.record.error = message
         # what fixes it too (a context window too small: a larger model, or fewer tokens)
         hint = exc.hint if isinstance(exc, UserError) and exc.hint else None
+        turn.record.error, turn.record.error_fix = message, hint
         fix = f" → {hint}" if hint else ""
         self._notice(
             "error", f"No answer for turn {turn.turn_id}: {message}{fix}", turn=turn.turn_id
@@ -1194,9 +1194,21 @@ class Session:
             # nothing is coming for this turn: not "thinking" until the person speaks again
             self._set_state("muted" if self.muted else "listening")
         line = error_line(
-            typed=turn.typed, followup=turn.followup, tools_ran=bool(reply.tool_messages)
+            typed=turn.typed, followup=turn.followup, tools_ran=self._may_have_acted(reply)
         )
         await self._speaking.speak_error_line(line)
+
+    def _may_have_acted(self, reply: Reply) -> bool:
+        """Whether a tool call of ``reply`` may have changed something: one that only read
+        (MCP's readOnlyHint) is harmless to make again, and a failed answer that had only
+        read a document was met with "so nothing is done twice, ask me what I did"."""
+        names = [
+            call["function"]["name"]
+            for message in reply.tool_messages
+            for call in message.get("tool_calls") or ()
+        ]
+        reads_only = getattr(self.tools, "reads_only", None)
+        return bool(names) and not (reads_only is not None and reads_only(names))
 
     def _answer_started(self) -> None:
         """ "speaking", unless the person has begun a turn meanwhile: theirs wins."""

@@ -52,7 +52,7 @@ ACTED_ERROR_LINE = (
 def error_line(*, typed: bool, followup: bool, tools_ran: bool = False) -> str:
     """The line spoken when the answer to a turn failed, for how the turn came: spoken,
     typed, or background tool results coming back (``followup``); ``tools_ran``: a tool
-    call of this answer had already run."""
+    call of this answer that may change something (not declared read-only) had run."""
     if followup:
         return RESULT_ERROR_LINE
     if tools_ran:

@@ -9,8 +9,9 @@ be synthesised whole, before the person hears anything (ElevenLabs' first flush 
 same, at the same length). The pieces' audio comes out strictly in order. Synthesis of piece *n+1*
 overlaps playback of piece *n*, so only the first piece's latency is ever heard.
 
-Pieces are synthesised in order, at most ``ahead`` at a time: a piece is begun once the one
-``ahead`` before it is done. Each began as it was complete, so a long answer written faster
+Pieces are synthesised at most ``ahead`` at a time, begun in the answer's order: a piece
+is begun once any of the ``ahead`` under way is done (a semaphore, whose waiters are woken
+first come, first served). Each began as it was complete, so a long answer written faster
 than it was synthesised had all its sentences under way at once (31 requests in flight to
 OpenAI speech for a 3-minute answer at 100 tokens/s, each a connection and a request against
 the account's rate limit), and Piper, one synthesis at a time behind a lock that keeps no

@@ -62,6 +62,7 @@ from voicedesk.tui.widgets.message_input import MessageInput
 from voicedesk.tui.widgets.status import StatusBar
 from voicedesk.tui.widgets.timings import TimingsPane
 from voicedesk.tui.widgets.tools import ToolPane
+from voicedesk.tui.widgets.visible import visible_controls
 
 log = logging.getLogger(__name__)
 
@@ -379,7 +380,7 @@ class VoiceDeskApp(App[int]):
                 "error": "error",
             }
             self.notify(
-                event.message,
+                visible_controls(event.message),  # a tool server's stderr may be quoted
                 severity=severity.get(event.level, "information"),
                 timeout=10 if event.level == "error" else 5,
                 markup=False,

@@ -22,7 +22,7 @@ from textual.selection import Selection
 from textual.widgets import Static
 
 from voicedesk import events as ev
-from voicedesk.engine.metrics import answer_cut, timings_line
+from voicedesk.engine.metrics import answer_cut, error_said, timings_line
 from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 from voicedesk.tui.widgets.visible import visible_controls
 
@@ -188,6 +188,21 @@ class AssistantTurn(Static):
         self._lines = lines
 
 
+class NoticeLine(Static):
+    """A warning or an error kept in the conversation (see ``ConversationPane._keep_notice``)."""
+
+    def __init__(self, notice: ev.Notice) -> None:
+        mark, colour = ("✖", "$error") if notice.level == "error" else ("⚠", "$warning")
+        super().__init__(
+            # a tool server's stderr, quoted in its warning, may hold a terminal's codes
+            Content.assemble(
+                (f"{mark} ", colour), (visible_controls(notice.message), "$foreground-muted")
+            ),
+            classes="turn notice-line",
+        )
+        self.said = (notice.level, notice.message)
+
+
 class ToolCard(Static):
     """A compact inline card for one tool call; the tool pane has the details.
 
@@ -252,9 +267,9 @@ def _failure(record: dict[str, Any]) -> str | None:
     if not error or record.get("interrupted"):
         return None
     if record.get("failed"):  # cut off, though all that came of it may have been heard
-        return str(error)
+        return error_said(record)
     whole = record.get("assistant_text") or ""
-    return None if whole and record.get("heard_text") == whole else str(error)
+    return None if whole and record.get("heard_text") == whole else error_said(record)
 
 
 def _earlier_turns(count: int) -> str:
@@ -315,6 +330,9 @@ class ConversationPane(VerticalScroll):
         # live turns in the order they were first shown, each with its widgets (pruned
         # beyond MAX_TURNS_SHOWN); the note above them counts the ones no longer shown
         self._live: dict[int, list[Static]] = {}
+        # warnings shown while no live turn is (at the start): they go with the next turn
+        # to be shown, as a turn of their own they were counted among the turns shown
+        self._unplaced: list[Static] = []
         self._pruned = 0
         self._pruned_note: Static | None = None
 
@@ -385,18 +403,32 @@ class ConversationPane(VerticalScroll):
         it was gone in 5 or 10 s, and a person who looked away never read that the session
         log had stopped being written or that a tool server had failed. Not one the turn it
         is about shows itself (its answer marked failed, or cut at the length limit), nor
-        mere information. Kept with the latest turn, and pruned with it."""
+        mere information. Kept with the latest turn, and pruned with it. One said again
+        (the microphone's zeros each time its mute switch is on again) is moved to where
+        it was said last: added each time, the same words stood between turn after turn.
+        Not while the person has scrolled up to read: the lines they read would move."""
         if notice.level == "info" or notice.turn_id is not None:
             return False
-        mark, colour = ("✖", "$error") if notice.level == "error" else ("⚠", "$warning")
-        line = Static(
-            Content.assemble((f"{mark} ", colour), (notice.message, "$foreground-muted")),
-            classes="turn notice-line",
-        )
+        line = NoticeLine(notice)
+        for earlier in self.query(NoticeLine) if self._following else ():
+            if earlier.said == line.said:
+                self._forget_notice(earlier)
         # the opening hint stays: a warning at the start is no turn begun
-        self._live.setdefault(next(reversed(self._live), 0), []).append(line)
+        self._place_notices([line])
         self.mount(line)
         return True
+
+    def _forget_notice(self, line: NoticeLine) -> None:
+        line.remove()
+        for shown in [self._unplaced, *self._live.values()]:
+            if line in shown:
+                shown.remove(line)
+
+    def _place_notices(self, lines: list[Static]) -> None:
+        """Keep notice ``lines`` with the latest live turn (pruned with it), or until the
+        next turn is shown when there is none."""
+        latest = next(reversed(self._live), None)
+        (self._unplaced if latest is None else self._live[latest]).extend(lines)
 
     def _user(self, turn_id: int, text: str, *, provisional: bool) -> None:
         turn = self.users.get(turn_id)
@@ -477,17 +509,21 @@ class ConversationPane(VerticalScroll):
     def _mount(self, widget: Static, turn_id: int) -> None:
         for hint in self.query("#conversation-hint"):
             hint.remove()
-        self._live.setdefault(turn_id, []).append(widget)
+        if turn_id not in self._live:
+            self._live[turn_id], self._unplaced = self._unplaced, []
+        self._live[turn_id].append(widget)
         self.mount(widget)
 
     def _unmount(self, widget: UserTurn | AssistantTurn) -> None:
-        """Remove a live turn's widget, and the turn from the count once nothing of it is left."""
+        """Remove a live turn's widget, and the turn from the count once nothing of it is
+        left but notices: those stay on screen, kept with the turn before (or the next)."""
         widget.remove()
         shown = self._live.get(widget.turn_id, [])
         if widget in shown:
             shown.remove(widget)
-        if not shown:
+        if all(w.has_class("notice-line") for w in shown):
             self._live.pop(widget.turn_id, None)
+            self._place_notices(shown)
 
     def _prune(self) -> None:
         """Keep the last :data:`MAX_TURNS_SHOWN` turns, with a note counting the rest.
