@@ -719,13 +719,21 @@ async def test_llm_a_422_is_said_field_by_field_not_as_a_dict():
     [
         ("ollama", "gpt-4o-mini does not support tools", "choose a model that supports tools"),
         ("llama.cpp", "tools param requires --jinja flag", "start llama-server with --jinja"),
+        (
+            "vllm",
+            '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser '
+            "to be set",
+            "start vLLM with --enable-auto-tool-choice and the --tool-call-parser",
+        ),
     ],
 )
 async def test_llm_a_model_that_takes_no_tools_answers_without_them(server, said, fix):
     """Ollama refuses tools to a model without tool support (HTTP 400 "... does not support
-    tools"), llama.cpp's server started without --jinja too (HTTP 500): with the documents
-    tools on, every turn failed. The request is sent again without tools, the session's
-    later ones too, and the person is told once, with the way to have them."""
+    tools"), llama.cpp's server started without --jinja too (HTTP 500), and vLLM's started
+    without --enable-auto-tool-choice (HTTP 400, the default way to serve a model with it):
+    with the documents tools on, every turn failed. The request is sent again without
+    tools, the session's later ones too, and the person is told once, with the way to have
+    them."""
     async with SimServer(SCRIPT, FAST, no_tools=server) as cloud:
         llm = _chat(cloud)
         request = ChatRequest(

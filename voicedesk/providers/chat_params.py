@@ -31,8 +31,12 @@ always).
 A model or server that takes no tools refuses any request that offers them, each in its
 own words: Ollama with HTTP 400 "<model> does not support tools" (ollama/ollama#5793,
 #14795), llama.cpp's server started without ``--jinja`` with HTTP 500 "tools param requires
---jinja flag" (its ``oaicompat_chat_params_parse``), OpenRouter with HTTP 404 "No endpoints
-found that support tool use". Every turn failed while the documents tools were on. Only
+--jinja flag" (its ``oaicompat_chat_params_parse``), vLLM's started without
+``--enable-auto-tool-choice`` (as ``vllm serve`` starts by default; tools sent with no
+``tool_choice`` are taken as "auto") with HTTP 400 '"auto" tool choice requires
+--enable-auto-tool-choice and --tool-call-parser to be set' (vllm-project/vllm#9986,
+langchain4j/langchain4j#3475), OpenRouter with HTTP 404 "No endpoints found that support
+tool use". Every turn failed while the documents tools were on. Only
 those explicit words count (a bare 400 may be anything): the request is sent again without
 tools, and so are the session's later ones; the person is told once.
 """
@@ -51,6 +55,10 @@ log = logging.getLogger(__name__)
 _NO_TOOLS = (
     (re.compile(r"does not support tools", re.I), "choose a model that supports tools (llm.model)"),
     (re.compile(r"requires --jinja", re.I), "start llama-server with --jinja"),
+    (
+        re.compile(r"tool choice requires --enable-auto-tool-choice", re.I),
+        "start vLLM with --enable-auto-tool-choice and the --tool-call-parser for the model",
+    ),
     (
         re.compile(r"no endpoints found that support tool use", re.I),
         "choose a model that supports tools (llm.model)",

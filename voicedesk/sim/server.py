@@ -56,9 +56,11 @@ pair up: each assistant message with ``tool_calls`` followed at once by a ``tool
 for each call, and no ``tool`` message that answers none (HTTP 400, OpenAI's wording).
 
 ``no_tools`` plays a model that takes no tools: a request offering any is refused as
-Ollama refuses it (``"ollama"``: HTTP 400 "<model> does not support tools") or llama.cpp's
+Ollama refuses it (``"ollama"``: HTTP 400 "<model> does not support tools"), llama.cpp's
 server started without ``--jinja`` (``"llama.cpp"``: HTTP 500 "tools param requires --jinja
-flag").
+flag") or vLLM's started without ``--enable-auto-tool-choice`` (``"vllm"``: HTTP 400
+'"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+in vLLM's body, an error object with no ``error`` key around it).
 
 ``forbidden_fields`` makes it refuse chat requests that carry any of those fields, as
 Mistral's API refuses ``stream_options``: HTTP 422 with a pydantic error list
@@ -108,11 +110,32 @@ SUMMARY_PHRASE = "running summary"
 CONTEXT_ERRORS = ("openai", "llama.cpp", "plain")
 APPEND_MAX_BYTES = 15 * 1024 * 1024  # one realtime append event at most (PROTOCOLS §1)
 # How a server refuses a request offering tools to a model that takes none: (status, error
-# object), as Ollama words it (ollama/ollama#5793) and llama.cpp's server without --jinja.
-NO_TOOLS_REFUSALS: dict[str, tuple[int, str, str, int | None]] = {
-    # name: (status, message, type, code)
-    "ollama": (400, "{model} does not support tools", "api_error", None),
-    "llama.cpp": (500, "tools param requires --jinja flag", "server_error", 500),
+# object, whether the body wraps it in "error"), as Ollama words it (ollama/ollama#5793),
+# llama.cpp's server without --jinja, and vLLM's without --enable-auto-tool-choice (it
+# defaults tool_choice to "auto" when tools come; vllm-project/vllm#9986,
+# langchain4j/langchain4j#3475 quote the body).
+NO_TOOLS_REFUSALS: dict[str, tuple[int, dict[str, Any], bool]] = {
+    "ollama": (
+        400,
+        {"message": "{model} does not support tools", "type": "api_error", "code": None},
+        True,
+    ),
+    "llama.cpp": (
+        500,
+        {"message": "tools param requires --jinja flag", "type": "server_error", "code": 500},
+        True,
+    ),
+    "vllm": (
+        400,
+        {
+            "object": "error",
+            "message": '"auto" tool choice requires --enable-auto-tool-choice and '
+            "--tool-call-parser to be set",
+            "type": "BadRequestError",
+            "code": 400,
+        },
+        False,
+    ),
 }
 # How a reasoning model's thinking is streamed (see the module docstring).
 REASONING_STYLES = ("content", "field")
@@ -407,12 +430,9 @@ class SimServer:
                 "model_not_found",
             )
         if self.no_tools is not None and body.get("tools"):
-            status, message, kind, code = NO_TOOLS_REFUSALS[self.no_tools]
-            said = message.format(model=model)
-            return web.json_response(
-                {"error": {"message": said, "type": kind, "param": None, "code": code}},
-                status=status,
-            )
+            status, error, wrapped = NO_TOOLS_REFUSALS[self.no_tools]
+            error = {**error, "message": error["message"].format(model=model), "param": None}
+            return web.json_response({"error": error} if wrapped else error, status=status)
         refused = (
             _unanswered_calls(body.get("messages"))
             or _forbidden(body, self.forbidden_fields)
