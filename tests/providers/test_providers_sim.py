@@ -678,10 +678,15 @@ async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model)
         assert "max_tokens" not in body and "temperature" not in body
 
 
-async def test_llm_a_server_that_refuses_stream_options_is_sent_none():
+@pytest.mark.parametrize("style", ["mistral", "openai", "azure"])
+async def test_llm_a_server_that_refuses_stream_options_is_sent_none(style):
     """Mistral's API refuses ``stream_options`` with HTTP 422 (a pydantic error list): every
-    turn failed, with the error body printed as a dict. It is learnt and left out."""
-    async with SimServer(SCRIPT, FAST, forbidden_fields=("stream_options",)) as server:
+    turn failed, with the error body printed as a dict. It is learnt and left out. So it is
+    in OpenAI's words, as Azure OpenAI refused it and the gateways relaying Azure pass it
+    on: "Unknown parameter: 'stream_options'." (code unknown_parameter), or "Unrecognized
+    request argument supplied: stream_options" (no code): every turn failed there too."""
+    cloud = SimServer(SCRIPT, FAST, forbidden_fields=("stream_options",), forbidden_style=style)
+    async with cloud as server:
         llm = _chat(server)
         request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
         try:

@@ -23,8 +23,13 @@ Mistral's API refuses ``stream_options`` (what asks for the token usage at the e
 stream) with HTTP 422, a pydantic error list in the body: ``{"object": "error", "message":
 {"detail": [{"type": "extra_forbidden", "loc": ["body", "stream_options", "include_usage"],
 "msg": "Extra inputs are not permitted", …}]}, …}`` (openai/openai-agents-python#442,
-vybestack/llxprt-code#114), as some older Azure API versions do. It is learnt the same way
-and left out: the answers then come without the server's token counts (the turns'
+vybestack/llxprt-code#114). Azure OpenAI refused it too, before its 2024 API versions, in
+OpenAI's words, and the gateways that relay it (one-api, new-api) pass those on, at times
+inside their own message: HTTP 400 "Unknown parameter: 'stream_options'." (code
+``unknown_parameter``, param ``stream_options``; agno-agi/agno#1066, BoltAI/BoltAI#135) or
+"Unrecognized request argument supplied: stream_options" with no code nor param
+(langchain-ai/langchain#23552, songquanpeng/one-api#1423). Each is learnt the same way and
+the field left out: the answers then come without the server's token counts (the turns'
 metrics lack them; the context is kept within its budget by voicedesk's own count, as
 always).
 
@@ -65,6 +70,15 @@ _NO_TOOLS = (
     ),
 )
 _TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls")
+# The codes of OpenAI's refusal of one parameter, which its ``param`` names.
+_REFUSAL_CODES = ("unsupported_parameter", "unsupported_value", "unknown_parameter")
+# The same refusals in OpenAI's (and Azure's) words, where no code or param came with them:
+# a proxy kept only the message, or relayed it inside its own ("relay error (channel #1):
+# Unrecognized request argument supplied: stream_options. Please contact us …").
+_NAMED_IN_MESSAGE = re.compile(
+    r"(?:Unsupported parameter|Unsupported value|Unknown parameter): '(\w+)'"
+    r"|Unrecognized request arguments? supplied: (\w+(?:, \w+)*)"
+)
 
 
 class RefusedParameters:
@@ -134,13 +148,13 @@ def _error_fields(exc: BaseException) -> dict[str, Any]:
 
 def refused_params(exc: BaseException) -> list[str]:
     """The top-level request parameters a 400 or 422 says are not accepted: OpenAI's
-    ``param`` of an ``unsupported_parameter``/``unsupported_value``, the body fields of a
-    pydantic ``extra_forbidden`` list (Mistral, FastAPI servers), or a quoted name in
-    OpenAI's wording kept by a proxy that dropped the rest."""
+    ``param`` of an ``unsupported_parameter``/``unsupported_value``/``unknown_parameter``,
+    the body fields of a pydantic ``extra_forbidden`` list (Mistral, FastAPI servers), or
+    the names in OpenAI's or Azure's wording kept by a proxy that dropped the rest."""
     fields = _error_fields(exc)
     code = str(fields.get("code") or getattr(exc, "code", None) or "")
     param = fields.get("param") or getattr(exc, "param", None)
-    if code in ("unsupported_parameter", "unsupported_value") and isinstance(param, str):
+    if code in _REFUSAL_CODES and isinstance(param, str):
         return [param.split(".")[0]]
     found = [
         str(item["loc"][1])
@@ -150,10 +164,9 @@ def refused_params(exc: BaseException) -> list[str]:
         and item["loc"][0] == "body"
     ]
     message = fields.get("message") or getattr(exc, "message", "")
-    if isinstance(message, str) and message.startswith(
-        ("Unsupported parameter: ", "Unsupported value: ")
-    ):
-        found += [name for name in ("max_tokens", "temperature") if f"'{name}'" in message]
+    if isinstance(message, str) and (named := _NAMED_IN_MESSAGE.search(message)):
+        quoted, listed = named.groups()
+        found += [quoted] if quoted else listed.split(", ")
     return found
 
 

@@ -62,9 +62,14 @@ flag") or vLLM's started without ``--enable-auto-tool-choice`` (``"vllm"``: HTTP
 '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
 in vLLM's body, an error object with no ``error`` key around it).
 
-``forbidden_fields`` makes it refuse chat requests that carry any of those fields, as
-Mistral's API refuses ``stream_options``: HTTP 422 with a pydantic error list
-(``extra_forbidden``) nested in the body's ``message``.
+``forbidden_fields`` makes it refuse chat requests that carry any of those fields, worded
+as ``forbidden_style`` says: as Mistral's API refuses ``stream_options`` (``"mistral"``:
+HTTP 422 with a pydantic error list, ``extra_forbidden``, nested in the body's
+``message``), as OpenAI's API words a parameter it does not know (``"openai"``: HTTP 400,
+code ``unknown_parameter``, "Unknown parameter: 'stream_options'.", as Azure OpenAI and the
+gateways relaying it sent it; agno-agi/agno#1066), or as Azure's older API versions did
+(``"azure"``: HTTP 400 "Unrecognized request argument supplied: stream_options", no code
+nor param; langchain-ai/langchain#23552).
 
 A reasoning model of OpenAI's (a name of the o-series or GPT-5 family, ``o4-mini``,
 ``gpt-5-mini``) is as strict here as there: a request with ``max_tokens`` is refused with
@@ -137,6 +142,8 @@ NO_TOOLS_REFUSALS: dict[str, tuple[int, dict[str, Any], bool]] = {
         False,
     ),
 }
+# How a request field the server does not take is refused (see the module docstring).
+FORBIDDEN_STYLES = ("mistral", "openai", "azure")
 # How a reasoning model's thinking is streamed (see the module docstring).
 REASONING_STYLES = ("content", "field")
 THOUGHT = (
@@ -191,6 +198,7 @@ class SimServer:
         tts_inactivity_s: float | None = None,
         reasoning: str | None = None,
         forbidden_fields: tuple[str, ...] = (),
+        forbidden_style: str = "mistral",
         no_tools: str | None = None,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
@@ -202,6 +210,9 @@ class SimServer:
         self.reasoning = reasoning
         # Chat request fields refused as Mistral's API refuses fields it does not take.
         self.forbidden_fields = forbidden_fields
+        if forbidden_style not in FORBIDDEN_STYLES:
+            raise ValueError(f"forbidden_style in {FORBIDDEN_STYLES}")
+        self.forbidden_style = forbidden_style
         if no_tools is not None and no_tools not in NO_TOOLS_REFUSALS:
             raise ValueError(f"no_tools in {tuple(NO_TOOLS_REFUSALS)}")
         # The model takes no tools: a request offering them is refused as that server does.
@@ -435,7 +446,7 @@ class SimServer:
             return web.json_response({"error": error} if wrapped else error, status=status)
         refused = (
             _unanswered_calls(body.get("messages"))
-            or _forbidden(body, self.forbidden_fields)
+            or _forbidden(body, self.forbidden_fields, self.forbidden_style)
             or _reasoning_refusal(model, body)
             or self._over_window(body)
             or _bad_tools(body)
@@ -1320,9 +1331,21 @@ def _unanswered_calls(messages: Any) -> web.Response | None:
     return None
 
 
-def _forbidden(body: dict[str, Any], names: tuple[str, ...]) -> web.Response | None:
-    """Mistral's refusal of request fields it does not take (HTTP 422, a pydantic error
-    list nested in ``message``; openai/openai-agents-python#442), or None."""
+def _forbidden(body: dict[str, Any], names: tuple[str, ...], style: str) -> web.Response | None:
+    """The refusal of request fields the server does not take, as ``style`` words it (see
+    the module docstring), or None."""
+    sent = [name for name in names if name in body]
+    if sent and style == "openai":  # one at a time, as OpenAI names them
+        return SimServer._openai_error(
+            400, f"Unknown parameter: '{sent[0]}'.", "unknown_parameter", sent[0]
+        )
+    if sent and style == "azure":
+        s = "s" if len(sent) > 1 else ""
+        return SimServer._openai_error(
+            400, f"Unrecognized request argument{s} supplied: {', '.join(sent)}"
+        )
+    # Mistral's: HTTP 422, a pydantic error list nested in ``message``
+    # (openai/openai-agents-python#442)
     details = []
     for name in names:
         if name in body:
