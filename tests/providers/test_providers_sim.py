@@ -678,6 +678,29 @@ async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model)
         assert "max_tokens" not in body and "temperature" not in body
 
 
+async def test_llm_requests_refused_together_are_each_sent_as_the_model_takes_them(sim):
+    """Requests in flight at once on one client (it is shared: the turns' answers, the
+    context's summaries), all sent with ``max_tokens`` before any refusal came back: the
+    first refusal handled was learnt and its request sent again, but the others' were
+    then taken for a parameter "already learnt", nothing to resend, and failed with "The
+    language model failed (HTTP 400): Unsupported parameter: 'max_tokens'". Each is sent
+    again as the model takes it."""
+    llm = OpenAIChat(api_key="sk-test", model="gpt-5-mini", base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+
+    async def answer() -> str:
+        items = [item async for item in llm.stream(request)]
+        return "".join(i.text for i in items if isinstance(i, TextDelta))
+
+    try:
+        answers = await asyncio.gather(answer(), answer(), answer())
+    finally:
+        await llm.aclose()
+    assert answers == ["It is ten past three."] * 3
+
+
 @pytest.mark.parametrize("style", ["mistral", "openai", "azure"])
 async def test_llm_a_server_that_refuses_stream_options_is_sent_none(style):
     """Mistral's API refuses ``stream_options`` with HTTP 422 (a pydantic error list): every

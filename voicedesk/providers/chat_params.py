@@ -118,17 +118,26 @@ class RefusedParameters:
                     return True
         if getattr(exc, "status_code", None) not in (400, 422):
             return False
+        # ``kwargs`` was shaped by what was known when it was sent: a refused parameter in
+        # it is sent otherwise from now on, whether this refusal taught it or one of
+        # another request in flight at the same time did (each resend drops one, so this
+        # ends).
         learnt = False
         for param in refused_params(exc):
-            if param == "max_tokens" and not self.completion_cap and param in kwargs:
+            if param not in kwargs:
+                continue
+            if param == "max_tokens":
+                if not self.completion_cap:
+                    log.info("the model refuses max_tokens; sending max_completion_tokens")
                 self.completion_cap = learnt = True
-                log.info("the model refuses max_tokens; sending max_completion_tokens")
-            elif param == "temperature" and not self.default_temperature and param in kwargs:
+            elif param == "temperature":
+                if not self.default_temperature:
+                    log.info("the model refuses temperature %s; sending none", kwargs[param])
                 self.default_temperature = learnt = True
-                log.info("the model refuses temperature %s; sending none", kwargs[param])
-            elif param == "stream_options" and not self.no_stream_options and param in kwargs:
+            elif param == "stream_options":
+                if not self.no_stream_options:
+                    log.info("the server refuses stream_options; asking for no usage")
                 self.no_stream_options = learnt = True
-                log.info("the server refuses stream_options; asking for no usage")
         return learnt
 
 
