@@ -441,9 +441,9 @@ class SimServer:
                 "model_not_found",
             )
         if self.no_tools is not None and body.get("tools"):
-            status, error, wrapped = NO_TOOLS_REFUSALS[self.no_tools]
-            error = {**error, "message": error["message"].format(model=model), "param": None}
-            return web.json_response({"error": error} if wrapped else error, status=status)
+            status, said, wrapped = NO_TOOLS_REFUSALS[self.no_tools]
+            said = {**said, "message": said["message"].format(model=model), "param": None}
+            return web.json_response({"error": said} if wrapped else said, status=status)
         refused = (
             _unanswered_calls(body.get("messages"))
             or _forbidden(body, self.forbidden_fields, self.forbidden_style)
