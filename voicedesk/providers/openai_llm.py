@@ -46,6 +46,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -324,6 +325,7 @@ class OpenAIChat:
         stream, chunks, first = await self._open(kwargs)
         calls: list[tuple[int, ToolCall]] = []  # (index, call), in the order begun
         thinking = ThinkingFilter()  # a <think> block the server left in the answer
+        generating_since: float | None = None  # the first token, thinking included
         finished = False
         try:
             if self._refused.no_tools is not None and not self._tools_refusal_said:
@@ -331,12 +333,18 @@ class OpenAIChat:
                 yield ToolsRefused(*self._refused.no_tools)
             async for chunk in self._rest(first, chunks):
                 if chunk.usage is not None:
-                    yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    yield Usage(
+                        chunk.usage.prompt_tokens,
+                        chunk.usage.completion_tokens,
+                        generating_since,
+                    )
                 if not chunk.choices:
                     continue
                 choice = chunk.choices[0]
                 delta = choice.delta
                 if delta is not None:
+                    if generating_since is None and _generated(delta):
+                        generating_since = time.perf_counter()
                     if delta.content and (text := thinking.feed(delta.content)):
                         yield TextDelta(text)
                     for tc in delta.tool_calls or []:
@@ -485,6 +493,18 @@ class OpenAIChat:
                 await self._prewarm
         with contextlib.suppress(Exception):
             await self._client.close()
+
+
+def _generated(delta: Any) -> bool:
+    """Whether a streamed delta carries a generated token: of the answer, of a tool call,
+    or of the thinking a server sends apart (``reasoning_content``: vLLM, llama.cpp,
+    DeepSeek; ``reasoning``: Ollama, OpenRouter), which the SDK keeps as extra fields."""
+    return bool(
+        delta.content
+        or delta.tool_calls
+        or getattr(delta, "reasoning_content", None)
+        or getattr(delta, "reasoning", None)
+    )
 
 
 def from_http_stack(exc: Exception) -> bool:

@@ -581,7 +581,9 @@ class SimServer:
     ) -> tuple[int, bool]:
         """Stream a reasoning model's thinking as ``self.reasoning`` says: (its tokens, a word
         each, and whether it took the whole ``cap``, as reasoning tokens count against
-        OpenAI's max_completion_tokens and a local server's max_tokens)."""
+        OpenAI's max_completion_tokens and a local server's max_tokens). Paced as the
+        answer is, a word a token: a model thinks at its token rate (written at once, the
+        thinking took no time, and a slow model's wait before its answer went untried)."""
         words = [w if i == 0 else " " + w for i, w in enumerate(THOUGHT.split(" "))]
         cut = isinstance(cap, int) and 0 < cap <= len(words)
         if cut:
@@ -592,8 +594,15 @@ class SimServer:
             pieces: list[dict[str, Any]] = [{"content": p} for p in ("<th", "ink>\n", *words, *end)]
         else:  # vLLM with one, llama.cpp's server, DeepSeek's API
             pieces = [{"content": None, "reasoning_content": w} for w in words]
+        interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
+        t_next = time.monotonic()
         for piece in pieces:
             await resp.write(chunk(piece))
+            if (piece.get("content") or piece.get("reasoning_content")) not in words:
+                continue  # a tag's piece: the word after it comes with it
+            t_next += interval
+            if (delay := t_next - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
         return len(words), cut
 
     @staticmethod
