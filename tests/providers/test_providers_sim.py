@@ -782,6 +782,28 @@ async def test_llm_a_model_that_takes_no_tools_answers_without_them(server, said
     assert [bool(body.get("tools")) for body in sent] == [True, False, False]
 
 
+async def test_llm_a_refusal_of_tools_is_said_by_a_request_that_offered_them():
+    """The refusal is said once, as an item of the stream: when the request that learnt it
+    then failed (its resend too slow), the next stream said it whatever it was. A summary's
+    (which offers no tools, and whose items are only read for their text) took it, and the
+    person was never told why the documents tools did nothing."""
+    latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})
+    tools = [{"type": "function", "function": {"name": "docs__list_documents"}}]
+    question = [{"role": "user", "content": "What time is it?"}]
+    async with SimServer(SCRIPT, latency, no_tools="ollama") as cloud:
+        llm = _chat(cloud, first_token_s=0.3)
+        try:
+            with pytest.raises(ProviderError, match="sent nothing within"):
+                [item async for item in llm.stream(ChatRequest(messages=question, tools=tools))]
+            latency.ttft_s = 0.05
+            summary = [item async for item in llm.stream(ChatRequest(messages=question))]
+            turn = [item async for item in llm.stream(ChatRequest(messages=question, tools=tools))]
+        finally:
+            await llm.aclose()
+    assert not [i for i in summary if isinstance(i, ToolsRefused)]
+    assert [i for i in turn if isinstance(i, ToolsRefused)]
+
+
 async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):
     """Local servers (llama.cpp, Ollama, vLLM) all read ``max_tokens``, and not all of them
     ``max_completion_tokens``: it stays what is sent until a server refuses it."""

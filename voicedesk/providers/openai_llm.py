@@ -328,8 +328,15 @@ class OpenAIChat:
         generating_since: float | None = None  # the first token, thinking included
         finished = False
         try:
-            if self._refused.no_tools is not None and not self._tools_refusal_said:
-                self._tools_refusal_said = True  # said once, by the stream that learnt it
+            if (
+                "tools" in kwargs
+                and self._refused.no_tools is not None
+                and not self._tools_refusal_said
+            ):
+                # Said once, by a stream that offered tools: the one that learnt it, or the
+                # next such if that one then failed (a summary's, offering none, is read
+                # for its text alone, and the person never heard of it).
+                self._tools_refusal_said = True
                 yield ToolsRefused(*self._refused.no_tools)
             async for chunk in self._rest(first, chunks):
                 if chunk.usage is not None:
