@@ -804,6 +804,32 @@ async def test_llm_a_refusal_of_tools_is_said_by_a_request_that_offered_them():
     assert [i for i in turn if isinstance(i, ToolsRefused)]
 
 
+async def test_llm_a_reasoning_models_silent_thinking_past_the_deadline_says_so():
+    """OpenAI's reasoning models send nothing while they think (mezmo/aura#62): one that
+    thought past llm.first_token_timeout_s failed the turn with "The language model sent
+    nothing within 15 s", a server that seemed down, with no word of what to change. A
+    model known to be one (it refused max_tokens for max_completion_tokens) says why."""
+    latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})  # its thinking, unseen
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+    async with SimServer(SCRIPT, latency) as cloud:
+        llm = OpenAIChat(
+            api_key="sk-test",
+            model="gpt-5-mini",
+            base_url=f"{cloud.base_url}/v1",
+            first_token_s=0.4,
+        )
+        try:
+            with pytest.raises(ProviderError, match=r"sent nothing within 0\.4 s") as caught:
+                [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    assert caught.value.hint is not None
+    assert "reasoning model" in caught.value.hint
+    assert "llm.first_token_timeout_s" in caught.value.hint
+
+
 async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):
     """Local servers (llama.cpp, Ollama, vLLM) all read ``max_tokens``, and not all of them
     ``max_completion_tokens``: it stays what is sent until a server refuses it."""

@@ -447,8 +447,19 @@ class OpenAIChat:
         import openai
 
         if isinstance(exc, TimeoutError | openai.APITimeoutError):
+            # One that refused max_tokens for max_completion_tokens is a reasoning model of
+            # OpenAI's: it sends nothing while it thinks (mezmo/aura#62), and a long thought
+            # read as a server that had gone quiet, with nothing to change.
+            hint = (
+                "a reasoning model sends nothing while it thinks: raise "
+                "llm.first_token_timeout_s, or choose a model that thinks less (llm.model)"
+                if self._refused.completion_cap
+                else None
+            )
             return ProviderError(
-                f"The language model sent nothing within {self.first_token_s:g} s ({self.server_url})"
+                f"The language model sent nothing within {self.first_token_s:g} s "
+                f"({self.server_url})",
+                hint,
             )
         if isinstance(exc, openai.AuthenticationError):
             return AuthError(f"The language-model server rejected the API key ({self.server_url})")
