@@ -17,9 +17,10 @@ after ``first_token_s``, not after a long read timeout and a retry.
 
 A model that refuses ``max_tokens`` or a temperature (OpenAI's reasoning models) is sent
 ``max_completion_tokens`` and no temperature from then on, and a server that refuses
-``stream_options`` (Mistral, Azure through a gateway) is sent none; a model that takes no tools (Ollama's "does not
-support tools", llama.cpp without ``--jinja``, vLLM without ``--enable-auto-tool-choice``)
-is sent none either, and a ``ToolsRefused`` says so once (``chat_params``).
+``stream_options`` (Mistral, Azure through a gateway) is sent none; a model that takes no
+tools (Ollama's "does not support tools", llama.cpp without ``--jinja``, vLLM without
+``--enable-auto-tool-choice``) is sent none either, and a ``ToolsRefused`` says so once
+(``chat_params``).
 
 A reasoning model's ``<think>`` block, which some servers leave in the answer's text, is
 not spoken (``reasoning.ThinkingFilter``); one the server sends apart, as
