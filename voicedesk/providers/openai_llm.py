@@ -327,6 +327,7 @@ class OpenAIChat:
         calls: list[tuple[int, ToolCall]] = []  # (index, call), in the order begun
         thinking = ThinkingFilter()  # a <think> block the server left in the answer
         generating_since: float | None = None  # the first token, thinking included
+        thought_in_sight = False  # thinking streamed apart (reasoning_content, reasoning)
         finished = False
         try:
             if (
@@ -341,10 +342,14 @@ class OpenAIChat:
                 yield ToolsRefused(*self._refused.no_tools)
             async for chunk in self._rest(first, chunks):
                 if chunk.usage is not None:
+                    # thinking the stream showed was timed with the rest; unseen, its tokens
+                    # (which the usage counts) are not
+                    seen = thought_in_sight or bool(thinking.thought)
                     yield Usage(
                         chunk.usage.prompt_tokens,
                         chunk.usage.completion_tokens,
                         generating_since,
+                        0 if seen else _reasoning_tokens(chunk.usage),
                     )
                 if not chunk.choices:
                     continue
@@ -353,6 +358,7 @@ class OpenAIChat:
                 if delta is not None:
                     if generating_since is None and _generated(delta):
                         generating_since = time.perf_counter()
+                    thought_in_sight = thought_in_sight or _thought(delta)
                     if delta.content and (text := thinking.feed(delta.content)):
                         yield TextDelta(text)
                     for tc in delta.tool_calls or []:
@@ -516,14 +522,23 @@ class OpenAIChat:
 
 def _generated(delta: Any) -> bool:
     """Whether a streamed delta carries a generated token: of the answer, of a tool call,
-    or of the thinking a server sends apart (``reasoning_content``: vLLM, llama.cpp,
-    DeepSeek; ``reasoning``: Ollama, OpenRouter), which the SDK keeps as extra fields."""
-    return bool(
-        delta.content
-        or delta.tool_calls
-        or getattr(delta, "reasoning_content", None)
-        or getattr(delta, "reasoning", None)
-    )
+    or of the thinking a server sends apart (see ``_thought``)."""
+    return bool(delta.content or delta.tool_calls or _thought(delta))
+
+
+def _thought(delta: Any) -> bool:
+    """Whether a streamed delta carries thinking sent apart from the answer
+    (``reasoning_content``: vLLM, llama.cpp, DeepSeek; ``reasoning``: Ollama, OpenRouter),
+    which the SDK keeps as extra fields."""
+    return bool(getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None))
+
+
+def _reasoning_tokens(usage: Any) -> int:
+    """The thinking tokens a usage names (``completion_tokens_details.reasoning_tokens``,
+    OpenAI's), 0 where it names none."""
+    details = getattr(usage, "completion_tokens_details", None)
+    count = getattr(details, "reasoning_tokens", None)
+    return count if isinstance(count, int) and count > 0 else 0
 
 
 def from_http_stack(exc: Exception) -> bool:

@@ -72,7 +72,10 @@ gateways relaying it sent it; agno-agi/agno#1066), or as Azure's older API versi
 nor param; langchain-ai/langchain#23552).
 
 A reasoning model of OpenAI's (a name of the o-series or GPT-5 family, ``o4-mini``,
-``gpt-5-mini``) is as strict here as there: a request with ``max_tokens`` is refused with
+``gpt-5-mini``) thinks before it answers, unseen as there: nothing is sent while it
+thinks, its tokens count against ``max_completion_tokens`` and come in the usage as
+``completion_tokens_details.reasoning_tokens`` (unless ``reasoning`` has it think in
+sight). It is as strict here as there: a request with ``max_tokens`` is refused with
 HTTP 400 ``unsupported_parameter`` (it takes ``max_completion_tokens``), and one with a
 ``temperature`` other than 1 with ``unsupported_value``, each worded and shaped as OpenAI
 words them (the bodies quoted in openai-python's and many clients' issues, e.g.
@@ -502,10 +505,15 @@ class SimServer:
         if fault == "stall":
             await asyncio.sleep(3600)
         await asyncio.sleep(max(0.0, t_in + self.latency.ttft_s - time.monotonic()))
-        await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         tokens = 0
         cap = body.get("max_completion_tokens") or body.get("max_tokens")
         thought_cut = False  # the thinking took the whole cap: no answer
+        unseen = 0  # tokens of thinking never streamed (OpenAI's reasoning models)
+        thinks_unseen = self.reasoning is None and REASONING_MODEL.match(str(model))
+        if thinks_unseen and not _is_summary(messages):
+            unseen, thought_cut = await self._think_unseen(cap)
+            tokens = unseen
+        await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         if self.reasoning is not None and not _is_summary(messages):
             tokens, thought_cut = await self._think(resp, chunk, cap)
         if thought_cut:
@@ -569,6 +577,8 @@ class SimServer:
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": tokens,
                     "total_tokens": prompt_tokens + tokens,
+                    # as OpenAI's name the thinking they count but never send
+                    "completion_tokens_details": {"reasoning_tokens": unseen},
                 },
             }
             await resp.write(f"data: {json.dumps(usage)}\n\n".encode())
@@ -604,6 +614,18 @@ class SimServer:
             if (delay := t_next - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
         return len(words), cut
+
+    async def _think_unseen(self, cap: Any) -> tuple[int, bool]:
+        """An OpenAI reasoning model's thinking: the same thought, at the token rate, but
+        nothing of it sent, not even the first chunk (mezmo/aura#62). Its tokens, and
+        whether they took the whole ``cap`` (max_completion_tokens counts them)."""
+        tokens = len(THOUGHT.split(" "))
+        cut = isinstance(cap, int) and 0 < cap <= tokens
+        if cut:
+            tokens = cap
+        if self.latency.tokens_per_s > 0:
+            await asyncio.sleep(tokens / self.latency.tokens_per_s)
+        return tokens, cut
 
     @staticmethod
     def request_tokens(body: dict[str, Any]) -> int:
