@@ -813,3 +813,33 @@ async def test_openai_speech_starts_a_clause_less_answer_as_early_as_before_the_
     # the words whole when the 40th character came, as when each delta went to the voice
     assert pieces[0] == "Most of the ocean floor has never been", pieces
     assert " ".join(pieces) == answer
+
+
+@pytest.mark.parametrize(
+    "model, style", [("qwen3", "content"), ("qwen3", "field"), ("gpt-5-mini", None)]
+)
+async def test_a_reasoning_models_speed_counts_its_thinking_time_too(model, style):
+    """A reasoning model's token count (the usage) includes its thinking, which is never
+    spoken: the generation speed was those tokens over the time since the answer's first
+    word only, the thinking's time left out, and read three times the model's speed here
+    (~125 tokens/s for a model making 40; a long thought, far more). The time counts from
+    its first thought. One OpenAI's reasoning models keep out of sight (they send nothing
+    while they think) cannot be timed: its tokens, which the usage names
+    (completion_tokens_details.reasoning_tokens), are left out of the speed instead."""
+    script = SimScript(turns=[SimTurn(transcript=QUESTION, reply=ANSWER)])
+    latency = SimLatency(ttft_s=0.3, tokens_per_s=40, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(script, latency, reasoning=style) as sim:
+        llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{sim.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+        record = TurnRecord(turn_id=1)
+        reply = _reply(llm, tts, record, time.monotonic(), 1)
+        try:
+            reply.start()
+            reply.confirm()
+            await asyncio.wait_for(reply.generation_done.wait(), 15)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None and reply.text == ANSWER
+    assert record.completion_tokens > len(ANSWER.split())  # the thinking is counted
+    assert record.tokens_per_s == pytest.approx(40, rel=0.25)

@@ -680,10 +680,38 @@ async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model)
         assert "max_tokens" not in body and "temperature" not in body
 
 
-async def test_llm_a_server_that_refuses_stream_options_is_sent_none():
+async def test_llm_requests_refused_together_are_each_sent_as_the_model_takes_them(sim):
+    """Requests in flight at once on one client (it is shared: the turns' answers, the
+    context's summaries), all sent with ``max_tokens`` before any refusal came back: the
+    first refusal handled was learnt and its request sent again, but the others' were
+    then taken for a parameter "already learnt", nothing to resend, and failed with "The
+    language model failed (HTTP 400): Unsupported parameter: 'max_tokens'". Each is sent
+    again as the model takes it."""
+    llm = OpenAIChat(api_key="sk-test", model="gpt-5-mini", base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+
+    async def answer() -> str:
+        items = [item async for item in llm.stream(request)]
+        return "".join(i.text for i in items if isinstance(i, TextDelta))
+
+    try:
+        answers = await asyncio.gather(answer(), answer(), answer())
+    finally:
+        await llm.aclose()
+    assert answers == ["It is ten past three."] * 3
+
+
+@pytest.mark.parametrize("style", ["mistral", "openai", "azure"])
+async def test_llm_a_server_that_refuses_stream_options_is_sent_none(style):
     """Mistral's API refuses ``stream_options`` with HTTP 422 (a pydantic error list): every
-    turn failed, with the error body printed as a dict. It is learnt and left out."""
-    async with SimServer(SCRIPT, FAST, forbidden_fields=("stream_options",)) as server:
+    turn failed, with the error body printed as a dict. It is learnt and left out. So it is
+    in OpenAI's words, as Azure OpenAI refused it and the gateways relaying Azure pass it
+    on: "Unknown parameter: 'stream_options'." (code unknown_parameter), or "Unrecognized
+    request argument supplied: stream_options" (no code): every turn failed there too."""
+    cloud = SimServer(SCRIPT, FAST, forbidden_fields=("stream_options",), forbidden_style=style)
+    async with cloud as server:
         llm = _chat(server)
         request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
         try:
@@ -721,13 +749,21 @@ async def test_llm_a_422_is_said_field_by_field_not_as_a_dict():
     [
         ("ollama", "gpt-4o-mini does not support tools", "choose a model that supports tools"),
         ("llama.cpp", "tools param requires --jinja flag", "start llama-server with --jinja"),
+        (
+            "vllm",
+            '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser '
+            "to be set",
+            "start vLLM with --enable-auto-tool-choice and the --tool-call-parser",
+        ),
     ],
 )
 async def test_llm_a_model_that_takes_no_tools_answers_without_them(server, said, fix):
     """Ollama refuses tools to a model without tool support (HTTP 400 "... does not support
-    tools"), llama.cpp's server started without --jinja too (HTTP 500): with the documents
-    tools on, every turn failed. The request is sent again without tools, the session's
-    later ones too, and the person is told once, with the way to have them."""
+    tools"), llama.cpp's server started without --jinja too (HTTP 500), and vLLM's started
+    without --enable-auto-tool-choice (HTTP 400, the default way to serve a model with it):
+    with the documents tools on, every turn failed. The request is sent again without
+    tools, the session's later ones too, and the person is told once, with the way to have
+    them."""
     async with SimServer(SCRIPT, FAST, no_tools=server) as cloud:
         llm = _chat(cloud)
         request = ChatRequest(
@@ -746,6 +782,54 @@ async def test_llm_a_model_that_takes_no_tools_answers_without_them(server, said
     assert refused.said == said and fix in refused.fix
     # refused once (not retried as a server error), then answered; the second turn at once
     assert [bool(body.get("tools")) for body in sent] == [True, False, False]
+
+
+async def test_llm_a_refusal_of_tools_is_said_by_a_request_that_offered_them():
+    """The refusal is said once, as an item of the stream: when the request that learnt it
+    then failed (its resend too slow), the next stream said it whatever it was. A summary's
+    (which offers no tools, and whose items are only read for their text) took it, and the
+    person was never told why the documents tools did nothing."""
+    latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})
+    tools = [{"type": "function", "function": {"name": "docs__list_documents"}}]
+    question = [{"role": "user", "content": "What time is it?"}]
+    async with SimServer(SCRIPT, latency, no_tools="ollama") as cloud:
+        llm = _chat(cloud, first_token_s=0.3)
+        try:
+            with pytest.raises(ProviderError, match="sent nothing within"):
+                [item async for item in llm.stream(ChatRequest(messages=question, tools=tools))]
+            latency.ttft_s = 0.05
+            summary = [item async for item in llm.stream(ChatRequest(messages=question))]
+            turn = [item async for item in llm.stream(ChatRequest(messages=question, tools=tools))]
+        finally:
+            await llm.aclose()
+    assert not [i for i in summary if isinstance(i, ToolsRefused)]
+    assert [i for i in turn if isinstance(i, ToolsRefused)]
+
+
+async def test_llm_a_reasoning_models_silent_thinking_past_the_deadline_says_so():
+    """OpenAI's reasoning models send nothing while they think (mezmo/aura#62): one that
+    thought past llm.first_token_timeout_s failed the turn with "The language model sent
+    nothing within 15 s", a server that seemed down, with no word of what to change. A
+    model known to be one (it refused max_tokens for max_completion_tokens) says why."""
+    latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})  # its thinking, unseen
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+    async with SimServer(SCRIPT, latency) as cloud:
+        llm = OpenAIChat(
+            api_key="sk-test",
+            model="gpt-5-mini",
+            base_url=f"{cloud.base_url}/v1",
+            first_token_s=0.4,
+        )
+        try:
+            with pytest.raises(ProviderError, match=r"sent nothing within 0\.4 s") as caught:
+                [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    assert caught.value.hint is not None
+    assert "reasoning model" in caught.value.hint
+    assert "llm.first_token_timeout_s" in caught.value.hint
 
 
 async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):

@@ -519,6 +519,8 @@ class Reply:
             ev.LLMRequest(turn_id=self.turn_id, kind="turn", preemptive=self.preemptive)
         )
         t_first: float | None = None  # the token rate counts from the first token
+        t_generating: float | None = None  # ... or the first thought, which it counts too
+        unseen = 0  # tokens of thinking never streamed: not timed, so not in the speed
         first = True
         calls: list[ToolCall] = []
         speakable = SpeakableText()
@@ -543,6 +545,8 @@ class Reply:
                 elif isinstance(item, Usage):
                     self.record.prompt_tokens = item.prompt_tokens
                     self.record.completion_tokens = item.completion_tokens
+                    t_generating = item.generating_since
+                    unseen = item.unseen_tokens
                 elif isinstance(item, Finished):
                     self.reached_max_tokens = item.reason == "length"
                 elif isinstance(item, ToolsRefused):
@@ -563,8 +567,10 @@ class Reply:
         self._mark("llm_done", overwrite=True)
         # tokens after the first, over the time since it: the time to the first token is
         # TTFT's, not the generation speed's
-        tokens = self.record.completion_tokens or 0
-        elapsed = time.perf_counter() - t_first if t_first is not None else 0.0
+        tokens = (self.record.completion_tokens or 0) - unseen
+        # (a reasoning model's count has its thinking in it: timed from its first thought)
+        since = t_generating if t_generating is not None else t_first
+        elapsed = time.perf_counter() - since if since is not None else 0.0
         # Over a shorter span the tokens came in a burst (a tool call sent whole: 10 tokens
         # in 0.8 ms read as 10,000 tokens/s), which says nothing of the generation speed.
         if tokens > 1 and elapsed >= MIN_RATE_SPAN_S:

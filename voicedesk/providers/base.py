@@ -177,6 +177,14 @@ class ToolCalls:
 class Usage:
     prompt_tokens: int
     completion_tokens: int
+    # When (time.perf_counter) the model's first generated token came, thinking included:
+    # the completion tokens count a reasoning model's thinking, which no TextDelta carries,
+    # so its speed is timed from here, not from the answer's first words (None: unseen).
+    generating_since: float | None = None
+    # Of completion_tokens, those of thinking the stream never showed (OpenAI's reasoning
+    # models send nothing while they think: completion_tokens_details.reasoning_tokens):
+    # untimed, they are left out of the speed.
+    unseen_tokens: int = 0
 
 
 @dataclass(slots=True)

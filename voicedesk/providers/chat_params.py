@@ -23,16 +23,25 @@ Mistral's API refuses ``stream_options`` (what asks for the token usage at the e
 stream) with HTTP 422, a pydantic error list in the body: ``{"object": "error", "message":
 {"detail": [{"type": "extra_forbidden", "loc": ["body", "stream_options", "include_usage"],
 "msg": "Extra inputs are not permitted", …}]}, …}`` (openai/openai-agents-python#442,
-vybestack/llxprt-code#114), as some older Azure API versions do. It is learnt the same way
-and left out: the answers then come without the server's token counts (the turns'
+vybestack/llxprt-code#114). Azure OpenAI refused it too, before its 2024 API versions, in
+OpenAI's words, and the gateways that relay it (one-api, new-api) pass those on, at times
+inside their own message: HTTP 400 "Unknown parameter: 'stream_options'." (code
+``unknown_parameter``, param ``stream_options``; agno-agi/agno#1066, BoltAI/BoltAI#135) or
+"Unrecognized request argument supplied: stream_options" with no code nor param
+(langchain-ai/langchain#23552, songquanpeng/one-api#1423). Each is learnt the same way and
+the field left out: the answers then come without the server's token counts (the turns'
 metrics lack them; the context is kept within its budget by voicedesk's own count, as
 always).
 
 A model or server that takes no tools refuses any request that offers them, each in its
 own words: Ollama with HTTP 400 "<model> does not support tools" (ollama/ollama#5793,
 #14795), llama.cpp's server started without ``--jinja`` with HTTP 500 "tools param requires
---jinja flag" (its ``oaicompat_chat_params_parse``), OpenRouter with HTTP 404 "No endpoints
-found that support tool use". Every turn failed while the documents tools were on. Only
+--jinja flag" (its ``oaicompat_chat_params_parse``), vLLM's started without
+``--enable-auto-tool-choice`` (as ``vllm serve`` starts by default; tools sent with no
+``tool_choice`` are taken as "auto") with HTTP 400 '"auto" tool choice requires
+--enable-auto-tool-choice and --tool-call-parser to be set' (vllm-project/vllm#9986,
+langchain4j/langchain4j#3475), OpenRouter with HTTP 404 "No endpoints found that support
+tool use". Every turn failed while the documents tools were on. Only
 those explicit words count (a bare 400 may be anything): the request is sent again without
 tools, and so are the session's later ones; the person is told once.
 """
@@ -52,11 +61,24 @@ _NO_TOOLS = (
     (re.compile(r"does not support tools", re.I), "choose a model that supports tools (llm.model)"),
     (re.compile(r"requires --jinja", re.I), "start llama-server with --jinja"),
     (
+        re.compile(r"tool choice requires --enable-auto-tool-choice", re.I),
+        "start vLLM with --enable-auto-tool-choice and the --tool-call-parser for the model",
+    ),
+    (
         re.compile(r"no endpoints found that support tool use", re.I),
         "choose a model that supports tools (llm.model)",
     ),
 )
 _TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls")
+# The codes of OpenAI's refusal of one parameter, which its ``param`` names.
+_REFUSAL_CODES = ("unsupported_parameter", "unsupported_value", "unknown_parameter")
+# The same refusals in OpenAI's (and Azure's) words, where no code or param came with them:
+# a proxy kept only the message, or relayed it inside its own ("relay error (channel #1):
+# Unrecognized request argument supplied: stream_options. Please contact us …").
+_NAMED_IN_MESSAGE = re.compile(
+    r"(?:Unsupported parameter|Unsupported value|Unknown parameter): '(\w+)'"
+    r"|Unrecognized request arguments? supplied: (\w+(?:, \w+)*)"
+)
 
 
 class RefusedParameters:
@@ -96,17 +118,26 @@ class RefusedParameters:
                     return True
         if getattr(exc, "status_code", None) not in (400, 422):
             return False
+        # ``kwargs`` was shaped by what was known when it was sent: a refused parameter in
+        # it is sent otherwise from now on, whether this refusal taught it or one of
+        # another request in flight at the same time did (each resend drops one, so this
+        # ends).
         learnt = False
         for param in refused_params(exc):
-            if param == "max_tokens" and not self.completion_cap and param in kwargs:
+            if param not in kwargs:
+                continue
+            if param == "max_tokens":
+                if not self.completion_cap:
+                    log.info("the model refuses max_tokens; sending max_completion_tokens")
                 self.completion_cap = learnt = True
-                log.info("the model refuses max_tokens; sending max_completion_tokens")
-            elif param == "temperature" and not self.default_temperature and param in kwargs:
+            elif param == "temperature":
+                if not self.default_temperature:
+                    log.info("the model refuses temperature %s; sending none", kwargs[param])
                 self.default_temperature = learnt = True
-                log.info("the model refuses temperature %s; sending none", kwargs[param])
-            elif param == "stream_options" and not self.no_stream_options and param in kwargs:
+            elif param == "stream_options":
+                if not self.no_stream_options:
+                    log.info("the server refuses stream_options; asking for no usage")
                 self.no_stream_options = learnt = True
-                log.info("the server refuses stream_options; asking for no usage")
         return learnt
 
 
@@ -126,13 +157,13 @@ def _error_fields(exc: BaseException) -> dict[str, Any]:
 
 def refused_params(exc: BaseException) -> list[str]:
     """The top-level request parameters a 400 or 422 says are not accepted: OpenAI's
-    ``param`` of an ``unsupported_parameter``/``unsupported_value``, the body fields of a
-    pydantic ``extra_forbidden`` list (Mistral, FastAPI servers), or a quoted name in
-    OpenAI's wording kept by a proxy that dropped the rest."""
+    ``param`` of an ``unsupported_parameter``/``unsupported_value``/``unknown_parameter``,
+    the body fields of a pydantic ``extra_forbidden`` list (Mistral, FastAPI servers), or
+    the names in OpenAI's or Azure's wording kept by a proxy that dropped the rest."""
     fields = _error_fields(exc)
     code = str(fields.get("code") or getattr(exc, "code", None) or "")
     param = fields.get("param") or getattr(exc, "param", None)
-    if code in ("unsupported_parameter", "unsupported_value") and isinstance(param, str):
+    if code in _REFUSAL_CODES and isinstance(param, str):
         return [param.split(".")[0]]
     found = [
         str(item["loc"][1])
@@ -142,10 +173,9 @@ def refused_params(exc: BaseException) -> list[str]:
         and item["loc"][0] == "body"
     ]
     message = fields.get("message") or getattr(exc, "message", "")
-    if isinstance(message, str) and message.startswith(
-        ("Unsupported parameter: ", "Unsupported value: ")
-    ):
-        found += [name for name in ("max_tokens", "temperature") if f"'{name}'" in message]
+    if isinstance(message, str) and (named := _NAMED_IN_MESSAGE.search(message)):
+        quoted, listed = named.groups()
+        found += [quoted] if quoted else listed.split(", ")
     return found
 
 

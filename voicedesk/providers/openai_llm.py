@@ -17,9 +17,10 @@ after ``first_token_s``, not after a long read timeout and a retry.
 
 A model that refuses ``max_tokens`` or a temperature (OpenAI's reasoning models) is sent
 ``max_completion_tokens`` and no temperature from then on, and a server that refuses
-``stream_options`` (Mistral) is sent none; a model that takes no tools (Ollama's "does not
-support tools", llama.cpp without ``--jinja``) is sent none either, and a ``ToolsRefused``
-says so once (``chat_params``).
+``stream_options`` (Mistral, Azure through a gateway) is sent none; a model that takes no
+tools (Ollama's "does not support tools", llama.cpp without ``--jinja``, vLLM without
+``--enable-auto-tool-choice``) is sent none either, and a ``ToolsRefused`` says so once
+(``chat_params``).
 
 A reasoning model's ``<think>`` block, which some servers leave in the answer's text, is
 not spoken (``reasoning.ThinkingFilter``); one the server sends apart, as
@@ -46,6 +47,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -337,19 +339,39 @@ class OpenAIChat:
         stream, chunks, first = await self._open(kwargs)
         calls: list[tuple[int, ToolCall]] = []  # (index, call), in the order begun
         thinking = ThinkingFilter()  # a <think> block the server left in the answer
+        generating_since: float | None = None  # the first token, thinking included
+        thought_in_sight = False  # thinking streamed apart (reasoning_content, reasoning)
         finished = False
         try:
-            if self._refused.no_tools is not None and not self._tools_refusal_said:
-                self._tools_refusal_said = True  # said once, by the stream that learnt it
+            if (
+                "tools" in kwargs
+                and self._refused.no_tools is not None
+                and not self._tools_refusal_said
+            ):
+                # Said once, by a stream that offered tools: the one that learnt it, or the
+                # next such if that one then failed (a summary's, offering none, is read
+                # for its text alone, and the person never heard of it).
+                self._tools_refusal_said = True
                 yield ToolsRefused(*self._refused.no_tools)
             async for chunk in self._rest(first, chunks):
                 if chunk.usage is not None:
-                    yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    # thinking the stream showed was timed with the rest; unseen, its tokens
+                    # (which the usage counts) are not
+                    seen = thought_in_sight or bool(thinking.thought)
+                    yield Usage(
+                        chunk.usage.prompt_tokens,
+                        chunk.usage.completion_tokens,
+                        generating_since,
+                        0 if seen else _reasoning_tokens(chunk.usage),
+                    )
                 if not chunk.choices:
                     continue
                 choice = chunk.choices[0]
                 delta = choice.delta
                 if delta is not None:
+                    if generating_since is None and _generated(delta):
+                        generating_since = time.perf_counter()
+                    thought_in_sight = thought_in_sight or _thought(delta)
                     if delta.content and (text := thinking.feed(delta.content)):
                         yield TextDelta(text)
                     for tc in delta.tool_calls or []:
@@ -445,8 +467,19 @@ class OpenAIChat:
         import openai
 
         if isinstance(exc, TimeoutError | openai.APITimeoutError):
+            # One that refused max_tokens for max_completion_tokens is a reasoning model of
+            # OpenAI's: it sends nothing while it thinks (mezmo/aura#62), and a long thought
+            # read as a server that had gone quiet, with nothing to change.
+            hint = (
+                "a reasoning model sends nothing while it thinks: raise "
+                "llm.first_token_timeout_s, or choose a model that thinks less (llm.model)"
+                if self._refused.completion_cap
+                else None
+            )
             return ProviderError(
-                f"The language model sent nothing within {self.first_token_s:g} s ({self.server_url})"
+                f"The language model sent nothing within {self.first_token_s:g} s "
+                f"({self.server_url})",
+                hint,
             )
         if isinstance(exc, openai.AuthenticationError):
             return AuthError(f"The language-model server rejected the API key ({self.server_url})")
@@ -500,6 +533,27 @@ class OpenAIChat:
                 await self._prewarm
         with contextlib.suppress(Exception):
             await self._client.close()
+
+
+def _generated(delta: Any) -> bool:
+    """Whether a streamed delta carries a generated token: of the answer, of a tool call,
+    or of the thinking a server sends apart (see ``_thought``)."""
+    return bool(delta.content or delta.tool_calls or _thought(delta))
+
+
+def _thought(delta: Any) -> bool:
+    """Whether a streamed delta carries thinking sent apart from the answer
+    (``reasoning_content``: vLLM, llama.cpp, DeepSeek; ``reasoning``: Ollama, OpenRouter),
+    which the SDK keeps as extra fields."""
+    return bool(getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None))
+
+
+def _reasoning_tokens(usage: Any) -> int:
+    """The thinking tokens a usage names (``completion_tokens_details.reasoning_tokens``,
+    OpenAI's), 0 where it names none."""
+    details = getattr(usage, "completion_tokens_details", None)
+    count = getattr(details, "reasoning_tokens", None)
+    return count if isinstance(count, int) and count > 0 else 0
 
 
 def from_http_stack(exc: Exception) -> bool:

@@ -56,16 +56,26 @@ pair up: each assistant message with ``tool_calls`` followed at once by a ``tool
 for each call, and no ``tool`` message that answers none (HTTP 400, OpenAI's wording).
 
 ``no_tools`` plays a model that takes no tools: a request offering any is refused as
-Ollama refuses it (``"ollama"``: HTTP 400 "<model> does not support tools") or llama.cpp's
+Ollama refuses it (``"ollama"``: HTTP 400 "<model> does not support tools"), llama.cpp's
 server started without ``--jinja`` (``"llama.cpp"``: HTTP 500 "tools param requires --jinja
-flag").
+flag") or vLLM's started without ``--enable-auto-tool-choice`` (``"vllm"``: HTTP 400
+'"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+in vLLM's body, an error object with no ``error`` key around it).
 
-``forbidden_fields`` makes it refuse chat requests that carry any of those fields, as
-Mistral's API refuses ``stream_options``: HTTP 422 with a pydantic error list
-(``extra_forbidden``) nested in the body's ``message``.
+``forbidden_fields`` makes it refuse chat requests that carry any of those fields, worded
+as ``forbidden_style`` says: as Mistral's API refuses ``stream_options`` (``"mistral"``:
+HTTP 422 with a pydantic error list, ``extra_forbidden``, nested in the body's
+``message``), as OpenAI's API words a parameter it does not know (``"openai"``: HTTP 400,
+code ``unknown_parameter``, "Unknown parameter: 'stream_options'.", as Azure OpenAI and the
+gateways relaying it sent it; agno-agi/agno#1066), or as Azure's older API versions did
+(``"azure"``: HTTP 400 "Unrecognized request argument supplied: stream_options", no code
+nor param; langchain-ai/langchain#23552).
 
 A reasoning model of OpenAI's (a name of the o-series or GPT-5 family, ``o4-mini``,
-``gpt-5-mini``) is as strict here as there: a request with ``max_tokens`` is refused with
+``gpt-5-mini``) thinks before it answers, unseen as there: nothing is sent while it
+thinks, its tokens count against ``max_completion_tokens`` and come in the usage as
+``completion_tokens_details.reasoning_tokens`` (unless ``reasoning`` has it think in
+sight). It is as strict here as there: a request with ``max_tokens`` is refused with
 HTTP 400 ``unsupported_parameter`` (it takes ``max_completion_tokens``), and one with a
 ``temperature`` other than 1 with ``unsupported_value``, each worded and shaped as OpenAI
 words them (the bodies quoted in openai-python's and many clients' issues, e.g.
@@ -108,12 +118,35 @@ SUMMARY_PHRASE = "running summary"
 CONTEXT_ERRORS = ("openai", "llama.cpp", "plain")
 APPEND_MAX_BYTES = 15 * 1024 * 1024  # one realtime append event at most (PROTOCOLS §1)
 # How a server refuses a request offering tools to a model that takes none: (status, error
-# object), as Ollama words it (ollama/ollama#5793) and llama.cpp's server without --jinja.
-NO_TOOLS_REFUSALS: dict[str, tuple[int, str, str, int | None]] = {
-    # name: (status, message, type, code)
-    "ollama": (400, "{model} does not support tools", "api_error", None),
-    "llama.cpp": (500, "tools param requires --jinja flag", "server_error", 500),
+# object, whether the body wraps it in "error"), as Ollama words it (ollama/ollama#5793),
+# llama.cpp's server without --jinja, and vLLM's without --enable-auto-tool-choice (it
+# defaults tool_choice to "auto" when tools come; vllm-project/vllm#9986,
+# langchain4j/langchain4j#3475 quote the body).
+NO_TOOLS_REFUSALS: dict[str, tuple[int, dict[str, Any], bool]] = {
+    "ollama": (
+        400,
+        {"message": "{model} does not support tools", "type": "api_error", "code": None},
+        True,
+    ),
+    "llama.cpp": (
+        500,
+        {"message": "tools param requires --jinja flag", "type": "server_error", "code": 500},
+        True,
+    ),
+    "vllm": (
+        400,
+        {
+            "object": "error",
+            "message": '"auto" tool choice requires --enable-auto-tool-choice and '
+            "--tool-call-parser to be set",
+            "type": "BadRequestError",
+            "code": 400,
+        },
+        False,
+    ),
 }
+# How a request field the server does not take is refused (see the module docstring).
+FORBIDDEN_STYLES = ("mistral", "openai", "azure")
 # How a reasoning model's thinking is streamed (see the module docstring).
 REASONING_STYLES = ("content", "field")
 THOUGHT = (
@@ -168,6 +201,7 @@ class SimServer:
         tts_inactivity_s: float | None = None,
         reasoning: str | None = None,
         forbidden_fields: tuple[str, ...] = (),
+        forbidden_style: str = "mistral",
         no_tools: str | None = None,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
@@ -179,6 +213,9 @@ class SimServer:
         self.reasoning = reasoning
         # Chat request fields refused as Mistral's API refuses fields it does not take.
         self.forbidden_fields = forbidden_fields
+        if forbidden_style not in FORBIDDEN_STYLES:
+            raise ValueError(f"forbidden_style in {FORBIDDEN_STYLES}")
+        self.forbidden_style = forbidden_style
         if no_tools is not None and no_tools not in NO_TOOLS_REFUSALS:
             raise ValueError(f"no_tools in {tuple(NO_TOOLS_REFUSALS)}")
         # The model takes no tools: a request offering them is refused as that server does.
@@ -407,15 +444,12 @@ class SimServer:
                 "model_not_found",
             )
         if self.no_tools is not None and body.get("tools"):
-            status, message, kind, code = NO_TOOLS_REFUSALS[self.no_tools]
-            said = message.format(model=model)
-            return web.json_response(
-                {"error": {"message": said, "type": kind, "param": None, "code": code}},
-                status=status,
-            )
+            status, said, wrapped = NO_TOOLS_REFUSALS[self.no_tools]
+            said = {**said, "message": said["message"].format(model=model), "param": None}
+            return web.json_response({"error": said} if wrapped else said, status=status)
         refused = (
             _unanswered_calls(body.get("messages"))
-            or _forbidden(body, self.forbidden_fields)
+            or _forbidden(body, self.forbidden_fields, self.forbidden_style)
             or _reasoning_refusal(model, body)
             or self._over_window(body)
             or _bad_tools(body)
@@ -471,10 +505,15 @@ class SimServer:
         if fault == "stall":
             await asyncio.sleep(3600)
         await asyncio.sleep(max(0.0, t_in + self.latency.ttft_s - time.monotonic()))
-        await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         tokens = 0
         cap = body.get("max_completion_tokens") or body.get("max_tokens")
         thought_cut = False  # the thinking took the whole cap: no answer
+        unseen = 0  # tokens of thinking never streamed (OpenAI's reasoning models)
+        thinks_unseen = self.reasoning is None and REASONING_MODEL.match(str(model))
+        if thinks_unseen and not _is_summary(messages):
+            unseen, thought_cut = await self._think_unseen(cap)
+            tokens = unseen
+        await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         if self.reasoning is not None and not _is_summary(messages):
             tokens, thought_cut = await self._think(resp, chunk, cap)
         if thought_cut:
@@ -538,6 +577,8 @@ class SimServer:
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": tokens,
                     "total_tokens": prompt_tokens + tokens,
+                    # as OpenAI's name the thinking they count but never send
+                    "completion_tokens_details": {"reasoning_tokens": unseen},
                 },
             }
             await resp.write(f"data: {json.dumps(usage)}\n\n".encode())
@@ -550,7 +591,9 @@ class SimServer:
     ) -> tuple[int, bool]:
         """Stream a reasoning model's thinking as ``self.reasoning`` says: (its tokens, a word
         each, and whether it took the whole ``cap``, as reasoning tokens count against
-        OpenAI's max_completion_tokens and a local server's max_tokens)."""
+        OpenAI's max_completion_tokens and a local server's max_tokens). Paced as the
+        answer is, a word a token: a model thinks at its token rate (written at once, the
+        thinking took no time, and a slow model's wait before its answer went untried)."""
         words = [w if i == 0 else " " + w for i, w in enumerate(THOUGHT.split(" "))]
         cut = isinstance(cap, int) and 0 < cap <= len(words)
         if cut:
@@ -561,9 +604,28 @@ class SimServer:
             pieces: list[dict[str, Any]] = [{"content": p} for p in ("<th", "ink>\n", *words, *end)]
         else:  # vLLM with one, llama.cpp's server, DeepSeek's API
             pieces = [{"content": None, "reasoning_content": w} for w in words]
+        interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
+        t_next = time.monotonic()
         for piece in pieces:
             await resp.write(chunk(piece))
+            if (piece.get("content") or piece.get("reasoning_content")) not in words:
+                continue  # a tag's piece: the word after it comes with it
+            t_next += interval
+            if (delay := t_next - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
         return len(words), cut
+
+    async def _think_unseen(self, cap: Any) -> tuple[int, bool]:
+        """An OpenAI reasoning model's thinking: the same thought, at the token rate, but
+        nothing of it sent, not even the first chunk (mezmo/aura#62). Its tokens, and
+        whether they took the whole ``cap`` (max_completion_tokens counts them)."""
+        tokens = len(THOUGHT.split(" "))
+        cut = isinstance(cap, int) and 0 < cap <= tokens
+        if cut:
+            tokens = cap
+        if self.latency.tokens_per_s > 0:
+            await asyncio.sleep(tokens / self.latency.tokens_per_s)
+        return tokens, cut
 
     @staticmethod
     def request_tokens(body: dict[str, Any]) -> int:
@@ -1300,9 +1362,21 @@ def _unanswered_calls(messages: Any) -> web.Response | None:
     return None
 
 
-def _forbidden(body: dict[str, Any], names: tuple[str, ...]) -> web.Response | None:
-    """Mistral's refusal of request fields it does not take (HTTP 422, a pydantic error
-    list nested in ``message``; openai/openai-agents-python#442), or None."""
+def _forbidden(body: dict[str, Any], names: tuple[str, ...], style: str) -> web.Response | None:
+    """The refusal of request fields the server does not take, as ``style`` words it (see
+    the module docstring), or None."""
+    sent = [name for name in names if name in body]
+    if sent and style == "openai":  # one at a time, as OpenAI names them
+        return SimServer._openai_error(
+            400, f"Unknown parameter: '{sent[0]}'.", "unknown_parameter", sent[0]
+        )
+    if sent and style == "azure":
+        s = "s" if len(sent) > 1 else ""
+        return SimServer._openai_error(
+            400, f"Unrecognized request argument{s} supplied: {', '.join(sent)}"
+        )
+    # Mistral's: HTTP 422, a pydantic error list nested in ``message``
+    # (openai/openai-agents-python#442)
     details = []
     for name in names:
         if name in body:
