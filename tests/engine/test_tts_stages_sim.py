@@ -110,18 +110,20 @@ async def test_the_voices_own_stage_is_its_delay_whatever_the_models_speed(voice
     for record in fast + slow:
         d = record.derived()
         # the voice's own time to first audio: the simulated TTFB and a little of ours
-        assert d["ttfb"] == pytest.approx(SIM_TTFB, abs=0.08), record.t
+        assert d["ttfb"] is not None and d["ttfb"] >= SIM_TTFB - 0.01, record.t
         # the stages add up: first text → first piece → first audio
         assert d["first_words"] is not None and d["first_words"] >= 0
         whole = record.t["tts_first_audio"] - record.t["tts_request"]
         assert d["first_words"] + d["ttfb"] == pytest.approx(whole, abs=0.002)
 
-    def words(records: list[TurnRecord]) -> float:
-        return statistics.median(r.derived()["first_words"] or 0.0 for r in records)
+    def median(records: list[TurnRecord], stage: str) -> float:
+        return statistics.median(r.derived()[stage] or 0.0 for r in records)
 
-    # ~8 tokens to 40 characters: ~0.12 s at 60 tokens/s, ~0.5 s at 15
-    assert words(fast) == pytest.approx(7 / 60, abs=0.08)
-    assert words(slow) > words(fast) + 0.25
+    # Relative, not timed to the millisecond (a loaded machine adds to both): ~8 tokens
+    # to 40 characters take ~0.12 s at 60 tokens/s and ~0.5 s at 15, and that is the
+    # first words' stage; the voice's own stays where it was. Before, "ttfb" grew with it.
+    assert median(slow, "first_words") > median(fast, "first_words") + 0.25
+    assert median(slow, "ttfb") < median(fast, "ttfb") + 0.15
 
 
 @pytest.mark.parametrize("voice", ["piper", "none"])
