@@ -392,8 +392,8 @@ async def test_bad_key_is_named_at_start(tmp_path, monkeypatch):
     scenario = compose(["thanks"], tail_s=0.5)
     real_settings_for_sim = builder.settings_for_sim
 
-    def bad_key(settings, base_url):
-        out = real_settings_for_sim(settings, base_url)
+    def bad_key(settings, base_url, **options):
+        out = real_settings_for_sim(settings, base_url, **options)
         from pydantic import SecretStr
 
         out.keys.openai_api_key = SecretStr("sk-bad")
