@@ -424,43 +424,58 @@ async def test_a_result_come_before_the_answer_was_taken_back_goes_on_with_the_t
         assert results[listed] != INTERRUPTED_RESULT, results
 
 
-@pytest.mark.xfail(
-    reason="passes alone, but in two fresh-clone CI runs of the whole suite (2026-12-05) the "
-    "words over the answer were asked without the holding line in their history "
-    "(roles system, user, user): not yet explained; see the closing note",
-    strict=False,
+@pytest.mark.parametrize(
+    "words",
+    # with a pause the VAD splits it at, and without: in one stretch the answer to the words
+    # was prepared while the holding line began to play, asked without it (the whole suite
+    # on a loaded machine split "Soft boiled, please." differently from a run of this file)
+    ["Soft boiled, please.", "Make it soft boiled."],
+    ids=["two-stretches", "one-stretch"],
 )
-async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(tmp_path, sims):
+async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
+    tmp_path, sims, words
+):
     """The answer to 'How long…' makes a create slower than the patience (it goes on in
     the background) and the person goes on before its holding line was heard: the answer
     was taken back, and the merged turn asked as if no call had been made (the model may
     make it again), while the create ran on and came back later as a follow-up. A call in
-    the background cannot be taken back: the answer stays, and the words are a turn of
-    their own, asked knowing the holding line."""
+    the background cannot be taken back: the words are a turn of their own, asked knowing
+    the holding line (as not heard: they spoke first), live and after --resume."""
     from test_conversation_e2e import _say, _spoken_over_the_answer
 
     from voicedesk import events as ev
+    from voicedesk.engine.context import UNHEARD_MARK
+    from voicedesk.engine.reply import HOLDING_LINE
 
-    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.4)
+    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=1.4)
     script = SimScript(
         turns=[
             SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
-            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+            SimTurn(transcript=words, reply="Seven minutes."),
         ]
     )
     settings = _slow_create_settings(tmp_path, 4)
     settings.tools.tool_patience_s = 1.0
     session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     assert not [e for e in seen if isinstance(e, ev.TurnMerged)]
-    assert [r.user_text for r in session.records[:2]] == [_text("question"), "Soft boiled, please."]
+    assert [r.user_text for r in session.records[:2]] == [_text("question"), words]
     asked = [
-        r["messages"]
-        for r in sims[0].chat_requests()
-        if r["messages"][-1].get("content") == "Soft boiled, please."
+        r["messages"] for r in sims[0].chat_requests() if r["messages"][-1].get("content") == words
     ]
-    assert asked  # the one answered knew of the holding line: a call is running
-    assert [m["role"] for m in asked[-1]] == ["system", "user", "assistant", "user"]
+    assert asked
+    for messages in asked:  # every request for them, the prepared ones too
+        assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+        assert messages[2]["content"] == HOLDING_LINE + UNHEARD_MARK
+    assert session.records[0].heard_text == ""  # none of it played over the person
     assert session.records[1].heard_text == "Seven minutes."
+    # the create came back and was answered, as a call in the background is
+    assert [r.heard_text for r in session.records[2:]] == ["Done."]
+
+    live = session.context.snapshot()["turns"]
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
 
 
 async def test_quitting_as_the_person_goes_on_over_an_answer_taken_back_keeps_the_question(

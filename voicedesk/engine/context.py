@@ -56,11 +56,15 @@ LENGTH_MARK = " [cut off here: the answer reached its length limit]"
 # An answer voicedesk stopped playing when it was killed (kill -9, a power cut): its log
 # kept what had been heard so far (``Session._log_progress``), and the rest never was.
 LOST_MARK = " [cut off here: voicedesk stopped while this was being said]"
+# An answer whose calls went on in the background, cut before the person heard a word of
+# it (they went on speaking): kept for what it tells the model of those calls.
+UNHEARD_MARK = " [not heard: the person spoke before it was played]"
 CUT_MARKS = {
     "interrupted": CUT_MARK,
     "failed": FAILED_MARK,
     "length": LENGTH_MARK,
     "lost": LOST_MARK,
+    "unheard": UNHEARD_MARK,
 }
 TOOL_RESULT_KEEP_CHARS = 400
 SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary

@@ -77,6 +77,9 @@ class TurnRecord:
     too_long_retries: int = 0
     # the model stopped the answer at llm.max_tokens (finish_reason "length"), mid-sentence
     reached_max_tokens: bool = False
+    # the answer's tool calls were slower than its patience and went on in the background:
+    # its words so far (the holding line) are what the model said of them
+    went_background: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     # what fixes ``error`` (the check a provider's error names: the account's billing, a
@@ -224,6 +227,20 @@ def answer_cut(record: dict[str, Any]) -> str | None:
     if record.get("reached_max_tokens"):
         return "length"
     return None
+
+
+def unheard_holding_line(record: dict[str, Any]) -> bool:
+    """The turn's answer said its calls went on in the background, and the person spoke
+    before a word of it was heard. An answer cut unheard is left out of the history, but
+    this one is the model's only trace of calls still running (their results come later):
+    left out, it was asked the next words not knowing of them, and could make them again.
+    The live history and ``--resume`` keep it, marked as not heard."""
+    return (
+        bool(record.get("went_background"))
+        and bool(record.get("interrupted"))
+        and not str(record.get("heard_text") or "").strip()
+        and bool(str(record.get("assistant_text") or "").strip())
+    )
 
 
 def percentile(values: list[float], q: float) -> float | None:

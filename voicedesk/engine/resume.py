@@ -32,7 +32,7 @@ from typing import Any
 
 from voicedesk import events as ev
 from voicedesk.engine.context import answer_message
-from voicedesk.engine.metrics import answer_cut, error_said
+from voicedesk.engine.metrics import answer_cut, error_said, unheard_holding_line
 from voicedesk.engine.session_log import read_log
 from voicedesk.engine.tool_jobs import NO_RESULT, with_every_result
 from voicedesk.engine.tool_jobs import call_ids as _call_ids
@@ -72,6 +72,8 @@ class Conversation:
         no answer to keep."""
         record = self.ended.get(turn_id)
         if record is not None:
+            if unheard_holding_line(record):  # kept, as live, for the calls it speaks of
+                return str(record["assistant_text"]), "unheard", record
             return _heard(record), answer_cut(record), record
         progress = self.progress.get(turn_id)
         heard = str(progress.get("heard_text") or "") if progress is not None else ""
@@ -321,7 +323,8 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
             ev.PastTurn(
                 turn_id=turn_id,
                 user_text=log.users.get(turn_id, ""),
-                heard_text=heard or None,  # nothing heard: the person's words alone
+                # nothing heard: the person's words alone
+                heard_text=None if cut == "unheard" else heard or None,
                 assistant_text=str(record.get("assistant_text") or heard or ""),
                 interrupted=bool(record.get("interrupted")) or cut == "lost",
                 tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []), logged)),

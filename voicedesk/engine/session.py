@@ -32,7 +32,7 @@ from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
 from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, Mode, check_sound
 from voicedesk.engine.context import compact_tool_results
-from voicedesk.engine.metrics import TurnRecord
+from voicedesk.engine.metrics import TurnRecord, unheard_holding_line
 from voicedesk.engine.reply import Reply
 from voicedesk.engine.session_log import SessionLog
 from voicedesk.engine.speaking import Speaking, error_line
@@ -655,7 +655,7 @@ class Session:
         self._speaking.hold()
         return turn
 
-    def _went_on(self, turn: _Turn) -> None:
+    async def _went_on(self, turn: _Turn) -> None:
         """``turn``'s speech has words: the person went on from the turn whose answer it
         holds. That answer is cancelled unheard, and its turn continues as this one."""
         held, turn.holds = turn.holds, None
@@ -666,10 +666,17 @@ class Session:
         if reply.went_background:
             # Its calls run on in the background and come back to its turn: they cannot be
             # taken back. Merged, the turn was asked as if none had been made (the model
-            # could make them again), the holding line unsaid. It plays, and these words are
-            # speech over it, a turn of their own, as if they had come a moment later.
-            turn.barge_in = True
-            self._speaking.release()
+            # could make them again), the holding line unsaid: these words are a turn of
+            # their own. A backchannel ("okay") lets the holding line play. Words cut it
+            # now, before it begins: let play, their own answer cut it a moment later
+            # ("I'm wor—"), and that answer, prepared while it played, was asked without
+            # it, the model not knowing of its own running call. Cut unheard, it is kept in
+            # the history as said but not heard (``_finish_turn``), before these words.
+            if self._speaking.barge.enough_words(turn.text):
+                await self._speaking.cut(turn.record.t.get("speech_start", self.now_s()))
+            else:
+                turn.barge_in = True
+                self._speaking.release()
             return
         self._speaking.forget()
         self._spawn(reply.cancel())
@@ -849,7 +856,7 @@ class Session:
         turn.segments[slot] = text.strip()
         if turn.holds is not None:
             if turn.text:
-                self._went_on(turn)
+                await self._went_on(turn)
             elif not turn.pending_commits and (turn.ended or not self.detector.in_speech):
                 self._no_words_over_held(turn)
         turn.record.mark("stt_final", now, overwrite=True)
@@ -1290,8 +1297,12 @@ class Session:
                 # an answer with words shows its own cut; an empty one has no line to show it
                 shown_on = turn.turn_id if rec.assistant_text.strip() else None
                 self._notice("warning", f"The answer to turn {turn.turn_id} {said}.", turn=shown_on)
+            rec.went_background = bool(getattr(reply, "went_background", False))
             if heard or not cut:
                 self.context.add_assistant(turn.turn_id, heard, cut=cut)
+            elif unheard_holding_line(rec.to_json()):
+                # its calls run on: the model must know what it said of them, unheard
+                self.context.add_assistant(turn.turn_id, rec.assistant_text, cut="unheard")
         record = rec.to_json()
         self.records.append(rec)
         if self.log is not None:
