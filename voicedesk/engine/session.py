@@ -229,6 +229,7 @@ class Session:
             else None
         )
         self._closing = False
+        self._tools_up: asyncio.Future[None] | None = None  # the tool servers' start
         self._progress_due_s = 0.0  # when the playing answer's heard part is looked at next
         self._idle = asyncio.Event()
         self._idle.set()
@@ -271,12 +272,21 @@ class Session:
         self._loop = asyncio.get_running_loop()
         if self.log is not None:
             self.log.on_broken = self._log_broken
+        # The tool servers come up beside the voice services, and the microphone does not
+        # wait for them: it opened only once every server had answered or START_WAIT_S
+        # (10 s) had passed, so one that hung kept the status at "starting" that long, and
+        # what the person said meanwhile was never heard. A request waits for them instead
+        # (``_wait_tools_up``), within the same bound, so the first answer has their tools.
+        if self.tools is not None:
+            self._tools_up = asyncio.ensure_future(self.tools.start())
         # The voice is needed only if there is a speaker, which is known once the audio has
         # started: its failure waits until then (``_use_the_voice``).
         voice = asyncio.ensure_future(self.tts.warm())
         try:
             await asyncio.gather(self._connect_stt(), self.llm.warm())
         except BaseException:
+            if self._tools_up is not None:
+                self._tools_up.cancel()  # stop() closes the servers already started
             voice.cancel()
             # its own failure, if it came first, is not the one to report: read, not logged
             voice.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -291,15 +301,44 @@ class Session:
         )
         if warning:
             self._notice("warning", warning)
-        if self.tools is not None:
-            await self.tools.start()
+        if self._tools_up is not None:
             check_room = getattr(self.context, "check_room", None)
             if check_room is not None:  # the tool definitions are part of every request
-                check_room(self._offered_tools())
+                check_room(self._offered_tools())  # those up now; the rest as they come
+            if not self._tools_up.done():
+                self._tools_up.add_done_callback(self._tools_came)
         self.audio.start(self._loop, self._on_block)
         self._use_the_voice(voice_error)
         self._speaking.watch_double_talk()
         self._set_state("muted" if self.muted else "listening")
+
+    def _tools_came(self, started: asyncio.Future[None]) -> None:
+        """The tool servers still starting when the microphone opened have come up (or
+        START_WAIT_S passed): their definitions must fit the context budget as the others'
+        did at start. Too big now, the conversation goes on, and the fix is said."""
+        if started.cancelled() or self._closing:
+            return
+        if started.exception() is not None:
+            log.warning("starting the tool servers failed", exc_info=started.exception())
+            return
+        check_room = getattr(self.context, "check_room", None)
+        if check_room is None:
+            return
+        try:
+            check_room(self._offered_tools())
+        except UserError as exc:
+            self._notice("error", exc.message + (f" → {exc.hint}" if exc.hint else ""))
+
+    async def _wait_tools_up(self) -> bool:
+        """Wait for tool servers still in their start (at most START_WAIT_S from the
+        session's start, as the microphone once did); whether there was any wait."""
+        starting = self._tools_up
+        if starting is None or starting.done():
+            return False
+        log.info("a request waits for the tool servers still starting")
+        with contextlib.suppress(Exception):
+            await asyncio.shield(starting)
+        return True
 
     def _offered_tools(self) -> list[dict[str, Any]]:
         """The tools offered to the model: all of them, unless their definitions would take
@@ -409,6 +448,8 @@ class Session:
         if self.fallback_tts is not None:
             with contextlib.suppress(Exception):
                 await self.fallback_tts.aclose()
+        if self._tools_up is not None:
+            self._tools_up.cancel()
         if self.tools is not None:
             with contextlib.suppress(Exception):
                 await self.tools.aclose()
@@ -1031,6 +1072,18 @@ class Session:
             temperature=self.settings.llm.temperature,
         )
         turn.record.prompt_tokens = prompt_tokens
+
+        async def with_the_tools_up() -> None:
+            """A tool server still starting: its tools join the request once it is up
+            (the list ``refit`` and ``shrink`` build with too), and the messages are built
+            again beside them."""
+            if not await self._wait_tools_up():
+                return
+            tools[:] = self._offered_tools()
+            request.messages, turn.record.prompt_tokens = self.context.build_for(
+                text, tools=tools, pending=carried or None, turn_id=turn.turn_id
+            )
+
         reply = Reply(
             turn_id=turn.turn_id,
             utterance_id=next(self._utterance_ids),
@@ -1059,6 +1112,11 @@ class Session:
             closing=lambda: self._closing,
             on_tool_results=lambda: self._log_tool_results(reply, turn.turn_id),
             reads_only=self._reads_only,
+            before_request=(
+                with_the_tools_up
+                if self._tools_up is not None and not self._tools_up.done()
+                else None
+            ),
         )
         reply.tool_messages = list(carried)  # logged and kept with this answer's own
         self._reply, self._reply_turn = reply, turn

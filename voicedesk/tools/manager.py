@@ -774,7 +774,8 @@ class ToolManager:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Connect every server concurrently; return once all answered or START_WAIT_S passed."""
+        """Connect every server concurrently; return once all answered or START_WAIT_S passed.
+        The session runs this beside its microphone: a request waits for it, not the start."""
         if self._started:
             return
         self._started = True
@@ -786,9 +787,11 @@ class ToolManager:
         waits = [asyncio.create_task(s.ready.wait()) for s in self._servers.values()]
         if not waits:
             return
-        _, pending = await asyncio.wait(waits, timeout=START_WAIT_S)
-        for task in pending:
-            task.cancel()
+        try:
+            await asyncio.wait(waits, timeout=START_WAIT_S)
+        finally:  # cancelled too: the session's start failed, and stops the servers
+            for task in waits:
+                task.cancel()
         for server in self._servers.values():
             if not server.ready.is_set():
                 self._notice(
