@@ -5,21 +5,24 @@ real MCP servers over stdio (the built-in documents server, and processes that h
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
 import sys
 from pathlib import Path
 
 import pytest
+from test_conversation_e2e import on_sim_start  # the simulated cloud, once it is up
 
 from voicedesk import events as ev
 from voicedesk.bench.scenarios import compose, load_utterance
 from voicedesk.commands.run import converse
 from voicedesk.config import Settings
-from voicedesk.engine.builder import SimOptions
+from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
 from voicedesk.sim.script import SimScript, SimTurn
 from voicedesk.sim.server import SimServer
 from voicedesk.tools import manager
-
-from test_conversation_e2e import on_sim_start  # the simulated cloud, once it is up
 
 HANG = {"command": sys.executable, "args": ["-c", "import time; time.sleep(1000)"]}
 
@@ -97,3 +100,70 @@ async def test_the_first_answer_waits_for_a_tool_server_still_in_its_start(
     (server,) = sims
     offered = {t["function"]["name"] for t in server.chat_requests()[0].get("tools", [])}
     assert any(name.startswith("late__") for name in offered), offered
+
+
+def _open_fds_to(path: Path) -> list[str]:
+    """This process's file descriptors open on ``path``."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                found.append(fd)
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/fd")
+async def test_a_stop_cut_short_has_closed_the_session_log(tmp_path: Path) -> None:
+    """The terminal UI gives the stop 5 s (STOP_TIMEOUT_S). A tool server that reads no
+    stdin and ignores SIGTERM takes the MCP SDK's shutdown over 4 s to end, and the log
+    was closed last, after the tool servers: a stop cut short left it open (its last
+    records' fsync not waited for) until the process exited. The log is closed before
+    the servers and the providers are let go, once nothing more can be recorded."""
+    pid_file = tmp_path / "deaf.pid"
+    code = (
+        "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(1000)"
+    )
+    deaf = {"command": sys.executable, "args": ["-c", code]}
+    inp = tmp_path / "in.wav"
+    compose(["question"], tail_s=2.0).write(inp)
+    sim = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=_question())
+    try:
+        async with sim_server(sim) as server:
+            settings = settings_for_sim(
+                Settings.model_validate(
+                    {"tools": {"docs_server": False, "mcpServers": {"deaf": deaf}}}
+                ),
+                server.base_url,
+            )
+            session = build_session(settings, input_path=inp, with_tools=True, log_kind="sim")
+            await session.start()
+            await session.wait_heard_out(session.audio.backend.duration_s)
+            assert [r.heard_text for r in session.records] == ["About seven minutes."]
+            log_path = session.log.path
+            assert _open_fds_to(log_path)  # written as the turn ended, and still open
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.stop(), 1.0)  # the TUI's bound, made short
+            assert not _open_fds_to(log_path)
+            assert '"type": "user"' in log_path.read_text(encoding="utf-8")
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/fd")
+def test_a_record_after_the_log_is_closed_is_kept_and_does_not_reopen_it(tmp_path: Path) -> None:
+    """A record appended after close() reopened the log and left it open, its fsync handed
+    to the syncing thread, until the process exited. It is written and synced at once, and
+    the file let go again."""
+    from voicedesk.engine.session_log import SessionLog, read_log
+
+    path = tmp_path / "s.jsonl"
+    log = SessionLog(path)
+    log.append({"type": "user", "turn_id": 1, "text": "hello"})
+    log.close()
+    assert not _open_fds_to(path)
+    log.append({"type": "pending_tools", "turn_id": 1, "messages": []})
+    assert not _open_fds_to(path)
+    assert [r["type"] for r in read_log(path)] == ["user", "pending_tools"]
+    log.close()  # closing again is harmless

@@ -442,6 +442,18 @@ class Session:
             cancel_summary()
             with contextlib.suppress(Exception):
                 await self.context.wait_summary()
+        if self.log is not None:
+            # Nothing is recorded once the answers, tasks and summary are stopped: its
+            # last records' fsync is waited for (off the loop: a slow disk's fsync must
+            # not stall the stop's other work), and the file is let go (a process holding
+            # many conversations, a benchmark or resumes, kept each one open). Before the
+            # providers and the tool servers, whose shutdown may take seconds (a server
+            # that ignores being stopped: the MCP SDK's ~4 s): the terminal UI bounds the
+            # stop, and one cut short there left the log open until the process exited.
+            try:
+                await asyncio.to_thread(self.log.close)
+            except OSError:
+                log.warning("closing the session log failed", exc_info=True)
         for closer in (self.stt.aclose, self.llm.aclose, self.tts.aclose):
             with contextlib.suppress(Exception):
                 await closer()
@@ -453,14 +465,6 @@ class Session:
         if self.tools is not None:
             with contextlib.suppress(Exception):
                 await self.tools.aclose()
-        if self.log is not None:
-            # Its last records' fsync is waited for (off the loop: a slow disk's fsync
-            # must not stall the stop's other work), and the file is let go: a process
-            # holding many conversations (a benchmark, resumes) kept each one open.
-            try:
-                await asyncio.to_thread(self.log.close)
-            except OSError:
-                log.warning("closing the session log failed", exc_info=True)
         self._set_state("idle")
         if audio_error is not None:
             raise audio_error
