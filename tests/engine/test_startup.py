@@ -76,12 +76,16 @@ async def test_listening_begins_while_a_tool_server_is_still_starting(
     """A tool server that hangs kept the microphone shut for START_WAIT_S (10 s): the status
     said "starting" and what the person said meanwhile was never heard. The session now
     listens as soon as the voice services are up; the server's tools come when it does."""
-    monkeypatch.setattr(manager, "START_WAIT_S", 3.0)
+    monkeypatch.setattr(manager, "START_WAIT_S", 8.0)  # past the question's end
     session, seen = await _converse(tmp_path, {"hang": HANG}, _question())
     said = [(type(e).__name__, getattr(e, "state", getattr(e, "message", ""))) for e in seen]
     listening = said.index(("StateChanged", "listening"))
     slow = next(i for i, (_, m) in enumerate(said) if "is slow to start" in str(m))
     assert listening < slow, said
+    # the question's answer waited for it, and said why: not "thinking" for seconds unexplained
+    waits = [i for i, (_, m) in enumerate(said) if "The answer waits for tool server" in str(m)]
+    assert len(waits) == 1 and listening < waits[0] < slow, said
+    assert "“hang”, still starting" in str(said[waits[0]][1])
     (record,) = session.records  # the question, heard whole and answered
     assert record.user_text == load_utterance("question")[1]
     assert record.heard_text == "About seven minutes."

@@ -121,6 +121,9 @@ PREPARE_AHEAD_S = 1.2
 # How far past the end of a WAV input the detector must have heard before a headless run may
 # end: over a VAD window, so the input's last samples have been windowed and read.
 HEARD_PAST_S = 0.1
+# A request that has waited this long for tool servers still starting says so: the
+# documents server's own start (under a second) goes unremarked.
+TOOLS_WAIT_UNSAID_S = 1.0
 # While an answer plays, what has been heard of it is looked at this often, and logged when
 # it has passed the end of a clause or sentence, or else when it has grown and the last
 # record is this old: a process killed mid-answer (kill -9, a power cut) keeps in its log
@@ -230,6 +233,7 @@ class Session:
         )
         self._closing = False
         self._tools_up: asyncio.Future[None] | None = None  # the tool servers' start
+        self._said_tools_wait = False  # that an answer waits for them, said once
         self._progress_due_s = 0.0  # when the playing answer's heard part is looked at next
         self._idle = asyncio.Event()
         self._idle.set()
@@ -336,8 +340,26 @@ class Session:
         if starting is None or starting.done():
             return False
         log.info("a request waits for the tool servers still starting")
-        with contextlib.suppress(Exception):
-            await asyncio.shield(starting)
+        try:
+            await asyncio.wait_for(asyncio.shield(starting), TOOLS_WAIT_UNSAID_S)
+        except TimeoutError:
+            # "thinking" for up to 10 s, unexplained, on the first question: say why, once
+            names: list[str] = getattr(self.tools, "starting", list)()
+            if names and not self._said_tools_wait:
+                self._said_tools_wait = True
+                from voicedesk.tools.manager import START_WAIT_S
+
+                servers = " and ".join(f"“{name}”" for name in names)
+                self._notice(
+                    "info",
+                    f"The answer waits for tool server{'s' if len(names) > 1 else ''} "
+                    f"{servers}, still starting (at most {START_WAIT_S:g} s from the "
+                    "start).",
+                )
+            with contextlib.suppress(Exception):
+                await asyncio.shield(starting)
+        except Exception:
+            log.debug("the tool servers' start failed", exc_info=True)
         return True
 
     def _offered_tools(self) -> list[dict[str, Any]]:

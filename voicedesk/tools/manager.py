@@ -903,6 +903,10 @@ class ToolManager:
                 return False
         return True
 
+    def starting(self) -> list[str]:
+        """The servers whose first connection has neither come up nor failed yet."""
+        return [s.name for s in self._servers.values() if not s.ready.is_set()]
+
     def server_of(self, name: str) -> str | None:
         """The configured name of the server offering the tool the model knows as ``name``:
         "my.srv" for my_srv__echo, which a person cannot find in the config as written."""
