@@ -171,3 +171,25 @@ def test_a_record_after_the_log_is_closed_is_kept_and_does_not_reopen_it(tmp_pat
     assert not _open_fds_to(path)
     assert [r["type"] for r in read_log(path)] == ["user", "pending_tools"]
     log.close()  # closing again is harmless
+
+
+async def test_quitting_while_a_tool_server_is_being_spawned_stops_it_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C during the start (the tool servers now start beside the voice services):
+    a stop that came while a server's process was being spawned, before its handshake
+    began, was not seen until the handshake gave up (8 s) or the stop's own wait ran out
+    (7 s, "did not stop in time"), then the SDK's shutdown: 10-15 s to quit. The handshake
+    is not begun for a server being stopped."""
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"hang": HANG}}}
+    )
+    tools = manager.ToolManager(settings, log_dir=tmp_path / "logs")
+    starting = asyncio.create_task(tools.start())
+    for _ in range(2):  # start() has begun the server's task, which is spawning its process
+        await asyncio.sleep(0)
+    await tools.aclose()
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    assert "did not stop in time" not in caplog.text

@@ -523,6 +523,12 @@ class _Server:
             try:
                 with anyio.CancelScope() as scope:  # stop() cancels a handshake in progress
                     self._connect_scope = scope
+                    if self._stop.is_set():
+                        # stopped while the process was being spawned, before this scope
+                        # was there to cancel: the handshake with a server that never
+                        # answers held the quit until it gave up (8 s), or the stop's own
+                        # wait ran out (7 s)
+                        scope.cancel()
                     # A server may take long to come up the first time (npx or uvx fetch
                     # it): its own timeout_s, if longer, is given to the handshake too;
                     # 8 s killed and restarted such a server forever.
