@@ -97,6 +97,7 @@ class Reply:
         closing: Callable[[], bool] = lambda: False,
         on_tool_results: Callable[[], None] | None = None,
         reads_only: Callable[[list[ToolCall]], bool] = lambda calls: False,
+        before_request: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``user_text``: the words this answer is for (its request may carry them clipped
         to the budget). ``refit``: the messages for a round after tool results, rebuilt
@@ -110,7 +111,9 @@ class Reply:
         the session is stopping, when no request will follow a cancelled one.
         ``on_tool_results``: called as each round's tool results join ``tool_messages``.
         ``reads_only``: whether tool calls only read (they may run before the turn is
-        confirmed); calls it does not vouch for wait for ``confirm()``."""
+        confirmed); calls it does not vouch for wait for ``confirm()``. ``before_request``:
+        awaited before the first request is sent, which it may change (tool servers still
+        starting: their tools join it); the voice's stream opens meanwhile."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -130,6 +133,7 @@ class Reply:
         self._closing = closing
         self._on_tool_results = on_tool_results
         self._reads_only = reads_only
+        self._before_request = before_request
 
         self.text = ""  # the answer as shown and remembered
         # what the voice was given: ``text`` said as a listener wants it (a link by its
@@ -260,6 +264,8 @@ class Reply:
     async def _run(self) -> None:
         stream_task = asyncio.create_task(self._open_tts())
         try:
+            if self._before_request is not None:
+                await self._before_request()
             request = self.request
             for round_ in range(MAX_TOOL_ROUNDS + 1):
                 said_before = len(self.text)

@@ -121,6 +121,9 @@ PREPARE_AHEAD_S = 1.2
 # How far past the end of a WAV input the detector must have heard before a headless run may
 # end: over a VAD window, so the input's last samples have been windowed and read.
 HEARD_PAST_S = 0.1
+# A request that has waited this long for tool servers still starting says so: the
+# documents server's own start (under a second) goes unremarked.
+TOOLS_WAIT_UNSAID_S = 1.0
 # While an answer plays, what has been heard of it is looked at this often, and logged when
 # it has passed the end of a clause or sentence, or else when it has grown and the last
 # record is this old: a process killed mid-answer (kill -9, a power cut) keeps in its log
@@ -229,6 +232,8 @@ class Session:
             else None
         )
         self._closing = False
+        self._tools_up: asyncio.Future[None] | None = None  # the tool servers' start
+        self._said_tools_wait = False  # that an answer waits for them, said once
         self._progress_due_s = 0.0  # when the playing answer's heard part is looked at next
         self._idle = asyncio.Event()
         self._idle.set()
@@ -271,12 +276,21 @@ class Session:
         self._loop = asyncio.get_running_loop()
         if self.log is not None:
             self.log.on_broken = self._log_broken
+        # The tool servers come up beside the voice services, and the microphone does not
+        # wait for them: it opened only once every server had answered or START_WAIT_S
+        # (10 s) had passed, so one that hung kept the status at "starting" that long, and
+        # what the person said meanwhile was never heard. A request waits for them instead
+        # (``_wait_tools_up``), within the same bound, so the first answer has their tools.
+        if self.tools is not None:
+            self._tools_up = asyncio.ensure_future(self.tools.start())
         # The voice is needed only if there is a speaker, which is known once the audio has
         # started: its failure waits until then (``_use_the_voice``).
         voice = asyncio.ensure_future(self.tts.warm())
         try:
             await asyncio.gather(self._connect_stt(), self.llm.warm())
         except BaseException:
+            if self._tools_up is not None:
+                self._tools_up.cancel()  # stop() closes the servers already started
             voice.cancel()
             # its own failure, if it came first, is not the one to report: read, not logged
             voice.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -291,15 +305,62 @@ class Session:
         )
         if warning:
             self._notice("warning", warning)
-        if self.tools is not None:
-            await self.tools.start()
+        if self._tools_up is not None:
             check_room = getattr(self.context, "check_room", None)
             if check_room is not None:  # the tool definitions are part of every request
-                check_room(self._offered_tools())
+                check_room(self._offered_tools())  # those up now; the rest as they come
+            if not self._tools_up.done():
+                self._tools_up.add_done_callback(self._tools_came)
         self.audio.start(self._loop, self._on_block)
         self._use_the_voice(voice_error)
         self._speaking.watch_double_talk()
         self._set_state("muted" if self.muted else "listening")
+
+    def _tools_came(self, started: asyncio.Future[None]) -> None:
+        """The tool servers still starting when the microphone opened have come up (or
+        START_WAIT_S passed): their definitions must fit the context budget as the others'
+        did at start. Too big now, the conversation goes on, and the fix is said."""
+        if started.cancelled() or self._closing:
+            return
+        if started.exception() is not None:
+            log.warning("starting the tool servers failed", exc_info=started.exception())
+            return
+        check_room = getattr(self.context, "check_room", None)
+        if check_room is None:
+            return
+        try:
+            check_room(self._offered_tools())
+        except UserError as exc:
+            self._notice("error", exc.message + (f" → {exc.hint}" if exc.hint else ""))
+
+    async def _wait_tools_up(self) -> bool:
+        """Wait for tool servers still in their start (at most START_WAIT_S from the
+        session's start, as the microphone once did); whether there was any wait."""
+        starting = self._tools_up
+        if starting is None or starting.done():
+            return False
+        log.info("a request waits for the tool servers still starting")
+        try:
+            await asyncio.wait_for(asyncio.shield(starting), TOOLS_WAIT_UNSAID_S)
+        except TimeoutError:
+            # "thinking" for up to 10 s, unexplained, on the first question: say why, once
+            names: list[str] = getattr(self.tools, "starting", list)()
+            if names and not self._said_tools_wait:
+                self._said_tools_wait = True
+                from voicedesk.tools.manager import START_WAIT_S
+
+                servers = " and ".join(f"“{name}”" for name in names)
+                self._notice(
+                    "info",
+                    f"The answer waits for tool server{'s' if len(names) > 1 else ''} "
+                    f"{servers}, still starting (at most {START_WAIT_S:g} s from the "
+                    "start).",
+                )
+            with contextlib.suppress(Exception):
+                await asyncio.shield(starting)
+        except Exception:
+            log.debug("the tool servers' start failed", exc_info=True)
+        return True
 
     def _offered_tools(self) -> list[dict[str, Any]]:
         """The tools offered to the model: all of them, unless their definitions would take
@@ -403,23 +464,29 @@ class Session:
             cancel_summary()
             with contextlib.suppress(Exception):
                 await self.context.wait_summary()
+        if self.log is not None:
+            # Nothing is recorded once the answers, tasks and summary are stopped: its
+            # last records' fsync is waited for (off the loop: a slow disk's fsync must
+            # not stall the stop's other work), and the file is let go (a process holding
+            # many conversations, a benchmark or resumes, kept each one open). Before the
+            # providers and the tool servers, whose shutdown may take seconds (a server
+            # that ignores being stopped: the MCP SDK's ~4 s): the terminal UI bounds the
+            # stop, and one cut short there left the log open until the process exited.
+            try:
+                await asyncio.to_thread(self.log.close)
+            except OSError:
+                log.warning("closing the session log failed", exc_info=True)
         for closer in (self.stt.aclose, self.llm.aclose, self.tts.aclose):
             with contextlib.suppress(Exception):
                 await closer()
         if self.fallback_tts is not None:
             with contextlib.suppress(Exception):
                 await self.fallback_tts.aclose()
+        if self._tools_up is not None:
+            self._tools_up.cancel()
         if self.tools is not None:
             with contextlib.suppress(Exception):
                 await self.tools.aclose()
-        if self.log is not None:
-            # Its last records' fsync is waited for (off the loop: a slow disk's fsync
-            # must not stall the stop's other work), and the file is let go: a process
-            # holding many conversations (a benchmark, resumes) kept each one open.
-            try:
-                await asyncio.to_thread(self.log.close)
-            except OSError:
-                log.warning("closing the session log failed", exc_info=True)
         self._set_state("idle")
         if audio_error is not None:
             raise audio_error
@@ -1038,6 +1105,18 @@ class Session:
             temperature=self.settings.llm.temperature,
         )
         turn.record.prompt_tokens = prompt_tokens
+
+        async def with_the_tools_up() -> None:
+            """A tool server still starting: its tools join the request once it is up
+            (the list ``refit`` and ``shrink`` build with too), and the messages are built
+            again beside them."""
+            if not await self._wait_tools_up():
+                return
+            tools[:] = self._offered_tools()
+            request.messages, turn.record.prompt_tokens = self.context.build_for(
+                text, tools=tools, pending=carried or None, turn_id=turn.turn_id
+            )
+
         reply = Reply(
             turn_id=turn.turn_id,
             utterance_id=next(self._utterance_ids),
@@ -1066,6 +1145,11 @@ class Session:
             closing=lambda: self._closing,
             on_tool_results=lambda: self._log_tool_results(reply, turn.turn_id),
             reads_only=self._reads_only,
+            before_request=(
+                with_the_tools_up
+                if self._tools_up is not None and not self._tools_up.done()
+                else None
+            ),
         )
         reply.tool_messages = list(carried)  # logged and kept with this answer's own
         self._reply, self._reply_turn = reply, turn

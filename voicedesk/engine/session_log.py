@@ -19,6 +19,7 @@ be scheduled (``Thread.start`` waits for it to run), 12 ms at a turn's end on a 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import itertools
@@ -126,6 +127,7 @@ class SessionLog:
         self._lock = threading.Lock()  # one record's line at a time, and the fd's life
         self._unsynced = False  # written since the syncing thread's last fsync began
         self._syncing: Future[None] | None = None  # this log's sync, handed over or running
+        self._closed = False  # close() was called: a later record does not reopen it for good
         _syncer()
 
     def check(self) -> None:
@@ -164,6 +166,9 @@ class SessionLog:
             if self._broken:
                 return
             try:
+                if self._closed:
+                    self._write_late(lines)
+                    return
                 if self._fd < 0:
                     self._fd = self._open()
                 self._write_whole(lines)
@@ -181,6 +186,20 @@ class SessionLog:
             f"{_WHAT_RESUME_KEEPS[self._kept_a_turn()]} {fix} for the next conversation to "
             "be recorded."
         )
+
+    def _write_late(self, lines: bytes) -> None:
+        """Records made after the log was closed (the session stopped): written and synced
+        at once, and the file let go again. Reopened as any other append, the log was
+        left open, its fsync handed to the syncing thread, until the process exited."""
+        log.warning("a record came after the session log %s was closed", self.path)
+        self._fd = self._open()
+        try:
+            self._write_whole(lines)
+            with contextlib.suppress(OSError):  # the writes stand where fsync cannot be made
+                os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+            self._fd = -1
 
     def _kept_a_turn(self) -> bool:
         """Whether the log holds a turn's words, for ``--resume`` to continue: written by
@@ -260,6 +279,7 @@ class SessionLog:
             view = view[written:]
 
     def close(self) -> None:
+        self._closed = True
         while True:
             self.flush_notes()
             with self._lock:

@@ -523,6 +523,12 @@ class _Server:
             try:
                 with anyio.CancelScope() as scope:  # stop() cancels a handshake in progress
                     self._connect_scope = scope
+                    if self._stop.is_set():
+                        # stopped while the process was being spawned, before this scope
+                        # was there to cancel: the handshake with a server that never
+                        # answers held the quit until it gave up (8 s), or the stop's own
+                        # wait ran out (7 s)
+                        scope.cancel()
                     # A server may take long to come up the first time (npx or uvx fetch
                     # it): its own timeout_s, if longer, is given to the handshake too;
                     # 8 s killed and restarted such a server forever.
@@ -774,7 +780,8 @@ class ToolManager:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Connect every server concurrently; return once all answered or START_WAIT_S passed."""
+        """Connect every server concurrently; return once all answered or START_WAIT_S passed.
+        The session runs this beside its microphone: a request waits for it, not the start."""
         if self._started:
             return
         self._started = True
@@ -786,9 +793,11 @@ class ToolManager:
         waits = [asyncio.create_task(s.ready.wait()) for s in self._servers.values()]
         if not waits:
             return
-        _, pending = await asyncio.wait(waits, timeout=START_WAIT_S)
-        for task in pending:
-            task.cancel()
+        try:
+            await asyncio.wait(waits, timeout=START_WAIT_S)
+        finally:  # cancelled too: the session's start failed, and stops the servers
+            for task in waits:
+                task.cancel()
         for server in self._servers.values():
             if not server.ready.is_set():
                 self._notice(
@@ -899,6 +908,10 @@ class ToolManager:
             if hints is None or hints.read_only_hint is not True:
                 return False
         return True
+
+    def starting(self) -> list[str]:
+        """The servers whose first connection has neither come up nor failed yet."""
+        return [s.name for s in self._servers.values() if not s.ready.is_set()]
 
     def server_of(self, name: str) -> str | None:
         """The configured name of the server offering the tool the model knows as ``name``:

@@ -1,0 +1,195 @@
+"""From launch to listening: the tool servers come up beside the microphone, not before it.
+
+Real parts: the simulated cloud over real sockets, real speech through the real turn models,
+real MCP servers over stdio (the built-in documents server, and processes that hang)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from test_conversation_e2e import on_sim_start  # the simulated cloud, once it is up
+
+from voicedesk import events as ev
+from voicedesk.bench.scenarios import compose, load_utterance
+from voicedesk.commands.run import converse
+from voicedesk.config import Settings
+from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+from voicedesk.sim.script import SimScript, SimTurn
+from voicedesk.sim.server import SimServer
+from voicedesk.tools import manager
+
+HANG = {"command": sys.executable, "args": ["-c", "import time; time.sleep(1000)"]}
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def sims(monkeypatch: pytest.MonkeyPatch) -> list[SimServer]:
+    servers: list[SimServer] = []
+    on_sim_start(monkeypatch, servers.append)
+    return servers
+
+
+def _slow_docs_server(root: Path, delay_s: float) -> dict[str, object]:
+    """The built-in documents server, answering only ``delay_s`` after it was started (an
+    ``npx`` server fetching its package, a server loading its index)."""
+    code = (
+        f"import runpy, sys, time; time.sleep({delay_s}); "
+        f"sys.argv = ['voicedesk', 'docs-server', '--root', {str(root)!r}]; "
+        "runpy.run_module('voicedesk', run_name='__main__')"
+    )
+    return {"command": sys.executable, "args": ["-c", code]}
+
+
+async def _converse(tmp_path: Path, servers: dict[str, object], script: SimScript, **kw):
+    scenario = compose(["question"], tail_s=kw.pop("tail_s", 3.0))
+    inp = tmp_path / "in.wav"
+    scenario.write(inp)
+    settings = Settings.model_validate({"tools": {"docs_server": False, "mcpServers": servers}})
+    bus = ev.EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    sim = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    session = await converse(
+        settings, input_path=inp, output_path=None, sim=sim, bus=bus, with_tools=True
+    )
+    return session, seen
+
+
+def _question() -> SimScript:
+    text = load_utterance("question")[1]
+    return SimScript(turns=[SimTurn(transcript=text, reply="About seven minutes.")])
+
+
+async def test_listening_begins_while_a_tool_server_is_still_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool server that hangs kept the microphone shut for START_WAIT_S (10 s): the status
+    said "starting" and what the person said meanwhile was never heard. The session now
+    listens as soon as the voice services are up; the server's tools come when it does."""
+    monkeypatch.setattr(manager, "START_WAIT_S", 8.0)  # past the question's end
+    session, seen = await _converse(tmp_path, {"hang": HANG}, _question())
+    said = [(type(e).__name__, getattr(e, "state", getattr(e, "message", ""))) for e in seen]
+    listening = said.index(("StateChanged", "listening"))
+    slow = next(i for i, (_, m) in enumerate(said) if "is slow to start" in str(m))
+    assert listening < slow, said
+    # the question's answer waited for it, and said why: not "thinking" for seconds unexplained
+    waits = [i for i, (_, m) in enumerate(said) if "The answer waits for tool server" in str(m)]
+    assert len(waits) == 1 and listening < waits[0] < slow, said
+    assert "“hang”, still starting" in str(said[waits[0]][1])
+    (record,) = session.records  # the question, heard whole and answered
+    assert record.user_text == load_utterance("question")[1]
+    assert record.heard_text == "About seven minutes."
+
+
+async def test_the_first_answer_waits_for_a_tool_server_still_in_its_start(
+    tmp_path: Path, sims: list[SimServer]
+) -> None:
+    """Listening before the tool servers are up must not answer the first question without
+    their tools: its request waits (within START_WAIT_S) for a server still starting."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    session, _ = await _converse(tmp_path, {"late": _slow_docs_server(root, 4.0)}, _question())
+    (record,) = session.records
+    assert record.heard_text == "About seven minutes."
+    (server,) = sims
+    offered = {t["function"]["name"] for t in server.chat_requests()[0].get("tools", [])}
+    assert any(name.startswith("late__") for name in offered), offered
+
+
+def _open_fds_to(path: Path) -> list[str]:
+    """This process's file descriptors open on ``path``."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                found.append(fd)
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/fd")
+async def test_a_stop_cut_short_has_closed_the_session_log(tmp_path: Path) -> None:
+    """The terminal UI gives the stop 5 s (STOP_TIMEOUT_S). A tool server that reads no
+    stdin and ignores SIGTERM takes the MCP SDK's shutdown over 4 s to end, and the log
+    was closed last, after the tool servers: a stop cut short left it open (its last
+    records' fsync not waited for) until the process exited. The log is closed before
+    the servers and the providers are let go, once nothing more can be recorded."""
+    pid_file = tmp_path / "deaf.pid"
+    code = (
+        "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(1000)"
+    )
+    deaf = {"command": sys.executable, "args": ["-c", code]}
+    inp = tmp_path / "in.wav"
+    compose(["question"], tail_s=2.0).write(inp)
+    sim = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=_question())
+    try:
+        async with sim_server(sim) as server:
+            settings = settings_for_sim(
+                Settings.model_validate(
+                    {"tools": {"docs_server": False, "mcpServers": {"deaf": deaf}}}
+                ),
+                server.base_url,
+            )
+            session = build_session(settings, input_path=inp, with_tools=True, log_kind="sim")
+            await session.start()
+            await session.wait_heard_out(session.audio.backend.duration_s)
+            assert [r.heard_text for r in session.records] == ["About seven minutes."]
+            log_path = session.log.path
+            assert _open_fds_to(log_path)  # written as the turn ended, and still open
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.stop(), 1.0)  # the TUI's bound, made short
+            assert not _open_fds_to(log_path)
+            assert '"type": "user"' in log_path.read_text(encoding="utf-8")
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/fd")
+def test_a_record_after_the_log_is_closed_is_kept_and_does_not_reopen_it(tmp_path: Path) -> None:
+    """A record appended after close() reopened the log and left it open, its fsync handed
+    to the syncing thread, until the process exited. It is written and synced at once, and
+    the file let go again."""
+    from voicedesk.engine.session_log import SessionLog, read_log
+
+    path = tmp_path / "s.jsonl"
+    log = SessionLog(path)
+    log.append({"type": "user", "turn_id": 1, "text": "hello"})
+    log.close()
+    assert not _open_fds_to(path)
+    log.append({"type": "pending_tools", "turn_id": 1, "messages": []})
+    assert not _open_fds_to(path)
+    assert [r["type"] for r in read_log(path)] == ["user", "pending_tools"]
+    log.close()  # closing again is harmless
+
+
+async def test_quitting_while_a_tool_server_is_being_spawned_stops_it_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C during the start (the tool servers now start beside the voice services):
+    a stop that came while a server's process was being spawned, before its handshake
+    began, was not seen until the handshake gave up (8 s) or the stop's own wait ran out
+    (7 s, "did not stop in time"), then the SDK's shutdown: 10-15 s to quit. The handshake
+    is not begun for a server being stopped."""
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"hang": HANG}}}
+    )
+    tools = manager.ToolManager(settings, log_dir=tmp_path / "logs")
+    starting = asyncio.create_task(tools.start())
+    for _ in range(2):  # start() has begun the server's task, which is spawning its process
+        await asyncio.sleep(0)
+    await tools.aclose()
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    assert "did not stop in time" not in caplog.text
