@@ -2030,3 +2030,49 @@ async def test_a_proxy_that_refuses_the_tunnel_is_named_not_the_server(monkeypat
         assert "407" in text and f"proxy {proxy}" in text, text
         assert "HTTPS_PROXY" in text and "NO_PROXY" in text, text
         assert "base_url" not in text and "no WebSocket answer" not in text, text
+
+
+async def _answers(server: SimServer, model: str, questions: list[str]) -> list[str]:
+    """What a chat model of ``model``'s name answers each question with, in one session."""
+    llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{server.base_url}/v1")
+    said = []
+    try:
+        for question in questions:
+            request = ChatRequest(messages=[{"role": "user", "content": question}])
+            items = [item async for item in llm.stream(request)]
+            said.append("".join(i.text for i in items if isinstance(i, TextDelta)))
+    finally:
+        await llm.aclose()
+    return said
+
+
+async def test_llm_thinking_begun_in_the_prompt_is_not_spoken():
+    """DeepSeek-R1's chat template (and its distills', QwQ's, Qwen3-Thinking-2507's) ends the
+    prompt with ``<think>``: the stream starts mid-thought and only ``</think>`` comes
+    (ggml-org/llama.cpp#11861, vllm-project/vllm#13125). With no opener seen, every turn's
+    thinking was spoken aloud, then the closing tag, then the answer. A model of such a
+    name is taken to begin so from its first turn."""
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning="prompted") as server:
+        said = await _answers(
+            server, "deepseek-r1-distill-qwen-7b", ["What time is it?", "What time is it?"]
+        )
+    assert said == ["It is ten past three."] * 2
+
+
+async def test_llm_thinking_begun_in_the_prompt_is_learnt_from_its_closing_tag():
+    """A model whose name says nothing of it: the first ``</think>`` with no opener tells;
+    what followed it is the answer, and the later turns' thinking is held back whole."""
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning="prompted") as server:
+        said = await _answers(server, "local-model", ["What time is it?"] * 3)
+    assert said[0].endswith("It is ten past three.")
+    assert "</think>" not in said[0]
+    assert said[1:] == ["It is ten past three."] * 2
+
+
+@pytest.mark.parametrize("style", [None, "field", "content"])
+async def test_llm_a_model_named_as_thinking_in_the_prompt_that_does_not_still_answers(style):
+    """A model of such a name whose server sends its thinking apart, or with both tags, or
+    none at all: its answer is said, whole (held back at most for the first turn)."""
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning=style) as server:
+        said = await _answers(server, "deepseek-r1:8b", ["What time is it?"] * 2)
+    assert said == ["It is ten past three."] * 2

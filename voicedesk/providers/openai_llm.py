@@ -23,8 +23,10 @@ tools (Ollama's "does not support tools", llama.cpp without ``--jinja``, vLLM wi
 (``chat_params``).
 
 A reasoning model's ``<think>`` block, which some servers leave in the answer's text, is
-not spoken (``reasoning.ThinkingFilter``); one the server sends apart, as
-``reasoning_content`` or ``reasoning``, is not read.
+not spoken (``reasoning.ThinkingFilter``), nor is one whose opener the chat template put in
+the prompt (DeepSeek-R1's: only ``</think>`` is streamed; known from the model's name, or
+learnt from the first such closer); one the server sends apart, as ``reasoning_content``
+or ``reasoning``, is not read.
 
 Retries are ours (the SDK's are off): one quick retry, before any byte streamed, of a failure
 that came quickly (429, 5xx, connection refused or reset) — not of a timeout, which has
@@ -73,7 +75,7 @@ from voicedesk.providers.base import (
     unreachable,
 )
 from voicedesk.providers.chat_params import RefusedParameters, validation_details
-from voicedesk.providers.reasoning import ThinkingFilter
+from voicedesk.providers.reasoning import ThinkingFilter, begins_mid_thought
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +207,9 @@ class OpenAIChat:
         )
         self._refused = RefusedParameters()  # what the model refused (max_tokens, temperature)
         self._tools_refusal_said = False
+        # the chat template opens the thought in the prompt: only </think> is streamed
+        # (a guess from the name at first, then what the streams show; reasoning.py)
+        self._mid_thought = begins_mid_thought(model)
         self._prewarm: asyncio.Task[None] | None = None
         self._used_at: float | None = None  # loop time the server last answered us
 
@@ -338,7 +343,7 @@ class OpenAIChat:
             kwargs["temperature"] = request.temperature
         stream, chunks, first = await self._open(kwargs)
         calls: list[tuple[int, ToolCall]] = []  # (index, call), in the order begun
-        thinking = ThinkingFilter()  # a <think> block the server left in the answer
+        thinking = ThinkingFilter(self._mid_thought)  # a thought left in the answer
         generating_since: float | None = None  # the first token, thinking included
         thought_in_sight = False  # thinking streamed apart (reasoning_content, reasoning)
         finished = False
@@ -371,7 +376,10 @@ class OpenAIChat:
                 if delta is not None:
                     if generating_since is None and _generated(delta):
                         generating_since = time.perf_counter()
-                    thought_in_sight = thought_in_sight or _thought(delta)
+                    if _thought(delta):
+                        thought_in_sight = True
+                        if text := thinking.release():  # not begun in the prompt after all
+                            yield TextDelta(text)
                     if delta.content and (text := thinking.feed(delta.content)):
                         yield TextDelta(text)
                     for tc in delta.tool_calls or []:
@@ -394,8 +402,10 @@ class OpenAIChat:
                     )
                 if choice.finish_reason:
                     finished = True
-                    if tail := thinking.flush():
+                    if tail := thinking.flush(cut=choice.finish_reason == "length"):
                         yield TextDelta(tail)
+                    if thinking.bare_closer or thinking.contradicted:
+                        self._mid_thought = thinking.bare_closer
                     if thinking.thought:
                         log.debug("the model's thinking left unspoken: %r", thinking.thought)
                     if calls:

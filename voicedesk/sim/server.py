@@ -49,7 +49,11 @@ it answers whatever model is asked for (as llama.cpp's server does) and lists it
 ``reasoning`` makes it stream a reasoning model's thinking before each answer: in the
 answer's ``content`` between ``<think>`` tags (``"content"``: LM Studio, vLLM without a
 reasoning parser, llama.cpp with ``--reasoning-format none``), or apart, in the deltas'
-``reasoning_content`` (``"field"``: vLLM with one, llama.cpp's default, DeepSeek).
+``reasoning_content`` (``"field"``: vLLM with one, llama.cpp's default, DeepSeek), or in
+the answer's ``content`` with only its closing tag (``"prompted"``): the chat template of
+DeepSeek-R1 and its distills (and of Qwen3's -Thinking-2507 models) ends the prompt with
+``<think>\n``, so the stream starts mid-thought and only ``</think>`` comes
+(ggml-org/llama.cpp#11861, vllm-project/vllm#13125, open-webui/open-webui#9808).
 
 Chat requests are refused as OpenAI refuses them when their tool calls and results do not
 pair up: each assistant message with ``tool_calls`` followed at once by a ``tool`` message
@@ -148,7 +152,7 @@ NO_TOOLS_REFUSALS: dict[str, tuple[int, dict[str, Any], bool]] = {
 # How a request field the server does not take is refused (see the module docstring).
 FORBIDDEN_STYLES = ("mistral", "openai", "azure")
 # How a reasoning model's thinking is streamed (see the module docstring).
-REASONING_STYLES = ("content", "field")
+REASONING_STYLES = ("content", "field", "prompted")
 THOUGHT = (
     "Okay, the person is asking something. Let me think about what they want to know, what "
     "I already said, and how to put it. I should answer briefly and clearly."
@@ -598,10 +602,12 @@ class SimServer:
         cut = isinstance(cap, int) and 0 < cap <= len(words)
         if cut:
             words = words[:cap]
-        if self.reasoning == "content":  # LM Studio; vLLM without a reasoning parser
-            # the tags split across chunks, as a tokenizer may split them
+        if self.reasoning in ("content", "prompted"):  # LM Studio; vLLM without a parser
+            # the tags split across chunks, as a tokenizer may split them; "prompted": the
+            # opener was the prompt's last words, so the stream starts mid-thought
             end = () if cut else ("</th", "ink>", "\n\n")
-            pieces: list[dict[str, Any]] = [{"content": p} for p in ("<th", "ink>\n", *words, *end)]
+            start = ("<th", "ink>\n") if self.reasoning == "content" else ()
+            pieces: list[dict[str, Any]] = [{"content": p} for p in (*start, *words, *end)]
         else:  # vLLM with one, llama.cpp's server, DeepSeek's API
             pieces = [{"content": None, "reasoning_content": w} for w in words]
         interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
