@@ -22,7 +22,7 @@ from voicedesk.providers.openai_llm import OpenAIChat
 from voicedesk.providers.openai_stt import REDIAL_FIRST_S, OpenAIRealtimeSTT
 from voicedesk.providers.openai_tts import OpenAITTS
 from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
-from voicedesk.sim.server import SimLatency, SimServer
+from voicedesk.sim.server import THOUGHT, SimLatency, SimServer
 
 FAST = SimLatency(stt_s=0.02, ttft_s=0.05, tokens_per_s=500, ttfb_s=0.05, tts_rtf=0.0)
 SCRIPT = SimScript(
@@ -674,7 +674,9 @@ async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model)
     finally:
         await llm.aclose()
     sent = sim.chat_requests()
-    assert len(sent) == 4  # the first turn: refused twice, then answered; the second at once
+    # the first turn: refused thrice (max_tokens, the effort "none", temperature), then
+    # answered; the second at once
+    assert len(sent) == 5
     for body in sent[-2:]:
         assert body["max_completion_tokens"] == 200
         assert "max_tokens" not in body and "temperature" not in body
@@ -2076,3 +2078,73 @@ async def test_llm_a_model_named_as_thinking_in_the_prompt_that_does_not_still_a
     async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning=style) as server:
         said = await _answers(server, "deepseek-r1:8b", ["What time is it?"] * 2)
     assert said == ["It is ten past three."] * 2
+
+
+@pytest.mark.parametrize(
+    "model, effort, unseen",
+    [("gpt-5-mini", "minimal", 0), ("gpt-5.1", "none", 0), ("o4-mini", "low", 1)],
+)
+async def test_llm_a_reasoning_model_is_asked_to_think_least(sim, model, effort, unseen):
+    """OpenAI's reasoning models think at "medium" effort unless told otherwise: seconds of
+    silence before every answer, and the 400-token cap spent thinking. A model known to
+    reason (it refused max_tokens) is asked for the least its family takes (gpt-5
+    "minimal", gpt-5.1 "none", the o-series "low"), learnt from its refusals of the
+    others; later turns are sent so at once."""
+    llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=400, temperature=0.7
+    )
+    sent = []
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            assert text == "It is ten past three."
+            sent.append(len(sim.chat_requests()))
+    finally:
+        await llm.aclose()
+    body = sim.chat_requests()[-1]
+    assert body["reasoning_effort"] == effort
+    (usage,) = [i for i in items if isinstance(i, Usage)]
+    assert usage.unseen_tokens == unseen * len(THOUGHT.split(" "))
+    assert sent[1] == sent[0] + 1  # the second turn: one request, sent as the model takes it
+
+
+async def test_llm_a_model_that_does_not_reason_is_not_sent_an_effort(sim):
+    """gpt-4o-mini refuses ``reasoning_effort`` ("Unrecognized request argument supplied"):
+    a model not known to reason is sent none, one request a turn as before."""
+    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=400
+    )
+    try:
+        for _ in range(2):
+            [item async for item in llm.stream(request)]
+    finally:
+        await llm.aclose()
+    assert [b.get("reasoning_effort") for b in sim.chat_requests()] == [None, None]
+
+
+@pytest.mark.parametrize(
+    "model, asked, sent",
+    [("gpt-5-mini", "low", "low"), ("o4-mini", "minimal", "low"), ("gpt-4o-mini", "low", None)],
+)
+async def test_llm_a_chosen_effort_is_sent_as_the_model_takes_it(sim, model, asked, sent):
+    """``llm.reasoning_effort`` set to a level is sent from the first request; a model that
+    does not take that level is sent the nearest it takes, one that takes no effort (it
+    refused the parameter) none: never a turn failed with HTTP 400."""
+    llm = OpenAIChat(
+        api_key="sk-test", model=model, base_url=f"{sim.base_url}/v1", reasoning_effort=asked
+    )
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=400
+    )
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            assert text == "It is ten past three."
+    finally:
+        await llm.aclose()
+    assert sim.chat_requests()[0]["reasoning_effort"] == asked
+    assert sim.chat_requests()[-1].get("reasoning_effort") == sent

@@ -16,7 +16,8 @@ start-up too), then no gap between chunks may exceed ``stall_s``. A hung server 
 after ``first_token_s``, not after a long read timeout and a retry.
 
 A model that refuses ``max_tokens`` or a temperature (OpenAI's reasoning models) is sent
-``max_completion_tokens`` and no temperature from then on, and a server that refuses
+``max_completion_tokens`` and no temperature from then on, and asked to think least
+(``reasoning_effort``, as ``llm.reasoning_effort`` says), and a server that refuses
 ``stream_options`` (Mistral, Azure through a gateway) is sent none; a model that takes no
 tools (Ollama's "does not support tools", llama.cpp without ``--jinja``, vLLM without
 ``--enable-auto-tool-choice``) is sent none either, and a ``ToolsRefused`` says so once
@@ -74,7 +75,11 @@ from voicedesk.providers.base import (
     Usage,
     unreachable,
 )
-from voicedesk.providers.chat_params import RefusedParameters, validation_details
+from voicedesk.providers.chat_params import (
+    LEAST_EFFORT,
+    RefusedParameters,
+    validation_details,
+)
 from voicedesk.providers.reasoning import ThinkingFilter, begins_mid_thought
 
 log = logging.getLogger(__name__)
@@ -182,6 +187,7 @@ class OpenAIChat:
         stall_s: float = 10.0,
         max_retries: int = 1,
         rewarm_after_s: float | None = None,
+        reasoning_effort: str = LEAST_EFFORT,
     ) -> None:
         from openai import AsyncOpenAI, Timeout
 
@@ -205,7 +211,8 @@ class OpenAIChat:
             max_retries=0,
             http_client=kept_alive_http_client(openai_address(base_url)),
         )
-        self._refused = RefusedParameters()  # what the model refused (max_tokens, temperature)
+        # what the model refused (max_tokens, temperature), and the effort it thinks at
+        self._refused = RefusedParameters(reasoning_effort)
         self._tools_refusal_said = False
         # the chat template opens the thought in the prompt: only </think> is streamed
         # (a guess from the name at first, then what the streams show; reasoning.py)
@@ -363,6 +370,8 @@ class OpenAIChat:
                     # thinking the stream showed was timed with the rest; unseen, its tokens
                     # (which the usage counts) are not
                     seen = thought_in_sight or bool(thinking.thought)
+                    if not seen and _reasoning_tokens(chunk.usage):
+                        self._refused.reasons()  # thinks unseen, as OpenAI's models do
                     yield Usage(
                         chunk.usage.prompt_tokens,
                         chunk.usage.completion_tokens,

@@ -84,6 +84,18 @@ HTTP 400 ``unsupported_parameter`` (it takes ``max_completion_tokens``), and one
 ``temperature`` other than 1 with ``unsupported_value``, each worded and shaped as OpenAI
 words them (the bodies quoted in openai-python's and many clients' issues, e.g.
 griptape-ai/ComfyUI-Griptape#312, OpenHands/OpenHands#4131).
+
+Such a model thinks as long as its ``reasoning_effort`` says, "medium" when none is sent
+(OpenAI's default): nothing with "none" or "minimal", a short thought with "low", eight
+times that with "medium" and more with "high", each unseen, before the first token. The
+values each family takes are OpenAI's, and another is refused as it refuses it (HTTP 400
+``unsupported_value``, "Unsupported value: 'reasoning_effort' does not support 'none' with
+this model. Supported values are: 'minimal', 'low', 'medium', and 'high'."; the bodies
+quoted in Kilo-Org/cloud#3807 and anomalyco/opencode#4451): the GPT-5 models "minimal" to
+"high", GPT-5.1 and later "none", "low" to "high", the o-series "low" to "high". A model of
+OpenAI's that does not reason (``gpt-4o-mini``) refuses the parameter itself, as OpenAI's
+Chat Completions does: HTTP 400 "Unrecognized request argument supplied:
+reasoning_effort", no code nor param (davidmigloz/langchain_dart#712).
 """
 
 from __future__ import annotations
@@ -160,6 +172,13 @@ THOUGHT = (
 # OpenAI's reasoning models (o1, o3, o4-mini, the GPT-5 family): they refuse max_tokens and
 # any temperature but the default (see the module docstring).
 REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?:[-.:]|$)")
+# How long it thinks at each reasoning_effort, in THOUGHTs (see the module docstring).
+EFFORT_THOUGHTS = {"none": 0, "minimal": 0, "low": 1, "medium": 8, "high": 24, "xhigh": 48}
+_EFFORTS_BY_FAMILY = (
+    (re.compile(r"^gpt-5(?:[-:]|$)"), ("minimal", "low", "medium", "high")),
+    (re.compile(r"^gpt-5\."), ("none", "low", "medium", "high")),
+    (re.compile(r"^o\d"), ("low", "medium", "high")),
+)
 
 
 @dataclass
@@ -515,7 +534,8 @@ class SimServer:
         unseen = 0  # tokens of thinking never streamed (OpenAI's reasoning models)
         thinks_unseen = self.reasoning is None and REASONING_MODEL.match(str(model))
         if thinks_unseen and not _is_summary(messages):
-            unseen, thought_cut = await self._think_unseen(cap)
+            effort = body.get("reasoning_effort") or "medium"  # OpenAI's default
+            unseen, thought_cut = await self._think_unseen(cap, EFFORT_THOUGHTS[effort])
             tokens = unseen
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         if self.reasoning is not None and not _is_summary(messages):
@@ -621,11 +641,12 @@ class SimServer:
                 await asyncio.sleep(delay)
         return len(words), cut
 
-    async def _think_unseen(self, cap: Any) -> tuple[int, bool]:
-        """An OpenAI reasoning model's thinking: the same thought, at the token rate, but
-        nothing of it sent, not even the first chunk (mezmo/aura#62). Its tokens, and
-        whether they took the whole ``cap`` (max_completion_tokens counts them)."""
-        tokens = len(THOUGHT.split(" "))
+    async def _think_unseen(self, cap: Any, thoughts: int = 1) -> tuple[int, bool]:
+        """An OpenAI reasoning model's thinking: ``thoughts`` times the thought (as its
+        reasoning_effort has it), at the token rate, but nothing of it sent, not even the
+        first chunk (mezmo/aura#62). Its tokens, and whether they took the whole ``cap``
+        (max_completion_tokens counts them)."""
+        tokens = len(THOUGHT.split(" ")) * thoughts
         cut = isinstance(cap, int) and 0 < cap <= tokens
         if cut:
             tokens = cap
@@ -1411,8 +1432,15 @@ def _forbidden(body: dict[str, Any], names: tuple[str, ...], style: str) -> web.
 
 
 def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
-    """OpenAI's refusal of a parameter its reasoning models do not take, or None."""
-    if not isinstance(model, str) or not REASONING_MODEL.match(model):
+    """OpenAI's refusal of a parameter its reasoning models do not take (or its other
+    models: ``reasoning_effort``), or None."""
+    if not isinstance(model, str):
+        return None
+    if not REASONING_MODEL.match(model):
+        if model.startswith("gpt-") and "reasoning_effort" in body:
+            return SimServer._openai_error(
+                400, "Unrecognized request argument supplied: reasoning_effort"
+            )
         return None
     if "max_tokens" in body:
         return SimServer._openai_error(
@@ -1421,6 +1449,17 @@ def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
             "Use 'max_completion_tokens' instead.",
             "unsupported_parameter",
             "max_tokens",
+        )
+    effort = body.get("reasoning_effort")
+    takes = next((values for name, values in _EFFORTS_BY_FAMILY if name.match(model)), ())
+    if effort is not None and takes and effort not in takes:
+        listed = ", ".join(f"'{v}'" for v in takes[:-1]) + f", and '{takes[-1]}'"
+        return SimServer._openai_error(
+            400,
+            f"Unsupported value: 'reasoning_effort' does not support '{effort}' with this "
+            f"model. Supported values are: {listed}.",
+            "unsupported_value",
+            "reasoning_effort",
         )
     temperature = body.get("temperature")
     if temperature is not None and temperature != 1:
