@@ -1829,3 +1829,43 @@ async def test_an_answer_that_failed_after_its_tools_only_read_asks_again(tmp_pa
     spoken = " ".join(" ".join(b.get("text", "") for b in bodies if isinstance(b, dict)).split())
     assert "try again" in spoken, spoken
     assert "ask me what i did" not in spoken.lower(), spoken
+
+
+async def test_tool_definitions_a_model_refused_take_no_room_from_the_conversation(
+    tmp_path, monkeypatch
+):
+    """A model that takes no tools (Ollama's "does not support tools") is sent none from its
+    refusal on, but the context went on counting their definitions (about 1,900 tokens for
+    the documents tools) in every request's budget: the conversation before the last turn
+    left the window (to the summary) while a third of the budget stood empty. They count
+    only while they are sent."""
+    servers: list[SimServer] = []
+
+    def refusing(server: SimServer) -> None:
+        server.no_tools = "ollama"
+        servers.append(server)
+
+    on_sim_start(monkeypatch, refusing)
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    # two long turns (what the person said, as heard): each of ~900 tokens
+    first = "First, " + " ".join(f"the first point number {i}." for i in range(150))
+    second = "Second, " + " ".join(f"the second point number {i}." for i in range(150))
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=first, reply="Noted the first."),
+            SimTurn(transcript=second, reply="Noted the second."),
+        ]
+    )
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace)}, "context": {"budget_tokens": 4000}}
+    )
+    scenario = compose(["question", "thanks"], gaps_s=[2.5], tail_s=2.0)
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    assert [r.heard_text for r in session.records] == ["Noted the first.", "Noted the second."]
+    last = servers[0].chat_requests()[-1]
+    assert "tools" not in last
+    said = [m.get("content") for m in last["messages"]]
+    assert first in said and second in said
+    refusals = [e for e in seen if isinstance(e, ev.Notice) and "takes no tools" in e.message]
+    assert len(refusals) == 1  # the person is still told, once

@@ -327,6 +327,12 @@ class OpenAIChat:
         return "llm.base_url"
 
     @property
+    def takes_tools(self) -> bool:
+        """Whether tools are sent: not once the model refused them (``chat_params``), so
+        that their definitions are not counted in a budget they are no part of."""
+        return self._refused.no_tools is None
+
+    @property
     def server_url(self) -> str:
         """The server actually used (the SDK also takes it from OPENAI_BASE_URL), as the
         messages name it: a password in its address is masked, as `config show` masks it,
