@@ -2148,3 +2148,31 @@ async def test_llm_a_chosen_effort_is_sent_as_the_model_takes_it(sim, model, ask
         await llm.aclose()
     assert sim.chat_requests()[0]["reasoning_effort"] == asked
     assert sim.chat_requests()[-1].get("reasoning_effort") == sent
+
+
+@pytest.mark.parametrize(
+    "model, effort", [("gpt-5.4", "low"), ("gpt-5.6", "server"), ("gpt-5.6", "lowest")]
+)
+async def test_llm_a_model_that_takes_tools_only_without_thinking_is_sent_them_so(
+    sim, model, effort
+):
+    """GPT-5.2 and later refuse function tools with a reasoning effort on Chat Completions
+    ("Function tools with reasoning_effort are not supported for gpt-5.4 in
+    /v1/chat/completions. To use function tools, use /v1/responses or set reasoning_effort
+    to 'none'."), GPT-5.6 even with none sent (its own default): with the documents tools
+    on, every turn failed with HTTP 400. Its words are followed: "none" is sent."""
+    llm = OpenAIChat(
+        api_key="sk-test", model=model, base_url=f"{sim.base_url}/v1", reasoning_effort=effort
+    )
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "List my documents."}],
+        tools=[{"type": "function", "function": {"name": "docs__list_documents"}}],
+        max_tokens=400,
+    )
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            assert [i for i in items if isinstance(i, ToolCalls)]
+    finally:
+        await llm.aclose()
+    assert sim.chat_requests()[-1]["reasoning_effort"] == "none"

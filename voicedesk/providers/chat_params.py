@@ -59,7 +59,13 @@ reasons as OpenAI's do (it refused ``max_tokens`` or a temperature, or its usage
 thinking it never sent): "none", then the least of the levels its refusal names (gpt-5
 "minimal", the o-series "low"); the first refusal is the one its ``max_tokens`` cost
 anyway. A level the person chose is sent from the first request, the nearest level the
-model takes if it refuses that one, and none to a model that takes none.
+model takes if it refuses that one, and none to a model that takes none. GPT-5.2 and later
+take function tools on Chat Completions only at effort "none" (from GPT-5.6, only with
+"none" sent: their own default is not), and refuse them otherwise: "Function tools with
+reasoning_effort are not supported for gpt-5.4 in /v1/chat/completions. To use function
+tools, use /v1/responses or set reasoning_effort to 'none'." (param ``reasoning_effort``,
+no code; pipecat-ai/pipecat#4043, BerriAI/litellm#34569). Every turn failed while the
+documents tools were on; "none" is sent from then on, whatever was chosen.
 """
 
 from __future__ import annotations
@@ -90,6 +96,7 @@ _TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls")
 # for the least it takes, "server" sends none (the model's own, "medium" at OpenAI).
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 LEAST_EFFORT, SERVER_EFFORT = "lowest", "server"
+_TOOLS_WANT_NO_EFFORT = re.compile(r"function tools with reasoning_effort are not supported", re.I)
 _SUPPORTED = re.compile(r"Supported values are:?\s*(.*)", re.I | re.S)
 # The codes of OpenAI's refusal of one parameter, which its ``param`` names.
 _REFUSAL_CODES = ("unsupported_parameter", "unsupported_value", "unknown_parameter")
@@ -108,6 +115,7 @@ class RefusedParameters:
     def __init__(self, effort: str = LEAST_EFFORT) -> None:
         self.effort_wanted = effort  # llm.reasoning_effort
         self.effort: str | None = effort if effort in EFFORTS else None  # what is sent
+        self._no_effort_for_tools = False  # "none" sent, as a model with tools asked
         self.completion_cap = False  # the cap goes as max_completion_tokens
         self.default_temperature = False  # no temperature is sent (the model's own, 1)
         self.no_stream_options = False  # no stream_options (no usage at the stream's end)
@@ -151,6 +159,14 @@ class RefusedParameters:
                     return True
         if getattr(exc, "status_code", None) not in (400, 422):
             return False
+        if kwargs.get("tools") and _TOOLS_WANT_NO_EFFORT.search(_error_text(exc)):
+            if self._no_effort_for_tools and self.effort == "none":
+                return kwargs.get("reasoning_effort") != "none"  # (learnt meanwhile)
+            if self._no_effort_for_tools:
+                return False  # "none" was refused since: not ours to solve
+            log.info("the model takes tools only at reasoning effort 'none'; sending it")
+            self.effort, self._no_effort_for_tools = "none", True
+            return True
         if "reasoning_effort" in kwargs and (levels := refused_effort(exc)) is not None:
             self._next_effort(str(kwargs["reasoning_effort"]), levels)
             return True

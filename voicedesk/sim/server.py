@@ -95,7 +95,12 @@ quoted in Kilo-Org/cloud#3807 and anomalyco/opencode#4451): the GPT-5 models "mi
 "high", GPT-5.1 and later "none", "low" to "high", the o-series "low" to "high". A model of
 OpenAI's that does not reason (``gpt-4o-mini``) refuses the parameter itself, as OpenAI's
 Chat Completions does: HTTP 400 "Unrecognized request argument supplied:
-reasoning_effort", no code nor param (davidmigloz/langchain_dart#712).
+reasoning_effort", no code nor param (davidmigloz/langchain_dart#712). GPT-5.2 and later
+refuse function tools with any effort but "none" on Chat Completions, and from GPT-5.6 their
+own default effort counts too (only an explicit "none" takes tools): HTTP 400 "Function
+tools with reasoning_effort are not supported for gpt-5.6 in /v1/chat/completions. To use
+function tools, use /v1/responses or set reasoning_effort to 'none'.", param
+``reasoning_effort``, no code (pipecat-ai/pipecat#4043, BerriAI/litellm#34569).
 """
 
 from __future__ import annotations
@@ -1461,6 +1466,22 @@ def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
             "unsupported_value",
             "reasoning_effort",
         )
+    minor = _gpt5_minor(model)
+    # 5.2 on take tools at no effort but "none"; from 5.6 their own default is not "none"
+    if (
+        body.get("tools")
+        and minor is not None
+        and minor >= 2
+        and (effort not in (None, "none") or (effort is None and minor >= 6))
+    ):
+        return SimServer._openai_error(
+            400,
+            f"Function tools with reasoning_effort are not supported for {model} in "
+            "/v1/chat/completions. To use function tools, use /v1/responses or set "
+            "reasoning_effort to 'none'.",
+            None,
+            "reasoning_effort",
+        )
     temperature = body.get("temperature")
     if temperature is not None and temperature != 1:
         return SimServer._openai_error(
@@ -1471,6 +1492,12 @@ def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
             "temperature",
         )
     return None
+
+
+def _gpt5_minor(model: str) -> int | None:
+    """The minor version of a GPT-5.x model's name (gpt-5.4-mini: 4), None for others."""
+    match = re.match(r"gpt-5\.(\d+)", model)
+    return int(match.group(1)) if match else None
 
 
 def _rt_error(code: str, message: str, client_event: str | None = None) -> dict[str, Any]:
