@@ -1386,7 +1386,8 @@ async def test_an_answer_the_models_thinking_used_up_says_to_raise_the_cap(
     (16 tokens); raise it for longer answers", the answer having no length at all."""
     on_sim_start(monkeypatch, lambda server: setattr(server, "reasoning", "field"))
     scenario, script = _question_then_thanks(gaps_s=3.0)
-    settings = _settings(tmp_path, llm={"max_tokens": 16})
+    # a level chosen (the server takes it or not): thinking less is said as the other fix
+    settings = _settings(tmp_path, llm={"max_tokens": 16, "reasoning_effort": "high"})
     session, seen, _, _ = await asyncio.wait_for(_run(tmp_path, scenario, script, settings), 60)
     first = session.records[0]
     assert first.assistant_text == "" and first.reached_max_tokens and not first.error
@@ -1397,7 +1398,7 @@ async def test_an_answer_the_models_thinking_used_up_says_to_raise_the_cap(
             "warning",
             "The answer to turn 1 was empty: the model used all of llm.max_tokens (16 "
             "tokens) before it said a word (a reasoning model spends them thinking first); "
-            "raise llm.max_tokens.",
+            "raise llm.max_tokens, or lower llm.reasoning_effort (high).",
         )
     ]
 

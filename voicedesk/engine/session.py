@@ -1287,10 +1287,17 @@ class Session:
                     # A reasoning model spends its tokens thinking first, at times all of
                     # them: "stopped at llm.max_tokens; raise it for longer answers", beside
                     # "was empty", did not say why an answer had no length at all.
+                    effort = self.settings.llm.reasoning_effort
+                    # a level chosen above the least: thinking less is the other way out
+                    lower = (
+                        f", or lower llm.reasoning_effort ({effort})"
+                        if effort in ("low", "medium", "high", "xhigh")
+                        else ""
+                    )
                     said = (
                         f"was empty: the model used all of llm.max_tokens ({cap} tokens) "
                         "before it said a word (a reasoning model spends them thinking "
-                        "first); raise llm.max_tokens"
+                        f"first); raise llm.max_tokens{lower}"
                     )
                 # an answer with words shows its own cut; an empty one has no line to show it
                 shown_on = turn.turn_id if rec.assistant_text.strip() else None
