@@ -2176,3 +2176,29 @@ async def test_llm_a_model_that_takes_tools_only_without_thinking_is_sent_them_s
     finally:
         await llm.aclose()
     assert sim.chat_requests()[-1]["reasoning_effort"] == "none"
+
+
+@pytest.mark.parametrize("effort", ["server", "high"])
+async def test_llm_a_reasoning_model_thinking_past_the_deadline_names_the_effort(effort):
+    """With the model left to think at its own default effort (``server``), or at a level
+    above the least, the deadline's hint said to wait longer or change models, not that
+    ``llm.reasoning_effort`` makes it think less."""
+    latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200
+    )
+    async with SimServer(SCRIPT, latency) as cloud:
+        llm = OpenAIChat(
+            api_key="sk-test",
+            model="o4-mini",
+            base_url=f"{cloud.base_url}/v1",
+            first_token_s=0.4,
+            reasoning_effort=effort,
+        )
+        try:
+            with pytest.raises(ProviderError, match=r"sent nothing within 0\.4 s") as caught:
+                [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    assert caught.value.hint is not None
+    assert "llm.reasoning_effort" in caught.value.hint

@@ -113,7 +113,8 @@ class RefusedParameters:
     """What this model refused so far, and the requests reshaped to match."""
 
     def __init__(self, effort: str = LEAST_EFFORT) -> None:
-        self.effort_wanted = effort  # llm.reasoning_effort
+        self.effort_setting = effort  # llm.reasoning_effort, as set
+        self.effort_wanted = effort  # what is still to ask for (see ``reasons``)
         self.effort: str | None = effort if effort in EFFORTS else None  # what is sent
         self._no_effort_for_tools = False  # "none" sent, as a model with tools asked
         self.completion_cap = False  # the cap goes as max_completion_tokens

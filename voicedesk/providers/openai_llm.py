@@ -77,6 +77,7 @@ from voicedesk.providers.base import (
 )
 from voicedesk.providers.chat_params import (
     LEAST_EFFORT,
+    SERVER_EFFORT,
     RefusedParameters,
     validation_details,
 )
@@ -495,12 +496,20 @@ class OpenAIChat:
             # One that refused max_tokens for max_completion_tokens is a reasoning model of
             # OpenAI's: it sends nothing while it thinks (mezmo/aura#62), and a long thought
             # read as a server that had gone quiet, with nothing to change.
-            hint = (
-                "a reasoning model sends nothing while it thinks: raise "
-                "llm.first_token_timeout_s, or choose a model that thinks less (llm.model)"
-                if self._refused.completion_cap
-                else None
-            )
+            hint = None
+            if self._refused.completion_cap:
+                chosen = self._refused.effort_setting
+                less = (
+                    "set llm.reasoning_effort to lowest"
+                    if chosen == SERVER_EFFORT
+                    else f"lower llm.reasoning_effort ({chosen})"
+                    if chosen in ("low", "medium", "high", "xhigh")
+                    else "choose a model that thinks less (llm.model)"
+                )
+                hint = (
+                    "a reasoning model sends nothing while it thinks: raise "
+                    f"llm.first_token_timeout_s, or {less}"
+                )
             return ProviderError(
                 f"The language model sent nothing within {self.first_token_s:g} s "
                 f"({self.server_url})",
