@@ -2202,3 +2202,22 @@ async def test_llm_a_reasoning_model_thinking_past_the_deadline_names_the_effort
             await llm.aclose()
     assert caught.value.hint is not None
     assert "llm.reasoning_effort" in caught.value.hint
+
+
+async def test_llm_a_model_whose_usage_counts_unseen_thinking_is_asked_to_think_least(sim):
+    """A request with no cap nor temperature (a summary's), or one relayed by a proxy that
+    takes ``max_tokens`` for the model: nothing refused, so nothing said the model reasons,
+    but its usage counts thinking it never sent (``reasoning_tokens``): from the next
+    request it is asked for the least effort."""
+    llm = OpenAIChat(api_key="sk-test", model="gpt-5-mini", base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    unseen = []
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            unseen += [i.unseen_tokens for i in items if isinstance(i, Usage)]
+    finally:
+        await llm.aclose()
+    assert unseen[0] > 0 and unseen[1] == 0
+    assert "reasoning_effort" not in sim.chat_requests()[0]
+    assert sim.chat_requests()[-1]["reasoning_effort"] == "minimal"

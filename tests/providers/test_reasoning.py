@@ -76,3 +76,9 @@ def test_a_thought_only_assumed_is_the_answer_when_it_never_closes():
     assert said == "It is three." and thinking.contradicted
     cut = ThinkingFilter(mid_thought=True)
     assert cut.feed("Okay, let me") + cut.flush(cut=True) == ""
+
+
+def test_an_answer_of_only_tool_calls_says_nothing_of_where_thinking_begins():
+    """No text at all (the model only called tools): no sign the guess was wrong."""
+    thinking = ThinkingFilter(mid_thought=True)
+    assert thinking.flush() == "" and not thinking.contradicted

@@ -142,6 +142,7 @@ class ThinkingFilter:
         model ended its answer (not ``cut`` at its token cap): then it was the answer."""
         held, self._held = self._held, ""
         if self._state == _THINKING and self._assumed and not cut:
-            self.contradicted = True
+            # text and no closer: it was the answer (no text, only tool calls: no sign)
+            self.contradicted = bool(held.strip())
             return held.lstrip()
         return held if self._state in (_START, _ANSWER) else ""
