@@ -2221,3 +2221,21 @@ async def test_llm_a_model_whose_usage_counts_unseen_thinking_is_asked_to_think_
     assert unseen[0] > 0 and unseen[1] == 0
     assert "reasoning_effort" not in sim.chat_requests()[0]
     assert sim.chat_requests()[-1]["reasoning_effort"] == "minimal"
+
+
+async def test_llm_a_lone_closing_tag_is_learnt_by_an_answer_cut_short():
+    """The person spoke over the first answer, cut after its closing tag: what it taught
+    holds for the next one (it was learnt only by a stream that reached its end)."""
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning="prompted") as server:
+        llm = OpenAIChat(api_key="sk-test", model="local-model", base_url=f"{server.base_url}/v1")
+        request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+        try:
+            stream = llm.stream(request)
+            async for item in stream:
+                if isinstance(item, TextDelta) and "It" in item.text:
+                    break  # the answer's first word: cut here
+            await stream.aclose()
+            items = [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."

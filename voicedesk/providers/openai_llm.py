@@ -396,8 +396,12 @@ class OpenAIChat:
                         thought_in_sight = True
                         if text := thinking.release():  # not begun in the prompt after all
                             yield TextDelta(text)
-                    if delta.content and (text := thinking.feed(delta.content)):
-                        yield TextDelta(text)
+                    if delta.content:
+                        text = thinking.feed(delta.content)
+                        if thinking.bare_closer:  # learnt at once: the answer may be cut
+                            self._mid_thought = True
+                        if text:
+                            yield TextDelta(text)
                     for tc in delta.tool_calls or []:
                         call = _call_for(calls, tc.index or 0, tc.id)
                         if tc.id:
