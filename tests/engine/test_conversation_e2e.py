@@ -1870,3 +1870,69 @@ async def test_tool_definitions_a_model_refused_take_no_room_from_the_conversati
     assert first in said and second in said
     refusals = [e for e in seen if isinstance(e, ev.Notice) and "takes no tools" in e.message]
     assert len(refusals) == 1  # the person is still told, once
+
+
+async def test_a_thinking_models_tool_call_goes_back_with_its_thought(tmp_path, monkeypatch):
+    """DeepSeek's API in thinking mode (deepseek-reasoner) streams its thought apart, in
+    ``reasoning_content``, and refuses the request with the tool results unless the
+    assistant message of the calls carries it back: "Missing `reasoning_content` field in
+    the assistant message at message index 2" (api-docs.deepseek.com/guides/thinking_mode).
+    Every turn that read a document failed. The thought goes back with its calls."""
+    from voicedesk.sim.script import SimToolCall
+
+    servers: list[SimServer] = []
+
+    def thinking(server: SimServer) -> None:
+        server.reasoning = "deepseek"
+        servers.append(server)
+
+    on_sim_start(monkeypatch, thinking)
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    (workspace / "plan.md").write_text("# Plan\n\nMine.\n", encoding="utf-8")
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("budget"),
+                reply="The plan says it is yours.",
+                tool_calls=[SimToolCall(name="docs__read_document", arguments={"path": "plan.md"})],
+            ),
+            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
+        ]
+    )
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    scenario = compose(["budget", "thanks"], gaps_s=[4.0], tail_s=3.0)
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    assert [(r.error, r.heard_text) for r in session.records] == [
+        (None, "The plan says it is yours."),
+        (None, "You're welcome."),
+    ]
+    # sent back within its answer; a later turn's request does not carry it (nor pay for it)
+    later = servers[0].chat_requests()[-1]["messages"]
+    calls = [m for m in later if m.get("tool_calls")]
+    assert calls and not any("reasoning_content" in m for m in calls)
+
+
+async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path, monkeypatch):
+    """The thought goes back with its calls, but Groq (and Cerebras) refuse any message
+    field they do not know: "'messages.2' : for 'role:assistant' the following must be
+    satisfied[('messages.2' : property 'reasoning_content' is unsupported)]". The refusal
+    is learnt and the results sent without it: the turn is answered."""
+    from voicedesk.sim.script import SimToolCall
+
+    def strict(server: SimServer) -> None:
+        server.reasoning, server.strict_messages = "field", True
+
+    on_sim_start(monkeypatch, strict)
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    (workspace / "plan.md").write_text("# Plan\n\nMine.\n", encoding="utf-8")
+    call = SimToolCall(name="docs__read_document", arguments={"path": "plan.md"})
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("budget"), reply="It is yours.", tool_calls=[call])]
+    )
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    scenario = compose(["budget"], tail_s=5.0)
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    (record,) = session.records
+    assert (record.error, record.heard_text) == (None, "It is yours.")

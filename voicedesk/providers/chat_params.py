@@ -66,6 +66,14 @@ reasoning_effort are not supported for gpt-5.4 in /v1/chat/completions. To use f
 tools, use /v1/responses or set reasoning_effort to 'none'." (param ``reasoning_effort``,
 no code; pipecat-ai/pipecat#4043, BerriAI/litellm#34569). Every turn failed while the
 documents tools were on; "none" is sent from then on, whatever was chosen.
+
+The thinking a server streams apart goes back with the tool calls it led to (DeepSeek's
+API refuses their results without it; ``ToolCalls.thought``). Servers strict about
+message fields refuse it: Groq with HTTP 400 "'messages.2' : for 'role:assistant' the
+following must be satisfied[('messages.2' : property 'reasoning_content' is unsupported)]"
+(or 'reasoning'; janhq/jan#8136, AstrBotDevs/AstrBot#5946), Cerebras "property
+'messages.2.assistant.reasoning_content' is unsupported" (Kilo-Org/kilocode#10375). Such a
+refusal naming the field is learnt, and the messages sent without it.
 """
 
 from __future__ import annotations
@@ -73,6 +81,8 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+
+from voicedesk.providers.base import THOUGHT_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +102,12 @@ _NO_TOOLS = (
     ),
 )
 _TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls")
+_FIELD_REFUSED = re.compile(
+    r"""(?:property|field|argument)s? '?[\w.]*?(reasoning_content|reasoning)'? (?:is|are) """
+    r"""(?:unsupported|not supported|not allowed|not permitted)"""
+    r"""|'(reasoning_content|reasoning)' was unexpected""",
+    re.I,
+)
 # The reasoning efforts of OpenAI's API, least first; "lowest" asks a model that reasons
 # for the least it takes, "server" sends none (the model's own, "medium" at OpenAI).
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
@@ -120,6 +136,7 @@ class RefusedParameters:
         self.completion_cap = False  # the cap goes as max_completion_tokens
         self.default_temperature = False  # no temperature is sent (the model's own, 1)
         self.no_stream_options = False  # no stream_options (no usage at the stream's end)
+        self.no_thought_back = False  # no thinking sent back in the messages
         # the model takes no tools: (the server's words, how to have them), once refused
         self.no_tools: tuple[str, str] | None = None
 
@@ -137,6 +154,13 @@ class RefusedParameters:
                 shaped.pop(name, None)
         if self.effort is not None:
             shaped["reasoning_effort"] = self.effort
+        if self.no_thought_back and _thought_in(shaped.get("messages")):
+            shaped["messages"] = [
+                {k: v for k, v in m.items() if k not in THOUGHT_FIELDS}
+                if isinstance(m, dict)
+                else m
+                for m in shaped["messages"]
+            ]
         return shaped
 
     def reasons(self) -> None:
@@ -160,6 +184,11 @@ class RefusedParameters:
                     return True
         if getattr(exc, "status_code", None) not in (400, 422):
             return False
+        if _thought_in(kwargs.get("messages")) and _FIELD_REFUSED.search(_error_text(exc)):
+            if not self.no_thought_back:
+                log.info("the server takes no thinking in messages; sending none back")
+            self.no_thought_back = True
+            return True
         if kwargs.get("tools") and _TOOLS_WANT_NO_EFFORT.search(_error_text(exc)):
             if self._no_effort_for_tools and self.effort == "none":
                 return kwargs.get("reasoning_effort") != "none"  # (learnt meanwhile)
@@ -218,6 +247,13 @@ class RefusedParameters:
         else:
             log.info("the model refuses reasoning effort %r; sending %r", sent, choice)
             self.effort = choice
+
+
+def _thought_in(messages: Any) -> bool:
+    """Whether any of ``messages`` carries thinking back (``THOUGHT_FIELDS``)."""
+    return isinstance(messages, list) and any(
+        isinstance(m, dict) and any(name in m for name in THOUGHT_FIELDS) for m in messages
+    )
 
 
 def refused_effort(exc: BaseException) -> list[str] | None:

@@ -65,6 +65,7 @@ from voicedesk.loopback import (
     openai_address,
 )
 from voicedesk.providers.base import (
+    THOUGHT_FIELDS,
     ChatRequest,
     Finished,
     LLMEvent,
@@ -360,6 +361,7 @@ class OpenAIChat:
         thinking = ThinkingFilter(self._mid_thought)  # a thought left in the answer
         generating_since: float | None = None  # the first token, thinking included
         thought_in_sight = False  # thinking streamed apart (reasoning_content, reasoning)
+        apart: dict[str, str] = {}  # that thinking, by its field, to go back with tool calls
         finished = False
         try:
             if (
@@ -394,6 +396,9 @@ class OpenAIChat:
                         generating_since = time.perf_counter()
                     if _thought(delta):
                         thought_in_sight = True
+                        for name in THOUGHT_FIELDS:
+                            if isinstance(piece := getattr(delta, name, None), str):
+                                apart[name] = apart.get(name, "") + piece
                         if text := thinking.release():  # not begun in the prompt after all
                             yield TextDelta(text)
                     if delta.content:
@@ -430,7 +435,7 @@ class OpenAIChat:
                         log.debug("the model's thinking left unspoken: %r", thinking.thought)
                     if calls:
                         ordered = sorted(calls, key=lambda entry: entry[0])  # stable
-                        yield ToolCalls(_with_ids([call for _, call in ordered]))
+                        yield ToolCalls(_with_ids([call for _, call in ordered]), apart)
                         calls = []
                     yield Finished(choice.finish_reason)
         except TimeoutError:
@@ -583,7 +588,7 @@ def _thought(delta: Any) -> bool:
     """Whether a streamed delta carries thinking sent apart from the answer
     (``reasoning_content``: vLLM, llama.cpp, DeepSeek; ``reasoning``: Ollama, OpenRouter),
     which the SDK keeps as extra fields."""
-    return bool(getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None))
+    return any(getattr(delta, name, None) for name in THOUGHT_FIELDS)
 
 
 def _reasoning_tokens(usage: Any) -> int:

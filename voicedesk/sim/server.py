@@ -54,6 +54,16 @@ the answer's ``content`` with only its closing tag (``"prompted"``): the chat te
 DeepSeek-R1 and its distills (and of Qwen3's -Thinking-2507 models) ends the prompt with
 ``<think>\n``, so the stream starts mid-thought and only ``</think>`` comes
 (ggml-org/llama.cpp#11861, vllm-project/vllm#13125, open-webui/open-webui#9808).
+``"deepseek"`` streams it in ``reasoning_content`` as DeepSeek's API does in thinking mode,
+and is as strict: an assistant message with ``tool_calls`` in the turn being answered (after
+its last user message) must carry the ``reasoning_content`` it was streamed with, or the
+request is refused with HTTP 400 "Missing `reasoning_content` field in the assistant
+message at message index N" (api-docs.deepseek.com/guides/thinking_mode#tool-calls;
+abhigyanpatwari/GitNexus#43).
+``strict_messages`` refuses an assistant message carrying thinking back (``reasoning_content``
+or ``reasoning``) as Groq refuses any field it does not know: HTTP 400 "'messages.2' : for
+'role:assistant' the following must be satisfied[('messages.2' : property
+'reasoning_content' is unsupported)]" (janhq/jan#8136, AstrBotDevs/AstrBot#5946).
 
 Chat requests are refused as OpenAI refuses them when their tool calls and results do not
 pair up: each assistant message with ``tool_calls`` followed at once by a ``tool`` message
@@ -169,7 +179,7 @@ NO_TOOLS_REFUSALS: dict[str, tuple[int, dict[str, Any], bool]] = {
 # How a request field the server does not take is refused (see the module docstring).
 FORBIDDEN_STYLES = ("mistral", "openai", "azure")
 # How a reasoning model's thinking is streamed (see the module docstring).
-REASONING_STYLES = ("content", "field", "prompted")
+REASONING_STYLES = ("content", "field", "prompted", "deepseek")
 THOUGHT = (
     "Okay, the person is asking something. Let me think about what they want to know, what "
     "I already said, and how to put it. I should answer briefly and clearly."
@@ -231,6 +241,7 @@ class SimServer:
         forbidden_fields: tuple[str, ...] = (),
         forbidden_style: str = "mistral",
         no_tools: str | None = None,
+        strict_messages: bool = False,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
             raise ValueError(f"context_error in {CONTEXT_ERRORS}")
@@ -239,6 +250,7 @@ class SimServer:
         # A reasoning model's thinking before each streamed answer: in the answer's text
         # between <think> tags ("content") or in the delta's reasoning_content ("field").
         self.reasoning = reasoning
+        self.strict_messages = strict_messages  # Groq: no thinking in messages
         # Chat request fields refused as Mistral's API refuses fields it does not take.
         self.forbidden_fields = forbidden_fields
         if forbidden_style not in FORBIDDEN_STYLES:
@@ -477,6 +489,8 @@ class SimServer:
             return web.json_response({"error": said} if wrapped else said, status=status)
         refused = (
             _unanswered_calls(body.get("messages"))
+            or (self.reasoning == "deepseek" and _thought_not_passed_back(body.get("messages")))
+            or (self.strict_messages and _thought_sent_back(body.get("messages")))
             or _forbidden(body, self.forbidden_fields, self.forbidden_style)
             or _reasoning_refusal(model, body)
             or self._over_window(body)
@@ -1491,6 +1505,46 @@ def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
             "unsupported_value",
             "temperature",
         )
+    return None
+
+
+def _thought_sent_back(messages: Any) -> web.Response | None:
+    """Groq's refusal of an assistant message that carries thinking back, or None."""
+    for index, message in enumerate(messages if isinstance(messages, list) else []):
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        for name in ("reasoning_content", "reasoning"):
+            if name in message:
+                at = f"'messages.{index}'"
+                said = (
+                    f"{at} : for 'role:assistant' the following must be satisfied"
+                    f"[({at} : property '{name}' is unsupported)]"
+                )
+                return web.json_response(
+                    {"error": {"message": said, "type": "invalid_request_error"}}, status=400
+                )
+    return None
+
+
+def _thought_not_passed_back(messages: Any) -> web.Response | None:
+    """DeepSeek's refusal of a turn's tool-call message sent back without its thinking."""
+    if not isinstance(messages, list):
+        return None
+    users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
+    for index in range(users[-1] + 1 if users else 0, len(messages)):
+        message = messages[index]
+        if (
+            isinstance(message, dict)
+            and message.get("role") == "assistant"
+            and message.get("tool_calls")
+            and not message.get("reasoning_content")
+        ):
+            return SimServer._openai_error(
+                400,
+                f"Missing `reasoning_content` field in the assistant message at message "
+                f"index {index}. For more information, please refer to "
+                "https://api-docs.deepseek.com/guides/thinking_mode#tool-calls",
+            )
     return None
 
 
