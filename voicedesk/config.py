@@ -228,6 +228,18 @@ class LLMSettings(_Section):
 
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(400, ge=16, le=8192)
+    # OpenAI's reasoning models think at "medium" unless told: seconds before each answer.
+    # "lowest" asks one that shows it reasons (it refuses max_tokens, or its usage counts
+    # unseen thinking) for the least it takes; a level is sent to every model, the
+    # nearest it takes if refused; "server" sends none (providers/chat_params.py).
+    reasoning_effort: Literal[
+        "lowest", "server", "none", "minimal", "low", "medium", "high", "xhigh"
+    ] = Field(
+        "lowest",
+        description="How hard a reasoning model thinks before it answers: lowest (the "
+        "least it takes, asked of a model known to reason), server (its own default), or "
+        "a level sent to every model (none, minimal, low, medium, high, xhigh)",
+    )
     # The first streamed chunk within this many seconds, then no gap between chunks longer
     # than request_timeout_s (a stall mid-answer). 15 s, not the 1–3 s a cloud model takes:
     # a local server (Ollama, LM Studio) loads the model on the first request after it went

@@ -1386,7 +1386,8 @@ async def test_an_answer_the_models_thinking_used_up_says_to_raise_the_cap(
     (16 tokens); raise it for longer answers", the answer having no length at all."""
     on_sim_start(monkeypatch, lambda server: setattr(server, "reasoning", "field"))
     scenario, script = _question_then_thanks(gaps_s=3.0)
-    settings = _settings(tmp_path, llm={"max_tokens": 16})
+    # a level chosen (the server takes it or not): thinking less is said as the other fix
+    settings = _settings(tmp_path, llm={"max_tokens": 16, "reasoning_effort": "high"})
     session, seen, _, _ = await asyncio.wait_for(_run(tmp_path, scenario, script, settings), 60)
     first = session.records[0]
     assert first.assistant_text == "" and first.reached_max_tokens and not first.error
@@ -1397,7 +1398,7 @@ async def test_an_answer_the_models_thinking_used_up_says_to_raise_the_cap(
             "warning",
             "The answer to turn 1 was empty: the model used all of llm.max_tokens (16 "
             "tokens) before it said a word (a reasoning model spends them thinking first); "
-            "raise llm.max_tokens.",
+            "raise llm.max_tokens, or lower llm.reasoning_effort (high).",
         )
     ]
 
@@ -1829,3 +1830,109 @@ async def test_an_answer_that_failed_after_its_tools_only_read_asks_again(tmp_pa
     spoken = " ".join(" ".join(b.get("text", "") for b in bodies if isinstance(b, dict)).split())
     assert "try again" in spoken, spoken
     assert "ask me what i did" not in spoken.lower(), spoken
+
+
+async def test_tool_definitions_a_model_refused_take_no_room_from_the_conversation(
+    tmp_path, monkeypatch
+):
+    """A model that takes no tools (Ollama's "does not support tools") is sent none from its
+    refusal on, but the context went on counting their definitions (about 1,900 tokens for
+    the documents tools) in every request's budget: the conversation before the last turn
+    left the window (to the summary) while a third of the budget stood empty. They count
+    only while they are sent."""
+    servers: list[SimServer] = []
+
+    def refusing(server: SimServer) -> None:
+        server.no_tools = "ollama"
+        servers.append(server)
+
+    on_sim_start(monkeypatch, refusing)
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    # two long turns (what the person said, as heard): each of ~900 tokens
+    first = "First, " + " ".join(f"the first point number {i}." for i in range(150))
+    second = "Second, " + " ".join(f"the second point number {i}." for i in range(150))
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=first, reply="Noted the first."),
+            SimTurn(transcript=second, reply="Noted the second."),
+        ]
+    )
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace)}, "context": {"budget_tokens": 4000}}
+    )
+    scenario = compose(["question", "thanks"], gaps_s=[2.5], tail_s=2.0)
+    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    assert [r.heard_text for r in session.records] == ["Noted the first.", "Noted the second."]
+    last = servers[0].chat_requests()[-1]
+    assert "tools" not in last
+    said = [m.get("content") for m in last["messages"]]
+    assert first in said and second in said
+    refusals = [e for e in seen if isinstance(e, ev.Notice) and "takes no tools" in e.message]
+    assert len(refusals) == 1  # the person is still told, once
+
+
+async def test_a_thinking_models_tool_call_goes_back_with_its_thought(tmp_path, monkeypatch):
+    """DeepSeek's API in thinking mode (deepseek-reasoner) streams its thought apart, in
+    ``reasoning_content``, and refuses the request with the tool results unless the
+    assistant message of the calls carries it back: "Missing `reasoning_content` field in
+    the assistant message at message index 2" (api-docs.deepseek.com/guides/thinking_mode).
+    Every turn that read a document failed. The thought goes back with its calls."""
+    from voicedesk.sim.script import SimToolCall
+
+    servers: list[SimServer] = []
+
+    def thinking(server: SimServer) -> None:
+        server.reasoning = "deepseek"
+        servers.append(server)
+
+    on_sim_start(monkeypatch, thinking)
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    (workspace / "plan.md").write_text("# Plan\n\nMine.\n", encoding="utf-8")
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("budget"),
+                reply="The plan says it is yours.",
+                tool_calls=[SimToolCall(name="docs__read_document", arguments={"path": "plan.md"})],
+            ),
+            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
+        ]
+    )
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    scenario = compose(["budget", "thanks"], gaps_s=[4.0], tail_s=3.0)
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    assert [(r.error, r.heard_text) for r in session.records] == [
+        (None, "The plan says it is yours."),
+        (None, "You're welcome."),
+    ]
+    # sent back within its answer; a later turn's request does not carry it (nor pay for it)
+    later = servers[0].chat_requests()[-1]["messages"]
+    calls = [m for m in later if m.get("tool_calls")]
+    assert calls and not any("reasoning_content" in m for m in calls)
+
+
+async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path, monkeypatch):
+    """The thought goes back with its calls, but Groq (and Cerebras) refuse any message
+    field they do not know: "'messages.2' : for 'role:assistant' the following must be
+    satisfied[('messages.2' : property 'reasoning_content' is unsupported)]". The refusal
+    is learnt and the results sent without it: the turn is answered."""
+    from voicedesk.sim.script import SimToolCall
+
+    def strict(server: SimServer) -> None:
+        server.reasoning, server.strict_messages = "field", True
+
+    on_sim_start(monkeypatch, strict)
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    (workspace / "plan.md").write_text("# Plan\n\nMine.\n", encoding="utf-8")
+    call = SimToolCall(name="docs__read_document", arguments={"path": "plan.md"})
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("budget"), reply="It is yours.", tool_calls=[call])]
+    )
+    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
+    scenario = compose(["budget"], tail_s=5.0)
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    (record,) = session.records
+    assert (record.error, record.heard_text) == (None, "It is yours.")

@@ -22,7 +22,7 @@ from voicedesk.providers.openai_llm import OpenAIChat
 from voicedesk.providers.openai_stt import REDIAL_FIRST_S, OpenAIRealtimeSTT
 from voicedesk.providers.openai_tts import OpenAITTS
 from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
-from voicedesk.sim.server import SimLatency, SimServer
+from voicedesk.sim.server import THOUGHT, SimLatency, SimServer
 
 FAST = SimLatency(stt_s=0.02, ttft_s=0.05, tokens_per_s=500, ttfb_s=0.05, tts_rtf=0.0)
 SCRIPT = SimScript(
@@ -674,7 +674,9 @@ async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model)
     finally:
         await llm.aclose()
     sent = sim.chat_requests()
-    assert len(sent) == 4  # the first turn: refused twice, then answered; the second at once
+    # the first turn: refused thrice (max_tokens, the effort "none", temperature), then
+    # answered; the second at once
+    assert len(sent) == 5
     for body in sent[-2:]:
         assert body["max_completion_tokens"] == 200
         assert "max_tokens" not in body and "temperature" not in body
@@ -2030,3 +2032,210 @@ async def test_a_proxy_that_refuses_the_tunnel_is_named_not_the_server(monkeypat
         assert "407" in text and f"proxy {proxy}" in text, text
         assert "HTTPS_PROXY" in text and "NO_PROXY" in text, text
         assert "base_url" not in text and "no WebSocket answer" not in text, text
+
+
+async def _answers(server: SimServer, model: str, questions: list[str]) -> list[str]:
+    """What a chat model of ``model``'s name answers each question with, in one session."""
+    llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{server.base_url}/v1")
+    said = []
+    try:
+        for question in questions:
+            request = ChatRequest(messages=[{"role": "user", "content": question}])
+            items = [item async for item in llm.stream(request)]
+            said.append("".join(i.text for i in items if isinstance(i, TextDelta)))
+    finally:
+        await llm.aclose()
+    return said
+
+
+async def test_llm_thinking_begun_in_the_prompt_is_not_spoken():
+    """DeepSeek-R1's chat template (and its distills', QwQ's, Qwen3-Thinking-2507's) ends the
+    prompt with ``<think>``: the stream starts mid-thought and only ``</think>`` comes
+    (ggml-org/llama.cpp#11861, vllm-project/vllm#13125). With no opener seen, every turn's
+    thinking was spoken aloud, then the closing tag, then the answer. A model of such a
+    name is taken to begin so from its first turn."""
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning="prompted") as server:
+        said = await _answers(
+            server, "deepseek-r1-distill-qwen-7b", ["What time is it?", "What time is it?"]
+        )
+    assert said == ["It is ten past three."] * 2
+
+
+async def test_llm_thinking_begun_in_the_prompt_is_learnt_from_its_closing_tag():
+    """A model whose name says nothing of it: the first ``</think>`` with no opener tells;
+    what followed it is the answer, and the later turns' thinking is held back whole."""
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning="prompted") as server:
+        said = await _answers(server, "local-model", ["What time is it?"] * 3)
+    assert said[0].endswith("It is ten past three.")
+    assert "</think>" not in said[0]
+    assert said[1:] == ["It is ten past three."] * 2
+
+
+@pytest.mark.parametrize("style", [None, "field", "content"])
+async def test_llm_a_model_named_as_thinking_in_the_prompt_that_does_not_still_answers(style):
+    """A model of such a name whose server sends its thinking apart, or with both tags, or
+    none at all: its answer is said, whole (held back at most for the first turn)."""
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning=style) as server:
+        said = await _answers(server, "deepseek-r1:8b", ["What time is it?"] * 2)
+    assert said == ["It is ten past three."] * 2
+
+
+@pytest.mark.parametrize(
+    "model, effort, unseen",
+    [("gpt-5-mini", "minimal", 0), ("gpt-5.1", "none", 0), ("o4-mini", "low", 1)],
+)
+async def test_llm_a_reasoning_model_is_asked_to_think_least(sim, model, effort, unseen):
+    """OpenAI's reasoning models think at "medium" effort unless told otherwise: seconds of
+    silence before every answer, and the 400-token cap spent thinking. A model known to
+    reason (it refused max_tokens) is asked for the least its family takes (gpt-5
+    "minimal", gpt-5.1 "none", the o-series "low"), learnt from its refusals of the
+    others; later turns are sent so at once."""
+    llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=400, temperature=0.7
+    )
+    sent = []
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            assert text == "It is ten past three."
+            sent.append(len(sim.chat_requests()))
+    finally:
+        await llm.aclose()
+    body = sim.chat_requests()[-1]
+    assert body["reasoning_effort"] == effort
+    (usage,) = [i for i in items if isinstance(i, Usage)]
+    assert usage.unseen_tokens == unseen * len(THOUGHT.split(" "))
+    assert sent[1] == sent[0] + 1  # the second turn: one request, sent as the model takes it
+
+
+async def test_llm_a_model_that_does_not_reason_is_not_sent_an_effort(sim):
+    """gpt-4o-mini refuses ``reasoning_effort`` ("Unrecognized request argument supplied"):
+    a model not known to reason is sent none, one request a turn as before."""
+    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=400
+    )
+    try:
+        for _ in range(2):
+            [item async for item in llm.stream(request)]
+    finally:
+        await llm.aclose()
+    assert [b.get("reasoning_effort") for b in sim.chat_requests()] == [None, None]
+
+
+@pytest.mark.parametrize(
+    "model, asked, sent",
+    [("gpt-5-mini", "low", "low"), ("o4-mini", "minimal", "low"), ("gpt-4o-mini", "low", None)],
+)
+async def test_llm_a_chosen_effort_is_sent_as_the_model_takes_it(sim, model, asked, sent):
+    """``llm.reasoning_effort`` set to a level is sent from the first request; a model that
+    does not take that level is sent the nearest it takes, one that takes no effort (it
+    refused the parameter) none: never a turn failed with HTTP 400."""
+    llm = OpenAIChat(
+        api_key="sk-test", model=model, base_url=f"{sim.base_url}/v1", reasoning_effort=asked
+    )
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=400
+    )
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            assert text == "It is ten past three."
+    finally:
+        await llm.aclose()
+    assert sim.chat_requests()[0]["reasoning_effort"] == asked
+    assert sim.chat_requests()[-1].get("reasoning_effort") == sent
+
+
+@pytest.mark.parametrize(
+    "model, effort", [("gpt-5.4", "low"), ("gpt-5.6", "server"), ("gpt-5.6", "lowest")]
+)
+async def test_llm_a_model_that_takes_tools_only_without_thinking_is_sent_them_so(
+    sim, model, effort
+):
+    """GPT-5.2 and later refuse function tools with a reasoning effort on Chat Completions
+    ("Function tools with reasoning_effort are not supported for gpt-5.4 in
+    /v1/chat/completions. To use function tools, use /v1/responses or set reasoning_effort
+    to 'none'."), GPT-5.6 even with none sent (its own default): with the documents tools
+    on, every turn failed with HTTP 400. Its words are followed: "none" is sent."""
+    llm = OpenAIChat(
+        api_key="sk-test", model=model, base_url=f"{sim.base_url}/v1", reasoning_effort=effort
+    )
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "List my documents."}],
+        tools=[{"type": "function", "function": {"name": "docs__list_documents"}}],
+        max_tokens=400,
+    )
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            assert [i for i in items if isinstance(i, ToolCalls)]
+    finally:
+        await llm.aclose()
+    assert sim.chat_requests()[-1]["reasoning_effort"] == "none"
+
+
+@pytest.mark.parametrize("effort", ["server", "high"])
+async def test_llm_a_reasoning_model_thinking_past_the_deadline_names_the_effort(effort):
+    """With the model left to think at its own default effort (``server``), or at a level
+    above the least, the deadline's hint said to wait longer or change models, not that
+    ``llm.reasoning_effort`` makes it think less."""
+    latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200
+    )
+    async with SimServer(SCRIPT, latency) as cloud:
+        llm = OpenAIChat(
+            api_key="sk-test",
+            model="o4-mini",
+            base_url=f"{cloud.base_url}/v1",
+            first_token_s=0.4,
+            reasoning_effort=effort,
+        )
+        try:
+            with pytest.raises(ProviderError, match=r"sent nothing within 0\.4 s") as caught:
+                [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    assert caught.value.hint is not None
+    assert "llm.reasoning_effort" in caught.value.hint
+
+
+async def test_llm_a_model_whose_usage_counts_unseen_thinking_is_asked_to_think_least(sim):
+    """A request with no cap nor temperature (a summary's), or one relayed by a proxy that
+    takes ``max_tokens`` for the model: nothing refused, so nothing said the model reasons,
+    but its usage counts thinking it never sent (``reasoning_tokens``): from the next
+    request it is asked for the least effort."""
+    llm = OpenAIChat(api_key="sk-test", model="gpt-5-mini", base_url=f"{sim.base_url}/v1")
+    request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+    unseen = []
+    try:
+        for _ in range(2):
+            items = [item async for item in llm.stream(request)]
+            unseen += [i.unseen_tokens for i in items if isinstance(i, Usage)]
+    finally:
+        await llm.aclose()
+    assert unseen[0] > 0 and unseen[1] == 0
+    assert "reasoning_effort" not in sim.chat_requests()[0]
+    assert sim.chat_requests()[-1]["reasoning_effort"] == "minimal"
+
+
+async def test_llm_a_lone_closing_tag_is_learnt_by_an_answer_cut_short():
+    """The person spoke over the first answer, cut after its closing tag: what it taught
+    holds for the next one (it was learnt only by a stream that reached its end)."""
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning="prompted") as server:
+        llm = OpenAIChat(api_key="sk-test", model="local-model", base_url=f"{server.base_url}/v1")
+        request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+        try:
+            stream = llm.stream(request)
+            async for item in stream:
+                if isinstance(item, TextDelta) and "It" in item.text:
+                    break  # the answer's first word: cut here
+            await stream.aclose()
+            items = [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."

@@ -130,10 +130,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--reasoning",
-        choices=("content", "field"),
+        choices=("content", "field", "prompted", "deepseek"),
         help="answer as a reasoning model does, its thinking first: in the answer's text "
-        "between <think> tags (content: LM Studio, vLLM without a reasoning parser) or in "
-        "reasoning_content (field: vLLM with one, llama.cpp, DeepSeek)",
+        "between <think> tags (content: LM Studio, vLLM without a reasoning parser), in "
+        "reasoning_content (field: vLLM with one, llama.cpp, DeepSeek), or in the answer's "
+        "text with only </think> (prompted: DeepSeek-R1's template opens the thought in the "
+        "prompt), or as DeepSeek's API in thinking mode (deepseek: reasoning_content, which "
+        "a tool-call message must carry back)",
     )
     p.add_argument(
         "--refuse-tools",

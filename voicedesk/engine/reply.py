@@ -144,6 +144,8 @@ class Reply:
         self.went_background = False  # tool calls still running after this reply ends
         # the model stopped its last round at max_tokens (finish_reason "length")
         self.reached_max_tokens = False
+        # the thinking the last round's tool calls came of, by field (``ToolCalls.thought``)
+        self._calls_thought: dict[str, str] = {}
         self.text_sent = False
         self._text_at = -math.inf  # when the voice was last given text (time.monotonic)
         self._in_tools = False  # a tool round is running: the voice has nothing to say
@@ -283,6 +285,9 @@ class Reply:
                     await (self._stream or await stream_task).flush()
                 assistant_msg = {
                     "role": "assistant",
+                    # the thinking the calls came of, in the field it came in: DeepSeek's
+                    # API refuses their results without it (kept for this answer only)
+                    **self._calls_thought,
                     # this round's words only: the earlier rounds' are in their own messages
                     "content": self.text[said_before:].strip() or None,
                     "tool_calls": [
@@ -529,6 +534,7 @@ class Reply:
         unseen = 0  # tokens of thinking never streamed: not timed, so not in the speed
         first = True
         calls: list[ToolCall] = []
+        self._calls_thought = {}
         speakable = SpeakableText()
         self._requesting = True
         try:
@@ -547,7 +553,7 @@ class Reply:
                         first = False
                         t_first = time.perf_counter()
                         self._mark_first_token(first_stage)
-                    calls = item.calls
+                    calls, self._calls_thought = item.calls, item.thought
                 elif isinstance(item, Usage):
                     self.record.prompt_tokens = item.prompt_tokens
                     self.record.completion_tokens = item.completion_tokens

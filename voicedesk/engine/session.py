@@ -1076,6 +1076,9 @@ class Session:
             old, self._reply = self._reply, None
             self._spawn(old.cancel())
         tools = self._offered_tools()
+        # what the budget holds beside the conversation: the definitions actually sent (a
+        # model that refused tools is sent none, and they took a third of the room)
+        counted = tools if getattr(self.llm, "takes_tools", True) else None
         if not turn.followup:
             self._person_turn = turn.turn_id
         person_turn = self._person_turn
@@ -1084,18 +1087,20 @@ class Session:
             self._tool_jobs.cancel_if_asked(text)
         carried = turn.carried if text is not None else []
         messages, prompt_tokens = self.context.build_for(
-            text, tools=tools, pending=carried or None, turn_id=turn.turn_id
+            text, tools=counted, pending=carried or None, turn_id=turn.turn_id
         )
 
         def refit(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return self.context.build_for(text, tools=tools, pending=pending, turn_id=turn.turn_id)[
+            sent = tools if getattr(self.llm, "takes_tools", True) else None
+            return self.context.build_for(text, tools=sent, pending=pending, turn_id=turn.turn_id)[
                 0
             ]
 
         def shrink(
             refused: ChatRequest, error: ContextTooLongError, pending: list[dict[str, Any]]
         ) -> list[dict[str, Any]]:
-            self.context.fit_refused(error, refused.messages, refused.tools)
+            sent = refused.tools if getattr(self.llm, "takes_tools", True) else None
+            self.context.fit_refused(error, refused.messages, sent)
             return refit(pending)
 
         request = ChatRequest(
@@ -1373,10 +1378,17 @@ class Session:
                     # A reasoning model spends its tokens thinking first, at times all of
                     # them: "stopped at llm.max_tokens; raise it for longer answers", beside
                     # "was empty", did not say why an answer had no length at all.
+                    effort = self.settings.llm.reasoning_effort
+                    # a level chosen above the least: thinking less is the other way out
+                    lower = (
+                        f", or lower llm.reasoning_effort ({effort})"
+                        if effort in ("low", "medium", "high", "xhigh")
+                        else ""
+                    )
                     said = (
                         f"was empty: the model used all of llm.max_tokens ({cap} tokens) "
                         "before it said a word (a reasoning model spends them thinking "
-                        "first); raise llm.max_tokens"
+                        f"first); raise llm.max_tokens{lower}"
                     )
                 # an answer with words shows its own cut; an empty one has no line to show it
                 shown_on = turn.turn_id if rec.assistant_text.strip() else None

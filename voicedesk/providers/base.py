@@ -168,9 +168,18 @@ class TextDelta:
     text: str
 
 
+# The fields servers stream thinking apart in, and that carry it back in an assistant
+# message with its tool calls (``ToolCalls.thought``).
+THOUGHT_FIELDS = ("reasoning_content", "reasoning")
+
+
 @dataclass(slots=True)
 class ToolCalls:
     calls: list[ToolCall]
+    # The thinking the server streamed apart before these calls, by the field it came in
+    # ({"reasoning_content": "…"}): DeepSeek's API refuses the request with their results
+    # unless the calls' assistant message carries it back (its thinking mode's tool calls).
+    thought: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

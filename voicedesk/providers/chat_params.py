@@ -44,6 +44,36 @@ langchain4j/langchain4j#3475), OpenRouter with HTTP 404 "No endpoints found that
 tool use". Every turn failed while the documents tools were on. Only
 those explicit words count (a bare 400 may be anything): the request is sent again without
 tools, and so are the session's later ones; the person is told once.
+
+OpenAI's reasoning models think at "medium" effort unless the request says otherwise
+(``reasoning_effort``): seconds of silence before each spoken answer, and much of the token
+cap spent thinking. Each family takes its own levels, and refuses the others with HTTP 400
+``unsupported_value`` naming those it takes: "Unsupported value: 'reasoning_effort' does
+not support 'none' with this model. Supported values are: 'minimal', 'low', 'medium', and
+'high'." (Kilo-Org/cloud#3807; gpt-5.1 words it "Unsupported value: 'minimal' is not
+supported with the 'gpt-5.1' model. Supported values are: 'none', 'low', …",
+anomalyco/opencode#4451). Its other models refuse the parameter itself: "Unrecognized
+request argument supplied: reasoning_effort" (davidmigloz/langchain_dart#712). So by
+default (``llm.reasoning_effort = "lowest"``) it is sent only to a model that showed it
+reasons as OpenAI's do (it refused ``max_tokens`` or a temperature, or its usage counted
+thinking it never sent): "none", then the least of the levels its refusal names (gpt-5
+"minimal", the o-series "low"); the first refusal is the one its ``max_tokens`` cost
+anyway. A level the person chose is sent from the first request, the nearest level the
+model takes if it refuses that one, and none to a model that takes none. GPT-5.2 and later
+take function tools on Chat Completions only at effort "none" (from GPT-5.6, only with
+"none" sent: their own default is not), and refuse them otherwise: "Function tools with
+reasoning_effort are not supported for gpt-5.4 in /v1/chat/completions. To use function
+tools, use /v1/responses or set reasoning_effort to 'none'." (param ``reasoning_effort``,
+no code; pipecat-ai/pipecat#4043, BerriAI/litellm#34569). Every turn failed while the
+documents tools were on; "none" is sent from then on, whatever was chosen.
+
+The thinking a server streams apart goes back with the tool calls it led to (DeepSeek's
+API refuses their results without it; ``ToolCalls.thought``). Servers strict about
+message fields refuse it: Groq with HTTP 400 "'messages.2' : for 'role:assistant' the
+following must be satisfied[('messages.2' : property 'reasoning_content' is unsupported)]"
+(or 'reasoning'; janhq/jan#8136, AstrBotDevs/AstrBot#5946), Cerebras "property
+'messages.2.assistant.reasoning_content' is unsupported" (Kilo-Org/kilocode#10375). Such a
+refusal naming the field is learnt, and the messages sent without it.
 """
 
 from __future__ import annotations
@@ -51,6 +81,8 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+
+from voicedesk.providers.base import THOUGHT_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +102,18 @@ _NO_TOOLS = (
     ),
 )
 _TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls")
+_FIELD_REFUSED = re.compile(
+    r"""(?:property|field|argument)s? '?[\w.]*?(reasoning_content|reasoning)'? (?:is|are) """
+    r"""(?:unsupported|not supported|not allowed|not permitted)"""
+    r"""|'(reasoning_content|reasoning)' was unexpected""",
+    re.I,
+)
+# The reasoning efforts of OpenAI's API, least first; "lowest" asks a model that reasons
+# for the least it takes, "server" sends none (the model's own, "medium" at OpenAI).
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+LEAST_EFFORT, SERVER_EFFORT = "lowest", "server"
+_TOOLS_WANT_NO_EFFORT = re.compile(r"function tools with reasoning_effort are not supported", re.I)
+_SUPPORTED = re.compile(r"Supported values are:?\s*(.*)", re.I | re.S)
 # The codes of OpenAI's refusal of one parameter, which its ``param`` names.
 _REFUSAL_CODES = ("unsupported_parameter", "unsupported_value", "unknown_parameter")
 # The same refusals in OpenAI's (and Azure's) words, where no code or param came with them:
@@ -84,10 +128,15 @@ _NAMED_IN_MESSAGE = re.compile(
 class RefusedParameters:
     """What this model refused so far, and the requests reshaped to match."""
 
-    def __init__(self) -> None:
+    def __init__(self, effort: str = LEAST_EFFORT) -> None:
+        self.effort_setting = effort  # llm.reasoning_effort, as set
+        self.effort_wanted = effort  # what is still to ask for (see ``reasons``)
+        self.effort: str | None = effort if effort in EFFORTS else None  # what is sent
+        self._no_effort_for_tools = False  # "none" sent, as a model with tools asked
         self.completion_cap = False  # the cap goes as max_completion_tokens
         self.default_temperature = False  # no temperature is sent (the model's own, 1)
         self.no_stream_options = False  # no stream_options (no usage at the stream's end)
+        self.no_thought_back = False  # no thinking sent back in the messages
         # the model takes no tools: (the server's words, how to have them), once refused
         self.no_tools: tuple[str, str] | None = None
 
@@ -103,7 +152,24 @@ class RefusedParameters:
         if self.no_tools is not None:
             for name in _TOOL_FIELDS:
                 shaped.pop(name, None)
+        if self.effort is not None:
+            shaped["reasoning_effort"] = self.effort
+        if self.no_thought_back and _thought_in(shaped.get("messages")):
+            shaped["messages"] = [
+                {k: v for k, v in m.items() if k not in THOUGHT_FIELDS}
+                if isinstance(m, dict)
+                else m
+                for m in shaped["messages"]
+            ]
         return shaped
+
+    def reasons(self) -> None:
+        """The model showed it reasons as OpenAI's do: with "lowest", it is asked for the
+        least thinking (the least level it takes, learnt from its refusals)."""
+        if self.effort_wanted == LEAST_EFFORT and self.effort is None:
+            log.info("the model reasons; asking it for the least reasoning effort")
+            self.effort = EFFORTS[0]
+            self.effort_wanted = ""  # asked once: a refusal of every level is final
 
     def learn(self, exc: BaseException, kwargs: dict[str, Any]) -> bool:
         """Whether ``exc`` refused a parameter of ``kwargs`` that can be sent otherwise (now
@@ -118,6 +184,22 @@ class RefusedParameters:
                     return True
         if getattr(exc, "status_code", None) not in (400, 422):
             return False
+        if _thought_in(kwargs.get("messages")) and _FIELD_REFUSED.search(_error_text(exc)):
+            if not self.no_thought_back:
+                log.info("the server takes no thinking in messages; sending none back")
+            self.no_thought_back = True
+            return True
+        if kwargs.get("tools") and _TOOLS_WANT_NO_EFFORT.search(_error_text(exc)):
+            if self._no_effort_for_tools and self.effort == "none":
+                return kwargs.get("reasoning_effort") != "none"  # (learnt meanwhile)
+            if self._no_effort_for_tools:
+                return False  # "none" was refused since: not ours to solve
+            log.info("the model takes tools only at reasoning effort 'none'; sending it")
+            self.effort, self._no_effort_for_tools = "none", True
+            return True
+        if "reasoning_effort" in kwargs and (levels := refused_effort(exc)) is not None:
+            self._next_effort(str(kwargs["reasoning_effort"]), levels)
+            return True
         # ``kwargs`` was shaped by what was known when it was sent: a refused parameter in
         # it is sent otherwise from now on, whether this refusal taught it or one of
         # another request in flight at the same time did (each resend drops one, so this
@@ -130,15 +212,62 @@ class RefusedParameters:
                 if not self.completion_cap:
                     log.info("the model refuses max_tokens; sending max_completion_tokens")
                 self.completion_cap = learnt = True
+                self.reasons()
             elif param == "temperature":
                 if not self.default_temperature:
                     log.info("the model refuses temperature %s; sending none", kwargs[param])
                 self.default_temperature = learnt = True
+                self.reasons()
+            elif param == "reasoning_effort":
+                if self.effort is not None:
+                    log.info("the model takes no reasoning effort; sending none")
+                self.effort, learnt = None, True
             elif param == "stream_options":
                 if not self.no_stream_options:
                     log.info("the server refuses stream_options; asking for no usage")
                 self.no_stream_options = learnt = True
         return learnt
+
+    def _next_effort(self, sent: str, levels: list[str]) -> None:
+        """The effort ``sent`` was refused, the model taking ``levels`` (or, none named,
+        any other): the nearest it takes to what is wanted, least first with "lowest"."""
+        if self.effort != sent:  # learnt already, by another request in flight
+            return
+        wanted = EFFORTS.index(sent) if sent in EFFORTS else 0
+        known = [level for level in levels if level in EFFORTS]
+        if not levels:  # named none: the next level up
+            known = list(EFFORTS[wanted + 1 :])
+        above = [level for level in known if EFFORTS.index(level) >= wanted]
+        choice = min(above, key=EFFORTS.index) if above else None
+        if choice is None and known:
+            choice = max(known, key=EFFORTS.index)
+        if choice is None or choice == sent:
+            log.info("the model refuses reasoning effort %r; sending none", sent)
+            self.effort = None
+        else:
+            log.info("the model refuses reasoning effort %r; sending %r", sent, choice)
+            self.effort = choice
+
+
+def _thought_in(messages: Any) -> bool:
+    """Whether any of ``messages`` carries thinking back (``THOUGHT_FIELDS``)."""
+    return isinstance(messages, list) and any(
+        isinstance(m, dict) and any(name in m for name in THOUGHT_FIELDS) for m in messages
+    )
+
+
+def refused_effort(exc: BaseException) -> list[str] | None:
+    """The levels a refusal of ``reasoning_effort``'s value says the model takes (empty when
+    it names none); None when ``exc`` refused no effort's value."""
+    fields = _error_fields(exc)
+    message = _error_text(exc)
+    code = str(fields.get("code") or getattr(exc, "code", None) or "")
+    param = fields.get("param") or getattr(exc, "param", None)
+    of_effort = (isinstance(param, str) and "effort" in param) or "reasoning_effort" in message
+    if not (of_effort and (code == "unsupported_value" or "Unsupported value" in message)):
+        return None
+    listed = _SUPPORTED.search(message)
+    return re.findall(r"'([\w-]+)'", listed.group(1)) if listed else []
 
 
 def _error_text(exc: BaseException) -> str:

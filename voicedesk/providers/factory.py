@@ -127,6 +127,7 @@ def make_llm(settings: Settings) -> LanguageModel:
         base_url=cfg.base_url,
         first_token_s=cfg.first_token_timeout_s,
         stall_s=cfg.request_timeout_s,
+        reasoning_effort=cfg.reasoning_effort,
     )
 
 

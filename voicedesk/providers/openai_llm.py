@@ -16,15 +16,18 @@ start-up too), then no gap between chunks may exceed ``stall_s``. A hung server 
 after ``first_token_s``, not after a long read timeout and a retry.
 
 A model that refuses ``max_tokens`` or a temperature (OpenAI's reasoning models) is sent
-``max_completion_tokens`` and no temperature from then on, and a server that refuses
+``max_completion_tokens`` and no temperature from then on, and asked to think least
+(``reasoning_effort``, as ``llm.reasoning_effort`` says), and a server that refuses
 ``stream_options`` (Mistral, Azure through a gateway) is sent none; a model that takes no
 tools (Ollama's "does not support tools", llama.cpp without ``--jinja``, vLLM without
 ``--enable-auto-tool-choice``) is sent none either, and a ``ToolsRefused`` says so once
 (``chat_params``).
 
 A reasoning model's ``<think>`` block, which some servers leave in the answer's text, is
-not spoken (``reasoning.ThinkingFilter``); one the server sends apart, as
-``reasoning_content`` or ``reasoning``, is not read.
+not spoken (``reasoning.ThinkingFilter``), nor is one whose opener the chat template put in
+the prompt (DeepSeek-R1's: only ``</think>`` is streamed; known from the model's name, or
+learnt from the first such closer); one the server sends apart, as ``reasoning_content``
+or ``reasoning``, is not read.
 
 Retries are ours (the SDK's are off): one quick retry, before any byte streamed, of a failure
 that came quickly (429, 5xx, connection refused or reset) — not of a timeout, which has
@@ -62,6 +65,7 @@ from voicedesk.loopback import (
     openai_address,
 )
 from voicedesk.providers.base import (
+    THOUGHT_FIELDS,
     ChatRequest,
     Finished,
     LLMEvent,
@@ -72,8 +76,13 @@ from voicedesk.providers.base import (
     Usage,
     unreachable,
 )
-from voicedesk.providers.chat_params import RefusedParameters, validation_details
-from voicedesk.providers.reasoning import ThinkingFilter
+from voicedesk.providers.chat_params import (
+    LEAST_EFFORT,
+    SERVER_EFFORT,
+    RefusedParameters,
+    validation_details,
+)
+from voicedesk.providers.reasoning import ThinkingFilter, begins_mid_thought
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +189,7 @@ class OpenAIChat:
         stall_s: float = 10.0,
         max_retries: int = 1,
         rewarm_after_s: float | None = None,
+        reasoning_effort: str = LEAST_EFFORT,
     ) -> None:
         from openai import AsyncOpenAI, Timeout
 
@@ -203,8 +213,12 @@ class OpenAIChat:
             max_retries=0,
             http_client=kept_alive_http_client(openai_address(base_url)),
         )
-        self._refused = RefusedParameters()  # what the model refused (max_tokens, temperature)
+        # what the model refused (max_tokens, temperature), and the effort it thinks at
+        self._refused = RefusedParameters(reasoning_effort)
         self._tools_refusal_said = False
+        # the chat template opens the thought in the prompt: only </think> is streamed
+        # (a guess from the name at first, then what the streams show; reasoning.py)
+        self._mid_thought = begins_mid_thought(model)
         self._prewarm: asyncio.Task[None] | None = None
         self._used_at: float | None = None  # loop time the server last answered us
 
@@ -315,6 +329,12 @@ class OpenAIChat:
         return "llm.base_url"
 
     @property
+    def takes_tools(self) -> bool:
+        """Whether tools are sent: not once the model refused them (``chat_params``), so
+        that their definitions are not counted in a budget they are no part of."""
+        return self._refused.no_tools is None
+
+    @property
     def server_url(self) -> str:
         """The server actually used (the SDK also takes it from OPENAI_BASE_URL), as the
         messages name it: a password in its address is masked, as `config show` masks it,
@@ -338,9 +358,10 @@ class OpenAIChat:
             kwargs["temperature"] = request.temperature
         stream, chunks, first = await self._open(kwargs)
         calls: list[tuple[int, ToolCall]] = []  # (index, call), in the order begun
-        thinking = ThinkingFilter()  # a <think> block the server left in the answer
+        thinking = ThinkingFilter(self._mid_thought)  # a thought left in the answer
         generating_since: float | None = None  # the first token, thinking included
         thought_in_sight = False  # thinking streamed apart (reasoning_content, reasoning)
+        apart: dict[str, str] = {}  # that thinking, by its field, to go back with tool calls
         finished = False
         try:
             if (
@@ -358,6 +379,8 @@ class OpenAIChat:
                     # thinking the stream showed was timed with the rest; unseen, its tokens
                     # (which the usage counts) are not
                     seen = thought_in_sight or bool(thinking.thought)
+                    if not seen and _reasoning_tokens(chunk.usage):
+                        self._refused.reasons()  # thinks unseen, as OpenAI's models do
                     yield Usage(
                         chunk.usage.prompt_tokens,
                         chunk.usage.completion_tokens,
@@ -371,9 +394,19 @@ class OpenAIChat:
                 if delta is not None:
                     if generating_since is None and _generated(delta):
                         generating_since = time.perf_counter()
-                    thought_in_sight = thought_in_sight or _thought(delta)
-                    if delta.content and (text := thinking.feed(delta.content)):
-                        yield TextDelta(text)
+                    if _thought(delta):
+                        thought_in_sight = True
+                        for name in THOUGHT_FIELDS:
+                            if isinstance(piece := getattr(delta, name, None), str):
+                                apart[name] = apart.get(name, "") + piece
+                        if text := thinking.release():  # not begun in the prompt after all
+                            yield TextDelta(text)
+                    if delta.content:
+                        text = thinking.feed(delta.content)
+                        if thinking.bare_closer:  # learnt at once: the answer may be cut
+                            self._mid_thought = True
+                        if text:
+                            yield TextDelta(text)
                     for tc in delta.tool_calls or []:
                         call = _call_for(calls, tc.index or 0, tc.id)
                         if tc.id:
@@ -394,13 +427,15 @@ class OpenAIChat:
                     )
                 if choice.finish_reason:
                     finished = True
-                    if tail := thinking.flush():
+                    if tail := thinking.flush(cut=choice.finish_reason == "length"):
                         yield TextDelta(tail)
+                    if thinking.bare_closer or thinking.contradicted:
+                        self._mid_thought = thinking.bare_closer
                     if thinking.thought:
                         log.debug("the model's thinking left unspoken: %r", thinking.thought)
                     if calls:
                         ordered = sorted(calls, key=lambda entry: entry[0])  # stable
-                        yield ToolCalls(_with_ids([call for _, call in ordered]))
+                        yield ToolCalls(_with_ids([call for _, call in ordered]), apart)
                         calls = []
                     yield Finished(choice.finish_reason)
         except TimeoutError:
@@ -470,12 +505,20 @@ class OpenAIChat:
             # One that refused max_tokens for max_completion_tokens is a reasoning model of
             # OpenAI's: it sends nothing while it thinks (mezmo/aura#62), and a long thought
             # read as a server that had gone quiet, with nothing to change.
-            hint = (
-                "a reasoning model sends nothing while it thinks: raise "
-                "llm.first_token_timeout_s, or choose a model that thinks less (llm.model)"
-                if self._refused.completion_cap
-                else None
-            )
+            hint = None
+            if self._refused.completion_cap:
+                chosen = self._refused.effort_setting
+                less = (
+                    "set llm.reasoning_effort to lowest"
+                    if chosen == SERVER_EFFORT
+                    else f"lower llm.reasoning_effort ({chosen})"
+                    if chosen in ("low", "medium", "high", "xhigh")
+                    else "choose a model that thinks less (llm.model)"
+                )
+                hint = (
+                    "a reasoning model sends nothing while it thinks: raise "
+                    f"llm.first_token_timeout_s, or {less}"
+                )
             return ProviderError(
                 f"The language model sent nothing within {self.first_token_s:g} s "
                 f"({self.server_url})",
@@ -545,7 +588,7 @@ def _thought(delta: Any) -> bool:
     """Whether a streamed delta carries thinking sent apart from the answer
     (``reasoning_content``: vLLM, llama.cpp, DeepSeek; ``reasoning``: Ollama, OpenRouter),
     which the SDK keeps as extra fields."""
-    return bool(getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None))
+    return any(getattr(delta, name, None) for name in THOUGHT_FIELDS)
 
 
 def _reasoning_tokens(usage: Any) -> int:

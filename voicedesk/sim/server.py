@@ -49,7 +49,21 @@ it answers whatever model is asked for (as llama.cpp's server does) and lists it
 ``reasoning`` makes it stream a reasoning model's thinking before each answer: in the
 answer's ``content`` between ``<think>`` tags (``"content"``: LM Studio, vLLM without a
 reasoning parser, llama.cpp with ``--reasoning-format none``), or apart, in the deltas'
-``reasoning_content`` (``"field"``: vLLM with one, llama.cpp's default, DeepSeek).
+``reasoning_content`` (``"field"``: vLLM with one, llama.cpp's default, DeepSeek), or in
+the answer's ``content`` with only its closing tag (``"prompted"``): the chat template of
+DeepSeek-R1 and its distills (and of Qwen3's -Thinking-2507 models) ends the prompt with
+``<think>\n``, so the stream starts mid-thought and only ``</think>`` comes
+(ggml-org/llama.cpp#11861, vllm-project/vllm#13125, open-webui/open-webui#9808).
+``"deepseek"`` streams it in ``reasoning_content`` as DeepSeek's API does in thinking mode,
+and is as strict: an assistant message with ``tool_calls`` in the turn being answered (after
+its last user message) must carry the ``reasoning_content`` it was streamed with, or the
+request is refused with HTTP 400 "Missing `reasoning_content` field in the assistant
+message at message index N" (api-docs.deepseek.com/guides/thinking_mode#tool-calls;
+abhigyanpatwari/GitNexus#43).
+``strict_messages`` refuses an assistant message carrying thinking back (``reasoning_content``
+or ``reasoning``) as Groq refuses any field it does not know: HTTP 400 "'messages.2' : for
+'role:assistant' the following must be satisfied[('messages.2' : property
+'reasoning_content' is unsupported)]" (janhq/jan#8136, AstrBotDevs/AstrBot#5946).
 
 Chat requests are refused as OpenAI refuses them when their tool calls and results do not
 pair up: each assistant message with ``tool_calls`` followed at once by a ``tool`` message
@@ -80,6 +94,23 @@ HTTP 400 ``unsupported_parameter`` (it takes ``max_completion_tokens``), and one
 ``temperature`` other than 1 with ``unsupported_value``, each worded and shaped as OpenAI
 words them (the bodies quoted in openai-python's and many clients' issues, e.g.
 griptape-ai/ComfyUI-Griptape#312, OpenHands/OpenHands#4131).
+
+Such a model thinks as long as its ``reasoning_effort`` says, "medium" when none is sent
+(OpenAI's default): nothing with "none" or "minimal", a short thought with "low", eight
+times that with "medium" and more with "high", each unseen, before the first token. The
+values each family takes are OpenAI's, and another is refused as it refuses it (HTTP 400
+``unsupported_value``, "Unsupported value: 'reasoning_effort' does not support 'none' with
+this model. Supported values are: 'minimal', 'low', 'medium', and 'high'."; the bodies
+quoted in Kilo-Org/cloud#3807 and anomalyco/opencode#4451): the GPT-5 models "minimal" to
+"high", GPT-5.1 and later "none", "low" to "high", the o-series "low" to "high". A model of
+OpenAI's that does not reason (``gpt-4o-mini``) refuses the parameter itself, as OpenAI's
+Chat Completions does: HTTP 400 "Unrecognized request argument supplied:
+reasoning_effort", no code nor param (davidmigloz/langchain_dart#712). GPT-5.2 and later
+refuse function tools with any effort but "none" on Chat Completions, and from GPT-5.6 their
+own default effort counts too (only an explicit "none" takes tools): HTTP 400 "Function
+tools with reasoning_effort are not supported for gpt-5.6 in /v1/chat/completions. To use
+function tools, use /v1/responses or set reasoning_effort to 'none'.", param
+``reasoning_effort``, no code (pipecat-ai/pipecat#4043, BerriAI/litellm#34569).
 """
 
 from __future__ import annotations
@@ -148,7 +179,7 @@ NO_TOOLS_REFUSALS: dict[str, tuple[int, dict[str, Any], bool]] = {
 # How a request field the server does not take is refused (see the module docstring).
 FORBIDDEN_STYLES = ("mistral", "openai", "azure")
 # How a reasoning model's thinking is streamed (see the module docstring).
-REASONING_STYLES = ("content", "field")
+REASONING_STYLES = ("content", "field", "prompted", "deepseek")
 THOUGHT = (
     "Okay, the person is asking something. Let me think about what they want to know, what "
     "I already said, and how to put it. I should answer briefly and clearly."
@@ -156,6 +187,13 @@ THOUGHT = (
 # OpenAI's reasoning models (o1, o3, o4-mini, the GPT-5 family): they refuse max_tokens and
 # any temperature but the default (see the module docstring).
 REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?:[-.:]|$)")
+# How long it thinks at each reasoning_effort, in THOUGHTs (see the module docstring).
+EFFORT_THOUGHTS = {"none": 0, "minimal": 0, "low": 1, "medium": 8, "high": 24, "xhigh": 48}
+_EFFORTS_BY_FAMILY = (
+    (re.compile(r"^gpt-5(?:[-:]|$)"), ("minimal", "low", "medium", "high")),
+    (re.compile(r"^gpt-5\."), ("none", "low", "medium", "high")),
+    (re.compile(r"^o\d"), ("low", "medium", "high")),
+)
 
 
 @dataclass
@@ -203,6 +241,7 @@ class SimServer:
         forbidden_fields: tuple[str, ...] = (),
         forbidden_style: str = "mistral",
         no_tools: str | None = None,
+        strict_messages: bool = False,
     ) -> None:
         if context_error not in CONTEXT_ERRORS:
             raise ValueError(f"context_error in {CONTEXT_ERRORS}")
@@ -211,6 +250,7 @@ class SimServer:
         # A reasoning model's thinking before each streamed answer: in the answer's text
         # between <think> tags ("content") or in the delta's reasoning_content ("field").
         self.reasoning = reasoning
+        self.strict_messages = strict_messages  # Groq: no thinking in messages
         # Chat request fields refused as Mistral's API refuses fields it does not take.
         self.forbidden_fields = forbidden_fields
         if forbidden_style not in FORBIDDEN_STYLES:
@@ -449,6 +489,8 @@ class SimServer:
             return web.json_response({"error": said} if wrapped else said, status=status)
         refused = (
             _unanswered_calls(body.get("messages"))
+            or (self.reasoning == "deepseek" and _thought_not_passed_back(body.get("messages")))
+            or (self.strict_messages and _thought_sent_back(body.get("messages")))
             or _forbidden(body, self.forbidden_fields, self.forbidden_style)
             or _reasoning_refusal(model, body)
             or self._over_window(body)
@@ -511,7 +553,8 @@ class SimServer:
         unseen = 0  # tokens of thinking never streamed (OpenAI's reasoning models)
         thinks_unseen = self.reasoning is None and REASONING_MODEL.match(str(model))
         if thinks_unseen and not _is_summary(messages):
-            unseen, thought_cut = await self._think_unseen(cap)
+            effort = body.get("reasoning_effort") or "medium"  # OpenAI's default
+            unseen, thought_cut = await self._think_unseen(cap, EFFORT_THOUGHTS[effort])
             tokens = unseen
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
         if self.reasoning is not None and not _is_summary(messages):
@@ -598,10 +641,12 @@ class SimServer:
         cut = isinstance(cap, int) and 0 < cap <= len(words)
         if cut:
             words = words[:cap]
-        if self.reasoning == "content":  # LM Studio; vLLM without a reasoning parser
-            # the tags split across chunks, as a tokenizer may split them
+        if self.reasoning in ("content", "prompted"):  # LM Studio; vLLM without a parser
+            # the tags split across chunks, as a tokenizer may split them; "prompted": the
+            # opener was the prompt's last words, so the stream starts mid-thought
             end = () if cut else ("</th", "ink>", "\n\n")
-            pieces: list[dict[str, Any]] = [{"content": p} for p in ("<th", "ink>\n", *words, *end)]
+            start = ("<th", "ink>\n") if self.reasoning == "content" else ()
+            pieces: list[dict[str, Any]] = [{"content": p} for p in (*start, *words, *end)]
         else:  # vLLM with one, llama.cpp's server, DeepSeek's API
             pieces = [{"content": None, "reasoning_content": w} for w in words]
         interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
@@ -615,11 +660,12 @@ class SimServer:
                 await asyncio.sleep(delay)
         return len(words), cut
 
-    async def _think_unseen(self, cap: Any) -> tuple[int, bool]:
-        """An OpenAI reasoning model's thinking: the same thought, at the token rate, but
-        nothing of it sent, not even the first chunk (mezmo/aura#62). Its tokens, and
-        whether they took the whole ``cap`` (max_completion_tokens counts them)."""
-        tokens = len(THOUGHT.split(" "))
+    async def _think_unseen(self, cap: Any, thoughts: int = 1) -> tuple[int, bool]:
+        """An OpenAI reasoning model's thinking: ``thoughts`` times the thought (as its
+        reasoning_effort has it), at the token rate, but nothing of it sent, not even the
+        first chunk (mezmo/aura#62). Its tokens, and whether they took the whole ``cap``
+        (max_completion_tokens counts them)."""
+        tokens = len(THOUGHT.split(" ")) * thoughts
         cut = isinstance(cap, int) and 0 < cap <= tokens
         if cut:
             tokens = cap
@@ -1405,8 +1451,15 @@ def _forbidden(body: dict[str, Any], names: tuple[str, ...], style: str) -> web.
 
 
 def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
-    """OpenAI's refusal of a parameter its reasoning models do not take, or None."""
-    if not isinstance(model, str) or not REASONING_MODEL.match(model):
+    """OpenAI's refusal of a parameter its reasoning models do not take (or its other
+    models: ``reasoning_effort``), or None."""
+    if not isinstance(model, str):
+        return None
+    if not REASONING_MODEL.match(model):
+        if model.startswith("gpt-") and "reasoning_effort" in body:
+            return SimServer._openai_error(
+                400, "Unrecognized request argument supplied: reasoning_effort"
+            )
         return None
     if "max_tokens" in body:
         return SimServer._openai_error(
@@ -1415,6 +1468,33 @@ def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
             "Use 'max_completion_tokens' instead.",
             "unsupported_parameter",
             "max_tokens",
+        )
+    effort = body.get("reasoning_effort")
+    takes = next((values for name, values in _EFFORTS_BY_FAMILY if name.match(model)), ())
+    if effort is not None and takes and effort not in takes:
+        listed = ", ".join(f"'{v}'" for v in takes[:-1]) + f", and '{takes[-1]}'"
+        return SimServer._openai_error(
+            400,
+            f"Unsupported value: 'reasoning_effort' does not support '{effort}' with this "
+            f"model. Supported values are: {listed}.",
+            "unsupported_value",
+            "reasoning_effort",
+        )
+    minor = _gpt5_minor(model)
+    # 5.2 on take tools at no effort but "none"; from 5.6 their own default is not "none"
+    if (
+        body.get("tools")
+        and minor is not None
+        and minor >= 2
+        and (effort not in (None, "none") or (effort is None and minor >= 6))
+    ):
+        return SimServer._openai_error(
+            400,
+            f"Function tools with reasoning_effort are not supported for {model} in "
+            "/v1/chat/completions. To use function tools, use /v1/responses or set "
+            "reasoning_effort to 'none'.",
+            None,
+            "reasoning_effort",
         )
     temperature = body.get("temperature")
     if temperature is not None and temperature != 1:
@@ -1426,6 +1506,52 @@ def _reasoning_refusal(model: Any, body: dict[str, Any]) -> web.Response | None:
             "temperature",
         )
     return None
+
+
+def _thought_sent_back(messages: Any) -> web.Response | None:
+    """Groq's refusal of an assistant message that carries thinking back, or None."""
+    for index, message in enumerate(messages if isinstance(messages, list) else []):
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        for name in ("reasoning_content", "reasoning"):
+            if name in message:
+                at = f"'messages.{index}'"
+                said = (
+                    f"{at} : for 'role:assistant' the following must be satisfied"
+                    f"[({at} : property '{name}' is unsupported)]"
+                )
+                return web.json_response(
+                    {"error": {"message": said, "type": "invalid_request_error"}}, status=400
+                )
+    return None
+
+
+def _thought_not_passed_back(messages: Any) -> web.Response | None:
+    """DeepSeek's refusal of a turn's tool-call message sent back without its thinking."""
+    if not isinstance(messages, list):
+        return None
+    users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
+    for index in range(users[-1] + 1 if users else 0, len(messages)):
+        message = messages[index]
+        if (
+            isinstance(message, dict)
+            and message.get("role") == "assistant"
+            and message.get("tool_calls")
+            and not message.get("reasoning_content")
+        ):
+            return SimServer._openai_error(
+                400,
+                f"Missing `reasoning_content` field in the assistant message at message "
+                f"index {index}. For more information, please refer to "
+                "https://api-docs.deepseek.com/guides/thinking_mode#tool-calls",
+            )
+    return None
+
+
+def _gpt5_minor(model: str) -> int | None:
+    """The minor version of a GPT-5.x model's name (gpt-5.4-mini: 4), None for others."""
+    match = re.match(r"gpt-5\.(\d+)", model)
+    return int(match.group(1)) if match else None
 
 
 def _rt_error(code: str, message: str, client_event: str | None = None) -> dict[str, Any]:
