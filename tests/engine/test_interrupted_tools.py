@@ -478,6 +478,64 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
     assert resumed.snapshot()["turns"] == live
 
 
+@pytest.mark.parametrize(
+    "after_s",
+    # the person breaks in on the answer's first words (paused there before its calls went
+    # on in the background), and on the start of its holding line
+    [1.6, 2.8],
+    ids=["over-the-preamble", "over-the-holding-line"],
+)
+async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
+    tmp_path, sims, after_s
+):
+    """The answer says "Let me write that down for you." and makes a create slower than
+    the patience; the person breaks in on it before its holding line was heard whole. Only
+    what was heard was kept ("Let me write [cut off]"): the answer to their words was asked
+    not knowing of the create still running (the model could make it again), as when
+    nothing at all had been heard. The rest, holding line and all, is kept after the cut,
+    as said but not heard, live and after --resume."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    from voicedesk.engine.context import CUT_MARK, UNHEARD_MARK
+
+    words = "Make it soft boiled."
+    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=after_s)
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("question"),
+                preamble="Let me write that down for you.",
+                tool_calls=[CREATE],
+                reply="Done.",
+            ),
+            SimTurn(transcript=words, reply="Seven minutes."),
+        ]
+    )
+    settings = _slow_create_settings(tmp_path, 4)
+    settings.tools.tool_patience_s = 1.0
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    first = session.records[0]
+    heard, said = first.heard_text, first.assistant_text
+    assert first.went_background and first.interrupted
+    assert heard and said.startswith(heard) and len(heard) < len(said), (heard, said)
+    kept = f"{heard}{CUT_MARK} {said[len(heard) :].strip()}{UNHEARD_MARK}"
+    asked = [
+        r["messages"] for r in sims[0].chat_requests() if r["messages"][-1].get("content") == words
+    ]
+    assert asked
+    for messages in asked:
+        assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+        assert messages[2]["content"] == kept
+    assert [r.heard_text for r in session.records[1:]] == ["Seven minutes.", "Done."]
+
+    live = session.context.snapshot()["turns"]
+    assert live[0]["messages"][-1]["content"] == kept
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
 async def test_quitting_as_the_person_goes_on_over_an_answer_taken_back_keeps_the_question(
     tmp_path,
 ):
