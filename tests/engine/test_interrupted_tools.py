@@ -536,6 +536,52 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
     assert resumed.snapshot()["turns"] == live
 
 
+async def test_a_background_answer_whose_voice_failed_keeps_its_unheard_holding_line(
+    tmp_path, monkeypatch
+):
+    """The voice fails as the holding line of an answer whose create went on in the
+    background is to be spoken: nothing of it was kept, and the person's next words were
+    asked as if the model had never made the call still running (roles system, user,
+    user); it could make it again. It is kept as said but not heard, live and resumed."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer, on_sim_start
+
+    from voicedesk.engine.context import UNHEARD_MARK
+    from voicedesk.engine.reply import HOLDING_LINE
+
+    servers: list = []
+    # the holding line's voice, and its one retry (the error line is spoken after them)
+    on_sim_start(monkeypatch, lambda s: (servers.append(s), s.inject("tts", "500", times=2)))
+    words = "Make it soft boiled."
+    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=4.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript=words, reply="Seven minutes."),
+        ]
+    )
+    settings = _slow_create_settings(tmp_path, 4)
+    settings.tools.tool_patience_s = 1.0
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    first = session.records[0]
+    assert first.went_background and first.failed and not first.heard_text
+    asked = [
+        r["messages"]
+        for r in servers[0].chat_requests()
+        if r["messages"][-1].get("content") == words
+    ]
+    assert asked
+    for messages in asked:
+        assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+        assert messages[2]["content"] == HOLDING_LINE + UNHEARD_MARK
+    assert session.records[1].heard_text == "Seven minutes."
+
+    live = session.context.snapshot()["turns"]
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
 async def test_quitting_as_the_person_goes_on_over_an_answer_taken_back_keeps_the_question(
     tmp_path,
 ):

@@ -57,8 +57,9 @@ LENGTH_MARK = " [cut off here: the answer reached its length limit]"
 # kept what had been heard so far (``Session._log_progress``), and the rest never was.
 LOST_MARK = " [cut off here: voicedesk stopped while this was being said]"
 # The rest of an answer whose calls went on in the background, cut before the person heard
-# it (they went on speaking, or typed): kept for what it tells the model of those calls.
-UNHEARD_MARK = " [not heard: the person went on before this was played]"
+# it (they spoke or typed, or the voice failed; a cut mark before it says which, when some
+# of it was heard): kept for what it tells the model of those calls.
+UNHEARD_MARK = " [not heard: this was never played to the person]"
 CUT_MARKS = {
     "interrupted": CUT_MARK,
     "failed": FAILED_MARK,

@@ -232,13 +232,13 @@ def answer_cut(record: dict[str, Any]) -> str | None:
 def unheard_holding_line(record: dict[str, Any]) -> str:
     """What the person did not hear of the turn's answer, when that answer said its calls
     went on in the background and was cut before its holding line was heard whole (they
-    went on: spoke or typed); else "". The history keeps only what was heard of a cut
-    answer, but this rest is the model's only trace of calls still running (their results
-    come later): left out, it was asked the next words not knowing of them, and could make
-    them again, whether nothing of the answer had been heard or only its first words ("Let
-    me write—"). The live history and ``--resume`` keep it after the heard part, marked as
-    not heard."""
-    if not (record.get("went_background") and record.get("interrupted")):
+    went on, spoke or typed, or the voice failed); else "". The history keeps only what
+    was heard of a cut answer, but this rest is the model's only trace of calls still
+    running (their results come later): left out, it was asked the next words not knowing
+    of them, and could make them again, whether nothing of the answer had been heard or
+    only its first words ("Let me write—"). The live history and ``--resume`` keep it
+    after the heard part, marked as not heard."""
+    if not record.get("went_background") or answer_cut(record) not in ("interrupted", "failed"):
         return ""
     said = str(record.get("assistant_text") or "")
     heard = str(record.get("heard_text") or "").strip()
