@@ -542,11 +542,15 @@ async def test_a_background_answer_whose_voice_failed_keeps_its_unheard_holding_
     """The voice fails as the holding line of an answer whose create went on in the
     background is to be spoken: nothing of it was kept, and the person's next words were
     asked as if the model had never made the call still running (roles system, user,
-    user); it could make it again. It is kept as said but not heard, live and resumed."""
+    user); it could make it again. It is kept as said but not heard, live and resumed.
+    And the line spoken for the failure asked the person to "say that again", as if nothing
+    were under way: asked again, the model could make the call again. It says now that
+    the work goes on, and that its answer will follow."""
     from test_conversation_e2e import _say, _spoken_over_the_answer, on_sim_start
 
     from voicedesk.engine.context import UNHEARD_MARK
     from voicedesk.engine.reply import HOLDING_LINE
+    from voicedesk.engine.speaking import BACKGROUND_ERROR_LINE, ERROR_LINE
 
     servers: list = []
     # the holding line's voice, and its one retry (the error line is spoken after them)
@@ -574,6 +578,11 @@ async def test_a_background_answer_whose_voice_failed_keeps_its_unheard_holding_
         assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
         assert messages[2]["content"] == HOLDING_LINE + UNHEARD_MARK
     assert session.records[1].heard_text == "Seven minutes."
+    # what the voice was given to say, joined (the client sends it in pieces)
+    bodies = [r.body for r in servers[0].requests if r.provider == "tts"]
+    spoken = " ".join("".join(b.get("text", "") for b in bodies if isinstance(b, dict)).split())
+    assert ERROR_LINE.split(".")[0] not in spoken, spoken
+    assert BACKGROUND_ERROR_LINE.split(".")[0] in spoken, spoken
 
     live = session.context.snapshot()["turns"]
     snapshot, _ = restore_state(session.log.path)

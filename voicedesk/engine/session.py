@@ -1201,7 +1201,10 @@ class Session:
             # nothing is coming for this turn: not "thinking" until the person speaks again
             self._set_state("muted" if self.muted else "listening")
         line = error_line(
-            typed=turn.typed, followup=turn.followup, tools_ran=self._may_have_acted(reply)
+            typed=turn.typed,
+            followup=turn.followup,
+            tools_ran=self._may_have_acted(reply),
+            background=reply.went_background,
         )
         await self._speaking.speak_error_line(line)
 
