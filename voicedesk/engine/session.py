@@ -1204,7 +1204,7 @@ class Session:
             typed=turn.typed,
             followup=turn.followup,
             tools_ran=self._may_have_acted(reply),
-            background=reply.went_background,
+            background=bool(getattr(reply, "went_background", False)),
         )
         await self._speaking.speak_error_line(line)
 
