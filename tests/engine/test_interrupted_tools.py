@@ -428,8 +428,10 @@ async def test_a_result_come_before_the_answer_was_taken_back_goes_on_with_the_t
     "words",
     # with a pause the VAD splits it at, and without: in one stretch the answer to the words
     # was prepared while the holding line began to play, asked without it (the whole suite
-    # on a loaded machine split "Soft boiled, please." differently from a run of this file)
-    ["Soft boiled, please.", "Make it soft boiled."],
+    # on a loaded machine split "Soft boiled, please." differently from a run of this file).
+    # "Make it soft boiled." was split too (after "it"), so both cases were two stretches:
+    # "Make it soft." is said in one.
+    ["Soft boiled, please.", "Make it soft."],
     ids=["two-stretches", "one-stretch"],
 )
 async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
@@ -470,6 +472,119 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
     assert session.records[1].heard_text == "Seven minutes."
     # the create came back and was answered, as a call in the background is
     assert [r.heard_text for r in session.records[2:]] == ["Done."]
+
+    live = session.context.snapshot()["turns"]
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
+@pytest.mark.parametrize(
+    "after_s",
+    # the person breaks in on the answer's first words (paused there before its calls went
+    # on in the background), and on the start of its holding line
+    [1.6, 2.8],
+    ids=["over-the-preamble", "over-the-holding-line"],
+)
+async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
+    tmp_path, sims, after_s
+):
+    """The answer says "Let me write that down for you." and makes a create slower than
+    the patience; the person breaks in on it before its holding line was heard whole. Only
+    what was heard was kept ("Let me write [cut off]"): the answer to their words was asked
+    not knowing of the create still running (the model could make it again), as when
+    nothing at all had been heard. The rest, holding line and all, is kept after the cut,
+    as said but not heard, live and after --resume."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    from voicedesk.engine.context import CUT_MARK, UNHEARD_MARK
+
+    words = "Make it soft boiled."
+    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=after_s)
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("question"),
+                preamble="Let me write that down for you.",
+                tool_calls=[CREATE],
+                reply="Done.",
+            ),
+            SimTurn(transcript=words, reply="Seven minutes."),
+        ]
+    )
+    settings = _slow_create_settings(tmp_path, 4)
+    settings.tools.tool_patience_s = 1.0
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    first = session.records[0]
+    heard, said = first.heard_text, first.assistant_text
+    assert first.went_background and first.interrupted
+    assert heard and said.startswith(heard) and len(heard) < len(said), (heard, said)
+    kept = f"{heard}{CUT_MARK} {said[len(heard) :].strip()}{UNHEARD_MARK}"
+    asked = [
+        r["messages"] for r in sims[0].chat_requests() if r["messages"][-1].get("content") == words
+    ]
+    assert asked
+    for messages in asked:
+        assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+        assert messages[2]["content"] == kept
+    assert [r.heard_text for r in session.records[1:]] == ["Seven minutes.", "Done."]
+
+    live = session.context.snapshot()["turns"]
+    assert live[0]["messages"][-1]["content"] == kept
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
+async def test_a_background_answer_whose_voice_failed_keeps_its_unheard_holding_line(
+    tmp_path, monkeypatch
+):
+    """The voice fails as the holding line of an answer whose create went on in the
+    background is to be spoken: nothing of it was kept, and the person's next words were
+    asked as if the model had never made the call still running (roles system, user,
+    user); it could make it again. It is kept as said but not heard, live and resumed.
+    And the line spoken for the failure asked the person to "say that again", as if nothing
+    were under way: asked again, the model could make the call again. It says now that
+    the work goes on, and that its answer will follow."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer, on_sim_start
+
+    from voicedesk.engine.context import UNHEARD_MARK
+    from voicedesk.engine.reply import HOLDING_LINE
+    from voicedesk.engine.speaking import BACKGROUND_ERROR_LINE, ERROR_LINE
+
+    servers: list = []
+    # the holding line's voice, and its one retry (the error line is spoken after them)
+    on_sim_start(monkeypatch, lambda s: (servers.append(s), s.inject("tts", "500", times=2)))
+    words = "Make it soft boiled."
+    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=4.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript=words, reply="Seven minutes."),
+        ]
+    )
+    settings = _slow_create_settings(tmp_path, 4)
+    settings.tools.tool_patience_s = 1.0
+    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    first = session.records[0]
+    assert first.went_background and first.failed and not first.heard_text
+    asked = [
+        r["messages"]
+        for r in servers[0].chat_requests()
+        if r["messages"][-1].get("content") == words
+    ]
+    assert asked
+    for messages in asked:
+        assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+        assert messages[2]["content"] == HOLDING_LINE + UNHEARD_MARK
+    assert session.records[1].heard_text == "Seven minutes."
+    # what the voice was given to say, joined (the client sends it in pieces)
+    bodies = [r.body for r in servers[0].requests if r.provider == "tts"]
+    spoken = " ".join("".join(b.get("text", "") for b in bodies if isinstance(b, dict)).split())
+    assert ERROR_LINE.split(".")[0] not in spoken, spoken
+    assert BACKGROUND_ERROR_LINE.split(".")[0] in spoken, spoken
 
     live = session.context.snapshot()["turns"]
     snapshot, _ = restore_state(session.log.path)

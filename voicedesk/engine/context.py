@@ -57,9 +57,10 @@ LENGTH_MARK = " [cut off here: the answer reached its length limit]"
 # An answer voicedesk stopped playing when it was killed (kill -9, a power cut): its log
 # kept what had been heard so far (``Session._log_progress``), and the rest never was.
 LOST_MARK = " [cut off here: voicedesk stopped while this was being said]"
-# An answer whose calls went on in the background, cut before the person heard a word of
-# it (they went on speaking): kept for what it tells the model of those calls.
-UNHEARD_MARK = " [not heard: the person spoke before it was played]"
+# The rest of an answer whose calls went on in the background, cut before the person heard
+# it (they spoke or typed, or the voice failed; a cut mark before it says which, when some
+# of it was heard): kept for what it tells the model of those calls.
+UNHEARD_MARK = " [not heard: this was never played to the person]"
 CUT_MARKS = {
     "interrupted": CUT_MARK,
     "failed": FAILED_MARK,
@@ -409,10 +410,14 @@ class ContextManager:
     def add_user(self, turn_id: int, text: str) -> None:
         self._add(turn_id, {"role": "user", "content": text})
 
-    def add_assistant(self, turn_id: int, text: str, *, cut: str | None = None) -> None:
+    def add_assistant(
+        self, turn_id: int, text: str, *, cut: str | None = None, unheard: str = ""
+    ) -> None:
         """The answer as heard; ``cut``: why it was not heard whole ("interrupted", "failed",
-        "length": the model stopped at llm.max_tokens)."""
-        self._add(turn_id, answer_message(self._turn(turn_id).messages, text, cut))
+        "length": the model stopped at llm.max_tokens); ``unheard``: the rest, kept as said
+        but not heard (``metrics.unheard_holding_line``)."""
+        messages = self._turn(turn_id).messages
+        self._add(turn_id, answer_message(messages, text, cut, unheard))
         self._compact_tools(turn_id)
 
     def drop_turn(self, turn_id: int) -> None:
@@ -665,13 +670,20 @@ class ContextManager:
             )
 
 
-def answer_message(earlier: list[dict[str, Any]], heard: str, cut: str | None) -> dict[str, Any]:
-    """The answer as heard, after the turn's ``earlier`` messages, marked when ``cut``.
+def answer_message(
+    earlier: list[dict[str, Any]], heard: str, cut: str | None, unheard: str = ""
+) -> dict[str, Any]:
+    """The answer as heard, after the turn's ``earlier`` messages, marked when ``cut``;
+    then ``unheard``, the rest of it marked as said but not heard: a cut answer whose calls
+    went on in the background (``metrics.unheard_holding_line``) keeps its holding line.
 
     What the model said before its tool calls ("Let me look.") is in their messages and
     heard at the head of the answer: kept in both, the model read itself say it twice,
     once more for every tool round. It is left out here, unless it is all that was heard:
     an empty answer is refused by some OpenAI-compatible servers."""
+    unheard = unheard.strip()
+    if unheard and not heard.strip():  # none of it was heard: all of it is the rest
+        heard, cut, unheard = unheard, "unheard", ""
     after = heard
     for message in earlier:
         said = message.get("content")
@@ -686,6 +698,8 @@ def answer_message(earlier: list[dict[str, Any]], heard: str, cut: str | None) -
     if after.strip():
         heard = after
     content = (heard.strip() + CUT_MARKS[cut]) if cut else heard
+    if unheard:
+        content += f" {unheard}{UNHEARD_MARK}"
     return {"role": "assistant", "content": content}
 
 

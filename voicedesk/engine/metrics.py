@@ -229,18 +229,22 @@ def answer_cut(record: dict[str, Any]) -> str | None:
     return None
 
 
-def unheard_holding_line(record: dict[str, Any]) -> bool:
-    """The turn's answer said its calls went on in the background, and the person spoke
-    before a word of it was heard. An answer cut unheard is left out of the history, but
-    this one is the model's only trace of calls still running (their results come later):
-    left out, it was asked the next words not knowing of them, and could make them again.
-    The live history and ``--resume`` keep it, marked as not heard."""
-    return (
-        bool(record.get("went_background"))
-        and bool(record.get("interrupted"))
-        and not str(record.get("heard_text") or "").strip()
-        and bool(str(record.get("assistant_text") or "").strip())
-    )
+def unheard_holding_line(record: dict[str, Any]) -> str:
+    """What the person did not hear of the turn's answer, when that answer said its calls
+    went on in the background and was cut before its holding line was heard whole (they
+    went on, spoke or typed, or the voice failed); else "". The history keeps only what
+    was heard of a cut answer, but this rest is the model's only trace of calls still
+    running (their results come later): left out, it was asked the next words not knowing
+    of them, and could make them again, whether nothing of the answer had been heard or
+    only its first words ("Let me write—"). The live history and ``--resume`` keep it
+    after the heard part, marked as not heard."""
+    if not record.get("went_background") or answer_cut(record) not in ("interrupted", "failed"):
+        return ""
+    said = str(record.get("assistant_text") or "")
+    heard = str(record.get("heard_text") or "").strip()
+    if not said.startswith(heard):  # not a prefix (a hand-edited log): nothing to go by
+        return ""
+    return said[len(heard) :].strip()
 
 
 def percentile(values: list[float], q: float) -> float | None:

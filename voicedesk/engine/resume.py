@@ -72,8 +72,6 @@ class Conversation:
         no answer to keep."""
         record = self.ended.get(turn_id)
         if record is not None:
-            if unheard_holding_line(record):  # kept, as live, for the calls it speaks of
-                return str(record["assistant_text"]), "unheard", record
             return _heard(record), answer_cut(record), record
         progress = self.progress.get(turn_id)
         heard = str(progress.get("heard_text") or "") if progress is not None else ""
@@ -291,9 +289,12 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
             continue
         messages = [{"role": "user", "content": log.users[turn_id]}] if turn_id in log.users else []
         messages += log.tools.get(turn_id, [])
-        heard, cut, _ = log.answer(turn_id)
-        if heard is not None:
-            messages.append(answer_message(messages, heard, cut))
+        heard, cut, record = log.answer(turn_id)
+        # an answer whose calls went on in the background keeps, as live, what of it was
+        # not heard: the model's trace of those calls
+        unheard = unheard_holding_line(record)
+        if heard is not None or unheard:
+            messages.append(answer_message(messages, heard or "", cut, unheard))
         turns.append({"turn_id": turn_id, "messages": messages})
     snapshot: dict[str, Any] = {
         "summary": log.summary,
@@ -323,8 +324,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
             ev.PastTurn(
                 turn_id=turn_id,
                 user_text=log.users.get(turn_id, ""),
-                # nothing heard: the person's words alone
-                heard_text=None if cut == "unheard" else heard or None,
+                heard_text=heard or None,  # nothing heard: the person's words alone
                 assistant_text=str(record.get("assistant_text") or heard or ""),
                 interrupted=bool(record.get("interrupted")) or cut == "lost",
                 tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []), logged)),

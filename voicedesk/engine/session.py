@@ -1290,7 +1290,10 @@ class Session:
             # nothing is coming for this turn: not "thinking" until the person speaks again
             self._set_state("muted" if self.muted else "listening")
         line = error_line(
-            typed=turn.typed, followup=turn.followup, tools_ran=self._may_have_acted(reply)
+            typed=turn.typed,
+            followup=turn.followup,
+            tools_ran=self._may_have_acted(reply),
+            background=bool(getattr(reply, "went_background", False)),
         )
         await self._speaking.speak_error_line(line)
 
@@ -1394,11 +1397,10 @@ class Session:
                 shown_on = turn.turn_id if rec.assistant_text.strip() else None
                 self._notice("warning", f"The answer to turn {turn.turn_id} {said}.", turn=shown_on)
             rec.went_background = bool(getattr(reply, "went_background", False))
-            if heard or not cut:
-                self.context.add_assistant(turn.turn_id, heard, cut=cut)
-            elif unheard_holding_line(rec.to_json()):
-                # its calls run on: the model must know what it said of them, unheard
-                self.context.add_assistant(turn.turn_id, rec.assistant_text, cut="unheard")
+            # its calls run on: the model must know what it said of them, heard or not
+            unheard = unheard_holding_line(rec.to_json())
+            if heard or not cut or unheard:
+                self.context.add_assistant(turn.turn_id, heard, cut=cut, unheard=unheard)
         record = rec.to_json()
         self.records.append(rec)
         if self.log is not None:

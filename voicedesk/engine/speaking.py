@@ -49,12 +49,26 @@ ACTED_ERROR_LINE = (
 )
 
 
-def error_line(*, typed: bool, followup: bool, tools_ran: bool = False) -> str:
+# A failed answer whose calls went on in the background (its holding line could not be
+# spoken): "say that again" asked for the question whose calls were still running, and the
+# model, asked it again, could make them again. Their answer follows on its own.
+BACKGROUND_ERROR_LINE = (
+    "Sorry, I couldn't say that just now. I'm still working on it, "
+    "and I'll tell you when it's done."
+)
+
+
+def error_line(
+    *, typed: bool, followup: bool, tools_ran: bool = False, background: bool = False
+) -> str:
     """The line spoken when the answer to a turn failed, for how the turn came: spoken,
     typed, or background tool results coming back (``followup``); ``tools_ran``: a tool
-    call of this answer that may change something (not declared read-only) had run."""
+    call of this answer that may change something (not declared read-only) had run;
+    ``background``: its calls went on in the background, and their answer will follow."""
     if followup:
         return RESULT_ERROR_LINE
+    if background:
+        return BACKGROUND_ERROR_LINE
     if tools_ran:
         return ACTED_ERROR_LINE
     return TYPED_ERROR_LINE if typed else ERROR_LINE
