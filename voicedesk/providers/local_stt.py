@@ -174,10 +174,11 @@ class LocalWhisper:
             raise UserError(
                 f"{path} is not a CTranslate2 Whisper model folder: it has no model.bin.", hint
             )
-        from faster_whisper import WhisperModel
+        from voicedesk.providers.shared_encoding import shared_encoder_model
 
         try:
-            self.model = WhisperModel(
+            # a pause's transcript and its reading hear the same audio: one encoder pass
+            self.model = shared_encoder_model(
                 str(path),
                 device="cpu",
                 compute_type=compute_type,
