@@ -7,14 +7,20 @@ Whisper's encoder over its own copy of the 30 s window: most of either's work (~
 could be asked for. The encoder's output depends on its input alone, so a second reader of
 the same features is given the first one's output (waiting for it while it is computed)
 instead of computing it again: the same numbers, the decodings unchanged.
+
+Where they hear different audio (the transcript of a turn's later segment, the reading of
+all of it) the transcript goes first (``first``): the answer is asked for with its words,
+and two passes at once on two cores, each on its two OpenMP threads, only slowed both (1.0
+and 1.2 s for two ~0.3 s passes, the person waiting on the transcript all along).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -24,11 +30,15 @@ import numpy as np
 # milliseconds of each other, so the latest two are enough (one of the tiny model's 30 s
 # windows is ~2.3 MB; a large model's ~7.7 MB).
 KEEP = 2
+# The longest a pass waits for the transcripts asked before it: theirs take ~0.3-0.5 s here,
+# and a transcript that never came to its pass (a lost thread) must not hold readings up.
+FIRST_WAIT_S = 2.0
 
 
 class SharedEncodings:
     """Memoises an encoder by its input: concurrent and repeated calls with equal features
-    share one pass. Thread-safe; ``passes`` and ``shared`` count what it did."""
+    share one pass; the passes of a call made ``first`` go before the others asked after it.
+    Thread-safe; ``passes`` and ``shared`` count what it did."""
 
     def __init__(self, encode: Callable[[np.ndarray], Any], keep: int = KEEP) -> None:
         self._encode = encode
@@ -36,14 +46,57 @@ class SharedEncodings:
         self._lock = threading.Lock()
         self._done: OrderedDict[bytes, Any] = OrderedDict()
         self._running: dict[bytes, Future[Any]] = {}
+        self._ahead: set[object] = set()  # calls asked to go first, their pass not yet done
+        self._ahead_done = threading.Condition(self._lock)
+        self._local = threading.local()  # the call this thread runs first, if any
         self.passes = 0  # encoder passes run
         self.shared = 0  # calls given another call's output
 
+    def ask_first(self) -> object:
+        """Mark a call to come (a transcript) whose first pass goes before the passes of
+        calls asked after this: a token for :meth:`first`, taken where the order is known
+        (the event loop), before its thread runs. Done with by :meth:`done_first`."""
+        token = object()
+        with self._lock:
+            self._ahead.add(token)
+        return token
+
+    def done_first(self, token: object) -> None:
+        """``token``'s call has had its pass, or will not have one: the others go on."""
+        with self._lock:
+            self._ahead.discard(token)
+            self._ahead_done.notify_all()
+
+    @contextlib.contextmanager
+    def first(self, token: object | None) -> Iterator[None]:
+        """Run the block (in the calling thread) as ``token``'s call: its first pass does
+        not wait, and the others' wait no longer once it is done."""
+        if token is None:
+            yield
+            return
+        self._local.token = token
+        try:
+            yield
+        finally:
+            self._local.token = None
+            self.done_first(token)
+
     def encode(self, features: np.ndarray) -> Any:
         """The encoder's output for ``features``: computed here, or the output of an equal
-        call that is done or under way."""
+        call that is done or under way; after the passes of the calls asked to go first."""
+        token = getattr(self._local, "token", None)
+        try:
+            return self._encode_once(features, token)
+        finally:
+            if token is not None:
+                self._local.token = None  # a later window of a long transcript waits as any
+                self.done_first(token)
+
+    def _encode_once(self, features: np.ndarray, token: object | None) -> Any:
         key = _digest(features)
         with self._lock:
+            if token is None and self._ahead:
+                self._ahead_done.wait_for(lambda: not self._ahead, timeout=FIRST_WAIT_S)
             if key in self._done:
                 self._done.move_to_end(key)
                 self.shared += 1
