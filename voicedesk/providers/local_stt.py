@@ -190,7 +190,7 @@ class LocalWhisper:
                 f"Cannot load the Whisper model at {path}: {exc}",
                 "point 'stt.local_model' at a CTranslate2 Whisper model folder",
             ) from None
-        self.encodings = self.model.encodings  # a pause's transcript and reading share one
+        self.encodings = self.model.encodings  # its encoder passes, shared (shared_encoding.py)
         self.path = path  # the model folder read, as resolved here
         # An English-only model (the ".en" ones) writes any speech as English words, and
         # faster-whisper said so in a warning at every call: asked for English, it is said
