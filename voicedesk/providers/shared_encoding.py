@@ -10,8 +10,10 @@ instead of computing it again: the same numbers, the decodings unchanged.
 
 Where they hear different audio (the transcript of a turn's later segment, the reading of
 all of it) the transcript goes first (``first``): the answer is asked for with its words,
-and two passes at once on two cores, each on its two OpenMP threads, only slowed both (1.0
-and 1.2 s for two ~0.3 s passes, the person waiting on the transcript all along).
+and two passes at once on two cores, each on its two OpenMP threads, slowed both (1.0 and
+1.2 s in one live turn, where one alone took ~0.3 s), the person waiting on the transcript
+all along. The reading, after the transcript's pass, may come a little later than side by
+side; it is what the decision waits for, the transcript what the answer waits for.
 """
 
 from __future__ import annotations
