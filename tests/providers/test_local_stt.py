@@ -126,3 +126,114 @@ def test_a_missing_key_is_said_before_the_whisper_model_is_loaded(tmp_path, stt)
     with pytest.raises(UserError, match="OpenAI API key"):
         build_session(settings, input_path=tmp_path / "in.wav", log_path=tmp_path / "l.jsonl")
     assert not [key for key in local_stt._cue_readers if key[0] == own], "Whisper was loaded"
+
+
+class _CountingEncoder:
+    """CTranslate2's Whisper with its encoder passes counted (everything else as it is)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.passes = 0
+
+    def encode(self, *args: object, **kwargs: object) -> object:
+        self.passes += 1
+        return self._inner.encode(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+def test_a_pause_s_transcript_and_its_reading_share_one_encoder_pass() -> None:
+    """With stt.provider = "local" a pause's transcript and the turn detector's reading of
+    it are asked for the same audio at the same moment, and each ran Whisper's encoder over
+    its own 30 s window, side by side on the same cores (~0.85 s from the decision to the
+    transcript on 2 cores). One pass now serves both, and their words are what each gives
+    alone, from a model that shares nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    from faster_whisper import WhisperModel
+
+    from voicedesk.audio.wavio import read_wav
+    from voicedesk.providers.local_stt import LocalWhisper, default_model_path
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "turns"
+    speech, _ = read_wav(fixtures / "dev-finished-0.wav", 16_000)
+    speech = np.concatenate([speech, np.zeros(3200, np.int16)])  # a pause after the words
+    whisper = LocalWhisper(cpu_threads=1, workers=2)
+    whisper.wait_cue_reading_prepared()  # the silence the words alone are read over
+    counting = _CountingEncoder(whisper.model.model)
+    whisper.model.model = counting
+    with ThreadPoolExecutor(2) as pool:  # asked together, as the engine asks at a pause
+        reading = pool.submit(whisper.read_for_cues, speech, 0.2)
+        transcript = pool.submit(whisper.transcribe, speech)
+        reading_text, transcript_text = reading.result().text, transcript.result()
+    assert counting.passes == 1
+
+    alone = WhisperModel(str(default_model_path()), device="cpu", compute_type="int8")
+    plain = LocalWhisper(cpu_threads=1)
+    plain.model = alone  # the same calls on a model of faster-whisper's own
+    assert transcript_text and transcript_text == plain.transcribe(speech)
+    assert reading_text and reading_text == plain.read_for_cues(speech, 0.2).text
+    assert counting.passes == 1  # a model of its own: nothing shared with it
+
+
+class _TimedEncoder(_CountingEncoder):
+    """...with each pass's start and end on the monotonic clock."""
+
+    def __init__(self, inner: object) -> None:
+        super().__init__(inner)
+        self.spans: list[tuple[float, float]] = []
+
+    def encode(self, *args: object, **kwargs: object) -> object:
+        import time
+
+        start = time.monotonic()
+        try:
+            return super().encode(*args, **kwargs)
+        finally:
+            self.spans.append((start, time.monotonic()))
+
+
+def test_a_transcript_s_encoder_pass_goes_before_a_reading_of_other_audio() -> None:
+    """A turn's later segment is transcribed alone while its pause reading reads the whole
+    turn: two different encoder passes, asked at the same moment. Run side by side on a
+    2-core machine they took 1.0 and 1.2 s instead of ~0.3 s each, and the answer waited
+    on the transcript all along. The transcript, asked first, now has its pass first; the
+    reading's follows, with the same words."""
+    import asyncio
+    from pathlib import Path
+
+    from voicedesk.audio.wavio import read_wav
+    from voicedesk.providers.local_stt import LocalWhisper, LocalWhisperSTT
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "turns"
+    first, _ = read_wav(fixtures / "dev-finished-0.wav", 16_000)
+    later, _ = read_wav(fixtures / "dev-finished-1.wav", 16_000)
+    whole = np.concatenate([first, later])
+    whisper = LocalWhisper(cpu_threads=1, workers=2)
+    whisper.wait_cue_reading_prepared()
+    alone = whisper.read_for_cues(whole, 0.2).text  # before the encodings are timed
+    whisper.model.encodings._done.clear()  # nothing left over from that reading: two passes
+    timed = _TimedEncoder(whisper.model.model)
+    whisper.model.model = timed
+    stt = LocalWhisperSTT(whisper=whisper)
+    stt.push_audio(later)
+
+    came: list[str] = []
+
+    async def pause() -> tuple[str, str]:
+        # as the engine asks at a pause: the commit's task first, then the reading's
+        transcript = asyncio.create_task(stt.commit())
+        transcript.add_done_callback(lambda _: came.append("transcript"))
+        await asyncio.sleep(0)
+        reading = (await asyncio.to_thread(whisper.read_for_cues, whole, 0.2)).text
+        came.append("reading")
+        return await transcript, reading
+
+    transcript_text, reading_text = asyncio.run(pause())
+    assert transcript_text and reading_text == alone
+    assert came == ["transcript", "reading"]
+    assert len(timed.spans) == 2
+    (_, transcript_end), (reading_start, _) = sorted(timed.spans)
+    assert reading_start >= transcript_end  # one after the other, not side by side

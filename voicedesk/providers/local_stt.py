@@ -174,10 +174,11 @@ class LocalWhisper:
             raise UserError(
                 f"{path} is not a CTranslate2 Whisper model folder: it has no model.bin.", hint
             )
-        from faster_whisper import WhisperModel
+        from voicedesk.providers.shared_encoding import shared_encoder_model
 
         try:
-            self.model = WhisperModel(
+            # a pause's transcript and its reading hear the same audio: one encoder pass
+            self.model = shared_encoder_model(
                 str(path),
                 device="cpu",
                 compute_type=compute_type,
@@ -189,6 +190,7 @@ class LocalWhisper:
                 f"Cannot load the Whisper model at {path}: {exc}",
                 "point 'stt.local_model' at a CTranslate2 Whisper model folder",
             ) from None
+        self.encodings = self.model.encodings  # its encoder passes, shared (shared_encoding.py)
         self.path = path  # the model folder read, as resolved here
         # An English-only model (the ".en" ones) writes any speech as English words, and
         # faster-whisper said so in a warning at every call: asked for English, it is said
@@ -210,20 +212,23 @@ class LocalWhisper:
         self._silence_encoded: Any = None  # the encoder's output for 30 s of silence
         self._end_odds: dict[tuple[int, ...], float] = {}  # by the words' tokens
 
-    def transcribe(self, audio16k: np.ndarray) -> str:
-        """The words in ``audio16k``, tidied (the local STT provider, bench transcripts)."""
-        x = to_float32(audio16k)
-        if x.size < MIN_SAMPLES:
-            return ""
-        segments, _ = self.model.transcribe(
-            x,
-            language=self.language,
-            beam_size=1,
-            vad_filter=False,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-        )
-        return " ".join(s.text.strip() for s in segments).strip()
+    def transcribe(self, audio16k: np.ndarray, first: object | None = None) -> str:
+        """The words in ``audio16k``, tidied (the local STT provider, bench transcripts).
+        ``first``: ``encodings.ask_first()``'s token, taken when the transcript was asked
+        for: its encoder pass goes before those of the readings asked after it."""
+        with self.encodings.first(first):
+            x = to_float32(audio16k)
+            if x.size < MIN_SAMPLES:
+                return ""
+            segments, _ = self.model.transcribe(
+                x,
+                language=self.language,
+                beam_size=1,
+                vad_filter=False,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+            )
+            return " ".join(s.text.strip() for s in segments).strip()
 
     def read_for_cues(self, audio16k: np.ndarray, silence_s: float = 0.0) -> CueReading:
         """The verbatim words in ``audio16k``, the readings with another last word or one
@@ -535,9 +540,17 @@ class LocalWhisperSTT:
         self._buf.append(pcm.astype(np.int16, copy=False))
 
     async def commit(self) -> str:
+        """The segment's words. Asked for before the reading of the same pause (the engine
+        spawns the commit first), so its encoder pass goes first where the two hear
+        different audio (a turn's later segment): the answer waits on these words."""
         audio = np.concatenate(self._buf) if self._buf else np.zeros(0, np.int16)
         self._buf = []
-        return await asyncio.to_thread(self._whisper.transcribe, audio)
+        encodings = self._whisper.encodings
+        token = encodings.ask_first()
+        try:
+            return await asyncio.to_thread(self._whisper.transcribe, audio, token)
+        finally:  # cancelled before its thread ran: the readings must not wait for it
+            encodings.done_first(token)
 
     async def clear(self) -> None:
         self._buf = []

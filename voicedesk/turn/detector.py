@@ -89,10 +89,14 @@ WORDS_END_AUDIO_S = 3.0  # the turn's tail that words_end reads (its loud frames
 
 
 def _int16(audio: np.ndarray) -> np.ndarray:
-    """16 kHz audio as int16 (float audio is full scale = 1)."""
+    """16 kHz audio as int16 (float audio is full scale = 1): the exact inverse of
+    ``to_float32`` (×32768, rounded), so the pre-roll the VAD kept as float comes back as the
+    microphone's samples. ×32767 truncated left them up to 1 apart, and the pause reading's
+    audio then differed from the transcript's, which could not share its Whisper encoder
+    pass (``providers/shared_encoding.py``)."""
     if audio.dtype == np.int16:
         return audio
-    return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,152 @@
+"""One Whisper encoder pass for every reader of the same audio.
+
+With ``stt.provider = "local"`` the transcript of a pause and the turn detector's reading of
+it (``turn/pause_reading.py``) were asked for the same audio at the same moment, and each ran
+Whisper's encoder over its own copy of the 30 s window: most of either's work (~0.47 s of the
+~0.63 s of a reading on one core), twice, side by side on the same cores, before the answer
+could be asked for. The encoder's output depends on its input alone, so a second reader of
+the same features is given the first one's output (waiting for it while it is computed)
+instead of computing it again: the same numbers, the decodings unchanged.
+
+Where they hear different audio (the transcript of a turn's later segment, the reading of
+all of it) the transcript goes first (``first``): the answer is asked for with its words,
+and two passes at once on two cores, each on its two OpenMP threads, slowed both (1.0 and
+1.2 s in one live turn, where one alone took ~0.3 s), the person waiting on the transcript
+all along. The reading, after the transcript's pass, may come a little later than side by
+side; it is what the decision waits for, the transcript what the answer waits for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+
+# Encodings kept once done: a pause's transcript and reading are asked for within
+# milliseconds of each other, so the latest two are enough (one of the tiny model's 30 s
+# windows is ~2.3 MB; a large model's ~7.7 MB).
+KEEP = 2
+# The longest a pass waits for the transcripts asked before it: theirs take ~0.3-0.5 s here,
+# and a transcript that never came to its pass (a lost thread) must not hold readings up.
+FIRST_WAIT_S = 2.0
+
+
+class SharedEncodings:
+    """Memoises an encoder by its input: concurrent and repeated calls with equal features
+    share one pass; the passes of a call made ``first`` go before the others asked after it.
+    Thread-safe; ``passes`` and ``shared`` count what it did."""
+
+    def __init__(self, encode: Callable[[np.ndarray], Any], keep: int = KEEP) -> None:
+        self._encode = encode
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._done: OrderedDict[bytes, Any] = OrderedDict()
+        self._running: dict[bytes, Future[Any]] = {}
+        self._ahead: set[object] = set()  # calls asked to go first, their pass not yet done
+        self._ahead_done = threading.Condition(self._lock)
+        self._local = threading.local()  # the call this thread runs first, if any
+        self.passes = 0  # encoder passes run
+        self.shared = 0  # calls given another call's output
+
+    def ask_first(self) -> object:
+        """Mark a call to come (a transcript) whose first pass goes before the passes of
+        calls asked after this: a token for :meth:`first`, taken where the order is known
+        (the event loop), before its thread runs. Done with by :meth:`done_first`."""
+        token = object()
+        with self._lock:
+            self._ahead.add(token)
+        return token
+
+    def done_first(self, token: object) -> None:
+        """``token``'s call has had its pass, or will not have one: the others go on."""
+        with self._lock:
+            self._ahead.discard(token)
+            self._ahead_done.notify_all()
+
+    @contextlib.contextmanager
+    def first(self, token: object | None) -> Iterator[None]:
+        """Run the block (in the calling thread) as ``token``'s call: its first pass does
+        not wait, and the others' wait no longer once it is done."""
+        if token is None:
+            yield
+            return
+        self._local.token = token
+        try:
+            yield
+        finally:
+            self._local.token = None
+            self.done_first(token)
+
+    def encode(self, features: np.ndarray) -> Any:
+        """The encoder's output for ``features``: computed here, or the output of an equal
+        call that is done or under way; after the passes of the calls asked to go first."""
+        token = getattr(self._local, "token", None)
+        try:
+            return self._encode_once(features, token)
+        finally:
+            if token is not None:
+                self._local.token = None  # a later window of a long transcript waits as any
+                self.done_first(token)
+
+    def _encode_once(self, features: np.ndarray, token: object | None) -> Any:
+        key = _digest(features)
+        with self._lock:
+            if token is None and self._ahead:
+                self._ahead_done.wait_for(lambda: not self._ahead, timeout=FIRST_WAIT_S)
+            if key in self._done:
+                self._done.move_to_end(key)
+                self.shared += 1
+                return self._done[key]
+            running = self._running.get(key)
+            if running is None:
+                mine: Future[Any] = Future()
+                self._running[key] = mine
+            else:
+                self.shared += 1
+        if running is not None:
+            return running.result()  # the other call's output, or its error
+        try:
+            output = self._encode(features)
+        except BaseException as exc:
+            with self._lock:
+                del self._running[key]
+            mine.set_exception(exc)
+            raise
+        with self._lock:
+            del self._running[key]
+            self.passes += 1
+            self._done[key] = output
+            while len(self._done) > self._keep:
+                self._done.popitem(last=False)
+        mine.set_result(output)
+        return output
+
+
+def _digest(features: np.ndarray) -> bytes:
+    """A key for ``features``: their shape, type and values (~1 ms for a 30 s window)."""
+    array = np.ascontiguousarray(features)
+    head = f"{array.shape}{array.dtype}".encode()
+    return hashlib.blake2b(head + array.tobytes(), digest_size=16).digest()
+
+
+def shared_encoder_model(*args: Any, **kwargs: Any) -> Any:
+    """A faster-whisper ``WhisperModel`` whose encoder passes go through
+    :class:`SharedEncodings` (its ``encodings``): its own ``transcribe`` and our cue
+    readings (``LocalWhisper.read_for_cues``) both encode through ``encode``."""
+    from faster_whisper import WhisperModel
+
+    class _SharedEncoderModel(WhisperModel):  # type: ignore[misc]
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            self.encodings = SharedEncodings(super().encode)
+
+        def encode(self, features: np.ndarray) -> Any:
+            return self.encodings.encode(features)
+
+    return _SharedEncoderModel(*args, **kwargs)
