@@ -396,6 +396,16 @@ def test_quiet_echo_passed_through_reads_as_echo_only():
     assert np.mean(stuck_echo_only) > 0.9
 
 
+def test_echo_bench_says_when_the_echo_clips_the_microphone(with_aec: dict) -> None:
+    """Echo louder than the person clips the simulated microphone on its peaks: a clipped
+    echo is no linear function of what was played, and the false barge-ins of `bench echo
+    --echo-db 6 --rt60 0.6` (7 in seed 2) were read as the room's alone. The report says
+    how much of the microphone was past full scale."""
+    assert with_aec["mic_clipped_percent"] == 0.0  # −6 dB: clear of clipping
+    loud = run_echo_bench(minutes=0.2, echo_db=6.0, rt60_s=0.6, transcripts=False, seed=2)
+    assert loud["mic_clipped_percent"] > 1.0, loud["mic_clipped_percent"]
+
+
 def test_fresh_canceller_bench_counts_echo_taken_for_speech():
     from voicedesk.bench.fresh_aec import run_fresh_cancellers
 

