@@ -68,7 +68,8 @@ no code; pipecat-ai/pipecat#4043, BerriAI/litellm#34569). Every turn failed whil
 documents tools were on; "none" is sent from then on, whatever was chosen.
 
 The thinking a server streams apart goes back with the tool calls it led to (DeepSeek's
-API refuses their results without it; ``ToolCalls.thought``). Servers strict about
+API refuses their results, and every later turn's request, without it;
+``ToolCalls.thought``). Servers strict about
 message fields refuse it: Groq with HTTP 400 "'messages.2' : for 'role:assistant' the
 following must be satisfied[('messages.2' : property 'reasoning_content' is unsupported)]"
 (or 'reasoning'; janhq/jan#8136, AstrBotDevs/AstrBot#5946), Cerebras "property
