@@ -2239,3 +2239,38 @@ async def test_llm_a_lone_closing_tag_is_learnt_by_an_answer_cut_short():
         finally:
             await llm.aclose()
     assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
+
+
+async def test_llm_a_tool_call_without_its_thought_is_sent_an_empty_one_for_deepseek():
+    """DeepSeek's thinking mode refuses a request any of whose tool-call messages has no
+    ``reasoning_content`` ("Missing `reasoning_content` field in the assistant message at
+    message index 1"), in every later turn. A conversation resumed from a log written
+    before the thought was kept (or calls made while it thought nothing) has such messages:
+    every turn failed until they left the window. The refusal is learnt and such a
+    message sent with an empty one, which it takes (continuedev/continue#11285)."""
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "docs__read_document", "arguments": '{"path": "plan.md"}'},
+    }
+    history = [
+        {"role": "user", "content": "Whose is the plan?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "# Plan\n\nMine."},
+        {"role": "assistant", "content": "It is yours."},
+        {"role": "user", "content": "What time is it?"},
+    ]
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning="deepseek") as server:
+        llm = OpenAIChat(
+            api_key="sk-test", model="deepseek-reasoner", base_url=f"{server.base_url}/v1"
+        )
+        try:
+            for _ in range(2):  # learnt: the second turn is not refused first
+                request = ChatRequest(messages=[dict(m) for m in history])
+                items = [item async for item in llm.stream(request)]
+                said = "".join(i.text for i in items if isinstance(i, TextDelta))
+                assert said == "It is ten past three."
+        finally:
+            await llm.aclose()
+        sent = [r["messages"][1] for r in server.chat_requests()]
+    assert [m.get("reasoning_content") for m in sent] == [None, "", ""]

@@ -74,7 +74,10 @@ message fields refuse it: Groq with HTTP 400 "'messages.2' : for 'role:assistant
 following must be satisfied[('messages.2' : property 'reasoning_content' is unsupported)]"
 (or 'reasoning'; janhq/jan#8136, AstrBotDevs/AstrBot#5946), Cerebras "property
 'messages.2.assistant.reasoning_content' is unsupported" (Kilo-Org/kilocode#10375). Such a
-refusal naming the field is learnt, and the messages sent without it.
+refusal naming the field is learnt, and the messages sent without it. One that wants it
+with every tool call (DeepSeek's "Missing `reasoning_content` field", in any later turn too)
+has a tool-call message that carries none (from a log that did not keep it) sent with an
+empty one, which it takes (continuedev/continue#11285).
 """
 
 from __future__ import annotations
@@ -113,6 +116,15 @@ _FIELD_REFUSED = re.compile(
 # for the least it takes, "server" sends none (the model's own, "medium" at OpenAI).
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 LEAST_EFFORT, SERVER_EFFORT = "lowest", "server"
+# A tool-call message sent back with no thinking, refused by DeepSeek's thinking mode
+# ("Missing `reasoning_content` field in the assistant message at message index 2") and
+# Moonshot's Kimi ("thinking is enabled but reasoning_content is missing in assistant tool
+# call message"): every later turn's, not only the answer's (a conversation resumed from a
+# log that kept none, a call made with no thought); an empty one is taken
+# (continuedev/continue#11285).
+_THOUGHT_MISSING = re.compile(
+    r"missing `?reasoning_content`? field|reasoning_content is missing", re.I
+)
 _TOOLS_WANT_NO_EFFORT = re.compile(r"function tools with reasoning_effort are not supported", re.I)
 _SUPPORTED = re.compile(r"Supported values are:?\s*(.*)", re.I | re.S)
 # The codes of OpenAI's refusal of one parameter, which its ``param`` names.
@@ -138,6 +150,7 @@ class RefusedParameters:
         self.default_temperature = False  # no temperature is sent (the model's own, 1)
         self.no_stream_options = False  # no stream_options (no usage at the stream's end)
         self.no_thought_back = False  # no thinking sent back in the messages
+        self.thought_required = False  # a tool-call message with none is sent an empty one
         # the model takes no tools: (the server's words, how to have them), once refused
         self.no_tools: tuple[str, str] | None = None
 
@@ -155,6 +168,8 @@ class RefusedParameters:
                 shaped.pop(name, None)
         if self.effort is not None:
             shaped["reasoning_effort"] = self.effort
+        if self.thought_required and not self.no_thought_back:
+            shaped["messages"] = [_with_a_thought(m) for m in shaped.get("messages") or []]
         if self.no_thought_back and _thought_in(shaped.get("messages")):
             shaped["messages"] = [
                 {k: v for k, v in m.items() if k not in THOUGHT_FIELDS}
@@ -185,6 +200,15 @@ class RefusedParameters:
                     return True
         if getattr(exc, "status_code", None) not in (400, 422):
             return False
+        if (
+            not self.no_thought_back  # (a server that refused the field: not ours to solve)
+            and _THOUGHT_MISSING.search(_error_text(exc))
+            and any(_with_a_thought(m) is not m for m in kwargs.get("messages") or [])
+        ):
+            if not self.thought_required:
+                log.info("the server wants thinking with every tool call; sending empty ones")
+            self.thought_required = True
+            return True
         if _thought_in(kwargs.get("messages")) and _FIELD_REFUSED.search(_error_text(exc)):
             if not self.no_thought_back:
                 log.info("the server takes no thinking in messages; sending none back")
@@ -248,6 +272,19 @@ class RefusedParameters:
         else:
             log.info("the model refuses reasoning effort %r; sending %r", sent, choice)
             self.effort = choice
+
+
+def _with_a_thought(message: Any) -> Any:
+    """``message`` with an empty ``reasoning_content`` if it is an assistant's tool calls
+    that carry no thinking back (itself otherwise)."""
+    if (
+        isinstance(message, dict)
+        and message.get("role") == "assistant"
+        and message.get("tool_calls")
+        and not any(name in message for name in THOUGHT_FIELDS)
+    ):
+        return {**message, "reasoning_content": ""}
+    return message
 
 
 def _thought_in(messages: Any) -> bool:

@@ -57,9 +57,9 @@ DeepSeek-R1 and its distills (and of Qwen3's -Thinking-2507 models) ends the pro
 ``"deepseek"`` streams it in ``reasoning_content`` as DeepSeek's API does in thinking mode,
 and is as strict: an assistant message with ``tool_calls``, in the turn being answered or
 any earlier one ("in all subsequent requests", its docs say), must carry the
-``reasoning_content`` it was streamed with, or the request is refused with HTTP 400
-"Missing `reasoning_content` field in the assistant message at message index N"
-(api-docs.deepseek.com/guides/thinking_mode#tool-calls; abhigyanpatwari/GitNexus#43; a
+``reasoning_content`` it was streamed with (an empty one is taken), or the request is
+refused with HTTP 400 "Missing `reasoning_content` field in the assistant message at
+message index N" (api-docs.deepseek.com/guides/thinking_mode#tool-calls; abhigyanpatwari/GitNexus#43; a
 later turn's: anomalyco/opencode#24722, continuedev/continue#11285).
 ``strict_messages`` refuses an assistant message carrying thinking back (``reasoning_content``
 or ``reasoning``) as Groq refuses any field it does not know: HTTP 400 "'messages.2' : for
@@ -1538,7 +1538,7 @@ def _thought_not_passed_back(messages: Any) -> web.Response | None:
             isinstance(message, dict)
             and message.get("role") == "assistant"
             and message.get("tool_calls")
-            and not message.get("reasoning_content")
+            and "reasoning_content" not in message  # an empty one is taken
         ):
             return SimServer._openai_error(
                 400,
