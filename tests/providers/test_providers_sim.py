@@ -2071,6 +2071,28 @@ async def test_llm_thinking_begun_in_the_prompt_is_learnt_from_its_closing_tag()
     assert said[1:] == ["It is ten past three."] * 2
 
 
+@pytest.mark.parametrize("tag", ["thought", "thinking", "reasoning"])
+async def test_llm_thinking_begun_in_the_prompt_is_held_by_the_closing_tag_it_showed(tag):
+    """EXAONE Deep's template opens ``<thought>`` in the prompt, and the model closes it with
+    ``</thought>``: learnt from the first turn, the later ones were held for ``</think>``,
+    which never came. The whole answer waited for the stream's end, then was said with its
+    thinking and the tag, and the turn after spoke its thinking again. The tag it showed is
+    the one waited for."""
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript="What time is it?",
+                reply=f"The person wants the time. </{tag}> It is ten past three.",
+            )
+        ]
+    )
+    async with SimServer(script, SimLatency(**vars(FAST))) as server:
+        said = await _answers(server, "exaone-deep:7.8b", ["What time is it?"] * 3)
+    # the first turn's thought was said before its tag showed what it was; not the tag
+    assert said[0].endswith("It is ten past three.") and "</" not in said[0]
+    assert said[1:] == ["It is ten past three."] * 2
+
+
 @pytest.mark.parametrize("style", [None, "field", "content"])
 async def test_llm_a_model_named_as_thinking_in_the_prompt_that_does_not_still_answers(style):
     """A model of such a name whose server sends its thinking apart, or with both tags, or
