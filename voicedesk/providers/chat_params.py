@@ -65,7 +65,10 @@ take function tools on Chat Completions only at effort "none" (from GPT-5.6, onl
 reasoning_effort are not supported for gpt-5.4 in /v1/chat/completions. To use function
 tools, use /v1/responses or set reasoning_effort to 'none'." (param ``reasoning_effort``,
 no code; pipecat-ai/pipecat#4043, BerriAI/litellm#34569). Every turn failed while the
-documents tools were on; "none" is sent from then on, whatever was chosen.
+documents tools were on; "none" is sent from then on, whatever was chosen. An effort the
+person did not ask for ("lowest") refused in other words about thinking is not sent again:
+Gemini 2.5 Pro, whose thoughts a gateway counts in the usage, refuses "none" with HTTP 400
+"Budget 0 is invalid. This model only works in thinking mode." (mozilla-ai/any-llm#1294).
 
 The thinking a server streams apart goes back with the tool calls it led to (DeepSeek's
 API refuses their results, and every later turn's request, without it;
@@ -125,6 +128,10 @@ LEAST_EFFORT, SERVER_EFFORT = "lowest", "server"
 _THOUGHT_MISSING = re.compile(
     r"missing `?reasoning_content`? field|reasoning_content is missing", re.I
 )
+# A refusal in words about thinking (not OpenAI's ``unsupported_value``), of an effort the
+# person did not ask for: Gemini's "Budget 0 is invalid. This model only works in thinking
+# mode." (mozilla-ai/any-llm#1294).
+_ABOUT_THINKING = re.compile(r"reasoning|effort|think|budget", re.I)
 _TOOLS_WANT_NO_EFFORT = re.compile(r"function tools with reasoning_effort are not supported", re.I)
 _SUPPORTED = re.compile(r"Supported values are:?\s*(.*)", re.I | re.S)
 # The codes of OpenAI's refusal of one parameter, which its ``param`` names.
@@ -225,6 +232,8 @@ class RefusedParameters:
         if "reasoning_effort" in kwargs and (levels := refused_effort(exc)) is not None:
             self._next_effort(str(kwargs["reasoning_effort"]), levels)
             return True
+        if self._unbidden_effort_refused(exc, kwargs):
+            return True
         # ``kwargs`` was shaped by what was known when it was sent: a refused parameter in
         # it is sent otherwise from now on, whether this refusal taught it or one of
         # another request in flight at the same time did (each resend drops one, so this
@@ -252,6 +261,27 @@ class RefusedParameters:
                     log.info("the server refuses stream_options; asking for no usage")
                 self.no_stream_options = learnt = True
         return learnt
+
+    def _unbidden_effort_refused(self, exc: BaseException, kwargs: dict[str, Any]) -> bool:
+        """Whether ``exc`` refused, in words about thinking but not OpenAI's, an effort
+        voicedesk asked for unbidden ("lowest": the person set none), which is then not
+        sent again: Gemini 2.5 Pro's "Budget 0 is invalid. This model only works in
+        thinking mode." failed every turn after the one whose usage showed it reasons."""
+        if (
+            self.effort_setting != LEAST_EFFORT
+            or self._no_effort_for_tools  # (its tools want "none": not ours to drop)
+            or kwargs.get("reasoning_effort") is None
+            or not _ABOUT_THINKING.search(_error_text(exc))
+        ):
+            return False
+        if self.effort == kwargs["reasoning_effort"]:  # (else learnt by another request)
+            log.info(
+                "the model refuses reasoning effort %r (%s); sending none",
+                self.effort,
+                _error_text(exc),
+            )
+            self.effort = None
+        return True
 
     def _next_effort(self, sent: str, levels: list[str]) -> None:
         """The effort ``sent`` was refused, the model taking ``levels`` (or, none named,
@@ -308,6 +338,11 @@ def refused_effort(exc: BaseException) -> list[str] | None:
     return re.findall(r"'([\w-]+)'", listed.group(1)) if listed else []
 
 
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """The error object of ``exc``'s body, however the server wrapped it ({} if none)."""
+    return _error_fields(exc)
+
+
 def _error_text(exc: BaseException) -> str:
     """The message of ``exc``'s error body (or of the exception)."""
     message = _error_fields(exc).get("message")
@@ -316,8 +351,11 @@ def _error_text(exc: BaseException) -> str:
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:
     """The error object of ``exc``'s body (the SDK keeps OpenAI's ``error`` object, or the
-    whole body when it has none)."""
+    whole body when it has none; Gemini's OpenAI-compatible endpoint wraps it in a list,
+    ``[{"error": {…}}]``, whose words were lost)."""
     body = getattr(exc, "body", None)
+    if isinstance(body, list) and len(body) == 1:
+        body = body[0]
     err = body.get("error", body) if isinstance(body, dict) else None
     return err if isinstance(err, dict) else {}
 
