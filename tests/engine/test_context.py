@@ -962,6 +962,34 @@ def test_a_tool_results_call_id_is_counted():
     assert counter.message(result) >= 4 + counter.count(call_id) + counter.count("Created eggs.md.")
 
 
+def test_the_thinking_sent_back_with_tool_calls_is_kept_and_counted():
+    """DeepSeek's thinking mode refuses every later request whose tool-call messages lack
+    the thought they came of ("must be fully passed back to the API in all subsequent
+    requests"): it was dropped once the answer was done, and the next turn failed with
+    HTTP 400. Kept, it is sent, so it is counted: often longer than the calls."""
+    from voicedesk.engine.context import compact_tool_results
+
+    thought = "Let me look at the plan before I answer, it should say whose it is. " * 20
+    call = {
+        "role": "assistant",
+        "content": None,
+        "reasoning_content": thought,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "docs__read_document", "arguments": '{"path": "plan.md"}'},
+            }
+        ],
+    }
+    result = {"role": "tool", "tool_call_id": "call_1", "content": "x" * 10_000}
+    kept = compact_tool_results([call, result])
+    assert kept[0]["reasoning_content"] == thought
+    counter = _ctx(4000).counter
+    bare = {k: v for k, v in call.items() if k != "reasoning_content"}
+    assert counter.message(call) >= counter.message(bare) + counter.count(thought)
+
+
 async def test_a_typed_text_cut_to_fit_the_budget_is_said_to_be_cut(tmp_path, monkeypatch):
     """A text typed (or pasted) over the whole budget is sent cut to what fits: the model
     was given its beginning as if that were all of it, and the person was not told, so a

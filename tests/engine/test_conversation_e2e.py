@@ -1877,7 +1877,10 @@ async def test_a_thinking_models_tool_call_goes_back_with_its_thought(tmp_path, 
     ``reasoning_content``, and refuses the request with the tool results unless the
     assistant message of the calls carries it back: "Missing `reasoning_content` field in
     the assistant message at message index 2" (api-docs.deepseek.com/guides/thinking_mode).
-    Every turn that read a document failed. The thought goes back with its calls."""
+    Every turn that read a document failed. The thought goes back with its calls, and in
+    every later turn too: "for turns that do perform tool calls, the reasoning_content must
+    be fully passed back to the API in all subsequent requests" (the turn after a document
+    was read failed so: anomalyco/opencode#24722)."""
     from voicedesk.sim.script import SimToolCall
 
     servers: list[SimServer] = []
@@ -1907,10 +1910,11 @@ async def test_a_thinking_models_tool_call_goes_back_with_its_thought(tmp_path, 
         (None, "The plan says it is yours."),
         (None, "You're welcome."),
     ]
-    # sent back within its answer; a later turn's request does not carry it (nor pay for it)
+    # sent back within its answer, and by the later turn's request too
     later = servers[0].chat_requests()[-1]["messages"]
+    assert later[-1]["role"] == "user"  # the second turn's, after the first's calls
     calls = [m for m in later if m.get("tool_calls")]
-    assert calls and not any("reasoning_content" in m for m in calls)
+    assert calls and all(m.get("reasoning_content") for m in calls)
 
 
 async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path, monkeypatch):

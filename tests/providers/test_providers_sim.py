@@ -2071,6 +2071,28 @@ async def test_llm_thinking_begun_in_the_prompt_is_learnt_from_its_closing_tag()
     assert said[1:] == ["It is ten past three."] * 2
 
 
+@pytest.mark.parametrize("tag", ["thought", "thinking", "reasoning"])
+async def test_llm_thinking_begun_in_the_prompt_is_held_by_the_closing_tag_it_showed(tag):
+    """EXAONE Deep's template opens ``<thought>`` in the prompt, and the model closes it with
+    ``</thought>``: learnt from the first turn, the later ones were held for ``</think>``,
+    which never came. The whole answer waited for the stream's end, then was said with its
+    thinking and the tag, and the turn after spoke its thinking again. The tag it showed is
+    the one waited for."""
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript="What time is it?",
+                reply=f"The person wants the time. </{tag}> It is ten past three.",
+            )
+        ]
+    )
+    async with SimServer(script, SimLatency(**vars(FAST))) as server:
+        said = await _answers(server, "exaone-deep:7.8b", ["What time is it?"] * 3)
+    # the first turn's thought was said before its tag showed what it was; not the tag
+    assert said[0].endswith("It is ten past three.") and "</" not in said[0]
+    assert said[1:] == ["It is ten past three."] * 2
+
+
 @pytest.mark.parametrize("style", [None, "field", "content"])
 async def test_llm_a_model_named_as_thinking_in_the_prompt_that_does_not_still_answers(style):
     """A model of such a name whose server sends its thinking apart, or with both tags, or
@@ -2239,3 +2261,130 @@ async def test_llm_a_lone_closing_tag_is_learnt_by_an_answer_cut_short():
         finally:
             await llm.aclose()
     assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "It is ten past three."
+
+
+async def test_llm_a_tool_call_without_its_thought_is_sent_an_empty_one_for_deepseek():
+    """DeepSeek's thinking mode refuses a request any of whose tool-call messages has no
+    ``reasoning_content`` ("Missing `reasoning_content` field in the assistant message at
+    message index 1"), in every later turn. A conversation resumed from a log written
+    before the thought was kept (or calls made while it thought nothing) has such messages:
+    every turn failed until they left the window. The refusal is learnt and such a
+    message sent with an empty one, which it takes (continuedev/continue#11285)."""
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "docs__read_document", "arguments": '{"path": "plan.md"}'},
+    }
+    history = [
+        {"role": "user", "content": "Whose is the plan?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "# Plan\n\nMine."},
+        {"role": "assistant", "content": "It is yours."},
+        {"role": "user", "content": "What time is it?"},
+    ]
+    async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning="deepseek") as server:
+        llm = OpenAIChat(
+            api_key="sk-test", model="deepseek-reasoner", base_url=f"{server.base_url}/v1"
+        )
+        try:
+            for _ in range(2):  # learnt: the second turn is not refused first
+                request = ChatRequest(messages=[dict(m) for m in history])
+                items = [item async for item in llm.stream(request)]
+                said = "".join(i.text for i in items if isinstance(i, TextDelta))
+                assert said == "It is ten past three."
+        finally:
+            await llm.aclose()
+        sent = [r["messages"][1] for r in server.chat_requests()]
+    assert [m.get("reasoning_content") for m in sent] == [None, "", ""]
+
+
+async def test_llm_an_effort_asked_unbidden_and_refused_in_other_words_is_dropped():
+    """A model whose usage counts thinking it never streams is asked for the least effort
+    ("none") without the person setting one. Gemini's 2.5 Pro behind a gateway that counts
+    its thoughts so refuses it in its own words: HTTP 400 "Budget 0 is invalid. This model
+    only works in thinking mode." (INVALID_ARGUMENT; mozilla-ai/any-llm#1294), no
+    ``unsupported_value``: every turn after the first failed. An effort voicedesk chose
+    itself, refused in words about thinking, is not sent again."""
+    from aiohttp import web
+
+    bodies: list[dict[str, Any]] = []
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        bodies.append(body)
+        if "reasoning_effort" in body:
+            said = "Budget 0 is invalid. This model only works in thinking mode."
+            error = {"code": 400, "message": said, "status": "INVALID_ARGUMENT"}
+            return web.json_response([{"error": error}], status=400)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        base = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+        usage = {
+            "prompt_tokens": 9,
+            "completion_tokens": 140,
+            "total_tokens": 149,
+            "completion_tokens_details": {"reasoning_tokens": 133},
+        }
+        for choices, extra in (
+            ([{"index": 0, "delta": {"role": "assistant", "content": "Ten past three."}}], {}),
+            ([{"index": 0, "delta": {}, "finish_reason": "stop"}], {}),
+            ([], {"usage": usage}),
+        ):
+            chunk = {**base, "choices": choices, **extra}
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+    async with _chat_server(chat) as base_url:
+        llm = OpenAIChat(api_key="sk-test", model="gemini-2.5-pro", base_url=base_url)
+        try:
+            said = []
+            for _ in range(3):
+                request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+                items = [item async for item in llm.stream(request)]
+                said.append("".join(i.text for i in items if isinstance(i, TextDelta)))
+        finally:
+            await llm.aclose()
+    assert said == ["Ten past three."] * 3
+    # asked once, refused, never again
+    assert [b.get("reasoning_effort") for b in bodies] == [None, "none", None, None]
+
+
+@contextlib.asynccontextmanager
+async def _chat_server(handler: Any) -> AsyncIterator[str]:
+    """A chat completions endpoint answered by ``handler``, on a real socket: the base URL."""
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
+async def test_llm_an_error_wrapped_in_a_list_is_said_in_the_servers_words():
+    """Gemini's OpenAI-compatible endpoint wraps its error object in a list,
+    ``[{"error": {"code": 400, "message": …}}]``: the person read "The language model failed
+    (HTTP 400): Error code: 400", the server's words (a bad key, a refused value) lost."""
+    from aiohttp import web
+
+    async def chat(request: web.Request) -> web.Response:
+        said = "API key not valid. Please pass a valid API key."
+        error = {"code": 400, "message": said, "status": "INVALID_ARGUMENT"}
+        return web.json_response([{"error": error}], status=400)
+
+    async with _chat_server(chat) as base_url:
+        llm = OpenAIChat(api_key="sk-test", model="gemini-2.5-flash", base_url=base_url)
+        try:
+            request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+            with pytest.raises(ProviderError) as caught:
+                _ = [item async for item in llm.stream(request)]
+        finally:
+            await llm.aclose()
+    assert "API key not valid. Please pass a valid API key." in caught.value.message

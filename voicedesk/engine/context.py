@@ -35,7 +35,6 @@ from voicedesk.config import Settings, check_context_window
 from voicedesk.engine.tokens import TokenCounter, as_json
 from voicedesk.errors import ContextTooLongError, UserError
 from voicedesk.loopback import openai_address
-from voicedesk.providers.base import THOUGHT_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -709,10 +708,10 @@ def compact_tool_results(messages: list[dict[str, Any]]) -> list[dict[str, Any]]
     document read whole would otherwise grow the log by megabytes a call)."""
     out = []
     for message in messages:
-        if any(name in message for name in THOUGHT_FIELDS):
-            # the thinking sent back with its calls was for that answer's rounds (DeepSeek
-            # needs it there, and ignores it later): kept, every later request paid for it
-            message = {k: v for k, v in message.items() if k not in THOUGHT_FIELDS}
+        # The thinking a tool-call message carries (``THOUGHT_FIELDS``) is kept whole:
+        # DeepSeek refuses every later request whose history lacks it ("must be fully
+        # passed back to the API in all subsequent requests"); a server that takes none
+        # is sent none (``chat_params``).
         content = message.get("content")
         if (
             message.get("role") == "tool"

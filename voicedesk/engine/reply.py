@@ -286,7 +286,7 @@ class Reply:
                 assistant_msg = {
                     "role": "assistant",
                     # the thinking the calls came of, in the field it came in: DeepSeek's
-                    # API refuses their results without it (kept for this answer only)
+                    # API refuses their results without it (and every later request too)
                     **self._calls_thought,
                     # this round's words only: the earlier rounds' are in their own messages
                     "content": self.text[said_before:].strip() or None,

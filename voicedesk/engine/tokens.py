@@ -15,6 +15,8 @@ import logging
 import threading
 from typing import Any
 
+from voicedesk.providers.base import THOUGHT_FIELDS
+
 log = logging.getLogger(__name__)
 
 MESSAGE_OVERHEAD = 4  # role and separators per chat message
@@ -55,16 +57,27 @@ class TokenCounter:
         return int(len(self._encode(text)) * self._margin) + (1 if self._margin > 1 else 0)
 
     def message(self, message: dict[str, Any]) -> int:
-        """Its text, its tool calls, and the id of the call a tool result answers (or a
-        name): sent with it, ``call_`` and 24 random letters come to some 15 tokens, and
-        counted as its text alone a window of tool results ran over the budget."""
+        """Its text, its tool calls, the thinking they came of (sent back with them, as
+        DeepSeek requires: often longer than the rest), and the id of the call a tool
+        result answers (or a name): sent with it, ``call_`` and 24 random letters come to
+        some 15 tokens, and counted as its text alone a window of tool results ran over
+        the budget."""
         content = message.get("content")
         text = content if isinstance(content, str) else as_json(content) if content else ""
         extra = as_json(message["tool_calls"]) if message.get("tool_calls") else ""
         ids = "".join(
             value for key in ("tool_call_id", "name") if isinstance(value := message.get(key), str)
         )
-        return MESSAGE_OVERHEAD + self.count(text) + self.count(extra) + self.count(ids)
+        thought = "".join(
+            value for key in THOUGHT_FIELDS if isinstance(value := message.get(key), str)
+        )
+        return (
+            MESSAGE_OVERHEAD
+            + self.count(text)
+            + self.count(extra)
+            + self.count(ids)
+            + self.count(thought)
+        )
 
     def messages(self, messages: list[dict[str, Any]]) -> int:
         return 3 + sum(self.message(m) for m in messages)

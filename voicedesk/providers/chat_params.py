@@ -65,15 +65,22 @@ take function tools on Chat Completions only at effort "none" (from GPT-5.6, onl
 reasoning_effort are not supported for gpt-5.4 in /v1/chat/completions. To use function
 tools, use /v1/responses or set reasoning_effort to 'none'." (param ``reasoning_effort``,
 no code; pipecat-ai/pipecat#4043, BerriAI/litellm#34569). Every turn failed while the
-documents tools were on; "none" is sent from then on, whatever was chosen.
+documents tools were on; "none" is sent from then on, whatever was chosen. An effort the
+person did not ask for ("lowest") refused in other words about thinking is not sent again:
+Gemini 2.5 Pro, whose thoughts a gateway counts in the usage, refuses "none" with HTTP 400
+"Budget 0 is invalid. This model only works in thinking mode." (mozilla-ai/any-llm#1294).
 
 The thinking a server streams apart goes back with the tool calls it led to (DeepSeek's
-API refuses their results without it; ``ToolCalls.thought``). Servers strict about
+API refuses their results, and every later turn's request, without it;
+``ToolCalls.thought``). Servers strict about
 message fields refuse it: Groq with HTTP 400 "'messages.2' : for 'role:assistant' the
 following must be satisfied[('messages.2' : property 'reasoning_content' is unsupported)]"
 (or 'reasoning'; janhq/jan#8136, AstrBotDevs/AstrBot#5946), Cerebras "property
 'messages.2.assistant.reasoning_content' is unsupported" (Kilo-Org/kilocode#10375). Such a
-refusal naming the field is learnt, and the messages sent without it.
+refusal naming the field is learnt, and the messages sent without it. One that wants it
+with every tool call (DeepSeek's "Missing `reasoning_content` field", in any later turn too)
+has a tool-call message that carries none (from a log that did not keep it) sent with an
+empty one, which it takes (continuedev/continue#11285).
 """
 
 from __future__ import annotations
@@ -112,6 +119,19 @@ _FIELD_REFUSED = re.compile(
 # for the least it takes, "server" sends none (the model's own, "medium" at OpenAI).
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 LEAST_EFFORT, SERVER_EFFORT = "lowest", "server"
+# A tool-call message sent back with no thinking, refused by DeepSeek's thinking mode
+# ("Missing `reasoning_content` field in the assistant message at message index 2") and
+# Moonshot's Kimi ("thinking is enabled but reasoning_content is missing in assistant tool
+# call message"): every later turn's, not only the answer's (a conversation resumed from a
+# log that kept none, a call made with no thought); an empty one is taken
+# (continuedev/continue#11285).
+_THOUGHT_MISSING = re.compile(
+    r"missing `?reasoning_content`? field|reasoning_content is missing", re.I
+)
+# A refusal in words about thinking (not OpenAI's ``unsupported_value``), of an effort the
+# person did not ask for: Gemini's "Budget 0 is invalid. This model only works in thinking
+# mode." (mozilla-ai/any-llm#1294).
+_ABOUT_THINKING = re.compile(r"reasoning|effort|think|budget", re.I)
 _TOOLS_WANT_NO_EFFORT = re.compile(r"function tools with reasoning_effort are not supported", re.I)
 _SUPPORTED = re.compile(r"Supported values are:?\s*(.*)", re.I | re.S)
 # The codes of OpenAI's refusal of one parameter, which its ``param`` names.
@@ -137,6 +157,7 @@ class RefusedParameters:
         self.default_temperature = False  # no temperature is sent (the model's own, 1)
         self.no_stream_options = False  # no stream_options (no usage at the stream's end)
         self.no_thought_back = False  # no thinking sent back in the messages
+        self.thought_required = False  # a tool-call message with none is sent an empty one
         # the model takes no tools: (the server's words, how to have them), once refused
         self.no_tools: tuple[str, str] | None = None
 
@@ -154,6 +175,8 @@ class RefusedParameters:
                 shaped.pop(name, None)
         if self.effort is not None:
             shaped["reasoning_effort"] = self.effort
+        if self.thought_required and not self.no_thought_back:
+            shaped["messages"] = [_with_a_thought(m) for m in shaped.get("messages") or []]
         if self.no_thought_back and _thought_in(shaped.get("messages")):
             shaped["messages"] = [
                 {k: v for k, v in m.items() if k not in THOUGHT_FIELDS}
@@ -184,6 +207,15 @@ class RefusedParameters:
                     return True
         if getattr(exc, "status_code", None) not in (400, 422):
             return False
+        if (
+            not self.no_thought_back  # (a server that refused the field: not ours to solve)
+            and _THOUGHT_MISSING.search(_error_text(exc))
+            and any(_with_a_thought(m) is not m for m in kwargs.get("messages") or [])
+        ):
+            if not self.thought_required:
+                log.info("the server wants thinking with every tool call; sending empty ones")
+            self.thought_required = True
+            return True
         if _thought_in(kwargs.get("messages")) and _FIELD_REFUSED.search(_error_text(exc)):
             if not self.no_thought_back:
                 log.info("the server takes no thinking in messages; sending none back")
@@ -199,6 +231,8 @@ class RefusedParameters:
             return True
         if "reasoning_effort" in kwargs and (levels := refused_effort(exc)) is not None:
             self._next_effort(str(kwargs["reasoning_effort"]), levels)
+            return True
+        if self._unbidden_effort_refused(exc, kwargs):
             return True
         # ``kwargs`` was shaped by what was known when it was sent: a refused parameter in
         # it is sent otherwise from now on, whether this refusal taught it or one of
@@ -228,6 +262,27 @@ class RefusedParameters:
                 self.no_stream_options = learnt = True
         return learnt
 
+    def _unbidden_effort_refused(self, exc: BaseException, kwargs: dict[str, Any]) -> bool:
+        """Whether ``exc`` refused, in words about thinking but not OpenAI's, an effort
+        voicedesk asked for unbidden ("lowest": the person set none), which is then not
+        sent again: Gemini 2.5 Pro's "Budget 0 is invalid. This model only works in
+        thinking mode." failed every turn after the one whose usage showed it reasons."""
+        if (
+            self.effort_setting != LEAST_EFFORT
+            or self._no_effort_for_tools  # (its tools want "none": not ours to drop)
+            or kwargs.get("reasoning_effort") is None
+            or not _ABOUT_THINKING.search(_error_text(exc))
+        ):
+            return False
+        if self.effort == kwargs["reasoning_effort"]:  # (else learnt by another request)
+            log.info(
+                "the model refuses reasoning effort %r (%s); sending none",
+                self.effort,
+                _error_text(exc),
+            )
+            self.effort = None
+        return True
+
     def _next_effort(self, sent: str, levels: list[str]) -> None:
         """The effort ``sent`` was refused, the model taking ``levels`` (or, none named,
         any other): the nearest it takes to what is wanted, least first with "lowest"."""
@@ -247,6 +302,19 @@ class RefusedParameters:
         else:
             log.info("the model refuses reasoning effort %r; sending %r", sent, choice)
             self.effort = choice
+
+
+def _with_a_thought(message: Any) -> Any:
+    """``message`` with an empty ``reasoning_content`` if it is an assistant's tool calls
+    that carry no thinking back (itself otherwise)."""
+    if (
+        isinstance(message, dict)
+        and message.get("role") == "assistant"
+        and message.get("tool_calls")
+        and not any(name in message for name in THOUGHT_FIELDS)
+    ):
+        return {**message, "reasoning_content": ""}
+    return message
 
 
 def _thought_in(messages: Any) -> bool:
@@ -270,6 +338,11 @@ def refused_effort(exc: BaseException) -> list[str] | None:
     return re.findall(r"'([\w-]+)'", listed.group(1)) if listed else []
 
 
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """The error object of ``exc``'s body, however the server wrapped it ({} if none)."""
+    return _error_fields(exc)
+
+
 def _error_text(exc: BaseException) -> str:
     """The message of ``exc``'s error body (or of the exception)."""
     message = _error_fields(exc).get("message")
@@ -278,8 +351,11 @@ def _error_text(exc: BaseException) -> str:
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:
     """The error object of ``exc``'s body (the SDK keeps OpenAI's ``error`` object, or the
-    whole body when it has none)."""
+    whole body when it has none; Gemini's OpenAI-compatible endpoint wraps it in a list,
+    ``[{"error": {…}}]``, whose words were lost)."""
     body = getattr(exc, "body", None)
+    if isinstance(body, list) and len(body) == 1:
+        body = body[0]
     err = body.get("error", body) if isinstance(body, dict) else None
     return err if isinstance(err, dict) else {}
 

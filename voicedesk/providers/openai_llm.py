@@ -80,6 +80,7 @@ from voicedesk.providers.chat_params import (
     LEAST_EFFORT,
     SERVER_EFFORT,
     RefusedParameters,
+    error_fields,
     validation_details,
 )
 from voicedesk.providers.reasoning import ThinkingFilter, begins_mid_thought
@@ -700,14 +701,13 @@ def error_message(exc: Exception) -> str:
     """What an OpenAI-style server said in its error body, which says more than the status.
     A pydantic error list (Mistral's 422s, FastAPI servers) is said field by field: it was
     printed as the dict it is."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and (details := validation_details(err)):
+    err = error_fields(exc)
+    if err:
+        if details := validation_details(err):
             return "; ".join(
                 f"{'.'.join(str(part) for part in d['loc'] if part != 'body')}: {d.get('msg')}"
                 for d in details
             )
-        if isinstance(err, dict) and err.get("message"):
+        if err.get("message"):
             return str(err["message"])
     return str(getattr(exc, "message", exc))

@@ -19,8 +19,9 @@ Some chat templates open the thought themselves, as the prompt's last words: Dee
 (and its distills', QwQ's, Qwen3's -Thinking-2507 models') ends with ``<think>\n``, so the
 stream starts mid-thought and only ``</think>`` comes (ggml-org/llama.cpp#11861,
 vllm-project/vllm#13125, open-webui/open-webui#9808). Every turn's thinking was spoken.
-A filter made with ``mid_thought`` holds the answer's text until a closing tag and leaves
-out what came before it. The client knows to make it so from the model's name
+A filter made with ``mid_thought`` holds the answer's text until a closing tag (any of
+those it knows: EXAONE Deep's template opens ``<thought>``) and leaves out what came before
+it. The client knows to make it so from the model's name
 (``begins_mid_thought``), or learns it from a first closing tag with no opener
 (``bare_closer``; that turn's thought was already said, what follows it is the answer). A
 stream that shows it was wrong (no closing tag by a whole answer's end, or thinking sent
@@ -92,12 +93,18 @@ class ThinkingFilter:
             self._state, self._closer = _THINKING, "</" + opener[1:]
             self._held, self._searched = start[len(opener) :], 0
         if self._state == _THINKING:
-            end = self._held.find(self._closer, self._searched)
-            if end < 0:  # still thinking; a closer split across deltas is found next time
-                self._searched = max(0, len(self._held) - len(self._closer) + 1)
+            # a thought begun in the prompt ends with whichever tag its template opened it
+            # with (``</think>``, EXAONE Deep's ``</thought>``, …): the first learnt from
+            # one stream's closer, waited for in the next, was not always the same
+            closers = _CLOSERS if self._assumed else (self._closer,)
+            found = [(at, c) for c in closers if (at := self._held.find(c, self._searched)) >= 0]
+            if not found:  # still thinking; a closer split across deltas is found next time
+                longest = max(map(len, closers))
+                self._searched = max(0, len(self._held) - longest + 1)
                 return ""
+            end, closer = min(found)
             self.thought = self._held[:end]
-            self._state, self._held = _AFTER, self._held[end + len(self._closer) :]
+            self._state, self._held = _AFTER, self._held[end + len(closer) :]
             self._assumed = False
         rest = self._held.lstrip()  # after the thought: the white space before the answer
         if not rest:

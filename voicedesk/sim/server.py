@@ -55,11 +55,12 @@ DeepSeek-R1 and its distills (and of Qwen3's -Thinking-2507 models) ends the pro
 ``<think>\n``, so the stream starts mid-thought and only ``</think>`` comes
 (ggml-org/llama.cpp#11861, vllm-project/vllm#13125, open-webui/open-webui#9808).
 ``"deepseek"`` streams it in ``reasoning_content`` as DeepSeek's API does in thinking mode,
-and is as strict: an assistant message with ``tool_calls`` in the turn being answered (after
-its last user message) must carry the ``reasoning_content`` it was streamed with, or the
-request is refused with HTTP 400 "Missing `reasoning_content` field in the assistant
-message at message index N" (api-docs.deepseek.com/guides/thinking_mode#tool-calls;
-abhigyanpatwari/GitNexus#43).
+and is as strict: an assistant message with ``tool_calls``, in the turn being answered or
+any earlier one ("in all subsequent requests", its docs say), must carry the
+``reasoning_content`` it was streamed with (an empty one is taken), or the request is
+refused with HTTP 400 "Missing `reasoning_content` field in the assistant message at
+message index N" (api-docs.deepseek.com/guides/thinking_mode#tool-calls; abhigyanpatwari/GitNexus#43; a
+later turn's: anomalyco/opencode#24722, continuedev/continue#11285).
 ``strict_messages`` refuses an assistant message carrying thinking back (``reasoning_content``
 or ``reasoning``) as Groq refuses any field it does not know: HTTP 400 "'messages.2' : for
 'role:assistant' the following must be satisfied[('messages.2' : property
@@ -1527,17 +1528,17 @@ def _thought_sent_back(messages: Any) -> web.Response | None:
 
 
 def _thought_not_passed_back(messages: Any) -> web.Response | None:
-    """DeepSeek's refusal of a turn's tool-call message sent back without its thinking."""
+    """DeepSeek's refusal of a tool-call message sent back without its thinking: in any
+    turn, not only the one being answered ("for turns that do perform tool calls, the
+    reasoning_content must be fully passed back to the API in all subsequent requests")."""
     if not isinstance(messages, list):
         return None
-    users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
-    for index in range(users[-1] + 1 if users else 0, len(messages)):
-        message = messages[index]
+    for index, message in enumerate(messages):
         if (
             isinstance(message, dict)
             and message.get("role") == "assistant"
             and message.get("tool_calls")
-            and not message.get("reasoning_content")
+            and "reasoning_content" not in message  # an empty one is taken
         ):
             return SimServer._openai_error(
                 400,
