@@ -1076,9 +1076,7 @@ class Session:
             old, self._reply = self._reply, None
             self._spawn(old.cancel())
         tools = self._offered_tools()
-        # what the budget holds beside the conversation: the definitions actually sent (a
-        # model that refused tools is sent none, and they took a third of the room)
-        counted = tools if getattr(self.llm, "takes_tools", True) else None
+        counted = self._sent_tools(tools)
         if not turn.followup:
             self._person_turn = turn.turn_id
         person_turn = self._person_turn
@@ -1091,16 +1089,14 @@ class Session:
         )
 
         def refit(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            sent = tools if getattr(self.llm, "takes_tools", True) else None
-            return self.context.build_for(text, tools=sent, pending=pending, turn_id=turn.turn_id)[
-                0
-            ]
+            return self.context.build_for(
+                text, tools=self._sent_tools(tools), pending=pending, turn_id=turn.turn_id
+            )[0]
 
         def shrink(
             refused: ChatRequest, error: ContextTooLongError, pending: list[dict[str, Any]]
         ) -> list[dict[str, Any]]:
-            sent = refused.tools if getattr(self.llm, "takes_tools", True) else None
-            self.context.fit_refused(error, refused.messages, sent)
+            self.context.fit_refused(error, refused.messages, self._sent_tools(refused.tools))
             return refit(pending)
 
         request = ChatRequest(
@@ -1119,7 +1115,7 @@ class Session:
                 return
             tools[:] = self._offered_tools()
             request.messages, turn.record.prompt_tokens = self.context.build_for(
-                text, tools=tools, pending=carried or None, turn_id=turn.turn_id
+                text, tools=self._sent_tools(tools), pending=carried or None, turn_id=turn.turn_id
             )
 
         reply = Reply(
@@ -1163,6 +1159,11 @@ class Session:
         if confirmed:
             self._maybe_confirm(turn)
         self._update_idle()
+
+    def _sent_tools(self, tools: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        """The definitions the budget holds beside the conversation: those actually sent.
+        A model that refused tools is sent none, and counted they took a third of the room."""
+        return tools if getattr(self.llm, "takes_tools", True) else None
 
     def _reads_only(self, calls: list[ToolCall]) -> bool:
         """Whether a prepared answer may make these calls before the turn is confirmed."""
