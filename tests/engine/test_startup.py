@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,40 @@ async def test_quitting_while_a_tool_server_is_being_spawned_stops_it_at_once(
     with contextlib.suppress(asyncio.CancelledError):
         await starting
     assert "did not stop in time" not in caplog.text
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/fd")
+def test_a_record_made_while_the_log_closes_leaves_no_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Session.stop`` closes the log on a thread while the loop goes on: a record made then,
+    with the file still open and its last fsync running, was taken for one after the close.
+    Written through a second descriptor, the first was forgotten, open to the end of the
+    process, and its number no longer closed by ``close``. It is written as any other, and
+    ``close`` waits for its sync too."""
+    import threading
+
+    from voicedesk.engine import session_log
+    from voicedesk.engine.session_log import SessionLog, read_log
+
+    real_fsync = os.fsync
+    syncing = threading.Event()
+
+    def slow_fsync(fd: int) -> None:  # a slow disk: the close waits on this sync
+        syncing.set()
+        time.sleep(0.3)
+        real_fsync(fd)
+
+    monkeypatch.setattr(session_log.os, "fsync", slow_fsync)
+    path = tmp_path / "s.jsonl"
+    log = SessionLog(path)
+    log.append({"type": "user", "turn_id": 1, "text": "hello"})
+    assert syncing.wait(2.0)
+    closing = threading.Thread(target=log.close)
+    closing.start()
+    while not log._closed:  # close() has begun, and waits for the sync
+        time.sleep(0.001)
+    log.append({"type": "assistant", "turn_id": 1, "text": "hi"})
+    closing.join(5.0)
+    assert not _open_fds_to(path)
+    assert [r["type"] for r in read_log(path)] == ["user", "assistant"]
