@@ -231,3 +231,46 @@ def test_a_record_made_while_the_log_closes_leaves_no_file_open(
     closing.join(5.0)
     assert not _open_fds_to(path)
     assert [r["type"] for r in read_log(path)] == ["user", "assistant"]
+
+
+@pytest.mark.parametrize("tools_first", [True, False], ids=["tools-first", "voice-first"])
+async def test_tool_definitions_over_the_budget_are_said_whichever_comes_up_first(
+    tmp_path: Path, tools_first: bool
+) -> None:
+    """The tool servers start beside the voice services: a budget too small for their
+    definitions refused the start when the documents server won that race (a slow network
+    to the cloud), and was a notice when it lost (the simulated cloud, a fast network), the
+    same config either way. It is a notice either way, with the size to set."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "notes.md").write_text("hello\n", encoding="utf-8")
+    inp = tmp_path / "in.wav"
+    compose(["question"], tail_s=2.0).write(inp)
+    sim = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=_question())
+    async with sim_server(sim) as server:
+        settings = settings_for_sim(
+            Settings.model_validate(
+                {"context": {"budget_tokens": 600}, "tools": {"workspace": str(root)}}
+            ),
+            server.base_url,
+        )
+        bus = ev.EventBus()
+        notices: list[str] = []
+        bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+        session = build_session(settings, input_path=inp, bus=bus, with_tools=True)
+        warm = session.llm.warm
+
+        async def warm_after_the_tools() -> None:  # the cloud reached after the servers
+            while tools_first and session.tools.starting():
+                await asyncio.sleep(0.02)
+            await warm()
+
+        session.llm.warm = warm_after_the_tools
+        try:
+            await session.start()
+            await session.wait_heard_out(session.audio.backend.duration_s)
+        finally:
+            await session.stop()
+    assert [r.heard_text for r in session.records] == ["About seven minutes."]
+    (small,) = [n for n in notices if "context.budget_tokens (600) is too small" in n]
+    assert "set context.budget_tokens to at least" in small
