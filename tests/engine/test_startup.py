@@ -21,6 +21,7 @@ from voicedesk.bench.scenarios import compose, load_utterance
 from voicedesk.commands.run import converse
 from voicedesk.config import Settings
 from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+from voicedesk.engine.metrics import timings_line
 from voicedesk.sim.script import SimScript, SimTurn
 from voicedesk.sim.server import SimServer
 from voicedesk.tools import manager
@@ -90,6 +91,13 @@ async def test_listening_begins_while_a_tool_server_is_still_starting(
     (record,) = session.records  # the question, heard whole and answered
     assert record.user_text == load_utterance("question")[1]
     assert record.heard_text == "About seven minutes."
+    # the seconds its answer waited for the server are in its timings, not lost between
+    # a quick "ttft" and a slow voice-to-voice
+    figures = record.to_json()
+    assert figures["servers_wait"] > 1.0, figures
+    assert figures["servers_wait"] < figures["voice_to_voice"]
+    assert f"tool servers {figures['servers_wait'] * 1000:.0f}ms · ttft" in timings_line(figures)
+    assert f"servers {figures['servers_wait']:.2f}s · LLM" in timings_line(figures, compact=True)
 
 
 async def test_the_first_answer_waits_for_a_tool_server_still_in_its_start(

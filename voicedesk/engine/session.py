@@ -1107,16 +1107,17 @@ class Session:
         )
         turn.record.prompt_tokens = prompt_tokens
 
-        async def with_the_tools_up() -> None:
+        async def with_the_tools_up() -> bool:
             """A tool server still starting: its tools join the request once it is up
             (the list ``refit`` and ``shrink`` build with too), and the messages are built
-            again beside them."""
+            again beside them. Whether it waited."""
             if not await self._wait_tools_up():
-                return
+                return False
             tools[:] = self._offered_tools()
             request.messages, turn.record.prompt_tokens = self.context.build_for(
                 text, tools=tools, pending=carried or None, turn_id=turn.turn_id
             )
+            return True
 
         reply = Reply(
             turn_id=turn.turn_id,
