@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from voicedesk.bench.scenarios import compose, load_utterance
 from voicedesk.commands.run import converse
 from voicedesk.config import Settings
 from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+from voicedesk.engine.metrics import timings_line
 from voicedesk.sim.script import SimScript, SimTurn
 from voicedesk.sim.server import SimServer
 from voicedesk.tools import manager
@@ -89,6 +91,13 @@ async def test_listening_begins_while_a_tool_server_is_still_starting(
     (record,) = session.records  # the question, heard whole and answered
     assert record.user_text == load_utterance("question")[1]
     assert record.heard_text == "About seven minutes."
+    # the seconds its answer waited for the server are in its timings, not lost between
+    # a quick "ttft" and a slow voice-to-voice
+    figures = record.to_json()
+    assert figures["servers_wait"] > 1.0, figures
+    assert figures["servers_wait"] < figures["voice_to_voice"]
+    assert f"tool servers {figures['servers_wait'] * 1000:.0f}ms · ttft" in timings_line(figures)
+    assert f"servers {figures['servers_wait']:.2f}s · LLM" in timings_line(figures, compact=True)
 
 
 async def test_the_first_answer_waits_for_a_tool_server_still_in_its_start(
@@ -193,3 +202,83 @@ async def test_quitting_while_a_tool_server_is_being_spawned_stops_it_at_once(
     with contextlib.suppress(asyncio.CancelledError):
         await starting
     assert "did not stop in time" not in caplog.text
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/fd")
+def test_a_record_made_while_the_log_closes_leaves_no_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Session.stop`` closes the log on a thread while the loop goes on: a record made then,
+    with the file still open and its last fsync running, was taken for one after the close.
+    Written through a second descriptor, the first was forgotten, open to the end of the
+    process, and its number no longer closed by ``close``. It is written as any other, and
+    ``close`` waits for its sync too."""
+    import threading
+
+    from voicedesk.engine import session_log
+    from voicedesk.engine.session_log import SessionLog, read_log
+
+    real_fsync = os.fsync
+    syncing = threading.Event()
+
+    def slow_fsync(fd: int) -> None:  # a slow disk: the close waits on this sync
+        syncing.set()
+        time.sleep(0.3)
+        real_fsync(fd)
+
+    monkeypatch.setattr(session_log.os, "fsync", slow_fsync)
+    path = tmp_path / "s.jsonl"
+    log = SessionLog(path)
+    log.append({"type": "user", "turn_id": 1, "text": "hello"})
+    assert syncing.wait(2.0)
+    closing = threading.Thread(target=log.close)
+    closing.start()
+    while not log._closed:  # close() has begun, and waits for the sync
+        time.sleep(0.001)
+    log.append({"type": "assistant", "turn_id": 1, "text": "hi"})
+    closing.join(5.0)
+    assert not _open_fds_to(path)
+    assert [r["type"] for r in read_log(path)] == ["user", "assistant"]
+
+
+@pytest.mark.parametrize("tools_first", [True, False], ids=["tools-first", "voice-first"])
+async def test_tool_definitions_over_the_budget_are_said_whichever_comes_up_first(
+    tmp_path: Path, tools_first: bool
+) -> None:
+    """The tool servers start beside the voice services: a budget too small for their
+    definitions refused the start when the documents server won that race (a slow network
+    to the cloud), and was a notice when it lost (the simulated cloud, a fast network), the
+    same config either way. It is a notice either way, with the size to set."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "notes.md").write_text("hello\n", encoding="utf-8")
+    inp = tmp_path / "in.wav"
+    compose(["question"], tail_s=2.0).write(inp)
+    sim = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=_question())
+    async with sim_server(sim) as server:
+        settings = settings_for_sim(
+            Settings.model_validate(
+                {"context": {"budget_tokens": 600}, "tools": {"workspace": str(root)}}
+            ),
+            server.base_url,
+        )
+        bus = ev.EventBus()
+        notices: list[str] = []
+        bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+        session = build_session(settings, input_path=inp, bus=bus, with_tools=True)
+        warm = session.llm.warm
+
+        async def warm_after_the_tools() -> None:  # the cloud reached after the servers
+            while tools_first and session.tools.starting():
+                await asyncio.sleep(0.02)
+            await warm()
+
+        session.llm.warm = warm_after_the_tools
+        try:
+            await session.start()
+            await session.wait_heard_out(session.audio.backend.duration_s)
+        finally:
+            await session.stop()
+    assert [r.heard_text for r in session.records] == ["About seven minutes."]
+    (small,) = [n for n in notices if "context.budget_tokens (600) is too small" in n]
+    assert "set context.budget_tokens to at least" in small

@@ -32,6 +32,7 @@ ROW_FIELD = {
     "mic": "input_latency_s",
     "turn end": "eou_delay",
     "STT": "stt_delay",
+    "servers": "servers_wait",
     "LLM TTFT": "ttft",
     "tools": "tool_wait",
     "LLM 2nd": "followup_ttft",
@@ -130,4 +131,32 @@ async def test_a_tool_turns_timing_line_has_its_tools_and_second_round(tmp_path:
         assert text_of(shown) == (
             "⏱ v2v 2.97s · turn end 200ms · LLM 540ms · tools 1.40s · LLM 2nd 530ms · TTS 290ms"
         )
+        await pilot.press("q")
+
+
+async def test_an_answer_that_waited_for_tool_servers_shows_the_wait(tmp_path: Path) -> None:
+    """The session listens before its tool servers are up, and the first answer waits for
+    one still starting (up to 10 s): the pane showed a quick "LLM TTFT" under a v2v seconds
+    longer, the wait in no row. It has a row of its own, the record's figure."""
+    record = TurnRecord(turn_id=1)
+    waited = {
+        **PLAIN_T,
+        "servers_wait_start": 4.1,
+        "llm_request": 7.6,
+        "llm_first_token": 8.1,
+        "tts_request": 8.11,
+        "tts_first_audio": 8.4,
+        "playback_start": 8.41,
+    }
+    for stage, at in waited.items():
+        record.mark(stage, at)
+    line = record.to_json()
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
+        await pilot.pause()
+        rows = shown_rows(app)
+        assert rows["servers"] == "3.50s"
+        assert rows == {label: recorded(line, ROW_FIELD[label]) for label in rows}
         await pilot.press("q")

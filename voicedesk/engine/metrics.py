@@ -32,6 +32,9 @@ from typing import Any
 # The stages one answering attempt stamps (``Reply``): a restarted attempt starts them
 # afresh, so TTFT and TTFB are the answer's own, never a cancelled attempt's.
 REPLY_STAGES = (
+    # the first request waited from here for tool servers still starting (the session
+    # listens before they are up): its tools would be missing otherwise
+    "servers_wait_start",
     "llm_request",
     "llm_first_token",
     "llm_done",
@@ -119,6 +122,7 @@ class TurnRecord:
         return {
             "eou_delay": diff("eou_decided", "speech_end"),
             "stt_delay": diff("stt_final", "speech_end"),
+            "servers_wait": diff("llm_request", "servers_wait_start"),
             "ttft": diff("llm_first_token", "llm_request"),
             "tool_wait": diff("tool_done", "tool_start"),
             "followup_ttft": diff("followup_first_token", "followup_request"),
@@ -146,7 +150,8 @@ def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
     """A turn's stage timings on one line, for the headless printout; ``compact``, the few
     that add up to voice-to-voice, short enough for a narrow terminal, where the terminal
     UI has no room for its timings pane. A tool turn's also has the tools' wait and the
-    model's second round (its time to first token), without which it did not add up. The
+    model's second round (its time to first token), without which it did not add up; an
+    answer that waited for tool servers still starting, that wait (before its request). The
     wait for the answer's first words (its first text → the voice's first piece) stands
     before the voice's own time to first audio; a record from before it was marked has
     none, its "ttfb" both together."""
@@ -159,20 +164,25 @@ def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
 
     tools = record.get("tool_wait") is not None
     has_words = record.get("first_words") is not None
+    waited = record.get("servers_wait") is not None
     if compact:
+        servers = f"servers {fmt('servers_wait')} · " if waited else ""
         second = f"tools {fmt('tool_wait')} · LLM 2nd {fmt('followup_ttft')} · " if tools else ""
         words = f"words {fmt('first_words')} · " if has_words else ""
         return (
-            f"v2v {fmt('voice_to_voice')} · turn end {fmt('eou_delay')} · LLM {fmt('ttft')} · "
+            f"v2v {fmt('voice_to_voice')} · turn end {fmt('eou_delay')} · {servers}"
+            f"LLM {fmt('ttft')} · "
             f"{second}{words}TTS {fmt('ttfb')}"
         )
 
     second = f"tools {fmt('tool_wait')} · 2nd ttft {fmt('followup_ttft')} · " if tools else ""
     words = f"first words {fmt('first_words')} · " if has_words else ""
+    servers = f"tool servers {fmt('servers_wait')} · " if waited else ""
     # the sound card's share of voice-to-voice, where it has one (not for WAV files)
     device = f" (of which device {fmt('device_latency')})" if record.get("device_latency") else ""
     return (
-        f"end-of-turn {fmt('eou_delay')} · stt {fmt('stt_delay')} · ttft {fmt('ttft')} · "
+        f"end-of-turn {fmt('eou_delay')} · stt {fmt('stt_delay')} · {servers}"
+        f"ttft {fmt('ttft')} · "
         f"{second}{words}ttfb {fmt('ttfb')} · voice-to-voice {fmt('voice_to_voice')}{device}"
     )
 

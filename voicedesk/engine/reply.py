@@ -97,7 +97,7 @@ class Reply:
         closing: Callable[[], bool] = lambda: False,
         on_tool_results: Callable[[], None] | None = None,
         reads_only: Callable[[list[ToolCall]], bool] = lambda calls: False,
-        before_request: Callable[[], Awaitable[None]] | None = None,
+        before_request: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         """``user_text``: the words this answer is for (its request may carry them clipped
         to the budget). ``refit``: the messages for a round after tool results, rebuilt
@@ -113,7 +113,8 @@ class Reply:
         ``reads_only``: whether tool calls only read (they may run before the turn is
         confirmed); calls it does not vouch for wait for ``confirm()``. ``before_request``:
         awaited before the first request is sent, which it may change (tool servers still
-        starting: their tools join it); the voice's stream opens meanwhile."""
+        starting: their tools join it); the voice's stream opens meanwhile. Whether it
+        waited: the wait is the record's ``servers_wait``."""
         self.turn_id = turn_id
         self.utterance_id = utterance_id
         self.request = request
@@ -267,7 +268,10 @@ class Reply:
         stream_task = asyncio.create_task(self._open_tts())
         try:
             if self._before_request is not None:
-                await self._before_request()
+                began = self.clock()
+                if await self._before_request() and not self.cancelled:
+                    # timed, or voice-to-voice had seconds no stage accounted for
+                    self.record.mark("servers_wait_start", began)
             request = self.request
             for round_ in range(MAX_TOOL_ROUNDS + 1):
                 said_before = len(self.text)

@@ -306,20 +306,21 @@ class Session:
         if warning:
             self._notice("warning", warning)
         if self._tools_up is not None:
-            check_room = getattr(self.context, "check_room", None)
-            if check_room is not None:  # the tool definitions are part of every request
-                check_room(self._offered_tools())  # those up now; the rest as they come
-            if not self._tools_up.done():
-                self._tools_up.add_done_callback(self._tools_came)
+            # Their definitions are checked against the budget once they are up, whether
+            # before the microphone opens or after: a check now refused the start when they
+            # won the race with the voice services (a slow network), and said a notice
+            # when they lost, the same config either way.
+            self._tools_up.add_done_callback(self._tools_came)
         self.audio.start(self._loop, self._on_block)
         self._use_the_voice(voice_error)
         self._speaking.watch_double_talk()
         self._set_state("muted" if self.muted else "listening")
 
     def _tools_came(self, started: asyncio.Future[None]) -> None:
-        """The tool servers still starting when the microphone opened have come up (or
-        START_WAIT_S passed): their definitions must fit the context budget as the others'
-        did at start. Too big now, the conversation goes on, and the fix is said."""
+        """The tool servers have come up (or START_WAIT_S passed): their definitions must
+        fit the context budget beside the system prompt and a turn. Too big, the
+        conversation goes on (without the tools left out, and with less of itself in each
+        request), and the fix is said."""
         if started.cancelled() or self._closing:
             return
         if started.exception() is not None:
@@ -1107,16 +1108,17 @@ class Session:
         )
         turn.record.prompt_tokens = prompt_tokens
 
-        async def with_the_tools_up() -> None:
+        async def with_the_tools_up() -> bool:
             """A tool server still starting: its tools join the request once it is up
             (the list ``refit`` and ``shrink`` build with too), and the messages are built
-            again beside them."""
+            again beside them. Whether it waited."""
             if not await self._wait_tools_up():
-                return
+                return False
             tools[:] = self._offered_tools()
             request.messages, turn.record.prompt_tokens = self.context.build_for(
                 text, tools=self._sent_tools(tools), pending=carried or None, turn_id=turn.turn_id
             )
+            return True
 
         reply = Reply(
             turn_id=turn.turn_id,

@@ -127,7 +127,8 @@ class SessionLog:
         self._lock = threading.Lock()  # one record's line at a time, and the fd's life
         self._unsynced = False  # written since the syncing thread's last fsync began
         self._syncing: Future[None] | None = None  # this log's sync, handed over or running
-        self._closed = False  # close() was called: a later record does not reopen it for good
+        # close() was called: a record after it let the file go does not reopen it for good
+        self._closed = False
         _syncer()
 
     def check(self) -> None:
@@ -166,7 +167,11 @@ class SessionLog:
             if self._broken:
                 return
             try:
-                if self._closed:
+                if self._closed and self._fd < 0:
+                    # let go by close(); one made while close() waits for the last sync,
+                    # the file still open, is written as any other: close() waits for its
+                    # sync too, then closes the file (a second descriptor for it left the
+                    # first open, forgotten, to the end of the process)
                     self._write_late(lines)
                     return
                 if self._fd < 0:

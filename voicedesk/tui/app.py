@@ -263,16 +263,19 @@ class VoiceDeskApp(App[int]):
         except asyncio.CancelledError:
             raise
         except UserError as exc:
+            # Said before the session is stopped: the tool servers start beside the voice
+            # services, and stopping them takes seconds (the MCP library waits 2 s for a
+            # server to end on its own), which held the dialog back.
             self.start_error = exc
-            await self._abandon_session(exc.message, exc.hint)
             self.show_error("Cannot start the conversation", exc.message, exc.hint)
+            await self._abandon_session(exc.message, exc.hint)
         except Exception as exc:  # anything else: a readable line here, the traceback in the log
             log.exception("session start failed")
             self.start_error = exc
             # a library's error may quote the key it was refused with, as UserError's may
             what = hide_in_message(f"{type(exc).__name__}: {exc}")
-            await self._abandon_session(what, None, more="The log file has the details.")
             self.show_error("Cannot start the conversation", what, "the log file has the details")
+            await self._abandon_session(what, None, more="The log file has the details.")
         finally:
             self.started.set()
 

@@ -58,6 +58,15 @@ STAGES = (
     ),
     Stage("turn end", "speech_end", "eou_decided", 0.25, "eou_delay"),
     Stage("STT", "speech_end", "stt_final", 0.3, "stt_delay"),
+    # the first answer waited for tool servers still starting (the session listens first)
+    Stage(
+        "servers",
+        "servers_wait_start",
+        "llm_request",
+        None,
+        "servers_wait",
+        only_if=("servers_wait_start",),
+    ),
     Stage("LLM TTFT", "llm_request", "llm_first_token", 0.8, "ttft"),
     # a tool turn: the calls, then the model's round with their results (engine metrics)
     Stage("tools", "tool_start", "tool_done", None, "tool_wait", only_if=("tool_start",)),
