@@ -237,3 +237,41 @@ def test_a_transcript_s_encoder_pass_goes_before_a_reading_of_other_audio() -> N
     assert len(timed.spans) == 2
     (_, transcript_end), (reading_start, _) = sorted(timed.spans)
     assert reading_start >= transcript_end  # one after the other, not side by side
+
+
+def test_a_session_s_whisper_model_is_freed_when_the_session_is_dropped() -> None:
+    """With stt.provider = "local" and the local cues off each session loads its own
+    Whisper model (a rebuilt session: the TUI's settings, each conversation of `bench
+    latency`). Since the encoder passes were shared, the model held itself through its
+    encodings' bound ``encode``: a dropped session's ~80 MB stayed in memory until a full
+    garbage collection, and CTranslate2 was then torn down in whatever thread ran it. It is
+    freed when the last reference goes, as before."""
+    import asyncio
+    import gc
+    import weakref
+    from pathlib import Path
+
+    from voicedesk.audio.wavio import read_wav
+    from voicedesk.providers.local_stt import LocalWhisperSTT
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "turns"
+    speech, _ = read_wav(fixtures / "dev-finished-0.wav", 16_000)
+    stt = LocalWhisperSTT()
+    stt.push_audio(speech)
+
+    async def use(session_stt: LocalWhisperSTT) -> str:
+        try:
+            return await session_stt.commit()
+        finally:
+            await session_stt.aclose()
+
+    assert asyncio.run(use(stt))  # its encoder pass went through the shared encodings
+    model = weakref.ref(stt._whisper.model)
+    enabled = gc.isenabled()
+    gc.disable()  # freed by its reference count alone, as a plain WhisperModel is
+    try:
+        del stt
+        assert model() is None
+    finally:
+        if enabled:
+            gc.enable()

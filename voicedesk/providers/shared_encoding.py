@@ -40,10 +40,13 @@ FIRST_WAIT_S = 2.0
 class SharedEncodings:
     """Memoises an encoder by its input: concurrent and repeated calls with equal features
     share one pass; the passes of a call made ``first`` go before the others asked after it.
-    Thread-safe; ``passes`` and ``shared`` count what it did."""
+    Thread-safe; ``passes`` and ``shared`` count what it did.
 
-    def __init__(self, encode: Callable[[np.ndarray], Any], keep: int = KEEP) -> None:
-        self._encode = encode
+    It holds no encoder: each call hands its own (``encode``'s ``compute``). Kept here, the
+    model's bound ``encode`` made the model hold itself (model → encodings → method →
+    model), and a dropped model stayed in memory until a full garbage collection."""
+
+    def __init__(self, keep: int = KEEP) -> None:
         self._keep = keep
         self._lock = threading.Lock()
         self._done: OrderedDict[bytes, Any] = OrderedDict()
@@ -83,18 +86,21 @@ class SharedEncodings:
             self._local.token = None
             self.done_first(token)
 
-    def encode(self, features: np.ndarray) -> Any:
-        """The encoder's output for ``features``: computed here, or the output of an equal
-        call that is done or under way; after the passes of the calls asked to go first."""
+    def encode(self, features: np.ndarray, compute: Callable[[np.ndarray], Any]) -> Any:
+        """The encoder's output for ``features``: ``compute(features)`` run here, or the
+        output of an equal call that is done or under way; after the passes of the calls
+        asked to go first."""
         token = getattr(self._local, "token", None)
         try:
-            return self._encode_once(features, token)
+            return self._encode_once(features, compute, token)
         finally:
             if token is not None:
                 self._local.token = None  # a later window of a long transcript waits as any
                 self.done_first(token)
 
-    def _encode_once(self, features: np.ndarray, token: object | None) -> Any:
+    def _encode_once(
+        self, features: np.ndarray, compute: Callable[[np.ndarray], Any], token: object | None
+    ) -> Any:
         key = _digest(features)
         with self._lock:
             if token is None and self._ahead:
@@ -112,7 +118,7 @@ class SharedEncodings:
         if running is not None:
             return running.result()  # the other call's output, or its error
         try:
-            output = self._encode(features)
+            output = compute(features)
         except BaseException as exc:
             with self._lock:
                 del self._running[key]
@@ -144,9 +150,10 @@ def shared_encoder_model(*args: Any, **kwargs: Any) -> Any:
     class _SharedEncoderModel(WhisperModel):  # type: ignore[misc]
         def __init__(self, *a: Any, **kw: Any) -> None:
             super().__init__(*a, **kw)
-            self.encodings = SharedEncodings(super().encode)
+            self.encodings = SharedEncodings()
 
         def encode(self, features: np.ndarray) -> Any:
-            return self.encodings.encode(features)
+            # the model's own pass handed per call: never kept (see SharedEncodings)
+            return self.encodings.encode(features, super().encode)
 
     return _SharedEncoderModel(*args, **kwargs)
