@@ -652,3 +652,22 @@ def test_a_person_answering_right_after_an_answer_reaches_the_transcriber_in_one
     got = np.concatenate(heard).astype(np.float64)
     # one signal, in time with the microphone, all through: the person and the room's noise
     assert np.corrcoef(said, got)[0, 1] > 0.99
+
+
+def test_an_int16_recording_comes_back_sample_for_sample(tmp_path: Path) -> None:
+    """Every path from int16 to float and back (a WAV read through libsndfile's float, the
+    turn detector's pre-roll) must give the samples that went in: the pause reading and the
+    transcript share a Whisper pass only when their audio is identical."""
+    from voicedesk.audio.resample import resample
+    from voicedesk.audio.wavio import to_float32, to_int16, write_wav
+
+    rng = np.random.default_rng(3)
+    pcm = rng.integers(-32768, 32768, 16000, dtype=np.int64).astype(np.int16)
+    assert np.array_equal(to_int16(to_float32(pcm)), pcm)
+    write_wav(tmp_path / "a.wav", pcm, 16000)
+    assert np.array_equal(read_wav(tmp_path / "a.wav")[0], pcm)
+    # a full-scale float sample stays in range, and an int16 resample keeps its scale
+    assert to_int16(np.array([1.0, -1.0], np.float32)).tolist() == [32767, -32768]
+    tone = (np.sin(np.arange(4800) / 3) * 20000).astype(np.int16)
+    back = resample(resample(tone, 48000, 16000), 16000, 48000)
+    assert abs(int(np.abs(back[100:-100]).max()) - 20000) < 400

@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
+from voicedesk.audio.wavio import to_float32, to_int16
+
 
 def resample(x: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
     """Whole-signal conversion (delay-compensated); float32 or int16 in, same kind out."""
     if in_rate == out_rate or x.size == 0:
         return x
     if x.dtype == np.int16:
-        y = soxr.resample(x.astype(np.float32) / 32768.0, in_rate, out_rate, quality="HQ")
-        return np.clip(np.round(y * 32767.0), -32768, 32767).astype(np.int16)
+        y = soxr.resample(to_float32(x), in_rate, out_rate, quality="HQ")
+        return to_int16(y)
     return soxr.resample(x.astype(np.float32), in_rate, out_rate, quality="HQ").astype(np.float32)
 
 

@@ -255,9 +255,13 @@ def to_float32(pcm: np.ndarray) -> np.ndarray:
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
+    """Float audio (full scale = 1) as int16: the exact inverse of ``to_float32`` (×32768,
+    rounded), so int16 samples that went to float and back are the samples they were. ×32767
+    left them up to 1 step apart: an int16 file read through float came back changed, and
+    the live pre-roll the VAD kept as float differed from the microphone's own samples."""
     if x.dtype == np.int16:
         return x
-    return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+    return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:

@@ -38,6 +38,7 @@ from typing import Literal
 
 import numpy as np
 
+from voicedesk.audio.wavio import to_int16
 from voicedesk.config import Settings
 from voicedesk.turn.cues import Cue, Reading, combined_cue
 from voicedesk.turn.smart_turn import SmartTurn
@@ -86,17 +87,6 @@ EARLY_THRESHOLD = 0.9
 RECHECK_AT_S = (0.2, 0.3, 0.9, 1.4)  # silence lengths at which a "not yet" is asked again
 MAX_TURN_AUDIO_S = 30.0
 WORDS_END_AUDIO_S = 3.0  # the turn's tail that words_end reads (its loud frames set the bar)
-
-
-def _int16(audio: np.ndarray) -> np.ndarray:
-    """16 kHz audio as int16 (float audio is full scale = 1): the exact inverse of
-    ``to_float32`` (×32768, rounded), so the pre-roll the VAD kept as float comes back as the
-    microphone's samples. ×32767 truncated left them up to 1 apart, and the pause reading's
-    audio then differed from the transcript's, which could not share its Whisper encoder
-    pass (``providers/shared_encoding.py``)."""
-    if audio.dtype == np.int16:
-        return audio
-    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
 
 
 @dataclass(frozen=True)
@@ -252,8 +242,8 @@ class TurnDetector:
     ) -> list[TurnSignal]:
         """``words``: the same block as the transcriber is to get it (``transcript_audio``),
         when that is not ``block`` (``EchoCanceller.words``)."""
-        pcm = _int16(block)
-        wpcm = pcm if words is None or words.size != pcm.size else _int16(words)
+        pcm = to_int16(block)
+        wpcm = pcm if words is None or words.size != pcm.size else to_int16(words)
         now = audio_s + pcm.size / RATE
         self._fed_s = now
         keep = self._words_ring_size + pcm.size
@@ -273,7 +263,7 @@ class TurnDetector:
                     pre = self.segmenter.preroll_audio()
                     pending = self.segmenter._pending  # not yet windowed tail of this block
                     audio = np.concatenate([pre, pending]) if pending.size else pre
-                    self._append(_int16(audio), self._recent_words(audio.size))
+                    self._append(to_int16(audio), self._recent_words(audio.size))
                     appended = True
                     signals.append(TurnSignal("speech_start", audio_s=e.at_s, start_s=e.edge_s))
                 elif self._state == "pause":
@@ -361,7 +351,7 @@ class TurnDetector:
         self._state = "speech"
         self._start_s = audio_s
         pre = self.segmenter.preroll_audio()[-int(0.1 * RATE) :]  # the key press itself
-        self._append(_int16(pre), self._recent_words(pre.size))
+        self._append(to_int16(pre), self._recent_words(pre.size))
         return [TurnSignal("speech_start", audio_s=audio_s, start_s=audio_s)]
 
     def ptt_release(self, audio_s: float) -> list[TurnSignal]:
