@@ -18,6 +18,7 @@ from voicedesk.tools import formats
 from voicedesk.tools.docs_matching import spelt_otherwise
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
 from voicedesk.tools.formats.docx_emphasis import strip_emphasis
+from voicedesk.tools.formats.markdown_lists import list_with_items
 from voicedesk.tools.wording import plural, quote
 
 MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
@@ -172,6 +173,14 @@ def insert_paragraph(e: Edit) -> Edited | str:
     else:
         at = len(blocks)
         where = "at the end"
+    joined = _joined_to_list(e, at, parsed)
+    if joined is not None:
+        new_blocks[at - 1], items = joined
+        first = (
+            f"Added {plural(items, 'list item') if items > 1 else 'a list item'} {where} of "
+            f"{rel}, to the list in paragraph {at}."
+        )
+        return Edited(first, (at - 1, at))
     new_blocks[at:at] = parsed
     if len(parsed) == 1:
         first = f"Added a paragraph {where} of {rel}; it is now paragraph {at + 1}."
@@ -182,6 +191,25 @@ def insert_paragraph(e: Edit) -> Edited | str:
         )
     shown = (at, at + len(parsed))
     return Edited(first, shown)
+
+
+def _joined_to_list(e: Edit, at: int, parsed: list[Block]) -> tuple[Block, int] | None:
+    """The list just before ``at`` (Markdown, or plain text written with its markers) with
+    the item(s) ``parsed`` added to it, and how many; None where they are no items of that
+    list (they then go in as paragraphs)."""
+    if e.kind not in ("markdown", "text") or at == 0 or len(parsed) != 1 or parsed[0].level:
+        return None
+    before = e.blocks[at - 1]
+    if before.level or before.is_row:
+        return None
+    joined = list_with_items(before.text, parsed[0].text)
+    if joined is None:
+        return None
+    block = Block(joined[0], 0, before.source)
+    # it must read back as the one block it is shown as (numbers after it stay put)
+    if [(b.text, b.level) for b in formats.settle(block, e.kind) or []] != [(block.text, 0)]:
+        return None
+    return block, joined[1]
 
 
 def delete_paragraph(e: Edit) -> Edited | str:

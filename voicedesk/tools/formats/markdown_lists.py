@@ -1,0 +1,56 @@
+"""Items added right after a list in Markdown (or plain text), written into it.
+
+In Markdown a whole list is one blank-line separated block (see :mod:`.markdown`), so an
+item inserted after it as a paragraph of its own came a blank line later: a "loose" list
+with a gap before the new item, or a second list when its marker was another ("- " after
+"* " items, "1." after "1)"). Word keeps each item a paragraph, and joins a new one to its
+list when it is written (:mod:`.docx_lists`); here the block itself takes the items. A
+plain text file's list written with the same markers is one paragraph too, and is treated
+alike; lines without markers are not taken for a list (they may be a wrapped paragraph).
+"""
+
+from __future__ import annotations
+
+import re
+
+from voicedesk.tools.formats.text import LIST_MARKER
+
+# An unindented list item's line: its marker, then a blank or the end of the line.
+_ITEM = re.compile(rf"^({LIST_MARKER})(?=[ \t]|$)")
+# "- - -", "***": a thematic break, not an item.
+_BREAK = re.compile(r"^ *(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
+
+
+def _items(text: str) -> list[tuple[int, str]] | None:
+    """The unindented item lines of ``text`` (line number, marker), or None unless its
+    first line is one: a block that starts as a list is a list to its end, every later
+    line an item, nested in one or continuing one."""
+    found = []
+    for n, line in enumerate(text.split("\n")):
+        m = _ITEM.match(line)
+        if m and not _BREAK.match(line):
+            found.append((n, m.group(1)))
+    return found if found and found[0][0] == 0 else None
+
+
+def _numbered(marker: str) -> bool:
+    return marker[0].isdigit()
+
+
+def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
+    """``listed`` (a Markdown block) with ``added``'s items at its end in its own markers
+    (its bullet, or its delimiter and the numbers after its last), and how many items
+    were added; None unless both are unindented lists of one kind (bullets or numbers)."""
+    have, new = _items(listed), _items(added)
+    if have is None or new is None or _numbered(have[-1][1]) != _numbered(new[0][1]):
+        return None
+    if any(_numbered(marker) != _numbered(have[-1][1]) for _, marker in new):
+        return None
+    last = have[-1][1]
+    lines = added.split("\n")
+    number = int(last[:-1]) if _numbered(last) else 0
+    for n, marker in new:
+        number += 1
+        mark = f"{number}{last[-1]}" if _numbered(last) else last
+        lines[n] = mark + lines[n][len(marker) :]
+    return listed + "\n" + "\n".join(lines), len(new)
