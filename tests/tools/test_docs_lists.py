@@ -678,3 +678,22 @@ def test_items_added_after_a_list_take_its_markers(
     from voicedesk.tools.formats.markdown_lists import list_with_items
 
     assert list_with_items(listed, added) == joined
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "left"),
+    [
+        ("* eggs\n* bread", "* eggs\n* ", ("* eggs", 1)),
+        ("1. a\n2. b\n3. c", "1. a\n2. \n3. c", ("1. a\n3. c", 1)),
+        ("- a\n  - b\n- c", "- a\n  - \n- c", ("- a\n- c", 1)),
+        ("- a\n  - b", "- \n  - b", ("- \n  - b", 0)),  # its nested items would move up
+        ("- a\n-\n- b", "- \n-\n- b", ("- \n-\n- b", 0)),  # an empty item was there before
+        ("Eggs and bread", "Eggs and ", ("Eggs and ", 0)),
+    ],
+)
+def test_items_a_replacement_emptied_are_removed(
+    before: str, after: str, left: tuple[str, int]
+) -> None:
+    from voicedesk.tools.formats.markdown_lists import without_emptied_items
+
+    assert without_emptied_items(before, after) == left

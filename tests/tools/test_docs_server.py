@@ -2293,3 +2293,47 @@ async def test_an_item_added_after_a_markdown_list_joins_it(tmp_path: Path) -> N
         assert steps.read_text() == "Steps:\n\n1) Mix\n2) Bake\n\nEnjoy.\n"
         await docs.call("undo", path="shopping.md")
         assert shopping.read_text() == "# Shopping\n\n* eggs\n* bread\n\n# Later\n\nMaybe cake.\n"
+
+
+async def test_a_list_item_emptied_by_find_replace_goes(tmp_path: Path) -> None:
+    """ "Take bread off the shopping list", done as find_replace("bread", ""), left "* " on
+    its own line: an empty bullet the person saw in the list, and read it back as one. The
+    item left with nothing but its marker now goes, and the result says so; an item with
+    others nested in it, or a list that had an empty item already, is left as it was."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    shopping = root / "shopping.md"
+    shopping.write_text("# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n")
+    todo = root / "todo.txt"
+    todo.write_text("- call Anna\n- bread\n  - brown\n-\n- bread\n")
+    async with docs_server(root) as docs:
+        said = await docs.call(
+            "edit_document",
+            path="shopping.md",
+            action="find_replace",
+            find="bread",
+            replace_with="",
+        )
+        assert said.splitlines()[0] == (
+            "Replaced 2 occurrences of “bread” with “” in shopping.md (paragraphs 2, 3). "
+            "The 2 list items it left empty were removed from the list."
+        )
+        assert shopping.read_text() == "# Shopping\n\n* eggs\n* butter\n\n2. jam\n"
+        read = await docs.call("read_document", path="shopping.md")
+        assert "[2] * eggs\n* butter\n[3] 2. jam" in read
+        await docs.call("undo", path="shopping.md")
+        assert (
+            shopping.read_text() == "# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n"
+        )
+        # words taken out of an item, not all of it: the item stays
+        said = await docs.call(
+            "edit_document", path="shopping.md", action="find_replace", find="but", replace_with=""
+        )
+        assert "removed" not in said
+        assert shopping.read_text() == "# Shopping\n\n* eggs\n* bread\n* ter\n\n1. bread\n2. jam\n"
+        # a list with an empty item already keeps what it had
+        said = await docs.call(
+            "edit_document", path="todo.txt", action="find_replace", find="bread", replace_with=""
+        )
+        assert "removed" not in said
+        assert todo.read_text() == "- call Anna\n- \n  - brown\n-\n- \n"

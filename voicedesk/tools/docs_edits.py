@@ -18,7 +18,7 @@ from voicedesk.tools import formats
 from voicedesk.tools.docs_matching import spelt_otherwise
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
 from voicedesk.tools.formats.docx_emphasis import strip_emphasis
-from voicedesk.tools.formats.markdown_lists import list_with_items
+from voicedesk.tools.formats.markdown_lists import list_with_items, without_emptied_items
 from voicedesk.tools.wording import plural, quote
 
 MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
@@ -346,6 +346,7 @@ def find_replace(e: Edit) -> Edited | str:
     ignore_case = not match_case
     total = 0
     touched: list[int] = []
+    emptied = 0  # list items the replacement left with nothing but their marker, removed
     rows = 0  # matches in read-only table rows, left alone
     for i in range(lo, hi):
         if blocks[i].is_row:
@@ -357,6 +358,15 @@ def find_replace(e: Edit) -> Edited | str:
         if n:
             total += n
             touched.append(i + 1)
+            # (a line break put in a word's place moves the rest of the item to a line of
+            # its own: that item is not emptied, and taking it out lost those words)
+            if (
+                kind in ("markdown", "text")
+                and not blocks[i].level
+                and not replacement.strip(" \t")
+            ):
+                new_text, gone = without_emptied_items(blocks[i].text, new_text)
+                emptied += gone
             changed = Block(new_text, blocks[i].level, blocks[i].source)
             if emphasis:
                 changed.emphasis = emphasis_at(
@@ -391,6 +401,11 @@ def find_replace(e: Edit) -> Edited | str:
         f"{quote(shown_replacement)} "
         f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
     )
+    if emptied:
+        first += (
+            f" The {'list item it left empty was' if emptied == 1 else f'{emptied} list items it left empty were'}"
+            f" removed from the list."
+        )
     shown = None
     return Edited(first, shown)
 

@@ -1,4 +1,5 @@
-"""Items added right after a list in Markdown (or plain text), written into it.
+"""Lists in Markdown (or plain text) as edits keep them: items added right after a list
+written into it, and items a replacement emptied taken out.
 
 In Markdown a whole list is one blank-line separated block (see :mod:`.markdown`), so an
 item inserted after it as a paragraph of its own came a blank line later: a "loose" list
@@ -54,3 +55,27 @@ def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
         mark = f"{number}{last[-1]}" if _numbered(last) else last
         lines[n] = mark + lines[n][len(marker) :]
     return listed + "\n" + "\n".join(lines), len(new)
+
+
+# A list item with nothing after its marker, at any depth.
+_EMPTY_ITEM = re.compile(rf"^ *{LIST_MARKER}[ \t]*$")
+
+
+def without_emptied_items(before: str, after: str) -> tuple[str, int]:
+    """``after`` (``before`` with words replaced) without the list items the replacement
+    left empty, and how many: "take bread off the list" as find_replace("bread", "") left
+    "* " behind, an empty bullet the person sees. Kept where ``before`` had an empty item
+    already (written on purpose), or where items nested in it follow (they would move up
+    into the item above)."""
+    if any(_EMPTY_ITEM.match(line) for line in before.split("\n")):
+        return after, 0
+    lines = after.split("\n")
+    kept: list[str] = []
+    for n, line in enumerate(lines):
+        if _EMPTY_ITEM.match(line):
+            indent = len(line) - len(line.lstrip(" "))
+            following = lines[n + 1] if n + 1 < len(lines) else ""
+            if not following.strip() or len(following) - len(following.lstrip(" ")) <= indent:
+                continue
+        kept.append(line)
+    return "\n".join(kept), len(lines) - len(kept)
