@@ -684,7 +684,11 @@ def test_items_added_after_a_list_take_its_markers(
     ("before", "after", "left"),
     [
         ("* eggs\n* bread", "* eggs\n* ", ("* eggs", 1)),
-        ("1. a\n2. b\n3. c", "1. a\n2. \n3. c", ("1. a\n3. c", 1)),
+        # the numbers after it close up where they counted one by one
+        ("1. a\n2. b\n3. c", "1. a\n2. \n3. c", ("1. a\n2. c", 1)),
+        ("3) a\n4) b\n5) c\n6) d", "3) \n4) b\n5) \n6) d", ("3) b\n4) d", 2)),
+        ("1. a\n1. b\n1. c", "1. a\n1. \n1. c", ("1. a\n1. c", 1)),  # all ones: kept
+        ("1. a\n   1. x\n   2. y\n2. b", "1. a\n   1. \n   2. y\n2. b", ("1. a\n   1. y\n2. b", 1)),
         ("- a\n  - b\n- c", "- a\n  - \n- c", ("- a\n- c", 1)),
         ("- a\n  - b", "- \n  - b", ("- \n  - b", 0)),  # its nested items would move up
         ("- a\n-\n- b", "- \n-\n- b", ("- \n-\n- b", 0)),  # an empty item was there before

@@ -2303,7 +2303,7 @@ async def test_a_list_item_emptied_by_find_replace_goes(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     root.mkdir()
     shopping = root / "shopping.md"
-    shopping.write_text("# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n")
+    shopping.write_text("# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n3. tea\n")
     todo = root / "todo.txt"
     todo.write_text("- call Anna\n- bread\n  - brown\n-\n- bread\n")
     async with docs_server(root) as docs:
@@ -2318,19 +2318,23 @@ async def test_a_list_item_emptied_by_find_replace_goes(tmp_path: Path) -> None:
             "Replaced 2 occurrences of “bread” with “” in shopping.md (paragraphs 2, 3). "
             "The 2 list items it left empty were removed from the list."
         )
-        assert shopping.read_text() == "# Shopping\n\n* eggs\n* butter\n\n2. jam\n"
+        assert shopping.read_text() == "# Shopping\n\n* eggs\n* butter\n\n1. jam\n2. tea\n"
         read = await docs.call("read_document", path="shopping.md")
-        assert "[2] * eggs\n* butter\n[3] 2. jam" in read
+        assert "[2] * eggs\n* butter\n[3] 1. jam\n2. tea" in read
         await docs.call("undo", path="shopping.md")
         assert (
-            shopping.read_text() == "# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n"
+            shopping.read_text()
+            == "# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n3. tea\n"
         )
         # words taken out of an item, not all of it: the item stays
         said = await docs.call(
             "edit_document", path="shopping.md", action="find_replace", find="but", replace_with=""
         )
         assert "removed" not in said
-        assert shopping.read_text() == "# Shopping\n\n* eggs\n* bread\n* ter\n\n1. bread\n2. jam\n"
+        assert (
+            shopping.read_text()
+            == "# Shopping\n\n* eggs\n* bread\n* ter\n\n1. bread\n2. jam\n3. tea\n"
+        )
         # a list with an empty item already keeps what it had
         said = await docs.call(
             "edit_document", path="todo.txt", action="find_replace", find="bread", replace_with=""

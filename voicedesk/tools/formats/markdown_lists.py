@@ -57,6 +57,8 @@ def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
     return listed + "\n" + "\n".join(lines), len(new)
 
 
+# A numbered item's line: its indent and number (then "." or ")").
+_NUMBER = re.compile(r"^( *)(\d{1,9})[.)](?=[ \t]|$)")
 # A list item with nothing after its marker, at any depth.
 _EMPTY_ITEM = re.compile(rf"^ *{LIST_MARKER}[ \t]*$")
 
@@ -66,16 +68,34 @@ def without_emptied_items(before: str, after: str) -> tuple[str, int]:
     left empty, and how many: "take bread off the list" as find_replace("bread", "") left
     "* " behind, an empty bullet the person sees. Kept where ``before`` had an empty item
     already (written on purpose), or where items nested in it follow (they would move up
-    into the item above)."""
+    into the item above). Numbers that counted one by one close up ("1. a", "3. c" read
+    as a gap in the text, and had the model speak of item 3 of two)."""
     if any(_EMPTY_ITEM.match(line) for line in before.split("\n")):
         return after, 0
     lines = after.split("\n")
-    kept: list[str] = []
+    kept: list[int] = []
     for n, line in enumerate(lines):
         if _EMPTY_ITEM.match(line):
             indent = len(line) - len(line.lstrip(" "))
             following = lines[n + 1] if n + 1 < len(lines) else ""
             if not following.strip() or len(following) - len(following.lstrip(" ")) <= indent:
                 continue
-        kept.append(line)
-    return "\n".join(kept), len(lines) - len(kept)
+        kept.append(n)
+    if len(kept) == len(lines):
+        return after, 0
+    out = {n: lines[n] for n in kept}
+    numbered: dict[int, list[tuple[int, int, int]]] = {}  # by indent: (line, number, digits)
+    for n, line in enumerate(lines):
+        m = _NUMBER.match(line)
+        if m:
+            numbered.setdefault(len(m.group(1)), []).append((n, int(m.group(2)), len(m.group(2))))
+    for items in numbered.values():
+        if [number for _, number, _ in items] != list(range(items[0][1], items[0][1] + len(items))):
+            continue  # not counted one by one ("1." each, or several lists): left as written
+        number = items[0][1]
+        for n, _, digits in items:
+            if n in out:
+                indent = len(out[n]) - len(out[n].lstrip(" "))
+                out[n] = f"{out[n][:indent]}{number}{out[n][indent + digits :]}"
+                number += 1
+    return "\n".join(out[n] for n in kept), len(lines) - len(kept)
