@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import docx
+import pytest
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml.ns import nsdecls, qn
 from docx.oxml.parser import parse_xml
@@ -653,3 +654,50 @@ def test_lists_defined_by_a_list_style_read_with_its_levels(tools: DocsTools) ->
     numbered(d, "Three", num)
     put(tools, "liststyle.docx", d)
     assert read(tools, "liststyle.docx") == ["[1] 2. Two", "[2] 3. Three"]
+
+
+@pytest.mark.parametrize(
+    ("listed", "added", "joined"),
+    [
+        ("* eggs\n* bread", "- butter", ("* eggs\n* bread\n* butter", 1)),
+        ("1. mix\n2. bake", "1. eat\n1. rest", ("1. mix\n2. bake\n3. eat\n4. rest", 2)),
+        ("1) mix", "2. eat", ("1) mix\n2) eat", 1)),
+        ("- top\n  - nested", "- next", ("- top\n  - nested\n- next", 1)),
+        ("- a", "- b\n  more of b", ("- a\n- b\n  more of b", 1)),
+        ("1. mix", "- tip", None),  # a bullet after numbers is another list
+        ("- a", "1. one", None),
+        ("Shopping:\n- eggs", "- milk", None),  # a paragraph first: not taken for a list
+        ("* * *", "* x", None),  # a thematic break
+        ("- a", "Plain words.", None),
+        ("  - indented", "- x", None),
+    ],
+)
+def test_items_added_after_a_list_take_its_markers(
+    listed: str, added: str, joined: tuple[str, int] | None
+) -> None:
+    from voicedesk.tools.formats.markdown_lists import list_with_items
+
+    assert list_with_items(listed, added) == joined
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "left"),
+    [
+        ("* eggs\n* bread", "* eggs\n* ", ("* eggs", 1)),
+        # the numbers after it close up where they counted one by one
+        ("1. a\n2. b\n3. c", "1. a\n2. \n3. c", ("1. a\n2. c", 1)),
+        ("3) a\n4) b\n5) c\n6) d", "3) \n4) b\n5) \n6) d", ("3) b\n4) d", 2)),
+        ("1. a\n1. b\n1. c", "1. a\n1. \n1. c", ("1. a\n1. c", 1)),  # all ones: kept
+        ("1. a\n   1. x\n   2. y\n2. b", "1. a\n   1. \n   2. y\n2. b", ("1. a\n   1. y\n2. b", 1)),
+        ("- a\n  - b\n- c", "- a\n  - \n- c", ("- a\n- c", 1)),
+        ("- a\n  - b", "- \n  - b", ("- \n  - b", 0)),  # its nested items would move up
+        ("- a\n-\n- b", "- \n-\n- b", ("- \n-\n- b", 0)),  # an empty item was there before
+        ("Eggs and bread", "Eggs and ", ("Eggs and ", 0)),
+    ],
+)
+def test_items_a_replacement_emptied_are_removed(
+    before: str, after: str, left: tuple[str, int]
+) -> None:
+    from voicedesk.tools.formats.markdown_lists import without_emptied_items
+
+    assert without_emptied_items(before, after) == left

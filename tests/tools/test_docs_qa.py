@@ -873,7 +873,6 @@ def test_a_search_finding_nothing_reads_each_paragraph_once(
     for n in range(5):
         (root / f"notes {n}.md").write_text("\n\n".join(f"Point {p} of {n}." for p in range(4)))
     tools = DocsTools(Workspace(root, tmp_path / "history"))
-    assert tools.search("zebra crossing").startswith("Found no")  # parsed and kept
     folded: list[str] = []
     real = formats.fold_for_search
 
@@ -884,6 +883,40 @@ def test_a_search_finding_nothing_reads_each_paragraph_once(
     monkeypatch.setattr(formats, "fold_for_search", counted)
     assert tools.search("zebra crossing") == "Found no “zebra crossing” in any document."
     assert len(folded) == 5 * 4 + 1  # each paragraph, and the query
+
+
+def test_a_search_does_not_fold_unchanged_documents_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each search normalised and folded every paragraph of every document again, though
+    the parses were kept: 0.4 s of each search of 400 documents (13 MB) went on doing what
+    the last search had done. A document's folded paragraphs are kept with its parse now,
+    and made again only for a document that changed."""
+    from voicedesk.tools import formats
+    from voicedesk.tools.workspace import Workspace
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    for n in range(5):
+        (root / f"notes {n}.md").write_text("\n\n".join(f"Point {p} of {n}." for p in range(4)))
+    tools = DocsTools(Workspace(root, tmp_path / "history"))
+    assert tools.search("zebra crossing").startswith("Found no")
+    folded: list[str] = []
+    real = formats.fold_for_search
+
+    def counted(text: str) -> str:
+        folded.append(text)
+        return real(text)
+
+    monkeypatch.setattr(formats, "fold_for_search", counted)
+    assert tools.search("zebra crossing") == "Found no “zebra crossing” in any document."
+    assert folded == ["zebra crossing"]  # the query only
+    # a document changed is made ready again, and found as it is now
+    (root / "notes 3.md").write_text("A zebra\n\ncrossing, then a Zebra-Crossing.\n")
+    folded.clear()
+    found = tools.search("zebra crossing")
+    assert len(folded) == 1 + 2
+    assert found.splitlines()[1] == "- notes 3.md, paragraph 2: crossing, then a Zebra-Crossing."
 
 
 def test_find_documents_takes_plurals_and_the_words_around_a_name(tools: DocsTools) -> None:

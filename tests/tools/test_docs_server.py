@@ -2221,3 +2221,123 @@ async def test_a_full_drive_of_the_undo_history_alone_is_said_as_such(
     assert str(history) in said and "full" in said and "nothing was changed" in said, said
     assert "free" in said and "space" in said, said
     assert todo.read_text(encoding="utf-8") == TODO_TXT
+
+
+async def test_an_item_added_after_a_markdown_list_joins_it(tmp_path: Path) -> None:
+    """ "Add butter to the shopping list" added "- butter" as a paragraph of its own, a
+    blank line after the list: "* eggs\\n* bread\\n\\n- butter", which Markdown shows as a
+    list with a gap before butter (or two lists, its marker being another), every later item
+    added further apart, and read back as a paragraph apart from the list. An item added
+    right after a list now joins it, in the list's own markers, and nothing else moves."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    shopping = root / "shopping.md"
+    shopping.write_text("# Shopping\n\n* eggs\n* bread\n\n# Later\n\nMaybe cake.\n")
+    steps = root / "steps.md"
+    steps.write_text("Steps:\n\n1) Mix\n2) Bake\n\nEnjoy.\n")
+    async with docs_server(root) as docs:
+        said = await docs.call(
+            "edit_document",
+            path="shopping.md",
+            action="insert_paragraph",
+            section="Shopping",
+            text="- butter\n- jam",
+        )
+        assert said.splitlines()[0] == (
+            "Added 2 list items at the end of section “Shopping” of shopping.md, to the list "
+            "in paragraph 2."
+        )
+        assert shopping.read_text() == (
+            "# Shopping\n\n* eggs\n* bread\n* butter\n* jam\n\n# Later\n\nMaybe cake.\n"
+        )
+        read = await docs.call("read_document", path="shopping.md")
+        assert "[2] * eggs\n* bread\n* butter\n* jam\n[3] # Later" in read
+        # numbered on from the list's last number, with its delimiter
+        await docs.call("read_document", path="steps.md")
+        said = await docs.call(
+            "edit_document", path="steps.md", action="insert_paragraph", paragraph=2, text="1. Eat"
+        )
+        assert (
+            said.splitlines()[0]
+            == "Added a list item after paragraph 2 of steps.md, to the list in paragraph 2."
+        )
+        assert steps.read_text() == "Steps:\n\n1) Mix\n2) Bake\n3) Eat\n\nEnjoy.\n"
+        # what is no item of that list stays a paragraph of its own
+        await docs.call(
+            "edit_document", path="steps.md", action="insert_paragraph", paragraph=2, text="- Tip"
+        )
+        await docs.call(
+            "edit_document",
+            path="steps.md",
+            action="insert_paragraph",
+            paragraph=3,
+            text="Then rest.",
+        )
+        assert steps.read_text() == (
+            "Steps:\n\n1) Mix\n2) Bake\n3) Eat\n\n- Tip\n\nThen rest.\n\nEnjoy.\n"
+        )
+        # a plain text file's list written with markers too
+        (root / "todo.txt").write_text("Today\n\n- call Anna\n- water the plants\n")
+        said = await docs.call(
+            "edit_document", path="todo.txt", action="insert_paragraph", text="- buy milk"
+        )
+        assert said.splitlines()[0] == (
+            "Added a list item at the end of todo.txt, to the list in paragraph 2."
+        )
+        assert (root / "todo.txt").read_text() == (
+            "Today\n\n- call Anna\n- water the plants\n- buy milk\n"
+        )
+        # and undo takes the item back out exactly
+        for _ in range(3):
+            await docs.call("undo", path="steps.md")
+        assert steps.read_text() == "Steps:\n\n1) Mix\n2) Bake\n\nEnjoy.\n"
+        await docs.call("undo", path="shopping.md")
+        assert shopping.read_text() == "# Shopping\n\n* eggs\n* bread\n\n# Later\n\nMaybe cake.\n"
+
+
+async def test_a_list_item_emptied_by_find_replace_goes(tmp_path: Path) -> None:
+    """ "Take bread off the shopping list", done as find_replace("bread", ""), left "* " on
+    its own line: an empty bullet the person saw in the list, and read it back as one. The
+    item left with nothing but its marker now goes, and the result says so; an item with
+    others nested in it, or a list that had an empty item already, is left as it was."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    shopping = root / "shopping.md"
+    shopping.write_text("# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n3. tea\n")
+    todo = root / "todo.txt"
+    todo.write_text("- call Anna\n- bread\n  - brown\n-\n- bread\n")
+    async with docs_server(root) as docs:
+        said = await docs.call(
+            "edit_document",
+            path="shopping.md",
+            action="find_replace",
+            find="bread",
+            replace_with="",
+        )
+        assert said.splitlines()[0] == (
+            "Replaced 2 occurrences of “bread” with “” in shopping.md (paragraphs 2, 3). "
+            "The 2 list items it left empty were removed from the list."
+        )
+        assert shopping.read_text() == "# Shopping\n\n* eggs\n* butter\n\n1. jam\n2. tea\n"
+        read = await docs.call("read_document", path="shopping.md")
+        assert "[2] * eggs\n* butter\n[3] 1. jam\n2. tea" in read
+        await docs.call("undo", path="shopping.md")
+        assert (
+            shopping.read_text()
+            == "# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n3. tea\n"
+        )
+        # words taken out of an item, not all of it: the item stays
+        said = await docs.call(
+            "edit_document", path="shopping.md", action="find_replace", find="but", replace_with=""
+        )
+        assert "removed" not in said
+        assert (
+            shopping.read_text()
+            == "# Shopping\n\n* eggs\n* bread\n* ter\n\n1. bread\n2. jam\n3. tea\n"
+        )
+        # a list with an empty item already keeps what it had
+        said = await docs.call(
+            "edit_document", path="todo.txt", action="find_replace", find="bread", replace_with=""
+        )
+        assert "removed" not in said
+        assert todo.read_text() == "- call Anna\n- \n  - brown\n-\n- \n"

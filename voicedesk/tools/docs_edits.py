@@ -18,6 +18,7 @@ from voicedesk.tools import formats
 from voicedesk.tools.docs_matching import spelt_otherwise
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
 from voicedesk.tools.formats.docx_emphasis import strip_emphasis
+from voicedesk.tools.formats.markdown_lists import list_with_items, without_emptied_items
 from voicedesk.tools.wording import plural, quote
 
 MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
@@ -172,6 +173,14 @@ def insert_paragraph(e: Edit) -> Edited | str:
     else:
         at = len(blocks)
         where = "at the end"
+    joined = _joined_to_list(e, at, parsed)
+    if joined is not None:
+        new_blocks[at - 1], items = joined
+        first = (
+            f"Added {plural(items, 'list item') if items > 1 else 'a list item'} {where} of "
+            f"{rel}, to the list in paragraph {at}."
+        )
+        return Edited(first, (at - 1, at))
     new_blocks[at:at] = parsed
     if len(parsed) == 1:
         first = f"Added a paragraph {where} of {rel}; it is now paragraph {at + 1}."
@@ -182,6 +191,25 @@ def insert_paragraph(e: Edit) -> Edited | str:
         )
     shown = (at, at + len(parsed))
     return Edited(first, shown)
+
+
+def _joined_to_list(e: Edit, at: int, parsed: list[Block]) -> tuple[Block, int] | None:
+    """The list just before ``at`` (Markdown, or plain text written with its markers) with
+    the item(s) ``parsed`` added to it, and how many; None where they are no items of that
+    list (they then go in as paragraphs)."""
+    if e.kind not in ("markdown", "text") or at == 0 or len(parsed) != 1 or parsed[0].level:
+        return None
+    before = e.blocks[at - 1]
+    if before.level or before.is_row:
+        return None
+    joined = list_with_items(before.text, parsed[0].text)
+    if joined is None:
+        return None
+    block = Block(joined[0], 0, before.source)
+    # it must read back as the one block it is shown as (numbers after it stay put)
+    if [(b.text, b.level) for b in formats.settle(block, e.kind) or []] != [(block.text, 0)]:
+        return None
+    return block, joined[1]
 
 
 def delete_paragraph(e: Edit) -> Edited | str:
@@ -318,6 +346,7 @@ def find_replace(e: Edit) -> Edited | str:
     ignore_case = not match_case
     total = 0
     touched: list[int] = []
+    emptied = 0  # list items the replacement left with nothing but their marker, removed
     rows = 0  # matches in read-only table rows, left alone
     for i in range(lo, hi):
         if blocks[i].is_row:
@@ -329,6 +358,15 @@ def find_replace(e: Edit) -> Edited | str:
         if n:
             total += n
             touched.append(i + 1)
+            # (a line break put in a word's place moves the rest of the item to a line of
+            # its own: that item is not emptied, and taking it out lost those words)
+            if (
+                kind in ("markdown", "text")
+                and not blocks[i].level
+                and not replacement.strip(" \t")
+            ):
+                new_text, gone = without_emptied_items(blocks[i].text, new_text)
+                emptied += gone
             changed = Block(new_text, blocks[i].level, blocks[i].source)
             if emphasis:
                 changed.emphasis = emphasis_at(
@@ -363,6 +401,11 @@ def find_replace(e: Edit) -> Edited | str:
         f"{quote(shown_replacement)} "
         f"in {rel} (paragraph{'s' if len(touched) > 1 else ''} {where}).{in_rows}"
     )
+    if emptied:
+        first += (
+            f" The {'list item it left empty was' if emptied == 1 else f'{emptied} list items it left empty were'}"
+            f" removed from the list."
+        )
     shown = None
     return Edited(first, shown)
 

@@ -173,6 +173,11 @@ class DocsTools:
         self.search_budget_s = search_budget_s
         # The last parse of each document searched (or why it failed), by its _version.
         self._parsed: dict[Path, tuple[tuple[int, ...], Document | FormatError]] = {}
+        # Each searched parse's paragraphs as search compares them (one line, NFC, folded),
+        # by the parse they were made from: made again at every search, they took 0.4 s of
+        # each search of 400 documents (13 MB). Only the folded form: a hit's own text is
+        # made again for its snippet, so this holds about one copy of the text, not two.
+        self._folded: dict[Path, tuple[Document, list[str]]] = {}
         self.unusable_names: list[str] = []  # found by the last listing (``_documents``)
         # Documents whose paragraph numbers this server has shown (read_document, outline):
         # the ones an edit by number may name. Any edit opened the file, so counting that
@@ -553,16 +558,19 @@ class DocsTools:
         # Failing the phrase, the same letters with other separators: "follow up email" for
         # "follow-up e-mail", "5 pm" for "5 p.m.", "1200" for "$1,200".
         joined = joined_pattern(words)
-        hits: list[tuple[str, list[Block], int, str]] = []
+        # each hit's document, paragraph, and where in it (its snippet made if it is shown)
+        hits: list[tuple[str, list[Block], int, int, int]] = []
         skipped: list[str] = []
         # Not read before, and left for the next search once the time was spent; at least
         # one new document is read each search, so searching again always gets further.
         started, read_new = time.monotonic(), 0
         unread: set[Path] = set()
         documents = self._documents()
+        for gone in self._folded.keys() - set(documents):  # deleted or renamed since
+            del self._folded[gone]
         # Each document's paragraphs as searched (NFC like the query: "café" finds a Mac's
         # "cafe\u0301" too; and folded), made once a search: a miss passes three times.
-        ready: dict[Path, tuple[str, list[Block], list[tuple[str, str]]] | None] = {}
+        ready: dict[Path, tuple[str, list[Block], list[str]] | None] = {}
         # the phrase, then written with other separators, and only then its words anywhere
         for mode in ("phrase", "joined", "words"):
             if (mode == "words" and len(words) < 2) or (mode == "joined" and joined is None):
@@ -581,7 +589,7 @@ class DocsTools:
                 if entry is None:
                     continue
                 rel, blocks, texts = entry
-                for i, (text, folded) in enumerate(texts):
+                for i, folded in enumerate(texts):
                     length = len(needle)
                     if mode == "phrase":
                         pos = folded.find(needle)
@@ -592,10 +600,7 @@ class DocsTools:
                         pos, length = (found.start(), len(found[0])) if found else (-1, 0)
                     if pos < 0:
                         continue
-                    lo = max(0, pos - 70)
-                    hi = min(len(text), pos + length + 70)
-                    snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
-                    hits.append((rel, blocks, i, snippet))
+                    hits.append((rel, blocks, i, pos, length))
             if hits:
                 break
         note = (
@@ -621,7 +626,11 @@ class DocsTools:
         first += f", in{so_far}." if so_far else "."
         lines = [first]
         names: dict[str, dict[int, str]] = {}  # sections are named for the hits shown only
-        for rel, blocks, i, snippet in hits[:MAX_SEARCH_HITS]:
+        for rel, blocks, i, pos, length in hits[:MAX_SEARCH_HITS]:
+            text = _searched_text(blocks[i])  # what the folded text searched was made from
+            lo = max(0, pos - 70)
+            hi = min(len(text), pos + length + 70)
+            snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
             if rel not in names:
                 names[rel] = formats.heading_names(blocks)
             section = self._section_of(blocks, names[rel], i)
@@ -637,20 +646,21 @@ class DocsTools:
 
     def _searchable(
         self, path: Path, skipped: list[str]
-    ) -> tuple[str, list[Block], list[tuple[str, str]]] | None:
-        """``path``'s name, blocks and each block's text as searched (one line, NFC) with
-        its folded form; or None, its reason added to ``skipped``, if it cannot be read."""
+    ) -> tuple[str, list[Block], list[str]] | None:
+        """``path``'s name, blocks and each block's text as searched (:func:`_searched_text`)
+        folded; or None, its reason added to ``skipped``, if it cannot be read."""
         rel = self.ws.rel(path)
         try:
             doc = self._parsed_cached(path)
         except (FormatError, OSError) as exc:
+            self._folded.pop(path, None)
             skipped.append(f"{rel} ({self._why_unread(path, exc)})")
             return None
-        texts = []
-        for block in doc.blocks:
-            text = unicodedata.normalize("NFC", " ".join(block.text.split()))
-            texts.append((text, formats.fold_for_search(text)))
-        return rel, doc.blocks, texts
+        kept = self._folded.get(path)
+        if kept is None or kept[0] is not doc:
+            kept = (doc, [formats.fold_for_search(_searched_text(b)) for b in doc.blocks])
+            self._folded[path] = kept
+        return rel, doc.blocks, kept[1]
 
     # ------------------------------------------------------------------ reading
 
@@ -931,7 +941,7 @@ class DocsTools:
         action: its arguments
         - replace_paragraph: paragraph, text (Markdown; blank lines split paragraphs)
         - insert_paragraph: text; after paragraph N (0 = start), or at the end of section,
-          else at the end of the document
+          else at the end of the document; list items right after a list join it
         - delete_paragraph: paragraph
         - replace_section: section, text (the new body; the heading stays)
         - delete_section: section
@@ -1115,6 +1125,12 @@ class DocsTools:
     def redo(self, path: str) -> str:
         """Redo the change the last undo took back."""
         return self._history_result("Redid", path, self.ws.redo)
+
+
+def _searched_text(block: Block) -> str:
+    """``block``'s text as search looks at it: on one line, NFC like the query ("café"
+    finds a Mac's "cafe\u0301" too)."""
+    return unicodedata.normalize("NFC", " ".join(block.text.split()))
 
 
 def _short(text: str) -> str:

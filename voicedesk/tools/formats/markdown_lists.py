@@ -1,0 +1,101 @@
+"""Lists in Markdown (or plain text) as edits keep them: items added right after a list
+written into it, and items a replacement emptied taken out.
+
+In Markdown a whole list is one blank-line separated block (see :mod:`.markdown`), so an
+item inserted after it as a paragraph of its own came a blank line later: a "loose" list
+with a gap before the new item, or a second list when its marker was another ("- " after
+"* " items, "1." after "1)"). Word keeps each item a paragraph, and joins a new one to its
+list when it is written (:mod:`.docx_lists`); here the block itself takes the items. A
+plain text file's list written with the same markers is one paragraph too, and is treated
+alike; lines without markers are not taken for a list (they may be a wrapped paragraph).
+"""
+
+from __future__ import annotations
+
+import re
+
+from voicedesk.tools.formats.text import LIST_MARKER
+
+# An unindented list item's line: its marker, then a blank or the end of the line.
+_ITEM = re.compile(rf"^({LIST_MARKER})(?=[ \t]|$)")
+# "- - -", "***": a thematic break, not an item.
+_BREAK = re.compile(r"^ *(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
+
+
+def _items(text: str) -> list[tuple[int, str]] | None:
+    """The unindented item lines of ``text`` (line number, marker), or None unless its
+    first line is one: a block that starts as a list is a list to its end, every later
+    line an item, nested in one or continuing one."""
+    found = []
+    for n, line in enumerate(text.split("\n")):
+        m = _ITEM.match(line)
+        if m and not _BREAK.match(line):
+            found.append((n, m.group(1)))
+    return found if found and found[0][0] == 0 else None
+
+
+def _numbered(marker: str) -> bool:
+    return marker[0].isdigit()
+
+
+def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
+    """``listed`` (a Markdown block) with ``added``'s items at its end in its own markers
+    (its bullet, or its delimiter and the numbers after its last), and how many items
+    were added; None unless both are unindented lists of one kind (bullets or numbers)."""
+    have, new = _items(listed), _items(added)
+    if have is None or new is None or _numbered(have[-1][1]) != _numbered(new[0][1]):
+        return None
+    if any(_numbered(marker) != _numbered(have[-1][1]) for _, marker in new):
+        return None
+    last = have[-1][1]
+    lines = added.split("\n")
+    number = int(last[:-1]) if _numbered(last) else 0
+    for n, marker in new:
+        number += 1
+        mark = f"{number}{last[-1]}" if _numbered(last) else last
+        lines[n] = mark + lines[n][len(marker) :]
+    return listed + "\n" + "\n".join(lines), len(new)
+
+
+# A numbered item's line: its indent and number (then "." or ")").
+_NUMBER = re.compile(r"^( *)(\d{1,9})[.)](?=[ \t]|$)")
+# A list item with nothing after its marker, at any depth.
+_EMPTY_ITEM = re.compile(rf"^ *{LIST_MARKER}[ \t]*$")
+
+
+def without_emptied_items(before: str, after: str) -> tuple[str, int]:
+    """``after`` (``before`` with words replaced) without the list items the replacement
+    left empty, and how many: "take bread off the list" as find_replace("bread", "") left
+    "* " behind, an empty bullet the person sees. Kept where ``before`` had an empty item
+    already (written on purpose), or where items nested in it follow (they would move up
+    into the item above). Numbers that counted one by one close up ("1. a", "3. c" read
+    as a gap in the text, and had the model speak of item 3 of two)."""
+    if any(_EMPTY_ITEM.match(line) for line in before.split("\n")):
+        return after, 0
+    lines = after.split("\n")
+    kept: list[int] = []
+    for n, line in enumerate(lines):
+        if _EMPTY_ITEM.match(line):
+            indent = len(line) - len(line.lstrip(" "))
+            following = lines[n + 1] if n + 1 < len(lines) else ""
+            if not following.strip() or len(following) - len(following.lstrip(" ")) <= indent:
+                continue
+        kept.append(n)
+    if len(kept) == len(lines):
+        return after, 0
+    out = {n: lines[n] for n in kept}
+    numbered: dict[int, list[tuple[int, int, int]]] = {}  # by indent: (line, number, digits)
+    for n, line in enumerate(lines):
+        m = _NUMBER.match(line)
+        if m:
+            numbered.setdefault(len(m.group(1)), []).append((n, int(m.group(2)), len(m.group(2))))
+    for items in numbered.values():
+        if [number for _, number, _ in items] != list(range(items[0][1], items[0][1] + len(items))):
+            continue  # not counted one by one ("1." each, or several lists): left as written
+        number = items[0][1]
+        for n, _, digits in items:
+            if n in out:
+                indent = len(out[n]) - len(out[n].lstrip(" "))
+                out[n] = f"{out[n][:indent]}{number}{out[n][indent + digits :]}"
+                number += 1
+    return "\n".join(out[n] for n in kept), len(lines) - len(kept)
