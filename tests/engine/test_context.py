@@ -308,6 +308,45 @@ async def test_a_backlog_of_turns_is_folded_in_requests_within_budget():
     assert ctx.summary_turns == 60 - len(ctx.turns)
 
 
+async def test_a_backlog_summary_fits_the_models_window_beside_its_reply():
+    """The summary asks for a reply of up to a quarter of the budget (1500 tokens), far
+    more than a turn's llm.max_tokens (400): a backlog folded in a prompt as big as the
+    budget came to 6000 + 1500 tokens against a window of 6400 that every turn request
+    fits, was refused as too long, and every later attempt too, while the turns it was to
+    fold left the window unsummarised. The warning told the person to set
+    llm.context_window, which was set right."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate(
+        {"context": {"budget_tokens": 6000}, "llm": {"context_window": 6400}}
+    )
+    # The server counts this text (characters / 4) some 7% over our count: its window of
+    # 7000 holds every turn request the budget allows (6000 + 400 in our count).
+    async with SimServer(
+        SimScript(), SimLatency(ttft_s=0.0, tokens_per_s=0), context_window=7000
+    ) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini")
+        for i in range(1, 31):  # no summary yet: as if every attempt had failed
+            ctx.add_user(i, f"Shipment {i * 7}? " + "Spare parts and manuals for the office. " * 25)
+            ctx.add_assistant(
+                i, f"It left on day {i}. " + "Checked and signed for at the dock. " * 25
+            )
+        ctx.summarizer = Summarizer(llm)
+        ctx.maybe_summarize()
+        await ctx.wait_summary()
+        await llm.aclose()
+        requests = sim.chat_requests()
+    assert not sim.too_long
+    assert ctx.summaries_made >= 2 and len(ctx.turns) <= 8
+    assert all(
+        ctx.counter.messages(b["messages"]) + b["max_tokens"] <= 6000 + 400 for b in requests
+    )
+
+
 def long_notes(first: int, last: int, *, length: int = 14) -> list[str]:
     """Typed turns long enough to outgrow a small context window in a few turns (also
     used by test_resume)."""

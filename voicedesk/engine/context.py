@@ -465,9 +465,7 @@ class ContextManager:
             return
         if self._turns_added < self._retry_at:
             return  # a summary failed just now: the next waits (_summary_failed)
-        # The summary request is bounded by the budget too: after failed summaries, or with
-        # one huge turn, folding everything pending at once grew it past the model's window.
-        room = self.budget - int(self.budget * SUMMARY_SHARE) - SUMMARY_OVERHEAD
+        room = self._fold_room()
         folding: list[_Turn] = []
         used = 0
         # Never the newest turn: it may be the one being answered (in the history from its
@@ -489,6 +487,20 @@ class ContextManager:
         self._summary_task = asyncio.create_task(
             self._summarize(self.summarizer, folding, messages)
         )
+
+    def _fold_room(self) -> int:
+        """How many tokens of turns one summary request may fold: its prompt, with the
+        previous summary, stays within the budget, and with the reply it may take (a
+        quarter of the budget) within what every turn request is known to fit, the budget
+        beside a reply of llm.max_tokens, which the model's window holds
+        (``check_context_window``, ``fit_refused``). Bounded by the budget alone, the
+        reply's quarter on top of a prompt of the whole budget was far more than
+        llm.max_tokens: a backlog (summaries that failed for a while, a resumed
+        conversation, a budget lowered by a refusal) was refused as too long at every
+        attempt, while the turns it was to fold left the window unsummarised."""
+        over_reply = max(0, int(self.budget * SUMMARY_SHARE) - self.max_tokens)
+        room = self.budget - over_reply - self.counter.count(self.summary) - SUMMARY_OVERHEAD
+        return max(room, MIN_TURN_ROOM)
 
     async def _summarize(
         self, summarizer: Any, folding: list[_Turn], messages: list[dict[str, Any]]
