@@ -347,6 +347,36 @@ async def test_a_backlog_summary_fits_the_models_window_beside_its_reply():
     )
 
 
+async def test_a_summary_made_for_a_larger_budget_lands_within_the_lowered_one():
+    """A refusal lowered the budget (6000 to ~1400) while a summary was being made for the
+    old one: it landed at its old share, nearly the whole new budget, and the person's next
+    question was cut to a few words to make room for it ("Your turn is too long")."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.errors import ContextTooLongError
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 6000, "window_turns": 2}})
+    async with SimServer(SimScript(), SimLatency(ttft_s=0.3, tokens_per_s=0)) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        for i in range(1, 9):
+            ctx.add_user(i, f"Note {i}: order {i * 111}. " + "Parts, cables and manuals. " * 40)
+            ctx.add_assistant(i, f"Noted, order {i * 111}.")
+        ctx.maybe_summarize()  # folds turns 1-6, some 1600 tokens, for a 6000 budget
+        await asyncio.sleep(0.1)  # asked: the model is writing it
+        messages, _ = ctx.build_for("And the next one?")
+        ctx.fit_refused(ContextTooLongError("too long", window=2000), messages)
+        await ctx.wait_summary()
+        await llm.aclose()
+    assert ctx.summaries_made and ctx.budget < 2000
+    assert ctx.counter.count(ctx.summary) <= ctx._summary_room()
+    question = "What was the order in note 8?"
+    messages, tokens = ctx.build_for(question)
+    assert messages[-1]["content"] == question and tokens <= ctx.budget
+
+
 def long_notes(first: int, last: int, *, length: int = 14) -> list[str]:
     """Typed turns long enough to outgrow a small context window in a few turns (also
     used by test_resume)."""

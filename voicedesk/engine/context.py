@@ -507,7 +507,8 @@ class ContextManager:
     ) -> None:
         """Fold ``folding`` into the summary with ``summarizer`` (the one that
         :meth:`maybe_summarize` checked is set)."""
-        limit = int(self.budget * SUMMARY_SHARE)
+        budget = self.budget
+        limit = int(budget * SUMMARY_SHARE)
         room = self._summary_room()
         try:
             summary = await summarizer.summarize(
@@ -535,6 +536,17 @@ class ContextManager:
             # and the turns stay in the window for the next attempt.
             log.warning("summary came back empty; keeping the previous one")
             self._summary_failed("Summary came back empty; kept the last one")
+            return
+        if self.budget < budget and self.counter.count(summary) > self._summary_room():
+            # Made for the budget a refusal has lowered since: at its old share it took
+            # nearly all the new budget (the person's next words were cut to make room),
+            # and cut to the new share it lost its end, the turns just folded. They stay
+            # in the window, and are folded again within the new share.
+            log.info(
+                "a summary made for a budget of %d tokens is made again for %d", budget, self.budget
+            )
+            self._summary_task = None
+            self.maybe_summarize()
             return
         self._failed_summaries = self._retry_at = 0
         if self.counter.count(summary) > room:  # a summariser that ignored its cap
