@@ -591,6 +591,30 @@ def _tool(name: str, words: int) -> dict:
     }
 
 
+async def test_turns_leave_the_request_only_once_folded_when_tools_take_room():
+    """The fold began once the window's turns came to 60% of the budget, as if the tool
+    definitions (the documents tools: some 1900 tokens) took none of it: beside them and a
+    full summary the window holds far less, and the oldest turns were left out of every
+    request while not yet in the summary. The model no longer had what the person had
+    said a few turns back, until enough turns had passed for the count to start a fold."""
+    settings = Settings.model_validate({"context": {"budget_tokens": 6000, "window_turns": 8}})
+    summary = "The person keeps notes on their crates. " * 150  # ~1300 tokens, under its share
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=_Answers(summary))
+    ctx.summary = summary
+    tools = [_tool("read_document", 900), _tool("edit_document", 900)]
+    assert 1700 < ctx.tools_tokens(tools) < 2100
+    for i in range(1, 16):
+        text = f"Note {i}: crate {i} code ZX{i * 37}Q. " + "Spare parts and manuals. " * 45
+        messages, _ = ctx.build_for(text, tools=tools, turn_id=i)
+        sent = json.dumps(messages)
+        unsent = [t.turn_id for t in ctx.turns if f"ZX{t.turn_id * 37}Q" not in sent]
+        assert not unsent, f"turn {i}: turns {unsent} are neither sent nor in the summary"
+        ctx.add_user(i, text)
+        ctx.add_assistant(i, f"Noted, crate {i}.")
+        ctx.maybe_summarize()
+        await ctx.wait_summary()
+
+
 def test_tools_too_big_for_the_budget_are_left_out_biggest_first():
     """A tool server listing huge schemas refused the start (the budget could not hold its
     definitions) or, up after the check, sent every request over the budget."""

@@ -123,6 +123,8 @@ class ContextManager:
         self._failed_summaries = 0  # summaries failed in a row
         self._retry_at = 0  # the next summary waits until _turns_added reaches this
         self.last_prompt_tokens = 0
+        # the tool definitions the last request carried: room the window's turns do not have
+        self._tools_part = 0
         self._told_clipped: set[int] = set()  # turns whose text was cut to fit, said once
         self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
         # Called with what a refusal taught (``learnt``): the session logs it, so that a
@@ -319,6 +321,7 @@ class ContextManager:
                     tail += [dict(m) for m in turn.messages]
         tail += [dict(m) for m in pending or []]
         extra = self.tools_tokens(tools)
+        self._tools_part = extra
         fixed = extra + self.counter.messages([system, *tail])
         if fixed > self.budget:  # a document read by a tool: its result gives way first
             fixed = self._clip_tool_results(system, tail, extra)
@@ -459,7 +462,10 @@ class ContextManager:
             return
         over_window = len(self.turns) - self.window_turns
         window_tokens = sum(t.tokens for t in self.turns)
-        over_budget = window_tokens > self.budget * 0.6
+        # The tool definitions go with every request: counted as the window's, the fold
+        # began only once the turns were past what the window could hold beside them and
+        # the summary, and the oldest were left out of the requests before being folded.
+        over_budget = window_tokens > self.budget * 0.6 - self._tools_part
         batch = max(1, self.window_turns // 2)  # fold in batches: fewer summary calls
         if over_window < batch and not over_budget:
             return
