@@ -122,6 +122,51 @@ async def test_an_empty_summary_keeps_the_previous_one_and_the_turns():
     assert [t.turn_id for t in ctx.turns] == [3, 4, 5, 6, 7]  # nothing folded into nothing
 
 
+class _Held:
+    """A summariser whose model takes its time: it answers once ``release`` is set."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+        self.given: list[list[dict]] = []
+
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int, fits) -> str:
+        self.given.append(messages)
+        self.asked.set()
+        await self.release.wait()
+        return self.answer
+
+
+async def test_what_a_turn_gains_while_it_is_being_folded_is_kept():
+    """A background call of turn 2, dropped by "never mind" while a summary was folding
+    turn 2, was added to that turn after the summariser had been given it: the summary
+    landed, the turn left the window, and the call (a create that may have been done) with
+    it; the log, marking the turn folded, lost it on --resume too."""
+    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
+    summariser = _Held("The person asked about crates one to three.")
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
+    folded: list[list[int]] = []
+    ctx.on_summary = lambda summary, ids, count: folded.append(ids)
+    for i in range(1, 5):
+        ctx.add_user(i, f"What about crate {i}?")
+        ctx.add_assistant(i, f"Crate {i} is on its way.")
+    ctx.maybe_summarize()  # folds turns 1 and 2
+    await summariser.asked.wait()
+    call = {"id": "call_9", "type": "function"}
+    call["function"] = {"name": "create_document", "arguments": '{"path": "crates.md"}'}
+    dropped = [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_9", "content": "[cancelled: …]"},
+    ]
+    ctx.add_dropped_calls(2, dropped)
+    summariser.release.set()
+    await ctx.wait_summary()
+    assert folded[0] == [1]  # the log kept turn 2 then: --resume had the call
+    # turn 2 is folded again, the call given to the summariser with it this time
+    assert folded[1:] == [[2]] and dropped[0] in summariser.given[1]
+
+
 class _CappedModel:
     """A model that runs into max_tokens (finish_reason "length") the first ``cut`` times."""
 

@@ -514,6 +514,7 @@ class ContextManager:
         """Fold ``folding`` into the summary with ``summarizer`` (the one that
         :meth:`maybe_summarize` checked is set)."""
         budget = self.budget
+        given = {t.turn_id: list(t.messages) for t in folding}  # as the summariser has them
         limit = int(budget * SUMMARY_SHARE)
         room = self._summary_room()
         try:
@@ -558,8 +559,11 @@ class ContextManager:
         if self.counter.count(summary) > room:  # a summariser that ignored its cap
             summary = _clip_tokens(self.counter, summary, limit)
         self.summary = summary
-        self.summary_turns += len(folding)
-        ids = {t.turn_id for t in folding}
+        # A turn that gained messages while the summary was made (background calls the
+        # person dropped, ``add_dropped_calls``) stays in the window whole: folded, what
+        # the summariser was never given left the conversation, and the log with it.
+        ids = {t.turn_id for t in folding if t.messages == given[t.turn_id]}
+        self.summary_turns += len(ids)
         self.turns = [t for t in self.turns if t.turn_id not in ids]
         self.summaries_made += 1
         if self.on_summary is not None:
