@@ -122,6 +122,51 @@ async def test_an_empty_summary_keeps_the_previous_one_and_the_turns():
     assert [t.turn_id for t in ctx.turns] == [3, 4, 5, 6, 7]  # nothing folded into nothing
 
 
+class _Held:
+    """A summariser whose model takes its time: it answers once ``release`` is set."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+        self.given: list[list[dict]] = []
+
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int, fits) -> str:
+        self.given.append(messages)
+        self.asked.set()
+        await self.release.wait()
+        return self.answer
+
+
+async def test_what_a_turn_gains_while_it_is_being_folded_is_kept():
+    """A background call of turn 2, dropped by "never mind" while a summary was folding
+    turn 2, was added to that turn after the summariser had been given it: the summary
+    landed, the turn left the window, and the call (a create that may have been done) with
+    it; the log, marking the turn folded, lost it on --resume too."""
+    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
+    summariser = _Held("The person asked about crates one to three.")
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
+    folded: list[list[int]] = []
+    ctx.on_summary = lambda summary, ids, count: folded.append(ids)
+    for i in range(1, 5):
+        ctx.add_user(i, f"What about crate {i}?")
+        ctx.add_assistant(i, f"Crate {i} is on its way.")
+    ctx.maybe_summarize()  # folds turns 1 and 2
+    await summariser.asked.wait()
+    call = {"id": "call_9", "type": "function"}
+    call["function"] = {"name": "create_document", "arguments": '{"path": "crates.md"}'}
+    dropped = [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_9", "content": "[cancelled: …]"},
+    ]
+    ctx.add_dropped_calls(2, dropped)
+    summariser.release.set()
+    await ctx.wait_summary()
+    assert folded[0] == [1]  # the log kept turn 2 then: --resume had the call
+    # turn 2 is folded again, the call given to the summariser with it this time
+    assert folded[1:] == [[2]] and dropped[0] in summariser.given[1]
+
+
 class _CappedModel:
     """A model that runs into max_tokens (finish_reason "length") the first ``cut`` times."""
 
@@ -306,6 +351,75 @@ async def test_a_backlog_of_turns_is_folded_in_requests_within_budget():
     assert all(ctx.counter.messages(m) <= 1000 for m in requests)
     assert len(ctx.turns) <= 4 + 2  # the backlog was folded, in several requests
     assert ctx.summary_turns == 60 - len(ctx.turns)
+
+
+async def test_a_backlog_summary_fits_the_models_window_beside_its_reply():
+    """The summary asks for a reply of up to a quarter of the budget (1500 tokens), far
+    more than a turn's llm.max_tokens (400): a backlog folded in a prompt as big as the
+    budget came to 6000 + 1500 tokens against a window of 6400 that every turn request
+    fits, was refused as too long, and every later attempt too, while the turns it was to
+    fold left the window unsummarised. The warning told the person to set
+    llm.context_window, which was set right."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate(
+        {"context": {"budget_tokens": 6000}, "llm": {"context_window": 6400}}
+    )
+    # The server counts this text (characters / 4) some 7% over our count: its window of
+    # 7000 holds every turn request the budget allows (6000 + 400 in our count).
+    async with SimServer(
+        SimScript(), SimLatency(ttft_s=0.0, tokens_per_s=0), context_window=7000
+    ) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini")
+        for i in range(1, 31):  # no summary yet: as if every attempt had failed
+            ctx.add_user(i, f"Shipment {i * 7}? " + "Spare parts and manuals for the office. " * 25)
+            ctx.add_assistant(
+                i, f"It left on day {i}. " + "Checked and signed for at the dock. " * 25
+            )
+        ctx.summarizer = Summarizer(llm)
+        ctx.maybe_summarize()
+        await ctx.wait_summary()
+        await llm.aclose()
+        requests = sim.chat_requests()
+    assert not sim.too_long
+    assert ctx.summaries_made >= 2 and len(ctx.turns) <= 8
+    assert all(
+        ctx.counter.messages(b["messages"]) + b["max_tokens"] <= 6000 + 400 for b in requests
+    )
+
+
+async def test_a_summary_made_for_a_larger_budget_lands_within_the_lowered_one():
+    """A refusal lowered the budget (6000 to ~1400) while a summary was being made for the
+    old one: it landed at its old share, nearly the whole new budget, and the person's next
+    question was cut to a few words to make room for it ("Your turn is too long")."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.errors import ContextTooLongError
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 6000, "window_turns": 2}})
+    async with SimServer(SimScript(), SimLatency(ttft_s=0.3, tokens_per_s=0)) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        for i in range(1, 9):
+            ctx.add_user(i, f"Note {i}: order {i * 111}. " + "Parts, cables and manuals. " * 40)
+            ctx.add_assistant(i, f"Noted, order {i * 111}.")
+        ctx.maybe_summarize()  # folds turns 1-6, some 1600 tokens, for a 6000 budget
+        await asyncio.sleep(0.1)  # asked: the model is writing it
+        messages, _ = ctx.build_for("And the next one?")
+        ctx.fit_refused(ContextTooLongError("too long", window=2000), messages)
+        await ctx.wait_summary()
+        await llm.aclose()
+    assert ctx.summaries_made and ctx.budget < 2000
+    assert ctx.counter.count(ctx.summary) <= ctx._summary_room()
+    question = "What was the order in note 8?"
+    messages, tokens = ctx.build_for(question)
+    assert messages[-1]["content"] == question and tokens <= ctx.budget
 
 
 def long_notes(first: int, last: int, *, length: int = 14) -> list[str]:
@@ -520,6 +634,30 @@ def _tool(name: str, words: int) -> dict:
         "type": "function",
         "function": {"name": name, "description": name, "parameters": schema},
     }
+
+
+async def test_turns_leave_the_request_only_once_folded_when_tools_take_room():
+    """The fold began once the window's turns came to 60% of the budget, as if the tool
+    definitions (the documents tools: some 1900 tokens) took none of it: beside them and a
+    full summary the window holds far less, and the oldest turns were left out of every
+    request while not yet in the summary. The model no longer had what the person had
+    said a few turns back, until enough turns had passed for the count to start a fold."""
+    settings = Settings.model_validate({"context": {"budget_tokens": 6000, "window_turns": 8}})
+    summary = "The person keeps notes on their crates. " * 150  # ~1300 tokens, under its share
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=_Answers(summary))
+    ctx.summary = summary
+    tools = [_tool("read_document", 900), _tool("edit_document", 900)]
+    assert 1700 < ctx.tools_tokens(tools) < 2100
+    for i in range(1, 16):
+        text = f"Note {i}: crate {i} code ZX{i * 37}Q. " + "Spare parts and manuals. " * 45
+        messages, _ = ctx.build_for(text, tools=tools, turn_id=i)
+        sent = json.dumps(messages)
+        unsent = [t.turn_id for t in ctx.turns if f"ZX{t.turn_id * 37}Q" not in sent]
+        assert not unsent, f"turn {i}: turns {unsent} are neither sent nor in the summary"
+        ctx.add_user(i, text)
+        ctx.add_assistant(i, f"Noted, crate {i}.")
+        ctx.maybe_summarize()
+        await ctx.wait_summary()
 
 
 def test_tools_too_big_for_the_budget_are_left_out_biggest_first():

@@ -123,6 +123,8 @@ class ContextManager:
         self._failed_summaries = 0  # summaries failed in a row
         self._retry_at = 0  # the next summary waits until _turns_added reaches this
         self.last_prompt_tokens = 0
+        # the tool definitions the last request carried: room the window's turns do not have
+        self._tools_part = 0
         self._told_clipped: set[int] = set()  # turns whose text was cut to fit, said once
         self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
         # Called with what a refusal taught (``learnt``): the session logs it, so that a
@@ -319,6 +321,7 @@ class ContextManager:
                     tail += [dict(m) for m in turn.messages]
         tail += [dict(m) for m in pending or []]
         extra = self.tools_tokens(tools)
+        self._tools_part = extra
         fixed = extra + self.counter.messages([system, *tail])
         if fixed > self.budget:  # a document read by a tool: its result gives way first
             fixed = self._clip_tool_results(system, tail, extra)
@@ -459,15 +462,16 @@ class ContextManager:
             return
         over_window = len(self.turns) - self.window_turns
         window_tokens = sum(t.tokens for t in self.turns)
-        over_budget = window_tokens > self.budget * 0.6
+        # The tool definitions go with every request: counted as the window's, the fold
+        # began only once the turns were past what the window could hold beside them and
+        # the summary, and the oldest were left out of the requests before being folded.
+        over_budget = window_tokens > self.budget * 0.6 - self._tools_part
         batch = max(1, self.window_turns // 2)  # fold in batches: fewer summary calls
         if over_window < batch and not over_budget:
             return
         if self._turns_added < self._retry_at:
             return  # a summary failed just now: the next waits (_summary_failed)
-        # The summary request is bounded by the budget too: after failed summaries, or with
-        # one huge turn, folding everything pending at once grew it past the model's window.
-        room = self.budget - int(self.budget * SUMMARY_SHARE) - SUMMARY_OVERHEAD
+        room = self._fold_room()
         folding: list[_Turn] = []
         used = 0
         # Never the newest turn: it may be the one being answered (in the history from its
@@ -490,12 +494,28 @@ class ContextManager:
             self._summarize(self.summarizer, folding, messages)
         )
 
+    def _fold_room(self) -> int:
+        """How many tokens of turns one summary request may fold: its prompt, with the
+        previous summary, stays within the budget, and with the reply it may take (a
+        quarter of the budget) within what every turn request is known to fit, the budget
+        beside a reply of llm.max_tokens, which the model's window holds
+        (``check_context_window``, ``fit_refused``). Bounded by the budget alone, the
+        reply's quarter on top of a prompt of the whole budget was far more than
+        llm.max_tokens: a backlog (summaries that failed for a while, a resumed
+        conversation, a budget lowered by a refusal) was refused as too long at every
+        attempt, while the turns it was to fold left the window unsummarised."""
+        over_reply = max(0, int(self.budget * SUMMARY_SHARE) - self.max_tokens)
+        room = self.budget - over_reply - self.counter.count(self.summary) - SUMMARY_OVERHEAD
+        return max(room, MIN_TURN_ROOM)
+
     async def _summarize(
         self, summarizer: Any, folding: list[_Turn], messages: list[dict[str, Any]]
     ) -> None:
         """Fold ``folding`` into the summary with ``summarizer`` (the one that
         :meth:`maybe_summarize` checked is set)."""
-        limit = int(self.budget * SUMMARY_SHARE)
+        budget = self.budget
+        given = {t.turn_id: list(t.messages) for t in folding}  # as the summariser has them
+        limit = int(budget * SUMMARY_SHARE)
         room = self._summary_room()
         try:
             summary = await summarizer.summarize(
@@ -524,12 +544,26 @@ class ContextManager:
             log.warning("summary came back empty; keeping the previous one")
             self._summary_failed("Summary came back empty; kept the last one")
             return
+        if self.budget < budget and self.counter.count(summary) > self._summary_room():
+            # Made for the budget a refusal has lowered since: at its old share it took
+            # nearly all the new budget (the person's next words were cut to make room),
+            # and cut to the new share it lost its end, the turns just folded. They stay
+            # in the window, and are folded again within the new share.
+            log.info(
+                "a summary made for a budget of %d tokens is made again for %d", budget, self.budget
+            )
+            self._summary_task = None
+            self.maybe_summarize()
+            return
         self._failed_summaries = self._retry_at = 0
         if self.counter.count(summary) > room:  # a summariser that ignored its cap
             summary = _clip_tokens(self.counter, summary, limit)
         self.summary = summary
-        self.summary_turns += len(folding)
-        ids = {t.turn_id for t in folding}
+        # A turn that gained messages while the summary was made (background calls the
+        # person dropped, ``add_dropped_calls``) stays in the window whole: folded, what
+        # the summariser was never given left the conversation, and the log with it.
+        ids = {t.turn_id for t in folding if t.messages == given[t.turn_id]}
+        self.summary_turns += len(ids)
         self.turns = [t for t in self.turns if t.turn_id not in ids]
         self.summaries_made += 1
         if self.on_summary is not None:
