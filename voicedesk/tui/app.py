@@ -352,6 +352,8 @@ class VoiceDeskApp(App[int]):
                 return
             status.set_state(event.state)
             self._refresh_mode()
+        elif isinstance(event, ev.ToolServersWait):
+            status.set_tools_wait(event.servers)
         elif isinstance(event, ev.AudioInfo):
             if self.start_error is not None:
                 # sent as the sound started, by a start that failed after it (a voice key
