@@ -350,7 +350,7 @@ async def test_a_turn_gone_from_the_conversation_takes_what_it_drew_with_it(
     """Past MAX_TURNS_SHOWN the oldest turns leave the conversation, but Textual's cache of
     background styles (Textualize/textual#6665) held the last 1024 removed widgets' drawn
     lines: each turn left ~500 objects behind, and by 300 turns every full garbage
-    collection, on the loop the engine shares, took 130–280 ms instead of 45. A removed
+    collection, on the loop the engine shares, took 116–280 ms instead of 45–76. A removed
     turn's drawing is freed with it."""
     app = fake_app(tmp_path)
     async with app.run_test(size=(80, 30)) as pilot:

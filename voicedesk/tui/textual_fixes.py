@@ -7,7 +7,7 @@ Every part of the screen that is removed (an older turn of the conversation, pas
 of them stayed alive with every line they had drawn. A conversation removes three or four
 widgets a turn, so for its first few hundred turns each turn left ~500 more objects that
 Python's full garbage collections walk, on the loop the engine shares: at 300 turns a full
-collection took 130–280 ms (45 ms with this), and the loop stalled for up to 0.3 s while
+collection took 116–280 ms (45–76 ms with this), and the loop stalled for up to 0.3 s while
 an answer streamed.
 """
 
