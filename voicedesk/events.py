@@ -224,6 +224,16 @@ class StateChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ToolServersWait(Event):
+    """An answer's request waits for tool servers still starting (``servers``, by name),
+    once it has waited past a moment; ``servers`` empty: the wait is over (the request
+    goes, or the answer was dropped). The engine state stays "thinking" all along: a
+    display says what is awaited, which a one-off notice said only for seconds."""
+
+    servers: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Notice(Event):
     """Something the person should read (provider error, tool failure, hint). A message
     made from an error that quotes a secret this process holds (a server's echo of the key

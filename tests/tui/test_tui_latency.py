@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from voicedesk.commands import tui
 from voicedesk.config import Settings
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import ToolDetailScreen
-from voicedesk.tui.widgets.conversation import AssistantTurn
+from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, AssistantTurn
 from voicedesk.tui.widgets.status import level_meter
 
 
@@ -340,4 +341,34 @@ async def test_a_steady_level_does_not_draw_the_screen_again(
         app.bus.publish(ev.InputLevel(rms_dbfs=-20.0, zero_input=False))
         await pilot.pause()
         assert refreshed and str(meter.render()) == str(level_meter(-20.0))
+        await pilot.press("q")
+
+
+async def test_a_turn_gone_from_the_conversation_takes_what_it_drew_with_it(
+    tmp_path: Path,
+) -> None:
+    """Past MAX_TURNS_SHOWN the oldest turns leave the conversation, but Textual's cache of
+    background styles (Textualize/textual#6665) held the last 1024 removed widgets' drawn
+    lines: each turn left ~500 objects behind, and by 300 turns every full garbage
+    collection, on the loop the engine shares, took 116–280 ms instead of 45–76. A removed
+    turn's drawing is freed with it."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await started_fake(pilot)
+        first: list[weakref.ref[Any]] = []
+        for turn in range(1, MAX_TURNS_SHOWN + 6):
+            app.bus.publish(ev.TranscriptFinal(turn_id=turn, text=f"Question {turn}?"))
+            app.bus.publish(ev.AssistantDelta(turn_id=turn, text=f"Answer {turn}."))
+            app.bus.publish(
+                ev.PlaybackEnded(
+                    turn_id=turn, audio_s=1.0, interrupted=False, heard_text=f"Answer {turn}."
+                )
+            )
+            app.bus.publish(ev.TurnMetrics(turn_id=turn, record={"turn_id": turn, "t": {}}))
+            await pilot.pause()
+            if turn == 1:  # drawn on screen, so its styles were cached
+                first = [weakref.ref(w._styles_cache) for w in app.conversation.children]
+        assert not app.conversation.users.get(1)  # pruned
+        gc.collect()
+        assert first and not [ref for ref in first if ref() is not None]
         await pilot.press("q")

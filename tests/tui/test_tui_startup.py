@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,60 @@ async def test_a_refused_key_is_shown_without_waiting_for_the_tool_servers_to_st
     finally:
         with contextlib.suppress(OSError, ValueError):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def _slow_docs_server(root: Path, delay_s: float) -> dict[str, object]:
+    """The built-in documents server, answering only ``delay_s`` after it was started (an
+    ``npx`` server fetching its package, a server loading its index)."""
+    code = (
+        f"import runpy, sys, time; time.sleep({delay_s}); "
+        f"sys.argv = ['voicedesk', 'docs-server', '--root', {str(root)!r}]; "
+        "runpy.run_module('voicedesk', run_name='__main__')"
+    )
+    return {"command": sys.executable, "args": ["-c", code]}
+
+
+async def test_an_answer_waiting_for_a_tool_server_says_so_until_it_is_asked(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The first answer waits for a tool server still starting, up to 10 s from the start:
+    a 5 s toast said so once, then the status bar said "thinking" for seconds more, as if
+    the model were slow. The status bar says what is awaited for as long as it is, and
+    goes back to the engine's own state once the request is sent."""
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"slowdocs": _slow_docs_server(tmp_path, 4)},
+            }
+        }
+    )
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return build_session(
+            settings_for_sim(settings, sim.base_url),
+            input_path=silence_wav,
+            bus=bus,
+            with_tools=True,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+    requests: list[float] = []
+    app.bus.subscribe(lambda e: requests.append(e.t_ns) if isinstance(e, ev.LLMRequest) else None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(
+            pilot, lambda: "listening" in status_text(app) or "ready" in status_text(app)
+        )
+        app.text_input.value = "What is in my notes?"
+        app.text_input.focus()
+        await pilot.press("enter")
+        # said once the wait is no longer a moment (the engine's 1 s), and still said
+        # after the toast has gone
+        await wait_until(pilot, lambda: "waiting for tool server" in status_text(app), 6)
+        assert "slowdocs" in status_text(app)
+        await wait_until(pilot, lambda: bool(requests), 12)
+        await wait_until(pilot, lambda: "waiting for tool server" not in status_text(app), 2)
+        await pilot.press("ctrl+q")

@@ -345,7 +345,10 @@ class Session:
             await asyncio.wait_for(asyncio.shield(starting), TOOLS_WAIT_UNSAID_S)
         except TimeoutError:
             # "thinking" for up to 10 s, unexplained, on the first question: say why, once
+            # as a notice, and for as long as it lasts as an event a display can show
             names: list[str] = getattr(self.tools, "starting", list)()
+            if names:
+                self.bus.publish(ev.ToolServersWait(servers=tuple(names)))
             if names and not self._said_tools_wait:
                 self._said_tools_wait = True
                 from voicedesk.tools.manager import START_WAIT_S
@@ -357,8 +360,12 @@ class Session:
                     f"{servers}, still starting (at most {START_WAIT_S:g} s from the "
                     "start).",
                 )
-            with contextlib.suppress(Exception):
-                await asyncio.shield(starting)
+            try:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(starting)
+            finally:  # also when the answer is dropped meanwhile (the person went on)
+                if names:
+                    self.bus.publish(ev.ToolServersWait(servers=()))
         except Exception:
             log.debug("the tool servers' start failed", exc_info=True)
         return True

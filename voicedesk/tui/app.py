@@ -56,6 +56,7 @@ from voicedesk.tui.screens import (
     SetupScreen,
     ToolDetailScreen,
 )
+from voicedesk.tui.textual_fixes import release_removed_widgets_drawing
 from voicedesk.tui.widgets.conversation import ConversationPane, opening_hint
 from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.message_input import MessageInput
@@ -142,6 +143,7 @@ class VoiceDeskApp(App[int]):
         aside from garbage collection (:func:`freeze_startup_heap`); the command sets it,
         tests of a process that lives on do not."""
         super().__init__()
+        release_removed_widgets_drawing()  # a long conversation removes widgets all along
         self.settings = settings
         self.make_session = make_session
         self.context_state: tuple[str | None, int, int] = (
@@ -352,6 +354,8 @@ class VoiceDeskApp(App[int]):
                 return
             status.set_state(event.state)
             self._refresh_mode()
+        elif isinstance(event, ev.ToolServersWait):
+            status.set_tools_wait(event.servers)
         elif isinstance(event, ev.AudioInfo):
             if self.start_error is not None:
                 # sent as the sound started, by a start that failed after it (a voice key

@@ -36,6 +36,8 @@ MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
 READY_STATE = ("○", "ready")
 # With no speaker the answer "plays" on a silent clock while its text is shown.
 SPEAKING_NO_SPEAKER = ("♪", "answering")
+# The names of the tool servers an answer waits for, as the state says them, at most.
+WAITED_NAMES_WIDTH = 20
 METER = "▁▂▃▄▅▆▇█"
 METER_WIDTH = 5
 FLOOR_DB = -60.0
@@ -94,6 +96,9 @@ class StatusBar(Horizontal):
         self.not_running = False
         self._meter_cells = 0  # the width of the level last shown
         self._meter_shown: tuple[str, tuple[Any, ...]] | None = None  # text, styles drawn
+        # the tool servers answers wait for, one entry per waiting request (a preemptive
+        # answer and the turn's own may both wait): said while "thinking" (set_tools_wait)
+        self._tools_waits: list[tuple[str, ...]] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-mode")
@@ -175,7 +180,23 @@ class StatusBar(Horizontal):
         widget.set_classes(f"state-{state}")
         widget.update(f"{icon} {label}")
 
+    def set_tools_wait(self, servers: tuple[str, ...]) -> None:
+        """A request began (``servers``) or ended (empty) waiting for tool servers still
+        starting: "thinking" said nothing of it for up to 9 s, the model blamed."""
+        if servers:
+            self._tools_waits.append(servers)
+        elif self._tools_waits:
+            self._tools_waits.pop(0)
+        self.set_state(self.state)
+
     def _state_label(self, state: str) -> tuple[str, str]:
+        if state == "thinking" and self._tools_waits:
+            waited = dict.fromkeys(n for wait in self._tools_waits for n in wait)
+            names = ", ".join(waited)
+            if len(names) > WAITED_NAMES_WIDTH:  # the bar is one line, at 80 columns too
+                names = names[: WAITED_NAMES_WIDTH - 1] + "…"
+            plural = "s" if len(waited) > 1 else ""
+            return "◌", f"waiting for tool server{plural} {names}"
         if state == "muted" and self.muted:
             return MUTED_STATE_WHEN_SHOWN
         if state == "listening" and (self.typing_only or self.mic_closed):

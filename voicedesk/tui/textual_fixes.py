@@ -1,0 +1,41 @@
+"""Work-arounds for Textual bugs that cost a long session, each until Textual fixes it.
+
+Every part of the screen that is removed (an older turn of the conversation, past
+``MAX_TURNS_SHOWN``; a toast that has timed out) should go with all it drew. Textual's
+``StylesCache.get_inner_outer`` is an ``lru_cache(1024)`` on an *instance* method
+(Textualize/textual#6665, open): its key is the widget's ``StylesCache``, so the last 1024
+of them stayed alive with every line they had drawn. A conversation removes three or four
+widgets a turn, so for its first few hundred turns each turn left ~500 more objects that
+Python's full garbage collections walk, on the loop the engine shares: at 300 turns a full
+collection took 116–280 ms (45–76 ms with this), and the loop stalled for up to 0.3 s while
+an answer streamed.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from textual._styles_cache import StylesCache
+
+_CACHE_SIZE = 1024  # as Textual's own
+
+
+def release_removed_widgets_drawing() -> None:
+    """Cache ``get_inner_outer`` on its colours alone, as it only reads them. Idempotent;
+    leaves Textual alone once it no longer caches the method per instance (a classmethod or
+    staticmethod, or no cache at all)."""
+    method = StylesCache.__dict__.get("get_inner_outer")
+    original = getattr(method, "__wrapped__", None)
+    if original is None or not hasattr(method, "cache_info"):
+        return  # fixed upstream, or already replaced here
+
+    @functools.lru_cache(_CACHE_SIZE)
+    def by_colours(base_background: Any, background: Any) -> Any:
+        return original(None, base_background, background)  # never reads its first argument
+
+    def get_inner_outer(self: StylesCache, base_background: Any, background: Any) -> Any:
+        return by_colours(base_background, background)
+
+    # (setattr: the class declares it an lru_cache wrapper, which this replaces)
+    setattr(StylesCache, "get_inner_outer", get_inner_outer)  # noqa: B010
