@@ -2388,3 +2388,83 @@ async def test_llm_an_error_wrapped_in_a_list_is_said_in_the_servers_words():
         finally:
             await llm.aclose()
     assert "API key not valid. Please pass a valid API key." in caught.value.message
+
+
+HINDI = (
+    "दिल्ली भारत की राजधानी है। यहाँ बहुत सारे ऐतिहासिक स्मारक हैं। "
+    "लाल किला सबसे प्रसिद्ध है। आप कुतुब मीनार भी देख सकते हैं।"
+)
+ARABIC = "القاهرة هي عاصمة مصر، وهي أكبر مدينة عربية. هل تريد أن تعرف المزيد؟ يمكنني أن أخبرك."
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        (
+            HINDI,
+            [
+                "दिल्ली भारत की राजधानी है।",
+                "यहाँ बहुत सारे ऐतिहासिक स्मारक हैं।",
+                "लाल किला सबसे प्रसिद्ध है।",
+                "आप कुतुब मीनार भी देख सकते हैं।",
+            ],
+        ),
+        (
+            ARABIC,
+            [
+                "القاهرة هي عاصمة مصر،",
+                "وهي أكبر مدينة عربية.",
+                "هل تريد أن تعرف المزيد؟",
+                "يمكنني أن أخبرك.",
+            ],
+        ),
+    ],
+)
+async def test_openai_tts_hindi_and_arabic_are_cut_at_their_own_sentence_marks(sim, text, pieces):
+    """Hindi ends a sentence with "।", Arabic asks with "؟": neither was a place to cut, so
+    a Hindi answer went to the voice as its first 40 characters (cut mid-sentence) and then
+    all the rest in one piece, asked for only once the model had written it all."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert asked == sorted(pieces)
+
+
+async def test_openai_tts_an_abbreviation_s_full_stop_inside_a_sentence_is_no_cut(sim):
+    """ "etc. and", "No. 5", "Fig. 3", "St. Louis": each full stop was taken for a
+    sentence's end, and the voice said "see Fig." with a falling voice and a pause, then
+    "3 and No." as a sentence of its own. A sentence's own full stop still ends a piece,
+    one before a list's next line too."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    text = (
+        "Here is the plan for today. Bring pens, paper, etc. and a laptop. "
+        "See Fig. 3 and No. 5 in St. Louis. Then we go.\neggs.\nmilk."
+    )
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert asked == sorted(
+        [
+            "Here is the plan for today.",
+            "Bring pens, paper, etc. and a laptop.",
+            "See Fig. 3 and No. 5 in St. Louis.",
+            "Then we go.",
+            "eggs.",
+            "milk.",
+        ]
+    )

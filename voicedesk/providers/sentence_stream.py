@@ -28,11 +28,20 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
-from voicedesk.providers.base import FirstPieceSignal, ends_no_clause
+from voicedesk.providers.base import (
+    CLAUSE_MARKS,
+    SENTENCE_MARKS,
+    FirstPieceSignal,
+    ends_no_clause,
+    sentence_goes_on,
+)
 
-# Chinese and Japanese end clauses with full-width marks and no space after them
-_FIRST_CUT = re.compile(r"[.,;:!?]\s|[、。，！？；：]")  # the first may end at a comma: start early
-_LATER_CUT = re.compile(r"[.;:!?]\s|[。！？；：]")  # later pieces end at sentences: better prosody
+# Chinese and Japanese end clauses with full-width marks and no space after them; Hindi,
+# Arabic and others with marks of their own, a space after them (base.SENTENCE_MARKS)
+# the first may end at a comma: start early
+_FIRST_CUT = re.compile(rf"[.,;:!?{SENTENCE_MARKS}{CLAUSE_MARKS}]\s|[、。，！？；：]")
+# later pieces end at sentences: better prosody
+_LATER_CUT = re.compile(rf"[.;:!?{SENTENCE_MARKS}؛]\s|[。！？；：]")
 # ≈ 8 words, ~2.5 s of speech: long enough for natural prosody, and for the next piece to be
 # synthesised while it plays; at 60 tokens/s it is in ~0.15 s after the first token
 FIRST_MAX_CHARS = 40
@@ -75,20 +84,31 @@ class SentenceStream(FirstPieceSignal):
         self._buffer += text
         while True:
             pattern = _FIRST_CUT if self._first else _LATER_CUT
-            match = None
-            for m in pattern.finditer(self._buffer):
-                if m.end() >= (self._min_first if self._first else 1) and not (
-                    m.group()[0] == "." and ends_no_clause(self._buffer[: m.start()])
-                ):
-                    match = m
-                    break
-            end = match.end() if match is not None else 0
+            end = self._cut(pattern)
             if end == 0 and self._first:
                 end = self._first_word_cut()
             if end == 0:
                 return
             piece, self._buffer = self._buffer[:end], self._buffer[end:]
             self._start_piece(piece)
+
+    def _cut(self, pattern: re.Pattern[str]) -> int:
+        """Where the buffer's next piece ends at a clause or sentence end; 0 while none
+        has come. A full stop is none after a title or letters with dots ("Dr.", "e.g.")
+        nor before a word in lower case or a number ("etc. and", "No. 5"): a later piece
+        waits for the word after it to know (it is synthesised while the one before it
+        plays, so this costs no time); the first, whose every moment is heard, does not."""
+        for m in pattern.finditer(self._buffer):
+            if m.end() < (self._min_first if self._first else 1):
+                continue
+            if m.group()[0] == ".":
+                before, after = self._buffer[: m.start()], self._buffer[m.start() + 1 :]
+                if ends_no_clause(before) or sentence_goes_on(after):
+                    continue
+                if not self._first and not after.strip(" \t\u00a0"):
+                    return 0  # the next word tells whether a sentence ended here
+            return m.end()
+        return 0
 
     def text_coming(self, chars: int) -> None:
         """``chars`` more characters are on their way, held by the caller until they are
