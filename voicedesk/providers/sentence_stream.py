@@ -17,6 +17,14 @@ OpenAI speech for a 3-minute answer at 100 tokens/s, each a connection and a req
 the account's rate limit), and Piper, one synthesis at a time behind a lock that keeps no
 order, made them in any order: the second sentence came twelfth of thirty, and the person
 heard silence after the first while later ones were made.
+
+What of the answer has played is told in letters (``letters_spoken_at``), as ElevenLabs'
+alignment tells it: each piece's letters and the samples of its audio are known, so a
+position at a piece's end is exact, and one inside a piece is its share of that piece's
+audio. Estimated from the share of the whole answer's audio (or, its later pieces still
+being made, from a typical speaking rate), a barge-in after "a year," in Piper's "The plan
+costs $1,250 a year, or about $104 a month." was remembered as heard up to "$104 a": the
+numbers take longer to say than their characters, and every cut landed words too late.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,7 +58,20 @@ FIRST_MAX_CHARS = 40
 # before the one playing ends (a sentence plays for seconds; its synthesis takes a fraction).
 AHEAD = 2
 
+# A typical voice's letters (not spaces) a second: how long a piece still being made will
+# play, before any piece is whole to tell this voice's own rate
+LETTERS_PER_S = 12.0
+
 Synth = Callable[[str], AsyncIterator[np.ndarray]]
+
+
+@dataclass
+class _Piece:
+    """A piece's letters (whitespace left out, as alignment counts them) and its audio."""
+
+    letters: int
+    samples: int = 0
+    done: bool = False  # all its audio is in (or its synthesis ended)
 
 
 class SentenceStream(FirstPieceSignal):
@@ -75,6 +97,7 @@ class SentenceStream(FirstPieceSignal):
         self._buffer = ""
         self._pieces: asyncio.Queue[asyncio.Queue[np.ndarray | None] | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._said: list[_Piece] = []  # every piece begun, in the answer's order
         self._first = True
         self._ended = False
         self._error: BaseException | None = None
@@ -147,22 +170,54 @@ class SentenceStream(FirstPieceSignal):
         self._first = False
         out: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
         self._pieces.put_nowait(out)
-        self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out)))
+        piece = _Piece(letters=sum(not ch.isspace() for ch in text))
+        self._said.append(piece)
+        self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out, piece)))
         self._first_piece()  # the answer's first: its synthesis begins now (a slot is free)
 
-    async def _run_piece(self, text: str, out: asyncio.Queue[np.ndarray | None]) -> None:
+    async def _run_piece(
+        self, text: str, out: asyncio.Queue[np.ndarray | None], piece: _Piece
+    ) -> None:
         try:
             async with self._slots:
                 if self._error is not None:
                     return  # the answer's audio stops at the piece that failed
                 async for chunk in self._synth(text):
+                    piece.samples += chunk.size
                     out.put_nowait(chunk)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
             self._error = exc
         finally:
+            piece.done = True
             out.put_nowait(None)
+
+    def letters_spoken_at(self, played_samples: int) -> int:
+        """How many of the sent text's characters other than whitespace had played after
+        ``played_samples`` of the audio: every piece played whole, and of the piece playing
+        its share of that piece's audio (of the audio it will have, estimated, while it is
+        still being made)."""
+        left, letters = played_samples, 0
+        for piece in self._said:
+            if left <= 0:
+                break
+            if piece.done and left >= piece.samples:
+                letters += piece.letters
+                left -= piece.samples
+                continue
+            length = piece.samples if piece.done else max(piece.samples, self._length(piece))
+            return letters + min(piece.letters, piece.letters * left // max(1, length))
+        return letters
+
+    def _length(self, piece: _Piece) -> int:
+        """How many samples a piece still being made is likely to play for: at the rate
+        of the pieces already whole, or a typical voice's."""
+        whole = [p for p in self._said if p.done and p.samples and p.letters]
+        letters = sum(p.letters for p in whole)
+        if letters:
+            return piece.letters * sum(p.samples for p in whole) // letters
+        return int(piece.letters / LETTERS_PER_S * self.sample_rate)
 
     async def audio(self) -> AsyncIterator[np.ndarray]:
         while True:
