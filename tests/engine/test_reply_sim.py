@@ -908,3 +908,22 @@ async def test_an_answer_cut_at_a_barge_in_is_remembered_to_the_piece_piper_had_
     assert heard in reply.heard() and reply.heard() != PRICED and reply.heard() != heard
     playback.played = reply.samples_out
     assert reply.heard() == PRICED
+
+
+async def test_a_heading_is_said_as_a_sentence_of_its_own():
+    """A heading's marks went to the Markdown pass, and its words, with no full stop, ran
+    into the next line's: Piper said "Summary The plan works" in one breath, "Next steps
+    Call Ann" as if Ann were a step's name. A heading ends as a sentence, as a list's item
+    does; a "#" after a letter is not one ("C#")."""
+    answer = "## Summary\nThe plan works.\n### Next steps\nCall Ann and book room 4 in C#.\n# Done"
+    reply, sim, _ = await _linked_answer("openai", answer)
+    assert reply.failed is None
+    assert reply.text == (
+        " Summary\nThe plan works.\n Next steps\nCall Ann and book room 4 in C#.\n Done"
+    )
+    assert _openai_pieces(sim) == [
+        "Summary.\nThe plan works.",
+        "Next steps.",
+        "Call Ann and book room 4 in C sharp.",
+        "Done",
+    ]

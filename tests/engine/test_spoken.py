@@ -25,7 +25,11 @@ CASES = [
         "Its page (en.wikipedia.org) says so.",
     ),
     ("[](https://www.python.org) and [https://a.org/x](https://a.org/x)", "python.org and a.org"),
-    ("The meeting is ~~Monday~~ Tuesday, at ~5 pm.", "The meeting is  Tuesday, at ~5 pm."),
+    # a tilde before a number is "about": Piper said "tilde 5", "tilde dollar twenty"
+    (
+        "The meeting is ~~Monday~~ Tuesday, at ~5 pm, for ~$20 (~30% off) in ~/notes/a.md.",
+        "The meeting is  Tuesday, at about 5 pm, for about $20 (about 30% off) in a.md.",
+    ),
     ("An ~~unclosed mark\nstays.", "An unclosed mark\nstays."),
     (
         "| Name | Age |\n|---|:--:|\n| Ann | 31 |\n| Bob | 40. |\nDone.",

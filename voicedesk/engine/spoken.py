@@ -19,7 +19,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   line ``|---|---|`` nothing;
 - a list item ``- eggs`` (or ``+``, or ``1.``) ends as a sentence ("eggs."), its dash or plus
   not said: Piper read "- eggs\\n- milk" as "eggs-milk", and the items ran together; so does
-  a ``* eggs`` item, whose star the Markdown pass took (``SpeakableText.item_lines``);
+  a ``* eggs`` item, whose star the Markdown pass took (``SpeakableText.item_lines``), and
+  a heading ("## Summary", its marks taken the same way);
+- a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
@@ -95,6 +97,8 @@ _FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
+# a tilde before a number is "about" ("~5 pm", "~$20", "~30%"); "~/notes" is a path
+_ABOUT = re.compile(r"~(?=\$?\d)")
 # a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
 _SHARP = re.compile(r"[A-G]#")
 # an address written without its scheme: a host name ending in a top-level domain that is
@@ -432,6 +436,8 @@ def _spoken_token(word: str) -> tuple[str, str]:
     spoken = core
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
+    if _ABOUT.match(core):
+        return core, "about " + _spoken_token(core[1:])[1]  # "~5 pm": Piper said "tilde 5"
     if (abbreviation := _SAID_AS.get(core.lower())) is not None:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
