@@ -25,6 +25,16 @@ CASES = [
         "Its page (en.wikipedia.org) says so.",
     ),
     ("[](https://www.python.org) and [https://a.org/x](https://a.org/x)", "python.org and a.org"),
+    # a task list's box is not said (Piper said "ex Call Ann"), nor a box in the words
+    (
+        "Todo:\n- [ ] Buy milk\n- [x] Call Ann\n1. [X] Pay\n- see [x] here\n",
+        "Todo:\nBuy milk.\nCall Ann.\n1. Pay.\nsee [x] here.\n",
+    ),
+    # an HTML line break in a table's cell is a pause (Piper said "one bar two")
+    (
+        "| a | one<br>two<BR/>three. <br /> four |\nx < y, a<b",
+        "a, one, two, three.  four.\nx < y, a<b",
+    ),
     # a tilde before a number is "about": Piper said "tilde 5", "tilde dollar twenty"
     (
         "The meeting is ~~Monday~~ Tuesday, at ~5 pm, for ~$20 (~30% off) in ~/notes/a.md.",

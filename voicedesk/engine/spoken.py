@@ -22,6 +22,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   a ``* eggs`` item, whose star the Markdown pass took (``SpeakableText.item_lines``), and
   a heading ("## Summary", its marks taken the same way);
 - a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde";
+- a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
+  table's cell) a pause: Piper said "ex Call Ann" and "a bar b";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
@@ -131,6 +133,12 @@ _ENDS_SAYING = ".!?:;,"
 # ("1." or "1)", said as written). "*" items reach here without their star (speakable.py).
 _BULLET = re.compile(r"[ \t]*[-+][ \t]+")
 _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
+# a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
+_TASK_BOX = re.compile(r"\[[ xX]\][ \t]+")
+_TASK_BOX_START = re.compile(r"\[(?:[ xX](?:\][ \t]*)?)?\Z")
+# an HTML line break ("<br>", "<br/>", "<br />"), and what may still become one
+_BREAK = re.compile(r"<br[ \t]*/?>", re.IGNORECASE)
+_BREAK_START = re.compile(r"<(?:b(?:r[ \t]*/?)?)?\Z", re.IGNORECASE)
 # the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
@@ -244,6 +252,10 @@ class SpokenText:
                 return None
             if text[1:2].isalnum():  # an email address: the voice (Piper) dropped its "@"
                 return "@", " at "
+        if ch in "[<":
+            mark = self._mark(final)
+            if mark is not False:
+                return mark
         if ch in "[!":
             link = self._link(final)
             if link is not False:
@@ -330,6 +342,27 @@ class SpokenText:
         said = "" if marker.group().strip() in "-+" else marker.group()
         self._item_from = self._said + len(said)
         return marker.group(), said
+
+    def _mark(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """A task list's box at its item's start ("- [x] Call Ann"), said as nothing
+        (Piper said "ex Call Ann"), or a line break in HTML ("a<br>b", as models write one
+        in a table's cell), said as a pause (Piper said "a bar b"); False: neither."""
+        text = self._pending
+        if text[0] == "[" and self._in_item and self._said == self._item_from:
+            box = _TASK_BOX.match(text)
+            if box is not None and (box.end() < len(text) or final):
+                return box.group(), ""
+            if box is None and _TASK_BOX_START.match(text) is None:
+                return False
+            return None if not final else False
+        if text[0] == "<":
+            brk = _BREAK.match(text)
+            if brk is not None:
+                last = self._last_said  # a pause after a word; after a full stop a blank
+                return brk.group(), ", " if last.isalnum() else "" if last.isspace() else " "
+            if not final and _BREAK_START.match(text) is not None:
+                return None
+        return False
 
     def _cell_end(self, final: bool) -> tuple[str, str] | None:
         """A pipe in a table row: a pause between cells, or the row's end."""
