@@ -2394,6 +2394,10 @@ HINDI = (
     "दिल्ली भारत की राजधानी है। यहाँ बहुत सारे ऐतिहासिक स्मारक हैं। "
     "लाल किला सबसे प्रसिद्ध है। आप कुतुब मीनार भी देख सकते हैं।"
 )
+THAI = (
+    "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย มีประชากรประมาณสิบล้านคน อากาศร้อนเกือบทั้งปี "
+    "นักท่องเที่ยวนิยมไปวัดพระแก้วและตลาดน้ำ อาหารริมทางอร่อยมากและราคาไม่แพง"
+)
 ARABIC = "القاهرة هي عاصمة مصر، وهي أكبر مدينة عربية. هل تريد أن تعرف المزيد؟ يمكنني أن أخبرك."
 
 
@@ -2410,6 +2414,14 @@ ARABIC = "القاهرة هي عاصمة مصر، وهي أكبر مدينة ع�
             ],
         ),
         (
+            THAI,  # no full stops: a blank ends a clause, a piece once 40 characters are in
+            [
+                "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย มีประชากรประมาณสิบล้านคน",
+                "อากาศร้อนเกือบทั้งปี นักท่องเที่ยวนิยมไปวัดพระแก้วและตลาดน้ำ",
+                "อาหารริมทางอร่อยมากและราคาไม่แพง",
+            ],
+        ),
+        (
             ARABIC,
             [
                 "القاهرة هي عاصمة مصر،",
@@ -2420,10 +2432,13 @@ ARABIC = "القاهرة هي عاصمة مصر، وهي أكبر مدينة ع�
         ),
     ],
 )
-async def test_openai_tts_hindi_and_arabic_are_cut_at_their_own_sentence_marks(sim, text, pieces):
-    """Hindi ends a sentence with "।", Arabic asks with "؟": neither was a place to cut, so
-    a Hindi answer went to the voice as its first 40 characters (cut mid-sentence) and then
-    all the rest in one piece, asked for only once the model had written it all."""
+async def test_openai_tts_hindi_thai_and_arabic_are_cut_at_their_own_sentence_ends(
+    sim, text, pieces
+):
+    """Hindi ends a sentence with "।", Arabic asks with "؟", Thai ends one with a blank:
+    none was a place to cut, so a Hindi or Thai answer went to the voice as its first 40
+    characters and then all the rest in one piece, asked for only once the model had
+    written it all."""
     tts = OpenAITTS(
         api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
     )

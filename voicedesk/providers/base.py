@@ -25,9 +25,10 @@ CJK_PUNCTUATION = "、。，！？；："
 # Other scripts' marks that end a sentence or a clause, a space after them as after ours:
 # Hindi's danda ("।", "॥"), Arabic's question mark, comma and semicolon ("؟", "،", "؛"),
 # Urdu's full stop ("۔"), Armenian's ("։"), Ethiopic's ("።", "፣"), Greek's question mark
-# (";"). Not known, a Hindi answer was cut only once: its first 40 characters, then all
-# the rest as one piece, synthesised once the model had written it all (seconds of silence).
-SENTENCE_MARKS = "।॥؟۔։።\u037e"
+# (";"), Myanmar's and Khmer's full stops ("။", "។"). Not known, a Hindi answer was cut
+# only once: its first 40 characters, then all the rest as one piece, synthesised once the
+# model had written it all (seconds of silence).
+SENTENCE_MARKS = "।॥؟۔։።\u037e။។"
 CLAUSE_MARKS = "،؛፣"
 
 # A full stop that ends no clause: a list item's number at a line start ("1. "), letters

@@ -51,6 +51,8 @@ from voicedesk.providers.base import (
 _FIRST_CUT = re.compile(rf"[.,;:!?{SENTENCE_MARKS}{CLAUSE_MARKS}]\s|[、。，！？；：]")
 # later pieces end at sentences: better prosody
 _LATER_CUT = re.compile(rf"[.;:!?{SENTENCE_MARKS}؛]\s|[。！？；：]")
+# Thai and Lao write no full stops: a blank after their letters ends a clause or sentence
+_THAI_BLANK = re.compile(r"(?<=[\u0e00-\u0eff])\s")
 # ≈ 8 words, ~2.5 s of speech: long enough for natural prosody, and for the next piece to be
 # synthesised while it plays; at 60 tokens/s it is in ~0.15 s after the first token
 FIRST_MAX_CHARS = 40
@@ -110,6 +112,8 @@ class SentenceStream(FirstPieceSignal):
             end = self._cut(pattern)
             if end == 0 and self._first:
                 end = self._first_word_cut()
+            elif end == 0:
+                end = self._blank_cut()
             if end == 0:
                 return
             piece, self._buffer = self._buffer[:end], self._buffer[end:]
@@ -131,6 +135,15 @@ class SentenceStream(FirstPieceSignal):
                 if not self._first and not after.strip(" \t\u00a0"):
                     return 0  # the next word tells whether a sentence ended here
             return m.end()
+        return 0
+
+    def _blank_cut(self) -> int:
+        """Where a later piece in Thai or Lao ends: at a blank once ``first_max_chars``
+        are in. They write no full stop: a blank ends a clause or a sentence, and none was
+        a place to cut, so all of an answer after its first piece went to the voice as one,
+        once the model had written it all. 0 while there is none."""
+        for blank in _THAI_BLANK.finditer(self._buffer, self._first_max - 1):
+            return blank.end()
         return 0
 
     def text_coming(self, chars: int) -> None:
