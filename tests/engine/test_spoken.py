@@ -35,6 +35,16 @@ CASES = [
         "| a | one<br>two<BR/>three. <br /> four |\nx < y, a<b",
         "a, one, two, three.  four.\nx < y, a<b",
     ),
+    # a range between numbers: Piper said "five ten minutes", "dollar ten dollar twenty"
+    (
+        "Wait 5–10 minutes, pay $10–$20 (20–30% off), 1914–1918; not 3– nor A–B.",
+        "Wait 5 to 10 minutes, pay $10 to $20 (20 to 30% off), 1914 to 1918; not 3– nor A–B.",
+    ),
+    # bullets as a list's marks (the items ran together), arrows as pauses ("right arrow")
+    (
+        "• eggs\n• milk\nOpen Settings → Privacy, or A→B.",
+        "eggs.\nmilk.\nOpen Settings , Privacy, or A, B.",
+    ),
     # a tilde before a number is "about": Piper said "tilde 5", "tilde dollar twenty"
     (
         "The meeting is ~~Monday~~ Tuesday, at ~5 pm, for ~$20 (~30% off) in ~/notes/a.md.",

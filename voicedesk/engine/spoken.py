@@ -17,11 +17,13 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   Tuesday" is said "the meeting is Tuesday");
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
   line ``|---|---|`` nothing;
-- a list item ``- eggs`` (or ``+``, or ``1.``) ends as a sentence ("eggs."), its dash or plus
+- a list item ``- eggs`` (or ``+``, ``•``, or ``1.``) ends as a sentence ("eggs."), its dash or plus
   not said: Piper read "- eggs\\n- milk" as "eggs-milk", and the items ran together; so does
   a ``* eggs`` item, whose star the Markdown pass took (``SpeakableText.item_lines``), and
   a heading ("## Summary", its marks taken the same way);
-- a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde";
+- a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an en dash
+  between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten"; an arrow
+  ("Settings → Privacy") a pause: Piper said "right arrow";
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
   table's cell) a pause: Piper said "ex Call Ann" and "a bar b";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
@@ -131,7 +133,14 @@ _CELL_END = re.compile(r"[ \t]*\|[ \t]*")
 _ENDS_SAYING = ".!?:;,"
 # A list item's marker at a line start: a dash or a plus (said as nothing), or a number
 # ("1." or "1)", said as written). "*" items reach here without their star (speakable.py).
-_BULLET = re.compile(r"[ \t]*[-+][ \t]+")
+# A bullet character ("• eggs"), as models write one at times, is one too: Piper said
+# nothing for it, and the items ran together as one sentence.
+_BULLETS = "-+•◦▪‣"
+_BULLET = re.compile(rf"[ \t]*[{_BULLETS}][ \t]+")
+# a range between numbers ("5–10 minutes", "$10–$20", "20–30%"): Piper said "five ten"
+_RANGE_DASH = "–"
+# an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
+_ARROWS = "→⟶⇒"
 _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
 # a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
 _TASK_BOX = re.compile(r"\[[ xX]\][ \t]+")
@@ -264,6 +273,13 @@ class SpokenText:
             strike = self._strike(final)
             if strike is not False:
                 return strike
+        if ch == _RANGE_DASH and (self._before.isdigit() or self._before == "%"):
+            if len(text) == 1 and not final:
+                return None  # a number may follow
+            if text[1:2].isdigit() or text[1:2] in ("$", "€", "£"):
+                return ch, " to "
+        if ch in _ARROWS:
+            return ch, ", " if self._last_said.isalnum() else ","
         at_word = not _TOKEN.fullmatch(self._before) or bool(_SPACELESS_RUN.match(self._before))
         if at_word:
             url = self._url(final)
@@ -334,12 +350,12 @@ class SpokenText:
         marker = _BULLET.match(text) or _NUMBERED.match(text)
         if marker is None:
             # "-", "1" or "12." so far may be a marker yet; anything else is no item
-            maybe = re.fullmatch(r"[ \t]*(?:[-+]|\d{1,3}[.)]?)", text)
+            maybe = re.fullmatch(rf"[ \t]*(?:[{_BULLETS}]|\d{{1,3}}[.)]?)", text)
             return None if maybe is not None and not final else False
         if marker.end() == len(text) and not final:
             return None  # the item's words are still to come
         self._in_item = True
-        said = "" if marker.group().strip() in "-+" else marker.group()
+        said = "" if marker.group().strip() in _BULLETS else marker.group()
         self._item_from = self._said + len(said)
         return marker.group(), said
 
