@@ -21,7 +21,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   not said: Piper read "- eggs\\n- milk" as "eggs-milk", and the items ran together; so does
   a ``* eggs`` item, whose star the Markdown pass took (``SpeakableText.item_lines``), and
   a heading ("## Summary", its marks taken the same way);
-- a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an en dash
+- a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; a number's sign
+  ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten"; an arrow
   ("Settings → Privacy") a pause: Piper said "right arrow";
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
@@ -101,6 +102,8 @@ _FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
+# a number's sign ("issue #42", "#1 on the list"), said "number"
+_NUMBER_SIGN = re.compile(r"#\d[\d,.]*")
 # a tilde before a number is "about" ("~5 pm", "~$20", "~30%"); "~/notes" is a path
 _ABOUT = re.compile(r"~(?=\$?\d)")
 # a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
@@ -485,6 +488,8 @@ def _spoken_token(word: str) -> tuple[str, str]:
     spoken = core
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
+    if _NUMBER_SIGN.fullmatch(core):
+        return core, "number " + core[1:]  # "issue #42": Piper said "hash 42"
     if _ABOUT.match(core):
         return core, "about " + _spoken_token(core[1:])[1]  # "~5 pm": Piper said "tilde 5"
     if (abbreviation := _SAID_AS.get(core.lower())) is not None:
