@@ -2483,3 +2483,38 @@ async def test_openai_tts_an_abbreviation_s_full_stop_inside_a_sentence_is_no_cu
             "milk.",
         ]
     )
+
+
+async def test_openai_tts_a_long_sentence_after_the_first_piece_is_cut_at_a_comma(sim):
+    """A later piece ended only at a sentence's end: a long sentence after a short first
+    one was one piece, still being made by Piper when the short one had played: the
+    person heard silence mid-answer (~0.3 s idle here, 1.5-2 s with the cores busy). Past
+    80 characters a later
+    piece ends at its next comma; a number's comma ("12,000") is none."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    text = (
+        "Sure, here is what I found. The northern route follows the river for most of the "
+        "way, crosses the old stone bridge near the mill, climbs through the pine forest "
+        "on a narrow gravel track of 12,000 steps, and then comes down into the valley. "
+        "It takes three hours."
+    )
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert asked == sorted(
+        [
+            "Sure, here is what I found.",
+            "The northern route follows the river for most of the way, crosses the old stone "
+            "bridge near the mill,",
+            "climbs through the pine forest on a narrow gravel track of 12,000 steps, "
+            "and then comes down into the valley.",
+            "It takes three hours.",
+        ]
+    )

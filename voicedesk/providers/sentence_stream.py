@@ -6,7 +6,8 @@ already playing. A first sentence with no early clause end is cut at the last wo
 once ``first_max_chars`` have come: the whole of a long sentence ("Most of the ocean floor
 has never been mapped in any detail.") would otherwise stream in from the model, and then
 be synthesised whole, before the person hears anything (ElevenLabs' first flush does the
-same, at the same length). The pieces' audio comes out strictly in order. Synthesis of piece *n+1*
+same, at the same length). A later piece ends at a sentence's end, or at a comma once it
+is long (``LONG_PIECE_CHARS``). The pieces' audio comes out strictly in order. Synthesis of piece *n+1*
 overlaps playback of piece *n*, so only the first piece's latency is ever heard.
 
 Pieces are synthesised at most ``ahead`` at a time, begun in the answer's order: a piece
@@ -51,6 +52,10 @@ from voicedesk.providers.base import (
 _FIRST_CUT = re.compile(rf"[.,;:!?{SENTENCE_MARKS}{CLAUSE_MARKS}]\s|[、。，！？；：]")
 # later pieces end at sentences: better prosody
 _LATER_CUT = re.compile(rf"[.;:!?{SENTENCE_MARKS}؛]\s|[。！？；：]")
+# A later piece with no sentence end is cut at a clause end once this long: ~6 s of speech,
+# made by Piper here in ~1 s while the piece before it plays
+LONG_PIECE_CHARS = 80
+_CLAUSE_CUT = re.compile(rf"[,{CLAUSE_MARKS}]\s|[、，]")
 # Thai and Lao write no full stops: a blank after their letters ends a clause or sentence
 _THAI_BLANK = re.compile(r"(?<=[\u0e00-\u0eff])\s")
 # ≈ 8 words, ~2.5 s of speech: long enough for natural prosody, and for the next piece to be
@@ -136,7 +141,7 @@ class SentenceStream(FirstPieceSignal):
             if end == 0 and self._first:
                 end = self._first_word_cut()
             elif end == 0:
-                end = self._blank_cut()
+                end = self._long_cut()
             if end == 0:
                 return
             piece, self._buffer = self._buffer[:end], self._buffer[end:]
@@ -160,11 +165,16 @@ class SentenceStream(FirstPieceSignal):
             return m.end()
         return 0
 
-    def _blank_cut(self) -> int:
-        """Where a later piece in Thai or Lao ends: at a blank once ``first_max_chars``
-        are in. They write no full stop: a blank ends a clause or a sentence, and none was
-        a place to cut, so all of an answer after its first piece went to the voice as one,
-        once the model had written it all. 0 while there is none."""
+    def _long_cut(self) -> int:
+        """Where a later piece with no sentence end yet ends once it is long: at its first
+        clause end (a comma) past ``LONG_PIECE_CHARS``. A long sentence was one piece, and
+        after a short one ("Sure, here is what I found.") the person heard silence while
+        Piper made it (~0.3 s here idle, 1.5-2 s with the cores busy). In Thai or Lao,
+        which write no full stop (a blank ends a clause or a sentence), at a blank once
+        ``first_max_chars`` are in: all of such an answer after its first piece went to
+        the voice as one, once the model had written it all. 0 while there is none."""
+        for clause in _CLAUSE_CUT.finditer(self._buffer, LONG_PIECE_CHARS - 2):
+            return clause.end()
         for blank in _THAI_BLANK.finditer(self._buffer, self._first_max - 1):
             return blank.end()
         return 0
