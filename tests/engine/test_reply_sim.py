@@ -893,13 +893,18 @@ async def test_an_answer_cut_at_a_barge_in_is_remembered_to_the_piece_piper_had_
             await tts.aclose()
     assert reply.failed is None and reply.audio_complete
     assert [text for text, _ in made] == [
-        "The plan costs $1,250 a year,",
-        "or about $104 a month.",
+        "The plan costs 1,250 dollars a year,",
+        "or about 104 dollars a month.",
         "It includes 3 users and 250 GB of storage.",
         "You can upgrade at any time from the settings page.",
     ]
+    shown = [  # what is remembered: the answer as written, up to each piece's end
+        "The plan costs $1,250 a year,",
+        "or about $104 a month.",
+        "It includes 3 users and 250 GB of storage.",
+    ]
     played, heard = 0, ""
-    for text, pcm in made[:-1]:
+    for (_, pcm), text in zip(made[:-1], shown, strict=True):
         # ...and as soon as its voice ends, before the pause after it has played: its
         # last word was counted as heard only once the whole piece had
         voice_end = played + int(np.flatnonzero(np.abs(pcm.astype(np.int32)) > 500)[-1]) + 1

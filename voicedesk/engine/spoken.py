@@ -21,7 +21,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   not said: Piper read "- eggs\\n- milk" as "eggs-milk", and the items ran together; so does
   a ``* eggs`` item, whose star the Markdown pass took (``SpeakableText.item_lines``), and
   a heading ("## Summary", its marks taken the same way);
-- a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; a number's sign
+- a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
+  its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
+  "3 dollars 50", "1.2 million dollars"): Piper said "dollar twenty"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten"; an arrow
   ("Settings → Privacy") a pause: Piper said "right arrow";
@@ -105,7 +107,21 @@ _SAID_AS = {"w/": "with", "w/o": "without"}
 # a number's sign ("issue #42", "#1 on the list"), said "number"
 _NUMBER_SIGN = re.compile(r"#\d[\d,.]*")
 # a tilde before a number is "about" ("~5 pm", "~$20", "~30%"); "~/notes" is a path
-_ABOUT = re.compile(r"~(?=\$?\d)")
+_ABOUT = re.compile(r"~(?=[$€£¥]?\d)")
+# An amount with its currency's sign before it ("$20", "$1,250", "$3.50", "$1.2M", "€5
+# million"): Piper read the sign first, "dollar twenty", "dollar three point five zero",
+# "euros twenty". Said with the currency after it, as it is spoken: "20 dollars", "3
+# dollars 50", "1.2 million dollars". A scale word after a blank is waited for.
+_CURRENCY = {"$": ("dollar", "dollars"), "€": ("euro", "euros"), "£": ("pound", "pounds")}
+_CURRENCY["¥"] = ("yen", "yen")
+_SCALES = {"k": "thousand", "m": "million", "b": "billion", "bn": "billion"}
+_SCALE_WORDS = ("thousand", "million", "billion", "trillion")
+_AMOUNT = re.compile(
+    r"([$€£¥])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
+    r"(?:(bn|[kKmMbB])\b|[ \t]+(thousand|million|billion|trillion)\b)?"
+)
+# what may still become an amount's scale word: "$5 mil"
+_MAY_SCALE = re.compile(r"[ \t]+[a-z]*\Z")
 # a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
 _SHARP = re.compile(r"[A-G]#")
 # an address written without its scheme: a host name ending in a top-level domain that is
@@ -276,6 +292,10 @@ class SpokenText:
             strike = self._strike(final)
             if strike is not False:
                 return strike
+        if ch in _CURRENCY and not _TOKEN.fullmatch(self._before):
+            amount = self._amount(final)
+            if amount is not False:
+                return amount
         if ch == _RANGE_DASH and (self._before.isdigit() or self._before == "%"):
             if len(text) == 1 and not final:
                 return None  # a number may follow
@@ -361,6 +381,22 @@ class SpokenText:
         said = "" if marker.group().strip() in _BULLETS else marker.group()
         self._item_from = self._said + len(said)
         return marker.group(), said
+
+    def _amount(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """An amount with its currency's sign before it, said with the currency after it
+        (``_AMOUNT``); False: none here; None: it may go on (more digits, a scale word)."""
+        text = self._pending
+        amount = _AMOUNT.match(text)
+        if amount is None:
+            return None if not final and len(text) == 1 else False
+        rest = text[amount.end() :]
+        if not final and not amount.group(4) and not amount.group(5):
+            if re.fullmatch(r"(?:[,.]\d*)?", rest):
+                return None  # "$1" may be "$1,250" or "$3.50"
+            may = _MAY_SCALE.match(rest)
+            if may is not None and any(w.startswith(may.group().strip()) for w in _SCALE_WORDS):
+                return None  # "$5 " may be "$5 million"
+        return amount.group(), _amount_said(amount)
 
     def _mark(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """A task list's box at its item's start ("- [x] Call Ann"), said as nothing
@@ -491,7 +527,9 @@ def _spoken_token(word: str) -> tuple[str, str]:
     if _NUMBER_SIGN.fullmatch(core):
         return core, "number " + core[1:]  # "issue #42": Piper said "hash 42"
     if _ABOUT.match(core):
-        return core, "about " + _spoken_token(core[1:])[1]  # "~5 pm": Piper said "tilde 5"
+        rest = core[1:]  # "~5 pm": Piper said "tilde 5"; "~$20": "tilde dollar twenty"
+        amount = _AMOUNT.fullmatch(rest)
+        return core, "about " + (_amount_said(amount) if amount else _spoken_token(rest)[1])
     if (abbreviation := _SAID_AS.get(core.lower())) is not None:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
@@ -507,6 +545,24 @@ def _spoken_token(word: str) -> tuple[str, str]:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _amount_said(amount: re.Match[str]) -> str:
+    """How an amount (``_AMOUNT``) is said: "20 dollars", "1 dollar", "3 dollars 50",
+    "1.2 million dollars"."""
+    sign, whole, cents, short, word = amount.groups()
+    one, many = _CURRENCY[sign]
+    scale = _SCALES[short.lower()] if short else word
+    if scale:
+        number = f"{whole}.{cents}" if cents else whole
+        return f"{number} {scale} {many}"
+    unit = one if whole == "1" else many
+    if whole == "0" and cents and len(cents) == 2 and sign in "$€£":
+        return f"{int(cents)} {'pence' if sign == '£' else 'cents'}"  # "$0.99": 99 cents
+    if cents and len(cents) == 2 and sign != "¥":
+        return f"{whole} {unit} {cents}" if cents != "00" else f"{whole} {unit}"
+    number = f"{whole}.{cents}" if cents else whole
+    return f"{number} {one if number == '1' else many}"
 
 
 def _path_end(word: str, first_run: int) -> int:
