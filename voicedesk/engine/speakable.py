@@ -40,7 +40,9 @@ The voice reads a line that starts with "|" as a table's row; in a code block it
 (:attr:`SpeakableText.code_lines`) for :class:`~voicedesk.engine.spoken.SpokenText`.
 A list item's star ("* eggs") goes too, and with it what the spoken form knew of the item:
 so where each such item begins is given as well (:attr:`SpeakableText.item_lines`), for
-its end to be said as a sentence's, as a "- eggs" item's is.
+its end to be said as a sentence's, as a "- eggs" item's is. So is where a heading begins
+("## Summary"): its words, with no full stop, ran into the next line's ("Summary Here it
+is.", Piper with no pause), as a paragraph's title is never read.
 Written by hand because it must work on a stream, one delta at a time, with no delay beyond
 those holds.
 """
@@ -81,6 +83,7 @@ _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its li
 # and its line end lost
 _TRAILING = re.compile(  # a backslash too: it may escape a star
     r"[_*\\]+\Z"
+    r"|(?<!#)#\Z"  # "#" may go on as a number's sign: "issue #42"
     # a word that starts with underscores, whole, a path's slashes included: "__init__.py"
     # and "_utils/a.py" are files, "__bold__" and "_src/main.py_" emphasis
     r"|(?<![\w/\\])_+[\w./\\-]*\Z"
@@ -122,7 +125,7 @@ class SpeakableText:
         self.dropped = False  # a pictograph was dropped: an answer of only emoji says nothing
         # where a code block's lines begin in the text the last feed or flush returned
         self.code_lines: list[int] = []
-        # where list items whose star was dropped begin, in the same text
+        # where list items whose star was dropped, and headings, begin, in the same text
         self.item_lines: list[int] = []
         self._marks_next = ""  # marks of lines that begin where the next text returned does
 
@@ -375,8 +378,12 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
                 return run  # "5 * 3": blanks on both sides make no emphasis, nor a bullet
             if run == "*" and line_start and nxt and nxt in _BLANK:
                 return _ITEM_LINE  # a list item's bullet: not said, but where it was is told
+            if kind == "#" and line_start and len(run) <= 6 and (not nxt or nxt in _BLANK):
+                return _ITEM_LINE  # a heading's: its line is said as a sentence, as an item
             if kind == "#" and prev.isalnum():
                 return run  # C#, F#
+            if run == "#" and nxt.isdigit():
+                return run  # a number's sign: "issue #42", "#1 on the list"
             if kind == ">" and prev != "\n":
                 return run  # a comparison, not a quote
         return ""

@@ -17,9 +17,18 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   Tuesday" is said "the meeting is Tuesday");
 - a table row ``| a | b |`` is its cells with pauses between them ("a, b."), a separator
   line ``|---|---|`` nothing;
-- a list item ``- eggs`` (or ``+``, or ``1.``) ends as a sentence ("eggs."), its dash or plus
+- a list item ``- eggs`` (or ``+``, ``•``, or ``1.``) ends as a sentence ("eggs."), its dash or plus
   not said: Piper read "- eggs\\n- milk" as "eggs-milk", and the items ran together; so does
-  a ``* eggs`` item, whose star the Markdown pass took (``SpeakableText.item_lines``);
+  a ``* eggs`` item, whose star the Markdown pass took (``SpeakableText.item_lines``), and
+  a heading ("## Summary", its marks taken the same way);
+- a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
+  its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
+  "3 dollars 50", "1.2 million dollars"): Piper said "dollar twenty"; a number's sign
+  ("issue #42") "number": Piper said "hash"; an en dash
+  between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten"; an arrow
+  ("Settings → Privacy") a pause: Piper said "right arrow";
+- a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
+  table's cell) a pause: Piper said "ex Call Ann" and "a bar b";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
@@ -95,6 +104,24 @@ _FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
+# a number's sign ("issue #42", "#1 on the list"), said "number"
+_NUMBER_SIGN = re.compile(r"#\d[\d,.]*")
+# a tilde before a number is "about" ("~5 pm", "~$20", "~30%"); "~/notes" is a path
+_ABOUT = re.compile(r"~(?=[$€£¥]?\d)")
+# An amount with its currency's sign before it ("$20", "$1,250", "$3.50", "$1.2M", "€5
+# million"): Piper read the sign first, "dollar twenty", "dollar three point five zero",
+# "euros twenty". Said with the currency after it, as it is spoken: "20 dollars", "3
+# dollars 50", "1.2 million dollars". A scale word after a blank is waited for.
+_CURRENCY = {"$": ("dollar", "dollars"), "€": ("euro", "euros"), "£": ("pound", "pounds")}
+_CURRENCY["¥"] = ("yen", "yen")
+_SCALES = {"k": "thousand", "m": "million", "b": "billion", "bn": "billion"}
+_SCALE_WORDS = ("thousand", "million", "billion", "trillion")
+_AMOUNT = re.compile(
+    r"([$€£¥])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
+    r"(?:(bn|[kKmMbB])\b|[ \t]+(thousand|million|billion|trillion)\b)?"
+)
+# what may still become an amount's scale word: "$5 mil"
+_MAY_SCALE = re.compile(r"[ \t]+[a-z]*\Z")
 # a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
 _SHARP = re.compile(r"[A-G]#")
 # an address written without its scheme: a host name ending in a top-level domain that is
@@ -125,8 +152,21 @@ _CELL_END = re.compile(r"[ \t]*\|[ \t]*")
 _ENDS_SAYING = ".!?:;,"
 # A list item's marker at a line start: a dash or a plus (said as nothing), or a number
 # ("1." or "1)", said as written). "*" items reach here without their star (speakable.py).
-_BULLET = re.compile(r"[ \t]*[-+][ \t]+")
+# A bullet character ("• eggs"), as models write one at times, is one too: Piper said
+# nothing for it, and the items ran together as one sentence.
+_BULLETS = "-+•◦▪‣"
+_BULLET = re.compile(rf"[ \t]*[{_BULLETS}][ \t]+")
+# a range between numbers ("5–10 minutes", "$10–$20", "20–30%"): Piper said "five ten"
+_RANGE_DASH = "–"
+# an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
+_ARROWS = "→⟶⇒"
 _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
+# a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
+_TASK_BOX = re.compile(r"\[[ xX]\][ \t]+")
+_TASK_BOX_START = re.compile(r"\[(?:[ xX](?:\][ \t]*)?)?\Z")
+# an HTML line break ("<br>", "<br/>", "<br />"), and what may still become one
+_BREAK = re.compile(r"<br[ \t]*/?>", re.IGNORECASE)
+_BREAK_START = re.compile(r"<(?:b(?:r[ \t]*/?)?)?\Z", re.IGNORECASE)
 # the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
@@ -240,6 +280,10 @@ class SpokenText:
                 return None
             if text[1:2].isalnum():  # an email address: the voice (Piper) dropped its "@"
                 return "@", " at "
+        if ch in "[<":
+            mark = self._mark(final)
+            if mark is not False:
+                return mark
         if ch in "[!":
             link = self._link(final)
             if link is not False:
@@ -248,6 +292,17 @@ class SpokenText:
             strike = self._strike(final)
             if strike is not False:
                 return strike
+        if ch in _CURRENCY and not _TOKEN.fullmatch(self._before):
+            amount = self._amount(final)
+            if amount is not False:
+                return amount
+        if ch == _RANGE_DASH and (self._before.isdigit() or self._before == "%"):
+            if len(text) == 1 and not final:
+                return None  # a number may follow
+            if text[1:2].isdigit() or text[1:2] in ("$", "€", "£"):
+                return ch, " to "
+        if ch in _ARROWS:
+            return ch, ", " if self._last_said.isalnum() else ","
         at_word = not _TOKEN.fullmatch(self._before) or bool(_SPACELESS_RUN.match(self._before))
         if at_word:
             url = self._url(final)
@@ -318,14 +373,51 @@ class SpokenText:
         marker = _BULLET.match(text) or _NUMBERED.match(text)
         if marker is None:
             # "-", "1" or "12." so far may be a marker yet; anything else is no item
-            maybe = re.fullmatch(r"[ \t]*(?:[-+]|\d{1,3}[.)]?)", text)
+            maybe = re.fullmatch(rf"[ \t]*(?:[{_BULLETS}]|\d{{1,3}}[.)]?)", text)
             return None if maybe is not None and not final else False
         if marker.end() == len(text) and not final:
             return None  # the item's words are still to come
         self._in_item = True
-        said = "" if marker.group().strip() in "-+" else marker.group()
+        said = "" if marker.group().strip() in _BULLETS else marker.group()
         self._item_from = self._said + len(said)
         return marker.group(), said
+
+    def _amount(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """An amount with its currency's sign before it, said with the currency after it
+        (``_AMOUNT``); False: none here; None: it may go on (more digits, a scale word)."""
+        text = self._pending
+        amount = _AMOUNT.match(text)
+        if amount is None:
+            return None if not final and len(text) == 1 else False
+        rest = text[amount.end() :]
+        if not final and not amount.group(4) and not amount.group(5):
+            if re.fullmatch(r"(?:[,.]\d*)?", rest):
+                return None  # "$1" may be "$1,250" or "$3.50"
+            may = _MAY_SCALE.match(rest)
+            if may is not None and any(w.startswith(may.group().strip()) for w in _SCALE_WORDS):
+                return None  # "$5 " may be "$5 million"
+        return amount.group(), _amount_said(amount)
+
+    def _mark(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """A task list's box at its item's start ("- [x] Call Ann"), said as nothing
+        (Piper said "ex Call Ann"), or a line break in HTML ("a<br>b", as models write one
+        in a table's cell), said as a pause (Piper said "a bar b"); False: neither."""
+        text = self._pending
+        if text[0] == "[" and self._in_item and self._said == self._item_from:
+            box = _TASK_BOX.match(text)
+            if box is not None and (box.end() < len(text) or final):
+                return box.group(), ""
+            if box is None and _TASK_BOX_START.match(text) is None:
+                return False
+            return None if not final else False
+        if text[0] == "<":
+            brk = _BREAK.match(text)
+            if brk is not None:
+                last = self._last_said  # a pause after a word; after a full stop a blank
+                return brk.group(), ", " if last.isalnum() else "" if last.isspace() else " "
+            if not final and _BREAK_START.match(text) is not None:
+                return None
+        return False
 
     def _cell_end(self, final: bool) -> tuple[str, str] | None:
         """A pipe in a table row: a pause between cells, or the row's end."""
@@ -432,6 +524,12 @@ def _spoken_token(word: str) -> tuple[str, str]:
     spoken = core
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
+    if _NUMBER_SIGN.fullmatch(core):
+        return core, "number " + core[1:]  # "issue #42": Piper said "hash 42"
+    if _ABOUT.match(core):
+        rest = core[1:]  # "~5 pm": Piper said "tilde 5"; "~$20": "tilde dollar twenty"
+        amount = _AMOUNT.fullmatch(rest)
+        return core, "about " + (_amount_said(amount) if amount else _spoken_token(rest)[1])
     if (abbreviation := _SAID_AS.get(core.lower())) is not None:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
@@ -447,6 +545,24 @@ def _spoken_token(word: str) -> tuple[str, str]:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _amount_said(amount: re.Match[str]) -> str:
+    """How an amount (``_AMOUNT``) is said: "20 dollars", "1 dollar", "3 dollars 50",
+    "1.2 million dollars"."""
+    sign, whole, cents, short, word = amount.groups()
+    one, many = _CURRENCY[sign]
+    scale = _SCALES[short.lower()] if short else word
+    if scale:
+        number = f"{whole}.{cents}" if cents else whole
+        return f"{number} {scale} {many}"
+    unit = one if whole == "1" else many
+    if whole == "0" and cents and len(cents) == 2 and sign in "$€£":
+        return f"{int(cents)} {'pence' if sign == '£' else 'cents'}"  # "$0.99": 99 cents
+    if cents and len(cents) == 2 and sign != "¥":
+        return f"{whole} {unit} {cents}" if cents != "00" else f"{whole} {unit}"
+    number = f"{whole}.{cents}" if cents else whole
+    return f"{number} {one if number == '1' else many}"
 
 
 def _path_end(word: str, first_run: int) -> int:

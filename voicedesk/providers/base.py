@@ -22,6 +22,14 @@ from voicedesk.errors import ProviderError
 # after it either) is where such text may be cut into clauses, or an answer went to the voice
 # only at its end, and where a clause of it has been heard.
 CJK_PUNCTUATION = "、。，！？；："
+# Other scripts' marks that end a sentence or a clause, a space after them as after ours:
+# Hindi's danda ("।", "॥"), Arabic's question mark, comma and semicolon ("؟", "،", "؛"),
+# Urdu's full stop ("۔"), Armenian's ("։"), Ethiopic's ("።", "፣"), Greek's question mark
+# (";"), Myanmar's and Khmer's full stops ("။", "។"). Not known, a Hindi answer was cut
+# only once: its first 40 characters, then all the rest as one piece, synthesised once the
+# model had written it all (seconds of silence).
+SENTENCE_MARKS = "।॥؟۔։።\u037e။។"
+CLAUSE_MARKS = "،؛፣"
 
 # A full stop that ends no clause: a list item's number at a line start ("1. "), letters
 # with dots ("e.g. ", "U.S. ", "p.m. "), a title ("Dr. "). Cut there, each piece was said as
@@ -29,7 +37,7 @@ CJK_PUNCTUATION = "、。，！？；："
 # "Lee agree"; "1." alone before each step of a list.
 _NO_CLAUSE_BEFORE = re.compile(
     r"(?:(?:\A|\n)[ \t]*\d{1,3}|(?<![\w.])(?:[A-Za-z]\.)+[A-Za-z]"
-    r"|(?<![\w.])(?:Mr|Mrs|Ms|Dr|Prof|Jr|Sr|vs|approx))\Z"
+    r"|(?<![\w.])(?:Mr|Mrs|Ms|Dr|Prof|Jr|Sr|St|Mt|vs|approx|Fig|Figs|Vol|pp|Eq))\Z"
 )
 
 
@@ -37,6 +45,16 @@ def ends_no_clause(before: str) -> bool:
     """Whether a full stop after ``before`` ends no clause (``_NO_CLAUSE_BEFORE``): a voice
     must not be given what comes up to it as a clause or sentence of its own."""
     return _NO_CLAUSE_BEFORE.search(before) is not None
+
+
+def sentence_goes_on(after: str) -> bool:
+    """Whether the text ``after`` a full stop shows that it ended no sentence: a word in
+    lower case or a number comes next ("etc. and", "Inc. has", "No. 5", "p. 12"). Cut
+    there, the voice said a sentence's end, a falling voice and a pause, in the middle of
+    one. Unknown yet (nothing but blanks after it) is no, and so is a line's end: a list's
+    next item ("- eggs.\n- milk.", "1. Boil it.\n2. Cool it.") is a sentence of its own."""
+    rest = after.lstrip(" \t\u00a0")
+    return len(rest) < len(after) and bool(rest) and (rest[0].islower() or rest[0].isdigit())
 
 
 def handshake_said(exc: BaseException) -> str:

@@ -6,7 +6,8 @@ already playing. A first sentence with no early clause end is cut at the last wo
 once ``first_max_chars`` have come: the whole of a long sentence ("Most of the ocean floor
 has never been mapped in any detail.") would otherwise stream in from the model, and then
 be synthesised whole, before the person hears anything (ElevenLabs' first flush does the
-same, at the same length). The pieces' audio comes out strictly in order. Synthesis of piece *n+1*
+same, at the same length). A later piece ends at a sentence's end, or at a comma once it
+is long (``LONG_PIECE_CHARS``). The pieces' audio comes out strictly in order. Synthesis of piece *n+1*
 overlaps playback of piece *n*, so only the first piece's latency is ever heard.
 
 Pieces are synthesised at most ``ahead`` at a time, begun in the answer's order: a piece
@@ -17,6 +18,14 @@ OpenAI speech for a 3-minute answer at 100 tokens/s, each a connection and a req
 the account's rate limit), and Piper, one synthesis at a time behind a lock that keeps no
 order, made them in any order: the second sentence came twelfth of thirty, and the person
 heard silence after the first while later ones were made.
+
+What of the answer has played is told in letters (``letters_spoken_at``), as ElevenLabs'
+alignment tells it: each piece's letters and the samples of its audio are known, so a
+position at a piece's end is exact, and one inside a piece is its share of that piece's
+audio. Estimated from the share of the whole answer's audio (or, its later pieces still
+being made, from a typical speaking rate), a barge-in after "a year," in Piper's "The plan
+costs $1,250 a year, or about $104 a month." was remembered as heard up to "$104 a": the
+numbers take longer to say than their characters, and every cut landed words too late.
 """
 
 from __future__ import annotations
@@ -25,14 +34,30 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from voicedesk.providers.base import FirstPieceSignal, ends_no_clause
+from voicedesk.providers.base import (
+    CLAUSE_MARKS,
+    SENTENCE_MARKS,
+    FirstPieceSignal,
+    ends_no_clause,
+    sentence_goes_on,
+)
 
-# Chinese and Japanese end clauses with full-width marks and no space after them
-_FIRST_CUT = re.compile(r"[.,;:!?]\s|[、。，！？；：]")  # the first may end at a comma: start early
-_LATER_CUT = re.compile(r"[.;:!?]\s|[。！？；：]")  # later pieces end at sentences: better prosody
+# Chinese and Japanese end clauses with full-width marks and no space after them; Hindi,
+# Arabic and others with marks of their own, a space after them (base.SENTENCE_MARKS)
+# the first may end at a comma: start early
+_FIRST_CUT = re.compile(rf"[.,;:!?{SENTENCE_MARKS}{CLAUSE_MARKS}]\s|[、。，！？；：]")
+# later pieces end at sentences: better prosody
+_LATER_CUT = re.compile(rf"[.;:!?{SENTENCE_MARKS}؛]\s|[。！？；：]")
+# A later piece with no sentence end is cut at a clause end once this long: ~6 s of speech,
+# made by Piper here in ~1 s while the piece before it plays
+LONG_PIECE_CHARS = 80
+_CLAUSE_CUT = re.compile(rf"[,{CLAUSE_MARKS}]\s|[、，]")
+# Thai and Lao write no full stops: a blank after their letters ends a clause or sentence
+_THAI_BLANK = re.compile(r"(?<=[\u0e00-\u0eff])\s")
 # ≈ 8 words, ~2.5 s of speech: long enough for natural prosody, and for the next piece to be
 # synthesised while it plays; at 60 tokens/s it is in ~0.15 s after the first token
 FIRST_MAX_CHARS = 40
@@ -40,7 +65,43 @@ FIRST_MAX_CHARS = 40
 # before the one playing ends (a sentence plays for seconds; its synthesis takes a fraction).
 AHEAD = 2
 
+# Above this (int16) a sample is voice, not a pause's silence
+_VOICED = 500
+# A typical voice's letters (not spaces) a second: how long a piece still being made will
+# play, before any piece is whole to tell this voice's own rate
+LETTERS_PER_S = 12.0
+
 Synth = Callable[[str], AsyncIterator[np.ndarray]]
+
+
+@dataclass
+class _Piece:
+    """A piece's letters (whitespace left out, as alignment counts them) and its audio."""
+
+    letters: int
+    samples: int = 0
+    done: bool = False  # all its audio is in (or its synthesis ended)
+    voiced_from: int | None = None  # its first sample above silence (``_VOICED``)
+    voiced_to: int | None = None  # just after its last
+
+    def note(self, chunk: np.ndarray) -> None:
+        """Count ``chunk``, the piece's next audio, and where the voice is in it."""
+        loud = np.flatnonzero((chunk > _VOICED) | (chunk < -_VOICED))
+        if loud.size:
+            if self.voiced_from is None:
+                self.voiced_from = self.samples + int(loud[0])
+            self.voiced_to = self.samples + int(loud[-1]) + 1
+        self.samples += chunk.size
+
+    def letters_at(self, played: int, length: int) -> int:
+        """Its letters played after ``played`` of its samples, of ``length`` in all: over
+        the voiced part alone, as a voice's pause before and after a piece holds no word
+        (a cut just after "a year," in Piper's 0.3 s of silence after it was heard up to
+        "a": its last word only counted as heard once the silence had played too)."""
+        start = self.voiced_from or 0
+        end = self.voiced_to if self.done and self.voiced_to is not None else length
+        share = (played - start) / max(1, end - start)
+        return max(0, min(self.letters, int(self.letters * share)))
 
 
 class SentenceStream(FirstPieceSignal):
@@ -66,6 +127,7 @@ class SentenceStream(FirstPieceSignal):
         self._buffer = ""
         self._pieces: asyncio.Queue[asyncio.Queue[np.ndarray | None] | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._said: list[_Piece] = []  # every piece begun, in the answer's order
         self._first = True
         self._ended = False
         self._error: BaseException | None = None
@@ -75,20 +137,47 @@ class SentenceStream(FirstPieceSignal):
         self._buffer += text
         while True:
             pattern = _FIRST_CUT if self._first else _LATER_CUT
-            match = None
-            for m in pattern.finditer(self._buffer):
-                if m.end() >= (self._min_first if self._first else 1) and not (
-                    m.group()[0] == "." and ends_no_clause(self._buffer[: m.start()])
-                ):
-                    match = m
-                    break
-            end = match.end() if match is not None else 0
+            end = self._cut(pattern)
             if end == 0 and self._first:
                 end = self._first_word_cut()
+            elif end == 0:
+                end = self._long_cut()
             if end == 0:
                 return
             piece, self._buffer = self._buffer[:end], self._buffer[end:]
             self._start_piece(piece)
+
+    def _cut(self, pattern: re.Pattern[str]) -> int:
+        """Where the buffer's next piece ends at a clause or sentence end; 0 while none
+        has come. A full stop is none after a title or letters with dots ("Dr.", "e.g.")
+        nor before a word in lower case or a number ("etc. and", "No. 5"): a later piece
+        waits for the word after it to know (it is synthesised while the one before it
+        plays, so this costs no time); the first, whose every moment is heard, does not."""
+        for m in pattern.finditer(self._buffer):
+            if m.end() < (self._min_first if self._first else 1):
+                continue
+            if m.group()[0] == ".":
+                before, after = self._buffer[: m.start()], self._buffer[m.start() + 1 :]
+                if ends_no_clause(before) or sentence_goes_on(after):
+                    continue
+                if not self._first and not after.strip(" \t\u00a0"):
+                    return 0  # the next word tells whether a sentence ended here
+            return m.end()
+        return 0
+
+    def _long_cut(self) -> int:
+        """Where a later piece with no sentence end yet ends once it is long: at its first
+        clause end (a comma) past ``LONG_PIECE_CHARS``. A long sentence was one piece, and
+        after a short one ("Sure, here is what I found.") the person heard silence while
+        Piper made it (~0.3 s here idle, 1.5-2 s with the cores busy). In Thai or Lao,
+        which write no full stop (a blank ends a clause or a sentence), at a blank once
+        ``first_max_chars`` are in: all of such an answer after its first piece went to
+        the voice as one, once the model had written it all. 0 while there is none."""
+        for clause in _CLAUSE_CUT.finditer(self._buffer, LONG_PIECE_CHARS - 2):
+            return clause.end()
+        for blank in _THAI_BLANK.finditer(self._buffer, self._first_max - 1):
+            return blank.end()
+        return 0
 
     def text_coming(self, chars: int) -> None:
         """``chars`` more characters are on their way, held by the caller until they are
@@ -127,22 +216,54 @@ class SentenceStream(FirstPieceSignal):
         self._first = False
         out: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
         self._pieces.put_nowait(out)
-        self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out)))
+        piece = _Piece(letters=sum(not ch.isspace() for ch in text))
+        self._said.append(piece)
+        self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out, piece)))
         self._first_piece()  # the answer's first: its synthesis begins now (a slot is free)
 
-    async def _run_piece(self, text: str, out: asyncio.Queue[np.ndarray | None]) -> None:
+    async def _run_piece(
+        self, text: str, out: asyncio.Queue[np.ndarray | None], piece: _Piece
+    ) -> None:
         try:
             async with self._slots:
                 if self._error is not None:
                     return  # the answer's audio stops at the piece that failed
                 async for chunk in self._synth(text):
+                    piece.note(chunk)
                     out.put_nowait(chunk)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
             self._error = exc
         finally:
+            piece.done = True
             out.put_nowait(None)
+
+    def letters_spoken_at(self, played_samples: int) -> int:
+        """How many of the sent text's characters other than whitespace had played after
+        ``played_samples`` of the audio: every piece played whole, and of the piece playing
+        its share of that piece's voiced audio (of the audio it will have, estimated, while
+        it is still being made)."""
+        left, letters = played_samples, 0
+        for piece in self._said:
+            if left <= 0:
+                break
+            if piece.done and left >= piece.samples:
+                letters += piece.letters
+                left -= piece.samples
+                continue
+            length = piece.samples if piece.done else max(piece.samples, self._length(piece))
+            return letters + piece.letters_at(left, length)
+        return letters
+
+    def _length(self, piece: _Piece) -> int:
+        """How many samples a piece still being made is likely to play for: at the rate
+        of the pieces already whole, or a typical voice's."""
+        whole = [p for p in self._said if p.done and p.samples and p.letters]
+        letters = sum(p.letters for p in whole)
+        if letters:
+            return piece.letters * sum(p.samples for p in whole) // letters
+        return int(piece.letters / LETTERS_PER_S * self.sample_rate)
 
     async def audio(self) -> AsyncIterator[np.ndarray]:
         while True:
