@@ -158,7 +158,7 @@ class SentenceStream(FirstPieceSignal):
                 continue
             if m.group()[0] == ".":
                 before, after = self._buffer[: m.start()], self._buffer[m.start() + 1 :]
-                if ends_no_clause(before) or sentence_goes_on(after):
+                if ends_no_clause(before) or sentence_goes_on(after, before):
                     continue
                 if not self._first and not after.strip(" \t\u00a0"):
                     return 0  # the next word tells whether a sentence ended here
