@@ -46,6 +46,12 @@ CASES = [
         "• eggs\n• milk\nOpen Settings → Privacy, or A→B.",
         "eggs.\nmilk.\nOpen Settings , Privacy, or A, B.",
     ),
+    # an arrow as models write it in plain text, between blanks: Piper said "Settings
+    # Privacy" in one breath; in code ("p->next", "x=>y") it stays
+    (
+        "Open Settings -> Privacy => Camera, not p->next or x=>y or a - > b.",
+        "Open Settings , Privacy , Camera, not p->next or x=>y or a - > b.",
+    ),
     # an amount with the currency after it: Piper said "dollar twenty", "dollar three
     # point five zero", "euros five"; a variable's "$" is no currency
     (

@@ -27,7 +27,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
   hyphen ("5-10", "$20-$30", not "555-1234" or "2024-05-01"): "five dash ten"; an arrow
-  ("Settings → Privacy") a pause: Piper said "right arrow";
+  ("Settings → Privacy", "Settings -> Privacy") a pause: Piper said "right arrow", and
+  nothing at all for "->";
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
   table's cell) a pause: Piper said "ex Call Ann" and "a bar b";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
@@ -165,6 +166,7 @@ _RANGE_DASH = "–"
 _HYPHEN_RANGE = re.compile(r"(?!\d{3}-\d{4}\Z)(\d[\d,.]*)-(\d[\d,.]*)")
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
+_ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
 _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
 # a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
 _TASK_BOX = re.compile(r"\[[ xX]\][ \t]+")
@@ -314,6 +316,14 @@ class SpokenText:
                 return ch, " to "
         if ch in _ARROWS:
             return ch, ", " if self._last_said.isalnum() else ","
+        if ch in "-=" and self._before in " \t":
+            # an arrow as models write it in plain text ("Settings -> Privacy"), between
+            # blanks: Piper said nothing for it, the two names in one breath
+            arrow = text[:2] in _ASCII_ARROWS
+            if not final and len(text) < 3 and (text == ch or arrow):
+                return None  # it may be one yet
+            if arrow and text[2:3] in (" ", "\t"):
+                return text[:2], ", " if self._last_said.isalnum() else ","
         at_word = not _TOKEN.fullmatch(self._before) or bool(_SPACELESS_RUN.match(self._before))
         if at_word:
             url = self._url(final)
