@@ -46,12 +46,28 @@ CASES = [
         "• eggs\n• milk\nOpen Settings → Privacy, or A→B.",
         "eggs.\nmilk.\nOpen Settings , Privacy, or A, B.",
     ),
+    # an arrow as models write it in plain text, between blanks: Piper said "Settings
+    # Privacy" in one breath; in code ("p->next", "x=>y") it stays
+    (
+        "Open Settings -> Privacy => Camera, not p->next or x=>y or a - > b.",
+        "Open Settings , Privacy , Camera, not p->next or x=>y or a - > b.",
+    ),
     # an amount with the currency after it: Piper said "dollar twenty", "dollar three
     # point five zero", "euros five"; a variable's "$" is no currency
     (
         "Pay $20, $1, $1,250 a year, $3.50, $0.99, $1.2M, $5k or €5 million, £5. Set $HOME.",
         "Pay 20 dollars, 1 dollar, 1,250 dollars a year, 3 dollars 50, 99 cents, "
         "1.2 million dollars, 5 thousand dollars or 5 million euros, 5 pounds. Set $HOME.",
+    ),
+    # a scale letter split from the next delta ("$3b" + "n") was said "3 billion dollarsn";
+    # one cent is "1 cent", not "1 cents"; a range written with a hyphen is one too (Piper
+    # said "20 dollars dollar thirty", "five dash ten"), but not a phone number or a date
+    (
+        "Costs $3bn, $0.01, €0.01 or £0.01; $20-$30, $5-10, 5-10 minutes, 20%-30%, "
+        "1990-2000, 9-5; not 555-1234, 2024-05-01, COVID-19, -5 or 5-.",
+        "Costs 3 billion dollars, 1 cent, 1 cent or 1 penny; 20 dollars to 30 dollars, "
+        "5 dollars to 10, 5 to 10 minutes, 20% to 30%, 1990 to 2000, 9 to 5; not 555-1234, "
+        "2024-05-01, COVID-19, -5 or 5-.",
     ),
     # a tilde before a number is "about": Piper said "tilde 5", "tilde dollar twenty"
     (

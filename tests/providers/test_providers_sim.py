@@ -2518,3 +2518,65 @@ async def test_openai_tts_a_long_sentence_after_the_first_piece_is_cut_at_a_comm
             "It takes three hours.",
         ]
     )
+
+
+async def test_openai_tts_a_step_s_number_in_a_running_list_begins_its_step(sim):
+    """A number after a full stop was taken for a sentence going on ("No. 5"), so a step
+    list written on one line ("1. Preheat the oven to 200. 2. Mix the flour.") was cut
+    after the next step's number: the voice said "to 200. 2." with a falling voice and a
+    pause, then "Mix the flour. 3." A step's number ("2. ", "3) ") begins a sentence."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    text = (
+        "Here is how to do it. 1. Preheat the oven to 200. 2. Mix the flour and sugar. "
+        "3) Bake for 20 minutes. Version 2. 5 bugs were fixed in No. 4."
+    )
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    assert asked == sorted(
+        [
+            "Here is how to do it.",
+            "1. Preheat the oven to 200.",
+            "2. Mix the flour and sugar.",
+            "3) Bake for 20 minutes.",
+            "Version 2. 5 bugs were fixed in No. 4.",
+        ]
+    )
+
+
+async def test_openai_tts_a_piece_whose_speech_broke_off_is_not_heard_whole(sim):
+    """A piece whose speech broke off after its first chunk (the connection cut, the
+    answer failed) ended there, and what had played of the answer was told as if it had
+    all come: the whole piece, so a failure mid-sentence left its unsaid words in the
+    history as heard. Its audio is only a part of it: what played is a share of the
+    length it would have had."""
+    from voicedesk.errors import ProviderError
+
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    sim.inject("tts", "drop", 2)  # the SDK's retry too
+    stream = await tts.open_stream()
+    text = "We will review the quarterly budget together with the whole team on Monday."
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    chunks: list[np.ndarray] = []
+    with pytest.raises(ProviderError):
+        async for chunk in stream.audio():
+            chunks.append(chunk)
+    await stream.aclose()
+    await tts.aclose()
+    played = sum(c.size for c in chunks)
+    assert 0 < played < 0.5 * 24_000  # one chunk of the sentence's audio came
+    first = "We will review the quarterly budget together"  # the first piece
+    letters = stream.letters_spoken_at(played)
+    # 0.25 s of speech holds a word or two, not the first piece's seven
+    assert letters < len(first.replace(" ", "")) // 2, letters

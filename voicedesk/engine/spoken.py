@@ -25,8 +25,10 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
   "3 dollars 50", "1.2 million dollars"): Piper said "dollar twenty"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
-  between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten"; an arrow
-  ("Settings → Privacy") a pause: Piper said "right arrow";
+  between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
+  hyphen ("5-10", "$20-$30", not "555-1234" or "2024-05-01"): "five dash ten"; an arrow
+  ("Settings → Privacy", "Settings -> Privacy") a pause: Piper said "right arrow", and
+  nothing at all for "->";
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
   table's cell) a pause: Piper said "ex Call Ann" and "a bar b";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
@@ -158,8 +160,13 @@ _BULLETS = "-+•◦▪‣"
 _BULLET = re.compile(rf"[ \t]*[{_BULLETS}][ \t]+")
 # a range between numbers ("5–10 minutes", "$10–$20", "20–30%"): Piper said "five ten"
 _RANGE_DASH = "–"
+# One written with a hyphen ("5-10 minutes", "1990-2000", "9-5"), a word of its own: Piper
+# said "five dash ten". Not a phone number ("555-1234") nor a date ("2024-05-01"): the
+# word is two numbers and one hyphen, and no local phone number's 3 and 4 digits.
+_HYPHEN_RANGE = re.compile(r"(?!\d{3}-\d{4}\Z)(\d[\d,.]*)-(\d[\d,.]*)")
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
+_ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
 _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
 # a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
 _TASK_BOX = re.compile(r"\[[ xX]\][ \t]+")
@@ -186,6 +193,7 @@ class SpokenText:
         self._in_row = False  # inside a table row (its line began with "|")
         self._in_item = False  # inside a list item (its line began with "-", "+" or "1.")
         self._item_from = 0  # where the item's words begin in the spoken text
+        self._amount_to = -1  # where the last amount ("$20") ends in the shown text
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
@@ -292,17 +300,30 @@ class SpokenText:
             strike = self._strike(final)
             if strike is not False:
                 return strike
-        if ch in _CURRENCY and not _TOKEN.fullmatch(self._before):
+        # (after a range's hyphen, said "to": "$20-$30")
+        if ch in _CURRENCY and (not _TOKEN.fullmatch(self._before) or self._last_said == " "):
             amount = self._amount(final)
             if amount is not False:
                 return amount
-        if ch == _RANGE_DASH and (self._before.isdigit() or self._before == "%"):
+        after_number = self._before.isdigit() or self._before == "%"
+        # a hyphen after an amount or a percentage ("$20-$30", "20%-30%"): a word of numbers
+        # alone ("5-10") is told in _spoken_token
+        hyphen = ch == "-" and (self._shown == self._amount_to or self._before == "%")
+        if (ch == _RANGE_DASH and after_number) or hyphen:
             if len(text) == 1 and not final:
                 return None  # a number may follow
-            if text[1:2].isdigit() or text[1:2] in ("$", "€", "£"):
+            if text[1:2].isdigit() or text[1:2] in _CURRENCY:
                 return ch, " to "
         if ch in _ARROWS:
             return ch, ", " if self._last_said.isalnum() else ","
+        if ch in "-=" and self._before in " \t":
+            # an arrow as models write it in plain text ("Settings -> Privacy"), between
+            # blanks: Piper said nothing for it, the two names in one breath
+            arrow = text[:2] in _ASCII_ARROWS
+            if not final and len(text) < 3 and (text == ch or arrow):
+                return None  # it may be one yet
+            if arrow and text[2:3] in (" ", "\t"):
+                return text[:2], ", " if self._last_said.isalnum() else ","
         at_word = not _TOKEN.fullmatch(self._before) or bool(_SPACELESS_RUN.match(self._before))
         if at_word:
             url = self._url(final)
@@ -390,12 +411,15 @@ class SpokenText:
         if amount is None:
             return None if not final and len(text) == 1 else False
         rest = text[amount.end() :]
+        if not final and amount.group(4) and not rest:
+            return None  # "$3b" may be "$3bn"; said at once, "3 billion dollarsn"
         if not final and not amount.group(4) and not amount.group(5):
             if re.fullmatch(r"(?:[,.]\d*)?", rest):
                 return None  # "$1" may be "$1,250" or "$3.50"
             may = _MAY_SCALE.match(rest)
             if may is not None and any(w.startswith(may.group().strip()) for w in _SCALE_WORDS):
                 return None  # "$5 " may be "$5 million"
+        self._amount_to = self._shown + amount.end()
         return amount.group(), _amount_said(amount)
 
     def _mark(self, final: bool) -> tuple[str, str] | Literal[False] | None:
@@ -526,6 +550,8 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, _host("//" + address.group(1))
     if _NUMBER_SIGN.fullmatch(core):
         return core, "number " + core[1:]  # "issue #42": Piper said "hash 42"
+    if (numbers := _HYPHEN_RANGE.fullmatch(core)) is not None:
+        return core, f"{numbers.group(1)} to {numbers.group(2)}"  # "5-10": "five dash ten"
     if _ABOUT.match(core):
         rest = core[1:]  # "~5 pm": Piper said "tilde 5"; "~$20": "tilde dollar twenty"
         amount = _AMOUNT.fullmatch(rest)
@@ -558,7 +584,9 @@ def _amount_said(amount: re.Match[str]) -> str:
         return f"{number} {scale} {many}"
     unit = one if whole == "1" else many
     if whole == "0" and cents and len(cents) == 2 and sign in "$€£":
-        return f"{int(cents)} {'pence' if sign == '£' else 'cents'}"  # "$0.99": 99 cents
+        n = int(cents)  # "$0.99": 99 cents; "$0.01": 1 cent
+        small = ("penny", "pence") if sign == "£" else ("cent", "cents")
+        return f"{n} {small[0] if n == 1 else small[1]}"
     if cents and len(cents) == 2 and sign != "¥":
         return f"{whole} {unit} {cents}" if cents != "00" else f"{whole} {unit}"
     number = f"{whole}.{cents}" if cents else whole

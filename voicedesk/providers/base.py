@@ -41,20 +41,34 @@ _NO_CLAUSE_BEFORE = re.compile(
 )
 
 
+# a list's step number after a sentence on the same line: "Boil it. 2. Cool it.", "3) Bake"
+_STEP_NUMBER = re.compile(r"\d{1,3}[.)](?:\s|\Z)")
+# a word written short before the number it names: "No. 4.", "p. 12."
+_BEFORE_A_NUMBER = re.compile(r"(?<![\w.])(?:No|Nos|Nr|p|Ch|Sec|Art|ca)\Z")
+
+
 def ends_no_clause(before: str) -> bool:
     """Whether a full stop after ``before`` ends no clause (``_NO_CLAUSE_BEFORE``): a voice
     must not be given what comes up to it as a clause or sentence of its own."""
     return _NO_CLAUSE_BEFORE.search(before) is not None
 
 
-def sentence_goes_on(after: str) -> bool:
+def sentence_goes_on(after: str, before: str = "") -> bool:
     """Whether the text ``after`` a full stop shows that it ended no sentence: a word in
     lower case or a number comes next ("etc. and", "Inc. has", "No. 5", "p. 12"). Cut
     there, the voice said a sentence's end, a falling voice and a pause, in the middle of
     one. Unknown yet (nothing but blanks after it) is no, and so is a line's end: a list's
-    next item ("- eggs.\n- milk.", "1. Boil it.\n2. Cool it.") is a sentence of its own."""
+    next item ("- eggs.\n- milk.", "1. Boil it.\n2. Cool it.") is a sentence of its own,
+    and so is a step's number on the same line ("Boil it. 2. Cool it."): taken for "No.
+    5", the piece before it was cut after that number, "Boil it. 2." said as a sentence.
+    ``before``: the text up to the full stop: after "No" or "p" a number goes on ("in No.
+    4. Then")."""
     rest = after.lstrip(" \t\u00a0")
-    return len(rest) < len(after) and bool(rest) and (rest[0].islower() or rest[0].isdigit())
+    if len(rest) == len(after) or not rest:
+        return False
+    if rest[0].isdigit():
+        return _BEFORE_A_NUMBER.search(before) is not None or not _STEP_NUMBER.match(rest)
+    return rest[0].islower()
 
 
 def handshake_said(exc: BaseException) -> str:

@@ -80,7 +80,9 @@ class _Piece:
 
     letters: int
     samples: int = 0
-    done: bool = False  # all its audio is in (or its synthesis ended)
+    # All its audio is in. Not for one whose synthesis failed or was cancelled part-way:
+    # taken as whole, the failed piece's first chunk was told as all its words played.
+    whole: bool = False
     voiced_from: int | None = None  # its first sample above silence (``_VOICED``)
     voiced_to: int | None = None  # just after its last
 
@@ -99,7 +101,7 @@ class _Piece:
         (a cut just after "a year," in Piper's 0.3 s of silence after it was heard up to
         "a": its last word only counted as heard once the silence had played too)."""
         start = self.voiced_from or 0
-        end = self.voiced_to if self.done and self.voiced_to is not None else length
+        end = self.voiced_to if self.whole and self.voiced_to is not None else length
         share = (played - start) / max(1, end - start)
         return max(0, min(self.letters, int(self.letters * share)))
 
@@ -158,7 +160,7 @@ class SentenceStream(FirstPieceSignal):
                 continue
             if m.group()[0] == ".":
                 before, after = self._buffer[: m.start()], self._buffer[m.start() + 1 :]
-                if ends_no_clause(before) or sentence_goes_on(after):
+                if ends_no_clause(before) or sentence_goes_on(after, before):
                     continue
                 if not self._first and not after.strip(" \t\u00a0"):
                     return 0  # the next word tells whether a sentence ended here
@@ -231,35 +233,35 @@ class SentenceStream(FirstPieceSignal):
                 async for chunk in self._synth(text):
                     piece.note(chunk)
                     out.put_nowait(chunk)
+                piece.whole = True
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
             self._error = exc
         finally:
-            piece.done = True
             out.put_nowait(None)
 
     def letters_spoken_at(self, played_samples: int) -> int:
         """How many of the sent text's characters other than whitespace had played after
         ``played_samples`` of the audio: every piece played whole, and of the piece playing
-        its share of that piece's voiced audio (of the audio it will have, estimated, while
-        it is still being made)."""
+        its share of that piece's voiced audio (of the audio it would have, estimated,
+        while it is still being made or when its synthesis broke off)."""
         left, letters = played_samples, 0
         for piece in self._said:
             if left <= 0:
                 break
-            if piece.done and left >= piece.samples:
+            if piece.whole and left >= piece.samples:
                 letters += piece.letters
                 left -= piece.samples
                 continue
-            length = piece.samples if piece.done else max(piece.samples, self._length(piece))
+            length = piece.samples if piece.whole else max(piece.samples, self._length(piece))
             return letters + piece.letters_at(left, length)
         return letters
 
     def _length(self, piece: _Piece) -> int:
         """How many samples a piece still being made is likely to play for: at the rate
         of the pieces already whole, or a typical voice's."""
-        whole = [p for p in self._said if p.done and p.samples and p.letters]
+        whole = [p for p in self._said if p.whole and p.samples and p.letters]
         letters = sum(p.letters for p in whole)
         if letters:
             return piece.letters * sum(p.samples for p in whole) // letters
