@@ -2341,3 +2341,63 @@ async def test_a_list_item_emptied_by_find_replace_goes(tmp_path: Path) -> None:
         )
         assert "removed" not in said
         assert todo.read_text() == "- call Anna\n- \n  - brown\n-\n- \n"
+
+
+async def test_find_replace_removes_only_list_items_really_left_empty(tmp_path: Path) -> None:
+    """The empty-item removal took lines of fenced code for list items ("- bread" in a
+    YAML example lost its line, said as "a list item removed"), took an item whose words
+    went on the next line without an indent for empty (those words then read as the item
+    above's), and left a task list's "- [ ] " box behind as before. Only an item left with
+    nothing, or with only its box, goes now; code keeps its lines."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    readme = root / "readme.md"
+    readme.write_text("# Setup\n\n```yaml\nitems:\n- bread\n- milk\n```\n\n* eggs\n* bread\n")
+    wrapped = root / "wrapped.txt"
+    wrapped.write_text("- eggs\n- bread\nfrom the corner shop\n- tea\n")
+    tasks = root / "tasks.md"
+    tasks.write_text("# To do\n\n- [ ] call Anna\n- [ ] buy bread\n- [x] pay rent\n")
+    async with docs_server(root) as docs:
+        said = await docs.call(
+            "edit_document", path="readme.md", action="find_replace", find="bread", replace_with=""
+        )
+        assert said.splitlines()[0] == (
+            "Replaced 2 occurrences of “bread” with “” in readme.md (paragraphs 2, 3). "
+            "The list item it left empty was removed from the list."
+        )
+        assert readme.read_text() == "# Setup\n\n```yaml\nitems:\n- \n- milk\n```\n\n* eggs\n"
+        said = await docs.call(
+            "edit_document",
+            path="wrapped.txt",
+            action="find_replace",
+            find="bread",
+            replace_with="",
+        )
+        assert "removed" not in said
+        assert wrapped.read_text() == "- eggs\n- \nfrom the corner shop\n- tea\n"
+        said = await docs.call(
+            "edit_document",
+            path="tasks.md",
+            action="find_replace",
+            find="buy bread",
+            replace_with="",
+        )
+        assert said.splitlines()[0].endswith(
+            "The list item it left empty was removed from the list."
+        )
+        assert tasks.read_text() == "# To do\n\n- [ ] call Anna\n- [x] pay rent\n"
+
+
+async def test_an_item_added_to_a_list_numbered_one_each_time_is_one_too(tmp_path: Path) -> None:
+    """Many people number every item of a Markdown list "1." (Markdown counts them, and
+    an item moved needs no renumbering): an item added to such a list came as "2.", after
+    three "1." items. It follows the list's way now."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    steps = root / "steps.md"
+    steps.write_text("# Steps\n\n1. mix\n1. bake\n1. cool\n")
+    async with docs_server(root) as docs:
+        await docs.call(
+            "edit_document", path="steps.md", action="insert_paragraph", text="1. serve"
+        )
+        assert steps.read_text() == "# Steps\n\n1. mix\n1. bake\n1. cool\n1. serve\n"
