@@ -1834,6 +1834,26 @@ async def test_search_finds_words_said_without_their_accents(ws: Path) -> None:
         assert (await docs.call("search", query="ひらか")).startswith("Found no")
 
 
+async def test_a_search_snippet_shows_the_hit_after_letters_folded_longer(ws: Path) -> None:
+    """Search compares the text case folded, where "ß" is "ss" and a PDF's "ﬁ" ligature
+    "fi": the place found in the folded text was used as a place in the text itself, so
+    after many of them the snippet was cut further along than the hit, and a German
+    paragraph's snippet showed its streets but not the word asked for."""
+    (ws / "stadt.md").write_text(
+        "Große Straße, " * 40 + "dort steht das Rathaus am Markt. " + "Mehr Text hier. " * 10 + "\n"
+    )
+    (ws / "offer.md").write_text("The ﬁrst ﬂoor oﬃce " * 30 + "has a view of the harbour.\n")
+    async with docs_server(ws) as docs:
+        found = (await docs.call("search", query="Rathaus")).splitlines()[1]
+        assert found.startswith("- stadt.md, paragraph 1: …"), found
+        assert "Große Straße, dort steht das Rathaus am Markt. Mehr Text" in found, found
+        found = (await docs.call("search", query="the harbour")).splitlines()[1]
+        assert "oﬃce has a view of the harbour." in found, found
+        # a hit that folds longer itself is shown whole
+        found = (await docs.call("search", query="Strasse dort")).splitlines()[1]
+        assert "Straße, dort steht" in found, found
+
+
 async def test_a_name_said_in_another_case_or_with_a_slip_is_offered(ws: Path) -> None:
     """A spoken name rarely has the file's capitals ("Plan.MD" for plan.md): the answer was
     only "use list_documents", so the model listed the whole workspace, one more round trip
