@@ -2421,3 +2421,40 @@ async def test_an_item_added_to_a_list_numbered_one_each_time_is_one_too(tmp_pat
             "edit_document", path="steps.md", action="insert_paragraph", text="1. serve"
         )
         assert steps.read_text() == "# Steps\n\n1. mix\n1. bake\n1. cool\n1. serve\n"
+
+
+async def test_an_item_added_after_a_list_of_items_apart_comes_apart_too(tmp_path: Path) -> None:
+    """A list whose items stand a blank line apart (a "loose" list in Markdown; clauses of
+    a plain text file, each a paragraph) had an item added at its end written into the last
+    item's paragraph: clause 3 became part of paragraph 2, read back as clause 2, and the
+    list's layout lost its gap there. Such a list gets the item as a paragraph of its own,
+    as before; a list written line by line still takes it in."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    plan = root / "plan.md"
+    plan.write_text("# Plan\n\n1. First point, explained.\n\n2. Second point.\n")
+    terms = root / "terms.txt"
+    terms.write_text("1. Scope\nThe work covers the garden.\n\n2. Payment\nDue in 30 days.\n")
+    async with docs_server(root) as docs:
+        said = await docs.call(
+            "edit_document", path="plan.md", action="insert_paragraph", text="3. Third point."
+        )
+        assert said.splitlines()[0] == (
+            "Added a paragraph at the end of plan.md; it is now paragraph 4."
+        )
+        assert plan.read_text() == (
+            "# Plan\n\n1. First point, explained.\n\n2. Second point.\n\n3. Third point.\n"
+        )
+        said = await docs.call(
+            "edit_document",
+            path="terms.txt",
+            action="insert_paragraph",
+            text="3. Termination\nEither party may end it.",
+        )
+        assert said.splitlines()[0] == (
+            "Added a paragraph at the end of terms.txt; it is now paragraph 3."
+        )
+        assert terms.read_text() == (
+            "1. Scope\nThe work covers the garden.\n\n2. Payment\nDue in 30 days.\n\n"
+            "3. Termination\nEither party may end it.\n"
+        )

@@ -8,6 +8,8 @@ with a gap before the new item, or a second list when its marker was another ("-
 list when it is written (:mod:`.docx_lists`); here the block itself takes the items. A
 plain text file's list written with the same markers is one paragraph too, and is treated
 alike; lines without markers are not taken for a list (they may be a wrapped paragraph).
+A list whose items stand a blank line apart (:func:`same_list`) is no one block: an item
+added after it comes apart too, a paragraph of its own.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ def _items(text: str) -> list[tuple[int, str]] | None:
 
 def _numbered(marker: str) -> bool:
     return marker[0].isdigit()
+
+
+def same_list(first: str, then: str) -> bool:
+    """Whether blocks ``first`` and ``then`` (one after the other, a blank line apart) are
+    items of one list, both bullets or both numbers: in Markdown one "loose" list, whose
+    items stand apart; in plain text, numbered clauses a paragraph each."""
+    a, b = _items(first), _items(then)
+    return a is not None and b is not None and _numbered(a[-1][1]) == _numbered(b[0][1])
 
 
 def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
