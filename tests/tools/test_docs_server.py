@@ -2458,3 +2458,34 @@ async def test_an_item_added_after_a_list_of_items_apart_comes_apart_too(tmp_pat
             "1. Scope\nThe work covers the garden.\n\n2. Payment\nDue in 30 days.\n\n"
             "3. Termination\nEither party may end it.\n"
         )
+
+
+async def test_find_replace_says_how_a_paragraph_with_an_eszett_spells_the_words(
+    tmp_path: Path,
+) -> None:
+    """find_replace tells the model how the document spells what it asked for ("Cafe" is
+    written "Café" here), but it passed over every paragraph with a "ß" or a ligature in it
+    (their folded text is longer), so in a German document the model heard only "Found no
+    Cafe am Markt" and gave up, as for "Hauptstrasse" written "Hauptstraße"."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "treffen.md").write_text(
+        "Die große Hauptstraße ist lang. Wir treffen uns im Café am Markt.\n"
+    )
+    async with docs_server(root) as docs:
+        said = await docs.call(
+            "edit_document",
+            path="treffen.md",
+            action="find_replace",
+            find="Cafe am Markt",
+            replace_with="Bistro",
+        )
+        assert said.endswith("It does appear as “Café am Markt”; use find=“Café am Markt”."), said
+        said = await docs.call(
+            "edit_document",
+            path="treffen.md",
+            action="find_replace",
+            find="Hauptstrasse",
+            replace_with="Allee",
+        )
+        assert said.endswith("It does appear as “Hauptstraße”; use find=“Hauptstraße”."), said
