@@ -75,8 +75,9 @@ def unfolded_span(text: str, folded: str, start: int, end: int) -> tuple[int, in
     further along the text than it was, and left out of its own snippet."""
     if len(folded) == len(text):
         return start, end
-    ends = list(itertools.accumulate(len(fold_for_search(ch)) for ch in text))
-    # character i was folded into [ends[i - 1], ends[i])
+    # character i was folded into [ends[i - 1], ends[i]); none folds into nothing, so the
+    # first ``end`` characters hold the span
+    ends = list(itertools.accumulate(len(fold_for_search(ch)) for ch in text[:end]))
     return bisect.bisect_right(ends, start), min(len(text), bisect.bisect_left(ends, end) + 1)
 
 
