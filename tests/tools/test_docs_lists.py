@@ -723,6 +723,13 @@ def test_items_added_after_a_list_take_its_markers(
             ("- [ ] call Anna\n- [x] pay", 1),
         ),
         ("- [ ] a\n- [ ]\n- [ ] b", "- [ ] \n- [ ]\n- [ ] b", ("- [ ] \n- [ ]\n- [ ] b", 0)),
+        # an item taken whole, its marker too ("* bread" replaced with nothing)
+        ("* eggs\n* bread\n* tea", "* eggs\n\n* tea", ("* eggs\n* tea", 1)),
+        ("1. a\n2. b\n3. c", "1. a\n\n3. c", ("1. a\n2. c", 1)),
+        ("- a\n  - b\n- c", "- a\n  \n- c", ("- a\n- c", 1)),
+        ("- a\n- b\n  - b1", "- a\n\n  - b1", ("- a\n\n  - b1", 0)),  # b1 would move up
+        # a line of words that was no item, left blank: not an item to take out
+        ("Shopping:\nbread\n- eggs", "Shopping:\n\n- eggs", ("Shopping:\n\n- eggs", 0)),
     ],
 )
 def test_items_a_replacement_emptied_are_removed(

@@ -2406,6 +2406,19 @@ async def test_find_replace_removes_only_list_items_really_left_empty(tmp_path: 
             "The list item it left empty was removed from the list."
         )
         assert tasks.read_text() == "# To do\n\n- [ ] call Anna\n- [x] pay rent\n"
+        # the item named with its marker, taken whole: it left a blank line, which split
+        # the list in two, and the edit was refused
+        said = await docs.call(
+            "edit_document",
+            path="tasks.md",
+            action="find_replace",
+            find="- [ ] call Anna",
+            replace_with="",
+        )
+        assert said.splitlines()[0].endswith(
+            "The list item it left empty was removed from the list."
+        )
+        assert tasks.read_text() == "# To do\n\n- [x] pay rent\n"
 
 
 async def test_an_item_added_to_a_list_numbered_one_each_time_is_one_too(tmp_path: Path) -> None:

@@ -85,7 +85,8 @@ _ANY_ITEM = re.compile(rf"^ *{LIST_MARKER}(?=[ \t]|$)")
 def without_emptied_items(before: str, after: str) -> tuple[str, int]:
     """``after`` (``before`` with words replaced) without the list items the replacement
     left empty, and how many: "take bread off the list" as find_replace("bread", "") left
-    "* " behind, an empty bullet the person sees. Kept where ``before`` had an empty item
+    "* " behind, an empty bullet the person sees (and "* bread" taken whole, a blank
+    line that split the list in two, and the edit was refused). Kept where ``before`` had an empty item
     already (written on purpose), or where items nested in it follow (they would move up
     into the item above), or its words wrapped onto the next line (:func:`_ends_item`); a
     line of fenced code is never an item ("- bread" in a YAML example is code). Numbers
@@ -96,18 +97,25 @@ def without_emptied_items(before: str, after: str) -> tuple[str, int]:
     if any(_EMPTY_ITEM.match(line) for n, line in enumerate(was) if n not in code):
         return after, 0
     lines = after.split("\n")
+    # An item taken whole, marker and all ("* bread" replaced with nothing), leaves a blank
+    # line, which split the list in two: where no line was joined or split, that is an
+    # item line of ``before`` blank now.
+    whole = len(was) == len(lines)
     code = code_lines(lines)
     kept: list[int] = []
     for n, line in enumerate(lines):
-        if n not in code and _EMPTY_ITEM.match(line) and _ends_item(lines, n):
-            continue
+        if n not in code:
+            if _EMPTY_ITEM.match(line) and _ends_item(lines, n):
+                continue
+            if whole and not line.strip() and _ANY_ITEM.match(was[n]) and _ends_item(was, n):
+                continue
         kept.append(n)
     if len(kept) == len(lines):
         return after, 0
     out = {n: lines[n] for n in kept}
     numbered: dict[int, list[tuple[int, int, int]]] = {}  # by indent: (line, number, digits)
     for n, line in enumerate(lines):
-        m = _NUMBER.match(line)
+        m = _NUMBER.match(was[n] if whole and not line.strip() else line)  # as numbered
         if m and n not in code:
             numbered.setdefault(len(m.group(1)), []).append((n, int(m.group(2)), len(m.group(2))))
     for items in numbered.values():
@@ -124,9 +132,10 @@ def without_emptied_items(before: str, after: str) -> tuple[str, int]:
 
 def _ends_item(lines: list[str], n: int) -> bool:
     """Whether the item on line ``n`` ends there: the block ends, or the next line is an
-    item no deeper than it. A deeper line is the item's own (nested items, or its words
-    wrapped); so is a line of words not indented at all, its text wrapped without an
-    indent (Markdown's "lazy" line): taking the marker away gave them to the item above."""
+    item no deeper than it (or blank: an item taken whole). A deeper line is the item's
+    own (nested items, or its words wrapped); so is a line of words not indented at all,
+    its text wrapped without an indent (Markdown's "lazy" line): taking the marker away
+    gave them to the item above."""
     if n + 1 == len(lines) or not lines[n + 1].strip():
         return True
     line, following = lines[n], lines[n + 1]
