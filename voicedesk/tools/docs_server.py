@@ -943,7 +943,7 @@ class DocsTools:
         action: its arguments
         - replace_paragraph: paragraph, text (Markdown; blank lines split paragraphs)
         - insert_paragraph: text; after paragraph N (0 = start), or at the end of section,
-          else at the end of the document; list items right after a list join it
+          else at the end of the document; list items after a list join it
         - delete_paragraph: paragraph
         - replace_section: section, text (the new body; the heading stays)
         - delete_section: section
