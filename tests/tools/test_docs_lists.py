@@ -670,6 +670,10 @@ def test_lists_defined_by_a_list_style_read_with_its_levels(tools: DocsTools) ->
         ("* * *", "* x", None),  # a thematic break
         ("- a", "Plain words.", None),
         ("  - indented", "- x", None),
+        # a list numbered "1." at every item (Markdown counts them) goes on so
+        ("1. mix\n1. bake\n1. cool", "1. serve", ("1. mix\n1. bake\n1. cool\n1. serve", 1)),
+        ("1. mix\n1. bake", "2. serve\n3. eat", ("1. mix\n1. bake\n1. serve\n1. eat", 2)),
+        ("1. mix", "1. eat", ("1. mix\n2. eat", 1)),  # one item: no style to follow yet
     ],
 )
 def test_items_added_after_a_list_take_its_markers(
@@ -693,6 +697,39 @@ def test_items_added_after_a_list_take_its_markers(
         ("- a\n  - b", "- \n  - b", ("- \n  - b", 0)),  # its nested items would move up
         ("- a\n-\n- b", "- \n-\n- b", ("- \n-\n- b", 0)),  # an empty item was there before
         ("Eggs and bread", "Eggs and ", ("Eggs and ", 0)),
+        # lines of a code block are no list items: the code keeps its lines
+        (
+            "```yaml\n- bread\n- milk\n```",
+            "```yaml\n- \n- milk\n```",
+            ("```yaml\n- \n- milk\n```", 0),
+        ),
+        (
+            "* eggs\n* bread\n  ```\n  - bread\n  ```",
+            "* eggs\n* \n  ```\n  - \n  ```",
+            ("* eggs\n* \n  ```\n  - \n  ```", 0),
+        ),
+        # words of the item on its next line, not indented (a wrapped line): it is not empty,
+        # and taking its marker away gave those words to the item above
+        (
+            "- eggs\n- bread\nfrom the shop\n- tea",
+            "- eggs\n- \nfrom the shop\n- tea",
+            ("- eggs\n- \nfrom the shop\n- tea", 0),
+        ),
+        ("- eggs\n- bread\n- tea", "- eggs\n- \n- tea", ("- eggs\n- tea", 1)),
+        # a task list's item left with its box only is empty too
+        (
+            "- [ ] call Anna\n- [ ] buy bread\n- [x] pay",
+            "- [ ] call Anna\n- [ ] \n- [x] pay",
+            ("- [ ] call Anna\n- [x] pay", 1),
+        ),
+        ("- [ ] a\n- [ ]\n- [ ] b", "- [ ] \n- [ ]\n- [ ] b", ("- [ ] \n- [ ]\n- [ ] b", 0)),
+        # an item taken whole, its marker too ("* bread" replaced with nothing)
+        ("* eggs\n* bread\n* tea", "* eggs\n\n* tea", ("* eggs\n* tea", 1)),
+        ("1. a\n2. b\n3. c", "1. a\n\n3. c", ("1. a\n2. c", 1)),
+        ("- a\n  - b\n- c", "- a\n  \n- c", ("- a\n- c", 1)),
+        ("- a\n- b\n  - b1", "- a\n\n  - b1", ("- a\n\n  - b1", 0)),  # b1 would move up
+        # a line of words that was no item, left blank: not an item to take out
+        ("Shopping:\nbread\n- eggs", "Shopping:\n\n- eggs", ("Shopping:\n\n- eggs", 0)),
     ],
 )
 def test_items_a_replacement_emptied_are_removed(

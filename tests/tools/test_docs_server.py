@@ -1834,6 +1834,26 @@ async def test_search_finds_words_said_without_their_accents(ws: Path) -> None:
         assert (await docs.call("search", query="ひらか")).startswith("Found no")
 
 
+async def test_a_search_snippet_shows_the_hit_after_letters_folded_longer(ws: Path) -> None:
+    """Search compares the text case folded, where "ß" is "ss" and a PDF's "ﬁ" ligature
+    "fi": the place found in the folded text was used as a place in the text itself, so
+    after many of them the snippet was cut further along than the hit, and a German
+    paragraph's snippet showed its streets but not the word asked for."""
+    (ws / "stadt.md").write_text(
+        "Große Straße, " * 40 + "dort steht das Rathaus am Markt. " + "Mehr Text hier. " * 10 + "\n"
+    )
+    (ws / "offer.md").write_text("The ﬁrst ﬂoor oﬃce " * 30 + "has a view of the harbour.\n")
+    async with docs_server(ws) as docs:
+        found = (await docs.call("search", query="Rathaus")).splitlines()[1]
+        assert found.startswith("- stadt.md, paragraph 1: …"), found
+        assert "Große Straße, dort steht das Rathaus am Markt. Mehr Text" in found, found
+        found = (await docs.call("search", query="the harbour")).splitlines()[1]
+        assert "oﬃce has a view of the harbour." in found, found
+        # a hit that folds longer itself is shown whole
+        found = (await docs.call("search", query="Strasse dort")).splitlines()[1]
+        assert "Straße, dort steht" in found, found
+
+
 async def test_a_name_said_in_another_case_or_with_a_slip_is_offered(ws: Path) -> None:
     """A spoken name rarely has the file's capitals ("Plan.MD" for plan.md): the answer was
     only "use list_documents", so the model listed the whole workspace, one more round trip
@@ -2341,3 +2361,144 @@ async def test_a_list_item_emptied_by_find_replace_goes(tmp_path: Path) -> None:
         )
         assert "removed" not in said
         assert todo.read_text() == "- call Anna\n- \n  - brown\n-\n- \n"
+
+
+async def test_find_replace_removes_only_list_items_really_left_empty(tmp_path: Path) -> None:
+    """The empty-item removal took lines of fenced code for list items ("- bread" in a
+    YAML example lost its line, said as "a list item removed"), took an item whose words
+    went on the next line without an indent for empty (those words then read as the item
+    above's), and left a task list's "- [ ] " box behind as before. Only an item left with
+    nothing, or with only its box, goes now; code keeps its lines."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    readme = root / "readme.md"
+    readme.write_text("# Setup\n\n```yaml\nitems:\n- bread\n- milk\n```\n\n* eggs\n* bread\n")
+    wrapped = root / "wrapped.txt"
+    wrapped.write_text("- eggs\n- bread\nfrom the corner shop\n- tea\n")
+    tasks = root / "tasks.md"
+    tasks.write_text("# To do\n\n- [ ] call Anna\n- [ ] buy bread\n- [x] pay rent\n")
+    async with docs_server(root) as docs:
+        said = await docs.call(
+            "edit_document", path="readme.md", action="find_replace", find="bread", replace_with=""
+        )
+        assert said.splitlines()[0] == (
+            "Replaced 2 occurrences of “bread” with “” in readme.md (paragraphs 2, 3). "
+            "The list item it left empty was removed from the list."
+        )
+        assert readme.read_text() == "# Setup\n\n```yaml\nitems:\n- \n- milk\n```\n\n* eggs\n"
+        said = await docs.call(
+            "edit_document",
+            path="wrapped.txt",
+            action="find_replace",
+            find="bread",
+            replace_with="",
+        )
+        assert "removed" not in said
+        assert wrapped.read_text() == "- eggs\n- \nfrom the corner shop\n- tea\n"
+        said = await docs.call(
+            "edit_document",
+            path="tasks.md",
+            action="find_replace",
+            find="buy bread",
+            replace_with="",
+        )
+        assert said.splitlines()[0].endswith(
+            "The list item it left empty was removed from the list."
+        )
+        assert tasks.read_text() == "# To do\n\n- [ ] call Anna\n- [x] pay rent\n"
+        # the item named with its marker, taken whole: it left a blank line, which split
+        # the list in two, and the edit was refused
+        said = await docs.call(
+            "edit_document",
+            path="tasks.md",
+            action="find_replace",
+            find="- [ ] call Anna",
+            replace_with="",
+        )
+        assert said.splitlines()[0].endswith(
+            "The list item it left empty was removed from the list."
+        )
+        assert tasks.read_text() == "# To do\n\n- [x] pay rent\n"
+
+
+async def test_an_item_added_to_a_list_numbered_one_each_time_is_one_too(tmp_path: Path) -> None:
+    """Many people number every item of a Markdown list "1." (Markdown counts them, and
+    an item moved needs no renumbering): an item added to such a list came as "2.", after
+    three "1." items. It follows the list's way now."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    steps = root / "steps.md"
+    steps.write_text("# Steps\n\n1. mix\n1. bake\n1. cool\n")
+    async with docs_server(root) as docs:
+        await docs.call(
+            "edit_document", path="steps.md", action="insert_paragraph", text="1. serve"
+        )
+        assert steps.read_text() == "# Steps\n\n1. mix\n1. bake\n1. cool\n1. serve\n"
+
+
+async def test_an_item_added_after_a_list_of_items_apart_comes_apart_too(tmp_path: Path) -> None:
+    """A list whose items stand a blank line apart (a "loose" list in Markdown; clauses of
+    a plain text file, each a paragraph) had an item added at its end written into the last
+    item's paragraph: clause 3 became part of paragraph 2, read back as clause 2, and the
+    list's layout lost its gap there. Such a list gets the item as a paragraph of its own,
+    as before; a list written line by line still takes it in."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    plan = root / "plan.md"
+    plan.write_text("# Plan\n\n1. First point, explained.\n\n2. Second point.\n")
+    terms = root / "terms.txt"
+    terms.write_text("1. Scope\nThe work covers the garden.\n\n2. Payment\nDue in 30 days.\n")
+    async with docs_server(root) as docs:
+        said = await docs.call(
+            "edit_document", path="plan.md", action="insert_paragraph", text="3. Third point."
+        )
+        assert said.splitlines()[0] == (
+            "Added a paragraph at the end of plan.md; it is now paragraph 4."
+        )
+        assert plan.read_text() == (
+            "# Plan\n\n1. First point, explained.\n\n2. Second point.\n\n3. Third point.\n"
+        )
+        said = await docs.call(
+            "edit_document",
+            path="terms.txt",
+            action="insert_paragraph",
+            text="3. Termination\nEither party may end it.",
+        )
+        assert said.splitlines()[0] == (
+            "Added a paragraph at the end of terms.txt; it is now paragraph 3."
+        )
+        assert terms.read_text() == (
+            "1. Scope\nThe work covers the garden.\n\n2. Payment\nDue in 30 days.\n\n"
+            "3. Termination\nEither party may end it.\n"
+        )
+
+
+async def test_find_replace_says_how_a_paragraph_with_an_eszett_spells_the_words(
+    tmp_path: Path,
+) -> None:
+    """find_replace tells the model how the document spells what it asked for ("Cafe" is
+    written "Café" here), but it passed over every paragraph with a "ß" or a ligature in it
+    (their folded text is longer), so in a German document the model heard only "Found no
+    Cafe am Markt" and gave up, as for "Hauptstrasse" written "Hauptstraße"."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "treffen.md").write_text(
+        "Die große Hauptstraße ist lang. Wir treffen uns im Café am Markt.\n"
+    )
+    async with docs_server(root) as docs:
+        said = await docs.call(
+            "edit_document",
+            path="treffen.md",
+            action="find_replace",
+            find="Cafe am Markt",
+            replace_with="Bistro",
+        )
+        assert said.endswith("It does appear as “Café am Markt”; use find=“Café am Markt”."), said
+        said = await docs.call(
+            "edit_document",
+            path="treffen.md",
+            action="find_replace",
+            find="Hauptstrasse",
+            replace_with="Allee",
+        )
+        assert said.endswith("It does appear as “Hauptstraße”; use find=“Hauptstraße”."), said

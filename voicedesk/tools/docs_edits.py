@@ -18,7 +18,11 @@ from voicedesk.tools import formats
 from voicedesk.tools.docs_matching import spelt_otherwise
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
 from voicedesk.tools.formats.docx_emphasis import strip_emphasis
-from voicedesk.tools.formats.markdown_lists import list_with_items, without_emptied_items
+from voicedesk.tools.formats.markdown_lists import (
+    list_with_items,
+    same_list,
+    without_emptied_items,
+)
 from voicedesk.tools.wording import plural, quote
 
 MAX_HEADING_CHARS = 200  # one absurdly long heading must not fill an outline
@@ -202,6 +206,9 @@ def _joined_to_list(e: Edit, at: int, parsed: list[Block]) -> tuple[Block, int] 
     before = e.blocks[at - 1]
     if before.level or before.is_row:
         return None
+    earlier = e.blocks[at - 2] if at > 1 else None
+    if earlier is not None and not earlier.level and same_list(earlier.text, before.text):
+        return None  # its items stand a blank line apart: the new one does too
     joined = list_with_items(before.text, parsed[0].text)
     if joined is None:
         return None

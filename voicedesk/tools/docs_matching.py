@@ -136,9 +136,8 @@ def spelt_otherwise(needle: str, blocks: list[Block]) -> str | None:
                 continue
             text = unicodedata.normalize("NFC", block.text)
             folded = formats.fold_for_search(text)
-            if len(folded) != len(text):  # not one for one: no same place in the text
-                continue
             at, length = find(folded)
-            if at >= 0:
-                return text[at : at + length]
+            if at >= 0:  # ("ß" folds as "ss": the place in the text is found again)
+                start, end = formats.unfolded_span(text, folded, at, at + length)
+                return text[start:end]
     return None

@@ -558,8 +558,9 @@ class DocsTools:
         # Failing the phrase, the same letters with other separators: "follow up email" for
         # "follow-up e-mail", "5 pm" for "5 p.m.", "1200" for "$1,200".
         joined = joined_pattern(words)
-        # each hit's document, paragraph, and where in it (its snippet made if it is shown)
-        hits: list[tuple[str, list[Block], int, int, int]] = []
+        # each hit's document, paragraph, its folded text and where in that (its snippet
+        # made if it is shown)
+        hits: list[tuple[str, list[Block], int, str, int, int]] = []
         skipped: list[str] = []
         # Not read before, and left for the next search once the time was spent; at least
         # one new document is read each search, so searching again always gets further.
@@ -600,7 +601,7 @@ class DocsTools:
                         pos, length = (found.start(), len(found[0])) if found else (-1, 0)
                     if pos < 0:
                         continue
-                    hits.append((rel, blocks, i, pos, length))
+                    hits.append((rel, blocks, i, folded, pos, length))
             if hits:
                 break
         note = (
@@ -626,10 +627,11 @@ class DocsTools:
         first += f", in{so_far}." if so_far else "."
         lines = [first]
         names: dict[str, dict[int, str]] = {}  # sections are named for the hits shown only
-        for rel, blocks, i, pos, length in hits[:MAX_SEARCH_HITS]:
+        for rel, blocks, i, folded, pos, length in hits[:MAX_SEARCH_HITS]:
             text = _searched_text(blocks[i])  # what the folded text searched was made from
-            lo = max(0, pos - 70)
-            hi = min(len(text), pos + length + 70)
+            start, end = formats.unfolded_span(text, folded, pos, pos + length)
+            lo = max(0, start - 70)
+            hi = min(len(text), end + 70)
             snippet = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
             if rel not in names:
                 names[rel] = formats.heading_names(blocks)

@@ -101,6 +101,7 @@ from voicedesk.tools.formats.text import (
     fold_for_search,
     fold_lookalikes,
     replace_all,
+    unfolded_span,
     word_count,
 )
 
@@ -142,6 +143,7 @@ __all__ = [
     "serialize_read_back",
     "settle",
     "text_to_blocks",
+    "unfolded_span",
     "unnumbered",
     "word_count",
 ]

@@ -19,6 +19,25 @@ from voicedesk.tools.formats.text import LIST_MARKER, clean_text
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def code_lines(lines: list[str]) -> set[int]:
+    """The numbers of ``lines`` (a block's) that are fenced code, fences included: what
+    looks like a list item or a heading there is code, to be left as written. A fence
+    may stand indented in a list item ("- step\\n  ```"), so any indent opens one here."""
+    found: set[int] = set()
+    fence: str | None = None
+    for n, line in enumerate(lines):
+        if fence is not None:
+            found.add(n)
+            if line.strip().startswith(fence):
+                fence = None
+        elif m := _FENCE.match(line.lstrip(" ")):
+            found.add(n)
+            fence = m.group(1)[0] * len(m.group(1))
+    return found
+
+
 # A setext underline: a paragraph followed by a line of only "=" (level 1) or "-" (level 2).
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 # Lines after which an underline is no heading's (CommonMark: it needs a paragraph above it):

@@ -8,12 +8,15 @@ with a gap before the new item, or a second list when its marker was another ("-
 list when it is written (:mod:`.docx_lists`); here the block itself takes the items. A
 plain text file's list written with the same markers is one paragraph too, and is treated
 alike; lines without markers are not taken for a list (they may be a wrapped paragraph).
+A list whose items stand a blank line apart (:func:`same_list`) is no one block: an item
+added after it comes apart too, a paragraph of its own.
 """
 
 from __future__ import annotations
 
 import re
 
+from voicedesk.tools.formats.markdown import code_lines
 from voicedesk.tools.formats.text import LIST_MARKER
 
 # An unindented list item's line: its marker, then a blank or the end of the line.
@@ -27,9 +30,11 @@ def _items(text: str) -> list[tuple[int, str]] | None:
     first line is one: a block that starts as a list is a list to its end, every later
     line an item, nested in one or continuing one."""
     found = []
-    for n, line in enumerate(text.split("\n")):
+    lines = text.split("\n")
+    code = code_lines(lines)
+    for n, line in enumerate(lines):
         m = _ITEM.match(line)
-        if m and not _BREAK.match(line):
+        if m and n not in code and not _BREAK.match(line):
             found.append((n, m.group(1)))
     return found if found and found[0][0] == 0 else None
 
@@ -38,10 +43,20 @@ def _numbered(marker: str) -> bool:
     return marker[0].isdigit()
 
 
+def same_list(first: str, then: str) -> bool:
+    """Whether blocks ``first`` and ``then`` (one after the other, a blank line apart) are
+    items of one list, both bullets or both numbers: in Markdown one "loose" list, whose
+    items stand apart; in plain text, numbered clauses a paragraph each."""
+    a, b = _items(first), _items(then)
+    return a is not None and b is not None and _numbered(a[-1][1]) == _numbered(b[0][1])
+
+
 def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
     """``listed`` (a Markdown block) with ``added``'s items at its end in its own markers
     (its bullet, or its delimiter and the numbers after its last), and how many items
-    were added; None unless both are unindented lists of one kind (bullets or numbers)."""
+    were added; None unless both are unindented lists of one kind (bullets or numbers).
+    A list written "1." at every item (Markdown counts them itself, and an item moved
+    needs no renumbering) goes on so: a "4." after three "1." items read as a slip."""
     have, new = _items(listed), _items(added)
     if have is None or new is None or _numbered(have[-1][1]) != _numbered(new[0][1]):
         return None
@@ -50,8 +65,10 @@ def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
     last = have[-1][1]
     lines = added.split("\n")
     number = int(last[:-1]) if _numbered(last) else 0
+    numbers = {int(marker[:-1]) for _, marker in have if _numbered(marker)}
+    same = _numbered(last) and len(have) > 1 and len(numbers) == 1
     for n, marker in new:
-        number += 1
+        number += 0 if same else 1
         mark = f"{number}{last[-1]}" if _numbered(last) else last
         lines[n] = mark + lines[n][len(marker) :]
     return listed + "\n" + "\n".join(lines), len(new)
@@ -59,26 +76,38 @@ def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
 
 # A numbered item's line: its indent and number (then "." or ")").
 _NUMBER = re.compile(r"^( *)(\d{1,9})[.)](?=[ \t]|$)")
-# A list item with nothing after its marker, at any depth.
-_EMPTY_ITEM = re.compile(rf"^ *{LIST_MARKER}[ \t]*$")
+# A list item with nothing after its marker (and a task list's box), at any depth.
+_EMPTY_ITEM = re.compile(rf"^ *{LIST_MARKER}(?:[ \t]+\[[ xX]\])?[ \t]*$")
+# Any list item's line, at any depth.
+_ANY_ITEM = re.compile(rf"^ *{LIST_MARKER}(?=[ \t]|$)")
 
 
 def without_emptied_items(before: str, after: str) -> tuple[str, int]:
     """``after`` (``before`` with words replaced) without the list items the replacement
     left empty, and how many: "take bread off the list" as find_replace("bread", "") left
-    "* " behind, an empty bullet the person sees. Kept where ``before`` had an empty item
+    "* " behind, an empty bullet the person sees (and "* bread" taken whole, a blank
+    line that split the list in two, and the edit was refused). Kept where ``before`` had an empty item
     already (written on purpose), or where items nested in it follow (they would move up
-    into the item above). Numbers that counted one by one close up ("1. a", "3. c" read
-    as a gap in the text, and had the model speak of item 3 of two)."""
-    if any(_EMPTY_ITEM.match(line) for line in before.split("\n")):
+    into the item above), or its words wrapped onto the next line (:func:`_ends_item`); a
+    line of fenced code is never an item ("- bread" in a YAML example is code). Numbers
+    that counted one by one close up ("1. a", "3. c" read as a gap in the text, and had
+    the model speak of item 3 of two)."""
+    was = before.split("\n")
+    code = code_lines(was)
+    if any(_EMPTY_ITEM.match(line) for n, line in enumerate(was) if n not in code):
         return after, 0
     lines = after.split("\n")
+    # An item taken whole, marker and all ("* bread" replaced with nothing), leaves a blank
+    # line, which split the list in two: where no line was joined or split, that is an
+    # item line of ``before`` blank now.
+    whole = len(was) == len(lines)
+    code = code_lines(lines)
     kept: list[int] = []
     for n, line in enumerate(lines):
-        if _EMPTY_ITEM.match(line):
-            indent = len(line) - len(line.lstrip(" "))
-            following = lines[n + 1] if n + 1 < len(lines) else ""
-            if not following.strip() or len(following) - len(following.lstrip(" ")) <= indent:
+        if n not in code:
+            if _EMPTY_ITEM.match(line) and _ends_item(lines, n):
+                continue
+            if whole and not line.strip() and _ANY_ITEM.match(was[n]) and _ends_item(was, n):
                 continue
         kept.append(n)
     if len(kept) == len(lines):
@@ -86,8 +115,8 @@ def without_emptied_items(before: str, after: str) -> tuple[str, int]:
     out = {n: lines[n] for n in kept}
     numbered: dict[int, list[tuple[int, int, int]]] = {}  # by indent: (line, number, digits)
     for n, line in enumerate(lines):
-        m = _NUMBER.match(line)
-        if m:
+        m = _NUMBER.match(was[n] if whole and not line.strip() else line)  # as numbered
+        if m and n not in code:
             numbered.setdefault(len(m.group(1)), []).append((n, int(m.group(2)), len(m.group(2))))
     for items in numbered.values():
         if [number for _, number, _ in items] != list(range(items[0][1], items[0][1] + len(items))):
@@ -99,3 +128,16 @@ def without_emptied_items(before: str, after: str) -> tuple[str, int]:
                 out[n] = f"{out[n][:indent]}{number}{out[n][indent + digits :]}"
                 number += 1
     return "\n".join(out[n] for n in kept), len(lines) - len(kept)
+
+
+def _ends_item(lines: list[str], n: int) -> bool:
+    """Whether the item on line ``n`` ends there: the block ends, or the next line is an
+    item no deeper than it (or blank: an item taken whole). A deeper line is the item's
+    own (nested items, or its words wrapped); so is a line of words not indented at all,
+    its text wrapped without an indent (Markdown's "lazy" line): taking the marker away
+    gave them to the item above."""
+    if n + 1 == len(lines) or not lines[n + 1].strip():
+        return True
+    line, following = lines[n], lines[n + 1]
+    deeper = len(following) - len(following.lstrip(" ")) > len(line) - len(line.lstrip(" "))
+    return not deeper and bool(_ANY_ITEM.match(following))

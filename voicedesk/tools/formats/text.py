@@ -8,6 +8,8 @@ them changes exactly what matched.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import unicodedata
 
@@ -59,11 +61,24 @@ _SEARCH_FOLD = _Unaccented(_LOOKALIKES)  # one pass over a long text, not two
 
 
 def fold_for_search(text: str) -> str:
-    """``text`` (NFC) as a search compares it, one character for one so that positions stay
-    in step with the original: lookalikes plain (:func:`fold_lookalikes`), Latin letters
-    without accents, then case folded. Speech to text and a spoken query lose accents
-    ("resume", "Zoe") that the document has ("résumé", "Zoë")."""
+    """``text`` (NFC) as a search compares it: lookalikes plain (:func:`fold_lookalikes`),
+    Latin letters without accents, then case folded. Speech to text and a spoken query lose
+    accents ("resume", "Zoe") that the document has ("résumé", "Zoë"). One character for
+    one, but for the few that case folding writes as more ("ß" as "ss", a PDF's "ﬁ" as
+    "fi"): :func:`unfolded_span` finds a place in the folded text in ``text``."""
     return text.translate(_SEARCH_FOLD).casefold()
+
+
+def unfolded_span(text: str, folded: str, start: int, end: int) -> tuple[int, int]:
+    """The span of ``text`` that [start, end) of ``folded`` (:func:`fold_for_search` of
+    it) was made from. Taken as the same place, a hit after many a "ß" was shown from
+    further along the text than it was, and left out of its own snippet."""
+    if len(folded) == len(text):
+        return start, end
+    # character i was folded into [ends[i - 1], ends[i]); none folds into nothing, so the
+    # first ``end`` characters hold the span
+    ends = list(itertools.accumulate(len(fold_for_search(ch)) for ch in text[:end]))
+    return bisect.bisect_right(ends, start), min(len(text), bisect.bisect_left(ends, end) + 1)
 
 
 def _cluster_starts(text: str) -> list[int]:
