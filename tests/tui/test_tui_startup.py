@@ -298,3 +298,73 @@ async def test_an_answer_waiting_for_a_tool_server_says_so_until_it_is_asked(
         await wait_until(pilot, lambda: bool(requests), 12)
         await wait_until(pilot, lambda: "waiting for tool server" not in status_text(app), 2)
         await pilot.press("ctrl+q")
+
+
+def _docs_server_on_cue(root: Path, cue: Path) -> dict[str, object]:
+    """The built-in documents server, answering only once ``cue`` exists: a server whose
+    start takes as long as the test says, however loaded the machine is."""
+    code = (
+        "import os, runpy, sys, time\n"
+        f"while not os.path.exists({str(cue)!r}): time.sleep(0.05)\n"
+        f"sys.argv = ['voicedesk', 'docs-server', '--root', {str(root)!r}]\n"
+        "runpy.run_module('voicedesk', run_name='__main__')"
+    )
+    return {"command": sys.executable, "args": ["-c", code]}
+
+
+async def test_the_status_bar_names_only_the_tool_servers_still_awaited(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Two tool servers starting, one up seconds before the other: the status bar went on
+    saying "waiting for tool servers quick, slow" until the last was up, blaming a server
+    that was ready, and a name with brackets in it ("notes [work]") was read as markup and
+    shown as "notes". It names what the answer still waits for, as written."""
+    quick, slow = tmp_path / "quick.go", tmp_path / "slow.go"
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "quick": _docs_server_on_cue(tmp_path, quick),
+                    "notes [work]": _docs_server_on_cue(tmp_path, slow),
+                },
+            }
+        }
+    )
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return build_session(
+            settings_for_sim(settings, sim.base_url),
+            input_path=silence_wav,
+            bus=bus,
+            with_tools=True,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+    requests: list[float] = []
+    app.bus.subscribe(lambda e: requests.append(e.t_ns) if isinstance(e, ev.LLMRequest) else None)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(
+                pilot, lambda: "listening" in status_text(app) or "ready" in status_text(app)
+            )
+            app.text_input.value = "What is in my notes?"
+            app.text_input.focus()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "waiting for tool servers" in status_text(app), 6)
+            assert "quick, notes [work]" in status_text(app)
+            quick.touch()  # one comes up; the other is still awaited
+            await wait_until(
+                pilot, lambda: "waiting for tool server notes [work]" in status_text(app), 6
+            )
+            assert "quick" not in status_text(app)
+            slow.touch()
+            await wait_until(pilot, lambda: bool(requests), 10)
+            await wait_until(pilot, lambda: "waiting for tool server" not in status_text(app), 2)
+            await pilot.press("ctrl+q")
+    finally:
+        quick.touch()
+        slow.touch()
