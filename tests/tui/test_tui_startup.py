@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -366,3 +367,65 @@ async def test_the_status_bar_names_only_the_tool_servers_still_awaited(
     finally:
         quick.touch()
         slow.touch()
+
+
+async def test_a_second_question_waiting_for_the_same_tool_server_says_so_at_once(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A question sent while the first still waited for a tool server (the first dropped):
+    the status bar went back to "thinking" for a second, the new wait's own grace, as if
+    the server had come up, then said "waiting" again. The start it waits for has already
+    been said to take seconds: said at once."""
+    cue = tmp_path / "slowdocs.go"
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"slowdocs": _docs_server_on_cue(tmp_path, cue)},
+            }
+        }
+    )
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return build_session(
+            settings_for_sim(settings, sim.base_url),
+            input_path=silence_wav,
+            bus=bus,
+            with_tools=True,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+    loop = asyncio.get_running_loop()
+    waits: list[tuple[float, tuple[str, ...]]] = []
+    app.bus.subscribe(
+        lambda e: (
+            waits.append((loop.time(), e.servers)) if isinstance(e, ev.ToolServersWait) else None
+        )
+    )
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(
+                pilot, lambda: "listening" in status_text(app) or "ready" in status_text(app)
+            )
+            for question in ("What is in my notes?", "And in my docs?"):
+                app.text_input.value = question
+                app.text_input.focus()
+                await pilot.press("enter")
+                await wait_until(pilot, lambda: bool(waits) and bool(waits[-1][1]), 6)
+            await pilot.pause(1.5)  # (past the grace a first wait has)
+            assert "waiting for tool server slowdocs" in status_text(app)
+            # whenever it was said over while the server was still starting: for a moment
+            gaps = [
+                after[0] - before[0]
+                for before, after in itertools.pairwise(waits)
+                if not before[1] and after[1]
+            ]
+            assert all(gap < 0.5 for gap in gaps), gaps
+            cue.touch()
+            await wait_until(pilot, lambda: not waits[-1][1], 10)
+            await pilot.press("ctrl+q")
+    finally:
+        cue.touch()

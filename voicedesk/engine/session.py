@@ -345,31 +345,36 @@ class Session:
         if starting is None or starting.done():
             return False
         log.info("a request waits for the tool servers still starting")
-        try:
-            await asyncio.wait_for(asyncio.shield(starting), TOOLS_WAIT_UNSAID_S)
-        except TimeoutError:
-            # "thinking" for up to 10 s, unexplained, on the first question: say why, once
-            # as a notice, and for as long as it lasts as an event a display can show
-            names: list[str] = getattr(self.tools, "starting", list)()
-            if names and not self._said_tools_wait:
-                self._said_tools_wait = True
-                from voicedesk.tools.manager import START_WAIT_S
-
-                servers = " and ".join(f"“{name}”" for name in names)
-                self._notice(
-                    "info",
-                    f"The answer waits for tool server{'s' if len(names) > 1 else ''} "
-                    f"{servers}, still starting (at most {START_WAIT_S:g} s from the "
-                    "start).",
-                )
-            self._tools_waiting += 1
+        # Once said, a later wait (the answer dropped for a new one) is the same long
+        # start: its own grace showed "thinking" for a second in between.
+        if not self._said_tools_wait:
             try:
-                await self._follow_tools_wait(starting)
-            finally:  # also when the answer is dropped meanwhile (the person went on)
-                self._tools_waiting -= 1
-                self._say_tools_wait()
-        except Exception:
-            log.debug("the tool servers' start failed", exc_info=True)
+                await asyncio.wait_for(asyncio.shield(starting), TOOLS_WAIT_UNSAID_S)
+                return True
+            except TimeoutError:
+                pass
+            except Exception:
+                log.debug("the tool servers' start failed", exc_info=True)
+                return True
+        # "thinking" for up to 10 s, unexplained, on the first question: say why, once as
+        # a notice, and for as long as it lasts as an event a display can show
+        names: list[str] = getattr(self.tools, "starting", list)()
+        if names and not self._said_tools_wait:
+            self._said_tools_wait = True
+            from voicedesk.tools.manager import START_WAIT_S
+
+            servers = " and ".join(f"“{name}”" for name in names)
+            self._notice(
+                "info",
+                f"The answer waits for tool server{'s' if len(names) > 1 else ''} "
+                f"{servers}, still starting (at most {START_WAIT_S:g} s from the start).",
+            )
+        self._tools_waiting += 1
+        try:
+            await self._follow_tools_wait(starting)
+        finally:  # also when the answer is dropped meanwhile (the person went on)
+            self._tools_waiting -= 1
+            self._say_tools_wait()
         return True
 
     async def _follow_tools_wait(self, starting: asyncio.Future[None]) -> None:
