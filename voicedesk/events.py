@@ -225,10 +225,11 @@ class StateChanged(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ToolServersWait(Event):
-    """An answer's request waits for tool servers still starting (``servers``, by name),
-    once it has waited past a moment; ``servers`` empty: the wait is over (the request
-    goes, or the answer was dropped). The engine state stays "thinking" all along: a
-    display says what is awaited, which a one-off notice said only for seconds."""
+    """The tool servers still starting that answers' requests wait for (by name), once
+    they have waited past a moment, published again each time that changes (one came up:
+    only those left are named); empty: no answer waits any more (the request goes, or the
+    answer was dropped). The engine state stays "thinking" all along: a display says what
+    is awaited, which a one-off notice said only for seconds."""
 
     servers: tuple[str, ...]
 

@@ -1554,3 +1554,26 @@ def test_a_file_where_the_logs_folder_goes_is_named_not_a_traceback(
         tui.log_file_path()
     assert f"{logs} is a file, not a folder" in str(caught.value)
     assert logs.read_text(encoding="utf-8") == "not a folder\n"
+
+
+async def test_the_tool_servers_awaited_fit_the_status_bar_however_wide_their_letters(
+    tmp_path: Path,
+) -> None:
+    """The names of the tool servers an answer waits for are cut to 20 cells: cut at 20
+    characters, two Chinese names took 38 cells and pushed the level and context off an
+    80-column bar."""
+    from rich.cells import cell_len
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.StateChanged(state="thinking"))
+        app.bus.publish(ev.ToolServersWait(servers=("笔记服务器一号", "文档服务器二号")))
+        await pilot.pause()
+        shown = text_of(app.query_one("#status-state", Static))
+        prefix = "◌ waiting for tool servers "
+        assert shown.startswith(prefix + "笔记") and shown.endswith("…")
+        assert cell_len(shown) - cell_len(prefix) <= 20
+        app.bus.publish(ev.ToolServersWait(servers=()))
+        await pilot.pause()
+        assert text_of(app.query_one("#status-state", Static)) == "◌ thinking"

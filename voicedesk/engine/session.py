@@ -236,6 +236,10 @@ class Session:
         self._closing = False
         self._tools_up: asyncio.Future[None] | None = None  # the tool servers' start
         self._said_tools_wait = False  # that an answer waits for them, said once
+        # the answers waiting past TOOLS_WAIT_UNSAID_S, and the servers last said awaited
+        # (``ToolServersWait``): a preemptive answer and the turn's own may both wait
+        self._tools_waiting = 0
+        self._tools_wait_said: tuple[str, ...] = ()
         self._progress_due_s = 0.0  # when the playing answer's heard part is looked at next
         self._idle = asyncio.Event()
         self._idle.set()
@@ -343,34 +347,63 @@ class Session:
         if starting is None or starting.done():
             return False
         log.info("a request waits for the tool servers still starting")
-        try:
-            await asyncio.wait_for(asyncio.shield(starting), TOOLS_WAIT_UNSAID_S)
-        except TimeoutError:
-            # "thinking" for up to 10 s, unexplained, on the first question: say why, once
-            # as a notice, and for as long as it lasts as an event a display can show
-            names: list[str] = getattr(self.tools, "starting", list)()
-            if names:
-                self.bus.publish(ev.ToolServersWait(servers=tuple(names)))
-            if names and not self._said_tools_wait:
-                self._said_tools_wait = True
-                from voicedesk.tools.manager import START_WAIT_S
-
-                servers = " and ".join(f"“{name}”" for name in names)
-                self._notice(
-                    "info",
-                    f"The answer waits for tool server{'s' if len(names) > 1 else ''} "
-                    f"{servers}, still starting (at most {START_WAIT_S:g} s from the "
-                    "start).",
-                )
+        # Once said, a later wait (the answer dropped for a new one) is the same long
+        # start: its own grace showed "thinking" for a second in between.
+        if not self._said_tools_wait:
             try:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(starting)
-            finally:  # also when the answer is dropped meanwhile (the person went on)
-                if names:
-                    self.bus.publish(ev.ToolServersWait(servers=()))
-        except Exception:
-            log.debug("the tool servers' start failed", exc_info=True)
+                await asyncio.wait_for(asyncio.shield(starting), TOOLS_WAIT_UNSAID_S)
+                return True
+            except TimeoutError:
+                pass
+            except Exception:
+                log.debug("the tool servers' start failed", exc_info=True)
+                return True
+        # "thinking" for up to 10 s, unexplained, on the first question: say why, once as
+        # a notice, and for as long as it lasts as an event a display can show
+        names: list[str] = getattr(self.tools, "starting", list)()
+        if names and not self._said_tools_wait:
+            self._said_tools_wait = True
+            from voicedesk.tools.manager import START_WAIT_S
+
+            servers = " and ".join(f"“{name}”" for name in names)
+            self._notice(
+                "info",
+                f"The answer waits for tool server{'s' if len(names) > 1 else ''} "
+                f"{servers}, still starting (at most {START_WAIT_S:g} s from the start).",
+            )
+        self._tools_waiting += 1
+        try:
+            await self._follow_tools_wait(starting)
+        finally:  # also when the answer is dropped meanwhile (the person went on)
+            self._tools_waiting -= 1
+            self._say_tools_wait()
         return True
+
+    async def _follow_tools_wait(self, starting: asyncio.Future[None]) -> None:
+        """Wait for the tool servers' start, saying which are still awaited each time one
+        comes up: said once, "quick, slow" went on blaming "quick" for seconds after it
+        was ready. ``asyncio.wait``, not an await: a dropped answer leaves the start be."""
+        one_ended = getattr(self.tools, "one_start_ended", None)
+        while not starting.done():
+            self._say_tools_wait()
+            if one_ended is None or not self._tools_wait_said:
+                await asyncio.wait({starting})  # (nothing named, so nothing to update)
+                break
+            one = asyncio.ensure_future(one_ended())
+            try:
+                await asyncio.wait({starting, one}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                one.cancel()
+
+    def _say_tools_wait(self) -> None:
+        """Publish which tool servers the answers wait for (none, once no answer waits),
+        when that has changed: several waiting answers say the same thing once."""
+        servers: tuple[str, ...] = ()
+        if self._tools_waiting:
+            servers = tuple(getattr(self.tools, "starting", list)())
+        if servers != self._tools_wait_said:
+            self._tools_wait_said = servers
+            self.bus.publish(ev.ToolServersWait(servers=servers))
 
     def _offered_tools(self) -> list[dict[str, Any]]:
         """The tools offered to the model: all of them, unless their definitions would take

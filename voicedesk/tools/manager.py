@@ -913,6 +913,22 @@ class ToolManager:
         """The servers whose first connection has neither come up nor failed yet."""
         return [s.name for s in self._servers.values() if not s.ready.is_set()]
 
+    async def one_start_ended(self) -> None:
+        """Return once one more server's first connection has come up or failed (at once
+        if none is still starting): what an answer waits for (:meth:`starting`) changes."""
+        waits = [
+            asyncio.create_task(s.ready.wait())
+            for s in self._servers.values()
+            if not s.ready.is_set()
+        ]
+        if not waits:
+            return
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+
     def server_of(self, name: str) -> str | None:
         """The configured name of the server offering the tool the model knows as ``name``:
         "my.srv" for my_srv__echo, which a person cannot find in the config as written."""

@@ -36,7 +36,8 @@ MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
 READY_STATE = ("○", "ready")
 # With no speaker the answer "plays" on a silent clock while its text is shown.
 SPEAKING_NO_SPEAKER = ("♪", "answering")
-# The names of the tool servers an answer waits for, as the state says them, at most.
+# The names of the tool servers an answer waits for, as the state says them: at most this
+# many cells.
 WAITED_NAMES_WIDTH = 20
 METER = "▁▂▃▄▅▆▇█"
 METER_WIDTH = 5
@@ -96,9 +97,8 @@ class StatusBar(Horizontal):
         self.not_running = False
         self._meter_cells = 0  # the width of the level last shown
         self._meter_shown: tuple[str, tuple[Any, ...]] | None = None  # text, styles drawn
-        # the tool servers answers wait for, one entry per waiting request (a preemptive
-        # answer and the turn's own may both wait): said while "thinking" (set_tools_wait)
-        self._tools_waits: list[tuple[str, ...]] = []
+        # the tool servers answers wait for, said while "thinking" (set_tools_wait)
+        self._tools_wait: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-mode")
@@ -178,25 +178,22 @@ class StatusBar(Horizontal):
         icon, label = self._state_label(state)
         widget = self.query_one("#status-state", Static)
         widget.set_classes(f"state-{state}")
-        widget.update(f"{icon} {label}")
+        # as written: a tool server's name is the person's own ("notes [work]"), no markup
+        widget.update(Content(f"{icon} {label}"))
 
     def set_tools_wait(self, servers: tuple[str, ...]) -> None:
-        """A request began (``servers``) or ended (empty) waiting for tool servers still
-        starting: "thinking" said nothing of it for up to 9 s, the model blamed."""
-        if servers:
-            self._tools_waits.append(servers)
-        elif self._tools_waits:
-            self._tools_waits.pop(0)
+        """The tool servers answers wait for now (none: no answer waits): "thinking" said
+        nothing of it for up to 9 s, the model blamed."""
+        self._tools_wait = servers
         self.set_state(self.state)
 
     def _state_label(self, state: str) -> tuple[str, str]:
-        if state == "thinking" and self._tools_waits:
-            waited = dict.fromkeys(n for wait in self._tools_waits for n in wait)
-            names = ", ".join(waited)
-            if len(names) > WAITED_NAMES_WIDTH:  # the bar is one line, at 80 columns too
-                names = names[: WAITED_NAMES_WIDTH - 1] + "…"
-            plural = "s" if len(waited) > 1 else ""
-            return "◌", f"waiting for tool server{plural} {names}"
+        if state == "thinking" and self._tools_wait:
+            # the bar is one line, at 80 columns too; cut by cells (a CJK name is two each)
+            names = Content(", ".join(self._tools_wait))
+            names = names.truncate(WAITED_NAMES_WIDTH, ellipsis=True)
+            plural = "s" if len(self._tools_wait) > 1 else ""
+            return "◌", f"waiting for tool server{plural} {names.plain}"
         if state == "muted" and self.muted:
             return MUTED_STATE_WHEN_SHOWN
         if state == "listening" and (self.typing_only or self.mic_closed):
