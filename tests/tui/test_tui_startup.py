@@ -256,6 +256,35 @@ def _docs_server_on_cue(root: Path, cue: Path) -> dict[str, object]:
     return {"command": sys.executable, "args": ["-c", code]}
 
 
+def _app_asking_for_tools(
+    settings: Settings, cloud: SimServer, microphone: Path, tmp_path: Path
+) -> tuple[VoiceDeskApp, list[float]]:
+    """The TUI over a simulated session with ``settings``' tool servers, and the times of
+    the requests it sends the language model (filled as they go)."""
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return build_session(
+            settings_for_sim(settings, cloud.base_url),
+            input_path=microphone,
+            bus=bus,
+            with_tools=True,
+            log_path=tmp_path / "session.jsonl",
+        )
+
+    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
+    requests: list[float] = []
+    app.bus.subscribe(lambda e: requests.append(e.t_ns) if isinstance(e, ev.LLMRequest) else None)
+    return app, requests
+
+
+async def _ask_about_notes(pilot: Any, app: VoiceDeskApp) -> None:
+    """Type a question about the documents once the session is up."""
+    await wait_until(pilot, lambda: "listening" in status_text(app) or "ready" in status_text(app))
+    app.text_input.value = "What is in my notes?"
+    app.text_input.focus()
+    await pilot.press("enter")
+
+
 async def test_an_answer_waiting_for_a_tool_server_says_so_until_it_is_asked(
     sim: SimServer,  # noqa: F811
     silence_wav: Path,  # noqa: F811
@@ -277,26 +306,10 @@ async def test_an_answer_waiting_for_a_tool_server_says_so_until_it_is_asked(
         }
     )
 
-    async def make_session(bus: ev.EventBus) -> Any:
-        return build_session(
-            settings_for_sim(settings, sim.base_url),
-            input_path=silence_wav,
-            bus=bus,
-            with_tools=True,
-            log_path=tmp_path / "session.jsonl",
-        )
-
-    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
-    requests: list[float] = []
-    app.bus.subscribe(lambda e: requests.append(e.t_ns) if isinstance(e, ev.LLMRequest) else None)
+    app, requests = _app_asking_for_tools(settings, sim, silence_wav, tmp_path)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_until(
-                pilot, lambda: "listening" in status_text(app) or "ready" in status_text(app)
-            )
-            app.text_input.value = "What is in my notes?"
-            app.text_input.focus()
-            await pilot.press("enter")
+            await _ask_about_notes(pilot, app)
             # said once the wait is no longer a moment (the engine's 1 s), and still said
             # seconds later, while the server is still starting
             await wait_until(pilot, lambda: "waiting for tool server" in status_text(app), 6)
@@ -333,26 +346,10 @@ async def test_the_status_bar_names_only_the_tool_servers_still_awaited(
         }
     )
 
-    async def make_session(bus: ev.EventBus) -> Any:
-        return build_session(
-            settings_for_sim(settings, sim.base_url),
-            input_path=silence_wav,
-            bus=bus,
-            with_tools=True,
-            log_path=tmp_path / "session.jsonl",
-        )
-
-    app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "tui.log")
-    requests: list[float] = []
-    app.bus.subscribe(lambda e: requests.append(e.t_ns) if isinstance(e, ev.LLMRequest) else None)
+    app, requests = _app_asking_for_tools(settings, sim, silence_wav, tmp_path)
     try:
         async with app.run_test(size=(120, 30)) as pilot:
-            await wait_until(
-                pilot, lambda: "listening" in status_text(app) or "ready" in status_text(app)
-            )
-            app.text_input.value = "What is in my notes?"
-            app.text_input.focus()
-            await pilot.press("enter")
+            await _ask_about_notes(pilot, app)
             await wait_until(pilot, lambda: "waiting for tool servers" in status_text(app), 6)
             assert "quick, notes [work]" in status_text(app)
             quick.touch()  # one comes up; the other is still awaited
