@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import statistics
 
 import pytest
@@ -658,6 +659,57 @@ async def test_turns_leave_the_request_only_once_folded_when_tools_take_room():
         ctx.add_assistant(i, f"Noted, crate {i}.")
         ctx.maybe_summarize()
         await ctx.wait_summary()
+
+
+class _Slower:
+    """A summariser slower than the conversation: each summary lands only once the person
+    has had ``turns`` more turns (a live model writes a whole summary, up to a quarter of
+    the budget, while the person goes on talking)."""
+
+    def __init__(self, turns: int) -> None:
+        self.turns = turns
+        self.turn = 0
+        self.moved = asyncio.Condition()
+
+    async def next_turn(self) -> None:
+        async with self.moved:
+            self.turn += 1
+            self.moved.notify_all()
+        for _ in range(5):  # a summary released lands before the next turn is built
+            await asyncio.sleep(0)
+
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int, fits) -> str:
+        start = self.turn
+        async with self.moved:
+            await self.moved.wait_for(lambda: self.turn >= start + self.turns)
+        codes = re.findall(r"ZX\d+Q", json.dumps(messages))
+        return f"{previous} The person noted the codes {', '.join(codes)}.".strip()
+
+
+async def test_turns_leave_the_request_only_once_folded_while_summaries_take_turns():
+    """With the documents tools on, the fold began in time but took one turn a summary
+    (past the token mark, as many as the turn count was over: none): a summary taking two
+    turns to come, the turns came faster than they were folded, and the oldest of them
+    were left out of every request, in no summary, more of them each turn."""
+    settings = Settings.model_validate({"context": {"budget_tokens": 6000, "window_turns": 8}})
+    summariser = _Slower(turns=2)
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
+    ctx.summary = "The person keeps notes on their crates. " * 160  # an hour's: ~1350 tokens
+    tools = [_tool("read_document", 900), _tool("edit_document", 900)]
+    unsent: dict[int, list[int]] = {}
+    for i in range(1, 31):
+        text = f"Note {i}: crate {i} code ZX{i * 37}Q. " + "Spare parts and manuals. " * 30
+        messages, _ = ctx.build_for(text, tools=tools, turn_id=i)
+        sent = json.dumps(messages)
+        missing = [t.turn_id for t in ctx.turns if f"ZX{t.turn_id * 37}Q" not in sent]
+        if missing:
+            unsent[i] = missing
+        ctx.add_user(i, text)
+        ctx.add_assistant(i, f"Noted, crate {i}. " + "It goes with the others on the shelf. " * 4)
+        ctx.maybe_summarize()
+        await summariser.next_turn()
+    ctx.cancel()
+    assert not unsent, f"turns neither sent nor in the summary: {unsent}"
 
 
 def test_tools_too_big_for_the_budget_are_left_out_biggest_first():
