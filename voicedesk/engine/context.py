@@ -125,6 +125,9 @@ class ContextManager:
         self._turns_added = 0  # turns the history has taken in, counted for the retry wait
         self._failed_summaries = 0  # summaries failed in a row
         self._retry_at = 0  # the next summary waits until _turns_added reaches this
+        # The last summary was refused as too long for the model's window: a refusal that
+        # lowers the budget (``fit_refused``) ends its wait.
+        self._summary_too_long = False
         self.last_prompt_tokens = 0
         # the tool definitions the last request carried: room the window's turns do not have
         self._tools_part = 0
@@ -254,6 +257,11 @@ class ContextManager:
                 )
             target = least
         self.budget = target
+        if self._summary_too_long:
+            # A summary refused for the window just learnt is made within it at the next
+            # turn's end: waiting half the window's turns (as for a model that failed), the
+            # oldest turns, left out of the requests by the lower budget, were in no summary.
+            self._retry_at = 0
         self.learnt = self._lesson()
         if self.on_window is not None:
             self.on_window(dict(self.learnt))
@@ -551,6 +559,13 @@ class ContextManager:
         except Exception as exc:  # the previous summary stays; the window keeps the turns
             from voicedesk.engine.summarizer import SummaryCutOff
 
+            if isinstance(exc, ContextTooLongError) and self.budget < budget:
+                # Sized for the budget a refusal has lowered meanwhile, refused for the same
+                # window: made again within the new budget, as one that lands over it is.
+                log.info("a summary refused as too long is made again for %d tokens", self.budget)
+                self._summary_task = None
+                self.maybe_summarize()
+                return
             why = (
                 "the model's summary did not fit its share of the budget twice"
                 if isinstance(exc, SummaryCutOff)
@@ -558,6 +573,7 @@ class ContextManager:
             )
             log.warning("summary failed: %s", why)
             self._summary_failed(f"Summary failed: {why}")
+            self._summary_too_long = isinstance(exc, ContextTooLongError)
             return
         summary = summary.strip()
         if not summary:
@@ -578,6 +594,7 @@ class ContextManager:
             self.maybe_summarize()
             return
         self._failed_summaries = self._retry_at = 0
+        self._summary_too_long = False
         if self.counter.count(summary) > room:  # a summariser that ignored its cap
             summary = _clip_tokens(self.counter, summary, limit)
         self.summary = summary
