@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import statistics
 
 import pytest
@@ -422,6 +423,93 @@ async def test_a_summary_made_for_a_larger_budget_lands_within_the_lowered_one()
     assert messages[-1]["content"] == question and tokens <= ctx.budget
 
 
+async def test_a_summary_refused_as_too_long_is_made_again_once_the_budget_fits():
+    """With the model's window unknown and smaller than the budget, the summary (sent as
+    the turn ended, before the next turn's request) was refused as too long first; the
+    turn's own refusal then lowered the budget, but the summary counted as a failure and
+    waited half the window's turns before trying again: the oldest turns, left out of the
+    requests by the lower budget, were in no summary all that while."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.errors import ContextTooLongError
+    from voicedesk.providers.base import ChatRequest
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 6000, "window_turns": 8}})
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0)
+    async with SimServer(SimScript(), latency, context_window=2000) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+
+        async def turn(i: int, text: str) -> list[dict]:
+            messages, _ = ctx.build_for(text, turn_id=i)
+            try:
+                async for _ in llm.stream(ChatRequest(messages=messages, max_tokens=400)):
+                    pass
+            except ContextTooLongError as error:
+                ctx.fit_refused(error, messages)
+                messages, _ = ctx.build_for(text, turn_id=i)
+                async for _ in llm.stream(ChatRequest(messages=messages, max_tokens=400)):
+                    pass
+            ctx.add_user(i, text)
+            ctx.add_assistant(i, "Noted.")
+            ctx.maybe_summarize()
+            await ctx.wait_summary()
+            return messages
+
+        for i in range(1, 13):  # short turns: every request fits the window
+            await turn(i, f"Note {i}: order {i * 111}. " + "Parts and cables. " * 20)
+        assert ctx.summaries_made == 0 and sim.too_long  # the summary (6000's) was refused
+        await turn(13, "And the order after that? " + "Parts and cables. " * 60)
+        assert ctx.budget < 2000  # the turn's own refusal lowered the budget
+        sent = json.dumps(await turn(14, "Which orders have I noted?"))
+        await llm.aclose()
+    unsent = [t.turn_id for t in ctx.turns if f"order {t.turn_id * 111}." not in sent]
+    assert ctx.summaries_made and not [t for t in unsent if t < 13]
+
+
+class _RefusedOnce(_Held):
+    """A model that refuses the first summary request as too long, once ``release`` is set
+    (a server slow to answer), and answers the next."""
+
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int, fits) -> str:
+        from voicedesk.errors import ContextTooLongError
+
+        self.given.append(messages)
+        if len(self.given) == 1:
+            self.asked.set()
+            await self.release.wait()
+            raise ContextTooLongError("too long", window=2000)
+        return self.answer
+
+
+async def test_a_summary_refused_after_the_budget_was_lowered_is_made_again_at_once():
+    """The summary, sized for the budget before a refusal lowered it, was refused in turn:
+    counted as a failure, the person was warned "Summary failed" and the turns it was to
+    fold, left out of the requests by the lower budget, waited half the window's turns."""
+    from voicedesk import events as ev
+    from voicedesk.errors import ContextTooLongError
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 6000, "window_turns": 2}})
+    summariser = _RefusedOnce("The person noted orders one to six.")
+    bus = ev.EventBus()
+    notices: list[str] = []
+    bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser, bus=bus)
+    for i in range(1, 9):
+        ctx.add_user(i, f"Note {i}: order {i * 111}. " + "Parts, cables and manuals. " * 40)
+        ctx.add_assistant(i, f"Noted, order {i * 111}.")
+    ctx.maybe_summarize()
+    await summariser.asked.wait()
+    messages, _ = ctx.build_for("And the next one?")
+    ctx.fit_refused(ContextTooLongError("too long", window=2000), messages)
+    summariser.release.set()
+    await ctx.wait_summary()
+    assert ctx.summaries_made and len(summariser.given) >= 2
+    assert not [n for n in notices if n.startswith("Summary failed")]
+
+
 def long_notes(first: int, last: int, *, length: int = 14) -> list[str]:
     """Typed turns long enough to outgrow a small context window in a few turns (also
     used by test_resume)."""
@@ -658,6 +746,57 @@ async def test_turns_leave_the_request_only_once_folded_when_tools_take_room():
         ctx.add_assistant(i, f"Noted, crate {i}.")
         ctx.maybe_summarize()
         await ctx.wait_summary()
+
+
+class _Slower:
+    """A summariser slower than the conversation: each summary lands only once the person
+    has had ``turns`` more turns (a live model writes a whole summary, up to a quarter of
+    the budget, while the person goes on talking)."""
+
+    def __init__(self, turns: int) -> None:
+        self.turns = turns
+        self.turn = 0
+        self.moved = asyncio.Condition()
+
+    async def next_turn(self) -> None:
+        async with self.moved:
+            self.turn += 1
+            self.moved.notify_all()
+        for _ in range(5):  # a summary released lands before the next turn is built
+            await asyncio.sleep(0)
+
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int, fits) -> str:
+        start = self.turn
+        async with self.moved:
+            await self.moved.wait_for(lambda: self.turn >= start + self.turns)
+        codes = re.findall(r"ZX\d+Q", json.dumps(messages))
+        return f"{previous} The person noted the codes {', '.join(codes)}.".strip()
+
+
+async def test_turns_leave_the_request_only_once_folded_while_summaries_take_turns():
+    """With the documents tools on, the fold began in time but took one turn a summary
+    (past the token mark, as many as the turn count was over: none): a summary taking two
+    turns to come, the turns came faster than they were folded, and the oldest of them
+    were left out of every request, in no summary, more of them each turn."""
+    settings = Settings.model_validate({"context": {"budget_tokens": 6000, "window_turns": 8}})
+    summariser = _Slower(turns=2)
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
+    ctx.summary = "The person keeps notes on their crates. " * 160  # an hour's: ~1350 tokens
+    tools = [_tool("read_document", 900), _tool("edit_document", 900)]
+    unsent: dict[int, list[int]] = {}
+    for i in range(1, 31):
+        text = f"Note {i}: crate {i} code ZX{i * 37}Q. " + "Spare parts and manuals. " * 30
+        messages, _ = ctx.build_for(text, tools=tools, turn_id=i)
+        sent = json.dumps(messages)
+        missing = [t.turn_id for t in ctx.turns if f"ZX{t.turn_id * 37}Q" not in sent]
+        if missing:
+            unsent[i] = missing
+        ctx.add_user(i, text)
+        ctx.add_assistant(i, f"Noted, crate {i}. " + "It goes with the others on the shelf. " * 4)
+        ctx.maybe_summarize()
+        await summariser.next_turn()
+    ctx.cancel()
+    assert not unsent, f"turns neither sent nor in the summary: {unsent}"
 
 
 def test_tools_too_big_for_the_budget_are_left_out_biggest_first():

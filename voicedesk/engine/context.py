@@ -72,6 +72,9 @@ SUMMARY_SHARE = 0.25  # of the budget, at most, for the running summary
 TOOLS_SHARE = 0.5  # of the budget, at most, for the tool definitions
 MIN_TURN_ROOM = 100  # tokens a budget must leave for a turn beside the fixed parts
 SUMMARY_OVERHEAD = 120  # the summariser's instruction and headers
+# Of the window's token mark, what a fold brings its turns down to: room for the turns that
+# come while the summary is made (as a batch of half the window's turns is for the count).
+FOLD_TO = 2 / 3
 CLIPPED_MARK = " …[cut to fit the context budget]"
 # The longest wait, in turns, before a summary is tried again while summaries keep failing.
 SUMMARY_RETRY_MAX_TURNS = 16
@@ -122,6 +125,9 @@ class ContextManager:
         self._turns_added = 0  # turns the history has taken in, counted for the retry wait
         self._failed_summaries = 0  # summaries failed in a row
         self._retry_at = 0  # the next summary waits until _turns_added reaches this
+        # The last summary was refused as too long for the model's window: a refusal that
+        # lowers the budget (``fit_refused``) ends its wait.
+        self._summary_too_long = False
         self.last_prompt_tokens = 0
         # the tool definitions the last request carried: room the window's turns do not have
         self._tools_part = 0
@@ -251,6 +257,11 @@ class ContextManager:
                 )
             target = least
         self.budget = target
+        if self._summary_too_long:
+            # A summary refused for the window just learnt is made within it at the next
+            # turn's end: waiting half the window's turns (as for a model that failed), the
+            # oldest turns, left out of the requests by the lower budget, were in no summary.
+            self._retry_at = 0
         self.learnt = self._lesson()
         if self.on_window is not None:
             self.on_window(dict(self.learnt))
@@ -465,7 +476,8 @@ class ContextManager:
         # The tool definitions go with every request: counted as the window's, the fold
         # began only once the turns were past what the window could hold beside them and
         # the summary, and the oldest were left out of the requests before being folded.
-        over_budget = window_tokens > self.budget * 0.6 - self._tools_part
+        mark = self.budget * 0.6 - self._tools_part
+        over_budget = window_tokens > mark
         batch = max(1, self.window_turns // 2)  # fold in batches: fewer summary calls
         if over_window < batch and not over_budget:
             return
@@ -478,7 +490,7 @@ class ContextManager:
         # confirmation). Folded under its answer (a long pasted text over the budget, the
         # turns before it folded one by one), the answer opened a turn of its own, to no
         # question, and the log had the turn folded: --resume left the answer out.
-        for turn in self.turns[:-1][: max(over_window, 1)]:
+        for turn in self.turns[:-1][: self._fold_count(over_window, mark if over_budget else None)]:
             if folding and used + turn.tokens > room:
                 break  # the rest waits for the next summary, which follows this one
             folding.append(turn)
@@ -493,6 +505,24 @@ class ContextManager:
         self._summary_task = asyncio.create_task(
             self._summarize(self.summarizer, folding, messages)
         )
+
+    def _fold_count(self, over_window: int, mark: float | None) -> int:
+        """How many of the oldest turns a summary folds: those past ``window_turns``, and
+        past the token ``mark`` (when given: the turns are over it) as many as bring the
+        rest down to FOLD_TO of it, as a batch brings the count down to ``window_turns``.
+        One turn a summary (the count not over), a summary taking longer than the person's
+        next turn (a whole rewrite, up to a quarter of the budget) fell behind: the turns
+        came faster than they were folded, and the oldest were left out of the requests,
+        in no summary, more of them each turn."""
+        count = max(over_window, 1)
+        if mark is None:
+            return count
+        left = sum(t.tokens for t in self.turns)
+        for n, turn in enumerate(self.turns[:-1]):
+            if left <= mark * FOLD_TO:
+                return max(count, n)
+            left -= turn.tokens
+        return max(count, len(self.turns) - 1)
 
     def _fold_room(self) -> int:
         """How many tokens of turns one summary request may fold: its prompt, with the
@@ -529,6 +559,13 @@ class ContextManager:
         except Exception as exc:  # the previous summary stays; the window keeps the turns
             from voicedesk.engine.summarizer import SummaryCutOff
 
+            if isinstance(exc, ContextTooLongError) and self.budget < budget:
+                # Sized for the budget a refusal has lowered meanwhile, refused for the same
+                # window: made again within the new budget, as one that lands over it is.
+                log.info("a summary refused as too long is made again for %d tokens", self.budget)
+                self._summary_task = None
+                self.maybe_summarize()
+                return
             why = (
                 "the model's summary did not fit its share of the budget twice"
                 if isinstance(exc, SummaryCutOff)
@@ -536,6 +573,7 @@ class ContextManager:
             )
             log.warning("summary failed: %s", why)
             self._summary_failed(f"Summary failed: {why}")
+            self._summary_too_long = isinstance(exc, ContextTooLongError)
             return
         summary = summary.strip()
         if not summary:
@@ -556,6 +594,7 @@ class ContextManager:
             self.maybe_summarize()
             return
         self._failed_summaries = self._retry_at = 0
+        self._summary_too_long = False
         if self.counter.count(summary) > room:  # a summariser that ignored its cap
             summary = _clip_tokens(self.counter, summary, limit)
         self.summary = summary
