@@ -18,8 +18,6 @@ import functools
 import inspect
 from typing import Any
 
-from textual._styles_cache import StylesCache
-
 _CACHE_SIZE = 1024  # as Textual's own
 
 
@@ -28,6 +26,10 @@ def release_removed_widgets_drawing() -> None:
     leaves Textual alone once it no longer caches the method per instance (a classmethod or
     staticmethod, or no cache at all), or once the method is no longer the one this calls
     with two colours (:func:`_reads_colours_only`)."""
+    try:  # a private module: a later Textual 8 may move it, and the screen must still open
+        from textual._styles_cache import StylesCache
+    except ImportError:
+        return  # moved: leave Textual as it is (the leak, not a TUI that fails to open)
     method = StylesCache.__dict__.get("get_inner_outer")
     original = getattr(method, "__wrapped__", None)
     if original is None or not hasattr(method, "cache_info"):
