@@ -45,9 +45,7 @@ from voicedesk.errors import (
     UserError,
 )
 from voicedesk.providers.base import (
-    CJK_PUNCTUATION,
-    CLAUSE_MARKS,
-    SENTENCE_MARKS,
+    CLAUSE_END_MARKS,
     ChatRequest,
     LanguageModel,
     SpeechToText,
@@ -132,7 +130,7 @@ TOOLS_WAIT_UNSAID_S = 1.0
 # what the person heard, a clause or two seconds behind at worst.
 PROGRESS_LOOK_S = 0.25
 PROGRESS_MAX_GAP_S = 2.0
-_CLAUSE_END = re.compile(rf"[.!?;:,{CJK_PUNCTUATION}{SENTENCE_MARKS}{CLAUSE_MARKS}]")
+_CLAUSE_END = re.compile(f"[{CLAUSE_END_MARKS}]")
 
 
 def _carried_on(carried: list[dict[str, Any]], kept: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -30,6 +30,9 @@ CJK_PUNCTUATION = "、。，！？；："
 # model had written it all (seconds of silence).
 SENTENCE_MARKS = "।॥؟۔։።\u037e။។"
 CLAUSE_MARKS = "،؛፣"
+# Every mark after which a clause has ended, in any script: where a voice may be flushed
+# (ElevenLabs) and where what the person heard has passed a clause (the session's log)
+CLAUSE_END_MARKS = ".,;:!?" + CJK_PUNCTUATION + SENTENCE_MARKS + CLAUSE_MARKS
 
 # A full stop that ends no clause: a list item's number at a line start ("1. "), letters
 # with dots ("e.g. ", "U.S. ", "p.m. "), a title ("Dr. "). Cut there, each piece was said as

@@ -37,8 +37,7 @@ from voicedesk.errors import AuthError, ProviderError
 from voicedesk.loopback import local_server_hint, websocket_proxy
 from voicedesk.providers.base import (
     CJK_PUNCTUATION,
-    CLAUSE_MARKS,
-    SENTENCE_MARKS,
+    CLAUSE_END_MARKS,
     FirstPieceSignal,
     connect_failed_said,
     ends_no_clause,
@@ -60,7 +59,7 @@ _SPARE_MIN_LIFE_S = 0.5
 # for as long as the window stayed open. Past them the next answer dials its own, as
 # before, and a spare is kept again from then.
 _SPARE_REPLACED_MAX = 3
-_CLAUSE_END = re.compile(rf"[.,;:!?{CJK_PUNCTUATION}{SENTENCE_MARKS}{CLAUSE_MARKS}]\s*$")
+_CLAUSE_END = re.compile(rf"[{CLAUSE_END_MARKS}]\s*$")
 _CUT_AFTER = re.compile(rf"[\s{CJK_PUNCTUATION}]")  # a whole word (or clause) ends here
 _FIRST_FLUSH_CHARS = 40  # ≈ 8 words: enough for natural prosody, ~0.15 s of LLM output
 
