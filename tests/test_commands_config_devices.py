@@ -254,6 +254,20 @@ def test_a_key_of_blanks_is_not_set(cfg: Path, monkeypatch, capsys) -> None:
     assert load_settings().keys.openai_api_key.get_secret_value() == KEY
 
 
+def test_a_key_pasted_in_quotes_is_the_key_inside_them(cfg: Path, monkeypatch, capsys) -> None:
+    """A key copied with its quotes (from a shell line or a .env file read by a tool that
+    keeps them, as docker's --env-file does) was sent with them, and every request was
+    refused as a wrong key though the key was right. No provider's key holds a quote."""
+    cfg.write_text(f"[keys]\nelevenlabs_api_key = \"'{KEY}'\"\n", encoding="utf-8")
+    monkeypatch.setenv("OPENAI_API_KEY", f' "{KEY}"\n')
+    keys = load_settings().keys
+    assert keys.openai_api_key.get_secret_value() == KEY
+    assert keys.elevenlabs_api_key.get_secret_value() == KEY
+    monkeypatch.setenv("OPENAI_API_KEY", '""')  # quotes around nothing: no key
+    assert main(["config", "show"]) == 0
+    assert 'openai_api_key = "not set"' in capsys.readouterr().out
+
+
 def test_config_show_reflects_file(cfg: Path, capsys) -> None:
     cfg.write_text('[turn]\nmode = "push-to-talk"\n', encoding="utf-8")
     assert main(["config", "show"]) == 0

@@ -835,6 +835,26 @@ def _isolated_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def test_a_key_pasted_with_a_line_end_reaches_the_language_model_without_it(
+    tmp_path: Path,
+) -> None:
+    """A key read from a file with its line end (or pasted with a blank after it) went to
+    the language model as it was: httpx refuses such a header, and the run stopped with
+    "Cannot reach the language-model server … nothing is running" while the server was up
+    and `doctor`, which drops the blanks, said the key was set. The blanks are not the key."""
+
+    env = _isolated_env(tmp_path)
+    with _standalone_sim(env):
+        env["OPENAI_API_KEY"] += "\n"
+        speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+        done = _voicedesk(env, "run", "--headless", "--no-tools", "--input", str(speech))
+        env.update(VOICEDESK_LLM__API_KEY_ENV="GATEWAY_KEY", GATEWAY_KEY=" sk-gateway-1 ")
+        other = _voicedesk(env, "run", "--headless", "--no-tools", "--input", str(speech))
+    for run in (done, other):
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "assistant › " in run.stdout and "Cannot reach" not in run.stderr
+
+
 def test_verbose_logs_never_show_the_api_keys(tmp_path: Path) -> None:
     """`-vv` is what a bug report asks for, and it printed both keys in clear: the
     websockets library logs every handshake header ("> xi-api-key: …", "> Authorization:

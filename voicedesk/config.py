@@ -37,6 +37,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from voicedesk.config_secrets import (
+    clean_key,
     is_secret_path,
     mask_text,
     mask_tree,
@@ -401,10 +402,10 @@ class UISettings(_Section):
 
 
 def _key(value: Any) -> Any:
-    """A key of blanks is no key: it read as "set" in `config show` and `doctor`, and every
-    request then failed with a rejected key. Blanks around a pasted key are dropped too."""
+    """A key of blanks (or of quotes around nothing) is no key: it read as "set" in `config
+    show` and `doctor`, and every request then failed with a rejected key."""
     if isinstance(value, str):
-        return value.strip() or None
+        return clean_key(value) or None
     return value
 
 

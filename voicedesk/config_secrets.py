@@ -144,6 +144,18 @@ def hide_in_message(text: str) -> str:
     return _URL_USERINFO.sub(rf"\1{HIDDEN}@", hide_secrets(text))
 
 
+def clean_key(value: str) -> str:
+    """A pasted API key without what came with it: blanks and a line end around it (a key
+    read from a file), and quotes around it (copied from a shell line, or from a .env file
+    read by a tool that keeps them, as docker's ``--env-file`` does). No provider's key
+    holds a blank or a quote; sent with them, a key is refused as wrong, and a line end in
+    a header stops the request before it leaves (httpx), said as an unreachable server."""
+    key = value.strip()
+    while len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'":
+        key = key[1:-1].strip()
+    return key
+
+
 def secret_values(settings: Settings, environ: Mapping[str, str]) -> list[str]:
     """Every secret in ``settings``: the API keys, the language model's key from the
     variable ``llm.api_key_env`` names, each secret in the MCP servers' settings, and the
@@ -153,7 +165,8 @@ def secret_values(settings: Settings, environ: Mapping[str, str]) -> list[str]:
         for secret in (settings.keys.openai_api_key, settings.keys.elevenlabs_api_key)
         if secret is not None
     ]
-    values.append(environ.get(settings.llm.api_key_env, ""))
+    raw = environ.get(settings.llm.api_key_env, "")
+    values += [raw, clean_key(raw)]  # what a message may quote: what was sent, or was set
     data = settings.model_dump(mode="json", exclude={"source", "keys"})
     for loc, value in _leaves(data, ()):
         if _is_held_secret(loc):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from voicedesk.commands import DocHelpFormatter
-from voicedesk.config_secrets import hide_in_message, mask_text
+from voicedesk.config_secrets import clean_key, hide_in_message, mask_text
 from voicedesk.errors import UserError, install_command
 from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, local_server_hint, openai_address
 from voicedesk.tools import server_setting
@@ -324,7 +324,7 @@ def llm_key(settings: Any) -> str | None:
     name = settings.llm.api_key_env
     if name == "OPENAI_API_KEY":
         return _secret(settings.keys.openai_api_key)
-    return (os.environ.get(name) or "").strip() or None
+    return clean_key(os.environ.get(name, "")) or None
 
 
 def _tts_providers(settings: Any) -> set[str]:

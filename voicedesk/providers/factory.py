@@ -7,6 +7,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from voicedesk.config import Settings
+from voicedesk.config_secrets import clean_key
 from voicedesk.errors import ConfigError
 from voicedesk.loopback import OPENAI_API_BASE, openai_address
 from voicedesk.providers.base import LanguageModel, SpeechToText, TextToSpeech
@@ -75,15 +76,22 @@ def openai_key(
     return "not-needed"
 
 
+def _env_llm_key(settings: Settings) -> str:
+    """The key in the variable ``llm.api_key_env`` names, cleaned as the config's keys are
+    (``clean_key``): read raw, a line end after it stopped every request as "Cannot reach
+    the language-model server" while `doctor` said the key was set."""
+    return clean_key(os.environ.get(settings.llm.api_key_env, ""))
+
+
 def _llm_needs_openai_key(settings: Settings) -> bool:
     """Whether the language model, too, would ask for the OpenAI key (see ``llm_key``)."""
-    if os.environ.get(settings.llm.api_key_env):
+    if _env_llm_key(settings):
         return False
     return not custom_openai_server(settings.llm.base_url)
 
 
 def llm_key(settings: Settings) -> str:
-    env = os.environ.get(settings.llm.api_key_env)
+    env = _env_llm_key(settings)
     if env:
         return env
     # A local server (Ollama, LM Studio, vLLM) usually takes any key.
