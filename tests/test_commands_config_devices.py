@@ -309,6 +309,35 @@ def test_bad_toml_is_one_message(cfg: Path, capsys) -> None:
     assert "not valid TOML" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("line", "shown", "hint"),
+    [
+        ("model = gpt-4o", "model = gpt-4o", 'model = "gpt-4o"'),
+        ("  base_url = http://127.0.0.1:11434/v1", "  base_url = http", 'base_url = "http://'),
+        ('local_model = "C:\\Users\\me"', "local_model = ", "local_model = 'C:\\Users\\me'"),
+        ("temperature = True", "temperature = True", "temperature = true"),
+        ("args = [--slow, 'x']", "args = [--slow", "fix the line shown"),
+        ("openai_api_key = sk-proj-0123456789", "openai_api_key = ***", 'openai_api_key = "…"'),
+    ],
+)
+def test_a_value_toml_cannot_read_is_shown_with_how_to_write_it(
+    cfg: Path, capsys, line: str, shown: str, hint: str
+) -> None:
+    """A setting written as the settings screen takes it (``llm.model = gpt-4o-mini``, its
+    own example) or as in a shell (``True``, a bare path) stopped every command with "not
+    valid TOML: Invalid value (at line 2, column 9)" and the advice to "fix the line named
+    above", which no line was, or to write a new file over it. The line is shown, with
+    where TOML stopped and, for a bare word, the same value as TOML writes it."""
+    cfg.write_text(f"[llm]\n{line}\n", encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "not valid TOML" in err and "Traceback" not in err
+    assert f"2 | {shown}" in err and ("^" in err or "***" in shown)
+    assert hint in err and "0123456789" not in err
+    assert main(["doctor"]) == 1  # doctor shows the same, as its config line
+    assert hint in capsys.readouterr().out
+
+
 def test_a_budget_over_the_models_context_window_is_refused_at_start(
     cfg: Path, tmp_path: Path, capsys
 ) -> None:
