@@ -689,6 +689,45 @@ def test_resume_never_continues_a_demo_or_simulated_log(tmp_path: Path) -> None:
     assert log_kind(latest_log("sim")) == "sim"  # type: ignore[arg-type]
 
 
+def test_a_conversation_going_on_in_another_voicedesk_is_not_resumed_into_it(
+    tmp_path: Path,
+) -> None:
+    """`voicedesk --resume` in a second terminal while the first still talks continued the
+    same log: both wrote their turns into it under the same turn ids, and the next
+    --resume kept one of each pair, the other conversation's turns lost. The second start
+    is refused, saying why, and the log is left to the voicedesk that is writing it."""
+    import subprocess
+
+    env = _isolated_env(tmp_path)
+    speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+    sessions = tmp_path / "data/voicedesk/sessions"
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(speech)]
+    # the first answer takes 10 s: the first voicedesk is still talking meanwhile
+    first = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *run, "--sim-ttft", "10"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(b'"user"' in p.read_bytes() for p in sessions.glob("*.sim.jsonl")):
+            assert first.poll() is None and time.monotonic() < deadline, "no turn was logged"
+            time.sleep(0.1)
+        (log,) = sessions.glob("*.sim.jsonl")
+        before = log.read_bytes()
+        second = _voicedesk(env, "--resume", *run)
+        assert first.poll() is None, "the first voicedesk ended before the second started"
+        assert log.read_bytes()[: len(before)] == before
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+    assert second.returncode == 2, second.stdout + second.stderr[-2000:]
+    assert "going on in another voicedesk" in second.stderr, second.stderr
+    assert "Resuming" not in second.stdout + second.stderr and "Traceback" not in second.stderr
+    assert len(list(sessions.glob("*.jsonl"))) == 1
+
+
 def test_resume_with_nothing_to_resume_says_how_to_start_one(wav: Path, capsys) -> None:
     run = ["run", "--headless", "--no-tools", "--input", str(wav)]
     _fails(["--resume", *run, "--sim"], capsys, "no earlier simulated", "`voicedesk run --sim`")

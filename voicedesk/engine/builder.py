@@ -186,6 +186,8 @@ def build_session(
                 "There is no earlier conversation to resume.",
                 "start one with `voicedesk` (or `voicedesk run`); --resume then continues it",
             )
+        session_log = SessionLog(previous)  # the conversation goes on in the same log
+        session_log.check()  # held from here: not resumed by two voicedesks at once
         conversation = read_conversation(previous)
         snapshot, last_turn = restore_state(conversation)
         context.restore(snapshot)
@@ -204,7 +206,6 @@ def build_session(
             )
         )
         bus.publish(earlier_turns(conversation))  # for the person: what they are continuing
-        session_log = SessionLog(previous)  # the conversation goes on in the same log
     session_log.check()
     tools = None
     use_tools = settings.tools.docs_server or bool(settings.tools.mcpServers)

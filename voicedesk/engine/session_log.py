@@ -36,7 +36,12 @@ from typing import Any
 from voicedesk.config import data_dir
 from voicedesk.config_secrets import hide_secrets
 from voicedesk.errors import UserError
-from voicedesk.files import make_data_folder, make_private_folder, open_private_log
+from voicedesk.files import (
+    ends_mid_line,
+    make_data_folder,
+    make_private_folder,
+    open_private_log,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +147,38 @@ class SessionLog:
                 f"The session log {target} is not writable (permission denied).",
                 f"give yourself write access (chmod u+w {target})",
             )
+        if self.path.exists():
+            with self._lock:
+                if self._fd < 0:
+                    self._fd = self._claimed()
+
+    def _claimed(self) -> int:
+        """The descriptor of a log this run goes on with (a resumed conversation), held
+        against a second voicedesk: two running at once on one log (`--resume` in another
+        terminal while the first still talks) wrote their turns into it under the same turn
+        ids, and the next --resume kept one of each pair. The lock goes with the descriptor,
+        at ``close`` or the process's end, however it ends."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            if not _hold(fd):
+                raise UserError(
+                    f"This conversation is going on in another voicedesk right now "
+                    f"({self.path}): two at once would mix their turns in one log.",
+                    "go on with it there, or close that voicedesk and resume it again; "
+                    "without --resume a new conversation starts",
+                )
+            if ends_mid_line(self.path):
+                os.write(fd, b"\n")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _open(self) -> int:
         make_private_folder(self.path.parent)
-        return open_private_log(self.path)
+        fd = open_private_log(self.path)
+        _hold(fd)  # a new log, whose name is this run's: only a --resume may want it
+        return fd
 
     def append(self, record: dict[str, Any]) -> None:
         """One record, durably. A log that cannot be written (a full disk, its file taken
@@ -301,6 +334,22 @@ class SessionLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _hold(fd: int) -> bool:
+    """Lock the log open on ``fd`` for this run; False when another process holds it. True
+    where there are no such locks (Windows): nothing can be checked there."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks (some network mounts): as on Windows
+        return True
+    return True
 
 
 def _line(record: dict[str, Any]) -> bytes:
