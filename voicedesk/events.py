@@ -245,6 +245,9 @@ class Notice(Event):
     # The turn whose own display says this (its answer marked failed or cut at the length
     # limit): the terminal UI keeps other warnings and errors in the conversation, not these.
     turn_id: int | None = None
+    # Information the terminal UI keeps in the conversation as it keeps a warning, where a
+    # toast alone was gone in 5 s: what stays true (a WAV microphone heard to its end).
+    kept: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", hide_in_message(self.message))

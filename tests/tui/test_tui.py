@@ -1577,3 +1577,52 @@ async def test_the_tool_servers_awaited_fit_the_status_bar_however_wide_their_le
         app.bus.publish(ev.ToolServersWait(servers=()))
         await pilot.pause()
         assert text_of(app.query_one("#status-state", Static)) == "◌ thinking"
+
+
+async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_are(
+    tmp_path: Path,
+) -> None:
+    """`voicedesk demo` (and `run --input a.wav --output b.wav`) in the terminal UI: the
+    answers go to a WAV file, never played, and nothing said where; once the recording
+    was over the screen sat at "listening" for good, the person left to guess whether
+    more was coming. The demo says at start what it is and where its answers go, and
+    any WAV microphone says when it has been heard to its end."""
+    from voicedesk.commands import tui
+    from voicedesk.tui.widgets.conversation import NoticeLine
+
+    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
+    out = tmp_path / "answers.wav"
+    args = sim_args(speech, out, mode="hands-free")
+    settings = Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        app = VoiceDeskApp(
+            settings,
+            tui.session_factory(args, settings, stack),
+            simulated=True,
+            log_path=tmp_path / "tui.log",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+
+            def said() -> str:
+                return " ".join(str(n.render()) for n in conversation(app).query(NoticeLine))
+
+            await wait_until(pilot, lambda: "heard to its end" in said(), timeout=60)
+            assert conversation(app).query(AssistantTurn)  # after the answer, not before
+            assert str(out) in said() and "q quits" in said()
+
+    demo = argparse.Namespace(**{**vars(sim_args(None, None)), "sim": False, "demo": True})
+    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config/config.toml").write_text("", encoding="utf-8")  # VOICEDESK_CONFIG
+    async with contextlib.AsyncExitStack() as stack:
+        bus = ev.EventBus()
+        notices: list[str] = []
+        bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+        session = await tui.session_factory(demo, settings, stack)(bus)
+        await asyncio.sleep(0)
+        (intro,) = [n for n in notices if n.startswith("The demo")]
+        assert "recorded person" in intro and "not played" in intro
+        assert "person.wav" in intro and str(demo.output) in intro
+        assert demo.output.name == "assistant.wav"  # named when the terminal is back
+        assert session.audio.backend.name == "file"
+

@@ -221,6 +221,7 @@ def session_factory(
             from voicedesk.commands.demo import prepare
 
             use, input_path, output_path, sim = prepare(args)
+            args.output = output_path  # said when the terminal is back, as run's --output is
         elif getattr(args, "sim", False):
             sim = SimOptions(
                 ttft_s=getattr(args, "sim_ttft", None),
@@ -247,7 +248,7 @@ def session_factory(
         # takes seconds (3.5 s here, more on a busy machine), during which the screen was
         # drawn but took no key. What it publishes meanwhile reaches the app through
         # post_message, which is thread-safe.
-        return await asyncio.to_thread(
+        session = await asyncio.to_thread(
             functools.partial(
                 build_session,
                 use,
@@ -262,8 +263,59 @@ def session_factory(
                 **extra,
             )
         )
+        if input_path is not None:
+            _tell_about_the_wav_files(
+                session, bus, stack, demo=demo, heard=input_path, output=output_path
+            )
+        return session
 
     return make_session
+
+
+def _tell_about_the_wav_files(
+    session: Any,
+    bus: Any,
+    stack: contextlib.AsyncExitStack,
+    *,
+    demo: bool,
+    heard: Path,
+    output: Path | None,
+) -> None:
+    """A WAV microphone (the demo's recording, ``--input``) in the terminal UI: the answers
+    go to a file, never played, and once the recording was over the screen sat at
+    "listening" for good, nothing saying where the answers went or that nothing more was
+    coming. The demo says at start what it is, and any WAV microphone says when it has
+    been heard to its end (its last turn answered), with where the answers are."""
+    from voicedesk import events as ev
+
+    backend = session.audio.backend
+    where = f"the answers are in {output}" if output else "the answers were not kept"
+    if demo:
+        bus.publish(
+            ev.Notice(
+                level="info",
+                message=f"The demo: a recorded person ({heard}) talks to voicedesk "
+                f"for about {round(backend.duration_s / 10) * 10} s and the simulated cloud "
+                f"answers; the answers are written to {output}, not played.",
+                kept=True,
+            )
+        )
+
+    async def heard_out() -> None:
+        while not backend.finished.is_set():
+            await asyncio.sleep(0.25)
+        with contextlib.suppress(TimeoutError):  # as a headless run waits for it
+            await asyncio.wait_for(session.wait_heard_out(backend.duration_s), timeout=120)
+        what = (
+            "The demo's conversation is over"
+            if demo
+            else f"The input file ({heard.name}) was heard to its end"
+        )
+        message = f"{what}: {where}. t types more; q quits."
+        bus.publish(ev.Notice(level="info", message=message, kept=True))
+
+    task = asyncio.get_running_loop().create_task(heard_out())
+    stack.callback(task.cancel)
 
 
 def _write_metrics(bus: Any, path: Path, stack: contextlib.AsyncExitStack) -> None:

@@ -189,10 +189,13 @@ class AssistantTurn(Static):
 
 
 class NoticeLine(Static):
-    """A warning or an error kept in the conversation (see ``ConversationPane._keep_notice``)."""
+    """A warning, an error or kept information in the conversation (see
+    ``ConversationPane._keep_notice``)."""
 
     def __init__(self, notice: ev.Notice) -> None:
-        mark, colour = ("✖", "$error") if notice.level == "error" else ("⚠", "$warning")
+        mark, colour = {"error": ("✖", "$error"), "info": ("ℹ", "$primary")}.get(
+            notice.level, ("⚠", "$warning")
+        )
         super().__init__(
             # a tool server's stderr, quoted in its warning, may hold a terminal's codes
             Content.assemble(
@@ -407,7 +410,7 @@ class ConversationPane(VerticalScroll):
         (the microphone's zeros each time its mute switch is on again) is moved to where
         it was said last: added each time, the same words stood between turn after turn.
         Not while the person has scrolled up to read: the lines they read would move."""
-        if notice.level == "info" or notice.turn_id is not None:
+        if (notice.level == "info" and not notice.kept) or notice.turn_id is not None:
             return False
         line = NoticeLine(notice)
         for earlier in self.query(NoticeLine) if self._following else ():
