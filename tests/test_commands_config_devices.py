@@ -1993,3 +1993,21 @@ def test_a_local_servers_placeholder_key_is_no_word_hidden_from_the_conversation
     _assert_kept_and_said_whole(said, tmp_path)
     load_settings(tmp_path / "none.toml", environ={"OPENAI_API_KEY": "local-Key-2024"})
     assert ev.Notice(level="error", message="refused local-Key-2024").message == "refused ***"
+
+
+def test_a_theme_that_does_not_exist_is_a_doctor_warning_naming_the_nearest(
+    cfg: Path, capsys
+) -> None:
+    """`ui.theme = "dracula2"` was "ok" in `doctor`, and the terminal UI said only
+    "Unknown theme 'dracula2'; using the default" in a toast gone in 5 s: no word of the
+    key, nor of the theme that was meant or the names there are."""
+    cfg.write_text('[ui]\ntheme = "dracula2"\n', encoding="utf-8")
+    main(["doctor"])
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if line[4:].startswith("  theme ")]
+    assert line.startswith("warn") and 'ui.theme = "dracula2"' in line
+    assert "did you mean dracula?" in line and "textual-dark" in line
+    cfg.write_text('[ui]\ntheme = "nord"\n', encoding="utf-8")
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert not [line for line in out.splitlines() if line[4:].startswith("  theme ")]

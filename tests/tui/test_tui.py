@@ -1626,3 +1626,13 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
         assert demo.output.name == "assistant.wav"  # named when the terminal is back
         assert session.audio.backend.name == "file"
 
+
+async def test_an_unknown_theme_at_start_says_the_key_and_the_nearest(tmp_path: Path) -> None:
+    """It said "Unknown theme 'dracula2'; using the default" for 5 s: neither the key to
+    change nor the theme meant."""
+    app = fake_app(tmp_path, theme="dracula2")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        (toast,) = [n for n in app._notifications if "dracula2" in n.message]
+        assert 'ui.theme = "dracula2"' in toast.message and "did you mean dracula?" in toast.message
+        assert toast.severity == "warning" and app.theme == "textual-dark"

@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     truncation = check_silent_truncation(settings)
     if truncation is not None:
         report(truncation)
+    theme = check_theme(settings)
+    if theme is not None:
+        report(theme)
     if args.online:
         for check in check_online(settings):
             report(check)
@@ -642,6 +645,15 @@ def _key_check(what: str, value: str | None, required: bool) -> Check:
     if required:
         return Check("fail", "key", f"{what}: not set (export it or put it in [keys])")
     return Check("warn", "key", f"{what}: not set (fine if the custom server needs no key)")
+
+
+def check_theme(settings: Any) -> Check | None:
+    """A ``ui.theme`` the terminal UI does not have (a typo): a warning, since it opens
+    all the same, in its default theme."""
+    from voicedesk.tui.themes import builtin_themes, unknown_theme
+
+    problem = unknown_theme(settings.ui.theme, builtin_themes())
+    return None if problem is None else Check("warn", "theme", problem)
 
 
 def check_online(settings: Any, client: Any = None) -> list[Check]:

@@ -57,6 +57,7 @@ from voicedesk.tui.screens import (
     ToolDetailScreen,
 )
 from voicedesk.tui.textual_fixes import release_removed_widgets_drawing
+from voicedesk.tui.themes import unknown_theme
 from voicedesk.tui.widgets.conversation import ConversationPane, opening_hint
 from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.message_input import MessageInput
@@ -218,10 +219,11 @@ class VoiceDeskApp(App[int]):
 
     def on_mount(self) -> None:
         theme = self.settings.ui.theme
-        if theme in self.available_themes:
+        problem = unknown_theme(theme, self.available_themes)
+        if problem is None:
             self.theme = theme
         else:
-            self.notify(f"Unknown theme '{theme}'; using the default.", severity="warning")
+            self.notify(problem, severity="warning", timeout=10)
         self.theme_changed_signal.subscribe(self, self._keep_theme)
         self._unsubscribe.append(self.bus.subscribe(self._on_bus_event))
         self._refresh_mode()
