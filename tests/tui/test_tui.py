@@ -653,6 +653,8 @@ async def test_first_run_without_keys_shows_setup(tmp_path: Path) -> None:
         # the ElevenLabs key is not optional with the default voice: say so, and the way out
         assert "both `OPENAI_API_KEY`" in text and "`ELEVENLABS_API_KEY`" in text
         assert 'tts.provider = "openai"' in text
+        # the demo only plays a recording: the way to talk or type to voicedesk with no key
+        assert "`voicedesk run --sim`" in text and "type" in text
         assert calls == []  # no doomed connection attempt
         await pilot.press("space")  # no conversation to talk to: the key is off here
         assert app.check_action("ptt", ()) is False

@@ -195,7 +195,7 @@ config file. With only an OpenAI key, set `tts.provider = "openai"` to use OpenA
 2. **Local or self-hosted** — point `llm.base_url` (and `stt`/`tts`) at OpenAI-compatible or \
 on-device servers, e.g. `stt.provider = "local"`, `tts.provider = "local"`. Press **ctrl+s** \
 to edit the settings here.
-3. **Just try it** — `voicedesk demo` runs the whole loop against a simulated cloud, no keys.
+3. **Just try it** — `voicedesk demo` plays a recorded conversation through the whole loop against a simulated cloud, no keys; `voicedesk run --sim` opens a conversation with that simulated cloud for you to talk or type to.
 
 Then start voicedesk again: the first time it talks to your sound devices it checks the \
 microphone and speaker with a live level meter (**c** runs that check again any time).
