@@ -1804,3 +1804,60 @@ async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(
     blob = mt.BlobResourceContents(uri="file:///big.log", mime_type="text/plain", blob=huge)
     said = result_text(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)]))
     assert "big.log" in said and "300,000 bytes" in said and "a part of it" in said, said
+
+
+# A server written by hand (the SDK's own servers always write UTF-8): its ``menu`` tool
+# answers in Windows-1252, as a server that prints text in the system's code page does.
+CP1252_SERVER = """\
+import json
+import sys
+
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "legacy", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {
+            "tools": [
+                {"name": name, "description": name, "inputSchema": {"type": "object"}}
+                for name in ("menu", "ping")
+            ]
+        }
+    elif method == "tools/call":
+        text = "Café crème: 3 €" if params["name"] == "menu" else "pong"
+        result = {"content": [{"type": "text", "text": text}]}
+    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+    out.write(json.dumps(reply, ensure_ascii=False).encode("cp1252") + b"\\n")
+    out.flush()
+"""
+
+
+async def test_a_reply_that_is_not_utf8_is_read_and_the_server_stays_usable(
+    tmp_path: Path,
+) -> None:
+    """A tool server that answered one call in another encoding than UTF-8 (a byte such
+    as Latin-1's é) ended the SDK's reading of its stdout for good, while its process and
+    session looked alive: that call and every later call to any of its tools waited its
+    whole timeout_s (30 s by default) and was told "took longer than … seconds", and the
+    server was never restarted. Such bytes are read as U+FFFD now: the call is answered
+    at once, the rest of its text intact, and the server goes on answering."""
+    settings = _one_server(tmp_path, "legacy", CP1252_SERVER)
+    settings.tools.mcpServers["legacy"].timeout_s = 5.0
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        menu = await manager.call("legacy__menu", {}, call_id="m")
+        ping = await manager.call("legacy__ping", {}, call_id="p")
+    finally:
+        await manager.aclose()
+    assert not menu.is_error and menu.text == "Caf\ufffd cr\ufffdme: 3 \ufffd", menu.text
+    assert not ping.is_error and ping.text == "pong", ping.text

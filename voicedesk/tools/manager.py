@@ -500,8 +500,14 @@ class _Server:
         async with contextlib.AsyncExitStack() as stack:
             if self.kind == "stdio":
                 assert self.spec.command
+                # "replace": a byte that is no UTF-8 in one answer (a server printing in
+                # its system's code page) ended the SDK's reading of stdout for good, the
+                # process alive: every later call waited out its timeout_s, untold why
                 params = StdioServerParameters(
-                    command=self.spec.command, args=list(self.spec.args), env=dict(self.spec.env)
+                    command=self.spec.command,
+                    args=list(self.spec.args),
+                    env=dict(self.spec.env),
+                    encoding_error_handler="replace",
                 )
                 read, write = await stack.enter_async_context(
                     stdio_client(params, errlog=self._open_log())
