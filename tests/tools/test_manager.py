@@ -1861,3 +1861,72 @@ async def test_a_reply_that_is_not_utf8_is_read_and_the_server_stays_usable(
         await manager.aclose()
     assert not menu.is_error and menu.text == "Caf\ufffd cr\ufffdme: 3 \ufffd", menu.text
     assert not ping.is_error and ping.text == "pong", ping.text
+
+
+# A server written by hand (the SDK's own servers check their results against their
+# schemas): each tool declares an output schema its results do not keep to.
+OUTPUT_SCHEMA_SERVER = """\
+import json
+import sys
+
+COUNT = {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
+TOOLS = {  # name: (output schema, structured content)
+    "send": (COUNT, None),  # text only, as many servers answer
+    "tally": (COUNT, {"count": "three"}),  # not as its schema says
+    "odd": ({"type": "object", "properties": {"count": {"type": "bogus"}}}, {"count": 3}),
+}
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "billing", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {
+            "tools": [
+                {"name": name, "description": name, "inputSchema": {"type": "object"},
+                 "outputSchema": schema}
+                for name, (schema, _) in TOOLS.items()
+            ]
+        }
+    elif method == "tools/call":
+        name = params["name"]
+        result = {"content": [{"type": "text", "text": f"Sent invoice 42 ({name})."}]}
+        if TOOLS[name][1] is not None:
+            result["structuredContent"] = TOOLS[name][1]
+    out.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode())
+    out.write(b"\\n")
+    out.flush()
+"""
+
+
+async def test_a_result_not_as_its_output_schema_says_still_reaches_the_model(
+    tmp_path: Path,
+) -> None:
+    """A tool that declares an output schema and answers without structured content, or
+    with some its schema does not allow (many servers do: bricks-mcp#45, evoila/meho#2774),
+    or whose schema is itself no valid JSON Schema, had its answer thrown away by the MCP
+    SDK's check of it after the tool had run: the model was told "The tool send failed:
+    RuntimeError: Tool send has an output schema but did not return structured content"
+    (or a jsonschema report a dozen lines long), said it had failed, and could run it
+    again, sending the invoice twice. voicedesk reads only the result's content (its
+    structured content when it has no other), so the answer is passed on as it came."""
+    settings = _one_server(tmp_path, "billing", OUTPUT_SCHEMA_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        results = [await manager.call(f"billing__{n}", {}, call_id=n) for n in TOOLS_NAMED]
+    finally:
+        await manager.aclose()
+    for name, result in zip(TOOLS_NAMED, results, strict=True):
+        assert not result.is_error and result.text == f"Sent invoice 42 ({name}).", result.text
+
+
+TOOLS_NAMED = ("send", "tally", "odd")

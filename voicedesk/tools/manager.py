@@ -317,6 +317,25 @@ class _WatchedRead:
         return await self._inner.__aexit__(exc_type, exc_val, exc_tb)
 
 
+class _Session(ClientSession):
+    """The SDK's client session, except that a tool's result is kept when it does not match
+    the output schema the tool declared (or the schema is no valid JSON Schema).
+
+    The SDK checks that after the tool has run, and raised instead of returning the
+    result: the model was told the call failed, though its action was done (an invoice
+    sent), and could make it again. Many servers declare a schema and answer in text only
+    (bricks-mcp#45, evoila/meho#2774). voicedesk reads a result's content, its structured
+    content only when it has no other, so the tool's own words are passed on as they came.
+    """
+
+    async def validate_tool_result(self, name: str, result: mt.CallToolResult) -> None:
+        try:
+            await super().validate_tool_result(name, result)
+        except Exception as exc:  # the check is advisory here, whatever made it fail
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.info("tool %s: its result is kept though %s", name, why)
+
+
 class _Server:
     """One MCP server: its config, its current session and the task that keeps it running."""
 
@@ -520,7 +539,7 @@ class _Server:
                     streamable_http_client(self.spec.url, http_client=http)
                 )
             session = await stack.enter_async_context(
-                ClientSession(
+                _Session(
                     _WatchedRead(read, self._connection_ended),
                     write,
                     message_handler=self._on_message,
