@@ -684,7 +684,7 @@ def test_tool_names_that_clash_are_given_out_the_same_way_whatever_the_listing_o
     given = []
     for order in (["read.file", "read file", "read_file"], ["read_file", "read file", "read.file"]):
         manager = ToolManager(settings, bus=ev.EventBus())
-        server = SimpleNamespace(name="names", tools=[tool(n) for n in order])
+        server = SimpleNamespace(name="names", tools=[tool(n) for n in order], refused={})
         manager._servers = {"names": server}  # type: ignore[dict-item]
         manager._rebuild_names()
         given.append({name: ref.tool.name for name, ref in manager._names.items()})
@@ -705,7 +705,7 @@ async def test_a_clashing_tool_name_stays_with_one_server_and_a_bare_one_is_aske
 
     def server(name: str, state: str = "up") -> SimpleNamespace:
         echo = mt.Tool(name="echo", input_schema={"type": "object"})
-        return SimpleNamespace(name=name, tools=[echo], state=state, reason="")
+        return SimpleNamespace(name=name, tools=[echo], state=state, reason="", refused={})
 
     manager._servers = {"my.srv": server("my.srv", "starting")}  # type: ignore[dict-item]
     manager._servers["my.srv"].tools = []  # listed nothing yet
@@ -1930,3 +1930,82 @@ async def test_a_result_not_as_its_output_schema_says_still_reaches_the_model(
 
 
 TOOLS_NAMED = ("send", "tally", "odd")
+
+
+# A server written by hand (the SDK's own servers list only what the protocol allows):
+# its tools' schemas are as some servers in the wild write them.
+LOOSE_LISTING_SERVER = """\
+import json
+import sys
+
+TOOLS = {  # name: the tool as listed, beside its name
+    "ping": {"inputSchema": {}},  # no "type": a tool that takes no arguments
+    "add": {"inputSchema": {"properties": {"n": {"type": "integer"}}, "required": ["n"]}},
+    "echo": {  # an output schema that is no object
+        "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
+        "outputSchema": {"type": "string"},
+    },
+    "batch": {"inputSchema": {"type": "array", "items": {"type": "string"}}},
+    "undescribed": {"inputSchema": {"type": "object"}, "annotations": "read-only"},
+}
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "loose", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {"tools": [{"name": name, **tool} for name, tool in TOOLS.items()]}
+    elif method == "tools/call":
+        arguments = params.get("arguments") or {}
+        text = {"ping": "pong", "add": str(arguments.get("n", 0) + 1)}.get(params["name"], "ok")
+        if params["name"] == "echo":
+            text = arguments.get("text", "")
+        result = {"content": [{"type": "text", "text": text}]}
+    out.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode())
+    out.write(b"\\n")
+    out.flush()
+"""
+
+
+async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_itself(
+    tmp_path: Path,
+) -> None:
+    """The MCP SDK refuses a whole tool listing for one tool in it that the protocol does
+    not allow: an input schema without ``"type": "object"`` (``{}`` for a tool that takes
+    no arguments, as servers in the wild write it), an output schema that is no object,
+    annotations of the wrong shape. Every tool of such a server was unavailable all
+    conversation long, "could not start: it sent a ListToolsResult the MCP protocol does
+    not allow", tried again every 30 s for nothing. An input schema without a type is an
+    object (as OpenAI is offered it anyway), an output schema voicedesk does not use is
+    dropped, and a tool still not allowed is left out, said once; its other tools serve."""
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    settings = _one_server(tmp_path, "loose", LOOSE_LISTING_SERVER)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        offered = {t["function"]["name"] for t in manager.llm_tools()}
+        ping = await manager.call("loose__ping", {}, call_id="p")
+        add = await manager.call("loose__add", {"n": 41}, call_id="a")
+        echo = await manager.call("loose__echo", {"text": "hi"}, call_id="e")
+        status = manager.status()
+    finally:
+        await manager.aclose()
+    assert status == {"loose": "up"}
+    assert offered == {"loose__ping", "loose__add", "loose__echo"}, offered
+    assert (ping.text, add.text, echo.text) == ("pong", "42", "hi")
+    said = [n.message for n in rec.of(ev.Notice)]
+    left_out = [m for m in said if "left out" in m]
+    assert len(left_out) == 2, said
+    batch = next(m for m in left_out if "batch" in m)
+    assert "inputSchema.type" in batch and "Its other tools are available" in batch, batch
+    assert any("undescribed" in m and "annotations" in m for m in left_out), left_out
+    assert not any("could not start" in m for m in said), said

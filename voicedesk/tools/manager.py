@@ -44,6 +44,7 @@ from voicedesk.config_secrets import mask_text
 from voicedesk.files import make_private_folder
 from voicedesk.loopback import direct_mounts
 from voicedesk.tools import ANSWER_META, TURN_META, server_setting
+from voicedesk.tools.listing import mend_listing
 from voicedesk.tools.results import (
     ToolResult,
     bounded,
@@ -273,9 +274,12 @@ class _WatchedRead:
     (its stdout closed); without it a crash would go unnoticed until the next call failed.
     """
 
-    def __init__(self, inner: Any, on_end: Callable[[], None]) -> None:
+    def __init__(
+        self, inner: Any, on_end: Callable[[], None], on_item: Callable[[Any], None]
+    ) -> None:
         self._inner = inner
         self._on_end = on_end
+        self._on_item = on_item  # sees (and may mend) each message before the SDK does
 
     @property
     def last_context(self) -> Any:  # the dispatcher reads this duck-typed attribute
@@ -283,20 +287,24 @@ class _WatchedRead:
 
     async def receive(self) -> Any:
         try:
-            return await self._inner.receive()
+            item = await self._inner.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._on_end()
             raise
+        self._on_item(item)
+        return item
 
     def __aiter__(self) -> _WatchedRead:
         return self
 
     async def __anext__(self) -> Any:
         try:
-            return await self._inner.__anext__()
+            item = await self._inner.__anext__()
         except (StopAsyncIteration, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._on_end()
             raise
+        self._on_item(item)
+        return item
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -377,6 +385,9 @@ class _Server:
         self.was_up = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
         self.stray_lines = 0  # lines its processes wrote to stdout that were no MCP message
+        self._version = ""  # the protocol version this connection's handshake agreed
+        # tools its listing had that the protocol does not allow, left out: name, why
+        self.refused: dict[str, str] = {}
 
     # ------------------------------------------------------------------ public
     @property
@@ -516,6 +527,8 @@ class _Server:
         says whether (and when) it came up.
         """
         self.reason = ""
+        self._version = ""
+        self.refused = {}
         async with contextlib.AsyncExitStack() as stack:
             if self.kind == "stdio":
                 assert self.spec.command
@@ -540,7 +553,7 @@ class _Server:
                 )
             session = await stack.enter_async_context(
                 _Session(
-                    _WatchedRead(read, self._connection_ended),
+                    _WatchedRead(read, self._connection_ended, self._arrived),
                     write,
                     message_handler=self._on_message,
                 )
@@ -594,6 +607,19 @@ class _Server:
                 self.state = "restarting"
                 self.reason = self.reason or "the connection closed"
 
+    def _arrived(self, item: Any) -> None:
+        """A message from the server, before the SDK reads it: the protocol version its
+        handshake answer agrees, and each tool listing mended tool by tool
+        (:func:`~voicedesk.tools.listing.mend_listing`), so one tool the protocol does not
+        allow is left out, not every tool of the server."""
+        result = getattr(getattr(item, "message", None), "result", None)
+        if not isinstance(result, dict):
+            return
+        if isinstance(result.get("protocolVersion"), str) and "serverInfo" in result:
+            self._version = result["protocolVersion"]
+        elif self._version and isinstance(result.get("tools"), list):
+            self.refused.update(mend_listing(result, self._version))
+
     async def _on_message(self, message: Any) -> None:
         """A server whose tools change says so (tools/list_changed): the model is offered
         the new list. Asked for in a task of its own: the SDK calls this from its read
@@ -607,10 +633,12 @@ class _Server:
         session = self.session
         if session is None:
             return  # not up yet: the list taken when it comes up is the new one
+        refused, self.refused = self.refused, {}  # the new listing says which now
         try:
             tools = await self._list_tools(session)
         except Exception as exc:  # the old list stays; a broken connection says so itself
             log.warning("MCP server %s: listing its changed tools failed: %s", self.name, exc)
+            self.refused = refused
             return
         if session is self.session:
             self.tools = tools
@@ -712,6 +740,15 @@ class _Server:
             with contextlib.suppress(OSError):
                 self._errlog.close()
             self._errlog = None
+
+
+def _not_allowed(wrong: str) -> str:
+    """Why a tool its server listed as the MCP protocol does not allow (``wrong``) is
+    left out."""
+    return (
+        f"the MCP protocol does not allow it as its server lists it ({wrong}). Its other "
+        f"tools are available; the server's maker can fix the listing."
+    )
 
 
 # Why a tool that runs only as an MCP task (``execution.taskSupport: "required"``) is left
@@ -970,6 +1007,8 @@ class ToolManager:
             self._servers.values(), key=lambda s: (_NAME_OK.search(s.name) is not None, s.name)
         )
         for server in servers:
+            for tool_name, wrong in server.refused.items():
+                self._leave_out(server.name, tool_name, "listing", _not_allowed(wrong))
             # A tool whose name is already valid keeps it; the others are suffixed in the
             # order of their own names. In the server's listing order "read.file" took
             # "read_file" from the tool really called that, and a restart that listed them
