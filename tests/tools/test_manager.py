@@ -2009,3 +2009,56 @@ async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_it
     assert "inputSchema.type" in batch and "Its other tools are available" in batch, batch
     assert any("undescribed" in m and "annotations" in m for m in left_out), left_out
     assert not any("could not start" in m for m in said), said
+
+
+# A server written by hand, answering as a Node.js server that cuts its text by
+# JavaScript's string length does: in the middle of an emoji, whose first half
+# JSON.stringify writes as a lone "\ud83d".
+HALF_EMOJI_SERVER = """\
+import json
+import sys
+
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "news", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {"tools": [{"name": "headline", "inputSchema": {"type": "object"}}]}
+    elif method == "tools/call":
+        text = "Sunny all week " + chr(0xD83C)  # the first half of the sun's emoji
+        result = {"content": [{"type": "text", "text": text}]}
+    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+    out.write(json.dumps(reply).encode() + b"\\n")  # the half as an escape, as JSON.stringify
+    out.flush()
+"""
+
+
+async def test_half_an_emoji_in_an_answer_is_read_not_waited_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Node.js tool server that cut its text in the middle of an emoji (JavaScript counts
+    an emoji as two characters) sends its first half alone, "\\ud83c", which JSON allows
+    and the MCP SDK's parser refuses: the answer was skipped as "a line that is not an MCP
+    message" (telling the server's maker to log to stderr), and the call waited out its
+    timeout_s (30 s by default), then was said to have taken too long. The half is read as
+    U+FFFD, and the answer arrives at once."""
+    settings = _one_server(tmp_path, "news", HALF_EMOJI_SERVER)
+    settings.tools.mcpServers["news"].timeout_s = 5.0
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    with caplog.at_level(logging.WARNING):
+        await manager.start()
+        try:
+            result = await manager.call("news__headline", {}, call_id="h")
+        finally:
+            await manager.aclose()
+    assert not result.is_error and result.text == "Sunny all week \ufffd", result.text
+    assert not [r for r in caplog.records if "not an MCP message" in r.getMessage()]

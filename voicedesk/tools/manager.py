@@ -56,6 +56,7 @@ from voicedesk.tools.schemas import (
     openai_parameters,
     schema_refused,
 )
+from voicedesk.tools.wire import mended_message, refused_line
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,15 @@ class _StrayStdoutFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.getMessage().startswith("Failed to parse JSONRPC message"):
             return True
+        exc = record.exc_info[1] if record.exc_info else None
+        line = refused_line(exc) if exc is not None else ""
+        if line and mended_message(line) is not None:
+            return False  # read after all (_Server._arrived): a message, not a stray line
         server = _SERVER.get()
         if server is not None:
             server.stray_lines += 1
             if server.stray_lines > 1:
                 return False
-        exc = record.exc_info[1] if record.exc_info else None
         errors = getattr(exc, "errors", None)
         try:
             line = str(errors()[0].get("input", "")) if callable(errors) else ""
@@ -275,11 +279,11 @@ class _WatchedRead:
     """
 
     def __init__(
-        self, inner: Any, on_end: Callable[[], None], on_item: Callable[[Any], None]
+        self, inner: Any, on_end: Callable[[], None], on_item: Callable[[Any], Any]
     ) -> None:
         self._inner = inner
         self._on_end = on_end
-        self._on_item = on_item  # sees (and may mend) each message before the SDK does
+        self._on_item = on_item  # sees each message before the SDK: what it returns is read
 
     @property
     def last_context(self) -> Any:  # the dispatcher reads this duck-typed attribute
@@ -291,8 +295,7 @@ class _WatchedRead:
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._on_end()
             raise
-        self._on_item(item)
-        return item
+        return self._on_item(item)
 
     def __aiter__(self) -> _WatchedRead:
         return self
@@ -303,8 +306,7 @@ class _WatchedRead:
         except (StopAsyncIteration, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._on_end()
             raise
-        self._on_item(item)
-        return item
+        return self._on_item(item)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -607,18 +609,24 @@ class _Server:
                 self.state = "restarting"
                 self.reason = self.reason or "the connection closed"
 
-    def _arrived(self, item: Any) -> None:
-        """A message from the server, before the SDK reads it: the protocol version its
-        handshake answer agrees, and each tool listing mended tool by tool
+    def _arrived(self, item: Any) -> Any:
+        """A message from the server, before the SDK reads it; returns what it reads. A
+        line its parser refused for half an emoji is read after all
+        (:func:`~voicedesk.tools.wire.mended_message`); the protocol version the handshake
+        agrees is noted, and each tool listing mended tool by tool
         (:func:`~voicedesk.tools.listing.mend_listing`), so one tool the protocol does not
         allow is left out, not every tool of the server."""
+        if isinstance(item, Exception):
+            line = refused_line(item)
+            return (mended_message(line) if line else None) or item
         result = getattr(getattr(item, "message", None), "result", None)
         if not isinstance(result, dict):
-            return
+            return item
         if isinstance(result.get("protocolVersion"), str) and "serverInfo" in result:
             self._version = result["protocolVersion"]
         elif self._version and isinstance(result.get("tools"), list):
             self.refused.update(mend_listing(result, self._version))
+        return item
 
     async def _on_message(self, message: Any) -> None:
         """A server whose tools change says so (tools/list_changed): the model is offered
