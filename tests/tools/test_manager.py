@@ -2062,3 +2062,23 @@ async def test_half_an_emoji_in_an_answer_is_read_not_waited_for(
             await manager.aclose()
     assert not result.is_error and result.text == "Sunny all week \ufffd", result.text
     assert not [r for r in caplog.records if "not an MCP message" in r.getMessage()]
+
+
+async def test_a_server_dying_during_a_call_that_may_change_things_is_not_retried_blindly(
+    tmp_path: Path,
+) -> None:
+    """A server that died while running a tool that may change things (one it does not
+    declare read-only: send an invoice, delete a file) may have done the work before it
+    died. The model was told "Try again in a few seconds", and could do it twice. It is
+    told now that whether the tool did anything is not known, and to check first; a tool
+    that only reads may simply be tried again."""
+    manager = ToolManager(flaky_settings(tmp_path), bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        assert not manager.reads_only(["flaky__boom"])
+        crashed = await manager.call("flaky__boom", {}, call_id="b")
+    finally:
+        await manager.aclose()
+    assert crashed.is_error and "restarting" in crashed.text, crashed.text
+    assert "Try again" not in crashed.text, crashed.text
+    assert "whether boom did anything is not known" in crashed.text, crashed.text

@@ -222,6 +222,21 @@ _NPM_ERROR = re.compile(r"^npm (?:error|ERR!)\s+(.*)$")
 _NPM_BARE = re.compile(r"^(?:code|syscall|errno|path|\d{3})\b\s*\S*$")
 
 
+def _died_during(server: str, again: str, ref: _ToolRef) -> str:
+    """What the model is told of a call whose server died before it answered. A tool that
+    may change things (not declared read-only) may have done its work before: told to try
+    again, the model could send the same invoice twice."""
+    name = ref.tool.name
+    said = f"The {server} tool server stopped while running {name}; it is {again}."
+    hints = ref.tool.annotations
+    if hints is not None and hints.read_only_hint is True:
+        return f"{said} Try again in a few seconds."
+    return (
+        f"{said} It stopped before answering, so whether {name} did anything is not "
+        f"known: check (or ask the person) before calling it again."
+    )
+
+
 def _npm_reason(lines: list[str]) -> str:
     """npm's own summary of why it failed, from a server started with npx (as the config
     template shows): its first error line that says something, such as "404 Not Found -
@@ -1235,11 +1250,7 @@ class ToolManager:
                 return took_too_long(), True
             if exc.code == mt.CONNECTION_CLOSED:
                 server.mark_broken(session, "the connection closed during a call")
-                return (
-                    f"The {server.name} tool server stopped while running {ref.tool.name}; it "
-                    f"is {server.again}. Try again in a few seconds.",
-                    True,
-                )
+                return _died_during(server.name, server.again, ref), True
             return f"The tool {ref.tool.name} failed: {exc.message}", True
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
             server.mark_broken(session, _describe(exc))
