@@ -684,7 +684,7 @@ def test_tool_names_that_clash_are_given_out_the_same_way_whatever_the_listing_o
     given = []
     for order in (["read.file", "read file", "read_file"], ["read_file", "read file", "read.file"]):
         manager = ToolManager(settings, bus=ev.EventBus())
-        server = SimpleNamespace(name="names", tools=[tool(n) for n in order])
+        server = SimpleNamespace(name="names", tools=[tool(n) for n in order], refused={})
         manager._servers = {"names": server}  # type: ignore[dict-item]
         manager._rebuild_names()
         given.append({name: ref.tool.name for name, ref in manager._names.items()})
@@ -705,7 +705,7 @@ async def test_a_clashing_tool_name_stays_with_one_server_and_a_bare_one_is_aske
 
     def server(name: str, state: str = "up") -> SimpleNamespace:
         echo = mt.Tool(name="echo", input_schema={"type": "object"})
-        return SimpleNamespace(name=name, tools=[echo], state=state, reason="")
+        return SimpleNamespace(name=name, tools=[echo], state=state, reason="", refused={})
 
     manager._servers = {"my.srv": server("my.srv", "starting")}  # type: ignore[dict-item]
     manager._servers["my.srv"].tools = []  # listed nothing yet
@@ -1804,3 +1804,281 @@ async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(
     blob = mt.BlobResourceContents(uri="file:///big.log", mime_type="text/plain", blob=huge)
     said = result_text(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)]))
     assert "big.log" in said and "300,000 bytes" in said and "a part of it" in said, said
+
+
+# A server written by hand (the SDK's own servers always write UTF-8): its ``menu`` tool
+# answers in Windows-1252, as a server that prints text in the system's code page does.
+CP1252_SERVER = """\
+import json
+import sys
+
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "legacy", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {
+            "tools": [
+                {"name": name, "description": name, "inputSchema": {"type": "object"}}
+                for name in ("menu", "ping")
+            ]
+        }
+    elif method == "tools/call":
+        text = "Café crème: 3 €" if params["name"] == "menu" else "pong"
+        result = {"content": [{"type": "text", "text": text}]}
+    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+    out.write(json.dumps(reply, ensure_ascii=False).encode("cp1252") + b"\\n")
+    out.flush()
+"""
+
+
+async def test_a_reply_that_is_not_utf8_is_read_and_the_server_stays_usable(
+    tmp_path: Path,
+) -> None:
+    """A tool server that answered one call in another encoding than UTF-8 (a byte such
+    as Latin-1's é) ended the SDK's reading of its stdout for good, while its process and
+    session looked alive: that call and every later call to any of its tools waited its
+    whole timeout_s (30 s by default) and was told "took longer than … seconds", and the
+    server was never restarted. Such bytes are read as U+FFFD now: the call is answered
+    at once, the rest of its text intact, and the server goes on answering."""
+    settings = _one_server(tmp_path, "legacy", CP1252_SERVER)
+    settings.tools.mcpServers["legacy"].timeout_s = 5.0
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        menu = await manager.call("legacy__menu", {}, call_id="m")
+        ping = await manager.call("legacy__ping", {}, call_id="p")
+    finally:
+        await manager.aclose()
+    assert not menu.is_error and menu.text == "Caf\ufffd cr\ufffdme: 3 \ufffd", menu.text
+    assert not ping.is_error and ping.text == "pong", ping.text
+
+
+# A server written by hand (the SDK's own servers check their results against their
+# schemas): each tool declares an output schema its results do not keep to.
+OUTPUT_SCHEMA_SERVER = """\
+import json
+import sys
+
+COUNT = {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
+TOOLS = {  # name: (output schema, structured content)
+    "send": (COUNT, None),  # text only, as many servers answer
+    "tally": (COUNT, {"count": "three"}),  # not as its schema says
+    "odd": ({"type": "object", "properties": {"count": {"type": "bogus"}}}, {"count": 3}),
+}
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "billing", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {
+            "tools": [
+                {"name": name, "description": name, "inputSchema": {"type": "object"},
+                 "outputSchema": schema}
+                for name, (schema, _) in TOOLS.items()
+            ]
+        }
+    elif method == "tools/call":
+        name = params["name"]
+        result = {"content": [{"type": "text", "text": f"Sent invoice 42 ({name})."}]}
+        if TOOLS[name][1] is not None:
+            result["structuredContent"] = TOOLS[name][1]
+    out.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode())
+    out.write(b"\\n")
+    out.flush()
+"""
+
+
+async def test_a_result_not_as_its_output_schema_says_still_reaches_the_model(
+    tmp_path: Path,
+) -> None:
+    """A tool that declares an output schema and answers without structured content, or
+    with some its schema does not allow (many servers do: bricks-mcp#45, evoila/meho#2774),
+    or whose schema is itself no valid JSON Schema, had its answer thrown away by the MCP
+    SDK's check of it after the tool had run: the model was told "The tool send failed:
+    RuntimeError: Tool send has an output schema but did not return structured content"
+    (or a jsonschema report a dozen lines long), said it had failed, and could run it
+    again, sending the invoice twice. voicedesk reads only the result's content (its
+    structured content when it has no other), so the answer is passed on as it came."""
+    settings = _one_server(tmp_path, "billing", OUTPUT_SCHEMA_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        results = [await manager.call(f"billing__{n}", {}, call_id=n) for n in TOOLS_NAMED]
+    finally:
+        await manager.aclose()
+    for name, result in zip(TOOLS_NAMED, results, strict=True):
+        assert not result.is_error and result.text == f"Sent invoice 42 ({name}).", result.text
+
+
+TOOLS_NAMED = ("send", "tally", "odd")
+
+
+# A server written by hand (the SDK's own servers list only what the protocol allows):
+# its tools' schemas are as some servers in the wild write them.
+LOOSE_LISTING_SERVER = """\
+import json
+import sys
+
+TOOLS = {  # name: the tool as listed, beside its name
+    "ping": {"inputSchema": {}},  # no "type": a tool that takes no arguments
+    "add": {"inputSchema": {"properties": {"n": {"type": "integer"}}, "required": ["n"]}},
+    "echo": {  # an output schema that is no object
+        "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
+        "outputSchema": {"type": "string"},
+    },
+    "batch": {"inputSchema": {"type": "array", "items": {"type": "string"}}},
+    "undescribed": {"inputSchema": {"type": "object"}, "annotations": "read-only"},
+}
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "loose", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {"tools": [{"name": name, **tool} for name, tool in TOOLS.items()]}
+    elif method == "tools/call":
+        arguments = params.get("arguments") or {}
+        text = {"ping": "pong", "add": str(arguments.get("n", 0) + 1)}.get(params["name"], "ok")
+        if params["name"] == "echo":
+            text = arguments.get("text", "")
+        result = {"content": [{"type": "text", "text": text}]}
+    out.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode())
+    out.write(b"\\n")
+    out.flush()
+"""
+
+
+async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_itself(
+    tmp_path: Path,
+) -> None:
+    """The MCP SDK refuses a whole tool listing for one tool in it that the protocol does
+    not allow: an input schema without ``"type": "object"`` (``{}`` for a tool that takes
+    no arguments, as servers in the wild write it), an output schema that is no object,
+    annotations of the wrong shape. Every tool of such a server was unavailable all
+    conversation long, "could not start: it sent a ListToolsResult the MCP protocol does
+    not allow", tried again every 30 s for nothing. An input schema without a type is an
+    object (as OpenAI is offered it anyway), an output schema voicedesk does not use is
+    dropped, and a tool still not allowed is left out, said once; its other tools serve."""
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    settings = _one_server(tmp_path, "loose", LOOSE_LISTING_SERVER)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        offered = {t["function"]["name"] for t in manager.llm_tools()}
+        ping = await manager.call("loose__ping", {}, call_id="p")
+        add = await manager.call("loose__add", {"n": 41}, call_id="a")
+        echo = await manager.call("loose__echo", {"text": "hi"}, call_id="e")
+        status = manager.status()
+    finally:
+        await manager.aclose()
+    assert status == {"loose": "up"}
+    assert offered == {"loose__ping", "loose__add", "loose__echo"}, offered
+    assert (ping.text, add.text, echo.text) == ("pong", "42", "hi")
+    said = [n.message for n in rec.of(ev.Notice)]
+    left_out = [m for m in said if "left out" in m]
+    assert len(left_out) == 2, said
+    batch = next(m for m in left_out if "batch" in m)
+    assert "inputSchema.type" in batch and "Its other tools are available" in batch, batch
+    assert any("undescribed" in m and "annotations" in m for m in left_out), left_out
+    assert not any("could not start" in m for m in said), said
+
+
+# A server written by hand, answering as a Node.js server that cuts its text by
+# JavaScript's string length does: in the middle of an emoji, whose first half
+# JSON.stringify writes as a lone "\ud83d".
+HALF_EMOJI_SERVER = """\
+import json
+import sys
+
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "news", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {"tools": [{"name": "headline", "inputSchema": {"type": "object"}}]}
+    elif method == "tools/call":
+        text = "Sunny all week " + chr(0xD83C)  # the first half of the sun's emoji
+        result = {"content": [{"type": "text", "text": text}]}
+    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+    out.write(json.dumps(reply).encode() + b"\\n")  # the half as an escape, as JSON.stringify
+    out.flush()
+"""
+
+
+async def test_half_an_emoji_in_an_answer_is_read_not_waited_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Node.js tool server that cut its text in the middle of an emoji (JavaScript counts
+    an emoji as two characters) sends its first half alone, "\\ud83c", which JSON allows
+    and the MCP SDK's parser refuses: the answer was skipped as "a line that is not an MCP
+    message" (telling the server's maker to log to stderr), and the call waited out its
+    timeout_s (30 s by default), then was said to have taken too long. The half is read as
+    U+FFFD, and the answer arrives at once."""
+    settings = _one_server(tmp_path, "news", HALF_EMOJI_SERVER)
+    settings.tools.mcpServers["news"].timeout_s = 5.0
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    with caplog.at_level(logging.WARNING):
+        await manager.start()
+        try:
+            result = await manager.call("news__headline", {}, call_id="h")
+        finally:
+            await manager.aclose()
+    assert not result.is_error and result.text == "Sunny all week \ufffd", result.text
+    assert not [r for r in caplog.records if "not an MCP message" in r.getMessage()]
+
+
+async def test_a_server_dying_during_a_call_that_may_change_things_is_not_retried_blindly(
+    tmp_path: Path,
+) -> None:
+    """A server that died while running a tool that may change things (one it does not
+    declare read-only: send an invoice, delete a file) may have done the work before it
+    died. The model was told "Try again in a few seconds", and could do it twice. It is
+    told now that whether the tool did anything is not known, and to check first; a tool
+    that only reads may simply be tried again."""
+    manager = ToolManager(flaky_settings(tmp_path), bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        assert not manager.reads_only(["flaky__boom"])
+        crashed = await manager.call("flaky__boom", {}, call_id="b")
+    finally:
+        await manager.aclose()
+    assert crashed.is_error and "restarting" in crashed.text, crashed.text
+    assert "Try again" not in crashed.text, crashed.text
+    assert "whether boom did anything is not known" in crashed.text, crashed.text

@@ -235,3 +235,88 @@ async def test_ctrl_c_in_a_dialog_copies_what_is_selected_and_else_quits(tmp_pat
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert app.return_code == 0
+
+
+# A tool that reports every step of its work, as a copy or a download reports each file.
+CHATTY_SERVER = """\
+from mcp.server.mcpserver import Context, MCPServer
+
+server = MCPServer("files")
+
+
+@server.tool()
+async def copy(ctx: Context) -> str:
+    \"\"\"Copy 3,000 files, reporting each.\"\"\"
+    for n in range(1, 3001):
+        await ctx.report_progress(n, 3000, f"file {n}")
+    return "Copied 3000 files."
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_tool_reporting_every_step_is_not_drawn_at_every_step(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A tool that reports its progress at every step (3,000 files copied) had each report
+    drawn in the tools pane and the conversation, in turn, on the loop that also reads
+    the tool server and runs the voice: the call took several times as long in the
+    terminal UI as without it, and the conversation waited behind the drawing. Progress is
+    shown at most ten times a second, its latest report; the end shows the result."""
+    import sys
+
+    server = tmp_path / "files.py"
+    server.write_text(CHATTY_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"files": {"command": sys.executable, "args": [str(server)]}},
+            }
+        }
+    )
+    script = SimScript(turns=[SimTurn(transcript="Copy my files.", reply="All copied.")])
+    script.turns[0].tool_calls = [SimToolCall(name="files__copy")]
+    async with SimServer(script, SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as sim:
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return build_session(
+                settings_for_sim(settings, sim.base_url),
+                input_path=silence_wav,
+                bus=bus,
+                with_tools=True,
+                log_path=tmp_path / "session.jsonl",
+            )
+
+        app = VoiceDeskApp(
+            settings, make_session, simulated=True, log_path=tmp_path / "tui.log", config_path=None
+        )
+        reported, shown = [], []
+        app.bus.subscribe(
+            lambda e: reported.append(e) if isinstance(e, ev.ToolCallProgress) else None
+        )
+        draw = app.apply_event
+
+        def drawing(event: ev.Event) -> None:  # the app's own, counted
+            if isinstance(event, ev.ToolCallProgress):
+                shown.append(event)
+            draw(event)
+
+        app.apply_event = drawing  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot)
+            await wait_until(pilot, lambda: app.session.tools.status() == {"files": "up"}, 15)
+            await pilot.press("t")
+            app.text_input.value = "Copy my files."
+            await pilot.press("enter")
+            await wait_until(
+                pilot, lambda: any(i.finished for i in app.tool_pane.calls.values()), 30
+            )
+            (info,) = app.tool_pane.calls.values()
+            assert info.finished is not None and info.finished.result_text == "Copied 3000 files."
+            await pilot.press("ctrl+q")
+    assert len(reported) == 3000
+    assert 1 <= len(shown) < 300, len(shown)  # at most ten a second, however they came
+    assert shown[0].message == "file 1"  # the first at once

@@ -44,6 +44,7 @@ from voicedesk.config_secrets import mask_text
 from voicedesk.files import make_private_folder
 from voicedesk.loopback import direct_mounts
 from voicedesk.tools import ANSWER_META, TURN_META, server_setting
+from voicedesk.tools.listing import mend_listing
 from voicedesk.tools.results import (
     ToolResult,
     bounded,
@@ -55,6 +56,7 @@ from voicedesk.tools.schemas import (
     openai_parameters,
     schema_refused,
 )
+from voicedesk.tools.wire import mended_message, refused_line
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +119,15 @@ class _StrayStdoutFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.getMessage().startswith("Failed to parse JSONRPC message"):
             return True
+        exc = record.exc_info[1] if record.exc_info else None
+        line = refused_line(exc) if exc is not None else ""
+        if line and mended_message(line) is not None:
+            return False  # read after all (_Server._arrived): a message, not a stray line
         server = _SERVER.get()
         if server is not None:
             server.stray_lines += 1
             if server.stray_lines > 1:
                 return False
-        exc = record.exc_info[1] if record.exc_info else None
         errors = getattr(exc, "errors", None)
         try:
             line = str(errors()[0].get("input", "")) if callable(errors) else ""
@@ -217,6 +222,21 @@ _NPM_ERROR = re.compile(r"^npm (?:error|ERR!)\s+(.*)$")
 _NPM_BARE = re.compile(r"^(?:code|syscall|errno|path|\d{3})\b\s*\S*$")
 
 
+def _died_during(server: str, again: str, ref: _ToolRef) -> str:
+    """What the model is told of a call whose server died before it answered. A tool that
+    may change things (not declared read-only) may have done its work before: told to try
+    again, the model could send the same invoice twice."""
+    name = ref.tool.name
+    said = f"The {server} tool server stopped while running {name}; it is {again}."
+    hints = ref.tool.annotations
+    if hints is not None and hints.read_only_hint is True:
+        return f"{said} Try again in a few seconds."
+    return (
+        f"{said} It stopped before answering, so whether {name} did anything is not "
+        f"known: check (or ask the person) before calling it again."
+    )
+
+
 def _npm_reason(lines: list[str]) -> str:
     """npm's own summary of why it failed, from a server started with npx (as the config
     template shows): its first error line that says something, such as "404 Not Found -
@@ -273,9 +293,12 @@ class _WatchedRead:
     (its stdout closed); without it a crash would go unnoticed until the next call failed.
     """
 
-    def __init__(self, inner: Any, on_end: Callable[[], None]) -> None:
+    def __init__(
+        self, inner: Any, on_end: Callable[[], None], on_item: Callable[[Any], Any]
+    ) -> None:
         self._inner = inner
         self._on_end = on_end
+        self._on_item = on_item  # sees each message before the SDK: what it returns is read
 
     @property
     def last_context(self) -> Any:  # the dispatcher reads this duck-typed attribute
@@ -283,20 +306,22 @@ class _WatchedRead:
 
     async def receive(self) -> Any:
         try:
-            return await self._inner.receive()
+            item = await self._inner.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._on_end()
             raise
+        return self._on_item(item)
 
     def __aiter__(self) -> _WatchedRead:
         return self
 
     async def __anext__(self) -> Any:
         try:
-            return await self._inner.__anext__()
+            item = await self._inner.__anext__()
         except (StopAsyncIteration, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._on_end()
             raise
+        return self._on_item(item)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -315,6 +340,25 @@ class _WatchedRead:
         exc_tb: TracebackType | None,
     ) -> bool | None:
         return await self._inner.__aexit__(exc_type, exc_val, exc_tb)
+
+
+class _Session(ClientSession):
+    """The SDK's client session, except that a tool's result is kept when it does not match
+    the output schema the tool declared (or the schema is no valid JSON Schema).
+
+    The SDK checks that after the tool has run, and raised instead of returning the
+    result: the model was told the call failed, though its action was done (an invoice
+    sent), and could make it again. Many servers declare a schema and answer in text only
+    (bricks-mcp#45, evoila/meho#2774). voicedesk reads a result's content, its structured
+    content only when it has no other, so the tool's own words are passed on as they came.
+    """
+
+    async def validate_tool_result(self, name: str, result: mt.CallToolResult) -> None:
+        try:
+            await super().validate_tool_result(name, result)
+        except Exception as exc:  # the check is advisory here, whatever made it fail
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.info("tool %s: its result is kept though %s", name, why)
 
 
 class _Server:
@@ -358,6 +402,9 @@ class _Server:
         self.was_up = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
         self.stray_lines = 0  # lines its processes wrote to stdout that were no MCP message
+        self._version = ""  # the protocol version this connection's handshake agreed
+        # tools its listing had that the protocol does not allow, left out: name, why
+        self.refused: dict[str, str] = {}
 
     # ------------------------------------------------------------------ public
     @property
@@ -497,11 +544,19 @@ class _Server:
         says whether (and when) it came up.
         """
         self.reason = ""
+        self._version = ""
+        self.refused = {}
         async with contextlib.AsyncExitStack() as stack:
             if self.kind == "stdio":
                 assert self.spec.command
+                # "replace": a byte that is no UTF-8 in one answer (a server printing in
+                # its system's code page) ended the SDK's reading of stdout for good, the
+                # process alive: every later call waited out its timeout_s, untold why
                 params = StdioServerParameters(
-                    command=self.spec.command, args=list(self.spec.args), env=dict(self.spec.env)
+                    command=self.spec.command,
+                    args=list(self.spec.args),
+                    env=dict(self.spec.env),
+                    encoding_error_handler="replace",
                 )
                 read, write = await stack.enter_async_context(
                     stdio_client(params, errlog=self._open_log())
@@ -514,8 +569,8 @@ class _Server:
                     streamable_http_client(self.spec.url, http_client=http)
                 )
             session = await stack.enter_async_context(
-                ClientSession(
-                    _WatchedRead(read, self._connection_ended),
+                _Session(
+                    _WatchedRead(read, self._connection_ended, self._arrived),
                     write,
                     message_handler=self._on_message,
                 )
@@ -569,6 +624,25 @@ class _Server:
                 self.state = "restarting"
                 self.reason = self.reason or "the connection closed"
 
+    def _arrived(self, item: Any) -> Any:
+        """A message from the server, before the SDK reads it; returns what it reads. A
+        line its parser refused for half an emoji is read after all
+        (:func:`~voicedesk.tools.wire.mended_message`); the protocol version the handshake
+        agrees is noted, and each tool listing mended tool by tool
+        (:func:`~voicedesk.tools.listing.mend_listing`), so one tool the protocol does not
+        allow is left out, not every tool of the server."""
+        if isinstance(item, Exception):
+            line = refused_line(item)
+            return (mended_message(line) if line else None) or item
+        result = getattr(getattr(item, "message", None), "result", None)
+        if not isinstance(result, dict):
+            return item
+        if isinstance(result.get("protocolVersion"), str) and "serverInfo" in result:
+            self._version = result["protocolVersion"]
+        elif self._version and isinstance(result.get("tools"), list):
+            self.refused.update(mend_listing(result, self._version))
+        return item
+
     async def _on_message(self, message: Any) -> None:
         """A server whose tools change says so (tools/list_changed): the model is offered
         the new list. Asked for in a task of its own: the SDK calls this from its read
@@ -582,10 +656,12 @@ class _Server:
         session = self.session
         if session is None:
             return  # not up yet: the list taken when it comes up is the new one
+        refused, self.refused = self.refused, {}  # the new listing says which now
         try:
             tools = await self._list_tools(session)
         except Exception as exc:  # the old list stays; a broken connection says so itself
             log.warning("MCP server %s: listing its changed tools failed: %s", self.name, exc)
+            self.refused = refused
             return
         if session is self.session:
             self.tools = tools
@@ -687,6 +763,15 @@ class _Server:
             with contextlib.suppress(OSError):
                 self._errlog.close()
             self._errlog = None
+
+
+def _not_allowed(wrong: str) -> str:
+    """Why a tool its server listed as the MCP protocol does not allow (``wrong``) is
+    left out."""
+    return (
+        f"the MCP protocol does not allow it as its server lists it ({wrong}). Its other "
+        f"tools are available; the server's maker can fix the listing."
+    )
 
 
 # Why a tool that runs only as an MCP task (``execution.taskSupport: "required"``) is left
@@ -945,6 +1030,8 @@ class ToolManager:
             self._servers.values(), key=lambda s: (_NAME_OK.search(s.name) is not None, s.name)
         )
         for server in servers:
+            for tool_name, wrong in server.refused.items():
+                self._leave_out(server.name, tool_name, "listing", _not_allowed(wrong))
             # A tool whose name is already valid keeps it; the others are suffixed in the
             # order of their own names. In the server's listing order "read.file" took
             # "read_file" from the tool really called that, and a restart that listed them
@@ -1163,11 +1250,7 @@ class ToolManager:
                 return took_too_long(), True
             if exc.code == mt.CONNECTION_CLOSED:
                 server.mark_broken(session, "the connection closed during a call")
-                return (
-                    f"The {server.name} tool server stopped while running {ref.tool.name}; it "
-                    f"is {server.again}. Try again in a few seconds.",
-                    True,
-                )
+                return _died_during(server.name, server.again, ref), True
             return f"The tool {ref.tool.name} failed: {exc.message}", True
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
             server.mark_broken(session, _describe(exc))

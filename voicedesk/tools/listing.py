@@ -1,0 +1,82 @@
+"""A tool server's listing, tool by tool: one tool the MCP protocol does not allow is left
+out, not the whole server.
+
+The MCP SDK checks a ``tools/list`` result whole against the protocol version agreed, and
+refuses all of it for one tool in it the protocol does not allow: an input schema without
+``"type": "object"`` (``{}`` for a tool that takes no arguments, as many servers write
+it), an output schema that is no object, annotations of the wrong shape. Every tool of such
+a server was unavailable all conversation long, its start tried again every 30 s for
+nothing. :func:`mend_listing` runs on the listing as it arrives, before that check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from mcp_types import methods
+
+LISTING = "tools/list"
+
+
+def mend_listing(result: dict[str, Any], version: str) -> dict[str, str]:
+    """Mend ``result`` (a ``tools/list`` result, in place) so the SDK's check of it passes:
+    an input schema with no ``type`` becomes an object (what the server meant, and what
+    the language model is offered anyway); an output schema that is no object is
+    dropped (voicedesk reads a result's content, not its schema); a tool still not
+    allowed in ``version`` is taken out. Returns those taken out: name, what is wrong.
+    Nothing is changed for a version or a listing this cannot check tool by tool: the
+    SDK's own check then says what it says."""
+    tools = result.get("tools")
+    if not isinstance(tools, list) or _allowed(result, version) is not False:
+        return {}
+    refused: dict[str, str] = {}
+    kept: list[Any] = []
+    for tool in tools:
+        if isinstance(tool, dict):
+            _mend(tool)
+        wrong = _wrong(tool, version)
+        if wrong:
+            name = tool.get("name") if isinstance(tool, dict) else None
+            refused[str(name) if name else f"number {len(kept) + len(refused) + 1}"] = wrong
+        else:
+            kept.append(tool)
+    result["tools"] = kept
+    return refused
+
+
+def _mend(tool: dict[str, Any]) -> None:
+    schema = tool.get("inputSchema")
+    if isinstance(schema, dict) and "type" not in schema:
+        tool["inputSchema"] = {"type": "object", **schema}
+    output = tool.get("outputSchema")
+    if "outputSchema" in tool and not (isinstance(output, dict) and output.get("type") == "object"):
+        del tool["outputSchema"]
+
+
+def _allowed(result: dict[str, Any], version: str) -> bool | None:
+    """Whether the protocol ``version`` allows ``result``; None if this cannot tell."""
+    try:
+        methods.validate_server_result(LISTING, version, result)
+    except pydantic.ValidationError:
+        return False
+    except (KeyError, ValueError):  # a version unknown to this SDK: its own check decides
+        return None
+    return True
+
+
+def _wrong(tool: Any, version: str) -> str:
+    """What the protocol finds wrong with ``tool`` as a listing of its own ("" if nothing):
+    its first problem, on one line, where it is in the tool."""
+    try:
+        methods.validate_server_result(LISTING, version, {"tools": [tool]})
+    except pydantic.ValidationError as exc:
+        errors = exc.errors()
+        if not errors:
+            return "not allowed"
+        where = ".".join(str(part) for part in errors[0]["loc"][2:])
+        said = errors[0]["msg"]
+        return f"{where}: {said}" if where else said
+    except (KeyError, ValueError):
+        return ""
+    return ""
