@@ -474,7 +474,7 @@ class OpenAIChat:
             sent = self._refused.shape(kwargs)
             try:
                 async with asyncio.timeout(self.first_token_s):
-                    stream = await self._client.chat.completions.create(**sent)
+                    stream = await self._post_chat(sent)
                     chunks = stream.__aiter__()
                     first = await anext(chunks, None)
                 return stream, chunks, first
@@ -497,6 +497,27 @@ class OpenAIChat:
                 log.info("language model request failed (%s); retrying once", error.message)
                 await asyncio.sleep(_retry_delay(exc))
                 attempt += 1
+
+    async def _post_chat(self, body: dict[str, Any]) -> Any:
+        """Stream a chat completion of ``body`` as it is: the SDK's documented way to send a
+        request (``client.post``), with the same endpoint, key and chunk types as
+        ``chat.completions.create``, but without the type-directed copy ``create`` makes of
+        every message, tool call and tool definition before anything is written. That walk
+        ran on the event loop between the end of speech and the request, and grew with the
+        conversation: 10-40 ms at turn 30 of a tool conversation here, 0.12 s at 60 tool
+        turns. For the plain JSON voicedesk builds it changed nothing."""
+        from openai import AsyncStream, RequestOptions
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+        options: RequestOptions = {"security": {"bearer_auth": True}}  # as ``create`` sends it
+        return await self._client.post(
+            "/chat/completions",
+            cast_to=ChatCompletion,
+            body=body,
+            options=options,
+            stream=True,
+            stream_cls=AsyncStream[ChatCompletionChunk],
+        )
 
     def _request_error(self, exc: BaseException) -> ProviderError | None:
         """The person-facing error for a failure before the first chunk (None: not ours)."""

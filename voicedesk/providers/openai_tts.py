@@ -64,7 +64,10 @@ class OpenAITTS:
             async with self._client.audio.speech.with_streaming_response.create(
                 model=self.model, voice=self.voice, input=text, response_format="pcm"
             ) as resp:
-                async for data in resp.iter_bytes(4800):
+                # as it arrives: in 4,800-byte chunks (0.1 s of audio) the first audio
+                # waited until that much had come, up to 0.1 s more silence before the
+                # answer from a server that makes speech at the pace it is heard
+                async for data in resp.iter_bytes():
                     data = carry + data
                     even = len(data) - len(data) % 2
                     carry = data[even:]
