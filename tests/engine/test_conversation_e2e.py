@@ -1940,3 +1940,60 @@ async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path,
     session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     (record,) = session.records
     assert (record.error, record.heard_text) == (None, "It is yours.")
+
+
+async def test_words_typed_in_the_pause_after_a_spoken_question_leave_it_its_answer(tmp_path):
+    """A question spoken, then a line typed in the pause before the turn was declared over
+    (the terminal UI's box): the typed line is answered, and so is the spoken question.
+    The typed turn's request cancelled the answer being prepared for the spoken one, and
+    its end found no answer to confirm: the question was transcribed, shown and never
+    answered, nor kept in the history, the session log or the records; let it answer, its
+    answer cut the typed one's before a word of it was heard."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "What time is it?"
+    scenario = compose(["question"], tail_s=8.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply="It is noon."),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        typing: list[asyncio.Task[None]] = []
+
+        def type_in_the_pause() -> None:
+            seen.append(ev.Notice(level="info", message="typed"))  # where it was typed
+            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        # as the spoken words' transcript comes: their answer is being prepared
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+        asked_for = [r["messages"][-1]["content"] for r in server.chat_requests()]
+    order = [type(e).__name__ for e in seen if isinstance(e, ev.TurnEnded | ev.Notice)]
+    assert order[:2] == ["Notice", "TurnEnded"], order  # typed before the turn was over
+    assert asked in asked_for and typed in asked_for
+    # each heard whole: the spoken question's answer, confirmed while the typed one
+    # played, waited for its end rather than cut it before a word of it was heard
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard == {typed: ("It is noon.", False), asked: ("About seven minutes.", False)}
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed])
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert sorted(x["text"] for x in lines if x.get("type") == "user") == sorted([asked, typed])
