@@ -1997,3 +1997,66 @@ async def test_words_typed_in_the_pause_after_a_spoken_question_leave_it_its_ans
     assert sorted(users) == sorted([asked, typed])
     lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
     assert sorted(x["text"] for x in lines if x.get("type") == "user") == sorted([asked, typed])
+
+
+async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
+    """A spoken question whose answer failed, then a line typed while "Sorry, I couldn't get
+    an answer just now. Please say that again." was said: the line stops, as speech over
+    it or the stop key stops it, and the typed line's answer plays as soon as it comes.
+    The line played on to its end (about four seconds), asking to say again what the
+    person had moved on from, and the typed answer, ready 0.1 s after the request, waited
+    behind it: 2.2 s of silence in the answer's place."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "What time is it?"
+    scenario = compose(["question"], tail_s=8.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply="It is noon."),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        server.inject("llm", "500", times=4)  # the spoken question's attempts and retries
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        typing: list[asyncio.Task[None]] = []
+
+        async def type_as_the_line_plays() -> None:
+            await asyncio.sleep(0.3)  # the line has begun
+            await session.send_text(typed)
+
+        def on_failure() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_as_the_line_plays()))
+
+        session.bus.subscribe(_at_first(ev.Notice, on_failure))  # "No answer for turn 1"
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+        lines = [
+            b.get("text", "")
+            for r in server.requests
+            if r.provider == "tts" and isinstance(r.body, dict)
+            for b in [r.body]
+        ]
+    assert "say that" in "".join(lines)  # the line was begun
+    failed, answered = session.records
+    assert failed.failed and failed.user_text == asked
+    assert answered.user_text == typed and answered.heard_text == "It is noon."
+    t = answered.t
+    # the typed answer began once its audio came, not once the line had played out
+    assert t["playback_start"] - t["tts_first_audio"] < 0.3, t
+    played, rate = read_wav(tmp_path / "out.wav")
+    typed_at = t["speech_start"]
+    # the line's sound ended right after the typing, before the answer began
+    assert silent_from(played, rate, typed_at, hold_s=0.1) < t["playback_start"]

@@ -608,6 +608,9 @@ class Session:
         text = text.strip()
         if not text:
             return
+        # The error line about an earlier turn ("Please say that again") is over: the
+        # person has moved on. Left to play, the typed line's answer waited behind it.
+        self._speaking.stop_line()
         if self._speaking.playing is not None:
             if getattr(self.audio, "speaker", True):
                 await self._speaking.cut(self.now_s())
