@@ -1942,13 +1942,22 @@ async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path,
     assert (record.error, record.heard_text) == (None, "It is yours.")
 
 
-async def test_words_typed_in_the_pause_after_a_spoken_question_leave_it_its_answer(tmp_path):
-    """A question spoken, then a line typed in the pause before the turn was declared over
-    (the terminal UI's box): the typed line is answered, and so is the spoken question.
-    The typed turn's request cancelled the answer being prepared for the spoken one, and
-    its end found no answer to confirm: the question was transcribed, shown and never
-    answered, nor kept in the history, the session log or the records; let it answer, its
-    answer cut the typed one's before a word of it was heard."""
+@pytest.mark.parametrize(
+    ("typed_at", "after_s"),
+    [(ev.TranscriptFinal, 0.0), (ev.SpeechStarted, 0.5)],
+    ids=["in-the-pause", "while-speaking"],
+)
+async def test_a_line_typed_as_a_question_is_spoken_leaves_both_answered(
+    tmp_path, typed_at, after_s
+):
+    """A line typed (the terminal UI's box) while a question was spoken, or in the pause
+    before its turn was declared over: the typed line is answered, to its end, and then
+    the spoken question. Typed in the pause, the typed turn's request cancelled the answer
+    being prepared for the spoken one, and its end found no answer to confirm: the
+    question was transcribed, shown and never answered, nor kept in the history, the
+    session log or the records. Typed while speaking (or with that fixed), the spoken
+    question's answer cut the typed one's before a word of it was heard (begun over the
+    speech, it had been paused by it at once)."""
     from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     asked, typed = _text("question"), "What time is it?"
@@ -1972,12 +1981,17 @@ async def test_words_typed_in_the_pause_after_a_spoken_question_leave_it_its_ans
         session.bus.subscribe(seen.append)
         typing: list[asyncio.Task[None]] = []
 
-        def type_in_the_pause() -> None:
+        async def type_it() -> None:
+            await asyncio.sleep(after_s)
             seen.append(ev.Notice(level="info", message="typed"))  # where it was typed
-            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+            await session.send_text(typed)
 
-        # as the spoken words' transcript comes: their answer is being prepared
-        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        def type_soon() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_it()))
+
+        # in the pause: as the spoken words' transcript comes (their answer is being
+        # prepared); while speaking: half a second into the question
+        session.bus.subscribe(_at_first(typed_at, type_soon))
         await session.start()
         try:
             await asyncio.sleep(scenario.pcm.size / scenario.rate)

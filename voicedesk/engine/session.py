@@ -1244,6 +1244,10 @@ class Session:
         speaking = self._speaking
         if self._typed_later_plays(turn):
             # the line typed after these words began is answered first, to its end
+            if speaking.barge.paused:
+                # paused as it began over these words, which were no interruption of it
+                speaking.barge.reset()
+                speaking.resume()
             self._spawn(self._confirm_after(turn, reply, speaking.playing))
             return
         if speaking.playing is not None and speaking.playing is not reply:
@@ -1268,14 +1272,13 @@ class Session:
 
     def _typed_later_plays(self, turn: _Turn) -> bool:
         """The answer playing is to a line typed after ``turn``'s speech began (while it
-        was said, or in its pause), and nobody is speaking over it. Confirming ``turn``'s
-        answer cut it, often before a word of it was heard: the typed line went unanswered
-        for an answer to words said before it. Both were asked; each is answered, the one
-        playing first. One paused by these words (it began while they were said) is
-        theirs to cut, as speech over any answer is."""
+        was said, or in its pause), and nobody is speaking now. Confirming ``turn``'s
+        answer cut it, often before a word of it was heard (one begun while these words
+        were said was paused by them at once): the typed line went unanswered for an answer
+        to words said before it. Both were asked; each is answered, the one playing first."""
         playing = self._speaking.playing_turn
         return (
-            not self._speaking.barge.paused
+            self._turn is None
             and playing is not None
             and playing.typed
             and not playing.followup
