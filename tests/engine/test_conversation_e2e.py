@@ -2074,3 +2074,57 @@ async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
     typed_at = t["speech_start"]
     # the line's sound ended right after the typing, before the answer began
     assert silent_from(played, rate, typed_at, hold_s=0.1) < t["playback_start"]
+
+
+async def test_a_question_whose_answer_waited_for_a_typed_lines_is_kept_when_both_are_cut(
+    tmp_path,
+):
+    """A line typed in a spoken question's pause is answered first; the question's answer
+    waits for it. "Wait, stop." over the typed answer cuts it, and the answer to "Wait,
+    stop." replaces the one that waited: the question stays in the history, the records
+    and the session log (and so for --resume), asked and not answered. Dropped with its
+    waiting answer, it was in none of them."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from voicedesk.engine.resume import restore_state
+
+    asked, typed = _text("question"), "Tell me a story."
+    scenario, _ = _spoken_over_the_answer(_say("Wait, stop."), gap_s=0, after_s=3.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript="Wait, stop.", reply="Okay."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        typing: list[asyncio.Task[None]] = []
+
+        def type_in_the_pause() -> None:
+            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard[typed][1] and heard[typed][0].startswith("Put the egg")  # cut
+    assert heard["Wait, stop."] == ("Okay.", False)
+    assert heard[asked] == ("", True)  # asked, never answered
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed, "Wait, stop."])
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert asked in [x["text"] for x in lines if x.get("type") == "user"]
+    state, _ = restore_state(session.log.path)
+    resumed = [m["content"] for t in state["turns"] for m in t["messages"] if m["role"] == "user"]
+    assert asked in resumed

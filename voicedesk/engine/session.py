@@ -1287,12 +1287,22 @@ class Session:
         )
 
     async def _confirm_after(self, turn: _Turn, reply: Reply, playing: Reply | None) -> None:
-        """Confirm ``turn``'s answer once ``playing`` is over (played out or cut), unless
-        it has been cancelled or replaced meanwhile (the person went on)."""
-        while self._speaking.playing is playing and playing is not None:
-            await asyncio.sleep(0.02)
+        """Confirm ``turn``'s answer once ``playing`` is over (played out or cut). One a
+        later turn's answer replaced meanwhile (the person spoke over the typed line's
+        answer) leaves ``turn`` asked and unanswered, in the history and the log as such:
+        dropped, the question was in neither. So is it when the session stops first."""
+        try:
+            while self._speaking.playing is playing and playing is not None:
+                await asyncio.sleep(0.02)
+        except asyncio.CancelledError:
+            self._log_user(turn)  # quitting: --resume has the question, unanswered
+            raise
         if self._reply is reply and self._reply_turn is turn and not reply.cancelled:
             self._maybe_confirm(turn)
+        elif not turn.logged_user:
+            self._log_user(turn)
+            self.context.add_user(turn.turn_id, turn.text)
+            self._finish_turn(turn, heard="", interrupted=True, reply=reply)
 
     def _log_user(self, turn: _Turn, tools: list[dict[str, Any]] | None = None) -> None:
         """The turn's words, once, with the retraction of the turns it took back after
