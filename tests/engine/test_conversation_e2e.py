@@ -2128,3 +2128,47 @@ async def test_a_question_whose_answer_waited_for_a_typed_lines_is_kept_when_bot
     state, _ = restore_state(session.log.path)
     resumed = [m["content"] for t in state["turns"] for m in t["messages"] if m["role"] == "user"]
     assert asked in resumed
+
+
+async def test_quitting_while_a_question_waits_for_a_typed_lines_answer_keeps_it(tmp_path):
+    """Quitting while the typed line's answer plays and the spoken question's answer waits
+    for it: the session log keeps the question, so --resume has it, unanswered."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from voicedesk.engine.resume import restore_state
+
+    asked, typed = _text("question"), "Tell me a story."
+    scenario = compose(["question"], tail_s=12.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        typing: list[asyncio.Task[None]] = []
+        ended = asyncio.Event()
+
+        def type_in_the_pause() -> None:
+            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        session.bus.subscribe(_at_first(ev.TurnEnded, ended.set))
+        await session.start()
+        try:
+            await asyncio.wait_for(ended.wait(), 20)
+            await asyncio.sleep(1.0)  # the typed answer plays; the question's waits
+        finally:
+            await session.stop()
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert [x["text"] for x in lines if x.get("type") == "user"] == [typed, asked]
+    state, _ = restore_state(session.log.path)
+    resumed = [m["content"] for t in state["turns"] for m in t["messages"] if m["role"] == "user"]
+    assert resumed == [typed, asked]

@@ -1297,6 +1297,9 @@ class Session:
         except asyncio.CancelledError:
             self._log_user(turn)  # quitting: --resume has the question, unanswered
             raise
+        if self._closing:
+            self._log_user(turn)
+            return
         if self._reply is reply and self._reply_turn is turn and not reply.cancelled:
             self._maybe_confirm(turn)
         elif not turn.logged_user:
