@@ -1940,3 +1940,235 @@ async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path,
     session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     (record,) = session.records
     assert (record.error, record.heard_text) == (None, "It is yours.")
+
+
+@pytest.mark.parametrize(
+    ("typed_at", "after_s"),
+    [(ev.TranscriptFinal, 0.0), (ev.SpeechStarted, 0.5)],
+    ids=["in-the-pause", "while-speaking"],
+)
+async def test_a_line_typed_as_a_question_is_spoken_leaves_both_answered(
+    tmp_path, typed_at, after_s
+):
+    """A line typed (the terminal UI's box) while a question was spoken, or in the pause
+    before its turn was declared over: the typed line is answered, to its end, and then
+    the spoken question. Typed in the pause, the typed turn's request cancelled the answer
+    being prepared for the spoken one, and its end found no answer to confirm: the
+    question was transcribed, shown and never answered, nor kept in the history, the
+    session log or the records. Typed while speaking (or with that fixed), the spoken
+    question's answer cut the typed one's before a word of it was heard (begun over the
+    speech, it had been paused by it at once)."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "What time is it?"
+    scenario = compose(["question"], tail_s=8.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply="It is noon."),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        typing: list[asyncio.Task[None]] = []
+
+        async def type_it() -> None:
+            await asyncio.sleep(after_s)
+            seen.append(ev.Notice(level="info", message="typed"))  # where it was typed
+            await session.send_text(typed)
+
+        def type_soon() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_it()))
+
+        # in the pause: as the spoken words' transcript comes (their answer is being
+        # prepared); while speaking: half a second into the question
+        session.bus.subscribe(_at_first(typed_at, type_soon))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+        asked_for = [r["messages"][-1]["content"] for r in server.chat_requests()]
+    order = [type(e).__name__ for e in seen if isinstance(e, ev.TurnEnded | ev.Notice)]
+    assert order[:2] == ["Notice", "TurnEnded"], order  # typed before the turn was over
+    assert asked in asked_for and typed in asked_for
+    # each heard whole: the spoken question's answer, confirmed while the typed one
+    # played, waited for its end rather than cut it before a word of it was heard
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard == {typed: ("It is noon.", False), asked: ("About seven minutes.", False)}
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed])
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert sorted(x["text"] for x in lines if x.get("type") == "user") == sorted([asked, typed])
+
+
+async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
+    """A spoken question whose answer failed, then a line typed while "Sorry, I couldn't get
+    an answer just now. Please say that again." was said: the line stops, as speech over
+    it or the stop key stops it, and the typed line's answer plays as soon as it comes.
+    The line played on to its end (about four seconds), asking to say again what the
+    person had moved on from, and the typed answer, ready 0.1 s after the request, waited
+    behind it: 2.2 s of silence in the answer's place."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "What time is it?"
+    scenario = compose(["question"], tail_s=8.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply="It is noon."),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        server.inject("llm", "500", times=4)  # the spoken question's attempts and retries
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        typing: list[asyncio.Task[None]] = []
+
+        async def type_as_the_line_plays() -> None:
+            await asyncio.sleep(0.3)  # the line has begun
+            await session.send_text(typed)
+
+        def on_failure() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_as_the_line_plays()))
+
+        session.bus.subscribe(_at_first(ev.Notice, on_failure))  # "No answer for turn 1"
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+        lines = [
+            b.get("text", "")
+            for r in server.requests
+            if r.provider == "tts" and isinstance(r.body, dict)
+            for b in [r.body]
+        ]
+    assert "say that" in "".join(lines)  # the line was begun
+    failed, answered = session.records
+    assert failed.failed and failed.user_text == asked
+    assert answered.user_text == typed and answered.heard_text == "It is noon."
+    t = answered.t
+    # the typed answer began once its audio came, not once the line had played out
+    assert t["playback_start"] - t["tts_first_audio"] < 0.3, t
+    played, rate = read_wav(tmp_path / "out.wav")
+    typed_at = t["speech_start"]
+    # the line's sound ended right after the typing, before the answer began
+    assert silent_from(played, rate, typed_at, hold_s=0.1) < t["playback_start"]
+
+
+async def test_a_question_whose_answer_waited_for_a_typed_lines_is_kept_when_both_are_cut(
+    tmp_path,
+):
+    """A line typed in a spoken question's pause is answered first; the question's answer
+    waits for it. "Wait, stop." over the typed answer cuts it, and the answer to "Wait,
+    stop." replaces the one that waited: the question stays in the history, the records
+    and the session log (and so for --resume), asked and not answered. Dropped with its
+    waiting answer, it was in none of them."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from voicedesk.engine.resume import restore_state
+
+    asked, typed = _text("question"), "Tell me a story."
+    scenario, _ = _spoken_over_the_answer(_say("Wait, stop."), gap_s=0, after_s=3.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript="Wait, stop.", reply="Okay."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        typing: list[asyncio.Task[None]] = []
+
+        def type_in_the_pause() -> None:
+            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard[typed][1] and heard[typed][0].startswith("Put the egg")  # cut
+    assert heard["Wait, stop."] == ("Okay.", False)
+    assert heard[asked] == ("", True)  # asked, never answered
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed, "Wait, stop."])
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert asked in [x["text"] for x in lines if x.get("type") == "user"]
+    state, _ = restore_state(session.log.path)
+    resumed = [m["content"] for t in state["turns"] for m in t["messages"] if m["role"] == "user"]
+    assert asked in resumed
+
+
+async def test_quitting_while_a_question_waits_for_a_typed_lines_answer_keeps_it(tmp_path):
+    """Quitting while the typed line's answer plays and the spoken question's answer waits
+    for it: the session log keeps the question, so --resume has it, unanswered."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from voicedesk.engine.resume import restore_state
+
+    asked, typed = _text("question"), "Tell me a story."
+    scenario = compose(["question"], tail_s=12.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        typing: list[asyncio.Task[None]] = []
+        ended = asyncio.Event()
+
+        def type_in_the_pause() -> None:
+            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        session.bus.subscribe(_at_first(ev.TurnEnded, ended.set))
+        await session.start()
+        try:
+            await asyncio.wait_for(ended.wait(), 20)
+            await asyncio.sleep(1.0)  # the typed answer plays; the question's waits
+        finally:
+            await session.stop()
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert [x["text"] for x in lines if x.get("type") == "user"] == [typed, asked]
+    state, _ = restore_state(session.log.path)
+    resumed = [m["content"] for t in state["turns"] for m in t["messages"] if m["role"] == "user"]
+    assert resumed == [typed, asked]

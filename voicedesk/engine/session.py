@@ -608,12 +608,22 @@ class Session:
         text = text.strip()
         if not text:
             return
+        # The error line about an earlier turn ("Please say that again") is over: the
+        # person has moved on. Left to play, the typed line's answer waited behind it.
+        self._speaking.stop_line()
         if self._speaking.playing is not None:
             if getattr(self.audio, "speaker", True):
                 await self._speaking.cut(self.now_s())
             else:
                 await self._speaking.end_unspoken(self.now_s())
         spoken = self._turn  # a spoken turn may be in progress; the typed one stands alone
+        # The answer being prepared for spoken words (in their pause, or waiting on their
+        # transcript) is theirs, not this line's to replace: cancelled by this turn's
+        # request, the spoken turn ended with no answer to confirm and went unanswered,
+        # unrecorded and out of the history. Set aside, it is back in its place once the
+        # typed answer is confirmed, and the spoken turn's end confirms it as before.
+        prepared = (self._reply, self._reply_turn)
+        self._reply = self._reply_turn = None
         turn = self._new_turn(self.now_s())
         self._turn = spoken
         turn.typed = True
@@ -623,6 +633,11 @@ class Session:
         turn.record.eou_reason = "typed"
         self.bus.publish(ev.TranscriptFinal(turn_id=turn.turn_id, text=text))
         self._start_reply(turn, confirmed=True)
+        if prepared[0] is not None:
+            if self._reply is None:
+                self._reply, self._reply_turn = prepared
+            else:  # never so far: a typed answer is confirmed as it starts
+                self._spawn(prepared[0].cancel())
 
     # ------------------------------------------------------------------ audio thread hop
     def _on_block(
@@ -1227,6 +1242,14 @@ class Session:
             self._start_reply(turn, confirmed=True, followup=turn.followup)
             return
         speaking = self._speaking
+        if self._typed_later_plays(turn):
+            # the line typed after these words began is answered first, to its end
+            if speaking.barge.paused:
+                # paused as it began over these words, which were no interruption of it
+                speaking.barge.reset()
+                speaking.resume()
+            self._spawn(self._confirm_after(turn, reply, speaking.playing))
+            return
         if speaking.playing is not None and speaking.playing is not reply:
             # named: by the time the task runs, playing is already this new answer
             self._spawn(speaking.cut(self.now_s(), speaking.playing, speaking.playing_turn))
@@ -1246,6 +1269,43 @@ class Session:
         self._set_state("thinking")
         reply.confirm()
         self._log_tool_results(reply, turn.turn_id)  # those of its rounds before it was
+
+    def _typed_later_plays(self, turn: _Turn) -> bool:
+        """The answer playing is to a line typed after ``turn``'s speech began (while it
+        was said, or in its pause), and nobody is speaking now. Confirming ``turn``'s
+        answer cut it, often before a word of it was heard (one begun while these words
+        were said was paused by them at once): the typed line went unanswered for an answer
+        to words said before it. Both were asked; each is answered, the one playing first."""
+        playing = self._speaking.playing_turn
+        return (
+            self._turn is None
+            and playing is not None
+            and playing.typed
+            and not playing.followup
+            and playing.turn_id > turn.turn_id
+            and not turn.typed
+        )
+
+    async def _confirm_after(self, turn: _Turn, reply: Reply, playing: Reply | None) -> None:
+        """Confirm ``turn``'s answer once ``playing`` is over (played out or cut). One a
+        later turn's answer replaced meanwhile (the person spoke over the typed line's
+        answer) leaves ``turn`` asked and unanswered, in the history and the log as such:
+        dropped, the question was in neither. So is it when the session stops first."""
+        try:
+            while self._speaking.playing is playing and playing is not None:
+                await asyncio.sleep(0.02)
+        except asyncio.CancelledError:
+            self._log_user(turn)  # quitting: --resume has the question, unanswered
+            raise
+        if self._closing:
+            self._log_user(turn)
+            return
+        if self._reply is reply and self._reply_turn is turn and not reply.cancelled:
+            self._maybe_confirm(turn)
+        elif not turn.logged_user:
+            self._log_user(turn)
+            self.context.add_user(turn.turn_id, turn.text)
+            self._finish_turn(turn, heard="", interrupted=True, reply=reply)
 
     def _log_user(self, turn: _Turn, tools: list[dict[str, Any]] | None = None) -> None:
         """The turn's words, once, with the retraction of the turns it took back after

@@ -415,12 +415,7 @@ class Speaking(Generic[TurnT]):
     def pause(self, at_s: float) -> None:
         """Silence what is playing at the next block: the error line for good (the person is
         talking), the answer until the interruption's words decide."""
-        line = self.line
-        if line is not None:  # the error line is not resumed: the person is talking
-            self.line = None
-            self._audio.playback.stop(line.utterance_id)
-            self.barge.reset()
-            self._update_idle()
+        self.stop_line()  # the error line is not resumed: the person is talking
         if self.playing is None:
             return
         self._audio.playback.pause()
@@ -428,6 +423,16 @@ class Speaking(Generic[TurnT]):
         if turn is not None:
             turn.record.mark("interrupted_at", at_s, overwrite=True)
             self._bus.publish(ev.BargeIn(turn_id=turn.turn_id, audio_s=at_s))
+
+    def stop_line(self) -> None:
+        """Stop the error line for good, or keep it from beginning if it is being made: the
+        person has moved on (spoke over it, or typed)."""
+        line = self.line
+        if line is not None:
+            self.line = None
+            self._audio.playback.stop(line.utterance_id)
+            self.barge.reset()
+            self._update_idle()
 
     def resume(self, words: str = "") -> None:
         """``words``: the backchannel the answer resumes past ('' for a noise)."""
@@ -552,16 +557,22 @@ class Speaking(Generic[TurnT]):
         for tts in (self._tts, self._fallback_tts):
             if tts is None:
                 continue
-            line = _Line(next(self._utterance_ids))
+            # the line from the start, so that what stops it (``stop_line``) while its
+            # voice is still opening keeps it from beginning at all
+            line = self.line = _Line(next(self._utterance_ids))
             try:
                 stream: SpeechStream = await asyncio.wait_for(tts.open_stream(), 3)
             except Exception as exc:  # the UI notice already carries the error
                 log.info("could not speak the error line with %s: %s", tts.name, exc)
+                if self.line is not line:
+                    return  # stopped meanwhile: no other voice either
+                self.line = None
                 continue
             try:
+                if self.line is not line:
+                    return  # the person moved on while the voice opened
                 await stream.send_text(text)
                 await stream.end_text()
-                self.line = line
                 async with asyncio.timeout(10):
                     async for chunk in stream.audio():
                         if self.line is not line:
