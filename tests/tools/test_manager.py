@@ -2082,3 +2082,71 @@ async def test_a_server_dying_during_a_call_that_may_change_things_is_not_retrie
     assert crashed.is_error and "restarting" in crashed.text, crashed.text
     assert "Try again" not in crashed.text, crashed.text
     assert "whether boom did anything is not known" in crashed.text, crashed.text
+
+
+# A server written by hand, as a Node.js server that cuts text by JavaScript's length and
+# lists a tool taking no arguments with an input schema of {}: its half emoji comes in its
+# handshake's instructions (MODE=init) or in a tool's description (MODE=list).
+HALF_EMOJI_LOOSE_SERVER = """\
+import json
+import os
+import sys
+
+MODE = os.environ["MODE"]
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "news", "version": "1"},
+        }
+        if MODE == "init":
+            result["instructions"] = "Weather news " + chr(0xD83C)
+    elif method == "tools/list":
+        cut = " " + chr(0xD83C) if MODE == "list" else ""
+        result = {
+            "tools": [
+                {"name": "headline", "description": "Today's" + cut, "inputSchema": {}},
+                {"name": "ping", "inputSchema": {"type": "object"}},
+            ]
+        }
+    elif method == "tools/call":
+        result = {"content": [{"type": "text", "text": "pong"}]}
+    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+    out.write(json.dumps(reply).encode() + b"\\n")  # the half as an escape, as JSON.stringify
+    out.flush()
+"""
+
+
+@pytest.mark.parametrize("mode", ["init", "list"])
+async def test_a_listing_read_with_half_an_emoji_is_mended_tool_by_tool_too(
+    tmp_path: Path, mode: str
+) -> None:
+    """A message read after all for half an emoji in it skipped what every other message
+    goes through: half an emoji in the handshake (its instructions) left the protocol
+    version unnoted, and one in the listing (a description cut short) left the listing
+    unmended, so a tool listed with an input schema of ``{}`` had the whole server refused
+    again: "could not start: it sent a ListToolsResult the MCP protocol does not allow",
+    none of its tools offered, tried again every 30 s. Both fixes hold together now."""
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    settings = _one_server(tmp_path, "news", HALF_EMOJI_LOOSE_SERVER)
+    settings.tools.mcpServers["news"].env = {"MODE": mode}
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        offered = {t["function"]["name"] for t in manager.llm_tools()}
+        headline = await manager.call("news__headline", {}, call_id="h")
+        status = manager.status()
+    finally:
+        await manager.aclose()
+    said = [n.message for n in rec.of(ev.Notice)]
+    assert status == {"news": "up"}, said
+    assert offered == {"news__headline", "news__ping"}, said
+    assert not headline.is_error and headline.text == "pong", headline.text

@@ -630,10 +630,15 @@ class _Server:
         (:func:`~voicedesk.tools.wire.mended_message`); the protocol version the handshake
         agrees is noted, and each tool listing mended tool by tool
         (:func:`~voicedesk.tools.listing.mend_listing`), so one tool the protocol does not
-        allow is left out, not every tool of the server."""
+        allow is left out, not every tool of the server. A line read after all goes on
+        through the rest: half an emoji in the handshake left the version unnoted, and
+        one in a listing left it unmended (the whole server refused again)."""
         if isinstance(item, Exception):
             line = refused_line(item)
-            return (mended_message(line) if line else None) or item
+            mended = mended_message(line) if line else None
+            if mended is None:
+                return item
+            item = mended
         result = getattr(getattr(item, "message", None), "result", None)
         if not isinstance(result, dict):
             return item
