@@ -1603,6 +1603,14 @@ server.run("stdio")
 """
 
 
+# What a call stopped at its timeout is told when its tool is not declared harmless to
+# repeat: the tool may have done its work before (test_a_call_cut_at_its_timeout_that_may_…)
+NOT_KNOWN = (
+    " Whether it did anything before that is not known: check (or ask the person) before "
+    "calling it again."
+)
+
+
 async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
     tmp_path: Path,
 ) -> None:
@@ -1634,7 +1642,7 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
         assert endless.is_error and 5.5 < endless.duration_s < 8, endless
         assert endless.text == (
             "The tool build took longer than 6 seconds, the most it is given however it "
-            "reports progress (ten times its server's timeout_s), and was stopped."
+            "reports progress (ten times its server's timeout_s), and was stopped." + NOT_KNOWN
         )
         assert (await manager.call("busy__build", {"steps": 1}, call_id="c")).text == (
             "built in 1 steps"
@@ -1694,7 +1702,8 @@ async def test_a_call_cut_at_its_timeout_is_not_said_to_have_had_ten_times_it(
     slowest = max(bigs, key=lambda r: r.duration_s)
     assert slowest.duration_s >= 3.0, bigs  # the 3 s of "ten times" its timeout_s passed
     for big in bigs:
-        assert big.text == "The tool echo took longer than 0.3 seconds and was stopped.", big
+        said = "The tool echo took longer than 0.3 seconds and was stopped."
+        assert big.text == said + NOT_KNOWN, big
 
 
 MEDIA_SERVER = """
@@ -2150,3 +2159,64 @@ async def test_a_listing_read_with_half_an_emoji_is_mended_tool_by_tool_too(
     assert status == {"news": "up"}, said
     assert offered == {"news__headline", "news__ping"}, said
     assert not headline.is_error and headline.text == "pong", headline.text
+
+
+# Tools of each kind a retry matters to: one that changes things (undeclared), one that
+# only reads, one that may be repeated to no further effect; each is slow or crashes.
+ACTING_SERVER = """\
+import os
+import time
+
+import mcp_types as mt
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("billing")
+READS = mt.ToolAnnotations(read_only_hint=True)
+SAME = mt.ToolAnnotations(read_only_hint=False, idempotent_hint=True)
+
+
+@server.tool()
+def send_slowly() -> str:
+    time.sleep(5)
+    return "sent"
+
+
+@server.tool(annotations=READS)
+def balance_slowly() -> str:
+    time.sleep(5)
+    return "42"
+
+
+@server.tool(annotations=SAME)
+def set_due_date() -> str:
+    os._exit(1)
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_call_cut_at_its_timeout_that_may_have_acted_is_not_retried_blindly(
+    tmp_path: Path,
+) -> None:
+    """A call stopped at its timeout_s may have done its work before (a payment service
+    that sent the invoice, then was slow to say so; the cancel sent to it is a request,
+    not an undo): the model heard only that it "took longer than 30 seconds and was
+    stopped", and could send the invoice twice, as it could after a crash before. It is
+    told now that whether the tool did anything is not known. A tool that only reads, or
+    one its server declares may be repeated to no further effect (idempotent), is still
+    simply tried again after a crash."""
+    settings = _one_server(tmp_path, "billing", ACTING_SERVER)
+    settings.tools.mcpServers["billing"].timeout_s = 0.5
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        send = await manager.call("billing__send_slowly", {}, call_id="s")
+        balance = await manager.call("billing__balance_slowly", {}, call_id="b")
+        due = await manager.call("billing__set_due_date", {}, call_id="d")
+    finally:
+        await manager.aclose()
+    said = "The tool send_slowly took longer than 0.5 seconds and was stopped."
+    assert send.text == said + NOT_KNOWN, send.text
+    assert balance.text == "The tool balance_slowly took longer than 0.5 seconds and was stopped."
+    assert due.is_error and due.text.endswith("Try again in a few seconds."), due.text

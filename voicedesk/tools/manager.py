@@ -222,18 +222,36 @@ _NPM_ERROR = re.compile(r"^npm (?:error|ERR!)\s+(.*)$")
 _NPM_BARE = re.compile(r"^(?:code|syscall|errno|path|\d{3})\b\s*\S*$")
 
 
+def _reads_only(tool: mt.Tool) -> bool:
+    """Whether ``tool`` only reads, as its server declares (MCP's readOnlyHint); a tool
+    that does not say is taken to change things."""
+    hints = tool.annotations
+    return hints is not None and hints.read_only_hint is True
+
+
+def _may_repeat(tool: mt.Tool) -> bool:
+    """Whether calling ``tool`` again is harmless, as its server declares: it only reads,
+    or a repeat with the same arguments has no further effect (MCP's idempotentHint)."""
+    hints = tool.annotations
+    return _reads_only(tool) or (hints is not None and hints.idempotent_hint is True)
+
+
+# Told of a call that may have done its work unseen (its server died, or it was stopped
+# at its timeout): told only to try again, the model could send the same invoice twice.
+_CHECK_FIRST = "check (or ask the person) before calling it again."
+
+
 def _died_during(server: str, again: str, ref: _ToolRef) -> str:
     """What the model is told of a call whose server died before it answered. A tool that
-    may change things (not declared read-only) may have done its work before: told to try
-    again, the model could send the same invoice twice."""
+    may change things (not declared read-only or idempotent) may have done its work
+    before: told to try again, the model could send the same invoice twice."""
     name = ref.tool.name
     said = f"The {server} tool server stopped while running {name}; it is {again}."
-    hints = ref.tool.annotations
-    if hints is not None and hints.read_only_hint is True:
+    if _may_repeat(ref.tool):
         return f"{said} Try again in a few seconds."
     return (
         f"{said} It stopped before answering, so whether {name} did anything is not "
-        f"known: check (or ask the person) before calling it again."
+        f"known: {_CHECK_FIRST}"
     )
 
 
@@ -994,8 +1012,7 @@ class ToolManager:
             ref = self._names.get(name)
             if ref is None:
                 continue
-            hints = ref.tool.annotations
-            if hints is None or hints.read_only_hint is not True:
+            if not _reads_only(ref.tool):
                 return False
         return True
 
@@ -1221,13 +1238,20 @@ class ToolManager:
             # that stopped reading waits up to 5 s more, past a short timeout_s's ten times
             deadline = limit.when() if limit is not None else None
             if deadline is not None and deadline >= started + longest:
-                return (
+                said = (
                     f"The tool {name} took longer than {longest:g} seconds, the most it is "
                     f"given however it reports progress ({PROGRESS_MAX_FACTOR_WORD} times its "
                     f"server's timeout_s), and was stopped."
                 )
-            quiet = " without reporting progress" if reported else ""
-            return f"The tool {name} took longer than {timeout:g} seconds{quiet} and was stopped."
+            else:
+                quiet = " without reporting progress" if reported else ""
+                said = (
+                    f"The tool {name} took longer than {timeout:g} seconds{quiet} and was stopped."
+                )
+            if _may_repeat(ref.tool):
+                return said
+            # the stop is a request to the server, no undo: the work may be done already
+            return f"{said} Whether it did anything before that is not known: {_CHECK_FIRST}"
 
         # RequestParamsMeta is open (PEP 728 extra_items=Any), which mypy does not read yet:
         # it takes any key beyond progress_token for an unknown one
