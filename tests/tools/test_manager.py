@@ -2220,3 +2220,114 @@ async def test_a_call_cut_at_its_timeout_that_may_have_acted_is_not_retried_blin
     assert send.text == said + NOT_KNOWN, send.text
     assert balance.text == "The tool balance_slowly took longer than 0.5 seconds and was stopped."
     assert due.is_error and due.text.endswith("Try again in a few seconds."), due.text
+
+
+# A url server written by hand (the SDK's own servers write UTF-8, and no lone halves):
+# its ``menu`` answers in Windows-1252, its ``weather`` with half an emoji (as a Node.js
+# server that cut its text by JavaScript's length), as JSON or as an event stream (argv).
+RAW_HTTP_SERVER = """\
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PORT, KIND = int(sys.argv[1]), sys.argv[2]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, code, body=b"", kind="application/json"):
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # no stream of the server's own
+        self._send(405)
+
+    def do_DELETE(self):
+        self._send(200)
+
+    def do_POST(self):
+        message = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if "id" not in message:
+            return self._send(202)  # a notification
+        method, params = message["method"], message.get("params") or {}
+        result = {}
+        if method == "initialize":
+            result = {
+                "protocolVersion": params["protocolVersion"],
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "raw", "version": "1"},
+            }
+        elif method == "tools/list":
+            names = ("menu", "weather", "ping")
+            result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in names]}
+        elif method == "tools/call":
+            said = {"menu": "Café crème: 3 €", "weather": "Sunny \\\\ud83c all week \\U0001F600"}
+            text = said.get(params["name"], "pong")
+            result = {"content": [{"type": "text", "text": text}]}
+        reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+        body = json.dumps(reply).replace("\\\\\\\\ud83c", "\\\\ud83c")  # the half, escaped
+        if params.get("name") == "menu":
+            body = json.dumps(reply, ensure_ascii=False)
+        data = body.encode("cp1252", "backslashreplace")
+        if KIND == "sse":
+            return self._send(200, b"event: message\\ndata: " + data + b"\\n\\n", "text/event-stream")
+        self._send(200, data)
+
+
+ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+"""
+
+
+@pytest.mark.parametrize("kind", ["json", "sse"])
+async def test_a_url_servers_answer_not_utf8_or_with_half_an_emoji_is_read(
+    tmp_path: Path, kind: str
+) -> None:
+    """What a stdio server's answers were mended for came through a url server as a
+    failure, though the tool had run: the model was told "The tool menu failed: Failed to
+    parse JSON response: 1 validation error for union[JSONRPCRequest, …] Invalid JSON:
+    invalid unicode code point … For further information visit https://errors.pydantic…",
+    a part of the answer's bytes in it. Such an answer is read as it is from a stdio
+    server now: each byte that is no UTF-8, and each half emoji, as U+FFFD."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = tmp_path / "raw.py"
+    script.write_text(RAW_HTTP_SERVER)
+    server = subprocess.Popen([sys.executable, str(script), str(port), kind])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline and server.poll() is None
+            await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/mcp"
+        settings = Settings.model_validate(
+            {"tools": {"docs_server": False, "mcpServers": {"raw": {"url": url}}}}
+        )
+        manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+        await manager.start()
+        try:
+            menu = await manager.call("raw__menu", {}, call_id="m")
+            weather = await manager.call("raw__weather", {}, call_id="w")
+            ping = await manager.call("raw__ping", {}, call_id="p")
+        finally:
+            await manager.aclose()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert not menu.is_error and menu.text == "Caf\ufffd cr\ufffdme: 3 \ufffd", menu.text
+    assert not weather.is_error, weather.text
+    assert weather.text == "Sunny \ufffd all week \U0001f600", weather.text
+    assert not ping.is_error and ping.text == "pong", ping.text

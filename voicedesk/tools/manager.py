@@ -56,7 +56,7 @@ from voicedesk.tools.schemas import (
     openai_parameters,
     schema_refused,
 )
-from voicedesk.tools.wire import mended_message, refused_line
+from voicedesk.tools.wire import mend_answer, mended_message, refused_line
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,9 @@ def mcp_http_client(url: str, headers: dict[str, str]) -> Any:
         headers=headers or None,
         timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
         mounts=direct_mounts(url),
+        # bytes that are no UTF-8, half an emoji: what the SDK's parser refused, and it
+        # told the model a call had failed that had run
+        event_hooks={"response": [mend_answer]},
     )
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx2
 import pydantic
 from mcp import types
 from mcp.shared.message import SessionMessage
@@ -66,3 +68,65 @@ def _mend(value: Any) -> tuple[Any, bool]:
             any(k_changed or v_changed for (_, k_changed), (_, v_changed) in pairs),
         )
     return value, False
+
+
+# A lone half's escape in JSON text: an escape (its backslash not itself escaped) of a
+# first half not followed by a second, or of a second half alone. A pair is kept.
+_LONE_ESCAPE = re.compile(
+    rb"(?<!\\)((?:\\\\)*)\\u(?:(?i:(d[89ab][0-9a-f]{2})(\\ud[c-f][0-9a-f]{2})?)|(?i:d[c-f][0-9a-f]{2}))"
+)
+
+
+def _keep_pairs(match: re.Match[bytes]) -> bytes:
+    if match.group(2) and match.group(3):
+        return match.group(0)
+    return match.group(1) + rb"\ufffd"
+
+
+def mended_json(data: bytes) -> bytes:
+    """``data`` (JSON text, or lines of an event stream) with each lone half of a UTF-16
+    pair as U+FFFD, and each byte that is no UTF-8 as U+FFFD: what the SDK's parser
+    refuses in a url server's answer, which it then reported as the call's failure."""
+    if b"\\u" in data:
+        data = _LONE_ESCAPE.sub(_keep_pairs, data)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        data = data.decode("utf-8", "replace").encode("utf-8")
+    return data
+
+
+class _MendedStream(httpx2.AsyncByteStream):
+    """A url server's answer, line by line through :func:`mended_json` (a line is never
+    cut inside an escape or a character; an event stream's events end with one)."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        carry = b""
+        async for chunk in self._inner:
+            data = carry + chunk
+            # the last line's end (an event stream's lines may end in CR alone)
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+            carry = data[cut:]
+            if cut:
+                yield mended_json(data[:cut])
+        if carry:
+            yield mended_json(carry)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def mend_answer(response: httpx2.Response) -> None:
+    """An HTTP client's response hook: a url server's JSON or event-stream answer is read
+    through :func:`mended_json`, as a stdio server's is (``encoding_error_handler``,
+    :func:`mended_message`). A compressed answer is left as it is: its bytes are not
+    the text until they are decompressed, after this hook."""
+    kind = response.headers.get("content-type", "").lower()
+    packed = response.headers.get("content-encoding", "identity").lower() != "identity"
+    if packed or not kind.startswith(("application/json", "text/event-stream")):
+        return
+    if isinstance(response.stream, httpx2.AsyncByteStream):
+        response.stream = _MendedStream(response.stream)
