@@ -1956,6 +1956,8 @@ TOOLS = {  # name: the tool as listed, beside its name
     },
     "batch": {"inputSchema": {"type": "array", "items": {"type": "string"}}},
     "undescribed": {"inputSchema": {"type": "object"}, "annotations": "read-only"},
+    "bare": {},  # no input schema at all: a tool that takes no arguments
+    "pictured": {"inputSchema": {"type": "object"}, "icons": "sun.png", "title": 7},
 }
 out = sys.stdout.buffer
 for line in sys.stdin.buffer:
@@ -1993,8 +1995,10 @@ async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_it
     annotations of the wrong shape. Every tool of such a server was unavailable all
     conversation long, "could not start: it sent a ListToolsResult the MCP protocol does
     not allow", tried again every 30 s for nothing. An input schema without a type is an
-    object (as OpenAI is offered it anyway), an output schema voicedesk does not use is
-    dropped, and a tool still not allowed is left out, said once; its other tools serve."""
+    object (as OpenAI is offered it anyway), so is one missing, an output schema voicedesk
+    does not use is dropped, and so is what only describes a tool (annotations, icons, a
+    title) of the wrong shape: such a tool was left out, though it works the same without
+    it. A tool still not allowed is left out, said once; its other tools serve."""
     bus = ev.EventBus()
     rec = Recorder(bus)
     settings = _one_server(tmp_path, "loose", LOOSE_LISTING_SERVER)
@@ -2006,17 +2010,27 @@ async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_it
         add = await manager.call("loose__add", {"n": 41}, call_id="a")
         echo = await manager.call("loose__echo", {"text": "hi"}, call_id="e")
         status = manager.status()
+        changes_things = not manager.reads_only(["loose__undescribed"])
     finally:
         await manager.aclose()
     assert status == {"loose": "up"}
-    assert offered == {"loose__ping", "loose__add", "loose__echo"}, offered
+    assert offered == {
+        "loose__ping",
+        "loose__add",
+        "loose__echo",
+        "loose__undescribed",
+        "loose__bare",
+        "loose__pictured",
+    }, offered
     assert (ping.text, add.text, echo.text) == ("pong", "42", "hi")
     said = [n.message for n in rec.of(ev.Notice)]
     left_out = [m for m in said if "left out" in m]
-    assert len(left_out) == 2, said
+    assert len(left_out) == 1, said
     batch = next(m for m in left_out if "batch" in m)
     assert "inputSchema.type" in batch and "Its other tools are available" in batch, batch
-    assert any("undescribed" in m and "annotations" in m for m in left_out), left_out
+    # what only describes a tool (its hints, icons, title) is dropped when of the wrong
+    # shape: the tool does the same without it (hints gone, it counts as changing things)
+    assert changes_things
     assert not any("could not start" in m for m in said), said
 
 
