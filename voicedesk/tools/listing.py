@@ -38,15 +38,16 @@ def mend_listing(result: dict[str, Any], version: str) -> dict[str, str]:
     tools = result.get("tools")
     if not isinstance(tools, list) or _allowed(result, version) is not False:
         return {}
+    rest = {key: value for key, value in result.items() if key != "tools"}
     refused: dict[str, str] = {}
     kept: list[Any] = []
     for tool in tools:
         if isinstance(tool, dict):
             _mend(tool)
-        wrong = _wrong(tool, version)
+        wrong = _wrong(tool, rest, version)
         while wrong and isinstance(tool, dict) and wrong[0] in DESCRIBING and wrong[0] in tool:
             del tool[wrong[0]]
-            wrong = _wrong(tool, version)
+            wrong = _wrong(tool, rest, version)
         if wrong:
             name = tool.get("name") if isinstance(tool, dict) else None
             refused[str(name) if name else f"number {len(kept) + len(refused) + 1}"] = wrong[1]
@@ -78,16 +79,17 @@ def _allowed(result: dict[str, Any], version: str) -> bool | None:
     return True
 
 
-def _wrong(tool: Any, version: str) -> tuple[str, str] | None:
-    """What the protocol finds wrong with ``tool`` as a listing of its own (None if
-    nothing): the field of the tool its first problem is in ("" if the tool itself), and
-    that problem, on one line, where it is in the tool."""
+def _wrong(tool: Any, rest: dict[str, Any], version: str) -> tuple[str, str] | None:
+    """What the protocol finds wrong with ``tool`` in a listing of its own beside the
+    listing's other fields, ``rest`` (None if nothing): the field of the tool its first
+    problem is in ("" if the tool itself), and that problem, on one line, where it is in
+    the tool. What is wrong with the listing itself is no tool's: the SDK's check says it."""
     try:
-        methods.validate_server_result(LISTING, version, {"tools": [tool]})
+        methods.validate_server_result(LISTING, version, {**rest, "tools": [tool]})
     except pydantic.ValidationError as exc:
-        errors = exc.errors()
+        errors = [error for error in exc.errors() if tuple(error["loc"][:2]) == ("tools", 0)]
         if not errors:
-            return "", "not allowed"
+            return None
         loc = [str(part) for part in errors[0]["loc"][2:]]
         said = errors[0]["msg"]
         return (loc[0] if loc else ""), (f"{'.'.join(loc)}: {said}" if loc else said)
