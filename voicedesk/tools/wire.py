@@ -70,25 +70,32 @@ def _mend(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
-# A lone half's escape in JSON text: an escape (its backslash not itself escaped) of a
-# first half not followed by a second, or of a second half alone. A pair is kept.
+# A lone half's escape in JSON text: a first half not followed by a second, or a second
+# not preceded by a first. A pair is not matched (the emoji of a long answer cost nothing
+# each), and the pattern begins with its literal "\\u", which the regex engine searches
+# for at C speed: one with a lookbehind first took 1.2 s over an 8.5 MB answer.
+_HIGH, _LOW = rb"[dD][89abAB][0-9a-fA-F]{2}", rb"[dD][c-fC-F][0-9a-fA-F]{2}"
 _LONE_ESCAPE = re.compile(
-    rb"(?<!\\)((?:\\\\)*)\\u(?:(?i:(d[89ab][0-9a-f]{2})(\\ud[c-f][0-9a-f]{2})?)|(?i:d[c-f][0-9a-f]{2}))"
+    rb"\\u(?:" + _HIGH + rb"(?!\\u" + _LOW + rb")|(?<!\\u" + _HIGH + rb"\\u)" + _LOW + rb")"
 )
 
 
-def _keep_pairs(match: re.Match[bytes]) -> bytes:
-    if match.group(2) and match.group(3):
-        return match.group(0)
-    return match.group(1) + rb"\ufffd"
+def _lone_half(match: re.Match[bytes]) -> bytes:
+    """U+FFFD's escape for ``match``, unless its backslash is itself escaped (an odd
+    number of backslashes before it): then the text "\\ud83c", kept."""
+    data, at = match.string, match.start()
+    before = 0
+    while before < at and data[at - before - 1] == ord("\\"):
+        before += 1
+    return match.group(0) if before % 2 else rb"\ufffd"
 
 
 def mended_json(data: bytes) -> bytes:
     """``data`` (JSON text, or lines of an event stream) with each lone half of a UTF-16
     pair as U+FFFD, and each byte that is no UTF-8 as U+FFFD: what the SDK's parser
     refuses in a url server's answer, which it then reported as the call's failure."""
-    if b"\\u" in data:
-        data = _LONE_ESCAPE.sub(_keep_pairs, data)
+    if b"\\ud" in data or b"\\uD" in data:
+        data = _LONE_ESCAPE.sub(_lone_half, data)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -104,16 +111,18 @@ class _MendedStream(httpx2.AsyncByteStream):
         self._inner = inner
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        carry = b""
+        carry: list[bytes] = []  # a line begun, not ended: joined once it ends (a JSON
+        # answer is one line, megabytes long, in many chunks)
         async for chunk in self._inner:
-            data = carry + chunk
-            # the last line's end (an event stream's lines may end in CR alone)
-            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-            carry = data[cut:]
-            if cut:
-                yield mended_json(data[:cut])
+            # the last line's end in it (an event stream's lines may end in CR alone)
+            cut = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1
+            if not cut:
+                carry.append(chunk)
+                continue
+            yield mended_json(b"".join([*carry, chunk[:cut]]))
+            carry = [chunk[cut:]] if cut < len(chunk) else []
         if carry:
-            yield mended_json(carry)
+            yield mended_json(b"".join(carry))
 
     async def aclose(self) -> None:
         await self._inner.aclose()
