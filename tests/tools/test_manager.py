@@ -2345,3 +2345,26 @@ async def test_a_url_servers_answer_not_utf8_or_with_half_an_emoji_is_read(
     assert not weather.is_error, weather.text
     assert weather.text == "Sunny \ufffd all week \U0001f600", weather.text
     assert not ping.is_error and ping.text == "pong", ping.text
+
+
+async def test_a_servers_only_tool_left_out_is_not_said_to_leave_others(tmp_path: Path) -> None:
+    """A server whose only tool was left out for its listing had the person told "Its
+    other tools are available": it has none, and nothing of it is offered."""
+    source = LOOSE_LISTING_SERVER.replace(
+        "for name, tool in TOOLS.items()]", 'for name, tool in TOOLS.items() if name == "batch"]'
+    )
+    assert source != LOOSE_LISTING_SERVER
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(
+        _one_server(tmp_path, "loose", source), bus=bus, log_dir=tmp_path / "logs"
+    )
+    await manager.start()
+    try:
+        offered = manager.llm_tools()
+    finally:
+        await manager.aclose()
+    assert offered == []
+    (said,) = [n.message for n in rec.of(ev.Notice) if "left out" in n.message]
+    assert "other tools are available" not in said, said
+    assert "offers no other tool" in said, said

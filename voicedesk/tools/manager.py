@@ -791,13 +791,16 @@ class _Server:
             self._errlog = None
 
 
-def _not_allowed(wrong: str) -> str:
+def _not_allowed(wrong: str, others: bool) -> str:
     """Why a tool its server listed as the MCP protocol does not allow (``wrong``) is
-    left out."""
-    return (
-        f"the MCP protocol does not allow it as its server lists it ({wrong}). Its other "
-        f"tools are available; the server's maker can fix the listing."
+    left out; ``others``: whether its server lists other tools (one whose only tool
+    this was was said to have its "other tools available")."""
+    then = (
+        "Its other tools are available; the server's maker can fix the listing."
+        if others
+        else "The server offers no other tool; its maker can fix the listing."
     )
+    return f"the MCP protocol does not allow it as its server lists it ({wrong}). {then}"
 
 
 # Why a tool that runs only as an MCP task (``execution.taskSupport: "required"``) is left
@@ -1056,7 +1059,8 @@ class ToolManager:
         )
         for server in servers:
             for tool_name, wrong in server.refused.items():
-                self._leave_out(server.name, tool_name, "listing", _not_allowed(wrong))
+                why = _not_allowed(wrong, bool(server.tools))
+                self._leave_out(server.name, tool_name, "listing", why)
             # A tool whose name is already valid keeps it; the others are suffixed in the
             # order of their own names. In the server's listing order "read.file" took
             # "read_file" from the tool really called that, and a restart that listed them
