@@ -2279,7 +2279,7 @@ class Handler(BaseHTTPRequestHandler):
                 "serverInfo": {"name": "raw", "version": "1"},
             }
         elif method == "tools/list":
-            names = ("menu", "weather", "ping")
+            names = ("menu", "weather", "ping", "send")
             result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in names]}
         elif method == "tools/call":
             said = {"menu": "Café crème: 3 €", "weather": "Sunny \\\\ud83c all week \\U0001F600"}
@@ -2290,6 +2290,8 @@ class Handler(BaseHTTPRequestHandler):
         if params.get("name") == "menu":
             body = json.dumps(reply, ensure_ascii=False)
         data = body.encode("cp1252", "backslashreplace")
+        if params.get("name") == "send":  # cut short: no JSON, whatever is mended
+            data = data[: len(data) // 2]
         if KIND == "sse":
             return self._send(200, b"event: message\\ndata: " + data + b"\\n\\n", "text/event-stream")
         self._send(200, data)
@@ -2368,3 +2370,53 @@ async def test_a_servers_only_tool_left_out_is_not_said_to_leave_others(tmp_path
     (said,) = [n.message for n in rec.of(ev.Notice) if "left out" in n.message]
     assert "other tools are available" not in said, said
     assert "offers no other tool" in said, said
+
+
+async def test_a_url_servers_answer_that_cannot_be_read_is_said_in_a_line(
+    tmp_path: Path,
+) -> None:
+    """An answer of a url server that is no JSON at all (cut short) reached the model as
+    "The tool send failed: Failed to parse JSON response: 1 validation error for
+    union[JSONRPCRequest,JSONRPCNotification,JSONRPCResponse,JSONRPCError] Invalid JSON:
+    EOF while parsing … For further information visit https://errors.pydantic.dev/…",
+    part of the answer's bytes in it, and as a failure the model could simply try again,
+    though the tool had run. It is told in a line that the answer could not be read, and
+    that whether the tool did anything is not known."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = tmp_path / "raw.py"
+    script.write_text(RAW_HTTP_SERVER)
+    server = subprocess.Popen([sys.executable, str(script), str(port), "json"])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline and server.poll() is None
+            await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/mcp"
+        settings = Settings.model_validate(
+            {"tools": {"docs_server": False, "mcpServers": {"raw": {"url": url}}}}
+        )
+        manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+        await manager.start()
+        try:
+            send = await manager.call("raw__send", {}, call_id="s")
+            ping = await manager.call("raw__ping", {}, call_id="p")
+        finally:
+            await manager.aclose()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert send.is_error and "\n" not in send.text, send.text
+    assert send.text.startswith("The raw tool server's answer to send could not be read ("), send
+    assert "pydantic" not in send.text and "union[" not in send.text, send.text
+    assert send.text.endswith(
+        "It ran, but what it did is not known: check (or ask the person) before calling it again."
+    ), send.text
+    assert not ping.is_error and ping.text == "pong", ping.text

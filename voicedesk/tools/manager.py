@@ -258,6 +258,20 @@ def _died_during(server: str, again: str, ref: _ToolRef) -> str:
     )
 
 
+def _unreadable(server: str, ref: _ToolRef, message: str) -> str:
+    """What the model is told of a call whose answer could not be read (the MCP SDK's
+    ``message`` says why, a pydantic report a dozen lines long with a part of the answer
+    in it): the reason in a line and, the tool having run, that what it did is not known
+    unless repeating it is harmless."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    found = next((line for line in lines if line.startswith("Invalid JSON:")), "")
+    reason = found.split(" [type=", 1)[0] if found else (lines[0] if lines else "no reason")
+    said = f"The {server} tool server's answer to {ref.tool.name} could not be read ({reason})."
+    if _may_repeat(ref.tool):
+        return said
+    return f"{said} It ran, but what it did is not known: {_CHECK_FIRST}"
+
+
 def _npm_reason(lines: list[str]) -> str:
     """npm's own summary of why it failed, from a server started with npx (as the config
     template shows): its first error line that says something, such as "404 Not Found -
@@ -1287,6 +1301,8 @@ class ToolManager:
             if exc.code == mt.CONNECTION_CLOSED:
                 server.mark_broken(session, "the connection closed during a call")
                 return _died_during(server.name, server.again, ref), True
+            if exc.code == mt.PARSE_ERROR:  # a url server's answer that is no JSON
+                return _unreadable(server.name, ref, exc.message), True
             return f"The tool {ref.tool.name} failed: {exc.message}", True
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
             server.mark_broken(session, _describe(exc))
