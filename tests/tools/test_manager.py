@@ -2373,7 +2373,7 @@ async def test_a_servers_only_tool_left_out_is_not_said_to_leave_others(tmp_path
 
 
 async def test_a_url_servers_answer_that_cannot_be_read_is_said_in_a_line(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An answer of a url server that is no JSON at all (cut short) reached the model as
     "The tool send failed: Failed to parse JSON response: 1 validation error for
@@ -2381,7 +2381,8 @@ async def test_a_url_servers_answer_that_cannot_be_read_is_said_in_a_line(
     EOF while parsing … For further information visit https://errors.pydantic.dev/…",
     part of the answer's bytes in it, and as a failure the model could simply try again,
     though the tool had run. It is told in a line that the answer could not be read, and
-    that whether the tool did anything is not known."""
+    that whether the tool did anything is not known. The console had the SDK's traceback
+    of it, forty lines; it has a line naming the server now."""
     import socket
     import subprocess
 
@@ -2404,12 +2405,13 @@ async def test_a_url_servers_answer_that_cannot_be_read_is_said_in_a_line(
             {"tools": {"docs_server": False, "mcpServers": {"raw": {"url": url}}}}
         )
         manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-        await manager.start()
-        try:
-            send = await manager.call("raw__send", {}, call_id="s")
-            ping = await manager.call("raw__ping", {}, call_id="p")
-        finally:
-            await manager.aclose()
+        with caplog.at_level(logging.WARNING):
+            await manager.start()
+            try:
+                send = await manager.call("raw__send", {}, call_id="s")
+                ping = await manager.call("raw__ping", {}, call_id="p")
+            finally:
+                await manager.aclose()
     finally:
         server.terminate()
         server.wait(10)
@@ -2420,3 +2422,7 @@ async def test_a_url_servers_answer_that_cannot_be_read_is_said_in_a_line(
         "It ran, but what it did is not known: check (or ask the person) before calling it again."
     ), send.text
     assert not ping.is_error and ping.text == "pong", ping.text
+    (logged,) = [r for r in caplog.records if r.name.startswith("mcp.client")]
+    said = logged.getMessage()
+    assert logged.exc_info is None and "\n" not in said, said
+    assert said.startswith("tool server “raw” (tools.mcpServers.raw) sent an answer that "), said

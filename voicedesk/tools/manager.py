@@ -156,6 +156,32 @@ class _StrayStdoutFilter(logging.Filter):
 logging.getLogger("mcp.client.stdio").addFilter(_StrayStdoutFilter())
 
 
+class _UnreadableAnswerFilter(logging.Filter):
+    """The SDK logs a url server's answer it cannot read (no JSON: cut short, say) with its
+    traceback, forty lines on our stderr for one answer; the call is told what it needs
+    (:func:`_unreadable`). One line naming the server and why is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() not in ("Error parsing JSON response", "Error parsing SSE message"):
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        why = str(exc).splitlines()[0] if exc is not None and str(exc) else "no reason given"
+        errors = getattr(exc, "errors", None)
+        with contextlib.suppress(Exception):  # only the wording depends on it
+            why = str(errors()[0]["msg"]) if callable(errors) else why
+        server = _SERVER.get()
+        name = server.name if server is not None else None
+        who = f"tool server “{name}” ({server_setting(name)})" if name else "a tool server"
+        record.msg = f"{who} sent an answer that could not be read ({why}); its call was told so."
+        record.args = ()
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("mcp.client.streamable_http").addFilter(_UnreadableAnswerFilter())
+
+
 @dataclass(frozen=True)
 class _ToolRef:
     server: str
@@ -1281,6 +1307,9 @@ class ToolManager:
             if answer_id and ref.server == DOCS_SERVER
             else None
         )
+        # a url server's request is sent in this task's context: the SDK's log records of
+        # it name the server so (_UnreadableAnswerFilter)
+        named = _SERVER.set(server)
         try:
             # Cancelled by this timeout, the SDK sends the server a courtesy cancel (bounded,
             # should the server have stopped reading its input); its own clock, at the
@@ -1313,6 +1342,8 @@ class ToolManager:
             )
         except Exception as exc:
             return f"The tool {ref.tool.name} failed: {_describe(exc)}.", True
+        finally:
+            _SERVER.reset(named)
         return result_text(result), bool(result.is_error)
 
     # ------------------------------------------------------------------ events
