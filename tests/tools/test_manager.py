@@ -1603,6 +1603,14 @@ server.run("stdio")
 """
 
 
+# What a call stopped at its timeout is told when its tool is not declared harmless to
+# repeat: the tool may have done its work before (test_a_call_cut_at_its_timeout_that_may_…)
+NOT_KNOWN = (
+    " Whether it did anything before that is not known: check (or ask the person) before "
+    "calling it again."
+)
+
+
 async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
     tmp_path: Path,
 ) -> None:
@@ -1634,7 +1642,7 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
         assert endless.is_error and 5.5 < endless.duration_s < 8, endless
         assert endless.text == (
             "The tool build took longer than 6 seconds, the most it is given however it "
-            "reports progress (ten times its server's timeout_s), and was stopped."
+            "reports progress (ten times its server's timeout_s), and was stopped." + NOT_KNOWN
         )
         assert (await manager.call("busy__build", {"steps": 1}, call_id="c")).text == (
             "built in 1 steps"
@@ -1694,7 +1702,8 @@ async def test_a_call_cut_at_its_timeout_is_not_said_to_have_had_ten_times_it(
     slowest = max(bigs, key=lambda r: r.duration_s)
     assert slowest.duration_s >= 3.0, bigs  # the 3 s of "ten times" its timeout_s passed
     for big in bigs:
-        assert big.text == "The tool echo took longer than 0.3 seconds and was stopped.", big
+        said = "The tool echo took longer than 0.3 seconds and was stopped."
+        assert big.text == said + NOT_KNOWN, big
 
 
 MEDIA_SERVER = """
@@ -1947,6 +1956,8 @@ TOOLS = {  # name: the tool as listed, beside its name
     },
     "batch": {"inputSchema": {"type": "array", "items": {"type": "string"}}},
     "undescribed": {"inputSchema": {"type": "object"}, "annotations": "read-only"},
+    "bare": {},  # no input schema at all: a tool that takes no arguments
+    "pictured": {"inputSchema": {"type": "object"}, "icons": "sun.png", "title": 7},
 }
 out = sys.stdout.buffer
 for line in sys.stdin.buffer:
@@ -1984,8 +1995,10 @@ async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_it
     annotations of the wrong shape. Every tool of such a server was unavailable all
     conversation long, "could not start: it sent a ListToolsResult the MCP protocol does
     not allow", tried again every 30 s for nothing. An input schema without a type is an
-    object (as OpenAI is offered it anyway), an output schema voicedesk does not use is
-    dropped, and a tool still not allowed is left out, said once; its other tools serve."""
+    object (as OpenAI is offered it anyway), so is one missing, an output schema voicedesk
+    does not use is dropped, and so is what only describes a tool (annotations, icons, a
+    title) of the wrong shape: such a tool was left out, though it works the same without
+    it. A tool still not allowed is left out, said once; its other tools serve."""
     bus = ev.EventBus()
     rec = Recorder(bus)
     settings = _one_server(tmp_path, "loose", LOOSE_LISTING_SERVER)
@@ -1997,17 +2010,27 @@ async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_it
         add = await manager.call("loose__add", {"n": 41}, call_id="a")
         echo = await manager.call("loose__echo", {"text": "hi"}, call_id="e")
         status = manager.status()
+        changes_things = not manager.reads_only(["loose__undescribed"])
     finally:
         await manager.aclose()
     assert status == {"loose": "up"}
-    assert offered == {"loose__ping", "loose__add", "loose__echo"}, offered
+    assert offered == {
+        "loose__ping",
+        "loose__add",
+        "loose__echo",
+        "loose__undescribed",
+        "loose__bare",
+        "loose__pictured",
+    }, offered
     assert (ping.text, add.text, echo.text) == ("pong", "42", "hi")
     said = [n.message for n in rec.of(ev.Notice)]
     left_out = [m for m in said if "left out" in m]
-    assert len(left_out) == 2, said
+    assert len(left_out) == 1, said
     batch = next(m for m in left_out if "batch" in m)
     assert "inputSchema.type" in batch and "Its other tools are available" in batch, batch
-    assert any("undescribed" in m and "annotations" in m for m in left_out), left_out
+    # what only describes a tool (its hints, icons, title) is dropped when of the wrong
+    # shape: the tool does the same without it (hints gone, it counts as changing things)
+    assert changes_things
     assert not any("could not start" in m for m in said), said
 
 
@@ -2082,3 +2105,324 @@ async def test_a_server_dying_during_a_call_that_may_change_things_is_not_retrie
     assert crashed.is_error and "restarting" in crashed.text, crashed.text
     assert "Try again" not in crashed.text, crashed.text
     assert "whether boom did anything is not known" in crashed.text, crashed.text
+
+
+# A server written by hand, as a Node.js server that cuts text by JavaScript's length and
+# lists a tool taking no arguments with an input schema of {}: its half emoji comes in its
+# handshake's instructions (MODE=init) or in a tool's description (MODE=list).
+HALF_EMOJI_LOOSE_SERVER = """\
+import json
+import os
+import sys
+
+MODE = os.environ["MODE"]
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {}
+    result = {}
+    if method == "initialize":
+        result = {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "news", "version": "1"},
+        }
+        if MODE == "init":
+            result["instructions"] = "Weather news " + chr(0xD83C)
+    elif method == "tools/list":
+        cut = " " + chr(0xD83C) if MODE == "list" else ""
+        result = {
+            "tools": [
+                {"name": "headline", "description": "Today's" + cut, "inputSchema": {}},
+                {"name": "ping", "inputSchema": {"type": "object"}},
+            ]
+        }
+    elif method == "tools/call":
+        result = {"content": [{"type": "text", "text": "pong"}]}
+    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+    out.write(json.dumps(reply).encode() + b"\\n")  # the half as an escape, as JSON.stringify
+    out.flush()
+"""
+
+
+@pytest.mark.parametrize("mode", ["init", "list"])
+async def test_a_listing_read_with_half_an_emoji_is_mended_tool_by_tool_too(
+    tmp_path: Path, mode: str
+) -> None:
+    """A message read after all for half an emoji in it skipped what every other message
+    goes through: half an emoji in the handshake (its instructions) left the protocol
+    version unnoted, and one in the listing (a description cut short) left the listing
+    unmended, so a tool listed with an input schema of ``{}`` had the whole server refused
+    again: "could not start: it sent a ListToolsResult the MCP protocol does not allow",
+    none of its tools offered, tried again every 30 s. Both fixes hold together now."""
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    settings = _one_server(tmp_path, "news", HALF_EMOJI_LOOSE_SERVER)
+    settings.tools.mcpServers["news"].env = {"MODE": mode}
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        offered = {t["function"]["name"] for t in manager.llm_tools()}
+        headline = await manager.call("news__headline", {}, call_id="h")
+        status = manager.status()
+    finally:
+        await manager.aclose()
+    said = [n.message for n in rec.of(ev.Notice)]
+    assert status == {"news": "up"}, said
+    assert offered == {"news__headline", "news__ping"}, said
+    assert not headline.is_error and headline.text == "pong", headline.text
+
+
+# Tools of each kind a retry matters to: one that changes things (undeclared), one that
+# only reads, one that may be repeated to no further effect; each is slow or crashes.
+ACTING_SERVER = """\
+import os
+import time
+
+import mcp_types as mt
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("billing")
+READS = mt.ToolAnnotations(read_only_hint=True)
+SAME = mt.ToolAnnotations(read_only_hint=False, idempotent_hint=True)
+
+
+@server.tool()
+def send_slowly() -> str:
+    time.sleep(5)
+    return "sent"
+
+
+@server.tool(annotations=READS)
+def balance_slowly() -> str:
+    time.sleep(5)
+    return "42"
+
+
+@server.tool(annotations=SAME)
+def set_due_date() -> str:
+    os._exit(1)
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_call_cut_at_its_timeout_that_may_have_acted_is_not_retried_blindly(
+    tmp_path: Path,
+) -> None:
+    """A call stopped at its timeout_s may have done its work before (a payment service
+    that sent the invoice, then was slow to say so; the cancel sent to it is a request,
+    not an undo): the model heard only that it "took longer than 30 seconds and was
+    stopped", and could send the invoice twice, as it could after a crash before. It is
+    told now that whether the tool did anything is not known. A tool that only reads, or
+    one its server declares may be repeated to no further effect (idempotent), is still
+    simply tried again after a crash."""
+    settings = _one_server(tmp_path, "billing", ACTING_SERVER)
+    settings.tools.mcpServers["billing"].timeout_s = 0.5
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        send = await manager.call("billing__send_slowly", {}, call_id="s")
+        balance = await manager.call("billing__balance_slowly", {}, call_id="b")
+        due = await manager.call("billing__set_due_date", {}, call_id="d")
+    finally:
+        await manager.aclose()
+    said = "The tool send_slowly took longer than 0.5 seconds and was stopped."
+    assert send.text == said + NOT_KNOWN, send.text
+    assert balance.text == "The tool balance_slowly took longer than 0.5 seconds and was stopped."
+    assert due.is_error and due.text.endswith("Try again in a few seconds."), due.text
+
+
+# A url server written by hand (the SDK's own servers write UTF-8, and no lone halves):
+# its ``menu`` answers in Windows-1252, its ``weather`` with half an emoji (as a Node.js
+# server that cut its text by JavaScript's length), as JSON or as an event stream (argv).
+RAW_HTTP_SERVER = """\
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PORT, KIND = int(sys.argv[1]), sys.argv[2]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, code, body=b"", kind="application/json"):
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # no stream of the server's own
+        self._send(405)
+
+    def do_DELETE(self):
+        self._send(200)
+
+    def do_POST(self):
+        message = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if "id" not in message:
+            return self._send(202)  # a notification
+        method, params = message["method"], message.get("params") or {}
+        result = {}
+        if method == "initialize":
+            result = {
+                "protocolVersion": params["protocolVersion"],
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "raw", "version": "1"},
+            }
+        elif method == "tools/list":
+            names = ("menu", "weather", "ping", "send")
+            result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in names]}
+        elif method == "tools/call":
+            said = {"menu": "Café crème: 3 €", "weather": "Sunny \\\\ud83c all week \\U0001F600"}
+            text = said.get(params["name"], "pong")
+            result = {"content": [{"type": "text", "text": text}]}
+        reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+        body = json.dumps(reply).replace("\\\\\\\\ud83c", "\\\\ud83c")  # the half, escaped
+        if params.get("name") == "menu":
+            body = json.dumps(reply, ensure_ascii=False)
+        data = body.encode("cp1252", "backslashreplace")
+        if params.get("name") == "send":  # cut short: no JSON, whatever is mended
+            data = data[: len(data) // 2]
+        if KIND == "sse":
+            return self._send(200, b"event: message\\ndata: " + data + b"\\n\\n", "text/event-stream")
+        self._send(200, data)
+
+
+ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+"""
+
+
+@pytest.mark.parametrize("kind", ["json", "sse"])
+async def test_a_url_servers_answer_not_utf8_or_with_half_an_emoji_is_read(
+    tmp_path: Path, kind: str
+) -> None:
+    """What a stdio server's answers were mended for came through a url server as a
+    failure, though the tool had run: the model was told "The tool menu failed: Failed to
+    parse JSON response: 1 validation error for union[JSONRPCRequest, …] Invalid JSON:
+    invalid unicode code point … For further information visit https://errors.pydantic…",
+    a part of the answer's bytes in it. Such an answer is read as it is from a stdio
+    server now: each byte that is no UTF-8, and each half emoji, as U+FFFD."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = tmp_path / "raw.py"
+    script.write_text(RAW_HTTP_SERVER)
+    server = subprocess.Popen([sys.executable, str(script), str(port), kind])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline and server.poll() is None
+            await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/mcp"
+        settings = Settings.model_validate(
+            {"tools": {"docs_server": False, "mcpServers": {"raw": {"url": url}}}}
+        )
+        manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+        await manager.start()
+        try:
+            menu = await manager.call("raw__menu", {}, call_id="m")
+            weather = await manager.call("raw__weather", {}, call_id="w")
+            ping = await manager.call("raw__ping", {}, call_id="p")
+        finally:
+            await manager.aclose()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert not menu.is_error and menu.text == "Caf\ufffd cr\ufffdme: 3 \ufffd", menu.text
+    assert not weather.is_error, weather.text
+    assert weather.text == "Sunny \ufffd all week \U0001f600", weather.text
+    assert not ping.is_error and ping.text == "pong", ping.text
+
+
+async def test_a_servers_only_tool_left_out_is_not_said_to_leave_others(tmp_path: Path) -> None:
+    """A server whose only tool was left out for its listing had the person told "Its
+    other tools are available": it has none, and nothing of it is offered."""
+    source = LOOSE_LISTING_SERVER.replace(
+        "for name, tool in TOOLS.items()]", 'for name, tool in TOOLS.items() if name == "batch"]'
+    )
+    assert source != LOOSE_LISTING_SERVER
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(
+        _one_server(tmp_path, "loose", source), bus=bus, log_dir=tmp_path / "logs"
+    )
+    await manager.start()
+    try:
+        offered = manager.llm_tools()
+    finally:
+        await manager.aclose()
+    assert offered == []
+    (said,) = [n.message for n in rec.of(ev.Notice) if "left out" in n.message]
+    assert "other tools are available" not in said, said
+    assert "offers no other tool" in said, said
+
+
+async def test_a_url_servers_answer_that_cannot_be_read_is_said_in_a_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An answer of a url server that is no JSON at all (cut short) reached the model as
+    "The tool send failed: Failed to parse JSON response: 1 validation error for
+    union[JSONRPCRequest,JSONRPCNotification,JSONRPCResponse,JSONRPCError] Invalid JSON:
+    EOF while parsing … For further information visit https://errors.pydantic.dev/…",
+    part of the answer's bytes in it, and as a failure the model could simply try again,
+    though the tool had run. It is told in a line that the answer could not be read, and
+    that whether the tool did anything is not known. The console had the SDK's traceback
+    of it, forty lines; it has a line naming the server now."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = tmp_path / "raw.py"
+    script.write_text(RAW_HTTP_SERVER)
+    server = subprocess.Popen([sys.executable, str(script), str(port), "json"])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline and server.poll() is None
+            await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/mcp"
+        settings = Settings.model_validate(
+            {"tools": {"docs_server": False, "mcpServers": {"raw": {"url": url}}}}
+        )
+        manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+        with caplog.at_level(logging.WARNING):
+            await manager.start()
+            try:
+                send = await manager.call("raw__send", {}, call_id="s")
+                ping = await manager.call("raw__ping", {}, call_id="p")
+            finally:
+                await manager.aclose()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert send.is_error and "\n" not in send.text, send.text
+    assert send.text.startswith("The raw tool server's answer to send could not be read ("), send
+    assert "pydantic" not in send.text and "union[" not in send.text, send.text
+    assert send.text.endswith(
+        "It ran, but what it did is not known: check (or ask the person) before calling it again."
+    ), send.text
+    assert not ping.is_error and ping.text == "pong", ping.text
+    (logged,) = [r for r in caplog.records if r.name.startswith("mcp.client")]
+    said = logged.getMessage()
+    assert logged.exc_info is None and "\n" not in said, said
+    assert said.startswith("tool server “raw” (tools.mcpServers.raw) sent an answer that "), said

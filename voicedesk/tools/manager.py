@@ -56,7 +56,7 @@ from voicedesk.tools.schemas import (
     openai_parameters,
     schema_refused,
 )
-from voicedesk.tools.wire import mended_message, refused_line
+from voicedesk.tools.wire import mend_answer, mended_message, refused_line
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,9 @@ def mcp_http_client(url: str, headers: dict[str, str]) -> Any:
         headers=headers or None,
         timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
         mounts=direct_mounts(url),
+        # bytes that are no UTF-8, half an emoji: what the SDK's parser refused, and it
+        # told the model a call had failed that had run
+        event_hooks={"response": [mend_answer]},
     )
 
 
@@ -151,6 +154,32 @@ class _StrayStdoutFilter(logging.Filter):
 
 
 logging.getLogger("mcp.client.stdio").addFilter(_StrayStdoutFilter())
+
+
+class _UnreadableAnswerFilter(logging.Filter):
+    """The SDK logs a url server's answer it cannot read (no JSON: cut short, say) with its
+    traceback, forty lines on our stderr for one answer; the call is told what it needs
+    (:func:`_unreadable`). One line naming the server and why is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() not in ("Error parsing JSON response", "Error parsing SSE message"):
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        why = str(exc).splitlines()[0] if exc is not None and str(exc) else "no reason given"
+        errors = getattr(exc, "errors", None)
+        with contextlib.suppress(Exception):  # only the wording depends on it
+            why = str(errors()[0]["msg"]) if callable(errors) else why
+        server = _SERVER.get()
+        name = server.name if server is not None else None
+        who = f"tool server “{name}” ({server_setting(name)})" if name else "a tool server"
+        record.msg = f"{who} sent an answer that could not be read ({why}); its call was told so."
+        record.args = ()
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("mcp.client.streamable_http").addFilter(_UnreadableAnswerFilter())
 
 
 @dataclass(frozen=True)
@@ -222,19 +251,51 @@ _NPM_ERROR = re.compile(r"^npm (?:error|ERR!)\s+(.*)$")
 _NPM_BARE = re.compile(r"^(?:code|syscall|errno|path|\d{3})\b\s*\S*$")
 
 
+def _reads_only(tool: mt.Tool) -> bool:
+    """Whether ``tool`` only reads, as its server declares (MCP's readOnlyHint); a tool
+    that does not say is taken to change things."""
+    hints = tool.annotations
+    return hints is not None and hints.read_only_hint is True
+
+
+def _may_repeat(tool: mt.Tool) -> bool:
+    """Whether calling ``tool`` again is harmless, as its server declares: it only reads,
+    or a repeat with the same arguments has no further effect (MCP's idempotentHint)."""
+    hints = tool.annotations
+    return _reads_only(tool) or (hints is not None and hints.idempotent_hint is True)
+
+
+# Told of a call that may have done its work unseen (its server died, or it was stopped
+# at its timeout): told only to try again, the model could send the same invoice twice.
+_CHECK_FIRST = "check (or ask the person) before calling it again."
+
+
 def _died_during(server: str, again: str, ref: _ToolRef) -> str:
     """What the model is told of a call whose server died before it answered. A tool that
-    may change things (not declared read-only) may have done its work before: told to try
-    again, the model could send the same invoice twice."""
+    may change things (not declared read-only or idempotent) may have done its work
+    before: told to try again, the model could send the same invoice twice."""
     name = ref.tool.name
     said = f"The {server} tool server stopped while running {name}; it is {again}."
-    hints = ref.tool.annotations
-    if hints is not None and hints.read_only_hint is True:
+    if _may_repeat(ref.tool):
         return f"{said} Try again in a few seconds."
     return (
         f"{said} It stopped before answering, so whether {name} did anything is not "
-        f"known: check (or ask the person) before calling it again."
+        f"known: {_CHECK_FIRST}"
     )
+
+
+def _unreadable(server: str, ref: _ToolRef, message: str) -> str:
+    """What the model is told of a call whose answer could not be read (the MCP SDK's
+    ``message`` says why, a pydantic report a dozen lines long with a part of the answer
+    in it): the reason in a line and, the tool having run, that what it did is not known
+    unless repeating it is harmless."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    found = next((line for line in lines if line.startswith("Invalid JSON:")), "")
+    reason = found.split(" [type=", 1)[0] if found else (lines[0] if lines else "no reason")
+    said = f"The {server} tool server's answer to {ref.tool.name} could not be read ({reason})."
+    if _may_repeat(ref.tool):
+        return said
+    return f"{said} It ran, but what it did is not known: {_CHECK_FIRST}"
 
 
 def _npm_reason(lines: list[str]) -> str:
@@ -630,10 +691,15 @@ class _Server:
         (:func:`~voicedesk.tools.wire.mended_message`); the protocol version the handshake
         agrees is noted, and each tool listing mended tool by tool
         (:func:`~voicedesk.tools.listing.mend_listing`), so one tool the protocol does not
-        allow is left out, not every tool of the server."""
+        allow is left out, not every tool of the server. A line read after all goes on
+        through the rest: half an emoji in the handshake left the version unnoted, and
+        one in a listing left it unmended (the whole server refused again)."""
         if isinstance(item, Exception):
             line = refused_line(item)
-            return (mended_message(line) if line else None) or item
+            mended = mended_message(line) if line else None
+            if mended is None:
+                return item
+            item = mended
         result = getattr(getattr(item, "message", None), "result", None)
         if not isinstance(result, dict):
             return item
@@ -765,13 +831,16 @@ class _Server:
             self._errlog = None
 
 
-def _not_allowed(wrong: str) -> str:
+def _not_allowed(wrong: str, others: bool) -> str:
     """Why a tool its server listed as the MCP protocol does not allow (``wrong``) is
-    left out."""
-    return (
-        f"the MCP protocol does not allow it as its server lists it ({wrong}). Its other "
-        f"tools are available; the server's maker can fix the listing."
+    left out; ``others``: whether its server lists other tools (one whose only tool
+    this was was said to have its "other tools available")."""
+    then = (
+        "Its other tools are available; the server's maker can fix the listing."
+        if others
+        else "The server offers no other tool; its maker can fix the listing."
     )
+    return f"the MCP protocol does not allow it as its server lists it ({wrong}). {then}"
 
 
 # Why a tool that runs only as an MCP task (``execution.taskSupport: "required"``) is left
@@ -989,8 +1058,7 @@ class ToolManager:
             ref = self._names.get(name)
             if ref is None:
                 continue
-            hints = ref.tool.annotations
-            if hints is None or hints.read_only_hint is not True:
+            if not _reads_only(ref.tool):
                 return False
         return True
 
@@ -1031,7 +1099,8 @@ class ToolManager:
         )
         for server in servers:
             for tool_name, wrong in server.refused.items():
-                self._leave_out(server.name, tool_name, "listing", _not_allowed(wrong))
+                why = _not_allowed(wrong, bool(server.tools))
+                self._leave_out(server.name, tool_name, "listing", why)
             # A tool whose name is already valid keeps it; the others are suffixed in the
             # order of their own names. In the server's listing order "read.file" took
             # "read_file" from the tool really called that, and a restart that listed them
@@ -1216,13 +1285,20 @@ class ToolManager:
             # that stopped reading waits up to 5 s more, past a short timeout_s's ten times
             deadline = limit.when() if limit is not None else None
             if deadline is not None and deadline >= started + longest:
-                return (
+                said = (
                     f"The tool {name} took longer than {longest:g} seconds, the most it is "
                     f"given however it reports progress ({PROGRESS_MAX_FACTOR_WORD} times its "
                     f"server's timeout_s), and was stopped."
                 )
-            quiet = " without reporting progress" if reported else ""
-            return f"The tool {name} took longer than {timeout:g} seconds{quiet} and was stopped."
+            else:
+                quiet = " without reporting progress" if reported else ""
+                said = (
+                    f"The tool {name} took longer than {timeout:g} seconds{quiet} and was stopped."
+                )
+            if _may_repeat(ref.tool):
+                return said
+            # the stop is a request to the server, no undo: the work may be done already
+            return f"{said} Whether it did anything before that is not known: {_CHECK_FIRST}"
 
         # RequestParamsMeta is open (PEP 728 extra_items=Any), which mypy does not read yet:
         # it takes any key beyond progress_token for an unknown one
@@ -1231,6 +1307,9 @@ class ToolManager:
             if answer_id and ref.server == DOCS_SERVER
             else None
         )
+        # a url server's request is sent in this task's context: the SDK's log records of
+        # it name the server so (_UnreadableAnswerFilter)
+        named = _SERVER.set(server)
         try:
             # Cancelled by this timeout, the SDK sends the server a courtesy cancel (bounded,
             # should the server have stopped reading its input); its own clock, at the
@@ -1251,6 +1330,8 @@ class ToolManager:
             if exc.code == mt.CONNECTION_CLOSED:
                 server.mark_broken(session, "the connection closed during a call")
                 return _died_during(server.name, server.again, ref), True
+            if exc.code == mt.PARSE_ERROR:  # a url server's answer that is no JSON
+                return _unreadable(server.name, ref, exc.message), True
             return f"The tool {ref.tool.name} failed: {exc.message}", True
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
             server.mark_broken(session, _describe(exc))
@@ -1261,6 +1342,8 @@ class ToolManager:
             )
         except Exception as exc:
             return f"The tool {ref.tool.name} failed: {_describe(exc)}.", True
+        finally:
+            _SERVER.reset(named)
         return result_text(result), bool(result.is_error)
 
     # ------------------------------------------------------------------ events
