@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -1612,6 +1613,12 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
             await wait_until(pilot, lambda: "heard to its end" in said(), timeout=60)
             assert conversation(app).query(AssistantTurn)  # after the answer, not before
             assert str(out) in said() and "q quits" in said()
+            # the file said to hold the answers now is there: they grow in the partial
+            # file until the person quits ("the answers are in answers.wav" named a file
+            # that was not there yet)
+            (now,) = re.findall(r"the answers so far are in (\S+), ", said())
+            assert Path(now).is_file() and Path(now).stat().st_size > 44
+            assert f"which becomes {out} when you quit" in said()
 
     demo = argparse.Namespace(**{**vars(sim_args(None, None)), "sim": False, "demo": True})
     (tmp_path / "config").mkdir(exist_ok=True)
@@ -1624,7 +1631,7 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
         await asyncio.sleep(0)
         (intro,) = [n for n in notices if n.startswith("The demo")]
         assert "recorded person" in intro and "not played" in intro
-        assert "person.wav" in intro and str(demo.output) in intro
+        assert "person.wav" in intro and f"{demo.output} when you quit" in intro
         assert demo.output.name == "assistant.wav"  # named when the terminal is back
         assert session.audio.backend.name == "file"
 
