@@ -39,6 +39,7 @@ from pydantic_core import ErrorDetails
 from voicedesk.config_secrets import (
     clean_key,
     is_secret_path,
+    key_problem,
     mask_text,
     mask_tree,
     masks_in,
@@ -406,7 +407,11 @@ def _key(value: Any) -> Any:
     """A key of blanks (or of quotes around nothing) is no key: it read as "set" in `config
     show` and `doctor`, and every request then failed with a rejected key."""
     if isinstance(value, str):
-        return clean_key(value) or None
+        key = clean_key(value)
+        problem = key_problem(key)
+        if problem is not None:  # never sent: a header cannot carry it (a traceback)
+            raise ValueError(f"the key {problem}")
+        return key or None
     return value
 
 
