@@ -349,6 +349,8 @@ _MCP = '[tools.mcpServers.gh]\ncommand = "npx"\n'
         # YAML's "name: value", a .env's habit, under [keys]
         (f"[keys]\nelevenlabs_api_key: {SECRET}\n", "2 | elevenlabs_api_key: ***"),
         (f"keys = {{ openai_api_key = sk-{SECRET} }}\n", "1 | keys = ***"),
+        # a shell's line pasted in: shown as written, up to the key
+        (f"export OPENAI_API_KEY=sk-{SECRET}\n", "1 | export OPENAI_API_KEY=***"),
         # an MCP server's settings converted from JSON by hand
         (f'{_MCP}env = {{ "GITHUB_PERSONAL": "{SECRET}" }}\n', "3 | env = ***"),
         (f"{_MCP}env = {{ GITHUB_PERSONAL = {SECRET} }}\n", "3 | env = ***"),

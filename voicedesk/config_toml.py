@@ -81,6 +81,16 @@ def _is_secret_line(line: str, table: tuple[str, ...] | None, key: tuple[str, ..
     return any(is_secret_name(name or flag) for name, flag in _NAMES.findall(line))
 
 
+def _before_the_secret(line: str) -> str:
+    """What a line that is no ``name = value`` may show of itself: up to the first secret
+    name and its separator (``export OPENAI_API_KEY=``, as a shell writes it), else its
+    indent."""
+    for match in _NAMES.finditer(line):
+        if match.group(1) and is_secret_name(match.group(1)):
+            return line[: match.end()]
+    return line[: len(line) - len(line.lstrip())]
+
+
 def _value_alone(raw: str) -> str:
     """A line's value without a comment after it (``gpt-4o  # the default``): quoting the
     comment too made it part of the model's name."""
@@ -145,7 +155,7 @@ def toml_error_help(
     shown_line = line
     if secret:
         # the name and its separator, never a character of the value
-        kept = leading.group(0) if leading else line[: len(line) - len(line.lstrip())]
+        kept = leading.group(0) if leading else _before_the_secret(line)
         shown_line = kept + HIDDEN if line[len(kept) :].strip() else line
         if column > len(kept) + 1:
             column = 0  # where in the secret: not said
