@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import sys
+import tomllib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -1645,3 +1646,25 @@ async def test_an_unknown_theme_at_start_says_the_key_and_the_nearest(tmp_path: 
         (toast,) = [n for n in app._notifications if "dracula2" in n.message]
         assert 'ui.theme = "dracula2"' in toast.message and "did you mean dracula?" in toast.message
         assert toast.severity == "warning" and app.theme == "textual-dark"
+
+
+async def test_the_theme_in_use_picked_after_an_unknown_one_is_kept(tmp_path: Path) -> None:
+    """With `ui.theme = "dracula2"` the toast says the terminal UI uses textual-dark and
+    that picking a theme (ctrl+p, then Theme) keeps it; picking that same textual-dark,
+    the one on screen, kept nothing (the theme did not change, so nothing was told of the
+    pick), and the warning came back at every start."""
+    from textual.command import CommandList
+
+    app = fake_app(tmp_path, theme="dracula2")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        assert app.theme == "textual-dark"
+        app.action_change_theme()
+        await pilot.pause()
+        await pilot.press(*"textual-dark")
+        hits = app.screen.query_one(CommandList)
+        await wait_until(pilot, lambda: hits.option_count > 0)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.settings.ui.theme == "textual-dark")
+    config = tomllib.loads((tmp_path / "config.toml").read_text(encoding="utf-8"))
+    assert config["ui"]["theme"] == "textual-dark"
