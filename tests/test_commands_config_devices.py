@@ -315,7 +315,8 @@ def test_bad_toml_is_one_message(cfg: Path, capsys) -> None:
         ("model = gpt-4o", "model = gpt-4o", 'model = "gpt-4o"'),
         ("  base_url = http://127.0.0.1:11434/v1", "  base_url = http", 'base_url = "http://'),
         ('local_model = "C:\\Users\\me"', "local_model = ", "local_model = 'C:\\Users\\me'"),
-        ("temperature = True", "temperature = True", "temperature = true"),
+        # true is no temperature: `temperature = true` was advised, and refused next
+        ("temperature = True", "temperature = True", "fix the line shown"),
         ("args = [--slow, 'x']", "args = [--slow", "fix the line shown"),
         ("openai_api_key = sk-proj-0123456789", "openai_api_key = ***", 'openai_api_key = "…"'),
     ],
@@ -336,6 +337,81 @@ def test_a_value_toml_cannot_read_is_shown_with_how_to_write_it(
     assert hint in err and "0123456789" not in err
     assert main(["doctor"]) == 1  # doctor shows the same, as its config line
     assert hint in capsys.readouterr().out
+
+
+SECRET = "0123456789abcdef0123456789abcdef"
+_MCP = '[tools.mcpServers.gh]\ncommand = "npx"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # YAML's "name: value", a .env's habit, under [keys]
+        (f"[keys]\nelevenlabs_api_key: {SECRET}\n", "2 | elevenlabs_api_key: ***"),
+        (f"keys = {{ openai_api_key = sk-{SECRET} }}\n", "1 | keys = ***"),
+        # a shell's line pasted in: shown as written, up to the key
+        (f"export OPENAI_API_KEY=sk-{SECRET}\n", "1 | export OPENAI_API_KEY=***"),
+        # an MCP server's settings converted from JSON by hand
+        (f'{_MCP}env = {{ "GITHUB_PERSONAL": "{SECRET}" }}\n', "3 | env = ***"),
+        (f"{_MCP}env = {{ GITHUB_PERSONAL = {SECRET} }}\n", "3 | env = ***"),
+        (f"{_MCP}headers = {{ Authorization = Bearer {SECRET} }}\n", "3 | headers = ***"),
+        (f'{_MCP}args = [\n  "--token", {SECRET},\n]\n', "4 |   ***"),
+        (f'[tools.mcpServers."my gh".env]\nTOKEN: "{SECRET}"\n', "2 | TOKEN: ***"),
+    ],
+)
+def test_a_line_toml_cannot_read_never_shows_a_secret_whatever_its_shape(
+    cfg: Path, capsys, text: str, shown: str
+) -> None:
+    """The line TOML stopped at is shown so that it can be fixed, and this message is
+    pasted into bug reports: a key written as YAML writes it (``name: value``), a table of
+    keys written inline, or an MCP server's token in an inline ``env`` or ``headers`` (as
+    its JSON settings hold it) was printed whole, only ``name = value`` lines of a secret
+    being hidden."""
+    cfg.write_text(text, encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "not valid TOML" in err and shown in err, err
+    assert SECRET not in err
+    main(["doctor"])
+    assert SECRET not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "fix"),
+    [
+        # a comment after the value is no part of it
+        ("[llm]\nmodel = gpt-4o  # the default\n", 'model = "gpt-4o"'),
+        ('[stt]\nlocal_model = "C:\\m\\w" # mine\n', "local_model = 'C:\\m\\w'"),
+        # a number is written with a point, not put in quotes (text, which it is not)
+        ("[llm]\ntemperature = 0,7\n", "temperature = 0.7"),
+        ("[turn]\nmode: push-to-talk\n", 'mode = "push-to-talk"'),
+        ("[llm]\ntemperature: 0.7\n", "temperature = 0.7"),
+        ("[barge_in]\nenabled = True\n", "enabled = true"),
+    ],
+)
+def test_the_way_a_line_toml_cannot_read_is_written_loads(
+    cfg: Path, capsys, text: str, fix: str
+) -> None:
+    """The value "as TOML writes it" must be what loads: the comment after a bare word was
+    put in its quotes (`model = "gpt-4o  # the default"`, a model no server has), and a
+    comma decimal was put in quotes (`temperature = "0,7"`), which the next start refused
+    as text where a number goes. A YAML-style `name: value` had no advice at all."""
+    cfg.write_text(text, encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert f"write it as {fix} (" in err, err
+    cfg.write_text(text.split("\n")[0] + f"\n{fix}\n", encoding="utf-8")
+    assert main(["config", "show"]) == 0, capsys.readouterr().err
+
+
+def test_the_line_shown_is_the_line_toml_counts(cfg: Path, capsys) -> None:
+    """TOML counts lines by their line ends alone; a U+2028 in a string (a pasted prompt)
+    made Python's splitlines count one more, and the line shown, and its secret test,
+    were the wrong one's."""
+    cfg.write_text('[llm]\nsystem_prompt = "be brief\u2028ok"\nmodel = gpt-4o\n', "utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "3 | model = gpt-4o" in err and 'write it as model = "gpt-4o"' in err, err
 
 
 def test_a_budget_over_the_models_context_window_is_refused_at_start(

@@ -894,6 +894,42 @@ def test_a_key_pasted_with_a_line_end_reaches_the_language_model_without_it(
         assert "assistant › " in run.stdout and "Cannot reach" not in run.stderr
 
 
+def test_a_key_copied_with_invisible_or_typographic_marks_is_cleaned_or_said_plainly(
+    tmp_path: Path,
+) -> None:
+    """A key in a file Notepad saved (a byte-order mark before it, read by `$(cat key.txt)`),
+    with a zero-width space after it (copied from a web page) or in the curly quotes a chat
+    or a document put around it stopped the run with a traceback (httpx: "'ascii' codec
+    can't encode character '\\ufeff'") while `doctor` said the key was set. Around the key
+    they are dropped, as blanks are; inside it, the run refuses it saying which character,
+    never the key."""
+    env = _isolated_env(tmp_path)
+    speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+    with _standalone_sim(env):
+        key = env["OPENAI_API_KEY"]
+        runs = []
+        for pasted in (f"\ufeff{key}", f"{key}\u200b\n", f"\u201c{key}\u201d"):
+            env["OPENAI_API_KEY"] = pasted
+            runs.append(_voicedesk(env, "run", "--headless", "--no-tools", "--input", str(speech)))
+        env["OPENAI_API_KEY"] = f"{key[:4]}\u2019{key[4:]}"  # a quote inside: no key has one
+        inside = _voicedesk(env, "run", "--headless", "--no-tools", "--input", str(speech))
+        doctor = _voicedesk(env, "doctor")
+        env["OPENAI_API_KEY"] = key
+        env.update(VOICEDESK_LLM__API_KEY_ENV="GATEWAY_KEY", GATEWAY_KEY=f"{key}\u00a0\u2060")
+        runs.append(_voicedesk(env, "run", "--headless", "--no-tools", "--input", str(speech)))
+        env["GATEWAY_KEY"] = f"{key}\u00e9"
+        gateway = _voicedesk(env, "run", "--headless", "--no-tools", "--input", str(speech))
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "assistant › " in run.stdout and "Traceback" not in run.stderr
+    for refused, where in ((inside, "OPENAI_API_KEY"), (gateway, "GATEWAY_KEY")):
+        assert refused.returncode == 2, refused.stderr[-2000:]
+        assert "Traceback" not in refused.stderr and where in refused.stderr, refused.stderr
+        assert "U+2019" in refused.stderr or "U+00E9" in refused.stderr
+        assert key[4:] not in refused.stderr
+    assert "Traceback" not in doctor.stdout + doctor.stderr and "U+2019" in doctor.stdout
+
+
 def test_verbose_logs_never_show_the_api_keys(tmp_path: Path) -> None:
     """`-vv` is what a bug report asks for, and it printed both keys in clear: the
     websockets library logs every handshake header ("> xi-api-key: …", "> Authorization:

@@ -37,16 +37,16 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from voicedesk.config_secrets import (
-    HIDDEN,
     clean_key,
-    is_secret_name,
     is_secret_path,
+    key_problem,
     mask_text,
     mask_tree,
     masks_in,
     remember_secrets,
     secret_values,
 )
+from voicedesk.config_toml import toml_error_help
 from voicedesk.errors import ConfigError
 
 APP_NAME = "voicedesk"
@@ -407,7 +407,11 @@ def _key(value: Any) -> Any:
     """A key of blanks (or of quotes around nothing) is no key: it read as "set" in `config
     show` and `doctor`, and every request then failed with a rejected key."""
     if isinstance(value, str):
-        return clean_key(value) or None
+        key = clean_key(value)
+        problem = key_problem(key)
+        if problem is not None:  # never sent: a header cannot carry it (a traceback)
+            raise ValueError(f"the key {problem}")
+        return key or None
     return value
 
 
@@ -832,77 +836,13 @@ def _env_var_for(names: dict[tuple[str, ...], str], loc: tuple[Any, ...]) -> str
     return next((var for dotted, var in names.items() if dotted[: len(key)] == key), None)
 
 
-_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)$")
-_TOML_TABLE = re.compile(r"^\s*\[+\s*([^\]]*?)\s*\]+")
-_TOML_PAIR = re.compile(r"^(\s*)([\w\-.\"' ]+?)\s*=\s*(.*?)\s*$")
-
-
-def _toml_value(raw: str) -> bool:
-    try:
-        tomllib.loads(f"v = {raw}")
-    except tomllib.TOMLDecodeError:
-        return False
-    return True
-
-
-def _toml_written(raw: str) -> str | None:
-    """``raw``, a value TOML refused, as TOML writes what was meant: ``True`` as ``true``,
-    a bare word or path in quotes, a Windows path in quotes as a literal string (in double
-    quotes ``\\U`` is an escape); None when it is no such slip."""
-    if raw.lower() in ("true", "false"):
-        return raw.lower()
-    inner = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else None
-    if inner is None and raw[:1] not in ("'", '"', "[", "{", ""):
-        inner = raw  # a bare word: text goes in quotes
-    if inner is None:
-        return None
-    for written in (json.dumps(inner, ensure_ascii=False), f"'{inner}'"):
-        if "\\" in inner and written[0] == '"':
-            continue  # a backslash meant as written (C:\Users): a literal string keeps it
-        if _toml_value(written):
-            return written
-    return None
-
-
-def toml_error_help(text: str, error: str) -> tuple[str, str | None]:
-    """What to show of a config file TOML cannot read: its line, a caret under where the
-    reader stopped, and the value as TOML writes it when the line holds a common slip (a
-    bare word, ``True``, a Windows path in double quotes). "Invalid value (at line 2,
-    column 9)" alone sent people hunting, and the settings screen takes bare words. A
-    secret's value is never shown. Returns the text to add to the message (from a new
-    line), and the fix, or None."""
-    at = _TOML_AT.search(error)
-    lines = text.splitlines()
-    if at is None or not 1 <= int(at.group(1)) <= len(lines):
-        return "", None
-    number, column = int(at.group(1)), int(at.group(2))
-    line = lines[number - 1]
-    table = next(
-        (m.group(1) for m in map(_TOML_TABLE.match, reversed(lines[: number - 1])) if m), ""
-    )
-    pair = _TOML_PAIR.match(line)
-    secret = table.split(".")[0] == "keys" or any(
-        part in ("env", "headers") for part in table.split(".")[2:]
-    )
-    if pair is not None and (secret or is_secret_name(pair.group(2).strip("\"' "))):
-        line, column = f"{pair.group(1)}{pair.group(2)} = {HIDDEN}", 0
-    shown = f"\n  {number} | {mask_text(line)}"
-    if column and len(mask_text(line)) == len(line):
-        shown += f"\n  {' ' * len(str(number))} | {' ' * (column - 1)}^"
-    if pair is None:
-        return shown, None
-    written = None if column == 0 else _toml_written(pair.group(3))
-    value_column = len(line) - len(line.lstrip()) + line.lstrip().index("=")
-    if column and column <= value_column:
-        written = None  # TOML stopped at the name, not the value
-    if written is None:
-        if column == 0:  # a secret: how to write it, without it
-            return shown, f'write it as {pair.group(2)} = "…" (text goes in quotes)'
-        return shown, None
-    why = "in lower case" if written in ("true", "false") else "in quotes"
-    if written.startswith("'"):
-        why = "in single quotes, which keep a backslash as written"
-    return shown, f"write it as {pair.group(2)} = {written} (TOML writes such a value {why})"
+def _wrong_type(place: tuple[str, ...], value: Any) -> bool:
+    """Whether the setting at ``place`` in the file refuses ``value`` for its TOML type
+    (as the file is checked: ``_file_type_errors``)."""
+    tree: Any = value
+    for part in reversed(place):
+        tree = {part: tree}
+    return any(tuple(e["loc"]) == place for e in _file_type_errors(tree))
 
 
 def load_settings(
@@ -926,7 +866,7 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             # --config must be repeated, or the template goes to the default file instead
             flag = f"--config {path} " if named_by == "--config" else ""
-            shown, fix = toml_error_help(read_config_text(path), str(exc))
+            shown, fix = toml_error_help(read_config_text(path), str(exc), wrong_type=_wrong_type)
             raise ConfigError(
                 f"{path} is not valid TOML: {exc}{shown}",
                 f"{fix or 'fix the line shown'}, or run `voicedesk {flag}config init --force` "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -144,16 +145,53 @@ def hide_in_message(text: str) -> str:
     return _URL_USERINFO.sub(rf"\1{HIDDEN}@", hide_secrets(text))
 
 
+# Quotes a pasted key may come in: a shell line's, a .env file's, and the curly ones a chat,
+# a document or a web page puts around it. No provider's key starts or ends with one.
+_KEY_QUOTES = frozenset(
+    "\"'`\u201c\u201d\u201e\u201f\u2018\u2019\u201a\u201b\u00ab\u00bb\u2039\u203a"
+)
+
+
+def _around_a_key(char: str) -> bool:
+    """Blanks, line ends and invisible marks: a byte-order mark (a file Notepad saved), a
+    zero-width or no-break space (copied from a web page), a direction mark."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf")
+
+
 def clean_key(value: str) -> str:
-    """A pasted API key without what came with it: blanks and a line end around it (a key
-    read from a file), and quotes around it (copied from a shell line, or from a .env file
-    read by a tool that keeps them, as docker's ``--env-file`` does). No provider's key
-    holds a blank or a quote; sent with them, a key is refused as wrong, and a line end in
-    a header stops the request before it leaves (httpx), said as an unreachable server."""
-    key = value.strip()
-    while len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'":
-        key = key[1:-1].strip()
-    return key
+    """A pasted API key without what came with it: blanks, line ends and invisible marks
+    around it (a key read from a file, copied from a page), and quotes around it (copied
+    from a shell line, a chat or a document, or from a .env file read by a tool that keeps
+    them, as docker's ``--env-file`` does). No provider's key holds a blank or a quote;
+    sent with them, a key is refused as wrong, a line end in a header stops the request
+    before it leaves (httpx), said as an unreachable server, and a character outside ASCII
+    stopped it with a traceback (``key_problem`` says what is left inside)."""
+    key = value
+    while True:
+        start, end = 0, len(key)
+        while start < end and _around_a_key(key[start]):
+            start += 1
+        while end > start and _around_a_key(key[end - 1]):
+            end -= 1
+        key = key[start:end]
+        if len(key) < 2 or key[0] not in _KEY_QUOTES or key[-1] not in _KEY_QUOTES:
+            return key
+        key = key[1:-1]
+
+
+def key_problem(key: str) -> str | None:
+    """What in a key (cleaned: ``clean_key``) no API key holds, said without the key: a
+    character outside printable ASCII (a curly quote, an accent, an invisible mark, a line
+    end) that a request header cannot carry. None for a key that can be sent."""
+    for place, char in enumerate(key, 1):
+        if not " " <= char <= "~":  # a blank inside goes (a local server may take "any key")
+            name = unicodedata.name(char, "a control character").lower()
+            return (
+                f"holds a character no API key has, {name} (U+{ord(char):04X}), as its "
+                f"character {place} of {len(key)}: copy the key again as plain text, from "
+                "the provider's page"
+            )
+    return None
 
 
 def secret_values(settings: Settings, environ: Mapping[str, str]) -> list[str]:

@@ -14,7 +14,9 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
+import tomllib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -1612,6 +1614,12 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
             await wait_until(pilot, lambda: "heard to its end" in said(), timeout=60)
             assert conversation(app).query(AssistantTurn)  # after the answer, not before
             assert str(out) in said() and "q quits" in said()
+            # the file said to hold the answers now is there: they grow in the partial
+            # file until the person quits ("the answers are in answers.wav" named a file
+            # that was not there yet)
+            (now,) = re.findall(r"the answers so far are in (\S+), ", said())
+            assert Path(now).is_file() and Path(now).stat().st_size > 44
+            assert f"which becomes {out} when you quit" in said()
 
     demo = argparse.Namespace(**{**vars(sim_args(None, None)), "sim": False, "demo": True})
     (tmp_path / "config").mkdir(exist_ok=True)
@@ -1624,7 +1632,7 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
         await asyncio.sleep(0)
         (intro,) = [n for n in notices if n.startswith("The demo")]
         assert "recorded person" in intro and "not played" in intro
-        assert "person.wav" in intro and str(demo.output) in intro
+        assert "person.wav" in intro and f"{demo.output} when you quit" in intro
         assert demo.output.name == "assistant.wav"  # named when the terminal is back
         assert session.audio.backend.name == "file"
 
@@ -1638,3 +1646,25 @@ async def test_an_unknown_theme_at_start_says_the_key_and_the_nearest(tmp_path: 
         (toast,) = [n for n in app._notifications if "dracula2" in n.message]
         assert 'ui.theme = "dracula2"' in toast.message and "did you mean dracula?" in toast.message
         assert toast.severity == "warning" and app.theme == "textual-dark"
+
+
+async def test_the_theme_in_use_picked_after_an_unknown_one_is_kept(tmp_path: Path) -> None:
+    """With `ui.theme = "dracula2"` the toast says the terminal UI uses textual-dark and
+    that picking a theme (ctrl+p, then Theme) keeps it; picking that same textual-dark,
+    the one on screen, kept nothing (the theme did not change, so nothing was told of the
+    pick), and the warning came back at every start."""
+    from textual.command import CommandList
+
+    app = fake_app(tmp_path, theme="dracula2")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        assert app.theme == "textual-dark"
+        app.action_change_theme()
+        await pilot.pause()
+        await pilot.press(*"textual-dark")
+        hits = app.screen.query_one(CommandList)
+        await wait_until(pilot, lambda: hits.option_count > 0)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.settings.ui.theme == "textual-dark")
+    config = tomllib.loads((tmp_path / "config.toml").read_text(encoding="utf-8"))
+    assert config["ui"]["theme"] == "textual-dark"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from voicedesk.commands import DocHelpFormatter
-from voicedesk.config_secrets import clean_key, hide_in_message, mask_text
+from voicedesk.config_secrets import clean_key, hide_in_message, key_problem, mask_text
 from voicedesk.errors import UserError, install_command
 from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, local_server_hint, openai_address
 from voicedesk.tools import server_setting
@@ -327,7 +327,8 @@ def llm_key(settings: Any) -> str | None:
     name = settings.llm.api_key_env
     if name == "OPENAI_API_KEY":
         return _secret(settings.keys.openai_api_key)
-    return clean_key(os.environ.get(name, "")) or None
+    key = clean_key(os.environ.get(name, ""))
+    return key if key and key_problem(key) is None else None  # else said by check_keys
 
 
 def _tts_providers(settings: Any) -> set[str]:
@@ -356,11 +357,13 @@ def check_keys(settings: Any) -> list[Check]:
             )
         )
     if settings.llm.api_key_env != "OPENAI_API_KEY":
+        name = settings.llm.api_key_env
+        problem = key_problem(clean_key(os.environ.get(name, "")))
         checks.append(
-            _key_check(
-                f"{settings.llm.api_key_env} (llm)",
-                llm_key(settings),
-                not custom_openai_server(settings.llm.base_url),
+            Check("fail", "key", f"{name} (llm): the key {problem}")
+            if problem is not None
+            else _key_check(
+                f"{name} (llm)", llm_key(settings), not custom_openai_server(settings.llm.base_url)
             )
         )
     if "elevenlabs" in _tts_providers(settings):

@@ -287,16 +287,25 @@ def _tell_about_the_wav_files(
     coming. The demo says at start what it is, and any WAV microphone says when it has
     been heard to its end (its last turn answered), with where the answers are."""
     from voicedesk import events as ev
+    from voicedesk.audio.wavio import partial_path
 
     backend = session.audio.backend
-    where = f"the answers are in {output}" if output else "the answers were not kept"
-    if demo:
+    # The answers grow in the partial file while the terminal UI is open (the person may
+    # type more) and are moved to ``output`` only at the end: "the answers are in
+    # answers.wav" named a file that was not there yet.
+    where = (
+        f"the answers so far are in {partial_path(output)}, which becomes {output} when you quit"
+        if output
+        else "the answers were not kept"
+    )
+    if demo and output is not None:
         bus.publish(
             ev.Notice(
                 level="info",
                 message=f"The demo: a recorded person ({heard}) talks to voicedesk "
                 f"for about {round(backend.duration_s / 10) * 10} s and the simulated cloud "
-                f"answers; the answers are written to {output}, not played.",
+                f"answers. The answers are not played: they grow in {partial_path(output)}, "
+                f"which becomes {output} when you quit.",
                 kept=True,
             )
         )

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from voicedesk.config import Settings
-from voicedesk.config_secrets import clean_key
+from voicedesk.config_secrets import clean_key, key_problem
 from voicedesk.errors import ConfigError
 from voicedesk.loopback import OPENAI_API_BASE, openai_address
 from voicedesk.providers.base import LanguageModel, SpeechToText, TextToSpeech
@@ -79,8 +79,18 @@ def openai_key(
 def _env_llm_key(settings: Settings) -> str:
     """The key in the variable ``llm.api_key_env`` names, cleaned as the config's keys are
     (``clean_key``): read raw, a line end after it stopped every request as "Cannot reach
-    the language-model server" while `doctor` said the key was set."""
-    return clean_key(os.environ.get(settings.llm.api_key_env, ""))
+    the language-model server" while `doctor` said the key was set. One holding what no
+    key holds (a curly quote, an accent) is refused here, saying so: sent, it stopped the
+    run with a traceback."""
+    name = settings.llm.api_key_env
+    key = clean_key(os.environ.get(name, ""))
+    problem = key_problem(key)
+    if problem is not None:
+        raise ConfigError(
+            f"The language model's key in {name} (llm.api_key_env) {problem}.",
+            f"set {name} again to the key alone",
+        )
+    return key
 
 
 def _llm_needs_openai_key(settings: Settings) -> bool:

@@ -25,11 +25,13 @@ from typing import Any, ClassVar
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.constants import DEFAULT_THEME
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.driver import Driver
 from textual.message import Message
 from textual.notifications import SeverityLevel
+from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input
 
@@ -113,6 +115,11 @@ class VoiceDeskApp(App[int]):
     CSS_PATH = "voicedesk.tcss"
     TITLE = "voicedesk"
     AUTO_FOCUS = "#conversation"
+    # Every pick of a theme is told (theme_changed_signal, which ``_keep_theme`` saves),
+    # the one in use too: with an unknown ui.theme the app is on its default, and picking
+    # that default, as the start-up warning invites, changed nothing, so it was never
+    # saved and the warning came back at every start.
+    theme: Reactive[str] = Reactive(DEFAULT_THEME, always_update=True)
 
     # Two bindings share the talk key; check_action enables the one for the current mode,
     # so the footer reads "Hold to talk" or "Talk/send" (the palette always toggles).

@@ -10,7 +10,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection
 
-DEFAULT_THEME = "textual-dark"
+# The theme the app stays on when ui.theme names none: Textual's default, which
+# TEXTUAL_THEME may change ("uses textual-dark" was then untrue).
+from textual.constants import DEFAULT_THEME
 
 
 def builtin_themes() -> list[str]:
