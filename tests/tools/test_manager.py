@@ -1030,6 +1030,51 @@ async def test_a_url_server_on_this_machine_is_reached_whatever_proxy_is_set(
         server.wait(10)
 
 
+def wire_server(
+    name: str,
+    *,
+    listing: str,
+    call: str,
+    setup: str = "",
+    greeting: str = "",
+    write: str = 'out.write(json.dumps(reply).encode() + b"\\n")',
+) -> str:
+    """A stdio MCP server written by hand, speaking JSON-RPC line by line with no SDK: the
+    SDK's own servers only write what the protocol allows, and these tests need one that
+    does not. ``listing`` and ``call`` are the source of the ``tools/list`` and
+    ``tools/call`` branches (each sets ``result``), ``greeting`` adds to the ``initialize``
+    result, ``setup`` comes first and ``write`` sends ``reply``."""
+    body = f"""\
+import json
+import os
+import sys
+
+{setup}
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    message = json.loads(line)
+    if "id" not in message:
+        continue  # a notification
+    method, params = message["method"], message.get("params") or {{}}
+    result = {{}}
+    if method == "initialize":
+        result = {{
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {{"tools": {{}}}},
+            "serverInfo": {{"name": {name!r}, "version": "1"}},
+        }}
+{textwrap.indent(greeting, " " * 8)}
+    elif method == "tools/list":
+{textwrap.indent(listing, " " * 8)}
+    elif method == "tools/call":
+{textwrap.indent(call, " " * 8)}
+    reply = {{"jsonrpc": "2.0", "id": message["id"], "result": result}}
+    {write}
+    out.flush()
+"""
+    return body
+
+
 def lowlevel_server(name: str, tools: str) -> str:
     """A stdio MCP server on the SDK's low-level ``Server``, which lists ``tools`` (source
     defining TOOLS, a list of ``mcp_types.Tool``) as given, schemas unchecked, as a careless
@@ -1817,37 +1862,18 @@ async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(
 
 # A server written by hand (the SDK's own servers always write UTF-8): its ``menu`` tool
 # answers in Windows-1252, as a server that prints text in the system's code page does.
-CP1252_SERVER = """\
-import json
-import sys
-
-out = sys.stdout.buffer
-for line in sys.stdin.buffer:
-    message = json.loads(line)
-    if "id" not in message:
-        continue  # a notification
-    method, params = message["method"], message.get("params") or {}
-    result = {}
-    if method == "initialize":
-        result = {
-            "protocolVersion": params["protocolVersion"],
-            "capabilities": {"tools": {}},
-            "serverInfo": {"name": "legacy", "version": "1"},
-        }
-    elif method == "tools/list":
-        result = {
-            "tools": [
-                {"name": name, "description": name, "inputSchema": {"type": "object"}}
-                for name in ("menu", "ping")
-            ]
-        }
-    elif method == "tools/call":
-        text = "Café crème: 3 €" if params["name"] == "menu" else "pong"
-        result = {"content": [{"type": "text", "text": text}]}
-    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
-    out.write(json.dumps(reply, ensure_ascii=False).encode("cp1252") + b"\\n")
-    out.flush()
-"""
+CP1252_SERVER = wire_server(
+    "legacy",
+    listing="""result = {
+    "tools": [
+        {"name": name, "description": name, "inputSchema": {"type": "object"}}
+        for name in ("menu", "ping")
+    ]
+}""",
+    call="""text = "Café crème: 3 €" if params["name"] == "menu" else "pong"
+result = {"content": [{"type": "text", "text": text}]}""",
+    write='out.write(json.dumps(reply, ensure_ascii=False).encode("cp1252") + b"\\n")',
+)
 
 
 async def test_a_reply_that_is_not_utf8_is_read_and_the_server_stays_usable(
@@ -1874,46 +1900,27 @@ async def test_a_reply_that_is_not_utf8_is_read_and_the_server_stays_usable(
 
 # A server written by hand (the SDK's own servers check their results against their
 # schemas): each tool declares an output schema its results do not keep to.
-OUTPUT_SCHEMA_SERVER = """\
-import json
-import sys
-
+OUTPUT_SCHEMA_SERVER = wire_server(
+    "billing",
+    setup="""\
 COUNT = {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
 TOOLS = {  # name: (output schema, structured content)
     "send": (COUNT, None),  # text only, as many servers answer
     "tally": (COUNT, {"count": "three"}),  # not as its schema says
     "odd": ({"type": "object", "properties": {"count": {"type": "bogus"}}}, {"count": 3}),
-}
-out = sys.stdout.buffer
-for line in sys.stdin.buffer:
-    message = json.loads(line)
-    if "id" not in message:
-        continue  # a notification
-    method, params = message["method"], message.get("params") or {}
-    result = {}
-    if method == "initialize":
-        result = {
-            "protocolVersion": params["protocolVersion"],
-            "capabilities": {"tools": {}},
-            "serverInfo": {"name": "billing", "version": "1"},
-        }
-    elif method == "tools/list":
-        result = {
-            "tools": [
-                {"name": name, "description": name, "inputSchema": {"type": "object"},
-                 "outputSchema": schema}
-                for name, (schema, _) in TOOLS.items()
-            ]
-        }
-    elif method == "tools/call":
-        name = params["name"]
-        result = {"content": [{"type": "text", "text": f"Sent invoice 42 ({name})."}]}
-        if TOOLS[name][1] is not None:
-            result["structuredContent"] = TOOLS[name][1]
-    out.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode())
-    out.write(b"\\n")
-    out.flush()
-"""
+}""",
+    listing="""result = {
+    "tools": [
+        {"name": name, "description": name, "inputSchema": {"type": "object"},
+         "outputSchema": schema}
+        for name, (schema, _) in TOOLS.items()
+    ]
+}""",
+    call="""name = params["name"]
+result = {"content": [{"type": "text", "text": f"Sent invoice 42 ({name})."}]}
+if TOOLS[name][1] is not None:
+    result["structuredContent"] = TOOLS[name][1]""",
+)
 
 
 async def test_a_result_not_as_its_output_schema_says_still_reaches_the_model(
@@ -1943,10 +1950,9 @@ TOOLS_NAMED = ("send", "tally", "odd")
 
 # A server written by hand (the SDK's own servers list only what the protocol allows):
 # its tools' schemas are as some servers in the wild write them.
-LOOSE_LISTING_SERVER = """\
-import json
-import sys
-
+LOOSE_LISTING_SERVER = wire_server(
+    "loose",
+    setup="""\
 TOOLS = {  # name: the tool as listed, beside its name
     "ping": {"inputSchema": {}},  # no "type": a tool that takes no arguments
     "add": {"inputSchema": {"properties": {"n": {"type": "integer"}}, "required": ["n"]}},
@@ -1958,32 +1964,14 @@ TOOLS = {  # name: the tool as listed, beside its name
     "undescribed": {"inputSchema": {"type": "object"}, "annotations": "read-only"},
     "bare": {},  # no input schema at all: a tool that takes no arguments
     "pictured": {"inputSchema": {"type": "object"}, "icons": "sun.png", "title": 7},
-}
-out = sys.stdout.buffer
-for line in sys.stdin.buffer:
-    message = json.loads(line)
-    if "id" not in message:
-        continue  # a notification
-    method, params = message["method"], message.get("params") or {}
-    result = {}
-    if method == "initialize":
-        result = {
-            "protocolVersion": params["protocolVersion"],
-            "capabilities": {"tools": {}},
-            "serverInfo": {"name": "loose", "version": "1"},
-        }
-    elif method == "tools/list":
-        result = {"tools": [{"name": name, **tool} for name, tool in TOOLS.items()]}
-    elif method == "tools/call":
-        arguments = params.get("arguments") or {}
-        text = {"ping": "pong", "add": str(arguments.get("n", 0) + 1)}.get(params["name"], "ok")
-        if params["name"] == "echo":
-            text = arguments.get("text", "")
-        result = {"content": [{"type": "text", "text": text}]}
-    out.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode())
-    out.write(b"\\n")
-    out.flush()
-"""
+}""",
+    listing="""result = {"tools": [{"name": name, **tool} for name, tool in TOOLS.items()]}""",
+    call="""arguments = params.get("arguments") or {}
+text = {"ping": "pong", "add": str(arguments.get("n", 0) + 1)}.get(params["name"], "ok")
+if params["name"] == "echo":
+    text = arguments.get("text", "")
+result = {"content": [{"type": "text", "text": text}]}""",
+)
 
 
 async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_itself(
@@ -2037,32 +2025,12 @@ async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_it
 # A server written by hand, answering as a Node.js server that cuts its text by
 # JavaScript's string length does: in the middle of an emoji, whose first half
 # JSON.stringify writes as a lone "\ud83d".
-HALF_EMOJI_SERVER = """\
-import json
-import sys
-
-out = sys.stdout.buffer
-for line in sys.stdin.buffer:
-    message = json.loads(line)
-    if "id" not in message:
-        continue  # a notification
-    method, params = message["method"], message.get("params") or {}
-    result = {}
-    if method == "initialize":
-        result = {
-            "protocolVersion": params["protocolVersion"],
-            "capabilities": {"tools": {}},
-            "serverInfo": {"name": "news", "version": "1"},
-        }
-    elif method == "tools/list":
-        result = {"tools": [{"name": "headline", "inputSchema": {"type": "object"}}]}
-    elif method == "tools/call":
-        text = "Sunny all week " + chr(0xD83C)  # the first half of the sun's emoji
-        result = {"content": [{"type": "text", "text": text}]}
-    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
-    out.write(json.dumps(reply).encode() + b"\\n")  # the half as an escape, as JSON.stringify
-    out.flush()
-"""
+HALF_EMOJI_SERVER = wire_server(  # json.dumps writes the half as an escape, as JSON.stringify
+    "news",
+    listing="""result = {"tools": [{"name": "headline", "inputSchema": {"type": "object"}}]}""",
+    call="""text = "Sunny all week " + chr(0xD83C)  # the first half of the sun's emoji
+result = {"content": [{"type": "text", "text": text}]}""",
+)
 
 
 async def test_half_an_emoji_in_an_answer_is_read_not_waited_for(
@@ -2110,41 +2078,20 @@ async def test_a_server_dying_during_a_call_that_may_change_things_is_not_retrie
 # A server written by hand, as a Node.js server that cuts text by JavaScript's length and
 # lists a tool taking no arguments with an input schema of {}: its half emoji comes in its
 # handshake's instructions (MODE=init) or in a tool's description (MODE=list).
-HALF_EMOJI_LOOSE_SERVER = """\
-import json
-import os
-import sys
-
-MODE = os.environ["MODE"]
-out = sys.stdout.buffer
-for line in sys.stdin.buffer:
-    message = json.loads(line)
-    if "id" not in message:
-        continue  # a notification
-    method, params = message["method"], message.get("params") or {}
-    result = {}
-    if method == "initialize":
-        result = {
-            "protocolVersion": params["protocolVersion"],
-            "capabilities": {"tools": {}},
-            "serverInfo": {"name": "news", "version": "1"},
-        }
-        if MODE == "init":
-            result["instructions"] = "Weather news " + chr(0xD83C)
-    elif method == "tools/list":
-        cut = " " + chr(0xD83C) if MODE == "list" else ""
-        result = {
-            "tools": [
-                {"name": "headline", "description": "Today's" + cut, "inputSchema": {}},
-                {"name": "ping", "inputSchema": {"type": "object"}},
-            ]
-        }
-    elif method == "tools/call":
-        result = {"content": [{"type": "text", "text": "pong"}]}
-    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
-    out.write(json.dumps(reply).encode() + b"\\n")  # the half as an escape, as JSON.stringify
-    out.flush()
-"""
+HALF_EMOJI_LOOSE_SERVER = wire_server(
+    "news",
+    setup='MODE = os.environ["MODE"]',
+    greeting="""if MODE == "init":
+    result["instructions"] = "Weather news " + chr(0xD83C)""",
+    listing="""cut = " " + chr(0xD83C) if MODE == "list" else ""
+result = {
+    "tools": [
+        {"name": "headline", "description": "Today's" + cut, "inputSchema": {}},
+        {"name": "ping", "inputSchema": {"type": "object"}},
+    ]
+}""",
+    call="""result = {"content": [{"type": "text", "text": "pong"}]}""",
+)
 
 
 @pytest.mark.parametrize("mode", ["init", "list"])
