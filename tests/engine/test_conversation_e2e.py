@@ -2172,3 +2172,77 @@ async def test_quitting_while_a_question_waits_for_a_typed_lines_answer_keeps_it
     state, _ = restore_state(session.log.path)
     resumed = [m["content"] for t in state["turns"] for m in t["messages"] if m["role"] == "user"]
     assert resumed == [typed, asked]
+
+
+async def test_a_question_whose_answer_fails_as_it_waits_for_a_typed_lines_is_told_once(
+    tmp_path,
+):
+    """A line typed while a question is spoken is answered first; the question's answer
+    waits for it, and every request for it fails (a server error). The failure is told
+    once, after the typed answer: a notice, the spoken error line, one record. The
+    decided turn's own attempt, failing as it waited, was taken for a preemptive one and
+    asked again at once, and again: forty requests in the typed answer's ten seconds (as
+    many as there were failures to give), each attempt with a wait of its own, and the
+    question recorded twice."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "Tell me a story."
+    scenario = compose(["question"], tail_s=14.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        typing: list[asyncio.Task[None]] = []
+
+        async def type_it() -> None:
+            await asyncio.sleep(0.5)  # half a second into the question
+            await session.send_text(typed)
+
+        def type_soon() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_it()))
+
+        def failing(event: ev.Event) -> None:
+            # the typed line's request has gone: every one for the question fails
+            if isinstance(event, ev.TranscriptFinal) and event.text == asked:
+                server.inject("llm", "500", times=40)
+
+        session.bus.subscribe(_at_first(ev.SpeechStarted, type_soon))
+        session.bus.subscribe(failing)
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+        asked_for = [r["messages"][-1]["content"] for r in server.chat_requests()]
+        spoken = "".join(
+            r.body.get("text", "")
+            for r in server.requests
+            if r.provider == "tts" and isinstance(r.body, dict)
+        )
+    # the preemptive attempt and the decided turn's, each with its one quick retry
+    assert asked_for.count(asked) <= 4, asked_for
+    typed_rec, asked_rec = session.records
+    assert (typed_rec.user_text, typed_rec.heard_text) == (typed, LONG_REPLY)
+    assert asked_rec.user_text == asked and asked_rec.failed
+    told = [e for e in seen if isinstance(e, ev.Notice) and e.message.startswith("No answer")]
+    assert len(told) == 1 and told[0].turn_id == asked_rec.turn_id
+    assert "say that again" in spoken  # the error line, after the typed answer
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed])
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert sorted(x["text"] for x in lines if x.get("type") == "user") == sorted([asked, typed])

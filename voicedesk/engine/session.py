@@ -97,6 +97,9 @@ class _Turn:
     followup: bool = False  # an answer to background tool results, not to something said
     logged_user: bool = False
     failed: bool = False  # reported to the person (notice and spoken line) once
+    # Its answer waits for that of a line typed after its words began (``_confirm_after``
+    # runs): one wait a turn, whatever attempts its answer takes meanwhile.
+    waits: bool = False
     unheard_told: bool = False  # push-to-talk with no words: said once
     # audio time at which an answer held back in a dangling pause is prepared (PREPARE_AHEAD_S)
     prepare_at_s: float | None = None
@@ -1234,7 +1237,8 @@ class Session:
         stale = reply.user_text != turn.text
         if (stale and not turn.followup) or turn.pending_commits:
             return  # a newer transcript is on its way; _commit restarts the reply
-        if reply.failed is not None and not reply.cancelled:
+        failed = reply.failed is not None and not reply.cancelled
+        if failed and reply.preemptive:
             # The preemptive attempt failed before the end of turn was decided: only an
             # attempt. The decided turn gets a fresh one, whose failure is reported.
             self._reply = self._reply_turn = None
@@ -1248,7 +1252,21 @@ class Session:
                 # paused as it began over these words, which were no interruption of it
                 speaking.barge.reset()
                 speaking.resume()
-            self._spawn(self._confirm_after(turn, reply, speaking.playing))
+            if not turn.waits:  # one wait: an attempt that failed meanwhile is not another
+                turn.waits = True
+                self._spawn(self._confirm_after(turn, reply, speaking.playing))
+            return
+        if failed:
+            # The decided turn's own attempt failed while it waited for a typed line's
+            # answer: reported now, as a confirmed answer's failure is. Taken for a
+            # preemptive attempt, it was asked again at once, and again, a request every
+            # tenth of a second to a failing server until the typed answer had played,
+            # each attempt with a wait of its own, and the turn recorded once per wait.
+            self._reply = self._reply_turn = None
+            if not turn.followup:
+                self._log_user(turn)
+                self.context.add_user(turn.turn_id, turn.text)
+            self._spawn(self._reply_failed(reply, turn))
             return
         if speaking.playing is not None and speaking.playing is not reply:
             # named: by the time the task runs, playing is already this new answer
@@ -1297,11 +1315,14 @@ class Session:
         except asyncio.CancelledError:
             self._log_user(turn)  # quitting: --resume has the question, unanswered
             raise
+        finally:
+            turn.waits = False
         if self._closing:
             self._log_user(turn)
             return
-        if self._reply is reply and self._reply_turn is turn and not reply.cancelled:
-            self._maybe_confirm(turn)
+        current = self._reply
+        if current is not None and self._reply_turn is turn and not current.cancelled:
+            self._maybe_confirm(turn)  # this attempt, or the one that replaced a failed one
         elif not turn.logged_user:
             self._log_user(turn)
             self.context.add_user(turn.turn_id, turn.text)
