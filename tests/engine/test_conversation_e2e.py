@@ -2246,3 +2246,104 @@ async def test_a_question_whose_answer_fails_as_it_waits_for_a_typed_lines_is_to
     assert sorted(users) == sorted([asked, typed])
     lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
     assert sorted(x["text"] for x in lines if x.get("type") == "user") == sorted([asked, typed])
+
+
+@contextlib.asynccontextmanager
+async def _far_away(url: str, delay_s: float):
+    """A TCP relay to ``url``'s server whose answers reach the client ``delay_s`` late,
+    in order and streamed as they come: a cloud across the internet rather than on this
+    machine (closing a voice's socket waits a round trip for the server's close).
+    Yields the relay's base URL."""
+    from urllib.parse import urlsplit
+
+    target = urlsplit(url)
+    loop = asyncio.get_running_loop()
+
+    async def pipe(reader, writer, late_s: float) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def send() -> None:
+            while True:
+                due, data = await queue.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if not data:
+                    writer.close()
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        sender = asyncio.create_task(send())
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                queue.put_nowait((loop.time() + late_s, data))
+        queue.put_nowait((loop.time() + late_s, b""))
+        with contextlib.suppress(ConnectionError):
+            await sender
+
+    async def relay(client_r, client_w) -> None:
+        server_r, server_w = await asyncio.open_connection(target.hostname, target.port)
+        await asyncio.gather(pipe(client_r, server_w, 0.0), pipe(server_r, client_w, delay_s))
+
+    relay_server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = relay_server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        relay_server.close()
+
+
+async def test_a_second_line_typed_while_a_question_waits_is_answered_before_it(tmp_path):
+    """A line typed in a spoken question's pause is answered first, the question's answer
+    waiting; a second line typed while that answer plays cuts it, as typing does, and
+    is answered; the question's answer then plays whole. It began in the moment the
+    first typed answer was being cut and the second line's answer cut it there, unheard:
+    the question was never answered."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed, then = _text("question"), "Tell me a story.", "What time is it?"
+    scenario = compose(["question"], tail_s=12.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+            SimTurn(transcript=then, reply="It is noon."),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server, _far_away(server.base_url, 0.06) as voice:
+        settings = settings_for_sim(_settings(tmp_path), server.base_url)
+        settings.tts.elevenlabs_base_url = voice  # the voice 60 ms away, as over the internet
+        session = build_session(
+            settings,
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        typing: list[asyncio.Task[None]] = []
+
+        async def type_again() -> None:
+            await asyncio.sleep(1.5)  # the first typed answer plays
+            await session.send_text(then)
+
+        def type_in_the_pause() -> None:
+            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        def type_again_soon() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_again()))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        session.bus.subscribe(_at_first(ev.PlaybackStarted, type_again_soon))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert len(typing) == 2 and all(t.done() for t in typing)
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard[typed][1]  # cut by the second line, as typing cuts an answer
+    assert heard[then] == ("It is noon.", False)
+    assert heard[asked] == ("About seven minutes.", False)
+    order = [r.user_text for r in session.records]
+    assert order.index(then) < order.index(asked)

@@ -217,6 +217,7 @@ class Session:
             update_idle=self._update_idle,
         )
         self._ptt_open = False
+        self._typing = 0  # typed lines cutting the answer playing, to take its place
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tool_jobs = (
             ToolJobs(
@@ -615,10 +616,17 @@ class Session:
         # person has moved on. Left to play, the typed line's answer waited behind it.
         self._speaking.stop_line()
         if self._speaking.playing is not None:
-            if getattr(self.audio, "speaker", True):
-                await self._speaking.cut(self.now_s())
-            else:
-                await self._speaking.end_unspoken(self.now_s())
+            # A spoken turn's answer waiting for the one cut here (``_confirm_after``)
+            # waits for this line's: let go in the cut's await, it began, and this line's
+            # answer cut it a moment later, unheard.
+            self._typing += 1
+            try:
+                if getattr(self.audio, "speaker", True):
+                    await self._speaking.cut(self.now_s())
+                else:
+                    await self._speaking.end_unspoken(self.now_s())
+            finally:
+                self._typing -= 1
         spoken = self._turn  # a spoken turn may be in progress; the typed one stands alone
         # The answer being prepared for spoken words (in their pause, or waiting on their
         # transcript) is theirs, not this line's to replace: cancelled by this turn's
@@ -1305,12 +1313,13 @@ class Session:
         )
 
     async def _confirm_after(self, turn: _Turn, reply: Reply, playing: Reply | None) -> None:
-        """Confirm ``turn``'s answer once ``playing`` is over (played out or cut). One a
+        """Confirm ``turn``'s answer once ``playing`` is over (played out or cut; cut by
+        a line typed, that line's answer is waited for in turn). One a
         later turn's answer replaced meanwhile (the person spoke over the typed line's
         answer) leaves ``turn`` asked and unanswered, in the history and the log as such:
         dropped, the question was in neither. So is it when the session stops first."""
         try:
-            while self._speaking.playing is playing and playing is not None:
+            while self._typing or (self._speaking.playing is playing and playing is not None):
                 await asyncio.sleep(0.02)
         except asyncio.CancelledError:
             self._log_user(turn)  # quitting: --resume has the question, unanswered
