@@ -2347,3 +2347,46 @@ async def test_a_second_line_typed_while_a_question_waits_is_answered_before_it(
     assert heard[asked] == ("About seven minutes.", False)
     order = [r.user_text for r in session.records]
     assert order.index(then) < order.index(asked)
+
+
+async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):
+    """A line typed while the person makes a sound that has no words (here one the
+    transcriber hears nothing in: a cough, a word to someone in the room): the typed
+    answer, begun over that sound and paused by it, plays once it is over. It stayed
+    paused for good, never heard, and the session never went idle."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    typed, answer = "What time is it?", "It is noon, and the sun is out."
+    scenario = compose(["question"], tail_s=8.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(turns=[SimTurn(transcript=""), SimTurn(transcript=typed, reply=answer)])
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        typing: list[asyncio.Task[None]] = []
+
+        async def type_it() -> None:
+            await asyncio.sleep(0.5)  # half a second into the sound
+            await session.send_text(typed)
+
+        def type_soon() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_it()))
+
+        session.bus.subscribe(_at_first(ev.SpeechStarted, type_soon))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 15)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+    assert any(isinstance(e, ev.BargeIn) and not e.resumed for e in seen)  # it was paused
+    (record,) = session.records
+    assert (record.user_text, record.heard_text, record.interrupted) == (typed, answer, False)

@@ -1095,6 +1095,7 @@ class Session:
         nothing pending is dropped: no answer, no history, no log record."""
         if turn.ended and turn.pending_commits == 0 and (not turn.text or turn.backchannel):
             self._no_words_over_held(turn)
+            self._let_typed_answer_play(turn)  # a cough while typing was no interruption
             if self._reply_turn is turn:
                 return
             if turn.barge_in and self._speaking.barge.paused:
@@ -1256,10 +1257,7 @@ class Session:
         speaking = self._speaking
         if self._typed_later_plays(turn):
             # the line typed after these words began is answered first, to its end
-            if speaking.barge.paused:
-                # paused as it began over these words, which were no interruption of it
-                speaking.barge.reset()
-                speaking.resume()
+            self._let_typed_answer_play(turn)
             if not turn.waits:  # one wait: an attempt that failed meanwhile is not another
                 turn.waits = True
                 self._spawn(self._confirm_after(turn, reply, speaking.playing))
@@ -1311,6 +1309,17 @@ class Session:
             and playing.turn_id > turn.turn_id
             and not turn.typed
         )
+
+    def _let_typed_answer_play(self, turn: _Turn) -> None:
+        """``turn``'s speech is over: the answer to a line typed while it was said, paused
+        as it began over it (that speech was no interruption of it), plays on. Only a turn
+        with words did this: over one with none (a cough, a word to someone else, a
+        transcript that failed), the typed answer stayed paused for good, unheard, and the
+        session never went idle."""
+        speaking = self._speaking
+        if speaking.barge.paused and self._typed_later_plays(turn):
+            speaking.barge.reset()
+            speaking.resume()
 
     async def _confirm_after(self, turn: _Turn, reply: Reply, playing: Reply | None) -> None:
         """Confirm ``turn``'s answer once ``playing`` is over (played out or cut; cut by
