@@ -2390,3 +2390,60 @@ async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):
     assert any(isinstance(e, ev.BargeIn) and not e.resumed for e in seen)  # it was paused
     (record,) = session.records
     assert (record.user_text, record.heard_text, record.interrupted) == (typed, answer, False)
+
+
+async def test_a_question_waiting_for_a_typed_lines_answer_never_begins_over_its_cut(
+    tmp_path,
+):
+    """A line typed in a spoken question's pause is answered first, the question's
+    answer waiting; the person speaks over the typed answer, "Wait, stop." and, after a
+    breath, more. The first words cut the typed answer, and the question's answer, which
+    had waited for just that, began there, over the rest of the interruption (or in its
+    pause, heard until that turn ended). It waits for the interrupting turn instead, whose
+    answer replaces it: the question stays in the history, asked and unanswered."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "Tell me a story."
+    stop, more = "Wait, stop.", "Tell me something else instead, please."
+    scenario, _ = _spoken_over_the_answer(_say(stop), _say(more), gap_s=0.3, after_s=3.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=stop, continued=[more], reply="Okay."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    # a cloud transcriber's half second: "Wait, stop." is written as the rest is said
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.5, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        typing: list[asyncio.Task[None]] = []
+
+        def type_in_the_pause() -> None:
+            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard[typed][1]  # cut by the interruption
+    assert heard[f"{stop} {more}"] == ("Okay.", False)
+    assert heard[asked] == ("", True)  # asked, never answered
+    asked_id = next(r.turn_id for r in session.records if r.user_text == asked)
+    began = [e.turn_id for e in seen if isinstance(e, ev.PlaybackStarted)]
+    assert asked_id not in began, began
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed, f"{stop} {more}"])

@@ -1310,6 +1310,13 @@ class Session:
             and not turn.typed
         )
 
+    def _spoken_over_typed(self) -> bool:
+        """The person is in a turn begun over the typed line's answer: its words, which
+        cut that answer, are theirs to have answered. The answer waiting behind it began
+        as the cut came, over the rest of the interruption ("Wait, stop. | Tell me
+        something else"), or in its pause, heard until that turn ended."""
+        return self._turn is not None and self._turn.barge_in
+
     def _let_typed_answer_play(self, turn: _Turn) -> None:
         """``turn``'s speech is over: the answer to a line typed while it was said, paused
         as it began over it (that speech was no interruption of it), plays on. Only a turn
@@ -1328,7 +1335,11 @@ class Session:
         answer) leaves ``turn`` asked and unanswered, in the history and the log as such:
         dropped, the question was in neither. So is it when the session stops first."""
         try:
-            while self._typing or (self._speaking.playing is playing and playing is not None):
+            while (
+                self._typing
+                or (self._speaking.playing is playing and playing is not None)
+                or self._spoken_over_typed()
+            ):
                 await asyncio.sleep(0.02)
         except asyncio.CancelledError:
             self._log_user(turn)  # quitting: --resume has the question, unanswered
