@@ -2447,3 +2447,62 @@ async def test_a_question_waiting_for_a_typed_lines_answer_never_begins_over_its
     assert asked_id not in began, began
     users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
     assert sorted(users) == sorted([asked, typed, f"{stop} {more}"])
+
+
+async def test_the_stop_key_stops_a_question_answer_waiting_for_a_typed_lines(tmp_path):
+    """A line typed in a spoken question's pause is answered first, the question's
+    answer waiting; the stop key (``i``/``esc``) cuts the typed answer, and voicedesk is
+    quiet: the question's answer, which waited for just that cut, began there and went on
+    talking. The question stays in the history and the log, unanswered."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "Tell me a story."
+    scenario = compose(["question"], tail_s=10.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        tasks: list[asyncio.Task[None]] = []
+
+        async def stop_it() -> None:
+            await asyncio.sleep(1.5)  # the typed answer plays; the question's waits
+            session.interrupt()
+
+        def type_in_the_pause() -> None:
+            tasks.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        def stop_soon() -> None:
+            tasks.append(asyncio.get_running_loop().create_task(stop_it()))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        session.bus.subscribe(_at_first(ev.PlaybackStarted, stop_soon))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert len(tasks) == 2 and all(t.done() for t in tasks)
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard[typed][1] and heard[typed][0].startswith("Put the egg")  # cut by the key
+    assert heard[asked] == ("", True)  # asked, never answered
+    asked_id = next(r.turn_id for r in session.records if r.user_text == asked)
+    began = [e.turn_id for e in seen if isinstance(e, ev.PlaybackStarted)]
+    assert asked_id not in began, began
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed])
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert asked in [x["text"] for x in lines if x.get("type") == "user"]

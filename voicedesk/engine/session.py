@@ -598,6 +598,14 @@ class Session:
 
     def interrupt(self) -> None:
         speaking = self._speaking
+        waiting = self._reply_turn
+        if waiting is not None and waiting.waits and self._reply is not None:
+            # A spoken question's answer waiting for the typed line's (``_confirm_after``)
+            # goes with it: began as the stop key cut the typed answer, it went on talking
+            # to a person who had asked for quiet. The question stays in the history and
+            # the log, unanswered, as when speech over the typed answer replaces it.
+            reply, self._reply, self._reply_turn = self._reply, None, None
+            self._spawn(reply.cancel())
         if speaking.line is not None:
             speaking.pause(self.now_s())  # stops the error line for good
         if speaking.playing is not None:
