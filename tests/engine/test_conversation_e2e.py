@@ -2172,3 +2172,337 @@ async def test_quitting_while_a_question_waits_for_a_typed_lines_answer_keeps_it
     state, _ = restore_state(session.log.path)
     resumed = [m["content"] for t in state["turns"] for m in t["messages"] if m["role"] == "user"]
     assert resumed == [typed, asked]
+
+
+async def test_a_question_whose_answer_fails_as_it_waits_for_a_typed_lines_is_told_once(
+    tmp_path,
+):
+    """A line typed while a question is spoken is answered first; the question's answer
+    waits for it, and every request for it fails (a server error). The failure is told
+    once, after the typed answer: a notice, the spoken error line, one record. The
+    decided turn's own attempt, failing as it waited, was taken for a preemptive one and
+    asked again at once, and again: forty requests in the typed answer's ten seconds (as
+    many as there were failures to give), each attempt with a wait of its own, and the
+    question recorded twice."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "Tell me a story."
+    scenario = compose(["question"], tail_s=14.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        typing: list[asyncio.Task[None]] = []
+
+        async def type_it() -> None:
+            await asyncio.sleep(0.5)  # half a second into the question
+            await session.send_text(typed)
+
+        def type_soon() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_it()))
+
+        def failing(event: ev.Event) -> None:
+            # the typed line's request has gone: every one for the question fails
+            if isinstance(event, ev.TranscriptFinal) and event.text == asked:
+                server.inject("llm", "500", times=40)
+
+        session.bus.subscribe(_at_first(ev.SpeechStarted, type_soon))
+        session.bus.subscribe(failing)
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+        asked_for = [r["messages"][-1]["content"] for r in server.chat_requests()]
+        spoken = "".join(
+            r.body.get("text", "")
+            for r in server.requests
+            if r.provider == "tts" and isinstance(r.body, dict)
+        )
+    # the preemptive attempt and the decided turn's, each with its one quick retry
+    assert asked_for.count(asked) <= 4, asked_for
+    typed_rec, asked_rec = session.records
+    assert (typed_rec.user_text, typed_rec.heard_text) == (typed, LONG_REPLY)
+    assert asked_rec.user_text == asked and asked_rec.failed
+    told = [e for e in seen if isinstance(e, ev.Notice) and e.message.startswith("No answer")]
+    assert len(told) == 1 and told[0].turn_id == asked_rec.turn_id
+    assert "say that again" in spoken  # the error line, after the typed answer
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed])
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert sorted(x["text"] for x in lines if x.get("type") == "user") == sorted([asked, typed])
+
+
+@contextlib.asynccontextmanager
+async def _far_away(url: str, delay_s: float):
+    """A TCP relay to ``url``'s server whose answers reach the client ``delay_s`` late,
+    in order and streamed as they come: a cloud across the internet rather than on this
+    machine (closing a voice's socket waits a round trip for the server's close).
+    Yields the relay's base URL."""
+    from urllib.parse import urlsplit
+
+    target = urlsplit(url)
+    loop = asyncio.get_running_loop()
+
+    async def pipe(reader, writer, late_s: float) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def send() -> None:
+            while True:
+                due, data = await queue.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if not data:
+                    writer.close()
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        sender = asyncio.create_task(send())
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                queue.put_nowait((loop.time() + late_s, data))
+        queue.put_nowait((loop.time() + late_s, b""))
+        with contextlib.suppress(ConnectionError):
+            await sender
+
+    async def relay(client_r, client_w) -> None:
+        server_r, server_w = await asyncio.open_connection(target.hostname, target.port)
+        await asyncio.gather(pipe(client_r, server_w, 0.0), pipe(server_r, client_w, delay_s))
+
+    relay_server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = relay_server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        relay_server.close()
+
+
+async def test_a_second_line_typed_while_a_question_waits_is_answered_before_it(tmp_path):
+    """A line typed in a spoken question's pause is answered first, the question's answer
+    waiting; a second line typed while that answer plays cuts it, as typing does, and
+    is answered; the question's answer then plays whole. It began in the moment the
+    first typed answer was being cut and the second line's answer cut it there, unheard:
+    the question was never answered."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed, then = _text("question"), "Tell me a story.", "What time is it?"
+    scenario = compose(["question"], tail_s=12.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+            SimTurn(transcript=then, reply="It is noon."),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server, _far_away(server.base_url, 0.06) as voice:
+        settings = settings_for_sim(_settings(tmp_path), server.base_url)
+        settings.tts.elevenlabs_base_url = voice  # the voice 60 ms away, as over the internet
+        session = build_session(
+            settings,
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        typing: list[asyncio.Task[None]] = []
+
+        async def type_again() -> None:
+            await asyncio.sleep(1.5)  # the first typed answer plays
+            await session.send_text(then)
+
+        def type_in_the_pause() -> None:
+            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        def type_again_soon() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_again()))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        session.bus.subscribe(_at_first(ev.PlaybackStarted, type_again_soon))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert len(typing) == 2 and all(t.done() for t in typing)
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard[typed][1]  # cut by the second line, as typing cuts an answer
+    assert heard[then] == ("It is noon.", False)
+    assert heard[asked] == ("About seven minutes.", False)
+    order = [r.user_text for r in session.records]
+    assert order.index(then) < order.index(asked)
+
+
+async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):
+    """A line typed while the person makes a sound that has no words (here one the
+    transcriber hears nothing in: a cough, a word to someone in the room): the typed
+    answer, begun over that sound and paused by it, plays once it is over. It stayed
+    paused for good, never heard, and the session never went idle."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    typed, answer = "What time is it?", "It is noon, and the sun is out."
+    scenario = compose(["question"], tail_s=8.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(turns=[SimTurn(transcript=""), SimTurn(transcript=typed, reply=answer)])
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        typing: list[asyncio.Task[None]] = []
+
+        async def type_it() -> None:
+            await asyncio.sleep(0.5)  # half a second into the sound
+            await session.send_text(typed)
+
+        def type_soon() -> None:
+            typing.append(asyncio.get_running_loop().create_task(type_it()))
+
+        session.bus.subscribe(_at_first(ev.SpeechStarted, type_soon))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 15)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+    assert any(isinstance(e, ev.BargeIn) and not e.resumed for e in seen)  # it was paused
+    (record,) = session.records
+    assert (record.user_text, record.heard_text, record.interrupted) == (typed, answer, False)
+
+
+async def test_a_question_waiting_for_a_typed_lines_answer_never_begins_over_its_cut(
+    tmp_path,
+):
+    """A line typed in a spoken question's pause is answered first, the question's
+    answer waiting; the person speaks over the typed answer, "Wait, stop." and, after a
+    breath, more. The first words cut the typed answer, and the question's answer, which
+    had waited for just that, began there, over the rest of the interruption (or in its
+    pause, heard until that turn ended). It waits for the interrupting turn instead, whose
+    answer replaces it: the question stays in the history, asked and unanswered."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "Tell me a story."
+    stop, more = "Wait, stop.", "Tell me something else instead, please."
+    scenario, _ = _spoken_over_the_answer(_say(stop), _say(more), gap_s=0.3, after_s=3.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=stop, continued=[more], reply="Okay."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    # a cloud transcriber's half second: "Wait, stop." is written as the rest is said
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.5, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        typing: list[asyncio.Task[None]] = []
+
+        def type_in_the_pause() -> None:
+            typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert typing and typing[0].done()
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard[typed][1]  # cut by the interruption
+    assert heard[f"{stop} {more}"] == ("Okay.", False)
+    assert heard[asked] == ("", True)  # asked, never answered
+    asked_id = next(r.turn_id for r in session.records if r.user_text == asked)
+    began = [e.turn_id for e in seen if isinstance(e, ev.PlaybackStarted)]
+    assert asked_id not in began, began
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed, f"{stop} {more}"])
+
+
+async def test_the_stop_key_stops_a_question_answer_waiting_for_a_typed_lines(tmp_path):
+    """A line typed in a spoken question's pause is answered first, the question's
+    answer waiting; the stop key (``i``/``esc``) cuts the typed answer, and voicedesk is
+    quiet: the question's answer, which waited for just that cut, began there and went on
+    talking. The question stays in the history and the log, unanswered."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    asked, typed = _text("question"), "Tell me a story."
+    scenario = compose(["question"], tail_s=10.0)
+    scenario.write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply=LONG_REPLY),
+        ]
+    )
+    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(_settings(tmp_path), server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        tasks: list[asyncio.Task[None]] = []
+
+        async def stop_it() -> None:
+            await asyncio.sleep(1.5)  # the typed answer plays; the question's waits
+            session.interrupt()
+
+        def type_in_the_pause() -> None:
+            tasks.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
+
+        def stop_soon() -> None:
+            tasks.append(asyncio.get_running_loop().create_task(stop_it()))
+
+        session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
+        session.bus.subscribe(_at_first(ev.PlaybackStarted, stop_soon))
+        await session.start()
+        try:
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        assert len(tasks) == 2 and all(t.done() for t in tasks)
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard[typed][1] and heard[typed][0].startswith("Put the egg")  # cut by the key
+    assert heard[asked] == ("", True)  # asked, never answered
+    asked_id = next(r.turn_id for r in session.records if r.user_text == asked)
+    began = [e.turn_id for e in seen if isinstance(e, ev.PlaybackStarted)]
+    assert asked_id not in began, began
+    users = [m["content"] for t in session.context.turns for m in t.messages if m["role"] == "user"]
+    assert sorted(users) == sorted([asked, typed])
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert asked in [x["text"] for x in lines if x.get("type") == "user"]

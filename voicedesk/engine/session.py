@@ -97,6 +97,9 @@ class _Turn:
     followup: bool = False  # an answer to background tool results, not to something said
     logged_user: bool = False
     failed: bool = False  # reported to the person (notice and spoken line) once
+    # Its answer waits for that of a line typed after its words began (``_confirm_after``
+    # runs): one wait a turn, whatever attempts its answer takes meanwhile.
+    waits: bool = False
     unheard_told: bool = False  # push-to-talk with no words: said once
     # audio time at which an answer held back in a dangling pause is prepared (PREPARE_AHEAD_S)
     prepare_at_s: float | None = None
@@ -214,6 +217,7 @@ class Session:
             update_idle=self._update_idle,
         )
         self._ptt_open = False
+        self._typing = 0  # typed lines cutting the answer playing, to take its place
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tool_jobs = (
             ToolJobs(
@@ -594,6 +598,14 @@ class Session:
 
     def interrupt(self) -> None:
         speaking = self._speaking
+        waiting = self._reply_turn
+        if waiting is not None and waiting.waits and self._reply is not None:
+            # A spoken question's answer waiting for the typed line's (``_confirm_after``)
+            # goes with it: began as the stop key cut the typed answer, it went on talking
+            # to a person who had asked for quiet. The question stays in the history and
+            # the log, unanswered, as when speech over the typed answer replaces it.
+            reply, self._reply, self._reply_turn = self._reply, None, None
+            self._spawn(reply.cancel())
         if speaking.line is not None:
             speaking.pause(self.now_s())  # stops the error line for good
         if speaking.playing is not None:
@@ -612,10 +624,17 @@ class Session:
         # person has moved on. Left to play, the typed line's answer waited behind it.
         self._speaking.stop_line()
         if self._speaking.playing is not None:
-            if getattr(self.audio, "speaker", True):
-                await self._speaking.cut(self.now_s())
-            else:
-                await self._speaking.end_unspoken(self.now_s())
+            # A spoken turn's answer waiting for the one cut here (``_confirm_after``)
+            # waits for this line's: let go in the cut's await, it began, and this line's
+            # answer cut it a moment later, unheard.
+            self._typing += 1
+            try:
+                if getattr(self.audio, "speaker", True):
+                    await self._speaking.cut(self.now_s())
+                else:
+                    await self._speaking.end_unspoken(self.now_s())
+            finally:
+                self._typing -= 1
         spoken = self._turn  # a spoken turn may be in progress; the typed one stands alone
         # The answer being prepared for spoken words (in their pause, or waiting on their
         # transcript) is theirs, not this line's to replace: cancelled by this turn's
@@ -1084,6 +1103,7 @@ class Session:
         nothing pending is dropped: no answer, no history, no log record."""
         if turn.ended and turn.pending_commits == 0 and (not turn.text or turn.backchannel):
             self._no_words_over_held(turn)
+            self._let_typed_answer_play(turn)  # a cough while typing was no interruption
             if self._reply_turn is turn:
                 return
             if turn.barge_in and self._speaking.barge.paused:
@@ -1234,7 +1254,8 @@ class Session:
         stale = reply.user_text != turn.text
         if (stale and not turn.followup) or turn.pending_commits:
             return  # a newer transcript is on its way; _commit restarts the reply
-        if reply.failed is not None and not reply.cancelled:
+        failed = reply.failed is not None and not reply.cancelled
+        if failed and reply.preemptive:
             # The preemptive attempt failed before the end of turn was decided: only an
             # attempt. The decided turn gets a fresh one, whose failure is reported.
             self._reply = self._reply_turn = None
@@ -1244,11 +1265,22 @@ class Session:
         speaking = self._speaking
         if self._typed_later_plays(turn):
             # the line typed after these words began is answered first, to its end
-            if speaking.barge.paused:
-                # paused as it began over these words, which were no interruption of it
-                speaking.barge.reset()
-                speaking.resume()
-            self._spawn(self._confirm_after(turn, reply, speaking.playing))
+            self._let_typed_answer_play(turn)
+            if not turn.waits:  # one wait: an attempt that failed meanwhile is not another
+                turn.waits = True
+                self._spawn(self._confirm_after(turn, reply, speaking.playing))
+            return
+        if failed:
+            # The decided turn's own attempt failed while it waited for a typed line's
+            # answer: reported now, as a confirmed answer's failure is. Taken for a
+            # preemptive attempt, it was asked again at once, and again, a request every
+            # tenth of a second to a failing server until the typed answer had played,
+            # each attempt with a wait of its own, and the turn recorded once per wait.
+            self._reply = self._reply_turn = None
+            if not turn.followup:
+                self._log_user(turn)
+                self.context.add_user(turn.turn_id, turn.text)
+            self._spawn(self._reply_failed(reply, turn))
             return
         if speaking.playing is not None and speaking.playing is not reply:
             # named: by the time the task runs, playing is already this new answer
@@ -1286,22 +1318,48 @@ class Session:
             and not turn.typed
         )
 
+    def _spoken_over_typed(self) -> bool:
+        """The person is in a turn begun over the typed line's answer: its words, which
+        cut that answer, are theirs to have answered. The answer waiting behind it began
+        as the cut came, over the rest of the interruption ("Wait, stop. | Tell me
+        something else"), or in its pause, heard until that turn ended."""
+        return self._turn is not None and self._turn.barge_in
+
+    def _let_typed_answer_play(self, turn: _Turn) -> None:
+        """``turn``'s speech is over: the answer to a line typed while it was said, paused
+        as it began over it (that speech was no interruption of it), plays on. Only a turn
+        with words did this: over one with none (a cough, a word to someone else, a
+        transcript that failed), the typed answer stayed paused for good, unheard, and the
+        session never went idle."""
+        speaking = self._speaking
+        if speaking.barge.paused and self._typed_later_plays(turn):
+            speaking.barge.reset()
+            speaking.resume()
+
     async def _confirm_after(self, turn: _Turn, reply: Reply, playing: Reply | None) -> None:
-        """Confirm ``turn``'s answer once ``playing`` is over (played out or cut). One a
+        """Confirm ``turn``'s answer once ``playing`` is over (played out or cut; cut by
+        a line typed, that line's answer is waited for in turn). One a
         later turn's answer replaced meanwhile (the person spoke over the typed line's
         answer) leaves ``turn`` asked and unanswered, in the history and the log as such:
         dropped, the question was in neither. So is it when the session stops first."""
         try:
-            while self._speaking.playing is playing and playing is not None:
+            while (
+                self._typing
+                or (self._speaking.playing is playing and playing is not None)
+                or self._spoken_over_typed()
+            ):
                 await asyncio.sleep(0.02)
         except asyncio.CancelledError:
             self._log_user(turn)  # quitting: --resume has the question, unanswered
             raise
+        finally:
+            turn.waits = False
         if self._closing:
             self._log_user(turn)
             return
-        if self._reply is reply and self._reply_turn is turn and not reply.cancelled:
-            self._maybe_confirm(turn)
+        current = self._reply
+        if current is not None and self._reply_turn is turn and not current.cancelled:
+            self._maybe_confirm(turn)  # this attempt, or the one that replaced a failed one
         elif not turn.logged_user:
             self._log_user(turn)
             self.context.add_user(turn.turn_id, turn.text)
