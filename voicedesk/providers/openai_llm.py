@@ -504,8 +504,11 @@ class OpenAIChat:
         ``chat.completions.create``, but without the type-directed copy ``create`` makes of
         every message, tool call and tool definition before anything is written. That walk
         ran on the event loop between the end of speech and the request, and grew with the
-        conversation: 10-40 ms at turn 30 of a tool conversation here, 0.12 s at 60 tool
-        turns. For the plain JSON voicedesk builds it changed nothing."""
+        conversation: with 8 tools, about 20 ms at turn 30 of a tool conversation and 40 ms
+        at turn 60 on this 2-core machine (the copy alone, median of 15; the request's whole
+        client overhead in docs/architecture.md, "Threads"). For the plain JSON voicedesk
+        builds it changed nothing: the request is the one ``create`` sends, headers and
+        body (tests/providers/test_openai_llm_request_cost.py compares the two)."""
         from openai import AsyncStream, RequestOptions
         from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
