@@ -5,7 +5,8 @@ The request is sent on the loop that also hears the person and feeds the speaker
 end of their words and the model's first token. The SDK's ``create()`` walks every message,
 tool call and tool definition through its type-directed transform before anything is written
 (a copy of plain JSON, for the dicts voicedesk builds): the walk grew with the conversation,
-about 20 ms at turn 30 of a tool conversation on this machine and 40 ms at turn 60.
+about 20 ms at turn 30 of a tool conversation on this machine and 40 ms at turn 60 (up to
+0.11 s with other work on the two cores).
 Counted in calls, not timed: a count does not depend on how busy the machine is. Sent with
 ``client.post`` instead, the request must still be the one ``create`` would have sent.
 """
