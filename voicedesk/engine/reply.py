@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 # Leading near-silence in TTS audio is latency the listener hears; trim it from the first chunk.
 _SILENCE_LEVEL = 300  # int16 peak below which a sample counts as silence (≈ −40 dBFS)
 _MAX_TRIM_S = 0.5
+# The quiet kept before the first audible sample: the start of a breathy onset ("Hello")
+_LEAD_IN_S = 0.005
 # The voice's deadlines, from the later of the last audio chunk and the last text sent: a
 # voice waits for enough text (a clause, 40 characters, its chunk schedule) before it can
 # speak, so while a slow model's words still come the silence is the model's.
@@ -655,6 +657,11 @@ class Reply:
     async def _pump(self, stream: SpeechStream) -> None:
         first = True
         trim_left = int(_MAX_TRIM_S * stream.sample_rate)  # total leading silence we may drop
+        # The end of the silence dropped so far: the lead-in before the first audible
+        # sample may lie in it, when the voice's audio came split just before that sample
+        # (OpenAI speech is read in whatever pieces the network gives).
+        dropped_tail = np.zeros(0, dtype=np.int16)
+        lead_in = int(_LEAD_IN_S * stream.sample_rate)
         async for chunk in self._chunks(stream):
             if chunk.size == 0:
                 continue
@@ -662,7 +669,13 @@ class Reply:
                 onset = _onset(chunk, stream.sample_rate)
                 if onset is None and chunk.size <= trim_left:
                     trim_left -= int(chunk.size)
+                    dropped_tail = np.concatenate([dropped_tail, chunk])
+                    dropped_tail = dropped_tail[max(0, dropped_tail.size - lead_in) :]
                     continue
+                if onset == 0 and dropped_tail.size:  # its lead-in may have begun before it
+                    chunk = np.concatenate([dropped_tail, chunk])  # dropped no longer
+                    trim_left += int(dropped_tail.size)
+                    onset = _onset(chunk, stream.sample_rate)
                 cut = min(onset if onset is not None else 0, trim_left)
                 self._trimmed = int(_MAX_TRIM_S * stream.sample_rate) - trim_left + cut
                 chunk = chunk[cut:]
@@ -693,4 +706,4 @@ def _onset(chunk: np.ndarray, rate: int) -> int | None:
     loud = np.flatnonzero(np.abs(chunk.astype(np.int32)) > _SILENCE_LEVEL)
     if loud.size == 0:
         return None
-    return max(0, int(loud[0]) - rate // 200)
+    return max(0, int(loud[0]) - int(_LEAD_IN_S * rate))
