@@ -1942,6 +1942,43 @@ async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path,
     assert (record.error, record.heard_text) == (None, "It is yours.")
 
 
+@contextlib.asynccontextmanager
+async def _session_over_sim(
+    tmp_path, scenario, script, *, stt_s: float = 0.05, voice_delay_s: float = 0.0
+):
+    """A session hearing ``scenario`` over the simulated cloud, not yet started: the
+    server, the session and every event it sends, for the typed-and-spoken races below.
+    ``voice_delay_s``: the voice's replies that much later (`_far_away`)."""
+    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+
+    scenario.write(tmp_path / "in.wav")
+    async with contextlib.AsyncExitStack() as stack:
+        server = await stack.enter_async_context(sim_server(_sim(script, stt_s=stt_s)))
+        settings = settings_for_sim(_settings(tmp_path), server.base_url)
+        if voice_delay_s:
+            far = _far_away(server.base_url, voice_delay_s)
+            settings.tts.elevenlabs_base_url = await stack.enter_async_context(far)
+        session = build_session(
+            settings,
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+        )
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
+        yield server, session, seen
+
+
+async def _played_through(session, scenario, *, timeout_s: float = 30) -> None:
+    """Run ``session`` over the whole of ``scenario`` and until it is idle, then stop it."""
+    await session.start()
+    try:
+        await asyncio.sleep(scenario.pcm.size / scenario.rate)
+        await asyncio.wait_for(session.wait_idle(), timeout_s)
+    finally:
+        await session.stop()
+
+
 @pytest.mark.parametrize(
     ("typed_at", "after_s"),
     [(ev.TranscriptFinal, 0.0), (ev.SpeechStarted, 0.5)],
@@ -1958,27 +1995,16 @@ async def test_a_line_typed_as_a_question_is_spoken_leaves_both_answered(
     session log or the records. Typed while speaking (or with that fixed), the spoken
     question's answer cut the typed one's before a word of it was heard (begun over the
     speech, it had been paused by it at once)."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     asked, typed = _text("question"), "What time is it?"
     scenario = compose(["question"], tail_s=8.0)
-    scenario.write(tmp_path / "in.wav")
     script = SimScript(
         turns=[
             SimTurn(transcript=asked, reply="About seven minutes."),
             SimTurn(transcript=typed, reply="It is noon."),
         ]
     )
-    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
-        seen: list[ev.Event] = []
-        session.bus.subscribe(seen.append)
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
         typing: list[asyncio.Task[None]] = []
 
         async def type_it() -> None:
@@ -1992,12 +2018,7 @@ async def test_a_line_typed_as_a_question_is_spoken_leaves_both_answered(
         # in the pause: as the spoken words' transcript comes (their answer is being
         # prepared); while speaking: half a second into the question
         session.bus.subscribe(_at_first(typed_at, type_soon))
-        await session.start()
-        try:
-            await asyncio.sleep(scenario.pcm.size / scenario.rate)
-            await asyncio.wait_for(session.wait_idle(), 30)
-        finally:
-            await session.stop()
+        await _played_through(session, scenario)
         assert typing and typing[0].done()
         asked_for = [r["messages"][-1]["content"] for r in server.chat_requests()]
     order = [type(e).__name__ for e in seen if isinstance(e, ev.TurnEnded | ev.Notice)]
@@ -2020,26 +2041,17 @@ async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
     The line played on to its end (about four seconds), asking to say again what the
     person had moved on from, and the typed answer, ready 0.1 s after the request, waited
     behind it: 2.2 s of silence in the answer's place."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     asked, typed = _text("question"), "What time is it?"
     scenario = compose(["question"], tail_s=8.0)
-    scenario.write(tmp_path / "in.wav")
     script = SimScript(
         turns=[
             SimTurn(transcript=asked, reply="About seven minutes."),
             SimTurn(transcript=typed, reply="It is noon."),
         ]
     )
-    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _seen):
         server.inject("llm", "500", times=4)  # the spoken question's attempts and retries
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
         typing: list[asyncio.Task[None]] = []
 
         async def type_as_the_line_plays() -> None:
@@ -2050,12 +2062,7 @@ async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
             typing.append(asyncio.get_running_loop().create_task(type_as_the_line_plays()))
 
         session.bus.subscribe(_at_first(ev.Notice, on_failure))  # "No answer for turn 1"
-        await session.start()
-        try:
-            await asyncio.sleep(scenario.pcm.size / scenario.rate)
-            await asyncio.wait_for(session.wait_idle(), 30)
-        finally:
-            await session.stop()
+        await _played_through(session, scenario)
         assert typing and typing[0].done()
         lines = [
             b.get("text", "")
@@ -2084,12 +2091,10 @@ async def test_a_question_whose_answer_waited_for_a_typed_lines_is_kept_when_bot
     stop." replaces the one that waited: the question stays in the history, the records
     and the session log (and so for --resume), asked and not answered. Dropped with its
     waiting answer, it was in none of them."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
     from voicedesk.engine.resume import restore_state
 
     asked, typed = _text("question"), "Tell me a story."
     scenario, _ = _spoken_over_the_answer(_say("Wait, stop."), gap_s=0, after_s=3.0)
-    scenario.write(tmp_path / "in.wav")
     script = SimScript(
         turns=[
             SimTurn(transcript=asked, reply="About seven minutes."),
@@ -2097,26 +2102,14 @@ async def test_a_question_whose_answer_waited_for_a_typed_lines_is_kept_when_bot
             SimTurn(transcript=typed, reply=LONG_REPLY),
         ]
     )
-    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
+    async with _session_over_sim(tmp_path, scenario, script) as (_server, session, _seen):
         typing: list[asyncio.Task[None]] = []
 
         def type_in_the_pause() -> None:
             typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
 
         session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
-        await session.start()
-        try:
-            await asyncio.sleep(scenario.pcm.size / scenario.rate)
-            await asyncio.wait_for(session.wait_idle(), 30)
-        finally:
-            await session.stop()
+        await _played_through(session, scenario)
     heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
     assert heard[typed][1] and heard[typed][0].startswith("Put the egg")  # cut
     assert heard["Wait, stop."] == ("Okay.", False)
@@ -2133,26 +2126,17 @@ async def test_a_question_whose_answer_waited_for_a_typed_lines_is_kept_when_bot
 async def test_quitting_while_a_question_waits_for_a_typed_lines_answer_keeps_it(tmp_path):
     """Quitting while the typed line's answer plays and the spoken question's answer waits
     for it: the session log keeps the question, so --resume has it, unanswered."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
     from voicedesk.engine.resume import restore_state
 
     asked, typed = _text("question"), "Tell me a story."
     scenario = compose(["question"], tail_s=12.0)
-    scenario.write(tmp_path / "in.wav")
     script = SimScript(
         turns=[
             SimTurn(transcript=asked, reply="About seven minutes."),
             SimTurn(transcript=typed, reply=LONG_REPLY),
         ]
     )
-    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
+    async with _session_over_sim(tmp_path, scenario, script) as (_server, session, _seen):
         typing: list[asyncio.Task[None]] = []
         ended = asyncio.Event()
 
@@ -2184,27 +2168,16 @@ async def test_a_question_whose_answer_fails_as_it_waits_for_a_typed_lines_is_to
     asked again at once, and again: forty requests in the typed answer's ten seconds (as
     many as there were failures to give), each attempt with a wait of its own, and the
     question recorded twice."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     asked, typed = _text("question"), "Tell me a story."
     scenario = compose(["question"], tail_s=14.0)
-    scenario.write(tmp_path / "in.wav")
     script = SimScript(
         turns=[
             SimTurn(transcript=asked, reply="About seven minutes."),
             SimTurn(transcript=typed, reply=LONG_REPLY),
         ]
     )
-    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
-        seen: list[ev.Event] = []
-        session.bus.subscribe(seen.append)
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
         typing: list[asyncio.Task[None]] = []
 
         async def type_it() -> None:
@@ -2221,12 +2194,7 @@ async def test_a_question_whose_answer_fails_as_it_waits_for_a_typed_lines_is_to
 
         session.bus.subscribe(_at_first(ev.SpeechStarted, type_soon))
         session.bus.subscribe(failing)
-        await session.start()
-        try:
-            await asyncio.sleep(scenario.pcm.size / scenario.rate)
-            await asyncio.wait_for(session.wait_idle(), 30)
-        finally:
-            await session.stop()
+        await _played_through(session, scenario)
         assert typing and typing[0].done()
         asked_for = [r["messages"][-1]["content"] for r in server.chat_requests()]
         spoken = "".join(
@@ -2298,11 +2266,9 @@ async def test_a_second_line_typed_while_a_question_waits_is_answered_before_it(
     is answered; the question's answer then plays whole. It began in the moment the
     first typed answer was being cut and the second line's answer cut it there, unheard:
     the question was never answered."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     asked, typed, then = _text("question"), "Tell me a story.", "What time is it?"
     scenario = compose(["question"], tail_s=12.0)
-    scenario.write(tmp_path / "in.wav")
     script = SimScript(
         turns=[
             SimTurn(transcript=asked, reply="About seven minutes."),
@@ -2310,16 +2276,12 @@ async def test_a_second_line_typed_while_a_question_waits_is_answered_before_it(
             SimTurn(transcript=then, reply="It is noon."),
         ]
     )
-    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
-    async with sim_server(options) as server, _far_away(server.base_url, 0.06) as voice:
-        settings = settings_for_sim(_settings(tmp_path), server.base_url)
-        settings.tts.elevenlabs_base_url = voice  # the voice 60 ms away, as over the internet
-        session = build_session(
-            settings,
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
+    # the voice 60 ms away, as over the internet
+    async with _session_over_sim(tmp_path, scenario, script, voice_delay_s=0.06) as (
+        _,
+        session,
+        _,
+    ):
         typing: list[asyncio.Task[None]] = []
 
         async def type_again() -> None:
@@ -2334,12 +2296,7 @@ async def test_a_second_line_typed_while_a_question_waits_is_answered_before_it(
 
         session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
         session.bus.subscribe(_at_first(ev.PlaybackStarted, type_again_soon))
-        await session.start()
-        try:
-            await asyncio.sleep(scenario.pcm.size / scenario.rate)
-            await asyncio.wait_for(session.wait_idle(), 30)
-        finally:
-            await session.stop()
+        await _played_through(session, scenario)
         assert len(typing) == 2 and all(t.done() for t in typing)
     heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
     assert heard[typed][1]  # cut by the second line, as typing cuts an answer
@@ -2354,22 +2311,11 @@ async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):
     transcriber hears nothing in: a cough, a word to someone in the room): the typed
     answer, begun over that sound and paused by it, plays once it is over. It stayed
     paused for good, never heard, and the session never went idle."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     typed, answer = "What time is it?", "It is noon, and the sun is out."
     scenario = compose(["question"], tail_s=8.0)
-    scenario.write(tmp_path / "in.wav")
     script = SimScript(turns=[SimTurn(transcript=""), SimTurn(transcript=typed, reply=answer)])
-    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
-        seen: list[ev.Event] = []
-        session.bus.subscribe(seen.append)
+    async with _session_over_sim(tmp_path, scenario, script) as (_server, session, seen):
         typing: list[asyncio.Task[None]] = []
 
         async def type_it() -> None:
@@ -2380,12 +2326,7 @@ async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):
             typing.append(asyncio.get_running_loop().create_task(type_it()))
 
         session.bus.subscribe(_at_first(ev.SpeechStarted, type_soon))
-        await session.start()
-        try:
-            await asyncio.sleep(scenario.pcm.size / scenario.rate)
-            await asyncio.wait_for(session.wait_idle(), 15)
-        finally:
-            await session.stop()
+        await _played_through(session, scenario, timeout_s=15)
         assert typing and typing[0].done()
     assert any(isinstance(e, ev.BargeIn) and not e.resumed for e in seen)  # it was paused
     (record,) = session.records
@@ -2401,12 +2342,10 @@ async def test_a_question_waiting_for_a_typed_lines_answer_never_begins_over_its
     had waited for just that, began there, over the rest of the interruption (or in its
     pause, heard until that turn ended). It waits for the interrupting turn instead, whose
     answer replaces it: the question stays in the history, asked and unanswered."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     asked, typed = _text("question"), "Tell me a story."
     stop, more = "Wait, stop.", "Tell me something else instead, please."
     scenario, _ = _spoken_over_the_answer(_say(stop), _say(more), gap_s=0.3, after_s=3.0)
-    scenario.write(tmp_path / "in.wav")
     script = SimScript(
         turns=[
             SimTurn(transcript=asked, reply="About seven minutes."),
@@ -2415,28 +2354,14 @@ async def test_a_question_waiting_for_a_typed_lines_answer_never_begins_over_its
         ]
     )
     # a cloud transcriber's half second: "Wait, stop." is written as the rest is said
-    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.5, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
-        seen: list[ev.Event] = []
-        session.bus.subscribe(seen.append)
+    async with _session_over_sim(tmp_path, scenario, script, stt_s=0.5) as (_server, session, seen):
         typing: list[asyncio.Task[None]] = []
 
         def type_in_the_pause() -> None:
             typing.append(asyncio.get_running_loop().create_task(session.send_text(typed)))
 
         session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
-        await session.start()
-        try:
-            await asyncio.sleep(scenario.pcm.size / scenario.rate)
-            await asyncio.wait_for(session.wait_idle(), 30)
-        finally:
-            await session.stop()
+        await _played_through(session, scenario)
         assert typing and typing[0].done()
     heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
     assert heard[typed][1]  # cut by the interruption
@@ -2454,27 +2379,16 @@ async def test_the_stop_key_stops_a_question_answer_waiting_for_a_typed_lines(tm
     answer waiting; the stop key (``i``/``esc``) cuts the typed answer, and voicedesk is
     quiet: the question's answer, which waited for just that cut, began there and went on
     talking. The question stays in the history and the log, unanswered."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     asked, typed = _text("question"), "Tell me a story."
     scenario = compose(["question"], tail_s=10.0)
-    scenario.write(tmp_path / "in.wav")
     script = SimScript(
         turns=[
             SimTurn(transcript=asked, reply="About seven minutes."),
             SimTurn(transcript=typed, reply=LONG_REPLY),
         ]
     )
-    options = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
-        seen: list[ev.Event] = []
-        session.bus.subscribe(seen.append)
+    async with _session_over_sim(tmp_path, scenario, script) as (_server, session, seen):
         tasks: list[asyncio.Task[None]] = []
 
         async def stop_it() -> None:
@@ -2489,12 +2403,7 @@ async def test_the_stop_key_stops_a_question_answer_waiting_for_a_typed_lines(tm
 
         session.bus.subscribe(_at_first(ev.TranscriptFinal, type_in_the_pause))
         session.bus.subscribe(_at_first(ev.PlaybackStarted, stop_soon))
-        await session.start()
-        try:
-            await asyncio.sleep(scenario.pcm.size / scenario.rate)
-            await asyncio.wait_for(session.wait_idle(), 30)
-        finally:
-            await session.stop()
+        await _played_through(session, scenario)
         assert len(tasks) == 2 and all(t.done() for t in tasks)
     heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
     assert heard[typed][1] and heard[typed][0].startswith("Put the egg")  # cut by the key
