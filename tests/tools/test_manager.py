@@ -2248,16 +2248,10 @@ ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
 """
 
 
-@pytest.mark.parametrize("kind", ["json", "sse"])
-async def test_a_url_servers_answer_not_utf8_or_with_half_an_emoji_is_read(
-    tmp_path: Path, kind: str
-) -> None:
-    """What a stdio server's answers were mended for came through a url server as a
-    failure, though the tool had run: the model was told "The tool menu failed: Failed to
-    parse JSON response: 1 validation error for union[JSONRPCRequest, …] Invalid JSON:
-    invalid unicode code point … For further information visit https://errors.pydantic…",
-    a part of the answer's bytes in it. Such an answer is read as it is from a stdio
-    server now: each byte that is no UTF-8, and each half emoji, as U+FFFD."""
+@contextlib.asynccontextmanager
+async def _raw_http_server(tmp_path: Path, kind: str) -> AsyncIterator[ToolManager]:
+    """RAW_HTTP_SERVER answering as ``kind`` says, up on a free port, and a tool manager
+    (not yet started) with it as its one server; both closed after."""
     import socket
     import subprocess
 
@@ -2280,16 +2274,30 @@ async def test_a_url_servers_answer_not_utf8_or_with_half_an_emoji_is_read(
             {"tools": {"docs_server": False, "mcpServers": {"raw": {"url": url}}}}
         )
         manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-        await manager.start()
         try:
-            menu = await manager.call("raw__menu", {}, call_id="m")
-            weather = await manager.call("raw__weather", {}, call_id="w")
-            ping = await manager.call("raw__ping", {}, call_id="p")
+            yield manager
         finally:
             await manager.aclose()
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.parametrize("kind", ["json", "sse"])
+async def test_a_url_servers_answer_not_utf8_or_with_half_an_emoji_is_read(
+    tmp_path: Path, kind: str
+) -> None:
+    """What a stdio server's answers were mended for came through a url server as a
+    failure, though the tool had run: the model was told "The tool menu failed: Failed to
+    parse JSON response: 1 validation error for union[JSONRPCRequest, …] Invalid JSON:
+    invalid unicode code point … For further information visit https://errors.pydantic…",
+    a part of the answer's bytes in it. Such an answer is read as it is from a stdio
+    server now: each byte that is no UTF-8, and each half emoji, as U+FFFD."""
+    async with _raw_http_server(tmp_path, kind) as manager:
+        await manager.start()
+        menu = await manager.call("raw__menu", {}, call_id="m")
+        weather = await manager.call("raw__weather", {}, call_id="w")
+        ping = await manager.call("raw__ping", {}, call_id="p")
     assert not menu.is_error and menu.text == "Caf\ufffd cr\ufffdme: 3 \ufffd", menu.text
     assert not weather.is_error, weather.text
     assert weather.text == "Sunny \ufffd all week \U0001f600", weather.text
@@ -2330,38 +2338,11 @@ async def test_a_url_servers_answer_that_cannot_be_read_is_said_in_a_line(
     though the tool had run. It is told in a line that the answer could not be read, and
     that whether the tool did anything is not known. The console had the SDK's traceback
     of it, forty lines; it has a line naming the server now."""
-    import socket
-    import subprocess
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    script = tmp_path / "raw.py"
-    script.write_text(RAW_HTTP_SERVER)
-    server = subprocess.Popen([sys.executable, str(script), str(port), "json"])
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline and server.poll() is None
-            await asyncio.sleep(0.1)
-        url = f"http://127.0.0.1:{port}/mcp"
-        settings = Settings.model_validate(
-            {"tools": {"docs_server": False, "mcpServers": {"raw": {"url": url}}}}
-        )
-        manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    async with _raw_http_server(tmp_path, "json") as manager:
         with caplog.at_level(logging.WARNING):
             await manager.start()
-            try:
-                send = await manager.call("raw__send", {}, call_id="s")
-                ping = await manager.call("raw__ping", {}, call_id="p")
-            finally:
-                await manager.aclose()
-    finally:
-        server.terminate()
-        server.wait(10)
+            send = await manager.call("raw__send", {}, call_id="s")
+            ping = await manager.call("raw__ping", {}, call_id="p")
     assert send.is_error and "\n" not in send.text, send.text
     assert send.text.startswith("The raw tool server's answer to send could not be read ("), send
     assert "pydantic" not in send.text and "union[" not in send.text, send.text
