@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from local_http import serving
 
 from voicedesk import events as ev
 from voicedesk.engine.metrics import TurnRecord
@@ -967,16 +968,8 @@ async def _speech_in_two(pcm: np.ndarray, split: int) -> AsyncIterator[str]:
         await resp.write_eof()
         return resp
 
-    app = web.Application()
-    app.router.add_post("/v1/audio/speech", speech)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    finally:
-        await runner.cleanup()
+    async with serving("/v1/audio/speech", speech) as url:
+        yield f"{url}/v1"
 
 
 async def test_the_first_sound_keeps_its_lead_in_wherever_the_server_split_the_audio(cloud):

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from local_http import serving
 
 from voicedesk.providers.base import ChatRequest, TextDelta
 from voicedesk.providers.openai_llm import OpenAIChat
@@ -135,16 +136,8 @@ async def recording_server() -> AsyncIterator[tuple[str, list[tuple[dict[str, st
         await resp.write_eof()
         return resp
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1", seen
-    finally:
-        await runner.cleanup()
+    async with serving("/v1/chat/completions", chat) as url:
+        yield f"{url}/v1", seen
 
 
 async def test_the_chat_request_is_the_one_create_would_have_sent(monkeypatch):

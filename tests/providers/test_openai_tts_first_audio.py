@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 from aiohttp import web
+from local_http import serving
 
 from voicedesk.providers.openai_tts import OpenAITTS
 
@@ -43,17 +44,8 @@ async def _speech_server(first_played: asyncio.Event) -> AsyncIterator[str]:
         await resp.write_eof()
         return resp
 
-    app = web.Application()
-    app.router.add_post("/v1/audio/speech", speech)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
+    async with serving("/v1/audio/speech", speech) as url:
+        yield f"{url}/v1"
 
 
 async def test_the_first_audio_comes_as_the_server_sends_it_not_once_a_tenth_of_a_second_is_in():

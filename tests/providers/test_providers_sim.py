@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from local_http import serving
 
 from voicedesk.bench.scenarios import load_utterance
 from voicedesk.errors import AuthError, ProviderError, RefusedSettingError
@@ -1731,21 +1732,12 @@ async def test_llm_a_request_over_the_models_window_is_named_as_too_long(wording
 async def _other_chat_server(handler: Any, **kw: Any) -> AsyncIterator[OpenAIChat]:
     """A chat client of a server the simulated cloud does not imitate: ``handler`` answers
     its chat completions, over a real socket."""
-    from aiohttp import web
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    llm = OpenAIChat(api_key="sk-test", model="m", base_url=f"http://127.0.0.1:{port}/v1", **kw)
-    try:
-        yield llm
-    finally:
-        await llm.aclose()
-        await runner.cleanup()
+    async with serving("/v1/chat/completions", handler) as url:
+        llm = OpenAIChat(api_key="sk-test", model="m", base_url=f"{url}/v1", **kw)
+        try:
+            yield llm
+        finally:
+            await llm.aclose()
 
 
 @pytest.mark.parametrize(
