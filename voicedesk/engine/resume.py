@@ -50,14 +50,20 @@ class Conversation:
     users: dict[int, str] = field(default_factory=dict)
     ended: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn records
     # pending tool calls, in the order they were called: (the turn that called them, their
-    # latest messages); those a tools record answered are taken out
-    background: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
+    # latest messages, where in the log those came); those a tools record answered are
+    # taken out
+    background: list[tuple[int, list[dict[str, Any]], int]] = field(default_factory=list)
     # what the progress records of each answer say was heard, joined ("heard_text", and
     # "whole" when all of it was): superseded by its turn record, if any
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
     tools: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     retracted: set[int] = field(default_factory=set)
     folded: set[int] = field(default_factory=set)
+    # where in the log the last summary record that folded each turn is
+    folded_at: dict[int, int] = field(default_factory=dict)
+    # calls of a folded turn dropped after it was folded: a turn of their own (see
+    # ``ContextManager.add_dropped_calls``), until a summary folds that too
+    late_calls: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     summary: str = ""
     summary_turns: int = 0
     learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
@@ -149,7 +155,7 @@ def read_conversation(path: Path) -> Conversation:
     unreadable: list[int] = []
     said: list[int] = []  # the user records' turns, in the order they were logged
     retractions: list[tuple[int, int]] = []  # (retracted turn, user records logged before)
-    for record in read_log(path, unreadable):
+    for at, record in enumerate(read_log(path, unreadable)):
         kind = record.get("type")
         damage = _damage(record)
         if damage is not None:  # the turns around it still resume
@@ -174,7 +180,7 @@ def read_conversation(path: Path) -> Conversation:
         elif kind == "progress":
             out.progress[turn_id] = _joined(out.progress.get(turn_id), record)
         elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
-            _pending(out, turn_id, ids[0], record["messages"])
+            _pending(out, turn_id, ids[0], record["messages"], at)
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
             for call_id in _call_ids(record["messages"]):
@@ -186,6 +192,7 @@ def read_conversation(path: Path) -> Conversation:
             out.summary = record["summary"]
             out.summary_turns = record.get("summary_turns", out.summary_turns)
             out.folded |= set(record.get("folded_turn_ids", []))
+            out.folded_at |= dict.fromkeys(record.get("folded_turn_ids", []), at)
         elif kind == "context_window":  # each refusal lowers the budget: the last one holds
             out.learnt = {
                 k: record[k]
@@ -199,8 +206,11 @@ def read_conversation(path: Path) -> Conversation:
         if _taken_up(out, t, said[at - 1] if at else None)
         or _taken_up(out, t, said[at] if at < len(said) else None)
     }
-    for turn_id, messages in out.background:  # never answered: kept where called
-        if turn_id in out.users or turn_id in out.tools:
+    for turn_id, messages, at in out.background:  # never answered: kept where called
+        if turn_id in out.folded and at > out.folded_at.get(turn_id, at):
+            # dropped after its turn was folded (the summary had only its holding line)
+            out.late_calls.setdefault(turn_id, []).extend(_with_every_result(messages))
+        elif turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
 
@@ -233,17 +243,17 @@ def _joined(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, 
     return {"heard_text": heard[:at] + record["heard_more"], "whole": bool(record.get("whole"))}
 
 
-def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any]) -> None:
-    """A pending_tools record: it supersedes the last one of the same calls (its turn's,
-    with the same first call id), else the calls are new. Ids are unique within one run
-    only: the sim numbers its calls from call_1 in every process (so do other servers),
-    and a resumed run's call_1 is not the first run's."""
+def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any], at: int) -> None:
+    """A pending_tools record (the log's ``at``-th): it supersedes the last one of the same
+    calls (its turn's, with the same first call id), else the calls are new. Ids are
+    unique within one run only: the sim numbers its calls from call_1 in every process
+    (so do other servers), and a resumed run's call_1 is not the first run's."""
     for i in range(len(conv.background) - 1, -1, -1):
-        called, earlier = conv.background[i]
+        called, earlier, _ = conv.background[i]
         if called == turn_id and _call_ids(earlier)[:1] == [first_id]:
-            conv.background[i] = (turn_id, messages)
+            conv.background[i] = (turn_id, messages, at)
             return
-    conv.background.append((turn_id, messages))
+    conv.background.append((turn_id, messages, at))
 
 
 def _answered(conv: Conversation, turn_id: int, call_id: str, *, followup: bool) -> None:
@@ -253,7 +263,7 @@ def _answered(conv: Conversation, turn_id: int, call_id: str, *, followup: bool)
     Taken by id alone, a resumed run's read answered a first run's create of the same id,
     and the next ``--resume`` lost the create."""
     for i in range(len(conv.background) - 1, -1, -1):
-        called, messages = conv.background[i]
+        called, messages, _ = conv.background[i]
         if call_id in _call_ids(messages) and (called == turn_id or followup):
             del conv.background[i]
             return
@@ -286,6 +296,8 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
     turns = []
     for turn_id in log.kept:
         if turn_id in log.folded:
+            if turn_id in log.late_calls:  # as the live conversation keeps them
+                turns.append({"turn_id": turn_id, "messages": log.late_calls[turn_id]})
             continue
         messages = [{"role": "user", "content": log.users[turn_id]}] if turn_id in log.users else []
         messages += log.tools.get(turn_id, [])
