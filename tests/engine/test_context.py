@@ -148,7 +148,7 @@ async def test_what_a_turn_gains_while_it_is_being_folded_is_kept():
     summariser = _Held("The person asked about crates one to three.")
     ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
     folded: list[list[int]] = []
-    ctx.on_summary = lambda summary, ids, count: folded.append(ids)
+    ctx.on_summary = lambda summary, ids, count, calls: folded.append(ids)
     for i in range(1, 5):
         ctx.add_user(i, f"What about crate {i}?")
         ctx.add_assistant(i, f"Crate {i} is on its way.")
@@ -1327,7 +1327,7 @@ async def test_the_turn_being_answered_is_never_folded_under_its_answer():
         llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
         ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
         folded: list[int] = []
-        ctx.on_summary = lambda summary, ids, turns: folded.extend(ids)
+        ctx.on_summary = lambda summary, ids, turns, calls: folded.extend(ids)
         try:
             for i in range(1, 4):
                 ctx.add_user(i, f"Question {i}?")

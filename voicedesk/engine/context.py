@@ -147,7 +147,11 @@ class ContextManager:
         # the tool definitions the last request carried: room the window's turns do not have
         self._tools_part = 0
         self._told_clipped: set[int] = set()  # turns whose text was cut to fit, said once
-        self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
+        # Called with (summary, folded turn ids, turns folded so far, the tool calls the
+        # folded turns carried as [turn id, call id]): the session logs it. ``--resume`` tells apart by
+        # those ids a call the summary has from one still running when its turn was folded
+        # (not in the conversation then), which it resumes as a turn of its own.
+        self.on_summary: Any = None
         # Called with what a refusal taught (``learnt``): the session logs it, so that a
         # resumed conversation does not pay the same refusal and retry on its first turn.
         self.on_window: Any = None
@@ -647,7 +651,15 @@ class ContextManager:
         self.turns = [t for t in self.turns if t.turn_id not in ids]
         self.summaries_made += 1
         if self.on_summary is not None:
-            self.on_summary(self.summary, sorted(ids), self.summary_turns)
+            calls = [
+                [turn.turn_id, call["id"]]
+                for turn in folding
+                if turn.turn_id in ids
+                for message in turn.messages
+                for call in message.get("tool_calls") or []
+                if isinstance(call, dict) and isinstance(call.get("id"), str)
+            ]
+            self.on_summary(self.summary, sorted(ids), self.summary_turns, calls)
         self._publish(summary_made=True)
         self._summary_task = None
         self.maybe_summarize()  # turns left waiting by the bound above

@@ -8,7 +8,8 @@ has no user line; its tools record comes first), pending_tools records for calls
 answered (as a confirmed answer's calls start, as they go to the background, as their
 results come; those no tools record took up are resumed in the turn that called them, a
 call with no result marked as such), a summary record whenever the
-background summariser folds turns, and a context_window record whenever the model refused a
+background summariser folds turns (naming them, and the tool calls they carried: a call of a
+folded turn it does not name, never answered, is resumed as a turn of its own), and a context_window record whenever the model refused a
 request as too long and the budget was lowered to fit its window. Replaying it gives the
 same summary + window the model saw, within the budget it last took; a turn whose answer
 never finished (the process died) comes back with the answer as far as its progress
@@ -61,8 +62,12 @@ class Conversation:
     folded: set[int] = field(default_factory=set)
     # where in the log the last summary record that folded each turn is
     folded_at: dict[int, int] = field(default_factory=dict)
-    # calls of a folded turn dropped after it was folded: a turn of their own (see
-    # ``ContextManager.add_dropped_calls``), until a summary folds that too
+    # the tool calls the summaries were given, as (turn id, call id): None in logs from
+    # before summary records named them
+    summarised_calls: set[tuple[int, str]] | None = None
+    # never-answered calls of a folded turn that no summary was given (still running when
+    # the turn was folded, or dropped after): a turn of their own, as live (see
+    # ``ContextManager.add_dropped_calls``)
     late_calls: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     summary: str = ""
     summary_turns: int = 0
@@ -193,6 +198,12 @@ def read_conversation(path: Path) -> Conversation:
             out.summary_turns = record.get("summary_turns", out.summary_turns)
             out.folded |= set(record.get("folded_turn_ids", []))
             out.folded_at |= dict.fromkeys(record.get("folded_turn_ids", []), at)
+            if isinstance(calls := record.get("folded_calls"), list):
+                out.summarised_calls = (out.summarised_calls or set()) | {
+                    (c[0], c[1])
+                    for c in calls
+                    if isinstance(c, list) and len(c) == 2 and isinstance(c[1], str)
+                }
         elif kind == "context_window":  # each refusal lowers the budget: the last one holds
             out.learnt = {
                 k: record[k]
@@ -207,12 +218,26 @@ def read_conversation(path: Path) -> Conversation:
         or _taken_up(out, t, said[at] if at < len(said) else None)
     }
     for turn_id, messages, at in out.background:  # never answered: kept where called
-        if turn_id in out.folded and at > out.folded_at.get(turn_id, at):
-            # dropped after its turn was folded (the summary had only its holding line)
+        if turn_id in out.folded and _not_summarised(out, turn_id, messages, at):
             out.late_calls.setdefault(turn_id, []).extend(_with_every_result(messages))
         elif turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
+
+
+def _not_summarised(
+    conv: Conversation, turn_id: int, messages: list[dict[str, Any]], at: int
+) -> bool:
+    """The never-answered calls ``messages`` of the folded turn ``turn_id`` (their latest
+    pending record the log's ``at``-th) are in no summary: dropped after the turn was
+    folded, or, by the calls the summary records name, not in the turn when it was (a call
+    still running is not in the conversation, only its holding line; killed then, its
+    result never came). Older logs name no calls: there only the first is known."""
+    if at > conv.folded_at.get(turn_id, at):
+        return True
+    if conv.summarised_calls is None:
+        return False
+    return all((turn_id, call_id) not in conv.summarised_calls for call_id in _call_ids(messages))
 
 
 def _taken_up(conv: Conversation, turn_id: int, by: int | None) -> bool:
