@@ -148,7 +148,7 @@ async def test_what_a_turn_gains_while_it_is_being_folded_is_kept():
     summariser = _Held("The person asked about crates one to three.")
     ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
     folded: list[list[int]] = []
-    ctx.on_summary = lambda summary, ids, count: folded.append(ids)
+    ctx.on_summary = lambda summary, ids, count, calls: folded.append(ids)
     for i in range(1, 5):
         ctx.add_user(i, f"What about crate {i}?")
         ctx.add_assistant(i, f"Crate {i} is on its way.")
@@ -166,6 +166,70 @@ async def test_what_a_turn_gains_while_it_is_being_folded_is_kept():
     assert folded[0] == [1]  # the log kept turn 2 then: --resume had the call
     # turn 2 is folded again, the call given to the summariser with it this time
     assert folded[1:] == [[2]] and dropped[0] in summariser.given[1]
+
+
+async def test_a_call_dropped_after_its_turn_was_folded_is_told_to_the_model():
+    """Turn 2's create ran on in the background while turn 2 was folded into the summary
+    (which had only its holding line: the call was not in the conversation yet); "never
+    mind" then dropped it, and the call, which may have written the file, was left out
+    of the conversation altogether: the model answered "never mind", and every turn
+    after, not knowing it had made it. It is kept as a turn of its own, where turn 2 was,
+    call and result together (OpenAI refuses a call with no result), and folded next."""
+    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
+    summariser = _Answers("The person asked about crates one and two.")
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
+    for i in range(1, 5):
+        ctx.add_user(i, f"What about crate {i}?")
+        ctx.add_assistant(i, f"Crate {i} is on its way.")
+    ctx.maybe_summarize()
+    await ctx.wait_summary()
+    assert [t.turn_id for t in ctx.turns] == [3, 4]  # turn 2 folded
+    call = {"id": "call_9", "type": "function"}
+    call["function"] = {"name": "create_document", "arguments": '{"path": "crates.md"}'}
+    dropped = [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_9", "content": "[cancelled: …]"},
+    ]
+    ctx.add_dropped_calls(2, dropped)
+    messages, _ = ctx.build_for("Never mind.", turn_id=5)
+    assert messages[1:3] == dropped  # before turns 3 and 4, as it was made before them
+    assert [t.turn_id for t in ctx.turns] == [2, 3, 4]
+    ctx.add_user(5, "Never mind.")
+    ctx.add_assistant(5, "Okay.")
+    summariser.answers = ["Crates one and two; a create of crates.md was dropped."]
+    ctx.maybe_summarize()
+    await ctx.wait_summary()
+    assert 2 not in [t.turn_id for t in ctx.turns]  # folded with what it now holds
+
+
+async def test_a_turn_kept_because_it_changed_while_folded_is_not_summarised_twice():
+    """Turn 2, kept in the window because a dropped call joined it while it was being
+    folded, was given to the next summary whole: its question and answer, in the summary
+    already, were summarised again, and the summary said the same fact twice (a summary
+    rewritten whole each time, within a quarter of the budget, keeps fewer facts the more
+    it repeats). The next summary is given only what the last one was not."""
+    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
+    summariser = _Held("The person asked about crates one and two.")
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
+    for i in range(1, 5):
+        ctx.add_user(i, f"What about crate {i}?")
+        ctx.add_assistant(i, f"Crate {i} is on its way.")
+    ctx.maybe_summarize()  # folds turns 1 and 2
+    await summariser.asked.wait()
+    call = {"id": "call_9", "type": "function"}
+    call["function"] = {"name": "create_document", "arguments": '{"path": "crates.md"}'}
+    dropped = [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_9", "content": "[cancelled: …]"},
+    ]
+    ctx.add_dropped_calls(2, dropped)
+    summariser.release.set()
+    await ctx.wait_summary()
+    first, second = summariser.given[:2]
+    assert {"role": "user", "content": "What about crate 2?"} in first
+    assert second == dropped  # turn 2's question and answer were in the first summary
+    # the model still has the whole turn until it is folded
+    assert 2 not in [t.turn_id for t in ctx.turns]
 
 
 class _CappedModel:
@@ -460,13 +524,66 @@ async def test_a_summary_refused_as_too_long_is_made_again_once_the_budget_fits(
 
         for i in range(1, 13):  # short turns: every request fits the window
             await turn(i, f"Note {i}: order {i * 111}. " + "Parts and cables. " * 20)
-        assert ctx.summaries_made == 0 and sim.too_long  # the summary (6000's) was refused
+        # the summary (6000's) was refused, and taught the window (see the test below)
+        assert sim.too_long and ctx.budget < 2000
         await turn(13, "And the order after that? " + "Parts and cables. " * 60)
         assert ctx.budget < 2000  # the turn's own refusal lowered the budget
         sent = json.dumps(await turn(14, "Which orders have I noted?"))
         await llm.aclose()
     unsent = [t.turn_id for t in ctx.turns if f"order {t.turn_id * 111}." not in sent]
     assert ctx.summaries_made and not [t for t in unsent if t < 13]
+
+
+@pytest.mark.parametrize("says_window", [True, False])
+async def test_a_summary_refused_as_too_long_teaches_the_window_without_a_failure(says_window):
+    """With the model's window unknown, the summary (a quarter of the budget of reply room)
+    is refused as too long before any turn is: the person read "Summary failed: The
+    conversation is too long for the language model…" first, a failure of something they
+    never asked for, and the turns it was to fold waited half the window's turns. The
+    summary's refusal teaches the window as a turn's does: the budget is lowered, the
+    person told so once, and the summary made again within it at once."""
+    from voicedesk import events as ev
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.errors import ContextTooLongError
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"budget_tokens": 6000, "window_turns": 8}})
+    bus = ev.EventBus()
+    notices: list[str] = []
+    bus.subscribe(lambda e: notices.append(e.message) if isinstance(e, ev.Notice) else None)
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0)
+    async with SimServer(SimScript(), latency, context_window=2000) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        if not says_window:  # a server whose refusal names no window (the plain wording)
+            stream = llm.stream
+
+            async def plain(request):
+                try:
+                    async for item in stream(request):
+                        yield item
+                except ContextTooLongError as error:
+                    raise ContextTooLongError(error.message) from error
+
+            llm.stream = plain  # type: ignore[method-assign]
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm), bus=bus)
+        try:
+            for i in range(1, 13):  # short turns: every turn request fits the window
+                ctx.add_user(i, f"Note {i}: order {i * 111}. " + "Parts and cables. " * 20)
+                ctx.add_assistant(i, "Noted.")
+                ctx.maybe_summarize()
+                await ctx.wait_summary()
+        finally:
+            await llm.aclose()
+    assert sim.too_long  # the first summary was refused
+    assert not [n for n in notices if n.startswith("Summary failed")], notices
+    told = [n for n in notices if "too long for the model" in n]
+    assert len(told) == 1 and "summary" in told[0], notices
+    # within the window's room beside a reply (1600), not cut to the least a turn needs;
+    # a refusal that names no window halves the budget, as a turn's does
+    assert 1000 < ctx.budget < 1600 if says_window else ctx.budget <= 3000
+    assert ctx.summaries_made and "order 111" in ctx.summary
 
 
 class _RefusedOnce(_Held):
@@ -1210,7 +1327,7 @@ async def test_the_turn_being_answered_is_never_folded_under_its_answer():
         llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
         ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
         folded: list[int] = []
-        ctx.on_summary = lambda summary, ids, turns: folded.extend(ids)
+        ctx.on_summary = lambda summary, ids, turns, calls: folded.extend(ids)
         try:
             for i in range(1, 4):
                 ctx.add_user(i, f"Question {i}?")

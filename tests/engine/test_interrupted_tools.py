@@ -179,6 +179,107 @@ def test_a_call_id_used_again_after_a_resume_is_not_taken_for_the_earlier_call(t
     assert all(sum(m.get("role") == "tool" for m in messages) == 1 for messages in turns.values())
 
 
+def test_a_call_dropped_after_its_turn_was_folded_is_resumed_as_it_was_told(tmp_path):
+    """Live, a background create dropped by "never mind" after its turn was folded is kept
+    as a turn of its own (``ContextManager.add_dropped_calls``): the summary had only the
+    turn's holding line. ``--resume`` left it out with the folded turn, and the model
+    resumed not knowing of a create that may have written the file; folded again after the
+    drop, it is in the summary, and resumed there alone."""
+    from voicedesk.engine.tool_jobs import CANCELLED_RESULT
+
+    def pending(turn_id: int, *messages: dict) -> dict:
+        return {"type": "pending_tools", "turn_id": turn_id, "messages": list(messages)}
+
+    def summary(text: str, *folded: int) -> dict:
+        return {"type": "summary", "summary": text, "folded_turn_ids": list(folded)}
+
+    create = _call("call_1", "docs__create_document")
+    records = [
+        {"type": "user", "turn_id": 1, "text": "Write it down."},
+        pending(1, create),  # it went on in the background
+        {"type": "turn", "turn_id": 1, "heard_text": "I'm on it.", "interrupted": False},
+    ]
+    for i in (2, 3):
+        records.append({"type": "user", "turn_id": i, "text": f"Question {i}?"})
+        records.append({"type": "turn", "turn_id": i, "heard_text": "Yes.", "interrupted": False})
+    records += [
+        summary("The person asked to write it down.", 1),
+        {"type": "user", "turn_id": 4, "text": "Never mind."},
+        pending(1, create, _result("call_1", CANCELLED_RESULT)),  # dropped
+        {"type": "turn", "turn_id": 4, "heard_text": "Okay.", "interrupted": False},
+    ]
+    log_file = tmp_path / "s.jsonl"
+    log_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    snapshot, _ = restore_state(log_file)
+    turns = [(t["turn_id"], t["messages"]) for t in snapshot["turns"]]
+    assert turns[0] == (1, [create, _result("call_1", CANCELLED_RESULT)])
+    assert [t for t, _ in turns] == [1, 2, 3, 4]
+    # folded again since: the summary has it, and it is not told twice
+    log_file.write_text(
+        "".join(json.dumps(r) + "\n" for r in [*records, summary("… create dropped.", 1, 2)])
+    )
+    snapshot, _ = restore_state(log_file)
+    assert [t["turn_id"] for t in snapshot["turns"]] == [3, 4]
+
+
+async def test_a_call_running_when_its_folded_turn_was_killed_is_resumed(tmp_path):
+    """A create went on in the background; its turn was folded into the summary with its
+    holding line alone (a running call is not in the conversation until its result is
+    told); voicedesk was killed before the result came. ``--resume`` left the call out with
+    the folded turn: the model went on not knowing it had called a create that may have
+    written the file. The summary record names the calls its turns carried; one it did not
+    is resumed as a turn of its own, its missing result said as such."""
+    from voicedesk.engine.summarizer import Summarizer
+    from voicedesk.engine.tool_jobs import NO_RESULT
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = Settings.model_validate({"context": {"window_turns": 2}})
+    create = _call("call_1", "docs__create_document")
+    read = _call("call_2")
+    logged: list[dict] = []
+    latency = SimLatency(ttft_s=0.0, tokens_per_s=0, stt_s=0.0, ttfb_s=0.0)
+    async with SimServer(SimScript(), latency) as sim:
+        llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
+        ctx.on_summary = lambda summary, ids, count, calls: logged.append(
+            {"type": "summary", "summary": summary, "folded_turn_ids": ids, "folded_calls": calls}
+        )
+        try:
+            ctx.add_user(1, "Write down seven minutes.")
+            ctx.add_assistant(1, "I'm on it.")  # its create runs on in the background
+            ctx.add_user(2, "And read the memo.")
+            ctx.add_tool_exchange(2, [read, _result("call_2", "Forty two.")])
+            ctx.add_assistant(2, "It says forty two.")
+            for i in range(3, 5):
+                ctx.add_user(i, f"Question {i}?")
+                ctx.add_assistant(i, f"Answer {i}.")
+            ctx.maybe_summarize()
+            await ctx.wait_summary()
+        finally:
+            await llm.aclose()
+    assert logged and logged[0]["folded_turn_ids"] == [1, 2]
+    records = [
+        {"type": "user", "turn_id": 1, "text": "Write down seven minutes."},
+        {"type": "pending_tools", "turn_id": 1, "messages": [create]},  # went background
+        {"type": "turn", "turn_id": 1, "heard_text": "I'm on it.", "interrupted": False},
+        {"type": "user", "turn_id": 2, "text": "And read the memo."},
+        {"type": "pending_tools", "turn_id": 2, "messages": [read]},
+        {"type": "tools", "turn_id": 2, "messages": [read, _result("call_2", "Forty two.")]},
+        {"type": "turn", "turn_id": 2, "heard_text": "It says forty two.", "interrupted": False},
+    ]
+    for i in range(3, 5):
+        records.append({"type": "user", "turn_id": i, "text": f"Question {i}?"})
+        records.append({"type": "turn", "turn_id": i, "heard_text": "Yes.", "interrupted": False})
+    records += logged  # killed here, the create still running
+    log_file = tmp_path / "s.jsonl"
+    log_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    snapshot, _ = restore_state(log_file)
+    turns = [(t["turn_id"], t["messages"]) for t in snapshot["turns"]]
+    assert turns[0] == (1, [create, _result("call_1", NO_RESULT)])
+    assert [t for t, _ in turns] == [1, 3, 4]  # the read of turn 2 is in the summary
+
+
 async def test_a_call_folded_into_the_summary_keeps_its_name_and_arguments():
     """A turn folded into the summary was given to the summariser as its texts alone: a
     tool call has none, so the summary read "Tool result: [interrupted: …]" (or "Created

@@ -165,6 +165,33 @@ def _records(path: Path, kind: str) -> list[dict]:
     return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("type") == kind]
 
 
+async def test_a_sessions_summary_records_name_the_calls_they_folded(tmp_path, monkeypatch):
+    """The session logs, with each summary, the tool calls its folded turns carried
+    ([turn, call id]; none here): ``--resume`` tells by them a call the summary has from
+    one still running when its turn was folded (see test_interrupted_tools)."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.sim.script import SimScript
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False}, "context": {"window_turns": 2}}
+    )
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript())
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=False,
+            log_kind="sim",
+        )
+        await converse_in_text(session, [f"Note {i}: order {i * 111}." for i in range(1, 6)])
+    records = [json.loads(line) for line in session.log.path.read_text().splitlines()]
+    summaries = [r for r in records if r["type"] == "summary"]
+    assert summaries and all(r["folded_calls"] == [] for r in summaries)
+
+
 async def test_a_window_learnt_from_a_refusal_is_kept_across_resume(tmp_path, monkeypatch):
     """The model's window (2000 as the server counts) was learnt from a refusal and lost
     with the process: the resumed conversation's first request, at the configured budget

@@ -88,6 +88,21 @@ class _Turn:
     turn_id: int
     messages: list[dict[str, Any]] = field(default_factory=list)
     tokens: int = 0
+    # Of ``messages``, those a summary has taken in already: the turn stayed in the window
+    # because it changed while it was being folded (``add_dropped_calls``). The next
+    # summary is given only the others.
+    summarised: list[dict[str, Any]] = field(default_factory=list)
+
+    def unsummarised(self) -> list[dict[str, Any]]:
+        """The messages no summary has taken in yet, in order."""
+        left = list(self.summarised)
+        out = []
+        for message in self.messages:
+            if message in left:
+                left.remove(message)
+            else:
+                out.append(message)
+        return out
 
 
 class ContextManager:
@@ -132,7 +147,11 @@ class ContextManager:
         # the tool definitions the last request carried: room the window's turns do not have
         self._tools_part = 0
         self._told_clipped: set[int] = set()  # turns whose text was cut to fit, said once
-        self.on_summary: Any = None  # called with (summary, folded turn ids): the session logs it
+        # Called with (summary, folded turn ids, turns folded so far, the tool calls the
+        # folded turns carried as [turn id, call id]): the session logs it. ``--resume`` tells apart by
+        # those ids a call the summary has from one still running when its turn was folded
+        # (not in the conversation then), which it resumes as a turn of its own.
+        self.on_summary: Any = None
         # Called with what a refusal taught (``learnt``): the session logs it, so that a
         # resumed conversation does not pay the same refusal and retry on its first turn.
         self.on_window: Any = None
@@ -213,10 +232,14 @@ class ContextManager:
         error: ContextTooLongError,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
+        *,
+        summary: bool = False,
     ) -> None:
         """The model refused ``messages`` (with ``tools``) as longer than its context
         window: lower the budget for the rest of the session, so that the request built
-        again fits, and every later one too.
+        again fits, and every later one too. ``summary``: the refused request was a
+        summary's (its prompt as ``messages``), which the budget holds as it holds a
+        turn's (``_fold_room``): the same lesson, told as the summary's.
 
         With the window known (from the refusal, or ``llm.context_window``) the budget
         becomes what it leaves beside the reply, in our count of tokens (scaled by the
@@ -228,7 +251,11 @@ class ContextManager:
             self.window = error.window
         sent = self.counter.messages(messages) + self.tools_tokens(tools)
         before = self.budget
-        base = min(self.budget, sent)
+        # A turn's prompt is refused for its size, near the budget's; a summary's for the
+        # reply room beside it too (a quarter of the budget), its prompt often far smaller:
+        # halved, or held to the window's room in what it would have taken, the summary's
+        # few hundred tokens brought the budget down to its least.
+        base = self.budget if summary else min(self.budget, sent)
         target = base // 2
         room: int | None = None
         if self.window is not None:
@@ -274,6 +301,14 @@ class ContextManager:
                 f"{configured} that llm.context_window says: the conversation was sent again "
                 f"shorter, and is kept to {self.budget} tokens from now on (was {before}). "
                 f"Set llm.context_window to {error.window}."
+            )
+        elif summary:
+            window = f" ({self.window} tokens)" if self.window is not None else ""
+            message = (
+                f"The conversation's summary was too long for the model's context "
+                f"window{window}: the conversation is kept to {self.budget} tokens from now "
+                f"on (was {before}), and the summary made again within it."
+                + ("" if window else " Setting llm.context_window to it avoids this.")
             )
         elif self.window is not None:
             message = (
@@ -446,10 +481,14 @@ class ContextManager:
         the turn that made them, before its answer, where ``--resume`` puts them: dropped
         from the live conversation alone, the model answered "never mind" and every turn
         after it not knowing it had made them (a create may have been done). A turn folded
-        into the summary meanwhile is left alone."""
+        into the summary meanwhile (with its holding line alone: a call still running is
+        not in the conversation) gets them as a turn of its own, where it was, folded
+        next: left out, the model never knew of them."""
         turn = next((t for t in self.turns if t.turn_id == turn_id), None)
         if turn is None:
-            return
+            turn = _Turn(turn_id)
+            at = next((i for i, t in enumerate(self.turns) if t.turn_id > turn_id), None)
+            self.turns.insert(len(self.turns) if at is None else at, turn)
         at = len(turn.messages)
         last = turn.messages[-1] if turn.messages else {}
         if last.get("role") == "assistant" and not last.get("tool_calls"):
@@ -491,13 +530,14 @@ class ContextManager:
         # turns before it folded one by one), the answer opened a turn of its own, to no
         # question, and the log had the turn folded: --resume left the answer out.
         for turn in self.turns[:-1][: self._fold_count(over_window, mark if over_budget else None)]:
-            if folding and used + turn.tokens > room:
+            tokens = sum(self.counter.message(m) for m in turn.unsummarised())
+            if folding and used + tokens > room:
                 break  # the rest waits for the next summary, which follows this one
             folding.append(turn)
-            used += turn.tokens
+            used += tokens
         if not folding:
             return
-        messages = [m for t in folding for m in t.messages]
+        messages = [m for t in folding for m in t.unsummarised()]
         if used > room:  # one turn alone is too big: its messages share the room
             messages = _clip_messages(self.counter, messages, room)
         else:
@@ -566,6 +606,8 @@ class ContextManager:
                 self._summary_task = None
                 self.maybe_summarize()
                 return
+            if isinstance(exc, ContextTooLongError) and self._learn_from_summary(exc, messages):
+                return
             why = (
                 "the model's summary did not fit its share of the budget twice"
                 if isinstance(exc, SummaryCutOff)
@@ -602,14 +644,50 @@ class ContextManager:
         # person dropped, ``add_dropped_calls``) stays in the window whole: folded, what
         # the summariser was never given left the conversation, and the log with it.
         ids = {t.turn_id for t in folding if t.messages == given[t.turn_id]}
+        for turn in folding:  # kept: what the summary has of it is not given to it again
+            if turn.turn_id not in ids:
+                turn.summarised = given[turn.turn_id]
         self.summary_turns += len(ids)
         self.turns = [t for t in self.turns if t.turn_id not in ids]
         self.summaries_made += 1
         if self.on_summary is not None:
-            self.on_summary(self.summary, sorted(ids), self.summary_turns)
+            calls = [
+                [turn.turn_id, call["id"]]
+                for turn in folding
+                if turn.turn_id in ids
+                for message in turn.messages
+                for call in message.get("tool_calls") or []
+                if isinstance(call, dict) and isinstance(call.get("id"), str)
+            ]
+            self.on_summary(self.summary, sorted(ids), self.summary_turns, calls)
         self._publish(summary_made=True)
         self._summary_task = None
         self.maybe_summarize()  # turns left waiting by the bound above
+
+    def _learn_from_summary(
+        self, error: ContextTooLongError, messages: list[dict[str, Any]]
+    ) -> bool:
+        """A summary refused as too long for the model's window, at the budget the turns
+        are kept to: the budget is over the window. Its reply's room (a quarter of the
+        budget) is more than a turn's, so with the window unknown it is refused first,
+        and the person read "Summary failed: The conversation is too long…" before any
+        turn was, about a request they never made, while its turns waited half the
+        window's turns in no summary. Learnt from as a turn's refusal is
+        (``fit_refused``, which says so), the summary is made again at once within the
+        lower budget. False when the budget cannot be lowered to fit (then it failed)."""
+        from voicedesk.engine.summarizer import INSTRUCTION
+
+        # the summariser's prompt, as our count has it: its instruction and the previous
+        # summary, then the turns it folds
+        head = {"role": "system", "content": f"{INSTRUCTION}\n{self.summary}"}
+        try:
+            self.fit_refused(error, [head, *messages], summary=True)
+        except UserError as refused:
+            log.info("a summary refused as too long cannot be made shorter: %s", refused)
+            return False
+        self._summary_task = None
+        self.maybe_summarize()
+        return True
 
     def _summary_failed(self, message: str) -> None:
         """The previous summary stays and the turns wait in the window. The next attempt

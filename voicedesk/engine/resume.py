@@ -8,7 +8,8 @@ has no user line; its tools record comes first), pending_tools records for calls
 answered (as a confirmed answer's calls start, as they go to the background, as their
 results come; those no tools record took up are resumed in the turn that called them, a
 call with no result marked as such), a summary record whenever the
-background summariser folds turns, and a context_window record whenever the model refused a
+background summariser folds turns (naming them, and the tool calls they carried: a call of a
+folded turn it does not name, never answered, is resumed as a turn of its own), and a context_window record whenever the model refused a
 request as too long and the budget was lowered to fit its window. Replaying it gives the
 same summary + window the model saw, within the budget it last took; a turn whose answer
 never finished (the process died) comes back with the answer as far as its progress
@@ -50,14 +51,24 @@ class Conversation:
     users: dict[int, str] = field(default_factory=dict)
     ended: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn records
     # pending tool calls, in the order they were called: (the turn that called them, their
-    # latest messages); those a tools record answered are taken out
-    background: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
+    # latest messages, where in the log those came); those a tools record answered are
+    # taken out
+    background: list[tuple[int, list[dict[str, Any]], int]] = field(default_factory=list)
     # what the progress records of each answer say was heard, joined ("heard_text", and
     # "whole" when all of it was): superseded by its turn record, if any
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
     tools: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     retracted: set[int] = field(default_factory=set)
     folded: set[int] = field(default_factory=set)
+    # where in the log the last summary record that folded each turn is
+    folded_at: dict[int, int] = field(default_factory=dict)
+    # the tool calls the summaries were given, as (turn id, call id): None in logs from
+    # before summary records named them
+    summarised_calls: set[tuple[int, str]] | None = None
+    # never-answered calls of a folded turn that no summary was given (still running when
+    # the turn was folded, or dropped after): a turn of their own, as live (see
+    # ``ContextManager.add_dropped_calls``)
+    late_calls: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     summary: str = ""
     summary_turns: int = 0
     learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
@@ -149,7 +160,7 @@ def read_conversation(path: Path) -> Conversation:
     unreadable: list[int] = []
     said: list[int] = []  # the user records' turns, in the order they were logged
     retractions: list[tuple[int, int]] = []  # (retracted turn, user records logged before)
-    for record in read_log(path, unreadable):
+    for at, record in enumerate(read_log(path, unreadable)):
         kind = record.get("type")
         damage = _damage(record)
         if damage is not None:  # the turns around it still resume
@@ -174,7 +185,7 @@ def read_conversation(path: Path) -> Conversation:
         elif kind == "progress":
             out.progress[turn_id] = _joined(out.progress.get(turn_id), record)
         elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
-            _pending(out, turn_id, ids[0], record["messages"])
+            _pending(out, turn_id, ids[0], record["messages"], at)
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
             for call_id in _call_ids(record["messages"]):
@@ -186,6 +197,13 @@ def read_conversation(path: Path) -> Conversation:
             out.summary = record["summary"]
             out.summary_turns = record.get("summary_turns", out.summary_turns)
             out.folded |= set(record.get("folded_turn_ids", []))
+            out.folded_at |= dict.fromkeys(record.get("folded_turn_ids", []), at)
+            if isinstance(calls := record.get("folded_calls"), list):
+                out.summarised_calls = (out.summarised_calls or set()) | {
+                    (c[0], c[1])
+                    for c in calls
+                    if isinstance(c, list) and len(c) == 2 and isinstance(c[1], str)
+                }
         elif kind == "context_window":  # each refusal lowers the budget: the last one holds
             out.learnt = {
                 k: record[k]
@@ -199,10 +217,27 @@ def read_conversation(path: Path) -> Conversation:
         if _taken_up(out, t, said[at - 1] if at else None)
         or _taken_up(out, t, said[at] if at < len(said) else None)
     }
-    for turn_id, messages in out.background:  # never answered: kept where called
-        if turn_id in out.users or turn_id in out.tools:
+    for turn_id, messages, at in out.background:  # never answered: kept where called
+        if turn_id in out.folded and _not_summarised(out, turn_id, messages, at):
+            out.late_calls.setdefault(turn_id, []).extend(_with_every_result(messages))
+        elif turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
+
+
+def _not_summarised(
+    conv: Conversation, turn_id: int, messages: list[dict[str, Any]], at: int
+) -> bool:
+    """The never-answered calls ``messages`` of the folded turn ``turn_id`` (their latest
+    pending record the log's ``at``-th) are in no summary: dropped after the turn was
+    folded, or, by the calls the summary records name, not in the turn when it was (a call
+    still running is not in the conversation, only its holding line; killed then, its
+    result never came). Older logs name no calls: there only the first is known."""
+    if at > conv.folded_at.get(turn_id, at):
+        return True
+    if conv.summarised_calls is None:
+        return False
+    return all((turn_id, call_id) not in conv.summarised_calls for call_id in _call_ids(messages))
 
 
 def _taken_up(conv: Conversation, turn_id: int, by: int | None) -> bool:
@@ -233,17 +268,17 @@ def _joined(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, 
     return {"heard_text": heard[:at] + record["heard_more"], "whole": bool(record.get("whole"))}
 
 
-def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any]) -> None:
-    """A pending_tools record: it supersedes the last one of the same calls (its turn's,
-    with the same first call id), else the calls are new. Ids are unique within one run
-    only: the sim numbers its calls from call_1 in every process (so do other servers),
-    and a resumed run's call_1 is not the first run's."""
+def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any], at: int) -> None:
+    """A pending_tools record (the log's ``at``-th): it supersedes the last one of the same
+    calls (its turn's, with the same first call id), else the calls are new. Ids are
+    unique within one run only: the sim numbers its calls from call_1 in every process
+    (so do other servers), and a resumed run's call_1 is not the first run's."""
     for i in range(len(conv.background) - 1, -1, -1):
-        called, earlier = conv.background[i]
+        called, earlier, _ = conv.background[i]
         if called == turn_id and _call_ids(earlier)[:1] == [first_id]:
-            conv.background[i] = (turn_id, messages)
+            conv.background[i] = (turn_id, messages, at)
             return
-    conv.background.append((turn_id, messages))
+    conv.background.append((turn_id, messages, at))
 
 
 def _answered(conv: Conversation, turn_id: int, call_id: str, *, followup: bool) -> None:
@@ -253,7 +288,7 @@ def _answered(conv: Conversation, turn_id: int, call_id: str, *, followup: bool)
     Taken by id alone, a resumed run's read answered a first run's create of the same id,
     and the next ``--resume`` lost the create."""
     for i in range(len(conv.background) - 1, -1, -1):
-        called, messages = conv.background[i]
+        called, messages, _ = conv.background[i]
         if call_id in _call_ids(messages) and (called == turn_id or followup):
             del conv.background[i]
             return
@@ -286,6 +321,8 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
     turns = []
     for turn_id in log.kept:
         if turn_id in log.folded:
+            if turn_id in log.late_calls:  # as the live conversation keeps them
+                turns.append({"turn_id": turn_id, "messages": log.late_calls[turn_id]})
             continue
         messages = [{"role": "user", "content": log.users[turn_id]}] if turn_id in log.users else []
         messages += log.tools.get(turn_id, [])

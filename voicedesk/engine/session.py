@@ -250,7 +250,11 @@ class Session:
         if session_log is not None and hasattr(context, "on_window"):
             context.on_window = self._log_window
 
-    def _log_summary(self, summary: str, folded: list[int], summary_turns: int) -> None:
+    def _log_summary(
+        self, summary: str, folded: list[int], summary_turns: int, calls: list[list[Any]]
+    ) -> None:
+        """``calls``: the tool calls the folded turns carried, as [turn id, call id] (see
+        ``ContextManager.on_summary``)."""
         assert self.log is not None
         self.log.append(
             {
@@ -258,6 +262,7 @@ class Session:
                 "summary": summary,
                 "folded_turn_ids": folded,
                 "summary_turns": summary_turns,
+                "folded_calls": calls,
             }
         )
 
