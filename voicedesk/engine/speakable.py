@@ -83,7 +83,7 @@ _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its li
 # and its line end lost
 _TRAILING = re.compile(  # a backslash too: it may escape a star
     r"[_*\\]+\Z"
-    r"|(?<!#)#\Z"  # "#" may go on as a number's sign: "issue #42"
+    r"|(?<!#)#\Z"  # "#" may go on as a number's sign or a channel: "issue #42", "#general"
     # a word that starts with underscores, whole, a path's slashes included: "__init__.py"
     # and "_utils/a.py" are files, "__bold__" and "_src/main.py_" emphasis
     r"|(?<![\w/\\])_+[\w./\\-]*\Z"
@@ -384,6 +384,8 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
                 return run  # C#, F#
             if run == "#" and nxt.isdigit():
                 return run  # a number's sign: "issue #42", "#1 on the list"
+            if run == "#" and nxt.isalpha() and not line_start:
+                return run  # a channel or a hashtag ("#general"): a heading's is at a line start
             if kind == ">" and prev != "\n":
                 return run  # a comparison, not a quote
         return ""

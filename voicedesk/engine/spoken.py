@@ -108,6 +108,8 @@ _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 _SAID_AS = {"w/": "with", "w/o": "without"}
 # a number's sign ("issue #42", "#1 on the list"), said "number"
 _NUMBER_SIGN = re.compile(r"#\d[\d,.]*")
+# a Slack channel or a hashtag ("#general", "#dev-team"), said by its name: Piper said "hash"
+_CHANNEL = re.compile(r"#[A-Za-z][\w-]*")
 # a tilde before a number is "about" ("~5 pm", "~$20", "~30%"); "~/notes" is a path
 _ABOUT = re.compile(r"~(?=[$€£¥]?\d)")
 # An amount with its currency's sign before it ("$20", "$1,250", "$3.50", "$1.2M", "€5
@@ -550,6 +552,8 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, _host("//" + address.group(1))
     if _NUMBER_SIGN.fullmatch(core):
         return core, "number " + core[1:]  # "issue #42": Piper said "hash 42"
+    if _CHANNEL.fullmatch(core):
+        return core, _spoken_token(core[1:])[1]  # "#general": Piper said "hash general"
     if (numbers := _HYPHEN_RANGE.fullmatch(core)) is not None:
         return core, f"{numbers.group(1)} to {numbers.group(2)}"  # "5-10": "five dash ten"
     if _ABOUT.match(core):
