@@ -30,7 +30,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   ("Settings → Privacy", "Settings -> Privacy") a pause: Piper said "right arrow", and
   nothing at all for "->";
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
-  table's cell) a pause: Piper said "ex Call Ann" and "a bar b";
+  table's cell) or a block's tag (``<p>``, ``<li>``) a pause, any other known HTML tag
+  (``<b>bold</b>``, ``<span class="x">``) nothing: Piper said "ex Call Ann", "a bar b"
+  and "b bold slash b";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
@@ -173,9 +175,20 @@ _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
 # a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
 _TASK_BOX = re.compile(r"\[[ xX]\][ \t]+")
 _TASK_BOX_START = re.compile(r"\[(?:[ xX](?:\][ \t]*)?)?\Z")
-# an HTML line break ("<br>", "<br/>", "<br />"), and what may still become one
-_BREAK = re.compile(r"<br[ \t]*/?>", re.IGNORECASE)
-_BREAK_START = re.compile(r"<(?:b(?:r[ \t]*/?)?)?\Z", re.IGNORECASE)
+# An HTML tag, as models write one at times ("<b>bold</b>", "a<br>b" in a table's cell,
+# "<span class=…>"): Piper said "b bold slash b", "a bar b". A known tag only ("List<T>",
+# "a<b" are none); one that breaks a line or a block is a pause, any other nothing.
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*)?/?>")
+_TAG_START = re.compile(r"<(?:/?(?:([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*|/)?)?)?\Z")
+_INLINE_TAGS = frozenset(
+    "a abbr b big cite code del em font i ins kbd mark q s samp small span strike strong sub"
+    " sup tt u var".split()
+)
+_BLOCK_TAGS = frozenset(
+    "blockquote br dd details div dl dt h1 h2 h3 h4 h5 h6 hr li ol p pre section summary"
+    " table tbody td th thead tr ul".split()
+)
+_TAGS = _INLINE_TAGS | _BLOCK_TAGS
 # the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
@@ -426,8 +439,9 @@ class SpokenText:
 
     def _mark(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """A task list's box at its item's start ("- [x] Call Ann"), said as nothing
-        (Piper said "ex Call Ann"), or a line break in HTML ("a<br>b", as models write one
-        in a table's cell), said as a pause (Piper said "a bar b"); False: neither."""
+        (Piper said "ex Call Ann"), or an HTML tag (``_TAG``): a line break ("a<br>b", as
+        models write one in a table's cell) or a block's a pause (Piper said "a bar b"),
+        any other nothing (Piper said "b bold slash b"); False: neither."""
         text = self._pending
         if text[0] == "[" and self._in_item and self._said == self._item_from:
             box = _TASK_BOX.match(text)
@@ -437,12 +451,18 @@ class SpokenText:
                 return False
             return None if not final else False
         if text[0] == "<":
-            brk = _BREAK.match(text)
-            if brk is not None:
+            tag = _TAG.match(text)
+            name = tag.group(1).lower() if tag is not None else ""
+            if tag is not None and name in _INLINE_TAGS:
+                return tag.group(), ""
+            if tag is not None and name in _BLOCK_TAGS:
                 last = self._last_said  # a pause after a word; after a full stop a blank
-                return brk.group(), ", " if last.isalnum() else "" if last.isspace() else " "
-            if not final and _BREAK_START.match(text) is not None:
-                return None
+                return tag.group(), ", " if last.isalnum() else "" if last.isspace() else " "
+            start = _TAG_START.match(text) if not final and tag is None else None
+            if start is not None and len(text) <= _HOLD_MAX:
+                begun = (start.group(1) or "").lower()
+                if any(t.startswith(begun) for t in _TAGS):
+                    return None  # "<", "</" or "<sp" may be a tag yet
         return False
 
     def _cell_end(self, final: bool) -> tuple[str, str] | None:
