@@ -37,7 +37,15 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
   an address without a scheme (``github.com/org/repo``) its host; "w/" and "w/o" "with"
-  and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp").
+  and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp");
+  a channel or a hashtag ("#general") its name: Piper said "hash general";
+- a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters")
+  or two numbers ("50/50" "50 50", "24/7" "24 7"), "and/or" "and or", and after an amount
+  "per" ("$5/month" "5 dollars per month"): Piper said "slash" in each; a multiplier before
+  a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
+- a phone number with hyphens ("555-123-4567") digit by digit, its groups with pauses, and
+  an ISO date ("2026-12-06", "2026-12-06T14:30Z") by its month's name ("December 6, 2026,
+  14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
@@ -167,7 +175,60 @@ _RANGE_DASH = "–"
 # One written with a hyphen ("5-10 minutes", "1990-2000", "9-5"), a word of its own: Piper
 # said "five dash ten". Not a phone number ("555-1234") nor a date ("2024-05-01"): the
 # word is two numbers and one hyphen, and no local phone number's 3 and 4 digits.
-_HYPHEN_RANGE = re.compile(r"(?!\d{3}-\d{4}\Z)(\d[\d,.]*)-(\d[\d,.]*)")
+_HYPHEN_RANGE = re.compile(r"(?![2-9]\d{2}-\d{4}\Z)(\d[\d,.]*)-(\d[\d,.]*)")
+# A phone number with hyphens ("555-123-4567", "+1-555-123-4567", "555-1234"): Piper said
+# "five hundred fifty five dash one hundred twenty three dash four thousand …". Said digit
+# by digit, its groups with pauses between them, as a person reads one out.
+_PHONE = re.compile(r"(?:\+(\d{1,3})-)?(?:(\d{3})-)?(\d{3})-(\d{4})")
+# A date as ISO 8601 writes it ("2026-12-06"), with its time at times
+# ("2026-12-06T14:30:00Z"): Piper said "two thousand twenty six dash twelve dash zero six".
+# Said by its month's name: "December 6, 2026", "December 6, 2026, 14:30 UTC".
+_ISO_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+)
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+# a slash between two numbers ("50/50", "24/7", "1/2"): Piper said "fifty slash fifty". A
+# fraction with a small denominator is said by its words ("one half", "three quarters"),
+# any other pair as two numbers ("fifty fifty", "twenty four seven")
+_NUMBER_PAIR = re.compile(r"(\d{1,4})/(\d{1,4})")
+_DIGIT_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+]
+_FRACTIONS = {2: "half", 3: "third", 4: "quarter", 5: "fifth", 6: "sixth", 7: "seventh"}
+_FRACTIONS |= {8: "eighth", 9: "ninth", 10: "tenth"}
+# a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
+# Only before a word or a clause's end: in algebra ("3x + 2 = 5") it is "three ex". ("x2"
+# stays as written: it is as often a variable's name, "x1 and x2", as "times two".)
+_TIMES_AFTER = re.compile(r"(\d+(?:\.\d+)?)[xX]")
+_MULTIPLIER_AFTER = re.compile(r"[ \t]+[A-Za-z]|[,;:!?)]|\.(?!\w)|\Z")
+_MULTIPLY = "×"
+# after an amount, a slash and a unit ("$5/month", "$20/user"): Piper said "slash"
+_PER_UNIT = re.compile(r"/([A-Za-z]+)")
+_UNITS_SAID = {"mo": "month", "yr": "year", "hr": "hour", "wk": "week"}
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
@@ -181,12 +242,64 @@ _TASK_BOX_START = re.compile(r"\[(?:[ xX](?:\][ \t]*)?)?\Z")
 _TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*)?/?>")
 _TAG_START = re.compile(r"<(?:/?(?:([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*|/)?)?)?\Z")
 _INLINE_TAGS = frozenset(
-    "a abbr b big cite code del em font i ins kbd mark q s samp small span strike strong sub"
-    " sup tt u var".split()
+    [
+        "a",
+        "abbr",
+        "b",
+        "big",
+        "cite",
+        "code",
+        "del",
+        "em",
+        "font",
+        "i",
+        "ins",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "tt",
+        "u",
+        "var",
+    ]
 )
 _BLOCK_TAGS = frozenset(
-    "blockquote br dd details div dl dt h1 h2 h3 h4 h5 h6 hr li ol p pre section summary"
-    " table tbody td th thead tr ul".split()
+    [
+        "blockquote",
+        "br",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
 )
 _TAGS = _INLINE_TAGS | _BLOCK_TAGS
 # the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
@@ -329,6 +442,18 @@ class SpokenText:
                 return None  # a number may follow
             if text[1:2].isdigit() or text[1:2] in _CURRENCY:
                 return ch, " to "
+        if ch == "/" and self._shown == self._amount_to:
+            unit = _PER_UNIT.match(text)  # "$5/month": "5 dollars per month"
+            if not final and (len(text) == 1 or (unit is not None and unit.end() == len(text))):
+                return None
+            if unit is not None:
+                word = unit.group(1)
+                return unit.group(), " per " + _UNITS_SAID.get(word.lower(), word)
+        if ch == _MULTIPLY:  # "3×4", "×2": Piper said nothing for it, or "multiplication"
+            if len(text) == 1 and not final:
+                return None
+            before = "" if self._last_said.isspace() else " "
+            return ch, before + "times" + ("" if text[1:2] in ("", " ", "\t", "\n") else " ")
         if ch in _ARROWS:
             return ch, ", " if self._last_said.isalnum() else ","
         if ch in "-=" and self._before in " \t":
@@ -364,7 +489,10 @@ class SpokenText:
             return None  # a word is said once whole: it may be a path or a URL yet
         if not at_word:
             return word, word
-        return _spoken_token(word)
+        after = text[len(word) :]
+        if not final and _TIMES_AFTER.fullmatch(word) and not after.strip(" \t"):
+            return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
+        return _spoken_token(word, after)
 
     def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
@@ -560,11 +688,13 @@ def _said_alone(text: str) -> str:
     return spoken.feed(text) + spoken.flush()
 
 
-def _spoken_token(word: str) -> tuple[str, str]:
+def _spoken_token(word: str, after: str = "") -> tuple[str, str]:
     """A whole word (path, identifier or plain) and how it is said; a sentence's full stop
-    or colon after it is left for the next step, said as it is."""
+    or colon after it is left for the next step, said as it is. ``after``: the text that
+    follows the word, as far as it has come."""
     tail = _TOKEN_TAIL.search(word)
     core = word[: tail.start()] if tail is not None else word
+    after = word[len(core) :] + after
     if not core:
         return word, word
     spoken = core
@@ -574,6 +704,10 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, "number " + core[1:]  # "issue #42": Piper said "hash 42"
     if _CHANNEL.fullmatch(core):
         return core, _spoken_token(core[1:])[1]  # "#general": Piper said "hash general"
+    if (phone := _PHONE.fullmatch(core)) is not None and _is_phone(phone):
+        return core, _phone_said(phone)
+    if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
+        return core, said
     if (numbers := _HYPHEN_RANGE.fullmatch(core)) is not None:
         return core, f"{numbers.group(1)} to {numbers.group(2)}"  # "5-10": "five dash ten"
     if _ABOUT.match(core):
@@ -584,6 +718,12 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
         return core, f"{core[0]} sharp"
+    if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
+        return core, _number_pair_said(int(pair.group(1)), int(pair.group(2)))
+    if core.lower() == "and/or":
+        return core, f"{core[:3]} {core[4:]}"  # Piper said "and slash or"
+    if (times := _TIMES_AFTER.fullmatch(core)) is not None and _MULTIPLIER_AFTER.match(after):
+        return core, f"{times.group(1)} times"  # "3x faster": Piper said "three ex faster"
     names = _alternatives(core)
     if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
         first, second = (f"{n[0]} sharp" if _SHARP.fullmatch(n) else n for n in names)
@@ -595,6 +735,49 @@ def _spoken_token(word: str) -> tuple[str, str]:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _is_phone(phone: re.Match[str]) -> bool:
+    """Whether ``_PHONE``'s match is a phone number: a local one alone ("555-1234") only
+    when its exchange may be one (2 to 9 first), not a range of numbers ("100-1000")."""
+    return bool(phone.group(1) or phone.group(2)) or phone.group(3)[0] not in "01"
+
+
+def _phone_said(phone: re.Match[str]) -> str:
+    """A phone number digit by digit, its groups with pauses: "5 5 5, 1 2 3, 4 5 6 7"."""
+    country, *groups = phone.groups()
+    said = [" ".join(group) for group in groups if group]
+    return (f"plus {country}, " if country else "") + ", ".join(said)
+
+
+def _date_said(date: re.Match[str]) -> str:
+    """An ISO date (and time) by its month's name: "December 6, 2026, 14:30 UTC"; empty
+    when it is no date ("2026-13-40")."""
+    year, month, day, hour, minute, second, zone = date.groups()
+    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+        return ""
+    said = f"{_MONTHS[int(month) - 1]} {int(day)}, {year}"
+    if hour is None:
+        return said
+    said += f", {int(hour)}:{minute}" + (f":{second}" if second and second != "00" else "")
+    if zone == "Z":
+        return said + " UTC"
+    if zone:
+        hours, minutes = int(zone[1:3]), zone[-2:]
+        sign = "plus" if zone[0] == "+" else "minus"
+        return said + f" UTC {sign} {hours}" + (f":{minutes}" if minutes != "00" else "")
+    return said
+
+
+def _number_pair_said(first: int, second: int) -> str:
+    """Two numbers with a slash between them: a fraction with a small denominator by its
+    words ("one half", "three quarters"), any other pair as two numbers ("50 50", "24 7")."""
+    if 0 < first < second <= 10:
+        name = _FRACTIONS[second]
+        return f"{_DIGIT_WORDS[first]} {name if first == 1 else name + 's'}".replace(
+            "halfs", "halves"
+        )
+    return f"{first} {second}"
 
 
 def _amount_said(amount: re.Match[str]) -> str:
