@@ -399,10 +399,11 @@ def test_a_channel_or_hashtag_keeps_its_sign(step: int) -> None:
     """ "Join #general on Slack" was shown and remembered as "Join general on Slack": a "#"
     before a word was taken for a heading's mark, though a heading's is only at its line's
     start. The sign stays in what is shown and read back; the voice says the name alone.
-    A heading's marks, even with no blank after them, still go."""
+    A heading's marks, even with no blank after them, still go. After a tag's ">" the "#"
+    and the ">" went together, taken for one run of marks ("<bnews</b>")."""
     from voicedesk.engine.spoken import SpokenText
 
-    answer = "## Team\nJoin #general, or #dev-team (#random too).\n#Tip for you"
+    answer = "## Team\nJoin #general, or #dev-team (#random too), <b>#news</b>.\n#Tip for you"
     speakable, spoken = SpeakableText(), SpokenText()
     shown, said = [], []
     for at in range(0, len(answer), step):
@@ -411,5 +412,7 @@ def test_a_channel_or_hashtag_keeps_its_sign(step: int) -> None:
     shown.append(speakable.flush())
     said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
     said.append(spoken.flush())
-    assert "".join(shown) == " Team\nJoin #general, or #dev-team (#random too).\nTip for you"
-    assert "".join(said) == "Team.\nJoin general, or dev-team (random too).\nTip for you"
+    assert "".join(shown) == (
+        " Team\nJoin #general, or #dev-team (#random too), <b>#news</b>.\nTip for you"
+    )
+    assert "".join(said) == "Team.\nJoin general, or dev-team (random too), news.\nTip for you"

@@ -56,7 +56,8 @@ from voicedesk.engine.spoken import URL
 # outside code; backticks are code spans' (see _text). A backslash before a star is
 # Markdown's escape: the star is the character meant ("5 \* 3"), and the backslash goes.
 # Only a star's: "\_" and "\\" are in Windows paths (C:\_build, \\server), which stay.
-_MARKS = re.compile(r"\\\*|[*_#>]+")
+# A ">" is a run of its own: taken with a "#" after it ("<b>#news"), the two went as one.
+_MARKS = re.compile(r"\\\*|[*_#]+|>+")
 # Pictographs a voice cannot say (it reads their names, or stumbles), with what joins them
 # into one ("👩‍👩‍👧", "👍🏽", "❤️", the tags of "🏴󠁧󠁢󠁳󠁣󠁴󠁿"): not spoken, not shown.
 _PICTOGRAPH = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u231a\u231b\u23e9-\u23fa]"
