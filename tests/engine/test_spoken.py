@@ -204,10 +204,10 @@ CASES = [
     # fifty five dash one hundred twenty three dash …" and "twelve dash zero six"
     (
         "Call 555-123-4567, +1-555-123-4567 or 555-1234 on 2026-12-06 at 2026-12-06T09:30Z "
-        "(2026-01-31T23:05:10+05:30), not 2026-13-40 nor 5-10 or 100-1000.",
+        "(2026-01-31T23:05:10+05:30), (555) 123-4567; not 2026-13-40 nor 5-10 or 100-1000.",
         "Call 5 5 5, 1 2 3, 4 5 6 7, plus 1, 5 5 5, 1 2 3, 4 5 6 7 or 5 5 5, 1 2 3 4 on "
         "December 6, 2026 at December 6, 2026, 9:30 UTC (January 31, 2026, 23:05:10 UTC plus "
-        "5:30), not 2026-13-40 nor 5 to 10 or 100 to 1000.",
+        "5:30), (555) 1 2 3, 4 5 6 7; not 2026-13-40 nor 5 to 10 or 100 to 1000.",
     ),
 ]
 

@@ -174,8 +174,8 @@ _BULLET = re.compile(rf"[ \t]*[{_BULLETS}][ \t]+")
 _RANGE_DASH = "–"
 # One written with a hyphen ("5-10 minutes", "1990-2000", "9-5"), a word of its own: Piper
 # said "five dash ten". Not a phone number ("555-1234") nor a date ("2024-05-01"): the
-# word is two numbers and one hyphen, and no local phone number's 3 and 4 digits.
-_HYPHEN_RANGE = re.compile(r"(?![2-9]\d{2}-\d{4}\Z)(\d[\d,.]*)-(\d[\d,.]*)")
+# word is two numbers and one hyphen, and no phone number (``_PHONE``, told first).
+_HYPHEN_RANGE = re.compile(r"(\d[\d,.]*)-(\d[\d,.]*)")
 # A phone number with hyphens ("555-123-4567", "+1-555-123-4567", "555-1234"): Piper said
 # "five hundred fifty five dash one hundred twenty three dash four thousand …". Said digit
 # by digit, its groups with pauses between them, as a person reads one out.
@@ -738,9 +738,12 @@ def _spoken_token(word: str, after: str = "") -> tuple[str, str]:
 
 
 def _is_phone(phone: re.Match[str]) -> bool:
-    """Whether ``_PHONE``'s match is a phone number: a local one alone ("555-1234") only
-    when its exchange may be one (2 to 9 first), not a range of numbers ("100-1000")."""
-    return bool(phone.group(1) or phone.group(2)) or phone.group(3)[0] not in "01"
+    """Whether ``_PHONE``'s match is a phone number: a local one alone ("555-1234",
+    "(555) 123-4567") unless it is a range of round numbers, up ("500-1000 words")."""
+    if phone.group(1) or phone.group(2):
+        return True
+    low, high = int(phone.group(3)), int(phone.group(4))
+    return not (low < high and low % 10 == 0 and high % 10 == 0)
 
 
 def _phone_said(phone: re.Match[str]) -> str:
