@@ -188,10 +188,11 @@ CASES = [
     # a slash between numbers or words said "slash" ("fifty slash fifty", "and slash or"):
     # a fraction by its words, two numbers one after the other, two words as alternatives
     (
-        "A 50/50 chance, open 24/7: add 1/2 cup and/or 3/4 tsp, 2/3 of it, 9/11, $5/month, "
+        "A 50/50 chance, open 24/7: add 1/2 cup and/or 3/4 tsp, 2/3 of it, 9/11, 4/5, $5/month, "
         "$20/mo, km/h, I/O, 12/25/2026.",
         "A 50 50 chance, open 24 7: add one half cup and or three quarters tsp, two thirds "
-        "of it, 9 11, 5 dollars per month, 20 dollars per month, km/h, I/O, 12/25/2026.",
+        "of it, 9 11, 4 out of 5, 5 dollars per month, 20 dollars per month, km/h, I/O, "
+        "12/25/2026.",
     ),
     # a multiplier: Piper said "three ex faster"; in algebra, a variable's or a number's
     # "x" stays ("3x + 2", "x2", "x86", "0x1F")

@@ -39,8 +39,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   an address without a scheme (``github.com/org/repo``) its host; "w/" and "w/o" "with"
   and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp");
   a channel or a hashtag ("#general") its name: Piper said "hash general";
-- a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters")
-  or two numbers ("50/50" "50 50", "24/7" "24 7"), "and/or" "and or", and after an amount
+- a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters"),
+  a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), "and/or" "and or", and after an amount
   "per" ("$5/month" "5 dollars per month"): Piper said "slash" in each; a multiplier before
   a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
 - a phone number with hyphens ("555-123-4567") digit by digit, its groups with pauses, and
@@ -201,9 +201,9 @@ _MONTHS = [
     "November",
     "December",
 ]
-# a slash between two numbers ("50/50", "24/7", "1/2"): Piper said "fifty slash fifty". A
-# fraction with a small denominator is said by its words ("one half", "three quarters"),
-# any other pair as two numbers ("fifty fifty", "twenty four seven")
+# a slash between two numbers ("50/50", "24/7", "1/2", "4/5"): Piper said "fifty slash
+# fifty". A common fraction is said by its words ("one half", "three quarters"), a score
+# as one ("4 out of 5"), any other pair as two numbers ("fifty fifty", "twenty four seven")
 _NUMBER_PAIR = re.compile(r"(\d{1,4})/(\d{1,4})")
 _DIGIT_WORDS = [
     "zero",
@@ -218,8 +218,7 @@ _DIGIT_WORDS = [
     "nine",
     "ten",
 ]
-_FRACTIONS = {2: "half", 3: "third", 4: "quarter", 5: "fifth", 6: "sixth", 7: "seventh"}
-_FRACTIONS |= {8: "eighth", 9: "ninth", 10: "tenth"}
+_FRACTIONS = {2: "half", 3: "third", 4: "quarter", 8: "eighth"}  # (5ths, 10ths: scores)
 # a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
 # Only before a word or a clause's end: in algebra ("3x + 2 = 5") it is "three ex". ("x2"
 # stays as written: it is as often a variable's name, "x1 and x2", as "times two".)
@@ -773,13 +772,16 @@ def _date_said(date: re.Match[str]) -> str:
 
 
 def _number_pair_said(first: int, second: int) -> str:
-    """Two numbers with a slash between them: a fraction with a small denominator by its
-    words ("one half", "three quarters"), any other pair as two numbers ("50 50", "24 7")."""
-    if 0 < first < second <= 10:
+    """Two numbers with a slash between them: a common fraction by its words ("one half",
+    "three quarters"), a score out of 10 or less as one ("4 out of 5", "9 out of 10"), any
+    other pair as two numbers ("50 50", "24 7", "9 11")."""
+    if 0 < first < second and second in _FRACTIONS:
         name = _FRACTIONS[second]
         return f"{_DIGIT_WORDS[first]} {name if first == 1 else name + 's'}".replace(
             "halfs", "halves"
         )
+    if 0 <= first <= second <= 10:
+        return f"{first} out of {second}"
     return f"{first} {second}"
 
 
