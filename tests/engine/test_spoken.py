@@ -185,6 +185,11 @@ CASES = [
         "x < y, List<T>, a<b, <tag>.",
         "This is bold, this and it. Next,  x < y, List<T>, a<b, <tag>.",
     ),
+    # an HTML character reference is said as its character: Piper said "and amp"
+    (
+        "Tom &amp; Jerry&nbsp;go, 5 &lt; 6, it&#39;s &#x2014; &bogus; AT&T, a=1&b=2 & more",
+        "Tom & Jerry go, 5 < 6, it's \u2014 &bogus; AT&T, a=1&b=2 & more",
+    ),
     # a slash between numbers or words said "slash" ("fifty slash fifty", "and slash or"):
     # a fraction by its words, two numbers one after the other, two words as alternatives
     (

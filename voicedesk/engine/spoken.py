@@ -32,7 +32,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
   table's cell) or a block's tag (``<p>``, ``<li>``) a pause, any other known HTML tag
   (``<b>bold</b>``, ``<span class="x">``) nothing: Piper said "ex Call Ann", "a bar b"
-  and "b bold slash b";
+  and "b bold slash b"; a character reference (``&amp;``, ``&nbsp;``) its character:
+  Piper said "and amp";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
@@ -62,6 +63,7 @@ whole or not at all.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from typing import Literal
@@ -301,6 +303,11 @@ _BLOCK_TAGS = frozenset(
     ]
 )
 _TAGS = _INLINE_TAGS | _BLOCK_TAGS
+# An HTML character reference ("&amp;", "&nbsp;", "&#39;"), as models write one at times
+# with their tags: Piper said "and amp", "and nbsp". Said as the character it stands for
+# (html.unescape; a no-break space a blank); one that stands for none stays ("&bogus;").
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_ENTITY_START = re.compile(r"&(?:#[0-9xX]?[0-9a-fA-F]{0,6}|[A-Za-z][A-Za-z0-9]{0,31})?\Z")
 # the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
@@ -415,6 +422,14 @@ class SpokenText:
                 return None
             if text[1:2].isalnum():  # an email address: the voice (Piper) dropped its "@"
                 return "@", " at "
+        if ch == "&":
+            entity = _ENTITY.match(text)
+            if entity is not None:
+                said = html.unescape(entity.group()).replace("\xa0", " ")
+                if said != entity.group():
+                    return entity.group(), said
+            elif not final and _ENTITY_START.match(text) is not None:
+                return None  # "&am" may be "&amp;" yet
         if ch in "[<":
             mark = self._mark(final)
             if mark is not False:
