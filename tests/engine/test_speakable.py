@@ -392,3 +392,27 @@ def test_a_number_s_sign_is_kept_and_said_number(step: int) -> None:
     assert "".join(said) == (
         "Bugs.\nSee issue number 42 and PR number 7, the number 1 fix.\nnumber 5 first"
     )
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+def test_a_channel_or_hashtag_keeps_its_sign(step: int) -> None:
+    """ "Join #general on Slack" was shown and remembered as "Join general on Slack": a "#"
+    before a word was taken for a heading's mark, though a heading's is only at its line's
+    start. The sign stays in what is shown and read back; the voice says the name alone.
+    A heading's marks, even with no blank after them, still go. After a tag's ">" the "#"
+    and the ">" went together, taken for one run of marks ("<bnews</b>")."""
+    from voicedesk.engine.spoken import SpokenText
+
+    answer = "## Team\nJoin #general, or #dev-team (#random too), <b>#news</b>.\n#Tip for you"
+    speakable, spoken = SpeakableText(), SpokenText()
+    shown, said = [], []
+    for at in range(0, len(answer), step):
+        shown.append(speakable.feed(answer[at : at + step]))
+        said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
+    shown.append(speakable.flush())
+    said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
+    said.append(spoken.flush())
+    assert "".join(shown) == (
+        " Team\nJoin #general, or #dev-team (#random too), <b>#news</b>.\nTip for you"
+    )
+    assert "".join(said) == "Team.\nJoin general, or dev-team (random too), news.\nTip for you"

@@ -61,13 +61,14 @@ CASES = [
     ),
     # a scale letter split from the next delta ("$3b" + "n") was said "3 billion dollarsn";
     # one cent is "1 cent", not "1 cents"; a range written with a hyphen is one too (Piper
-    # said "20 dollars dollar thirty", "five dash ten"), but not a phone number or a date
+    # said "20 dollars dollar thirty", "five dash ten"), but not a phone number (said digit
+    # by digit) or a date (by its month's name)
     (
         "Costs $3bn, $0.01, €0.01 or £0.01; $20-$30, $5-10, 5-10 minutes, 20%-30%, "
         "1990-2000, 9-5; not 555-1234, 2024-05-01, COVID-19, -5 or 5-.",
         "Costs 3 billion dollars, 1 cent, 1 cent or 1 penny; 20 dollars to 30 dollars, "
-        "5 dollars to 10, 5 to 10 minutes, 20% to 30%, 1990 to 2000, 9 to 5; not 555-1234, "
-        "2024-05-01, COVID-19, -5 or 5-.",
+        "5 dollars to 10, 5 to 10 minutes, 20% to 30%, 1990 to 2000, 9 to 5; not 5 5 5, 1 2 3 4, "
+        "May 1, 2024, COVID-19, -5 or 5-.",
     ),
     # a tilde before a number is "about": Piper said "tilde 5", "tilde dollar twenty"
     (
@@ -98,7 +99,7 @@ CASES = [
     ("Set my_var in ~/notes/todo.txt or C:\\work\\a_b.txt", "Set my var in todo.txt or a b.txt"),
     (
         "and/or 24/7 at 5 km/h, see [1, 2] and x[0], wow!",
-        "and/or 24/7 at 5 km/h, see [1, 2] and x[0], wow!",
+        "and or 24 7 at 5 km/h, see [1, 2] and x[0], wow!",
     ),
     ("[notes/a_b.md](notes/a_b.md) is ready", "a b.md is ready"),
     ("Say https: or www or http://", "Say https: or www or http://"),
@@ -114,7 +115,7 @@ CASES = [
     ("Compare README.md/CHANGELOG.md", "Compare README.md or CHANGELOG.md"),
     ("Edit package.json/tsconfig.json.", "Edit package.json or tsconfig.json."),
     ("Edit $HOME/.bashrc or $XDG_DATA_HOME/", "Edit .bashrc or XDG DATA HOME"),
-    ("TCP/IP, I/O, 24/7, 1/2 cup, n/a", "TCP/IP, I/O, 24/7, 1/2 cup, n/a"),
+    ("TCP/IP, I/O, 24/7, 1/2 cup, n/a", "TCP/IP, I/O, 24 7, one half cup, n/a"),
     ("Open docs/README.md, Documents/notes.txt", "Open README.md, notes.txt"),
     # an address without its scheme is said as its host, as with one (was "slash pricing")
     (
@@ -171,6 +172,48 @@ CASES = [
     (
         "Run uvicorn main.app:app or hello.io:create, at example.com:8080",
         "Run uvicorn main.app:app or hello.io:create, at example.com",
+    ),
+    # a Slack channel or a hashtag is said by its name: Piper said "hash general"
+    (
+        "Join #general or #dev-team on Slack, see #42.",
+        "Join general or dev-team on Slack, see number 42.",
+    ),
+    # HTML tags are not said: Piper said "b bold slash b"; a block's tag is a pause, and a
+    # "<" that opens no known tag stays ("List<T>", "a<b")
+    (
+        'This is <b>bold</b>, <span class="x">this</span> and <I>it</I>.<p>Next</p> '
+        "x < y, List<T>, a<b, <tag>.",
+        "This is bold, this and it. Next,  x < y, List<T>, a<b, <tag>.",
+    ),
+    # an HTML character reference is said as its character: Piper said "and amp"
+    (
+        "Tom &amp; Jerry&nbsp;go, 5 &lt; 6, it&#39;s &#x2014; &bogus; AT&T, a=1&b=2 & more",
+        "Tom & Jerry go, 5 < 6, it's \u2014 &bogus; AT&T, a=1&b=2 & more",
+    ),
+    # a slash between numbers or words said "slash" ("fifty slash fifty", "and slash or"):
+    # a fraction by its words, two numbers one after the other, two words as alternatives
+    (
+        "A 50/50 chance, open 24/7: add 1/2 cup and/or 3/4 tsp, 2/3 of it, 9/11, 4/5, $5/month, "
+        "$20/mo, km/h, I/O, 12/25/2026.",
+        "A 50 50 chance, open 24 7: add one half cup and or three quarters tsp, two thirds "
+        "of it, 9 11, 4 out of 5, 5 dollars per month, 20 dollars per month, km/h, I/O, "
+        "12/25/2026.",
+    ),
+    # a multiplier: Piper said "three ex faster"; in algebra, a variable's or a number's
+    # "x" stays ("3x + 2", "x2", "x86", "0x1F")
+    (
+        "It's 3x faster at 1.5x speed, or 10x. 3×4 or ×2; 3x + 2 = x2 on x86 with 0x1F.",
+        "It's 3 times faster at 1.5 times speed, or 10 times. 3 times 4 or times 2; "
+        "3x + 2 = x2 on x86 with 0x1F.",
+    ),
+    # a phone number digit by digit, a date by its month's name: Piper said "five hundred
+    # fifty five dash one hundred twenty three dash …" and "twelve dash zero six"
+    (
+        "Call 555-123-4567, +1-555-123-4567 or 555-1234 on 2026-12-06 at 2026-12-06T09:30Z "
+        "(2026-01-31T23:05:10+05:30), (555) 123-4567; not 2026-13-40 nor 5-10 or 100-1000.",
+        "Call 5 5 5, 1 2 3, 4 5 6 7, plus 1, 5 5 5, 1 2 3, 4 5 6 7 or 5 5 5, 1 2 3 4 on "
+        "December 6, 2026 at December 6, 2026, 9:30 UTC (January 31, 2026, 23:05:10 UTC plus "
+        "5:30), (555) 1 2 3, 4 5 6 7; not 2026-13-40 nor 5 to 10 or 100 to 1000.",
     ),
 ]
 

@@ -119,3 +119,55 @@ def test_a_voice_for_another_language_than_the_conversations_is_warned_of(
     for text in (line, *said):
         assert "English" in text and "stt.language" in text and "tts.local_voice" in text
     assert len(said) == 1
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [
+        "Sales were 1,234,567 dollars in 2024 and then 7,654,321 dollars in 2025 across the board.",
+        "The team of 12 grew to 1,400 people by 2025 and to 3,750 by the end of the year.",
+    ],
+)
+async def test_a_cut_inside_a_piece_with_numbers_is_remembered_to_the_word(piece: str) -> None:
+    """Inside a piece, what played was told from its letters spread evenly over its audio;
+    a number's digits say far more than they show ("1,234,567" is "one million two hundred
+    thirty four thousand …"), so a cut just after a number was remembered as heard up to 3
+    words late: the model was told the person had heard words they had not. Each digit
+    weighs its share of the number's words now. The cut is placed at each word's end, as
+    Piper voices the words up to it alone (its timing made repeatable: no noise); that
+    stand-in is itself a word off at times, so one word late and two early are allowed."""
+    import numpy as np
+
+    from voicedesk.engine.heard import heard_prefix
+    from voicedesk.providers.piper_tts import PiperTTS
+    from voicedesk.providers.sentence_stream import SentenceStream
+
+    tts = PiperTTS(joe.model_path())
+    await tts.warm()
+    assert tts._voice is not None
+    tts._voice.config.noise_scale = tts._voice.config.noise_w_scale = 0.0
+
+    async def audio_of(text: str) -> np.ndarray:
+        return np.concatenate([chunk async for chunk in tts._synth(text)])
+
+    try:
+        stream = SentenceStream(tts._synth, tts.sample_rate)
+        await stream.send_text(piece + " ")
+        await stream.end_text()
+        assert np.concatenate([chunk async for chunk in stream.audio()]).size
+        await stream.aclose()
+        words = piece.split(" ")
+        off = []
+        for n in range(2, len(words)):
+            alone = await audio_of(" ".join(words[:n]))
+            cut = int(np.flatnonzero(np.abs(alone.astype(np.int32)) > 500)[-1]) + 1
+            heard = heard_prefix(
+                piece,
+                played_samples=cut,
+                sample_rate=tts.sample_rate,
+                letters_at_played=stream.letters_spoken_at(cut),
+            )
+            off.append((len(heard.split()) - n, " ".join(words[:n])))
+    finally:
+        await tts.aclose()
+    assert max(off)[0] <= 1 and min(off)[0] >= -2, off

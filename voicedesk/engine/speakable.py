@@ -56,7 +56,8 @@ from voicedesk.engine.spoken import URL
 # outside code; backticks are code spans' (see _text). A backslash before a star is
 # Markdown's escape: the star is the character meant ("5 \* 3"), and the backslash goes.
 # Only a star's: "\_" and "\\" are in Windows paths (C:\_build, \\server), which stay.
-_MARKS = re.compile(r"\\\*|[*_#>]+")
+# A ">" is a run of its own: taken with a "#" after it ("<b>#news"), the two went as one.
+_MARKS = re.compile(r"\\\*|[*_#]+|>+")
 # Pictographs a voice cannot say (it reads their names, or stumbles), with what joins them
 # into one ("👩‍👩‍👧", "👍🏽", "❤️", the tags of "🏴󠁧󠁢󠁳󠁣󠁴󠁿"): not spoken, not shown.
 _PICTOGRAPH = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u231a\u231b\u23e9-\u23fa]"
@@ -83,7 +84,7 @@ _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its li
 # and its line end lost
 _TRAILING = re.compile(  # a backslash too: it may escape a star
     r"[_*\\]+\Z"
-    r"|(?<!#)#\Z"  # "#" may go on as a number's sign: "issue #42"
+    r"|(?<!#)#\Z"  # "#" may go on as a number's sign or a channel: "issue #42", "#general"
     # a word that starts with underscores, whole, a path's slashes included: "__init__.py"
     # and "_utils/a.py" are files, "__bold__" and "_src/main.py_" emphasis
     r"|(?<![\w/\\])_+[\w./\\-]*\Z"
@@ -384,6 +385,8 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
                 return run  # C#, F#
             if run == "#" and nxt.isdigit():
                 return run  # a number's sign: "issue #42", "#1 on the list"
+            if run == "#" and nxt.isalpha() and not line_start:
+                return run  # a channel or a hashtag ("#general"): a heading's is at a line start
             if kind == ">" and prev != "\n":
                 return run  # a comparison, not a quote
         return ""

@@ -30,12 +30,23 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   ("Settings → Privacy", "Settings -> Privacy") a pause: Piper said "right arrow", and
   nothing at all for "->";
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
-  table's cell) a pause: Piper said "ex Call Ann" and "a bar b";
+  table's cell) or a block's tag (``<p>``, ``<li>``) a pause, any other known HTML tag
+  (``<b>bold</b>``, ``<span class="x">``) nothing: Piper said "ex Call Ann", "a bar b"
+  and "b bold slash b"; a character reference (``&amp;``, ``&nbsp;``) its character:
+  Piper said "and amp";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
   underscore inside a word (``q3_budget.md``, ``my_var``) a space: "q3 budget.md";
 - two names with a slash between them (``React/Node.js``) alternatives: "React or Node.js";
   an address without a scheme (``github.com/org/repo``) its host; "w/" and "w/o" "with"
-  and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp").
+  and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp");
+  a channel or a hashtag ("#general") its name: Piper said "hash general";
+- a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters"),
+  a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), "and/or" "and or", and after an amount
+  "per" ("$5/month" "5 dollars per month"): Piper said "slash" in each; a multiplier before
+  a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
+- a phone number with hyphens ("555-123-4567") digit by digit, its groups with pauses, and
+  an ISO date ("2026-12-06", "2026-12-06T14:30Z") by its month's name ("December 6, 2026,
+  14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
@@ -52,6 +63,7 @@ whole or not at all.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from typing import Literal
@@ -108,6 +120,8 @@ _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 _SAID_AS = {"w/": "with", "w/o": "without"}
 # a number's sign ("issue #42", "#1 on the list"), said "number"
 _NUMBER_SIGN = re.compile(r"#\d[\d,.]*")
+# a Slack channel or a hashtag ("#general", "#dev-team"), said by its name: Piper said "hash"
+_CHANNEL = re.compile(r"#[A-Za-z][\w-]*")
 # a tilde before a number is "about" ("~5 pm", "~$20", "~30%"); "~/notes" is a path
 _ABOUT = re.compile(r"~(?=[$€£¥]?\d)")
 # An amount with its currency's sign before it ("$20", "$1,250", "$3.50", "$1.2M", "€5
@@ -162,8 +176,60 @@ _BULLET = re.compile(rf"[ \t]*[{_BULLETS}][ \t]+")
 _RANGE_DASH = "–"
 # One written with a hyphen ("5-10 minutes", "1990-2000", "9-5"), a word of its own: Piper
 # said "five dash ten". Not a phone number ("555-1234") nor a date ("2024-05-01"): the
-# word is two numbers and one hyphen, and no local phone number's 3 and 4 digits.
-_HYPHEN_RANGE = re.compile(r"(?!\d{3}-\d{4}\Z)(\d[\d,.]*)-(\d[\d,.]*)")
+# word is two numbers and one hyphen, and no phone number (``_PHONE``, told first).
+_HYPHEN_RANGE = re.compile(r"(\d[\d,.]*)-(\d[\d,.]*)")
+# A phone number with hyphens ("555-123-4567", "+1-555-123-4567", "555-1234"): Piper said
+# "five hundred fifty five dash one hundred twenty three dash four thousand …". Said digit
+# by digit, its groups with pauses between them, as a person reads one out.
+_PHONE = re.compile(r"(?:\+(\d{1,3})-)?(?:(\d{3})-)?(\d{3})-(\d{4})")
+# A date as ISO 8601 writes it ("2026-12-06"), with its time at times
+# ("2026-12-06T14:30:00Z"): Piper said "two thousand twenty six dash twelve dash zero six".
+# Said by its month's name: "December 6, 2026", "December 6, 2026, 14:30 UTC".
+_ISO_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+)
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+# a slash between two numbers ("50/50", "24/7", "1/2", "4/5"): Piper said "fifty slash
+# fifty". A common fraction is said by its words ("one half", "three quarters"), a score
+# as one ("4 out of 5"), any other pair as two numbers ("fifty fifty", "twenty four seven")
+_NUMBER_PAIR = re.compile(r"(\d{1,4})/(\d{1,4})")
+_DIGIT_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+]
+_FRACTIONS = {2: "half", 3: "third", 4: "quarter", 8: "eighth"}  # (5ths, 10ths: scores)
+# a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
+# Only before a word or a clause's end: in algebra ("3x + 2 = 5") it is "three ex". ("x2"
+# stays as written: it is as often a variable's name, "x1 and x2", as "times two".)
+_TIMES_AFTER = re.compile(r"(\d+(?:\.\d+)?)[xX]")
+_MULTIPLIER_AFTER = re.compile(r"[ \t]+[A-Za-z]|[,;:!?)]|\.(?!\w)|\Z")
+_MULTIPLY = "×"
+# after an amount, a slash and a unit ("$5/month", "$20/user"): Piper said "slash"
+_PER_UNIT = re.compile(r"/([A-Za-z]+)")
+_UNITS_SAID = {"mo": "month", "yr": "year", "hr": "hour", "wk": "week"}
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
@@ -171,9 +237,77 @@ _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
 # a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
 _TASK_BOX = re.compile(r"\[[ xX]\][ \t]+")
 _TASK_BOX_START = re.compile(r"\[(?:[ xX](?:\][ \t]*)?)?\Z")
-# an HTML line break ("<br>", "<br/>", "<br />"), and what may still become one
-_BREAK = re.compile(r"<br[ \t]*/?>", re.IGNORECASE)
-_BREAK_START = re.compile(r"<(?:b(?:r[ \t]*/?)?)?\Z", re.IGNORECASE)
+# An HTML tag, as models write one at times ("<b>bold</b>", "a<br>b" in a table's cell,
+# "<span class=…>"): Piper said "b bold slash b", "a bar b". A known tag only ("List<T>",
+# "a<b" are none); one that breaks a line or a block is a pause, any other nothing.
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*)?/?>")
+_TAG_START = re.compile(r"<(?:/?(?:([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*|/)?)?)?\Z")
+_INLINE_TAGS = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "big",
+        "cite",
+        "code",
+        "del",
+        "em",
+        "font",
+        "i",
+        "ins",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "tt",
+        "u",
+        "var",
+    ]
+)
+_BLOCK_TAGS = frozenset(
+    [
+        "blockquote",
+        "br",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
+)
+_TAGS = _INLINE_TAGS | _BLOCK_TAGS
+# An HTML character reference ("&amp;", "&nbsp;", "&#39;"), as models write one at times
+# with their tags: Piper said "and amp", "and nbsp". Said as the character it stands for
+# (html.unescape; a no-break space a blank); one that stands for none stays ("&bogus;").
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_ENTITY_START = re.compile(r"&(?:#[0-9xX]?[0-9a-fA-F]{0,6}|[A-Za-z][A-Za-z0-9]{0,31})?\Z")
 # the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
@@ -288,6 +422,14 @@ class SpokenText:
                 return None
             if text[1:2].isalnum():  # an email address: the voice (Piper) dropped its "@"
                 return "@", " at "
+        if ch == "&":
+            entity = _ENTITY.match(text)
+            if entity is not None:
+                said = html.unescape(entity.group()).replace("\xa0", " ")
+                if said != entity.group():
+                    return entity.group(), said
+            elif not final and _ENTITY_START.match(text) is not None:
+                return None  # "&am" may be "&amp;" yet
         if ch in "[<":
             mark = self._mark(final)
             if mark is not False:
@@ -314,6 +456,18 @@ class SpokenText:
                 return None  # a number may follow
             if text[1:2].isdigit() or text[1:2] in _CURRENCY:
                 return ch, " to "
+        if ch == "/" and self._shown == self._amount_to:
+            unit = _PER_UNIT.match(text)  # "$5/month": "5 dollars per month"
+            if not final and (len(text) == 1 or (unit is not None and unit.end() == len(text))):
+                return None
+            if unit is not None:
+                word = unit.group(1)
+                return unit.group(), " per " + _UNITS_SAID.get(word.lower(), word)
+        if ch == _MULTIPLY:  # "3×4", "×2": Piper said nothing for it, or "multiplication"
+            if len(text) == 1 and not final:
+                return None
+            before = "" if self._last_said.isspace() else " "
+            return ch, before + "times" + ("" if text[1:2] in ("", " ", "\t", "\n") else " ")
         if ch in _ARROWS:
             return ch, ", " if self._last_said.isalnum() else ","
         if ch in "-=" and self._before in " \t":
@@ -349,7 +503,10 @@ class SpokenText:
             return None  # a word is said once whole: it may be a path or a URL yet
         if not at_word:
             return word, word
-        return _spoken_token(word)
+        after = text[len(word) :]
+        if not final and _TIMES_AFTER.fullmatch(word) and not after.strip(" \t"):
+            return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
+        return _spoken_token(word, after)
 
     def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
@@ -424,8 +581,9 @@ class SpokenText:
 
     def _mark(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """A task list's box at its item's start ("- [x] Call Ann"), said as nothing
-        (Piper said "ex Call Ann"), or a line break in HTML ("a<br>b", as models write one
-        in a table's cell), said as a pause (Piper said "a bar b"); False: neither."""
+        (Piper said "ex Call Ann"), or an HTML tag (``_TAG``): a line break ("a<br>b", as
+        models write one in a table's cell) or a block's a pause (Piper said "a bar b"),
+        any other nothing (Piper said "b bold slash b"); False: neither."""
         text = self._pending
         if text[0] == "[" and self._in_item and self._said == self._item_from:
             box = _TASK_BOX.match(text)
@@ -435,12 +593,18 @@ class SpokenText:
                 return False
             return None if not final else False
         if text[0] == "<":
-            brk = _BREAK.match(text)
-            if brk is not None:
+            tag = _TAG.match(text)
+            name = tag.group(1).lower() if tag is not None else ""
+            if tag is not None and name in _INLINE_TAGS:
+                return tag.group(), ""
+            if tag is not None and name in _BLOCK_TAGS:
                 last = self._last_said  # a pause after a word; after a full stop a blank
-                return brk.group(), ", " if last.isalnum() else "" if last.isspace() else " "
-            if not final and _BREAK_START.match(text) is not None:
-                return None
+                return tag.group(), ", " if last.isalnum() else "" if last.isspace() else " "
+            start = _TAG_START.match(text) if not final and tag is None else None
+            if start is not None and len(text) <= _HOLD_MAX:
+                begun = (start.group(1) or "").lower()
+                if any(t.startswith(begun) for t in _TAGS):
+                    return None  # "<", "</" or "<sp" may be a tag yet
         return False
 
     def _cell_end(self, final: bool) -> tuple[str, str] | None:
@@ -538,11 +702,13 @@ def _said_alone(text: str) -> str:
     return spoken.feed(text) + spoken.flush()
 
 
-def _spoken_token(word: str) -> tuple[str, str]:
+def _spoken_token(word: str, after: str = "") -> tuple[str, str]:
     """A whole word (path, identifier or plain) and how it is said; a sentence's full stop
-    or colon after it is left for the next step, said as it is."""
+    or colon after it is left for the next step, said as it is. ``after``: the text that
+    follows the word, as far as it has come."""
     tail = _TOKEN_TAIL.search(word)
     core = word[: tail.start()] if tail is not None else word
+    after = word[len(core) :] + after
     if not core:
         return word, word
     spoken = core
@@ -550,6 +716,12 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, _host("//" + address.group(1))
     if _NUMBER_SIGN.fullmatch(core):
         return core, "number " + core[1:]  # "issue #42": Piper said "hash 42"
+    if _CHANNEL.fullmatch(core):
+        return core, _spoken_token(core[1:])[1]  # "#general": Piper said "hash general"
+    if (phone := _PHONE.fullmatch(core)) is not None and _is_phone(phone):
+        return core, _phone_said(phone)
+    if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
+        return core, said
     if (numbers := _HYPHEN_RANGE.fullmatch(core)) is not None:
         return core, f"{numbers.group(1)} to {numbers.group(2)}"  # "5-10": "five dash ten"
     if _ABOUT.match(core):
@@ -560,6 +732,12 @@ def _spoken_token(word: str) -> tuple[str, str]:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
         return core, f"{core[0]} sharp"
+    if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
+        return core, _number_pair_said(int(pair.group(1)), int(pair.group(2)))
+    if core.lower() == "and/or":
+        return core, f"{core[:3]} {core[4:]}"  # Piper said "and slash or"
+    if (times := _TIMES_AFTER.fullmatch(core)) is not None and _MULTIPLIER_AFTER.match(after):
+        return core, f"{times.group(1)} times"  # "3x faster": Piper said "three ex faster"
     names = _alternatives(core)
     if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
         first, second = (f"{n[0]} sharp" if _SHARP.fullmatch(n) else n for n in names)
@@ -571,6 +749,55 @@ def _spoken_token(word: str) -> tuple[str, str]:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _is_phone(phone: re.Match[str]) -> bool:
+    """Whether ``_PHONE``'s match is a phone number: a local one alone ("555-1234",
+    "(555) 123-4567") unless it is a range of round numbers, up ("500-1000 words")."""
+    if phone.group(1) or phone.group(2):
+        return True
+    low, high = int(phone.group(3)), int(phone.group(4))
+    return not (low < high and low % 10 == 0 and high % 10 == 0)
+
+
+def _phone_said(phone: re.Match[str]) -> str:
+    """A phone number digit by digit, its groups with pauses: "5 5 5, 1 2 3, 4 5 6 7"."""
+    country, *groups = phone.groups()
+    said = [" ".join(group) for group in groups if group]
+    return (f"plus {country}, " if country else "") + ", ".join(said)
+
+
+def _date_said(date: re.Match[str]) -> str:
+    """An ISO date (and time) by its month's name: "December 6, 2026, 14:30 UTC"; empty
+    when it is no date ("2026-13-40")."""
+    year, month, day, hour, minute, second, zone = date.groups()
+    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+        return ""
+    said = f"{_MONTHS[int(month) - 1]} {int(day)}, {year}"
+    if hour is None:
+        return said
+    said += f", {int(hour)}:{minute}" + (f":{second}" if second and second != "00" else "")
+    if zone == "Z":
+        return said + " UTC"
+    if zone:
+        hours, minutes = int(zone[1:3]), zone[-2:]
+        sign = "plus" if zone[0] == "+" else "minus"
+        return said + f" UTC {sign} {hours}" + (f":{minutes}" if minutes != "00" else "")
+    return said
+
+
+def _number_pair_said(first: int, second: int) -> str:
+    """Two numbers with a slash between them: a common fraction by its words ("one half",
+    "three quarters"), a score out of 10 or less as one ("4 out of 5", "9 out of 10"), any
+    other pair as two numbers ("50 50", "24 7", "9 11")."""
+    if 0 < first < second and second in _FRACTIONS:
+        name = _FRACTIONS[second]
+        return f"{_DIGIT_WORDS[first]} {name if first == 1 else name + 's'}".replace(
+            "halfs", "halves"
+        )
+    if 0 <= first <= second <= 10:
+        return f"{first} out of {second}"
+    return f"{first} {second}"
 
 
 def _amount_said(amount: re.Match[str]) -> str:

@@ -26,15 +26,19 @@ audio. Estimated from the share of the whole answer's audio (or, its later piece
 being made, from a typical speaking rate), a barge-in after "a year," in Piper's "The plan
 costs $1,250 a year, or about $104 a month." was remembered as heard up to "$104 a": the
 numbers take longer to say than their characters, and every cut landed words too late.
+Inside a piece the same held: its letters were spread evenly over its audio, and a cut
+just after "1,234,567" was remembered up to 3 words late; each digit weighs its share of
+the number's words (:mod:`voicedesk.providers.said_length`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,6 +49,7 @@ from voicedesk.providers.base import (
     ends_no_clause,
     sentence_goes_on,
 )
+from voicedesk.providers.said_length import cumulative
 
 # Chinese and Japanese end clauses with full-width marks and no space after them; Hindi,
 # Arabic and others with marks of their own, a space after them (base.SENTENCE_MARKS)
@@ -79,6 +84,9 @@ class _Piece:
     """A piece's letters (whitespace left out, as alignment counts them) and its audio."""
 
     letters: int
+    # how long its first 1, 2, … letters take to say (said_length: a number's digits
+    # say more than they show); empty: each letter as long as any other
+    said: list[float] = field(default_factory=list)
     samples: int = 0
     # All its audio is in. Not for one whose synthesis failed or was cancelled part-way:
     # taken as whole, the failed piece's first chunk was told as all its words played.
@@ -103,7 +111,15 @@ class _Piece:
         start = self.voiced_from or 0
         end = self.voiced_to if self.whole and self.voiced_to is not None else length
         share = (played - start) / max(1, end - start)
-        return max(0, min(self.letters, int(self.letters * share)))
+        if not self.said:
+            return max(0, min(self.letters, int(self.letters * share)))
+        # the letters said in that share of the time, each as long as it takes to say
+        return min(self.letters, bisect.bisect_right(self.said, self.said[-1] * share + 1e-9))
+
+    @property
+    def weight(self) -> float:
+        """How long it takes to say, in letters' worth (``said``)."""
+        return self.said[-1] if self.said else float(self.letters)
 
 
 class SentenceStream(FirstPieceSignal):
@@ -218,7 +234,7 @@ class SentenceStream(FirstPieceSignal):
         self._first = False
         out: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
         self._pieces.put_nowait(out)
-        piece = _Piece(letters=sum(not ch.isspace() for ch in text))
+        piece = _Piece(letters=sum(not ch.isspace() for ch in text), said=cumulative(text))
         self._said.append(piece)
         self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out, piece)))
         self._first_piece()  # the answer's first: its synthesis begins now (a slot is free)
@@ -262,10 +278,10 @@ class SentenceStream(FirstPieceSignal):
         """How many samples a piece still being made is likely to play for: at the rate
         of the pieces already whole, or a typical voice's."""
         whole = [p for p in self._said if p.whole and p.samples and p.letters]
-        letters = sum(p.letters for p in whole)
+        letters = sum(p.weight for p in whole)
         if letters:
-            return piece.letters * sum(p.samples for p in whole) // letters
-        return int(piece.letters / LETTERS_PER_S * self.sample_rate)
+            return int(piece.weight * sum(p.samples for p in whole) / letters)
+        return int(piece.weight / LETTERS_PER_S * self.sample_rate)
 
     async def audio(self) -> AsyncIterator[np.ndarray]:
         while True:
