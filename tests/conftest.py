@@ -5,12 +5,32 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_as_in_a_terminal() -> Iterator[None]:
+    """Ctrl-C reaches the test process and the commands it starts as it does in a terminal.
+
+    A suite started in the background by a script (``.ci/run &``, a scheduler's job) has
+    SIGINT ignored, and every command it starts inherits that: the Ctrl-C tests then sent a
+    SIGINT nobody heard (the demo talked on to its 60 s timeout; the second Ctrl-C raised
+    nothing), failing on how the suite was launched rather than on the code. Python's own
+    handler here makes the children start with SIGINT at its default, as from a shell."""
+    before = signal.getsignal(signal.SIGINT)
+    if before == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if before == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(autouse=True)

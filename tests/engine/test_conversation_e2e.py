@@ -1702,13 +1702,20 @@ async def test_an_earlier_segments_text_does_not_end_the_turn_its_last_words_dan
         turns=[SimTurn(transcript="Is it going to rain?", continued=["And"], reply="Yes.")]
     )
     settings = _settings(tmp_path, turn={"local_cues": local_cues})
-    _, seen, *_ = await _run(tmp_path, scenario, script, settings, stt_s=0.9)
+    session, seen, *_ = await _run(tmp_path, scenario, script, settings, stt_s=0.9)
     ended = [e for e in seen if isinstance(e, ev.TurnEnded)]
     assert ended, seen
     first = ended[0]
     # "… rain? And": only more speech or the maximum wait may end it
     assert first.decided_s - more_end_s > 1.5, first
     assert first.text == "Is it going to rain? And", first
+    # and it is answered, asked with all its words: the answer prepared for the first
+    # segment's text stayed, the one for the whole text was never asked, and the person
+    # got silence (the run waited out its two-minute bound)
+    (rec,) = session.records
+    assert rec.user_text == "Is it going to rain? And" and rec.heard_text == "Yes.", rec
+    asked = [e for e in seen if isinstance(e, ev.LLMRequest)]
+    assert len(asked) == 2 and asked[-1].turn_id == 1, asked
 
 
 @pytest.mark.parametrize("gap_s", [0.3, 0.6])

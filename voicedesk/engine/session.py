@@ -736,8 +736,16 @@ class Session:
         if turn is None or turn.prepare_at_s is None or audio_s < turn.prepare_at_s:
             return
         turn.prepare_at_s = None
-        if not self.detector.in_speech and self._reply is None and not turn.pending_commits:
+        if not self.detector.in_speech and not turn.pending_commits and self._no_answer_to(turn):
             self._start_reply(turn, confirmed=False)
+
+    def _no_answer_to(self, turn: _Turn) -> bool:
+        """No answer is being prepared, or only one to words ``turn`` has gone on from: the
+        first segment's text ("Is it going to rain?") answered early, then "… And" came
+        and held the turn to its maximum wait. That stale answer blocked the one to the
+        whole text, which was then never asked: the turn ended in silence."""
+        reply = self._reply
+        return reply is None or (self._reply_turn is turn and reply.user_text != turn.text)
 
     # ------------------------------------------------------------------ turn signals
     def _handle_signals(self, signals: list[Any]) -> None:
@@ -959,7 +967,9 @@ class Session:
         self._spawn(self._after_commits_clear(turn))
         if turn.prepare_at_s is not None:  # held back, and the turn ended before it was due
             turn.prepare_at_s = None
-            if not turn.pending_commits and self._reply_turn is not turn:
+            if not turn.pending_commits and (
+                self._reply_turn is not turn or self._no_answer_to(turn)
+            ):
                 self._start_reply(turn, confirmed=True)
         self._maybe_confirm(turn)
         self._update_idle()
