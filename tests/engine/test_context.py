@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import statistics
+from typing import Any
 
 import pytest
 
@@ -139,27 +140,38 @@ class _Held:
         return self.answer
 
 
+def _four_crates(summariser: Any) -> ContextManager:
+    """Four turns about crates, a window of two: a summary folds the first two."""
+    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
+    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
+    for i in range(1, 5):
+        ctx.add_user(i, f"What about crate {i}?")
+        ctx.add_assistant(i, f"Crate {i} is on its way.")
+    return ctx
+
+
+def _dropped_create() -> list[dict[str, Any]]:
+    """Turn 2's create of crates.md, dropped by "never mind" while it ran on."""
+    call = {"id": "call_9", "type": "function"}
+    call["function"] = {"name": "create_document", "arguments": '{"path": "crates.md"}'}
+    return [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_9", "content": "[cancelled: …]"},
+    ]
+
+
 async def test_what_a_turn_gains_while_it_is_being_folded_is_kept():
     """A background call of turn 2, dropped by "never mind" while a summary was folding
     turn 2, was added to that turn after the summariser had been given it: the summary
     landed, the turn left the window, and the call (a create that may have been done) with
     it; the log, marking the turn folded, lost it on --resume too."""
-    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
     summariser = _Held("The person asked about crates one to three.")
-    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
+    ctx = _four_crates(summariser)
     folded: list[list[int]] = []
     ctx.on_summary = lambda summary, ids, count, calls: folded.append(ids)
-    for i in range(1, 5):
-        ctx.add_user(i, f"What about crate {i}?")
-        ctx.add_assistant(i, f"Crate {i} is on its way.")
     ctx.maybe_summarize()  # folds turns 1 and 2
     await summariser.asked.wait()
-    call = {"id": "call_9", "type": "function"}
-    call["function"] = {"name": "create_document", "arguments": '{"path": "crates.md"}'}
-    dropped = [
-        {"role": "assistant", "content": "", "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "call_9", "content": "[cancelled: …]"},
-    ]
+    dropped = _dropped_create()
     ctx.add_dropped_calls(2, dropped)
     summariser.release.set()
     await ctx.wait_summary()
@@ -175,21 +187,12 @@ async def test_a_call_dropped_after_its_turn_was_folded_is_told_to_the_model():
     of the conversation altogether: the model answered "never mind", and every turn
     after, not knowing it had made it. It is kept as a turn of its own, where turn 2 was,
     call and result together (OpenAI refuses a call with no result), and folded next."""
-    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
     summariser = _Answers("The person asked about crates one and two.")
-    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
-    for i in range(1, 5):
-        ctx.add_user(i, f"What about crate {i}?")
-        ctx.add_assistant(i, f"Crate {i} is on its way.")
+    ctx = _four_crates(summariser)
     ctx.maybe_summarize()
     await ctx.wait_summary()
     assert [t.turn_id for t in ctx.turns] == [3, 4]  # turn 2 folded
-    call = {"id": "call_9", "type": "function"}
-    call["function"] = {"name": "create_document", "arguments": '{"path": "crates.md"}'}
-    dropped = [
-        {"role": "assistant", "content": "", "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "call_9", "content": "[cancelled: …]"},
-    ]
+    dropped = _dropped_create()
     ctx.add_dropped_calls(2, dropped)
     messages, _ = ctx.build_for("Never mind.", turn_id=5)
     assert messages[1:3] == dropped  # before turns 3 and 4, as it was made before them
@@ -208,20 +211,11 @@ async def test_a_turn_kept_because_it_changed_while_folded_is_not_summarised_twi
     already, were summarised again, and the summary said the same fact twice (a summary
     rewritten whole each time, within a quarter of the budget, keeps fewer facts the more
     it repeats). The next summary is given only what the last one was not."""
-    settings = Settings.model_validate({"context": {"budget_tokens": 2000, "window_turns": 2}})
     summariser = _Held("The person asked about crates one and two.")
-    ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=summariser)
-    for i in range(1, 5):
-        ctx.add_user(i, f"What about crate {i}?")
-        ctx.add_assistant(i, f"Crate {i} is on its way.")
+    ctx = _four_crates(summariser)
     ctx.maybe_summarize()  # folds turns 1 and 2
     await summariser.asked.wait()
-    call = {"id": "call_9", "type": "function"}
-    call["function"] = {"name": "create_document", "arguments": '{"path": "crates.md"}'}
-    dropped = [
-        {"role": "assistant", "content": "", "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "call_9", "content": "[cancelled: …]"},
-    ]
+    dropped = _dropped_create()
     ctx.add_dropped_calls(2, dropped)
     summariser.release.set()
     await ctx.wait_summary()
