@@ -38,7 +38,7 @@ import bisect
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,10 +83,9 @@ Synth = Callable[[str], AsyncIterator[np.ndarray]]
 class _Piece:
     """A piece's letters (whitespace left out, as alignment counts them) and its audio."""
 
-    letters: int
     # how long its first 1, 2, … letters take to say (said_length: a number's digits
-    # say more than they show); empty: each letter as long as any other
-    said: list[float] = field(default_factory=list)
+    # say more than they show): one entry a letter
+    said: list[float]
     samples: int = 0
     # All its audio is in. Not for one whose synthesis failed or was cancelled part-way:
     # taken as whole, the failed piece's first chunk was told as all its words played.
@@ -111,15 +110,17 @@ class _Piece:
         start = self.voiced_from or 0
         end = self.voiced_to if self.whole and self.voiced_to is not None else length
         share = (played - start) / max(1, end - start)
-        if not self.said:
-            return max(0, min(self.letters, int(self.letters * share)))
         # the letters said in that share of the time, each as long as it takes to say
-        return min(self.letters, bisect.bisect_right(self.said, self.said[-1] * share + 1e-9))
+        return min(self.letters, bisect.bisect_right(self.said, self.weight * share + 1e-9))
+
+    @property
+    def letters(self) -> int:
+        return len(self.said)
 
     @property
     def weight(self) -> float:
         """How long it takes to say, in letters' worth (``said``)."""
-        return self.said[-1] if self.said else float(self.letters)
+        return self.said[-1] if self.said else 0.0
 
 
 class SentenceStream(FirstPieceSignal):
@@ -234,7 +235,7 @@ class SentenceStream(FirstPieceSignal):
         self._first = False
         out: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
         self._pieces.put_nowait(out)
-        piece = _Piece(letters=sum(not ch.isspace() for ch in text), said=cumulative(text))
+        piece = _Piece(said=cumulative(text))
         self._said.append(piece)
         self._tasks.append(asyncio.create_task(self._run_piece(text.strip(), out, piece)))
         self._first_piece()  # the answer's first: its synthesis begins now (a slot is free)
