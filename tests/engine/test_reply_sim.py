@@ -133,6 +133,34 @@ async def test_tokens_in_one_burst_give_no_generation_speed(cloud):
     assert record.tokens_per_s is None
 
 
+@pytest.mark.parametrize("model_speed", [0, 40])
+async def test_a_slow_hand_off_to_the_voice_is_not_the_generation_speed(
+    cloud, monkeypatch, model_speed
+):
+    """The speed was timed to after our own hand-off of the last words to the voice: a burst
+    handed over in more than 50 ms read as a made-up speed, which the timing panel showed as
+    the model's. A model that streams slower than the hand-off keeps its own speed."""
+    sim, llm, tts = cloud
+    sim.latency.tokens_per_s = model_speed  # 0: every token at once
+    say = Reply._say
+
+    async def slow_say(self: Reply, *args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0.015)  # a loaded machine: slower than a burst, not the model
+        await say(self, *args, **kwargs)
+
+    monkeypatch.setattr(Reply, "_say", slow_say)
+    record = TurnRecord(turn_id=1)
+    reply = _reply(llm, tts, record, time.monotonic(), 1)
+    reply.start()
+    reply.confirm()
+    await asyncio.wait_for(reply.generation_done.wait(), 15)
+    assert reply.failed is None and (record.completion_tokens or 0) > 1
+    if model_speed:
+        assert record.tokens_per_s == pytest.approx(model_speed, rel=0.25)
+    else:
+        assert record.tokens_per_s is None
+
+
 @pytest.mark.parametrize("where", ["tts", "llm"])
 async def test_a_failing_provider_leaves_no_task_behind(cloud, where):
     sim, llm, tts = cloud

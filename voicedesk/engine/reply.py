@@ -538,6 +538,10 @@ class Reply:
         t_first: float | None = None  # the token rate counts from the first token
         t_generating: float | None = None  # ... or the first thought, which it counts too
         unseen = 0  # tokens of thinking never streamed: not timed, so not in the speed
+        # When the last item came, and how long of that our own hand-off to the voice held
+        # the reading: a speed timed to after the hand-off made one up for a burst.
+        t_last: float | None = None
+        handoff = 0.0
         first = True
         calls: list[ToolCall] = []
         self._calls_thought = {}
@@ -545,19 +549,22 @@ class Reply:
         self._requesting = True
         try:
             async for item in self.llm.stream(request):
+                t_last = time.perf_counter()
                 if isinstance(item, TextDelta):
                     if first:
                         first = False
-                        t_first = time.perf_counter()
+                        t_first = t_last
                         self._mark_first_token(first_stage)
                     text = speakable.feed(item.text)
                     if not text:
                         continue
                     await self._say(text, stream_task, speakable.code_lines, speakable.item_lines)
+                    if t_first is not None:
+                        handoff += time.perf_counter() - t_last
                 elif isinstance(item, ToolCalls):
                     if first:
                         first = False
-                        t_first = time.perf_counter()
+                        t_first = t_last
                         self._mark_first_token(first_stage)
                     calls, self._calls_thought = item.calls, item.thought
                 elif isinstance(item, Usage):
@@ -583,15 +590,19 @@ class Reply:
         await self._say_held(stream_task)  # a link cannot go on into the next round
         self.emoji_dropped = self.emoji_dropped or speakable.dropped
         self._mark("llm_done", overwrite=True)
-        # tokens after the first, over the time since it: the time to the first token is
-        # TTFT's, not the generation speed's
+        # tokens after the first, over the time from it to the last: the time to the first
+        # token is TTFT's, not the generation speed's, and what the voice took after the
+        # last is ours
         tokens = (self.record.completion_tokens or 0) - unseen
         # (a reasoning model's count has its thinking in it: timed from its first thought)
         since = t_generating if t_generating is not None else t_first
-        elapsed = time.perf_counter() - since if since is not None else 0.0
+        elapsed = t_last - since if since is not None and t_last is not None else 0.0
         # Over a shorter span the tokens came in a burst (a tool call sent whole: 10 tokens
         # in 0.8 ms read as 10,000 tokens/s), which says nothing of the generation speed.
-        if tokens > 1 and elapsed >= MIN_RATE_SPAN_S:
+        # So is it when the span was our own hand-off to the voice, not the model: tokens
+        # that came while words were handed over were read at once after it. Where the
+        # hand-off, not the model, set the pace, the model's speed cannot be told: none.
+        if tokens > 1 and elapsed - handoff >= MIN_RATE_SPAN_S:
             self.record.tokens_per_s = round((tokens - 1) / elapsed, 1)
         self.bus.publish(
             ev.LLMDone(
