@@ -2313,6 +2313,36 @@ async def test_a_second_line_typed_while_a_question_waits_is_answered_before_it(
     assert order.index(then) < order.index(asked)
 
 
+async def test_lines_typed_in_quick_succession_are_asked_in_the_order_typed(tmp_path):
+    """Three lines typed quickly while an answer plays: each cuts the one before, as typing
+    does, and the last is answered. The first waited for the answer it cut while the two
+    after it went ahead, so the first was asked last and its answer was the one heard."""
+    asked = _text("question")
+    lines = ["Tell me a story.", "What time is it?", "And what day is it?"]
+    scenario = compose(["question"], tail_s=12.0)
+    script = SimScript(
+        turns=[SimTurn(transcript=asked, reply=LONG_REPLY)]
+        + [SimTurn(transcript=line, reply=f"Answer {n}.") for n, line in enumerate(lines)]
+    )
+    async with _session_over_sim(tmp_path, scenario, script, voice_delay_s=0.06) as (
+        _,
+        session,
+        _,
+    ):
+        typing: list[asyncio.Task[None]] = []
+
+        def type_three() -> None:
+            loop = asyncio.get_running_loop()
+            typing.extend(loop.create_task(session.send_text(line)) for line in lines)
+
+        session.bus.subscribe(_at_first(ev.PlaybackStarted, type_three))
+        await _played_through(session, scenario)
+        assert len(typing) == 3 and all(t.done() for t in typing)
+    order = [r.user_text for r in session.records]
+    assert order == [asked, *lines]
+    assert session.records[-1].heard_text == "Answer 2."
+
+
 async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):
     """A line typed while the person makes a sound that has no words (here one the
     transcriber hears nothing in: a cough, a word to someone in the room): the typed

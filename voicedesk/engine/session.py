@@ -218,6 +218,10 @@ class Session:
         )
         self._ptt_open = False
         self._typing = 0  # typed lines cutting the answer playing, to take its place
+        # One typed line at a time, in the order typed (asyncio's lock is first come, first
+        # served): a line that waited for the answer it cut was overtaken by the lines typed
+        # after it, so three lines typed quickly were asked and answered out of order.
+        self._typed_in_turn = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tool_jobs = (
             ToolJobs(
@@ -625,6 +629,10 @@ class Session:
         text = text.strip()
         if not text:
             return
+        async with self._typed_in_turn:
+            await self._send_text(text)
+
+    async def _send_text(self, text: str) -> None:
         # The error line about an earlier turn ("Please say that again") is over: the
         # person has moved on. Left to play, the typed line's answer waited behind it.
         self._speaking.stop_line()
