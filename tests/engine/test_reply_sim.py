@@ -119,17 +119,23 @@ async def test_a_restarted_answer_finds_a_connection_open(cloud):
     assert chats[1].peer in opened_ahead[1:]  # not the start-up check's: that one was cancelled
 
 
-async def test_tokens_in_one_burst_give_no_generation_speed(cloud):
-    """An answer whose tokens come at once (a tool call sent whole, a cached answer) read
-    as thousands of tokens a second; it has no speed to report."""
-    sim, llm, tts = cloud
-    sim.latency.tokens_per_s = 0  # every token at once
+async def _answered(llm, tts) -> TurnRecord:
+    """The record of one answer, confirmed at once and generated to its end."""
     record = TurnRecord(turn_id=1)
     reply = _reply(llm, tts, record, time.monotonic(), 1)
     reply.start()
     reply.confirm()
     await asyncio.wait_for(reply.generation_done.wait(), 15)
     assert reply.failed is None and (record.completion_tokens or 0) > 1
+    return record
+
+
+async def test_tokens_in_one_burst_give_no_generation_speed(cloud):
+    """An answer whose tokens come at once (a tool call sent whole, a cached answer) read
+    as thousands of tokens a second; it has no speed to report."""
+    sim, llm, tts = cloud
+    sim.latency.tokens_per_s = 0  # every token at once
+    record = await _answered(llm, tts)
     assert record.tokens_per_s is None
 
 
@@ -149,12 +155,7 @@ async def test_a_slow_hand_off_to_the_voice_is_not_the_generation_speed(
         await say(self, *args, **kwargs)
 
     monkeypatch.setattr(Reply, "_say", slow_say)
-    record = TurnRecord(turn_id=1)
-    reply = _reply(llm, tts, record, time.monotonic(), 1)
-    reply.start()
-    reply.confirm()
-    await asyncio.wait_for(reply.generation_done.wait(), 15)
-    assert reply.failed is None and (record.completion_tokens or 0) > 1
+    record = await _answered(llm, tts)
     if model_speed:
         assert record.tokens_per_s == pytest.approx(model_speed, rel=0.25)
     else:
