@@ -2087,3 +2087,21 @@ def test_a_theme_that_does_not_exist_is_a_doctor_warning_naming_the_nearest(
     main(["doctor"])
     out = capsys.readouterr().out
     assert not [line for line in out.splitlines() if line[4:].startswith("  theme ")]
+
+
+@pytest.mark.parametrize(
+    ("toml", "found", "meant"),
+    [
+        ('[LLM]\nmodel = "gpt-4o"\n', "LLM", "llm"),
+        ('[llm]\nModel = "gpt-4o"\n', "llm.Model", "model"),
+    ],
+)
+def test_a_key_written_in_another_case_is_pointed_to_its_own(
+    cfg: Path, capsys, toml: str, found: str, meant: str
+) -> None:
+    """A table written [LLM], as in an INI file, was told the known keys and no nearest one:
+    spelling matches found nothing near "LLM" among lower-case names."""
+    cfg.write_text(toml, encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown key '{found}' (did you mean '{meant}'? (keys are case-sensitive)" in err
