@@ -2105,3 +2105,27 @@ def test_a_key_written_in_another_case_is_pointed_to_its_own(
     assert main(["config", "show"]) == 2
     err = capsys.readouterr().err
     assert f"unknown key '{found}' (did you mean '{meant}'? (keys are case-sensitive)" in err
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        (
+            '[tools.mcpServers.x]\ncommand = "srv"\nargs = ["--port", 8080]\n',
+            "'tools.mcpServers.x.args.1' = 8080 is not allowed: it must be text, in quotes: "
+            'TOML reads 8080 as a number, "8080" as text',
+        ),
+        (
+            '[tools.mcpServers.x]\ncommand = "srv"\nenv = {PORT = 8080}\n',
+            "'tools.mcpServers.x.env.PORT' = (a secret, not shown) is not allowed: it must be "
+            "text, in quotes: TOML reads the value as a number without them",
+        ),
+    ],
+)
+def test_a_number_where_text_is_wanted_is_told_to_be_quoted(
+    cfg: Path, capsys, toml: str, said: str
+) -> None:
+    """`env = {PORT = 8080}` was told "it must be text", not that quotes make it so."""
+    cfg.write_text(toml, encoding="utf-8")
+    assert main(["config", "show"]) == 2
+    assert said in capsys.readouterr().err

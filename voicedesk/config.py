@@ -719,7 +719,20 @@ def _describe(err: Mapping[str, Any], origin: str, var: str | None = None) -> st
     msg = _PLAIN.get(err["type"], str(err["msg"]).removeprefix("Value error, "))
     if err["type"] in _RANGE_ERRORS or _is_nan(err.get("input")):
         msg = _allowed_range(loc) or msg
-    return f"{where}: '{key}' = {_shown(loc, err.get('input'))} is not allowed: {msg}"
+    found = err.get("input")
+    shown = _shown(loc, found)
+    if err["type"] == "string_type" and isinstance(found, int | float) and not var:
+        # `PORT = 8080` in an env table: TOML's number (or true) is not the text a process
+        # is given, and "it must be text" did not say that quotes make it so
+        kind = _TOML_KIND[type(found)]
+        if is_secret_path(loc):  # not even a secret's digits are echoed
+            msg += f", in quotes: TOML reads the value as {kind} without them"
+        else:
+            msg += f', in quotes: TOML reads {shown} as {kind}, "{shown}" as text'
+    return f"{where}: '{key}' = {shown} is not allowed: {msg}"
+
+
+_TOML_KIND = {bool: "a yes or no", int: "a number", float: "a number"}
 
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
