@@ -197,7 +197,20 @@ CASES = [
         "$20/mo, km/h, I/O, 12/25/2026.",
         "A 50 50 chance, open 24 7: add one half cup and or three quarters tsp, two thirds "
         "of it, 9 11, 4 out of 5, 5 dollars per month, 20 dollars per month, km/h, I/O, "
-        "12/25/2026.",
+        "December 25, 2026.",
+    ),
+    # a place in a series is "1 of 3": Piper said "Step one third" (heard "Accept one third")
+    (
+        "Step 1/3: open it. Page 2/10, part 1/2,\nChapter 3/12; not a step\n1/2 cup.",
+        "Step 1 of 3: open it. Page 2 of 10, part 1 of 2,\nChapter 3 of 12; not a step\n"
+        "one half cup.",
+    ),
+    # a date with slashes by its month's name where its order is plain (Piper said
+    # "12-25-20-5-2026"); "3/4/2026" may be March 4 or April 3, and no date is no date
+    (
+        "On 12/25/2026, 25/12/2026 or 5/5/2026; not 3/4/2026, 2/30/2026 nor 13/13/2026.",
+        "On December 25, 2026, 25 December 2026 or May 5, 2026; not 3/4/2026, 2/30/2026 "
+        "nor 13/13/2026.",
     ),
     # a multiplier: Piper said "three ex faster"; in algebra, a variable's or a number's
     # "x" stays ("3x + 2", "x2", "x86", "0x1F")

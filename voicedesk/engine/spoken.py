@@ -41,7 +41,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp");
   a channel or a hashtag ("#general") its name: Piper said "hash general";
 - a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters"),
-  a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), "and/or" "and or", and after an amount
+  a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), a place in
+  a series ("Step 1/3") "1 of 3", a date ("12/25/2026") by its month's name where its
+  order is plain, "and/or" "and or", and after an amount
   "per" ("$5/month" "5 dollars per month"): Piper said "slash" in each; a multiplier before
   a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
 - a phone number with hyphens ("555-123-4567") digit by digit, its groups with pauses, and
@@ -63,6 +65,7 @@ whole or not at all.
 
 from __future__ import annotations
 
+import datetime
 import html
 import re
 from collections.abc import Iterable
@@ -221,6 +224,18 @@ _DIGIT_WORDS = [
     "ten",
 ]
 _FRACTIONS = {2: "half", 3: "third", 4: "quarter", 8: "eighth"}  # (5ths, 10ths: scores)
+# after a word that counts a place in a series ("Step 1/3", "Page 2/10"), a pair is "1 of 3":
+# Piper said "Step one third", heard "Accept one third"
+_PLACE_IN_SERIES = re.compile(
+    r"\b(?:step|page|part|chapter|slide|section|episode|question|lesson|stage|phase|round"
+    r"|level|volume)[ \t]+\Z",
+    re.IGNORECASE,
+)
+# A date written with slashes ("12/25/2026", "25/12/2026"): Piper said "12-25-20-5-2026"
+# (as Whisper heard it). Said by its month's name when the order is plain: a day after 12
+# tells the order (12/25 is month first, as in the US; 25/12 day first); where both could be
+# a month ("3/4/2026") and differ, it stays as written: a guess would say the wrong day.
+_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 # a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
 # Only before a word or a clause's end: in algebra ("3x + 2 = 5") it is "three ex". ("x2"
 # stays as written: it is as often a variable's name, "x1 and x2", as "times two".)
@@ -311,6 +326,7 @@ _ENTITY_START = re.compile(r"&(?:#[0-9xX]?[0-9a-fA-F]{0,6}|[A-Za-z][A-Za-z0-9]{0
 # the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
+_TAIL_KEPT = 24  # of the shown text before a word: enough for the word before it
 
 
 class SpokenText:
@@ -328,6 +344,7 @@ class SpokenText:
         self._in_item = False  # inside a list item (its line began with "-", "+" or "1.")
         self._item_from = 0  # where the item's words begin in the spoken text
         self._amount_to = -1  # where the last amount ("$20") ends in the shown text
+        self._shown_tail = ""  # the last shown characters decided: the words before a word
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
@@ -389,6 +406,7 @@ class SpokenText:
         if spoken:
             self._last_said = spoken[-1]
         self._before = shown[-1]
+        self._shown_tail = (self._shown_tail + shown)[-_TAIL_KEPT:]
         if shown.endswith("\n"):
             self._in_row = self._in_item = False
         out.append(spoken)
@@ -506,7 +524,7 @@ class SpokenText:
         after = text[len(word) :]
         if not final and _TIMES_AFTER.fullmatch(word) and not after.strip(" \t"):
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
-        return _spoken_token(word, after)
+        return _spoken_token(word, after, self._shown_tail)
 
     def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
@@ -702,10 +720,11 @@ def _said_alone(text: str) -> str:
     return spoken.feed(text) + spoken.flush()
 
 
-def _spoken_token(word: str, after: str = "") -> tuple[str, str]:
+def _spoken_token(word: str, after: str = "", before: str = "") -> tuple[str, str]:
     """A whole word (path, identifier or plain) and how it is said; a sentence's full stop
     or colon after it is left for the next step, said as it is. ``after``: the text that
-    follows the word, as far as it has come."""
+    follows the word, as far as it has come; ``before``: the shown text just before it
+    ("Step " makes "1/3" a place in a series)."""
     tail = _TOKEN_TAIL.search(word)
     core = word[: tail.start()] if tail is not None else word
     after = word[len(core) :] + after
@@ -733,7 +752,11 @@ def _spoken_token(word: str, after: str = "") -> tuple[str, str]:
     if _SHARP.fullmatch(core):
         return core, f"{core[0]} sharp"
     if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
+        if _PLACE_IN_SERIES.search(before):
+            return core, f"{int(pair.group(1))} of {int(pair.group(2))}"  # "Step 1/3"
         return core, _number_pair_said(int(pair.group(1)), int(pair.group(2)))
+    if (date := _SLASH_DATE.fullmatch(core)) is not None and (said := _slash_date_said(date)):
+        return core, said
     if core.lower() == "and/or":
         return core, f"{core[:3]} {core[4:]}"  # Piper said "and slash or"
     if (times := _TIMES_AFTER.fullmatch(core)) is not None and _MULTIPLIER_AFTER.match(after):
@@ -784,6 +807,23 @@ def _date_said(date: re.Match[str]) -> str:
         sign = "plus" if zone[0] == "+" else "minus"
         return said + f" UTC {sign} {hours}" + (f":{minutes}" if minutes != "00" else "")
     return said
+
+
+def _slash_date_said(date: re.Match[str]) -> str:
+    """A date written with slashes by its month's name ("December 25, 2026" for 12/25/2026,
+    "25 December 2026" for 25/12/2026); empty when its order is not plain or it is no date."""
+    first, second, year = (int(n) for n in date.groups())
+    if first <= 12 and (second > 12 or second == first):
+        month, day, said = first, second, "{m} {d}, {y}"  # as the US writes it
+    elif second <= 12 < first:
+        month, day, said = second, first, "{d} {m} {y}"
+    else:
+        return ""
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return ""  # "2/30/2026", "0/5/2026"
+    return said.format(m=_MONTHS[month - 1], d=day, y=year)
 
 
 def _number_pair_said(first: int, second: int) -> str:
