@@ -226,7 +226,16 @@ CASES = [
         "(2026-01-31T23:05:10+05:30), (555) 123-4567; not 2026-13-40 nor 5-10 or 100-1000.",
         "Call 5 5 5, 1 2 3, 4 5 6 7, plus 1, 5 5 5, 1 2 3, 4 5 6 7 or 5 5 5, 1 2 3 4 on "
         "December 6, 2026 at December 6, 2026, 9:30 UTC (January 31, 2026, 23:05:10 UTC plus "
-        "5:30), (555) 1 2 3, 4 5 6 7; not 2026-13-40 nor 5 to 10 or 100 to 1000.",
+        "5:30), 5 5 5, 1 2 3, 4 5 6 7; not 2026-13-40 nor 5 to 10 or 100 to 1000.",
+    ),
+    # a phone number with its trunk "1" or its area code in brackets, and a ZIP+4 code,
+    # digit by digit: Piper said "1-800-55-0199" (as Whisper heard it), "eight hundred",
+    # and "94,105 to 1,234"; a bracket or a plus that opens none is said as written
+    (
+        "Call 1-800-555-0199, +1 (800) 555-0199 or (800)555-0199 at 94105-1234; "
+        "not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000-20000.",
+        "Call 1, 8 0 0, 5 5 5, 0 1 9 9, plus 1, 8 0 0, 5 5 5, 0 1 9 9 or 8 0 0, 5 5 5, 0 1 9 9 "
+        "at 9 4 1 0 5, 1 2 3 4; not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000 to 20000.",
     ),
 ]
 

@@ -46,7 +46,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   order is plain, "and/or" "and or", and after an amount
   "per" ("$5/month" "5 dollars per month"): Piper said "slash" in each; a multiplier before
   a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
-- a phone number with hyphens ("555-123-4567") digit by digit, its groups with pauses, and
+- a phone number with hyphens ("555-123-4567", "1-800-555-0199") or its area code in
+  brackets ("(800) 555-0199") digit by digit, its groups with pauses, a ZIP+4 code
+  ("94105-1234") too, and
   an ISO date ("2026-12-06", "2026-12-06T14:30Z") by its month's name ("December 6, 2026,
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 
@@ -184,7 +186,20 @@ _HYPHEN_RANGE = re.compile(r"(\d[\d,.]*)-(\d[\d,.]*)")
 # A phone number with hyphens ("555-123-4567", "+1-555-123-4567", "555-1234"): Piper said
 # "five hundred fifty five dash one hundred twenty three dash four thousand …". Said digit
 # by digit, its groups with pauses between them, as a person reads one out.
-_PHONE = re.compile(r"(?:\+(\d{1,3})-)?(?:(\d{3})-)?(\d{3})-(\d{4})")
+# A North American one with its trunk "1" ("1-800-555-0199") is one too, said "1, 8 0 0, …":
+# Whisper heard Piper's reading as "1-800-55-0199".
+_PHONE = re.compile(r"(?:\+(\d{1,3})-|(1)-(?=\d{3}-\d{3}-\d{4}\Z))?(?:(\d{3})-)?(\d{3})-(\d{4})")
+# ...and one whose area code is in brackets ("(800) 555-0199", "+1 (800) 555-0199"), said
+# the same way: the area code was said as a number ("eight hundred"). What may still become
+# one is held: it is a few characters long.
+_BRACKETED_PHONE = re.compile(r"(?:\+(\d{1,3})[ \t])?\((\d{3})\)[ \t]?(\d{3})-(\d{4})(?![\w-])")
+_BRACKETED_PHONE_START = re.compile(
+    r"(?:\+\d{0,3}|\+\d{1,3}[ \t](?=\(|\Z))?"
+    r"(?:\((?:\d{1,3}(?:\)(?:[ \t]?(?:\d{1,3}(?:-\d{0,4})?)?)?)?)?)?\Z"
+)
+# a US ZIP+4 code ("94105-1234"), said digit by digit: Piper said "94,105 to 1,234" (it was
+# taken for a range, which never goes from a larger number down to a smaller one)
+_ZIP_PLUS_4 = re.compile(r"\d{5}-\d{4}")
 # A date as ISO 8601 writes it ("2026-12-06"), with its time at times
 # ("2026-12-06T14:30:00Z"): Piper said "two thousand twenty six dash twelve dash zero six".
 # Said by its month's name: "December 6, 2026", "December 6, 2026, 14:30 UTC".
@@ -497,6 +512,10 @@ class SpokenText:
             if arrow and text[2:3] in (" ", "\t"):
                 return text[:2], ", " if self._last_said.isalnum() else ","
         at_word = not _TOKEN.fullmatch(self._before) or bool(_SPACELESS_RUN.match(self._before))
+        if ch in "+(" and at_word:
+            phone = self._bracketed_phone(final)
+            if phone is not False:
+                return phone
         if at_word:
             url = self._url(final)
             if url is not False:
@@ -625,6 +644,19 @@ class SpokenText:
                     return None  # "<", "</" or "<sp" may be a tag yet
         return False
 
+    def _bracketed_phone(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """A phone number whose area code is in brackets (``_BRACKETED_PHONE``), said digit
+        by digit; False: none here; None: it may be one yet."""
+        text = self._pending
+        phone = _BRACKETED_PHONE.match(text)
+        if phone is not None and (phone.end() < len(text) or final):
+            country, *groups = phone.groups()
+            said = _digits_said(groups)
+            return phone.group(), f"plus {country}, {said}" if country else said
+        if not final and (phone is not None or _BRACKETED_PHONE_START.match(text)):
+            return None
+        return False
+
     def _cell_end(self, final: bool) -> tuple[str, str] | None:
         """A pipe in a table row: a pause between cells, or the row's end."""
         text = self._pending
@@ -741,6 +773,8 @@ def _spoken_token(word: str, after: str = "", before: str = "") -> tuple[str, st
         return core, _phone_said(phone)
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
         return core, said
+    if _ZIP_PLUS_4.fullmatch(core):
+        return core, _digits_said(core.split("-"))
     if (numbers := _HYPHEN_RANGE.fullmatch(core)) is not None:
         return core, f"{numbers.group(1)} to {numbers.group(2)}"  # "5-10": "five dash ten"
     if _ABOUT.match(core):
@@ -777,9 +811,9 @@ def _spoken_token(word: str, after: str = "", before: str = "") -> tuple[str, st
 def _is_phone(phone: re.Match[str]) -> bool:
     """Whether ``_PHONE``'s match is a phone number: a local one alone ("555-1234",
     "(555) 123-4567") unless it is a range of round numbers, up ("500-1000 words")."""
-    if phone.group(1) or phone.group(2):
+    if phone.group(1) or phone.group(2) or phone.group(3):
         return True
-    low, high = int(phone.group(3)), int(phone.group(4))
+    low, high = int(phone.group(4)), int(phone.group(5))
     return not (low < high and low % 10 == 0 and high % 10 == 0)
 
 
@@ -788,6 +822,11 @@ def _phone_said(phone: re.Match[str]) -> str:
     country, *groups = phone.groups()
     said = [" ".join(group) for group in groups if group]
     return (f"plus {country}, " if country else "") + ", ".join(said)
+
+
+def _digits_said(groups: Iterable[str]) -> str:
+    """Groups of digits read one by one, with pauses between the groups: "9 4 1 0 5, 1 2 3 4"."""
+    return ", ".join(" ".join(group) for group in groups)
 
 
 def _date_said(date: re.Match[str]) -> str:
