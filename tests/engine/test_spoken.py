@@ -185,6 +185,17 @@ CASES = [
         "x < y, List<T>, a<b, <tag>.",
         "This is bold, this and it. Next,  x < y, List<T>, a<b, <tag>.",
     ),
+    # a block's tag at the answer's very end, and the tags after it, leave no pause to end
+    # on (the voice was given "Done. " and "Milk, ")
+    ("Done.</p>", "Done."),
+    ("<ul><li>Eggs</li><li>Milk</li></ul>\n", "Eggs, Milk\n"),
+    ("<p>Hi</p> <p>there</p>\n\n", "Hi,  there\n\n"),
+    # a comparison written without blanks is no tag, its words no attributes; a tag's last
+    # attribute may go without a value
+    (
+        "If a<b then c, or x<y z>w; <details open>x</details> <b\tclass='a b'>y</b>",
+        "If a<b then c, or x<y z>w; x,  y",
+    ),
     # an HTML character reference is said as its character: Piper said "and amp"
     (
         "Tom &amp; Jerry&nbsp;go, 5 &lt; 6, it&#39;s &#x2014; &bogus; AT&T, a=1&b=2 & more",
@@ -308,6 +319,15 @@ def test_plain_words_are_said_as_soon_as_they_are_whole() -> None:
     assert spoken.feed("It is") == "It "  # "is" may go on ("isn't")
     assert spoken.feed(" ten past") == "is ten "
     assert spoken.feed(" three.\n") == "past three.\n"
+
+
+def test_a_comparison_written_without_blanks_holds_the_voice_a_word_at_most() -> None:
+    """ "a<b" began a known tag, and the words after it were taken for its attributes: the
+    voice waited for a ">" or 150 characters."""
+    spoken = SpokenText()
+    said = [spoken.feed(word + " ") for word in ["if", "a<b", "then", "c", "else", "d"]]
+    assert said == ["if ", "a", "<b then ", "c ", "else ", "d "]
+    assert spoken.held == 0
 
 
 def test_a_bracket_that_never_closes_keeps_the_voice_silent_only_so_long() -> None:

@@ -30,7 +30,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   ("Settings → Privacy", "Settings -> Privacy") a pause: Piper said "right arrow", and
   nothing at all for "->";
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
-  table's cell) or a block's tag (``<p>``, ``<li>``) a pause, any other known HTML tag
+  table's cell) or a block's tag (``<p>``, ``<li>``) a pause (none at the answer's end), any other known HTML tag
   (``<b>bold</b>``, ``<span class="x">``) nothing: Piper said "ex Call Ann", "a bar b"
   and "b bold slash b"; a character reference (``&amp;``, ``&nbsp;``) its character:
   Piper said "and amp";
@@ -270,8 +270,22 @@ _TASK_BOX_START = re.compile(r"\[(?:[ xX](?:\][ \t]*)?)?\Z")
 # An HTML tag, as models write one at times ("<b>bold</b>", "a<br>b" in a table's cell,
 # "<span class=…>"): Piper said "b bold slash b", "a bar b". A known tag only ("List<T>",
 # "a<b" are none); one that breaks a line or a block is a pause, any other nothing.
-_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*)?/?>")
-_TAG_START = re.compile(r"<(?:/?(?:([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*|/)?)?)?\Z")
+# Its attributes are names with values (class="x"), but for a last one alone (<details
+# open>): so a comparison written without blanks ("if a<b then c") is told from a tag with
+# its second word, where any text up to a ">" was taken for attributes and held the voice
+# until a ">" or 150 characters came.
+_ATTRIBUTE_NAME = r"[A-Za-z_:][-\w:.]*"
+_ATTRIBUTE = rf"{_ATTRIBUTE_NAME}=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'<>=`]+)"
+_ATTRIBUTE_START = rf"{_ATTRIBUTE_NAME}(?:=(?:\"[^\"\n]*|'[^'\n]*|[^\s\"'<>=`]*))?"
+_TAG = re.compile(
+    rf"</?([A-Za-z][A-Za-z0-9]*)(?:[ \t]+{_ATTRIBUTE})*(?:[ \t]+{_ATTRIBUTE_NAME}|[ \t]*)/?>"
+)
+_TAG_START = re.compile(
+    rf"<(?:/?(?:([A-Za-z][A-Za-z0-9]*)(?:[ \t]+{_ATTRIBUTE})*"
+    rf"(?:[ \t]+(?:{_ATTRIBUTE_START})?|[ \t]*/)?)?)?\Z"
+)
+# what may follow a block's tag at the answer's end: blanks and other tags ("</li></ul>")
+_TAGS_LEFT = re.compile(r"(?:\s|</?[A-Za-z][^<>\n]*>)*(?:<[^<>\n]*)?")
 _INLINE_TAGS = frozenset(
     [
         "a",
@@ -635,6 +649,13 @@ class SpokenText:
             if tag is not None and name in _INLINE_TAGS:
                 return tag.group(), ""
             if tag is not None and name in _BLOCK_TAGS:
+                if _TAGS_LEFT.fullmatch(text, tag.end()):
+                    # only blanks and tags after it so far: at the answer's end no pause
+                    # is said (the voice was left a ", " to end on)
+                    if final:
+                        return tag.group(), ""
+                    if len(text) <= _HOLD_MAX:
+                        return None
                 last = self._last_said  # a pause after a word; after a full stop a blank
                 return tag.group(), ", " if last.isalnum() else "" if last.isspace() else " "
             start = _TAG_START.match(text) if not final and tag is None else None
