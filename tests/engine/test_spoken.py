@@ -99,7 +99,7 @@ CASES = [
     ("Set my_var in ~/notes/todo.txt or C:\\work\\a_b.txt", "Set my var in todo.txt or a b.txt"),
     (
         "and/or 24/7 at 5 km/h, see [1, 2] and x[0], wow!",
-        "and or 24 7 at 5 km/h, see [1, 2] and x[0], wow!",
+        "and or 24 7 at 5 kilometers per hour, see [1, 2] and x[0], wow!",
     ),
     ("[notes/a_b.md](notes/a_b.md) is ready", "a b.md is ready"),
     ("Say https: or www or http://", "Say https: or www or http://"),
@@ -209,6 +209,16 @@ CASES = [
         "A 50 50 chance, open 24 7: add one half cup and or three quarters tsp, two thirds "
         "of it, 9 11, 4 out of 5, 5 dollars per month, 20 dollars per month, km/h, I/O, "
         "December 25, 2026.",
+    ),
+    # a rate after a number is said "per", its known units in full: Piper said "20 dollars
+    # per user slash mo", "60 k m slash h", "100 rex slash s"; without a number it is as
+    # written
+    (
+        "At $20/user/mo, 60 km/h, 1 km/h or 60km/h, 100 req/s, 1 req/s, 5 tokens/sec, "
+        "2 MB/s, 1.5 Mb/s; not km/h, I/O, a/s.",
+        "At 20 dollars per user per month, 60 kilometers per hour, 1 kilometer per hour or 60 "
+        "kilometers per hour, 100 requests per second, 1 request per second, 5 tokens per "
+        "second, 2 megabytes per second, 1.5 megabits per second; not km/h, I/O, a/s.",
     ),
     # a place in a series is "1 of 3": Piper said "Step one third" (heard "Accept one third")
     (

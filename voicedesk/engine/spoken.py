@@ -44,7 +44,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), a place in
   a series ("Step 1/3") "1 of 3", a date ("12/25/2026") by its month's name where its
   order is plain, "and/or" "and or", and after an amount
-  "per" ("$5/month" "5 dollars per month"): Piper said "slash" in each; a multiplier before
+  "per" ("$5/month" "5 dollars per month", "$20/user/mo" "… per user per month"), and so
+  after a number in a rate ("60 km/h" "60 kilometers per hour", "100 req/s"): Piper said
+  "slash" in each; a multiplier before
   a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
 - a phone number with hyphens ("555-123-4567", "1-800-555-0199") or its area code in
   brackets ("(800) 555-0199") digit by digit, its groups with pauses, a ZIP+4 code
@@ -260,6 +262,41 @@ _MULTIPLY = "×"
 # after an amount, a slash and a unit ("$5/month", "$20/user"): Piper said "slash"
 _PER_UNIT = re.compile(r"/([A-Za-z]+)")
 _UNITS_SAID = {"mo": "month", "yr": "year", "hr": "hour", "wk": "week"}
+# A rate after a number ("60 km/h", "100 req/s", "5 tokens/sec", "2 MB/s"): Piper said "60
+# k m slash h", "rex slash s". Its slash is said "per", and the units a listener knows
+# only in full are said so; not without a number before it ("km/h" alone may be the
+# unit's name, as written). A number and its unit written as one word ("60km/h") too.
+_RATE = re.compile(r"(\d+(?:[.,]\d+)*)?([A-Za-z]+)/(s|sec|min|h|hr|day|wk|mo|yr)")
+_PER_SAID = {
+    "s": "second",
+    "sec": "second",
+    "min": "minute",
+    "h": "hour",
+    "hr": "hour",
+    "day": "day",
+    "wk": "week",
+    "mo": "month",
+    "yr": "year",
+}
+# (one, many); "MB" is megabytes and "Mb" megabits, as written
+_RATE_UNITS_SAID = {
+    "km": ("kilometer", "kilometers"),
+    "m": ("meter", "meters"),
+    "mi": ("mile", "miles"),
+    "ft": ("foot", "feet"),
+    "kB": ("kilobyte", "kilobytes"),
+    "KB": ("kilobyte", "kilobytes"),
+    "MB": ("megabyte", "megabytes"),
+    "GB": ("gigabyte", "gigabytes"),
+    "TB": ("terabyte", "terabytes"),
+    "kb": ("kilobit", "kilobits"),
+    "Kb": ("kilobit", "kilobits"),
+    "Mb": ("megabit", "megabits"),
+    "Gb": ("gigabit", "gigabits"),
+    "req": ("request", "requests"),
+    "ops": ("operation", "operations"),
+}
+_AFTER_NUMBER = re.compile(r"(\d[\d,.]*)[ \t]*\Z")  # the number a rate's unit follows
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
@@ -509,6 +546,7 @@ class SpokenText:
                 return None
             if unit is not None:
                 word = unit.group(1)
+                self._amount_to = self._shown + unit.end()  # "$20/user/mo": per user per month
                 return unit.group(), " per " + _UNITS_SAID.get(word.lower(), word)
         if ch == _MULTIPLY:  # "3×4", "×2": Piper said nothing for it, or "multiplication"
             if len(text) == 1 and not final:
@@ -812,6 +850,10 @@ def _spoken_token(word: str, after: str = "", before: str = "") -> tuple[str, st
         return core, _number_pair_said(int(pair.group(1)), int(pair.group(2)))
     if (date := _SLASH_DATE.fullmatch(core)) is not None and (said := _slash_date_said(date)):
         return core, said
+    rate = _RATE.fullmatch(core)
+    count = _AFTER_NUMBER.search(before) if rate is not None and not rate.group(1) else None
+    if rate is not None and (rate.group(1) or count is not None):
+        return core, _rate_said(rate, rate.group(1) or (count.group(1) if count else ""))
     if core.lower() == "and/or":
         return core, f"{core[:3]} {core[4:]}"  # Piper said "and slash or"
     if (times := _TIMES_AFTER.fullmatch(core)) is not None and _MULTIPLIER_AFTER.match(after):
@@ -867,6 +909,15 @@ def _date_said(date: re.Match[str]) -> str:
         sign = "plus" if zone[0] == "+" else "minus"
         return said + f" UTC {sign} {hours}" + (f":{minutes}" if minutes != "00" else "")
     return said
+
+
+def _rate_said(rate: re.Match[str], count: str) -> str:
+    """A rate (``_RATE``) after the number ``count`` said with "per": "60 kilometers per
+    hour", "1 request per second", "5 tokens per second"."""
+    number, unit, per = rate.groups()
+    one, many = _RATE_UNITS_SAID.get(unit, (unit, unit))
+    said = f"{one if count == '1' else many} per {_PER_SAID[per]}"
+    return f"{number} {said}" if number else said
 
 
 def _slash_date_said(date: re.Match[str]) -> str:
