@@ -193,8 +193,9 @@ CASES = [
     # a comparison written without blanks is no tag, its words no attributes; a tag's last
     # attribute may go without a value
     (
-        "If a<b then c, or x<y z>w; <details open>x</details> <b\tclass='a b'>y</b>",
-        "If a<b then c, or x<y z>w; x,  y",
+        "If a<b then c, or x<y z>w; <details open>x</details> <b\tclass='a b'>y</b> "
+        "<a href=https://x.org/?b=c>z</a>",
+        "If a<b then c, or x<y z>w; x,  y z",
     ),
     # an HTML character reference is said as its character: Piper said "and amp"
     (

@@ -312,8 +312,8 @@ _TASK_BOX_START = re.compile(r"\[(?:[ xX](?:\][ \t]*)?)?\Z")
 # its second word, where any text up to a ">" was taken for attributes and held the voice
 # until a ">" or 150 characters came.
 _ATTRIBUTE_NAME = r"[A-Za-z_:][-\w:.]*"
-_ATTRIBUTE = rf"{_ATTRIBUTE_NAME}=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'<>=`]+)"
-_ATTRIBUTE_START = rf"{_ATTRIBUTE_NAME}(?:=(?:\"[^\"\n]*|'[^'\n]*|[^\s\"'<>=`]*))?"
+_ATTRIBUTE = rf"{_ATTRIBUTE_NAME}=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'<>`]+)"
+_ATTRIBUTE_START = rf"{_ATTRIBUTE_NAME}(?:=(?:\"[^\"\n]*|'[^'\n]*|[^\s\"'<>`]*))?"
 _TAG = re.compile(
     rf"</?([A-Za-z][A-Za-z0-9]*)(?:[ \t]+{_ATTRIBUTE})*(?:[ \t]+{_ATTRIBUTE_NAME}|[ \t]*)/?>"
 )
