@@ -223,9 +223,10 @@ CASES = [
     ),
     # a place in a series is "1 of 3": Piper said "Step one third" (heard "Accept one third")
     (
-        "Step 1/3: open it. Page 2/10, part 1/2,\nChapter 3/12; not a step\n1/2 cup.",
+        "Step 1/3: open it. Page 2/10, part 1/2,\nChapter 3/12; not a step\n1/2 cup, a level "
+        "1/2 tsp.",
         "Step 1 of 3: open it. Page 2 of 10, part 1 of 2,\nChapter 3 of 12; not a step\n"
-        "one half cup.",
+        "one half cup, a level one half tsp.",
     ),
     # a date with slashes by its month's name where its order is plain (Piper said
     # "12-25-20-5-2026"); "3/4/2026" may be March 4 or April 3, and no date is no date

@@ -242,10 +242,11 @@ _DIGIT_WORDS = [
 ]
 _FRACTIONS = {2: "half", 3: "third", 4: "quarter", 8: "eighth"}  # (5ths, 10ths: scores)
 # after a word that counts a place in a series ("Step 1/3", "Page 2/10"), a pair is "1 of 3":
-# Piper said "Step one third", heard "Accept one third"
+# Piper said "Step one third", heard "Accept one third". (Not "level" nor "round": "a level
+# 1/2 teaspoon" is a measure.)
 _PLACE_IN_SERIES = re.compile(
-    r"\b(?:step|page|part|chapter|slide|section|episode|question|lesson|stage|phase|round"
-    r"|level|volume)[ \t]+\Z",
+    r"\b(?:step|page|part|chapter|slide|section|episode|question|lesson|stage|phase|volume)"
+    r"[ \t]+\Z",
     re.IGNORECASE,
 )
 # A date written with slashes ("12/25/2026", "25/12/2026"): Piper said "12-25-20-5-2026"
