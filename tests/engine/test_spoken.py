@@ -99,7 +99,7 @@ CASES = [
     ("Set my_var in ~/notes/todo.txt or C:\\work\\a_b.txt", "Set my var in todo.txt or a b.txt"),
     (
         "and/or 24/7 at 5 km/h, see [1, 2] and x[0], wow!",
-        "and or 24 7 at 5 km/h, see [1, 2] and x[0], wow!",
+        "and or 24 7 at 5 kilometers per hour, see [1, 2] and x[0], wow!",
     ),
     ("[notes/a_b.md](notes/a_b.md) is ready", "a b.md is ready"),
     ("Say https: or www or http://", "Say https: or www or http://"),
@@ -185,6 +185,18 @@ CASES = [
         "x < y, List<T>, a<b, <tag>.",
         "This is bold, this and it. Next,  x < y, List<T>, a<b, <tag>.",
     ),
+    # a block's tag at the answer's very end, and the tags after it, leave no pause to end
+    # on (the voice was given "Done. " and "Milk, ")
+    ("Done.</p>", "Done."),
+    ("<ul><li>Eggs</li><li>Milk</li></ul>\n", "Eggs, Milk\n"),
+    ("<p>Hi</p> <p>there</p>\n\n", "Hi,  there\n\n"),
+    # a comparison written without blanks is no tag, its words no attributes; a tag's last
+    # attribute may go without a value
+    (
+        "If a<b then c, or x<y z>w; <details open>x</details> <b\tclass='a b'>y</b> "
+        "<a href=https://x.org/?b=c>z</a>",
+        "If a<b then c, or x<y z>w; x,  y z",
+    ),
     # an HTML character reference is said as its character: Piper said "and amp"
     (
         "Tom &amp; Jerry&nbsp;go, 5 &lt; 6, it&#39;s &#x2014; &bogus; AT&T, a=1&b=2 & more",
@@ -197,7 +209,31 @@ CASES = [
         "$20/mo, km/h, I/O, 12/25/2026.",
         "A 50 50 chance, open 24 7: add one half cup and or three quarters tsp, two thirds "
         "of it, 9 11, 4 out of 5, 5 dollars per month, 20 dollars per month, km/h, I/O, "
-        "12/25/2026.",
+        "December 25, 2026.",
+    ),
+    # a rate after a number is said "per", its known units in full: Piper said "20 dollars
+    # per user slash mo", "60 k m slash h", "100 rex slash s"; without a number it is as
+    # written
+    (
+        "At $20/user/mo, 60 km/h, 1 km/h or 60km/h, 100 req/s, 1 req/s, 5 tokens/sec, "
+        "2 MB/s, 1.5 Mb/s; not km/h, I/O, a/s.",
+        "At 20 dollars per user per month, 60 kilometers per hour, 1 kilometer per hour or 60 "
+        "kilometers per hour, 100 requests per second, 1 request per second, 5 tokens per "
+        "second, 2 megabytes per second, 1.5 megabits per second; not km/h, I/O, a/s.",
+    ),
+    # a place in a series is "1 of 3": Piper said "Step one third" (heard "Accept one third")
+    (
+        "Step 1/3: open it. Page 2/10, part 1/2,\nChapter 3/12; not a step\n1/2 cup, a level "
+        "1/2 tsp.",
+        "Step 1 of 3: open it. Page 2 of 10, part 1 of 2,\nChapter 3 of 12; not a step\n"
+        "one half cup, a level one half tsp.",
+    ),
+    # a date with slashes by its month's name where its order is plain (Piper said
+    # "12-25-20-5-2026"); "3/4/2026" may be March 4 or April 3, and no date is no date
+    (
+        "On 12/25/2026, 25/12/2026 or 5/5/2026; not 3/4/2026, 2/30/2026 nor 13/13/2026.",
+        "On December 25, 2026, 25 December 2026 or May 5, 2026; not 3/4/2026, 2/30/2026 "
+        "nor 13/13/2026.",
     ),
     # a multiplier: Piper said "three ex faster"; in algebra, a variable's or a number's
     # "x" stays ("3x + 2", "x2", "x86", "0x1F")
@@ -213,7 +249,16 @@ CASES = [
         "(2026-01-31T23:05:10+05:30), (555) 123-4567; not 2026-13-40 nor 5-10 or 100-1000.",
         "Call 5 5 5, 1 2 3, 4 5 6 7, plus 1, 5 5 5, 1 2 3, 4 5 6 7 or 5 5 5, 1 2 3 4 on "
         "December 6, 2026 at December 6, 2026, 9:30 UTC (January 31, 2026, 23:05:10 UTC plus "
-        "5:30), (555) 1 2 3, 4 5 6 7; not 2026-13-40 nor 5 to 10 or 100 to 1000.",
+        "5:30), 5 5 5, 1 2 3, 4 5 6 7; not 2026-13-40 nor 5 to 10 or 100 to 1000.",
+    ),
+    # a phone number with its trunk "1" or its area code in brackets, and a ZIP+4 code,
+    # digit by digit: Piper said "1-800-55-0199" (as Whisper heard it), "eight hundred",
+    # and "94,105 to 1,234"; a bracket or a plus that opens none is said as written
+    (
+        "Call 1-800-555-0199, +1 (800) 555-0199 or (800)555-0199 at 94105-1234; "
+        "not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000-20000.",
+        "Call 1, 8 0 0, 5 5 5, 0 1 9 9, plus 1, 8 0 0, 5 5 5, 0 1 9 9 or 8 0 0, 5 5 5, 0 1 9 9 "
+        "at 9 4 1 0 5, 1 2 3 4; not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000 to 20000.",
     ),
 ]
 
@@ -286,6 +331,15 @@ def test_plain_words_are_said_as_soon_as_they_are_whole() -> None:
     assert spoken.feed("It is") == "It "  # "is" may go on ("isn't")
     assert spoken.feed(" ten past") == "is ten "
     assert spoken.feed(" three.\n") == "past three.\n"
+
+
+def test_a_comparison_written_without_blanks_holds_the_voice_a_word_at_most() -> None:
+    """ "a<b" began a known tag, and the words after it were taken for its attributes: the
+    voice waited for a ">" or 150 characters."""
+    spoken = SpokenText()
+    said = [spoken.feed(word + " ") for word in ["if", "a<b", "then", "c", "else", "d"]]
+    assert said == ["if ", "a", "<b then ", "c ", "else ", "d "]
+    assert spoken.held == 0
 
 
 def test_a_bracket_that_never_closes_keeps_the_voice_silent_only_so_long() -> None:

@@ -30,7 +30,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   ("Settings → Privacy", "Settings -> Privacy") a pause: Piper said "right arrow", and
   nothing at all for "->";
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
-  table's cell) or a block's tag (``<p>``, ``<li>``) a pause, any other known HTML tag
+  table's cell) or a block's tag (``<p>``, ``<li>``) a pause (none at the answer's end), any other known HTML tag
   (``<b>bold</b>``, ``<span class="x">``) nothing: Piper said "ex Call Ann", "a bar b"
   and "b bold slash b"; a character reference (``&amp;``, ``&nbsp;``) its character:
   Piper said "and amp";
@@ -41,10 +41,16 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp");
   a channel or a hashtag ("#general") its name: Piper said "hash general";
 - a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters"),
-  a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), "and/or" "and or", and after an amount
-  "per" ("$5/month" "5 dollars per month"): Piper said "slash" in each; a multiplier before
+  a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), a place in
+  a series ("Step 1/3") "1 of 3", a date ("12/25/2026") by its month's name where its
+  order is plain, "and/or" "and or", and after an amount
+  "per" ("$5/month" "5 dollars per month", "$20/user/mo" "… per user per month"), and so
+  after a number in a rate ("60 km/h" "60 kilometers per hour", "100 req/s"): Piper said
+  "slash" in each; a multiplier before
   a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
-- a phone number with hyphens ("555-123-4567") digit by digit, its groups with pauses, and
+- a phone number with hyphens ("555-123-4567", "1-800-555-0199") or its area code in
+  brackets ("(800) 555-0199") digit by digit, its groups with pauses, a ZIP+4 code
+  ("94105-1234") too, and
   an ISO date ("2026-12-06", "2026-12-06T14:30Z") by its month's name ("December 6, 2026,
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 
@@ -63,6 +69,7 @@ whole or not at all.
 
 from __future__ import annotations
 
+import datetime
 import html
 import re
 from collections.abc import Iterable
@@ -181,7 +188,20 @@ _HYPHEN_RANGE = re.compile(r"(\d[\d,.]*)-(\d[\d,.]*)")
 # A phone number with hyphens ("555-123-4567", "+1-555-123-4567", "555-1234"): Piper said
 # "five hundred fifty five dash one hundred twenty three dash four thousand …". Said digit
 # by digit, its groups with pauses between them, as a person reads one out.
-_PHONE = re.compile(r"(?:\+(\d{1,3})-)?(?:(\d{3})-)?(\d{3})-(\d{4})")
+# A North American one with its trunk "1" ("1-800-555-0199") is one too, said "1, 8 0 0, …":
+# Whisper heard Piper's reading as "1-800-55-0199".
+_PHONE = re.compile(r"(?:\+(\d{1,3})-|(1)-(?=\d{3}-\d{3}-\d{4}\Z))?(?:(\d{3})-)?(\d{3})-(\d{4})")
+# ...and one whose area code is in brackets ("(800) 555-0199", "+1 (800) 555-0199"), said
+# the same way: the area code was said as a number ("eight hundred"). What may still become
+# one is held: it is a few characters long.
+_BRACKETED_PHONE = re.compile(r"(?:\+(\d{1,3})[ \t])?\((\d{3})\)[ \t]?(\d{3})-(\d{4})(?![\w-])")
+_BRACKETED_PHONE_START = re.compile(
+    r"(?:\+\d{0,3}|\+\d{1,3}[ \t](?=\(|\Z))?"
+    r"(?:\((?:\d{1,3}(?:\)(?:[ \t]?(?:\d{1,3}(?:-\d{0,4})?)?)?)?)?)?\Z"
+)
+# a US ZIP+4 code ("94105-1234"), said digit by digit: Piper said "94,105 to 1,234" (it was
+# taken for a range, which never goes from a larger number down to a smaller one)
+_ZIP_PLUS_4 = re.compile(r"\d{5}-\d{4}")
 # A date as ISO 8601 writes it ("2026-12-06"), with its time at times
 # ("2026-12-06T14:30:00Z"): Piper said "two thousand twenty six dash twelve dash zero six".
 # Said by its month's name: "December 6, 2026", "December 6, 2026, 14:30 UTC".
@@ -221,6 +241,19 @@ _DIGIT_WORDS = [
     "ten",
 ]
 _FRACTIONS = {2: "half", 3: "third", 4: "quarter", 8: "eighth"}  # (5ths, 10ths: scores)
+# after a word that counts a place in a series ("Step 1/3", "Page 2/10"), a pair is "1 of 3":
+# Piper said "Step one third", heard "Accept one third". (Not "level" nor "round": "a level
+# 1/2 teaspoon" is a measure.)
+_PLACE_IN_SERIES = re.compile(
+    r"\b(?:step|page|part|chapter|slide|section|episode|question|lesson|stage|phase|volume)"
+    r"[ \t]+\Z",
+    re.IGNORECASE,
+)
+# A date written with slashes ("12/25/2026", "25/12/2026"): Piper said "12-25-20-5-2026"
+# (as Whisper heard it). Said by its month's name when the order is plain: a day after 12
+# tells the order (12/25 is month first, as in the US; 25/12 day first); where both could be
+# a month ("3/4/2026") and differ, it stays as written: a guess would say the wrong day.
+_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 # a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
 # Only before a word or a clause's end: in algebra ("3x + 2 = 5") it is "three ex". ("x2"
 # stays as written: it is as often a variable's name, "x1 and x2", as "times two".)
@@ -230,6 +263,41 @@ _MULTIPLY = "×"
 # after an amount, a slash and a unit ("$5/month", "$20/user"): Piper said "slash"
 _PER_UNIT = re.compile(r"/([A-Za-z]+)")
 _UNITS_SAID = {"mo": "month", "yr": "year", "hr": "hour", "wk": "week"}
+# A rate after a number ("60 km/h", "100 req/s", "5 tokens/sec", "2 MB/s"): Piper said "60
+# k m slash h", "rex slash s". Its slash is said "per", and the units a listener knows
+# only in full are said so; not without a number before it ("km/h" alone may be the
+# unit's name, as written). A number and its unit written as one word ("60km/h") too.
+_RATE = re.compile(r"(\d+(?:[.,]\d+)*)?([A-Za-z]+)/(s|sec|min|h|hr|day|wk|mo|yr)")
+_PER_SAID = {
+    "s": "second",
+    "sec": "second",
+    "min": "minute",
+    "h": "hour",
+    "hr": "hour",
+    "day": "day",
+    "wk": "week",
+    "mo": "month",
+    "yr": "year",
+}
+# (one, many); "MB" is megabytes and "Mb" megabits, as written
+_RATE_UNITS_SAID = {
+    "km": ("kilometer", "kilometers"),
+    "m": ("meter", "meters"),
+    "mi": ("mile", "miles"),
+    "ft": ("foot", "feet"),
+    "kB": ("kilobyte", "kilobytes"),
+    "KB": ("kilobyte", "kilobytes"),
+    "MB": ("megabyte", "megabytes"),
+    "GB": ("gigabyte", "gigabytes"),
+    "TB": ("terabyte", "terabytes"),
+    "kb": ("kilobit", "kilobits"),
+    "Kb": ("kilobit", "kilobits"),
+    "Mb": ("megabit", "megabits"),
+    "Gb": ("gigabit", "gigabits"),
+    "req": ("request", "requests"),
+    "ops": ("operation", "operations"),
+}
+_AFTER_NUMBER = re.compile(r"(\d[\d,.]*)[ \t]*\Z")  # the number a rate's unit follows
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
@@ -240,8 +308,22 @@ _TASK_BOX_START = re.compile(r"\[(?:[ xX](?:\][ \t]*)?)?\Z")
 # An HTML tag, as models write one at times ("<b>bold</b>", "a<br>b" in a table's cell,
 # "<span class=…>"): Piper said "b bold slash b", "a bar b". A known tag only ("List<T>",
 # "a<b" are none); one that breaks a line or a block is a pause, any other nothing.
-_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*)?/?>")
-_TAG_START = re.compile(r"<(?:/?(?:([A-Za-z][A-Za-z0-9]*)(?:[ \t][^<>\n]*|/)?)?)?\Z")
+# Its attributes are names with values (class="x"), but for a last one alone (<details
+# open>): so a comparison written without blanks ("if a<b then c") is told from a tag with
+# its second word, where any text up to a ">" was taken for attributes and held the voice
+# until a ">" or 150 characters came.
+_ATTRIBUTE_NAME = r"[A-Za-z_:][-\w:.]*"
+_ATTRIBUTE = rf"{_ATTRIBUTE_NAME}=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'<>`]+)"
+_ATTRIBUTE_START = rf"{_ATTRIBUTE_NAME}(?:=(?:\"[^\"\n]*|'[^'\n]*|[^\s\"'<>`]*))?"
+_TAG = re.compile(
+    rf"</?([A-Za-z][A-Za-z0-9]*)(?:[ \t]+{_ATTRIBUTE})*(?:[ \t]+{_ATTRIBUTE_NAME}|[ \t]*)/?>"
+)
+_TAG_START = re.compile(
+    rf"<(?:/?(?:([A-Za-z][A-Za-z0-9]*)(?:[ \t]+{_ATTRIBUTE})*"
+    rf"(?:[ \t]+(?:{_ATTRIBUTE_START})?|[ \t]*/)?)?)?\Z"
+)
+# what may follow a block's tag at the answer's end: blanks and other tags ("</li></ul>")
+_TAGS_LEFT = re.compile(r"(?:\s|</?[A-Za-z][^<>\n]*>)*(?:<[^<>\n]*)?")
 _INLINE_TAGS = frozenset(
     [
         "a",
@@ -311,6 +393,7 @@ _ENTITY_START = re.compile(r"&(?:#[0-9xX]?[0-9a-fA-F]{0,6}|[A-Za-z][A-Za-z0-9]{0
 # the longest a "[" or "~~" is held to see whether it is a link or struck text: a bracket
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
+_TAIL_KEPT = 24  # of the shown text before a word: enough for the word before it
 
 
 class SpokenText:
@@ -328,6 +411,7 @@ class SpokenText:
         self._in_item = False  # inside a list item (its line began with "-", "+" or "1.")
         self._item_from = 0  # where the item's words begin in the spoken text
         self._amount_to = -1  # where the last amount ("$20") ends in the shown text
+        self._shown_tail = ""  # the last shown characters decided: the words before a word
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
@@ -389,6 +473,7 @@ class SpokenText:
         if spoken:
             self._last_said = spoken[-1]
         self._before = shown[-1]
+        self._shown_tail = (self._shown_tail + shown)[-_TAIL_KEPT:]
         if shown.endswith("\n"):
             self._in_row = self._in_item = False
         out.append(spoken)
@@ -462,6 +547,7 @@ class SpokenText:
                 return None
             if unit is not None:
                 word = unit.group(1)
+                self._amount_to = self._shown + unit.end()  # "$20/user/mo": per user per month
                 return unit.group(), " per " + _UNITS_SAID.get(word.lower(), word)
         if ch == _MULTIPLY:  # "3×4", "×2": Piper said nothing for it, or "multiplication"
             if len(text) == 1 and not final:
@@ -479,6 +565,10 @@ class SpokenText:
             if arrow and text[2:3] in (" ", "\t"):
                 return text[:2], ", " if self._last_said.isalnum() else ","
         at_word = not _TOKEN.fullmatch(self._before) or bool(_SPACELESS_RUN.match(self._before))
+        if ch in "+(" and at_word:
+            phone = self._bracketed_phone(final)
+            if phone is not False:
+                return phone
         if at_word:
             url = self._url(final)
             if url is not False:
@@ -506,7 +596,7 @@ class SpokenText:
         after = text[len(word) :]
         if not final and _TIMES_AFTER.fullmatch(word) and not after.strip(" \t"):
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
-        return _spoken_token(word, after)
+        return _spoken_token(word, after, self._shown_tail)
 
     def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
@@ -598,6 +688,13 @@ class SpokenText:
             if tag is not None and name in _INLINE_TAGS:
                 return tag.group(), ""
             if tag is not None and name in _BLOCK_TAGS:
+                if _TAGS_LEFT.fullmatch(text, tag.end()):
+                    # only blanks and tags after it so far: at the answer's end no pause
+                    # is said (the voice was left a ", " to end on)
+                    if final:
+                        return tag.group(), ""
+                    if len(text) <= _HOLD_MAX:
+                        return None
                 last = self._last_said  # a pause after a word; after a full stop a blank
                 return tag.group(), ", " if last.isalnum() else "" if last.isspace() else " "
             start = _TAG_START.match(text) if not final and tag is None else None
@@ -605,6 +702,19 @@ class SpokenText:
                 begun = (start.group(1) or "").lower()
                 if any(t.startswith(begun) for t in _TAGS):
                     return None  # "<", "</" or "<sp" may be a tag yet
+        return False
+
+    def _bracketed_phone(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """A phone number whose area code is in brackets (``_BRACKETED_PHONE``), said digit
+        by digit; False: none here; None: it may be one yet."""
+        text = self._pending
+        phone = _BRACKETED_PHONE.match(text)
+        if phone is not None and (phone.end() < len(text) or final):
+            country, *groups = phone.groups()
+            said = _digits_said(groups)
+            return phone.group(), f"plus {country}, {said}" if country else said
+        if not final and (phone is not None or _BRACKETED_PHONE_START.match(text)):
+            return None
         return False
 
     def _cell_end(self, final: bool) -> tuple[str, str] | None:
@@ -702,10 +812,11 @@ def _said_alone(text: str) -> str:
     return spoken.feed(text) + spoken.flush()
 
 
-def _spoken_token(word: str, after: str = "") -> tuple[str, str]:
+def _spoken_token(word: str, after: str = "", before: str = "") -> tuple[str, str]:
     """A whole word (path, identifier or plain) and how it is said; a sentence's full stop
     or colon after it is left for the next step, said as it is. ``after``: the text that
-    follows the word, as far as it has come."""
+    follows the word, as far as it has come; ``before``: the shown text just before it
+    ("Step " makes "1/3" a place in a series)."""
     tail = _TOKEN_TAIL.search(word)
     core = word[: tail.start()] if tail is not None else word
     after = word[len(core) :] + after
@@ -722,6 +833,8 @@ def _spoken_token(word: str, after: str = "") -> tuple[str, str]:
         return core, _phone_said(phone)
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
         return core, said
+    if _ZIP_PLUS_4.fullmatch(core):
+        return core, _digits_said(core.split("-"))
     if (numbers := _HYPHEN_RANGE.fullmatch(core)) is not None:
         return core, f"{numbers.group(1)} to {numbers.group(2)}"  # "5-10": "five dash ten"
     if _ABOUT.match(core):
@@ -733,7 +846,15 @@ def _spoken_token(word: str, after: str = "") -> tuple[str, str]:
     if _SHARP.fullmatch(core):
         return core, f"{core[0]} sharp"
     if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
+        if _PLACE_IN_SERIES.search(before):
+            return core, f"{int(pair.group(1))} of {int(pair.group(2))}"  # "Step 1/3"
         return core, _number_pair_said(int(pair.group(1)), int(pair.group(2)))
+    if (date := _SLASH_DATE.fullmatch(core)) is not None and (said := _slash_date_said(date)):
+        return core, said
+    rate = _RATE.fullmatch(core)
+    count = _AFTER_NUMBER.search(before) if rate is not None and not rate.group(1) else None
+    if rate is not None and (rate.group(1) or count is not None):
+        return core, _rate_said(rate, rate.group(1) or (count.group(1) if count else ""))
     if core.lower() == "and/or":
         return core, f"{core[:3]} {core[4:]}"  # Piper said "and slash or"
     if (times := _TIMES_AFTER.fullmatch(core)) is not None and _MULTIPLIER_AFTER.match(after):
@@ -754,9 +875,9 @@ def _spoken_token(word: str, after: str = "") -> tuple[str, str]:
 def _is_phone(phone: re.Match[str]) -> bool:
     """Whether ``_PHONE``'s match is a phone number: a local one alone ("555-1234",
     "(555) 123-4567") unless it is a range of round numbers, up ("500-1000 words")."""
-    if phone.group(1) or phone.group(2):
+    if phone.group(1) or phone.group(2) or phone.group(3):
         return True
-    low, high = int(phone.group(3)), int(phone.group(4))
+    low, high = int(phone.group(4)), int(phone.group(5))
     return not (low < high and low % 10 == 0 and high % 10 == 0)
 
 
@@ -765,6 +886,11 @@ def _phone_said(phone: re.Match[str]) -> str:
     country, *groups = phone.groups()
     said = [" ".join(group) for group in groups if group]
     return (f"plus {country}, " if country else "") + ", ".join(said)
+
+
+def _digits_said(groups: Iterable[str]) -> str:
+    """Groups of digits read one by one, with pauses between the groups: "9 4 1 0 5, 1 2 3 4"."""
+    return ", ".join(" ".join(group) for group in groups)
 
 
 def _date_said(date: re.Match[str]) -> str:
@@ -784,6 +910,32 @@ def _date_said(date: re.Match[str]) -> str:
         sign = "plus" if zone[0] == "+" else "minus"
         return said + f" UTC {sign} {hours}" + (f":{minutes}" if minutes != "00" else "")
     return said
+
+
+def _rate_said(rate: re.Match[str], count: str) -> str:
+    """A rate (``_RATE``) after the number ``count`` said with "per": "60 kilometers per
+    hour", "1 request per second", "5 tokens per second"."""
+    number, unit, per = rate.groups()
+    one, many = _RATE_UNITS_SAID.get(unit, (unit, unit))
+    said = f"{one if count == '1' else many} per {_PER_SAID[per]}"
+    return f"{number} {said}" if number else said
+
+
+def _slash_date_said(date: re.Match[str]) -> str:
+    """A date written with slashes by its month's name ("December 25, 2026" for 12/25/2026,
+    "25 December 2026" for 25/12/2026); empty when its order is not plain or it is no date."""
+    first, second, year = (int(n) for n in date.groups())
+    if first <= 12 and (second > 12 or second == first):
+        month, day, said = first, second, "{m} {d}, {y}"  # as the US writes it
+    elif second <= 12 < first:
+        month, day, said = second, first, "{d} {m} {y}"
+    else:
+        return ""
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return ""  # "2/30/2026", "0/5/2026"
+    return said.format(m=_MONTHS[month - 1], d=day, y=year)
 
 
 def _number_pair_said(first: int, second: int) -> str:

