@@ -1261,9 +1261,11 @@ def test_replay_stt_model_errors_are_one_line(tmp_path: Path) -> None:
     faster-whisper"), and a model given with --stt none is refused rather than ignored."""
     env = cli_env(tmp_path)
     missing = tmp_path / "no-model"
-    _assert_one_error(
-        run_replay(FIXTURES / FINISHED, env, "--stt-model", str(missing)), str(missing)
-    )
+    # the path is the flag's: pointing at the config key sent the person to the wrong fix
+    for given in (missing, tmp_path):  # no such folder; a folder without a model
+        proc = run_replay(FIXTURES / FINISHED, env, "--stt-model", str(given))
+        _assert_one_error(proc, str(given), "check the --stt-model path")
+        assert "stt.local_model" not in proc.stderr
     proc = run_replay(FIXTURES / FINISHED, env, "--stt", "none", "--stt-model", str(missing))
     _assert_one_error(proc, "--stt-model", "--stt local")
 

@@ -12,6 +12,7 @@ to its end is still decided: such a turn's decided_s falls after duration_s.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 
@@ -61,9 +62,24 @@ def run(args: argparse.Namespace) -> int:
     if choice == "auto":  # the pauses read as a live conversation would read them
         choice = "local" if (args.stt_model or local_cues_wanted(settings)) else "none"
     if choice == "local":
-        transcriber = local_stt.cue_reader(
-            args.stt_model or settings.stt.local_model, language=settings.stt.language
-        )
+        try:
+            transcriber = local_stt.cue_reader(
+                args.stt_model or settings.stt.local_model, language=settings.stt.language
+            )
+        except UserError as exc:
+            if args.stt_model is None or importlib.util.find_spec("faster_whisper") is None:
+                raise  # not about the flag's path: faster-whisper is missing
+            # the path was this command's flag: the config key the general advice names
+            # was never in play, and pointing there sent the person to edit the wrong thing
+            fix = "check the --stt-model path: it must be a CTranslate2 Whisper model folder"
+            fix += " (the one holding model.bin)"
+            if settings.stt.local_model or local_stt.default_model_path():
+                fix += ", or leave --stt-model out to use " + (
+                    f"stt.local_model ({settings.stt.local_model})"
+                    if settings.stt.local_model
+                    else "the packaged model"
+                )
+            raise UserError(exc.message, fix) from None
     if args.stt == "auto":  # said once the model loaded: a bad --stt-model is the only line
         source = "local faster-whisper" if transcriber else "nothing (audio only)"
         print(f"replay: transcript cues from {source}", file=sys.stderr)
