@@ -2343,6 +2343,89 @@ async def test_lines_typed_in_quick_succession_are_asked_in_the_order_typed(tmp_
     assert session.records[-1].heard_text == "Answer 2."
 
 
+async def _talk_key_held(session, press_s: float, release_s: float) -> float:
+    """Press the talk key at ``press_s`` and let it go at ``release_s`` (audio time), then
+    wait for the session to be idle; when it was let go."""
+
+    async def until(t: float) -> None:
+        while session.now_s() < t:
+            await asyncio.sleep(0.005)
+
+    session.set_mode("push-to-talk")
+    await until(press_s)
+    session.ptt_press()
+    await until(release_s)
+    released = session.now_s()
+    session.ptt_release()
+    await asyncio.sleep(0.5)
+    await asyncio.wait_for(session.wait_idle(), 30)
+    return released
+
+
+async def test_with_the_talk_key_held_past_the_words_the_answer_is_ready_at_its_release(
+    tmp_path,
+):
+    """Most people hold the talk key a moment past their last word. The answer was
+    prepared only once it was let go: its first sound came a whole transcript, first token
+    and first audio after the release (0.41 s over the simulated cloud, ~1.1 s over the
+    real one). It is prepared at the pause, as hands-free, and plays at the release."""
+    scenario = compose(["question"], tail_s=6.0)
+    placed = scenario.turns[0]
+    asked = _text("question")
+    script = SimScript(turns=[SimTurn(transcript=asked, reply="About seven minutes.")])
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, _):
+        await session.start()
+        try:
+            released = await _talk_key_held(session, placed.start_s - 0.3, placed.end_s + 0.8)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert (record.user_text, record.heard_text) == (asked, "About seven minutes.")
+    assert record.eou_reason == "ptt"
+    assert record.t["llm_request"] < released  # prepared while the key was held
+    # ... and confirmed at the release: it plays as soon as the key is up
+    assert record.t["playback_start"] - released < 0.2  # was 0.41 s: TTFT 0.2 s + TTFB 0.1 s
+
+
+async def test_words_after_a_pause_with_the_talk_key_held_are_in_the_answer(tmp_path):
+    """A pause with the key held prepares an answer; the words that follow it drop that
+    one, and the turn let go after them is asked whole."""
+    scenario = compose(["weather", "question"], gaps_s=[0.8], tail_s=6.0)
+    first, second = scenario.turns
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("weather"), continued=[_text("question")], reply="Sun.")]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
+        await session.start()
+        try:
+            await _talk_key_held(session, first.start_s - 0.3, second.end_s + 0.5)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert record.user_text == f"{_text('weather')} {_text('question')}"
+    assert record.eou_reason == "ptt" and record.heard_text
+    asked = [r for r in server.requests if r.provider == "llm"]
+    assert asked and _text("question") in json.dumps(asked[-1].body)
+    assert [e.reason for e in seen if isinstance(e, ev.TurnEnded)] == ["ptt"]
+
+
+@pytest.mark.parametrize("held_s", [-0.4, 0.0])
+async def test_the_talk_key_let_go_while_speaking_still_has_the_last_words(tmp_path, held_s):
+    """Let go mid-word (or on the last), the speech stops at the release and its last
+    words are committed with the turn's end, as before."""
+    scenario = compose(["question"], tail_s=6.0)
+    placed = scenario.turns[0]
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply="About seven.")])
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, _):
+        await session.start()
+        try:
+            await _talk_key_held(session, placed.start_s - 0.3, placed.end_s + held_s)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert record.user_text == _text("question") and record.heard_text == "About seven."
+
+
 async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):
     """A line typed while the person makes a sound that has no words (here one the
     transcriber hears nothing in: a cough, a word to someone in the room): the typed

@@ -579,8 +579,11 @@ def test_push_to_talk_ends_only_on_release(drive: Callable[..., Drive]) -> None:
     pcm = with_silence(speech, s.turn.max_wait_ms / 1000 + 1.0)  # silence well past max wait
     d = drive(s)
     assert kinds(d.detector.ptt_press(0.0)) == ["speech_start"]
-    assert d.run(pcm) == []  # no end on silence, no model, no VAD-driven signals
-    assert d.model_calls == [] and d.detector.in_turn
+    # no end on silence and no model: only the pause, for the engine to prepare the answer
+    signals = d.run(pcm)
+    assert set(kinds(signals)) <= {"speech_stop", "speech_resume"}
+    assert kinds(signals)[-1] == "speech_stop"
+    assert d.model_calls == [] and d.detector.in_turn and not d.detector.in_speech
     assert d.detector.turn_audio().size >= len(pcm) - d.block
     release_at = len(pcm) / RATE
     (end,) = d.detector.ptt_release(release_at)
@@ -589,7 +592,8 @@ def test_push_to_talk_ends_only_on_release(drive: Callable[..., Drive]) -> None:
     assert not d.detector.in_turn
     # after the release, speech does not open a turn by itself, and a second release is a no-op
     assert d.detector.ptt_release(release_at + 0.1) == []
-    assert d.run(speech) == [] and not d.detector.in_turn
+    before = len(d.signals)
+    assert d.run(speech)[before:] == [] and not d.detector.in_turn
 
 
 def test_push_to_talk_release_mid_speech_ends_at_once(drive: Callable[..., Drive]) -> None:
@@ -598,7 +602,10 @@ def test_push_to_talk_release_mid_speech_ends_at_once(drive: Callable[..., Drive
     pcm = fixture_pcm(FINISHED)
     d.detector.ptt_press(0.5)
     d.run(pcm[: int(1.5 * RATE)])  # still talking at 1.5 s
-    (end,) = d.detector.ptt_release(1.5)
+    assert d.detector.in_speech
+    # the speech stops at the release, so its last words are committed, and the turn ends
+    stop, end = d.detector.ptt_release(1.5)
+    assert (stop.kind, stop.end_s) == ("speech_stop", 1.5)
     assert end.reason == "ptt" and end.audio_s == 1.5 and d.model_calls == []
 
 

@@ -206,7 +206,7 @@ class Session:
         self._speaking: Speaking[_Turn] = Speaking(
             settings,
             audio=audio,
-            detector=detector,
+            detector=_HeardOrKeyHeld(detector),
             bus=self.bus,
             clock=self.now_s,
             tts=tts,
@@ -892,8 +892,11 @@ class Session:
             later.holds = answered
 
     def _on_speech_resume(self, sig: Any) -> None:
-        self._speaking.speech_resumed(sig.audio_s, sig.start_s, continues=sig.reason == "continue")
-        self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
+        if self.mode != "push-to-talk":  # with the key held, barge-in heard no pause
+            self._speaking.speech_resumed(
+                sig.audio_s, sig.start_s, continues=sig.reason == "continue"
+            )
+            self.bus.publish(ev.SpeechStarted(audio_s=sig.audio_s))
         turn = self._turn
         if turn is not None:
             turn.prepare_at_s = None
@@ -917,8 +920,9 @@ class Session:
 
     def _on_speech_stop(self, sig: Any) -> None:
         turn = self._turn
-        self._speaking.speech_stopped(sig.end_s if sig.end_s is not None else sig.audio_s)
-        self.bus.publish(ev.SpeechStopped(audio_s=sig.audio_s, end_s=sig.end_s))
+        if self.mode != "push-to-talk":  # the key, not a pause, ends speech for barge-in
+            self._speaking.speech_stopped(sig.end_s if sig.end_s is not None else sig.audio_s)
+            self.bus.publish(ev.SpeechStopped(audio_s=sig.audio_s, end_s=sig.end_s))
         if turn is None:
             return
         # the timings start where the words ended, a few windows before the VAD's end
@@ -927,6 +931,8 @@ class Session:
         turn.record.mark("speech_end", turn.words_end[1], overwrite=True)
         turn.pending_commits += 1
         self._spawn(self._commit(turn))
+        if self.mode == "push-to-talk":
+            return  # a pause with the key held: no cues to read, and still "hearing"
         if self.pause_reader is not None:
             self._spawn(self._read_pause(turn, self.pause_reader))
         if not turn.barge_in:
@@ -967,8 +973,8 @@ class Session:
                 text="" if turn.backchannel else turn.text,
             )
         )
-        if sig.reason == "ptt" and turn.pending_commits == 0:
-            # push-to-talk released without a VAD stop: commit now
+        if sig.reason == "ptt" and turn.pending_commits == 0 and turn.words_end is None:
+            # push-to-talk released with no speech stop at all: commit now
             turn.pending_commits += 1
             rec.mark("speech_end", sig.audio_s)
             self._spawn(self._commit(turn))
@@ -1057,6 +1063,7 @@ class Session:
             # them, or on after "Thank you, | that was really helpful" read as a backchannel).
             going_on = (
                 (not turn.ended and self.detector.in_speech)
+                or (not turn.ended and self.mode == "push-to-talk")  # the key is held
                 or turn.pending_commits > 0
                 or self._spoken_over_later(turn)
             )
@@ -1688,3 +1695,20 @@ class Session:
         task.add_done_callback(done)
         self._idle.clear()
         return task
+
+
+class _HeardOrKeyHeld:
+    """The turn detector as barge-in sees it: with the talk key held the person is heard
+    from its press to its release, pauses included. The detector tells those pauses so the
+    answer is prepared in them (``TurnDetector._held_key_pauses``); seen as silence, a
+    paused answer could play on over someone still holding the key to talk."""
+
+    def __init__(self, detector: Any) -> None:
+        self._detector = detector
+
+    @property
+    def in_speech(self) -> bool:
+        detector = self._detector
+        if detector.in_speech:
+            return True
+        return getattr(detector, "mode", "") == "push-to-talk" and detector.in_turn

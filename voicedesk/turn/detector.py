@@ -42,7 +42,7 @@ from voicedesk.audio.wavio import to_int16
 from voicedesk.config import Settings
 from voicedesk.turn.cues import Cue, Reading, combined_cue
 from voicedesk.turn.smart_turn import SmartTurn
-from voicedesk.turn.vad import RATE, WINDOW, VadSegmenter
+from voicedesk.turn.vad import RATE, WINDOW, VadEvent, VadSegmenter
 from voicedesk.turn.words_end import words_end_s
 
 SignalKind = Literal["speech_start", "speech_stop", "speech_resume", "eou_check", "turn_end"]
@@ -154,7 +154,10 @@ class TurnDetector:
         """In a pause whose words need a continuation ("… for", "… and um"): only more
         speech or the maximum wait (``max_wait_s``) can end the turn."""
         return (
-            self._state == "pause" and self._cue is not None and self._cue.verdict == "incomplete"
+            self.mode != "push-to-talk"
+            and self._state == "pause"
+            and self._cue is not None
+            and self._cue.verdict == "incomplete"
         )
 
     @property
@@ -250,9 +253,10 @@ class TurnDetector:
         self._words_ring = np.concatenate([self._words_ring[-keep:], wpcm])
         events = self.segmenter.feed(pcm, audio_s)
         if self.mode == "push-to-talk":
-            if self._state != "idle":
-                self._append(pcm, wpcm)
-            return []
+            if self._state == "idle":
+                return []
+            self._append(pcm, wpcm)
+            return self._held_key_pauses(events)
         signals: list[TurnSignal] = []
         appended = False
         for e in events:
@@ -300,6 +304,25 @@ class TurnDetector:
             signals += self._evaluate(now)
         return signals
 
+    def _held_key_pauses(self, events: list[VadEvent]) -> list[TurnSignal]:
+        """With the talk key held, the speech's pauses and its going on again, as in
+        hands-free: at a pause the engine commits the transcript and prepares the answer,
+        held until the key is let go. Prepared only at the release, the answer's first
+        sound waited a whole transcript and first token after it, where most people hold
+        the key a moment past their last word. Never the end-of-turn model nor a wait:
+        the key alone ends the turn."""
+        signals: list[TurnSignal] = []
+        for e in events:
+            if e.kind in ("start", "continue") and self._state == "pause":
+                self._state = "speech"
+                signals.append(TurnSignal("speech_resume", audio_s=e.at_s, start_s=e.edge_s))
+            elif e.kind in ("pause", "stop") and self._state == "speech":
+                self._state = "pause"
+                self._end_s = e.edge_s
+                self.pauses += 1
+                signals.append(TurnSignal("speech_stop", audio_s=e.at_s, end_s=e.edge_s))
+        return signals
+
     def set_text(self, text_so_far: str, audio_s: float) -> list[TurnSignal]:
         """The streaming transcriber's text of the turn so far (what the LLM answers)."""
         self._streamed = text_so_far
@@ -323,6 +346,8 @@ class TurnDetector:
         """Read the cue again from the words both transcribers gave; in a pause, decide now
         (outside one the cue is only kept for the next)."""
         self._cue = self._combined_cue()
+        if self.mode == "push-to-talk":  # the key ends the turn, not what the words say
+            return []
         return self._evaluate(audio_s) if self._state == "pause" else []
 
     @property
@@ -355,10 +380,15 @@ class TurnDetector:
         return [TurnSignal("speech_start", audio_s=audio_s, start_s=audio_s)]
 
     def ptt_release(self, audio_s: float) -> list[TurnSignal]:
+        """The turn ends at the key's release. Speech still going on then stops there
+        first, so its last words are committed as a pause's are (``_held_key_pauses``)."""
         if self._state == "idle":
             return []
+        signals = []
+        if self._state == "speech":
+            signals.append(TurnSignal("speech_stop", audio_s=audio_s, end_s=audio_s))
         self._end_s = audio_s
-        return [self._finish(audio_s, "ptt", None)]
+        return [*signals, self._finish(audio_s, "ptt", None)]
 
     # ------------------------------------------------------------------ policy
     def _submit_model(self) -> None:

@@ -100,11 +100,13 @@ def replay(
             if pending is not None and pending[0].done():
                 _record(result, detector.set_reading(pending[0].result(), at, pause=pending[1]))
                 pending = None
-            stopped = any(s.kind == "speech_stop" for s in signals)
+            # (with the talk key held a pause decides nothing: the whole turn is read at
+            # its release)
+            stopped = not ptt and any(s.kind == "speech_stop" for s in signals)
             if reader is not None and background is None and stopped:
                 reading = reader.read(*detector.pause_audio())
                 _record(result, detector.set_reading(reading, at + block / 16_000))
-            elif background is not None and reader is not None and pending is None:
+            elif background is not None and reader is not None and pending is None and not ptt:
                 # one reading at a time, as live: a pause that came while another was being
                 # read is read once that is done, if the person has not spoken on since
                 unread = (
