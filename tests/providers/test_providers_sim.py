@@ -938,6 +938,60 @@ async def test_llm_warm_readies_the_chat_resource_before_the_first_turn(sim):
         await llm.aclose()
 
 
+async def test_llm_warm_is_not_failed_by_our_own_busy_loop(sim):
+    """On a loaded machine the event loop is busy for seconds at start (the tool servers,
+    the transcriber and the voice come up beside the check). The check's connect deadline
+    was a loop timer: the connection was made, the timer came due before the loop saw it,
+    and the start said "Cannot reach the language-model server … Request timed out" with a
+    hint that nothing ran there. Here the loop computes in half-second stretches, as a busy
+    one does, for up to 3 × the connect deadline while the check runs."""
+    from voicedesk.providers.openai_llm import _CONNECT_S
+
+    llm = _chat(sim)
+    try:
+        warm = asyncio.ensure_future(llm.warm())
+        await asyncio.sleep(0)  # (its first step: the connection is asked for)
+        busy_until = time.monotonic() + 3 * _CONNECT_S
+        while not warm.done() and time.monotonic() < busy_until:
+            stretch_end = time.monotonic() + 0.5
+            while time.monotonic() < stretch_end:  # our own work, holding the loop
+                pass
+            await asyncio.sleep(0)
+        await asyncio.wait_for(warm, 60)  # (a limit that only catches a hang)
+    finally:
+        await llm.aclose()
+
+
+async def test_llm_server_that_never_accepts_is_said_at_warm_within_the_connect_deadline():
+    """A server that does not answer the connection (a firewall dropping it, a host that is
+    down) is still said at start, by the connect deadline, not by the 15 s answer one."""
+    import socket
+
+    with socket.socket() as full:  # a listener whose backlog is full: connections hang
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        address = full.getsockname()
+        filling = []
+        for _ in range(8):
+            extra = socket.socket()
+            extra.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                extra.connect(address)
+            filling.append(extra)
+        llm = OpenAIChat(
+            api_key="sk-test", model="gpt-4o-mini", base_url=f"http://127.0.0.1:{address[1]}/v1"
+        )
+        try:
+            with pytest.raises(ProviderError) as caught:
+                await asyncio.wait_for(llm.warm(), 60)
+        finally:
+            await llm.aclose()
+            for extra in filling:
+                extra.close()
+    assert "Cannot reach the language-model server" in caught.value.message
+    assert "no connection within 3 s" in caught.value.message
+
+
 async def test_llm_bad_key_fails_at_warm(sim):
     llm = OpenAIChat(api_key="sk-bad", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
     with pytest.raises(AuthError):
