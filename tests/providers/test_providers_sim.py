@@ -7,7 +7,7 @@ import base64
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -962,34 +962,80 @@ async def test_llm_warm_is_not_failed_by_our_own_busy_loop(sim):
         await llm.aclose()
 
 
-async def test_llm_server_that_never_accepts_is_said_at_warm_within_the_connect_deadline():
-    """A server that does not answer the connection (a firewall dropping it, a host that is
-    down) is still said at start, by the connect deadline, not by the 15 s answer one."""
+async def test_voice_warm_is_not_failed_by_our_own_busy_loop(sim):
+    """The voice's socket had the same loop-timed deadline as the language model's check:
+    with the loop busy in one-second stretches at start (a loaded machine), the warm-up said
+    "ElevenLabs did not answer in time" of a server that had answered."""
+    tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url)
+    try:
+        warm = asyncio.ensure_future(tts.warm())
+        await asyncio.sleep(0)
+        busy_until = time.monotonic() + 3 * tts.connect_timeout_s
+        while not warm.done() and time.monotonic() < busy_until:
+            stretch_end = time.monotonic() + 1.0
+            while time.monotonic() < stretch_end:  # our own work, holding the loop
+                pass
+            await asyncio.sleep(0)
+        await asyncio.wait_for(warm, 60)  # (a limit that only catches a hang)
+    finally:
+        await tts.aclose()
+
+
+@contextlib.contextmanager
+def _never_accepting() -> Iterator[int]:
+    """The port of a listener whose backlog is full: a connection to it hangs, as to a host
+    that is down or behind a firewall dropping it."""
     import socket
 
-    with socket.socket() as full:  # a listener whose backlog is full: connections hang
+    with socket.socket() as full:
         full.bind(("127.0.0.1", 0))
         full.listen(0)
         address = full.getsockname()
         filling = []
-        for _ in range(8):
-            extra = socket.socket()
-            extra.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                extra.connect(address)
-            filling.append(extra)
+        try:
+            for _ in range(8):
+                extra = socket.socket()
+                filling.append(extra)
+                extra.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    extra.connect(address)
+            yield address[1]
+        finally:
+            for extra in filling:
+                extra.close()
+
+
+async def test_llm_server_that_never_accepts_is_said_at_warm_within_the_connect_deadline():
+    """A server that does not answer the connection (a firewall dropping it, a host that is
+    down) is still said at start, by the connect deadline, not by the 15 s answer one."""
+    with _never_accepting() as port:
         llm = OpenAIChat(
-            api_key="sk-test", model="gpt-4o-mini", base_url=f"http://127.0.0.1:{address[1]}/v1"
+            api_key="sk-test", model="gpt-4o-mini", base_url=f"http://127.0.0.1:{port}/v1"
         )
         try:
             with pytest.raises(ProviderError) as caught:
                 await asyncio.wait_for(llm.warm(), 60)
         finally:
             await llm.aclose()
-            for extra in filling:
-                extra.close()
     assert "Cannot reach the language-model server" in caught.value.message
     assert "no connection within 3 s" in caught.value.message
+
+
+async def test_voice_server_that_never_accepts_is_still_said_at_warm():
+    """The voice's deadline leaves out the loop's own stalls (above), not a server's
+    silence: one that never takes the connection is still said."""
+    with _never_accepting() as port:
+        tts = ElevenLabsTTS(
+            api_key="el-test",
+            voice_id="v",
+            base_url=f"http://127.0.0.1:{port}",
+            connect_timeout_s=1.0,
+        )
+        try:
+            with pytest.raises(ProviderError, match="did not answer in time"):
+                await asyncio.wait_for(tts.warm(), 60)
+        finally:
+            await tts.aclose()
 
 
 async def test_llm_bad_key_fails_at_warm(sim):
