@@ -981,6 +981,24 @@ async def test_voice_warm_is_not_failed_by_our_own_busy_loop(sim):
         await tts.aclose()
 
 
+async def test_stt_connect_is_not_failed_by_our_own_busy_loop(sim):
+    """The transcriber's socket too: with the loop busy in one-second stretches at start,
+    the session said "Speech-to-text is not reachable yet" of a server that had answered."""
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", connect_timeout_s=2.0)
+    try:
+        connect = asyncio.ensure_future(stt.connect())
+        await asyncio.sleep(0)
+        busy_until = time.monotonic() + 3 * stt.connect_timeout_s
+        while not connect.done() and time.monotonic() < busy_until:
+            stretch_end = time.monotonic() + 1.0
+            while time.monotonic() < stretch_end:  # our own work, holding the loop
+                pass
+            await asyncio.sleep(0)
+        await asyncio.wait_for(connect, 60)  # (a limit that only catches a hang)
+    finally:
+        await stt.aclose()
+
+
 @contextlib.contextmanager
 def _never_accepting() -> Iterator[int]:
     """The port of a listener whose backlog is full: a connection to it hangs, as to a host
@@ -2672,3 +2690,16 @@ async def test_openai_tts_a_piece_whose_speech_broke_off_is_not_heard_whole(sim)
     letters = stream.letters_spoken_at(played)
     # 0.25 s of speech holds a word or two, not the first piece's seven
     assert letters < len(first.replace(" ", "")) // 2, letters
+
+
+async def test_stt_server_that_never_accepts_is_still_said_at_connect():
+    """The transcriber's deadline leaves out the loop's own stalls, not a server's silence."""
+    with _never_accepting() as port:
+        stt = OpenAIRealtimeSTT(
+            api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1", connect_timeout_s=1.0
+        )
+        try:
+            with pytest.raises(ProviderError, match="did not answer within 1 s"):
+                await asyncio.wait_for(stt.connect(), 60)
+        finally:
+            await stt.aclose()
