@@ -815,6 +815,53 @@ def test_ctrl_c_during_the_demo_says_where_the_answers_went(
         assert read_wav(out)[0].size > 0
 
 
+async def test_ctrl_c_while_the_session_is_built_takes_effect_before_the_build_ends(
+    wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The headless run built its session on the event loop: imports and model loads,
+    seconds on a loaded machine, during which Ctrl-C (the loop's cancellation of the run)
+    could not land; it took effect 5-13 s late. Here a step of the build takes as long as
+    the test says (a model load on a busy machine): the run is cancelled while it lasts."""
+    import asyncio
+    import threading
+
+    from voicedesk import events as ev
+    from voicedesk.audio.io import AudioIO
+    from voicedesk.commands.run import converse
+    from voicedesk.config import Settings
+    from voicedesk.engine.builder import SimOptions
+
+    building, go_on, step_over = threading.Event(), threading.Event(), threading.Event()
+    real = AudioIO.from_settings
+
+    def slow_step(*args: object, **kwargs: object) -> AudioIO:
+        building.set()
+        go_on.wait(20)  # (released by the test; the limit: a build on the loop blocks it)
+        step_over.set()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AudioIO, "from_settings", staticmethod(slow_step))
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    run = asyncio.ensure_future(
+        converse(
+            settings,
+            input_path=wav,
+            output_path=tmp_path / "out.wav",
+            sim=SimOptions(),
+            bus=ev.EventBus(),
+        )
+    )
+    try:
+        while not building.is_set():
+            await asyncio.sleep(0.01)
+        run.cancel()  # what Ctrl-C does to the run (until_terminated)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(run, 60)
+        assert not step_over.is_set()  # it ended while the build still went on
+    finally:
+        go_on.set()
+
+
 def test_a_metrics_line_torn_by_a_full_disk_does_not_swallow_the_next_runs_first(
     tmp_path: Path,
 ) -> None:

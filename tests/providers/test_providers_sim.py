@@ -7,7 +7,7 @@ import base64
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -936,6 +936,124 @@ async def test_llm_warm_readies_the_chat_resource_before_the_first_turn(sim):
         assert not sim.chat_requests()  # readied without a request
     finally:
         await llm.aclose()
+
+
+async def test_llm_warm_is_not_failed_by_our_own_busy_loop(sim):
+    """On a loaded machine the event loop is busy for seconds at start (the tool servers,
+    the transcriber and the voice come up beside the check). The check's connect deadline
+    was a loop timer: the connection was made, the timer came due before the loop saw it,
+    and the start said "Cannot reach the language-model server … Request timed out" with a
+    hint that nothing ran there. Here the loop computes in half-second stretches, as a busy
+    one does, for up to 3 × the connect deadline while the check runs."""
+    from voicedesk.providers.openai_llm import _CONNECT_S
+
+    llm = _chat(sim)
+    try:
+        warm = asyncio.ensure_future(llm.warm())
+        await asyncio.sleep(0)  # (its first step: the connection is asked for)
+        busy_until = time.monotonic() + 3 * _CONNECT_S
+        while not warm.done() and time.monotonic() < busy_until:
+            stretch_end = time.monotonic() + 0.5
+            while time.monotonic() < stretch_end:  # our own work, holding the loop
+                pass
+            await asyncio.sleep(0)
+        await asyncio.wait_for(warm, 60)  # (a limit that only catches a hang)
+    finally:
+        await llm.aclose()
+
+
+async def test_voice_warm_is_not_failed_by_our_own_busy_loop(sim):
+    """The voice's socket had the same loop-timed deadline as the language model's check:
+    with the loop busy in one-second stretches at start (a loaded machine), the warm-up said
+    "ElevenLabs did not answer in time" of a server that had answered."""
+    tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url)
+    try:
+        warm = asyncio.ensure_future(tts.warm())
+        await asyncio.sleep(0)
+        busy_until = time.monotonic() + 3 * tts.connect_timeout_s
+        while not warm.done() and time.monotonic() < busy_until:
+            stretch_end = time.monotonic() + 1.0
+            while time.monotonic() < stretch_end:  # our own work, holding the loop
+                pass
+            await asyncio.sleep(0)
+        await asyncio.wait_for(warm, 60)  # (a limit that only catches a hang)
+    finally:
+        await tts.aclose()
+
+
+async def test_stt_connect_is_not_failed_by_our_own_busy_loop(sim):
+    """The transcriber's socket too: with the loop busy in one-second stretches at start,
+    the session said "Speech-to-text is not reachable yet" of a server that had answered."""
+    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", connect_timeout_s=2.0)
+    try:
+        connect = asyncio.ensure_future(stt.connect())
+        await asyncio.sleep(0)
+        busy_until = time.monotonic() + 3 * stt.connect_timeout_s
+        while not connect.done() and time.monotonic() < busy_until:
+            stretch_end = time.monotonic() + 1.0
+            while time.monotonic() < stretch_end:  # our own work, holding the loop
+                pass
+            await asyncio.sleep(0)
+        await asyncio.wait_for(connect, 60)  # (a limit that only catches a hang)
+    finally:
+        await stt.aclose()
+
+
+@contextlib.contextmanager
+def _never_accepting() -> Iterator[int]:
+    """The port of a listener whose backlog is full: a connection to it hangs, as to a host
+    that is down or behind a firewall dropping it."""
+    import socket
+
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        address = full.getsockname()
+        filling = []
+        try:
+            for _ in range(8):
+                extra = socket.socket()
+                filling.append(extra)
+                extra.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    extra.connect(address)
+            yield address[1]
+        finally:
+            for extra in filling:
+                extra.close()
+
+
+async def test_llm_server_that_never_accepts_is_said_at_warm_within_the_connect_deadline():
+    """A server that does not answer the connection (a firewall dropping it, a host that is
+    down) is still said at start, by the connect deadline, not by the 15 s answer one."""
+    with _never_accepting() as port:
+        llm = OpenAIChat(
+            api_key="sk-test", model="gpt-4o-mini", base_url=f"http://127.0.0.1:{port}/v1"
+        )
+        try:
+            with pytest.raises(ProviderError) as caught:
+                await asyncio.wait_for(llm.warm(), 60)
+        finally:
+            await llm.aclose()
+    assert "Cannot reach the language-model server" in caught.value.message
+    assert "no connection within 3 s" in caught.value.message
+
+
+async def test_voice_server_that_never_accepts_is_still_said_at_warm():
+    """The voice's deadline leaves out the loop's own stalls (above), not a server's
+    silence: one that never takes the connection is still said."""
+    with _never_accepting() as port:
+        tts = ElevenLabsTTS(
+            api_key="el-test",
+            voice_id="v",
+            base_url=f"http://127.0.0.1:{port}",
+            connect_timeout_s=1.0,
+        )
+        try:
+            with pytest.raises(ProviderError, match="did not answer in time"):
+                await asyncio.wait_for(tts.warm(), 60)
+        finally:
+            await tts.aclose()
 
 
 async def test_llm_bad_key_fails_at_warm(sim):
@@ -2572,3 +2690,16 @@ async def test_openai_tts_a_piece_whose_speech_broke_off_is_not_heard_whole(sim)
     letters = stream.letters_spoken_at(played)
     # 0.25 s of speech holds a word or two, not the first piece's seven
     assert letters < len(first.replace(" ", "")) // 2, letters
+
+
+async def test_stt_server_that_never_accepts_is_still_said_at_connect():
+    """The transcriber's deadline leaves out the loop's own stalls, not a server's silence."""
+    with _never_accepting() as port:
+        stt = OpenAIRealtimeSTT(
+            api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1", connect_timeout_s=1.0
+        )
+        try:
+            with pytest.raises(ProviderError, match="did not answer within 1 s"):
+                await asyncio.wait_for(stt.connect(), 60)
+        finally:
+            await stt.aclose()

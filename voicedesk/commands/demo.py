@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         return tui.run(args)
     from voicedesk.commands.termination import until_terminated
 
-    return asyncio.run(until_terminated(run_headless(args)))
+    return asyncio.run(until_terminated(run_headless(args), leave=True))
 
 
 async def run_headless(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         return tui.run(args)
     from voicedesk.commands.termination import until_terminated
 
-    return asyncio.run(until_terminated(run_headless(args, freeze_heap=True)))
+    return asyncio.run(until_terminated(run_headless(args, freeze_heap=True), leave=True))
 
 
 def check_run_args(args: argparse.Namespace) -> None:
@@ -495,16 +496,22 @@ async def converse(
     async with sim_ctx as server:
         if server is not None and sim is not None:
             settings = settings_for_sim(settings, server.base_url, keep_local=sim.keep_local)
-        session = build_session(
-            settings,
-            input_path=input_path,
-            output_path=output_path,
-            bus=bus,
-            with_tools=with_tools,
-            resume=resume,
-            log_kind=log_kind if log_kind is not None else ("sim" if sim is not None else ""),
-            file_latency_s=file_latency_s,
-            room=room,
+        # Off the event loop, as the TUI builds it: imports and model loads take seconds
+        # (more on a loaded machine), and built on the loop they held off Ctrl-C until they
+        # were over, 5-13 s under load. A build given up on is left to end on its thread.
+        session = await asyncio.to_thread(
+            functools.partial(
+                build_session,
+                settings,
+                input_path=input_path,
+                output_path=output_path,
+                bus=bus,
+                with_tools=with_tools,
+                resume=resume,
+                log_kind=log_kind if log_kind is not None else ("sim" if sim is not None else ""),
+                file_latency_s=file_latency_s,
+                room=room,
+            )
         )
         try:
             await session.start()

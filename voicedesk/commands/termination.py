@@ -6,10 +6,13 @@ process died on the spot, and the WAV and the answer's record were lost."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 _T = TypeVar("_T")
 
@@ -34,25 +37,49 @@ def on_termination(
             loop.remove_signal_handler(signum)
 
 
-async def until_terminated(run: Awaitable[int]) -> int:
-    """``run``'s exit code, or 128 + the signal's number when a signal cancelled it (its
-    own clean-up, as for Ctrl-C, has run by then)."""
+async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
+    """``run``'s exit code, or 128 + the signal's number when Ctrl-C, SIGTERM or SIGHUP
+    cancelled it (its own clean-up, closing the session log and the output WAV, has run
+    by then). A second signal does not cancel that clean-up again.
+
+    ``leave``: the process ends right after that clean-up (``leave_now``), for a command
+    whose process exists for this run. It waited before for work left on other threads,
+    whose results nobody would read: a model warming up in the loop's executor (joined
+    by ``asyncio.run``), Whisper encoding its silence (``local_stt``, not a daemon: a
+    finalising interpreter crashed under it), a session still being built. Under load
+    that was 5-13 s after Ctrl-C."""
     task = asyncio.current_task()
     assert task is not None
     got: list[int] = []
 
     def stop(signum: int) -> None:
         got.append(signum)
-        task.cancel()
+        if len(got) == 1:
+            task.cancel()
 
-    with on_termination(stop, (signal.SIGTERM, signal.SIGHUP)):
+    with on_termination(stop, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
         try:
             return await run
         except asyncio.CancelledError:
             if not got:
                 raise
             task.uncancel()
-            return 128 + got[0]
+            code = 128 + got[0]
+    if leave:
+        leave_now(code)
+    return code
+
+
+def leave_now(code: int) -> NoReturn:
+    """End the process with ``code`` without waiting for its other threads: what is written
+    at exit (the standard streams, the log handlers, the ``atexit`` clean-ups such as the
+    demo's temporary folders) is written first. Not finalising the interpreter is also
+    what keeps a native library busy on a thread from crashing as it is torn down."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 async def exiting_on_termination(work: Awaitable[_T]) -> _T:

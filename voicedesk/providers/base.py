@@ -7,6 +7,8 @@ interfaces is mono signed 16-bit PCM (``numpy.int16`` arrays) at the rate the ob
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import os
 import re
@@ -115,6 +117,40 @@ PROXY_HINT = (
     "check the proxy set by HTTPS_PROXY (or ALL_PROXY, HTTP_PROXY) and that it is running, "
     "or name this host in NO_PROXY to connect directly"
 )
+
+
+# How often ``running_timeout`` looks at the clock, and how late a look may be before the
+# rest of the wait counts as time our own loop could not run.
+_TICK_S = 0.05
+_LATE_S = 0.05
+
+
+@contextlib.asynccontextmanager
+async def running_timeout(seconds: float) -> AsyncIterator[None]:
+    """``asyncio.timeout(seconds)``, counting only the time the event loop was free to run.
+
+    A wait measured by the loop's clock expired while the loop itself was busy (a start on
+    a loaded machine: the tool servers, the models and the other services coming up):
+    the server had answered, the deadline came due before the loop saw it, and a service
+    that was there was reported out of reach. Here a look at the clock that comes late
+    counts as one on time: a stall of the loop is not the server's."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(None) as deadline:
+
+        async def count() -> None:
+            left = seconds
+            while left > 0:
+                step = min(_TICK_S, left)
+                before = loop.time()
+                await asyncio.sleep(step)
+                left -= min(loop.time() - before, step + _LATE_S)
+            deadline.reschedule(loop.time())  # asyncio cancels the wait: TimeoutError
+
+        counting = asyncio.ensure_future(count())
+        try:
+            yield
+        finally:
+            counting.cancel()
 
 
 def unreachable(what: str, url: str, said: object, hint: str | None = None) -> ProviderError:

@@ -43,6 +43,7 @@ from voicedesk.providers.base import (
     ends_no_clause,
     handshake_said,
     proxy_refusal,
+    running_timeout,
     unreachable,
 )
 
@@ -111,7 +112,7 @@ class ElevenLabsTTS:
         import websockets
 
         try:
-            async with asyncio.timeout(self.connect_timeout_s):
+            async with running_timeout(self.connect_timeout_s):
                 url = self._ws_url()
                 ws = await websockets.connect(
                     url,

@@ -1,8 +1,9 @@
 """Chat Completions streaming with the official ``openai`` client (any compatible server).
 
-One ``AsyncOpenAI`` client per session keeps its HTTP connection pool warm; ``warm()`` lists
-the models once at start-up, which both opens a connection and checks the key, so a bad key
-is reported before the first turn rather than after it. An idle connection is kept for
+One ``AsyncOpenAI`` client per session keeps its HTTP connection pool warm; ``warm()`` opens
+a connection in it and lists the models once at start-up (with a blocking client, on a
+thread: ``_list_models`` says why), which checks the server and the key, so a bad key is
+reported before the first turn rather than after it. An idle connection is kept for
 ``KEEPALIVE_S``, not httpx's 5 s: between two turns a person listens to the answer and
 thinks, and with 5 s nearly every turn's request opened a new connection (TCP and TLS, two
 round trips to the provider) before its first token could come.
@@ -50,10 +51,11 @@ import asyncio
 import contextlib
 import logging
 import re
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from voicedesk.config_secrets import mask_text
@@ -95,6 +97,7 @@ log = logging.getLogger(__name__)
 OLLAMA_PORT = 11434
 
 _CONNECT_S = 3.0
+_T = TypeVar("_T")
 # How long an idle connection is kept for the next request (httpx's default is 5 s). A server
 # that closed it meanwhile is noticed before reuse (the pool sees the socket readable) and a
 # new one opened, as before.
@@ -106,6 +109,33 @@ KEEPALIVE_S = 120.0
 IDLE_REWARM_S = 45.0
 _RETRY_DELAY_S = 0.25  # unless the server asks for a wait of up to _MAX_RETRY_DELAY_S
 _MAX_RETRY_DELAY_S = 1.0
+
+
+async def on_own_thread(work: Callable[[], _T], *, name: str) -> _T:
+    """``work()``'s result, computed on a daemon thread of its own. Not the loop's executor
+    (``asyncio.to_thread``): a start stopped by Ctrl-C while it waited on a server would
+    wait for it again at exit, where ``asyncio.run`` joins the executor's threads."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, error: BaseException | None) -> None:
+        if done.done():  # given up on (cancelled)
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = work(), None
+        except BaseException as exc:  # handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await done
 
 
 def kept_alive_http_client(base_url: str | None) -> Any:
@@ -227,18 +257,57 @@ class OpenAIChat:
         self._used_at = asyncio.get_running_loop().time()
 
     async def warm(self) -> None:
-        import openai
-
         # The SDK imports its chat resource, and builds the pydantic models of its streamed
         # chunks, on the first use of ``client.chat``: ~85 ms on the event loop at the first
-        # turn's request, between the end of speech and the request sent, while the audio
-        # blocks wait. Done here, at start, on a worker thread.
+        # turn's request, between the end of speech and the request sent. Done here, at start,
+        # on a worker thread.
         await asyncio.to_thread(lambda: self._client.chat.completions)
         self._used()
+        # The check's connection is its own; the first turn's is opened meanwhile, in the
+        # pool, where a failure of it is the first request's to report (not the check's).
+        opening = asyncio.ensure_future(self._open_connection())
         try:
-            async with asyncio.timeout(self.first_token_s):
-                listed = [model.id async for model in self._client.models.list()]
-        except TimeoutError:
+            listed = await on_own_thread(self._list_models, name="llm-start-check")
+            await opening
+        except BaseException:
+            opening.cancel()
+            raise
+        if listed is not None:
+            await self._check_model(listed)
+
+    def _list_models(self) -> list[str] | None:
+        """The server's models (None: it has no list), asked with a blocking client on a
+        thread of its own, so that its deadlines are the kernel's socket timeouts.
+
+        Asked on the event loop, the connect deadline (``_CONNECT_S``) was a loop timer,
+        and the loop is busy for seconds at start on a loaded machine (the tool servers,
+        the transcriber and the voice come up beside this check): the connection was made,
+        but the timer came due before the loop saw it, and a TUI start said "Cannot reach
+        the language-model server … Request timed out", with a hint that nothing ran there.
+        Measured by the kernel, only the server's silence counts."""
+        import httpx2
+        import openai
+
+        connect_s = min(_CONNECT_S, self.first_token_s)
+        client = openai.OpenAI(
+            api_key=self._client.api_key,
+            base_url=self._client.base_url,
+            timeout=httpx2.Timeout(self.first_token_s, connect=connect_s),
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(
+                mounts=direct_mounts(openai_address(self.base_url))
+            ),
+        )
+        try:
+            return [model.id for model in client.models.list()]
+        except openai.APITimeoutError as exc:
+            if isinstance(exc.__cause__, httpx2.ConnectTimeout):
+                raise unreachable(
+                    f"the language-model server at {self.server_url}",
+                    str(self._client.base_url),
+                    f"no connection within {connect_s:g} s",
+                    f"check {self._url_setting()} and your network",
+                ) from None
             raise ProviderError(
                 f"Cannot reach the language-model server at {self.server_url}: "
                 f"no answer within {self.first_token_s:g} s",
@@ -259,8 +328,9 @@ class OpenAIChat:
         except openai.APIStatusError as exc:
             # Some OpenAI-compatible servers have no /models; the chat call will tell.
             log.info("model list unavailable (%s); continuing", exc.status_code)
-            return
-        await self._check_model(listed)
+            return None
+        finally:
+            client.close()
 
     async def _check_model(self, listed: list[str]) -> None:
         """Refuse, at start, a model the server does not have.

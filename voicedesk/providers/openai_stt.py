@@ -53,6 +53,7 @@ from voicedesk.providers.base import (
     connect_failed_said,
     handshake_said,
     proxy_refusal,
+    running_timeout,
     unreachable,
 )
 
@@ -128,7 +129,12 @@ class OpenAIRealtimeSTT:
         self._shown_server = mask_text(self._server)
         self._client = AsyncOpenAI(api_key=api_key, base_url=self._server, max_retries=0)
         # passed on to websockets.connect (``proxy`` is not in the SDK's type, hence Any)
-        self._websocket_options: Any = {"proxy": websocket_proxy(openai_address(base_url) or "")}
+        # open_timeout None: the dial's deadline is ours (``connect_timeout_s``), one that
+        # leaves out the loop's own stalls; websockets' own 10 s would count them.
+        self._websocket_options: Any = {
+            "proxy": websocket_proxy(openai_address(base_url) or ""),
+            "open_timeout": None,
+        }
         self.model = model
         self.language = language
         self.commit_timeout_s = commit_timeout_s
@@ -189,7 +195,7 @@ class OpenAIRealtimeSTT:
 
         conn = ready = None
         try:
-            async with asyncio.timeout(self.connect_timeout_s):
+            async with running_timeout(self.connect_timeout_s):
                 conn = await self._client.realtime.connect(
                     extra_query={"intent": "transcription"},
                     websocket_connection_options=self._websocket_options,
