@@ -242,7 +242,7 @@ async def test_a_call_running_when_its_folded_turn_was_killed_is_resumed(tmp_pat
     async with SimServer(SimScript(), latency) as sim:
         llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
         ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
-        ctx.on_summary = lambda summary, ids, count, calls: logged.append(
+        ctx.on_summary = lambda summary, ids, count, calls, partly: logged.append(
             {"type": "summary", "summary": summary, "folded_turn_ids": ids, "folded_calls": calls}
         )
         try:
