@@ -337,6 +337,40 @@ async def test_a_background_call_dropped_by_never_mind_is_told_live_as_on_resume
     assert resumed.snapshot()["turns"] == live
 
 
+async def test_words_said_before_a_dropped_call_are_in_the_history_once(tmp_path):
+    """The slow read went to the background after "Let me look at the memo."; "never mind"
+    dropped it. Live, the call joined its turn with those words, before the answer that
+    began with them: the model read them twice, and ``--resume`` (which keeps them once,
+    with the call) gave it another history than the live one."""
+    from test_conversation_e2e import _slow_memo_settings
+
+    read_memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("budget"),
+                preamble="Let me look at the memo.",
+                tool_calls=[read_memo],
+                reply="It asks for forty two thousand euros.",
+            ),
+            SimTurn(transcript="Never mind, forget it.", reply="Okay."),
+        ]
+    )
+    scenario = compose(["budget", "question"], gaps_s=[4.0], tail_s=4.0)
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_memo_settings(4), with_tools=True
+    )
+    live = session.context.snapshot()["turns"]
+    asked = live[0]["messages"]
+    assert [m["role"] for m in asked] == ["user", "assistant", "tool", "assistant"]
+    assert asked[1]["content"] == "Let me look at the memo."
+    assert "Let me look" not in asked[3]["content"]  # said once, with the call
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
 async def test_never_mind_said_twice_drops_a_waiting_result_once(tmp_path):
     """A background read whose result waits for a quiet moment stays listed until its task
     looks again (50 ms): a second "never mind" in that time (a restarted answer's) dropped

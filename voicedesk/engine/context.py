@@ -97,6 +97,9 @@ class _Turn:
     # In ``summary_turns`` already: folded once, and back in the window for calls dropped
     # after that (``add_dropped_calls``); folding it again adds nothing to the count.
     counted: bool = False
+    # What ``answer_message`` made the answer of (heard, cut, unheard): calls dropped later
+    # go in before it, and the words said before them are then left out of it again.
+    answer_said: tuple[str, str | None, str] | None = None
 
     def unsummarised(self) -> list[dict[str, Any]]:
         """The messages no summary has taken in yet, in order."""
@@ -488,8 +491,9 @@ class ContextManager:
         """The answer as heard; ``cut``: why it was not heard whole ("interrupted", "failed",
         "length": the model stopped at llm.max_tokens); ``unheard``: the rest, kept as said
         but not heard (``metrics.unheard_holding_line``)."""
-        messages = self._turn(turn_id).messages
-        self._add(turn_id, answer_message(messages, text, cut, unheard))
+        turn = self._turn(turn_id)
+        self._add(turn_id, answer_message(turn.messages, text, cut, unheard))
+        turn.answer_said = (text, cut, unheard)
         self._compact_tools(turn_id)
 
     def drop_turn(self, turn_id: int) -> None:
@@ -515,9 +519,15 @@ class ContextManager:
             self.turns.insert(len(self.turns) if at is None else at, turn)
         at = len(turn.messages)
         last = turn.messages[-1] if turn.messages else {}
-        if last.get("role") == "assistant" and not last.get("tool_calls"):
+        answered = last.get("role") == "assistant" and not last.get("tool_calls")
+        if answered:
             at -= 1  # its answer (the holding line) came after the calls were made
         turn.messages[at:at] = [dict(m) for m in messages]
+        if answered and turn.answer_said is not None:
+            # The words said before the calls ("Let me look.") are in their message now:
+            # kept at the head of the answer too, the model read them twice, and
+            # ``--resume``, which builds the answer after the calls, had them once.
+            turn.messages[-1] = answer_message(turn.messages[:-1], *turn.answer_said)
         turn.tokens = sum(self.counter.message(m) for m in turn.messages)
         self._compact_tools(turn_id)
 
