@@ -222,6 +222,39 @@ def test_a_call_dropped_after_its_turn_was_folded_is_resumed_as_it_was_told(tmp_
     assert [t["turn_id"] for t in snapshot["turns"]] == [3, 4]
 
 
+def test_a_call_dropped_after_its_turn_was_folded_is_shown_with_what_came_of_it(tmp_path):
+    """The conversation pane of a resumed conversation showed such a call from its turn
+    record, "outcome not logged", though the log held what came of it (cancelled, or no
+    result when voicedesk was killed), and the model had it."""
+    from voicedesk.engine.resume import earlier_turns
+    from voicedesk.engine.tool_jobs import CANCELLED_RESULT
+
+    create = _call("call_1", "docs__create_document")
+    called = {"id": "call_1", "name": "docs__create_document", "arguments": {}}
+    heard = {"heard_text": "I'm on it.", "interrupted": False, "tool_calls": [called]}
+    records = [
+        {"type": "user", "turn_id": 1, "text": "Write it down."},
+        {"type": "pending_tools", "turn_id": 1, "messages": [create]},  # went background
+        {"type": "turn", "turn_id": 1, **heard},
+        {"type": "user", "turn_id": 2, "text": "Question 2?"},
+        {"type": "turn", "turn_id": 2, "heard_text": "Yes.", "interrupted": False},
+        {"type": "summary", "summary": "Write it down.", "folded_turn_ids": [1]},
+        {"type": "user", "turn_id": 3, "text": "Never mind."},
+        {
+            "type": "pending_tools",
+            "turn_id": 1,
+            "messages": [create, _result("call_1", CANCELLED_RESULT)],
+        },
+    ]
+    log_file = tmp_path / "s.jsonl"
+    log_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    (shown, *_) = earlier_turns(log_file).turns
+    assert shown.summarised
+    assert [(c.name, c.result) for c in shown.tool_calls] == [
+        ("docs__create_document", CANCELLED_RESULT)
+    ]
+
+
 async def test_a_call_running_when_its_folded_turn_was_killed_is_resumed(tmp_path):
     """A create went on in the background; its turn was folded into the summary with its
     holding line alone (a running call is not in the conversation until its result is

@@ -390,6 +390,9 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
     turns = []
     for turn_id in kept[-shown:] if shown > 0 else []:
         heard, cut, record = log.answer(turn_id)
+        # a folded turn's calls dropped after it was folded are not in ``tools`` but
+        # beside it: shown from the turn record alone, they read "outcome not logged"
+        messages = log.tools.get(turn_id, []) + log.late_calls.get(turn_id, [])
         turns.append(
             ev.PastTurn(
                 turn_id=turn_id,
@@ -397,7 +400,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 heard_text=heard or None,  # nothing heard: the person's words alone
                 assistant_text=str(record.get("assistant_text") or heard or ""),
                 interrupted=bool(record.get("interrupted")) or cut == "lost",
-                tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []), logged)),
+                tool_calls=tuple(_tool_calls(record, messages, logged)),
                 summarised=turn_id in log.folded,
                 failed=error_said(record) if answer_cut(record) == "failed" else None,
                 capped=cut == "length",
