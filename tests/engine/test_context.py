@@ -168,7 +168,7 @@ async def test_what_a_turn_gains_while_it_is_being_folded_is_kept():
     summariser = _Held("The person asked about crates one to three.")
     ctx = _four_crates(summariser)
     folded: list[list[int]] = []
-    ctx.on_summary = lambda summary, ids, count, calls: folded.append(ids)
+    ctx.on_summary = lambda summary, ids, count, calls, partly: folded.append(ids)
     ctx.maybe_summarize()  # folds turns 1 and 2
     await summariser.asked.wait()
     dropped = _dropped_create()
@@ -224,6 +224,124 @@ async def test_a_turn_kept_because_it_changed_while_folded_is_not_summarised_twi
     assert second == dropped  # turn 2's question and answer were in the first summary
     # the model still has the whole turn until it is folded
     assert 2 not in [t.turn_id for t in ctx.turns]
+
+
+class _HeldOnce:
+    """A summariser that answers its first request once ``release`` is set, and never
+    answers a later one: voicedesk is killed while it is made."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int, fits) -> str:
+        if self.asked.is_set():
+            await asyncio.Event().wait()
+        self.asked.set()
+        await self.release.wait()
+        return self.answer
+
+
+class _Given:
+    """A summariser that keeps what it is given and answers at once."""
+
+    def __init__(self) -> None:
+        self.given: list[list[dict]] = []
+
+    async def summarize(self, previous: str, messages: list, *, max_tokens: int, fits) -> str:
+        self.given.append(messages)
+        return previous + " And more."
+
+
+def _summary_record(summary: str, ids: list, count: int, calls: list, partly=()) -> dict:
+    """A summary record as the session logs it (``Session._log_summary``)."""
+    record = {"type": "summary", "summary": summary, "folded_turn_ids": ids}
+    record |= {"summary_turns": count, "folded_calls": calls}
+    return record | ({"partly_folded": partly} if partly else {})
+
+
+def _crates_log(path, dropped: list[dict], summaries: list[dict]):
+    """The four crate turns as the session logs them, turn 2's create dropped after them
+    (a pending_tools record with its cancelled result), then ``summaries``."""
+    records: list[dict] = []
+    for i in range(1, 5):
+        records.append({"type": "user", "turn_id": i, "text": f"What about crate {i}?"})
+        heard = f"Crate {i} is on its way."
+        records.append({"type": "turn", "turn_id": i, "heard_text": heard, "interrupted": False})
+    records.append({"type": "pending_tools", "turn_id": 2, "messages": dropped})
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*records, *summaries]))
+    return path
+
+
+async def test_what_a_summary_has_of_a_turn_kept_in_the_window_is_not_summarised_on_resume(
+    tmp_path,
+):
+    """Turn 2, kept in the window because a dropped call joined it while it was folded, is
+    given to the next summary without its question and answer, which the last one has.
+    The session log did not say which of its messages the summary had: killed before the
+    next summary, ``--resume`` gave turn 2 whole to it, and its facts were summarised
+    twice. The summary record names them now (``partly_folded``)."""
+    from voicedesk.engine.resume import restore_state
+
+    summariser = _HeldOnce("The person asked about crates one and two.")
+    ctx = _four_crates(summariser)
+    logged: list[dict] = []
+    ctx.on_summary = lambda *said: logged.append(_summary_record(*said))
+    ctx.maybe_summarize()  # folds turns 1 and 2
+    await summariser.asked.wait()
+    dropped = _dropped_create()
+    ctx.add_dropped_calls(2, dropped)
+    summariser.release.set()
+    async with asyncio.timeout(30):
+        while not logged:
+            await asyncio.sleep(0.01)
+    ctx.cancel()  # killed while the next summary is made
+    assert logged[0]["folded_turn_ids"] == [1]
+    snapshot, _ = restore_state(_crates_log(tmp_path / "s.jsonl", dropped, logged))
+    resumed = _four_crates(_Given())
+    resumed.restore(snapshot)
+    assert [t.turn_id for t in resumed.turns] == [2, 3, 4]
+    resumed.maybe_summarize()
+    await resumed.wait_summary()
+    (given, *_) = resumed.summarizer.given
+    assert given[: len(dropped)] == dropped  # the call the summary was never given
+    assert {"role": "user", "content": "What about crate 2?"} not in given
+    assert {"role": "assistant", "content": "Crate 2 is on its way."} not in given
+    # a log from before the record: the whole turn, as before
+    del logged[0]["partly_folded"]
+    snapshot, _ = restore_state(_crates_log(tmp_path / "old.jsonl", dropped, logged))
+    assert "summarised" not in snapshot["turns"][0]
+
+
+async def test_a_turn_back_for_calls_dropped_after_it_was_folded_is_counted_once(tmp_path):
+    """A turn folded into the summary, back in the window for a call the person dropped
+    after that, was counted again in ``summary_turns`` (which the session log keeps) when
+    folded again, live and after ``--resume``."""
+    from voicedesk.engine.resume import restore_state
+
+    ctx = _four_crates(_Answers("Crates one and two."))
+    logged: list[dict] = []
+    ctx.on_summary = lambda *said: logged.append(_summary_record(*said))
+    ctx.maybe_summarize()
+    await ctx.wait_summary()
+    assert ctx.summary_turns == 2  # turns 1 and 2
+    dropped = _dropped_create()
+    log_file = _crates_log(tmp_path / "s.jsonl", [], logged)  # the call still running
+    with log_file.open("a") as out:
+        out.write(json.dumps({"type": "pending_tools", "turn_id": 2, "messages": dropped}) + "\n")
+    snapshot, _ = restore_state(log_file)
+    resumed = _four_crates(_Answers("Crates one and two, a create dropped, three."))
+    resumed.restore(snapshot)
+    ctx.add_dropped_calls(2, dropped)
+    for context in (ctx, resumed):
+        assert [t.turn_id for t in context.turns] == [2, 3, 4]
+        context.add_user(5, "Never mind.")
+        context.add_assistant(5, "Okay.")
+        context.maybe_summarize()  # folds turn 2 again, and turn 3
+        await context.wait_summary()
+        assert [t.turn_id for t in context.turns] == [4, 5]
+        assert context.summary_turns == 3  # turns 1, 2 and 3
 
 
 class _CappedModel:
@@ -1321,7 +1439,7 @@ async def test_the_turn_being_answered_is_never_folded_under_its_answer():
         llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
         ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
         folded: list[int] = []
-        ctx.on_summary = lambda summary, ids, turns, calls: folded.extend(ids)
+        ctx.on_summary = lambda summary, ids, turns, calls, partly: folded.extend(ids)
         try:
             for i in range(1, 4):
                 ctx.add_user(i, f"Question {i}?")

@@ -222,6 +222,39 @@ def test_a_call_dropped_after_its_turn_was_folded_is_resumed_as_it_was_told(tmp_
     assert [t["turn_id"] for t in snapshot["turns"]] == [3, 4]
 
 
+def test_a_call_dropped_after_its_turn_was_folded_is_shown_with_what_came_of_it(tmp_path):
+    """The conversation pane of a resumed conversation showed such a call from its turn
+    record, "outcome not logged", though the log held what came of it (cancelled, or no
+    result when voicedesk was killed), and the model had it."""
+    from voicedesk.engine.resume import earlier_turns
+    from voicedesk.engine.tool_jobs import CANCELLED_RESULT
+
+    create = _call("call_1", "docs__create_document")
+    called = {"id": "call_1", "name": "docs__create_document", "arguments": {}}
+    heard = {"heard_text": "I'm on it.", "interrupted": False, "tool_calls": [called]}
+    records = [
+        {"type": "user", "turn_id": 1, "text": "Write it down."},
+        {"type": "pending_tools", "turn_id": 1, "messages": [create]},  # went background
+        {"type": "turn", "turn_id": 1, **heard},
+        {"type": "user", "turn_id": 2, "text": "Question 2?"},
+        {"type": "turn", "turn_id": 2, "heard_text": "Yes.", "interrupted": False},
+        {"type": "summary", "summary": "Write it down.", "folded_turn_ids": [1]},
+        {"type": "user", "turn_id": 3, "text": "Never mind."},
+        {
+            "type": "pending_tools",
+            "turn_id": 1,
+            "messages": [create, _result("call_1", CANCELLED_RESULT)],
+        },
+    ]
+    log_file = tmp_path / "s.jsonl"
+    log_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    (shown, *_) = earlier_turns(log_file).turns
+    assert shown.summarised
+    assert [(c.name, c.result) for c in shown.tool_calls] == [
+        ("docs__create_document", CANCELLED_RESULT)
+    ]
+
+
 async def test_a_call_running_when_its_folded_turn_was_killed_is_resumed(tmp_path):
     """A create went on in the background; its turn was folded into the summary with its
     holding line alone (a running call is not in the conversation until its result is
@@ -242,7 +275,7 @@ async def test_a_call_running_when_its_folded_turn_was_killed_is_resumed(tmp_pat
     async with SimServer(SimScript(), latency) as sim:
         llm = OpenAIChat(api_key="sk-sim", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
         ctx = ContextManager(settings, model="gpt-4o-mini", summarizer=Summarizer(llm))
-        ctx.on_summary = lambda summary, ids, count, calls: logged.append(
+        ctx.on_summary = lambda summary, ids, count, calls, partly: logged.append(
             {"type": "summary", "summary": summary, "folded_turn_ids": ids, "folded_calls": calls}
         )
         try:
@@ -331,6 +364,40 @@ async def test_a_background_call_dropped_by_never_mind_is_told_live_as_on_resume
     asked = live[0]["messages"]
     assert [m["role"] for m in asked] == ["user", "assistant", "tool", "assistant"]
     assert asked[1]["tool_calls"][0]["function"]["name"] == "docs__read_document"
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
+async def test_words_said_before_a_dropped_call_are_in_the_history_once(tmp_path):
+    """The slow read went to the background after "Let me look at the memo."; "never mind"
+    dropped it. Live, the call joined its turn with those words, before the answer that
+    began with them: the model read them twice, and ``--resume`` (which keeps them once,
+    with the call) gave it another history than the live one."""
+    from test_conversation_e2e import _slow_memo_settings
+
+    read_memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("budget"),
+                preamble="Let me look at the memo.",
+                tool_calls=[read_memo],
+                reply="It asks for forty two thousand euros.",
+            ),
+            SimTurn(transcript="Never mind, forget it.", reply="Okay."),
+        ]
+    )
+    scenario = compose(["budget", "question"], gaps_s=[4.0], tail_s=4.0)
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_memo_settings(4), with_tools=True
+    )
+    live = session.context.snapshot()["turns"]
+    asked = live[0]["messages"]
+    assert [m["role"] for m in asked] == ["user", "assistant", "tool", "assistant"]
+    assert asked[1]["content"] == "Let me look at the memo."
+    assert "Let me look" not in asked[3]["content"]  # said once, with the call
     snapshot, _ = restore_state(session.log.path)
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)

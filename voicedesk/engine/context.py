@@ -88,21 +88,45 @@ class _Turn:
     turn_id: int
     messages: list[dict[str, Any]] = field(default_factory=list)
     tokens: int = 0
-    # Of ``messages``, those a summary has taken in already: the turn stayed in the window
-    # because it changed while it was being folded (``add_dropped_calls``). The next
-    # summary is given only the others.
-    summarised: list[dict[str, Any]] = field(default_factory=list)
+    # Of ``messages``, those a summary has taken in already, by ``message_key``: the turn
+    # stayed in the window because it changed while it was being folded
+    # (``add_dropped_calls``). The next summary is given only the others. Keys rather than
+    # the messages themselves, so that the summary record can name them and ``--resume``,
+    # which rebuilds the turn's messages from the log, can tell them again.
+    summarised: list[str] = field(default_factory=list)
+    # In ``summary_turns`` already: folded once, and back in the window for calls dropped
+    # after that (``add_dropped_calls``); folding it again adds nothing to the count.
+    counted: bool = False
+    # What ``answer_message`` made the answer of (heard, cut, unheard): calls dropped later
+    # go in before it, and the words said before them are then left out of it again.
+    answer_said: tuple[str, str | None, str] | None = None
 
     def unsummarised(self) -> list[dict[str, Any]]:
         """The messages no summary has taken in yet, in order."""
         left = list(self.summarised)
         out = []
         for message in self.messages:
-            if message in left:
-                left.remove(message)
+            key = message_key(message)
+            if key in left:
+                left.remove(key)
             else:
                 out.append(message)
         return out
+
+
+def message_key(message: dict[str, Any]) -> str:
+    """What tells a message apart within its turn, live and as ``--resume`` rebuilds it:
+    the person's words, each round of tool calls and each result by their call ids, the
+    answer. Not its text: the answer's is worked out again on resume (``answer_message``),
+    and a tool result's is compacted once the answer that used it is done."""
+    role = str(message.get("role"))
+    if role == "tool":
+        return f"tool:{message.get('tool_call_id')}"
+    calls = message.get("tool_calls")
+    if role == "assistant" and calls:
+        ids = [str(c.get("id")) for c in calls if isinstance(c, dict)]
+        return "calls:" + ",".join(ids)
+    return "answer" if role == "assistant" else role
 
 
 class ContextManager:
@@ -148,9 +172,12 @@ class ContextManager:
         self._tools_part = 0
         self._told_clipped: set[int] = set()  # turns whose text was cut to fit, said once
         # Called with (summary, folded turn ids, turns folded so far, the tool calls the
-        # folded turns carried as [turn id, call id]): the session logs it. ``--resume`` tells apart by
+        # folded turns carried as [turn id, call id], the turns it took in only part of as
+        # [turn id, message keys]): the session logs it. ``--resume`` tells apart by
         # those ids a call the summary has from one still running when its turn was folded
-        # (not in the conversation then), which it resumes as a turn of its own.
+        # (not in the conversation then), which it resumes as a turn of its own; and by
+        # the keys what of a turn kept in the window the summary has already (a call
+        # dropped while it was folded joined it), which is not summarised again.
         self.on_summary: Any = None
         # Called with what a refusal taught (``learnt``): the session logs it, so that a
         # resumed conversation does not pay the same refusal and retry on its first turn.
@@ -464,8 +491,9 @@ class ContextManager:
         """The answer as heard; ``cut``: why it was not heard whole ("interrupted", "failed",
         "length": the model stopped at llm.max_tokens); ``unheard``: the rest, kept as said
         but not heard (``metrics.unheard_holding_line``)."""
-        messages = self._turn(turn_id).messages
-        self._add(turn_id, answer_message(messages, text, cut, unheard))
+        turn = self._turn(turn_id)
+        self._add(turn_id, answer_message(turn.messages, text, cut, unheard))
+        turn.answer_said = (text, cut, unheard)
         self._compact_tools(turn_id)
 
     def drop_turn(self, turn_id: int) -> None:
@@ -486,14 +514,20 @@ class ContextManager:
         next: left out, the model never knew of them."""
         turn = next((t for t in self.turns if t.turn_id == turn_id), None)
         if turn is None:
-            turn = _Turn(turn_id)
+            turn = _Turn(turn_id, counted=True)  # folded before: in summary_turns already
             at = next((i for i, t in enumerate(self.turns) if t.turn_id > turn_id), None)
             self.turns.insert(len(self.turns) if at is None else at, turn)
         at = len(turn.messages)
         last = turn.messages[-1] if turn.messages else {}
-        if last.get("role") == "assistant" and not last.get("tool_calls"):
+        answered = last.get("role") == "assistant" and not last.get("tool_calls")
+        if answered:
             at -= 1  # its answer (the holding line) came after the calls were made
         turn.messages[at:at] = [dict(m) for m in messages]
+        if answered and turn.answer_said is not None:
+            # The words said before the calls ("Let me look.") are in their message now:
+            # kept at the head of the answer too, the model read them twice, and
+            # ``--resume``, which builds the answer after the calls, had them once.
+            turn.messages[-1] = answer_message(turn.messages[:-1], *turn.answer_said)
         turn.tokens = sum(self.counter.message(m) for m in turn.messages)
         self._compact_tools(turn_id)
 
@@ -644,10 +678,13 @@ class ContextManager:
         # person dropped, ``add_dropped_calls``) stays in the window whole: folded, what
         # the summariser was never given left the conversation, and the log with it.
         ids = {t.turn_id for t in folding if t.messages == given[t.turn_id]}
+        kept: list[list[Any]] = []  # [turn id, keys of what the summary has of it]
         for turn in folding:  # kept: what the summary has of it is not given to it again
             if turn.turn_id not in ids:
-                turn.summarised = given[turn.turn_id]
-        self.summary_turns += len(ids)
+                turn.summarised = [message_key(m) for m in given[turn.turn_id]]
+                kept.append([turn.turn_id, list(turn.summarised)])
+        # a turn back for calls dropped after it was folded was counted then
+        self.summary_turns += sum(t.turn_id in ids and not t.counted for t in folding)
         self.turns = [t for t in self.turns if t.turn_id not in ids]
         self.summaries_made += 1
         if self.on_summary is not None:
@@ -659,7 +696,7 @@ class ContextManager:
                 for call in message.get("tool_calls") or []
                 if isinstance(call, dict) and isinstance(call.get("id"), str)
             ]
-            self.on_summary(self.summary, sorted(ids), self.summary_turns, calls)
+            self.on_summary(self.summary, sorted(ids), self.summary_turns, calls, kept)
         self._publish(summary_made=True)
         self._summary_task = None
         self.maybe_summarize()  # turns left waiting by the bound above
@@ -719,7 +756,7 @@ class ContextManager:
         out: dict[str, Any] = {
             "summary": self.summary,
             "summary_turns": self.summary_turns,
-            "turns": [{"turn_id": t.turn_id, "messages": t.messages} for t in self.turns],
+            "turns": [_turn_snapshot(t) for t in self.turns],
         }
         if self.learnt is not None:
             out["context_window"] = dict(self.learnt)
@@ -743,6 +780,10 @@ class ContextManager:
         for raw in data.get("turns", []):
             turn = _Turn(int(raw["turn_id"]), list(raw.get("messages", [])))
             turn.tokens = sum(self.counter.message(m) for m in turn.messages)
+            summarised = raw.get("summarised")
+            if isinstance(summarised, list):
+                turn.summarised = [k for k in summarised if isinstance(k, str)]
+            turn.counted = raw.get("counted") is True
             self.turns.append(turn)
             self._compact_tools(turn.turn_id)
         size = data.get("prompt_tokens")
@@ -818,6 +859,17 @@ class ContextManager:
                     summary=self.summary or None,
                 )
             )
+
+
+def _turn_snapshot(turn: _Turn) -> dict[str, Any]:
+    """A turn as ``restore`` takes it: what a summary has of it, and whether it is counted
+    already, only when they say something (as ``resume.restore_state`` writes them)."""
+    out: dict[str, Any] = {"turn_id": turn.turn_id, "messages": turn.messages}
+    if turn.summarised:
+        out["summarised"] = list(turn.summarised)
+    if turn.counted:
+        out["counted"] = True
+    return out
 
 
 def answer_message(

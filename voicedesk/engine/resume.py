@@ -9,7 +9,8 @@ answered (as a confirmed answer's calls start, as they go to the background, as 
 results come; those no tools record took up are resumed in the turn that called them, a
 call with no result marked as such), a summary record whenever the
 background summariser folds turns (naming them, and the tool calls they carried: a call of a
-folded turn it does not name, never answered, is resumed as a turn of its own), and a context_window record whenever the model refused a
+folded turn it does not name, never answered, is resumed as a turn of its own; and what it
+has of a turn it kept in the window, which the next summary is not given again), and a context_window record whenever the model refused a
 request as too long and the budget was lowered to fit its window. Replaying it gives the
 same summary + window the model saw, within the budget it last took; a turn whose answer
 never finished (the process died) comes back with the answer as far as its progress
@@ -69,6 +70,11 @@ class Conversation:
     # the turn was folded, or dropped after): a turn of their own, as live (see
     # ``ContextManager.add_dropped_calls``)
     late_calls: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # of the turns a summary took in only part of (kept in the window: a call dropped
+    # while they were folded joined them), the keys of what it has (``message_key``) and
+    # where in the log that was said; older logs say nothing, and such a turn was
+    # summarised whole once more
+    partly: dict[int, tuple[list[str], int]] = field(default_factory=dict)
     summary: str = ""
     summary_turns: int = 0
     learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
@@ -198,6 +204,8 @@ def read_conversation(path: Path) -> Conversation:
             out.summary_turns = record.get("summary_turns", out.summary_turns)
             out.folded |= set(record.get("folded_turn_ids", []))
             out.folded_at |= dict.fromkeys(record.get("folded_turn_ids", []), at)
+            for turn_id, keys in _partly_folded(record.get("partly_folded")):
+                out.partly[turn_id] = (keys, at)
             if isinstance(calls := record.get("folded_calls"), list):
                 out.summarised_calls = (out.summarised_calls or set()) | {
                     (c[0], c[1])
@@ -223,6 +231,29 @@ def read_conversation(path: Path) -> Conversation:
         elif turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
+
+
+def _partly_folded(value: Any) -> list[tuple[int, list[str]]]:
+    """A summary record's ``partly_folded`` as [turn id, message keys] pairs, those that
+    are (a hand edit's others are left out: such a turn is summarised whole again)."""
+    if not isinstance(value, list):
+        return []
+    return [
+        (item[0], item[1])
+        for item in value
+        if isinstance(item, list)
+        and len(item) == 2
+        and _count(item[0]) is not None
+        and isinstance(item[1], list)
+        and all(isinstance(key, str) for key in item[1])
+    ]
+
+
+def _summarised_part(log: Conversation, turn_id: int) -> dict[str, Any]:
+    """What a summary has of the kept turn ``turn_id``, for the snapshot: said after the
+    turn was last folded whole (before, it named what that fold has since taken in)."""
+    keys, at = log.partly.get(turn_id, ([], -1))
+    return {"summarised": keys} if keys and at > log.folded_at.get(turn_id, -1) else {}
 
 
 def _not_summarised(
@@ -322,7 +353,9 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
     for turn_id in log.kept:
         if turn_id in log.folded:
             if turn_id in log.late_calls:  # as the live conversation keeps them
-                turns.append({"turn_id": turn_id, "messages": log.late_calls[turn_id]})
+                late = {"turn_id": turn_id, "messages": log.late_calls[turn_id]}
+                # counted in summary_turns when it was folded
+                turns.append({**late, "counted": True, **_summarised_part(log, turn_id)})
             continue
         messages = [{"role": "user", "content": log.users[turn_id]}] if turn_id in log.users else []
         messages += log.tools.get(turn_id, [])
@@ -332,7 +365,7 @@ def restore_state(source: Path | Conversation) -> tuple[dict[str, Any], int]:
         unheard = unheard_holding_line(record)
         if heard is not None or unheard:
             messages.append(answer_message(messages, heard or "", cut, unheard))
-        turns.append({"turn_id": turn_id, "messages": messages})
+        turns.append({"turn_id": turn_id, "messages": messages, **_summarised_part(log, turn_id)})
     snapshot: dict[str, Any] = {
         "summary": log.summary,
         "summary_turns": log.summary_turns,
@@ -357,6 +390,9 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
     turns = []
     for turn_id in kept[-shown:] if shown > 0 else []:
         heard, cut, record = log.answer(turn_id)
+        # a folded turn's calls dropped after it was folded are not in ``tools`` but
+        # beside it: shown from the turn record alone, they read "outcome not logged"
+        messages = log.tools.get(turn_id, []) + log.late_calls.get(turn_id, [])
         turns.append(
             ev.PastTurn(
                 turn_id=turn_id,
@@ -364,7 +400,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 heard_text=heard or None,  # nothing heard: the person's words alone
                 assistant_text=str(record.get("assistant_text") or heard or ""),
                 interrupted=bool(record.get("interrupted")) or cut == "lost",
-                tool_calls=tuple(_tool_calls(record, log.tools.get(turn_id, []), logged)),
+                tool_calls=tuple(_tool_calls(record, messages, logged)),
                 summarised=turn_id in log.folded,
                 failed=error_said(record) if answer_cut(record) == "failed" else None,
                 capped=cut == "length",

@@ -255,20 +255,27 @@ class Session:
             context.on_window = self._log_window
 
     def _log_summary(
-        self, summary: str, folded: list[int], summary_turns: int, calls: list[list[Any]]
+        self,
+        summary: str,
+        folded: list[int],
+        summary_turns: int,
+        calls: list[list[Any]],
+        partly: list[list[Any]],
     ) -> None:
-        """``calls``: the tool calls the folded turns carried, as [turn id, call id] (see
-        ``ContextManager.on_summary``)."""
+        """``calls``: the tool calls the folded turns carried, as [turn id, call id];
+        ``partly``: the turns the summary took in only part of, kept in the window, as
+        [turn id, message keys] (see ``ContextManager.on_summary``)."""
         assert self.log is not None
-        self.log.append(
-            {
-                "type": "summary",
-                "summary": summary,
-                "folded_turn_ids": folded,
-                "summary_turns": summary_turns,
-                "folded_calls": calls,
-            }
-        )
+        record = {
+            "type": "summary",
+            "summary": summary,
+            "folded_turn_ids": folded,
+            "summary_turns": summary_turns,
+            "folded_calls": calls,
+        }
+        if partly:
+            record["partly_folded"] = partly
+        self.log.append(record)
 
     def _log_window(self, learnt: dict[str, Any]) -> None:
         """A refusal lowered the budget to fit the model's window: ``--resume`` keeps to it
