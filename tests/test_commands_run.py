@@ -815,6 +815,38 @@ def test_ctrl_c_during_the_demo_says_where_the_answers_went(
         assert read_wav(out)[0].size > 0
 
 
+def test_a_second_ctrl_c_during_the_demo_s_clean_up_ends_it_at_once(tmp_path: Path) -> None:
+    """An impatient person's second Ctrl-C ends the run then and there (it was ignored
+    while the first one's clean-up ran), with no traceback."""
+    import signal
+    import subprocess
+
+    out = tmp_path / "answers.wav"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env.pop("VOICEDESK_CONFIG", None)
+    argv = ["demo", "--headless", "--no-tools", "--output", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        assert f"answers go to {out}" in proc.stdout.readline()
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+
+
 async def test_ctrl_c_while_the_session_is_built_takes_effect_before_the_build_ends(
     wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,7 +40,10 @@ def on_termination(
 async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
     """``run``'s exit code, or 128 + the signal's number when Ctrl-C, SIGTERM or SIGHUP
     cancelled it (its own clean-up, closing the session log and the output WAV, has run
-    by then). A second signal does not cancel that clean-up again.
+    by then). A second signal does not cancel that clean-up again; with ``leave``, a
+    second one ends the process at once (an impatient person's second Ctrl-C: the session
+    log is written as things happen, and what a clean-up cut short leaves is kept, as a
+    killed run's ``OUT.partial.wav`` is).
 
     ``leave``: the process ends right after that clean-up (``leave_now``), for a command
     whose process exists for this run. It waited before for work left on other threads,
@@ -56,6 +59,9 @@ async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
         got.append(signum)
         if len(got) == 1:
             task.cancel()
+        elif leave:
+            print("voicedesk: stopping now, without waiting for the clean-up", file=sys.stderr)
+            leave_now(128 + got[0])
 
     with on_termination(stop, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
         try:
