@@ -810,6 +810,37 @@ def test_a_realtime_replay_does_not_stop_the_clock_for_a_slow_reading() -> None:
     assert turn["decided_s"] - turn["end_s"] < s.turn.max_wait_ms / 1000 - 0.5
 
 
+def test_a_realtime_replay_reads_the_latest_pause_beside_a_stale_reading() -> None:
+    """As live, a reading of a pause the person has spoken on since cannot be stopped, and
+    the latest pause is read beside it: it used to wait for that stale reading (a comma's),
+    and on a loaded machine its cues came after the detector had stopped waiting for them."""
+    import threading
+
+    s = settings()
+    latest_begun = threading.Event()
+    stale_outlived: list[bool] = []
+    calls = iter(range(1_000))
+    lock = threading.Lock()
+
+    class StaleIsSlow:
+        def read_for_cues(self, audio: np.ndarray, silence_s: float = 0.0) -> local_stt.CueReading:
+            with lock:
+                first = next(calls) == 0
+            if first:  # the comma's pause: read until a later pause's reading has begun
+                stale_outlived.append(latest_begun.wait(timeout=30))
+                return _reading("Thank you,")
+            latest_begun.set()
+            return _reading("Thank you, that was really helpful.")
+
+    # "Thank you, | that was really helpful.": the VAD hears a pause at the comma
+    result = replay(
+        FIXTURES / "heldout-finished-3.wav", s, transcriber=StaleIsSlow(), realtime=True
+    )
+    assert stale_outlived == [True]  # a later pause was read while the comma's still was
+    (turn,) = result.to_json()["turns"]
+    assert turn["text"] == "Thank you, that was really helpful."
+
+
 def test_replay_waits_out_a_pause_when_the_last_word_may_have_dangled() -> None:
     """A finished-looking reading whose last word the transcriber nearly wrote as a dangling
     one ("call" / "called") holds the turn through an in-sentence pause, not to the end."""
