@@ -40,7 +40,7 @@ from voicedesk.turn.cues import (
     Reading,
     reading_cue,
 )
-from voicedesk.turn.detector import TurnDetector, TurnSignal
+from voicedesk.turn.detector import FIRM_WAIT_S, RECHECK_AT_S, TurnDetector, TurnSignal
 from voicedesk.turn.features import N_FRAMES, N_MELS, N_SAMPLES, log_mel
 from voicedesk.turn.models import load_session, smart_turn_path, vad_path
 from voicedesk.turn.replay import replay
@@ -817,6 +817,37 @@ def test_a_realtime_replay_does_not_stop_the_clock_for_a_slow_reading() -> None:
     assert turn["decided_s"] - turn["end_s"] < s.turn.max_wait_ms / 1000 - 0.5
 
 
+def test_a_realtime_replay_reads_the_latest_pause_beside_a_stale_reading() -> None:
+    """As live, a reading of a pause the person has spoken on since cannot be stopped, and
+    the latest pause is read beside it: it used to wait for that stale reading (a comma's),
+    and on a loaded machine its cues came after the detector had stopped waiting for them."""
+    import threading
+
+    s = settings()
+    latest_begun = threading.Event()
+    stale_outlived: list[bool] = []
+    calls = iter(range(1_000))
+    lock = threading.Lock()
+
+    class StaleIsSlow:
+        def read_for_cues(self, audio: np.ndarray, silence_s: float = 0.0) -> local_stt.CueReading:
+            with lock:
+                first = next(calls) == 0
+            if first:  # the comma's pause: read until a later pause's reading has begun
+                stale_outlived.append(latest_begun.wait(timeout=30))
+                return _reading("Thank you,")
+            latest_begun.set()
+            return _reading("Thank you, that was really helpful.")
+
+    # "Thank you, | that was really helpful.": the VAD hears a pause at the comma
+    result = replay(
+        FIXTURES / "heldout-finished-3.wav", s, transcriber=StaleIsSlow(), realtime=True
+    )
+    assert stale_outlived == [True]  # a later pause was read while the comma's still was
+    (turn,) = result.to_json()["turns"]
+    assert turn["text"] == "Thank you, that was really helpful."
+
+
 def test_replay_waits_out_a_pause_when_the_last_word_may_have_dangled() -> None:
     """A finished-looking reading whose last word the transcriber nearly wrote as a dangling
     one ("call" / "called") holds the turn through an in-sentence pause, not to the end."""
@@ -1395,3 +1426,106 @@ def test_bench_turn_scores_fragments_by_how_they_were_spoken(tmp_path: Path) -> 
 
     (tmp_path / "labels.json").write_text(json.dumps([labels()[name] for name in styles]))
     assert accuracy(settings(), tmp_path, None, "none")["style"] == {}
+
+
+# ------------------------------------------------ live clock: Smart Turn's answers come late
+QUESTION = "heldout-finished-5.wav"  # "Why is the sky blue?": Smart Turn says "not yet" for ~1 s
+
+
+@dataclass
+class LiveDrive:
+    """A real TurnDetector on the live clock (``virtual_clock=False``), fed in 10 ms blocks:
+    Smart Turn answers on its worker thread, and its one worker can be held busy, as a
+    loaded machine holds it (``busy``), until ``free``."""
+
+    detector: TurnDetector
+    asked_at_silence: list[float] = field(default_factory=list)
+    signals: list[TurnSignal] = field(default_factory=list)
+    _gate: Any = None
+
+    def __post_init__(self) -> None:
+        import threading
+
+        self._gate = threading.Event()
+        real_submit = self.detector.model.submit
+
+        def recording_submit(audio: np.ndarray) -> Future[float]:
+            d = self.detector
+            self.asked_at_silence.append(round(d._fed_s - d._end_s, 3))
+            return real_submit(audio)
+
+        self.detector.model.submit = recording_submit  # type: ignore[method-assign]
+
+    def busy(self) -> None:
+        self.detector.model._pool.submit(self._gate.wait, 60)
+
+    def free(self) -> None:
+        self._gate.set()
+
+    def feed(self, pcm: np.ndarray, start: int, stop: int, *, answered: bool = False) -> None:
+        """Feed ``pcm[start:stop]``; ``answered``: each Smart Turn call is over before the
+        next block (a fast machine)."""
+        for i in range(start, stop - 160 + 1, 160):
+            self.signals += self.detector.feed(pcm[i : i + 160], i / RATE)
+            if answered and self.detector._future is not None:
+                self.detector._future.result(timeout=60)
+
+    def ended(self) -> list[TurnSignal]:
+        return [s for s in self.signals if s.kind == "turn_end"]
+
+
+def _end_sample(pcm: np.ndarray, s: Settings) -> int:
+    (stop,) = [e for e in vad_events(pcm, s) if e.kind == "stop"]
+    return int(stop.edge_s * RATE)
+
+
+def test_a_firm_question_ends_the_turn_while_smart_turn_has_not_answered() -> None:
+    """The firm rule ends the turn after FIRM_WAIT_S whatever Smart Turn says; live, on a
+    loaded machine, its first answer could still be on the way, and the question waited
+    for a number it does not look at (decided only once Smart Turn answered)."""
+    s = settings()
+    live = LiveDrive(TurnDetector(s, expects_reading=True))
+    pcm = with_silence(fixture_pcm(QUESTION), 2.5)
+    end = _end_sample(pcm, s)
+    try:
+        live.busy()  # Smart Turn's one worker is taken: its answer for this pause waits
+        live.feed(pcm, 0, end + int(0.15 * RATE))
+        d = live.detector
+        assert d._prob is None and d._future is not None
+        live.signals += d.set_reading(
+            Reading("Why is the sky blue?", weighed=True), d._fed_s, pause=d.pauses
+        )
+        assert d._cue is not None and d._cue.firm
+        live.feed(pcm, end + int(0.15 * RATE), end + int(1.0 * RATE))
+        (ended,) = live.ended()
+        assert ended.reason == "transcript" and ended.probability is None
+        assert FIRM_WAIT_S <= ended.audio_s - end / RATE < FIRM_WAIT_S + 0.05
+    finally:
+        live.free()
+        live.detector.model.close()
+
+
+def test_smart_turn_rechecks_that_fell_behind_are_asked_once() -> None:
+    """A "not yet" is asked again as the silence reaches RECHECK_AT_S. When Smart Turn's
+    answer came late (a loaded machine), every look passed meanwhile was asked in turn, one
+    after the other, on silence the audio had gone past: the 0.9 s look came ~0.6 s late.
+    One call now stands for all the looks that are due."""
+    s = settings()
+    live = LiveDrive(TurnDetector(s))
+    pcm = with_silence(fixture_pcm(QUESTION), 2.5)
+    end = _end_sample(pcm, s)
+    late = end + int(1.0 * RATE)  # Smart Turn's answer at the stop comes at 1 s of silence
+    try:
+        live.busy()
+        live.feed(pcm, 0, late)
+        live.free()
+        live.detector.wait_eou()
+        live.feed(pcm, late, late + int(0.3 * RATE), answered=True)
+        assert not live.ended()  # Smart Turn still says "not yet" for this question here
+        first, *rechecks = live.asked_at_silence
+        assert first < RECHECK_AT_S[0]  # at the stop
+        assert len(rechecks) == 1  # the looks at 0.2, 0.3 and 0.9 s, asked as one
+        assert rechecks[0] >= 1.0
+    finally:
+        live.free()
+        live.detector.model.close()

@@ -424,8 +424,8 @@ class TurnDetector:
             )
         if silence * 1000 >= t.max_wait_ms:
             return [*signals, self._finish(now, "timeout", self._prob)]
-        if self._prob is None:
-            return signals
+        if self._prob is None and self._future is None:
+            return signals  # before the stop (``stop_ms``): Smart Turn is not asked yet
         waiting_for_text = not self._words_fresh() and now - self._stop_at < TEXT_WAIT_S
         cue = self._cue
         needed = t.eou_threshold
@@ -435,7 +435,7 @@ class TurnDetector:
             needed = 2.0  # never by the model: wait for more speech or the maximum wait
         elif cue is not None and cue.verdict == "hesitant" and silence < HESITANT_WAIT_S:
             needed = 2.0  # not during what may be an in-sentence pause
-        if self._prob >= needed:
+        if self._prob is not None and self._prob >= needed:
             if waiting_for_text:
                 return signals
             reason = "model"
@@ -445,9 +445,17 @@ class TurnDetector:
         words_read = self._words_fresh() or (  # or whichever came, once the rest are late
             (self._text_fresh or self._reading_fresh) and not waiting_for_text
         )
+        # The firm rule and the whole sentence's share of the maximum wait do without Smart
+        # Turn's answer: live, on a loaded machine, its first call of the pause could still
+        # be running (0.3-0.5 s a call with two readings and other programs on 2 cores), and
+        # a firm question read in time waited for a number it does not look at.
         if (cue is not None and cue.verdict == "complete" and words_read) and (
             (cue.firm and silence >= FIRM_WAIT_S)
-            or (self._prob >= TRANSCRIPT_THRESHOLD and silence >= TRANSCRIPT_MIN_SILENCE_S)
+            or (
+                self._prob is not None
+                and self._prob >= TRANSCRIPT_THRESHOLD
+                and silence >= TRANSCRIPT_MIN_SILENCE_S
+            )
         ):
             return [*signals, self._finish(now, "transcript", self._prob)]
         # a whole sentence: past its share of the maximum wait (at the default, Smart Turn's
@@ -461,7 +469,12 @@ class TurnDetector:
             and silence >= RECHECK_AT_S[self._rechecks_done]
             and not (cue is not None and cue.verdict == "incomplete")
         ):
-            self._rechecks_done += 1
+            # One call for every recheck now due: live, a call that came back late (0.3-0.5 s
+            # on a loaded machine) left the next ones due at once, and each was asked in turn,
+            # on older silence than the audio now has. The 0.9 s look then came at 1.5 s, and
+            # a question Smart Turn scored "complete" from 0.9 s ended at the maximum wait.
+            # On the virtual clock each call returns at once, so one is due at a time.
+            self._rechecks_done = sum(1 for at in RECHECK_AT_S if silence >= at)
             self._submit_model()
             if self.virtual_clock:
                 signals += self._evaluate(now)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from voicedesk.config import Settings
+from voicedesk.providers.local_stt import CUE_READERS
 from voicedesk.turn.cues import Reading
 from voicedesk.turn.detector import TurnDetector, TurnSignal
 from voicedesk.turn.pause_reading import READ_S, CueReader, PauseReader
@@ -82,10 +83,16 @@ def replay(
         # arrives when it is done. (Read in the loop, a reading of ~0.7 s stopped the clock,
         # and the blocks fed after it in a burst reached the maximum wait before Smart
         # Turn's answer came: every turn ended by timeout, with no model check.)
+        # As many readings at once as live (``CUE_READERS``): the latest pause is read at once,
+        # beside a reading of an earlier pause that cannot be stopped. One at a time, it
+        # waited for that stale reading (a comma's, 1.6-2.0 s on a loaded 2-core machine),
+        # and its cues came after the detector's text wait (``TEXT_WAIT_S``) had run out.
         background = (
-            stack.enter_context(ThreadPoolExecutor(1)) if realtime and reader is not None else None
+            stack.enter_context(ThreadPoolExecutor(CUE_READERS))
+            if realtime and reader is not None
+            else None
         )
-        pending: tuple[Future[Reading], int] | None = None
+        pending: list[tuple[Future[Reading], int]] = []
         read_pause = -1  # the detector's pause count last sent to be read
         for i in range(0, len(audio) - block + 1, block):
             at = i / 16_000
@@ -97,30 +104,35 @@ def replay(
                 _record(result, detector.ptt_press(at))
             signals = detector.feed(audio[i : i + block], at)
             _record(result, signals)
-            if pending is not None and pending[0].done():
-                _record(result, detector.set_reading(pending[0].result(), at, pause=pending[1]))
-                pending = None
+            for done in [p for p in pending if p[0].done()]:
+                pending.remove(done)
+                _record(result, detector.set_reading(done[0].result(), at, pause=done[1]))
             # (with the talk key held a pause decides nothing: the whole turn is read at
             # its release)
             stopped = not ptt and any(s.kind == "speech_stop" for s in signals)
             if reader is not None and background is None and stopped:
                 reading = reader.read(*detector.pause_audio())
                 _record(result, detector.set_reading(reading, at + block / 16_000))
-            elif background is not None and reader is not None and pending is None and not ptt:
-                # one reading at a time, as live: a pause that came while another was being
-                # read is read once that is done, if the person has not spoken on since
+            elif (
+                background is not None
+                and reader is not None
+                and len(pending) < CUE_READERS
+                and not ptt
+            ):
+                # a pause that came while every reader was busy is read once one is free, if
+                # the person has not spoken on since (as live)
                 unread = (
                     detector.in_turn and not detector.in_speech and read_pause != detector.pauses
                 )
                 if unread:
                     read_pause = detector.pauses
                     future = background.submit(reader.read, *detector.pause_audio())
-                    pending = (future, read_pause)
+                    pending.append((future, read_pause))
             if ptt and i + block >= len(pcm16) and i < len(pcm16):
                 released = len(pcm16) / 16_000
                 if reader is not None:  # the whole held turn is read, as a pause would be
-                    if pending is not None:
-                        pending[0].cancel()
+                    for future, _ in pending:
+                        future.cancel()
                     _record(result, detector.set_reading(reader.read(*detector.pause_audio()), at))
                 _record(result, detector.ptt_release(released))
     if transcribe is not None:
