@@ -2426,6 +2426,28 @@ async def test_the_talk_key_let_go_while_speaking_still_has_the_last_words(tmp_p
     assert record.user_text == _text("question") and record.heard_text == "About seven."
 
 
+async def test_words_begun_after_a_pause_as_the_talk_key_is_let_go_are_not_lost(tmp_path):
+    """With the key held, a pause commits the words before it; the next words begin, and
+    the key is let go before the speech detector has called them speech (it wants
+    ``turn.start_ms`` of them). They were never committed: the turn was asked, and its
+    transcript cleared, without them. Everything said with the key down is heard."""
+    scenario = compose(["weather", "question"], gaps_s=[0.8], tail_s=6.0)
+    first, second = scenario.turns
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("weather"), continued=[_text("question")], reply="Sun.")]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _):
+        await session.start()
+        try:
+            await _talk_key_held(session, first.start_s - 0.3, second.start_s + 0.04)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert record.user_text == f"{_text('weather')} {_text('question')}"
+    asked = [r for r in server.requests if r.provider == "llm"]
+    assert asked and _text("question") in json.dumps(asked[-1].body)
+
+
 async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):
     """A line typed while the person makes a sound that has no words (here one the
     transcriber hears nothing in: a cough, a word to someone in the room): the typed
