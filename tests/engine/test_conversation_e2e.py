@@ -2426,6 +2426,75 @@ async def test_the_talk_key_let_go_while_speaking_still_has_the_last_words(tmp_p
     assert record.user_text == _text("question") and record.heard_text == "About seven."
 
 
+async def test_words_begun_after_a_pause_as_the_talk_key_is_let_go_are_not_lost(tmp_path):
+    """With the key held, a pause commits the words before it; the next words begin, and
+    the key is let go before the speech detector has called them speech (it wants
+    ``turn.start_ms`` of them). They were never committed: the turn was asked, and its
+    transcript cleared, without them. Everything said with the key down is heard."""
+    scenario = compose(["weather", "question"], gaps_s=[0.8], tail_s=6.0)
+    first, second = scenario.turns
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("weather"), continued=[_text("question")], reply="Sun.")]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _):
+        await session.start()
+        try:
+            await _talk_key_held(session, first.start_s - 0.3, second.start_s + 0.04)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert record.user_text == f"{_text('weather')} {_text('question')}"
+    asked = [r for r in server.requests if r.provider == "llm"]
+    assert asked and _text("question") in json.dumps(asked[-1].body)
+
+
+async def test_no_answer_begins_while_the_talk_key_is_held_over_a_sound_without_words(
+    tmp_path,
+):
+    """The key pressed again just as an answer is about to begin holds that answer back:
+    the words said decide whether the person went on. A sound with no words and a pause
+    with the key still down let it begin over the person holding the key to talk (a
+    pause then meant the speech was over, as it does hands-free)."""
+    scenario = compose(["question", "thanks"], gaps_s=[1.0], tail_s=6.0)
+    asked, sound = scenario.turns
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript="", reply="Unused."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script, voice_delay_s=1.5) as (
+        _,
+        session,
+        _,
+    ):
+
+        async def until(t: float) -> None:
+            while session.now_s() < t:
+                await asyncio.sleep(0.005)
+
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await until(asked.start_s - 0.3)
+            session.ptt_press()
+            await until(asked.end_s + 0.4)
+            session.ptt_release()
+            await until(sound.start_s - 0.2)
+            session.ptt_press()
+            await until(sound.end_s + 1.5)
+            released = session.now_s()
+            session.ptt_release()
+            await asyncio.sleep(0.5)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    answered = session.records[0]
+    assert answered.user_text == _text("question")
+    assert answered.heard_text == "About seven minutes."
+    assert answered.t["playback_start"] >= released
+
+
 async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):
     """A line typed while the person makes a sound that has no words (here one the
     transcriber hears nothing in: a cough, a word to someone in the room): the typed

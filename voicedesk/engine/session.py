@@ -203,10 +203,13 @@ class Session:
         self._stt_streaming = False
         self._reply: Reply | None = None  # the reply being prepared or played
         self._reply_turn: _Turn | None = None
+        # the person is heard (speaking, or holding the talk key): what barge-in and a
+        # held answer go by
+        self._heard = _HeardOrKeyHeld(detector)
         self._speaking: Speaking[_Turn] = Speaking(
             settings,
             audio=audio,
-            detector=_HeardOrKeyHeld(detector),
+            detector=self._heard,
             bus=self.bus,
             clock=self.now_s,
             tts=tts,
@@ -1035,7 +1038,8 @@ class Session:
         if turn.holds is not None:
             if turn.text:
                 await self._went_on(turn)
-            elif not turn.pending_commits and (turn.ended or not self.detector.in_speech):
+            elif not turn.pending_commits and (turn.ended or not self._heard.in_speech):
+                # (with the talk key still held, its release ends the wordless speech)
                 self._no_words_over_held(turn)
         turn.record.mark("stt_final", now, overwrite=True)
         turn.record.user_text = turn.text

@@ -381,11 +381,14 @@ class TurnDetector:
 
     def ptt_release(self, audio_s: float) -> list[TurnSignal]:
         """The turn ends at the key's release. Speech still going on then stops there
-        first, so its last words are committed as a pause's are (``_held_key_pauses``)."""
+        first, so its last words are committed as a pause's are (``_held_key_pauses``).
+        So does speech begun after a pause that the VAD has not yet called speech (it
+        wants ``turn.start_ms`` of it): let go then, those words were never committed,
+        and the turn was answered without them."""
         if self._state == "idle":
             return []
         signals = []
-        if self._state == "speech":
+        if self._state == "speech" or self.segmenter.speech_beginning:
             signals.append(TurnSignal("speech_stop", audio_s=audio_s, end_s=audio_s))
         self._end_s = audio_s
         return [*signals, self._finish(audio_s, "ptt", None)]
