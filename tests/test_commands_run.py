@@ -10,6 +10,7 @@ import gc
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 import warnings
@@ -777,17 +778,9 @@ def test_an_interrupted_run_does_not_call_an_older_output_its_own(tmp_path: Path
     assert f"the audio so far is in {out}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
-def test_ctrl_c_during_the_demo_says_where_the_answers_went(
-    signame: str, code: int, tmp_path: Path
-) -> None:
-    """Ctrl-C in a headless demo ends it without a traceback and says what became of the
-    answers' file, as `run` does. So do SIGTERM (`kill`, a logout) and SIGHUP (its terminal
-    closed): they killed the process on the spot, and the answers' file was never written."""
-    import signal
-    import subprocess
-
-    out = tmp_path / "answers.wav"
+def _headless_demo(tmp_path: Path, out: Path) -> subprocess.Popen[str]:
+    """A headless demo in a process of its own, once it has begun (it said where the
+    answers go), with its data and config in ``tmp_path``."""
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     env.pop("VOICEDESK_CONFIG", None)
@@ -799,10 +792,23 @@ def test_ctrl_c_during_the_demo_says_where_the_answers_went(
         text=True,
         env=env,
     )
+    assert proc.stdout is not None
+    assert f"answers go to {out}" in proc.stdout.readline()
+    return proc
+
+
+@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
+def test_ctrl_c_during_the_demo_says_where_the_answers_went(
+    signame: str, code: int, tmp_path: Path
+) -> None:
+    """Ctrl-C in a headless demo ends it without a traceback and says what became of the
+    answers' file, as `run` does. So do SIGTERM (`kill`, a logout) and SIGHUP (its terminal
+    closed): they killed the process on the spot, and the answers' file was never written."""
+    import signal
+
+    out = tmp_path / "answers.wav"
+    proc = _headless_demo(tmp_path, out)
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()  # the demo has begun once it says where answers go
-        assert f"answers go to {out}" in first
         time.sleep(2.0)
         proc.send_signal(getattr(signal, signame))
         _, err = proc.communicate(timeout=60)
@@ -819,23 +825,10 @@ def test_a_second_ctrl_c_during_the_demo_s_clean_up_ends_it_at_once(tmp_path: Pa
     """An impatient person's second Ctrl-C ends the run then and there (it was ignored
     while the first one's clean-up ran), with no traceback."""
     import signal
-    import subprocess
 
     out = tmp_path / "answers.wav"
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    env.pop("VOICEDESK_CONFIG", None)
-    argv = ["demo", "--headless", "--no-tools", "--output", str(out)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = _headless_demo(tmp_path, out)
     try:
-        assert proc.stdout is not None
-        assert f"answers go to {out}" in proc.stdout.readline()
         time.sleep(2.0)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.01)

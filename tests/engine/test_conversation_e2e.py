@@ -2343,22 +2343,28 @@ async def test_lines_typed_in_quick_succession_are_asked_in_the_order_typed(tmp_
     assert session.records[-1].heard_text == "Answer 2."
 
 
-async def _talk_key_held(session, press_s: float, release_s: float) -> float:
-    """Press the talk key at ``press_s`` and let it go at ``release_s`` (audio time), then
-    wait for the session to be idle; when it was let go."""
+async def _talk_key_held(session, *holds: tuple[float, float]) -> float:
+    """Start ``session`` in push-to-talk; for each (press, release) in ``holds`` press the
+    talk key and let it go then (audio time); wait for the session to be idle and stop it.
+    When the key was last let go."""
 
     async def until(t: float) -> None:
         while session.now_s() < t:
             await asyncio.sleep(0.005)
 
-    session.set_mode("push-to-talk")
-    await until(press_s)
-    session.ptt_press()
-    await until(release_s)
-    released = session.now_s()
-    session.ptt_release()
-    await asyncio.sleep(0.5)
-    await asyncio.wait_for(session.wait_idle(), 30)
+    await session.start()
+    try:
+        session.set_mode("push-to-talk")
+        for press_s, release_s in holds:
+            await until(press_s)
+            session.ptt_press()
+            await until(release_s)
+            released = session.now_s()
+            session.ptt_release()
+        await asyncio.sleep(0.5)
+        await asyncio.wait_for(session.wait_idle(), 30)
+    finally:
+        await session.stop()
     return released
 
 
@@ -2374,11 +2380,7 @@ async def test_with_the_talk_key_held_past_the_words_the_answer_is_ready_at_its_
     asked = _text("question")
     script = SimScript(turns=[SimTurn(transcript=asked, reply="About seven minutes.")])
     async with _session_over_sim(tmp_path, scenario, script) as (_, session, _):
-        await session.start()
-        try:
-            released = await _talk_key_held(session, placed.start_s - 0.3, placed.end_s + 0.8)
-        finally:
-            await session.stop()
+        released = await _talk_key_held(session, (placed.start_s - 0.3, placed.end_s + 0.8))
     (record,) = session.records
     assert (record.user_text, record.heard_text) == (asked, "About seven minutes.")
     assert record.eou_reason == "ptt"
@@ -2387,20 +2389,21 @@ async def test_with_the_talk_key_held_past_the_words_the_answer_is_ready_at_its_
     assert record.t["playback_start"] - released < 0.2  # was 0.41 s: TTFT 0.2 s + TTFB 0.1 s
 
 
-async def test_words_after_a_pause_with_the_talk_key_held_are_in_the_answer(tmp_path):
+@pytest.mark.parametrize("let_go", ["after the words", "as they begin"])
+async def test_words_after_a_pause_with_the_talk_key_held_are_in_the_answer(tmp_path, let_go):
     """A pause with the key held prepares an answer; the words that follow it drop that
-    one, and the turn let go after them is asked whole."""
+    one, and the turn let go after them is asked whole. So is it when the key is let go
+    as they begin, before the speech detector has called them speech (it wants
+    ``turn.start_ms`` of them): they were never committed, and the turn was asked, and its
+    transcript cleared, without them."""
     scenario = compose(["weather", "question"], gaps_s=[0.8], tail_s=6.0)
     first, second = scenario.turns
     script = SimScript(
         turns=[SimTurn(transcript=_text("weather"), continued=[_text("question")], reply="Sun.")]
     )
+    release_s = second.end_s + 0.5 if let_go == "after the words" else second.start_s + 0.04
     async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
-        await session.start()
-        try:
-            await _talk_key_held(session, first.start_s - 0.3, second.end_s + 0.5)
-        finally:
-            await session.stop()
+        await _talk_key_held(session, (first.start_s - 0.3, release_s))
     (record,) = session.records
     assert record.user_text == f"{_text('weather')} {_text('question')}"
     assert record.eou_reason == "ptt" and record.heard_text
@@ -2417,35 +2420,9 @@ async def test_the_talk_key_let_go_while_speaking_still_has_the_last_words(tmp_p
     placed = scenario.turns[0]
     script = SimScript(turns=[SimTurn(transcript=_text("question"), reply="About seven.")])
     async with _session_over_sim(tmp_path, scenario, script) as (_, session, _):
-        await session.start()
-        try:
-            await _talk_key_held(session, placed.start_s - 0.3, placed.end_s + held_s)
-        finally:
-            await session.stop()
+        await _talk_key_held(session, (placed.start_s - 0.3, placed.end_s + held_s))
     (record,) = session.records
     assert record.user_text == _text("question") and record.heard_text == "About seven."
-
-
-async def test_words_begun_after_a_pause_as_the_talk_key_is_let_go_are_not_lost(tmp_path):
-    """With the key held, a pause commits the words before it; the next words begin, and
-    the key is let go before the speech detector has called them speech (it wants
-    ``turn.start_ms`` of them). They were never committed: the turn was asked, and its
-    transcript cleared, without them. Everything said with the key down is heard."""
-    scenario = compose(["weather", "question"], gaps_s=[0.8], tail_s=6.0)
-    first, second = scenario.turns
-    script = SimScript(
-        turns=[SimTurn(transcript=_text("weather"), continued=[_text("question")], reply="Sun.")]
-    )
-    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _):
-        await session.start()
-        try:
-            await _talk_key_held(session, first.start_s - 0.3, second.start_s + 0.04)
-        finally:
-            await session.stop()
-    (record,) = session.records
-    assert record.user_text == f"{_text('weather')} {_text('question')}"
-    asked = [r for r in server.requests if r.provider == "llm"]
-    assert asked and _text("question") in json.dumps(asked[-1].body)
 
 
 async def test_no_answer_begins_while_the_talk_key_is_held_over_a_sound_without_words(
@@ -2468,27 +2445,11 @@ async def test_no_answer_begins_while_the_talk_key_is_held_over_a_sound_without_
         session,
         _,
     ):
-
-        async def until(t: float) -> None:
-            while session.now_s() < t:
-                await asyncio.sleep(0.005)
-
-        await session.start()
-        try:
-            session.set_mode("push-to-talk")
-            await until(asked.start_s - 0.3)
-            session.ptt_press()
-            await until(asked.end_s + 0.4)
-            session.ptt_release()
-            await until(sound.start_s - 0.2)
-            session.ptt_press()
-            await until(sound.end_s + 1.5)
-            released = session.now_s()
-            session.ptt_release()
-            await asyncio.sleep(0.5)
-            await asyncio.wait_for(session.wait_idle(), 30)
-        finally:
-            await session.stop()
+        released = await _talk_key_held(
+            session,
+            (asked.start_s - 0.3, asked.end_s + 0.4),
+            (sound.start_s - 0.2, sound.end_s + 1.5),
+        )
     answered = session.records[0]
     assert answered.user_text == _text("question")
     assert answered.heard_text == "About seven minutes."

@@ -350,19 +350,14 @@ async def test_a_background_call_dropped_by_never_mind_is_told_live_as_on_resume
     """A slow read goes on in the background; "never mind" drops it. ``--resume`` gave the
     model the call, with what came of it, in the turn that made it; the live model never
     had it, and answered "never mind" (and every turn after) not knowing of the call."""
-    from test_conversation_e2e import _memo_script, _slow_memo_settings
+    from test_conversation_e2e import _memo_script
 
     script = _memo_script(
         "The memo asks for forty two thousand euros.",
         SimTurn(transcript="Never mind, forget it.", reply="Okay."),
     )
-    scenario = compose(["budget", "question"], gaps_s=[4.0], tail_s=4.0)
-    session, _, _, _ = await _run(
-        tmp_path, scenario, script, _slow_memo_settings(4), with_tools=True
-    )
-    live = session.context.snapshot()["turns"]
+    session, live = await _memo_read_then_never_mind(tmp_path, script)
     asked = live[0]["messages"]
-    assert [m["role"] for m in asked] == ["user", "assistant", "tool", "assistant"]
     assert asked[1]["tool_calls"][0]["function"]["name"] == "docs__read_document"
     snapshot, _ = restore_state(session.log.path)
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
@@ -370,13 +365,27 @@ async def test_a_background_call_dropped_by_never_mind_is_told_live_as_on_resume
     assert resumed.snapshot()["turns"] == live
 
 
+async def _memo_read_then_never_mind(tmp_path, script: SimScript):
+    """The memo asked for, its slow read sent to the background, then "never mind" (the
+    second turn's words): the session and the turns of its context, the first checked to
+    hold the question, the call, its result and the answer."""
+    from test_conversation_e2e import _slow_memo_settings
+
+    scenario = compose(["budget", "question"], gaps_s=[4.0], tail_s=4.0)
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_memo_settings(4), with_tools=True
+    )
+    live = session.context.snapshot()["turns"]
+    roles = [m["role"] for m in live[0]["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    return session, live
+
+
 async def test_words_said_before_a_dropped_call_are_in_the_history_once(tmp_path):
     """The slow read went to the background after "Let me look at the memo."; "never mind"
     dropped it. Live, the call joined its turn with those words, before the answer that
     began with them: the model read them twice, and ``--resume`` (which keeps them once,
     with the call) gave it another history than the live one."""
-    from test_conversation_e2e import _slow_memo_settings
-
     read_memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
     script = SimScript(
         turns=[
@@ -389,13 +398,8 @@ async def test_words_said_before_a_dropped_call_are_in_the_history_once(tmp_path
             SimTurn(transcript="Never mind, forget it.", reply="Okay."),
         ]
     )
-    scenario = compose(["budget", "question"], gaps_s=[4.0], tail_s=4.0)
-    session, _, _, _ = await _run(
-        tmp_path, scenario, script, _slow_memo_settings(4), with_tools=True
-    )
-    live = session.context.snapshot()["turns"]
+    session, live = await _memo_read_then_never_mind(tmp_path, script)
     asked = live[0]["messages"]
-    assert [m["role"] for m in asked] == ["user", "assistant", "tool", "assistant"]
     assert asked[1]["content"] == "Let me look at the memo."
     assert "Let me look" not in asked[3]["content"]  # said once, with the call
     snapshot, _ = restore_state(session.log.path)

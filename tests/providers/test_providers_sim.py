@@ -7,7 +7,7 @@ import base64
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -938,6 +938,21 @@ async def test_llm_warm_readies_the_chat_resource_before_the_first_turn(sim):
         await llm.aclose()
 
 
+async def _done_with_our_loop_busy(work: Awaitable[Any], busy_s: float, stretch_s: float) -> None:
+    """Run ``work`` while this loop computes in ``stretch_s`` stretches (our own work on a
+    loaded machine), for up to ``busy_s``; then wait for it with a limit that only catches
+    a hang. A deadline timed by the loop's clock ran out in those stretches."""
+    task = asyncio.ensure_future(work)
+    await asyncio.sleep(0)  # (its first step: the connection is asked for)
+    busy_until = time.monotonic() + busy_s
+    while not task.done() and time.monotonic() < busy_until:
+        stretch_end = time.monotonic() + stretch_s
+        while time.monotonic() < stretch_end:  # our own work, holding the loop
+            pass
+        await asyncio.sleep(0)
+    await asyncio.wait_for(task, 60)
+
+
 async def test_llm_warm_is_not_failed_by_our_own_busy_loop(sim):
     """On a loaded machine the event loop is busy for seconds at start (the tool servers,
     the transcriber and the voice come up beside the check). The check's connect deadline
@@ -949,15 +964,7 @@ async def test_llm_warm_is_not_failed_by_our_own_busy_loop(sim):
 
     llm = _chat(sim)
     try:
-        warm = asyncio.ensure_future(llm.warm())
-        await asyncio.sleep(0)  # (its first step: the connection is asked for)
-        busy_until = time.monotonic() + 3 * _CONNECT_S
-        while not warm.done() and time.monotonic() < busy_until:
-            stretch_end = time.monotonic() + 0.5
-            while time.monotonic() < stretch_end:  # our own work, holding the loop
-                pass
-            await asyncio.sleep(0)
-        await asyncio.wait_for(warm, 60)  # (a limit that only catches a hang)
+        await _done_with_our_loop_busy(llm.warm(), 3 * _CONNECT_S, 0.5)
     finally:
         await llm.aclose()
 
@@ -968,15 +975,7 @@ async def test_voice_warm_is_not_failed_by_our_own_busy_loop(sim):
     "ElevenLabs did not answer in time" of a server that had answered."""
     tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url)
     try:
-        warm = asyncio.ensure_future(tts.warm())
-        await asyncio.sleep(0)
-        busy_until = time.monotonic() + 3 * tts.connect_timeout_s
-        while not warm.done() and time.monotonic() < busy_until:
-            stretch_end = time.monotonic() + 1.0
-            while time.monotonic() < stretch_end:  # our own work, holding the loop
-                pass
-            await asyncio.sleep(0)
-        await asyncio.wait_for(warm, 60)  # (a limit that only catches a hang)
+        await _done_with_our_loop_busy(tts.warm(), 3 * tts.connect_timeout_s, 1.0)
     finally:
         await tts.aclose()
 
@@ -986,15 +985,7 @@ async def test_stt_connect_is_not_failed_by_our_own_busy_loop(sim):
     the session said "Speech-to-text is not reachable yet" of a server that had answered."""
     stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", connect_timeout_s=2.0)
     try:
-        connect = asyncio.ensure_future(stt.connect())
-        await asyncio.sleep(0)
-        busy_until = time.monotonic() + 3 * stt.connect_timeout_s
-        while not connect.done() and time.monotonic() < busy_until:
-            stretch_end = time.monotonic() + 1.0
-            while time.monotonic() < stretch_end:  # our own work, holding the loop
-                pass
-            await asyncio.sleep(0)
-        await asyncio.wait_for(connect, 60)  # (a limit that only catches a hang)
+        await _done_with_our_loop_busy(stt.connect(), 3 * stt.connect_timeout_s, 1.0)
     finally:
         await stt.aclose()
 
