@@ -838,10 +838,10 @@ def _known_keys(loc: tuple[Any, ...]) -> str:
     # case first: difflib finds nothing near "LLM" among lower-case names, and a table
     # written as [LLM] or [Turn] is the commonest slip of someone used to INI files
     same = [n for n in names if n.casefold() == found.casefold()]
-    near = same or difflib.get_close_matches(found, names, n=1)
     known = f"known here: {', '.join(names)}"
     if same:
         return f"did you mean '{same[0]}'? (keys are case-sensitive) {known}"
+    near = difflib.get_close_matches(found, names, n=1)
     return f"did you mean '{near[0]}'? {known}" if near else known
 
 

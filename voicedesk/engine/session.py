@@ -1073,8 +1073,7 @@ class Session:
             # the rest of the interruption decides (resuming now would play the answer over
             # them, or on after "Thank you, | that was really helpful" read as a backchannel).
             going_on = (
-                (not turn.ended and self.detector.in_speech)
-                or (not turn.ended and self.mode == "push-to-talk")  # the key is held
+                (not turn.ended and self._heard.in_speech)  # speaking, or the key held
                 or turn.pending_commits > 0
                 or self._spoken_over_later(turn)
             )
