@@ -23,7 +23,9 @@ from voicedesk.config_secrets import hide_in_message
 log = logging.getLogger(__name__)
 
 EngineState = Literal["idle", "listening", "hearing", "thinking", "speaking", "tool", "muted"]
-EouReason = Literal["model", "transcript", "timeout", "ptt"]
+# "muted" and "mode": the person muted the microphone or switched the talk mode mid-turn
+# (``Session.set_muted``/``set_mode``); live only, never in a replay.
+EouReason = Literal["model", "transcript", "timeout", "ptt", "muted", "mode"]
 
 
 def now_ns() -> int:

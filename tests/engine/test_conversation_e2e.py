@@ -2343,22 +2343,23 @@ async def test_lines_typed_in_quick_succession_are_asked_in_the_order_typed(tmp_
     assert session.records[-1].heard_text == "Answer 2."
 
 
+async def _until_audio(session, t: float) -> None:
+    while session.now_s() < t:
+        await asyncio.sleep(0.005)
+
+
 async def _talk_key_held(session, *holds: tuple[float, float]) -> float:
     """Start ``session`` in push-to-talk; for each (press, release) in ``holds`` press the
     talk key and let it go then (audio time); wait for the session to be idle and stop it.
     When the key was last let go."""
 
-    async def until(t: float) -> None:
-        while session.now_s() < t:
-            await asyncio.sleep(0.005)
-
     await session.start()
     try:
         session.set_mode("push-to-talk")
         for press_s, release_s in holds:
-            await until(press_s)
+            await _until_audio(session, press_s)
             session.ptt_press()
-            await until(release_s)
+            await _until_audio(session, release_s)
             released = session.now_s()
             session.ptt_release()
         await asyncio.sleep(0.5)
@@ -2454,6 +2455,84 @@ async def test_no_answer_begins_while_the_talk_key_is_held_over_a_sound_without_
     assert answered.user_text == _text("question")
     assert answered.heard_text == "About seven minutes."
     assert answered.t["playback_start"] >= released
+
+
+@pytest.mark.parametrize("muted_at", ["mid-question", "in its pause"])
+async def test_muting_ends_the_turn_being_spoken_and_the_next_words_are_a_turn_of_their_own(
+    tmp_path, muted_at
+):
+    """Muted while a question is spoken, or in the pause before its turn was declared
+    over, the turn ends there with the words said so far, as a talk key let go does. Only
+    the speech detector was reset: the turn stayed open, a question in its pause was never
+    answered, and the next words after unmuting went on as that turn (answered as the
+    muted words were: a real transcriber had both)."""
+    scenario = compose(["weather", "question"], gaps_s=[2.0], tail_s=6.0)
+    first = scenario.turns[0]
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("weather"), reply="Sun."),
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, seen):
+        loop = asyncio.get_running_loop()
+        if muted_at == "in its pause":  # the speech heard over, the turn not yet decided
+            mute = functools.partial(session.set_muted, True)
+            session.bus.subscribe(_at_first(ev.SpeechStopped, lambda: loop.call_soon(mute)))
+        await session.start()
+        try:
+            if muted_at == "mid-question":
+                await _until_audio(session, first.start_s + 0.6)
+                session.set_muted(True)
+            await _until_audio(session, first.end_s + 1.0)
+            assert session.muted
+            session.set_muted(False)
+            await _until_audio(session, scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    muted, asked = session.records
+    assert (muted.eou_reason, muted.heard_text) == ("muted", "Sun.")
+    assert (asked.user_text, asked.heard_text) == (_text("question"), "About seven minutes.")
+    ended = [e for e in seen if isinstance(e, ev.TurnEnded)]
+    assert ended[0].reason == "muted" and ended[0].decided_s < first.end_s + 1.0
+
+
+@pytest.mark.parametrize("switched", ["to push-to-talk mid-question", "with the talk key held"])
+async def test_switching_the_talk_mode_ends_the_turn_being_spoken(tmp_path, switched):
+    """Switching between hands-free and push-to-talk while a question is spoken ends its
+    turn there, with its words: it stayed open (the detector alone was reset), never
+    answered, and the session was never idle again. Words going on at once, heard
+    hands-free after the talk key, are the same turn still."""
+    scenario = compose(["question"], tail_s=6.0)
+    placed = scenario.turns[0]
+    start, rest = "How long does it take", "to boil an egg?"
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=start, reply="About seven."),
+            SimTurn(transcript=rest, reply="About seven minutes."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, _):
+        await session.start()
+        try:
+            if switched == "with the talk key held":
+                session.set_mode("push-to-talk")
+                await _until_audio(session, placed.start_s - 0.3)
+                session.ptt_press()
+            await _until_audio(session, placed.start_s + 0.8)
+            flipped = "hands-free" if session.mode == "push-to-talk" else "push-to-talk"
+            session.set_mode(flipped)
+            await _until_audio(session, scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    if switched == "with the talk key held":
+        assert record.user_text == f"{start} {rest}" and record.heard_text
+    else:
+        assert (record.user_text, record.heard_text) == (start, "About seven.")
+        assert record.eou_reason == "mode"
 
 
 async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):

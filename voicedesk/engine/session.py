@@ -115,6 +115,10 @@ class _Turn:
         return " ".join(s for s in (self.earlier, *self.segments) if s).strip()
 
 
+# A turn the person ended themselves (``TurnDetector.end_now``), not a pause the detector
+# judged: committed at once, whether or not the VAD heard the speech stop.
+_ENDED_BY_THE_PERSON = frozenset({"ptt", "muted", "mode"})
+
 # A pause whose words need a continuation ("Set a timer for …") ends only with more speech or
 # the maximum wait, and a person usually goes on: an answer prepared at once would nearly
 # always be cancelled, a whole prompt paid for nothing. It is started this long before the
@@ -593,7 +597,9 @@ class Session:
 
     # ------------------------------------------------------------------ SessionControl
     def set_mode(self, mode: Mode) -> None:
-        self._release_held_answer()  # the detector's turn is dropped: its words will not come
+        self._end_open_turn("ptt" if self._ptt_open else "mode")
+        self._ptt_open = False
+        self._release_held_answer()
         self.mode = mode
         self.detector.mode = mode  # push-to-talk turns end on the key, never on silence
         self.detector.reset()
@@ -610,10 +616,19 @@ class Session:
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
         if muted:
+            self._end_open_turn("muted")
             self._release_held_answer()
             self.detector.reset()
             self._stt_streaming = False
         self._set_state("muted" if muted else "listening")
+
+    def _end_open_turn(self, reason: str) -> None:
+        """End the turn being spoken where the person muted the microphone or switched the
+        mode, with the words said so far, as a talk key let go does. Only the detector was
+        reset: the session's turn stayed open, so the next speech after it (unmuted) went
+        on as that turn, and was answered as the muted words were (the transcript of both),
+        or the turn in its pause never ended and its question went unanswered."""
+        self._handle_signals(self.detector.end_now(self._last_block_s, reason))
 
     def interrupt(self) -> None:
         speaking = self._speaking
@@ -983,8 +998,12 @@ class Session:
                 text="" if turn.backchannel else turn.text,
             )
         )
-        if sig.reason == "ptt" and turn.pending_commits == 0 and turn.words_end is None:
-            # push-to-talk released with no speech stop at all: commit now
+        if (
+            sig.reason in _ENDED_BY_THE_PERSON
+            and turn.pending_commits == 0
+            and turn.words_end is None
+        ):
+            # ended by the person (``end_now``) with no speech stop at all: commit now
             turn.pending_commits += 1
             rec.mark("speech_end", sig.audio_s)
             self._spawn(self._commit(turn))

@@ -8,7 +8,8 @@ live and on a virtual clock (``voicedesk replay``). The engine reads its signals
                     LLM *preemptively*; the end-of-turn model is asked after ``stop_ms``,
 - ``speech_resume`` the person went on inside the same turn: cancel that generation,
 - ``eou_check``     a model verdict (for the UI and replay),
-- ``turn_end``      the turn is over (reason ``model``, ``transcript``, ``timeout`` or ``ptt``).
+- ``turn_end``      the turn is over (reason ``model``, ``transcript``, ``timeout`` or ``ptt``;
+                    live also ``muted``, ``mode``: ``end_now``).
 
 Policy, in order: a transcript that stops on a word needing a continuation ("the", "and",
 "called", "um") never ends the turn before the maximum wait; a weaker dangling word ("to",
@@ -380,18 +381,23 @@ class TurnDetector:
         return [TurnSignal("speech_start", audio_s=audio_s, start_s=audio_s)]
 
     def ptt_release(self, audio_s: float) -> list[TurnSignal]:
-        """The turn ends at the key's release. Speech still going on then stops there
-        first, so its last words are committed as a pause's are (``_held_key_pauses``).
-        So does speech begun after a pause that the VAD has not yet called speech (it
-        wants ``turn.start_ms`` of it): let go then, those words were never committed,
-        and the turn was answered without them."""
+        """The turn ends at the key's release (``end_now``)."""
+        return self.end_now(audio_s, "ptt")
+
+    def end_now(self, audio_s: float, reason: str) -> list[TurnSignal]:
+        """The person ends the turn here: the talk key let go, the microphone muted, the
+        mode switched. Speech still going on then stops there first, so its last words are
+        committed as a pause's are (``_held_key_pauses``). So does speech begun after a
+        pause that the VAD has not yet called speech (it wants ``turn.start_ms`` of it):
+        ended then, those words were never committed, and the turn was answered without
+        them."""
         if self._state == "idle":
             return []
         signals = []
         if self._state == "speech" or self.segmenter.speech_beginning:
             signals.append(TurnSignal("speech_stop", audio_s=audio_s, end_s=audio_s))
         self._end_s = audio_s
-        return [*signals, self._finish(audio_s, "ptt", None)]
+        return [*signals, self._finish(audio_s, reason, None)]
 
     # ------------------------------------------------------------------ policy
     def _submit_model(self) -> None:
