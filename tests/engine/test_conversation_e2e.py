@@ -2413,6 +2413,24 @@ async def test_words_after_a_pause_with_the_talk_key_held_are_in_the_answer(tmp_
     assert [e.reason for e in seen if isinstance(e, ev.TurnEnded)] == ["ptt"]
 
 
+async def test_a_pause_after_a_dangling_word_with_the_talk_key_held_asks_nothing_yet(tmp_path):
+    """Dictating with the key held, a pause after "and" is the person going on: no answer
+    is prepared there (hands-free holds such a pause too). One was, at every such pause,
+    and cancelled at the next word: a whole request paid for nothing each time. A pause
+    after words that read as whole still prepares one, ready at the release."""
+    scenario = compose(["weather", "question"], gaps_s=[0.6], tail_s=6.0)
+    first, second = scenario.turns
+    start, rest = "Write to Bob and", "tell him I will be late."
+    script = SimScript(turns=[SimTurn(transcript=start, continued=[rest], reply="Done.")])
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _):
+        released = await _talk_key_held(session, (first.start_s - 0.3, second.end_s + 0.8))
+    (record,) = session.records
+    assert (record.user_text, record.heard_text) == (f"{start} {rest}", "Done.")
+    asked = [r for r in server.requests if r.provider == "llm"]
+    assert len(asked) == 1, [json.dumps(r.body)[-120:] for r in asked]
+    assert record.t["llm_request"] < released  # the whole one still prepared in its pause
+
+
 @pytest.mark.parametrize("held_s", [-0.4, 0.0])
 async def test_the_talk_key_let_go_while_speaking_still_has_the_last_words(tmp_path, held_s):
     """Let go mid-word (or on the last), the speech stops at the release and its last

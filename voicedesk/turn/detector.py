@@ -153,12 +153,12 @@ class TurnDetector:
     @property
     def holds_to_max_wait(self) -> bool:
         """In a pause whose words need a continuation ("… for", "… and um"): only more
-        speech or the maximum wait (``max_wait_s``) can end the turn."""
+        speech or the maximum wait (``max_wait_s``) can end the turn. With the talk key held
+        the key ends it, but the words say the same: the person is going on, and an answer
+        prepared at every such pause of a dictation was a request cancelled at the next
+        word (the engine prepares it as late as hands-free, ``PREPARE_AHEAD_S``)."""
         return (
-            self.mode != "push-to-talk"
-            and self._state == "pause"
-            and self._cue is not None
-            and self._cue.verdict == "incomplete"
+            self._state == "pause" and self._cue is not None and self._cue.verdict == "incomplete"
         )
 
     @property
