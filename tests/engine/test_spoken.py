@@ -280,6 +280,11 @@ CASES = [
         "Use 16 to 9 or 4 to 3 at 3:30, John 3:16. 2 to the power of 10 is 1024, x to the "
         "power of 2, (a+b) to the power of 2, a ^ b.",
     ),
+    # a product without blanks: Piper said "x asterisk y"; a glob's star stays
+    (
+        "x*y, 2*3 or 1.5*2, a*b*c; src/*.py",
+        "x times y, 2 times 3 or 1.5 times 2, a times b times c; *.py",
+    ),
     # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
     (
         "A claim.[^1] More[^note].\n\n[^1]: A source.\n[^note]: B. See [^1](x), [^ or [^].",

@@ -74,6 +74,8 @@ def _spoken(answer: str) -> str:
         # ... "your score is 95 100", "the ratio was 16 colon 9"
         ("Your score is 95/100.", "95 out of (100|a hundred|one hundred)"),
         ("The ratio is 16:9.", "(16|sixteen) to (9|nine)"),
+        # ... "compute xy first"
+        ("Compute x*y first.", "compute x times y"),
         # ... "this is a claim one one a source"
         ("This is a claim.[^1]\n\n[^1]: A source.", "claim footnote (1|one) a source"),
     ],

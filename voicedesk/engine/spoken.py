@@ -55,7 +55,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   ("94105-1234") too, and
   an ISO date ("2026-12-06", "2026-12-06T14:30Z") by its month's name ("December 6, 2026,
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
-- a power ("2^10") "to the power of", a ratio ("16:9") "to", a count's scale letter ("1.2M",
+- a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") "to": Piper said "to 10", "16 colon 9",
@@ -153,6 +153,8 @@ _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
 # a ratio or a score with a colon ("16:9", "3:1"): Piper said "sixteen colon nine". A time
 # has two digits after its colon ("3:30"), a verse too ("John 3:16"): those stay.
 _RATIO = re.compile(r"(\d{1,3}):(\d)")
+# a product written without blanks ("x*y", "2*3", "a*b*c"), its star said "times"
+_PRODUCT = re.compile(r"\w+(?:\.\d+)?(?:\*\w+(?:\.\d+)?)+")
 # a footnote's reference ("a claim.[^1]"), said as nothing (Piper said "one" for it), and
 # its text at a line's start ("[^1]: A source."), said "Footnote 1: A source."
 _FOOTNOTE = re.compile(r"\[\^([^\]\s]{1,20})\]")
@@ -936,6 +938,8 @@ def _spoken_token(
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
     if (version := _VERSION.fullmatch(core)) is not None:
         return core, f"version {version.group(1) or version.group(2)}"  # "v1.2.3"
+    if _PRODUCT.fullmatch(core):
+        return core, core.replace("*", " times ")  # "x*y": Piper said "x asterisk y"
     if (ratio := _RATIO.fullmatch(core)) is not None:
         return core, f"{ratio.group(1)} to {ratio.group(2)}"  # "16:9"
     if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
