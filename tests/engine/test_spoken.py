@@ -285,6 +285,27 @@ CASES = [
         "x*y, 2*3 or 1.5*2, a*b*c; src/*.py",
         "x times y, 2 times 3 or 1.5 times 2, a times b times c; *.py",
     ),
+    # a temperature's scale in full: Piper said "degrees F", "degrees C"
+    (
+        "It's 72°F, -5 °C, 20-25°C or 1°C; a 45° angle, 1°Celsius.",
+        "It's 72 degrees Fahrenheit, -5 degrees Celsius, 20 to 25 degrees Celsius or 1 degree "
+        "Celsius; a 45° angle, 1°Celsius.",
+    ),
+    # days of a range in full, hours and minutes, feet and inches: heard "Montfry",
+    # "1H30M", "5-11"; "Sun" and "30m" alone stay
+    (
+        "Open Mon–Fri, Tue-Thu; Sun is out. Cook 1h 30m, 1h30m or 2h, 30m away. "
+        "He is 5'11\" tall, the 90's.",
+        "Open Monday to Friday, Tuesday to Thursday; Sun is out. Cook 1 hour 30 minutes, 1 hour "
+        "30 minutes or 2 hours, 30m away. He is 5 foot 11 tall, the 90's.",
+    ),
+    # a time on the hour: Piper said "nine zero zero"; a trillion: "1.5 dollarsT"
+    (
+        "Open 9:00–17:00, 9:00 am or 9:00am, 12:00 noon; not 0:00, 99:00 nor 3:30. "
+        "Debt: $1.5T. Mt. Fuji, Ave. Q.",
+        "Open 9 o'clock to 17 hundred, 9 am or 9 am, 12 o'clock noon; not 0:00, 99:00 nor "
+        "3:30. Debt: 1.5 trillion dollars. Mount Fuji, Avenue Q.",
+    ),
     # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
     (
         "A claim.[^1] More[^note].\n\n[^1]: A source.\n[^note]: B. See [^1](x), [^ or [^].",
@@ -293,7 +314,7 @@ CASES = [
     # a time's range: "8am–5pm" was said "8am 5pm"
     (
         "Open 8am–5pm, 9 AM–5 PM or 9 a.m.–5 p.m.; Mon–Fri.",
-        "Open 8am to 5pm, 9 AM to 5 PM or 9 a.m. to 5 p.m.; Mon–Fri.",
+        "Open 8am to 5pm, 9 AM to 5 PM or 9 a.m. to 5 p.m.; Monday to Friday.",
     ),
     # a multiplier: Piper said "three ex faster"; in algebra, a variable's or a number's
     # "x" stays ("3x + 2", "x2", "x86", "0x1F")

@@ -58,8 +58,11 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
-  a dash after a time's "am" or "pm" ("8am–5pm") "to": Piper said "to 10", "16 colon 9",
-  "one point two M", "vee one point two point three", "I E", "V S", "P P".
+  a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
+  the days in full, a time on the hour ("9:00") "9 o'clock", "°F" and "°C" in full, "1h 30m"
+  "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
+  colon 9", "1.2M", "be 1.2.3", "IDI", "BS", "CPP", "Montfry", "9-0-0", "degrees F",
+  "1H30M", "5-11".
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
@@ -141,18 +144,52 @@ _ABBREVIATIONS = {
     "vs": "versus",
     "pp.": "pages",
     "approx.": "approximately",
+    "mt.": "Mount",
+    "ave.": "Avenue",
 }
 # A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
 # Piper said "one point two M", "three B". Only M and B: "5K" is as often a race or a
 # screen as five thousand, and "2.5GB" is a unit.
 _COUNT_SCALE = re.compile(r"(\d+(?:\.\d+)?)(M|B|bn)")
 _COUNT_SCALES = {"M": "million", "B": "billion", "bn": "billion"}
+# a time on the hour ("9:00", "17:00", "9:00am"): Piper said "nine zero zero", heard
+# "9-0-0"; a reader says "9 o'clock" ("9 am" with its am or pm, "17 hundred" past noon)
+_ON_THE_HOUR = re.compile(r"(\d{1,2}):00([AaPp]\.?[Mm]\.?)?")
+_AM_PM_AFTER = re.compile(r"[ \t]*[AaPp]\.?[Mm]\b")
+_AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
 # a version ("v1.2.3", "v2", "V1.0"): Piper said "vee one point two", heard "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
 # a ratio or a score with a colon ("16:9", "3:1"): Piper said "sixteen colon nine". A time
 # has two digits after its colon ("3:30"), a verse too ("John 3:16"): those stay.
 _RATIO = re.compile(r"(\d{1,3}):(\d)")
+# a temperature's scale after its degree sign
+_DEGREES = {"F": "Fahrenheit", "C": "Celsius"}
+_FEET_INCHES = re.compile(r"'(\d{1,2})[\"″]")
+# a day of the week written short beside a range's dash ("Mon–Fri", "Mon-Fri"): said in
+# full, the dash "to" (Piper said "Mon Fri", heard "Montfry"); alone, "Sun" and "Sat" are
+# words, so they stay
+_WEEKDAYS = {
+    "Mon": "Monday",
+    "Tue": "Tuesday",
+    "Tues": "Tuesday",
+    "Wed": "Wednesday",
+    "Thu": "Thursday",
+    "Thur": "Thursday",
+    "Thurs": "Thursday",
+    "Fri": "Friday",
+    "Sat": "Saturday",
+    "Sun": "Sunday",
+}
+_WEEKDAY = "(?:" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + ")"
+_WEEKDAY_RANGE = re.compile(rf"({_WEEKDAY})-({_WEEKDAY})")
+_WEEKDAY_BEFORE_DASH = re.compile(rf"\b{_WEEKDAY}\Z")
+_WEEKDAY_AFTER_DASH = re.compile(rf"\b{_WEEKDAY}[ \t]*–[ \t]*\Z")
+# a duration in hours and minutes ("1h 30m", "1h30m", "2h"): Piper said "1H30M"; "30m"
+# alone may be meters, so minutes only after hours
+_HOURS = re.compile(r"(\d+)h(?:(\d+)m(?:in)?)?")
+_MINUTES_AFTER_HOURS = re.compile(r"\d+h[ \t]+\Z")
+_MINUTES = re.compile(r"(\d+)m(?:in)?")
 # a product written without blanks ("x*y", "2*3", "a*b*c"), its star said "times"
 _PRODUCT = re.compile(r"\w+(?:\.\d+)?(?:\*\w+(?:\.\d+)?)+")
 # a footnote's reference ("a claim.[^1]"), said as nothing (Piper said "one" for it), and
@@ -171,11 +208,11 @@ _ABOUT = re.compile(r"~(?=[$€£¥]?\d)")
 # dollars 50", "1.2 million dollars". A scale word after a blank is waited for.
 _CURRENCY = {"$": ("dollar", "dollars"), "€": ("euro", "euros"), "£": ("pound", "pounds")}
 _CURRENCY["¥"] = ("yen", "yen")
-_SCALES = {"k": "thousand", "m": "million", "b": "billion", "bn": "billion"}
+_SCALES = {"k": "thousand", "m": "million", "b": "billion", "bn": "billion", "t": "trillion"}
 _SCALE_WORDS = ("thousand", "million", "billion", "trillion")
 _AMOUNT = re.compile(
     r"([$€£¥])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
-    r"(?:(bn|[kKmMbB])\b|[ \t]+(thousand|million|billion|trillion)\b)?"
+    r"(?:(bn|[kKmMbBtT])\b|[ \t]+(thousand|million|billion|trillion)\b)?"
 )
 # what may still become an amount's scale word: "$5 mil"
 _MAY_SCALE = re.compile(r"[ \t]+[a-z]*\Z")
@@ -593,8 +630,10 @@ class SpokenText:
             if amount is not False:
                 return amount
         # (a time's "am" or "pm" too: "8am–5pm" was said "8am 5pm")
+        weekday = _WEEKDAY_BEFORE_DASH.search(self._shown_tail) is not None  # "Mon–Fri"
         after_number = (
             self._before.isdigit()
+            or weekday
             or self._before == "%"
             or re.search(r"\d[ \t]?[ap]\.?m\.?\Z", self._shown_tail, re.IGNORECASE) is not None
         )
@@ -604,7 +643,7 @@ class SpokenText:
         if (ch == _RANGE_DASH and after_number) or hyphen:
             if len(text) == 1 and not final:
                 return None  # a number may follow
-            if text[1:2].isdigit() or text[1:2] in _CURRENCY:
+            if text[1:2].isdigit() or text[1:2] in _CURRENCY or (weekday and text[1:2].isalpha()):
                 return ch, " to "
         if ch == "/" and self._shown == self._amount_to:
             unit = _PER_UNIT.match(text)  # "$5/month": "5 dollars per month"
@@ -620,6 +659,22 @@ class SpokenText:
                 return None
             if text[1:2].isdigit() or text[1:2].isalpha():
                 return ch, " to the power of "
+        if ch == "°" and (self._before.isdigit() or self._before in " \t"):
+            # a temperature's scale ("72°F", "-5 °C"): Piper said "degrees F", "degrees C"
+            if len(text) < 3 and not final:
+                return None  # "°F" may go on ("°Fahrenheit")
+            scale = _DEGREES.get(text[1:2])
+            if scale is not None and not text[2:3].isalpha():
+                blank = "" if self._last_said.isspace() else " "
+                one = re.search(r"(?<![\d.])1[ \t]*\Z", self._shown_tail) is not None
+                return text[:2], f"{blank}{'degree' if one else 'degrees'} {scale}"
+        if ch == "'" and self._before.isdigit():
+            # a height in feet and inches ("5'11\""): Piper said "5 11", heard "5-11"
+            height = _FEET_INCHES.match(text)
+            if height is not None:
+                return height.group(), f" foot {height.group(1)}"
+            if not final and re.fullmatch(r"'\d{0,2}", text):
+                return None
         if ch == _MULTIPLY:  # "3×4", "×2": Piper said nothing for it, or "multiplication"
             if len(text) == 1 and not final:
                 return None
@@ -667,6 +722,8 @@ class SpokenText:
         after = text[len(word) :]
         if not final and _TIMES_AFTER.fullmatch(word) and not after.strip(" \t"):
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
+        if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
+            return None  # "9:00 " may be "9:00 am", said "9 am"
         orders = self._date_orders
         order = next(iter(orders)) if len(orders) == 1 else None  # (both: none is plain)
         if (date := _SLASH_DATE.fullmatch(word.rstrip(".:~-"))) is not None:
@@ -938,8 +995,24 @@ def _spoken_token(
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
     if (version := _VERSION.fullmatch(core)) is not None:
         return core, f"version {version.group(1) or version.group(2)}"  # "v1.2.3"
+    if (days := _WEEKDAY_RANGE.fullmatch(core)) is not None:
+        return core, f"{_WEEKDAYS[days.group(1)]} to {_WEEKDAYS[days.group(2)]}"  # "Mon-Fri"
+    if core in _WEEKDAYS and (after[:1] == "–" or _WEEKDAY_AFTER_DASH.search(before)):
+        return core, _WEEKDAYS[core]  # "Mon–Fri"
+    if (hours := _HOURS.fullmatch(core)) is not None:
+        said = _counted(hours.group(1), "hour")  # "1h 30m", "1h30m"
+        return core, said + (f" {_counted(hours.group(2), 'minute')}" if hours.group(2) else "")
+    if (minutes := _MINUTES.fullmatch(core)) is not None and _MINUTES_AFTER_HOURS.search(before):
+        return core, _counted(minutes.group(1), "minute")
     if _PRODUCT.fullmatch(core):
         return core, core.replace("*", " times ")  # "x*y": Piper said "x asterisk y"
+    if (hour := _ON_THE_HOUR.fullmatch(core)) is not None and 1 <= int(hour.group(1)) <= 24:
+        number = int(hour.group(1))
+        if hour.group(2):
+            return core, f"{number} {hour.group(2)}"  # "9:00am": "9 am"
+        if _AM_PM_AFTER.match(after):
+            return core, str(number)  # "9:00 am"
+        return core, f"{number} o'clock" if number <= 12 else f"{number} hundred"
     if (ratio := _RATIO.fullmatch(core)) is not None:
         return core, f"{ratio.group(1)} to {ratio.group(2)}"  # "16:9"
     if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
@@ -973,6 +1046,11 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _counted(number: str, unit: str) -> str:
+    """ "1 hour", "2 hours"."""
+    return f"{number} {unit}" if number == "1" else f"{number} {unit}s"
 
 
 def _is_phone(phone: re.Match[str]) -> bool:
