@@ -230,7 +230,7 @@ CASES = [
     ),
     # a date with slashes by its month's name where its order is plain (Piper said
     # "12-25-20-5-2026"); "3/4/2026" may be March 4 or April 3: with both orders in the
-    # answer it is its numbers (it was "3/4/2026", heard "three quarters 2026"), and no
+    # answer it is its numbers (it was "3/4/2026", heard "3-slash4-2026"), and no
     # date is no date
     (
         "On 12/25/2026, 25/12/2026 or 5/5/2026; not 3/4/2026, 2/30/2026 nor 13/13/2026.",

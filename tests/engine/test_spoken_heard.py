@@ -76,12 +76,12 @@ def _spoken(answer: str) -> str:
         ("The ratio is 16:9.", "(16|sixteen) to (9|nine)"),
         # ... "compute xy first"
         ("Compute x*y first.", "compute x times y"),
-        # ... "it is 72 degrees f outside", "open month 5", "cook for 1h30m", "it s 5 11"
+        # ... "it is 72 degrees f outside", "open montfry", "cook for 1h30m", "it s 5 11"
         ("It is 72°F outside.", "degrees fahrenheit"),
         ("Open Mon–Fri.", "monday to friday"),
         ("Cook for 1h 30m.", "(1|one) hour (and )?(30|thirty) minutes"),
         ("He is 5'11\" tall.", "(5|five) foot (11|eleven)"),
-        # ... "open from 9 0 0 to 17 0 0", "that s 1 5t in debt", "and t everest"
+        # ... "open from 9 0 0 to 5 0 0", "that s 1 5t in debt", "climatety everest"
         ("Open from 9:00 to 5:00.", "(9|nine) o ?clock"),
         ("That's $1.5T in debt.", "trillion"),
         ("Climb Mt. Everest.", "mount everest"),

@@ -135,9 +135,9 @@ _FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
-# Latin and page abbreviations a careful reader expands: Piper said "i.e." as letters
-# (heard "IDI"), "vs." as "vee ess" (heard "BS"), "pp." as "pee pee" (heard "CPP"). (Piper
-# reads "e.g.", "etc.", "Dr." and "St." as their words already.)
+# Abbreviations a careful reader expands: Whisper heard Piper's "i.e." as "IDI", "vs." as
+# "BS", "pp." as "CPP", "Mt." as "T" and "Ave." as "Abe". (Piper reads "e.g.", "etc.",
+# "Dr." and "St." as their words already.)
 _ABBREVIATIONS = {
     "i.e.": "that is",
     "vs.": "versus",
@@ -148,26 +148,25 @@ _ABBREVIATIONS = {
     "ave.": "Avenue",
 }
 # A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
-# Piper said "one point two M", "three B". Only M and B: "5K" is as often a race or a
+# Whisper heard Piper's reading as "1.2M users", "3 B parameters". Only M and B: "5K" is as often a race or a
 # screen as five thousand, and "2.5GB" is a unit.
 _COUNT_SCALE = re.compile(r"(\d+(?:\.\d+)?)(M|B|bn)")
 _COUNT_SCALES = {"M": "million", "B": "billion", "bn": "billion"}
-# a time on the hour ("9:00", "17:00", "9:00am"): Piper said "nine zero zero", heard
-# "9-0-0"; a reader says "9 o'clock" ("9 am" with its am or pm, "17 hundred" past noon)
+# a time on the hour ("9:00", "17:00", "9:00am"): Whisper heard Piper's "9:00" as "9-0-0"; a reader says "9 o'clock" ("9 am" with its am or pm, "17 hundred" past noon)
 _ON_THE_HOUR = re.compile(r"(\d{1,2}):00([AaPp]\.?[Mm]\.?)?")
 _AM_PM_AFTER = re.compile(r"[ \t]*[AaPp]\.?[Mm]\b")
 _AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
-# a version ("v1.2.3", "v2", "V1.0"): Piper said "vee one point two", heard "be 1.2.3";
+# a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
-# a ratio or a score with a colon ("16:9", "3:1"): Piper said "sixteen colon nine". A time
+# a ratio or a score with a colon ("16:9", "3:1"): Whisper heard "16 colon 9". A time
 # has two digits after its colon ("3:30"), a verse too ("John 3:16"): those stay.
 _RATIO = re.compile(r"(\d{1,3}):(\d)")
 # a temperature's scale after its degree sign
 _DEGREES = {"F": "Fahrenheit", "C": "Celsius"}
 _FEET_INCHES = re.compile(r"'(\d{1,2})[\"″]")
 # a day of the week written short beside a range's dash ("Mon–Fri", "Mon-Fri"): said in
-# full, the dash "to" (Piper said "Mon Fri", heard "Montfry"); alone, "Sun" and "Sat" are
+# full, the dash "to" (Whisper heard Piper's "Mon–Fri" as "Montfry"); alone, "Sun" and "Sat" are
 # words, so they stay
 _WEEKDAYS = {
     "Mon": "Monday",
@@ -185,14 +184,14 @@ _WEEKDAY = "(?:" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + ")"
 _WEEKDAY_RANGE = re.compile(rf"({_WEEKDAY})-({_WEEKDAY})")
 _WEEKDAY_BEFORE_DASH = re.compile(rf"\b{_WEEKDAY}\Z")
 _WEEKDAY_AFTER_DASH = re.compile(rf"\b{_WEEKDAY}[ \t]*–[ \t]*\Z")
-# a duration in hours and minutes ("1h 30m", "1h30m", "2h"): Piper said "1H30M"; "30m"
+# a duration in hours and minutes ("1h 30m", "1h30m", "2h"): heard "1H30M"; "30m"
 # alone may be meters, so minutes only after hours
 _HOURS = re.compile(r"(\d+)h(?:(\d+)m(?:in)?)?")
 _MINUTES_AFTER_HOURS = re.compile(r"\d+h[ \t]+\Z")
 _MINUTES = re.compile(r"(\d+)m(?:in)?")
 # a product written without blanks ("x*y", "2*3", "a*b*c"), its star said "times"
 _PRODUCT = re.compile(r"\w+(?:\.\d+)?(?:\*\w+(?:\.\d+)?)+")
-# a footnote's reference ("a claim.[^1]"), said as nothing (Piper said "one" for it), and
+# a footnote's reference ("a claim.[^1]"), said as nothing (heard "one, one" with its text), and
 # its text at a line's start ("[^1]: A source."), said "Footnote 1: A source."
 _FOOTNOTE = re.compile(r"\[\^([^\]\s]{1,20})\]")
 _FOOTNOTE_START = re.compile(r"\[(?:\^[^\]\s]{0,20})?\Z")
@@ -326,8 +325,8 @@ _PLACE_IN_SERIES = re.compile(
 # a month ("3/4/2026") and differ, a careful reader who does not know the writer's order
 # reads out the numbers as written, "3 4 2026", and leaves the order to the listener, who
 # knows it as well as a reader of the text would: a month's name would be a guess, wrong
-# for half the world, and said as written Piper read "3/4" as "three quarters" (Whisper
-# heard "three quarters 2026"). An earlier date of the same answer whose order was plain
+# for half the world, and said as written Whisper heard Piper's reading as
+# "3-slash4-2026". An earlier date of the same answer whose order was plain
 # tells it, as it tells a reader: after "12/25/2026", "3/4/2026" is March 4.
 _SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 DateOrder = Literal["month first", "day first"]
@@ -654,13 +653,13 @@ class SpokenText:
                 self._amount_to = self._shown + unit.end()  # "$20/user/mo": per user per month
                 return unit.group(), " per " + _UNITS_SAID.get(word.lower(), word)
         if ch == "^" and (self._before.isalnum() or self._before == ")"):
-            # a power ("2^10", "x^2"): Piper said "2 10", heard "to 10"
+            # a power ("2^10", "x^2"): Whisper heard Piper's "2^10" as "to 10"
             if len(text) == 1 and not final:
                 return None
             if text[1:2].isdigit() or text[1:2].isalpha():
                 return ch, " to the power of "
         if ch == "°" and (self._before.isdigit() or self._before in " \t"):
-            # a temperature's scale ("72°F", "-5 °C"): Piper said "degrees F", "degrees C"
+            # a temperature's scale ("72°F", "-5 °C"): heard "degrees F", "degrees C"
             if len(text) < 3 and not final:
                 return None  # "°F" may go on ("°Fahrenheit")
             scale = _DEGREES.get(text[1:2])
@@ -669,7 +668,7 @@ class SpokenText:
                 one = re.search(r"(?<![\d.])1[ \t]*\Z", self._shown_tail) is not None
                 return text[:2], f"{blank}{'degree' if one else 'degrees'} {scale}"
         if ch == "'" and self._before.isdigit():
-            # a height in feet and inches ("5'11\""): Piper said "5 11", heard "5-11"
+            # a height in feet and inches ("5'11\""): heard "5-11"
             height = _FEET_INCHES.match(text)
             if height is not None:
                 return height.group(), f" foot {height.group(1)}"
@@ -1005,7 +1004,7 @@ def _spoken_token(
     if (minutes := _MINUTES.fullmatch(core)) is not None and _MINUTES_AFTER_HOURS.search(before):
         return core, _counted(minutes.group(1), "minute")
     if _PRODUCT.fullmatch(core):
-        return core, core.replace("*", " times ")  # "x*y": Piper said "x asterisk y"
+        return core, core.replace("*", " times ")  # "x*y" was "xy": its star was dropped
     if (hour := _ON_THE_HOUR.fullmatch(core)) is not None and 1 <= int(hour.group(1)) <= 24:
         number = int(hour.group(1))
         if hour.group(2):
