@@ -264,9 +264,10 @@ CASES = [
     ),
     # abbreviations a careful reader expands: Piper said "IDI", "BS", "CPP 4-7"
     (
-        "Python vs. Go, or C vs Rust, i.e. fast; see pp. 4–7, approx. 5 mins; e.g. this.",
+        "Python vs. Go, or C vs Rust, i.e. fast; see pp. 4–7, approx. 5 mins; e.g. this. "
+        "Vs. VS Code, I.E. that.",
         "Python versus Go, or C versus Rust, that is fast; see pages 4 to 7, approximately 5 "
-        "mins; e.g. this.",
+        "mins; e.g. this. versus VS Code, that is that.",
     ),
     # a count's scale letter, a version, a ratio, a power: Piper said "one point two M",
     # "be 1.2.3", "16 colon 9", "to 10"

@@ -960,7 +960,9 @@ def _spoken_token(
     follows the word, as far as it has come; ``before``: the shown text just before it
     ("Step " makes "1/3" a place in a series); ``date_order``: the order of day and month
     an earlier date of the answer showed."""
-    if (short := _ABBREVIATIONS.get(word.lower())) is not None:
+    # (as written, or in capitals with its dots: "VS Code" is no "versus")
+    short = _ABBREVIATIONS.get(word if not word.endswith(".") else word.lower())
+    if short is not None:
         return word, short  # ("i.e." takes its own dots: they end no sentence)
     tail = _TOKEN_TAIL.search(word)
     core = word[: tail.start()] if tail is not None else word
