@@ -286,6 +286,11 @@ CASES = [
         "x*y, 2*3 or 1.5*2, a*b*c; src/*.py",
         "x times y, 2 times 3 or 1.5 times 2, a times b times c; *.py",
     ),
+    # a count per a span of time: heard "3 slash month"
+    (
+        "Pay 3/month, 2/day or 5/hr; 24/7, 1/2.",
+        "Pay 3 per month, 2 per day or 5 per hour; 24 7, one half.",
+    ),
     # a temperature's scale in full: Piper said "degrees F", "degrees C"
     (
         "It's 72°F, -5 °C, 20-25°C or 1°C; a 45° angle, 1°Celsius.",

@@ -85,6 +85,8 @@ def _spoken(answer: str) -> str:
         ("Open from 9:00 to 5:00.", "(9|nine) o ?clock"),
         ("That's $1.5T in debt.", "trillion"),
         ("Climb Mt. Everest.", "mount everest"),
+        # ... "pay 3 slash month"
+        ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"
         ("This is a claim.[^1]\n\n[^1]: A source.", "claim footnote (1|one) a source"),
     ],

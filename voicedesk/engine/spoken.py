@@ -46,7 +46,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   a series ("Step 1/3") "1 of 3", a date ("12/25/2026") by its month's name where its
   order is plain or an earlier date showed it, else by its numbers ("3 4 2026"), "and/or"
   "and or", and after an amount
-  "per" ("$5/month" "5 dollars per month", "$20/user/mo" "… per user per month"), and so
+  "per" ("$5/month" "5 dollars per month", "$20/user/mo" "… per user per month"; "3/month"
+  "3 per month"), and so
   after a number in a rate ("60 km/h" "60 kilometers per hour", "100 req/s"): Piper said
   "slash" in each; a multiplier before
   a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
@@ -346,6 +347,10 @@ _MULTIPLY = "×"
 # after an amount, a slash and a unit ("$5/month", "$20/user"): Piper said "slash"
 _PER_UNIT = re.compile(r"/([A-Za-z]+)")
 _UNITS_SAID = {"mo": "month", "yr": "year", "hr": "hour", "wk": "week"}
+# ...and after a bare count ("3/month", "2/day", "5/hr"): heard "3 slash month"
+_PER_TIME = re.compile(
+    r"(\d[\d,.]*)/(month|year|week|day|hour|minute|second|mo|yr|wk|hr|min|sec)", re.IGNORECASE
+)
 # A rate after a number ("60 km/h", "100 req/s", "5 tokens/sec", "2 MB/s"): Piper said "60
 # k m slash h", "rex slash s". Its slash is said "per", and the units a listener knows
 # only in full are said so; not without a number before it ("km/h" alone may be the
@@ -988,6 +993,9 @@ def _spoken_token(
         rest = core[1:]  # "~5 pm": Piper said "tilde 5"; "~$20": "tilde dollar twenty"
         amount = _AMOUNT.fullmatch(rest)
         return core, "about " + (_amount_said(amount) if amount else _spoken_token(rest)[1])
+    if (per := _PER_TIME.fullmatch(core)) is not None:
+        unit = per.group(2).lower()
+        return core, f"{per.group(1)} per {_UNITS_SAID.get(unit, _PER_SAID.get(unit, unit))}"
     if (abbreviation := _SAID_AS.get(core.lower())) is not None:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
