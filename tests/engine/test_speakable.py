@@ -207,6 +207,11 @@ def test_a_list_mark_waits_only_for_the_next_delta() -> None:
         ("x *y* z and *", "x y z and "),
         ("5 \\* 3 = 15, **bold** \\*not\\*", "5 * 3 = 15, bold *not*"),  # escaped stars
         ("C:\\Users and \\\\server\\share", "C:\\Users and \\\\server\\share"),
+        # a product without blanks: "x*y" was shown and said "xy", "2*3" "23"
+        (
+            "Compute x*y, 2*3 = 6, a*b*c, f(x)*g(x); *not* un*believ*able **2**x.",
+            "Compute x*y, 2*3 = 6, a*b*c, f(x)*g(x); not unbelievable 2x.",
+        ),
     ],
 )
 def test_a_star_between_blanks_is_arithmetic_and_said(answer: str, said: str, seed: int) -> None:

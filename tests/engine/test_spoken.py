@@ -229,11 +229,98 @@ CASES = [
         "one half cup, a level one half tsp.",
     ),
     # a date with slashes by its month's name where its order is plain (Piper said
-    # "12-25-20-5-2026"); "3/4/2026" may be March 4 or April 3, and no date is no date
+    # "12-25-20-5-2026"); "3/4/2026" may be March 4 or April 3: with both orders in the
+    # answer it is its numbers (it was "3/4/2026", heard "3-slash4-2026"), and no
+    # date is no date
     (
         "On 12/25/2026, 25/12/2026 or 5/5/2026; not 3/4/2026, 2/30/2026 nor 13/13/2026.",
-        "On December 25, 2026, 25 December 2026 or May 5, 2026; not 3/4/2026, 2/30/2026 "
+        "On December 25, 2026, 25 December 2026 or May 5, 2026; not 3 4 2026, 2/30/2026 "
         "nor 13/13/2026.",
+    ),
+    # ... alone, its numbers; after a date whose order is plain, in that order
+    (
+        "Meet on 3/4/2026. Or 12/25/2026, then 3/4/2026.",
+        "Meet on 3 4 2026. Or December 25, 2026, then March 4, 2026.",
+    ),
+    (
+        "From 25/12/2026 to 3/4/2026 or 5/5/2026.",
+        "From 25 December 2026 to 3 April 2026 or 5 May 2026.",
+    ),
+    # a pair after one said as two numbers is said so too: "2/5" was "2 out of 5"
+    (
+        "Between 2/1 and 2/5, from 3/2 to 3/4; 1/2 and 3/4 cup, 4/5 or 3/5.",
+        "Between 2 1 and 2 5, from 3 2 to 3 4; one half and three quarters cup, 4 out of 5 "
+        "or 3 out of 5.",
+    ),
+    # a score out of 100: it was "95 100", heard "95-100"
+    (
+        "Scored 95/100, 100/100; 50/50, 101/100.",
+        "Scored 95 out of 100, 100 out of 100; 50 50, 101 100.",
+    ),
+    # an inline tag between two letters is a blank: "a<b>c</b>" was said "ac"
+    (
+        "Read a<b>c</b> now, x<i>y</i>z, <b>Note</b>: ok, a <b>b</b>.",
+        "Read a c now, x y z, Note: ok, a b.",
+    ),
+    # abbreviations a careful reader expands: Piper said "IDI", "BS", "CPP 4-7"
+    (
+        "Python vs. Go, or C vs Rust, i.e. fast; see pp. 4–7, approx. 5 mins; e.g. this. "
+        "Vs. VS Code, I.E. that.",
+        "Python versus Go, or C versus Rust, that is fast; see pages 4 to 7, approximately 5 "
+        "mins; e.g. this. versus VS Code, that is that.",
+    ),
+    # a count's scale letter, a version, a ratio, a power: Piper said "one point two M",
+    # "be 1.2.3", "16 colon 9", "to 10"
+    (
+        "It has 1.2M users, 3B parameters, $4.5B; 2.5GB, 5K, V8. Get v1.2.3, v2 or V1.0.",
+        "It has 1.2 million users, 3 billion parameters, 4.5 billion dollars; 2.5GB, 5K, V8. "
+        "Get version 1.2.3, version 2 or version 1.0.",
+    ),
+    (
+        "Use 16:9 or 4:3 at 3:30, John 3:16. 2^10 is 1024, x^2, (a+b)^2, a ^ b.",
+        "Use 16 to 9 or 4 to 3 at 3:30, John 3:16. 2 to the power of 10 is 1024, x to the "
+        "power of 2, (a+b) to the power of 2, a ^ b.",
+    ),
+    # a product without blanks: Piper said "x asterisk y"; a glob's star stays
+    (
+        "x*y, 2*3 or 1.5*2, a*b*c; src/*.py",
+        "x times y, 2 times 3 or 1.5 times 2, a times b times c; *.py",
+    ),
+    # a count per a span of time: heard "3 slash month"
+    (
+        "Pay 3/month, 2/day or 5/hr; 24/7, 1/2.",
+        "Pay 3 per month, 2 per day or 5 per hour; 24 7, one half.",
+    ),
+    # a temperature's scale in full: Piper said "degrees F", "degrees C"
+    (
+        "It's 72°F, -5 °C, 20-25°C or 1°C; a 45° angle, 1°Celsius.",
+        "It's 72 degrees Fahrenheit, -5 degrees Celsius, 20 to 25 degrees Celsius or 1 degree "
+        "Celsius; a 45° angle, 1°Celsius.",
+    ),
+    # days of a range in full, hours and minutes, feet and inches: heard "Montfry",
+    # "1H30M", "5-11"; "Sun" and "30m" alone stay
+    (
+        "Open Mon–Fri, Tue-Thu; Sun is out. Cook 1h 30m, 1h30m or 2h, 30m away. "
+        "He is 5'11\" tall, the 90's.",
+        "Open Monday to Friday, Tuesday to Thursday; Sun is out. Cook 1 hour 30 minutes, 1 hour "
+        "30 minutes or 2 hours, 30m away. He is 5 foot 11 tall, the 90's.",
+    ),
+    # a time on the hour: Piper said "nine zero zero"; a trillion: "1.5 dollarsT"
+    (
+        "Open 9:00–17:00, 9:00 am or 9:00am, 12:00 noon; not 0:00, 99:00 nor 3:30. "
+        "Debt: $1.5T. Mt. Fuji, Ave. Q.",
+        "Open 9 o'clock to 17 hundred, 9 am or 9 am, 12 o'clock noon; not 0:00, 99:00 nor "
+        "3:30. Debt: 1.5 trillion dollars. Mount Fuji, Avenue Q.",
+    ),
+    # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
+    (
+        "A claim.[^1] More[^note].\n\n[^1]: A source.\n[^note]: B. See [^1](x), [^ or [^].",
+        "A claim. More.\n\nFootnote 1: A source.\nFootnote note: B. See ^1, [^ or [^].",
+    ),
+    # a time's range: "8am–5pm" was said "8am 5pm"
+    (
+        "Open 8am–5pm, 9 AM–5 PM or 9 a.m.–5 p.m.; Mon–Fri.",
+        "Open 8am to 5pm, 9 AM to 5 PM or 9 a.m. to 5 p.m.; Monday to Friday.",
     ),
     # a multiplier: Piper said "three ex faster"; in algebra, a variable's or a number's
     # "x" stays ("3x + 2", "x2", "x86", "0x1F")

@@ -58,6 +58,37 @@ def _spoken(answer: str) -> str:
         ("Drive at 60 km/h.", "(60|sixty) kilometers per hour"),
         # ... "we handle 100regslash s"
         ("We handle 100 req/s.", "(100|a hundred|one hundred) requests per second"),
+        # ... "meet me on 3 slash4 2026" (Piper read "3/4" as a fraction, then "slash")
+        ("Meet me on 3/4/2026.", "on (3|three) (4|four|for) (2026|2 026|twenty twenty six)"),
+        # ... "it went 2 1 and 2 out of 5"
+        ("between 2/1 and 2/5", "(2|two) (1|one) and (2|two) (5|five)$"),
+        # ... "rede see now": the two letters said as one word
+        ("Read a<b>c</b> now.", "read a c now"),
+        # ... "use the short form idi abbreviation", "it s python bs javascript", "cpp 4 7"
+        ("Use the short form, i.e. the abbreviation.", "form that is the"),
+        ("It's Python vs. JavaScript.", "python versus javascript"),
+        ("See pp. 4–7 of the manual.", "see pages (4|four)"),
+        # ... "upgrade to be 1 2 3 now", "the app has 1 2m users"
+        ("Upgrade to v1.2.3 now.", "upgrade to version"),
+        ("The app has 1.2M users.", "million users"),
+        # ... "your score is 95 100", "the ratio was 16 colon 9"
+        ("Your score is 95/100.", "95 out of (100|a hundred|one hundred)"),
+        ("The ratio is 16:9.", "(16|sixteen) to (9|nine)"),
+        # ... "compute xy first"
+        ("Compute x*y first.", "compute x times y"),
+        # ... "it is 72 degrees f outside", "open montfry", "cook for 1h30m", "it s 5 11"
+        ("It is 72°F outside.", "degrees fahrenheit"),
+        ("Open Mon–Fri.", "monday to friday"),
+        ("Cook for 1h 30m.", "(1|one) hour (and )?(30|thirty) minutes"),
+        ("He is 5'11\" tall.", "(5|five) foot (11|eleven)"),
+        # ... "open from 9 0 0 to 5 0 0", "that s 1 5t in debt", "climatety everest"
+        ("Open from 9:00 to 5:00.", "(9|nine) o ?clock"),
+        ("That's $1.5T in debt.", "trillion"),
+        ("Climb Mt. Everest.", "mount everest"),
+        # ... "pay 3 slash month"
+        ("Pay 3/month.", "(3|three) per month"),
+        # ... "this is a claim one one a source"
+        ("This is a claim.[^1]\n\n[^1]: A source.", "claim footnote (1|one) a source"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(

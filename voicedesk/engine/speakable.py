@@ -8,7 +8,8 @@ reads back, so its next tool call could name a file that does not exist. The ans
 in small deltas, and whether an underscore is inside a word depends on the character after
 it, which may be in the next delta: a trailing underscore is held until that comes. So is a
 trailing star: one with blanks on both sides is arithmetic ("5 * 3 = 15"), kept, where
-dropping it made "5 3 = 15". Nor is a path's or an address's: an underscore after a slash
+dropping it made "5 3 = 15"; so is one after a number, a one-letter name or a bracket and
+before a letter or digit ("x*y", "2*3", "f(x)*g(x)"), shown and said "xy" and "23" before. Nor is a path's or an address's: an underscore after a slash
 ("src/_private.py"), around a file's name ("__init__.py") or a "#" after a slash
 ("example.com/#top") is no emphasis nor heading; a word that starts with underscores is held
 whole, its slashes included, to tell a file's or folder's name from emphasis ("__bold__",
@@ -377,6 +378,12 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
             line_start = blank_line and not text[:start].strip(_BLANK)
             if kind in "*_" and prev in _BLANK and nxt and nxt in _BLANK and not line_start:
                 return run  # "5 * 3": blanks on both sides make no emphasis, nor a bullet
+            if (
+                run == "*"
+                and (nxt.isalnum() or nxt == "(")
+                and _operand_before(word + text[:start])
+            ):
+                return run  # a product written without blanks: "x*y", "2*3", "f(x)*g(x)"
             if run == "*" and line_start and nxt and nxt in _BLANK:
                 return _ITEM_LINE  # a list item's bullet: not said, but where it was is told
             if kind == "#" and line_start and len(run) <= 6 and (not nxt or nxt in _BLANK):
@@ -392,6 +399,17 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
         return ""
 
     return _MARKS.sub(keep_or_drop, text)
+
+
+def _operand_before(text: str) -> bool:
+    """Whether ``text`` (what came before a star with a letter or digit right after it)
+    ends in what a product's star follows: a number, a one-letter variable or a closing
+    bracket ("2*3", "x*y", "f(x)*g(x)"). The star was dropped as emphasis, and "x*y" was
+    shown and said "xy", "2*3" "23"; a word's star opens emphasis ("un*believ*able")."""
+    last = text[-1:]
+    if last.isdigit() or last == ")":
+        return True
+    return last.isalpha() and not text[-2:-1].isalnum()
 
 
 def _addresses(text: str, offset: int) -> list[tuple[int, int]]:

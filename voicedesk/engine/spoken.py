@@ -31,7 +31,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   nothing at all for "->";
 - a task list's box (``- [x] Call Ann``) nothing, an HTML line break (``a<br>b``, in a
   table's cell) or a block's tag (``<p>``, ``<li>``) a pause (none at the answer's end), any other known HTML tag
-  (``<b>bold</b>``, ``<span class="x">``) nothing: Piper said "ex Call Ann", "a bar b"
+  (``<b>bold</b>``, ``<span class="x">``) nothing, or a blank between two letters
+  ("a<b>c</b>" was "ac"): Piper said "ex Call Ann", "a bar b"
   and "b bold slash b"; a character reference (``&amp;``, ``&nbsp;``) its character:
   Piper said "and amp";
 - a path (``src/_private.py``, ``./run.sh``, ``C:\\work\\a.txt``) is its last part, and an
@@ -43,8 +44,10 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters"),
   a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), a place in
   a series ("Step 1/3") "1 of 3", a date ("12/25/2026") by its month's name where its
-  order is plain, "and/or" "and or", and after an amount
-  "per" ("$5/month" "5 dollars per month", "$20/user/mo" "… per user per month"), and so
+  order is plain or an earlier date showed it, else by its numbers ("3 4 2026"), "and/or"
+  "and or", and after an amount
+  "per" ("$5/month" "5 dollars per month", "$20/user/mo" "… per user per month"; "3/month"
+  "3 per month"), and so
   after a number in a rate ("60 km/h" "60 kilometers per hour", "100 req/s"): Piper said
   "slash" in each; a multiplier before
   a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
@@ -53,6 +56,14 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   ("94105-1234") too, and
   an ISO date ("2026-12-06", "2026-12-06T14:30Z") by its month's name ("December 6, 2026,
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
+- a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9") "to", a count's scale letter ("1.2M",
+  "3B") its word, a version ("v1.2.3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
+  in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
+  a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
+  the days in full, a time on the hour ("9:00") "9 o'clock", "°F" and "°C" in full, "1h 30m"
+  "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
+  colon 9", "1.2M", "be 1.2.3", "IDI", "BS", "CPP", "Montfry", "9-0-0", "degrees F",
+  "1H30M", "5-11".
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
@@ -125,6 +136,66 @@ _FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
+# Abbreviations a careful reader expands: Whisper heard Piper's "i.e." as "IDI", "vs." as
+# "BS", "pp." as "CPP", "Mt." as "T" and "Ave." as "Abe". (Piper reads "e.g.", "etc.",
+# "Dr." and "St." as their words already.)
+_ABBREVIATIONS = {
+    "i.e.": "that is",
+    "vs.": "versus",
+    "vs": "versus",
+    "pp.": "pages",
+    "approx.": "approximately",
+    "mt.": "Mount",
+    "ave.": "Avenue",
+}
+# A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
+# Whisper heard Piper's reading as "1.2M users", "3 B parameters". Only M and B: "5K" is as often a race or a
+# screen as five thousand, and "2.5GB" is a unit.
+_COUNT_SCALE = re.compile(r"(\d+(?:\.\d+)?)(M|B|bn)")
+_COUNT_SCALES = {"M": "million", "B": "billion", "bn": "billion"}
+# a time on the hour ("9:00", "17:00", "9:00am"): Whisper heard Piper's "9:00" as "9-0-0"; a reader says "9 o'clock" ("9 am" with its am or pm, "17 hundred" past noon)
+_ON_THE_HOUR = re.compile(r"(\d{1,2}):00([AaPp]\.?[Mm]\.?)?")
+_AM_PM_AFTER = re.compile(r"[ \t]*[AaPp]\.?[Mm]\b")
+_AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
+# a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
+# an upper-case V only with a dot ("V8" is an engine)
+_VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
+# a ratio or a score with a colon ("16:9", "3:1"): Whisper heard "16 colon 9". A time
+# has two digits after its colon ("3:30"), a verse too ("John 3:16"): those stay.
+_RATIO = re.compile(r"(\d{1,3}):(\d)")
+# a temperature's scale after its degree sign
+_DEGREES = {"F": "Fahrenheit", "C": "Celsius"}
+_FEET_INCHES = re.compile(r"'(\d{1,2})[\"″]")
+# a day of the week written short beside a range's dash ("Mon–Fri", "Mon-Fri"): said in
+# full, the dash "to" (Whisper heard Piper's "Mon–Fri" as "Montfry"); alone, "Sun" and "Sat" are
+# words, so they stay
+_WEEKDAYS = {
+    "Mon": "Monday",
+    "Tue": "Tuesday",
+    "Tues": "Tuesday",
+    "Wed": "Wednesday",
+    "Thu": "Thursday",
+    "Thur": "Thursday",
+    "Thurs": "Thursday",
+    "Fri": "Friday",
+    "Sat": "Saturday",
+    "Sun": "Sunday",
+}
+_WEEKDAY = "(?:" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + ")"
+_WEEKDAY_RANGE = re.compile(rf"({_WEEKDAY})-({_WEEKDAY})")
+_WEEKDAY_BEFORE_DASH = re.compile(rf"\b{_WEEKDAY}\Z")
+_WEEKDAY_AFTER_DASH = re.compile(rf"\b{_WEEKDAY}[ \t]*–[ \t]*\Z")
+# a duration in hours and minutes ("1h 30m", "1h30m", "2h"): heard "1H30M"; "30m"
+# alone may be meters, so minutes only after hours
+_HOURS = re.compile(r"(\d+)h(?:(\d+)m(?:in)?)?")
+_MINUTES_AFTER_HOURS = re.compile(r"\d+h[ \t]+\Z")
+_MINUTES = re.compile(r"(\d+)m(?:in)?")
+# a product written without blanks ("x*y", "2*3", "a*b*c"), its star said "times"
+_PRODUCT = re.compile(r"\w+(?:\.\d+)?(?:\*\w+(?:\.\d+)?)+")
+# a footnote's reference ("a claim.[^1]"), said as nothing (heard "one, one" with its text), and
+# its text at a line's start ("[^1]: A source."), said "Footnote 1: A source."
+_FOOTNOTE = re.compile(r"\[\^([^\]\s]{1,20})\]")
+_FOOTNOTE_START = re.compile(r"\[(?:\^[^\]\s]{0,20})?\Z")
 # a number's sign ("issue #42", "#1 on the list"), said "number"
 _NUMBER_SIGN = re.compile(r"#\d[\d,.]*")
 # a Slack channel or a hashtag ("#general", "#dev-team"), said by its name: Piper said "hash"
@@ -137,11 +208,11 @@ _ABOUT = re.compile(r"~(?=[$€£¥]?\d)")
 # dollars 50", "1.2 million dollars". A scale word after a blank is waited for.
 _CURRENCY = {"$": ("dollar", "dollars"), "€": ("euro", "euros"), "£": ("pound", "pounds")}
 _CURRENCY["¥"] = ("yen", "yen")
-_SCALES = {"k": "thousand", "m": "million", "b": "billion", "bn": "billion"}
+_SCALES = {"k": "thousand", "m": "million", "b": "billion", "bn": "billion", "t": "trillion"}
 _SCALE_WORDS = ("thousand", "million", "billion", "trillion")
 _AMOUNT = re.compile(
     r"([$€£¥])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
-    r"(?:(bn|[kKmMbB])\b|[ \t]+(thousand|million|billion|trillion)\b)?"
+    r"(?:(bn|[kKmMbBtT])\b|[ \t]+(thousand|million|billion|trillion)\b)?"
 )
 # what may still become an amount's scale word: "$5 mil"
 _MAY_SCALE = re.compile(r"[ \t]+[a-z]*\Z")
@@ -251,9 +322,22 @@ _PLACE_IN_SERIES = re.compile(
 )
 # A date written with slashes ("12/25/2026", "25/12/2026"): Piper said "12-25-20-5-2026"
 # (as Whisper heard it). Said by its month's name when the order is plain: a day after 12
-# tells the order (12/25 is month first, as in the US; 25/12 day first); where both could be
-# a month ("3/4/2026") and differ, it stays as written: a guess would say the wrong day.
+# tells the order (12/25 is month first, as in the US; 25/12 day first). Where both could be
+# a month ("3/4/2026") and differ, a careful reader who does not know the writer's order
+# reads out the numbers as written, "3 4 2026", and leaves the order to the listener, who
+# knows it as well as a reader of the text would: a month's name would be a guess, wrong
+# for half the world, and said as written Whisper heard Piper's reading as
+# "3-slash4-2026". An earlier date of the same answer whose order was plain
+# tells it, as it tells a reader: after "12/25/2026", "3/4/2026" is March 4.
 _SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+DateOrder = Literal["month first", "day first"]
+# A pair right after another joined to it ("between 2/1 and 2/5", "2/1-2/5"): said as the
+# other was. "2/5" alone is a score, "2 out of 5", but after "2/1 and", which is no
+# fraction nor score, it is a date too (Piper's listener heard "2 1 and 2 out of 5").
+_PAIR_BEFORE = re.compile(
+    r"(?<![\d/])(\d{1,4})/(\d{1,4})[ \t]*(?:(?:and|to|or|through|until|till)[ \t]+|[-–][ \t]*)\Z",
+    re.IGNORECASE,
+)
 # a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
 # Only before a word or a clause's end: in algebra ("3x + 2 = 5") it is "three ex". ("x2"
 # stays as written: it is as often a variable's name, "x1 and x2", as "times two".)
@@ -263,6 +347,10 @@ _MULTIPLY = "×"
 # after an amount, a slash and a unit ("$5/month", "$20/user"): Piper said "slash"
 _PER_UNIT = re.compile(r"/([A-Za-z]+)")
 _UNITS_SAID = {"mo": "month", "yr": "year", "hr": "hour", "wk": "week"}
+# ...and after a bare count ("3/month", "2/day", "5/hr"): heard "3 slash month"
+_PER_TIME = re.compile(
+    r"(\d[\d,.]*)/(month|year|week|day|hour|minute|second|mo|yr|wk|hr|min|sec)", re.IGNORECASE
+)
 # A rate after a number ("60 km/h", "100 req/s", "5 tokens/sec", "2 MB/s"): Piper said "60
 # k m slash h", "rex slash s". Its slash is said "per", and the units a listener knows
 # only in full are said so; not without a number before it ("km/h" alone may be the
@@ -411,6 +499,7 @@ class SpokenText:
         self._in_item = False  # inside a list item (its line began with "-", "+" or "1.")
         self._item_from = 0  # where the item's words begin in the spoken text
         self._amount_to = -1  # where the last amount ("$20") ends in the shown text
+        self._date_orders: set[DateOrder] = set()  # as the answer's earlier dates showed
         self._shown_tail = ""  # the last shown characters decided: the words before a word
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
@@ -515,6 +604,18 @@ class SpokenText:
                     return entity.group(), said
             elif not final and _ENTITY_START.match(text) is not None:
                 return None  # "&am" may be "&amp;" yet
+        if ch == "[":
+            footnote = _FOOTNOTE.match(text)
+            follows = text[footnote.end() : footnote.end() + 1] if footnote is not None else ""
+            if footnote is not None and not follows and not final:
+                return None  # "[^1](x)" is a link
+            if footnote is not None and follows != "(":
+                label = footnote.group(1)
+                if self._before == "\n" and follows == ":":
+                    return footnote.group(), f"Footnote {label}"  # its text: "[^1]: A source."
+                return footnote.group(), ""  # a reference to it: "a claim.[^1]"
+            if not final and text[1:2] == "^" and _FOOTNOTE_START.match(text):
+                return None  # "[^1" may be a footnote yet
         if ch in "[<":
             mark = self._mark(final)
             if mark is not False:
@@ -532,14 +633,21 @@ class SpokenText:
             amount = self._amount(final)
             if amount is not False:
                 return amount
-        after_number = self._before.isdigit() or self._before == "%"
+        # (a time's "am" or "pm" too: "8am–5pm" was said "8am 5pm")
+        weekday = _WEEKDAY_BEFORE_DASH.search(self._shown_tail) is not None  # "Mon–Fri"
+        after_number = (
+            self._before.isdigit()
+            or weekday
+            or self._before == "%"
+            or re.search(r"\d[ \t]?[ap]\.?m\.?\Z", self._shown_tail, re.IGNORECASE) is not None
+        )
         # a hyphen after an amount or a percentage ("$20-$30", "20%-30%"): a word of numbers
         # alone ("5-10") is told in _spoken_token
         hyphen = ch == "-" and (self._shown == self._amount_to or self._before == "%")
         if (ch == _RANGE_DASH and after_number) or hyphen:
             if len(text) == 1 and not final:
                 return None  # a number may follow
-            if text[1:2].isdigit() or text[1:2] in _CURRENCY:
+            if text[1:2].isdigit() or text[1:2] in _CURRENCY or (weekday and text[1:2].isalpha()):
                 return ch, " to "
         if ch == "/" and self._shown == self._amount_to:
             unit = _PER_UNIT.match(text)  # "$5/month": "5 dollars per month"
@@ -549,6 +657,28 @@ class SpokenText:
                 word = unit.group(1)
                 self._amount_to = self._shown + unit.end()  # "$20/user/mo": per user per month
                 return unit.group(), " per " + _UNITS_SAID.get(word.lower(), word)
+        if ch == "^" and (self._before.isalnum() or self._before == ")"):
+            # a power ("2^10", "x^2"): Whisper heard Piper's "2^10" as "to 10"
+            if len(text) == 1 and not final:
+                return None
+            if text[1:2].isdigit() or text[1:2].isalpha():
+                return ch, " to the power of "
+        if ch == "°" and (self._before.isdigit() or self._before in " \t"):
+            # a temperature's scale ("72°F", "-5 °C"): heard "degrees F", "degrees C"
+            if len(text) < 3 and not final:
+                return None  # "°F" may go on ("°Fahrenheit")
+            scale = _DEGREES.get(text[1:2])
+            if scale is not None and not text[2:3].isalpha():
+                blank = "" if self._last_said.isspace() else " "
+                one = re.search(r"(?<![\d.])1[ \t]*\Z", self._shown_tail) is not None
+                return text[:2], f"{blank}{'degree' if one else 'degrees'} {scale}"
+        if ch == "'" and self._before.isdigit():
+            # a height in feet and inches ("5'11\""): heard "5-11"
+            height = _FEET_INCHES.match(text)
+            if height is not None:
+                return height.group(), f" foot {height.group(1)}"
+            if not final and re.fullmatch(r"'\d{0,2}", text):
+                return None
         if ch == _MULTIPLY:  # "3×4", "×2": Piper said nothing for it, or "multiplication"
             if len(text) == 1 and not final:
                 return None
@@ -596,7 +726,14 @@ class SpokenText:
         after = text[len(word) :]
         if not final and _TIMES_AFTER.fullmatch(word) and not after.strip(" \t"):
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
-        return _spoken_token(word, after, self._shown_tail)
+        if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
+            return None  # "9:00 " may be "9:00 am", said "9 am"
+        orders = self._date_orders
+        order = next(iter(orders)) if len(orders) == 1 else None  # (both: none is plain)
+        if (date := _SLASH_DATE.fullmatch(word.rstrip(".:~-"))) is not None:
+            shows = _slash_date_said(date, order)[1]
+            orders.update([shows] if shows else [])
+        return _spoken_token(word, after, self._shown_tail, order)
 
     def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
@@ -686,7 +823,15 @@ class SpokenText:
             tag = _TAG.match(text)
             name = tag.group(1).lower() if tag is not None else ""
             if tag is not None and name in _INLINE_TAGS:
-                return tag.group(), ""
+                # Between two letters or digits, a blank: the text is shown as written, tags
+                # and all, and "a<b>c</b>" was said "ac", a word that is nowhere on the
+                # screen. (A word emphasised in part, "<b>un</b>likely", is said in two:
+                # models write that far less often than a tag glued to a word.)
+                after = text[tag.end() : tag.end() + 1]
+                if not after and not final:
+                    return None
+                glued = self._last_said.isalnum() and after.isalnum()
+                return tag.group(), " " if glued else ""
             if tag is not None and name in _BLOCK_TAGS:
                 if _TAGS_LEFT.fullmatch(text, tag.end()):
                     # only blanks and tags after it so far: at the answer's end no pause
@@ -812,11 +957,18 @@ def _said_alone(text: str) -> str:
     return spoken.feed(text) + spoken.flush()
 
 
-def _spoken_token(word: str, after: str = "", before: str = "") -> tuple[str, str]:
+def _spoken_token(
+    word: str, after: str = "", before: str = "", date_order: DateOrder | None = None
+) -> tuple[str, str]:
     """A whole word (path, identifier or plain) and how it is said; a sentence's full stop
     or colon after it is left for the next step, said as it is. ``after``: the text that
     follows the word, as far as it has come; ``before``: the shown text just before it
-    ("Step " makes "1/3" a place in a series)."""
+    ("Step " makes "1/3" a place in a series); ``date_order``: the order of day and month
+    an earlier date of the answer showed."""
+    # (as written, or in capitals with its dots: "VS Code" is no "versus")
+    short = _ABBREVIATIONS.get(word if not word.endswith(".") else word.lower())
+    if short is not None:
+        return word, short  # ("i.e." takes its own dots: they end no sentence)
     tail = _TOKEN_TAIL.search(word)
     core = word[: tail.start()] if tail is not None else word
     after = word[len(core) :] + after
@@ -841,16 +993,49 @@ def _spoken_token(word: str, after: str = "", before: str = "") -> tuple[str, st
         rest = core[1:]  # "~5 pm": Piper said "tilde 5"; "~$20": "tilde dollar twenty"
         amount = _AMOUNT.fullmatch(rest)
         return core, "about " + (_amount_said(amount) if amount else _spoken_token(rest)[1])
+    if (per := _PER_TIME.fullmatch(core)) is not None:
+        unit = per.group(2).lower()
+        return core, f"{per.group(1)} per {_UNITS_SAID.get(unit, _PER_SAID.get(unit, unit))}"
     if (abbreviation := _SAID_AS.get(core.lower())) is not None:
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
         return core, f"{core[0]} sharp"
+    if (count := _COUNT_SCALE.fullmatch(core)) is not None:
+        return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
+    if (version := _VERSION.fullmatch(core)) is not None:
+        return core, f"version {version.group(1) or version.group(2)}"  # "v1.2.3"
+    if (days := _WEEKDAY_RANGE.fullmatch(core)) is not None:
+        return core, f"{_WEEKDAYS[days.group(1)]} to {_WEEKDAYS[days.group(2)]}"  # "Mon-Fri"
+    if core in _WEEKDAYS and (after[:1] == "–" or _WEEKDAY_AFTER_DASH.search(before)):
+        return core, _WEEKDAYS[core]  # "Mon–Fri"
+    if (hours := _HOURS.fullmatch(core)) is not None:
+        said = _counted(hours.group(1), "hour")  # "1h 30m", "1h30m"
+        return core, said + (f" {_counted(hours.group(2), 'minute')}" if hours.group(2) else "")
+    if (minutes := _MINUTES.fullmatch(core)) is not None and _MINUTES_AFTER_HOURS.search(before):
+        return core, _counted(minutes.group(1), "minute")
+    if _PRODUCT.fullmatch(core):
+        return core, core.replace("*", " times ")  # "x*y" was "xy": its star was dropped
+    if (hour := _ON_THE_HOUR.fullmatch(core)) is not None and 1 <= int(hour.group(1)) <= 24:
+        number = int(hour.group(1))
+        if hour.group(2):
+            return core, f"{number} {hour.group(2)}"  # "9:00am": "9 am"
+        if _AM_PM_AFTER.match(after):
+            return core, str(number)  # "9:00 am"
+        return core, f"{number} o'clock" if number <= 12 else f"{number} hundred"
+    if (ratio := _RATIO.fullmatch(core)) is not None:
+        return core, f"{ratio.group(1)} to {ratio.group(2)}"  # "16:9"
     if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
+        left, right = int(pair.group(1)), int(pair.group(2))
         if _PLACE_IN_SERIES.search(before):
-            return core, f"{int(pair.group(1))} of {int(pair.group(2))}"  # "Step 1/3"
-        return core, _number_pair_said(int(pair.group(1)), int(pair.group(2)))
-    if (date := _SLASH_DATE.fullmatch(core)) is not None and (said := _slash_date_said(date)):
-        return core, said
+            return core, f"{left} of {right}"  # "Step 1/3"
+        other = _PAIR_BEFORE.search(before)
+        if other is not None:
+            said = _number_pair_said(int(other.group(1)), int(other.group(2)))
+            if said == f"{int(other.group(1))} {int(other.group(2))}":
+                return core, f"{left} {right}"  # "between 2/1 and 2/5"
+        return core, _number_pair_said(left, right)
+    if (date := _SLASH_DATE.fullmatch(core)) is not None:
+        return core, _slash_date_said(date, date_order)[0] or core
     rate = _RATE.fullmatch(core)
     count = _AFTER_NUMBER.search(before) if rate is not None and not rate.group(1) else None
     if rate is not None and (rate.group(1) or count is not None):
@@ -870,6 +1055,11 @@ def _spoken_token(word: str, after: str = "", before: str = "") -> tuple[str, st
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _counted(number: str, unit: str) -> str:
+    """ "1 hour", "2 hours"."""
+    return f"{number} {unit}" if number == "1" else f"{number} {unit}s"
 
 
 def _is_phone(phone: re.Match[str]) -> bool:
@@ -921,34 +1111,52 @@ def _rate_said(rate: re.Match[str], count: str) -> str:
     return f"{number} {said}" if number else said
 
 
-def _slash_date_said(date: re.Match[str]) -> str:
+def _slash_date_said(
+    date: re.Match[str], order: DateOrder | None = None
+) -> tuple[str, DateOrder | None]:
     """A date written with slashes by its month's name ("December 25, 2026" for 12/25/2026,
-    "25 December 2026" for 25/12/2026); empty when its order is not plain or it is no date."""
+    "25 December 2026" for 25/12/2026), and the order it shows (None: not plain from this
+    date alone). ``order``: the one an earlier date showed. Both orders possible and no
+    order known: its numbers one after the other ("3 4 2026", see ``_SLASH_DATE``). Empty:
+    no date ("2/30/2026", "13/13/2026")."""
     first, second, year = (int(n) for n in date.groups())
-    if first <= 12 and (second > 12 or second == first):
-        month, day, said = first, second, "{m} {d}, {y}"  # as the US writes it
+    shown: DateOrder | None = None
+    if first <= 12 and second > 12:
+        shown = "month first"  # as the US writes it
+    elif first == second <= 12:
+        shown, order = None, order or "month first"  # "5/5/2026": either way
     elif second <= 12 < first:
-        month, day, said = second, first, "{d} {m} {y}"
-    else:
-        return ""
+        shown = "day first"
+    elif first <= 12 and second <= 12 and order is None:
+        try:
+            datetime.date(year, first, second)
+            datetime.date(year, second, first)
+        except ValueError:
+            return "", None  # "0/5/2026"
+        return f"{first} {second} {year}", None
+    use = shown or order
+    if use is None:
+        return "", None
+    month, day = (first, second) if use == "month first" else (second, first)
     try:
         datetime.date(year, month, day)
     except ValueError:
-        return ""  # "2/30/2026", "0/5/2026"
-    return said.format(m=_MONTHS[month - 1], d=day, y=year)
+        return "", None  # "2/30/2026", "0/5/2026"
+    template = "{m} {d}, {y}" if use == "month first" else "{d} {m} {y}"
+    return template.format(m=_MONTHS[month - 1], d=day, y=year), shown
 
 
 def _number_pair_said(first: int, second: int) -> str:
     """Two numbers with a slash between them: a common fraction by its words ("one half",
     "three quarters"), a score out of 10 or less as one ("4 out of 5", "9 out of 10"), any
-    other pair as two numbers ("50 50", "24 7", "9 11")."""
+    out of 100 too ("95 out of 100"), any other pair as two numbers ("50 50", "24 7", "9 11")."""
     if 0 < first < second and second in _FRACTIONS:
         name = _FRACTIONS[second]
         return f"{_DIGIT_WORDS[first]} {name if first == 1 else name + 's'}".replace(
             "halfs", "halves"
         )
-    if 0 <= first <= second <= 10:
-        return f"{first} out of {second}"
+    if 0 <= first <= second <= 10 or (second == 100 and first <= second):
+        return f"{first} out of {second}"  # ("95/100" was "95 100", heard "95-100")
     return f"{first} {second}"
 
 
