@@ -2315,6 +2315,64 @@ async def test_an_item_added_after_a_markdown_list_joins_it(tmp_path: Path) -> N
         assert shopping.read_text() == "# Shopping\n\n* eggs\n* bread\n\n# Later\n\nMaybe cake.\n"
 
 
+async def test_an_item_added_after_a_list_written_without_markers_joins_it(
+    tmp_path: Path,
+) -> None:
+    """A shopping list written one item a line, no "- ", got "butter" as a paragraph of its
+    own, a blank line after it ("milk\\neggs\\n\\nbutter"): out of the list, and each
+    later item further apart. It now goes on the list's next line, in .txt and Markdown;
+    a sentence after it, or after a wrapped paragraph, stays a paragraph of its own."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "shopping.txt").write_text("Shopping list:\nmilk\neggs\n\nRecipes below.\n")
+    (root / "home.md").write_text("# Shopping\n\nmilk\neggs\nbread\n\n# Later\n\nSoon.\n")
+    wrapped = "We met at ten and talked about\nthe budget for next year, and\nagreed on it.\n"
+    (root / "notes.txt").write_text(wrapped)
+    async with docs_server(root) as docs:
+        await docs.call("read_document", path="shopping.txt")
+        said = await docs.call(
+            "edit_document",
+            path="shopping.txt",
+            action="insert_paragraph",
+            paragraph=1,
+            text="butter",
+        )
+        assert said.splitlines()[0] == (
+            "Added a list item after paragraph 1 of shopping.txt, to the list in paragraph 1."
+        )
+        assert (root / "shopping.txt").read_text() == (
+            "Shopping list:\nmilk\neggs\nbutter\n\nRecipes below.\n"
+        )
+        # a bullet the model gave is left off, the list having none
+        await docs.call(
+            "edit_document",
+            path="home.md",
+            action="insert_paragraph",
+            section="Shopping",
+            text="- olive oil",
+        )
+        assert (root / "home.md").read_text() == (
+            "# Shopping\n\nmilk\neggs\nbread\nolive oil\n\n# Later\n\nSoon.\n"
+        )
+        # a sentence after the list is no item of it
+        await docs.call(
+            "edit_document",
+            path="home.md",
+            action="insert_paragraph",
+            section="Shopping",
+            text="Ask Anna what else we need.",
+        )
+        assert (root / "home.md").read_text() == (
+            "# Shopping\n\nmilk\neggs\nbread\nolive oil\n\nAsk Anna what else we need.\n\n"
+            "# Later\n\nSoon.\n"
+        )
+        # nor is anything added after a wrapped paragraph
+        await docs.call(
+            "edit_document", path="notes.txt", action="insert_paragraph", text="Next steps"
+        )
+        assert (root / "notes.txt").read_text() == wrapped + "\nNext steps\n"
+
+
 async def test_a_list_item_emptied_by_find_replace_goes(tmp_path: Path) -> None:
     """ "Take bread off the shopping list", done as find_replace("bread", ""), left "* " on
     its own line: an empty bullet the person saw in the list, and read it back as one. The

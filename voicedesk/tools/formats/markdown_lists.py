@@ -7,7 +7,8 @@ with a gap before the new item, or a second list when its marker was another ("-
 "* " items, "1." after "1)"). Word keeps each item a paragraph, and joins a new one to its
 list when it is written (:mod:`.docx_lists`); here the block itself takes the items. A
 plain text file's list written with the same markers is one paragraph too, and is treated
-alike; lines without markers are not taken for a list (they may be a wrapped paragraph).
+alike. Lines without markers are taken for a list only where they are short and none
+ends a sentence (:func:`lines_with_items`): the lines of a wrapped paragraph are not.
 A list whose items stand a blank line apart (:func:`same_list`) is no one block: an item
 added after it comes apart too, a paragraph of its own.
 """
@@ -72,6 +73,44 @@ def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
         mark = f"{number}{last[-1]}" if _numbered(last) else last
         lines[n] = mark + lines[n][len(marker) :]
     return listed + "\n" + "\n".join(lines), len(new)
+
+
+# The longest line taken for an item of a list written one item a line without markers:
+# a shopping or to-do line is a few words, a line of a wrapped paragraph most of a width.
+_LINE_ITEM_CHARS = 40
+# A bullet item's marker, taken off an item added to a list without markers.
+_BULLET = re.compile(r"^ *[-*+][ \t]+")
+# A line that ends a sentence, as no item of such a list but a paragraph's last line does.
+_SENTENCE_END = re.compile(r"[.!?][\"')\]”’]*$")
+# Lines that are Markdown's own (a heading, quote, table row or code fence), not words.
+_NOT_WORDS = ("#", ">", "|", "```", "~~~")
+
+
+def lines_with_items(listed: str, added: str) -> tuple[str, int] | None:
+    """``listed``, a list written one item a line without markers ("milk\\neggs", perhaps
+    under a "Shopping:" line), with ``added``'s lines as items at its end, and how many;
+    None unless both look so. Markdown shows such lines as one paragraph, but the person
+    wrote them as a list, and an item added after it as a paragraph of its own came a blank
+    line later, out of the list. Taken for one only where every line is short and none
+    ends a sentence (a wrapped paragraph's lines are long, its last one ends a sentence),
+    and what is added is short lines too: a sentence added after it stays a paragraph. A
+    bullet given with an added item is dropped, the list having none."""
+    lines = listed.split("\n")
+    if len(lines) < 2 or any(_ANY_ITEM.match(line) for line in lines):
+        return None
+    if any(_NUMBER.match(line) for line in added.split("\n")):
+        return None  # a numbered item belongs to no list without numbers
+    items = lines[1:] if lines[0].rstrip().endswith(":") else lines
+    new = [_BULLET.sub("", line, count=1).strip() for line in added.split("\n")]
+    if lines[0].lstrip().startswith(_NOT_WORDS):
+        return None
+    for line in (*items, *new):
+        text = line.strip()
+        if not text or len(text) > _LINE_ITEM_CHARS or _SENTENCE_END.search(text):
+            return None
+        if text.startswith(_NOT_WORDS):
+            return None
+    return listed + "\n" + "\n".join(new), len(new)
 
 
 # A numbered item's line: its indent and number (then "." or ")").
