@@ -303,8 +303,14 @@ def plan_step(
         else:
             text = edit_text(rng, kind)
             args = {"action": "insert_paragraph", "section": name_, "text": text}
-            expected = blocks[:hi] + parsed(text, kind) + blocks[hi:]
-            touched = (hi, hi)
+            new = parsed(text, kind)
+            joined = line_list_joined(blocks, hi, new, kind)
+            if joined is not None:
+                expected = blocks[: hi - 1] + joined + blocks[hi:]
+                touched = (hi - 1, hi)
+            else:
+                expected = blocks[:hi] + new + blocks[hi:]
+                touched = (hi, hi)
         step = Step(f"{args}", expected if found == head else None, touched)
         step.may_refuse = found != head  # a heading that matches several sections is refused
         return args, step
@@ -490,6 +496,10 @@ def run_text_example(tmp_path: Path, seed: int) -> None:
         if after == data:
             continue
         got = blocks_of(after, kind)
+        # The edit read back only the part it rewrote (formats._parse_spliced), and the
+        # next edit opens from that parse: it must be the whole file's.
+        kept = tools._opened[path.resolve()][1]
+        assert kept == formats.parse(after, kind), f"{where}: the parse kept is not the file's"
         if step.expected is not None:
             expected = step.expected
             if kind == "text":
