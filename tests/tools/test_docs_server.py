@@ -2421,6 +2421,19 @@ async def test_an_item_added_after_a_list_written_without_markers_joins_it(
         assert (root / "shopping.txt").read_text() == (
             "Shopping list:\nmilk\neggs\nbutter\n\nRecipes below.\n"
         )
+        # "take eggs off the list" left a blank line, which split the paragraph, and was
+        # refused; the emptied line goes now
+        said = await docs.call(
+            "edit_document",
+            path="shopping.txt",
+            action="find_replace",
+            find="eggs",
+            replace_with="",
+        )
+        assert "The list item it left empty was removed from the list." in said
+        assert (root / "shopping.txt").read_text() == (
+            "Shopping list:\nmilk\nbutter\n\nRecipes below.\n"
+        )
         # a bullet the model gave is left off, the list having none
         await docs.call(
             "edit_document",

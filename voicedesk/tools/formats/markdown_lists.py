@@ -95,22 +95,35 @@ def lines_with_items(listed: str, added: str) -> tuple[str, int] | None:
     ends a sentence (a wrapped paragraph's lines are long, its last one ends a sentence),
     and what is added is short lines too: a sentence added after it stays a paragraph. A
     bullet given with an added item is dropped, the list having none."""
-    lines = listed.split("\n")
-    if len(lines) < 2 or any(_ANY_ITEM.match(line) for line in lines):
+    if not _line_list(listed.split("\n")):
         return None
     if any(_NUMBER.match(line) for line in added.split("\n")):
         return None  # a numbered item belongs to no list without numbers
-    items = lines[1:] if lines[0].rstrip().endswith(":") else lines
     new = [_BULLET.sub("", line, count=1).strip() for line in added.split("\n")]
-    if lines[0].lstrip().startswith(_NOT_WORDS):
+    if not all(_line_item(line) for line in new):
         return None
-    for line in (*items, *new):
-        text = line.strip()
-        if not text or len(text) > _LINE_ITEM_CHARS or _SENTENCE_END.search(text):
-            return None
-        if text.startswith(_NOT_WORDS):
-            return None
     return listed + "\n" + "\n".join(new), len(new)
+
+
+def _line_list(lines: list[str]) -> bool:
+    """Whether ``lines`` (a block's) are a list written one item a line without markers,
+    perhaps under a line ending in ":" (:func:`lines_with_items`)."""
+    if len(lines) < 2 or any(_ANY_ITEM.match(line) for line in lines):
+        return False
+    if lines[0].lstrip().startswith(_NOT_WORDS):
+        return False
+    items = lines[1:] if lines[0].rstrip().endswith(":") else lines
+    return all(_line_item(line) for line in items)
+
+
+def _line_item(line: str) -> bool:
+    text = line.strip()
+    return bool(
+        text
+        and len(text) <= _LINE_ITEM_CHARS
+        and not _SENTENCE_END.search(text)
+        and not text.startswith(_NOT_WORDS)
+    )
 
 
 # A numbered item's line: its indent and number (then "." or ")").
@@ -140,9 +153,14 @@ def without_emptied_items(before: str, after: str) -> tuple[str, int]:
     # line, which split the list in two: where no line was joined or split, that is an
     # item line of ``before`` blank now.
     whole = len(was) == len(lines)
+    # In a list written one item a line without markers, an item taken whole leaves a
+    # blank line too: "take eggs off the list" was refused, as splitting the paragraph.
+    line_list = whole and _line_list(was)
     code = code_lines(lines)
     kept: list[int] = []
     for n, line in enumerate(lines):
+        if line_list and not line.strip() and was[n].strip():
+            continue
         if n not in code:
             if _EMPTY_ITEM.match(line) and _ends_item(lines, n):
                 continue
