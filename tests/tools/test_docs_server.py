@@ -2421,6 +2421,16 @@ async def test_an_item_added_after_a_list_written_without_markers_joins_it(
         assert (root / "shopping.txt").read_text() == (
             "Shopping list:\nmilk\neggs\nbutter\n\nRecipes below.\n"
         )
+        # named by its first line as a section, which a file without headings has none of,
+        # the model hears how to add it instead
+        message = await docs.fail(
+            "edit_document",
+            path="shopping.txt",
+            action="insert_paragraph",
+            section="Shopping list",
+            text="cheese",
+        )
+        assert "has no section called “Shopping list”. Leave section out" in message, message
         # "take eggs off the list" left a blank line, which split the paragraph, and was
         # refused; the emptied line goes now
         said = await docs.call(
