@@ -703,7 +703,17 @@ def test_an_edit_after_a_read_parses_the_document_once(
         parses.append(kind)
         return real_parse(data, kind)
 
+    real_spliced = formats._parse_spliced
+
+    def spliced(doc: formats.Document, data: bytes) -> formats.Document | None:
+        # a text file's check reads again only what the edit rewrote, in place of a parse
+        found = real_spliced(doc, data)
+        if found is not None:
+            parses.append(doc.kind)
+        return found
+
     monkeypatch.setattr(formats, "parse", counted)
+    monkeypatch.setattr(formats, "_parse_spliced", spliced)
     first = tools.edit_document(name, "replace_paragraph", paragraph=2, text="Point one.")
     second = tools.edit_document(
         name, "insert_paragraph", paragraph=2, text="Point one and a half."
@@ -713,6 +723,7 @@ def test_an_edit_after_a_read_parses_the_document_once(
     assert "[3] Point one and a half." in second
     tools.edit_document(name, "find_replace", find="Point 2.", replace_with="Point two.")
     monkeypatch.setattr(formats, "parse", real_parse)
+    monkeypatch.setattr(formats, "_parse_spliced", real_spliced)
     assert read(tools, name)[:5] == [
         "[1] # Plan",
         "[2] Point one.",
@@ -759,4 +770,6 @@ def test_the_parses_kept_for_the_next_edit_hold_a_bounded_amount_of_memory(
     monkeypatch.setattr(formats, "parse", counted)
     # the document just read is still edited from its kept parse
     tools.edit_document("big3.md", "replace_paragraph", paragraph=1, text="Budget.")
-    assert parses == ["markdown"]  # only the check that the new bytes read back
+    # no whole parse at all: the check that the new bytes read back reads again only the
+    # paragraph the edit rewrote (formats._parse_spliced)
+    assert parses == []

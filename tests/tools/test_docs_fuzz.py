@@ -44,6 +44,7 @@ from test_docs_edits import add_field, add_link  # shared helpers of the documen
 from voicedesk.tools import formats
 from voicedesk.tools.docs_server import DocsTools
 from voicedesk.tools.formats import FormatError
+from voicedesk.tools.formats.markdown_lists import lines_with_items
 from voicedesk.tools.workspace import Workspace
 
 EXAMPLES = int(os.environ.get("VOICEDESK_FUZZ_EXAMPLES", "40"))
@@ -220,6 +221,21 @@ def parsed(text: str, kind: formats.Kind) -> list[tuple[str, int]]:
     return [(b.text, b.level) for b in formats.text_to_blocks(text, kind)]
 
 
+def line_list_joined(
+    blocks: list[tuple[str, int]], at: int, new: list[tuple[str, int]], kind: formats.Kind
+) -> list[tuple[str, int]] | None:
+    """Short lines added after short lines (random words often are) go on as lines of that
+    block, a list written one item a line without markers (:func:`lines_with_items`, whose
+    own cases ``test_docs_server`` checks): the block they make instead of two."""
+    if at == 0 or len(new) != 1 or new[0][1] or blocks[at - 1][1]:
+        return None
+    joined = lines_with_items(blocks[at - 1][0], new[0][0])
+    settled = formats.settle(formats.Block(joined[0]), kind) if joined is not None else None
+    if joined is None or [(b.text, b.level) for b in settled or []] != [(joined[0], 0)]:
+        return None
+    return [(joined[0], 0)]
+
+
 def plan_step(
     rng: random.Random, kind: formats.Kind, blocks: list[tuple[str, int]]
 ) -> tuple[dict[str, Any], Step]:
@@ -247,6 +263,9 @@ def plan_step(
         if at < n or rng.random() < 0.5:
             args["paragraph"] = at
         new = parsed(text, kind)
+        joined = line_list_joined(blocks, at, new, kind)
+        if joined is not None:
+            return args, Step(f"{args}", blocks[: at - 1] + joined + blocks[at:], (at - 1, at))
         return args, Step(f"{args}", blocks[:at] + new + blocks[at:], (at, at))
     if action == "delete_paragraph":
         i = rng.randrange(n)
@@ -284,8 +303,14 @@ def plan_step(
         else:
             text = edit_text(rng, kind)
             args = {"action": "insert_paragraph", "section": name_, "text": text}
-            expected = blocks[:hi] + parsed(text, kind) + blocks[hi:]
-            touched = (hi, hi)
+            new = parsed(text, kind)
+            joined = line_list_joined(blocks, hi, new, kind)
+            if joined is not None:
+                expected = blocks[: hi - 1] + joined + blocks[hi:]
+                touched = (hi - 1, hi)
+            else:
+                expected = blocks[:hi] + new + blocks[hi:]
+                touched = (hi, hi)
         step = Step(f"{args}", expected if found == head else None, touched)
         step.may_refuse = found != head  # a heading that matches several sections is refused
         return args, step
@@ -471,6 +496,10 @@ def run_text_example(tmp_path: Path, seed: int) -> None:
         if after == data:
             continue
         got = blocks_of(after, kind)
+        # The edit read back only the part it rewrote (formats._parse_spliced), and the
+        # next edit opens from that parse: it must be the whole file's.
+        kept = tools._opened[path.resolve()][1]
+        assert kept == formats.parse(after, kind), f"{where}: the parse kept is not the file's"
         if step.expected is not None:
             expected = step.expected
             if kind == "text":

@@ -1766,6 +1766,84 @@ def test_undo_after_a_crash_mid_edit_never_puts_in_the_change_that_was_not_made(
     assert plan.read_text(encoding="utf-8") == text
 
 
+async def test_a_document_with_other_names_is_edited_under_all_of_them(
+    ws: Path, tmp_path: Path
+) -> None:
+    """A document hard-linked under another name (the same file in two folders) was
+    replaced by a new file at each edit: the other name kept the old text, and undo there
+    had nothing to go back to. It is now written in place, one file under both names, with
+    its mode kept; a symbolic link inside the workspace stays a link, its target edited."""
+    plan = ws / "notes" / "plan.md"
+    shared = tmp_path / "shared-plan.md"  # its other name, outside the workspace
+    os.link(plan, shared)
+    plan.chmod(0o640)
+    (ws / "current.md").symlink_to(Path("notes") / "plan.md")
+    async with docs_server(ws) as d:
+        await d.call("read_document", path="notes/plan.md")
+        await d.call(
+            "edit_document", path="notes/plan.md", action="insert_paragraph", text="Call Anna."
+        )
+        assert shared.read_text(encoding="utf-8") == PLAN_MD + "\nCall Anna.\n"
+        assert plan.stat().st_ino == shared.stat().st_ino and plan.stat().st_nlink == 2
+        assert stat.S_IMODE(plan.stat().st_mode) == 0o640
+        await d.call("read_document", path="current.md")
+        await d.call(
+            "edit_document",
+            path="current.md",
+            action="find_replace",
+            find="Call Anna",
+            replace_with="Call Ben",
+        )
+        assert (ws / "current.md").is_symlink()
+        assert shared.read_text(encoding="utf-8") == PLAN_MD + "\nCall Ben.\n"
+        for _ in range(2):
+            await d.call("undo", path="notes/plan.md")
+        assert shared.read_text(encoding="utf-8") == PLAN_MD
+        assert plan.stat().st_ino == shared.stat().st_ino
+
+
+_DIE_WRITING_IN_PLACE = """
+import os, sys
+from pathlib import Path
+import voicedesk.tools.workspace as workspace
+from voicedesk.tools.docs_server import DocsTools
+from voicedesk.tools.workspace import Workspace
+
+ws, history = Path(sys.argv[1]), Path(sys.argv[2])
+tools = DocsTools(Workspace(ws, history))
+tools.read_document("notes/plan.md")
+
+def truncate(fd, size):
+    os._exit(9)  # the new text written over the old, the old's tail not yet cut
+
+workspace.os.ftruncate = truncate
+tools.edit_document("notes/plan.md", "replace_paragraph", paragraph=2, text="Short.")
+"""
+
+
+def test_a_crash_while_a_linked_document_is_written_in_place_loses_nothing(
+    ws: Path, tmp_path: Path
+) -> None:
+    """Written in place, a hard-linked document is torn if the process dies halfway; the
+    undo history holds it whole from before the write began, and one undo puts it back."""
+    plan = ws / "notes" / "plan.md"
+    os.link(plan, tmp_path / "other-name.md")
+    history = tmp_path / "history"
+    died = subprocess.run(
+        [sys.executable, "-c", _DIE_WRITING_IN_PLACE, str(ws), str(history)],
+        capture_output=True,
+        text=True,
+    )
+    assert died.returncode == 9, died.stderr
+    assert plan.read_text(encoding="utf-8") != PLAN_MD  # torn: "Short." over the old text
+
+    later = DocsTools(Workspace(ws, history))
+    later.read_document("notes/plan.md")
+    later.undo("notes/plan.md")
+    assert plan.read_text(encoding="utf-8") == PLAN_MD
+    assert (tmp_path / "other-name.md").read_text(encoding="utf-8") == PLAN_MD
+
+
 async def test_nested_markdown_emphasis_is_nested_in_word(ws: Path) -> None:
     """ "**bold and *italic* inside**" was one bold run with the asterisks of the italic in
     it as characters ("bold and *italic* inside"); ***a** b* lost its italic altogether."""
@@ -2313,6 +2391,87 @@ async def test_an_item_added_after_a_markdown_list_joins_it(tmp_path: Path) -> N
         assert steps.read_text() == "Steps:\n\n1) Mix\n2) Bake\n\nEnjoy.\n"
         await docs.call("undo", path="shopping.md")
         assert shopping.read_text() == "# Shopping\n\n* eggs\n* bread\n\n# Later\n\nMaybe cake.\n"
+
+
+async def test_an_item_added_after_a_list_written_without_markers_joins_it(
+    tmp_path: Path,
+) -> None:
+    """A shopping list written one item a line, no "- ", got "butter" as a paragraph of its
+    own, a blank line after it ("milk\\neggs\\n\\nbutter"): out of the list, and each
+    later item further apart. It now goes on the list's next line, in .txt and Markdown;
+    a sentence after it, or after a wrapped paragraph, stays a paragraph of its own."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "shopping.txt").write_text("Shopping list:\nmilk\neggs\n\nRecipes below.\n")
+    (root / "home.md").write_text("# Shopping\n\nmilk\neggs\nbread\n\n# Later\n\nSoon.\n")
+    wrapped = "We met at ten and talked about\nthe budget for next year, and\nagreed on it.\n"
+    (root / "notes.txt").write_text(wrapped)
+    async with docs_server(root) as docs:
+        await docs.call("read_document", path="shopping.txt")
+        said = await docs.call(
+            "edit_document",
+            path="shopping.txt",
+            action="insert_paragraph",
+            paragraph=1,
+            text="butter",
+        )
+        assert said.splitlines()[0] == (
+            "Added a list item after paragraph 1 of shopping.txt, to the list in paragraph 1."
+        )
+        assert (root / "shopping.txt").read_text() == (
+            "Shopping list:\nmilk\neggs\nbutter\n\nRecipes below.\n"
+        )
+        # named by its first line as a section, which a file without headings has none of,
+        # the model hears how to add it instead
+        message = await docs.fail(
+            "edit_document",
+            path="shopping.txt",
+            action="insert_paragraph",
+            section="Shopping list",
+            text="cheese",
+        )
+        assert "has no section called “Shopping list”. Leave section out" in message, message
+        # "take eggs off the list" left a blank line, which split the paragraph, and was
+        # refused; the emptied line goes now
+        said = await docs.call(
+            "edit_document",
+            path="shopping.txt",
+            action="find_replace",
+            find="eggs",
+            replace_with="",
+        )
+        assert "The list item it left empty was removed from the list." in said
+        assert (root / "shopping.txt").read_text() == (
+            "Shopping list:\nmilk\nbutter\n\nRecipes below.\n"
+        )
+        # a bullet the model gave is left off, the list having none
+        await docs.call(
+            "edit_document",
+            path="home.md",
+            action="insert_paragraph",
+            section="Shopping",
+            text="- olive oil",
+        )
+        assert (root / "home.md").read_text() == (
+            "# Shopping\n\nmilk\neggs\nbread\nolive oil\n\n# Later\n\nSoon.\n"
+        )
+        # a sentence after the list is no item of it
+        await docs.call(
+            "edit_document",
+            path="home.md",
+            action="insert_paragraph",
+            section="Shopping",
+            text="Ask Anna what else we need.",
+        )
+        assert (root / "home.md").read_text() == (
+            "# Shopping\n\nmilk\neggs\nbread\nolive oil\n\nAsk Anna what else we need.\n\n"
+            "# Later\n\nSoon.\n"
+        )
+        # nor is anything added after a wrapped paragraph
+        await docs.call(
+            "edit_document", path="notes.txt", action="insert_paragraph", text="Next steps"
+        )
+        assert (root / "notes.txt").read_text() == wrapped + "\nNext steps\n"
 
 
 async def test_a_list_item_emptied_by_find_replace_goes(tmp_path: Path) -> None:

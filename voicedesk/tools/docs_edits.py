@@ -19,6 +19,7 @@ from voicedesk.tools.docs_matching import spelt_otherwise
 from voicedesk.tools.formats import TABLE_READ_ONLY, Block, Document, FormatError
 from voicedesk.tools.formats.docx_emphasis import strip_emphasis
 from voicedesk.tools.formats.markdown_lists import (
+    lines_with_items,
     list_with_items,
     same_list,
     without_emptied_items,
@@ -198,9 +199,9 @@ def insert_paragraph(e: Edit) -> Edited | str:
 
 
 def _joined_to_list(e: Edit, at: int, parsed: list[Block]) -> tuple[Block, int] | None:
-    """The list just before ``at`` (Markdown, or plain text written with its markers) with
-    the item(s) ``parsed`` added to it, and how many; None where they are no items of that
-    list (they then go in as paragraphs)."""
+    """The list just before ``at`` (Markdown, or plain text; with markers, or one item a
+    line without them) with the item(s) ``parsed`` added to it, and how many; None where
+    they are no items of that list (they then go in as paragraphs)."""
     if e.kind not in ("markdown", "text") or at == 0 or len(parsed) != 1 or parsed[0].level:
         return None
     before = e.blocks[at - 1]
@@ -209,7 +210,9 @@ def _joined_to_list(e: Edit, at: int, parsed: list[Block]) -> tuple[Block, int] 
     earlier = e.blocks[at - 2] if at > 1 else None
     if earlier is not None and not earlier.level and same_list(earlier.text, before.text):
         return None  # its items stand a blank line apart: the new one does too
-    joined = list_with_items(before.text, parsed[0].text)
+    joined = list_with_items(before.text, parsed[0].text) or lines_with_items(
+        before.text, parsed[0].text
+    )
     if joined is None:
         return None
     block = Block(joined[0], 0, before.source)

@@ -7,7 +7,8 @@ symlink leading out, no control or invisible characters that would make a name l
 another one), or raises :class:`WorkspaceError` saying what was wrong and what is allowed.
 
 Writes are atomic (temp file in the same folder, fsync, ``os.replace``) so a crash never leaves
-half a document. Every write keeps full byte snapshots in a history folder *beside* the
+half a document; a document with other hard links is written in place instead, keeping it
+one file under all its names, its versions in the undo history first (:func:`_put`). Every write keeps full byte snapshots in a history folder *beside* the
 workspace (in the person's data folder when the one above the workspace cannot be written),
 so undo and redo restore documents byte for byte and the history never shows up as
 documents. Each read remembers the file's mtime and SHA-256, so an edit based on an old read
@@ -37,7 +38,7 @@ import stat
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import NamedTuple
@@ -610,7 +611,7 @@ class Workspace:
         previous = self._load(rel)
         hist = self._record(rel, before, data, mode=_copy_mode(path))
         try:
-            atomic_write(path, data, check=lambda _tmp: self._check_replaceable(path, before))
+            _put(path, data, before, check=lambda _tmp: self._check_replaceable(path, before))
         except BaseException as exc:
             with contextlib.suppress(WorkspaceError):
                 self._save(previous)
@@ -851,7 +852,7 @@ class Workspace:
                     path.unlink()
                 fsync_dir(path.parent)
             else:
-                atomic_write(path, data, check=check)
+                _put(path, data, current, check=check)
         except BaseException as exc:
             with contextlib.suppress(WorkspaceError):
                 self._save(previous)
@@ -952,6 +953,61 @@ class Workspace:
                 f"version {steps_back} does not exist."
             )
         return self._blob(rel, older[-steps_back])
+
+
+def _put(
+    path: Path, data: bytes, old: bytes | None, *, check: Callable[[Path | None], None]
+) -> None:
+    """Make ``path`` hold ``data`` (it held ``old``), ``check`` last thing before.
+
+    By rename (:func:`atomic_write`): a crash leaves the old file or the new one. But a
+    document with other hard links is one file under several names, and a rename gives this
+    name a new file while the others keep the old text: an edit by voice was not in the
+    copy the person opened by its other name. Such a document is written in place, keeping
+    the file itself (and so every name, its mode, owner, access lists and attributes). The
+    undo history holds both versions on disk first (:meth:`Workspace._record`, the
+    restores' own), so a crash halfway through loses nothing: one undo puts the document
+    back whole. Room for the new text is taken before a byte changes (``posix_fallocate``),
+    so a full drive leaves it as it was; a write that fails halfway puts ``old`` back.
+    """
+    try:
+        links = path.stat().st_nlink
+    except FileNotFoundError:
+        links = 1
+    if links < 2:
+        atomic_write(path, data, check=check)
+        return
+    check(None)
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+    try:
+        if hasattr(os, "posix_fallocate") and data:
+            try:
+                os.posix_fallocate(fd, 0, len(data))  # may grow the file: cut back on failure
+            except OSError as exc:
+                # a file system that cannot reserve room (EOPNOTSUPP, EINVAL) just writes
+                if exc.errno in _FULL:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, len(old or b""))
+                    raise
+        try:
+            _write_at_start(fd, data)
+        except OSError:
+            if old is not None:
+                with contextlib.suppress(OSError):
+                    _write_at_start(fd, old)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _write_at_start(fd: int, data: bytes) -> None:
+    """The file open as ``fd`` holds ``data`` from its start, and nothing after, on disk."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.ftruncate(fd, len(data))
+    os.fsync(fd)
 
 
 def _copy_mode(document: Path) -> int | None:

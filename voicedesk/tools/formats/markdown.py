@@ -108,9 +108,10 @@ def _front_matter_end(lines: list[tuple[int, int, str]]) -> int:
     return 0
 
 
-def markdown_spans(text: str) -> list[tuple[Block, int, int]]:
+def markdown_spans(text: str, *, front_matter: bool = True) -> list[tuple[Block, int, int]]:
     """Headings (ATX and setext) and blank-line separated blocks, each with its place in
-    ``text``.
+    ``text``. ``front_matter=False`` for a piece from the middle of a file, whose first
+    line "---" is no front matter.
 
     A setext heading of several lines is one heading, as in CommonMark, its lines joined by
     spaces ("Annual" and "report" over "===" is "Annual report"): the file keeps its lines
@@ -120,7 +121,7 @@ def markdown_spans(text: str) -> list[tuple[Block, int, int]]:
     buf: list[tuple[int, int, str]] = []
     fence: str | None = None
     lines = list(_lines(text))
-    if front := _front_matter_end(lines):
+    if front := (_front_matter_end(lines) if front_matter else 0):
         out.append(_block_of(lines[:front]))
 
     def flush() -> None:

@@ -7,7 +7,8 @@ with a gap before the new item, or a second list when its marker was another ("-
 "* " items, "1." after "1)"). Word keeps each item a paragraph, and joins a new one to its
 list when it is written (:mod:`.docx_lists`); here the block itself takes the items. A
 plain text file's list written with the same markers is one paragraph too, and is treated
-alike; lines without markers are not taken for a list (they may be a wrapped paragraph).
+alike. Lines without markers are taken for a list only where they are short and none
+ends a sentence (:func:`lines_with_items`): the lines of a wrapped paragraph are not.
 A list whose items stand a blank line apart (:func:`same_list`) is no one block: an item
 added after it comes apart too, a paragraph of its own.
 """
@@ -74,6 +75,57 @@ def list_with_items(listed: str, added: str) -> tuple[str, int] | None:
     return listed + "\n" + "\n".join(lines), len(new)
 
 
+# The longest line taken for an item of a list written one item a line without markers:
+# a shopping or to-do line is a few words, a line of a wrapped paragraph most of a width.
+_LINE_ITEM_CHARS = 40
+# A bullet item's marker, taken off an item added to a list without markers.
+_BULLET = re.compile(r"^ *[-*+][ \t]+")
+# A line that ends a sentence, as no item of such a list but a paragraph's last line does.
+_SENTENCE_END = re.compile(r"[.!?][\"')\]”’]*$")
+# Lines that are Markdown's own (a heading, quote, table row or code fence), not words.
+_NOT_WORDS = ("#", ">", "|", "```", "~~~")
+
+
+def lines_with_items(listed: str, added: str) -> tuple[str, int] | None:
+    """``listed``, a list written one item a line without markers ("milk\\neggs", perhaps
+    under a "Shopping:" line), with ``added``'s lines as items at its end, and how many;
+    None unless both look so. Markdown shows such lines as one paragraph, but the person
+    wrote them as a list, and an item added after it as a paragraph of its own came a blank
+    line later, out of the list. Taken for one only where every line is short and none
+    ends a sentence (a wrapped paragraph's lines are long, its last one ends a sentence),
+    and what is added is short lines too: a sentence added after it stays a paragraph. A
+    bullet given with an added item is dropped, the list having none."""
+    if not _line_list(listed.split("\n")):
+        return None
+    if any(_NUMBER.match(line) for line in added.split("\n")):
+        return None  # a numbered item belongs to no list without numbers
+    new = [_BULLET.sub("", line, count=1).strip() for line in added.split("\n")]
+    if not all(_line_item(line) for line in new):
+        return None
+    return listed + "\n" + "\n".join(new), len(new)
+
+
+def _line_list(lines: list[str]) -> bool:
+    """Whether ``lines`` (a block's) are a list written one item a line without markers,
+    perhaps under a line ending in ":" (:func:`lines_with_items`)."""
+    if len(lines) < 2 or any(_ANY_ITEM.match(line) for line in lines):
+        return False
+    if lines[0].lstrip().startswith(_NOT_WORDS):
+        return False
+    items = lines[1:] if lines[0].rstrip().endswith(":") else lines
+    return all(_line_item(line) for line in items)
+
+
+def _line_item(line: str) -> bool:
+    text = line.strip()
+    return bool(
+        text
+        and len(text) <= _LINE_ITEM_CHARS
+        and not _SENTENCE_END.search(text)
+        and not text.startswith(_NOT_WORDS)
+    )
+
+
 # A numbered item's line: its indent and number (then "." or ")").
 _NUMBER = re.compile(r"^( *)(\d{1,9})[.)](?=[ \t]|$)")
 # A list item with nothing after its marker (and a task list's box), at any depth.
@@ -101,9 +153,14 @@ def without_emptied_items(before: str, after: str) -> tuple[str, int]:
     # line, which split the list in two: where no line was joined or split, that is an
     # item line of ``before`` blank now.
     whole = len(was) == len(lines)
+    # In a list written one item a line without markers, an item taken whole leaves a
+    # blank line too: "take eggs off the list" was refused, as splitting the paragraph.
+    line_list = whole and _line_list(was)
     code = code_lines(lines)
     kept: list[int] = []
     for n, line in enumerate(lines):
+        if line_list and not line.strip() and was[n].strip():
+            continue
         if n not in code:
             if _EMPTY_ITEM.match(line) and _ends_item(lines, n):
                 continue

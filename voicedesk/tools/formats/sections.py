@@ -163,7 +163,13 @@ def find_heading(blocks: list[Block], name: str) -> int:
     path ("Chapter 2 › Notes") or a number ("Notes #2") picks one of several so called."""
     headings = outline(blocks)
     if not headings:
-        raise FormatError("This document has no headings, so it has no sections to pick from.")
+        # "add cheese to the shopping list" came with section="Shopping list" for a text
+        # file whose first line says so: the model must hear what to do instead
+        raise FormatError(
+            f"This document has no headings, so it has no section called “{name}”. Leave "
+            f"section out: read_document then reads all of it, and insert_paragraph adds at "
+            f"the end (or after the paragraph given)."
+        )
     if not norm_heading(name):
         raise FormatError("The section name is empty.")
     found = _named(blocks, _parents(blocks, headings), name)
