@@ -205,7 +205,8 @@ class Reply:
     def cancel(self) -> Coroutine[Any, Any, None]:
         """Stop generation and drop unplayed audio. Takes effect at once (no more audio,
         no more timing marks, even before the caller awaits); awaiting the result returns
-        once sockets are released."""
+        once the model's request is stopped and the voice's socket let go (its close goes
+        on in the background: ``streams_closed``)."""
         if self.cancelled:
             return _nothing()
         self.cancelled = True
