@@ -143,6 +143,41 @@ def test_headless_run_over_a_file_without_speech_says_so(wav: Path, capsys) -> N
     assert f"No speech was heard in {wav}, so no turn was sent" in err and "replay" in err
 
 
+def test_a_headless_run_ends_without_waiting_for_work_left_on_other_threads(
+    tmp_path: Path,
+) -> None:
+    """A headless run that ended normally still waited, at exit, for threads whose work
+    nobody would read (Whisper encoding its silence, a model warming up), then for the
+    interpreter's teardown of the models. Here a thread left busy for two minutes stands
+    for them: the run ends as soon as its own work is done, its session log and output
+    WAV whole."""
+    from voicedesk.bench.scenarios import compose
+
+    inp, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    compose(["question"], tail_s=3.0).write(inp)
+    argv = ["run", "--headless", "--sim", "--no-tools", "--input", str(inp), "--output", str(out)]
+    left_busy = (
+        "import threading, time, runpy, sys; "
+        "threading.Thread(target=time.sleep, args=(120,), name='left-busy').start(); "
+        f"sys.argv = ['voicedesk', *{argv!r}]; "
+        "runpy.run_module('voicedesk', run_name='__main__')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", left_busy],
+        capture_output=True,
+        text=True,
+        timeout=90,  # a hang only: the busy thread would hold it for 120 s
+        env={**os.environ},
+    )
+    assert done.returncode == 0, done.stderr
+    played, _ = read_wav(out)  # its header written: a WAV whole
+    assert np.abs(played).max() > 0  # the answer in it
+    (log,) = (tmp_path / "data").rglob("*.jsonl")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    (turn,) = [r for r in records if r.get("type") == "turn"]
+    assert turn, records
+
+
 def test_a_headless_run_keeps_its_start_up_objects_out_of_full_collections(wav: Path) -> None:
     """Only the terminal UI froze them, so a headless session (a live one on the microphone
     too) still stalled its event loop 0.16–0.24 s at every full collection (engine.heap)."""

@@ -1,3 +1,3 @@
-from voicedesk.cli import main
+from voicedesk.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -138,6 +138,20 @@ def _output_never_fails() -> None:
             stream.reconfigure(errors="voicedesk-ascii")
 
 
+def entry() -> NoReturn:
+    """The ``voicedesk`` command: ``main()``, then the process ends at once.
+
+    By the time ``main()`` returns, the command has closed what it wrote (the session log
+    fsync'd, the output WAV and the metrics file closed). The interpreter then still
+    joined the threads whose work nobody would read (Whisper encoding its silence, not a
+    daemon: a finalising interpreter crashed under it) and tore down every module and the
+    models: 0.5-1.2 s after a headless run had ended, before the shell prompt came back.
+    ``leave_now`` runs the ``atexit`` clean-ups and flushes the standard streams first."""
+    from voicedesk.commands.termination import leave_now
+
+    leave_now(main())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _output_never_fails()
     parser = build_parser()

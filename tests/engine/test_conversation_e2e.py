@@ -9,6 +9,7 @@ import functools
 import importlib.util
 import io
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -2088,6 +2089,44 @@ async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
     typed_at = t["speech_start"]
     # the line's sound ended right after the typing, before the answer began
     assert silent_from(played, rate, typed_at, hold_s=0.1) < t["playback_start"]
+
+
+async def test_a_typed_line_cutting_an_answer_does_not_wait_for_a_stalled_voice_to_close(
+    tmp_path,
+):
+    """A line typed over an answer whose voice server never answers the socket's close
+    (the sim's linger): the typed line is taken, and answered, at once. The cut waited
+    for the old answer's socket to close, websockets' 10 s close timeout, and typed lines
+    are taken one at a time, so the new answer, and every line typed after it, waited
+    behind a server being abandoned."""
+
+    first, then = "Tell me a story.", "What time is it?"
+    scenario = compose([], lead_s=15.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=first, reply=LONG_REPLY),
+            SimTurn(transcript=then, reply="It is noon."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _seen):
+        server.inject("tts", "linger")  # the first answer's socket
+        playing = asyncio.Event()
+        session.bus.subscribe(_at_first(ev.PlaybackStarted, playing.set))
+        await session.start()
+        try:
+            await session.send_text(first)
+            await asyncio.wait_for(playing.wait(), 10)
+            typed_at = time.monotonic()
+            await asyncio.wait_for(session.send_text(then), 30)
+            took_s = time.monotonic() - typed_at
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    # generous, for a loaded machine: only the close timeout's 10 s wait is caught
+    assert took_s < 5, took_s
+    cut, answered = session.records
+    assert cut.user_text == first and cut.interrupted
+    assert (answered.user_text, answered.heard_text) == (then, "It is noon.")
 
 
 async def test_a_question_whose_answer_waited_for_a_typed_lines_is_kept_when_both_are_cut(

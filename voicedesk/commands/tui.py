@@ -150,9 +150,10 @@ def _exit_without_teardown(done: list[int]) -> None:
     ``done`` holds the exit code once the app has closed; an exception on the way out
     leaves it empty, and the interpreter ends as usual (with its own code). By now the
     session is stopped, the session log (written and fsync'd line by line), the metrics file
-    and the log file are closed, and the interpreter has already waited for the non-daemon
-    threads (the local Whisper reader's silence encoding among them): atexit handlers run
-    after that. What is left is tearing down every module and collecting the models' and
+    and the log file are closed. Started as the ``voicedesk`` command (``cli.entry``), the
+    non-daemon threads (the local Whisper reader's silence encoding among them) are not
+    waited for either; called as ``main()`` in a process of its own, the interpreter has
+    waited for them before atexit handlers run. What is left is tearing down every module and collecting the models' and
     Textual's objects, 1–2 s with the terminal already given back and nothing to save. This
     handler flushes logging and the standard streams and ends the process.
     """

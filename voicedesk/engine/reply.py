@@ -168,6 +168,7 @@ class Reply:
         self._held: list[np.ndarray] = []
         self._trimmed = 0  # leading TTS samples dropped as silence
         self._stream: SpeechStream | None = None
+        self._stream_let_go = False  # its close has begun (``_close_stream``)
         self._task: asyncio.Task[None] | None = None
         self._audio_task: asyncio.Task[None] | None = None
         self._requesting = False  # a model round is streaming (its connection is in use)
@@ -204,7 +205,8 @@ class Reply:
     def cancel(self) -> Coroutine[Any, Any, None]:
         """Stop generation and drop unplayed audio. Takes effect at once (no more audio,
         no more timing marks, even before the caller awaits); awaiting the result returns
-        once sockets are released."""
+        once the model's request is stopped and the voice's socket let go (its close goes
+        on in the background: ``streams_closed``)."""
         if self.cancelled:
             return _nothing()
         self.cancelled = True
@@ -224,7 +226,7 @@ class Reply:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        await self._close_stream()
+        self._close_stream()
         self.generation_done.set()
 
     def heard(self) -> str:
@@ -372,7 +374,7 @@ class Reply:
         finally:
             await self._reap(stream_task)
             if self.failed is not None or self.cancelled or not self.text_sent:
-                await self._close_stream()
+                self._close_stream()
             self.generation_done.set()
 
     def results_came(self, messages: list[dict[str, Any]]) -> None:
@@ -702,10 +704,33 @@ class Reply:
                 self._held.append(chunk)
         self.audio_complete = True
 
-    async def _close_stream(self) -> None:
-        if self._stream is not None:
-            with contextlib.suppress(Exception):
-                await self._stream.aclose()
+    def _close_stream(self) -> None:
+        """Let the voice's stream go, closing it in the background: awaited, a voice
+        server slow to answer the close held the cut (a typed line, a barge-in) and the
+        next answer with it, for as long as the provider's own limit on closing."""
+        if self._stream is None or self._stream_let_go:
+            return
+        self._stream_let_go = True
+        closing = asyncio.create_task(_close_quietly(self._stream), name="voice-close")
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)
+
+
+# The voice streams being closed behind cut answers: held here so that they are not
+# collected mid-close, and so that a stopping session can wait for them (``streams_closed``).
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+async def _close_quietly(stream: SpeechStream) -> None:
+    with contextlib.suppress(Exception):
+        await stream.aclose()
+
+
+async def streams_closed() -> None:
+    """Until the voice streams let go so far are closed (each bounded by its provider)."""
+    loop = asyncio.get_running_loop()
+    while mine := [t for t in _CLOSING if t.get_loop() is loop]:
+        await asyncio.gather(*mine, return_exceptions=True)
 
 
 async def _nothing() -> None:

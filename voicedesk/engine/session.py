@@ -33,7 +33,7 @@ from voicedesk.config import Settings
 from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, Mode, check_sound
 from voicedesk.engine.context import compact_tool_results
 from voicedesk.engine.metrics import TurnRecord, unheard_holding_line
-from voicedesk.engine.reply import Reply
+from voicedesk.engine.reply import Reply, streams_closed
 from voicedesk.engine.session_log import SessionLog
 from voicedesk.engine.speaking import Speaking, error_line
 from voicedesk.engine.tool_jobs import ToolJobs
@@ -523,6 +523,7 @@ class Session:
         for reply in {self._reply, self._speaking.playing} - {None}:
             assert reply is not None
             await reply.cancel()
+        await streams_closed()  # the voice sockets of cut answers, before the voice itself
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -63,6 +63,11 @@ _SPARE_REPLACED_MAX = 3
 _CLAUSE_END = re.compile(rf"[{CLAUSE_END_MARKS}]\s*$")
 _CUT_AFTER = re.compile(rf"[\s{CJK_PUNCTUATION}]")  # a whole word (or clause) ends here
 _FIRST_FLUSH_CHARS = 40  # ≈ 8 words: enough for natural prosody, ~0.15 s of LLM output
+# How long a socket we let go may take to close before it is aborted. A server that does
+# not answer the close held every close for websockets' own 10 s: each cut answer, and the
+# quit (the spare). Aborted, the server sees the connection drop, which is all a close
+# tells it anyway.
+CLOSE_LIMIT_S = 1.0
 
 
 class ElevenLabsTTS:
@@ -243,8 +248,7 @@ class ElevenLabsTTS:
             with contextlib.suppress(Exception):
                 ws, opened = await spare
                 if time.monotonic() - opened > _SPARE_MAX_AGE_S or _is_closed(ws):
-                    with contextlib.suppress(Exception):
-                        await ws.close()
+                    await close_socket(ws)
                     ws = None
         if ws is None:
             ws, _ = await self._connect()
@@ -287,7 +291,21 @@ async def _close_spare(spare: asyncio.Task[tuple[Any, float]]) -> None:
     """Close a spare's socket once it is open (nothing if it failed or was cancelled)."""
     with contextlib.suppress(BaseException):
         ws, _ = await spare
-        await ws.close()
+        await close_socket(ws)
+
+
+async def close_socket(ws: Any) -> None:
+    """Close ``ws``, aborting it once ``CLOSE_LIMIT_S`` has passed without the server's
+    answer. Loop-timed, unlike the dial: a limit that ran out early on a busy loop only
+    drops a socket we had let go a little less politely."""
+    try:
+        async with asyncio.timeout(CLOSE_LIMIT_S):
+            await ws.close()
+    except TimeoutError:
+        log.info("the speech server did not answer the close in %.1f s: aborted", CLOSE_LIMIT_S)
+        ws.transport.abort()
+    except Exception:  # closed already, or broken: nothing left to let go
+        log.debug("closing a speech socket failed", exc_info=True)
 
 
 def _closing(exc: Any) -> str:
@@ -462,5 +480,4 @@ class ElevenLabsStream(FirstPieceSignal):
         return sum(1 for t in self._letter_times_ms if t <= played_ms)
 
     async def aclose(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._ws.close()
+        await close_socket(self._ws)

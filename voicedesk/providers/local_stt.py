@@ -326,7 +326,8 @@ class LocalWhisper:
 
         Not a daemon thread: a process that exits while CTranslate2 is still encoding
         (a replay of silence, an early error) crashed in the encoder (SIGSEGV, exit 139);
-        the interpreter now waits the half second for it before tearing the model down."""
+        the interpreter now waits the half second for it before tearing the model down. The
+        ``voicedesk`` command itself ends without either (``cli.entry``)."""
         threading.Thread(target=self._silence, name="whisper-silence").start()
 
     def wait_cue_reading_prepared(self) -> None:

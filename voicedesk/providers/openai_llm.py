@@ -289,15 +289,7 @@ class OpenAIChat:
         import openai
 
         connect_s = min(_CONNECT_S, self.first_token_s)
-        client = openai.OpenAI(
-            api_key=self._client.api_key,
-            base_url=self._client.base_url,
-            timeout=httpx2.Timeout(self.first_token_s, connect=connect_s),
-            max_retries=0,
-            http_client=openai.DefaultHttpxClient(
-                mounts=direct_mounts(openai_address(self.base_url))
-            ),
-        )
+        client = self._blocking_client()
         try:
             return [model.id for model in client.models.list()]
         except openai.APITimeoutError as exc:
@@ -332,6 +324,34 @@ class OpenAIChat:
         finally:
             client.close()
 
+    def _blocking_client(self) -> Any:
+        """A blocking client to this server, its deadlines the kernel's socket timeouts: for
+        the start's checks, each on a thread of its own (``_list_models``)."""
+        import httpx2
+        import openai
+
+        return openai.OpenAI(
+            api_key=self._client.api_key,
+            base_url=self._client.base_url,
+            timeout=httpx2.Timeout(self.first_token_s, connect=min(_CONNECT_S, self.first_token_s)),
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(
+                mounts=direct_mounts(openai_address(self.base_url))
+            ),
+        )
+
+    def _try_model(self) -> None:
+        """Ask for one token of the model, as ``_list_models`` asks for the list: on the
+        event loop, its deadline ran out while the loop was busy at start, the failure was
+        only logged, and a mistyped model started a conversation whose every answer failed."""
+        client = self._blocking_client()
+        try:
+            client.chat.completions.create(
+                model=self.model, messages=[{"role": "user", "content": "hi"}], max_tokens=1
+            )
+        finally:
+            client.close()
+
     async def _check_model(self, listed: list[str]) -> None:
         """Refuse, at start, a model the server does not have.
 
@@ -345,12 +365,7 @@ class OpenAIChat:
         if not listed or is_listed(self.model, listed):
             return
         try:
-            async with asyncio.timeout(self.first_token_s):
-                await self._client.chat.completions.create(
-                    model=self.model,
-                    messages=[{"role": "user", "content": "hi"}],
-                    max_tokens=1,
-                )
+            await on_own_thread(self._try_model, name="llm-model-check")
         except openai.NotFoundError as exc:
             raise RefusedSettingError(
                 f"The language-model server at {self.server_url} has no model "

@@ -64,6 +64,11 @@ FAULTS: dict[str, Fault] = {
         "a streamed answer or speech starts (headers sent, or the socket open) and nothing "
         "more comes; STT acknowledges the commit and never transcribes it",
     ),
+    "linger": Fault(
+        ("tts",),
+        "an ElevenLabs socket speaks as usual but never answers the client's close: no "
+        "closing frame comes back and the connection stays open, as a stalled server's does",
+    ),
     "lose": Fault(("stt",), "the transcript's deltas come, its final event never does"),
     "stray": Fault(
         ("stt",),

@@ -1011,7 +1011,9 @@ class SimServer:
         # Clients keep a socket open ahead of need, so a fault applies to the stream that
         # first carries text, not to the connection; but for echo, which closes it at once.
         fault: str | None = None
-        ws = web.WebSocketResponse(compress=False, heartbeat=None)
+        # The client's close is answered here, not by aiohttp, so that linger can
+        # leave it unanswered.
+        ws = web.WebSocketResponse(compress=False, heartbeat=None, autoclose=False)
         await ws.prepare(request)
         self._track(ws)
         self.tts_sockets += 1
@@ -1077,6 +1079,11 @@ class SimServer:
                     await ws.close(code=1008, message=b"inactivity timeout (simulated)")
                     break
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                    if msg.type == WSMsgType.CLOSE and fault == "linger":
+                        gen.cancel()  # silent from here: no audio, no closing frame
+                        await asyncio.sleep(3600)  # until the server shuts down
+                    if msg.type == WSMsgType.CLOSE:
+                        await ws.close()
                     break
                 if msg.type != WSMsgType.TEXT:
                     continue
