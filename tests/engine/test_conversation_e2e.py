@@ -2701,3 +2701,48 @@ async def test_the_stop_key_stops_a_question_answer_waiting_for_a_typed_lines(tm
     assert sorted(users) == sorted([asked, typed])
     lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
     assert asked in [x["text"] for x in lines if x.get("type") == "user"]
+
+
+async def test_an_answer_begun_after_esc_cut_a_paused_one_waits_for_the_talk_key(tmp_path):
+    """With the talk key held, speech over an answer paused it; the stop key cut it and
+    the person typed a line, the key still held. Barge-in still took itself for paused
+    over the answer the stop key had cut: the typed line's answer began with the key held
+    and played on over the person until they let it go (a randomized soak found it)."""
+    long_reply = "Here is a long answer that goes on for a while. " * 4
+    typed = "Typed while talking."
+    scenario = compose(["question", "stop"], gaps_s=[3.0], tail_s=4.0)
+    asked, over = scenario.turns
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=long_reply),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+            SimTurn(transcript=typed, reply="An answer to the typed line. " * 3),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, seen):
+        loop = asyncio.get_running_loop()
+
+        def stop_key_then_type() -> None:
+            session.interrupt()
+            loop.call_later(0.05, lambda: loop.create_task(session.send_text(typed)))
+
+        session.bus.subscribe(_at_first(ev.BargeIn, stop_key_then_type))
+        released = await _talk_key_held(
+            session,
+            (asked.start_s - 0.3, asked.end_s + 0.3),
+            (over.start_s - 0.3, over.end_s + 1.5),
+        )
+    (typed_turn,) = [r for r in session.records if r.user_text == typed]
+    began = next(
+        e.audio_s
+        for e in seen
+        if isinstance(e, ev.PlaybackStarted) and e.turn_id == typed_turn.turn_id
+    )
+    assert began < released - 0.5  # it began with the key held
+    paused = [
+        e.audio_s
+        for e in seen
+        if isinstance(e, ev.BargeIn) and e.turn_id == typed_turn.turn_id and not e.resumed
+    ]
+    # paused as it began (a block or two), as any answer with the key held
+    assert paused and paused[0] - began < 0.1, (began, paused, released)

@@ -201,6 +201,10 @@ class Speaking(Generic[TurnT]):
             self._audio.playback.stop(self.playing.utterance_id)
         self.playing = self.playing_turn = None
         self.release()
+        # Speech over it paused it: that pause went with it. Kept, barge-in took itself
+        # for paused over the next answer (the stop key cut this one mid-interruption, a
+        # typed line's answer began), which then played on over the person speaking.
+        self.barge.reset()
 
     def hold(self) -> None:
         """Keep the answer, not begun yet, from beginning while speech that came right after
