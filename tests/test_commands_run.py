@@ -840,6 +840,41 @@ def test_a_second_ctrl_c_during_the_demo_s_clean_up_ends_it_at_once(tmp_path: Pa
     assert "Traceback" not in err
 
 
+def test_a_demo_stopped_before_its_first_answer_leaves_no_folder_behind(tmp_path: Path) -> None:
+    """The demo writes the person's side into a temporary folder for its answers to go
+    beside. Stopped before the first answer (Ctrl-C during the start), it said
+    "assistant.wav was not written" and left the folder with the person's side alone,
+    1.7 MB named nowhere as worth keeping, in the temporary folder after each such try."""
+    import signal
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "TMPDIR": str(tmp)}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env.pop("VOICEDESK_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "demo", "--headless", "--no-tools"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        said = proc.stdout.readline()  # where the answers go; the person speaks first
+        assert "answers go to" in said and str(tmp) in said
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    folders = list(tmp.glob("voicedesk-demo-audio-*"))
+    if "was not written" in err:
+        assert folders == []
+    else:  # the machine was slow to deliver the signal: what was heard is kept
+        assert [f.name for f in folders[0].iterdir() if f.name.startswith("assistant")]
+
+
 async def test_ctrl_c_while_the_session_is_built_takes_effect_before_the_build_ends(
     wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
