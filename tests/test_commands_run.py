@@ -1238,6 +1238,25 @@ def test_a_room_needs_a_wav_microphone_and_well_formed_keys(wav: Path, capsys) -
         assert "argument --room" in err and needle in err and "Traceback" not in err
 
 
+def test_a_room_refuses_a_seed_numpy_cannot_take_and_levels_out_of_range(wav: Path, capsys) -> None:
+    """``--room seed=-1`` ended in a traceback from numpy ("expected non-negative
+    integer"), ``seed=1.5`` was quietly taken as another seed, and an echo 100 dB over the
+    person or noise above full scale (``echo_db=100``, ``noise_dbfs=20``) ran as a room, a
+    clipped square wave at the microphone, where `bench echo --echo-db` takes −40 … 10."""
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    for spec, needle in (
+        ("seed=-1", "seed=-1: the seed is a whole number ≥ 0"),
+        ("seed=1.5", "seed=1.5: the seed is a whole number ≥ 0"),
+        ("echo_db=100", "echo_db=100: use −40 … 10 dB"),
+        ("noise_dbfs=20", "noise_dbfs=20: use −120 … 0 dBFS"),
+    ):
+        with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
+            main([*run, "--room", spec])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --room" in err and needle in err and "Traceback" not in err
+
+
 def test_a_room_makes_the_wav_microphone_hear_what_is_played(wav: Path) -> None:
     # --room wraps the WAV microphone in the simulated room and turns echo cancellation on,
     # which a WAV run otherwise leaves off (nothing played can reach a file).

@@ -128,6 +128,19 @@ ROOM_DEFAULTS: dict[str, float] = {
 }
 
 
+def _room_value_problem(key: str, number: float) -> str | None:
+    """What is wrong with a --room value, if anything. numpy's generator took a negative
+    seed with a traceback and a fractional one as another seed; an echo 100 dB over the
+    person or noise above full scale made a clipped square wave of the microphone."""
+    if key == "seed" and (number < 0 or not number.is_integer()):
+        return "the seed is a whole number ≥ 0, e.g. seed=1"
+    if key == "echo_db" and not -40 <= number <= 10:  # as `bench echo --echo-db`
+        return "use −40 … 10 dB (the echo's level against the person's)"
+    if key == "noise_dbfs" and not -120 <= number <= 0:
+        return "use −120 … 0 dBFS (0 is full scale)"
+    return None
+
+
 def room_arg(spec: str) -> dict[str, float]:
     """``--room``'s value, e.g. ``delay_ms=120,echo_db=0``: SimulatedRoom's arguments."""
     room = dict(ROOM_DEFAULTS)
@@ -144,6 +157,8 @@ def room_arg(spec: str) -> dict[str, float]:
             raise argparse.ArgumentTypeError(f"{key}={value!r}: not a number") from None
         if not math.isfinite(number):
             raise argparse.ArgumentTypeError(f"{key}={value!r}: not a finite number")
+        if problem := _room_value_problem(key, number):
+            raise argparse.ArgumentTypeError(f"{key}={value.strip()}: {problem}")
         room[key] = number
     if room["delay_ms"] < 0 or room["rt60_s"] <= 0:
         raise argparse.ArgumentTypeError("delay_ms must be ≥ 0 and rt60_s > 0")
