@@ -143,6 +143,21 @@ def test_headless_run_over_a_file_without_speech_says_so(wav: Path, capsys) -> N
     assert f"No speech was heard in {wav}, so no turn was sent" in err and "replay" in err
 
 
+def test_a_headless_run_over_a_file_without_output_says_the_answers_are_not_kept(
+    wav: Path, tmp_path: Path, capsys
+) -> None:
+    """`--input` is "WAV file as the microphone", so `run --input IN.wav` read as: the
+    speaker as usual. A WAV microphone has no speaker but --output, and with none the
+    answers went nowhere, played nor written, without a word."""
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    assert main(run) == 0
+    err = capsys.readouterr().err
+    assert "no --output, so the answers are shown, not played or kept" in err
+    assert "add --output OUT.wav" in err
+    assert main([*run, "--output", str(tmp_path / "o.wav")]) == 0
+    assert "no --output" not in capsys.readouterr().err
+
+
 def test_a_headless_run_keeps_its_start_up_objects_out_of_full_collections(wav: Path) -> None:
     """Only the terminal UI froze them, so a headless session (a live one on the microphone
     too) still stalled its event loop 0.16–0.24 s at every full collection (engine.heap)."""

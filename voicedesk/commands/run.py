@@ -86,7 +86,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=DocHelpFormatter,
     )
     parser.add_argument(
-        "--input", type=path_arg, metavar="IN.wav", help="WAV file as the microphone"
+        "--input",
+        type=path_arg,
+        metavar="IN.wav",
+        help="WAV file as the microphone; the answers then go to --output alone (without it "
+        "they are shown, not played)",
     )
     parser.add_argument(
         "--output",
@@ -384,6 +388,16 @@ async def run_headless(
         )
     output_path = getattr(args, "output", None)
     output_before = file_state(output_path)
+    if (input_path or args.input) is not None and output_path is None and not quiet:
+        # a WAV microphone's only speaker is --output: without it the answers went nowhere,
+        # without a word, where "--input: WAV file as the microphone" let one expect the
+        # speaker as usual
+        print(
+            "run: no --output, so the answers are shown, not played or kept "
+            "(add --output OUT.wav to keep them)",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         await converse(
             settings,
