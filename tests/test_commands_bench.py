@@ -29,6 +29,11 @@ from voicedesk.cli import main
         (["echo", "--min-speech-ms", "-10"], ["--min-speech-ms -10 cannot be negative"]),
         (["echo", "--minutes", "nan"], ["--minutes nan is not a duration"]),
         (["echo", "--minutes", "inf"], ["--minutes inf is not a duration"]),
+        # nan and inf were tracebacks ("cannot convert float NaN to integer") once the
+        # benchmark had started its first conversation
+        (["latency", "--device-latency", "nan", "0"], ["--device-latency nan 0", "0 … 2000"]),
+        (["latency", "--device-latency", "0", "inf"], ["--device-latency 0 inf", "0 … 2000"]),
+        (["latency", "--device-latency", "-5", "10"], ["--device-latency -5 10"]),
     ],
 )
 def test_bad_bench_flags_are_one_message(argv: list[str], needles: list[str], capsys) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from voicedesk.audio import devices as dev_mod
 from voicedesk.audio.devices import DeviceInfo, is_headset, resolve_device
+from voicedesk.audio.wavio import write_wav
 from voicedesk.cli import main
 from voicedesk.config import McpServer, Settings, load_settings
 from voicedesk.config_secrets import mask_text
@@ -1826,6 +1827,43 @@ def test_a_blank_base_url_is_the_providers_own_and_one_without_scheme_is_refused
     err = capsys.readouterr().err
     assert "'llm.base_url' = \"localhost:11434/v1\" is not allowed: it is not a web address" in err
     assert "http://localhost:11434/v1" in err
+
+
+def test_openai_base_url_without_its_scheme_is_refused_naming_the_variable(
+    cfg: Path, capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """OPENAI_BASE_URL=localhost:11434/v1 (its http:// left out) passed `config show` and
+    `doctor`, and `run` then ended in a traceback from the websocket library ("… isn't a
+    valid URI: scheme isn't ws or wss"), though llm.base_url so written is refused."""
+    cfg.write_text("", encoding="utf-8")
+    monkeypatch.setenv("OPENAI_BASE_URL", "localhost:11434/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert 'OPENAI_BASE_URL = "localhost:11434/v1" is not allowed: it is not a web address' in err
+    assert "change or unset OPENAI_BASE_URL" in err
+    wav = tmp_path / "in.wav"
+    write_wav(wav, np.zeros(1600, dtype=np.int16), 16000)
+    run = [
+        "run",
+        "--headless",
+        "--no-tools",
+        "--input",
+        str(wav),
+        "--output",
+        str(tmp_path / "o.wav"),
+    ]
+    assert main(run) == 2
+    assert "OPENAI_BASE_URL" in capsys.readouterr().err
+    # where every OpenAI client has its own server, the variable is not read, nor refused
+    cfg.write_text(
+        '[llm]\nbase_url = "http://127.0.0.1:9/v1"\n[stt]\nbase_url = "http://127.0.0.1:9/v1"\n',
+        encoding="utf-8",
+    )
+    assert main(["config", "show"]) == 0
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:11434/v1")
+    cfg.write_text("", encoding="utf-8")
+    assert main(["config", "show"]) == 0
 
 
 def test_an_empty_model_or_voice_name_is_refused_naming_the_variable(

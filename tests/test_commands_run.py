@@ -178,6 +178,21 @@ def test_a_headless_run_ends_without_waiting_for_work_left_on_other_threads(
     assert turn, records
 
 
+def test_a_headless_run_over_a_file_without_output_says_the_answers_are_not_kept(
+    wav: Path, tmp_path: Path, capsys
+) -> None:
+    """`--input` is "WAV file as the microphone", so `run --input IN.wav` read as: the
+    speaker as usual. A WAV microphone has no speaker but --output, and with none the
+    answers went nowhere, played nor written, without a word."""
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    assert main(run) == 0
+    err = capsys.readouterr().err
+    assert "no --output, so the answers are shown, not played or kept" in err
+    assert "add --output OUT.wav" in err
+    assert main([*run, "--output", str(tmp_path / "o.wav")]) == 0
+    assert "no --output" not in capsys.readouterr().err
+
+
 def test_a_headless_run_keeps_its_start_up_objects_out_of_full_collections(wav: Path) -> None:
     """Only the terminal UI froze them, so a headless session (a live one on the microphone
     too) still stalled its event loop 0.16–0.24 s at every full collection (engine.heap)."""
@@ -875,6 +890,41 @@ def test_a_second_ctrl_c_during_the_demo_s_clean_up_ends_it_at_once(tmp_path: Pa
     assert "Traceback" not in err
 
 
+def test_a_demo_stopped_before_its_first_answer_leaves_no_folder_behind(tmp_path: Path) -> None:
+    """The demo writes the person's side into a temporary folder for its answers to go
+    beside. Stopped before the first answer (Ctrl-C during the start), it said
+    "assistant.wav was not written" and left the folder with the person's side alone,
+    1.7 MB named nowhere as worth keeping, in the temporary folder after each such try."""
+    import signal
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "TMPDIR": str(tmp)}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env.pop("VOICEDESK_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "demo", "--headless", "--no-tools"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        said = proc.stdout.readline()  # where the answers go; the person speaks first
+        assert "answers go to" in said and str(tmp) in said
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    folders = list(tmp.glob("voicedesk-demo-audio-*"))
+    if "was not written" in err:
+        assert folders == []
+    else:  # the machine was slow to deliver the signal: what was heard is kept
+        assert [f.name for f in folders[0].iterdir() if f.name.startswith("assistant")]
+
+
 async def test_ctrl_c_while_the_session_is_built_takes_effect_before_the_build_ends(
     wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1233,6 +1283,25 @@ def test_a_room_needs_a_wav_microphone_and_well_formed_keys(wav: Path, capsys) -
     ):
         with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
             main([*run, "--input", str(wav), "--room", spec])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --room" in err and needle in err and "Traceback" not in err
+
+
+def test_a_room_refuses_a_seed_numpy_cannot_take_and_levels_out_of_range(wav: Path, capsys) -> None:
+    """``--room seed=-1`` ended in a traceback from numpy ("expected non-negative
+    integer"), ``seed=1.5`` was quietly taken as another seed, and an echo 100 dB over the
+    person or noise above full scale (``echo_db=100``, ``noise_dbfs=20``) ran as a room, a
+    clipped square wave at the microphone, where `bench echo --echo-db` takes −40 … 10."""
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    for spec, needle in (
+        ("seed=-1", "seed=-1: the seed is a whole number ≥ 0"),
+        ("seed=1.5", "seed=1.5: the seed is a whole number ≥ 0"),
+        ("echo_db=100", "echo_db=100: use −40 … 10 dB"),
+        ("noise_dbfs=20", "noise_dbfs=20: use −120 … 0 dBFS"),
+    ):
+        with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
+            main([*run, "--room", spec])
         assert exit_.value.code == 2
         err = capsys.readouterr().err
         assert "argument --room" in err and needle in err and "Traceback" not in err

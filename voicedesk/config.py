@@ -964,11 +964,35 @@ def load_settings(
             return f"environment variable {_env_var_for(env_names, loc)}"
         return origin
 
+    _check_sdk_base_url(settings, environ)
     check_context_window(settings, origin_of, config_path=path)
     settings.source = path if path.exists() else None
     # a server that quotes the key it was sent in an error must not get it shown or kept
     remember_secrets(secret_values(settings, environ))
     return settings
+
+
+def _check_sdk_base_url(settings: Settings, environ: Mapping[str, str]) -> None:
+    """OPENAI_BASE_URL is the server of every OpenAI client without a base_url of its own
+    (``loopback.openai_address``), so it is held to the base_url settings' rule where one
+    reads it. Written without its scheme ("localhost:11434/v1") it passed `config show` and
+    `doctor`, and `run` then ended in a traceback from the websocket library ("… isn't a
+    valid URI: scheme isn't ws or wss")."""
+    value = environ.get("OPENAI_BASE_URL", "").strip()
+    read = settings.llm.base_url is None or (
+        settings.stt.provider == "openai" and settings.stt.base_url is None
+    )
+    if not value or not read:
+        return
+    try:
+        _base_url(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"Invalid configuration:\n  environment variable OPENAI_BASE_URL = "
+            f"{json.dumps(value)} is not allowed: {exc}",
+            "change or unset OPENAI_BASE_URL, or set llm.base_url (and stt.base_url) in the "
+            "config; once it loads, `voicedesk config show` prints the result",
+        ) from None
 
 
 def check_context_window(

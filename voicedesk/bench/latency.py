@@ -333,8 +333,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.turns < 1 or args.rounds < 1:
         raise UserError("--turns and --rounds must be at least 1")
-    if min(args.device_latency) < 0:
-        raise UserError("--device-latency cannot be negative")
+    # nan and inf passed `< 0` and were a traceback once the first conversation began
+    if not all(0 <= ms <= 2000 for ms in args.device_latency):
+        given = " ".join(f"{ms:g}" for ms in args.device_latency)
+        raise UserError(
+            f"--device-latency {given} is out of range",
+            "use 0 … 2000 ms for each of IN_MS and OUT_MS, e.g. --device-latency 20 40",
+        )
     from voicedesk.commands.run import check_latency
 
     for flag in ("--ttft", "--ttfb", "--stt"):

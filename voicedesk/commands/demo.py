@@ -139,11 +139,11 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
     )
     settings = type(settings).model_validate(data)
     workdir = Path(tempfile.mkdtemp(prefix="voicedesk-demo-audio-"))
-    if args.output:  # nothing in it is asked for: gone at exit
-        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    out = args.output or (workdir / "assistant.wav")
+    # with --output nothing in it is asked for; without, it is kept once answers are in it
+    atexit.register(_drop_unless_answered, workdir, None if args.output else out)
     inp = workdir / "person.wav"
     compose(DEMO_TURNS, gaps_s=[8.0, 10.0, 9.0, 16.0]).write(inp)
-    out = args.output or (workdir / "assistant.wav")
     sim = SimOptions(
         ttft_s=args.sim_ttft,
         ttfb_s=args.sim_ttfb,
@@ -152,6 +152,18 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Path, Path, Any]:
         faults=getattr(args, "sim_fault", []),
     )
     return settings, inp, out, sim
+
+
+def _drop_unless_answered(workdir: Path, answers: Path | None) -> None:
+    """Remove the demo's audio folder at exit unless ``answers`` (None: never kept) has
+    begun in it. A demo stopped before its first answer (Ctrl-C during the start, a
+    start-up error) said the answers' file "was not written" and left the folder behind
+    with the person's side alone, 1.7 MB in the temporary folder after each such try."""
+    from voicedesk.audio.wavio import partial_path
+
+    if answers is not None and (answers.exists() or partial_path(answers).exists()):
+        return
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -86,7 +86,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=DocHelpFormatter,
     )
     parser.add_argument(
-        "--input", type=path_arg, metavar="IN.wav", help="WAV file as the microphone"
+        "--input",
+        type=path_arg,
+        metavar="IN.wav",
+        help="WAV file as the microphone; the answers then go to --output alone (without it "
+        "they are shown, not played)",
     )
     parser.add_argument(
         "--output",
@@ -128,6 +132,19 @@ ROOM_DEFAULTS: dict[str, float] = {
 }
 
 
+def _room_value_problem(key: str, number: float) -> str | None:
+    """What is wrong with a --room value, if anything. numpy's generator took a negative
+    seed with a traceback and a fractional one as another seed; an echo 100 dB over the
+    person or noise above full scale made a clipped square wave of the microphone."""
+    if key == "seed" and (number < 0 or not number.is_integer()):
+        return "the seed is a whole number ≥ 0, e.g. seed=1"
+    if key == "echo_db" and not -40 <= number <= 10:  # as `bench echo --echo-db`
+        return "use −40 … 10 dB (the echo's level against the person's)"
+    if key == "noise_dbfs" and not -120 <= number <= 0:
+        return "use −120 … 0 dBFS (0 is full scale)"
+    return None
+
+
 def room_arg(spec: str) -> dict[str, float]:
     """``--room``'s value, e.g. ``delay_ms=120,echo_db=0``: SimulatedRoom's arguments."""
     room = dict(ROOM_DEFAULTS)
@@ -144,6 +161,8 @@ def room_arg(spec: str) -> dict[str, float]:
             raise argparse.ArgumentTypeError(f"{key}={value!r}: not a number") from None
         if not math.isfinite(number):
             raise argparse.ArgumentTypeError(f"{key}={value!r}: not a finite number")
+        if problem := _room_value_problem(key, number):
+            raise argparse.ArgumentTypeError(f"{key}={value.strip()}: {problem}")
         room[key] = number
     if room["delay_ms"] < 0 or room["rt60_s"] <= 0:
         raise argparse.ArgumentTypeError("delay_ms must be ≥ 0 and rt60_s > 0")
@@ -369,6 +388,16 @@ async def run_headless(
         )
     output_path = getattr(args, "output", None)
     output_before = file_state(output_path)
+    if (input_path or args.input) is not None and output_path is None and not quiet:
+        # a WAV microphone's only speaker is --output: without it the answers went nowhere,
+        # without a word, where "--input: WAV file as the microphone" let one expect the
+        # speaker as usual
+        print(
+            "run: no --output, so the answers are shown, not played or kept "
+            "(add --output OUT.wav to keep them)",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         await converse(
             settings,

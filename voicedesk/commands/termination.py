@@ -80,7 +80,14 @@ def leave_now(code: int) -> NoReturn:
     """End the process with ``code`` without waiting for its other threads: what is written
     at exit (the standard streams, the log handlers, the ``atexit`` clean-ups such as the
     demo's temporary folders) is written first. Not finalising the interpreter is also
-    what keeps a native library busy on a thread from crashing as it is torn down."""
+    what keeps a native library busy on a thread from crashing as it is torn down.
+
+    A Ctrl-C arriving while those clean-ups run (an impatient second one, its handler gone
+    with the loop) raised KeyboardInterrupt inside one: "Exception ignored in atexit
+    callback" and a traceback on the way out. The process is ending, so it is ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
+            signal.signal(sig, signal.SIG_IGN)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
