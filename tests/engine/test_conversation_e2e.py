@@ -2555,6 +2555,30 @@ async def test_muting_ends_the_turn_being_spoken_and_the_next_words_are_a_turn_o
     assert ended[0].reason == "muted" and ended[0].decided_s < first.end_s + 1.0
 
 
+async def test_an_answer_ending_while_muted_leaves_the_state_muted(tmp_path):
+    """Muted mid-question, the turn ends there and its answer plays with the microphone
+    still off. As it ended the state went back to "listening": the status bar said it
+    heard the person while the microphone was muted."""
+    scenario = compose(["weather"], tail_s=8.0)
+    placed = scenario.turns[0]
+    script = SimScript(turns=[SimTurn(transcript=_text("weather"), reply="Sun.")])
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, seen):
+        await session.start()
+        try:
+            await _until_audio(session, placed.start_s + 0.6)
+            session.set_muted(True)
+            await asyncio.wait_for(session.wait_idle(), 30)
+            assert session.muted
+            state = session.state
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert (record.eou_reason, record.heard_text) == ("muted", "Sun.")
+    states = [e.state for e in seen if isinstance(e, ev.StateChanged)]
+    assert "speaking" in states
+    assert state == "muted", states
+
+
 @pytest.mark.parametrize("switched", ["to push-to-talk mid-question", "with the talk key held"])
 async def test_switching_the_talk_mode_ends_the_turn_being_spoken(tmp_path, switched):
     """Switching between hands-free and push-to-talk while a question is spoken ends its

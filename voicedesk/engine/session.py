@@ -1694,6 +1694,11 @@ class Session:
         return self._turn
 
     def _set_state(self, state: ev.EngineState) -> None:
+        if state == "listening" and self.muted:
+            # An answer ending (or a wordless turn dropped) with the microphone off: a turn
+            # muted mid-question is answered after the mute, and "listening" then said the
+            # person was heard while they were not.
+            state = "muted"
         if state != self.state:
             self.state = state
             self.bus.publish(ev.StateChanged(state=state))
