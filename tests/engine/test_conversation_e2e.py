@@ -2555,6 +2555,30 @@ async def test_muting_ends_the_turn_being_spoken_and_the_next_words_are_a_turn_o
     assert ended[0].reason == "muted" and ended[0].decided_s < first.end_s + 1.0
 
 
+async def test_an_answer_ending_while_muted_leaves_the_state_muted(tmp_path):
+    """Muted mid-question, the turn ends there and its answer plays with the microphone
+    still off. As it ended the state went back to "listening": the status bar said it
+    heard the person while the microphone was muted."""
+    scenario = compose(["weather"], tail_s=8.0)
+    placed = scenario.turns[0]
+    script = SimScript(turns=[SimTurn(transcript=_text("weather"), reply="Sun.")])
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, seen):
+        await session.start()
+        try:
+            await _until_audio(session, placed.start_s + 0.6)
+            session.set_muted(True)
+            await asyncio.wait_for(session.wait_idle(), 30)
+            assert session.muted
+            state = session.state
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert (record.eou_reason, record.heard_text) == ("muted", "Sun.")
+    states = [e.state for e in seen if isinstance(e, ev.StateChanged)]
+    assert "speaking" in states
+    assert state == "muted", states
+
+
 @pytest.mark.parametrize("switched", ["to push-to-talk mid-question", "with the talk key held"])
 async def test_switching_the_talk_mode_ends_the_turn_being_spoken(tmp_path, switched):
     """Switching between hands-free and push-to-talk while a question is spoken ends its
@@ -2590,6 +2614,39 @@ async def test_switching_the_talk_mode_ends_the_turn_being_spoken(tmp_path, swit
     else:
         assert (record.user_text, record.heard_text) == (start, "About seven.")
         assert record.eou_reason == "mode"
+
+
+async def test_the_talk_key_pressed_mid_question_hands_free_goes_on_with_the_turn(tmp_path):
+    """Hands-free, the person presses the talk key while speaking (the terminal UI
+    switches to push-to-talk for it) and goes on with the key held. The words so far were
+    a turn of their own, ended by the switch ("mode") and asked of the model at once: a
+    request for half a question, its answer taken back only because the rest began
+    before it played. It is one turn, ended at the key's release, asked once."""
+    scenario = compose(["question"], tail_s=6.0)
+    placed = scenario.turns[0]
+    start, rest = "How long does it take", "to boil an egg?"
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=start, continued=[rest], reply="About seven minutes."),
+            SimTurn(transcript=rest, reply="Half a question."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _):
+        await session.start()
+        try:
+            await _until_audio(session, placed.start_s + 0.8)
+            session.set_mode("push-to-talk", talk_key=True)
+            session.ptt_press()
+            await _until_audio(session, placed.end_s + 0.5)
+            session.ptt_release()
+            await _until_audio(session, scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert record.eou_reason == "ptt"
+    assert record.heard_text == "About seven minutes."
+    assert len([r for r in server.requests if r.provider == "llm"]) == 1
 
 
 async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):

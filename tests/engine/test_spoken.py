@@ -281,6 +281,14 @@ CASES = [
         "Use 16 to 9 or 4 to 3 at 3:30, John 3:16. 2 to the power of 10 is 1024, x to the "
         "power of 2, (a+b) to the power of 2, a ^ b.",
     ),
+    # a chapter and verse is no ratio ("Genesis 1:1" was "Genesis 1 to 1"), and "v2" by an
+    # operator is a variable, no version ("let v2 = 3" was "let version 2 = 3")
+    (
+        "Read Genesis 1:1, Psalm 23:1 or Acts 2:4; a 3:1 win. Let v2 = 3, v1 + v2, (v2-v1), "
+        "x = v3; get v2.",
+        "Read Genesis 1:1, Psalm 23:1 or Acts 2:4; a 3 to 1 win. Let v2 = 3, v1 + v2, "
+        "(v2-v1), x = v3; get version 2.",
+    ),
     # a product without blanks: Piper said "x asterisk y"; a glob's star stays
     (
         "x*y, 2*3 or 1.5*2, a*b*c; src/*.py",

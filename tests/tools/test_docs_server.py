@@ -2393,6 +2393,34 @@ async def test_an_item_added_after_a_markdown_list_joins_it(tmp_path: Path) -> N
         assert shopping.read_text() == "# Shopping\n\n* eggs\n* bread\n\n# Later\n\nMaybe cake.\n"
 
 
+async def test_a_stanza_or_a_salutation_added_after_short_lines_stays_a_paragraph(
+    tmp_path: Path,
+) -> None:
+    """Short lines that go on after commas are a poem's or a letter's, no list: a stanza
+    added after a stanza joined it ("Added 2 list items"), and "Dear Bob," joined the
+    address above it, each a blank line short of the paragraph the person asked for."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "poem.md").write_text("Roses are red,\nViolets are blue\n\nThe end\n")
+    (root / "letter.txt").write_text("Alice Smith\n12 Main Street\nSpringfield\n")
+    async with docs_server(root) as docs:
+        for name, text in (
+            ("poem.md", "Sugar is sweet,\nAnd so are you"),
+            ("letter.txt", "Dear Bob,"),
+        ):
+            await docs.call("read_document", path=name)
+            said = await docs.call(
+                "edit_document", path=name, action="insert_paragraph", paragraph=1, text=text
+            )
+            assert "list item" not in said
+    assert (root / "poem.md").read_text() == (
+        "Roses are red,\nViolets are blue\n\nSugar is sweet,\nAnd so are you\n\nThe end\n"
+    )
+    assert (root / "letter.txt").read_text() == (
+        "Alice Smith\n12 Main Street\nSpringfield\n\nDear Bob,\n"
+    )
+
+
 async def test_an_item_added_after_a_list_written_without_markers_joins_it(
     tmp_path: Path,
 ) -> None:

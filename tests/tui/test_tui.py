@@ -156,7 +156,7 @@ class FakeSession:
     async def stop(self) -> None:
         self.calls.append("stop")
 
-    def set_mode(self, mode: str) -> None:
+    def set_mode(self, mode: str, *, talk_key: bool = False) -> None:
         self.calls.append(f"mode:{mode}")
         self.mode = mode
 

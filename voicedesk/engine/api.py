@@ -24,7 +24,9 @@ class SessionControl(Protocol):
 
     async def stop(self) -> None: ...
 
-    def set_mode(self, mode: Mode) -> None: ...
+    def set_mode(self, mode: Mode, *, talk_key: bool = False) -> None:
+        """Hands-free or push-to-talk; a turn being spoken ends there, unless ``talk_key``:
+        the talk key switched to push-to-talk and is pressed next, the turn going on."""
 
     def ptt_press(self) -> None:
         """Open the microphone for a push-to-talk turn."""

@@ -597,8 +597,15 @@ class Session:
             self._idle.clear()
 
     # ------------------------------------------------------------------ SessionControl
-    def set_mode(self, mode: Mode) -> None:
-        self._end_open_turn("ptt" if self._ptt_open else "mode")
+    def set_mode(self, mode: Mode, *, talk_key: bool = False) -> None:
+        """``talk_key``: the talk key switched hands-free to push-to-talk, and is pressed
+        now (``ptt_press``): the person goes on with it, so the turn being spoken goes on as
+        the key's, ended at its release. Ended at the switch, half a question was answered
+        at once and its rest was a turn of its own."""
+        if talk_key and mode == "push-to-talk" and self.mode == "hands-free":
+            self._goes_on_with_the_key()
+        else:
+            self._end_open_turn("ptt" if self._ptt_open else "mode")
         self._ptt_open = False
         self._release_held_answer()
         self.mode = mode
@@ -622,6 +629,18 @@ class Session:
             self.detector.reset()
             self._stt_streaming = False
         self._set_state("muted" if muted else "listening")
+
+    def _goes_on_with_the_key(self) -> None:
+        """The turn being spoken stays open for the talk key's speech: an answer prepared
+        in its pause is cancelled, as when speech resumes (the key's words come after it)."""
+        turn = self._turn
+        if turn is None:
+            return
+        turn.prepare_at_s = None
+        if self._reply is not None and self._reply_turn is turn:
+            turn.record.preemptive_restarts += 1
+            reply, self._reply = self._reply, None
+            self._spawn(reply.cancel())
 
     def _end_open_turn(self, reason: str) -> None:
         """End the turn being spoken where the person muted the microphone or switched the
@@ -1694,6 +1713,11 @@ class Session:
         return self._turn
 
     def _set_state(self, state: ev.EngineState) -> None:
+        if state == "listening" and self.muted:
+            # An answer ending (or a wordless turn dropped) with the microphone off: a turn
+            # muted mid-question is answered after the mute, and "listening" then said the
+            # person was heard while they were not.
+            state = "muted"
         if state != self.state:
             self.state = state
             self.bus.publish(ev.StateChanged(state=state))

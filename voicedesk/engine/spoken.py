@@ -56,8 +56,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   ("94105-1234") too, and
   an ISO date ("2026-12-06", "2026-12-06T14:30Z") by its month's name ("December 6, 2026,
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
-- a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9") "to", a count's scale letter ("1.2M",
-  "3B") its word, a version ("v1.2.3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
+- a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9", not a verse: "Genesis 1:1") "to", a count's scale letter ("1.2M",
+  "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a time on the hour ("9:00") "9 o'clock", "°F" and "°C" in full, "1h 30m"
@@ -160,9 +160,24 @@ _AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
+# ... but "v2" beside an operator is a variable ("let v2 = 3", "v1 + v2"): it was said
+# "let version 2 = 3"
+_OPERATOR_AFTER = re.compile(r"[ \t]*(?:[=+*/<>^±×÷−]|-[ \t\d])")
+_OPERATOR_BEFORE = re.compile(r"(?:[=+*/<>^±×÷−(]|[ \t]-)[ \t]*\Z")
+_PLAIN_VERSION = re.compile(r"v\d+")
 # a ratio or a score with a colon ("16:9", "3:1"): Whisper heard "16 colon 9". A time
 # has two digits after its colon ("3:30"), a verse too ("John 3:16"): those stay.
 _RATIO = re.compile(r"(\d{1,3}):(\d)")
+# A chapter and verse is no ratio: "Genesis 1:1" was said "Genesis 1 to 1". The books
+# whose verses an answer quotes most, by the name written before the numbers.
+_BOOK_BEFORE = re.compile(
+    r"\b(?:Genesis|Exodus|Leviticus|Numbers|Deuteronomy|Joshua|Judges|Ruth|Samuel|Kings|"
+    r"Chronicles|Ezra|Nehemiah|Esther|Job|Psalms?|Proverbs|Ecclesiastes|Song of Songs|"
+    r"Isaiah|Jeremiah|Lamentations|Ezekiel|Daniel|Hosea|Joel|Amos|Obadiah|Jonah|Micah|"
+    r"Nahum|Habakkuk|Zephaniah|Haggai|Zechariah|Malachi|Matthew|Mark|Luke|John|Acts|"
+    r"Romans|Corinthians|Galatians|Ephesians|Philippians|Colossians|Thessalonians|Timothy|"
+    r"Titus|Philemon|Hebrews|James|Peter|Jude|Revelation|Surah|Sura)[ \t]\Z"
+)
 # a temperature's scale after its degree sign
 _DEGREES = {"F": "Fahrenheit", "C": "Celsius"}
 _FEET_INCHES = re.compile(r"'(\d{1,2})[\"″]")
@@ -728,6 +743,8 @@ class SpokenText:
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
         if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
             return None  # "9:00 " may be "9:00 am", said "9 am"
+        if not final and _PLAIN_VERSION.fullmatch(word) and not after.strip(" \t"):
+            return None  # "v2 " may be a variable: "v2 = 3"
         orders = self._date_orders
         order = next(iter(orders)) if len(orders) == 1 else None  # (both: none is plain)
         if (date := _SLASH_DATE.fullmatch(word.rstrip(".:~-"))) is not None:
@@ -1002,7 +1019,10 @@ def _spoken_token(
         return core, f"{core[0]} sharp"
     if (count := _COUNT_SCALE.fullmatch(core)) is not None:
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
-    if (version := _VERSION.fullmatch(core)) is not None:
+    if (version := _VERSION.fullmatch(core)) is not None and not (
+        _PLAIN_VERSION.fullmatch(core)
+        and (_OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before))
+    ):
         return core, f"version {version.group(1) or version.group(2)}"  # "v1.2.3"
     if (days := _WEEKDAY_RANGE.fullmatch(core)) is not None:
         return core, f"{_WEEKDAYS[days.group(1)]} to {_WEEKDAYS[days.group(2)]}"  # "Mon-Fri"
@@ -1022,7 +1042,7 @@ def _spoken_token(
         if _AM_PM_AFTER.match(after):
             return core, str(number)  # "9:00 am"
         return core, f"{number} o'clock" if number <= 12 else f"{number} hundred"
-    if (ratio := _RATIO.fullmatch(core)) is not None:
+    if (ratio := _RATIO.fullmatch(core)) is not None and not _BOOK_BEFORE.search(before):
         return core, f"{ratio.group(1)} to {ratio.group(2)}"  # "16:9"
     if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
         left, right = int(pair.group(1)), int(pair.group(2))

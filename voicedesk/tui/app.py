@@ -584,7 +584,7 @@ class VoiceDeskApp(App[int]):
             self.notify("The microphone is muted: press m to unmute.", severity="warning")
             return False
         if session.mode != "push-to-talk":
-            session.set_mode("push-to-talk")
+            session.set_mode("push-to-talk", talk_key=True)  # words under way go on
             self.notify(hint)
         self.ptt_open = True
         session.ptt_press()

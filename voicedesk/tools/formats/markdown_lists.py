@@ -8,7 +8,8 @@ with a gap before the new item, or a second list when its marker was another ("-
 list when it is written (:mod:`.docx_lists`); here the block itself takes the items. A
 plain text file's list written with the same markers is one paragraph too, and is treated
 alike. Lines without markers are taken for a list only where they are short and none
-ends a sentence (:func:`lines_with_items`): the lines of a wrapped paragraph are not.
+ends a sentence or a clause (:func:`lines_with_items`): the lines of a wrapped paragraph,
+a poem or a letter are not.
 A list whose items stand a blank line apart (:func:`same_list`) is no one block: an item
 added after it comes apart too, a paragraph of its own.
 """
@@ -82,6 +83,10 @@ _LINE_ITEM_CHARS = 40
 _BULLET = re.compile(r"^ *[-*+][ \t]+")
 # A line that ends a sentence, as no item of such a list but a paragraph's last line does.
 _SENTENCE_END = re.compile(r"[.!?][\"')\]”’]*$")
+# ... nor a clause: a poem's lines and a letter's ("Roses are red," "Dear Bob,") go on after
+# a comma, a list's items end bare. Taken for items, a stanza added after a stanza joined
+# it, and a salutation joined the address above it.
+_CLAUSE_END = re.compile(r"[,;][\"')\]”’]*$")
 # Lines that are Markdown's own (a heading, quote, table row or code fence), not words.
 _NOT_WORDS = ("#", ">", "|", "```", "~~~")
 
@@ -92,7 +97,8 @@ def lines_with_items(listed: str, added: str) -> tuple[str, int] | None:
     None unless both look so. Markdown shows such lines as one paragraph, but the person
     wrote them as a list, and an item added after it as a paragraph of its own came a blank
     line later, out of the list. Taken for one only where every line is short and none
-    ends a sentence (a wrapped paragraph's lines are long, its last one ends a sentence),
+    ends a sentence or a clause (a wrapped paragraph's lines are long, its last one ends a
+    sentence; a poem's and a letter's go on after commas),
     and what is added is short lines too: a sentence added after it stays a paragraph. A
     bullet given with an added item is dropped, the list having none."""
     if not _line_list(listed.split("\n")):
@@ -122,6 +128,7 @@ def _line_item(line: str) -> bool:
         text
         and len(text) <= _LINE_ITEM_CHARS
         and not _SENTENCE_END.search(text)
+        and not _CLAUSE_END.search(text)
         and not text.startswith(_NOT_WORDS)
     )
 
