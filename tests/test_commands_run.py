@@ -828,13 +828,14 @@ def test_an_interrupted_run_does_not_call_an_older_output_its_own(tmp_path: Path
     assert f"the audio so far is in {out}" in capsys.readouterr().err
 
 
-def _headless_demo(tmp_path: Path, out: Path) -> subprocess.Popen[str]:
+def _headless_demo(tmp_path: Path, out: Path | None, **env: str) -> subprocess.Popen[str]:
     """A headless demo in a process of its own, once it has begun (it said where the
-    answers go), with its data and config in ``tmp_path``."""
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    answers go), with its data and config in ``tmp_path``; its answers to ``out``, or
+    else to its temporary folder; ``env``: more of its environment (``TMPDIR``)."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), **env}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     env.pop("VOICEDESK_CONFIG", None)
-    argv = ["demo", "--headless", "--no-tools", "--output", str(out)]
+    argv = ["demo", "--headless", "--no-tools"] + (["--output", str(out)] if out else [])
     proc = subprocess.Popen(
         [sys.executable, "-m", "voicedesk", *argv],
         stdout=subprocess.PIPE,
@@ -843,7 +844,8 @@ def _headless_demo(tmp_path: Path, out: Path) -> subprocess.Popen[str]:
         env=env,
     )
     assert proc.stdout is not None
-    assert f"answers go to {out}" in proc.stdout.readline()
+    said = proc.stdout.readline()  # where the answers go; the person speaks first
+    assert f"answers go to {out or env.get('TMPDIR', '')}" in said, said
     return proc
 
 
@@ -899,20 +901,8 @@ def test_a_demo_stopped_before_its_first_answer_leaves_no_folder_behind(tmp_path
 
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "TMPDIR": str(tmp)}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    env.pop("VOICEDESK_CONFIG", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", "demo", "--headless", "--no-tools"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = _headless_demo(tmp_path, None, TMPDIR=str(tmp))
     try:
-        assert proc.stdout is not None
-        said = proc.stdout.readline()  # where the answers go; the person speaks first
-        assert "answers go to" in said and str(tmp) in said
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
