@@ -687,7 +687,7 @@ async def test_openai_speech_is_not_given_a_list_number_or_an_abbreviation_as_a_
         "Here are the steps:",
         "1. Boil the water.",
         "2. Add the egg, e.g. a large one.",
-        "Dr. Smith and Mr. Lee agree, i.e. it works.",
+        "Dr. Smith and Mr. Lee agree, that is it works.",  # "i.e." said in full
         "Done.",
     ]
 
