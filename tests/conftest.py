@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import gc
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +82,29 @@ def fill_drive() -> Callable[[Path], Path]:
         return filler
 
     return fill
+
+
+@contextlib.contextmanager
+def _sim_on_its_own_loop(*args: Any, **kw: Any) -> Iterator[Any]:
+    from voicedesk.sim.server import SimServer
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="sim-elsewhere", daemon=True)
+    thread.start()
+    server = SimServer(*args, **kw)
+    try:
+        asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
+
+
+@pytest.fixture
+def sim_elsewhere() -> Callable[..., contextlib.AbstractContextManager[Any]]:
+    """A simulated cloud answering from a thread and event loop of its own (SimServer's
+    arguments): a server far away, which the test's loop being busy does not hold up, and
+    which blocking clients (`doctor`, the one-token model check) can reach."""
+    return _sim_on_its_own_loop

@@ -3,7 +3,6 @@ block logic. No sound card is assumed: device lists are faked where a device is 
 
 from __future__ import annotations
 
-import contextlib
 import importlib.abc
 import json
 import os
@@ -12,9 +11,7 @@ import stat
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -1450,41 +1447,19 @@ def test_doctor_online_asks_the_servers_a_conversation_would_use(monkeypatch) ->
     assert seen == ["http://127.0.0.1:8765/v1/models", "http://127.0.0.1:11434/v1/models"]
 
 
-@contextlib.contextmanager
-def _sim_in_a_thread(**options: Any) -> Iterator[Any]:
-    """The simulated cloud on a loop of its own, for the blocking checks of `doctor`."""
-    import asyncio
-    import threading
-
-    from voicedesk.sim.server import SimServer
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = SimServer(**options)
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
-    try:
-        yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        loop.close()
-
-
 @pytest.mark.parametrize(
     ("model", "verdict"),
     [("gpt-4o-mnii", "fail"), ("gpt-4.1", "ok")],
 )
 def test_doctor_online_says_whether_the_server_has_the_model(
-    model: str, verdict: str, monkeypatch
+    model: str, verdict: str, monkeypatch, sim_elsewhere
 ) -> None:
     """`doctor --online` said "key accepted" for a server that has no such llm.model, and
     the conversation then failed at every answer (or, now, at start)."""
     from voicedesk.commands.doctor import check_online
 
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with _sim_in_a_thread(models=("gpt-4o-mini", "gpt-4.1")) as sim:
+    with sim_elsewhere(models=("gpt-4o-mini", "gpt-4.1")) as sim:
         env = {
             "OPENAI_API_KEY": KEY,
             "VOICEDESK_STT__PROVIDER": "local",
@@ -1502,7 +1477,7 @@ def test_doctor_online_says_whether_the_server_has_the_model(
 
 
 def test_doctor_online_reaches_a_server_on_this_machine_whatever_proxy_is_set(
-    monkeypatch,
+    monkeypatch, sim_elsewhere
 ) -> None:
     """Behind a company proxy, `doctor --online` said a model server on this machine (and
     the simulated cloud) was unreachable: the check went to the proxy."""
@@ -1513,7 +1488,7 @@ def test_doctor_online_reaches_a_server_on_this_machine_whatever_proxy_is_set(
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # refuses every connection
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    with _sim_in_a_thread() as sim:
+    with sim_elsewhere() as sim:
         env = {
             "OPENAI_API_KEY": KEY,
             "VOICEDESK_STT__PROVIDER": "local",

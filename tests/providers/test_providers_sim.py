@@ -6,7 +6,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any
@@ -1071,30 +1070,14 @@ async def test_llm_model_the_server_does_not_have_is_named_at_warm():
     assert "gpt-4o-mini, gpt-4.1" in caught.value.hint
 
 
-@contextlib.contextmanager
-def _sim_on_its_own_loop(**kw: Any) -> Iterator[SimServer]:
-    """A simulated cloud answering from a thread and event loop of its own: a server far
-    away, which our loop's stretches of work do not hold up."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="sim-elsewhere", daemon=True)
-    thread.start()
-    server = SimServer(SCRIPT, FAST, **kw)
-    try:
-        asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
-        yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        loop.close()
-
-
-async def test_llm_model_the_server_does_not_have_is_named_with_our_loop_busy():
+async def test_llm_model_the_server_does_not_have_is_named_with_our_loop_busy(
+    sim_elsewhere,
+):
     """The one-token trial of a model the server does not list had a deadline timed by
     the loop: with the loop busy at start (a loaded machine) in stretches longer than it,
     it ran out before the server's 404 was read, the failure was only logged, and a
     mistyped model started a conversation whose every answer failed."""
-    with _sim_on_its_own_loop(models=("gpt-4o-mini",)) as server:
+    with sim_elsewhere(SCRIPT, FAST, models=("gpt-4o-mini",)) as server:
         llm = OpenAIChat(
             api_key="sk-test",
             model="gpt-4o-mnii",
