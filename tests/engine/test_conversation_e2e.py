@@ -1952,7 +1952,13 @@ async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path,
 
 @contextlib.asynccontextmanager
 async def _session_over_sim(
-    tmp_path, scenario, script, *, stt_s: float = 0.05, voice_delay_s: float = 0.0
+    tmp_path,
+    scenario,
+    script,
+    *,
+    stt_s: float = 0.05,
+    ttft_s: float = 0.2,
+    voice_delay_s: float = 0.0,
 ):
     """A session hearing ``scenario`` over the simulated cloud, not yet started: the
     server, the session and every event it sends, for the typed-and-spoken races below.
@@ -1961,7 +1967,9 @@ async def _session_over_sim(
 
     scenario.write(tmp_path / "in.wav")
     async with contextlib.AsyncExitStack() as stack:
-        server = await stack.enter_async_context(sim_server(_sim(script, stt_s=stt_s)))
+        server = await stack.enter_async_context(
+            sim_server(_sim(script, stt_s=stt_s, ttft_s=ttft_s))
+        )
         settings = settings_for_sim(_settings(tmp_path), server.base_url)
         if voice_delay_s:
             far = _far_away(server.base_url, voice_delay_s)
@@ -2647,6 +2655,50 @@ async def test_the_talk_key_pressed_mid_question_hands_free_goes_on_with_the_tur
     assert record.eou_reason == "ptt"
     assert record.heard_text == "About seven minutes."
     assert len([r for r in server.requests if r.provider == "llm"]) == 1
+
+
+async def test_the_talk_key_pressed_over_words_holding_an_answer_leaves_it_held(tmp_path):
+    """Hands-free, the person goes on right after their question ended ("… soft boiled,
+    please, …"), which holds its unheard answer back, and presses the talk key as they do
+    (the terminal UI switches to push-to-talk) once that answer is ready to play, before
+    their words are transcribed. The switch let the held answer go: it began over the
+    person holding the key until barge-in paused it, and their words were a turn of their
+    own. The words decide, as without the key: they go on from the question, so the two
+    are one turn, asked once and answered once."""
+    said = "Soft boiled, please, with a little salt and two slices of toast."
+    sound = _say(said)
+    scenario, start_s = _spoken_over_the_answer(sound, gap_s=0, after_s=0.9)
+    end_s = start_s + sound.size / scenario.rate
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript=said, reply="Seven minutes in boiling water."),
+        ]
+    )
+    slow_words = {"stt_s": 1.0, "ttft_s": 0.2}  # the answer is ready before the words
+    async with _session_over_sim(tmp_path, scenario, script, **slow_words) as (_, session, seen):
+        pressed: list[float] = []
+
+        def press() -> None:
+            pressed.append(session.now_s())
+            session.set_mode("push-to-talk", talk_key=True)
+            session.ptt_press()
+
+        loop = asyncio.get_running_loop()
+        session.bus.subscribe(_at_first(ev.TTSFirstAudio, lambda: loop.call_soon(press)))
+        await session.start()
+        try:
+            await _until_audio(session, end_s + 0.3)
+            session.ptt_release()
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    assert pressed and start_s < pressed[0] < end_s - 1.0  # words still to come
+    (record,) = session.records
+    assert record.user_text == f"{_text('question')} {said}"
+    assert record.heard_text and not record.interrupted
+    assert [e.into for e in seen if isinstance(e, ev.TurnMerged)] == [record.turn_id]
+    assert not [e for e in seen if isinstance(e, ev.BargeIn)]
 
 
 async def test_a_line_typed_over_speech_with_no_words_is_answered(tmp_path):

@@ -603,11 +603,14 @@ class Session:
         the key's, ended at its release. Ended at the switch, half a question was answered
         at once and its rest was a turn of its own."""
         if talk_key and mode == "push-to-talk" and self.mode == "hands-free":
+            # An answer the words hold back stays held: they go on with the key, and
+            # decide its fate as they would have without it (``_went_on``). Let go here,
+            # it began over the person holding the key.
             self._goes_on_with_the_key()
         else:
             self._end_open_turn("ptt" if self._ptt_open else "mode")
+            self._release_held_answer()
         self._ptt_open = False
-        self._release_held_answer()
         self.mode = mode
         self.detector.mode = mode  # push-to-talk turns end on the key, never on silence
         self.detector.reset()
