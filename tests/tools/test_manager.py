@@ -581,6 +581,37 @@ async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:
         await manager.aclose()
 
 
+async def test_a_bad_command_path_names_the_key_to_fix(tmp_path: Path) -> None:
+    """A tool server whose command is no program (a path mistyped, a folder) said only
+    "could not start: command not found: …", leaving the person to find where it was set.
+    The notice names the config key to fix, and how, as `doctor` does."""
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "notes": {"command": str(tmp_path / "no" / "notes-mcp")},
+                    "my.repo": {"command": str(tmp_path)},  # a folder: not allowed to run
+                },
+            }
+        }
+    )
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    await manager.aclose()
+    said = sorted(n.message for n in rec.of(ev.Notice) if n.level == "warning")
+    assert len(said) == 2, said
+    folder, missing = said
+    assert "command not found" in missing
+    assert "Fix tools.mcpServers.notes.command in the config" in missing, missing
+    assert "not allowed to run" in folder
+    assert 'Fix tools.mcpServers."my.repo".command in the config' in folder, folder
+    # `doctor` adds its own fix to the reason: not said twice there
+    assert "Fix" not in manager.why_down("notes")
+
+
 @needs_proc
 async def test_a_server_slow_to_start_is_given_its_timeout_not_killed(tmp_path: Path) -> None:
     """A server taking 9 s to come up (npx or uvx fetching it the first time) was killed at

@@ -564,7 +564,13 @@ class _Server:
         self.failure = self.reason
         leaf = _leaf(error) if error is not None else None
         if self.kind == "stdio" and isinstance(leaf, FileNotFoundError | PermissionError):
-            self._fail(self.reason)  # retrying cannot help until the config changes
+            # retrying cannot help until the config changes: say which key to change
+            # (the server's name alone left the person searching the config for it)
+            self._fail(
+                self.reason,
+                fix=f"Fix {server_setting(self.name)}.command in the config (a program on "
+                f"PATH, or its full path) or set enabled = false there.",
+            )
             return False
         self.state = "restarting"
         self.ready.set()
@@ -768,11 +774,13 @@ class _Server:
             )
         self._wake.set()
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str, fix: str = "") -> None:
+        """``fix``: what to change, for the notice only (`doctor` says its own)."""
         self.state = "failed"
         self.reason = self.failure = why
         self.ready.set()
-        self._notice("warning", f"Tool server “{self.name}” could not start: {why}.")
+        said = f"Tool server “{self.name}” could not start: {why}."
+        self._notice("warning", f"{said} {fix}" if fix else said)
 
     # ------------------------------------------------------------------ stderr log
     def _open_log(self) -> TextIO:
