@@ -22,6 +22,7 @@ import pytest
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
+from voicedesk.tools import manager as manager_module
 from voicedesk.tools.manager import ToolManager, llm_tool_name
 from voicedesk.tools.results import result_text, spoken_summary
 
@@ -401,6 +402,70 @@ async def test_crashed_server_is_restarted(tmp_path: Path) -> None:
     assert "about to crash" in (tmp_path / "logs" / "mcp-flaky.log").read_text()
     assert not any(alive(pid) for pid in pids(tmp_path))
     assert children() <= before
+
+
+CHATTY_SERVER = """\
+import os
+import sys
+
+from mcp.server.mcpserver import MCPServer
+
+line = "debug: " + "x" * 200 + "\\n"
+for _ in range(15_000):  # about 3 MB of chatter on stderr before it serves
+    sys.stderr.write(line)
+sys.stderr.flush()
+server = MCPServer("chatty")
+
+
+@server.tool()
+def ping() -> str:
+    \"\"\"Answer pong.\"\"\"
+    return "pong"
+
+
+@server.tool()
+def boom() -> str:
+    \"\"\"Crash the whole server process.\"\"\"
+    sys.stderr.write("about to crash\\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_server_flooding_its_stderr_does_not_fill_the_drive(tmp_path: Path) -> None:
+    """A server's stderr went straight to its log file, which was started afresh only at
+    the next launch: one that flooded it (a debug loop) wrote 2 GB in 8 s, on the drive the
+    session log and the documents are written to. The log is cut to its last part while
+    the server runs, and a crash is still told with the server's last words."""
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    log_file = tmp_path / "logs" / "mcp-chatty.log"
+    manager = ToolManager(
+        _one_server(tmp_path, "chatty", CHATTY_SERVER), bus=bus, log_dir=tmp_path / "logs"
+    )
+    await manager.start()
+    try:
+        assert (await manager.call("chatty__ping", {}, call_id="p1")).text == "pong"
+        deadline = time.monotonic() + 30  # only catches a log never cut
+        while log_file.stat().st_size > manager_module.LOG_MAX_BYTES:
+            assert time.monotonic() < deadline, log_file.stat().st_size
+            await asyncio.sleep(0.1)
+        text = log_file.read_text()
+        assert text.startswith(manager_module.LOG_CUT_LINE)
+        assert text.splitlines()[1] == "debug: " + "x" * 200  # whole lines kept
+        crashed = await manager.call("chatty__boom", {}, call_id="b1")
+        assert crashed.is_error
+        deadline = time.monotonic() + 10
+        while not [n for n in rec.of(ev.Notice) if "stopped" in n.message]:
+            assert time.monotonic() < deadline, [n.message for n in rec.of(ev.Notice)]
+            await asyncio.sleep(0.1)
+    finally:
+        await manager.aclose()
+    (said,) = [n.message for n in rec.of(ev.Notice) if "stopped" in n.message]
+    assert "“chatty”" in said and "about to crash" in said, said
 
 
 async def test_a_call_while_a_crashed_server_is_tried_again_says_why_it_is_down(
