@@ -1460,6 +1460,49 @@ async def test_a_huge_result_is_cut_to_a_size_the_app_can_show_saying_so(tmp_pat
     assert finished.result_text == result.text
 
 
+TENS_OF_MB_SERVER = """\
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("dump")
+
+
+@server.tool()
+def everything() -> str:
+    \"\"\"The whole table.\"\"\"
+    return "row " * 7_500_000
+
+
+@server.tool()
+def ping() -> str:
+    \"\"\"Answer pong.\"\"\"
+    return "pong"
+
+
+server.run("stdio")
+"""
+
+
+async def test_an_answer_of_tens_of_mb_is_read_within_its_timeout(tmp_path: Path) -> None:
+    """A 30 MB result (60 MB on the wire: its text and its structured copy) kept the MCP
+    SDK's stdio reader busy for 35 s, copying what it held at each 64 kB read: the call
+    was stopped at its timeout, and a call behind it waited as long. The reader is handed
+    whole lines (``wire.WholeLines``) and the result comes, cut, within the timeout."""
+    settings = _one_server(tmp_path, "dump", TENS_OF_MB_SERVER)
+    settings.tools.mcpServers["dump"].timeout_s = 20.0  # the SDK's read took 35 s here
+    manager = ToolManager(settings, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        result = await manager.call("dump__everything", {}, call_id="d")
+        after = await manager.call("dump__ping", {}, call_id="p")
+    finally:
+        await manager.aclose()
+    assert not result.is_error, result.text
+    assert (
+        result.text.startswith("row row") and "the tool returned 29,999,999" in result.text
+    )  # (its last blank left out)
+    assert after.text == "pong"
+
+
 UNION_SERVER = lowlevel_server(
     "union",
     """

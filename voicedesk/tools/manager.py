@@ -32,6 +32,7 @@ from typing import Any, Literal, TextIO
 
 import anyio
 import jiter
+import mcp.client.stdio as mcp_stdio
 import mcp_types as mt
 from mcp import ClientSession, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -56,7 +57,7 @@ from voicedesk.tools.schemas import (
     openai_parameters,
     schema_refused,
 )
-from voicedesk.tools.wire import mend_answer, mended_message, refused_line
+from voicedesk.tools.wire import WholeLines, mend_answer, mended_message, refused_line
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,9 @@ class _StrayStdoutFilter(logging.Filter):
 
 
 logging.getLogger("mcp.client.stdio").addFilter(_StrayStdoutFilter())
+# The SDK's stdio reader copied a long answer over and over (``wire.WholeLines``): it is
+# given its text a line at a time. (It looks the class up by this name as it starts.)
+mcp_stdio.TextReceiveStream = WholeLines  # type: ignore[misc]
 
 
 class _UnreadableAnswerFilter(logging.Filter):
