@@ -22,6 +22,7 @@ import pytest
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
+from voicedesk.tools import manager as manager_module
 from voicedesk.tools.manager import ToolManager, llm_tool_name
 from voicedesk.tools.results import result_text, spoken_summary
 
@@ -403,6 +404,70 @@ async def test_crashed_server_is_restarted(tmp_path: Path) -> None:
     assert children() <= before
 
 
+CHATTY_SERVER = """\
+import os
+import sys
+
+from mcp.server.mcpserver import MCPServer
+
+line = "debug: " + "x" * 200 + "\\n"
+for _ in range(15_000):  # about 3 MB of chatter on stderr before it serves
+    sys.stderr.write(line)
+sys.stderr.flush()
+server = MCPServer("chatty")
+
+
+@server.tool()
+def ping() -> str:
+    \"\"\"Answer pong.\"\"\"
+    return "pong"
+
+
+@server.tool()
+def boom() -> str:
+    \"\"\"Crash the whole server process.\"\"\"
+    sys.stderr.write("about to crash\\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+server.run("stdio")
+"""
+
+
+async def test_a_server_flooding_its_stderr_does_not_fill_the_drive(tmp_path: Path) -> None:
+    """A server's stderr went straight to its log file, which was started afresh only at
+    the next launch: one that flooded it (a debug loop) wrote 2 GB in 8 s, on the drive the
+    session log and the documents are written to. The log is cut to its last part while
+    the server runs, and a crash is still told with the server's last words."""
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    log_file = tmp_path / "logs" / "mcp-chatty.log"
+    manager = ToolManager(
+        _one_server(tmp_path, "chatty", CHATTY_SERVER), bus=bus, log_dir=tmp_path / "logs"
+    )
+    await manager.start()
+    try:
+        assert (await manager.call("chatty__ping", {}, call_id="p1")).text == "pong"
+        deadline = time.monotonic() + 30  # only catches a log never cut
+        while log_file.stat().st_size > manager_module.LOG_MAX_BYTES:
+            assert time.monotonic() < deadline, log_file.stat().st_size
+            await asyncio.sleep(0.1)
+        text = log_file.read_text()
+        assert text.startswith(manager_module.LOG_CUT_LINE)
+        assert text.splitlines()[1] == "debug: " + "x" * 200  # whole lines kept
+        crashed = await manager.call("chatty__boom", {}, call_id="b1")
+        assert crashed.is_error
+        deadline = time.monotonic() + 10
+        while not [n for n in rec.of(ev.Notice) if "stopped" in n.message]:
+            assert time.monotonic() < deadline, [n.message for n in rec.of(ev.Notice)]
+            await asyncio.sleep(0.1)
+    finally:
+        await manager.aclose()
+    (said,) = [n.message for n in rec.of(ev.Notice) if "stopped" in n.message]
+    assert "“chatty”" in said and "about to crash" in said, said
+
+
 async def test_a_call_while_a_crashed_server_is_tried_again_says_why_it_is_down(
     tmp_path: Path,
 ) -> None:
@@ -579,6 +644,37 @@ async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:
         assert "voicedesk-no-such-server-xyz" in warnings[0].message
     finally:
         await manager.aclose()
+
+
+async def test_a_bad_command_path_names_the_key_to_fix(tmp_path: Path) -> None:
+    """A tool server whose command is no program (a path mistyped, a folder) said only
+    "could not start: command not found: …", leaving the person to find where it was set.
+    The notice names the config key to fix, and how, as `doctor` does."""
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {
+                    "notes": {"command": str(tmp_path / "no" / "notes-mcp")},
+                    "my.repo": {"command": str(tmp_path)},  # a folder: not allowed to run
+                },
+            }
+        }
+    )
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    await manager.aclose()
+    said = sorted(n.message for n in rec.of(ev.Notice) if n.level == "warning")
+    assert len(said) == 2, said
+    folder, missing = said
+    assert "command not found" in missing
+    assert "Fix tools.mcpServers.notes.command in the config" in missing, missing
+    assert "not allowed to run" in folder
+    assert 'Fix tools.mcpServers."my.repo".command in the config' in folder, folder
+    # `doctor` adds its own fix to the reason: not said twice there
+    assert "Fix" not in manager.why_down("notes")
 
 
 @needs_proc
@@ -1362,6 +1458,49 @@ async def test_a_huge_result_is_cut_to_a_size_the_app_can_show_saying_so(tmp_pat
     assert result.spoken == "line 0000000 of the log " + "x" * 75
     (finished,) = seen.of(ev.ToolCallFinished)
     assert finished.result_text == result.text
+
+
+TENS_OF_MB_SERVER = """\
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("dump")
+
+
+@server.tool()
+def everything() -> str:
+    \"\"\"The whole table.\"\"\"
+    return "row " * 7_500_000
+
+
+@server.tool()
+def ping() -> str:
+    \"\"\"Answer pong.\"\"\"
+    return "pong"
+
+
+server.run("stdio")
+"""
+
+
+async def test_an_answer_of_tens_of_mb_is_read_within_its_timeout(tmp_path: Path) -> None:
+    """A 30 MB result (60 MB on the wire: its text and its structured copy) kept the MCP
+    SDK's stdio reader busy for 35 s, copying what it held at each 64 kB read: the call
+    was stopped at its timeout, and a call behind it waited as long. The reader is handed
+    whole lines (``wire.WholeLines``) and the result comes, cut, within the timeout."""
+    settings = _one_server(tmp_path, "dump", TENS_OF_MB_SERVER)
+    settings.tools.mcpServers["dump"].timeout_s = 20.0  # the SDK's read took 35 s here
+    manager = ToolManager(settings, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        result = await manager.call("dump__everything", {}, call_id="d")
+        after = await manager.call("dump__ping", {}, call_id="p")
+    finally:
+        await manager.aclose()
+    assert not result.is_error, result.text
+    assert (
+        result.text.startswith("row row") and "the tool returned 29,999,999" in result.text
+    )  # (its last blank left out)
+    assert after.text == "pong"
 
 
 UNION_SERVER = lowlevel_server(

@@ -29,3 +29,21 @@ def test_what_the_parser_refuses_is_read_and_the_rest_kept(sent: bytes, read: st
 def test_an_answer_the_parser_takes_is_left_as_it_is() -> None:
     sent = json.dumps({"text": "Café \U0001f600 \\ud83c"}).encode()
     assert mended_json(sent) == sent
+
+
+async def test_a_stdio_servers_output_is_handed_on_in_whole_lines() -> None:
+    """``WholeLines`` gives the SDK's reader pieces ending at a line's end (one read may
+    hold several lines, or half of one, or half a character), and what follows the last
+    line's end once the output has ended, as it was written."""
+    import anyio
+
+    from voicedesk.tools.wire import WholeLines
+
+    send, receive = anyio.create_memory_object_stream[bytes](10)
+    written = [b'{"a": "caf', b"\xc3", b'\xa9"}\n{"b"', b": 1}\n", b'{"c": 2}\n{"d"', b": 3}"]
+    for chunk in written:
+        send.send_nowait(chunk)
+    send.close()
+    pieces = [piece async for piece in WholeLines(receive)]
+    assert pieces == ['{"a": "café"}\n{"b"', ": 1}\n", '{"c": 2}\n{"d"', ": 3}"]
+    assert "".join(pieces) == b"".join(written).decode()

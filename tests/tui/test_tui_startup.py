@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
@@ -27,6 +28,7 @@ from textual.widgets import Static
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
+from voicedesk.engine import session as session_module
 from voicedesk.engine.builder import build_session, settings_for_sim
 from voicedesk.sim.server import SimServer
 from voicedesk.tui.app import VoiceDeskApp
@@ -38,6 +40,13 @@ REJECTED_KEY = "sk-bad"  # the key the simulated cloud refuses (voicedesk sim --
 # Not a measure of speed: on a shared machine under load (2 cores, load 5-10) a start takes
 # several times its usual seconds, and a fixed 10 s wait for "ready" failed there once.
 HANG_S = 120.0
+
+
+@pytest.fixture
+def long_tool_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answers wait for a tool server on cue for as long as the test needs: what the
+    status bar says during a wait is looked at, not when the answers stop waiting."""
+    monkeypatch.setattr(session_module, "TOOLS_WAIT_MAX_S", HANG_S)
 
 
 async def until_started(pilot: Pilot, app: VoiceDeskApp) -> None:
@@ -299,12 +308,13 @@ async def _ask_about_notes(pilot: Any, app: VoiceDeskApp) -> None:
     await pilot.press("enter")
 
 
+@pytest.mark.usefixtures("long_tool_wait")
 async def test_an_answer_waiting_for_a_tool_server_says_so_until_it_is_asked(
     sim: SimServer,  # noqa: F811
     silence_wav: Path,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """The first answer waits for a tool server still starting, up to 10 s from the start:
+    """The first answer waits for a tool server still starting (TOOLS_WAIT_MAX_S, made long):
     a 5 s toast said so once, then the status bar said "thinking" for seconds more, as if
     the model were slow. The status bar says what is awaited for as long as it is, and
     goes back to the engine's own state once the request is sent. (The server answers
@@ -338,6 +348,7 @@ async def test_an_answer_waiting_for_a_tool_server_says_so_until_it_is_asked(
         cue.touch()
 
 
+@pytest.mark.usefixtures("long_tool_wait")
 async def test_the_status_bar_names_only_the_tool_servers_still_awaited(
     sim: SimServer,  # noqa: F811
     silence_wav: Path,  # noqa: F811
@@ -380,6 +391,7 @@ async def test_the_status_bar_names_only_the_tool_servers_still_awaited(
         slow.touch()
 
 
+@pytest.mark.usefixtures("long_tool_wait")
 async def test_a_second_question_waiting_for_the_same_tool_server_says_so_at_once(
     sim: SimServer,  # noqa: F811
     silence_wav: Path,  # noqa: F811

@@ -131,6 +131,11 @@ HEARD_PAST_S = 0.1
 # A request that has waited this long for tool servers still starting says so: the
 # documents server's own start (under a second) goes unremarked.
 TOOLS_WAIT_UNSAID_S = 1.0
+# The most the answers wait, from the first that waits, for tool servers still starting:
+# then they go without those servers' tools, which join the next requests once up. A
+# server that never answered held the first answer until its handshake gave up (8 s), for
+# a question that may need none of its tools; the documents server is up in about one.
+TOOLS_WAIT_MAX_S = 3.0
 # While an answer plays, what has been heard of it is looked at this often, and logged when
 # it has passed the end of a clause or sentence, or else when it has grown and the last
 # record is this old: a process killed mid-answer (kill -9, a power cut) keeps in its log
@@ -138,6 +143,10 @@ TOOLS_WAIT_UNSAID_S = 1.0
 PROGRESS_LOOK_S = 0.25
 PROGRESS_MAX_GAP_S = 2.0
 _CLAUSE_END = re.compile(f"[{CLAUSE_END_MARKS}]")
+
+
+def _quoted(names: list[str]) -> str:
+    return " and ".join(f"“{name}”" for name in names)
 
 
 def _carried_on(carried: list[dict[str, Any]], kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -249,6 +258,9 @@ class Session:
         self._closing = False
         self._tools_up: asyncio.Future[None] | None = None  # the tool servers' start
         self._said_tools_wait = False  # that an answer waits for them, said once
+        # when the answers stop waiting for them (TOOLS_WAIT_MAX_S after the first began)
+        self._tools_wait_ends: float | None = None
+        self._said_tools_gone_without = False
         # the answers waiting past TOOLS_WAIT_UNSAID_S, and the servers last said awaited
         # (``ToolServersWait``): a preemptive answer and the turn's own may both wait
         self._tools_waiting = 0
@@ -366,43 +378,64 @@ class Session:
             self._notice("error", exc.message + (f" → {exc.hint}" if exc.hint else ""))
 
     async def _wait_tools_up(self) -> bool:
-        """Wait for tool servers still in their start (at most START_WAIT_S from the
-        session's start, as the microphone once did); whether there was any wait."""
+        """Wait for tool servers still in their start, at most TOOLS_WAIT_MAX_S from the
+        first answer that waited, then go without them; whether there was any wait."""
         starting = self._tools_up
         if starting is None or starting.done():
+            return False
+        loop = asyncio.get_running_loop()
+        if self._tools_wait_ends is None:
+            self._tools_wait_ends = loop.time() + TOOLS_WAIT_MAX_S
+        left = self._tools_wait_ends - loop.time()
+        if left <= 0:  # the answers already went without them: a later one does not wait
             return False
         log.info("a request waits for the tool servers still starting")
         # Once said, a later wait (the answer dropped for a new one) is the same long
         # start: its own grace showed "thinking" for a second in between.
         if not self._said_tools_wait:
             try:
-                await asyncio.wait_for(asyncio.shield(starting), TOOLS_WAIT_UNSAID_S)
+                await asyncio.wait_for(asyncio.shield(starting), min(TOOLS_WAIT_UNSAID_S, left))
                 return True
             except TimeoutError:
                 pass
             except Exception:
                 log.debug("the tool servers' start failed", exc_info=True)
                 return True
-        # "thinking" for up to 10 s, unexplained, on the first question: say why, once as
+        # "thinking" for seconds, unexplained, on the first question: say why, once as
         # a notice, and for as long as it lasts as an event a display can show
         names: list[str] = getattr(self.tools, "starting", list)()
         if names and not self._said_tools_wait:
             self._said_tools_wait = True
-            from voicedesk.tools.manager import START_WAIT_S
-
-            servers = " and ".join(f"“{name}”" for name in names)
             self._notice(
                 "info",
                 f"The answer waits for tool server{'s' if len(names) > 1 else ''} "
-                f"{servers}, still starting (at most {START_WAIT_S:g} s from the start).",
+                f"{_quoted(names)}, still starting (at most {TOOLS_WAIT_MAX_S:g} s).",
             )
         self._tools_waiting += 1
         try:
-            await self._follow_tools_wait(starting)
+            left = self._tools_wait_ends - loop.time()
+            async with asyncio.timeout(max(left, 0.0)):
+                await self._follow_tools_wait(starting)
+        except TimeoutError:
+            self._go_without_tools()
         finally:  # also when the answer is dropped meanwhile (the person went on)
             self._tools_waiting -= 1
             self._say_tools_wait()
         return True
+
+    def _go_without_tools(self) -> None:
+        """The answers waited TOOLS_WAIT_MAX_S for tool servers that have not answered:
+        said once (a preemptive answer and the turn's own may both have waited)."""
+        names: list[str] = getattr(self.tools, "starting", list)()
+        if not names or self._said_tools_gone_without:
+            return
+        self._said_tools_gone_without = True
+        many = len(names) > 1
+        self._notice(
+            "warning",
+            f"Answering without tool server{'s' if many else ''} {_quoted(names)}, "
+            f"not up after {TOOLS_WAIT_MAX_S:g} s.",
+        )
 
     async def _follow_tools_wait(self, starting: asyncio.Future[None]) -> None:
         """Wait for the tool servers' start, saying which are still awaited each time one

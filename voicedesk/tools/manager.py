@@ -32,6 +32,7 @@ from typing import Any, Literal, TextIO
 
 import anyio
 import jiter
+import mcp.client.stdio as mcp_stdio
 import mcp_types as mt
 from mcp import ClientSession, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -56,7 +57,7 @@ from voicedesk.tools.schemas import (
     openai_parameters,
     schema_refused,
 )
-from voicedesk.tools.wire import mend_answer, mended_message, refused_line
+from voicedesk.tools.wire import WholeLines, mend_answer, mended_message, refused_line
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,13 @@ PROGRESS_MAX_FACTOR_WORD = "ten"
 MAX_TOOL_PAGES = 20
 MAX_TOOLS = 128  # the most tools OpenAI takes in one request; more and it refuses it
 LOG_MAX_BYTES = 1_000_000  # a server log bigger than this is started afresh
+# A server's stderr goes straight from its process to its log file, unread: one that
+# flooded it (a debug loop) filled the drive, 2 GB in 8 s, the session log and the
+# documents' writes with it. The file is looked at this often and, past LOG_MAX_BYTES,
+# cut to its last LOG_KEEP_BYTES (where the last words a crash is told with are).
+LOG_LOOK_S = 0.5
+LOG_KEEP_BYTES = 64_000
+LOG_CUT_LINE = "[voicedesk: earlier output of this server left out; the log passed 1 MB]\n"
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -154,6 +162,9 @@ class _StrayStdoutFilter(logging.Filter):
 
 
 logging.getLogger("mcp.client.stdio").addFilter(_StrayStdoutFilter())
+# The SDK's stdio reader copied a long answer over and over (``wire.WholeLines``): it is
+# given its text a line at a time. (It looks the class up by this name as it starts.)
+mcp_stdio.TextReceiveStream = WholeLines  # type: ignore[misc]
 
 
 class _UnreadableAnswerFilter(logging.Filter):
@@ -505,6 +516,7 @@ class _Server:
     # ------------------------------------------------------------------ the server task
     async def _run(self) -> None:
         _SERVER.set(self)  # this task's own context: its log records name it
+        watch = asyncio.create_task(self._keep_log_small()) if self.kind == "stdio" else None
         try:
             while not self._stop.is_set():
                 self._attempt += 1
@@ -530,6 +542,8 @@ class _Server:
                     await asyncio.wait_for(self._stop.wait(), self._delay)
                 self._delay = min(self._delay * 2, BACKOFF_MAX_S)
         finally:
+            if watch is not None:
+                watch.cancel()
             self.session = None
             if self.state != "failed":
                 self.state = "stopped"
@@ -564,7 +578,13 @@ class _Server:
         self.failure = self.reason
         leaf = _leaf(error) if error is not None else None
         if self.kind == "stdio" and isinstance(leaf, FileNotFoundError | PermissionError):
-            self._fail(self.reason)  # retrying cannot help until the config changes
+            # retrying cannot help until the config changes: say which key to change
+            # (the server's name alone left the person searching the config for it)
+            self._fail(
+                self.reason,
+                fix=f"Fix {server_setting(self.name)}.command in the config (a program on "
+                f"PATH, or its full path) or set enabled = false there.",
+            )
             return False
         self.state = "restarting"
         self.ready.set()
@@ -768,11 +788,13 @@ class _Server:
             )
         self._wake.set()
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str, fix: str = "") -> None:
+        """``fix``: what to change, for the notice only (`doctor` says its own)."""
         self.state = "failed"
         self.reason = self.failure = why
         self.ready.set()
-        self._notice("warning", f"Tool server “{self.name}” could not start: {why}.")
+        said = f"Tool server “{self.name}” could not start: {why}."
+        self._notice("warning", f"{said} {fix}" if fix else said)
 
     # ------------------------------------------------------------------ stderr log
     def _open_log(self) -> TextIO:
@@ -786,8 +808,10 @@ class _Server:
                 make_private_folder(self._log_dir)
                 big = path.exists() and path.stat().st_size > LOG_MAX_BYTES
                 # 0600: a server's stderr may quote its environment's secrets
+                # O_APPEND however it is opened: the process writes at the file's end even
+                # after ``_cut_log`` has shortened it (else on past a hole as long as before)
                 fd = os.open(
-                    path, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if big else os.O_APPEND), 0o600
+                    path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if big else 0), 0o600
                 )
                 self._errlog = open(fd, "w", encoding="utf-8")  # noqa: SIM115
                 self._log_path = path
@@ -806,12 +830,41 @@ class _Server:
         except OSError:
             return 0
 
+    async def _keep_log_small(self) -> None:
+        """Cut the log whenever it has passed LOG_MAX_BYTES, for as long as the server runs."""
+        while True:
+            await asyncio.sleep(LOG_LOOK_S)
+            path = self._log_path
+            try:
+                if path is not None and path.stat().st_size > LOG_MAX_BYTES:
+                    self._cut_log(path)
+            except OSError as exc:  # gone or unreadable: nothing to keep small
+                log.debug("cannot look at %s: %s", path, exc)
+
+    def _cut_log(self, path: Path) -> None:
+        """Keep only the log's last LOG_KEEP_BYTES, from a line's start, after a line
+        saying so. Appended, as the process's own writes are: what it writes meanwhile
+        is kept too, if out of order."""
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        with open(fd, "r+b") as fh:
+            size = os.fstat(fd).st_size
+            fh.seek(max(0, size - LOG_KEEP_BYTES))
+            kept = fh.read(LOG_KEEP_BYTES)
+            if size > LOG_KEEP_BYTES:
+                kept = kept[kept.find(b"\n") + 1 :] if b"\n" in kept else b""
+            os.ftruncate(fd, 0)
+            fh.write(LOG_CUT_LINE.encode() + kept)
+        # this attempt's output started before the cut: what is kept is all of it now
+        self._offset = 0
+
     def _stderr_tail(self, offset: int) -> str:
         """The last line the server wrote to stderr during this attempt: often the real reason."""
         if self._log_path is None:
             return ""
         try:
             with open(self._log_path, "rb") as fh:
+                if offset > os.fstat(fh.fileno()).st_size:  # cut since (``_cut_log``)
+                    offset = 0
                 fh.seek(offset)
                 data = fh.read()[-4000:].decode("utf-8", "replace")
         except OSError:

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx2
 import pydantic
+from anyio import EndOfStream
+from anyio.streams.text import TextReceiveStream
 from mcp import types
 from mcp.shared.message import SessionMessage
 
@@ -139,3 +141,31 @@ async def mend_answer(response: httpx2.Response) -> None:
         return
     if isinstance(response.stream, httpx2.AsyncByteStream):
         response.stream = _MendedStream(response.stream)
+
+
+class WholeLines(TextReceiveStream):
+    """A stdio server's output as the MCP SDK reads it, but in pieces that each end at a
+    line's end: the SDK joins what it holds with each piece it reads (64 kB) and splits the
+    whole again, so one answer of tens of MB was copied over and over, 60 MB taking 35 s
+    (the call timed out, and every call behind it waited). Handed whole lines, it splits
+    each once. What comes after the last line's end is handed over at the output's end."""
+
+    def __post_init__(self, encoding: str, errors: str) -> None:
+        super().__post_init__(encoding, errors)
+        self._ended = False
+
+    async def receive(self) -> str:
+        if self._ended:
+            raise EndOfStream
+        pieces: list[str] = []
+        while True:
+            try:
+                piece = await super().receive()
+            except EndOfStream:
+                if not pieces:
+                    raise
+                self._ended = True
+                return "".join(pieces)
+            pieces.append(piece)
+            if "\n" in piece:
+                return "".join(pieces)
