@@ -320,6 +320,21 @@ CASES = [
         "Open 9 o'clock to 17 hundred, 9 am or 9 am, 12 o'clock noon; not 0:00, 99:00 nor "
         "3:30. Debt: 1.5 trillion dollars. Mount Fuji, Avenue Q.",
     ),
+    # a duration on the hour after a word that says how long is minutes, not a time: "Bake
+    # for 1:00" was said "Bake for 1 o'clock"; an alarm "for 7:00" is still a time
+    (
+        "Bake for 1:00, microwave it for 2:00. The run took 5:00, it lasts 10:00; "
+        "set an alarm for 7:00, open at 9:00.",
+        "Bake for 1 minute, microwave it for 2 minutes. The run took 5 minutes, it lasts 10 "
+        "minutes; set an alarm for 7 o'clock, open at 9 o'clock.",
+    ),
+    # an emergency number called is said digit by digit: Piper said "nine hundred eleven"
+    # (heard "900-11"); other numbers after "call" stay numbers
+    (
+        "Call 911 now, dial 112 or ring 999. Call 100 people; 911 is busy.",
+        "Call nine-one-one now, dial one-one-two or ring nine-nine-nine. Call 100 people; 911 "
+        "is busy.",
+    ),
     # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
     (
         "A claim.[^1] More[^note].\n\n[^1]: A source.\n[^note]: B. See [^1](x), [^ or [^].",

@@ -85,6 +85,9 @@ def _spoken(answer: str) -> str:
         ("Open from 9:00 to 5:00.", "(9|nine) o ?clock"),
         ("That's $1.5T in debt.", "trillion"),
         ("Climb Mt. Everest.", "mount everest"),
+        # ... "bake for one o clock", "call 900 11 now"
+        ("Bake for 1:00.", "for (1|one) minute"),
+        ("Call 911 now.", "call (9|nine) (1|one) (1|one) now"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

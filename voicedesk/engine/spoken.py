@@ -60,7 +60,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
-  the days in full, a time on the hour ("9:00") "9 o'clock", "°F" and "°C" in full, "1h 30m"
+  the days in full, a time on the hour ("9:00") "9 o'clock" (but after a word that says how
+  long, "Bake for 1:00", "took 5:00", minutes: it was "1 o'clock"), an emergency number
+  called ("Call 911") digit by digit, "°F" and "°C" in full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
   colon 9", "1.2M", "be 1.2.3", "IDI", "BS", "CPP", "Montfry", "9-0-0", "degrees F",
   "1H30M", "5-11".
@@ -155,6 +157,18 @@ _COUNT_SCALE = re.compile(r"(\d+(?:\.\d+)?)(M|B|bn)")
 _COUNT_SCALES = {"M": "million", "B": "billion", "bn": "billion"}
 # a time on the hour ("9:00", "17:00", "9:00am"): Whisper heard Piper's "9:00" as "9-0-0"; a reader says "9 o'clock" ("9 am" with its am or pm, "17 hundred" past noon)
 _ON_THE_HOUR = re.compile(r"(\d{1,2}):00([AaPp]\.?[Mm]\.?)?")
+# ... but after a word that says how long something takes ("Bake for 1:00", "The run took
+# 5:00", "It lasts 2:00") it is a duration in minutes and seconds, as a timer or a stopwatch
+# shows one: it was said "1 o'clock", "5 o'clock". Not after "for" alone: "Set an alarm for
+# 7:00" is a time.
+_DURATION_BEFORE = re.compile(
+    r"(?:\b(?:took|takes?|taking|lasts?|lasted|lasting)"
+    r"|\b(?:bake|cook|microwave|simmer|boil|roast|fry|grill|steam|heat|steep|brew|rest|"
+    r"knead|blend|mix|whisk|stir|chill|freeze|soak|rinse|brush|wash|wait|hold|run|walk|"
+    r"jog|plank|stretch|play)\w*(?:[ \t]+(?:it|them|this|that|these|those))?[ \t]+for)"
+    r"[ \t]+\Z",
+    re.IGNORECASE,
+)
 _AM_PM_AFTER = re.compile(r"[ \t]*[AaPp]\.?[Mm]\b")
 _AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
@@ -284,6 +298,16 @@ _BRACKETED_PHONE = re.compile(r"(?:\+(\d{1,3})[ \t])?\((\d{3})\)[ \t]?(\d{3})-(\
 _BRACKETED_PHONE_START = re.compile(
     r"(?:\+\d{0,3}|\+\d{1,3}[ \t](?=\(|\Z))?"
     r"(?:\((?:\d{1,3}(?:\)(?:[ \t]?(?:\d{1,3}(?:-\d{0,4})?)?)?)?)?)?\Z"
+)
+# An emergency or service number after the word that calls it ("Call 911", "dial 112",
+# "ring 999", "text 988"): said digit by digit, as everyone says it. Piper said "nine
+# hundred eleven" (Whisper heard "900-11"), "one hundred twelve". Its digits as words with
+# hyphens: "9 1 1" and "nine one one" were heard "of mine 111", "nine-one-one" "9-1-1".
+_SHORT_NUMBER = re.compile(r"[2-9]11|112|999|000|988|110|119|111")
+_CALLED_BEFORE = re.compile(
+    r"\b(?:call|calls|calling|called|dial|dialled|dialed|dialing|"
+    r"dialling|ring|phone|text)[ \t]+\Z",
+    re.IGNORECASE,
 )
 # a US ZIP+4 code ("94105-1234"), said digit by digit: Piper said "94,105 to 1,234" (it was
 # taken for a range, which never goes from a larger number down to a smaller one)
@@ -1000,6 +1024,8 @@ def _spoken_token(
         return core, _spoken_token(core[1:])[1]  # "#general": Piper said "hash general"
     if (phone := _PHONE.fullmatch(core)) is not None and _is_phone(phone):
         return core, _phone_said(phone)
+    if _SHORT_NUMBER.fullmatch(core) and _CALLED_BEFORE.search(before):
+        return core, "-".join(_DIGIT_WORDS[int(d)] for d in core)  # "nine-one-one"
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
         return core, said
     if _ZIP_PLUS_4.fullmatch(core):
@@ -1041,6 +1067,8 @@ def _spoken_token(
             return core, f"{number} {hour.group(2)}"  # "9:00am": "9 am"
         if _AM_PM_AFTER.match(after):
             return core, str(number)  # "9:00 am"
+        if _DURATION_BEFORE.search(before):
+            return core, _counted(str(number), "minute")  # "Bake for 1:00": 1 minute
         return core, f"{number} o'clock" if number <= 12 else f"{number} hundred"
     if (ratio := _RATIO.fullmatch(core)) is not None and not _BOOK_BEFORE.search(before):
         return core, f"{ratio.group(1)} to {ratio.group(2)}"  # "16:9"
