@@ -273,7 +273,8 @@ CASES = [
     # "be 1.2.3", "16 colon 9", "to 10"
     (
         "It has 1.2M users, 3B parameters, $4.5B; 2.5GB, 5K, V8. Get v1.2.3, v2 or V1.0.",
-        "It has 1.2 million users, 3 billion parameters, 4.5 billion dollars; 2.5GB, 5K, V8. "
+        "It has 1.2 million users, 3 billion parameters, 4.5 billion dollars; 2.5 gigabytes, "
+        "5K, V8. "
         "Get version 1.2.3, version 2 or version 1.0.",
     ),
     (
@@ -334,6 +335,17 @@ CASES = [
         "Call 911 now, dial 112 or ring 999. Call 100 people; 911 is busy.",
         "Call nine-one-one now, dial one-one-two or ring nine-nine-nine. Call 100 people; 911 "
         "is busy.",
+    ),
+    # a unit after a number in full: Whisper heard Piper's "5 kHz" as "5KHC", "60fps" as
+    # "60 FDS", "5000 mAh" as "5000 m off"; alone it is as written, and a "W" after a
+    # blank is a street's west
+    (
+        "It is 2.5GB, 512 MB, 1 GB or a 4 MB file at 100Mbps; 5 kHz, 120Hz, 60fps, 4K, "
+        "5000 mAh, 500ms, 450W, 3.1 mi, 2 L, 5 mL. Not GB, L, 350 W 42nd St, 2 MB/s.",
+        "It is 2.5 gigabytes, 512 megabytes, 1 gigabyte or a 4 megabyte file at 100 megabits "
+        "per second; 5 kilohertz, 120 hertz, 60 frames per second, 4K, 5000 milliamp hours, "
+        "500 milliseconds, 450 watts, 3.1 miles, 2 liters, 5 milliliters. Not GB, L, 350 W "
+        "42nd St, 2 megabytes per second.",
     ),
     # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
     (

@@ -88,6 +88,9 @@ def _spoken(answer: str) -> str:
         # ... "bake for one o clock", "call 900 11 now"
         ("Bake for 1:00.", "for (1|one) minute"),
         ("Call 911 now.", "call (9|nine) (1|one) (1|one) now"),
+        # ... "a tone at 5khc", "the game runs at 60 fds"
+        ("A tone at 5 kHz.", "at (5|five) (kilohertz|khz)"),
+        ("The game runs at 60fps.", "(60|sixty) frames per second"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

@@ -62,7 +62,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a time on the hour ("9:00") "9 o'clock" (but after a word that says how
   long, "Bake for 1:00", "took 5:00", minutes: it was "1 o'clock"), an emergency number
-  called ("Call 911") digit by digit, "°F" and "°C" in full, "1h 30m"
+  called ("Call 911") digit by digit, a unit after a number ("5 kHz", "60fps", "2.5GB") in
+  full, "°F" and "°C" in full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
   colon 9", "1.2M", "be 1.2.3", "IDI", "BS", "CPP", "Montfry", "9-0-0", "degrees F",
   "1H30M", "5-11".
@@ -155,6 +156,41 @@ _ABBREVIATIONS = {
 # screen as five thousand, and "2.5GB" is a unit.
 _COUNT_SCALE = re.compile(r"(\d+(?:\.\d+)?)(M|B|bn)")
 _COUNT_SCALES = {"M": "million", "B": "billion", "bn": "billion"}
+# A unit after a number, written short ("2.5GB", "5 kHz", "60fps", "100Mbps", "5000 mAh"):
+# Whisper heard Piper's reading as "5KHC", "120 Hc", "60 FDS", "5000 m off", "500 MSB",
+# "2 Ella". Said in full, as a reader says it; only after a number ("GB" alone may be a
+# country, "L" a letter), and by its exact case ("MB" bytes, "Mb" bits, "mb" none).
+_UNIT_WORDS: dict[str, tuple[str, str]] = {
+    "Hz": ("hertz", "hertz"),
+    "kHz": ("kilohertz", "kilohertz"),
+    "MHz": ("megahertz", "megahertz"),
+    "GHz": ("gigahertz", "gigahertz"),
+    "fps": ("frame per second", "frames per second"),
+    "kbps": ("kilobit per second", "kilobits per second"),
+    "Kbps": ("kilobit per second", "kilobits per second"),
+    "Mbps": ("megabit per second", "megabits per second"),
+    "Gbps": ("gigabit per second", "gigabits per second"),
+    "KB": ("kilobyte", "kilobytes"),
+    "kB": ("kilobyte", "kilobytes"),
+    "MB": ("megabyte", "megabytes"),
+    "GB": ("gigabyte", "gigabytes"),
+    "TB": ("terabyte", "terabytes"),
+    "mAh": ("milliamp hour", "milliamp hours"),
+    "ms": ("millisecond", "milliseconds"),
+    "W": ("watt", "watts"),
+    "kW": ("kilowatt", "kilowatts"),
+    "kWh": ("kilowatt hour", "kilowatt hours"),
+    "mi": ("mile", "miles"),
+    "L": ("liter", "liters"),
+    "mL": ("milliliter", "milliliters"),
+}
+_UNIT = re.compile(
+    r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
+)
+_ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
+# (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts)
+_GLUED_ONLY = frozenset(["W"])
+_NUMBER_BEFORE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)[ \t]+\Z")  # "5 kHz": its 5
 # a time on the hour ("9:00", "17:00", "9:00am"): Whisper heard Piper's "9:00" as "9-0-0"; a reader says "9 o'clock" ("9 am" with its am or pm, "17 hundred" past noon)
 _ON_THE_HOUR = re.compile(r"(\d{1,2}):00([AaPp]\.?[Mm]\.?)?")
 # ... but after a word that says how long something takes ("Bake for 1:00", "The run took
@@ -1045,6 +1081,18 @@ def _spoken_token(
         return core, f"{core[0]} sharp"
     if (count := _COUNT_SCALE.fullmatch(core)) is not None:
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
+    if (unit := _UNIT.fullmatch(core)) is not None:
+        number, lead = unit.group(1) or "", before
+        glued = unit.group(2) in _GLUED_ONLY
+        if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
+            number, lead = written.group(1), before[: written.start()]
+        if number:
+            one, many = _UNIT_WORDS[unit.group(2)]
+            # "a 4 MB file" is "a 4 megabyte file"; "1 frame per second" has no such use
+            article = _ARTICLE_BEFORE.search(lead)
+            singular = number == "1" or (article is not None and " per " not in one)
+            said = one if singular else many
+            return core, f"{unit.group(1)} {said}" if unit.group(1) else said  # "5 kHz"
     if (version := _VERSION.fullmatch(core)) is not None and not (
         _PLAIN_VERSION.fullmatch(core)
         and (_OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before))
