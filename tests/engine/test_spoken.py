@@ -347,6 +347,17 @@ CASES = [
         "500 milliseconds, 450 watts, 3.1 miles, 2 liters, 5 milliliters. Not GB, L, 350 W "
         "42nd St, 2 megabytes per second.",
     ),
+    # a Roman numeral after a word that numbers is its number, after a name an ordinal:
+    # Piper said "World War Roman II", "Henry Roman 8"; "an IV", "Type C", "DC" and a
+    # sentence's first word are no numeral and name
+    (
+        "World War II, World War I, Super Bowl LVIII, Chapter IV, Type II; Henry VIII, Louis "
+        "XIV, John Paul II, John XXIII. Not Type C, Give IV fluids, an IV, Washington DC, "
+        "Henry V, OS X, I.",
+        "World War 2, World War 1, Super Bowl 58, Chapter 4, Type 2; Henry the Eighth, Louis "
+        "the Fourteenth, John Paul the Second, John the Twenty-third. Not Type C, Give IV "
+        "fluids, an IV, Washington DC, Henry V, OS X, I.",
+    ),
     # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
     (
         "A claim.[^1] More[^note].\n\n[^1]: A source.\n[^note]: B. See [^1](x), [^ or [^].",

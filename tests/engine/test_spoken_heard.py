@@ -91,6 +91,9 @@ def _spoken(answer: str) -> str:
         # ... "a tone at 5khc", "the game runs at 60 fds"
         ("A tone at 5 kHz.", "at (5|five) (kilohertz|khz)"),
         ("The game runs at 60fps.", "(60|sixty) frames per second"),
+        # ... "world war roman ii ended", "henry roman 8 had six wives"
+        ("World War II ended.", "world war (ii|2|two) ended"),
+        ("Henry VIII had six wives.", "henry (the )?(eighth|viii|v8|8th) had"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

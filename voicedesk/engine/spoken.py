@@ -63,7 +63,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   the days in full, a time on the hour ("9:00") "9 o'clock" (but after a word that says how
   long, "Bake for 1:00", "took 5:00", minutes: it was "1 o'clock"), an emergency number
   called ("Call 911") digit by digit, a unit after a number ("5 kHz", "60fps", "2.5GB") in
-  full, "°F" and "°C" in full, "1h 30m"
+  full, a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
+  "°F" and "°C" in full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
   colon 9", "1.2M", "be 1.2.3", "IDI", "BS", "CPP", "Montfry", "9-0-0", "degrees F",
   "1H30M", "5-11".
@@ -228,6 +229,73 @@ _BOOK_BEFORE = re.compile(
     r"Romans|Corinthians|Galatians|Ephesians|Philippians|Colossians|Thessalonians|Timothy|"
     r"Titus|Philemon|Hebrews|James|Peter|Jude|Revelation|Surah|Sura)[ \t]\Z"
 )
+# A Roman numeral after a name or a word that numbers things ("Henry VIII", "World War
+# II", "Chapter IV", "Super Bowl LVIII"): Piper said "Henry Roman 8", "World War Roman
+# II" (as Whisper heard it). After a word that numbers, its number ("World War 2",
+# "Chapter 4"); after a name, a monarch's or a pope's ordinal ("Henry the Eighth", "John
+# Paul the Second"), of I, V and X only and two letters at least: "Washington DC", "an IV",
+# "I" and "CV" are no numerals; nor is a "C" or an "L" alone ("Type C", "Grade C"). Words
+# that begin a sentence before a numeral are no names ("Give IV fluids").
+_ROMAN = re.compile(r"(?=[IVXLC])C{0,3}(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+_NUMBERING_BEFORE = re.compile(
+    r"\b(?:War|Chapter|Part|Volume|Vol\.|Book|Act|Scene|Phase|Section|Article|Title|Bowl|"
+    r"Episode|Type|Class|Stage|Grade|Level|Tier|Round|Division|Schedule|Apollo|Vatican)"
+    r"[ \t]+\Z",
+    re.IGNORECASE,
+)
+_NAME_BEFORE = re.compile(r"\b([A-Z][a-z]+)[ \t]+\Z")
+_NO_NAMES = frozenset(
+    [
+        "A",
+        "An",
+        "The",
+        "This",
+        "That",
+        "Its",
+        "It",
+        "Use",
+        "Give",
+        "Get",
+        "Got",
+        "Try",
+        "Take",
+        "Run",
+        "Start",
+        "Open",
+        "Need",
+        "Via",
+        "Then",
+        "Add",
+        "Put",
+        "Set",
+        "See",
+        "Say",
+    ]
+)
+_ORDINALS = [
+    "zeroth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+]
+_TENS = {20: "twent", 30: "thirt"}
 # a temperature's scale after its degree sign
 _DEGREES = {"F": "Fahrenheit", "C": "Celsius"}
 _FEET_INCHES = re.compile(r"'(\d{1,2})[\"″]")
@@ -1098,6 +1166,8 @@ def _spoken_token(
         and (_OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before))
     ):
         return core, f"version {version.group(1) or version.group(2)}"  # "v1.2.3"
+    if (roman := _roman_said(core, before)) is not None:
+        return core, roman  # "Henry VIII": Piper said "Henry Roman 8"
     if (days := _WEEKDAY_RANGE.fullmatch(core)) is not None:
         return core, f"{_WEEKDAYS[days.group(1)]} to {_WEEKDAYS[days.group(2)]}"  # "Mon-Fri"
     if core in _WEEKDAYS and (after[:1] == "–" or _WEEKDAY_AFTER_DASH.search(before)):
@@ -1151,6 +1221,35 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _roman_said(word: str, before: str) -> str | None:
+    """How a Roman numeral (``_ROMAN``) after ``before`` is said: "2" after a word that
+    numbers ("World War II"), "the Eighth" after a name ("Henry VIII"); None: no numeral
+    here."""
+    if not word or _ROMAN.fullmatch(word) is None:
+        return None
+    letters = [_ROMAN_VALUES[c] for c in word]
+    value = sum(
+        -v if i + 1 < len(letters) and v < letters[i + 1] else v for i, v in enumerate(letters)
+    )
+    if _NUMBERING_BEFORE.search(before):
+        return str(value) if word not in ("C", "L") else None  # "Type C", "Class C"
+    name = _NAME_BEFORE.search(before)
+    if (
+        name is None
+        or name.group(1) in _NO_NAMES
+        or len(word) < 2
+        or not set(word) <= set("IVX")
+        or value >= 40
+    ):
+        return None
+    if value < 20:
+        return "the " + _ORDINALS[value].capitalize()
+    tens, ones = divmod(value, 10)
+    if not ones:
+        return f"the {_TENS[tens * 10].capitalize()}ieth"
+    return f"the {_TENS[tens * 10].capitalize()}y-{_ORDINALS[ones]}"
 
 
 def _counted(number: str, unit: str) -> str:
