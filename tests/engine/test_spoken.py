@@ -353,10 +353,10 @@ CASES = [
     (
         "World War II, World War I, Super Bowl LVIII, Chapter IV, Type II; Henry VIII, Louis "
         "XIV, John Paul II, John XXIII. Not Type C, Give IV fluids, an IV, Washington DC, "
-        "Henry V, OS X, I.",
+        "Henry V, OS X, I, Roman II.",
         "World War 2, World War 1, Super Bowl 58, Chapter 4, Type 2; Henry the Eighth, Louis "
         "the Fourteenth, John Paul the Second, John the Twenty-third. Not Type C, Give IV "
-        "fluids, an IV, Washington DC, Henry V, OS X, I.",
+        "fluids, an IV, Washington DC, Henry V, OS X, I, Roman II.",
     ),
     # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
     (

@@ -271,6 +271,7 @@ _NO_NAMES = frozenset(
         "Set",
         "See",
         "Say",
+        "Roman",
     ]
 )
 _ORDINALS = [
