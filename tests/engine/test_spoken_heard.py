@@ -94,6 +94,8 @@ def _spoken(answer: str) -> str:
         # ... "world war roman ii ended", "henry roman 8 had six wives"
         ("World War II ended.", "world war (ii|2|two) ended"),
         ("Henry VIII had six wives.", "henry (the )?(eighth|viii|v8|8th) had"),
+        # ... "i hate it"
+        ("I ❤️ it.", "^i love it"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"
