@@ -358,6 +358,13 @@ CASES = [
         "the Fourteenth, John Paul the Second, John the Twenty-third. Not Type C, Give IV "
         "fluids, an IV, Washington DC, Henry V, OS X, I, Roman II.",
     ),
+    # a negative number after an operator or a bracket is "minus": Piper said nothing for
+    # its sign ("x = -3" was heard "x equals three"); elsewhere it is as written
+    (
+        "x = -3, y=-10, (-3, 4), [-1], 5 + -2; not -5 degrees, 3 - 2, a -b, 5-10.",
+        "x = minus 3, y=minus 10, (minus 3, 4), [minus 1], 5 + minus 2; not -5 degrees, "
+        "3 - 2, a -b, 5 to 10.",
+    ),
     # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
     (
         "A claim.[^1] More[^note].\n\n[^1]: A source.\n[^note]: B. See [^1](x), [^ or [^].",

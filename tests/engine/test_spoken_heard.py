@@ -96,6 +96,9 @@ def _spoken(answer: str) -> str:
         ("Henry VIII had six wives.", "henry (the )?(eighth|viii|v8|8th) had"),
         # ... "i hate it"
         ("I ❤️ it.", "^i love it"),
+        # ... "x equals three is negative", "the point is 3 4"
+        ("x = -3 is negative.", "equals minus (3|three) is"),
+        ("The point is (-3, 4).", "point is minus (3|three)"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

@@ -64,7 +64,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   long, "Bake for 1:00", "took 5:00", minutes: it was "1 o'clock"), an emergency number
   called ("Call 911") digit by digit, a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full, a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
-  "°F" and "°C" in full, "1h 30m"
+  a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
+  full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
   colon 9", "1.2M", "be 1.2.3", "IDI", "BS", "CPP", "Montfry", "9-0-0", "degrees F",
   "1H30M", "5-11".
@@ -297,6 +298,11 @@ _ORDINALS = [
     "nineteenth",
 ]
 _TENS = {20: "twent", 30: "thirt"}
+# A negative number after an operator or an opening bracket ("x = -3", "(-3, 4)"): Piper
+# said nothing for its sign there, and "x = -3" was heard "x equals three". Said "minus"
+# (elsewhere, "-3" and "to -3", Piper says "minus" itself).
+_NEGATIVE = re.compile(r"-\d[\d,.]*")
+_NEGATIVE_BEFORE = re.compile(r"[=(\[<>+*/][ \t]*\Z")
 # a temperature's scale after its degree sign
 _DEGREES = {"F": "Fahrenheit", "C": "Celsius"}
 _FEET_INCHES = re.compile(r"'(\d{1,2})[\"″]")
@@ -1129,6 +1135,8 @@ def _spoken_token(
         return core, _spoken_token(core[1:])[1]  # "#general": Piper said "hash general"
     if (phone := _PHONE.fullmatch(core)) is not None and _is_phone(phone):
         return core, _phone_said(phone)
+    if _NEGATIVE.fullmatch(core) and _NEGATIVE_BEFORE.search(before):
+        return core, "minus " + core[1:]  # "x = -3": Piper said "x equals three"
     if _SHORT_NUMBER.fullmatch(core) and _CALLED_BEFORE.search(before):
         return core, "-".join(_DIGIT_WORDS[int(d)] for d in core)  # "nine-one-one"
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
