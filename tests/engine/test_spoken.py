@@ -252,6 +252,12 @@ CASES = [
         "Between 2 1 and 2 5, from 3 2 to 3 4; one half and three quarters cup, 4 out of 5 "
         "or 3 out of 5.",
     ),
+    # ... and a pair before one said as two numbers: "2/5" was "2 out of 5" before "2 1"
+    (
+        "Pick 2/5 and 2/1, from 3/4 to 3/2; 1/2 and 3/4 cup, 4/5 or 3/5, 24/7 and more.",
+        "Pick 2 5 and 2 1, from 3 4 to 3 2; one half and three quarters cup, 4 out of 5 or 3 "
+        "out of 5, 24 7 and more.",
+    ),
     # a score out of 100: it was "95 100", heard "95-100"
     (
         "Scored 95/100, 100/100; 50/50, 101/100.",

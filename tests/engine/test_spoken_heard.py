@@ -62,6 +62,9 @@ def _spoken(answer: str) -> str:
         ("Meet me on 3/4/2026.", "on (3|three) (4|four|for) (2026|2 026|twenty twenty six)"),
         # ... "it went 2 1 and 2 out of 5"
         ("between 2/1 and 2/5", "(2|two) (1|one) and (2|two) (5|five)$"),
+        # ... "pick a date between 2 out of 5 and 2 1"
+        # (Whisper writes "two five" as "25")
+        ("Pick a date between 2/5 and 2/1.", "between (2 ?5|two five) and (2 ?1|two one)"),
         # ... "rede see now": the two letters said as one word
         ("Read a<b>c</b> now.", "read a c now"),
         # ... "use the short form idi abbreviation", "it s python bs javascript", "cpp 4 7"

@@ -488,6 +488,12 @@ _PAIR_BEFORE = re.compile(
     r"(?<![\d/])(\d{1,4})/(\d{1,4})[ \t]*(?:(?:and|to|or|through|until|till)[ \t]+|[-–][ \t]*)\Z",
     re.IGNORECASE,
 )
+# ... and one before another that is said as two numbers ("between 2/5 and 2/1"): "2/5" was
+# said "2 out of 5" before "2 1". A pair is held until what follows it tells.
+_JOINERS = ("and", "to", "or", "through", "until", "till")
+_JOINED = rf"[ \t]*(?:(?:{'|'.join(_JOINERS)})[ \t]+|[-–][ \t]*)"
+_PAIR_AFTER = re.compile(rf"{_JOINED}(\d{{1,4}})/(\d{{1,4}})(?![\d/])", re.IGNORECASE)
+_PAIR_AFTER_START = re.compile(rf"{_JOINED}[\d/]*", re.IGNORECASE)
 # a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
 # Only before a word or a clause's end: in algebra ("3x + 2 = 5") it is "three ex". ("x2"
 # stays as written: it is as often a variable's name, "x1 and x2", as "times two".)
@@ -878,6 +884,8 @@ class SpokenText:
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
         if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
             return None  # "9:00 " may be "9:00 am", said "9 am"
+        if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
+            return None  # "2/5 " may be "2/5 and 2/1", said "2 5 and 2 1"
         if not final and _PLAIN_VERSION.fullmatch(word) and not after.strip(" \t"):
             return None  # "v2 " may be a variable: "v2 = 3"
         orders = self._date_orders
@@ -1203,11 +1211,12 @@ def _spoken_token(
         left, right = int(pair.group(1)), int(pair.group(2))
         if _PLACE_IN_SERIES.search(before):
             return core, f"{left} of {right}"  # "Step 1/3"
-        other = _PAIR_BEFORE.search(before)
-        if other is not None:
+        for other in (_PAIR_BEFORE.search(before), _PAIR_AFTER.match(after)):
+            if other is None:
+                continue
             said = _number_pair_said(int(other.group(1)), int(other.group(2)))
             if said == f"{int(other.group(1))} {int(other.group(2))}":
-                return core, f"{left} {right}"  # "between 2/1 and 2/5"
+                return core, f"{left} {right}"  # "between 2/1 and 2/5", "2/5 and 2/1"
         return core, _number_pair_said(left, right)
     if (date := _SLASH_DATE.fullmatch(core)) is not None:
         return core, _slash_date_said(date, date_order)[0] or core
@@ -1230,6 +1239,15 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _may_join(after: str) -> bool:
+    """Whether ``after``, what has come after a number pair so far, may still join another
+    pair to it ("… and 2/1", "… – 2/1")."""
+    word = re.fullmatch(r"[ \t]*([A-Za-z]*)", after)
+    if word is not None:
+        return any(j.startswith(word.group(1).lower()) for j in _JOINERS)
+    return _PAIR_AFTER_START.fullmatch(after) is not None
 
 
 def _roman_said(word: str, before: str) -> str | None:
