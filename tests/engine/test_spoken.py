@@ -371,6 +371,11 @@ CASES = [
         "x = minus 3, y=minus 10, (minus 3, 4), [minus 1], 5 + minus 2; not -5 degrees, "
         "3 - 2, a -b, 5 to 10.",
     ),
+    # a house's number is no count: "221B Baker Street" was "221 billion Baker Street"
+    (
+        "At 221B Baker Street, 5B Main; 3B parameters, the 8B model, 3B.",
+        "At 221B Baker Street, 5B Main; 3 billion parameters, the 8 billion model, 3 billion.",
+    ),
     # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
     (
         "A claim.[^1] More[^note].\n\n[^1]: A source.\n[^note]: B. See [^1](x), [^ or [^].",

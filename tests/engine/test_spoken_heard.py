@@ -97,6 +97,8 @@ def _spoken(answer: str) -> str:
         # ... "world war roman ii ended", "henry roman 8 had six wives"
         ("World War II ended.", "world war (ii|2|two) ended"),
         ("Henry VIII had six wives.", "henry (the )?(eighth|viii|v8|8th) had"),
+        # ... "send it to 221 billion baker street"
+        ("Send it to 221B Baker Street.", "^send it to (?!.*billion)"),
         # ... "i hate it"
         ("I ❤️ it.", "^i love it"),
         # ... "x equals three is negative", "the point is 3 4"

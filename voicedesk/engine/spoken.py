@@ -158,6 +158,10 @@ _ABBREVIATIONS = {
 # screen as five thousand, and "2.5GB" is a unit.
 _COUNT_SCALE = re.compile(r"(\d+(?:\.\d+)?)(M|B|bn)")
 _COUNT_SCALES = {"M": "million", "B": "billion", "bn": "billion"}
+# ... but a whole number with a "B" before a name is a house's number ("221B Baker Street"):
+# it was said "221 billion Baker Street"
+_HOUSE_NUMBER = re.compile(r"\d+B")
+_NAME_AFTER = re.compile(r"[ \t]+[A-Z]")
 # A unit after a number, written short ("2.5GB", "5 kHz", "60fps", "100Mbps", "5000 mAh"):
 # Whisper heard Piper's reading as "5KHC", "120 Hc", "60 FDS", "5000 m off", "500 MSB",
 # "2 Ella". Said in full, as a reader says it; only after a number ("GB" alone may be a
@@ -884,6 +888,8 @@ class SpokenText:
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
         if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
             return None  # "9:00 " may be "9:00 am", said "9 am"
+        if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
+            return None  # "221B " may be "221B Baker Street"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
             return None  # "2/5 " may be "2/5 and 2/1", said "2 5 and 2 1"
         if not final and _PLAIN_VERSION.fullmatch(word) and not after.strip(" \t"):
@@ -1164,7 +1170,9 @@ def _spoken_token(
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
         return core, f"{core[0]} sharp"
-    if (count := _COUNT_SCALE.fullmatch(core)) is not None:
+    if (count := _COUNT_SCALE.fullmatch(core)) is not None and not (
+        _HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)
+    ):
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
     if (unit := _UNIT.fullmatch(core)) is not None:
         number, lead = unit.group(1) or "", before
