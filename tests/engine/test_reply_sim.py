@@ -925,7 +925,7 @@ async def test_an_answer_cut_at_a_barge_in_is_remembered_to_the_piece_piper_had_
     assert [text for text, _ in made] == [
         "The plan costs 1,250 dollars a year,",
         "or about 104 dollars a month.",
-        "It includes 3 users and 250 GB of storage.",
+        "It includes 3 users and 250 gigabytes of storage.",
         "You can upgrade at any time from the settings page.",
     ]
     shown = [  # what is remembered: the answer as written, up to each piece's end

@@ -169,6 +169,9 @@ def test_what_a_pictograph_leaves_reads_right(answer: str, said: str, cut: int) 
             "Team: 👩🏽\u200d💻, 👨\u200d👩\u200d👧\u200d👦 and 🏳️\u200d🌈, all set!",
             "Team: all set!",
         ),
+        # a heart after a person stands for a word: "I it" was heard "I hate it"
+        ("I ❤️ it, we ❤️❤️ you, she ♥ Go.", "I love it, we love you, she loves Go."),
+        ("Thanks ❤️ see you. I 👍 it; I ❤️, you ❤️.", "Thanks see you. I it; I, you."),
         ("cats and 🐶 dogs", "cats and dogs"),
         ("It's sunny ☀️ and warm ⌚", "It's sunny and warm"),
         ("Sure 👍, here it is.", "Sure, here it is."),

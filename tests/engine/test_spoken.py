@@ -252,6 +252,12 @@ CASES = [
         "Between 2 1 and 2 5, from 3 2 to 3 4; one half and three quarters cup, 4 out of 5 "
         "or 3 out of 5.",
     ),
+    # ... and a pair before one said as two numbers: "2/5" was "2 out of 5" before "2 1"
+    (
+        "Pick 2/5 and 2/1, from 3/4 to 3/2; 1/2 and 3/4 cup, 4/5 or 3/5, 24/7 and more.",
+        "Pick 2 5 and 2 1, from 3 4 to 3 2; one half and three quarters cup, 4 out of 5 or 3 "
+        "out of 5, 24 7 and more.",
+    ),
     # a score out of 100: it was "95 100", heard "95-100"
     (
         "Scored 95/100, 100/100; 50/50, 101/100.",
@@ -273,7 +279,8 @@ CASES = [
     # "be 1.2.3", "16 colon 9", "to 10"
     (
         "It has 1.2M users, 3B parameters, $4.5B; 2.5GB, 5K, V8. Get v1.2.3, v2 or V1.0.",
-        "It has 1.2 million users, 3 billion parameters, 4.5 billion dollars; 2.5GB, 5K, V8. "
+        "It has 1.2 million users, 3 billion parameters, 4.5 billion dollars; 2.5 gigabytes, "
+        "5K, V8. "
         "Get version 1.2.3, version 2 or version 1.0.",
     ),
     (
@@ -319,6 +326,55 @@ CASES = [
         "Debt: $1.5T. Mt. Fuji, Ave. Q.",
         "Open 9 o'clock to 17 hundred, 9 am or 9 am, 12 o'clock noon; not 0:00, 99:00 nor "
         "3:30. Debt: 1.5 trillion dollars. Mount Fuji, Avenue Q.",
+    ),
+    # a duration on the hour after a word that says how long is minutes, not a time: "Bake
+    # for 1:00" was said "Bake for 1 o'clock"; an alarm "for 7:00" is still a time
+    (
+        "Bake for 1:00, microwave it for 2:00. The run took 5:00, it lasts 10:00; "
+        "set an alarm for 7:00, open at 9:00.",
+        "Bake for 1 minute, microwave it for 2 minutes. The run took 5 minutes, it lasts 10 "
+        "minutes; set an alarm for 7 o'clock, open at 9 o'clock.",
+    ),
+    # an emergency number called is said digit by digit: Piper said "nine hundred eleven"
+    # (heard "900-11"); other numbers after "call" stay numbers
+    (
+        "Call 911 now, dial 112 or ring 999. Call 100 people; 911 is busy.",
+        "Call nine-one-one now, dial one-one-two or ring nine-nine-nine. Call 100 people; 911 "
+        "is busy.",
+    ),
+    # a unit after a number in full: Whisper heard Piper's "5 kHz" as "5KHC", "60fps" as
+    # "60 FDS", "5000 mAh" as "5000 m off"; alone it is as written, and a "W" after a
+    # blank is a street's west
+    (
+        "It is 2.5GB, 512 MB, 1 GB or a 4 MB file at 100Mbps; 5 kHz, 120Hz, 60fps, 4K, "
+        "5000 mAh, 500ms, 450W, 3.1 mi, 2 L, 5 mL. Not GB, L, 350 W 42nd St, 2 MB/s.",
+        "It is 2.5 gigabytes, 512 megabytes, 1 gigabyte or a 4 megabyte file at 100 megabits "
+        "per second; 5 kilohertz, 120 hertz, 60 frames per second, 4K, 5000 milliamp hours, "
+        "500 milliseconds, 450 watts, 3.1 miles, 2 liters, 5 milliliters. Not GB, L, 350 W "
+        "42nd St, 2 megabytes per second.",
+    ),
+    # a Roman numeral after a word that numbers is its number, after a name an ordinal:
+    # Piper said "World War Roman II", "Henry Roman 8"; "an IV", "Type C", "DC" and a
+    # sentence's first word are no numeral and name
+    (
+        "World War II, World War I, Super Bowl LVIII, Chapter IV, Type II; Henry VIII, Louis "
+        "XIV, John Paul II, John XXIII. Not Type C, Give IV fluids, an IV, Washington DC, "
+        "Henry V, OS X, I, Roman II.",
+        "World War 2, World War 1, Super Bowl 58, Chapter 4, Type 2; Henry the Eighth, Louis "
+        "the Fourteenth, John Paul the Second, John the Twenty-third. Not Type C, Give IV "
+        "fluids, an IV, Washington DC, Henry V, OS X, I, Roman II.",
+    ),
+    # a negative number after an operator or a bracket is "minus": Piper said nothing for
+    # its sign ("x = -3" was heard "x equals three"); elsewhere it is as written
+    (
+        "x = -3, y=-10, (-3, 4), [-1], 5 + -2; not -5 degrees, 3 - 2, a -b, 5-10.",
+        "x = minus 3, y=minus 10, (minus 3, 4), [minus 1], 5 + minus 2; not -5 degrees, "
+        "3 - 2, a -b, 5 to 10.",
+    ),
+    # a house's number is no count: "221B Baker Street" was "221 billion Baker Street"
+    (
+        "At 221B Baker Street, 5B Main; 3B parameters, the 8B model, 3B.",
+        "At 221B Baker Street, 5B Main; 3 billion parameters, the 8 billion model, 3 billion.",
     ),
     # a footnote's reference is not said (Piper said "one, one"), its text is a footnote
     (

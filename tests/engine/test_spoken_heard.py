@@ -62,6 +62,9 @@ def _spoken(answer: str) -> str:
         ("Meet me on 3/4/2026.", "on (3|three) (4|four|for) (2026|2 026|twenty twenty six)"),
         # ... "it went 2 1 and 2 out of 5"
         ("between 2/1 and 2/5", "(2|two) (1|one) and (2|two) (5|five)$"),
+        # ... "pick a date between 2 out of 5 and 2 1"
+        # (Whisper writes "two five" as "25")
+        ("Pick a date between 2/5 and 2/1.", "between (2 ?5|two five) and (2 ?1|two one)"),
         # ... "rede see now": the two letters said as one word
         ("Read a<b>c</b> now.", "read a c now"),
         # ... "use the short form idi abbreviation", "it s python bs javascript", "cpp 4 7"
@@ -85,6 +88,22 @@ def _spoken(answer: str) -> str:
         ("Open from 9:00 to 5:00.", "(9|nine) o ?clock"),
         ("That's $1.5T in debt.", "trillion"),
         ("Climb Mt. Everest.", "mount everest"),
+        # ... "bake for one o clock", "call 900 11 now"
+        ("Bake for 1:00.", "for (1|one) minute"),
+        ("Call 911 now.", "call (9|nine) (1|one) (1|one) now"),
+        # ... "a tone at 5khc", "the game runs at 60 fds"
+        ("A tone at 5 kHz.", "at (5|five) (kilohertz|khz)"),
+        ("The game runs at 60fps.", "(60|sixty) frames per second"),
+        # ... "world war roman ii ended", "henry roman 8 had six wives"
+        ("World War II ended.", "world war (ii|2|two) ended"),
+        ("Henry VIII had six wives.", "henry (the )?(eighth|viii|v8|8th) had"),
+        # ... "send it to 221 billion baker street"
+        ("Send it to 221B Baker Street.", "^send it to (?!.*billion)"),
+        # ... "i hate it"
+        ("I ❤️ it.", "^i love it"),
+        # ... "x equals three is negative", "the point is 3 4"
+        ("x = -3 is negative.", "equals minus (3|three) is"),
+        ("The point is (-3, 4).", "point is minus (3|three)"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

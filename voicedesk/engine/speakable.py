@@ -25,7 +25,9 @@ them is dropped with the commas, semicolons and "and"/"or" between them; with th
 semicolon after it when it stood in a list (after a ":", "," or ";"); and with the list mark
 before it (", and", ": ") when a sentence end follows ("Pick one: 🍎 or 🍌?" is "Pick one?").
 After a word, the punctuation after a run stays and its blanks go ("Sure 👍, here" is
-"Sure, here"); at a line start the blanks after it go too. What may still be such a run, or
+"Sure, here"); at a line start the blanks after it go too. A heart between a person and a
+word ("I ❤️ it", "she ❤️ Go") is the verb, said and shown as one ("I love it"): dropped,
+"I it" was heard "I hate it". What may still be such a run, or
 the mark before one, at the end of a delta waits for the next delta.
 
 Code is another matter: a fenced block or an inline code span is something the person may
@@ -79,6 +81,12 @@ _UNSAID_RUN = re.compile(
 _MAY_LEAD = re.compile(rf"(?:[,;:]?[ \t]+{_CONJUNCTION}|[,;:][ \t]+(?i:an?|o)|[,;:])?[ \t]*\Z")
 # what may still go on a run that ends here: "and", "or" or "&" and a pictograph
 _MAY_GO_ON = re.compile(r"(?i:a|an|and|o|or|&)?[ \t]*\Z")
+# A heart after a person and before a word stands for the verb ("I ❤️ it", "We ❤️ Python"):
+# dropped, "I it" was heard "I hate it". It is said, and shown, as the word.
+_HEARTS = (
+    "\u2764\u2665\U0001f495\U0001f496\U0001f497\U0001f498\U0001f49e\U0001f493\U0001f60d\U0001f970"
+)
+_LOVER_BEFORE = re.compile(r"(?<![\w'])(?:(I|we|you|they)|(he|she))[ \t]*\Z", re.IGNORECASE)
 _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its list mark goes
 # only an underscore or a star depends on what follows (snake_case, "5 * 3"); \Z, not $,
 # which matches before a final line end too: a delta ending "__\n" was cut before the run
@@ -123,6 +131,7 @@ class SpeakableText:
         self._span = 0  # the backticks that opened the inline code span we are in, 0 outside
         self._held = ""  # cleaned text that may still be (the lead of) a run of pictographs
         self._last = "\n"  # the last character said: a line start at first
+        self._tail = "\n"  # the last characters said: the word before a heart ("I ❤️ it")
         self._word = ""  # the raw word (no blank yet) the pending text goes on: an address?
         self.dropped = False  # a pictograph was dropped: an answer of only emoji says nothing
         # where a code block's lines begin in the text the last feed or flush returned
@@ -183,12 +192,14 @@ class SpeakableText:
             before = said[-1] if said else self._last
             after = self._held[0] if run.end() == len(text) and self._held else ""
             after = text[run.end()] if run.end() < len(text) else after
-            out.append(_left_of_run(run, before, after or "\n"))
+            loves = _loves(run, (self._tail + said)[-8:], after)
+            out.append(loves if loves else _left_of_run(run, before, after or "\n"))
             done = run.end()
         out.append(text[done:])
         cleaned = "".join(out)
         if cleaned:
             self._last = cleaned[-1]
+            self._tail = (self._tail + cleaned)[-8:]
         return cleaned
 
     def _drain(self, *, final: bool) -> str:
@@ -450,6 +461,20 @@ def _closed(run: str, text: str, end: int) -> bool:
     word = _WORD_REST.match(text, end)
     rest = word.group() if word is not None else ""
     return rest.endswith(run) and not rest.endswith("_" + run) and len(rest) > len(run)
+
+
+def _loves(run: re.Match[str], said: str, after: str) -> str:
+    """What is said for a run of hearts between a person and a word (" love ", " loves "),
+    empty for any other run; ``said`` is the text said before it."""
+    pictures = _PICTOGRAPHS.findall(run.group())
+    if run.group("lead") or run.group("sep") or not after.isalnum():
+        return ""
+    if not pictures or any(picture[0] not in _HEARTS for picture in pictures):
+        return ""  # ("I ❤️❤️ it" is loved as much)
+    person = _LOVER_BEFORE.search(said)
+    if person is None:
+        return ""
+    return " love " if person.group(1) else " loves "
 
 
 def _left_of_run(run: re.Match[str], before: str, after: str) -> str:

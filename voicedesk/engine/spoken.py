@@ -60,7 +60,12 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
-  the days in full, a time on the hour ("9:00") "9 o'clock", "°F" and "°C" in full, "1h 30m"
+  the days in full, a time on the hour ("9:00") "9 o'clock" (but after a word that says how
+  long, "Bake for 1:00", "took 5:00", minutes: it was "1 o'clock"), an emergency number
+  called ("Call 911") digit by digit, a unit after a number ("5 kHz", "60fps", "2.5GB") in
+  full, a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
+  a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
+  full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
   colon 9", "1.2M", "be 1.2.3", "IDI", "BS", "CPP", "Montfry", "9-0-0", "degrees F",
   "1H30M", "5-11".
@@ -153,8 +158,59 @@ _ABBREVIATIONS = {
 # screen as five thousand, and "2.5GB" is a unit.
 _COUNT_SCALE = re.compile(r"(\d+(?:\.\d+)?)(M|B|bn)")
 _COUNT_SCALES = {"M": "million", "B": "billion", "bn": "billion"}
+# ... but a whole number with a "B" before a name is a house's number ("221B Baker Street"):
+# it was said "221 billion Baker Street"
+_HOUSE_NUMBER = re.compile(r"\d+B")
+_NAME_AFTER = re.compile(r"[ \t]+[A-Z]")
+# A unit after a number, written short ("2.5GB", "5 kHz", "60fps", "100Mbps", "5000 mAh"):
+# Whisper heard Piper's reading as "5KHC", "120 Hc", "60 FDS", "5000 m off", "500 MSB",
+# "2 Ella". Said in full, as a reader says it; only after a number ("GB" alone may be a
+# country, "L" a letter), and by its exact case ("MB" bytes, "Mb" bits, "mb" none).
+_UNIT_WORDS: dict[str, tuple[str, str]] = {
+    "Hz": ("hertz", "hertz"),
+    "kHz": ("kilohertz", "kilohertz"),
+    "MHz": ("megahertz", "megahertz"),
+    "GHz": ("gigahertz", "gigahertz"),
+    "fps": ("frame per second", "frames per second"),
+    "kbps": ("kilobit per second", "kilobits per second"),
+    "Kbps": ("kilobit per second", "kilobits per second"),
+    "Mbps": ("megabit per second", "megabits per second"),
+    "Gbps": ("gigabit per second", "gigabits per second"),
+    "KB": ("kilobyte", "kilobytes"),
+    "kB": ("kilobyte", "kilobytes"),
+    "MB": ("megabyte", "megabytes"),
+    "GB": ("gigabyte", "gigabytes"),
+    "TB": ("terabyte", "terabytes"),
+    "mAh": ("milliamp hour", "milliamp hours"),
+    "ms": ("millisecond", "milliseconds"),
+    "W": ("watt", "watts"),
+    "kW": ("kilowatt", "kilowatts"),
+    "kWh": ("kilowatt hour", "kilowatt hours"),
+    "mi": ("mile", "miles"),
+    "L": ("liter", "liters"),
+    "mL": ("milliliter", "milliliters"),
+}
+_UNIT = re.compile(
+    r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
+)
+_ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
+# (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts)
+_GLUED_ONLY = frozenset(["W"])
+_NUMBER_BEFORE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)[ \t]+\Z")  # "5 kHz": its 5
 # a time on the hour ("9:00", "17:00", "9:00am"): Whisper heard Piper's "9:00" as "9-0-0"; a reader says "9 o'clock" ("9 am" with its am or pm, "17 hundred" past noon)
 _ON_THE_HOUR = re.compile(r"(\d{1,2}):00([AaPp]\.?[Mm]\.?)?")
+# ... but after a word that says how long something takes ("Bake for 1:00", "The run took
+# 5:00", "It lasts 2:00") it is a duration in minutes and seconds, as a timer or a stopwatch
+# shows one: it was said "1 o'clock", "5 o'clock". Not after "for" alone: "Set an alarm for
+# 7:00" is a time.
+_DURATION_BEFORE = re.compile(
+    r"(?:\b(?:took|takes?|taking|lasts?|lasted|lasting)"
+    r"|\b(?:bake|cook|microwave|simmer|boil|roast|fry|grill|steam|heat|steep|brew|rest|"
+    r"knead|blend|mix|whisk|stir|chill|freeze|soak|rinse|brush|wash|wait|hold|run|walk|"
+    r"jog|plank|stretch|play)\w*(?:[ \t]+(?:it|them|this|that|these|those))?[ \t]+for)"
+    r"[ \t]+\Z",
+    re.IGNORECASE,
+)
 _AM_PM_AFTER = re.compile(r"[ \t]*[AaPp]\.?[Mm]\b")
 _AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
@@ -178,6 +234,79 @@ _BOOK_BEFORE = re.compile(
     r"Romans|Corinthians|Galatians|Ephesians|Philippians|Colossians|Thessalonians|Timothy|"
     r"Titus|Philemon|Hebrews|James|Peter|Jude|Revelation|Surah|Sura)[ \t]\Z"
 )
+# A Roman numeral after a name or a word that numbers things ("Henry VIII", "World War
+# II", "Chapter IV", "Super Bowl LVIII"): Piper said "Henry Roman 8", "World War Roman
+# II" (as Whisper heard it). After a word that numbers, its number ("World War 2",
+# "Chapter 4"); after a name, a monarch's or a pope's ordinal ("Henry the Eighth", "John
+# Paul the Second"), of I, V and X only and two letters at least: "Washington DC", "an IV",
+# "I" and "CV" are no numerals; nor is a "C" or an "L" alone ("Type C", "Grade C"). Words
+# that begin a sentence before a numeral are no names ("Give IV fluids").
+_ROMAN = re.compile(r"(?=[IVXLC])C{0,3}(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+_NUMBERING_BEFORE = re.compile(
+    r"\b(?:War|Chapter|Part|Volume|Vol\.|Book|Act|Scene|Phase|Section|Article|Title|Bowl|"
+    r"Episode|Type|Class|Stage|Grade|Level|Tier|Round|Division|Schedule|Apollo|Vatican)"
+    r"[ \t]+\Z",
+    re.IGNORECASE,
+)
+_NAME_BEFORE = re.compile(r"\b([A-Z][a-z]+)[ \t]+\Z")
+_NO_NAMES = frozenset(
+    [
+        "A",
+        "An",
+        "The",
+        "This",
+        "That",
+        "Its",
+        "It",
+        "Use",
+        "Give",
+        "Get",
+        "Got",
+        "Try",
+        "Take",
+        "Run",
+        "Start",
+        "Open",
+        "Need",
+        "Via",
+        "Then",
+        "Add",
+        "Put",
+        "Set",
+        "See",
+        "Say",
+        "Roman",
+    ]
+)
+_ORDINALS = [
+    "zeroth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+]
+_TENS = {20: "twent", 30: "thirt"}
+# A negative number after an operator or an opening bracket ("x = -3", "(-3, 4)"): Piper
+# said nothing for its sign there, and "x = -3" was heard "x equals three". Said "minus"
+# (elsewhere, "-3" and "to -3", Piper says "minus" itself).
+_NEGATIVE = re.compile(r"-\d[\d,.]*")
+_NEGATIVE_BEFORE = re.compile(r"[=(\[<>+*/][ \t]*\Z")
 # a temperature's scale after its degree sign
 _DEGREES = {"F": "Fahrenheit", "C": "Celsius"}
 _FEET_INCHES = re.compile(r"'(\d{1,2})[\"″]")
@@ -285,6 +414,16 @@ _BRACKETED_PHONE_START = re.compile(
     r"(?:\+\d{0,3}|\+\d{1,3}[ \t](?=\(|\Z))?"
     r"(?:\((?:\d{1,3}(?:\)(?:[ \t]?(?:\d{1,3}(?:-\d{0,4})?)?)?)?)?)?\Z"
 )
+# An emergency or service number after the word that calls it ("Call 911", "dial 112",
+# "ring 999", "text 988"): said digit by digit, as everyone says it. Piper said "nine
+# hundred eleven" (Whisper heard "900-11"), "one hundred twelve". Its digits as words with
+# hyphens: "9 1 1" and "nine one one" were heard "of mine 111", "nine-one-one" "9-1-1".
+_SHORT_NUMBER = re.compile(r"[2-9]11|112|999|000|988|110|119|111")
+_CALLED_BEFORE = re.compile(
+    r"\b(?:call|calls|calling|called|dial|dialled|dialed|dialing|"
+    r"dialling|ring|phone|text)[ \t]+\Z",
+    re.IGNORECASE,
+)
 # a US ZIP+4 code ("94105-1234"), said digit by digit: Piper said "94,105 to 1,234" (it was
 # taken for a range, which never goes from a larger number down to a smaller one)
 _ZIP_PLUS_4 = re.compile(r"\d{5}-\d{4}")
@@ -353,6 +492,12 @@ _PAIR_BEFORE = re.compile(
     r"(?<![\d/])(\d{1,4})/(\d{1,4})[ \t]*(?:(?:and|to|or|through|until|till)[ \t]+|[-–][ \t]*)\Z",
     re.IGNORECASE,
 )
+# ... and one before another that is said as two numbers ("between 2/5 and 2/1"): "2/5" was
+# said "2 out of 5" before "2 1". A pair is held until what follows it tells.
+_JOINERS = ("and", "to", "or", "through", "until", "till")
+_JOINED = rf"[ \t]*(?:(?:{'|'.join(_JOINERS)})[ \t]+|[-–][ \t]*)"
+_PAIR_AFTER = re.compile(rf"{_JOINED}(\d{{1,4}})/(\d{{1,4}})(?![\d/])", re.IGNORECASE)
+_PAIR_AFTER_START = re.compile(rf"{_JOINED}[\d/]*", re.IGNORECASE)
 # a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
 # Only before a word or a clause's end: in algebra ("3x + 2 = 5") it is "three ex". ("x2"
 # stays as written: it is as often a variable's name, "x1 and x2", as "times two".)
@@ -743,6 +888,10 @@ class SpokenText:
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
         if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
             return None  # "9:00 " may be "9:00 am", said "9 am"
+        if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
+            return None  # "221B " may be "221B Baker Street"
+        if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
+            return None  # "2/5 " may be "2/5 and 2/1", said "2 5 and 2 1"
         if not final and _PLAIN_VERSION.fullmatch(word) and not after.strip(" \t"):
             return None  # "v2 " may be a variable: "v2 = 3"
         orders = self._date_orders
@@ -1000,6 +1149,10 @@ def _spoken_token(
         return core, _spoken_token(core[1:])[1]  # "#general": Piper said "hash general"
     if (phone := _PHONE.fullmatch(core)) is not None and _is_phone(phone):
         return core, _phone_said(phone)
+    if _NEGATIVE.fullmatch(core) and _NEGATIVE_BEFORE.search(before):
+        return core, "minus " + core[1:]  # "x = -3": Piper said "x equals three"
+    if _SHORT_NUMBER.fullmatch(core) and _CALLED_BEFORE.search(before):
+        return core, "-".join(_DIGIT_WORDS[int(d)] for d in core)  # "nine-one-one"
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
         return core, said
     if _ZIP_PLUS_4.fullmatch(core):
@@ -1017,13 +1170,29 @@ def _spoken_token(
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
         return core, f"{core[0]} sharp"
-    if (count := _COUNT_SCALE.fullmatch(core)) is not None:
+    if (count := _COUNT_SCALE.fullmatch(core)) is not None and not (
+        _HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)
+    ):
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
+    if (unit := _UNIT.fullmatch(core)) is not None:
+        number, lead = unit.group(1) or "", before
+        glued = unit.group(2) in _GLUED_ONLY
+        if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
+            number, lead = written.group(1), before[: written.start()]
+        if number:
+            one, many = _UNIT_WORDS[unit.group(2)]
+            # "a 4 MB file" is "a 4 megabyte file"; "1 frame per second" has no such use
+            article = _ARTICLE_BEFORE.search(lead)
+            singular = number == "1" or (article is not None and " per " not in one)
+            said = one if singular else many
+            return core, f"{unit.group(1)} {said}" if unit.group(1) else said  # "5 kHz"
     if (version := _VERSION.fullmatch(core)) is not None and not (
         _PLAIN_VERSION.fullmatch(core)
         and (_OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before))
     ):
         return core, f"version {version.group(1) or version.group(2)}"  # "v1.2.3"
+    if (roman := _roman_said(core, before)) is not None:
+        return core, roman  # "Henry VIII": Piper said "Henry Roman 8"
     if (days := _WEEKDAY_RANGE.fullmatch(core)) is not None:
         return core, f"{_WEEKDAYS[days.group(1)]} to {_WEEKDAYS[days.group(2)]}"  # "Mon-Fri"
     if core in _WEEKDAYS and (after[:1] == "–" or _WEEKDAY_AFTER_DASH.search(before)):
@@ -1041,6 +1210,8 @@ def _spoken_token(
             return core, f"{number} {hour.group(2)}"  # "9:00am": "9 am"
         if _AM_PM_AFTER.match(after):
             return core, str(number)  # "9:00 am"
+        if _DURATION_BEFORE.search(before):
+            return core, _counted(str(number), "minute")  # "Bake for 1:00": 1 minute
         return core, f"{number} o'clock" if number <= 12 else f"{number} hundred"
     if (ratio := _RATIO.fullmatch(core)) is not None and not _BOOK_BEFORE.search(before):
         return core, f"{ratio.group(1)} to {ratio.group(2)}"  # "16:9"
@@ -1048,11 +1219,12 @@ def _spoken_token(
         left, right = int(pair.group(1)), int(pair.group(2))
         if _PLACE_IN_SERIES.search(before):
             return core, f"{left} of {right}"  # "Step 1/3"
-        other = _PAIR_BEFORE.search(before)
-        if other is not None:
+        for other in (_PAIR_BEFORE.search(before), _PAIR_AFTER.match(after)):
+            if other is None:
+                continue
             said = _number_pair_said(int(other.group(1)), int(other.group(2)))
             if said == f"{int(other.group(1))} {int(other.group(2))}":
-                return core, f"{left} {right}"  # "between 2/1 and 2/5"
+                return core, f"{left} {right}"  # "between 2/1 and 2/5", "2/5 and 2/1"
         return core, _number_pair_said(left, right)
     if (date := _SLASH_DATE.fullmatch(core)) is not None:
         return core, _slash_date_said(date, date_order)[0] or core
@@ -1075,6 +1247,44 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _may_join(after: str) -> bool:
+    """Whether ``after``, what has come after a number pair so far, may still join another
+    pair to it ("… and 2/1", "… – 2/1")."""
+    word = re.fullmatch(r"[ \t]*([A-Za-z]*)", after)
+    if word is not None:
+        return any(j.startswith(word.group(1).lower()) for j in _JOINERS)
+    return _PAIR_AFTER_START.fullmatch(after) is not None
+
+
+def _roman_said(word: str, before: str) -> str | None:
+    """How a Roman numeral (``_ROMAN``) after ``before`` is said: "2" after a word that
+    numbers ("World War II"), "the Eighth" after a name ("Henry VIII"); None: no numeral
+    here."""
+    if not word or _ROMAN.fullmatch(word) is None:
+        return None
+    letters = [_ROMAN_VALUES[c] for c in word]
+    value = sum(
+        -v if i + 1 < len(letters) and v < letters[i + 1] else v for i, v in enumerate(letters)
+    )
+    if _NUMBERING_BEFORE.search(before):
+        return str(value) if word not in ("C", "L") else None  # "Type C", "Class C"
+    name = _NAME_BEFORE.search(before)
+    if (
+        name is None
+        or name.group(1) in _NO_NAMES
+        or len(word) < 2
+        or not set(word) <= set("IVX")
+        or value >= 40
+    ):
+        return None
+    if value < 20:
+        return "the " + _ORDINALS[value].capitalize()
+    tens, ones = divmod(value, 10)
+    if not ones:
+        return f"the {_TENS[tens * 10].capitalize()}ieth"
+    return f"the {_TENS[tens * 10].capitalize()}y-{_ORDINALS[ones]}"
 
 
 def _counted(number: str, unit: str) -> str:
