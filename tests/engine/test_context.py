@@ -1587,3 +1587,16 @@ def test_a_local_language_model_counts_tokens_without_reaching_the_internet(tmp_
     assert done.returncode == 0, done.stderr
     assert not reached, "the tokenizer file was asked for over the network"
     assert done.stdout.strip() == "cl100k_base (offline) +10% | cl100k_base (offline) +10%"
+
+
+async def test_a_summary_cut_at_its_cap_is_seen_and_the_bench_counts_the_turns_it_lost():
+    """The simulated model cut a summary at its cap without a word (``finish_reason``
+    "stop"): the end of an "oldest first" summary, the turns just folded, was lost unseen,
+    and ``bench context`` could not show it (at 200 turns its summary ended at turn 30).
+    The cut now says "length", as a model does, the summary is asked for once more, and
+    the bench counts the cuts and the folded turns the summary has no trace of."""
+    result = await run_context_bench(30, budget=1000, window=4)
+    assert result["summaries_cut"] >= 1 and result["summaries_failed"] == 0
+    assert result["turns_lost_from_summary"] >= 1
+    summaries = [c for c in result["calls"] if c["kind"] == "summary"]
+    assert len(summaries) >= 2 * result["summaries_cut"]  # each cut one asked for again

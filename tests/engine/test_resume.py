@@ -1275,3 +1275,112 @@ async def test_a_stopped_session_leaves_its_log_closed_and_on_the_disk(tmp_path)
     assert not session.log._unsynced
     snapshot, _ = restore_state(log_file)
     assert snapshot["turns"][0]["messages"][0]["content"] == "Hello there."
+
+
+async def test_a_backlog_left_by_a_killed_summary_is_folded_as_the_session_resumes(
+    tmp_path, monkeypatch
+):
+    """Killed mid-summary, a long conversation resumed with its unfolded turns in the
+    window, and they were folded only once the first new turn had ended: that turn's
+    request carried them all (a prompt twice the size, a slower first token). The fold
+    now starts in the background as the session starts; the first answer does not wait
+    for it, and a turn that ends while it runs is not folded under it."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import _is_summary
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    facts = [f"The person keeps item {n} in drawer {n * 7}." for n in range(1, 21)]
+    log_file = _write_log(
+        tmp_path / "earlier.sim.jsonl",
+        [
+            *(
+                {"type": k, "turn_id": n, **v}
+                for n, fact in enumerate(facts, 1)
+                for k, v in (("user", {"text": fact}), ("turn", {"heard_text": "Noted."}))
+            ),
+            # no summary record: the process was killed while the summary was being made
+        ],
+    )
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    options = SimOptions(
+        ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript(default_reply="Noted.")
+    )
+    async with sim_server(options) as server:
+        session = _session_on(
+            server, settings, tmp_path, log_kind="sim", resume=True, log_path=log_file
+        )
+        assert len(session.context.turns) == 20  # the backlog, all in the window
+        await session.start()
+        try:
+            # no turn yet: the backlog is folded on its own (the limit only catches "never")
+            await asyncio.wait_for(_summary_asked(server, _is_summary), 20)
+            await asyncio.wait_for(session.context.wait_summary(), 20)
+            await session.send_text("Where is item 3?")
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 20)
+            await asyncio.wait_for(session.context.wait_summary(), 20)
+        finally:
+            await session.stop()
+        requests = [b["messages"] for b in server.chat_requests()]
+    answers = [r for r in requests if not _is_summary(r)]
+    [first] = answers
+    # the first turn's request went out with the window, not the twenty turns of the backlog
+    assert requests.index(first) > 0 and _is_summary(requests[0])
+    window = session.settings.context.window_turns
+    assert sum(m["role"] == "user" for m in first) <= window + 1
+    # folded, not lost: the summary has every fact the window no longer holds
+    kept = {m["content"] for m in first if m["role"] == "user"}
+    for fact in facts:
+        assert fact in kept or fact in session.context.summary
+    # and the new turn is in the window, not folded
+    assert session.context.turns[-1].messages[0]["content"] == "Where is item 3?"
+
+
+async def test_the_first_answer_after_resume_does_not_wait_for_the_backlog_s_fold(
+    tmp_path, monkeypatch
+):
+    """The fold started as the session resumes is housekeeping: a summary request that
+    hangs (a stalled server) holds up no answer, and the turn answered meanwhile stays in
+    the window, out of the fold already under way."""
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.sim.script import SimScript
+    from voicedesk.sim.server import _is_summary
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    log_file = _write_log(
+        tmp_path / "earlier.sim.jsonl",
+        [
+            {"type": k, "turn_id": n, **v}
+            for n in range(1, 21)
+            for k, v in (("user", {"text": f"Item {n}?"}), ("turn", {"heard_text": "Noted."}))
+        ],
+    )
+    settings = Settings.model_validate({"tools": {"docs_server": False}})
+    options = SimOptions(
+        ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript(default_reply="Noted.")
+    )
+    async with sim_server(options) as server:
+        server.inject("llm", "stall")  # the first chat request, the fold's, never answers
+        session = _session_on(
+            server, settings, tmp_path, log_kind="sim", resume=True, log_path=log_file
+        )
+        await session.start()
+        try:
+            await asyncio.wait_for(_summary_asked(server, _is_summary), 20)
+            await session.send_text("Where is item 3?")
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 20)
+            answered = [r for r in session.records if r.turn_id == 21]
+            turns = [t.turn_id for t in session.context.turns]
+        finally:
+            await session.stop()
+    assert answered and answered[0].heard_text == "Noted."
+    assert turns == list(range(1, 22))  # nothing folded yet, nothing lost
+
+
+async def _summary_asked(server, is_summary) -> None:
+    while not any(is_summary(b["messages"]) for b in server.chat_requests()):
+        await asyncio.sleep(0.05)

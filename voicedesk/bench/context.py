@@ -3,7 +3,10 @@
 Drives the real ContextManager, Summarizer and Chat Completions client turn after turn
 (typed turns: this benchmark is about what reaches the model, not about audio) and reads
 back from the simulated cloud what each request carried. A fact planted in turn 3 must
-still reach the model at the last turn, through the summary or the window.
+still reach the model at the last turn, through the summary or the window. Summaries the
+model cut at their cap (each asked for again, compressed) and those that failed even so
+are counted, and the folded turns the last summary has no trace of: a cut summary has
+lost its end, the turns it had just folded.
 
 ``blocking`` says whether a call sat on a turn's critical path: turn calls always do; a
 summary call would only if a turn had to wait for it, which is measured (the time from the
@@ -60,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"budget {result['budget_tokens']} tokens, {len(turns)} turns")
         print(f"prompt tokens: first {sizes[0]}, max {max(sizes)}, last {sizes[-1]}")
         print(f"summary calls: {sum(c['kind'] == 'summary' for c in result['calls'])}")
+        print(
+            f"summaries cut at their cap: {result['summaries_cut']}, "
+            f"failed even so: {result['summaries_failed']}; folded turns missing from the "
+            f"summary: {result['turns_lost_from_summary']}"
+        )
         print(f"fact from turn 3 reached the model at the end: {result['fact_reached_model']}")
     return 0
 
@@ -122,7 +130,8 @@ async def run_context_bench(
     calls: list[dict[str, Any]] = []
     async with SimServer(script, latency) as sim:
         llm = OpenAIChat(api_key="sk-sim", model=settings.llm.model, base_url=f"{sim.base_url}/v1")
-        ctx = ContextManager(settings, model=settings.llm.model, summarizer=Summarizer(llm))
+        summarizer = Summarizer(llm)
+        ctx = ContextManager(settings, model=settings.llm.model, summarizer=summarizer)
         counter = TokenCounter(settings.llm.model)
         waits: list[float] = []
         during_summary: list[bool] = []
@@ -191,9 +200,22 @@ async def run_context_bench(
         "fact_reached_model": FACT_KEY in last_turn["_text"],
         "fact_in_summary_request": folded_fact,
         "turn_wait_p50_ms": round(statistics.median(waits) * 1000, 1),
+        # Summaries the model cut at their cap (or wrote over their share), each asked
+        # again once, and those that failed even so (their turns stayed in the window):
+        # a cut no one saw lost the summary's end, the turns just folded.
+        "summaries_cut": summarizer.cut_offs,
+        "summaries_failed": ctx.summaries_failed,
+        # folded turns the last summary has no trace of: what a cut at its end lost
+        "turns_lost_from_summary": _lost(turns, {t.turn_id for t in ctx.turns}, ctx.summary),
         "summary": ctx.summary,
     }
     return result
+
+
+def _lost(turns: int, in_window: set[int], summary: str) -> int:
+    """How many turns left the window (folded) whose words the summary does not have."""
+    mark = {i: f"Turn {i}:" for i in range(1, turns + 1)} | {3: FACT_KEY}
+    return sum(i not in in_window and mark[i] not in summary for i in mark)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -161,6 +161,7 @@ class ContextManager:
         self.turns: list[_Turn] = []
         self._summary_task: asyncio.Task[None] | None = None
         self.summaries_made = 0
+        self.summaries_failed = 0  # all told, for ``bench context`` (the log has no record)
         self._turns_added = 0  # turns the history has taken in, counted for the retry wait
         self._failed_summaries = 0  # summaries failed in a row
         self._retry_at = 0  # the next summary waits until _turns_added reaches this
@@ -733,6 +734,7 @@ class ContextManager:
         client retries once), each taken from the limit the person's turns wait on, and
         the person a warning a turn. They are told once, at the first failure."""
         self._failed_summaries += 1
+        self.summaries_failed += 1
         batch = max(1, self.window_turns // 2)
         wait = min(batch * 2 ** (self._failed_summaries - 1), SUMMARY_RETRY_MAX_TURNS)
         self._retry_at = self._turns_added + wait

@@ -338,6 +338,14 @@ class Session:
             # its own failure, if it came first, is not the one to report: read, not logged
             voice.add_done_callback(lambda t: t.cancelled() or t.exception())
             raise
+        # A resumed conversation killed mid-summary has its unfolded turns in the window:
+        # left for the first new turn's end, that turn's request carried them all (a
+        # prompt up to twice the size, a slower first token). Folded in the background
+        # from here, as any summary is: no answer waits for it, and a turn ending
+        # meanwhile finds it running and is chained after it (``maybe_summarize``).
+        fold_backlog = getattr(self.context, "maybe_summarize", None)
+        if fold_backlog is not None:
+            fold_backlog()
         voice_error: BaseException | None = None
         try:
             await voice

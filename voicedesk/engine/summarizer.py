@@ -43,6 +43,9 @@ class Summarizer:
         self.llm = llm
         self.bus = bus
         self.calls = 0
+        # attempts that came back cut at the cap or over the share (each asked again once):
+        # what ``bench context`` reports, the loss a silent cut at a summary's end hid
+        self.cut_offs = 0
         model = getattr(llm, "model", None)
         # the context's own count (the same model's, cached): what the summary is held to
         self.counter = (
@@ -115,8 +118,10 @@ class Summarizer:
             if isinstance(item, TextDelta):
                 text += item.text
             elif isinstance(item, Finished) and item.reason == "length":
+                self.cut_offs += 1
                 raise SummaryCutOff(text)
         if fits is not None and not fits(text.strip()):
+            self.cut_offs += 1
             raise SummaryCutOff(text)
         return text
 

@@ -504,9 +504,10 @@ class SimServer:
         # voicedesk's own count said for an answer cut before its usage came)
         prompt_tokens = self.request_tokens(body)
         calls: list[dict[str, Any]] = []
+        summary_cut = False  # stopped at its cap: said so, as a model does ("length")
         if _is_summary(messages):
             cap = body.get("max_completion_tokens") or body.get("max_tokens")
-            text = _summarise(messages, int(cap or 300))
+            text, summary_cut = _summarise(messages, int(cap or 300), compress=_compress(messages))
         else:
             text, turn, to_call = self._answer_for(messages)
             if (
@@ -524,7 +525,9 @@ class SimServer:
         cid = f"chatcmpl-sim{next(self._ids)}"
         if not body.get("stream"):
             await asyncio.sleep(self.latency.ttft_s)
-            return web.json_response(_completion(cid, model, text, calls, prompt_tokens))
+            return web.json_response(
+                _completion(cid, model, text, calls, prompt_tokens, cut=summary_cut)
+            )
 
         resp = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -586,7 +589,7 @@ class SimServer:
                     break
         else:
             words = text.split(" ")
-            finish = "stop"
+            finish = "length" if summary_cut else "stop"
             left = cap - tokens if isinstance(cap, int) else 0  # the thinking counts too
             if 0 < left < len(words):  # a word a token, as counted
                 words, finish = words[:left], "length"
@@ -1209,12 +1212,26 @@ def _is_summary(messages: list[dict[str, Any]]) -> bool:
     return bool(messages) and SUMMARY_PHRASE in _content_text(messages[0].get("content")).lower()
 
 
-def _summarise(messages: list[dict[str, Any]], max_tokens: int) -> str:
+def _compress(messages: list[dict[str, Any]]) -> bool:
+    """Whether the summary is asked for again, compressed (its last one was too long)."""
+    return "compress" in _content_text(messages[0].get("content")).lower()
+
+
+def _summarise(
+    messages: list[dict[str, Any]], max_tokens: int, *, compress: bool = False
+) -> tuple[str, bool]:
     """Keep what it is given (so tests check our bookkeeping, not a model's memory), as
     much as ``max_tokens`` holds, in tokens as a model's tokenizer counts them (a model
     stops at its cap in its own tokens; four characters a token put summaries of numbers
     well over it): a line longer than what is left is cut, not dropped (a summary is never
-    empty because the first turn was long)."""
+    empty because the first turn was long). And whether it was cut there: a model stopped
+    at its cap says so (``finish_reason`` "length"); cut without a word, the newest turns,
+    the end of an "oldest first" summary, were lost unseen, by the engine and by
+    ``bench context`` alike.
+
+    Asked again to ``compress``, it cannot: it keeps what it did and says "stop", as a
+    model that left facts out to keep to its room would. ``bench context`` counts the
+    folded turns missing from its last summary (``turns_lost_from_summary``)."""
     given = _content_text(messages[-1].get("content"))
     headers = {"running summary so far:", "new turns:", "(none yet)"}
     lines = [ln.strip() for ln in given.splitlines() if ln.strip().lower() not in headers | {""}]
@@ -1226,10 +1243,10 @@ def _summarise(messages: list[dict[str, Any]], max_tokens: int) -> str:
         if len(tokens) > left:
             if left > 1:
                 out.append(decode(tokens[: left - 1]).rstrip())
-            break
+            return "\n".join(out), not compress
         out.append(line)
         left -= len(tokens)
-    return "\n".join(out)
+    return "\n".join(out), False
 
 
 def _bare_array(schema: Any, context: tuple[str, ...] = ()) -> tuple[str, ...] | None:
@@ -1349,7 +1366,13 @@ def _tokenizer() -> tuple[Callable[[str], list[Any]], Callable[[list[Any]], str]
 
 
 def _completion(
-    cid: str, model: str, text: str, calls: list[dict[str, Any]], prompt_tokens: int
+    cid: str,
+    model: str,
+    text: str,
+    calls: list[dict[str, Any]],
+    prompt_tokens: int,
+    *,
+    cut: bool = False,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
     if calls:
@@ -1372,7 +1395,7 @@ def _completion(
                 "index": 0,
                 "message": message,
                 "logprobs": None,
-                "finish_reason": "tool_calls" if calls else "stop",
+                "finish_reason": "tool_calls" if calls else "length" if cut else "stop",
             }
         ],
         "usage": {
