@@ -1289,6 +1289,10 @@ def test_a_room_refuses_a_seed_numpy_cannot_take_and_levels_out_of_range(wav: Pa
         ("seed=1.5", "seed=1.5: the seed is a whole number ≥ 0"),
         ("echo_db=100", "echo_db=100: use −40 … 10 dB"),
         ("noise_dbfs=20", "noise_dbfs=20: use −120 … 0 dBFS"),
+        # no upper bound: 64 GB of delay line, a 96-million-sample impulse response
+        ("delay_ms=1e9", "delay_ms=1e9: use 0 … 1000 ms"),
+        ("delay_ms=-1", "delay_ms=-1: use 0 … 1000 ms"),
+        ("rt60_s=6000", "rt60_s=6000: use rt60_s > 0 and at most 2 s"),
     ):
         with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
             main([*run, "--room", spec])
