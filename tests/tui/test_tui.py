@@ -1637,6 +1637,27 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
         assert session.audio.backend.name == "file"
 
 
+async def test_a_wav_microphone_without_output_says_at_start_the_answers_are_not_kept(
+    tmp_path: Path,
+) -> None:
+    """`voicedesk run --input a.wav` (no --output) in the terminal UI said that the
+    answers were not kept only once the recording was heard to its end; `run --headless`
+    says it at start."""
+    from voicedesk.commands import tui
+
+    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
+    args = sim_args(speech, None, mode="hands-free")
+    async with contextlib.AsyncExitStack() as stack:
+        bus = ev.EventBus()
+        notices: list[ev.Notice] = []
+        bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
+        await tui.session_factory(args, Settings(), stack)(bus)
+        await asyncio.sleep(0)
+        (said,) = [n for n in notices if "--output" in n.message]
+        assert "dev-finished-0.wav" in said.message and "not played or kept" in said.message
+        assert "--output OUT.wav" in said.message and said.kept
+
+
 async def test_an_unknown_theme_at_start_says_the_key_and_the_nearest(tmp_path: Path) -> None:
     """It said "Unknown theme 'dracula2'; using the default" for 5 s: neither the key to
     change nor the theme meant."""

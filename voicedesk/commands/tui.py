@@ -310,6 +310,19 @@ def _tell_about_the_wav_files(
                 kept=True,
             )
         )
+    elif output is None:
+        # Said only at the end ("the answers were not kept"), after the person had sat
+        # through the whole recording expecting to find them; `run --headless` says it
+        # at start.
+        bus.publish(
+            ev.Notice(
+                level="warning",
+                message=f"The input file ({heard.name}) is the microphone and there is no "
+                "--output: the answers are shown, not played or kept. To keep them, quit "
+                "and start again with --output OUT.wav.",
+                kept=True,
+            )
+        )
 
     async def heard_out() -> None:
         while not backend.finished.is_set():
