@@ -1524,3 +1524,28 @@ def test_a_headless_run_in_a_room_ends_without_leak_warnings(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "assistant › " in done.stdout
     assert "leaked" not in done.stderr, done.stderr[-2000:]
+
+
+def test_a_run_against_a_detached_sim_is_logged_and_resumed_as_a_simulated_one(
+    tmp_path: Path,
+) -> None:
+    """With `eval "$(voicedesk sim --detach)"`'s keys, a run was logged as the person's own
+    conversation, and a later `voicedesk --resume` with a real key would continue that
+    scripted one. It is kept apart as an in-process --sim run is, and said to be."""
+    env = _isolated_env(tmp_path)
+    speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+    run = ["run", "--headless", "--no-tools", "--input", str(speech)]
+    with _standalone_sim(env):
+        first = _voicedesk(env, *run)
+        again = _voicedesk(env, *run, "--resume")
+    assert first.returncode == 0, first.stderr[-2000:]
+    said = first.stdout + first.stderr
+    assert "logged as a simulated one" in said and "assistant › " in first.stdout
+    logs = list((tmp_path / "data").rglob("*.jsonl"))
+    assert logs and all(p.name.endswith(".sim.jsonl") for p in logs), logs
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Resuming the simulated conversation" in again.stdout + again.stderr
+    env.pop("OPENAI_API_KEY")
+    env.update(OPENAI_API_KEY="sk-real-person", ELEVENLABS_API_KEY="real")
+    mine = _voicedesk(env, *run, "--resume")  # refused before any request is made
+    assert mine.returncode == 2 and "no earlier conversation to resume" in mine.stderr

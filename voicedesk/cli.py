@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the last conversation (with --sim: the last simulated one)",
+        help="continue the last conversation (with --sim, or against `voicedesk sim`: the last "
+        "simulated one)",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -115,7 +115,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--resume",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="continue the last conversation (with --sim: the last simulated one); the same "
+        help="continue the last conversation (with --sim, or against `voicedesk sim`: the last "
+        "simulated one); the same "
         "as `voicedesk --resume run`",
     )
     add_common(parser)
