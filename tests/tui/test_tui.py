@@ -812,6 +812,43 @@ async def test_keys_work_while_the_conversation_is_being_built(
             await pilot.press("q")
 
 
+def test_the_terminal_ui_on_a_dumb_terminal_says_so_and_ends(tmp_path: Path) -> None:
+    """With TERM=dumb (Emacs' shell) it drew its colours and screen modes as escape codes
+    all the same: a screenful of them, shown as text, until killed."""
+    import pty
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEDESK_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path), TERM="dumb")
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", "run", "--sim"],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            timeout=60,
+            env=env,
+        )
+        said = b""
+        while True:
+            os.set_blocking(leader, False)
+            try:
+                chunk = os.read(leader, 65536)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            said += chunk
+    finally:
+        os.close(follower)
+        os.close(leader)
+    text = said.decode("utf-8", "replace")
+    assert done.returncode == 2, text[:300]
+    assert "TERM=dumb" in text and "--headless" in text and "Traceback" not in text
+    assert "\x1b[" not in text  # nothing drawn
+
+
 def test_the_terminal_ui_without_a_terminal_says_so_and_ends(tmp_path: Path) -> None:
     """With stdin from /dev/null it drew escape codes into a pipe and never ended."""
     import subprocess

@@ -102,16 +102,24 @@ def require_a_terminal(*, demo: bool = False) -> None:
     from voicedesk.errors import UserError
 
     screen = sys.__stderr__  # where Textual draws
+    instead = (
+        "`voicedesk demo --headless` (it prints the conversation)"
+        if demo
+        else "`voicedesk run --headless --input IN.wav --output OUT.wav` (add --sim for "
+        "the simulated cloud)"
+    )
     if not (sys.stdin.isatty() and screen is not None and screen.isatty()):
-        instead = (
-            "`voicedesk demo --headless` (it prints the conversation)"
-            if demo
-            else "`voicedesk run --headless --input IN.wav --output OUT.wav` (add --sim for "
-            "the simulated cloud)"
-        )
         raise UserError(
             "The terminal UI needs a terminal: its input or output is a file or a pipe",
             f"run it in a terminal window, or use {instead}",
+        )
+    if os.environ.get("TERM") == "dumb":
+        # (Emacs' shell, some IDE consoles): Textual drew its 24-bit colours, alternate
+        # screen and mouse modes there all the same, a screenful of escape codes as text
+        raise UserError(
+            "The terminal UI cannot draw on this terminal (TERM=dumb: no cursor movement, "
+            "no colours)",
+            f"run it in a terminal emulator (TERM=xterm-256color or the like), or use {instead}",
         )
 
 
