@@ -34,6 +34,16 @@ from voicedesk.cli import main
         (["latency", "--device-latency", "nan", "0"], ["--device-latency nan 0", "0 … 2000"]),
         (["latency", "--device-latency", "0", "inf"], ["--device-latency 0 inf", "0 … 2000"]),
         (["latency", "--device-latency", "-5", "10"], ["--device-latency -5 10"]),
+        # no upper bound: a typo's extra zeros ran for hours
+        (["context", "--turns", "60000"], ["--turns 60000 is too long", "→ use 4 … 1000"]),
+        (["context", "--turns", "3"], ["--turns 3 is too short", "→ use 4 … 1000"]),
+        # refused, but without the "→" hint every other error has
+        (["latency", "--rounds", "0"], ["--rounds 0: must be at least 1", "→ e.g. --rounds 1"]),
+        (["latency", "--turns", "0"], ["--turns 0: must be at least 1", "→ e.g. --turns 1"]),
+        (
+            ["echo", "--fresh-cancellers", "0"],
+            ["--fresh-cancellers 0: must be at least 1", "→ e.g. --fresh-cancellers 20"],
+        ),
     ],
 )
 def test_bad_bench_flags_are_one_message(argv: list[str], needles: list[str], capsys) -> None:

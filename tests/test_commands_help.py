@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from voicedesk.cli import build_parser
 
 
@@ -156,3 +158,32 @@ def test_version_and_help_load_no_heavy_library() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_or_closed_stdout_is_one_line_and_a_failure() -> None:
+    """`voicedesk config path > /dev/full` (and `config show`, `--help`) ended in an
+    OSError traceback, `--help > /dev/full` said nothing and exited 0, and with stdout
+    closed (`>&-`) Python's print wrote nowhere: the command said 0, having printed
+    nothing."""
+    import shlex
+    import subprocess
+
+    def voicedesk(argv: str, redirect: str) -> subprocess.CompletedProcess[str]:
+        command = f"{shlex.quote(sys.executable)} -m voicedesk {argv} {redirect}"
+        return subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
+
+    for argv in ("config path", "config show", "--help"):
+        done = voicedesk(argv, "> /dev/full")
+        assert done.returncode == 1, (argv, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines() == [
+            "voicedesk: could not write to standard output (/dev/full): No space left on "
+            "device; redirect it to a file on a disk with room, or to a pipe"
+        ], (argv, done.stderr)
+    closed = voicedesk("config path", ">&-")
+    assert closed.returncode == 1
+    assert "could not write to standard output: it is closed" in closed.stderr
+    assert "Traceback" not in closed.stderr
+    fine = voicedesk("config path", "")  # a pipe: as before
+    assert fine.returncode == 0 and fine.stdout.strip().endswith(".toml"), fine.stderr

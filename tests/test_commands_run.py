@@ -1289,6 +1289,10 @@ def test_a_room_refuses_a_seed_numpy_cannot_take_and_levels_out_of_range(wav: Pa
         ("seed=1.5", "seed=1.5: the seed is a whole number ≥ 0"),
         ("echo_db=100", "echo_db=100: use −40 … 10 dB"),
         ("noise_dbfs=20", "noise_dbfs=20: use −120 … 0 dBFS"),
+        # no upper bound: 64 GB of delay line, a 96-million-sample impulse response
+        ("delay_ms=1e9", "delay_ms=1e9: use 0 … 1000 ms"),
+        ("delay_ms=-1", "delay_ms=-1: use 0 … 1000 ms"),
+        ("rt60_s=6000", "rt60_s=6000: use rt60_s > 0 and at most 2 s"),
     ):
         with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
             main([*run, "--room", spec])
@@ -1520,3 +1524,28 @@ def test_a_headless_run_in_a_room_ends_without_leak_warnings(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "assistant › " in done.stdout
     assert "leaked" not in done.stderr, done.stderr[-2000:]
+
+
+def test_a_run_against_a_detached_sim_is_logged_and_resumed_as_a_simulated_one(
+    tmp_path: Path,
+) -> None:
+    """With `eval "$(voicedesk sim --detach)"`'s keys, a run was logged as the person's own
+    conversation, and a later `voicedesk --resume` with a real key would continue that
+    scripted one. It is kept apart as an in-process --sim run is, and said to be."""
+    env = _isolated_env(tmp_path)
+    speech = Path(__file__).parent / "fixtures/turns/dev-finished-0.wav"
+    run = ["run", "--headless", "--no-tools", "--input", str(speech)]
+    with _standalone_sim(env):
+        first = _voicedesk(env, *run)
+        again = _voicedesk(env, *run, "--resume")
+    assert first.returncode == 0, first.stderr[-2000:]
+    said = first.stdout + first.stderr
+    assert "logged as a simulated one" in said and "assistant › " in first.stdout
+    logs = list((tmp_path / "data").rglob("*.jsonl"))
+    assert logs and all(p.name.endswith(".sim.jsonl") for p in logs), logs
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Resuming the simulated conversation" in again.stdout + again.stderr
+    env.pop("OPENAI_API_KEY")
+    env.update(OPENAI_API_KEY="sk-real-person", ELEVENLABS_API_KEY="real")
+    mine = _voicedesk(env, *run, "--resume")  # refused before any request is made
+    assert mine.returncode == 2 and "no earlier conversation to resume" in mine.stderr

@@ -64,6 +64,29 @@ PY
     assert "answered: " in done.stdout
 
 
+def test_a_second_detached_sim_names_the_first_one_still_running() -> None:
+    """`eval "$(voicedesk sim --detach)"` twice in one shell: the second export replaced
+    VOICEDESK_SIM_PID, and the first simulated cloud served on in the background with
+    nothing left naming it."""
+    script = f"""
+set -e
+eval "$({sys.executable} -m voicedesk sim --detach --port 0 2>/dev/null)"
+first=$VOICEDESK_SIM_PID
+eval "$({sys.executable} -m voicedesk sim --detach --port 0)"
+kill "$first" "$VOICEDESK_SIM_PID"
+echo "first=$first"
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ELEVENLABS_"))}
+    env.pop("VOICEDESK_SIM_PID", None)
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.strip().removeprefix("first=")
+    assert f"the one started before (pid {first}) is still running" in done.stderr
+    assert f"kill {first}" in done.stderr
+
+
 def test_foreground_sim_prints_export_lines_with_the_keys():
     with foreground_sim() as lines:
         pass

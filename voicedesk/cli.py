@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
+import errno
 import importlib
 import io
 import logging
@@ -86,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the last conversation (with --sim: the last simulated one)",
+        help="continue the last conversation (with --sim, or against `voicedesk sim`: the last "
+        "simulated one)",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -138,6 +141,78 @@ def _output_never_fails() -> None:
             stream.reconfigure(errors="voicedesk-ascii")
 
 
+class StdoutError(OSError):
+    """Standard output took no more: a full disk or ``/dev/full``, a closed descriptor."""
+
+
+class _GuardedStdout(io.TextIOWrapper):
+    """stdout, whose write errors say they are stdout's: an ``OSError`` out of ``print`` is
+    otherwise one of many, and `config path > /dev/full` ended in a traceback."""
+
+    def write(self, s: str) -> int:
+        try:
+            return super().write(s)
+        except BrokenPipeError:
+            raise  # the reader left: `main` ends quietly, as on SIGPIPE
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from exc
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from exc
+
+
+class _ClosedStdout(io.TextIOBase):
+    """What a closed stdout (`voicedesk config path >&-`) becomes: Python makes it None,
+    and ``print`` to None writes nothing, so the command printed nothing and said 0."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        raise StdoutError(errno.EBADF, "it is closed")
+
+
+def _guard_stdout() -> None:
+    """Route stdout's write errors to :func:`_stdout_failed`. A terminal is left as it is
+    (it does not fill up, and the terminal UI draws on it)."""
+    stdout = sys.stdout
+    if stdout is None:
+        sys.stdout = _ClosedStdout()
+    elif type(stdout) is io.TextIOWrapper and not stdout.isatty():
+        stdout.flush()
+        sys.stdout = _GuardedStdout(
+            stdout.buffer,
+            encoding=stdout.encoding,
+            errors=stdout.errors,
+            line_buffering=stdout.line_buffering,
+        )
+
+
+def _stdout_failed(exc: OSError) -> int:
+    """One line for a stdout that took no more, and exit 1 (as coreutils' "write error")."""
+    try:
+        where = f" ({os.readlink('/proc/self/fd/1')})"
+    except OSError:
+        where = ""
+    print(
+        f"voicedesk: could not write to standard output{where}: {exc.strerror}; "
+        + (
+            "give it a terminal, a file or a pipe"
+            if exc.errno == errno.EBADF
+            else "redirect it to a file on a disk with room, or to a pipe"
+        ),
+        file=sys.stderr,
+    )
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the flush at exit fails no more
+    return 1
+
+
 def entry() -> NoReturn:
     """The ``voicedesk`` command: ``main()``, then the process ends at once.
 
@@ -149,7 +224,19 @@ def entry() -> NoReturn:
     ``leave_now`` runs the ``atexit`` clean-ups and flushes the standard streams first."""
     from voicedesk.commands.termination import leave_now
 
-    leave_now(main())
+    _guard_stdout()
+    try:
+        code = main()
+        sys.stdout.flush()  # what is still buffered fails here, not unseen in leave_now
+    except SystemExit as exit_:  # argparse's --help, --version and usage errors
+        try:
+            sys.stdout.flush()
+        except StdoutError as exc:
+            leave_now(_stdout_failed(exc))
+        raise exit_ from None
+    except StdoutError as exc:
+        code = _stdout_failed(exc)
+    leave_now(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -812,6 +812,43 @@ async def test_keys_work_while_the_conversation_is_being_built(
             await pilot.press("q")
 
 
+def test_the_terminal_ui_on_a_dumb_terminal_says_so_and_ends(tmp_path: Path) -> None:
+    """With TERM=dumb (Emacs' shell) it drew its colours and screen modes as escape codes
+    all the same: a screenful of them, shown as text, until killed."""
+    import pty
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEDESK_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path), TERM="dumb")
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", "run", "--sim"],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            timeout=60,
+            env=env,
+        )
+        said = b""
+        while True:
+            os.set_blocking(leader, False)
+            try:
+                chunk = os.read(leader, 65536)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            said += chunk
+    finally:
+        os.close(follower)
+        os.close(leader)
+    text = said.decode("utf-8", "replace")
+    assert done.returncode == 2, text[:300]
+    assert "TERM=dumb" in text and "--headless" in text and "Traceback" not in text
+    assert "\x1b[" not in text  # nothing drawn
+
+
 def test_the_terminal_ui_without_a_terminal_says_so_and_ends(tmp_path: Path) -> None:
     """With stdin from /dev/null it drew escape codes into a pipe and never ended."""
     import subprocess
@@ -1635,6 +1672,27 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
         assert "person.wav" in intro and f"{demo.output} when you quit" in intro
         assert demo.output.name == "assistant.wav"  # named when the terminal is back
         assert session.audio.backend.name == "file"
+
+
+async def test_a_wav_microphone_without_output_says_at_start_the_answers_are_not_kept(
+    tmp_path: Path,
+) -> None:
+    """`voicedesk run --input a.wav` (no --output) in the terminal UI said that the
+    answers were not kept only once the recording was heard to its end; `run --headless`
+    says it at start."""
+    from voicedesk.commands import tui
+
+    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
+    args = sim_args(speech, None, mode="hands-free")
+    async with contextlib.AsyncExitStack() as stack:
+        bus = ev.EventBus()
+        notices: list[ev.Notice] = []
+        bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
+        await tui.session_factory(args, Settings(), stack)(bus)
+        await asyncio.sleep(0)
+        (said,) = [n for n in notices if "--output" in n.message]
+        assert "dev-finished-0.wav" in said.message and "not played or kept" in said.message
+        assert "--output OUT.wav" in said.message and said.kept
 
 
 async def test_an_unknown_theme_at_start_says_the_key_and_the_nearest(tmp_path: Path) -> None:

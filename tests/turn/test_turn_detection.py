@@ -1529,3 +1529,49 @@ def test_smart_turn_rechecks_that_fell_behind_are_asked_once() -> None:
     finally:
         live.free()
         live.detector.model.close()
+
+
+def test_replay_streams_the_file_so_what_it_holds_does_not_grow_with_it(tmp_path: Path) -> None:
+    """`voicedesk replay` of a one-hour WAV read it whole, as float32 at its own rate,
+    then mixed, resampled and padded: 730 MB peak. Now it is read a few seconds at a time:
+    what Python allocates during a replay (numpy's arrays included) is about the same for
+    three minutes at 48 kHz stereo (69 MB as float32) as for twenty seconds."""
+    import tracemalloc
+
+    speech = resample(fixture_pcm(FINISHED), RATE, 48_000)
+
+    def peak_and_turns(seconds: int) -> tuple[int, list[dict[str, Any]]]:
+        audio = np.zeros(seconds * 48_000, np.int16)
+        audio[: speech.size] = speech
+        audio[-speech.size - 48_000 : -48_000] = speech  # a turn at each end
+        path = tmp_path / f"{seconds}-s.wav"
+        sf.write(str(path), np.stack([audio, audio], axis=1), 48_000, subtype="PCM_16")
+        del audio
+        tracemalloc.start()
+        try:
+            result = replay(path, settings()).to_json()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert result["duration_s"] == pytest.approx(seconds, abs=0.01)
+        return peak, result["turns"]
+
+    short, _ = peak_and_turns(20)  # the models load here, not in the measures below
+    short, _ = peak_and_turns(20)
+    long, (first, last) = peak_and_turns(180)
+    assert long < short + 10e6, f"{short / 1e6:.0f} MB for 20 s, {long / 1e6:.0f} MB for 180 s"
+    assert first["start_s"] < 1 and 175 < last["start_s"] < last["end_s"] < 180
+
+
+def test_replay_reads_a_long_turns_words_again_from_the_file(tmp_path: Path) -> None:
+    """A turn longer than a pause reading is transcribed after the run; its samples, no
+    longer all held, are read from the file again, the same as read whole."""
+    from voicedesk.turn.replay import _spans
+
+    pcm = fixture_pcm(FINISHED)
+    path = tmp_path / "twice.wav"
+    sf.write(str(path), np.concatenate([pcm, pcm]), RATE, subtype="PCM_16")
+    whole, _ = read_wav(path, RATE)
+    spans = [(100, 2_000), (pcm.size - 10, pcm.size + 50_000), (whole.size - 5, whole.size)]
+    for (start, end), got in zip(spans, _spans(path, spans), strict=True):
+        assert np.array_equal(got, whole[start:end])

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -52,10 +53,19 @@ def _mixed_down(path: Path, data: np.ndarray) -> np.ndarray:
     recorded in opposite phase, as some stereo microphones are): then the loudest alone."""
     if data.shape[1] == 1:
         return data[:, 0]
-    mono = data.mean(axis=1)
     with np.errstate(invalid="ignore", over="ignore"):
-        levels = np.sqrt(np.mean(np.square(data, dtype=np.float64), axis=0))
-        level = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
+        powers = np.mean(np.square(data, dtype=np.float64), axis=0)
+        power = float(np.mean(np.square(data.mean(axis=1), dtype=np.float64)))
+    channel = _channel_to_use(path, powers, power)
+    return data.mean(axis=1) if channel is None else data[:, channel]
+
+
+def _channel_to_use(path: Path, powers: np.ndarray, power: float) -> int | None:
+    """None: the channels' mean; else the one channel to use, the loudest, when their mean
+    (of mean power ``power``; each channel's ``powers``) cancels what they hold."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        levels = np.sqrt(powers)
+        level = float(np.sqrt(power))
     loudest = int(np.nanargmax(levels)) if np.isfinite(levels).any() else 0
     if np.isfinite(level) and levels[loudest] > 1e-4 and level < 0.25 * levels[loudest]:
         log.warning(
@@ -64,8 +74,56 @@ def _mixed_down(path: Path, data: np.ndarray) -> np.ndarray:
             path,
             loudest + 1,
         )
-        return data[:, loudest]
-    return mono
+        return loudest
+    return None
+
+
+def stream_wav(path: Path, rate: int, *, read_s: float = 10.0) -> Iterator[np.ndarray]:
+    """:func:`read_wav`'s samples (int16 mono at ``rate``) a few seconds at a time, so what
+    is held does not grow with the file: `replay` of a one-hour WAV read it whole (float32
+    at its own rate, then mixed, resampled and padded: 730 MB and more).
+
+    A file with more audio than its header gives (a recording never finished) is read
+    whole, as :func:`read_wav` reads it. A file with several channels is read twice: the
+    first pass decides, as :func:`_mixed_down` does, whether their mean or one is used.
+    Resampled as the microphone is live (:class:`StreamResampler`, about one sample's
+    delay), where :func:`read_wav` resamples the whole signal at once."""
+    import soundfile as sf
+
+    from voicedesk.audio.resample import StreamResampler
+
+    path = Path(path)
+    check_readable(path)
+    try:
+        fh = sf.SoundFile(path)
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
+        raise _unreadable(path, exc) from None
+    with fh:
+        file_rate, channels = fh.samplerate, fh.channels
+        if _unheaded_span(path, file_rate, fh.format, fh.subtype, channels) is not None:
+            yield read_wav(path, rate)[0]
+            return
+        per_read = max(1, int(read_s * file_rate))
+        channel: int | None = None
+        if channels > 1:
+            powers, power, frames = np.zeros(channels), 0.0, 0
+            for data in fh.blocks(per_read, dtype="float32", always_2d=True):
+                with np.errstate(invalid="ignore", over="ignore"):
+                    powers += np.sum(np.square(data, dtype=np.float64), axis=0)
+                    power += float(np.sum(np.square(data.mean(axis=1), dtype=np.float64)))
+                frames += data.shape[0]
+            channel = _channel_to_use(path, powers / max(1, frames), power / max(1, frames))
+            fh.seek(0)
+        resampler = StreamResampler(file_rate, rate)
+        frames = 0
+        for data in fh.blocks(per_read, dtype="float32", always_2d=True):
+            frames += data.shape[0]
+            mono = data.mean(axis=1) if channel is None else data[:, channel]
+            if not np.isfinite(mono).all():  # as read_wav: NaN silence, Inf full scale
+                mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
+            yield resampler.process(to_int16(mono))
+        yield resampler.process(np.zeros(0, np.int16), last=True)
+        _warn_if_cut_short(path, fh.extra_info, frames, file_rate)
 
 
 def _warn_if_cut_short(path: Path, notes: str, frames: int, rate: int) -> None:

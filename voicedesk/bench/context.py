@@ -25,6 +25,7 @@ from typing import Any
 
 FACT = "my locker code is 4 7 1 1"
 FACT_KEY = "4 7 1 1"
+MAX_TURNS = 1000  # a few minutes of simulated conversation
 _BLOCKED_S = 0.05  # extra median wait (s) that would mean summaries hold turns up
 
 
@@ -52,7 +53,12 @@ def run(args: argparse.Namespace) -> int:
     from voicedesk.errors import UserError
 
     if args.turns < 4:
-        raise UserError(f"--turns {args.turns} is too short", "use at least 4 turns")
+        raise UserError(f"--turns {args.turns} is too short", f"use 4 … {MAX_TURNS} turns")
+    # 60 turns took 13 s here, so a typo's extra zeros (--turns 60000) ran for hours.
+    if args.turns > MAX_TURNS:
+        raise UserError(
+            f"--turns {args.turns} is too long", f"use 4 … {MAX_TURNS} turns (default 60)"
+        )
     check_context_flags(args)
     result = asyncio.run(run_context_bench(args.turns, budget=args.budget, window=args.window))
     if args.json:

@@ -258,7 +258,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.fresh_cancellers is not None:
         if args.fresh_cancellers < 1:
-            raise UserError("--fresh-cancellers must be at least 1")
+            raise UserError(
+                f"--fresh-cancellers {args.fresh_cancellers}: must be at least 1",
+                "e.g. --fresh-cancellers 20, or leave it out for the conversation benchmark",
+            )
         if args.no_aec:
             raise UserError("--fresh-cancellers measures the echo canceller", "drop --no-aec")
         from voicedesk.bench.fresh_aec import run_fresh_cancellers

@@ -331,8 +331,11 @@ async def _bench_in(
 def run(args: argparse.Namespace) -> int:
     from voicedesk.errors import UserError
 
-    if args.turns < 1 or args.rounds < 1:
-        raise UserError("--turns and --rounds must be at least 1")
+    for flag, value in (("--turns", args.turns), ("--rounds", args.rounds)):
+        if value < 1:
+            raise UserError(
+                f"{flag} {value}: must be at least 1", f"e.g. {flag} 1, or leave it out"
+            )
     # nan and inf passed `< 0` and were a traceback once the first conversation began
     if not all(0 <= ms <= 2000 for ms in args.device_latency):
         given = " ".join(f"{ms:g}" for ms in args.device_latency)

@@ -292,7 +292,30 @@ def _detach() -> int:
         'stop it with: kill "$VOICEDESK_SIM_PID"',
         file=sys.stderr,
     )
+    earlier = _earlier_sim()
+    if earlier is not None:
+        # `eval "$(voicedesk sim --detach)"` twice: the second export replaced the first
+        # one's pid, and it went on serving in the background with nothing naming it
+        print(
+            f"# the one started before (pid {earlier}) is still running too; "
+            f"stop it with: kill {earlier}",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _earlier_sim() -> int | None:
+    """The process id in VOICEDESK_SIM_PID, if it is a detached simulated cloud still
+    running (this shell's earlier `eval "$(voicedesk sim --detach)"`)."""
+    import os
+
+    try:
+        pid = int(os.environ.get("VOICEDESK_SIM_PID", ""))
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+    except (ValueError, OSError):
+        return None
+    return pid if b"sim" in argv and b"--quiet-after-start" in argv else None
 
 
 def _silence_output() -> None:

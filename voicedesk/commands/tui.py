@@ -102,16 +102,24 @@ def require_a_terminal(*, demo: bool = False) -> None:
     from voicedesk.errors import UserError
 
     screen = sys.__stderr__  # where Textual draws
+    instead = (
+        "`voicedesk demo --headless` (it prints the conversation)"
+        if demo
+        else "`voicedesk run --headless --input IN.wav --output OUT.wav` (add --sim for "
+        "the simulated cloud)"
+    )
     if not (sys.stdin.isatty() and screen is not None and screen.isatty()):
-        instead = (
-            "`voicedesk demo --headless` (it prints the conversation)"
-            if demo
-            else "`voicedesk run --headless --input IN.wav --output OUT.wav` (add --sim for "
-            "the simulated cloud)"
-        )
         raise UserError(
             "The terminal UI needs a terminal: its input or output is a file or a pipe",
             f"run it in a terminal window, or use {instead}",
+        )
+    if os.environ.get("TERM") == "dumb":
+        # (Emacs' shell, some IDE consoles): Textual drew its 24-bit colours, alternate
+        # screen and mouse modes there all the same, a screenful of escape codes as text
+        raise UserError(
+            "The terminal UI cannot draw on this terminal (TERM=dumb: no cursor movement, "
+            "no colours)",
+            f"run it in a terminal emulator (TERM=xterm-256color or the like), or use {instead}",
         )
 
 
@@ -307,6 +315,19 @@ def _tell_about_the_wav_files(
                 f"for about {round(backend.duration_s / 10) * 10} s and the simulated cloud "
                 f"answers. The answers are not played: they grow in {partial_path(output)}, "
                 f"which becomes {output} when you quit.",
+                kept=True,
+            )
+        )
+    elif output is None:
+        # Said only at the end ("the answers were not kept"), after the person had sat
+        # through the whole recording expecting to find them; `run --headless` says it
+        # at start.
+        bus.publish(
+            ev.Notice(
+                level="warning",
+                message=f"The input file ({heard.name}) is the microphone and there is no "
+                "--output: the answers are shown, not played or kept. To keep them, quit "
+                "and start again with --output OUT.wav.",
                 kept=True,
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,6 +88,15 @@ async def sim_server(options: SimOptions) -> AsyncIterator[Any]:
         yield sim
 
 
+def uses_the_simulated_cloud(settings: Settings) -> bool:
+    """Whether a key the providers would send is the simulated cloud's placeholder, as
+    `eval "$(voicedesk sim --detach)"` exports it: no real service takes that key."""
+    keys = [settings.keys.openai_api_key, settings.keys.elevenlabs_api_key]
+    given = [k.get_secret_value().strip() for k in keys if k is not None]
+    given.append(os.environ.get(settings.llm.api_key_env, "").strip())
+    return SIM_KEY in given
+
+
 def build_session(
     settings: Settings,
     *,
@@ -120,6 +130,19 @@ def build_session(
     from voicedesk.turn.detector import TurnDetector
 
     bus = bus or ev.EventBus()
+    if not log_kind and uses_the_simulated_cloud(settings):
+        # Against `voicedesk sim --detach` (its exported placeholder keys) the run looked
+        # like the person's own: logged as a real conversation, and `--resume` later, with
+        # a real key, continued a scripted one. Kept apart as an in-process --sim run is.
+        log_kind = "sim"
+        bus.publish(
+            ev.Notice(
+                level="info",
+                message="The keys are the simulated cloud's placeholder (from `voicedesk "
+                "sim`): this conversation is logged as a simulated one, apart from your own. "
+                "--resume continues it only with these keys (or with --sim).",
+            )
+        )
     # The providers that need a key come first: a missing one is said before the Whisper
     # model loads (~1.5 s here), not after.
     stt = None if settings.stt.provider == "local" else make_stt(settings)
@@ -179,8 +202,9 @@ def build_session(
             if log_kind == "sim":
                 raise UserError(
                     "There is no earlier simulated conversation to resume.",
-                    "start one with `voicedesk run --sim` (with --sim, --resume continues only "
-                    "the last simulated conversation; without it, your last real one)",
+                    "start one with `voicedesk run --sim` (with --sim, or with the simulated "
+                    "cloud's keys from `voicedesk sim`, --resume continues only the last "
+                    "simulated conversation; otherwise, your last real one)",
                 )
             raise UserError(
                 "There is no earlier conversation to resume.",
@@ -201,7 +225,8 @@ def build_session(
         bus.publish(
             ev.Notice(
                 level="warning" if skipped else "info",
-                message=f"Resuming the conversation last spoken on {when} "
+                message=f"Resuming the {'simulated ' if log_kind == 'sim' else ''}"
+                f"conversation last spoken on {when} "
                 f"(up to turn {last_turn}; {previous}).{damaged}",
             )
         )

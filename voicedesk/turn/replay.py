@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,10 +57,9 @@ def replay(
     """``transcribe``: the words of a whole turn, for the "text" of a turn longer than a
     pause reading's window (``READ_S``); without it such a turn's text is only what its
     last reading covered, the dictation's last seconds."""
-    from voicedesk.audio.wavio import read_wav
-
-    pcm16, _ = read_wav(path, 16_000)
     import soundfile as sf
+
+    from voicedesk.audio.wavio import count_frames
 
     file_rate = sf.info(str(path)).samplerate
     detector = TurnDetector(
@@ -69,11 +68,12 @@ def replay(
         mode=mode,
         virtual_clock=not realtime,
     )
-    result = ReplayResult(str(path), int(file_rate), len(pcm16) / 16_000)
+    # the header's length until the file has been read (a turn's end is capped by it)
+    result = ReplayResult(str(path), int(file_rate), count_frames(path) / file_rate)
     block = int(BLOCK_S * 16_000)
     # trailing silence so a turn that ends with the file can still be decided
-    tail = np.zeros(int(settings.turn.max_wait_ms / 1000 * 16_000) + block, np.int16)
-    audio = np.concatenate([pcm16, tail])
+    tail = int(settings.turn.max_wait_ms / 1000 * 16_000) + block
+    blocks = _blocks(path, block, tail)
     t0 = time.monotonic()
     ptt = (mode or settings.turn.mode) == "push-to-talk"
     with contextlib.ExitStack() as stack:
@@ -94,7 +94,9 @@ def replay(
         )
         pending: list[tuple[Future[Reading], int]] = []
         read_pause = -1  # the detector's pause count last sent to be read
-        for i in range(0, len(audio) - block + 1, block):
+        for i, samples, heard_out in blocks:
+            if heard_out is not None:
+                result.duration_s = heard_out / 16_000
             at = i / 16_000
             if realtime:
                 delay = t0 + at - time.monotonic()
@@ -102,7 +104,7 @@ def replay(
                     time.sleep(delay)
             if ptt and i == 0:
                 _record(result, detector.ptt_press(at))
-            signals = detector.feed(audio[i : i + block], at)
+            signals = detector.feed(samples, at)
             _record(result, signals)
             for done in [p for p in pending if p[0].done()]:
                 pending.remove(done)
@@ -128,19 +130,69 @@ def replay(
                     read_pause = detector.pauses
                     future = background.submit(reader.read, *detector.pause_audio())
                     pending.append((future, read_pause))
-            if ptt and i + block >= len(pcm16) and i < len(pcm16):
-                released = len(pcm16) / 16_000
+            if ptt and heard_out is not None and i + block >= heard_out and i < heard_out:
+                released = heard_out / 16_000
                 if reader is not None:  # the whole held turn is read, as a pause would be
                     for future, _ in pending:
                         future.cancel()
                     _record(result, detector.set_reading(reader.read(*detector.pause_audio()), at))
                 _record(result, detector.ptt_release(released))
     if transcribe is not None:
-        for turn in result.turns:
-            if turn["end_s"] - turn["start_s"] > READ_S:  # after the run: it moves no clock
-                words = pcm16[int(turn["start_s"] * 16_000) : int(turn["end_s"] * 16_000)]
-                turn["text"] = transcribe(words)
+        # after the run: it moves no clock
+        long_turns = [t for t in result.turns if t["end_s"] - t["start_s"] > READ_S]
+        spans = [(int(t["start_s"] * 16_000), int(t["end_s"] * 16_000)) for t in long_turns]
+        for turn, words in zip(long_turns, _spans(path, spans), strict=True):
+            turn["text"] = transcribe(words)
     return result
+
+
+def _blocks(path: Path, block: int, tail: int) -> Iterator[tuple[int, np.ndarray, int | None]]:
+    """The file at 16 kHz in ``block``-sample blocks, then ``tail`` samples of silence:
+    (its first sample's index, the block, the file's length in samples once it is known,
+    which is from the block holding its last sample on). Only whole blocks, as the file
+    read whole and padded gave them."""
+    from voicedesk.audio.wavio import stream_wav
+
+    held = np.zeros(0, np.int16)
+    start = 0  # index of held[0]
+    length: int | None = None
+    chunks = stream_wav(path, 16_000)
+    while True:
+        if length is None and held.size <= block:  # a block more, to know if it is the last
+            chunk = next(chunks, None)
+            if chunk is None:
+                length = start + held.size
+                held = np.concatenate([held, np.zeros(tail, np.int16)])
+            else:
+                held = np.concatenate([held, chunk])
+            continue
+        if held.size < block:
+            return
+        known = length if length is not None and start + block >= length else None
+        yield start, held[:block], known
+        held = held[block:]
+        start += block
+
+
+def _spans(path: Path, spans: list[tuple[int, int]]) -> Iterator[np.ndarray]:
+    """The samples of each (start, end) span of the file at 16 kHz, read again from it as
+    it streams by, so only these are held."""
+    from voicedesk.audio.wavio import stream_wav
+
+    if not spans:
+        return
+    parts: list[list[np.ndarray]] = [[] for _ in spans]
+    at = 0
+    for chunk in stream_wav(path, 16_000):
+        for (start, end), part in zip(spans, parts, strict=True):
+            lo, hi = max(start, at), min(end, at + chunk.size)
+            if lo < hi:
+                part.append(chunk[lo - at : hi - at])
+        at += chunk.size
+        if at >= spans[-1][1] and all(at >= end for _, end in spans):
+            break
+    for part in parts:
+        yield np.concatenate(part) if part else np.zeros(0, np.int16)
 
 
 def _record(result: ReplayResult, signals: list[TurnSignal]) -> None:
