@@ -108,7 +108,7 @@ def build_session(
     with_tools: bool | None = None,
     tail_s: float | None = 300.0,
     resume: bool = False,
-    log_kind: str = "",
+    log_kind: str | None = None,
     file_latency_s: tuple[float, float] = (0.0, 0.0),
     typing_fallback: bool = False,
     room: dict[str, float] | None = None,
@@ -116,7 +116,9 @@ def build_session(
     """Construct providers, audio, detector and context; raise UserError on anything missing.
 
     ``log_kind`` ("sim", "demo"): the session log is kept apart from the person's own
-    conversations, and ``resume`` continues only the last log of the same kind.
+    conversations, and ``resume`` continues only the last log of the same kind. "" is the
+    person's own run (`run`, the terminal UI): "sim" if its keys are the simulated cloud's.
+    None (a test, a benchmark) is "" as given, the keys not looked at.
     ``file_latency_s``: the (input, output) sound-card latency a WAV run simulates, and
     ``tail_s`` how long its microphone goes on in silence after the file (None: until the
     session stops).
@@ -130,7 +132,7 @@ def build_session(
     from voicedesk.turn.detector import TurnDetector
 
     bus = bus or ev.EventBus()
-    if not log_kind and uses_the_simulated_cloud(settings):
+    if log_kind == "" and uses_the_simulated_cloud(settings):
         # Against `voicedesk sim --detach` (its exported placeholder keys) the run looked
         # like the person's own: logged as a real conversation, and `--resume` later, with
         # a real key, continued a scripted one. Kept apart as an in-process --sim run is.
@@ -143,6 +145,7 @@ def build_session(
                 "--resume continues it only with these keys (or with --sim).",
             )
         )
+    log_kind = log_kind or ""
     # The providers that need a key come first: a missing one is said before the Whisper
     # model loads (~1.5 s here), not after.
     stt = None if settings.stt.provider == "local" else make_stt(settings)
