@@ -1952,19 +1952,26 @@ async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path,
 
 @contextlib.asynccontextmanager
 async def _session_over_sim(
-    tmp_path, scenario, script, *, stt_s: float = 0.05, voice_delay_s: float = 0.0
+    tmp_path,
+    scenario,
+    script,
+    *,
+    stt_s: float = 0.05,
+    voice_delay_s: float = 0.0,
+    voice_end_late_s: float = 0.0,
 ):
     """A session hearing ``scenario`` over the simulated cloud, not yet started: the
     server, the session and every event it sends, for the typed-and-spoken races below.
-    ``voice_delay_s``: the voice's replies that much later (`_far_away`)."""
+    ``voice_delay_s``: the voice's replies that much later; ``voice_end_late_s``: its
+    connection's end later still (`_far_away`)."""
     from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
 
     scenario.write(tmp_path / "in.wav")
     async with contextlib.AsyncExitStack() as stack:
         server = await stack.enter_async_context(sim_server(_sim(script, stt_s=stt_s)))
         settings = settings_for_sim(_settings(tmp_path), server.base_url)
-        if voice_delay_s:
-            far = _far_away(server.base_url, voice_delay_s)
+        if voice_delay_s or voice_end_late_s:
+            far = _far_away(server.base_url, voice_delay_s, end_late_s=voice_end_late_s)
             settings.tts.elevenlabs_base_url = await stack.enter_async_context(far)
         session = build_session(
             settings,
@@ -2263,17 +2270,18 @@ async def test_a_question_whose_answer_fails_as_it_waits_for_a_typed_lines_is_to
 
 
 @contextlib.asynccontextmanager
-async def _far_away(url: str, delay_s: float):
+async def _far_away(url: str, delay_s: float, *, end_late_s: float = 0.0):
     """A TCP relay to ``url``'s server whose answers reach the client ``delay_s`` late,
     in order and streamed as they come: a cloud across the internet rather than on this
     machine (closing a voice's socket waits a round trip for the server's close).
-    Yields the relay's base URL."""
+    ``end_late_s``: the server's end of a connection (a drop) reaches the client that
+    much later still than its data. Yields the relay's base URL."""
     from urllib.parse import urlsplit
 
     target = urlsplit(url)
     loop = asyncio.get_running_loop()
 
-    async def pipe(reader, writer, late_s: float) -> None:
+    async def pipe(reader, writer, late_s: float, end_s: float = 0.0) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
         async def send() -> None:
@@ -2290,13 +2298,15 @@ async def _far_away(url: str, delay_s: float):
         with contextlib.suppress(ConnectionError):
             while data := await reader.read(65536):
                 queue.put_nowait((loop.time() + late_s, data))
-        queue.put_nowait((loop.time() + late_s, b""))
+        queue.put_nowait((loop.time() + late_s + end_s, b""))
         with contextlib.suppress(ConnectionError):
             await sender
 
     async def relay(client_r, client_w) -> None:
         server_r, server_w = await asyncio.open_connection(target.hostname, target.port)
-        await asyncio.gather(pipe(client_r, server_w, 0.0), pipe(server_r, client_w, delay_s))
+        await asyncio.gather(
+            pipe(client_r, server_w, 0.0), pipe(server_r, client_w, delay_s, end_late_s)
+        )
 
     relay_server = await asyncio.start_server(relay, "127.0.0.1", 0)
     port = relay_server.sockets[0].getsockname()[1]
@@ -2803,3 +2813,27 @@ async def test_an_answer_begun_after_esc_cut_a_paused_one_waits_for_the_talk_key
     ]
     # paused as it began (a block or two), as any answer with the key held
     assert paused and paused[0] - began < 0.1, (began, paused, released)
+
+
+async def test_an_answer_whose_voice_broke_off_before_a_word_was_heard_ends_its_playback(
+    tmp_path,
+):
+    """The voice's connection dropped after the answer's first sound had begun to play but
+    before a whole word of it had: the answer failed with nothing heard, and its record
+    kept a ``playback_start`` with no ``playback_end`` (only a failure with words heard
+    was given one), so the time it played was unaccounted for."""
+    scenario = compose(["question"], tail_s=6.0)
+    reply = "Approximately seven minutes, give or take a few more."
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=reply)])
+    # the drop reaches the client 0.3 s after the first audio: playing, its first word not over
+    async with _session_over_sim(tmp_path, scenario, script, voice_end_late_s=0.3) as (
+        server,
+        session,
+        _,
+    ):
+        server.inject("tts", "drop", times=4)  # the retry breaks off too
+        await _played_through(session, scenario)
+    (record,) = session.records
+    assert record.error and record.heard_text == ""
+    assert "playback_start" in record.t
+    assert record.t.get("playback_end", -1.0) >= record.t["playback_start"]

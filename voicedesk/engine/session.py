@@ -1523,7 +1523,9 @@ class Session:
             self._reply = self._reply_turn = None
         if self._speaking.playing is reply:
             heard = self._speaking.drop_failed(reply)  # a synthesis failure mid-answer
-            if heard:
+            # begun to play, it ends here even with no whole word heard (its first sound
+            # was): with none, the record kept a start of playback and no end
+            if heard or "playback_start" in turn.record.t:
                 turn.record.mark("playback_end", self.now_s(), overwrite=True)
         self._finish_turn(turn, heard=heard, interrupted=False, reply=reply, failed=True)
         if self._turn is None and self._reply is None and self._speaking.playing is None:
