@@ -428,6 +428,16 @@ class Speaking(Generic[TurnT]):
             turn.record.mark("interrupted_at", at_s, overwrite=True)
             self._bus.publish(ev.BargeIn(turn_id=turn.turn_id, audio_s=at_s))
 
+    def pause_before_it_begins(self, at_s: float) -> bool:
+        """Pause the confirmed answer for speech already under way before its audio is
+        handed over (barge-in's own pause lets a first block through): paused for
+        barge-in, so the speech's words decide (``decide``). Whether it was paused."""
+        if self.playing is None or self.held or self.barge.paused:
+            return False
+        self.barge.paused = True
+        self.pause(at_s)
+        return True
+
     def stop_line(self) -> None:
         """Stop the error line for good, or keep it from beginning if it is being made: the
         person has moved on (spoke over it, or typed)."""
