@@ -2874,3 +2874,41 @@ async def test_a_typed_lines_answer_does_not_begin_while_the_talk_key_is_held(tm
     assert record.t["playback_start"] >= released
     played, rate = read_wav(tmp_path / "out.wav")
     assert first_audible_after(played, rate, 1.0, released) is None
+
+
+async def test_an_answer_replacing_one_paused_by_speech_waits_for_the_talk_key(tmp_path):
+    """A typed line's answer paused by speech over it; the person switched to push-to-talk
+    mid-sentence and pressed the talk key, going on. The switch ended their first words'
+    turn, whose answer replaced the paused one: cutting that one resumed the playback,
+    and barge-in, still paused over it, let the new answer play over the held key until
+    the key's words came in (half a second; a randomized soak found it, seed 116)."""
+    scenario = compose(["timer", "timer"], gaps_s=[0.22], tail_s=6.0)
+    _, second = scenario.turns
+    typed = "A typed line."
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("timer"), reply="Reminder set for the morning."),
+            SimTurn(transcript=typed, reply="An answer to the typed line. " * 3),
+            SimTurn(transcript=_text("timer"), reply="Done again."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, seen):
+        await session.start()
+        try:
+            await _until_audio(session, second.start_s + 0.2)
+            await session.send_text(typed)  # over the person: paused by them
+            await _until_audio(session, second.start_s + 1.3)
+            pressed = session.now_s()
+            session.set_mode("push-to-talk")  # as a person switching modes mid-sentence
+            session.ptt_press()
+            await _until_audio(session, second.end_s + 0.3)
+            released = session.now_s()
+            session.ptt_release()
+            await _until_audio(session, scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    began = [e.audio_s for e in seen if isinstance(e, ev.PlaybackStarted)]
+    assert not [t for t in began if pressed < t < released], (pressed, began, released)
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, pressed + 0.05, released) is None
