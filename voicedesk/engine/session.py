@@ -861,6 +861,8 @@ class Session:
             turn = self._new_turn(sig.audio_s)
             turn.holds = held
             turn.barge_in = held is None and self._speaking.heard_over(sig.audio_s)
+            if held is None:
+                self._wait_for_the_talk_key()
         self._stream_turn_audio()
         self._set_state("hearing")
         # after a long pause the LLM connection may be gone: open it while they speak
@@ -979,6 +981,22 @@ class Session:
             return
         if self._hold_unheard_answer(began) is answered:
             later.holds = answered
+
+    def _wait_for_the_talk_key(self) -> None:
+        """A confirmed answer not yet begun while the talk key is held for a later turn (the
+        answer confirmed with the key down, or the key pressed before its first sound):
+        paused before any of it plays, as speech over it pauses it, and the key's turn
+        decides at its release (words cut it, none let it play). Barge-in counted its
+        minimum speech from the press, so a typed line's answer ready just after it played
+        over the held key until then. (A spoken turn's answer is held instead, above.)"""
+        later, speaking = self._turn, self._speaking
+        answered = speaking.playing_turn
+        if not self._ptt_open or later is None or answered is None or later is answered:
+            return
+        if "playback_start" in answered.record.t:
+            return  # begun: speech over it, barge-in's to pause
+        if speaking.pause_before_it_begins(self.now_s()):
+            later.barge_in = True
 
     def _on_speech_resume(self, sig: Any) -> None:
         if self.mode != "push-to-talk":  # with the key held, barge-in heard no pause
@@ -1410,6 +1428,7 @@ class Session:
             self._spawn(speaking.cut(self.now_s(), speaking.playing, speaking.playing_turn))
         speaking.play(reply, turn)
         self._hold_for_speech_under_way(turn)
+        self._wait_for_the_talk_key()
         self._reply = None
         self._reply_turn = None
         if not turn.followup:
@@ -1567,7 +1586,9 @@ class Session:
             self._reply = self._reply_turn = None
         if self._speaking.playing is reply:
             heard = self._speaking.drop_failed(reply)  # a synthesis failure mid-answer
-            if heard:
+            # begun to play, it ends here even with no whole word heard (its first sound
+            # was): with none, the record kept a start of playback and no end
+            if heard or "playback_start" in turn.record.t:
                 turn.record.mark("playback_end", self.now_s(), overwrite=True)
         self._finish_turn(turn, heard=heard, interrupted=False, reply=reply, failed=True)
         if self._turn is None and self._reply is None and self._speaking.playing is None:

@@ -170,6 +170,8 @@ class Speaking(Generic[TurnT]):
         self._answer_tail: _Tail | None = None
         self._speech_start_s: float | None = None
         self._paused_speech_start_s: float | None = None
+        # the answer paused before it began, for speech already under way (the talk key)
+        self._paused_unbegun: Reply | None = None
         self._paused_end_s = 0.0  # where the speech before the latest pause ended
         # The latest block in which the VAD heard speech that was not the answer's echo
         # (the canceller's ``echo_only``), by time; see ``only_echo_since``.
@@ -200,6 +202,7 @@ class Speaking(Generic[TurnT]):
         if self.held and self.playing is not None:  # none of it may play once the hold lifts
             self._audio.playback.stop(self.playing.utterance_id)
         self.playing = self.playing_turn = None
+        self._paused_unbegun = None
         self.release()
         # Speech over it paused it: that pause went with it. Kept, barge-in took itself
         # for paused over the next answer (the stop key cut this one mid-interruption, a
@@ -428,6 +431,19 @@ class Speaking(Generic[TurnT]):
             turn.record.mark("interrupted_at", at_s, overwrite=True)
             self._bus.publish(ev.BargeIn(turn_id=turn.turn_id, audio_s=at_s))
 
+    def pause_before_it_begins(self, at_s: float) -> bool:
+        """Pause the confirmed answer for speech already under way before its audio is
+        handed over (barge-in's own pause lets a first block through): paused for
+        barge-in, so the speech's words decide (``decide``). Whether it was paused."""
+        if self.playing is None or self.held or self._paused_unbegun is self.playing:
+            return False
+        # barge-in may still be paused over the answer this one replaces (cut in the
+        # background): that pause is this answer's now
+        self.barge.paused = True
+        self._paused_unbegun = self.playing
+        self.pause(at_s)
+        return True
+
     def stop_line(self) -> None:
         """Stop the error line for good, or keep it from beginning if it is being made: the
         person has moved on (spoke over it, or typed)."""
@@ -446,6 +462,7 @@ class Speaking(Generic[TurnT]):
         turn_id = turn.turn_id if turn else 0
         if turn is not None:
             turn.record.t.pop("interrupted_at", None)
+        self._paused_unbegun = None
         self._audio.playback.resume()
         self._bus.publish(
             ev.BargeIn(turn_id=turn_id, audio_s=self._clock(), resumed=True, text=words)
@@ -477,7 +494,10 @@ class Speaking(Generic[TurnT]):
         # person stopped hearing it.
         silent_since = turn.record.t.get("interrupted_at") if self._audio.playback.paused else None
         self._audio.playback.stop(reply.utterance_id)
-        self._audio.playback.resume()
+        if self.playing is None or self._paused_unbegun is not self.playing:
+            # (the answer that replaced this one, paused before it began, stays paused:
+            # resumed here, it played over the talk key held for the words that decide it)
+            self._audio.playback.resume()
         heard = reply.heard()
         # Every word of it had played (the person spoke into the voice's trailing silence):
         # heard whole, not cut off, or the model was told its answer was broken into.
