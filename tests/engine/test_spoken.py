@@ -364,6 +364,15 @@ CASES = [
         "the Fourteenth, John Paul the Second, John the Twenty-third. Not Type C, Give IV "
         "fluids, an IV, Washington DC, Henry V, OS X, I, Roman II.",
     ),
+    # the ordinal only after a ruler's name, and a lone "I" is a number only after a
+    # capitalized numbering word: "Administer IV fluids" was "Administer the Fourth
+    # fluids", "Mark II" "Mark the Second", "after the war I went home" "the war 1 went"
+    (
+        "Administer IV fluids, Rocky II, the Mark II, Queen Elizabeth II. After the war I "
+        "went home; in that phase I learned; tell Mark I said hi. World War I, Part I.",
+        "Administer IV fluids, Rocky II, the Mark 2, Queen Elizabeth the Second. After the war "
+        "I went home; in that phase I learned; tell Mark I said hi. World War 1, Part 1.",
+    ),
     # a negative number after an operator or a bracket is "minus": Piper said nothing for
     # its sign ("x = -3" was heard "x equals three"); elsewhere it is as written
     (

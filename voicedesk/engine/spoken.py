@@ -239,44 +239,132 @@ _BOOK_BEFORE = re.compile(
 # II" (as Whisper heard it). After a word that numbers, its number ("World War 2",
 # "Chapter 4"); after a name, a monarch's or a pope's ordinal ("Henry the Eighth", "John
 # Paul the Second"), of I, V and X only and two letters at least: "Washington DC", "an IV",
-# "I" and "CV" are no numerals; nor is a "C" or an "L" alone ("Type C", "Grade C"). Words
-# that begin a sentence before a numeral are no names ("Give IV fluids").
+# "I" and "CV" are no numerals; nor is a "C" or an "L" alone ("Type C", "Grade C"). Other
+# capitalized words are no rulers' names (``_RULERS``): "Give IV fluids", "Rocky II".
 _ROMAN = re.compile(r"(?=[IVXLC])C{0,3}(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 _NUMBERING_BEFORE = re.compile(
     r"\b(?:War|Chapter|Part|Volume|Vol\.|Book|Act|Scene|Phase|Section|Article|Title|Bowl|"
-    r"Episode|Type|Class|Stage|Grade|Level|Tier|Round|Division|Schedule|Apollo|Vatican)"
+    r"Episode|Type|Class|Stage|Grade|Level|Tier|Round|Division|Schedule|Apollo|Vatican|"
+    r"Mark)"
     r"[ \t]+\Z",
     re.IGNORECASE,
 )
 _NAME_BEFORE = re.compile(r"\b([A-Z][a-z]+)[ \t]+\Z")
-_NO_NAMES = frozenset(
+# The names that kings, queens, emperors and popes reign under, in their English form:
+# only after one is a numeral a ruler's ordinal. After any capitalized word, a sentence's
+# first ("Administer IV fluids") was "Administer the Fourth fluids", and a title or a model
+# ("Rocky II", "Final Fantasy VII", "Mark II") "Rocky the Second", "Mark the Second".
+_RULERS = frozenset(
     [
-        "A",
-        "An",
-        "The",
-        "This",
-        "That",
-        "Its",
-        "It",
-        "Use",
-        "Give",
-        "Get",
-        "Got",
-        "Try",
-        "Take",
-        "Run",
-        "Start",
-        "Open",
-        "Need",
-        "Via",
-        "Then",
-        "Add",
-        "Put",
-        "Set",
-        "See",
-        "Say",
-        "Roman",
+        "Adrian",
+        "Afonso",
+        "Albert",
+        "Alexander",
+        "Alexius",
+        "Alfonso",
+        "Amadeus",
+        "Amenhotep",
+        "Andrew",
+        "Anne",
+        "Antiochus",
+        "Artaxerxes",
+        "Baldwin",
+        "Basil",
+        "Benedict",
+        "Boniface",
+        "Carl",
+        "Carlos",
+        "Casimir",
+        "Catherine",
+        "Celestine",
+        "Charles",
+        "Christian",
+        "Clement",
+        "Constantine",
+        "Cyrus",
+        "Darius",
+        "David",
+        "Edmund",
+        "Edward",
+        "Elizabeth",
+        "Emmanuel",
+        "Eric",
+        "Erik",
+        "Eugene",
+        "Felipe",
+        "Felix",
+        "Ferdinand",
+        "Francis",
+        "Frederick",
+        "Frederik",
+        "George",
+        "Gregory",
+        "Gustav",
+        "Gustavus",
+        "Haakon",
+        "Hadrian",
+        "Harald",
+        "Harold",
+        "Henry",
+        "Honorius",
+        "Innocent",
+        "Isabella",
+        "Ivan",
+        "James",
+        "Joao",
+        "John",
+        "Joseph",
+        "Juan",
+        "Julius",
+        "Karl",
+        "Ladislaus",
+        "Leo",
+        "Leopold",
+        "Louis",
+        "Ludwig",
+        "Magnus",
+        "Mahmud",
+        "Malcolm",
+        "Manuel",
+        "Martin",
+        "Mary",
+        "Matthias",
+        "Maximilian",
+        "Mehmed",
+        "Michael",
+        "Murad",
+        "Napoleon",
+        "Nicholas",
+        "Olaf",
+        "Otto",
+        "Paul",
+        "Pedro",
+        "Peter",
+        "Philip",
+        "Philippe",
+        "Pius",
+        "Ptolemy",
+        "Rama",
+        "Ramesses",
+        "Richard",
+        "Robert",
+        "Rudolf",
+        "Sancho",
+        "Selim",
+        "Sergius",
+        "Sigismund",
+        "Sixtus",
+        "Stephen",
+        "Sylvester",
+        "Thutmose",
+        "Umberto",
+        "Urban",
+        "Victor",
+        "Vladimir",
+        "Wilhelm",
+        "Willem",
+        "William",
     ]
 )
 _ORDINALS = [
@@ -1268,12 +1356,19 @@ def _roman_said(word: str, before: str) -> str | None:
     value = sum(
         -v if i + 1 < len(letters) and v < letters[i + 1] else v for i, v in enumerate(letters)
     )
-    if _NUMBERING_BEFORE.search(before):
-        return str(value) if word not in ("C", "L") else None  # "Type C", "Class C"
+    numbering = _NUMBERING_BEFORE.search(before)
+    if numbering is not None:
+        if word in ("C", "L"):
+            return None  # "Type C", "Class C"
+        if word == "I" and (not numbering.group()[0].isupper() or numbering.group()[0] == "M"):
+            # the pronoun in running text: "after the war I went home" was "the war 1
+            # went", "tell Mark I said hi" "Mark 1 said"; "World War I" keeps its capital
+            return None
+        return str(value)
     name = _NAME_BEFORE.search(before)
     if (
         name is None
-        or name.group(1) in _NO_NAMES
+        or name.group(1) not in _RULERS
         or len(word) < 2
         or not set(word) <= set("IVX")
         or value >= 40
