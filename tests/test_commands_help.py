@@ -165,7 +165,7 @@ def test_a_full_or_closed_stdout_is_one_line_and_a_failure() -> None:
     """`voicedesk config path > /dev/full` (and `config show`, `--help`) ended in an
     OSError traceback, `--help > /dev/full` said nothing and exited 0, and with stdout
     closed (`>&-`) Python's print wrote nowhere: the command said 0, having printed
-    nothing."""
+    nothing (and `--version >&-` still did)."""
     import shlex
     import subprocess
 
@@ -181,9 +181,11 @@ def test_a_full_or_closed_stdout_is_one_line_and_a_failure() -> None:
             "voicedesk: could not write to standard output (/dev/full): No space left on "
             "device; redirect it to a file on a disk with room, or to a pipe"
         ], (argv, done.stderr)
-    closed = voicedesk("config path", ">&-")
-    assert closed.returncode == 1
-    assert "could not write to standard output: it is closed" in closed.stderr
-    assert "Traceback" not in closed.stderr
+    # (argparse's --help and --version swallow the write's error: they said 0)
+    for argv in ("config path", "--version", "--help"):
+        closed = voicedesk(argv, ">&-")
+        assert closed.returncode == 1, (argv, closed.stderr)
+        assert "could not write to standard output: it is closed" in closed.stderr, argv
+        assert "Traceback" not in closed.stderr
     fine = voicedesk("config path", "")  # a pipe: as before
     assert fine.returncode == 0 and fine.stdout.strip().endswith(".toml"), fine.stderr

@@ -170,11 +170,20 @@ class _ClosedStdout(io.TextIOBase):
     """What a closed stdout (`voicedesk config path >&-`) becomes: Python makes it None,
     and ``print`` to None writes nothing, so the command printed nothing and said 0."""
 
+    _tried = False
+
     def writable(self) -> bool:
         return True
 
     def write(self, s: str) -> int:
+        self._tried = True
         raise StdoutError(errno.EBADF, "it is closed")
+
+    def flush(self) -> None:
+        # argparse's --help and --version swallow a write's OSError: `--version >&-`
+        # printed nothing and said 0. What was not written fails here, at ``entry``'s flush.
+        if self._tried:
+            raise StdoutError(errno.EBADF, "it is closed")
 
 
 def _guard_stdout() -> None:
