@@ -2959,3 +2959,38 @@ async def test_an_answer_replacing_one_paused_by_speech_waits_for_the_talk_key(t
     assert not [t for t in began if pressed < t < released], (pressed, began, released)
     played, rate = read_wav(tmp_path / "out.wav")
     assert first_audible_after(played, rate, pressed + 0.05, released) is None
+
+
+async def test_an_answer_with_no_sound_paused_for_the_talk_key_leaves_the_next_one_heard(
+    tmp_path,
+):
+    """A typed line's answer with nothing to say aloud (only an emoji) was paused before
+    it began for the talk key held, then ended silent: the playback stayed paused, barge-in
+    forgot it had paused anything, and the key's release resumed nothing. Every later
+    answer was then made and never heard, and the session never went idle."""
+    from voicedesk.bench.scenarios import RATE
+
+    scenario = Scenario(np.zeros(10 * RATE, np.int16), RATE, [])
+    first, second = "Smile for me.", "What time is it?"
+    reply = "It is noon, and the sun is high."
+    script = SimScript(
+        turns=[SimTurn(transcript=first, reply="😀"), SimTurn(transcript=second, reply=reply)]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, _):
+        loop = asyncio.get_running_loop()
+        press = functools.partial(loop.call_soon, session.ptt_press)
+        session.bus.subscribe(_at_first(ev.LLMFirstToken, press))
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await _until_audio(session, 1.0)
+            await session.send_text(first)
+            await _until_audio(session, 3.0)
+            session.ptt_release()
+            await _until_audio(session, 4.0)
+            await session.send_text(second)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    answered = [r for r in session.records if r.user_text == second]
+    assert answered and answered[0].heard_text == reply

@@ -201,6 +201,11 @@ class Speaking(Generic[TurnT]):
         """The answer is no longer this module's to follow (taken back, or failed)."""
         if self.held and self.playing is not None:  # none of it may play once the hold lifts
             self._audio.playback.stop(self.playing.utterance_id)
+        if self.playing is not None and self._paused_unbegun is self.playing:
+            # Its pause for the talk key (``pause_before_it_begins``) goes with it, as a
+            # hold does: one that ended with no sound (only an emoji) left the playback
+            # paused, and every later answer was made and never heard.
+            self._audio.playback.resume()
         self.playing = self.playing_turn = None
         self._paused_unbegun = None
         self.release()
@@ -487,12 +492,14 @@ class Speaking(Generic[TurnT]):
             reply, turn = self.playing, self.playing_turn
         if reply is None or turn is None:
             return
-        if self.playing is reply:
-            self.forget()
         # Paused for a barge-in, the answer fell silent at that pause, not now that its
         # interruption's words have come in (0.5–1.5 s later): playback_end says when the
-        # person stopped hearing it.
-        silent_since = turn.record.t.get("interrupted_at") if self._audio.playback.paused else None
+        # person stopped hearing it. (Read before ``forget``, which lifts a talk key's pause;
+        # a hold is no barge-in's pause.)
+        paused = self._audio.playback.paused and not (self.held and self.playing is reply)
+        silent_since = turn.record.t.get("interrupted_at") if paused else None
+        if self.playing is reply:
+            self.forget()
         self._audio.playback.stop(reply.utterance_id)
         if self.playing is None or self._paused_unbegun is not self.playing:
             # (the answer that replaced this one, paused before it began, stays paused:
