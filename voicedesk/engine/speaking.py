@@ -498,9 +498,11 @@ class Speaking(Generic[TurnT]):
         # a hold is no barge-in's pause.)
         paused = self._audio.playback.paused and not (self.held and self.playing is reply)
         silent_since = turn.record.t.get("interrupted_at") if paused else None
+        # dropped before ``forget`` lifts a talk key's pause: the audio thread could take
+        # a block of it in between, a blip of an answer never begun
+        self._audio.playback.stop(reply.utterance_id)
         if self.playing is reply:
             self.forget()
-        self._audio.playback.stop(reply.utterance_id)
         if self.playing is None or self._paused_unbegun is not self.playing:
             # (the answer that replaced this one, paused before it began, stays paused:
             # resumed here, it played over the talk key held for the words that decide it)
