@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from voicedesk import __version__
@@ -145,25 +145,29 @@ class StdoutError(OSError):
     """Standard output took no more: a full disk or ``/dev/full``, a closed descriptor."""
 
 
+@contextlib.contextmanager
+def _as_stdout_error() -> Iterator[None]:
+    """An ``OSError`` out of a write to stdout, said to be stdout's; a reader that left
+    (``BrokenPipeError``) is let through, for ``main`` to end quietly as on SIGPIPE."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise StdoutError(exc.errno, exc.strerror) from exc
+
+
 class _GuardedStdout(io.TextIOWrapper):
     """stdout, whose write errors say they are stdout's: an ``OSError`` out of ``print`` is
     otherwise one of many, and `config path > /dev/full` ended in a traceback."""
 
     def write(self, s: str) -> int:
-        try:
+        with _as_stdout_error():
             return super().write(s)
-        except BrokenPipeError:
-            raise  # the reader left: `main` ends quietly, as on SIGPIPE
-        except OSError as exc:
-            raise StdoutError(exc.errno, exc.strerror) from exc
 
     def flush(self) -> None:
-        try:
+        with _as_stdout_error():
             super().flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise StdoutError(exc.errno, exc.strerror) from exc
 
 
 class _ClosedStdout(io.TextIOBase):
