@@ -713,6 +713,39 @@ async def test_a_server_slow_to_start_is_given_its_timeout_not_killed(tmp_path: 
         await manager.aclose()
 
 
+async def test_a_server_said_slow_to_start_is_said_ready_when_it_comes_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server still starting when the start's wait ended was said slow to start, and
+    then nothing when it came up on that same first try: the person was left to guess
+    whether its tools ever came. It is said ready too, once."""
+    monkeypatch.setattr(manager_module, "START_WAIT_S", 0.2)
+    go = tmp_path / "go"
+    source = (
+        f"import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.02)\n" + FLAKY_SERVER
+    )
+    settings = _one_server(tmp_path, "late", source)
+    settings.tools.mcpServers["late"].args.append(str(tmp_path / "pids.txt"))
+    bus = ev.EventBus()
+    rec = Recorder(bus)
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        go.touch()  # after the start's wait: it comes up on its first try, later
+        deadline = time.monotonic() + 30
+        while manager.status() != {"late": "up"}:
+            assert time.monotonic() < deadline, manager.status()
+            await asyncio.sleep(0.05)
+    finally:
+        await manager.aclose()
+    said = [e.message for e in rec.of(ev.Notice)]
+    assert said == [
+        "Tool server “late” is slow to start; its tools will appear when it is ready.",
+        "Tool server “late” is ready; its tools are in use.",
+    ], said
+    assert len(pids(tmp_path)) == 1
+
+
 @needs_proc
 async def test_timeout_progress_and_cancel(tmp_path: Path) -> None:
     bus = ev.EventBus()

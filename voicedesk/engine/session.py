@@ -261,6 +261,7 @@ class Session:
         # when the answers stop waiting for them (TOOLS_WAIT_MAX_S after the first began)
         self._tools_wait_ends: float | None = None
         self._said_tools_gone_without = False
+        self._tools_wait_answers = 0  # answers in _wait_tools_up, whatever part of it
         # the answers waiting past TOOLS_WAIT_UNSAID_S, and the servers last said awaited
         # (``ToolServersWait``): a preemptive answer and the turn's own may both wait
         self._tools_waiting = 0
@@ -387,16 +388,36 @@ class Session:
 
     async def _wait_tools_up(self) -> bool:
         """Wait for tool servers still in their start, at most TOOLS_WAIT_MAX_S from the
-        first answer that waited, then go without them; whether there was any wait."""
+        first answer that waited, then go without them; whether there was any wait.
+
+        An answer dropped while it waits (prepared in a pause the person talked on from)
+        gives its time back, unless another answer waits on: it had started the clock, and
+        the answer to the whole question, asked seconds later, went without a server that
+        came up within 3 s of that question."""
         starting = self._tools_up
         if starting is None or starting.done():
             return False
         loop = asyncio.get_running_loop()
         if self._tools_wait_ends is None:
             self._tools_wait_ends = loop.time() + TOOLS_WAIT_MAX_S
+        if self._tools_wait_ends - loop.time() <= 0:
+            return False  # the answers already went without them: a later one does not wait
+        self._tools_wait_answers += 1
+        try:
+            return await self._wait_tools_within()
+        except asyncio.CancelledError:
+            if self._tools_wait_answers == 1 and not self._said_tools_gone_without:
+                self._tools_wait_ends = None
+            raise
+        finally:
+            self._tools_wait_answers -= 1
+
+    async def _wait_tools_within(self) -> bool:
+        """:meth:`_wait_tools_up`'s wait, once it has its bound."""
+        starting = self._tools_up
+        assert starting is not None and self._tools_wait_ends is not None
+        loop = asyncio.get_running_loop()
         left = self._tools_wait_ends - loop.time()
-        if left <= 0:  # the answers already went without them: a later one does not wait
-            return False
         log.info("a request waits for the tool servers still starting")
         # Once said, a later wait (the answer dropped for a new one) is the same long
         # start: its own grace showed "thinking" for a second in between.
@@ -410,15 +431,23 @@ class Session:
                 log.debug("the tool servers' start failed", exc_info=True)
                 return True
         # "thinking" for seconds, unexplained, on the first question: say why, once as
-        # a notice, and for as long as it lasts as an event a display can show
+        # a notice, and for as long as it lasts as an event a display can show. One
+        # notice says it all (the wait, its bound, what comes after): three came for one
+        # hung server, and none when it came up (the manager says that now).
         names: list[str] = getattr(self.tools, "starting", list)()
         if names and not self._said_tools_wait:
             self._said_tools_wait = True
-            self._notice(
-                "info",
-                f"The answer waits for tool server{'s' if len(names) > 1 else ''} "
-                f"{_quoted(names)}, still starting (at most {TOOLS_WAIT_MAX_S:g} s).",
-            )
+            unsaid = getattr(self.tools, "unsaid_slow", list)(names)
+            if unsaid:
+                many = len(unsaid) > 1
+                more = max(1, math.ceil(self._tools_wait_ends - loop.time()))
+                self._notice(
+                    "info",
+                    f"Tool server{'s' if many else ''} {_quoted(unsaid)} "
+                    f"{'are' if many else 'is'} slow to start: the answer waits up to "
+                    f"{more} s more, then goes without {'their' if many else 'its'} tools, "
+                    f"which are added once {'each is' if many else 'it is'} ready.",
+                )
         self._tools_waiting += 1
         try:
             left = self._tools_wait_ends - loop.time()
@@ -432,18 +461,13 @@ class Session:
         return True
 
     def _go_without_tools(self) -> None:
-        """The answers waited TOOLS_WAIT_MAX_S for tool servers that have not answered:
-        said once (a preemptive answer and the turn's own may both have waited)."""
+        """The answers waited TOOLS_WAIT_MAX_S for tool servers that have not answered.
+        The person was told so as the wait began (:meth:`_wait_tools_up`): logged only."""
         names: list[str] = getattr(self.tools, "starting", list)()
         if not names or self._said_tools_gone_without:
             return
         self._said_tools_gone_without = True
-        many = len(names) > 1
-        self._notice(
-            "warning",
-            f"Answering without tool server{'s' if many else ''} {_quoted(names)}, "
-            f"not up after {TOOLS_WAIT_MAX_S:g} s.",
-        )
+        log.info("answering without tool servers %s, not up after %g s", names, TOOLS_WAIT_MAX_S)
 
     async def _follow_tools_wait(self, starting: asyncio.Future[None]) -> None:
         """Wait for the tool servers' start, saying which are still awaited each time one

@@ -472,6 +472,9 @@ class _Server:
         self._reported = False
         self._quick_stops = 0  # stops in a row, each before STABLE_AFTER_S of being up
         self.was_up = False
+        # the person was told it is slow to start (by the manager or a waiting answer):
+        # they are told when it is ready, as its tools then join the answers
+        self.said_slow = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
         self.stray_lines = 0  # lines its processes wrote to stdout that were no MCP message
         self._version = ""  # the protocol version this connection's handshake agreed
@@ -692,6 +695,8 @@ class _Server:
             if self._attempt > 1 and self._quick_stops < QUIET_AFTER_STOPS:
                 again = "available again" if self.was_up else "ready after all"
                 self._notice("info", f"Tool server “{self.name}” is {again}.")
+            elif self.said_slow and not self.was_up:
+                self._notice("info", f"Tool server “{self.name}” is ready; its tools are in use.")
             self.was_up = True
             if self._quick_stops >= QUIET_AFTER_STOPS:  # restarted quietly: say it once it holds
                 with contextlib.suppress(TimeoutError):
@@ -1005,13 +1010,11 @@ class ToolManager:
         finally:  # cancelled too: the session's start failed, and stops the servers
             for task in waits:
                 task.cancel()
-        for server in self._servers.values():
-            if not server.ready.is_set():
-                self._notice(
-                    "warning",
-                    f"Tool server “{server.name}” is slow to start; its tools will appear when "
-                    f"it is ready.",
-                )
+        for name in self.unsaid_slow(self.starting()):
+            self._notice(
+                "warning",
+                f"Tool server “{name}” is slow to start; its tools will appear when it is ready.",
+            )
 
     async def aclose(self) -> None:
         """Stop every server and wait for its process to be gone."""
@@ -1118,6 +1121,19 @@ class ToolManager:
     def starting(self) -> list[str]:
         """The servers whose first connection has neither come up nor failed yet."""
         return [s.name for s in self._servers.values() if not s.ready.is_set()]
+
+    def unsaid_slow(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` (servers still starting) the person has not yet been told are
+        slow to start, now taken as told: a hung server was said three times (the answer
+        waits for it, answers go without it, it is slow to start), and never when it came
+        up. Said once, by whichever notices it first, and once more when it is ready."""
+        unsaid = []
+        for name in names:
+            server = self._servers.get(name)
+            if server is not None and not server.said_slow:
+                server.said_slow = True
+                unsaid.append(name)
+        return unsaid
 
     async def one_start_ended(self) -> None:
         """Return once one more server's first connection has come up or failed (at once
