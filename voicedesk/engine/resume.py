@@ -147,7 +147,7 @@ def _damage(record: dict[str, Any]) -> str | None:
     if kind in _OF_A_TURN and "turn_id" not in record:
         return "it has no turn_id"
     if "turn_id" in record and _count(record["turn_id"], positive=True) is None:
-        return f"turn_id {record['turn_id']!r} is not a turn number (1 or more)"
+        return f"turn_id {record['turn_id']!r} is not a turn number, 1 or more"
     if kind == "user" and not isinstance(record.get("text"), str):
         return "its text is not text"
     if kind in ("tools", "pending_tools"):
@@ -196,7 +196,7 @@ def read_conversation(path: Path) -> Conversation:
         if damage is not None:  # the turns around it still resume
             out.damaged.append((lineno, damage))
             out.lost_words += kind == "user"
-            log.warning("%s:%d: skipping a %s record: %s", path, lineno, kind, damage)
+            log.warning("%s:%d: skipping a record of type %r: %s", path, lineno, kind, damage)
             continue
         turn_id = int(record.get("turn_id") or 0)
         out.last_id = max(out.last_id, turn_id)
