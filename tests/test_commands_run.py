@@ -647,7 +647,7 @@ def test_runs_appended_to_one_metrics_file_are_told_apart(tmp_path: Path, capsys
     metrics = tmp_path / "m.jsonl"
     assert main([*argv, "--metrics-out", str(metrics)]) == 0
     first = metrics.read_text(encoding="utf-8")
-    assert main([*argv, "--metrics-out", str(metrics)]) == 0
+    assert main([*argv, "--metrics-out", str(metrics), "--force"]) == 0  # the same --output
     assert "Traceback" not in capsys.readouterr().err
     text = metrics.read_text(encoding="utf-8")
     assert text.startswith(first)  # appended, never rewritten
@@ -675,7 +675,7 @@ def test_a_new_metrics_file_is_readable_only_by_its_owner(tmp_path: Path) -> Non
     assert _metrics_lines(metrics)[0]["user_text"]  # the conversation is in it
     assert stat.S_IMODE(metrics.stat().st_mode) == 0o600
     metrics.chmod(0o640)  # a mode the person chose for the file is theirs
-    assert main([*argv, "--metrics-out", str(metrics)]) == 0
+    assert main([*argv, "--metrics-out", str(metrics), "--force"]) == 0  # the same --output
     assert stat.S_IMODE(metrics.stat().st_mode) == 0o640
 
 
