@@ -498,3 +498,11 @@ def test_a_barge_in_is_not_timed_to_a_pause_between_the_answers_sentences() -> N
     out[int(5.28 * rate) : int(5.6 * rate)] = tone[int(5.28 * rate) : int(5.6 * rate)]
     reaction = barge_in_reaction(out, rate, 5.0)
     assert reaction is not None and abs(reaction - 0.6) < 0.01, reaction
+
+
+def test_bench_latency_help_says_keep_replaces_an_earlier_runs_files(capsys) -> None:
+    """`--keep DIR` twice wrote the second run's WAVs and metrics over the first's, as
+    --help did not say (`run --output` and `config init` refuse without --force)."""
+    with pytest.raises(SystemExit):
+        main(["bench", "latency", "--help"])
+    assert "an earlier run in DIR are replaced" in " ".join(capsys.readouterr().out.split())

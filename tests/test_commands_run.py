@@ -87,6 +87,23 @@ def test_unwritable_output_is_refused_up_front(wav: Path, tmp_path: Path, capsys
         )
 
 
+def test_an_existing_output_is_replaced_only_with_force(wav: Path, tmp_path: Path, capsys) -> None:
+    """A second `demo --output d.wav` (or run) wrote over the first one's answers without a
+    word; `config init` already refused to overwrite without --force."""
+    out = tmp_path / "d.wav"
+    out.write_bytes(b"the first run's answers")
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav), "--output", str(out)]
+    for argv in (run, ["demo", "--headless", "--no-tools", "--output", str(out)]):
+        _fails(argv, capsys, f"--output {out} already exists", "add --force to replace it")
+        assert out.read_bytes() == b"the first run's answers"
+    assert main([*run, "--force"]) == 0
+    assert out.read_bytes()[:4] == b"RIFF"  # replaced by this run's audio
+    for command in ("run", "demo"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "refused unless --force" in " ".join(capsys.readouterr().out.split())
+
+
 def test_input_and_output_that_are_no_wav_files_are_named_so(
     wav: Path, tmp_path: Path, capsys
 ) -> None:
@@ -630,7 +647,7 @@ def test_runs_appended_to_one_metrics_file_are_told_apart(tmp_path: Path, capsys
     metrics = tmp_path / "m.jsonl"
     assert main([*argv, "--metrics-out", str(metrics)]) == 0
     first = metrics.read_text(encoding="utf-8")
-    assert main([*argv, "--metrics-out", str(metrics)]) == 0
+    assert main([*argv, "--metrics-out", str(metrics), "--force"]) == 0  # the same --output
     assert "Traceback" not in capsys.readouterr().err
     text = metrics.read_text(encoding="utf-8")
     assert text.startswith(first)  # appended, never rewritten
@@ -658,7 +675,7 @@ def test_a_new_metrics_file_is_readable_only_by_its_owner(tmp_path: Path) -> Non
     assert _metrics_lines(metrics)[0]["user_text"]  # the conversation is in it
     assert stat.S_IMODE(metrics.stat().st_mode) == 0o600
     metrics.chmod(0o640)  # a mode the person chose for the file is theirs
-    assert main([*argv, "--metrics-out", str(metrics)]) == 0
+    assert main([*argv, "--metrics-out", str(metrics), "--force"]) == 0  # the same --output
     assert stat.S_IMODE(metrics.stat().st_mode) == 0o640
 
 
@@ -1450,8 +1467,8 @@ def test_a_run_with_the_output_of_a_run_still_going_is_told_so(
     finally:
         going.stop()
     assert read_wav(out)[0].size and not (tmp_path / "answers.partial.wav").exists()
-    # once it has ended, nothing is in the way
-    assert main([*run, "--output", str(out)]) == 0
+    # once it has ended, nothing is in the way but its output, replaced when asked
+    assert main([*run, "--output", str(out), "--force"]) == 0
 
 
 def test_the_command_offered_to_keep_a_killed_runs_audio_works_in_a_folder_with_spaces(

@@ -1384,3 +1384,61 @@ async def test_the_first_answer_after_resume_does_not_wait_for_the_backlog_s_fol
 async def _summary_asked(server, is_summary) -> None:
     while not any(is_summary(b["messages"]) for b in server.chat_requests()):
         await asyncio.sleep(0.05)
+
+
+def test_a_log_whose_every_word_is_damaged_is_refused_with_the_line_to_mend(tmp_path):
+    """Its only user line's turn_id was "x": resumed "up to turn 0", the person's words
+    gone, and the warning naming no line."""
+    from voicedesk.errors import UserError
+
+    log_file = _write_log(
+        tmp_path / "edited.jsonl",
+        [
+            {"type": "user", "turn_id": "x", "text": "Where is order 111?"},
+            {"type": "turn", "turn_id": 1, "heard_text": "On dock one."},
+        ],
+    )
+    with pytest.raises(UserError) as refused:
+        _resume_from(tmp_path, log_file)
+    said = str(refused.value)
+    assert "holds nothing that can be resumed" in said
+    assert "line 1 (turn_id 'x' is not a turn number" in said
+    assert "without --resume" in said  # the fix
+    # refused before it was held for good: the mended log resumes
+    _write_log(
+        log_file,
+        [
+            {"type": "user", "turn_id": 1, "text": "Where is order 111?"},
+            {"type": "turn", "turn_id": 1, "heard_text": "On dock one."},
+        ],
+    )
+    session, _ = _resume_from(tmp_path, log_file)
+    assert [t.turn_id for t in session.context.turns] == [1]
+    session.log.close()
+
+
+def test_records_of_no_kind_voicedesk_writes_are_named_by_their_line(tmp_path):
+    """An "assistant" record with a number as its text, a user line with no turn_id (it
+    was taken as turn 0) and a turn record whose assistant_text was a number passed as
+    sound; the notice named no line."""
+    log_file = _write_log(
+        tmp_path / "edited.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Where is order 111?"},
+            {"type": "assistant", "turn_id": 1, "text": 5},
+            {"type": "turn", "turn_id": 1, "heard_text": "On dock one.", "assistant_text": 5},
+            {"type": "user", "text": "And order 112?"},
+            {"type": "user", "turn_id": 0, "text": "And order 113?"},
+            {"type": "user", "turn_id": 2, "text": "And order 114?"},
+        ],
+    )
+    session, notices = _resume_from(tmp_path, log_file)
+    session.log.close()
+    (notice,) = [e for e in notices if isinstance(e, ev.Notice)]
+    assert notice.level == "warning"
+    assert "4 damaged records of it left out, 2 things you said among them" in notice.message
+    assert "line 2 (its type 'assistant' is not one voicedesk writes)" in notice.message
+    assert "line 3 (its assistant_text is not text)" in notice.message
+    assert "line 4 (it has no turn_id)" in notice.message
+    assert "and 1 more" in notice.message  # line 5's turn 0
+    assert [t.turn_id for t in session.context.turns] == [1, 2]

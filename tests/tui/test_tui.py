@@ -1146,6 +1146,42 @@ async def test_small_terminal_keeps_quit_help_and_the_conversation(tmp_path: Pat
                 assert len(shown()) == len(app.footer.query(FooterKey))
 
 
+async def test_a_40x10_terminal_keeps_quit_and_help_and_its_notices_readable(
+    tmp_path: Path,
+) -> None:
+    """At 40 columns Quit was cut to "q Q" off the footer's edge, and a notice's toast (half
+    the width, as tall as its words) covered the conversation from top to bottom for its
+    5 s, the demo's opening one unreadable in 20-column lines. The keys shed give way to
+    Quit and Help; a toast there is a few full-width lines, and its whole text stays in the
+    conversation, where the pane's width is."""
+    from textual.widgets._footer import FooterKey
+    from textual.widgets._toast import Toast
+
+    from voicedesk.tui.widgets.conversation import NoticeLine
+
+    said = (
+        "The demo: a recorded person (/tmp/voicedesk-demo-audio-x/person.wav) talks to "
+        "voicedesk for about 50 s and the simulated cloud answers. The answers are not "
+        "played: they grow in /tmp/voicedesk-demo-audio-x/assistant.partial.wav."
+    )
+    for size in ((40, 10), (40, 24), (80, 10)):
+        app = fake_app(tmp_path)
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await _conversation_state(pilot)
+            keys = {key.action: key for key in app.footer.query(FooterKey) if key.display}
+            for action in ("help", "quit"):
+                assert keys[action].region.width > 0, size
+                assert keys[action].region.right <= size[0], size
+            app.bus.publish(ev.Notice(level="info", message=said))
+            await pilot.pause()
+            await pilot.pause()
+            (toast,) = app.screen.query(Toast)
+            assert toast.region.height <= 4, size  # the conversation stays in view
+            lines = [text_of(line) for line in app.query(NoticeLine)]
+            assert any("assistant.partial.wav" in line for line in lines), size
+            await pilot.press("q")
+
+
 async def test_settings_verdict_visible_on_a_small_terminal() -> None:
     """At 60×15 the verdict under the input stays inside the dialog; the file view gives way."""
     import shutil

@@ -89,7 +89,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="simulate a sound card's input and output latency (ms; default 0 0, as WAV files)",
     )
     p.add_argument("--no-barge-in", action="store_true", help="skip the barge-in scenario")
-    p.add_argument("--keep", type=path_arg, metavar="DIR", help="keep the WAVs and metrics here")
+    p.add_argument(
+        "--keep",
+        type=path_arg,
+        metavar="DIR",
+        help="keep the WAVs and metrics here (those of an earlier run in DIR are replaced)",
+    )
     p.add_argument(
         "--set",
         action="append",

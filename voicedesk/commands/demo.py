@@ -28,7 +28,7 @@ SLOW_READ_S = 12.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from voicedesk.commands.run import METRICS_OUT_HELP, add_sim_fault
+    from voicedesk.commands.run import METRICS_OUT_HELP, add_force, add_sim_fault
 
     parser = sub.add_parser(
         "demo",
@@ -41,8 +41,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--output",
         type=path_arg,
         metavar="OUT.wav",
-        help="write what the assistant says here (it grows in OUT.partial.wav until the end)",
+        help="write what the assistant says here (it grows in OUT.partial.wav until the end); "
+        "an existing OUT.wav is refused unless --force is given",
     )
+    add_force(parser)
     parser.add_argument(
         "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token"
     )

@@ -59,6 +59,13 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-tools", action="store_true", help="do not start MCP tool servers")
 
 
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """``--force``: replace an existing --output, as `config init --force` replaces a config."""
+    parser.add_argument(
+        "--force", action="store_true", help="replace the --output file if it exists"
+    )
+
+
 def add_sim_fault(parser: argparse.ArgumentParser, lead: str) -> None:
     """``--sim-fault``, parsed and checked by the same function as ``voicedesk sim --fault``,
     so a value one accepts the other does too, with the same message when it does not."""
@@ -97,8 +104,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=path_arg,
         metavar="OUT.wav",
         help="WAV file as the speaker; until the run ends the audio grows in OUT.partial.wav "
-        "beside it (a valid WAV at every moment: what a killed run leaves)",
+        "beside it (a valid WAV at every moment: what a killed run leaves). An existing "
+        "OUT.wav is refused unless --force is given",
     )
+    add_force(parser)
     parser.add_argument(
         "--room",
         nargs="?",
@@ -246,12 +255,18 @@ def check_run_args(args: argparse.Namespace) -> None:
         check_writable(output, "--output")
     if getattr(args, "metrics_out", None) is not None:
         check_writable(args.metrics_out, "--metrics-out")
-    check_distinct_files(args)
+    check_distinct_files(args)  # --output over the --input: said as that, not as --force's
     if output is not None:
         from voicedesk.audio.wavio import partial_in_the_way, partial_path
 
         if partial_path(output).exists():  # found only at the start, after the set-up
             raise partial_in_the_way(output)
+        if output.is_file() and not getattr(args, "force", False):
+            # a second `demo --output d.wav` wrote over the first one's answers unsaid
+            raise UserError(
+                f"--output {output} already exists; not overwriting it.",
+                "give --output another name, or add --force to replace it",
+            )
 
 
 def check_input_audio(path: Path) -> None:

@@ -196,7 +196,12 @@ def build_session(
     if not resume:
         session_log = SessionLog(log_path, kind=log_kind)
     else:
-        from voicedesk.engine.resume import earlier_turns, read_conversation, restore_state
+        from voicedesk.engine.resume import (
+            earlier_turns,
+            read_conversation,
+            restore_state,
+            which_lines,
+        )
         from voicedesk.engine.session_log import latest_log
         from voicedesk.tools.wording import plural
 
@@ -216,12 +221,24 @@ def build_session(
         session_log = SessionLog(previous)  # the conversation goes on in the same log
         session_log.check()  # held from here: not resumed by two voicedesks at once
         conversation = read_conversation(previous)
+        if not conversation.kept and conversation.damaged:
+            # "up to turn 0": nothing of it came back, though the person spoke in it
+            session_log.close()  # let another run have it once it is mended
+            raise UserError(
+                f"The conversation log {previous} holds nothing that can be resumed: "
+                f"{which_lines(conversation)}.",
+                "mend those lines (each is one JSON record as voicedesk wrote it, such as "
+                '{"type": "user", "turn_id": 1, "text": "…"}), or start afresh without --resume',
+            )
         snapshot, last_turn = restore_state(conversation)
         context.restore(snapshot)
         when = datetime.fromtimestamp(previous.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-        skipped = snapshot.get("skipped_records", 0)
+        skipped = conversation.skipped
+        lost = conversation.lost_words
         damaged = (
-            f" {plural(skipped, 'damaged record')} of it left out (the warnings say which)."
+            f" {plural(skipped, 'damaged record')} of it left out"
+            + (f", {plural(lost, 'thing')} you said among them" if lost else "")
+            + f": {which_lines(conversation)}."
             if skipped
             else ""
         )

@@ -35,7 +35,7 @@ from typing import Any
 from voicedesk import events as ev
 from voicedesk.engine.context import answer_message
 from voicedesk.engine.metrics import answer_cut, error_said, unheard_holding_line
-from voicedesk.engine.session_log import read_log
+from voicedesk.engine.session_log import read_numbered
 from voicedesk.engine.tool_jobs import NO_RESULT, with_every_result
 from voicedesk.engine.tool_jobs import call_ids as _call_ids
 
@@ -80,7 +80,16 @@ class Conversation:
     learnt: dict[str, Any] | None = None  # the last refusal's lesson (older logs: none)
     prompt_tokens: int = 0  # the size of the last prompt a turn record gives
     last_id: int = 0
-    skipped: int = 0  # damaged records left out
+    # the lines left out, each (its line number, what is wrong with it): the person is
+    # told which, to mend them
+    damaged: list[tuple[int, str]] = field(default_factory=list)
+    # user records among them: words the person said that cannot be resumed
+    lost_words: int = 0
+
+    @property
+    def skipped(self) -> int:
+        """How many damaged lines were left out."""
+        return len(self.damaged)
 
     def answer(self, turn_id: int) -> tuple[str | None, str | None, dict[str, Any]]:
         """(what was heard of the turn's answer, why it was cut or None, its turn record):
@@ -120,13 +129,25 @@ def _is_message(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("role"), str)
 
 
+# The records a session log holds; those of a turn carry its number (1 for the first).
+_OF_A_TURN = frozenset(("user", "turn", "progress", "tools", "pending_tools", "retracted"))
+_KINDS = _OF_A_TURN | {"summary", "context_window"}
+
+
 def _damage(record: dict[str, Any]) -> str | None:
     """Why a record cannot be taken as the log writes it (a hand edit, another program),
     or None. A wrong type used to crash --resume with a traceback, or slip into the
-    conversation as the text "None"."""
+    conversation as the text "None"; a record of no kind voicedesk writes, or of a turn
+    with no number, was passed over unsaid (a user line with none was turn 0)."""
     kind = record.get("type")
-    if "turn_id" in record and _count(record["turn_id"]) is None:
-        return f"turn_id {record['turn_id']!r} is not a turn number"
+    if kind not in _KINDS:
+        if "type" not in record:
+            return "it has no type"
+        return f"its type {kind!r} is not one voicedesk writes"
+    if kind in _OF_A_TURN and "turn_id" not in record:
+        return "it has no turn_id"
+    if "turn_id" in record and _count(record["turn_id"], positive=True) is None:
+        return f"turn_id {record['turn_id']!r} is not a turn number, 1 or more"
     if kind == "user" and not isinstance(record.get("text"), str):
         return "its text is not text"
     if kind in ("tools", "pending_tools"):
@@ -150,6 +171,10 @@ def _damage(record: dict[str, Any]) -> str | None:
                 return f"{key} is not text"
     if kind in ("turn", "progress") and not isinstance(record.get("heard_text") or "", str):
         return "its heard_text is not text"
+    if kind == "turn":
+        for key in ("user_text", "assistant_text", "error"):
+            if record.get(key) is not None and not isinstance(record[key], str):
+                return f"its {key} is not text"
     if kind == "progress" and "heard_text" not in record:
         if _count(record.get("heard_at")) is None:
             return "its heard_at is not a position in the heard text"
@@ -163,15 +188,15 @@ def read_conversation(path: Path) -> Conversation:
     damaged line is warned about once."""
     out = Conversation()
     seen: set[int] = set()
-    unreadable: list[int] = []
     said: list[int] = []  # the user records' turns, in the order they were logged
     retractions: list[tuple[int, int]] = []  # (retracted turn, user records logged before)
-    for at, record in enumerate(read_log(path, unreadable)):
+    for at, (lineno, record) in enumerate(read_numbered(path, out.damaged)):
         kind = record.get("type")
         damage = _damage(record)
         if damage is not None:  # the turns around it still resume
-            out.skipped += 1
-            log.warning("%s: skipping a %s record: %s", path, kind, damage)
+            out.damaged.append((lineno, damage))
+            out.lost_words += kind == "user"
+            log.warning("%s:%d: skipping a record of type %r: %s", path, lineno, kind, damage)
             continue
         turn_id = int(record.get("turn_id") or 0)
         out.last_id = max(out.last_id, turn_id)
@@ -218,7 +243,7 @@ def read_conversation(path: Path) -> Conversation:
                 for k in ("window", "budget_tokens", "model", "endpoint")
                 if k in record
             }
-    out.skipped += len(unreadable)
+    out.damaged.sort()
     out.retracted = {
         t
         for t, at in retractions
@@ -231,6 +256,15 @@ def read_conversation(path: Path) -> Conversation:
         elif turn_id in out.users or turn_id in out.tools:
             out.tools.setdefault(turn_id, []).extend(_with_every_result(messages))
     return out
+
+
+def which_lines(conv: Conversation, shown: int = 3) -> str:
+    """The damaged lines by number and what is wrong with each, the first ``shown`` of them,
+    for the resume notice: "the warnings say which" sent the person of the terminal UI to
+    a log file they did not know of, to find which line to mend."""
+    said = [f"line {n} ({why})" for n, why in conv.damaged[:shown]]
+    more = len(conv.damaged) - len(said)
+    return ", ".join(said) + (f" and {more} more (the warnings list them)" if more > 0 else "")
 
 
 def _partly_folded(value: Any) -> list[tuple[int, list[str]]]:

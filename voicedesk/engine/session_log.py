@@ -374,9 +374,18 @@ def _records(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def read_log(path: Path, damaged: list[int] | None = None) -> Iterator[dict[str, Any]]:
-    """Yield records; a torn or corrupt line (crash mid-write) is skipped with a warning,
-    and its line number added to ``damaged`` for the count the person is told."""
+def read_log(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield records; a torn or corrupt line (crash mid-write) is skipped with a warning."""
+    for _, record in read_numbered(path):
+        yield record
+
+
+def read_numbered(
+    path: Path, damaged: list[tuple[int, str]] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each record; a torn or corrupt line (crash mid-write) is
+    skipped with a warning, and (its number, what is wrong with it) added to ``damaged``,
+    so that the person can be told which line to mend."""
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             if not raw.strip():
@@ -391,14 +400,14 @@ def read_log(path: Path, damaged: list[int] | None = None) -> Iterator[dict[str,
                     lineno,
                 )
                 if damaged is not None:
-                    damaged.append(lineno)
+                    damaged.append((lineno, "not JSON"))
                 continue
             if not isinstance(record, dict):  # a hand edit: every record is an object
                 log.warning("%s:%d: skipping a line that is not a record", path, lineno)
                 if damaged is not None:
-                    damaged.append(lineno)
+                    damaged.append((lineno, "not a JSON object"))
                 continue
-            yield record
+            yield lineno, record
 
 
 def holds_a_turn(path: Path) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -89,11 +90,16 @@ DIALOG_HIDDEN = (SESSION_ACTIONS - {"interrupt"}) | {"help"}
 MICROPHONE_ACTIONS = frozenset({"ptt", "talk_hold", "hands_free", "mute", "audio_check"})
 # Layout by terminal width (columns). At 80 everything fits with the compact footer; below
 # that the command palette hint goes, then the side panel (the conversation needs the room
-# more than the tools and timings, which also show as cards in it), then two footer keys.
+# more than the tools and timings, which also show as cards in it), then two footer keys,
+# then Type (the text box's hint says "press t"), so Quit and Help fit in 40 columns.
 COMPACT_FOOTER_BELOW = 100
 FOOTER_PALETTE_FROM = 80
 SIDE_PANEL_FROM = 72
 FOOTER_ALL_KEYS_FROM = 70
+FOOTER_TYPE_KEY_FROM = 46
+# Below these a toast (half the width, as tall as its words) covered the conversation: it
+# is cut to a few full-width lines, and every notice is kept in the conversation whole.
+ROOMY_FROM = (60, 16)  # (columns, rows)
 AUDIO_CHECK_MARKER = "audio-check-done"  # in the data dir: the first-run check has been shown
 
 
@@ -232,7 +238,15 @@ class VoiceDeskApp(App[int]):
         # recomposes, which a resize does not make it do
         footer.set_class(width < FOOTER_PALETTE_FROM, "-no-palette")
         footer.set_class(width < FOOTER_ALL_KEYS_FROM, "-narrow")
+        footer.set_class(width < FOOTER_TYPE_KEY_FROM, "-tight")
         self.main_area.set_class(width < SIDE_PANEL_FROM, "-narrow")
+        self.set_class(self.cramped, "-cramped")
+
+    @property
+    def cramped(self) -> bool:
+        """Too narrow or too short for a toast to be read beside the conversation."""
+        columns, rows = ROOMY_FROM
+        return self.size.width < columns or self.size.height < rows
 
     def on_mount(self) -> None:
         theme = self.settings.ui.theme
@@ -445,6 +459,8 @@ class VoiceDeskApp(App[int]):
                 timeout=10 if event.level == "error" else 5,
                 markup=False,
             )
+            if self.cramped and not event.kept:  # its toast is cut: the conversation has it
+                event = dataclasses.replace(event, kept=True)
         elif isinstance(event, ev.TurnMetrics):
             self.timings.add_record(event.record)
         if isinstance(
