@@ -576,14 +576,11 @@ DateOrder = Literal["month first", "day first"]
 # A pair right after another joined to it ("between 2/1 and 2/5", "2/1-2/5"): said as the
 # other was. "2/5" alone is a score, "2 out of 5", but after "2/1 and", which is no
 # fraction nor score, it is a date too (Piper's listener heard "2 1 and 2 out of 5").
-_PAIR_BEFORE = re.compile(
-    r"(?<![\d/])(\d{1,4})/(\d{1,4})[ \t]*(?:(?:and|to|or|through|until|till)[ \t]+|[-–][ \t]*)\Z",
-    re.IGNORECASE,
-)
-# ... and one before another that is said as two numbers ("between 2/5 and 2/1"): "2/5" was
-# said "2 out of 5" before "2 1". A pair is held until what follows it tells.
 _JOINERS = ("and", "to", "or", "through", "until", "till")
 _JOINED = rf"[ \t]*(?:(?:{'|'.join(_JOINERS)})[ \t]+|[-–][ \t]*)"
+_PAIR_BEFORE = re.compile(rf"(?<![\d/])(\d{{1,4}})/(\d{{1,4}}){_JOINED}\Z", re.IGNORECASE)
+# ... and one before another that is said as two numbers ("between 2/5 and 2/1"): "2/5" was
+# said "2 out of 5" before "2 1". A pair is held until what follows it tells.
 _PAIR_AFTER = re.compile(rf"{_JOINED}(\d{{1,4}})/(\d{{1,4}})(?![\d/])", re.IGNORECASE)
 _PAIR_AFTER_START = re.compile(rf"{_JOINED}[\d/]*", re.IGNORECASE)
 # a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
