@@ -342,6 +342,29 @@ CASES = [
         "Call nine-one-one now, dial one-one-two or ring nine-nine-nine. Call 100 people; 911 "
         "is busy.",
     ),
+    # ... and so is one listed after it: "Call 112 or 999" said the second "nine hundred
+    # ninety nine"
+    (
+        "Call 112 or 999, dial 911, 112 and 999. Call 911 or 100 people, call 911 and then 999.",
+        "Call one-one-two or nine-nine-nine, dial nine-one-one, one-one-two and nine-nine-nine. "
+        "Call nine-one-one or 100 people, call nine-one-one and then 999.",
+    ),
+    # a duration with its seconds after a word that says how long is minutes and seconds:
+    # Whisper heard Piper's "Simmer for 1:30" as "simmer for 130"; a time, or one before
+    # its unit, is as written
+    (
+        "Simmer for 1:30, bake it for 12:05. The lap took 0:45; it takes 1:30 hours, wait "
+        "for 1:30 pm. Meet at 1:30.",
+        "Simmer for 1 minute 30 seconds, bake it for 12 minutes 5 seconds. The lap took 45 "
+        "seconds; it takes 1:30 hours, wait for 1:30 pm. Meet at 1:30.",
+    ),
+    # scientific notation as a reader of the maths says it: Whisper heard Piper's "1e-6" as
+    # "one E6", its sign lost
+    (
+        "Use 1e-6, 6.02e23 or 2.5E+8; not 0x1e6, e-6, 1e.",
+        "Use 1 times 10 to the power of minus 6, 6.02 times 10 to the power of 23 or 2.5 times "
+        "10 to the power of 8; not 0x1e6, e-6, 1e.",
+    ),
     # a unit after a number in full: Whisper heard Piper's "5 kHz" as "5KHC", "60fps" as
     # "60 FDS", "5000 mAh" as "5000 m off"; alone it is as written, and a "W" after a
     # blank is a street's west

@@ -104,6 +104,9 @@ def _spoken(answer: str) -> str:
         # ... "x equals three is negative", "the point is 3 4"
         ("x = -3 is negative.", "equals minus (3|three) is"),
         ("The point is (-3, 4).", "point is minus (3|three)"),
+        # ... "simmer for 130", "use one e6 as the tolerance"
+        ("Simmer for 1:30.", "simmer for (1|one) minute (and )?(30|thirty) seconds"),
+        ("Use 1e-6 as the tolerance.", "(1|one) times (10|ten) to the power of minus (6|six)"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

@@ -61,8 +61,10 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a time on the hour ("9:00") "9 o'clock" (but after a word that says how
-  long, "Bake for 1:00", "took 5:00", minutes: it was "1 o'clock"), an emergency number
-  called ("Call 911") digit by digit, a unit after a number ("5 kHz", "60fps", "2.5GB") in
+  long, "Bake for 1:00", "took 5:00", minutes, "Simmer for 1:30" "1 minute 30 seconds": it
+  was "1 o'clock", heard "130"), an emergency number called ("Call 911", and one listed
+  after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
+  to the power of minus 6" (heard "one E6"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full, a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
   a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
   full, "1h 30m"
@@ -211,8 +213,16 @@ _DURATION_BEFORE = re.compile(
     r"[ \t]+\Z",
     re.IGNORECASE,
 )
+# ... and so is one with its seconds ("Simmer for 1:30", "The lap took 2:45"): "1 minute
+# 30 seconds". As written Whisper heard Piper's reading as "130". Not before a unit that
+# says what it counts ("it takes 1:30 hours"), nor before "am" or "pm".
+_MINUTES_SECONDS = re.compile(r"(\d{1,2}):([0-5]\d)")
+_DURATION_UNITS = ("hours", "hrs", "h", "minutes", "mins", "min", "m")
 _AM_PM_AFTER = re.compile(r"[ \t]*[AaPp]\.?[Mm]\b")
 _AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
+# a number in scientific notation ("1e-6", "6.02e23", "2.5E+8"): Whisper heard Piper's
+# "1e-6" as "one E6", its sign lost. Said as a reader of the maths says it.
+_SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)[eE]([+-]?)(\d{1,3})")
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
@@ -507,9 +517,13 @@ _BRACKETED_PHONE_START = re.compile(
 # hundred eleven" (Whisper heard "900-11"), "one hundred twelve". Its digits as words with
 # hyphens: "9 1 1" and "nine one one" were heard "of mine 111", "nine-one-one" "9-1-1".
 _SHORT_NUMBER = re.compile(r"[2-9]11|112|999|000|988|110|119|111")
+# ... and so is one listed after it ("Call 112 or 999", "dial 911, 112"): the second was
+# said "nine hundred ninety nine"
 _CALLED_BEFORE = re.compile(
     r"\b(?:call|calls|calling|called|dial|dialled|dialed|dialing|"
-    r"dialling|ring|phone|text)[ \t]+\Z",
+    r"dialling|ring|phone|text)[ \t]+"
+    rf"(?:(?:{_SHORT_NUMBER.pattern})(?:[ \t]*,[ \t]*(?:(?:or|and)[ \t]+)?|[ \t]+(?:or|and)[ \t]+))*"
+    r"\Z",
     re.IGNORECASE,
 )
 # a US ZIP+4 code ("94105-1234"), said digit by digit: Piper said "94,105 to 1,234" (it was
@@ -973,6 +987,13 @@ class SpokenText:
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
         if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
             return None  # "9:00 " may be "9:00 am", said "9 am"
+        if (
+            not final
+            and _MINUTES_SECONDS.fullmatch(word)
+            and _DURATION_BEFORE.search(self._shown_tail)
+            and (_unit_after(after) is None or _AM_PM_START.fullmatch(after))
+        ):
+            return None  # "for 1:30 " may be "for 1:30 hours" or "1:30 pm"
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
             return None  # "221B " may be "221B Baker Street"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
@@ -1240,6 +1261,10 @@ def _spoken_token(
         return core, "-".join(_DIGIT_WORDS[int(d)] for d in core)  # "nine-one-one"
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
         return core, said
+    if (scientific := _SCIENTIFIC.fullmatch(core)) is not None:
+        number, sign, power = scientific.groups()
+        minus = "minus " if sign == "-" else ""
+        return core, f"{number} times 10 to the power of {minus}{int(power)}"
     if _ZIP_PLUS_4.fullmatch(core):
         return core, _digits_said(core.split("-"))
     if (numbers := _HYPHEN_RANGE.fullmatch(core)) is not None:
@@ -1298,6 +1323,15 @@ def _spoken_token(
         if _DURATION_BEFORE.search(before):
             return core, _counted(str(number), "minute")  # "Bake for 1:00": 1 minute
         return core, f"{number} o'clock" if number <= 12 else f"{number} hundred"
+    if (
+        (duration := _MINUTES_SECONDS.fullmatch(core)) is not None
+        and _DURATION_BEFORE.search(before)
+        and not _AM_PM_AFTER.match(after)
+        and _unit_after(after) is not True
+    ):
+        whole, seconds = int(duration.group(1)), int(duration.group(2))
+        said = _counted(str(whole), "minute") if whole else ""
+        return core, f"{said} {_counted(str(seconds), 'second')}".strip()  # "Simmer for 1:30"
     if (ratio := _RATIO.fullmatch(core)) is not None and not _BOOK_BEFORE.search(before):
         return core, f"{ratio.group(1)} to {ratio.group(2)}"  # "16:9"
     if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
@@ -1332,6 +1366,19 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _unit_after(after: str) -> bool | None:
+    """Whether a unit of time follows a duration (``after``, what has come after it so far):
+    True, or None when it may still ("1:30 h" may be "1:30 hours"); False: none does."""
+    word = re.match(r"[ \t]*([A-Za-z]*)", after)
+    letters = word.group(1).lower() if word is not None else ""
+    rest = after[word.end() :] if word is not None else after
+    if not letters:
+        return None if not rest else False
+    if not rest:
+        return None if any(u.startswith(letters) for u in _DURATION_UNITS) else False
+    return letters in _DURATION_UNITS
 
 
 def _may_join(after: str) -> bool:
