@@ -207,7 +207,7 @@ CASES = [
     (
         "A 50/50 chance, open 24/7: add 1/2 cup and/or 3/4 tsp, 2/3 of it, 9/11, 4/5, $5/month, "
         "$20/mo, km/h, I/O, 12/25/2026.",
-        "A 50 50 chance, open 24 7: add one half cup and or three quarters tsp, two thirds "
+        "A 50 50 chance, open 24 7: add one half cup and or three quarters of a teaspoon, two thirds "
         "of it, 9 11, 4 out of 5, 5 dollars per month, 20 dollars per month, km/h, I/O, "
         "December 25, 2026.",
     ),
@@ -226,7 +226,7 @@ CASES = [
         "Step 1/3: open it. Page 2/10, part 1/2,\nChapter 3/12; not a step\n1/2 cup, a level "
         "1/2 tsp.",
         "Step 1 of 3: open it. Page 2 of 10, part 1 of 2,\nChapter 3 of 12; not a step\n"
-        "one half cup, a level one half tsp.",
+        "one half cup, a level one half teaspoon.",
     ),
     # a date with slashes by its month's name where its order is plain (Piper said
     # "12-25-20-5-2026"); "3/4/2026" may be March 4 or April 3: with both orders in the
@@ -364,6 +364,27 @@ CASES = [
         "Use 1e-6, 6.02e23 or 2.5E+8; not 0x1e6, e-6, 1e.",
         "Use 1 times 10 to the power of minus 6, 6.02 times 10 to the power of 23 or 2.5 times "
         "10 to the power of 8; not 0x1e6, e-6, 1e.",
+    ),
+    # a recipe's spoons and a wind's speed in full: Whisper heard Piper's "1 tsp salt" as
+    # "1 T", "winds 10 mph" as "Wednesday and MPH"
+    (
+        "Add 1 tsp salt, 2 tbsp oil, 1 Tbsp butter; winds 10 mph, a 1 mph breeze, 30mph. "
+        "Not tsp, mph alone.",
+        "Add 1 teaspoon salt, 2 tablespoons oil, 1 tablespoon butter; winds 10 miles per hour, "
+        "a 1 mile per hour breeze, 30 miles per hour. Not tsp, mph alone.",
+    ),
+    # a mixed number: "1 1/2 cups" was said "1 one half cups"
+    (
+        "Use 1 1/2 cups and 2 3/4 tsp, 1 1/2 to 2 1/2 inches, 1/2 tsp; not 3 1/5, v1.2 1/2, "
+        "2/1 and 2/5.",
+        "Use 1 and one half cups and 2 and three quarters teaspoons, 1 and one half to 2 and "
+        "one half inches, one half of a teaspoon; not 3 1 out of 5, version 1.2 one half, 2 1 "
+        "and 2 5.",
+    ),
+    # a superscript square or cube: Whisper heard Piper's "x²" as "X2"
+    (
+        "x² + 1, 5 m², (a+b)² and 2³, E = mc²; not ² alone.",
+        "x squared + 1, 5 m squared, (a+b) squared and 2 cubed, E = mc squared; not ² alone.",
     ),
     # a unit after a number in full: Whisper heard Piper's "5 kHz" as "5KHC", "60fps" as
     # "60 FDS", "5000 mAh" as "5000 m off"; alone it is as written, and a "W" after a

@@ -107,6 +107,11 @@ def _spoken(answer: str) -> str:
         # ... "simmer for 130", "use one e6 as the tolerance"
         ("Simmer for 1:30.", "simmer for (1|one) minute (and )?(30|thirty) seconds"),
         ("Use 1e-6 as the tolerance.", "(1|one) times (10|ten) to the power of minus (6|six)"),
+        # ... "add 1 t", "wednesday and mph", "one one half cups", "solve x2 plus"
+        ("Add 1 tsp salt.", "(1|one|a) teaspoon (of )?salt"),
+        ("Expect winds of 10 mph.", "(10|ten) miles per hour"),
+        ("Use 1 1/2 cups of flour.", "(1|one) and (one|a) half cups"),
+        ("Solve x² + 1 = 0.", "x squared"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

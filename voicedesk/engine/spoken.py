@@ -64,8 +64,10 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   long, "Bake for 1:00", "took 5:00", minutes, "Simmer for 1:30" "1 minute 30 seconds": it
   was "1 o'clock", heard "130"), an emergency number called ("Call 911", and one listed
   after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
-  to the power of minus 6" (heard "one E6"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
-  full, a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
+  to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
+  or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a unit after a number ("5 kHz", "60fps", "2.5GB") in
+  full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
+  MPH"), a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
   a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
   full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
@@ -191,10 +193,20 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "mi": ("mile", "miles"),
     "L": ("liter", "liters"),
     "mL": ("milliliter", "milliliters"),
+    # a recipe's spoons and a wind's speed: Whisper heard Piper's "1 tsp salt" as "1 T",
+    # "winds 10 mph" as "Wednesday and MPH"
+    "tsp": ("teaspoon", "teaspoons"),
+    "tbsp": ("tablespoon", "tablespoons"),
+    "Tbsp": ("tablespoon", "tablespoons"),
+    "mph": ("mile per hour", "miles per hour"),
 }
 _UNIT = re.compile(
     r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
 )
+# ... after a fraction, a part of one ("3/4 tsp" "three quarters of a teaspoon"; it was
+# "three quarters teaspoons")
+_FRACTION_BEFORE = re.compile(r"(?<![\w.,/])(\d{1,4})/(2|3|4|8)[ \t]+\Z")
+_ARTICLE_AHEAD = re.compile(r"\b(?:a|an)[ \t]+(?:[A-Za-z]+[ \t]+)?\Z", re.IGNORECASE)
 _ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
 # (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts)
 _GLUED_ONLY = frozenset(["W"])
@@ -223,6 +235,10 @@ _AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
 # a number in scientific notation ("1e-6", "6.02e23", "2.5E+8"): Whisper heard Piper's
 # "1e-6" as "one E6", its sign lost. Said as a reader of the maths says it.
 _SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)[eE]([+-]?)(\d{1,3})")
+# a square or a cube written as a superscript ("x²", "5 m²", "(a+b)³"): Whisper heard
+# Piper's "x²" as "X2", said "x two"
+_SUPERSCRIPT = re.compile(r"([A-Za-z0-9]*)([²³])")
+_POWERS_SAID = {"²": "squared", "³": "cubed"}
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
@@ -576,6 +592,9 @@ _PLACE_IN_SERIES = re.compile(
     r"[ \t]+\Z",
     re.IGNORECASE,
 )
+# a fraction after a whole number is a mixed number ("1 1/2 cups", "2 3/4 inches"): it was
+# said "1 one half cups"; a reader says "1 and one half"
+_WHOLE_BEFORE = re.compile(r"(?<![\w.,/:-])\d+[ \t]+\Z")
 # A date written with slashes ("12/25/2026", "25/12/2026"): Piper said "12-25-20-5-2026"
 # (as Whisper heard it). Said by its month's name when the order is plain: a day after 12
 # tells the order (12/25 is month first, as in the US; 25/12 day first). Where both could be
@@ -1261,6 +1280,11 @@ def _spoken_token(
         return core, "-".join(_DIGIT_WORDS[int(d)] for d in core)  # "nine-one-one"
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
         return core, said
+    if (square := _SUPERSCRIPT.fullmatch(core)) is not None and (
+        square.group(1) or before[-1:] in (")", "]")
+    ):
+        base = _spoken_token(square.group(1), "", before)[1] if square.group(1) else ""
+        return core, f"{base} {_POWERS_SAID[square.group(2)]}"  # "x²" was "x two"
     if (scientific := _SCIENTIFIC.fullmatch(core)) is not None:
         number, sign, power = scientific.groups()
         minus = "minus " if sign == "-" else ""
@@ -1289,6 +1313,16 @@ def _spoken_token(
         glued = unit.group(2) in _GLUED_ONLY
         if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
             number, lead = written.group(1), before[: written.start()]
+        fraction = _FRACTION_BEFORE.search(before) if not unit.group(1) else None
+        if (
+            fraction is not None
+            and 0 < int(fraction.group(1)) < int(fraction.group(2))
+            and not _WHOLE_BEFORE.search(before[: fraction.start()])  # ("2 3/4 tsp": many)
+        ):
+            one = _UNIT_WORDS[unit.group(2)][0]
+            if _ARTICLE_AHEAD.search(before[: fraction.start()]):
+                return core, one  # "a level 1/2 tsp": "a level one half teaspoon"
+            return core, f"of a {one}"  # "3/4 tsp": of a teaspoon
         if number:
             one, many = _UNIT_WORDS[unit.group(2)]
             # "a 4 MB file" is "a 4 megabyte file"; "1 frame per second" has no such use
@@ -1338,6 +1372,8 @@ def _spoken_token(
         left, right = int(pair.group(1)), int(pair.group(2))
         if _PLACE_IN_SERIES.search(before):
             return core, f"{left} of {right}"  # "Step 1/3"
+        if _WHOLE_BEFORE.search(before) and 0 < left < right and right in _FRACTIONS:
+            return core, "and " + _number_pair_said(left, right)  # "1 1/2 cups"
         for other in (_PAIR_BEFORE.search(before), _PAIR_AFTER.match(after)):
             if other is None:
                 continue
