@@ -386,6 +386,22 @@ CASES = [
         "x² + 1, 5 m², (a+b)² and 2³, E = mc²; not ² alone.",
         "x squared + 1, 5 m squared, (a+b) squared and 2 cubed, E = mc squared; not ² alone.",
     ),
+    # a port as people say one: Whisper heard Piper's "port 8080 now" as "port 8000 daily
+    # now", "localhost:8080" as "local host colon 880"
+    (
+        "Open port 8080, port 5432, ports 3000, port 8008, port 11434 or port 443; "
+        "localhost:8080, 127.0.0.1:5000. Not 8080 alone, John 3:16, 10:30.",
+        "Open port 80 80, port 54 32, ports 3000, port 8008, port 1 1 4 3 4 or port 443; "
+        "localhost port 80 80, 127.0.0.1 port 5000. Not 8080 alone, John 3:16, 10:30.",
+    ),
+    # an address's street word in full and its ZIP code digit by digit: Whisper heard
+    # Piper's "Amphitheatre Pkwy" as "amphitheater P-Qui", "CA 94043" as "94,043"
+    (
+        "1600 Amphitheatre Pkwy, Mountain View, CA 94043; 10 Sunset Blvd, Hwy 101. Austin, "
+        "TX 78701-1234. Not IN 12345 units, 5 OR 50000 people.",
+        "1600 Amphitheatre Parkway, Mountain View, CA 9 4 0 4 3; 10 Sunset Boulevard, Highway "
+        "101. Austin, TX 7 8 7 0 1, 1 2 3 4. Not IN 12345 units, 5 OR 50000 people.",
+    ),
     # a unit after a number in full: Whisper heard Piper's "5 kHz" as "5KHC", "60fps" as
     # "60 FDS", "5000 mAh" as "5000 m off"; alone it is as written, and a "W" after a
     # blank is a street's west

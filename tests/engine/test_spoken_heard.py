@@ -112,6 +112,12 @@ def _spoken(answer: str) -> str:
         ("Expect winds of 10 mph.", "(10|ten) miles per hour"),
         ("Use 1 1/2 cups of flour.", "(1|one) and (one|a) half cups"),
         ("Solve x² + 1 = 0.", "x squared"),
+        # ... "open port 8000 daily now", "local host colon 880", "amphitheater p qui",
+        # "con 94 043"
+        ("Open port 8080 now.", "port (80 ?80|eighty eighty) now"),
+        ("Open localhost:8080 now.", "port (80 ?80|eighty eighty) now"),
+        ("Go to 1600 Amphitheatre Pkwy.", "parkway"),
+        ("Mountain View, CA 94043.", r"\b94043\b"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

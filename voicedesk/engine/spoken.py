@@ -65,7 +65,10 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   was "1 o'clock", heard "130"), an emergency number called ("Call 911", and one listed
   after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
   to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
-  or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a unit after a number ("5 kHz", "60fps", "2.5GB") in
+  or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a port as
+  people say one ("port 8080", "localhost:8080" "80 80": heard "8000 daily", "colon 880"),
+  "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
+  digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
   MPH"), a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
   a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
@@ -239,6 +242,26 @@ _SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)[eE]([+-]?)(\d{1,3})")
 # Piper's "x²" as "X2", said "x two"
 _SUPERSCRIPT = re.compile(r"([A-Za-z0-9]*)([²³])")
 _POWERS_SAID = {"²": "squared", "³": "cubed"}
+# An address's street words written short: Whisper heard Piper's "Amphitheatre Pkwy" as
+# "amphitheater P-Qui". ("St", "Ave." and "Rd" Piper reads as their words already.)
+_STREET_WORDS = {"Pkwy": "Parkway", "Blvd": "Boulevard", "Hwy": "Highway", "Fwy": "Freeway"}
+# A ZIP code after a town and its state's two letters ("Mountain View, CA 94043"), digit by
+# digit, as people say one: Whisper heard Piper's reading as "94,043". (After the comma: "IN",
+# "OR" and "ME" are words too.)
+_STATE_BEFORE = re.compile(
+    r",[ \t]*(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|"
+    r"NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY)[ \t]+\Z"
+)
+_ZIP = re.compile(r"\d{5}(?:-\d{4})?")
+# A network port as people say one: "port 8080" "80 80", "port 5432" "54 32", a five-digit
+# one digit by digit ("11434" "1 1 4 3 4"); Piper said "eight thousand eighty", heard
+# "8000 AD". Round ones ("3000", "8000", "3001") are said as numbers, as people do. After
+# "port" or a host and its colon ("localhost:8080", heard "local host colon 880").
+_PORT_BEFORE = re.compile(r"\bports?[ \t]+\Z", re.IGNORECASE)
+_PORT = re.compile(r"\d{4,5}")
+_HOST_PORT = re.compile(
+    r"(localhost|\d{1,3}(?:\.\d{1,3}){3}|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}):(\d{2,5})"
+)
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
@@ -1285,6 +1308,14 @@ def _spoken_token(
     ):
         base = _spoken_token(square.group(1), "", before)[1] if square.group(1) else ""
         return core, f"{base} {_POWERS_SAID[square.group(2)]}"  # "x²" was "x two"
+    if (street := _STREET_WORDS.get(core)) is not None:
+        return core, street  # "Amphitheatre Pkwy": heard "P-Qui"
+    if _ZIP.fullmatch(core) and _STATE_BEFORE.search(before):
+        return core, _digits_said(core.split("-"))  # "CA 94043"
+    if _PORT.fullmatch(core) and _PORT_BEFORE.search(before):
+        return core, _port_said(core)  # "port 8080": "80 80"
+    if (host := _HOST_PORT.fullmatch(core)) is not None:
+        return core, f"{_spoken_token(host.group(1))[1]} port {_port_said(host.group(2))}"
     if (scientific := _SCIENTIFIC.fullmatch(core)) is not None:
         number, sign, power = scientific.groups()
         minus = "minus " if sign == "-" else ""
@@ -1402,6 +1433,17 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _port_said(port: str) -> str:
+    """A port's number as people say it: "80 80", "54 32", "80 oh 8", "1 1 4 3 4"; a round one
+    ("3000", "8000", "3001", "443") as a number."""
+    if len(port) == 5:
+        return " ".join(port)
+    if len(port) != 4 or port[1:3] == "00" or port[2:] == "00":
+        return port
+    low = port[2:] if port[2] != "0" else f"oh {port[3]}"
+    return f"{port[:2]} {low}"
 
 
 def _unit_after(after: str) -> bool | None:
