@@ -386,6 +386,14 @@ CASES = [
         "x² + 1, 5 m², (a+b)² and 2³, E = mc²; not ² alone.",
         "x squared + 1, 5 m squared, (a+b) squared and 2 cubed, E = mc squared; not ² alone.",
     ),
+    # an international number with blanks between its groups digit by digit: Whisper heard
+    # Piper's "+44 20 7946 0958" as "plus 44 27,946 0-958"
+    (
+        "Call +44 20 7946 0958 or +33 1 42 68 53 00, +1 (800) 555-0199. Not +5 10 20, a + b, "
+        "+44 only, +3 points.",
+        "Call plus 44, 2 0, 7 9 4 6, 0 9 5 8 or plus 33, 1, 4 2, 6 8, 5 3, 0 0, plus 1, 8 0 0, "
+        "5 5 5, 0 1 9 9. Not +5 10 20, a + b, +44 only, +3 points.",
+    ),
     # a port as people say one: Whisper heard Piper's "port 8080 now" as "port 8000 daily
     # now", "localhost:8080" as "local host colon 880"
     (

@@ -118,6 +118,8 @@ def _spoken(answer: str) -> str:
         ("Open localhost:8080 now.", "port (80 ?80|eighty eighty) now"),
         ("Go to 1600 Amphitheatre Pkwy.", "parkway"),
         ("Mountain View, CA 94043.", r"\b94043\b"),
+        # ... "call plus 44 27 946 0 958 today"
+        ("Call +44 20 7946 0958 today.", "44 (2 ?0|twenty) 7 9 4 6"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

@@ -51,8 +51,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   after a number in a rate ("60 km/h" "60 kilometers per hour", "100 req/s"): Piper said
   "slash" in each; a multiplier before
   a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
-- a phone number with hyphens ("555-123-4567", "1-800-555-0199") or its area code in
-  brackets ("(800) 555-0199") digit by digit, its groups with pauses, a ZIP+4 code
+- a phone number with hyphens ("555-123-4567", "1-800-555-0199"), its area code in
+  brackets ("(800) 555-0199") or an international one with blanks ("+44 20 7946 0958")
+  digit by digit, its groups with pauses, a ZIP+4 code
   ("94105-1234") too, and
   an ISO date ("2026-12-06", "2026-12-06T14:30Z") by its month's name ("December 6, 2026,
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
@@ -551,6 +552,11 @@ _BRACKETED_PHONE_START = re.compile(
     r"(?:\+\d{0,3}|\+\d{1,3}[ \t](?=\(|\Z))?"
     r"(?:\((?:\d{1,3}(?:\)(?:[ \t]?(?:\d{1,3}(?:-\d{0,4})?)?)?)?)?)?\Z"
 )
+# An international number written with blanks between its groups ("+44 20 7946 0958", as
+# the UK, France or Germany write one): Whisper heard Piper's reading as "plus 44 27,946
+# 0-958". Said digit by digit, its groups with pauses, as the bracketed ones are.
+_SPACED_PHONE = re.compile(r"\+(\d{1,3})((?:[ \t]\d{1,4}){2,5})(?![\w-]|[ \t]+\d)")
+_SPACED_PHONE_START = re.compile(r"\+\d{1,3}(?:[ \t]\d{1,4}){0,5}[ \t]*\Z")
 # An emergency or service number after the word that calls it ("Call 911", "dial 112",
 # "ring 999", "text 988"): said digit by digit, as everyone says it. Piper said "nine
 # hundred eleven" (Whisper heard "900-11"), "one hundred twelve". Its digits as words with
@@ -1173,6 +1179,14 @@ class SpokenText:
             said = _digits_said(groups)
             return phone.group(), f"plus {country}, {said}" if country else said
         if not final and (phone is not None or _BRACKETED_PHONE_START.match(text)):
+            return None
+        spaced = _SPACED_PHONE.match(text)
+        if spaced is not None and sum(c.isdigit() for c in spaced.group(2)) >= 6:
+            if not final and not text[spaced.end() :].strip(" \t"):
+                return None  # "+44 20 7946 0958 " may go on: "… 12"
+            groups = spaced.group(2).split()
+            return spaced.group(), f"plus {spaced.group(1)}, {_digits_said(groups)}"
+        if not final and _SPACED_PHONE_START.match(text):
             return None
         return False
 
