@@ -273,7 +273,7 @@ CASES = [
         "Python vs. Go, or C vs Rust, i.e. fast; see pp. 4–7, approx. 5 mins; e.g. this. "
         "Vs. VS Code, I.E. that.",
         "Python versus Go, or C versus Rust, that is fast; see pages 4 to 7, approximately 5 "
-        "mins; e.g. this. versus VS Code, that is that.",
+        "minutes; e.g. this. versus VS Code, that is that.",
     ),
     # a count's scale letter, a version, a ratio, a power: Piper said "one point two M",
     # "be 1.2.3", "16 colon 9", "to 10"
@@ -438,8 +438,24 @@ CASES = [
     (
         "Administer IV fluids, Rocky II, the Mark II, Queen Elizabeth II. After the war I "
         "went home; in that phase I learned; tell Mark I said hi. World War I, Part I.",
-        "Administer IV fluids, Rocky II, the Mark 2, Queen Elizabeth the Second. After the war "
+        "Administer IV fluids, Rocky 2, the Mark 2, Queen Elizabeth the Second. After the war "
         "I went home; in that phase I learned; tell Mark I said hi. World War 1, Part 1.",
+    ),
+    # a title's number after any other name: Whisper heard Piper's "Rocky II" as "Rocky
+    # Roman 2"; a numeral of two letters but "II", a placeholder and "Roman II" as written
+    (
+        "Rocky II, Rocky III, Final Fantasy VII, Star Trek II. Give IV fluids, Civilization "
+        "VI, Roman II, Henry V; replace XXX with it.",
+        "Rocky 2, Rocky 3, Final Fantasy 7, Star Trek 2. Give IV fluids, Civilization VI, "
+        "Roman II, Henry V; replace XXX with it.",
+    ),
+    # a recipe's or a workout's time in full: Whisper heard Piper's "3 to 4 min per side"
+    # as "3 to 4 men per side"
+    (
+        "Fry for 3–4 min per side, 10 mins, a 2 hr drive, 2 hrs, 30 sec, 1 secs. Not min "
+        "alone, min(3, 4).",
+        "Fry for 3 to 4 minutes per side, 10 minutes, a 2 hour drive, 2 hours, 30 seconds, 1 "
+        "second. Not min alone, min(3, 4).",
     ),
     # a negative number after an operator or a bracket is "minus": Piper said nothing for
     # its sign ("x = -3" was heard "x equals three"); elsewhere it is as written

@@ -120,6 +120,9 @@ def _spoken(answer: str) -> str:
         ("Mountain View, CA 94043.", r"\b94043\b"),
         # ... "call plus 44 27 946 0 958 today"
         ("Call +44 20 7946 0958 today.", "44 (2 ?0|twenty) 7 9 4 6"),
+        # ... "rocky roman 2 came out", "fry for 3 to 4 men per side"
+        ("Rocky II came out in 1979.", "rocky (2|two|ii) came"),
+        ("Fry for 3–4 min per side.", "(4|four) minutes per side"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

@@ -203,6 +203,14 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "tbsp": ("tablespoon", "tablespoons"),
     "Tbsp": ("tablespoon", "tablespoons"),
     "mph": ("mile per hour", "miles per hour"),
+    # a recipe's or a workout's time: Whisper heard Piper's "3 to 4 min per side" as "3 to
+    # 4 men per side"
+    "min": ("minute", "minutes"),
+    "mins": ("minute", "minutes"),
+    "hr": ("hour", "hours"),
+    "hrs": ("hour", "hours"),
+    "sec": ("second", "seconds"),
+    "secs": ("second", "seconds"),
 }
 _UNIT = re.compile(
     r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
@@ -290,7 +298,8 @@ _BOOK_BEFORE = re.compile(
 # "Chapter 4"); after a name, a monarch's or a pope's ordinal ("Henry the Eighth", "John
 # Paul the Second"), of I, V and X only and two letters at least: "Washington DC", "an IV",
 # "I" and "CV" are no numerals; nor is a "C" or an "L" alone ("Type C", "Grade C"). Other
-# capitalized words are no rulers' names (``_RULERS``): "Give IV fluids", "Rocky II".
+# capitalized words are no rulers' names (``_RULERS``): "Give IV fluids"; after one a
+# title's "II" or a numeral of three letters or more is its number ("Rocky II" "Rocky 2").
 _ROMAN = re.compile(r"(?=[IVXLC])C{0,3}(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 _NUMBERING_BEFORE = re.compile(
@@ -1502,13 +1511,15 @@ def _roman_said(word: str, before: str) -> str | None:
             return None
         return str(value)
     name = _NAME_BEFORE.search(before)
-    if (
-        name is None
-        or name.group(1) not in _RULERS
-        or len(word) < 2
-        or not set(word) <= set("IVX")
-        or value >= 40
-    ):
+    if name is None or len(word) < 2 or not set(word) <= set("IVX") or value >= 40:
+        return None
+    if name.group(1) not in _RULERS:
+        # a title's number ("Rocky II", "Final Fantasy VII"): as written Whisper heard Piper's
+        # "Rocky II" as "Rocky Roman 2". Not a numeral of two letters but "II": "Give IV
+        # fluids", "Civilization VI" are as written; nor the numeral named ("Roman II"),
+        # nor a placeholder ("Replace XXX with your key")
+        if (word == "II" or len(word) >= 3) and name.group(1) != "Roman" and word != "XXX":
+            return str(value)
         return None
     if value < 20:
         return "the " + _ORDINALS[value].capitalize()
