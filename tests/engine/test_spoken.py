@@ -394,6 +394,15 @@ CASES = [
         "Call plus 44, 2 0, 7 9 4 6, 0 9 5 8 or plus 33, 1, 4 2, 6 8, 5 3, 0 0, plus 1, 8 0 0, "
         "5 5 5, 0 1 9 9. Not +5 10 20, a + b, +44 only, +3 points.",
     ),
+    # a month or a day written short in a date in full: Whisper heard Piper's "on Tue, Dec
+    # 8" as "on 2. decade"; elsewhere they are words ("Mar", "Sun") and as written
+    (
+        "On Tue, Dec 8 at 10am; 8 Dec 2026, Sept 3, Mar. 5, Sun 12 May, Dec 2026. Not Mar "
+        "the view, Sun, sea, Dec alone, Jan 3.5, May 4:30, Jan 20266. On Dec 8.",
+        "On Tuesday, December 8 at 10am; 8 December 2026, September 3, March 5, Sunday 12 May, "
+        "December 2026. Not Mar the view, Sun, sea, Dec alone, Jan 3.5, May 4:30, Jan 20266. "
+        "On December 8.",
+    ),
     # a port as people say one: Whisper heard Piper's "port 8080 now" as "port 8000 daily
     # now", "localhost:8080" as "local host colon 880"
     (

@@ -123,6 +123,8 @@ def _spoken(answer: str) -> str:
         # ... "rocky roman 2 came out", "fry for 3 to 4 men per side"
         ("Rocky II came out in 1979.", "rocky (2|two|ii) came"),
         ("Fry for 3–4 min per side.", "(4|four) minutes per side"),
+        # ... "the meeting is on 2 decade at 10 am"
+        ("The meeting is on Tue, Dec 8 at 10am.", "on tuesday december (8|eight|8th|eighth)"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

@@ -61,7 +61,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
-  the days in full, a time on the hour ("9:00") "9 o'clock" (but after a word that says how
+  the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
+  (heard "2. decade"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
   long, "Bake for 1:00", "took 5:00", minutes, "Simmer for 1:30" "1 minute 30 seconds": it
   was "1 o'clock", heard "130"), an emergency number called ("Call 911", and one listed
   after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
@@ -604,6 +605,15 @@ _MONTHS = [
     "November",
     "December",
 ]
+# A month or a day written short in a date ("Dec 8", "8 Dec 2026", "Tue, Dec 8"): Whisper
+# heard Piper's "on Tue, Dec 8" as "on 2. decade". Said in full, only beside a day's number
+# or a month: "Mar" and "Sun" are words too.
+_SHORT_MONTHS = {m[:3]: m for m in _MONTHS if len(m) > 3} | {"Sept": "September"}
+_DAY_AFTER = re.compile(r"\.?,?[ \t]+\d{1,2}(?!\d|[.,]\d|:)")
+_YEAR_AFTER = re.compile(r"\.?,?[ \t]+(?:1[89]|20)\d\d(?!\d|[.,]\d|:)")  # "Dec 2026"
+_DAY_BEFORE = re.compile(r"(?<![\d.,:])\d{1,2}[ \t]+\Z")
+_MONTH_AFTER = re.compile(r"\.?,?[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
+_DATE_AFTER_START = re.compile(r"\.?,?[ \t]*[A-Za-z0-9]*[.,:]?\Z")
 # a slash between two numbers ("50/50", "24/7", "1/2", "4/5"): Piper said "fifty slash
 # fifty". A common fraction is said by its words ("one half", "three quarters"), a score
 # as one ("4 out of 5"), any other pair as two numbers ("fifty fifty", "twenty four seven")
@@ -1051,6 +1061,13 @@ class SpokenText:
             and (_unit_after(after) is None or _AM_PM_START.fullmatch(after))
         ):
             return None  # "for 1:30 " may be "for 1:30 hours" or "1:30 pm"
+        short = word.rstrip(".")
+        if (
+            not final
+            and (short in _WEEKDAYS or short in _SHORT_MONTHS)
+            and _DATE_AFTER_START.fullmatch(after)
+        ):
+            return None  # "Dec " may be "Dec 8", said "December 8"
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
             return None  # "221B " may be "221B Baker Street"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
@@ -1391,6 +1408,13 @@ def _spoken_token(
         return core, f"version {version.group(1) or version.group(2)}"  # "v1.2.3"
     if (roman := _roman_said(core, before)) is not None:
         return core, roman  # "Henry VIII": Piper said "Henry Roman 8"
+    if (month := _SHORT_MONTHS.get(core)) is not None and (
+        _DAY_AFTER.match(after) or _YEAR_AFTER.match(after) or _DAY_BEFORE.search(before)
+    ):
+        dot = "." if after.startswith(".") else ""  # ("Mar. 5": its dot ends no sentence)
+        return core + dot, month  # "Dec 8": heard "decade"
+    if core in _WEEKDAYS and (_MONTH_AFTER.match(after) or _DAY_AFTER.match(after)):
+        return core, _WEEKDAYS[core]  # "Tue, Dec 8": heard "2."
     if (days := _WEEKDAY_RANGE.fullmatch(core)) is not None:
         return core, f"{_WEEKDAYS[days.group(1)]} to {_WEEKDAYS[days.group(2)]}"  # "Mon-Fri"
     if core in _WEEKDAYS and (after[:1] == "–" or _WEEKDAY_AFTER_DASH.search(before)):
