@@ -125,6 +125,8 @@ def _spoken(answer: str) -> str:
         ("Fry for 3–4 min per side.", "(4|four) minutes per side"),
         # ... "the meeting is on 2 decade at 10 am"
         ("The meeting is on Tue, Dec 8 at 10am.", "on tuesday december (8|eight|8th|eighth)"),
+        # ... "the call is at 10 ame"
+        ("The call is at 10am EST.", "(10|ten) ?a ?m e ?s ?t"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

@@ -62,7 +62,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
-  (heard "2. decade"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
+  (heard "2. decade"), a time zone after a time ("10am EST") letter by letter (heard "10
+  AME"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
   long, "Bake for 1:00", "took 5:00", minutes, "Simmer for 1:30" "1 minute 30 seconds": it
   was "1 o'clock", heard "130"), an emergency number called ("Call 911", and one listed
   after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
@@ -263,6 +264,42 @@ _STATE_BEFORE = re.compile(
     r"NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY)[ \t]+\Z"
 )
 _ZIP = re.compile(r"\d{5}(?:-\d{4})?")
+# A time zone after a time ("10am EST", "9:30 CET") letter by letter, as people say one:
+# Piper read "EST" as a word, heard "10 AME".
+_TIME_ZONES = frozenset(
+    [
+        "EST",
+        "EDT",
+        "CST",
+        "CDT",
+        "MST",
+        "MDT",
+        "PST",
+        "PDT",
+        "AKST",
+        "AKDT",
+        "HST",
+        "GMT",
+        "UTC",
+        "BST",
+        "CET",
+        "CEST",
+        "EET",
+        "EEST",
+        "WET",
+        "WEST",
+        "IST",
+        "JST",
+        "KST",
+        "AEST",
+        "AEDT",
+        "ACST",
+        "AWST",
+        "NZST",
+        "NZDT",
+    ]
+)
+_TIME_BEFORE = re.compile(r"\d(?:[ \t]?[AaPp]\.?[Mm]\.?|:\d\d)[ \t]+\Z")
 # A network port as people say one: "port 8080" "80 80", "port 5432" "54 32", a five-digit
 # one digit by digit ("11434" "1 1 4 3 4"); Piper said "eight thousand eighty", heard
 # "8000 AD". Round ones ("3000", "8000", "3001") are said as numbers, as people do. After
@@ -1348,6 +1385,8 @@ def _spoken_token(
     ):
         base = _spoken_token(square.group(1), "", before)[1] if square.group(1) else ""
         return core, f"{base} {_POWERS_SAID[square.group(2)]}"  # "x²" was "x two"
+    if core in _TIME_ZONES and _TIME_BEFORE.search(before):
+        return core, " ".join(core)  # "10am EST": heard "10 AME"
     if (street := _STREET_WORDS.get(core)) is not None:
         return core, street  # "Amphitheatre Pkwy": heard "P-Qui"
     if _ZIP.fullmatch(core) and _STATE_BEFORE.search(before):
