@@ -404,10 +404,10 @@ CASES = [
         "On December 8.",
     ),
     # a time zone after a time letter by letter: Whisper heard Piper's "10am EST" as "10
-    # AME"; elsewhere as written
+    # AME"; elsewhere, and one Piper spells already ("PST", "UTC"), as written
     (
         "At 10am EST, 3 p.m. PST, 15:00 UTC or 9:30 CET. Not EST alone, West, 5 CET.",
-        "At 10am E S T, 3 p.m. P S T, 15 hundred U T C or 9:30 C E T. Not EST alone, West, 5 CET.",
+        "At 10am E S T, 3 p.m. PST, 15 hundred UTC or 9:30 C E T. Not EST alone, West, 5 CET.",
     ),
     # a port as people say one: Whisper heard Piper's "port 8080 now" as "port 8000 daily
     # now", "localhost:8080" as "local host colon 880"
