@@ -172,6 +172,11 @@ def test_what_a_pictograph_leaves_reads_right(answer: str, said: str, cut: int) 
         # a heart after a person stands for a word: "I it" was heard "I hate it"
         ("I ❤️ it, we ❤️❤️ you, she ♥ Go.", "I love it, we love you, she loves Go."),
         ("Thanks ❤️ see you. I 👍 it; I ❤️, you ❤️.", "Thanks see you. I it; I, you."),
+        # ... and a heart with an "s" after any word: "She loves s it", "Everyone s pizza"
+        (
+            "She ❤️s it, everyone ❤️s pizza; she ❤️s.",
+            "She loves it, everyone loves pizza; she loves.",
+        ),
         ("cats and 🐶 dogs", "cats and dogs"),
         ("It's sunny ☀️ and warm ⌚", "It's sunny and warm"),
         ("Sure 👍, here it is.", "Sure, here it is."),

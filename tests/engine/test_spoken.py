@@ -207,7 +207,7 @@ CASES = [
     (
         "A 50/50 chance, open 24/7: add 1/2 cup and/or 3/4 tsp, 2/3 of it, 9/11, 4/5, $5/month, "
         "$20/mo, km/h, I/O, 12/25/2026.",
-        "A 50 50 chance, open 24 7: add one half cup and or three quarters tsp, two thirds "
+        "A 50 50 chance, open 24 7: add one half cup and or three quarters of a teaspoon, two thirds "
         "of it, 9 11, 4 out of 5, 5 dollars per month, 20 dollars per month, km/h, I/O, "
         "December 25, 2026.",
     ),
@@ -226,7 +226,7 @@ CASES = [
         "Step 1/3: open it. Page 2/10, part 1/2,\nChapter 3/12; not a step\n1/2 cup, a level "
         "1/2 tsp.",
         "Step 1 of 3: open it. Page 2 of 10, part 1 of 2,\nChapter 3 of 12; not a step\n"
-        "one half cup, a level one half tsp.",
+        "one half cup, a level one half teaspoon.",
     ),
     # a date with slashes by its month's name where its order is plain (Piper said
     # "12-25-20-5-2026"); "3/4/2026" may be March 4 or April 3: with both orders in the
@@ -273,7 +273,7 @@ CASES = [
         "Python vs. Go, or C vs Rust, i.e. fast; see pp. 4–7, approx. 5 mins; e.g. this. "
         "Vs. VS Code, I.E. that.",
         "Python versus Go, or C versus Rust, that is fast; see pages 4 to 7, approximately 5 "
-        "mins; e.g. this. versus VS Code, that is that.",
+        "minutes; e.g. this. versus VS Code, that is that.",
     ),
     # a count's scale letter, a version, a ratio, a power: Piper said "one point two M",
     # "be 1.2.3", "16 colon 9", "to 10"
@@ -342,6 +342,89 @@ CASES = [
         "Call nine-one-one now, dial one-one-two or ring nine-nine-nine. Call 100 people; 911 "
         "is busy.",
     ),
+    # ... and so is one listed after it: "Call 112 or 999" said the second "nine hundred
+    # ninety nine"
+    (
+        "Call 112 or 999, dial 911, 112 and 999. Call 911 or 100 people, call 911 and then 999.",
+        "Call one-one-two or nine-nine-nine, dial nine-one-one, one-one-two and nine-nine-nine. "
+        "Call nine-one-one or 100 people, call nine-one-one and then 999.",
+    ),
+    # a duration with its seconds after a word that says how long is minutes and seconds:
+    # Whisper heard Piper's "Simmer for 1:30" as "simmer for 130"; a time, or one before
+    # its unit, is as written
+    (
+        "Simmer for 1:30, bake it for 12:05. The lap took 0:45; it takes 1:30 hours, wait "
+        "for 1:30 pm. Meet at 1:30.",
+        "Simmer for 1 minute 30 seconds, bake it for 12 minutes 5 seconds. The lap took 45 "
+        "seconds; it takes 1:30 hours, wait for 1:30 pm. Meet at 1:30.",
+    ),
+    # scientific notation as a reader of the maths says it: Whisper heard Piper's "1e-6" as
+    # "one E6", its sign lost
+    (
+        "Use 1e-6, 6.02e23 or 2.5E+8; not 0x1e6, e-6, 1e.",
+        "Use 1 times 10 to the power of minus 6, 6.02 times 10 to the power of 23 or 2.5 times "
+        "10 to the power of 8; not 0x1e6, e-6, 1e.",
+    ),
+    # a recipe's spoons and a wind's speed in full: Whisper heard Piper's "1 tsp salt" as
+    # "1 T", "winds 10 mph" as "Wednesday and MPH"
+    (
+        "Add 1 tsp salt, 2 tbsp oil, 1 Tbsp butter; winds 10 mph, a 1 mph breeze, 30mph. "
+        "Not tsp, mph alone.",
+        "Add 1 teaspoon salt, 2 tablespoons oil, 1 tablespoon butter; winds 10 miles per hour, "
+        "a 1 mile per hour breeze, 30 miles per hour. Not tsp, mph alone.",
+    ),
+    # a mixed number: "1 1/2 cups" was said "1 one half cups"
+    (
+        "Use 1 1/2 cups and 2 3/4 tsp, 1 1/2 to 2 1/2 inches, 1/2 tsp; not 3 1/5, v1.2 1/2, "
+        "2/1 and 2/5.",
+        "Use 1 and one half cups and 2 and three quarters teaspoons, 1 and one half to 2 and "
+        "one half inches, one half of a teaspoon; not 3 1 out of 5, version 1.2 one half, 2 1 "
+        "and 2 5.",
+    ),
+    # a superscript square or cube: Whisper heard Piper's "x²" as "X2"
+    (
+        "x² + 1, 5 m², (a+b)² and 2³, E = mc²; not ² alone.",
+        "x squared + 1, 5 m squared, (a+b) squared and 2 cubed, E = mc squared; not ² alone.",
+    ),
+    # an international number with blanks between its groups digit by digit: Whisper heard
+    # Piper's "+44 20 7946 0958" as "plus 44 27,946 0-958"
+    (
+        "Call +44 20 7946 0958 or +33 1 42 68 53 00, +1 (800) 555-0199. Not +5 10 20, a + b, "
+        "+44 only, +3 points.",
+        "Call plus 44, 2 0, 7 9 4 6, 0 9 5 8 or plus 33, 1, 4 2, 6 8, 5 3, 0 0, plus 1, 8 0 0, "
+        "5 5 5, 0 1 9 9. Not +5 10 20, a + b, +44 only, +3 points.",
+    ),
+    # a month or a day written short in a date in full: Whisper heard Piper's "on Tue, Dec
+    # 8" as "on 2. decade"; elsewhere they are words ("Mar", "Sun") and as written
+    (
+        "On Tue, Dec 8 at 10am; 8 Dec 2026, Sept 3, Mar. 5, Sun 12 May, Dec 2026. Not Mar "
+        "the view, Sun, sea, Dec alone, Jan 3.5, May 4:30, Jan 20266. On Dec 8.",
+        "On Tuesday, December 8 at 10am; 8 December 2026, September 3, March 5, Sunday 12 May, "
+        "December 2026. Not Mar the view, Sun, sea, Dec alone, Jan 3.5, May 4:30, Jan 20266. "
+        "On December 8.",
+    ),
+    # a time zone after a time letter by letter: Whisper heard Piper's "10am EST" as "10
+    # AME"; elsewhere, and one Piper spells already ("PST", "UTC"), as written
+    (
+        "At 10am EST, 3 p.m. PST, 15:00 UTC or 9:30 CET. Not EST alone, West, 5 CET.",
+        "At 10am E S T, 3 p.m. PST, 15 hundred UTC or 9:30 C E T. Not EST alone, West, 5 CET.",
+    ),
+    # a port as people say one: Whisper heard Piper's "port 8080 now" as "port 8000 daily
+    # now", "localhost:8080" as "local host colon 880"
+    (
+        "Open port 8080, port 5432, ports 3000, port 8008, port 11434 or port 443; "
+        "localhost:8080, 127.0.0.1:5000. Not 8080 alone, John 3:16, 10:30.",
+        "Open port 80 80, port 54 32, ports 3000, port 8008, port 1 1 4 3 4 or port 443; "
+        "localhost port 80 80, 127.0.0.1 port 5000. Not 8080 alone, John 3:16, 10:30.",
+    ),
+    # an address's street word in full and its ZIP code digit by digit: Whisper heard
+    # Piper's "Amphitheatre Pkwy" as "amphitheater P-Qui", "CA 94043" as "94,043"
+    (
+        "1600 Amphitheatre Pkwy, Mountain View, CA 94043; 10 Sunset Blvd, Hwy 101. Austin, "
+        "TX 78701-1234. Not IN 12345 units, 5 OR 50000 people.",
+        "1600 Amphitheatre Parkway, Mountain View, CA 9 4 0 4 3; 10 Sunset Boulevard, Highway "
+        "101. Austin, TX 7 8 7 0 1, 1 2 3 4. Not IN 12345 units, 5 OR 50000 people.",
+    ),
     # a unit after a number in full: Whisper heard Piper's "5 kHz" as "5KHC", "60fps" as
     # "60 FDS", "5000 mAh" as "5000 m off"; alone it is as written, and a "W" after a
     # blank is a street's west
@@ -370,8 +453,24 @@ CASES = [
     (
         "Administer IV fluids, Rocky II, the Mark II, Queen Elizabeth II. After the war I "
         "went home; in that phase I learned; tell Mark I said hi. World War I, Part I.",
-        "Administer IV fluids, Rocky II, the Mark 2, Queen Elizabeth the Second. After the war "
+        "Administer IV fluids, Rocky 2, the Mark 2, Queen Elizabeth the Second. After the war "
         "I went home; in that phase I learned; tell Mark I said hi. World War 1, Part 1.",
+    ),
+    # a title's number after any other name: Whisper heard Piper's "Rocky II" as "Rocky
+    # Roman 2"; a numeral of two letters but "II", a placeholder and "Roman II" as written
+    (
+        "Rocky II, Rocky III, Final Fantasy VII, Star Trek II. Give IV fluids, Civilization "
+        "VI, Roman II, Henry V; replace XXX with it.",
+        "Rocky 2, Rocky 3, Final Fantasy 7, Star Trek 2. Give IV fluids, Civilization VI, "
+        "Roman II, Henry V; replace XXX with it.",
+    ),
+    # a recipe's or a workout's time in full: Whisper heard Piper's "3 to 4 min per side"
+    # as "3 to 4 men per side"
+    (
+        "Fry for 3–4 min per side, 10 mins, a 2 hr drive, 2 hrs, 30 sec, 1 secs. Not min "
+        "alone, min(3, 4).",
+        "Fry for 3 to 4 minutes per side, 10 minutes, a 2 hour drive, 2 hours, 30 seconds, 1 "
+        "second. Not min alone, min(3, 4).",
     ),
     # a negative number after an operator or a bracket is "minus": Piper said nothing for
     # its sign ("x = -3" was heard "x equals three"); elsewhere it is as written

@@ -101,9 +101,34 @@ def _spoken(answer: str) -> str:
         ("Send it to 221B Baker Street.", "^send it to (?!.*billion)"),
         # ... "i hate it"
         ("I ❤️ it.", "^i love it"),
+        # ... "she loves acid"
+        ("She ❤️s it.", "^she loves it"),
         # ... "x equals three is negative", "the point is 3 4"
         ("x = -3 is negative.", "equals minus (3|three) is"),
         ("The point is (-3, 4).", "point is minus (3|three)"),
+        # ... "simmer for 130", "use one e6 as the tolerance"
+        ("Simmer for 1:30.", "simmer for (1|one) minute (and )?(30|thirty) seconds"),
+        ("Use 1e-6 as the tolerance.", "(1|one) times (10|ten) to the power of minus (6|six)"),
+        # ... "add 1 t", "wednesday and mph", "one one half cups", "solve x2 plus"
+        ("Add 1 tsp salt.", "(1|one|a) teaspoon (of )?salt"),
+        ("Expect winds of 10 mph.", "(10|ten) miles per hour"),
+        ("Use 1 1/2 cups of flour.", "(1|one) and (one|a) half cups"),
+        ("Solve x² + 1 = 0.", "x squared"),
+        # ... "open port 8000 daily now", "local host colon 880", "amphitheater p qui",
+        # "con 94 043"
+        ("Open port 8080 now.", "port (80 ?80|eighty eighty) now"),
+        ("Open localhost:8080 now.", "port (80 ?80|eighty eighty) now"),
+        ("Go to 1600 Amphitheatre Pkwy.", "parkway"),
+        ("Mountain View, CA 94043.", r"\b94043\b"),
+        # ... "call plus 44 27 946 0 958 today"
+        ("Call +44 20 7946 0958 today.", "44 (2 ?0|twenty) 7 9 4 6"),
+        # ... "rocky roman 2 came out", "fry for 3 to 4 men per side"
+        ("Rocky II came out in 1979.", "rocky (2|two|ii) came"),
+        ("Fry for 3–4 min per side.", "(4|four) minutes per side"),
+        # ... "the meeting is on 2 decade at 10 am"
+        ("The meeting is on Tue, Dec 8 at 10am.", "on tuesday december (8|eight|8th|eighth)"),
+        # ... "the call is at 10 ame"
+        ("The call is at 10am EST.", "(10|ten) ?a ?m e ?s ?t"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

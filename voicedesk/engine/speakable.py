@@ -27,7 +27,9 @@ before it (", and", ": ") when a sentence end follows ("Pick one: 🍎 or 🍌?"
 After a word, the punctuation after a run stays and its blanks go ("Sure 👍, here" is
 "Sure, here"); at a line start the blanks after it go too. A heart between a person and a
 word ("I ❤️ it", "she ❤️ Go") is the verb, said and shown as one ("I love it"): dropped,
-"I it" was heard "I hate it". What may still be such a run, or
+"I it" was heard "I hate it"; so is one with an "s" after any word ("She ❤️s it",
+"Everyone ❤️s pizza" are "… loves it", "… loves pizza": they were "She loves s it",
+"Everyone s pizza"). What may still be such a run, or
 the mark before one, at the end of a delta waits for the next delta.
 
 Code is another matter: a fenced block or an inline code span is something the person may
@@ -87,6 +89,11 @@ _HEARTS = (
     "\u2764\u2665\U0001f495\U0001f496\U0001f497\U0001f498\U0001f49e\U0001f493\U0001f60d\U0001f970"
 )
 _LOVER_BEFORE = re.compile(r"(?<![\w'])(?:(I|we|you|they)|(he|she))[ \t]*\Z", re.IGNORECASE)
+# A heart with an "s" after it is a verb ("She ❤️s it", "Everyone ❤️s pizza"): it was said
+# "She loves s it", and dropped after any other word, "Everyone s pizza".
+_VERB_S = re.compile(r"s(?!\w)")
+_VERB_S_START = re.compile(r"s[ \t]*")
+_WORD_BEFORE = re.compile(r"\w[ \t]*\Z")
 _ENDS_CLAUSE = ".!?\n"  # a run before one of these ended what it was in: its list mark goes
 # only an underscore or a star depends on what follows (snake_case, "5 * 3"); \Z, not $,
 # which matches before a final line end too: a delta ending "__\n" was cut before the run
@@ -180,6 +187,8 @@ class SpeakableText:
             for run in runs:
                 if run.end() > hold or _MAY_GO_ON.match(text, run.end()):
                     hold = min(hold, run.start())  # a run may go on in the next delta
+                elif _VERB_S_START.fullmatch(text, run.end()):
+                    hold = min(hold, run.start())  # "She ❤️s" may be "She ❤️s it"
             text, self._held = text[:hold], text[hold:]
         out: list[str] = []
         done = 0
@@ -192,9 +201,10 @@ class SpeakableText:
             before = said[-1] if said else self._last
             after = self._held[0] if run.end() == len(text) and self._held else ""
             after = text[run.end()] if run.end() < len(text) else after
-            loves = _loves(run, (self._tail + said)[-8:], after)
+            verb = _VERB_S.match(text, run.end()) is not None and not run.group("after")
+            loves = _loves(run, (self._tail + said)[-8:], after, verb=verb)
             out.append(loves if loves else _left_of_run(run, before, after or "\n"))
-            done = run.end()
+            done = run.end() + (1 if loves and verb else 0)  # "She ❤️s it": its "s" is the verb's
         out.append(text[done:])
         cleaned = "".join(out)
         if cleaned:
@@ -463,14 +473,17 @@ def _closed(run: str, text: str, end: int) -> bool:
     return rest.endswith(run) and not rest.endswith("_" + run) and len(rest) > len(run)
 
 
-def _loves(run: re.Match[str], said: str, after: str) -> str:
+def _loves(run: re.Match[str], said: str, after: str, *, verb: bool = False) -> str:
     """What is said for a run of hearts between a person and a word (" love ", " loves "),
-    empty for any other run; ``said`` is the text said before it."""
+    empty for any other run; ``said`` is the text said before it; ``verb``: an "s" after
+    it makes it a verb after any word (" loves", the "s" taken with it)."""
     pictures = _PICTOGRAPHS.findall(run.group())
     if run.group("lead") or run.group("sep") or not after.isalnum():
         return ""
     if not pictures or any(picture[0] not in _HEARTS for picture in pictures):
         return ""  # ("I ❤️❤️ it" is loved as much)
+    if verb:
+        return " loves" if _WORD_BEFORE.search(said) else ""
     person = _LOVER_BEFORE.search(said)
     if person is None:
         return ""

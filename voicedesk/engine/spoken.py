@@ -51,8 +51,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   after a number in a rate ("60 km/h" "60 kilometers per hour", "100 req/s"): Piper said
   "slash" in each; a multiplier before
   a word ("3x faster", "×2") "times": Piper said "three ex faster", not in algebra ("3x + 2");
-- a phone number with hyphens ("555-123-4567", "1-800-555-0199") or its area code in
-  brackets ("(800) 555-0199") digit by digit, its groups with pauses, a ZIP+4 code
+- a phone number with hyphens ("555-123-4567", "1-800-555-0199"), its area code in
+  brackets ("(800) 555-0199") or an international one with blanks ("+44 20 7946 0958")
+  digit by digit, its groups with pauses, a ZIP+4 code
   ("94105-1234") too, and
   an ISO date ("2026-12-06", "2026-12-06T14:30Z") by its month's name ("December 6, 2026,
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
@@ -60,10 +61,19 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
-  the days in full, a time on the hour ("9:00") "9 o'clock" (but after a word that says how
-  long, "Bake for 1:00", "took 5:00", minutes: it was "1 o'clock"), an emergency number
-  called ("Call 911") digit by digit, a unit after a number ("5 kHz", "60fps", "2.5GB") in
-  full, a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
+  the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
+  (heard "2. decade"), a time zone after a time ("10am EST") letter by letter (heard "10
+  AME"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
+  long, "Bake for 1:00", "took 5:00", minutes, "Simmer for 1:30" "1 minute 30 seconds": it
+  was "1 o'clock", heard "130"), an emergency number called ("Call 911", and one listed
+  after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
+  to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
+  or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a port as
+  people say one ("port 8080", "localhost:8080" "80 80": heard "8000 daily", "colon 880"),
+  "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
+  digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
+  full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
+  MPH"), a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
   a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
   full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
@@ -189,10 +199,28 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "mi": ("mile", "miles"),
     "L": ("liter", "liters"),
     "mL": ("milliliter", "milliliters"),
+    # a recipe's spoons and a wind's speed: Whisper heard Piper's "1 tsp salt" as "1 T",
+    # "winds 10 mph" as "Wednesday and MPH"
+    "tsp": ("teaspoon", "teaspoons"),
+    "tbsp": ("tablespoon", "tablespoons"),
+    "Tbsp": ("tablespoon", "tablespoons"),
+    "mph": ("mile per hour", "miles per hour"),
+    # a recipe's or a workout's time: Whisper heard Piper's "3 to 4 min per side" as "3 to
+    # 4 men per side"
+    "min": ("minute", "minutes"),
+    "mins": ("minute", "minutes"),
+    "hr": ("hour", "hours"),
+    "hrs": ("hour", "hours"),
+    "sec": ("second", "seconds"),
+    "secs": ("second", "seconds"),
 }
 _UNIT = re.compile(
     r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
 )
+# ... after a fraction, a part of one ("3/4 tsp" "three quarters of a teaspoon"; it was
+# "three quarters teaspoons")
+_FRACTION_BEFORE = re.compile(r"(?<![\w.,/])(\d{1,4})/(2|3|4|8)[ \t]+\Z")
+_ARTICLE_AHEAD = re.compile(r"\b(?:a|an)[ \t]+(?:[A-Za-z]+[ \t]+)?\Z", re.IGNORECASE)
 _ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
 # (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts)
 _GLUED_ONLY = frozenset(["W"])
@@ -211,8 +239,47 @@ _DURATION_BEFORE = re.compile(
     r"[ \t]+\Z",
     re.IGNORECASE,
 )
+# ... and so is one with its seconds ("Simmer for 1:30", "The lap took 2:45"): "1 minute
+# 30 seconds". As written Whisper heard Piper's reading as "130". Not before a unit that
+# says what it counts ("it takes 1:30 hours"), nor before "am" or "pm".
+_MINUTES_SECONDS = re.compile(r"(\d{1,2}):([0-5]\d)")
+_DURATION_UNITS = ("hours", "hrs", "h", "minutes", "mins", "min", "m")
 _AM_PM_AFTER = re.compile(r"[ \t]*[AaPp]\.?[Mm]\b")
 _AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
+# a number in scientific notation ("1e-6", "6.02e23", "2.5E+8"): Whisper heard Piper's
+# "1e-6" as "one E6", its sign lost. Said as a reader of the maths says it.
+_SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)[eE]([+-]?)(\d{1,3})")
+# a square or a cube written as a superscript ("x²", "5 m²", "(a+b)³"): Whisper heard
+# Piper's "x²" as "X2", said "x two"
+_SUPERSCRIPT = re.compile(r"([A-Za-z0-9]*)([²³])")
+_POWERS_SAID = {"²": "squared", "³": "cubed"}
+# An address's street words written short: Whisper heard Piper's "Amphitheatre Pkwy" as
+# "amphitheater P-Qui". ("St", "Ave." and "Rd" Piper reads as their words already.)
+_STREET_WORDS = {"Pkwy": "Parkway", "Blvd": "Boulevard", "Hwy": "Highway", "Fwy": "Freeway"}
+# A ZIP code after a town and its state's two letters ("Mountain View, CA 94043"), digit by
+# digit, as people say one: Whisper heard Piper's reading as "94,043". (After the comma: "IN",
+# "OR" and "ME" are words too.)
+_STATE_BEFORE = re.compile(
+    r",[ \t]*(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|"
+    r"NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY)[ \t]+\Z"
+)
+_ZIP = re.compile(r"\d{5}(?:-\d{4})?")
+# A time zone after a time ("10am EST", "9:30 CET") letter by letter, as people say one:
+# Piper read "EST" as a word, heard "10 AME". Only those with a vowel: Piper spells "PST"
+# and "UTC" already.
+_TIME_ZONES = frozenset(
+    ("EST", "EDT", "AKST", "AKDT", "CET", "CEST", "EET", "EEST", "WET", "WEST", "IST")
+)
+_TIME_BEFORE = re.compile(r"\d(?:[ \t]?[AaPp]\.?[Mm]\.?|:\d\d)[ \t]+\Z")
+# A network port as people say one: "port 8080" "80 80", "port 5432" "54 32", a five-digit
+# one digit by digit ("11434" "1 1 4 3 4"); Piper said "eight thousand eighty", heard
+# "8000 AD". Round ones ("3000", "8000", "3001") are said as numbers, as people do. After
+# "port" or a host and its colon ("localhost:8080", heard "local host colon 880").
+_PORT_BEFORE = re.compile(r"\bports?[ \t]+\Z", re.IGNORECASE)
+_PORT = re.compile(r"\d{4,5}")
+_HOST_PORT = re.compile(
+    r"(localhost|\d{1,3}(?:\.\d{1,3}){3}|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}):(\d{2,5})"
+)
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
@@ -240,7 +307,8 @@ _BOOK_BEFORE = re.compile(
 # "Chapter 4"); after a name, a monarch's or a pope's ordinal ("Henry the Eighth", "John
 # Paul the Second"), of I, V and X only and two letters at least: "Washington DC", "an IV",
 # "I" and "CV" are no numerals; nor is a "C" or an "L" alone ("Type C", "Grade C"). Other
-# capitalized words are no rulers' names (``_RULERS``): "Give IV fluids", "Rocky II".
+# capitalized words are no rulers' names (``_RULERS``): "Give IV fluids"; after one a
+# title's "II" or a numeral of three letters or more is its number ("Rocky II" "Rocky 2").
 _ROMAN = re.compile(r"(?=[IVXLC])C{0,3}(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 _NUMBERING_BEFORE = re.compile(
@@ -502,14 +570,23 @@ _BRACKETED_PHONE_START = re.compile(
     r"(?:\+\d{0,3}|\+\d{1,3}[ \t](?=\(|\Z))?"
     r"(?:\((?:\d{1,3}(?:\)(?:[ \t]?(?:\d{1,3}(?:-\d{0,4})?)?)?)?)?)?\Z"
 )
+# An international number written with blanks between its groups ("+44 20 7946 0958", as
+# the UK, France or Germany write one): Whisper heard Piper's reading as "plus 44 27,946
+# 0-958". Said digit by digit, its groups with pauses, as the bracketed ones are.
+_SPACED_PHONE = re.compile(r"\+(\d{1,3})((?:[ \t]\d{1,4}){2,5})(?![\w-]|[ \t]+\d)")
+_SPACED_PHONE_START = re.compile(r"\+\d{1,3}(?:[ \t]\d{1,4}){0,5}[ \t]*\Z")
 # An emergency or service number after the word that calls it ("Call 911", "dial 112",
 # "ring 999", "text 988"): said digit by digit, as everyone says it. Piper said "nine
 # hundred eleven" (Whisper heard "900-11"), "one hundred twelve". Its digits as words with
 # hyphens: "9 1 1" and "nine one one" were heard "of mine 111", "nine-one-one" "9-1-1".
 _SHORT_NUMBER = re.compile(r"[2-9]11|112|999|000|988|110|119|111")
+# ... and so is one listed after it ("Call 112 or 999", "dial 911, 112"): the second was
+# said "nine hundred ninety nine"
 _CALLED_BEFORE = re.compile(
     r"\b(?:call|calls|calling|called|dial|dialled|dialed|dialing|"
-    r"dialling|ring|phone|text)[ \t]+\Z",
+    r"dialling|ring|phone|text)[ \t]+"
+    rf"(?:(?:{_SHORT_NUMBER.pattern})(?:[ \t]*,[ \t]*(?:(?:or|and)[ \t]+)?|[ \t]+(?:or|and)[ \t]+))*"
+    r"\Z",
     re.IGNORECASE,
 )
 # a US ZIP+4 code ("94105-1234"), said digit by digit: Piper said "94,105 to 1,234" (it was
@@ -536,6 +613,15 @@ _MONTHS = [
     "November",
     "December",
 ]
+# A month or a day written short in a date ("Dec 8", "8 Dec 2026", "Tue, Dec 8"): Whisper
+# heard Piper's "on Tue, Dec 8" as "on 2. decade". Said in full, only beside a day's number
+# or a month: "Mar" and "Sun" are words too.
+_SHORT_MONTHS = {m[:3]: m for m in _MONTHS if len(m) > 3} | {"Sept": "September"}
+_DAY_AFTER = re.compile(r"\.?,?[ \t]+\d{1,2}(?!\d|[.,]\d|:)")
+_YEAR_AFTER = re.compile(r"\.?,?[ \t]+(?:1[89]|20)\d\d(?!\d|[.,]\d|:)")  # "Dec 2026"
+_DAY_BEFORE = re.compile(r"(?<![\d.,:])\d{1,2}[ \t]+\Z")
+_MONTH_AFTER = re.compile(r"\.?,?[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
+_DATE_AFTER_START = re.compile(r"\.?,?[ \t]*[A-Za-z0-9]*[.,:]?\Z")
 # a slash between two numbers ("50/50", "24/7", "1/2", "4/5"): Piper said "fifty slash
 # fifty". A common fraction is said by its words ("one half", "three quarters"), a score
 # as one ("4 out of 5"), any other pair as two numbers ("fifty fifty", "twenty four seven")
@@ -562,6 +648,9 @@ _PLACE_IN_SERIES = re.compile(
     r"[ \t]+\Z",
     re.IGNORECASE,
 )
+# a fraction after a whole number is a mixed number ("1 1/2 cups", "2 3/4 inches"): it was
+# said "1 one half cups"; a reader says "1 and one half"
+_WHOLE_BEFORE = re.compile(r"(?<![\w.,/:-])\d+[ \t]+\Z")
 # A date written with slashes ("12/25/2026", "25/12/2026"): Piper said "12-25-20-5-2026"
 # (as Whisper heard it). Said by its month's name when the order is plain: a day after 12
 # tells the order (12/25 is month first, as in the US; 25/12 day first). Where both could be
@@ -576,14 +665,11 @@ DateOrder = Literal["month first", "day first"]
 # A pair right after another joined to it ("between 2/1 and 2/5", "2/1-2/5"): said as the
 # other was. "2/5" alone is a score, "2 out of 5", but after "2/1 and", which is no
 # fraction nor score, it is a date too (Piper's listener heard "2 1 and 2 out of 5").
-_PAIR_BEFORE = re.compile(
-    r"(?<![\d/])(\d{1,4})/(\d{1,4})[ \t]*(?:(?:and|to|or|through|until|till)[ \t]+|[-–][ \t]*)\Z",
-    re.IGNORECASE,
-)
-# ... and one before another that is said as two numbers ("between 2/5 and 2/1"): "2/5" was
-# said "2 out of 5" before "2 1". A pair is held until what follows it tells.
 _JOINERS = ("and", "to", "or", "through", "until", "till")
 _JOINED = rf"[ \t]*(?:(?:{'|'.join(_JOINERS)})[ \t]+|[-–][ \t]*)"
+_PAIR_BEFORE = re.compile(rf"(?<![\d/])(\d{{1,4}})/(\d{{1,4}}){_JOINED}\Z", re.IGNORECASE)
+# ... and one before another that is said as two numbers ("between 2/5 and 2/1"): "2/5" was
+# said "2 out of 5" before "2 1". A pair is held until what follows it tells.
 _PAIR_AFTER = re.compile(rf"{_JOINED}(\d{{1,4}})/(\d{{1,4}})(?![\d/])", re.IGNORECASE)
 _PAIR_AFTER_START = re.compile(rf"{_JOINED}[\d/]*", re.IGNORECASE)
 # a multiplier ("3x faster", "1.5x speed", "it is 10x."): Piper said "three ex faster".
@@ -976,6 +1062,20 @@ class SpokenText:
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
         if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
             return None  # "9:00 " may be "9:00 am", said "9 am"
+        if (
+            not final
+            and _MINUTES_SECONDS.fullmatch(word)
+            and _DURATION_BEFORE.search(self._shown_tail)
+            and (_unit_after(after) is None or _AM_PM_START.fullmatch(after))
+        ):
+            return None  # "for 1:30 " may be "for 1:30 hours" or "1:30 pm"
+        short = word.rstrip(".")
+        if (
+            not final
+            and (short in _WEEKDAYS or short in _SHORT_MONTHS)
+            and _DATE_AFTER_START.fullmatch(after)
+        ):
+            return None  # "Dec " may be "Dec 8", said "December 8"
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
             return None  # "221B " may be "221B Baker Street"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
@@ -1114,6 +1214,14 @@ class SpokenText:
             return phone.group(), f"plus {country}, {said}" if country else said
         if not final and (phone is not None or _BRACKETED_PHONE_START.match(text)):
             return None
+        spaced = _SPACED_PHONE.match(text)
+        if spaced is not None and sum(c.isdigit() for c in spaced.group(2)) >= 6:
+            if not final and not text[spaced.end() :].strip(" \t"):
+                return None  # "+44 20 7946 0958 " may go on: "… 12"
+            groups = spaced.group(2).split()
+            return spaced.group(), f"plus {spaced.group(1)}, {_digits_said(groups)}"
+        if not final and _SPACED_PHONE_START.match(text):
+            return None
         return False
 
     def _cell_end(self, final: bool) -> tuple[str, str] | None:
@@ -1243,6 +1351,25 @@ def _spoken_token(
         return core, "-".join(_DIGIT_WORDS[int(d)] for d in core)  # "nine-one-one"
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
         return core, said
+    if (square := _SUPERSCRIPT.fullmatch(core)) is not None and (
+        square.group(1) or before[-1:] in (")", "]")
+    ):
+        base = _spoken_token(square.group(1), "", before)[1] if square.group(1) else ""
+        return core, f"{base} {_POWERS_SAID[square.group(2)]}"  # "x²" was "x two"
+    if core in _TIME_ZONES and _TIME_BEFORE.search(before):
+        return core, " ".join(core)  # "10am EST": heard "10 AME"
+    if (street := _STREET_WORDS.get(core)) is not None:
+        return core, street  # "Amphitheatre Pkwy": heard "P-Qui"
+    if _ZIP.fullmatch(core) and _STATE_BEFORE.search(before):
+        return core, _digits_said(core.split("-"))  # "CA 94043"
+    if _PORT.fullmatch(core) and _PORT_BEFORE.search(before):
+        return core, _port_said(core)  # "port 8080": "80 80"
+    if (host := _HOST_PORT.fullmatch(core)) is not None:
+        return core, f"{_spoken_token(host.group(1))[1]} port {_port_said(host.group(2))}"
+    if (scientific := _SCIENTIFIC.fullmatch(core)) is not None:
+        number, sign, power = scientific.groups()
+        minus = "minus " if sign == "-" else ""
+        return core, f"{number} times 10 to the power of {minus}{int(power)}"
     if _ZIP_PLUS_4.fullmatch(core):
         return core, _digits_said(core.split("-"))
     if (numbers := _HYPHEN_RANGE.fullmatch(core)) is not None:
@@ -1267,6 +1394,16 @@ def _spoken_token(
         glued = unit.group(2) in _GLUED_ONLY
         if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
             number, lead = written.group(1), before[: written.start()]
+        fraction = _FRACTION_BEFORE.search(before) if not unit.group(1) else None
+        if (
+            fraction is not None
+            and 0 < int(fraction.group(1)) < int(fraction.group(2))
+            and not _WHOLE_BEFORE.search(before[: fraction.start()])  # ("2 3/4 tsp": many)
+        ):
+            one = _UNIT_WORDS[unit.group(2)][0]
+            if _ARTICLE_AHEAD.search(before[: fraction.start()]):
+                return core, one  # "a level 1/2 tsp": "a level one half teaspoon"
+            return core, f"of a {one}"  # "3/4 tsp": of a teaspoon
         if number:
             one, many = _UNIT_WORDS[unit.group(2)]
             # "a 4 MB file" is "a 4 megabyte file"; "1 frame per second" has no such use
@@ -1281,6 +1418,13 @@ def _spoken_token(
         return core, f"version {version.group(1) or version.group(2)}"  # "v1.2.3"
     if (roman := _roman_said(core, before)) is not None:
         return core, roman  # "Henry VIII": Piper said "Henry Roman 8"
+    if (month := _SHORT_MONTHS.get(core)) is not None and (
+        _DAY_AFTER.match(after) or _YEAR_AFTER.match(after) or _DAY_BEFORE.search(before)
+    ):
+        dot = "." if after.startswith(".") else ""  # ("Mar. 5": its dot ends no sentence)
+        return core + dot, month  # "Dec 8": heard "decade"
+    if core in _WEEKDAYS and (_MONTH_AFTER.match(after) or _DAY_AFTER.match(after)):
+        return core, _WEEKDAYS[core]  # "Tue, Dec 8": heard "2."
     if (days := _WEEKDAY_RANGE.fullmatch(core)) is not None:
         return core, f"{_WEEKDAYS[days.group(1)]} to {_WEEKDAYS[days.group(2)]}"  # "Mon-Fri"
     if core in _WEEKDAYS and (after[:1] == "–" or _WEEKDAY_AFTER_DASH.search(before)):
@@ -1301,12 +1445,23 @@ def _spoken_token(
         if _DURATION_BEFORE.search(before):
             return core, _counted(str(number), "minute")  # "Bake for 1:00": 1 minute
         return core, f"{number} o'clock" if number <= 12 else f"{number} hundred"
+    if (
+        (duration := _MINUTES_SECONDS.fullmatch(core)) is not None
+        and _DURATION_BEFORE.search(before)
+        and not _AM_PM_AFTER.match(after)
+        and _unit_after(after) is not True
+    ):
+        whole, seconds = int(duration.group(1)), int(duration.group(2))
+        said = _counted(str(whole), "minute") if whole else ""
+        return core, f"{said} {_counted(str(seconds), 'second')}".strip()  # "Simmer for 1:30"
     if (ratio := _RATIO.fullmatch(core)) is not None and not _BOOK_BEFORE.search(before):
         return core, f"{ratio.group(1)} to {ratio.group(2)}"  # "16:9"
     if (pair := _NUMBER_PAIR.fullmatch(core)) is not None:
         left, right = int(pair.group(1)), int(pair.group(2))
         if _PLACE_IN_SERIES.search(before):
             return core, f"{left} of {right}"  # "Step 1/3"
+        if _WHOLE_BEFORE.search(before) and 0 < left < right and right in _FRACTIONS:
+            return core, "and " + _number_pair_said(left, right)  # "1 1/2 cups"
         for other in (_PAIR_BEFORE.search(before), _PAIR_AFTER.match(after)):
             if other is None:
                 continue
@@ -1335,6 +1490,30 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _port_said(port: str) -> str:
+    """A port's number as people say it: "80 80", "54 32", "80 oh 8", "1 1 4 3 4"; a round one
+    ("3000", "8000", "3001", "443") as a number."""
+    if len(port) == 5:
+        return " ".join(port)
+    if len(port) != 4 or port[1:3] == "00" or port[2:] == "00":
+        return port
+    low = port[2:] if port[2] != "0" else f"oh {port[3]}"
+    return f"{port[:2]} {low}"
+
+
+def _unit_after(after: str) -> bool | None:
+    """Whether a unit of time follows a duration (``after``, what has come after it so far):
+    True, or None when it may still ("1:30 h" may be "1:30 hours"); False: none does."""
+    word = re.match(r"[ \t]*([A-Za-z]*)", after)
+    letters = word.group(1).lower() if word is not None else ""
+    rest = after[word.end() :] if word is not None else after
+    if not letters:
+        return None if not rest else False
+    if not rest:
+        return None if any(u.startswith(letters) for u in _DURATION_UNITS) else False
+    return letters in _DURATION_UNITS
 
 
 def _may_join(after: str) -> bool:
@@ -1366,13 +1545,15 @@ def _roman_said(word: str, before: str) -> str | None:
             return None
         return str(value)
     name = _NAME_BEFORE.search(before)
-    if (
-        name is None
-        or name.group(1) not in _RULERS
-        or len(word) < 2
-        or not set(word) <= set("IVX")
-        or value >= 40
-    ):
+    if name is None or len(word) < 2 or not set(word) <= set("IVX") or value >= 40:
+        return None
+    if name.group(1) not in _RULERS:
+        # a title's number ("Rocky II", "Final Fantasy VII"): as written Whisper heard Piper's
+        # "Rocky II" as "Rocky Roman 2". Not a numeral of two letters but "II": "Give IV
+        # fluids", "Civilization VI" are as written; nor the numeral named ("Roman II"),
+        # nor a placeholder ("Replace XXX with your key")
+        if (word == "II" or len(word) >= 3) and name.group(1) != "Roman" and word != "XXX":
+            return str(value)
         return None
     if value < 20:
         return "the " + _ORDINALS[value].capitalize()
