@@ -988,13 +988,18 @@ class Session:
         paused before any of it plays, as speech over it pauses it, and the key's turn
         decides at its release (words cut it, none let it play). Barge-in counted its
         minimum speech from the press, so a typed line's answer ready just after it played
-        over the held key until then. (A spoken turn's answer is held instead, above.)"""
+        over the held key until then. (A spoken turn's answer is held instead, above.)
+
+        So is an answer begun but silent at the press (its tools running after its holding
+        line, or the model's words after them still to come): barge-in counts only while
+        an answer can be heard, and let the first block of its next words play over the
+        held key before it paused them."""
         later, speaking = self._turn, self._speaking
         answered = speaking.playing_turn
         if not self._ptt_open or later is None or answered is None or later is answered:
             return
-        if "playback_start" in answered.record.t:
-            return  # begun: speech over it, barge-in's to pause
+        if "playback_start" in answered.record.t and speaking.audible(self.now_s()):
+            return  # heard now: speech over it, barge-in's to pause
         if speaking.pause_before_it_begins(self.now_s()):
             later.barge_in = True
 
