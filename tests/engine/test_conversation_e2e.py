@@ -3057,3 +3057,37 @@ async def test_an_answers_words_after_its_tool_wait_for_the_talk_key_pressed_whi
     played, rate = read_wav(tmp_path / "out.wav")
     assert first_audible_after(played, rate, pressed + 0.05, released) is None
     assert first_audible_after(played, rate, released) is not None
+
+
+async def test_words_over_the_answer_lost_to_speech_to_text_are_a_failed_turn(tmp_path):
+    """The talk key held over the answer, words said, and their transcript failed: at the
+    release the answer resumed as after a cough, and the person's turn was in neither the
+    records nor the session log, though they had held the key and spoken for seconds (a
+    randomized soak found it, seed 405). Its words are lost, not absent: the turn is kept,
+    failed, as one lost to speech-to-text with no answer playing is (the notice says so)."""
+    scenario = overlap("question", "stop", after_s=2.0)
+    asked, over = scenario.turns
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
+        # every transcript from the answer's first sound on fails (the commit, its resend)
+        lose_them = _at_first(ev.PlaybackStarted, lambda: server.inject("stt", "500", times=50))
+        session.bus.subscribe(lose_them)
+        await _talk_key_held(
+            session,
+            (asked.start_s - 0.3, asked.end_s + 0.5),
+            (over.start_s - 0.2, over.end_s + 0.3),
+        )
+    assert any(isinstance(e, ev.BargeIn) and not e.resumed for e in seen)
+    by_id = {r.turn_id: r for r in session.records}
+    assert sorted(by_id) == [1, 2], by_id
+    answered, lost = by_id[1], by_id[2]
+    assert answered.user_text == _text("question") and answered.heard_text == LONG_REPLY
+    assert (lost.error or "").startswith("stt:"), lost
+    assert lost.t["speech_start"] > answered.t["playback_start"]
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert sorted(x["turn_id"] for x in lines if x.get("type") == "turn") == [1, 2]

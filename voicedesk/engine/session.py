@@ -1261,6 +1261,14 @@ class Session:
                     turn.record.t.get("speech_start", now),
                     hands_free=self.mode == "hands-free",
                 )
+                if turn.record.error and not turn.failed and not turn.text:
+                    # Speech-to-text lost the words said over it (the talk key held, all
+                    # decided at the release): the answer plays on, as it cannot be told
+                    # what they were, but the turn is kept, failed, as one lost with no
+                    # answer playing is; dropped as a cough, it was in neither the records
+                    # nor the log. No error line over the answer: the notice says it.
+                    turn.failed = True
+                    self._finish_turn(turn, heard="", interrupted=False)
             elif turn.record.error and not turn.failed and not turn.text:
                 # no words because speech-to-text failed, not because there were none:
                 # the person must hear that they were not understood
