@@ -1960,6 +1960,8 @@ async def _session_over_sim(
     ttft_s: float = 0.2,
     voice_delay_s: float = 0.0,
     voice_end_late_s: float = 0.0,
+    settings: Settings | None = None,
+    with_tools: bool = False,
 ):
     """A session hearing ``scenario`` over the simulated cloud, not yet started: the
     server, the session and every event it sends, for the typed-and-spoken races below.
@@ -1972,7 +1974,7 @@ async def _session_over_sim(
         server = await stack.enter_async_context(
             sim_server(_sim(script, stt_s=stt_s, ttft_s=ttft_s))
         )
-        settings = settings_for_sim(_settings(tmp_path), server.base_url)
+        settings = settings_for_sim(settings or _settings(tmp_path), server.base_url)
         if voice_delay_s or voice_end_late_s:
             far = _far_away(server.base_url, voice_delay_s, end_late_s=voice_end_late_s)
             settings.tts.elevenlabs_base_url = await stack.enter_async_context(far)
@@ -1980,7 +1982,7 @@ async def _session_over_sim(
             settings,
             input_path=tmp_path / "in.wav",
             output_path=tmp_path / "out.wav",
-            with_tools=False,
+            with_tools=with_tools,
         )
         seen: list[ev.Event] = []
         session.bus.subscribe(seen.append)
@@ -2994,3 +2996,98 @@ async def test_an_answer_with_no_sound_paused_for_the_talk_key_leaves_the_next_o
             await session.stop()
     answered = [r for r in session.records if r.user_text == second]
     assert answered and answered[0].heard_text == reply
+
+
+async def test_an_answers_words_after_its_tool_wait_for_the_talk_key_pressed_while_it_ran(
+    tmp_path,
+):
+    """A typed line's answer said its holding line ("Let me write that down.") and went
+    silent while its slow create ran; the talk key was pressed in that silence and held.
+    The words after the call began over the held key: barge-in, which counts only while
+    an answer can be heard, let their first block play before it paused them (a randomized
+    soak found it, seed 102). The answer now pauses as the key goes down, and with no
+    words said it plays on at the release."""
+    from voicedesk.bench.scenarios import RATE
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "docs_server_args": ["--slow", "create_document=5"],
+                "tool_patience_s": 30.0,
+            }
+        }
+    )
+    scenario = Scenario(np.zeros(16 * RATE, np.int16), RATE, [])
+    typed, line, reply = "Write it down.", "Let me write that down.", "Done, it is in eggs.md."
+    create = SimToolCall(
+        name="docs__create_document", arguments={"path": "eggs.md", "content": "Seven."}
+    )
+    script = SimScript(
+        turns=[SimTurn(transcript=typed, preamble=line, tool_calls=[create], reply=reply)]
+    )
+    async with _session_over_sim(
+        tmp_path, scenario, script, settings=settings, with_tools=True
+    ) as (_, session, seen):
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await _until_audio(session, 1.0)
+            await session.send_text(typed)
+            while not [e for e in seen if isinstance(e, ev.ToolCallStarted)]:
+                await asyncio.sleep(0.01)
+            # the holding line (~1.5 s) has played out; the create has seconds to go
+            await _until_audio(session, session.now_s() + 2.5)
+            pressed = session.now_s()
+            session.ptt_press()
+            while not [e for e in seen if isinstance(e, ev.ToolCallFinished)]:
+                await asyncio.sleep(0.01)
+            await _until_audio(session, session.now_s() + 2.0)  # its words are ready
+            released = session.now_s()
+            session.ptt_release()
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert record.t["followup_first_token"] < released - 0.5, (record.t, released)
+    assert (record.heard_text, record.interrupted) == (f"{line} {reply}", False)
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, pressed + 0.05, released) is None
+    assert first_audible_after(played, rate, released) is not None
+
+
+async def test_words_over_the_answer_lost_to_speech_to_text_are_a_failed_turn(tmp_path):
+    """The talk key held over the answer, words said, and their transcript failed: at the
+    release the answer resumed as after a cough, and the person's turn was in neither the
+    records nor the session log, though they had held the key and spoken for seconds (a
+    randomized soak found it, seed 405). Its words are lost, not absent: the turn is kept,
+    failed, as one lost to speech-to-text with no answer playing is (the notice says so)."""
+    scenario = overlap("question", "stop", after_s=2.0)
+    asked, over = scenario.turns
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
+        # every transcript from the answer's first sound on fails (the commit, its resend)
+        lose_them = _at_first(ev.PlaybackStarted, lambda: server.inject("stt", "500", times=50))
+        session.bus.subscribe(lose_them)
+        await _talk_key_held(
+            session,
+            (asked.start_s - 0.3, asked.end_s + 0.5),
+            (over.start_s - 0.2, over.end_s + 0.3),
+        )
+    assert any(isinstance(e, ev.BargeIn) and not e.resumed for e in seen)
+    by_id = {r.turn_id: r for r in session.records}
+    assert sorted(by_id) == [1, 2], by_id
+    answered, lost = by_id[1], by_id[2]
+    assert answered.user_text == _text("question") and answered.heard_text == LONG_REPLY
+    assert (lost.error or "").startswith("stt:"), lost
+    assert lost.t["speech_start"] > answered.t["playback_start"]
+    lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    assert sorted(x["turn_id"] for x in lines if x.get("type") == "turn") == [1, 2]

@@ -1012,13 +1012,18 @@ class Session:
         paused before any of it plays, as speech over it pauses it, and the key's turn
         decides at its release (words cut it, none let it play). Barge-in counted its
         minimum speech from the press, so a typed line's answer ready just after it played
-        over the held key until then. (A spoken turn's answer is held instead, above.)"""
+        over the held key until then. (A spoken turn's answer is held instead, above.)
+
+        So is an answer begun but silent at the press (its tools running after its holding
+        line, or the model's words after them still to come): barge-in counts only while
+        an answer can be heard, and let the first block of its next words play over the
+        held key before it paused them."""
         later, speaking = self._turn, self._speaking
         answered = speaking.playing_turn
         if not self._ptt_open or later is None or answered is None or later is answered:
             return
-        if "playback_start" in answered.record.t:
-            return  # begun: speech over it, barge-in's to pause
+        if "playback_start" in answered.record.t and speaking.audible(self.now_s()):
+            return  # heard now: speech over it, barge-in's to pause
         if speaking.pause_before_it_begins(self.now_s()):
             later.barge_in = True
 
@@ -1280,6 +1285,14 @@ class Session:
                     turn.record.t.get("speech_start", now),
                     hands_free=self.mode == "hands-free",
                 )
+                if turn.record.error and not turn.failed and not turn.text:
+                    # Speech-to-text lost the words said over it (the talk key held, all
+                    # decided at the release): the answer plays on, as it cannot be told
+                    # what they were, but the turn is kept, failed, as one lost with no
+                    # answer playing is; dropped as a cough, it was in neither the records
+                    # nor the log. No error line over the answer: the notice says it.
+                    turn.failed = True
+                    self._finish_turn(turn, heard="", interrupted=False)
             elif turn.record.error and not turn.failed and not turn.text:
                 # no words because speech-to-text failed, not because there were none:
                 # the person must hear that they were not understood

@@ -437,8 +437,9 @@ class Speaking(Generic[TurnT]):
             self._bus.publish(ev.BargeIn(turn_id=turn.turn_id, audio_s=at_s))
 
     def pause_before_it_begins(self, at_s: float) -> bool:
-        """Pause the confirmed answer for speech already under way before its audio is
-        handed over (barge-in's own pause lets a first block through): paused for
+        """Pause the confirmed answer for speech already under way before its audio (or,
+        begun and silent now, its next words) is handed over (barge-in's own pause lets a
+        first block through): paused for
         barge-in, so the speech's words decide (``decide``). Whether it was paused."""
         if self.playing is None or self.held or self._paused_unbegun is self.playing:
             return False
