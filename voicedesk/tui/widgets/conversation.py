@@ -562,9 +562,11 @@ class ConversationPane(VerticalScroll):
             if widget.has_class("timing-line"):
                 continue  # drawn only in a narrow window; the timings pane has them
             # an answer never heard (typed, no audio) is drawn by GrowingText still
-            content = widget.render_content() if isinstance(widget, AssistantTurn) else None
-            content = content or widget.content
-            text = content if isinstance(content, Content) else Content(str(content))
+            if isinstance(widget, AssistantTurn):
+                text = widget.render_content()
+            else:
+                content = widget.content
+                text = content if isinstance(content, Content) else Content(str(content))
             parts.append(Content("  ").append(text) if isinstance(widget, ToolCard) else text)
         if not parts:
             return
