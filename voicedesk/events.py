@@ -179,6 +179,13 @@ class ToolCallFinished(Event):
     is_error: bool
     duration_s: float
     cancelled: bool = False
+    # the result as the person is shown it, when not ``result_text`` (written for the
+    # model): an image in it is "[image, image/png, 34 kB]", not a sentence to the model
+    shown_text: str = ""
+
+    @property
+    def shown(self) -> str:
+        return self.shown_text or self.result_text
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1999,6 +1999,11 @@ async def test_a_picture_or_sound_a_tool_returns_is_said_to_reach_nobody(tmp_pat
         said = result.text.splitlines()[-1]
         assert what in said and "neither you nor the person" in said, said
     assert "application/pdf" in scan.text
+    # the person is shown what each is, not the model's sentence (the chart's caption first)
+    assert chart.spoken == "Here is the sales chart:"
+    assert chart.shown == "Here is the sales chart:\n[image, image/png, 70 bytes]"
+    assert chime.spoken == chime.shown == "[sound, audio/wav, 4 bytes]"
+    assert scan.shown == "[file, file:///scans/receipt.pdf (application/pdf), 70 bytes]"
 
 
 async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(

@@ -506,27 +506,40 @@ def _finished_turn(turn_id: int) -> list[ev.Event]:
 async def test_a_long_conversation_keeps_a_bounded_pane(tmp_path: Path) -> None:
     """Every turn stayed mounted: Textual lays out all of them each frame an answer streams,
     and after some hundred turns that took seconds of the event loop (the engine's too) for
-    each second of answer. The last MAX_TURNS_SHOWN turns stay, under a note counting the rest."""
-    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN, AssistantTurn, UserTurn
+    each second of answer. The last MAX_TURNS_SHOWN turns stay, older ones folded in blocks
+    of text above them, a widget for FOLDED_PER_BLOCK turns."""
+    from voicedesk.tui.widgets.conversation import (
+        FOLDED_PER_BLOCK,
+        MAX_TURNS_SHOWN,
+        AssistantTurn,
+        UserTurn,
+    )
 
     app = fake_app(tmp_path)
-    total = MAX_TURNS_SHOWN + 30
+    folded = FOLDED_PER_BLOCK + 30
+    total = MAX_TURNS_SHOWN + folded
     async with app.run_test(size=(100, 30)) as pilot:
         await started_fake(pilot)
         pane = app.conversation
         for turn_id in range(1, total + 1):
             for event in _finished_turn(turn_id):
-                app.bus.publish(event)
+                # every other answer as one typed with no audio: never heard, drawn growing
+                if turn_id % 2 or not isinstance(event, ev.PlaybackEnded):
+                    app.bus.publish(event)
             if turn_id % 10 == 0:
                 await pilot.pause()
         await pilot.pause()
         users = list(pane.query(UserTurn))
-        assert [u.turn_id for u in users] == list(range(31, total + 1))
+        assert [u.turn_id for u in users] == list(range(folded + 1, total + 1))
         assert len(pane.query(AssistantTurn)) == MAX_TURNS_SHOWN
         assert len(pane.users) == len(pane.assistants) == MAX_TURNS_SHOWN
-        note = pane.children[0]
-        assert isinstance(note, Static)
-        assert "30 earlier turns not shown" in str(note.render())
+        blocks = list(pane.query(".earlier-turns").results(Static))
+        assert blocks == pane.children[:2]  # above the live turns
+        assert len(pane.children) == 2 + MAX_TURNS_SHOWN * 3  # words, answer, timings
+        earlier = "\n".join(str(block.render()) for block in blocks)
+        for turn_id in range(1, folded + 1):
+            said = f"you › Question number {turn_id}?\nassistant › Answer number {turn_id}."
+            assert said in earlier
         # the newest turn is in view, and the next one still streams in below it
         app.bus.publish(ev.AssistantDelta(turn_id=total + 1, text="Still here."))
         await pilot.pause()
@@ -656,8 +669,10 @@ async def test_a_warning_before_the_first_turn_is_not_counted_as_a_turn(tmp_path
         await pilot.pause()
         await pilot.pause()
         assert pane.query(UserTurn).first().turn_id == 2
-        assert _pane_notes(pane) == ["… 1 earlier turn not shown (the session log has them)"]
-        assert len(pane.query(".notice-line")) == 0  # let go with the first turn
+        assert _pane_notes(pane) == []
+        assert len(pane.query(".notice-line")) == 0  # folded with the first turn
+        (block,) = pane.query(".earlier-turns").results(Static)
+        assert str(block.render()).startswith("⚠ The documents tools are off.\nyou › Question")
 
 
 async def test_a_turn_taken_back_after_a_warning_is_not_counted_as_a_turn(

@@ -320,3 +320,81 @@ async def test_a_tool_reporting_every_step_is_not_drawn_at_every_step(
     assert len(reported) == 3000
     assert 1 <= len(shown) < 300, len(shown)  # at most ten a second, however they came
     assert shown[0].message == "file 1"  # the first at once
+
+
+# A tool server whose tool answers with a picture only, as the "everything" server's
+# get-tiny-image or the filesystem server's read_media_file do.
+PICTURE_SERVER = """
+import base64
+
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+PNG = base64.b64encode(b"\\x89PNG" + bytes(34_996)).decode()  # 35,000 bytes
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=[mt.Tool(name="chart", input_schema={"type": "object"})])
+
+
+async def call_tool(ctx, params):
+    return mt.CallToolResult(content=[mt.ImageContent(data=PNG, mime_type="image/png")])
+
+
+async def main():
+    server = Server("pictures", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+
+
+async def test_a_picture_a_tool_returns_is_shown_to_the_person_as_a_picture_not_as_the_models_note(
+    tmp_path: Path,
+) -> None:
+    """A tool answering with an image had the person read, in the conversation, the tools
+    pane and the call's detail, the sentence written for the model: "[an image
+    (image/png): voicedesk passes on only text, so neither you nor the person can see
+    it]". They are shown what it is ("[image, image/png, 35 kB]"); the model is still
+    told nobody can see it."""
+    import sys
+
+    from voicedesk.tools.manager import ToolManager
+
+    script = tmp_path / "pictures.py"
+    script.write_text(PICTURE_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"pictures": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started_fake(pilot)
+        manager = ToolManager(settings, bus=app.bus, log_dir=tmp_path / "logs")
+        await manager.start()
+        try:
+            result = await manager.call("pictures__chart", {}, call_id="c1", turn_id=1)
+        finally:
+            await manager.aclose()
+        assert "neither you nor the person can see it" in result.text  # the model's, as it was
+        await wait_until(pilot, lambda: app.conversation.cards["c1"].status == "done")
+        await pilot.pause()
+        said = "[image, image/png, 35 kB]"
+        (tool_card,) = app.conversation.query(ToolCard)
+        in_conversation = tool_card.render_line(0).text
+        options = app.tool_pane.query_one(OptionList)
+        in_pane = "".join(options.render_line(y).text for y in range(options.size.height))
+        app.push_screen(ToolDetailScreen(app.tool_pane.calls["c1"]))
+        await pilot.pause()
+        in_detail = app.screen.query_one("#tool-result", TextArea).text
+        spoken = text_of(app.screen.query_one("#tool-spoken", Static))
+        for shown in (in_conversation, in_pane, in_detail, spoken):
+            assert said in shown and "neither" not in shown, shown

@@ -49,7 +49,7 @@ from voicedesk.tools.listing import mend_listing
 from voicedesk.tools.results import (
     ToolResult,
     bounded,
-    result_text,
+    result_texts,
     spoken_summary,
 )
 from voicedesk.tools.schemas import (
@@ -928,6 +928,10 @@ class ToolManager:
             log_dir = data_dir() / "logs"
         self._log_dir = log_dir
         self._pending_notices: list[tuple[ev.NoticeLevel, str]] = []
+        # What the person is shown of a call's result, by call id, while it is handed from
+        # _call to call: it differs from the model's text only for a result with an image,
+        # a sound or a file in it.
+        self._shown: dict[str, str] = {}
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
         self._left_out_said: set[tuple[str, str, str]] = set()  # server, tool, reason
@@ -1270,6 +1274,7 @@ class ToolManager:
                 person = turn_id if person_turn is None else person_turn
                 text, is_error = await self._call(name, args, call_id, answer_id, person)
         except asyncio.CancelledError:
+            self._shown.pop(call_id, None)
             result = ToolResult(
                 text="The tool call was cancelled.",
                 spoken="Cancelled.",
@@ -1285,11 +1290,14 @@ class ToolManager:
         if not text:
             text = "The tool returned nothing." if not is_error else "The tool failed."
         text = bounded(text)
+        shown = self._shown.pop(call_id, "")
+        shown = bounded(shown) if shown and shown != text else ""
         result = ToolResult(
             text=text,
-            spoken=spoken_summary(text),
+            spoken=spoken_summary(shown or text),
             is_error=is_error,
             duration_s=time.monotonic() - t0,
+            shown=shown,
         )
         self._finished(call_id, name, result)
         return result
@@ -1413,7 +1421,8 @@ class ToolManager:
             return f"The tool {ref.tool.name} failed: {_describe(exc)}.", True
         finally:
             _SERVER.reset(named)
-        return result_text(result), bool(result.is_error)
+        text, self._shown[call_id] = result_texts(result)
+        return text, bool(result.is_error)
 
     # ------------------------------------------------------------------ events
     def _finished(self, call_id: str, name: str, result: ToolResult) -> None:
@@ -1423,6 +1432,7 @@ class ToolManager:
                 name=name,
                 result_text=result.text,
                 spoken_summary=result.spoken,
+                shown_text=result.shown,
                 is_error=result.is_error,
                 duration_s=result.duration_s,
                 cancelled=result.cancelled,

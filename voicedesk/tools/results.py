@@ -23,13 +23,15 @@ MAX_RESULT_CHARS = 50_000
 
 @dataclass
 class ToolResult:
-    """One tool call's outcome: ``text`` goes to the model, ``spoken`` may be read aloud."""
+    """One tool call's outcome: ``text`` goes to the model, ``spoken`` may be read aloud,
+    ``shown`` is the whole result as the person is shown it (empty: ``text``)."""
 
     text: str
     spoken: str
     is_error: bool = False
     duration_s: float = 0.0
     cancelled: bool = False
+    shown: str = ""
 
 
 def spoken_summary(text: str, limit: int = SPOKEN_MAX) -> str:
@@ -75,11 +77,18 @@ _TEXT_TYPES = ("application/json", "application/xml", "application/yaml", "appli
 _MAX_TEXT_BLOB = 4 * MAX_RESULT_CHARS
 
 
-def _blob_part(res: mt.BlobResourceContents) -> str:
+def _size(b64: str) -> str:
+    """The size of what ``b64`` encodes, as a person reads it ("34 kB")."""
+    size = len(b64.strip().rstrip("=")) * 3 // 4
+    return f"{size} bytes" if size < 1000 else f"{size / 1000:,.0f} kB"
+
+
+def _blob_part(res: mt.BlobResourceContents) -> tuple[str, str]:
     """What the model is told of a file a tool sent as a blob (base64): its text, when it
     is a file of text (a text/* or JSON-like type, valid in the character set its type
     names, else UTF-8), else what it is. Servers that read files as bytes send text
-    files so; named as a file nobody can open, their words were lost to the model."""
+    files so; named as a file nobody can open, their words were lost to the model.
+    Second, what the person is shown of it (the model's text, or the file named)."""
     kind, *params = (res.mime_type or "").lower().split(";")
     kind = kind.strip()
     # the character set it names (text/plain; charset=utf-16), else UTF-8, JSON's own
@@ -92,36 +101,55 @@ def _blob_part(res: mt.BlobResourceContents) -> str:
             size = len(res.blob) * 3 // 4
             return (
                 f"[a file of text, {named}, about {size:,} bytes: too long to pass on; "
-                f"ask the tool for a part of it]"
+                f"ask the tool for a part of it]",
+                f"[file of text, {named}, {_size(res.blob)}: too long to pass on]",
             )
         try:
-            return base64.b64decode(res.blob, validate=True).decode(charset or "utf-8")
+            text = base64.b64decode(res.blob, validate=True).decode(charset or "utf-8")
+            return text, text
         except (binascii.Error, ValueError, LookupError):  # ValueError: UnicodeDecodeError
             pass  # no text after all, whatever its type says
-    return f"[a file, {named}: {_NOT_SHOWN.format(how='open')}]"
+    return (
+        f"[a file, {named}: {_NOT_SHOWN.format(how='open')}]",
+        f"[file, {named}, {_size(res.blob)}]",
+    )
 
 
-def result_text(result: mt.CallToolResult) -> str:
-    """All the text in a tool result; non-text parts are named so the model knows they
-    exist, and that nobody can see or hear them."""
-    parts: list[str] = []
+def result_texts(result: mt.CallToolResult) -> tuple[str, str]:
+    """All the text in a tool result, twice: for the model, non-text parts named so it
+    knows they exist and that nobody can see or hear them; for the person, named by kind,
+    type and size ("[image, image/png, 34 kB]"). Shown the model's sentence ("neither you
+    nor the person can see it"), the person read words not meant for them."""
+    model: list[str] = []
+    person: list[str] = []
     for block in result.content:
         if isinstance(block, mt.TextContent):
-            parts.append(block.text)
+            told = shown = block.text
         elif isinstance(block, mt.EmbeddedResource):
             res = block.resource
             if isinstance(res, mt.TextResourceContents):
-                parts.append(res.text)
+                told = shown = res.text
             else:
-                parts.append(_blob_part(res))
+                told, shown = _blob_part(res)
         elif isinstance(block, mt.ResourceLink):
-            parts.append(f"[resource {block.name}: {block.uri}]")
+            told = f"[resource {block.name}: {block.uri}]"
+            shown = f"[link, {block.name}: {block.uri}]"
         elif isinstance(block, mt.ImageContent):
-            parts.append(f"[an image ({block.mime_type}): {_NOT_SHOWN.format(how='see')}]")
+            told = f"[an image ({block.mime_type}): {_NOT_SHOWN.format(how='see')}]"
+            shown = f"[image, {block.mime_type}, {_size(block.data)}]"
         elif isinstance(block, mt.AudioContent):
-            parts.append(f"[a sound ({block.mime_type}): {_NOT_SHOWN.format(how='hear')}]")
+            told = f"[a sound ({block.mime_type}): {_NOT_SHOWN.format(how='hear')}]"
+            shown = f"[sound, {block.mime_type}, {_size(block.data)}]"
         else:
-            parts.append(f"[{getattr(block, 'type', 'content')}]")
-    if not parts and result.structured_content is not None:
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    return "\n".join(parts).strip()
+            told = shown = f"[{getattr(block, 'type', 'content')}]"
+        model.append(told)
+        person.append(shown)
+    if not model and result.structured_content is not None:
+        model.append(json.dumps(result.structured_content, ensure_ascii=False))
+        person.append(model[-1])
+    return "\n".join(model).strip(), "\n".join(person).strip()
+
+
+def result_text(result: mt.CallToolResult) -> str:
+    """The text of a tool result the model reads (:func:`result_texts`)."""
+    return result_texts(result)[0]

@@ -479,4 +479,6 @@ class ToolDetailScreen(_Dialog):
             return visible_controls(info.earlier_result)
         if info.earlier:
             return "Not logged: the session log keeps only the name and arguments of this call."
-        return visible_controls(fin.result_text if fin else (info.progress or "still running…"))
+        # what the person is shown: the model's text names an image to it as one
+        # "neither you nor the person can see"
+        return visible_controls(fin.shown if fin else (info.progress or "still running…"))

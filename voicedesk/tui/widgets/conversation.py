@@ -34,8 +34,10 @@ RESUMED_DIVIDER = "— resumed —"
 # Live turns kept on screen. Textual lays out every child of a scrolling container each time
 # one of them changes height, which a streaming answer does every frame: with hundreds of
 # turns that held the event loop, which the engine shares, for a tenth of a second at a time.
-# Older turns go (the session log keeps them all), as a resumed conversation shows its last 50.
+# Older turns are folded, FOLDED_PER_BLOCK to a block of plain text that never changes once
+# full: scrolling back still shows all that was said, at a widget per block, not five a turn.
 MAX_TURNS_SHOWN = 50
+FOLDED_PER_BLOCK = 50
 CARD_LOOK = {  # a tool card's status: (icon, its style)
     "running": ("⚙", "bold $warning"),
     "done": ("✓", "bold $success"),
@@ -336,8 +338,9 @@ class ConversationPane(VerticalScroll):
         # warnings shown while no live turn is (at the start): they go with the next turn
         # to be shown, as a turn of their own they were counted among the turns shown
         self._unplaced: list[Static] = []
-        self._pruned = 0
-        self._pruned_note: Static | None = None
+        # turns folded out of the live ones (see _fold): the last block's text, turn by turn
+        self._folded: list[Content] = []
+        self._fold_block: Static | None = None
 
     # ---------------------------------------------------------------- event handling
     def handle(self, event: ev.Event) -> None:
@@ -529,7 +532,7 @@ class ConversationPane(VerticalScroll):
             self._place_notices(shown)
 
     def _prune(self) -> None:
-        """Keep the last :data:`MAX_TURNS_SHOWN` turns, with a note counting the rest.
+        """Keep the last :data:`MAX_TURNS_SHOWN` turns live, folding older ones (:meth:`_fold`).
 
         Not while the person has scrolled up to read: the lines they read would move."""
         if not self._following:
@@ -537,10 +540,7 @@ class ConversationPane(VerticalScroll):
         while len(self._live) > MAX_TURNS_SHOWN:
             turn_id = next(iter(self._live))
             widgets = self._live.pop(turn_id)
-            if self._pruned_note is None:
-                self._pruned_note = _note("")
-                self.mount(self._pruned_note, before=widgets[0])
-            self._pruned += 1
+            self._fold(widgets)
             for widget in widgets:
                 widget.remove()
             if self.users.get(turn_id) in widgets:
@@ -549,13 +549,35 @@ class ConversationPane(VerticalScroll):
                 del self.assistants[turn_id]
             for call_id in [c for c, card in self.cards.items() if card in widgets]:
                 del self.cards[call_id]
-        if self._pruned_note is not None:
-            self._pruned_note.update(
-                Content.styled(
-                    f"… {_earlier_turns(self._pruned)} not shown (the session log has them)",
-                    "$foreground-muted italic",
-                )
-            )
+
+    def _fold(self, widgets: list[Static]) -> None:
+        """Add one turn, as it was drawn, to the block of folded turns above the live ones.
+
+        Turns beyond MAX_TURNS_SHOWN were dropped, with a note that the session log had
+        them: after an hour's talk, what the assistant said at its start could not be
+        scrolled back to. A block is replaced by a new one when full, so a turn costs the
+        same at the thousandth as at the fiftieth: one block's text, not the whole day's."""
+        parts = []
+        for widget in widgets:
+            if widget.has_class("timing-line"):
+                continue  # drawn only in a narrow window; the timings pane has them
+            # an answer never heard (typed, no audio) is drawn by GrowingText still
+            if isinstance(widget, AssistantTurn):
+                text = widget.render_content()
+            else:
+                content = widget.content
+                text = content if isinstance(content, Content) else Content(str(content))
+            parts.append(Content("  ").append(text) if isinstance(widget, ToolCard) else text)
+        if not parts:
+            return
+        if self._fold_block is None or len(self._folded) >= FOLDED_PER_BLOCK:
+            self._folded = []
+            block = Static(classes="turn earlier-turns")
+            # after the blocks before it (or the resumed turns), before the live turns
+            self.mount(block, before=widgets[0])
+            self._fold_block = block
+        self._folded.append(Content("\n").join(parts))
+        self._fold_block.update(Content("\n\n").join(self._folded))
 
     # ---------------------------------------------------------------- following the end
     # Whether the newest text is followed is decided by what the person did, never by the

@@ -163,7 +163,7 @@ class ToolPane(Vertical):
             took, detail = " earlier", info.earlier_result or NOT_LOGGED  # a 30-column pane
         elif info.finished is not None:
             took = f" {info.finished.duration_s:.2f}s"
-            detail = info.finished.spoken_summary or info.finished.result_text
+            detail = info.finished.spoken_summary or info.finished.shown
         else:
             took = ""  # no ticking clock: the card changes when the call reports
             detail = info.progress or "running"
