@@ -1442,3 +1442,22 @@ def test_records_of_no_kind_voicedesk_writes_are_named_by_their_line(tmp_path):
     assert "line 4 (it has no turn_id)" in notice.message
     assert "and 1 more" in notice.message  # line 5's turn 0
     assert [t.turn_id for t in session.context.turns] == [1, 2]
+
+
+def test_a_record_whose_type_is_a_list_is_named_as_damaged(tmp_path):
+    """A hand edit's ``"type": ["user"]`` ended --resume in a traceback (TypeError:
+    unhashable type: 'list'), where any other wrong type is a damaged line named."""
+    log_file = _write_log(
+        tmp_path / "edited.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Where is order 111?"},
+            {"type": ["user"], "turn_id": 2, "text": "And order 112?"},
+            {"type": {"user": 1}, "turn_id": 3, "text": "And order 113?"},
+        ],
+    )
+    session, notices = _resume_from(tmp_path, log_file)
+    session.log.close()
+    (notice,) = [e for e in notices if isinstance(e, ev.Notice)]
+    assert "line 2 (its type ['user'] is not one voicedesk writes)" in notice.message
+    assert "line 3 (its type {'user': 1} is not one voicedesk writes)" in notice.message
+    assert [t.turn_id for t in session.context.turns] == [1]

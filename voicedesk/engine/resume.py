@@ -140,7 +140,7 @@ def _damage(record: dict[str, Any]) -> str | None:
     conversation as the text "None"; a record of no kind voicedesk writes, or of a turn
     with no number, was passed over unsaid (a user line with none was turn 0)."""
     kind = record.get("type")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:  # a list as its type: TypeError
         if "type" not in record:
             return "it has no type"
         return f"its type {kind!r} is not one voicedesk writes"
