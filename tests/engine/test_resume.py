@@ -1442,3 +1442,56 @@ def test_records_of_no_kind_voicedesk_writes_are_named_by_their_line(tmp_path):
     assert "line 4 (it has no turn_id)" in notice.message
     assert "and 1 more" in notice.message  # line 5's turn 0
     assert [t.turn_id for t in session.context.turns] == [1, 2]
+
+
+def test_a_log_with_the_older_background_tools_records_resumes_them_undamaged(tmp_path):
+    """For a while (43c550b..3e9206a) voicedesk logged a background call as a
+    ``background_tools`` record, what ``pending_tools`` is now: such a log was called
+    damaged ("its type 'background_tools' is not one voicedesk writes") and the call
+    left out of the turn that made it."""
+    call = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "a",
+                "type": "function",
+                "function": {"name": "docs__read_document", "arguments": "{}"},
+            }
+        ],
+    }
+    answer = {"role": "tool", "tool_call_id": "a", "content": "It asks for 42 euros."}
+    log_file = _write_log(
+        tmp_path / "older.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Read the memo."},
+            {"type": "background_tools", "turn_id": 1, "messages": [call]},
+            {"type": "turn", "turn_id": 1, "heard_text": "I'm working on that."},
+            {"type": "background_tools", "turn_id": 1, "messages": [call, answer]},
+        ],
+    )
+    session, notices = _resume_from(tmp_path, log_file)
+    session.log.close()
+    assert not [e for e in notices if isinstance(e, ev.Notice) and "damaged" in e.message]
+    snapshot, _ = restore_state(log_file)
+    (turn,) = snapshot["turns"]
+    assert turn["messages"][1:3] == [call, answer]  # resumed in the turn that called it
+
+
+def test_a_record_whose_type_is_a_list_is_named_as_damaged(tmp_path):
+    """A hand edit's ``"type": ["user"]`` ended --resume in a traceback (TypeError:
+    unhashable type: 'list'), where any other wrong type is a damaged line named."""
+    log_file = _write_log(
+        tmp_path / "edited.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Where is order 111?"},
+            {"type": ["user"], "turn_id": 2, "text": "And order 112?"},
+            {"type": {"user": 1}, "turn_id": 3, "text": "And order 113?"},
+        ],
+    )
+    session, notices = _resume_from(tmp_path, log_file)
+    session.log.close()
+    (notice,) = [e for e in notices if isinstance(e, ev.Notice)]
+    assert "line 2 (its type ['user'] is not one voicedesk writes)" in notice.message
+    assert "line 3 (its type {'user': 1} is not one voicedesk writes)" in notice.message
+    assert [t.turn_id for t in session.context.turns] == [1]

@@ -417,6 +417,13 @@ CASES = [
         "Open port 80 80, port 54 32, ports 3000, port 8008, port 1 1 4 3 4 or port 443; "
         "localhost port 80 80, 127.0.0.1 port 5000. Not 8080 alone, John 3:16, 10:30.",
     ),
+    # ... but a file's name and a line in it is no host and its port: "main.py:42" was said
+    # "main.py port 42", "README.md:20" "README.md port 20"
+    (
+        "See main.py:42, README.md:20, config.yaml:10 and app.test.ts:1234; db.internal:5432.",
+        "See main.py:42, README.md:20, config.yaml:10 and app.test.ts:1234; db.internal port "
+        "54 32.",
+    ),
     # an address's street word in full and its ZIP code digit by digit: Whisper heard
     # Piper's "Amphitheatre Pkwy" as "amphitheater P-Qui", "CA 94043" as "94,043"
     (

@@ -132,6 +132,9 @@ def _is_message(value: Any) -> bool:
 # The records a session log holds; those of a turn carry its number (1 for the first).
 _OF_A_TURN = frozenset(("user", "turn", "progress", "tools", "pending_tools", "retracted"))
 _KINDS = _OF_A_TURN | {"summary", "context_window"}
+# Kinds voicedesk wrote under another name for a while, read as the name they have now: a
+# log of that time is no hand edit (its calls were called damaged and left out).
+_OLDER_NAMES = {"background_tools": "pending_tools"}  # until 3e9206a
 
 
 def _damage(record: dict[str, Any]) -> str | None:
@@ -140,7 +143,7 @@ def _damage(record: dict[str, Any]) -> str | None:
     conversation as the text "None"; a record of no kind voicedesk writes, or of a turn
     with no number, was passed over unsaid (a user line with none was turn 0)."""
     kind = record.get("type")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:  # a list as its type: TypeError
         if "type" not in record:
             return "it has no type"
         return f"its type {kind!r} is not one voicedesk writes"
@@ -192,6 +195,8 @@ def read_conversation(path: Path) -> Conversation:
     retractions: list[tuple[int, int]] = []  # (retracted turn, user records logged before)
     for at, (lineno, record) in enumerate(read_numbered(path, out.damaged)):
         kind = record.get("type")
+        if isinstance(kind, str) and kind in _OLDER_NAMES:
+            record = {**record, "type": (kind := _OLDER_NAMES[kind])}
         damage = _damage(record)
         if damage is not None:  # the turns around it still resume
             out.damaged.append((lineno, damage))

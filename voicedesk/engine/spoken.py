@@ -69,7 +69,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
   to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
   or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a port as
-  people say one ("port 8080", "localhost:8080" "80 80": heard "8000 daily", "colon 880"),
+  people say one ("port 8080", "localhost:8080" "80 80": heard "8000 daily", "colon 880";
+  not a file and its line, "main.py:42"),
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
@@ -277,8 +278,17 @@ _TIME_BEFORE = re.compile(r"\d(?:[ \t]?[AaPp]\.?[Mm]\.?|:\d\d)[ \t]+\Z")
 # "port" or a host and its colon ("localhost:8080", heard "local host colon 880").
 _PORT_BEFORE = re.compile(r"\bports?[ \t]+\Z", re.IGNORECASE)
 _PORT = re.compile(r"\d{4,5}")
+# ... but not a file's name and a line in it ("main.py:42", "README.md:20"): a code or
+# document file's extension is no host's ending, though some are a country's (.py, .md)
+_CODE_EXTENSIONS = (
+    "py|pyi|ipynb|js|mjs|cjs|jsx|ts|tsx|md|mdx|rst|txt|json|jsonl|yaml|yml|toml|ini|cfg|conf|"
+    "lock|log|csv|html?|css|scss|sass|less|xml|sh|bash|zsh|ps1|bat|rs|go|cc|cpp|cxx|hpp|hh|"
+    "cs|java|kt|kts|scala|swift|mm|rb|php|pl|pm|lua|dart|ex|exs|erl|hrl|hs|ml|mli|clj|vue|"
+    "svelte|sql|gradle|tf|proto|env"
+)
 _HOST_PORT = re.compile(
-    r"(localhost|\d{1,3}(?:\.\d{1,3}){3}|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}):(\d{2,5})"
+    r"(localhost|\d{1,3}(?:\.\d{1,3}){3}|"
+    rf"[\w-]+(?:\.[\w-]+)*\.(?!(?:{_CODE_EXTENSIONS}):)[a-z]{{2,}}):(\d{{2,5}})"
 )
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
