@@ -24,7 +24,7 @@ from voicedesk import events as ev
 from voicedesk.config import Settings
 from voicedesk.tools import manager as manager_module
 from voicedesk.tools.manager import ToolManager, llm_tool_name
-from voicedesk.tools.results import result_text, spoken_summary
+from voicedesk.tools.results import result_texts, spoken_summary
 
 FLAKY_SERVER = """\
 import asyncio
@@ -2029,11 +2029,13 @@ async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(
     blob = mt.BlobResourceContents(
         uri="file:///g.txt", mime_type="text/plain; charset=UTF-16", blob=latin
     )
-    assert result_text(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)])) == "Grüße"
+    assert (
+        result_texts(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)]))[0] == "Grüße"
+    )
     # a text too long to pass on whole is said to be one, not one nobody can open
     huge = base64.b64encode(b"x" * 300_000).decode()
     blob = mt.BlobResourceContents(uri="file:///big.log", mime_type="text/plain", blob=huge)
-    said = result_text(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)]))
+    said = result_texts(mt.CallToolResult(content=[mt.EmbeddedResource(resource=blob)]))[0]
     assert "big.log" in said and "300,000 bytes" in said and "a part of it" in said, said
 
 

@@ -148,8 +148,3 @@ def result_texts(result: mt.CallToolResult) -> tuple[str, str]:
         model.append(json.dumps(result.structured_content, ensure_ascii=False))
         person.append(model[-1])
     return "\n".join(model).strip(), "\n".join(person).strip()
-
-
-def result_text(result: mt.CallToolResult) -> str:
-    """The text of a tool result the model reads (:func:`result_texts`)."""
-    return result_texts(result)[0]
