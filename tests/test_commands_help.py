@@ -160,6 +160,36 @@ def test_version_and_help_load_no_heavy_library() -> None:
     assert done.stderr.strip().splitlines()[-1] == "[]"
 
 
+def test_version_and_help_import_no_command_module() -> None:
+    """`voicedesk --version` and `--help` imported every command's module to build its
+    parser, and with them asyncio, the simulator's scripts and the metrics: 85 ms of
+    imports, most of a 130 ms `--version`. The command given is still fully parsed."""
+    import subprocess
+
+    probe = (
+        "import sys\n"
+        "from voicedesk.cli import main\n"
+        "for argv in (['--version'], ['--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "loaded = [m for m in sys.modules if m.startswith('voicedesk.commands.')]\n"
+        "print(sorted(loaded + [m for m in ('asyncio',) if m in sys.modules]), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+    assert "docs-server" in done.stdout and "check audio, model files" in done.stdout
+    from voicedesk.cli import main
+
+    with pytest.raises(SystemExit) as exited:  # a command's own flags still parse
+        main(["doctor", "--bogus"])
+    assert exited.value.code == 2
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_a_full_or_closed_stdout_is_one_line_and_a_failure() -> None:
     """`voicedesk config path > /dev/full` (and `config show`, `--help`) ended in an

@@ -1,9 +1,10 @@
 """The ``voicedesk`` command line.
 
-Each sub-command lives in ``voicedesk/commands/<name>.py`` and exposes
-``add_parser(subparsers) -> None`` (setting ``func=run`` via ``set_defaults``) and
-``run(args) -> int``. Command modules import their heavy dependencies inside ``run`` so that
-``voicedesk --version`` and ``--help`` stay instant. User errors (:class:`UserError`) become one
+Each sub-command lives in ``voicedesk/commands/<name>.py``, is listed in :data:`COMMANDS`
+with its ``--help`` line, and exposes ``add_parser(subparsers) -> None`` (setting
+``func=run`` via ``set_defaults``) and ``run(args) -> int``. Only the chosen command's module
+is imported, and it imports its heavy dependencies inside ``run``, so that ``voicedesk
+--version`` and ``--help`` stay instant. User errors (:class:`UserError`) become one
 readable message and an exit code, never a traceback.
 """
 
@@ -20,24 +21,60 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from voicedesk import __version__
-from voicedesk.config_secrets import SecretsLogFilter
-from voicedesk.errors import UserError
 
-# Order here is the order in `voicedesk --help`.
-COMMANDS = [
-    "run",
-    "demo",
-    "replay",
-    "devices",
-    "doctor",
-    "config",
-    "sim",
-    "bench",
-    "docs_server",
-]
+# Each command: its module and its line in `voicedesk --help`, in that order. The line is
+# here, not in the module, so that `--help` and `--version` import no command module: all
+# of them (asyncio, the simulator's scripts, the metrics) were 85 ms of a 140 ms `--version`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "talk: on the sound devices, or over WAV files with --input/--output"),
+    "demo": ("demo", "try voicedesk with no keys: bundled speech against the simulated cloud"),
+    "replay": ("replay", "run the turn detector over a WAV file"),
+    "devices": ("devices", "list microphones and speakers with their default rates"),
+    "doctor": ("doctor", "check audio, model files, config, keys, tools and providers"),
+    "config": ("config", "where the config lives, what it says (secrets masked), write a template"),
+    "sim": ("sim", "run the simulated cloud (OpenAI + ElevenLabs protocols) on 127.0.0.1"),
+    "bench": ("bench", "measure latency, turn detection, context and echo"),
+    "docs-server": ("docs_server", "run the built-in MCP documents server over stdio"),
+}
+
+
+class _Commands(argparse._SubParsersAction):
+    """The commands, each module imported only once its command is chosen (or its parser
+    is asked for): until then a command is a placeholder that holds its ``--help`` line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._modules: dict[str, str] = {}
+
+    def add_command(self, name: str, module: str, help: str) -> None:
+        super().add_parser(name, help=help)
+        self._modules[name] = module
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if name in self._modules:  # the module's own parser replaces its placeholder
+            del self._name_parser_map[name]
+            kwargs.pop("help", None)  # its line is already listed
+        return super().add_parser(name, **kwargs)
+
+    def load(self, name: str) -> None:
+        module = self._modules.pop(name, None)
+        if module is not None:
+            self._modules[name] = module  # until its add_parser has replaced the placeholder
+            importlib.import_module(f"voicedesk.commands.{module}").add_parser(self)
+            del self._modules[name]
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        self.load(values[0])
+        super().__call__(parser, namespace, values, option_string)
 
 
 # Options of `voicedesk` itself, which argparse takes only before the command.
@@ -73,7 +110,9 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The whole command line; ``lazy``: a command's module is imported only if it is the
+    one given (what `voicedesk` itself does), so ``--help`` and ``--version`` import none."""
     parser = _Parser(
         prog="voicedesk",
         description="A desktop voice assistant. With no command, opens the terminal UI.",
@@ -92,15 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         "simulated one)",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"voicedesk.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"voicedesk.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.add_parser(sub)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_Commands)
+    assert isinstance(sub, _Commands)
+    for name, (module, line) in COMMANDS.items():
+        sub.add_command(name, module, line)
+    if not lazy:
+        for name in COMMANDS:
+            sub.load(name)
     return parser
 
 
@@ -235,8 +272,6 @@ def entry() -> NoReturn:
     daemon: a finalising interpreter crashed under it) and tore down every module and the
     models: 0.5-1.2 s after a headless run had ended, before the shell prompt came back.
     ``leave_now`` runs the ``atexit`` clean-ups and flushes the standard streams first."""
-    from voicedesk.commands.termination import leave_now
-
     _guard_stdout()
     try:
         code = main()
@@ -245,17 +280,25 @@ def entry() -> NoReturn:
         try:
             sys.stdout.flush()
         except StdoutError as exc:
-            leave_now(_stdout_failed(exc))
-        raise exit_ from None
+            code = _stdout_failed(exc)
+        else:
+            raise exit_ from None
     except StdoutError as exc:
         code = _stdout_failed(exc)
+    # imported here, not at the top: it brings asyncio, 22 ms of `--version`, which needs none
+    from voicedesk.commands.termination import leave_now
+
     leave_now(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     _output_never_fails()
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     args = parser.parse_args(argv)
+    # past --help and --version, which need neither
+    from voicedesk.config_secrets import SecretsLogFilter
+    from voicedesk.errors import UserError
+
     handler = logging.StreamHandler(sys.stderr)
     # -v is for digging: when and where. Without it a warning is read between the
     # conversation's own lines (`run --headless`), as its notices are, where a time stamp

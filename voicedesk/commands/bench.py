@@ -12,7 +12,7 @@ BENCHES = ["turn", "latency", "context", "echo"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="measure latency, turn detection, context and echo")
+    parser = sub.add_parser("bench")
     # named, not "WHAT": `voicedesk bench` alone said only "required: WHAT" (see config)
     bench_sub = parser.add_subparsers(
         dest="bench", metavar="{" + ",".join(BENCHES) + "}", required=True

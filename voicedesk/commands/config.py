@@ -28,7 +28,6 @@ from voicedesk.loopback import openai_address
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "config",
-        help="where the config lives, what it says (secrets masked), write a template",
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )

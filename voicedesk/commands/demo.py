@@ -32,7 +32,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     parser = sub.add_parser(
         "demo",
-        help="try voicedesk with no keys: bundled speech against the simulated cloud",
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )

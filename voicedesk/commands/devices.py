@@ -19,7 +19,6 @@ from voicedesk.commands import DocHelpFormatter
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "devices",
-        help="list microphones and speakers with their default rates",
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )

@@ -18,7 +18,6 @@ from voicedesk.commands import DocHelpFormatter, path_arg
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "docs-server",
-        help="run the built-in MCP documents server over stdio",
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )

@@ -60,7 +60,6 @@ class Check:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "doctor",
-        help="check audio, model files, config, keys, tools and providers",
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )

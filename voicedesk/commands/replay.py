@@ -22,7 +22,6 @@ from voicedesk.commands import DocHelpFormatter, path_arg
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "replay",
-        help="run the turn detector over a WAV file",
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )

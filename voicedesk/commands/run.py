@@ -88,7 +88,6 @@ def add_sim_fault(parser: argparse.ArgumentParser, lead: str) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "run",
-        help="talk: on the sound devices, or over WAV files with --input/--output",
         description=__doc__,
         formatter_class=DocHelpFormatter,
     )

@@ -102,7 +102,6 @@ def parse_fault(value: str) -> tuple[str, str, int]:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sim",
-        help="run the simulated cloud (OpenAI + ElevenLabs protocols) on 127.0.0.1",
         description=__doc__,
         epilog=epilog(),
         formatter_class=DocHelpFormatter,
