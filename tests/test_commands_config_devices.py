@@ -652,6 +652,20 @@ def test_devices_without_any_device(monkeypatch, capsys) -> None:
     assert "no sound devices" in captured.err
 
 
+def test_doctor_without_any_device_says_how_to_fix_it_as_devices_does(monkeypatch, capsys) -> None:
+    """doctor said only "no sound card, or no access to it": not what gives access. Its
+    warning is `devices`' message, and as with `devices` no device is not a failure."""
+    monkeypatch.setattr(dev_mod, "portaudio_available", lambda: (True, "PortAudio"))
+    monkeypatch.setattr(dev_mod, "list_devices", lambda: [])
+    from voicedesk.commands.doctor import check_audio
+
+    checks = [c for c in check_audio(Settings()) if c.label == "devices"]
+    assert [c.status for c in checks] == ["warn"]
+    assert dev_mod.NO_DEVICES_REASON in checks[0].detail
+    assert "PipeWire/PulseAudio is running" in checks[0].detail
+    assert main(["devices"]) == 0
+
+
 def test_devices_on_this_machine_does_not_crash(capsys) -> None:
     assert main(["devices"]) in (0, 2)  # 2 only if PortAudio itself is missing
     assert "Traceback" not in capsys.readouterr().err

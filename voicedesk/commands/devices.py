@@ -4,6 +4,11 @@ Use the index or a part of the name with ``audio.input_device`` / ``audio.output
 (names are steadier: indices shift when devices are plugged in or out). ``*`` marks the system
 defaults; devices that look like headsets are marked too, since echo cancellation in ``auto``
 mode is switched off for them.
+
+Exit status 0 when the devices could be asked, even if there are none (the list is then
+empty, and ``--json`` prints ``[]``): a machine without sound still talks over WAV files and
+types in the terminal UI, as ``voicedesk doctor`` warns but does not fail. 2 when PortAudio
+itself is missing or cannot list them.
 """
 
 from __future__ import annotations

@@ -155,6 +155,7 @@ def load_config(args: argparse.Namespace) -> tuple[Any, Check]:
 
 def check_audio(settings: Any) -> list[Check]:
     from voicedesk.audio.devices import (
+        NO_DEVICES_REASON,
         Kind,
         default_device,
         is_headset,
@@ -177,8 +178,10 @@ def check_audio(settings: Any) -> list[Check]:
             Check(
                 "warn",
                 "devices",
-                "no microphones or speakers found (no sound card, or no access to it); "
-                "file input/output (--input/--output) still works",
+                # what `voicedesk devices` says, with its fix: "no access to it" alone left
+                # the person to find out what gives access
+                f"no microphones or speakers found. {NO_DEVICES_REASON} So does typing in "
+                "the terminal UI",
             ),
         ]
     chosen: dict[str, Any] = {}
