@@ -3,6 +3,7 @@ before anything is measured, never a traceback."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -176,7 +177,18 @@ def test_bench_turn_without_labelled_speech_still_measures_the_cpu(
     assert main(["bench", "turn", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["cpu"] == {"measured": True} and report["accuracy"] is None
-    assert "run from a voicedesk checkout" in report["accuracy_skipped"]
+    skipped = report["accuracy_skipped"]
+    # what it says to do is a pipx user's: the source archive, not a checkout's script
+    assert "make_fixtures" not in skipped and "checkout" not in skipped
+    assert "pip download --no-deps --no-binary :all: voicedesk==" in skipped
+    fetched = re.search(r"--fixtures voicedesk-[\d.]+/(\S+)", skipped)
+    assert fetched, skipped  # the folder it names is where the source keeps the labels
+    assert (Path(__file__).parent.parent / fetched[1] / "labels.json").is_file()
+    # and a folder without labels.json says the same
+    assert main(["bench", "turn", "--fixtures", str(tmp_path)]) == 2
+    refused = capsys.readouterr().err
+    assert "No labels.json" in refused and "pip download" in refused
+    assert "make_fixtures.py (or run" not in refused
 
 
 def test_fresh_cancellers_report_only_the_delays_they_ran(capsys) -> None:

@@ -2,8 +2,9 @@
 
 Accuracy runs the real pipeline (``voicedesk.turn.replay``, virtual clock; ``--realtime``
 paces each file like a microphone, so the waits include the local reading's compute time,
-as live) over a labelled fixture set (a folder with WAVs and ``labels.json``, as made by tests/fixtures/make_fixtures.py)
-and scores each category the way a listener would:
+as live) over a labelled fixture set: a folder with WAVs and ``labels.json``, by default
+the one in voicedesk's source (tests/fixtures/turns; an installed voicedesk has none, and
+says how to fetch it), and scores each category the way a listener would:
 
 - finished:   silence wait = decided − speech end (a decision before the end is a cut-off)
 - unfinished: not ended within 600 ms of the last word
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported where used: `voicedesk --help` builds this parser
     import numpy as np
 
+from voicedesk import __version__
 from voicedesk.commands import path_arg
 from voicedesk.engine.metrics import percentile
 from voicedesk.turn.cues import stops_on_function_word
@@ -62,7 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--fixtures",
         type=path_arg,
         default=None,
-        help="folder with labels.json (default: the checkout's tests/fixtures/turns)",
+        help="folder with labels.json (default: tests/fixtures/turns of voicedesk's source, "
+        "here or beside the package; installed, the accuracy is skipped and it says how to "
+        "fetch them)",
     )
     p.add_argument("--split", help="only fixtures of this split (e.g. heldout)")
     p.add_argument(
@@ -88,10 +92,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-NO_FIXTURES = (
-    f"no labelled speech in {FIXTURES_IN_CHECKOUT} here; run from a voicedesk checkout, or "
-    f"pass --fixtures DIR made by tests/fixtures/make_fixtures.py"
+# Where an installed voicedesk (pipx, a wheel) gets the labelled speech: the source archive
+# ships it. "Run from a checkout" and "made by tests/fixtures/make_fixtures.py" named what
+# such a person does not have (and the script needs Piper and espeak-ng besides).
+_SOURCE = f"voicedesk-{__version__}"
+GET_FIXTURES = (
+    f"the labelled speech comes with voicedesk's source, not with an installed voicedesk: "
+    f"fetch it with `pip download --no-deps --no-binary :all: voicedesk=={__version__}` and "
+    f"`tar xzf {_SOURCE}.tar.gz`, then pass --fixtures {_SOURCE}/{FIXTURES_IN_CHECKOUT}"
+    " (or a folder of your own recordings with a labels.json)"
 )
+NO_FIXTURES = f"no labelled speech in {FIXTURES_IN_CHECKOUT} here; {GET_FIXTURES}"
 MIN_CPU_SECONDS = 0.1
 MAX_CPU_SECONDS = 3600.0
 
@@ -217,7 +228,7 @@ LABELS_FORMAT = (
     "labels.json is a list of objects with file, category ("
     + ", ".join(LABEL_TIMES)
     + "), text, speech_end_s (finished, unfinished) and pause_end_s (paused), "
-    "as tests/fixtures/make_fixtures.py writes it"
+    "as voicedesk's tests/fixtures/make_fixtures.py writes it"
 )
 
 
@@ -271,8 +282,7 @@ def load_labels(folder: Path, split: str | None) -> list[dict[str, Any]]:
     if not labels_path.is_file():
         raise UserError(
             f"No labels.json in {folder}",
-            "pass --fixtures DIR made by tests/fixtures/make_fixtures.py (or run from a "
-            "voicedesk checkout, whose tests/fixtures/turns is the default)",
+            f"pass a folder that has one; {GET_FIXTURES}. {LABELS_FORMAT}",
         )
     try:
         labels = json.loads(labels_path.read_text(encoding="utf-8"))
