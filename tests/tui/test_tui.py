@@ -1182,6 +1182,76 @@ async def test_a_40x10_terminal_keeps_quit_and_help_and_its_notices_readable(
             await pilot.press("q")
 
 
+async def test_a_40x10_terminal_draws_no_toast_over_a_dialog(tmp_path: Path) -> None:
+    """At 40×10 a toast is the terminal's width, and a notice arriving while the help was
+    open was drawn over the help's lines (as was one shown just before it opened). It waits
+    for the dialog to close; the notice is in the conversation meanwhile."""
+    from textual.widgets._toast import Toast, ToastRack
+
+    from voicedesk.tui.widgets.conversation import NoticeLine
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(40, 10), notifications=True) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.Notice(level="info", message="Before the help opened."))
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        app.bus.publish(ev.Notice(level="warning", message="While the help was open."))
+        await pilot.pause()
+        await pilot.pause()
+        racks = list(app.screen.query(ToastRack))
+        assert not any(
+            toast.display and rack.display for rack in racks for toast in rack.query(Toast)
+        )
+        lines = [text_of(line) for line in app.query(NoticeLine)]
+        assert any("While the help was open." in line for line in lines)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        shown = [str(toast.render()) for toast in app.screen.query(Toast)]
+        assert any("While the help was open." in text for text in shown), shown
+    roomy = fake_app(tmp_path)  # where a toast leaves a dialog readable, it shows at once
+    async with roomy.run_test(size=(100, 30), notifications=True) as pilot:
+        await started_fake(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        roomy.bus.publish(ev.Notice(level="warning", message="While the help was open."))
+        await pilot.pause()
+        await pilot.pause()
+        assert any(
+            "While the help was open." in str(toast.render()) for toast in roomy.screen.query(Toast)
+        )
+
+
+async def test_the_text_box_hint_fits_a_40_column_terminal(tmp_path: Path) -> None:
+    """At 40 columns the empty text box said "press t to type a message · Enter send": its
+    hint is the longest of its wordings that fits, focused or not."""
+    from rich.cells import cell_len
+
+    for columns in (40, 100):
+        app = fake_app(tmp_path)
+        async with app.run_test(size=(columns, 24)) as pilot:
+            await started_fake(pilot)
+            await pilot.pause()
+            box = app.text_input
+            width = box.content_size.width
+            assert "t" in box.placeholder.split()[0] or "press t" in box.placeholder
+            assert "Enter sends" in box.placeholder and cell_len(box.placeholder) <= width
+            await pilot.press("t")
+            await pilot.pause()
+            assert box.has_focus
+            assert box.placeholder.startswith(("type a message", "Enter sends"))
+            assert cell_len(box.placeholder) <= width, (columns, box.placeholder)
+            if columns == 100:  # room for the whole of it
+                assert box.placeholder == "type a message · Enter sends · Esc leaves"
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not box.has_focus and "Esc leaves" in box.placeholder
+
+
 async def test_settings_verdict_visible_on_a_small_terminal() -> None:
     """At 60×15 the verdict under the input stays inside the dialog; the file view gives way."""
     import shutil

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import events
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.constants import DEFAULT_THEME
 from textual.containers import Horizontal, Vertical
@@ -191,6 +193,7 @@ class VoiceDeskApp(App[int]):
         # talk key: "toggle" until the terminal proves it reports key release
         self.talk_mode: TalkMode = "toggle"
         self._held = False  # the mic was opened by a talk-key press that has not come up yet
+        self._held_toasts: list[Callable[[], None]] = []  # notify(): until the dialog closes
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
         self._audio_check: AudioCheckScreen | None = None
@@ -247,6 +250,59 @@ class VoiceDeskApp(App[int]):
         """Too narrow or too short for a toast to be read beside the conversation."""
         columns, rows = ROOMY_FROM
         return self.size.width < columns or self.size.height < rows
+
+    def _over_a_dialog_cramped(self) -> bool:
+        """A dialog is open on a terminal too small for a toast to leave it readable."""
+        try:
+            return self.cramped and isinstance(self.screen, ModalScreen)
+        except ScreenStackError:  # not running yet
+            return False
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast; over a dialog on a cramped terminal, only once the dialog closes: there
+        a toast is the terminal's width and drew over the help or the settings, whose
+        lines the person had opened it to read (a notice is in the conversation too)."""
+        if self._over_a_dialog_cramped():
+            self._held_toasts.append(
+                functools.partial(
+                    super().notify,
+                    message,
+                    title=title,
+                    severity=severity,
+                    timeout=timeout,
+                    markup=markup,
+                )
+            )
+            return
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        """Toasts shown as a dialog opens on a cramped terminal go: they were drawn over it
+        (Textual shows the current ones on every screen), and were seen before it opened."""
+        screen = args[0] if args else kwargs.get("screen")
+        if self.cramped and isinstance(screen, ModalScreen):
+            self.clear_notifications()
+        return super().push_screen(*args, **kwargs)
+
+    def pop_screen(self) -> AwaitComplete:
+        done = super().pop_screen()
+        self.call_later(self._show_held_toasts)  # once the screen below is the one shown
+        return done
+
+    def _show_held_toasts(self) -> None:
+        if self._over_a_dialog_cramped():  # another dialog is still open
+            return
+        held, self._held_toasts = self._held_toasts, []
+        for show in held:
+            show()
 
     def on_mount(self) -> None:
         theme = self.settings.ui.theme

@@ -25,9 +25,26 @@ def one_line(text: str) -> str:
 
 
 # What the empty box says: how to reach it from outside, and once in it only what to do
-# there ("press t" in a focused box typed a stray "t" into the message).
-PLACEHOLDER = "press t to type a message · Enter sends · Esc leaves"
-PLACEHOLDER_FOCUSED = "type a message · Enter sends · Esc leaves"
+# there ("press t" in a focused box typed a stray "t" into the message). Longest first: the
+# box shows the first that fits it (at 40 columns the first was cut to "… Enter send").
+PLACEHOLDERS = (
+    "press t to type a message · Enter sends · Esc leaves",
+    "t: type · Enter sends · Esc leaves",
+    "t: type a message",
+)
+PLACEHOLDERS_FOCUSED = (
+    "type a message · Enter sends · Esc leaves",
+    "Enter sends · Esc leaves",
+    "Enter sends",
+)
+PLACEHOLDER, PLACEHOLDER_FOCUSED = PLACEHOLDERS[0], PLACEHOLDERS_FOCUSED[0]
+
+
+def fitting(texts: tuple[str, ...], width: int) -> str:
+    """The longest of ``texts`` (longest first) that fits ``width`` cells, else the last."""
+    from rich.cells import cell_len
+
+    return next((text for text in texts if cell_len(text) <= width), texts[-1])
 
 
 class MessageInput(Input):
@@ -37,15 +54,24 @@ class MessageInput(Input):
         # the Input keywords a caller gives, passed through: Input checks them, not this
         super().__init__(placeholder=PLACEHOLDER, **kwargs)  # type: ignore[arg-type]
 
+    def _own_placeholder(self, focused: bool) -> None:
+        """Its own hint for the box's state and width; one the app set (the conversation
+        could not start) is left as it is."""
+        if self.placeholder in PLACEHOLDERS + PLACEHOLDERS_FOCUSED:
+            texts = PLACEHOLDERS_FOCUSED if focused else PLACEHOLDERS
+            width = self.content_size.width  # 0 before the first layout: the longest, until
+            self.placeholder = fitting(texts, width) if width else texts[0]  # the resize
+
     def _on_focus(self, event: events.Focus) -> None:
-        if self.placeholder == PLACEHOLDER:
-            self.placeholder = PLACEHOLDER_FOCUSED
+        self._own_placeholder(focused=True)
         super()._on_focus(event)
 
     def _on_blur(self, event: events.Blur) -> None:
-        if self.placeholder == PLACEHOLDER_FOCUSED:
-            self.placeholder = PLACEHOLDER
+        self._own_placeholder(focused=False)
         super()._on_blur(event)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._own_placeholder(focused=self.has_focus)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Send"),
