@@ -133,6 +133,25 @@ def test_config_init_on_a_directory_says_so(tmp_path: Path, capsys) -> None:
     assert "is a directory, not a config file" in err and "--force" not in err
 
 
+def test_a_folder_at_the_default_config_path_says_to_move_it(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A folder where the default config goes (nothing passed) was met with "pass the path
+    of a TOML file" (every command) and "pass a file path" (`config init`): the person had
+    passed nothing. It says to move the folder, or to name another file."""
+    monkeypatch.delenv("VOICEDESK_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    (tmp_path / "voicedesk" / "config.toml").mkdir(parents=True)
+    for argv in (["config", "show"], ["config", "init"], ["doctor"]):
+        code = main(argv)
+        captured = capsys.readouterr()
+        said = captured.err + captured.out
+        assert code in (1, 2), argv
+        assert "is a directory, not a config file" in said, argv
+        assert "move or rename that folder" in said and "--config FILE" in said, argv
+        assert "pass a file path" not in said and "Traceback" not in said, argv
+
+
 def test_template_loads_to_defaults(cfg: Path) -> None:
     assert main(["config", "init"]) == 0
     loaded = load_settings(cfg, environ={})

@@ -483,14 +483,21 @@ def cli_settings(
     return load_settings(path, overrides=overrides, named_by=named_by)
 
 
+# A folder where the config file goes. "Pass the path of a TOML file" told a person who
+# had passed nothing (the default location) to do what they had not done.
+FOLDER_IN_PLACE_HINT = (
+    "move or rename that folder, then `voicedesk config init` writes the config file there; "
+    "or name another file with --config FILE"
+)
+
+
 def read_config_text(path: Path) -> str:
     """The file as text: UTF-8, with or without the byte-order mark Windows editors add."""
     try:
         data = path.read_bytes()
     except IsADirectoryError:
         raise ConfigError(
-            f"{path} is a directory, not a config file.",
-            "pass the path of a TOML file (`voicedesk config init` writes one)",
+            f"{path} is a directory, not a config file.", FOLDER_IN_PLACE_HINT
         ) from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}") from None

@@ -136,7 +136,9 @@ def init(path: Path, *, force: bool = False) -> Path | None:
     """Write the template atomically with mode 0600; an existing file needs ``force``, and
     is kept under a backup name no earlier backup has (returned; None when there was none)."""
     if path.is_dir():
-        raise UserError(f"{path} is a directory, not a config file.", "pass a file path")
+        from voicedesk.config import FOLDER_IN_PLACE_HINT
+
+        raise UserError(f"{path} is a directory, not a config file.", FOLDER_IN_PLACE_HINT)
     if path.exists() and not force:
         raise UserError(
             f"{path} already exists; not overwriting it.",
