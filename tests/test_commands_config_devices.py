@@ -152,6 +152,33 @@ def test_a_folder_at_the_default_config_path_says_to_move_it(
         assert "pass a file path" not in said and "Traceback" not in said, argv
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG user dirs: Linux")
+def test_the_default_workspace_is_the_desktops_documents_folder(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """With tools.workspace unset, the documents tools and doctor used ~/Documents, which a
+    desktop in another language names otherwise (~/Dokumente, in ~/.config/user-dirs.dirs):
+    doctor said it did not exist. It is the folder the desktop names, and doctor says so;
+    a configured workspace is still the one checked."""
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / "Dokumente").mkdir()
+    (home / ".config" / "user-dirs.dirs").write_text('XDG_DOCUMENTS_DIR="$HOME/Dokumente"\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.delenv("XDG_DOCUMENTS_DIR", raising=False)
+    monkeypatch.delenv("VOICEDESK_CONFIG", raising=False)
+    from voicedesk.commands.doctor import check_tools
+
+    assert Settings().tools.workspace_dir == home / "Dokumente"
+    (check,) = [c for c in check_tools(Settings()) if c.label == "documents"]
+    assert (check.status, check.detail) == ("ok", f"workspace {home / 'Dokumente'}")
+    configured = tmp_path / "notes"
+    configured.mkdir()
+    (check,) = [c for c in check_tools(Settings(tools={"workspace": configured}))]
+    assert check.detail == f"workspace {configured}"
+
+
 def test_template_loads_to_defaults(cfg: Path) -> None:
     assert main(["config", "init"]) == 0
     loaded = load_settings(cfg, environ={})

@@ -369,13 +369,26 @@ class McpServer(BaseModel):
         return url
 
 
-# The documents server's folder when tools.workspace is unset (the template says so too).
+# The documents server's folder when tools.workspace is unset, as the template writes it:
+# the person's documents folder, which is ~/Documents unless the desktop names another
+# (documents_dir).
 DEFAULT_WORKSPACE = "~/Documents"
+
+
+def documents_dir() -> Path:
+    """The person's documents folder, as their desktop names it: on Linux the
+    XDG_DOCUMENTS_DIR of ~/.config/user-dirs.dirs (a German desktop's ~/Dokumente), which
+    ~/Documents alone missed (doctor then said it did not exist); else ~/Documents."""
+    from platformdirs import user_documents_path
+
+    return user_documents_path()
 
 
 class ToolSettings(_Section):
     workspace: OptionalPath = Field(
-        None, description=f"Folder the documents server works in (unset: {DEFAULT_WORKSPACE})"
+        None,
+        description="Folder the documents server works in (unset: your documents folder, "
+        f"usually {DEFAULT_WORKSPACE})",
     )
     docs_server: bool = True
     docs_server_args: list[str] = Field(
@@ -388,8 +401,9 @@ class ToolSettings(_Section):
 
     @property
     def workspace_dir(self) -> Path:
-        """The folder the documents server works in: ``workspace``, else ~/Documents."""
-        return Path(self.workspace or DEFAULT_WORKSPACE).expanduser()
+        """The folder the documents server works in: ``workspace``, else the documents
+        folder."""
+        return Path(self.workspace).expanduser() if self.workspace else documents_dir()
 
 
 class UISettings(_Section):

@@ -800,7 +800,9 @@ def test_a_missing_workspace_from_the_config_names_where_it_came_from(tmp_path: 
     assert "set tools.workspace, or pass --root DIR (this one is tools.workspace)" in done.stderr
     config.write_text("# no workspace set\n")
     done = _run_cli(["--config", str(config), "docs-server"], {"HOME": str(tmp_path)})
-    assert "set tools.workspace" in done.stderr and "the default, ~/Documents" in done.stderr
+    assert (
+        "set tools.workspace" in done.stderr and "the default, your documents folder" in done.stderr
+    )
 
 
 # ---------------------------------------------------------------------------- review fixes

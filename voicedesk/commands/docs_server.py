@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--root",
         type=path_arg,
         metavar="DIR",
-        help="workspace folder (default: tools.workspace from the config, else ~/Documents)",
+        help="workspace folder (default: tools.workspace from the config, else your "
+        "documents folder, usually ~/Documents)",
     )
     p.add_argument(
         "--history",
@@ -53,7 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def workspace_root(args: argparse.Namespace) -> Path:
-    """--root, else the configured workspace, else ~/Documents; it must be an existing folder."""
+    """--root, else the configured workspace, else the documents folder; it must be an
+    existing folder."""
     from voicedesk.errors import UserError
 
     root: Path | None = args.root
@@ -63,7 +65,7 @@ def workspace_root(args: argparse.Namespace) -> Path:
 
         tools = cli_settings(getattr(args, "config", None)).tools
         root = tools.workspace_dir
-        origin = "tools.workspace" if tools.workspace else "the default, ~/Documents"
+        origin = "tools.workspace" if tools.workspace else "the default, your documents folder"
     root = Path(root).expanduser()
     if root.exists() and not root.is_dir():
         raise UserError(
@@ -72,7 +74,7 @@ def workspace_root(args: argparse.Namespace) -> Path:
         )
     if not root.is_dir():
         # a folder that came from the config is fixed there too: "pass --root DIR" alone
-        # left tools.workspace (or the ~/Documents default) unnamed as where it came from
+        # left tools.workspace (or the documents folder default) unnamed as where it came from
         fix = "create it or pass --root DIR"
         if origin != "--root":
             fix = f"create it, set tools.workspace, or pass --root DIR (this one is {origin})"
