@@ -869,6 +869,22 @@ def test_the_terminal_ui_without_a_terminal_says_so_and_ends(tmp_path: Path) -> 
         assert "Traceback" not in done.stderr
         # the demo needs no input file: it was pointed to `run --headless --input IN.wav …`
         assert ("voicedesk demo --headless" in done.stderr) == (argv == ["demo"])
+    # refused before the run's files are checked: it made their folders, left behind empty
+    wav = tmp_path / "in.wav"
+    write_wav(wav, np.zeros(1600, dtype=np.int16), 16000)
+    out = ["--output", str(tmp_path / "answers" / "o.wav")]
+    metrics = ["--metrics-out", str(tmp_path / "timings" / "m.jsonl")]
+    for argv in (["run", "--sim", "--input", str(wav), *out, *metrics], ["demo", *out]):
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", *argv],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert done.returncode == 2 and "needs a terminal" in done.stderr, done.stderr
+        assert not (tmp_path / "answers").exists() and not (tmp_path / "timings").exists()
 
 
 def test_stderr_goes_to_the_log_file(tmp_path: Path) -> None:

@@ -176,6 +176,10 @@ def run(args: argparse.Namespace) -> int:
             "--resume does not apply to the demo: it always plays its conversation from the start",
             "drop --resume; `voicedesk --resume` continues your own last conversation",
         )
+    if not args.headless:  # before check_run_args makes the --output folder for nothing
+        from voicedesk.commands.tui import require_a_terminal
+
+        require_a_terminal(demo=True)
     check_run_args(args)
     args.demo = True  # hands-free whatever the config says; its log is kept apart
     if not args.headless:

@@ -204,10 +204,14 @@ def run(args: argparse.Namespace) -> int:
             "they set up the simulated cloud, and without --sim the real providers are used",
             f"add --sim, e.g. voicedesk run --sim {given[0]} …",
         )
-    check_run_args(args)
     if not args.headless:
+        # before check_run_args, which makes the --output and --metrics-out folders: a run
+        # refused for want of a terminal left them behind, empty
         from voicedesk.commands import tui
 
+        tui.require_a_terminal()
+    check_run_args(args)
+    if not args.headless:
         return tui.run(args)
     from voicedesk.commands.termination import until_terminated
 
