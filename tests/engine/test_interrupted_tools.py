@@ -98,6 +98,33 @@ async def test_a_tool_cut_by_a_barge_in_is_told_to_the_model_live_and_resumed_al
     assert resumed.snapshot()["turns"] == live
 
 
+async def test_words_before_a_call_cut_by_a_barge_in_are_asked_once(tmp_path, sims):
+    """The person broke in on the create after "Let me write that down." was heard: the
+    next request carried those words twice, with the call and again as the answer as heard
+    ("Let me write that down. [cut off…]"), as if said twice and cut the second time. They
+    are said once, with the call, and the answer is where it was cut, live and resumed."""
+    from voicedesk.engine.context import CUT_MARK
+
+    session = await _create_cut_by_stop(tmp_path)
+    assert session.records[0].heard_text.strip() == "Let me write that down."
+    [asked] = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if r["messages"][-1].get("content") == _text("stop")
+    ][-1:]
+    said = [m.get("content") or "" for m in asked if m["role"] == "assistant"]
+    assert " ".join(said).count("Let me write that down.") == 1, said
+    assert [m["role"] for m in asked[1:]] == ["user", "assistant", "tool", "assistant", "user"]
+    assert asked[2]["content"] == "Let me write that down."
+    assert asked[4] == {"role": "assistant", "content": CUT_MARK.strip()}
+
+    live = session.context.snapshot()["turns"]
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
 async def test_the_answer_to_words_over_a_running_tool_knows_the_call_it_cut(tmp_path, sims):
     """Words said while the answer was silent, running its tool, paused nothing: the answer
     was cut only as the answer to them was confirmed, and that one had been asked without
