@@ -1576,9 +1576,7 @@ class Session:
             {"type": "user", "turn_id": turn.turn_id, "text": turn.text}
         ]
         if tools:
-            records.append(
-                {"type": "tools", "turn_id": turn.turn_id, "messages": compact_tool_results(tools)}
-            )
+            records.append(self._tools_record(turn.turn_id, tools))
         records += [{"type": "retracted", "turn_id": t} for t in turn.retracts]
         self.log.append_all(records)
 
@@ -1687,8 +1685,20 @@ class Session:
         new = reply.tool_messages[reply.tools_logged :]
         reply.tools_logged = len(reply.tool_messages)
         if new:
-            record = {"type": "tools", "turn_id": turn_id}
-            self.log.append({**record, "messages": compact_tool_results(new)})
+            self.log.append(self._tools_record(turn_id, new))
+
+    def _tools_record(self, turn_id: int, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The log's record of a turn's tool messages: their gist (resuming needs no more;
+        the log need not grow by a whole document), and what the person was shown of a
+        result that was not its text (an image), for ``--resume`` to show it the same."""
+        record = {"type": "tools", "turn_id": turn_id, "messages": compact_tool_results(messages)}
+        shown = self._tool_jobs.shown_of(messages) if self._tool_jobs is not None else {}
+        if shown:
+            record["shown"] = {
+                call_id: compact_tool_results([{"role": "tool", "content": text}])[0]["content"]
+                for call_id, text in shown.items()
+            }
+        return record
 
     def _answer_shown(self, reply: Reply) -> None:
         """With no speaker the answer begins as its first words are shown: "answering"
@@ -1810,9 +1820,7 @@ class Session:
         turn.record.eou_reason = "tool_result"
         self.context.add_tool_exchange(turn.turn_id, messages)
         if self.log is not None:
-            # resuming keeps only their gist: the log need not grow by a whole document
-            record = {"type": "tools", "turn_id": turn.turn_id}
-            self.log.append({**record, "messages": compact_tool_results(messages)})
+            self.log.append(self._tools_record(turn.turn_id, messages))
         self._start_reply(turn, confirmed=True, followup=True)
 
     def _is_quiet(self) -> bool:

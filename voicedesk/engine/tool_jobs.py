@@ -89,6 +89,10 @@ class ToolJobs:
         self._keep = keep
         self._dropped = dropped
         self.jobs: list[ToolJob] = []
+        # What the person was shown of a call's result where that is not its text for the
+        # model (an image: "[image, image/png, 34 kB]"), by call id, until the session logs
+        # it beside the call's messages (``shown_of``) for ``--resume`` to show again.
+        self._shown: dict[str, str] = {}
 
     async def run(
         self,
@@ -171,7 +175,19 @@ class ToolJobs:
             answer_id=answer,
             person_turn=person_turn,
         )
+        if result.shown:
+            self._shown[call.id] = result.shown
         return {"role": "tool", "tool_call_id": call.id, "content": result.text}
+
+    def shown_of(self, messages: list[dict[str, Any]]) -> dict[str, str]:
+        """What the person was shown of the results among ``messages`` where it was not
+        the text the model was given, by call id; taken: each is logged once."""
+        shown = {}
+        for message in messages:
+            call_id = message.get("tool_call_id")
+            if message.get("role") == "tool" and call_id in self._shown:
+                shown[call_id] = self._shown.pop(call_id)
+        return shown
 
     async def _finish(self, job: ToolJob) -> None:
         """Wait for a background job, then hand its results over when nobody is talking."""
