@@ -30,3 +30,30 @@ async def main():
 
 anyio.run(main)
 """
+
+
+# A tool server whose tools answer with no content at all: one failing (isError), one not.
+EMPTY_RESULTS_SERVER = """
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+
+async def list_tools(ctx, params):
+    tools = [mt.Tool(name=n, input_schema={"type": "object"}) for n in ("fail", "nothing")]
+    return mt.ListToolsResult(tools=tools)
+
+
+async def call_tool(ctx, params):
+    return mt.CallToolResult(content=[], is_error=params.name == "fail")
+
+
+async def main():
+    server = Server("blank", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
