@@ -751,8 +751,8 @@ class Session:
             speaking.pause(self.now_s())  # stops the error line for good
         if speaking.playing is not None:
             self._spawn(speaking.cut(self.now_s()))
-        if self._tool_jobs is not None:
-            self._tool_jobs.tell_runs_on()
+            if self._tool_jobs is not None:  # an answer was stopped: not what it began
+                self._tool_jobs.tell_runs_on()
 
     def play_check_sound(self) -> float | None:
         pcm = check_sound()
