@@ -1319,8 +1319,9 @@ async def test_what_was_said_before_a_tool_call_is_in_the_history_once(tmp_path,
 
 
 def test_an_answer_that_is_only_what_was_said_before_its_tools_is_kept_as_heard():
-    """Left out whole, such an answer was an empty assistant message (or a bare cut mark),
-    which some OpenAI-compatible servers refuse."""
+    """Left out whole, such an answer was an empty assistant message, which some
+    OpenAI-compatible servers refuse. Cut, it is the cut mark alone, where it was cut: kept
+    as heard, the model read "Let me look." twice, the second time cut."""
     from voicedesk.engine.context import CUT_MARKS, answer_message
 
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
@@ -1332,7 +1333,10 @@ def test_an_answer_that_is_only_what_was_said_before_its_tools_is_kept_as_heard(
     assert answer_message(earlier, "Let me look. It grew.", None)["content"] == "It grew."
     assert answer_message(earlier, "Let me look.", None)["content"] == "Let me look."
     cut = answer_message(earlier, "Let me look.", "interrupted")["content"]
-    assert cut == "Let me look." + CUT_MARKS["interrupted"]
+    assert cut == CUT_MARKS["interrupted"].strip()
+    # cut partway through them, the words heard say where
+    cut = answer_message(earlier, "Let me", "interrupted")["content"]
+    assert cut == "Let me" + CUT_MARKS["interrupted"]
 
 
 def test_token_counting_starts_where_the_network_never_answers(tmp_path) -> None:

@@ -98,6 +98,33 @@ async def test_a_tool_cut_by_a_barge_in_is_told_to_the_model_live_and_resumed_al
     assert resumed.snapshot()["turns"] == live
 
 
+async def test_words_before_a_call_cut_by_a_barge_in_are_asked_once(tmp_path, sims):
+    """The person broke in on the create after "Let me write that down." was heard: the
+    next request carried those words twice, with the call and again as the answer as heard
+    ("Let me write that down. [cut off…]"), as if said twice and cut the second time. They
+    are said once, with the call, and the answer is where it was cut, live and resumed."""
+    from voicedesk.engine.context import CUT_MARK
+
+    session = await _create_cut_by_stop(tmp_path)
+    assert session.records[0].heard_text.strip() == "Let me write that down."
+    [asked] = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if r["messages"][-1].get("content") == _text("stop")
+    ][-1:]
+    said = [m.get("content") or "" for m in asked if m["role"] == "assistant"]
+    assert " ".join(said).count("Let me write that down.") == 1, said
+    assert [m["role"] for m in asked[1:]] == ["user", "assistant", "tool", "assistant", "user"]
+    assert asked[2]["content"] == "Let me write that down."
+    assert asked[4] == {"role": "assistant", "content": CUT_MARK.strip()}
+
+    live = session.context.snapshot()["turns"]
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
+
+
 async def test_the_answer_to_words_over_a_running_tool_knows_the_call_it_cut(tmp_path, sims):
     """Words said while the answer was silent, running its tool, paused nothing: the answer
     was cut only as the answer to them was confirmed, and that one had been asked without
@@ -903,3 +930,67 @@ async def test_the_log_after_every_write_of_a_merge_resumes_the_call_it_goes_on_
     first = created.index(True)
     assert all(created[first:]), [(i, content.decode()) for i, content in enumerate(writes)]
     assert '"retracted"' in writes[-1].decode()  # the two turns did merge
+
+
+async def test_the_stop_key_over_a_call_in_the_background_says_it_runs_on_and_how_to_drop_it(
+    tmp_path,
+):
+    """The create (a real stdio MCP server, sleeping 8 s) went to the background and the
+    person pressed the stop key over its holding line: the line stopped at "I'm", and
+    nothing said the create ran on (by design) nor how to drop it; stopping looked like
+    stopping it all. They are told both, once, and "never mind" then drops it."""
+    import asyncio
+
+    from voicedesk import events as ev
+    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+
+    compose([], tail_s=30.0).write(tmp_path / "in.wav")
+    script = SimScript(
+        turns=[
+            SimTurn(transcript="Write it down.", tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Never mind.", reply="Okay."),
+        ]
+    )
+    settings = _slow_create_settings(tmp_path, 8)
+    settings.tools.tool_patience_s = 1.0
+    notices: list[str] = []
+    came = asyncio.Event()
+
+    def heard(event: ev.Event) -> None:
+        if isinstance(event, ev.Notice):
+            notices.append(event.message)
+            came.set()
+
+    async def notice_with(words: str) -> str:
+        while not [n for n in notices if words in n]:
+            came.clear()
+            await asyncio.wait_for(came.wait(), 30)
+        return next(n for n in notices if words in n)
+
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            output_path=tmp_path / "out.wav",
+            with_tools=True,
+            log_kind="sim",
+        )
+        session.bus.subscribe(heard)
+        await session.start()
+        try:
+            await session.send_text("Write it down.")
+            gone = await notice_with("is still running; its answer will follow")
+            assert "never mind" in gone, gone
+            session.interrupt()
+            session.interrupt()  # pressed again: said once
+            told = await notice_with("Stopped the answer")
+            await session.send_text("Never mind.")
+            await notice_with("Cancelled the tool")
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    assert "docs__create_document is still running in the background" in told, told
+    assert "its answer will follow" in told and "“never mind”" in told, told
+    assert len([n for n in notices if "Stopped the answer" in n]) == 1, notices
+    assert [r.user_text for r in session.records] == ["Write it down.", "Never mind."]

@@ -1495,3 +1495,64 @@ def test_a_record_whose_type_is_a_list_is_named_as_damaged(tmp_path):
     assert "line 2 (its type ['user'] is not one voicedesk writes)" in notice.message
     assert "line 3 (its type {'user': 1} is not one voicedesk writes)" in notice.message
     assert [t.turn_id for t in session.context.turns] == [1]
+
+
+async def test_a_picture_a_tool_returned_is_resumed_as_the_person_was_shown_it(
+    tmp_path, monkeypatch
+):
+    """A tool answered with an image: the person was shown "[image, image/png, 35 kB]",
+    and after --resume the same call read the model's note ("…neither you nor the person
+    can see it"): the log kept only the model's text. It keeps what the person was shown
+    beside it now; a log written before that still resumes, with the model's text."""
+    from mcp_servers import PICTURE_SERVER
+
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.engine.resume import earlier_turns
+    from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    server_py = tmp_path / "pictures.py"
+    server_py.write_text(PICTURE_SERVER)
+    asked = "Draw me the chart."
+    chart = SimToolCall(name="pictures__chart", arguments={})
+    script = SimScript(turns=[SimTurn(transcript=asked, tool_calls=[chart], reply="There.")])
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"pictures": {"command": sys.executable, "args": [str(server_py)]}},
+            }
+        }
+    )
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            with_tools=True,
+            log_kind="sim",
+        )
+        await converse_in_text(session, [asked])
+    assert [r.heard_text for r in session.records] == ["There."]
+    model_saw = "neither you nor the person can see it"
+    live = session.context.snapshot()["turns"]
+    assert model_saw in json.dumps(live)  # the model is told as before, resumed alike
+    assert restore_state(session.log.path)[0]["turns"] == live
+
+    (turn,) = earlier_turns(session.log.path).turns
+    (call,) = turn.tool_calls
+    assert call.name == "pictures__chart"
+    assert call.result == "[image, image/png, 35 kB]"
+
+    # a log written before the field: the model's text, as it was shown then
+    older = tmp_path / "older.jsonl"
+    lines = []
+    for line in session.log.path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        record.pop("shown", None)
+        lines.append(json.dumps(record))
+    older.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (turn,) = earlier_turns(older).turns
+    assert model_saw in (turn.tool_calls[0].result or "")
+    assert restore_state(older)[0]["turns"] == live

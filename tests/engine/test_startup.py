@@ -219,6 +219,65 @@ async def test_an_answer_dropped_while_it_waited_for_a_tool_server_gives_its_tim
     assert any(name.startswith("late__") for name in offered), offered
 
 
+async def test_a_wait_begun_again_after_the_one_told_was_dropped_is_told_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer waiting for a hung tool server said "the answer waits up to N s more",
+    and was dropped (the person went on): its wait was given back, and the next answer
+    waited TOOLS_WAIT_MAX_S from its own start, past the end the person was told, with
+    nothing said. The longer wait is told as it begins. (The answers' waits are driven
+    here as the session's answers drive them; the bound is long, so that none ends.)"""
+    monkeypatch.setattr(manager, "CONNECT_TIMEOUT_S", 120.0)
+    monkeypatch.setattr(manager, "START_WAIT_S", 120.0)
+    monkeypatch.setattr(session_module, "TOOLS_WAIT_MAX_S", 60.0)
+    monkeypatch.setattr(session_module, "TOOLS_WAIT_UNSAID_S", 0.1)
+    inp = tmp_path / "in.wav"
+    compose([], tail_s=30.0).write(inp)
+    sim = SimOptions(ttft_s=0.2, ttfb_s=0.1, stt_s=0.05, script=_question())
+    async with sim_server(sim) as server:
+        settings = settings_for_sim(
+            Settings.model_validate(
+                {"tools": {"docs_server": False, "mcpServers": {"hang": HANG}}}
+            ),
+            server.base_url,
+        )
+        session = build_session(settings, input_path=inp, with_tools=True, log_kind="sim")
+        loop = asyncio.get_running_loop()
+        told: list[tuple[float, str]] = []
+        came = asyncio.Event()
+
+        def heard(event: ev.Event) -> None:
+            if isinstance(event, ev.Notice) and "the answer waits up to" in event.message:
+                told.append((loop.time(), event.message))
+                came.set()
+
+        session.bus.subscribe(heard)
+        await session.start()
+        try:
+            first = asyncio.create_task(session._wait_tools_up())
+            await asyncio.wait_for(came.wait(), 30)
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await first
+            came.clear()
+            await asyncio.sleep(1.5)  # the person talks on; the next answer then waits
+            second = asyncio.create_task(session._wait_tools_up())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(came.wait(), 10)
+            ends = session._tools_wait_ends
+            second.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await second
+        finally:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.stop(), 30)
+    assert ends is not None
+    when, said = told[-1]
+    more = int(said.split("waits up to ")[1].split(" s more")[0])
+    assert when + more >= ends, told  # the end told is not before the wait's
+    assert len(told) == 2 and "“hang” is still starting" in said, told
+
+
 def _open_fds_to(path: Path) -> list[str]:
     """This process's file descriptors open on ``path``."""
     found = []

@@ -892,6 +892,28 @@ async def test_a_server_whose_tools_change_is_listed_again(tmp_path: Path) -> No
         await manager.aclose()
 
 
+async def test_a_tool_failing_with_no_content_is_named_and_said_to_give_no_reason(
+    tmp_path: Path,
+) -> None:
+    """A tool answering isError with no content was "The tool failed." to the model and
+    the person: after a round of several calls, neither knew which, nor that it had given
+    no reason (not one to read in a result they had missed)."""
+    from mcp_servers import EMPTY_RESULTS_SERVER
+
+    settings = _one_server(tmp_path, "blank", EMPTY_RESULTS_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        failed = await manager.call("blank__fail", {}, call_id="a")
+        empty = await manager.call("blank__nothing", {}, call_id="b")
+    finally:
+        await manager.aclose()
+    assert failed.is_error
+    assert failed.text == "The tool blank__fail failed and gave no reason (its result was empty)."
+    assert "blank__fail" in failed.spoken
+    assert not empty.is_error and empty.text == "The tool blank__nothing returned nothing."
+
+
 async def _unreachable_notice(url_at: Callable[[int], str]) -> tuple[str, int]:
     """The notice about a url server nothing answers at (``url_at`` a free port), and the
     port."""

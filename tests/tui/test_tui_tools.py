@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mcp_servers import PICTURE_SERVER
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     fake_app,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
@@ -320,37 +321,6 @@ async def test_a_tool_reporting_every_step_is_not_drawn_at_every_step(
     assert len(reported) == 3000
     assert 1 <= len(shown) < 300, len(shown)  # at most ten a second, however they came
     assert shown[0].message == "file 1"  # the first at once
-
-
-# A tool server whose tool answers with a picture only, as the "everything" server's
-# get-tiny-image or the filesystem server's read_media_file do.
-PICTURE_SERVER = """
-import base64
-
-import anyio
-import mcp_types as mt
-from mcp.server.lowlevel import Server
-from mcp.server.stdio import stdio_server
-
-PNG = base64.b64encode(b"\\x89PNG" + bytes(34_996)).decode()  # 35,000 bytes
-
-
-async def list_tools(ctx, params):
-    return mt.ListToolsResult(tools=[mt.Tool(name="chart", input_schema={"type": "object"})])
-
-
-async def call_tool(ctx, params):
-    return mt.CallToolResult(content=[mt.ImageContent(data=PNG, mime_type="image/png")])
-
-
-async def main():
-    server = Server("pictures", on_list_tools=list_tools, on_call_tool=call_tool)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
-
-
-anyio.run(main)
-"""
 
 
 async def test_a_picture_a_tool_returns_is_shown_to_the_person_as_a_picture_not_as_the_models_note(

@@ -884,11 +884,14 @@ def answer_message(
     What the model said before its tool calls ("Let me look.") is in their messages and
     heard at the head of the answer: kept in both, the model read itself say it twice,
     once more for every tool round. It is left out here, unless it is all that was heard:
-    an empty answer is refused by some OpenAI-compatible servers."""
+    an empty answer is refused by some OpenAI-compatible servers. Cut when those words were
+    all that was heard (the person broke in as its tools ran), the answer is the cut mark
+    alone, where it was cut: the words again before it read as said twice, cut the second
+    time."""
     unheard = unheard.strip()
     if unheard and not heard.strip():  # none of it was heard: all of it is the rest
         heard, cut, unheard = unheard, "unheard", ""
-    after = heard
+    after, in_calls = heard, False
     for message in earlier:
         said = message.get("content")
         if message.get("role") != "assistant" or not message.get("tool_calls"):
@@ -898,10 +901,12 @@ def answer_message(
         rest = after.lstrip()
         if not rest.startswith(said.strip()):
             break
-        after = rest[len(said.strip()) :].lstrip()
+        after, in_calls = rest[len(said.strip()) :].lstrip(), True
     if after.strip():
         heard = after
-    content = (heard.strip() + CUT_MARKS[cut]) if cut else heard
+    elif cut and in_calls:
+        heard = ""
+    content = (heard.strip() + CUT_MARKS[cut]).strip() if cut else heard
     if unheard:
         content += f" {unheard}{UNHEARD_MARK}"
     return {"role": "assistant", "content": content}

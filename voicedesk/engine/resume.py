@@ -70,6 +70,9 @@ class Conversation:
     # the turn was folded, or dropped after): a turn of their own, as live (see
     # ``ContextManager.add_dropped_calls``)
     late_calls: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # what the person was shown of a result that was not the model's text (an image), by
+    # turn and call id: logs written before the field show the model's text
+    shown: dict[int, dict[str, str]] = field(default_factory=dict)
     # of the turns a summary took in only part of (kept in the window: a call dropped
     # while they were folded joined them), the keys of what it has (``message_key``) and
     # where in the log that was said; older logs say nothing, and such a turn was
@@ -224,6 +227,11 @@ def read_conversation(path: Path) -> Conversation:
             _pending(out, turn_id, ids[0], record["messages"], at)
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
+            shown = record.get("shown")
+            if isinstance(shown, dict):  # not one voicedesk wrote: the model's text is shown
+                out.shown.setdefault(turn_id, {}).update(
+                    (k, v) for k, v in shown.items() if isinstance(v, str) and v
+                )
             for call_id in _call_ids(record["messages"]):
                 # answered: it is resumed where it was
                 _answered(out, turn_id, call_id, followup=turn_id not in out.users)
@@ -439,7 +447,7 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 heard_text=heard or None,  # nothing heard: the person's words alone
                 assistant_text=str(record.get("assistant_text") or heard or ""),
                 interrupted=bool(record.get("interrupted")) or cut == "lost",
-                tool_calls=tuple(_tool_calls(record, messages, logged)),
+                tool_calls=tuple(_tool_calls(record, messages, logged, log.shown.get(turn_id))),
                 summarised=turn_id in log.folded,
                 failed=error_said(record) if answer_cut(record) == "failed" else None,
                 capped=cut == "length",
@@ -453,19 +461,25 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
 
 
 def _tool_calls(
-    record: dict[str, Any], messages: list[dict[str, Any]], logged: Collection[str] = ()
+    record: dict[str, Any],
+    messages: list[dict[str, Any]],
+    logged: Collection[str] = (),
+    shown: dict[str, str] | None = None,
 ) -> list[ev.PastToolCall]:
     """The tools an answer called, with what each answered, from the turn's tool messages
     (the model's own record of them); else the names and arguments its turn record keeps.
     Shown from the turn record alone, every call read "outcome not logged", though the log
     held each result. ``logged``: the ids of calls whose messages the log keeps in another
     turn (a background call, answered in a follow-up), left to that turn: shown from the
-    record too, such a call was listed twice."""
+    record too, such a call was listed twice. ``shown``: what the person was shown of a
+    result where that was not its text for the model (an image), by call id: shown that
+    text, a resumed image read "…neither you nor the person can see it"."""
     results = {
         m.get("tool_call_id"): m.get("content")
         for m in messages
         if m.get("role") == "tool" and isinstance(m.get("content"), str)
     }
+    results.update(shown or {})
     calls = []
     for message in messages:
         if message.get("role") != "assistant" or not isinstance(message.get("tool_calls"), list):

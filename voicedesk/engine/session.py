@@ -260,6 +260,10 @@ class Session:
         self._said_tools_wait = False  # that an answer waits for them, said once
         # when the answers stop waiting for them (TOOLS_WAIT_MAX_S after the first began)
         self._tools_wait_ends: float | None = None
+        # the end of the wait the person was told ("waits up to 2 s more"), and for which
+        # servers: a wait given back and begun again ends later, and is told again
+        self._told_wait_ends: float | None = None
+        self._told_wait_for: list[str] = []
         self._said_tools_gone_without = False
         self._tools_wait_answers = 0  # answers in _wait_tools_up, whatever part of it
         # the answers waiting past TOOLS_WAIT_UNSAID_S, and the servers last said awaited
@@ -439,15 +443,14 @@ class Session:
             self._said_tools_wait = True
             unsaid = getattr(self.tools, "unsaid_slow", list)(names)
             if unsaid:
-                many = len(unsaid) > 1
-                more = max(1, math.ceil(self._tools_wait_ends - loop.time()))
-                self._notice(
-                    "info",
-                    f"Tool server{'s' if many else ''} {_quoted(unsaid)} "
-                    f"{'are' if many else 'is'} slow to start: the answer waits up to "
-                    f"{more} s more, then goes without {'their' if many else 'its'} tools, "
-                    f"which are added once {'each is' if many else 'it is'} ready.",
-                )
+                self._tell_tools_wait(unsaid, "slow to start")
+        elif self._told_wait_ends is not None and self._tools_wait_ends > self._told_wait_ends:
+            # The answer that was told of dropped its wait (the person went on) and gave
+            # its time back: this one waits longer than said ("up to 2 s more" before a
+            # wait of 3 s from now). Said again, with what is true now.
+            told = [name for name in names if name in self._told_wait_for]
+            if told:
+                self._tell_tools_wait(told, "still starting")
         self._tools_waiting += 1
         try:
             left = self._tools_wait_ends - loop.time()
@@ -459,6 +462,22 @@ class Session:
             self._tools_waiting -= 1
             self._say_tools_wait()
         return True
+
+    def _tell_tools_wait(self, names: list[str], how: str) -> None:
+        """Say how long at most the answer waits for ``names``, tool servers still
+        starting, and remember it: a notice that waits longer than it said is told again."""
+        assert self._tools_wait_ends is not None
+        now = asyncio.get_running_loop().time()
+        many = len(names) > 1
+        more = max(1, math.ceil(self._tools_wait_ends - now))
+        self._told_wait_ends, self._told_wait_for = now + more, names
+        self._notice(
+            "info",
+            f"Tool server{'s' if many else ''} {_quoted(names)} "
+            f"{'are' if many else 'is'} {how}: the answer waits up to "
+            f"{more} s more, then goes without {'their' if many else 'its'} tools, "
+            f"which are added once {'each is' if many else 'it is'} ready.",
+        )
 
     def _go_without_tools(self) -> None:
         """The answers waited TOOLS_WAIT_MAX_S for tool servers that have not answered.
@@ -732,6 +751,8 @@ class Session:
             speaking.pause(self.now_s())  # stops the error line for good
         if speaking.playing is not None:
             self._spawn(speaking.cut(self.now_s()))
+            if self._tool_jobs is not None:  # an answer was stopped: not what it began
+                self._tool_jobs.tell_runs_on()
 
     def play_check_sound(self) -> float | None:
         pcm = check_sound()
@@ -1557,9 +1578,7 @@ class Session:
             {"type": "user", "turn_id": turn.turn_id, "text": turn.text}
         ]
         if tools:
-            records.append(
-                {"type": "tools", "turn_id": turn.turn_id, "messages": compact_tool_results(tools)}
-            )
+            records.append(self._tools_record(turn.turn_id, tools))
         records += [{"type": "retracted", "turn_id": t} for t in turn.retracts]
         self.log.append_all(records)
 
@@ -1668,8 +1687,20 @@ class Session:
         new = reply.tool_messages[reply.tools_logged :]
         reply.tools_logged = len(reply.tool_messages)
         if new:
-            record = {"type": "tools", "turn_id": turn_id}
-            self.log.append({**record, "messages": compact_tool_results(new)})
+            self.log.append(self._tools_record(turn_id, new))
+
+    def _tools_record(self, turn_id: int, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The log's record of a turn's tool messages: their gist (resuming needs no more;
+        the log need not grow by a whole document), and what the person was shown of a
+        result that was not its text (an image), for ``--resume`` to show it the same."""
+        record = {"type": "tools", "turn_id": turn_id, "messages": compact_tool_results(messages)}
+        shown = self._tool_jobs.shown_of(messages) if self._tool_jobs is not None else {}
+        if shown:
+            record["shown"] = {
+                call_id: compact_tool_results([{"role": "tool", "content": text}])[0]["content"]
+                for call_id, text in shown.items()
+            }
+        return record
 
     def _answer_shown(self, reply: Reply) -> None:
         """With no speaker the answer begins as its first words are shown: "answering"
@@ -1791,9 +1822,7 @@ class Session:
         turn.record.eou_reason = "tool_result"
         self.context.add_tool_exchange(turn.turn_id, messages)
         if self.log is not None:
-            # resuming keeps only their gist: the log need not grow by a whole document
-            record = {"type": "tools", "turn_id": turn.turn_id}
-            self.log.append({**record, "messages": compact_tool_results(messages)})
+            self.log.append(self._tools_record(turn.turn_id, messages))
         self._start_reply(turn, confirmed=True, followup=True)
 
     def _is_quiet(self) -> bool:

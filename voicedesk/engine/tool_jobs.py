@@ -48,6 +48,13 @@ class ToolJob:
     assistant_msg: dict[str, Any]
     tasks: list[asyncio.Task[dict[str, Any]]]
     cancelled: bool = False
+    # the person was told, as they stopped the answer, that it runs on (once a job)
+    told_runs_on: bool = False
+
+
+# How to drop a call in the background, said wherever it is said to run on: the stop key
+# stops only the answer, and nothing told the person that words were the way.
+HOW_TO_CANCEL = "Say or type “never mind” to cancel it."
 
 
 class ToolJobs:
@@ -89,6 +96,10 @@ class ToolJobs:
         self._keep = keep
         self._dropped = dropped
         self.jobs: list[ToolJob] = []
+        # What the person was shown of a call's result where that is not its text for the
+        # model (an image: "[image, image/png, 34 kB]"), by call id, until the session logs
+        # it beside the call's messages (``shown_of``) for ``--resume`` to show again.
+        self._shown: dict[str, str] = {}
 
     async def run(
         self,
@@ -138,9 +149,33 @@ class ToolJobs:
             self._keep(turn_id, [assistant_msg])
             self._spawn(self._finish(job))
             names = ", ".join(c.name for c in calls)
-            self._notice("info", f"{names} is still running; its answer will follow.")
+            self._notice(
+                "info", f"{names} is still running; its answer will follow. {HOW_TO_CANCEL}"
+            )
             return None
         return [t.result() for t in tasks]
+
+    def tell_runs_on(self) -> None:
+        """The person stopped the answer (the stop key): calls in the background run on,
+        by design, and come back answered. Said once a job, with how to drop them: cut,
+        the holding line had said nothing, and stopping looked like stopping it all."""
+        jobs = [job for job in self.jobs if not job.cancelled and not job.told_runs_on]
+        if not jobs:
+            return
+        for job in jobs:
+            job.told_runs_on = True
+        names = ", ".join(
+            str(call.get("function", {}).get("name"))
+            for job in jobs
+            for call in job.assistant_msg.get("tool_calls") or []
+        )
+        many = sum(len(job.tasks) for job in jobs) > 1
+        self._notice(
+            "info",
+            f"Stopped the answer; {names} {'are' if many else 'is'} still running in the "
+            f"background, and {'their answers' if many else 'its answer'} will follow. "
+            f"{HOW_TO_CANCEL}",
+        )
 
     def cancel_if_asked(self, text: str) -> None:
         """ "Never mind" / "cancel that" drops tools still running in the background."""
@@ -171,7 +206,19 @@ class ToolJobs:
             answer_id=answer,
             person_turn=person_turn,
         )
+        if result.shown:
+            self._shown[call.id] = result.shown
         return {"role": "tool", "tool_call_id": call.id, "content": result.text}
+
+    def shown_of(self, messages: list[dict[str, Any]]) -> dict[str, str]:
+        """What the person was shown of the results among ``messages`` where it was not
+        the text the model was given, by call id; taken: each is logged once."""
+        shown = {}
+        for message in messages:
+            call_id = message.get("tool_call_id")
+            if message.get("role") == "tool" and call_id in self._shown:
+                shown[call_id] = self._shown.pop(call_id)
+        return shown
 
     async def _finish(self, job: ToolJob) -> None:
         """Wait for a background job, then hand its results over when nobody is talking."""

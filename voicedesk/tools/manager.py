@@ -1288,7 +1288,13 @@ class ToolManager:
             log.exception("tool call %s failed unexpectedly", name)
             text, is_error = f"The tool {name} failed: {_describe(exc)}.", True
         if not text:
-            text = "The tool returned nothing." if not is_error else "The tool failed."
+            # The tool's name: "The tool failed." told neither the model, after a round of
+            # several calls, nor the person which one, nor that no reason had been given.
+            text = (
+                f"The tool {name} failed and gave no reason (its result was empty)."
+                if is_error
+                else f"The tool {name} returned nothing."
+            )
         text = bounded(text)
         shown = self._shown.pop(call_id, "")
         shown = bounded(shown) if shown and shown != text else ""

@@ -1,0 +1,59 @@
+"""Small MCP servers for tests, as stdio scripts to run with the interpreter (real
+processes, the official SDK). ``tests/`` is on ``sys.path`` through its conftest."""
+
+# A tool server whose tool answers with a picture only, as the "everything" server's
+# get-tiny-image or the filesystem server's read_media_file do.
+PICTURE_SERVER = """
+import base64
+
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+PNG = base64.b64encode(b"\\x89PNG" + bytes(34_996)).decode()  # 35,000 bytes
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=[mt.Tool(name="chart", input_schema={"type": "object"})])
+
+
+async def call_tool(ctx, params):
+    return mt.CallToolResult(content=[mt.ImageContent(data=PNG, mime_type="image/png")])
+
+
+async def main():
+    server = Server("pictures", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
+
+
+# A tool server whose tools answer with no content at all: one failing (isError), one not.
+EMPTY_RESULTS_SERVER = """
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+
+async def list_tools(ctx, params):
+    tools = [mt.Tool(name=n, input_schema={"type": "object"}) for n in ("fail", "nothing")]
+    return mt.ListToolsResult(tools=tools)
+
+
+async def call_tool(ctx, params):
+    return mt.CallToolResult(content=[], is_error=params.name == "fail")
+
+
+async def main():
+    server = Server("blank", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""
