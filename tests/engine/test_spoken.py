@@ -171,7 +171,7 @@ CASES = [
     # a module and its object ("uvicorn main.app:app") is no git address: its ":app" went
     (
         "Run uvicorn main.app:app or hello.io:create, at example.com:8080",
-        "Run uvicorn main.app:app or hello.io:create, at example.com",
+        "Run uvicorn main.app:app or hello.io:create, at example.com port 80 80",
     ),
     # a Slack channel or a hashtag is said by its name: Piper said "hash general"
     (
@@ -525,6 +525,12 @@ CASES = [
         "not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000-20000.",
         "Call 1, 8 0 0, 5 5 5, 0 1 9 9, plus 1, 8 0 0, 5 5 5, 0 1 9 9 or 8 0 0, 5 5 5, 0 1 9 9 "
         "at 9 4 1 0 5, 1 2 3 4; not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000 to 20000.",
+    ),
+    # a host without its scheme keeps its port, as "localhost:8080" does (it was dropped:
+    # "example.com"); with a path after it, its host alone, as a URL's
+    (
+        "Open example.com:443 or example.com:8080/x, then localhost:8080.",
+        "Open example.com port 443 or example.com, then localhost port 80 80.",
     ),
 ]
 

@@ -1347,6 +1347,9 @@ def _spoken_token(
     if not core:
         return word, word
     spoken = core
+    if (host := _HOST_PORT.fullmatch(core)) is not None:
+        # (before an address without its scheme: "example.com:443" was said "example.com")
+        return core, f"{_spoken_token(host.group(1))[1]} port {_port_said(host.group(2))}"
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
     if _NUMBER_SIGN.fullmatch(core):
@@ -1374,8 +1377,6 @@ def _spoken_token(
         return core, _digits_said(core.split("-"))  # "CA 94043"
     if _PORT.fullmatch(core) and _PORT_BEFORE.search(before):
         return core, _port_said(core)  # "port 8080": "80 80"
-    if (host := _HOST_PORT.fullmatch(core)) is not None:
-        return core, f"{_spoken_token(host.group(1))[1]} port {_port_said(host.group(2))}"
     if (scientific := _SCIENTIFIC.fullmatch(core)) is not None:
         number, sign, power = scientific.groups()
         minus = "minus " if sign == "-" else ""
