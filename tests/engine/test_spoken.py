@@ -532,6 +532,8 @@ CASES = [
         "Open example.com:443 or example.com:8080/x, then localhost:8080.",
         "Open example.com port 443 or example.com, then localhost port 80 80.",
     ),
+    # a unit's word called as a function is code: it was "4 minutes(a, b)"
+    ("Use 4 min(a, b), not 4 min (or so).", "Use 4 min(a, b), not 4 minutes (or so)."),
 ]
 
 

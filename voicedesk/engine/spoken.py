@@ -1400,7 +1400,8 @@ def _spoken_token(
         _HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)
     ):
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
-    if (unit := _UNIT.fullmatch(core)) is not None:
+    if (unit := _UNIT.fullmatch(core)) is not None and not after.startswith("("):
+        # (a unit's word called as a function is code: "4 min(a, b)" was "4 minutes(a, b)")
         number, lead = unit.group(1) or "", before
         glued = unit.group(2) in _GLUED_ONLY
         if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
