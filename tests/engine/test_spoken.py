@@ -534,6 +534,11 @@ CASES = [
     ),
     # a unit's word called as a function is code: it was "4 minutes(a, b)"
     ("Use 4 min(a, b), not 4 min (or so).", "Use 4 min(a, b), not 4 minutes (or so)."),
+    # "the Sun" is the star, no Sunday: "The Sunday 8 minutes away"
+    (
+        "The Sun 8 minutes away; Sun 8 Dec, the sun.",
+        "The Sun 8 minutes away; Sunday 8 December, the sun.",
+    ),
 ]
 
 

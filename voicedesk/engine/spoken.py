@@ -630,6 +630,8 @@ _SHORT_MONTHS = {m[:3]: m for m in _MONTHS if len(m) > 3} | {"Sept": "September"
 _DAY_AFTER = re.compile(r"\.?,?[ \t]+\d{1,2}(?!\d|[.,]\d|:)")
 _YEAR_AFTER = re.compile(r"\.?,?[ \t]+(?:1[89]|20)\d\d(?!\d|[.,]\d|:)")  # "Dec 2026"
 _DAY_BEFORE = re.compile(r"(?<![\d.,:])\d{1,2}[ \t]+\Z")
+# "the Sun" is the star, no day: "The Sun 8 minutes away" was said "The Sunday 8 …"
+_THE_BEFORE = re.compile(r"\bthe[ \t]+\Z", re.IGNORECASE)
 _MONTH_AFTER = re.compile(r"\.?,?[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
 _DATE_AFTER_START = re.compile(r"\.?,?[ \t]*[A-Za-z0-9]*[.,:]?\Z")
 # a slash between two numbers ("50/50", "24/7", "1/2", "4/5"): Piper said "fifty slash
@@ -1435,7 +1437,11 @@ def _spoken_token(
     ):
         dot = "." if after.startswith(".") else ""  # ("Mar. 5": its dot ends no sentence)
         return core + dot, month  # "Dec 8": heard "decade"
-    if core in _WEEKDAYS and (_MONTH_AFTER.match(after) or _DAY_AFTER.match(after)):
+    if (
+        core in _WEEKDAYS
+        and (_MONTH_AFTER.match(after) or _DAY_AFTER.match(after))
+        and not (core == "Sun" and _THE_BEFORE.search(before))  # "The Sun 8 minutes away"
+    ):
         return core, _WEEKDAYS[core]  # "Tue, Dec 8": heard "2."
     if (days := _WEEKDAY_RANGE.fullmatch(core)) is not None:
         return core, f"{_WEEKDAYS[days.group(1)]} to {_WEEKDAYS[days.group(2)]}"  # "Mon-Fri"
