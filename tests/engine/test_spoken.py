@@ -539,6 +539,11 @@ CASES = [
         "The Sun 8 minutes away; Sun 8 Dec, the sun.",
         "The Sun 8 minutes away; Sunday 8 December, the sun.",
     ),
+    # a short month ending its sentence keeps the sentence's full stop (it was not said)
+    (
+        "It is on 8 Dec. Then Mar. 5, 2026 and 8 Dec. 2026.",
+        "It is on 8 December. Then March 5, 2026 and 8 December 2026.",
+    ),
 ]
 
 

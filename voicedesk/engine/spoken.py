@@ -1435,7 +1435,9 @@ def _spoken_token(
     if (month := _SHORT_MONTHS.get(core)) is not None and (
         _DAY_AFTER.match(after) or _YEAR_AFTER.match(after) or _DAY_BEFORE.search(before)
     ):
-        dot = "." if after.startswith(".") else ""  # ("Mar. 5": its dot ends no sentence)
+        # ("Mar. 5": its dot ends no sentence; "on 8 Dec." it does, and was not said)
+        dotted = after.startswith(".") and (_DAY_AFTER.match(after) or _YEAR_AFTER.match(after))
+        dot = "." if dotted else ""
         return core + dot, month  # "Dec 8": heard "decade"
     if (
         core in _WEEKDAYS
