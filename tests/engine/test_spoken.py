@@ -544,6 +544,13 @@ CASES = [
         "It is on 8 Dec. Then Mar. 5, 2026 and 8 Dec. 2026.",
         "It is on 8 December. Then March 5, 2026 and 8 December 2026.",
     ),
+    # an amount with a European's separators: it was "1.299 euros,00", "5 euros,50"; a
+    # fuel's "€1.299" alone stays as written
+    (
+        "Pay €1.299,00, €5,50, €12.345.678,99 or €1,00; fuel is €1.299/L, not $1,250.",
+        "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per L, "
+        "not 1,250 dollars.",
+    ),
 ]
 
 

@@ -524,6 +524,11 @@ _AMOUNT = re.compile(
     r"([$€£¥])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
     r"(?:(bn|[kKmMbBtT])\b|[ \t]+(thousand|million|billion|trillion)\b)?"
 )
+# ... written with a European's separators, a dot between thousands and a comma before the
+# cents ("€1.299,00", "€5,50"): it was said "1.299 euros,00", one point two nine nine. Only
+# with its two cents after the comma: "€1.299" alone may be a fuel's price per liter.
+_EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d)(?![\d,.]\d|\d)")
+_EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:,\d{0,2})?\Z")
 # what may still become an amount's scale word: "$5 mil"
 _MAY_SCALE = re.compile(r"[ \t]+[a-z]*\Z")
 # a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
@@ -1161,6 +1166,19 @@ class SpokenText:
         if amount is None:
             return None if not final and len(text) == 1 else False
         rest = text[amount.end() :]
+        if not final and _EUROPEAN_START.match(text):
+            return None  # "€1.299" may be "€1.299,00"
+        european = _EUROPEAN_AMOUNT.match(text)
+        after = text[european.end() :] if european is not None else ""
+        if not final and european is not None and after[:1] in (",", ".") and len(after) < 2:
+            return None  # "€5,50." may go on: "€5,50.5" is none
+        if european is not None:
+            self._amount_to = self._shown + european.end()
+            sign, whole, cents = european.groups()
+            whole = whole.replace(".", ",")  # ("1,299" as "$1,299" is said)
+            one, many = _CURRENCY[sign]
+            said = f"{whole} {one if whole == '1' else many}"
+            return european.group(), said if cents == "00" or sign == "¥" else f"{said} {cents}"
         if not final and amount.group(4) and not rest:
             return None  # "$3b" may be "$3bn"; said at once, "3 billion dollarsn"
         if not final and not amount.group(4) and not amount.group(5):
