@@ -551,6 +551,14 @@ CASES = [
         "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per L, "
         "not 1,250 dollars.",
     ),
+    # what a sentence says lasts hours is in hours and minutes ("The flight lasts 1:45" was
+    # "1 minute 45 seconds"); a song, a recipe's step: minutes and seconds
+    (
+        "The flight from Paris takes 1:45. The movie runs for 2:15! Simmer for 1:30. "
+        "The song lasts 3:45.",
+        "The flight from Paris takes 1 hour 45 minutes. The movie runs for 2 hours 15 minutes! "
+        "Simmer for 1 minute 30 seconds. The song lasts 3 minutes 45 seconds.",
+    ),
 ]
 
 

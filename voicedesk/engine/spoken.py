@@ -244,6 +244,16 @@ _DURATION_BEFORE = re.compile(
 # 30 seconds". As written Whisper heard Piper's reading as "130". Not before a unit that
 # says what it counts ("it takes 1:30 hours"), nor before "am" or "pm".
 _MINUTES_SECONDS = re.compile(r"(\d{1,2}):([0-5]\d)")
+# ... but what a sentence says lasts hours ("The flight lasts 1:45", "The movie runs for
+# 2:15") is in hours and minutes, as its timetable or its listing shows it: it was said "1
+# minute 45 seconds". (A song, a lap, a run, a recipe's step: minutes and seconds.)
+_HOURS_LONG = re.compile(
+    r"\b(?:flights?|movies?|films?|drives?|trips?|journeys?|commutes?|layovers?|hikes?|"
+    r"concerts?|meetings?|matche?s?|games?|shows?|operas?|surgery|surgeries|ferry|ferries|"
+    r"train ride|bus ride|car ride|boat ride|road trip)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?](?=[ \t\n]|\Z)|\n")
 _DURATION_UNITS = ("hours", "hrs", "h", "minutes", "mins", "min", "m")
 _AM_PM_AFTER = re.compile(r"[ \t]*[AaPp]\.?[Mm]\b")
 _AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
@@ -833,6 +843,7 @@ _ENTITY_START = re.compile(r"&(?:#[0-9xX]?[0-9a-fA-F]{0,6}|[A-Za-z][A-Za-z0-9]{0
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
 _TAIL_KEPT = 24  # of the shown text before a word: enough for the word before it
+_SENTENCE_KEPT = 120  # ... and enough for its sentence's subject
 
 
 class SpokenText:
@@ -852,6 +863,7 @@ class SpokenText:
         self._amount_to = -1  # where the last amount ("$20") ends in the shown text
         self._date_orders: set[DateOrder] = set()  # as the answer's earlier dates showed
         self._shown_tail = ""  # the last shown characters decided: the words before a word
+        self._sentence_tail = ""  # ... and more of them, for what a sentence is about
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
@@ -914,6 +926,7 @@ class SpokenText:
             self._last_said = spoken[-1]
         self._before = shown[-1]
         self._shown_tail = (self._shown_tail + shown)[-_TAIL_KEPT:]
+        self._sentence_tail = (self._sentence_tail + shown)[-_SENTENCE_KEPT:]
         if shown.endswith("\n"):
             self._in_row = self._in_item = False
         out.append(spoken)
@@ -1104,7 +1117,8 @@ class SpokenText:
         if (date := _SLASH_DATE.fullmatch(word.rstrip(".:~-"))) is not None:
             shows = _slash_date_said(date, order)[1]
             orders.update([shows] if shows else [])
-        return _spoken_token(word, after, self._shown_tail, order)
+        sentence = _SENTENCE_END.split(self._sentence_tail)[-1]
+        return _spoken_token(word, after, self._shown_tail, order, sentence)
 
     def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
@@ -1350,13 +1364,18 @@ def _said_alone(text: str) -> str:
 
 
 def _spoken_token(
-    word: str, after: str = "", before: str = "", date_order: DateOrder | None = None
+    word: str,
+    after: str = "",
+    before: str = "",
+    date_order: DateOrder | None = None,
+    sentence: str = "",
 ) -> tuple[str, str]:
     """A whole word (path, identifier or plain) and how it is said; a sentence's full stop
     or colon after it is left for the next step, said as it is. ``after``: the text that
     follows the word, as far as it has come; ``before``: the shown text just before it
     ("Step " makes "1/3" a place in a series); ``date_order``: the order of day and month
-    an earlier date of the answer showed."""
+    an earlier date of the answer showed; ``sentence``: its sentence before it, as far as
+    the words before it tell what it is about ("The flight lasts 1:45")."""
     # (as written, or in capitals with its dots: "VS Code" is no "versus")
     short = _ABBREVIATIONS.get(word if not word.endswith(".") else word.lower())
     if short is not None:
@@ -1490,6 +1509,9 @@ def _spoken_token(
         and _unit_after(after) is not True
     ):
         whole, seconds = int(duration.group(1)), int(duration.group(2))
+        if whole < 24 and _HOURS_LONG.search(sentence):
+            said = _counted(str(whole), "hour") if whole else ""
+            return core, f"{said} {_counted(str(seconds), 'minute')}".strip()  # a flight's
         said = _counted(str(whole), "minute") if whole else ""
         return core, f"{said} {_counted(str(seconds), 'second')}".strip()  # "Simmer for 1:30"
     if (ratio := _RATIO.fullmatch(core)) is not None and not _BOOK_BEFORE.search(before):
