@@ -133,6 +133,11 @@ def _spoken(answer: str) -> str:
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"
         ("This is a claim.[^1]\n\n[^1]: A source.", "claim footnote (1|one) a source"),
+        # ... "the flight lasts 1 minute 45 seconds", "connect to example com now", "it costs
+        # 1 299 euros 0 0 today"
+        ("The flight lasts 1:45.", "lasts (1|one) hour (and )?(45|forty five) minutes"),
+        ("Connect to example.com:443 now.", "example com port (443|four hundred)"),
+        ("It costs €1.299,00 today.", "(1 ?299|one thousand two hundred).* euros today"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(
