@@ -23,7 +23,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   a heading ("## Summary", its marks taken the same way);
 - a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
-  "3 dollars 50", "1.2 million dollars"): Piper said "dollar twenty"; a number's sign
+  "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
+  euros"): Piper said "dollar twenty"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
   hyphen ("5-10", "$20-$30", not "555-1234" or "2024-05-01"): "five dash ten"; an arrow
@@ -62,15 +63,17 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
-  (heard "2. decade"), a time zone after a time ("10am EST") letter by letter (heard "10
+  (heard "2. decade"; not "the Sun"), a time zone after a time ("10am EST") letter by letter (heard "10
   AME"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
   long, "Bake for 1:00", "took 5:00", minutes, "Simmer for 1:30" "1 minute 30 seconds": it
-  was "1 o'clock", heard "130"), an emergency number called ("Call 911", and one listed
+  was "1 o'clock", heard "130"; what a sentence says lasts hours, "The flight lasts 1:45",
+  hours and minutes), an emergency number called ("Call 911", and one listed
   after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
   to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
   or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a port as
-  people say one ("port 8080", "localhost:8080" "80 80": heard "8000 daily", "colon 880";
-  not a file and its line, "main.py:42"),
+  people say one ("port 8080", "localhost:8080" "80 80", "example.com:443" "example.com
+  port 443": heard "8000 daily", "colon 880"; not a file and its line, "main.py:42", nor a
+  function named like a unit, "min(a, b)"),
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
