@@ -103,6 +103,8 @@ def _spoken(answer: str) -> str:
         ("I ❤️ it.", "^i love it"),
         # ... "she loves acid"
         ("She ❤️s it.", "^she loves it"),
+        # ... "i it"
+        ("I 👍 it.", "^i like it"),
         # ... "x equals three is negative", "the point is 3 4"
         ("x = -3 is negative.", "equals minus (3|three) is"),
         ("The point is (-3, 4).", "point is minus (3|three)"),
