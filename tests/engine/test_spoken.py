@@ -551,6 +551,15 @@ CASES = [
         "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per L, "
         "not 1,250 dollars.",
     ),
+    # a unit before a noun it describes is one, as a hyphen would join them: "10 megabytes
+    # blocks"; not before what says more of the amount, a verb, or a recipe's ingredient
+    (
+        "Use 10 MB blocks, take a 2 min walk, 30 min drive or 30 sec breaks; 10 MB free, "
+        "5 min later, 2 GB of RAM, 30 ms waits, 2 tsp vanilla.",
+        "Use 10 megabyte blocks, take a 2 minute walk, 30 minute drive or 30 seconds breaks; "
+        "10 megabytes free, 5 minutes later, 2 gigabytes of RAM, 30 milliseconds waits, "
+        "2 teaspoons vanilla.",
+    ),
     # what a sentence says lasts hours is in hours and minutes ("The flight lasts 1:45" was
     # "1 minute 45 seconds"); a song, a recipe's step: minutes and seconds
     (

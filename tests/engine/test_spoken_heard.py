@@ -103,6 +103,8 @@ def _spoken(answer: str) -> str:
         ("I ❤️ it.", "^i love it"),
         # ... "she loves acid"
         ("She ❤️s it.", "^she loves it"),
+        # ... "you stand megabytes blocks"
+        ("Split it into 10 MB blocks.", "(10|ten) megabyte blocks"),
         # ... "i it"
         ("I 👍 it.", "^i like it"),
         # ... "x equals three is negative", "the point is 3 4"
