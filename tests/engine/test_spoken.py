@@ -560,6 +560,14 @@ CASES = [
         "10 megabytes free, 5 minutes later, 2 gigabytes of RAM, 30 milliseconds waits, "
         "2 teaspoons vanilla.",
     ),
+    # a weight, a length, a liquid in full: Piper said "K G", "G", "M L", "ahz", "F T"
+    (
+        "Add 500 g flour, 250 ml milk, 1 lb beef and 8 oz cheese; it weighs 3.5 kg. "
+        "A 5 km run, 10 cm, 2 mm, 6 ft tall, 200g; not 5G or 60 km/h.",
+        "Add 500 grams flour, 250 milliliters milk, 1 pound beef and 8 ounces cheese; it weighs "
+        "3.5 kilograms. A 5 kilometer run, 10 centimeters, 2 millimeters, 6 feet tall, "
+        "200 grams; not 5G or 60 kilometers per hour.",
+    ),
     # what a sentence says lasts hours is in hours and minutes ("The flight lasts 1:45" was
     # "1 minute 45 seconds"); a song, a recipe's step: minutes and seconds
     (

@@ -105,6 +105,9 @@ def _spoken(answer: str) -> str:
         ("She ❤️s it.", "^she loves it"),
         # ... "you stand megabytes blocks"
         ("Split it into 10 MB blocks.", "(10|ten) megabyte blocks"),
+        # ... "great 8 osmo cheese", "it weighs 3 5 kg" (Piper said "K G")
+        ("Grate 8 oz of cheese.", "ounces of cheese"),
+        ("It weighs 3.5 kg.", "kilograms"),
         # ... "i it"
         ("I 👍 it.", "^i like it"),
         # ... "x equals three is negative", "the point is 3 4"

@@ -77,7 +77,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
-  MPH"; one before a noun it describes, "10 MB blocks" "10 megabyte blocks"), a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
+  MPH", and a weight's or a length's, "3.5 kg", "8 oz": "K G", "ahz"; one before a noun it
+  describes, "10 MB blocks" "10 megabyte blocks"), a Roman numeral ("World War II", "Henry
+  VIII") a number or a ruler's ordinal,
   a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
   full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
@@ -209,6 +211,18 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "tbsp": ("tablespoon", "tablespoons"),
     "Tbsp": ("tablespoon", "tablespoons"),
     "mph": ("mile per hour", "miles per hour"),
+    # a weight, a length, a liquid: Piper said "3.5 K G", "500 G flour", "250 M L water", "8
+    # ahz cheese", "1 L B", "6 F T tall"
+    "g": ("gram", "grams"),
+    "kg": ("kilogram", "kilograms"),
+    "mg": ("milligram", "milligrams"),
+    "ml": ("milliliter", "milliliters"),
+    "oz": ("ounce", "ounces"),
+    "lb": ("pound", "pounds"),
+    "mm": ("millimeter", "millimeters"),
+    "cm": ("centimeter", "centimeters"),
+    "km": ("kilometer", "kilometers"),
+    "ft": ("foot", "feet"),
     # a recipe's or a workout's time: Whisper heard Piper's "3 to 4 min per side" as "3 to
     # 4 men per side"
     "min": ("minute", "minutes"),
@@ -249,6 +263,10 @@ _ADJECTIVE_UNITS = frozenset(
         "kWh",
         "mAh",
         "mi",
+        "mm",
+        "cm",
+        "km",
+        "ft",
     ]
 )
 _DESCRIBED = frozenset(
