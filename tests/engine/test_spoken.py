@@ -554,11 +554,10 @@ CASES = [
     # a unit before a noun it describes is one, as a hyphen would join them: "10 megabytes
     # blocks"; not before what says more of the amount, a verb, or a recipe's ingredient
     (
-        "Use 10 MB blocks, take a 2 min walk, 30 min drive or 30 sec breaks; 10 MB free, "
-        "5 min later, 2 GB of RAM, 30 ms waits, 2 tsp vanilla.",
-        "Use 10 megabyte blocks, take a 2 minute walk, 30 minute drive or 30 seconds breaks; "
-        "10 megabytes free, 5 minutes later, 2 gigabytes of RAM, 30 milliseconds waits, "
-        "2 teaspoons vanilla.",
+        "Use 10 MB blocks, take a 2 min walk or 30 min drive; 10 MB free, 5 min later, "
+        "2 GB of RAM, 30 ms waits, 2 tsp vanilla.",
+        "Use 10 megabyte blocks, take a 2 minute walk or 30 minute drive; 10 megabytes free, "
+        "5 minutes later, 2 gigabytes of RAM, 30 milliseconds waits, 2 teaspoons vanilla.",
     ),
     # a weight, a length, a liquid in full: Piper said "K G", "G", "M L", "ahz", "F T"
     (
