@@ -548,7 +548,7 @@ CASES = [
     # fuel's "€1.299" alone stays as written
     (
         "Pay €1.299,00, €5,50, €12.345.678,99 or €1,00; fuel is €1.299/L, not $1,250.",
-        "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per L, "
+        "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per liter, "
         "not 1,250 dollars.",
     ),
     # a unit before a noun it describes is one, as a hyphen would join them: "10 megabytes
@@ -566,6 +566,12 @@ CASES = [
         "Add 500 grams flour, 250 milliliters milk, 1 pound beef and 8 ounces cheese; it weighs "
         "3.5 kilograms. A 5 kilometer run, 10 centimeters, 2 millimeters, 6 feet tall, "
         "200 grams; not 5G or 60 kilometers per hour.",
+    ),
+    # a price per weight or liquid: it was "per K G", "per L"
+    (
+        "Apples are $3/kg or $1.50/lb, milk €1/L; 3/month.",
+        "Apples are 3 dollars per kilogram or 1 dollar 50 per pound, milk 1 euro per liter; "
+        "3 per month.",
     ),
     # what a sentence says lasts hours is in hours and minutes ("The flight lasts 1:45" was
     # "1 minute 45 seconds"); a song, a recipe's step: minutes and seconds

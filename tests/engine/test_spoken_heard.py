@@ -108,6 +108,8 @@ def _spoken(answer: str) -> str:
         # ... "great 8 osmo cheese", "it weighs 3 5 kg" (Piper said "K G")
         ("Grate 8 oz of cheese.", "ounces of cheese"),
         ("It weighs 3.5 kg.", "kilograms"),
+        # ... "apples are 3 per kg today"
+        ("Apples are $3/kg today.", "per kilogram"),
         # ... "i it"
         ("I 👍 it.", "^i like it"),
         # ... "x equals three is negative", "the point is 3 4"

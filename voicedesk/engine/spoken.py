@@ -889,7 +889,22 @@ _MULTIPLIER_AFTER = re.compile(r"[ \t]+[A-Za-z]|[,;:!?)]|\.(?!\w)|\Z")
 _MULTIPLY = "×"
 # after an amount, a slash and a unit ("$5/month", "$20/user"): Piper said "slash"
 _PER_UNIT = re.compile(r"/([A-Za-z]+)")
-_UNITS_SAID = {"mo": "month", "yr": "year", "hr": "hour", "wk": "week"}
+_UNITS_SAID = {
+    "mo": "month",
+    "yr": "year",
+    "hr": "hour",
+    "wk": "week",
+    # a price's weight, length or liquid ("$3/kg", "€1.80/L"): it was "per K G", "per L"
+    "kg": "kilogram",
+    "g": "gram",
+    "lb": "pound",
+    "oz": "ounce",
+    "l": "liter",
+    "ml": "milliliter",
+    "km": "kilometer",
+    "mi": "mile",
+    "ft": "foot",
+}
 # ...and after a bare count ("3/month", "2/day", "5/hr"): heard "3 slash month"
 _PER_TIME = re.compile(
     r"(\d[\d,.]*)/(month|year|week|day|hour|minute|second|mo|yr|wk|hr|min|sec)", re.IGNORECASE
