@@ -171,7 +171,12 @@ def test_what_a_pictograph_leaves_reads_right(answer: str, said: str, cut: int) 
         ),
         # a heart after a person stands for a word: "I it" was heard "I hate it"
         ("I ❤️ it, we ❤️❤️ you, she ♥ Go.", "I love it, we love you, she loves Go."),
-        ("Thanks ❤️ see you. I 👍 it; I ❤️, you ❤️.", "Thanks see you. I it; I, you."),
+        ("Thanks ❤️ see you. I ❤️, you ❤️.", "Thanks see you. I, you."),
+        # ... and a thumbs-up "like": "I 👍 it" was said "I it"; not alone ("Sure 👍, …")
+        (
+            "I 👍 it, she 👍🏽 Go, everyone 👍s pizza; I ❤️👍 it, thanks 👍 see you.",
+            "I like it, she likes Go, everyone likes pizza; I it, thanks see you.",
+        ),
         # ... and a heart with an "s" after any word: "She loves s it", "Everyone s pizza"
         (
             "She ❤️s it, everyone ❤️s pizza; she ❤️s.",

@@ -171,7 +171,7 @@ CASES = [
     # a module and its object ("uvicorn main.app:app") is no git address: its ":app" went
     (
         "Run uvicorn main.app:app or hello.io:create, at example.com:8080",
-        "Run uvicorn main.app:app or hello.io:create, at example.com",
+        "Run uvicorn main.app:app or hello.io:create, at example.com port 80 80",
     ),
     # a Slack channel or a hashtag is said by its name: Piper said "hash general"
     (
@@ -525,6 +525,61 @@ CASES = [
         "not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000-20000.",
         "Call 1, 8 0 0, 5 5 5, 0 1 9 9, plus 1, 8 0 0, 5 5 5, 0 1 9 9 or 8 0 0, 5 5 5, 0 1 9 9 "
         "at 9 4 1 0 5, 1 2 3 4; not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000 to 20000.",
+    ),
+    # a host without its scheme keeps its port, as "localhost:8080" does (it was dropped:
+    # "example.com"); with a path after it, its host alone, as a URL's
+    (
+        "Open example.com:443 or example.com:8080/x, then localhost:8080.",
+        "Open example.com port 443 or example.com, then localhost port 80 80.",
+    ),
+    # a unit's word called as a function is code: it was "4 minutes(a, b)"
+    ("Use 4 min(a, b), not 4 min (or so).", "Use 4 min(a, b), not 4 minutes (or so)."),
+    # "the Sun" is the star, no Sunday: "The Sunday 8 minutes away"
+    (
+        "The Sun 8 minutes away; Sun 8 Dec, the sun.",
+        "The Sun 8 minutes away; Sunday 8 December, the sun.",
+    ),
+    # a short month ending its sentence keeps the sentence's full stop (it was not said)
+    (
+        "It is on 8 Dec. Then Mar. 5, 2026 and 8 Dec. 2026.",
+        "It is on 8 December. Then March 5, 2026 and 8 December 2026.",
+    ),
+    # an amount with a European's separators: it was "1.299 euros,00", "5 euros,50"; a
+    # fuel's "€1.299" alone stays as written
+    (
+        "Pay €1.299,00, €5,50, €12.345.678,99 or €1,00; fuel is €1.299/L, not $1,250.",
+        "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per liter, "
+        "not 1,250 dollars.",
+    ),
+    # a unit before a noun it describes is one, as a hyphen would join them: "10 megabytes
+    # blocks"; not before what says more of the amount, a verb, or a recipe's ingredient
+    (
+        "Use 10 MB blocks, take a 2 min walk or 30 min drive; 10 MB free, 5 min later, "
+        "2 GB of RAM, 30 ms waits, 2 tsp vanilla.",
+        "Use 10 megabyte blocks, take a 2 minute walk or 30 minute drive; 10 megabytes free, "
+        "5 minutes later, 2 gigabytes of RAM, 30 milliseconds waits, 2 teaspoons vanilla.",
+    ),
+    # a weight, a length, a liquid in full: Piper said "K G", "G", "M L", "ahz", "F T"
+    (
+        "Add 500 g flour, 250 ml milk, 1 lb beef and 8 oz cheese; it weighs 3.5 kg. "
+        "A 5 km run, 10 cm, 2 mm, 6 ft tall, 200g; not 5G or 60 km/h.",
+        "Add 500 grams flour, 250 milliliters milk, 1 pound beef and 8 ounces cheese; it weighs "
+        "3.5 kilograms. A 5 kilometer run, 10 centimeters, 2 millimeters, 6 feet tall, "
+        "200 grams; not 5G or 60 kilometers per hour.",
+    ),
+    # a price per weight or liquid: it was "per K G", "per L"
+    (
+        "Apples are $3/kg or $1.50/lb, milk €1/L; 3/month.",
+        "Apples are 3 dollars per kilogram or 1 dollar 50 per pound, milk 1 euro per liter; "
+        "3 per month.",
+    ),
+    # what a sentence says lasts hours is in hours and minutes ("The flight lasts 1:45" was
+    # "1 minute 45 seconds"); a song, a recipe's step: minutes and seconds
+    (
+        "The flight from Paris takes 1:45. The movie runs for 2:15! Simmer for 1:30. "
+        "The song lasts 3:45.",
+        "The flight from Paris takes 1 hour 45 minutes. The movie runs for 2 hours 15 minutes! "
+        "Simmer for 1 minute 30 seconds. The song lasts 3 minutes 45 seconds.",
     ),
 ]
 

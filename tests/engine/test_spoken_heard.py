@@ -103,6 +103,15 @@ def _spoken(answer: str) -> str:
         ("I ❤️ it.", "^i love it"),
         # ... "she loves acid"
         ("She ❤️s it.", "^she loves it"),
+        # ... "you stand megabytes blocks"
+        ("Split it into 10 MB blocks.", "(10|ten) megabyte blocks"),
+        # ... "great 8 osmo cheese", "it weighs 3 5 kg" (Piper said "K G")
+        ("Grate 8 oz of cheese.", "ounces of cheese"),
+        ("It weighs 3.5 kg.", "kilograms"),
+        # ... "apples are 3 per kg today"
+        ("Apples are $3/kg today.", "per kilogram"),
+        # ... "i it"
+        ("I 👍 it.", "^i like it"),
         # ... "x equals three is negative", "the point is 3 4"
         ("x = -3 is negative.", "equals minus (3|three) is"),
         ("The point is (-3, 4).", "point is minus (3|three)"),
@@ -133,6 +142,11 @@ def _spoken(answer: str) -> str:
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"
         ("This is a claim.[^1]\n\n[^1]: A source.", "claim footnote (1|one) a source"),
+        # ... "the flight lasts 1 minute 45 seconds", "connect to example com now", "it costs
+        # 1 299 euros 0 0 today"
+        ("The flight lasts 1:45.", "lasts (1|one) hour (and )?(45|forty five) minutes"),
+        ("Connect to example.com:443 now.", "example com port (443|four hundred)"),
+        ("It costs €1.299,00 today.", "(1 ?299|one thousand two hundred).* euros today"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(

@@ -29,7 +29,8 @@ After a word, the punctuation after a run stays and its blanks go ("Sure 👍, h
 word ("I ❤️ it", "she ❤️ Go") is the verb, said and shown as one ("I love it"): dropped,
 "I it" was heard "I hate it"; so is one with an "s" after any word ("She ❤️s it",
 "Everyone ❤️s pizza" are "… loves it", "… loves pizza": they were "She loves s it",
-"Everyone s pizza"). What may still be such a run, or
+"Everyone s pizza"), and so is a thumbs-up, as "like" ("I 👍 it" is "I like it": it was
+"I it"; "Sure 👍, here" has no person before it). What may still be such a run, or
 the mark before one, at the end of a delta waits for the next delta.
 
 Code is another matter: a fenced block or an inline code span is something the person may
@@ -88,6 +89,8 @@ _MAY_GO_ON = re.compile(r"(?i:a|an|and|o|or|&)?[ \t]*\Z")
 _HEARTS = (
     "\u2764\u2665\U0001f495\U0001f496\U0001f497\U0001f498\U0001f49e\U0001f493\U0001f60d\U0001f970"
 )
+# ... and so does a thumbs-up, for "like" ("I 👍 it" was said "I it")
+_VERBS = dict.fromkeys(_HEARTS, "love") | {"\U0001f44d": "like"}
 _LOVER_BEFORE = re.compile(r"(?<![\w'])(?:(I|we|you|they)|(he|she))[ \t]*\Z", re.IGNORECASE)
 # A heart with an "s" after it is a verb ("She ❤️s it", "Everyone ❤️s pizza"): it was said
 # "She loves s it", and dropped after any other word, "Everyone s pizza".
@@ -475,19 +478,22 @@ def _closed(run: str, text: str, end: int) -> bool:
 
 def _loves(run: re.Match[str], said: str, after: str, *, verb: bool = False) -> str:
     """What is said for a run of hearts between a person and a word (" love ", " loves "),
-    empty for any other run; ``said`` is the text said before it; ``verb``: an "s" after
-    it makes it a verb after any word (" loves", the "s" taken with it)."""
+    or of thumbs-up (" like "), empty for any other run; ``said`` is the text said before
+    it; ``verb``: an "s" after it makes it a verb after any word (" loves", the "s" taken
+    with it)."""
     pictures = _PICTOGRAPHS.findall(run.group())
     if run.group("lead") or run.group("sep") or not after.isalnum():
         return ""
-    if not pictures or any(picture[0] not in _HEARTS for picture in pictures):
-        return ""  # ("I ❤️❤️ it" is loved as much)
+    verbs = {_VERBS.get(picture[0]) for picture in pictures}
+    if len(verbs) != 1 or None in verbs:
+        return ""  # ("I ❤️❤️ it" is loved as much; "I ❤️👍 it" says no one word)
+    word = verbs.pop()
     if verb:
-        return " loves" if _WORD_BEFORE.search(said) else ""
+        return f" {word}s" if _WORD_BEFORE.search(said) else ""
     person = _LOVER_BEFORE.search(said)
     if person is None:
         return ""
-    return " love " if person.group(1) else " loves "
+    return f" {word} " if person.group(1) else f" {word}s "
 
 
 def _left_of_run(run: re.Match[str], before: str, after: str) -> str:

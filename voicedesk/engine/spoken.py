@@ -23,7 +23,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   a heading ("## Summary", its marks taken the same way);
 - a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
-  "3 dollars 50", "1.2 million dollars"): Piper said "dollar twenty"; a number's sign
+  "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
+  euros"): Piper said "dollar twenty"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
   hyphen ("5-10", "$20-$30", not "555-1234" or "2024-05-01"): "five dash ten"; an arrow
@@ -62,19 +63,23 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
-  (heard "2. decade"), a time zone after a time ("10am EST") letter by letter (heard "10
+  (heard "2. decade"; not "the Sun"), a time zone after a time ("10am EST") letter by letter (heard "10
   AME"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
   long, "Bake for 1:00", "took 5:00", minutes, "Simmer for 1:30" "1 minute 30 seconds": it
-  was "1 o'clock", heard "130"), an emergency number called ("Call 911", and one listed
+  was "1 o'clock", heard "130"; what a sentence says lasts hours, "The flight lasts 1:45",
+  hours and minutes), an emergency number called ("Call 911", and one listed
   after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
   to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
   or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a port as
-  people say one ("port 8080", "localhost:8080" "80 80": heard "8000 daily", "colon 880";
-  not a file and its line, "main.py:42"),
+  people say one ("port 8080", "localhost:8080" "80 80", "example.com:443" "example.com
+  port 443": heard "8000 daily", "colon 880"; not a file and its line, "main.py:42", nor a
+  function named like a unit, "min(a, b)"),
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
-  MPH"), a Roman numeral ("World War II", "Henry VIII") a number or a ruler's ordinal,
+  MPH", and a weight's or a length's, "3.5 kg", "8 oz": "K G", "ahz"; one before a noun it
+  describes, "10 MB blocks" "10 megabyte blocks"), a Roman numeral ("World War II", "Henry
+  VIII") a number or a ruler's ordinal,
   a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
   full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
@@ -206,6 +211,18 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "tbsp": ("tablespoon", "tablespoons"),
     "Tbsp": ("tablespoon", "tablespoons"),
     "mph": ("mile per hour", "miles per hour"),
+    # a weight, a length, a liquid: Piper said "3.5 K G", "500 G flour", "250 M L water", "8
+    # ahz cheese", "1 L B", "6 F T tall"
+    "g": ("gram", "grams"),
+    "kg": ("kilogram", "kilograms"),
+    "mg": ("milligram", "milligrams"),
+    "ml": ("milliliter", "milliliters"),
+    "oz": ("ounce", "ounces"),
+    "lb": ("pound", "pounds"),
+    "mm": ("millimeter", "millimeters"),
+    "cm": ("centimeter", "centimeters"),
+    "km": ("kilometer", "kilometers"),
+    "ft": ("foot", "feet"),
     # a recipe's or a workout's time: Whisper heard Piper's "3 to 4 min per side" as "3 to
     # 4 men per side"
     "min": ("minute", "minutes"),
@@ -218,6 +235,171 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
 _UNIT = re.compile(
     r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
 )
+# ... and before a noun it describes, as a hyphen would join them ("10 MB blocks", "a 2 min
+# walk") one: it was "10 megabytes blocks". A count's, a time's, a power's or a frequency's
+# unit, and only before a noun such a unit describes: after one, what follows is as often
+# what more says of the amount ("10 MB free", "5 min later", "100 ms took", "400 ms
+# unseen"), which a guess from the word's form got wrong in this project's own docs; a
+# recipe's "2 tsp vanilla" is an amount of what follows.
+_ADJECTIVE_UNITS = frozenset(
+    [
+        "KB",
+        "kB",
+        "MB",
+        "GB",
+        "TB",
+        "ms",
+        "min",
+        "mins",
+        "hr",
+        "hrs",
+        "sec",
+        "secs",
+        "Hz",
+        "kHz",
+        "MHz",
+        "GHz",
+        "kW",
+        "kWh",
+        "mAh",
+        "mi",
+        "mm",
+        "cm",
+        "km",
+        "ft",
+    ]
+)
+_DESCRIBED = frozenset(
+    [
+        "walk",
+        "drive",
+        "ride",
+        "run",
+        "jog",
+        "hike",
+        "commute",
+        "trip",
+        "flight",
+        "layover",
+        "break",
+        "nap",
+        "rest",
+        "wait",
+        "pause",
+        "delay",
+        "gap",
+        "timer",
+        "timeout",
+        "window",
+        "interval",
+        "slot",
+        "session",
+        "meeting",
+        "call",
+        "lecture",
+        "talk",
+        "class",
+        "lesson",
+        "workout",
+        "sprint",
+        "warmup",
+        "cooldown",
+        "video",
+        "clip",
+        "song",
+        "episode",
+        "read",
+        "chunk",
+        "block",
+        "frame",
+        "buffer",
+        "segment",
+        "sample",
+        "step",
+        "increment",
+        "budget",
+        "target",
+        "limit",
+        "cap",
+        "file",
+        "download",
+        "upload",
+        "attachment",
+        "image",
+        "photo",
+        "page",
+        "packet",
+        "payload",
+        "archive",
+        "backup",
+        "partition",
+        "disk",
+        "card",
+        "plan",
+        "quota",
+        "model",
+        "battery",
+        "bulb",
+        "heater",
+        "charger",
+        "motor",
+        "panel",
+        "adapter",
+        "tone",
+        "signal",
+        "loop",
+        "trail",
+        "radius",
+    ]
+)
+# ... and of those in the plural only those that are no verbs as well: "less than 30 ms
+# waits" is a verb's
+_DESCRIBED_MANY = frozenset(
+    [
+        "blocks",
+        "chunks",
+        "files",
+        "frames",
+        "windows",
+        "videos",
+        "clips",
+        "images",
+        "photos",
+        "pages",
+        "packets",
+        "payloads",
+        "sessions",
+        "intervals",
+        "slots",
+        "segments",
+        "partitions",
+        "increments",
+        "samples",
+        "episodes",
+        "songs",
+        "lectures",
+        "lessons",
+        "workouts",
+        "meetings",
+        "naps",
+        "timers",
+        "timeouts",
+        "archives",
+        "disks",
+        "cards",
+        "models",
+        "batteries",
+        "bulbs",
+        "heaters",
+        "chargers",
+        "motors",
+        "panels",
+        "adapters",
+        "tones",
+    ]
+)
+_NOUN_AFTER = re.compile(r"[ \t]+([a-z]+)(?![\w'’-])")
+_NOUN_AFTER_START = re.compile(r"[ \t]*[a-z]*\Z")
 # ... after a fraction, a part of one ("3/4 tsp" "three quarters of a teaspoon"; it was
 # "three quarters teaspoons")
 _FRACTION_BEFORE = re.compile(r"(?<![\w.,/])(\d{1,4})/(2|3|4|8)[ \t]+\Z")
@@ -244,6 +426,16 @@ _DURATION_BEFORE = re.compile(
 # 30 seconds". As written Whisper heard Piper's reading as "130". Not before a unit that
 # says what it counts ("it takes 1:30 hours"), nor before "am" or "pm".
 _MINUTES_SECONDS = re.compile(r"(\d{1,2}):([0-5]\d)")
+# ... but what a sentence says lasts hours ("The flight lasts 1:45", "The movie runs for
+# 2:15") is in hours and minutes, as its timetable or its listing shows it: it was said "1
+# minute 45 seconds". (A song, a lap, a run, a recipe's step: minutes and seconds.)
+_HOURS_LONG = re.compile(
+    r"\b(?:flights?|movies?|films?|drives?|trips?|journeys?|commutes?|layovers?|hikes?|"
+    r"concerts?|meetings?|matche?s?|games?|shows?|operas?|surgery|surgeries|ferry|ferries|"
+    r"train ride|bus ride|car ride|boat ride|road trip)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?](?=[ \t\n]|\Z)|\n")
 _DURATION_UNITS = ("hours", "hrs", "h", "minutes", "mins", "min", "m")
 _AM_PM_AFTER = re.compile(r"[ \t]*[AaPp]\.?[Mm]\b")
 _AM_PM_START = re.compile(r"[ \t]*(?:[AaPp]\.?(?:[Mm]\.?)?)?")
@@ -524,6 +716,11 @@ _AMOUNT = re.compile(
     r"([$€£¥])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
     r"(?:(bn|[kKmMbBtT])\b|[ \t]+(thousand|million|billion|trillion)\b)?"
 )
+# ... written with a European's separators, a dot between thousands and a comma before the
+# cents ("€1.299,00", "€5,50"): it was said "1.299 euros,00", one point two nine nine. Only
+# with its two cents after the comma: "€1.299" alone may be a fuel's price per liter.
+_EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d)(?![\d,.]\d|\d)")
+_EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:,\d{0,2})?\Z")
 # what may still become an amount's scale word: "$5 mil"
 _MAY_SCALE = re.compile(r"[ \t]+[a-z]*\Z")
 # a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
@@ -630,6 +827,8 @@ _SHORT_MONTHS = {m[:3]: m for m in _MONTHS if len(m) > 3} | {"Sept": "September"
 _DAY_AFTER = re.compile(r"\.?,?[ \t]+\d{1,2}(?!\d|[.,]\d|:)")
 _YEAR_AFTER = re.compile(r"\.?,?[ \t]+(?:1[89]|20)\d\d(?!\d|[.,]\d|:)")  # "Dec 2026"
 _DAY_BEFORE = re.compile(r"(?<![\d.,:])\d{1,2}[ \t]+\Z")
+# "the Sun" is the star, no day: "The Sun 8 minutes away" was said "The Sunday 8 …"
+_THE_BEFORE = re.compile(r"\bthe[ \t]+\Z", re.IGNORECASE)
 _MONTH_AFTER = re.compile(r"\.?,?[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
 _DATE_AFTER_START = re.compile(r"\.?,?[ \t]*[A-Za-z0-9]*[.,:]?\Z")
 # a slash between two numbers ("50/50", "24/7", "1/2", "4/5"): Piper said "fifty slash
@@ -690,7 +889,22 @@ _MULTIPLIER_AFTER = re.compile(r"[ \t]+[A-Za-z]|[,;:!?)]|\.(?!\w)|\Z")
 _MULTIPLY = "×"
 # after an amount, a slash and a unit ("$5/month", "$20/user"): Piper said "slash"
 _PER_UNIT = re.compile(r"/([A-Za-z]+)")
-_UNITS_SAID = {"mo": "month", "yr": "year", "hr": "hour", "wk": "week"}
+_UNITS_SAID = {
+    "mo": "month",
+    "yr": "year",
+    "hr": "hour",
+    "wk": "week",
+    # a price's weight, length or liquid ("$3/kg", "€1.80/L"): it was "per K G", "per L"
+    "kg": "kilogram",
+    "g": "gram",
+    "lb": "pound",
+    "oz": "ounce",
+    "l": "liter",
+    "ml": "milliliter",
+    "km": "kilometer",
+    "mi": "mile",
+    "ft": "foot",
+}
 # ...and after a bare count ("3/month", "2/day", "5/hr"): heard "3 slash month"
 _PER_TIME = re.compile(
     r"(\d[\d,.]*)/(month|year|week|day|hour|minute|second|mo|yr|wk|hr|min|sec)", re.IGNORECASE
@@ -826,6 +1040,7 @@ _ENTITY_START = re.compile(r"&(?:#[0-9xX]?[0-9a-fA-F]{0,6}|[A-Za-z][A-Za-z0-9]{0
 # opening an aside that never closes must not keep the voice silent to the line's end
 _HOLD_MAX = 150
 _TAIL_KEPT = 24  # of the shown text before a word: enough for the word before it
+_SENTENCE_KEPT = 120  # ... and enough for its sentence's subject
 
 
 class SpokenText:
@@ -845,6 +1060,7 @@ class SpokenText:
         self._amount_to = -1  # where the last amount ("$20") ends in the shown text
         self._date_orders: set[DateOrder] = set()  # as the answer's earlier dates showed
         self._shown_tail = ""  # the last shown characters decided: the words before a word
+        self._sentence_tail = ""  # ... and more of them, for what a sentence is about
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
@@ -907,6 +1123,7 @@ class SpokenText:
             self._last_said = spoken[-1]
         self._before = shown[-1]
         self._shown_tail = (self._shown_tail + shown)[-_TAIL_KEPT:]
+        self._sentence_tail = (self._sentence_tail + shown)[-_SENTENCE_KEPT:]
         if shown.endswith("\n"):
             self._in_row = self._in_item = False
         out.append(spoken)
@@ -1086,6 +1303,13 @@ class SpokenText:
             and _DATE_AFTER_START.fullmatch(after)
         ):
             return None  # "Dec " may be "Dec 8", said "December 8"
+        if (
+            not final
+            and (written_unit := _UNIT.fullmatch(word)) is not None
+            and written_unit.group(2) in _ADJECTIVE_UNITS
+            and _NOUN_AFTER_START.fullmatch(after)
+        ):
+            return None  # "10 MB " may be "10 MB blocks", said "10 megabyte blocks"
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
             return None  # "221B " may be "221B Baker Street"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
@@ -1097,7 +1321,8 @@ class SpokenText:
         if (date := _SLASH_DATE.fullmatch(word.rstrip(".:~-"))) is not None:
             shows = _slash_date_said(date, order)[1]
             orders.update([shows] if shows else [])
-        return _spoken_token(word, after, self._shown_tail, order)
+        sentence = _SENTENCE_END.split(self._sentence_tail)[-1]
+        return _spoken_token(word, after, self._shown_tail, order, sentence)
 
     def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
@@ -1159,6 +1384,19 @@ class SpokenText:
         if amount is None:
             return None if not final and len(text) == 1 else False
         rest = text[amount.end() :]
+        if not final and _EUROPEAN_START.match(text):
+            return None  # "€1.299" may be "€1.299,00"
+        european = _EUROPEAN_AMOUNT.match(text)
+        after = text[european.end() :] if european is not None else ""
+        if not final and european is not None and after[:1] in (",", ".") and len(after) < 2:
+            return None  # "€5,50." may go on: "€5,50.5" is none
+        if european is not None:
+            self._amount_to = self._shown + european.end()
+            sign, whole, cents = european.groups()
+            whole = whole.replace(".", ",")  # ("1,299" as "$1,299" is said)
+            one, many = _CURRENCY[sign]
+            said = f"{whole} {one if whole == '1' else many}"
+            return european.group(), said if cents == "00" or sign == "¥" else f"{said} {cents}"
         if not final and amount.group(4) and not rest:
             return None  # "$3b" may be "$3bn"; said at once, "3 billion dollarsn"
         if not final and not amount.group(4) and not amount.group(5):
@@ -1330,13 +1568,18 @@ def _said_alone(text: str) -> str:
 
 
 def _spoken_token(
-    word: str, after: str = "", before: str = "", date_order: DateOrder | None = None
+    word: str,
+    after: str = "",
+    before: str = "",
+    date_order: DateOrder | None = None,
+    sentence: str = "",
 ) -> tuple[str, str]:
     """A whole word (path, identifier or plain) and how it is said; a sentence's full stop
     or colon after it is left for the next step, said as it is. ``after``: the text that
     follows the word, as far as it has come; ``before``: the shown text just before it
     ("Step " makes "1/3" a place in a series); ``date_order``: the order of day and month
-    an earlier date of the answer showed."""
+    an earlier date of the answer showed; ``sentence``: its sentence before it, as far as
+    the words before it tell what it is about ("The flight lasts 1:45")."""
     # (as written, or in capitals with its dots: "VS Code" is no "versus")
     short = _ABBREVIATIONS.get(word if not word.endswith(".") else word.lower())
     if short is not None:
@@ -1347,6 +1590,9 @@ def _spoken_token(
     if not core:
         return word, word
     spoken = core
+    if (host := _HOST_PORT.fullmatch(core)) is not None:
+        # (before an address without its scheme: "example.com:443" was said "example.com")
+        return core, f"{_spoken_token(host.group(1))[1]} port {_port_said(host.group(2))}"
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
     if _NUMBER_SIGN.fullmatch(core):
@@ -1374,8 +1620,6 @@ def _spoken_token(
         return core, _digits_said(core.split("-"))  # "CA 94043"
     if _PORT.fullmatch(core) and _PORT_BEFORE.search(before):
         return core, _port_said(core)  # "port 8080": "80 80"
-    if (host := _HOST_PORT.fullmatch(core)) is not None:
-        return core, f"{_spoken_token(host.group(1))[1]} port {_port_said(host.group(2))}"
     if (scientific := _SCIENTIFIC.fullmatch(core)) is not None:
         number, sign, power = scientific.groups()
         minus = "minus " if sign == "-" else ""
@@ -1399,7 +1643,8 @@ def _spoken_token(
         _HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)
     ):
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
-    if (unit := _UNIT.fullmatch(core)) is not None:
+    if (unit := _UNIT.fullmatch(core)) is not None and not after.startswith("("):
+        # (a unit's word called as a function is code: "4 min(a, b)" was "4 minutes(a, b)")
         number, lead = unit.group(1) or "", before
         glued = unit.group(2) in _GLUED_ONLY
         if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
@@ -1418,7 +1663,9 @@ def _spoken_token(
             one, many = _UNIT_WORDS[unit.group(2)]
             # "a 4 MB file" is "a 4 megabyte file"; "1 frame per second" has no such use
             article = _ARTICLE_BEFORE.search(lead)
-            singular = number == "1" or (article is not None and " per " not in one)
+            noun = _NOUN_AFTER.match(after) if unit.group(2) in _ADJECTIVE_UNITS else None
+            describes = noun is not None and _describes(noun.group(1))
+            singular = number == "1" or ((article is not None or describes) and " per " not in one)
             said = one if singular else many
             return core, f"{unit.group(1)} {said}" if unit.group(1) else said  # "5 kHz"
     if (version := _VERSION.fullmatch(core)) is not None and not (
@@ -1431,9 +1678,15 @@ def _spoken_token(
     if (month := _SHORT_MONTHS.get(core)) is not None and (
         _DAY_AFTER.match(after) or _YEAR_AFTER.match(after) or _DAY_BEFORE.search(before)
     ):
-        dot = "." if after.startswith(".") else ""  # ("Mar. 5": its dot ends no sentence)
+        # ("Mar. 5": its dot ends no sentence; "on 8 Dec." it does, and was not said)
+        dotted = after.startswith(".") and (_DAY_AFTER.match(after) or _YEAR_AFTER.match(after))
+        dot = "." if dotted else ""
         return core + dot, month  # "Dec 8": heard "decade"
-    if core in _WEEKDAYS and (_MONTH_AFTER.match(after) or _DAY_AFTER.match(after)):
+    if (
+        core in _WEEKDAYS
+        and (_MONTH_AFTER.match(after) or _DAY_AFTER.match(after))
+        and not (core == "Sun" and _THE_BEFORE.search(before))  # "The Sun 8 minutes away"
+    ):
         return core, _WEEKDAYS[core]  # "Tue, Dec 8": heard "2."
     if (days := _WEEKDAY_RANGE.fullmatch(core)) is not None:
         return core, f"{_WEEKDAYS[days.group(1)]} to {_WEEKDAYS[days.group(2)]}"  # "Mon-Fri"
@@ -1462,6 +1715,9 @@ def _spoken_token(
         and _unit_after(after) is not True
     ):
         whole, seconds = int(duration.group(1)), int(duration.group(2))
+        if whole < 24 and _HOURS_LONG.search(sentence):
+            said = _counted(str(whole), "hour") if whole else ""
+            return core, f"{said} {_counted(str(seconds), 'minute')}".strip()  # a flight's
         said = _counted(str(whole), "minute") if whole else ""
         return core, f"{said} {_counted(str(seconds), 'second')}".strip()  # "Simmer for 1:30"
     if (ratio := _RATIO.fullmatch(core)) is not None and not _BOOK_BEFORE.search(before):
@@ -1500,6 +1756,11 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _describes(word: str) -> bool:
+    """Whether a unit before ``word`` describes it ("10 MB blocks", "2 min walk")."""
+    return word in _DESCRIBED or word in _DESCRIBED_MANY
 
 
 def _port_said(port: str) -> str:
