@@ -3091,3 +3091,72 @@ async def test_words_over_the_answer_lost_to_speech_to_text_are_a_failed_turn(tm
     assert lost.t["speech_start"] > answered.t["playback_start"]
     lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
     assert sorted(x["turn_id"] for x in lines if x.get("type") == "turn") == [1, 2]
+
+
+def _tool_round(tmp_path: Path) -> tuple[Settings, SimScript, str, str, str]:
+    """A slow create (5 s) after a holding line: its settings, script, typed line, holding
+    line and words after the call."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "docs_server_args": ["--slow", "create_document=5"],
+                "tool_patience_s": 30.0,
+            }
+        }
+    )
+    typed, line, reply = "Write it down.", "Let me write that down.", "Done, it is in eggs.md."
+    create = SimToolCall(
+        name="docs__create_document", arguments={"path": "eggs.md", "content": "Seven."}
+    )
+    script = SimScript(
+        turns=[SimTurn(transcript=typed, preamble=line, tool_calls=[create], reply=reply)]
+    )
+    return settings, script, typed, line, reply
+
+
+async def test_the_talk_key_pressed_as_the_holding_line_ends_keeps_the_next_words_silent(
+    tmp_path,
+):
+    """The talk key pressed in the holding line's last few blocks ("Let me write that
+    down."), before barge-in had counted its minimum: the line's queue ran dry, barge-in
+    (which counts only while an answer can be heard) never paused, and the first block of
+    the words after the call played over the held key before it did (a randomized soak
+    found it, seeds 521 and 513). The key pauses what it is pressed over at once."""
+    from voicedesk.bench.scenarios import RATE
+
+    settings, script, typed, line, reply = _tool_round(tmp_path)
+    scenario = Scenario(np.zeros(16 * RATE, np.int16), RATE, [])
+    async with _session_over_sim(
+        tmp_path, scenario, script, settings=settings, with_tools=True
+    ) as (_, session, seen):
+        playback = session.audio.playback
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await _until_audio(session, 1.0)
+            await session.send_text(typed)
+            while not [e for e in seen if isinstance(e, ev.ToolCallStarted)]:
+                await asyncio.sleep(0.005)
+            # the holding line's last 30 ms, less than barge-in's minimum, still to play
+            while not 0 < playback.queued_samples() < 0.03 * 24_000:
+                await asyncio.sleep(0.002)
+            pressed = session.now_s()
+            session.ptt_press()
+            while not [e for e in seen if isinstance(e, ev.ToolCallFinished)]:
+                await asyncio.sleep(0.01)
+            await _until_audio(session, session.now_s() + 2.0)  # its words are ready
+            released = session.now_s()
+            session.ptt_release()
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert (record.heard_text, record.interrupted) == (f"{line} {reply}", False)
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, pressed + 0.05, released) is None
+    assert first_audible_after(played, rate, released) is not None

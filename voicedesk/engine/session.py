@@ -1017,13 +1017,15 @@ class Session:
         So is an answer begun but silent at the press (its tools running after its holding
         line, or the model's words after them still to come): barge-in counts only while
         an answer can be heard, and let the first block of its next words play over the
-        held key before it paused them."""
+        held key before it paused them. And so is one heard at the press: the key is no
+        noise that barge-in's minimum of speech must tell apart, and that minimum let the
+        answer play on over the held key, or, pressed in a holding line's last blocks
+        (less than the minimum), let the line run out unpaused and the first block of the
+        words after its tools play."""
         later, speaking = self._turn, self._speaking
         answered = speaking.playing_turn
         if not self._ptt_open or later is None or answered is None or later is answered:
             return
-        if "playback_start" in answered.record.t and speaking.audible(self.now_s()):
-            return  # heard now: speech over it, barge-in's to pause
         if speaking.pause_before_it_begins(self.now_s()):
             later.barge_in = True
 
