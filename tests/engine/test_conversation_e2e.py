@@ -3160,3 +3160,44 @@ async def test_the_talk_key_pressed_as_the_holding_line_ends_keeps_the_next_word
     played, rate = read_wav(tmp_path / "out.wav")
     assert first_audible_after(played, rate, pressed + 0.05, released) is None
     assert first_audible_after(played, rate, released) is not None
+
+
+@pytest.mark.parametrize("pressed_at", ["before-the-line", "during-the-line"])
+async def test_the_error_line_is_not_heard_while_the_talk_key_is_held(tmp_path, pressed_at):
+    """A typed line's answer failed while the talk key was held (pressed before the
+    failure, or as its error line began): "Sorry, I couldn't get an answer…" played over
+    the key until barge-in had counted its minimum from the press (a randomized soak heard
+    it at 13.15 s, the key held 11.66–14.19 s). The person holding the key is talking: the
+    line is not begun, or stops at the press, as speech over it stops it; the notice says
+    the turn failed."""
+    from voicedesk.bench.scenarios import RATE
+
+    scenario = Scenario(np.zeros(8 * RATE, np.int16), RATE, [])
+    typed = "What time is it?"
+    script = SimScript(turns=[SimTurn(transcript=typed, reply="It is noon.")])
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
+        server.inject("llm", "500", times=4)  # the answer, and the client's retry
+        playback = session.audio.playback
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await _until_audio(session, 1.0)
+            await session.send_text(typed)
+            if pressed_at == "during-the-line":
+                while not (
+                    (line := session._speaking.line) is not None
+                    and playback.played_samples(line.utterance_id) > 0
+                ):
+                    await asyncio.sleep(0.002)
+            pressed = session.now_s()
+            session.ptt_press()
+            await _until_audio(session, pressed + 3.0)
+            released = session.now_s()
+            session.ptt_release()
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    assert any(r.user_text == typed and r.failed for r in session.records)
+    assert any(isinstance(e, ev.Notice) and "No answer for turn" in e.message for e in seen)
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, pressed + 0.05, released) is None

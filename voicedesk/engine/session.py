@@ -231,6 +231,7 @@ class Session:
             answer_started=self._answer_started,
             answer_ended=self._answer_ended,
             update_idle=self._update_idle,
+            key_held=lambda: self._ptt_open,
         )
         self._ptt_open = False
         self._typing = 0  # typed lines cutting the answer playing, to take its place
@@ -683,6 +684,9 @@ class Session:
 
     def ptt_press(self) -> None:
         self._ptt_open = True
+        # The error line stops at the press, as speech over it stops it for good: left to
+        # barge-in, it played on over the key for barge-in's minimum of speech.
+        self._speaking.stop_line()
         self._handle_signals(self.detector.ptt_press(self._last_block_s))
 
     def ptt_release(self) -> None:
