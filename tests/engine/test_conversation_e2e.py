@@ -3201,3 +3201,27 @@ async def test_the_error_line_is_not_heard_while_the_talk_key_is_held(tmp_path, 
     assert any(isinstance(e, ev.Notice) and "No answer for turn" in e.message for e in seen)
     played, rate = read_wav(tmp_path / "out.wav")
     assert first_audible_after(played, rate, pressed + 0.05, released) is None
+
+
+async def test_esc_after_the_question_ended_keeps_its_answer_from_beginning(tmp_path):
+    """The stop key pressed after a spoken question had ended, while its words were still
+    being transcribed: nothing was playing, so nothing was cut, and the answer began a
+    moment later and played whole to a person who had asked for quiet (one way to the
+    2.5 s of voice after the key a randomized soak heard, seed 312). It is now cut as it
+    comes, unheard."""
+    scenario = compose(["question"], tail_s=6.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    async with _session_over_sim(tmp_path, scenario, script, stt_s=1.0) as (_, session, seen):
+        stopped: list[float] = []
+
+        def stop_key() -> None:
+            stopped.append(session.now_s())
+            session.interrupt()
+
+        session.bus.subscribe(_at_first(ev.TurnEnded, stop_key))
+        await _played_through(session, scenario)
+    (record,) = session.records
+    assert stopped and (record.interrupted, record.heard_text) == (True, ""), record
+    assert not [e for e in seen if isinstance(e, ev.PlaybackStarted)]
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, stopped[0] + 0.05) is None

@@ -88,6 +88,7 @@ class _Turn:
     released: _Turn | None = None
     pending_commits: int = 0
     ended: bool = False
+    ended_nth: int = 0  # the session's how-manyth spoken turn end this was (0: none yet)
     barge_in: bool = False  # started while an answer was playing
     # Over the answer with fewer words than barge_in.min_words ("mm-hm"), or only a stretch
     # of the answer's own words (its echo, Speaking.echoes_the_answer): a backchannel, not
@@ -234,6 +235,8 @@ class Session:
             key_held=lambda: self._ptt_open,
         )
         self._ptt_open = False
+        self._turns_ended = 0  # spoken turns ended so far
+        self._hushed_after = 0  # how many had ended at the stop key's last press
         self._typing = 0  # typed lines cutting the answer playing, to take its place
         # One typed line at a time, in the order typed (asyncio's lock is first come, first
         # served): a line that waited for the answer it cut was overtaken by the lines typed
@@ -724,6 +727,12 @@ class Session:
 
     def interrupt(self) -> None:
         speaking = self._speaking
+        # An answer to a turn already over is cut as it comes (``_maybe_confirm``): its
+        # words still being transcribed or its first words still being made, nothing was
+        # playing to cut, and the answer began seconds after the person asked for quiet.
+        # (Counted in turn ends, not in time: a turn's end is stamped with its audio
+        # block's time, which the loop's clock can be a few ms short of.)
+        self._hushed_after = self._turns_ended
         waiting = self._reply_turn
         if waiting is not None and waiting.waits and self._reply is not None:
             # A spoken question's answer waiting for the typed line's (``_confirm_after``)
@@ -1097,6 +1106,8 @@ class Session:
         self._stt_streaming = False
         self._turn = None
         turn.ended = True
+        self._turns_ended += 1
+        turn.ended_nth = self._turns_ended
         rec = turn.record
         rec.mark("eou_decided", sig.audio_s, overwrite=True)
         if sig.end_s is not None:
@@ -1469,7 +1480,11 @@ class Session:
         if speaking.playing is not None and speaking.playing is not reply:
             # named: by the time the task runs, playing is already this new answer
             self._spawn(speaking.cut(self.now_s(), speaking.playing, speaking.playing_turn))
+        hushed = self._hushed(turn)
         speaking.play(reply, turn)
+        if hushed:
+            # none of it may be handed over before the cut below runs
+            self.audio.playback.pause()
         self._hold_for_speech_under_way(turn)
         self._wait_for_the_talk_key()
         self._reply = None
@@ -1486,6 +1501,16 @@ class Session:
         self._set_state("thinking")
         reply.confirm()
         self._log_tool_results(reply, turn.turn_id)  # those of its rounds before it was
+        if hushed:  # recorded as an answer cut before a word of it was heard
+            self._spawn(speaking.cut(self.now_s()))
+
+    def _hushed(self, turn: _Turn) -> bool:
+        """The stop key was pressed after ``turn`` was over (its end decided) and before
+        its answer began: that answer is the one the person asked to stop. (Not the answer
+        to background results coming back later: a turn of its own.)"""
+        if turn.typed or turn.followup:
+            return False
+        return 0 < turn.ended_nth <= self._hushed_after
 
     def _typed_later_plays(self, turn: _Turn) -> bool:
         """The answer playing is to a line typed after ``turn``'s speech began (while it
