@@ -3225,3 +3225,26 @@ async def test_esc_after_the_question_ended_keeps_its_answer_from_beginning(tmp_
     assert not [e for e in seen if isinstance(e, ev.PlaybackStarted)]
     played, rate = read_wav(tmp_path / "out.wav")
     assert first_audible_after(played, rate, stopped[0] + 0.05) is None
+
+
+async def test_esc_after_the_question_ended_keeps_its_lost_words_error_line_unsaid(tmp_path):
+    """The stop key pressed after a spoken question had ended, and its words were then
+    lost to speech-to-text: "Sorry, I couldn't get an answer just now. Please say that
+    again." was spoken to a person who had asked for quiet. The failure is still reported
+    (the notice, the failed record)."""
+    scenario = compose(["question"], tail_s=6.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    async with _session_over_sim(tmp_path, scenario, script, stt_s=1.0) as (server, session, _):
+        server.inject("stt", "500", times=50)  # the commit, and its resends
+        stopped: list[float] = []
+
+        def stop_key() -> None:
+            stopped.append(session.now_s())
+            session.interrupt()
+
+        session.bus.subscribe(_at_first(ev.TurnEnded, stop_key))
+        await _played_through(session, scenario)
+    (record,) = session.records
+    assert stopped and (record.error or "").startswith("stt:"), record
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, stopped[0] + 0.05) is None

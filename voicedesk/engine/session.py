@@ -1315,7 +1315,9 @@ class Session:
                 # the person must hear that they were not understood
                 turn.failed = True
                 self._finish_turn(turn, heard="", interrupted=False)
-                if not self._moved_on_from(turn):
+                # (nor after the stop key pressed since it ended: the person asked for
+                # quiet, and the notice says it)
+                if not self._moved_on_from(turn) and not self._hushed(turn):
                     self._spawn(self._speaking.speak_error_line())
             elif turn.record.eou_reason == "ptt" and not turn.text and not turn.unheard_told:
                 # the person chose to send this: a dropped turn must not pass unremarked
@@ -1668,7 +1670,8 @@ class Session:
             tools_ran=self._may_have_acted(reply),
             background=bool(getattr(reply, "went_background", False)),
         )
-        await self._speaking.speak_error_line(line)
+        if not self._hushed(turn):  # the stop key asked for quiet: the notice says it
+            await self._speaking.speak_error_line(line)
 
     def _may_have_acted(self, reply: Reply) -> bool:
         """Whether a tool call of ``reply`` may have changed something: one that only read
