@@ -1504,7 +1504,8 @@ class Session:
         reply.confirm()
         self._log_tool_results(reply, turn.turn_id)  # those of its rounds before it was
         if hushed:  # recorded as an answer cut before a word of it was heard
-            self._spawn(speaking.cut(self.now_s()))
+            # (named: an answer confirmed before the task runs is not this one)
+            self._spawn(speaking.cut(self.now_s(), reply, turn))
 
     def _hushed(self, turn: _Turn) -> bool:
         """The stop key was pressed after ``turn`` was over (its end decided) and before
