@@ -3248,3 +3248,47 @@ async def test_esc_after_the_question_ended_keeps_its_lost_words_error_line_unsa
     assert stopped and (record.error or "").startswith("stt:"), record
     played, rate = read_wav(tmp_path / "out.wav")
     assert first_audible_after(played, rate, stopped[0] + 0.05) is None
+
+
+async def test_an_answer_held_for_a_wordless_press_waits_for_the_key_pressed_again(tmp_path):
+    """The talk key pressed right after a question's release held its answer (not begun)
+    for the press's words; let go with none, and pressed again before that empty turn was
+    settled (its transcript still coming). The empty turn then let the answer go, and it
+    began over the key held the second time until barge-in paused it (a randomized soak
+    found it, seed 130). It passes from the hold to the held key's pause, unheard."""
+    scenario = compose(["question"], tail_s=9.0)
+    (asked,) = scenario.turns
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    async with _session_over_sim(tmp_path, scenario, script, stt_s=0.8, voice_delay_s=1.5) as (
+        _,
+        session,
+        seen,
+    ):
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await _until_audio(session, asked.start_s - 0.3)
+            session.ptt_press()
+            await _until_audio(session, asked.end_s + 0.3)
+            first_release = session.now_s()
+            session.ptt_release()
+            while not [e for e in seen if isinstance(e, ev.LLMFirstToken)]:
+                await asyncio.sleep(0.005)
+            session.ptt_press()  # nothing said: the answer is held for this press's words
+            await _until_audio(session, session.now_s() + 0.3)
+            session.ptt_release()
+            await _until_audio(session, session.now_s() + 0.1)
+            pressed = session.now_s()
+            session.ptt_press()  # before the empty turn's transcript has come
+            await _until_audio(session, pressed + 3.0)
+            released = session.now_s()
+            session.ptt_release()
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    assert pressed - first_release < 2.0
+    (record,) = [r for r in session.records if r.user_text == _text("question")]
+    assert record.t["playback_start"] >= released, (record.t, pressed, released)
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, pressed + 0.05, released) is None
+    assert first_audible_after(played, rate, released) is not None  # nothing said: it plays

@@ -992,6 +992,12 @@ class Session:
             return
         turn.released, turn.holds = turn.holds, None
         turn.barge_in = self._speaking.playing is not None
+        later = self._turn
+        if self._ptt_open and later is not None and later is not turn:
+            # the key is down again for a later turn (pressed before this one settled)
+            if self._speaking.release_to_the_key(self.now_s()):
+                later.barge_in = True
+            return
         self._speaking.release()
 
     def _hold_again(self, turn: _Turn, at_s: float) -> None:

@@ -231,6 +231,20 @@ class Speaking(Generic[TurnT]):
             self._audio.playback.resume()
             self.barge.reset()
 
+    def release_to_the_key(self, at_s: float) -> bool:
+        """The held answer may begin, but the talk key is down for a later turn: it passes
+        from the hold to the key's pause (``pause_before_it_begins``) with the playback
+        paused throughout. Released, it began over the held key, and barge-in paused it
+        only after a block or more. Whether the key's pause took it (else it is released)."""
+        if not self.held:
+            return False
+        self.held = False
+        self.barge.reset()
+        if self.pause_before_it_begins(at_s):
+            return True
+        self._audio.playback.resume()
+        return False
+
     def drop_failed(self, reply: Reply) -> str:
         """A synthesis failure mid-answer: stop it where it is, with no end of its own (the
         session records the failure); returns what was heard of it."""
