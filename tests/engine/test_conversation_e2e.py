@@ -3091,3 +3091,204 @@ async def test_words_over_the_answer_lost_to_speech_to_text_are_a_failed_turn(tm
     assert lost.t["speech_start"] > answered.t["playback_start"]
     lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
     assert sorted(x["turn_id"] for x in lines if x.get("type") == "turn") == [1, 2]
+
+
+def _tool_round(tmp_path: Path) -> tuple[Settings, SimScript, str, str, str]:
+    """A slow create (5 s) after a holding line: its settings, script, typed line, holding
+    line and words after the call."""
+    from voicedesk.sim.script import SimToolCall
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "docs_server_args": ["--slow", "create_document=5"],
+                "tool_patience_s": 30.0,
+            }
+        }
+    )
+    typed, line, reply = "Write it down.", "Let me write that down.", "Done, it is in eggs.md."
+    create = SimToolCall(
+        name="docs__create_document", arguments={"path": "eggs.md", "content": "Seven."}
+    )
+    script = SimScript(
+        turns=[SimTurn(transcript=typed, preamble=line, tool_calls=[create], reply=reply)]
+    )
+    return settings, script, typed, line, reply
+
+
+async def test_the_talk_key_pressed_as_the_holding_line_ends_keeps_the_next_words_silent(
+    tmp_path,
+):
+    """The talk key pressed in the holding line's last few blocks ("Let me write that
+    down."), before barge-in had counted its minimum: the line's queue ran dry, barge-in
+    (which counts only while an answer can be heard) never paused, and the first block of
+    the words after the call played over the held key before it did (a randomized soak
+    found it, seeds 521 and 513). The key pauses what it is pressed over at once."""
+    from voicedesk.bench.scenarios import RATE
+
+    settings, script, typed, line, reply = _tool_round(tmp_path)
+    scenario = Scenario(np.zeros(16 * RATE, np.int16), RATE, [])
+    async with _session_over_sim(
+        tmp_path, scenario, script, settings=settings, with_tools=True
+    ) as (_, session, seen):
+        playback = session.audio.playback
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await _until_audio(session, 1.0)
+            await session.send_text(typed)
+            while not [e for e in seen if isinstance(e, ev.ToolCallStarted)]:
+                await asyncio.sleep(0.005)
+            # the holding line's last 30 ms, less than barge-in's minimum, still to play
+            while not 0 < playback.queued_samples() < 0.03 * 24_000:
+                await asyncio.sleep(0.002)
+            pressed = session.now_s()
+            session.ptt_press()
+            while not [e for e in seen if isinstance(e, ev.ToolCallFinished)]:
+                await asyncio.sleep(0.01)
+            await _until_audio(session, session.now_s() + 2.0)  # its words are ready
+            released = session.now_s()
+            session.ptt_release()
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert (record.heard_text, record.interrupted) == (f"{line} {reply}", False)
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, pressed + 0.05, released) is None
+    assert first_audible_after(played, rate, released) is not None
+
+
+@pytest.mark.parametrize("pressed_at", ["before-the-line", "during-the-line"])
+async def test_the_error_line_is_not_heard_while_the_talk_key_is_held(tmp_path, pressed_at):
+    """A typed line's answer failed while the talk key was held (pressed before the
+    failure, or as its error line began): "Sorry, I couldn't get an answer…" played over
+    the key until barge-in had counted its minimum from the press (a randomized soak heard
+    it at 13.15 s, the key held 11.66–14.19 s). The person holding the key is talking: the
+    line is not begun, or stops at the press, as speech over it stops it; the notice says
+    the turn failed."""
+    from voicedesk.bench.scenarios import RATE
+
+    scenario = Scenario(np.zeros(8 * RATE, np.int16), RATE, [])
+    typed = "What time is it?"
+    script = SimScript(turns=[SimTurn(transcript=typed, reply="It is noon.")])
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
+        server.inject("llm", "500", times=4)  # the answer, and the client's retry
+        playback = session.audio.playback
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await _until_audio(session, 1.0)
+            await session.send_text(typed)
+            if pressed_at == "during-the-line":
+                while not (
+                    (line := session._speaking.line) is not None
+                    and playback.played_samples(line.utterance_id) > 0
+                ):
+                    await asyncio.sleep(0.002)
+            pressed = session.now_s()
+            session.ptt_press()
+            await _until_audio(session, pressed + 3.0)
+            released = session.now_s()
+            session.ptt_release()
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    assert any(r.user_text == typed and r.failed for r in session.records)
+    assert any(isinstance(e, ev.Notice) and "No answer for turn" in e.message for e in seen)
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, pressed + 0.05, released) is None
+
+
+async def test_esc_after_the_question_ended_keeps_its_answer_from_beginning(tmp_path):
+    """The stop key pressed after a spoken question had ended, while its words were still
+    being transcribed: nothing was playing, so nothing was cut, and the answer began a
+    moment later and played whole to a person who had asked for quiet (one way to the
+    2.5 s of voice after the key a randomized soak heard, seed 312). It is now cut as it
+    comes, unheard."""
+    scenario = compose(["question"], tail_s=6.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    async with _session_over_sim(tmp_path, scenario, script, stt_s=1.0) as (_, session, seen):
+        stopped: list[float] = []
+
+        def stop_key() -> None:
+            stopped.append(session.now_s())
+            session.interrupt()
+
+        session.bus.subscribe(_at_first(ev.TurnEnded, stop_key))
+        await _played_through(session, scenario)
+    (record,) = session.records
+    assert stopped and (record.interrupted, record.heard_text) == (True, ""), record
+    assert not [e for e in seen if isinstance(e, ev.PlaybackStarted)]
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, stopped[0] + 0.05) is None
+
+
+async def test_esc_after_the_question_ended_keeps_its_lost_words_error_line_unsaid(tmp_path):
+    """The stop key pressed after a spoken question had ended, and its words were then
+    lost to speech-to-text: "Sorry, I couldn't get an answer just now. Please say that
+    again." was spoken to a person who had asked for quiet. The failure is still reported
+    (the notice, the failed record)."""
+    scenario = compose(["question"], tail_s=6.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    async with _session_over_sim(tmp_path, scenario, script, stt_s=1.0) as (server, session, _):
+        server.inject("stt", "500", times=50)  # the commit, and its resends
+        stopped: list[float] = []
+
+        def stop_key() -> None:
+            stopped.append(session.now_s())
+            session.interrupt()
+
+        session.bus.subscribe(_at_first(ev.TurnEnded, stop_key))
+        await _played_through(session, scenario)
+    (record,) = session.records
+    assert stopped and (record.error or "").startswith("stt:"), record
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, stopped[0] + 0.05) is None
+
+
+async def test_an_answer_held_for_a_wordless_press_waits_for_the_key_pressed_again(tmp_path):
+    """The talk key pressed right after a question's release held its answer (not begun)
+    for the press's words; let go with none, and pressed again before that empty turn was
+    settled (its transcript still coming). The empty turn then let the answer go, and it
+    began over the key held the second time until barge-in paused it (a randomized soak
+    found it, seed 130). It passes from the hold to the held key's pause, unheard."""
+    scenario = compose(["question"], tail_s=9.0)
+    (asked,) = scenario.turns
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    async with _session_over_sim(tmp_path, scenario, script, stt_s=0.8, voice_delay_s=1.5) as (
+        _,
+        session,
+        seen,
+    ):
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await _until_audio(session, asked.start_s - 0.3)
+            session.ptt_press()
+            await _until_audio(session, asked.end_s + 0.3)
+            first_release = session.now_s()
+            session.ptt_release()
+            while not [e for e in seen if isinstance(e, ev.LLMFirstToken)]:
+                await asyncio.sleep(0.005)
+            session.ptt_press()  # nothing said: the answer is held for this press's words
+            await _until_audio(session, session.now_s() + 0.3)
+            session.ptt_release()
+            await _until_audio(session, session.now_s() + 0.1)
+            pressed = session.now_s()
+            session.ptt_press()  # before the empty turn's transcript has come
+            await _until_audio(session, pressed + 3.0)
+            released = session.now_s()
+            session.ptt_release()
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    assert pressed - first_release < 2.0
+    (record,) = [r for r in session.records if r.user_text == _text("question")]
+    assert record.t["playback_start"] >= released, (record.t, pressed, released)
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, pressed + 0.05, released) is None
+    assert first_audible_after(played, rate, released) is not None  # nothing said: it plays

@@ -88,6 +88,7 @@ class _Turn:
     released: _Turn | None = None
     pending_commits: int = 0
     ended: bool = False
+    ended_nth: int = 0  # the session's how-manyth spoken turn end this was (0: none yet)
     barge_in: bool = False  # started while an answer was playing
     # Over the answer with fewer words than barge_in.min_words ("mm-hm"), or only a stretch
     # of the answer's own words (its echo, Speaking.echoes_the_answer): a backchannel, not
@@ -231,8 +232,11 @@ class Session:
             answer_started=self._answer_started,
             answer_ended=self._answer_ended,
             update_idle=self._update_idle,
+            key_held=lambda: self._ptt_open,
         )
         self._ptt_open = False
+        self._turns_ended = 0  # spoken turns ended so far
+        self._hushed_after = 0  # how many had ended at the stop key's last press
         self._typing = 0  # typed lines cutting the answer playing, to take its place
         # One typed line at a time, in the order typed (asyncio's lock is first come, first
         # served): a line that waited for the answer it cut was overtaken by the lines typed
@@ -702,6 +706,9 @@ class Session:
 
     def ptt_press(self) -> None:
         self._ptt_open = True
+        # The error line stops at the press, as speech over it stops it for good: left to
+        # barge-in, it played on over the key for barge-in's minimum of speech.
+        self._speaking.stop_line()
         self._handle_signals(self.detector.ptt_press(self._last_block_s))
 
     def ptt_release(self) -> None:
@@ -739,6 +746,12 @@ class Session:
 
     def interrupt(self) -> None:
         speaking = self._speaking
+        # An answer to a turn already over is cut as it comes (``_maybe_confirm``): its
+        # words still being transcribed or its first words still being made, nothing was
+        # playing to cut, and the answer began seconds after the person asked for quiet.
+        # (Counted in turn ends, not in time: a turn's end is stamped with its audio
+        # block's time, which the loop's clock can be a few ms short of.)
+        self._hushed_after = self._turns_ended
         waiting = self._reply_turn
         if waiting is not None and waiting.waits and self._reply is not None:
             # A spoken question's answer waiting for the typed line's (``_confirm_after``)
@@ -1000,6 +1013,12 @@ class Session:
             return
         turn.released, turn.holds = turn.holds, None
         turn.barge_in = self._speaking.playing is not None
+        later = self._turn
+        if self._ptt_open and later is not None and later is not turn:
+            # the key is down again for a later turn (pressed before this one settled)
+            if self._speaking.release_to_the_key(self.now_s()):
+                later.barge_in = True
+            return
         self._speaking.release()
 
     def _hold_again(self, turn: _Turn, at_s: float) -> None:
@@ -1038,13 +1057,15 @@ class Session:
         So is an answer begun but silent at the press (its tools running after its holding
         line, or the model's words after them still to come): barge-in counts only while
         an answer can be heard, and let the first block of its next words play over the
-        held key before it paused them."""
+        held key before it paused them. And so is one heard at the press: the key is no
+        noise that barge-in's minimum of speech must tell apart, and that minimum let the
+        answer play on over the held key, or, pressed in a holding line's last blocks
+        (less than the minimum), let the line run out unpaused and the first block of the
+        words after its tools play."""
         later, speaking = self._turn, self._speaking
         answered = speaking.playing_turn
         if not self._ptt_open or later is None or answered is None or later is answered:
             return
-        if "playback_start" in answered.record.t and speaking.audible(self.now_s()):
-            return  # heard now: speech over it, barge-in's to pause
         if speaking.pause_before_it_begins(self.now_s()):
             later.barge_in = True
 
@@ -1112,6 +1133,8 @@ class Session:
         self._stt_streaming = False
         self._turn = None
         turn.ended = True
+        self._turns_ended += 1
+        turn.ended_nth = self._turns_ended
         rec = turn.record
         rec.mark("eou_decided", sig.audio_s, overwrite=True)
         if sig.end_s is not None:
@@ -1319,7 +1342,9 @@ class Session:
                 # the person must hear that they were not understood
                 turn.failed = True
                 self._finish_turn(turn, heard="", interrupted=False)
-                if not self._moved_on_from(turn):
+                # (nor after the stop key pressed since it ended: the person asked for
+                # quiet, and the notice says it)
+                if not self._moved_on_from(turn) and not self._hushed(turn):
                     self._spawn(self._speaking.speak_error_line())
             elif turn.record.eou_reason == "ptt" and not turn.text and not turn.unheard_told:
                 # the person chose to send this: a dropped turn must not pass unremarked
@@ -1484,7 +1509,11 @@ class Session:
         if speaking.playing is not None and speaking.playing is not reply:
             # named: by the time the task runs, playing is already this new answer
             self._spawn(speaking.cut(self.now_s(), speaking.playing, speaking.playing_turn))
+        hushed = self._hushed(turn)
         speaking.play(reply, turn)
+        if hushed:
+            # none of it may be handed over before the cut below runs
+            self.audio.playback.pause()
         self._hold_for_speech_under_way(turn)
         self._wait_for_the_talk_key()
         self._reply = None
@@ -1501,6 +1530,17 @@ class Session:
         self._set_state("thinking")
         reply.confirm()
         self._log_tool_results(reply, turn.turn_id)  # those of its rounds before it was
+        if hushed:  # recorded as an answer cut before a word of it was heard
+            # (named: an answer confirmed before the task runs is not this one)
+            self._spawn(speaking.cut(self.now_s(), reply, turn))
+
+    def _hushed(self, turn: _Turn) -> bool:
+        """The stop key was pressed after ``turn`` was over (its end decided) and before
+        its answer began: that answer is the one the person asked to stop. (Not the answer
+        to background results coming back later: a turn of its own.)"""
+        if turn.typed or turn.followup:
+            return False
+        return 0 < turn.ended_nth <= self._hushed_after
 
     def _typed_later_plays(self, turn: _Turn) -> bool:
         """The answer playing is to a line typed after ``turn``'s speech began (while it
@@ -1656,7 +1696,8 @@ class Session:
             tools_ran=self._may_have_acted(reply),
             background=bool(getattr(reply, "went_background", False)),
         )
-        await self._speaking.speak_error_line(line)
+        if not self._hushed(turn):  # the stop key asked for quiet: the notice says it
+            await self._speaking.speak_error_line(line)
 
     def _may_have_acted(self, reply: Reply) -> bool:
         """Whether a tool call of ``reply`` may have changed something: one that only read

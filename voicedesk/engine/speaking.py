@@ -146,9 +146,10 @@ class Speaking(Generic[TurnT]):
         answer_started: Callable[[], None],
         answer_ended: Callable[[TurnT, Reply, str, bool], None],
         update_idle: Callable[[], None],
+        key_held: Callable[[], bool] = lambda: False,
     ) -> None:
         """``utterance_ids``: the session's, shared with its replies, so the error line
-        never takes an answer's id."""
+        never takes an answer's id. ``key_held``: whether the talk key is down now."""
         self._settings = settings
         self._audio = audio
         self._detector = detector
@@ -160,6 +161,7 @@ class Speaking(Generic[TurnT]):
         self._answer_started = answer_started
         self._answer_ended = answer_ended
         self._update_idle = update_idle
+        self._key_held = key_held
         self._block_s = settings.audio.block_ms / 1000
         self.playing: Reply | None = None  # confirmed reply whose audio is (or will be) playing
         self.playing_turn: TurnT | None = None
@@ -228,6 +230,20 @@ class Speaking(Generic[TurnT]):
             self.held = False
             self._audio.playback.resume()
             self.barge.reset()
+
+    def release_to_the_key(self, at_s: float) -> bool:
+        """The held answer may begin, but the talk key is down for a later turn: it passes
+        from the hold to the key's pause (``pause_before_it_begins``) with the playback
+        paused throughout. Released, it began over the held key, and barge-in paused it
+        only after a block or more. Whether the key's pause took it (else it is released)."""
+        if not self.held:
+            return False
+        self.held = False
+        self.barge.reset()
+        if self.pause_before_it_begins(at_s):
+            return True
+        self._audio.playback.resume()
+        return False
 
     def drop_failed(self, reply: Reply) -> str:
         """A synthesis failure mid-answer: stop it where it is, with no end of its own (the
@@ -587,7 +603,13 @@ class Speaking(Generic[TurnT]):
     async def speak_error_line(self, text: str = ERROR_LINE) -> None:
         """Say a short line so a voice-only user knows the turn failed (``text``: see
         :func:`error_line`). Speech over it stops it (``pause``); a headless run waits for
-        it to play out."""
+        it to play out.
+
+        Not with the talk key held: the person is talking, as speech over the line stops
+        it for good, and begun then it played over the key until barge-in paused it (the
+        notice still says the turn failed)."""
+        if self._key_held():
+            return
         for tts in (self._tts, self._fallback_tts):
             if tts is None:
                 continue
