@@ -584,9 +584,9 @@ CASES = [
     # an amount with the euro's sign after it: heard "20 years", "550 euros", "1.2900
     # euros"; not a year before an amount, nor "3 $ signs"
     (
-        "Pay 20 €, 5,50 €, 1.299,00 €, 3.50 €, 0,99 €, 1 € or 5€/month; in 2024 €5, 3 $ signs.",
+        "Pay 20 €, 5,50 €, 1.299,00 €, 3.50 €, 0,99 €, 1 € or 5€/month; in 2024 €5, 3 $ signs, 2,5 €.",
         "Pay 20 euros, 5 euros 50, 1,299 euros, 3 euros 50, 99 cents, 1 euro or 5 euros per "
-        "month; in 2024 5 euros, 3 $ signs.",
+        "month; in 2024 5 euros, 3 $ signs, 2 euros 50.",
     ),
     # a minus before an amount: "-$20" was heard "dollar twenty", its minus lost
     (

@@ -151,6 +151,8 @@ def _spoken(answer: str) -> str:
         ("It is 5,50 € now.", "(5|five) euros (50|fifty) now"),
         ("It costs 1.299,00 € today.", "(1 ?299|one thousand two hundred).* euros today"),
         ("Down -$20 now.", "down minus (20|twenty)"),
+        # ... "it costs 5 years today" (a cent's one digit: said "5,5 euros")
+        ("It costs 5,5 € today.", "(5|five) euros (50|fifty) today"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(

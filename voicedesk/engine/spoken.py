@@ -723,19 +723,19 @@ _AMOUNT = re.compile(
 _EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d)(?![\d,.]\d|\d)")
 _EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:,\d{0,2})?\Z")
 # ... or with its sign after the number, as much of Europe writes it ("20 €", "5,50 €",
-# "1.299,00 €", "3.50 €", "5€"): heard "20 years", "550 euros", "1.2900 euros". Said as
+# "1.299,00 €", "2,5 €", "3.50 €", "5€"): heard "20 years", "550 euros", "1.2900 euros". Said as
 # one with the sign before it: "20 euros", "5 euros 50", "1,299 euros". Only the euro's:
 # "3 $ signs" is no amount, and a dollar, a pound or a yen is written before its number.
 _AMOUNT_BLANK = " \t\u00a0\u202f"
 _AMOUNT_AFTER = re.compile(
-    r"(?:(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<cents>\d\d))?"
+    r"(?:(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<cents>\d\d?))?"
     r"|(?P<plain>\d+)\.(?P<dot_cents>\d\d))"
     rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
 )
 # what may still become one ("1.29", "5,5", "5,50 ", "20 "): each start of one matches
 _AMOUNT_AFTER_START = re.compile(
     r"(?:\d{1,3}(?:\.\d{3})*|\d+)(?:\.\d{0,2})?"
-    rf"(?:,\d?|(?:,\d\d)?[{_AMOUNT_BLANK}]?€?)\Z"
+    rf"(?:,\d{{0,2}}[{_AMOUNT_BLANK}]?€?|[{_AMOUNT_BLANK}]?€?)\Z"
 )
 # a minus before an amount ("-$20", "−€5"): "-$20" was heard "dollar twenty"
 _MINUS_SIGNS = "-\u2212"
@@ -1446,6 +1446,7 @@ class SpokenText:
         self._amount_to = self._shown + amount.end()  # ("5 €/month": "per month")
         whole = (amount["whole"] or amount["plain"]).replace(".", ",")  # as "€1,299" is said
         cents = amount["cents"] or amount["dot_cents"]
+        cents = cents.ljust(2, "0") if cents else None  # "2,5 €" is 2 euros 50 ("2 years 5")
         if whole == "0" and cents:  # "0,99 €": 99 cents, as "€0.99" is said
             return amount.group(), f"{int(cents)} {'cent' if cents == '01' else 'cents'}"
         said = f"{whole} {'euro' if whole == '1' else 'euros'}"
