@@ -581,6 +581,18 @@ CASES = [
         "The flight from Paris takes 1 hour 45 minutes. The movie runs for 2 hours 15 minutes! "
         "Simmer for 1 minute 30 seconds. The song lasts 3 minutes 45 seconds.",
     ),
+    # an amount with the euro's sign after it: heard "20 years", "550 euros", "1.2900
+    # euros"; not a year before an amount, nor "3 $ signs"
+    (
+        "Pay 20 €, 5,50 €, 1.299,00 €, 3.50 €, 0,99 €, 1 € or 5€/month; in 2024 €5, 3 $ signs, 2,5 €.",
+        "Pay 20 euros, 5 euros 50, 1,299 euros, 3 euros 50, 99 cents, 1 euro or 5 euros per "
+        "month; in 2024 5 euros, 3 $ signs, 2 euros 50.",
+    ),
+    # a minus before an amount: "-$20" was heard "dollar twenty", its minus lost
+    (
+        "Down -$20, −€5 or - $3; $20-$30.",
+        "Down minus 20 dollars, minus 5 euros or - 3 dollars; 20 dollars to 30 dollars.",
+    ),
 ]
 
 

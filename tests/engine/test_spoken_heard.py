@@ -147,6 +147,12 @@ def _spoken(answer: str) -> str:
         ("The flight lasts 1:45.", "lasts (1|one) hour (and )?(45|forty five) minutes"),
         ("Connect to example.com:443 now.", "example com port (443|four hundred)"),
         ("It costs €1.299,00 today.", "(1 ?299|one thousand two hundred).* euros today"),
+        # ... "it is 550 euros now", "it costs 1 2900 euros today", "down dollar twenty now"
+        ("It is 5,50 € now.", "(5|five) euros (50|fifty) now"),
+        ("It costs 1.299,00 € today.", "(1 ?299|one thousand two hundred).* euros today"),
+        ("Down -$20 now.", "down minus (20|twenty)"),
+        # ... "it costs 5 years today" (a cent's one digit: said "5,5 euros")
+        ("It costs 5,5 € today.", "(5|five) euros (50|fifty) today"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(

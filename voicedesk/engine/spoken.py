@@ -24,7 +24,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
   "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
-  euros"): Piper said "dollar twenty"; a number's sign
+  euros"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
+  "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
   hyphen ("5-10", "$20-$30", not "555-1234" or "2024-05-01"): "five dash ten"; an arrow
@@ -721,6 +722,23 @@ _AMOUNT = re.compile(
 # with its two cents after the comma: "€1.299" alone may be a fuel's price per liter.
 _EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d)(?![\d,.]\d|\d)")
 _EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:,\d{0,2})?\Z")
+# ... or with its sign after the number, as much of Europe writes it ("20 €", "5,50 €",
+# "1.299,00 €", "2,5 €", "3.50 €", "5€"): heard "20 years", "550 euros", "1.2900 euros". Said as
+# one with the sign before it: "20 euros", "5 euros 50", "1,299 euros". Only the euro's:
+# "3 $ signs" is no amount, and a dollar, a pound or a yen is written before its number.
+_AMOUNT_BLANK = " \t\u00a0\u202f"
+_AMOUNT_AFTER = re.compile(
+    r"(?:(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<cents>\d\d?))?"
+    r"|(?P<plain>\d+)\.(?P<dot_cents>\d\d))"
+    rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
+)
+# what may still become one ("1.29", "5,5", "5,50 ", "20 "): each start of one matches
+_AMOUNT_AFTER_START = re.compile(
+    r"(?:\d{1,3}(?:\.\d{3})*|\d+)(?:\.\d{0,2})?"
+    rf"(?:,\d{{0,2}}[{_AMOUNT_BLANK}]?€?|[{_AMOUNT_BLANK}]?€?)\Z"
+)
+# a minus before an amount ("-$20", "−€5"): "-$20" was heard "dollar twenty"
+_MINUS_SIGNS = "-\u2212"
 # what may still become an amount's scale word: "$5 mil"
 _MAY_SCALE = re.compile(r"[ \t]+[a-z]*\Z")
 # a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
@@ -1256,6 +1274,15 @@ class SpokenText:
             if arrow and text[2:3] in (" ", "\t"):
                 return text[:2], ", " if self._last_said.isalnum() else ","
         at_word = not _TOKEN.fullmatch(self._before) or bool(_SPACELESS_RUN.match(self._before))
+        if ch.isdigit() and at_word:
+            after_sign = self._amount_after(final)
+            if after_sign is not False:
+                return after_sign
+        if ch in _MINUS_SIGNS and at_word and text[1:2] in ("", *_CURRENCY):
+            if len(text) == 1 and not final:
+                return None  # "-" may be "-$20"
+            if text[1:2]:
+                return ch, "minus "
         if ch in "+(" and at_word:
             phone = self._bracketed_phone(final)
             if phone is not False:
@@ -1407,6 +1434,23 @@ class SpokenText:
                 return None  # "$5 " may be "$5 million"
         self._amount_to = self._shown + amount.end()
         return amount.group(), _amount_said(amount)
+
+    def _amount_after(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """An amount with its currency's sign after the number (``_AMOUNT_AFTER``), said
+        as one with the sign before it; False: none here; None: it may become one."""
+        text = self._pending
+        amount = _AMOUNT_AFTER.match(text)
+        if amount is None or (amount.end() == len(text) and not final):
+            may = not final and _AMOUNT_AFTER_START.match(text) is not None
+            return None if may else False  # ("20 €" may be "20 €5", no amount)
+        self._amount_to = self._shown + amount.end()  # ("5 €/month": "per month")
+        whole = (amount["whole"] or amount["plain"]).replace(".", ",")  # as "€1,299" is said
+        cents = amount["cents"] or amount["dot_cents"]
+        cents = cents.ljust(2, "0") if cents else None  # "2,5 €" is 2 euros 50 ("2 years 5")
+        if whole == "0" and cents:  # "0,99 €": 99 cents, as "€0.99" is said
+            return amount.group(), f"{int(cents)} {'cent' if cents == '01' else 'cents'}"
+        said = f"{whole} {'euro' if whole == '1' else 'euros'}"
+        return amount.group(), said if cents in (None, "00") else f"{said} {cents}"
 
     def _mark(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """A task list's box at its item's start ("- [x] Call Ann"), said as nothing
