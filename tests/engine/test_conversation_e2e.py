@@ -2103,6 +2103,46 @@ async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
     assert silent_from(played, rate, typed_at, hold_s=0.1) < t["playback_start"]
 
 
+async def test_a_question_spoken_over_a_typed_lines_error_line_is_answered(tmp_path):
+    """A typed line's answer fails and "Sorry, I couldn't get an answer just now. Please
+    try again." is being said when the person asks a question over it: the line stops and
+    the question is answered. The simulated cloud heard such a question as no words (it
+    took the line cut before its end for an answer taken back), so no test could ask."""
+
+    asked, typed = _text("question"), "What time is it?"
+    scenario = compose(["question"], lead_s=2.0, tail_s=8.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply="It is noon."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _seen):
+        server.latency.tts_rtf = 1.0  # the line is still being made when it is spoken over
+        server.inject("llm", "500", times=4)  # the typed line's answer and its retries
+        await session.start()
+        try:
+            await session.send_text(typed)
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        spoken = "".join(
+            r.body.get("text", "")
+            for r in server.requests
+            if r.provider == "tts" and isinstance(r.body, dict)
+        )
+    assert "try again" in spoken
+    failed, answered = session.records
+    assert failed.failed and failed.user_text == typed
+    assert (answered.user_text, answered.heard_text) == (asked, "About seven minutes.")
+    played, rate = read_wav(tmp_path / "out.wav")
+    speech_at = scenario.turns[0].start_s
+    # the line was being said as the question began, and stopped for it
+    assert first_audible_after(played, rate, speech_at - 0.5, speech_at) is not None
+    assert silent_from(played, rate, speech_at, hold_s=0.5) < answered.t["playback_start"]
+
+
 async def test_a_typed_line_cutting_an_answer_does_not_wait_for_a_stalled_voice_to_close(
     tmp_path,
 ):

@@ -22,10 +22,10 @@ boundary is the
 client's own: voicedesk sends ``input_audio_buffer.clear`` when it decides a turn has ended,
 so the first commit after a clear starts a new user turn, however long the person spoke or
 paused, and whatever the assistant said in between (an answer, or the spoken error line).
-One exception: an answer whose speech the client cancels before it was generated to its end,
-while no new turn has begun, means the turn was taken back (the person went on before
-hearing it), so the next commit continues that turn — unless a later stream was spoken to
-its end (the error line after a failed answer).
+Nothing on the voice's sockets moves it, as nothing there reaches a real transcription
+session: a stream closed before its end once made the next commit continue the ended turn
+("taken back"), so a question spoken over a typed line's error line was heard as no words.
+A person who goes on after a turn ended is scripted with ``continued``.
 The same audio committed again while its transcript has not been delivered (a client
 resending a segment whose transcript is late or lost, perhaps on another connection) reads
 the same and is no new turn, as a real service would hear the same words.
@@ -288,7 +288,6 @@ class SimServer:
         self._faults: dict[str, list[str]] = {p: [] for p in PROVIDERS}
         self._cursor = 0
         self._turn_open = False  # a commit has started a user turn the client has not cleared
-        self._taken_back = False  # an answer was cancelled unheard after the turn ended
         self._continued: list[str] = []  # what the open turn's later commits hear
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -734,11 +733,11 @@ class SimServer:
         # A turn's continued strings not yet heard are what the person says next, even
         # after a clear: ended at a pause (0.7 s), the turn is only taken back once the
         # words that go on are in, so they came to the next scripted turn.
-        new_turn = not self._turn_open and not self._taken_back and not self._continued
+        new_turn = not self._turn_open and not self._continued
         if not loud or not new_turn:
             text = ""
-            if loud:  # the open (or taken-back) turn goes on
-                self._turn_open, self._taken_back = True, False
+            if loud:  # the open turn goes on
+                self._turn_open = True
                 if self._continued:
                     text = self._continued.pop(0)
         else:
@@ -978,7 +977,6 @@ class SimServer:
             if fault == "drop" and sent == 1:
                 return _cut(request, resp)
         await resp.write_eof()
-        self._taken_back = False
         return resp
 
     async def _openai_speech(self, request: web.Request) -> web.StreamResponse:
@@ -1063,8 +1061,6 @@ class SimServer:
                         _cut(request, ws)
                         return
             await ws.send_str(json.dumps({"isFinal": True}))
-            state["finished"] = True
-            self._taken_back = False
             await ws.close(code=1000)
 
         gen = asyncio.create_task(generate())
@@ -1141,9 +1137,6 @@ class SimServer:
                 gen.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await gen
-            cancelled = state["first_text_at"] is not None and not state.get("finished")
-            if cancelled and fault is None and not self._turn_open:
-                self._taken_back = True  # the answer to an ended turn, dropped unheard
         return ws
 
 

@@ -1,0 +1,60 @@
+"""The simulated cloud against the real services' wire protocols (PROTOCOLS.md): where it is
+kinder or harsher than they are, a test built on it tells something untrue. Spoken to over
+real sockets, with the providers' own clients where they exist and raw frames where what
+is checked is the wire itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from voicedesk.bench.scenarios import load_utterance
+from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
+from voicedesk.providers.openai_stt import OpenAIRealtimeSTT
+from voicedesk.sim.script import SimScript, SimTurn
+from voicedesk.sim.server import SimLatency, SimServer
+
+FAST = SimLatency(stt_s=0.02, ttft_s=0.05, tokens_per_s=500, ttfb_s=0.05, tts_rtf=0.0)
+
+
+def speech() -> np.ndarray:
+    pcm, _ = load_utterance("question")
+    return pcm
+
+
+async def test_speech_cut_before_its_end_changes_nothing_the_transcriber_hears():
+    """A typed line's answer fails and the error line ("Sorry, … Please try again.") is
+    being said when the person asks a question over it: the line's stream is closed before
+    its end. The simulated transcriber took that for an answer taken back unheard and heard
+    the question as the turn before going on: no words, so it was lost, in simulator runs
+    only. A real transcription session knows nothing of the voice's sockets: what it hears
+    depends on the audio and the client's own commits and clears alone."""
+    script = SimScript(
+        turns=[
+            SimTurn(transcript="What time is it?", reply="Noon."),
+            SimTurn(transcript="And the date?", reply="The sixth."),
+        ]
+    )
+    slow_voice = SimLatency(**{**vars(FAST), "tts_rtf": 1.0})  # still speaking when cut
+    async with SimServer(script, slow_voice) as server:
+        stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{server.base_url}/v1")
+        tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=server.base_url)
+        await stt.connect()
+        try:
+            stt.push_audio(speech())
+            first = await stt.commit()
+            await stt.clear()  # the turn is over
+            line = await tts.open_stream()
+            await line.send_text("Sorry, I couldn't get an answer just now. Please try again.")
+            await line.end_text()
+            async for _chunk in line.audio():
+                break  # the person speaks over its first words
+            await line.aclose()
+            await asyncio.sleep(0.1)  # the server has seen the socket go
+            stt.push_audio(speech())
+            second = await stt.commit()
+        finally:
+            await stt.aclose()
+            await tts.aclose()
+    assert (first, second) == ("What time is it?", "And the date?")
