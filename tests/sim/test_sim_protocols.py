@@ -58,3 +58,22 @@ async def test_speech_cut_before_its_end_changes_nothing_the_transcriber_hears()
             await stt.aclose()
             await tts.aclose()
     assert (first, second) == ("What time is it?", "And the date?")
+
+
+async def test_a_voice_socket_is_closed_after_the_inactivity_timeout_it_asked_for():
+    """The service closes a stream-input socket that sends no text for its
+    ``inactivity_timeout`` (20 s unless the URL asks for another). The simulated cloud
+    kept every idle socket open for ever unless started with ``--tts-inactivity``, so a
+    client that asked for no timeout, or aged its spare socket past the one it asked for,
+    was never told."""
+    import aiohttp
+
+    async with SimServer(SimScript(), SimLatency(**vars(FAST))) as server:
+        url = f"{server.base_url}/v1/text-to-speech/v/stream-input"
+        query = {"model_id": "eleven_flash_v2_5", "inactivity_timeout": "1"}
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, params=query) as ws:
+            await ws.send_json({"text": " ", "xi-api-key": "el-test"})
+            msg = await asyncio.wait_for(ws.receive(), 20)  # only a hang is caught
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            assert ws.close_code == 1008
+            assert msg.extra.startswith("Have not received a new text input within the timeout")

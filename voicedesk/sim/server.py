@@ -274,8 +274,11 @@ class SimServer:
         # How many of them are kept (None: all, for a test to read): each chat request holds
         # the whole conversation, and a simulated cloud left running grew with every turn.
         self.keep_requests = keep_requests
-        # An ElevenLabs stream-input socket sent nothing for this long is closed, as the
-        # service does at its inactivity_timeout (None: never; a short one for tests).
+        # An ElevenLabs stream-input socket sent nothing for this long is closed, sooner
+        # than it asked for (a server or proxy that closes idle ones early; a short one for
+        # tests). None: at the inactivity_timeout the socket asked for, 20 s when it asked
+        # for none, as the service does: never closing, the simulated cloud kept open the
+        # sockets of a client that asked for nothing, which the service closes in 20 s.
         self.tts_inactivity_s = tts_inactivity_s
         self.tts_sockets = 0  # ElevenLabs stream-input sockets opened
         self.tts_refused = 0  # ElevenLabs stream-input handshakes refused (bad key)
@@ -1066,16 +1069,25 @@ class SimServer:
         gen = asyncio.create_task(generate())
         buffer = ""
         step = 0
+        asked_s = _inactivity_timeout(request.query.get("inactivity_timeout"))
         try:
             while True:
+                idle_s = self.tts_inactivity_s if self.tts_inactivity_s is not None else asked_s
                 try:
-                    msg = await ws.receive(timeout=self.tts_inactivity_s)
+                    msg = await ws.receive(timeout=idle_s)
                 except TimeoutError:
-                    if self.tts_inactivity_s is None:  # turned off meanwhile
-                        continue
-                    # nothing sent for that long: closed, as the service does at the
-                    # inactivity_timeout (the code and reason here are the simulator's)
-                    await ws.close(code=1008, message=b"inactivity timeout (simulated)")
+                    if self.tts_inactivity_s is None and idle_s != asked_s:
+                        continue  # an earlier close turned off meanwhile: the asked one holds
+                    # nothing sent for that long: closed as the service closes it, 1008 and
+                    # its words cut to what a close frame holds (elevenlabs/elevenlabs-docs
+                    # #426 quotes them, cut so)
+                    said = (
+                        f"Have not received a new text input within the timeout of {idle_s:g} "
+                        "seconds. Streaming input terminated. Please make sure to either feed "
+                        "the input in the timely manner, or to send the end of input text "
+                        '(empty string "") when done.'
+                    )
+                    await ws.close(code=1008, message=said.encode()[:123])
                     break
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                     if msg.type == WSMsgType.CLOSE and fault == "linger":
@@ -1141,6 +1153,19 @@ class SimServer:
 
 
 # ---------------------------------------------------------------------- helpers
+ELEVEN_INACTIVITY_S = 20.0  # the service's inactivity_timeout when a socket asks for none
+
+
+def _inactivity_timeout(asked: str | None) -> float:
+    """The seconds an ElevenLabs socket may send nothing before it is closed: what its
+    ``inactivity_timeout`` query asks for, else the service's default."""
+    try:
+        value = float(asked) if asked is not None else ELEVEN_INACTIVITY_S
+    except ValueError:
+        return ELEVEN_INACTIVITY_S
+    return value if value > 0 else ELEVEN_INACTIVITY_S
+
+
 def _cut(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
     """The "drop" fault: the connection goes without the stream's end."""
     if request.transport is not None:
