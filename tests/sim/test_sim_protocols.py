@@ -6,6 +6,7 @@ is checked is the wire itself."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 
@@ -77,3 +78,53 @@ async def test_a_voice_socket_is_closed_after_the_inactivity_timeout_it_asked_fo
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
             assert ws.close_code == 1008
             assert msg.extra.startswith("Have not received a new text input within the timeout")
+
+
+async def test_a_failed_transcription_is_told_as_openai_tells_it():
+    """OpenAI reports a transcription that failed after its commit was acknowledged with
+    ``conversation.item.input_audio_transcription.failed`` for that item, apart from error
+    events; the simulated cloud could only answer a commit with an error event, so the
+    client's handling of the failed event never ran against it. Raw frames: the wire."""
+    import base64
+    import json
+
+    import aiohttp
+
+    async with SimServer(SimScript(), SimLatency(**vars(FAST))) as server:
+        server.inject("stt", "fail")
+        url = f"{server.base_url}/v1/realtime?intent=transcription"
+        async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+            pcm = np.repeat(speech(), 3)[:24_000]  # a second of sound at 24 kHz
+            audio = base64.b64encode(pcm.astype("<i2").tobytes()).decode()
+            await ws.send_json({"type": "input_audio_buffer.append", "audio": audio})
+            await ws.send_json({"type": "input_audio_buffer.commit", "event_id": "c1"})
+            kinds: list[dict[str, Any]] = []
+            while not kinds or kinds[-1]["type"] not in (
+                "conversation.item.input_audio_transcription.failed",
+                "conversation.item.input_audio_transcription.completed",
+                "error",
+            ):
+                event = json.loads(await asyncio.wait_for(ws.receive_str(), 20))
+                if event["type"] != "session.created":
+                    kinds.append(event)
+    committed, failed = kinds
+    assert committed["type"] == "input_audio_buffer.committed"
+    assert failed["type"] == "conversation.item.input_audio_transcription.failed"
+    assert failed["item_id"] == committed["item_id"]
+    assert failed["error"]["type"] == "transcription_error"
+
+
+async def test_the_transcriber_sends_again_a_segment_whose_transcription_failed():
+    """The client's side of it: the segment is sent again and its words come."""
+    script = SimScript(turns=[SimTurn(transcript="What time is it?", reply="Noon.")])
+    async with SimServer(script, SimLatency(**vars(FAST))) as server:
+        server.inject("stt", "fail")
+        stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{server.base_url}/v1")
+        await stt.connect()
+        try:
+            stt.push_audio(speech())
+            heard = await asyncio.wait_for(stt.commit(), 30)
+        finally:
+            await stt.aclose()
+    assert heard == "What time is it?"
+    assert server.transcripts == ["What time is it?", "What time is it?"]  # heard twice

@@ -804,7 +804,7 @@ class SimServer:
 
         async def finalise(item_id: str, key: bytes, text: str, fault: str | None) -> None:
             await asyncio.sleep(self.latency.stt_s)
-            words = text.split(" ") if text else []
+            words = text.split(" ") if text and fault != "fail" else []
             half = len(words) // 2
             for part in (" ".join(words[:half]), " ".join(words[half:])):
                 if part:
@@ -817,6 +817,21 @@ class SimServer:
                         }
                     )
             if fault == "lose":
+                return
+            if fault == "fail":  # the transcript stays undelivered: a resend hears it
+                await send(
+                    {
+                        "type": "conversation.item.input_audio_transcription.failed",
+                        "item_id": item_id,
+                        "content_index": 0,
+                        "error": {
+                            "type": "transcription_error",
+                            "code": "transcription_failed",
+                            "message": "Transcription failed (simulated).",
+                            "param": None,
+                        },
+                    }
+                )
                 return
             if fault == "late":
                 await asyncio.sleep(self.latency.stt_late_s)
