@@ -128,3 +128,22 @@ async def test_the_transcriber_sends_again_a_segment_whose_transcription_failed(
             await stt.aclose()
     assert heard == "What time is it?"
     assert server.transcripts == ["What time is it?", "What time is it?"]  # heard twice
+
+
+async def test_a_refused_voice_key_is_answered_with_elevenlabs_body():
+    """ElevenLabs refuses a key with HTTP 401 and ``{"detail": {"status": "invalid_api_key",
+    "message": "Invalid API key"}}`` (SillyTavern/SillyTavern#4483 quotes it); the
+    simulated speech endpoints sent the status alone, so a client reading the message,
+    as the SDK's ApiError shows it, got none from them."""
+    import aiohttp
+
+    async with SimServer(SimScript(), SimLatency(**vars(FAST))) as server:
+        base = f"{server.base_url}/v1/text-to-speech/v"
+        headers = {"xi-api-key": "sk-bad"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            bodies = []
+            for method, path in (("GET", "/stream-input"), ("POST", "/stream")):
+                async with http.request(method, base + path, json={"text": "Hi."}) as r:
+                    bodies.append((r.status, await r.json()))
+    refused = {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}
+    assert bodies == [(401, refused), (401, refused)]

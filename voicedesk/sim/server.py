@@ -436,9 +436,7 @@ class SimServer:
 
     async def _eleven_user(self, request: web.Request) -> web.Response:
         if self._key(request) == BAD_KEY:
-            return web.json_response(
-                {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}, status=401
-            )
+            return _eleven_key_refused()
         return web.json_response({"subscription": {"tier": "sim"}, "user_id": "sim"})
 
     # ------------------------------------------------------------------ chat
@@ -1010,7 +1008,7 @@ class SimServer:
 
     async def _eleven_http(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) == BAD_KEY:
-            return web.json_response({"detail": {"status": "invalid_api_key"}}, status=401)
+            return _eleven_key_refused()
         body = await _json_object(request)
         if body is None:
             return web.json_response({"detail": "the body must be a JSON object"}, status=400)
@@ -1023,7 +1021,7 @@ class SimServer:
     async def _eleven_ws(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) == BAD_KEY:
             self.tts_refused += 1
-            return web.json_response({"detail": {"status": "invalid_api_key"}}, status=401)
+            return _eleven_key_refused()
         rate = _pcm_rate(request.query.get("output_format", "pcm_24000"))
         if rate is None:
             return web.json_response({"detail": "only pcm_* output formats"}, status=422)
@@ -1168,6 +1166,13 @@ class SimServer:
 
 
 # ---------------------------------------------------------------------- helpers
+def _eleven_key_refused() -> web.Response:
+    """ElevenLabs' refusal of a key, its body as the service sends it (quoted in
+    SillyTavern/SillyTavern#4483): the speech endpoints sent the status alone, no message."""
+    body = {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}
+    return web.json_response(body, status=401)
+
+
 ELEVEN_INACTIVITY_S = 20.0  # the service's inactivity_timeout when a socket asks for none
 
 
