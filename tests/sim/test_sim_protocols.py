@@ -147,3 +147,23 @@ async def test_a_refused_voice_key_is_answered_with_elevenlabs_body():
                     bodies.append((r.status, await r.json()))
     refused = {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}
     assert bodies == [(401, refused), (401, refused)]
+
+
+async def test_a_voice_socket_speaking_its_last_text_is_not_closed_as_idle():
+    """After the end of its text (``{"text": ""}``) a socket sends nothing more while its
+    speech is made: that is no inactivity, and its audio comes to its end."""
+    import aiohttp
+
+    slow_voice = SimLatency(**{**vars(FAST), "tts_rtf": 1.0})  # ~1.5 s to make
+    async with SimServer(SimScript(), slow_voice) as server:
+        url = f"{server.base_url}/v1/text-to-speech/v/stream-input"
+        query = {"model_id": "eleven_flash_v2_5", "inactivity_timeout": "0.5"}
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, params=query) as ws:
+            await ws.send_json({"text": " ", "xi-api-key": "el-test"})
+            await ws.send_json({"text": "Put the egg in boiling water for seven minutes. "})
+            await ws.send_json({"text": ""})
+            said = []
+            async for msg in ws:
+                said.append(msg.json())
+    assert said and said[-1] == {"isFinal": True}
+    assert ws.close_code == 1000

@@ -1083,11 +1083,12 @@ class SimServer:
         buffer = ""
         step = 0
         asked_s = _inactivity_timeout(request.query.get("inactivity_timeout"))
+        ended = False  # the text is all in (""): no more is waited for, nothing times out
         try:
             while True:
                 idle_s = self.tts_inactivity_s if self.tts_inactivity_s is not None else asked_s
                 try:
-                    msg = await ws.receive(timeout=idle_s)
+                    msg = await ws.receive(timeout=None if ended else idle_s)
                 except TimeoutError:
                     if self.tts_inactivity_s is None and idle_s != asked_s:
                         continue  # an earlier close turned off meanwhile: the asked one holds
@@ -1131,6 +1132,7 @@ class SimServer:
                 if text is None:
                     continue
                 if text == "":
+                    ended = True
                     if buffer.strip():
                         segments.put_nowait((buffer.strip(), time.monotonic()))
                     buffer = ""
