@@ -2103,6 +2103,46 @@ async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
     assert silent_from(played, rate, typed_at, hold_s=0.1) < t["playback_start"]
 
 
+async def test_a_question_spoken_over_a_typed_lines_error_line_is_answered(tmp_path):
+    """A typed line's answer fails and "Sorry, I couldn't get an answer just now. Please
+    try again." is being said when the person asks a question over it: the line stops and
+    the question is answered. The simulated cloud heard such a question as no words (it
+    took the line cut before its end for an answer taken back), so no test could ask."""
+
+    asked, typed = _text("question"), "What time is it?"
+    scenario = compose(["question"], lead_s=2.0, tail_s=8.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, reply="About seven minutes."),
+            SimTurn(transcript=typed, reply="It is noon."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _seen):
+        server.latency.tts_rtf = 1.0  # the line is still being made when it is spoken over
+        server.inject("llm", "500", times=4)  # the typed line's answer and its retries
+        await session.start()
+        try:
+            await session.send_text(typed)
+            await asyncio.sleep(scenario.pcm.size / scenario.rate)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+        spoken = "".join(
+            r.body.get("text", "")
+            for r in server.requests
+            if r.provider == "tts" and isinstance(r.body, dict)
+        )
+    assert "try again" in spoken
+    failed, answered = session.records
+    assert failed.failed and failed.user_text == typed
+    assert (answered.user_text, answered.heard_text) == (asked, "About seven minutes.")
+    played, rate = read_wav(tmp_path / "out.wav")
+    speech_at = scenario.turns[0].start_s
+    # the line was being said as the question began, and stopped for it
+    assert first_audible_after(played, rate, speech_at - 0.5, speech_at) is not None
+    assert silent_from(played, rate, speech_at, hold_s=0.5) < answered.t["playback_start"]
+
+
 async def test_a_typed_line_cutting_an_answer_does_not_wait_for_a_stalled_voice_to_close(
     tmp_path,
 ):
@@ -2825,7 +2865,8 @@ async def test_an_answer_begun_after_esc_cut_a_paused_one_waits_for_the_talk_key
     over the answer the stop key had cut: the typed line's answer began with the key held
     and played on over the person until they let it go (a randomized soak found it).
     Paused then a block or two after it began, it now waits for the key's release before
-    any of it plays (``test_a_typed_lines_answer_does_not_begin_while_the_talk_key_is_held``)."""
+    any of it plays (``test_a_typed_lines_answer_does_not_begin_while_the_talk_key_is_held``),
+    where the key's words decide, as over any answer: they cut it, and are answered."""
     long_reply = "Here is a long answer that goes on for a while. " * 4
     typed = "Typed while talking."
     scenario = compose(["question", "stop"], gaps_s=[3.0], tail_s=4.0)
@@ -2851,19 +2892,25 @@ async def test_an_answer_begun_after_esc_cut_a_paused_one_waits_for_the_talk_key
             (over.start_s - 0.3, over.end_s + 1.5),
         )
     (typed_turn,) = [r for r in session.records if r.user_text == typed]
-    began = next(
+    began = [
         e.audio_s
         for e in seen
         if isinstance(e, ev.PlaybackStarted) and e.turn_id == typed_turn.turn_id
-    )
+    ]
     paused = [
         e.audio_s
         for e in seen
         if isinstance(e, ev.BargeIn) and e.turn_id == typed_turn.turn_id and not e.resumed
     ]
-    # paused before it began, as any answer with the key held, and not begun before the release
-    assert paused and paused[0] <= began, (began, paused, released)
-    assert began >= released
+    # paused before it began, as any answer with the key held, and not begun before the
+    # release; there the key's words, heard, cut it, as words over an answer do
+    assert paused and all(paused[0] <= b for b in began), (began, paused, released)
+    assert all(b >= released for b in began), (began, released)
+    # (the simulated cloud heard them as none, taking the cut answer for one taken back,
+    # and the typed answer played after the release)
+    heard = {r.user_text: (r.heard_text, r.interrupted) for r in session.records}
+    assert heard[typed] == ("", True)
+    assert heard[_text("stop")] == ("Okay.", False)
 
 
 async def test_an_answer_whose_voice_broke_off_before_a_word_was_heard_ends_its_playback(

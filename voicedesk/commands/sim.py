@@ -154,8 +154,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--tts-inactivity",
         type=float,
         metavar="S",
-        help="close an ElevenLabs stream-input socket that sent nothing for S seconds, as "
-        "the service does at its inactivity_timeout (default: never)",
+        help="close an ElevenLabs stream-input socket that sent nothing for S seconds, "
+        "sooner than it asked for, as a server or proxy that closes idle sockets early does "
+        "(default: at the inactivity_timeout the socket asked for, 20 s if none, as the "
+        "service does)",
     )
     p.add_argument(
         "--detach",

@@ -82,6 +82,12 @@ FAULTS: dict[str, Fault] = {
         "reason, as OpenAI's does at 60 minutes; the commit is heard, not transcribed",
     ),
     "late": Fault(("stt",), f"the final transcript comes {STT_LATE_S:g} s later than usual"),
+    "fail": Fault(
+        ("stt",),
+        "the commit is acknowledged and its transcription then fails: "
+        "conversation.item.input_audio_transcription.failed for its item, as OpenAI reports "
+        "a transcription that failed (apart from error events)",
+    ),
 }
 
 # How requests take the faults queued for their provider (for --help, beside the table).

@@ -22,10 +22,10 @@ boundary is the
 client's own: voicedesk sends ``input_audio_buffer.clear`` when it decides a turn has ended,
 so the first commit after a clear starts a new user turn, however long the person spoke or
 paused, and whatever the assistant said in between (an answer, or the spoken error line).
-One exception: an answer whose speech the client cancels before it was generated to its end,
-while no new turn has begun, means the turn was taken back (the person went on before
-hearing it), so the next commit continues that turn — unless a later stream was spoken to
-its end (the error line after a failed answer).
+Nothing on the voice's sockets moves it, as nothing there reaches a real transcription
+session: a stream closed before its end once made the next commit continue the ended turn
+("taken back"), so a question spoken over a typed line's error line was heard as no words.
+A person who goes on after a turn ended is scripted with ``continued``.
 The same audio committed again while its transcript has not been delivered (a client
 resending a segment whose transcript is late or lost, perhaps on another connection) reads
 the same and is no new turn, as a real service would hear the same words.
@@ -274,8 +274,11 @@ class SimServer:
         # How many of them are kept (None: all, for a test to read): each chat request holds
         # the whole conversation, and a simulated cloud left running grew with every turn.
         self.keep_requests = keep_requests
-        # An ElevenLabs stream-input socket sent nothing for this long is closed, as the
-        # service does at its inactivity_timeout (None: never; a short one for tests).
+        # An ElevenLabs stream-input socket sent nothing for this long is closed, sooner
+        # than it asked for (a server or proxy that closes idle ones early; a short one for
+        # tests). None: at the inactivity_timeout the socket asked for, 20 s when it asked
+        # for none, as the service does: never closing, the simulated cloud kept open the
+        # sockets of a client that asked for nothing, which the service closes in 20 s.
         self.tts_inactivity_s = tts_inactivity_s
         self.tts_sockets = 0  # ElevenLabs stream-input sockets opened
         self.tts_refused = 0  # ElevenLabs stream-input handshakes refused (bad key)
@@ -288,7 +291,6 @@ class SimServer:
         self._faults: dict[str, list[str]] = {p: [] for p in PROVIDERS}
         self._cursor = 0
         self._turn_open = False  # a commit has started a user turn the client has not cleared
-        self._taken_back = False  # an answer was cancelled unheard after the turn ended
         self._continued: list[str] = []  # what the open turn's later commits hear
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -434,9 +436,7 @@ class SimServer:
 
     async def _eleven_user(self, request: web.Request) -> web.Response:
         if self._key(request) == BAD_KEY:
-            return web.json_response(
-                {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}, status=401
-            )
+            return _eleven_key_refused()
         return web.json_response({"subscription": {"tier": "sim"}, "user_id": "sim"})
 
     # ------------------------------------------------------------------ chat
@@ -734,11 +734,11 @@ class SimServer:
         # A turn's continued strings not yet heard are what the person says next, even
         # after a clear: ended at a pause (0.7 s), the turn is only taken back once the
         # words that go on are in, so they came to the next scripted turn.
-        new_turn = not self._turn_open and not self._taken_back and not self._continued
+        new_turn = not self._turn_open and not self._continued
         if not loud or not new_turn:
             text = ""
-            if loud:  # the open (or taken-back) turn goes on
-                self._turn_open, self._taken_back = True, False
+            if loud:  # the open turn goes on
+                self._turn_open = True
                 if self._continued:
                     text = self._continued.pop(0)
         else:
@@ -802,7 +802,7 @@ class SimServer:
 
         async def finalise(item_id: str, key: bytes, text: str, fault: str | None) -> None:
             await asyncio.sleep(self.latency.stt_s)
-            words = text.split(" ") if text else []
+            words = text.split(" ") if text and fault != "fail" else []
             half = len(words) // 2
             for part in (" ".join(words[:half]), " ".join(words[half:])):
                 if part:
@@ -815,6 +815,21 @@ class SimServer:
                         }
                     )
             if fault == "lose":
+                return
+            if fault == "fail":  # the transcript stays undelivered: a resend hears it
+                await send(
+                    {
+                        "type": "conversation.item.input_audio_transcription.failed",
+                        "item_id": item_id,
+                        "content_index": 0,
+                        "error": {
+                            "type": "transcription_error",
+                            "code": "transcription_failed",
+                            "message": "Transcription failed (simulated).",
+                            "param": None,
+                        },
+                    }
+                )
                 return
             if fault == "late":
                 await asyncio.sleep(self.latency.stt_late_s)
@@ -978,7 +993,6 @@ class SimServer:
             if fault == "drop" and sent == 1:
                 return _cut(request, resp)
         await resp.write_eof()
-        self._taken_back = False
         return resp
 
     async def _openai_speech(self, request: web.Request) -> web.StreamResponse:
@@ -994,7 +1008,7 @@ class SimServer:
 
     async def _eleven_http(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) == BAD_KEY:
-            return web.json_response({"detail": {"status": "invalid_api_key"}}, status=401)
+            return _eleven_key_refused()
         body = await _json_object(request)
         if body is None:
             return web.json_response({"detail": "the body must be a JSON object"}, status=400)
@@ -1007,7 +1021,7 @@ class SimServer:
     async def _eleven_ws(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) == BAD_KEY:
             self.tts_refused += 1
-            return web.json_response({"detail": {"status": "invalid_api_key"}}, status=401)
+            return _eleven_key_refused()
         rate = _pcm_rate(request.query.get("output_format", "pcm_24000"))
         if rate is None:
             return web.json_response({"detail": "only pcm_* output formats"}, status=422)
@@ -1063,23 +1077,31 @@ class SimServer:
                         _cut(request, ws)
                         return
             await ws.send_str(json.dumps({"isFinal": True}))
-            state["finished"] = True
-            self._taken_back = False
             await ws.close(code=1000)
 
         gen = asyncio.create_task(generate())
         buffer = ""
         step = 0
+        asked_s = _inactivity_timeout(request.query.get("inactivity_timeout"))
+        ended = False  # the text is all in (""): no more is waited for, nothing times out
         try:
             while True:
+                idle_s = self.tts_inactivity_s if self.tts_inactivity_s is not None else asked_s
                 try:
-                    msg = await ws.receive(timeout=self.tts_inactivity_s)
+                    msg = await ws.receive(timeout=None if ended else idle_s)
                 except TimeoutError:
-                    if self.tts_inactivity_s is None:  # turned off meanwhile
-                        continue
-                    # nothing sent for that long: closed, as the service does at the
-                    # inactivity_timeout (the code and reason here are the simulator's)
-                    await ws.close(code=1008, message=b"inactivity timeout (simulated)")
+                    if self.tts_inactivity_s is None and idle_s != asked_s:
+                        continue  # an earlier close turned off meanwhile: the asked one holds
+                    # nothing sent for that long: closed as the service closes it, 1008 and
+                    # its words cut to what a close frame holds (elevenlabs/elevenlabs-docs
+                    # #426 quotes them, cut so)
+                    said = (
+                        f"Have not received a new text input within the timeout of {idle_s:g} "
+                        "seconds. Streaming input terminated. Please make sure to either feed "
+                        "the input in the timely manner, or to send the end of input text "
+                        '(empty string "") when done.'
+                    )
+                    await ws.close(code=1008, message=said.encode()[:123])
                     break
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                     if msg.type == WSMsgType.CLOSE and fault == "linger":
@@ -1110,6 +1132,7 @@ class SimServer:
                 if text is None:
                     continue
                 if text == "":
+                    ended = True
                     if buffer.strip():
                         segments.put_nowait((buffer.strip(), time.monotonic()))
                     buffer = ""
@@ -1141,13 +1164,30 @@ class SimServer:
                 gen.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await gen
-            cancelled = state["first_text_at"] is not None and not state.get("finished")
-            if cancelled and fault is None and not self._turn_open:
-                self._taken_back = True  # the answer to an ended turn, dropped unheard
         return ws
 
 
 # ---------------------------------------------------------------------- helpers
+def _eleven_key_refused() -> web.Response:
+    """ElevenLabs' refusal of a key, its body as the service sends it (quoted in
+    SillyTavern/SillyTavern#4483): the speech endpoints sent the status alone, no message."""
+    body = {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}
+    return web.json_response(body, status=401)
+
+
+ELEVEN_INACTIVITY_S = 20.0  # the service's inactivity_timeout when a socket asks for none
+
+
+def _inactivity_timeout(asked: str | None) -> float:
+    """The seconds an ElevenLabs socket may send nothing before it is closed: what its
+    ``inactivity_timeout`` query asks for, else the service's default."""
+    try:
+        value = float(asked) if asked is not None else ELEVEN_INACTIVITY_S
+    except ValueError:
+        return ELEVEN_INACTIVITY_S
+    return value if value > 0 else ELEVEN_INACTIVITY_S
+
+
 def _cut(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
     """The "drop" fault: the connection goes without the stream's end."""
     if request.transport is not None:
