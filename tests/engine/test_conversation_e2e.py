@@ -3339,3 +3339,30 @@ async def test_an_answer_held_for_a_wordless_press_waits_for_the_key_pressed_aga
     played, rate = read_wav(tmp_path / "out.wav")
     assert first_audible_after(played, rate, pressed + 0.05, released) is None
     assert first_audible_after(played, rate, released) is not None  # nothing said: it plays
+
+
+async def test_a_question_after_the_stop_key_cut_an_answer_is_heard(tmp_path):
+    """The stop key cut an answer playing, and the person asked something else once it
+    was quiet. The simulated cloud took the cut answer for one taken back unheard (as
+    when the person goes on after a pause) and heard the next question as more of the
+    last turn: nothing, so it was never answered (a randomized hands-free soak found it:
+    every question after an Esc was lost, and each one after it heard one behind)."""
+    scenario = compose(["question", "thanks"], gaps_s=[12.0], tail_s=4.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript=_text("thanks"), reply="You're welcome."),
+        ]
+    )
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _seen):
+        loop = asyncio.get_running_loop()
+
+        def stop_key_soon() -> None:
+            loop.call_later(1.5, session.interrupt)
+
+        session.bus.subscribe(_at_first(ev.PlaybackStarted, stop_key_soon))
+        await _played_through(session, scenario)
+    cut, thanked = session.records
+    assert cut.interrupted and cut.heard_text and cut.heard_text != LONG_REPLY
+    assert [t for t in server.transcripts if t] == [_text("question"), _text("thanks")]
+    assert thanked.user_text == _text("thanks") and thanked.heard_text == "You're welcome."
