@@ -287,6 +287,37 @@ async def test_an_edit_by_a_number_another_call_of_the_answer_moved_is_refused(
     assert plan.read_text() == "# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n"
 
 
+async def test_unfinished_arguments_are_said_cut_at_the_length_limit_only_when_they_were(
+    tmp_path: Path,
+) -> None:
+    """Arguments with an unclosed ``{`` were always told as "cut off at the answer's length
+    limit ... Make the call shorter", even from an answer whose finish_reason was "stop":
+    the model was told to shorten a call that was not too long. Only a call of an answer
+    that reached the limit (``cut_off``) is said to have been cut there."""
+    plan = _plan(tmp_path)
+    broken = '{"path": "plan.md", "action": "replace_paragraph", "paragraph": 2, "text": "X"'
+    async with _plan_tools(tmp_path) as (manager, _):
+        unfinished = await manager.call("docs__edit_document", broken, call_id="a")
+        cut = await manager.call("docs__edit_document", broken, call_id="b", cut_off=True)
+        blank = await manager.call("docs__edit_document", "", call_id="c", cut_off=True)
+        whole = await manager.call("docs__read_document", '{"path": "plan.md"}', call_id="d")
+        read_at_limit = await manager.call(
+            "docs__read_document", '{"path": "plan.md"}', call_id="e", cut_off=True
+        )
+    assert unfinished.is_error
+    assert "length limit" not in unfinished.text and "shorter" not in unfinished.text
+    assert unfinished.text.startswith(
+        "The arguments of this call to docs__edit_document are unfinished JSON"
+    ), unfinished.text
+    assert "complete JSON object" in unfinished.text
+    assert cut.is_error and "cut off at the answer's length limit" in cut.text
+    assert blank.is_error and "cut off at the answer's length limit" in blank.text
+    # whole arguments run, also when the answer stopped at its limit just after them
+    assert not whole.is_error and "Two." in whole.text
+    assert not read_at_limit.is_error, read_at_limit.text
+    assert plan.read_text() == "# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n"
+
+
 async def test_a_deletion_is_confirmed_only_in_a_later_turn_than_its_question(
     tmp_path: Path,
 ) -> None:

@@ -195,14 +195,15 @@ class ToolJobs:
     async def _call(
         self, turn_id: int, call: ToolCall, answer: str = "", person_turn: int | None = None
     ) -> dict[str, Any]:
-        # As the model wrote them: arguments that are no JSON object (cut off at the
-        # answer's length limit) are the tool manager's to refuse, not to run as none.
+        # As the model wrote them: arguments that are no JSON object (unfinished, or cut
+        # off at the answer's length limit) are the tool manager's to refuse, not to run
+        # as none; it tells which from ``cut_off``, not from the text's shape alone.
         result = await self.tools.call(
             call.name,
-            call.arguments or "{}",
+            call.arguments,
             call_id=call.id,
             turn_id=turn_id,
-            cut_off=call.cut_off and not call.arguments.strip(),
+            cut_off=call.cut_off,
             answer_id=answer,
             person_turn=person_turn,
         )
