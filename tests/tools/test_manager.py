@@ -945,6 +945,39 @@ async def test_a_tool_failing_with_no_content_is_named_and_said_to_give_no_reaso
     assert not empty.is_error and empty.text == "The tool blank__nothing returned nothing."
 
 
+async def test_arguments_not_as_the_tools_schema_says_are_refused_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    """A server that does not check its own inputs was called with a required field left
+    out, or a number given as text: it ran with them as they were. The arguments are
+    checked against the tool's inputSchema first; the model is told which field is wrong
+    and what it takes, and the call is not run. Whole ones run as before."""
+    from mcp_servers import UNCHECKED_SERVER
+
+    settings = _one_server(tmp_path, "weather", UNCHECKED_SERVER)
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        missing = await manager.call("weather__forecast", {"days": 3}, call_id="a")
+        typed = await manager.call(
+            "weather__forecast", '{"city": "Oslo", "days": "three"}', call_id="b"
+        )
+        several = await manager.call(
+            "weather__forecast", {"days": 0, "units": "kelvin"}, call_id="c"
+        )
+        good = await manager.call(
+            "weather__forecast", {"city": "Oslo", "days": 3, "units": "metric"}, call_id="d"
+        )
+    assert missing.is_error and not missing.text.startswith("ran with"), missing.text
+    assert "“city”" in missing.text and "missing" in missing.text, missing.text
+    assert typed.is_error and not typed.text.startswith("ran with"), typed.text
+    assert "“days”" in typed.text and "integer" in typed.text and '"three"' in typed.text
+    assert "so it was not run" in typed.text and "\n" not in typed.text
+    for field in ("“city”", "“days”", "“units”"):
+        assert field in several.text, several.text
+    assert "metric, imperial" in several.text, several.text
+    assert not good.is_error
+    assert good.text == 'ran with {"city": "Oslo", "days": 3, "units": "metric"}'
+
+
 async def _unreachable_notice(url_at: Callable[[int], str]) -> tuple[str, int]:
     """The notice about a url server nothing answers at (``url_at`` a free port), and the
     port."""
@@ -1636,7 +1669,8 @@ async def test_a_schema_choosing_between_shapes_at_its_top_is_offered_as_one_obj
     'oneOf'/'anyOf'/'allOf'/'enum'/'not' at the top level"), the shape a server written
     with a union of argument shapes lists. Such a tool was offered as it was, and no
     answer came at all. Its shapes are offered as one object now: every property of
-    every shape, required what every shape requires; the server still checks its own."""
+    every shape, required what every shape requires; the arguments are still checked
+    against the shapes themselves."""
     from voicedesk.providers.base import ChatRequest, TextDelta
     from voicedesk.providers.openai_llm import OpenAIChat
     from voicedesk.sim.script import SimScript, SimTurn
@@ -1666,8 +1700,14 @@ async def test_a_schema_choosing_between_shapes_at_its_top_is_offered_as_one_obj
             },
             "required": ["text"],
         }
-        said = await manager.call("union__move_event", '{"calendar": "w", "days": 2}', call_id="m")
-        assert said.text == "move_event {'calendar': 'w', 'days': 2}"
+        moved = '{"calendar": "w", "days": 2, "event": "e"}'
+        said = await manager.call("union__move_event", moved, call_id="m")
+        assert said.text == "move_event {'calendar': 'w', 'days': 2, 'event': 'e'}"
+        # with no "event", it fits neither shape: refused, naming what each lacks
+        said = await manager.call("union__move_event", '{"calendar": "w", "days": 2}', call_id="n")
+        assert said.is_error and "so it was not run" in said.text, said.text
+        assert "shape 1: the fields “start”, “event” are missing" in said.text, said.text
+        assert "shape 2: the field “event” is missing" in said.text, said.text
         sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
         async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
             llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")

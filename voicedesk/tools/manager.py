@@ -53,6 +53,7 @@ from voicedesk.tools.results import (
     spoken_summary,
 )
 from voicedesk.tools.schemas import (
+    argument_problems,
     openai_description,
     openai_parameters,
     schema_refused,
@@ -1338,6 +1339,19 @@ class ToolManager:
                 )
             known = ", ".join(list(self._names)[:20]) or "none"
             return f"There is no tool called {name}. Available tools: {known}.", True
+        # Checked before the call: a server that does not check its own inputs ran one
+        # with a required field left out, or a number as text, as it was. The documents
+        # server checks its own (pydantic, lax: "2" is a paragraph number), and says so
+        # field by field: it is left to do so, so nothing it takes is refused here.
+        problems = (
+            [] if ref.server == DOCS_SERVER else argument_problems(ref.tool.input_schema, args)
+        )
+        if problems:
+            return (
+                f"The arguments of this call to {name} do not fit what {ref.tool.name} takes, "
+                f"so it was not run: {'; '.join(problems)}. Call it again with them corrected.",
+                True,
+            )
         server = self._servers[ref.server]
         session = server.session
         if server.state == "failed":
