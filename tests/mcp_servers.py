@@ -57,3 +57,43 @@ async def main():
 
 anyio.run(main)
 """
+
+
+# A tool server that does not check its own inputs: its tool answers with the arguments it
+# was given, whatever they are, as a server written without validation does.
+UNCHECKED_SERVER = """
+import json
+
+import anyio
+import mcp_types as mt
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "days": {"type": "integer", "minimum": 1},
+        "units": {"enum": ["metric", "imperial"]},
+    },
+    "required": ["city"],
+}
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=[mt.Tool(name="forecast", input_schema=SCHEMA)])
+
+
+async def call_tool(ctx, params):
+    got = json.dumps(params.arguments, sort_keys=True)
+    return mt.CallToolResult(content=[mt.TextContent(text=f"ran with {got}")])
+
+
+async def main():
+    server = Server("weather", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+"""

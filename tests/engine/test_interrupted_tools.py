@@ -484,6 +484,64 @@ async def test_never_mind_said_twice_drops_a_waiting_result_once(tmp_path):
     assert messages[1]["tool_call_id"] == "call_1" and "Forty two" in messages[1]["content"]
 
 
+async def test_what_was_shown_of_a_dropped_calls_result_is_not_kept(tmp_path):
+    """A picture call and a slow read go to the background together; the picture comes
+    ("[image, image/png, 35 kB]" shown), then "never mind" drops the job. What was shown
+    of the picture was kept by the tool jobs for the rest of the session, logged nowhere
+    (a dropped job's calls are never answered): it goes with the job."""
+    import asyncio
+    import sys
+
+    from mcp_servers import PICTURE_SERVER
+
+    from voicedesk import events as ev
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.providers.base import ToolCall
+    from voicedesk.tools.manager import ToolManager
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
+    server_py = tmp_path / "pictures.py"
+    server_py.write_text(PICTURE_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "docs_server_args": ["--slow", "read_document=30"],
+                "mcpServers": {"pictures": {"command": sys.executable, "args": [str(server_py)]}},
+            }
+        }
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    spawned: list[asyncio.Task] = []
+    jobs = ToolJobs(
+        manager,
+        patience_s=0.1,
+        is_quiet=lambda: False,
+        is_closing=lambda: False,
+        deliver=lambda messages: None,
+        notice=lambda level, message: None,
+        set_state=lambda state: None,
+        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+    )
+    chart = ToolCall(id="chart_1", name="pictures__chart", arguments="{}")
+    read = ToolCall(id="read_1", name="docs__read_document", arguments='{"path": "memo.md"}')
+    message = _call("chart_1", "pictures__chart")
+    message["tool_calls"].append(_call("read_1")["tool_calls"][0])
+    try:
+        assert await jobs.run(1, [chart, read], message) is None  # gone to the background
+        (job,) = jobs.jobs
+        came = await asyncio.wait_for(job.tasks[0], 60)  # the picture, while the read runs
+        assert came["tool_call_id"] == "chart_1" and not job.tasks[1].done()
+        jobs.cancel_if_asked("Never mind.")
+        await asyncio.wait_for(asyncio.gather(*spawned), 60)
+    finally:
+        await manager.aclose()
+    assert jobs.shown_of([_result("chart_1", came["content"])]) == {}
+
+
 async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_path, sims):
     """The answer to 'How long…' calls a create (1 s) before saying a word; the person goes
     on ("Soft boiled, please.") before any of it was heard, so it is taken back and the two

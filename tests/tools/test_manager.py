@@ -287,6 +287,37 @@ async def test_an_edit_by_a_number_another_call_of_the_answer_moved_is_refused(
     assert plan.read_text() == "# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n"
 
 
+async def test_unfinished_arguments_are_said_cut_at_the_length_limit_only_when_they_were(
+    tmp_path: Path,
+) -> None:
+    """Arguments with an unclosed ``{`` were always told as "cut off at the answer's length
+    limit ... Make the call shorter", even from an answer whose finish_reason was "stop":
+    the model was told to shorten a call that was not too long. Only a call of an answer
+    that reached the limit (``cut_off``) is said to have been cut there."""
+    plan = _plan(tmp_path)
+    broken = '{"path": "plan.md", "action": "replace_paragraph", "paragraph": 2, "text": "X"'
+    async with _plan_tools(tmp_path) as (manager, _):
+        unfinished = await manager.call("docs__edit_document", broken, call_id="a")
+        cut = await manager.call("docs__edit_document", broken, call_id="b", cut_off=True)
+        blank = await manager.call("docs__edit_document", "", call_id="c", cut_off=True)
+        whole = await manager.call("docs__read_document", '{"path": "plan.md"}', call_id="d")
+        read_at_limit = await manager.call(
+            "docs__read_document", '{"path": "plan.md"}', call_id="e", cut_off=True
+        )
+    assert unfinished.is_error
+    assert "length limit" not in unfinished.text and "shorter" not in unfinished.text
+    assert unfinished.text.startswith(
+        "The arguments of this call to docs__edit_document are unfinished JSON"
+    ), unfinished.text
+    assert "complete JSON object" in unfinished.text
+    assert cut.is_error and "cut off at the answer's length limit" in cut.text
+    assert blank.is_error and "cut off at the answer's length limit" in blank.text
+    # whole arguments run, also when the answer stopped at its limit just after them
+    assert not whole.is_error and "Two." in whole.text
+    assert not read_at_limit.is_error, read_at_limit.text
+    assert plan.read_text() == "# Plan\n\nTwo.\n\nThree.\n\nFour.\n\nFive.\n"
+
+
 async def test_a_deletion_is_confirmed_only_in_a_later_turn_than_its_question(
     tmp_path: Path,
 ) -> None:
@@ -912,6 +943,39 @@ async def test_a_tool_failing_with_no_content_is_named_and_said_to_give_no_reaso
     assert failed.text == "The tool blank__fail failed and gave no reason (its result was empty)."
     assert "blank__fail" in failed.spoken
     assert not empty.is_error and empty.text == "The tool blank__nothing returned nothing."
+
+
+async def test_arguments_not_as_the_tools_schema_says_are_refused_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    """A server that does not check its own inputs was called with a required field left
+    out, or a number given as text: it ran with them as they were. The arguments are
+    checked against the tool's inputSchema first; the model is told which field is wrong
+    and what it takes, and the call is not run. Whole ones run as before."""
+    from mcp_servers import UNCHECKED_SERVER
+
+    settings = _one_server(tmp_path, "weather", UNCHECKED_SERVER)
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        missing = await manager.call("weather__forecast", {"days": 3}, call_id="a")
+        typed = await manager.call(
+            "weather__forecast", '{"city": "Oslo", "days": "three"}', call_id="b"
+        )
+        several = await manager.call(
+            "weather__forecast", {"days": 0, "units": "kelvin"}, call_id="c"
+        )
+        good = await manager.call(
+            "weather__forecast", {"city": "Oslo", "days": 3, "units": "metric"}, call_id="d"
+        )
+    assert missing.is_error and not missing.text.startswith("ran with"), missing.text
+    assert "“city”" in missing.text and "missing" in missing.text, missing.text
+    assert typed.is_error and not typed.text.startswith("ran with"), typed.text
+    assert "“days”" in typed.text and "integer" in typed.text and '"three"' in typed.text
+    assert "so it was not run" in typed.text and "\n" not in typed.text
+    for field in ("“city”", "“days”", "“units”"):
+        assert field in several.text, several.text
+    assert "metric, imperial" in several.text, several.text
+    assert not good.is_error
+    assert good.text == 'ran with {"city": "Oslo", "days": 3, "units": "metric"}'
 
 
 async def _unreachable_notice(url_at: Callable[[int], str]) -> tuple[str, int]:
@@ -1605,7 +1669,8 @@ async def test_a_schema_choosing_between_shapes_at_its_top_is_offered_as_one_obj
     'oneOf'/'anyOf'/'allOf'/'enum'/'not' at the top level"), the shape a server written
     with a union of argument shapes lists. Such a tool was offered as it was, and no
     answer came at all. Its shapes are offered as one object now: every property of
-    every shape, required what every shape requires; the server still checks its own."""
+    every shape, required what every shape requires; the arguments are still checked
+    against the shapes themselves."""
     from voicedesk.providers.base import ChatRequest, TextDelta
     from voicedesk.providers.openai_llm import OpenAIChat
     from voicedesk.sim.script import SimScript, SimTurn
@@ -1635,8 +1700,14 @@ async def test_a_schema_choosing_between_shapes_at_its_top_is_offered_as_one_obj
             },
             "required": ["text"],
         }
-        said = await manager.call("union__move_event", '{"calendar": "w", "days": 2}', call_id="m")
-        assert said.text == "move_event {'calendar': 'w', 'days': 2}"
+        moved = '{"calendar": "w", "days": 2, "event": "e"}'
+        said = await manager.call("union__move_event", moved, call_id="m")
+        assert said.text == "move_event {'calendar': 'w', 'days': 2, 'event': 'e'}"
+        # with no "event", it fits neither shape: refused, naming what each lacks
+        said = await manager.call("union__move_event", '{"calendar": "w", "days": 2}', call_id="n")
+        assert said.is_error and "so it was not run" in said.text, said.text
+        assert "shape 1: the fields “start”, “event” are missing" in said.text, said.text
+        assert "shape 2: the field “event” is missing" in said.text, said.text
         sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
         async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
             llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")

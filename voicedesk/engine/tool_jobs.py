@@ -98,7 +98,8 @@ class ToolJobs:
         self.jobs: list[ToolJob] = []
         # What the person was shown of a call's result where that is not its text for the
         # model (an image: "[image, image/png, 34 kB]"), by call id, until the session logs
-        # it beside the call's messages (``shown_of``) for ``--resume`` to show again.
+        # it beside the call's messages (``shown_of``) for ``--resume`` to show again;
+        # dropped with a job the person cancelled.
         self._shown: dict[str, str] = {}
 
     async def run(
@@ -190,19 +191,25 @@ class ToolJobs:
                 self._dropped(job.turn_id, messages)
                 for task in job.tasks:
                     task.cancel()
+                # Never answered, its calls' messages are logged only as pending, never
+                # through ``shown_of``: kept, what was shown of a result stayed for the
+                # rest of the session.
+                for call_id in call_ids([job.assistant_msg]):
+                    self._shown.pop(call_id, None)
             self._notice("info", "Cancelled the tool that was still running.")
 
     async def _call(
         self, turn_id: int, call: ToolCall, answer: str = "", person_turn: int | None = None
     ) -> dict[str, Any]:
-        # As the model wrote them: arguments that are no JSON object (cut off at the
-        # answer's length limit) are the tool manager's to refuse, not to run as none.
+        # As the model wrote them: arguments that are no JSON object (unfinished, or cut
+        # off at the answer's length limit) are the tool manager's to refuse, not to run
+        # as none; it tells which from ``cut_off``, not from the text's shape alone.
         result = await self.tools.call(
             call.name,
-            call.arguments or "{}",
+            call.arguments,
             call_id=call.id,
             turn_id=turn_id,
-            cut_off=call.cut_off and not call.arguments.strip(),
+            cut_off=call.cut_off,
             answer_id=answer,
             person_turn=person_turn,
         )

@@ -53,6 +53,7 @@ from voicedesk.tools.results import (
     spoken_summary,
 )
 from voicedesk.tools.schemas import (
+    argument_problems,
     openai_description,
     openai_parameters,
     schema_refused,
@@ -212,7 +213,7 @@ def _arguments(arguments: Mapping[str, Any] | str | None) -> tuple[dict[str, Any
     if isinstance(arguments, str):
         text = arguments
         try:
-            arguments = json.loads(text or "{}")
+            arguments = json.loads(text.strip() or "{}")
         except json.JSONDecodeError as exc:
             how = "cut off" if _cut_short(text, exc) else "not valid JSON"
             return {}, f"{how} ({exc.msg}: character {exc.pos})"
@@ -250,6 +251,12 @@ def _not_run(name: str, wrong: str) -> str:
             f"{wrong.removeprefix('cut off ')}, so it was not run. Make the call shorter: "
             f"write long text in parts, a first part in this call and the rest in later "
             f"ones (for a document, insert_paragraph with edit_document adds to it)."
+        )
+    if wrong.startswith("unfinished"):
+        return (
+            f"The arguments of this call to {name} are unfinished JSON: they stop before "
+            f"the object is closed {wrong.removeprefix('unfinished ')}, so it was not run. "
+            f"Call it again with the arguments as one complete JSON object."
         )
     return (
         f"The arguments of this call to {name} are {wrong}, so it was not run. Call it "
@@ -1250,19 +1257,24 @@ class ToolManager:
     ) -> ToolResult:
         """Run one tool call; never raises (except CancelledError, after reporting it).
 
-        ``arguments`` may be the model's JSON text: if it is no JSON object (the model's
-        answer reached its length limit mid-call), the call is not run, and the result
-        says so: run with no arguments, the tool only said they were missing, and the
-        model tried the same call again. ``cut_off``: the answer stopped before the
-        arguments began (none came at all), which no JSON text can show. ``answer_id``:
+        ``arguments`` may be the model's JSON text: if it is no JSON object, the call is
+        not run, and the result says so: run with no arguments, the tool only said they
+        were missing, and the model tried the same call again. ``cut_off``: the answer
+        reached its length limit in this call (finish_reason "length"): arguments that
+        stop short, or none at all, were cut there. Without it, arguments that stop short
+        are told as unfinished, not as cut at a limit the answer never reached: the model
+        was told to make a call shorter that was not too long. ``answer_id``:
         the same for every call of one answer of the model, told to the documents server,
         which refuses an edit by a paragraph number another call of it has moved.
         ``person_turn``: the last turn the person spoke or typed (default ``turn_id``), told
         to it too: a confirmation counts only in a later one than its question, and an
         answer to background results is a turn nobody spoke."""
         args, wrong = _arguments(arguments)
-        if cut_off and not wrong:
+        blank = arguments is None or (isinstance(arguments, str) and not arguments.strip())
+        if cut_off and blank:
             wrong = "cut off (before they began)"
+        elif not cut_off and wrong.startswith("cut off"):
+            wrong = "unfinished" + wrong.removeprefix("cut off")
         t0 = time.monotonic()
         self._publish(
             ev.ToolCallStarted(turn_id=turn_id, call_id=call_id, name=name, arguments=args)
@@ -1327,6 +1339,19 @@ class ToolManager:
                 )
             known = ", ".join(list(self._names)[:20]) or "none"
             return f"There is no tool called {name}. Available tools: {known}.", True
+        # Checked before the call: a server that does not check its own inputs ran one
+        # with a required field left out, or a number as text, as it was. The documents
+        # server checks its own (pydantic, lax: "2" is a paragraph number), and says so
+        # field by field: it is left to do so, so nothing it takes is refused here.
+        problems = (
+            [] if ref.server == DOCS_SERVER else argument_problems(ref.tool.input_schema, args)
+        )
+        if problems:
+            return (
+                f"The arguments of this call to {name} do not fit what {ref.tool.name} takes, "
+                f"so it was not run: {'; '.join(problems)}. Call it again with them corrected.",
+                True,
+            )
         server = self._servers[ref.server]
         session = server.session
         if server.state == "failed":

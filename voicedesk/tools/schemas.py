@@ -6,10 +6,12 @@ and what cannot is said (:func:`schema_refused`) for the manager to leave the to
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
 import mcp_types as mt
+from jsonschema.exceptions import best_match
 
 from voicedesk.tools.wording import SENTENCE_END
 
@@ -189,3 +191,77 @@ def schema_refused(wrong: str) -> str:
         f"would make every answer fail. Its other tools are available; the server's maker "
         f"can fix the schema."
     )
+
+
+# The most problems named in one refused call: the model fixes them and calls again, and a
+# long list buries the first.
+MAX_PROBLEMS = 3
+
+
+def argument_problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+    """What is wrong with ``arguments`` by the tool's input ``schema``, one short phrase
+    each, naming the field and what it takes; none when they fit. A server that does not
+    check its own inputs ran a call with a required field left out, or a number written
+    as text, as it was. A schema that cannot be read checks nothing: the server judges."""
+    try:
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        cls.check_schema(schema)
+        errors = list(cls(schema).iter_errors(arguments))  # in the schema's order
+        # in a choice of shapes, the one problem that stands out, if one does
+        problems = dict.fromkeys(_problem(best_match([error])) for error in errors)
+        return list(problems)[:MAX_PROBLEMS]
+    except Exception:  # an unreadable schema (or a $ref to nowhere) refuses nothing
+        return []
+
+
+def _field(path: Any) -> str:
+    """A field's place in the arguments, as the model wrote it: ``items[0].name``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out
+
+
+def _problem(error: jsonschema.ValidationError) -> str:
+    """``error`` in words for the model: the field, what it was, what it takes."""
+    where = _field(error.absolute_path)
+    wanted: Any = error.validator_value  # the keyword's value in the schema
+    if error.validator == "required" and isinstance(error.instance, dict):
+        # one error per field left out, each with all of them here: said once, whole
+        names = [".".join(filter(None, [where, str(n)])) for n in wanted if n not in error.instance]
+        if len(names) == 1:
+            return f"the field “{names[0]}” is missing (it is required)"
+        listed = ", ".join(f"“{n}”" for n in names)
+        return f"the fields {listed} are missing (they are required)"
+    given = _json(error.instance)
+    if error.validator == "type":
+        kinds = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
+        return f"the field “{where}” is {given}, but it takes {_a(kinds)}"
+    if error.validator == "enum":
+        allowed = ", ".join(str(v) for v in wanted)
+        return f"the field “{where}” is {given}, but it takes one of: {allowed}"
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # "{…} is not valid under any of the given schemas" told the model nothing to fix
+        shapes: dict[Any, list[str]] = {}
+        for sub in error.context:
+            shapes.setdefault(sub.relative_schema_path[0], []).append(_problem(sub))
+        each = "; ".join(
+            f"shape {n}: {', '.join(dict.fromkeys(found))}"
+            for n, found in enumerate(shapes.values(), 1)
+        )
+        it = f"the field “{where}”" if where else "they"
+        return f"{it} fit none of the shapes it takes ({each})"
+    if not where:
+        return error.message
+    return f"the field “{where}”: {error.message}"
+
+
+def _a(kind: str) -> str:
+    """``integer`` as "an integer", ``string`` as "a string"."""
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
+
+
+def _json(value: Any) -> str:
+    """A value as the model wrote it, kept short."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else f"{text[:57]}…"
