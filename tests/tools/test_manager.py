@@ -963,6 +963,8 @@ async def test_arguments_not_as_the_tools_schema_says_are_refused_naming_the_fie
         several = await manager.call(
             "weather__forecast", {"days": 0, "units": "kelvin"}, call_id="c"
         )
+        # what servers reading their arguments with pydantic take as meant is not refused
+        lax = await manager.call("weather__forecast", {"city": "Oslo", "days": "3"}, call_id="e")
         good = await manager.call(
             "weather__forecast", {"city": "Oslo", "days": 3, "units": "metric"}, call_id="d"
         )
@@ -976,6 +978,7 @@ async def test_arguments_not_as_the_tools_schema_says_are_refused_naming_the_fie
     assert "metric, imperial" in several.text, several.text
     assert not good.is_error
     assert good.text == 'ran with {"city": "Oslo", "days": 3, "units": "metric"}'
+    assert not lax.is_error and lax.text == 'ran with {"city": "Oslo", "days": "3"}', lax.text
 
 
 async def _unreachable_notice(url_at: Callable[[int], str]) -> tuple[str, int]:

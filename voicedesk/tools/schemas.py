@@ -206,12 +206,40 @@ def argument_problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list
     try:
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         cls.check_schema(schema)
-        errors = list(cls(schema).iter_errors(arguments))  # in the schema's order
+        errors = [
+            error
+            for error in cls(schema).iter_errors(arguments)  # in the schema's order
+            if not _taken_as_meant(error)
+        ]
         # in a choice of shapes, the one problem that stands out, if one does
         problems = dict.fromkeys(_problem(best_match([error])) for error in errors)
         return list(problems)[:MAX_PROBLEMS]
     except Exception:  # an unreadable schema (or a $ref to nowhere) refuses nothing
         return []
+
+
+def _taken_as_meant(error: jsonschema.ValidationError) -> bool:
+    """A value of another JSON type that servers take as meant: most MCP servers read
+    their arguments with pydantic, which takes "2" for 2, 3.0 for 3 and "true" for true.
+    Refused here, the model was sent back for a call its server would have run, a round
+    of the model the person waits through (~1 s) for nothing."""
+    if error.validator != "type":
+        return False
+    wanted = error.validator_value
+    kinds = set(wanted) if isinstance(wanted, list) else {wanted}
+    value = error.instance
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        text = value.strip()
+        if "boolean" in kinds and text.lower() in ("true", "false"):
+            return True
+        try:
+            number = float(text)
+        except ValueError:
+            return False
+        return "number" in kinds or ("integer" in kinds and number.is_integer())
+    return isinstance(value, float) and "integer" in kinds and value.is_integer()
 
 
 def _field(path: Any) -> str:
