@@ -567,6 +567,12 @@ CASES = [
         "3.5 kilograms. A 5 kilometer run, 10 centimeters, 2 millimeters, 6 feet tall, "
         "200 grams; not 5G or 60 kilometers per hour.",
     ),
+    # a mobile network's generation in lower case is no gram: "a 5g network" was said "a 5
+    # gram network", "my 4g phone" "my 4 grams phone"
+    (
+        "A 5g network, my 4g phone; add 5g salt, it weighs 5g.",
+        "A 5G network, my 4G phone; add 5 grams salt, it weighs 5 grams.",
+    ),
     # a price per weight or liquid: it was "per K G", "per L"
     (
         "Apples are $3/kg or $1.50/lb, milk €1/L; 3/month.",

@@ -408,6 +408,49 @@ _ARTICLE_AHEAD = re.compile(r"\b(?:a|an)[ \t]+(?:[A-Za-z]+[ \t]+)?\Z", re.IGNORE
 _ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
 # (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts)
 _GLUED_ONLY = frozenset(["W"])
+# A mobile network's generation written in lower case ("a 5g network", "my 4g phone"): its
+# "g" is no gram ("a 5 gram network"). Only before a word such a generation describes:
+# "add 5g salt" and "it weighs 5g" are grams.
+_GENERATION = re.compile(r"[2-6]g")
+_GENERATION_OF = frozenset(
+    [
+        "network",
+        "networks",
+        "phone",
+        "phones",
+        "smartphone",
+        "smartphones",
+        "signal",
+        "signals",
+        "coverage",
+        "connection",
+        "connections",
+        "connectivity",
+        "data",
+        "speed",
+        "speeds",
+        "modem",
+        "modems",
+        "router",
+        "routers",
+        "service",
+        "plan",
+        "plans",
+        "tower",
+        "towers",
+        "mast",
+        "masts",
+        "band",
+        "bands",
+        "internet",
+        "rollout",
+        "hotspot",
+        "sim",
+        "chip",
+        "chips",
+        "reception",
+    ]
+)
 _NUMBER_BEFORE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)[ \t]+\Z")  # "5 kHz": its 5
 # a time on the hour ("9:00", "17:00", "9:00am"): Whisper heard Piper's "9:00" as "9-0-0"; a reader says "9 o'clock" ("9 am" with its am or pm, "17 hundred" past noon)
 _ON_THE_HOUR = re.compile(r"(\d{1,2}):00([AaPp]\.?[Mm]\.?)?")
@@ -1337,6 +1380,8 @@ class SpokenText:
             and _NOUN_AFTER_START.fullmatch(after)
         ):
             return None  # "10 MB " may be "10 MB blocks", said "10 megabyte blocks"
+        if not final and _GENERATION.fullmatch(word) and _NOUN_AFTER_START.fullmatch(after):
+            return None  # "a 5g " may be "a 5g network", no gram
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
             return None  # "221B " may be "221B Baker Street"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
@@ -1687,6 +1732,12 @@ def _spoken_token(
         _HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)
     ):
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
+    if (
+        _GENERATION.fullmatch(core)
+        and (noun := _NOUN_AFTER.match(after)) is not None
+        and noun.group(1) in _GENERATION_OF
+    ):
+        return core, core.upper()  # "a 5g network": said as "5G" is
     if (unit := _UNIT.fullmatch(core)) is not None and not after.startswith("("):
         # (a unit's word called as a function is code: "4 min(a, b)" was "4 minutes(a, b)")
         number, lead = unit.group(1) or "", before
