@@ -599,6 +599,13 @@ CASES = [
         "Down -$20, −€5 or - $3; $20-$30.",
         "Down minus 20 dollars, minus 5 euros or - 3 dollars; 20 dollars to 30 dollars.",
     ),
+    # ... and before an amount with the euro's sign after it: "-5,50 €" was said "-5,50
+    # euros" (heard "550 euros", its minus lost); not a number alone, nor "x-5"
+    (
+        "Down -5,50 €, -5 € or -1.299,00 €; x = -5 €/month; -5 items, x-5 €.",
+        "Down minus 5 euros 50, minus 5 euros or minus 1,299 euros; x = minus 5 euros per "
+        "month; -5 items, x-5 €.",
+    ),
 ]
 
 

@@ -1321,6 +1321,14 @@ class SpokenText:
             after_sign = self._amount_after(final)
             if after_sign is not False:
                 return after_sign
+        if ch == "-" and at_word and text[1:2].isdigit():
+            # "-5,50 €": the hyphen joins the number, which was then no amount (heard
+            # "550 euros", its minus lost); "−5,50 €" was said as one after its minus sign
+            after_sign = self._amount_after(final, 1)
+            if after_sign is None:
+                return None
+            if after_sign is not False:
+                return ch + after_sign[0], f"minus {after_sign[1]}"
         if ch in _MINUS_SIGNS and at_word and text[1:2] in ("", *_CURRENCY):
             if len(text) == 1 and not final:
                 return None  # "-" may be "-$20"
@@ -1480,15 +1488,16 @@ class SpokenText:
         self._amount_to = self._shown + amount.end()
         return amount.group(), _amount_said(amount)
 
-    def _amount_after(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+    def _amount_after(self, final: bool, start: int = 0) -> tuple[str, str] | Literal[False] | None:
         """An amount with its currency's sign after the number (``_AMOUNT_AFTER``), said
-        as one with the sign before it; False: none here; None: it may become one."""
-        text = self._pending
+        as one with the sign before it; False: none here; None: it may become one.
+        ``start``: where in the pending text its number begins (after a minus)."""
+        text = self._pending[start:]
         amount = _AMOUNT_AFTER.match(text)
         if amount is None or (amount.end() == len(text) and not final):
             may = not final and _AMOUNT_AFTER_START.match(text) is not None
             return None if may else False  # ("20 €" may be "20 €5", no amount)
-        self._amount_to = self._shown + amount.end()  # ("5 €/month": "per month")
+        self._amount_to = self._shown + start + amount.end()  # ("5 €/month": "per month")
         whole = (amount["whole"] or amount["plain"]).replace(".", ",")  # as "€1,299" is said
         cents = amount["cents"] or amount["dot_cents"]
         cents = cents.ljust(2, "0") if cents else None  # "2,5 €" is 2 euros 50 ("2 years 5")
