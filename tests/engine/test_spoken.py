@@ -570,8 +570,8 @@ CASES = [
     # a mobile network's generation in lower case is no gram: "a 5g network" was said "a 5
     # gram network", "my 4g phone" "my 4 grams phone"
     (
-        "A 5g network, my 4g phone; add 5g salt, it weighs 5g.",
-        "A 5G network, my 4G phone; add 5 grams salt, it weighs 5 grams.",
+        "A 5g network, my 4g phone; add 5g salt, 5g chips, it weighs 5g.",
+        "A 5G network, my 4G phone; add 5 grams salt, 5 grams chips, it weighs 5 grams.",
     ),
     # a price per weight or liquid: it was "per K G", "per L"
     (

@@ -446,8 +446,6 @@ _GENERATION_OF = frozenset(
         "rollout",
         "hotspot",
         "sim",
-        "chip",
-        "chips",
         "reception",
     ]
 )
