@@ -179,6 +179,29 @@ def test_the_default_workspace_is_the_desktops_documents_folder(
     assert check.detail == f"workspace {configured}"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG user dirs: Linux")
+def test_a_documents_folder_named_as_the_home_folder_is_not_the_workspace(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """xdg-user-dirs-update points a folder it finds missing at $HOME
+    (XDG_DOCUMENTS_DIR="$HOME"): the documents tools, which write, rename and delete,
+    worked on the whole home folder. The workspace stays ~/Documents there, and doctor
+    says that it does not exist."""
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / "Downloads").mkdir()
+    (home / ".config" / "user-dirs.dirs").write_text('XDG_DOCUMENTS_DIR="$HOME"\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.delenv("XDG_DOCUMENTS_DIR", raising=False)
+    monkeypatch.delenv("VOICEDESK_CONFIG", raising=False)
+    from voicedesk.commands.doctor import check_tools
+
+    assert Settings().tools.workspace_dir == home / "Documents"
+    (check,) = [c for c in check_tools(Settings()) if c.label == "documents"]
+    assert check.status != "ok" and str(home / "Documents") in check.detail, check
+
+
 def test_template_loads_to_defaults(cfg: Path) -> None:
     assert main(["config", "init"]) == 0
     loaded = load_settings(cfg, environ={})

@@ -11,6 +11,7 @@ allowed, so the CLI can print one readable message instead of a traceback.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime
 import json
 import math
@@ -378,10 +379,19 @@ DEFAULT_WORKSPACE = "~/Documents"
 def documents_dir() -> Path:
     """The person's documents folder, as their desktop names it: on Linux the
     XDG_DOCUMENTS_DIR of ~/.config/user-dirs.dirs (a German desktop's ~/Dokumente), which
-    ~/Documents alone missed (doctor then said it did not exist); else ~/Documents."""
+    ~/Documents alone missed (doctor then said it did not exist); else ~/Documents.
+
+    Not the home folder itself: xdg-user-dirs-update points a folder it finds missing at
+    $HOME, and the documents tools, which write, rename and delete, then worked on all of
+    it (the downloads, the desktop, every project) where ~/Documents was meant."""
     from platformdirs import user_documents_path
 
-    return user_documents_path()
+    home = Path.home()
+    named = user_documents_path()
+    with contextlib.suppress(OSError):
+        if named.resolve() == home.resolve():
+            return home / "Documents"
+    return named
 
 
 class ToolSettings(_Section):

@@ -1052,3 +1052,50 @@ async def test_the_stop_key_over_a_call_in_the_background_says_it_runs_on_and_ho
     assert "its answer will follow" in told and "“never mind”" in told, told
     assert len([n for n in notices if "Stopped the answer" in n]) == 1, notices
     assert [r.user_text for r in session.records] == ["Write it down.", "Never mind."]
+
+
+async def test_the_stop_key_over_a_done_background_call_says_it_finished(tmp_path):
+    """A background read whose result is in waits for a quiet moment (the answer playing);
+    the stop key over that answer said the read was "still running in the background",
+    though it was done and only its answer was to come."""
+    import asyncio
+
+    from voicedesk import events as ev
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.providers.base import ToolCall
+    from voicedesk.tools.manager import ToolManager
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=1"]}}
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    told: list[str] = []
+    spawned: list[asyncio.Task] = []
+    jobs = ToolJobs(
+        manager,
+        patience_s=0.1,
+        is_quiet=lambda: False,  # an answer is playing: the result waits
+        is_closing=lambda: False,
+        deliver=lambda messages: None,
+        notice=lambda level, message: told.append(message),
+        set_state=lambda state: None,
+        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+    )
+    try:
+        call = ToolCall(id="call_1", name="docs__read_document", arguments='{"path": "memo.md"}')
+        assert await jobs.run(1, [call], _call("call_1")) is None  # gone to the background
+        (job,) = jobs.jobs
+        await asyncio.gather(*job.tasks)  # its result is in, waiting for a quiet moment
+        jobs.tell_runs_on()
+        jobs.cancel_if_asked("Never mind.")
+        await asyncio.gather(*spawned)
+    finally:
+        await manager.aclose()
+    (stopped,) = [m for m in told if m.startswith("Stopped the answer")]
+    assert "still running" not in stopped, stopped
+    assert "docs__read_document has finished in the background" in stopped, stopped
+    assert "its answer will follow" in stopped, stopped

@@ -567,6 +567,12 @@ CASES = [
         "3.5 kilograms. A 5 kilometer run, 10 centimeters, 2 millimeters, 6 feet tall, "
         "200 grams; not 5G or 60 kilometers per hour.",
     ),
+    # a mobile network's generation in lower case is no gram: "a 5g network" was said "a 5
+    # gram network", "my 4g phone" "my 4 grams phone"
+    (
+        "A 5g network, my 4g phone; add 5g salt, 5g chips, it weighs 5g.",
+        "A 5G network, my 4G phone; add 5 grams salt, 5 grams chips, it weighs 5 grams.",
+    ),
     # a price per weight or liquid: it was "per K G", "per L"
     (
         "Apples are $3/kg or $1.50/lb, milk €1/L; 3/month.",
@@ -592,6 +598,13 @@ CASES = [
     (
         "Down -$20, −€5 or - $3; $20-$30.",
         "Down minus 20 dollars, minus 5 euros or - 3 dollars; 20 dollars to 30 dollars.",
+    ),
+    # ... and before an amount with the euro's sign after it: "-5,50 €" was said "-5,50
+    # euros" (heard "550 euros", its minus lost); not a number alone, nor "x-5"
+    (
+        "Down -5,50 €, -5 € or -1.299,00 €; x = -5 €/month; -5 items, x-5 €.",
+        "Down minus 5 euros 50, minus 5 euros or minus 1,299 euros; x = minus 5 euros per "
+        "month; -5 items, x-5 €.",
     ),
 ]
 

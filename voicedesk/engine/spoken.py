@@ -408,6 +408,47 @@ _ARTICLE_AHEAD = re.compile(r"\b(?:a|an)[ \t]+(?:[A-Za-z]+[ \t]+)?\Z", re.IGNORE
 _ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
 # (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts)
 _GLUED_ONLY = frozenset(["W"])
+# A mobile network's generation written in lower case ("a 5g network", "my 4g phone"): its
+# "g" is no gram ("a 5 gram network"). Only before a word such a generation describes:
+# "add 5g salt" and "it weighs 5g" are grams.
+_GENERATION = re.compile(r"[2-6]g")
+_GENERATION_OF = frozenset(
+    [
+        "network",
+        "networks",
+        "phone",
+        "phones",
+        "smartphone",
+        "smartphones",
+        "signal",
+        "signals",
+        "coverage",
+        "connection",
+        "connections",
+        "connectivity",
+        "data",
+        "speed",
+        "speeds",
+        "modem",
+        "modems",
+        "router",
+        "routers",
+        "service",
+        "plan",
+        "plans",
+        "tower",
+        "towers",
+        "mast",
+        "masts",
+        "band",
+        "bands",
+        "internet",
+        "rollout",
+        "hotspot",
+        "sim",
+        "reception",
+    ]
+)
 _NUMBER_BEFORE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)[ \t]+\Z")  # "5 kHz": its 5
 # a time on the hour ("9:00", "17:00", "9:00am"): Whisper heard Piper's "9:00" as "9-0-0"; a reader says "9 o'clock" ("9 am" with its am or pm, "17 hundred" past noon)
 _ON_THE_HOUR = re.compile(r"(\d{1,2}):00([AaPp]\.?[Mm]\.?)?")
@@ -1278,6 +1319,14 @@ class SpokenText:
             after_sign = self._amount_after(final)
             if after_sign is not False:
                 return after_sign
+        if ch == "-" and at_word and text[1:2].isdigit():
+            # "-5,50 €": the hyphen joins the number, which was then no amount (heard
+            # "550 euros", its minus lost); "−5,50 €" was said as one after its minus sign
+            after_sign = self._amount_after(final, 1)
+            if after_sign is None:
+                return None
+            if after_sign is not False:
+                return ch + after_sign[0], f"minus {after_sign[1]}"
         if ch in _MINUS_SIGNS and at_word and text[1:2] in ("", *_CURRENCY):
             if len(text) == 1 and not final:
                 return None  # "-" may be "-$20"
@@ -1337,6 +1386,8 @@ class SpokenText:
             and _NOUN_AFTER_START.fullmatch(after)
         ):
             return None  # "10 MB " may be "10 MB blocks", said "10 megabyte blocks"
+        if not final and _GENERATION.fullmatch(word) and _NOUN_AFTER_START.fullmatch(after):
+            return None  # "a 5g " may be "a 5g network", no gram
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
             return None  # "221B " may be "221B Baker Street"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
@@ -1435,15 +1486,16 @@ class SpokenText:
         self._amount_to = self._shown + amount.end()
         return amount.group(), _amount_said(amount)
 
-    def _amount_after(self, final: bool) -> tuple[str, str] | Literal[False] | None:
+    def _amount_after(self, final: bool, start: int = 0) -> tuple[str, str] | Literal[False] | None:
         """An amount with its currency's sign after the number (``_AMOUNT_AFTER``), said
-        as one with the sign before it; False: none here; None: it may become one."""
-        text = self._pending
+        as one with the sign before it; False: none here; None: it may become one.
+        ``start``: where in the pending text its number begins (after a minus)."""
+        text = self._pending[start:]
         amount = _AMOUNT_AFTER.match(text)
         if amount is None or (amount.end() == len(text) and not final):
             may = not final and _AMOUNT_AFTER_START.match(text) is not None
             return None if may else False  # ("20 €" may be "20 €5", no amount)
-        self._amount_to = self._shown + amount.end()  # ("5 €/month": "per month")
+        self._amount_to = self._shown + start + amount.end()  # ("5 €/month": "per month")
         whole = (amount["whole"] or amount["plain"]).replace(".", ",")  # as "€1,299" is said
         cents = amount["cents"] or amount["dot_cents"]
         cents = cents.ljust(2, "0") if cents else None  # "2,5 €" is 2 euros 50 ("2 years 5")
@@ -1687,6 +1739,12 @@ def _spoken_token(
         _HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)
     ):
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
+    if (
+        _GENERATION.fullmatch(core)
+        and (noun := _NOUN_AFTER.match(after)) is not None
+        and noun.group(1) in _GENERATION_OF
+    ):
+        return core, core.upper()  # "a 5g network": said as "5G" is
     if (unit := _UNIT.fullmatch(core)) is not None and not after.startswith("("):
         # (a unit's word called as a function is code: "4 min(a, b)" was "4 minutes(a, b)")
         number, lead = unit.group(1) or "", before

@@ -171,11 +171,18 @@ class ToolJobs:
             for call in job.assistant_msg.get("tool_calls") or []
         )
         many = sum(len(job.tasks) for job in jobs) > 1
+        # Their results may all be in already, waiting only for this answer to end: "still
+        # running" then sent the person looking for a call that was done.
+        done = all(task.done() for job in jobs for task in job.tasks)
+        running = (
+            f"{'have' if many else 'has'} finished in the background"
+            if done
+            else f"{'are' if many else 'is'} still running in the background"
+        )
         self._notice(
             "info",
-            f"Stopped the answer; {names} {'are' if many else 'is'} still running in the "
-            f"background, and {'their answers' if many else 'its answer'} will follow. "
-            f"{HOW_TO_CANCEL}",
+            f"Stopped the answer; {names} {running}, and "
+            f"{'their answers' if many else 'its answer'} will follow. {HOW_TO_CANCEL}",
         )
 
     def cancel_if_asked(self, text: str) -> None:
