@@ -3366,3 +3366,42 @@ async def test_a_question_after_the_stop_key_cut_an_answer_is_heard(tmp_path):
     assert cut.interrupted and cut.heard_text and cut.heard_text != LONG_REPLY
     assert [t for t in server.transcripts if t] == [_text("question"), _text("thanks")]
     assert thanked.user_text == _text("thanks") and thanked.heard_text == "You're welcome."
+
+
+async def test_esc_over_an_older_answer_keeps_the_next_questions_answer(tmp_path):
+    """A question asked over an answer still playing (barge-in off: nothing paused it),
+    then the stop key to silence that answer while the question's words were still being
+    transcribed. The key stopped the answer playing, as asked, and the question's answer,
+    not begun yet, was cut as it came too (taken for the one the key was meant for): the
+    person heard nothing and had to ask again. The key stops what is playing; a question
+    asked after that answer's own is a newer one, answered."""
+    scenario = compose(["question", "weather"], gaps_s=[2.0], tail_s=8.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript=_text("weather"), reply="Sun all day."),
+        ]
+    )
+    settings = _settings(tmp_path, barge_in={"enabled": False})
+    async with _session_over_sim(tmp_path, scenario, script, stt_s=1.0, settings=settings) as (
+        _,
+        session,
+        _seen,
+    ):
+        ends: list[float] = []
+        playing_at_the_key: list[bool] = []
+
+        def stop_key_at_the_second_end(event: ev.Event) -> None:
+            if isinstance(event, ev.TurnEnded):
+                ends.append(event.decided_s)
+                if len(ends) == 2:
+                    playing_at_the_key.append(session._speaking.playing is not None)
+                    session.interrupt()
+
+        session.bus.subscribe(stop_key_at_the_second_end)
+        await _played_through(session, scenario)
+    cut, asked = session.records
+    assert playing_at_the_key == [True]  # the older answer was playing at the key
+    assert cut.interrupted and cut.heard_text != LONG_REPLY
+    assert (asked.user_text, asked.heard_text) == (_text("weather"), "Sun all day.")
+    assert not asked.interrupted
