@@ -713,6 +713,11 @@ class Session:
         # barge-in, it played on over the key for barge-in's minimum of speech.
         self._speaking.stop_line()
         self._handle_signals(self.detector.ptt_press(self._last_block_s))
+        if not self._speaking.barge.paused:
+            # A hands-free turn the key goes on with (``set_mode``) starts no turn, and the
+            # pause at a new turn's start never came: the answer its "mm-hm" let play on
+            # played over the held key until barge-in heard enough of the person.
+            self._wait_for_the_talk_key()
 
     def ptt_release(self) -> None:
         self._ptt_open = False
