@@ -3366,3 +3366,90 @@ async def test_a_question_after_the_stop_key_cut_an_answer_is_heard(tmp_path):
     assert cut.interrupted and cut.heard_text and cut.heard_text != LONG_REPLY
     assert [t for t in server.transcripts if t] == [_text("question"), _text("thanks")]
     assert thanked.user_text == _text("thanks") and thanked.heard_text == "You're welcome."
+
+
+async def test_esc_over_an_older_answer_keeps_the_next_questions_answer(tmp_path):
+    """A question asked over an answer still playing (barge-in off: nothing paused it),
+    then the stop key to silence that answer while the question's words were still being
+    transcribed. The key stopped the answer playing, as asked, and the question's answer,
+    not begun yet, was cut as it came too (taken for the one the key was meant for): the
+    person heard nothing and had to ask again. The key stops what is playing; a question
+    asked after that answer's own is a newer one, answered."""
+    scenario = compose(["question", "weather"], gaps_s=[2.0], tail_s=8.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript=_text("weather"), reply="Sun all day."),
+        ]
+    )
+    settings = _settings(tmp_path, barge_in={"enabled": False})
+    async with _session_over_sim(tmp_path, scenario, script, stt_s=1.0, settings=settings) as (
+        _,
+        session,
+        _seen,
+    ):
+        ends: list[float] = []
+        playing_at_the_key: list[bool] = []
+
+        def stop_key_at_the_second_end(event: ev.Event) -> None:
+            if isinstance(event, ev.TurnEnded):
+                ends.append(event.decided_s)
+                if len(ends) == 2:
+                    playing_at_the_key.append(session._speaking.playing is not None)
+                    session.interrupt()
+
+        session.bus.subscribe(stop_key_at_the_second_end)
+        await _played_through(session, scenario)
+    cut, asked = session.records
+    assert playing_at_the_key == [True]  # the older answer was playing at the key
+    assert cut.interrupted and cut.heard_text != LONG_REPLY
+    assert (asked.user_text, asked.heard_text) == (_text("weather"), "Sun all day.")
+    assert not asked.interrupted
+
+
+async def test_the_talk_key_pressed_in_a_hands_free_turn_pauses_the_answer_at_once(tmp_path):
+    """Hands-free, "mm-hm" over the answer (a backchannel: the answer went on), then the
+    talk key pressed before that turn was over, to say more with it. The turn goes on as
+    the key's, and the answer was left to barge-in, which let it play on over the held key
+    until the person's speech had lasted its minimum: the key's press pauses an answer at
+    once in push-to-talk, and did not when it continued a hands-free turn."""
+    scenario, _start_s = _spoken_over_the_answer(_say("Mm-hm."), gap_s=0, after_s=2.5)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript="Mm-hm.", reply="Glad you agree."),
+        ]
+    )
+    settings = _settings(tmp_path, barge_in={"min_words": 2})
+    async with _session_over_sim(tmp_path, scenario, script, settings=settings) as (
+        _,
+        session,
+        _seen,
+    ):
+        loop = asyncio.get_running_loop()
+        keys: list[tuple[float, bool]] = []
+
+        def release() -> None:
+            keys.append((session.now_s(), False))
+            session.ptt_release()
+
+        def press() -> None:
+            open_turn = session._turn is not None
+            keys.append((session.now_s(), open_turn))
+            session.set_mode("push-to-talk", talk_key=True)  # as the TUI's talk key does
+            session.ptt_press()
+            loop.call_later(1.5, release)
+
+        def at_the_resume(event: ev.Event) -> None:
+            if isinstance(event, ev.BargeIn) and event.resumed and not keys:
+                loop.call_soon(press)
+
+        session.bus.subscribe(at_the_resume)
+        await _played_through(session, scenario)
+    (pressed, open_turn), (released, _) = keys
+    assert open_turn  # the "mm-hm" turn was still open at the press
+    (answered,) = session.records
+    assert not answered.interrupted and answered.heard_text == LONG_REPLY
+    played, rate = read_wav(tmp_path / "out.wav")
+    assert first_audible_after(played, rate, pressed + 0.05, released) is None
+    assert first_audible_after(played, rate, released) is not None

@@ -237,6 +237,9 @@ class Session:
         self._ptt_open = False
         self._turns_ended = 0  # spoken turns ended so far
         self._hushed_after = 0  # how many had ended at the stop key's last press
+        # the turn whose answer that press stopped (None: none was playing): turns asked
+        # after it are newer questions, not hushed
+        self._hushed_for: int | None = None
         self._typing = 0  # typed lines cutting the answer playing, to take its place
         # One typed line at a time, in the order typed (asyncio's lock is first come, first
         # served): a line that waited for the answer it cut was overtaken by the lines typed
@@ -710,6 +713,11 @@ class Session:
         # barge-in, it played on over the key for barge-in's minimum of speech.
         self._speaking.stop_line()
         self._handle_signals(self.detector.ptt_press(self._last_block_s))
+        if not self._speaking.barge.paused:
+            # A hands-free turn the key goes on with (``set_mode``) starts no turn, and the
+            # pause at a new turn's start never came: the answer its "mm-hm" let play on
+            # played over the held key until barge-in heard enough of the person.
+            self._wait_for_the_talk_key()
 
     def ptt_release(self) -> None:
         self._ptt_open = False
@@ -752,6 +760,12 @@ class Session:
         # (Counted in turn ends, not in time: a turn's end is stamped with its audio
         # block's time, which the loop's clock can be a few ms short of.)
         self._hushed_after = self._turns_ended
+        # Pressed over an answer playing, the key is for that answer: a question asked over
+        # it (barge-in off, or its words not in yet) and ended is a newer one, still to be
+        # answered. Hushed too, its answer was cut as it came, and the person, who had only
+        # silenced the old answer, heard nothing of the one they had asked for.
+        answered = speaking.playing_turn if speaking.playing is not None else None
+        self._hushed_for = answered.turn_id if answered is not None else None
         waiting = self._reply_turn
         if waiting is not None and waiting.waits and self._reply is not None:
             # A spoken question's answer waiting for the typed line's (``_confirm_after``)
@@ -1537,8 +1551,11 @@ class Session:
     def _hushed(self, turn: _Turn) -> bool:
         """The stop key was pressed after ``turn`` was over (its end decided) and before
         its answer began: that answer is the one the person asked to stop. (Not the answer
-        to background results coming back later: a turn of its own.)"""
+        to background results coming back later: a turn of its own. Nor one to a question
+        asked over the answer the key stopped: the key was for that one.)"""
         if turn.typed or turn.followup:
+            return False
+        if self._hushed_for is not None and turn.turn_id > self._hushed_for:
             return False
         return 0 < turn.ended_nth <= self._hushed_after
 
