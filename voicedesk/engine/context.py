@@ -923,14 +923,20 @@ def compact_tool_results(messages: list[dict[str, Any]]) -> list[dict[str, Any]]
         # passed back to the API in all subsequent requests"); a server that takes none
         # is sent none (``chat_params``).
         content = message.get("content")
-        if (
-            message.get("role") == "tool"
-            and isinstance(content, str)
-            and len(content) > TOOL_RESULT_KEEP_CHARS
-        ):
-            message = {**message, "content": content[:TOOL_RESULT_KEEP_CHARS] + " …[compacted]"}
+        if message.get("role") == "tool" and isinstance(content, str):
+            gist = tool_result_gist(content)
+            if gist is not content:
+                message = {**message, "content": gist}
         out.append(message)
     return out
+
+
+def tool_result_gist(text: str) -> str:
+    """A tool result's text cut to its gist (:func:`compact_tool_results`); ``text``
+    itself when it is short enough."""
+    if len(text) > TOOL_RESULT_KEEP_CHARS:
+        return text[:TOOL_RESULT_KEEP_CHARS] + " …[compacted]"
+    return text
 
 
 def _clip_tokens(counter: TokenCounter, text: str, limit: int) -> str:

@@ -31,7 +31,7 @@ from voicedesk import events as ev
 from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
 from voicedesk.engine.api import CHECK_SOUND_UTTERANCE, Mode, check_sound
-from voicedesk.engine.context import compact_tool_results
+from voicedesk.engine.context import compact_tool_results, tool_result_gist
 from voicedesk.engine.metrics import TurnRecord, unheard_holding_line
 from voicedesk.engine.reply import Reply, streams_closed
 from voicedesk.engine.session_log import SessionLog
@@ -1754,10 +1754,7 @@ class Session:
         record = {"type": "tools", "turn_id": turn_id, "messages": compact_tool_results(messages)}
         shown = self._tool_jobs.shown_of(messages) if self._tool_jobs is not None else {}
         if shown:
-            record["shown"] = {
-                call_id: compact_tool_results([{"role": "tool", "content": text}])[0]["content"]
-                for call_id, text in shown.items()
-            }
+            record["shown"] = {call_id: tool_result_gist(text) for call_id, text in shown.items()}
         return record
 
     def _answer_shown(self, reply: Reply) -> None:
