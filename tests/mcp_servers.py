@@ -1,15 +1,31 @@
 """Small MCP servers for tests, as stdio scripts to run with the interpreter (real
 processes, the official SDK). ``tests/`` is on ``sys.path`` through its conftest."""
 
+
+def _stdio_server(name: str, tools: str) -> str:
+    """A stdio MCP server script named ``name`` on the SDK's low-level server: ``tools``
+    defines its ``list_tools`` and ``call_tool`` handlers (with what they import)."""
+    return (
+        "import anyio\n"
+        "import mcp_types as mt\n"
+        "from mcp.server.lowlevel import Server\n"
+        "from mcp.server.stdio import stdio_server\n"
+        f"{tools}\n\n"
+        "async def main():\n"
+        f"    server = Server({name!r}, on_list_tools=list_tools, on_call_tool=call_tool)\n"
+        "    async with stdio_server() as (read, write):\n"
+        "        await server.run(read, write, server.create_initialization_options())\n"
+        "\n\n"
+        "anyio.run(main)\n"
+    )
+
+
 # A tool server whose tool answers with a picture only, as the "everything" server's
 # get-tiny-image or the filesystem server's read_media_file do.
-PICTURE_SERVER = """
+PICTURE_SERVER = _stdio_server(
+    "pictures",
+    """
 import base64
-
-import anyio
-import mcp_types as mt
-from mcp.server.lowlevel import Server
-from mcp.server.stdio import stdio_server
 
 PNG = base64.b64encode(b"\\x89PNG" + bytes(34_996)).decode()  # 35,000 bytes
 
@@ -20,25 +36,14 @@ async def list_tools(ctx, params):
 
 async def call_tool(ctx, params):
     return mt.CallToolResult(content=[mt.ImageContent(data=PNG, mime_type="image/png")])
-
-
-async def main():
-    server = Server("pictures", on_list_tools=list_tools, on_call_tool=call_tool)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
-
-
-anyio.run(main)
-"""
+""",
+)
 
 
 # A tool server whose tools answer with no content at all: one failing (isError), one not.
-EMPTY_RESULTS_SERVER = """
-import anyio
-import mcp_types as mt
-from mcp.server.lowlevel import Server
-from mcp.server.stdio import stdio_server
-
+EMPTY_RESULTS_SERVER = _stdio_server(
+    "blank",
+    """
 
 async def list_tools(ctx, params):
     tools = [mt.Tool(name=n, input_schema={"type": "object"}) for n in ("fail", "nothing")]
@@ -47,27 +52,16 @@ async def list_tools(ctx, params):
 
 async def call_tool(ctx, params):
     return mt.CallToolResult(content=[], is_error=params.name == "fail")
-
-
-async def main():
-    server = Server("blank", on_list_tools=list_tools, on_call_tool=call_tool)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
-
-
-anyio.run(main)
-"""
+""",
+)
 
 
 # A tool server that does not check its own inputs: its tool answers with the arguments it
 # was given, whatever they are, as a server written without validation does.
-UNCHECKED_SERVER = """
+UNCHECKED_SERVER = _stdio_server(
+    "weather",
+    """
 import json
-
-import anyio
-import mcp_types as mt
-from mcp.server.lowlevel import Server
-from mcp.server.stdio import stdio_server
 
 SCHEMA = {
     "type": "object",
@@ -87,13 +81,5 @@ async def list_tools(ctx, params):
 async def call_tool(ctx, params):
     got = json.dumps(params.arguments, sort_keys=True)
     return mt.CallToolResult(content=[mt.TextContent(text=f"ran with {got}")])
-
-
-async def main():
-    server = Server("weather", on_list_tools=list_tools, on_call_tool=call_tool)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
-
-
-anyio.run(main)
-"""
+""",
+)
