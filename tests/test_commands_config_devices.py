@@ -676,6 +676,26 @@ def test_a_setting_variable_with_one_underscore_says_to_use_two(cfg: Path) -> No
     load_settings(cfg, environ={"VOICEDESK_SIM_PID": "3", "VOICEDESK_CONFIG": str(cfg)})
 
 
+def test_an_unknown_voicedesk_variable_is_warned_of_once_naming_the_nearest(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """VOICEDESK_TTS_VOICEE (a slip for VOICEDESK_TTS__VOICE_ID) and VOICEDESK_GARBAGE were
+    ignored without a word: the person never learnt why the setting did nothing."""
+    monkeypatch.setenv("VOICEDESK_TTS_VOICEE", "x")
+    monkeypatch.setenv("VOICEDESK_GARBAGE", "1")
+    monkeypatch.setenv("VOICEDESK_SIM_PID", "3")  # `sim --detach`'s own: no warning
+    cfg.write_text("", encoding="utf-8")
+    assert main(["config", "show"]) == 0
+    err = caplog.text
+    lines = [ln for ln in err.splitlines() if "not a voicedesk variable" in ln]
+    assert len(lines) == 2, err
+    assert "VOICEDESK_GARBAGE is not a voicedesk variable and sets nothing" in err
+    assert "settings are VOICEDESK_<SECTION>__<KEY>" in err
+    assert "VOICEDESK_TTS_VOICEE is not a voicedesk variable" in err
+    assert "did you mean VOICEDESK_TTS__VOICE_ID? (set that one instead)" in err
+    assert "SIM_PID" not in err
+
+
 def test_environment_error_in_an_unknown_section_names_the_variable(cfg: Path) -> None:
     with pytest.raises(UserError) as err:
         load_settings(cfg, environ={"VOICEDESK_TRUN__MODE": "ptt"})

@@ -291,6 +291,30 @@ def entry() -> NoReturn:
     leave_now(code)
 
 
+def _warn_of_unknown_env_names() -> None:
+    """One warning per VOICEDESK_ variable voicedesk does not read, at the start of every
+    command: a misspelt one was ignored without a word. The settings module (pydantic) is
+    imported only when there is such a name to look up."""
+    names = [
+        var
+        for var in os.environ
+        if var.startswith("VOICEDESK_") and "__" not in var and var != "VOICEDESK_CONFIG"
+    ]
+    if not names:
+        return
+    from voicedesk.config import unknown_env_names
+
+    for var, near in unknown_env_names({var: os.environ[var] for var in names}):
+        logging.getLogger("voicedesk").warning(
+            "%s is not a voicedesk variable and sets nothing: %s",
+            var,
+            f"did you mean {near}? (set that one instead)"
+            if near
+            else "unset it; settings are VOICEDESK_<SECTION>__<KEY>, two underscores "
+            "(`voicedesk config init` writes a template naming every key)",
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _output_never_fails()
     parser = build_parser(lazy=True)
@@ -314,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # httpx2 is the openai SDK's own copy of httpx, with a logger of its own name
         for http_library in ("httpx", "httpx2"):
             logging.getLogger(http_library).setLevel(logging.WARNING)
+    _warn_of_unknown_env_names()
     func = getattr(args, "func", None)
     try:
         if func is None:

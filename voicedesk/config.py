@@ -678,6 +678,43 @@ def _check_one_underscore(var: str) -> None:
             )
 
 
+# VOICEDESK_ names that are not settings: the config file's, `voicedesk sim --detach`'s
+# export, the simulated cloud's key variable, and the tests' fuzzing knobs.
+OTHER_ENV_NAMES = frozenset(
+    f"{ENV_PREFIX}{name}" for name in ("CONFIG", "SIM_PID", "SIM_KEY", "FUZZ_EXAMPLES", "FUZZ_SEED")
+)
+
+
+def unknown_env_names(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """VOICEDESK_ variables voicedesk never reads, each with the nearest name it does read.
+
+    A misspelt one (VOICEDESK_TTS_VOICEE) was ignored without a word, and the person never
+    learnt why the setting did nothing. Refused, as an unknown key in the file is, a name
+    left in a shell by another version or tool would stop every command; so these are
+    warned of. Names with ``__`` are settings, checked (and an unknown one refused) when the
+    settings load, and so are the one-underscore slips ``_check_one_underscore`` names."""
+    import difflib
+
+    known = {
+        f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+        for section, field in Settings.model_fields.items()
+        for key in (_fields_of(field.annotation) or {})
+    } | set(OTHER_ENV_NAMES)
+    # compared as the slip is likely made: one underscore where two belong
+    by_spelling = {name.replace("__", "_"): name for name in sorted(known)}
+    found = []
+    for var in sorted(environ):
+        if not var.startswith(ENV_PREFIX) or "__" in var or var in OTHER_ENV_NAMES:
+            continue
+        try:
+            _check_one_underscore(var)
+        except ConfigError:
+            continue  # refused, with its fix, when the settings load
+        near = difflib.get_close_matches(var.upper(), list(by_spelling), n=1, cutoff=0.8)
+        found.append((var, by_spelling[near[0]] if near else None))
+    return found
+
+
 def set_path(tree: dict[str, Any], dotted: list[str], value: Any, var: str) -> None:
     """Put ``value`` at ``dotted`` in ``tree``; ``var`` (what set it) is named if a table is
     in the way."""
