@@ -58,6 +58,22 @@ def test_keep_that_is_a_file_says_so(tmp_path: Path, capsys) -> None:
     assert f"--keep {a_file} is a file" in capsys.readouterr().err
 
 
+def test_a_missing_keep_folder_is_made_and_said_only_for_a_run_that_starts(
+    tmp_path: Path, capsys
+) -> None:
+    """--keep made its folder without a word, and before the --set checks: a refused run
+    left an empty folder behind."""
+    keep = tmp_path / "runs" / "today"
+    refused = ["bench", "latency", "--keep", str(keep), "--set", "turn.mode=push-to-talk"]
+    assert main(refused) == 2
+    assert not (tmp_path / "runs").exists()
+    capsys.readouterr()
+    argv = ["bench", "latency", "--rounds", "1", "--turns", "1", "--no-barge-in"]
+    assert main([*argv, "--keep", str(keep)]) == 0
+    assert f"made the folder {keep} for --keep (it did not exist)" in capsys.readouterr().err
+    assert any(keep.iterdir())
+
+
 FINISHED_LABEL = {"file": "a.wav", "category": "finished", "text": "Hi.", "speech_end_s": 1.0}
 
 

@@ -87,6 +87,22 @@ def test_unwritable_output_is_refused_up_front(wav: Path, tmp_path: Path, capsys
         )
 
 
+def test_a_missing_output_folder_is_made_and_said(wav: Path, tmp_path: Path, capsys) -> None:
+    """A missing --output (or --metrics-out) folder was made without a word: a mistyped one
+    (~/Desktp/a.wav) took the answers somewhere the person never looked."""
+    out = tmp_path / "new" / "deeper" / "a.wav"
+    metrics = tmp_path / "other" / "m.jsonl"
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    assert main([*run, "--output", str(out), "--metrics-out", str(metrics)]) == 0
+    err = capsys.readouterr().err
+    assert f"made the folder {out.parent} for --output (it did not exist)" in err
+    assert f"made the folder {metrics.parent} for --metrics-out (it did not exist)" in err
+    assert out.read_bytes()[:4] == b"RIFF"
+    out.unlink()
+    assert main([*run, "--output", str(out)]) == 0  # there now: nothing to say
+    assert "made the folder" not in capsys.readouterr().err
+
+
 def test_an_existing_output_is_replaced_only_with_force(wav: Path, tmp_path: Path, capsys) -> None:
     """A second `demo --output d.wav` (or run) wrote over the first one's answers without a
     word; `config init` already refused to overwrite without --force."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -134,6 +135,17 @@ def make_private_folder(folder: Path) -> None:
         except FileExistsError:
             if not here.is_dir():
                 raise  # a file in the way (it was taken for a folder made meanwhile)
+
+
+def make_named_folder(folder: Path, flag: str) -> None:
+    """Make ``folder``, named by the person through ``flag`` (or holding the file it names),
+    with any missing folder above it, and say so on stderr. Made without a word, a
+    mistyped folder (``--output ~/Desktp/a.wav``) took the answers somewhere the person did
+    not look; refused, ``--keep runs/today`` would need a mkdir first for nothing."""
+    if folder.is_dir():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"voicedesk: made the folder {folder} for {flag} (it did not exist)", file=sys.stderr)
 
 
 def make_data_folder(folder: Path, what: str, keeps: str) -> None:

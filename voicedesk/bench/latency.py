@@ -93,7 +93,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--keep",
         type=path_arg,
         metavar="DIR",
-        help="keep the WAVs and metrics here (those of an earlier run in DIR are replaced)",
+        help="keep the WAVs and metrics here (made, and said so, if missing; those of an "
+        "earlier run in DIR are replaced)",
     )
     p.add_argument(
         "--set",
@@ -352,16 +353,6 @@ def run(args: argparse.Namespace) -> int:
 
     for flag in ("--ttft", "--ttfb", "--stt"):
         check_latency(flag, getattr(args, flag[2:]))
-    if args.keep is not None:
-        if args.keep.exists() and not args.keep.is_dir():
-            raise UserError(f"--keep {args.keep} is a file", "pass --keep a folder")
-        try:
-            args.keep.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(
-                f"Cannot keep the files in --keep {args.keep}: {exc.strerror or exc}",
-                "pass --keep a folder you can write to (it is created if missing)",
-            ) from None
     from voicedesk.bench import parse_sets
 
     overrides = parse_sets(args.set)
@@ -375,6 +366,18 @@ def run(args: argparse.Namespace) -> int:
             "has none: no turn would be sent",
             "drop that --set (the benchmark talks hands-free)",
         )
+    if args.keep is not None:  # made last: a run refused above leaves no folder behind
+        if args.keep.exists() and not args.keep.is_dir():
+            raise UserError(f"--keep {args.keep} is a file", "pass --keep a folder")
+        from voicedesk.files import make_named_folder
+
+        try:
+            make_named_folder(args.keep, "--keep")
+        except OSError as exc:
+            raise UserError(
+                f"Cannot keep the files in --keep {args.keep}: {exc.strerror or exc}",
+                "pass --keep a folder you can write to (it is created if missing)",
+            ) from None
     report = asyncio.run(bench(args, overrides))
     report["overrides"] = overrides
     if args.json:
@@ -384,7 +387,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
+def print_table(report: dict[str, Any], out: Any = None) -> None:
+    # sys.stdout as it is now, not as it was at import: a replaced stdout (the tests'
+    # capture) was written past, to the old one, closed by then
+    out = sys.stdout if out is None else out
+
     def ms(v: float | None) -> str:
         return "–" if v is None else f"{v * 1000:7.0f} ms"
 

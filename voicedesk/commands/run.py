@@ -25,7 +25,7 @@ from typing import Any
 from voicedesk.commands import DocHelpFormatter, path_arg
 from voicedesk.config_secrets import hide_secrets
 from voicedesk.errors import UserError
-from voicedesk.files import file_in_the_way, open_private_log
+from voicedesk.files import file_in_the_way, make_named_folder, open_private_log
 
 # run and demo say the same, as they write the file the same way (MetricsWriter)
 METRICS_OUT_HELP = (
@@ -337,7 +337,7 @@ def check_sim_latency(args: argparse.Namespace) -> None:
 
 def check_writable(path: Path, flag: str) -> None:
     """``path`` can be created or replaced: its folder exists (or can be made) and takes a new
-    file. Creates missing parent folders, as writing the file would."""
+    file. Creates missing parent folders, as writing the file would, and says so."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{flag} {path} is a directory", f"pass a file path to {flag}")
@@ -348,7 +348,7 @@ def check_writable(path: Path, flag: str) -> None:
             f"pass a {flag} path in a folder",
         )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_named_folder(path.parent, flag)
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
         os.close(fd)
         os.unlink(probe)
