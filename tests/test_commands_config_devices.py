@@ -2073,6 +2073,55 @@ def test_doctor_says_a_workspace_that_cannot_be_written_is_read_only(tmp_path: P
     assert "set tools.workspace" in line
 
 
+def test_config_init_and_an_output_on_a_read_only_disk_say_no_permission_helps(
+    tmp_path: Path,
+) -> None:
+    """Writing the config (or a run's --output) on a disk mounted read-only said "check the
+    folder's permissions", where no permission change helps."""
+    import os
+    import subprocess
+
+    import voicedesk
+
+    package_root = str(Path(voicedesk.__file__).resolve().parents[1])
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    wav = tmp_path / "in.wav"
+    write_wav(wav, np.zeros(16_000, np.int16), 16_000)
+    env = {**os.environ, "PYTHONPATH": package_root, "XDG_DATA_HOME": str(tmp_path / "d")}
+    env.pop("VOICEDESK_CONFIG", None)
+    voicedesk_ = f"{sys.executable} -m voicedesk"
+    commands = (
+        f"{voicedesk_} --config {folder}/c.toml config init; echo rc=$?; "
+        f"{voicedesk_} run --headless --sim --no-tools --input {wav} "
+        f"--output {folder}/new/a.wav; echo rc=$?"
+    )
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        command = ["sh", "-c", commands]
+        fix = f"give yourself write access to {folder} (chmod u+w)"
+    else:  # root writes through any mode: a read-only mount, in a namespace of its own
+        probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs tmpfs {folder}"])
+        if probe.returncode != 0:
+            pytest.skip("as root, needs `unshare -m` and mount to make a read-only folder")
+        script = f"mount -t tmpfs -o ro tmpfs {folder} && {commands}"
+        command = ["unshare", "-m", "sh", "-c", script]
+        fix = f"{folder} is on a disk mounted read-only, where no permission helps"
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        folder.chmod(0o755)
+    assert done.stdout.count("rc=2") == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"Cannot write {folder}/c.toml" in done.stderr
+    assert f"Cannot write --output {folder}/new/a.wav" in done.stderr
+    assert done.stderr.count(fix) == 2, done.stderr
+    assert "pass another file with --config" in done.stderr
+    assert "pass a --output path in a folder you can write to" in done.stderr
+    assert "permissions" not in done.stderr
+    assert not list(folder.iterdir())  # nothing half-written (seen where chmod made it so)
+
+
 def test_openai_base_url_naming_openais_own_server_still_needs_its_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -137,6 +137,23 @@ def make_private_folder(folder: Path) -> None:
                 raise  # a file in the way (it was taken for a folder made meanwhile)
 
 
+def cannot_write_fix(exc: OSError, path: Path, instead: str) -> str:
+    """The fix for ``exc``, raised writing ``path`` (or making its folders), then ``instead``
+    (what else to pass: "pass another file with --config"). "Check the folder's
+    permissions" was said of every failure: on a disk mounted read-only no permission
+    helps, and a full disk has nothing to do with them."""
+    import errno
+
+    folder = next((p for p in (path, *path.parents) if p.is_dir()), path.parent)
+    if exc.errno == errno.EROFS:
+        return f"{folder} is on a disk mounted read-only, where no permission helps: {instead}"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"give yourself write access to {folder} (chmod u+w), or {instead}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"free some space on the disk holding {folder}, or {instead}"
+    return instead
+
+
 def make_named_folder(folder: Path, flag: str) -> None:
     """Make ``folder``, named by the person through ``flag`` (or holding the file it names),
     with any missing folder above it, and say so on stderr. Made without a word, a
@@ -166,7 +183,7 @@ def make_data_folder(folder: Path, what: str, keeps: str) -> None:
     except OSError as exc:
         raise UserError(
             f"The folder {folder} for {what} cannot be made: {exc.strerror or exc}.",
-            "give yourself write access to it, or set XDG_DATA_HOME to a folder you own",
+            cannot_write_fix(exc, folder, "set XDG_DATA_HOME to a folder you own"),
         ) from None
 
 

@@ -369,14 +369,14 @@ def run(args: argparse.Namespace) -> int:
     if args.keep is not None:  # made last: a run refused above leaves no folder behind
         if args.keep.exists() and not args.keep.is_dir():
             raise UserError(f"--keep {args.keep} is a file", "pass --keep a folder")
-        from voicedesk.files import make_named_folder
+        from voicedesk.files import cannot_write_fix, make_named_folder
 
         try:
             make_named_folder(args.keep, "--keep")
         except OSError as exc:
             raise UserError(
                 f"Cannot keep the files in --keep {args.keep}: {exc.strerror or exc}",
-                "pass --keep a folder you can write to (it is created if missing)",
+                cannot_write_fix(exc, args.keep, "pass --keep a folder you can write to"),
             ) from None
     report = asyncio.run(bench(args, overrides))
     report["overrides"] = overrides

@@ -21,7 +21,7 @@ from typing import Any
 
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.errors import UserError
-from voicedesk.files import atomic_write, file_in_the_way, make_private_folder
+from voicedesk.files import atomic_write, cannot_write_fix, file_in_the_way, make_private_folder
 from voicedesk.loopback import openai_address
 
 
@@ -165,7 +165,7 @@ def init(path: Path, *, force: bool = False) -> Path | None:
     except OSError as exc:
         raise UserError(
             f"Cannot write {path}: {exc.strerror or exc}.",
-            "check the folder's permissions or pass another file with --config",
+            cannot_write_fix(exc, path, "pass another file with --config"),
         ) from None
     return backup
 

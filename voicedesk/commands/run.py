@@ -25,7 +25,12 @@ from typing import Any
 from voicedesk.commands import DocHelpFormatter, path_arg
 from voicedesk.config_secrets import hide_secrets
 from voicedesk.errors import UserError
-from voicedesk.files import file_in_the_way, make_named_folder, open_private_log
+from voicedesk.files import (
+    cannot_write_fix,
+    file_in_the_way,
+    make_named_folder,
+    open_private_log,
+)
 
 # run and demo say the same, as they write the file the same way (MetricsWriter)
 METRICS_OUT_HELP = (
@@ -355,7 +360,7 @@ def check_writable(path: Path, flag: str) -> None:
     except OSError as exc:
         raise UserError(
             f"Cannot write {flag} {path}: {exc.strerror or exc}",
-            f"pass a {flag} path in a folder you can write to",
+            cannot_write_fix(exc, path, f"pass a {flag} path in a folder you can write to"),
         ) from None
 
 
@@ -465,7 +470,7 @@ def open_metrics(path: Path) -> Any:
     except OSError as exc:
         raise UserError(
             f"Cannot write --metrics-out {path}: {exc.strerror or exc}",
-            "pass a --metrics-out path in a folder you can write to",
+            cannot_write_fix(exc, path, "pass a --metrics-out path in a folder you can write to"),
         ) from None
 
 
