@@ -219,3 +219,56 @@ def test_a_full_or_closed_stdout_is_one_line_and_a_failure() -> None:
         assert "Traceback" not in closed.stderr
     fine = voicedesk("config path", "")  # a pipe: as before
     assert fine.returncode == 0 and fine.stdout.strip().endswith(".toml"), fine.stderr
+
+
+def test_ctrl_c_while_the_command_line_is_read_is_no_traceback() -> None:
+    """Ctrl-C in the first moments of a command (`bench latency` spends 0.4 s building its
+    parser and importing its modules) ended in a KeyboardInterrupt traceback. The signal
+    is sent for real, at that moment, by the parser's builder."""
+    import subprocess
+
+    script = (
+        "import os, signal, sys, time\n"
+        "import voicedesk.cli as cli\n"
+        "build = cli.build_parser\n"
+        "def interrupted(*args, **kwargs):\n"
+        "    parser = build(*args, **kwargs)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(30)\n"
+        "    return parser\n"
+        "cli.build_parser = interrupted\n"
+        "sys.argv = ['voicedesk', 'bench', 'latency', '--rounds', '1']\n"
+        "cli.entry()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_ctrl_c_that_broke_off_an_import_of_asyncio_is_no_traceback_on_the_way_out() -> None:
+    """A Ctrl-C while the command imported asyncio left it half-made; the way out imported
+    it again (for ``leave_now``) and ended in a NameError traceback with exit code 1.
+    The signal is sent for real, as asyncio.tasks is about to be imported."""
+    import subprocess
+
+    script = (
+        "import importlib.abc, os, signal, sys, time\n"
+        "class Interrupt(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'asyncio.tasks':\n"
+        "            sys.meta_path.remove(self)\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "            time.sleep(30)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "import voicedesk.cli as cli\n"
+        "sys.argv = ['voicedesk', 'bench', 'latency', '--rounds', '1']\n"
+        "cli.entry()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr

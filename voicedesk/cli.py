@@ -11,6 +11,7 @@ readable message and an exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import codecs
 import contextlib
 import errno
@@ -19,6 +20,7 @@ import io
 import logging
 import os
 import re
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
@@ -263,6 +265,29 @@ def _stdout_failed(exc: OSError) -> int:
     return 1
 
 
+def leave_now(code: int) -> NoReturn:
+    """End the process with ``code`` without waiting for its other threads: what is written
+    at exit (the standard streams, the log handlers, the ``atexit`` clean-ups such as the
+    demo's temporary folders) is written first. Not finalising the interpreter is also
+    what keeps a native library busy on a thread from crashing as it is torn down.
+
+    A Ctrl-C arriving while those clean-ups run (an impatient second one, its handler gone
+    with the loop) raised KeyboardInterrupt inside one: "Exception ignored in atexit
+    callback" and a traceback on the way out. The process is ending, so it is ignored.
+
+    Here, not beside the other ways out in commands/termination.py: that module imports
+    asyncio, and a Ctrl-C that broke off an import of asyncio during the command left it
+    half-made, so importing it again on the way out failed with a NameError traceback."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
+            signal.signal(sig, signal.SIG_IGN)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def entry() -> NoReturn:
     """The ``voicedesk`` command: ``main()``, then the process ends at once.
 
@@ -285,9 +310,10 @@ def entry() -> NoReturn:
             raise exit_ from None
     except StdoutError as exc:
         code = _stdout_failed(exc)
-    # imported here, not at the top: it brings asyncio, 22 ms of `--version`, which needs none
-    from voicedesk.commands.termination import leave_now
-
+    except KeyboardInterrupt:
+        # Ctrl-C before ``main`` handles it: while the parser is built and its command's
+        # modules imported (the first 0.4 s of `bench latency`), it was a traceback
+        code = 130
     leave_now(code)
 
 

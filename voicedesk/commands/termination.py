@@ -6,13 +6,13 @@ process died on the spot, and the WAV and the answer's record were lost."""
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from typing import NoReturn, TypeVar
+from typing import TypeVar
+
+from voicedesk.cli import leave_now
 
 _T = TypeVar("_T")
 
@@ -74,25 +74,6 @@ async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
     if leave:
         leave_now(code)
     return code
-
-
-def leave_now(code: int) -> NoReturn:
-    """End the process with ``code`` without waiting for its other threads: what is written
-    at exit (the standard streams, the log handlers, the ``atexit`` clean-ups such as the
-    demo's temporary folders) is written first. Not finalising the interpreter is also
-    what keeps a native library busy on a thread from crashing as it is torn down.
-
-    A Ctrl-C arriving while those clean-ups run (an impatient second one, its handler gone
-    with the loop) raised KeyboardInterrupt inside one: "Exception ignored in atexit
-    callback" and a traceback on the way out. The process is ending, so it is ignored."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
-            signal.signal(sig, signal.SIG_IGN)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
 
 
 async def exiting_on_termination(work: Awaitable[_T]) -> _T:
