@@ -23,6 +23,7 @@ from voicedesk.cli import main
         (["context", "--window", "0"], ["--window 0 is not allowed"]),
         (["latency", "--ttft", "-1"], ["--ttft must be ≥ 0"]),
         (["latency", "--stt", "nan"], ["--stt must be ≥ 0"]),
+        (["latency", "--ttft", "inf"], ["--ttft must be ≥ 0 seconds and finite, got inf"]),
         (["latency", "--keep", "/proc/nope/keep"], ["Cannot keep the files in --keep"]),
         (["turn", "--cpu-seconds", "0"], ["--cpu-seconds 0.0 is too short"]),
         (["turn", "--cpu-seconds", "inf"], ["--cpu-seconds inf is more than", "at most 3600"]),

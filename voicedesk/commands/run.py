@@ -328,10 +328,12 @@ def check_latency(flag: str, value: float | None, *, positive: bool = False) -> 
     """A simulated delay (≥ 0 s) or speed (> 0): the same rule for `run`, `demo` and `sim`."""
     if value is None:
         return
+    # "must be ≥ 0 seconds, got inf" was said of infinity, which is ≥ 0
+    finite = "" if math.isfinite(value) else " and finite"
     if positive and not (math.isfinite(value) and value > 0):
-        raise UserError(f"{flag} must be > 0, got {value}", f"e.g. {flag} 60")
+        raise UserError(f"{flag} must be > 0{finite}, got {value}", f"e.g. {flag} 60")
     if not positive and not (math.isfinite(value) and value >= 0):
-        raise UserError(f"{flag} must be ≥ 0 seconds, got {value}", f"e.g. {flag} 0.5")
+        raise UserError(f"{flag} must be ≥ 0 seconds{finite}, got {value}", f"e.g. {flag} 0.5")
 
 
 def check_sim_latency(args: argparse.Namespace) -> None:
