@@ -338,6 +338,33 @@ def test_replay_of_a_file_that_is_no_audio_says_only_that(tmp_path: Path, capsys
     assert err.startswith(f"voicedesk: Cannot read {text} as audio") and "cues" not in err
 
 
+def test_replay_of_a_long_file_says_the_wait_is_expected(tmp_path: Path) -> None:
+    """A two-hour recording was read for over three minutes without a line, like a command
+    that hung. The line comes before the reading; Ctrl-C after it ends the replay."""
+    import signal
+
+    long = tmp_path / "long.wav"
+    write_wav(long, np.zeros(16_000 * 601, np.int16), 16_000)
+    package_root = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "replay", "--stt", "none", str(long)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": package_root},
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+    assert line.startswith(f"replay: {long} is 0:10:01 long; reading it takes a while"), line
+    assert "(Ctrl-C stops)" in line
+    assert proc.returncode == 130 and "Traceback" not in rest, rest
+
+
 def test_replay_of_a_directory_says_so(tmp_path: Path, capsys) -> None:
     _fails(["replay", str(tmp_path), "--stt", "none"], capsys, "is a directory")
 

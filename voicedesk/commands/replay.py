@@ -6,7 +6,8 @@ check's verdict is the model's alone (P(complete) ≥ turn.eou_threshold); what 
 so far can still hold the turn past it. Times are seconds on the file's timeline; by default
 on a virtual clock (compute time does not move the audio), with ``--realtime`` paced like a
 live microphone. The file is followed by turn.max_wait_ms of silence, so that speech running
-to its end is still decided: such a turn's decided_s falls after duration_s.
+to its end is still decided: such a turn's decided_s falls after duration_s. A file of ten
+minutes or more is announced on stderr first: nothing else is shown until it has been read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import importlib.util
 import json
 import sys
+from pathlib import Path
 
 from voicedesk.commands import DocHelpFormatter, path_arg
 
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stt == "auto":  # said once the model loaded: a bad --stt-model is the only line
         source = "local faster-whisper" if transcriber else "nothing (audio only)"
         print(f"replay: transcript cues from {source}", file=sys.stderr)
+    say_if_long(args.file, realtime=args.realtime)
     result = replay(
         args.file,
         settings,
@@ -107,3 +110,26 @@ def run(args: argparse.Namespace) -> int:
             + (f" {t['text']!r}" if t["text"] else "")  # no words without transcript cues
         )
     return 0
+
+
+# From this length on, the wait is said before it begins: a two-hour file was read for
+# over three minutes (on a busy 2-core machine) without a line, like a command that hung.
+LONG_S = 600.0
+
+
+def say_if_long(path: Path, *, realtime: bool) -> None:
+    """One line on stderr, before a long file is read, saying the wait is expected."""
+    from voicedesk.audio.wavio import duration_s
+
+    length = duration_s(path)
+    if length < LONG_S:
+        return
+    minutes, seconds = divmod(round(length), 60)
+    hours, minutes = divmod(minutes, 60)
+    clock = f"{hours}:{minutes:02d}:{seconds:02d}"
+    wait = (
+        "paced in real time (--realtime), it takes as long to read"
+        if realtime
+        else "reading it takes a while, with nothing shown until the end"
+    )
+    print(f"replay: {path} is {clock} long; {wait} (Ctrl-C stops)", file=sys.stderr)
