@@ -56,10 +56,31 @@ def local_server_hint(url: str | None, setting: str, serves: str = "language-mod
     if not is_loopback(url):
         return None
     where = urlsplit(url or "").netloc.rpartition("@")[2]
+    stopped_sim = _stopped_sim_hint(where)
+    if stopped_sim is not None:
+        return stopped_sim
     examples = f" ({LOCAL_MODEL_SERVERS})" if "language-model" in serves else ""
     return (
         f"start the local {serves} server{examples}: nothing is running at {where}, or "
         f"check {setting}"
+    )
+
+
+def _stopped_sim_hint(where: str) -> str | None:
+    """The hint for a server at ``where`` (host:port) that this shell's
+    `eval "$(voicedesk sim --detach)"` named: its exports (OPENAI_BASE_URL,
+    ELEVENLABS_BASE_URL, VOICEDESK_SIM_PID) outlive the simulated cloud, and a person who
+    had stopped it (or logged out) was told to start "Ollama, LM Studio, llama.cpp's
+    server". None when no such export names ``where``."""
+    pid = os.environ.get("VOICEDESK_SIM_PID", "").strip()
+    exported = [os.environ.get(var, "") for var in ("OPENAI_BASE_URL", "ELEVENLABS_BASE_URL")]
+    if not pid or not any(urlsplit(url).netloc == where for url in exported if url):
+        return None
+    return (
+        f"the simulated cloud at {where} (`voicedesk sim --detach`, pid {pid}) is no longer "
+        'running: start it again with eval "$(voicedesk sim --detach)", or unset '
+        "OPENAI_BASE_URL ELEVENLABS_BASE_URL OPENAI_API_KEY ELEVENLABS_API_KEY "
+        "VOICEDESK_SIM_PID to use your own services"
     )
 
 

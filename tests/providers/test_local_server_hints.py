@@ -50,3 +50,28 @@ async def test_a_local_voice_server_that_is_not_running_is_said_to_be() -> None:
     hint = exc.value.hint or ""
     assert "start the local voice server" in hint and f"127.0.0.1:{port}" in hint, hint
     assert "tts.elevenlabs_base_url" in hint and "network" not in hint
+
+
+async def test_a_stopped_detached_simulated_cloud_is_said_to_be(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After `eval "$(voicedesk sim --detach)"` and the simulated cloud stopped (killed, a
+    logout), its exports stay in the shell: the start said to "start the local
+    language-model server (Ollama, LM Studio, llama.cpp's server)" and the speech-to-text
+    server, for what `voicedesk sim` had served."""
+    from voicedesk.providers.openai_stt import OpenAIRealtimeSTT
+
+    port = _closed_port()
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("ELEVENLABS_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("VOICEDESK_SIM_PID", "4242")
+    stt = OpenAIRealtimeSTT(api_key="sk-sim-local", base_url=f"http://127.0.0.1:{port}/v1")
+    try:
+        with pytest.raises(ProviderError) as exc:
+            await stt.connect()
+    finally:
+        await stt.aclose()
+    hint = exc.value.hint or ""
+    assert f"the simulated cloud at 127.0.0.1:{port} (`voicedesk sim --detach`, pid 4242)" in hint
+    assert 'start it again with eval "$(voicedesk sim --detach)"' in hint, hint
+    assert "unset OPENAI_BASE_URL" in hint and "Ollama" not in hint
