@@ -23,9 +23,16 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
 from textual.widgets import Static
 
 from voicedesk import events as ev
+from voicedesk.commands.demo import demo_workspace
+from voicedesk.config import Settings
+from voicedesk.engine.builder import build_session, settings_for_sim
 from voicedesk.engine.metrics import TurnRecord
+from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+from voicedesk.sim.server import SimLatency, SimServer
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.widgets.timings import TimingsPane, Waterfall, fmt_s
+
+READ_MEMO = "Read me the budget memo."
 
 # each row of the waterfall and the record's field it shows
 ROW_FIELD = {
@@ -160,3 +167,54 @@ async def test_an_answer_that_waited_for_tool_servers_shows_the_wait(tmp_path: P
         assert rows["servers"] == "3.50s"
         assert rows == {label: recorded(line, ROW_FIELD[label]) for label in rows}
         await pilot.press("q")
+
+
+async def test_a_turn_cut_during_the_models_second_round_shows_that_round_up_to_the_cut(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Esc while the model wrote its answer to a tool's result: the record has the second
+    round's request and the cut (``interrupted_at``), no first token. The pane drew "LLM
+    2nd", "TTS TTFB" and "v2v" as "–", stages that never were, and nothing in it said the
+    turn had been cut. The round is drawn up to the cut, marked ✂ with its length, and the
+    pane's title says the turn was cut."""
+    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
+    script.turns[0].tool_calls = [memo]
+    settings = Settings.model_validate({"tools": {"workspace": str(demo_workspace())}})
+    # the model takes 3 s to answer each round: time to press Esc in the second
+    async with SimServer(script, SimLatency(ttft_s=3.0, ttfb_s=0.05, stt_s=0.05)) as server:
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return build_session(
+                settings_for_sim(settings, server.base_url),
+                input_path=silence_wav,
+                bus=bus,
+                with_tools=True,
+                log_path=tmp_path / "session.jsonl",
+            )
+
+        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            calls = app.tool_pane.calls
+            await wait_until(
+                pilot, lambda: any(c.finished is not None for c in calls.values()), timeout=30
+            )
+            assert not app.text_input.has_focus  # Esc stops the answer, not leaves the box
+            await pilot.press("escape")
+            timings = app.query_one(TimingsPane)
+            await wait_until(pilot, lambda: bool(timings.records), timeout=30)
+            await pilot.pause()
+            record = timings.records[-1]
+            t = record["t"]
+            assert record["interrupted"] and "followup_first_token" not in t
+            rows = shown_rows(app)
+            assert rows["LLM 2nd"] == "✂" + fmt_s(t["interrupted_at"] - t["followup_request"])
+            assert rows["tools"] == recorded(record, "tool_wait")  # ended before the cut
+            assert rows["TTS TTFB"] == "–"  # never begun
+            assert "cut" in str(timings.border_subtitle)
+            await pilot.press("q")
