@@ -1796,6 +1796,43 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
         assert session.audio.backend.name == "file"
 
 
+async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(
+    tmp_path: Path,
+) -> None:
+    """After the demo's recording (or any `run --input a.wav`) had been heard to its end,
+    the footer still offered "space Talk/send  h Hands-free  m Mute": space opened a
+    microphone with nothing left in it and then said "No words were heard … check the
+    microphone (c)", and c checked the demo's files. Once it is over the terminal UI is
+    as without a microphone: typing keys, the text box ready, "no mic" in the status bar."""
+    from voicedesk.commands import tui
+
+    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
+    args = sim_args(speech, tmp_path / "answers.wav", mode="hands-free")
+    settings = Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        app = VoiceDeskApp(
+            settings,
+            tui.session_factory(args, settings, stack),
+            simulated=True,
+            log_path=tmp_path / "tui.log",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            await wait_until(pilot, lambda: app.input_device == "file")
+            assert app.check_action("ptt", ()) and app.check_action("hands_free", ())
+            await wait_until(pilot, lambda: app.typing_only, timeout=60)
+            await pilot.pause()
+            assert conversation(app).query(AssistantTurn)  # after the answer, not before
+            for action in ("ptt", "hands_free", "mute", "audio_check"):
+                assert app.check_action(action, ()) is False, action
+            assert app.check_action("type", ()) and app.check_action("quit", ())
+            assert app.text_input.has_focus
+            assert "no mic" in status_text(app)
+            await pilot.press(*"Thanks.", "enter")  # typing goes on
+            await wait_until(pilot, lambda: len(conversation(app).users) == 2, timeout=30)
+            await pilot.press("ctrl+q")
+
+
 async def test_a_wav_microphone_without_output_says_at_start_the_answers_are_not_kept(
     tmp_path: Path,
 ) -> None:

@@ -196,6 +196,7 @@ class VoiceDeskApp(App[int]):
         self._held_toasts: list[Callable[[], None]] = []  # notify(): until the dialog closes
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
+        self.echo_cancellation = False
         self._audio_check: AudioCheckScreen | None = None
         self._muted_before_check = False
         self._first_run_check_done = False
@@ -487,10 +488,13 @@ class VoiceDeskApp(App[int]):
             status.set_audio(event.input_device, event.output_device, event.echo_cancellation)
             self.input_device = event.input_device
             self.output_device = event.output_device
+            self.echo_cancellation = event.echo_cancellation
             if self.typing_only:
                 self._start_typing_only()
             elif self._first_run_check_due(event):
                 self.action_audio_check(first_run=True)
+        elif isinstance(event, ev.MicrophoneEnded):
+            self._microphone_ended()
         elif isinstance(event, ev.ContextUpdated):
             status.set_context(event.prompt_tokens, event.budget_tokens)
             self.context_state = (event.summary, event.prompt_tokens, event.budget_tokens)
@@ -532,8 +536,24 @@ class VoiceDeskApp(App[int]):
 
     @property
     def typing_only(self) -> bool:
-        """The session runs without a microphone (the machine has none): typed turns only."""
+        """The session runs without a microphone (the machine has none, or the WAV file
+        standing for it has been heard to its end): typed turns only."""
         return self.input_device == ev.NO_DEVICE
+
+    def _microphone_ended(self) -> None:
+        """The WAV microphone is over: typing is the only way in now. The footer went on
+        offering "space Talk/send", "h Hands-free" and "m Mute" after the demo: space opened
+        a microphone with nothing left in it, and said after "No words were heard … check
+        the microphone (c)", where c checked the demo's files."""
+        if self.start_error is not None or self.typing_only:
+            return
+        session = self.session
+        if self.ptt_open and session is not None:
+            self._held = False
+            self._close_ptt(session)
+        self.input_device = ev.NO_DEVICE
+        self.status_bar.set_audio(ev.NO_DEVICE, self.output_device or "", self.echo_cancellation)
+        self._start_typing_only()
 
     def _start_typing_only(self) -> None:
         spoken = self.output_device != ev.NO_DEVICE
@@ -547,7 +567,8 @@ class VoiceDeskApp(App[int]):
             )
         )
         self.refresh_bindings()
-        self.text_input.focus()
+        if not isinstance(self.screen, ModalScreen):  # (a dialog gives the focus back)
+            self.text_input.focus()
 
     def _refresh_mode(self) -> None:
         if self.start_error is not None:  # the status bar says "not started" instead
