@@ -218,3 +218,56 @@ async def test_a_turn_cut_during_the_models_second_round_shows_that_round_up_to_
             assert rows["TTS TTFB"] == "–"  # never begun
             assert "cut" in str(timings.border_subtitle)
             await pilot.press("q")
+
+
+async def test_a_call_gone_to_the_background_is_timed_as_the_wait_before_it_went(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A call slower than tools.tool_patience_s goes on in the background and the turn
+    says a holding line. The pane's "tools" row showed the wait until then (the
+    patience, 0.5 s here) as if it were how long the tool took, while its card said
+    "running…" and later 4 s; and an "LLM 2nd" row "–" for a round that never was. The
+    row is "tools→bg", the record's figure; the turn has no second-round row."""
+    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
+    script.turns[0].tool_calls = [memo]
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(demo_workspace()),
+                "docs_server_args": ["--slow", "read_document=4"],
+                "tool_patience_s": 0.5,
+            }
+        }
+    )
+    async with SimServer(script, SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as server:
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return build_session(
+                settings_for_sim(settings, server.base_url),
+                input_path=silence_wav,
+                bus=bus,
+                with_tools=True,
+                log_path=tmp_path / "session.jsonl",
+            )
+
+        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            timings = app.query_one(TimingsPane)
+            await wait_until(pilot, lambda: bool(timings.records), timeout=30)
+            await pilot.pause()
+            record = timings.records[-1]
+            assert record["went_background"] and record["tool_wait"] is not None
+            rows = shown_rows(app)
+            assert rows["tools→bg"] == recorded(record, "tool_wait")
+            assert "tools" not in rows and "LLM 2nd" not in rows
+            # so says the line under the answer, where a narrow terminal has no pane
+            (line,) = app.query(".timing-line").results(Static)
+            assert f"tools→bg {record['tool_wait'] * 1000:.0f}ms · " in text_of(line)
+            assert "LLM 2nd" not in text_of(line)
+            await pilot.press("q")

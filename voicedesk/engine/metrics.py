@@ -167,7 +167,13 @@ def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
     waited = record.get("servers_wait") is not None
     if compact:
         servers = f"servers {fmt('servers_wait')} · " if waited else ""
-        second = f"tools {fmt('tool_wait')} · LLM 2nd {fmt('followup_ttft')} · " if tools else ""
+        if record.get("went_background") and record.get("followup_ttft") is None:
+            # the wait until the call went on in the background; a holding line, no 2nd round
+            second = f"tools→bg {fmt('tool_wait')} · " if tools else ""
+        else:
+            second = (
+                f"tools {fmt('tool_wait')} · LLM 2nd {fmt('followup_ttft')} · " if tools else ""
+            )
         words = f"words {fmt('first_words')} · " if has_words else ""
         return (
             f"v2v {fmt('voice_to_voice')} · turn end {fmt('eou_delay')} · {servers}"

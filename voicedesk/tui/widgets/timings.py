@@ -116,6 +116,7 @@ STAGES = (
     ),
 )
 LABEL_W = 9
+BACKGROUND_TOOLS = "tools→bg"  # the tools row of a turn whose call went to the background
 VALUE_W = 7
 VOICE_TO_VOICE_TARGET = 1.3
 # Records kept: the pane shows the latest; the rest are history for a look back (tests, a
@@ -136,10 +137,13 @@ def stage_spans(record: dict[str, Any]) -> list[Span]:
     Tool stages are listed only for turns that called a tool, device ones only for a device
     with latency."""
     t: dict[str, float] = record.get("t") or {}
+    # a call gone to the background: its turn had no second round, a holding line instead
+    no_second = bool(record.get("went_background")) and "followup_request" not in t
     stages = [
         stage
         for stage in STAGES
         if all(name in t or bool(record.get(name)) for name in stage.only_if)
+        and not (no_second and stage.label == "LLM 2nd")
     ]
     if not t:
         return [Span(stage, None, None) for stage in stages]
@@ -194,7 +198,12 @@ class Waterfall(Widget):
         scale = (bar_w - 1) / (hi - lo)
         lines = []
         for stage, start, end, cut in spans:
-            label = stage.label.ljust(LABEL_W)[:LABEL_W]
+            label = stage.label
+            if stage.label == "tools" and self.record.get("went_background"):
+                # the wait until the call went on in the background, not the call's length
+                # (its card has that): "tools 2.00s" read as a tool that took 2 s
+                label = BACKGROUND_TOOLS
+            label = label.ljust(LABEL_W)[:LABEL_W]
             if start is not None and end is not None and cut:
                 a = round((start - lo) * scale)
                 b = max(a + 1, round((end - lo) * scale) + 1)
