@@ -1342,6 +1342,31 @@ async def test_status_bar_cuts_the_models_with_an_ellipsis(tmp_path: Path) -> No
         assert shown.endswith("…") and "STT" in shown, shown
 
 
+async def test_the_footer_says_unmute_while_muted(real_app: VoiceDeskApp) -> None:
+    """Muted, the footer still said "m Mute": the key unmutes then, and the person who
+    read it as "press to mute" pressed it and turned the microphone back on."""
+    from textual.widgets._footer import FooterKey
+
+    def footer() -> dict[str, str]:
+        return {k.action: k.description for k in app.footer.query(FooterKey) if k.display}
+
+    async with real_app.run_test(size=(100, 30)) as pilot:
+        app = await started(pilot)
+        session = app.session
+        assert session is not None
+        await pilot.pause()
+        assert footer().get("mute") == "Mute" and "unmute" not in footer()
+        await pilot.press("m")
+        await pilot.pause()
+        assert session.muted
+        assert footer().get("unmute") == "Unmute" and "mute" not in footer()
+        await pilot.press("m")  # the key named "Unmute" unmutes
+        await pilot.pause()
+        assert not session.muted
+        assert footer().get("mute") == "Mute" and "unmute" not in footer()
+        await pilot.press("q")
+
+
 async def test_muted_is_said_once(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
