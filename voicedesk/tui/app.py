@@ -89,9 +89,7 @@ SESSION_ACTIONS = frozenset(
 DIALOG_HIDDEN = (SESSION_ACTIONS - {"interrupt"}) | {"help"}
 # Without a microphone (typing only) these have nothing to act on: hidden, so the footer
 # leads with typing and space goes to the text box.
-MICROPHONE_ACTIONS = frozenset(
-    {"ptt", "talk_hold", "hands_free", "mute", "unmute", "audio_check"}
-)
+MICROPHONE_ACTIONS = frozenset({"ptt", "talk_hold", "hands_free", "mute", "unmute", "audio_check"})
 # Layout by terminal width (columns). At 80 everything fits with the compact footer; below
 # that the command palette hint goes, then the side panel (the conversation needs the room
 # more than the tools and timings, which also show as cards in it), then two footer keys,
