@@ -87,6 +87,37 @@ async def test_a_typed_turn_shows_no_voice_to_voice_time_as_its_record_has_none(
         await pilot.press("q")
 
 
+async def test_a_typed_turns_line_in_a_narrow_terminal_has_only_its_stages(
+    real_app: VoiceDeskApp,  # noqa: F811
+) -> None:
+    """Where there is no room for the timings pane, each turn's timings are a line under
+    its answer. A typed turn's began "⏱ v2v – · turn end – · LLM …": stages a typed turn
+    never has, which on a 40×10 terminal took a line of the six the conversation had. It
+    has the stages its record has, the record's figures."""
+    async with real_app.run_test(size=(40, 10)) as pilot:
+        app = await started(pilot)
+        await wait_until(pilot, lambda: "listening" in status_text(app))
+        await pilot.press("t")
+        app.text_input.value = QUESTION
+        await pilot.press("enter")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records))
+        await pilot.pause()
+        record = timings.records[-1]
+        assert record["voice_to_voice"] is None and record["eou_delay"] is None
+        (line,) = app.query(".timing-line").results(Static)
+        assert line.region.height > 0  # shown: no side panel at this width
+        shown = text_of(line)
+        assert "–" not in shown and "v2v" not in shown and "turn end" not in shown
+
+        def compact(value: float) -> str:
+            return f"{value:.2f}s" if value >= 1 else f"{value * 1000:.0f}ms"
+
+        assert shown.startswith(f"⏱ LLM {compact(record['ttft'])} · ")
+        assert shown.endswith(f"TTS {compact(record['ttfb'])}")
+        await pilot.press("q")
+
+
 async def test_each_row_shows_the_figure_of_the_metrics_line_to_the_millisecond(
     tmp_path: Path,
 ) -> None:
