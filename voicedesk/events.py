@@ -65,6 +65,14 @@ class AudioInfo(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MicrophoneEnded(Event):
+    """The WAV file that stands for the microphone (the demo's recording, ``--input``) has
+    been heard to its end, its last turn answered: nothing more will come from it. The
+    terminal UI then offers typing only, as without a microphone: its talk, hands-free,
+    mute and microphone-check keys had nothing left to act on."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpeechStarted(Event):
     audio_s: float
 

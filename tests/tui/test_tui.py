@@ -1342,6 +1342,31 @@ async def test_status_bar_cuts_the_models_with_an_ellipsis(tmp_path: Path) -> No
         assert shown.endswith("…") and "STT" in shown, shown
 
 
+async def test_the_footer_says_unmute_while_muted(real_app: VoiceDeskApp) -> None:
+    """Muted, the footer still said "m Mute": the key unmutes then, and the person who
+    read it as "press to mute" pressed it and turned the microphone back on."""
+    from textual.widgets._footer import FooterKey
+
+    def footer() -> dict[str, str]:
+        return {k.action: k.description for k in app.footer.query(FooterKey) if k.display}
+
+    async with real_app.run_test(size=(100, 30)) as pilot:
+        app = await started(pilot)
+        session = app.session
+        assert session is not None
+        await pilot.pause()
+        assert footer().get("mute") == "Mute" and "unmute" not in footer()
+        await pilot.press("m")
+        await pilot.pause()
+        assert session.muted
+        assert footer().get("unmute") == "Unmute" and "mute" not in footer()
+        await pilot.press("m")  # the key named "Unmute" unmutes
+        await pilot.pause()
+        assert not session.muted
+        assert footer().get("mute") == "Mute" and "unmute" not in footer()
+        await pilot.press("q")
+
+
 async def test_muted_is_said_once(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -1794,6 +1819,43 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
         assert "person.wav" in intro and f"{demo.output} when you quit" in intro
         assert demo.output.name == "assistant.wav"  # named when the terminal is back
         assert session.audio.backend.name == "file"
+
+
+async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(
+    tmp_path: Path,
+) -> None:
+    """After the demo's recording (or any `run --input a.wav`) had been heard to its end,
+    the footer still offered "space Talk/send  h Hands-free  m Mute": space opened a
+    microphone with nothing left in it and then said "No words were heard … check the
+    microphone (c)", and c checked the demo's files. Once it is over the terminal UI is
+    as without a microphone: typing keys, the text box ready, "no mic" in the status bar."""
+    from voicedesk.commands import tui
+
+    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
+    args = sim_args(speech, tmp_path / "answers.wav", mode="hands-free")
+    settings = Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        app = VoiceDeskApp(
+            settings,
+            tui.session_factory(args, settings, stack),
+            simulated=True,
+            log_path=tmp_path / "tui.log",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            await wait_until(pilot, lambda: app.input_device == "file")
+            assert app.check_action("ptt", ()) and app.check_action("hands_free", ())
+            await wait_until(pilot, lambda: app.typing_only, timeout=60)
+            await pilot.pause()
+            assert conversation(app).query(AssistantTurn)  # after the answer, not before
+            for action in ("ptt", "hands_free", "mute", "audio_check"):
+                assert app.check_action(action, ()) is False, action
+            assert app.check_action("type", ()) and app.check_action("quit", ())
+            assert app.text_input.has_focus
+            assert "no mic" in status_text(app)
+            await pilot.press(*"Thanks.", "enter")  # typing goes on
+            await wait_until(pilot, lambda: len(conversation(app).users) == 2, timeout=30)
+            await pilot.press("ctrl+q")
 
 
 async def test_a_wav_microphone_without_output_says_at_start_the_answers_are_not_kept(

@@ -23,9 +23,16 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
 from textual.widgets import Static
 
 from voicedesk import events as ev
+from voicedesk.commands.demo import demo_workspace
+from voicedesk.config import Settings
+from voicedesk.engine.builder import build_session, settings_for_sim
 from voicedesk.engine.metrics import TurnRecord
+from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+from voicedesk.sim.server import SimLatency, SimServer
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.widgets.timings import TimingsPane, Waterfall, fmt_s
+
+READ_MEMO = "Read me the budget memo."
 
 # each row of the waterfall and the record's field it shows
 ROW_FIELD = {
@@ -77,6 +84,37 @@ async def test_a_typed_turn_shows_no_voice_to_voice_time_as_its_record_has_none(
         assert rows["v2v"] == "–"
         assert rows == {label: recorded(record, ROW_FIELD[label]) for label in rows}
         assert "no spoken turns yet" in text_of(app.query_one("#v2v-stats", Static))
+        await pilot.press("q")
+
+
+async def test_a_typed_turns_line_in_a_narrow_terminal_has_only_its_stages(
+    real_app: VoiceDeskApp,  # noqa: F811
+) -> None:
+    """Where there is no room for the timings pane, each turn's timings are a line under
+    its answer. A typed turn's began "⏱ v2v – · turn end – · LLM …": stages a typed turn
+    never has, which on a 40×10 terminal took a line of the six the conversation had. It
+    has the stages its record has, the record's figures."""
+    async with real_app.run_test(size=(40, 10)) as pilot:
+        app = await started(pilot)
+        await wait_until(pilot, lambda: "listening" in status_text(app))
+        await pilot.press("t")
+        app.text_input.value = QUESTION
+        await pilot.press("enter")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records))
+        await pilot.pause()
+        record = timings.records[-1]
+        assert record["voice_to_voice"] is None and record["eou_delay"] is None
+        (line,) = app.query(".timing-line").results(Static)
+        assert line.region.height > 0  # shown: no side panel at this width
+        shown = text_of(line)
+        assert "–" not in shown and "v2v" not in shown and "turn end" not in shown
+
+        def compact(value: float) -> str:
+            return f"{value:.2f}s" if value >= 1 else f"{value * 1000:.0f}ms"
+
+        assert shown.startswith(f"⏱ LLM {compact(record['ttft'])} · ")
+        assert shown.endswith(f"TTS {compact(record['ttfb'])}")
         await pilot.press("q")
 
 
@@ -160,3 +198,107 @@ async def test_an_answer_that_waited_for_tool_servers_shows_the_wait(tmp_path: P
         assert rows["servers"] == "3.50s"
         assert rows == {label: recorded(line, ROW_FIELD[label]) for label in rows}
         await pilot.press("q")
+
+
+async def test_a_turn_cut_during_the_models_second_round_shows_that_round_up_to_the_cut(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Esc while the model wrote its answer to a tool's result: the record has the second
+    round's request and the cut (``interrupted_at``), no first token. The pane drew "LLM
+    2nd", "TTS TTFB" and "v2v" as "–", stages that never were, and nothing in it said the
+    turn had been cut. The round is drawn up to the cut, marked ✂ with its length, and the
+    pane's title says the turn was cut."""
+    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
+    script.turns[0].tool_calls = [memo]
+    settings = Settings.model_validate({"tools": {"workspace": str(demo_workspace())}})
+    # the model takes 3 s to answer each round: time to press Esc in the second
+    async with SimServer(script, SimLatency(ttft_s=3.0, ttfb_s=0.05, stt_s=0.05)) as server:
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return build_session(
+                settings_for_sim(settings, server.base_url),
+                input_path=silence_wav,
+                bus=bus,
+                with_tools=True,
+                log_path=tmp_path / "session.jsonl",
+            )
+
+        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            calls = app.tool_pane.calls
+            await wait_until(
+                pilot, lambda: any(c.finished is not None for c in calls.values()), timeout=30
+            )
+            assert not app.text_input.has_focus  # Esc stops the answer, not leaves the box
+            await pilot.press("escape")
+            timings = app.query_one(TimingsPane)
+            await wait_until(pilot, lambda: bool(timings.records), timeout=30)
+            await pilot.pause()
+            record = timings.records[-1]
+            t = record["t"]
+            assert record["interrupted"] and "followup_first_token" not in t
+            rows = shown_rows(app)
+            assert rows["LLM 2nd"] == "✂" + fmt_s(t["interrupted_at"] - t["followup_request"])
+            assert rows["tools"] == recorded(record, "tool_wait")  # ended before the cut
+            assert rows["TTS TTFB"] == "–"  # never begun
+            assert "cut" in str(timings.border_subtitle)
+            await pilot.press("q")
+
+
+async def test_a_call_gone_to_the_background_is_timed_as_the_wait_before_it_went(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A call slower than tools.tool_patience_s goes on in the background and the turn
+    says a holding line. The pane's "tools" row showed the wait until then (the
+    patience, 0.5 s here) as if it were how long the tool took, while its card said
+    "running…" and later 4 s; and an "LLM 2nd" row "–" for a round that never was. The
+    row is "tools→bg", the record's figure; the turn has no second-round row."""
+    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
+    script.turns[0].tool_calls = [memo]
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(demo_workspace()),
+                "docs_server_args": ["--slow", "read_document=4"],
+                "tool_patience_s": 0.5,
+            }
+        }
+    )
+    async with SimServer(script, SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as server:
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return build_session(
+                settings_for_sim(settings, server.base_url),
+                input_path=silence_wav,
+                bus=bus,
+                with_tools=True,
+                log_path=tmp_path / "session.jsonl",
+            )
+
+        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            timings = app.query_one(TimingsPane)
+            await wait_until(pilot, lambda: bool(timings.records), timeout=30)
+            await pilot.pause()
+            record = timings.records[-1]
+            assert record["went_background"] and record["tool_wait"] is not None
+            rows = shown_rows(app)
+            assert rows["tools→bg"] == recorded(record, "tool_wait")
+            assert "tools" not in rows and "LLM 2nd" not in rows
+            # so says the line under the answer, where a narrow terminal has no pane
+            (line,) = app.query(".timing-line").results(Static)
+            assert f"tools→bg {record['tool_wait'] * 1000:.0f}ms · " in text_of(line)
+            assert "LLM 2nd" not in text_of(line)
+            await pilot.press("q")

@@ -32,15 +32,17 @@ from voicedesk.tui.widgets.conversation import ToolCard
 READ_MEMO = "Read me the budget memo."
 
 
-def _slow_reading_app(base_url: str, wav: Path, tmp_path: Path) -> VoiceDeskApp:
+def _slow_reading_app(
+    base_url: str, wav: Path, tmp_path: Path, *, slow: bool = True
+) -> VoiceDeskApp:
     """The app on a real session whose documents server takes 8 s to read a document (time
     to open its detail while it runs, on a busy machine too), with the patience to wait for
-    it (the call stays in the answer)."""
+    it (the call stays in the answer); ``slow`` False: at its own pace."""
     settings = Settings.model_validate(
         {
             "tools": {
                 "workspace": str(demo_workspace()),
-                "docs_server_args": ["--slow", "read_document=8"],
+                "docs_server_args": ["--slow", "read_document=8"] if slow else [],
                 "tool_patience_s": 30.0,
             }
         }
@@ -368,3 +370,39 @@ async def test_a_picture_a_tool_returns_is_shown_to_the_person_as_a_picture_not_
         spoken = text_of(app.screen.query_one("#tool-spoken", Static))
         for shown in (in_conversation, in_pane, in_detail, spoken):
             assert said in shown and "neither" not in shown, shown
+
+
+async def test_a_failed_call_shows_why_it_failed_not_the_sdks_prefix(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The documents server's refusals come as "Error executing tool read_document: There
+    is no document called …" (the MCP SDK's prefix). In the tools pane's one line of result
+    that prefix was all there was room for ("Error executing tool read_document:…"): the
+    person saw that the call failed, never why. The card and the pane say why; the detail
+    keeps the result as it came."""
+    missing = SimToolCall(name="docs__read_document", arguments={"path": "no-such-file.md"})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="There is no such file.")])
+    script.turns[0].tool_calls = [missing]
+    async with SimServer(script, SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as sim:
+        app = _slow_reading_app(sim.base_url, silence_wav, tmp_path, slow=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: bool(app.tool_pane.calls))
+            (info,) = app.tool_pane.calls.values()
+            await wait_until(pilot, lambda: info.finished is not None, timeout=30)
+            await pilot.pause()
+            assert info.status == "error"
+            assert info.finished is not None
+            assert info.finished.result_text.startswith("Error executing tool read_document: ")
+            options = app.tool_pane.query_one(OptionList)
+            lines = ["".join(s.text for s in options.render_line(y)) for y in range(3)]
+            assert lines[2].startswith("  There is no document called"), lines
+            (card,) = app.conversation.query(ToolCard)
+            shown = str(card.render())
+            assert "There is no document called no-such-file.md" in shown
+            assert "Error executing" not in shown
+            await pilot.press("q")

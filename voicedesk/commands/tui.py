@@ -344,6 +344,7 @@ def _tell_about_the_wav_files(
         )
         message = f"{what}: {where}. t types more; q quits."
         bus.publish(ev.Notice(level="info", message=message, kept=True))
+        bus.publish(ev.MicrophoneEnded())
 
     task = asyncio.get_running_loop().create_task(heard_out())
     stack.callback(task.cancel)

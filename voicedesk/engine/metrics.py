@@ -149,7 +149,8 @@ class TurnRecord:
 def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
     """A turn's stage timings on one line, for the headless printout; ``compact``, the few
     that add up to voice-to-voice, short enough for a narrow terminal, where the terminal
-    UI has no room for its timings pane. A tool turn's also has the tools' wait and the
+    UI has no room for its timings pane, without the stages the turn has no figure for
+    (a typed turn has no voice-to-voice or turn end). A tool turn's also has the tools' wait and the
     model's second round (its time to first token), without which it did not add up; an
     answer that waited for tool servers still starting, that wait (before its request). The
     wait for the answer's first words (its first text → the voice's first piece) stands
@@ -167,13 +168,22 @@ def timings_line(record: dict[str, Any], *, compact: bool = False) -> str:
     waited = record.get("servers_wait") is not None
     if compact:
         servers = f"servers {fmt('servers_wait')} · " if waited else ""
-        second = f"tools {fmt('tool_wait')} · LLM 2nd {fmt('followup_ttft')} · " if tools else ""
+        if record.get("went_background") and record.get("followup_ttft") is None:
+            # the wait until the call went on in the background; a holding line, no 2nd round
+            second = f"tools→bg {fmt('tool_wait')} · " if tools else ""
+        else:
+            second = (
+                f"tools {fmt('tool_wait')} · LLM 2nd {fmt('followup_ttft')} · " if tools else ""
+            )
         words = f"words {fmt('first_words')} · " if has_words else ""
-        return (
+        line = (
             f"v2v {fmt('voice_to_voice')} · turn end {fmt('eou_delay')} · {servers}"
             f"LLM {fmt('ttft')} · "
             f"{second}{words}TTS {fmt('ttfb')}"
         )
+        # without the stages the turn had none of: a typed turn's line began "v2v – · turn
+        # end – ·" and, on a 40×10 terminal, took half the conversation's rows
+        return " · ".join(part for part in line.split(" · ") if not part.endswith(" –")) or "–"
 
     second = f"tools {fmt('tool_wait')} · 2nd ttft {fmt('followup_ttft')} · " if tools else ""
     words = f"first words {fmt('first_words')} · " if has_words else ""

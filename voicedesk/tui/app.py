@@ -82,14 +82,14 @@ STOP_TIMEOUT_S = 5.0
 # second reads as live, and a tool reporting every step cost a draw per step.
 PROGRESS_SHOWN_EVERY_S = 0.1
 SESSION_ACTIONS = frozenset(
-    {"ptt", "talk_hold", "hands_free", "mute", "interrupt", "type", "audio_check"}
+    {"ptt", "talk_hold", "hands_free", "mute", "unmute", "interrupt", "type", "audio_check"}
 )
 # Over a dialog these do nothing and are not shown; interrupting the answer and quitting
 # still work (``screens._Dialog``), and ? closes the help, not opens it.
 DIALOG_HIDDEN = (SESSION_ACTIONS - {"interrupt"}) | {"help"}
 # Without a microphone (typing only) these have nothing to act on: hidden, so the footer
 # leads with typing and space goes to the text box.
-MICROPHONE_ACTIONS = frozenset({"ptt", "talk_hold", "hands_free", "mute", "audio_check"})
+MICROPHONE_ACTIONS = frozenset({"ptt", "talk_hold", "hands_free", "mute", "unmute", "audio_check"})
 # Layout by terminal width (columns). At 80 everything fits with the compact footer; below
 # that the command palette hint goes, then the side panel (the conversation needs the room
 # more than the tools and timings, which also show as cards in it), then two footer keys,
@@ -135,7 +135,9 @@ class VoiceDeskApp(App[int]):
         Binding(TALK_KEY, "talk_hold", "Hold to talk"),
         Binding(TALK_KEY, "ptt", "Talk/send"),
         Binding("h", "hands_free", "Hands-free"),
+        # m toggles; the footer names what it does now: "Mute" stood there while muted
         Binding("m", "mute", "Mute"),
+        Binding("m", "unmute", "Unmute"),
         Binding("i", "interrupt", "Stop"),
         Binding("escape", "interrupt", "Interrupt", show=False),
         Binding("t", "type", "Type"),
@@ -194,8 +196,10 @@ class VoiceDeskApp(App[int]):
         self.talk_mode: TalkMode = "toggle"
         self._held = False  # the mic was opened by a talk-key press that has not come up yet
         self._held_toasts: list[Callable[[], None]] = []  # notify(): until the dialog closes
+        self._footer_muted = False  # what the footer's m key was last said to do
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
+        self.echo_cancellation = False
         self._audio_check: AudioCheckScreen | None = None
         self._muted_before_check = False
         self._first_run_check_done = False
@@ -487,10 +491,13 @@ class VoiceDeskApp(App[int]):
             status.set_audio(event.input_device, event.output_device, event.echo_cancellation)
             self.input_device = event.input_device
             self.output_device = event.output_device
+            self.echo_cancellation = event.echo_cancellation
             if self.typing_only:
                 self._start_typing_only()
             elif self._first_run_check_due(event):
                 self.action_audio_check(first_run=True)
+        elif isinstance(event, ev.MicrophoneEnded):
+            self._microphone_ended()
         elif isinstance(event, ev.ContextUpdated):
             status.set_context(event.prompt_tokens, event.budget_tokens)
             self.context_state = (event.summary, event.prompt_tokens, event.budget_tokens)
@@ -532,8 +539,24 @@ class VoiceDeskApp(App[int]):
 
     @property
     def typing_only(self) -> bool:
-        """The session runs without a microphone (the machine has none): typed turns only."""
+        """The session runs without a microphone (the machine has none, or the WAV file
+        standing for it has been heard to its end): typed turns only."""
         return self.input_device == ev.NO_DEVICE
+
+    def _microphone_ended(self) -> None:
+        """The WAV microphone is over: typing is the only way in now. The footer went on
+        offering "space Talk/send", "h Hands-free" and "m Mute" after the demo: space opened
+        a microphone with nothing left in it, and said after "No words were heard … check
+        the microphone (c)", where c checked the demo's files."""
+        if self.start_error is not None or self.typing_only:
+            return
+        session = self.session
+        if self.ptt_open and session is not None:
+            self._held = False
+            self._close_ptt(session)
+        self.input_device = ev.NO_DEVICE
+        self.status_bar.set_audio(ev.NO_DEVICE, self.output_device or "", self.echo_cancellation)
+        self._start_typing_only()
 
     def _start_typing_only(self) -> None:
         spoken = self.output_device != ev.NO_DEVICE
@@ -547,7 +570,8 @@ class VoiceDeskApp(App[int]):
             )
         )
         self.refresh_bindings()
-        self.text_input.focus()
+        if not isinstance(self.screen, ModalScreen):  # (a dialog gives the focus back)
+            self.text_input.focus()
 
     def _refresh_mode(self) -> None:
         if self.start_error is not None:  # the status bar says "not started" instead
@@ -557,6 +581,9 @@ class VoiceDeskApp(App[int]):
         session = self.session
         mode = session.mode if session is not None else self.settings.turn.mode
         muted = session.muted if session is not None else False
+        if muted != self._footer_muted:  # the footer's m says "Mute" or "Unmute"
+            self._footer_muted = muted
+            self.refresh_bindings()
         self.status_bar.set_mode(mode, muted=muted, ptt_open=self.ptt_open)
         if not self.status_bar.typing_only and self.start_error is None:
             self.conversation.set_hint(opening_hint(mode))
@@ -729,6 +756,9 @@ class VoiceDeskApp(App[int]):
             session.ptt_release()
         session.set_muted(not session.muted)
         self._refresh_mode()
+
+    def action_unmute(self) -> None:
+        self.action_mute()
 
     def action_interrupt(self) -> None:
         if self.text_input.has_focus:
@@ -912,6 +942,9 @@ class VoiceDeskApp(App[int]):
             return False  # a dialog is up: its own keys, not the conversation's, in the footer
         if action in MICROPHONE_ACTIONS and self.typing_only:
             return False
+        if action in ("mute", "unmute"):
+            muted = self.session is not None and self.session.muted
+            return muted == (action == "unmute")
         if action == "talk_hold":
             return self.talk_mode == "hold"
         if action == "ptt":

@@ -8,7 +8,9 @@ adds its latencies on the person's side (``engine.metrics``): the "mic" bar befo
 (they stopped that long before we heard it) and the "speaker" bar after the answer's start
 (they hear it that long after), shown when the device has any; the v2v bar spans both, as
 the record's ``voice_to_voice`` does. A stage over its target is red: those are the budgets
-that add up to answering as fast as a person would.
+that add up to answering as fast as a person would. A turn the person cut (Esc, or talking
+over it) says so under the pane, and a stage under way when it was cut is drawn up to the
+cut, marked ✂, not as a stage that never was.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -114,6 +116,7 @@ STAGES = (
     ),
 )
 LABEL_W = 9
+BACKGROUND_TOOLS = "tools→bg"  # the tools row of a turn whose call went to the background
 VALUE_W = 7
 VOICE_TO_VOICE_TARGET = 1.3
 # Records kept: the pane shows the latest; the rest are history for a look back (tests, a
@@ -121,21 +124,32 @@ VOICE_TO_VOICE_TARGET = 1.3
 RECORDS_KEPT = 200
 
 
-def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float | None]]:
-    """``(stage, start, end)`` in seconds from time zero; ``None`` where the stage is missing.
+class Span(NamedTuple):
+    stage: Stage
+    start: float | None  # seconds from time zero; None: the stage is missing
+    end: float | None
+    cut: bool = False  # under way when the person cut the turn: it ends at the cut
+
+
+def stage_spans(record: dict[str, Any]) -> list[Span]:
+    """Each stage's span in seconds from time zero.
 
     Tool stages are listed only for turns that called a tool, device ones only for a device
     with latency."""
     t: dict[str, float] = record.get("t") or {}
+    # a call gone to the background: its turn had no second round, a holding line instead
+    no_second = bool(record.get("went_background")) and "followup_request" not in t
     stages = [
         stage
         for stage in STAGES
         if all(name in t or bool(record.get(name)) for name in stage.only_if)
+        and not (no_second and stage.label == "LLM 2nd")
     ]
     if not t:
-        return [(stage, None, None) for stage in stages]
+        return [Span(stage, None, None) for stage in stages]
     origin = t.get("speech_end", t.get("speech_start", min(t.values())))
-    spans: list[tuple[Stage, float | None, float | None]] = []
+    cut_at = t.get("interrupted_at") if record.get("interrupted") else None
+    spans: list[Span] = []
     for stage in stages:
         # both marks, as the record's own figures (``TurnRecord.derived``): a typed turn
         # has no end of speech, and its v2v measured from time zero (when it was sent) was
@@ -143,12 +157,16 @@ def stage_spans(record: dict[str, Any]) -> list[tuple[Stage, float | None, float
         start, end = t.get(stage.start), t.get(stage.end)
         if start is None and stage.start_else is not None:
             start = t.get(stage.start_else)
-        if start is None or end is None:
-            spans.append((stage, None, None))
+        lead = float(record.get(stage.lead) or 0.0) if stage.lead else 0.0
+        if start is not None and end is None and cut_at is not None and cut_at >= start:
+            # begun, never ended: the person cut the turn (Esc during the model's second
+            # round). Shown as "–", it read as a stage that never happened.
+            spans.append(Span(stage, start - lead - origin, cut_at - origin, cut=True))
+        elif start is None or end is None:
+            spans.append(Span(stage, None, None))
         else:
-            lead = float(record.get(stage.lead) or 0.0) if stage.lead else 0.0
             lag = float(record.get(stage.lag) or 0.0) if stage.lag else 0.0
-            spans.append((stage, start - lead - origin, end + lag - origin))
+            spans.append(Span(stage, start - lead - origin, end + lag - origin))
     return spans
 
 
@@ -174,13 +192,32 @@ class Waterfall(Widget):
             return Content.styled("No turn measured yet.", "$foreground-muted")
         spans = stage_spans(self.record)
         bar_w = max(4, self.size.width - LABEL_W - VALUE_W - 2)
-        known = [(s, e) for _, s, e in spans if s is not None and e is not None]
+        known = [(s, e) for _, s, e, _ in spans if s is not None and e is not None]
         lo = min([0.0, *(s for s, _ in known)])
         hi = max([0.1, *(e for _, e in known)])
         scale = (bar_w - 1) / (hi - lo)
         lines = []
-        for stage, start, end in spans:
-            label = stage.label.ljust(LABEL_W)[:LABEL_W]
+        for stage, start, end, cut in spans:
+            label = stage.label
+            if stage.label == "tools" and self.record.get("went_background"):
+                # the wait until the call went on in the background, not the call's length
+                # (its card has that): "tools 2.00s" read as a tool that took 2 s
+                label = BACKGROUND_TOOLS
+            label = label.ljust(LABEL_W)[:LABEL_W]
+            if start is not None and end is not None and cut:
+                a = round((start - lo) * scale)
+                b = max(a + 1, round((end - lo) * scale) + 1)
+                bar = " " * a + "█" * (b - a) + " " * (bar_w - b)
+                lines.append(
+                    Content.assemble(
+                        (label, "$foreground-muted"),
+                        " ",
+                        (bar[:bar_w], "$foreground-muted"),
+                        " ",
+                        (f"✂{fmt_s(end - start)}".rjust(VALUE_W), "$warning"),
+                    )
+                )
+                continue
             if start is None or end is None:
                 lines.append(
                     Content.assemble(
@@ -240,7 +277,8 @@ class TimingsPane(Vertical):
         self.records.append(record)
         turn = record.get("turn_id", "?")
         reason = record.get("eou_reason")
-        self.border_subtitle = f"turn {turn}" + (f" · {reason}" if reason else "")
+        cut = " · ✂ cut" if record.get("interrupted") else ""
+        self.border_subtitle = f"turn {turn}" + (f" · {reason}" if reason else "") + cut
         self.query_one(Waterfall).set_record(record)
         v2v = record.get("voice_to_voice")
         if isinstance(v2v, (int, float)):
