@@ -127,7 +127,19 @@ CASES = [
         "Clone git@github.com:org/repo.git, see example.com: it",
         "Clone git at github.com, see example.com: it",
     ),
-    ("At localhost:8000/docs or example.com:8080/a", "At localhost:8000/docs or example.com"),
+    # a host's port is said with a path after it too: "localhost:8000/docs" was read
+    # "colon eight thousand slash docs", and "example.com:8080/a" lost its port
+    (
+        "At localhost:8000/docs or example.com:8080/a",
+        "At localhost port 8000 or example.com port 80 80",
+    ),
+    # ... and so a URL's: "http://localhost:8080/docs" was "localhost", no server to open
+    (
+        "Open http://localhost:8080/docs, https://example.com:8443/a?x=1 or "
+        "[http://127.0.0.1:5000/api](http://127.0.0.1:5000/api); not main.py:42/x.",
+        "Open localhost port 80 80, example.com port 84 43 or 127.0.0.1 port 5000; "
+        "not main.py:42/x.",
+    ),
     ("Not hosts: setup.py/x, Node.js/Deno, a.md/b", "Not hosts: setup.py/x, Node.js/Deno, a.md/b"),
     # "w/" and "w/o" are no folder: they were said "w" and "w/o"
     ("Mix it w/ 2 eggs, W/O sugar, w/o salt.", "Mix it with 2 eggs, without sugar, without salt."),
@@ -527,10 +539,10 @@ CASES = [
         "at 9 4 1 0 5, 1 2 3 4; not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000 to 20000.",
     ),
     # a host without its scheme keeps its port, as "localhost:8080" does (it was dropped:
-    # "example.com"); with a path after it, its host alone, as a URL's
+    # "example.com"), with a path after it too
     (
         "Open example.com:443 or example.com:8080/x, then localhost:8080.",
-        "Open example.com port 443 or example.com, then localhost port 80 80.",
+        "Open example.com port 443 or example.com port 80 80, then localhost port 80 80.",
     ),
     # a unit's word called as a function is code: it was "4 minutes(a, b)"
     ("Use 4 min(a, b), not 4 min (or so).", "Use 4 min(a, b), not 4 minutes (or so)."),

@@ -10,7 +10,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a link ``[the report](https://example.com/q3.pdf)`` is its label ("the report"), or its
   host when the label is empty or itself an address;
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
-  ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it,
+  ("example.com"), with its port if it has one ("localhost port 80 80"), or "a link" when it has none; its sentence's full stop stays outside it,
   and so does what goes on after it with no blank: a dash, or Japanese, Chinese, Thai or
   Korean text (which also ends before an address or a path glued to it);
 - struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
@@ -73,7 +73,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
   or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a port as
   people say one ("port 8080", "localhost:8080" "80 80", "example.com:443" "example.com
-  port 443": heard "8000 daily", "colon 880"; not a file and its line, "main.py:42", nor a
+  port 443", and so with a path or a scheme, "http://localhost:8080/docs" "localhost port 80
+  80": heard "8000 daily", "colon 880", and the port was dropped with a path; not a file and its line, "main.py:42", nor a
   function named like a unit, "min(a, b)"),
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
@@ -1645,16 +1646,25 @@ class SpokenText:
 
 
 def _host(address: str) -> str:
-    """How an address is said: its host, without "www."; "a link" when it has none."""
+    """How an address is said: its host, without "www.", and its port, as a host's alone is
+    said ("localhost:8080/docs" is "localhost port 80 80": the port was dropped, and with it
+    which server to open); "a link" when it has none."""
     address = address.strip("<>")
     if address.lower().startswith("www."):
         address = "//" + address
     try:
-        host = urlsplit(address).hostname or ""
+        parts = urlsplit(address)
+        host = parts.hostname or ""
     except ValueError:
         host = ""
     host = host.removeprefix("www.")
-    return host or "a link"
+    if not host:
+        return "a link"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None  # git's "github.com:org/repo.git" names no port
+    return f"{host} port {_port_said(str(port))}" if port is not None else host
 
 
 def _said_alone(text: str) -> str:
@@ -1686,8 +1696,9 @@ def _spoken_token(
     if not core:
         return word, word
     spoken = core
-    if (host := _HOST_PORT.fullmatch(core)) is not None:
-        # (before an address without its scheme: "example.com:443" was said "example.com")
+    if (host := _HOST_PORT.match(core)) is not None and core[host.end() :][:1] in ("", "/"):
+        # (before an address without its scheme: "example.com:443" was said "example.com",
+        # and "localhost:8000/docs" as written, "colon eight thousand slash docs")
         return core, f"{_spoken_token(host.group(1))[1]} port {_port_said(host.group(2))}"
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
