@@ -563,6 +563,13 @@ CASES = [
         "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per liter, "
         "not 1,250 dollars.",
     ),
+    # ... with one digit after its comma, tens of cents, as "2,5 €" is: "€5,5" was heard
+    # "five euros five"; and none before it, cents ("€0,50" was "0 euros 50")
+    (
+        "Pay €5,5, €1.299,5 or €1,2; €0,50, €0,01 or £0,5; not $1,250, €5,50.5 nor ¥0,5.",
+        "Pay 5 euros 50, 1,299 euros 50 or 1 euro 20; 50 cents, 1 cent or 50 pence; "
+        "not 1,250 dollars, 5 euros,50.5 nor 0 yen,5.",
+    ),
     # a unit before a noun it describes is one, as a hyphen would join them: "10 megabytes
     # blocks"; not before what says more of the amount, a verb, or a recipe's ingredient
     (

@@ -127,6 +127,8 @@ def _spoken(answer: str) -> str:
         # "con 94 043"
         ("Open port 8080 now.", "port (80 ?80|eighty eighty) now"),
         ("Open localhost:8080 now.", "port (80 ?80|eighty eighty) now"),
+        # ... "it costs five euros five now"
+        ("It costs €5,5 now.", "(5|five) euros (50|fifty) now"),
         # ... "open local os now" (the port, and which server, lost with the path)
         ("Open http://localhost:8080/docs now.", "port (80 ?80|eighty eighty) now"),
         ("Go to 1600 Amphitheatre Pkwy.", "parkway"),

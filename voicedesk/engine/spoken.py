@@ -24,7 +24,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
   "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
-  euros"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
+  euros", "€5,5" "5 euros 50", "€0,50" "50 cents"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
@@ -761,8 +761,9 @@ _AMOUNT = re.compile(
 )
 # ... written with a European's separators, a dot between thousands and a comma before the
 # cents ("€1.299,00", "€5,50"): it was said "1.299 euros,00", one point two nine nine. Only
-# with its two cents after the comma: "€1.299" alone may be a fuel's price per liter.
-_EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d)(?![\d,.]\d|\d)")
+# with its cents after the comma: "€1.299" alone may be a fuel's price per liter. One digit
+# is tens of cents, as in "2,5 €" ("€5,5" was heard "five euros five").
+_EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d?)(?![\d,.]\d|\d)")
 _EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:,\d{0,2})?\Z")
 # ... or with its sign after the number, as much of Europe writes it ("20 €", "5,50 €",
 # "1.299,00 €", "2,5 €", "3.50 €", "5€"): heard "20 years", "550 euros", "1.2900 euros". Said as
@@ -1466,6 +1467,8 @@ class SpokenText:
         if not final and _EUROPEAN_START.match(text):
             return None  # "€1.299" may be "€1.299,00"
         european = _EUROPEAN_AMOUNT.match(text)
+        if european is not None and european.group(1) == "¥" and len(european.group(3)) == 1:
+            european = None  # (a yen has no tenths to say)
         after = text[european.end() :] if european is not None else ""
         if not final and european is not None and after[:1] in (",", ".") and len(after) < 2:
             return None  # "€5,50." may go on: "€5,50.5" is none
@@ -1473,6 +1476,10 @@ class SpokenText:
             self._amount_to = self._shown + european.end()
             sign, whole, cents = european.groups()
             whole = whole.replace(".", ",")  # ("1,299" as "$1,299" is said)
+            cents = cents.ljust(2, "0")  # "€5,5" is 5 euros 50
+            if whole == "0" and sign in "$€£":  # "€0,50": 50 cents, as "€0.50" is said
+                n, small = int(cents), ("penny", "pence") if sign == "£" else ("cent", "cents")
+                return european.group(), f"{n} {small[0] if n == 1 else small[1]}"
             one, many = _CURRENCY[sign]
             said = f"{whole} {one if whole == '1' else many}"
             return european.group(), said if cents == "00" or sign == "¥" else f"{said} {cents}"
