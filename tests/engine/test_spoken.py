@@ -416,10 +416,18 @@ CASES = [
         "On December 8.",
     ),
     # a time zone after a time letter by letter: Whisper heard Piper's "10am EST" as "10
-    # AME"; elsewhere, and one Piper spells already ("PST", "UTC"), as written
+    # AME"; America's Pacific, Central and Mountain ones by their names ("9:30 am PST" was
+    # heard "930 ampsd", "9am MST" "9am the missed st"); elsewhere, and one Piper spells
+    # already ("UTC"), as written
     (
         "At 10am EST, 3 p.m. PST, 15:00 UTC or 9:30 CET. Not EST alone, West, 5 CET.",
-        "At 10am E S T, 3 p.m. PST, 15 hundred UTC or 9:30 C E T. Not EST alone, West, 5 CET.",
+        "At 10am E S T, 3 p.m. Pacific Standard Time, 15 hundred UTC or 9:30 C E T. "
+        "Not EST alone, West, 5 CET.",
+    ),
+    (
+        "At 10am CST, 9am MST, 8:30 PM PDT, 11 am CDT or 1pm MDT; the PST file, 5 MST.",
+        "At 10am Central Standard Time, 9am Mountain Standard Time, 8:30 PM Pacific Daylight "
+        "Time, 11 am Central Daylight Time or 1pm Mountain Daylight Time; the PST file, 5 MST.",
     ),
     # a port as people say one: Whisper heard Piper's "port 8080 now" as "port 8000 daily
     # now", "localhost:8080" as "local host colon 880"

@@ -65,7 +65,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
   (heard "2. decade"; not "the Sun"), a time zone after a time ("10am EST") letter by letter (heard "10
-  AME"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
+  AME"), America's Pacific, Central and Mountain ones by their names ("9:30 am PST" "9:30 am
+  Pacific Standard Time": heard "930 ampsd"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
   long, "Bake for 1:00", "took 5:00", minutes, "Simmer for 1:30" "1 minute 30 seconds": it
   was "1 o'clock", heard "130"; what a sentence says lasts hours, "The flight lasts 1:45",
   hours and minutes), an emergency number called ("Call 911", and one listed
@@ -501,11 +502,23 @@ _STATE_BEFORE = re.compile(
 )
 _ZIP = re.compile(r"\d{5}(?:-\d{4})?")
 # A time zone after a time ("10am EST", "9:30 CET") letter by letter, as people say one:
-# Piper read "EST" as a word, heard "10 AME". Only those with a vowel: Piper spells "PST"
-# and "UTC" already.
+# Piper read "EST" as a word, heard "10 AME". Only those with a vowel: Piper spells "UTC"
+# already.
 _TIME_ZONES = frozenset(
     ("EST", "EDT", "AKST", "AKDT", "CET", "CEST", "EET", "EEST", "WET", "WEST", "IST")
 )
+# ... but America's Pacific, Central and Mountain zones by their names, as a reader says
+# them: Piper did not spell these after a time, nor did it spell them clearly when they
+# were written spelled out; heard "9:30 am PST" as "930 ampsd", "10am CST" as "10amc to
+# st", "9am MST" as "9am the missed st"
+_TIME_ZONE_NAMES = {
+    "PST": "Pacific Standard Time",
+    "PDT": "Pacific Daylight Time",
+    "CST": "Central Standard Time",
+    "CDT": "Central Daylight Time",
+    "MST": "Mountain Standard Time",
+    "MDT": "Mountain Daylight Time",
+}
 _TIME_BEFORE = re.compile(r"\d(?:[ \t]?[AaPp]\.?[Mm]\.?|:\d\d)[ \t]+\Z")
 # A network port as people say one: "port 8080" "80 80", "port 5432" "54 32", a five-digit
 # one digit by digit ("11434" "1 1 4 3 4"); Piper said "eight thousand eighty", heard
@@ -1728,6 +1741,8 @@ def _spoken_token(
         return core, f"{base} {_POWERS_SAID[square.group(2)]}"  # "x²" was "x two"
     if core in _TIME_ZONES and _TIME_BEFORE.search(before):
         return core, " ".join(core)  # "10am EST": heard "10 AME"
+    if core in _TIME_ZONE_NAMES and _TIME_BEFORE.search(before):
+        return core, _TIME_ZONE_NAMES[core]  # "9:30 am PST": heard "930 ampsd"
     if (street := _STREET_WORDS.get(core)) is not None:
         return core, street  # "Amphitheatre Pkwy": heard "P-Qui"
     if _ZIP.fullmatch(core) and _STATE_BEFORE.search(before):
