@@ -415,6 +415,13 @@ CASES = [
         "December 2026. Not Mar the view, Sun, sea, Dec alone, Jan 3.5, May 4:30, Jan 20266. "
         "On December 8.",
     ),
+    # short forms a voice misread, by their exact case: "12% YoY" was heard "12 yield
+    # wide", "npm test" "mpm test"
+    (
+        "Revenue grew 12% YoY, 3% QoQ and 1% MoM. Run npm test. Ask your mom, MOM or NPM.",
+        "Revenue grew 12% year over year, 3% quarter over quarter and 1% month over month. "
+        "Run N P M test. Ask your mom, MOM or NPM.",
+    ),
     # a time zone after a time letter by letter: Whisper heard Piper's "10am EST" as "10
     # AME"; America's Pacific, Central and Mountain ones by their names ("9:30 am PST" was
     # heard "930 ampsd", "9am MST" "9am the missed st"); elsewhere, and one Piper spells

@@ -142,6 +142,9 @@ def _spoken(answer: str) -> str:
         ("The meeting is on Tue, Dec 8 at 10am.", "on tuesday december (8|eight|8th|eighth)"),
         # ... "the call is at 10 ame"
         ("The call is at 10am EST.", "(10|ten) ?a ?m e ?s ?t"),
+        # ... "revenue was up 12 yield wide", "use mpm or yarn"
+        ("Revenue was up 12% YoY.", "year over year"),
+        ("Use npm or yarn.", "use n ?p ?m or yarn"),
         # ... "the meeting is at 930 ampsd", "the missed st"
         ("The meeting is at 9:30 am PST.", "pacific standard time"),
         ("The call is at 9am MST.", "(9|nine) ?a ?m? mountain standard time"),

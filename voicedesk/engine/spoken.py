@@ -61,7 +61,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 - a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9", not a verse: "Genesis 1:1") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
-  in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
+  in full, "YoY", "QoQ" and "MoM" too, "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
   (heard "2. decade"; not "the Sun"), a time zone after a time ("10am EST") letter by letter (heard "10
@@ -171,6 +171,15 @@ _ABBREVIATIONS = {
     "approx.": "approximately",
     "mt.": "Mount",
     "ave.": "Avenue",
+}
+# Short forms a voice misreads, said as a reader says them, by their exact case (a "mom" is
+# no month over month): Whisper heard Piper's "12% YoY" as "12 yield wide", "8% QoQ" as "8
+# coke q", "npm test" as "mpm test" ("pnpm" and "npx" it read well)
+_SHORT_FORMS = {
+    "YoY": "year over year",
+    "MoM": "month over month",
+    "QoQ": "quarter over quarter",
+    "npm": "N P M",
 }
 # A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
 # Whisper heard Piper's reading as "1.2M users", "3 B parameters". Only M and B: "5K" is as often a race or a
@@ -1715,6 +1724,8 @@ def _spoken_token(
     after = word[len(core) :] + after
     if not core:
         return word, word
+    if (said := _SHORT_FORMS.get(core)) is not None:
+        return core, said  # "up 12% YoY." keeps its full stop
     spoken = core
     if (host := _HOST_PORT.match(core)) is not None and core[host.end() :][:1] in ("", "/"):
         # (before an address without its scheme: "example.com:443" was said "example.com",
