@@ -593,6 +593,15 @@ CASES = [
         "Use 10 megabyte blocks, take a 2 minute walk or 30 minute drive; 10 megabytes free, "
         "5 minutes later, 2 gigabytes of RAM, 30 milliseconds waits, 2 teaspoons vanilla.",
     ),
+    # ... and before a mark, a screw or a hole ("the 10 minutes mark", "3 millimeters
+    # screws"); a watt or a volt after a blank only before such a noun (they were said "65
+    # W", "12 V"), not a street's west nor a letter
+    (
+        "At the 10 min mark, use 3 mm screws in 6 mm holes, a 12 V battery, a 65 W charger "
+        "and 12V; not 350 W 42nd St, Henry V, 5 V rail.",
+        "At the 10 minute mark, use 3 millimeter screws in 6 millimeter holes, a 12 volt "
+        "battery, a 65 watt charger and 12 volts; not 350 W 42nd St, Henry V, 5 V rail.",
+    ),
     # a weight, a length, a liquid in full: Piper said "K G", "G", "M L", "ahz", "F T"
     (
         "Add 500 g flour, 250 ml milk, 1 lb beef and 8 oz cheese; it weighs 3.5 kg. "

@@ -105,6 +105,8 @@ def _spoken(answer: str) -> str:
         ("She ❤️s it.", "^she loves it"),
         # ... "you stand megabytes blocks"
         ("Split it into 10 MB blocks.", "(10|ten) megabyte blocks"),
+        # ... "get a 12v battery"
+        ("Get a 12 V battery.", "(12|twelve) volt battery"),
         # ... "great 8 osmo cheese", "it weighs 3 5 kg" (Piper said "K G")
         ("Grate 8 oz of cheese.", "ounces of cheese"),
         ("It weighs 3.5 kg.", "kilograms"),

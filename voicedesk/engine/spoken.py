@@ -81,7 +81,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
   MPH", and a weight's or a length's, "3.5 kg", "8 oz": "K G", "ahz"; one before a noun it
-  describes, "10 MB blocks" "10 megabyte blocks"), a Roman numeral ("World War II", "Henry
+  describes, "10 MB blocks" "10 megabyte blocks", "a 12 V battery" "a 12 volt battery"), a Roman numeral ("World War II", "Henry
   VIII") a number or a ruler's ordinal,
   a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
   full, "1h 30m"
@@ -212,6 +212,7 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "mAh": ("milliamp hour", "milliamp hours"),
     "ms": ("millisecond", "milliseconds"),
     "W": ("watt", "watts"),
+    "V": ("volt", "volts"),
     "kW": ("kilowatt", "kilowatts"),
     "kWh": ("kilowatt hour", "kilowatt hours"),
     "mi": ("mile", "miles"),
@@ -279,6 +280,8 @@ _ADJECTIVE_UNITS = frozenset(
         "cm",
         "km",
         "ft",
+        "W",
+        "V",
     ]
 )
 _DESCRIBED = frozenset(
@@ -362,6 +365,19 @@ _DESCRIBED = frozenset(
         "loop",
         "trail",
         "radius",
+        "mark",
+        "screw",
+        "bolt",
+        "nail",
+        "hole",
+        "drill",
+        "bit",
+        "pipe",
+        "cable",
+        "lens",
+        "supply",
+        "bike",
+        "car",
     ]
 )
 # ... and of those in the plural only those that are no verbs as well: "less than 30 ms
@@ -408,6 +424,14 @@ _DESCRIBED_MANY = frozenset(
         "panels",
         "adapters",
         "tones",
+        # (verbs too, but not after a length: "3 mm screws" are no "3 millimeters" that screw)
+        "screws",
+        "bolts",
+        "nails",
+        "holes",
+        "pipes",
+        "cables",
+        "lenses",
     ]
 )
 _NOUN_AFTER = re.compile(r"[ \t]+([a-z]+)(?![\w'’-])")
@@ -417,8 +441,10 @@ _NOUN_AFTER_START = re.compile(r"[ \t]*[a-z]*\Z")
 _FRACTION_BEFORE = re.compile(r"(?<![\w.,/])(\d{1,4})/(2|3|4|8)[ \t]+\Z")
 _ARTICLE_AHEAD = re.compile(r"\b(?:a|an)[ \t]+(?:[A-Za-z]+[ \t]+)?\Z", re.IGNORECASE)
 _ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
-# (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts)
-_GLUED_ONLY = frozenset(["W"])
+# (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts, and a
+# "V" a letter; only before a noun such a unit describes, "a 65 W charger", "a 12 V
+# battery", are they watts and volts: they were said "65 W", "12 V")
+_GLUED_ONLY = frozenset(["W", "V"])
 # A mobile network's generation written in lower case ("a 5g network", "my 4g phone"): its
 # "g" is no gram ("a 5 gram network"). Only before a word such a generation describes:
 # "add 5g salt" and "it weighs 5g" are grams.
@@ -1792,7 +1818,9 @@ def _spoken_token(
     if (unit := _UNIT.fullmatch(core)) is not None and not after.startswith("("):
         # (a unit's word called as a function is code: "4 min(a, b)" was "4 minutes(a, b)")
         number, lead = unit.group(1) or "", before
-        glued = unit.group(2) in _GLUED_ONLY
+        glued = unit.group(2) in _GLUED_ONLY and not (
+            (noun := _NOUN_AFTER.match(after)) is not None and _describes(noun.group(1))
+        )
         if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
             number, lead = written.group(1), before[: written.start()]
         fraction = _FRACTION_BEFORE.search(before) if not unit.group(1) else None
