@@ -578,6 +578,14 @@ CASES = [
         "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per liter, "
         "not 1,250 dollars.",
     ),
+    # ... with its currency's code before or after it, by its name: "EUR 18" was heard
+    # "year 18", "100 SEK" "100 sdk"
+    (
+        "Pay CHF 20, CHF 4.50, USD 20, EUR 1, CHF 1'200, 20 CHF or 100 SEK. "
+        "Prices in CHF are high; EUR/USD is 1.08; CHF 5.5.",
+        "Pay 20 Swiss francs, 4 Swiss francs 50, 20 US dollars, 1 euro, 1,200 Swiss francs, "
+        "20 Swiss francs or 100 Swedish kronor. Prices in CHF are high; EUR/USD is 1.08; CHF 5.5.",
+    ),
     # ... with one digit after its comma, tens of cents, as "2,5 €" is: "€5,5" was heard
     # "five euros five"; and none before it, cents ("€0,50" was "0 euros 50")
     (

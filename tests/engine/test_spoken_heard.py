@@ -129,6 +129,8 @@ def _spoken(answer: str) -> str:
         # "con 94 043"
         ("Open port 8080 now.", "port (80 ?80|eighty eighty) now"),
         ("Open localhost:8080 now.", "port (80 ?80|eighty eighty) now"),
+        # ... "it costs usd 20 or year 18"
+        ("It costs USD 20 or EUR 18.", "(20|twenty) us dollars or (18|eighteen) euros"),
         # ... "it costs five euros five now"
         ("It costs €5,5 now.", "(5|five) euros (50|fifty) now"),
         # ... "open local os now" (the port, and which server, lost with the path)

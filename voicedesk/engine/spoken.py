@@ -24,7 +24,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
   "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
-  euros", "€5,5" "5 euros 50", "€0,50" "50 cents"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
+  euros", "€5,5" "5 euros 50", "€0,50" "50 cents"; with its currency's code, "CHF 4.50",
+  "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
@@ -828,6 +829,24 @@ _AMOUNT_AFTER_START = re.compile(
     r"(?:\d{1,3}(?:\.\d{3})*|\d+)(?:\.\d{0,2})?"
     rf"(?:,\d{{0,2}}[{_AMOUNT_BLANK}]?€?|[{_AMOUNT_BLANK}]?€?)\Z"
 )
+# ... or with its currency's code before or after it ("CHF 20", "EUR 18", "100 SEK"): Whisper
+# heard Piper's "EUR 18" as "year 18", "CHF 20" as "c d hf20", "100 SEK" as "100 sdk". Said
+# by the currency's name after the number, as an amount with its sign is ("20 Swiss
+# francs", "4 Swiss francs 50"); a Swiss amount's thousands may be apart by an apostrophe.
+_CURRENCY_CODES = {
+    "EUR": ("euro", "euros"),
+    "USD": ("US dollar", "US dollars"),
+    "GBP": ("pound", "pounds"),
+    "CHF": ("Swiss franc", "Swiss francs"),
+    "JPY": ("yen", "yen"),
+    "CAD": ("Canadian dollar", "Canadian dollars"),
+    "AUD": ("Australian dollar", "Australian dollars"),
+    "SEK": ("Swedish krona", "Swedish kronor"),
+    "NOK": ("Norwegian krone", "Norwegian kroner"),
+    "DKK": ("Danish krone", "Danish kroner"),
+}
+_CODE_AMOUNT = re.compile(r"[ \t]+(\d{1,3}(?:[,'’]\d{3})+|\d+)(?:\.(\d\d))?(?![\w'’]|[.,]\d)")
+_CODE_AMOUNT_START = re.compile(r"[ \t]*(?:\d[\d,.'’]*)?\Z")
 # a minus before an amount ("-$20", "−€5"): "-$20" was heard "dollar twenty"
 _MINUS_SIGNS = "-\u2212"
 # what may still become an amount's scale word: "$5 mil"
@@ -1436,6 +1455,8 @@ class SpokenText:
             and _NOUN_AFTER_START.fullmatch(after)
         ):
             return None  # "10 MB " may be "10 MB blocks", said "10 megabyte blocks"
+        if not final and word in _CURRENCY_CODES and _CODE_AMOUNT_START.fullmatch(after):
+            return None  # "CHF " may be "CHF 20", said "20 Swiss francs"
         if not final and _GENERATION.fullmatch(word) and _NOUN_AFTER_START.fullmatch(after):
             return None  # "a 5g " may be "a 5g network", no gram
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
@@ -1750,6 +1771,17 @@ def _spoken_token(
     after = word[len(core) :] + after
     if not core:
         return word, word
+    if (currency := _CURRENCY_CODES.get(core)) is not None and (
+        (coded := _CODE_AMOUNT.match(after)) is not None
+        or (counted := _NUMBER_BEFORE.search(before)) is not None
+    ):
+        one, many = currency
+        if coded is None:  # "100 SEK": its number is said already
+            return core, one if counted is not None and counted.group(1) == "1" else many
+        units = re.sub("['’]", ",", coded.group(1))
+        cents = f" {coded.group(2)}" if coded.group(2) not in (None, "00") else ""
+        # "CHF 4.50": "4 Swiss francs 50"
+        return core + coded.group(), f"{units} {one if units == '1' else many}{cents}"
     if (said := _SHORT_FORMS.get(core)) is not None:
         return core, said  # "up 12% YoY." keeps its full stop
     spoken = core
