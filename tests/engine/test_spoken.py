@@ -127,7 +127,19 @@ CASES = [
         "Clone git@github.com:org/repo.git, see example.com: it",
         "Clone git at github.com, see example.com: it",
     ),
-    ("At localhost:8000/docs or example.com:8080/a", "At localhost:8000/docs or example.com"),
+    # a host's port is said with a path after it too: "localhost:8000/docs" was read
+    # "colon eight thousand slash docs", and "example.com:8080/a" lost its port
+    (
+        "At localhost:8000/docs or example.com:8080/a",
+        "At localhost port 8000 or example.com port 80 80",
+    ),
+    # ... and so a URL's: "http://localhost:8080/docs" was "localhost", no server to open
+    (
+        "Open http://localhost:8080/docs, https://example.com:8443/a?x=1 or "
+        "[http://127.0.0.1:5000/api](http://127.0.0.1:5000/api); not main.py:42/x.",
+        "Open localhost port 80 80, example.com port 84 43 or 127.0.0.1 port 5000; "
+        "not main.py:42/x.",
+    ),
     ("Not hosts: setup.py/x, Node.js/Deno, a.md/b", "Not hosts: setup.py/x, Node.js/Deno, a.md/b"),
     # "w/" and "w/o" are no folder: they were said "w" and "w/o"
     ("Mix it w/ 2 eggs, W/O sugar, w/o salt.", "Mix it with 2 eggs, without sugar, without salt."),
@@ -403,11 +415,26 @@ CASES = [
         "December 2026. Not Mar the view, Sun, sea, Dec alone, Jan 3.5, May 4:30, Jan 20266. "
         "On December 8.",
     ),
+    # short forms a voice misread, by their exact case: "12% YoY" was heard "12 yield
+    # wide", "npm test" "mpm test"
+    (
+        "Revenue grew 12% YoY, 3% QoQ and 1% MoM. Run npm test. Ask your mom, MOM or NPM.",
+        "Revenue grew 12% year over year, 3% quarter over quarter and 1% month over month. "
+        "Run N P M test. Ask your mom, MOM or NPM.",
+    ),
     # a time zone after a time letter by letter: Whisper heard Piper's "10am EST" as "10
-    # AME"; elsewhere, and one Piper spells already ("PST", "UTC"), as written
+    # AME"; America's Pacific, Central and Mountain ones by their names ("9:30 am PST" was
+    # heard "930 ampsd", "9am MST" "9am the missed st"); elsewhere, and one Piper spells
+    # already ("UTC"), as written
     (
         "At 10am EST, 3 p.m. PST, 15:00 UTC or 9:30 CET. Not EST alone, West, 5 CET.",
-        "At 10am E S T, 3 p.m. PST, 15 hundred UTC or 9:30 C E T. Not EST alone, West, 5 CET.",
+        "At 10am E S T, 3 p.m. Pacific Standard Time, 15 hundred UTC or 9:30 C E T. "
+        "Not EST alone, West, 5 CET.",
+    ),
+    (
+        "At 10am CST, 9am MST, 8:30 PM PDT, 11 am CDT or 1pm MDT; the PST file, 5 MST.",
+        "At 10am Central Standard Time, 9am Mountain Standard Time, 8:30 PM Pacific Daylight "
+        "Time, 11 am Central Daylight Time or 1pm Mountain Daylight Time; the PST file, 5 MST.",
     ),
     # a port as people say one: Whisper heard Piper's "port 8080 now" as "port 8000 daily
     # now", "localhost:8080" as "local host colon 880"
@@ -527,10 +554,10 @@ CASES = [
         "at 9 4 1 0 5, 1 2 3 4; not (12) 5, (a), +5, a + b, 1-555-1234 nor 10000 to 20000.",
     ),
     # a host without its scheme keeps its port, as "localhost:8080" does (it was dropped:
-    # "example.com"); with a path after it, its host alone, as a URL's
+    # "example.com"), with a path after it too
     (
         "Open example.com:443 or example.com:8080/x, then localhost:8080.",
-        "Open example.com port 443 or example.com, then localhost port 80 80.",
+        "Open example.com port 443 or example.com port 80 80, then localhost port 80 80.",
     ),
     # a unit's word called as a function is code: it was "4 minutes(a, b)"
     ("Use 4 min(a, b), not 4 min (or so).", "Use 4 min(a, b), not 4 minutes (or so)."),
@@ -551,6 +578,21 @@ CASES = [
         "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per liter, "
         "not 1,250 dollars.",
     ),
+    # ... with its currency's code before or after it, by its name: "EUR 18" was heard
+    # "year 18", "100 SEK" "100 sdk"
+    (
+        "Pay CHF 20, CHF 4.50, USD 20, EUR 1, CHF 1'200, 20 CHF or 100 SEK. "
+        "Prices in CHF are high; EUR/USD is 1.08; CHF 5.5.",
+        "Pay 20 Swiss francs, 4 Swiss francs 50, 20 US dollars, 1 euro, 1,200 Swiss francs, "
+        "20 Swiss francs or 100 Swedish kronor. Prices in CHF are high; EUR/USD is 1.08; CHF 5.5.",
+    ),
+    # ... with one digit after its comma, tens of cents, as "2,5 €" is: "€5,5" was heard
+    # "five euros five"; and none before it, cents ("€0,50" was "0 euros 50")
+    (
+        "Pay €5,5, €1.299,5 or €1,2; €0,50, €0,01 or £0,5; not $1,250, €5,50.5 nor ¥0,5.",
+        "Pay 5 euros 50, 1,299 euros 50 or 1 euro 20; 50 cents, 1 cent or 50 pence; "
+        "not 1,250 dollars, 5 euros,50.5 nor 0 yen,5.",
+    ),
     # a unit before a noun it describes is one, as a hyphen would join them: "10 megabytes
     # blocks"; not before what says more of the amount, a verb, or a recipe's ingredient
     (
@@ -558,6 +600,15 @@ CASES = [
         "2 GB of RAM, 30 ms waits, 2 tsp vanilla.",
         "Use 10 megabyte blocks, take a 2 minute walk or 30 minute drive; 10 megabytes free, "
         "5 minutes later, 2 gigabytes of RAM, 30 milliseconds waits, 2 teaspoons vanilla.",
+    ),
+    # ... and before a mark, a screw or a hole ("the 10 minutes mark", "3 millimeters
+    # screws"); a watt or a volt after a blank only before such a noun (they were said "65
+    # W", "12 V"), not a street's west nor a letter
+    (
+        "At the 10 min mark, use 3 mm screws in 6 mm holes, a 12 V battery, a 65 W charger "
+        "and 12V; not 350 W 42nd St, Henry V, 5 V rail.",
+        "At the 10 minute mark, use 3 millimeter screws in 6 millimeter holes, a 12 volt "
+        "battery, a 65 watt charger and 12 volts; not 350 W 42nd St, Henry V, 5 V rail.",
     ),
     # a weight, a length, a liquid in full: Piper said "K G", "G", "M L", "ahz", "F T"
     (

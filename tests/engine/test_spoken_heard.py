@@ -105,6 +105,8 @@ def _spoken(answer: str) -> str:
         ("She ❤️s it.", "^she loves it"),
         # ... "you stand megabytes blocks"
         ("Split it into 10 MB blocks.", "(10|ten) megabyte blocks"),
+        # ... "get a 12v battery"
+        ("Get a 12 V battery.", "(12|twelve) volt battery"),
         # ... "great 8 osmo cheese", "it weighs 3 5 kg" (Piper said "K G")
         ("Grate 8 oz of cheese.", "ounces of cheese"),
         ("It weighs 3.5 kg.", "kilograms"),
@@ -127,6 +129,12 @@ def _spoken(answer: str) -> str:
         # "con 94 043"
         ("Open port 8080 now.", "port (80 ?80|eighty eighty) now"),
         ("Open localhost:8080 now.", "port (80 ?80|eighty eighty) now"),
+        # ... "it costs usd 20 or year 18"
+        ("It costs USD 20 or EUR 18.", "(20|twenty) us dollars or (18|eighteen) euros"),
+        # ... "it costs five euros five now"
+        ("It costs €5,5 now.", "(5|five) euros (50|fifty) now"),
+        # ... "open local os now" (the port, and which server, lost with the path)
+        ("Open http://localhost:8080/docs now.", "port (80 ?80|eighty eighty) now"),
         ("Go to 1600 Amphitheatre Pkwy.", "parkway"),
         ("Mountain View, CA 94043.", r"\b94043\b"),
         # ... "call plus 44 27 946 0 958 today"
@@ -138,6 +146,12 @@ def _spoken(answer: str) -> str:
         ("The meeting is on Tue, Dec 8 at 10am.", "on tuesday december (8|eight|8th|eighth)"),
         # ... "the call is at 10 ame"
         ("The call is at 10am EST.", "(10|ten) ?a ?m e ?s ?t"),
+        # ... "revenue was up 12 yield wide", "use mpm or yarn"
+        ("Revenue was up 12% YoY.", "year over year"),
+        ("Use npm or yarn.", "use n ?p ?m or yarn"),
+        # ... "the meeting is at 930 ampsd", "the missed st"
+        ("The meeting is at 9:30 am PST.", "pacific standard time"),
+        ("The call is at 9am MST.", "(9|nine) ?a ?m? mountain standard time"),
         # ... "pay 3 slash month"
         ("Pay 3/month.", "(3|three) per month"),
         # ... "this is a claim one one a source"

@@ -10,7 +10,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a link ``[the report](https://example.com/q3.pdf)`` is its label ("the report"), or its
   host when the label is empty or itself an address;
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
-  ("example.com"), or "a link" when it has none; its sentence's full stop stays outside it,
+  ("example.com"), with its port if it has one ("localhost port 80 80"), or "a link" when it has none; its sentence's full stop stays outside it,
   and so does what goes on after it with no blank: a dash, or Japanese, Chinese, Thai or
   Korean text (which also ends before an address or a path glued to it);
 - struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
@@ -24,7 +24,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
   "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
-  euros"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
+  euros", "€5,5" "5 euros 50", "€0,50" "50 cents"; with its currency's code, "CHF 4.50",
+  "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
@@ -61,11 +62,12 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 - a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9", not a verse: "Genesis 1:1") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
-  in full, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
+  in full, "YoY", "QoQ" and "MoM" too, "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
   (heard "2. decade"; not "the Sun"), a time zone after a time ("10am EST") letter by letter (heard "10
-  AME"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
+  AME"), America's Pacific, Central and Mountain ones by their names ("9:30 am PST" "9:30 am
+  Pacific Standard Time": heard "930 ampsd"), a time on the hour ("9:00") "9 o'clock" (but after a word that says how
   long, "Bake for 1:00", "took 5:00", minutes, "Simmer for 1:30" "1 minute 30 seconds": it
   was "1 o'clock", heard "130"; what a sentence says lasts hours, "The flight lasts 1:45",
   hours and minutes), an emergency number called ("Call 911", and one listed
@@ -73,13 +75,14 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
   or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a port as
   people say one ("port 8080", "localhost:8080" "80 80", "example.com:443" "example.com
-  port 443": heard "8000 daily", "colon 880"; not a file and its line, "main.py:42", nor a
+  port 443", and so with a path or a scheme, "http://localhost:8080/docs" "localhost port 80
+  80": heard "8000 daily", "colon 880", and the port was dropped with a path; not a file and its line, "main.py:42", nor a
   function named like a unit, "min(a, b)"),
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
   MPH", and a weight's or a length's, "3.5 kg", "8 oz": "K G", "ahz"; one before a noun it
-  describes, "10 MB blocks" "10 megabyte blocks"), a Roman numeral ("World War II", "Henry
+  describes, "10 MB blocks" "10 megabyte blocks", "a 12 V battery" "a 12 volt battery"), a Roman numeral ("World War II", "Henry
   VIII") a number or a ruler's ordinal,
   a negative number after an operator or a bracket ("x = -3") "minus", "°F" and "°C" in
   full, "1h 30m"
@@ -170,6 +173,15 @@ _ABBREVIATIONS = {
     "mt.": "Mount",
     "ave.": "Avenue",
 }
+# Short forms a voice misreads, said as a reader says them, by their exact case (a "mom" is
+# no month over month): Whisper heard Piper's "12% YoY" as "12 yield wide", "8% QoQ" as "8
+# coke q", "npm test" as "mpm test" ("pnpm" and "npx" it read well)
+_SHORT_FORMS = {
+    "YoY": "year over year",
+    "MoM": "month over month",
+    "QoQ": "quarter over quarter",
+    "npm": "N P M",
+}
 # A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
 # Whisper heard Piper's reading as "1.2M users", "3 B parameters". Only M and B: "5K" is as often a race or a
 # screen as five thousand, and "2.5GB" is a unit.
@@ -201,6 +213,7 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "mAh": ("milliamp hour", "milliamp hours"),
     "ms": ("millisecond", "milliseconds"),
     "W": ("watt", "watts"),
+    "V": ("volt", "volts"),
     "kW": ("kilowatt", "kilowatts"),
     "kWh": ("kilowatt hour", "kilowatt hours"),
     "mi": ("mile", "miles"),
@@ -268,6 +281,8 @@ _ADJECTIVE_UNITS = frozenset(
         "cm",
         "km",
         "ft",
+        "W",
+        "V",
     ]
 )
 _DESCRIBED = frozenset(
@@ -351,6 +366,19 @@ _DESCRIBED = frozenset(
         "loop",
         "trail",
         "radius",
+        "mark",
+        "screw",
+        "bolt",
+        "nail",
+        "hole",
+        "drill",
+        "bit",
+        "pipe",
+        "cable",
+        "lens",
+        "supply",
+        "bike",
+        "car",
     ]
 )
 # ... and of those in the plural only those that are no verbs as well: "less than 30 ms
@@ -397,6 +425,14 @@ _DESCRIBED_MANY = frozenset(
         "panels",
         "adapters",
         "tones",
+        # (verbs too, but not after a length: "3 mm screws" are no "3 millimeters" that screw)
+        "screws",
+        "bolts",
+        "nails",
+        "holes",
+        "pipes",
+        "cables",
+        "lenses",
     ]
 )
 _NOUN_AFTER = re.compile(r"[ \t]+([a-z]+)(?![\w'’-])")
@@ -406,8 +442,10 @@ _NOUN_AFTER_START = re.compile(r"[ \t]*[a-z]*\Z")
 _FRACTION_BEFORE = re.compile(r"(?<![\w.,/])(\d{1,4})/(2|3|4|8)[ \t]+\Z")
 _ARTICLE_AHEAD = re.compile(r"\b(?:a|an)[ \t]+(?:[A-Za-z]+[ \t]+)?\Z", re.IGNORECASE)
 _ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
-# (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts)
-_GLUED_ONLY = frozenset(["W"])
+# (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts, and a
+# "V" a letter; only before a noun such a unit describes, "a 65 W charger", "a 12 V
+# battery", are they watts and volts: they were said "65 W", "12 V")
+_GLUED_ONLY = frozenset(["W", "V"])
 # A mobile network's generation written in lower case ("a 5g network", "my 4g phone"): its
 # "g" is no gram ("a 5 gram network"). Only before a word such a generation describes:
 # "add 5g salt" and "it weighs 5g" are grams.
@@ -500,11 +538,23 @@ _STATE_BEFORE = re.compile(
 )
 _ZIP = re.compile(r"\d{5}(?:-\d{4})?")
 # A time zone after a time ("10am EST", "9:30 CET") letter by letter, as people say one:
-# Piper read "EST" as a word, heard "10 AME". Only those with a vowel: Piper spells "PST"
-# and "UTC" already.
+# Piper read "EST" as a word, heard "10 AME". Only those with a vowel: Piper spells "UTC"
+# already.
 _TIME_ZONES = frozenset(
     ("EST", "EDT", "AKST", "AKDT", "CET", "CEST", "EET", "EEST", "WET", "WEST", "IST")
 )
+# ... but America's Pacific, Central and Mountain zones by their names, as a reader says
+# them: Piper did not spell these after a time, nor did it spell them clearly when they
+# were written spelled out; heard "9:30 am PST" as "930 ampsd", "10am CST" as "10amc to
+# st", "9am MST" as "9am the missed st"
+_TIME_ZONE_NAMES = {
+    "PST": "Pacific Standard Time",
+    "PDT": "Pacific Daylight Time",
+    "CST": "Central Standard Time",
+    "CDT": "Central Daylight Time",
+    "MST": "Mountain Standard Time",
+    "MDT": "Mountain Daylight Time",
+}
 _TIME_BEFORE = re.compile(r"\d(?:[ \t]?[AaPp]\.?[Mm]\.?|:\d\d)[ \t]+\Z")
 # A network port as people say one: "port 8080" "80 80", "port 5432" "54 32", a five-digit
 # one digit by digit ("11434" "1 1 4 3 4"); Piper said "eight thousand eighty", heard
@@ -760,8 +810,9 @@ _AMOUNT = re.compile(
 )
 # ... written with a European's separators, a dot between thousands and a comma before the
 # cents ("€1.299,00", "€5,50"): it was said "1.299 euros,00", one point two nine nine. Only
-# with its two cents after the comma: "€1.299" alone may be a fuel's price per liter.
-_EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d)(?![\d,.]\d|\d)")
+# with its cents after the comma: "€1.299" alone may be a fuel's price per liter. One digit
+# is tens of cents, as in "2,5 €" ("€5,5" was heard "five euros five").
+_EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d?)(?![\d,.]\d|\d)")
 _EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:,\d{0,2})?\Z")
 # ... or with its sign after the number, as much of Europe writes it ("20 €", "5,50 €",
 # "1.299,00 €", "2,5 €", "3.50 €", "5€"): heard "20 years", "550 euros", "1.2900 euros". Said as
@@ -778,6 +829,24 @@ _AMOUNT_AFTER_START = re.compile(
     r"(?:\d{1,3}(?:\.\d{3})*|\d+)(?:\.\d{0,2})?"
     rf"(?:,\d{{0,2}}[{_AMOUNT_BLANK}]?€?|[{_AMOUNT_BLANK}]?€?)\Z"
 )
+# ... or with its currency's code before or after it ("CHF 20", "EUR 18", "100 SEK"): Whisper
+# heard Piper's "EUR 18" as "year 18", "CHF 20" as "c d hf20", "100 SEK" as "100 sdk". Said
+# by the currency's name after the number, as an amount with its sign is ("20 Swiss
+# francs", "4 Swiss francs 50"); a Swiss amount's thousands may be apart by an apostrophe.
+_CURRENCY_CODES = {
+    "EUR": ("euro", "euros"),
+    "USD": ("US dollar", "US dollars"),
+    "GBP": ("pound", "pounds"),
+    "CHF": ("Swiss franc", "Swiss francs"),
+    "JPY": ("yen", "yen"),
+    "CAD": ("Canadian dollar", "Canadian dollars"),
+    "AUD": ("Australian dollar", "Australian dollars"),
+    "SEK": ("Swedish krona", "Swedish kronor"),
+    "NOK": ("Norwegian krone", "Norwegian kroner"),
+    "DKK": ("Danish krone", "Danish kroner"),
+}
+_CODE_AMOUNT = re.compile(r"[ \t]+(\d{1,3}(?:[,'’]\d{3})+|\d+)(?:\.(\d\d))?(?![\w'’]|[.,]\d)")
+_CODE_AMOUNT_START = re.compile(r"[ \t]*(?:\d[\d,.'’]*)?\Z")
 # a minus before an amount ("-$20", "−€5"): "-$20" was heard "dollar twenty"
 _MINUS_SIGNS = "-\u2212"
 # what may still become an amount's scale word: "$5 mil"
@@ -1386,6 +1455,8 @@ class SpokenText:
             and _NOUN_AFTER_START.fullmatch(after)
         ):
             return None  # "10 MB " may be "10 MB blocks", said "10 megabyte blocks"
+        if not final and word in _CURRENCY_CODES and _CODE_AMOUNT_START.fullmatch(after):
+            return None  # "CHF " may be "CHF 20", said "20 Swiss francs"
         if not final and _GENERATION.fullmatch(word) and _NOUN_AFTER_START.fullmatch(after):
             return None  # "a 5g " may be "a 5g network", no gram
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
@@ -1465,6 +1536,8 @@ class SpokenText:
         if not final and _EUROPEAN_START.match(text):
             return None  # "€1.299" may be "€1.299,00"
         european = _EUROPEAN_AMOUNT.match(text)
+        if european is not None and european.group(1) == "¥" and len(european.group(3)) == 1:
+            european = None  # (a yen has no tenths to say)
         after = text[european.end() :] if european is not None else ""
         if not final and european is not None and after[:1] in (",", ".") and len(after) < 2:
             return None  # "€5,50." may go on: "€5,50.5" is none
@@ -1472,6 +1545,10 @@ class SpokenText:
             self._amount_to = self._shown + european.end()
             sign, whole, cents = european.groups()
             whole = whole.replace(".", ",")  # ("1,299" as "$1,299" is said)
+            cents = cents.ljust(2, "0")  # "€5,5" is 5 euros 50
+            if whole == "0" and sign in "$€£":  # "€0,50": 50 cents, as "€0.50" is said
+                n, small = int(cents), ("penny", "pence") if sign == "£" else ("cent", "cents")
+                return european.group(), f"{n} {small[0] if n == 1 else small[1]}"
             one, many = _CURRENCY[sign]
             said = f"{whole} {one if whole == '1' else many}"
             return european.group(), said if cents == "00" or sign == "¥" else f"{said} {cents}"
@@ -1645,16 +1722,25 @@ class SpokenText:
 
 
 def _host(address: str) -> str:
-    """How an address is said: its host, without "www."; "a link" when it has none."""
+    """How an address is said: its host, without "www.", and its port, as a host's alone is
+    said ("localhost:8080/docs" is "localhost port 80 80": the port was dropped, and with it
+    which server to open); "a link" when it has none."""
     address = address.strip("<>")
     if address.lower().startswith("www."):
         address = "//" + address
     try:
-        host = urlsplit(address).hostname or ""
+        parts = urlsplit(address)
+        host = parts.hostname or ""
     except ValueError:
         host = ""
     host = host.removeprefix("www.")
-    return host or "a link"
+    if not host:
+        return "a link"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None  # git's "github.com:org/repo.git" names no port
+    return f"{host} port {_port_said(str(port))}" if port is not None else host
 
 
 def _said_alone(text: str) -> str:
@@ -1685,9 +1771,23 @@ def _spoken_token(
     after = word[len(core) :] + after
     if not core:
         return word, word
+    if (currency := _CURRENCY_CODES.get(core)) is not None and (
+        (coded := _CODE_AMOUNT.match(after)) is not None
+        or (counted := _NUMBER_BEFORE.search(before)) is not None
+    ):
+        one, many = currency
+        if coded is None:  # "100 SEK": its number is said already
+            return core, one if counted is not None and counted.group(1) == "1" else many
+        units = re.sub("['’]", ",", coded.group(1))
+        cents = f" {coded.group(2)}" if coded.group(2) not in (None, "00") else ""
+        # "CHF 4.50": "4 Swiss francs 50"
+        return core + coded.group(), f"{units} {one if units == '1' else many}{cents}"
+    if (said := _SHORT_FORMS.get(core)) is not None:
+        return core, said  # "up 12% YoY." keeps its full stop
     spoken = core
-    if (host := _HOST_PORT.fullmatch(core)) is not None:
-        # (before an address without its scheme: "example.com:443" was said "example.com")
+    if (host := _HOST_PORT.match(core)) is not None and core[host.end() :][:1] in ("", "/"):
+        # (before an address without its scheme: "example.com:443" was said "example.com",
+        # and "localhost:8000/docs" as written, "colon eight thousand slash docs")
         return core, f"{_spoken_token(host.group(1))[1]} port {_port_said(host.group(2))}"
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
@@ -1710,6 +1810,8 @@ def _spoken_token(
         return core, f"{base} {_POWERS_SAID[square.group(2)]}"  # "x²" was "x two"
     if core in _TIME_ZONES and _TIME_BEFORE.search(before):
         return core, " ".join(core)  # "10am EST": heard "10 AME"
+    if core in _TIME_ZONE_NAMES and _TIME_BEFORE.search(before):
+        return core, _TIME_ZONE_NAMES[core]  # "9:30 am PST": heard "930 ampsd"
     if (street := _STREET_WORDS.get(core)) is not None:
         return core, street  # "Amphitheatre Pkwy": heard "P-Qui"
     if _ZIP.fullmatch(core) and _STATE_BEFORE.search(before):
@@ -1748,7 +1850,9 @@ def _spoken_token(
     if (unit := _UNIT.fullmatch(core)) is not None and not after.startswith("("):
         # (a unit's word called as a function is code: "4 min(a, b)" was "4 minutes(a, b)")
         number, lead = unit.group(1) or "", before
-        glued = unit.group(2) in _GLUED_ONLY
+        glued = unit.group(2) in _GLUED_ONLY and not (
+            (noun := _NOUN_AFTER.match(after)) is not None and _describes(noun.group(1))
+        )
         if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
             number, lead = written.group(1), before[: written.start()]
         fraction = _FRACTION_BEFORE.search(before) if not unit.group(1) else None
