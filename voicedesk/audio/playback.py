@@ -58,6 +58,9 @@ class PlaybackBuffer:
         self._played: dict[int, int] = {}
         self._started: set[int] = set()
         self._paused = False
+        # The first pull the pause silenced. The pause is decided on the loop, which may be
+        # behind the audio thread: the blocks it pulled meanwhile still played.
+        self._paused_pull: int | None = None
         self._last_uid: int | None = None  # utterance that last produced sound
         self._drained_uid: int | None = None  # repeat its "drained" mark while idle
         self._drained_ago = 0  # samples since the drain moment
@@ -110,11 +113,21 @@ class PlaybackBuffer:
 
     def pause(self) -> None:
         with self._lock:
+            if not self._paused:
+                self._paused_pull = None
             self._paused = True
 
     def resume(self) -> None:
         with self._lock:
             self._paused = False
+            self._paused_pull = None
+
+    @property
+    def silent_from_pull(self) -> int | None:
+        """The index (in ``pull`` calls, as the audio blocks are counted) of the first block
+        the current pause kept silent; None while not paused, or before a block was pulled."""
+        with self._lock:
+            return self._paused_pull if self._paused else None
 
     @property
     def paused(self) -> bool:
@@ -150,6 +163,8 @@ class PlaybackBuffer:
             index = self._pulls
             self._pulls += 1
             if self._paused:
+                if self._paused_pull is None:
+                    self._paused_pull = index
                 return out, marks
             pos = 0
             takes: list[tuple[int, int]] = []

@@ -515,6 +515,14 @@ class Speaking(Generic[TurnT]):
         # a hold is no barge-in's pause.)
         paused = self._audio.playback.paused and not (self.held and self.playing is reply)
         silent_since = turn.record.t.get("interrupted_at") if paused else None
+        if silent_since is not None:
+            # The pause was decided at ``interrupted_at``, but the audio thread plays on until
+            # the loop gets to it: on a busy machine the loop runs behind, and an answer
+            # paused 0.12 s into a barge-in was heard for 0.4 s (a soak's 0.54 s outlier).
+            # The first block the pause silenced says when the person stopped hearing it.
+            pull = self._audio.playback.silent_from_pull
+            if pull is not None:
+                silent_since = max(silent_since, pull * self._block_s)
         # dropped before ``forget`` lifts a talk key's pause: the audio thread could take
         # a block of it in between, a blip of an answer never begun
         self._audio.playback.stop(reply.utterance_id)
