@@ -981,6 +981,33 @@ async def test_arguments_not_as_the_tools_schema_says_are_refused_naming_the_fie
     assert not lax.is_error and lax.text == 'ran with {"city": "Oslo", "days": "3"}', lax.text
 
 
+async def test_a_schema_that_cannot_check_arguments_lets_calls_through_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tool whose own input schema cannot be used to check arguments (a $ref to
+    nowhere, a $schema nobody knows) has its calls go to the server unchecked, not
+    refused, and the log says so once per tool, not at every call; a schema in draft
+    2020-12's own words still checks them. Unusable schemas were found anew at every call,
+    unsaid: nothing told why a server's own schema had stopped checking its calls."""
+    from mcp_servers import ODD_SCHEMAS_SERVER
+
+    settings = _one_server(tmp_path, "odd", ODD_SCHEMAS_SERVER)
+    with caplog.at_level(logging.WARNING, logger="voicedesk.tools.schemas"):
+        async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as m:
+            nowhere = [await m.call("odd__nowhere", {"a": n}, call_id=f"n{n}") for n in (1, 2)]
+            meta = [await m.call("odd__meta", {"a": n}, call_id=f"m{n}") for n in (1, 2)]
+            good = await m.call("odd__modern", {"pair": ["x", 2]}, call_id="g")
+            extra = await m.call("odd__modern", {"pair": ["x"], "more": 1}, call_id="x")
+    assert [r.text for r in nowhere] == ['ran with {"a": 1}', 'ran with {"a": 2}']
+    # an unknown $schema is read as today's JSON Schema: it checks, and "a" takes a string
+    assert all(r.is_error and "“a”" in r.text and "a string" in r.text for r in meta), meta
+    assert good.text == 'ran with {"pair": ["x", 2]}', good.text
+    assert extra.is_error and "more" in extra.text and "not run" in extra.text, extra.text
+    said = [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "odd__nowhere" in said[0] and "/$defs/missing" in said[0], said[0]
+
+
 async def _unreachable_notice(url_at: Callable[[int], str]) -> tuple[str, int]:
     """The notice about a url server nothing answers at (``url_at`` a free port), and the
     port."""

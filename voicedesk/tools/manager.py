@@ -1344,7 +1344,9 @@ class ToolManager:
         # server checks its own (pydantic, lax: "2" is a paragraph number), and says so
         # field by field: it is left to do so, so nothing it takes is refused here.
         problems = (
-            [] if ref.server == DOCS_SERVER else argument_problems(ref.tool.input_schema, args)
+            []
+            if ref.server == DOCS_SERVER
+            else argument_problems(ref.tool.input_schema, args, name)
         )
         if problems:
             return (
