@@ -1099,3 +1099,67 @@ async def test_the_stop_key_over_a_done_background_call_says_it_finished(tmp_pat
     assert "still running" not in stopped, stopped
     assert "docs__read_document has finished in the background" in stopped, stopped
     assert "its answer will follow" in stopped, stopped
+
+
+async def test_notices_of_a_round_of_several_calls_name_the_ones_still_running(tmp_path):
+    """A round of three calls: the same slow read twice, and a call that fails at once. As
+    they went to the background the notice said "docs__read_document, docs__read_document,
+    docs__nope is still running; its answer will follow": the failed call named as
+    running, the read twice, in the singular. The stop key's notice said the same. Both
+    name the calls still running, once each, in the plural, as "never mind" does."""
+    import asyncio
+
+    from voicedesk import events as ev
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.providers.base import ToolCall
+    from voicedesk.tools.manager import ToolManager
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=2"]}}
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    told: list[str] = []
+    spawned: list[asyncio.Task] = []
+    jobs = ToolJobs(
+        manager,
+        patience_s=0.5,
+        is_quiet=lambda: True,
+        is_closing=lambda: False,
+        deliver=lambda messages: None,
+        notice=lambda level, message: told.append(message),
+        set_state=lambda state: None,
+        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+    )
+    read = '{"path": "memo.md"}'
+    calls = [
+        ToolCall(id="call_1", name="docs__read_document", arguments=read),
+        ToolCall(id="call_2", name="docs__nope", arguments="{}"),
+        ToolCall(id="call_3", name="docs__read_document", arguments=read),
+    ]
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [_call(c.id, c.name)["tool_calls"][0] for c in calls],
+    }
+    try:
+        assert await jobs.run(1, calls, message) is None  # gone to the background
+        jobs.tell_runs_on()
+        jobs.cancel_if_asked("Never mind.")
+        await asyncio.gather(*spawned)
+    finally:
+        await manager.aclose()
+    went, stopped, cancelled = told
+    assert cancelled == "Cancelled the tools that were still running.", cancelled
+    assert went.startswith(
+        "docs__read_document (twice) are still running; their answers will follow."
+    ), went
+    assert went.endswith("to cancel them."), went
+    assert "docs__nope" not in stopped, stopped
+    assert stopped.startswith(
+        "Stopped the answer; docs__read_document (twice) are still running in the "
+        "background, and their answers will follow."
+    ), stopped
