@@ -1163,3 +1163,48 @@ async def test_notices_of_a_round_of_several_calls_name_the_ones_still_running(t
         "Stopped the answer; docs__read_document (twice) are still running in the "
         "background, and their answers will follow."
     ), stopped
+
+
+async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_heard(tmp_path, sims):
+    """The person broke in on "Let me write that down for you." before hearing it whole,
+    while its create ran: the model read the whole sentence with the call, then the answer
+    as heard, "Let me write [cut off…]", as if it had started the sentence again and been
+    cut the second time. It reads the sentence once, with the call, and that the person
+    heard only its start, live and resumed alike."""
+    from voicedesk.engine.context import CUT_MARK
+
+    said = "Let me write that down for you, it only takes a moment."
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("question"),
+                preamble=said,
+                tool_calls=[CREATE],
+                reply="Done, it is in eggs.md.",
+            ),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+        ]
+    )
+    scenario = overlap("question", "stop", after_s=1.6)
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_create_settings(tmp_path, 6), with_tools=True
+    )
+    first = session.records[0]
+    heard = first.heard_text.strip()
+    assert first.interrupted and heard and said.startswith(heard) and heard != said, heard
+    [asked] = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if r["messages"][-1].get("content") == _text("stop")
+    ][-1:]
+    assert [m["role"] for m in asked[1:]] == ["user", "assistant", "tool", "assistant", "user"]
+    assert asked[2]["content"] == said
+    answer = asked[4]["content"]
+    assert not answer.startswith(heard), answer  # not begun again
+    assert f"“{heard}”" in answer and answer.endswith(CUT_MARK), answer
+
+    live = session.context.snapshot()["turns"]
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live
