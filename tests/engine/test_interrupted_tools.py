@@ -766,7 +766,8 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
     what was heard was kept ("Let me write [cut off]"): the answer to their words was asked
     not knowing of the create still running (the model could make it again), as when
     nothing at all had been heard. The rest, holding line and all, is kept after the cut,
-    as said but not heard, live and after --resume."""
+    as said but not heard, live and after --resume. The words said with the call are not
+    sent again with its result (they were, in the follow-up answering it)."""
     from test_conversation_e2e import _say, _spoken_over_the_answer
 
     from voicedesk.engine.context import CUT_MARK, UNHEARD_MARK
@@ -803,6 +804,9 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
 
     live = session.context.snapshot()["turns"]
     assert live[0]["messages"][-1]["content"] == kept
+    # the words said with the call are in that answer, not again with the call's result
+    said_all = [m.get("content") or "" for t in live for m in t["messages"]]
+    assert " ".join(said_all).count("that down for you") == 1, said_all
     snapshot, _ = restore_state(session.log.path)
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)

@@ -270,7 +270,10 @@ class ToolJobs:
                 self.jobs.remove(job)
         if self._is_closing() or job.cancelled:
             return
-        self._deliver([job.assistant_msg, *results])
+        # The words said with the calls ("Let me write that down.") are in the answer that
+        # made them, heard or kept as unheard with its holding line: sent again with the
+        # calls in the turn answering their results, the model read them said twice.
+        self._deliver([{**job.assistant_msg, "content": None}, *results])
 
 
 def _named(names: list[str]) -> tuple[str, bool]:
