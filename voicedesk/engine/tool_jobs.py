@@ -243,12 +243,21 @@ class ToolJobs:
     def shown_of(self, messages: list[dict[str, Any]]) -> dict[str, str]:
         """What the person was shown of the results among ``messages`` where it was not
         the text the model was given, by call id; taken: each is logged once."""
-        shown = {}
-        for message in messages:
-            call_id = message.get("tool_call_id")
-            if message.get("role") == "tool" and call_id in self._shown:
-                shown[call_id] = self._shown.pop(call_id)
+        shown = self.shown_in(messages)
+        for call_id in shown:
+            del self._shown[call_id]
         return shown
+
+    def shown_in(self, messages: list[dict[str, Any]]) -> dict[str, str]:
+        """:meth:`shown_of`, left in place: a background call's pending record has it, for
+        ``--resume`` to show a call the person then dropped as they were shown it (never
+        answered, it is logged in no other record); the answer's record takes it later."""
+        return {
+            call_id: self._shown[call_id]
+            for message in messages
+            if message.get("role") == "tool"
+            and (call_id := message.get("tool_call_id")) in self._shown
+        }
 
     async def _finish(self, job: ToolJob) -> None:
         """Wait for a background job, then hand its results over when nobody is talking."""
