@@ -83,3 +83,43 @@ async def call_tool(ctx, params):
     return mt.CallToolResult(content=[mt.TextContent(text=f"ran with {got}")])
 """,
 )
+
+
+# A tool server whose tools' input schemas are JSON Schema it cannot itself be checked by:
+# a $ref to nowhere, and an unknown $schema; beside them one in draft 2020-12's own words
+# (prefixItems, unevaluatedProperties), which can. Each tool answers with its arguments.
+ODD_SCHEMAS_SERVER = _stdio_server(
+    "odd",
+    """
+import json
+
+SCHEMAS = {
+    "nowhere": {
+        "type": "object",
+        "properties": {"a": {"$ref": "#/$defs/missing"}},
+        "required": ["a"],
+    },
+    "meta": {
+        "$schema": "https://example.com/our-own-meta-schema",
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+    },
+    "modern": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {"pair": {"type": "array", "prefixItems": [{"type": "string"}]}},
+        "unevaluatedProperties": False,
+    },
+}
+
+
+async def list_tools(ctx, params):
+    tools = [mt.Tool(name=name, input_schema=schema) for name, schema in SCHEMAS.items()]
+    return mt.ListToolsResult(tools=tools)
+
+
+async def call_tool(ctx, params):
+    got = json.dumps(params.arguments, sort_keys=True)
+    return mt.CallToolResult(content=[mt.TextContent(text=f"ran with {got}")])
+""",
+)

@@ -1322,7 +1322,7 @@ def test_an_answer_that_is_only_what_was_said_before_its_tools_is_kept_as_heard(
     """Left out whole, such an answer was an empty assistant message, which some
     OpenAI-compatible servers refuse. Cut, it is the cut mark alone, where it was cut: kept
     as heard, the model read "Let me look." twice, the second time cut."""
-    from voicedesk.engine.context import CUT_MARKS, answer_message
+    from voicedesk.engine.context import CUT_MARKS, PART_HEARD, answer_message
 
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     earlier = [
@@ -1334,9 +1334,10 @@ def test_an_answer_that_is_only_what_was_said_before_its_tools_is_kept_as_heard(
     assert answer_message(earlier, "Let me look.", None)["content"] == "Let me look."
     cut = answer_message(earlier, "Let me look.", "interrupted")["content"]
     assert cut == CUT_MARKS["interrupted"].strip()
-    # cut partway through them, the words heard say where
+    # cut partway through them, the mark says how far the person heard: "Let me [cut off]"
+    # read as the sentence begun again after the call that had it whole
     cut = answer_message(earlier, "Let me", "interrupted")["content"]
-    assert cut == "Let me" + CUT_MARKS["interrupted"]
+    assert cut == PART_HEARD.format(heard="Let me") + CUT_MARKS["interrupted"]
 
 
 def test_token_counting_starts_where_the_network_never_answers(tmp_path) -> None:

@@ -766,7 +766,8 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
     what was heard was kept ("Let me write [cut off]"): the answer to their words was asked
     not knowing of the create still running (the model could make it again), as when
     nothing at all had been heard. The rest, holding line and all, is kept after the cut,
-    as said but not heard, live and after --resume."""
+    as said but not heard, live and after --resume. The words said with the call are not
+    sent again with its result (they were, in the follow-up answering it)."""
     from test_conversation_e2e import _say, _spoken_over_the_answer
 
     from voicedesk.engine.context import CUT_MARK, UNHEARD_MARK
@@ -803,6 +804,9 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
 
     live = session.context.snapshot()["turns"]
     assert live[0]["messages"][-1]["content"] == kept
+    # the words said with the call are in that answer, not again with the call's result
+    with_calls = [m for t in live for m in t["messages"] if m.get("tool_calls")]
+    assert with_calls and not any(m.get("content") for m in with_calls), with_calls
     snapshot, _ = restore_state(session.log.path)
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)
@@ -1099,3 +1103,113 @@ async def test_the_stop_key_over_a_done_background_call_says_it_finished(tmp_pat
     assert "still running" not in stopped, stopped
     assert "docs__read_document has finished in the background" in stopped, stopped
     assert "its answer will follow" in stopped, stopped
+
+
+async def test_notices_of_a_round_of_several_calls_name_the_ones_still_running(tmp_path):
+    """A round of three calls: the same slow read twice, and a call that fails at once. As
+    they went to the background the notice said "docs__read_document, docs__read_document,
+    docs__nope is still running; its answer will follow": the failed call named as
+    running, the read twice, in the singular. The stop key's notice said the same. Both
+    name the calls still running, once each, in the plural, as "never mind" does."""
+    import asyncio
+
+    from voicedesk import events as ev
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.providers.base import ToolCall
+    from voicedesk.tools.manager import ToolManager
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=2"]}}
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    await manager.start()
+    told: list[str] = []
+    spawned: list[asyncio.Task] = []
+    jobs = ToolJobs(
+        manager,
+        patience_s=0.5,
+        is_quiet=lambda: True,
+        is_closing=lambda: False,
+        deliver=lambda messages: None,
+        notice=lambda level, message: told.append(message),
+        set_state=lambda state: None,
+        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+    )
+    read = '{"path": "memo.md"}'
+    calls = [
+        ToolCall(id="call_1", name="docs__read_document", arguments=read),
+        ToolCall(id="call_2", name="docs__nope", arguments="{}"),
+        ToolCall(id="call_3", name="docs__read_document", arguments=read),
+    ]
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [_call(c.id, c.name)["tool_calls"][0] for c in calls],
+    }
+    try:
+        assert await jobs.run(1, calls, message) is None  # gone to the background
+        jobs.tell_runs_on()
+        jobs.cancel_if_asked("Never mind.")
+        await asyncio.gather(*spawned)
+    finally:
+        await manager.aclose()
+    went, stopped, cancelled = told
+    assert cancelled == "Cancelled the tools that were still running.", cancelled
+    assert went.startswith(
+        "docs__read_document (twice) are still running; their answers will follow."
+    ), went
+    assert went.endswith("to cancel them."), went
+    assert "docs__nope" not in stopped, stopped
+    assert stopped.startswith(
+        "Stopped the answer; docs__read_document (twice) are still running in the "
+        "background, and their answers will follow."
+    ), stopped
+
+
+async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_heard(tmp_path, sims):
+    """The person broke in on "Let me write that down for you." before hearing it whole,
+    while its create ran: the model read the whole sentence with the call, then the answer
+    as heard, "Let me write [cut off…]", as if it had started the sentence again and been
+    cut the second time. It reads the sentence once, with the call, and that the person
+    heard only its start, live and resumed alike."""
+    from voicedesk.engine.context import CUT_MARK
+
+    said = "Let me write that down for you in a new document, so that you have it next time."
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("question"),
+                preamble=said,
+                tool_calls=[CREATE],
+                reply="Done, it is in eggs.md.",
+            ),
+            SimTurn(transcript=_text("stop"), reply="Okay."),
+        ]
+    )
+    # as in _create_cut_by_stop, which hears a shorter sentence whole by then
+    scenario = overlap("question", "stop", after_s=2.5)
+    session, _, _, _ = await _run(
+        tmp_path, scenario, script, _slow_create_settings(tmp_path, 6), with_tools=True
+    )
+    first = session.records[0]
+    heard = first.heard_text.strip()
+    assert first.interrupted and heard and said.startswith(heard) and heard != said, heard
+    [asked] = [
+        r["messages"]
+        for r in sims[0].chat_requests()
+        if r["messages"][-1].get("content") == _text("stop")
+    ][-1:]
+    assert [m["role"] for m in asked[1:]] == ["user", "assistant", "tool", "assistant", "user"]
+    assert asked[2]["content"] == said
+    answer = asked[4]["content"]
+    assert not answer.startswith(heard), answer  # not begun again
+    assert f"“{heard}”" in answer and answer.endswith(CUT_MARK), answer
+
+    live = session.context.snapshot()["turns"]
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    assert resumed.snapshot()["turns"] == live

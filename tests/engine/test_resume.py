@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -1556,3 +1557,87 @@ async def test_a_picture_a_tool_returned_is_resumed_as_the_person_was_shown_it(
     (turn,) = earlier_turns(older).turns
     assert model_saw in (turn.tool_calls[0].result or "")
     assert restore_state(older)[0]["turns"] == live
+
+
+async def test_a_picture_of_a_call_dropped_by_never_mind_is_resumed_as_it_was_shown(
+    tmp_path, monkeypatch
+):
+    """A picture call and a slow read go on in the background together; the picture
+    comes (the person is shown "[image, image/png, 35 kB]"), then "never mind" drops them.
+    After --resume the picture call read the model's note ("…neither you nor the person
+    can see it"): what was shown was logged only with results an answer took up, never
+    with a dropped call's. It is resumed as it was shown."""
+    from mcp_servers import PICTURE_SERVER
+
+    from voicedesk.engine.builder import SimOptions, sim_server
+    from voicedesk.engine.resume import earlier_turns
+    from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    compose([], tail_s=4.0).write(tmp_path / "in.wav")
+    server_py = tmp_path / "pictures.py"
+    server_py.write_text(PICTURE_SERVER)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
+    asked = "Draw me the chart and read the memo."
+    chart = SimToolCall(name="pictures__chart", arguments={})
+    read = SimToolCall(name="docs__read_document", arguments={"path": "memo.md"})
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=asked, tool_calls=[chart, read], reply="There."),
+            SimTurn(transcript="Never mind.", reply="Okay."),
+        ]
+    )
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "workspace": str(workspace),
+                "docs_server_args": ["--slow", "read_document=30"],
+                "tool_patience_s": 1.0,
+                "mcpServers": {"pictures": {"command": sys.executable, "args": [str(server_py)]}},
+            }
+        }
+    )
+    shown: list[str] = []
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            with_tools=True,
+            log_kind="sim",
+        )
+        session.bus.subscribe(
+            lambda e: (
+                shown.append(e.shown_text or e.result_text)
+                if isinstance(e, ev.ToolCallFinished) and e.name == "pictures__chart"
+                else None
+            )
+        )
+
+        async def until(ready: Callable[[], object]) -> None:
+            while not ready():
+                await asyncio.sleep(0.1)
+
+        await session.start()
+        try:
+            # both servers up (the limit catches only a hang)
+            await asyncio.wait_for(until(lambda: len(session.tools.llm_tools()) >= 2), 60)
+            await session.send_text(asked)
+            # the picture in, the holding line said, the read still running
+            await asyncio.wait_for(
+                until(lambda: shown and session.records and session.records[0].went_background),
+                30,
+            )
+            await session.send_text("Never mind.")
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    assert shown == ["[image, image/png, 35 kB]"], shown  # live
+    live = session.context.snapshot()["turns"]
+    assert restore_state(session.log.path)[0]["turns"] == live
+    calls = [c for t in earlier_turns(session.log.path).turns for c in t.tool_calls]
+    (picture,) = [c for c in calls if c.name == "pictures__chart"]
+    assert picture.result == "[image, image/png, 35 kB]", picture.result

@@ -790,7 +790,7 @@ async def test_timeout_progress_and_cancel(tmp_path: Path) -> None:
         assert time.monotonic() - t0 < 2
         assert result.is_error and result.duration_s < 2
         assert "0.5 seconds" in result.text
-        assert result.spoken.startswith("The tool slow took longer")
+        assert result.spoken.startswith("The tool flaky__slow took longer")
         assert (await manager.call("flaky__ping", {}, call_id="p1")).text == "pong"
 
         task = asyncio.create_task(manager.call("flaky__slow", {}, call_id="s2"))
@@ -979,6 +979,65 @@ async def test_arguments_not_as_the_tools_schema_says_are_refused_naming_the_fie
     assert not good.is_error
     assert good.text == 'ran with {"city": "Oslo", "days": 3, "units": "metric"}'
     assert not lax.is_error and lax.text == 'ran with {"city": "Oslo", "days": "3"}', lax.text
+
+
+async def test_a_schema_that_cannot_check_arguments_lets_calls_through_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tool whose own input schema cannot be used to check arguments (a $ref to
+    nowhere, a $schema nobody knows) has its calls go to the server unchecked, not
+    refused, and the log says so once per tool, not at every call; a schema in draft
+    2020-12's own words still checks them. Unusable schemas were found anew at every call,
+    unsaid: nothing told why a server's own schema had stopped checking its calls."""
+    from mcp_servers import ODD_SCHEMAS_SERVER
+
+    settings = _one_server(tmp_path, "odd", ODD_SCHEMAS_SERVER)
+    with caplog.at_level(logging.WARNING, logger="voicedesk.tools.schemas"):
+        async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as m:
+            nowhere = [await m.call("odd__nowhere", {"a": n}, call_id=f"n{n}") for n in (1, 2)]
+            meta = [await m.call("odd__meta", {"a": n}, call_id=f"m{n}") for n in (1, 2)]
+            good = await m.call("odd__modern", {"pair": ["x", 2]}, call_id="g")
+            extra = await m.call("odd__modern", {"pair": ["x"], "more": 1}, call_id="x")
+    assert [r.text for r in nowhere] == ['ran with {"a": 1}', 'ran with {"a": 2}']
+    # an unknown $schema is read as today's JSON Schema: it checks, and "a" takes a string
+    assert all(r.is_error and "“a”" in r.text and "a string" in r.text for r in meta), meta
+    assert good.text == 'ran with {"pair": ["x", 2]}', good.text
+    assert extra.is_error and "more" in extra.text and "not run" in extra.text, extra.text
+    said = [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "odd__nowhere" in said[0] and "/$defs/missing" in said[0], said[0]
+
+
+async def test_a_timeout_of_a_tool_two_servers_offer_names_the_one_called(
+    tmp_path: Path,
+) -> None:
+    """Two servers offering a tool of the same name ("hang"): a call of either that timed
+    out was told "The tool hang took longer than 0.5 seconds", to the model and in the
+    tool's result the person sees, not which of the two. It names the one called."""
+    from mcp_servers import _stdio_server
+
+    tools = """
+import anyio
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=[mt.Tool(name="hang", input_schema={"type": "object"})])
+
+
+async def call_tool(ctx, params):
+    await anyio.sleep(3600)
+"""
+    servers = {}
+    for name in ("north", "south"):
+        script = tmp_path / f"{name}.py"
+        script.write_text(_stdio_server(name, tools))
+        servers[name] = {"command": sys.executable, "args": [str(script)], "timeout_s": 0.5}
+    settings = Settings.model_validate({"tools": {"docs_server": False, "mcpServers": servers}})
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        south = await manager.call("south__hang", {}, call_id="s")
+    assert south.is_error and south.text.startswith(
+        "The tool south__hang took longer than 0.5 seconds and was stopped."
+    ), south.text
 
 
 async def _unreachable_notice(url_at: Callable[[int], str]) -> tuple[str, int]:
@@ -1954,7 +2013,7 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
         endless = await manager.call("busy__build", {"steps": 0}, call_id="e")
         assert endless.is_error and 5.5 < endless.duration_s < 8, endless
         assert endless.text == (
-            "The tool build took longer than 6 seconds, the most it is given however it "
+            "The tool busy__build took longer than 6 seconds, the most it is given however it "
             "reports progress (ten times its server's timeout_s), and was stopped." + NOT_KNOWN
         )
         assert (await manager.call("busy__build", {"steps": 1}, call_id="c")).text == (
@@ -2015,7 +2074,7 @@ async def test_a_call_cut_at_its_timeout_is_not_said_to_have_had_ten_times_it(
     slowest = max(bigs, key=lambda r: r.duration_s)
     assert slowest.duration_s >= 3.0, bigs  # the 3 s of "ten times" its timeout_s passed
     for big in bigs:
-        said = "The tool echo took longer than 0.3 seconds and was stopped."
+        said = "The tool stuck__echo took longer than 0.3 seconds and was stopped."
         assert big.text == said + NOT_KNOWN, big
 
 
@@ -2452,9 +2511,11 @@ async def test_a_call_cut_at_its_timeout_that_may_have_acted_is_not_retried_blin
         due = await manager.call("billing__set_due_date", {}, call_id="d")
     finally:
         await manager.aclose()
-    said = "The tool send_slowly took longer than 0.5 seconds and was stopped."
+    said = "The tool billing__send_slowly took longer than 0.5 seconds and was stopped."
     assert send.text == said + NOT_KNOWN, send.text
-    assert balance.text == "The tool balance_slowly took longer than 0.5 seconds and was stopped."
+    assert balance.text == (
+        "The tool billing__balance_slowly took longer than 0.5 seconds and was stopped."
+    )
     assert due.is_error and due.text.endswith("Try again in a few seconds."), due.text
 
 

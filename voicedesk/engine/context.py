@@ -60,6 +60,9 @@ LOST_MARK = " [cut off here: voicedesk stopped while this was being said]"
 # it (they spoke or typed, or the voice failed; a cut mark before it says which, when some
 # of it was heard): kept for what it tells the model of those calls.
 UNHEARD_MARK = " [not heard: this was never played to the person]"
+# The words the model said with a tool call, cut before the person heard them whole: they
+# are whole in the call's message, and this says how far the person got.
+PART_HEARD = "[the person heard only “{heard}” of the words said with the tool call before]"
 CUT_MARKS = {
     "interrupted": CUT_MARK,
     "failed": FAILED_MARK,
@@ -887,11 +890,13 @@ def answer_message(
     an empty answer is refused by some OpenAI-compatible servers. Cut when those words were
     all that was heard (the person broke in as its tools ran), the answer is the cut mark
     alone, where it was cut: the words again before it read as said twice, cut the second
-    time."""
+    time. Cut partway through those words ("Let me wri"), the model read the whole
+    sentence with the call and then its start, cut, as if begun again: the cut mark says
+    instead how much of them was heard (:data:`PART_HEARD`)."""
     unheard = unheard.strip()
     if unheard and not heard.strip():  # none of it was heard: all of it is the rest
         heard, cut, unheard = unheard, "unheard", ""
-    after, in_calls = heard, False
+    after, in_calls, part = heard, False, ""
     for message in earlier:
         said = message.get("content")
         if message.get("role") != "assistant" or not message.get("tool_calls"):
@@ -900,12 +905,16 @@ def answer_message(
             continue
         rest = after.lstrip()
         if not rest.startswith(said.strip()):
+            if cut and rest.strip() and said.strip().startswith(rest.strip()):
+                after, in_calls, part = "", True, rest.strip()  # cut inside these words
+                # their unheard end, kept after the cut, is in the call's message already
+                unheard = unheard.removeprefix(said.strip()[len(part) :].strip()).strip()
             break
         after, in_calls = rest[len(said.strip()) :].lstrip(), True
     if after.strip():
         heard = after
     elif cut and in_calls:
-        heard = ""
+        heard = PART_HEARD.format(heard=part) if part else ""
     content = (heard.strip() + CUT_MARKS[cut]).strip() if cut else heard
     if unheard:
         content += f" {unheard}{UNHEARD_MARK}"

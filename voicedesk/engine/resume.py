@@ -225,13 +225,10 @@ def read_conversation(path: Path) -> Conversation:
             out.progress[turn_id] = _joined(out.progress.get(turn_id), record)
         elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
             _pending(out, turn_id, ids[0], record["messages"], at)
+            _shown(out, turn_id, record)
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
-            shown = record.get("shown")
-            if isinstance(shown, dict):  # not one voicedesk wrote: the model's text is shown
-                out.shown.setdefault(turn_id, {}).update(
-                    (k, v) for k, v in shown.items() if isinstance(v, str) and v
-                )
+            _shown(out, turn_id, record)
             for call_id in _call_ids(record["messages"]):
                 # answered: it is resumed where it was
                 _answered(out, turn_id, call_id, followup=turn_id not in out.users)
@@ -344,6 +341,16 @@ def _joined(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, 
     if at > len(heard):
         return before if before is not None else {}
     return {"heard_text": heard[:at] + record["heard_more"], "whole": bool(record.get("whole"))}
+
+
+def _shown(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
+    """What a tools or pending_tools record says the person was shown of its results (a
+    picture's "[image, image/png, 35 kB]"), for the calls of ``turn_id``."""
+    shown = record.get("shown")
+    if isinstance(shown, dict):  # not one voicedesk wrote: the model's text is shown
+        conv.shown.setdefault(turn_id, {}).update(
+            (k, v) for k, v in shown.items() if isinstance(v, str) and v
+        )
 
 
 def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any], at: int) -> None:

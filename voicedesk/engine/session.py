@@ -1866,8 +1866,12 @@ class Session:
         answered, in the turn that called them; each record of a call supersedes the one
         before."""
         if self.log is not None:
-            record = {"type": "pending_tools", "turn_id": turn_id}
-            self.log.append({**record, "messages": compact_tool_results(messages)})
+            record: dict[str, Any] = {"type": "pending_tools", "turn_id": turn_id}
+            record["messages"] = compact_tool_results(messages)
+            shown = self._tool_jobs.shown_in(messages) if self._tool_jobs is not None else {}
+            if shown:  # a picture: "[image, image/png, 35 kB]", as in a tools record
+                record["shown"] = {k: tool_result_gist(text) for k, text in shown.items()}
+            self.log.append(record)
 
     def _deliver_tool_results(self, messages: list[dict[str, Any]]) -> None:
         """Answer with background tool results: a follow-up turn nobody spoke."""

@@ -55,6 +55,11 @@ class ToolJob:
 # How to drop a call in the background, said wherever it is said to run on: the stop key
 # stops only the answer, and nothing told the person that words were the way.
 HOW_TO_CANCEL = "Say or type “never mind” to cancel it."
+HOW_TO_CANCEL_THEM = "Say or type “never mind” to cancel them."
+
+
+def _how_to_cancel(many: bool) -> str:
+    return HOW_TO_CANCEL_THEM if many else HOW_TO_CANCEL
 
 
 class ToolJobs:
@@ -149,9 +154,12 @@ class ToolJobs:
             self.jobs.append(job)
             self._keep(turn_id, [assistant_msg])
             self._spawn(self._finish(job))
-            names = ", ".join(c.name for c in calls)
+            running = [c.name for c, t in zip(calls, tasks, strict=True) if t in pending]
+            names, many = _named(running)
             self._notice(
-                "info", f"{names} is still running; its answer will follow. {HOW_TO_CANCEL}"
+                "info",
+                f"{names} {'are' if many else 'is'} still running; "
+                f"{'their answers' if many else 'its answer'} will follow. {_how_to_cancel(many)}",
             )
             return None
         return [t.result() for t in tasks]
@@ -165,15 +173,16 @@ class ToolJobs:
             return
         for job in jobs:
             job.told_runs_on = True
-        names = ", ".join(
-            str(call.get("function", {}).get("name"))
+        calls = [
+            (str(call.get("function", {}).get("name")), task.done())
             for job in jobs
-            for call in job.assistant_msg.get("tool_calls") or []
-        )
-        many = sum(len(job.tasks) for job in jobs) > 1
+            for call, task in zip(job.assistant_msg.get("tool_calls") or [], job.tasks, strict=True)
+        ]
         # Their results may all be in already, waiting only for this answer to end: "still
-        # running" then sent the person looking for a call that was done.
-        done = all(task.done() for job in jobs for task in job.tasks)
+        # running" then sent the person looking for a call that was done. Some done, only
+        # the others run on: named with them, a call that had failed at once read as running.
+        done = all(finished for _, finished in calls)
+        names, many = _named([name for name, finished in calls if done or not finished])
         running = (
             f"{'have' if many else 'has'} finished in the background"
             if done
@@ -182,7 +191,7 @@ class ToolJobs:
         self._notice(
             "info",
             f"Stopped the answer; {names} {running}, and "
-            f"{'their answers' if many else 'its answer'} will follow. {HOW_TO_CANCEL}",
+            f"{'their answers' if many else 'its answer'} will follow. {_how_to_cancel(many)}",
         )
 
     def cancel_if_asked(self, text: str) -> None:
@@ -190,6 +199,8 @@ class ToolJobs:
         # a job already dropped stays listed until its task has seen it: dropped once
         jobs = [job for job in self.jobs if not job.cancelled]
         if jobs and CANCEL_WORDS.search(text):
+            tasks = [task for job in jobs for task in job.tasks]
+            many = len([t for t in tasks if not t.done()] or tasks) > 1
             for job in jobs:
                 job.cancelled = True
                 messages = [job.assistant_msg, *_cancelled(job)]
@@ -203,7 +214,12 @@ class ToolJobs:
                 # rest of the session.
                 for call_id in call_ids([job.assistant_msg]):
                     self._shown.pop(call_id, None)
-            self._notice("info", "Cancelled the tool that was still running.")
+            self._notice(
+                "info",
+                "Cancelled the tools that were still running."
+                if many
+                else "Cancelled the tool that was still running.",
+            )
 
     async def _call(
         self, turn_id: int, call: ToolCall, answer: str = "", person_turn: int | None = None
@@ -227,12 +243,21 @@ class ToolJobs:
     def shown_of(self, messages: list[dict[str, Any]]) -> dict[str, str]:
         """What the person was shown of the results among ``messages`` where it was not
         the text the model was given, by call id; taken: each is logged once."""
-        shown = {}
-        for message in messages:
-            call_id = message.get("tool_call_id")
-            if message.get("role") == "tool" and call_id in self._shown:
-                shown[call_id] = self._shown.pop(call_id)
+        shown = self.shown_in(messages)
+        for call_id in shown:
+            del self._shown[call_id]
         return shown
+
+    def shown_in(self, messages: list[dict[str, Any]]) -> dict[str, str]:
+        """:meth:`shown_of`, left in place: a background call's pending record has it, for
+        ``--resume`` to show a call the person then dropped as they were shown it (never
+        answered, it is logged in no other record); the answer's record takes it later."""
+        return {
+            call_id: self._shown[call_id]
+            for message in messages
+            if message.get("role") == "tool"
+            and (call_id := message.get("tool_call_id")) in self._shown
+        }
 
     async def _finish(self, job: ToolJob) -> None:
         """Wait for a background job, then hand its results over when nobody is talking."""
@@ -254,7 +279,27 @@ class ToolJobs:
                 self.jobs.remove(job)
         if self._is_closing() or job.cancelled:
             return
-        self._deliver([job.assistant_msg, *results])
+        # The words said with the calls ("Let me write that down.") are in the answer that
+        # made them, heard or kept as unheard with its holding line: sent again with the
+        # calls in the turn answering their results, the model read them said twice.
+        self._deliver([{**job.assistant_msg, "content": None}, *results])
+
+
+def _named(names: list[str]) -> tuple[str, bool]:
+    """Tool names as a notice says them, and whether they are several calls: a round of
+    two calls was told as "a, b is still running", and one calling the same tool twice
+    named it twice."""
+    if not names:
+        return "the tool", False
+    counts = dict.fromkeys(names, 0)
+    for name in names:
+        counts[name] += 1
+    said = [
+        name if n == 1 else f"{name} ({'twice' if n == 2 else f'{n} calls'})"
+        for name, n in counts.items()
+    ]
+    joined = said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"
+    return joined, len(names) > 1
 
 
 def _finished(task: asyncio.Task[dict[str, Any]]) -> bool:

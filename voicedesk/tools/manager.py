@@ -1344,7 +1344,9 @@ class ToolManager:
         # server checks its own (pydantic, lax: "2" is a paragraph number), and says so
         # field by field: it is left to do so, so nothing it takes is refused here.
         problems = (
-            [] if ref.server == DOCS_SERVER else argument_problems(ref.tool.input_schema, args)
+            []
+            if ref.server == DOCS_SERVER
+            else argument_problems(ref.tool.input_schema, args, name)
         )
         if problems:
             return (
@@ -1387,8 +1389,12 @@ class ToolManager:
                 )
             )
 
+        # The name the model knows the tool by, with its server's: two servers offering a
+        # tool of the same name ("search") had a timeout or failure of either told alike.
+        called = next((full for full, r in self._names.items() if r is ref), name)
+
         def took_too_long() -> str:
-            name = ref.tool.name
+            name = called
             # the limit that stopped it, not the time it took: the cancel sent to a server
             # that stopped reading waits up to 5 s more, past a short timeout_s's ten times
             deadline = limit.when() if limit is not None else None
@@ -1440,7 +1446,7 @@ class ToolManager:
                 return _died_during(server.name, server.again, ref), True
             if exc.code == mt.PARSE_ERROR:  # a url server's answer that is no JSON
                 return _unreadable(server.name, ref, exc.message), True
-            return f"The tool {ref.tool.name} failed: {exc.message}", True
+            return f"The tool {called} failed: {exc.message}", True
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
             server.mark_broken(session, _describe(exc))
             return (
@@ -1449,7 +1455,7 @@ class ToolManager:
                 True,
             )
         except Exception as exc:
-            return f"The tool {ref.tool.name} failed: {_describe(exc)}.", True
+            return f"The tool {called} failed: {_describe(exc)}.", True
         finally:
             _SERVER.reset(named)
         text, self._shown[call_id] = result_texts(result)

@@ -7,6 +7,8 @@ and what cannot is said (:func:`schema_refused`) for the manager to leave the to
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from typing import Any
 
 import jsonschema
@@ -14,6 +16,8 @@ import mcp_types as mt
 from jsonschema.exceptions import best_match
 
 from voicedesk.tools.wording import SENTENCE_END
+
+log = logging.getLogger(__name__)
 
 # The longest tool description OpenAI takes; one longer and it refuses the whole request.
 MAX_DESCRIPTION = 1024
@@ -70,7 +74,7 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
     params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
     params = _items_given(_todays_form(_one_object(params)))
     try:
-        jsonschema.validators.validator_for(params).check_schema(params)
+        _validator_class(params).check_schema(params)
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
         return None, f"{exc.message}" + (f" (at {where})" if where else "")
@@ -198,24 +202,84 @@ def schema_refused(wrong: str) -> str:
 MAX_PROBLEMS = 3
 
 
-def argument_problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+def argument_problems(
+    schema: dict[str, Any], arguments: dict[str, Any], tool: str = ""
+) -> list[str]:
     """What is wrong with ``arguments`` by the tool's input ``schema``, one short phrase
     each, naming the field and what it takes; none when they fit. A server that does not
     check its own inputs ran a call with a required field left out, or a number written
-    as text, as it was. A schema that cannot be read checks nothing: the server judges."""
+    as text, as it was. A schema that cannot be used (no JSON Schema, a ``$ref`` to
+    nowhere) checks nothing: the call goes to the server, which judges, and the log says
+    so once for ``tool``."""
+    checker = _checker(schema, tool)
+    if checker is None:
+        return []
     try:
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        cls.check_schema(schema)
         errors = [
             error
-            for error in cls(schema).iter_errors(arguments)  # in the schema's order
+            for error in checker.iter_errors(arguments)  # in the schema's order
             if not _taken_as_meant(error)
         ]
         # in a choice of shapes, the one problem that stands out, if one does
         problems = dict.fromkeys(_problem(best_match([error])) for error in errors)
-        return list(problems)[:MAX_PROBLEMS]
-    except Exception:  # an unreadable schema (or a $ref to nowhere) refuses nothing
+    except Exception as exc:  # a $ref to nowhere is found only when it is followed
+        _unusable(schema, tool, exc)
         return []
+    return list(problems)[:MAX_PROBLEMS]
+
+
+# Each schema's checker, by the schema itself (kept, so its id is not reused): checking
+# that a schema is one took 7 s for a 2 MB schema (20,000 properties), on every call, on
+# the event loop the conversation runs on; following it takes a millisecond.
+_CHECKERS: dict[int, tuple[dict[str, Any], Any]] = {}
+_MAX_CHECKERS = 512
+# The schemas whose tools' calls go unchecked, by id (the schema kept in _CHECKERS).
+_UNUSABLE: set[int] = set()
+
+
+def _checker(schema: dict[str, Any], tool: str) -> Any:
+    """The validator of ``schema``, made once; None when it is no JSON Schema."""
+    kept = _CHECKERS.get(id(schema))
+    if kept is not None and kept[0] is schema:
+        return kept[1]
+    if len(_CHECKERS) >= _MAX_CHECKERS:  # a server relisting its tools often: forget all
+        _CHECKERS.clear()
+        _UNUSABLE.clear()
+    checker: Any = None
+    try:
+        cls = _validator_class(schema)
+        cls.check_schema(schema)
+        checker = cls(schema)
+    except Exception as exc:  # a bad "type", a "pattern" no regex: none to check by
+        _CHECKERS[id(schema)] = (schema, None)
+        _unusable(schema, tool, exc)
+        return None
+    _CHECKERS[id(schema)] = (schema, checker)
+    return checker
+
+
+def _validator_class(schema: dict[str, Any]) -> Any:
+    """The JSON Schema draft ``schema`` names in its ``$schema``; today's (2020-12) when it
+    names none, or one jsonschema does not know (which it warns "will raise an error in
+    the future": a tool left out, or its calls refused, over a URI only its maker reads)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+
+
+def _unusable(schema: dict[str, Any], tool: str, exc: Exception) -> None:
+    """Log once that ``tool``'s calls go to its server unchecked, and why."""
+    if id(schema) in _UNUSABLE:
+        return
+    _UNUSABLE.add(id(schema))
+    _CHECKERS[id(schema)] = (schema, None)
+    why = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    log.warning(
+        "the input schema of the tool %s cannot be used to check its arguments (%s): "
+        "its calls go to its server unchecked",
+        tool or "(unnamed)",
+        why.splitlines()[0][:200] if why else type(exc).__name__,
+    )
 
 
 def _taken_as_meant(error: jsonschema.ValidationError) -> bool:
