@@ -1906,3 +1906,35 @@ async def test_settings_saved_on_a_read_only_folder_say_what_to_do(tmp_path: Pat
                 assert "chmod u+w" in said, said
             assert "--config" in said, said  # the other way: a config file elsewhere
         assert not config.exists()
+
+
+async def test_an_unknown_voicedesk_variable_is_warned_of_on_the_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`VOICEDESK_TTS_VOICEE=… voicedesk`: the warning that it sets nothing was written on
+    the terminal just before the terminal UI took it, and was read only after quitting,
+    the voice meanwhile not the one asked for."""
+    from voicedesk.cli import unknown_env_warnings
+    from voicedesk.tui.widgets.conversation import NoticeLine
+
+    monkeypatch.setenv("VOICEDESK_TTS_VOICEE", "alloy")
+    settings = Settings()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return FakeSession(bus, settings)
+
+    # as the command makes the app (voicedesk/commands/tui.py)
+    app = VoiceDeskApp(
+        settings,
+        make_session,
+        simulated=True,
+        config_path=tmp_path / "config.toml",
+        start_warnings=unknown_env_warnings(),
+    )
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await started_fake(pilot)
+        await pilot.pause()
+        (toast,) = [n for n in app._notifications if "VOICEDESK_TTS_VOICEE" in n.message]
+        assert toast.severity == "warning" and "VOICEDESK_TTS__VOICE" in toast.message
+        lines = " ".join(text_of(line) for line in app.query(NoticeLine))
+        assert "VOICEDESK_TTS_VOICEE is not a voicedesk variable" in lines, lines

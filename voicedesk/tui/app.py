@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -160,10 +160,14 @@ class VoiceDeskApp(App[int]):
         config_path: Path | None = None,
         simulated: bool = False,
         freeze_heap: bool = False,
+        start_warnings: Sequence[str] = (),
     ) -> None:
         """``freeze_heap``: once the conversation has started, set what the process holds
         aside from garbage collection (:func:`freeze_startup_heap`); the command sets it,
-        tests of a process that lives on do not."""
+        tests of a process that lives on do not. ``start_warnings``: what the command
+        warned of before the screen was taken (an unknown VOICEDESK_ variable), shown as
+        the session's start-up warnings are: written on the terminal, they were hidden
+        under the screen until the person quit."""
         super().__init__()
         release_removed_widgets_drawing()  # a long conversation removes widgets all along
         self.settings = settings
@@ -200,6 +204,7 @@ class VoiceDeskApp(App[int]):
         self._muted_before_check = False
         self._first_run_check_done = False
         self.global_hotkey: GlobalHotkey | None = None
+        self.start_warnings = tuple(start_warnings)
 
     # ------------------------------------------------------------------ terminal driver
     def get_driver_class(self) -> type[Driver]:
@@ -313,6 +318,8 @@ class VoiceDeskApp(App[int]):
             self.notify(problem, severity="warning", timeout=10)
         self.theme_changed_signal.subscribe(self, self._keep_theme)
         self._unsubscribe.append(self.bus.subscribe(self._on_bus_event))
+        for warning in self.start_warnings:  # a toast, and kept in the conversation
+            self.bus.publish(ev.Notice(level="warning", message=warning))
         self._refresh_mode()
         if self.needs_setup():
             self.push_screen(SetupScreen(self.config_path))
