@@ -1938,3 +1938,25 @@ async def test_an_unknown_voicedesk_variable_is_warned_of_on_the_screen(
         assert toast.severity == "warning" and "VOICEDESK_TTS__VOICE" in toast.message
         lines = " ".join(text_of(line) for line in app.query(NoticeLine))
         assert "VOICEDESK_TTS_VOICEE is not a voicedesk variable" in lines, lines
+
+
+async def test_a_theme_that_cannot_be_saved_says_what_to_do(tmp_path: Path) -> None:
+    """ctrl+p → theme, the config folder not writable: the toast quoted "[Errno 30]
+    Read-only file system: '….config.toml.XXXX.tmp'", with no word of what to do."""
+    with read_only_folder(tmp_path / "ro") as errno_name:
+        settings = Settings()
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return FakeSession(bus, settings)
+
+        config = tmp_path / "ro" / "config.toml"
+        app = VoiceDeskApp(settings, make_session, simulated=True, config_path=config)
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            await started_fake(pilot)
+            app.theme = "nord"
+            await wait_until(pilot, lambda: any("nord" in n.message for n in app._notifications))
+            (toast,) = [n for n in app._notifications if "nord" in n.message]
+            said = " ".join(toast.message.split())
+            assert "for this run only" in said and "[Errno" not in said, said
+            fix = "mounted read-only" if errno_name == "EROFS" else "chmod u+w"
+            assert fix in said and "--config" in said, said

@@ -63,6 +63,7 @@ from voicedesk.tui.screens import (
     SettingsScreen,
     SetupScreen,
     ToolDetailScreen,
+    cannot_save,
 )
 from voicedesk.tui.textual_fixes import release_removed_widgets_drawing
 from voicedesk.tui.themes import unknown_theme
@@ -579,10 +580,18 @@ class VoiceDeskApp(App[int]):
             return
         try:
             apply_pair(self.config_path, f'ui.theme = "{name}"', themes=self.available_themes)
-        except (ConfigError, OSError) as exc:
+        except ConfigError as exc:
             self.notify(
                 f"Theme {name} is for this run only: it could not be saved ({exc}).",
                 severity="warning",
+            )
+            return
+        except OSError as exc:  # with what to do, as the settings screen says it
+            self.notify(
+                f"Theme {name} is for this run only. {cannot_save(self.config_path, exc)}",
+                severity="warning",
+                timeout=10,
+                markup=False,
             )
             return
         self.settings.ui.theme = name
