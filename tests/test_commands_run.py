@@ -1609,3 +1609,19 @@ def test_a_run_against_a_detached_sim_is_logged_and_resumed_as_a_simulated_one(
     env.update(OPENAI_API_KEY="sk-real-person", ELEVENLABS_API_KEY="real")
     mine = _voicedesk(env, *run, "--resume")  # refused before any request is made
     assert mine.returncode == 2 and "no earlier conversation to resume" in mine.stderr
+
+
+def test_a_run_refused_at_its_start_says_only_what_is_wrong(
+    wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The session log's folder in the way (a file): the refusal came after "run: no
+    --output, so the answers are shown …", a notice about a run that never began, read
+    first as if it were part of what was wrong."""
+    in_the_way = tmp_path / "not-a-folder"
+    in_the_way.write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_DATA_HOME", str(in_the_way))
+    assert main(["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]) == 2
+    err = capsys.readouterr().err
+    assert "The session log cannot be written" in err and "Traceback" not in err
+    assert "is a file, not a folder" in err and "move or delete that file" in err
+    assert "no --output" not in err, err

@@ -317,28 +317,36 @@ def entry() -> NoReturn:
     leave_now(code)
 
 
-def _warn_of_unknown_env_names() -> None:
-    """One warning per VOICEDESK_ variable voicedesk does not read, at the start of every
-    command: a misspelt one was ignored without a word. The settings module (pydantic) is
-    imported only when there is such a name to look up."""
+def unknown_env_warnings() -> list[str]:
+    """One warning per VOICEDESK_ variable voicedesk does not read: a misspelt one was
+    ignored without a word. The settings module (pydantic) is imported only when there is
+    such a name to look up."""
     names = [
         var
         for var in os.environ
         if var.startswith("VOICEDESK_") and "__" not in var and var != "VOICEDESK_CONFIG"
     ]
     if not names:
-        return
+        return []
     from voicedesk.config import unknown_env_names
 
-    for var, near in unknown_env_names({var: os.environ[var] for var in names}):
-        logging.getLogger("voicedesk").warning(
-            "%s is not a voicedesk variable and sets nothing: %s",
-            var,
+    return [
+        f"{var} is not a voicedesk variable and sets nothing: "
+        + (
             f"did you mean {near}? (set that one instead)"
             if near
             else "unset it; settings are VOICEDESK_<SECTION>__<KEY>, two underscores "
-            "(`voicedesk config init` writes a template naming every key)",
+            "(`voicedesk config init` writes a template naming every key)"
         )
+        for var, near in unknown_env_names({var: os.environ[var] for var in names})
+    ]
+
+
+def _warn_of_unknown_env_names() -> None:
+    """At the start of every command. The terminal UI says them again on its screen
+    (``unknown_env_warnings``): said here alone, they were under it, read after quitting."""
+    for warning in unknown_env_warnings():
+        logging.getLogger("voicedesk").warning("%s", warning)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import tomllib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1910,3 +1910,115 @@ async def test_the_theme_in_use_picked_after_an_unknown_one_is_kept(tmp_path: Pa
         await wait_until(pilot, lambda: app.settings.ui.theme == "textual-dark")
     config = tomllib.loads((tmp_path / "config.toml").read_text(encoding="utf-8"))
     assert config["ui"]["theme"] == "textual-dark"
+
+
+@contextlib.contextmanager
+def read_only_folder(folder: Path) -> Iterator[str]:
+    """``folder``, made, that cannot be written to: mode 0555, or for root (whom no mode
+    stops) a file system mounted read-only. Yields the errno name a write there gets."""
+    import subprocess
+
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield "EACCES"
+        finally:
+            folder.chmod(0o755)
+        return
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"root, and no read-only mount to be had: {mounted.stderr.strip()}")
+    try:
+        yield "EROFS"
+    finally:
+        subprocess.run(["umount", str(folder)], check=True, timeout=30)
+
+
+async def test_settings_saved_on_a_read_only_folder_say_what_to_do(tmp_path: Path) -> None:
+    """A config folder that cannot be written to: the settings screen said "Cannot write
+    …: [Errno 30] Read-only file system: …", with no word of what to do about it."""
+    with read_only_folder(tmp_path / "ro") as errno_name:
+        config = tmp_path / "ro" / "config.toml"
+        settings = Settings()
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return FakeSession(bus, settings)
+
+        app = VoiceDeskApp(settings, make_session, simulated=True, config_path=config)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started_fake(pilot)
+            await pilot.press("ctrl+s")
+            screen = app.screen
+            assert isinstance(screen, SettingsScreen)
+            screen.query_one(Input).value = "turn.mode = push-to-talk"
+            await pilot.press("enter")
+            status = screen.query_one("#settings-status", Static)
+            said = " ".join(text_of(status).split())
+            assert status.has_class("error"), said
+            assert "Cannot write config.toml" in said and "[Errno" not in said, said
+            if errno_name == "EROFS":
+                assert "mounted read-only" in said, said
+            else:
+                assert "chmod u+w" in said, said
+            assert "--config" in said, said  # the other way: a config file elsewhere
+        assert not config.exists()
+
+
+async def test_an_unknown_voicedesk_variable_is_warned_of_on_the_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`VOICEDESK_TTS_VOICEE=… voicedesk`: the warning that it sets nothing was written on
+    the terminal just before the terminal UI took it, and was read only after quitting,
+    the voice meanwhile not the one asked for."""
+    from voicedesk.cli import unknown_env_warnings
+    from voicedesk.tui.widgets.conversation import NoticeLine
+
+    monkeypatch.setenv("VOICEDESK_TTS_VOICEE", "alloy")
+    settings = Settings()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return FakeSession(bus, settings)
+
+    # as the command makes the app (voicedesk/commands/tui.py)
+    app = VoiceDeskApp(
+        settings,
+        make_session,
+        simulated=True,
+        config_path=tmp_path / "config.toml",
+        start_warnings=unknown_env_warnings(),
+    )
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await started_fake(pilot)
+        await pilot.pause()
+        (toast,) = [n for n in app._notifications if "VOICEDESK_TTS_VOICEE" in n.message]
+        assert toast.severity == "warning" and "VOICEDESK_TTS__VOICE" in toast.message
+        lines = " ".join(text_of(line) for line in app.query(NoticeLine))
+        assert "VOICEDESK_TTS_VOICEE is not a voicedesk variable" in lines, lines
+
+
+async def test_a_theme_that_cannot_be_saved_says_what_to_do(tmp_path: Path) -> None:
+    """ctrl+p → theme, the config folder not writable: the toast quoted "[Errno 30]
+    Read-only file system: '….config.toml.XXXX.tmp'", with no word of what to do."""
+    with read_only_folder(tmp_path / "ro") as errno_name:
+        settings = Settings()
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return FakeSession(bus, settings)
+
+        config = tmp_path / "ro" / "config.toml"
+        app = VoiceDeskApp(settings, make_session, simulated=True, config_path=config)
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            await started_fake(pilot)
+            app.theme = "nord"
+            await wait_until(pilot, lambda: any("nord" in n.message for n in app._notifications))
+            (toast,) = [n for n in app._notifications if "nord" in n.message]
+            said = " ".join(toast.message.split())
+            assert "for this run only" in said and "[Errno" not in said, said
+            fix = "mounted read-only" if errno_name == "EROFS" else "chmod u+w"
+            assert fix in said and "--config" in said, said

@@ -19,6 +19,7 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -421,16 +422,21 @@ async def run_headless(
         )
     output_path = getattr(args, "output", None)
     output_before = file_state(output_path)
-    if (input_path or args.input) is not None and output_path is None and not quiet:
+
+    def say_no_output() -> None:
         # a WAV microphone's only speaker is --output: without it the answers went nowhere,
         # without a word, where "--input: WAV file as the microphone" let one expect the
-        # speaker as usual
-        print(
-            "run: no --output, so the answers are shown, not played or kept "
-            "(add --output OUT.wav to keep them)",
-            file=sys.stderr,
-            flush=True,
-        )
+        # speaker as usual. Said once the session has started: said before, it led the
+        # error of a run refused at its start (the session log's folder is a file), as if
+        # it were part of what was wrong.
+        if (input_path or args.input) is not None and output_path is None and not quiet:
+            print(
+                "run: no --output, so the answers are shown, not played or kept "
+                "(add --output OUT.wav to keep them)",
+                file=sys.stderr,
+                flush=True,
+            )
+
     try:
         await converse(
             settings,
@@ -442,6 +448,7 @@ async def run_headless(
             resume=bool(getattr(args, "resume", False)),
             room=getattr(args, "room", None),
             freeze_heap=freeze_heap,
+            on_started=say_no_output,
         )
     except asyncio.CancelledError:  # Ctrl-C: say where what was played so far went
         report_interrupted(output_path, output_before)
@@ -543,6 +550,7 @@ async def converse(
     file_latency_s: tuple[float, float] = (0.0, 0.0),
     room: dict[str, float] | None = None,
     freeze_heap: bool = False,
+    on_started: Callable[[], None] | None = None,
 ) -> Any:
     """Run one conversation to the end of the input file (or until cancelled); returns the session.
 
@@ -550,7 +558,8 @@ async def converse(
     ``--resume`` never takes it for the person's last conversation. ``file_latency_s``: the
     (input, output) sound-card latency the WAV files simulate (``FileDuplex``); ``room``:
     the simulated room around them (``--room``); ``freeze_heap``: see
-    :func:`voicedesk.engine.heap.freeze_startup_heap`."""
+    :func:`voicedesk.engine.heap.freeze_startup_heap`; ``on_started``: called once the
+    session has started, for what is worth saying only of a run that was not refused."""
     from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
     from voicedesk.engine.heap import freeze_startup_heap
 
@@ -577,6 +586,8 @@ async def converse(
         )
         try:
             await session.start()
+            if on_started is not None:
+                on_started()
             if freeze_heap:
                 freeze_startup_heap()
             if input_path is not None:

@@ -178,6 +178,7 @@ def _exit_without_teardown(done: list[int]) -> None:
 async def _run_app(
     args: argparse.Namespace, settings: Any, log_path: Path, config_path: Path
 ) -> int:
+    from voicedesk.cli import unknown_env_warnings
     from voicedesk.tui.app import VoiceDeskApp
 
     demo = bool(getattr(args, "demo", False))
@@ -192,6 +193,9 @@ async def _run_app(
             config_path=config_path,
             simulated=sim,
             freeze_heap=True,
+            # logged on stderr before the screen was taken, where they were read only after
+            # quitting: said on the screen as well
+            start_warnings=unknown_env_warnings(),
         )
         from voicedesk.commands.termination import on_termination
 

@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -63,6 +63,7 @@ from voicedesk.tui.screens import (
     SettingsScreen,
     SetupScreen,
     ToolDetailScreen,
+    cannot_save,
 )
 from voicedesk.tui.textual_fixes import release_removed_widgets_drawing
 from voicedesk.tui.themes import unknown_theme
@@ -162,10 +163,14 @@ class VoiceDeskApp(App[int]):
         config_path: Path | None = None,
         simulated: bool = False,
         freeze_heap: bool = False,
+        start_warnings: Sequence[str] = (),
     ) -> None:
         """``freeze_heap``: once the conversation has started, set what the process holds
         aside from garbage collection (:func:`freeze_startup_heap`); the command sets it,
-        tests of a process that lives on do not."""
+        tests of a process that lives on do not. ``start_warnings``: what the command
+        warned of before the screen was taken (an unknown VOICEDESK_ variable), shown as
+        the session's start-up warnings are: written on the terminal, they were hidden
+        under the screen until the person quit."""
         super().__init__()
         release_removed_widgets_drawing()  # a long conversation removes widgets all along
         self.settings = settings
@@ -204,6 +209,7 @@ class VoiceDeskApp(App[int]):
         self._muted_before_check = False
         self._first_run_check_done = False
         self.global_hotkey: GlobalHotkey | None = None
+        self.start_warnings = tuple(start_warnings)
 
     # ------------------------------------------------------------------ terminal driver
     def get_driver_class(self) -> type[Driver]:
@@ -317,6 +323,8 @@ class VoiceDeskApp(App[int]):
             self.notify(problem, severity="warning", timeout=10)
         self.theme_changed_signal.subscribe(self, self._keep_theme)
         self._unsubscribe.append(self.bus.subscribe(self._on_bus_event))
+        for warning in self.start_warnings:  # a toast, and kept in the conversation
+            self.bus.publish(ev.Notice(level="warning", message=warning))
         self._refresh_mode()
         if self.needs_setup():
             self.push_screen(SetupScreen(self.config_path))
@@ -599,10 +607,18 @@ class VoiceDeskApp(App[int]):
             return
         try:
             apply_pair(self.config_path, f'ui.theme = "{name}"', themes=self.available_themes)
-        except (ConfigError, OSError) as exc:
+        except ConfigError as exc:
             self.notify(
                 f"Theme {name} is for this run only: it could not be saved ({exc}).",
                 severity="warning",
+            )
+            return
+        except OSError as exc:  # with what to do, as the settings screen says it
+            self.notify(
+                f"Theme {name} is for this run only. {cannot_save(self.config_path, exc)}",
+                severity="warning",
+                timeout=10,
+                markup=False,
             )
             return
         self.settings.ui.theme = name

@@ -225,6 +225,21 @@ class SetupScreen(Screen[None]):
         yield Footer()
 
 
+def cannot_save(config_path: Path, exc: OSError) -> UserError:
+    """A config file that could not be written, said with what to do, as `config init`
+    says it: "[Errno 30] Read-only file system: '….tmp'" named a temporary file the person
+    never made and left them to work out the rest. The full path is on the settings
+    screen's first line: its name keeps the verdict short enough for a small terminal."""
+    from voicedesk.files import cannot_write_fix
+
+    return UserError(
+        f"Cannot write {config_path.name}: {exc.strerror or exc}, not saved.",
+        cannot_write_fix(
+            exc, config_path, "start voicedesk with --config naming a file you can write"
+        ),
+    )
+
+
 class SettingsScreen(_Dialog, inherit_bindings=False):
     """Shows the config file and sets ``key = value`` pairs, validated before writing.
 
@@ -294,7 +309,7 @@ class SettingsScreen(_Dialog, inherit_bindings=False):
             return
         except OSError as exc:
             status.set_classes("error")
-            status.update(Content.styled(f"Cannot write {self.config_path}: {exc}", "$error"))
+            status.update(Content.styled(str(cannot_save(self.config_path, exc)), "$error"))
             return
         self.saved.append(key)
         message.input.value = ""
