@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_context import converse_in_text, long_notes  # shared with the refusal test
+from typed_sessions import converse_in_text, long_notes, typed_over_sim
 
 from voicedesk import events as ev
 from voicedesk.bench.scenarios import compose, load_utterance
@@ -169,24 +169,20 @@ async def test_a_sessions_summary_records_name_the_calls_they_folded(tmp_path, m
     """The session logs, with each summary, the tool calls its folded turns carried
     ([turn, call id]; none here): ``--resume`` tells by them a call the summary has from
     one still running when its turn was folded (see test_interrupted_tools)."""
-    from voicedesk.engine.builder import SimOptions, sim_server
     from voicedesk.sim.script import SimScript
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     settings = Settings.model_validate(
         {"tools": {"docs_server": False}, "context": {"window_turns": 2}}
     )
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript())
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_kind="sim",
-        )
-        await converse_in_text(session, [f"Note {i}: order {i * 111}." for i in range(1, 6)])
+    session = await typed_over_sim(
+        tmp_path,
+        settings,
+        SimScript(),
+        [f"Note {i}: order {i * 111}." for i in range(1, 6)],
+        output_path=tmp_path / "out.wav",
+        with_tools=False,
+    )
     records = [json.loads(line) for line in session.log.path.read_text().splitlines()]
     summaries = [r for r in records if r["type"] == "summary"]
     assert summaries and all(r["folded_calls"] == [] for r in summaries)
@@ -1506,12 +1502,10 @@ async def test_a_picture_a_tool_returned_is_resumed_as_the_person_was_shown_it(
     beside it now; a log written before that still resumes, with the model's text."""
     from mcp_servers import PICTURE_SERVER
 
-    from voicedesk.engine.builder import SimOptions, sim_server
     from voicedesk.engine.resume import earlier_turns
     from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     server_py = tmp_path / "pictures.py"
     server_py.write_text(PICTURE_SERVER)
     asked = "Draw me the chart."
@@ -1525,15 +1519,7 @@ async def test_a_picture_a_tool_returned_is_resumed_as_the_person_was_shown_it(
             }
         }
     )
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            with_tools=True,
-            log_kind="sim",
-        )
-        await converse_in_text(session, [asked])
+    session = await typed_over_sim(tmp_path, settings, script, [asked], with_tools=True)
     assert [r.heard_text for r in session.records] == ["There."]
     model_saw = "neither you nor the person can see it"
     live = session.context.snapshot()["turns"]
