@@ -9,7 +9,7 @@ import statistics
 from typing import Any
 
 import pytest
-from typed_sessions import converse_in_text, long_notes, typed_over_sim
+from typed_sessions import converse_in_text, long_notes, typed_and_answered, typed_over_sim
 
 from voicedesk.bench.context import run_context_bench
 from voicedesk.config import Settings
@@ -490,9 +490,7 @@ async def test_a_typed_text_over_the_budget_is_answered(tmp_path, monkeypatch):
         )
         await session.start()
         try:
-            await session.send_text(pasted)
-            await asyncio.sleep(0.5)
-            await asyncio.wait_for(session.wait_idle(), 20)
+            await typed_and_answered(session, pasted)
         finally:
             await session.stop()
     assert [r.user_text for r in session.records] == [pasted]
@@ -1490,9 +1488,7 @@ async def test_a_typed_text_cut_to_fit_the_budget_is_said_to_be_cut(tmp_path, mo
         session.bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
         await session.start()
         try:
-            await session.send_text(pasted)
-            await asyncio.sleep(0.5)
-            await asyncio.wait_for(session.wait_idle(), 20)
+            await typed_and_answered(session, pasted)
         finally:
             await session.stop()
     (request,) = [b["messages"] for b in server.chat_requests() if not _is_summary(b["messages"])]

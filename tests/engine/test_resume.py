@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from typed_sessions import converse_in_text, long_notes, typed_over_sim
+from typed_sessions import converse_in_text, long_notes, typed_and_answered, typed_over_sim
 
 from voicedesk import events as ev
 from voicedesk.bench.scenarios import compose, load_utterance
@@ -970,9 +970,7 @@ async def test_an_answer_heard_with_the_microphone_closed_is_logged_as_it_plays(
         try:
             if how == "muted":
                 session.set_muted(True)
-            await session.send_text(asked)
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 30)
+            await typed_and_answered(session, asked, 30)
         finally:
             await session.stop()
     session.log.flush_notes()
@@ -1014,9 +1012,7 @@ async def test_an_answers_progress_records_grow_with_it_not_with_its_square(tmp_
         session = _session_on(server, settings, tmp_path, log_path=log_file)
         await session.start()
         try:
-            await session.send_text(asked)
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 60)
+            await typed_and_answered(session, asked, 60)
         finally:
             await session.stop()
     session.log.flush_notes()
@@ -1178,9 +1174,7 @@ async def test_a_session_log_the_disk_filled_mid_conversation_is_shown_once(
                 if n == 1:
                     session.log.flush_notes()
                     fill_drive(small_drive)
-                await session.send_text(words)
-                await asyncio.sleep(0.2)
-                await asyncio.wait_for(session.wait_idle(), 30)
+                await typed_and_answered(session, words, 30)
             await asyncio.sleep(0.1)  # a notice handed over from the log's thread
         finally:
             await session.stop()
@@ -1219,9 +1213,7 @@ async def test_a_resumed_log_the_disk_filled_is_not_said_to_be_lost(
             try:
                 if n == 1:
                     fill_drive(small_drive)
-                await session.send_text(words)
-                await asyncio.sleep(0.2)
-                await asyncio.wait_for(session.wait_idle(), 30)
+                await typed_and_answered(session, words, 30)
                 await asyncio.sleep(0.1)  # a notice handed over from the log's thread
             finally:
                 await session.stop()
@@ -1261,9 +1253,7 @@ async def test_a_stopped_session_leaves_its_log_closed_and_on_the_disk(tmp_path)
         session = _session_on(server, settings, tmp_path, log_path=log_file)
         await session.start()
         try:
-            await session.send_text("Hello there.")
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 30)
+            await typed_and_answered(session, "Hello there.", 30)
             assert str(log_file) in _open_files()
         finally:
             await session.stop()
@@ -1313,9 +1303,7 @@ async def test_a_backlog_left_by_a_killed_summary_is_folded_as_the_session_resum
             # no turn yet: the backlog is folded on its own (the limit only catches "never")
             await asyncio.wait_for(_summary_asked(server, _is_summary), 20)
             await asyncio.wait_for(session.context.wait_summary(), 20)
-            await session.send_text("Where is item 3?")
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 20)
+            await typed_and_answered(session, "Where is item 3?")
             await asyncio.wait_for(session.context.wait_summary(), 20)
         finally:
             await session.stop()
@@ -1366,9 +1354,7 @@ async def test_the_first_answer_after_resume_does_not_wait_for_the_backlog_s_fol
         await session.start()
         try:
             await asyncio.wait_for(_summary_asked(server, _is_summary), 20)
-            await session.send_text("Where is item 3?")
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 20)
+            await typed_and_answered(session, "Where is item 3?")
             answered = [r for r in session.records if r.turn_id == 21]
             turns = [t.turn_id for t in session.context.turns]
         finally:
