@@ -152,6 +152,21 @@ def test_a_folder_at_the_default_config_path_says_to_move_it(
         assert "pass a file path" not in said and "Traceback" not in said, argv
 
 
+def _desktop_home(tmp_path: Path, monkeypatch, documents: str, folder: str) -> Path:
+    """A home folder of its own with ``folder`` in it, whose desktop names its documents
+    folder ``documents`` (as ``~/.config/user-dirs.dirs`` writes it, ``$HOME`` and all),
+    and nothing in the environment to say otherwise."""
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / folder).mkdir()
+    (home / ".config" / "user-dirs.dirs").write_text(f'XDG_DOCUMENTS_DIR="{documents}"\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.delenv("XDG_DOCUMENTS_DIR", raising=False)
+    monkeypatch.delenv("VOICEDESK_CONFIG", raising=False)
+    return home
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG user dirs: Linux")
 def test_the_default_workspace_is_the_desktops_documents_folder(
     tmp_path: Path, monkeypatch, capsys
@@ -160,14 +175,7 @@ def test_the_default_workspace_is_the_desktops_documents_folder(
     desktop in another language names otherwise (~/Dokumente, in ~/.config/user-dirs.dirs):
     doctor said it did not exist. It is the folder the desktop names, and doctor says so;
     a configured workspace is still the one checked."""
-    home = tmp_path / "home"
-    (home / ".config").mkdir(parents=True)
-    (home / "Dokumente").mkdir()
-    (home / ".config" / "user-dirs.dirs").write_text('XDG_DOCUMENTS_DIR="$HOME/Dokumente"\n')
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.delenv("XDG_DOCUMENTS_DIR", raising=False)
-    monkeypatch.delenv("VOICEDESK_CONFIG", raising=False)
+    home = _desktop_home(tmp_path, monkeypatch, "$HOME/Dokumente", "Dokumente")
     from voicedesk.commands.doctor import check_tools
 
     assert Settings().tools.workspace_dir == home / "Dokumente"
@@ -187,14 +195,7 @@ def test_a_documents_folder_named_as_the_home_folder_is_not_the_workspace(
     (XDG_DOCUMENTS_DIR="$HOME"): the documents tools, which write, rename and delete,
     worked on the whole home folder. The workspace stays ~/Documents there, and doctor
     says that it does not exist."""
-    home = tmp_path / "home"
-    (home / ".config").mkdir(parents=True)
-    (home / "Downloads").mkdir()
-    (home / ".config" / "user-dirs.dirs").write_text('XDG_DOCUMENTS_DIR="$HOME"\n')
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.delenv("XDG_DOCUMENTS_DIR", raising=False)
-    monkeypatch.delenv("VOICEDESK_CONFIG", raising=False)
+    home = _desktop_home(tmp_path, monkeypatch, "$HOME", "Downloads")
     from voicedesk.commands.doctor import check_tools
 
     assert Settings().tools.workspace_dir == home / "Documents"

@@ -137,52 +137,51 @@ def test_a_terminal_that_is_not_utf8_gets_every_message(tmp_path: Path) -> None:
     assert "problem(s)" in doctor.stdout  # to the end
 
 
-def test_version_and_help_load_no_heavy_library() -> None:
-    """`voicedesk --version` and `--help` build every command's parser, and the benchmarks'
-    imported numpy to do it: about 300 ms of a 460 ms `--version` on a 2-core machine."""
+def _loaded_after(argvs: list[list[str]], loaded: str) -> tuple[str, str]:
+    """Run ``voicedesk`` with each of ``argvs`` in one fresh interpreter, then evaluate
+    ``loaded`` (an expression over ``sys.modules``) there: a fresh one, since this test
+    process has long imported everything. Its value as printed, and what was printed."""
     import subprocess
 
     probe = (
         "import sys\n"
         "from voicedesk.cli import main\n"
-        "for argv in (['--version'], ['--help'], ['bench', '--help']):\n"
+        f"for argv in {argvs!r}:\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = ('numpy', 'pydantic', 'textual', 'openai', 'onnxruntime', 'mcp')\n"
-        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+        f"print({loaded}, file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "[]"
+    return done.stderr.strip().splitlines()[-1], done.stdout
+
+
+def test_version_and_help_load_no_heavy_library() -> None:
+    """`voicedesk --version` and `--help` build every command's parser, and the benchmarks'
+    imported numpy to do it: about 300 ms of a 460 ms `--version` on a 2-core machine."""
+    heavy = ("numpy", "pydantic", "textual", "openai", "onnxruntime", "mcp")
+    loaded, _ = _loaded_after(
+        [["--version"], ["--help"], ["bench", "--help"]],
+        f"sorted(m for m in {heavy!r} if m in sys.modules)",
+    )
+    assert loaded == "[]"
 
 
 def test_version_and_help_import_no_command_module() -> None:
     """`voicedesk --version` and `--help` imported every command's module to build its
     parser, and with them asyncio, the simulator's scripts and the metrics: 85 ms of
     imports, most of a 130 ms `--version`. The command given is still fully parsed."""
-    import subprocess
-
-    probe = (
-        "import sys\n"
-        "from voicedesk.cli import main\n"
-        "for argv in (['--version'], ['--help']):\n"
-        "    try:\n"
-        "        main(argv)\n"
-        "    except SystemExit:\n"
-        "        pass\n"
-        "loaded = [m for m in sys.modules if m.startswith('voicedesk.commands.')]\n"
-        "print(sorted(loaded + [m for m in ('asyncio',) if m in sys.modules]), file=sys.stderr)\n"
+    loaded, printed = _loaded_after(
+        [["--version"], ["--help"]],
+        "sorted([m for m in sys.modules if m.startswith('voicedesk.commands.')]"
+        " + [m for m in ('asyncio',) if m in sys.modules])",
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "[]"
-    assert "docs-server" in done.stdout and "check audio, model files" in done.stdout
+    assert loaded == "[]"
+    assert "docs-server" in printed and "check audio, model files" in printed
     from voicedesk.cli import main
 
     with pytest.raises(SystemExit) as exited:  # a command's own flags still parse

@@ -9,6 +9,7 @@ import statistics
 from typing import Any
 
 import pytest
+from typed_sessions import converse_in_text, long_notes, typed_and_answered, typed_over_sim
 
 from voicedesk.bench.context import run_context_bench
 from voicedesk.config import Settings
@@ -489,9 +490,7 @@ async def test_a_typed_text_over_the_budget_is_answered(tmp_path, monkeypatch):
         )
         await session.start()
         try:
-            await session.send_text(pasted)
-            await asyncio.sleep(0.5)
-            await asyncio.wait_for(session.wait_idle(), 20)
+            await typed_and_answered(session, pasted)
         finally:
             await session.stop()
     assert [r.user_text for r in session.records] == [pasted]
@@ -737,29 +736,6 @@ async def test_a_summary_refused_after_the_budget_was_lowered_is_made_again_at_o
     await ctx.wait_summary()
     assert ctx.summaries_made and len(summariser.given) >= 2
     assert not [n for n in notices if n.startswith("Summary failed")]
-
-
-def long_notes(first: int, last: int, *, length: int = 14) -> list[str]:
-    """Typed turns long enough to outgrow a small context window in a few turns (also
-    used by test_resume)."""
-    return [
-        f"Note {i}: the shipment for order {i * 111} leaves dock {i} on day {i}."
-        + " It carries spare parts, cables and boxes of printed manuals for the branch." * length
-        for i in range(first, last + 1)
-    ]
-
-
-async def converse_in_text(session, texts: list[str]) -> None:
-    """Start ``session``, type each text and wait for its answer, then stop it."""
-    await session.start()
-    try:
-        for text in texts:
-            await session.send_text(text)
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 20)
-        await session.context.wait_summary()
-    finally:
-        await session.stop()
 
 
 @pytest.mark.parametrize("wording", ["openai", "plain"])
@@ -1211,29 +1187,24 @@ async def test_an_answer_stopped_at_max_tokens_is_kept_and_said_as_cut_off(tmp_p
     whole answer. It is said now (with the setting to raise), and kept as cut off there,
     live and resumed alike."""
     from voicedesk import events as ev
-    from voicedesk.bench.scenarios import compose
-    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
     from voicedesk.engine.context import CUT_MARKS
     from voicedesk.engine.resume import restore_state
     from voicedesk.sim.script import SimScript
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     settings = Settings.model_validate({"tools": {"docs_server": False}, "llm": {"max_tokens": 16}})
     long = " ".join(f"Step {i} is to check the drawer." for i in range(1, 9))
     bus = ev.EventBus()
     seen: list[ev.Event] = []
     bus.subscribe(seen.append)
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript(default_reply=long))
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            with_tools=False,
-            log_kind="sim",
-            bus=bus,
-        )
-        await converse_in_text(session, ["How do I find the spare keys?"])
+    session = await typed_over_sim(
+        tmp_path,
+        settings,
+        SimScript(default_reply=long),
+        ["How do I find the spare keys?"],
+        with_tools=False,
+        bus=bus,
+    )
     [record] = session.records
     assert record.reached_max_tokens and record.heard_text and long.startswith(record.heard_text)
     notices = [e.message for e in seen if isinstance(e, ev.Notice)]
@@ -1282,13 +1253,10 @@ async def test_what_was_said_before_a_tool_call_is_in_the_history_once(tmp_path,
     """'Let me look.' before a tool call went into the history twice: as the tool call's
     own words and again at the head of the answer as heard, so the model read itself
     saying it twice (and paid for it every turn, once more for each tool round)."""
-    from voicedesk.bench.scenarios import compose
-    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
     from voicedesk.engine.resume import restore_state
     from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "report.md").write_text("Region north grew by four percent.\n")
@@ -1300,15 +1268,7 @@ async def test_what_was_said_before_a_tool_call_is_in_the_history_once(tmp_path,
         ]
     )
     settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            with_tools=True,
-            log_kind="sim",
-        )
-        await converse_in_text(session, [asked])
+    session = await typed_over_sim(tmp_path, settings, script, [asked], with_tools=True)
     [record] = session.records
     assert record.heard_text == "Let me look. It grew."
     [turn] = session.context.snapshot()["turns"]
@@ -1529,9 +1489,7 @@ async def test_a_typed_text_cut_to_fit_the_budget_is_said_to_be_cut(tmp_path, mo
         session.bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
         await session.start()
         try:
-            await session.send_text(pasted)
-            await asyncio.sleep(0.5)
-            await asyncio.wait_for(session.wait_idle(), 20)
+            await typed_and_answered(session, pasted)
         finally:
             await session.stop()
     (request,) = [b["messages"] for b in server.chat_requests() if not _is_summary(b["messages"])]

@@ -2033,6 +2033,19 @@ async def _session_over_sim(
         yield server, session, seen
 
 
+def _question_and_typed(typed: str, reply: str, **compose_kw: float) -> tuple[Scenario, SimScript]:
+    """The spoken question (answered "About seven minutes.") and a line ``typed`` over it
+    (answered ``reply``): the scenario and script of the typed-and-spoken races below."""
+    scenario = compose(["question"], **compose_kw)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+            SimTurn(transcript=typed, reply=reply),
+        ]
+    )
+    return scenario, script
+
+
 async def _played_through(session, scenario, *, timeout_s: float = 30) -> None:
     """Run ``session`` over the whole of ``scenario`` and until it is idle, then stop it."""
     await session.start()
@@ -2061,13 +2074,7 @@ async def test_a_line_typed_as_a_question_is_spoken_leaves_both_answered(
     speech, it had been paused by it at once)."""
 
     asked, typed = _text("question"), "What time is it?"
-    scenario = compose(["question"], tail_s=8.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=asked, reply="About seven minutes."),
-            SimTurn(transcript=typed, reply="It is noon."),
-        ]
-    )
+    scenario, script = _question_and_typed(typed, "It is noon.", tail_s=8.0)
     async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
         typing: list[asyncio.Task[None]] = []
 
@@ -2107,13 +2114,7 @@ async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
     behind it: 2.2 s of silence in the answer's place."""
 
     asked, typed = _text("question"), "What time is it?"
-    scenario = compose(["question"], tail_s=8.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=asked, reply="About seven minutes."),
-            SimTurn(transcript=typed, reply="It is noon."),
-        ]
-    )
+    scenario, script = _question_and_typed(typed, "It is noon.", tail_s=8.0)
     async with _session_over_sim(tmp_path, scenario, script) as (server, session, _seen):
         server.inject("llm", "500", times=4)  # the spoken question's attempts and retries
         typing: list[asyncio.Task[None]] = []
@@ -2154,13 +2155,7 @@ async def test_a_question_spoken_over_a_typed_lines_error_line_is_answered(tmp_p
     took the line cut before its end for an answer taken back), so no test could ask."""
 
     asked, typed = _text("question"), "What time is it?"
-    scenario = compose(["question"], lead_s=2.0, tail_s=8.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=asked, reply="About seven minutes."),
-            SimTurn(transcript=typed, reply="It is noon."),
-        ]
-    )
+    scenario, script = _question_and_typed(typed, "It is noon.", lead_s=2.0, tail_s=8.0)
     async with _session_over_sim(tmp_path, scenario, script) as (server, session, _seen):
         server.latency.tts_rtf = 1.0  # the line is still being made when it is spoken over
         server.inject("llm", "500", times=4)  # the typed line's answer and its retries
@@ -2271,13 +2266,7 @@ async def test_quitting_while_a_question_waits_for_a_typed_lines_answer_keeps_it
     from voicedesk.engine.resume import restore_state
 
     asked, typed = _text("question"), "Tell me a story."
-    scenario = compose(["question"], tail_s=12.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=asked, reply="About seven minutes."),
-            SimTurn(transcript=typed, reply=LONG_REPLY),
-        ]
-    )
+    scenario, script = _question_and_typed(typed, LONG_REPLY, tail_s=12.0)
     async with _session_over_sim(tmp_path, scenario, script) as (_server, session, _seen):
         typing: list[asyncio.Task[None]] = []
         ended = asyncio.Event()
@@ -2312,13 +2301,7 @@ async def test_a_question_whose_answer_fails_as_it_waits_for_a_typed_lines_is_to
     question recorded twice."""
 
     asked, typed = _text("question"), "Tell me a story."
-    scenario = compose(["question"], tail_s=14.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=asked, reply="About seven minutes."),
-            SimTurn(transcript=typed, reply=LONG_REPLY),
-        ]
-    )
+    scenario, script = _question_and_typed(typed, LONG_REPLY, tail_s=14.0)
     async with _session_over_sim(tmp_path, scenario, script) as (server, session, seen):
         typing: list[asyncio.Task[None]] = []
 
@@ -2867,13 +2850,7 @@ async def test_the_stop_key_stops_a_question_answer_waiting_for_a_typed_lines(tm
     talking. The question stays in the history and the log, unanswered."""
 
     asked, typed = _text("question"), "Tell me a story."
-    scenario = compose(["question"], tail_s=10.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=asked, reply="About seven minutes."),
-            SimTurn(transcript=typed, reply=LONG_REPLY),
-        ]
-    )
+    scenario, script = _question_and_typed(typed, LONG_REPLY, tail_s=10.0)
     async with _session_over_sim(tmp_path, scenario, script) as (_server, session, seen):
         tasks: list[asyncio.Task[None]] = []
 
@@ -3089,16 +3066,9 @@ async def test_an_answer_with_no_sound_paused_for_the_talk_key_leaves_the_next_o
     assert answered and answered[0].heard_text == reply
 
 
-async def test_an_answers_words_after_its_tool_wait_for_the_talk_key_pressed_while_it_ran(
-    tmp_path,
-):
-    """A typed line's answer said its holding line ("Let me write that down.") and went
-    silent while its slow create ran; the talk key was pressed in that silence and held.
-    The words after the call began over the held key: barge-in, which counts only while
-    an answer can be heard, let their first block play before it paused them (a randomized
-    soak found it, seed 102). The answer now pauses as the key goes down, and with no
-    words said it plays on at the release."""
-    from voicedesk.bench.scenarios import RATE
+def _tool_round(tmp_path: Path) -> tuple[Settings, SimScript, str, str, str]:
+    """A slow create (5 s) after a holding line: its settings, script, typed line, holding
+    line and words after the call."""
     from voicedesk.sim.script import SimToolCall
 
     workspace = tmp_path / "ws"
@@ -3112,7 +3082,6 @@ async def test_an_answers_words_after_its_tool_wait_for_the_talk_key_pressed_whi
             }
         }
     )
-    scenario = Scenario(np.zeros(16 * RATE, np.int16), RATE, [])
     typed, line, reply = "Write it down.", "Let me write that down.", "Done, it is in eggs.md."
     create = SimToolCall(
         name="docs__create_document", arguments={"path": "eggs.md", "content": "Seven."}
@@ -3120,6 +3089,22 @@ async def test_an_answers_words_after_its_tool_wait_for_the_talk_key_pressed_whi
     script = SimScript(
         turns=[SimTurn(transcript=typed, preamble=line, tool_calls=[create], reply=reply)]
     )
+    return settings, script, typed, line, reply
+
+
+async def test_an_answers_words_after_its_tool_wait_for_the_talk_key_pressed_while_it_ran(
+    tmp_path,
+):
+    """A typed line's answer said its holding line ("Let me write that down.") and went
+    silent while its slow create ran; the talk key was pressed in that silence and held.
+    The words after the call began over the held key: barge-in, which counts only while
+    an answer can be heard, let their first block play before it paused them (a randomized
+    soak found it, seed 102). The answer now pauses as the key goes down, and with no
+    words said it plays on at the release."""
+    from voicedesk.bench.scenarios import RATE
+
+    settings, script, typed, line, reply = _tool_round(tmp_path)
+    scenario = Scenario(np.zeros(16 * RATE, np.int16), RATE, [])
     async with _session_over_sim(
         tmp_path, scenario, script, settings=settings, with_tools=True
     ) as (_, session, seen):
@@ -3182,32 +3167,6 @@ async def test_words_over_the_answer_lost_to_speech_to_text_are_a_failed_turn(tm
     assert lost.t["speech_start"] > answered.t["playback_start"]
     lines = [json.loads(x) for x in session.log.path.read_text().splitlines()]
     assert sorted(x["turn_id"] for x in lines if x.get("type") == "turn") == [1, 2]
-
-
-def _tool_round(tmp_path: Path) -> tuple[Settings, SimScript, str, str, str]:
-    """A slow create (5 s) after a holding line: its settings, script, typed line, holding
-    line and words after the call."""
-    from voicedesk.sim.script import SimToolCall
-
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "workspace": str(workspace),
-                "docs_server_args": ["--slow", "create_document=5"],
-                "tool_patience_s": 30.0,
-            }
-        }
-    )
-    typed, line, reply = "Write it down.", "Let me write that down.", "Done, it is in eggs.md."
-    create = SimToolCall(
-        name="docs__create_document", arguments={"path": "eggs.md", "content": "Seven."}
-    )
-    script = SimScript(
-        turns=[SimTurn(transcript=typed, preamble=line, tool_calls=[create], reply=reply)]
-    )
-    return settings, script, typed, line, reply
 
 
 async def test_the_talk_key_pressed_as_the_holding_line_ends_keeps_the_next_words_silent(

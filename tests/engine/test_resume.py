@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_context import converse_in_text, long_notes  # shared with the refusal test
+from typed_sessions import converse_in_text, long_notes, typed_and_answered, typed_over_sim
 
 from voicedesk import events as ev
 from voicedesk.bench.scenarios import compose, load_utterance
@@ -170,24 +170,20 @@ async def test_a_sessions_summary_records_name_the_calls_they_folded(tmp_path, m
     """The session logs, with each summary, the tool calls its folded turns carried
     ([turn, call id]; none here): ``--resume`` tells by them a call the summary has from
     one still running when its turn was folded (see test_interrupted_tools)."""
-    from voicedesk.engine.builder import SimOptions, sim_server
     from voicedesk.sim.script import SimScript
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     settings = Settings.model_validate(
         {"tools": {"docs_server": False}, "context": {"window_turns": 2}}
     )
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=SimScript())
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_kind="sim",
-        )
-        await converse_in_text(session, [f"Note {i}: order {i * 111}." for i in range(1, 6)])
+    session = await typed_over_sim(
+        tmp_path,
+        settings,
+        SimScript(),
+        [f"Note {i}: order {i * 111}." for i in range(1, 6)],
+        output_path=tmp_path / "out.wav",
+        with_tools=False,
+    )
     records = [json.loads(line) for line in session.log.path.read_text().splitlines()]
     summaries = [r for r in records if r["type"] == "summary"]
     assert summaries and all(r["folded_calls"] == [] for r in summaries)
@@ -975,9 +971,7 @@ async def test_an_answer_heard_with_the_microphone_closed_is_logged_as_it_plays(
         try:
             if how == "muted":
                 session.set_muted(True)
-            await session.send_text(asked)
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 30)
+            await typed_and_answered(session, asked, 30)
         finally:
             await session.stop()
     session.log.flush_notes()
@@ -1019,9 +1013,7 @@ async def test_an_answers_progress_records_grow_with_it_not_with_its_square(tmp_
         session = _session_on(server, settings, tmp_path, log_path=log_file)
         await session.start()
         try:
-            await session.send_text(asked)
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 60)
+            await typed_and_answered(session, asked, 60)
         finally:
             await session.stop()
     session.log.flush_notes()
@@ -1183,9 +1175,7 @@ async def test_a_session_log_the_disk_filled_mid_conversation_is_shown_once(
                 if n == 1:
                     session.log.flush_notes()
                     fill_drive(small_drive)
-                await session.send_text(words)
-                await asyncio.sleep(0.2)
-                await asyncio.wait_for(session.wait_idle(), 30)
+                await typed_and_answered(session, words, 30)
             await asyncio.sleep(0.1)  # a notice handed over from the log's thread
         finally:
             await session.stop()
@@ -1224,9 +1214,7 @@ async def test_a_resumed_log_the_disk_filled_is_not_said_to_be_lost(
             try:
                 if n == 1:
                     fill_drive(small_drive)
-                await session.send_text(words)
-                await asyncio.sleep(0.2)
-                await asyncio.wait_for(session.wait_idle(), 30)
+                await typed_and_answered(session, words, 30)
                 await asyncio.sleep(0.1)  # a notice handed over from the log's thread
             finally:
                 await session.stop()
@@ -1266,9 +1254,7 @@ async def test_a_stopped_session_leaves_its_log_closed_and_on_the_disk(tmp_path)
         session = _session_on(server, settings, tmp_path, log_path=log_file)
         await session.start()
         try:
-            await session.send_text("Hello there.")
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 30)
+            await typed_and_answered(session, "Hello there.", 30)
             assert str(log_file) in _open_files()
         finally:
             await session.stop()
@@ -1318,9 +1304,7 @@ async def test_a_backlog_left_by_a_killed_summary_is_folded_as_the_session_resum
             # no turn yet: the backlog is folded on its own (the limit only catches "never")
             await asyncio.wait_for(_summary_asked(server, _is_summary), 20)
             await asyncio.wait_for(session.context.wait_summary(), 20)
-            await session.send_text("Where is item 3?")
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 20)
+            await typed_and_answered(session, "Where is item 3?")
             await asyncio.wait_for(session.context.wait_summary(), 20)
         finally:
             await session.stop()
@@ -1371,9 +1355,7 @@ async def test_the_first_answer_after_resume_does_not_wait_for_the_backlog_s_fol
         await session.start()
         try:
             await asyncio.wait_for(_summary_asked(server, _is_summary), 20)
-            await session.send_text("Where is item 3?")
-            await asyncio.sleep(0.2)
-            await asyncio.wait_for(session.wait_idle(), 20)
+            await typed_and_answered(session, "Where is item 3?")
             answered = [r for r in session.records if r.turn_id == 21]
             turns = [t.turn_id for t in session.context.turns]
         finally:
@@ -1507,12 +1489,10 @@ async def test_a_picture_a_tool_returned_is_resumed_as_the_person_was_shown_it(
     beside it now; a log written before that still resumes, with the model's text."""
     from mcp_servers import PICTURE_SERVER
 
-    from voicedesk.engine.builder import SimOptions, sim_server
     from voicedesk.engine.resume import earlier_turns
     from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     server_py = tmp_path / "pictures.py"
     server_py.write_text(PICTURE_SERVER)
     asked = "Draw me the chart."
@@ -1526,15 +1506,7 @@ async def test_a_picture_a_tool_returned_is_resumed_as_the_person_was_shown_it(
             }
         }
     )
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            with_tools=True,
-            log_kind="sim",
-        )
-        await converse_in_text(session, [asked])
+    session = await typed_over_sim(tmp_path, settings, script, [asked], with_tools=True)
     assert [r.heard_text for r in session.records] == ["There."]
     model_saw = "neither you nor the person can see it"
     live = session.context.snapshot()["turns"]
