@@ -697,6 +697,27 @@ def test_an_unknown_voicedesk_variable_is_warned_of_once_naming_the_nearest(
     assert "SIM_PID" not in err
 
 
+def test_a_voicedesk_variable_named_as_the_key_s_is_not_warned_of(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With `api_key_env = "VOICEDESK_MYKEY"`, in the file or the environment, every command
+    warned that VOICEDESK_MYKEY, the key it read, set nothing and should be unset."""
+    monkeypatch.setenv("VOICEDESK_MYKEY", "sk-file")
+    cfg.write_text('[llm]\napi_key_env = "VOICEDESK_MYKEY"\n', encoding="utf-8")
+    assert main(["config", "show"]) == 0
+    assert "not a voicedesk variable" not in caplog.text
+    caplog.clear()
+    monkeypatch.delenv("VOICEDESK_MYKEY")
+    monkeypatch.setenv("VOICEDESK_OTHERKEY", "sk-env")
+    monkeypatch.setenv("VOICEDESK_LLM__API_KEY_ENV", "VOICEDESK_OTHERKEY")
+    assert main(["config", "show"]) == 0
+    assert "not a voicedesk variable" not in caplog.text
+    monkeypatch.setenv("VOICEDESK_GARBAGE", "1")
+    caplog.clear()
+    assert main(["config", "show"]) == 0
+    assert "VOICEDESK_GARBAGE is not a voicedesk variable" in caplog.text
+
+
 def test_environment_error_in_an_unknown_section_names_the_variable(cfg: Path) -> None:
     with pytest.raises(UserError) as err:
         load_settings(cfg, environ={"VOICEDESK_TRUN__MODE": "ptt"})

@@ -317,10 +317,11 @@ def entry() -> NoReturn:
     leave_now(code)
 
 
-def unknown_env_warnings() -> list[str]:
+def unknown_env_warnings(config_flag: str | os.PathLike[str] | None = None) -> list[str]:
     """One warning per VOICEDESK_ variable voicedesk does not read: a misspelt one was
     ignored without a word. The settings module (pydantic) is imported only when there is
-    such a name to look up."""
+    such a name to look up. ``config_flag``: ``--config``, whose file may name one of them
+    as the key's variable (``llm.api_key_env``), read and so no warning's."""
     names = [
         var
         for var in os.environ
@@ -328,8 +329,13 @@ def unknown_env_warnings() -> list[str]:
     ]
     if not names:
         return []
-    from voicedesk.config import unknown_env_names
+    from voicedesk.config import chosen_config_path, key_env_names, unknown_env_names
+    from voicedesk.errors import ConfigError
 
+    try:
+        in_use = key_env_names(os.environ, chosen_config_path(config_flag)[0])
+    except ConfigError:  # (`--config ""`: refused with its fix when the settings load)
+        in_use = key_env_names(os.environ, None)
     return [
         f"{var} is not a voicedesk variable and sets nothing: "
         + (
@@ -338,14 +344,14 @@ def unknown_env_warnings() -> list[str]:
             else "unset it; settings are VOICEDESK_<SECTION>__<KEY>, two underscores "
             "(`voicedesk config init` writes a template naming every key)"
         )
-        for var, near in unknown_env_names({var: os.environ[var] for var in names})
+        for var, near in unknown_env_names({var: os.environ[var] for var in names}, in_use)
     ]
 
 
-def _warn_of_unknown_env_names() -> None:
+def _warn_of_unknown_env_names(config_flag: str | None) -> None:
     """At the start of every command. The terminal UI says them again on its screen
     (``unknown_env_warnings``): said here alone, they were under it, read after quitting."""
-    for warning in unknown_env_warnings():
+    for warning in unknown_env_warnings(config_flag):
         logging.getLogger("voicedesk").warning("%s", warning)
 
 
@@ -372,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # httpx2 is the openai SDK's own copy of httpx, with a logger of its own name
         for http_library in ("httpx", "httpx2"):
             logging.getLogger(http_library).setLevel(logging.WARNING)
-    _warn_of_unknown_env_names()
+    _warn_of_unknown_env_names(args.config)
     func = getattr(args, "func", None)
     try:
         if func is None:

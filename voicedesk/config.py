@@ -18,7 +18,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
@@ -685,7 +685,25 @@ OTHER_ENV_NAMES = frozenset(
 )
 
 
-def unknown_env_names(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+def key_env_names(environ: Mapping[str, str], config_path: Path | None) -> set[str]:
+    """The variables settings name for a key (``llm.api_key_env``), in the environment or
+    the config file: VOICEDESK_MYKEY as the key's variable is read, and was warned of as
+    one that sets nothing. A file that cannot be read names none here; loading the
+    settings says what is wrong with it."""
+    names = {environ.get(f"{ENV_PREFIX}LLM__API_KEY_ENV", "").strip()}
+    if config_path is not None:
+        try:
+            llm = tomllib.loads(read_config_text(config_path)).get("llm")
+        except (ConfigError, tomllib.TOMLDecodeError, OSError):
+            llm = None
+        if isinstance(llm, dict) and isinstance(llm.get("api_key_env"), str):
+            names.add(llm["api_key_env"].strip())
+    return names - {""}
+
+
+def unknown_env_names(
+    environ: Mapping[str, str], in_use: Collection[str] = ()
+) -> list[tuple[str, str | None]]:
     """VOICEDESK_ variables voicedesk never reads, each with the nearest name it does read.
 
     A misspelt one (VOICEDESK_TTS_VOICEE) was ignored without a word, and the person never
@@ -706,6 +724,8 @@ def unknown_env_names(environ: Mapping[str, str]) -> list[tuple[str, str | None]
     for var in sorted(environ):
         if not var.startswith(ENV_PREFIX) or "__" in var or var in OTHER_ENV_NAMES:
             continue
+        if var in in_use:
+            continue  # read as a key (``key_env_names``)
         try:
             _check_one_underscore(var)
         except ConfigError:

@@ -195,7 +195,7 @@ async def _run_app(
             freeze_heap=True,
             # logged on stderr before the screen was taken, where they were read only after
             # quitting: said on the screen as well
-            start_warnings=unknown_env_warnings(),
+            start_warnings=unknown_env_warnings(config_path),
         )
         from voicedesk.commands.termination import on_termination
 
