@@ -586,6 +586,13 @@ CASES = [
         "Pay 20 Swiss francs, 4 Swiss francs 50, 20 US dollars, 1 euro, 1,200 Swiss francs, "
         "20 Swiss francs or 100 Swedish kronor. Prices in CHF are high; EUR/USD is 1.08; CHF 5.5.",
     ),
+    # ... but a number that counts the noun after the code is the noun's ("2 CAD files" was
+    # "2 Canadian dollars files"), and an amount under one is no "0 US dollars 99"
+    (
+        "Export 2 CAD files; 5 USD bills; 1 USD equals 0.92 EUR, 10 EUR plus tax; USD 0.99.",
+        "Export 2 CAD files; 5 USD bills; 1 US dollar equals 0.92 euros, 10 euros plus tax; "
+        "0.99 US dollars.",
+    ),
     # ... with one digit after its comma, tens of cents, as "2,5 €" is: "€5,5" was heard
     # "five euros five"; and none before it, cents ("€0,50" was "0 euros 50")
     (

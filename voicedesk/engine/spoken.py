@@ -25,7 +25,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
   "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
   euros", "€5,5" "5 euros 50", "€0,50" "50 cents"; with its currency's code, "CHF 4.50",
-  "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
+  "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros", "USD 0.99" "0.99 US dollars",
+  but not "2 CAD files", whose number counts the files; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
@@ -846,6 +847,12 @@ _CURRENCY_CODES = {
     "DKK": ("Danish krone", "Danish kroner"),
 }
 _CODE_AMOUNT = re.compile(r"[ \t]+(\d{1,3}(?:[,'’]\d{3})+|\d+)(?:\.(\d\d))?(?![\w'’]|[.,]\d)")
+# ... said as written after a number when a plural noun follows, which the number counts:
+# "2 CAD files" was "2 Canadian dollars files", "2 GBP accounts" "2 pounds accounts". Not
+# before a verb an amount does ("1 USD equals 0.92 EUR").
+_AMOUNT_VERBS = frozenset(
+    ["equals", "buys", "gets", "costs", "goes", "means", "makes", "pays", "does", "works"]
+)
 _CODE_AMOUNT_START = re.compile(r"[ \t]*(?:\d[\d,.'’]*)?\Z")
 # a minus before an amount ("-$20", "−€5"): "-$20" was heard "dollar twenty"
 _MINUS_SIGNS = "-\u2212"
@@ -1457,6 +1464,13 @@ class SpokenText:
             return None  # "10 MB " may be "10 MB blocks", said "10 megabyte blocks"
         if not final and word in _CURRENCY_CODES and _CODE_AMOUNT_START.fullmatch(after):
             return None  # "CHF " may be "CHF 20", said "20 Swiss francs"
+        if (
+            not final
+            and word in _CURRENCY_CODES
+            and _NUMBER_BEFORE.search(self._shown_tail)
+            and _NOUN_AFTER_START.fullmatch(after)
+        ):
+            return None  # "2 CAD " may be "2 CAD files", no Canadian dollars
         if not final and _GENERATION.fullmatch(word) and _NOUN_AFTER_START.fullmatch(after):
             return None  # "a 5g " may be "a 5g network", no gram
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
@@ -1777,8 +1791,12 @@ def _spoken_token(
     ):
         one, many = currency
         if coded is None:  # "100 SEK": its number is said already
+            if (noun := _NOUN_AFTER.match(after)) is not None and _counts(noun.group(1)):
+                return core, core  # "2 CAD files", "2 GBP accounts": their number is theirs
             return core, one if counted is not None and counted.group(1) == "1" else many
         units = re.sub("['’]", ",", coded.group(1))
+        if units == "0" and coded.group(2) is not None:
+            return core + coded.group(), f"0.{coded.group(2)} {many}"  # "0 US dollars 99"
         cents = f" {coded.group(2)}" if coded.group(2) not in (None, "00") else ""
         # "CHF 4.50": "4 Swiss francs 50"
         return core + coded.group(), f"{units} {one if units == '1' else many}{cents}"
@@ -1962,6 +1980,18 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _counts(word: str) -> bool:
+    """Whether ``word`` after "2 CAD" is what the number counts: a plural noun ("files",
+    "accounts", "bills"), not a verb or a word an amount goes on with ("1 USD equals",
+    "5 EUR plus tax", "10 EUR less", "5 USD is")."""
+    return (
+        len(word) > 3
+        and word.endswith("s")
+        and not word.endswith(("ss", "us", "is"))
+        and word not in _AMOUNT_VERBS
+    )
 
 
 def _describes(word: str) -> bool:
