@@ -765,6 +765,11 @@ async def test_a_request_the_model_refuses_as_too_long_is_sent_shorter_and_answe
         script=SimScript(default_reply="Noted."),
         context_window=2000,
         context_error=wording,
+        # the echoing sim never fits a note (~230 tokens) into the summary's cap (180 at
+        # the halved budget), so each of its 4 folds comes back cut and is asked again:
+        # streamed at 60 tokens a second, those 8 summaries took some 20 s of the test's
+        # 30, and the test is about the turns
+        tokens_per_s=2000,
     )
     async with sim_server(options) as server:
         session = build_session(
