@@ -1105,6 +1105,66 @@ async def test_the_stop_key_over_a_done_background_call_says_it_finished(tmp_pat
     assert "its answer will follow" in stopped, stopped
 
 
+async def test_the_stop_key_as_a_background_result_comes_says_it_finished(tmp_path):
+    """The stop key pressed as a background read's result came (its card about to show
+    ✓, the call's task not yet holding it: the tool manager has it, the job has not):
+    the notice said the read was "still running in the background" while its card
+    showed it done and its answer came. Here the key is pressed from the bus, as the
+    result is published, before the job can have taken it."""
+    import asyncio
+
+    from voicedesk import events as ev
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.providers.base import ToolCall
+    from voicedesk.tools.manager import ToolManager
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
+    settings = Settings.model_validate(
+        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=1"]}}
+    )
+    bus = ev.EventBus()
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    told: list[str] = []
+    spawned: list[asyncio.Task] = []
+    jobs = ToolJobs(
+        manager,
+        patience_s=0.1,
+        is_quiet=lambda: False,  # an answer is playing: the result waits
+        is_closing=lambda: False,
+        deliver=lambda messages: None,
+        notice=lambda level, message: told.append(message),
+        set_state=lambda state: None,
+        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+    )
+    pressed = asyncio.Event()
+
+    def stop_key(event: ev.Event) -> None:
+        if isinstance(event, ev.ToolCallFinished) and not pressed.is_set():
+            pressed.set()
+            jobs.tell_runs_on()
+
+    bus.subscribe(stop_key)
+    try:
+        call = ToolCall(id="call_1", name="docs__read_document", arguments='{"path": "memo.md"}')
+        assert await jobs.run(1, [call], _call("call_1")) is None  # gone to the background
+        (job,) = jobs.jobs
+        await asyncio.wait_for(pressed.wait(), 30)
+        # its result in, and the notice of the key (if it waited for it) told
+        await asyncio.wait_for(asyncio.gather(*job.tasks, *spawned[1:]), 30)
+        stopped = [m for m in told if m.startswith("Stopped the answer")]
+        jobs.cancel_if_asked("Never mind.")
+        await asyncio.wait_for(asyncio.gather(*spawned), 30)
+    finally:
+        await manager.aclose()
+    assert len(stopped) == 1, told
+    assert "still running" not in stopped[0], stopped
+    assert "docs__read_document has finished in the background" in stopped[0], stopped
+    assert "its answer will follow" in stopped[0], stopped
+
+
 async def test_notices_of_a_round_of_several_calls_name_the_ones_still_running(tmp_path):
     """A round of three calls: the same slow read twice, and a call that fails at once. As
     they went to the background the notice said "docs__read_document, docs__read_document,

@@ -55,9 +55,9 @@ def boom() -> str:
 
 @server.tool()
 async def slow(ctx: Context) -> str:
-    \"\"\"Report progress, then take five seconds.\"\"\"
+    \"\"\"Report progress, then take thirty seconds.\"\"\"
     await ctx.report_progress(1, 2, "halfway")
-    await asyncio.sleep(5)
+    await asyncio.sleep(30)
     return "done"
 
 
@@ -781,20 +781,29 @@ async def test_a_server_said_slow_to_start_is_said_ready_when_it_comes_up(
 async def test_timeout_progress_and_cancel(tmp_path: Path) -> None:
     bus = ev.EventBus()
     rec = Recorder(bus)
+    halfway = asyncio.Event()  # the second slow call has reported: it is in its sleep
+    bus.subscribe(
+        lambda e: (
+            halfway.set() if isinstance(e, ev.ToolCallProgress) and e.call_id == "s2" else None
+        )
+    )
     before = children()
     manager = ToolManager(flaky_settings(tmp_path, 0.5), bus=bus, log_dir=tmp_path / "logs")
     await manager.start()
     try:
+        # The tool sleeps 30 s: cut at its 0.5 s timeout, it is back well before the SDK's
+        # own clock, at ten times that, would have stopped it (the bound leaves a busy
+        # machine 4.5 s to stop it, and still tells the timeout from that backstop).
         t0 = time.monotonic()
         result = await manager.call("flaky__slow", {}, call_id="s1")
-        assert time.monotonic() - t0 < 2
-        assert result.is_error and result.duration_s < 2
+        assert time.monotonic() - t0 < 5
+        assert result.is_error and result.duration_s < 5
         assert "0.5 seconds" in result.text
         assert result.spoken.startswith("The tool flaky__slow took longer")
         assert (await manager.call("flaky__ping", {}, call_id="p1")).text == "pong"
 
         task = asyncio.create_task(manager.call("flaky__slow", {}, call_id="s2"))
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(halfway.wait(), 20)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -1962,12 +1971,12 @@ server = MCPServer("busy")
 
 @server.tool()
 async def build(ctx: Context, steps: int = 8) -> str:
-    \"\"\"Work for a while, reporting progress every 0.2 s; steps 0: without end.\"\"\"
+    \"\"\"Work for a while, reporting progress every 0.1 s; steps 0: without end.\"\"\"
     n = 0
     while steps == 0 or n < steps:
         n += 1
         await ctx.report_progress(n, steps or None, f"step {n}")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
     return f"built in {n} steps"
 
 
@@ -2007,11 +2016,14 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
-        result = await manager.call("busy__build", {"steps": 8}, call_id="b")
+        # 12 steps of 0.1 s: twice its 0.6 s timeout, reached only by its reports
+        result = await manager.call("busy__build", {"steps": 12}, call_id="b")
         assert not result.is_error, result.text
-        assert result.text == "built in 8 steps" and result.duration_s > 1.2
+        assert result.text == "built in 12 steps" and result.duration_s >= 1.2
         endless = await manager.call("busy__build", {"steps": 0}, call_id="e")
-        assert endless.is_error and 5.5 < endless.duration_s < 8, endless
+        # not cut before its 6 s at the most (its reports kept it going); the upper bound
+        # only catches a call never cut, the words say which limit stopped it
+        assert endless.is_error and 5.5 < endless.duration_s < 30, endless
         assert endless.text == (
             "The tool busy__build took longer than 6 seconds, the most it is given however it "
             "reports progress (ten times its server's timeout_s), and was stopped." + NOT_KNOWN
@@ -2037,6 +2049,7 @@ TOOLS = [
 
 def blocking_call(name):
     if name == "stuck":
+        open(MARKER, "w").close()  # the test waits for this: the server is in its sleep
         time.sleep(12)  # holds its event loop: it reads nothing meanwhile
     return mt.CallToolResult(content=[mt.TextContent(text="done")])
 
@@ -2052,17 +2065,20 @@ async def test_a_call_cut_at_its_timeout_is_not_said_to_have_had_ten_times_it(
     waited up to 5 s), was said to have "taken longer than ten times its timeout_s, the
     most it is given however it reports progress": the time it took, not the limit it
     hit, chose the words. Which limit stopped it says now."""
+    marker = tmp_path / "sleeping"
     source = STUCK_SERVER.replace(
         "async def call_tool(ctx, params):\n",
         "async def call_tool(ctx, params):\n    return blocking_call(params.name)\n",
-    )
+    ).replace("import time\n", f"import time\n\nMARKER = {str(marker)!r}\n", 1)
     settings = _one_server(tmp_path, "stuck", source)
     settings.tools.mcpServers["stuck"].timeout_s = 0.3
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
         stuck = asyncio.create_task(manager.call("stuck__stuck", {}, call_id="s"))
-        await asyncio.sleep(0.1)  # the server is in its sleep now
+        async with asyncio.timeout(20):  # the server is in its sleep, reading nothing
+            while not marker.exists():
+                await asyncio.sleep(0.01)
         # more than its input pipe holds (its reader takes one line in): the writes, and
         # the cancels after them, wait
         bigs = await asyncio.gather(

@@ -27,6 +27,8 @@ CANCEL_WORDS = re.compile(
     r"\b(never ?mind|forget (it|that|about it)|cancel (it|that|this)|stop (it|that|this))\b", re.I
 )
 QUIET_POLL_S = 0.05
+# How long the stop key's notice waits for results already on their way (``tell_runs_on``)
+SETTLE_S = 0.25
 CANCELLED_RESULT = "[cancelled: the person asked to drop it before it finished]"
 # A call the person broke in on (spoke, typed, or pressed the interrupt key): the answer was
 # cut, and the call with it, before its result came. What it did is not known (a create may
@@ -106,6 +108,8 @@ class ToolJobs:
         # it beside the call's messages (``shown_of``) for ``--resume`` to show again;
         # dropped with a job the person cancelled.
         self._shown: dict[str, str] = {}
+        # jobs the stop key was pressed over whose notice waits for results on their way
+        self._untold: list[ToolJob] = []
 
     async def run(
         self,
@@ -173,6 +177,28 @@ class ToolJobs:
             return
         for job in jobs:
             job.told_runs_on = True
+        self._untold += jobs
+        running = [task for job in jobs for task in job.tasks if not task.done()]
+        if not running:
+            self._tell_stopped()
+            return
+        # A result can be on its way: the server has answered, its card is about to show
+        # ✓, but the call's task has not yet taken it (the MCP client reads it a few steps
+        # of the loop later). Told at once, the notice said "still running" of a call whose
+        # card showed it done and whose answer came as it was read. Its result is waited
+        # for a moment: a call still running then is one.
+        self._spawn(self._tell_when_settled(running))
+
+    async def _tell_when_settled(self, running: list[asyncio.Task[dict[str, Any]]]) -> None:
+        await asyncio.wait(running, timeout=SETTLE_S)
+        self._tell_stopped()
+
+    def _tell_stopped(self) -> None:
+        """The stop key's notice of the jobs it has not yet told of (``tell_runs_on``), as
+        their calls are now; told before "never mind" drops them, as it was pressed."""
+        jobs, self._untold = [job for job in self._untold if not job.cancelled], []
+        if not jobs:
+            return
         calls = [
             (str(call.get("function", {}).get("name")), task.done())
             for job in jobs
@@ -199,6 +225,7 @@ class ToolJobs:
         # a job already dropped stays listed until its task has seen it: dropped once
         jobs = [job for job in self.jobs if not job.cancelled]
         if jobs and CANCEL_WORDS.search(text):
+            self._tell_stopped()  # the stop key pressed before these words, told before them
             tasks = [task for job in jobs for task in job.tasks]
             many = len([t for t in tasks if not t.done()] or tasks) > 1
             for job in jobs:
