@@ -578,6 +578,13 @@ CASES = [
         "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per liter, "
         "not 1,250 dollars.",
     ),
+    # ... and with a scale word after it, its comma a decimal one: "€5,5 million" was said
+    # "5 euros 50 million"; German's "Mio." and "Mrd." too, the dot a full stop at the end
+    (
+        "It is €5,5 million, €1.299,50 billion or €1,2 Mrd. for us; €3,5 Mio. Then €5,5 mile.",
+        "It is 5.5 million euros, 1,299.5 billion euros or 1.2 billion euros for us; "
+        "3.5 million euros. Then 5 euros 50 mile.",
+    ),
     # ... with its currency's code before or after it, by its name: "EUR 18" was heard
     # "year 18", "100 SEK" "100 sdk"
     (

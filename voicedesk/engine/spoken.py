@@ -24,7 +24,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
   "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
-  euros", "€5,5" "5 euros 50", "€0,50" "50 cents"; with its currency's code, "CHF 4.50",
+  euros", "€5,5" "5 euros 50", "€5,5 million" or "€5,5 Mio." "5.5 million euros", "€0,50"
+  "50 cents"; with its currency's code, "CHF 4.50",
   "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
@@ -814,6 +815,15 @@ _AMOUNT = re.compile(
 # is tens of cents, as in "2,5 €" ("€5,5" was heard "five euros five").
 _EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d?)(?![\d,.]\d|\d)")
 _EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:,\d{0,2})?\Z")
+# ... and one with a scale word after it ("€5,5 million", "€1,2 Mrd.", German's "Mio." and
+# "Mrd."): it was said "5 euros 50 million", the comma being a decimal one there. Said
+# "5.5 million euros", as "$1.2 million" is. An abbreviation's dot goes when the sentence
+# goes on after it ("€3,5 Mio. for"); before a capital or at the end it is the full stop.
+_EUROPEAN_SCALE = re.compile(
+    r"[ \t]+(?:(thousand|million|billion|trillion)\b|(Mio|Mrd)(?:\.(?=[ \t]+[a-z\d]|[,;:)])|\b))"
+)
+_EUROPEAN_SCALE_WORDS = {"Mio": "million", "Mrd": "billion"}
+_EUROPEAN_SCALE_START = re.compile(r"[ \t]+(?:[a-zA-Z]*|Mio\.[ \t]*|Mrd\.[ \t]*)\Z")
 # ... or with its sign after the number, as much of Europe writes it ("20 €", "5,50 €",
 # "1.299,00 €", "2,5 €", "3.50 €", "5€"): heard "20 years", "550 euros", "1.2900 euros". Said as
 # one with the sign before it: "20 euros", "5 euros 50", "1,299 euros". Only the euro's:
@@ -1541,6 +1551,22 @@ class SpokenText:
         after = text[european.end() :] if european is not None else ""
         if not final and european is not None and after[:1] in (",", ".") and len(after) < 2:
             return None  # "€5,50." may go on: "€5,50.5" is none
+        if european is not None and european.group(1) != "¥":
+            scale = _EUROPEAN_SCALE.match(after)
+            if not final:  # (a whole word too: "Mrd" may go on as "Mrd. for")
+                start = _EUROPEAN_SCALE_START.match(after)
+                words = (*_SCALE_WORDS, *_EUROPEAN_SCALE_WORDS)
+                if start is not None and any(
+                    w.startswith(start.group().strip().rstrip(". \t")) for w in words
+                ):
+                    return None  # "€5,5 mil" may be "€5,5 million"; "€3,5 Mio." a sentence's end
+            if scale is not None:
+                self._amount_to = self._shown + european.end() + scale.end()
+                sign, whole, cents = european.groups()
+                number = whole.replace(".", ",") + "." + cents
+                number = number.rstrip("0").rstrip(".")  # "€5,50 Mio." is 5.5 million
+                word = scale.group(1) or _EUROPEAN_SCALE_WORDS[scale.group(2)]
+                return european.group() + scale.group(), f"{number} {word} {_CURRENCY[sign][1]}"
         if european is not None:
             self._amount_to = self._shown + european.end()
             sign, whole, cents = european.groups()
