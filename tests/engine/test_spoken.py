@@ -652,6 +652,15 @@ CASES = [
         "Pay 20 euros, 5 euros 50, 1,299 euros, 3 euros 50, 99 cents, 1 euro or 5 euros per "
         "month; in 2024 5 euros, 3 $ signs, 2 euros 50.",
     ),
+    # ... and a price per litre, kilogram or kilowatt-hour with three digits after its comma,
+    # a decimal one, as fuel is priced: "1,799 €/L" was said "1,799 euros per liter"; not
+    # without such a unit, nor with a dot
+    (
+        "Fuel is 1,799 €/L, power 0,299€/kWh, -1,799 €/kg; 1,799 € total, 1,799 €/month, "
+        "1.799 €/L, 1,799 people.",
+        "Fuel is 1.799 euros per liter, power 0.299 euros per kWh, minus 1.799 euros per "
+        "kilogram; 1,799 euros total, 1,799 euros per month, 1,799 euros per liter, 1,799 people.",
+    ),
     # a minus before an amount: "-$20" was heard "dollar twenty", its minus lost
     (
         "Down -$20, −€5 or - $3; $20-$30.",

@@ -26,7 +26,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
   euros", "€5,5" "5 euros 50", "€5,5 million" or "€5,5 Mio." "5.5 million euros", "€0,50"
   "50 cents"; with its currency's code, "CHF 4.50",
-  "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros"; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
+  "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros"; with the euro's sign after it, "5,50 €" "5 euros 50", a
+  fuel's price "1,799 €/L" "1.799 euros per liter"; a minus before it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
@@ -829,15 +830,22 @@ _EUROPEAN_SCALE_START = re.compile(r"[ \t]+(?:[a-zA-Z]*|Mio\.[ \t]*|Mrd\.[ \t]*)
 # one with the sign before it: "20 euros", "5 euros 50", "1,299 euros". Only the euro's:
 # "3 $ signs" is no amount, and a dollar, a pound or a yen is written before its number.
 _AMOUNT_BLANK = " \t\u00a0\u202f"
+# A price per litre, kilogram or kilowatt-hour with three digits after its comma ("1,799 €/L",
+# as fuel is priced) has a decimal comma, as the euro's sign after it says, and no thousands:
+# it was said "1,799 euros per liter". Said "1.799 euros per liter". Without a unit after it
+# ("1,799 € total") it stays as it was said.
+_MEASURE_UNITS = r"(?:L|l|kg|g|lb|gal|kWh|MWh|Wh|m³|m3)(?![\w³])"
 _AMOUNT_AFTER = re.compile(
     r"(?:(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<cents>\d\d?))?"
-    r"|(?P<plain>\d+)\.(?P<dot_cents>\d\d))"
+    r"|(?P<plain>\d+)\.(?P<dot_cents>\d\d)"
+    rf"|(?P<unit_whole>\d+),(?P<unit_decimals>\d{{3}})(?=[{_AMOUNT_BLANK}]?€/{_MEASURE_UNITS}))"
     rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
 )
-# what may still become one ("1.29", "5,5", "5,50 ", "20 "): each start of one matches
+# what may still become one ("1.29", "5,5", "5,50 ", "20 ", "1,799 €/k"): each start of one
 _AMOUNT_AFTER_START = re.compile(
     r"(?:\d{1,3}(?:\.\d{3})*|\d+)(?:\.\d{0,2})?"
     rf"(?:,\d{{0,2}}[{_AMOUNT_BLANK}]?€?|[{_AMOUNT_BLANK}]?€?)\Z"
+    rf"|\d+,\d{{3}}[{_AMOUNT_BLANK}]?(?:€(?:/[A-Za-z]{{0,2}})?)?\Z"
 )
 # ... or with its currency's code before or after it ("CHF 20", "EUR 18", "100 SEK"): Whisper
 # heard Piper's "EUR 18" as "year 18", "CHF 20" as "c d hf20", "100 SEK" as "100 sdk". Said
@@ -1599,6 +1607,9 @@ class SpokenText:
             may = not final and _AMOUNT_AFTER_START.match(text) is not None
             return None if may else False  # ("20 €" may be "20 €5", no amount)
         self._amount_to = self._shown + start + amount.end()  # ("5 €/month": "per month")
+        if amount["unit_whole"]:
+            number = f"{amount['unit_whole']}.{amount['unit_decimals']}"
+            return amount.group(), f"{number} {'euro' if number == '1' else 'euros'}"
         whole = (amount["whole"] or amount["plain"]).replace(".", ",")  # as "€1,299" is said
         cents = amount["cents"] or amount["dot_cents"]
         cents = cents.ljust(2, "0") if cents else None  # "2,5 €" is 2 euros 50 ("2 years 5")
