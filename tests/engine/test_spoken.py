@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from voicedesk.engine.heard import heard_prefix
+from voicedesk.engine.speakable import SpeakableText
 from voicedesk.engine.spoken import SpokenText
 from voicedesk.providers.sentence_stream import _FIRST_CUT, _LATER_CUT
 
@@ -879,3 +880,40 @@ def test_a_long_bracket_or_strike_is_said_the_same_however_it_comes(shown: str) 
     assert whole == _said(list(shown))
     for size in (3, 7, 40, 200):
         assert whole == _said([shown[i : i + size] for i in range(0, len(shown), size)]), size
+
+
+def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
+    """What is shown and said of an answer, through the Markdown pass as the reply does."""
+    speakable, spoken = SpeakableText(), SpokenText()
+    shown: list[str] = []
+    said: list[str] = []
+    for delta in [*deltas, None]:
+        text = speakable.feed(delta) if delta is not None else speakable.flush()
+        shown.append(text)
+        lines = speakable.code_lines, speakable.item_lines, speakable.said_words
+        said.append(spoken.feed(text, *lines))
+    return "".join(shown), "".join(said) + spoken.flush()
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown", "said"),
+    [
+        # a check mark or a cross standing for a value is said "yes" or "no": the values
+        # were dropped, "Python: Java.", "Fast" and "Cheap"; what is shown stays as it was
+        ("Python: ✅, Java: ❌.", "Python: Java.", "Python: yes, Java: no."),
+        ("- Fast: ✅\n- Cheap: ❌\n", "- Fast\n- Cheap\n", "Fast: yes.\nCheap: no.\n"),
+        ("Tests: ✔️; docs: ✅!", "Tests: docs!", "Tests: yes; docs: yes!"),
+        # in a sentence, or before words, it is dropped as before
+        ("Done ✅ and tested. Status: ✅ Done", "Done and tested. Status: Done", None),
+    ],
+)
+def test_a_check_mark_standing_for_a_value_is_said_yes_or_no(
+    answer: str, shown: str, said: str | None
+) -> None:
+    said = shown if said is None else said
+    assert _shown_and_said([answer]) == (shown, said)
+    assert _shown_and_said(list(answer)) == (shown, said)
+    for i in range(1, len(answer)):
+        assert _shown_and_said([answer[:i], answer[i:]]) == (shown, said), i
+        for j in range(i + 1, len(answer)):
+            assert _shown_and_said([answer[:i], answer[i:j], answer[j:]]) == (shown, said)

@@ -1209,19 +1209,28 @@ class SpokenText:
         self._sentence_tail = ""  # ... and more of them, for what a sentence is about
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
+        self._words_at: dict[int, str] = {}  # words said where nothing is shown ("yes" for ✅)
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
         self._replaced: list[tuple[int, int, int, int]] = []
 
     def feed(
-        self, delta: str, code_lines: Iterable[int] = (), item_lines: Iterable[int] = ()
+        self,
+        delta: str,
+        code_lines: Iterable[int] = (),
+        item_lines: Iterable[int] = (),
+        said_words: Iterable[tuple[int, str]] = (),
     ) -> str:
         """``code_lines``: where in ``delta`` a code block's lines begin
         (:attr:`SpeakableText.code_lines`): one that starts with "|" is no table's row.
         ``item_lines``: where list items whose star was dropped begin
-        (:attr:`SpeakableText.item_lines`): each ends as a sentence, as a "- " item does."""
+        (:attr:`SpeakableText.item_lines`): each ends as a sentence, as a "- " item does.
+        ``said_words``: words said where nothing is shown (:attr:`SpeakableText.said_words`),
+        each where in ``delta`` it is said."""
         start = self._shown + len(self._pending)
         self._code_lines.update(start + i for i in code_lines)
         self._item_lines.update(start + i for i in item_lines)
+        for i, word in said_words:
+            self._words_at[start + i] = self._words_at.get(start + i, "") + word
         self._pending += delta
         return self._drain(final=False)
 
@@ -1249,7 +1258,30 @@ class SpokenText:
     # ------------------------------------------------------------------ work
     def _drain(self, *, final: bool) -> str:
         out: list[str] = []
-        while self._pending:
+        while self._pending or self._shown in self._words_at:
+            word = self._words_at.pop(self._shown, None)
+            if word is not None:
+                # said where nothing is shown: what went before it ended where it stands
+                # (a check mark stood there), as it does at the answer's end
+                self._replaced.append(
+                    (self._said, self._said + len(word), self._shown, self._shown)
+                )
+                self._said += len(word)
+                self._last_said = word[-1] if word else self._last_said
+                out.append(word)
+                continue
+            later = [at - self._shown for at in self._words_at if at > self._shown]
+            cut = min(later, default=len(self._pending))
+            if cut < len(self._pending):
+                pending, rest = self._pending[:cut], self._pending[cut:]
+                self._pending = pending
+                while self._pending:
+                    step = self._step(True)
+                    if step is None:
+                        break
+                    self._consume(*step, out)
+                self._pending += rest
+                continue
             step = self._step(final)
             if step is None:
                 break
