@@ -1047,3 +1047,15 @@ async def test_the_first_sound_keeps_its_lead_in_wherever_the_server_split_the_a
     assert np.array_equal(whole, pcm[loud - lead_in :][: whole.size])
     for split in (loud - lead_in // 2, loud):
         assert np.array_equal(await first_sound(split), whole), split
+
+
+async def test_a_check_mark_standing_for_a_value_reaches_the_voice_as_yes_or_no():
+    """ "Python: ✅, Java: ❌." lost its values to the pictographs' pass: the voice said
+    "Python: Java.". The marks are said "yes" and "no"; the text shown is as before."""
+    answer = "Python: ✅, Java: ❌.\n- Fast: ✅\n- Cheap: ❌\nDone ✅ and tested."
+    reply, sim, _ = await _linked_answer("openai", answer)
+    assert reply.failed is None
+    assert reply.text == "Python: Java.\n- Fast\n- Cheap\nDone and tested."
+    assert " ".join(_said_to_the_voice(sim).split()) == (
+        "Python: yes, Java: no. Fast: yes. Cheap: no. Done and tested."
+    )

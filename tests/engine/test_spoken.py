@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from voicedesk.engine.heard import heard_prefix
+from voicedesk.engine.speakable import SpeakableText
 from voicedesk.engine.spoken import SpokenText
 from voicedesk.providers.sentence_stream import _FIRST_CUT, _LATER_CUT
 
@@ -578,6 +579,13 @@ CASES = [
         "Pay 1,299 euros, 5 euros 50, 12,345,678 euros 99 or 1 euro; fuel is 1.299 euros per liter, "
         "not 1,250 dollars.",
     ),
+    # ... and with a scale word after it, its comma a decimal one: "€5,5 million" was said
+    # "5 euros 50 million"; German's "Mio." and "Mrd." too, the dot a full stop at the end
+    (
+        "It is €5,5 million, €1.299,50 billion or €1,2 Mrd. for us; €3,5 Mio. Then €5,5 mile.",
+        "It is 5.5 million euros, 1,299.5 billion euros or 1.2 billion euros for us; "
+        "3.5 million euros. Then 5 euros 50 mile.",
+    ),
     # ... with its currency's code before or after it, by its name: "EUR 18" was heard
     # "year 18", "100 SEK" "100 sdk"
     (
@@ -651,6 +659,15 @@ CASES = [
         "Pay 20 €, 5,50 €, 1.299,00 €, 3.50 €, 0,99 €, 1 € or 5€/month; in 2024 €5, 3 $ signs, 2,5 €.",
         "Pay 20 euros, 5 euros 50, 1,299 euros, 3 euros 50, 99 cents, 1 euro or 5 euros per "
         "month; in 2024 5 euros, 3 $ signs, 2 euros 50.",
+    ),
+    # ... and a price per litre, kilogram or kilowatt-hour with three digits after its comma,
+    # a decimal one, as fuel is priced: "1,799 €/L" was said "1,799 euros per liter"; not
+    # without such a unit, nor with a dot
+    (
+        "Fuel is 1,799 €/L, power 0,299€/kWh, -1,799 €/kg; 1,799 € total, 1,799 €/month, "
+        "1.799 €/L, 1,799 people.",
+        "Fuel is 1.799 euros per liter, power 0.299 euros per kWh, minus 1.799 euros per "
+        "kilogram; 1,799 euros total, 1,799 euros per month, 1,799 euros per liter, 1,799 people.",
     ),
     # a minus before an amount: "-$20" was heard "dollar twenty", its minus lost
     (
@@ -870,3 +887,40 @@ def test_a_long_bracket_or_strike_is_said_the_same_however_it_comes(shown: str) 
     assert whole == _said(list(shown))
     for size in (3, 7, 40, 200):
         assert whole == _said([shown[i : i + size] for i in range(0, len(shown), size)]), size
+
+
+def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
+    """What is shown and said of an answer, through the Markdown pass as the reply does."""
+    speakable, spoken = SpeakableText(), SpokenText()
+    shown: list[str] = []
+    said: list[str] = []
+    for delta in [*deltas, None]:
+        text = speakable.feed(delta) if delta is not None else speakable.flush()
+        shown.append(text)
+        lines = speakable.code_lines, speakable.item_lines, speakable.said_words
+        said.append(spoken.feed(text, *lines))
+    return "".join(shown), "".join(said) + spoken.flush()
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown", "said"),
+    [
+        # a check mark or a cross standing for a value is said "yes" or "no": the values
+        # were dropped, "Python: Java.", "Fast" and "Cheap"; what is shown stays as it was
+        ("Python: ✅, Java: ❌.", "Python: Java.", "Python: yes, Java: no."),
+        ("- Fast: ✅\n- Cheap: ❌\n", "- Fast\n- Cheap\n", "Fast: yes.\nCheap: no.\n"),
+        ("Tests: ✔️; docs: ✅!", "Tests: docs!", "Tests: yes; docs: yes!"),
+        # in a sentence, or before words, it is dropped as before
+        ("Done ✅ and tested. Status: ✅ Done", "Done and tested. Status: Done", None),
+    ],
+)
+def test_a_check_mark_standing_for_a_value_is_said_yes_or_no(
+    answer: str, shown: str, said: str | None
+) -> None:
+    said = shown if said is None else said
+    assert _shown_and_said([answer]) == (shown, said)
+    assert _shown_and_said(list(answer)) == (shown, said)
+    for i in range(1, len(answer)):
+        assert _shown_and_said([answer[:i], answer[i:]]) == (shown, said), i
+        for j in range(i + 1, len(answer)):
+            assert _shown_and_said([answer[:i], answer[i:j], answer[j:]]) == (shown, said)

@@ -433,11 +433,13 @@ class Reply:
         stream_task: asyncio.Task[SpeechStream],
         code_lines: Sequence[int] = (),
         item_lines: Sequence[int] = (),
+        said_words: Sequence[tuple[int, str]] = (),
     ) -> None:
         """Show text (the model's, or a fixed line) and hand its spoken form to this reply's
         voice stream, as far as that is known yet (a word, a link still arriving waits).
         ``code_lines``: where in ``text`` a code block's lines begin; ``item_lines``: where
-        list items whose star was dropped begin."""
+        list items whose star was dropped begin; ``said_words``: words said, not shown
+        ("yes" for a check mark standing for a value)."""
         first = not self.text
         self.text += text
         self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
@@ -450,7 +452,8 @@ class Reply:
             self._tts_requested = True
             self._mark("tts_request", overwrite=True)
             self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
-        await self._speak(self._spoken_form.feed(text, code_lines, item_lines), stream_task)
+        spoken = self._spoken_form.feed(text, code_lines, item_lines, said_words)
+        await self._speak(spoken, stream_task)
 
     async def _say_held(self, stream_task: asyncio.Task[SpeechStream]) -> None:
         """What the spoken form still held: the round, or the answer, has ended."""
@@ -560,7 +563,13 @@ class Reply:
                     text = speakable.feed(item.text)
                     if not text:
                         continue
-                    await self._say(text, stream_task, speakable.code_lines, speakable.item_lines)
+                    await self._say(
+                        text,
+                        stream_task,
+                        speakable.code_lines,
+                        speakable.item_lines,
+                        speakable.said_words,
+                    )
                     if t_first is not None:
                         handoff += time.perf_counter() - t_last
                 elif isinstance(item, ToolCalls):
@@ -588,7 +597,9 @@ class Reply:
         finally:
             self._requesting = False
         if tail := speakable.flush():
-            await self._say(tail, stream_task, speakable.code_lines, speakable.item_lines)
+            await self._say(
+                tail, stream_task, speakable.code_lines, speakable.item_lines, speakable.said_words
+            )
         await self._say_held(stream_task)  # a link cannot go on into the next round
         self.emoji_dropped = self.emoji_dropped or speakable.dropped
         self._mark("llm_done", overwrite=True)

@@ -30,7 +30,9 @@ word ("I ❤️ it", "she ❤️ Go") is the verb, said and shown as one ("I lov
 "I it" was heard "I hate it"; so is one with an "s" after any word ("She ❤️s it",
 "Everyone ❤️s pizza" are "… loves it", "… loves pizza": they were "She loves s it",
 "Everyone s pizza"), and so is a thumbs-up, as "like" ("I 👍 it" is "I like it": it was
-"I it"; "Sure 👍, here" has no person before it). What may still be such a run, or
+"I it"; "Sure 👍, here" has no person before it). A check mark or a cross standing for a
+value after a colon ("Python: ✅, Java: ❌.") is said "yes" or "no" but not shown
+(:attr:`SpeakableText.said_words`): dropped, "Python: Java." lost the values. What may still be such a run, or
 the mark before one, at the end of a delta waits for the next delta.
 
 Code is another matter: a fenced block or an inline code span is something the person may
@@ -127,7 +129,15 @@ _BLANK = " \t"  # a fence line may be indented (inside a list item, by more than
 _CODE_LINE = "\ue000"
 # ...and where a list item whose star was dropped begins ("* eggs" is shown " eggs")
 _ITEM_LINE = "\ue001"
-_LINE_MARKS = re.compile(f"([{_CODE_LINE}{_ITEM_LINE}])")
+# ... and a word said where nothing is shown, between these two: a check mark or a cross
+# standing for a value after a colon ("Python: ✅, Java: ❌", "- Fast: ✅") is said "yes" or
+# "no". Dropped, "Python: Java." was heard, and the list's values were lost; it stays
+# dropped from what is shown (a reader sees the answer without it, as before).
+_WORD_START, _WORD_END = "\ue002", "\ue003"
+_LINE_MARKS = re.compile(f"([{_CODE_LINE}{_ITEM_LINE}]|{_WORD_START}[^{_WORD_END}]*{_WORD_END})")
+_SAID_WORDS = re.compile(f"{_WORD_START}[^{_WORD_END}]*{_WORD_END}")
+_YES_NO = {"\u2705": "yes", "\u2714": "yes", "\u2611": "yes", "\u274c": "no", "\u274e": "no"}
+_PRIVATE_MARKS = _CODE_LINE + _ITEM_LINE + _WORD_START + _WORD_END
 
 
 class SpeakableText:
@@ -148,10 +158,12 @@ class SpeakableText:
         self.code_lines: list[int] = []
         # where list items whose star was dropped, and headings, begin, in the same text
         self.item_lines: list[int] = []
+        # words said but not shown, each where it is said in the same text ("yes" for a ✅)
+        self.said_words: list[tuple[int, str]] = []
         self._marks_next = ""  # marks of lines that begin where the next text returned does
 
     def feed(self, delta: str) -> str:
-        self._pending += delta.replace(_CODE_LINE, "").replace(_ITEM_LINE, "")
+        self._pending += delta.translate(dict.fromkeys(map(ord, _PRIVATE_MARKS)))
         return self._lines_out(self._unpictured(self._drain(final=False), final=False))
 
     def flush(self) -> str:
@@ -167,13 +179,15 @@ class SpeakableText:
         kept = len(text.rstrip(_CODE_LINE + _ITEM_LINE))
         text, self._marks_next = text[:kept], text[kept:]
         out: list[str] = []
-        self.code_lines, self.item_lines = [], []
+        self.code_lines, self.item_lines, self.said_words = [], [], []
         at = 0
         for part in _LINE_MARKS.split(text):
             if part == _CODE_LINE:
                 self.code_lines.append(at)
             elif part == _ITEM_LINE:
                 self.item_lines.append(at)
+            elif part.startswith(_WORD_START):
+                self.said_words.append((at, part[1:-1]))
             else:
                 out.append(part)
                 at += len(part)
@@ -206,13 +220,15 @@ class SpeakableText:
             after = text[run.end()] if run.end() < len(text) else after
             verb = _VERB_S.match(text, run.end()) is not None and not run.group("after")
             loves = _loves(run, (self._tail + said)[-8:], after, verb=verb)
-            out.append(loves if loves else _left_of_run(run, before, after or "\n"))
+            left = loves if loves else _left_of_run(run, before, after or "\n")
+            out.append(left + _value_said(run, said, left, after or "\n"))
             done = run.end() + (1 if loves and verb else 0)  # "She ❤️s it": its "s" is the verb's
         out.append(text[done:])
         cleaned = "".join(out)
-        if cleaned:
-            self._last = cleaned[-1]
-            self._tail = (self._tail + cleaned)[-8:]
+        shown = _SAID_WORDS.sub("", cleaned)  # (a line's marks stay: they are no line start)
+        if shown:
+            self._last = shown[-1]
+            self._tail = (self._tail + shown)[-8:]
         return cleaned
 
     def _drain(self, *, final: bool) -> str:
@@ -509,3 +525,22 @@ def _left_of_run(run: re.Match[str], before: str, after: str) -> str:
     if before in ",;:(-":
         return blanks  # an item of a list (or a list line): its separator goes with it
     return run.group("after").lstrip(_BLANK)[:1] + blanks if run.group("sep") else blanks
+
+
+def _value_said(run: re.Match[str], said: str, left: str, after: str) -> str:
+    """The word a run that is one check mark or cross standing for a value is said as,
+    between the marks of a word said but not shown: after a colon ("Python: ✅, Java: ❌.",
+    "- Fast: ✅"), where its clause ends after it (or a comma or semicolon follows). Empty for any other run: in a sentence ("Done ✅ and tested") it says
+    nothing a word does not. ``left`` is what is shown of the run; the word is what is said
+    of the run past it ("Java: ❌." shows "Java." and says "Java: no.")."""
+    pictures = _PICTOGRAPHS.findall(run.group())
+    word = _YES_NO.get(pictures[0][0]) if len(pictures) == 1 else None
+    if word is None or not (run.group("sep") or after in _ENDS_CLAUSE):
+        return ""
+    before = _SAID_WORDS.sub("", said).rstrip(_BLANK + _CODE_LINE + _ITEM_LINE)
+    if not (run.group("lead").startswith(":") or before.endswith(":")):
+        return ""
+    whole = run.group().replace(pictures[0], word)
+    if not whole.startswith(left):
+        return ""
+    return f"{_WORD_START}{whole[len(left) :]}{_WORD_END}"

@@ -24,9 +24,12 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a tilde before a number ("~5 pm", "~$20") "about": Piper said "tilde"; an amount with
   its currency's sign ("$20", "$3.50", "$1.2M") with the currency after it ("20 dollars",
   "3 dollars 50", "1.2 million dollars"; with European separators, "€1.299,00", "1,299
-  euros", "€5,5" "5 euros 50", "€0,50" "50 cents"; with its currency's code, "CHF 4.50",
+  euros", "€5,5" "5 euros 50", "€5,5 million" or "€5,5 Mio." "5.5 million euros", "€0,50"
+  "50 cents"; with its currency's code, "CHF 4.50",
   "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros", "USD 0.99" "0.99 US dollars",
-  but not "2 CAD files", whose number counts the files; with the euro's sign after it, "5,50 €" "5 euros 50"; a minus before it, "-$20",
+  but not "2 CAD files", whose number counts the files; with the euro's sign after it,
+  "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" "1.799 euros per liter"; a minus before
+  it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
   between numbers ("5–10 minutes", "$10–$20") "to": Piper said "five ten", and so a
@@ -815,20 +818,36 @@ _AMOUNT = re.compile(
 # is tens of cents, as in "2,5 €" ("€5,5" was heard "five euros five").
 _EUROPEAN_AMOUNT = re.compile(r"([$€£¥])(\d{1,3}(?:\.\d{3})+|\d+),(\d\d?)(?![\d,.]\d|\d)")
 _EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:,\d{0,2})?\Z")
+# ... and one with a scale word after it ("€5,5 million", "€1,2 Mrd.", German's "Mio." and
+# "Mrd."): it was said "5 euros 50 million", the comma being a decimal one there. Said
+# "5.5 million euros", as "$1.2 million" is. An abbreviation's dot goes when the sentence
+# goes on after it ("€3,5 Mio. for"); before a capital or at the end it is the full stop.
+_EUROPEAN_SCALE = re.compile(
+    r"[ \t]+(?:(thousand|million|billion|trillion)\b|(Mio|Mrd)(?:\.(?=[ \t]+[a-z\d]|[,;:)])|\b))"
+)
+_EUROPEAN_SCALE_WORDS = {"Mio": "million", "Mrd": "billion"}
+_EUROPEAN_SCALE_START = re.compile(r"[ \t]+(?:[a-zA-Z]*|Mio\.[ \t]*|Mrd\.[ \t]*)\Z")
 # ... or with its sign after the number, as much of Europe writes it ("20 €", "5,50 €",
 # "1.299,00 €", "2,5 €", "3.50 €", "5€"): heard "20 years", "550 euros", "1.2900 euros". Said as
 # one with the sign before it: "20 euros", "5 euros 50", "1,299 euros". Only the euro's:
 # "3 $ signs" is no amount, and a dollar, a pound or a yen is written before its number.
 _AMOUNT_BLANK = " \t\u00a0\u202f"
+# A price per litre, kilogram or kilowatt-hour with three digits after its comma ("1,799 €/L",
+# as fuel is priced) has a decimal comma, as the euro's sign after it says, and no thousands:
+# it was said "1,799 euros per liter". Said "1.799 euros per liter". Without a unit after it
+# ("1,799 € total") it stays as it was said.
+_MEASURE_UNITS = r"(?:L|l|kg|g|lb|gal|kWh|MWh|Wh|m³|m3)(?![\w³])"
 _AMOUNT_AFTER = re.compile(
     r"(?:(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<cents>\d\d?))?"
-    r"|(?P<plain>\d+)\.(?P<dot_cents>\d\d))"
+    r"|(?P<plain>\d+)\.(?P<dot_cents>\d\d)"
+    rf"|(?P<unit_whole>\d+),(?P<unit_decimals>\d{{3}})(?=[{_AMOUNT_BLANK}]?€/{_MEASURE_UNITS}))"
     rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
 )
-# what may still become one ("1.29", "5,5", "5,50 ", "20 "): each start of one matches
+# what may still become one ("1.29", "5,5", "5,50 ", "20 ", "1,799 €/k"): each start of one
 _AMOUNT_AFTER_START = re.compile(
     r"(?:\d{1,3}(?:\.\d{3})*|\d+)(?:\.\d{0,2})?"
     rf"(?:,\d{{0,2}}[{_AMOUNT_BLANK}]?€?|[{_AMOUNT_BLANK}]?€?)\Z"
+    rf"|\d+,\d{{3}}[{_AMOUNT_BLANK}]?(?:€(?:/[A-Za-z]{{0,2}})?)?\Z"
 )
 # ... or with its currency's code before or after it ("CHF 20", "EUR 18", "100 SEK"): Whisper
 # heard Piper's "EUR 18" as "year 18", "CHF 20" as "c d hf20", "100 SEK" as "100 sdk". Said
@@ -1198,19 +1217,28 @@ class SpokenText:
         self._sentence_tail = ""  # ... and more of them, for what a sentence is about
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
+        self._words_at: dict[int, str] = {}  # words said where nothing is shown ("yes" for ✅)
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
         self._replaced: list[tuple[int, int, int, int]] = []
 
     def feed(
-        self, delta: str, code_lines: Iterable[int] = (), item_lines: Iterable[int] = ()
+        self,
+        delta: str,
+        code_lines: Iterable[int] = (),
+        item_lines: Iterable[int] = (),
+        said_words: Iterable[tuple[int, str]] = (),
     ) -> str:
         """``code_lines``: where in ``delta`` a code block's lines begin
         (:attr:`SpeakableText.code_lines`): one that starts with "|" is no table's row.
         ``item_lines``: where list items whose star was dropped begin
-        (:attr:`SpeakableText.item_lines`): each ends as a sentence, as a "- " item does."""
+        (:attr:`SpeakableText.item_lines`): each ends as a sentence, as a "- " item does.
+        ``said_words``: words said where nothing is shown (:attr:`SpeakableText.said_words`),
+        each where in ``delta`` it is said."""
         start = self._shown + len(self._pending)
         self._code_lines.update(start + i for i in code_lines)
         self._item_lines.update(start + i for i in item_lines)
+        for i, word in said_words:
+            self._words_at[start + i] = self._words_at.get(start + i, "") + word
         self._pending += delta
         return self._drain(final=False)
 
@@ -1238,7 +1266,30 @@ class SpokenText:
     # ------------------------------------------------------------------ work
     def _drain(self, *, final: bool) -> str:
         out: list[str] = []
-        while self._pending:
+        while self._pending or self._shown in self._words_at:
+            word = self._words_at.pop(self._shown, None)
+            if word is not None:
+                # said where nothing is shown: what went before it ended where it stands
+                # (a check mark stood there), as it does at the answer's end
+                self._replaced.append(
+                    (self._said, self._said + len(word), self._shown, self._shown)
+                )
+                self._said += len(word)
+                self._last_said = word[-1] if word else self._last_said
+                out.append(word)
+                continue
+            later = [at - self._shown for at in self._words_at if at > self._shown]
+            cut = min(later, default=len(self._pending))
+            if cut < len(self._pending):
+                pending, rest = self._pending[:cut], self._pending[cut:]
+                self._pending = pending
+                while self._pending:
+                    step = self._step(True)
+                    if step is None:
+                        break
+                    self._consume(*step, out)
+                self._pending += rest
+                continue
             step = self._step(final)
             if step is None:
                 break
@@ -1555,6 +1606,22 @@ class SpokenText:
         after = text[european.end() :] if european is not None else ""
         if not final and european is not None and after[:1] in (",", ".") and len(after) < 2:
             return None  # "€5,50." may go on: "€5,50.5" is none
+        if european is not None and european.group(1) != "¥":
+            scale = _EUROPEAN_SCALE.match(after)
+            if not final:  # (a whole word too: "Mrd" may go on as "Mrd. for")
+                start = _EUROPEAN_SCALE_START.match(after)
+                words = (*_SCALE_WORDS, *_EUROPEAN_SCALE_WORDS)
+                if start is not None and any(
+                    w.startswith(start.group().strip().rstrip(". \t")) for w in words
+                ):
+                    return None  # "€5,5 mil" may be "€5,5 million"; "€3,5 Mio." a sentence's end
+            if scale is not None:
+                self._amount_to = self._shown + european.end() + scale.end()
+                sign, whole, cents = european.groups()
+                number = whole.replace(".", ",") + "." + cents
+                number = number.rstrip("0").rstrip(".")  # "€5,50 Mio." is 5.5 million
+                word = scale.group(1) or _EUROPEAN_SCALE_WORDS[scale.group(2)]
+                return european.group() + scale.group(), f"{number} {word} {_CURRENCY[sign][1]}"
         if european is not None:
             self._amount_to = self._shown + european.end()
             sign, whole, cents = european.groups()
@@ -1587,6 +1654,9 @@ class SpokenText:
             may = not final and _AMOUNT_AFTER_START.match(text) is not None
             return None if may else False  # ("20 €" may be "20 €5", no amount)
         self._amount_to = self._shown + start + amount.end()  # ("5 €/month": "per month")
+        if amount["unit_whole"]:
+            number = f"{amount['unit_whole']}.{amount['unit_decimals']}"
+            return amount.group(), f"{number} {'euro' if number == '1' else 'euros'}"
         whole = (amount["whole"] or amount["plain"]).replace(".", ",")  # as "€1,299" is said
         cents = amount["cents"] or amount["dot_cents"]
         cents = cents.ljust(2, "0") if cents else None  # "2,5 €" is 2 euros 50 ("2 years 5")
