@@ -235,6 +235,10 @@ _CHECKERS: dict[int, tuple[dict[str, Any], Any]] = {}
 _MAX_CHECKERS = 512
 # The schemas whose tools' calls go unchecked, by id (the schema kept in _CHECKERS).
 _UNUSABLE: set[int] = set()
+# The schema each tool was last checked by, by id: a tool relisted with a changed schema (a
+# server's tools/list_changed) lets its old one go, which _CHECKERS otherwise kept alive
+# with its checker until 512 had gathered (a 5,000-property schema's: 1.9 MB each).
+_BY_TOOL: dict[str, int] = {}
 
 
 def _checker(schema: dict[str, Any], tool: str) -> Any:
@@ -242,9 +246,14 @@ def _checker(schema: dict[str, Any], tool: str) -> Any:
     kept = _CHECKERS.get(id(schema))
     if kept is not None and kept[0] is schema:
         return kept[1]
+    if tool:
+        _forget_replaced(tool, id(schema))
     if len(_CHECKERS) >= _MAX_CHECKERS:  # a server relisting its tools often: forget all
         _CHECKERS.clear()
         _UNUSABLE.clear()
+        _BY_TOOL.clear()
+        if tool:
+            _BY_TOOL[tool] = id(schema)
     checker: Any = None
     try:
         cls = _validator_class(schema)
@@ -256,6 +265,17 @@ def _checker(schema: dict[str, Any], tool: str) -> Any:
         return None
     _CHECKERS[id(schema)] = (schema, checker)
     return checker
+
+
+def _forget_replaced(tool: str, schema_id: int) -> None:
+    """``tool`` is checked by the schema ``schema_id`` now: its earlier one, unless another
+    tool still has it, goes with its checker."""
+    before = _BY_TOOL.get(tool)
+    _BY_TOOL[tool] = schema_id
+    if before is None or before == schema_id or before in _BY_TOOL.values():
+        return
+    _CHECKERS.pop(before, None)
+    _UNUSABLE.discard(before)
 
 
 def _validator_class(schema: dict[str, Any]) -> Any:
