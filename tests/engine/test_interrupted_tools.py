@@ -4,8 +4,10 @@ result (OpenAI refuses a request with one)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_conversation_e2e import _run, on_sim_start
@@ -441,32 +443,11 @@ async def test_never_mind_said_twice_drops_a_waiting_result_once(tmp_path):
     it again, and the call would join its turn twice."""
     import asyncio
 
-    from voicedesk import events as ev
-    from voicedesk.engine.tool_jobs import ToolJobs
     from voicedesk.providers.base import ToolCall
-    from voicedesk.tools.manager import ToolManager
 
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
-    settings = Settings.model_validate(
-        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=1"]}}
-    )
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
     dropped: list[tuple[int, list[dict]]] = []
-    spawned: list[asyncio.Task] = []
-    jobs = ToolJobs(
-        manager,
-        patience_s=0.1,
-        is_quiet=lambda: False,  # the person is talking: the result waits
-        is_closing=lambda: False,
-        deliver=lambda messages: None,
-        notice=lambda level, message: None,
-        set_state=lambda state: None,
-        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
-        dropped=lambda turn_id, messages: dropped.append((turn_id, messages)),
-    )
+    # the person is talking: the result waits
+    manager, jobs, spawned = await _docs_jobs(tmp_path, slow_s=1, patience_s=0.1, dropped=dropped)
     try:
         call = ToolCall(id="call_1", name="docs__read_document", arguments='{"path": "memo.md"}')
         message = _call("call_1")
@@ -494,37 +475,15 @@ async def test_what_was_shown_of_a_dropped_calls_result_is_not_kept(tmp_path):
 
     from mcp_servers import PICTURE_SERVER
 
-    from voicedesk import events as ev
-    from voicedesk.engine.tool_jobs import ToolJobs
     from voicedesk.providers.base import ToolCall
-    from voicedesk.tools.manager import ToolManager
 
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
     server_py = tmp_path / "pictures.py"
     server_py.write_text(PICTURE_SERVER)
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "workspace": str(workspace),
-                "docs_server_args": ["--slow", "read_document=30"],
-                "mcpServers": {"pictures": {"command": sys.executable, "args": [str(server_py)]}},
-            }
-        }
-    )
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    spawned: list[asyncio.Task] = []
-    jobs = ToolJobs(
-        manager,
+    manager, jobs, spawned = await _docs_jobs(
+        tmp_path,
+        slow_s=30,
         patience_s=0.1,
-        is_quiet=lambda: False,
-        is_closing=lambda: False,
-        deliver=lambda messages: None,
-        notice=lambda level, message: None,
-        set_state=lambda state: None,
-        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+        servers={"pictures": {"command": sys.executable, "args": [str(server_py)]}},
     )
     chart = ToolCall(id="chart_1", name="pictures__chart", arguments="{}")
     read = ToolCall(id="read_1", name="docs__read_document", arguments='{"path": "memo.md"}')
@@ -1064,31 +1023,11 @@ async def test_the_stop_key_over_a_done_background_call_says_it_finished(tmp_pat
     though it was done and only its answer was to come."""
     import asyncio
 
-    from voicedesk import events as ev
-    from voicedesk.engine.tool_jobs import ToolJobs
     from voicedesk.providers.base import ToolCall
-    from voicedesk.tools.manager import ToolManager
 
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
-    settings = Settings.model_validate(
-        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=1"]}}
-    )
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
     told: list[str] = []
-    spawned: list[asyncio.Task] = []
-    jobs = ToolJobs(
-        manager,
-        patience_s=0.1,
-        is_quiet=lambda: False,  # an answer is playing: the result waits
-        is_closing=lambda: False,
-        deliver=lambda messages: None,
-        notice=lambda level, message: told.append(message),
-        set_state=lambda state: None,
-        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
-    )
+    # an answer is playing: the result waits
+    manager, jobs, spawned = await _docs_jobs(tmp_path, slow_s=1, patience_s=0.1, told=told)
     try:
         call = ToolCall(id="call_1", name="docs__read_document", arguments='{"path": "memo.md"}')
         assert await jobs.run(1, [call], _call("call_1")) is None  # gone to the background
@@ -1114,30 +1053,13 @@ async def test_the_stop_key_as_a_background_result_comes_says_it_finished(tmp_pa
     import asyncio
 
     from voicedesk import events as ev
-    from voicedesk.engine.tool_jobs import ToolJobs
     from voicedesk.providers.base import ToolCall
-    from voicedesk.tools.manager import ToolManager
 
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
-    settings = Settings.model_validate(
-        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=1"]}}
-    )
     bus = ev.EventBus()
-    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
     told: list[str] = []
-    spawned: list[asyncio.Task] = []
-    jobs = ToolJobs(
-        manager,
-        patience_s=0.1,
-        is_quiet=lambda: False,  # an answer is playing: the result waits
-        is_closing=lambda: False,
-        deliver=lambda messages: None,
-        notice=lambda level, message: told.append(message),
-        set_state=lambda state: None,
-        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+    # an answer is playing: the result waits
+    manager, jobs, spawned = await _docs_jobs(
+        tmp_path, slow_s=1, patience_s=0.1, told=told, bus=bus
     )
     pressed = asyncio.Event()
 
@@ -1173,30 +1095,11 @@ async def test_notices_of_a_round_of_several_calls_name_the_ones_still_running(t
     name the calls still running, once each, in the plural, as "never mind" does."""
     import asyncio
 
-    from voicedesk import events as ev
-    from voicedesk.engine.tool_jobs import ToolJobs
     from voicedesk.providers.base import ToolCall
-    from voicedesk.tools.manager import ToolManager
 
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
-    settings = Settings.model_validate(
-        {"tools": {"workspace": str(workspace), "docs_server_args": ["--slow", "read_document=2"]}}
-    )
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
     told: list[str] = []
-    spawned: list[asyncio.Task] = []
-    jobs = ToolJobs(
-        manager,
-        patience_s=0.5,
-        is_quiet=lambda: True,
-        is_closing=lambda: False,
-        deliver=lambda messages: None,
-        notice=lambda level, message: told.append(message),
-        set_state=lambda state: None,
-        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+    manager, jobs, spawned = await _docs_jobs(
+        tmp_path, slow_s=2, patience_s=0.5, quiet=True, told=told
     )
     read = '{"path": "memo.md"}'
     calls = [
@@ -1273,3 +1176,54 @@ async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_hea
     resumed = ContextManager(session.settings, model=session.settings.llm.model)
     resumed.restore(snapshot)
     assert resumed.snapshot()["turns"] == live
+
+
+async def _docs_jobs(
+    tmp_path: Path,
+    *,
+    slow_s: int,
+    patience_s: float,
+    quiet: bool = False,
+    told: list[str] | None = None,
+    dropped: list[tuple[int, list[dict]]] | None = None,
+    bus: Any = None,
+    servers: dict[str, Any] | None = None,
+) -> tuple[Any, Any, list[asyncio.Task]]:
+    """Background tool jobs over the real documents server (a memo in its workspace, its
+    read ``slow_s`` slow), started: ``(manager, jobs, spawned)``. ``told`` collects the
+    notices, ``dropped`` the jobs "never mind" dropped; ``quiet`` is whether a result may
+    be delivered now (False: an answer plays, or the person talks)."""
+    from voicedesk import events as ev
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.tools.manager import ToolManager
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
+    tools: dict[str, Any] = {
+        "workspace": str(workspace),
+        "docs_server_args": ["--slow", f"read_document={slow_s}"],
+    }
+    if servers:
+        tools["mcpServers"] = servers
+    manager = ToolManager(
+        Settings.model_validate({"tools": tools}),
+        bus=bus if bus is not None else ev.EventBus(),
+        log_dir=tmp_path / "logs",
+    )
+    await manager.start()
+    spawned: list[asyncio.Task] = []
+    jobs = ToolJobs(
+        manager,
+        patience_s=patience_s,
+        is_quiet=lambda: quiet,
+        is_closing=lambda: False,
+        deliver=lambda messages: None,
+        notice=lambda level, message: None if told is None else told.append(message),
+        set_state=lambda state: None,
+        spawn=lambda coro: spawned.append(asyncio.ensure_future(coro)) or spawned[-1],
+        dropped=lambda turn_id, messages: (
+            None if dropped is None else dropped.append((turn_id, messages))
+        ),
+    )
+    return manager, jobs, spawned
