@@ -103,6 +103,25 @@ def test_a_missing_output_folder_is_made_and_said(wav: Path, tmp_path: Path, cap
     assert "made the folder" not in capsys.readouterr().err
 
 
+def test_a_refused_run_makes_no_folder(wav: Path, tmp_path: Path, capsys) -> None:
+    """The --output folder was made, and said to be made, before a later check refused the
+    run: the person was left an empty folder and told of it for a run that never was."""
+    (tmp_path / "afile").write_text("a file where a folder should be")
+    (tmp_path / "adir").mkdir()
+    run = ["run", "--headless", "--sim", "--no-tools", "--input", str(wav)]
+    for metrics, said in (
+        (tmp_path / "afile" / "m.jsonl", "afile is a file, not a folder"),
+        (tmp_path / "adir", "is a directory"),
+    ):
+        out = tmp_path / "new" / "sub" / "a.wav"
+        _fails([*run, "--output", str(out), "--metrics-out", str(metrics)], capsys, said)
+        assert not (tmp_path / "new").exists()
+    out = tmp_path / "new" / "a.wav"
+    _fails([*run, "--output", str(out), "--metrics-out", str(out)], capsys, "the same file")
+    assert not (tmp_path / "new").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile", "in.wav"]  # no probe
+
+
 def test_an_existing_output_is_replaced_only_with_force(wav: Path, tmp_path: Path, capsys) -> None:
     """A second `demo --output d.wav` (or run) wrote over the first one's answers without a
     word; `config init` already refused to overwrite without --force."""

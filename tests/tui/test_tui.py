@@ -1858,6 +1858,37 @@ async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(
             await pilot.press("ctrl+q")
 
 
+async def test_a_wav_microphone_over_under_a_dialog_leaves_the_text_box_ready(
+    tmp_path: Path,
+) -> None:
+    """The demo's recording ended while the help was open: closing it gave the focus back to
+    the conversation, not the text box, with the talk keys gone, and the line typed next
+    went nowhere."""
+    from voicedesk.commands import tui
+
+    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
+    args = sim_args(speech, tmp_path / "answers.wav", mode="hands-free")
+    settings = Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        app = VoiceDeskApp(
+            settings,
+            tui.session_factory(args, settings, stack),
+            simulated=True,
+            log_path=tmp_path / "tui.log",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            await pilot.press("question_mark")
+            await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await wait_until(pilot, lambda: app.typing_only, timeout=60)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+            assert app.text_input.has_focus
+            await pilot.press(*"Thanks.", "enter")
+            await wait_until(pilot, lambda: len(conversation(app).users) == 2, timeout=30)
+            await pilot.press("ctrl+q")
+
+
 async def test_a_wav_microphone_without_output_says_at_start_the_answers_are_not_kept(
     tmp_path: Path,
 ) -> None:

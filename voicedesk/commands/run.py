@@ -276,6 +276,11 @@ def check_run_args(args: argparse.Namespace) -> None:
                 f"--output {output} already exists; not overwriting it.",
                 "give --output another name, or add --force to replace it",
             )
+    # made only now, every check passed: a refusal (of this flag or a later one) left the
+    # folder behind, announced as made for a run that never was
+    for flag, attr in (("--output", "output"), ("--metrics-out", "metrics_out")):
+        if getattr(args, attr, None) is not None:
+            make_output_folder(Path(getattr(args, attr)), flag)
 
 
 def check_input_audio(path: Path) -> None:
@@ -344,8 +349,9 @@ def check_sim_latency(args: argparse.Namespace) -> None:
 
 
 def check_writable(path: Path, flag: str) -> None:
-    """``path`` can be created or replaced: its folder exists (or can be made) and takes a new
-    file. Creates missing parent folders, as writing the file would, and says so."""
+    """``path`` can be created or replaced: its folder exists and takes a new file, or the
+    nearest folder above it that exists takes a new folder. Nothing is left behind:
+    :func:`make_output_folder` makes the missing folders once every check has passed."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{flag} {path} is a directory", f"pass a file path to {flag}")
@@ -356,11 +362,25 @@ def check_writable(path: Path, flag: str) -> None:
             f"pass a {flag} path in a folder",
         )
     try:
-        make_named_folder(path.parent, flag)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
-        os.close(fd)
-        os.unlink(probe)
+        if path.parent.is_dir():
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+            os.close(fd)
+            os.unlink(probe)
+        else:
+            above = next(p for p in path.parent.parents if p.is_dir())
+            os.rmdir(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".probe", dir=above))
     except OSError as exc:
+        raise UserError(
+            f"Cannot write {flag} {path}: {exc.strerror or exc}",
+            cannot_write_fix(exc, path, f"pass a {flag} path in a folder you can write to"),
+        ) from None
+
+
+def make_output_folder(path: Path, flag: str) -> None:
+    """Make the folder of ``path`` (checked by :func:`check_writable`), saying so."""
+    try:
+        make_named_folder(path.parent, flag)
+    except OSError as exc:  # a name too long, a disk filled since the check
         raise UserError(
             f"Cannot write {flag} {path}: {exc.strerror or exc}",
             cannot_write_fix(exc, path, f"pass a {flag} path in a folder you can write to"),

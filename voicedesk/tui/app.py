@@ -201,6 +201,8 @@ class VoiceDeskApp(App[int]):
         self.talk_mode: TalkMode = "toggle"
         self._held = False  # the mic was opened by a talk-key press that has not come up yet
         self._held_toasts: list[Callable[[], None]] = []  # notify(): until the dialog closes
+        # typing only began under a dialog: the text box takes the focus as it closes
+        self._text_box_after_dialog = False
         self._footer_muted = False  # what the footer's m key was last said to do
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
@@ -305,7 +307,13 @@ class VoiceDeskApp(App[int]):
     def pop_screen(self) -> AwaitComplete:
         done = super().pop_screen()
         self.call_later(self._show_held_toasts)  # once the screen below is the one shown
+        self.call_later(self._focus_text_box_after_dialog)
         return done
+
+    def _focus_text_box_after_dialog(self) -> None:
+        if self._text_box_after_dialog and not isinstance(self.screen, ModalScreen):
+            self._text_box_after_dialog = False
+            self.text_input.focus()
 
     def _show_held_toasts(self) -> None:
         if self._over_a_dialog_cramped():  # another dialog is still open
@@ -578,7 +586,11 @@ class VoiceDeskApp(App[int]):
             )
         )
         self.refresh_bindings()
-        if not isinstance(self.screen, ModalScreen):  # (a dialog gives the focus back)
+        if isinstance(self.screen, ModalScreen):
+            # the dialog gave the focus back to the conversation as it closed, and what was
+            # typed next (the talk keys gone) went nowhere
+            self._text_box_after_dialog = True
+        else:
             self.text_input.focus()
 
     def _refresh_mode(self) -> None:
