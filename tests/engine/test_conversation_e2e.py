@@ -601,6 +601,43 @@ async def test_never_mind_cancels_a_tool_still_running_in_the_background(tmp_pat
     assert came == CANCELLED_RESULT or came.startswith("budget-memo.md"), came
 
 
+async def test_the_console_shows_why_a_tool_failed_not_the_sdks_prefix(tmp_path):
+    """The documents server (the real one, over stdio) refuses a missing file as "Error
+    executing tool read_document: There is no document called …": the MCP SDK's prefix.
+    `run --headless` printed it whole, where the terminal UI shows the reason alone. The
+    model is still sent the result as it came."""
+    from voicedesk.commands.demo import demo_workspace
+    from voicedesk.engine.resume import restore_state
+    from voicedesk.sim.script import SimToolCall
+
+    missing = SimToolCall(name="docs__read_document", arguments={"path": "no-such-file.md"})
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("budget"), reply="There is no such file.", tool_calls=[missing]
+            )
+        ]
+    )
+    lines: list[str] = []
+    session, seen, _, _ = await _run(
+        tmp_path,
+        compose(["budget"], tail_s=3.0),
+        script,
+        Settings.model_validate({"tools": {"workspace": str(demo_workspace())}}),
+        with_tools=True,
+        on_event=functools.partial(_print_to, lines),
+    )
+    (finished,) = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
+    assert finished.is_error
+    assert finished.result_text.startswith("Error executing tool read_document: ")
+    (line,) = [ln for ln in lines if ln.startswith("  tool ")]
+    assert line.startswith("  tool docs__read_document (")
+    assert line.split("s): ", 1)[1].startswith("There is no document called no-such-file.md")
+    snapshot, _ = restore_state(session.log.path)
+    sent = [m for m in snapshot["turns"][0]["messages"] if m["role"] == "tool"]
+    assert sent[0]["content"].startswith("Error executing tool read_document: ")
+
+
 async def test_an_answer_nobody_asked_for_cannot_confirm_a_question(tmp_path):
     """A confirmation counts only once the person has spoken since its question. The model
     asked to replace a document in the same round as a slow read, which went on in the

@@ -379,8 +379,8 @@ async def test_a_failed_call_shows_why_it_failed_not_the_sdks_prefix(
     """The documents server's refusals come as "Error executing tool read_document: There
     is no document called …" (the MCP SDK's prefix). In the tools pane's one line of result
     that prefix was all there was room for ("Error executing tool read_document:…"): the
-    person saw that the call failed, never why. The card and the pane say why; the detail
-    keeps the result as it came."""
+    person saw that the call failed, never why. The card, the pane and the detail's "Spoken"
+    line say why; the detail keeps the result as it came."""
     missing = SimToolCall(name="docs__read_document", arguments={"path": "no-such-file.md"})
     script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="There is no such file.")])
     script.turns[0].tool_calls = [missing]
@@ -405,4 +405,13 @@ async def test_a_failed_call_shows_why_it_failed_not_the_sdks_prefix(
             shown = str(card.render())
             assert "There is no document called no-such-file.md" in shown
             assert "Error executing" not in shown
+            # the detail's "Spoken" line is its summary, read the same way; the result whole
+            app.push_screen(ToolDetailScreen(info))
+            await pilot.pause()
+            spoken = text_of(app.screen.query_one("#tool-spoken", Static))
+            assert spoken.startswith("Spoken: There is no document called no-such-file"), spoken
+            result = app.screen.query_one("#tool-result", TextArea).text
+            assert result.startswith("Error executing tool read_document: "), result
+            app.pop_screen()
+            await pilot.pause()
             await pilot.press("q")

@@ -641,6 +641,7 @@ class ConsolePrinter:
     def __call__(self, event: Any) -> None:
         from voicedesk import events as ev
         from voicedesk.engine.metrics import answer_cut, timings_line
+        from voicedesk.tools.results import without_sdk_prefix
 
         if isinstance(event, ev.TurnMetrics):
             self.turns += 1
@@ -648,9 +649,8 @@ class ConsolePrinter:
             return
         out = self.stream
         if isinstance(event, ev.ToolCallFinished):
-            print(
-                f"  tool {event.name} ({event.duration_s:.2f}s): {event.spoken_summary}", file=out
-            )
+            gist = without_sdk_prefix(event.spoken_summary)
+            print(f"  tool {event.name} ({event.duration_s:.2f}s): {gist}", file=out)
         elif isinstance(event, ev.Notice):
             print(f"[{event.level}] {event.message}", file=sys.stderr, flush=True)
         elif isinstance(event, ev.TurnMetrics):

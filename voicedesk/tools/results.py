@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 
 import mcp_types as mt
@@ -32,6 +33,18 @@ class ToolResult:
     duration_s: float = 0.0
     cancelled: bool = False
     shown: str = ""
+
+
+# What the MCP SDK's FastMCP puts before every error a tool raises ("Error executing tool
+# read_document: There is no document called …"). The person is shown the call failed, under
+# the tool's name, already: in one line of result the prefix was all that fit ("Error
+# executing tool read_document:…"), the reason cut off after it. The model is sent it as is.
+_SDK_ERROR_PREFIX = re.compile(r"^\s*Error executing tool \S+: ")
+
+
+def without_sdk_prefix(text: str) -> str:
+    """A tool result as the person reads it: without the SDK's error prefix."""
+    return _SDK_ERROR_PREFIX.sub("", text, count=1)
 
 
 def spoken_summary(text: str, limit: int = SPOKEN_MAX) -> str:

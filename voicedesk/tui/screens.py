@@ -17,6 +17,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Markdown, Static, TextArea
 
 from voicedesk.errors import ConfigError, UserError
+from voicedesk.tools.results import without_sdk_prefix
 from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.tools import EARLIER_DETAIL, NOT_LOGGED
 from voicedesk.tui.widgets.visible import visible_controls
@@ -485,7 +486,8 @@ class ToolDetailScreen(_Dialog):
         fin = self.info.finished
         if fin is None or not fin.spoken_summary:
             return None
-        return Content.assemble(("Spoken: ", "bold"), visible_controls(fin.spoken_summary))
+        spoken = without_sdk_prefix(fin.spoken_summary)
+        return Content.assemble(("Spoken: ", "bold"), visible_controls(spoken))
 
     def _result(self) -> str:
         """The result as drawn: its control characters shown, not sent to the terminal."""

@@ -12,7 +12,6 @@ turns' bookkeeping: nothing the engine says now revises them.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from textual import events
@@ -24,6 +23,7 @@ from textual.widgets import Static
 
 from voicedesk import events as ev
 from voicedesk.engine.metrics import answer_cut, error_said, timings_line
+from voicedesk.tools.results import without_sdk_prefix
 from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 from voicedesk.tui.widgets.visible import visible_controls
 
@@ -46,18 +46,6 @@ CARD_LOOK = {  # a tool card's status: (icon, its style)
     "cancelled": ("⊘", "$foreground-muted"),
     "earlier": ("·", "$foreground-muted"),  # from before: the log keeps no success or failure
 }
-
-
-# What the MCP SDK's FastMCP puts before every error a tool raises ("Error executing tool
-# read_document: There is no document called …"). The card is already marked failed under
-# the tool's name; in the tools pane's one line of result the prefix was all that showed
-# ("Error executing tool read_document:…"), the reason cut off after it.
-_SDK_ERROR_PREFIX = re.compile(r"^\s*Error executing tool \S+: ")
-
-
-def result_gist(text: str) -> str:
-    """A tool result's line as the person reads it: without the SDK's error prefix."""
-    return _SDK_ERROR_PREFIX.sub("", text, count=1)
 
 
 def short_args(arguments: dict[str, Any], limit: int = 48) -> str:
@@ -256,7 +244,7 @@ class ToolCard(Static):
     def finish(self, event: ev.ToolCallFinished) -> None:
         self.status = "cancelled" if event.cancelled else "error" if event.is_error else "done"
         # (the summary is the result's first line: what a program wrote for a terminal too)
-        spoken = visible_controls(result_gist(event.spoken_summary))
+        spoken = visible_controls(without_sdk_prefix(event.spoken_summary))
         self.detail = f"{event.duration_s:.2f}s · {spoken}".rstrip(" ·")
         self.set_classes(f"tool-card {self.status}")
         self._show()

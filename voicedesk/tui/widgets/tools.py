@@ -22,7 +22,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from voicedesk import events as ev
-from voicedesk.tui.widgets.conversation import CARD_LOOK, result_gist, short_args
+from voicedesk.tools.results import without_sdk_prefix
+from voicedesk.tui.widgets.conversation import CARD_LOOK, short_args
 from voicedesk.tui.widgets.visible import visible_controls
 
 EARLIER_DETAIL = "earlier session"  # in the detail modal's status
@@ -167,7 +168,7 @@ class ToolPane(Vertical):
         else:
             took = ""  # no ticking clock: the card changes when the call reports
             detail = info.progress or "running"
-        detail = " ".join(visible_controls(result_gist(detail)).split())
+        detail = " ".join(visible_controls(without_sdk_prefix(detail)).split())
         return Content.assemble(
             (f"{icon} ", style),
             (info.name, "bold"),
