@@ -650,8 +650,10 @@ def test_run_sim_fault_is_reported_and_the_conversation_goes_on(tmp_path: Path, 
     started early at its pause (each attempt retried once: four requests, or two, and then
     the second turn takes the other two), and leave the third turn untouched either way."""
     argv, out = _sim_conversation(tmp_path, ["question", "weather", "thanks"])
-    assert main([*argv, "--sim-fault", "llm:500:4"]) == 0
+    # a turn left unanswered: the exit status says so, as a provider failing at the start does
+    assert main([*argv, "--sim-fault", "llm:500:4"]) == 3
     captured = capsys.readouterr()
+    assert "run: 1 of 3 turns failed (the errors above say why)" in captured.err
     assert "Traceback" not in captured.err
     assert "[error] No answer for turn 1: The language model failed (HTTP 500)" in captured.err
     assert "assistant › Answer to thanks." in captured.out  # the session went on
@@ -687,7 +689,7 @@ def test_a_turn_lost_to_speech_to_text_says_so_in_the_transcript(tmp_path: Path,
     # next fault as it opens, so with only two drops the resend got none on a busy machine
     # and the first turn was transcribed after all. Three lose the first turn whichever
     # opens first; the warm socket's drop then falls on the second turn, whose resend hears it.
-    assert main([*argv, "--sim-fault", "stt:drop:3"]) == 0
+    assert main([*argv, "--sim-fault", "stt:drop:3"]) == 3
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and "Speech-to-text failed" in captured.err
     assert "you       › (not understood: speech-to-text failed)" in captured.out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -328,3 +329,73 @@ async def test_a_long_running_simulated_cloud_keeps_only_its_latest_requests() -
             assert reply.status_code == 200
         assert len(server.requests) == SIM_REQUESTS_KEPT
         assert all(r.provider == "models" for r in server.requests)
+
+
+def test_a_run_whose_detached_sim_is_killed_says_so_once_and_fails(tmp_path: Path) -> None:
+    """`eval "$(voicedesk sim --detach)"`, `voicedesk run --headless --input …`, and the
+    simulated cloud killed after the first answer: its "no longer running" advice was given
+    by a warning and again by every turn's error, and the run exited 0, its later turns
+    "not understood". The advice is given once; the run says how many turns failed and
+    exits 3, as one whose service is unreachable at the start does."""
+    import time
+    import wave
+
+    speech = tmp_path / "three.wav"
+    with wave.open(str(speech), "wb") as out:
+        for i, name in enumerate(["dev-finished-1", "dev-finished-2", "dev-finished-3"]):
+            with wave.open(str(ROOT / "tests/fixtures/turns" / f"{name}.wav")) as part:
+                if i == 0:
+                    out.setparams(part.getparams())
+                out.writeframes(part.readframes(part.getnframes()))
+                out.writeframes(b"\0" * 2 * part.getframerate() * 3)  # 3 s of silence
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ELEVENLABS_"))}
+    env.pop("VOICEDESK_SIM_PID", None)
+    env["HOME"] = str(tmp_path)  # no config, conversation log or workspace of the machine's
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    started = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "sim", "--detach", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 0, started.stderr
+    for line in started.stdout.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = value.strip("'\"")
+    sim_pid = int(env["VOICEDESK_SIM_PID"])
+    stdout_path = tmp_path / "stdout.txt"
+    argv = [sys.executable, "-m", "voicedesk", "run", "--headless", "--no-tools"]
+    with stdout_path.open("w") as stdout:
+        run = subprocess.Popen(
+            [*argv, "--input", str(speech)],
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "  turn 1:" not in stdout_path.read_text() and run.poll() is None:
+            assert time.monotonic() < deadline, "the first turn was never answered"
+            time.sleep(0.1)
+        os.kill(sim_pid, 15)
+        _, err = run.communicate(timeout=180)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(sim_pid, 15)
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    out = stdout_path.read_text()
+    assert "Traceback" not in err, err
+    assert "assistant › Most of the ocean floor" in out  # the first turn, before the kill
+    assert "(not understood: speech-to-text failed)" in out, out
+    assert err.count("is no longer running") == 1, err
+    failed = out.count("(not understood: speech-to-text failed)")
+    assert f"run: {failed} of 3 turns failed (the errors above say why)" in err, err
+    assert run.returncode == 3, (run.returncode, err)

@@ -6,6 +6,11 @@
 WAV microphone in a simulated laptop room: it also hears a delayed, reverberant copy of
 what is played, so echo cancellation and barge-in run as on laptop speakers. ``--sim``
 starts the simulated cloud in-process, so no keys or network are needed.
+
+Exit status: 0 when the run went through; 2 when an argument, the config or a device is
+wrong; 3 when a service failed: at the start, or, with --headless, on the way (a turn not
+understood or not answered; the conversation goes on, and the run says how many at its
+end); 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 from voicedesk.commands import DocHelpFormatter, path_arg
 from voicedesk.config_secrets import hide_secrets
-from voicedesk.errors import UserError
+from voicedesk.errors import ProviderError, UserError
 from voicedesk.files import (
     cannot_write_fix,
     file_in_the_way,
@@ -483,6 +488,16 @@ async def run_headless(
             "(`voicedesk replay` shows what the turn detector finds in it).",
             file=sys.stderr,
         )
+    if printer.failed:
+        # A failure at the start exits with ProviderError's code; so does one that left
+        # turns unanswered on the way: a script reading the output was told all went well.
+        if not quiet:
+            print(
+                f"run: {printer.failed} of {printer.turns} turns failed "
+                "(the errors above say why)",
+                file=sys.stderr,
+            )
+        return ProviderError.exit_code
     return 0
 
 
@@ -637,6 +652,10 @@ class ConsolePrinter:
         self.quiet = quiet
         self.stream = stream or sys.stdout
         self.turns = 0  # finished turns seen
+        self.failed = 0  # of them, those a provider's failure left unanswered
+        # What to do about a failure, said once a run: a service gone (the simulated
+        # cloud killed) failed every turn after it alike, and each error said it again.
+        self._fixes_said: set[str] = set()
 
     def __call__(self, event: Any) -> None:
         from voicedesk import events as ev
@@ -645,6 +664,7 @@ class ConsolePrinter:
 
         if isinstance(event, ev.TurnMetrics):
             self.turns += 1
+            self.failed += bool(event.record.get("error"))
         if self.quiet:
             return
         out = self.stream
@@ -652,7 +672,11 @@ class ConsolePrinter:
             gist = without_sdk_prefix(event.spoken_summary)
             print(f"  tool {event.name} ({event.duration_s:.2f}s): {gist}", file=out)
         elif isinstance(event, ev.Notice):
-            print(f"[{event.level}] {event.message}", file=sys.stderr, flush=True)
+            message, arrow, fix = event.message.partition(" → ")
+            if arrow and fix not in self._fixes_said:
+                self._fixes_said.add(fix)
+                message = event.message
+            print(f"[{event.level}] {message}", file=sys.stderr, flush=True)
         elif isinstance(event, ev.TurnMetrics):
             # printed once per finished turn: a turn the person continued before hearing
             # the answer is merged into the next one and never shows twice

@@ -443,12 +443,14 @@ class OpenAIRealtimeSTT:
                     # Warned once an outage: each redial's warning (every 4 s at most, for as
                     # long as the person spoke) was printed between a headless run's turns,
                     # beside the turns' own errors. The later ones are for the log.
+                    # Its fix is left to the turn's error, which follows if the next try
+                    # fails too: said here as well, it was given twice in a row.
                     first = self._redial_wait_s == REDIAL_FIRST_S
                     log.log(
                         logging.WARNING if first else logging.INFO,
                         "speech-to-text reconnect failed (next try in %.1f s): %s",
                         self._redial_wait_s,
-                        exc,
+                        exc.message,
                     )
                     self._redial_at = now + self._redial_wait_s
                     self._redial_wait_s = min(self._redial_wait_s * 2, REDIAL_MAX_S)
