@@ -493,8 +493,7 @@ async def run_headless(
         # turns unanswered on the way: a script reading the output was told all went well.
         if not quiet:
             print(
-                f"run: {printer.failed} of {printer.turns} turns failed "
-                "(the errors above say why)",
+                f"run: {printer.failed} of {printer.turns} turns failed (the errors above say why)",
                 file=sys.stderr,
             )
         return ProviderError.exit_code
