@@ -3499,3 +3499,30 @@ async def test_the_talk_key_pressed_in_a_hands_free_turn_pauses_the_answer_at_on
     played, rate = read_wav(tmp_path / "out.wav")
     assert first_audible_after(played, rate, pressed + 0.05, released) is None
     assert first_audible_after(played, rate, released) is not None
+
+
+@pytest.mark.parametrize("tail_s", [0.0, 1.0], ids=["words to the end", "silence after"])
+async def test_a_wav_microphone_ending_under_the_held_talk_key_ends_its_turn(tmp_path, tail_s):
+    """Push-to-talk over a WAV microphone (`--input`), the talk key held when the file
+    ends: nothing more can come to the turn, but it stayed open until the terminal UI's
+    wait for the end of the input gave up, 120 s later, and was answered then. It ends as
+    the key's release would, with every word said, the last ones running to the end of
+    the file too."""
+    scenario = compose(["question"], tail_s=tail_s)
+    placed = scenario.turns[0]
+    asked = _text("question")
+    script = SimScript(turns=[SimTurn(transcript=asked, reply="About seven minutes.")])
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, _):
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            await _until_audio(session, placed.start_s - 0.3)
+            session.ptt_press()  # and never let go
+            # (a bound for a hang only: the file lasts seconds)
+            await asyncio.wait_for(session.wait_heard_out(session.audio.backend.duration_s), 60)
+        finally:
+            await session.stop()
+    (record,) = session.records
+    assert record.user_text == asked
+    assert record.heard_text == "About seven minutes."
+    assert record.eou_reason == "ptt"

@@ -665,7 +665,16 @@ class Session:
         run over a WAV file has to do is done. Waiting ``turn.max_wait_ms`` after the end of
         the input instead kept every headless run going ~2.5 s after its last answer, even
         when the last turn had ended long before; a turn still being decided at the end of
-        the input holds this until it is decided and answered."""
+        the input holds this until it is decided and answered.
+
+        A turn the talk key holds open when the input has been heard out ends there, as
+        the key's release would (``ptt_release``), with all its words: nothing more can
+        come to it, and it held this until the caller's limit (the terminal UI's 120 s),
+        answered only then."""
+        while self._last_block_s < end_s + HEARD_PAST_S:
+            await asyncio.sleep(0.02)
+        if self._ptt_open:
+            self.ptt_release()
         while True:
             await self.wait_idle()
             if self._last_block_s >= end_s + HEARD_PAST_S and self.detector.at_rest:
