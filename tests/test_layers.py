@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "voicedesk"
 
 # Top-level parts of voicedesk by layer, top first; a module is in the layer of the package
 # (or top-level module) it belongs to, and imports only from its own layer and those below.
-UI = {"cli", "__main__", "tui", "commands", "bench"}
+UI = {"entry", "cli", "__main__", "tui", "commands", "bench"}
 ENGINE = {"engine"}
 # What the engine drives (the simulated cloud too: builder.py starts it for --sim).
 DRIVEN = {"audio", "turn", "providers", "tools", "sim"}

@@ -1,3 +1,3 @@
-from voicedesk.cli import entry
+from voicedesk.entry import main
 
-entry()
+main()

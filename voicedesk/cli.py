@@ -289,7 +289,8 @@ def leave_now(code: int) -> NoReturn:
 
 
 def entry() -> NoReturn:
-    """The ``voicedesk`` command: ``main()``, then the process ends at once.
+    """The ``voicedesk`` command (called by :func:`voicedesk.entry.main`): ``main()``, then
+    the process ends at once.
 
     By the time ``main()`` returns, the command has closed what it wrote (the session log
     fsync'd, the output WAV and the metrics file closed). The interpreter then still
