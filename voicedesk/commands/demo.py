@@ -5,6 +5,9 @@ talks to the real engine, the simulated cloud answers over real sockets, and a d
 tool runs on a sample workspace. Reading the budget memo is made slow on purpose: the
 assistant says it is working on it, answers the next question meanwhile, and speaks the
 memo's summary when the tool is done. Without ``--headless`` it runs in the terminal UI.
+
+Exit status: as `voicedesk run`'s; with --headless, 3 when a turn failed (as --sim-fault
+makes some do), and it says how many.
 """
 
 from __future__ import annotations
@@ -203,7 +206,8 @@ async def run_headless(args: argparse.Namespace) -> int:
 
     settings, inp, out, sim = prepare(args)
     bus = ev.EventBus()
-    bus.subscribe(ConsolePrinter())
+    printer = ConsolePrinter()
+    bus.subscribe(printer)
     metrics = None
     if args.metrics_out:
         metrics = MetricsWriter(args.metrics_out)
@@ -229,4 +233,4 @@ async def run_headless(args: argparse.Namespace) -> int:
         if metrics is not None:
             metrics.close()
     print(f"demo: done — listen to the answers in {out}")
-    return 0
+    return printer.exit_status("demo")

@@ -488,16 +488,7 @@ async def run_headless(
             "(`voicedesk replay` shows what the turn detector finds in it).",
             file=sys.stderr,
         )
-    if printer.failed:
-        # A failure at the start exits with ProviderError's code; so does one that left
-        # turns unanswered on the way: a script reading the output was told all went well.
-        if not quiet:
-            print(
-                f"run: {printer.failed} of {printer.turns} turns failed (the errors above say why)",
-                file=sys.stderr,
-            )
-        return ProviderError.exit_code
-    return 0
+    return printer.exit_status("run")
 
 
 def open_metrics(path: Path) -> Any:
@@ -655,6 +646,19 @@ class ConsolePrinter:
         # What to do about a failure, said once a run: a service gone (the simulated
         # cloud killed) failed every turn after it alike, and each error said it again.
         self._fixes_said: set[str] = set()
+
+    def exit_status(self, command: str) -> int:
+        """The headless command's exit status, said when not 0. A failure at the start
+        exits with ProviderError's code; so does one that failed turns on the way: a
+        script reading the status was told all went well."""
+        if not self.failed:
+            return 0
+        if not self.quiet:
+            print(
+                f"{command}: {self.failed} of {self.turns} turns failed (the errors above say why)",
+                file=sys.stderr,
+            )
+        return ProviderError.exit_code
 
     def __call__(self, event: Any) -> None:
         from voicedesk import events as ev
