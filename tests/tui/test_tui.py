@@ -1821,6 +1821,43 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
         assert session.audio.backend.name == "file"
 
 
+async def test_a_wav_microphone_ending_with_the_talk_key_open_is_answered_then(
+    tmp_path: Path,
+) -> None:
+    """`voicedesk run --input a.wav` in push-to-talk, the talk key opened and the file
+    heard to its end: the turn stayed open, the wait for the end of the input gave up
+    120 s later, and only then was it sent and answered. It is sent as the file ends."""
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.commands import tui
+    from voicedesk.tui.widgets.conversation import NoticeLine
+
+    speech = tmp_path / "question.wav"
+    compose(["question"], lead_s=2.0, tail_s=0.5).write(speech)
+    args = sim_args(speech, tmp_path / "answers.wav", mode="push-to-talk")
+    settings = Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        app = VoiceDeskApp(
+            settings,
+            tui.session_factory(args, settings, stack),
+            simulated=True,
+            log_path=tmp_path / "tui.log",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            app.action_ptt()  # opened, never closed: the file ends with it open
+            assert app.ptt_open
+
+            def said() -> str:
+                return " ".join(str(n.render()) for n in conversation(app).query(NoticeLine))
+
+            # (a bound for a hang only; the file lasts a few seconds)
+            await wait_until(pilot, lambda: "heard to its end" in said(), timeout=60)
+            (asked,) = conversation(app).query(UserTurn)
+            assert asked.text.strip() and not asked.provisional
+            assert conversation(app).query(AssistantTurn)
+            assert not app.ptt_open and app.typing_only
+
+
 async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(
     tmp_path: Path,
 ) -> None:
