@@ -910,7 +910,15 @@ def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
         ("Python: ✅, Java: ❌.", "Python: Java.", "Python: yes, Java: no."),
         ("- Fast: ✅\n- Cheap: ❌\n", "- Fast\n- Cheap\n", "Fast: yes.\nCheap: no.\n"),
         ("Tests: ✔️; docs: ✅!", "Tests: docs!", "Tests: yes; docs: yes!"),
+        # ... and so alone in a table's cell: the row was said "Java, ." (the cell's value
+        # lost), in a first or a middle cell too
+        (
+            "| Python | ✅ |\n| Java |❌|\n| ✅ | a | ❌ |",
+            "| Python | |\n| Java ||\n| | a | |",
+            "Python, yes.\nJava, no.\nyes, a, no.",
+        ),
         # in a sentence, or before words, it is dropped as before
+        ("| a | ✅ done |", "| a | done |", "a, done."),
         ("Done ✅ and tested. Status: ✅ Done", "Done and tested. Status: Done", None),
     ],
 )

@@ -221,7 +221,8 @@ class SpeakableText:
             verb = _VERB_S.match(text, run.end()) is not None and not run.group("after")
             loves = _loves(run, (self._tail + said)[-8:], after, verb=verb)
             left = loves if loves else _left_of_run(run, before, after or "\n")
-            out.append(left + _value_said(run, said, left, after or "\n"))
+            value = _value_said(run, self._tail + said, left, after or "\n")
+            out.append(left + value)
             done = run.end() + (1 if loves and verb else 0)  # "She ❤️s it": its "s" is the verb's
         out.append(text[done:])
         cleaned = "".join(out)
@@ -530,17 +531,20 @@ def _left_of_run(run: re.Match[str], before: str, after: str) -> str:
 def _value_said(run: re.Match[str], said: str, left: str, after: str) -> str:
     """The word a run that is one check mark or cross standing for a value is said as,
     between the marks of a word said but not shown: after a colon ("Python: ✅, Java: ❌.",
-    "- Fast: ✅"), where its clause ends after it (or a comma or semicolon follows). Empty for any other run: in a sentence ("Done ✅ and tested") it says
+    "- Fast: ✅") or alone in a table's cell ("| Java | ❌ |": its row was said "Java, ."),
+    where its clause ends after it (or a comma or semicolon follows). Empty for any other run: in a sentence ("Done ✅ and tested") it says
     nothing a word does not. ``left`` is what is shown of the run; the word is what is said
     of the run past it ("Java: ❌." shows "Java." and says "Java: no.")."""
     pictures = _PICTOGRAPHS.findall(run.group())
     word = _YES_NO.get(pictures[0][0]) if len(pictures) == 1 else None
-    if word is None or not (run.group("sep") or after in _ENDS_CLAUSE):
-        return ""
     before = _SAID_WORDS.sub("", said).rstrip(_BLANK + _CODE_LINE + _ITEM_LINE)
-    if not (run.group("lead").startswith(":") or before.endswith(":")):
+    in_cell = before.endswith("|") and after == "|"  # alone in a table's cell: "| Java | ❌ |"
+    if word is None or not (run.group("sep") or after in _ENDS_CLAUSE or in_cell):
+        return ""
+    if not (run.group("lead").startswith(":") or before.endswith(":") or in_cell):
         return ""
     whole = run.group().replace(pictures[0], word)
     if not whole.startswith(left):
         return ""
-    return f"{_WORD_START}{whole[len(left) :]}{_WORD_END}"
+    said_word = whole[len(left) :].rstrip(_BLANK) if in_cell else whole[len(left) :]
+    return f"{_WORD_START}{said_word}{_WORD_END}"

@@ -1736,6 +1736,8 @@ class SpokenText:
         assert pipe is not None
         if pipe.end() == len(text) and not final:
             return None
+        if self._shown + pipe.end() in self._words_at:
+            return pipe.group(), ", "  # a cell said but not shown follows: "| Java | ❌ |"
         if pipe.end() == len(text) or text[pipe.end()] == "\n":
             return pipe.group(), "" if self._last_said in _ENDS_SAYING else "."
         return pipe.group(), " " if self._last_said in _ENDS_SAYING else ", "
