@@ -423,6 +423,13 @@ CASES = [
         "Revenue grew 12% year over year, 3% quarter over quarter and 1% month over month. "
         "Run N P M test. Ask your mom, MOM or NPM.",
     ),
+    # ... but "MoM" is a change over a month only after the change: "Send the MoM" (the
+    # minutes of a meeting) was said "Send the month over month"
+    (
+        "Send the MoM, the MoM's notes, up $2M MoM (+3%) MoM; YoY growth.",
+        "Send the MoM, the MoM's notes, up 2 million dollars month over month (+3%) month "
+        "over month; year over year growth.",
+    ),
     # a time zone after a time letter by letter: Whisper heard Piper's "10am EST" as "10
     # AME"; America's Pacific, Central and Mountain ones by their names ("9:30 am PST" was
     # heard "930 ampsd", "9am MST" "9am the missed st"); elsewhere, and one Piper spells

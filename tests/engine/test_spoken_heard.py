@@ -148,6 +148,8 @@ def _spoken(answer: str) -> str:
         ("The call is at 10am EST.", "(10|ten) ?a ?m e ?s ?t"),
         # ... "revenue was up 12 yield wide", "use mpm or yarn"
         ("Revenue was up 12% YoY.", "year over year"),
+        # ... "send the month over month today" (the minutes of a meeting)
+        ("Send the MoM today.", "send the mom today"),
         ("Use npm or yarn.", "use n ?p ?m or yarn"),
         # ... "the meeting is at 930 ampsd", "the missed st"
         ("The meeting is at 9:30 am PST.", "pacific standard time"),

@@ -66,7 +66,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 - a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9", not a verse: "Genesis 1:1") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
-  in full, "YoY", "QoQ" and "MoM" too, "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
+  in full, "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM": "Send the
+  MoM" is a meeting's minutes), "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
   (heard "2. decade"; not "the Sun"), a time zone after a time ("10am EST") letter by letter (heard "10
@@ -186,6 +187,11 @@ _SHORT_FORMS = {
     "QoQ": "quarter over quarter",
     "npm": "N P M",
 }
+# ... but "MoM" is as often the minutes of a meeting ("Send the MoM" was said "Send the month
+# over month"): it is a change over a month only after the change ("5% MoM", "$2M MoM",
+# "(+3%) MoM"). "YoY" and "QoQ" mean nothing else.
+_AFTER_A_CHANGE_ONLY = frozenset(["MoM"])
+_CHANGE_BEFORE = re.compile(r"\d(?:%|[kKMB]|bn|pp)?\)?[ \t]+\Z")
 # A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
 # Whisper heard Piper's reading as "1.2M users", "3 B parameters". Only M and B: "5K" is as often a race or a
 # screen as five thousand, and "2.5GB" is a unit.
@@ -1872,7 +1878,9 @@ def _spoken_token(
         cents = f" {coded.group(2)}" if coded.group(2) not in (None, "00") else ""
         # "CHF 4.50": "4 Swiss francs 50"
         return core + coded.group(), f"{units} {one if units == '1' else many}{cents}"
-    if (said := _SHORT_FORMS.get(core)) is not None:
+    if (said := _SHORT_FORMS.get(core)) is not None and (
+        core not in _AFTER_A_CHANGE_ONLY or _CHANGE_BEFORE.search(before)
+    ):
         return core, said  # "up 12% YoY." keeps its full stop
     spoken = core
     if (host := _HOST_PORT.match(core)) is not None and core[host.end() :][:1] in ("", "/"):
