@@ -601,6 +601,16 @@ CASES = [
         "Pay 20 Swiss francs, 4 Swiss francs 50, 20 US dollars, 1 euro, 1,200 Swiss francs, "
         "20 Swiss francs or 100 Swedish kronor. Prices in CHF are high; EUR/USD is 1.08; CHF 5.5.",
     ),
+    # a price's unit after the code is said "per" (it was left as written, "5 USD/month"),
+    # and a year before the code is no amount: "In 2024 EUR inflation" was "2024 euros
+    # inflation"; the code describes the noun after it, said as one
+    (
+        "Pay 5 USD/month, EUR 5/month, 10 EUR/kg or 2 CHF/user/mo. In 2024 EUR inflation "
+        "rose; since 1999 USD rates fell. It was 2024 EUR in total; EUR/USD is 1.1.",
+        "Pay 5 US dollars per month, 5 euros per month, 10 euros per kilogram or 2 Swiss "
+        "francs per user per month. In 2024 euro inflation rose; since 1999 US dollar rates "
+        "fell. It was 2024 euros in total; EUR/USD is 1.1.",
+    ),
     # ... but a number that counts the noun after the code is the noun's ("2 CAD files" was
     # "2 Canadian dollars files"), and an amount under one is no "0 US dollars 99"
     (

@@ -167,6 +167,9 @@ def _spoken(answer: str) -> str:
         ("It is 5,50 € now.", "(5|five) euros (50|fifty) now"),
         ("It costs 1.299,00 € today.", "(1 ?299|one thousand two hundred).* euros today"),
         ("Down -$20 now.", "down minus (20|twenty)"),
+        # ... "in 2024 euros inflation rolls", "it costs 5 usd slash month"
+        ("In 2024 EUR inflation rose.", "in 2024 euro inflation rose"),
+        ("It costs 5 USD/month.", "(5|five) us dollars per month"),
         # ... "it costs 5 years today" (a cent's one digit: said "5,5 euros")
         ("It costs 5,5 € today.", "(5|five) euros (50|fifty) today"),
     ],

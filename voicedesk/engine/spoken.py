@@ -27,7 +27,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   euros", "€5,5" "5 euros 50", "€5,5 million" or "€5,5 Mio." "5.5 million euros", "€0,50"
   "50 cents"; with its currency's code, "CHF 4.50",
   "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros", "USD 0.99" "0.99 US dollars",
-  but not "2 CAD files", whose number counts the files; with the euro's sign after it,
+  but not "2 CAD files", whose number counts the files, and after a year one word with
+  what it describes, "In 2024 EUR inflation" "euro inflation"; before a price's unit
+  "per", "5 USD/month" "5 US dollars per month"; with the euro's sign after it,
   "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" "1.799 euros per liter"; a minus before
   it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
@@ -879,6 +881,14 @@ _AMOUNT_VERBS = frozenset(
     ["equals", "buys", "gets", "costs", "goes", "means", "makes", "pays", "does", "works"]
 )
 _CODE_AMOUNT_START = re.compile(r"[ \t]*(?:\d[\d,.'’]*)?\Z")
+# ... and a code before a price's unit ("5 USD/month", "10 EUR/kg"): it was left as
+# written, "U S D slash month"; said "5 US dollars per month"
+_CODE_PER = re.compile(r"([A-Z]{3})(?:/[A-Za-z]+)+")
+# ... but not after a year ("In 2024 EUR inflation rose", "since 1999 USD rates"): the code
+# describes what follows, said as one ("euro inflation"); "In 2024 euros inflation" was said
+_YEAR_BEFORE = re.compile(
+    r"\b(?:in|since|during|until|till|through)[ \t]+(?:19|20)\d\d[ \t]+\Z", re.IGNORECASE
+)
 # a minus before an amount ("-$20", "−€5"): "-$20" was heard "dollar twenty"
 _MINUS_SIGNS = "-\u2212"
 # what may still become an amount's scale word: "$5 mil"
@@ -1542,7 +1552,10 @@ class SpokenText:
             shows = _slash_date_said(date, order)[1]
             orders.update([shows] if shows else [])
         sentence = _SENTENCE_END.split(self._sentence_tail)[-1]
-        return _spoken_token(word, after, self._shown_tail, order, sentence)
+        shown, said = _spoken_token(word, after, self._shown_tail, order, sentence)
+        if shown != said and shown.split(" ")[0] in _CURRENCY_CODES:
+            self._amount_to = self._shown + len(shown)  # "5 USD/month": "… per month"
+        return shown, said
 
     def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
@@ -1863,11 +1876,16 @@ def _spoken_token(
     after = word[len(core) :] + after
     if not core:
         return word, word
+    if (per := _CODE_PER.fullmatch(core)) is not None:
+        after = core[per.end(1) :] + after  # "5 USD/month": its "/month" said after it
+        core = per.group(1)
     if (currency := _CURRENCY_CODES.get(core)) is not None and (
         (coded := _CODE_AMOUNT.match(after)) is not None
         or (counted := _NUMBER_BEFORE.search(before)) is not None
     ):
         one, many = currency
+        if coded is None and _YEAR_BEFORE.search(before):
+            return core, one  # "In 2024 EUR inflation": a year, and "euro inflation"
         if coded is None:  # "100 SEK": its number is said already
             if (noun := _NOUN_AFTER.match(after)) is not None and _counts(noun.group(1)):
                 return core, core  # "2 CAD files", "2 GBP accounts": their number is theirs
