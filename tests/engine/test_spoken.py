@@ -686,6 +686,12 @@ CASES = [
         "Fuel is 1.799 euros per liter, power 0.299 euros per kWh, minus 1.799 euros per "
         "kilogram; 1,799 euros total, 1,799 euros per month, 1,799 euros per liter, 1,799 people.",
     ),
+    # ... and so with the euro's sign before it: "€1,799/L" was "1,799 euros per liter"
+    (
+        "Fuel is €1,799/L, power €0,299/kWh, −€1,659/l; €1,799 total, €1,799/month, €1,2/L.",
+        "Fuel is 1.799 euros per liter, power 0.299 euros per kWh, minus 1.659 euros per "
+        "liter; 1,799 euros total, 1,799 euros per month, 1 euro 20 per liter.",
+    ),
     # a minus before an amount: "-$20" was heard "dollar twenty", its minus lost
     (
         "Down -$20, −€5 or - $3; $20-$30.",

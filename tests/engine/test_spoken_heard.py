@@ -167,6 +167,8 @@ def _spoken(answer: str) -> str:
         ("It is 5,50 € now.", "(5|five) euros (50|fifty) now"),
         ("It costs 1.299,00 € today.", "(1 ?299|one thousand two hundred).* euros today"),
         ("Down -$20 now.", "down minus (20|twenty)"),
+        # ... "diesel is 1 799 euros per liter today"
+        ("Diesel is €1,799/L today.", r"diesel is (1 79|one point seven).* euros per liter"),
         # ... "in 2024 euros inflation rolls", "it costs 5 usd slash month"
         ("In 2024 EUR inflation rose.", "in 2024 euro inflation rose"),
         ("It costs 5 USD/month.", "(5|five) us dollars per month"),

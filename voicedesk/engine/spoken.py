@@ -30,7 +30,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   but not "2 CAD files", whose number counts the files, and after a year one word with
   what it describes, "In 2024 EUR inflation" "euro inflation"; before a price's unit
   "per", "5 USD/month" "5 US dollars per month"; with the euro's sign after it,
-  "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" "1.799 euros per liter"; a minus before
+  "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" (or "€1,799/L") "1.799 euros per liter"; a minus before
   it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
@@ -851,6 +851,9 @@ _AMOUNT_AFTER = re.compile(
     rf"|(?P<unit_whole>\d+),(?P<unit_decimals>\d{{3}})(?=[{_AMOUNT_BLANK}]?€/{_MEASURE_UNITS}))"
     rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
 )
+# ... and so with the sign before it ("€1,799/L"): it was said "1,799 euros per liter"
+_UNIT_PRICE = re.compile(rf"€(\d+),(\d{{3}})(?=/{_MEASURE_UNITS})")
+_UNIT_PRICE_START = re.compile(r"€\d+,\d{3}(?:/[A-Za-z³3]{0,3})?\Z")
 # what may still become one ("1.29", "5,5", "5,50 ", "20 ", "1,799 €/k"): each start of one
 _AMOUNT_AFTER_START = re.compile(
     r"(?:\d{1,3}(?:\.\d{3})*|\d+)(?:\.\d{0,2})?"
@@ -1619,6 +1622,11 @@ class SpokenText:
         rest = text[amount.end() :]
         if not final and _EUROPEAN_START.match(text):
             return None  # "€1.299" may be "€1.299,00"
+        if not final and _UNIT_PRICE_START.match(text):
+            return None  # "€1,799/" may be "€1,799/L", no thousands
+        if (price := _UNIT_PRICE.match(text)) is not None:
+            self._amount_to = self._shown + price.end()  # its "/L" said "per liter"
+            return price.group(), f"{price.group(1)}.{price.group(2)} euros"
         european = _EUROPEAN_AMOUNT.match(text)
         if european is not None and european.group(1) == "¥" and len(european.group(3)) == 1:
             european = None  # (a yen has no tenths to say)
