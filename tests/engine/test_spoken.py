@@ -686,6 +686,14 @@ CASES = [
         "Fuel is 1.799 euros per liter, power 0.299 euros per kWh, minus 1.799 euros per "
         "kilogram; 1,799 euros total, 1,799 euros per month, 1,799 euros per liter, 1,799 people.",
     ),
+    # a scale word between the number and the euro's sign, as German writes millions: "5,5
+    # Mio. €" was left as written; not without the sign, nor a word that is no scale's
+    (
+        "It is 5,5 Mio. €, 1,2 Mrd. €/Jahr, 3 Mio. €; 2,50 million € or 500 Tsd.€. "
+        "We are 5 m away, 5 Mio Leute, 5 mil.",
+        "It is 5.5 million euros, 1.2 billion euros per Jahr, 3 million euros; 2.5 million "
+        "euros or 500 thousand euros. We are 5 m away, 5 Mio Leute, 5 mil.",
+    ),
     # ... and so with the euro's sign before it: "€1,799/L" was "1,799 euros per liter"
     (
         "Fuel is €1,799/L, power €0,299/kWh, −€1,659/l; €1,799 total, €1,799/month, €1,2/L.",

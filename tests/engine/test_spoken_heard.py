@@ -167,6 +167,8 @@ def _spoken(answer: str) -> str:
         ("It is 5,50 € now.", "(5|five) euros (50|fifty) now"),
         ("It costs 1.299,00 € today.", "(1 ?299|one thousand two hundred).* euros today"),
         ("Down -$20 now.", "down minus (20|twenty)"),
+        # ... "it costs by 5mm"
+        ("It costs 5,5 Mio. € now.", r"(5 5|five point five) million euros now"),
         # ... "diesel is 1 799 euros per liter today"
         ("Diesel is €1,799/L today.", r"diesel is (1 79|one point seven).* euros per liter"),
         # ... "in 2024 euros inflation rolls", "it costs 5 usd slash month"

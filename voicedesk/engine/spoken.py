@@ -30,7 +30,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   but not "2 CAD files", whose number counts the files, and after a year one word with
   what it describes, "In 2024 EUR inflation" "euro inflation"; before a price's unit
   "per", "5 USD/month" "5 US dollars per month"; with the euro's sign after it,
-  "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" (or "€1,799/L") "1.799 euros per liter"; a minus before
+  "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" (or "€1,799/L") "1.799 euros per liter", German's
+  millions "5,5 Mio. €" "5.5 million euros"; a minus before
   it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
@@ -850,6 +851,22 @@ _AMOUNT_AFTER = re.compile(
     r"|(?P<plain>\d+)\.(?P<dot_cents>\d\d)"
     rf"|(?P<unit_whole>\d+),(?P<unit_decimals>\d{{3}})(?=[{_AMOUNT_BLANK}]?€/{_MEASURE_UNITS}))"
     rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
+)
+# ... with a scale word between the number and the sign, as German writes millions ("5,5
+# Mio. €", "1,2 Mrd. €", "3 Mio. €", "2,5 million €"): it was left as written, "5,5 Mio. €".
+# Said "5.5 million euros", as "€5,5 Mio." is.
+_SCALED_AFTER = re.compile(
+    rf"(?P<whole>\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:,(?P<decimals>\d+))?[{_AMOUNT_BLANK}]+"
+    r"(?:(?P<word>thousand|million|billion|trillion)|(?P<short>Tsd|Mio|Mrd)\.?)"
+    rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
+)
+_SHORT_SCALES = {**_EUROPEAN_SCALE_WORDS, "Tsd": "thousand"}
+_SCALE_PREFIXES = "|".join(
+    sorted({w[:n] for w in (*_SCALE_WORDS, *_SHORT_SCALES) for n in range(1, len(w) + 1)})
+)
+_SCALED_AFTER_START = re.compile(
+    rf"(?:\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:,\d*)?[{_AMOUNT_BLANK}]+"
+    rf"(?:(?:{_SCALE_PREFIXES})\.?[{_AMOUNT_BLANK}]?€?)?\Z"
 )
 # ... and so with the sign before it ("€1,799/L"): it was said "1,799 euros per liter"
 _UNIT_PRICE = re.compile(rf"€(\d+),(\d{{3}})(?=/{_MEASURE_UNITS})")
@@ -1676,6 +1693,16 @@ class SpokenText:
         as one with the sign before it; False: none here; None: it may become one.
         ``start``: where in the pending text its number begins (after a minus)."""
         text = self._pending[start:]
+        scaled = _SCALED_AFTER.match(text)
+        if scaled is not None and (scaled.end() < len(text) or final):
+            self._amount_to = self._shown + start + scaled.end()  # ("5 Mio. €/year")
+            number = scaled["whole"].replace(".", ",")
+            if scaled["decimals"]:
+                number = f"{number}.{scaled['decimals']}".rstrip("0").rstrip(".")
+            word = scaled["word"] or _SHORT_SCALES[scaled["short"]]
+            return scaled.group(), f"{number} {word} euros"
+        if not final and _SCALED_AFTER_START.match(text):
+            return None  # "5,5 Mio. " may be "5,5 Mio. €"
         amount = _AMOUNT_AFTER.match(text)
         if amount is None or (amount.end() == len(text) and not final):
             may = not final and _AMOUNT_AFTER_START.match(text) is not None
