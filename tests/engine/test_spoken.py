@@ -928,7 +928,12 @@ def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
     for delta in [*deltas, None]:
         text = speakable.feed(delta) if delta is not None else speakable.flush()
         shown.append(text)
-        lines = speakable.code_lines, speakable.item_lines, speakable.said_words
+        lines = (
+            speakable.code_lines,
+            speakable.item_lines,
+            speakable.said_words,
+            speakable.code_spans,
+        )
         said.append(spoken.feed(text, *lines))
     return "".join(shown), "".join(said) + spoken.flush()
 
@@ -962,4 +967,34 @@ def test_a_check_mark_standing_for_a_value_is_said_yes_or_no(
     for i in range(1, len(answer)):
         assert _shown_and_said([answer[:i], answer[i:]]) == (shown, said), i
         for j in range(i + 1, len(answer)):
+            assert _shown_and_said([answer[:i], answer[i:j], answer[j:]]) == (shown, said)
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        # in code an address's path is what the person types: "curl
+        # localhost:11434/api/tags" was said "curl localhost port 1 1 4 3 4", its path lost
+        (
+            "Run `curl localhost:11434/api/tags` or `https://a.org/v1/m?x=1`.",
+            "Run curl localhost port 1 1 4 3 4 slash api slash tags or a.org slash v1 slash m.",
+        ),
+        (
+            "```\ncurl localhost:11434/api/tags\n```\nOr localhost:11434/api/tags.",
+            "curl localhost port 1 1 4 3 4 slash api slash tags\nOr localhost port 1 1 4 3 4.",
+        ),
+        # in prose an address is its host (and port) as before, after a span too
+        (
+            "Open `x` or http://localhost:8080/docs; `a`b localhost:80/x.",
+            "Open x or localhost port 80 80; ab localhost port 80.",
+        ),
+    ],
+)
+def test_an_address_in_code_is_said_with_its_path(answer: str, said: str) -> None:
+    shown = _shown_and_said([answer])[0]
+    assert _shown_and_said([answer]) == (shown, said)
+    assert _shown_and_said(list(answer)) == (shown, said)
+    for i in range(1, len(answer)):
+        assert _shown_and_said([answer[:i], answer[i:]]) == (shown, said), i
+        for j in range(i + 1, len(answer), 3):
             assert _shown_and_said([answer[:i], answer[i:j], answer[j:]]) == (shown, said)

@@ -40,8 +40,10 @@ def hear() -> Any:
 
 def _spoken(answer: str) -> str:
     shown, spoken = SpeakableText(), SpokenText()
-    said = spoken.feed(shown.feed(answer), shown.code_lines, shown.item_lines)
-    said += spoken.feed(shown.flush(), shown.code_lines, shown.item_lines)
+    said = ""
+    for delta in (answer, None):
+        text = shown.feed(delta) if delta is not None else shown.flush()
+        said += spoken.feed(text, shown.code_lines, shown.item_lines, (), shown.code_spans)
     return said + spoken.flush()
 
 
@@ -169,6 +171,8 @@ def _spoken(answer: str) -> str:
         ("Down -$20 now.", "down minus (20|twenty)"),
         # ... "it costs by 5mm"
         ("It costs 5,5 Mio. € now.", r"(5 5|five point five) million euros now"),
+        # ... "win curl local host port 11434 now"
+        ("Run `curl localhost:11434/api/tags` now.", "port .* slash api slash tags now"),
         # ... "diesel is 1 799 euros per liter today"
         ("Diesel is €1,799/L today.", r"diesel is (1 79|one point seven).* euros per liter"),
         # ... "in 2024 euros inflation rolls", "it costs 5 usd slash month"

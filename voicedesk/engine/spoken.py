@@ -10,7 +10,10 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a link ``[the report](https://example.com/q3.pdf)`` is its label ("the report"), or its
   host when the label is empty or itself an address;
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
-  ("example.com"), with its port if it has one ("localhost port 80 80"), or "a link" when it has none; its sentence's full stop stays outside it,
+  ("example.com"), with its port if it has one ("localhost port 80 80"), or "a link" when it has none
+  (in code, a block's line or an inline span, with its path too, what the person types there:
+  "curl localhost:11434/api/tags" is "curl localhost port 1 1 4 3 4 slash api slash tags");
+  its sentence's full stop stays outside it,
   and so does what goes on after it with no blank: a dash, or Japanese, Chinese, Thai or
   Korean text (which also ends before an address or a path glued to it);
 - struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
@@ -1254,6 +1257,8 @@ class SpokenText:
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
         self._words_at: dict[int, str] = {}  # words said where nothing is shown ("yes" for ✅)
+        self._code_spans: list[tuple[int, bool]] = []  # where inline code opens and closes
+        self._code_line = False  # in a code block's line
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
         self._replaced: list[tuple[int, int, int, int]] = []
 
@@ -1263,14 +1268,17 @@ class SpokenText:
         code_lines: Iterable[int] = (),
         item_lines: Iterable[int] = (),
         said_words: Iterable[tuple[int, str]] = (),
+        code_spans: Iterable[tuple[int, bool]] = (),
     ) -> str:
         """``code_lines``: where in ``delta`` a code block's lines begin
         (:attr:`SpeakableText.code_lines`): one that starts with "|" is no table's row.
         ``item_lines``: where list items whose star was dropped begin
         (:attr:`SpeakableText.item_lines`): each ends as a sentence, as a "- " item does.
         ``said_words``: words said where nothing is shown (:attr:`SpeakableText.said_words`),
-        each where in ``delta`` it is said."""
+        each where in ``delta`` it is said. ``code_spans``: where inline code spans open
+        (True) and close (False) in ``delta`` (:attr:`SpeakableText.code_spans`)."""
         start = self._shown + len(self._pending)
+        self._code_spans.extend((start + i, opens) for i, opens in code_spans)
         self._code_lines.update(start + i for i in code_lines)
         self._item_lines.update(start + i for i in item_lines)
         for i, word in said_words:
@@ -1281,6 +1289,15 @@ class SpokenText:
     def flush(self) -> str:
         """What was held back: the answer (or its round) ended."""
         return self._drain(final=True)
+
+    def _in_code(self) -> bool:
+        """Whether what comes next is code: in a code block's line or an inline code span."""
+        if self._code_line:
+            return True
+        for at, opens in reversed(self._code_spans):
+            if at <= self._shown:
+                return opens
+        return False
 
     @property
     def held(self) -> int:
@@ -1353,6 +1370,8 @@ class SpokenText:
     def _step(self, final: bool) -> tuple[str, str] | None:
         """The next stretch of pending shown text and what is said of it; None: wait."""
         text = self._pending
+        if self._before == "\n":
+            self._code_line = self._shown in self._code_lines
         if not self._in_item and (star := self._star_item()) is not None:
             return star
         if self._before == "\n" and not self._in_row and self._shown not in self._code_lines:
@@ -1573,6 +1592,8 @@ class SpokenText:
             orders.update([shows] if shows else [])
         sentence = _SENTENCE_END.split(self._sentence_tail)[-1]
         shown, said = _spoken_token(word, after, self._shown_tail, order, sentence)
+        if self._in_code() and (address := _HOST_PORT.match(shown)) is not None:
+            said += _path_said(shown[address.end() :])  # "localhost:11434/api/tags"
         if shown != said and shown.split(" ")[0] in _CURRENCY_CODES:
             self._amount_to = self._shown + len(shown)  # "5 USD/month": "… per month"
         return shown, said
@@ -1858,7 +1879,10 @@ class SpokenText:
                 address += ")"
         if address.lower().rstrip("/") in ("http:", "https:", "www.", "www"):
             return False
-        return prefix + address, _host("//" + address if bare else address)
+        said = _host("//" + address if bare else address)
+        if self._in_code():
+            said += _path_said(urlsplit(address if not bare else "//" + address).path)
+        return prefix + address, said
 
 
 def _host(address: str) -> str:
@@ -1881,6 +1905,13 @@ def _host(address: str) -> str:
     except ValueError:
         port = None  # git's "github.com:org/repo.git" names no port
     return f"{host} port {_port_said(str(port))}" if port is not None else host
+
+
+def _path_said(path: str) -> str:
+    """An address's path as it is said in code, where it is what the person types
+    ("curl localhost:11434/api/tags"): "localhost port 1 1 4 3 4" lost it."""
+    parts = [part for part in path.strip("<>").split("?")[0].split("#")[0].split("/") if part]
+    return "".join(f" slash {part}" for part in parts)
 
 
 def _said_alone(text: str) -> str:
