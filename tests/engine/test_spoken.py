@@ -423,6 +423,13 @@ CASES = [
         "Revenue grew 12% year over year, 3% quarter over quarter and 1% month over month. "
         "Run N P M test. Ask your mom, MOM or NPM.",
     ),
+    # a complexity in big-O notation as people say it: "O(n log n)" was heard "O and log
+    # in", "O(1)" "O1"; a bracket that never closes, or a word, is none
+    (
+        "Sort is O(n log n), get O(1), O(n^2) or O(log(n)); not O(n items, Open(x), O().",
+        "Sort is big O of n log n, get big O of 1, big O of n squared or big O of log(n); "
+        "not O(n items, Open(x), O().",
+    ),
     # ... but "MoM" is a change over a month only after the change: "Send the MoM" (the
     # minutes of a meeting) was said "Send the month over month"
     (

@@ -171,6 +171,8 @@ def _spoken(answer: str) -> str:
         ("Down -$20 now.", "down minus (20|twenty)"),
         # ... "it costs by 5mm"
         ("It costs 5,5 Mio. € now.", r"(5 5|five point five) million euros now"),
+        # ... "sorting his o and log in and look at o1"
+        ("Sorting is O(n log n) and lookup O(1).", "big o of n log n .*big o of (1|one)"),
         # ... "win curl local host port 11434 now"
         ("Run `curl localhost:11434/api/tags` now.", "port .* slash api slash tags now"),
         # ... "diesel is 1 799 euros per liter today"

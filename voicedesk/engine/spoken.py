@@ -72,7 +72,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 - a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9", not a verse: "Genesis 1:1") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
-  in full, "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM": "Send the
+  in full, a complexity ("O(n log n)") "big O of n log n", "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM": "Send the
   MoM" is a meeting's minutes), "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
@@ -1137,6 +1137,11 @@ _RATE_UNITS_SAID = {
     "ops": ("operation", "operations"),
 }
 _AFTER_NUMBER = re.compile(r"(\d[\d,.]*)[ \t]*\Z")  # the number a rate's unit follows
+# a complexity in big-O notation ("O(n log n)", "O(n^2)", "O(log(n))"): said as people
+# say it, "big O of n log n" (heard "O and log in", "O1")
+_BIG_O_INNER = r"(?:[^()\n]|\([^()\n]{0,20}\))"
+_BIG_O = re.compile(rf"O\(({_BIG_O_INNER}{{1,24}})\)")
+_BIG_O_START = re.compile(rf"O(?:\({_BIG_O_INNER}{{0,24}}(?:\([^()\n]{{0,20}})?)?\Z")
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
@@ -1501,6 +1506,13 @@ class SpokenText:
             after_sign = self._amount_after(final)
             if after_sign is not False:
                 return after_sign
+        if ch == "O" and at_word:
+            # a complexity in big-O notation ("O(n log n)", "O(1)"): Piper said "O" and
+            # the bracket's words ran on, heard "O and log in", "O1"
+            if (big_o := _BIG_O.match(text)) is not None:
+                return big_o.group(), f"big O of {_big_o_said(big_o.group(1))}"
+            if not final and _BIG_O_START.fullmatch(text):
+                return None  # "O(n log" may be "O(n log n)"
         if ch == "-" and at_word and text[1:2].isdigit():
             # "-5,50 €": the hyphen joins the number, which was then no amount (heard
             # "550 euros", its minus lost); "−5,50 €" was said as one after its minus sign
@@ -1905,6 +1917,12 @@ def _host(address: str) -> str:
     except ValueError:
         port = None  # git's "github.com:org/repo.git" names no port
     return f"{host} port {_port_said(str(port))}" if port is not None else host
+
+
+def _big_o_said(inner: str) -> str:
+    """What is inside big-O's bracket, said: "n^2" is "n squared", "n*m" "n times m"."""
+    inner = re.sub(r"\^2(?!\d)", " squared", inner)
+    return " ".join(inner.replace("^", " to the power of ").replace("*", " times ").split())
 
 
 def _path_said(path: str) -> str:
