@@ -675,6 +675,18 @@ async def test_a_code_line_that_starts_with_a_pipe_is_not_said_as_a_table_row():
     )
 
 
+async def test_an_address_in_inline_code_reaches_the_voice_with_its_path():
+    """ "`curl localhost:11434/api/tags`" was said "curl localhost port 1 1 4 3 4": the
+    path, which the person types there, was lost. In prose the address is its host."""
+    answer = "Run `curl localhost:11434/api/tags`, or open http://localhost:8080/docs."
+    reply, sim, _ = await _linked_answer("openai", answer)
+    assert reply.failed is None
+    assert reply.text == answer.replace("`", "")
+    assert " ".join(_said_to_the_voice(sim).split()) == (
+        "Run curl localhost port 1 1 4 3 4 slash api slash tags, or open localhost port 80 80."
+    )
+
+
 async def test_openai_speech_is_not_given_a_list_number_or_an_abbreviation_as_a_sentence():
     """Text for a voice that takes whole texts was cut at every full stop and a blank:
     a list's "1." and "2." were each synthesised alone, and "Dr." and "e.g." ended a piece,

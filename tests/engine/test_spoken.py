@@ -423,6 +423,20 @@ CASES = [
         "Revenue grew 12% year over year, 3% quarter over quarter and 1% month over month. "
         "Run N P M test. Ask your mom, MOM or NPM.",
     ),
+    # a complexity in big-O notation as people say it: "O(n log n)" was heard "O and log
+    # in", "O(1)" "O1"; a bracket that never closes, or a word, is none
+    (
+        "Sort is O(n log n), get O(1), O(n^2) or O(log(n)); not O(n items, Open(x), O().",
+        "Sort is big O of n log n, get big O of 1, big O of n squared or big O of log(n); "
+        "not O(n items, Open(x), O().",
+    ),
+    # ... but "MoM" is a change over a month only after the change: "Send the MoM" (the
+    # minutes of a meeting) was said "Send the month over month"
+    (
+        "Send the MoM, the MoM's notes, up $2M MoM (+3%) MoM; YoY growth.",
+        "Send the MoM, the MoM's notes, up 2 million dollars month over month (+3%) month "
+        "over month; year over year growth.",
+    ),
     # a time zone after a time letter by letter: Whisper heard Piper's "10am EST" as "10
     # AME"; America's Pacific, Central and Mountain ones by their names ("9:30 am PST" was
     # heard "930 ampsd", "9am MST" "9am the missed st"); elsewhere, and one Piper spells
@@ -594,6 +608,16 @@ CASES = [
         "Pay 20 Swiss francs, 4 Swiss francs 50, 20 US dollars, 1 euro, 1,200 Swiss francs, "
         "20 Swiss francs or 100 Swedish kronor. Prices in CHF are high; EUR/USD is 1.08; CHF 5.5.",
     ),
+    # a price's unit after the code is said "per" (it was left as written, "5 USD/month"),
+    # and a year before the code is no amount: "In 2024 EUR inflation" was "2024 euros
+    # inflation"; the code describes the noun after it, said as one
+    (
+        "Pay 5 USD/month, EUR 5/month, 10 EUR/kg or 2 CHF/user/mo. In 2024 EUR inflation "
+        "rose; since 1999 USD rates fell. It was 2024 EUR in total; EUR/USD is 1.1.",
+        "Pay 5 US dollars per month, 5 euros per month, 10 euros per kilogram or 2 Swiss "
+        "francs per user per month. In 2024 euro inflation rose; since 1999 US dollar rates "
+        "fell. It was 2024 euros in total; EUR/USD is 1.1.",
+    ),
     # ... but a number that counts the noun after the code is the noun's ("2 CAD files" was
     # "2 Canadian dollars files"), and an amount under one is no "0 US dollars 99"
     (
@@ -668,6 +692,20 @@ CASES = [
         "1.799 €/L, 1,799 people.",
         "Fuel is 1.799 euros per liter, power 0.299 euros per kWh, minus 1.799 euros per "
         "kilogram; 1,799 euros total, 1,799 euros per month, 1,799 euros per liter, 1,799 people.",
+    ),
+    # a scale word between the number and the euro's sign, as German writes millions: "5,5
+    # Mio. €" was left as written; not without the sign, nor a word that is no scale's
+    (
+        "It is 5,5 Mio. €, 1,2 Mrd. €/Jahr, 3 Mio. €; 2,50 million € or 500 Tsd.€. "
+        "We are 5 m away, 5 Mio Leute, 5 mil.",
+        "It is 5.5 million euros, 1.2 billion euros per Jahr, 3 million euros; 2.5 million "
+        "euros or 500 thousand euros. We are 5 m away, 5 Mio Leute, 5 mil.",
+    ),
+    # ... and so with the euro's sign before it: "€1,799/L" was "1,799 euros per liter"
+    (
+        "Fuel is €1,799/L, power €0,299/kWh, −€1,659/l; €1,799 total, €1,799/month, €1,2/L.",
+        "Fuel is 1.799 euros per liter, power 0.299 euros per kWh, minus 1.659 euros per "
+        "liter; 1,799 euros total, 1,799 euros per month, 1 euro 20 per liter.",
     ),
     # a minus before an amount: "-$20" was heard "dollar twenty", its minus lost
     (
@@ -897,7 +935,12 @@ def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
     for delta in [*deltas, None]:
         text = speakable.feed(delta) if delta is not None else speakable.flush()
         shown.append(text)
-        lines = speakable.code_lines, speakable.item_lines, speakable.said_words
+        lines = (
+            speakable.code_lines,
+            speakable.item_lines,
+            speakable.said_words,
+            speakable.code_spans,
+        )
         said.append(spoken.feed(text, *lines))
     return "".join(shown), "".join(said) + spoken.flush()
 
@@ -910,7 +953,15 @@ def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
         ("Python: ✅, Java: ❌.", "Python: Java.", "Python: yes, Java: no."),
         ("- Fast: ✅\n- Cheap: ❌\n", "- Fast\n- Cheap\n", "Fast: yes.\nCheap: no.\n"),
         ("Tests: ✔️; docs: ✅!", "Tests: docs!", "Tests: yes; docs: yes!"),
+        # ... and so alone in a table's cell: the row was said "Java, ." (the cell's value
+        # lost), in a first or a middle cell too
+        (
+            "| Python | ✅ |\n| Java |❌|\n| ✅ | a | ❌ |",
+            "| Python | |\n| Java ||\n| | a | |",
+            "Python, yes.\nJava, no.\nyes, a, no.",
+        ),
         # in a sentence, or before words, it is dropped as before
+        ("| a | ✅ done |", "| a | done |", "a, done."),
         ("Done ✅ and tested. Status: ✅ Done", "Done and tested. Status: Done", None),
     ],
 )
@@ -923,4 +974,34 @@ def test_a_check_mark_standing_for_a_value_is_said_yes_or_no(
     for i in range(1, len(answer)):
         assert _shown_and_said([answer[:i], answer[i:]]) == (shown, said), i
         for j in range(i + 1, len(answer)):
+            assert _shown_and_said([answer[:i], answer[i:j], answer[j:]]) == (shown, said)
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        # in code an address's path is what the person types: "curl
+        # localhost:11434/api/tags" was said "curl localhost port 1 1 4 3 4", its path lost
+        (
+            "Run `curl localhost:11434/api/tags` or `https://a.org/v1/m?x=1`.",
+            "Run curl localhost port 1 1 4 3 4 slash api slash tags or a.org slash v1 slash m.",
+        ),
+        (
+            "```\ncurl localhost:11434/api/tags\n```\nOr localhost:11434/api/tags.",
+            "curl localhost port 1 1 4 3 4 slash api slash tags\nOr localhost port 1 1 4 3 4.",
+        ),
+        # in prose an address is its host (and port) as before, after a span too
+        (
+            "Open `x` or http://localhost:8080/docs; `a`b localhost:80/x.",
+            "Open x or localhost port 80 80; ab localhost port 80.",
+        ),
+    ],
+)
+def test_an_address_in_code_is_said_with_its_path(answer: str, said: str) -> None:
+    shown = _shown_and_said([answer])[0]
+    assert _shown_and_said([answer]) == (shown, said)
+    assert _shown_and_said(list(answer)) == (shown, said)
+    for i in range(1, len(answer)):
+        assert _shown_and_said([answer[:i], answer[i:]]) == (shown, said), i
+        for j in range(i + 1, len(answer), 3):
             assert _shown_and_said([answer[:i], answer[i:j], answer[j:]]) == (shown, said)

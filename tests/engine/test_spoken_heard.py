@@ -40,8 +40,10 @@ def hear() -> Any:
 
 def _spoken(answer: str) -> str:
     shown, spoken = SpeakableText(), SpokenText()
-    said = spoken.feed(shown.feed(answer), shown.code_lines, shown.item_lines)
-    said += spoken.feed(shown.flush(), shown.code_lines, shown.item_lines)
+    said = ""
+    for delta in (answer, None):
+        text = shown.feed(delta) if delta is not None else shown.flush()
+        said += spoken.feed(text, shown.code_lines, shown.item_lines, (), shown.code_spans)
     return said + spoken.flush()
 
 
@@ -148,6 +150,8 @@ def _spoken(answer: str) -> str:
         ("The call is at 10am EST.", "(10|ten) ?a ?m e ?s ?t"),
         # ... "revenue was up 12 yield wide", "use mpm or yarn"
         ("Revenue was up 12% YoY.", "year over year"),
+        # ... "send the month over month today" (the minutes of a meeting)
+        ("Send the MoM today.", "send the mom today"),
         ("Use npm or yarn.", "use n ?p ?m or yarn"),
         # ... "the meeting is at 930 ampsd", "the missed st"
         ("The meeting is at 9:30 am PST.", "pacific standard time"),
@@ -165,6 +169,17 @@ def _spoken(answer: str) -> str:
         ("It is 5,50 € now.", "(5|five) euros (50|fifty) now"),
         ("It costs 1.299,00 € today.", "(1 ?299|one thousand two hundred).* euros today"),
         ("Down -$20 now.", "down minus (20|twenty)"),
+        # ... "it costs by 5mm"
+        ("It costs 5,5 Mio. € now.", r"(5 5|five point five) million euros now"),
+        # ... "sorting his o and log in and look at o1"
+        ("Sorting is O(n log n) and lookup O(1).", "big o of n log n .*big o of (1|one)"),
+        # ... "win curl local host port 11434 now"
+        ("Run `curl localhost:11434/api/tags` now.", "port .* slash api slash tags now"),
+        # ... "diesel is 1 799 euros per liter today"
+        ("Diesel is €1,799/L today.", r"diesel is (1 79|one point seven).* euros per liter"),
+        # ... "in 2024 euros inflation rolls", "it costs 5 usd slash month"
+        ("In 2024 EUR inflation rose.", "in 2024 euro inflation rose"),
+        ("It costs 5 USD/month.", "(5|five) us dollars per month"),
         # ... "it costs 5 years today" (a cent's one digit: said "5,5 euros")
         ("It costs 5,5 € today.", "(5|five) euros (50|fifty) today"),
     ],

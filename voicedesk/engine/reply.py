@@ -434,12 +434,14 @@ class Reply:
         code_lines: Sequence[int] = (),
         item_lines: Sequence[int] = (),
         said_words: Sequence[tuple[int, str]] = (),
+        code_spans: Sequence[tuple[int, bool]] = (),
     ) -> None:
         """Show text (the model's, or a fixed line) and hand its spoken form to this reply's
         voice stream, as far as that is known yet (a word, a link still arriving waits).
         ``code_lines``: where in ``text`` a code block's lines begin; ``item_lines``: where
         list items whose star was dropped begin; ``said_words``: words said, not shown
-        ("yes" for a check mark standing for a value)."""
+        ("yes" for a check mark standing for a value); ``code_spans``: where inline code
+        spans open and close."""
         first = not self.text
         self.text += text
         self.bus.publish(ev.AssistantDelta(turn_id=self.turn_id, text=text))
@@ -452,7 +454,7 @@ class Reply:
             self._tts_requested = True
             self._mark("tts_request", overwrite=True)
             self.bus.publish(ev.TTSRequest(turn_id=self.turn_id))
-        spoken = self._spoken_form.feed(text, code_lines, item_lines, said_words)
+        spoken = self._spoken_form.feed(text, code_lines, item_lines, said_words, code_spans)
         await self._speak(spoken, stream_task)
 
     async def _say_held(self, stream_task: asyncio.Task[SpeechStream]) -> None:
@@ -569,6 +571,7 @@ class Reply:
                         speakable.code_lines,
                         speakable.item_lines,
                         speakable.said_words,
+                        speakable.code_spans,
                     )
                     if t_first is not None:
                         handoff += time.perf_counter() - t_last
@@ -597,9 +600,8 @@ class Reply:
         finally:
             self._requesting = False
         if tail := speakable.flush():
-            await self._say(
-                tail, stream_task, speakable.code_lines, speakable.item_lines, speakable.said_words
-            )
+            marks = speakable.code_lines, speakable.item_lines, speakable.said_words
+            await self._say(tail, stream_task, *marks, speakable.code_spans)
         await self._say_held(stream_task)  # a link cannot go on into the next round
         self.emoji_dropped = self.emoji_dropped or speakable.dropped
         self._mark("llm_done", overwrite=True)

@@ -45,7 +45,10 @@ code after all). A backtick run is held until its length is known: a code span e
 a run as long as the one that opened it.
 The voice reads a line that starts with "|" as a table's row; in a code block it is code
 ("| grep foo"), so where each of a block's lines begins in the text is given
-(:attr:`SpeakableText.code_lines`) for :class:`~voicedesk.engine.spoken.SpokenText`.
+(:attr:`SpeakableText.code_lines`) for :class:`~voicedesk.engine.spoken.SpokenText`,
+and where each inline span opens and closes (:attr:`SpeakableText.code_spans`): in code an
+address's path is what the person types, said there ("curl localhost:11434/api/tags" lost
+it, said "curl localhost port 1 1 4 3 4").
 A list item's star ("* eggs") goes too, and with it what the spoken form knew of the item:
 so where each such item begins is given as well (:attr:`SpeakableText.item_lines`), for
 its end to be said as a sentence's, as a "- eggs" item's is. So is where a heading begins
@@ -134,10 +137,14 @@ _ITEM_LINE = "\ue001"
 # "no". Dropped, "Python: Java." was heard, and the list's values were lost; it stays
 # dropped from what is shown (a reader sees the answer without it, as before).
 _WORD_START, _WORD_END = "\ue002", "\ue003"
-_LINE_MARKS = re.compile(f"([{_CODE_LINE}{_ITEM_LINE}]|{_WORD_START}[^{_WORD_END}]*{_WORD_END})")
+# ... and where an inline code span opens and closes: in code, an address's path is what
+# the person types ("curl localhost:11434/api/tags"), said, where prose says only its host
+_SPAN_OPEN, _SPAN_CLOSE = "\ue004", "\ue005"
+_CARRIED_MARKS = _CODE_LINE + _ITEM_LINE + _SPAN_OPEN + _SPAN_CLOSE
+_LINE_MARKS = re.compile(f"([{_CARRIED_MARKS}]|{_WORD_START}[^{_WORD_END}]*{_WORD_END})")
 _SAID_WORDS = re.compile(f"{_WORD_START}[^{_WORD_END}]*{_WORD_END}")
 _YES_NO = {"\u2705": "yes", "\u2714": "yes", "\u2611": "yes", "\u274c": "no", "\u274e": "no"}
-_PRIVATE_MARKS = _CODE_LINE + _ITEM_LINE + _WORD_START + _WORD_END
+_PRIVATE_MARKS = _CARRIED_MARKS + _WORD_START + _WORD_END
 
 
 class SpeakableText:
@@ -160,6 +167,8 @@ class SpeakableText:
         self.item_lines: list[int] = []
         # words said but not shown, each where it is said in the same text ("yes" for a ✅)
         self.said_words: list[tuple[int, str]] = []
+        # where inline code spans open (True) and close (False), in the same text
+        self.code_spans: list[tuple[int, bool]] = []
         self._marks_next = ""  # marks of lines that begin where the next text returned does
 
     def feed(self, delta: str) -> str:
@@ -176,16 +185,19 @@ class SpeakableText:
         pictograph that may go on, a star's blank) is told with the next text: an empty
         text is passed on to no one, and the mark was lost."""
         text = self._marks_next + text
-        kept = len(text.rstrip(_CODE_LINE + _ITEM_LINE))
+        kept = len(text.rstrip(_CARRIED_MARKS))
         text, self._marks_next = text[:kept], text[kept:]
         out: list[str] = []
         self.code_lines, self.item_lines, self.said_words = [], [], []
+        self.code_spans = []
         at = 0
         for part in _LINE_MARKS.split(text):
             if part == _CODE_LINE:
                 self.code_lines.append(at)
             elif part == _ITEM_LINE:
                 self.item_lines.append(at)
+            elif part in (_SPAN_OPEN, _SPAN_CLOSE):
+                self.code_spans.append((at, part == _SPAN_OPEN))
             elif part.startswith(_WORD_START):
                 self.said_words.append((at, part[1:-1]))
             else:
@@ -221,7 +233,8 @@ class SpeakableText:
             verb = _VERB_S.match(text, run.end()) is not None and not run.group("after")
             loves = _loves(run, (self._tail + said)[-8:], after, verb=verb)
             left = loves if loves else _left_of_run(run, before, after or "\n")
-            out.append(left + _value_said(run, said, left, after or "\n"))
+            value = _value_said(run, self._tail + said, left, after or "\n")
+            out.append(left + value)
             done = run.end() + (1 if loves and verb else 0)  # "She ❤️s it": its "s" is the verb's
         out.append(text[done:])
         cleaned = "".join(out)
@@ -310,7 +323,7 @@ class SpeakableText:
         text = self._pending
         if text[0] == "\n":
             self._span = 0  # the line end itself is left to _text
-            return ""
+            return _SPAN_CLOSE
         if text[0] != "`":
             stops = [i for i in (text.find("`"), text.find("\n")) if i >= 0]
             return self._take(min(stops, default=len(text)))
@@ -320,7 +333,7 @@ class SpeakableText:
         if end == self._span:
             self._span = 0
             self._take(end)
-            return ""
+            return _SPAN_CLOSE
         return self._take(end)
 
     def _text(self, final: bool) -> str | None:
@@ -342,7 +355,7 @@ class SpeakableText:
                 return None
             self._span = 0 if end == len(text) else end  # an unclosable span at the very end
             self._take(end)
-            return ""
+            return _SPAN_OPEN if self._span else ""
         stop = min((i for i in (text.find("`"), text.find("\n") + 1) if i > 0), default=len(text))
         chunk = text[:stop]
         if stop == len(text) and not final:
@@ -530,17 +543,20 @@ def _left_of_run(run: re.Match[str], before: str, after: str) -> str:
 def _value_said(run: re.Match[str], said: str, left: str, after: str) -> str:
     """The word a run that is one check mark or cross standing for a value is said as,
     between the marks of a word said but not shown: after a colon ("Python: ✅, Java: ❌.",
-    "- Fast: ✅"), where its clause ends after it (or a comma or semicolon follows). Empty for any other run: in a sentence ("Done ✅ and tested") it says
+    "- Fast: ✅") or alone in a table's cell ("| Java | ❌ |": its row was said "Java, ."),
+    where its clause ends after it (or a comma or semicolon follows). Empty for any other run: in a sentence ("Done ✅ and tested") it says
     nothing a word does not. ``left`` is what is shown of the run; the word is what is said
     of the run past it ("Java: ❌." shows "Java." and says "Java: no.")."""
     pictures = _PICTOGRAPHS.findall(run.group())
     word = _YES_NO.get(pictures[0][0]) if len(pictures) == 1 else None
-    if word is None or not (run.group("sep") or after in _ENDS_CLAUSE):
+    before = _SAID_WORDS.sub("", said).rstrip(_BLANK + _CARRIED_MARKS)
+    in_cell = before.endswith("|") and after == "|"  # alone in a table's cell: "| Java | ❌ |"
+    if word is None or not (run.group("sep") or after in _ENDS_CLAUSE or in_cell):
         return ""
-    before = _SAID_WORDS.sub("", said).rstrip(_BLANK + _CODE_LINE + _ITEM_LINE)
-    if not (run.group("lead").startswith(":") or before.endswith(":")):
+    if not (run.group("lead").startswith(":") or before.endswith(":") or in_cell):
         return ""
     whole = run.group().replace(pictures[0], word)
     if not whole.startswith(left):
         return ""
-    return f"{_WORD_START}{whole[len(left) :]}{_WORD_END}"
+    said_word = whole[len(left) :].rstrip(_BLANK) if in_cell else whole[len(left) :]
+    return f"{_WORD_START}{said_word}{_WORD_END}"

@@ -10,7 +10,10 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a link ``[the report](https://example.com/q3.pdf)`` is its label ("the report"), or its
   host when the label is empty or itself an address;
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
-  ("example.com"), with its port if it has one ("localhost port 80 80"), or "a link" when it has none; its sentence's full stop stays outside it,
+  ("example.com"), with its port if it has one ("localhost port 80 80"), or "a link" when it has none
+  (in code, a block's line or an inline span, with its path too, what the person types there:
+  "curl localhost:11434/api/tags" is "curl localhost port 1 1 4 3 4 slash api slash tags");
+  its sentence's full stop stays outside it,
   and so does what goes on after it with no blank: a dash, or Japanese, Chinese, Thai or
   Korean text (which also ends before an address or a path glued to it);
 - struck text ``~~old~~`` is not said at all (it was struck out: "the meeting is ~~Monday~~
@@ -27,8 +30,11 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   euros", "€5,5" "5 euros 50", "€5,5 million" or "€5,5 Mio." "5.5 million euros", "€0,50"
   "50 cents"; with its currency's code, "CHF 4.50",
   "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros", "USD 0.99" "0.99 US dollars",
-  but not "2 CAD files", whose number counts the files; with the euro's sign after it,
-  "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" "1.799 euros per liter"; a minus before
+  but not "2 CAD files", whose number counts the files, and after a year one word with
+  what it describes, "In 2024 EUR inflation" "euro inflation"; before a price's unit
+  "per", "5 USD/month" "5 US dollars per month"; with the euro's sign after it,
+  "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" (or "€1,799/L") "1.799 euros per liter", German's
+  millions "5,5 Mio. €" "5.5 million euros"; a minus before
   it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
@@ -66,7 +72,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 - a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9", not a verse: "Genesis 1:1") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
-  in full, "YoY", "QoQ" and "MoM" too, "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
+  in full, a complexity ("O(n log n)") "big O of n log n", "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM": "Send the
+  MoM" is a meeting's minutes), "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
   (heard "2. decade"; not "the Sun"), a time zone after a time ("10am EST") letter by letter (heard "10
@@ -186,6 +193,11 @@ _SHORT_FORMS = {
     "QoQ": "quarter over quarter",
     "npm": "N P M",
 }
+# ... but "MoM" is as often the minutes of a meeting ("Send the MoM" was said "Send the month
+# over month"): it is a change over a month only after the change ("5% MoM", "$2M MoM",
+# "(+3%) MoM"). "YoY" and "QoQ" mean nothing else.
+_AFTER_A_CHANGE_ONLY = frozenset(["MoM"])
+_CHANGE_BEFORE = re.compile(r"\d(?:%|[kKMB]|bn|pp)?\)?[ \t]+\Z")
 # A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
 # Whisper heard Piper's reading as "1.2M users", "3 B parameters". Only M and B: "5K" is as often a race or a
 # screen as five thousand, and "2.5GB" is a unit.
@@ -843,6 +855,25 @@ _AMOUNT_AFTER = re.compile(
     rf"|(?P<unit_whole>\d+),(?P<unit_decimals>\d{{3}})(?=[{_AMOUNT_BLANK}]?€/{_MEASURE_UNITS}))"
     rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
 )
+# ... with a scale word between the number and the sign, as German writes millions ("5,5
+# Mio. €", "1,2 Mrd. €", "3 Mio. €", "2,5 million €"): it was left as written, "5,5 Mio. €".
+# Said "5.5 million euros", as "€5,5 Mio." is.
+_SCALED_AFTER = re.compile(
+    rf"(?P<whole>\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:,(?P<decimals>\d+))?[{_AMOUNT_BLANK}]+"
+    r"(?:(?P<word>thousand|million|billion|trillion)|(?P<short>Tsd|Mio|Mrd)\.?)"
+    rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
+)
+_SHORT_SCALES = {**_EUROPEAN_SCALE_WORDS, "Tsd": "thousand"}
+_SCALE_PREFIXES = "|".join(
+    sorted({w[:n] for w in (*_SCALE_WORDS, *_SHORT_SCALES) for n in range(1, len(w) + 1)})
+)
+_SCALED_AFTER_START = re.compile(
+    rf"(?:\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:,\d*)?[{_AMOUNT_BLANK}]+"
+    rf"(?:(?:{_SCALE_PREFIXES})\.?[{_AMOUNT_BLANK}]?€?)?\Z"
+)
+# ... and so with the sign before it ("€1,799/L"): it was said "1,799 euros per liter"
+_UNIT_PRICE = re.compile(rf"€(\d+),(\d{{3}})(?=/{_MEASURE_UNITS})")
+_UNIT_PRICE_START = re.compile(r"€\d+,\d{3}(?:/[A-Za-z³3]{0,3})?\Z")
 # what may still become one ("1.29", "5,5", "5,50 ", "20 ", "1,799 €/k"): each start of one
 _AMOUNT_AFTER_START = re.compile(
     r"(?:\d{1,3}(?:\.\d{3})*|\d+)(?:\.\d{0,2})?"
@@ -873,6 +904,14 @@ _AMOUNT_VERBS = frozenset(
     ["equals", "buys", "gets", "costs", "goes", "means", "makes", "pays", "does", "works"]
 )
 _CODE_AMOUNT_START = re.compile(r"[ \t]*(?:\d[\d,.'’]*)?\Z")
+# ... and a code before a price's unit ("5 USD/month", "10 EUR/kg"): it was left as
+# written, "U S D slash month"; said "5 US dollars per month"
+_CODE_PER = re.compile(r"([A-Z]{3})(?:/[A-Za-z]+)+")
+# ... but not after a year ("In 2024 EUR inflation rose", "since 1999 USD rates"): the code
+# describes what follows, said as one ("euro inflation"); "In 2024 euros inflation" was said
+_YEAR_BEFORE = re.compile(
+    r"\b(?:in|since|during|until|till|through)[ \t]+(?:19|20)\d\d[ \t]+\Z", re.IGNORECASE
+)
 # a minus before an amount ("-$20", "−€5"): "-$20" was heard "dollar twenty"
 _MINUS_SIGNS = "-\u2212"
 # what may still become an amount's scale word: "$5 mil"
@@ -1098,6 +1137,11 @@ _RATE_UNITS_SAID = {
     "ops": ("operation", "operations"),
 }
 _AFTER_NUMBER = re.compile(r"(\d[\d,.]*)[ \t]*\Z")  # the number a rate's unit follows
+# a complexity in big-O notation ("O(n log n)", "O(n^2)", "O(log(n))"): said as people
+# say it, "big O of n log n" (heard "O and log in", "O1")
+_BIG_O_INNER = r"(?:[^()\n]|\([^()\n]{0,20}\))"
+_BIG_O = re.compile(rf"O\(({_BIG_O_INNER}{{1,24}})\)")
+_BIG_O_START = re.compile(rf"O(?:\({_BIG_O_INNER}{{0,24}}(?:\([^()\n]{{0,20}})?)?\Z")
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
@@ -1218,6 +1262,8 @@ class SpokenText:
         self._code_lines: set[int] = set()  # where lines of code begin, in the shown text
         self._item_lines: set[int] = set()  # where star list items begin, their star gone
         self._words_at: dict[int, str] = {}  # words said where nothing is shown ("yes" for ✅)
+        self._code_spans: list[tuple[int, bool]] = []  # where inline code opens and closes
+        self._code_line = False  # in a code block's line
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
         self._replaced: list[tuple[int, int, int, int]] = []
 
@@ -1227,14 +1273,17 @@ class SpokenText:
         code_lines: Iterable[int] = (),
         item_lines: Iterable[int] = (),
         said_words: Iterable[tuple[int, str]] = (),
+        code_spans: Iterable[tuple[int, bool]] = (),
     ) -> str:
         """``code_lines``: where in ``delta`` a code block's lines begin
         (:attr:`SpeakableText.code_lines`): one that starts with "|" is no table's row.
         ``item_lines``: where list items whose star was dropped begin
         (:attr:`SpeakableText.item_lines`): each ends as a sentence, as a "- " item does.
         ``said_words``: words said where nothing is shown (:attr:`SpeakableText.said_words`),
-        each where in ``delta`` it is said."""
+        each where in ``delta`` it is said. ``code_spans``: where inline code spans open
+        (True) and close (False) in ``delta`` (:attr:`SpeakableText.code_spans`)."""
         start = self._shown + len(self._pending)
+        self._code_spans.extend((start + i, opens) for i, opens in code_spans)
         self._code_lines.update(start + i for i in code_lines)
         self._item_lines.update(start + i for i in item_lines)
         for i, word in said_words:
@@ -1245,6 +1294,15 @@ class SpokenText:
     def flush(self) -> str:
         """What was held back: the answer (or its round) ended."""
         return self._drain(final=True)
+
+    def _in_code(self) -> bool:
+        """Whether what comes next is code: in a code block's line or an inline code span."""
+        if self._code_line:
+            return True
+        for at, opens in reversed(self._code_spans):
+            if at <= self._shown:
+                return opens
+        return False
 
     @property
     def held(self) -> int:
@@ -1317,6 +1375,8 @@ class SpokenText:
     def _step(self, final: bool) -> tuple[str, str] | None:
         """The next stretch of pending shown text and what is said of it; None: wait."""
         text = self._pending
+        if self._before == "\n":
+            self._code_line = self._shown in self._code_lines
         if not self._in_item and (star := self._star_item()) is not None:
             return star
         if self._before == "\n" and not self._in_row and self._shown not in self._code_lines:
@@ -1446,6 +1506,13 @@ class SpokenText:
             after_sign = self._amount_after(final)
             if after_sign is not False:
                 return after_sign
+        if ch == "O" and at_word:
+            # a complexity in big-O notation ("O(n log n)", "O(1)"): Piper said "O" and
+            # the bracket's words ran on, heard "O and log in", "O1"
+            if (big_o := _BIG_O.match(text)) is not None:
+                return big_o.group(), f"big O of {_big_o_said(big_o.group(1))}"
+            if not final and _BIG_O_START.fullmatch(text):
+                return None  # "O(n log" may be "O(n log n)"
         if ch == "-" and at_word and text[1:2].isdigit():
             # "-5,50 €": the hyphen joins the number, which was then no amount (heard
             # "550 euros", its minus lost); "−5,50 €" was said as one after its minus sign
@@ -1536,7 +1603,12 @@ class SpokenText:
             shows = _slash_date_said(date, order)[1]
             orders.update([shows] if shows else [])
         sentence = _SENTENCE_END.split(self._sentence_tail)[-1]
-        return _spoken_token(word, after, self._shown_tail, order, sentence)
+        shown, said = _spoken_token(word, after, self._shown_tail, order, sentence)
+        if self._in_code() and (address := _HOST_PORT.match(shown)) is not None:
+            said += _path_said(shown[address.end() :])  # "localhost:11434/api/tags"
+        if shown != said and shown.split(" ")[0] in _CURRENCY_CODES:
+            self._amount_to = self._shown + len(shown)  # "5 USD/month": "… per month"
+        return shown, said
 
     def _row_start(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         """At a line start: a table row's opening pipe, a separator line, or False."""
@@ -1600,6 +1672,11 @@ class SpokenText:
         rest = text[amount.end() :]
         if not final and _EUROPEAN_START.match(text):
             return None  # "€1.299" may be "€1.299,00"
+        if not final and _UNIT_PRICE_START.match(text):
+            return None  # "€1,799/" may be "€1,799/L", no thousands
+        if (price := _UNIT_PRICE.match(text)) is not None:
+            self._amount_to = self._shown + price.end()  # its "/L" said "per liter"
+            return price.group(), f"{price.group(1)}.{price.group(2)} euros"
         european = _EUROPEAN_AMOUNT.match(text)
         if european is not None and european.group(1) == "¥" and len(european.group(3)) == 1:
             european = None  # (a yen has no tenths to say)
@@ -1649,6 +1726,16 @@ class SpokenText:
         as one with the sign before it; False: none here; None: it may become one.
         ``start``: where in the pending text its number begins (after a minus)."""
         text = self._pending[start:]
+        scaled = _SCALED_AFTER.match(text)
+        if scaled is not None and (scaled.end() < len(text) or final):
+            self._amount_to = self._shown + start + scaled.end()  # ("5 Mio. €/year")
+            number = scaled["whole"].replace(".", ",")
+            if scaled["decimals"]:
+                number = f"{number}.{scaled['decimals']}".rstrip("0").rstrip(".")
+            word = scaled["word"] or _SHORT_SCALES[scaled["short"]]
+            return scaled.group(), f"{number} {word} euros"
+        if not final and _SCALED_AFTER_START.match(text):
+            return None  # "5,5 Mio. " may be "5,5 Mio. €"
         amount = _AMOUNT_AFTER.match(text)
         if amount is None or (amount.end() == len(text) and not final):
             may = not final and _AMOUNT_AFTER_START.match(text) is not None
@@ -1736,6 +1823,8 @@ class SpokenText:
         assert pipe is not None
         if pipe.end() == len(text) and not final:
             return None
+        if self._shown + pipe.end() in self._words_at:
+            return pipe.group(), ", "  # a cell said but not shown follows: "| Java | ❌ |"
         if pipe.end() == len(text) or text[pipe.end()] == "\n":
             return pipe.group(), "" if self._last_said in _ENDS_SAYING else "."
         return pipe.group(), " " if self._last_said in _ENDS_SAYING else ", "
@@ -1802,7 +1891,10 @@ class SpokenText:
                 address += ")"
         if address.lower().rstrip("/") in ("http:", "https:", "www.", "www"):
             return False
-        return prefix + address, _host("//" + address if bare else address)
+        said = _host("//" + address if bare else address)
+        if self._in_code():
+            said += _path_said(urlsplit(address if not bare else "//" + address).path)
+        return prefix + address, said
 
 
 def _host(address: str) -> str:
@@ -1825,6 +1917,19 @@ def _host(address: str) -> str:
     except ValueError:
         port = None  # git's "github.com:org/repo.git" names no port
     return f"{host} port {_port_said(str(port))}" if port is not None else host
+
+
+def _big_o_said(inner: str) -> str:
+    """What is inside big-O's bracket, said: "n^2" is "n squared", "n*m" "n times m"."""
+    inner = re.sub(r"\^2(?!\d)", " squared", inner)
+    return " ".join(inner.replace("^", " to the power of ").replace("*", " times ").split())
+
+
+def _path_said(path: str) -> str:
+    """An address's path as it is said in code, where it is what the person types
+    ("curl localhost:11434/api/tags"): "localhost port 1 1 4 3 4" lost it."""
+    parts = [part for part in path.strip("<>").split("?")[0].split("#")[0].split("/") if part]
+    return "".join(f" slash {part}" for part in parts)
 
 
 def _said_alone(text: str) -> str:
@@ -1855,11 +1960,16 @@ def _spoken_token(
     after = word[len(core) :] + after
     if not core:
         return word, word
+    if (per := _CODE_PER.fullmatch(core)) is not None:
+        after = core[per.end(1) :] + after  # "5 USD/month": its "/month" said after it
+        core = per.group(1)
     if (currency := _CURRENCY_CODES.get(core)) is not None and (
         (coded := _CODE_AMOUNT.match(after)) is not None
         or (counted := _NUMBER_BEFORE.search(before)) is not None
     ):
         one, many = currency
+        if coded is None and _YEAR_BEFORE.search(before):
+            return core, one  # "In 2024 EUR inflation": a year, and "euro inflation"
         if coded is None:  # "100 SEK": its number is said already
             if (noun := _NOUN_AFTER.match(after)) is not None and _counts(noun.group(1)):
                 return core, core  # "2 CAD files", "2 GBP accounts": their number is theirs
@@ -1870,7 +1980,9 @@ def _spoken_token(
         cents = f" {coded.group(2)}" if coded.group(2) not in (None, "00") else ""
         # "CHF 4.50": "4 Swiss francs 50"
         return core + coded.group(), f"{units} {one if units == '1' else many}{cents}"
-    if (said := _SHORT_FORMS.get(core)) is not None:
+    if (said := _SHORT_FORMS.get(core)) is not None and (
+        core not in _AFTER_A_CHANGE_ONLY or _CHANGE_BEFORE.search(before)
+    ):
         return core, said  # "up 12% YoY." keeps its full stop
     spoken = core
     if (host := _HOST_PORT.match(core)) is not None and core[host.end() :][:1] in ("", "/"):
