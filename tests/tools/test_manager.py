@@ -1855,6 +1855,69 @@ async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
         await manager.aclose()
 
 
+BIG_SCHEMA_SERVER = lowlevel_server(
+    "big",
+    """
+
+FIELDS = {
+    f"field_{n}": {"type": "string", "description": f"field number {n} of the form, as written"}
+    for n in range(8000)
+}
+TOOLS = [
+    mt.Tool(name="ping", description="Answer pong.", input_schema={"type": "object"}),
+    mt.Tool(
+        name="form",
+        description="Fill the form.",
+        input_schema={"type": "object", "properties": FIELDS, "required": ["field_7"]},
+    ),
+]
+
+""",
+)
+
+
+async def test_a_huge_schema_is_converted_while_the_conversation_goes_on(tmp_path: Path) -> None:
+    """A tool with a 2 MB input schema (20,000 properties) took 5 s (12-14 s on a busy
+    machine) to be offered, converted on the event loop: the screen and the sound stood
+    still all that time, nearly all of it jsonschema checking that the schema is one. It
+    is converted in a worker thread now: the loop goes on meanwhile (its worst stall is a
+    small part of the time the listing takes: generous, to catch a conversion on the
+    loop only), and the tool is offered whole."""
+    settings = _one_server(tmp_path, "big", BIG_SCHEMA_SERVER)
+    gaps: list[float] = []
+    started = asyncio.Event()
+
+    async def heartbeat() -> None:
+        last = time.monotonic()
+        started.set()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    beating = asyncio.create_task(heartbeat())
+    await started.wait()
+    began = time.monotonic()
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    try:
+        await manager.start()
+        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
+            assert time.monotonic() - began < 120, "the tools never came"
+            await asyncio.sleep(0.05)
+        took = time.monotonic() - began
+        beating.cancel()
+        tools = {t["function"]["name"]: t["function"] for t in manager.llm_tools()}
+        assert sorted(tools) == ["big__form", "big__ping"], sorted(tools)
+        form = tools["big__form"]["parameters"]
+        assert len(form["properties"]) == 8000 and form["required"] == ["field_7"]
+        assert form["properties"]["field_7999"]["type"] == "string"
+        assert max(gaps) < took / 3, (max(gaps), took)
+    finally:
+        beating.cancel()
+        await manager.aclose()
+
+
 WORDY_SERVER = lowlevel_server(
     "wordy",
     """

@@ -24,7 +24,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -451,6 +451,7 @@ class _Server:
         log_dir: Path | None,
         notice: Callable[[ev.NoticeLevel, str], None],
         on_tools_changed: Callable[[], None],
+        convert: Callable[[list[mt.Tool]], Awaitable[None]],
     ) -> None:
         self.name = name
         self.spec = spec
@@ -466,6 +467,7 @@ class _Server:
         self.task: asyncio.Task[None] | None = None
         self._notice = notice
         self._on_tools_changed = on_tools_changed
+        self._convert = convert
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()  # ends the current connection: stop, crash or broken call
         self._log_dir = log_dir
@@ -681,6 +683,9 @@ class _Server:
                     with anyio.fail_after(max(CONNECT_TIMEOUT_S, self.spec.timeout_s)):
                         await session.initialize()
                         tools = await self._list_tools(session)
+                    # after the handshake's time limit, which a huge schema's conversion
+                    # (seconds on a busy machine) would count against, but stop() cancels it
+                    await self._convert(tools)
             except Exception as exc:
                 if not self._stop.is_set():
                     self._report_down(exc)
@@ -761,6 +766,7 @@ class _Server:
             log.warning("MCP server %s: listing its changed tools failed: %s", self.name, exc)
             self.refused = refused
             return
+        await self._convert(tools)
         if session is self.session:
             self.tools = tools
             self._on_tools_changed()
@@ -917,6 +923,27 @@ _TASK_ONLY = (
 )
 
 
+def _schema_key(schema: Any) -> str | None:
+    """A schema's JSON text, by which its conversion is kept; None if it has none."""
+    try:
+        return json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):  # nested past what json writes
+        return None
+
+
+def _conversions(
+    schemas: list[Any], known: Mapping[str, tuple[dict[str, Any] | None, str]]
+) -> dict[str, tuple[dict[str, Any] | None, str]]:
+    """:func:`openai_parameters` of each of ``schemas`` not in ``known``, by its text: run
+    in a worker thread, reading only what it is given."""
+    found: dict[str, tuple[dict[str, Any] | None, str]] = {}
+    for schema in schemas:
+        key = _schema_key(schema)
+        if key is not None and key not in known and key not in found:
+            found[key] = openai_parameters(schema)
+    return found
+
+
 class ToolManager:
     """Every configured MCP server, presented to the model as one flat list of tools."""
 
@@ -999,6 +1026,7 @@ class ToolManager:
             log_dir=self._log_dir,
             notice=self._notice,
             on_tools_changed=self._rebuild_names,
+            convert=self._convert_new,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -1216,16 +1244,30 @@ class ToolManager:
         """:func:`openai_parameters` of ``schema``, kept by its text (in ``checked``) for
         the next listing: every tool list that came (a server up, tools/list_changed)
         checked every tool of every server again, 1.2 ms a tool on the event loop that
-        runs the conversation too (150 ms for 128 tools)."""
-        try:
-            key = json.dumps(schema, sort_keys=True)
-        except (TypeError, ValueError):
+        runs the conversation too (150 ms for 128 tools). A listed schema is found here
+        already converted (:meth:`_convert_new`); one that is not is converted now."""
+        key = _schema_key(schema)
+        if key is None:
             return openai_parameters(schema)
         found = checked.get(key) or self._checked.get(key)
         if found is None:
             found = openai_parameters(schema)
         checked[key] = found
         return found
+
+    async def _convert_new(self, tools: list[mt.Tool]) -> None:
+        """Convert the input schemas of a server's new listing that are not converted yet,
+        in a worker thread, for :meth:`_rebuild_names` to find. On the event loop, a
+        2 MB schema (20,000 properties) held the conversation, the screen and the sound
+        for 5 s on a quiet machine and 12-14 s on a busy one, nearly all of it jsonschema
+        checking that the schema is one; the rebuild that follows on the loop at once
+        only looks them up."""
+        known = self._checked
+        schemas = [tool.input_schema for tool in tools]
+        if not schemas:
+            return
+        found = await asyncio.to_thread(_conversions, schemas, known)
+        self._checked = {**self._checked, **found}
 
     def _leave_out(self, server: str, tool: str, reason: str, why: str) -> None:
         """Say once (per server, tool and ``reason``) that a tool is left out, and ``why``."""

@@ -71,14 +71,47 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
     items", a draft 4 habit many MCP servers keep): no answer at all came, whatever was
     asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
     still not one is for the caller to leave out."""
+    if _deeper_than(schema, MAX_DEPTH):
+        return None, _TOO_DEEP
     params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
-    params = _items_given(_todays_form(_one_object(params)))
     try:
+        params = _items_given(_todays_form(_one_object(params)))
         _validator_class(params).check_schema(params)
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
         return None, f"{exc.message}" + (f" (at {where})" if where else "")
+    except RecursionError:  # deep enough for jsonschema's own checking, not under the limit
+        return None, _TOO_DEEP
     return params, ""
+
+
+# The deepest nesting of objects and lists a tool's input schema may have. Deeper, the
+# conversion and jsonschema's check of it raised RecursionError (from about 200 deep)
+# out of the tool listing: the traceback in the log, and the server's tools never offered.
+# A real schema nests a few levels; the MCP SDK itself refuses a listing past about 40.
+MAX_DEPTH = 100
+_TOO_DEEP = (
+    f"it nests objects and lists more than {MAX_DEPTH} levels deep, too deep to check; "
+    f"a tool's arguments need a few levels"
+)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests dicts and lists more than ``limit`` deep: found without
+    recursion, which is what a schema too deep breaks, and stopping at the limit."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 # What OpenAI refuses at the top of a tool's parameters ("schema must have type 'object'
