@@ -1017,6 +1017,50 @@ async def test_a_schema_that_cannot_check_arguments_lets_calls_through_said_once
     assert "odd__nowhere" in said[0] and "/$defs/missing" in said[0], said[0]
 
 
+async def test_a_schema_unusable_each_relisting_anew_is_said_once_until_it_is_usable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tool whose schema cannot check its arguments, or is no JSON Schema at all, in
+    another way at each relisting (tools/list_changed: a $ref to a section of a file that
+    changed, a type named after a file) was said again after each: the log that its calls
+    go unchecked at its next call, and the notice that it is left out at each relisting.
+    Each is said once per tool now, and again only if it breaks again after a relisting
+    that made it usable."""
+    from mcp_servers import CHANGING_SCHEMAS_SERVER
+
+    bus = ev.EventBus()
+    notices = Recorder(bus)
+    settings = _one_server(tmp_path, "changing", CHANGING_SCHEMAS_SERVER)
+    relisted = 0
+
+    async def relist(usable: bool) -> None:
+        nonlocal relisted
+        relisted += 1
+        await manager.call("changing__relist", {"usable": usable}, call_id=f"r{relisted}")
+        deadline = time.monotonic() + 30
+        while sum("now has 3 tools" in r.getMessage() for r in caplog.records) < relisted:
+            assert time.monotonic() < deadline, "the changed tools were never listed"
+            await asyncio.sleep(0.05)
+
+    with caplog.at_level(logging.INFO):
+        async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+            for n, usable in enumerate([False, False, False, True, False, False]):
+                if n:
+                    await relist(usable)
+                offered = [t["function"]["name"] for t in manager.llm_tools()]
+                assert ("changing__outline" in offered) == usable, offered
+                result = await manager.call("changing__files", {"path": "a.md"}, call_id=f"f{n}")
+                assert result.text == "files ran", result.text
+    unchecked = [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()]
+    assert len(unchecked) == 2, unchecked  # at first, and once broken again
+    assert "changing__files" in unchecked[0] and "gone_0" in unchecked[0], unchecked[0]
+    assert "gone_4" in unchecked[1], unchecked[1]
+    left_out = [e.message for e in notices.of(ev.Notice) if "left out" in e.message]
+    assert len(left_out) == 2, left_out
+    assert all("The tool outline of tool server “changing”" in m for m in left_out), left_out
+    assert "int0" in left_out[0] and "int4" in left_out[1], left_out
+
+
 async def test_a_timeout_of_a_tool_two_servers_offer_names_the_one_called(
     tmp_path: Path,
 ) -> None:

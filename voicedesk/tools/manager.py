@@ -1225,9 +1225,13 @@ class ToolManager:
                     self._leave_out(server.name, tool.name, "task", _TASK_ONLY)
                     continue
                 params, wrong = self._parameters_of(tool.input_schema, checked)
+                # Said once per tool, not per problem: a schema relisted with another
+                # problem each time (an enum of files) was said again at each relisting.
+                # Offered again, it is said again should it break once more.
                 if params is None:
-                    self._leave_out(server.name, tool.name, wrong, schema_refused(wrong))
+                    self._leave_out(server.name, tool.name, "schema", schema_refused(wrong))
                     continue
+                self._left_out_said.discard((server.name, tool.name, "schema"))
                 name = llm_tool_name(server.name, tool.name)
                 n = 2
                 while name in names:  # two names that sanitise alike: keep both, distinctly

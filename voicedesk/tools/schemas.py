@@ -258,6 +258,7 @@ def argument_problems(
     except Exception as exc:  # a $ref to nowhere is found only when it is followed
         _unusable(schema, tool, exc)
         return []
+    _SAID_UNUSABLE.discard(tool)  # usable again: a schema that breaks later is said
     return list(problems)[:MAX_PROBLEMS]
 
 
@@ -268,6 +269,10 @@ _CHECKERS: dict[int, tuple[dict[str, Any], Any]] = {}
 _MAX_CHECKERS = 512
 # The schemas whose tools' calls go unchecked, by id (the schema kept in _CHECKERS).
 _UNUSABLE: set[int] = set()
+# The tools whose calls the log said go unchecked, until one of their schemas checks one:
+# by schema alone, a tool whose unusable schema changes at each relisting (a $ref to a
+# file's section, where the file changes) was said again after each.
+_SAID_UNUSABLE: set[str] = set()
 # The schema each tool was last checked by, by id: a tool relisted with a changed schema (a
 # server's tools/list_changed) lets its old one go, which _CHECKERS otherwise kept alive
 # with its checker until 512 had gathered (a 5,000-property schema's: 1.9 MB each).
@@ -321,11 +326,16 @@ def _validator_class(schema: dict[str, Any]) -> Any:
 
 
 def _unusable(schema: dict[str, Any], tool: str, exc: Exception) -> None:
-    """Log once that ``tool``'s calls go to its server unchecked, and why."""
+    """Log once that ``tool``'s calls go to its server unchecked, and why: once per tool
+    until a schema of it checks a call again, whatever schemas it is relisted with."""
     if id(schema) in _UNUSABLE:
         return
     _UNUSABLE.add(id(schema))
     _CHECKERS[id(schema)] = (schema, None)
+    if tool in _SAID_UNUSABLE:
+        return
+    if tool:
+        _SAID_UNUSABLE.add(tool)
     why = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     log.warning(
         "the input schema of the tool %s cannot be used to check its arguments (%s): "
