@@ -1926,7 +1926,9 @@ async def test_a_huge_schema_is_converted_while_the_conversation_goes_on(tmp_pat
     still all that time, nearly all of it jsonschema checking that the schema is one. It
     is converted in a worker thread now: the loop goes on meanwhile (its worst stall is a
     small part of the time the listing takes: generous, to catch a conversion on the
-    loop only), and the tool is offered whole."""
+    loop only), and the tool is offered whole. Its first call, which makes the checker of
+    its arguments by the same check, held the loop as long (10 s): made on a worker
+    thread too, and it still checks them."""
     settings = _one_server(tmp_path, "big", BIG_SCHEMA_SERVER)
     gaps: list[float] = []
     started = asyncio.Event()
@@ -1957,6 +1959,19 @@ async def test_a_huge_schema_is_converted_while_the_conversation_goes_on(tmp_pat
         assert len(form["properties"]) == 8000 and form["required"] == ["field_7"]
         assert form["properties"]["field_7999"]["type"] == "string"
         assert max(gaps) < took / 3, (max(gaps), took)
+        # the first call makes the schema's argument checker, the same check again
+        gaps.clear()
+        started.clear()
+        beating = asyncio.create_task(heartbeat())
+        await started.wait()
+        await asyncio.sleep(0.05)
+        began = time.monotonic()
+        result = await manager.call("big__form", {"field_7": "x"}, call_id="c1")
+        took = time.monotonic() - began
+        assert result.text == "form {'field_7': 'x'}", result.text
+        assert max(gaps) < took / 3, (max(gaps), took)
+        refused = await manager.call("big__form", {"field_7": 7}, call_id="c2")
+        assert refused.is_error and "“field_7” is 7" in refused.text, refused.text
     finally:
         beating.cancel()
         await manager.aclose()

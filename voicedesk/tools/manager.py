@@ -54,6 +54,8 @@ from voicedesk.tools.results import (
 )
 from voicedesk.tools.schemas import (
     argument_problems,
+    checker_kept,
+    made_checker,
     openai_description,
     openai_parameters,
     schema_refused,
@@ -1389,11 +1391,13 @@ class ToolManager:
         # with a required field left out, or a number as text, as it was. The documents
         # server checks its own (pydantic, lax: "2" is a paragraph number), and says so
         # field by field: it is left to do so, so nothing it takes is refused here.
-        problems = (
-            []
-            if ref.server == DOCS_SERVER
-            else argument_problems(ref.tool.input_schema, args, name)
-        )
+        problems: list[str] = []
+        if ref.server != DOCS_SERVER:
+            schema = ref.tool.input_schema
+            # the first call's validator is made on a worker thread: checking that a 2 MB
+            # schema is one held the event loop 5-12 s, the screen and the sound with it
+            made = None if checker_kept(schema) else await asyncio.to_thread(made_checker, schema)
+            problems = argument_problems(schema, args, name, made)
         if problems:
             return (
                 f"The arguments of this call to {name} do not fit what {ref.tool.name} takes, "

@@ -236,15 +236,19 @@ MAX_PROBLEMS = 3
 
 
 def argument_problems(
-    schema: dict[str, Any], arguments: dict[str, Any], tool: str = ""
+    schema: dict[str, Any],
+    arguments: dict[str, Any],
+    tool: str = "",
+    made: tuple[Any, Exception | None] | None = None,
 ) -> list[str]:
     """What is wrong with ``arguments`` by the tool's input ``schema``, one short phrase
     each, naming the field and what it takes; none when they fit. A server that does not
     check its own inputs ran a call with a required field left out, or a number written
     as text, as it was. A schema that cannot be used (no JSON Schema, a ``$ref`` to
     nowhere) checks nothing: the call goes to the server, which judges, and the log says
-    so once for ``tool``."""
-    checker = _checker(schema, tool)
+    so once for ``tool``. ``made``: the schema's validator made by :func:`made_checker`
+    on a worker thread, if not :func:`checker_kept` yet."""
+    checker = _checker(schema, tool, made)
     if checker is None:
         return []
     try:
@@ -279,8 +283,11 @@ _SAID_UNUSABLE: set[str] = set()
 _BY_TOOL: dict[str, int] = {}
 
 
-def _checker(schema: dict[str, Any], tool: str) -> Any:
-    """The validator of ``schema``, made once; None when it is no JSON Schema."""
+def _checker(
+    schema: dict[str, Any], tool: str, made: tuple[Any, Exception | None] | None = None
+) -> Any:
+    """The validator of ``schema``, made once (or given, ``made`` by :func:`made_checker`);
+    None when it is no JSON Schema."""
     kept = _CHECKERS.get(id(schema))
     if kept is not None and kept[0] is schema:
         return kept[1]
@@ -292,17 +299,31 @@ def _checker(schema: dict[str, Any], tool: str) -> Any:
         _BY_TOOL.clear()
         if tool:
             _BY_TOOL[tool] = id(schema)
-    checker: Any = None
-    try:
-        cls = _validator_class(schema)
-        cls.check_schema(schema)
-        checker = cls(schema)
-    except Exception as exc:  # a bad "type", a "pattern" no regex: none to check by
+    checker, exc = made if made is not None else made_checker(schema)
+    if exc is not None:
         _CHECKERS[id(schema)] = (schema, None)
         _unusable(schema, tool, exc)
         return None
     _CHECKERS[id(schema)] = (schema, checker)
     return checker
+
+
+def checker_kept(schema: dict[str, Any]) -> bool:
+    """Whether ``schema``'s validator is made already (or it was found unusable)."""
+    kept = _CHECKERS.get(id(schema))
+    return kept is not None and kept[0] is schema
+
+
+def made_checker(schema: dict[str, Any]) -> tuple[Any, Exception | None]:
+    """The validator of ``schema``, or (None, why there is none), touching nothing shared:
+    for a worker thread. Checking that a 2 MB schema is one took 5-12 s, which held the
+    event loop at the first call of its tool."""
+    try:
+        cls = _validator_class(schema)
+        cls.check_schema(schema)
+        return cls(schema), None
+    except Exception as exc:  # a bad "type", a "pattern" no regex, nested too deep
+        return None, exc
 
 
 def _forget_replaced(tool: str, schema_id: int) -> None:
