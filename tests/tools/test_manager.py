@@ -1977,6 +1977,35 @@ async def test_a_huge_schema_is_converted_while_the_conversation_goes_on(tmp_pat
         await manager.aclose()
 
 
+async def test_a_tool_whose_schema_nests_too_deep_is_left_out_and_its_server_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A schema of choices nested 92 deep (``anyOf`` in ``anyOf``…), within what the SDK
+    reads, raised RecursionError out of the tool listing: the server was said to have
+    closed the connection and restarted every few seconds, none of its tools offered.
+    The one tool is left out now, named, saying why; the server's other tool is offered."""
+    listing = """
+schema = {"type": "string"}
+for _ in range(92):
+    schema = {"anyOf": [schema]}
+nest = {"type": "object", "properties": {"x": schema}}
+result = {"tools": [
+    {"name": "nest", "inputSchema": nest}, {"name": "ping", "inputSchema": {"type": "object"}}
+]}
+"""
+    call = 'result = {"content": [{"type": "text", "text": "pong"}]}'
+    settings = _one_server(tmp_path, "deep", wire_server("deep", listing=listing, call=call))
+    with caplog.at_level(logging.INFO, logger="voicedesk.tools.manager"):
+        async with ToolManager(settings, log_dir=tmp_path / "logs") as manager:
+            assert manager.status() == {"deep": "up"}, manager.why_down("deep")
+            assert [t["function"]["name"] for t in manager.llm_tools()] == ["deep__ping"]
+            assert (await manager.call("deep__ping", {}, call_id="p")).text == "pong"
+    said = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert len(said) == 1 and "The tool nest of tool server “deep”" in said[0], said
+    assert "more than 100 levels deep" in said[0], said[0]
+    assert not any(r.exc_info for r in caplog.records)
+
+
 WORDY_SERVER = lowlevel_server(
     "wordy",
     """
