@@ -1265,7 +1265,7 @@ class ToolManager:
         """Convert the input schemas of a server's new listing that are not converted yet,
         in a worker thread, for :meth:`_rebuild_names` to find. On the event loop, a
         2 MB schema (20,000 properties) held the conversation, the screen and the sound
-        for 5 s on a quiet machine and 12-14 s on a busy one, nearly all of it jsonschema
+        for 5 s on a quiet machine and up to 20 s on a busy one, nearly all of it jsonschema
         checking that the schema is one; the rebuild that follows on the loop at once
         only looks them up."""
         known = self._checked
