@@ -123,3 +123,45 @@ async def call_tool(ctx, params):
     return mt.CallToolResult(content=[mt.TextContent(text=f"ran with {got}")])
 """,
 )
+
+
+# A tool server whose tools' schemas change at each relisting, which its tool "relist" asks
+# for (tools/list_changed): "files" checks nothing (a $ref to a section that is gone) and
+# "outline" is no JSON Schema (a type no JSON Schema has), each naming the relisting's
+# number, until "relist" is called with usable true.
+CHANGING_SCHEMAS_SERVER = _stdio_server(
+    "changing",
+    """
+STATE = {"n": 0, "usable": False}
+
+
+def _schemas():
+    if STATE["usable"]:
+        return {"path": {"type": "string"}}, {"depth": {"type": "integer"}}
+    n = STATE["n"]
+    # a $ref to a section of a file that is gone, a type no JSON Schema has: each relisting
+    # names another
+    return {"path": {"$ref": f"#/$defs/gone_{n}"}}, {"depth": {"type": f"int{n}"}}
+
+
+async def list_tools(ctx, params):
+    files, outline = _schemas()
+    relist = {"usable": {"type": "boolean"}}
+    return mt.ListToolsResult(
+        tools=[
+            mt.Tool(name="files", input_schema={"type": "object", "properties": files}),
+            mt.Tool(name="outline", input_schema={"type": "object", "properties": outline}),
+            mt.Tool(name="relist", input_schema={"type": "object", "properties": relist}),
+        ]
+    )
+
+
+async def call_tool(ctx, params):
+    if params.name == "relist":
+        STATE["n"] += 1
+        STATE["usable"] = bool((params.arguments or {}).get("usable"))
+        await ctx.session.send_tool_list_changed()
+    return mt.CallToolResult(content=[mt.TextContent(text=f"{params.name} ran")])
+
+""",
+)

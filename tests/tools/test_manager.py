@@ -1017,6 +1017,50 @@ async def test_a_schema_that_cannot_check_arguments_lets_calls_through_said_once
     assert "odd__nowhere" in said[0] and "/$defs/missing" in said[0], said[0]
 
 
+async def test_a_schema_unusable_each_relisting_anew_is_said_once_until_it_is_usable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tool whose schema cannot check its arguments, or is no JSON Schema at all, in
+    another way at each relisting (tools/list_changed: a $ref to a section of a file that
+    changed, a type named after a file) was said again after each: the log that its calls
+    go unchecked at its next call, and the notice that it is left out at each relisting.
+    Each is said once per tool now, and again only if it breaks again after a relisting
+    that made it usable."""
+    from mcp_servers import CHANGING_SCHEMAS_SERVER
+
+    bus = ev.EventBus()
+    notices = Recorder(bus)
+    settings = _one_server(tmp_path, "changing", CHANGING_SCHEMAS_SERVER)
+    relisted = 0
+
+    async def relist(usable: bool) -> None:
+        nonlocal relisted
+        relisted += 1
+        await manager.call("changing__relist", {"usable": usable}, call_id=f"r{relisted}")
+        deadline = time.monotonic() + 30
+        while sum("now has 3 tools" in r.getMessage() for r in caplog.records) < relisted:
+            assert time.monotonic() < deadline, "the changed tools were never listed"
+            await asyncio.sleep(0.05)
+
+    with caplog.at_level(logging.INFO):
+        async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+            for n, usable in enumerate([False, False, False, True, False, False]):
+                if n:
+                    await relist(usable)
+                offered = [t["function"]["name"] for t in manager.llm_tools()]
+                assert ("changing__outline" in offered) == usable, offered
+                result = await manager.call("changing__files", {"path": "a.md"}, call_id=f"f{n}")
+                assert result.text == "files ran", result.text
+    unchecked = [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()]
+    assert len(unchecked) == 2, unchecked  # at first, and once broken again
+    assert "changing__files" in unchecked[0] and "gone_0" in unchecked[0], unchecked[0]
+    assert "gone_4" in unchecked[1], unchecked[1]
+    left_out = [e.message for e in notices.of(ev.Notice) if "left out" in e.message]
+    assert len(left_out) == 2, left_out
+    assert all("The tool outline of tool server “changing”" in m for m in left_out), left_out
+    assert "int0" in left_out[0] and "int4" in left_out[1], left_out
+
+
 async def test_a_timeout_of_a_tool_two_servers_offer_names_the_one_called(
     tmp_path: Path,
 ) -> None:
@@ -1853,6 +1897,113 @@ async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
         assert len(checked) == 1, checked  # the new tool's schema only
     finally:
         await manager.aclose()
+
+
+BIG_SCHEMA_SERVER = lowlevel_server(
+    "big",
+    """
+
+FIELDS = {
+    f"field_{n}": {"type": "string", "description": f"field number {n} of the form, as written"}
+    for n in range(8000)
+}
+TOOLS = [
+    mt.Tool(name="ping", description="Answer pong.", input_schema={"type": "object"}),
+    mt.Tool(
+        name="form",
+        description="Fill the form.",
+        input_schema={"type": "object", "properties": FIELDS, "required": ["field_7"]},
+    ),
+]
+
+""",
+)
+
+
+async def test_a_huge_schema_is_converted_while_the_conversation_goes_on(tmp_path: Path) -> None:
+    """A tool with a 2 MB input schema (20,000 properties) took 5 s (12-14 s on a busy
+    machine) to be offered, converted on the event loop: the screen and the sound stood
+    still all that time, nearly all of it jsonschema checking that the schema is one. It
+    is converted in a worker thread now: the loop goes on meanwhile (its worst stall is a
+    small part of the time the listing takes: generous, to catch a conversion on the
+    loop only), and the tool is offered whole. Its first call, which makes the checker of
+    its arguments by the same check, held the loop as long (10 s): made on a worker
+    thread too, and it still checks them."""
+    settings = _one_server(tmp_path, "big", BIG_SCHEMA_SERVER)
+    gaps: list[float] = []
+    started = asyncio.Event()
+
+    async def heartbeat() -> None:
+        last = time.monotonic()
+        started.set()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    beating = asyncio.create_task(heartbeat())
+    await started.wait()
+    began = time.monotonic()
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    try:
+        await manager.start()
+        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
+            assert time.monotonic() - began < 120, "the tools never came"
+            await asyncio.sleep(0.05)
+        took = time.monotonic() - began
+        beating.cancel()
+        tools = {t["function"]["name"]: t["function"] for t in manager.llm_tools()}
+        assert sorted(tools) == ["big__form", "big__ping"], sorted(tools)
+        form = tools["big__form"]["parameters"]
+        assert len(form["properties"]) == 8000 and form["required"] == ["field_7"]
+        assert form["properties"]["field_7999"]["type"] == "string"
+        assert max(gaps) < took / 3, (max(gaps), took)
+        # the first call makes the schema's argument checker, the same check again
+        gaps.clear()
+        started.clear()
+        beating = asyncio.create_task(heartbeat())
+        await started.wait()
+        await asyncio.sleep(0.05)
+        began = time.monotonic()
+        result = await manager.call("big__form", {"field_7": "x"}, call_id="c1")
+        took = time.monotonic() - began
+        assert result.text == "form {'field_7': 'x'}", result.text
+        assert max(gaps) < took / 3, (max(gaps), took)
+        refused = await manager.call("big__form", {"field_7": 7}, call_id="c2")
+        assert refused.is_error and "“field_7” is 7" in refused.text, refused.text
+    finally:
+        beating.cancel()
+        await manager.aclose()
+
+
+async def test_a_tool_whose_schema_nests_too_deep_is_left_out_and_its_server_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A schema of choices nested 92 deep (``anyOf`` in ``anyOf``…), within what the SDK
+    reads, raised RecursionError out of the tool listing: the server was said to have
+    closed the connection and restarted every few seconds, none of its tools offered.
+    The one tool is left out now, named, saying why; the server's other tool is offered."""
+    listing = """
+schema = {"type": "string"}
+for _ in range(92):
+    schema = {"anyOf": [schema]}
+nest = {"type": "object", "properties": {"x": schema}}
+result = {"tools": [
+    {"name": "nest", "inputSchema": nest}, {"name": "ping", "inputSchema": {"type": "object"}}
+]}
+"""
+    call = 'result = {"content": [{"type": "text", "text": "pong"}]}'
+    settings = _one_server(tmp_path, "deep", wire_server("deep", listing=listing, call=call))
+    with caplog.at_level(logging.INFO, logger="voicedesk.tools.manager"):
+        async with ToolManager(settings, log_dir=tmp_path / "logs") as manager:
+            assert manager.status() == {"deep": "up"}, manager.why_down("deep")
+            assert [t["function"]["name"] for t in manager.llm_tools()] == ["deep__ping"]
+            assert (await manager.call("deep__ping", {}, call_id="p")).text == "pong"
+    said = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert len(said) == 1 and "The tool nest of tool server “deep”" in said[0], said
+    assert "more than 100 levels deep" in said[0], said[0]
+    assert not any(r.exc_info for r in caplog.records)
 
 
 WORDY_SERVER = lowlevel_server(

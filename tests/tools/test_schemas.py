@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import gc
+import logging
 import weakref
+from pathlib import Path
 from typing import Any
 
-from voicedesk.tools.schemas import argument_problems
+import mcp_types as mt
+import pytest
+
+from voicedesk.config import Settings
+from voicedesk.tools.manager import ToolManager
+from voicedesk.tools.schemas import argument_problems, openai_parameters
 
 
 class _Schema(dict[str, Any]):
@@ -44,3 +51,46 @@ def test_a_tool_relisted_with_a_changed_schema_lets_the_old_one_go() -> None:
     del other
     gc.collect()
     assert kept() is not None
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """An object schema whose one property is an object of one property, ``levels`` deep."""
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"inner": schema}}
+    return schema
+
+
+def test_a_schema_nested_thousands_deep_is_refused_saying_so() -> None:
+    """A schema nested 3,000 deep raised RecursionError out of the conversion (the MCP SDK
+    refuses such a listing first, at about 40, but a server's listing is not the only way
+    in): a traceback, and no tool of any server offered. It is refused, saying why."""
+    params, wrong = openai_parameters(_nested(3000))
+    assert params is None
+    assert "more than 100 levels deep" in wrong, wrong
+    # a deep but real one is still offered
+    params, wrong = openai_parameters(_nested(20))
+    assert params is not None and wrong == ""
+
+
+def test_a_tool_with_a_schema_too_deep_is_left_out_named_and_the_others_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The tool listing of the manager: the tool too deep is left out, named with its
+    server and the reason, and the server's other tools are offered."""
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"deep": {"command": "unused"}}}}
+    )
+    manager = ToolManager(settings, log_dir=tmp_path / "logs")
+    server = manager._servers["deep"]
+    server.tools = [
+        mt.Tool(name="ping", input_schema={"type": "object"}),
+        mt.Tool.model_construct(name="nest", input_schema=_nested(3000)),
+    ]
+    with caplog.at_level(logging.WARNING, logger="voicedesk.tools.manager"):
+        manager._rebuild_names()
+    assert [t["function"]["name"] for t in manager.llm_tools()] == ["deep__ping"]
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and not any(r.exc_info for r in caplog.records), said
+    assert "The tool nest of tool server “deep” is left out" in said[0], said[0]
+    assert "more than 100 levels deep" in said[0], said[0]

@@ -24,7 +24,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -54,6 +54,8 @@ from voicedesk.tools.results import (
 )
 from voicedesk.tools.schemas import (
     argument_problems,
+    checker_kept,
+    made_checker,
     openai_description,
     openai_parameters,
     schema_refused,
@@ -451,6 +453,7 @@ class _Server:
         log_dir: Path | None,
         notice: Callable[[ev.NoticeLevel, str], None],
         on_tools_changed: Callable[[], None],
+        convert: Callable[[list[mt.Tool]], Awaitable[None]],
     ) -> None:
         self.name = name
         self.spec = spec
@@ -466,6 +469,7 @@ class _Server:
         self.task: asyncio.Task[None] | None = None
         self._notice = notice
         self._on_tools_changed = on_tools_changed
+        self._convert = convert
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()  # ends the current connection: stop, crash or broken call
         self._log_dir = log_dir
@@ -681,6 +685,9 @@ class _Server:
                     with anyio.fail_after(max(CONNECT_TIMEOUT_S, self.spec.timeout_s)):
                         await session.initialize()
                         tools = await self._list_tools(session)
+                    # after the handshake's time limit, which a huge schema's conversion
+                    # (seconds on a busy machine) would count against, but stop() cancels it
+                    await self._convert(tools)
             except Exception as exc:
                 if not self._stop.is_set():
                     self._report_down(exc)
@@ -761,6 +768,7 @@ class _Server:
             log.warning("MCP server %s: listing its changed tools failed: %s", self.name, exc)
             self.refused = refused
             return
+        await self._convert(tools)
         if session is self.session:
             self.tools = tools
             self._on_tools_changed()
@@ -917,6 +925,27 @@ _TASK_ONLY = (
 )
 
 
+def _schema_key(schema: Any) -> str | None:
+    """A schema's JSON text, by which its conversion is kept; None if it has none."""
+    try:
+        return json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):  # nested past what json writes
+        return None
+
+
+def _conversions(
+    schemas: list[Any], known: Mapping[str, tuple[dict[str, Any] | None, str]]
+) -> dict[str, tuple[dict[str, Any] | None, str]]:
+    """:func:`openai_parameters` of each of ``schemas`` not in ``known``, by its text: run
+    in a worker thread, reading only what it is given."""
+    found: dict[str, tuple[dict[str, Any] | None, str]] = {}
+    for schema in schemas:
+        key = _schema_key(schema)
+        if key is not None and key not in known and key not in found:
+            found[key] = openai_parameters(schema)
+    return found
+
+
 class ToolManager:
     """Every configured MCP server, presented to the model as one flat list of tools."""
 
@@ -999,6 +1028,7 @@ class ToolManager:
             log_dir=self._log_dir,
             notice=self._notice,
             on_tools_changed=self._rebuild_names,
+            convert=self._convert_new,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -1197,9 +1227,13 @@ class ToolManager:
                     self._leave_out(server.name, tool.name, "task", _TASK_ONLY)
                     continue
                 params, wrong = self._parameters_of(tool.input_schema, checked)
+                # Said once per tool, not per problem: a schema relisted with another
+                # problem each time (an enum of files) was said again at each relisting.
+                # Offered again, it is said again should it break once more.
                 if params is None:
-                    self._leave_out(server.name, tool.name, wrong, schema_refused(wrong))
+                    self._leave_out(server.name, tool.name, "schema", schema_refused(wrong))
                     continue
+                self._left_out_said.discard((server.name, tool.name, "schema"))
                 name = llm_tool_name(server.name, tool.name)
                 n = 2
                 while name in names:  # two names that sanitise alike: keep both, distinctly
@@ -1216,16 +1250,30 @@ class ToolManager:
         """:func:`openai_parameters` of ``schema``, kept by its text (in ``checked``) for
         the next listing: every tool list that came (a server up, tools/list_changed)
         checked every tool of every server again, 1.2 ms a tool on the event loop that
-        runs the conversation too (150 ms for 128 tools)."""
-        try:
-            key = json.dumps(schema, sort_keys=True)
-        except (TypeError, ValueError):
+        runs the conversation too (150 ms for 128 tools). A listed schema is found here
+        already converted (:meth:`_convert_new`); one that is not is converted now."""
+        key = _schema_key(schema)
+        if key is None:
             return openai_parameters(schema)
         found = checked.get(key) or self._checked.get(key)
         if found is None:
             found = openai_parameters(schema)
         checked[key] = found
         return found
+
+    async def _convert_new(self, tools: list[mt.Tool]) -> None:
+        """Convert the input schemas of a server's new listing that are not converted yet,
+        in a worker thread, for :meth:`_rebuild_names` to find. On the event loop, a
+        2 MB schema (20,000 properties) held the conversation, the screen and the sound
+        for 5 s on a quiet machine and up to 20 s on a busy one, nearly all of it jsonschema
+        checking that the schema is one; the rebuild that follows on the loop at once
+        only looks them up."""
+        known = self._checked
+        schemas = [tool.input_schema for tool in tools]
+        if not schemas:
+            return
+        found = await asyncio.to_thread(_conversions, schemas, known)
+        self._checked = {**self._checked, **found}
 
     def _leave_out(self, server: str, tool: str, reason: str, why: str) -> None:
         """Say once (per server, tool and ``reason``) that a tool is left out, and ``why``."""
@@ -1343,11 +1391,13 @@ class ToolManager:
         # with a required field left out, or a number as text, as it was. The documents
         # server checks its own (pydantic, lax: "2" is a paragraph number), and says so
         # field by field: it is left to do so, so nothing it takes is refused here.
-        problems = (
-            []
-            if ref.server == DOCS_SERVER
-            else argument_problems(ref.tool.input_schema, args, name)
-        )
+        problems: list[str] = []
+        if ref.server != DOCS_SERVER:
+            schema = ref.tool.input_schema
+            # the first call's validator is made on a worker thread: checking that a 2 MB
+            # schema is one held the event loop 5-12 s, the screen and the sound with it
+            made = None if checker_kept(schema) else await asyncio.to_thread(made_checker, schema)
+            problems = argument_problems(schema, args, name, made)
         if problems:
             return (
                 f"The arguments of this call to {name} do not fit what {ref.tool.name} takes, "

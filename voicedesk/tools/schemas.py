@@ -71,14 +71,47 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
     items", a draft 4 habit many MCP servers keep): no answer at all came, whatever was
     asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
     still not one is for the caller to leave out."""
+    if _deeper_than(schema, MAX_DEPTH):
+        return None, _TOO_DEEP
     params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
-    params = _items_given(_todays_form(_one_object(params)))
     try:
+        params = _items_given(_todays_form(_one_object(params)))
         _validator_class(params).check_schema(params)
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
         return None, f"{exc.message}" + (f" (at {where})" if where else "")
+    except RecursionError:  # deep enough for jsonschema's own checking, not under the limit
+        return None, _TOO_DEEP
     return params, ""
+
+
+# The deepest nesting of objects and lists a tool's input schema may have. Deeper, the
+# conversion and jsonschema's check of it raised RecursionError (from about 200 deep)
+# out of the tool listing: the traceback in the log, and the server's tools never offered.
+# A real schema nests a few levels; the MCP SDK itself refuses a listing past about 40.
+MAX_DEPTH = 100
+_TOO_DEEP = (
+    f"it nests objects and lists more than {MAX_DEPTH} levels deep, too deep to check; "
+    f"a tool's arguments need a few levels"
+)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests dicts and lists more than ``limit`` deep: found without
+    recursion, which is what a schema too deep breaks, and stopping at the limit."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 # What OpenAI refuses at the top of a tool's parameters ("schema must have type 'object'
@@ -203,15 +236,19 @@ MAX_PROBLEMS = 3
 
 
 def argument_problems(
-    schema: dict[str, Any], arguments: dict[str, Any], tool: str = ""
+    schema: dict[str, Any],
+    arguments: dict[str, Any],
+    tool: str = "",
+    made: tuple[Any, Exception | None] | None = None,
 ) -> list[str]:
     """What is wrong with ``arguments`` by the tool's input ``schema``, one short phrase
     each, naming the field and what it takes; none when they fit. A server that does not
     check its own inputs ran a call with a required field left out, or a number written
     as text, as it was. A schema that cannot be used (no JSON Schema, a ``$ref`` to
     nowhere) checks nothing: the call goes to the server, which judges, and the log says
-    so once for ``tool``."""
-    checker = _checker(schema, tool)
+    so once for ``tool``. ``made``: the schema's validator made by :func:`made_checker`
+    on a worker thread, if not :func:`checker_kept` yet."""
+    checker = _checker(schema, tool, made)
     if checker is None:
         return []
     try:
@@ -225,6 +262,7 @@ def argument_problems(
     except Exception as exc:  # a $ref to nowhere is found only when it is followed
         _unusable(schema, tool, exc)
         return []
+    _SAID_UNUSABLE.discard(tool)  # usable again: a schema that breaks later is said
     return list(problems)[:MAX_PROBLEMS]
 
 
@@ -235,14 +273,21 @@ _CHECKERS: dict[int, tuple[dict[str, Any], Any]] = {}
 _MAX_CHECKERS = 512
 # The schemas whose tools' calls go unchecked, by id (the schema kept in _CHECKERS).
 _UNUSABLE: set[int] = set()
+# The tools whose calls the log said go unchecked, until one of their schemas checks one:
+# by schema alone, a tool whose unusable schema changes at each relisting (a $ref to a
+# file's section, where the file changes) was said again after each.
+_SAID_UNUSABLE: set[str] = set()
 # The schema each tool was last checked by, by id: a tool relisted with a changed schema (a
 # server's tools/list_changed) lets its old one go, which _CHECKERS otherwise kept alive
 # with its checker until 512 had gathered (a 5,000-property schema's: 1.9 MB each).
 _BY_TOOL: dict[str, int] = {}
 
 
-def _checker(schema: dict[str, Any], tool: str) -> Any:
-    """The validator of ``schema``, made once; None when it is no JSON Schema."""
+def _checker(
+    schema: dict[str, Any], tool: str, made: tuple[Any, Exception | None] | None = None
+) -> Any:
+    """The validator of ``schema``, made once (or given, ``made`` by :func:`made_checker`);
+    None when it is no JSON Schema."""
     kept = _CHECKERS.get(id(schema))
     if kept is not None and kept[0] is schema:
         return kept[1]
@@ -254,17 +299,31 @@ def _checker(schema: dict[str, Any], tool: str) -> Any:
         _BY_TOOL.clear()
         if tool:
             _BY_TOOL[tool] = id(schema)
-    checker: Any = None
-    try:
-        cls = _validator_class(schema)
-        cls.check_schema(schema)
-        checker = cls(schema)
-    except Exception as exc:  # a bad "type", a "pattern" no regex: none to check by
+    checker, exc = made if made is not None else made_checker(schema)
+    if exc is not None:
         _CHECKERS[id(schema)] = (schema, None)
         _unusable(schema, tool, exc)
         return None
     _CHECKERS[id(schema)] = (schema, checker)
     return checker
+
+
+def checker_kept(schema: dict[str, Any]) -> bool:
+    """Whether ``schema``'s validator is made already (or it was found unusable)."""
+    kept = _CHECKERS.get(id(schema))
+    return kept is not None and kept[0] is schema
+
+
+def made_checker(schema: dict[str, Any]) -> tuple[Any, Exception | None]:
+    """The validator of ``schema``, or (None, why there is none), touching nothing shared:
+    for a worker thread. Checking that a 2 MB schema is one took 5-12 s, which held the
+    event loop at the first call of its tool."""
+    try:
+        cls = _validator_class(schema)
+        cls.check_schema(schema)
+        return cls(schema), None
+    except Exception as exc:  # a bad "type", a "pattern" no regex, nested too deep
+        return None, exc
 
 
 def _forget_replaced(tool: str, schema_id: int) -> None:
@@ -288,11 +347,16 @@ def _validator_class(schema: dict[str, Any]) -> Any:
 
 
 def _unusable(schema: dict[str, Any], tool: str, exc: Exception) -> None:
-    """Log once that ``tool``'s calls go to its server unchecked, and why."""
+    """Log once that ``tool``'s calls go to its server unchecked, and why: once per tool
+    until a schema of it checks a call again, whatever schemas it is relisted with."""
     if id(schema) in _UNUSABLE:
         return
     _UNUSABLE.add(id(schema))
     _CHECKERS[id(schema)] = (schema, None)
+    if tool in _SAID_UNUSABLE:
+        return
+    if tool:
+        _SAID_UNUSABLE.add(tool)
     why = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     log.warning(
         "the input schema of the tool %s cannot be used to check its arguments (%s): "
