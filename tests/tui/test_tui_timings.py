@@ -3,6 +3,8 @@ stage, driven with Textual's pilot on a real session and the simulated cloud."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     text_of,
     wait_until,
 )
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from voicedesk import events as ev
@@ -59,6 +62,38 @@ def shown_rows(app: VoiceDeskApp) -> dict[str, str]:
 def recorded(record: dict[str, Any], name: str) -> str:
     value = record.get(name)
     return fmt_s(value) if isinstance(value, (int, float)) else "–"
+
+
+@contextlib.asynccontextmanager
+async def memo_read_typed(
+    microphone: Path, tmp_path: Path, tools: dict[str, Any], latency: SimLatency
+) -> AsyncIterator[tuple[VoiceDeskApp, Pilot]]:
+    """The app on a real session (``microphone``: its WAV input) with the demo's documents
+    server (``tools``: settings over the demo workspace), the simulated cloud at
+    ``latency`` scripted to read the budget memo with a tool; yields once that question
+    is typed and sent."""
+    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
+    script.turns[0].tool_calls = [memo]
+    settings = Settings.model_validate({"tools": {"workspace": str(demo_workspace()), **tools}})
+    async with SimServer(script, latency) as server:
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return build_session(
+                settings_for_sim(settings, server.base_url),
+                input_path=microphone,
+                bus=bus,
+                with_tools=True,
+                log_path=tmp_path / "session.jsonl",
+            )
+
+        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            yield app, pilot
 
 
 async def test_a_typed_turn_shows_no_voice_to_voice_time_as_its_record_has_none(
@@ -209,46 +244,27 @@ async def test_a_turn_cut_during_the_models_second_round_shows_that_round_up_to_
     2nd", "TTS TTFB" and "v2v" as "–", stages that never were, and nothing in it said the
     turn had been cut. The round is drawn up to the cut, marked ✂ with its length, and the
     pane's title says the turn was cut."""
-    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
-    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
-    script.turns[0].tool_calls = [memo]
-    settings = Settings.model_validate({"tools": {"workspace": str(demo_workspace())}})
     # the model takes 3 s to answer each round: time to press Esc in the second
-    async with SimServer(script, SimLatency(ttft_s=3.0, ttfb_s=0.05, stt_s=0.05)) as server:
-
-        async def make_session(bus: ev.EventBus) -> Any:
-            return build_session(
-                settings_for_sim(settings, server.base_url),
-                input_path=silence_wav,
-                bus=bus,
-                with_tools=True,
-                log_path=tmp_path / "session.jsonl",
-            )
-
-        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
-        async with app.run_test(size=(120, 40)) as pilot:
-            await started(pilot)
-            await pilot.press("t")
-            app.text_input.value = READ_MEMO
-            await pilot.press("enter")
-            calls = app.tool_pane.calls
-            await wait_until(
-                pilot, lambda: any(c.finished is not None for c in calls.values()), timeout=30
-            )
-            assert not app.text_input.has_focus  # Esc stops the answer, not leaves the box
-            await pilot.press("escape")
-            timings = app.query_one(TimingsPane)
-            await wait_until(pilot, lambda: bool(timings.records), timeout=30)
-            await pilot.pause()
-            record = timings.records[-1]
-            t = record["t"]
-            assert record["interrupted"] and "followup_first_token" not in t
-            rows = shown_rows(app)
-            assert rows["LLM 2nd"] == "✂" + fmt_s(t["interrupted_at"] - t["followup_request"])
-            assert rows["tools"] == recorded(record, "tool_wait")  # ended before the cut
-            assert rows["TTS TTFB"] == "–"  # never begun
-            assert "cut" in str(timings.border_subtitle)
-            await pilot.press("q")
+    slow_model = SimLatency(ttft_s=3.0, ttfb_s=0.05, stt_s=0.05)
+    async with memo_read_typed(silence_wav, tmp_path, {}, slow_model) as (app, pilot):
+        calls = app.tool_pane.calls
+        await wait_until(
+            pilot, lambda: any(c.finished is not None for c in calls.values()), timeout=30
+        )
+        assert not app.text_input.has_focus  # Esc stops the answer, not leaves the box
+        await pilot.press("escape")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records), timeout=30)
+        await pilot.pause()
+        record = timings.records[-1]
+        t = record["t"]
+        assert record["interrupted"] and "followup_first_token" not in t
+        rows = shown_rows(app)
+        assert rows["LLM 2nd"] == "✂" + fmt_s(t["interrupted_at"] - t["followup_request"])
+        assert rows["tools"] == recorded(record, "tool_wait")  # ended before the cut
+        assert rows["TTS TTFB"] == "–"  # never begun
+        assert "cut" in str(timings.border_subtitle)
+        await pilot.press("q")
 
 
 async def test_a_call_gone_to_the_background_is_timed_as_the_wait_before_it_went(
@@ -260,45 +276,19 @@ async def test_a_call_gone_to_the_background_is_timed_as_the_wait_before_it_went
     patience, 0.5 s here) as if it were how long the tool took, while its card said
     "running…" and later 4 s; and an "LLM 2nd" row "–" for a round that never was. The
     row is "tools→bg", the record's figure; the turn has no second-round row."""
-    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
-    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
-    script.turns[0].tool_calls = [memo]
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "workspace": str(demo_workspace()),
-                "docs_server_args": ["--slow", "read_document=4"],
-                "tool_patience_s": 0.5,
-            }
-        }
-    )
-    async with SimServer(script, SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as server:
-
-        async def make_session(bus: ev.EventBus) -> Any:
-            return build_session(
-                settings_for_sim(settings, server.base_url),
-                input_path=silence_wav,
-                bus=bus,
-                with_tools=True,
-                log_path=tmp_path / "session.jsonl",
-            )
-
-        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
-        async with app.run_test(size=(120, 40)) as pilot:
-            await started(pilot)
-            await pilot.press("t")
-            app.text_input.value = READ_MEMO
-            await pilot.press("enter")
-            timings = app.query_one(TimingsPane)
-            await wait_until(pilot, lambda: bool(timings.records), timeout=30)
-            await pilot.pause()
-            record = timings.records[-1]
-            assert record["went_background"] and record["tool_wait"] is not None
-            rows = shown_rows(app)
-            assert rows["tools→bg"] == recorded(record, "tool_wait")
-            assert "tools" not in rows and "LLM 2nd" not in rows
-            # so says the line under the answer, where a narrow terminal has no pane
-            (line,) = app.query(".timing-line").results(Static)
-            assert f"tools→bg {record['tool_wait'] * 1000:.0f}ms · " in text_of(line)
-            assert "LLM 2nd" not in text_of(line)
-            await pilot.press("q")
+    tools = {"docs_server_args": ["--slow", "read_document=4"], "tool_patience_s": 0.5}
+    quick = SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)
+    async with memo_read_typed(silence_wav, tmp_path, tools, quick) as (app, pilot):
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records), timeout=30)
+        await pilot.pause()
+        record = timings.records[-1]
+        assert record["went_background"] and record["tool_wait"] is not None
+        rows = shown_rows(app)
+        assert rows["tools→bg"] == recorded(record, "tool_wait")
+        assert "tools" not in rows and "LLM 2nd" not in rows
+        # so says the line under the answer, where a narrow terminal has no pane
+        (line,) = app.query(".timing-line").results(Static)
+        assert f"tools→bg {record['tool_wait'] * 1000:.0f}ms · " in text_of(line)
+        assert "LLM 2nd" not in text_of(line)
+        await pilot.press("q")
