@@ -64,6 +64,40 @@ def recorded(record: dict[str, Any], name: str) -> str:
     return fmt_s(value) if isinstance(value, (int, float)) else "–"
 
 
+def metrics_line(marks: dict[str, float]) -> dict[str, Any]:
+    """The metrics line (``--metrics-out``) of turn 1 with ``marks``' stages at those times."""
+    record = TurnRecord(turn_id=1)
+    for stage, at in marks.items():
+        record.mark(stage, at)
+    return record.to_json()
+
+
+@contextlib.asynccontextmanager
+async def showing(
+    tmp_path: Path, line: dict[str, Any], size: tuple[int, int]
+) -> AsyncIterator[tuple[VoiceDeskApp, Pilot]]:
+    """The app on a fake session at ``size``, once it has been given ``line``'s turn."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
+        await pilot.pause()
+        yield app, pilot
+
+
+async def typed_question(pilot: Pilot) -> tuple[VoiceDeskApp, dict[str, Any]]:
+    """Type QUESTION into the app on a real sim session; its app and its turn's record,
+    once the timings pane has it."""
+    app = await started(pilot)
+    await wait_until(pilot, lambda: "listening" in status_text(app))
+    await pilot.press("t")
+    app.text_input.value = QUESTION
+    await pilot.press("enter")
+    timings = app.query_one(TimingsPane)
+    await wait_until(pilot, lambda: bool(timings.records))
+    return app, timings.records[-1]
+
+
 @contextlib.asynccontextmanager
 async def memo_read_typed(
     microphone: Path, tmp_path: Path, tools: dict[str, Any], latency: SimLatency
@@ -104,14 +138,7 @@ async def test_a_typed_turn_shows_no_voice_to_voice_time_as_its_record_has_none(
     it was sent instead and showed 1.27s over "v2v: no spoken turns yet", a figure the
     metrics file never had. Every row now shows the record's own figure."""
     async with real_app.run_test(size=(100, 30)) as pilot:
-        app = await started(pilot)
-        await wait_until(pilot, lambda: "listening" in status_text(app))
-        await pilot.press("t")
-        app.text_input.value = QUESTION
-        await pilot.press("enter")
-        timings = app.query_one(TimingsPane)
-        await wait_until(pilot, lambda: bool(timings.records))
-        record = timings.records[-1]
+        app, record = await typed_question(pilot)
         assert record["eou_reason"] == "typed" and record["voice_to_voice"] is None
         assert record["ttfb"] is not None  # it was spoken: there was a first sound
         await pilot.pause()
@@ -130,15 +157,8 @@ async def test_a_typed_turns_line_in_a_narrow_terminal_has_only_its_stages(
     never has, which on a 40×10 terminal took a line of the six the conversation had. It
     has the stages its record has, the record's figures."""
     async with real_app.run_test(size=(40, 10)) as pilot:
-        app = await started(pilot)
-        await wait_until(pilot, lambda: "listening" in status_text(app))
-        await pilot.press("t")
-        app.text_input.value = QUESTION
-        await pilot.press("enter")
-        timings = app.query_one(TimingsPane)
-        await wait_until(pilot, lambda: bool(timings.records))
+        app, record = await typed_question(pilot)
         await pilot.pause()
-        record = timings.records[-1]
         assert record["voice_to_voice"] is None and record["eou_delay"] is None
         (line,) = app.query(".timing-line").results(Static)
         assert line.region.height > 0  # shown: no side panel at this width
@@ -159,17 +179,10 @@ async def test_each_row_shows_the_figure_of_the_metrics_line_to_the_millisecond(
     """The pane subtracted the marks itself: a first sound 0.1155 s after the request (as
     the record rounds it) came out as 0.11549999… and was shown as 115ms, where the
     metrics line of the same turn says 116ms. The rows show the record's own figures."""
-    record = TurnRecord(turn_id=1)
     marks = {**PLAIN_T, "tts_request": 4.71, "tts_first_audio": 4.8255, "eou_decided": 4.2155}
-    for stage, at in marks.items():
-        record.mark(stage, at)
-    line = record.to_json()
+    line = metrics_line(marks)
     assert fmt_s(line["ttfb"]) == "116ms"  # 0.1155, where 4.8255 - 4.71 is 0.11549999…
-    app = fake_app(tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started_fake(pilot)
-        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
-        await pilot.pause()
+    async with showing(tmp_path, line, (120, 40)) as (app, pilot):
         rows = shown_rows(app)
         assert rows == {label: recorded(line, ROW_FIELD[label]) for label in rows}
         assert rows["TTS TTFB"] == "116ms"
@@ -181,7 +194,6 @@ async def test_a_tool_turns_timing_line_has_its_tools_and_second_round(tmp_path:
     the stages that add up to voice-to-voice. A tool turn's read "v2v 2.97s · turn end
     200ms · LLM 540ms · TTS 290ms": the 1.4 s the tools took and the model's second round
     were missing, and the line did not add up. They are there now, from the record."""
-    record = TurnRecord(turn_id=1)
     tool_t = {
         **PLAIN_T,
         "tool_start": 4.72,
@@ -192,14 +204,8 @@ async def test_a_tool_turns_timing_line_has_its_tools_and_second_round(tmp_path:
         "tts_first_audio": 6.96,
         "playback_start": 6.97,
     }
-    for stage, at in tool_t.items():
-        record.mark(stage, at)
-    line = record.to_json()
-    app = fake_app(tmp_path)
-    async with app.run_test(size=(60, 30)) as pilot:  # too narrow for the side panel
-        await started_fake(pilot)
-        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
-        await pilot.pause()
+    line = metrics_line(tool_t)
+    async with showing(tmp_path, line, (60, 30)) as (app, pilot):  # too narrow for the side panel
         (shown,) = app.query(".timing-line").results(Static)
         assert text_of(shown) == (
             "⏱ v2v 2.97s · turn end 200ms · LLM 540ms · tools 1.40s · LLM 2nd 530ms · TTS 290ms"
@@ -211,7 +217,6 @@ async def test_an_answer_that_waited_for_tool_servers_shows_the_wait(tmp_path: P
     """The session listens before its tool servers are up, and the first answer waits for
     one still starting (up to 10 s): the pane showed a quick "LLM TTFT" under a v2v seconds
     longer, the wait in no row. It has a row of its own, the record's figure."""
-    record = TurnRecord(turn_id=1)
     waited = {
         **PLAIN_T,
         "servers_wait_start": 4.1,
@@ -221,14 +226,8 @@ async def test_an_answer_that_waited_for_tool_servers_shows_the_wait(tmp_path: P
         "tts_first_audio": 8.4,
         "playback_start": 8.41,
     }
-    for stage, at in waited.items():
-        record.mark(stage, at)
-    line = record.to_json()
-    app = fake_app(tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started_fake(pilot)
-        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
-        await pilot.pause()
+    line = metrics_line(waited)
+    async with showing(tmp_path, line, (120, 40)) as (app, pilot):
         rows = shown_rows(app)
         assert rows["servers"] == "3.50s"
         assert rows == {label: recorded(line, ROW_FIELD[label]) for label in rows}
