@@ -49,6 +49,12 @@ def speech() -> np.ndarray:
     return pcm
 
 
+async def _answered(llm: OpenAIChat, request: ChatRequest) -> str:
+    """The words of ``llm``'s whole answer to ``request``."""
+    items = [item async for item in llm.stream(request)]
+    return "".join(i.text for i in items if isinstance(i, TextDelta))
+
+
 def _chat(sim: SimServer, **kw) -> OpenAIChat:
     return OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1", **kw)
 
@@ -669,8 +675,7 @@ async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model)
     )
     try:
         for _ in range(2):
-            items = [item async for item in llm.stream(request)]
-            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            text = await _answered(llm, request)
             assert text == "It is ten past three."
     finally:
         await llm.aclose()
@@ -696,8 +701,7 @@ async def test_llm_requests_refused_together_are_each_sent_as_the_model_takes_th
     )
 
     async def answer() -> str:
-        items = [item async for item in llm.stream(request)]
-        return "".join(i.text for i in items if isinstance(i, TextDelta))
+        return await _answered(llm, request)
 
     try:
         answers = await asyncio.gather(answer(), answer(), answer())
@@ -719,8 +723,7 @@ async def test_llm_a_server_that_refuses_stream_options_is_sent_none(style):
         request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
         try:
             for _ in range(2):
-                items = [item async for item in llm.stream(request)]
-                text = "".join(i.text for i in items if isinstance(i, TextDelta))
+                text = await _answered(llm, request)
                 assert text == "It is ten past three."
         finally:
             await llm.aclose()
@@ -2179,8 +2182,7 @@ async def _answers(server: SimServer, model: str, questions: list[str]) -> list[
     try:
         for question in questions:
             request = ChatRequest(messages=[{"role": "user", "content": question}])
-            items = [item async for item in llm.stream(request)]
-            said.append("".join(i.text for i in items if isinstance(i, TextDelta)))
+            said.append(await _answered(llm, request))
     finally:
         await llm.aclose()
     return said
@@ -2301,8 +2303,7 @@ async def test_llm_a_chosen_effort_is_sent_as_the_model_takes_it(sim, model, ask
     )
     try:
         for _ in range(2):
-            items = [item async for item in llm.stream(request)]
-            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            text = await _answered(llm, request)
             assert text == "It is ten past three."
     finally:
         await llm.aclose()
@@ -2427,8 +2428,7 @@ async def test_llm_a_tool_call_without_its_thought_is_sent_an_empty_one_for_deep
         try:
             for _ in range(2):  # learnt: the second turn is not refused first
                 request = ChatRequest(messages=[dict(m) for m in history])
-                items = [item async for item in llm.stream(request)]
-                said = "".join(i.text for i in items if isinstance(i, TextDelta))
+                said = await _answered(llm, request)
                 assert said == "It is ten past three."
         finally:
             await llm.aclose()
@@ -2479,8 +2479,7 @@ async def test_llm_an_effort_asked_unbidden_and_refused_in_other_words_is_droppe
             said = []
             for _ in range(3):
                 request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
-                items = [item async for item in llm.stream(request)]
-                said.append("".join(i.text for i in items if isinstance(i, TextDelta)))
+                said.append(await _answered(llm, request))
         finally:
             await llm.aclose()
     assert said == ["Ten past three."] * 3
