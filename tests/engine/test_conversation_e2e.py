@@ -38,6 +38,20 @@ def _settings(tmp_path: Path, **over) -> Settings:
     return Settings.model_validate(data)
 
 
+def _docs(
+    tmp_path: Path, files: dict[str, str] | None = None, *, tools: dict | None = None, **over
+) -> tuple[Path, Settings]:
+    """A documents folder of the test's own, holding ``files`` (name: text), and settings
+    whose documents server works in it: ``tools``, its other tool settings; ``over``,
+    other sections of the config."""
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    for name, text in (files or {}).items():
+        (workspace / name).write_text(text, encoding="utf-8")
+    data = {"tools": {"workspace": str(workspace), **(tools or {})}, **over}
+    return workspace, Settings.model_validate(data)
+
+
 def _sim(script: SimScript, **kw) -> SimOptions:
     return SimOptions(**{"ttft_s": 0.2, "ttfb_s": 0.1, "stt_s": 0.05, "script": script, **kw})
 
@@ -647,10 +661,9 @@ async def test_an_answer_nobody_asked_for_cannot_confirm_a_question(tmp_path):
     later turn of the person's. The documents server is now told the person's last turn."""
     from voicedesk.sim.script import SimToolCall
 
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
+    slow_read = {"docs_server_args": ["--slow", "read_document=2"], "tool_patience_s": 1.0}
+    workspace, settings = _docs(tmp_path, {"plan.md": "# Plan\n\nMine.\n"}, tools=slow_read)
     plan = workspace / "plan.md"
-    plan.write_text("# Plan\n\nMine.\n", encoding="utf-8")
     replace = {"path": "plan.md", "content": "# Gone\n", "overwrite": True}
     script = SimScript(
         turns=[
@@ -669,15 +682,6 @@ async def test_an_answer_nobody_asked_for_cannot_confirm_a_question(tmp_path):
             )
         ]
     )
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "workspace": str(workspace),
-                "docs_server_args": ["--slow", "read_document=2"],
-                "tool_patience_s": 1.0,
-            }
-        }
-    )
     scenario = compose(["budget"], tail_s=7.0)
     session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     followups = [r for r in session.records if r.eou_reason == "tool_result"]
@@ -695,8 +699,7 @@ async def test_a_prepared_answer_changes_no_document_before_the_person_has_finis
     turn; one that only reads may go ahead."""
     from voicedesk.sim.script import SimToolCall
 
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
+    workspace, settings = _docs(tmp_path)
     create = SimToolCall(
         name="docs__create_document", arguments={"path": "timer.md", "content": "20 minutes"}
     )
@@ -712,7 +715,6 @@ async def test_a_prepared_answer_changes_no_document_before_the_person_has_finis
             SimTurn(transcript=_text("weather"), reply="Sunny."),
         ]
     )
-    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
     session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     order = [e for e in seen if isinstance(e, ev.LLMRequest | ev.TurnEnded | ev.ToolCallStarted)]
     first_turn = [e for e in order if e.turn_id == session.records[0].turn_id]
@@ -731,10 +733,8 @@ async def test_two_edits_in_one_answer_never_change_a_paragraph_the_other_moved(
     refused (when the first ran first), showing the new numbers, and paragraph 3 stays."""
     from voicedesk.sim.script import SimToolCall
 
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
+    workspace, settings = _docs(tmp_path, {"plan.md": "# Plan\n\nTwo.\n\nThree.\n\nFour.\n"})
     plan = workspace / "plan.md"
-    plan.write_text("# Plan\n\nTwo.\n\nThree.\n\nFour.\n")
 
     def edit(paragraph: int, text: str) -> SimToolCall:
         arguments = {"path": "plan.md", "action": "replace_paragraph", "paragraph": paragraph}
@@ -752,7 +752,6 @@ async def test_two_edits_in_one_answer_never_change_a_paragraph_the_other_moved(
             ),
         ]
     )
-    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
     _, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     finished = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
     assert len(finished) == 3, finished
@@ -783,17 +782,13 @@ async def test_a_call_cut_off_at_the_answers_length_limit_is_not_run(tmp_path, n
     object are cut off, wherever they stop."""
     from voicedesk.sim.script import SimToolCall
 
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
+    workspace, settings = _docs(tmp_path, llm={"max_tokens": 64})
     create = SimToolCall(
         name="docs__create_document", arguments={"path": "notes.md", "content": notes}
     )
     scenario = compose(["question"], tail_s=3.0)
     script = SimScript(
         turns=[SimTurn(transcript=_text("question"), reply="It was too long.", tool_calls=[create])]
-    )
-    settings = Settings.model_validate(
-        {"tools": {"workspace": str(workspace)}, "llm": {"max_tokens": 64}}
     )
     _, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     (done,) = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
@@ -812,8 +807,7 @@ async def test_a_call_cut_off_before_its_arguments_began_is_not_run(tmp_path):
     at the limit, so its last call is known to be cut off, and is not run."""
     from voicedesk.sim.script import SimToolCall
 
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
+    workspace, settings = _docs(tmp_path, llm={"max_tokens": 16})
     create = SimToolCall(
         name="docs__create_document", arguments={"path": "notes.md", "content": "Notes."}
     )
@@ -825,9 +819,6 @@ async def test_a_call_cut_off_before_its_arguments_began_is_not_run(tmp_path):
                 transcript=_text("question"), preamble=preamble, reply="Done.", tool_calls=[create]
             )
         ]
-    )
-    settings = Settings.model_validate(
-        {"tools": {"workspace": str(workspace)}, "llm": {"max_tokens": 16}}
     )
     _, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     (done,) = [e for e in seen if isinstance(e, ev.ToolCallFinished)]
@@ -1844,8 +1835,7 @@ async def test_an_answer_that_failed_after_its_tools_ran_does_not_ask_to_say_it_
     a tool has run for the turn, the line says what was done stands and to ask about it."""
     from voicedesk.sim.script import SimToolCall
 
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
+    workspace, settings = _docs(tmp_path)
     create = SimToolCall(
         name="docs__create_document", arguments={"path": "timer.md", "content": "20 minutes"}
     )
@@ -1857,7 +1847,6 @@ async def test_an_answer_that_failed_after_its_tools_ran_does_not_ask_to_say_it_
         if isinstance(event, ev.ToolCallFinished):  # the second round's request is next
             sims[0].inject("llm", "500", times=4)
 
-    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
     session, seen, _, _ = await _run(
         tmp_path,
         compose(["question"], tail_s=6.0),
@@ -1885,17 +1874,12 @@ async def test_an_answer_that_failed_after_its_tools_only_read_asks_again(tmp_pa
     from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
     from voicedesk.sim.script import SimToolCall
 
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
-    (workspace / "timer.md").write_text("20 minutes\n")
+    _, settings = _docs(tmp_path, {"timer.md": "20 minutes\n"})
     compose([], tail_s=3.0).write(tmp_path / "in.wav")
     asked = "How long is the timer?"
     read = SimToolCall(name="docs__read_document", arguments={"path": "timer.md"})
     script = SimScript(turns=[SimTurn(transcript=asked, reply="Twenty.", tool_calls=[read])])
     options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    settings = _settings(tmp_path).model_copy(
-        update={"tools": Settings.model_validate({"tools": {"workspace": str(workspace)}}).tools}
-    )
     async with sim_server(options) as server:
 
         def fail_the_answer_after_the_tool(event: ev.Event) -> None:
@@ -1942,8 +1926,7 @@ async def test_tool_definitions_a_model_refused_take_no_room_from_the_conversati
         servers.append(server)
 
     on_sim_start(monkeypatch, refusing)
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
+    _, settings = _docs(tmp_path, context={"budget_tokens": 4000})
     # two long turns (what the person said, as heard): each of ~900 tokens
     first = "First, " + " ".join(f"the first point number {i}." for i in range(150))
     second = "Second, " + " ".join(f"the second point number {i}." for i in range(150))
@@ -1952,9 +1935,6 @@ async def test_tool_definitions_a_model_refused_take_no_room_from_the_conversati
             SimTurn(transcript=first, reply="Noted the first."),
             SimTurn(transcript=second, reply="Noted the second."),
         ]
-    )
-    settings = Settings.model_validate(
-        {"tools": {"workspace": str(workspace)}, "context": {"budget_tokens": 4000}}
     )
     scenario = compose(["question", "thanks"], gaps_s=[2.5], tail_s=2.0)
     session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
@@ -1985,9 +1965,7 @@ async def test_a_thinking_models_tool_call_goes_back_with_its_thought(tmp_path, 
         servers.append(server)
 
     on_sim_start(monkeypatch, thinking)
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
-    (workspace / "plan.md").write_text("# Plan\n\nMine.\n", encoding="utf-8")
+    _, settings = _docs(tmp_path, {"plan.md": "# Plan\n\nMine.\n"})
     script = SimScript(
         turns=[
             SimTurn(
@@ -1998,7 +1976,6 @@ async def test_a_thinking_models_tool_call_goes_back_with_its_thought(tmp_path, 
             SimTurn(transcript=_text("thanks"), reply="You're welcome."),
         ]
     )
-    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
     scenario = compose(["budget", "thanks"], gaps_s=[4.0], tail_s=3.0)
     session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     assert [(r.error, r.heard_text) for r in session.records] == [
@@ -2023,14 +2000,11 @@ async def test_a_server_that_takes_no_thought_in_messages_is_sent_none(tmp_path,
         server.reasoning, server.strict_messages = "field", True
 
     on_sim_start(monkeypatch, strict)
-    workspace = tmp_path / "docs"
-    workspace.mkdir()
-    (workspace / "plan.md").write_text("# Plan\n\nMine.\n", encoding="utf-8")
+    _, settings = _docs(tmp_path, {"plan.md": "# Plan\n\nMine.\n"})
     call = SimToolCall(name="docs__read_document", arguments={"path": "plan.md"})
     script = SimScript(
         turns=[SimTurn(transcript=_text("budget"), reply="It is yours.", tool_calls=[call])]
     )
-    settings = Settings.model_validate({"tools": {"workspace": str(workspace)}})
     scenario = compose(["budget"], tail_s=5.0)
     session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     (record,) = session.records

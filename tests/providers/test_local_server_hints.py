@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -16,6 +17,19 @@ def _closed_port() -> int:
         return closed.getsockname()[1]
 
 
+async def _refusal_hint(
+    start: Callable[[], Awaitable[object]], close: Callable[[], Awaitable[None]]
+) -> str:
+    """The hint of the error a provider's first connection to a closed port ends in
+    (``start``), the provider closed after it either way (``close``)."""
+    try:
+        with pytest.raises(ProviderError) as exc:
+            await start()
+    finally:
+        await close()
+    return exc.value.hint or ""
+
+
 async def test_a_local_speech_to_text_server_that_is_not_running_is_said_to_be() -> None:
     """With stt.base_url on this machine (a local realtime transcription server) and the
     server not started, the start said "connection refused (nothing answers there) → check
@@ -25,12 +39,7 @@ async def test_a_local_speech_to_text_server_that_is_not_running_is_said_to_be()
 
     port = _closed_port()
     stt = OpenAIRealtimeSTT(api_key="sk-x", base_url=f"http://127.0.0.1:{port}/v1")
-    try:
-        with pytest.raises(ProviderError) as exc:
-            await stt.connect()
-    finally:
-        await stt.aclose()
-    hint = exc.value.hint or ""
+    hint = await _refusal_hint(stt.connect, stt.aclose)
     assert "start the local speech-to-text server" in hint and f"127.0.0.1:{port}" in hint, hint
     assert "stt.base_url" in hint and "network" not in hint and "Ollama" not in hint
 
@@ -42,12 +51,7 @@ async def test_a_local_voice_server_that_is_not_running_is_said_to_be() -> None:
 
     port = _closed_port()
     tts = ElevenLabsTTS(api_key="xi-x", voice_id="v", base_url=f"http://127.0.0.1:{port}")
-    try:
-        with pytest.raises(ProviderError) as exc:
-            await tts.warm()
-    finally:
-        await tts.aclose()
-    hint = exc.value.hint or ""
+    hint = await _refusal_hint(tts.warm, tts.aclose)
     assert "start the local voice server" in hint and f"127.0.0.1:{port}" in hint, hint
     assert "tts.elevenlabs_base_url" in hint and "network" not in hint
 
@@ -66,12 +70,7 @@ async def test_a_stopped_detached_simulated_cloud_is_said_to_be(
     monkeypatch.setenv("ELEVENLABS_BASE_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("VOICEDESK_SIM_PID", "4242")
     stt = OpenAIRealtimeSTT(api_key="sk-sim-local", base_url=f"http://127.0.0.1:{port}/v1")
-    try:
-        with pytest.raises(ProviderError) as exc:
-            await stt.connect()
-    finally:
-        await stt.aclose()
-    hint = exc.value.hint or ""
+    hint = await _refusal_hint(stt.connect, stt.aclose)
     assert f"the simulated cloud at 127.0.0.1:{port} (`voicedesk sim --detach`, pid 4242)" in hint
     assert 'start it again with eval "$(voicedesk sim --detach)"' in hint, hint
     assert "unset OPENAI_BASE_URL" in hint and "Ollama" not in hint

@@ -49,6 +49,12 @@ def speech() -> np.ndarray:
     return pcm
 
 
+async def _answered(llm: OpenAIChat, request: ChatRequest) -> str:
+    """The words of ``llm``'s whole answer to ``request``."""
+    items = [item async for item in llm.stream(request)]
+    return "".join(i.text for i in items if isinstance(i, TextDelta))
+
+
 def _chat(sim: SimServer, **kw) -> OpenAIChat:
     return OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1", **kw)
 
@@ -669,8 +675,7 @@ async def test_llm_a_reasoning_model_is_sent_the_parameters_it_takes(sim, model)
     )
     try:
         for _ in range(2):
-            items = [item async for item in llm.stream(request)]
-            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            text = await _answered(llm, request)
             assert text == "It is ten past three."
     finally:
         await llm.aclose()
@@ -696,8 +701,7 @@ async def test_llm_requests_refused_together_are_each_sent_as_the_model_takes_th
     )
 
     async def answer() -> str:
-        items = [item async for item in llm.stream(request)]
-        return "".join(i.text for i in items if isinstance(i, TextDelta))
+        return await _answered(llm, request)
 
     try:
         answers = await asyncio.gather(answer(), answer(), answer())
@@ -719,8 +723,7 @@ async def test_llm_a_server_that_refuses_stream_options_is_sent_none(style):
         request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
         try:
             for _ in range(2):
-                items = [item async for item in llm.stream(request)]
-                text = "".join(i.text for i in items if isinstance(i, TextDelta))
+                text = await _answered(llm, request)
                 assert text == "It is ten past three."
         finally:
             await llm.aclose()
@@ -1303,6 +1306,22 @@ async def test_llm_cancel_mid_stream_releases_the_request(sim):
 
 
 # ---------------------------------------------------------------- text to speech
+async def openai_tts_pieces(sim: SimServer, text: str) -> list[str]:
+    """The pieces an OpenAI-protocol voice asks the simulated cloud to say for ``text``,
+    sent a word at a time as the model writes it; sorted, since they are asked for at once."""
+    tts = OpenAITTS(
+        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+    )
+    stream = await tts.open_stream()
+    for word in text.split(" "):
+        await stream.send_text(word + " ")
+    await stream.end_text()
+    assert [c async for c in stream.audio()]
+    await stream.aclose()
+    await tts.aclose()
+    return sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+
+
 async def test_elevenlabs_streams_speech_like_audio_with_alignment(sim):
     tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
     await tts.warm()
@@ -2163,8 +2182,7 @@ async def _answers(server: SimServer, model: str, questions: list[str]) -> list[
     try:
         for question in questions:
             request = ChatRequest(messages=[{"role": "user", "content": question}])
-            items = [item async for item in llm.stream(request)]
-            said.append("".join(i.text for i in items if isinstance(i, TextDelta)))
+            said.append(await _answered(llm, request))
     finally:
         await llm.aclose()
     return said
@@ -2285,8 +2303,7 @@ async def test_llm_a_chosen_effort_is_sent_as_the_model_takes_it(sim, model, ask
     )
     try:
         for _ in range(2):
-            items = [item async for item in llm.stream(request)]
-            text = "".join(i.text for i in items if isinstance(i, TextDelta))
+            text = await _answered(llm, request)
             assert text == "It is ten past three."
     finally:
         await llm.aclose()
@@ -2411,8 +2428,7 @@ async def test_llm_a_tool_call_without_its_thought_is_sent_an_empty_one_for_deep
         try:
             for _ in range(2):  # learnt: the second turn is not refused first
                 request = ChatRequest(messages=[dict(m) for m in history])
-                items = [item async for item in llm.stream(request)]
-                said = "".join(i.text for i in items if isinstance(i, TextDelta))
+                said = await _answered(llm, request)
                 assert said == "It is ten past three."
         finally:
             await llm.aclose()
@@ -2463,8 +2479,7 @@ async def test_llm_an_effort_asked_unbidden_and_refused_in_other_words_is_droppe
             said = []
             for _ in range(3):
                 request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
-                items = [item async for item in llm.stream(request)]
-                said.append("".join(i.text for i in items if isinstance(i, TextDelta)))
+                said.append(await _answered(llm, request))
         finally:
             await llm.aclose()
     assert said == ["Ten past three."] * 3
@@ -2561,17 +2576,7 @@ async def test_openai_tts_hindi_thai_and_arabic_are_cut_at_their_own_sentence_en
     none was a place to cut, so a Hindi or Thai answer went to the voice as its first 40
     characters and then all the rest in one piece, asked for only once the model had
     written it all."""
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
-    stream = await tts.open_stream()
-    for word in text.split(" "):
-        await stream.send_text(word + " ")
-    await stream.end_text()
-    assert [c async for c in stream.audio()]
-    await stream.aclose()
-    await tts.aclose()
-    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    asked = await openai_tts_pieces(sim, text)
     assert asked == sorted(pieces)
 
 
@@ -2580,21 +2585,11 @@ async def test_openai_tts_an_abbreviation_s_full_stop_inside_a_sentence_is_no_cu
     sentence's end, and the voice said "see Fig." with a falling voice and a pause, then
     "3 and No." as a sentence of its own. A sentence's own full stop still ends a piece,
     one before a list's next line too."""
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
-    stream = await tts.open_stream()
     text = (
         "Here is the plan for today. Bring pens, paper, etc. and a laptop. "
         "See Fig. 3 and No. 5 in St. Louis. Then we go.\neggs.\nmilk."
     )
-    for word in text.split(" "):
-        await stream.send_text(word + " ")
-    await stream.end_text()
-    assert [c async for c in stream.audio()]
-    await stream.aclose()
-    await tts.aclose()
-    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    asked = await openai_tts_pieces(sim, text)
     assert asked == sorted(
         [
             "Here is the plan for today.",
@@ -2613,23 +2608,13 @@ async def test_openai_tts_a_long_sentence_after_the_first_piece_is_cut_at_a_comm
     person heard silence mid-answer (~0.3 s idle here, 1.5-2 s with the cores busy). Past
     80 characters a later
     piece ends at its next comma; a number's comma ("12,000") is none."""
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
-    stream = await tts.open_stream()
     text = (
         "Sure, here is what I found. The northern route follows the river for most of the "
         "way, crosses the old stone bridge near the mill, climbs through the pine forest "
         "on a narrow gravel track of 12,000 steps, and then comes down into the valley. "
         "It takes three hours."
     )
-    for word in text.split(" "):
-        await stream.send_text(word + " ")
-    await stream.end_text()
-    assert [c async for c in stream.audio()]
-    await stream.aclose()
-    await tts.aclose()
-    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    asked = await openai_tts_pieces(sim, text)
     assert asked == sorted(
         [
             "Sure, here is what I found.",
@@ -2647,21 +2632,11 @@ async def test_openai_tts_a_step_s_number_in_a_running_list_begins_its_step(sim)
     list written on one line ("1. Preheat the oven to 200. 2. Mix the flour.") was cut
     after the next step's number: the voice said "to 200. 2." with a falling voice and a
     pause, then "Mix the flour. 3." A step's number ("2. ", "3) ") begins a sentence."""
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
-    stream = await tts.open_stream()
     text = (
         "Here is how to do it. 1. Preheat the oven to 200. 2. Mix the flour and sugar. "
         "3) Bake for 20 minutes. Version 2. 5 bugs were fixed in No. 4."
     )
-    for word in text.split(" "):
-        await stream.send_text(word + " ")
-    await stream.end_text()
-    assert [c async for c in stream.audio()]
-    await stream.aclose()
-    await tts.aclose()
-    asked = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    asked = await openai_tts_pieces(sim, text)
     assert asked == sorted(
         [
             "Here is how to do it.",

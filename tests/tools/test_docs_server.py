@@ -129,6 +129,15 @@ def ws(tmp_path: Path) -> Path:
     return root
 
 
+def folder_with(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A workspace (``tmp_path``/ws) holding only ``files`` (name: text)."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
 class Docs:
     """Thin wrapper over a ClientSession: call a tool, get its text, check isError."""
 
@@ -2329,12 +2338,15 @@ async def test_an_item_added_after_a_markdown_list_joins_it(tmp_path: Path) -> N
     list with a gap before butter (or two lists, its marker being another), every later item
     added further apart, and read back as a paragraph apart from the list. An item added
     right after a list now joins it, in the list's own markers, and nothing else moves."""
-    root = tmp_path / "ws"
-    root.mkdir()
+    root = folder_with(
+        tmp_path,
+        {
+            "shopping.md": "# Shopping\n\n* eggs\n* bread\n\n# Later\n\nMaybe cake.\n",
+            "steps.md": "Steps:\n\n1) Mix\n2) Bake\n\nEnjoy.\n",
+        },
+    )
     shopping = root / "shopping.md"
-    shopping.write_text("# Shopping\n\n* eggs\n* bread\n\n# Later\n\nMaybe cake.\n")
     steps = root / "steps.md"
-    steps.write_text("Steps:\n\n1) Mix\n2) Bake\n\nEnjoy.\n")
     async with docs_server(root) as docs:
         said = await docs.call(
             "edit_document",
@@ -2401,10 +2413,13 @@ async def test_a_stanza_or_a_salutation_added_after_short_lines_stays_a_paragrap
     """Short lines that go on after commas are a poem's or a letter's, no list: a stanza
     added after a stanza joined it ("Added 2 list items"), and "Dear Bob," joined the
     address above it, each a blank line short of the paragraph the person asked for."""
-    root = tmp_path / "ws"
-    root.mkdir()
-    (root / "poem.md").write_text("Roses are red,\nViolets are blue\n\nThe end\n")
-    (root / "letter.txt").write_text("Alice Smith\n12 Main Street\nSpringfield\n")
+    root = folder_with(
+        tmp_path,
+        {
+            "poem.md": "Roses are red,\nViolets are blue\n\nThe end\n",
+            "letter.txt": "Alice Smith\n12 Main Street\nSpringfield\n",
+        },
+    )
     async with docs_server(root) as docs:
         for name, text in (
             ("poem.md", "Sugar is sweet,\nAnd so are you"),
@@ -2430,12 +2445,15 @@ async def test_an_item_added_after_a_list_written_without_markers_joins_it(
     own, a blank line after it ("milk\\neggs\\n\\nbutter"): out of the list, and each
     later item further apart. It now goes on the list's next line, in .txt and Markdown;
     a sentence after it, or after a wrapped paragraph, stays a paragraph of its own."""
-    root = tmp_path / "ws"
-    root.mkdir()
-    (root / "shopping.txt").write_text("Shopping list:\nmilk\neggs\n\nRecipes below.\n")
-    (root / "home.md").write_text("# Shopping\n\nmilk\neggs\nbread\n\n# Later\n\nSoon.\n")
     wrapped = "We met at ten and talked about\nthe budget for next year, and\nagreed on it.\n"
-    (root / "notes.txt").write_text(wrapped)
+    root = folder_with(
+        tmp_path,
+        {
+            "shopping.txt": "Shopping list:\nmilk\neggs\n\nRecipes below.\n",
+            "home.md": "# Shopping\n\nmilk\neggs\nbread\n\n# Later\n\nSoon.\n",
+            "notes.txt": wrapped,
+        },
+    )
     async with docs_server(root) as docs:
         await docs.call("read_document", path="shopping.txt")
         said = await docs.call(
@@ -2509,12 +2527,15 @@ async def test_a_list_item_emptied_by_find_replace_goes(tmp_path: Path) -> None:
     its own line: an empty bullet the person saw in the list, and read it back as one. The
     item left with nothing but its marker now goes, and the result says so; an item with
     others nested in it, or a list that had an empty item already, is left as it was."""
-    root = tmp_path / "ws"
-    root.mkdir()
+    root = folder_with(
+        tmp_path,
+        {
+            "shopping.md": "# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n3. tea\n",
+            "todo.txt": "- call Anna\n- bread\n  - brown\n-\n- bread\n",
+        },
+    )
     shopping = root / "shopping.md"
-    shopping.write_text("# Shopping\n\n* eggs\n* bread\n* butter\n\n1. bread\n2. jam\n3. tea\n")
     todo = root / "todo.txt"
-    todo.write_text("- call Anna\n- bread\n  - brown\n-\n- bread\n")
     async with docs_server(root) as docs:
         said = await docs.call(
             "edit_document",
@@ -2558,14 +2579,17 @@ async def test_find_replace_removes_only_list_items_really_left_empty(tmp_path: 
     went on the next line without an indent for empty (those words then read as the item
     above's), and left a task list's "- [ ] " box behind as before. Only an item left with
     nothing, or with only its box, goes now; code keeps its lines."""
-    root = tmp_path / "ws"
-    root.mkdir()
+    root = folder_with(
+        tmp_path,
+        {
+            "readme.md": "# Setup\n\n```yaml\nitems:\n- bread\n- milk\n```\n\n* eggs\n* bread\n",
+            "wrapped.txt": "- eggs\n- bread\nfrom the corner shop\n- tea\n",
+            "tasks.md": "# To do\n\n- [ ] call Anna\n- [ ] buy bread\n- [x] pay rent\n",
+        },
+    )
     readme = root / "readme.md"
-    readme.write_text("# Setup\n\n```yaml\nitems:\n- bread\n- milk\n```\n\n* eggs\n* bread\n")
     wrapped = root / "wrapped.txt"
-    wrapped.write_text("- eggs\n- bread\nfrom the corner shop\n- tea\n")
     tasks = root / "tasks.md"
-    tasks.write_text("# To do\n\n- [ ] call Anna\n- [ ] buy bread\n- [x] pay rent\n")
     async with docs_server(root) as docs:
         said = await docs.call(
             "edit_document", path="readme.md", action="find_replace", find="bread", replace_with=""
@@ -2614,10 +2638,8 @@ async def test_an_item_added_to_a_list_numbered_one_each_time_is_one_too(tmp_pat
     """Many people number every item of a Markdown list "1." (Markdown counts them, and
     an item moved needs no renumbering): an item added to such a list came as "2.", after
     three "1." items. It follows the list's way now."""
-    root = tmp_path / "ws"
-    root.mkdir()
+    root = folder_with(tmp_path, {"steps.md": "# Steps\n\n1. mix\n1. bake\n1. cool\n"})
     steps = root / "steps.md"
-    steps.write_text("# Steps\n\n1. mix\n1. bake\n1. cool\n")
     async with docs_server(root) as docs:
         await docs.call(
             "edit_document", path="steps.md", action="insert_paragraph", text="1. serve"
@@ -2631,12 +2653,15 @@ async def test_an_item_added_after_a_list_of_items_apart_comes_apart_too(tmp_pat
     item's paragraph: clause 3 became part of paragraph 2, read back as clause 2, and the
     list's layout lost its gap there. Such a list gets the item as a paragraph of its own,
     as before; a list written line by line still takes it in."""
-    root = tmp_path / "ws"
-    root.mkdir()
+    root = folder_with(
+        tmp_path,
+        {
+            "plan.md": "# Plan\n\n1. First point, explained.\n\n2. Second point.\n",
+            "terms.txt": "1. Scope\nThe work covers the garden.\n\n2. Payment\nDue in 30 days.\n",
+        },
+    )
     plan = root / "plan.md"
-    plan.write_text("# Plan\n\n1. First point, explained.\n\n2. Second point.\n")
     terms = root / "terms.txt"
-    terms.write_text("1. Scope\nThe work covers the garden.\n\n2. Payment\nDue in 30 days.\n")
     async with docs_server(root) as docs:
         said = await docs.call(
             "edit_document", path="plan.md", action="insert_paragraph", text="3. Third point."
@@ -2669,10 +2694,9 @@ async def test_find_replace_says_how_a_paragraph_with_an_eszett_spells_the_words
     written "Café" here), but it passed over every paragraph with a "ß" or a ligature in it
     (their folded text is longer), so in a German document the model heard only "Found no
     Cafe am Markt" and gave up, as for "Hauptstrasse" written "Hauptstraße"."""
-    root = tmp_path / "ws"
-    root.mkdir()
-    (root / "treffen.md").write_text(
-        "Die große Hauptstraße ist lang. Wir treffen uns im Café am Markt.\n"
+    root = folder_with(
+        tmp_path,
+        {"treffen.md": "Die große Hauptstraße ist lang. Wir treffen uns im Café am Markt.\n"},
     )
     async with docs_server(root) as docs:
         said = await docs.call(

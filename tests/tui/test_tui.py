@@ -743,6 +743,36 @@ def sim_args(input_wav: Path | None, output_wav: Path | None, **over: Any) -> ar
     return argparse.Namespace(**{**args, **over})
 
 
+# a recorded person's finished question: a WAV microphone heard to its end within seconds
+FINISHED_SPEECH = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
+
+
+@contextlib.asynccontextmanager
+async def sim_command_app(
+    tmp_path: Path,
+    args: argparse.Namespace,
+    settings: Settings | None = None,
+    *,
+    start: bool = True,
+) -> AsyncIterator[tuple[VoiceDeskApp, Pilot]]:
+    """The app `voicedesk run --sim` opens with ``args`` (``sim_args``), on the session its
+    own factory builds; started unless ``start`` is False (a test that holds the build)."""
+    from voicedesk.commands import tui
+
+    settings = settings or Settings()
+    async with contextlib.AsyncExitStack() as stack:
+        app = VoiceDeskApp(
+            settings,
+            tui.session_factory(args, settings, stack),
+            simulated=True,
+            log_path=tmp_path / "tui.log",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            if start:
+                await started(pilot)
+            yield app, pilot
+
+
 async def test_command_factory_runs_a_sim_session(silence_wav: Path, tmp_path: Path) -> None:
     from voicedesk.commands import tui
 
@@ -775,7 +805,6 @@ async def test_keys_work_while_the_conversation_is_being_built(
     push-to-talk the opening hint and the state no longer say to just talk, "listening"."""
     import threading
 
-    from voicedesk.commands import tui
     from voicedesk.engine import builder
 
     real, release = builder.build_session, threading.Event()
@@ -787,29 +816,22 @@ async def test_keys_work_while_the_conversation_is_being_built(
     monkeypatch.setattr(builder, "build_session", slow_build)
     args = sim_args(silence_wav, tmp_path / "out.wav")
     settings = Settings.model_validate({"turn": {"mode": "push-to-talk"}})
-    async with contextlib.AsyncExitStack() as stack:
-        app = VoiceDeskApp(
-            settings,
-            tui.session_factory(args, settings, stack),
-            simulated=True,
-            log_path=tmp_path / "tui.log",
-        )
-        async with app.run_test(size=(100, 30)) as pilot:
-            try:
-                await pilot.press("question_mark")
-                await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), 3.0)
-                assert not app.started.is_set()  # still building
-            finally:
-                release.set()
-            await wait_until(pilot, lambda: app.session is not None and app.started.is_set())
-            await pilot.press("escape")
-            # push-to-talk: the opening hint and the state say space opens the microphone
-            # (they said "just talk" and "listening" with the microphone closed)
-            hint = str(app.query_one("#conversation-hint").render())
-            assert hint.startswith("Press space to talk"), hint
-            await wait_until(pilot, lambda: app.status_bar.state == "listening")
-            assert "ready" in status_text(app) and "listening" not in status_text(app)
-            await pilot.press("q")
+    async with sim_command_app(tmp_path, args, settings, start=False) as (app, pilot):
+        try:
+            await pilot.press("question_mark")
+            await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), 3.0)
+            assert not app.started.is_set()  # still building
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: app.session is not None and app.started.is_set())
+        await pilot.press("escape")
+        # push-to-talk: the opening hint and the state say space opens the microphone
+        # (they said "just talk" and "listening" with the microphone closed)
+        hint = str(app.query_one("#conversation-hint").render())
+        assert hint.startswith("Press space to talk"), hint
+        await wait_until(pilot, lambda: app.status_bar.state == "listening")
+        assert "ready" in status_text(app) and "listening" not in status_text(app)
+        await pilot.press("q")
 
 
 def test_the_terminal_ui_on_a_dumb_terminal_says_so_and_ends(tmp_path: Path) -> None:
@@ -1778,32 +1800,23 @@ async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_a
     from voicedesk.commands import tui
     from voicedesk.tui.widgets.conversation import NoticeLine
 
-    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
     out = tmp_path / "answers.wav"
-    args = sim_args(speech, out, mode="hands-free")
+    args = sim_args(FINISHED_SPEECH, out, mode="hands-free")
     settings = Settings()
-    async with contextlib.AsyncExitStack() as stack:
-        app = VoiceDeskApp(
-            settings,
-            tui.session_factory(args, settings, stack),
-            simulated=True,
-            log_path=tmp_path / "tui.log",
-        )
-        async with app.run_test(size=(100, 30)) as pilot:
-            await started(pilot)
+    async with sim_command_app(tmp_path, args, settings) as (app, pilot):
 
-            def said() -> str:
-                return " ".join(str(n.render()) for n in conversation(app).query(NoticeLine))
+        def said() -> str:
+            return " ".join(str(n.render()) for n in conversation(app).query(NoticeLine))
 
-            await wait_until(pilot, lambda: "heard to its end" in said(), timeout=60)
-            assert conversation(app).query(AssistantTurn)  # after the answer, not before
-            assert str(out) in said() and "q quits" in said()
-            # the file said to hold the answers now is there: they grow in the partial
-            # file until the person quits ("the answers are in answers.wav" named a file
-            # that was not there yet)
-            (now,) = re.findall(r"the answers so far are in (\S+), ", said())
-            assert Path(now).is_file() and Path(now).stat().st_size > 44
-            assert f"which becomes {out} when you quit" in said()
+        await wait_until(pilot, lambda: "heard to its end" in said(), timeout=60)
+        assert conversation(app).query(AssistantTurn)  # after the answer, not before
+        assert str(out) in said() and "q quits" in said()
+        # the file said to hold the answers now is there: they grow in the partial
+        # file until the person quits ("the answers are in answers.wav" named a file
+        # that was not there yet)
+        (now,) = re.findall(r"the answers so far are in (\S+), ", said())
+        assert Path(now).is_file() and Path(now).stat().st_size > 44
+        assert f"which becomes {out} when you quit" in said()
 
     demo = argparse.Namespace(**{**vars(sim_args(None, None)), "sim": False, "demo": True})
     (tmp_path / "config").mkdir(exist_ok=True)
@@ -1866,33 +1879,22 @@ async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(
     microphone with nothing left in it and then said "No words were heard … check the
     microphone (c)", and c checked the demo's files. Once it is over the terminal UI is
     as without a microphone: typing keys, the text box ready, "no mic" in the status bar."""
-    from voicedesk.commands import tui
 
-    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
-    args = sim_args(speech, tmp_path / "answers.wav", mode="hands-free")
-    settings = Settings()
-    async with contextlib.AsyncExitStack() as stack:
-        app = VoiceDeskApp(
-            settings,
-            tui.session_factory(args, settings, stack),
-            simulated=True,
-            log_path=tmp_path / "tui.log",
-        )
-        async with app.run_test(size=(100, 30)) as pilot:
-            await started(pilot)
-            await wait_until(pilot, lambda: app.input_device == "file")
-            assert app.check_action("ptt", ()) and app.check_action("hands_free", ())
-            await wait_until(pilot, lambda: app.typing_only, timeout=60)
-            await pilot.pause()
-            assert conversation(app).query(AssistantTurn)  # after the answer, not before
-            for action in ("ptt", "hands_free", "mute", "audio_check"):
-                assert app.check_action(action, ()) is False, action
-            assert app.check_action("type", ()) and app.check_action("quit", ())
-            assert app.text_input.has_focus
-            assert "no mic" in status_text(app)
-            await pilot.press(*"Thanks.", "enter")  # typing goes on
-            await wait_until(pilot, lambda: len(conversation(app).users) == 2, timeout=30)
-            await pilot.press("ctrl+q")
+    args = sim_args(FINISHED_SPEECH, tmp_path / "answers.wav", mode="hands-free")
+    async with sim_command_app(tmp_path, args) as (app, pilot):
+        await wait_until(pilot, lambda: app.input_device == "file")
+        assert app.check_action("ptt", ()) and app.check_action("hands_free", ())
+        await wait_until(pilot, lambda: app.typing_only, timeout=60)
+        await pilot.pause()
+        assert conversation(app).query(AssistantTurn)  # after the answer, not before
+        for action in ("ptt", "hands_free", "mute", "audio_check"):
+            assert app.check_action(action, ()) is False, action
+        assert app.check_action("type", ()) and app.check_action("quit", ())
+        assert app.text_input.has_focus
+        assert "no mic" in status_text(app)
+        await pilot.press(*"Thanks.", "enter")  # typing goes on
+        await wait_until(pilot, lambda: len(conversation(app).users) == 2, timeout=30)
+        await pilot.press("ctrl+q")
 
 
 async def test_a_wav_microphone_over_under_a_dialog_leaves_the_text_box_ready(
@@ -1901,29 +1903,18 @@ async def test_a_wav_microphone_over_under_a_dialog_leaves_the_text_box_ready(
     """The demo's recording ended while the help was open: closing it gave the focus back to
     the conversation, not the text box, with the talk keys gone, and the line typed next
     went nowhere."""
-    from voicedesk.commands import tui
 
-    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
-    args = sim_args(speech, tmp_path / "answers.wav", mode="hands-free")
-    settings = Settings()
-    async with contextlib.AsyncExitStack() as stack:
-        app = VoiceDeskApp(
-            settings,
-            tui.session_factory(args, settings, stack),
-            simulated=True,
-            log_path=tmp_path / "tui.log",
-        )
-        async with app.run_test(size=(100, 30)) as pilot:
-            await started(pilot)
-            await pilot.press("question_mark")
-            await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
-            await wait_until(pilot, lambda: app.typing_only, timeout=60)
-            await pilot.press("escape")
-            await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
-            assert app.text_input.has_focus
-            await pilot.press(*"Thanks.", "enter")
-            await wait_until(pilot, lambda: len(conversation(app).users) == 2, timeout=30)
-            await pilot.press("ctrl+q")
+    args = sim_args(FINISHED_SPEECH, tmp_path / "answers.wav", mode="hands-free")
+    async with sim_command_app(tmp_path, args) as (app, pilot):
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await wait_until(pilot, lambda: app.typing_only, timeout=60)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        assert app.text_input.has_focus
+        await pilot.press(*"Thanks.", "enter")
+        await wait_until(pilot, lambda: len(conversation(app).users) == 2, timeout=30)
+        await pilot.press("ctrl+q")
 
 
 async def test_a_wav_microphone_without_output_says_at_start_the_answers_are_not_kept(
@@ -1934,8 +1925,7 @@ async def test_a_wav_microphone_without_output_says_at_start_the_answers_are_not
     says it at start."""
     from voicedesk.commands import tui
 
-    speech = Path(__file__).parents[1] / "fixtures/turns/dev-finished-0.wav"
-    args = sim_args(speech, None, mode="hands-free")
+    args = sim_args(FINISHED_SPEECH, None, mode="hands-free")
     async with contextlib.AsyncExitStack() as stack:
         bus = ev.EventBus()
         notices: list[ev.Notice] = []

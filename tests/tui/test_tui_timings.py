@@ -3,6 +3,8 @@ stage, driven with Textual's pilot on a real session and the simulated cloud."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     text_of,
     wait_until,
 )
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from voicedesk import events as ev
@@ -61,6 +64,72 @@ def recorded(record: dict[str, Any], name: str) -> str:
     return fmt_s(value) if isinstance(value, (int, float)) else "–"
 
 
+def metrics_line(marks: dict[str, float]) -> dict[str, Any]:
+    """The metrics line (``--metrics-out``) of turn 1 with ``marks``' stages at those times."""
+    record = TurnRecord(turn_id=1)
+    for stage, at in marks.items():
+        record.mark(stage, at)
+    return record.to_json()
+
+
+@contextlib.asynccontextmanager
+async def showing(
+    tmp_path: Path, line: dict[str, Any], size: tuple[int, int]
+) -> AsyncIterator[tuple[VoiceDeskApp, Pilot]]:
+    """The app on a fake session at ``size``, once it has been given ``line``'s turn."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
+        await pilot.pause()
+        yield app, pilot
+
+
+async def typed_question(pilot: Pilot) -> tuple[VoiceDeskApp, dict[str, Any]]:
+    """Type QUESTION into the app on a real sim session; its app and its turn's record,
+    once the timings pane has it."""
+    app = await started(pilot)
+    await wait_until(pilot, lambda: "listening" in status_text(app))
+    await pilot.press("t")
+    app.text_input.value = QUESTION
+    await pilot.press("enter")
+    timings = app.query_one(TimingsPane)
+    await wait_until(pilot, lambda: bool(timings.records))
+    return app, timings.records[-1]
+
+
+@contextlib.asynccontextmanager
+async def memo_read_typed(
+    microphone: Path, tmp_path: Path, tools: dict[str, Any], latency: SimLatency
+) -> AsyncIterator[tuple[VoiceDeskApp, Pilot]]:
+    """The app on a real session (``microphone``: its WAV input) with the demo's documents
+    server (``tools``: settings over the demo workspace), the simulated cloud at
+    ``latency`` scripted to read the budget memo with a tool; yields once that question
+    is typed and sent."""
+    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
+    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
+    script.turns[0].tool_calls = [memo]
+    settings = Settings.model_validate({"tools": {"workspace": str(demo_workspace()), **tools}})
+    async with SimServer(script, latency) as server:
+
+        async def make_session(bus: ev.EventBus) -> Any:
+            return build_session(
+                settings_for_sim(settings, server.base_url),
+                input_path=microphone,
+                bus=bus,
+                with_tools=True,
+                log_path=tmp_path / "session.jsonl",
+            )
+
+        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot)
+            await pilot.press("t")
+            app.text_input.value = READ_MEMO
+            await pilot.press("enter")
+            yield app, pilot
+
+
 async def test_a_typed_turn_shows_no_voice_to_voice_time_as_its_record_has_none(
     real_app: VoiceDeskApp,  # noqa: F811
 ) -> None:
@@ -69,14 +138,7 @@ async def test_a_typed_turn_shows_no_voice_to_voice_time_as_its_record_has_none(
     it was sent instead and showed 1.27s over "v2v: no spoken turns yet", a figure the
     metrics file never had. Every row now shows the record's own figure."""
     async with real_app.run_test(size=(100, 30)) as pilot:
-        app = await started(pilot)
-        await wait_until(pilot, lambda: "listening" in status_text(app))
-        await pilot.press("t")
-        app.text_input.value = QUESTION
-        await pilot.press("enter")
-        timings = app.query_one(TimingsPane)
-        await wait_until(pilot, lambda: bool(timings.records))
-        record = timings.records[-1]
+        app, record = await typed_question(pilot)
         assert record["eou_reason"] == "typed" and record["voice_to_voice"] is None
         assert record["ttfb"] is not None  # it was spoken: there was a first sound
         await pilot.pause()
@@ -95,15 +157,8 @@ async def test_a_typed_turns_line_in_a_narrow_terminal_has_only_its_stages(
     never has, which on a 40×10 terminal took a line of the six the conversation had. It
     has the stages its record has, the record's figures."""
     async with real_app.run_test(size=(40, 10)) as pilot:
-        app = await started(pilot)
-        await wait_until(pilot, lambda: "listening" in status_text(app))
-        await pilot.press("t")
-        app.text_input.value = QUESTION
-        await pilot.press("enter")
-        timings = app.query_one(TimingsPane)
-        await wait_until(pilot, lambda: bool(timings.records))
+        app, record = await typed_question(pilot)
         await pilot.pause()
-        record = timings.records[-1]
         assert record["voice_to_voice"] is None and record["eou_delay"] is None
         (line,) = app.query(".timing-line").results(Static)
         assert line.region.height > 0  # shown: no side panel at this width
@@ -124,17 +179,10 @@ async def test_each_row_shows_the_figure_of_the_metrics_line_to_the_millisecond(
     """The pane subtracted the marks itself: a first sound 0.1155 s after the request (as
     the record rounds it) came out as 0.11549999… and was shown as 115ms, where the
     metrics line of the same turn says 116ms. The rows show the record's own figures."""
-    record = TurnRecord(turn_id=1)
     marks = {**PLAIN_T, "tts_request": 4.71, "tts_first_audio": 4.8255, "eou_decided": 4.2155}
-    for stage, at in marks.items():
-        record.mark(stage, at)
-    line = record.to_json()
+    line = metrics_line(marks)
     assert fmt_s(line["ttfb"]) == "116ms"  # 0.1155, where 4.8255 - 4.71 is 0.11549999…
-    app = fake_app(tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started_fake(pilot)
-        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
-        await pilot.pause()
+    async with showing(tmp_path, line, (120, 40)) as (app, pilot):
         rows = shown_rows(app)
         assert rows == {label: recorded(line, ROW_FIELD[label]) for label in rows}
         assert rows["TTS TTFB"] == "116ms"
@@ -146,7 +194,6 @@ async def test_a_tool_turns_timing_line_has_its_tools_and_second_round(tmp_path:
     the stages that add up to voice-to-voice. A tool turn's read "v2v 2.97s · turn end
     200ms · LLM 540ms · TTS 290ms": the 1.4 s the tools took and the model's second round
     were missing, and the line did not add up. They are there now, from the record."""
-    record = TurnRecord(turn_id=1)
     tool_t = {
         **PLAIN_T,
         "tool_start": 4.72,
@@ -157,14 +204,8 @@ async def test_a_tool_turns_timing_line_has_its_tools_and_second_round(tmp_path:
         "tts_first_audio": 6.96,
         "playback_start": 6.97,
     }
-    for stage, at in tool_t.items():
-        record.mark(stage, at)
-    line = record.to_json()
-    app = fake_app(tmp_path)
-    async with app.run_test(size=(60, 30)) as pilot:  # too narrow for the side panel
-        await started_fake(pilot)
-        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
-        await pilot.pause()
+    line = metrics_line(tool_t)
+    async with showing(tmp_path, line, (60, 30)) as (app, pilot):  # too narrow for the side panel
         (shown,) = app.query(".timing-line").results(Static)
         assert text_of(shown) == (
             "⏱ v2v 2.97s · turn end 200ms · LLM 540ms · tools 1.40s · LLM 2nd 530ms · TTS 290ms"
@@ -176,7 +217,6 @@ async def test_an_answer_that_waited_for_tool_servers_shows_the_wait(tmp_path: P
     """The session listens before its tool servers are up, and the first answer waits for
     one still starting (up to 10 s): the pane showed a quick "LLM TTFT" under a v2v seconds
     longer, the wait in no row. It has a row of its own, the record's figure."""
-    record = TurnRecord(turn_id=1)
     waited = {
         **PLAIN_T,
         "servers_wait_start": 4.1,
@@ -186,14 +226,8 @@ async def test_an_answer_that_waited_for_tool_servers_shows_the_wait(tmp_path: P
         "tts_first_audio": 8.4,
         "playback_start": 8.41,
     }
-    for stage, at in waited.items():
-        record.mark(stage, at)
-    line = record.to_json()
-    app = fake_app(tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started_fake(pilot)
-        app.bus.publish(ev.TurnMetrics(turn_id=1, record=line))
-        await pilot.pause()
+    line = metrics_line(waited)
+    async with showing(tmp_path, line, (120, 40)) as (app, pilot):
         rows = shown_rows(app)
         assert rows["servers"] == "3.50s"
         assert rows == {label: recorded(line, ROW_FIELD[label]) for label in rows}
@@ -209,46 +243,27 @@ async def test_a_turn_cut_during_the_models_second_round_shows_that_round_up_to_
     2nd", "TTS TTFB" and "v2v" as "–", stages that never were, and nothing in it said the
     turn had been cut. The round is drawn up to the cut, marked ✂ with its length, and the
     pane's title says the turn was cut."""
-    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
-    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
-    script.turns[0].tool_calls = [memo]
-    settings = Settings.model_validate({"tools": {"workspace": str(demo_workspace())}})
     # the model takes 3 s to answer each round: time to press Esc in the second
-    async with SimServer(script, SimLatency(ttft_s=3.0, ttfb_s=0.05, stt_s=0.05)) as server:
-
-        async def make_session(bus: ev.EventBus) -> Any:
-            return build_session(
-                settings_for_sim(settings, server.base_url),
-                input_path=silence_wav,
-                bus=bus,
-                with_tools=True,
-                log_path=tmp_path / "session.jsonl",
-            )
-
-        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
-        async with app.run_test(size=(120, 40)) as pilot:
-            await started(pilot)
-            await pilot.press("t")
-            app.text_input.value = READ_MEMO
-            await pilot.press("enter")
-            calls = app.tool_pane.calls
-            await wait_until(
-                pilot, lambda: any(c.finished is not None for c in calls.values()), timeout=30
-            )
-            assert not app.text_input.has_focus  # Esc stops the answer, not leaves the box
-            await pilot.press("escape")
-            timings = app.query_one(TimingsPane)
-            await wait_until(pilot, lambda: bool(timings.records), timeout=30)
-            await pilot.pause()
-            record = timings.records[-1]
-            t = record["t"]
-            assert record["interrupted"] and "followup_first_token" not in t
-            rows = shown_rows(app)
-            assert rows["LLM 2nd"] == "✂" + fmt_s(t["interrupted_at"] - t["followup_request"])
-            assert rows["tools"] == recorded(record, "tool_wait")  # ended before the cut
-            assert rows["TTS TTFB"] == "–"  # never begun
-            assert "cut" in str(timings.border_subtitle)
-            await pilot.press("q")
+    slow_model = SimLatency(ttft_s=3.0, ttfb_s=0.05, stt_s=0.05)
+    async with memo_read_typed(silence_wav, tmp_path, {}, slow_model) as (app, pilot):
+        calls = app.tool_pane.calls
+        await wait_until(
+            pilot, lambda: any(c.finished is not None for c in calls.values()), timeout=30
+        )
+        assert not app.text_input.has_focus  # Esc stops the answer, not leaves the box
+        await pilot.press("escape")
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records), timeout=30)
+        await pilot.pause()
+        record = timings.records[-1]
+        t = record["t"]
+        assert record["interrupted"] and "followup_first_token" not in t
+        rows = shown_rows(app)
+        assert rows["LLM 2nd"] == "✂" + fmt_s(t["interrupted_at"] - t["followup_request"])
+        assert rows["tools"] == recorded(record, "tool_wait")  # ended before the cut
+        assert rows["TTS TTFB"] == "–"  # never begun
+        assert "cut" in str(timings.border_subtitle)
+        await pilot.press("q")
 
 
 async def test_a_call_gone_to_the_background_is_timed_as_the_wait_before_it_went(
@@ -260,45 +275,19 @@ async def test_a_call_gone_to_the_background_is_timed_as_the_wait_before_it_went
     patience, 0.5 s here) as if it were how long the tool took, while its card said
     "running…" and later 4 s; and an "LLM 2nd" row "–" for a round that never was. The
     row is "tools→bg", the record's figure; the turn has no second-round row."""
-    memo = SimToolCall(name="docs__read_document", arguments={"path": "budget-memo.md"})
-    script = SimScript(turns=[SimTurn(transcript=READ_MEMO, reply="It asks for money.")])
-    script.turns[0].tool_calls = [memo]
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "workspace": str(demo_workspace()),
-                "docs_server_args": ["--slow", "read_document=4"],
-                "tool_patience_s": 0.5,
-            }
-        }
-    )
-    async with SimServer(script, SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)) as server:
-
-        async def make_session(bus: ev.EventBus) -> Any:
-            return build_session(
-                settings_for_sim(settings, server.base_url),
-                input_path=silence_wav,
-                bus=bus,
-                with_tools=True,
-                log_path=tmp_path / "session.jsonl",
-            )
-
-        app = VoiceDeskApp(settings, make_session, simulated=True, log_path=tmp_path / "t.log")
-        async with app.run_test(size=(120, 40)) as pilot:
-            await started(pilot)
-            await pilot.press("t")
-            app.text_input.value = READ_MEMO
-            await pilot.press("enter")
-            timings = app.query_one(TimingsPane)
-            await wait_until(pilot, lambda: bool(timings.records), timeout=30)
-            await pilot.pause()
-            record = timings.records[-1]
-            assert record["went_background"] and record["tool_wait"] is not None
-            rows = shown_rows(app)
-            assert rows["tools→bg"] == recorded(record, "tool_wait")
-            assert "tools" not in rows and "LLM 2nd" not in rows
-            # so says the line under the answer, where a narrow terminal has no pane
-            (line,) = app.query(".timing-line").results(Static)
-            assert f"tools→bg {record['tool_wait'] * 1000:.0f}ms · " in text_of(line)
-            assert "LLM 2nd" not in text_of(line)
-            await pilot.press("q")
+    tools = {"docs_server_args": ["--slow", "read_document=4"], "tool_patience_s": 0.5}
+    quick = SimLatency(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05)
+    async with memo_read_typed(silence_wav, tmp_path, tools, quick) as (app, pilot):
+        timings = app.query_one(TimingsPane)
+        await wait_until(pilot, lambda: bool(timings.records), timeout=30)
+        await pilot.pause()
+        record = timings.records[-1]
+        assert record["went_background"] and record["tool_wait"] is not None
+        rows = shown_rows(app)
+        assert rows["tools→bg"] == recorded(record, "tool_wait")
+        assert "tools" not in rows and "LLM 2nd" not in rows
+        # so says the line under the answer, where a narrow terminal has no pane
+        (line,) = app.query(".timing-line").results(Static)
+        assert f"tools→bg {record['tool_wait'] * 1000:.0f}ms · " in text_of(line)
+        assert "LLM 2nd" not in text_of(line)
+        await pilot.press("q")

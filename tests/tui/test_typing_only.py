@@ -17,7 +17,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     conversation,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     sim_args,
-    started,
+    sim_command_app,
     status_text,
     wait_until,
 )
@@ -48,22 +48,11 @@ async def typing_only_app(
 ) -> AsyncIterator[tuple[VoiceDeskApp, Pilot]]:
     """The app `voicedesk run --sim` opens on a machine with no sound system, started and
     in typing-only mode (``settings``: the config it runs with; the defaults if None)."""
-    from voicedesk.commands import tui
-
     monkeypatch.setattr(sounddevice_backend, "import_sounddevice", _no_portaudio)
     args = sim_args(None, None, **{"sim_ttft": 0.05, **sim})
-    settings = settings or Settings()
-    async with contextlib.AsyncExitStack() as stack:
-        app = VoiceDeskApp(
-            settings,
-            tui.session_factory(args, settings, stack),
-            simulated=True,
-            log_path=tmp_path / "tui.log",
-        )
-        async with app.run_test(size=(100, 30)) as pilot:
-            await started(pilot)
-            await wait_until(pilot, lambda: app.typing_only)
-            yield app, pilot
+    async with sim_command_app(tmp_path, args, settings) as (app, pilot):
+        await wait_until(pilot, lambda: app.typing_only)
+        yield app, pilot
 
 
 async def test_without_sound_devices_the_conversation_goes_on_by_typing(

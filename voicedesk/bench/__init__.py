@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
+
+
+def bench_parser(
+    sub: argparse._SubParsersAction, name: str, summary: str, doc: str | None
+) -> argparse.ArgumentParser:
+    """The parser of ``voicedesk bench NAME`` with the options every benchmark has (--json):
+    ``doc``, its module's docstring, is its --help text, since that says what it measures
+    and how; ``summary`` is its line in ``voicedesk bench --help``."""
+    from voicedesk.commands import DocHelpFormatter
+
+    p = sub.add_parser(name, help=summary, description=doc, formatter_class=DocHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:

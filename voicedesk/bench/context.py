@@ -30,14 +30,9 @@ _BLOCKED_S = 0.05  # extra median wait (s) that would mean summaries hold turns 
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from voicedesk.commands import DocHelpFormatter
+    from voicedesk.bench import bench_parser
 
-    p = sub.add_parser(
-        "context",
-        help="prompt size over a long simulated conversation",
-        description=__doc__,  # the module docstring: what it measures and how
-        formatter_class=DocHelpFormatter,
-    )
+    p = bench_parser(sub, "context", "prompt size over a long simulated conversation", __doc__)
     p.add_argument("--turns", type=int, default=60, help="conversation length (turns)")
     p.add_argument(
         "--budget", type=int, help="context.budget_tokens (default: the built-in default)"
@@ -45,7 +40,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--window", type=int, help="context.window_turns (default: the built-in default)"
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 

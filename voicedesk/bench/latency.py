@@ -55,15 +55,9 @@ BARGE_INS = [
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from voicedesk.commands import DocHelpFormatter
+    from voicedesk.bench import bench_parser
 
-    p = sub.add_parser(
-        "latency",
-        help="voice-to-voice latency against the simulated cloud",
-        description=__doc__,  # the module docstring: what it measures and how
-        formatter_class=DocHelpFormatter,
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = bench_parser(sub, "latency", "voice-to-voice latency against the simulated cloud", __doc__)
     p.add_argument("--ttft", type=float, default=0.70, help="simulated LLM TTFT (s)")
     p.add_argument("--ttfb", type=float, default=0.33, help="simulated TTS TTFB (s)")
     p.add_argument("--stt", type=float, default=0.10, help="simulated STT finalisation (s)")

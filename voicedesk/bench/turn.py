@@ -51,15 +51,11 @@ def default_fixtures() -> Path:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from voicedesk.commands import DocHelpFormatter
+    from voicedesk.bench import bench_parser
 
-    p = sub.add_parser(
-        "turn",
-        help="turn-detection CPU cost and accuracy on labelled speech",
-        description=__doc__,  # the module docstring: what it measures and how
-        formatter_class=DocHelpFormatter,
+    p = bench_parser(
+        sub, "turn", "turn-detection CPU cost and accuracy on labelled speech", __doc__
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--fixtures",
         type=path_arg,
