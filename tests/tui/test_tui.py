@@ -1198,6 +1198,33 @@ async def test_a_40x10_terminal_keeps_quit_and_help_and_its_notices_readable(
             await pilot.press("q")
 
 
+async def test_a_toast_shown_roomy_is_cut_once_the_terminal_shrinks(tmp_path: Path) -> None:
+    """A toast shown at 100x30 stayed half the width and as tall as its words after the
+    terminal was shrunk to 40x10 (the layout read the size from before the resize), so it
+    covered the conversation; grown back, it is drawn roomy again."""
+    from textual.widgets._toast import Toast
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.Notice(level="info", message="A notice of many words. " * 4))
+        await pilot.pause()
+        await pilot.pause()
+        (toast,) = app.screen.query(Toast)
+        assert toast.region.width < 60  # roomy: beside the conversation
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        await pilot.pause()
+        (toast,) = app.screen.query(Toast)
+        assert toast.region.height <= 4
+        assert toast.region.width >= 36  # the terminal's width, less the scrollbar
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        await pilot.pause()
+        (toast,) = app.screen.query(Toast)
+        assert toast.region.width < 60
+
+
 async def test_a_40x10_terminal_draws_no_toast_over_a_dialog(tmp_path: Path) -> None:
     """At 40×10 a toast is the terminal's width, and a notice arriving while the help was
     open was drawn over the help's lines (as was one shown just before it opened). It waits

@@ -32,6 +32,7 @@ from textual.constants import DEFAULT_THEME
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.driver import Driver
+from textual.geometry import Size
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import Reactive
@@ -104,6 +105,11 @@ FOOTER_TYPE_KEY_FROM = 46
 # is cut to a few full-width lines, and every notice is kept in the conversation whole.
 ROOMY_FROM = (60, 16)  # (columns, rows)
 AUDIO_CHECK_MARKER = "audio-check-done"  # in the data dir: the first-run check has been shown
+
+
+def _cramped_at(size: Size) -> bool:
+    columns, rows = ROOMY_FROM
+    return size.width < columns or size.height < rows
 
 
 class GlobalHotkeyPressed(Message):
@@ -255,13 +261,15 @@ class VoiceDeskApp(App[int]):
         footer.set_class(width < FOOTER_ALL_KEYS_FROM, "-narrow")
         footer.set_class(width < FOOTER_TYPE_KEY_FROM, "-tight")
         self.main_area.set_class(width < SIDE_PANEL_FROM, "-narrow")
-        self.set_class(self.cramped, "-cramped")
+        # event.size: this handler runs before App's own, so self.size is still the size
+        # before the resize, and a terminal shrunk from roomy to 40x10 kept its half-width
+        # toasts (as one grown back kept them cut) until the next resize
+        self.set_class(_cramped_at(event.size), "-cramped")
 
     @property
     def cramped(self) -> bool:
         """Too narrow or too short for a toast to be read beside the conversation."""
-        columns, rows = ROOMY_FROM
-        return self.size.width < columns or self.size.height < rows
+        return _cramped_at(self.size)
 
     def _over_a_dialog_cramped(self) -> bool:
         """A dialog is open on a terminal too small for a toast to leave it readable."""
