@@ -1560,6 +1560,34 @@ def test_an_answer_stopped_before_any_of_it_came_says_so() -> None:
     assert answer.display_text == f"assistant › {CUT_MARKER}It is"
 
 
+async def test_a_cut_answer_keeps_its_mark_on_one_line_at_every_width() -> None:
+    """At 48 to 55 columns "Once upon a time there was a fox. ✂" ended a line and "cut here
+    It lived in a wood." began the next: the mark read as words of the answer. Textual
+    wraps at every space, a no-break one too; the mark starts a line instead, found again
+    after each resize."""
+    from textual.app import App, ComposeResult
+    from textual.geometry import Region
+
+    class OneAnswer(App[None]):
+        def compose(self) -> ComposeResult:
+            self.answer = AssistantTurn(1)
+            yield self.answer
+
+    app = OneAnswer()
+    async with app.run_test(size=(60, 12)) as pilot:
+        answer = app.answer
+        answer.text = "Once upon a time there was a fox. It lived in a wood."
+        answer.set_played("Once upon a time there was a fox. ", True)
+        for width in range(60, 19, -1):
+            await pilot.resize_terminal(width, 12)
+            await pilot.pause()
+            strips = answer.render_lines(Region(0, 0, *answer.size))
+            lines = ["".join(segment.text for segment in strip).rstrip() for strip in strips]
+            assert any(CUT_MARKER.strip() in line for line in lines), (width, lines)
+        # copied, the answer reads as one paragraph still
+        assert answer.display_text.startswith("assistant › Once upon a time there was a fox. ✂")
+
+
 async def test_context_screen_follows_a_summary_made_while_it_is_open(tmp_path: Path) -> None:
     """A summary made in the background while the person reads the screen used to show only
     after closing and opening it again; the screen read the figures once, when opened."""
