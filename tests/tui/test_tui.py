@@ -796,7 +796,8 @@ async def test_keys_work_while_the_conversation_is_being_built(
         )
         async with app.run_test(size=(100, 30)) as pilot:
             try:
-                await pilot.press("question_mark")
+                # (Esc: while it starts the text box has the focus, and ? is typed there)
+                await pilot.press("escape", "question_mark")
                 await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), 3.0)
                 assert not app.started.is_set()  # still building
             finally:
