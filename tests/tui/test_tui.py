@@ -1199,6 +1199,28 @@ async def test_a_40x10_terminal_keeps_quit_and_help_and_its_notices_readable(
             await pilot.press("q")
 
 
+async def test_the_status_bar_shows_the_context_size_whole_or_not_at_all(
+    tmp_path: Path,
+) -> None:
+    """Between 41 and 54 columns the status bar's context size ran off the screen's edge,
+    cut to "ct" or "ctx 1.8k/6" (at 40, in a typing-only session, " ct"): a number
+    that read as another. Below 60 columns it goes (the s dialog has it), the mode, state
+    and level stay."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _conversation_state(pilot)
+        context = app.status_bar.query_one("#status-context", Static)
+        assert context.region.width > 0  # roomy: shown
+        for width in range(80, 39, -1):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            if context.region.width:
+                assert context.region.right <= width, width
+            for part in ("#status-mode", "#status-state", "#status-level"):
+                region = app.status_bar.query_one(part, Static).region
+                assert region.width > 0 and region.right <= width, (part, width)
+
+
 async def test_a_toast_shown_roomy_is_cut_once_the_terminal_shrinks(tmp_path: Path) -> None:
     """A toast shown at 100x30 stayed half the width and as tall as its words after the
     terminal was shrunk to 40x10 (the layout read the size from before the resize), so it

@@ -101,6 +101,9 @@ FOOTER_PALETTE_FROM = 80
 SIDE_PANEL_FROM = 72
 FOOTER_ALL_KEYS_FROM = 70
 FOOTER_TYPE_KEY_FROM = 46
+# Below this the status bar keeps its mode, state and level: the context size after them
+# was cut by the screen's edge, "ct" or "ctx 1.8k/6" (the `s` dialog has it whole).
+STATUS_CONTEXT_FROM = 60
 # Below these a toast (half the width, as tall as its words) covered the conversation: it
 # is cut to a few full-width lines, and every notice is kept in the conversation whole.
 ROOMY_FROM = (60, 16)  # (columns, rows)
@@ -272,6 +275,7 @@ class VoiceDeskApp(App[int]):
         footer.set_class(width < FOOTER_ALL_KEYS_FROM, "-narrow")
         footer.set_class(width < FOOTER_TYPE_KEY_FROM, "-tight")
         self.main_area.set_class(width < SIDE_PANEL_FROM, "-narrow")
+        self.status_bar.set_class(width < STATUS_CONTEXT_FROM, "-narrow")
         # event.size: this handler runs before App's own, so self.size is still the size
         # before the resize, and a terminal shrunk from roomy to 40x10 kept its half-width
         # toasts (as one grown back kept them cut) until the next resize
