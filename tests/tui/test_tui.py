@@ -46,6 +46,7 @@ from voicedesk.tui.widgets.conversation import (
     CUT_MARKER,
     AssistantTurn,
     ConversationPane,
+    NoticeLine,
     ToolCard,
     UserTurn,
 )
@@ -818,7 +819,8 @@ async def test_keys_work_while_the_conversation_is_being_built(
     settings = Settings.model_validate({"turn": {"mode": "push-to-talk"}})
     async with sim_command_app(tmp_path, args, settings, start=False) as (app, pilot):
         try:
-            await pilot.press("question_mark")
+            # (Esc: while it starts the text box has the focus, and ? is typed there)
+            await pilot.press("escape", "question_mark")
             await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), 3.0)
             assert not app.started.is_set()  # still building
         finally:
@@ -1220,6 +1222,55 @@ async def test_a_40x10_terminal_keeps_quit_and_help_and_its_notices_readable(
             await pilot.press("q")
 
 
+async def test_the_status_bar_shows_the_context_size_whole_or_not_at_all(
+    tmp_path: Path,
+) -> None:
+    """Between 41 and 54 columns the status bar's context size ran off the screen's edge,
+    cut to "ct" or "ctx 1.8k/6" (at 40, in a typing-only session, " ct"): a number
+    that read as another. Below 60 columns it goes (the s dialog has it), the mode, state
+    and level stay."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _conversation_state(pilot)
+        context = app.status_bar.query_one("#status-context", Static)
+        assert context.region.width > 0  # roomy: shown
+        for width in range(80, 39, -1):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            if context.region.width:
+                assert context.region.right <= width, width
+            for part in ("#status-mode", "#status-state", "#status-level"):
+                region = app.status_bar.query_one(part, Static).region
+                assert region.width > 0 and region.right <= width, (part, width)
+
+
+async def test_a_toast_shown_roomy_is_cut_once_the_terminal_shrinks(tmp_path: Path) -> None:
+    """A toast shown at 100x30 stayed half the width and as tall as its words after the
+    terminal was shrunk to 40x10 (the layout read the size from before the resize), so it
+    covered the conversation; grown back, it is drawn roomy again."""
+    from textual.widgets._toast import Toast
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.Notice(level="info", message="A notice of many words. " * 4))
+        await pilot.pause()
+        await pilot.pause()
+        (toast,) = app.screen.query(Toast)
+        assert toast.region.width < 60  # roomy: beside the conversation
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        await pilot.pause()
+        (toast,) = app.screen.query(Toast)
+        assert toast.region.height <= 4
+        assert toast.region.width >= 36  # the terminal's width, less the scrollbar
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        await pilot.pause()
+        (toast,) = app.screen.query(Toast)
+        assert toast.region.width < 60
+
+
 async def test_a_40x10_terminal_draws_no_toast_over_a_dialog(tmp_path: Path) -> None:
     """At 40×10 a toast is the terminal's width, and a notice arriving while the help was
     open was drawn over the help's lines (as was one shown just before it opened). It waits
@@ -1553,6 +1604,34 @@ def test_an_answer_stopped_before_any_of_it_came_says_so() -> None:
     answer.text = "It is"
     answer.set_played("", True)  # its words had come, none heard: they are shown struck
     assert answer.display_text == f"assistant › {CUT_MARKER}It is"
+
+
+async def test_a_cut_answer_keeps_its_mark_on_one_line_at_every_width() -> None:
+    """At 48 to 55 columns "Once upon a time there was a fox. ✂" ended a line and "cut here
+    It lived in a wood." began the next: the mark read as words of the answer. Textual
+    wraps at every space, a no-break one too; the mark starts a line instead, found again
+    after each resize."""
+    from textual.app import App, ComposeResult
+    from textual.geometry import Region
+
+    class OneAnswer(App[None]):
+        def compose(self) -> ComposeResult:
+            self.answer = AssistantTurn(1)
+            yield self.answer
+
+    app = OneAnswer()
+    async with app.run_test(size=(60, 12)) as pilot:
+        answer = app.answer
+        answer.text = "Once upon a time there was a fox. It lived in a wood."
+        answer.set_played("Once upon a time there was a fox. ", True)
+        for width in range(60, 19, -1):
+            await pilot.resize_terminal(width, 12)
+            await pilot.pause()
+            strips = answer.render_lines(Region(0, 0, *answer.size))
+            lines = ["".join(segment.text for segment in strip).rstrip() for strip in strips]
+            assert any(CUT_MARKER.strip() in line for line in lines), (width, lines)
+        # copied, the answer reads as one paragraph still
+        assert answer.display_text.startswith("assistant › Once upon a time there was a fox. ✂")
 
 
 async def test_context_screen_follows_a_summary_made_while_it_is_open(tmp_path: Path) -> None:
@@ -1892,6 +1971,12 @@ async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(
         assert app.check_action("type", ()) and app.check_action("quit", ())
         assert app.text_input.has_focus
         assert "no mic" in status_text(app)
+        # what the notice says to do works there: it said "t types more; q quits",
+        # and in the text box t and q are letters
+        (over,) = [
+            text_of(n) for n in app.query(NoticeLine) if "heard to its end" in text_of(n)
+        ]
+        assert "ctrl+q quits" in over and "t types" not in over, over
         await pilot.press(*"Thanks.", "enter")  # typing goes on
         await wait_until(pilot, lambda: len(conversation(app).users) == 2, timeout=30)
         await pilot.press("ctrl+q")

@@ -129,16 +129,21 @@ async def test_the_talk_key_waits_for_the_conversation_to_start(
 ) -> None:
     """Space pressed before the start was over opened the microphone of a session that
     was not listening yet, and the start then said "listening" over the open push-to-talk
-    (and in hands-free, "h" switched a mode the start went on to announce otherwise)."""
+    (and in hands-free, "h" switched a mode the start went on to announce otherwise).
+    While it starts the text box has the focus: a space typed there is no talk key after
+    the start either."""
     async with slow_start_app(silence_wav, tmp_path, mode="hands-free") as (app, pilot, release):
         session = app.session
         assert session is not None
-        await pilot.press("space")
+        await pilot.press("escape", "space")  # out of the text box: the talk key
         await pilot.pause(0.1)
         assert session.mode == "hands-free" and not app.ptt_open
         assert any("still starting" in n.message for n in app._notifications)
+        await pilot.press("t", "space")  # in it: a blank
+        assert app.text_input.has_focus and not app.ptt_open
         release.set()
         await until_started(pilot, app)
+        assert app.conversation.has_focus and app.text_input.value == ""
         await pilot.press("space")
         assert session.mode == "push-to-talk" and app.ptt_open
         await wait_until(pilot, lambda: app.status_bar.state == "hearing")

@@ -18,10 +18,14 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
     sim_args,
     sim_command_app,
+    started,
     status_text,
     wait_until,
 )
+from textual import events
+from textual.app import ComposeResult
 from textual.pilot import Pilot
+from textual.screen import ModalScreen
 from textual.widgets import Input
 
 from voicedesk.audio import sounddevice_backend
@@ -29,6 +33,7 @@ from voicedesk.audio.devices import PORTAUDIO_MISSING
 from voicedesk.config import Settings
 from voicedesk.errors import AudioUnavailableError
 from voicedesk.events import StateChanged
+from voicedesk.tui import app as tui_app
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import ErrorScreen
 from voicedesk.tui.widgets.conversation import AssistantTurn, UserTurn
@@ -113,6 +118,63 @@ async def test_without_sound_devices_the_conversation_goes_on_by_typing(
         app.action_ptt()  # e.g. from the global hotkey: a word, not an open microphone
         assert not app.ptt_open
         await pilot.press("escape", "q")
+    assert app.return_value == 0
+
+
+class _KeysBeforeTheScreen(VoiceDeskApp):
+    """Keys already waiting as the app starts, as tmux send-keys leaves them straight after
+    the command: in the terminal's line mode then, its Enter is a line feed (ctrl+j)."""
+
+    CSS_PATH = Path(tui_app.__file__).with_name("voicedesk.tcss")  # not beside this file
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        for key in (*"hello", "space", *"moon", "ctrl+j"):
+            character = {"space": " ", "ctrl+j": "\n"}.get(key, key)
+            self.post_message(events.Key(key, character))
+
+
+async def test_a_line_typed_as_it_starts_is_typed_not_taken_as_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "hello moon" and Enter sent straight after the start (tmux send-keys) came in before
+    the text box had the focus: its letters were the conversation's keys (h hands-free, m
+    mute, each saying "still starting"), and the line was lost. It goes in the box, and is
+    sent once the conversation has started."""
+    import asyncio
+
+    from voicedesk.commands import tui
+
+    monkeypatch.setattr(sounddevice_backend, "import_sounddevice", _no_portaudio)
+    args = sim_args(None, None, sim_ttft=0.05)
+    settings = Settings()
+    go_on = asyncio.Event()
+    async with contextlib.AsyncExitStack() as stack:
+        make = tui.session_factory(args, settings, stack)
+
+        async def held_start(bus: Any) -> Any:  # the start takes as long as the keys need
+            await go_on.wait()
+            return await make(bus)
+
+        app = _KeysBeforeTheScreen(
+            settings, held_start, simulated=True, log_path=tmp_path / "tui.log"
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            text_input = app.query_one("#text-input", Input)
+            assert text_input.value == "hello moon"  # sent while starting: kept
+            assert not isinstance(app.screen, ModalScreen)
+            # typed while it starts, after the line was sent: it goes with it
+            await pilot.press(*" again")
+            go_on.set()
+            await started(pilot)
+            pane = conversation(app)
+            await wait_until(pilot, lambda: bool(list(pane.query(AssistantTurn))))
+            assert [u.text for u in pane.query(UserTurn)] == ["hello moon again"]
+            assert app.typing_only and text_input.has_focus and text_input.value == ""
+            assert app.session is not None and not app.session.muted
+            assert app.session.mode == settings.turn.mode
+            await pilot.press("escape", "q")
     assert app.return_value == 0
 
 

@@ -346,7 +346,9 @@ def _tell_about_the_wav_files(
             if demo
             else f"The input file ({heard.name}) was heard to its end"
         )
-        message = f"{what}: {where}. t types more; q quits."
+        # the text box has the focus from now on (as without a microphone): there "t" and
+        # "q" are letters of the message, and "t types more; q quits" typed "tq"
+        message = f"{what}: {where}. Type to go on (Enter sends); ctrl+q quits."
         bus.publish(ev.Notice(level="info", message=message, kept=True))
         bus.publish(ev.MicrophoneEnded())
 

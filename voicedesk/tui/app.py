@@ -32,6 +32,7 @@ from textual.constants import DEFAULT_THEME
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.driver import Driver
+from textual.geometry import Size
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import Reactive
@@ -100,10 +101,28 @@ FOOTER_PALETTE_FROM = 80
 SIDE_PANEL_FROM = 72
 FOOTER_ALL_KEYS_FROM = 70
 FOOTER_TYPE_KEY_FROM = 46
+# Below this the status bar keeps its mode, state and level: the context size after them
+# was cut by the screen's edge, "ct" or "ctx 1.8k/6" (the `s` dialog has it whole).
+STATUS_CONTEXT_FROM = 60
 # Below these a toast (half the width, as tall as its words) covered the conversation: it
 # is cut to a few full-width lines, and every notice is kept in the conversation whole.
 ROOMY_FROM = (60, 16)  # (columns, rows)
 AUDIO_CHECK_MARKER = "audio-check-done"  # in the data dir: the first-run check has been shown
+
+
+def _cramped_at(size: Size) -> bool:
+    columns, rows = ROOMY_FROM
+    return size.width < columns or size.height < rows
+
+
+def _put_back(message: Input.Submitted) -> None:
+    """A line not sent goes back in the box it emptied, the cursor at its end: left at the
+    start, what was typed next went before it ("hello moon" then " again" made
+    "againhello moon")."""
+    box = message.input
+    if not box.value:  # nothing typed since it was emptied
+        box.value = message.value
+        box.cursor_position = len(box.value)
 
 
 class GlobalHotkeyPressed(Message):
@@ -203,6 +222,7 @@ class VoiceDeskApp(App[int]):
         self._held_toasts: list[Callable[[], None]] = []  # notify(): until the dialog closes
         # typing only began under a dialog: the text box takes the focus as it closes
         self._text_box_after_dialog = False
+        self._line_sent_while_starting = False  # Enter in the text box before the start ended
         self._footer_muted = False  # what the footer's m key was last said to do
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
@@ -255,13 +275,16 @@ class VoiceDeskApp(App[int]):
         footer.set_class(width < FOOTER_ALL_KEYS_FROM, "-narrow")
         footer.set_class(width < FOOTER_TYPE_KEY_FROM, "-tight")
         self.main_area.set_class(width < SIDE_PANEL_FROM, "-narrow")
-        self.set_class(self.cramped, "-cramped")
+        self.status_bar.set_class(width < STATUS_CONTEXT_FROM, "-narrow")
+        # event.size: this handler runs before App's own, so self.size is still the size
+        # before the resize, and a terminal shrunk from roomy to 40x10 kept its half-width
+        # toasts (as one grown back kept them cut) until the next resize
+        self.set_class(_cramped_at(event.size), "-cramped")
 
     @property
     def cramped(self) -> bool:
         """Too narrow or too short for a toast to be read beside the conversation."""
-        columns, rows = ROOMY_FROM
-        return self.size.width < columns or self.size.height < rows
+        return _cramped_at(self.size)
 
     def _over_a_dialog_cramped(self) -> bool:
         """A dialog is open on a terminal too small for a toast to leave it readable."""
@@ -340,6 +363,14 @@ class VoiceDeskApp(App[int]):
         if self.settings.ui.global_hotkey.strip():
             self.run_worker(self._start_global_hotkey(), group="hotkey", exit_on_error=False)
         if self.make_session is not None:
+            # Keys typed while it starts go to the text box: the conversation's keys do
+            # nothing yet but say so (or open a dialog, or quit), and a line typed straight
+            # after the start (a paste, tmux send-keys) came in as commands: "hello moon"
+            # said "still starting" four times and "moon" was lost. Once it has started,
+            # the focus goes where the session wants it (_conversation_started). At once,
+            # not as focus() does, after the keys already waiting: tmux sends its keys
+            # before the screen is drawn.
+            self.screen.set_focus(self.text_input)
             self.run_worker(
                 self._start_session(), name="session-start", group="session", exit_on_error=False
             )
@@ -389,6 +420,22 @@ class VoiceDeskApp(App[int]):
             await self._abandon_session(what, None, more="The log file has the details.")
         finally:
             self.started.set()
+        if self._conversation_running:
+            await self._conversation_started()
+
+    async def _conversation_started(self) -> None:
+        """A line sent while it started goes now; with a microphone, a text box that had
+        the focus only for the start gives it back to the conversation, whose keys (space
+        to talk) are the way in there: with nothing in it but the spaces of a talk key
+        pressed too soon, which would have kept space typing blanks after the start."""
+        box = self.text_input
+        sent, self._line_sent_while_starting = self._line_sent_while_starting, False
+        if sent and box.value.strip():
+            await box.action_submit()
+            return
+        if not self.typing_only and box.has_focus and not box.value.strip():
+            box.value = ""
+            self.conversation.focus()
 
     async def _abandon_session(
         self, message: str, hint: str | None, *, more: str = "Fix that and start voicedesk again."
@@ -806,10 +853,18 @@ class VoiceDeskApp(App[int]):
         text = message.value.strip()
         if not text:
             return
+        if self.make_session is not None and not self.started.is_set():
+            # still starting: kept in the box, and sent once it has (_conversation_started)
+            _put_back(message)
+            self._line_sent_while_starting = True
+            self.notify(
+                "The conversation is still starting: your message is sent once it has.",
+                timeout=3,
+            )
+            return
         session = self._need_session()
         if session is None:
-            if not message.input.value:  # the box emptied itself on sending: not lost
-                message.input.value = message.value
+            _put_back(message)
             return
         if not self.typing_only:  # typing only: the box stays ready for the next message
             self.conversation.focus()

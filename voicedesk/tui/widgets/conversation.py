@@ -91,6 +91,7 @@ class AssistantTurn(Static):
         self._wrap = WrapCache()
         # (width, height) when last laid out; None: not known
         self._lines: tuple[int, int] | None = None
+        self._cut_drawn_at = 0  # the width a cut answer's mark was last placed for
         self.update(self.render_content())
 
     def reset(self) -> None:
@@ -126,6 +127,13 @@ class AssistantTurn(Static):
         self.interrupted = interrupted
         self._render_text()
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Where "✂ cut here" may start a line depends on the width (``render_content``):
+        drawn first before its width was known, and again at each new one."""
+        if self.interrupted and event.size.width != self._cut_drawn_at:
+            self._cut_drawn_at = event.size.width
+            self._render_text()
+
     @property
     def display_text(self) -> str:
         """Plain text as shown (tests and copy/paste)."""
@@ -137,7 +145,9 @@ class AssistantTurn(Static):
         spoken), so a selection in it copied nothing."""
         return selection.extract(self.display_text), "\n"
 
-    def render_content(self) -> Content:
+    def render_content(self, width: int = 0) -> Content:
+        """The answer as shown; given the ``width`` it is drawn at, a cut answer keeps its
+        "✂ cut here" on one line."""
         prefix = ("assistant › ", "bold $text-primary")
         if self.interrupted and self.heard_text is not None:
             heard = self.heard_text.rstrip()
@@ -145,12 +155,23 @@ class AssistantTurn(Static):
             if not heard and not rest.strip():  # a new message came before any of it: a
                 # "✂ cut here" with nothing either side of it said nothing
                 return Content.assemble(prefix, (STOPPED_BEFORE_IT_BEGAN, "$foreground-muted"))
-            return Content.assemble(
+            content = Content.assemble(
                 prefix,
                 heard,
                 (CUT_MARKER, "bold $warning"),
                 (rest.strip(), "$foreground-muted strike"),
             )
+            if _splits_the_cut_marker(content, width):
+                # Textual wraps at every space, a no-break one too, and has no span kept
+                # whole: "✂" ended one line and "cut here" began the next, read as words of
+                # the answer. The mark starts a line instead.
+                content = Content.assemble(
+                    prefix,
+                    heard,
+                    ("\n" + CUT_MARKER.lstrip(), "bold $warning"),
+                    (rest.strip(), "$foreground-muted strike"),
+                )
+            return content
         text = self.heard_text if self.heard_text else self.text
         if self.failed is not None:
             gap = " " if text else ""
@@ -165,7 +186,6 @@ class AssistantTurn(Static):
 
     def _render_text(self) -> None:
         self.set_class(self.cancelled and not self.heard_text, "cancelled")
-        content = self.render_content()
         growing = (
             self.heard_text is None
             and self.failed is None
@@ -176,8 +196,9 @@ class AssistantTurn(Static):
             # drawn as any other text (an earlier turn of a resumed conversation never
             # grows: nothing kept would be used again)
             self._lines = None
-            self.update(content)
+            self.update(self.render_content(self.content_region.width))
             return
+        content = self.render_content()
         # A layout pass arranges every widget on the screen, each turn of the conversation,
         # on the loop the engine shares: a token asks for one only when it adds a line.
         # (the height is for a width: a resize between two tokens lays it out again)
@@ -189,6 +210,15 @@ class AssistantTurn(Static):
         lines = (width, height) if width > 0 else None
         self.update(visual, layout=lines is None or lines != self._lines)
         self._lines = lines
+
+
+def _splits_the_cut_marker(content: Content, width: int) -> bool:
+    """Whether ``content`` wrapped to ``width`` breaks "✂ cut here" between two lines,
+    where a line of its own would hold it (0: the width is not known yet)."""
+    mark = CUT_MARKER.strip()
+    if width < len(mark) or mark not in content.plain:
+        return False
+    return not any(mark in line.plain for line in content.wrap(width))
 
 
 class NoticeLine(Static):

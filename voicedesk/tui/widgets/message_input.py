@@ -85,8 +85,12 @@ class MessageInput(Input):
     async def _on_key(self, event: events.Key) -> None:
         """Enter sends here, in the box's own order of keys, and empties the box at once.
         As a binding it ran only after the keys typed behind it were in the box, and the
-        app emptied it later still: "one⏎two⏎" typed quickly sent "onetwo" twice."""
-        if event.key == "enter":
+        app emptied it later still: "one⏎two⏎" typed quickly sent "onetwo" twice.
+
+        ctrl+j (a line feed) sends too: an Enter typed before the app had the terminal (a
+        line sent by tmux send-keys as it starts) is turned into one by the terminal's line
+        mode, and the message stayed in the box, unsent."""
+        if event.key in ("enter", "ctrl+j"):
             event.stop()
             event.prevent_default()
             await self.action_submit()
