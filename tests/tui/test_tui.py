@@ -1973,9 +1973,7 @@ async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(
         assert "no mic" in status_text(app)
         # what the notice says to do works there: it said "t types more; q quits",
         # and in the text box t and q are letters
-        (over,) = [
-            text_of(n) for n in app.query(NoticeLine) if "heard to its end" in text_of(n)
-        ]
+        (over,) = [text_of(n) for n in app.query(NoticeLine) if "heard to its end" in text_of(n)]
         assert "ctrl+q quits" in over and "t types" not in over, over
         await pilot.press(*"Thanks.", "enter")  # typing goes on
         await wait_until(pilot, lambda: len(conversation(app).users) == 2, timeout=30)
