@@ -1005,3 +1005,21 @@ def test_an_address_in_code_is_said_with_its_path(answer: str, said: str) -> Non
         assert _shown_and_said([answer[:i], answer[i:]]) == (shown, said), i
         for j in range(i + 1, len(answer), 3):
             assert _shown_and_said([answer[:i], answer[i:j], answer[j:]]) == (shown, said)
+
+
+def test_code_that_ends_a_round_does_not_go_on_into_the_next() -> None:
+    """A span that closed at the very end of a round ("I will run `ls`", then a tool call)
+    told its close with no text, which reached no one: the next round's prose was taken
+    for code, its address said with its path ("localhost port 80 80 slash admin slash
+    users"). The voice's spoken form lasts the whole answer; each round is cleaned anew."""
+    rounds = ["I will run `ls`", " Then open http://localhost:8080/admin/users now."]
+    for split in range(1, len(rounds[0])):
+        spoken, said = SpokenText(), []
+        for deltas in ([rounds[0][:split], rounds[0][split:]], [rounds[1]]):
+            speakable = SpeakableText()
+            for delta in [*deltas, None]:
+                text = speakable.feed(delta) if delta is not None else speakable.flush()
+                marks = speakable.code_lines, speakable.item_lines, speakable.said_words
+                said.append(spoken.feed(text, *marks, speakable.code_spans))
+            said.append(spoken.flush())  # as the reply does at each round's end
+        assert "".join(said) == "I will run ls Then open localhost port 80 80 now.", split

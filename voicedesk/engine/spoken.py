@@ -1292,8 +1292,14 @@ class SpokenText:
         return self._drain(final=False)
 
     def flush(self) -> str:
-        """What was held back: the answer (or its round) ended."""
-        return self._drain(final=True)
+        """What was held back: the answer (or its round) ended. So has an inline code span:
+        the close of one that ends the round ("I will run `ls`", then a tool call) comes
+        with no text and reaches no one, and the next round's prose was taken for code, an
+        address said with its path ("localhost port 80 80 slash admin slash users")."""
+        said = self._drain(final=True)
+        if self._code_spans and self._code_spans[-1][1]:
+            self._code_spans.append((self._shown + len(self._pending), False))
+        return said
 
     def _in_code(self) -> bool:
         """Whether what comes next is code: in a code block's line or an inline code span."""
