@@ -990,6 +990,12 @@ def test_a_check_mark_standing_for_a_value_is_said_yes_or_no(
             "```\ncurl localhost:11434/api/tags\n```\nOr localhost:11434/api/tags.",
             "curl localhost port 1 1 4 3 4 slash api slash tags\nOr localhost port 1 1 4 3 4.",
         ),
+        # an address without its scheme, "www." too: it was "example.com slash
+        # www.example.com slash docs"
+        (
+            "Visit `www.example.com/docs/setup` or `<www.a.org/x>`.",
+            "Visit example.com slash docs slash setup or a.org slash x.",
+        ),
         # in prose an address is its host (and port) as before, after a span too
         (
             "Open `x` or http://localhost:8080/docs; `a`b localhost:80/x.",

@@ -1899,7 +1899,12 @@ class SpokenText:
             return False
         said = _host("//" + address if bare else address)
         if self._in_code():
-            said += _path_said(urlsplit(address if not bare else "//" + address).path)
+            # read as _host reads it: "www.example.com/docs" has no scheme either (its
+            # whole was taken for a path, "example.com slash www.example.com slash docs")
+            whole = address.strip("<>")
+            if bare or whole.lower().startswith("www."):
+                whole = "//" + whole
+            said += _path_said(urlsplit(whole).path)
         return prefix + address, said
 
 
