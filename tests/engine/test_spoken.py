@@ -618,6 +618,15 @@ CASES = [
         "francs per user per month. In 2024 euro inflation rose; since 1999 US dollar rates "
         "fell. It was 2024 euros in total; EUR/USD is 1.1.",
     ),
+    # ... but with no noun after it, a year's money ("figures in 2024 USD."): it was said
+    # "2024 US dollar"; and a rate's time after the code is said as a rate's: "10 EUR/h"
+    # was "10 euros per h" (and "$10/h" too)
+    (
+        "All figures are in 2024 USD; prices in 2023 EUR, adjusted. The fee is 10 EUR/h, "
+        "2 USD/min or $10/h.",
+        "All figures are in 2024 US dollars; prices in 2023 euros, adjusted. The fee is 10 "
+        "euros per hour, 2 US dollars per minute or 10 dollars per hour.",
+    ),
     # ... but a number that counts the noun after the code is the noun's ("2 CAD files" was
     # "2 Canadian dollars files"), and an amount under one is no "0 US dollars 99"
     (

@@ -31,8 +31,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   "50 cents"; with its currency's code, "CHF 4.50",
   "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros", "USD 0.99" "0.99 US dollars",
   but not "2 CAD files", whose number counts the files, and after a year one word with
-  what it describes, "In 2024 EUR inflation" "euro inflation"; before a price's unit
-  "per", "5 USD/month" "5 US dollars per month"; with the euro's sign after it,
+  what it describes, "In 2024 EUR inflation" "euro inflation" (with no noun after it a
+  year's money, "in 2024 USD." "2024 US dollars"); before a price's unit
+  "per", "5 USD/month" "5 US dollars per month" ("10 EUR/h" "10 euros per hour"); with the euro's sign after it,
   "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" (or "€1,799/L") "1.799 euros per liter", German's
   millions "5,5 Mio. €" "5.5 million euros"; a minus before
   it, "-$20",
@@ -1469,7 +1470,9 @@ class SpokenText:
             if unit is not None:
                 word = unit.group(1)
                 self._amount_to = self._shown + unit.end()  # "$20/user/mo": per user per month
-                return unit.group(), " per " + _UNITS_SAID.get(word.lower(), word)
+                # a rate's time ("10 EUR/h", "$2/min") as a rate says it: "per h" was said
+                said = _UNITS_SAID.get(word.lower()) or _PER_SAID.get(word, word)
+                return unit.group(), " per " + said
         if ch == "^" and (self._before.isalnum() or self._before == ")"):
             # a power ("2^10", "x^2"): Whisper heard Piper's "2^10" as "to 10"
             if len(text) == 1 and not final:
@@ -1979,8 +1982,10 @@ def _spoken_token(
         or (counted := _NUMBER_BEFORE.search(before)) is not None
     ):
         one, many = currency
-        if coded is None and _YEAR_BEFORE.search(before):
-            return core, one  # "In 2024 EUR inflation": a year, and "euro inflation"
+        if coded is None and _YEAR_BEFORE.search(before) and _NOUN_AFTER.match(after):
+            # "In 2024 EUR inflation": a year, and "euro inflation"; with no noun after it,
+            # a year's money ("figures in 2024 USD."), "2024 US dollars" as before
+            return core, one
         if coded is None:  # "100 SEK": its number is said already
             if (noun := _NOUN_AFTER.match(after)) is not None and _counts(noun.group(1)):
                 return core, core  # "2 CAD files", "2 GBP accounts": their number is theirs
