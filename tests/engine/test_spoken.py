@@ -437,6 +437,13 @@ CASES = [
         "Send the MoM, the MoM's notes, up 2 million dollars month over month (+3%) month "
         "over month; year over year growth.",
     ),
+    # ... a percentage written with a blank or in words too: "5 % MoM" and "3 percent MoM"
+    # were left as written, "MoM"
+    (
+        "Up 5 % MoM, 3 percent MoM or 2 per cent MoM; send the MoM.",
+        "Up 5 % month over month, 3 percent month over month or 2 per cent month over month; "
+        "send the MoM.",
+    ),
     # a time zone after a time letter by letter: Whisper heard Piper's "10am EST" as "10
     # AME"; America's Pacific, Central and Mountain ones by their names ("9:30 am PST" was
     # heard "930 ampsd", "9am MST" "9am the missed st"); elsewhere, and one Piper spells

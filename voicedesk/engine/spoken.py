@@ -198,7 +198,8 @@ _SHORT_FORMS = {
 # over month"): it is a change over a month only after the change ("5% MoM", "$2M MoM",
 # "(+3%) MoM"). "YoY" and "QoQ" mean nothing else.
 _AFTER_A_CHANGE_ONLY = frozenset(["MoM"])
-_CHANGE_BEFORE = re.compile(r"\d(?:%|[kKMB]|bn|pp)?\)?[ \t]+\Z")
+# (a percentage written with a blank or in words too: "5 % MoM", "3 percent MoM")
+_CHANGE_BEFORE = re.compile(r"\d(?:[ \t]?%|[kKMB]|bn|pp|[ \t]+(?i:per[ \t]?cent))?\)?[ \t]+\Z")
 # A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
 # Whisper heard Piper's reading as "1.2M users", "3 B parameters". Only M and B: "5K" is as often a race or a
 # screen as five thousand, and "2.5GB" is a unit.
