@@ -437,6 +437,13 @@ CASES = [
         "Send the MoM, the MoM's notes, up 2 million dollars month over month (+3%) month "
         "over month; year over year growth.",
     ),
+    # ... a percentage written with a blank or in words too: "5 % MoM" and "3 percent MoM"
+    # were left as written, "MoM"
+    (
+        "Up 5 % MoM, 3 percent MoM or 2 per cent MoM; send the MoM.",
+        "Up 5 % month over month, 3 percent month over month or 2 per cent month over month; "
+        "send the MoM.",
+    ),
     # a time zone after a time letter by letter: Whisper heard Piper's "10am EST" as "10
     # AME"; America's Pacific, Central and Mountain ones by their names ("9:30 am PST" was
     # heard "930 ampsd", "9am MST" "9am the missed st"); elsewhere, and one Piper spells
@@ -617,6 +624,15 @@ CASES = [
         "Pay 5 US dollars per month, 5 euros per month, 10 euros per kilogram or 2 Swiss "
         "francs per user per month. In 2024 euro inflation rose; since 1999 US dollar rates "
         "fell. It was 2024 euros in total; EUR/USD is 1.1.",
+    ),
+    # ... but with no noun after it, a year's money ("figures in 2024 USD."): it was said
+    # "2024 US dollar"; and a rate's time after the code is said as a rate's: "10 EUR/h"
+    # was "10 euros per h" (and "$10/h" too)
+    (
+        "All figures are in 2024 USD; prices in 2023 EUR, adjusted. The fee is 10 EUR/h, "
+        "2 USD/min or $10/h.",
+        "All figures are in 2024 US dollars; prices in 2023 euros, adjusted. The fee is 10 "
+        "euros per hour, 2 US dollars per minute or 10 dollars per hour.",
     ),
     # ... but a number that counts the noun after the code is the noun's ("2 CAD files" was
     # "2 Canadian dollars files"), and an amount under one is no "0 US dollars 99"
@@ -990,6 +1006,12 @@ def test_a_check_mark_standing_for_a_value_is_said_yes_or_no(
             "```\ncurl localhost:11434/api/tags\n```\nOr localhost:11434/api/tags.",
             "curl localhost port 1 1 4 3 4 slash api slash tags\nOr localhost port 1 1 4 3 4.",
         ),
+        # an address without its scheme, "www." too: it was "example.com slash
+        # www.example.com slash docs"
+        (
+            "Visit `www.example.com/docs/setup` or `<www.a.org/x>`.",
+            "Visit example.com slash docs slash setup or a.org slash x.",
+        ),
         # in prose an address is its host (and port) as before, after a span too
         (
             "Open `x` or http://localhost:8080/docs; `a`b localhost:80/x.",
@@ -1005,3 +1027,21 @@ def test_an_address_in_code_is_said_with_its_path(answer: str, said: str) -> Non
         assert _shown_and_said([answer[:i], answer[i:]]) == (shown, said), i
         for j in range(i + 1, len(answer), 3):
             assert _shown_and_said([answer[:i], answer[i:j], answer[j:]]) == (shown, said)
+
+
+def test_code_that_ends_a_round_does_not_go_on_into_the_next() -> None:
+    """A span that closed at the very end of a round ("I will run `ls`", then a tool call)
+    told its close with no text, which reached no one: the next round's prose was taken
+    for code, its address said with its path ("localhost port 80 80 slash admin slash
+    users"). The voice's spoken form lasts the whole answer; each round is cleaned anew."""
+    rounds = ["I will run `ls`", " Then open http://localhost:8080/admin/users now."]
+    for split in range(1, len(rounds[0])):
+        spoken, said = SpokenText(), []
+        for deltas in ([rounds[0][:split], rounds[0][split:]], [rounds[1]]):
+            speakable = SpeakableText()
+            for delta in [*deltas, None]:
+                text = speakable.feed(delta) if delta is not None else speakable.flush()
+                marks = speakable.code_lines, speakable.item_lines, speakable.said_words
+                said.append(spoken.feed(text, *marks, speakable.code_spans))
+            said.append(spoken.flush())  # as the reply does at each round's end
+        assert "".join(said) == "I will run ls Then open localhost port 80 80 now.", split

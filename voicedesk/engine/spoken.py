@@ -31,8 +31,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   "50 cents"; with its currency's code, "CHF 4.50",
   "4 Swiss francs 50", "EUR 18" (heard "year 18") "18 euros", "USD 0.99" "0.99 US dollars",
   but not "2 CAD files", whose number counts the files, and after a year one word with
-  what it describes, "In 2024 EUR inflation" "euro inflation"; before a price's unit
-  "per", "5 USD/month" "5 US dollars per month"; with the euro's sign after it,
+  what it describes, "In 2024 EUR inflation" "euro inflation" (with no noun after it a
+  year's money, "in 2024 USD." "2024 US dollars"); before a price's unit
+  "per", "5 USD/month" "5 US dollars per month" ("10 EUR/h" "10 euros per hour"); with the euro's sign after it,
   "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" (or "€1,799/L") "1.799 euros per liter", German's
   millions "5,5 Mio. €" "5.5 million euros"; a minus before
   it, "-$20",
@@ -197,7 +198,8 @@ _SHORT_FORMS = {
 # over month"): it is a change over a month only after the change ("5% MoM", "$2M MoM",
 # "(+3%) MoM"). "YoY" and "QoQ" mean nothing else.
 _AFTER_A_CHANGE_ONLY = frozenset(["MoM"])
-_CHANGE_BEFORE = re.compile(r"\d(?:%|[kKMB]|bn|pp)?\)?[ \t]+\Z")
+# (a percentage written with a blank or in words too: "5 % MoM", "3 percent MoM")
+_CHANGE_BEFORE = re.compile(r"\d(?:[ \t]?%|[kKMB]|bn|pp|[ \t]+(?i:per[ \t]?cent))?\)?[ \t]+\Z")
 # A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
 # Whisper heard Piper's reading as "1.2M users", "3 B parameters". Only M and B: "5K" is as often a race or a
 # screen as five thousand, and "2.5GB" is a unit.
@@ -1292,8 +1294,14 @@ class SpokenText:
         return self._drain(final=False)
 
     def flush(self) -> str:
-        """What was held back: the answer (or its round) ended."""
-        return self._drain(final=True)
+        """What was held back: the answer (or its round) ended. So has an inline code span:
+        the close of one that ends the round ("I will run `ls`", then a tool call) comes
+        with no text and reaches no one, and the next round's prose was taken for code, an
+        address said with its path ("localhost port 80 80 slash admin slash users")."""
+        said = self._drain(final=True)
+        if self._code_spans and self._code_spans[-1][1]:
+            self._code_spans.append((self._shown + len(self._pending), False))
+        return said
 
     def _in_code(self) -> bool:
         """Whether what comes next is code: in a code block's line or an inline code span."""
@@ -1463,7 +1471,9 @@ class SpokenText:
             if unit is not None:
                 word = unit.group(1)
                 self._amount_to = self._shown + unit.end()  # "$20/user/mo": per user per month
-                return unit.group(), " per " + _UNITS_SAID.get(word.lower(), word)
+                # a rate's time ("10 EUR/h", "$2/min") as a rate says it: "per h" was said
+                said = _UNITS_SAID.get(word.lower()) or _PER_SAID.get(word, word)
+                return unit.group(), " per " + said
         if ch == "^" and (self._before.isalnum() or self._before == ")"):
             # a power ("2^10", "x^2"): Whisper heard Piper's "2^10" as "to 10"
             if len(text) == 1 and not final:
@@ -1893,7 +1903,12 @@ class SpokenText:
             return False
         said = _host("//" + address if bare else address)
         if self._in_code():
-            said += _path_said(urlsplit(address if not bare else "//" + address).path)
+            # read as _host reads it: "www.example.com/docs" has no scheme either (its
+            # whole was taken for a path, "example.com slash www.example.com slash docs")
+            whole = address.strip("<>")
+            if bare or whole.lower().startswith("www."):
+                whole = "//" + whole
+            said += _path_said(urlsplit(whole).path)
         return prefix + address, said
 
 
@@ -1968,8 +1983,10 @@ def _spoken_token(
         or (counted := _NUMBER_BEFORE.search(before)) is not None
     ):
         one, many = currency
-        if coded is None and _YEAR_BEFORE.search(before):
-            return core, one  # "In 2024 EUR inflation": a year, and "euro inflation"
+        if coded is None and _YEAR_BEFORE.search(before) and _NOUN_AFTER.match(after):
+            # "In 2024 EUR inflation": a year, and "euro inflation"; with no noun after it,
+            # a year's money ("figures in 2024 USD."), "2024 US dollars" as before
+            return core, one
         if coded is None:  # "100 SEK": its number is said already
             if (noun := _NOUN_AFTER.match(after)) is not None and _counts(noun.group(1)):
                 return core, core  # "2 CAD files", "2 GBP accounts": their number is theirs
