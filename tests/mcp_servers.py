@@ -123,3 +123,21 @@ async def call_tool(ctx, params):
     return mt.CallToolResult(content=[mt.TextContent(text=f"ran with {got}")])
 """,
 )
+
+
+# A tool server whose tool answers, without failing, with the last line of a log that a
+# failed job of its own wrote: it begins as the MCP SDK's error prefix does.
+LOG_SERVER = _stdio_server(
+    "logs",
+    """
+LAST = "Error executing tool backup: the disk was full at 03:00"
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=[mt.Tool(name="last_error", input_schema={"type": "object"})])
+
+
+async def call_tool(ctx, params):
+    return mt.CallToolResult(content=[mt.TextContent(text=LAST)])
+""",
+)
