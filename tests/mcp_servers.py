@@ -162,6 +162,23 @@ async def call_tool(ctx, params):
         STATE["usable"] = bool((params.arguments or {}).get("usable"))
         await ctx.session.send_tool_list_changed()
     return mt.CallToolResult(content=[mt.TextContent(text=f"{params.name} ran")])
+""",
+)
 
+
+# A tool server whose tool answers, without failing, with the last line of a log that a
+# failed job of its own wrote: it begins as the MCP SDK's error prefix does.
+LOG_SERVER = _stdio_server(
+    "logs",
+    """
+LAST = "Error executing tool backup: the disk was full at 03:00"
+
+
+async def list_tools(ctx, params):
+    return mt.ListToolsResult(tools=[mt.Tool(name="last_error", input_schema={"type": "object"})])
+
+
+async def call_tool(ctx, params):
+    return mt.CallToolResult(content=[mt.TextContent(text=LAST)])
 """,
 )

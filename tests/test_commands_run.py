@@ -1646,3 +1646,43 @@ def test_a_run_refused_at_its_start_says_only_what_is_wrong(
     assert "The session log cannot be written" in err and "Traceback" not in err
     assert "is a file, not a folder" in err and "move or delete that file" in err
     assert "no --output" not in err, err
+
+
+async def test_the_console_prints_a_result_that_begins_as_the_sdks_error_prefix_whole(
+    tmp_path: Path,
+) -> None:
+    """A tool that did not fail answered with a log line of its own, "Error executing tool
+    backup: …": `run --headless` printed "tool logs__last_error (…s): the disk was full at
+    03:00", the SDK's error prefix taken off a result that had none, and with it what had
+    failed. Only a failed call's reason loses the prefix."""
+    import io
+
+    from mcp_servers import LOG_SERVER
+
+    from voicedesk import events as ev
+    from voicedesk.commands.run import ConsolePrinter
+    from voicedesk.config import Settings
+    from voicedesk.tools.manager import ToolManager
+
+    script = tmp_path / "logs.py"
+    script.write_text(LOG_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"logs": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    out = io.StringIO()
+    bus = ev.EventBus()
+    bus.subscribe(ConsolePrinter(stream=out))
+    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
+    await manager.start()
+    try:
+        result = await manager.call("logs__last_error", {}, call_id="c1", turn_id=1)
+    finally:
+        await manager.aclose()
+    assert not result.is_error
+    (line,) = [ln for ln in out.getvalue().splitlines() if ln.startswith("  tool ")]
+    assert line.endswith("s): Error executing tool backup: the disk was full at 03:00"), line

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mcp_servers import PICTURE_SERVER
+from mcp_servers import LOG_SERVER, PICTURE_SERVER
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     fake_app,
     isolated_dirs,  # noqa: F401  (autouse fixture: temp config/data dirs)
@@ -415,3 +415,49 @@ async def test_a_failed_call_shows_why_it_failed_not_the_sdks_prefix(
             app.pop_screen()
             await pilot.pause()
             await pilot.press("q")
+
+
+async def test_a_result_that_begins_as_the_sdks_error_prefix_is_shown_whole(
+    tmp_path: Path,
+) -> None:
+    """A tool that did not fail answered with a log line of its own, "Error executing tool
+    backup: the disk was full at 03:00". The SDK's error prefix was taken off every result
+    alike, so the card, the pane and the detail's "Spoken" line said "the disk was full at
+    03:00" under a call marked done: the part that said what had failed was gone. Only a
+    failed call's reason has the prefix taken off."""
+    import sys
+
+    from voicedesk.tools.manager import ToolManager
+
+    script = tmp_path / "logs.py"
+    script.write_text(LOG_SERVER)
+    settings = Settings.model_validate(
+        {
+            "tools": {
+                "docs_server": False,
+                "mcpServers": {"logs": {"command": sys.executable, "args": [str(script)]}},
+            }
+        }
+    )
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started_fake(pilot)
+        manager = ToolManager(settings, bus=app.bus, log_dir=tmp_path / "logs")
+        await manager.start()
+        try:
+            result = await manager.call("logs__last_error", {}, call_id="c1", turn_id=1)
+        finally:
+            await manager.aclose()
+        assert not result.is_error
+        await wait_until(pilot, lambda: app.conversation.cards["c1"].status == "done")
+        await pilot.pause()
+        said = "Error executing tool backup: the disk was full"
+        (tool_card,) = app.conversation.query(ToolCard)
+        in_conversation = str(tool_card.render())
+        options = app.tool_pane.query_one(OptionList)
+        in_pane = "".join(options.render_line(y).text for y in range(options.size.height))
+        app.push_screen(ToolDetailScreen(app.tool_pane.calls["c1"]))
+        await pilot.pause()
+        spoken = text_of(app.screen.query_one("#tool-spoken", Static))
+        for shown in (in_conversation, in_pane, spoken):
+            assert said in shown, shown

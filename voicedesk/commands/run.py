@@ -672,7 +672,7 @@ class ConsolePrinter:
             return
         out = self.stream
         if isinstance(event, ev.ToolCallFinished):
-            gist = without_sdk_prefix(event.spoken_summary)
+            gist = without_sdk_prefix(event.spoken_summary, is_error=event.is_error)
             print(f"  tool {event.name} ({event.duration_s:.2f}s): {gist}", file=out)
         elif isinstance(event, ev.Notice):
             message, arrow, fix = event.message.partition(" → ")

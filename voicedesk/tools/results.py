@@ -42,9 +42,13 @@ class ToolResult:
 _SDK_ERROR_PREFIX = re.compile(r"^\s*Error executing tool \S+: ")
 
 
-def without_sdk_prefix(text: str) -> str:
-    """A tool result as the person reads it: without the SDK's error prefix."""
-    return _SDK_ERROR_PREFIX.sub("", text, count=1)
+def without_sdk_prefix(text: str, *, is_error: bool) -> str:
+    """A tool result as the person reads it: a failed call's without the SDK's error prefix.
+
+    Only a failed call's: a result that merely begins so (a tool's own log line, "Error
+    executing tool backup: the disk was full") lost what had failed, under a call marked
+    done."""
+    return _SDK_ERROR_PREFIX.sub("", text, count=1) if is_error else text
 
 
 def spoken_summary(text: str, limit: int = SPOKEN_MAX) -> str:

@@ -486,7 +486,7 @@ class ToolDetailScreen(_Dialog):
         fin = self.info.finished
         if fin is None or not fin.spoken_summary:
             return None
-        spoken = without_sdk_prefix(fin.spoken_summary)
+        spoken = without_sdk_prefix(fin.spoken_summary, is_error=fin.is_error)
         return Content.assemble(("Spoken: ", "bold"), visible_controls(spoken))
 
     def _result(self) -> str:

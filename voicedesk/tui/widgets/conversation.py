@@ -274,7 +274,7 @@ class ToolCard(Static):
     def finish(self, event: ev.ToolCallFinished) -> None:
         self.status = "cancelled" if event.cancelled else "error" if event.is_error else "done"
         # (the summary is the result's first line: what a program wrote for a terminal too)
-        spoken = visible_controls(without_sdk_prefix(event.spoken_summary))
+        spoken = visible_controls(without_sdk_prefix(event.spoken_summary, is_error=event.is_error))
         self.detail = f"{event.duration_s:.2f}s · {spoken}".rstrip(" ·")
         self.set_classes(f"tool-card {self.status}")
         self._show()

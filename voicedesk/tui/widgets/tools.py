@@ -160,6 +160,9 @@ class ToolPane(Vertical):
     def line(info: ToolCallInfo) -> Content:
         """Three lines: status, name and duration; arguments; progress or result."""
         icon, style = CARD_LOOK[info.status]
+        # (an earlier call's log does not say whether it failed: its result is read as a
+        # failed one's, as before)
+        failed = info.earlier or (info.finished is not None and info.finished.is_error)
         if info.earlier:
             took, detail = " earlier", info.earlier_result or NOT_LOGGED  # a 30-column pane
         elif info.finished is not None:
@@ -168,7 +171,7 @@ class ToolPane(Vertical):
         else:
             took = ""  # no ticking clock: the card changes when the call reports
             detail = info.progress or "running"
-        detail = " ".join(visible_controls(without_sdk_prefix(detail)).split())
+        detail = " ".join(visible_controls(without_sdk_prefix(detail, is_error=failed)).split())
         return Content.assemble(
             (f"{icon} ", style),
             (info.name, "bold"),
