@@ -2006,6 +2006,47 @@ result = {"tools": [
     assert not any(r.exc_info for r in caplog.records)
 
 
+async def test_two_tool_list_changes_at_once_leave_the_newer_list_offered(
+    tmp_path: Path,
+) -> None:
+    """Two tools/list_changed at once: the first listing, with a 1 MB schema, took seconds
+    to convert on its worker thread, the second none, so the first was put in place last
+    and the model was offered the older list (a tool gone offered, one new missing) until
+    the server's tools changed again. The newer listing stays."""
+    from mcp_servers import shifting_server
+
+    settings = _one_server(tmp_path, "shift", shifting_server(big=(1,)))
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        names = lambda: sorted(t["function"]["name"] for t in manager.llm_tools())  # noqa: E731
+        assert "shift__v0" in names(), names()
+        await manager.call("shift__relist", {}, call_id="r")
+        refreshes = manager._servers["shift"]._refreshes
+        deadline = time.monotonic() + 120
+        while "shift__v0" in names() or refreshes:
+            assert time.monotonic() < deadline, names()
+            await asyncio.sleep(0.05)
+        assert names() == ["shift__ping", "shift__relist", "shift__v2"], names()
+
+
+async def test_a_tool_list_change_while_the_first_listing_converts_is_listed(
+    tmp_path: Path,
+) -> None:
+    """A server that says its tools changed (tools/list_changed) just after its first
+    listing, while that listing's 1 MB schema was converting on a worker thread: the
+    change was dropped (the server not up yet), and the model was offered the first list
+    until the server's tools changed again. The server is listed again once up."""
+    from mcp_servers import shifting_server
+
+    settings = _one_server(tmp_path, "shift", shifting_server(big=(0,), nudge=True))
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        names = lambda: sorted(t["function"]["name"] for t in manager.llm_tools())  # noqa: E731
+        deadline = time.monotonic() + 60
+        while "shift__v1" not in names():
+            assert time.monotonic() < deadline, names()
+            await asyncio.sleep(0.05)
+        assert names() == ["shift__ping", "shift__relist", "shift__v1"], names()
+
+
 WORDY_SERVER = lowlevel_server(
     "wordy",
     """

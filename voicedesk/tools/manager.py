@@ -487,6 +487,15 @@ class _Server:
         # they are told when it is ready, as its tools then join the answers
         self.said_slow = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
+        # Listings asked for, and the latest put in place, by number: each is converted on
+        # a worker thread for as long as its schemas take, so two in flight (two
+        # tools/list_changed at once) end in any order, and the older one, ending last,
+        # put the older tools back in place.
+        self._listings_asked = 0
+        self._listing_in_place = 0
+        # a tools/list_changed came while connecting, after the listing taken then: the
+        # tools are listed again once up (it was dropped, the older list offered meanwhile)
+        self._changed_while_connecting = False
         self.stray_lines = 0  # lines its processes wrote to stdout that were no MCP message
         self._version = ""  # the protocol version this connection's handshake agreed
         # tools its listing had that the protocol does not allow, left out: name, why
@@ -641,6 +650,7 @@ class _Server:
         self.reason = ""
         self._version = ""
         self.refused = {}
+        self._changed_while_connecting = False
         async with contextlib.AsyncExitStack() as stack:
             if self.kind == "stdio":
                 assert self.spec.command
@@ -701,11 +711,16 @@ class _Server:
             self._connected_at = time.monotonic()
             self.session = session
             self.tools = tools
+            self._listings_asked += 1
+            self._listing_in_place = self._listings_asked
             self.state = "up"
             self.failure = ""
             self._on_tools_changed()
             self.ready.set()
             log.info("MCP server %s is up with %d tools", self.name, len(tools))
+            if self._changed_while_connecting:
+                self._changed_while_connecting = False
+                self._ask_listing()
             if self._attempt > 1 and self._quick_stops < QUIET_AFTER_STOPS:
                 again = "available again" if self.was_up else "ready after all"
                 self._notice("info", f"Tool server “{self.name}” is {again}.")
@@ -753,14 +768,22 @@ class _Server:
         the new list. Asked for in a task of its own: the SDK calls this from its read
         loop, which the answer has to come through."""
         if isinstance(message, mt.ToolListChangedNotification):
-            task = asyncio.get_running_loop().create_task(self._refresh_tools())
-            self._refreshes.add(task)
-            task.add_done_callback(self._refreshes.discard)
+            self._ask_listing()
+
+    def _ask_listing(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._refresh_tools())
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
 
     async def _refresh_tools(self) -> None:
         session = self.session
         if session is None:
-            return  # not up yet: the list taken when it comes up is the new one
+            # Connecting: the listing taken may be from before the change (its conversion
+            # takes seconds for a big schema); listed again once up.
+            self._changed_while_connecting = True
+            return
+        self._listings_asked += 1
+        listing = self._listings_asked
         refused, self.refused = self.refused, {}  # the new listing says which now
         try:
             tools = await self._list_tools(session)
@@ -769,7 +792,11 @@ class _Server:
             self.refused = refused
             return
         await self._convert(tools)
+        if listing < self._listing_in_place:
+            log.info("MCP server %s: a newer listing of its tools came first", self.name)
+            return
         if session is self.session:
+            self._listing_in_place = listing
             self.tools = tools
             self._on_tools_changed()
             log.info("MCP server %s now has %d tools", self.name, len(tools))
