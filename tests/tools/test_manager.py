@@ -2006,6 +2006,70 @@ result = {"tools": [
     assert not any(r.exc_info for r in caplog.records)
 
 
+QUIT_WHILE_CONVERTING = """
+import asyncio
+import sys
+import threading
+
+from voicedesk.config import Settings
+from voicedesk.tools import manager as manager_module
+from voicedesk.tools.manager import ToolManager
+
+converting = threading.Event()
+real = manager_module.openai_parameters
+
+
+def endless(schema):  # a schema whose conversion outlasts the session: minutes on a busy machine
+    if schema.get("properties"):
+        converting.set()
+        threading.Event().wait()
+    return real(schema)
+
+
+manager_module.openai_parameters = endless
+
+
+async def main():
+    server = {"command": sys.executable, "args": [sys.argv[1]]}
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"big": server}}}
+    )
+    manager = ToolManager(settings, log_dir=None)
+    starting = asyncio.create_task(manager.start())
+    while not converting.is_set():
+        await asyncio.sleep(0.05)
+    await manager.aclose()
+    starting.cancel()
+
+
+asyncio.run(main())
+print("closed", flush=True)
+"""
+
+
+def test_quitting_while_a_schema_converts_does_not_wait_for_it(tmp_path: Path) -> None:
+    """Quitting (the session closed) while a tool listing's big schema was converting on
+    a worker thread: the conversion cannot be stopped, and the program's end waited for
+    it (7-17 s for a 2 MB schema, after everything else had closed). The program ends at
+    once now. Here the conversion never ends: the process must end all the same."""
+    import subprocess
+
+    server = tmp_path / "big.py"
+    server.write_text(BIG_SCHEMA_SERVER)
+    script = tmp_path / "quit.py"
+    script.write_text(QUIT_WHILE_CONVERTING)
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script), str(server)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the program never ended after closing: {exc.stdout!r}")
+    assert done.returncode == 0 and "closed" in done.stdout, (done.stdout, done.stderr[-2000:])
+
+
 async def test_two_tool_list_changes_at_once_leave_the_newer_list_offered(
     tmp_path: Path,
 ) -> None:

@@ -23,12 +23,13 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, TypeVar
 
 import anyio
 import jiter
@@ -960,6 +961,37 @@ def _schema_key(schema: Any) -> str | None:
         return None
 
 
+_T = TypeVar("_T")
+
+
+async def _off_loop(work: Callable[[], _T]) -> _T:
+    """``work()`` on a daemon thread of its own, awaited. asyncio.to_thread's threads are
+    waited for when the program ends, and a thread cannot be stopped: quitting while a
+    2 MB schema was being checked (cancelled, the check going on) held the exit 7-17 s
+    after everything else had closed. A daemon thread is left to end with the process."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, exc: BaseException | None) -> None:
+        if done.done():  # cancelled meanwhile: nobody waits for it
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, exc = work(), None
+        except Exception as error:
+            result, exc = None, error
+        with contextlib.suppress(RuntimeError):  # the loop closed: the program is ending
+            loop.call_soon_threadsafe(settle, result, exc)
+
+    threading.Thread(target=run, name="voicedesk-schema", daemon=True).start()
+    return await done
+
+
 def _conversions(
     schemas: list[Any], known: Mapping[str, tuple[dict[str, Any] | None, str]]
 ) -> dict[str, tuple[dict[str, Any] | None, str]]:
@@ -1299,7 +1331,7 @@ class ToolManager:
         schemas = [tool.input_schema for tool in tools]
         if not schemas:
             return
-        found = await asyncio.to_thread(_conversions, schemas, known)
+        found = await _off_loop(lambda: _conversions(schemas, known))
         self._checked = {**self._checked, **found}
 
     def _leave_out(self, server: str, tool: str, reason: str, why: str) -> None:
@@ -1423,7 +1455,7 @@ class ToolManager:
             schema = ref.tool.input_schema
             # the first call's validator is made on a worker thread: checking that a 2 MB
             # schema is one held the event loop 5-12 s, the screen and the sound with it
-            made = None if checker_kept(schema) else await asyncio.to_thread(made_checker, schema)
+            made = None if checker_kept(schema) else await _off_loop(lambda: made_checker(schema))
             problems = argument_problems(schema, args, name, made)
         if problems:
             return (
