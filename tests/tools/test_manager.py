@@ -2006,6 +2006,31 @@ result = {"tools": [
     assert not any(r.exc_info for r in caplog.records)
 
 
+async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's calls in one round run at once: two first calls of a tool with a 2 MB
+    schema each made its argument checker on a thread of its own, the same check twice,
+    seconds of both cores each. It is made once, and checks both calls."""
+    made: list[Any] = []
+    real = manager_module.made_checker
+
+    def counted(schema: dict[str, Any]) -> tuple[Any, Exception | None]:
+        made.append(schema)
+        return real(schema)
+
+    monkeypatch.setattr(manager_module, "made_checker", counted)
+    settings = _one_server(tmp_path, "big", BIG_SCHEMA_SERVER)
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        good, bad = await asyncio.gather(
+            manager.call("big__form", {"field_7": "x"}, call_id="c1"),
+            manager.call("big__form", {"field_7": 7}, call_id="c2"),
+        )
+    assert good.text == "form {'field_7': 'x'}", good.text
+    assert bad.is_error and "“field_7” is 7" in bad.text, bad.text
+    assert len(made) == 1, len(made)
+
+
 QUIT_WHILE_CONVERTING = """
 import asyncio
 import sys

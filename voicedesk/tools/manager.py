@@ -1032,6 +1032,9 @@ class ToolManager:
         self._left_out_said: set[tuple[str, str, str]] = set()  # server, tool, reason
         # each schema offered, by its JSON text: what openai_parameters made of it
         self._checked: dict[str, tuple[dict[str, Any] | None, str]] = {}
+        # the argument checkers being made, by schema id, with the schema (an id is reused
+        # once its schema is gone): the calls of a tool that wait for one share it
+        self._making: dict[int, tuple[dict[str, Any], asyncio.Task[Any]]] = {}
         self._said_left_out: set[frozenset[tuple[str, str]]] = set()
         self._started = False
         self._closed = False
@@ -1334,6 +1337,26 @@ class ToolManager:
         found = await _off_loop(lambda: _conversions(schemas, known))
         self._checked = {**self._checked, **found}
 
+    async def _checker_made(self, schema: dict[str, Any]) -> tuple[Any, Exception | None]:
+        """:func:`made_checker` of ``schema`` on a thread, once however many calls wait
+        for it: the model's calls of one tool in one round (run at once) each made it,
+        seconds of both cores each for a 2 MB schema. Shielded: a call cancelled (Esc)
+        leaves it to the others, as the thread cannot be stopped anyway."""
+        key = id(schema)
+        making = self._making.get(key)
+        if making is None or making[0] is not schema:
+            task = asyncio.ensure_future(_off_loop(lambda: made_checker(schema)))
+            making = (schema, task)
+            self._making[key] = making
+
+            def forget(_: asyncio.Task[Any], mine: tuple[Any, Any] = making) -> None:
+                if self._making.get(key) is mine:
+                    del self._making[key]
+
+            task.add_done_callback(forget)
+        made: tuple[Any, Exception | None] = await asyncio.shield(making[1])
+        return made
+
     def _leave_out(self, server: str, tool: str, reason: str, why: str) -> None:
         """Say once (per server, tool and ``reason``) that a tool is left out, and ``why``."""
         key = (server, tool, reason)
@@ -1455,7 +1478,7 @@ class ToolManager:
             schema = ref.tool.input_schema
             # the first call's validator is made on a worker thread: checking that a 2 MB
             # schema is one held the event loop 5-12 s, the screen and the sound with it
-            made = None if checker_kept(schema) else await _off_loop(lambda: made_checker(schema))
+            made = None if checker_kept(schema) else await self._checker_made(schema)
             problems = argument_problems(schema, args, name, made)
         if problems:
             return (
