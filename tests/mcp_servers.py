@@ -182,3 +182,50 @@ async def call_tool(ctx, params):
     return mt.CallToolResult(content=[mt.TextContent(text=LAST)])
 """,
 )
+
+
+# A tool server whose every listing differs: the n-th lists "ping" and a tool "v<n>" naming
+# it, and, in the listings BIG names, "form" with an input schema of 8,000 properties
+# (1 MB: seconds to convert). Its tool "relist" says its tools changed twice at once
+# (tools/list_changed); with NUDGE, it says so once by itself just after its first listing.
+def shifting_server(big: tuple[int, ...], nudge: bool = False) -> str:
+    """The source of such a server, ``big`` and ``nudge`` as above."""
+    return _stdio_server(
+        "shifting",
+        f"""
+import asyncio
+
+BIG = {big!r}
+NUDGE = {nudge!r}
+STATE = {{"listed": 0}}
+FIELDS = {{f"field_{{n}}": {{"type": "string", "description": f"field {{n}}"}} for n in range(8000)}}
+
+
+async def nudge(session):
+    await asyncio.sleep(0.1)
+    await session.send_tool_list_changed()
+
+
+async def list_tools(ctx, params):
+    n = STATE["listed"]
+    STATE["listed"] += 1
+    tools = [
+        mt.Tool(name="ping", input_schema={{"type": "object"}}),
+        mt.Tool(name=f"v{{n}}", input_schema={{"type": "object"}}),
+        mt.Tool(name="relist", input_schema={{"type": "object"}}),
+    ]
+    if n in BIG:
+        form = {{"type": "object", "properties": FIELDS}}
+        tools.append(mt.Tool(name="form", input_schema=form))
+    if n == 0 and NUDGE:
+        asyncio.get_running_loop().create_task(nudge(ctx.session))
+    return mt.ListToolsResult(tools=tools)
+
+
+async def call_tool(ctx, params):
+    if params.name == "relist":
+        await ctx.session.send_tool_list_changed()
+        await ctx.session.send_tool_list_changed()
+    return mt.CallToolResult(content=[mt.TextContent(text=f"{{params.name}} ran")])
+""",
+    )

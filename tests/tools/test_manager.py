@@ -2006,6 +2006,136 @@ result = {"tools": [
     assert not any(r.exc_info for r in caplog.records)
 
 
+async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's calls in one round run at once: two first calls of a tool with a 2 MB
+    schema each made its argument checker on a thread of its own, the same check twice,
+    seconds of both cores each. It is made once, and checks both calls."""
+    made: list[Any] = []
+    real = manager_module.made_checker
+
+    def counted(schema: dict[str, Any]) -> tuple[Any, Exception | None]:
+        made.append(schema)
+        return real(schema)
+
+    monkeypatch.setattr(manager_module, "made_checker", counted)
+    settings = _one_server(tmp_path, "big", BIG_SCHEMA_SERVER)
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        good, bad = await asyncio.gather(
+            manager.call("big__form", {"field_7": "x"}, call_id="c1"),
+            manager.call("big__form", {"field_7": 7}, call_id="c2"),
+        )
+    assert good.text == "form {'field_7': 'x'}", good.text
+    assert bad.is_error and "“field_7” is 7" in bad.text, bad.text
+    assert len(made) == 1, len(made)
+
+
+QUIT_WHILE_CONVERTING = """
+import asyncio
+import sys
+import threading
+
+from voicedesk.config import Settings
+from voicedesk.tools import manager as manager_module
+from voicedesk.tools.manager import ToolManager
+
+converting = threading.Event()
+real = manager_module.openai_parameters
+
+
+def endless(schema):  # a schema whose conversion outlasts the session: minutes on a busy machine
+    if schema.get("properties"):
+        converting.set()
+        threading.Event().wait()
+    return real(schema)
+
+
+manager_module.openai_parameters = endless
+
+
+async def main():
+    server = {"command": sys.executable, "args": [sys.argv[1]]}
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"big": server}}}
+    )
+    manager = ToolManager(settings, log_dir=None)
+    starting = asyncio.create_task(manager.start())
+    while not converting.is_set():
+        await asyncio.sleep(0.05)
+    await manager.aclose()
+    starting.cancel()
+
+
+asyncio.run(main())
+print("closed", flush=True)
+"""
+
+
+def test_quitting_while_a_schema_converts_does_not_wait_for_it(tmp_path: Path) -> None:
+    """Quitting (the session closed) while a tool listing's big schema was converting on
+    a worker thread: the conversion cannot be stopped, and the program's end waited for
+    it (7-17 s for a 2 MB schema, after everything else had closed). The program ends at
+    once now. Here the conversion never ends: the process must end all the same."""
+    import subprocess
+
+    server = tmp_path / "big.py"
+    server.write_text(BIG_SCHEMA_SERVER)
+    script = tmp_path / "quit.py"
+    script.write_text(QUIT_WHILE_CONVERTING)
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script), str(server)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the program never ended after closing: {exc.stdout!r}")
+    assert done.returncode == 0 and "closed" in done.stdout, (done.stdout, done.stderr[-2000:])
+
+
+async def test_two_tool_list_changes_at_once_leave_the_newer_list_offered(
+    tmp_path: Path,
+) -> None:
+    """Two tools/list_changed at once: the first listing, with a 1 MB schema, took seconds
+    to convert on its worker thread, the second none, so the first was put in place last
+    and the model was offered the older list (a tool gone offered, one new missing) until
+    the server's tools changed again. The newer listing stays."""
+    from mcp_servers import shifting_server
+
+    settings = _one_server(tmp_path, "shift", shifting_server(big=(1,)))
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        names = lambda: sorted(t["function"]["name"] for t in manager.llm_tools())  # noqa: E731
+        assert "shift__v0" in names(), names()
+        await manager.call("shift__relist", {}, call_id="r")
+        refreshes = manager._servers["shift"]._refreshes
+        deadline = time.monotonic() + 120
+        while "shift__v0" in names() or refreshes:
+            assert time.monotonic() < deadline, names()
+            await asyncio.sleep(0.05)
+        assert names() == ["shift__ping", "shift__relist", "shift__v2"], names()
+
+
+async def test_a_tool_list_change_while_the_first_listing_converts_is_listed(
+    tmp_path: Path,
+) -> None:
+    """A server that says its tools changed (tools/list_changed) just after its first
+    listing, while that listing's 1 MB schema was converting on a worker thread: the
+    change was dropped (the server not up yet), and the model was offered the first list
+    until the server's tools changed again. The server is listed again once up."""
+    from mcp_servers import shifting_server
+
+    settings = _one_server(tmp_path, "shift", shifting_server(big=(0,), nudge=True))
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        names = lambda: sorted(t["function"]["name"] for t in manager.llm_tools())  # noqa: E731
+        deadline = time.monotonic() + 60
+        while "shift__v1" not in names():
+            assert time.monotonic() < deadline, names()
+            await asyncio.sleep(0.05)
+        assert names() == ["shift__ping", "shift__relist", "shift__v1"], names()
+
+
 WORDY_SERVER = lowlevel_server(
     "wordy",
     """

@@ -94,3 +94,25 @@ def test_a_tool_with_a_schema_too_deep_is_left_out_named_and_the_others_kept(
     assert len(said) == 1 and not any(r.exc_info for r in caplog.records), said
     assert "The tool nest of tool server “deep” is left out" in said[0], said[0]
     assert "more than 100 levels deep" in said[0], said[0]
+
+
+def test_arguments_too_deep_to_check_leave_the_tools_later_calls_checked() -> None:
+    """A schema whose ``$ref`` refers to itself (a tree) is no deeper for it; a call whose
+    arguments nested 300 deep raised RecursionError while being checked, and the schema
+    was taken as unusable: every later call of the tool went unchecked, a field of the
+    wrong type sent on. That call goes unchecked; the later ones are checked."""
+    node = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "children": {"type": "array"}},
+    }
+    node["properties"]["children"]["items"] = {"$ref": "#/$defs/node"}
+    schema = {"type": "object", "properties": {"tree": {"$ref": "#/$defs/node"}}}
+    schema["$defs"] = {"node": node}
+    assert openai_parameters(schema)[0] is not None  # offered: not taken as too deep
+    tree: dict[str, Any] = {"name": "leaf"}
+    for n in range(300):
+        tree = {"name": f"level {n}", "children": [tree]}
+    assert argument_problems(schema, {"tree": tree}, "deep__tree") == []
+    assert argument_problems(schema, {"tree": 5}, "deep__tree") == [
+        "the field “tree” is 5, but it takes an object"
+    ]

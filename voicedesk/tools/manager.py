@@ -23,12 +23,13 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, TypeVar
 
 import anyio
 import jiter
@@ -487,6 +488,15 @@ class _Server:
         # they are told when it is ready, as its tools then join the answers
         self.said_slow = False
         self._refreshes: set[asyncio.Task[None]] = set()  # tool lists asked for again
+        # Listings asked for, and the latest put in place, by number: each is converted on
+        # a worker thread for as long as its schemas take, so two in flight (two
+        # tools/list_changed at once) end in any order, and the older one, ending last,
+        # put the older tools back in place.
+        self._listings_asked = 0
+        self._listing_in_place = 0
+        # a tools/list_changed came while connecting, after the listing taken then: the
+        # tools are listed again once up (it was dropped, the older list offered meanwhile)
+        self._changed_while_connecting = False
         self.stray_lines = 0  # lines its processes wrote to stdout that were no MCP message
         self._version = ""  # the protocol version this connection's handshake agreed
         # tools its listing had that the protocol does not allow, left out: name, why
@@ -641,6 +651,7 @@ class _Server:
         self.reason = ""
         self._version = ""
         self.refused = {}
+        self._changed_while_connecting = False
         async with contextlib.AsyncExitStack() as stack:
             if self.kind == "stdio":
                 assert self.spec.command
@@ -701,11 +712,16 @@ class _Server:
             self._connected_at = time.monotonic()
             self.session = session
             self.tools = tools
+            self._listings_asked += 1
+            self._listing_in_place = self._listings_asked
             self.state = "up"
             self.failure = ""
             self._on_tools_changed()
             self.ready.set()
             log.info("MCP server %s is up with %d tools", self.name, len(tools))
+            if self._changed_while_connecting:
+                self._changed_while_connecting = False
+                self._ask_listing()
             if self._attempt > 1 and self._quick_stops < QUIET_AFTER_STOPS:
                 again = "available again" if self.was_up else "ready after all"
                 self._notice("info", f"Tool server “{self.name}” is {again}.")
@@ -753,14 +769,22 @@ class _Server:
         the new list. Asked for in a task of its own: the SDK calls this from its read
         loop, which the answer has to come through."""
         if isinstance(message, mt.ToolListChangedNotification):
-            task = asyncio.get_running_loop().create_task(self._refresh_tools())
-            self._refreshes.add(task)
-            task.add_done_callback(self._refreshes.discard)
+            self._ask_listing()
+
+    def _ask_listing(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._refresh_tools())
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
 
     async def _refresh_tools(self) -> None:
         session = self.session
         if session is None:
-            return  # not up yet: the list taken when it comes up is the new one
+            # Connecting: the listing taken may be from before the change (its conversion
+            # takes seconds for a big schema); listed again once up.
+            self._changed_while_connecting = True
+            return
+        self._listings_asked += 1
+        listing = self._listings_asked
         refused, self.refused = self.refused, {}  # the new listing says which now
         try:
             tools = await self._list_tools(session)
@@ -769,7 +793,11 @@ class _Server:
             self.refused = refused
             return
         await self._convert(tools)
+        if listing < self._listing_in_place:
+            log.info("MCP server %s: a newer listing of its tools came first", self.name)
+            return
         if session is self.session:
+            self._listing_in_place = listing
             self.tools = tools
             self._on_tools_changed()
             log.info("MCP server %s now has %d tools", self.name, len(tools))
@@ -933,6 +961,37 @@ def _schema_key(schema: Any) -> str | None:
         return None
 
 
+_T = TypeVar("_T")
+
+
+async def _off_loop(work: Callable[[], _T]) -> _T:
+    """``work()`` on a daemon thread of its own, awaited. asyncio.to_thread's threads are
+    waited for when the program ends, and a thread cannot be stopped: quitting while a
+    2 MB schema was being checked (cancelled, the check going on) held the exit 7-17 s
+    after everything else had closed. A daemon thread is left to end with the process."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, exc: BaseException | None) -> None:
+        if done.done():  # cancelled meanwhile: nobody waits for it
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, exc = work(), None
+        except Exception as error:
+            result, exc = None, error
+        with contextlib.suppress(RuntimeError):  # the loop closed: the program is ending
+            loop.call_soon_threadsafe(settle, result, exc)
+
+    threading.Thread(target=run, name="voicedesk-schema", daemon=True).start()
+    return await done
+
+
 def _conversions(
     schemas: list[Any], known: Mapping[str, tuple[dict[str, Any] | None, str]]
 ) -> dict[str, tuple[dict[str, Any] | None, str]]:
@@ -973,6 +1032,9 @@ class ToolManager:
         self._left_out_said: set[tuple[str, str, str]] = set()  # server, tool, reason
         # each schema offered, by its JSON text: what openai_parameters made of it
         self._checked: dict[str, tuple[dict[str, Any] | None, str]] = {}
+        # the argument checkers being made, by schema id, with the schema (an id is reused
+        # once its schema is gone): the calls of a tool that wait for one share it
+        self._making: dict[int, tuple[dict[str, Any], asyncio.Task[Any]]] = {}
         self._said_left_out: set[frozenset[tuple[str, str]]] = set()
         self._started = False
         self._closed = False
@@ -1272,8 +1334,28 @@ class ToolManager:
         schemas = [tool.input_schema for tool in tools]
         if not schemas:
             return
-        found = await asyncio.to_thread(_conversions, schemas, known)
+        found = await _off_loop(lambda: _conversions(schemas, known))
         self._checked = {**self._checked, **found}
+
+    async def _checker_made(self, schema: dict[str, Any]) -> tuple[Any, Exception | None]:
+        """:func:`made_checker` of ``schema`` on a thread, once however many calls wait
+        for it: the model's calls of one tool in one round (run at once) each made it,
+        seconds of both cores each for a 2 MB schema. Shielded: a call cancelled (Esc)
+        leaves it to the others, as the thread cannot be stopped anyway."""
+        key = id(schema)
+        making = self._making.get(key)
+        if making is None or making[0] is not schema:
+            task = asyncio.ensure_future(_off_loop(lambda: made_checker(schema)))
+            making = (schema, task)
+            self._making[key] = making
+
+            def forget(_: asyncio.Task[Any], mine: tuple[Any, Any] = making) -> None:
+                if self._making.get(key) is mine:
+                    del self._making[key]
+
+            task.add_done_callback(forget)
+        made: tuple[Any, Exception | None] = await asyncio.shield(making[1])
+        return made
 
     def _leave_out(self, server: str, tool: str, reason: str, why: str) -> None:
         """Say once (per server, tool and ``reason``) that a tool is left out, and ``why``."""
@@ -1396,7 +1478,7 @@ class ToolManager:
             schema = ref.tool.input_schema
             # the first call's validator is made on a worker thread: checking that a 2 MB
             # schema is one held the event loop 5-12 s, the screen and the sound with it
-            made = None if checker_kept(schema) else await asyncio.to_thread(made_checker, schema)
+            made = None if checker_kept(schema) else await self._checker_made(schema)
             problems = argument_problems(schema, args, name, made)
         if problems:
             return (

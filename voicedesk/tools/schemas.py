@@ -259,6 +259,12 @@ def argument_problems(
         ]
         # in a choice of shapes, the one problem that stands out, if one does
         problems = dict.fromkeys(_problem(best_match([error])) for error in errors)
+    except RecursionError:
+        # these arguments nest too deep to follow (a tree, by a schema whose $ref refers
+        # to itself), not the schema: taken as unusable, every later call of the tool went
+        # unchecked. This one call goes to its server unchecked.
+        log.warning("the arguments of a call to %s nest too deep to check: not checked", tool)
+        return []
     except Exception as exc:  # a $ref to nowhere is found only when it is followed
         _unusable(schema, tool, exc)
         return []
