@@ -445,3 +445,49 @@ async def test_tool_definitions_over_the_budget_are_said_whichever_comes_up_firs
     assert [r.heard_text for r in session.records] == ["About seven minutes."]
     (small,) = [n for n in notices if "context.budget_tokens (600) is too small" in n]
     assert "set context.budget_tokens to at least" in small
+
+
+async def test_a_tool_server_up_after_the_first_answer_went_without_it_is_offered_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first answer waits TOOLS_WAIT_MAX_S at most for a server still starting, then
+    goes without it, saying its tools "are added once it is ready": the next request, once
+    it is up, offers them."""
+    from typed_sessions import typed_and_answered
+
+    monkeypatch.setattr(session_module, "TOOLS_WAIT_MAX_S", 0.3)
+    root = tmp_path / "ws"
+    root.mkdir()
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"late": _slow_docs_server(root, 3.0)}}}
+    )
+    first, second = "What is in my notes?", "And now?"
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=first, reply="None yet."),
+            SimTurn(transcript=second, reply="Ok."),
+        ]
+    )
+    compose([], tail_s=20.0).write(tmp_path / "in.wav")
+    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url),
+            input_path=tmp_path / "in.wav",
+            with_tools=True,
+        )
+        await session.start()
+        try:
+            await typed_and_answered(session, first)
+            assert session.tools is not None and session.tools.starting() == ["late"]
+            async with asyncio.timeout(60):
+                while session.tools.starting():
+                    await asyncio.sleep(0.05)
+            await typed_and_answered(session, second)
+        finally:
+            await session.stop()
+        asked = server.chat_requests()
+    offered = [{t["function"]["name"] for t in r.get("tools", [])} for r in asked]
+    assert len(offered) == 2, offered
+    assert not any(name.startswith("late__") for name in offered[0]), offered
+    assert any(name.startswith("late__") for name in offered[1]), offered

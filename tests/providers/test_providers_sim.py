@@ -722,14 +722,47 @@ async def test_llm_a_server_that_refuses_stream_options_is_sent_none(style):
         llm = _chat(server)
         request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
         try:
-            for _ in range(2):
-                text = await _answered(llm, request)
-                assert text == "It is ten past three."
+            async with asyncio.timeout(30):  # only a hang's bound: fails, not waits forever
+                for _ in range(2):
+                    text = await _answered(llm, request)
+                    assert text == "It is ten past three."
         finally:
             await llm.aclose()
         sent = server.chat_requests()
     assert len(sent) == 3  # refused once, then answered; the second turn at once
     assert "stream_options" in sent[0] and all("stream_options" not in b for b in sent[1:])
+
+
+async def test_llm_a_refusal_learnt_but_not_heeded_fails_with_the_servers_words(monkeypatch):
+    """A refused parameter is learnt and the request sent again without it; with the
+    learning not applied (``no_stream_options`` not heeded when the request is shaped), the
+    same request went out again, was refused again, and so on without end: the person, as
+    the test, waited forever on "thinking". A resend that would change nothing is not sent:
+    the answer fails with the server's refusal."""
+    from voicedesk.providers import chat_params
+
+    heeded = chat_params.RefusedParameters.shape
+
+    def heedless(self: chat_params.RefusedParameters, kwargs: dict[str, Any]) -> dict[str, Any]:
+        shaped = heeded(self, kwargs)
+        if "stream_options" in kwargs:
+            shaped["stream_options"] = kwargs["stream_options"]
+        return shaped
+
+    monkeypatch.setattr(chat_params.RefusedParameters, "shape", heedless)
+    cloud = SimServer(SCRIPT, FAST, forbidden_fields=("stream_options",), forbidden_style="openai")
+    async with cloud as server:
+        llm = _chat(server)
+        request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+        try:
+            async with asyncio.timeout(30):  # only a hang's bound
+                with pytest.raises(ProviderError) as caught:
+                    await _answered(llm, request)
+        finally:
+            await llm.aclose()
+        sent = server.chat_requests()
+    assert "stream_options" in caught.value.message, caught.value.message
+    assert len(sent) == 1, len(sent)
 
 
 async def test_llm_a_422_is_said_field_by_field_not_as_a_dict():

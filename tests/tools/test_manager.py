@@ -2987,3 +2987,29 @@ async def test_a_url_servers_answer_that_cannot_be_read_is_said_in_a_line(
     said = logged.getMessage()
     assert logged.exc_info is None and "\n" not in said, said
     assert said.startswith("tool server “raw” (tools.mcpServers.raw) sent an answer that "), said
+
+
+async def test_a_call_for_a_server_still_starting_says_so_not_that_there_are_no_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call for a tool of a server still starting (say, a resumed conversation's model
+    calling what it used before) was answered "There is no tool called hang__ping.
+    Available tools: none.": all a model could tell the person was that there were no
+    tools. The result says the server is still starting, and its tools come once it is."""
+    monkeypatch.setattr(manager_module, "START_WAIT_S", 0.2)  # start() returns meanwhile
+    monkeypatch.setattr(manager_module, "CONNECT_TIMEOUT_S", 120.0)  # and it stays starting
+    hang = {"command": sys.executable, "args": ["-c", "import time; time.sleep(1000)"]}
+    settings = Settings.model_validate(
+        {"tools": {"docs_server": False, "mcpServers": {"hang": hang}}}
+    )
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    try:
+        await asyncio.wait_for(manager.start(), 30)
+        assert manager.starting() == ["hang"]
+        early = await asyncio.wait_for(manager.call("hang__ping", {}, call_id="c1"), 30)
+        other = await asyncio.wait_for(manager.call("elsewhere__ping", {}, call_id="c2"), 30)
+    finally:
+        await asyncio.wait_for(manager.aclose(), 30)
+    assert early.is_error and "Available tools" not in early.text, early.text
+    assert "“hang” is still starting" in early.text, early.text
+    assert other.is_error and "There is no tool called elsewhere__ping" in other.text

@@ -567,8 +567,15 @@ class OpenAIChat:
                 if stream is not None:
                     with contextlib.suppress(Exception):
                         await stream.close()
-                if isinstance(exc, openai.APIStatusError) and self._refused.learn(exc, sent):
+                if (
+                    isinstance(exc, openai.APIStatusError)
+                    and self._refused.learn(exc, sent)
+                    and self._refused.shape(kwargs) != sent
+                ):
                     continue  # a parameter the model takes otherwise: sent so, not a retry
+                # (learnt, yet the request would go out as refused: sent again, it was
+                # refused again, without end and without a word; it fails with the
+                # server's refusal instead)
                 error = self._request_error(exc)
                 if error is None:
                     raise

@@ -1365,6 +1365,13 @@ class ToolManager:
         self._left_out_said.add(key)
         self._notice("warning", f"The tool {tool} of tool server “{server}” is left out: {why}")
 
+    def _starting_server_of(self, name: str) -> str | None:
+        """The server still starting whose tools' names ``name`` has the form of, if any."""
+        for server in self._servers.values():
+            if not server.ready.is_set() and name.startswith(llm_tool_name(server.name, "")):
+                return server.name
+        return None
+
     def _resolve(self, name: str) -> _ToolRef | None:
         ref = self._names.get(name)
         if ref is not None:
@@ -1465,6 +1472,16 @@ class ToolManager:
                 return (
                     f"Several tool servers have a tool called {name}: call one of "
                     f"{', '.join(same)}.",
+                    True,
+                )
+            # A call for a server not up yet (say, a resumed conversation's model calling
+            # what it used before): "Available tools: none" left the model only to tell
+            # the person there were no tools, when they were seconds away.
+            starting = self._starting_server_of(name)
+            if starting is not None:
+                return (
+                    f"{name} cannot be called yet: tool server “{starting}” is still "
+                    "starting. Its tools are offered once it is ready.",
                     True,
                 )
             known = ", ".join(list(self._names)[:20]) or "none"
