@@ -455,3 +455,27 @@ async def test_a_second_question_waiting_for_the_same_tool_server_says_so_at_onc
             await pilot.press("ctrl+q")
     finally:
         cue.touch()
+
+
+async def test_a_line_changed_after_it_was_sent_during_the_start_waits_for_enter(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A line sent while the conversation started stays in the box; what the box held
+    when the start ended went, though it was no longer what was sent: "hello" sent, then
+    " and" typed on towards "hello and what time is it", sent "hello and" half typed. An
+    edited line now waits for Enter, as any line being typed does."""
+    async with slow_start_app(silence_wav, tmp_path, mode="hands-free") as (app, pilot, release):
+        finals: list[str] = []
+        app.bus.subscribe(
+            lambda e: finals.append(e.text) if isinstance(e, ev.TranscriptFinal) else None
+        )
+        assert app.text_input.has_focus
+        await pilot.press(*"hello", "enter")
+        await pilot.press("space", *"and")  # typing on, not finished
+        release.set()
+        await until_started(pilot, app)
+        await pilot.press("space", *"more", "enter")
+        await wait_until(pilot, lambda: bool(finals), HANG_S)
+        assert finals == ["hello and more"]
+        await pilot.press("ctrl+q")

@@ -222,7 +222,9 @@ class VoiceDeskApp(App[int]):
         self._held_toasts: list[Callable[[], None]] = []  # notify(): until the dialog closes
         # typing only began under a dialog: the text box takes the focus as it closes
         self._text_box_after_dialog = False
-        self._line_sent_while_starting = False  # Enter in the text box before the start ended
+        # the line Enter sent from the text box before the start ended; it goes once the
+        # start is over if the box still holds it as sent
+        self._line_sent_while_starting: str | None = None
         self._footer_muted = False  # what the footer's m key was last said to do
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
@@ -429,10 +431,12 @@ class VoiceDeskApp(App[int]):
         to talk) are the way in there: with nothing in it but the spaces of a talk key
         pressed too soon, which would have kept space typing blanks after the start."""
         box = self.text_input
-        sent, self._line_sent_while_starting = self._line_sent_while_starting, False
-        if sent and box.value.strip():
+        sent, self._line_sent_while_starting = self._line_sent_while_starting, None
+        if sent is not None and box.value.strip() == sent:
             await box.action_submit()
             return
+        # a line changed since it was sent (typed on: "hello" sent, then " and" of "hello
+        # and what time is it") is being typed still: it waits for Enter, not sent half done
         if not self.typing_only and box.has_focus and not box.value.strip():
             box.value = ""
             self.conversation.focus()
@@ -856,9 +860,10 @@ class VoiceDeskApp(App[int]):
         if self.make_session is not None and not self.started.is_set():
             # still starting: kept in the box, and sent once it has (_conversation_started)
             _put_back(message)
-            self._line_sent_while_starting = True
+            self._line_sent_while_starting = text
             self.notify(
-                "The conversation is still starting: your message is sent once it has.",
+                "The conversation is still starting: your message is sent once it has "
+                "(if you change it, press Enter again).",
                 timeout=3,
             )
             return
