@@ -225,6 +225,7 @@ class VoiceDeskApp(App[int]):
         # the line Enter sent from the text box before the start ended; it goes once the
         # start is over if the box still holds it as sent
         self._line_sent_while_starting: str | None = None
+        self._told_still_starting = False  # space, the talk key, pressed in the box at start
         self._footer_muted = False  # what the footer's m key was last said to do
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
@@ -254,6 +255,7 @@ class VoiceDeskApp(App[int]):
         self.tool_pane = ToolPane(id="tools")
         self.timings = TimingsPane(id="timings")
         self.text_input = MessageInput(id="text-input", compact=True)
+        self.text_input.space_when_empty = self._talk_key_while_starting
         yield self.status_bar
         with Horizontal(id="main") as self.main_area:
             yield self.conversation
@@ -424,6 +426,18 @@ class VoiceDeskApp(App[int]):
             self.started.set()
         if self._conversation_running:
             await self._conversation_started()
+
+    def _talk_key_while_starting(self) -> bool:
+        """Space in the empty text box while the conversation starts with a microphone: a
+        press of the talk key (push-to-talk at once), not a blank. Typed, it said nothing,
+        and held down it typed a row of blanks while the person spoke to a closed
+        microphone. It says the conversation is still starting (once: a held key repeats)."""
+        if self.make_session is None or self.started.is_set() or self.typing_only:
+            return False
+        if not self._told_still_starting:
+            self._told_still_starting = True
+            self._need_session()  # says "still starting"
+        return True
 
     async def _conversation_started(self) -> None:
         """A line sent while it started goes now; with a microphone, a text box that had
