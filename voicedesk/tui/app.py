@@ -906,7 +906,14 @@ class VoiceDeskApp(App[int]):
 
     def action_context(self) -> None:
         summary, prompt, budget = self.context_state
-        self.push_screen(ContextScreen(summary=summary, prompt_tokens=prompt, budget_tokens=budget))
+        self.push_screen(
+            ContextScreen(
+                summary=summary,
+                prompt_tokens=prompt,
+                budget_tokens=budget,
+                setup=self.status_bar.setup_text,
+            )
+        )
 
     def action_help(self) -> None:
         self.push_screen(
