@@ -1102,6 +1102,31 @@ async def test_context_screen_shows_prompt_size_and_summary(tmp_path: Path) -> N
         await pilot.press("escape")
 
 
+async def test_a_narrow_status_bar_leaves_the_setup_to_the_context_dialog(
+    tmp_path: Path,
+) -> None:
+    """Below 60 columns the status bar leaves out the context size and the models, and
+    with them the devices in use and echo cancellation: `s` showed the context size but
+    nothing showed those. The context dialog names them, as the wide bar does."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(50, 20)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.AudioInfo(
+                input_device="MacBook Mic", output_device="Speakers", echo_cancellation=True
+            )
+        )
+        await pilot.pause()
+        assert not app.status_bar.query_one("#status-models", Static).display
+        await pilot.press("s")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ContextScreen"
+        shown = text_of(app.screen.query_one("#context-setup", Static))
+        assert "MacBook Mic" in shown and "AEC on" in shown
+        assert f"LLM {app.settings.llm.model}" in shown
+        await pilot.press("escape")
+
+
 async def test_status_bar_shows_devices_and_echo_cancellation(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -455,3 +455,57 @@ async def test_a_second_question_waiting_for_the_same_tool_server_says_so_at_onc
             await pilot.press("ctrl+q")
     finally:
         cue.touch()
+
+
+async def test_a_line_changed_after_it_was_sent_during_the_start_waits_for_enter(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A line sent while the conversation started stays in the box; what the box held
+    when the start ended went, though it was no longer what was sent: "hello" sent, then
+    " and" typed on towards "hello and what time is it", sent "hello and" half typed. An
+    edited line now waits for Enter, as any line being typed does."""
+    async with slow_start_app(silence_wav, tmp_path, mode="hands-free") as (app, pilot, release):
+        finals: list[str] = []
+        app.bus.subscribe(
+            lambda e: finals.append(e.text) if isinstance(e, ev.TranscriptFinal) else None
+        )
+        assert app.text_input.has_focus
+        await pilot.press(*"hello", "enter")
+        await pilot.press("space", *"and")  # typing on, not finished
+        release.set()
+        await until_started(pilot, app)
+        await pilot.press("space", *"more", "enter")
+        await wait_until(pilot, lambda: bool(finals), HANG_S)
+        assert finals == ["hello and more"]
+        await pilot.press("ctrl+q")
+
+
+async def test_space_pressed_to_talk_while_it_starts_says_it_is_still_starting(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Space pressed to talk right at start went into the text box (it has the focus while
+    the conversation starts) as a blank, and nothing was said: held down to talk, it typed
+    a row of blanks while the person spoke to a microphone not yet open. In the empty box
+    it says the conversation is still starting, types nothing, and once it has started
+    space talks at once."""
+    async with slow_start_app(silence_wav, tmp_path, mode="push-to-talk") as (
+        app,
+        pilot,
+        release,
+    ):
+        assert app.text_input.has_focus
+        await pilot.press("space", "space")
+        await pilot.pause(0.1)
+        assert app.text_input.value == "" and not app.ptt_open
+        assert sum("still starting" in n.message for n in app._notifications) == 1
+        await pilot.press(*"hi", "space", *"you")  # within a line a space is a blank
+        assert app.text_input.value == "hi you"
+        app.text_input.value = ""
+        release.set()
+        await until_started(pilot, app)
+        assert app.conversation.has_focus
+        await pilot.press("space")
+        assert app.ptt_open
+        await pilot.press("ctrl+q")

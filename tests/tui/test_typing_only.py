@@ -164,11 +164,15 @@ async def test_a_line_typed_as_it_starts_is_typed_not_taken_as_keys(
             text_input = app.query_one("#text-input", Input)
             assert text_input.value == "hello moon"  # sent while starting: kept
             assert not isinstance(app.screen, ModalScreen)
-            # typed while it starts, after the line was sent: it goes with it
+            # typed on while it starts, after the line was sent: maybe not finished (the
+            # start's end sent "hello moon ag"), so it waits for Enter
             await pilot.press(*" again")
             go_on.set()
             await started(pilot)
             pane = conversation(app)
+            assert text_input.has_focus and text_input.value == "hello moon again"
+            assert not list(pane.query(UserTurn))
+            await pilot.press("enter")
             await wait_until(pilot, lambda: bool(list(pane.query(AssistantTurn))))
             assert [u.text for u in pane.query(UserTurn)] == ["hello moon again"]
             assert app.typing_only and text_input.has_focus and text_input.value == ""

@@ -222,7 +222,10 @@ class VoiceDeskApp(App[int]):
         self._held_toasts: list[Callable[[], None]] = []  # notify(): until the dialog closes
         # typing only began under a dialog: the text box takes the focus as it closes
         self._text_box_after_dialog = False
-        self._line_sent_while_starting = False  # Enter in the text box before the start ended
+        # the line Enter sent from the text box before the start ended; it goes once the
+        # start is over if the box still holds it as sent
+        self._line_sent_while_starting: str | None = None
+        self._told_still_starting = False  # space, the talk key, pressed in the box at start
         self._footer_muted = False  # what the footer's m key was last said to do
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
@@ -252,6 +255,7 @@ class VoiceDeskApp(App[int]):
         self.tool_pane = ToolPane(id="tools")
         self.timings = TimingsPane(id="timings")
         self.text_input = MessageInput(id="text-input", compact=True)
+        self.text_input.space_when_empty = self._talk_key_while_starting
         yield self.status_bar
         with Horizontal(id="main") as self.main_area:
             yield self.conversation
@@ -423,16 +427,30 @@ class VoiceDeskApp(App[int]):
         if self._conversation_running:
             await self._conversation_started()
 
+    def _talk_key_while_starting(self) -> bool:
+        """Space in the empty text box while the conversation starts with a microphone: a
+        press of the talk key (push-to-talk at once), not a blank. Typed, it said nothing,
+        and held down it typed a row of blanks while the person spoke to a closed
+        microphone. It says the conversation is still starting (once: a held key repeats)."""
+        if self.make_session is None or self.started.is_set() or self.typing_only:
+            return False
+        if not self._told_still_starting:
+            self._told_still_starting = True
+            self._need_session()  # says "still starting"
+        return True
+
     async def _conversation_started(self) -> None:
         """A line sent while it started goes now; with a microphone, a text box that had
         the focus only for the start gives it back to the conversation, whose keys (space
         to talk) are the way in there: with nothing in it but the spaces of a talk key
         pressed too soon, which would have kept space typing blanks after the start."""
         box = self.text_input
-        sent, self._line_sent_while_starting = self._line_sent_while_starting, False
-        if sent and box.value.strip():
+        sent, self._line_sent_while_starting = self._line_sent_while_starting, None
+        if sent is not None and box.value.strip() == sent:
             await box.action_submit()
             return
+        # a line changed since it was sent (typed on: "hello" sent, then " and" of "hello
+        # and what time is it") is being typed still: it waits for Enter, not sent half done
         if not self.typing_only and box.has_focus and not box.value.strip():
             box.value = ""
             self.conversation.focus()
@@ -856,9 +874,10 @@ class VoiceDeskApp(App[int]):
         if self.make_session is not None and not self.started.is_set():
             # still starting: kept in the box, and sent once it has (_conversation_started)
             _put_back(message)
-            self._line_sent_while_starting = True
+            self._line_sent_while_starting = text
             self.notify(
-                "The conversation is still starting: your message is sent once it has.",
+                "The conversation is still starting: your message is sent once it has "
+                "(if you change it, press Enter again).",
                 timeout=3,
             )
             return
@@ -887,7 +906,14 @@ class VoiceDeskApp(App[int]):
 
     def action_context(self) -> None:
         summary, prompt, budget = self.context_state
-        self.push_screen(ContextScreen(summary=summary, prompt_tokens=prompt, budget_tokens=budget))
+        self.push_screen(
+            ContextScreen(
+                summary=summary,
+                prompt_tokens=prompt,
+                budget_tokens=budget,
+                setup=self.status_bar.setup_text,
+            )
+        )
 
     def action_help(self) -> None:
         self.push_screen(

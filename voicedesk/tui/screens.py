@@ -43,7 +43,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("t", "type a turn instead (Enter sends, esc leaves the box)"),
     ("ctrl+s", "settings: edit the config file"),
     ("d", "sound devices"),
-    ("s", "context: prompt size and the running summary"),
+    ("s", "context: prompt size, running summary, devices and models in use"),
     ("c", "microphone and speaker check (level meter, test sound)"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
@@ -326,15 +326,24 @@ class SettingsScreen(_Dialog, inherit_bindings=False):
 class ContextScreen(_Dialog):
     """What the model is sent besides the recent turns: the running summary."""
 
-    def __init__(self, *, summary: str | None, prompt_tokens: int, budget_tokens: int) -> None:
+    def __init__(
+        self, *, summary: str | None, prompt_tokens: int, budget_tokens: int, setup: str = ""
+    ) -> None:
+        """``setup``: the devices and models in use, as the status bar names them; below
+        its STATUS_CONTEXT_FROM columns the bar leaves them out, and only this says them."""
         super().__init__()
         self.summary = summary
         self.prompt_tokens = prompt_tokens
         self.budget_tokens = budget_tokens
+        self.setup = setup
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="context") as box:
             box.border_title = "Context"
+            if self.setup:
+                yield Static(
+                    Content.assemble(("In use: ", "bold"), self.setup, "\n"), id="context-setup"
+                )
             yield Static(self._prompt_text(), id="context-prompt")
             yield Static(Content.styled("\nRunning summary", "bold"))
             yield Static(self._summary_text(), id="context-summary", markup=False)

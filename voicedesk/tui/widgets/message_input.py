@@ -11,6 +11,7 @@ keeps the focus, nothing said how to send, leave or quit. The box shows those ke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import events
@@ -53,6 +54,9 @@ class MessageInput(Input):
     def __init__(self, **kwargs: object) -> None:
         # the Input keywords a caller gives, passed through: Input checks them, not this
         super().__init__(placeholder=PLACEHOLDER, **kwargs)  # type: ignore[arg-type]
+        # Asked when space is pressed in the empty box: True takes it as the talk key (the
+        # app's, while the conversation starts and the box has the focus), not a blank.
+        self.space_when_empty: Callable[[], bool] | None = None
 
     def _own_placeholder(self, focused: bool) -> None:
         """Its own hint for the box's state and width; one the app set (the conversation
@@ -94,6 +98,11 @@ class MessageInput(Input):
             event.stop()
             event.prevent_default()
             await self.action_submit()
+            return
+        ask = self.space_when_empty
+        if event.key == "space" and not self.value.strip() and ask is not None and ask():
+            event.stop()
+            event.prevent_default()
             return
         await super()._on_key(event)
 

@@ -107,6 +107,11 @@ class StatusBar(Horizontal):
         yield Static(Content.styled("ctx –", "$foreground-muted"), id="status-context")
         yield Static(self._models(), id="status-models", markup=False)
 
+    @property
+    def setup_text(self) -> str:
+        """The devices and models in use, as the bar shows them when it is wide enough."""
+        return self._models()
+
     def _models(self) -> str:
         label = models_label(self._settings, spoken=self.speaker)
         if self.audio_text:
