@@ -1199,7 +1199,9 @@ def test_a_server_quoting_the_key_in_its_error_never_gets_it_shown_or_kept(
         metrics = tmp_path / "m.jsonl"
         argv = ["-vv", "run", "--headless", "--no-tools", "--input", str(speech)]
         done = _voicedesk(env, *argv, "--metrics-out", str(metrics))
-    assert done.returncode == 0, done.stderr[-2000:]
+    # its one turn went unanswered: a headless run says so and exits 3
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "run: 1 of 1 turns failed" in done.stderr
     said = "[error] No answer for turn 1: The language model failed (HTTP 500): Upstream"
     assert said in done.stderr
     assert "made with the key *** (simulated)" in done.stderr
