@@ -13,7 +13,7 @@ import pytest
 
 from voicedesk.config import Settings
 from voicedesk.tools.manager import ToolManager
-from voicedesk.tools.schemas import argument_problems, openai_parameters
+from voicedesk.tools.schemas import ArgumentChecks, openai_parameters
 
 
 class _Schema(dict[str, Any]):
@@ -33,6 +33,7 @@ def test_a_tool_relisted_with_a_changed_schema_lets_the_old_one_go() -> None:
     hands a new schema each time. The checker cache kept every old schema and its checker
     alive until 512 had gathered: 8 relistings of a 5,000-property schema held 15 MB, and
     512 of them about a gigabyte. The tool's old schema goes once the new one checks its calls."""
+    argument_problems = ArgumentChecks().problems
     first = _listed(1)
     assert argument_problems(first, {}, "files__open") == [
         "the field “path” is missing (it is required)"
@@ -109,6 +110,7 @@ def test_arguments_too_deep_to_check_leave_the_tools_later_calls_checked() -> No
     schema = {"type": "object", "properties": {"tree": {"$ref": "#/$defs/node"}}}
     schema["$defs"] = {"node": node}
     assert openai_parameters(schema)[0] is not None  # offered: not taken as too deep
+    argument_problems = ArgumentChecks().problems
     tree: dict[str, Any] = {"name": "leaf"}
     for n in range(300):
         tree = {"name": f"level {n}", "children": [tree]}

@@ -54,11 +54,10 @@ from voicedesk.tools.results import (
     spoken_summary,
 )
 from voicedesk.tools.schemas import (
-    argument_problems,
-    checker_kept,
+    ArgumentChecks,
+    converted,
     made_checker,
     openai_description,
-    openai_parameters,
     schema_refused,
 )
 from voicedesk.tools.wire import WholeLines, mend_answer, mended_message, refused_line
@@ -203,6 +202,9 @@ class _ToolRef:
     tool: mt.Tool
     parameters: dict[str, Any] = field(default_factory=dict)  # as the model is offered them
     description: str = ""  # as the model is offered it
+    # the validator of its arguments made by the listing's check of its schema, if that
+    # was the schema's own (``schemas.converted``); else made at its first call
+    checker: Any = None
 
 
 def llm_tool_name(server: str, tool: str) -> str:
@@ -992,16 +994,19 @@ async def _off_loop(work: Callable[[], _T]) -> _T:
     return await done
 
 
-def _conversions(
-    schemas: list[Any], known: Mapping[str, tuple[dict[str, Any] | None, str]]
-) -> dict[str, tuple[dict[str, Any] | None, str]]:
-    """:func:`openai_parameters` of each of ``schemas`` not in ``known``, by its text: run
-    in a worker thread, reading only what it is given."""
-    found: dict[str, tuple[dict[str, Any] | None, str]] = {}
+# A schema as the model is offered it (None if it is left out), what is wrong with it, and
+# its arguments' validator when the listing's check made one (``schemas.converted``).
+_Conversion = tuple[dict[str, Any] | None, str, Any]
+
+
+def _conversions(schemas: list[Any], known: Mapping[str, _Conversion]) -> dict[str, _Conversion]:
+    """:func:`~voicedesk.tools.schemas.converted` of each of ``schemas`` not in ``known``,
+    by its text: run in a worker thread, reading only what it is given."""
+    found: dict[str, _Conversion] = {}
     for schema in schemas:
         key = _schema_key(schema)
         if key is not None and key not in known and key not in found:
-            found[key] = openai_parameters(schema)
+            found[key] = converted(schema)
     return found
 
 
@@ -1030,8 +1035,11 @@ class ToolManager:
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
         self._left_out_said: set[tuple[str, str, str]] = set()  # server, tool, reason
-        # each schema offered, by its JSON text: what openai_parameters made of it
-        self._checked: dict[str, tuple[dict[str, Any] | None, str]] = {}
+        # each schema offered, by its JSON text: what schemas.converted made of it
+        self._checked: dict[str, _Conversion] = {}
+        # the validators of the tools' arguments, and what the log was told of schemas
+        # that cannot check them: this manager's, said again by another one
+        self._checks = ArgumentChecks()
         # the argument checkers being made, by schema id, with the schema (an id is reused
         # once its schema is gone): the calls of a tool that wait for one share it
         self._making: dict[int, tuple[dict[str, Any], asyncio.Task[Any]]] = {}
@@ -1262,7 +1270,7 @@ class ToolManager:
 
     def _rebuild_names(self) -> None:
         names: dict[str, _ToolRef] = {}
-        checked: dict[str, tuple[dict[str, Any] | None, str]] = {}  # the schemas listed now
+        checked: dict[str, _Conversion] = {}  # the schemas listed now
         # Servers whose own name is valid first, then in name order, whichever came up
         # first: "my_srv" keeps my_srv__echo, and "my.srv", up later, gets my_srv__echo_2
         # (it took the name while my_srv was starting, and the name then moved).
@@ -1288,7 +1296,7 @@ class ToolManager:
                 if tool.execution is not None and tool.execution.task_support == "required":
                     self._leave_out(server.name, tool.name, "task", _TASK_ONLY)
                     continue
-                params, wrong = self._parameters_of(tool.input_schema, checked)
+                params, wrong, checker = self._parameters_of(tool.input_schema, checked)
                 # Said once per tool, not per problem: a schema relisted with another
                 # problem each time (an enum of files) was said again at each relisting.
                 # Offered again, it is said again should it break once more.
@@ -1302,24 +1310,22 @@ class ToolManager:
                     suffix = f"_{n}"
                     name = llm_tool_name(server.name, tool.name)[: 64 - len(suffix)] + suffix
                     n += 1
-                names[name] = _ToolRef(server.name, tool, params, openai_description(tool))
+                names[name] = _ToolRef(server.name, tool, params, openai_description(tool), checker)
         self._names = names
         self._checked = checked
 
-    def _parameters_of(
-        self, schema: Any, checked: dict[str, tuple[dict[str, Any] | None, str]]
-    ) -> tuple[dict[str, Any] | None, str]:
-        """:func:`openai_parameters` of ``schema``, kept by its text (in ``checked``) for
+    def _parameters_of(self, schema: Any, checked: dict[str, _Conversion]) -> _Conversion:
+        """:func:`~voicedesk.tools.schemas.converted` of ``schema``, kept by its text (in ``checked``) for
         the next listing: every tool list that came (a server up, tools/list_changed)
         checked every tool of every server again, 1.2 ms a tool on the event loop that
         runs the conversation too (150 ms for 128 tools). A listed schema is found here
         already converted (:meth:`_convert_new`); one that is not is converted now."""
         key = _schema_key(schema)
         if key is None:
-            return openai_parameters(schema)
+            return converted(schema)
         found = checked.get(key) or self._checked.get(key)
         if found is None:
-            found = openai_parameters(schema)
+            found = converted(schema)
         checked[key] = found
         return found
 
@@ -1493,10 +1499,17 @@ class ToolManager:
         problems: list[str] = []
         if ref.server != DOCS_SERVER:
             schema = ref.tool.input_schema
-            # the first call's validator is made on a worker thread: checking that a 2 MB
-            # schema is one held the event loop 5-12 s, the screen and the sound with it
-            made = None if checker_kept(schema) else await self._checker_made(schema)
-            problems = argument_problems(schema, args, name, made)
+            # the first call's validator is the one the listing's check made, or else is
+            # made on a worker thread: checking that a 2 MB schema is one held the event
+            # loop 5-12 s, the screen and the sound with it, and the listing had done it
+            made: tuple[Any, Exception | None] | None = None
+            if self._checks.kept(schema):
+                pass
+            elif ref.checker is not None:
+                made = (ref.checker, None)
+            else:
+                made = await self._checker_made(schema)
+            problems = self._checks.problems(schema, args, name, made)
         if problems:
             return (
                 f"The arguments of this call to {name} do not fit what {ref.tool.name} takes, "
