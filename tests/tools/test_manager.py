@@ -2014,7 +2014,7 @@ result = {"tools": [
             assert (await manager.call("deep__ping", {}, call_id="p")).text == "pong"
     said = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
     assert len(said) == 1 and "The tool nest of tool server “deep”" in said[0], said
-    assert "more than 100 levels deep" in said[0], said[0]
+    assert "more than 100 levels deep, counting each object and array" in said[0], said[0]
     assert not any(r.exc_info for r in caplog.records)
 
 

@@ -100,14 +100,18 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
     return params, "", cls(params) if same else None
 
 
-# The deepest nesting of objects and lists a tool's input schema may have. Deeper, the
-# conversion and jsonschema's check of it raised RecursionError (from about 200 deep)
-# out of the tool listing: the traceback in the log, and the server's tools never offered.
-# A real schema nests a few levels; the MCP SDK itself refuses a listing past about 40.
+# The deepest a tool's input schema may nest, in levels of its JSON: each JSON object and
+# array counts, so an object property inside another takes two (its schema and the
+# "properties" that holds it), and a choice (``anyOf``) two (the list and its schema).
+# Deeper, the conversion and jsonschema's check of it raised RecursionError (from about
+# 200 deep) out of the tool listing: the traceback in the log, and the server's tools
+# never offered. A real schema nests a few levels; the MCP SDK reads no message nesting
+# more than 200 levels, its envelope included.
 MAX_DEPTH = 100
 _TOO_DEEP = (
-    f"it nests objects and lists more than {MAX_DEPTH} levels deep, too deep to check; "
-    f"a tool's arguments need a few levels"
+    f"its JSON nests more than {MAX_DEPTH} levels deep, counting each object and array "
+    f"(an object property inside another is two levels: its schema and the “properties” "
+    f"holding it), too deep to check; a tool's arguments need a few levels"
 )
 
 
