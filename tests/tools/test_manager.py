@@ -853,7 +853,9 @@ def test_tool_names_that_clash_are_given_out_the_same_way_whatever_the_listing_o
     given = []
     for order in (["read.file", "read file", "read_file"], ["read_file", "read file", "read.file"]):
         manager = ToolManager(settings, bus=ev.EventBus())
-        server = SimpleNamespace(name="names", tools=[tool(n) for n in order], refused={})
+        server = SimpleNamespace(
+            name="names", tools=[tool(n) for n in order], refused={}, too_deep=[]
+        )
         manager._servers = {"names": server}  # type: ignore[dict-item]
         manager._rebuild_names()
         given.append({name: ref.tool.name for name, ref in manager._names.items()})
@@ -874,7 +876,9 @@ async def test_a_clashing_tool_name_stays_with_one_server_and_a_bare_one_is_aske
 
     def server(name: str, state: str = "up") -> SimpleNamespace:
         echo = mt.Tool(name="echo", input_schema={"type": "object"})
-        return SimpleNamespace(name=name, tools=[echo], state=state, reason="", refused={})
+        return SimpleNamespace(
+            name=name, tools=[echo], state=state, reason="", refused={}, too_deep=[]
+        )
 
     manager._servers = {"my.srv": server("my.srv", "starting")}  # type: ignore[dict-item]
     manager._servers["my.srv"].tools = []  # listed nothing yet
@@ -2016,6 +2020,118 @@ result = {"tools": [
     assert len(said) == 1 and "The tool nest of tool server “deep”" in said[0], said
     assert "more than 100 levels deep, counting each object and array" in said[0], said[0]
     assert not any(r.exc_info for r in caplog.records)
+
+
+# A tool listing whose tool "nest" has an input schema of OBJECTS objects nested in one
+# another, beside "ping": written by hand, as json.dumps writes nothing nested past about
+# a thousand levels, and the SDK's reader reads no line past 200.
+DEEP_LISTING_SETUP = """
+def send(reply):
+    text = json.dumps(reply)
+    if reply.get("result") == "NEST":
+        nest = '{"type": "object", "properties": {"x": ' * OBJECTS + '{"type": "string"}'
+        nest += "}}" * OBJECTS
+        tools = '[{"name": "nest", "inputSchema": %s}, {"name": "ping", "inputSchema": {}}]'
+        text = text.replace('"NEST"', '{"tools": %s}' % (tools % nest))
+    out.write(text.encode() + b"\\n")
+"""
+
+
+def _deep_listing_server(objects: int) -> str:
+    return wire_server(
+        "deep",
+        listing='result = "NEST"',
+        call='result = {"content": [{"type": "text", "text": "pong"}]}',
+        setup=f"OBJECTS = {objects}\n{DEEP_LISTING_SETUP}",
+        write="send(reply)",
+    )
+
+
+async def test_a_listing_nested_deeper_than_the_sdk_reads_leaves_out_only_the_deep_tool(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listing with a schema of 150 objects nested in one another (300 JSON levels)
+    is more than the MCP SDK's reader takes (200): the line was reported as one "that is
+    not an MCP message", the listing waited out its time and the server was restarted
+    again and again, none of its tools offered. It is read after all: the tool too deep
+    is left out, saying why, and the server's other tool offered."""
+    bus = ev.EventBus()
+    notices = Recorder(bus)
+    settings = _one_server(tmp_path, "deep", _deep_listing_server(150))
+    with caplog.at_level(logging.INFO):
+        async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+            deadline = time.monotonic() + 60
+            while manager.status() != {"deep": "up"}:
+                assert time.monotonic() < deadline, manager.why_down("deep")
+                await asyncio.sleep(0.05)
+            assert [t["function"]["name"] for t in manager.llm_tools()] == ["deep__ping"]
+            assert (await manager.call("deep__ping", {}, call_id="p")).text == "pong"
+    said = [e.message for e in notices.of(ev.Notice)]
+    assert len(said) == 1 and "The tool nest of tool server “deep” is left out" in said[0], said
+    assert "more than 100 levels deep" in said[0], said[0]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "not an MCP message" not in logged and "could not start" not in logged, logged
+
+
+async def test_a_listing_too_deep_to_read_at_all_stops_its_server_saying_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listing nested 1,500 objects deep is past what even Python's own reader goes
+    (about a thousand): it cannot be read, and it was said to be "a line that is not an
+    MCP message", then "could not start: no answer in time", its server restarted every
+    30 s for as long as the conversation lasted, each restart listing the same. It is said
+    what it is, naming the server and what to do, and the server is not restarted."""
+    bus = ev.EventBus()
+    notices = Recorder(bus)
+    settings = _one_server(tmp_path, "deep", _deep_listing_server(1500))
+    with caplog.at_level(logging.INFO):
+        async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+            deadline = time.monotonic() + 60
+            while manager.status() != {"deep": "failed"}:
+                assert time.monotonic() < deadline, (manager.status(), manager.why_down("deep"))
+                await asyncio.sleep(0.05)
+            # the first restart would come after BACKOFF_FIRST_S
+            await asyncio.sleep(manager_module.BACKOFF_FIRST_S * 3)
+            assert manager._servers["deep"]._attempt == 1
+            assert manager.llm_tools() == []
+    # (its handshake waits out its 8 s for the listing: on a busy machine, past the 10 s
+    # after which a server is said to be slow to start)
+    said = [e.message for e in notices.of(ev.Notice) if "slow to start" not in e.message]
+    assert len(said) == 1, said
+    assert "Tool server “deep” could not start: its tool list nests more than 200" in said[0]
+    assert "set enabled = false in tools.mcpServers.deep" in said[0], said[0]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "not an MCP message" not in logged, logged
+
+
+async def test_a_result_nested_deeper_than_the_sdk_reads_is_said_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tool's answer nested 300 levels deep (its structured content) is more than the
+    MCP SDK's reader takes: it was skipped as "a line that is not an MCP message" and the
+    call waited out its timeout, the model told it took too long. It is answered at once
+    that the answer nests deeper than can be read, and the server goes on."""
+    call = """
+deep = "leaf"
+for _ in range(300):
+    deep = [deep]
+if params["name"] == "tree":
+    result = {"content": [{"type": "text", "text": "a tree"}], "structuredContent": {"t": deep}}
+else:
+    result = {"content": [{"type": "text", "text": "pong"}]}
+"""
+    listing = 'result = {"tools": [{"name": n, "inputSchema": {}} for n in ("tree", "ping")]}'
+    settings = _one_server(tmp_path, "deep", wire_server("deep", listing=listing, call=call))
+    settings.tools.mcpServers["deep"].timeout_s = 60
+    with caplog.at_level(logging.INFO):
+        async with ToolManager(settings, log_dir=tmp_path / "logs") as manager:
+            tree = await manager.call("deep__tree", {}, call_id="t")
+            ping = await manager.call("deep__ping", {}, call_id="p")
+    assert tree.is_error and "nests more than 200 levels deep" in tree.text, tree.text
+    assert "It ran, but what it did is not known" in tree.text, tree.text
+    assert ping.text == "pong", ping.text
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "not an MCP message" not in logged, logged
 
 
 async def test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls(

@@ -82,7 +82,7 @@ def test_the_depth_a_schema_is_refused_at_is_counted_as_the_notice_says() -> Non
     params, wrong = openai_parameters(_nested(50))  # 101
     assert params is None
     assert "its JSON nests more than 100 levels deep, counting each object and array" in wrong
-    assert "an object property inside another is two levels" in wrong, wrong
+    assert "an object property inside another being two levels" in wrong, wrong
 
 
 def test_a_tool_with_a_schema_too_deep_is_left_out_named_and_the_others_kept(

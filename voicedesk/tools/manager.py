@@ -54,13 +54,22 @@ from voicedesk.tools.results import (
     spoken_summary,
 )
 from voicedesk.tools.schemas import (
+    TOO_DEEP,
     ArgumentChecks,
     converted,
     made_checker,
     openai_description,
     schema_refused,
 )
-from voicedesk.tools.wire import WholeLines, mend_answer, mended_message, refused_line
+from voicedesk.tools.wire import (
+    MCP_READ_DEPTH,
+    WholeLines,
+    deep_message,
+    mend_answer,
+    mended_message,
+    refused_line,
+    too_deep_to_read,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +147,8 @@ class _StrayStdoutFilter(logging.Filter):
         if line and mended_message(line) is not None:
             return False  # read after all (_Server._arrived): a message, not a stray line
         server = _SERVER.get()
+        if exc is not None and too_deep_to_read(exc):
+            return self._too_deep(record, server, line)
         if server is not None:
             server.stray_lines += 1
             if server.stray_lines > 1:
@@ -157,6 +168,24 @@ class _StrayStdoutFilter(logging.Filter):
         record.msg = (
             f"{who} wrote a line that is not an MCP message to its stdout{shown}; "
             f"it was skipped{later}. Tool servers must keep stdout for MCP and log to stderr."
+        )
+        record.args = ()
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+    @staticmethod
+    def _too_deep(record: logging.LogRecord, server: _Server | None, line: str) -> bool:
+        """A line the SDK refused for nesting deeper than it reads: no stray line, but a
+        message (a tool listing with a schema nested hundreds deep). Read after all
+        (:meth:`_Server._arrived`), what came of it is said there; if not, one line
+        says what it was."""
+        if server is not None and line and server.read_deep(line) is not None:
+            return False
+        who = f"tool server “{server.name}”" if server is not None else "a tool server"
+        record.msg = (
+            f"{who} sent a message nesting more than {MCP_READ_DEPTH} levels deep (counting "
+            f"each JSON object and array), deeper than the MCP SDK reads; it was skipped."
         )
         record.args = ()
         record.levelno, record.levelname = logging.WARNING, "WARNING"
@@ -503,6 +532,13 @@ class _Server:
         self._version = ""  # the protocol version this connection's handshake agreed
         # tools its listing had that the protocol does not allow, left out: name, why
         self.refused: dict[str, str] = {}
+        # tools its listing had whose input schema nested too deep for the SDK to read
+        # the listing (``wire.deep_message``), left out
+        self.too_deep: list[str] = []
+        # a message of this connection nested too deep to read came (a listing that
+        # could not be read without its deepest tools): restarting cannot help
+        self._deep_seen = False
+        self._deep_read: tuple[str, tuple[Any, list[str]] | None] | None = None
 
     # ------------------------------------------------------------------ public
     @property
@@ -603,6 +639,18 @@ class _Server:
             )
         self.failure = self.reason
         leaf = _leaf(error) if error is not None else None
+        if self._connected_at is None and self._deep_seen:
+            # its listing nests too deep to read: each restart lists it the same, and the
+            # person was told it "wrote a line that is not an MCP message" and "could not
+            # start: no answer in time", again every 30 s
+            self._fail(
+                f"its tool list nests more than {MCP_READ_DEPTH} levels deep (counting each "
+                f"JSON object and array: a tool's input schema, most likely), deeper than "
+                f"the MCP SDK reads",
+                fix=f"Its maker can make the schema shallower; until then, set enabled = "
+                f"false in {server_setting(self.name)}.",
+            )
+            return False
         if self.kind == "stdio" and isinstance(leaf, FileNotFoundError | PermissionError):
             # retrying cannot help until the config changes: say which key to change
             # (the server's name alone left the person searching the config for it)
@@ -653,6 +701,8 @@ class _Server:
         self.reason = ""
         self._version = ""
         self.refused = {}
+        self.too_deep = []
+        self._deep_seen = False
         self._changed_while_connecting = False
         async with contextlib.AsyncExitStack() as stack:
             if self.kind == "stdio":
@@ -754,6 +804,14 @@ class _Server:
         if isinstance(item, Exception):
             line = refused_line(item)
             mended = mended_message(line) if line else None
+            if mended is None and too_deep_to_read(item):
+                read = self.read_deep(line) if line else None
+                if read is None or not read[1]:  # unreadable, or answered as an error
+                    self._deep_seen = True
+                if read is None:
+                    return item
+                mended, left_out = read
+                self.too_deep = [*self.too_deep, *left_out]
             if mended is None:
                 return item
             item = mended
@@ -765,6 +823,14 @@ class _Server:
         elif self._version and isinstance(result.get("tools"), list):
             self.refused.update(mend_listing(result, self._version))
         return item
+
+    def read_deep(self, line: str) -> tuple[Any, list[str]] | None:
+        """:func:`~voicedesk.tools.wire.deep_message` of ``line``, kept for the one line:
+        the log filter reads it first, then :meth:`_arrived` (megabytes, read once)."""
+        kept = self._deep_read
+        if kept is None or kept[0] != line:
+            kept = self._deep_read = (line, deep_message(line))
+        return kept[1]
 
     async def _on_message(self, message: Any) -> None:
         """A server whose tools change says so (tools/list_changed): the model is offered
@@ -788,11 +854,13 @@ class _Server:
         self._listings_asked += 1
         listing = self._listings_asked
         refused, self.refused = self.refused, {}  # the new listing says which now
+        too_deep, self.too_deep = self.too_deep, []
         try:
             tools = await self._list_tools(session)
         except Exception as exc:  # the old list stays; a broken connection says so itself
             log.warning("MCP server %s: listing its changed tools failed: %s", self.name, exc)
             self.refused = refused
+            self.too_deep = too_deep
             return
         await self._convert(tools)
         if listing < self._listing_in_place:
@@ -1281,6 +1349,8 @@ class ToolManager:
             for tool_name, wrong in server.refused.items():
                 why = _not_allowed(wrong, bool(server.tools))
                 self._leave_out(server.name, tool_name, "listing", why)
+            for tool_name in server.too_deep:  # as one under the limit it is deeper than
+                self._leave_out(server.name, tool_name, "schema", schema_refused(TOO_DEEP))
             # A tool whose name is already valid keeps it; the others are suffixed in the
             # order of their own names. In the server's listing order "read.file" took
             # "read_file" from the tool really called that, and a restart that listed them

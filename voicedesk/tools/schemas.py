@@ -84,8 +84,8 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
     (but for ``type``/``properties`` filled in at its top, which change nothing for an
     object of arguments) is checked once, and its validator made from that check. For a
     worker thread: it touches nothing shared."""
-    if _deeper_than(schema, MAX_DEPTH):
-        return None, _TOO_DEEP, None
+    if deeper_than(schema, MAX_DEPTH):
+        return None, TOO_DEEP, None
     as_given = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
     try:
         params = _items_given(_todays_form(_one_object(as_given)))
@@ -95,7 +95,7 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
         where = "/".join(str(p) for p in exc.path)
         return None, f"{exc.message}" + (f" (at {where})" if where else ""), None
     except RecursionError:  # deep enough for jsonschema's own checking, not under the limit
-        return None, _TOO_DEEP, None
+        return None, TOO_DEEP, None
     same = isinstance(schema, dict) and params == as_given and cls is _validator_class(schema)
     return params, "", cls(params) if same else None
 
@@ -106,16 +106,17 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
 # Deeper, the conversion and jsonschema's check of it raised RecursionError (from about
 # 200 deep) out of the tool listing: the traceback in the log, and the server's tools
 # never offered. A real schema nests a few levels; the MCP SDK reads no message nesting
-# more than 200 levels, its envelope included.
+# more than 200 levels (:data:`~voicedesk.tools.wire.MCP_READ_DEPTH`), its envelope
+# included.
 MAX_DEPTH = 100
-_TOO_DEEP = (
-    f"its JSON nests more than {MAX_DEPTH} levels deep, counting each object and array "
-    f"(an object property inside another is two levels: its schema and the “properties” "
-    f"holding it), too deep to check; a tool's arguments need a few levels"
+TOO_DEEP = (
+    f"its JSON nests more than {MAX_DEPTH} levels deep, counting each object and array, "
+    f"an object property inside another being two levels, its schema and the "
+    f"“properties” holding it: too deep to check; a tool's arguments need a few levels"
 )
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def deeper_than(value: Any, limit: int) -> bool:
     """Whether ``value`` nests dicts and lists more than ``limit`` deep: found without
     recursion, which is what a schema too deep breaks, and stopping at the limit."""
     stack: list[tuple[Any, int]] = [(value, 1)]
