@@ -50,10 +50,12 @@ def mended_message(line: str) -> SessionMessage | None:
     if "\\u" not in line.lower():  # the halves come only as escapes (no UTF-8 has them)
         return None
     try:
-        data = json.loads(line)
+        # _mend recurses as deep as the line nests: a line with an escape in it, nested
+        # deeper than the SDK reads, raised RecursionError out of the log filter, and
+        # the SDK's reading of the server with it
+        mended, changed = _mend(json.loads(line))
     except (ValueError, RecursionError):  # nested deeper than Python's reader goes
         return None
-    mended, changed = _mend(data)
     if not changed:
         return None
     try:
