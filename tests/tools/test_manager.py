@@ -2198,6 +2198,10 @@ async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
     monkeypatch.setattr(manager_module, "made_checker", counted)
     settings = _one_server(tmp_path, "big", BIG_DRAFT4_SERVER)
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        deadline = time.monotonic() + 120
+        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
+            assert time.monotonic() < deadline, "the tools never came"
+            await asyncio.sleep(0.05)
         good, bad = await asyncio.gather(
             manager.call("big__form", {"field_7": "x"}, call_id="c1"),
             manager.call("big__form", {"field_7": 7}, call_id="c2"),

@@ -535,8 +535,9 @@ class _Server:
         # tools its listing had whose input schema nested too deep for the SDK to read
         # the listing (``wire.deep_message``), left out
         self.too_deep: list[str] = []
-        # a message of this connection nested too deep to read came (a listing that
-        # could not be read without its deepest tools): restarting cannot help
+        # an answer of this connection nested too deep to read came, unread or read only
+        # as an error (not as a listing without its deepest tools): its handshake failing
+        # so, restarting cannot help
         self._deep_seen = False
         self._deep_read: tuple[str, tuple[Any, list[str]] | None] | None = None
 
@@ -1385,8 +1386,8 @@ class ToolManager:
         self._checked = checked
 
     def _parameters_of(self, schema: Any, checked: dict[str, _Conversion]) -> _Conversion:
-        """:func:`~voicedesk.tools.schemas.converted` of ``schema``, kept by its text (in ``checked``) for
-        the next listing: every tool list that came (a server up, tools/list_changed)
+        """:func:`~voicedesk.tools.schemas.converted` of ``schema``, kept by its text (in
+        ``checked``) for the next listing: every tool list that came (a server up, tools/list_changed)
         checked every tool of every server again, 1.2 ms a tool on the event loop that
         runs the conversation too (150 ms for 128 tools). A listed schema is found here
         already converted (:meth:`_convert_new`); one that is not is converted now."""
