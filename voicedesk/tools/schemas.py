@@ -263,9 +263,8 @@ MAX_CHECKERS = 512
 class ArgumentChecks:
     """The validators of the tools' input schemas, and what the log was told of those
     that cannot be used: one per :class:`~voicedesk.tools.manager.ToolManager`. Kept for
-    the process, a second manager (a conversation started again in the same process, or
-    `doctor` beside it) never said that its tool's calls go unchecked, the first having
-    said it, and its tool names shared one record with the first's."""
+    the process, a second manager in it never said that its tool's calls go unchecked,
+    the first having said it of a tool of that name: tool names are each manager's."""
 
     def __init__(self) -> None:
         # Each schema's validator, by the schema itself (kept, so its id is not reused):
