@@ -1025,8 +1025,8 @@ async def test_a_schema_that_cannot_check_arguments_is_said_by_each_manager(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """That a tool's calls go unchecked was recorded as said for the whole process: a
-    second ToolManager in it (a conversation started again, `doctor` beside one) never
-    said it of its own tool. Each manager says it once."""
+    second ToolManager in it never said it of its own tool of the same name. Each manager
+    says it once."""
     from mcp_servers import ODD_SCHEMAS_SERVER
 
     settings = _one_server(tmp_path, "odd", ODD_SCHEMAS_SERVER)
