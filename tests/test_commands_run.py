@@ -909,10 +909,20 @@ def test_an_interrupted_run_does_not_call_an_older_output_its_own(tmp_path: Path
     assert f"the audio so far is in {out}" in capsys.readouterr().err
 
 
-def _headless_demo(tmp_path: Path, out: Path | None, **env: str) -> subprocess.Popen[str]:
+def _headless_demo(
+    tmp_path: Path, out: Path | None, ignored: tuple[int, ...] = (), **env: str
+) -> subprocess.Popen[str]:
     """A headless demo in a process of its own, once it has begun (it said where the
     answers go), with its data and config in ``tmp_path``; its answers to ``out``, or
-    else to its temporary folder; ``env``: more of its environment (``TMPDIR``)."""
+    else to its temporary folder; ``ignored``: signals it is started with ignored (as
+    `nohup` and a non-interactive shell's background jobs start commands); ``env``: more
+    of its environment (``TMPDIR``)."""
+    import signal
+
+    def ignore() -> None:  # in the child, before it runs Python: inherited as nohup does it
+        for signum in ignored:
+            signal.signal(signum, signal.SIG_IGN)
+
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), **env}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     env.pop("VOICEDESK_CONFIG", None)
@@ -923,6 +933,7 @@ def _headless_demo(tmp_path: Path, out: Path | None, **env: str) -> subprocess.P
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=ignore if ignored else None,
     )
     assert proc.stdout is not None
     said = proc.stdout.readline()  # where the answers go; the person speaks first
@@ -952,6 +963,29 @@ def test_ctrl_c_during_the_demo_says_where_the_answers_went(
     assert "interrupted" in err and str(out) in err
     if "the audio so far is in" in err:
         assert read_wav(out)[0].size > 0
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGHUP"])
+def test_a_signal_the_run_was_started_with_ignored_stays_ignored(
+    signame: str, tmp_path: Path
+) -> None:
+    """`nohup` starts a command with SIGHUP ignored, a non-interactive shell its background
+    jobs with SIGINT ignored: the run took both over as it started and ended on them (the
+    Ctrl-C meant for the shell's foreground command, the terminal closing under nohup). The
+    signal is sent once the run is under way, then SIGTERM: the run ends on SIGTERM (143),
+    the one it was not told to ignore, not on the ignored one (130, 129)."""
+    import signal
+
+    proc = _headless_demo(tmp_path, tmp_path / "answers.wav", (getattr(signal, signame),))
+    try:
+        proc.send_signal(getattr(signal, signame))
+        time.sleep(1.0)  # not a measure: the ignored signal has come and gone first
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
 
 
 def test_a_second_ctrl_c_during_the_demo_s_clean_up_ends_it_at_once(tmp_path: Path) -> None:
