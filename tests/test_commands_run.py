@@ -699,6 +699,54 @@ def test_a_turn_lost_to_speech_to_text_says_so_in_the_transcript(tmp_path: Path,
     assert "assistant › Answer to weather." in captured.out
 
 
+def test_a_turn_answered_though_part_of_it_was_not_understood_is_no_failure(
+    tmp_path: Path, capsys
+) -> None:
+    """Speech-to-text failing on one pause of a turn whose next words were answered made
+    the run exit 3, "1 of 2 turns failed", as if the person had gone unanswered: a script
+    took it for an outage. The turn was answered: the run exits 0, and the transcript says
+    part of it was not understood. (The simulated service's first fault is taken before
+    the first words' commit; the second fails "Hi there,", the rest is answered.)"""
+    from voicedesk.bench.scenarios import compose, load_utterance
+
+    inp, script = tmp_path / "in.wav", tmp_path / "script.json"
+    compose(["hello", "thanks"], gaps_s=6.0, tail_s=1.0).write(inp)
+    head, _, rest = load_utterance("hello")[1].partition(", ")
+    turns = [
+        {"transcript": f"{head},", "continued": [rest], "reply": "Answer to hello."},
+        {"transcript": load_utterance("thanks")[1], "reply": "Answer to thanks."},
+    ]
+    script.write_text(json.dumps({"turns": turns}), encoding="utf-8")
+    argv = ["run", "--sim", "--headless", "--no-tools", "--input", str(inp)]
+    argv += ["--sim-script", str(script), "--sim-ttft", "0.2", "--sim-ttfb", "0.1"]
+    assert main([*argv, "--sim-fault", "stt:fail:2"]) == 0
+    captured = capsys.readouterr()
+    assert "Speech-to-text failed" in captured.err and "turns failed" not in captured.err
+    assert "you       › can you hear me okay?  (in part: speech-to-text failed" in captured.out
+    assert "assistant › Answer to thanks." in captured.out
+
+
+def test_an_answer_the_content_filter_withheld_is_said_so_and_no_failure(
+    tmp_path: Path, capsys
+) -> None:
+    """An answer the provider's content filter stopped counted as a failed turn (exit 3),
+    and its transcript line read as any answer cut by an error. The service worked: the
+    refusal is its answer. The line says the content filter withheld it, the run says how
+    many it withheld, and exits 0. Two faults filter the first turn's answer whether or
+    not it was begun early at its pause (begun again, that attempt takes the second)."""
+    argv, _ = _sim_conversation(tmp_path, ["question", "weather", "thanks"])
+    assert main([*argv, "--sim-fault", "llm:filter:2"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "turns failed" not in captured.err
+    assert "[warning] The provider's content filter withheld the answer to turn 1" in (captured.err)
+    assert "content filter withheld the answer to 1 of 3 turns" in captured.err or (
+        "content filter withheld the answer to 2 of 3 turns" in captured.err
+    )
+    said = [line for line in captured.out.splitlines() if line.startswith("assistant ›")]
+    assert said[0].endswith("  ✂ (withheld by the provider's content filter)"), said
+    assert said[-1] == "assistant › Answer to thanks."
+
+
 def _metrics_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 

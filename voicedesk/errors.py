@@ -57,6 +57,12 @@ class AuthError(ProviderError):
     """An API key was rejected."""
 
 
+class ContentFilterError(ProviderError):
+    """The provider's content filter withheld the answer, or its rest (finish reason
+    ``content_filter``). The service worked: this is its answer, a refusal, and asking the
+    same again gets the same. A headless run does not count it as a failed turn."""
+
+
 class RefusedSettingError(ProviderError):
     """A service refused a setting we sent (a model or language it does not offer): unlike
     a server that is down, asking again cannot help, so it stops the start as a rejected key

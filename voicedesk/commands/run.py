@@ -643,6 +643,7 @@ class ConsolePrinter:
         self.stream = stream or sys.stdout
         self.turns = 0  # finished turns seen
         self.failed = 0  # of them, those a provider's failure left unanswered
+        self.filtered = 0  # of them, those whose answer the provider's content filter withheld
         # What to do about a failure, said once a run: a service gone (the simulated
         # cloud killed) failed every turn after it alike, and each error said it again.
         self._fixes_said: set[str] = set()
@@ -650,7 +651,14 @@ class ConsolePrinter:
     def exit_status(self, command: str) -> int:
         """The headless command's exit status, said when not 0. A failure at the start
         exits with ProviderError's code; so does one that failed turns on the way: a
-        script reading the status was told all went well."""
+        script reading the status was told all went well. Only a turn lost counts
+        (:func:`turn_lost`); the content filter's refusals are said apart."""
+        if self.filtered and not self.quiet:
+            print(
+                f"{command}: the provider's content filter withheld the answer to "
+                f"{self.filtered} of {self.turns} turns (its refusal: not counted as failed)",
+                file=sys.stderr,
+            )
         if not self.failed:
             return 0
         if not self.quiet:
@@ -667,7 +675,8 @@ class ConsolePrinter:
 
         if isinstance(event, ev.TurnMetrics):
             self.turns += 1
-            self.failed += bool(event.record.get("error"))
+            self.failed += turn_lost(event.record)
+            self.filtered += bool(event.record.get("filtered"))
         if self.quiet:
             return
         out = self.stream
@@ -685,15 +694,40 @@ class ConsolePrinter:
             # the answer is merged into the next one and never shows twice
             r = event.record
             if r.get("user_text"):
-                print(f"you       › {r['user_text']}", file=out, flush=True)
+                # words answered, though speech-to-text lost those of one of its pauses
+                part = "  (in part: speech-to-text failed on some of it)" if stt_lost(r) else ""
+                print(f"you       › {r['user_text']}{part}", file=out, flush=True)
             elif str(r.get("error") or "").startswith("stt:"):
                 # the turn is there, its words are not: say so, not just an empty answer
                 print("you       › (not understood: speech-to-text failed)", file=out, flush=True)
             why = answer_cut(r)
             cut = "  ✂ (interrupted)" if why == "interrupted" else ""
-            if why == "failed" and r.get("heard_text"):  # nothing heard: the error says it
+            if r.get("filtered"):  # the provider's refusal, whatever was heard before it
+                cut = "  ✂ (withheld by the provider's content filter)"
+            elif why == "failed" and r.get("heard_text"):  # nothing heard: the error says it
                 cut = "  ✂ (cut off by an error)"
             elif why == "length":
                 cut = "  ✂ (stopped at llm.max_tokens)"
             print(f"assistant › {r.get('heard_text') or '–'}{cut}", file=out, flush=True)
             print(f"  turn {event.turn_id}: {timings_line(r)}", file=out, flush=True)
+
+
+def stt_lost(record: dict[str, Any]) -> bool:
+    """Speech-to-text failed on some of the turn's speech (its error is tagged so)."""
+    from voicedesk.engine.metrics import STT_ERROR_TAG
+
+    return str(record.get("error") or "").startswith(STT_ERROR_TAG)
+
+
+def turn_lost(record: dict[str, Any]) -> bool:
+    """Whether a finished turn counts as failed for a headless run's exit status: it was
+    not understood (speech-to-text lost all its words), or its answer failed. A turn
+    answered although speech-to-text lost the words of one of its pauses is not lost (the
+    person was answered; the transcript says part was not understood), nor one whose
+    answer the provider's content filter withheld: the service worked, and that refusal
+    is its answer. Both counted as failed before, and a script took them for an outage."""
+    if record.get("filtered"):
+        return False
+    if record.get("failed"):
+        return True
+    return bool(record.get("error")) and not record.get("user_text")

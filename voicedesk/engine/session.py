@@ -39,6 +39,7 @@ from voicedesk.engine.speaking import Speaking, error_line
 from voicedesk.engine.tool_jobs import ToolJobs
 from voicedesk.errors import (
     AuthError,
+    ContentFilterError,
     ContextTooLongError,
     ProviderError,
     RefusedSettingError,
@@ -1699,10 +1700,21 @@ class Session:
         # what fixes it too (a context window too small: a larger model, or fewer tokens)
         hint = exc.hint if isinstance(exc, UserError) and exc.hint else None
         turn.record.error, turn.record.error_fix = message, hint
+        turn.record.filtered = isinstance(exc, ContentFilterError)
         fix = f" → {hint}" if hint else ""
-        self._notice(
-            "error", f"No answer for turn {turn.turn_id}: {message}{fix}", turn=turn.turn_id
-        )
+        if turn.record.filtered:
+            # the provider's refusal, said as one: "No answer … [error]" read as a service
+            # down, and asking again as the error line says gets the same refusal
+            self._notice(
+                "warning",
+                f"The provider's content filter withheld the answer to turn {turn.turn_id}: "
+                f"{message}{fix}",
+                turn=turn.turn_id,
+            )
+        else:
+            self._notice(
+                "error", f"No answer for turn {turn.turn_id}: {message}{fix}", turn=turn.turn_id
+            )
         heard = ""
         if self._reply is reply:
             self._reply = self._reply_turn = None
