@@ -1770,3 +1770,43 @@ async def test_the_console_prints_a_result_that_begins_as_the_sdks_error_prefix_
     assert not result.is_error
     (line,) = [ln for ln in out.getvalue().splitlines() if ln.startswith("  tool ")]
     assert line.endswith("s): Error executing tool backup: the disk was full at 03:00"), line
+
+
+def test_a_headless_run_whose_reader_goes_away_stops_as_a_piped_command_does(
+    tmp_path: Path,
+) -> None:
+    """`run --headless … | head -1`: each later line of the transcript failed inside the
+    event bus, logged with a traceback, the run went on to its end and exited 0. It stops
+    now as a command whose reader went away stops (141, no traceback), its audio so far
+    kept; a standard output that takes no more (/dev/full) ends it with one line and 1."""
+    argv, out = _sim_conversation(tmp_path, ["question", "weather", "thanks"])
+    command = [sys.executable, "-m", "voicedesk", *argv]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_isolated_env(tmp_path),
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("you       › ")
+        proc.stdout.close()  # as `head -1` leaves
+        err = proc.stderr.read() if proc.stderr is not None else ""
+        proc.wait(timeout=180)
+    finally:
+        proc.kill()
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and f"the audio so far is in {out}" in err
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*command, "--force"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_isolated_env(tmp_path),
+            timeout=180,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "could not write to standard output (/dev/full): No space left" in done.stderr

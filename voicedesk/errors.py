@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from voicedesk.config_secrets import hide_in_message
+from voicedesk.exit_status import SERVICE_FAILED, USER_ERROR
 
 
 class UserError(Exception):
@@ -22,7 +23,7 @@ class UserError(Exception):
     sent, or a server's address with a password in it: every secret this process holds,
     and any URL's user:password, is hidden in them."""
 
-    exit_code: int = 2
+    exit_code: int = USER_ERROR
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         message = hide_in_message(message)
@@ -50,7 +51,7 @@ class AudioUnavailableError(UserError):
 class ProviderError(UserError):
     """A cloud or local provider failed in a way worth telling the person about."""
 
-    exit_code = 3
+    exit_code = SERVICE_FAILED
 
 
 class AuthError(ProviderError):

@@ -6,11 +6,6 @@
 WAV microphone in a simulated laptop room: it also hears a delayed, reverberant copy of
 what is played, so echo cancellation and barge-in run as on laptop speakers. ``--sim``
 starts the simulated cloud in-process, so no keys or network are needed.
-
-Exit status: 0 when the run went through; 2 when an argument, the config or a device is
-wrong; 3 when a service failed: at the start, or, with --headless, on the way (a turn not
-understood or not answered; the conversation goes on, and the run says how many at its
-end); 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -97,9 +92,11 @@ def add_sim_fault(parser: argparse.ArgumentParser, lead: str) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from voicedesk.exit_status import exit_status_help
+
     parser = sub.add_parser(
         "run",
-        description=__doc__,
+        description=f"{__doc__}\n{exit_status_help()}",
         formatter_class=DocHelpFormatter,
     )
     parser.add_argument(
@@ -429,7 +426,7 @@ async def run_headless(
             "pass --mode hands-free, or drop --headless to talk in the terminal UI",
         )
     bus = ev.EventBus()
-    printer = ConsolePrinter(quiet=quiet)
+    printer = ConsolePrinter(quiet=quiet, on_output_lost=cancel_this_task())
     bus.subscribe(printer)
     metrics = None
     if args.metrics_out:
@@ -477,7 +474,9 @@ async def run_headless(
         )
     except asyncio.CancelledError:  # Ctrl-C: say where what was played so far went
         report_interrupted(output_path, output_before)
-        raise
+        if printer.output_lost is None:
+            raise
+        return ended_by_lost_output(printer.output_lost)
     finally:
         if metrics is not None:
             metrics.close()
@@ -635,12 +634,47 @@ async def _wait_file_done(session: Any) -> None:
         await asyncio.wait_for(session.wait_heard_out(backend.duration_s), timeout=120)
 
 
-class ConsolePrinter:
-    """Prints the conversation and a one-line timing summary per turn."""
+def cancel_this_task() -> Callable[[], None]:
+    """What cancels the task running now (a headless run's), for the printer to stop it."""
+    task = asyncio.current_task()
+    assert task is not None
 
-    def __init__(self, *, quiet: bool = False, stream: Any = None) -> None:
+    def cancel() -> None:
+        task.cancel()
+
+    return cancel
+
+
+def ended_by_lost_output(exc: OSError) -> int:
+    """A headless run the printer stopped (its standard output failed): the run's clean-up
+    has run, the task goes on uncancelled, and the status is the command line's for it."""
+    from voicedesk.cli import stdout_lost
+
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    return stdout_lost(exc)
+
+
+class ConsolePrinter:
+    """Prints the conversation and a one-line timing summary per turn.
+
+    Its standard output failing (its reader gone, `| head -1`; a full disk) stops the run
+    through ``on_output_lost``, as a failed write ends the other commands: the printer
+    runs inside the event bus, which logged each failed line with a traceback and went on,
+    and the run ended 0 with its transcript lost."""
+
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        stream: Any = None,
+        on_output_lost: Callable[[], None] | None = None,
+    ) -> None:
         self.quiet = quiet
         self.stream = stream or sys.stdout
+        self.on_output_lost = on_output_lost
+        self.output_lost: OSError | None = None
         self.turns = 0  # finished turns seen
         self.failed = 0  # of them, those a provider's failure left unanswered
         self.filtered = 0  # of them, those whose answer the provider's content filter withheld
@@ -679,10 +713,9 @@ class ConsolePrinter:
             self.filtered += bool(event.record.get("filtered"))
         if self.quiet:
             return
-        out = self.stream
         if isinstance(event, ev.ToolCallFinished):
             gist = without_sdk_prefix(event.spoken_summary, is_error=event.is_error)
-            print(f"  tool {event.name} ({event.duration_s:.2f}s): {gist}", file=out)
+            self._say(f"  tool {event.name} ({event.duration_s:.2f}s): {gist}")
         elif isinstance(event, ev.Notice):
             message, arrow, fix = event.message.partition(" → ")
             if arrow and fix not in self._fixes_said:
@@ -696,10 +729,10 @@ class ConsolePrinter:
             if r.get("user_text"):
                 # words answered, though speech-to-text lost those of one of its pauses
                 part = "  (in part: speech-to-text failed on some of it)" if stt_lost(r) else ""
-                print(f"you       › {r['user_text']}{part}", file=out, flush=True)
+                self._say(f"you       › {r['user_text']}{part}")
             elif str(r.get("error") or "").startswith("stt:"):
                 # the turn is there, its words are not: say so, not just an empty answer
-                print("you       › (not understood: speech-to-text failed)", file=out, flush=True)
+                self._say("you       › (not understood: speech-to-text failed)")
             why = answer_cut(r)
             cut = "  ✂ (interrupted)" if why == "interrupted" else ""
             if r.get("filtered"):  # the provider's refusal, whatever was heard before it
@@ -708,8 +741,19 @@ class ConsolePrinter:
                 cut = "  ✂ (cut off by an error)"
             elif why == "length":
                 cut = "  ✂ (stopped at llm.max_tokens)"
-            print(f"assistant › {r.get('heard_text') or '–'}{cut}", file=out, flush=True)
-            print(f"  turn {event.turn_id}: {timings_line(r)}", file=out, flush=True)
+            self._say(f"assistant › {r.get('heard_text') or '–'}{cut}")
+            self._say(f"  turn {event.turn_id}: {timings_line(r)}")
+
+    def _say(self, line: str) -> None:
+        """A line of the transcript; once the output has failed, none: the run is stopping."""
+        if self.output_lost is not None:
+            return
+        try:
+            print(line, file=self.stream, flush=True)
+        except OSError as exc:  # BrokenPipeError, cli.StdoutError
+            self.output_lost = exc
+            if self.on_output_lost is not None:
+                self.on_output_lost()
 
 
 def stt_lost(record: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from voicedesk.cli import leave_now
+from voicedesk.exit_status import SIGNALLED
 
 _T = TypeVar("_T")
 
@@ -78,7 +79,7 @@ async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
             task.cancel()
         elif leave:
             print("voicedesk: stopping now, without waiting for the clean-up", file=sys.stderr)
-            leave_now(128 + got[0])
+            leave_now(SIGNALLED + got[0])
 
     with on_termination(stop, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
         try:
@@ -87,7 +88,7 @@ async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
             if not got:
                 raise
             task.uncancel()
-            code = 128 + got[0]
+            code = SIGNALLED + got[0]
     if leave:
         leave_now(code)
     return code
