@@ -722,6 +722,7 @@ def test_a_turn_answered_though_part_of_it_was_not_understood_is_no_failure(
     assert main([*argv, "--sim-fault", "stt:fail:2"]) == 0
     captured = capsys.readouterr()
     assert "Speech-to-text failed" in captured.err and "turns failed" not in captured.err
+    assert "Speech-to-text failed: Speech-to-text failed" not in captured.err  # said once
     assert "you       › can you hear me okay?  (in part: speech-to-text failed" in captured.out
     assert "assistant › Answer to thanks." in captured.out
 
@@ -1810,3 +1811,77 @@ def test_a_headless_run_whose_reader_goes_away_stops_as_a_piped_command_does(
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert "could not write to standard output (/dev/full): No space left" in done.stderr
+
+
+def test_a_resumed_call_loses_the_sdks_error_prefix_only_if_it_failed(tmp_path: Path) -> None:
+    """The session log did not say whether a tool call had failed, so a resumed
+    conversation took the MCP SDK's "Error executing tool …" off every earlier result: a
+    tool's own log line that begins so (a call that did not fail) lost what had failed.
+    The log says which calls failed now; resumed, only those lose it, and a log written
+    before it said so is read as before. Real servers over stdio: the documents server
+    refusing a document that is not there, a server answering with such a log line."""
+    from mcp_servers import LOG_SERVER
+
+    from voicedesk.bench.scenarios import compose, load_utterance
+    from voicedesk.engine.resume import earlier_turns
+    from voicedesk.engine.session_log import read_log
+    from voicedesk.tui.widgets.tools import ToolCallInfo, ToolPane
+
+    server, workspace = tmp_path / "logs.py", tmp_path / "docs"
+    server.write_text(LOG_SERVER)
+    workspace.mkdir()
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f"[tools]\nworkspace = {json.dumps(str(workspace))}\n"
+        f"[tools.mcpServers.logs]\ncommand = {json.dumps(sys.executable)}\n"
+        f"args = [{json.dumps(str(server))}]\n",
+        encoding="utf-8",
+    )
+    inp, script = tmp_path / "in.wav", tmp_path / "script.json"
+    compose(["docs"], gaps_s=6.0, tail_s=1.0).write(inp)
+    calls = [
+        {"name": "logs__last_error"},
+        {"name": "docs__read_document", "arguments": {"path": "nope.md"}},
+    ]
+    turn = {"transcript": load_utterance("docs")[1], "reply": "Done.", "tool_calls": calls}
+    script.write_text(json.dumps({"turns": [turn]}), encoding="utf-8")
+    argv = ["--config", str(config), "run", "--sim", "--headless", "--input", str(inp)]
+    assert main([*argv, "--sim-script", str(script)]) == 0
+    (log,) = (tmp_path / "data" / "voicedesk" / "sessions").glob("*.jsonl")
+
+    def resumed() -> dict[str, tuple[str, str | None]]:
+        (past,) = earlier_turns(log).turns
+        return {
+            call.name: (
+                str(
+                    ToolPane.line(
+                        ToolCallInfo(
+                            call_id="c",
+                            name=call.name,
+                            arguments={},
+                            turn_id=1,
+                            started_ns=0,
+                            earlier=True,
+                            earlier_result=call.result,
+                            earlier_failed=call.failed,
+                        )
+                    ).plain
+                )
+                .splitlines()[-1]
+                .strip(),
+                call.result,
+            )
+            for call in past.tool_calls
+        }
+
+    now = resumed()
+    assert now["logs__last_error"][0] == "Error executing tool backup: the disk was full at 03:00"
+    read_line, read_result = now["docs__read_document"]
+    assert read_result is not None and read_result.startswith("Error executing tool read_doc")
+    assert not read_line.startswith("Error executing tool") and "nope.md" in read_line
+    # a log from before: no "failed" in its tools records, every result read as a failure's
+    records = [{k: v for k, v in r.items() if k != "failed"} for r in read_log(log)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    before = resumed()
+    assert before["logs__last_error"][0] == "the disk was full at 03:00"
+    assert before["docs__read_document"][0] == read_line
