@@ -197,6 +197,7 @@ async def run_headless(args: argparse.Namespace) -> int:
     from voicedesk.commands.run import (
         ConsolePrinter,
         MetricsWriter,
+        after_lost_output,
         cancel_this_task,
         converse,
         ended_by_lost_output,
@@ -234,5 +235,7 @@ async def run_headless(args: argparse.Namespace) -> int:
     finally:
         if metrics is not None:
             metrics.close()
+    if printer.output_lost is not None:  # lost as the session stopped: its cancel pending
+        return await after_lost_output(printer.output_lost)
     print(f"demo: done — listen to the answers in {out}")
     return printer.exit_status("demo")

@@ -480,6 +480,8 @@ async def run_headless(
     finally:
         if metrics is not None:
             metrics.close()
+    if printer.output_lost is not None:  # lost as the session stopped: its cancel pending
+        return await after_lost_output(printer.output_lost)
     heard_from = input_path or args.input
     if heard_from is not None and printer.turns == 0 and not quiet:
         print(
@@ -643,6 +645,15 @@ def cancel_this_task() -> Callable[[], None]:
         task.cancel()
 
     return cancel
+
+
+async def after_lost_output(exc: OSError) -> int:
+    """:func:`ended_by_lost_output` for a run whose output failed as it ended: the cancel
+    asked for has not reached it, and left pending it would cancel the finished run (a
+    traceback on the way out) instead of ending it with the output's status."""
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.sleep(0)
+    return ended_by_lost_output(exc)
 
 
 def ended_by_lost_output(exc: OSError) -> int:
