@@ -314,3 +314,22 @@ def test_ctrl_c_while_the_command_line_is_imported_is_no_traceback(how: str) -> 
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
     assert done.returncode == 130, (done.returncode, done.stderr)
     assert done.stdout == ""
+
+
+def test_the_exit_statuses_are_listed_whole_and_alike_everywhere() -> None:
+    """`run --help`, `demo --help` and the README listed 0, 2, 3 and 130, where the code
+    also returns 1 (standard output failed), 141 (its reader went away), 129 and 143
+    (SIGHUP, SIGTERM). One table (``voicedesk.exit_status``) is what the code returns and
+    what every list says: the README's list is the table, and each help lists each status."""
+    from voicedesk.errors import ProviderError, UserError
+    from voicedesk.exit_status import EXIT_STATUSES, exit_status_markdown
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert exit_status_markdown() in readme
+    statuses = [status for status, _ in EXIT_STATUSES]
+    assert statuses == [0, 1, 2, 3, 129, 130, 141, 143]
+    assert {UserError.exit_code, ProviderError.exit_code} <= set(statuses)
+    helps = dict(_parsers(build_parser(), "voicedesk"))
+    for command in ("voicedesk run", "voicedesk demo"):
+        listed = helps[command].split("Exit status:", 1)[1].split("options:", 1)[0]
+        assert [int(n) for n in re.findall(r"^ +(\d+)  ", listed, re.MULTILINE)] == statuses

@@ -25,7 +25,16 @@ ENGINE = {"engine"}
 # What the engine drives (the simulated cloud too: builder.py starts it for --sim).
 DRIVEN = {"audio", "turn", "providers", "tools", "sim"}
 # The shared pieces (settings, events, errors) that every layer reads.
-BASE = {"config", "config_secrets", "config_toml", "errors", "events", "files", "loopback"}
+BASE = {
+    "config",
+    "config_secrets",
+    "config_toml",
+    "errors",
+    "events",
+    "exit_status",
+    "files",
+    "loopback",
+}
 LAYERS = [UI, ENGINE, DRIVEN, BASE]
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from voicedesk import __version__
+from voicedesk.exit_status import BROKEN_PIPE, INTERRUPTED, OUTPUT_FAILED
 
 # Each command: its module and its line in `voicedesk --help`, in that order. The line is
 # here, not in the module, so that `--help` and `--version` import no command module: all
@@ -262,7 +263,7 @@ def _stdout_failed(exc: OSError) -> int:
     )
     with contextlib.suppress(OSError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the flush at exit fails no more
-    return 1
+    return OUTPUT_FAILED
 
 
 def leave_now(code: int) -> NoReturn:
@@ -314,7 +315,7 @@ def entry() -> NoReturn:
     except KeyboardInterrupt:
         # Ctrl-C before ``main`` handles it: while the parser is built and its command's
         # modules imported (the first 0.4 s of `bench latency`), it was a traceback
-        code = 130
+        code = INTERRUPTED
     leave_now(code)
 
 
@@ -391,10 +392,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"voicedesk: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`voicedesk doctor | head -1`): nothing more to say to it.
-        # stdout is pointed at /dev/null so the flush at exit does not raise again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 128 + 13  # as a process killed by SIGPIPE
+        return stdout_lost(BrokenPipeError())
+
+
+def stdout_lost(exc: OSError) -> int:
+    """The exit status of a command whose standard output failed with ``exc``: a reader
+    that went away ends it quietly, as SIGPIPE ends a command (141); any other failure is
+    said in one line (1). stdout is pointed at /dev/null, so the flush at exit does not
+    fail again."""
+    if not isinstance(exc, BrokenPipeError):
+        return _stdout_failed(exc)
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    return BROKEN_PIPE  # as a process killed by SIGPIPE

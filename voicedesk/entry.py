@@ -19,4 +19,5 @@ def main() -> None:
 
         # a second Ctrl-C must not break into the interpreter's own ending with another
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # exit_status.INTERRUPTED; not imported here, where a second Ctrl-C could break it
         raise SystemExit(130) from None

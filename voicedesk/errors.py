@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from voicedesk.config_secrets import hide_in_message
+from voicedesk.exit_status import SERVICE_FAILED, USER_ERROR
 
 
 class UserError(Exception):
@@ -22,7 +23,7 @@ class UserError(Exception):
     sent, or a server's address with a password in it: every secret this process holds,
     and any URL's user:password, is hidden in them."""
 
-    exit_code: int = 2
+    exit_code: int = USER_ERROR
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         message = hide_in_message(message)
@@ -50,11 +51,17 @@ class AudioUnavailableError(UserError):
 class ProviderError(UserError):
     """A cloud or local provider failed in a way worth telling the person about."""
 
-    exit_code = 3
+    exit_code = SERVICE_FAILED
 
 
 class AuthError(ProviderError):
     """An API key was rejected."""
+
+
+class ContentFilterError(ProviderError):
+    """The provider's content filter withheld the answer, or its rest (finish reason
+    ``content_filter``). The service worked: this is its answer, a refusal, and asking the
+    same again gets the same. A headless run does not count it as a failed turn."""
 
 
 class RefusedSettingError(ProviderError):

@@ -277,6 +277,9 @@ class PastToolCall:
     name: str
     arguments: dict[str, Any]
     result: str | None = None  # what it answered, as the log kept it; None: not kept
+    # whether the call failed (its server said isError); None: the log does not say (one
+    # written before it did, or a call with no result)
+    failed: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,6 @@ talks to the real engine, the simulated cloud answers over real sockets, and a d
 tool runs on a sample workspace. Reading the budget memo is made slow on purpose: the
 assistant says it is working on it, answers the next question meanwhile, and speaks the
 memo's summary when the tool is done. Without ``--headless`` it runs in the terminal UI.
-
-Exit status: as `voicedesk run`'s; with --headless, 3 when a turn failed (as --sim-fault
-makes some do), and it says how many.
 """
 
 from __future__ import annotations
@@ -32,10 +29,11 @@ SLOW_READ_S = 12.0
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from voicedesk.commands.run import METRICS_OUT_HELP, add_force, add_sim_fault
+    from voicedesk.exit_status import exit_status_help
 
     parser = sub.add_parser(
         "demo",
-        description=__doc__,
+        description=f"{__doc__}\n{exit_status_help()}",
         formatter_class=DocHelpFormatter,
     )
     parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
@@ -199,14 +197,17 @@ async def run_headless(args: argparse.Namespace) -> int:
     from voicedesk.commands.run import (
         ConsolePrinter,
         MetricsWriter,
+        after_lost_output,
+        cancel_this_task,
         converse,
+        ended_by_lost_output,
         file_state,
         report_interrupted,
     )
 
     settings, inp, out, sim = prepare(args)
     bus = ev.EventBus()
-    printer = ConsolePrinter()
+    printer = ConsolePrinter(on_output_lost=cancel_this_task())
     bus.subscribe(printer)
     metrics = None
     if args.metrics_out:
@@ -228,9 +229,13 @@ async def run_headless(args: argparse.Namespace) -> int:
         )
     except asyncio.CancelledError:  # Ctrl-C: say where the answers so far went, as run does
         report_interrupted(out, out_before)
-        raise
+        if printer.output_lost is None:
+            raise
+        return ended_by_lost_output(printer.output_lost)
     finally:
         if metrics is not None:
             metrics.close()
+    if printer.output_lost is not None:  # lost as the session stopped: its cancel pending
+        return await after_lost_output(printer.output_lost)
     print(f"demo: done — listen to the answers in {out}")
     return printer.exit_status("demo")

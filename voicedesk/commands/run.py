@@ -6,11 +6,6 @@
 WAV microphone in a simulated laptop room: it also hears a delayed, reverberant copy of
 what is played, so echo cancellation and barge-in run as on laptop speakers. ``--sim``
 starts the simulated cloud in-process, so no keys or network are needed.
-
-Exit status: 0 when the run went through; 2 when an argument, the config or a device is
-wrong; 3 when a service failed: at the start, or, with --headless, on the way (a turn not
-understood or not answered; the conversation goes on, and the run says how many at its
-end); 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -97,9 +92,11 @@ def add_sim_fault(parser: argparse.ArgumentParser, lead: str) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from voicedesk.exit_status import exit_status_help
+
     parser = sub.add_parser(
         "run",
-        description=__doc__,
+        description=f"{__doc__}\n{exit_status_help()}",
         formatter_class=DocHelpFormatter,
     )
     parser.add_argument(
@@ -429,7 +426,7 @@ async def run_headless(
             "pass --mode hands-free, or drop --headless to talk in the terminal UI",
         )
     bus = ev.EventBus()
-    printer = ConsolePrinter(quiet=quiet)
+    printer = ConsolePrinter(quiet=quiet, on_output_lost=cancel_this_task())
     bus.subscribe(printer)
     metrics = None
     if args.metrics_out:
@@ -477,10 +474,14 @@ async def run_headless(
         )
     except asyncio.CancelledError:  # Ctrl-C: say where what was played so far went
         report_interrupted(output_path, output_before)
-        raise
+        if printer.output_lost is None:
+            raise
+        return ended_by_lost_output(printer.output_lost)
     finally:
         if metrics is not None:
             metrics.close()
+    if printer.output_lost is not None:  # lost as the session stopped: its cancel pending
+        return await after_lost_output(printer.output_lost)
     heard_from = input_path or args.input
     if heard_from is not None and printer.turns == 0 and not quiet:
         print(
@@ -635,14 +636,59 @@ async def _wait_file_done(session: Any) -> None:
         await asyncio.wait_for(session.wait_heard_out(backend.duration_s), timeout=120)
 
 
-class ConsolePrinter:
-    """Prints the conversation and a one-line timing summary per turn."""
+def cancel_this_task() -> Callable[[], None]:
+    """What cancels the task running now (a headless run's), for the printer to stop it."""
+    task = asyncio.current_task()
+    assert task is not None
 
-    def __init__(self, *, quiet: bool = False, stream: Any = None) -> None:
+    def cancel() -> None:
+        task.cancel()
+
+    return cancel
+
+
+async def after_lost_output(exc: OSError) -> int:
+    """:func:`ended_by_lost_output` for a run whose output failed as it ended: the cancel
+    asked for has not reached it, and left pending it would cancel the finished run (a
+    traceback on the way out) instead of ending it with the output's status."""
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.sleep(0)
+    return ended_by_lost_output(exc)
+
+
+def ended_by_lost_output(exc: OSError) -> int:
+    """A headless run the printer stopped (its standard output failed): the run's clean-up
+    has run, the task goes on uncancelled, and the status is the command line's for it."""
+    from voicedesk.cli import stdout_lost
+
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    return stdout_lost(exc)
+
+
+class ConsolePrinter:
+    """Prints the conversation and a one-line timing summary per turn.
+
+    Its standard output failing (its reader gone, `| head -1`; a full disk) stops the run
+    through ``on_output_lost``, as a failed write ends the other commands: the printer
+    runs inside the event bus, which logged each failed line with a traceback and went on,
+    and the run ended 0 with its transcript lost."""
+
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        stream: Any = None,
+        on_output_lost: Callable[[], None] | None = None,
+    ) -> None:
         self.quiet = quiet
         self.stream = stream or sys.stdout
+        self.on_output_lost = on_output_lost
+        self.output_lost: OSError | None = None
         self.turns = 0  # finished turns seen
         self.failed = 0  # of them, those a provider's failure left unanswered
+        self.filtered = 0  # of them, those whose answer the provider's content filter withheld
         # What to do about a failure, said once a run: a service gone (the simulated
         # cloud killed) failed every turn after it alike, and each error said it again.
         self._fixes_said: set[str] = set()
@@ -650,7 +696,14 @@ class ConsolePrinter:
     def exit_status(self, command: str) -> int:
         """The headless command's exit status, said when not 0. A failure at the start
         exits with ProviderError's code; so does one that failed turns on the way: a
-        script reading the status was told all went well."""
+        script reading the status was told all went well. Only a turn lost counts
+        (:func:`turn_lost`); the content filter's refusals are said apart."""
+        if self.filtered and not self.quiet:
+            print(
+                f"{command}: the provider's content filter withheld the answer to "
+                f"{self.filtered} of {self.turns} turns (its refusal: not counted as failed)",
+                file=sys.stderr,
+            )
         if not self.failed:
             return 0
         if not self.quiet:
@@ -667,13 +720,13 @@ class ConsolePrinter:
 
         if isinstance(event, ev.TurnMetrics):
             self.turns += 1
-            self.failed += bool(event.record.get("error"))
+            self.failed += turn_lost(event.record)
+            self.filtered += bool(event.record.get("filtered"))
         if self.quiet:
             return
-        out = self.stream
         if isinstance(event, ev.ToolCallFinished):
             gist = without_sdk_prefix(event.spoken_summary, is_error=event.is_error)
-            print(f"  tool {event.name} ({event.duration_s:.2f}s): {gist}", file=out)
+            self._say(f"  tool {event.name} ({event.duration_s:.2f}s): {gist}")
         elif isinstance(event, ev.Notice):
             message, arrow, fix = event.message.partition(" → ")
             if arrow and fix not in self._fixes_said:
@@ -685,15 +738,51 @@ class ConsolePrinter:
             # the answer is merged into the next one and never shows twice
             r = event.record
             if r.get("user_text"):
-                print(f"you       › {r['user_text']}", file=out, flush=True)
+                # words answered, though speech-to-text lost those of one of its pauses
+                part = "  (in part: speech-to-text failed on some of it)" if stt_lost(r) else ""
+                self._say(f"you       › {r['user_text']}{part}")
             elif str(r.get("error") or "").startswith("stt:"):
                 # the turn is there, its words are not: say so, not just an empty answer
-                print("you       › (not understood: speech-to-text failed)", file=out, flush=True)
+                self._say("you       › (not understood: speech-to-text failed)")
             why = answer_cut(r)
             cut = "  ✂ (interrupted)" if why == "interrupted" else ""
-            if why == "failed" and r.get("heard_text"):  # nothing heard: the error says it
+            if r.get("filtered"):  # the provider's refusal, whatever was heard before it
+                cut = "  ✂ (withheld by the provider's content filter)"
+            elif why == "failed" and r.get("heard_text"):  # nothing heard: the error says it
                 cut = "  ✂ (cut off by an error)"
             elif why == "length":
                 cut = "  ✂ (stopped at llm.max_tokens)"
-            print(f"assistant › {r.get('heard_text') or '–'}{cut}", file=out, flush=True)
-            print(f"  turn {event.turn_id}: {timings_line(r)}", file=out, flush=True)
+            self._say(f"assistant › {r.get('heard_text') or '–'}{cut}")
+            self._say(f"  turn {event.turn_id}: {timings_line(r)}")
+
+    def _say(self, line: str) -> None:
+        """A line of the transcript; once the output has failed, none: the run is stopping."""
+        if self.output_lost is not None:
+            return
+        try:
+            print(line, file=self.stream, flush=True)
+        except OSError as exc:  # BrokenPipeError, cli.StdoutError
+            self.output_lost = exc
+            if self.on_output_lost is not None:
+                self.on_output_lost()
+
+
+def stt_lost(record: dict[str, Any]) -> bool:
+    """Speech-to-text failed on some of the turn's speech (its error is tagged so)."""
+    from voicedesk.engine.metrics import STT_ERROR_TAG
+
+    return str(record.get("error") or "").startswith(STT_ERROR_TAG)
+
+
+def turn_lost(record: dict[str, Any]) -> bool:
+    """Whether a finished turn counts as failed for a headless run's exit status: it was
+    not understood (speech-to-text lost all its words), or its answer failed. A turn
+    answered although speech-to-text lost the words of one of its pauses is not lost (the
+    person was answered; the transcript says part was not understood), nor one whose
+    answer the provider's content filter withheld: the service worked, and that refusal
+    is its answer. Both counted as failed before, and a script took them for an outage."""
+    if record.get("filtered"):
+        return False
+    if record.get("failed"):
+        return True
+    return bool(record.get("error")) and not record.get("user_text")

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from voicedesk.cli import leave_now
+from voicedesk.exit_status import SIGNALLED
 
 _T = TypeVar("_T")
 
@@ -21,10 +22,17 @@ _T = TypeVar("_T")
 def on_termination(
     callback: Callable[[int], None], signals: tuple[int, ...] = (signal.SIGTERM,)
 ) -> Iterator[None]:
-    """Call ``callback(signum)`` on the running loop when one of ``signals`` comes."""
+    """Call ``callback(signum)`` on the running loop when one of ``signals`` comes.
+
+    A signal the process was started with ignored is left ignored: `nohup` ignores SIGHUP
+    (and its person expects the run to outlive the terminal), a non-interactive shell starts
+    its background jobs with SIGINT ignored (the Ctrl-C meant for the foreground command
+    must not stop them). Taken over here, ~0.5 s after the start, both ended the run."""
     loop = asyncio.get_running_loop()
     installed = []
     for signum in signals:
+        if _ignored(signum):
+            continue
         try:
             loop.add_signal_handler(signum, callback, signum)
         except (NotImplementedError, RuntimeError, ValueError):  # no such signal here
@@ -35,6 +43,16 @@ def on_termination(
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+def _ignored(signum: int) -> bool:
+    """Whether ``signum`` is ignored now. Nothing of ours ignores a signal before the way
+    out (``leave_now``), so during a run that is what the process inherited: Python keeps
+    an inherited SIG_IGN for SIGINT rather than raising KeyboardInterrupt on it."""
+    try:
+        return signal.getsignal(signum) is signal.SIG_IGN
+    except ValueError:  # no such signal here
+        return False
 
 
 async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
@@ -61,7 +79,7 @@ async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
             task.cancel()
         elif leave:
             print("voicedesk: stopping now, without waiting for the clean-up", file=sys.stderr)
-            leave_now(128 + got[0])
+            leave_now(SIGNALLED + got[0])
 
     with on_termination(stop, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
         try:
@@ -70,7 +88,7 @@ async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
             if not got:
                 raise
             task.uncancel()
-            code = 128 + got[0]
+            code = SIGNALLED + got[0]
     if leave:
         leave_now(code)
     return code

@@ -198,13 +198,14 @@ async def _run_app(
             start_warnings=unknown_env_warnings(config_path),
         )
         from voicedesk.commands.termination import on_termination
+        from voicedesk.exit_status import SIGNALLED
 
         try:
             # SIGTERM, and SIGHUP (the terminal window closed), quit as ctrl+q does: the
             # answer cut where it was heard and logged. Left alone, SIGHUP killed the
             # process on the spot, and the turn being answered was lost from the log.
             with on_termination(
-                lambda signum: app.exit(return_code=128 + signum),
+                lambda signum: app.exit(return_code=SIGNALLED + signum),
                 (signal.SIGTERM, signal.SIGHUP),
             ):
                 await app.run_async()

@@ -92,6 +92,9 @@ class TurnRecord:
     # it is all that came (with no speaker, or spoken to its end before the stream dropped),
     # which the heard and written texts alone cannot tell from a complete answer
     failed: bool = False
+    # of a ``failed`` answer: the provider's content filter withheld it (or its rest), the
+    # provider's refusal rather than a service failing; a headless run does not count it
+    filtered: bool = False
     # the sound card's latencies when the answer started playing (None: nothing played)
     input_latency_s: float | None = None
     output_latency_s: float | None = None

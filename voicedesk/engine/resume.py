@@ -73,6 +73,9 @@ class Conversation:
     # what the person was shown of a result that was not the model's text (an image), by
     # turn and call id: logs written before the field show the model's text
     shown: dict[int, dict[str, str]] = field(default_factory=dict)
+    # whether each call failed, by turn and call id, as the tools and pending_tools records
+    # say (logs written before they said it: nothing, and a result is read as before)
+    failed: dict[int, dict[str, bool]] = field(default_factory=dict)
     # of the turns a summary took in only part of (kept in the window: a call dropped
     # while they were folded joined them), the keys of what it has (``message_key``) and
     # where in the log that was said; older logs say nothing, and such a turn was
@@ -226,9 +229,11 @@ def read_conversation(path: Path) -> Conversation:
         elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
             _pending(out, turn_id, ids[0], record["messages"], at)
             _shown(out, turn_id, record)
+            _failed(out, turn_id, record)
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
             _shown(out, turn_id, record)
+            _failed(out, turn_id, record)
             for call_id in _call_ids(record["messages"]):
                 # answered: it is resumed where it was
                 _answered(out, turn_id, call_id, followup=turn_id not in out.users)
@@ -353,6 +358,21 @@ def _shown(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
         )
 
 
+def _failed(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
+    """Which of the results in a tools or pending_tools record came of a failed call, for
+    the calls of ``turn_id``; a record without ``failed`` (written before it was kept)
+    says nothing of them."""
+    failed = record.get("failed")
+    if not isinstance(failed, list):
+        return
+    said = conv.failed.setdefault(turn_id, {})
+    for message in record["messages"]:
+        if isinstance(message, dict) and message.get("role") == "tool":
+            call_id = message.get("tool_call_id")
+            if isinstance(call_id, str):
+                said[call_id] = call_id in failed
+
+
 def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any], at: int) -> None:
     """A pending_tools record (the log's ``at``-th): it supersedes the last one of the same
     calls (its turn's, with the same first call id), else the calls are new. Ids are
@@ -454,7 +474,11 @@ def earlier_turns(source: Path | Conversation, shown: int = SHOWN_TURNS) -> ev.C
                 heard_text=heard or None,  # nothing heard: the person's words alone
                 assistant_text=str(record.get("assistant_text") or heard or ""),
                 interrupted=bool(record.get("interrupted")) or cut == "lost",
-                tool_calls=tuple(_tool_calls(record, messages, logged, log.shown.get(turn_id))),
+                tool_calls=tuple(
+                    _tool_calls(
+                        record, messages, logged, log.shown.get(turn_id), log.failed.get(turn_id)
+                    )
+                ),
                 summarised=turn_id in log.folded,
                 failed=error_said(record) if answer_cut(record) == "failed" else None,
                 capped=cut == "length",
@@ -472,6 +496,7 @@ def _tool_calls(
     messages: list[dict[str, Any]],
     logged: Collection[str] = (),
     shown: dict[str, str] | None = None,
+    failed: dict[str, bool] | None = None,
 ) -> list[ev.PastToolCall]:
     """The tools an answer called, with what each answered, from the turn's tool messages
     (the model's own record of them); else the names and arguments its turn record keeps.
@@ -480,7 +505,8 @@ def _tool_calls(
     turn (a background call, answered in a follow-up), left to that turn: shown from the
     record too, such a call was listed twice. ``shown``: what the person was shown of a
     result where that was not its text for the model (an image), by call id: shown that
-    text, a resumed image read "…neither you nor the person can see it"."""
+    text, a resumed image read "…neither you nor the person can see it". ``failed``:
+    whether each call failed, by call id, where the log says."""
     results = {
         m.get("tool_call_id"): m.get("content")
         for m in messages
@@ -500,6 +526,7 @@ def _tool_calls(
                     str(function["name"]),
                     _arguments(function.get("arguments")),
                     results.get(call.get("id")),
+                    (failed or {}).get(call.get("id")),
                 )
             )
     if calls:

@@ -39,6 +39,7 @@ from voicedesk.engine.speaking import Speaking, error_line
 from voicedesk.engine.tool_jobs import ToolJobs
 from voicedesk.errors import (
     AuthError,
+    ContentFilterError,
     ContextTooLongError,
     ProviderError,
     RefusedSettingError,
@@ -1210,6 +1211,9 @@ class Session:
             log.info("speech-to-text failed again in turn %d: %s", turn.turn_id, message)
             return
         fix = f" → {hint}" if hint else ""  # what to check, as an answer's says
+        # the provider's own message may begin so ("Speech-to-text failed: Speech-to-text
+        # failed: Transcription failed" for a transcription the service failed)
+        message = message.removeprefix("Speech-to-text failed: ")
         self._notice("error", f"Speech-to-text failed: {message}{fix}", turn=turn.turn_id)
         turn.record.error, turn.record.error_fix = f"stt: {message}", hint
 
@@ -1699,10 +1703,21 @@ class Session:
         # what fixes it too (a context window too small: a larger model, or fewer tokens)
         hint = exc.hint if isinstance(exc, UserError) and exc.hint else None
         turn.record.error, turn.record.error_fix = message, hint
+        turn.record.filtered = isinstance(exc, ContentFilterError)
         fix = f" → {hint}" if hint else ""
-        self._notice(
-            "error", f"No answer for turn {turn.turn_id}: {message}{fix}", turn=turn.turn_id
-        )
+        if turn.record.filtered:
+            # the provider's refusal, said as one: "No answer … [error]" read as a service
+            # down, and asking again as the error line says gets the same refusal
+            self._notice(
+                "warning",
+                f"The provider's content filter withheld the answer to turn {turn.turn_id}: "
+                f"{message}{fix}",
+                turn=turn.turn_id,
+            )
+        else:
+            self._notice(
+                "error", f"No answer for turn {turn.turn_id}: {message}{fix}", turn=turn.turn_id
+            )
         heard = ""
         if self._reply is reply:
             self._reply = self._reply_turn = None
@@ -1761,6 +1776,9 @@ class Session:
         the log need not grow by a whole document), and what the person was shown of a
         result that was not its text (an image), for ``--resume`` to show it the same."""
         record = {"type": "tools", "turn_id": turn_id, "messages": compact_tool_results(messages)}
+        # which calls failed, always said (none: []): a log without it is from before, and
+        # its results are resumed as before, any SDK error prefix taken off
+        record["failed"] = self._tool_jobs.failed_in(messages) if self._tool_jobs else []
         shown = self._tool_jobs.shown_of(messages) if self._tool_jobs is not None else {}
         if shown:
             record["shown"] = {call_id: tool_result_gist(text) for call_id, text in shown.items()}
@@ -1877,6 +1895,7 @@ class Session:
         if self.log is not None:
             record: dict[str, Any] = {"type": "pending_tools", "turn_id": turn_id}
             record["messages"] = compact_tool_results(messages)
+            record["failed"] = self._tool_jobs.failed_in(messages) if self._tool_jobs else []
             shown = self._tool_jobs.shown_in(messages) if self._tool_jobs is not None else {}
             if shown:  # a picture: "[image, image/png, 35 kB]", as in a tools record
                 record["shown"] = {k: tool_result_gist(text) for k, text in shown.items()}

@@ -108,6 +108,11 @@ class ToolJobs:
         # it beside the call's messages (``shown_of``) for ``--resume`` to show again;
         # dropped with a job the person cancelled.
         self._shown: dict[str, str] = {}
+        # The calls whose latest result was a failure (the server's isError), by id, for
+        # the session log to say so (``failed_in``): resumed, a result is shown without the
+        # MCP SDK's "Error executing tool …" only if its call failed. A success takes its
+        # id out again, as some servers number every answer's calls from call_0.
+        self._failed: set[str] = set()
         # jobs the stop key was pressed over whose notice waits for results on their way
         self._untold: list[ToolJob] = []
 
@@ -265,7 +270,20 @@ class ToolJobs:
         )
         if result.shown:
             self._shown[call.id] = result.shown
+        if result.is_error:
+            self._failed.add(call.id)
+        else:
+            self._failed.discard(call.id)
         return {"role": "tool", "tool_call_id": call.id, "content": result.text}
+
+    def failed_in(self, messages: list[dict[str, Any]]) -> list[str]:
+        """The ids of the calls among ``messages``' results that failed, in their order."""
+        return [
+            call_id
+            for message in messages
+            if message.get("role") == "tool"
+            and (call_id := message.get("tool_call_id")) in self._failed
+        ]
 
     def shown_of(self, messages: list[dict[str, Any]]) -> dict[str, str]:
         """What the person was shown of the results among ``messages`` where it was not

@@ -59,7 +59,13 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from voicedesk.config_secrets import mask_text
-from voicedesk.errors import AuthError, ContextTooLongError, ProviderError, RefusedSettingError
+from voicedesk.errors import (
+    AuthError,
+    ContentFilterError,
+    ContextTooLongError,
+    ProviderError,
+    RefusedSettingError,
+)
 from voicedesk.loopback import (
     OPENAI_API_BASE,
     direct_mounts,
@@ -506,7 +512,7 @@ class OpenAIChat:
                     # OpenAI's and Azure's filters end the stream with it, the rest of the
                     # answer withheld: ended as a whole answer, it stopped mid-sentence with
                     # no word why, and was kept so in the conversation.
-                    raise ProviderError(
+                    raise ContentFilterError(
                         "The language model's content filter stopped the answer "
                         "(finish_reason content_filter)",
                         "the provider withheld the rest; ask it another way",

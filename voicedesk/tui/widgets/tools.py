@@ -46,6 +46,7 @@ class ToolCallInfo:
     finished: ev.ToolCallFinished | None = None
     earlier: bool = False  # a call of the conversation that --resume took up
     earlier_result: str | None = None  # what it answered then, when the log kept it
+    earlier_failed: bool | None = None  # whether it failed then; None: the log does not say
 
     @property
     def status(self) -> str:
@@ -111,6 +112,7 @@ class ToolPane(Vertical):
                             started_ns=event.t_ns,
                             earlier=True,
                             earlier_result=call.result,
+                            earlier_failed=call.failed,
                         )
                     )
         elif isinstance(event, ev.ToolCallProgress) and event.call_id in self.calls:
@@ -160,9 +162,12 @@ class ToolPane(Vertical):
     def line(info: ToolCallInfo) -> Content:
         """Three lines: status, name and duration; arguments; progress or result."""
         icon, style = CARD_LOOK[info.status]
-        # (an earlier call's log does not say whether it failed: its result is read as a
-        # failed one's, as before)
-        failed = info.earlier or (info.finished is not None and info.finished.is_error)
+        # (an earlier call whose log does not say whether it failed, written before it did:
+        # its result is read as a failed one's, as before)
+        if info.earlier:
+            failed = info.earlier_failed is not False
+        else:
+            failed = info.finished is not None and info.finished.is_error
         if info.earlier:
             took, detail = " earlier", info.earlier_result or NOT_LOGGED  # a 30-column pane
         elif info.finished is not None:
