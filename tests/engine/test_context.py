@@ -1127,28 +1127,22 @@ async def test_an_answer_whose_stream_ends_unfinished_is_not_kept_as_whole(tmp_p
     reason, no [DONE]: a proxy giving up) read as a whole answer: "Noted, that is" was
     spoken, logged and kept in the history as the model's answer, and nothing was said
     of a failure. It is a failure now: said once, and kept as cut off by it."""
+    from typed_sessions import session_over_sim
+
     from voicedesk import events as ev
-    from voicedesk.bench.scenarios import compose
-    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
     from voicedesk.engine.resume import restore_state
     from voicedesk.sim.script import SimScript
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     settings = Settings.model_validate({"tools": {"docs_server": False}})
     script = SimScript(default_reply="Noted, that is the third drawer from the left.")
     bus = ev.EventBus()
     seen: list[ev.Event] = []
     bus.subscribe(seen.append)
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            with_tools=False,
-            log_kind="sim",
-            bus=bus,
-        )
+    async with session_over_sim(tmp_path, settings, script, with_tools=False, bus=bus) as (
+        server,
+        session,
+    ):
         server.inject("llm", "end")
         await converse_in_text(session, ["Where do I keep the spare keys?"])
     [record] = session.records

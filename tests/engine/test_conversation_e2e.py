@@ -560,20 +560,14 @@ async def test_a_failed_answer_to_a_background_result_does_not_ask_to_say_it_aga
 async def test_a_failed_answer_to_typed_words_does_not_ask_to_say_them_again(tmp_path):
     """Words typed into the terminal UI whose answer failed were met with "Please say that
     again": the person had typed them. The spoken line now asks them to try again."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from typed_sessions import session_over_sim
 
-    compose([], tail_s=3.0).write(tmp_path / "in.wav")
     asked = "How do I boil an egg?"
     script = SimScript(turns=[SimTurn(transcript=asked, reply="Seven minutes.")])
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
+    async with session_over_sim(
+        tmp_path, _settings(tmp_path), script, silence_s=3.0, output_path=tmp_path / "out.wav"
+    ) as (server, session):
         server.inject("llm", "500", times=4)  # the answer, and the client's retry
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
         await session.start()
         try:
             await session.send_text(asked)
@@ -1871,27 +1865,22 @@ async def test_an_answer_that_failed_after_its_tools_only_read_asks_again(tmp_pa
     voice said "my answer broke off after I had used your tools. So nothing is done twice,
     ask me what I did": nothing had been done, and asking again is harmless. Only a tool
     that may change something makes the line ask what was done."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from typed_sessions import session_over_sim
+
     from voicedesk.sim.script import SimToolCall
 
     _, settings = _docs(tmp_path, {"timer.md": "20 minutes\n"})
-    compose([], tail_s=3.0).write(tmp_path / "in.wav")
     asked = "How long is the timer?"
     read = SimToolCall(name="docs__read_document", arguments={"path": "timer.md"})
     script = SimScript(turns=[SimTurn(transcript=asked, reply="Twenty.", tool_calls=[read])])
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
+    async with session_over_sim(
+        tmp_path, settings, script, silence_s=3.0, output_path=tmp_path / "out.wav", with_tools=True
+    ) as (server, session):
 
         def fail_the_answer_after_the_tool(event: ev.Event) -> None:
             if isinstance(event, ev.ToolCallFinished):  # the second round's request is next
                 server.inject("llm", "500", times=4)
 
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=True,
-        )
         seen: list[ev.Event] = []
         session.bus.subscribe(seen.append)
         session.bus.subscribe(fail_the_answer_after_the_tool)
