@@ -845,30 +845,36 @@ async def test_llm_a_refusal_of_tools_is_said_by_a_request_that_offered_them():
     assert [i for i in turn if isinstance(i, ToolsRefused)]
 
 
-async def test_llm_a_reasoning_models_silent_thinking_past_the_deadline_says_so():
-    """OpenAI's reasoning models send nothing while they think (mezmo/aura#62): one that
-    thought past llm.first_token_timeout_s failed the turn with "The language model sent
-    nothing within 15 s", a server that seemed down, with no word of what to change. A
-    model known to be one (it refused max_tokens for max_completion_tokens) says why."""
+async def past_the_deadline(model: str, request: ChatRequest, **options: Any) -> ProviderError:
+    """The error of ``model`` (``options`` go on to it) asked ``request`` on a simulated
+    cloud that thinks 1 s before its first token, unseen, as a reasoning model does, with
+    0.4 s to its first token: the deadline tests each set this up."""
     latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})  # its thinking, unseen
-    request = ChatRequest(
-        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
-    )
     async with SimServer(SCRIPT, latency) as cloud:
+        base_url = f"{cloud.base_url}/v1"
         llm = OpenAIChat(
-            api_key="sk-test",
-            model="gpt-5-mini",
-            base_url=f"{cloud.base_url}/v1",
-            first_token_s=0.4,
+            api_key="sk-test", model=model, base_url=base_url, first_token_s=0.4, **options
         )
         try:
             with pytest.raises(ProviderError, match=r"sent nothing within 0\.4 s") as caught:
                 [item async for item in llm.stream(request)]
         finally:
             await llm.aclose()
-    assert caught.value.hint is not None
-    assert "reasoning model" in caught.value.hint
-    assert "llm.first_token_timeout_s" in caught.value.hint
+    return caught.value
+
+
+async def test_llm_a_reasoning_models_silent_thinking_past_the_deadline_says_so():
+    """OpenAI's reasoning models send nothing while they think (mezmo/aura#62): one that
+    thought past llm.first_token_timeout_s failed the turn with "The language model sent
+    nothing within 15 s", a server that seemed down, with no word of what to change. A
+    model known to be one (it refused max_tokens for max_completion_tokens) says why."""
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+    error = await past_the_deadline("gpt-5-mini", request)
+    assert error.hint is not None
+    assert "reasoning model" in error.hint
+    assert "llm.first_token_timeout_s" in error.hint
 
 
 async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):
@@ -2358,25 +2364,12 @@ async def test_llm_a_reasoning_model_thinking_past_the_deadline_names_the_effort
     """With the model left to think at its own default effort (``server``), or at a level
     above the least, the deadline's hint said to wait longer or change models, not that
     ``llm.reasoning_effort`` makes it think less."""
-    latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})
     request = ChatRequest(
         messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200
     )
-    async with SimServer(SCRIPT, latency) as cloud:
-        llm = OpenAIChat(
-            api_key="sk-test",
-            model="o4-mini",
-            base_url=f"{cloud.base_url}/v1",
-            first_token_s=0.4,
-            reasoning_effort=effort,
-        )
-        try:
-            with pytest.raises(ProviderError, match=r"sent nothing within 0\.4 s") as caught:
-                [item async for item in llm.stream(request)]
-        finally:
-            await llm.aclose()
-    assert caught.value.hint is not None
-    assert "llm.reasoning_effort" in caught.value.hint
+    error = await past_the_deadline("o4-mini", request, reasoning_effort=effort)
+    assert error.hint is not None
+    assert "llm.reasoning_effort" in error.hint
 
 
 async def test_llm_a_model_whose_usage_counts_unseen_thinking_is_asked_to_think_least(sim):
