@@ -209,14 +209,7 @@ async def test_a_window_learnt_from_a_refusal_is_kept_across_resume(tmp_path, mo
     )
 
     def session_for(server, **kwargs):
-        return build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_kind="sim",
-            **kwargs,
-        )
+        return _session_on(server, settings, tmp_path, log_kind="sim", **kwargs)
 
     # one server for both sessions: the window learnt is the model's as served at its URL
     async with sim_server(options) as server:
