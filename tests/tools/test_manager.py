@@ -840,7 +840,9 @@ def test_tool_names_that_clash_are_given_out_the_same_way_whatever_the_listing_o
     given = []
     for order in (["read.file", "read file", "read_file"], ["read_file", "read file", "read.file"]):
         manager = ToolManager(settings, bus=ev.EventBus())
-        server = SimpleNamespace(name="names", tools=[tool(n) for n in order], refused={})
+        server = SimpleNamespace(
+            name="names", tools=[tool(n) for n in order], refused={}, too_deep=[]
+        )
         manager._servers = {"names": server}  # type: ignore[dict-item]
         manager._rebuild_names()
         given.append({name: ref.tool.name for name, ref in manager._names.items()})
@@ -861,7 +863,9 @@ async def test_a_clashing_tool_name_stays_with_one_server_and_a_bare_one_is_aske
 
     def server(name: str, state: str = "up") -> SimpleNamespace:
         echo = mt.Tool(name="echo", input_schema={"type": "object"})
-        return SimpleNamespace(name=name, tools=[echo], state=state, reason="", refused={})
+        return SimpleNamespace(
+            name=name, tools=[echo], state=state, reason="", refused={}, too_deep=[]
+        )
 
     manager._servers = {"my.srv": server("my.srv", "starting")}  # type: ignore[dict-item]
     manager._servers["my.srv"].tools = []  # listed nothing yet
@@ -1002,6 +1006,26 @@ async def test_a_schema_that_cannot_check_arguments_lets_calls_through_said_once
     said = [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()]
     assert len(said) == 1, said
     assert "odd__nowhere" in said[0] and "/$defs/missing" in said[0], said[0]
+
+
+async def test_a_schema_that_cannot_check_arguments_is_said_by_each_manager(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """That a tool's calls go unchecked was recorded as said for the whole process: a
+    second ToolManager in it never said it of its own tool of the same name. Each manager
+    says it once."""
+    from mcp_servers import ODD_SCHEMAS_SERVER
+
+    settings = one_server_settings(tmp_path, "odd", ODD_SCHEMAS_SERVER)
+    results = []
+    with caplog.at_level(logging.WARNING, logger="voicedesk.tools.schemas"):
+        for n in range(2):
+            async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as m:
+                for k in range(2):
+                    results.append(await m.call("odd__nowhere", {"a": k}, call_id=f"n{n}{k}"))
+    assert [r.text for r in results] == ['ran with {"a": 0}', 'ran with {"a": 1}'] * 2
+    said = [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()]
+    assert len(said) == 2 and all("odd__nowhere" in m for m in said), said
 
 
 async def test_a_schema_unusable_each_relisting_anew_is_said_once_until_it_is_usable(
@@ -1841,7 +1865,7 @@ def _unmended() -> dict[str, Any]:
 
 def test_shapes_named_by_a_local_reference_are_followed() -> None:
     """A server generating its schema from types names each shape in ``$defs``."""
-    from voicedesk.tools.manager import openai_parameters
+    from voicedesk.tools.schemas import openai_parameters
 
     shape = {"properties": {"a": {"type": "string"}}, "required": ["a"]}
     params, wrong = openai_parameters(
@@ -1862,13 +1886,13 @@ async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
     from voicedesk.tools import manager as manager_module
 
     checked: list[Any] = []
-    real = manager_module.openai_parameters
+    real = manager_module.converted
 
-    def counted(schema: Any) -> tuple[dict[str, Any] | None, str]:
+    def counted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
         checked.append(schema)
         return real(schema)
 
-    monkeypatch.setattr(manager_module, "openai_parameters", counted)
+    monkeypatch.setattr(manager_module, "converted", counted)
     settings = one_server_settings(tmp_path, "dyn", DYNAMIC_SERVER, docs=True)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
@@ -1913,9 +1937,10 @@ async def test_a_huge_schema_is_converted_while_the_conversation_goes_on(tmp_pat
     still all that time, nearly all of it jsonschema checking that the schema is one. It
     is converted in a worker thread now: the loop goes on meanwhile (its worst stall is a
     small part of the time the listing takes: generous, to catch a conversion on the
-    loop only), and the tool is offered whole. Its first call, which makes the checker of
-    its arguments by the same check, held the loop as long (10 s): made on a worker
-    thread too, and it still checks them."""
+    loop only), and the tool is offered whole. Its first call, which made the checker of
+    its arguments by the same check, held the loop as long (10 s): the listing's check
+    makes it now (:func:`test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls`),
+    and it still checks them."""
     settings = one_server_settings(tmp_path, "big", BIG_SCHEMA_SERVER)
     gaps: list[float] = []
     started = asyncio.Event()
@@ -1946,17 +1971,8 @@ async def test_a_huge_schema_is_converted_while_the_conversation_goes_on(tmp_pat
         assert len(form["properties"]) == 8000 and form["required"] == ["field_7"]
         assert form["properties"]["field_7999"]["type"] == "string"
         assert max(gaps) < took / 3, (max(gaps), took)
-        # the first call makes the schema's argument checker, the same check again
-        gaps.clear()
-        started.clear()
-        beating = asyncio.create_task(heartbeat())
-        await started.wait()
-        await asyncio.sleep(0.05)
-        began = time.monotonic()
         result = await manager.call("big__form", {"field_7": "x"}, call_id="c1")
-        took = time.monotonic() - began
         assert result.text == "form {'field_7': 'x'}", result.text
-        assert max(gaps) < took / 3, (max(gaps), took)
         refused = await manager.call("big__form", {"field_7": 7}, call_id="c2")
         assert refused.is_error and "“field_7” is 7" in refused.text, refused.text
     finally:
@@ -1991,8 +2007,169 @@ result = {"tools": [
             assert (await manager.call("deep__ping", {}, call_id="p")).text == "pong"
     said = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
     assert len(said) == 1 and "The tool nest of tool server “deep”" in said[0], said
-    assert "more than 100 levels deep" in said[0], said[0]
+    assert "more than 100 levels deep, counting each object and array" in said[0], said[0]
     assert not any(r.exc_info for r in caplog.records)
+
+
+# A tool listing whose tool "nest" has an input schema of OBJECTS objects nested in one
+# another, beside "ping": written by hand, as json.dumps writes nothing nested past about
+# a thousand levels, and the SDK's reader reads no line past 200.
+DEEP_LISTING_SETUP = """
+def send(reply):
+    text = json.dumps(reply)
+    if reply.get("result") == "NEST":
+        nest = '{"type": "object", "properties": {"x": ' * OBJECTS + '{"type": "string"}'
+        nest += "}}" * OBJECTS
+        tools = '[{"name": "nest", "inputSchema": %s}, {"name": "ping", "inputSchema": {}}]'
+        text = text.replace('"NEST"', '{"tools": %s}' % (tools % nest))
+    out.write(text.encode() + b"\\n")
+"""
+
+
+def _deep_listing_server(objects: int) -> str:
+    return wire_server(
+        "deep",
+        listing='result = "NEST"',
+        call='result = {"content": [{"type": "text", "text": "pong"}]}',
+        setup=f"OBJECTS = {objects}\n{DEEP_LISTING_SETUP}",
+        write="send(reply)",
+    )
+
+
+async def test_a_listing_nested_deeper_than_the_sdk_reads_leaves_out_only_the_deep_tool(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listing with a schema of 150 objects nested in one another (300 JSON levels)
+    is more than the MCP SDK's reader takes (200): the line was reported as one "that is
+    not an MCP message", the listing waited out its time and the server was restarted
+    again and again, none of its tools offered. It is read after all: the tool too deep
+    is left out, saying why, and the server's other tool offered."""
+    bus = ev.EventBus()
+    notices = Recorder(bus)
+    settings = one_server_settings(tmp_path, "deep", _deep_listing_server(150))
+    with caplog.at_level(logging.INFO):
+        async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+            deadline = time.monotonic() + 60
+            while manager.status() != {"deep": "up"}:
+                assert time.monotonic() < deadline, manager.why_down("deep")
+                await asyncio.sleep(0.05)
+            assert [t["function"]["name"] for t in manager.llm_tools()] == ["deep__ping"]
+            assert (await manager.call("deep__ping", {}, call_id="p")).text == "pong"
+    said = [e.message for e in notices.of(ev.Notice)]
+    assert len(said) == 1 and "The tool nest of tool server “deep” is left out" in said[0], said
+    assert "more than 100 levels deep" in said[0], said[0]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "not an MCP message" not in logged and "could not start" not in logged, logged
+
+
+async def test_a_listing_too_deep_to_read_at_all_stops_its_server_saying_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listing nested 1,500 objects deep is past what even Python's own reader goes
+    (about a thousand): it cannot be read, and it was said to be "a line that is not an
+    MCP message", then "could not start: no answer in time", its server restarted every
+    30 s for as long as the conversation lasted, each restart listing the same. It is said
+    what it is, naming the server and what to do, and the server is not restarted."""
+    bus = ev.EventBus()
+    notices = Recorder(bus)
+    settings = one_server_settings(tmp_path, "deep", _deep_listing_server(1500))
+    with caplog.at_level(logging.INFO):
+        async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+            deadline = time.monotonic() + 60
+            while manager.status() != {"deep": "failed"}:
+                assert time.monotonic() < deadline, (manager.status(), manager.why_down("deep"))
+                await asyncio.sleep(0.05)
+            # the first restart would come after BACKOFF_FIRST_S
+            await asyncio.sleep(manager_module.BACKOFF_FIRST_S * 3)
+            assert manager._servers["deep"]._attempt == 1
+            assert manager.llm_tools() == []
+    # (its handshake waits out its 8 s for the listing: on a busy machine, past the 10 s
+    # after which a server is said to be slow to start)
+    said = [e.message for e in notices.of(ev.Notice) if "slow to start" not in e.message]
+    assert len(said) == 1, said
+    assert "Tool server “deep” could not start: its tool list nests more than 200" in said[0]
+    assert "set enabled = false in tools.mcpServers.deep" in said[0], said[0]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "not an MCP message" not in logged, logged
+
+
+async def test_a_result_nested_deeper_than_the_sdk_reads_is_said_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tool's answer nested 300 levels deep (its structured content) is more than the
+    MCP SDK's reader takes: it was skipped as "a line that is not an MCP message" and the
+    call waited out its timeout, the model told it took too long. It is answered at once
+    that the answer nests deeper than can be read, and the server goes on."""
+    call = """
+deep = "leaf"
+for _ in range(300):
+    deep = [deep]
+if params["name"] == "tree":
+    result = {"content": [{"type": "text", "text": "a tree"}], "structuredContent": {"t": deep}}
+else:
+    result = {"content": [{"type": "text", "text": "pong"}]}
+"""
+    listing = 'result = {"tools": [{"name": n, "inputSchema": {}} for n in ("tree", "ping")]}'
+    settings = one_server_settings(
+        tmp_path, "deep", wire_server("deep", listing=listing, call=call)
+    )
+    settings.tools.mcpServers["deep"].timeout_s = 60
+    with caplog.at_level(logging.INFO):
+        async with ToolManager(settings, log_dir=tmp_path / "logs") as manager:
+            tree = await manager.call("deep__tree", {}, call_id="t")
+            ping = await manager.call("deep__ping", {}, call_id="p")
+    assert tree.is_error and "nests more than 200 levels deep" in tree.text, tree.text
+    assert "It ran, but what it did is not known" in tree.text, tree.text
+    assert ping.text == "pong", ping.text
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "not an MCP message" not in logged, logged
+
+
+async def test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """jsonschema's check that a 2 MB input schema (20,000 properties) is one ran twice,
+    seconds of a core each: once for the listing, and again as the tool's first call made
+    the checker of its arguments. The listing's check makes that checker now: the
+    schema is checked once, and its calls are checked by it."""
+    import jsonschema
+
+    checked: list[int] = []
+    real = jsonschema.Draft202012Validator.check_schema.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: Any, schema: Any, *args: Any, **kwargs: Any) -> None:
+        if len(schema.get("properties") or ()) >= 8000:
+            checked.append(len(schema["properties"]))
+        real(cls, schema, *args, **kwargs)
+
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema", classmethod(counted))
+    settings = one_server_settings(tmp_path, "big", BIG_SCHEMA_SERVER)
+    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    try:
+        await manager.start()
+        deadline = time.monotonic() + 120
+        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
+            assert time.monotonic() < deadline, "the tools never came"
+            await asyncio.sleep(0.05)
+        good, bad = await asyncio.gather(
+            manager.call("big__form", {"field_7": "x"}, call_id="c1"),
+            manager.call("big__form", {"field_7": 7}, call_id="c2"),
+        )
+        later = await manager.call("big__form", {}, call_id="c3")
+    finally:
+        await manager.aclose()
+    assert good.text == "form {'field_7': 'x'}", good.text
+    assert bad.is_error and "“field_7” is 7" in bad.text, bad.text
+    assert later.is_error and "“field_7” is missing" in later.text, later.text
+    assert checked == [8000], checked
+
+
+# BIG_SCHEMA_SERVER's form in JSON Schema draft 4, which the model is offered in today's
+# form: the listing checks that form, and the first call the server's own.
+BIG_DRAFT4_SERVER = BIG_SCHEMA_SERVER.replace(
+    '{"type": "object", "properties": FIELDS',
+    '{"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "properties": FIELDS',
+)
 
 
 async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
@@ -2000,7 +2177,8 @@ async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
 ) -> None:
     """The model's calls in one round run at once: two first calls of a tool with a 2 MB
     schema each made its argument checker on a thread of its own, the same check twice,
-    seconds of both cores each. It is made once, and checks both calls."""
+    seconds of both cores each. It is made once, and checks both calls. (A draft 4
+    schema, whose checker the listing does not make: it checked today's form of it.)"""
     made: list[Any] = []
     real = manager_module.made_checker
 
@@ -2009,8 +2187,12 @@ async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
         return real(schema)
 
     monkeypatch.setattr(manager_module, "made_checker", counted)
-    settings = one_server_settings(tmp_path, "big", BIG_SCHEMA_SERVER)
+    settings = one_server_settings(tmp_path, "big", BIG_DRAFT4_SERVER)
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        deadline = time.monotonic() + 120
+        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
+            assert time.monotonic() < deadline, "the tools never came"
+            await asyncio.sleep(0.05)
         good, bad = await asyncio.gather(
             manager.call("big__form", {"field_7": "x"}, call_id="c1"),
             manager.call("big__form", {"field_7": 7}, call_id="c2"),
@@ -2030,7 +2212,7 @@ from voicedesk.tools import manager as manager_module
 from voicedesk.tools.manager import ToolManager
 
 converting = threading.Event()
-real = manager_module.openai_parameters
+real = manager_module.converted
 
 
 def endless(schema):  # a schema whose conversion outlasts the session: minutes on a busy machine
@@ -2040,7 +2222,7 @@ def endless(schema):  # a schema whose conversion outlasts the session: minutes 
     return real(schema)
 
 
-manager_module.openai_parameters = endless
+manager_module.converted = endless
 
 
 async def main():

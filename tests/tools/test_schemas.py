@@ -13,7 +13,7 @@ import pytest
 
 from voicedesk.config import Settings
 from voicedesk.tools.manager import ToolManager
-from voicedesk.tools.schemas import argument_problems, openai_parameters
+from voicedesk.tools.schemas import ArgumentChecks, openai_parameters
 
 
 class _Schema(dict[str, Any]):
@@ -33,6 +33,7 @@ def test_a_tool_relisted_with_a_changed_schema_lets_the_old_one_go() -> None:
     hands a new schema each time. The checker cache kept every old schema and its checker
     alive until 512 had gathered: 8 relistings of a 5,000-property schema held 15 MB, and
     512 of them about a gigabyte. The tool's old schema goes once the new one checks its calls."""
+    argument_problems = ArgumentChecks().problems
     first = _listed(1)
     assert argument_problems(first, {}, "files__open") == [
         "the field “path” is missing (it is required)"
@@ -67,10 +68,21 @@ def test_a_schema_nested_thousands_deep_is_refused_saying_so() -> None:
     in): a traceback, and no tool of any server offered. It is refused, saying why."""
     params, wrong = openai_parameters(_nested(3000))
     assert params is None
-    assert "more than 100 levels deep" in wrong, wrong
+    assert "more than 100 levels deep, counting each object and array" in wrong, wrong
     # a deep but real one is still offered
     params, wrong = openai_parameters(_nested(20))
     assert params is not None and wrong == ""
+
+
+def test_the_depth_a_schema_is_refused_at_is_counted_as_the_notice_says() -> None:
+    """The notice said "more than 100 levels deep" of a schema of some 50 objects nested
+    in one another: what was counted was each JSON object and array, two for each object
+    property inside another (its schema, and the "properties" holding it). It says so."""
+    assert openai_parameters(_nested(49))[0] is not None  # 49 × 2 + the string's schema: 99
+    params, wrong = openai_parameters(_nested(50))  # 101
+    assert params is None
+    assert "its JSON nests more than 100 levels deep, counting each object and array" in wrong
+    assert "an object property inside another being two levels" in wrong, wrong
 
 
 def test_a_tool_with_a_schema_too_deep_is_left_out_named_and_the_others_kept(
@@ -93,7 +105,7 @@ def test_a_tool_with_a_schema_too_deep_is_left_out_named_and_the_others_kept(
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and not any(r.exc_info for r in caplog.records), said
     assert "The tool nest of tool server “deep” is left out" in said[0], said[0]
-    assert "more than 100 levels deep" in said[0], said[0]
+    assert "more than 100 levels deep, counting each object and array" in said[0], said[0]
 
 
 def test_arguments_too_deep_to_check_leave_the_tools_later_calls_checked() -> None:
@@ -109,6 +121,7 @@ def test_arguments_too_deep_to_check_leave_the_tools_later_calls_checked() -> No
     schema = {"type": "object", "properties": {"tree": {"$ref": "#/$defs/node"}}}
     schema["$defs"] = {"node": node}
     assert openai_parameters(schema)[0] is not None  # offered: not taken as too deep
+    argument_problems = ArgumentChecks().problems
     tree: dict[str, Any] = {"name": "leaf"}
     for n in range(300):
         tree = {"name": f"level {n}", "children": [tree]}

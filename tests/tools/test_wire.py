@@ -47,3 +47,18 @@ async def test_a_stdio_servers_output_is_handed_on_in_whole_lines() -> None:
     pieces = [piece async for piece in WholeLines(receive)]
     assert pieces == ['{"a": "café"}\n{"b"', ": 1}\n", '{"c": 2}\n{"d"', ": 3}"]
     assert "".join(pieces) == b"".join(written).decode()
+
+
+def test_a_line_with_half_an_emoji_nested_hundreds_deep_is_left_to_the_depth_check() -> None:
+    """A line with an escape in it nested 600 deep: mending its halves recursed as deep,
+    and RecursionError came out of the SDK's log filter, which runs in its stdout reader.
+    It is no message to mend (``deep_message`` reads it as an answer too deep)."""
+    from voicedesk.tools.wire import deep_message, mended_message
+
+    line = '{"jsonrpc": "2.0", "id": 2, "result": {"x": "\\ud83d", "t": ' + "[" * 600
+    line += "]" * 600 + "}}"
+    assert mended_message(line) is None
+    read = deep_message(line)
+    assert read is not None and read[1] == []
+    error = getattr(read[0].message, "error", None)
+    assert error is not None and "nests more than 200 levels deep" in error.message, read

@@ -54,14 +54,22 @@ from voicedesk.tools.results import (
     spoken_summary,
 )
 from voicedesk.tools.schemas import (
-    argument_problems,
-    checker_kept,
+    TOO_DEEP,
+    ArgumentChecks,
+    converted,
     made_checker,
     openai_description,
-    openai_parameters,
     schema_refused,
 )
-from voicedesk.tools.wire import WholeLines, mend_answer, mended_message, refused_line
+from voicedesk.tools.wire import (
+    MCP_READ_DEPTH,
+    WholeLines,
+    deep_message,
+    mend_answer,
+    mended_message,
+    refused_line,
+    too_deep_to_read,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +147,8 @@ class _StrayStdoutFilter(logging.Filter):
         if line and mended_message(line) is not None:
             return False  # read after all (_Server._arrived): a message, not a stray line
         server = _SERVER.get()
+        if exc is not None and too_deep_to_read(exc):
+            return self._too_deep(record, server, line)
         if server is not None:
             server.stray_lines += 1
             if server.stray_lines > 1:
@@ -158,6 +168,24 @@ class _StrayStdoutFilter(logging.Filter):
         record.msg = (
             f"{who} wrote a line that is not an MCP message to its stdout{shown}; "
             f"it was skipped{later}. Tool servers must keep stdout for MCP and log to stderr."
+        )
+        record.args = ()
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+    @staticmethod
+    def _too_deep(record: logging.LogRecord, server: _Server | None, line: str) -> bool:
+        """A line the SDK refused for nesting deeper than it reads: no stray line, but a
+        message (a tool listing with a schema nested hundreds deep). Read after all
+        (:meth:`_Server._arrived`), what came of it is said there; if not, one line
+        says what it was."""
+        if server is not None and line and server.read_deep(line) is not None:
+            return False
+        who = f"tool server “{server.name}”" if server is not None else "a tool server"
+        record.msg = (
+            f"{who} sent a message nesting more than {MCP_READ_DEPTH} levels deep (counting "
+            f"each JSON object and array), deeper than the MCP SDK reads; it was skipped."
         )
         record.args = ()
         record.levelno, record.levelname = logging.WARNING, "WARNING"
@@ -203,6 +231,9 @@ class _ToolRef:
     tool: mt.Tool
     parameters: dict[str, Any] = field(default_factory=dict)  # as the model is offered them
     description: str = ""  # as the model is offered it
+    # the validator of its arguments made by the listing's check of its schema, if that
+    # was the schema's own (``schemas.converted``); else made at its first call
+    checker: Any = None
 
 
 def llm_tool_name(server: str, tool: str) -> str:
@@ -501,6 +532,14 @@ class _Server:
         self._version = ""  # the protocol version this connection's handshake agreed
         # tools its listing had that the protocol does not allow, left out: name, why
         self.refused: dict[str, str] = {}
+        # tools its listing had whose input schema nested too deep for the SDK to read
+        # the listing (``wire.deep_message``), left out
+        self.too_deep: list[str] = []
+        # an answer of this connection nested too deep to read came, unread or read only
+        # as an error (not as a listing without its deepest tools): its handshake failing
+        # so, restarting cannot help
+        self._deep_seen = False
+        self._deep_read: tuple[str, tuple[Any, list[str]] | None] | None = None
 
     # ------------------------------------------------------------------ public
     @property
@@ -601,6 +640,18 @@ class _Server:
             )
         self.failure = self.reason
         leaf = _leaf(error) if error is not None else None
+        if self._connected_at is None and self._deep_seen:
+            # its listing nests too deep to read: each restart lists it the same, and the
+            # person was told it "wrote a line that is not an MCP message" and "could not
+            # start: no answer in time", again every 30 s
+            self._fail(
+                f"its tool list nests more than {MCP_READ_DEPTH} levels deep (counting each "
+                f"JSON object and array: a tool's input schema, most likely), deeper than "
+                f"the MCP SDK reads",
+                fix=f"Its maker can make the schema shallower; until then, set enabled = "
+                f"false in {server_setting(self.name)}.",
+            )
+            return False
         if self.kind == "stdio" and isinstance(leaf, FileNotFoundError | PermissionError):
             # retrying cannot help until the config changes: say which key to change
             # (the server's name alone left the person searching the config for it)
@@ -651,6 +702,8 @@ class _Server:
         self.reason = ""
         self._version = ""
         self.refused = {}
+        self.too_deep = []
+        self._deep_seen = False
         self._changed_while_connecting = False
         async with contextlib.AsyncExitStack() as stack:
             if self.kind == "stdio":
@@ -752,6 +805,14 @@ class _Server:
         if isinstance(item, Exception):
             line = refused_line(item)
             mended = mended_message(line) if line else None
+            if mended is None and too_deep_to_read(item):
+                read = self.read_deep(line) if line else None
+                if read is None or not read[1]:  # unreadable, or answered as an error
+                    self._deep_seen = True
+                if read is None:
+                    return item
+                mended, left_out = read
+                self.too_deep = [*self.too_deep, *left_out]
             if mended is None:
                 return item
             item = mended
@@ -763,6 +824,14 @@ class _Server:
         elif self._version and isinstance(result.get("tools"), list):
             self.refused.update(mend_listing(result, self._version))
         return item
+
+    def read_deep(self, line: str) -> tuple[Any, list[str]] | None:
+        """:func:`~voicedesk.tools.wire.deep_message` of ``line``, kept for the one line:
+        the log filter reads it first, then :meth:`_arrived` (megabytes, read once)."""
+        kept = self._deep_read
+        if kept is None or kept[0] != line:
+            kept = self._deep_read = (line, deep_message(line))
+        return kept[1]
 
     async def _on_message(self, message: Any) -> None:
         """A server whose tools change says so (tools/list_changed): the model is offered
@@ -786,11 +855,13 @@ class _Server:
         self._listings_asked += 1
         listing = self._listings_asked
         refused, self.refused = self.refused, {}  # the new listing says which now
+        too_deep, self.too_deep = self.too_deep, []
         try:
             tools = await self._list_tools(session)
         except Exception as exc:  # the old list stays; a broken connection says so itself
             log.warning("MCP server %s: listing its changed tools failed: %s", self.name, exc)
             self.refused = refused
+            self.too_deep = too_deep
             return
         await self._convert(tools)
         if listing < self._listing_in_place:
@@ -992,16 +1063,19 @@ async def _off_loop(work: Callable[[], _T]) -> _T:
     return await done
 
 
-def _conversions(
-    schemas: list[Any], known: Mapping[str, tuple[dict[str, Any] | None, str]]
-) -> dict[str, tuple[dict[str, Any] | None, str]]:
-    """:func:`openai_parameters` of each of ``schemas`` not in ``known``, by its text: run
-    in a worker thread, reading only what it is given."""
-    found: dict[str, tuple[dict[str, Any] | None, str]] = {}
+# A schema as the model is offered it (None if it is left out), what is wrong with it, and
+# its arguments' validator when the listing's check made one (``schemas.converted``).
+_Conversion = tuple[dict[str, Any] | None, str, Any]
+
+
+def _conversions(schemas: list[Any], known: Mapping[str, _Conversion]) -> dict[str, _Conversion]:
+    """:func:`~voicedesk.tools.schemas.converted` of each of ``schemas`` not in ``known``,
+    by its text: run in a worker thread, reading only what it is given."""
+    found: dict[str, _Conversion] = {}
     for schema in schemas:
         key = _schema_key(schema)
         if key is not None and key not in known and key not in found:
-            found[key] = openai_parameters(schema)
+            found[key] = converted(schema)
     return found
 
 
@@ -1030,8 +1104,11 @@ class ToolManager:
         self._servers: dict[str, _Server] = {}
         self._names: dict[str, _ToolRef] = {}
         self._left_out_said: set[tuple[str, str, str]] = set()  # server, tool, reason
-        # each schema offered, by its JSON text: what openai_parameters made of it
-        self._checked: dict[str, tuple[dict[str, Any] | None, str]] = {}
+        # each schema offered, by its JSON text: what schemas.converted made of it
+        self._checked: dict[str, _Conversion] = {}
+        # the validators of the tools' arguments, and what the log was told of schemas
+        # that cannot check them: this manager's, said again by another one
+        self._checks = ArgumentChecks()
         # the argument checkers being made, by schema id, with the schema (an id is reused
         # once its schema is gone): the calls of a tool that wait for one share it
         self._making: dict[int, tuple[dict[str, Any], asyncio.Task[Any]]] = {}
@@ -1262,7 +1339,7 @@ class ToolManager:
 
     def _rebuild_names(self) -> None:
         names: dict[str, _ToolRef] = {}
-        checked: dict[str, tuple[dict[str, Any] | None, str]] = {}  # the schemas listed now
+        checked: dict[str, _Conversion] = {}  # the schemas listed now
         # Servers whose own name is valid first, then in name order, whichever came up
         # first: "my_srv" keeps my_srv__echo, and "my.srv", up later, gets my_srv__echo_2
         # (it took the name while my_srv was starting, and the name then moved).
@@ -1273,6 +1350,8 @@ class ToolManager:
             for tool_name, wrong in server.refused.items():
                 why = _not_allowed(wrong, bool(server.tools))
                 self._leave_out(server.name, tool_name, "listing", why)
+            for tool_name in server.too_deep:  # as one under the limit it is deeper than
+                self._leave_out(server.name, tool_name, "schema", schema_refused(TOO_DEEP))
             # A tool whose name is already valid keeps it; the others are suffixed in the
             # order of their own names. In the server's listing order "read.file" took
             # "read_file" from the tool really called that, and a restart that listed them
@@ -1288,7 +1367,7 @@ class ToolManager:
                 if tool.execution is not None and tool.execution.task_support == "required":
                     self._leave_out(server.name, tool.name, "task", _TASK_ONLY)
                     continue
-                params, wrong = self._parameters_of(tool.input_schema, checked)
+                params, wrong, checker = self._parameters_of(tool.input_schema, checked)
                 # Said once per tool, not per problem: a schema relisted with another
                 # problem each time (an enum of files) was said again at each relisting.
                 # Offered again, it is said again should it break once more.
@@ -1302,24 +1381,22 @@ class ToolManager:
                     suffix = f"_{n}"
                     name = llm_tool_name(server.name, tool.name)[: 64 - len(suffix)] + suffix
                     n += 1
-                names[name] = _ToolRef(server.name, tool, params, openai_description(tool))
+                names[name] = _ToolRef(server.name, tool, params, openai_description(tool), checker)
         self._names = names
         self._checked = checked
 
-    def _parameters_of(
-        self, schema: Any, checked: dict[str, tuple[dict[str, Any] | None, str]]
-    ) -> tuple[dict[str, Any] | None, str]:
-        """:func:`openai_parameters` of ``schema``, kept by its text (in ``checked``) for
-        the next listing: every tool list that came (a server up, tools/list_changed)
+    def _parameters_of(self, schema: Any, checked: dict[str, _Conversion]) -> _Conversion:
+        """:func:`~voicedesk.tools.schemas.converted` of ``schema``, kept by its text (in
+        ``checked``) for the next listing: every tool list that came (a server up, tools/list_changed)
         checked every tool of every server again, 1.2 ms a tool on the event loop that
         runs the conversation too (150 ms for 128 tools). A listed schema is found here
         already converted (:meth:`_convert_new`); one that is not is converted now."""
         key = _schema_key(schema)
         if key is None:
-            return openai_parameters(schema)
+            return converted(schema)
         found = checked.get(key) or self._checked.get(key)
         if found is None:
-            found = openai_parameters(schema)
+            found = converted(schema)
         checked[key] = found
         return found
 
@@ -1493,10 +1570,17 @@ class ToolManager:
         problems: list[str] = []
         if ref.server != DOCS_SERVER:
             schema = ref.tool.input_schema
-            # the first call's validator is made on a worker thread: checking that a 2 MB
-            # schema is one held the event loop 5-12 s, the screen and the sound with it
-            made = None if checker_kept(schema) else await self._checker_made(schema)
-            problems = argument_problems(schema, args, name, made)
+            # the first call's validator is the one the listing's check made, or else is
+            # made on a worker thread: checking that a 2 MB schema is one held the event
+            # loop 5-12 s, the screen and the sound with it, and the listing had done it
+            made: tuple[Any, Exception | None] | None = None
+            if self._checks.kept(schema):
+                pass
+            elif ref.checker is not None:
+                made = (ref.checker, None)
+            else:
+                made = await self._checker_made(schema)
+            problems = self._checks.problems(schema, args, name, made)
         if problems:
             return (
                 f"The arguments of this call to {name} do not fit what {ref.tool.name} takes, "

@@ -71,32 +71,52 @@ def openai_parameters(schema: Any) -> tuple[dict[str, Any] | None, str]:
     items", a draft 4 habit many MCP servers keep): no answer at all came, whatever was
     asked. Such an array takes anything (``items: {}``), as it meant; a schema that is
     still not one is for the caller to leave out."""
-    if _deeper_than(schema, MAX_DEPTH):
-        return None, _TOO_DEEP
-    params = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
+    params, wrong, _ = converted(schema)
+    return params, wrong
+
+
+def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
+    """:func:`openai_parameters` of ``schema``, and the validator of its tool's arguments
+    when the check that it is a JSON Schema was that of the schema itself (None when
+    not: it is then made at the tool's first call, :func:`made_checker`). Checking that a
+    2 MB schema is one takes seconds of a core, and the listing and the first call each
+    did it, the same check of the same schema: a schema the conversion left as it was
+    (but for ``type``/``properties`` filled in at its top, which change nothing for an
+    object of arguments) is checked once, and its validator made from that check. For a
+    worker thread: it touches nothing shared."""
+    if deeper_than(schema, MAX_DEPTH):
+        return None, TOO_DEEP, None
+    as_given = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
     try:
-        params = _items_given(_todays_form(_one_object(params)))
-        _validator_class(params).check_schema(params)
+        params = _items_given(_todays_form(_one_object(as_given)))
+        cls = _validator_class(params)
+        cls.check_schema(params)
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
-        return None, f"{exc.message}" + (f" (at {where})" if where else "")
+        return None, f"{exc.message}" + (f" (at {where})" if where else ""), None
     except RecursionError:  # deep enough for jsonschema's own checking, not under the limit
-        return None, _TOO_DEEP
-    return params, ""
+        return None, TOO_DEEP, None
+    same = isinstance(schema, dict) and params == as_given and cls is _validator_class(schema)
+    return params, "", cls(params) if same else None
 
 
-# The deepest nesting of objects and lists a tool's input schema may have. Deeper, the
-# conversion and jsonschema's check of it raised RecursionError (from about 200 deep)
-# out of the tool listing: the traceback in the log, and the server's tools never offered.
-# A real schema nests a few levels; the MCP SDK itself refuses a listing past about 40.
+# The deepest a tool's input schema may nest, in levels of its JSON: each JSON object and
+# array counts, so an object property inside another takes two (its schema and the
+# "properties" that holds it), and a choice (``anyOf``) two (the list and its schema).
+# Deeper, the conversion and jsonschema's check of it raised RecursionError (from about
+# 200 deep) out of the tool listing: the traceback in the log, and the server's tools
+# never offered. A real schema nests a few levels; the MCP SDK reads no message nesting
+# more than 200 levels (:data:`~voicedesk.tools.wire.MCP_READ_DEPTH`), its envelope
+# included.
 MAX_DEPTH = 100
-_TOO_DEEP = (
-    f"it nests objects and lists more than {MAX_DEPTH} levels deep, too deep to check; "
-    f"a tool's arguments need a few levels"
+TOO_DEEP = (
+    f"its JSON nests more than {MAX_DEPTH} levels deep, counting each object and array, "
+    f"an object property inside another being two levels, its schema and the "
+    f"“properties” holding it: too deep to check; a tool's arguments need a few levels"
 )
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def deeper_than(value: Any, limit: int) -> bool:
     """Whether ``value`` nests dicts and lists more than ``limit`` deep: found without
     recursion, which is what a schema too deep breaks, and stopping at the limit."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -235,89 +255,132 @@ def schema_refused(wrong: str) -> str:
 MAX_PROBLEMS = 3
 
 
-def argument_problems(
-    schema: dict[str, Any],
-    arguments: dict[str, Any],
-    tool: str = "",
-    made: tuple[Any, Exception | None] | None = None,
-) -> list[str]:
-    """What is wrong with ``arguments`` by the tool's input ``schema``, one short phrase
-    each, naming the field and what it takes; none when they fit. A server that does not
-    check its own inputs ran a call with a required field left out, or a number written
-    as text, as it was. A schema that cannot be used (no JSON Schema, a ``$ref`` to
-    nowhere) checks nothing: the call goes to the server, which judges, and the log says
-    so once for ``tool``. ``made``: the schema's validator made by :func:`made_checker`
-    on a worker thread, if not :func:`checker_kept` yet."""
-    checker = _checker(schema, tool, made)
-    if checker is None:
-        return []
-    try:
-        errors = [
-            error
-            for error in checker.iter_errors(arguments)  # in the schema's order
-            if not _taken_as_meant(error)
-        ]
-        # in a choice of shapes, the one problem that stands out, if one does
-        problems = dict.fromkeys(_problem(best_match([error])) for error in errors)
-    except RecursionError:
-        # these arguments nest too deep to follow (a tree, by a schema whose $ref refers
-        # to itself), not the schema: taken as unusable, every later call of the tool went
-        # unchecked. This one call goes to its server unchecked.
-        log.warning("the arguments of a call to %s nest too deep to check: not checked", tool)
-        return []
-    except Exception as exc:  # a $ref to nowhere is found only when it is followed
-        _unusable(schema, tool, exc)
-        return []
-    _SAID_UNUSABLE.discard(tool)  # usable again: a schema that breaks later is said
-    return list(problems)[:MAX_PROBLEMS]
+# How many schemas' validators one ArgumentChecks keeps; past it, a server relisting its
+# tools often, all are forgotten (and made again at their tools' next calls).
+MAX_CHECKERS = 512
 
 
-# Each schema's checker, by the schema itself (kept, so its id is not reused): checking
-# that a schema is one took 7 s for a 2 MB schema (20,000 properties), on every call, on
-# the event loop the conversation runs on; following it takes a millisecond.
-_CHECKERS: dict[int, tuple[dict[str, Any], Any]] = {}
-_MAX_CHECKERS = 512
-# The schemas whose tools' calls go unchecked, by id (the schema kept in _CHECKERS).
-_UNUSABLE: set[int] = set()
-# The tools whose calls the log said go unchecked, until one of their schemas checks one:
-# by schema alone, a tool whose unusable schema changes at each relisting (a $ref to a
-# file's section, where the file changes) was said again after each.
-_SAID_UNUSABLE: set[str] = set()
-# The schema each tool was last checked by, by id: a tool relisted with a changed schema (a
-# server's tools/list_changed) lets its old one go, which _CHECKERS otherwise kept alive
-# with its checker until 512 had gathered (a 5,000-property schema's: 1.9 MB each).
-_BY_TOOL: dict[str, int] = {}
+class ArgumentChecks:
+    """The validators of the tools' input schemas, and what the log was told of those
+    that cannot be used: one per :class:`~voicedesk.tools.manager.ToolManager`. Kept for
+    the process, a second manager in it never said that its tool's calls go unchecked,
+    the first having said it of a tool of that name: tool names are each manager's."""
 
+    def __init__(self) -> None:
+        # Each schema's validator, by the schema itself (kept, so its id is not reused):
+        # checking that a schema is one took 7 s for a 2 MB schema (20,000 properties),
+        # on every call, on the event loop the conversation runs on; following it takes
+        # a millisecond.
+        self._checkers: dict[int, tuple[dict[str, Any], Any]] = {}
+        # the schemas whose tools' calls go unchecked, by id (the schema kept above)
+        self._unusable: set[int] = set()
+        # The tools whose calls the log said go unchecked, until one of their schemas
+        # checks one: by schema alone, a tool whose unusable schema changes at each
+        # relisting (a $ref to a file's section, where the file changes) was said again
+        # after each.
+        self._said_unusable: set[str] = set()
+        # The schema each tool was last checked by, by id: a tool relisted with a changed
+        # schema (a server's tools/list_changed) lets its old one go, which the cache
+        # otherwise kept alive with its validator until MAX_CHECKERS had gathered (a
+        # 5,000-property schema's: 1.9 MB each).
+        self._by_tool: dict[str, int] = {}
 
-def _checker(
-    schema: dict[str, Any], tool: str, made: tuple[Any, Exception | None] | None = None
-) -> Any:
-    """The validator of ``schema``, made once (or given, ``made`` by :func:`made_checker`);
-    None when it is no JSON Schema."""
-    kept = _CHECKERS.get(id(schema))
-    if kept is not None and kept[0] is schema:
-        return kept[1]
-    if tool:
-        _forget_replaced(tool, id(schema))
-    if len(_CHECKERS) >= _MAX_CHECKERS:  # a server relisting its tools often: forget all
-        _CHECKERS.clear()
-        _UNUSABLE.clear()
-        _BY_TOOL.clear()
+    def problems(
+        self,
+        schema: dict[str, Any],
+        arguments: dict[str, Any],
+        tool: str = "",
+        made: tuple[Any, Exception | None] | None = None,
+    ) -> list[str]:
+        """What is wrong with ``arguments`` by the tool's input ``schema``, one short
+        phrase each, naming the field and what it takes; none when they fit. A server that
+        does not check its own inputs ran a call with a required field left out, or a
+        number written as text, as it was. A schema that cannot be used (no JSON Schema, a
+        ``$ref`` to nowhere) checks nothing: the call goes to the server, which judges,
+        and the log says so once for ``tool``. ``made``: the schema's validator, made by
+        :func:`made_checker` on a worker thread or by :func:`converted` at the listing,
+        if not :meth:`kept` yet."""
+        checker = self._checker(schema, tool, made)
+        if checker is None:
+            return []
+        try:
+            errors = [
+                error
+                for error in checker.iter_errors(arguments)  # in the schema's order
+                if not _taken_as_meant(error)
+            ]
+            # in a choice of shapes, the one problem that stands out, if one does
+            problems = dict.fromkeys(_problem(best_match([error])) for error in errors)
+        except RecursionError:
+            # these arguments nest too deep to follow (a tree, by a schema whose $ref
+            # refers to itself), not the schema: taken as unusable, every later call of
+            # the tool went unchecked. This one call goes to its server unchecked.
+            log.warning("the arguments of a call to %s nest too deep to check: not checked", tool)
+            return []
+        except Exception as exc:  # a $ref to nowhere is found only when it is followed
+            self._said_once(schema, tool, exc)
+            return []
+        self._said_unusable.discard(tool)  # usable again: a schema that breaks later is said
+        return list(problems)[:MAX_PROBLEMS]
+
+    def kept(self, schema: dict[str, Any]) -> bool:
+        """Whether ``schema``'s validator is made already (or it was found unusable)."""
+        kept = self._checkers.get(id(schema))
+        return kept is not None and kept[0] is schema
+
+    def _checker(
+        self, schema: dict[str, Any], tool: str, made: tuple[Any, Exception | None] | None
+    ) -> Any:
+        """The validator of ``schema``, made once (or given, ``made``); None when it is no
+        JSON Schema."""
+        kept = self._checkers.get(id(schema))
+        if kept is not None and kept[0] is schema:
+            return kept[1]
         if tool:
-            _BY_TOOL[tool] = id(schema)
-    checker, exc = made if made is not None else made_checker(schema)
-    if exc is not None:
-        _CHECKERS[id(schema)] = (schema, None)
-        _unusable(schema, tool, exc)
-        return None
-    _CHECKERS[id(schema)] = (schema, checker)
-    return checker
+            self._forget_replaced(tool, id(schema))
+        if len(self._checkers) >= MAX_CHECKERS:  # a server relisting its tools often
+            self._checkers.clear()
+            self._unusable.clear()
+            self._by_tool.clear()
+            if tool:
+                self._by_tool[tool] = id(schema)
+        checker, exc = made if made is not None else made_checker(schema)
+        if exc is not None:
+            self._checkers[id(schema)] = (schema, None)
+            self._said_once(schema, tool, exc)
+            return None
+        self._checkers[id(schema)] = (schema, checker)
+        return checker
 
+    def _forget_replaced(self, tool: str, schema_id: int) -> None:
+        """``tool`` is checked by the schema ``schema_id`` now: its earlier one, unless
+        another tool still has it, goes with its validator."""
+        before = self._by_tool.get(tool)
+        self._by_tool[tool] = schema_id
+        if before is None or before == schema_id or before in self._by_tool.values():
+            return
+        self._checkers.pop(before, None)
+        self._unusable.discard(before)
 
-def checker_kept(schema: dict[str, Any]) -> bool:
-    """Whether ``schema``'s validator is made already (or it was found unusable)."""
-    kept = _CHECKERS.get(id(schema))
-    return kept is not None and kept[0] is schema
+    def _said_once(self, schema: dict[str, Any], tool: str, exc: Exception) -> None:
+        """Log once that ``tool``'s calls go to its server unchecked, and why: once per
+        tool until a schema of it checks a call again, whatever schemas it is relisted
+        with."""
+        if id(schema) in self._unusable:
+            return
+        self._unusable.add(id(schema))
+        self._checkers[id(schema)] = (schema, None)
+        if tool in self._said_unusable:
+            return
+        if tool:
+            self._said_unusable.add(tool)
+        why = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        log.warning(
+            "the input schema of the tool %s cannot be used to check its arguments (%s): "
+            "its calls go to its server unchecked",
+            tool or "(unnamed)",
+            why.splitlines()[0][:200] if why else type(exc).__name__,
+        )
 
 
 def made_checker(schema: dict[str, Any]) -> tuple[Any, Exception | None]:
@@ -332,17 +395,6 @@ def made_checker(schema: dict[str, Any]) -> tuple[Any, Exception | None]:
         return None, exc
 
 
-def _forget_replaced(tool: str, schema_id: int) -> None:
-    """``tool`` is checked by the schema ``schema_id`` now: its earlier one, unless another
-    tool still has it, goes with its checker."""
-    before = _BY_TOOL.get(tool)
-    _BY_TOOL[tool] = schema_id
-    if before is None or before == schema_id or before in _BY_TOOL.values():
-        return
-    _CHECKERS.pop(before, None)
-    _UNUSABLE.discard(before)
-
-
 def _validator_class(schema: dict[str, Any]) -> Any:
     """The JSON Schema draft ``schema`` names in its ``$schema``; today's (2020-12) when it
     names none, or one jsonschema does not know (which it warns "will raise an error in
@@ -350,26 +402,6 @@ def _validator_class(schema: dict[str, Any]) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-
-
-def _unusable(schema: dict[str, Any], tool: str, exc: Exception) -> None:
-    """Log once that ``tool``'s calls go to its server unchecked, and why: once per tool
-    until a schema of it checks a call again, whatever schemas it is relisted with."""
-    if id(schema) in _UNUSABLE:
-        return
-    _UNUSABLE.add(id(schema))
-    _CHECKERS[id(schema)] = (schema, None)
-    if tool in _SAID_UNUSABLE:
-        return
-    if tool:
-        _SAID_UNUSABLE.add(tool)
-    why = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    log.warning(
-        "the input schema of the tool %s cannot be used to check its arguments (%s): "
-        "its calls go to its server unchecked",
-        tool or "(unnamed)",
-        why.splitlines()[0][:200] if why else type(exc).__name__,
-    )
 
 
 def _taken_as_meant(error: jsonschema.ValidationError) -> bool:

@@ -1,4 +1,5 @@
-"""A stdio tool server's message the MCP SDK's parser refuses for half an emoji in it.
+"""A stdio tool server's message the MCP SDK's parser refuses for half an emoji in it, or
+for nesting deeper than it reads.
 
 A Node.js server that cuts its text by JavaScript's string length (``slice``,
 ``substring``) can cut an emoji, which JavaScript counts as two characters (a UTF-16
@@ -6,6 +7,11 @@ pair), in half; ``JSON.stringify`` writes the half left alone as an escape such 
 ``"\\ud83d"``, which JSON allows and the SDK's parser (pydantic's) refuses. The whole
 answer was then skipped as "a line that is not an MCP message", and its call waited out
 its timeout. :func:`mended_message` reads such a line with each lone half as U+FFFD.
+
+The same parser reads no message nesting more than :data:`MCP_READ_DEPTH` levels (a tool
+listing with an input schema nested that deep): the line was reported as one "that is not
+an MCP message", and the listing waited out its time, the server restarted again and
+again. :func:`deep_message` reads it with the tools too deep left out.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from anyio import EndOfStream
 from anyio.streams.text import TextReceiveStream
 from mcp import types
 from mcp.shared.message import SessionMessage
+
+from voicedesk.tools.schemas import MAX_DEPTH, deeper_than
 
 _LONE_HALF = re.compile("[\ud800-\udfff]")  # after json.loads, a pair is one character
 
@@ -42,10 +50,12 @@ def mended_message(line: str) -> SessionMessage | None:
     if "\\u" not in line.lower():  # the halves come only as escapes (no UTF-8 has them)
         return None
     try:
-        data = json.loads(line)
-    except ValueError:
+        # _mend recurses as deep as the line nests: a line with an escape in it, nested
+        # deeper than the SDK reads, raised RecursionError out of the log filter, and
+        # the SDK's reading of the server with it
+        mended, changed = _mend(json.loads(line))
+    except (ValueError, RecursionError):  # nested deeper than Python's reader goes
         return None
-    mended, changed = _mend(data)
     if not changed:
         return None
     try:
@@ -70,6 +80,69 @@ def _mend(value: Any) -> tuple[Any, bool]:
             any(k_changed or v_changed for (_, k_changed), (_, v_changed) in pairs),
         )
     return value, False
+
+
+# The deepest the MCP SDK's reader (pydantic's JSON parser) nests a message, counting each
+# JSON object and array; a line nesting deeper it refuses whole ("recursion limit
+# exceeded"). A tool's input schema sits 5 levels down in a listing.
+MCP_READ_DEPTH = 200
+# What the SDK's refusal of such a line says.
+_TOO_DEEP_TO_READ = "recursion limit exceeded"
+
+
+def too_deep_to_read(exc: BaseException) -> bool:
+    """Whether ``exc`` is the SDK's parser refusing a line for nesting too deep."""
+    if not isinstance(exc, pydantic.ValidationError):
+        return False
+    errors = exc.errors()
+    return bool(errors) and _TOO_DEEP_TO_READ in str(errors[0].get("msg", ""))
+
+
+def too_deep_answer() -> str:
+    """What is said of an answer nested too deep to read."""
+    return (
+        f"its answer nests more than {MCP_READ_DEPTH} levels deep (counting each JSON "
+        f"object and array), deeper than the MCP SDK reads"
+    )
+
+
+def deep_message(line: str) -> tuple[SessionMessage, list[str]] | None:
+    """The answer ``line`` is, which the SDK's parser refused as nested too deep: a tool
+    listing with the tools whose input schema nests more than ``schemas.MAX_DEPTH`` levels
+    left out (those are left out in any case, and their names are returned), any other
+    answer (or a listing still too deep) as an error saying so, for its request not to
+    wait out its time (a parse error: a call is told it ran, what it did unknown). None when it is no answer, or is nested deeper than Python's own
+    reader goes (about a thousand levels)."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("id"), (int, str)):
+        return None  # no answer to a request: nothing waits for it
+    result = data.get("result")
+    left_out: list[str] = []
+    if isinstance(result, dict) and isinstance(result.get("tools"), list):
+        kept: list[Any] = []
+        for tool in result["tools"]:
+            schema = tool.get("inputSchema") if isinstance(tool, dict) else None
+            if deeper_than(schema, MAX_DEPTH):
+                name = tool.get("name") if isinstance(tool, dict) else None
+                left_out.append(str(name) if name else f"number {len(kept) + len(left_out) + 1}")
+            else:
+                kept.append(tool)
+        result["tools"] = kept
+    if deeper_than(data, MCP_READ_DEPTH):
+        left_out = []
+        data = {
+            "jsonrpc": "2.0",
+            "id": data["id"],
+            "error": {"code": types.PARSE_ERROR, "message": too_deep_answer()},
+        }
+    try:
+        message = types.jsonrpc_message_adapter.validate_python(data, by_name=False)
+    except pydantic.ValidationError:
+        return None
+    return SessionMessage(message), left_out
 
 
 # A lone half's escape in JSON text: a first half not followed by a second, or a second
