@@ -1,5 +1,14 @@
 """Small MCP servers for tests, as stdio scripts to run with the interpreter (real
-processes, the official SDK). ``tests/`` is on ``sys.path`` through its conftest."""
+processes, the official SDK), and the settings that run one. ``tests/`` is on ``sys.path``
+through its conftest."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from voicedesk.config import Settings
 
 
 def _stdio_server(name: str, tools: str) -> str:
@@ -229,3 +238,22 @@ async def call_tool(ctx, params):
     return mt.CallToolResult(content=[mt.TextContent(text=f"{{params.name}} ran")])
 """,
     )
+
+
+def one_server_settings(
+    tmp_path: Path, name: str, source: str, *, docs: bool = False, **tools: Any
+) -> Settings:
+    """Settings with one stdio server, ``name``, running ``source`` (written to
+    ``tmp_path``/name.py) under this interpreter: the set-up of most tests of a server of
+    their own, written out in each before. With ``docs``, the documents server runs beside
+    it on ``tmp_path``/ws (made if the test has not); else it is off. ``tools`` adds other
+    ``tools`` settings (``tool_patience_s``, ``docs_server_args``)."""
+    script = tmp_path / f"{name}.py"
+    script.write_text(source)
+    tools["mcpServers"] = {name: {"command": sys.executable, "args": [str(script)]}}
+    if docs:
+        (tmp_path / "ws").mkdir(exist_ok=True)
+        tools["workspace"] = str(tmp_path / "ws")
+    else:
+        tools["docs_server"] = False
+    return Settings.model_validate({"tools": tools})

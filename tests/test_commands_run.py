@@ -1760,26 +1760,16 @@ async def test_the_console_prints_a_result_that_begins_as_the_sdks_error_prefix_
     failed. Only a failed call's reason loses the prefix."""
     import io
 
-    from mcp_servers import LOG_SERVER
+    from mcp_servers import LOG_SERVER, one_server_settings
 
     from voicedesk import events as ev
     from voicedesk.commands.run import ConsolePrinter
-    from voicedesk.config import Settings
     from voicedesk.tools.manager import ToolManager
 
-    script = tmp_path / "logs.py"
-    script.write_text(LOG_SERVER)
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "docs_server": False,
-                "mcpServers": {"logs": {"command": sys.executable, "args": [str(script)]}},
-            }
-        }
-    )
     out = io.StringIO()
     bus = ev.EventBus()
     bus.subscribe(ConsolePrinter(stream=out))
+    settings = one_server_settings(tmp_path, "logs", LOG_SERVER)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
     await manager.start()
     try:

@@ -5,6 +5,8 @@ the next. ``tests/`` is on ``sys.path`` through its conftest."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,22 +46,43 @@ async def converse_in_text(session: Any, texts: list[str]) -> None:
         await session.stop()
 
 
+@asynccontextmanager
+async def session_over_sim(
+    tmp_path: Path,
+    settings: Settings,
+    script: SimScript | None = None,
+    *,
+    silence_s: float | None = 4.0,
+    sim: dict[str, Any] | None = None,
+    **build: Any,
+) -> AsyncIterator[tuple[Any, Any]]:
+    """A simulated cloud answering by ``script`` quickly (50 ms to each first byte) and a
+    session of ``settings`` built on it, not started: ``(server, session)``. The tests that
+    watch a session mid-way (inject a fault, subscribe to its bus, wait on its tools) each
+    wrote this start-up out again. ``sim`` sets other ``SimOptions`` (``ttft_s``,
+    ``context_window``, ``tokens_per_s``); no ``script``: the simulated cloud's own
+    default answers. Its input is ``silence_s`` of silence written to
+    ``tmp_path``/in.wav (None: the test wrote that file itself), so no spoken turn comes
+    between typed ones; ``build`` goes on to ``build_session`` (``with_tools``,
+    ``output_path``, ``bus``; ``log_kind`` is "sim" unless given)."""
+    if silence_s is not None:
+        compose([], tail_s=silence_s).write(tmp_path / "in.wav")
+    build.setdefault("log_kind", "sim")
+    quick: dict[str, Any] = {"ttft_s": 0.05, "ttfb_s": 0.05, "stt_s": 0.05}
+    options = SimOptions(**{**quick, "script": script, **(sim or {})})
+    async with sim_server(options) as server:
+        session = build_session(
+            settings_for_sim(settings, server.base_url), input_path=tmp_path / "in.wav", **build
+        )
+        yield server, session
+
+
 async def typed_over_sim(
     tmp_path: Path, settings: Settings, script: SimScript, texts: list[str], **build: Any
 ) -> Any:
     """A session of ``settings`` over a simulated cloud of its own answering by ``script``
-    (quickly: 50 ms to each first byte), ``texts`` typed and answered in turn, and the
-    session stopped: what it kept is for the test to look at. Its input is four seconds
-    of silence, so no spoken turn comes between the typed ones; ``build`` goes on to
-    ``build_session`` (``with_tools``, ``output_path``, ``bus``)."""
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            log_kind="sim",
-            **build,
-        )
+    (:func:`session_over_sim`), ``texts`` typed and answered in turn, and the session
+    stopped: what it kept is for the test to look at."""
+    async with session_over_sim(tmp_path, settings, script, **build) as (_, session):
         await converse_in_text(session, texts)
     return session

@@ -9,7 +9,13 @@ import statistics
 from typing import Any
 
 import pytest
-from typed_sessions import converse_in_text, long_notes, typed_and_answered, typed_over_sim
+from typed_sessions import (
+    converse_in_text,
+    long_notes,
+    session_over_sim,
+    typed_and_answered,
+    typed_over_sim,
+)
 
 from voicedesk.bench.context import run_context_bench
 from voicedesk.config import Settings
@@ -471,23 +477,14 @@ async def test_a_document_read_by_a_tool_is_logged_and_kept_as_its_gist(tmp_path
 async def test_a_typed_text_over_the_budget_is_answered(tmp_path, monkeypatch):
     """Its request carries it clipped, which the session took for a stale transcript:
     the answer was never confirmed, the turn neither answered nor logged."""
-    from voicedesk.bench.scenarios import compose
-    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
-
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     settings = Settings.model_validate(
         {"tools": {"docs_server": False}, "context": {"budget_tokens": 800}}
     )
     pasted = ("Please summarise this: " + "lorem ipsum dolor sit amet " * 600).strip()
-    async with sim_server(SimOptions(ttft_s=0.1, ttfb_s=0.05, stt_s=0.05)) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_kind="sim",
-        )
+    async with session_over_sim(
+        tmp_path, settings, sim={"ttft_s": 0.1}, output_path=tmp_path / "out.wav", with_tools=False
+    ) as (server, session):
         await session.start()
         try:
             await typed_and_answered(session, pasted)
@@ -747,39 +744,28 @@ async def test_a_request_the_model_refuses_as_too_long_is_sent_shorter_and_answe
     again shorter, answered, and the conversation stays within what the model takes —
     the window learnt from the error when it says it, half the size otherwise."""
     from voicedesk import events as ev
-    from voicedesk.bench.scenarios import compose
-    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
     from voicedesk.sim.script import SimScript
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     settings = Settings.model_validate({"tools": {"docs_server": False}})
     notes = long_notes(1, 6)
     bus = ev.EventBus()
     seen: list[ev.Event] = []
     bus.subscribe(seen.append)
-    options = SimOptions(
-        ttft_s=0.05,
-        ttfb_s=0.05,
-        stt_s=0.05,
-        script=SimScript(default_reply="Noted."),
-        context_window=2000,
-        context_error=wording,
-        # the echoing sim never fits a note (~230 tokens) into the summary's cap (180 at
-        # the halved budget), so each of its 4 folds comes back cut and is asked again:
-        # streamed at 60 tokens a second, those 8 summaries took some 20 s of the test's
-        # 30, and the test is about the turns
-        tokens_per_s=2000,
-    )
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            bus=bus,
-            log_kind="sim",
-        )
+    # the echoing sim never fits a note (~230 tokens) into the summary's cap (180 at the
+    # halved budget), so each of its 4 folds comes back cut and is asked again: streamed at
+    # 60 tokens a second, those 8 summaries took some 20 s of the test's 30, and the test
+    # is about the turns (tokens_per_s)
+    sim = {"context_window": 2000, "context_error": wording, "tokens_per_s": 2000}
+    async with session_over_sim(
+        tmp_path,
+        settings,
+        SimScript(default_reply="Noted."),
+        sim=sim,
+        output_path=tmp_path / "out.wav",
+        with_tools=False,
+        bus=bus,
+    ) as (server, session):
         await converse_in_text(session, notes)
     records = session.records
     assert [r.heard_text for r in records] == ["Noted."] * 6
@@ -1128,27 +1114,19 @@ async def test_an_answer_whose_stream_ends_unfinished_is_not_kept_as_whole(tmp_p
     spoken, logged and kept in the history as the model's answer, and nothing was said
     of a failure. It is a failure now: said once, and kept as cut off by it."""
     from voicedesk import events as ev
-    from voicedesk.bench.scenarios import compose
-    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
     from voicedesk.engine.resume import restore_state
     from voicedesk.sim.script import SimScript
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     settings = Settings.model_validate({"tools": {"docs_server": False}})
     script = SimScript(default_reply="Noted, that is the third drawer from the left.")
     bus = ev.EventBus()
     seen: list[ev.Event] = []
     bus.subscribe(seen.append)
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            with_tools=False,
-            log_kind="sim",
-            bus=bus,
-        )
+    async with session_over_sim(tmp_path, settings, script, with_tools=False, bus=bus) as (
+        server,
+        session,
+    ):
         server.inject("llm", "end")
         await converse_in_text(session, ["Where do I keep the spare keys?"])
     [record] = session.records
@@ -1472,24 +1450,16 @@ async def test_a_typed_text_cut_to_fit_the_budget_is_said_to_be_cut(tmp_path, mo
     question at its end went unanswered with no word of why. The model now reads that it
     was cut, and the person is told once what was sent and what to raise."""
     from voicedesk import events as ev
-    from voicedesk.bench.scenarios import compose
-    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
     from voicedesk.sim.server import _is_summary
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
     settings = Settings.model_validate(
         {"tools": {"docs_server": False}, "context": {"budget_tokens": 800}}
     )
     pasted = "lorem ipsum dolor sit amet " * 600 + "When is the deadline?"
-    async with sim_server(SimOptions(ttft_s=0.1, ttfb_s=0.05, stt_s=0.05)) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_kind="sim",
-        )
+    async with session_over_sim(
+        tmp_path, settings, sim={"ttft_s": 0.1}, output_path=tmp_path / "out.wav", with_tools=False
+    ) as (server, session):
         notices: list[ev.Notice] = []
         session.bus.subscribe(lambda e: notices.append(e) if isinstance(e, ev.Notice) else None)
         await session.start()

@@ -229,23 +229,36 @@ def _print_to(lines: list[str], event: ev.Event) -> None:
     lines += out.getvalue().splitlines()
 
 
-async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp_path):
-    long_reply = (
-        "Here is a long answer that goes on for a while, so that you have time to cut in. "
-        "It keeps going with more detail about eggs, water, heat and timing than anyone needs."
-    )
+# An answer that goes on long enough for the person to cut in on it.
+CUT_IN_REPLY = (
+    "Here is a long answer that goes on for a while, so that you have time to cut in. "
+    "It keeps going with more detail about eggs, water, heat and timing than anyone needs."
+)
+
+
+async def _cut_in(
+    tmp_path, reply: str = CUT_IN_REPLY, words: str | None = None, answer: str = "Okay."
+) -> tuple[Any, Any]:
+    """The question, answered with ``reply``; 3 s into it the person cuts in (the "stop"
+    recording), transcribed as ``words`` (what the recording says, unless given) and
+    answered with ``answer``. The barge-in tests each wrote this conversation out: the
+    scenario, then what :func:`_run` returns (session, events, audio played, its rate)."""
     scenario = overlap("question", "stop", after_s=3.0)
     script = SimScript(
         turns=[
-            SimTurn(transcript=_text("question"), reply=long_reply),
-            SimTurn(transcript=_text("stop"), reply="Okay."),
+            SimTurn(transcript=_text("question"), reply=reply),
+            SimTurn(transcript=_text("stop") if words is None else words, reply=answer),
         ]
     )
-    session, _seen, played, rate = await _run(tmp_path, scenario, script)
+    return scenario, await _run(tmp_path, scenario, script)
+
+
+async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp_path):
+    scenario, (session, _seen, played, rate) = await _cut_in(tmp_path)
     first, second = session.records
     assert first.interrupted
-    assert first.heard_text and long_reply.startswith(first.heard_text.rstrip(" ."))
-    assert len(first.heard_text) < len(long_reply) * 0.8
+    assert first.heard_text and CUT_IN_REPLY.startswith(first.heard_text.rstrip(" ."))
+    assert len(first.heard_text) < len(CUT_IN_REPLY) * 0.8
     # playback went silent soon after the interruption began (min speech 200 ms + blocks)
     barge_start = scenario.turns[1].start_s
     quiet = silent_from(played, rate, barge_start + 0.05)
@@ -282,18 +295,7 @@ async def test_a_barge_in_paused_late_by_a_busy_loop_ends_where_the_answer_fell_
         real_pause(self, at_s)
 
     monkeypatch.setattr(Speaking, "pause", pause_late)
-    long_reply = (
-        "Here is a long answer that goes on for a while, so that you have time to cut in. "
-        "It keeps going with more detail about eggs, water, heat and timing than anyone needs."
-    )
-    scenario = overlap("question", "stop", after_s=3.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), reply=long_reply),
-            SimTurn(transcript=_text("stop"), reply="Okay."),
-        ]
-    )
-    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    scenario, (session, seen, played, rate) = await _cut_in(tmp_path)
     first = session.records[0]
     assert first.interrupted and stalls
     quiet = silent_from(played, rate, scenario.turns[1].start_s + 0.05)
@@ -339,17 +341,8 @@ async def test_the_answers_own_echo_written_down_neither_cuts_it_nor_is_answered
 
 
 async def _cut_in_over(tmp_path, reply: str, words: str, answer: str):
-    """The question, answered with ``reply``; 3 s into it the person cuts in (the "stop"
-    recording), transcribed as ``words`` and answered with ``answer``."""
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), reply=reply),
-            SimTurn(transcript=words, reply=answer),
-        ]
-    )
-    session, _seen, _played, _rate = await _run(
-        tmp_path, overlap("question", "stop", after_s=3.0), script
-    )
+    """:func:`_cut_in`'s session."""
+    _, (session, *_) = await _cut_in(tmp_path, reply, words, answer)
     return session
 
 
@@ -357,11 +350,7 @@ async def test_an_interruption_the_answer_says_later_is_the_persons_not_its_echo
     """Only what has played can come back as echo. Words the answer holds further on, not
     yet played when the person says them, were taken for its echo: the interruption was
     swallowed, the answer resumed and the person was never answered."""
-    long_reply = (
-        "Here is a long answer that goes on for a while, so that you have time to cut in. "
-        "It keeps going with more detail about eggs, water, heat and timing than anyone needs. "
-        "If that is too much, just say: tell me something else instead."
-    )
+    long_reply = CUT_IN_REPLY + " If that is too much, just say: tell me something else instead."
     session = await _cut_in_over(tmp_path, long_reply, "Tell me something else instead.", "Okay.")
     first, second = session.records
     assert first.interrupted and "tell me" not in first.heard_text.lower()
@@ -560,20 +549,14 @@ async def test_a_failed_answer_to_a_background_result_does_not_ask_to_say_it_aga
 async def test_a_failed_answer_to_typed_words_does_not_ask_to_say_them_again(tmp_path):
     """Words typed into the terminal UI whose answer failed were met with "Please say that
     again": the person had typed them. The spoken line now asks them to try again."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from typed_sessions import session_over_sim
 
-    compose([], tail_s=3.0).write(tmp_path / "in.wav")
     asked = "How do I boil an egg?"
     script = SimScript(turns=[SimTurn(transcript=asked, reply="Seven minutes.")])
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
+    async with session_over_sim(
+        tmp_path, _settings(tmp_path), script, silence_s=3.0, output_path=tmp_path / "out.wav"
+    ) as (server, session):
         server.inject("llm", "500", times=4)  # the answer, and the client's retry
-        session = build_session(
-            settings_for_sim(_settings(tmp_path), server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-        )
         await session.start()
         try:
             await session.send_text(asked)
@@ -1871,27 +1854,22 @@ async def test_an_answer_that_failed_after_its_tools_only_read_asks_again(tmp_pa
     voice said "my answer broke off after I had used your tools. So nothing is done twice,
     ask me what I did": nothing had been done, and asking again is harmless. Only a tool
     that may change something makes the line ask what was done."""
-    from voicedesk.engine.builder import build_session, settings_for_sim, sim_server
+    from typed_sessions import session_over_sim
+
     from voicedesk.sim.script import SimToolCall
 
     _, settings = _docs(tmp_path, {"timer.md": "20 minutes\n"})
-    compose([], tail_s=3.0).write(tmp_path / "in.wav")
     asked = "How long is the timer?"
     read = SimToolCall(name="docs__read_document", arguments={"path": "timer.md"})
     script = SimScript(turns=[SimTurn(transcript=asked, reply="Twenty.", tool_calls=[read])])
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
+    async with session_over_sim(
+        tmp_path, settings, script, silence_s=3.0, output_path=tmp_path / "out.wav", with_tools=True
+    ) as (server, session):
 
         def fail_the_answer_after_the_tool(event: ev.Event) -> None:
             if isinstance(event, ev.ToolCallFinished):  # the second round's request is next
                 server.inject("llm", "500", times=4)
 
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=True,
-        )
         seen: list[ev.Event] = []
         session.bus.subscribe(seen.append)
         session.bus.subscribe(fail_the_answer_after_the_tool)

@@ -962,10 +962,10 @@ async def test_the_stop_key_over_a_call_in_the_background_says_it_runs_on_and_ho
     stopping it all. They are told both, once, and "never mind" then drops it."""
     import asyncio
 
-    from voicedesk import events as ev
-    from voicedesk.engine.builder import SimOptions, build_session, settings_for_sim, sim_server
+    from typed_sessions import session_over_sim
 
-    compose([], tail_s=30.0).write(tmp_path / "in.wav")
+    from voicedesk import events as ev
+
     script = SimScript(
         turns=[
             SimTurn(transcript="Write it down.", tool_calls=[CREATE], reply="Done."),
@@ -988,15 +988,14 @@ async def test_the_stop_key_over_a_call_in_the_background_says_it_runs_on_and_ho
             await asyncio.wait_for(came.wait(), 30)
         return next(n for n in notices if words in n)
 
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=True,
-            log_kind="sim",
-        )
+    async with session_over_sim(
+        tmp_path,
+        settings,
+        script,
+        silence_s=30.0,
+        output_path=tmp_path / "out.wav",
+        with_tools=True,
+    ) as (_, session):
         session.bus.subscribe(heard)
         await session.start()
         try:

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from answers import QuietPlayback, reply_to, run_confirmed
 from local_http import serving
 
-from voicedesk import events as ev
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
 from voicedesk.providers.base import ChatRequest
@@ -27,22 +27,6 @@ from voicedesk.sim.server import SimLatency, SimServer
 
 QUESTION = "What time is it?"
 ANSWER = "It is ten past three, and the sun is still up over the hills."
-
-
-class _Playback:
-    """The playback queue's bookkeeping, without a sound device."""
-
-    def __init__(self) -> None:
-        self.queued: dict[int, int] = {}
-
-    def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
-        self.queued[utterance_id] = self.queued.get(utterance_id, 0) + pcm.size
-
-    def stop(self, utterance_id: int | None = None) -> int:
-        return 0
-
-    def played_samples(self, utterance_id: int) -> int:
-        return 0
 
 
 @pytest.fixture
@@ -60,16 +44,13 @@ async def cloud():
 
 
 def _reply(llm, tts, record: TurnRecord, t0: float, uid: int) -> Reply:
-    return Reply(
-        turn_id=1,
+    return reply_to(
+        ChatRequest(messages=[{"role": "user", "content": QUESTION}]),
+        llm,
+        tts,
         utterance_id=uid,
-        request=ChatRequest(messages=[{"role": "user", "content": QUESTION}]),
-        llm=llm,
-        open_tts=tts.open_stream,
-        playback=_Playback(),
         clock=lambda: time.monotonic() - t0,
         record=record,
-        bus=ev.EventBus(),
         preemptive=True,
     )
 
@@ -224,26 +205,18 @@ async def test_a_tool_round_refused_as_too_long_is_sent_with_the_result_clipped_
             ctx.fit_refused(error, refused.messages, refused.tools)
             return refit(pending)
 
-        record = TurnRecord(turn_id=1)
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(messages=refit([]), tools=tools, max_tokens=400),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=_Playback(),
-            clock=time.monotonic,
-            record=record,
-            bus=ev.EventBus(),
+        reply = reply_to(
+            ChatRequest(messages=refit([]), tools=tools, max_tokens=400),
+            llm,
+            tts,
             run_tools=run_tools,
             user_text=QUESTION,
             refit=refit,
             shrink=shrink,
         )
-        reply.start()
-        reply.confirm()
+        record = reply.record
         try:
-            await asyncio.wait_for(reply.generation_done.wait(), 15)
+            await run_confirmed(reply, 15)
         finally:
             await llm.aclose()
             await tts.aclose()
@@ -303,7 +276,7 @@ async def _answer_with_a_tool(
     voice: str = "elevenlabs",
     latency: SimLatency | None = None,
     run_tools=_tool_result,
-    playback: _Playback | None = None,
+    playback: QuietPlayback | None = None,
     fault: str | None = None,
     tools: list[dict] | None = None,
 ) -> tuple[Reply, SimServer]:
@@ -322,26 +295,17 @@ async def _answer_with_a_tool(
             )
         )
         _record_begun(tts, sim)
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(
-                messages=[{"role": "user", "content": QUESTION}], tools=tools or []
-            ),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=playback or _Playback(),
-            clock=time.monotonic,
-            record=TurnRecord(turn_id=1),
-            bus=ev.EventBus(),
+        question = [{"role": "user", "content": QUESTION}]
+        reply = reply_to(
+            ChatRequest(messages=question, tools=tools or []),
+            llm,
+            tts,
+            playback=playback or QuietPlayback(),
             run_tools=run_tools,
         )
-        reply.start()
-        reply.confirm()
         try:
-            await asyncio.wait_for(reply.generation_done.wait(), 20)
+            await run_confirmed(reply, 20)
         finally:
-            await reply.cancel()
             await llm.aclose()
             await tts.aclose()
     return reply, sim
@@ -381,7 +345,7 @@ async def test_a_model_that_keeps_calling_tools_is_asked_for_its_answer_in_the_e
     assert asked[-1]["messages"][-1]["role"] == "tool"
 
 
-class _HeardPlayback(_Playback):
+class _HeardPlayback(QuietPlayback):
     """Sets ``heard`` at the first audio played."""
 
     def __init__(self) -> None:
@@ -561,7 +525,7 @@ LINKED = (
 LINKED_SAID = "Read the report first, then the summary at its end, in q3 budget.md."
 
 
-class _CutPlayback(_Playback):
+class _CutPlayback(QuietPlayback):
     """A playback position the test sets: where the person broke in."""
 
     def __init__(self) -> None:
@@ -730,7 +694,7 @@ async def test_a_code_line_that_starts_with_a_dropped_pictograph_and_a_pipe_is_c
     assert " ".join(_said_to_the_voice(sim).split()) == "The log: | tests passed Done."
 
 
-class _RecordingPlayback(_Playback):
+class _RecordingPlayback(QuietPlayback):
     """Keeps the audio handed to it, to be listened to."""
 
     def __init__(self) -> None:
@@ -981,7 +945,7 @@ async def test_a_heading_is_said_as_a_sentence_of_its_own():
     ]
 
 
-class _Recorded(_Playback):
+class _Recorded(QuietPlayback):
     """The playback queue's bookkeeping, and the audio itself."""
 
     def __init__(self) -> None:
@@ -1034,24 +998,12 @@ async def test_the_first_sound_keeps_its_lead_in_wherever_the_server_split_the_a
         async with _speech_in_two(pcm, split) as base_url:
             tts = OpenAITTS(api_key="sk-test", base_url=base_url, model="m", voice="alloy")
             playback = _Recorded()
-            reply = Reply(
-                turn_id=1,
-                utterance_id=1,
-                request=ChatRequest(messages=[{"role": "user", "content": QUESTION}]),
-                llm=llm,
-                open_tts=tts.open_stream,
-                playback=playback,
-                clock=time.monotonic,
-                record=TurnRecord(turn_id=1),
-                bus=ev.EventBus(),
-            )
+            question = [{"role": "user", "content": QUESTION}]
+            reply = reply_to(ChatRequest(messages=question), llm, tts, playback=playback)
             try:
-                reply.start()
-                reply.confirm()
-                await asyncio.wait_for(reply.generation_done.wait(), 15)
+                await run_confirmed(reply, 15)
                 assert reply.failed is None
             finally:
-                await reply.cancel()
                 await tts.aclose()
         return np.concatenate(playback.audio)[: 24_000 // 5]  # its first 0.2 s
 

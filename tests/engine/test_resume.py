@@ -209,14 +209,7 @@ async def test_a_window_learnt_from_a_refusal_is_kept_across_resume(tmp_path, mo
     )
 
     def session_for(server, **kwargs):
-        return build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            output_path=tmp_path / "out.wav",
-            with_tools=False,
-            log_kind="sim",
-            **kwargs,
-        )
+        return _session_on(server, settings, tmp_path, log_kind="sim", **kwargs)
 
     # one server for both sessions: the window learnt is the model's as served at its URL
     async with sim_server(options) as server:
@@ -1487,25 +1480,16 @@ async def test_a_picture_a_tool_returned_is_resumed_as_the_person_was_shown_it(
     and after --resume the same call read the model's note ("…neither you nor the person
     can see it"): the log kept only the model's text. It keeps what the person was shown
     beside it now; a log written before that still resumes, with the model's text."""
-    from mcp_servers import PICTURE_SERVER
+    from mcp_servers import PICTURE_SERVER, one_server_settings
 
     from voicedesk.engine.resume import earlier_turns
     from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    server_py = tmp_path / "pictures.py"
-    server_py.write_text(PICTURE_SERVER)
     asked = "Draw me the chart."
     chart = SimToolCall(name="pictures__chart", arguments={})
     script = SimScript(turns=[SimTurn(transcript=asked, tool_calls=[chart], reply="There.")])
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "docs_server": False,
-                "mcpServers": {"pictures": {"command": sys.executable, "args": [str(server_py)]}},
-            }
-        }
-    )
+    settings = one_server_settings(tmp_path, "pictures", PICTURE_SERVER)
     session = await typed_over_sim(tmp_path, settings, script, [asked], with_tools=True)
     assert [r.heard_text for r in session.records] == ["There."]
     model_saw = "neither you nor the person can see it"
@@ -1539,16 +1523,13 @@ async def test_a_picture_of_a_call_dropped_by_never_mind_is_resumed_as_it_was_sh
     After --resume the picture call read the model's note ("…neither you nor the person
     can see it"): what was shown was logged only with results an answer took up, never
     with a dropped call's. It is resumed as it was shown."""
-    from mcp_servers import PICTURE_SERVER
+    from mcp_servers import PICTURE_SERVER, one_server_settings
+    from typed_sessions import session_over_sim
 
-    from voicedesk.engine.builder import SimOptions, sim_server
     from voicedesk.engine.resume import earlier_turns
     from voicedesk.sim.script import SimScript, SimToolCall, SimTurn
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    compose([], tail_s=4.0).write(tmp_path / "in.wav")
-    server_py = tmp_path / "pictures.py"
-    server_py.write_text(PICTURE_SERVER)
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "memo.md").write_text("# Memo\n\nForty two.\n")
@@ -1561,25 +1542,16 @@ async def test_a_picture_of_a_call_dropped_by_never_mind_is_resumed_as_it_was_sh
             SimTurn(transcript="Never mind.", reply="Okay."),
         ]
     )
-    settings = Settings.model_validate(
-        {
-            "tools": {
-                "workspace": str(workspace),
-                "docs_server_args": ["--slow", "read_document=30"],
-                "tool_patience_s": 1.0,
-                "mcpServers": {"pictures": {"command": sys.executable, "args": [str(server_py)]}},
-            }
-        }
+    settings = one_server_settings(
+        tmp_path,
+        "pictures",
+        PICTURE_SERVER,
+        docs=True,
+        docs_server_args=["--slow", "read_document=30"],
+        tool_patience_s=1.0,
     )
     shown: list[str] = []
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            with_tools=True,
-            log_kind="sim",
-        )
+    async with session_over_sim(tmp_path, settings, script, with_tools=True) as (_, session):
         session.bus.subscribe(
             lambda e: (
                 shown.append(e.shown_text or e.result_text)

@@ -453,7 +453,7 @@ async def test_a_tool_server_up_after_the_first_answer_went_without_it_is_offere
     """The first answer waits TOOLS_WAIT_MAX_S at most for a server still starting, then
     goes without it, saying its tools "are added once it is ready": the next request, once
     it is up, offers them."""
-    from typed_sessions import typed_and_answered
+    from typed_sessions import session_over_sim, typed_and_answered
 
     monkeypatch.setattr(session_module, "TOOLS_WAIT_MAX_S", 0.3)
     root = tmp_path / "ws"
@@ -468,14 +468,10 @@ async def test_a_tool_server_up_after_the_first_answer_went_without_it_is_offere
             SimTurn(transcript=second, reply="Ok."),
         ]
     )
-    compose([], tail_s=20.0).write(tmp_path / "in.wav")
-    options = SimOptions(ttft_s=0.05, ttfb_s=0.05, stt_s=0.05, script=script)
-    async with sim_server(options) as server:
-        session = build_session(
-            settings_for_sim(settings, server.base_url),
-            input_path=tmp_path / "in.wav",
-            with_tools=True,
-        )
+    async with session_over_sim(tmp_path, settings, script, silence_s=20.0, with_tools=True) as (
+        server,
+        session,
+    ):
         await session.start()
         try:
             await typed_and_answered(session, first)

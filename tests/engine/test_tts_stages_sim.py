@@ -9,19 +9,15 @@ voice for the model's streaming."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from answers import reply_to, run_confirmed
 
-from voicedesk import events as ev
 from voicedesk.engine.metrics import TurnRecord
-from voicedesk.engine.reply import Reply
 from voicedesk.providers.base import ChatRequest
 from voicedesk.providers.elevenlabs_tts import ElevenLabsTTS
 from voicedesk.providers.no_speech_tts import NoSpeechTTS
@@ -34,20 +30,6 @@ QUESTION = "What lies under the sea?"
 # no clause end before its 40th character: the first piece waits for 40 characters
 ANSWER = "Most of the ocean floor has never been mapped in any detail. Sonar is slow."
 SIM_TTFB = 0.33
-
-
-class _Playback:
-    def __init__(self) -> None:
-        self.queued = 0
-
-    def enqueue(self, utterance_id: int, pcm: np.ndarray) -> None:
-        self.queued += pcm.size
-
-    def stop(self, utterance_id: int | None = None) -> int:
-        return 0
-
-    def played_samples(self, utterance_id: int) -> int:
-        return 0
 
 
 def _voice(name: str, sim: SimServer) -> Any:
@@ -79,28 +61,14 @@ async def _answer(voice: str, tokens_per_s: float) -> TurnRecord:
         tts = _voice(voice, sim)
         await llm.warm()
         await tts.warm()
-        record = TurnRecord(turn_id=1)
-        reply = Reply(
-            turn_id=1,
-            utterance_id=1,
-            request=ChatRequest(messages=[{"role": "user", "content": QUESTION}]),
-            llm=llm,
-            open_tts=tts.open_stream,
-            playback=_Playback(),
-            clock=time.monotonic,
-            record=record,
-            bus=ev.EventBus(),
-        )
-        reply.start()
-        reply.confirm()
+        reply = reply_to(ChatRequest(messages=[{"role": "user", "content": QUESTION}]), llm, tts)
         try:
-            await asyncio.wait_for(reply.generation_done.wait(), 30)
+            await run_confirmed(reply, 30)
         finally:
-            await reply.cancel()
             await llm.aclose()
             await tts.aclose()
         assert reply.failed is None
-    return record
+    return reply.record
 
 
 @pytest.mark.parametrize("voice", ["elevenlabs", "openai"])

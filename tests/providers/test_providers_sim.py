@@ -845,30 +845,36 @@ async def test_llm_a_refusal_of_tools_is_said_by_a_request_that_offered_them():
     assert [i for i in turn if isinstance(i, ToolsRefused)]
 
 
-async def test_llm_a_reasoning_models_silent_thinking_past_the_deadline_says_so():
-    """OpenAI's reasoning models send nothing while they think (mezmo/aura#62): one that
-    thought past llm.first_token_timeout_s failed the turn with "The language model sent
-    nothing within 15 s", a server that seemed down, with no word of what to change. A
-    model known to be one (it refused max_tokens for max_completion_tokens) says why."""
+async def past_the_deadline(model: str, request: ChatRequest, **options: Any) -> ProviderError:
+    """The error of ``model`` (``options`` go on to it) asked ``request`` on a simulated
+    cloud that thinks 1 s before its first token, unseen, as a reasoning model does, with
+    0.4 s to its first token: the deadline tests each set this up."""
     latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})  # its thinking, unseen
-    request = ChatRequest(
-        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
-    )
     async with SimServer(SCRIPT, latency) as cloud:
+        base_url = f"{cloud.base_url}/v1"
         llm = OpenAIChat(
-            api_key="sk-test",
-            model="gpt-5-mini",
-            base_url=f"{cloud.base_url}/v1",
-            first_token_s=0.4,
+            api_key="sk-test", model=model, base_url=base_url, first_token_s=0.4, **options
         )
         try:
             with pytest.raises(ProviderError, match=r"sent nothing within 0\.4 s") as caught:
                 [item async for item in llm.stream(request)]
         finally:
             await llm.aclose()
-    assert caught.value.hint is not None
-    assert "reasoning model" in caught.value.hint
-    assert "llm.first_token_timeout_s" in caught.value.hint
+    return caught.value
+
+
+async def test_llm_a_reasoning_models_silent_thinking_past_the_deadline_says_so():
+    """OpenAI's reasoning models send nothing while they think (mezmo/aura#62): one that
+    thought past llm.first_token_timeout_s failed the turn with "The language model sent
+    nothing within 15 s", a server that seemed down, with no word of what to change. A
+    model known to be one (it refused max_tokens for max_completion_tokens) says why."""
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200, temperature=0.7
+    )
+    error = await past_the_deadline("gpt-5-mini", request)
+    assert error.hint is not None
+    assert "reasoning model" in error.hint
+    assert "llm.first_token_timeout_s" in error.hint
 
 
 async def test_llm_a_model_that_takes_max_tokens_is_still_sent_max_tokens(sim):
@@ -1339,15 +1345,31 @@ async def test_llm_cancel_mid_stream_releases_the_request(sim):
 
 
 # ---------------------------------------------------------------- text to speech
-async def openai_tts_pieces(sim: SimServer, text: str) -> list[str]:
-    """The pieces an OpenAI-protocol voice asks the simulated cloud to say for ``text``,
-    sent a word at a time as the model writes it; sorted, since they are asked for at once."""
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
+def openai_voice(sim: SimServer, **options: float) -> OpenAITTS:
+    """An OpenAI-protocol voice on the simulated cloud (a placeholder key it accepts), the
+    one most speech tests here set up; ``options`` (``timeout_s``) go on to it."""
+    return OpenAITTS(
+        api_key="sk-test",
+        base_url=f"{sim.base_url}/v1",
+        model="gpt-4o-mini-tts",
+        voice="alloy",
+        **options,
     )
+
+
+async def openai_tts_pieces(
+    sim: SimServer, text: str, deltas: list[str] | None = None
+) -> list[str]:
+    """The pieces an OpenAI-protocol voice asks the simulated cloud to say for ``text``,
+    sent a word at a time as the model writes it (or as ``deltas``, which make up
+    ``text``); sorted, since they are asked for at once."""
+    tts = openai_voice(sim)
     stream = await tts.open_stream()
-    for word in text.split(" "):
-        await stream.send_text(word + " ")
+    if deltas is None:
+        deltas = [word + " " for word in text.split(" ")]
+    assert "".join(deltas).strip() == text.strip()
+    for delta in deltas:
+        await stream.send_text(delta)
     await stream.end_text()
     assert [c async for c in stream.audio()]
     await stream.aclose()
@@ -1700,9 +1722,7 @@ async def test_sim_elevenlabs_times_first_audio_from_the_flush_not_the_first_tex
 
 
 async def test_openai_tts_streams_pcm_piece_by_piece(sim):
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
+    tts = openai_voice(sim)
     await tts.warm()
     stream = await tts.open_stream()
     await stream.send_text("Hello there, how are you? ")
@@ -1721,18 +1741,8 @@ async def test_openai_tts_a_long_first_sentence_is_asked_for_before_it_ends(sim)
     """A first sentence with no comma was requested only once it had all come, and then
     synthesised whole: the person heard nothing for its whole length. Its first words are
     now requested at a word boundary once ~40 characters are in, the rest at its end."""
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
-    stream = await tts.open_stream()
     text = "Most of the ocean floor has never been mapped in any detail. It is deep."
-    for word in text.split(" "):
-        await stream.send_text(word + " ")
-    await stream.end_text()
-    assert [c async for c in stream.audio()]
-    await stream.aclose()
-    await tts.aclose()
-    pieces = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    pieces = await openai_tts_pieces(sim, text)
     assert pieces == [
         "It is deep.",
         "Most of the ocean floor has never been mapped",
@@ -1745,9 +1755,7 @@ async def test_openai_tts_a_long_answer_is_asked_for_two_sentences_at_a_time_in_
     once (31 requests in flight for a 3-minute answer at 100 tokens/s, each on a connection
     of its own). Now a piece is asked for once the one two before it is in: two at a time,
     in the answer's order, on two kept-alive connections."""
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
+    tts = openai_voice(sim)
     begun: list[str] = []
     synth = tts._synth
 
@@ -1799,17 +1807,8 @@ async def test_elevenlabs_text_without_spaces_goes_out_clause_by_clause(sim):
 
 
 async def test_openai_tts_text_without_spaces_is_cut_at_its_full_width_marks(sim):
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
-    stream = await tts.open_stream()
-    for at in range(0, len(JAPANESE), 3):
-        await stream.send_text(JAPANESE[at : at + 3])
-    await stream.end_text()
-    assert [c async for c in stream.audio()]
-    await stream.aclose()
-    await tts.aclose()
-    pieces = sorted(r.body["input"] for r in sim.requests if r.provider == "tts")
+    threes = [JAPANESE[at : at + 3] for at in range(0, len(JAPANESE), 3)]  # as a model's tokens
+    pieces = await openai_tts_pieces(sim, JAPANESE, threes)
     assert pieces == ["今日はいい天気ですね。午後は少し雲が出ますが、", "雨は降らないでしょう。"]
 
 
@@ -1817,9 +1816,7 @@ async def test_openai_tts_the_next_answer_after_a_pause_reuses_the_connection(si
     """Each answer's first sentence is a new request; after more than httpx's default
     keep-alive (5 s) of the person talking, it opened a new connection on the way to the
     first audio."""
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
+    tts = openai_voice(sim)
     await tts.warm()
     for pause_s in (0.0, 6.0):
         await asyncio.sleep(pause_s)
@@ -1837,9 +1834,7 @@ async def test_openai_tts_the_next_answer_after_a_pause_reuses_the_connection(si
 async def test_openai_tts_failure_says_what_the_server_said(sim):
     """Only the status reached the person ("OpenAI speech failed (HTTP 500)"), not the
     server's reason, which is what says whether to wait, fix the voice or shorten the text."""
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
+    tts = openai_voice(sim)
     sim.inject("tts", "500", times=5)
     await _speech_fails(tts, "Hello there.", r"HTTP 500\): The server had an error")
 
@@ -1851,13 +1846,7 @@ async def test_openai_tts_speech_cut_off_mid_answer_is_a_provider_error(sim, fau
     told "No answer for turn 2: peer closed connection without sending complete message
     body (incomplete chunked read)" for a cut, and "No answer for turn 2: " for a read
     that timed out (its message is empty), with no word of OpenAI speech."""
-    tts = OpenAITTS(
-        api_key="sk-test",
-        base_url=f"{sim.base_url}/v1",
-        model="gpt-4o-mini-tts",
-        voice="alloy",
-        timeout_s=1,
-    )
+    tts = openai_voice(sim, timeout_s=1)
     sim.inject("tts", fault)
     text = "It is ten past three, and the sun is still up over the hills."
     await _speech_fails(tts, text, rf"^OpenAI speech {said}")
@@ -2053,9 +2042,7 @@ async def test_a_server_on_this_machine_is_reached_directly_whatever_proxy_is_se
 
     for tts in (
         ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url),
-        OpenAITTS(
-            api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-        ),
+        openai_voice(sim),
     ):
         await tts.warm()
         stream = await tts.open_stream()
@@ -2377,25 +2364,12 @@ async def test_llm_a_reasoning_model_thinking_past_the_deadline_names_the_effort
     """With the model left to think at its own default effort (``server``), or at a level
     above the least, the deadline's hint said to wait longer or change models, not that
     ``llm.reasoning_effort`` makes it think less."""
-    latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})
     request = ChatRequest(
         messages=[{"role": "user", "content": "What time is it?"}], max_tokens=200
     )
-    async with SimServer(SCRIPT, latency) as cloud:
-        llm = OpenAIChat(
-            api_key="sk-test",
-            model="o4-mini",
-            base_url=f"{cloud.base_url}/v1",
-            first_token_s=0.4,
-            reasoning_effort=effort,
-        )
-        try:
-            with pytest.raises(ProviderError, match=r"sent nothing within 0\.4 s") as caught:
-                [item async for item in llm.stream(request)]
-        finally:
-            await llm.aclose()
-    assert caught.value.hint is not None
-    assert "llm.reasoning_effort" in caught.value.hint
+    error = await past_the_deadline("o4-mini", request, reasoning_effort=effort)
+    assert error.hint is not None
+    assert "llm.reasoning_effort" in error.hint
 
 
 async def test_llm_a_model_whose_usage_counts_unseen_thinking_is_asked_to_think_least(sim):
@@ -2689,9 +2663,7 @@ async def test_openai_tts_a_piece_whose_speech_broke_off_is_not_heard_whole(sim)
     length it would have had."""
     from voicedesk.errors import ProviderError
 
-    tts = OpenAITTS(
-        api_key="sk-test", base_url=f"{sim.base_url}/v1", model="gpt-4o-mini-tts", voice="alloy"
-    )
+    tts = openai_voice(sim)
     sim.inject("tts", "drop", 2)  # the SDK's retry too
     stream = await tts.open_stream()
     text = "We will review the quarterly budget together with the whole team on Monday."

@@ -19,6 +19,7 @@ from typing import Any
 
 import mcp_types as mt
 import pytest
+from mcp_servers import one_server_settings
 
 from voicedesk import events as ev
 from voicedesk.config import Settings
@@ -100,22 +101,6 @@ class Recorder:
 
     def of(self, kind: type[Any]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
-
-
-def _one_server(tmp_path: Path, name: str, source: str, *, docs: bool = False) -> Settings:
-    """Settings with one stdio server, ``name``, running ``source``; with ``docs``, the
-    documents server beside it on an empty workspace (``tmp_path / "ws"``)."""
-    script = tmp_path / f"{name}.py"
-    script.write_text(source)
-    tools: dict[str, Any] = {
-        "mcpServers": {name: {"command": sys.executable, "args": [str(script)]}}
-    }
-    if docs:
-        (tmp_path / "ws").mkdir()
-        tools["workspace"] = str(tmp_path / "ws")
-    else:
-        tools["docs_server"] = False
-    return Settings.model_validate({"tools": tools})
 
 
 def flaky_settings(tmp_path: Path, timeout_s: float = 10.0) -> Settings:
@@ -475,7 +460,7 @@ async def test_a_server_flooding_its_stderr_does_not_fill_the_drive(tmp_path: Pa
     rec = Recorder(bus)
     log_file = tmp_path / "logs" / "mcp-chatty.log"
     manager = ToolManager(
-        _one_server(tmp_path, "chatty", CHATTY_SERVER), bus=bus, log_dir=tmp_path / "logs"
+        one_server_settings(tmp_path, "chatty", CHATTY_SERVER), bus=bus, log_dir=tmp_path / "logs"
     )
     await manager.start()
     try:
@@ -639,7 +624,9 @@ async def test_a_server_npx_cannot_fetch_is_reported_with_npms_reason(tmp_path: 
     …)", which says nothing of why. npm's own summary of the error is quoted now."""
     bus = ev.EventBus()
     seen = Recorder(bus)
-    manager = ToolManager(_one_server(tmp_path, "notes", NPX_404), bus=bus, log_dir=tmp_path / "l")
+    manager = ToolManager(
+        one_server_settings(tmp_path, "notes", NPX_404), bus=bus, log_dir=tmp_path / "l"
+    )
     await manager.start()
     await manager.aclose()
     (said,) = [n.message for n in seen.of(ev.Notice) if "could not start" in n.message]
@@ -755,7 +742,7 @@ async def test_a_server_said_slow_to_start_is_said_ready_when_it_comes_up(
     source = (
         f"import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.02)\n" + FLAKY_SERVER
     )
-    settings = _one_server(tmp_path, "late", source)
+    settings = one_server_settings(tmp_path, "late", source)
     settings.tools.mcpServers["late"].args.append(str(tmp_path / "pids.txt"))
     bus = ev.EventBus()
     rec = Recorder(bus)
@@ -920,7 +907,7 @@ server.run("stdio")
 async def test_a_server_whose_tools_change_is_listed_again(tmp_path: Path) -> None:
     """tools/list_changed was ignored: the model kept the old list until a reconnection
     ("There is no tool called dyn__extra")."""
-    settings = _one_server(tmp_path, "dyn", DYNAMIC_SERVER)
+    settings = one_server_settings(tmp_path, "dyn", DYNAMIC_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -944,7 +931,7 @@ async def test_a_tool_failing_with_no_content_is_named_and_said_to_give_no_reaso
     no reason (not one to read in a result they had missed)."""
     from mcp_servers import EMPTY_RESULTS_SERVER
 
-    settings = _one_server(tmp_path, "blank", EMPTY_RESULTS_SERVER)
+    settings = one_server_settings(tmp_path, "blank", EMPTY_RESULTS_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -967,7 +954,7 @@ async def test_arguments_not_as_the_tools_schema_says_are_refused_naming_the_fie
     and what it takes, and the call is not run. Whole ones run as before."""
     from mcp_servers import UNCHECKED_SERVER
 
-    settings = _one_server(tmp_path, "weather", UNCHECKED_SERVER)
+    settings = one_server_settings(tmp_path, "weather", UNCHECKED_SERVER)
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
         missing = await manager.call("weather__forecast", {"days": 3}, call_id="a")
         typed = await manager.call(
@@ -1004,7 +991,7 @@ async def test_a_schema_that_cannot_check_arguments_lets_calls_through_said_once
     unsaid: nothing told why a server's own schema had stopped checking its calls."""
     from mcp_servers import ODD_SCHEMAS_SERVER
 
-    settings = _one_server(tmp_path, "odd", ODD_SCHEMAS_SERVER)
+    settings = one_server_settings(tmp_path, "odd", ODD_SCHEMAS_SERVER)
     with caplog.at_level(logging.WARNING, logger="voicedesk.tools.schemas"):
         async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as m:
             nowhere = [await m.call("odd__nowhere", {"a": n}, call_id=f"n{n}") for n in (1, 2)]
@@ -1029,7 +1016,7 @@ async def test_a_schema_that_cannot_check_arguments_is_said_by_each_manager(
     says it once."""
     from mcp_servers import ODD_SCHEMAS_SERVER
 
-    settings = _one_server(tmp_path, "odd", ODD_SCHEMAS_SERVER)
+    settings = one_server_settings(tmp_path, "odd", ODD_SCHEMAS_SERVER)
     results = []
     with caplog.at_level(logging.WARNING, logger="voicedesk.tools.schemas"):
         for n in range(2):
@@ -1054,7 +1041,7 @@ async def test_a_schema_unusable_each_relisting_anew_is_said_once_until_it_is_us
 
     bus = ev.EventBus()
     notices = Recorder(bus)
-    settings = _one_server(tmp_path, "changing", CHANGING_SCHEMAS_SERVER)
+    settings = one_server_settings(tmp_path, "changing", CHANGING_SCHEMAS_SERVER)
     relisted = 0
 
     async def relist(usable: bool) -> None:
@@ -1501,7 +1488,7 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
     from voicedesk.sim.script import SimScript, SimTurn
     from voicedesk.sim.server import SimLatency, SimServer
 
-    settings = _one_server(tmp_path, "schemas", SCHEMA_SERVER)
+    settings = one_server_settings(tmp_path, "schemas", SCHEMA_SERVER)
     bus = ev.EventBus()
     seen = Recorder(bus)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
@@ -1576,7 +1563,7 @@ async def test_draft_4_schemas_are_offered_in_todays_form(tmp_path: Path) -> Non
     from voicedesk.sim.script import SimScript, SimTurn
     from voicedesk.sim.server import SimLatency, SimServer
 
-    settings = _one_server(tmp_path, "draft4", DRAFT4_SERVER)
+    settings = one_server_settings(tmp_path, "draft4", DRAFT4_SERVER)
     bus = ev.EventBus()
     seen = Recorder(bus)
     async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
@@ -1648,7 +1635,7 @@ async def test_more_tools_than_openai_takes_are_cut_to_its_limit_docs_first(
     from voicedesk.sim.script import SimScript, SimTurn
     from voicedesk.sim.server import SimLatency, SimServer
 
-    settings = _one_server(tmp_path, "many", MANY_TOOLS_SERVER, docs=True)
+    settings = one_server_settings(tmp_path, "many", MANY_TOOLS_SERVER, docs=True)
     bus = ev.EventBus()
     seen = Recorder(bus)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
@@ -1696,7 +1683,7 @@ async def test_a_huge_result_is_cut_to_a_size_the_app_can_show_saying_so(tmp_pat
     left out and to ask for less."""
     from voicedesk.tools.results import MAX_RESULT_CHARS
 
-    settings = _one_server(tmp_path, "big", BIG_RESULT_SERVER)
+    settings = one_server_settings(tmp_path, "big", BIG_RESULT_SERVER)
     bus = ev.EventBus()
     seen = Recorder(bus)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
@@ -1745,7 +1732,7 @@ async def test_an_answer_of_tens_of_mb_is_read_within_its_timeout(tmp_path: Path
     SDK's stdio reader busy for 35 s, copying what it held at each 64 kB read: the call
     was stopped at its timeout, and a call behind it waited as long. The reader is handed
     whole lines (``wire.WholeLines``) and the result comes, cut, within the timeout."""
-    settings = _one_server(tmp_path, "dump", TENS_OF_MB_SERVER)
+    settings = one_server_settings(tmp_path, "dump", TENS_OF_MB_SERVER)
     settings.tools.mcpServers["dump"].timeout_s = 20.0  # the SDK's read took 35 s here
     manager = ToolManager(settings, log_dir=tmp_path / "logs")
     await manager.start()
@@ -1815,7 +1802,7 @@ async def test_a_schema_choosing_between_shapes_at_its_top_is_offered_as_one_obj
     from voicedesk.sim.script import SimScript, SimTurn
     from voicedesk.sim.server import SimLatency, SimServer
 
-    settings = _one_server(tmp_path, "union", UNION_SERVER)
+    settings = one_server_settings(tmp_path, "union", UNION_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -1906,7 +1893,7 @@ async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
         return real(schema)
 
     monkeypatch.setattr(manager_module, "converted", counted)
-    settings = _one_server(tmp_path, "dyn", DYNAMIC_SERVER, docs=True)
+    settings = one_server_settings(tmp_path, "dyn", DYNAMIC_SERVER, docs=True)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -1954,7 +1941,7 @@ async def test_a_huge_schema_is_converted_while_the_conversation_goes_on(tmp_pat
     its arguments by the same check, held the loop as long (10 s): the listing's check
     makes it now (:func:`test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls`),
     and it still checks them."""
-    settings = _one_server(tmp_path, "big", BIG_SCHEMA_SERVER)
+    settings = one_server_settings(tmp_path, "big", BIG_SCHEMA_SERVER)
     gaps: list[float] = []
     started = asyncio.Event()
 
@@ -2010,7 +1997,9 @@ result = {"tools": [
 ]}
 """
     call = 'result = {"content": [{"type": "text", "text": "pong"}]}'
-    settings = _one_server(tmp_path, "deep", wire_server("deep", listing=listing, call=call))
+    settings = one_server_settings(
+        tmp_path, "deep", wire_server("deep", listing=listing, call=call)
+    )
     with caplog.at_level(logging.INFO, logger="voicedesk.tools.manager"):
         async with ToolManager(settings, log_dir=tmp_path / "logs") as manager:
             assert manager.status() == {"deep": "up"}, manager.why_down("deep")
@@ -2057,7 +2046,7 @@ async def test_a_listing_nested_deeper_than_the_sdk_reads_leaves_out_only_the_de
     is left out, saying why, and the server's other tool offered."""
     bus = ev.EventBus()
     notices = Recorder(bus)
-    settings = _one_server(tmp_path, "deep", _deep_listing_server(150))
+    settings = one_server_settings(tmp_path, "deep", _deep_listing_server(150))
     with caplog.at_level(logging.INFO):
         async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
             deadline = time.monotonic() + 60
@@ -2083,7 +2072,7 @@ async def test_a_listing_too_deep_to_read_at_all_stops_its_server_saying_why(
     what it is, naming the server and what to do, and the server is not restarted."""
     bus = ev.EventBus()
     notices = Recorder(bus)
-    settings = _one_server(tmp_path, "deep", _deep_listing_server(1500))
+    settings = one_server_settings(tmp_path, "deep", _deep_listing_server(1500))
     with caplog.at_level(logging.INFO):
         async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
             deadline = time.monotonic() + 60
@@ -2121,7 +2110,9 @@ else:
     result = {"content": [{"type": "text", "text": "pong"}]}
 """
     listing = 'result = {"tools": [{"name": n, "inputSchema": {}} for n in ("tree", "ping")]}'
-    settings = _one_server(tmp_path, "deep", wire_server("deep", listing=listing, call=call))
+    settings = one_server_settings(
+        tmp_path, "deep", wire_server("deep", listing=listing, call=call)
+    )
     settings.tools.mcpServers["deep"].timeout_s = 60
     with caplog.at_level(logging.INFO):
         async with ToolManager(settings, log_dir=tmp_path / "logs") as manager:
@@ -2152,7 +2143,7 @@ async def test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls(
         real(cls, schema, *args, **kwargs)
 
     monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema", classmethod(counted))
-    settings = _one_server(tmp_path, "big", BIG_SCHEMA_SERVER)
+    settings = one_server_settings(tmp_path, "big", BIG_SCHEMA_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     try:
         await manager.start()
@@ -2196,7 +2187,7 @@ async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
         return real(schema)
 
     monkeypatch.setattr(manager_module, "made_checker", counted)
-    settings = _one_server(tmp_path, "big", BIG_DRAFT4_SERVER)
+    settings = one_server_settings(tmp_path, "big", BIG_DRAFT4_SERVER)
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
         deadline = time.monotonic() + 120
         while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
@@ -2284,7 +2275,7 @@ async def test_two_tool_list_changes_at_once_leave_the_newer_list_offered(
     the server's tools changed again. The newer listing stays."""
     from mcp_servers import shifting_server
 
-    settings = _one_server(tmp_path, "shift", shifting_server(big=(1,)))
+    settings = one_server_settings(tmp_path, "shift", shifting_server(big=(1,)))
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
         names = lambda: sorted(t["function"]["name"] for t in manager.llm_tools())  # noqa: E731
         assert "shift__v0" in names(), names()
@@ -2306,7 +2297,7 @@ async def test_a_tool_list_change_while_the_first_listing_converts_is_listed(
     until the server's tools changed again. The server is listed again once up."""
     from mcp_servers import shifting_server
 
-    settings = _one_server(tmp_path, "shift", shifting_server(big=(0,), nudge=True))
+    settings = one_server_settings(tmp_path, "shift", shifting_server(big=(0,), nudge=True))
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
         names = lambda: sorted(t["function"]["name"] for t in manager.llm_tools())  # noqa: E731
         deadline = time.monotonic() + 60
@@ -2350,7 +2341,7 @@ async def test_a_tool_described_at_length_is_offered_with_a_description_openai_t
     from voicedesk.sim.script import SimScript, SimTurn
     from voicedesk.sim.server import SimLatency, SimServer
 
-    settings = _one_server(tmp_path, "wordy", WORDY_SERVER)
+    settings = one_server_settings(tmp_path, "wordy", WORDY_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -2405,7 +2396,7 @@ async def test_a_tool_that_runs_only_as_a_task_is_not_offered(tmp_path: Path) ->
     simulate-research-query requires task augmentation"): a round to the model lost and
     an error the model relayed. It is left out now, with a notice saying why; a tool that
     may run either way is offered."""
-    settings = _one_server(tmp_path, "tasks", TASKS_SERVER)
+    settings = one_server_settings(tmp_path, "tasks", TASKS_SERVER)
     bus = ev.EventBus()
     seen = Recorder(bus)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
@@ -2531,7 +2522,7 @@ async def test_a_call_cut_at_its_timeout_is_not_said_to_have_had_ten_times_it(
         "async def call_tool(ctx, params):\n",
         "async def call_tool(ctx, params):\n    return blocking_call(params.name)\n",
     ).replace("import time\n", f"import time\n\nMARKER = {str(marker)!r}\n", 1)
-    settings = _one_server(tmp_path, "stuck", source)
+    settings = one_server_settings(tmp_path, "stuck", source)
     settings.tools.mcpServers["stuck"].timeout_s = 0.3
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
@@ -2616,7 +2607,7 @@ async def test_a_picture_or_sound_a_tool_returns_is_said_to_reach_nobody(tmp_pat
     voicedesk shows no images and plays no tool's sounds: the person saw and heard
     nothing of it. The model is told now that neither it nor the person can see (or
     hear) it, so it does not say it is shown."""
-    settings = _one_server(tmp_path, "media", MEDIA_SERVER)
+    settings = one_server_settings(tmp_path, "media", MEDIA_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -2646,7 +2637,7 @@ async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(
     named to the model as a file that "neither you nor the person can open", and its
     words were lost, though they are text like any other. They are passed on now; a blob
     that is no text after all is still named as one nobody can open."""
-    settings = _one_server(tmp_path, "media", MEDIA_SERVER)
+    settings = one_server_settings(tmp_path, "media", MEDIA_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -2696,7 +2687,7 @@ async def test_a_reply_that_is_not_utf8_is_read_and_the_server_stays_usable(
     whole timeout_s (30 s by default) and was told "took longer than … seconds", and the
     server was never restarted. Such bytes are read as U+FFFD now: the call is answered
     at once, the rest of its text intact, and the server goes on answering."""
-    settings = _one_server(tmp_path, "legacy", CP1252_SERVER)
+    settings = one_server_settings(tmp_path, "legacy", CP1252_SERVER)
     settings.tools.mcpServers["legacy"].timeout_s = 5.0
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
@@ -2745,7 +2736,7 @@ async def test_a_result_not_as_its_output_schema_says_still_reaches_the_model(
     (or a jsonschema report a dozen lines long), said it had failed, and could run it
     again, sending the invoice twice. voicedesk reads only the result's content (its
     structured content when it has no other), so the answer is passed on as it came."""
-    settings = _one_server(tmp_path, "billing", OUTPUT_SCHEMA_SERVER)
+    settings = one_server_settings(tmp_path, "billing", OUTPUT_SCHEMA_SERVER)
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -2800,7 +2791,7 @@ async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_it
     it. A tool still not allowed is left out, said once; its other tools serve."""
     bus = ev.EventBus()
     rec = Recorder(bus)
-    settings = _one_server(tmp_path, "loose", LOOSE_LISTING_SERVER)
+    settings = one_server_settings(tmp_path, "loose", LOOSE_LISTING_SERVER)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
     await manager.start()
     try:
@@ -2853,7 +2844,7 @@ async def test_half_an_emoji_in_an_answer_is_read_not_waited_for(
     message" (telling the server's maker to log to stderr), and the call waited out its
     timeout_s (30 s by default), then was said to have taken too long. The half is read as
     U+FFFD, and the answer arrives at once."""
-    settings = _one_server(tmp_path, "news", HALF_EMOJI_SERVER)
+    settings = one_server_settings(tmp_path, "news", HALF_EMOJI_SERVER)
     settings.tools.mcpServers["news"].timeout_s = 5.0
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     with caplog.at_level(logging.WARNING):
@@ -2917,7 +2908,7 @@ async def test_a_listing_read_with_half_an_emoji_is_mended_tool_by_tool_too(
     none of its tools offered, tried again every 30 s. Both fixes hold together now."""
     bus = ev.EventBus()
     rec = Recorder(bus)
-    settings = _one_server(tmp_path, "news", HALF_EMOJI_LOOSE_SERVER)
+    settings = one_server_settings(tmp_path, "news", HALF_EMOJI_LOOSE_SERVER)
     settings.tools.mcpServers["news"].env = {"MODE": mode}
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
     await manager.start()
@@ -2978,7 +2969,7 @@ async def test_a_call_cut_at_its_timeout_that_may_have_acted_is_not_retried_blin
     told now that whether the tool did anything is not known. A tool that only reads, or
     one its server declares may be repeated to no further effect (idempotent), is still
     simply tried again after a crash."""
-    settings = _one_server(tmp_path, "billing", ACTING_SERVER)
+    settings = one_server_settings(tmp_path, "billing", ACTING_SERVER)
     settings.tools.mcpServers["billing"].timeout_s = 0.5
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     await manager.start()
@@ -3127,7 +3118,7 @@ async def test_a_servers_only_tool_left_out_is_not_said_to_leave_others(tmp_path
     bus = ev.EventBus()
     rec = Recorder(bus)
     manager = ToolManager(
-        _one_server(tmp_path, "loose", source), bus=bus, log_dir=tmp_path / "logs"
+        one_server_settings(tmp_path, "loose", source), bus=bus, log_dir=tmp_path / "logs"
     )
     await manager.start()
     try:
