@@ -1663,6 +1663,91 @@ async def test_a_cut_answer_keeps_its_mark_on_one_line_at_every_width() -> None:
         assert answer.display_text.startswith("assistant › Once upon a time there was a fox. ✂")
 
 
+async def test_a_resize_draws_again_only_a_cut_answer_whose_mark_moves() -> None:
+    """Every cut answer was drawn again, and laid out once more, at each new width, to
+    place its mark: with 300 of them a resize took ~0.6 s against ~0.5 s uncut. Textual
+    re-wraps the text itself; only an answer whose mark moves is drawn again."""
+    from textual.app import App, ComposeResult
+
+    from voicedesk.tui.widgets.conversation import PREFIX, _splits_the_cut_marker
+
+    drawn: list[int] = []
+
+    class Counted(AssistantTurn):
+        def _render_text(self) -> None:
+            drawn.append(self.content_region.width)
+            super()._render_text()
+
+    class OneAnswer(App[None]):
+        def compose(self) -> ComposeResult:
+            self.answer = Counted(1)
+            yield self.answer
+
+    heard = "Once upon a time there was a fox. "
+    one_line = PREFIX + heard.rstrip() + CUT_MARKER + "It lived in a wood."
+    app = OneAnswer()
+    async with app.run_test(size=(80, 12)) as pilot:
+        answer = app.answer
+        answer.text = heard + "It lived in a wood."
+        answer.set_played(heard, True)
+        await pilot.pause()
+        # widths where the mark stays whole on its line: nothing to draw again
+        still = [w for w in range(79, 60, -1) if not _splits_the_cut_marker(one_line, w)]
+        assert len(still) > 10
+        drawn.clear()
+        for width in still:
+            await pilot.resize_terminal(width, 12)
+            await pilot.pause()
+        assert drawn == []
+        await pilot.resize_terminal(50, 12)  # (the mark splits here: drawn again)
+        await pilot.pause()
+        assert drawn and _splits_the_cut_marker(one_line, 50)
+        assert "\n✂ cut here" in answer.render_content(50).plain
+
+
+async def test_a_folded_cut_answer_keeps_its_mark_on_one_line_at_every_width() -> None:
+    """Past MAX_TURNS_SHOWN the oldest turns are folded into a block of text, drawn as it
+    was at width 0: the cut answer's mark, kept on one line while its turn was live, was
+    split again ("… a fox. ✂" / "cut here It lived …") at 48 to 55 columns."""
+    from textual.app import App, ComposeResult
+    from textual.geometry import Region
+
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN
+
+    class OnePane(App[None]):
+        def compose(self) -> ComposeResult:
+            self.pane = ConversationPane()
+            yield self.pane
+
+    app = OnePane()
+    async with app.run_test(size=(60, 20)) as pilot:
+        pane = app.pane
+        heard = "Once upon a time there was a fox. "
+        for turn_id in range(1, MAX_TURNS_SHOWN + 2):
+            answer = heard + "It lived in a wood." if turn_id == 1 else f"Answer {turn_id}."
+            for event in (
+                ev.TranscriptFinal(turn_id=turn_id, text=f"Question {turn_id}?"),
+                ev.AssistantDelta(turn_id=turn_id, text=answer),
+                ev.PlaybackEnded(
+                    turn_id=turn_id,
+                    heard_text=heard if turn_id == 1 else answer,
+                    interrupted=turn_id == 1,
+                    audio_s=1.0,
+                ),
+                ev.TurnMetrics(turn_id=turn_id, record={"turn_id": turn_id, "t": PLAIN_T}),
+            ):
+                pane.handle(event)
+            await pilot.pause()
+        block = pane.query_one(".earlier-turns", Static)
+        assert "Once upon a time" in text_of(block)
+        for width in range(60, 19, -1):
+            await pilot.resize_terminal(width, 20)
+            await pilot.pause()
+            strips = block.render_lines(Region(0, 0, *block.size))
+            lines = ["".join(segment.text for segment in strip).rstrip() for strip in strips]
+            assert any(CUT_MARKER.strip() in line for line in lines), (width, lines)
+
+
 async def test_context_screen_follows_a_summary_made_while_it_is_open(tmp_path: Path) -> None:
     """A summary made in the background while the person reads the screen used to show only
     after closing and opening it again; the screen read the figures once, when opened."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich._wrap import divide_line  # how Content itself breaks a line (its wrap uses it)
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -28,6 +29,7 @@ from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 from voicedesk.tui.widgets.visible import visible_controls
 
 CUT_MARKER = " ✂ cut here "
+PREFIX = "assistant › "  # before every answer
 STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
 # after an answer the model stopped at llm.max_tokens, mid-sentence
 LENGTH_NOTE = " … (stopped at the length limit, llm.max_tokens)"
@@ -91,7 +93,11 @@ class AssistantTurn(Static):
         self._wrap = WrapCache()
         # (width, height) when last laid out; None: not known
         self._lines: tuple[int, int] | None = None
-        self._cut_drawn_at = 0  # the width a cut answer's mark was last placed for
+        # a cut answer: whether its mark, drawn on one line with the answer, would split,
+        # by width, for the text it was found for (``_mark_splits``); and as drawn now
+        self._splits_at: dict[int, bool] = {}
+        self._splits_for = ""
+        self._split_drawn = False
         self.update(self.render_content())
 
     def reset(self) -> None:
@@ -129,9 +135,12 @@ class AssistantTurn(Static):
 
     def on_resize(self, event: events.Resize) -> None:
         """Where "✂ cut here" may start a line depends on the width (``render_content``):
-        drawn first before its width was known, and again at each new one."""
-        if self.interrupted and event.size.width != self._cut_drawn_at:
-            self._cut_drawn_at = event.size.width
+        drawn first before its width was known, and again when a new one moves it. Drawn
+        again at every new width, each cut answer was wrapped and laid out once more per
+        resize (300 of them: ~0.6 s a resize, against ~0.5 s uncut); Textual re-wraps the
+        text itself, so only an answer whose mark moves onto or off its own line is
+        drawn again."""
+        if self._mark_splits(self.content_region.width) != self._split_drawn:
             self._render_text()
 
     @property
@@ -145,23 +154,47 @@ class AssistantTurn(Static):
         spoken), so a selection in it copied nothing."""
         return selection.extract(self.display_text), "\n"
 
-    def render_content(self, width: int = 0) -> Content:
+    def _cut_parts(self) -> tuple[str, str] | None:
+        """A cut answer's words heard and those struck after the mark; None if not cut."""
+        if not self.interrupted or self.heard_text is None:
+            return None
+        heard = self.heard_text.rstrip()
+        rest = self.text[len(self.heard_text) :] if self.text.startswith(heard) else ""
+        return heard, rest.strip()
+
+    def _mark_splits(self, width: int) -> bool:
+        """Whether the cut answer drawn at ``width`` on one line with its mark would break
+        "✂ cut here" between two lines; kept by width while the text stays the same, so a
+        window dragged back and forth finds each width once."""
+        parts = self._cut_parts()
+        if parts is None or not width:
+            return False
+        plain = PREFIX + parts[0] + CUT_MARKER + parts[1]
+        if plain != self._splits_for:
+            self._splits_for, self._splits_at = plain, {}
+        split = self._splits_at.get(width)
+        if split is None:
+            split = self._splits_at[width] = _splits_the_cut_marker(plain, width)
+        return split
+
+    def render_content(self, width: int = 0, *, folded: bool = False) -> Content:
         """The answer as shown; given the ``width`` it is drawn at, a cut answer keeps its
-        "✂ cut here" on one line."""
-        prefix = ("assistant › ", "bold $text-primary")
-        if self.interrupted and self.heard_text is not None:
-            heard = self.heard_text.rstrip()
-            rest = self.text[len(self.heard_text) :] if self.text.startswith(heard) else ""
-            if not heard and not rest.strip():  # a new message came before any of it: a
+        "✂ cut here" on one line. ``folded``: drawn among the folded turns
+        (``ConversationPane._fold``), at every width to come, so the mark starts a line
+        whatever the width."""
+        prefix = (PREFIX, "bold $text-primary")
+        if (parts := self._cut_parts()) is not None:
+            heard, rest = parts
+            if not heard and not rest:  # a new message came before any of it: a
                 # "✂ cut here" with nothing either side of it said nothing
                 return Content.assemble(prefix, (STOPPED_BEFORE_IT_BEGAN, "$foreground-muted"))
             content = Content.assemble(
                 prefix,
                 heard,
                 (CUT_MARKER, "bold $warning"),
-                (rest.strip(), "$foreground-muted strike"),
+                (rest, "$foreground-muted strike"),
             )
-            if _splits_the_cut_marker(content, width):
+            if folded or self._mark_splits(width):
                 # Textual wraps at every space, a no-break one too, and has no span kept
                 # whole: "✂" ended one line and "cut here" began the next, read as words of
                 # the answer. The mark starts a line instead.
@@ -169,7 +202,7 @@ class AssistantTurn(Static):
                     prefix,
                     heard,
                     ("\n" + CUT_MARKER.lstrip(), "bold $warning"),
-                    (rest.strip(), "$foreground-muted strike"),
+                    (rest, "$foreground-muted strike"),
                 )
             return content
         text = self.heard_text if self.heard_text else self.text
@@ -196,7 +229,9 @@ class AssistantTurn(Static):
             # drawn as any other text (an earlier turn of a resumed conversation never
             # grows: nothing kept would be used again)
             self._lines = None
-            self.update(self.render_content(self.content_region.width))
+            width = self.content_region.width
+            self._split_drawn = self._mark_splits(width)
+            self.update(self.render_content(width))
             return
         content = self.render_content()
         # A layout pass arranges every widget on the screen, each turn of the conversation,
@@ -212,13 +247,23 @@ class AssistantTurn(Static):
         self._lines = lines
 
 
-def _splits_the_cut_marker(content: Content, width: int) -> bool:
-    """Whether ``content`` wrapped to ``width`` breaks "✂ cut here" between two lines,
-    where a line of its own would hold it (0: the width is not known yet)."""
+def _splits_the_cut_marker(plain: str, width: int) -> bool:
+    """Whether ``plain`` wrapped to ``width`` breaks "✂ cut here" between two lines,
+    where a line of its own would hold it (0: the width is not known yet).
+
+    Only the paragraph the mark is in is broken into lines, as Content breaks it, and no
+    styled lines are made of it: this runs for every cut answer at each new width."""
     mark = CUT_MARKER.strip()
-    if width < len(mark) or mark not in content.plain:
+    at = plain.find(mark)
+    if width < len(mark) or at < 0:
         return False
-    return not any(mark in line.plain for line in content.wrap(width))
+    start = plain.rfind("\n", 0, at) + 1
+    end = plain.find("\n", at)
+    line = plain[start : len(plain) if end < 0 else end]
+    if "\t" in line:  # Content breaks it with its tabs expanded: as it does, then
+        return not any(mark in part.plain for part in Content(plain).wrap(width))
+    at -= start
+    return any(at < cut < at + len(mark) for cut in divide_line(line, width, fold=True))
 
 
 class NoticeLine(Static):
@@ -594,7 +639,10 @@ class ConversationPane(VerticalScroll):
                 continue  # drawn only in a narrow window; the timings pane has them
             # an answer never heard (typed, no audio) is drawn by GrowingText still
             if isinstance(widget, AssistantTurn):
-                text = widget.render_content()
+                # The block is one text re-wrapped at every width to come: a cut answer's
+                # mark found whole at the width it was folded at split at another, "✂"
+                # ending a line and "cut here" read as the next line's first words.
+                text = widget.render_content(folded=True)
             else:
                 content = widget.content
                 text = content if isinstance(content, Content) else Content(str(content))
