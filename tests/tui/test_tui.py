@@ -1982,6 +1982,35 @@ async def test_the_tool_servers_awaited_fit_the_status_bar_however_wide_their_le
         assert text_of(app.query_one("#status-state", Static)) == "◌ thinking"
 
 
+async def test_a_long_state_is_cut_to_the_status_bar_on_a_narrow_terminal(
+    tmp_path: Path,
+) -> None:
+    """ "◌ waiting for tool servers notes [work], docum…" took 47 cells: at 40 to 60
+    columns it ran past the edge uncut, and pushed the level meter off the bar. It is cut
+    with an ellipsis to what the mode and the meter leave it, at every width."""
+    from rich.cells import cell_len
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.StateChanged(state="thinking"))
+        app.bus.publish(ev.ToolServersWait(servers=("notes [work]", "documents", "calendar")))
+        await pilot.pause()
+        state = app.query_one("#status-state", Static)
+        level = app.query_one("#status-level", Static)
+        assert text_of(state).startswith("◌ waiting for tool servers notes [work]")
+        for width in (60, 55, 50, 45, 40):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            shown = text_of(state)
+            assert shown.startswith("◌ waiting") and shown.endswith("…"), (width, shown)
+            assert cell_len(shown) + 2 <= state.region.width, (width, shown)
+            assert level.region.right <= width and "mic" in text_of(level), width
+        await pilot.resize_terminal(100, 24)  # room again: said whole
+        await pilot.pause()
+        assert text_of(state) == "◌ waiting for tool servers notes [work], docum…"
+
+
 async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_are(
     tmp_path: Path,
 ) -> None:
