@@ -2093,6 +2093,37 @@ async def test_a_wav_microphone_ending_with_the_talk_key_open_is_answered_then(
             assert not app.ptt_open and app.typing_only
 
 
+async def test_a_wav_microphone_ending_the_talk_keys_turn_shows_the_key_released(
+    tmp_path: Path,
+) -> None:
+    """The file heard to its end ends the talk key's turn as a release would, but the
+    status bar went on showing the key held ("● push-to-talk", its mic open) all the time
+    the answer came, until the answer had ended. It shows the key up before the answer."""
+    from voicedesk.bench.scenarios import compose
+
+    speech = tmp_path / "question.wav"
+    compose(["question"], lead_s=2.0, tail_s=0.5).write(speech)
+    args = sim_args(speech, tmp_path / "answers.wav", mode="push-to-talk")
+    async with sim_command_app(tmp_path, args) as (app, pilot):
+        # (what the app shows as the answer ends, played after the turn ended and before
+        # the file is said to be over: no clock involved; its words may come before, an
+        # answer prepared in a pause)
+        seen: list[tuple[bool, str]] = []
+        handle = app.conversation.handle
+
+        def spy(event: ev.Event) -> None:
+            if isinstance(event, ev.PlaybackEnded | ev.TurnMetrics):
+                seen.append((app.ptt_open, app.status_bar.mode_text))
+            handle(event)
+
+        app.conversation.handle = spy  # type: ignore[method-assign]
+        app.action_ptt()  # opened, never closed: the file ends with it open
+        assert app.status_bar.mode_text == "push-to-talk (mic open)"
+        await wait_until(pilot, lambda: app.typing_only, timeout=60)
+        assert seen, "no answer came"
+        assert set(seen) == {(False, "push-to-talk")}, seen[:3]
+
+
 async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(
     tmp_path: Path,
 ) -> None:
