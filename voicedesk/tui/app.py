@@ -864,7 +864,10 @@ class VoiceDeskApp(App[int]):
         self.action_mute()
 
     def action_interrupt(self) -> None:
-        if self.text_input.has_focus:
+        # (the focus of the screen on top: under a dialog the text box keeps its own, and
+        # a typing-only session's box has it all the time, so a dialog's "i Stop" only
+        # moved that hidden focus, and stopped nothing)
+        if self.focused is self.text_input:
             # Esc leaves the text box (its placeholder says so); stopping the answer too
             # would cut what the person is listening to while they write. Esc again stops.
             self.conversation.focus()
