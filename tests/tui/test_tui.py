@@ -1430,6 +1430,23 @@ def test_snapshot_60x15(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(fake_app(tmp_path), terminal_size=(60, 15), run_before=_conversation_state)
 
 
+async def _waiting_for_tool_servers(pilot: Pilot) -> None:
+    """The fixed conversation, an answer waiting for two tool servers: the longest state."""
+    await _conversation_state(pilot)
+    app = pilot.app
+    assert isinstance(app, VoiceDeskApp)
+    app.bus.publish(ev.StateChanged(state="thinking"))
+    app.bus.publish(ev.ToolServersWait(servers=("notes [work]", "documents")))
+    await pilot.pause()
+
+
+def test_snapshot_48x15_long_state(snap_compare: Any, tmp_path: Path) -> None:
+    """The state cut with an ellipsis between the mode and the level meter, at 48 columns."""
+    assert snap_compare(
+        fake_app(tmp_path), terminal_size=(48, 15), run_before=_waiting_for_tool_servers
+    )
+
+
 async def test_status_bar_cuts_the_models_with_an_ellipsis(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
