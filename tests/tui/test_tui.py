@@ -522,6 +522,20 @@ async def test_transcripts_answers_and_tool_cards(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- screens
+async def test_help_says_q_and_question_mark_type_while_it_starts(tmp_path: Path) -> None:
+    """While the conversation starts the text box has the focus, and q and ? are letters of
+    the first message there: the README said so, the help (open from the palette or after
+    esc meanwhile) listed q as quit and ? as help with no word of it."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        note = text_of(app.screen.query_one("#help-starting", Static))
+        assert "While the conversation starts" in note and "q and ? too" in note
+        assert "ctrl+q quits" in note and "esc leaves the box" in note
+
+
 async def test_help_screen(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
