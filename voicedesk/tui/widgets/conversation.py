@@ -12,6 +12,7 @@ turns' bookkeeping: nothing the engine says now revises them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rich._wrap import divide_line  # how Content itself breaks a line (its wrap uses it)
@@ -19,7 +20,11 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.css.styles import RulesMap
 from textual.selection import Selection
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
 from textual.widgets import Static
 
 from voicedesk import events as ev
@@ -97,7 +102,6 @@ class AssistantTurn(Static):
         # by width, for the text it was found for (``_mark_splits``); and as drawn now
         self._splits_at: dict[int, bool] = {}
         self._splits_for = ""
-        self._split_drawn = False
         self.update(self.render_content())
 
     def reset(self) -> None:
@@ -132,16 +136,6 @@ class AssistantTurn(Static):
         self.heard_text = heard_text
         self.interrupted = interrupted
         self._render_text()
-
-    def on_resize(self, event: events.Resize) -> None:
-        """Where "✂ cut here" may start a line depends on the width (``render_content``):
-        drawn first before its width was known, and again when a new one moves it. Drawn
-        again at every new width, each cut answer was wrapped and laid out once more per
-        resize (300 of them: ~0.6 s a resize, against ~0.5 s uncut); Textual re-wraps the
-        text itself, so only an answer whose mark moves onto or off its own line is
-        drawn again."""
-        if self._mark_splits(self.content_region.width) != self._split_drawn:
-            self._render_text()
 
     @property
     def display_text(self) -> str:
@@ -229,9 +223,12 @@ class AssistantTurn(Static):
             # drawn as any other text (an earlier turn of a resumed conversation never
             # grows: nothing kept would be used again)
             self._lines = None
-            width = self.content_region.width
-            self._split_drawn = self._mark_splits(width)
-            self.update(self.render_content(width))
+            inline = self.render_content()
+            own_line = self.render_content(folded=True)
+            if own_line.plain == inline.plain:  # not cut, or nothing of it came
+                self.update(inline)
+            else:
+                self.update(_CutAnswerText(inline, own_line, self._mark_splits))
             return
         content = self.render_content()
         # A layout pass arranges every widget on the screen, each turn of the conversation,
@@ -245,6 +242,43 @@ class AssistantTurn(Static):
         lines = (width, height) if width > 0 else None
         self.update(visual, layout=lines is None or lines != self._lines)
         self._lines = lines
+
+
+class _CutAnswerText(Visual):
+    """A cut answer, its mark on one line at every width it is laid out at.
+
+    Where "✂ cut here" may start a line depends on the width. Placed by the widget at each
+    resize, every cut answer was drawn again and the screen laid out once more after the
+    resize's own pass (300 of them: ~0.9 s a resize against ~0.6 s uncut, a busy 2-core
+    machine). The text picks its form for the width it is asked for, in the resize's own
+    layout pass (``get_height``) and drawing: nothing is drawn twice."""
+
+    def __init__(self, inline: Content, own_line: Content, splits: Callable[[int], bool]) -> None:
+        self.inline = inline  # the mark within its line
+        self.own_line = own_line  # the mark starting a line
+        self.splits = splits  # whether the inline form breaks the mark at a wrap width
+
+    def __str__(self) -> str:
+        return str(self.inline)
+
+    def _at(self, width: int) -> Content:
+        return self.own_line if self.splits(width) else self.inline
+
+    def render_strips(
+        self, width: int, height: int | None, style: Style, options: RenderOptions
+    ) -> list[Strip]:
+        wrap_width = width - options.rules.get("line_pad", 0) * 2
+        return self._at(wrap_width).render_strips(width, height, style, options)
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        wrap_width = width - rules.get("line_pad", 0) * 2
+        return self._at(wrap_width).get_height(rules, width)
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return self.inline.get_optimal_width(rules, container_width)
+
+    def get_minimal_width(self, rules: RulesMap) -> int:
+        return self.inline.get_minimal_width(rules)
 
 
 def _splits_the_cut_marker(plain: str, width: int) -> bool:
