@@ -99,7 +99,7 @@ class AssistantTurn(Static):
         # (width, height) when last laid out; None: not known
         self._lines: tuple[int, int] | None = None
         # a cut answer: whether its mark, drawn on one line with the answer, would split,
-        # by width, for the text it was found for (``_mark_splits``); and as drawn now
+        # by width, for the text it was found for (``_mark_splits``)
         self._splits_at: dict[int, bool] = {}
         self._splits_for = ""
         self.update(self.render_content())
@@ -173,9 +173,9 @@ class AssistantTurn(Static):
 
     def render_content(self, width: int = 0, *, folded: bool = False) -> Content:
         """The answer as shown; given the ``width`` it is drawn at, a cut answer keeps its
-        "✂ cut here" on one line. ``folded``: drawn among the folded turns
-        (``ConversationPane._fold``), at every width to come, so the mark starts a line
-        whatever the width."""
+        "✂ cut here" on one line. ``folded``: the mark starts a line whatever the width,
+        as among the folded turns (``ConversationPane._fold``), drawn at every width to
+        come, and as a cut answer is drawn where its mark would split (``_CutAnswerText``)."""
         prefix = (PREFIX, "bold $text-primary")
         if (parts := self._cut_parts()) is not None:
             heard, rest = parts
