@@ -73,6 +73,14 @@ class MicrophoneEnded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TalkKeyLetGo(Event):
+    """The engine let go of the push-to-talk key itself: the WAV microphone was heard to
+    its end with the key's turn open, and that turn was ended as a release ends it. The
+    terminal UI showed the key held (its mic open) until the answer had ended, though
+    nothing more was being heard."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpeechStarted(Event):
     audio_s: float
 

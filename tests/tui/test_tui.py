@@ -522,6 +522,20 @@ async def test_transcripts_answers_and_tool_cards(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- screens
+async def test_help_says_q_and_question_mark_type_while_it_starts(tmp_path: Path) -> None:
+    """While the conversation starts the text box has the focus, and q and ? are letters of
+    the first message there: the README said so, the help (open from the palette or after
+    esc meanwhile) listed q as quit and ? as help with no word of it."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        note = text_of(app.screen.query_one("#help-starting", Static))
+        assert "While the conversation starts" in note and "q and ? too" in note
+        assert "ctrl+q quits" in note and "esc leaves the box" in note
+
+
 async def test_help_screen(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -1430,6 +1444,23 @@ def test_snapshot_60x15(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(fake_app(tmp_path), terminal_size=(60, 15), run_before=_conversation_state)
 
 
+async def _waiting_for_tool_servers(pilot: Pilot) -> None:
+    """The fixed conversation, an answer waiting for two tool servers: the longest state."""
+    await _conversation_state(pilot)
+    app = pilot.app
+    assert isinstance(app, VoiceDeskApp)
+    app.bus.publish(ev.StateChanged(state="thinking"))
+    app.bus.publish(ev.ToolServersWait(servers=("notes [work]", "documents")))
+    await pilot.pause()
+
+
+def test_snapshot_48x15_long_state(snap_compare: Any, tmp_path: Path) -> None:
+    """The state cut with an ellipsis between the mode and the level meter, at 48 columns."""
+    assert snap_compare(
+        fake_app(tmp_path), terminal_size=(48, 15), run_before=_waiting_for_tool_servers
+    )
+
+
 async def test_status_bar_cuts_the_models_with_an_ellipsis(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -1661,6 +1692,86 @@ async def test_a_cut_answer_keeps_its_mark_on_one_line_at_every_width() -> None:
             assert any(CUT_MARKER.strip() in line for line in lines), (width, lines)
         # copied, the answer reads as one paragraph still
         assert answer.display_text.startswith("assistant › Once upon a time there was a fox. ✂")
+
+
+async def test_a_resize_lays_out_a_cut_answer_once() -> None:
+    """Every cut answer was drawn again at each new width to place its mark, and the
+    screen laid out once more after the resize's own pass: with 300 of them a resize took
+    ~0.9 s against ~0.6 s uncut. The answer's text places its mark for the width it is
+    laid out at, so a resize draws no answer again, and the mark stays whole."""
+    from textual.app import App, ComposeResult
+    from textual.geometry import Region
+
+    drawn: list[int] = []
+
+    class Counted(AssistantTurn):
+        def _render_text(self) -> None:
+            drawn.append(self.content_region.width)
+            super()._render_text()
+
+    class OneAnswer(App[None]):
+        def compose(self) -> ComposeResult:
+            self.answer = Counted(1)
+            yield self.answer
+
+    heard = "Once upon a time there was a fox. "
+    app = OneAnswer()
+    async with app.run_test(size=(80, 12)) as pilot:
+        answer = app.answer
+        answer.text = heard + "It lived in a wood."
+        answer.set_played(heard, True)
+        await pilot.pause()
+        drawn.clear()
+        for width in (79, 70, 61, 55, 50, 48, 40, 30):
+            await pilot.resize_terminal(width, 12)
+            await pilot.pause()
+            strips = answer.render_lines(Region(0, 0, *answer.size))
+            lines = ["".join(segment.text for segment in strip).rstrip() for strip in strips]
+            assert any(CUT_MARKER.strip() in line for line in lines), (width, lines)
+        assert drawn == []
+
+
+async def test_a_folded_cut_answer_keeps_its_mark_on_one_line_at_every_width() -> None:
+    """Past MAX_TURNS_SHOWN the oldest turns are folded into a block of text, drawn as it
+    was at width 0: the cut answer's mark, kept on one line while its turn was live, was
+    split again ("… a fox. ✂" / "cut here It lived …") at 48 to 55 columns."""
+    from textual.app import App, ComposeResult
+    from textual.geometry import Region
+
+    from voicedesk.tui.widgets.conversation import MAX_TURNS_SHOWN
+
+    class OnePane(App[None]):
+        def compose(self) -> ComposeResult:
+            self.pane = ConversationPane()
+            yield self.pane
+
+    app = OnePane()
+    async with app.run_test(size=(60, 20)) as pilot:
+        pane = app.pane
+        heard = "Once upon a time there was a fox. "
+        for turn_id in range(1, MAX_TURNS_SHOWN + 2):
+            answer = heard + "It lived in a wood." if turn_id == 1 else f"Answer {turn_id}."
+            for event in (
+                ev.TranscriptFinal(turn_id=turn_id, text=f"Question {turn_id}?"),
+                ev.AssistantDelta(turn_id=turn_id, text=answer),
+                ev.PlaybackEnded(
+                    turn_id=turn_id,
+                    heard_text=heard if turn_id == 1 else answer,
+                    interrupted=turn_id == 1,
+                    audio_s=1.0,
+                ),
+                ev.TurnMetrics(turn_id=turn_id, record={"turn_id": turn_id, "t": PLAIN_T}),
+            ):
+                pane.handle(event)
+            await pilot.pause()
+        block = pane.query_one(".earlier-turns", Static)
+        assert "Once upon a time" in text_of(block)
+        for width in range(60, 19, -1):
+            await pilot.resize_terminal(width, 20)
+            await pilot.pause()
+            strips = block.render_lines(Region(0, 0, *block.size))
+            lines = ["".join(segment.text for segment in strip).rstrip() for strip in strips]
+            assert any(CUT_MARKER.strip() in line for line in lines), (width, lines)
 
 
 async def test_context_screen_follows_a_summary_made_while_it_is_open(tmp_path: Path) -> None:
@@ -1897,6 +2008,35 @@ async def test_the_tool_servers_awaited_fit_the_status_bar_however_wide_their_le
         assert text_of(app.query_one("#status-state", Static)) == "◌ thinking"
 
 
+async def test_a_long_state_is_cut_to_the_status_bar_on_a_narrow_terminal(
+    tmp_path: Path,
+) -> None:
+    """ "◌ waiting for tool servers notes [work], docum…" took 47 cells: at 40 to 60
+    columns it ran past the edge uncut, and pushed the level meter off the bar. It is cut
+    with an ellipsis to what the mode and the meter leave it, at every width."""
+    from rich.cells import cell_len
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.StateChanged(state="thinking"))
+        app.bus.publish(ev.ToolServersWait(servers=("notes [work]", "documents", "calendar")))
+        await pilot.pause()
+        state = app.query_one("#status-state", Static)
+        level = app.query_one("#status-level", Static)
+        assert text_of(state).startswith("◌ waiting for tool servers notes [work]")
+        for width in (60, 55, 50, 45, 40):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            shown = text_of(state)
+            assert shown.startswith("◌ waiting") and shown.endswith("…"), (width, shown)
+            assert cell_len(shown) + 2 <= state.region.width, (width, shown)
+            assert level.region.right <= width and "mic" in text_of(level), width
+        await pilot.resize_terminal(100, 24)  # room again: said whole
+        await pilot.pause()
+        assert text_of(state) == "◌ waiting for tool servers notes [work], docum…"
+
+
 async def test_a_wav_microphone_heard_to_its_end_says_so_and_where_the_answers_are(
     tmp_path: Path,
 ) -> None:
@@ -1977,6 +2117,37 @@ async def test_a_wav_microphone_ending_with_the_talk_key_open_is_answered_then(
             assert asked.text.strip() and not asked.provisional
             assert conversation(app).query(AssistantTurn)
             assert not app.ptt_open and app.typing_only
+
+
+async def test_a_wav_microphone_ending_the_talk_keys_turn_shows_the_key_released(
+    tmp_path: Path,
+) -> None:
+    """The file heard to its end ends the talk key's turn as a release would, but the
+    status bar went on showing the key held ("● push-to-talk", its mic open) all the time
+    the answer came, until the answer had ended. It shows the key up before the answer."""
+    from voicedesk.bench.scenarios import compose
+
+    speech = tmp_path / "question.wav"
+    compose(["question"], lead_s=2.0, tail_s=0.5).write(speech)
+    args = sim_args(speech, tmp_path / "answers.wav", mode="push-to-talk")
+    async with sim_command_app(tmp_path, args) as (app, pilot):
+        # (what the app shows as the answer ends, played after the turn ended and before
+        # the file is said to be over: no clock involved; its words may come before, an
+        # answer prepared in a pause)
+        seen: list[tuple[bool, str]] = []
+        handle = app.conversation.handle
+
+        def spy(event: ev.Event) -> None:
+            if isinstance(event, ev.PlaybackEnded | ev.TurnMetrics):
+                seen.append((app.ptt_open, app.status_bar.mode_text))
+            handle(event)
+
+        app.conversation.handle = spy  # type: ignore[method-assign]
+        app.action_ptt()  # opened, never closed: the file ends with it open
+        assert app.status_bar.mode_text == "push-to-talk (mic open)"
+        await wait_until(pilot, lambda: app.typing_only, timeout=60)
+        assert seen, "no answer came"
+        assert set(seen) == {(False, "push-to-talk")}, seen[:3]
 
 
 async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(

@@ -250,3 +250,27 @@ async def test_messages_typed_back_to_back_are_sent_as_typed(
         assert sent == ["one", "two"]
         assert app.query_one("#text-input", Input).value == ""
         await pilot.press("escape", "q")
+
+
+async def test_a_dialogs_stop_key_stops_the_answer_in_a_typing_only_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dialog's footer offers "i Stop", but in a typing-only session the text box keeps
+    the focus under the dialog, and i took it for Esc in the box: it moved that hidden
+    focus out of the box, and the answer went on. Over a dialog it stops the answer."""
+    from voicedesk.tui.screens import HelpScreen
+
+    # (a word a second: the answer is still coming when the key is pressed)
+    async with typing_only_app(tmp_path, monkeypatch, sim_tokens_per_s=1.0) as (app, pilot):
+        await pilot.press(*"Tell me a story.", "enter")
+        pane = conversation(app)
+        await wait_until(pilot, lambda: any(a.text for a in pane.assistants.values()))
+        (answer,) = pane.assistants.values()
+        app.action_help()  # as from the command palette: the box keeps its focus
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: answer.interrupted, timeout=30)
+        assert "✂ cut here" in answer.display_text
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        assert app.text_input.has_focus  # typing goes on where it was

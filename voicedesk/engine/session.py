@@ -676,6 +676,7 @@ class Session:
             await asyncio.sleep(0.02)
         if self._ptt_open:
             self.ptt_release()
+            self.bus.publish(ev.TalkKeyLetGo())
         while True:
             await self.wait_idle()
             if self._last_block_s >= end_s + HEARD_PAST_S and self.detector.at_rest:

@@ -579,6 +579,8 @@ class VoiceDeskApp(App[int]):
                 self.action_audio_check(first_run=True)
         elif isinstance(event, ev.MicrophoneEnded):
             self._microphone_ended()
+        elif isinstance(event, ev.TalkKeyLetGo):
+            self._talk_key_let_go()
         elif isinstance(event, ev.ContextUpdated):
             status.set_context(event.prompt_tokens, event.budget_tokens)
             self.context_state = (event.summary, event.prompt_tokens, event.budget_tokens)
@@ -638,6 +640,14 @@ class VoiceDeskApp(App[int]):
         self.input_device = ev.NO_DEVICE
         self.status_bar.set_audio(ev.NO_DEVICE, self.output_device or "", self.echo_cancellation)
         self._start_typing_only()
+
+    def _talk_key_let_go(self) -> None:
+        """The engine ended the talk key's turn itself (its WAV microphone heard out): the
+        key is shown up, as a release shows it, rather than held until the answer ended."""
+        if self.ptt_open:
+            self._held = False
+            self.ptt_open = False
+            self._refresh_mode()
 
     def _start_typing_only(self) -> None:
         spoken = self.output_device != ev.NO_DEVICE
@@ -854,7 +864,10 @@ class VoiceDeskApp(App[int]):
         self.action_mute()
 
     def action_interrupt(self) -> None:
-        if self.text_input.has_focus:
+        # (the focus of the screen on top: under a dialog the text box keeps its own, and
+        # a typing-only session's box has it all the time, so a dialog's "i Stop" only
+        # moved that hidden focus, and stopped nothing)
+        if self.focused is self.text_input:
             # Esc leaves the text box (its placeholder says so); stopping the answer too
             # would cut what the person is listening to while they write. Esc again stops.
             self.conversation.focus()

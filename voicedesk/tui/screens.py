@@ -53,6 +53,13 @@ KEY_HELP: list[tuple[str, str]] = [
 CONVERSATION_KEYS = frozenset({"space", "h", "m", "i / esc", "t", "c"})
 # the keys of app.MICROPHONE_ACTIONS, which do nothing in a typing-only conversation
 MICROPHONE_KEYS = frozenset({"space", "h", "m", "c"})
+# What the keys above do not do while the conversation starts (app: the box has the focus
+# then, so a message typed at once is kept): README "Keys and shortcuts" says it too.
+STARTING_NOTE = (
+    "While the conversation starts the text box has the focus: what you type then, q and ? "
+    "too, goes into your first message (ctrl+q quits; esc leaves the box, and the keys "
+    "above work again)."
+)
 NO_MICROPHONE_NOTE = (
     "No microphone: type your messages (t, then Enter). Push-to-talk, hands-free, mute and "
     "the microphone check are there when voicedesk starts with a microphone."
@@ -149,6 +156,7 @@ class HelpScreen(_Dialog):
                     Content.styled(note, "$foreground-muted"),
                     id="help-talk-mode",
                 )
+                yield Static(Content.styled(STARTING_NOTE, "$foreground-muted"), id="help-starting")
             yield Static(
                 Content.assemble(
                     ("\nLog file: ", "bold"),

@@ -12,13 +12,19 @@ turns' bookkeeping: nothing the engine says now revises them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+from rich._wrap import divide_line  # how Content itself breaks a line (its wrap uses it)
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.css.styles import RulesMap
 from textual.selection import Selection
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
 from textual.widgets import Static
 
 from voicedesk import events as ev
@@ -28,6 +34,7 @@ from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 from voicedesk.tui.widgets.visible import visible_controls
 
 CUT_MARKER = " ✂ cut here "
+PREFIX = "assistant › "  # before every answer
 STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
 # after an answer the model stopped at llm.max_tokens, mid-sentence
 LENGTH_NOTE = " … (stopped at the length limit, llm.max_tokens)"
@@ -91,7 +98,10 @@ class AssistantTurn(Static):
         self._wrap = WrapCache()
         # (width, height) when last laid out; None: not known
         self._lines: tuple[int, int] | None = None
-        self._cut_drawn_at = 0  # the width a cut answer's mark was last placed for
+        # a cut answer: whether its mark, drawn on one line with the answer, would split,
+        # by width, for the text it was found for (``_mark_splits``)
+        self._splits_at: dict[int, bool] = {}
+        self._splits_for = ""
         self.update(self.render_content())
 
     def reset(self) -> None:
@@ -127,13 +137,6 @@ class AssistantTurn(Static):
         self.interrupted = interrupted
         self._render_text()
 
-    def on_resize(self, event: events.Resize) -> None:
-        """Where "✂ cut here" may start a line depends on the width (``render_content``):
-        drawn first before its width was known, and again at each new one."""
-        if self.interrupted and event.size.width != self._cut_drawn_at:
-            self._cut_drawn_at = event.size.width
-            self._render_text()
-
     @property
     def display_text(self) -> str:
         """Plain text as shown (tests and copy/paste)."""
@@ -145,23 +148,47 @@ class AssistantTurn(Static):
         spoken), so a selection in it copied nothing."""
         return selection.extract(self.display_text), "\n"
 
-    def render_content(self, width: int = 0) -> Content:
+    def _cut_parts(self) -> tuple[str, str] | None:
+        """A cut answer's words heard and those struck after the mark; None if not cut."""
+        if not self.interrupted or self.heard_text is None:
+            return None
+        heard = self.heard_text.rstrip()
+        rest = self.text[len(self.heard_text) :] if self.text.startswith(heard) else ""
+        return heard, rest.strip()
+
+    def _mark_splits(self, width: int) -> bool:
+        """Whether the cut answer drawn at ``width`` on one line with its mark would break
+        "✂ cut here" between two lines; kept by width while the text stays the same, so a
+        window dragged back and forth finds each width once."""
+        parts = self._cut_parts()
+        if parts is None or not width:
+            return False
+        plain = PREFIX + parts[0] + CUT_MARKER + parts[1]
+        if plain != self._splits_for:
+            self._splits_for, self._splits_at = plain, {}
+        split = self._splits_at.get(width)
+        if split is None:
+            split = self._splits_at[width] = _splits_the_cut_marker(plain, width)
+        return split
+
+    def render_content(self, width: int = 0, *, folded: bool = False) -> Content:
         """The answer as shown; given the ``width`` it is drawn at, a cut answer keeps its
-        "✂ cut here" on one line."""
-        prefix = ("assistant › ", "bold $text-primary")
-        if self.interrupted and self.heard_text is not None:
-            heard = self.heard_text.rstrip()
-            rest = self.text[len(self.heard_text) :] if self.text.startswith(heard) else ""
-            if not heard and not rest.strip():  # a new message came before any of it: a
+        "✂ cut here" on one line. ``folded``: the mark starts a line whatever the width,
+        as among the folded turns (``ConversationPane._fold``), drawn at every width to
+        come, and as a cut answer is drawn where its mark would split (``_CutAnswerText``)."""
+        prefix = (PREFIX, "bold $text-primary")
+        if (parts := self._cut_parts()) is not None:
+            heard, rest = parts
+            if not heard and not rest:  # a new message came before any of it: a
                 # "✂ cut here" with nothing either side of it said nothing
                 return Content.assemble(prefix, (STOPPED_BEFORE_IT_BEGAN, "$foreground-muted"))
             content = Content.assemble(
                 prefix,
                 heard,
                 (CUT_MARKER, "bold $warning"),
-                (rest.strip(), "$foreground-muted strike"),
+                (rest, "$foreground-muted strike"),
             )
-            if _splits_the_cut_marker(content, width):
+            if folded or self._mark_splits(width):
                 # Textual wraps at every space, a no-break one too, and has no span kept
                 # whole: "✂" ended one line and "cut here" began the next, read as words of
                 # the answer. The mark starts a line instead.
@@ -169,7 +196,7 @@ class AssistantTurn(Static):
                     prefix,
                     heard,
                     ("\n" + CUT_MARKER.lstrip(), "bold $warning"),
-                    (rest.strip(), "$foreground-muted strike"),
+                    (rest, "$foreground-muted strike"),
                 )
             return content
         text = self.heard_text if self.heard_text else self.text
@@ -196,7 +223,12 @@ class AssistantTurn(Static):
             # drawn as any other text (an earlier turn of a resumed conversation never
             # grows: nothing kept would be used again)
             self._lines = None
-            self.update(self.render_content(self.content_region.width))
+            inline = self.render_content()
+            own_line = self.render_content(folded=True)
+            if own_line.plain == inline.plain:  # not cut, or nothing of it came
+                self.update(inline)
+            else:
+                self.update(_CutAnswerText(inline, own_line, self._mark_splits))
             return
         content = self.render_content()
         # A layout pass arranges every widget on the screen, each turn of the conversation,
@@ -212,13 +244,60 @@ class AssistantTurn(Static):
         self._lines = lines
 
 
-def _splits_the_cut_marker(content: Content, width: int) -> bool:
-    """Whether ``content`` wrapped to ``width`` breaks "✂ cut here" between two lines,
-    where a line of its own would hold it (0: the width is not known yet)."""
+class _CutAnswerText(Visual):
+    """A cut answer, its mark on one line at every width it is laid out at.
+
+    Where "✂ cut here" may start a line depends on the width. Placed by the widget at each
+    resize, every cut answer was drawn again and the screen laid out once more after the
+    resize's own pass (300 of them: ~0.9 s a resize against ~0.6 s uncut, a busy 2-core
+    machine). The text picks its form for the width it is asked for, in the resize's own
+    layout pass (``get_height``) and drawing: nothing is drawn twice."""
+
+    def __init__(self, inline: Content, own_line: Content, splits: Callable[[int], bool]) -> None:
+        self.inline = inline  # the mark within its line
+        self.own_line = own_line  # the mark starting a line
+        self.splits = splits  # whether the inline form breaks the mark at a wrap width
+
+    def __str__(self) -> str:
+        return str(self.inline)
+
+    def _at(self, width: int) -> Content:
+        return self.own_line if self.splits(width) else self.inline
+
+    def render_strips(
+        self, width: int, height: int | None, style: Style, options: RenderOptions
+    ) -> list[Strip]:
+        wrap_width = width - options.rules.get("line_pad", 0) * 2
+        return self._at(wrap_width).render_strips(width, height, style, options)
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        wrap_width = width - rules.get("line_pad", 0) * 2
+        return self._at(wrap_width).get_height(rules, width)
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return self.inline.get_optimal_width(rules, container_width)
+
+    def get_minimal_width(self, rules: RulesMap) -> int:
+        return self.inline.get_minimal_width(rules)
+
+
+def _splits_the_cut_marker(plain: str, width: int) -> bool:
+    """Whether ``plain`` wrapped to ``width`` breaks "✂ cut here" between two lines,
+    where a line of its own would hold it (0: the width is not known yet).
+
+    Only the paragraph the mark is in is broken into lines, as Content breaks it, and no
+    styled lines are made of it: this runs for every cut answer at each new width."""
     mark = CUT_MARKER.strip()
-    if width < len(mark) or mark not in content.plain:
+    at = plain.find(mark)
+    if width < len(mark) or at < 0:
         return False
-    return not any(mark in line.plain for line in content.wrap(width))
+    start = plain.rfind("\n", 0, at) + 1
+    end = plain.find("\n", at)
+    line = plain[start : len(plain) if end < 0 else end]
+    if "\t" in line:  # Content breaks it with its tabs expanded: as it does, then
+        return not any(mark in part.plain for part in Content(plain).wrap(width))
+    at -= start
+    return any(at < cut < at + len(mark) for cut in divide_line(line, width, fold=True))
 
 
 class NoticeLine(Static):
@@ -594,7 +673,10 @@ class ConversationPane(VerticalScroll):
                 continue  # drawn only in a narrow window; the timings pane has them
             # an answer never heard (typed, no audio) is drawn by GrowingText still
             if isinstance(widget, AssistantTurn):
-                text = widget.render_content()
+                # The block is one text re-wrapped at every width to come: a cut answer's
+                # mark found whole at the width it was folded at split at another, "✂"
+                # ending a line and "cut here" read as the next line's first words.
+                text = widget.render_content(folded=True)
             else:
                 content = widget.content
                 text = content if isinstance(content, Content) else Content(str(content))

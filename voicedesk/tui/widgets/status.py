@@ -1,7 +1,9 @@
 """The one-line status bar: mode, engine state, input level, context size, models.
 
 Kept to one line so the conversation keeps the screen at 80×24; the model names take the
-remaining width and are cut with an ellipsis rather than wrapping.
+remaining width and are cut with an ellipsis rather than wrapping. The state is cut too
+(``_fit_state``) when it alone would run past the edge: "waiting for tool servers …" took
+49 cells and pushed the level meter off a 40- to 60-column bar, uncut.
 """
 
 from __future__ import annotations
@@ -36,12 +38,17 @@ MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
 READY_STATE = ("○", "ready")
 # With no speaker the answer "plays" on a silent clock while its text is shown.
 SPEAKING_NO_SPEAKER = ("♪", "answering")
+CONTEXT_UNKNOWN = "ctx –"  # until the first turn has measured the prompt
 # The names of the tool servers an answer waits for, as the state says them: at most this
 # many cells.
 WAITED_NAMES_WIDTH = 20
 METER = "▁▂▃▄▅▆▇█"
 METER_WIDTH = 5
 FLOOR_DB = -60.0
+# The mode and the state slots' least widths (voicedesk.tcss: #status-mode, #status-state),
+# and the one cell of padding each side of every slot.
+MODE_MIN_CELLS = 14
+SLOT_PADDING = 2
 
 
 def level_meter(rms_dbfs: float | None, zero_input: bool = False) -> Content:
@@ -96,6 +103,7 @@ class StatusBar(Horizontal):
         # (a level reported by a block queued before the sound stopped), and is not shown
         self.not_running = False
         self._meter_cells = 0  # the width of the level last shown
+        self._mode_cells = 0  # the width of the mode last shown
         self._meter_shown: tuple[str, tuple[Any, ...]] | None = None  # text, styles drawn
         # the tool servers answers wait for, said while "thinking" (set_tools_wait)
         self._tools_wait: tuple[str, ...] = ()
@@ -104,7 +112,7 @@ class StatusBar(Horizontal):
         yield Static(id="status-mode")
         yield Static(id="status-state")
         yield Static(id="status-level")  # the meter, once a mode is in effect (set_mode)
-        yield Static(Content.styled("ctx –", "$foreground-muted"), id="status-context")
+        yield Static(Content.styled(CONTEXT_UNKNOWN, "$foreground-muted"), id="status-context")
         yield Static(self._models(), id="status-models", markup=False)
 
     @property
@@ -139,6 +147,7 @@ class StatusBar(Horizontal):
         self.not_running = True
         self.mode_text = ""
         self.audio_text = ""
+        self._mode_cells = 0
         self.query_one("#status-mode", Static).update("")
         self._show_level(Content(""))
         self.query_one("#status-models", Static).update(self._models())
@@ -172,6 +181,7 @@ class StatusBar(Horizontal):
         else:
             content = Content.styled("hands-free", "bold $success")
             self.mode_text = "hands-free"
+        self._mode_cells = content.cell_length
         self.query_one("#status-mode", Static).update(content)
         if not self.typing_only and not self._metered:
             self._metered = True
@@ -184,7 +194,30 @@ class StatusBar(Horizontal):
         widget = self.query_one("#status-state", Static)
         widget.set_classes(f"state-{state}")
         # as written: a tool server's name is the person's own ("notes [work]"), no markup
-        widget.update(Content(f"{icon} {label}"))
+        widget.update(self._fit_state(Content(f"{icon} {label}")))
+
+    def _fit_state(self, content: Content) -> Content:
+        """The state, cut with an ellipsis to the cells the bar's other slots leave it.
+
+        The slots are as wide as their text (their CSS width is ``auto``) and Textual
+        shrinks none of them to fit, so the state's own length decided whether the level
+        meter stayed on screen. The models' label (``1fr``) gets what is left, or nothing.
+        Until the bar has been laid out its width is not known: nothing is cut then, and
+        ``on_resize`` cuts it."""
+        width = self.size.width
+        if not width:
+            return content
+        taken = max(MODE_MIN_CELLS, self._mode_cells + SLOT_PADDING)
+        taken += self._meter_cells + SLOT_PADDING
+        if not self.has_class("-narrow"):  # voicedesk.tcss: the context shows from 60 columns
+            taken += Content(self.context_text or CONTEXT_UNKNOWN).cell_length + SLOT_PADDING
+        room = max(1, width - taken - SLOT_PADDING)
+        return content if content.cell_length <= room else content.truncate(room, ellipsis=True)
+
+    def on_resize(self) -> None:
+        """The bar's width changed (the terminal's, or the narrow layout's slots): the
+        state is cut again for it (``_fit_state``)."""
+        self.set_state(self.state)
 
     def set_tools_wait(self, servers: tuple[str, ...]) -> None:
         """The tool servers answers wait for now (none: no answer waits): "thinking" said
@@ -227,11 +260,15 @@ class StatusBar(Horizontal):
             return
         self._meter_shown = shown
         widget = self.query_one("#status-level", Static)
-        widget.update(content, layout=content.cell_length != self._meter_cells)
+        resized = content.cell_length != self._meter_cells
+        widget.update(content, layout=resized)
         self._meter_cells = content.cell_length
+        if resized:  # ("mic 0 !" is two cells shorter than the meter) the state fits anew
+            self.set_state(self.state)
 
     def set_context(self, prompt_tokens: int, budget_tokens: int) -> None:
         self.context_text = f"ctx {format_tokens(prompt_tokens)}/{format_tokens(budget_tokens)}"
         full = budget_tokens and prompt_tokens / budget_tokens
         style = "$error" if full > 0.9 else "$warning" if full > 0.7 else ""
         self.query_one("#status-context", Static).update(Content.styled(self.context_text, style))
+        self.set_state(self.state)
