@@ -976,6 +976,13 @@ def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
             "| Python | |\n| Java ||\n| | a | |",
             "Python, yes.\nJava, no.\nyes, a, no.",
         ),
+        # ... and so several of one kind alone in a cell, said once (the row was said
+        # "Speed, ."); mixed ones say nothing a word would
+        (
+            "| Speed | ✅ ✅ |\n| Cost |❌❌|\n| Both | ✅ ❌ |",
+            "| Speed | |\n| Cost ||\n| Both | |",
+            "Speed, yes.\nCost, no.\nBoth, .",
+        ),
         # in a sentence, or before words, it is dropped as before
         ("| a | ✅ done |", "| a | done |", "a, done."),
         ("Done ✅ and tested. Status: ✅ Done", "Done and tested. Status: Done", None),
