@@ -710,12 +710,13 @@ CASES = [
         "kilogram; 1,799 euros total, 1,799 euros per month, 1,799 euros per liter, 1,799 people.",
     ),
     # a scale word between the number and the euro's sign, as German writes millions: "5,5
-    # Mio. €" was left as written; not without the sign, nor a word that is no scale's
+    # Mio. €" was left as written; without the sign a count ("5 Mio Leute", once left as
+    # written), not a word that is no scale's
     (
         "It is 5,5 Mio. €, 1,2 Mrd. €/Jahr, 3 Mio. €; 2,50 million € or 500 Tsd.€. "
         "We are 5 m away, 5 Mio Leute, 5 mil.",
         "It is 5.5 million euros, 1.2 billion euros per Jahr, 3 million euros; 2.5 million "
-        "euros or 500 thousand euros. We are 5 m away, 5 Mio Leute, 5 mil.",
+        "euros or 500 thousand euros. We are 5 m away, 5 million Leute, 5 mil.",
     ),
     # ... and so with the euro's sign before it: "€1,799/L" was "1,799 euros per liter"
     (
@@ -734,6 +735,39 @@ CASES = [
         "Down -5,50 €, -5 € or -1.299,00 €; x = -5 €/month; -5 items, x-5 €.",
         "Down minus 5 euros 50, minus 5 euros or minus 1,299 euros; x = minus 5 euros per "
         "month; -5 items, x-5 €.",
+    ),
+    # a command line in prose, no backticks: its address is what the person types, path and
+    # all ("curl localhost port 1 1 4 3 4" lost which address); an address after a word
+    # that is no such command is its host and port as before
+    (
+        "Run curl localhost:11434/api/tags to check, or curl -s -X POST "
+        "http://localhost:8080/v1/chat, wget https://a.org/x.tgz; open localhost:80/x.",
+        "Run curl localhost port 1 1 4 3 4 slash api slash tags to check, or curl -s -X POST "
+        "localhost port 80 80 slash v1 slash chat, wget a.org slash x.tgz; open localhost "
+        "port 80.",
+    ),
+    # German's short scale words with no currency after them: "5,5 Mio." was left as
+    # written; the dot is the sentence's where it ends there
+    (
+        "It grew 5,5 Mio. this year, 1,2 Mrd. in all; 3 Mio. €. Users: 2 Mio.",
+        "It grew 5.5 million this year, 1.2 billion in all; 3 million euros. Users: 2 million.",
+    ),
+    # "MoM" in brackets after a change, and alone in a table's heading: it was left "MoM";
+    # a row's "MoM" cell and "Send the MoM" stay a meeting's minutes
+    (
+        "Up 5% (MoM), Send the MoM (today).\n| Month | MoM |\n|---|---|\n| MoM | sent |\n",
+        "Up 5% (month over month), Send the MoM (today).\nMonth, month over month.\nMoM, sent.\n",
+    ),
+    # a host and port's query is not said, as a scheme's address's is not: it was read
+    # as written after the port, "localhost port 80 80?q=x&n=2"
+    (
+        "Open localhost:8080/search?q=x&n=2 now; localhost:8080? Or curl localhost:80/x?q=1.",
+        "Open localhost port 80 80 now; localhost port 80 80? Or curl localhost port 80 slash x.",
+    ),
+    # big O only for a complexity: "Oxygen O(2)" was "Oxygen big O of 2"
+    (
+        "Oxygen O(2) and O(10); sorting is O(n log n), lookup O(1).",
+        "Oxygen O(2) and O(10); sorting is big O of n log n, lookup big O of 1.",
     ),
 ]
 
@@ -976,6 +1010,13 @@ def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
             "| Python | |\n| Java ||\n| | a | |",
             "Python, yes.\nJava, no.\nyes, a, no.",
         ),
+        # ... and so several of one kind alone in a cell, said once (the row was said
+        # "Speed, ."); mixed ones say nothing a word would
+        (
+            "| Speed | ✅ ✅ |\n| Cost |❌❌|\n| Both | ✅ ❌ |",
+            "| Speed | |\n| Cost ||\n| Both | |",
+            "Speed, yes.\nCost, no.\nBoth, .",
+        ),
         # in a sentence, or before words, it is dropped as before
         ("| a | ✅ done |", "| a | done |", "a, done."),
         ("Done ✅ and tested. Status: ✅ Done", "Done and tested. Status: Done", None),
@@ -1012,6 +1053,11 @@ def test_a_check_mark_standing_for_a_value_is_said_yes_or_no(
             "Visit `www.example.com/docs/setup` or `<www.a.org/x>`.",
             "Visit example.com slash docs slash setup or a.org slash x.",
         ),
+        # its query is not said, as with a scheme ("slash search?q=x&n=2" was read as written)
+        (
+            'Run `curl "localhost:8080/search?q=x&n=2"` now.',
+            'Run curl "localhost port 80 80 slash search" now.',
+        ),
         # in prose an address is its host (and port) as before, after a span too
         (
             "Open `x` or http://localhost:8080/docs; `a`b localhost:80/x.",
@@ -1045,3 +1091,29 @@ def test_code_that_ends_a_round_does_not_go_on_into_the_next() -> None:
                 said.append(spoken.feed(text, *marks, speakable.code_spans))
             said.append(spoken.flush())  # as the reply does at each round's end
         assert "".join(said) == "I will run ls Then open localhost port 80 80 now.", split
+
+
+def test_a_code_block_left_open_at_a_round_s_end_does_not_go_on_into_the_next() -> None:
+    """A fenced block the model left open in the middle of its line before a tool call
+    ("```\\ncurl localhost:8080/x"): the next round's prose went on as that code line, its
+    first word glued to the code's and its address said with its path ("slash xThen open
+    localhost port 80 80 slash admin slash users"). It starts after a pause, as prose."""
+    rounds = [
+        "Let me check:\n```\ncurl localhost:8080/x",
+        "Then open http://localhost:8080/admin/users now.",
+    ]
+    for split in range(1, len(rounds[0])):
+        spoken, said = SpokenText(), []
+        for deltas in ([rounds[0][:split], rounds[0][split:]], [rounds[1]]):
+            speakable = SpeakableText()
+            for delta in [*deltas, None]:
+                text = speakable.feed(delta) if delta is not None else speakable.flush()
+                marks = speakable.code_lines, speakable.item_lines, speakable.said_words
+                said.append(spoken.feed(text, *marks, speakable.code_spans))
+            said.append(spoken.flush())
+        heard = "".join(said)
+        assert heard == (
+            "Let me check:\ncurl localhost port 80 80 slash x\nThen open localhost port 80 80 now."
+        ), split
+        # the pause is said where nothing is shown: the heard end is the shown end
+        assert spoken.shown_offset(len(heard)) == len("".join(rounds)) - len("```\n"), split

@@ -548,14 +548,21 @@ def _value_said(run: re.Match[str], said: str, left: str, after: str) -> str:
     nothing a word does not. ``left`` is what is shown of the run; the word is what is said
     of the run past it ("Java: ❌." shows "Java." and says "Java: no.")."""
     pictures = _PICTOGRAPHS.findall(run.group())
-    word = _YES_NO.get(pictures[0][0]) if len(pictures) == 1 else None
     before = _SAID_WORDS.sub("", said).rstrip(_BLANK + _CARRIED_MARKS)
     in_cell = before.endswith("|") and after == "|"  # alone in a table's cell: "| Java | ❌ |"
+    # several of one kind alone in a cell ("| Speed | ✅ ✅ |", a rating) say it once: the
+    # row was said "Speed, ." (its value lost); "✅ ❌" says nothing a word would
+    words = {_YES_NO.get(picture[0]) for picture in pictures}
+    word = words.pop() if len(words) == 1 and (len(pictures) == 1 or in_cell) else None
     if word is None or not (run.group("sep") or after in _ENDS_CLAUSE or in_cell):
         return ""
     if not (run.group("lead").startswith(":") or before.endswith(":") or in_cell):
         return ""
-    whole = run.group().replace(pictures[0], word)
+    first = run.group().index(pictures[0])
+    rest = run.group()[first + len(pictures[0]) :]
+    for picture in pictures[1:]:
+        rest = rest.replace(picture, "", 1)
+    whole = run.group()[:first] + word + rest
     if not whole.startswith(left):
         return ""
     said_word = whole[len(left) :].rstrip(_BLANK) if in_cell else whole[len(left) :]

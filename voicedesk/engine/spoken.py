@@ -12,7 +12,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
 - a bare URL (``https://…``, ``www.…``, ``<https://…>``) is its host name without "www."
   ("example.com"), with its port if it has one ("localhost port 80 80"), or "a link" when it has none
   (in code, a block's line or an inline span, with its path too, what the person types there:
-  "curl localhost:11434/api/tags" is "curl localhost port 1 1 4 3 4 slash api slash tags");
+  "curl localhost:11434/api/tags" is "curl localhost port 1 1 4 3 4 slash api slash tags",
+  and so in prose right after a command that fetches it: "run curl localhost:11434/api/tags";
+  a query after a host and its port, "?q=x&n=2", not at all, as with a scheme);
   its sentence's full stop stays outside it,
   and so does what goes on after it with no blank: a dash, or Japanese, Chinese, Thai or
   Korean text (which also ends before an address or a path glued to it);
@@ -35,7 +37,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   year's money, "in 2024 USD." "2024 US dollars"); before a price's unit
   "per", "5 USD/month" "5 US dollars per month" ("10 EUR/h" "10 euros per hour"); with the euro's sign after it,
   "5,50 €" "5 euros 50", a fuel's price "1,799 €/L" (or "€1,799/L") "1.799 euros per liter", German's
-  millions "5,5 Mio. €" "5.5 million euros"; a minus before
+  millions "5,5 Mio. €" "5.5 million euros" (and "5,5 Mio." with no sign "5.5 million"); a minus before
   it, "-$20",
   "minus 20 dollars"): Piper said "dollar twenty", heard "550 euros"; a number's sign
   ("issue #42") "number": Piper said "hash"; an en dash
@@ -73,7 +75,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 - a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9", not a verse: "Genesis 1:1") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
-  in full, a complexity ("O(n log n)") "big O of n log n", "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM": "Send the
+  in full, a complexity ("O(n log n)", "O(1)"; not "Oxygen O(2)") "big O of n log n", "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM", "5% (MoM)", or alone in a table's heading: "Send the
   MoM" is a meeting's minutes), "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
@@ -196,10 +198,16 @@ _SHORT_FORMS = {
 }
 # ... but "MoM" is as often the minutes of a meeting ("Send the MoM" was said "Send the month
 # over month"): it is a change over a month only after the change ("5% MoM", "$2M MoM",
-# "(+3%) MoM"). "YoY" and "QoQ" mean nothing else.
+# "(+3%) MoM", and in brackets after it, "5% (MoM)": that was left "MoM", heard "mom").
+# "YoY" and "QoQ" mean nothing else.
 _AFTER_A_CHANGE_ONLY = frozenset(["MoM"])
+# ... or alone in a table's heading cell ("| Month | MoM |"), a column of changes
+_CELL_START_BEFORE = re.compile(r"\|[ \t]*\Z")
+_CELL_END_AFTER = re.compile(r"[ \t]*(?:\||\n|\Z)")
 # (a percentage written with a blank or in words too: "5 % MoM", "3 percent MoM")
-_CHANGE_BEFORE = re.compile(r"\d(?:[ \t]?%|[kKMB]|bn|pp|[ \t]+(?i:per[ \t]?cent))?\)?[ \t]+\Z")
+_CHANGE_BEFORE = re.compile(
+    r"\d(?:[ \t]?%|[kKMB]|bn|pp|[ \t]+(?i:per[ \t]?cent))?(?:\)?[ \t]+|[ \t]*\()\Z"
+)
 # A count with its scale's letter ("1.2M users", "3B parameters", "$4.5B" is an amount's):
 # Whisper heard Piper's reading as "1.2M users", "3 B parameters". Only M and B: "5K" is as often a race or a
 # screen as five thousand, and "2.5GB" is a unit.
@@ -592,6 +600,20 @@ _HOST_PORT = re.compile(
     r"(localhost|\d{1,3}(?:\.\d{1,3}){3}|"
     rf"[\w-]+(?:\.[\w-]+)*\.(?!(?:{_CODE_EXTENSIONS}):)[a-z]{{2,}}):(\d{{2,5}})"
 )
+# A command line written in prose, without backticks ("run curl localhost:11434/api/tags to
+# check"): its address is what the person types, path and all, as in code; said as its host
+# and port alone, "curl localhost port 1 1 4 3 4", which address to fetch was lost. Clearly
+# a command only right after a tool that fetches an address, with only its options between
+# ("curl -s -X POST", "wget -q", "git clone --depth 1"): "open" or "visit" are words too.
+_COMMAND_BEFORE = re.compile(
+    r"(?<![\w./-])(?:curl|wget|xh|git[ \t]+clone)"
+    r"(?:[ \t]+(?:--?[A-Za-z][\w-]*(?:=[^\s]*)?|GET|POST|PUT|PATCH|DELETE|HEAD|\d+"
+    r"|'[^'\n]*'|\"[^\"\n]*\"))*[ \t]+\Z"
+)
+# An address's query after a host and port ("localhost:8080/search?q=x&n=2"): not said, as
+# an address with a scheme's is not; it was read as written after the port
+_QUERY = re.compile(r"[?#][\w.~%+-][^\s\"'`<>]*")
+_QUERY_START = re.compile(r"[?#][^\s]*")
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
@@ -866,6 +888,14 @@ _SCALED_AFTER = re.compile(
     rf"[{_AMOUNT_BLANK}]?€(?![\w€])"
 )
 _SHORT_SCALES = {**_EUROPEAN_SCALE_WORDS, "Tsd": "thousand"}
+# ... and with no sign at all ("5,5 Mio. Nutzer", "it grew by 1,2 Mrd. this year"): a count
+# in German's short scale words, left as written, "5,5 Mio." (Piper said "five five m i o").
+# Said "5.5 million"; its dot as after "€5,5 Mio.": gone where the sentence goes on, else
+# the full stop.
+_SCALED_COUNT = re.compile(
+    rf"(?P<whole>\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:,(?P<decimals>\d+))?[{_AMOUNT_BLANK}]+"
+    r"(?P<short>Tsd|Mio|Mrd)(?:\.(?=[ \t]+(?:[a-z\d]|Euro\b)|[,;:)])|\b)"
+)
 _SCALE_PREFIXES = "|".join(
     sorted({w[:n] for w in (*_SCALE_WORDS, *_SHORT_SCALES) for n in range(1, len(w) + 1)})
 )
@@ -1255,6 +1285,8 @@ class SpokenText:
         self._last_said = "\n"
         self._before = "\n"  # the shown character before the pending text
         self._in_row = False  # inside a table row (its line began with "|")
+        self._in_table = False  # the last line begun was a table's (a row or its separator)
+        self._heading_row = False  # the row being said is its table's first: its headings
         self._in_item = False  # inside a list item (its line began with "-", "+" or "1.")
         self._item_from = 0  # where the item's words begin in the spoken text
         self._amount_to = -1  # where the last amount ("$20") ends in the shown text
@@ -1266,6 +1298,7 @@ class SpokenText:
         self._words_at: dict[int, str] = {}  # words said where nothing is shown ("yes" for ✅)
         self._code_spans: list[tuple[int, bool]] = []  # where inline code opens and closes
         self._code_line = False  # in a code block's line
+        self._pause_due = False  # a round ended inside a code line: a pause before what follows
         # (spoken start, spoken end, shown start, shown end) of each replaced stretch
         self._replaced: list[tuple[int, int, int, int]] = []
 
@@ -1301,7 +1334,20 @@ class SpokenText:
         said = self._drain(final=True)
         if self._code_spans and self._code_spans[-1][1]:
             self._code_spans.append((self._shown + len(self._pending), False))
+        if self._code_line:
+            # so has a code block left open in the middle of its line ("```\ncurl
+            # localhost:8080/x", then a tool call): the next round's prose went on as that
+            # line, its address said with its path and its first word glued to the code's
+            # ("slash xThen open localhost port 80 80 slash admin slash users")
+            self._code_line = False
+            self._pause_due = not self._last_said.isspace()
         return said
+
+    def _says_path(self) -> bool:
+        """Whether an address coming next is said with its path: in code, or right after a
+        command that fetches it in prose (``_COMMAND_BEFORE``)."""
+        sentence = _SENTENCE_END.split(self._sentence_tail)[-1]
+        return self._in_code() or _COMMAND_BEFORE.search(sentence) is not None
 
     def _in_code(self) -> bool:
         """Whether what comes next is code: in a code block's line or an inline code span."""
@@ -1332,6 +1378,13 @@ class SpokenText:
     # ------------------------------------------------------------------ work
     def _drain(self, *, final: bool) -> str:
         out: list[str] = []
+        if self._pause_due and self._pending:
+            self._pause_due = False
+            if not self._pending[0].isspace():  # said where nothing is shown, as a line end
+                self._replaced.append((self._said, self._said + 1, self._shown, self._shown))
+                self._said += 1
+                self._last_said = "\n"
+                out.append("\n")
         while self._pending or self._shown in self._words_at:
             word = self._words_at.pop(self._shown, None)
             if word is not None:
@@ -1391,6 +1444,7 @@ class SpokenText:
             row = self._row_start(final)
             if row is not False:
                 return row
+            self._in_table = False
             item = self._item_start(final)
             if item is not False:
                 return item
@@ -1519,7 +1573,7 @@ class SpokenText:
         if ch == "O" and at_word:
             # a complexity in big-O notation ("O(n log n)", "O(1)"): Piper said "O" and
             # the bracket's words ran on, heard "O and log in", "O1"
-            if (big_o := _BIG_O.match(text)) is not None:
+            if (big_o := _BIG_O.match(text)) is not None and _is_complexity(big_o.group(1)):
                 return big_o.group(), f"big O of {_big_o_said(big_o.group(1))}"
             if not final and _BIG_O_START.fullmatch(text):
                 return None  # "O(n log" may be "O(n log n)"
@@ -1612,10 +1666,25 @@ class SpokenText:
         if (date := _SLASH_DATE.fullmatch(word.rstrip(".:~-"))) is not None:
             shows = _slash_date_said(date, order)[1]
             orders.update([shows] if shows else [])
+        if word in _AFTER_A_CHANGE_ONLY and self._heading_row and self._in_row:
+            # alone in a table's heading, "| Month | MoM |", it names a column of changes
+            # (it was left "MoM", heard "mom"); in a row's cell it may be a document still
+            if not final and not after.strip(" \t"):
+                return None  # "| MoM " may go on: "| MoM notes |"
+            if _CELL_START_BEFORE.search(self._shown_tail) and _CELL_END_AFTER.match(after):
+                return word, _SHORT_FORMS[word]
         sentence = _SENTENCE_END.split(self._sentence_tail)[-1]
         shown, said = _spoken_token(word, after, self._shown_tail, order, sentence)
-        if self._in_code() and (address := _HOST_PORT.match(shown)) is not None:
+        if (address := _HOST_PORT.match(shown)) is not None and self._says_path():
             said += _path_said(shown[address.end() :])  # "localhost:11434/api/tags"
+        if address is not None and shown == word and said != shown:
+            if not final and _QUERY_START.fullmatch(after):
+                return None  # "localhost:8080/search?q" may go on: "?q=x&n=2"
+            if (query := _QUERY.match(after)) is not None:
+                # its query is no word of the path: "localhost port 80 80?q=x&n=2" was said,
+                # where an address with a scheme drops it
+                tail = _URL_TAIL.search(query.group())
+                shown += query.group()[: tail.start()] if tail is not None else query.group()
         if shown != said and shown.split(" ")[0] in _CURRENCY_CODES:
             self._amount_to = self._shown + len(shown)  # "5 USD/month": "… per month"
         return shown, said
@@ -1633,12 +1702,15 @@ class SpokenText:
         if "-" in line and _SEPARATOR_LINE.match(line):
             if line_end < 0 and not final:
                 return None  # "|---|" so far: a separator line, unless more comes
+            self._in_table = True
             return line, ""
         if line_end < 0 and not final and re.fullmatch(r"[ \t]*\|[ \t|:]*", line):
             return None  # "| :" may be the start of "| :--- |"
         opening = _CELL_END.match(text)
         assert opening is not None
         self._in_row = True
+        self._heading_row = not self._in_table
+        self._in_table = True
         return text[: opening.end()], ""
 
     def _star_item(self) -> tuple[str, str] | None:
@@ -1746,6 +1818,12 @@ class SpokenText:
             return scaled.group(), f"{number} {word} euros"
         if not final and _SCALED_AFTER_START.match(text):
             return None  # "5,5 Mio. " may be "5,5 Mio. €"
+        count = _SCALED_COUNT.match(text)
+        if count is not None and (count.end() < len(text) or final):
+            number = count["whole"].replace(".", ",")
+            if count["decimals"]:
+                number = f"{number}.{count['decimals']}".rstrip("0").rstrip(".")
+            return count.group(), f"{number} {_SHORT_SCALES[count['short']]}"
         amount = _AMOUNT_AFTER.match(text)
         if amount is None or (amount.end() == len(text) and not final):
             may = not final and _AMOUNT_AFTER_START.match(text) is not None
@@ -1902,7 +1980,7 @@ class SpokenText:
         if address.lower().rstrip("/") in ("http:", "https:", "www.", "www"):
             return False
         said = _host("//" + address if bare else address)
-        if self._in_code():
+        if self._says_path():
             # read as _host reads it: "www.example.com/docs" has no scheme either (its
             # whole was taken for a path, "example.com slash www.example.com slash docs")
             whole = address.strip("<>")
@@ -1932,6 +2010,13 @@ def _host(address: str) -> str:
     except ValueError:
         port = None  # git's "github.com:org/repo.git" names no port
     return f"{host} port {_port_said(str(port))}" if port is not None else host
+
+
+def _is_complexity(inner: str) -> bool:
+    """Whether "O(…)" is big-O notation: a complexity names a size ("n", "log n", "V + E")
+    or is constant, "O(1)". A bare number other than 1 is no complexity anyone writes:
+    "Oxygen O(2)" (an atom and its count) was said "Oxygen big O of 2"."""
+    return inner.strip() == "1" or any(c.isalpha() for c in inner)
 
 
 def _big_o_said(inner: str) -> str:
