@@ -623,27 +623,31 @@ async def test_settings_screen_validates_before_writing(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await started_fake(pilot)
         await pilot.press("ctrl+s")
+        # (the dialog is pushed, and its box focused, a message or two after the key: on a
+        # loaded machine, after the press had returned)
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
         screen = app.screen
         assert isinstance(screen, SettingsScreen)
         assert str(config) in text_of(screen.query_one("#settings-path", Static))
-        assert screen.query_one(Input).has_focus
+        await wait_until(pilot, lambda: screen.query_one(Input).has_focus)
         status = screen.query_one("#settings-status", Static)
 
         await pilot.press(*"turn.")  # real keys reach the input
         screen.query_one(Input).value = "turn.mode = sideways"
         await pilot.press("enter")
-        assert status.has_class("error")
+        await wait_until(pilot, lambda: status.has_class("error"))
         assert "turn.mode" in text_of(status) and "sideways" in text_of(status)
         assert "not saved" in text_of(status) and "config.toml" in text_of(status)
         assert "sideways" not in config.read_text(encoding="utf-8")
 
         screen.query_one(Input).value = "no pair here"
         await pilot.press("enter")
-        assert status.has_class("error") and "key=value" in text_of(status)
+        await wait_until(pilot, lambda: "key=value" in text_of(status))
+        assert status.has_class("error")
 
         screen.query_one(Input).value = "turn.mode = push-to-talk"
         await pilot.press("enter")
-        assert status.has_class("ok"), text_of(status)
+        await wait_until(pilot, lambda: status.has_class("ok"))
         saved = config.read_text(encoding="utf-8")
         assert "# my settings" in saved and 'mode = "push-to-talk"' in saved
         assert "push-to-talk" in text_of(screen.query_one("#settings-content", Static))
@@ -1296,22 +1300,26 @@ async def test_a_toast_shown_roomy_is_cut_once_the_terminal_shrinks(tmp_path: Pa
     app = fake_app(tmp_path)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await started_fake(pilot)
-        app.bus.publish(ev.Notice(level="info", message="A notice of many words. " * 4))
-        await pilot.pause()
-        await pilot.pause()
-        (toast,) = app.screen.query(Toast)
-        assert toast.region.width < 60  # roomy: beside the conversation
+        # shown for as long as the test takes: a notice's 5 s ran out on a loaded machine
+        # before the last resize, and there was no toast left to look at
+        app.notify("A notice of many words. " * 4, timeout=600)
+
+        def toast() -> Any:
+            """The one toast, as laid out now (None before it is; a frame or more after
+            the notice or the resize, on a loaded machine two pauses were not enough)."""
+            toasts = app.screen.query(Toast)
+            return toasts.first().region if len(toasts) == 1 else None
+
+        def toast_is(fits: Callable[[Any], bool]) -> Callable[[], bool]:
+            return lambda: (region := toast()) is not None and fits(region)
+
+        # roomy: beside the conversation
+        await wait_until(pilot, toast_is(lambda r: r.width > 0 and r.width < 60))
         await pilot.resize_terminal(40, 10)
-        await pilot.pause()
-        await pilot.pause()
-        (toast,) = app.screen.query(Toast)
-        assert toast.region.height <= 4
-        assert toast.region.width >= 36  # the terminal's width, less the scrollbar
+        # the terminal's width, less the scrollbar, and a few lines high
+        await wait_until(pilot, toast_is(lambda r: r.height <= 4 and r.width >= 36))
         await pilot.resize_terminal(100, 30)
-        await pilot.pause()
-        await pilot.pause()
-        (toast,) = app.screen.query(Toast)
-        assert toast.region.width < 60
+        await wait_until(pilot, toast_is(lambda r: r.width > 0 and r.width < 60))
 
 
 async def test_a_40x10_terminal_draws_no_toast_over_a_dialog(tmp_path: Path) -> None:
@@ -1807,12 +1815,15 @@ async def test_the_timings_pane_keeps_a_bounded_history_of_records(tmp_path: Pat
     async with app.run_test(size=(120, 40)) as pilot:
         await started_fake(pilot)
         timings = app.query_one(TimingsPane)
-        turns = RECORDS_KEPT + 250
+        turns = RECORDS_KEPT + 20  # past the bound; each is drawn, so no more than needed
         for n in range(1, turns + 1):
             t = {"speech_end": 10.0 * n, "playback_start": 10.0 * n + 1.0}
             record = {"turn_id": n, "t": t, "voice_to_voice": 1.0, "user_text": "x" * 200}
             app.bus.publish(ev.TurnMetrics(turn_id=n, record=record))
-        await pilot.pause()
+        # each is a message on the app's queue: on a loaded machine a pause saw some left
+        await wait_until(
+            pilot, lambda: bool(timings.records) and timings.records[-1]["turn_id"] == turns
+        )
         assert len(timings.records) == RECORDS_KEPT
         assert timings.records[-1]["turn_id"] == turns
         assert timings.records[0]["turn_id"] == turns - RECORDS_KEPT + 1

@@ -37,6 +37,7 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from voicedesk import events as ev
@@ -208,7 +209,13 @@ class VoiceDeskApp(App[int]):
         self.session: SessionControl | None = None
         self.ptt_open = False
         self.start_error: BaseException | None = None
+        # Set once the start is over and settled: with a running conversation, the line
+        # sent while it started has gone and the focus is back on the conversation (its
+        # has_focus and keys in effect); on a failure, once it is said. Whoever waits on it
+        # (the tests, a key pressed next) finds the app as it stays, not half handed over:
+        # set as the start ended, a key pressed at once raced the focus going back.
         self.started = asyncio.Event()
+        self._start_over = False  # the start has ended (failed or not): lines go now
         self._conversation_running = False  # the session has started (a mode is in effect)
         self._unsubscribe: list[Callable[[], None]] = []
         # tool calls' progress, shown at most every PROGRESS_SHOWN_EVERY_S (_on_bus_event):
@@ -423,23 +430,26 @@ class VoiceDeskApp(App[int]):
             self.show_error("Cannot start the conversation", what, "the log file has the details")
             await self._abandon_session(what, None, more="The log file has the details.")
         finally:
-            self.started.set()
+            self._start_over = True
+            if not self._conversation_running:  # failed (said) or cancelled: nothing to hand
+                self.started.set()
         if self._conversation_running:
-            await self._conversation_started()
+            self._conversation_started()
+            self._settle_start()
 
     def _talk_key_while_starting(self) -> bool:
         """Space in the empty text box while the conversation starts with a microphone: a
         press of the talk key (push-to-talk at once), not a blank. Typed, it said nothing,
         and held down it typed a row of blanks while the person spoke to a closed
         microphone. It says the conversation is still starting (once: a held key repeats)."""
-        if self.make_session is None or self.started.is_set() or self.typing_only:
+        if self.make_session is None or self._start_over or self.typing_only:
             return False
         if not self._told_still_starting:
             self._told_still_starting = True
             self._need_session()  # says "still starting"
         return True
 
-    async def _conversation_started(self) -> None:
+    def _conversation_started(self) -> None:
         """A line sent while it started goes now; with a microphone, a text box that had
         the focus only for the start gives it back to the conversation, whose keys (space
         to talk) are the way in there: with nothing in it but the spaces of a talk key
@@ -447,13 +457,40 @@ class VoiceDeskApp(App[int]):
         box = self.text_input
         sent, self._line_sent_while_starting = self._line_sent_while_starting, None
         if sent is not None and box.value.strip() == sent:
-            await box.action_submit()
+            # sent here, not by the box's submit: its message reached the app after the
+            # start had been said settled (_settle_start)
+            box.value = ""
+            self._send_line(sent)
             return
         # a line changed since it was sent (typed on: "hello" sent, then " and" of "hello
         # and what time is it") is being typed still: it waits for Enter, not sent half done
         if not self.typing_only and box.has_focus and not box.value.strip():
             box.value = ""
             self.conversation.focus()
+
+    def _settle_start(self) -> None:
+        """``started`` is set once the focus moved by ``_conversation_started`` has moved:
+        ``focus()`` moves it a message later (after the keys already waiting, which go to
+        the box they were typed in), and each widget learns it (``has_focus``) from a Blur
+        or Focus event on its own queue after that. So: a callback on the app's queue
+        behind the move, from it one on the text box's queue behind its Blur, and from
+        that one on the focused widget's queue behind its Focus."""
+
+        def settled() -> None:
+            self.started.set()
+
+        def behind(widget: Widget | None, then: Callable[[], None]) -> Callable[[], None]:
+            def step() -> None:
+                if widget is None or not widget.call_later(then):  # gone, or closing
+                    then()
+
+            return step
+
+        def behind_the_focus_events() -> None:
+            behind(self.text_input, behind(self.screen.focused, settled))()
+
+        if not self.call_later(behind_the_focus_events):  # the app is closing
+            settled()
 
     async def _abandon_session(
         self, message: str, hint: str | None, *, more: str = "Fix that and start voicedesk again."
@@ -724,7 +761,7 @@ class VoiceDeskApp(App[int]):
         as "listening" once the start ended; the talk key opened a microphone not yet
         listened to."""
         if self.session is None or not self._conversation_running:
-            starting = self.make_session is not None and not self.started.is_set()
+            starting = self.make_session is not None and not self._start_over
             self.notify(
                 "The conversation is still starting…" if starting else "No conversation running.",
                 severity="warning",
@@ -884,7 +921,7 @@ class VoiceDeskApp(App[int]):
         text = message.value.strip()
         if not text:
             return
-        if self.make_session is not None and not self.started.is_set():
+        if self.make_session is not None and not self._start_over:
             # still starting: kept in the box, and sent once it has (_conversation_started)
             _put_back(message)
             self._line_sent_while_starting = text
@@ -894,13 +931,19 @@ class VoiceDeskApp(App[int]):
                 timeout=3,
             )
             return
+        if not self._send_line(text):
+            _put_back(message)
+
+    def _send_line(self, text: str) -> bool:
+        """Send a typed line to the running conversation; False (said in a notice) when
+        there is none."""
         session = self._need_session()
         if session is None:
-            _put_back(message)
-            return
+            return False
         if not self.typing_only:  # typing only: the box stays ready for the next message
             self.conversation.focus()
         self.run_worker(self._send_text(session, text), group="send", exit_on_error=False)
+        return True
 
     async def _send_text(self, session: SessionControl, text: str) -> None:
         try:
