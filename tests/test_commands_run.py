@@ -1821,6 +1821,28 @@ def test_a_headless_run_whose_reader_goes_away_stops_as_a_piped_command_does(
     assert "could not write to standard output (/dev/full): No space left" in done.stderr
 
 
+def test_a_headless_run_started_with_stdout_closed_stops_with_one_line_and_1(
+    tmp_path: Path,
+) -> None:
+    """`run --headless … >&-`: fd 1 was free, the event loop's epoll descriptor took it,
+    and the first transcript line that failed pointed fd 1 at /dev/null to quiet the exit:
+    the loop's own descriptor replaced, it failed with two tracebacks and the run ended
+    120. It stops as a full disk does now: one line, status 1, its audio so far kept."""
+    argv, out = _sim_conversation(tmp_path, ["question", "thanks"])
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "voicedesk", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_isolated_env(tmp_path),
+        timeout=180,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and f"the audio so far is in {out}" in done.stderr
+    said = "voicedesk: could not write to standard output: it is closed; give it a terminal"
+    assert done.stderr.count(said) == 1, done.stderr
+
+
 def test_a_resumed_call_loses_the_sdks_error_prefix_only_if_it_failed(tmp_path: Path) -> None:
     """The session log did not say whether a tool call had failed, so a resumed
     conversation took the MCP SDK's "Error executing tool …" off every earlier result: a

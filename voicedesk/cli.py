@@ -249,7 +249,8 @@ def _guard_stdout() -> None:
 def _stdout_failed(exc: OSError) -> int:
     """One line for a stdout that took no more, and exit 1 (as coreutils' "write error")."""
     try:
-        where = f" ({os.readlink('/proc/self/fd/1')})"
+        # (none for a stdout closed at the start: fd 1 may be another file's by now)
+        where = "" if _closed_at_start() else f" ({os.readlink('/proc/self/fd/1')})"
     except OSError:
         where = ""
     print(
@@ -261,9 +262,25 @@ def _stdout_failed(exc: OSError) -> int:
         ),
         file=sys.stderr,
     )
-    with contextlib.suppress(OSError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the flush at exit fails no more
+    _stdout_to_devnull()
     return OUTPUT_FAILED
+
+
+def _closed_at_start() -> bool:
+    """Whether the process was started with stdout closed (`>&-`)."""
+    return isinstance(sys.stdout, _ClosedStdout)
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not fail (and say so) again.
+    fd 1 itself only when it is stdout's: a stdout closed at the start left fd 1 free, and
+    whatever took it since is not ours (in a headless run, the event loop's epoll
+    descriptor: replaced, the loop failed with a traceback and the run ended 120)."""
+    if _closed_at_start():
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (to the end)
+        return
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 
 
 def leave_now(code: int) -> NoReturn:
@@ -401,10 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def stdout_lost(exc: OSError) -> int:
     """The exit status of a command whose standard output failed with ``exc``: a reader
     that went away ends it quietly, as SIGPIPE ends a command (141); any other failure is
-    said in one line (1). stdout is pointed at /dev/null, so the flush at exit does not
-    fail again."""
+    said in one line (1). stdout is pointed at /dev/null (:func:`_stdout_to_devnull`), so
+    the flush at exit does not fail again."""
     if not isinstance(exc, BrokenPipeError):
         return _stdout_failed(exc)
-    with contextlib.suppress(OSError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    _stdout_to_devnull()
     return BROKEN_PIPE  # as a process killed by SIGPIPE
