@@ -129,6 +129,16 @@ _SERVER: contextvars.ContextVar[_Server | None] = contextvars.ContextVar(
 )
 
 
+def _said_as_warning(record: logging.LogRecord, message: str) -> bool:
+    """``record``, an SDK's error with its traceback, made the one warning line ``message``
+    (the log filters below): kept, for the filter to return."""
+    record.msg = message
+    record.args = ()
+    record.levelno, record.levelname = logging.WARNING, "WARNING"
+    record.exc_info = record.exc_text = None
+    return True
+
+
 class _StrayStdoutFilter(logging.Filter):
     """The SDK logs each line a stdio server prints that is no MCP message (a stray
     ``print`` in the server) with a full pydantic traceback, several per line, on our
@@ -165,14 +175,11 @@ class _StrayStdoutFilter(logging.Filter):
         else:
             who = f"tool server “{name}” ({server_setting(name)})" if name else "a tool server"
         later = " (later ones are skipped unreported)" if server is not None else ""
-        record.msg = (
+        return _said_as_warning(
+            record,
             f"{who} wrote a line that is not an MCP message to its stdout{shown}; "
-            f"it was skipped{later}. Tool servers must keep stdout for MCP and log to stderr."
+            f"it was skipped{later}. Tool servers must keep stdout for MCP and log to stderr.",
         )
-        record.args = ()
-        record.levelno, record.levelname = logging.WARNING, "WARNING"
-        record.exc_info = record.exc_text = None
-        return True
 
     @staticmethod
     def _too_deep(record: logging.LogRecord, server: _Server | None, line: str) -> bool:
@@ -183,14 +190,11 @@ class _StrayStdoutFilter(logging.Filter):
         if server is not None and line and server.read_deep(line) is not None:
             return False
         who = f"tool server “{server.name}”" if server is not None else "a tool server"
-        record.msg = (
+        return _said_as_warning(
+            record,
             f"{who} sent a message nesting more than {MCP_READ_DEPTH} levels deep (counting "
-            f"each JSON object and array), deeper than the MCP SDK reads; it was skipped."
+            f"each JSON object and array), deeper than the MCP SDK reads; it was skipped.",
         )
-        record.args = ()
-        record.levelno, record.levelname = logging.WARNING, "WARNING"
-        record.exc_info = record.exc_text = None
-        return True
 
 
 logging.getLogger("mcp.client.stdio").addFilter(_StrayStdoutFilter())
@@ -215,11 +219,9 @@ class _UnreadableAnswerFilter(logging.Filter):
         server = _SERVER.get()
         name = server.name if server is not None else None
         who = f"tool server “{name}” ({server_setting(name)})" if name else "a tool server"
-        record.msg = f"{who} sent an answer that could not be read ({why}); its call was told so."
-        record.args = ()
-        record.levelno, record.levelname = logging.WARNING, "WARNING"
-        record.exc_info = record.exc_text = None
-        return True
+        return _said_as_warning(
+            record, f"{who} sent an answer that could not be read ({why}); its call was told so."
+        )
 
 
 logging.getLogger("mcp.client.streamable_http").addFilter(_UnreadableAnswerFilter())
