@@ -1075,6 +1075,21 @@ def test_an_address_in_code_is_said_with_its_path(answer: str, said: str) -> Non
             assert _shown_and_said([answer[:i], answer[i:j], answer[j:]]) == (shown, said)
 
 
+def _said_over_two_rounds(rounds: list[str], split: int) -> tuple[SpokenText, str]:
+    """Two tool rounds of one answer as the reply says them: the first streamed in two
+    pieces cut at ``split``, each round cleaned anew (``SpeakableText``) and flushed at its
+    end, one spoken form for the whole answer. The spoken form and what it said."""
+    spoken, said = SpokenText(), []
+    for deltas in ([rounds[0][:split], rounds[0][split:]], [rounds[1]]):
+        speakable = SpeakableText()
+        for delta in [*deltas, None]:
+            text = speakable.feed(delta) if delta is not None else speakable.flush()
+            marks = speakable.code_lines, speakable.item_lines, speakable.said_words
+            said.append(spoken.feed(text, *marks, speakable.code_spans))
+        said.append(spoken.flush())  # as the reply does at each round's end
+    return spoken, "".join(said)
+
+
 def test_code_that_ends_a_round_does_not_go_on_into_the_next() -> None:
     """A span that closed at the very end of a round ("I will run `ls`", then a tool call)
     told its close with no text, which reached no one: the next round's prose was taken
@@ -1082,15 +1097,8 @@ def test_code_that_ends_a_round_does_not_go_on_into_the_next() -> None:
     users"). The voice's spoken form lasts the whole answer; each round is cleaned anew."""
     rounds = ["I will run `ls`", " Then open http://localhost:8080/admin/users now."]
     for split in range(1, len(rounds[0])):
-        spoken, said = SpokenText(), []
-        for deltas in ([rounds[0][:split], rounds[0][split:]], [rounds[1]]):
-            speakable = SpeakableText()
-            for delta in [*deltas, None]:
-                text = speakable.feed(delta) if delta is not None else speakable.flush()
-                marks = speakable.code_lines, speakable.item_lines, speakable.said_words
-                said.append(spoken.feed(text, *marks, speakable.code_spans))
-            said.append(spoken.flush())  # as the reply does at each round's end
-        assert "".join(said) == "I will run ls Then open localhost port 80 80 now.", split
+        heard = _said_over_two_rounds(rounds, split)[1]
+        assert heard == "I will run ls Then open localhost port 80 80 now.", split
 
 
 def test_a_code_block_left_open_at_a_round_s_end_does_not_go_on_into_the_next() -> None:
@@ -1103,15 +1111,7 @@ def test_a_code_block_left_open_at_a_round_s_end_does_not_go_on_into_the_next() 
         "Then open http://localhost:8080/admin/users now.",
     ]
     for split in range(1, len(rounds[0])):
-        spoken, said = SpokenText(), []
-        for deltas in ([rounds[0][:split], rounds[0][split:]], [rounds[1]]):
-            speakable = SpeakableText()
-            for delta in [*deltas, None]:
-                text = speakable.feed(delta) if delta is not None else speakable.flush()
-                marks = speakable.code_lines, speakable.item_lines, speakable.said_words
-                said.append(spoken.feed(text, *marks, speakable.code_spans))
-            said.append(spoken.flush())
-        heard = "".join(said)
+        spoken, heard = _said_over_two_rounds(rounds, split)
         assert heard == (
             "Let me check:\ncurl localhost port 80 80 slash x\nThen open localhost port 80 80 now."
         ), split
