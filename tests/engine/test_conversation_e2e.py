@@ -3492,3 +3492,138 @@ async def test_a_wav_microphone_ending_under_the_held_talk_key_ends_its_turn(tmp
     assert record.user_text == asked
     assert record.heard_text == "About seven minutes."
     assert record.eou_reason == "ptt"
+
+
+def _hold_the_loop(monkeypatch, *, from_s: float, hold_s: float, every_s: float | None = None):
+    """Hold the event loop with a blocking callback (a loaded machine, a big tool result
+    being parsed) at the first microphone block from ``from_s`` on, for ``hold_s``; with
+    ``every_s``, again each time that much wall time has passed since the last hold ended.
+    The audio thread plays on meanwhile. Returns the session times at which each hold
+    ended (the loop was back)."""
+    from voicedesk.engine.session import Session
+
+    real = Session._on_block
+    back: list[float] = []
+    due: list[float] = []
+
+    def on_block(self: Session, block, index, marks, *rest) -> None:
+        if index * self._block_s >= from_s and (
+            not due or (every_s and time.monotonic() >= due[0])
+        ):
+            time.sleep(hold_s)
+            back.append(self.now_s())
+            due[:] = [time.monotonic() + every_s] if every_s else [float("inf")]
+        real(self, block, index, marks, *rest)
+
+    monkeypatch.setattr(Session, "_on_block", on_block)
+    return back
+
+
+async def test_the_answer_falls_silent_under_the_person_while_the_loop_is_held(
+    tmp_path, monkeypatch
+):
+    """Barge-in's pause was decided on the event loop, block by block, while the audio
+    thread played on: a loop held as the person began talking over the answer let it play
+    over them for as long as it was held. The early pause's worker judges the same blocks
+    on its own thread and silences the answer before the loop is back; the loop then
+    confirms it (the usual barge-in: their words cut the answer)."""
+    words = "Wait, stop, tell me something else instead."
+    scenario, start_s = _spoken_over_the_answer(_say(words), gap_s=0, after_s=2.5)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript=words, reply="Okay."),
+        ]
+    )
+    back = _hold_the_loop(monkeypatch, from_s=start_s, hold_s=1.0)
+    session, seen, _, _ = await _run(tmp_path, scenario, script)
+    first, second = session.records
+    assert first.interrupted and second.user_text == words
+    # silent (the first block the pause kept silent) before the held loop was back
+    assert first.t["playback_end"] < back[0], (first.t["playback_end"], back)
+    early = session._speaking.early
+    assert early is not None and early.pauses == 1 and early.lifts == 0
+    assert [e.resumed for e in seen if isinstance(e, ev.BargeIn)] == [False]
+
+
+async def test_the_loop_lifts_an_early_pause_its_own_rule_does_not_make(tmp_path, monkeypatch):
+    """The loop stays the judge: an early pause its own barge-in rule does not make by the
+    time it has caught up (here the worker's, made with nobody talking) is lifted after a
+    short settle, and the answer plays on to its end, heard whole, with no barge-in."""
+    from voicedesk.engine.early_pause import SETTLE_S
+    from voicedesk.engine.session import Session
+
+    scenario = compose(["question"], tail_s=12.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    real = Session._on_block
+    made: list[float] = []
+
+    def on_block(self: Session, block, index, marks, *rest) -> None:
+        early = self._speaking.early
+        playing = self._speaking.playing_turn
+        begun = playing.record.t.get("playback_start") if playing is not None else None
+        now = (index + 1) * self._block_s
+        if not made and early is not None and begun is not None and now > begun + 1.0:
+            # as the worker pauses (from its own thread; here on the loop, at the block)
+            early.paused_at_s = now
+            if self.audio.playback.pause_if_playing():
+                made.append(now)
+        real(self, block, index, marks, *rest)
+
+    monkeypatch.setattr(Session, "_on_block", on_block)
+    session, seen, played, rate = await _run(tmp_path, scenario, script)
+    (answered,) = session.records
+    assert made and session._speaking.early is not None
+    assert session._speaking.early.lifts == 1
+    assert not answered.interrupted and answered.heard_text == LONG_REPLY
+    assert not [e for e in seen if isinstance(e, ev.BargeIn)]
+    assert first_audible_after(played, rate, made[0] + SETTLE_S) is not None  # it went on
+
+
+async def test_the_answers_echo_with_the_loop_held_is_judged_alike_and_not_paused(
+    tmp_path, monkeypatch
+):
+    """Laptop speakers, nobody talking after the question, the loop held 0.3 s every 0.5 s:
+    the VAD hears some of the answer's echo as speech, and an early pause over it would be
+    an audible gap in the answer. The worker and the loop must judge every block alike:
+    the same speech edges (the worker's VAD windows fall where the detector's do, so it
+    hears from the first block) and the same echo verdict (the block's own, taken as it
+    left the canceller; the loop read the canceller as it was when it got there, a later
+    block's once held). Then neither pauses over the echo."""
+    import threading
+
+    from voicedesk.engine.barge_in import BargeInPolicy
+
+    judged: dict[str, dict[float, tuple[Any, ...]]] = {"loop": {}, "worker": {}}
+    real = BargeInPolicy.on_block
+
+    def on_block(self: BargeInPolicy, now: float, **kw: Any) -> Any:
+        verdict = real(self, now, **kw)
+        who = "loop" if threading.current_thread() is threading.main_thread() else "worker"
+        if kw["answer_playing"]:
+            judged[who][round(now, 3)] = (
+                kw["speech_start_s"],
+                kw["echo_only"],
+                kw["converged"],
+                kw["double_talk_ms"],
+                verdict,
+            )
+        return verdict
+
+    monkeypatch.setattr(BargeInPolicy, "on_block", on_block)
+    _hold_the_loop(monkeypatch, from_s=0.0, hold_s=0.3, every_s=0.5)
+    scenario = compose(["question"], tail_s=12.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    room = {"delay_ms": 60.0, "echo_db": -6.0, "noise_dbfs": -65.0, "seed": 3}
+    session, seen, _, _ = await _run(tmp_path, scenario, script, room=room)
+    (answered,) = session.records
+    assert not answered.interrupted and answered.heard_text == LONG_REPLY
+    early = session._speaking.early
+    assert early is not None and early.pauses == 0
+    assert not [e for e in seen if isinstance(e, ev.BargeIn)]
+    both = judged["loop"].keys() & judged["worker"].keys()
+    heard = [t for t in both if judged["loop"][t][0] is not None]
+    assert len(both) > 500 and heard  # the answer played on, and echo was heard as speech
+    differ = {t: (judged["loop"][t], judged["worker"][t]) for t in sorted(both)}
+    differ = {t: pair for t, pair in differ.items() if pair[0] != pair[1]}
+    assert not differ, list(differ.items())[:5]

@@ -67,6 +67,19 @@ ECHO_ONLY_DB = 15.0
 COHERENT_ECHO = 0.25
 
 
+@dataclass(frozen=True, slots=True)
+class EchoVerdict:
+    """What the canceller said about one capture block, taken on the audio thread as the
+    block leaves it. Barge-in judges each block by its own verdict: read on the event loop
+    when it gets to the block, ``echo_only``, ``converged`` and the double-talk cue were
+    those of a later block whenever the loop ran behind (a held loop read the canceller
+    0.3–0.4 s on), and a worker judging the block on time would disagree with it."""
+
+    echo_only: bool
+    converged: bool
+    double_talk_ms: int  # how long the double-talk cue (the frame observer) has held
+
+
 @dataclass
 class _Probe:
     """Energy before and after the canceller over the first loud frames of an answer."""
@@ -147,6 +160,11 @@ class EchoCanceller:
             return True
         explained = self.linear.explained_db
         return explained is not None and explained >= ECHO_ONLY_DB
+
+    def verdict(self) -> EchoVerdict:
+        """This block's verdict (call right after ``__call__``, on the audio thread)."""
+        cue_ms = getattr(self.frame_observer, "open_ms", 0)
+        return EchoVerdict(self.echo_only, self.converged, int(cue_ms or 0))
 
     def _new_apm(self) -> Any:
         return self._rtc.AudioProcessingModule(

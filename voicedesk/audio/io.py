@@ -21,6 +21,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,12 +32,19 @@ from voicedesk.audio.playback import Mark, PlaybackBuffer
 from voicedesk.config import Settings
 from voicedesk.errors import AudioUnavailableError, UserError
 
+if TYPE_CHECKING:
+    from voicedesk.audio.aec import EchoVerdict
+
 log = logging.getLogger(__name__)
 
-# (capture block, its index, playback marks, the block for the transcriber): the last is the
-# capture block itself unless the capture filter gives the words a signal of their own
-# (``EchoCanceller.words``: the person unmuffled while the speaker plays).
-BlockCallback = Callable[[np.ndarray, int, list[Mark], np.ndarray], None]
+# (capture block, its index, playback marks, the block for the transcriber, the echo
+# canceller's verdict on it): the fourth is the capture block itself unless the capture
+# filter gives the words a signal of their own (``EchoCanceller.words``: the person
+# unmuffled while the speaker plays); the last is None without a canceller.
+BlockCallback = Callable[[np.ndarray, int, list[Mark], np.ndarray, "EchoVerdict | None"], None]
+# Called on the audio thread with each capture block as the loop gets it, its index and its
+# verdict (``AudioIO.block_observer``): it must hand the block on and return at once.
+BlockObserver = Callable[[np.ndarray, int, "EchoVerdict | None"], None]
 _LEVEL_EVERY_S = 0.05
 _WATCH_EVERY_S = 0.5  # how often the loop looks whether the sound devices still run
 # Audio lost to an overloaded machine is said once a session, judged over _TROUBLE_WINDOW
@@ -91,6 +99,8 @@ class AudioIO:
         self.echo_possible = True  # until start() knows the devices: assume speakers
         self._loop: asyncio.AbstractEventLoop | None = None
         self._callback: BlockCallback | None = None
+        # sees each block on the audio thread, before the loop does (``BlockObserver``)
+        self.block_observer: BlockObserver | None = None
         self._index = 0
         self._level_every = max(1, round(_LEVEL_EVERY_S * 1000 / backend.block_ms))
         self._sumsq = 0.0
@@ -366,9 +376,12 @@ class AudioIO:
         index = self._index
         self._index += 1
         words = None
+        verdict = None
         if self.capture_filter is not None:
             mic = self.capture_filter(mic, self._last_played)
             words = getattr(self.capture_filter, "words", None)
+            take_verdict = getattr(self.capture_filter, "verdict", None)
+            verdict = take_verdict() if take_verdict is not None else None
         self._last_played = out
         loop, callback = self._loop, self._callback
         if loop is None or callback is None or loop.is_closed():
@@ -376,7 +389,10 @@ class AudioIO:
         try:
             mic = mic.copy()
             words = words.copy() if words is not None and words.size == mic.size else mic
-            loop.call_soon_threadsafe(callback, mic, index, marks, words)
+            observer = self.block_observer
+            if observer is not None:
+                observer(mic, index, verdict)
+            loop.call_soon_threadsafe(callback, mic, index, marks, words, verdict)
             if self.microphone:  # no level to show for a microphone that is not there
                 self._meter(mic, loop)
         except RuntimeError:  # loop closed between the check and the call: shutting down

@@ -61,6 +61,9 @@ class PlaybackBuffer:
         # The first pull the pause silenced. The pause is decided on the loop, which may be
         # behind the audio thread: the blocks it pulled meanwhile still played.
         self._paused_pull: int | None = None
+        # The current pause is the early one (``pause_if_playing``, from the audio side),
+        # not yet confirmed by the loop's ``pause`` nor lifted (``lift_early``).
+        self._early = False
         self._last_uid: int | None = None  # utterance that last produced sound
         self._drained_uid: int | None = None  # repeat its "drained" mark while idle
         self._drained_ago = 0  # samples since the drain moment
@@ -116,11 +119,39 @@ class PlaybackBuffer:
             if not self._paused:
                 self._paused_pull = None
             self._paused = True
+            self._early = False  # the loop's own pause now (an early one it confirms)
 
     def resume(self) -> None:
         with self._lock:
             self._paused = False
             self._paused_pull = None
+            self._early = False
+
+    def pause_if_playing(self) -> bool:
+        """Pause at the next block, from any thread, if sound is queued and nothing paused
+        it: the early pause of a barge-in heard before the loop could judge it. It stays
+        early (``early_paused``) until the loop confirms it (``pause``) or lifts it
+        (``lift_early``). Whether it paused."""
+        with self._lock:
+            if self._paused or not self._chunks:
+                return False
+            self._paused, self._paused_pull, self._early = True, None, True
+            return True
+
+    def lift_early(self) -> bool:
+        """Resume, if the pause is still the early one (the loop took it for no person);
+        a pause the loop made or confirmed meanwhile stays. Whether it resumed."""
+        with self._lock:
+            if not (self._paused and self._early):
+                return False
+            self._paused, self._paused_pull, self._early = False, None, False
+            return True
+
+    @property
+    def early_paused(self) -> bool:
+        """Paused by ``pause_if_playing`` and not yet confirmed or lifted."""
+        with self._lock:
+            return self._paused and self._early
 
     @property
     def silent_from_pull(self) -> int | None:

@@ -58,6 +58,7 @@ from voicedesk.providers.openai_llm import silent_truncation_warning
 from voicedesk.tools.wording import plural
 
 if TYPE_CHECKING:
+    from voicedesk.audio.aec import EchoVerdict
     from voicedesk.turn.pause_reading import PauseReader
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,7 @@ class Session:
             key_held=lambda: self._ptt_open,
         )
         self._ptt_open = False
+        self._detector_reset = False  # since the last block it was fed
         self._turns_ended = 0  # spoken turns ended so far
         self._hushed_after = 0  # how many had ended at the stop key's last press
         # the turn whose answer that press stopped (None: none was playing): turns asked
@@ -375,7 +377,15 @@ class Session:
             # won the race with the voice services (a slow network), and said a notice
             # when they lost, the same config either way.
             self._tools_up.add_done_callback(self._tools_came)
+        # The early pause's worker sees every block from the first, as the turn detector
+        # does: begun a few blocks later, its VAD's 32 ms windows fell between the
+        # detector's, and the two heard the same speech begin and end a block apart.
+        early = self._speaking.pause_early() if hasattr(self.audio, "block_observer") else None
+        if early is not None:
+            self.audio.block_observer = early.observe
         self.audio.start(self._loop, self._on_block)
+        if early is not None:  # known once the devices are
+            early.echo_possible = getattr(self.audio, "echo_possible", True)
         self._use_the_voice(voice_error)
         self._speaking.watch_double_talk()
         self._set_state("muted" if self.muted else "listening")
@@ -612,6 +622,8 @@ class Session:
             audio_error = exc
         except Exception:
             log.warning("stopping the audio failed", exc_info=True)
+        if self._speaking.early is not None:  # no more blocks come: its thread may end
+            self._speaking.early.close()
         for reply in {self._reply, self._speaking.playing} - {None}:
             assert reply is not None
             await reply.cancel()
@@ -716,6 +728,7 @@ class Session:
         self.mode = mode
         self.detector.mode = mode  # push-to-talk turns end on the key, never on silence
         self.detector.reset()
+        self._detector_reset = True  # the early pause's worker follows (``_on_block``)
         self._set_state("muted" if self.muted else "listening")
 
     def ptt_press(self) -> None:
@@ -740,6 +753,7 @@ class Session:
             self._end_open_turn("muted")
             self._release_held_answer()
             self.detector.reset()
+            self._detector_reset = True
             self._stt_streaming = False
         self._set_state("muted" if muted else "listening")
 
@@ -845,9 +859,15 @@ class Session:
 
     # ------------------------------------------------------------------ audio thread hop
     def _on_block(
-        self, block: np.ndarray, index: int, marks: list[Any], words: np.ndarray | None = None
+        self,
+        block: np.ndarray,
+        index: int,
+        marks: list[Any],
+        words: np.ndarray | None = None,
+        echo: EchoVerdict | None = None,
     ) -> None:
-        """``words``: the block as the transcriber gets it (``AudioIO``'s callback)."""
+        """``words``: the block as the transcriber gets it, ``echo`` the canceller's verdict
+        on it (``AudioIO``'s callback)."""
         audio_s = index * self._block_s
         # The audio's start on the monotonic clock, from the block handed over soonest: a
         # block is never early, but one the loop was too busy to take (the terminal UI
@@ -864,14 +884,22 @@ class Session:
         # before the microphone's say: an answer plays with the talk key up, or muted
         self._log_progress(audio_s)
         listening = not self.muted and (self.mode == "hands-free" or self._ptt_open)
+        early = self._speaking.early
+        if early is not None:  # the worker judges only what this loop's barge-in hears
+            microphone = getattr(self.audio, "microphone", True)
+            early.armed = listening and microphone and self.mode == "hands-free"
         if not listening or not getattr(self.audio, "microphone", True):  # nothing to hear
             return
+        if self._detector_reset and early is not None:
+            # the detector's VAD windows start again at this block: so do the worker's
+            early.realign(index)
+        self._detector_reset = False
         signals = self.detector.feed(block, audio_s, words)
         if self._stt_streaming:
             self.stt.push_audio(block if words is None else words)
         self._handle_signals(signals)
         self._prepare_held_answer(audio_s)
-        self._speaking.check(audio_s + self._block_s)
+        self._speaking.check(audio_s + self._block_s, echo)
 
     def _log_progress(self, now_s: float) -> None:
         """Log how much of the playing answer has been heard (``PROGRESS_LOOK_S``): its

@@ -21,16 +21,21 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from voicedesk import events as ev
 from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
 from voicedesk.engine.barge_in import BargeInPolicy, joins_stretch
 from voicedesk.engine.double_talk import DoubleTalkCue
+from voicedesk.engine.early_pause import SETTLE_S as EARLY_SETTLE_S
+from voicedesk.engine.early_pause import EarlyPause
 from voicedesk.engine.metrics import TurnRecord
 from voicedesk.engine.reply import Reply
 from voicedesk.providers.base import SpeechStream, TextToSpeech
+
+if TYPE_CHECKING:
+    from voicedesk.audio.aec import EchoVerdict
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +173,7 @@ class Speaking(Generic[TurnT]):
         self.line: _Line | None = None  # the error line playing
         self.barge = BargeInPolicy(settings.barge_in)
         self._double_talk: DoubleTalkCue | None = None
+        self.early: EarlyPause | None = None  # the worker's early pause (``pause_early``)
         self._double_talk_paused_at: float | None = None
         self._answer_tail: _Tail | None = None
         self._speech_start_s: float | None = None
@@ -407,18 +413,24 @@ class Speaking(Generic[TurnT]):
         self._paused_end_s = end_s
         self._speech_start_s = None
 
-    def check(self, now: float) -> None:
+    def check(self, now: float, echo: EchoVerdict | None = None) -> None:
         """Does speech over the answer pause it? The VAD on the cleaned signal, or else the
         double-talk cue: the person behind the linear echo model while the canceller muffles
-        them."""
+        them. ``echo``: the canceller's verdict on this very block (``AudioIO`` takes it on
+        the audio thread); without it, the canceller's state now, which is a later block's
+        whenever the loop runs behind."""
         heard = self._detector.in_speech and self._speech_start_s is not None
         aec = getattr(self._audio, "capture_filter", None)
-        echo_only = aec is not None and getattr(aec, "echo_only", False)
+        if echo is not None:
+            echo_only, converged, cue_ms = echo.echo_only, echo.converged, echo.double_talk_ms
+        else:
+            echo_only = aec is not None and getattr(aec, "echo_only", False)
+            converged = aec is None or getattr(aec, "converged", True)
+            cue_ms = self._double_talk.open_ms if self._double_talk is not None else 0
         if heard and not echo_only:
             self._person_at = now
         if self.held:  # not begun: the speech's words decide, not barge-in
             return
-        cue_ms = self._double_talk.open_ms if self._double_talk is not None else 0
         if self._double_talk_paused_at is not None and self.barge.paused:
             if now - self._double_talk_paused_at >= DOUBLE_TALK_RESUME_S:
                 # the cue paused the answer but no speech followed: it was not a person
@@ -431,14 +443,38 @@ class Speaking(Generic[TurnT]):
             speech_start_s=self._speech_start_s if heard else None,
             double_talk_ms=cue_ms,
             answer_playing=self._answer_audible(now),
-            converged=aec is None or getattr(aec, "converged", True),
+            converged=converged,
             echo_possible=getattr(self._audio, "echo_possible", True),
             echo_only=echo_only,
         )
         if verdict == "pause":
-            self.pause(now)
+            self.pause(now)  # an early pause of the same speech is confirmed: the loop's now
             if not heard:
                 self._double_talk_paused_at = now
+            return
+        self._judge_early_pause(now)
+
+    def pause_early(self) -> EarlyPause | None:
+        """Let a worker pause the answer on the audio's time, ahead of a loop that runs
+        behind (``early_pause``); this loop confirms or lifts each such pause (``check``).
+        Only in hands-free with barge-in on; returns the worker, for the session to arm,
+        feed and close."""
+        if not self._settings.barge_in.enabled:
+            return None
+        self.early = EarlyPause(self._settings, self._audio.playback)
+        return self.early
+
+    def _judge_early_pause(self, now: float) -> None:
+        """The loop has got to ``now`` without its own rule pausing: an early pause made
+        ``early_pause.SETTLE_S`` or more before it was not the person, by this rule (the
+        echo verdict, the double-talk cue, the minimum speech): lift it."""
+        early = self.early
+        playback = self._audio.playback
+        if early is None or early.paused_at_s is None or not playback.early_paused:
+            return
+        if now >= early.paused_at_s + EARLY_SETTLE_S - 1e-9 and playback.lift_early():
+            early.lifted()
+            log.info("lifted an early barge-in pause from %.2f s at %.2f s", early.paused_at_s, now)
 
     def pause(self, at_s: float) -> None:
         """Silence what is playing at the next block: the error line for good (the person is
