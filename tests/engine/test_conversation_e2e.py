@@ -295,6 +295,9 @@ async def test_a_barge_in_paused_late_by_a_busy_loop_ends_where_the_answer_fell_
         real_pause(self, at_s)
 
     monkeypatch.setattr(Speaking, "pause", pause_late)
+    # the loop's own pause, late: the early pause's worker (which silences the answer on
+    # time, test_the_answer_falls_silent_under_the_person_while_the_loop_is_held) is off
+    monkeypatch.setattr(Speaking, "pause_early", lambda self: None)
     scenario, (session, seen, played, rate) = await _cut_in(tmp_path)
     first = session.records[0]
     assert first.interrupted and stalls
