@@ -118,7 +118,7 @@ async def test_no_sound_devices_fall_back_to_a_silent_clock_and_say_so():
     blocks = threading.Event()
     count = 0
 
-    def on_block(mic: np.ndarray, index: int, marks: list, words: np.ndarray) -> None:
+    def on_block(mic: np.ndarray, index: int, marks: list, words: np.ndarray, echo=None) -> None:
         nonlocal count
         count += 1
         if count >= 5:

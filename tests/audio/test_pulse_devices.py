@@ -460,7 +460,7 @@ _BARGE_IN = """
         )
         handed = asyncio.Event()
 
-        def on_block(mic, index, marks, words):
+        def on_block(mic, index, marks, words, echo):
             if audio.playback.played_samples(1) >= answer.size:
                 handed.set()
 
