@@ -769,7 +769,20 @@ CASES = [
         "Oxygen O(2) and O(10); sorting is O(n log n), lookup O(1).",
         "Oxygen O(2) and O(10); sorting is big O of n log n, lookup big O of 1.",
     ),
-]
+    # a count's "Mio." before a German noun (in capitals) is no full stop: "5.5 million.
+    # Nutzer" was said, a sentence's end inside one, and cut there for the voice; streamed,
+    # "3 Mrd. Euro" kept its dot where whole it did not. Before a sentence's first word
+    # ("Die"), or at a line's end, it is the full stop still.
+    (
+        "Die App hat 5,5 Mio. Nutzer und 3 Mrd.  Euro Umsatz, €2,5 Mio. Gewinn. Es sind 4 "
+        "Mio. Die Zahl: 2 Tsd.\nNeu.",
+        "Die App hat 5.5 million Nutzer und 3 billion  Euro Umsatz, 2.5 million euros Gewinn. "
+        "Es sind 4 million. Die Zahl: 2 thousand.\nNeu.",
+    ),
+    # a query after a path is no word of it, as an address's is not ("GET /search?q=x"
+    # was read "search question mark q equals x"), in code as in prose; a fraction's "?"
+    # stays
+    ("Or GET /v2/items?limit=50#top now. Is it 1/2?", "Or GET items now. Is it one half?"),]
 
 
 def _said(deltas: list[str]) -> str:
@@ -1011,14 +1024,22 @@ def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
             "Python, yes.\nJava, no.\nyes, a, no.",
         ),
         # ... and so several of one kind alone in a cell, said once (the row was said
-        # "Speed, ."); mixed ones say nothing a word would
+        # "Speed, ."); mixed ones each in turn, "or" for a slash or an "or" between them
+        # (the row was said "Both, ." and "Either, /.", Whisper heard "Either flash")
         (
-            "| Speed | ✅ ✅ |\n| Cost |❌❌|\n| Both | ✅ ❌ |",
-            "| Speed | |\n| Cost ||\n| Both | |",
-            "Speed, yes.\nCost, no.\nBoth, .",
+            "| Speed | ✅ ✅ |\n| Cost |❌❌|\n| Both | ✅ ❌ |\n| Either | ✅ / ❌ |",
+            "| Speed | |\n| Cost ||\n| Both | |\n| Either | |",
+            "Speed, yes.\nCost, no.\nBoth, yes and no.\nEither, yes or no.",
         ),
-        # in a sentence, or before words, it is dropped as before
-        ("| a | ✅ done |", "| a | done |", "a, done."),
+        ("| Mac | ✅/❌ | ❌ or ✅ |", "| Mac | | |", "Mac, yes or no, no or yes."),
+        # ... and at a cell's start before its words, with a comma: "partly" alone was said
+        ("| a | ✅ done |", "| a | done |", "a, yes, done."),
+        (
+            "| Sync | ✅ partly | ❌ not yet |",
+            "| Sync | partly | not yet |",
+            "Sync, yes, partly, no, not yet.",
+        ),
+        # in a sentence it is dropped as before
         ("Done ✅ and tested. Status: ✅ Done", "Done and tested. Status: Done", None),
     ],
 )
@@ -1057,6 +1078,12 @@ def test_a_check_mark_standing_for_a_value_is_said_yes_or_no(
         (
             'Run `curl "localhost:8080/search?q=x&n=2"` now.',
             'Run curl "localhost port 80 80 slash search" now.',
+        ),
+        # a query after a bare path is not said either, in a block as in prose: "GET
+        # /search?q=x" was read as written in the block, "search question mark q equals x"
+        (
+            "```\nGET /search?q=x&n=2\n```\nOr GET /search?q=x.",
+            "GET search\nOr GET search.",
         ),
         # in prose an address is its host (and port) as before, after a span too
         (

@@ -857,12 +857,23 @@ _EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:
 # ... and one with a scale word after it ("€5,5 million", "€1,2 Mrd.", German's "Mio." and
 # "Mrd."): it was said "5 euros 50 million", the comma being a decimal one there. Said
 # "5.5 million euros", as "$1.2 million" is. An abbreviation's dot goes when the sentence
-# goes on after it ("€3,5 Mio. for"); before a capital or at the end it is the full stop.
+# goes on after it ("€3,5 Mio. for", "€2 Mio. Umsatz": German's nouns have capitals, and the
+# dot before one was said as a full stop); before a word that starts sentences ("Then",
+# "Die"), at a line's or the answer's end it is the full stop.
+_SENTENCE_STARTS = (
+    "The|This|That|These|Those|Then|There|It|Its|We|I|You|They|He|She|And|But|So|Or|If|In|On|"
+    "At|For|A|An|As|To|With|By|From|After|Before|Also|Now|Today|Next|Here|What|How|Why|When|"
+    "Which|Who|Der|Die|Das|Den|Dem|Des|Ein|Eine|Es|Er|Wir|Ich|Du|Ihr|Sie|Man|Und|Aber|Oder|"
+    "Dann|Damit|Dabei|Im|Am|Zum|Zur|Mit|Bei|Nach|Vor|Seit|Auch|Heute|Jetzt|Dies|Diese|Dieser|"
+    "Wie|Was|Wann|Warum|Wo"
+)
+_GOES_ON = rf"(?=[ \t]+(?!(?:{_SENTENCE_STARTS})\b)[^\W_]|[,;:)])"
 _EUROPEAN_SCALE = re.compile(
-    r"[ \t]+(?:(thousand|million|billion|trillion)\b|(Mio|Mrd)(?:\.(?=[ \t]+[a-z\d]|[,;:)])|\b))"
+    rf"[ \t]+(?:(thousand|million|billion|trillion)\b|(Mio|Mrd)(?:\.{_GOES_ON}|\b))"
 )
 _EUROPEAN_SCALE_WORDS = {"Mio": "million", "Mrd": "billion"}
-_EUROPEAN_SCALE_START = re.compile(r"[ \t]+(?:[a-zA-Z]*|Mio\.[ \t]*|Mrd\.[ \t]*)\Z")
+# (a word after its dot is held whole: "€3,5 Mio. Th" may be "Then", a sentence's start)
+_EUROPEAN_SCALE_START = re.compile(r"[ \t]+(?:[a-zA-Z]*|(?:Mio|Mrd)\.[ \t]*[^\W\d_]*)\Z")
 # ... or with its sign after the number, as much of Europe writes it ("20 €", "5,50 €",
 # "1.299,00 €", "2,5 €", "3.50 €", "5€"): heard "20 years", "550 euros", "1.2900 euros". Said as
 # one with the sign before it: "20 euros", "5 euros 50", "1,299 euros". Only the euro's:
@@ -890,18 +901,19 @@ _SCALED_AFTER = re.compile(
 _SHORT_SCALES = {**_EUROPEAN_SCALE_WORDS, "Tsd": "thousand"}
 # ... and with no sign at all ("5,5 Mio. Nutzer", "it grew by 1,2 Mrd. this year"): a count
 # in German's short scale words, left as written, "5,5 Mio." (Piper said "five five m i o").
-# Said "5.5 million"; its dot as after "€5,5 Mio.": gone where the sentence goes on, else
-# the full stop.
+# Said "5.5 million"; its dot as after "€5,5 Mio.": gone where the sentence goes on (it was
+# kept before any capital, "5.5 million. Nutzer", a full stop in the middle of a sentence,
+# and streamed "3 Mrd. Euro" was said so while whole it was not), else the full stop.
 _SCALED_COUNT = re.compile(
     rf"(?P<whole>\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:,(?P<decimals>\d+))?[{_AMOUNT_BLANK}]+"
-    r"(?P<short>Tsd|Mio|Mrd)(?:\.(?=[ \t]+(?:[a-z\d]|Euro\b)|[,;:)])|\b)"
+    rf"(?P<short>Tsd|Mio|Mrd)(?:\.{_GOES_ON}|\b)"
 )
 _SCALE_PREFIXES = "|".join(
     sorted({w[:n] for w in (*_SCALE_WORDS, *_SHORT_SCALES) for n in range(1, len(w) + 1)})
 )
 _SCALED_AFTER_START = re.compile(
     rf"(?:\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:,\d*)?[{_AMOUNT_BLANK}]+"
-    rf"(?:(?:{_SCALE_PREFIXES})\.?[{_AMOUNT_BLANK}]?€?)?\Z"
+    rf"(?:(?:{_SCALE_PREFIXES})(?:\.?[{_AMOUNT_BLANK}]*€?|\.[{_AMOUNT_BLANK}]+[^\W\d_]*))?\Z"
 )
 # ... and so with the sign before it ("€1,799/L"): it was said "1,799 euros per liter"
 _UNIT_PRICE = re.compile(rf"€(\d+),(\d{{3}})(?=/{_MEASURE_UNITS})")
@@ -1677,7 +1689,10 @@ class SpokenText:
         shown, said = _spoken_token(word, after, self._shown_tail, order, sentence)
         if (address := _HOST_PORT.match(shown)) is not None and self._says_path():
             said += _path_said(shown[address.end() :])  # "localhost:11434/api/tags"
-        if address is not None and shown == word and said != shown:
+        # ... and so after a path said by its name ("GET /search?q=x", in code or prose):
+        # "search?q=x" was read as written, "question mark q equals x"
+        path = "/" in word and any(c.isalpha() for c in word)  # ("1/2?" is a fraction's)
+        if (address is not None or path) and shown == word and said != shown:
             if not final and _QUERY_START.fullmatch(after):
                 return None  # "localhost:8080/search?q" may go on: "?q=x&n=2"
             if (query := _QUERY.match(after)) is not None:
@@ -1770,8 +1785,9 @@ class SpokenText:
             if not final:  # (a whole word too: "Mrd" may go on as "Mrd. for")
                 start = _EUROPEAN_SCALE_START.match(after)
                 words = (*_SCALE_WORDS, *_EUROPEAN_SCALE_WORDS)
-                if start is not None and any(
-                    w.startswith(start.group().strip().rstrip(". \t")) for w in words
+                if start is not None and (
+                    "." in start.group()
+                    or any(w.startswith(start.group().strip().rstrip(". \t")) for w in words)
                 ):
                     return None  # "€5,5 mil" may be "€5,5 million"; "€3,5 Mio." a sentence's end
             if scale is not None:
