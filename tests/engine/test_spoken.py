@@ -782,7 +782,23 @@ CASES = [
     # a query after a path is no word of it, as an address's is not ("GET /search?q=x"
     # was read "search question mark q equals x"), in code as in prose; a fraction's "?"
     # stays
-    ("Or GET /v2/items?limit=50#top now. Is it 1/2?", "Or GET items now. Is it one half?"),]
+    (
+        "Or GET /v2/items?limit=50#top now. Is it 1/2?",
+        "Or GET items now. Is it one half?",
+    ),  # a fraction written as one character, as recipes do: Whisper heard Piper's "1 ½" as
+    # "1 1 12" and "1¼" as "1 1 1 1 1"
+    (
+        "Mix 1 ½ cups flour, ¼ tsp salt and 1¼ cups milk; platform 9¾, ⅔ full.",
+        "Mix 1 and a half cups flour, a quarter tsp salt and 1 and a quarter cups milk; "
+        "platform 9 and three quarters, two thirds full.",
+    ),
+    # a number with a "B" or an "M" after a place's name is its label: "Room 4B" was said
+    # "Room 4 billion"
+    (
+        "Meet in Room 4B, then gate 12B or Suite 3M; 4B users.",
+        "Meet in Room 4B, then gate 12B or Suite 3M; 4 billion users.",
+    ),
+]
 
 
 def _said(deltas: list[str]) -> str:

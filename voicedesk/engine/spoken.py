@@ -217,6 +217,31 @@ _COUNT_SCALES = {"M": "million", "B": "billion", "bn": "billion"}
 # it was said "221 billion Baker Street"
 _HOUSE_NUMBER = re.compile(r"\d+B")
 _NAME_AFTER = re.compile(r"[ \t]+[A-Z]")
+# ... and so is one after a place's name ("Room 4B", "Gate 12B", "Suite 3M"): it was said
+# "Room 4 billion"
+_PLACE_BEFORE = re.compile(
+    r"\b(?:room|gate|seat|apt|apartment|suite|unit|floor|level|building|bldg|terminal|"
+    r"platform|track|row|bay|flat|block|lot|box|locker|hall|pier|stand|zone|section|wing)"
+    r"\.?[ \t]+\Z",
+    re.IGNORECASE,
+)
+# A fraction written as one character ("1 ½ cups", "¼ tsp", "1¼", "9¾"), as recipes do:
+# Whisper heard Piper's "1 ½" as "1 1 12" and "1¼" as "1 1 1 1 1": said in words, "1 and a
+# half", "a quarter", after a number and a blank too ("1 ½" is "1 and a half")
+_VULGAR = re.compile(r"(\d*)([½⅓⅔¼¾⅕⅛⅜⅝⅞])")
+_VULGAR_SAID = {
+    "½": "a half",
+    "⅓": "a third",
+    "⅔": "two thirds",
+    "¼": "a quarter",
+    "¾": "three quarters",
+    "⅕": "a fifth",
+    "⅛": "an eighth",
+    "⅜": "three eighths",
+    "⅝": "five eighths",
+    "⅞": "seven eighths",
+}
+_WHOLE_BEFORE = re.compile(r"(?<![\d.,])\d+[ \t]+\Z")
 # A unit after a number, written short ("2.5GB", "5 kHz", "60fps", "100Mbps", "5000 mAh"):
 # Whisper heard Piper's reading as "5KHC", "120 Hc", "60 FDS", "5000 m off", "500 MSB",
 # "2 Ella". Said in full, as a reader says it; only after a number ("GB" alone may be a
@@ -2155,8 +2180,12 @@ def _spoken_token(
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
         return core, f"{core[0]} sharp"
+    if (vulgar := _VULGAR.fullmatch(core)) is not None:
+        whole, part = vulgar.group(1), _VULGAR_SAID[vulgar.group(2)]
+        joined = whole or _WHOLE_BEFORE.search(before) is not None
+        return core, f"{whole} and {part}".lstrip() if joined else part
     if (count := _COUNT_SCALE.fullmatch(core)) is not None and not (
-        _HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)
+        (_HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)) or _PLACE_BEFORE.search(before)
     ):
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
     if (
