@@ -798,6 +798,12 @@ CASES = [
         "Meet in Room 4B, then gate 12B or Suite 3M; 4B users.",
         "Meet in Room 4B, then gate 12B or Suite 3M; 4 billion users.",
     ),
+    # a weight's or a volume's unit in a rate by its name, as after a number alone: "mg per
+    # day" was heard "in G per day"
+    (
+        "Take max. 3,200 mg/day, 1 g/day or 2 L/day.",
+        "Take max. 3,200 milligrams per day, 1 gram per day or 2 liters per day.",
+    ),
 ]
 
 

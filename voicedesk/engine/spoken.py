@@ -2448,7 +2448,9 @@ def _rate_said(rate: re.Match[str], count: str) -> str:
     """A rate (``_RATE``) after the number ``count`` said with "per": "60 kilometers per
     hour", "1 request per second", "5 tokens per second"."""
     number, unit, per = rate.groups()
-    one, many = _RATE_UNITS_SAID.get(unit, (unit, unit))
+    # a dose or a weight a day ("3,200 mg/day", "2 L/day") by the unit's name after a number
+    # (Whisper heard Piper's "mg per day" as "in G per day")
+    one, many = _RATE_UNITS_SAID.get(unit) or _UNIT_WORDS.get(unit, (unit, unit))
     said = f"{one if count == '1' else many} per {_PER_SAID[per]}"
     return f"{number} {said}" if number else said
 
