@@ -804,6 +804,13 @@ CASES = [
         "Take max. 3,200 mg/day, 1 g/day or 2 L/day.",
         "Take max. 3,200 milligrams per day, 1 gram per day or 2 liters per day.",
     ),
+    # a whole amount with German's scale word, as one with cents: "€2 Mrd." was said "2
+    # euros Mrd."
+    (
+        "Wir zahlen €2 Mrd. Umsatz und €3 Mio. Das war es; $5 Mio. now, €7 more.",
+        "Wir zahlen 2 billion euros Umsatz und 3 million euros. Das war es; 5 million dollars "
+        "now, 7 euros more.",
+    ),
 ]
 
 

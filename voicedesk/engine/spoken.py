@@ -1833,6 +1833,23 @@ class SpokenText:
             one, many = _CURRENCY[sign]
             said = f"{whole} {one if whole == '1' else many}"
             return european.group(), said if cents == "00" or sign == "¥" else f"{said} {cents}"
+        if european is None and not any(amount.group(n) for n in (3, 4, 5)):
+            # a whole amount with German's scale word ("€2 Mrd.", "€3 Mio. Umsatz"): it was
+            # said "2 euros Mrd.", as "€2,5 Mrd." is said "2.5 billion euros"
+            start = _EUROPEAN_SCALE_START.match(rest) if not final else None
+            if start is not None and (
+                "." in start.group()
+                or any(w.startswith(start.group().strip()) for w in _EUROPEAN_SCALE_WORDS)
+            ):
+                return None  # "€2 Mr" may be "€2 Mrd."
+            scale = _EUROPEAN_SCALE.match(rest)
+            if scale is not None and scale.group(2):
+                self._amount_to = self._shown + amount.end() + scale.end()
+                word = _EUROPEAN_SCALE_WORDS[scale.group(2)]
+                return (
+                    amount.group() + scale.group(),
+                    f"{amount.group(2)} {word} {_CURRENCY[amount.group(1)][1]}",
+                )
         if not final and amount.group(4) and not rest:
             return None  # "$3b" may be "$3bn"; said at once, "3 billion dollarsn"
         if not final and not amount.group(4) and not amount.group(5):
