@@ -2609,6 +2609,25 @@ async def test_openai_tts_an_abbreviation_s_full_stop_inside_a_sentence_is_no_cu
     )
 
 
+async def test_openai_tts_a_german_abbreviation_before_a_noun_is_no_cut(sim):
+    """German writes "ca." (about), "bzw." (or), "Nr." (number) and "vgl." (compare)
+    before a noun, and its nouns have capitals: each full stop was taken for a sentence's
+    end, and the first piece, "Es kostet ca.", went to the voice alone, said as a sentence
+    with a falling voice and a pause; later ones were cut after "bzw." and "Nr." too."""
+    text = (
+        "Es kostet ca. Fünf Euro im Laden. Oder bzw. Zehn Euro online, vgl. Seite zwei. "
+        "Nr. Drei kommt morgen."
+    )
+    asked = await openai_tts_pieces(sim, text)
+    assert asked == sorted(
+        [
+            "Es kostet ca. Fünf Euro im Laden.",
+            "Oder bzw. Zehn Euro online, vgl. Seite zwei.",
+            "Nr. Drei kommt morgen.",
+        ]
+    )
+
+
 async def test_openai_tts_a_long_sentence_after_the_first_piece_is_cut_at_a_comma(sim):
     """A later piece ended only at a sentence's end: a long sentence after a short first
     one was one piece, still being made by Piper when the short one had played: the
