@@ -2257,18 +2257,62 @@ async def test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls(
 
 
 # BIG_SCHEMA_SERVER's form in JSON Schema draft 4, which the model is offered in today's
-# form: the listing checks that form, and the first call the server's own.
+# form: the listing checks that form, and makes the checker of the server's own.
 BIG_DRAFT4_SERVER = BIG_SCHEMA_SERVER.replace(
     '{"type": "object", "properties": FIELDS',
     '{"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "properties": FIELDS',
 )
+# BIG_SCHEMA_SERVER's form as a choice of one shape, which the model is offered as one
+# object: another schema than the server's own, whose checker its first call makes.
+BIG_CHOICE_SERVER = BIG_SCHEMA_SERVER.replace(
+    'input_schema={"type": "object", "properties": FIELDS, "required": ["field_7"]}',
+    'input_schema={"type": "object", "anyOf": [{"properties": FIELDS, "required": ["field_7"]}]}',
+)
+
+
+async def test_a_huge_draft4_schema_is_checked_once_for_the_listing_and_its_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 2 MB input schema in JSON Schema draft 4 was checked twice, seconds of a core
+    each: in today's form for the listing, and in its own at its tool's first call. The
+    listing's check of today's form makes the checker of its own (draft 4's ``exclusive
+    Minimum: true`` read as draft 4 means it), and it is not checked again."""
+    import jsonschema
+
+    checked: list[str] = []
+    for cls in (jsonschema.Draft4Validator, jsonschema.Draft202012Validator):
+        real = cls.check_schema.__func__  # type: ignore[attr-defined]
+
+        def counted(cls: Any, schema: Any, *args: Any, real: Any = real, **kwargs: Any) -> None:
+            if len(schema.get("properties") or ()) >= 8000:
+                checked.append(cls.__name__)
+            real(cls, schema, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "check_schema", classmethod(counted))
+    source = BIG_DRAFT4_SERVER.replace(
+        "TOOLS = [",
+        'FIELDS["count"] = {"type": "integer", "minimum": 0, "exclusiveMinimum": True}\nTOOLS = [',
+    )
+    settings = one_server_settings(tmp_path, "big", source)
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        deadline = time.monotonic() + 120
+        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
+            assert time.monotonic() < deadline, "the tools never came"
+            await asyncio.sleep(0.05)
+        good = await manager.call("big__form", {"field_7": "x", "count": 1}, call_id="c1")
+        bad = await manager.call("big__form", {"field_7": "x", "count": 0}, call_id="c2")
+    assert good.text == "form {'field_7': 'x', 'count': 1}", good.text
+    assert bad.is_error and "“count”: 0 is less than or equal to the minimum" in bad.text, bad.text
+    assert checked == ["Draft202012Validator"], checked
+
+
 async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The model's calls in one round run at once: two first calls of a tool with a 2 MB
     schema each made its argument checker on a thread of its own, the same check twice,
-    seconds of both cores each. It is made once, and checks both calls. (A draft 4
-    schema, whose checker the listing does not make: it checked today's form of it.)"""
+    seconds of both cores each. It is made once, and checks both calls. (A choice of one
+    shape, whose checker the listing does not make: it checked the one object it made.)"""
     made: list[Any] = []
     real = manager_module.made_checker
 
@@ -2277,7 +2321,7 @@ async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
         return real(schema)
 
     monkeypatch.setattr(manager_module, "made_checker", counted)
-    settings = one_server_settings(tmp_path, "big", BIG_DRAFT4_SERVER)
+    settings = one_server_settings(tmp_path, "big", BIG_CHOICE_SERVER)
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
         deadline = time.monotonic() + 120
         while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
