@@ -1909,8 +1909,11 @@ def test_a_resumed_call_loses_the_sdks_error_prefix_only_if_it_failed(tmp_path: 
     read_line, read_result = now["docs__read_document"]
     assert read_result is not None and read_result.startswith("Error executing tool read_doc")
     assert not read_line.startswith("Error executing tool") and "nope.md" in read_line
-    # a log from before: no "failed" in its tools records, every result read as a failure's
-    records = [{k: v for k, v in r.items() if k != "failed"} for r in read_log(log)]
+    # a log from before: no "failed_at" (nor "failed") in its tools records, every result
+    # read as a failure's
+    records = [
+        {k: v for k, v in r.items() if k not in ("failed_at", "failed")} for r in read_log(log)
+    ]
     log.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     before = resumed()
     assert before["logs__last_error"][0] == "the disk was full at 03:00"

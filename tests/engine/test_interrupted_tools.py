@@ -1226,3 +1226,40 @@ async def _docs_jobs(
         ),
     )
     return manager, jobs, spawned
+
+
+async def test_a_failed_call_is_marked_by_its_own_result_not_its_id(tmp_path: Path) -> None:
+    """The session log marks which calls failed (``failed_in``). It kept them by call id:
+    a call that failed and a later turn's call with the same id (a background call's, or
+    a server numbering each answer's calls from call_0) took each other's mark, the one
+    that succeeded after taking it off the failure. Each result is marked itself, by its
+    place in the messages logged."""
+    from mcp_servers import EMPTY_RESULTS_SERVER, one_server_settings
+
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.providers.base import ToolCall
+    from voicedesk.tools.manager import ToolManager
+
+    def asked(call: ToolCall) -> dict[str, Any]:
+        function = {"name": call.name, "arguments": call.arguments}
+        return {"role": "assistant", "tool_calls": [{"id": call.id, "function": function}]}
+
+    settings = one_server_settings(tmp_path, "blank", EMPTY_RESULTS_SERVER)
+    async with ToolManager(settings, log_dir=tmp_path / "logs") as manager:
+        jobs = ToolJobs(
+            manager,
+            patience_s=60,
+            is_quiet=lambda: True,
+            is_closing=lambda: False,
+            deliver=lambda messages: None,
+            notice=lambda level, message: None,
+            set_state=lambda state: None,
+            spawn=asyncio.ensure_future,
+        )
+        logged = []
+        for turn_id, tool in ((3, "fail"), (4, "nothing"), (5, "fail")):
+            call = ToolCall(id="call_0", name=f"blank__{tool}", arguments="{}")
+            results = await jobs.run(turn_id, [call], asked(call))
+            assert results is not None
+            logged.append([asked(call), *results])
+    assert [jobs.failed_in(messages) for messages in logged] == [[1], [], [1]]
