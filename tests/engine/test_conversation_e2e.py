@@ -237,12 +237,17 @@ CUT_IN_REPLY = (
 
 
 async def _cut_in(
-    tmp_path, reply: str = CUT_IN_REPLY, words: str | None = None, answer: str = "Okay."
+    tmp_path,
+    reply: str = CUT_IN_REPLY,
+    words: str | None = None,
+    answer: str = "Okay.",
+    stt_s: float = 0.05,
 ) -> tuple[Any, Any]:
     """The question, answered with ``reply``; 3 s into it the person cuts in (the "stop"
     recording), transcribed as ``words`` (what the recording says, unless given) and
-    answered with ``answer``. The barge-in tests each wrote this conversation out: the
-    scenario, then what :func:`_run` returns (session, events, audio played, its rate)."""
+    answered with ``answer``; each transcript comes ``stt_s`` after its audio. The
+    barge-in tests each wrote this conversation out: the scenario, then what :func:`_run`
+    returns (session, events, audio played, its rate)."""
     scenario = overlap("question", "stop", after_s=3.0)
     script = SimScript(
         turns=[
@@ -250,24 +255,32 @@ async def _cut_in(
             SimTurn(transcript=_text("stop") if words is None else words, reply=answer),
         ]
     )
-    return scenario, await _run(tmp_path, scenario, script)
+    return scenario, await _run(tmp_path, scenario, script, stt_s=stt_s)
+
+
+# How late a transcript comes in the barge-in test: no word of the interruption can be in
+# before this, so an answer silent sooner was silenced by the pause its sound caused
+WORDS_LATE_S = 1.5
 
 
 async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp_path):
-    scenario, (session, _seen, played, rate) = await _cut_in(tmp_path)
+    scenario, (session, _seen, played, rate) = await _cut_in(tmp_path, stt_s=WORDS_LATE_S)
     first, second = session.records
     assert first.interrupted
     assert first.heard_text and CUT_IN_REPLY.startswith(first.heard_text.rstrip(" ."))
     assert len(first.heard_text) < len(CUT_IN_REPLY) * 0.8
-    # playback went silent soon after the interruption began (min speech 200 ms + blocks)
+    # playback went silent at the pause the person's sound caused (min speech 200 ms +
+    # blocks), not at the cut once its words came in: after the person began, and before
+    # any word of theirs could be transcribed (the simulated speech-to-text answers
+    # WORDS_LATE_S after the audio). How soon is `voicedesk bench latency`'s "barge-in →
+    # silence" figure: a 0.45 s bound here failed on a loaded machine.
     barge_start = scenario.turns[1].start_s
+    words_in = barge_start + WORDS_LATE_S
     quiet = silent_from(played, rate, barge_start + 0.05)
-    assert quiet is not None and quiet - barge_start < 0.45, quiet - barge_start
-    # the record ends the answer where it fell silent, not when the cut was decided (once
-    # the interruption's words came in, a second or more later)
-    # (no earlier than the pause was decided: later by as much as the loop ran behind)
-    assert first.t["playback_end"] >= first.t["interrupted_at"]
-    assert abs(first.t["playback_end"] - quiet) < 0.05, (first.t["playback_end"], quiet)
+    assert quiet is not None and barge_start < quiet < words_in, (barge_start, quiet)
+    # the record ends the answer at the pause too, not when the cut was decided (no earlier
+    # than the pause was decided: later by as much as the loop ran behind)
+    assert first.t["interrupted_at"] <= first.t["playback_end"] < words_in, first.t
     # the model is told the answer was cut, and what the person heard
     history = session.context.turns[0].messages
     assert history[-1]["role"] == "assistant" and "cut off" in history[-1]["content"]
