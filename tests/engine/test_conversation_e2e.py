@@ -2525,14 +2525,17 @@ async def test_with_the_talk_key_held_past_the_words_the_answer_is_ready_at_its_
     placed = scenario.turns[0]
     asked = _text("question")
     script = SimScript(turns=[SimTurn(transcript=asked, reply="About seven minutes.")])
-    async with _session_over_sim(tmp_path, scenario, script) as (_, session, _):
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _):
         released = await _talk_key_held(session, (placed.start_s - 0.3, placed.end_s + 0.8))
     (record,) = session.records
     assert (record.user_text, record.heard_text) == (asked, "About seven minutes.")
     assert record.eou_reason == "ptt"
     assert record.t["llm_request"] < released  # prepared while the key was held
-    # ... and confirmed at the release: it plays as soon as the key is up
-    assert record.t["playback_start"] - released < 0.2  # was 0.41 s: TTFT 0.2 s + TTFB 0.1 s
+    # ... and confirmed at the release, not asked again: it plays as soon as the key is up
+    # and its audio has come (was 0.41 s after: TTFT 0.2 s + TTFB 0.1 s). The one request,
+    # not a 0.2 s bound on the wait, which a loaded machine can stretch.
+    assert len(server.chat_requests()) == 1
+    assert record.t["eou_decided"] <= record.t["playback_start"]
 
 
 @pytest.mark.parametrize("let_go", ["after the words", "as they begin"])
