@@ -1014,8 +1014,11 @@ async def test_llm_warm_is_not_failed_by_our_own_busy_loop(sim):
 async def test_voice_warm_is_not_failed_by_our_own_busy_loop(sim):
     """The voice's socket had the same loop-timed deadline as the language model's check:
     with the loop busy in one-second stretches at start (a loaded machine), the warm-up said
-    "ElevenLabs did not answer in time" of a server that had answered."""
-    tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url)
+    "ElevenLabs did not answer in time" of a server that had answered. (A 2 s deadline,
+    as the transcriber's below: the default 5 s held a core busy for 14 s.)"""
+    tts = ElevenLabsTTS(
+        api_key="el-test", voice_id="v", base_url=sim.base_url, connect_timeout_s=2.0
+    )
     try:
         await _done_with_our_loop_busy(tts.warm(), 3 * tts.connect_timeout_s, 1.0)
     finally:
