@@ -1008,6 +1008,24 @@ def _headless_demo(
     return proc
 
 
+def _signalled(proc: subprocess.Popen[str], *steps: int | float) -> str:
+    """Send the demo ``proc`` each of ``steps`` in turn: a signal (an int), or a pause of
+    that many seconds (a float; not a measure: what the next signal finds under way); then
+    wait for it to end (a minute at most: a hang guard) and give its standard error. It
+    is killed whatever happened, so no demo outlives its test. The signal tests each
+    wrote this out."""
+    try:
+        for step in steps:
+            if isinstance(step, float):
+                time.sleep(step)
+            else:
+                proc.send_signal(step)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return err
+
+
 @pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
 def test_ctrl_c_during_the_demo_says_where_the_answers_went(
     signame: str, code: int, tmp_path: Path
@@ -1019,12 +1037,7 @@ def test_ctrl_c_during_the_demo_says_where_the_answers_went(
 
     out = tmp_path / "answers.wav"
     proc = _headless_demo(tmp_path, out)
-    try:
-        time.sleep(2.0)
-        proc.send_signal(getattr(signal, signame))
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    err = _signalled(proc, 2.0, getattr(signal, signame))
     assert proc.returncode == code, err
     assert "Traceback" not in err
     assert "interrupted" in err and str(out) in err
@@ -1044,13 +1057,8 @@ def test_a_signal_the_run_was_started_with_ignored_stays_ignored(
     import signal
 
     proc = _headless_demo(tmp_path, tmp_path / "answers.wav", (getattr(signal, signame),))
-    try:
-        proc.send_signal(getattr(signal, signame))
-        time.sleep(1.0)  # not a measure: the ignored signal has come and gone first
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    # (the pause: the ignored signal has come and gone before SIGTERM)
+    err = _signalled(proc, getattr(signal, signame), 1.0, signal.SIGTERM)
     assert proc.returncode == 143, err
     assert "Traceback" not in err
 
@@ -1062,14 +1070,7 @@ def test_a_second_ctrl_c_during_the_demo_s_clean_up_ends_it_at_once(tmp_path: Pa
 
     out = tmp_path / "answers.wav"
     proc = _headless_demo(tmp_path, out)
-    try:
-        time.sleep(2.0)
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    err = _signalled(proc, 2.0, signal.SIGINT, 0.01, signal.SIGINT)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
 
@@ -1084,11 +1085,7 @@ def test_a_demo_stopped_before_its_first_answer_leaves_no_folder_behind(tmp_path
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = _headless_demo(tmp_path, None, TMPDIR=str(tmp))
-    try:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    err = _signalled(proc, signal.SIGINT)
     assert proc.returncode == 130, err
     folders = list(tmp.glob("voicedesk-demo-audio-*"))
     if "was not written" in err:
