@@ -515,7 +515,8 @@ class OpenAIChat:
                     raise ContentFilterError(
                         "The language model's content filter stopped the answer "
                         "(finish_reason content_filter)",
-                        "the provider withheld the rest; ask it another way",
+                        "the provider's filter withheld it, so asking the same again gets the same: "
+                        "rephrase it, or ask something else",
                     )
                 if choice.finish_reason:
                     finished = True
