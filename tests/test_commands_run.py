@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
 from types import SimpleNamespace
@@ -1806,7 +1806,9 @@ def test_a_headless_run_whose_reader_goes_away_stops_as_a_piped_command_does(
     finally:
         proc.kill()
     assert proc.returncode == 141, err
-    assert "Traceback" not in err and f"the audio so far is in {out}" in err
+    assert "Traceback" not in err and "interrupted" not in err  # not by the person
+    said = f"stopped, as the reader of standard output went away: the audio so far is in {out}"
+    assert said in err, err
     with open("/dev/full", "w") as full:
         done = subprocess.run(
             [*command, "--force"],
@@ -1819,6 +1821,55 @@ def test_a_headless_run_whose_reader_goes_away_stops_as_a_piped_command_does(
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert "could not write to standard output (/dev/full): No space left" in done.stderr
+    said = f"stopped, as standard output could not be written: the audio so far is in {out}"
+    assert said in done.stderr, done.stderr
+
+
+def test_ctrl_c_as_the_outputs_reader_goes_ends_130_said_as_interrupted(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in a terminal reaches every process of `voicedesk run --headless … | head`:
+    head went with it, the run found its reader gone too, and ended 141 (at times 1),
+    saying it was interrupted or not as the two fell. The person's Ctrl-C wins: 130, one
+    line, no traceback. Standard output is a real pipe whose reader has gone; the write
+    that finds it so comes with the SIGINT, as the two come together from the terminal."""
+    import asyncio
+    import io
+    import signal
+
+    from voicedesk.cli import build_parser
+    from voicedesk.commands.run import run_headless
+    from voicedesk.commands.termination import until_terminated
+
+    class PipeToAGoneHead(io.TextIOWrapper):
+        def _with_ctrl_c(self, write: Callable[[], int | None]) -> int | None:
+            try:
+                return write()
+            except BrokenPipeError:
+                os.kill(os.getpid(), signal.SIGINT)  # handled by the run's event loop
+                raise
+
+        def write(self, s: str) -> int:
+            return self._with_ctrl_c(lambda: super(PipeToAGoneHead, self).write(s)) or 0
+
+        def flush(self) -> None:
+            self._with_ctrl_c(lambda: super(PipeToAGoneHead, self).flush())
+
+    argv, out = _sim_conversation(tmp_path, ["question", "thanks"])
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    pipe = PipeToAGoneHead(io.FileIO(write_end, "w"), encoding="utf-8", line_buffering=True)
+    monkeypatch.setattr(sys, "stdout", pipe)
+    args = build_parser().parse_args(argv)
+    try:
+        status = asyncio.run(until_terminated(run_headless(args)))
+    finally:
+        with contextlib.suppress(OSError):
+            pipe.close()
+    err = capsys.readouterr().err
+    assert status == 130, err
+    assert "Traceback" not in err and "reader" not in err, err
+    assert err.count("interrupted") == 1 and f"{out}" in err, err
 
 
 def test_a_headless_run_started_with_stdout_closed_stops_with_one_line_and_1(
@@ -1838,7 +1889,8 @@ def test_a_headless_run_started_with_stdout_closed_stops_with_one_line_and_1(
         timeout=180,
     )
     assert done.returncode == 1, done.stderr
-    assert "Traceback" not in done.stderr and f"the audio so far is in {out}" in done.stderr
+    said = f"stopped, as standard output could not be written: the audio so far is in {out}"
+    assert "Traceback" not in done.stderr and said in done.stderr, done.stderr
     said = "voicedesk: could not write to standard output: it is closed; give it a terminal"
     assert done.stderr.count(said) == 1, done.stderr
 
