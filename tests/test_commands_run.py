@@ -1335,6 +1335,8 @@ def test_a_speech_socket_closed_as_it_opens_is_an_error_not_a_traceback(
             "ElevenLabs closed the speech connection as it opened (code 1008: refused the key ***)"
         )
         assert said in done.stderr
+        # and what to do about it: a 1008 is a refused key, permission or credit
+        assert "  → check ELEVENLABS_API_KEY (or keys.elevenlabs_api_key" in done.stderr
 
 
 def test_a_password_in_a_server_address_is_never_printed(tmp_path: Path) -> None:
