@@ -515,8 +515,8 @@ class OpenAIChat:
                     raise ContentFilterError(
                         "The language model's content filter stopped the answer "
                         "(finish_reason content_filter)",
-                        "the provider's filter withheld it, so asking the same again gets the same: "
-                        "rephrase it, or ask something else",
+                        "asking the same again gets the same refusal: rephrase it, or ask "
+                        "something else",
                     )
                 if choice.finish_reason:
                     finished = True
