@@ -224,9 +224,14 @@ class SimScript:
             if not isinstance(fails, list) or not all(
                 type(n) is int and 1 <= n <= commits for n in fails
             ):
+                numbers = (
+                    "1 (its transcript; it has no continued)"
+                    if commits == 1
+                    else f"from 1 (its transcript) to {commits} (its last continued)"
+                )
                 raise bad(
-                    f"turn {i}: stt_fails must be a list of commit numbers from 1 (transcript) "
-                    f"to {commits} (its last continued), e.g. stt_fails = [1]"
+                    f"turn {i}: stt_fails must be a list of commit numbers, {numbers}, "
+                    "e.g. stt_fails = [1]"
                 )
             rounds = raw.get("tool_rounds", 1)
             if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
