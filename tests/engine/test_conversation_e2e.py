@@ -3501,7 +3501,8 @@ async def test_an_answer_the_content_filter_withheld_asks_for_another_way_not_ag
     to "say that again", and the log's fix to "ask it another way" only the rest: said
     again, the same words got the same refusal. The spoken line, the notice and the
     session log's record say the filter withheld it, and to rephrase or ask something
-    else. Two faults: an answer begun at the turn's pause is begun again at its end."""
+    else. Two faults: an answer begun at the turn's pause is begun again at its end (one
+    not begun early leaves the second to the next turn's answer, filtered alike)."""
     from voicedesk.engine.speaking import ERROR_LINE, FILTERED_ERROR_LINE
 
     sims: list[SimServer] = []
@@ -3525,4 +3526,3 @@ async def test_an_answer_the_content_filter_withheld_asks_for_another_way_not_ag
     bodies = [r.body for r in sims[0].requests if r.provider == "tts"]
     spoken = "".join(b.get("text", "") for b in bodies if isinstance(b, dict))
     assert FILTERED_ERROR_LINE in spoken and ERROR_LINE not in spoken, spoken
-    assert "You're welcome." in spoken
