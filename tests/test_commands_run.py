@@ -1857,9 +1857,13 @@ def test_ctrl_c_as_the_outputs_reader_goes_ends_130_said_as_interrupted(
     pipe = PipeToAGoneHead(io.FileIO(write_end, "w"), encoding="utf-8", line_buffering=True)
     monkeypatch.setattr(sys, "stdout", pipe)
     args = build_parser().parse_args(argv)
+    # Ctrl-C as in a terminal: pytest run as a shell's background job inherits it ignored,
+    # and the run then leaves it so (as it must), ending 141 for want of the signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         status = asyncio.run(until_terminated(run_headless(args)))
     finally:
+        signal.signal(signal.SIGINT, previous)
         with contextlib.suppress(OSError):
             pipe.close()
     err = capsys.readouterr().err
