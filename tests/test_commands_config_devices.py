@@ -1820,6 +1820,34 @@ def test_output_cut_short_by_its_reader_is_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode in (0, 1, 141)  # 141 when a later line met the closed pipe
 
 
+@pytest.mark.parametrize("argv", [["config", "path"], ["--version"]])
+def test_output_whose_reader_left_before_it_was_written_is_no_traceback(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """`voicedesk config path | true`: the reader gone before the buffered line was written,
+    its flush on the way out ended the command with a BrokenPipeError traceback and 1. It
+    ends as a command whose reader went away does: quiet, 141. Standard output is a pipe
+    whose reading end is closed before the command starts, so no line can ever go."""
+    import subprocess
+
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_DATA_HOME": str(tmp_path)}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    err = done.stderr.decode()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert done.returncode == 141, err
+
+
 def test_values_of_the_wrong_toml_type_are_refused(cfg: Path, capsys, monkeypatch) -> None:
     """pydantic's lax mode, which the environment's strings need, took `temperature = true`
     as 1.0 and `enabled = "yes"` as true without a word."""

@@ -1681,7 +1681,7 @@ server.run("stdio")
 
 
 async def test_a_second_tool_server_over_the_tools_share_leaves_out_its_tools_not_the_documents(
-    tmp_path, sims
+    tmp_path, monkeypatch
 ):
     """A tool server of eight middling tools (the official filesystem server's shape) beside
     the documents server, at the default budget, left out the biggest tools first: the
@@ -1826,7 +1826,7 @@ async def test_mm_then_no_stop_over_the_answer_cuts_it(tmp_path, monkeypatch, ga
 
 
 async def test_an_answer_that_failed_after_its_tools_ran_does_not_ask_to_say_it_again(
-    tmp_path, sims
+    tmp_path, monkeypatch
 ):
     """The model had written the note, then its answer failed, and the voice said "Please
     say that again": said again, an edit is made twice (a paragraph appended twice). Once
@@ -3510,3 +3510,37 @@ async def test_a_wav_microphone_ending_under_the_held_talk_key_ends_its_turn(tmp
     assert record.user_text == asked
     assert record.heard_text == "About seven minutes."
     assert record.eou_reason == "ptt"
+
+
+async def test_an_answer_the_content_filter_withheld_asks_for_another_way_not_again(
+    tmp_path, monkeypatch
+):
+    """After the provider's content filter withheld an answer, the voice asked the person
+    to "say that again", and the log's fix to "ask it another way" only the rest: said
+    again, the same words got the same refusal. The spoken line, the notice and the
+    session log's record say the filter withheld it, and to rephrase or ask something
+    else. Two faults: an answer begun at the turn's pause is begun again at its end (one
+    not begun early leaves the second to the next turn's answer, filtered alike)."""
+    from voicedesk.engine.speaking import ERROR_LINE, FILTERED_ERROR_LINE
+
+    sims: list[SimServer] = []
+
+    def filter_first_answer(server: SimServer) -> None:
+        sims.append(server)
+        server.inject("llm", "filter", times=2)
+
+    on_sim_start(monkeypatch, filter_first_answer)
+    scenario, script = _question_then_thanks(gaps_s=5.0)
+    session, seen, _, _ = await _run(tmp_path, scenario, script)
+    first = session.records[0].to_json()
+    assert first["filtered"], first
+    notices = [e.message for e in seen if isinstance(e, ev.Notice)]
+    withheld = [m for m in notices if "content filter withheld the answer to turn 1" in m]
+    assert withheld and "rephrase it, or ask something else" in withheld[0], notices
+    logged = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    [turn_1] = [x for x in logged if x.get("turn_id") == 1 and "t" in x]
+    assert "rephrase it, or ask something else" in turn_1["error_fix"], turn_1
+    # what the voice was given to say, joined (the client sends it in pieces)
+    bodies = [r.body for r in sims[0].requests if r.provider == "tts"]
+    spoken = "".join(b.get("text", "") for b in bodies if isinstance(b, dict))
+    assert FILTERED_ERROR_LINE in spoken and ERROR_LINE not in spoken, spoken

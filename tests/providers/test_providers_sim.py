@@ -2725,3 +2725,17 @@ async def test_stt_server_that_never_accepts_is_still_said_at_connect():
                 await asyncio.wait_for(stt.connect(), 60)
         finally:
             await stt.aclose()
+
+
+async def test_a_speech_socket_refused_as_it_opens_says_what_to_check(sim):
+    """ElevenLabs closing the speech socket as it opened with 1008 (how it refuses a key, a
+    key without the Text to Speech permission, an account out of credit) stopped a run's
+    start with the close alone, and no word of what to do: the keys to check are said."""
+    sim.inject("tts", "echo")  # closed as it opens, code 1008, the key in the reason
+    tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url)
+    try:
+        with pytest.raises(ProviderError, match="closed the speech connection as it opened") as e:
+            await tts.warm()
+    finally:
+        await tts.aclose()
+    assert e.value.hint is not None and "check ELEVENLABS_API_KEY" in e.value.hint, e.value.hint

@@ -1737,6 +1737,7 @@ class Session:
             followup=turn.followup,
             tools_ran=self._may_have_acted(reply),
             background=bool(getattr(reply, "went_background", False)),
+            filtered=turn.record.filtered,
         )
         if not self._hushed(turn):  # the stop key asked for quiet: the notice says it
             await self._speaking.speak_error_line(line)
