@@ -757,6 +757,8 @@ def test_devices_without_any_device(monkeypatch, capsys) -> None:
     assert main(["devices"]) == 0
     out = capsys.readouterr().out
     assert "No microphones or speakers found" in out and "sound card" in out
+    # its --help and doctor say it: the terminal UI still takes typed turns
+    assert dev_mod.TYPING_WORKS in out
     assert main(["devices", "--json"]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == "[]"
@@ -774,6 +776,7 @@ def test_doctor_without_any_device_says_how_to_fix_it_as_devices_does(monkeypatc
     assert [c.status for c in checks] == ["warn"]
     assert dev_mod.NO_DEVICES_REASON in checks[0].detail
     assert "PipeWire/PulseAudio is running" in checks[0].detail
+    assert checks[0].detail.endswith(dev_mod.TYPING_WORKS)
     assert main(["devices"]) == 0
 
 
@@ -1522,6 +1525,27 @@ def test_doctor_bad_config_fails_but_continues(cfg: Path, capsys) -> None:
     assert "turn.vad_threshold" in out and "silero vad" in out
 
 
+def test_doctor_without_a_config_file_says_how_to_write_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no file at the usual place doctor said only "using the defaults": not how to
+    get a file to change them in, which `voicedesk config init` writes there."""
+    import argparse
+
+    from voicedesk.commands.doctor import load_config
+    from voicedesk.config import chosen_config_path
+
+    monkeypatch.delenv("VOICEDESK_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    path, _ = chosen_config_path(None)
+    assert path.is_relative_to(tmp_path) and not path.exists()
+    _, check = load_config(argparse.Namespace(config=None))
+    assert check.status == "ok"
+    assert f"no file at {path}" in check.detail and "`voicedesk config init`" in check.detail
+    assert main(["config", "init"]) == 0  # and it writes that very file
+    assert path.is_file()
+
+
 def test_doctor_online_reports_rejected_key(monkeypatch) -> None:
     from voicedesk.commands.doctor import check_online
 
@@ -1794,6 +1818,34 @@ def test_output_cut_short_by_its_reader_is_no_traceback(tmp_path: Path) -> None:
     proc.wait(timeout=120)
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert proc.returncode in (0, 1, 141)  # 141 when a later line met the closed pipe
+
+
+@pytest.mark.parametrize("argv", [["config", "path"], ["--version"]])
+def test_output_whose_reader_left_before_it_was_written_is_no_traceback(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """`voicedesk config path | true`: the reader gone before the buffered line was written,
+    its flush on the way out ended the command with a BrokenPipeError traceback and 1. It
+    ends as a command whose reader went away does: quiet, 141. Standard output is a pipe
+    whose reading end is closed before the command starts, so no line can ever go."""
+    import subprocess
+
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_DATA_HOME": str(tmp_path)}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    err = done.stderr.decode()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert done.returncode == 141, err
 
 
 def test_values_of_the_wrong_toml_type_are_refused(cfg: Path, capsys, monkeypatch) -> None:

@@ -173,6 +173,12 @@ def test_help_describes_every_script_key_and_its_example_loads():
         SimScript.from_dict({"turns": "Hello"})
     with pytest.raises(UserError, match="default_reply must be a string"):
         SimScript.from_dict({"default_reply": 42})
+    # stt_fails names the turn's commits: 1 (its transcript) to 1 + its continued
+    turn = {"transcript": "x", "continued": ["y"], "stt_fails": [2]}
+    assert SimScript.from_dict({"turns": [turn]}).turns[0].stt_fails == [2]
+    for wrong in ([3], [0], 1, ["1"], [True]):
+        with pytest.raises(UserError, match=r"stt_fails must be a list of commit numbers"):
+            SimScript.from_dict({"turns": [{**turn, "stt_fails": wrong}]})
 
 
 def test_fault_option_makes_the_next_requests_fail():

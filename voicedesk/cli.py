@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from voicedesk import __version__
-from voicedesk.exit_status import BROKEN_PIPE, INTERRUPTED, OUTPUT_FAILED
+from voicedesk.exit_status import BROKEN_PIPE, INTERRUPTED, OUTPUT_FAILED, SIGNALLED
 
 # Each command: its module and its line in `voicedesk --help`, in that order. The line is
 # here, not in the module, so that `--help` and `--version` import no command module: all
@@ -317,6 +317,7 @@ def entry() -> NoReturn:
     models: 0.5-1.2 s after a headless run had ended, before the shell prompt came back.
     ``leave_now`` runs the ``atexit`` clean-ups and flushes the standard streams first."""
     _guard_stdout()
+    code: int | None = None
     try:
         code = main()
         sys.stdout.flush()  # what is still buffered fails here, not unseen in leave_now
@@ -325,10 +326,18 @@ def entry() -> NoReturn:
             sys.stdout.flush()
         except StdoutError as exc:
             code = _stdout_failed(exc)
+        except BrokenPipeError as exc:  # `voicedesk --help | true`
+            code = stdout_lost(exc)
         else:
             raise exit_ from None
     except StdoutError as exc:
         code = _stdout_failed(exc)
+    except BrokenPipeError as exc:
+        # The reader left before what was still buffered could go (`voicedesk config path
+        # | true`): a BrokenPipeError traceback and 1. Quiet and 141, as SIGPIPE ends a
+        # command; a signal's status stands (a Ctrl-C that took the reader with it).
+        lost = stdout_lost(exc)
+        code = code if code is not None and code > SIGNALLED else lost
     except KeyboardInterrupt:
         # Ctrl-C before ``main`` handles it: while the parser is built and its command's
         # modules imported (the first 0.4 s of `bench latency`), it was a traceback

@@ -43,7 +43,11 @@ EXIT_STATUSES: tuple[tuple[int, str], ...] = (
         "conversation goes on, and the run says how many at its end)",
     ),
     (SIGNALLED + 1, "SIGHUP: its terminal closed (unless it was started with it ignored)"),
-    (INTERRUPTED, "Ctrl-C (SIGINT; unless it was started with it ignored)"),
+    (
+        INTERRUPTED,
+        "Ctrl-C (SIGINT; unless it was started with it ignored), also when the reader of its "
+        "standard output went with it (`… | head`)",
+    ),
     (BROKEN_PIPE, "the reader of its standard output went away (`… | head -1`)"),
     (SIGNALLED + 15, "SIGTERM (`kill`, a logout, a service manager)"),
 )

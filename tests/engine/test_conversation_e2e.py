@@ -237,12 +237,17 @@ CUT_IN_REPLY = (
 
 
 async def _cut_in(
-    tmp_path, reply: str = CUT_IN_REPLY, words: str | None = None, answer: str = "Okay."
+    tmp_path,
+    reply: str = CUT_IN_REPLY,
+    words: str | None = None,
+    answer: str = "Okay.",
+    stt_s: float = 0.05,
 ) -> tuple[Any, Any]:
     """The question, answered with ``reply``; 3 s into it the person cuts in (the "stop"
     recording), transcribed as ``words`` (what the recording says, unless given) and
-    answered with ``answer``. The barge-in tests each wrote this conversation out: the
-    scenario, then what :func:`_run` returns (session, events, audio played, its rate)."""
+    answered with ``answer``; each transcript comes ``stt_s`` after its audio. The
+    barge-in tests each wrote this conversation out: the scenario, then what :func:`_run`
+    returns (session, events, audio played, its rate)."""
     scenario = overlap("question", "stop", after_s=3.0)
     script = SimScript(
         turns=[
@@ -250,24 +255,32 @@ async def _cut_in(
             SimTurn(transcript=_text("stop") if words is None else words, reply=answer),
         ]
     )
-    return scenario, await _run(tmp_path, scenario, script)
+    return scenario, await _run(tmp_path, scenario, script, stt_s=stt_s)
+
+
+# How late a transcript comes in the barge-in test: no word of the interruption can be in
+# before this, so an answer silent sooner was silenced by the pause its sound caused
+WORDS_LATE_S = 1.5
 
 
 async def test_barge_in_stops_playback_fast_and_history_keeps_what_was_heard(tmp_path):
-    scenario, (session, _seen, played, rate) = await _cut_in(tmp_path)
+    scenario, (session, _seen, played, rate) = await _cut_in(tmp_path, stt_s=WORDS_LATE_S)
     first, second = session.records
     assert first.interrupted
     assert first.heard_text and CUT_IN_REPLY.startswith(first.heard_text.rstrip(" ."))
     assert len(first.heard_text) < len(CUT_IN_REPLY) * 0.8
-    # playback went silent soon after the interruption began (min speech 200 ms + blocks)
+    # playback went silent at the pause the person's sound caused (min speech 200 ms +
+    # blocks), not at the cut once its words came in: after the person began, and before
+    # any word of theirs could be transcribed (the simulated speech-to-text answers
+    # WORDS_LATE_S after the audio). How soon is `voicedesk bench latency`'s "barge-in →
+    # silence" figure: a 0.45 s bound here failed on a loaded machine.
     barge_start = scenario.turns[1].start_s
+    words_in = barge_start + WORDS_LATE_S
     quiet = silent_from(played, rate, barge_start + 0.05)
-    assert quiet is not None and quiet - barge_start < 0.45, quiet - barge_start
-    # the record ends the answer where it fell silent, not when the cut was decided (once
-    # the interruption's words came in, a second or more later)
-    # (no earlier than the pause was decided: later by as much as the loop ran behind)
-    assert first.t["playback_end"] >= first.t["interrupted_at"]
-    assert abs(first.t["playback_end"] - quiet) < 0.05, (first.t["playback_end"], quiet)
+    assert quiet is not None and barge_start < quiet < words_in, (barge_start, quiet)
+    # the record ends the answer at the pause too, not when the cut was decided (no earlier
+    # than the pause was decided: later by as much as the loop ran behind)
+    assert first.t["interrupted_at"] <= first.t["playback_end"] < words_in, first.t
     # the model is told the answer was cut, and what the person heard
     history = session.context.turns[0].messages
     assert history[-1]["role"] == "assistant" and "cut off" in history[-1]["content"]
@@ -998,8 +1011,10 @@ async def test_an_answer_held_after_a_dangling_word_is_ready_when_the_wait_ends(
     assert rec.eou_reason == "timeout" and rec.heard_text == "For how long?"
     (request,) = [e for e in seen if isinstance(e, ev.LLMRequest)]
     assert request.preemptive
-    # sim TTFT 0.2 + TTFB 0.1: started only at the end, it would play 0.3 s or more later
-    assert rec.t["playback_start"] - rec.t["eou_decided"] < 0.2, rec.t
+    # its audio was there before the wait ended, so it played as the turn was decided
+    # (started only at the end, its first audio came after: sim TTFT 0.2 + TTFB 0.1). An
+    # order, not a 0.2 s bound on the gap, which a loaded machine can stretch.
+    assert rec.t["tts_first_audio"] <= rec.t["eou_decided"] <= rec.t["playback_start"], rec.t
 
 
 async def test_speech_to_text_out_of_reach_is_said_once_per_turn(tmp_path, monkeypatch):
@@ -1669,7 +1684,7 @@ server.run("stdio")
 
 
 async def test_a_second_tool_server_over_the_tools_share_leaves_out_its_tools_not_the_documents(
-    tmp_path, sims
+    tmp_path, monkeypatch
 ):
     """A tool server of eight middling tools (the official filesystem server's shape) beside
     the documents server, at the default budget, left out the biggest tools first: the
@@ -1814,7 +1829,7 @@ async def test_mm_then_no_stop_over_the_answer_cuts_it(tmp_path, monkeypatch, ga
 
 
 async def test_an_answer_that_failed_after_its_tools_ran_does_not_ask_to_say_it_again(
-    tmp_path, sims
+    tmp_path, monkeypatch
 ):
     """The model had written the note, then its answer failed, and the voice said "Please
     say that again": said again, an edit is made twice (a paragraph appended twice). Once
@@ -2513,14 +2528,17 @@ async def test_with_the_talk_key_held_past_the_words_the_answer_is_ready_at_its_
     placed = scenario.turns[0]
     asked = _text("question")
     script = SimScript(turns=[SimTurn(transcript=asked, reply="About seven minutes.")])
-    async with _session_over_sim(tmp_path, scenario, script) as (_, session, _):
+    async with _session_over_sim(tmp_path, scenario, script) as (server, session, _):
         released = await _talk_key_held(session, (placed.start_s - 0.3, placed.end_s + 0.8))
     (record,) = session.records
     assert (record.user_text, record.heard_text) == (asked, "About seven minutes.")
     assert record.eou_reason == "ptt"
     assert record.t["llm_request"] < released  # prepared while the key was held
-    # ... and confirmed at the release: it plays as soon as the key is up
-    assert record.t["playback_start"] - released < 0.2  # was 0.41 s: TTFT 0.2 s + TTFB 0.1 s
+    # ... and confirmed at the release, not asked again: it plays as soon as the key is up
+    # and its audio has come (was 0.41 s after: TTFT 0.2 s + TTFB 0.1 s). The one request,
+    # not a 0.2 s bound on the wait, which a loaded machine can stretch.
+    assert len(server.chat_requests()) == 1
+    assert record.t["eou_decided"] <= record.t["playback_start"]
 
 
 @pytest.mark.parametrize("let_go", ["after the words", "as they begin"])
@@ -3495,6 +3513,40 @@ async def test_a_wav_microphone_ending_under_the_held_talk_key_ends_its_turn(tmp
     assert record.user_text == asked
     assert record.heard_text == "About seven minutes."
     assert record.eou_reason == "ptt"
+
+
+async def test_an_answer_the_content_filter_withheld_asks_for_another_way_not_again(
+    tmp_path, monkeypatch
+):
+    """After the provider's content filter withheld an answer, the voice asked the person
+    to "say that again", and the log's fix to "ask it another way" only the rest: said
+    again, the same words got the same refusal. The spoken line, the notice and the
+    session log's record say the filter withheld it, and to rephrase or ask something
+    else. Two faults: an answer begun at the turn's pause is begun again at its end (one
+    not begun early leaves the second to the next turn's answer, filtered alike)."""
+    from voicedesk.engine.speaking import ERROR_LINE, FILTERED_ERROR_LINE
+
+    sims: list[SimServer] = []
+
+    def filter_first_answer(server: SimServer) -> None:
+        sims.append(server)
+        server.inject("llm", "filter", times=2)
+
+    on_sim_start(monkeypatch, filter_first_answer)
+    scenario, script = _question_then_thanks(gaps_s=5.0)
+    session, seen, _, _ = await _run(tmp_path, scenario, script)
+    first = session.records[0].to_json()
+    assert first["filtered"], first
+    notices = [e.message for e in seen if isinstance(e, ev.Notice)]
+    withheld = [m for m in notices if "content filter withheld the answer to turn 1" in m]
+    assert withheld and "rephrase it, or ask something else" in withheld[0], notices
+    logged = [json.loads(x) for x in session.log.path.read_text().splitlines()]
+    [turn_1] = [x for x in logged if x.get("turn_id") == 1 and "t" in x]
+    assert "rephrase it, or ask something else" in turn_1["error_fix"], turn_1
+    # what the voice was given to say, joined (the client sends it in pieces)
+    bodies = [r.body for r in sims[0].requests if r.provider == "tts"]
+    spoken = "".join(b.get("text", "") for b in bodies if isinstance(b, dict))
+    assert FILTERED_ERROR_LINE in spoken and ERROR_LINE not in spoken, spoken
 
 
 def _hold_the_loop(monkeypatch, *, from_s: float, hold_s: float, every_s: float | None = None):

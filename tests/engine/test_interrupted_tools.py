@@ -58,6 +58,32 @@ CREATE = SimToolCall(
 )
 
 
+async def _words_over_a_background_create(
+    tmp_path: Path, words: str, after_s: float, preamble: str = ""
+):
+    """'How long does it take…' → (``preamble``, then) a create that takes 4 s, past the
+    1 s patience: it goes on in the background; ``after_s`` into the answer the person says
+    ``words``, answered "Seven minutes.". What :func:`_run` returns. The three tests of
+    words over a background call each wrote this conversation out."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=after_s)
+    script = SimScript(
+        turns=[
+            SimTurn(
+                transcript=_text("question"),
+                preamble=preamble,
+                tool_calls=[CREATE],
+                reply="Done.",
+            ),
+            SimTurn(transcript=words, reply="Seven minutes."),
+        ]
+    )
+    settings = _slow_create_settings(tmp_path, 4)
+    settings.tools.tool_patience_s = 1.0
+    return await _run(tmp_path, scenario, script, settings, with_tools=True)
+
+
 async def _create_cut_by_stop(tmp_path: Path):
     """'How long does it take…' → "Let me write that down." and a create that takes 6 s;
     the person says "Wait, stop, tell me something else instead." while it runs."""
@@ -659,7 +685,6 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
     make it again), while the create ran on and came back later as a follow-up. A call in
     the background cannot be taken back: the words are a turn of their own, asked knowing
     the holding line (as not heard: they spoke first), live and after --resume."""
-    from test_conversation_e2e import _say, _spoken_over_the_answer
 
     from voicedesk import events as ev
     from voicedesk.engine.context import UNHEARD_MARK
@@ -677,16 +702,7 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
     # ~0.6 s for a late decision. (Without the reading the decision holds still, but then
     # the simulator's whole transcript at the first pause of "Soft boiled, | please."
     # ends a turn there.)
-    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=1.2)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
-            SimTurn(transcript=words, reply="Seven minutes."),
-        ]
-    )
-    settings = _slow_create_settings(tmp_path, 4)
-    settings.tools.tool_patience_s = 1.0
-    session, seen, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    session, seen, _, _ = await _words_over_a_background_create(tmp_path, words, after_s=1.2)
     # the question's turn is not taken back (its call runs on); the words may be heard as two
     # turns at the pause in "Soft boiled, | please." and those two merge, as any would
     assert not [e for e in seen if isinstance(e, ev.TurnMerged) and e.turn_id == 1]
@@ -727,26 +743,13 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
     nothing at all had been heard. The rest, holding line and all, is kept after the cut,
     as said but not heard, live and after --resume. The words said with the call are not
     sent again with its result (they were, in the follow-up answering it)."""
-    from test_conversation_e2e import _say, _spoken_over_the_answer
 
     from voicedesk.engine.context import CUT_MARK, UNHEARD_MARK
 
     words = "Make it soft boiled."
-    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=after_s)
-    script = SimScript(
-        turns=[
-            SimTurn(
-                transcript=_text("question"),
-                preamble="Let me write that down for you.",
-                tool_calls=[CREATE],
-                reply="Done.",
-            ),
-            SimTurn(transcript=words, reply="Seven minutes."),
-        ]
+    session, _, _, _ = await _words_over_a_background_create(
+        tmp_path, words, after_s, preamble="Let me write that down for you."
     )
-    settings = _slow_create_settings(tmp_path, 4)
-    settings.tools.tool_patience_s = 1.0
-    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
     first = session.records[0]
     heard, said = first.heard_text, first.assistant_text
     assert first.went_background and first.interrupted
@@ -782,7 +785,7 @@ async def test_a_background_answer_whose_voice_failed_keeps_its_unheard_holding_
     And the line spoken for the failure asked the person to "say that again", as if nothing
     were under way: asked again, the model could make the call again. It says now that
     the work goes on, and that its answer will follow."""
-    from test_conversation_e2e import _say, _spoken_over_the_answer, on_sim_start
+    from test_conversation_e2e import on_sim_start
 
     from voicedesk.engine.context import UNHEARD_MARK
     from voicedesk.engine.reply import HOLDING_LINE
@@ -792,16 +795,7 @@ async def test_a_background_answer_whose_voice_failed_keeps_its_unheard_holding_
     # the holding line's voice, and its one retry (the error line is spoken after them)
     on_sim_start(monkeypatch, lambda s: (servers.append(s), s.inject("tts", "500", times=2)))
     words = "Make it soft boiled."
-    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=4.0)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
-            SimTurn(transcript=words, reply="Seven minutes."),
-        ]
-    )
-    settings = _slow_create_settings(tmp_path, 4)
-    settings.tools.tool_patience_s = 1.0
-    session, _, _, _ = await _run(tmp_path, scenario, script, settings, with_tools=True)
+    session, _, _, _ = await _words_over_a_background_create(tmp_path, words, after_s=4.0)
     first = session.records[0]
     assert first.went_background and first.failed and not first.heard_text
     asked = [
@@ -1226,3 +1220,40 @@ async def _docs_jobs(
         ),
     )
     return manager, jobs, spawned
+
+
+async def test_a_failed_call_is_marked_by_its_own_result_not_its_id(tmp_path: Path) -> None:
+    """The session log marks which calls failed (``failed_in``). It kept them by call id:
+    a call that failed and a later turn's call with the same id (a background call's, or
+    a server numbering each answer's calls from call_0) took each other's mark, the one
+    that succeeded after taking it off the failure. Each result is marked itself, by its
+    place in the messages logged."""
+    from mcp_servers import EMPTY_RESULTS_SERVER, one_server_settings
+
+    from voicedesk.engine.tool_jobs import ToolJobs
+    from voicedesk.providers.base import ToolCall
+    from voicedesk.tools.manager import ToolManager
+
+    def asked(call: ToolCall) -> dict[str, Any]:
+        function = {"name": call.name, "arguments": call.arguments}
+        return {"role": "assistant", "tool_calls": [{"id": call.id, "function": function}]}
+
+    settings = one_server_settings(tmp_path, "blank", EMPTY_RESULTS_SERVER)
+    async with ToolManager(settings, log_dir=tmp_path / "logs") as manager:
+        jobs = ToolJobs(
+            manager,
+            patience_s=60,
+            is_quiet=lambda: True,
+            is_closing=lambda: False,
+            deliver=lambda messages: None,
+            notice=lambda level, message: None,
+            set_state=lambda state: None,
+            spawn=asyncio.ensure_future,
+        )
+        logged = []
+        for turn_id, tool in ((3, "fail"), (4, "nothing"), (5, "fail")):
+            call = ToolCall(id="call_0", name=f"blank__{tool}", arguments="{}")
+            results = await jobs.run(turn_id, [call], asked(call))
+            assert results is not None
+            logged.append([asked(call), *results])
+    assert [jobs.failed_in(messages) for messages in logged] == [[1], [], [1]]

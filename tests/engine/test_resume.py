@@ -1585,3 +1585,50 @@ async def test_a_picture_of_a_call_dropped_by_never_mind_is_resumed_as_it_was_sh
     calls = [c for t in earlier_turns(session.log.path).turns for c in t.tool_calls]
     (picture,) = [c for c in calls if c.name == "pictures__chart"]
     assert picture.result == "[image, image/png, 35 kB]", picture.result
+
+
+def _round(call_id: str, name: str, content: str) -> list[dict]:
+    """One tool round as the engine logs it: the model's call, then its result."""
+    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
+    return [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call_id, "content": content},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("marks", "failed"),
+    [
+        ({"failed_at": [1]}, [True, False]),  # by place: the first round's call alone
+        ({"failed": ["call_0"]}, [True, True]),  # a log written before: by id, as it was
+        ({}, [None, None]),  # older still: nothing said
+    ],
+)
+def test_a_failed_call_is_resumed_by_its_place_not_its_id(
+    tmp_path: Path, marks: dict, failed: list
+) -> None:
+    """Two rounds of one answer from a server that numbers each answer's calls from
+    call_0: the log said the failed calls by id, ``failed: ["call_0"]``, and both calls
+    were resumed as failed (the second's result shown as an error). It says where the
+    result is, ``failed_at``; a log that says ``failed`` still resumes as before."""
+    from voicedesk.engine.resume import earlier_turns
+
+    rounds = _round("call_0", "lookup", "Error executing tool lookup: no such order")
+    rounds += _round("call_0", "lookup", "Order 112 is on dock two.")
+    log_file = _write_log(
+        tmp_path / "rounds.sim.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Where is order 111, or else 112?"},
+            {"type": "tools", "turn_id": 1, "messages": rounds, **marks},
+            {
+                "type": "turn",
+                "turn_id": 1,
+                "assistant_text": "On dock two.",
+                "heard_text": "On dock two.",
+            },
+        ],
+    )
+    (turn,) = earlier_turns(log_file).turns
+    assert [c.failed for c in turn.tool_calls] == failed, turn.tool_calls
+    results = [c.result for c in turn.tool_calls]
+    assert results == [rounds[1]["content"], rounds[3]["content"]], results

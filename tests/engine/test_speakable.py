@@ -434,3 +434,16 @@ def test_a_channel_or_hashtag_keeps_its_sign(step: int) -> None:
         " Team\nJoin #general, or #dev-team (#random too), <b>#news</b>.\nTip for you"
     )
     assert "".join(said) == "Team.\nJoin general, or dev-team (random too), news.\nTip for you"
+
+
+def test_a_run_of_marks_is_cleaned_whole_however_it_is_split() -> None:
+    """A run of marks of more than one kind ("#_", "**_") was cleaned in two parts when a
+    delta ended inside it, and what was kept of it depended on where: "?x=_y#_top" in prose
+    lost its "#_" whole and only its "_" one character at a time."""
+    text, said = "See ?x=_y#_top now.", "See ?x=ytop now."
+    assert _spoken([text]) == said
+    assert _spoken(list(text)) == said
+    for i in range(1, len(text)):
+        assert _spoken([text[:i], text[i:]]) == said, i
+        for j in range(i + 1, len(text)):
+            assert _spoken([text[:i], text[i:j], text[j:]]) == said, (i, j)

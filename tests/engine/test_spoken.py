@@ -769,6 +769,48 @@ CASES = [
         "Oxygen O(2) and O(10); sorting is O(n log n), lookup O(1).",
         "Oxygen O(2) and O(10); sorting is big O of n log n, lookup big O of 1.",
     ),
+    # a count's "Mio." before a German noun (in capitals) is no full stop: "5.5 million.
+    # Nutzer" was said, a sentence's end inside one, and cut there for the voice; streamed,
+    # "3 Mrd. Euro" kept its dot where whole it did not. Before a sentence's first word
+    # ("Die"), or at a line's end, it is the full stop still.
+    (
+        "Die App hat 5,5 Mio. Nutzer und 3 Mrd.  Euro Umsatz, €2,5 Mio. Gewinn. Es sind 4 "
+        "Mio. Die Zahl: 2 Tsd.\nNeu.",
+        "Die App hat 5.5 million Nutzer und 3 billion  Euro Umsatz, 2.5 million euros Gewinn. "
+        "Es sind 4 million. Die Zahl: 2 thousand.\nNeu.",
+    ),
+    # a query after a path is no word of it, as an address's is not ("GET /search?q=x"
+    # was read "search question mark q equals x"), in code as in prose; a fraction's "?"
+    # stays
+    (
+        "Or GET /v2/items?limit=50#top now. Is it 1/2?",
+        "Or GET items now. Is it one half?",
+    ),  # a fraction written as one character, as recipes do: Whisper heard Piper's "1 ½" as
+    # "1 1 12" and "1¼" as "1 1 1 1 1"
+    (
+        "Mix 1 ½ cups flour, ¼ tsp salt and 1¼ cups milk; platform 9¾, ⅔ full.",
+        "Mix 1 and a half cups flour, a quarter tsp salt and 1 and a quarter cups milk; "
+        "platform 9 and three quarters, two thirds full.",
+    ),
+    # a number with a "B" or an "M" after a place's name is its label: "Room 4B" was said
+    # "Room 4 billion"
+    (
+        "Meet in Room 4B, then gate 12B or Suite 3M; 4B users.",
+        "Meet in Room 4B, then gate 12B or Suite 3M; 4 billion users.",
+    ),
+    # a weight's or a volume's unit in a rate by its name, as after a number alone: "mg per
+    # day" was heard "in G per day"
+    (
+        "Take max. 3,200 mg/day, 1 g/day or 2 L/day.",
+        "Take max. 3,200 milligrams per day, 1 gram per day or 2 liters per day.",
+    ),
+    # a whole amount with German's scale word, as one with cents: "€2 Mrd." was said "2
+    # euros Mrd."
+    (
+        "Wir zahlen €2 Mrd. Umsatz und €3 Mio. Das war es; $5 Mio. now, €7 more.",
+        "Wir zahlen 2 billion euros Umsatz und 3 million euros. Das war es; 5 million dollars "
+        "now, 7 euros more.",
+    ),
 ]
 
 
@@ -1011,14 +1053,22 @@ def _shown_and_said(deltas: list[str]) -> tuple[str, str]:
             "Python, yes.\nJava, no.\nyes, a, no.",
         ),
         # ... and so several of one kind alone in a cell, said once (the row was said
-        # "Speed, ."); mixed ones say nothing a word would
+        # "Speed, ."); mixed ones each in turn, "or" for a slash or an "or" between them
+        # (the row was said "Both, ." and "Either, /.", Whisper heard "Either flash")
         (
-            "| Speed | ✅ ✅ |\n| Cost |❌❌|\n| Both | ✅ ❌ |",
-            "| Speed | |\n| Cost ||\n| Both | |",
-            "Speed, yes.\nCost, no.\nBoth, .",
+            "| Speed | ✅ ✅ |\n| Cost |❌❌|\n| Both | ✅ ❌ |\n| Either | ✅ / ❌ |",
+            "| Speed | |\n| Cost ||\n| Both | |\n| Either | |",
+            "Speed, yes.\nCost, no.\nBoth, yes and no.\nEither, yes or no.",
         ),
-        # in a sentence, or before words, it is dropped as before
-        ("| a | ✅ done |", "| a | done |", "a, done."),
+        ("| Mac | ✅/❌ | ❌ or ✅ |", "| Mac | | |", "Mac, yes or no, no or yes."),
+        # ... and at a cell's start before its words, with a comma: "partly" alone was said
+        ("| a | ✅ done |", "| a | done |", "a, yes, done."),
+        (
+            "| Sync | ✅ partly | ❌ not yet |",
+            "| Sync | partly | not yet |",
+            "Sync, yes, partly, no, not yet.",
+        ),
+        # in a sentence it is dropped as before
         ("Done ✅ and tested. Status: ✅ Done", "Done and tested. Status: Done", None),
     ],
 )
@@ -1057,6 +1107,12 @@ def test_a_check_mark_standing_for_a_value_is_said_yes_or_no(
         (
             'Run `curl "localhost:8080/search?q=x&n=2"` now.',
             'Run curl "localhost port 80 80 slash search" now.',
+        ),
+        # a query after a bare path is not said either, in a block as in prose: "GET
+        # /search?q=x" was read as written in the block, "search question mark q equals x"
+        (
+            "```\nGET /search?q=x&n=2\n```\nOr GET /search?q=x.",
+            "GET search\nOr GET search.",
         ),
         # in prose an address is its host (and port) as before, after a span too
         (

@@ -1014,8 +1014,11 @@ async def test_llm_warm_is_not_failed_by_our_own_busy_loop(sim):
 async def test_voice_warm_is_not_failed_by_our_own_busy_loop(sim):
     """The voice's socket had the same loop-timed deadline as the language model's check:
     with the loop busy in one-second stretches at start (a loaded machine), the warm-up said
-    "ElevenLabs did not answer in time" of a server that had answered."""
-    tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url)
+    "ElevenLabs did not answer in time" of a server that had answered. (A 2 s deadline,
+    as the transcriber's below: the default 5 s held a core busy for 14 s.)"""
+    tts = ElevenLabsTTS(
+        api_key="el-test", voice_id="v", base_url=sim.base_url, connect_timeout_s=2.0
+    )
     try:
         await _done_with_our_loop_busy(tts.warm(), 3 * tts.connect_timeout_s, 1.0)
     finally:
@@ -1118,17 +1121,18 @@ async def test_llm_model_the_server_does_not_have_is_named_with_our_loop_busy(
     """The one-token trial of a model the server does not list had a deadline timed by
     the loop: with the loop busy at start (a loaded machine) in stretches longer than it,
     it ran out before the server's 404 was read, the failure was only logged, and a
-    mistyped model started a conversation whose every answer failed."""
+    mistyped model started a conversation whose every answer failed. (The deadline 1 s
+    and the stretches 1.5 s, longer as before: 2 s and 3 s took 21 s of a busy core.)"""
     with sim_elsewhere(SCRIPT, FAST, models=("gpt-4o-mini",)) as server:
         llm = OpenAIChat(
             api_key="sk-test",
             model="gpt-4o-mnii",
             base_url=f"{server.base_url}/v1",
-            first_token_s=2.0,
+            first_token_s=1.0,
         )
         try:
             with pytest.raises(RefusedSettingError, match="gpt-4o-mnii"):
-                await _done_with_our_loop_busy(llm.warm(), 20, 3.0)
+                await _done_with_our_loop_busy(llm.warm(), 10, 1.5)
         finally:
             await llm.aclose()
 
@@ -1207,18 +1211,22 @@ async def test_llm_an_account_out_of_quota_is_named_and_not_retried(sim):
 
 
 async def test_llm_dropped_stream_and_stall_become_provider_errors(sim):
-    llm = _chat(sim, first_token_s=1.0, max_retries=0)
+    # the socket's read timeout (stall_s + 1 s, a backstop) far beyond the test's hang
+    # guard: only the first-token budget can end the stalled request in time
+    llm = _chat(sim, first_token_s=1.0, stall_s=600.0, max_retries=0)
     request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
     sim.inject("llm", "drop")
     with pytest.raises(ProviderError):
         async for _ in llm.stream(request):
             pass
     sim.inject("llm", "stall")
-    t0 = time.monotonic()
-    with pytest.raises(ProviderError):
-        async for _ in llm.stream(request):
-            pass
-    assert time.monotonic() - t0 < 5
+    # given up at the first-token budget, and not asked again (no bound on how long that
+    # took: a loaded machine stretches it)
+    with pytest.raises(ProviderError, match="sent nothing within 1 s"):
+        async with asyncio.timeout(60):  # (a hang guard, not a bound on the time taken)
+            async for _ in llm.stream(request):
+                pass
+    assert len(sim.chat_requests()) == 2  # the dropped stream's, the stalled one's
     await llm.aclose()
 
 
@@ -1253,7 +1261,8 @@ async def test_llm_first_token_slower_than_the_stall_limit_is_waited_for(sim):
 
 @pytest.fixture
 async def hung_server():
-    """A server that accepts connections and never answers (a hung LLM endpoint)."""
+    """A server that accepts connections and never answers (a hung LLM endpoint): its URL,
+    and the connections it has held (one a request the client made)."""
     held: list[asyncio.StreamWriter] = []
 
     async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -1262,7 +1271,7 @@ async def hung_server():
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}/v1", held
     finally:
         for writer in held:
             writer.close()
@@ -1270,20 +1279,19 @@ async def hung_server():
 
 
 async def test_llm_a_hung_server_is_reported_within_the_first_token_budget(hung_server):
+    """Given up at the first-token budget, named in the error, and a timeout not retried:
+    one connection each (how long it took is not asserted: a loaded machine stretches it)."""
+    url, held = hung_server
     # (the default budget is 15 s; a short one keeps the test quick)
-    llm = OpenAIChat(
-        api_key="sk-test", model="gpt-4o-mini", base_url=hung_server, first_token_s=2.0
-    )
+    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=url, first_token_s=2.0)
     request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
-    t0 = time.monotonic()
     with pytest.raises(ProviderError, match="sent nothing within 2 s"):
         async for _ in llm.stream(request):
             pass
-    assert time.monotonic() - t0 < 3.5  # 2 s to first byte, and no retry of a timeout
-    t0 = time.monotonic()
-    with pytest.raises(ProviderError, match="Cannot reach the language-model server"):
+    assert len(held) == 1  # no retry of a timeout
+    with pytest.raises(ProviderError, match=r"server .* no answer within 2 s"):
         await llm.warm()
-    assert time.monotonic() - t0 < 3.5
+    assert len(held) == 3  # the check's own and the first turn's, opened beside it
     await llm.aclose()
 
 
@@ -1292,12 +1300,12 @@ async def test_llm_a_stall_mid_answer_is_reported_after_the_stall_timeout(sim):
     request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
     sim.latency.tokens_per_s = 0.5  # two seconds between words
     got: list[str] = []
-    t0 = time.monotonic()
+    # given up after the first word, before the second came (2 s later): at the stall limit
     with pytest.raises(ProviderError, match="stopped mid-answer"):
         async for item in llm.stream(request):
             if isinstance(item, TextDelta):
                 got.append(item.text)
-    assert got == ["It"] and time.monotonic() - t0 < 2.5
+    assert got == ["It"]
     await llm.aclose()
 
 
@@ -1861,9 +1869,12 @@ async def test_sim_server_closes_at_once_with_a_socket_left_open() -> None:
     url = server.base_url.replace("http", "ws", 1) + "/v1/text-to-speech/v/stream-input"
     ws = await websockets.connect(url, additional_headers={"xi-api-key": "k"})
     await ws.send('{"text": " "}')
-    started = time.monotonic()
     await server.close()
-    assert time.monotonic() - started < 0.3
+    # the server closed it as it went away, not the client's end nor a shutdown timeout
+    # (how soon is not asserted: a loaded machine stretches it)
+    with pytest.raises(websockets.ConnectionClosed):
+        await ws.recv()
+    assert ws.close_code == 1001, (ws.close_code, ws.close_reason)
     await ws.close()
 
 
@@ -2609,6 +2620,25 @@ async def test_openai_tts_an_abbreviation_s_full_stop_inside_a_sentence_is_no_cu
     )
 
 
+async def test_openai_tts_a_german_abbreviation_before_a_noun_is_no_cut(sim):
+    """German writes "ca." (about), "bzw." (or), "Nr." (number) and "vgl." (compare)
+    before a noun, and its nouns have capitals: each full stop was taken for a sentence's
+    end, and the first piece, "Es kostet ca.", went to the voice alone, said as a sentence
+    with a falling voice and a pause; later ones were cut after "bzw." and "Nr." too."""
+    text = (
+        "Es kostet ca. Fünf Euro im Laden. Oder bzw. Zehn Euro online, vgl. Seite zwei. "
+        "Nr. Drei kommt morgen."
+    )
+    asked = await openai_tts_pieces(sim, text)
+    assert asked == sorted(
+        [
+            "Es kostet ca. Fünf Euro im Laden.",
+            "Oder bzw. Zehn Euro online, vgl. Seite zwei.",
+            "Nr. Drei kommt morgen.",
+        ]
+    )
+
+
 async def test_openai_tts_a_long_sentence_after_the_first_piece_is_cut_at_a_comma(sim):
     """A later piece ended only at a sentence's end: a long sentence after a short first
     one was one piece, still being made by Piper when the short one had played: the
@@ -2695,3 +2725,17 @@ async def test_stt_server_that_never_accepts_is_still_said_at_connect():
                 await asyncio.wait_for(stt.connect(), 60)
         finally:
             await stt.aclose()
+
+
+async def test_a_speech_socket_refused_as_it_opens_says_what_to_check(sim):
+    """ElevenLabs closing the speech socket as it opened with 1008 (how it refuses a key, a
+    key without the Text to Speech permission, an account out of credit) stopped a run's
+    start with the close alone, and no word of what to do: the keys to check are said."""
+    sim.inject("tts", "echo")  # closed as it opens, code 1008, the key in the reason
+    tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url)
+    try:
+        with pytest.raises(ProviderError, match="closed the speech connection as it opened") as e:
+            await tts.warm()
+    finally:
+        await tts.aclose()
+    assert e.value.hint is not None and "check ELEVENLABS_API_KEY" in e.value.hint, e.value.hint

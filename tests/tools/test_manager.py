@@ -2069,10 +2069,13 @@ async def test_a_listing_too_deep_to_read_at_all_stops_its_server_saying_why(
     (about a thousand): it cannot be read, and it was said to be "a line that is not an
     MCP message", then "could not start: no answer in time", its server restarted every
     30 s for as long as the conversation lasted, each restart listing the same. It is said
-    what it is, naming the server and what to do, and the server is not restarted."""
+    what it is, naming the server and what to do, and the server is not restarted; at
+    once, not after the handshake's time (the server's timeout_s, ten minutes here, which
+    the loop below would not wait out)."""
     bus = ev.EventBus()
     notices = Recorder(bus)
     settings = one_server_settings(tmp_path, "deep", _deep_listing_server(1500))
+    settings.tools.mcpServers["deep"].timeout_s = 600
     with caplog.at_level(logging.INFO):
         async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
             deadline = time.monotonic() + 60
@@ -2083,9 +2086,7 @@ async def test_a_listing_too_deep_to_read_at_all_stops_its_server_saying_why(
             await asyncio.sleep(manager_module.BACKOFF_FIRST_S * 3)
             assert manager._servers["deep"]._attempt == 1
             assert manager.llm_tools() == []
-    # (its handshake waits out its 8 s for the listing: on a busy machine, past the 10 s
-    # after which a server is said to be slow to start)
-    said = [e.message for e in notices.of(ev.Notice) if "slow to start" not in e.message]
+    said = [e.message for e in notices.of(ev.Notice)]
     assert len(said) == 1, said
     assert "Tool server “deep” could not start: its tool list nests more than 200" in said[0]
     assert "set enabled = false in tools.mcpServers.deep" in said[0], said[0]
@@ -2123,6 +2124,97 @@ else:
     assert ping.text == "pong", ping.text
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "not an MCP message" not in logged, logged
+
+
+# A server whose tool "tree" answers with a list nested LEVELS deep, past Python's own
+# reader (written by hand: json.dumps writes nothing so deep), and whose tool "change" says
+# its tools changed, each listing after the first nesting a schema as deep; "ping" pongs.
+TOO_DEEP_SETUP = """
+listings = 0
+def send(reply):
+    global listings
+    text = json.dumps(reply)
+    if reply.get("result") == "TREE":
+        tree = "[" * LEVELS + '"leaf"' + "]" * LEVELS
+        text = text.replace('"TREE"', '{"content": [], "structuredContent": {"t": %s}}' % tree)
+    if reply.get("result") == "CHANGE":
+        changed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+        out.write(json.dumps(changed).encode() + b"\\n")
+        text = text.replace('"CHANGE"', '{"content": [{"type": "text", "text": "changed"}]}')
+    if reply.get("result") == "LIST":
+        listings += 1
+        nest = '{"type": "object", "properties": {"x": ' * LEVELS + "{}" + "}}" * LEVELS
+        tools = ['{"name": "%s", "inputSchema": {}}' % n for n in ("tree", "change", "ping")]
+        if listings > 1:
+            tools.append('{"name": "nest", "inputSchema": %s}' % nest)
+        text = text.replace('"LIST"', '{"tools": [%s]}' % ", ".join(tools))
+    out.write(text.encode() + b"\\n")
+"""
+
+
+def _too_deep_server(levels: int) -> str:
+    call = """
+if params["name"] == "ping":
+    result = {"content": [{"type": "text", "text": "pong"}]}
+else:
+    result = params["name"].upper()
+"""
+    return wire_server(
+        "deep",
+        listing='result = "LIST"',
+        call=call,
+        setup=f"LEVELS = {levels}\n{TOO_DEEP_SETUP}",
+        write="send(reply)",
+    )
+
+
+async def test_a_result_too_deep_for_pythons_reader_is_said_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tool's answer nested 1,500 levels deep, past even Python's own reader: it was
+    only logged, and the call waited out its timeout (ten minutes here), the model told
+    it took too long. The call is answered at once that the answer nests too deep to read,
+    and the server goes on."""
+    settings = one_server_settings(tmp_path, "deep", _too_deep_server(1500))
+    settings.tools.mcpServers["deep"].timeout_s = 600
+    with caplog.at_level(logging.INFO):
+        async with ToolManager(settings, log_dir=tmp_path / "logs") as manager:
+            tree = await asyncio.wait_for(manager.call("deep__tree", {}, call_id="t"), 120)
+            ping = await manager.call("deep__ping", {}, call_id="p")
+            assert manager.status() == {"deep": "up"}
+    assert tree.is_error and "nests more than 200 levels deep" in tree.text, tree.text
+    assert "It ran, but what it did is not known" in tree.text, tree.text
+    assert ping.text == "pong", ping.text
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "not an MCP message" not in logged, logged
+
+
+async def test_a_relisting_too_deep_for_pythons_reader_is_said_and_the_tools_kept(
+    tmp_path: Path,
+) -> None:
+    """A server whose changed tools (tools/list_changed) list a schema nested 1,500 deep,
+    past Python's own reader: the relisting was only logged, and waited for its answer for
+    as long as the server lived. The person hears at once that the new list could not be
+    read, and the earlier tools stay offered, the server up."""
+    bus = ev.EventBus()
+    notices = Recorder(bus)
+    settings = one_server_settings(tmp_path, "deep", _too_deep_server(1500))
+    async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+        offered = [t["function"]["name"] for t in manager.llm_tools()]
+        assert offered == ["deep__change", "deep__ping", "deep__tree"], offered
+        assert (await manager.call("deep__change", {}, call_id="c")).text == "changed"
+        deadline = time.monotonic() + 60
+        while not any("could not be read" in e.message for e in notices.of(ev.Notice)):
+            assert time.monotonic() < deadline, [e.message for e in notices.of(ev.Notice)]
+            await asyncio.sleep(0.05)
+        assert [t["function"]["name"] for t in manager.llm_tools()] == offered
+        assert (await manager.call("deep__ping", {}, call_id="p")).text == "pong"
+        assert manager.status() == {"deep": "up"}
+    said = [e.message for e in notices.of(ev.Notice) if "could not be read" in e.message]
+    assert len(said) == 1, said
+    assert said[0].startswith("Tool server “deep” changed its tools, but their new list"), said
+    assert "nests more than 200 levels deep" in said[0], said[0]
+    assert said[0].endswith("its earlier tools are still offered."), said[0]
 
 
 async def test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls(
@@ -2165,11 +2257,53 @@ async def test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls(
 
 
 # BIG_SCHEMA_SERVER's form in JSON Schema draft 4, which the model is offered in today's
-# form: the listing checks that form, and the first call the server's own.
+# form: the listing checks that form, and makes the checker of the server's own.
 BIG_DRAFT4_SERVER = BIG_SCHEMA_SERVER.replace(
     '{"type": "object", "properties": FIELDS',
     '{"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "properties": FIELDS',
 )
+# BIG_SCHEMA_SERVER's form as a choice of one shape, which the model is offered as one
+# object: another schema than the server's own, whose checker its first call makes.
+BIG_CHOICE_SERVER = BIG_SCHEMA_SERVER.replace(
+    'input_schema={"type": "object", "properties": FIELDS, "required": ["field_7"]}',
+    'input_schema={"type": "object", "anyOf": [{"properties": FIELDS, "required": ["field_7"]}]}',
+)
+
+
+async def test_a_huge_draft4_schema_is_checked_once_for_the_listing_and_its_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 2 MB input schema in JSON Schema draft 4 was checked twice, seconds of a core
+    each: in today's form for the listing, and in its own at its tool's first call. The
+    listing's check of today's form makes the checker of its own (draft 4's ``exclusive
+    Minimum: true`` read as draft 4 means it), and it is not checked again."""
+    import jsonschema
+
+    checked: list[str] = []
+    for cls in (jsonschema.Draft4Validator, jsonschema.Draft202012Validator):
+        real = cls.check_schema.__func__  # type: ignore[attr-defined]
+
+        def counted(cls: Any, schema: Any, *args: Any, real: Any = real, **kwargs: Any) -> None:
+            if len(schema.get("properties") or ()) >= 8000:
+                checked.append(cls.__name__)
+            real(cls, schema, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "check_schema", classmethod(counted))
+    source = BIG_DRAFT4_SERVER.replace(
+        "TOOLS = [",
+        'FIELDS["count"] = {"type": "integer", "minimum": 0, "exclusiveMinimum": True}\nTOOLS = [',
+    )
+    settings = one_server_settings(tmp_path, "big", source)
+    async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
+        deadline = time.monotonic() + 120
+        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
+            assert time.monotonic() < deadline, "the tools never came"
+            await asyncio.sleep(0.05)
+        good = await manager.call("big__form", {"field_7": "x", "count": 1}, call_id="c1")
+        bad = await manager.call("big__form", {"field_7": "x", "count": 0}, call_id="c2")
+    assert good.text == "form {'field_7': 'x', 'count': 1}", good.text
+    assert bad.is_error and "“count”: 0 is less than or equal to the minimum" in bad.text, bad.text
+    assert checked == ["Draft202012Validator"], checked
 
 
 async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
@@ -2177,8 +2311,8 @@ async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
 ) -> None:
     """The model's calls in one round run at once: two first calls of a tool with a 2 MB
     schema each made its argument checker on a thread of its own, the same check twice,
-    seconds of both cores each. It is made once, and checks both calls. (A draft 4
-    schema, whose checker the listing does not make: it checked today's form of it.)"""
+    seconds of both cores each. It is made once, and checks both calls. (A choice of one
+    shape, whose checker the listing does not make: it checked the one object it made.)"""
     made: list[Any] = []
     real = manager_module.made_checker
 
@@ -2187,7 +2321,7 @@ async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
         return real(schema)
 
     monkeypatch.setattr(manager_module, "made_checker", counted)
-    settings = one_server_settings(tmp_path, "big", BIG_DRAFT4_SERVER)
+    settings = one_server_settings(tmp_path, "big", BIG_CHOICE_SERVER)
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
         deadline = time.monotonic() + 120
         while not manager.llm_tools():  # start() waits 10 s at most: a busy machine

@@ -62,3 +62,41 @@ def test_a_line_with_half_an_emoji_nested_hundreds_deep_is_left_to_the_depth_che
     assert read is not None and read[1] == []
     error = getattr(read[0].message, "error", None)
     assert error is not None and "nests more than 200 levels deep" in error.message, read
+
+
+@pytest.mark.parametrize(
+    ("head", "tail", "answer_id"),
+    [
+        ('{"jsonrpc": "2.0", "id": 7, "result": ', "}", 7),
+        ('{"result": ', ', "jsonrpc": "2.0", "id": "a\\"b"}', 'a"b'),  # the id written last
+        ('{"jsonrpc": "2.0", "id": 8, "error": {"code": 1, "message": "m", "data": ', "}}", 8),
+    ],
+)
+def test_an_answer_too_deep_for_pythons_reader_is_an_error_for_its_request(
+    head: str, tail: str, answer_id: int | str
+) -> None:
+    """An answer nested 1,500 deep, past Python's own reader: it was left unread, and its
+    request waited out its time (the handshake's 8 s, a call's timeout_s). Its id is found
+    without reading the rest, and the request answered that it nests too deep to read."""
+    from voicedesk.tools.wire import deep_message
+
+    line = head + '{"a": ' * 1500 + '"leaf"' + "}" * 1500 + tail
+    read = deep_message(line)
+    assert read is not None and read[1] == [], read
+    error = getattr(read[0].message, "error", None)
+    assert read[0].message.id == answer_id, read  # type: ignore[union-attr]
+    assert error is not None and "nests more than 200 levels deep" in error.message, read
+
+
+def test_a_request_or_notice_of_the_server_nested_too_deep_answers_nothing() -> None:
+    """A server's own request (or notification) nested too deep, for the SDK's reader
+    (300 levels) or for Python's too (1,500), is no answer: made an error with its id, it
+    failed a request of ours that had the same id."""
+    from voicedesk.tools.wire import deep_message
+
+    for levels in (300, 1500):
+        nest = "[" * levels + "]" * levels
+        line = '{"jsonrpc": "2.0", "id": 1, "method": "sampling/createMessage", "params": {"x": '
+        assert deep_message(line + nest + "}}") is None, levels
+        notice = '{"jsonrpc": "2.0", "method": "m", "params": {"x": ' + nest + "}}"
+        assert deep_message(notice) is None, levels

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -411,11 +410,14 @@ async def test_a_second_question_waiting_for_the_same_tool_server_says_so_at_onc
     sim: SimServer,  # noqa: F811
     silence_wav: Path,  # noqa: F811
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A question sent while the first still waited for a tool server (the first dropped):
     the status bar went back to "thinking" for a second, the new wait's own grace, as if
     the server had come up, then said "waiting" again. The start it waits for has already
-    been said to take seconds: said at once."""
+    been said to take seconds: said at once. Once the first wait is said, the grace is made
+    as long as the test, so a second wait that took it again says "thinking" throughout
+    (what is waited on, not how long the blip lasted: a 0.5 s bound on it was flaky)."""
     cue = tmp_path / "slowdocs.go"
     settings = Settings.model_validate(
         {
@@ -451,15 +453,10 @@ async def test_a_second_question_waiting_for_the_same_tool_server_says_so_at_onc
                 app.text_input.focus()
                 await pilot.press("enter")
                 await wait_until(pilot, lambda: bool(waits) and bool(waits[-1][1]), HANG_S)
-            await pilot.pause(1.5)  # (past the grace a first wait has)
+                monkeypatch.setattr(session_module, "TOOLS_WAIT_UNSAID_S", HANG_S)
+            await pilot.pause(1.5)  # (past the grace a first wait had)
             assert "waiting for tool server slowdocs" in status_text(app)
-            # whenever it was said over while the server was still starting: for a moment
-            gaps = [
-                after[0] - before[0]
-                for before, after in itertools.pairwise(waits)
-                if not before[1] and after[1]
-            ]
-            assert all(gap < 0.5 for gap in gaps), gaps
+            assert waits[-1][1] == ("slowdocs",), waits
             cue.touch()
             await wait_until(pilot, lambda: not waits[-1][1], HANG_S)  # its server starts
             await pilot.press("ctrl+q")

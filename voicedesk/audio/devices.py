@@ -34,6 +34,8 @@ PORTAUDIO_MISSING = (
     f"(Debian/Ubuntu), `brew install portaudio` (macOS); {FILE_IO_WORKS}"
 )
 
+# Said after NO_DEVICES_REASON by `devices` and `doctor`: the terminal UI takes typed turns.
+TYPING_WORKS = "So does typing in the terminal UI."
 NO_DEVICES_REASON = (
     "PortAudio sees no sound devices: this machine may have no sound card (a server, VM or "
     "container), or this user cannot open them (on Linux: check that PipeWire/PulseAudio is "

@@ -200,9 +200,8 @@ async def run_headless(args: argparse.Namespace) -> int:
         after_lost_output,
         cancel_this_task,
         converse,
-        ended_by_lost_output,
         file_state,
-        report_interrupted,
+        status_when_cancelled,
     )
 
     settings, inp, out, sim = prepare(args)
@@ -227,11 +226,11 @@ async def run_headless(args: argparse.Namespace) -> int:
             with_tools=not args.no_tools,
             log_kind="demo",
         )
-    except asyncio.CancelledError:  # Ctrl-C: say where the answers so far went, as run does
-        report_interrupted(out, out_before)
-        if printer.output_lost is None:
+    except asyncio.CancelledError:  # Ctrl-C, or its output lost: as run says it
+        status = status_when_cancelled(printer, out, out_before)
+        if status is None:
             raise
-        return ended_by_lost_output(printer.output_lost)
+        return status
     finally:
         if metrics is not None:
             metrics.close()

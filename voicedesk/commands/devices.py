@@ -32,7 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicedesk.audio.devices import NO_DEVICES_REASON, is_headset, list_devices
+    from voicedesk.audio.devices import (
+        NO_DEVICES_REASON,
+        TYPING_WORKS,
+        is_headset,
+        list_devices,
+    )
 
     devices = list_devices()  # no PortAudio: AudioUnavailableError, printed by the CLI
     if args.json:
@@ -44,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"voicedesk: no sound devices found. {NO_DEVICES_REASON}", file=sys.stderr)
         return 0
     if not devices:
-        print(f"No microphones or speakers found. {NO_DEVICES_REASON}")
+        # as doctor says it: what still works without them, typing included
+        print(f"No microphones or speakers found. {NO_DEVICES_REASON} {TYPING_WORKS}")
         return 0
     print(format_table(devices))
     print()

@@ -149,13 +149,16 @@ def load_config(args: argparse.Namespace) -> tuple[Any, Check]:
         detail = f"{exc}\n(the checks below use the defaults)"
         return Settings(keys=Keys(**keys)), Check("fail", "config", detail)
     if settings.source is None:
-        return settings, Check("ok", "config", f"no file at {path}: using the defaults")
+        # the defaults are enough to talk; the line says how to get a file to change them in
+        detail = f"no file at {path}: using the defaults (`voicedesk config init` writes one)"
+        return settings, Check("ok", "config", detail)
     return settings, Check("ok", "config", f"{path} is valid")
 
 
 def check_audio(settings: Any) -> list[Check]:
     from voicedesk.audio.devices import (
         NO_DEVICES_REASON,
+        TYPING_WORKS,
         Kind,
         default_device,
         is_headset,
@@ -180,8 +183,7 @@ def check_audio(settings: Any) -> list[Check]:
                 "devices",
                 # what `voicedesk devices` says, with its fix: "no access to it" alone left
                 # the person to find out what gives access
-                f"no microphones or speakers found. {NO_DEVICES_REASON} So does typing in "
-                "the terminal UI",
+                f"no microphones or speakers found. {NO_DEVICES_REASON} {TYPING_WORKS}",
             ),
         ]
     chosen: dict[str, Any] = {}

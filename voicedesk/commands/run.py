@@ -472,11 +472,11 @@ async def run_headless(
             freeze_heap=freeze_heap,
             on_started=say_no_output,
         )
-    except asyncio.CancelledError:  # Ctrl-C: say where what was played so far went
-        report_interrupted(output_path, output_before)
-        if printer.output_lost is None:
+    except asyncio.CancelledError:  # Ctrl-C, or its output lost: say where the audio went
+        status = status_when_cancelled(printer, output_path, output_before)
+        if status is None:
             raise
-        return ended_by_lost_output(printer.output_lost)
+        return status
     finally:
         if metrics is not None:
             metrics.close()
@@ -547,17 +547,22 @@ def file_state(path: Path | None) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_mtime_ns, st.st_size) if st is not None else None
 
 
-def report_interrupted(output_path: Path | None, before: tuple[int, int, int] | None) -> None:
-    """Say whether the interrupted run wrote ``output_path``: ``before`` is its
-    :func:`file_state` when the run began."""
+def report_interrupted(
+    output_path: Path | None,
+    before: tuple[int, int, int] | None,
+    *,
+    why: str = "interrupted",
+) -> None:
+    """Say whether the run stopped early (``why``: by the person, unless said otherwise)
+    wrote ``output_path``: ``before`` is its :func:`file_state` when the run began."""
     if output_path is None:
         return
     now = file_state(output_path)
     if now is not None and now != before:
-        print(f"interrupted: the audio so far is in {output_path}", file=sys.stderr, flush=True)
+        print(f"{why}: the audio so far is in {output_path}", file=sys.stderr, flush=True)
     else:
         print(
-            f"interrupted before any audio was produced: {output_path} was not written",
+            f"{why} before any audio was produced: {output_path} was not written",
             file=sys.stderr,
             flush=True,
         )
@@ -654,6 +659,32 @@ async def after_lost_output(exc: OSError) -> int:
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.sleep(0)
     return ended_by_lost_output(exc)
+
+
+def status_when_cancelled(
+    printer: ConsolePrinter, output_path: Path | None, before: tuple[int, int, int] | None
+) -> int | None:
+    """A cancelled headless run (`run`, `demo`): where its audio went is said, and the exit
+    status is returned when its standard output failing stopped it; None when a signal
+    did (Ctrl-C, SIGTERM, SIGHUP), its output's reader gone with it or not, for the cancel
+    to go on to ``until_terminated``, which ends with the signal's status. ``before``: the
+    output's :func:`file_state` when the run began."""
+    from voicedesk.commands.termination import stopping_signal
+
+    lost = printer.output_lost
+    if lost is None or stopping_signal() is not None:
+        report_interrupted(output_path, before)
+        return None
+    # the person did not interrupt it: say what stopped it
+    report_interrupted(output_path, before, why=output_lost_said(lost))
+    return ended_by_lost_output(lost)
+
+
+def output_lost_said(exc: OSError) -> str:
+    """What stopped a run whose standard output failed with ``exc``, in words."""
+    if isinstance(exc, BrokenPipeError):
+        return "stopped, as the reader of standard output went away"
+    return "stopped, as standard output could not be written"
 
 
 def ended_by_lost_output(exc: OSError) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,6 +17,22 @@ from voicedesk.cli import leave_now
 from voicedesk.exit_status import SIGNALLED
 
 _T = TypeVar("_T")
+
+# The signals :func:`until_terminated` got, for the run it is awaiting (the same task, so the
+# same context): that run tells a stop of the person's from one of its own (its output lost)
+_GOT: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "voicedesk_signals_got", default=None
+)
+
+
+def stopping_signal() -> int | None:
+    """The signal (Ctrl-C's SIGINT, SIGTERM, SIGHUP) that is stopping the run
+    :func:`until_terminated` awaits in this task, if one has come. A headless run whose
+    output's reader went away as the person pressed Ctrl-C (in a terminal it reaches
+    every process of `voicedesk run … | head`, so head goes with it) is said and ended as
+    interrupted: ended as a lost output, it exited 141, at times 1."""
+    got = _GOT.get()
+    return got[0] if got else None
 
 
 @contextlib.contextmanager
@@ -81,14 +98,28 @@ async def until_terminated(run: Awaitable[int], *, leave: bool = False) -> int:
             print("voicedesk: stopping now, without waiting for the clean-up", file=sys.stderr)
             leave_now(SIGNALLED + got[0])
 
+    token = _GOT.set(got)
     with on_termination(stop, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
         try:
-            return await run
+            code = await run
         except asyncio.CancelledError:
             if not got:
                 raise
             task.uncancel()
             code = SIGNALLED + got[0]
+        else:
+            if not got:
+                return code
+            # The run ended on its own as the signal came (its output's reader gone with
+            # the Ctrl-C, it stopped for that): the person's signal says why it ended. The
+            # signal's cancel, if still to be delivered, would cancel the finished task.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0)
+            if task.cancelling():
+                task.uncancel()
+            code = SIGNALLED + got[0]
+        finally:
+            _GOT.reset(token)
     if leave:
         leave_now(code)
     return code

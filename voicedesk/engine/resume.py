@@ -73,9 +73,11 @@ class Conversation:
     # what the person was shown of a result that was not the model's text (an image), by
     # turn and call id: logs written before the field show the model's text
     shown: dict[int, dict[str, str]] = field(default_factory=dict)
-    # whether each call failed, by turn and call id, as the tools and pending_tools records
-    # say (logs written before they said it: nothing, and a result is read as before)
-    failed: dict[int, dict[str, bool]] = field(default_factory=dict)
+    # whether each call failed, by turn and by its tool message (the record's own, by
+    # ``id``, kept with it: a superseded record's message goes, and its id may be
+    # reused), as the tools and pending_tools records say (logs written before they said
+    # it: nothing, and a result is read as before)
+    failed: dict[int, dict[int, tuple[dict[str, Any], bool]]] = field(default_factory=dict)
     # of the turns a summary took in only part of (kept in the window: a call dropped
     # while they were folded joined them), the keys of what it has (``message_key``) and
     # where in the log that was said; older logs say nothing, and such a turn was
@@ -360,17 +362,23 @@ def _shown(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
 
 def _failed(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
     """Which of the results in a tools or pending_tools record came of a failed call, for
-    the calls of ``turn_id``; a record without ``failed`` (written before it was kept)
-    says nothing of them."""
-    failed = record.get("failed")
-    if not isinstance(failed, list):
+    the calls of ``turn_id``: ``failed_at``, where in its messages they are; a log written
+    before said ``failed``, their call ids (two calls of one id in a record, two rounds of
+    an answer from a server that numbers each answer's calls from call_0, both marked);
+    a record with neither (written before either was kept) says nothing of them."""
+    at, by_id = record.get("failed_at"), record.get("failed")
+    if not isinstance(at, list) and not isinstance(by_id, list):
         return
+    places = {n for n in at or () if isinstance(n, int) and not isinstance(n, bool)}
+    ids = {i for i in by_id or () if isinstance(i, str)}
     said = conv.failed.setdefault(turn_id, {})
-    for message in record["messages"]:
+    for n, message in enumerate(record["messages"]):
         if isinstance(message, dict) and message.get("role") == "tool":
             call_id = message.get("tool_call_id")
-            if isinstance(call_id, str):
-                said[call_id] = call_id in failed
+            if isinstance(at, list):
+                said[id(message)] = (message, n in places)
+            elif isinstance(call_id, str):
+                said[id(message)] = (message, call_id in ids)
 
 
 def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any], at: int) -> None:
@@ -496,7 +504,7 @@ def _tool_calls(
     messages: list[dict[str, Any]],
     logged: Collection[str] = (),
     shown: dict[str, str] | None = None,
-    failed: dict[str, bool] | None = None,
+    failed: dict[int, tuple[dict[str, Any], bool]] | None = None,
 ) -> list[ev.PastToolCall]:
     """The tools an answer called, with what each answered, from the turn's tool messages
     (the model's own record of them); else the names and arguments its turn record keeps.
@@ -506,27 +514,35 @@ def _tool_calls(
     record too, such a call was listed twice. ``shown``: what the person was shown of a
     result where that was not its text for the model (an image), by call id: shown that
     text, a resumed image read "…neither you nor the person can see it". ``failed``:
-    whether each call failed, by call id, where the log says."""
-    results = {
-        m.get("tool_call_id"): m.get("content")
-        for m in messages
-        if m.get("role") == "tool" and isinstance(m.get("content"), str)
-    }
-    results.update(shown or {})
+    whether each call failed, by its tool message's ``id``, where the log says. A call's
+    result is the tool message of its id after it, before the next assistant message:
+    two rounds of an answer may use the same ids."""
     calls = []
-    for message in messages:
+    for at, message in enumerate(messages):
         if message.get("role") != "assistant" or not isinstance(message.get("tool_calls"), list):
             continue
+        answers: dict[Any, dict[str, Any]] = {}
+        for later in messages[at + 1 :]:
+            if later.get("role") == "assistant":
+                break
+            if later.get("role") == "tool":
+                answers.setdefault(later.get("tool_call_id"), later)
         for call in message["tool_calls"]:
             function = call.get("function") if isinstance(call, dict) else None
             if not isinstance(function, dict) or not function.get("name"):
                 continue
+            answer = answers.get(call.get("id"))
+            marked = (failed or {}).get(id(answer))
+            content = answer.get("content") if answer is not None else None
+            result = (shown or {}).get(call.get("id")) or (
+                content if isinstance(content, str) else None
+            )
             calls.append(
                 ev.PastToolCall(
                     str(function["name"]),
                     _arguments(function.get("arguments")),
-                    results.get(call.get("id")),
-                    (failed or {}).get(call.get("id")),
+                    result,
+                    marked[1] if marked is not None and marked[0] is answer else None,
                 )
             )
     if calls:

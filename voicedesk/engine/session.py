@@ -1765,6 +1765,7 @@ class Session:
             followup=turn.followup,
             tools_ran=self._may_have_acted(reply),
             background=bool(getattr(reply, "went_background", False)),
+            filtered=turn.record.filtered,
         )
         if not self._hushed(turn):  # the stop key asked for quiet: the notice says it
             await self._speaking.speak_error_line(line)
@@ -1805,9 +1806,10 @@ class Session:
         the log need not grow by a whole document), and what the person was shown of a
         result that was not its text (an image), for ``--resume`` to show it the same."""
         record = {"type": "tools", "turn_id": turn_id, "messages": compact_tool_results(messages)}
-        # which calls failed, always said (none: []): a log without it is from before, and
-        # its results are resumed as before, any SDK error prefix taken off
-        record["failed"] = self._tool_jobs.failed_in(messages) if self._tool_jobs else []
+        # where the results of the calls that failed are, always said (none: []): a log
+        # with neither this nor ``failed`` (call ids, which two calls of one id shared) is
+        # from before, and its results are resumed as before, any SDK error prefix taken off
+        record["failed_at"] = self._tool_jobs.failed_in(messages) if self._tool_jobs else []
         shown = self._tool_jobs.shown_of(messages) if self._tool_jobs is not None else {}
         if shown:
             record["shown"] = {call_id: tool_result_gist(text) for call_id, text in shown.items()}
@@ -1924,7 +1926,7 @@ class Session:
         if self.log is not None:
             record: dict[str, Any] = {"type": "pending_tools", "turn_id": turn_id}
             record["messages"] = compact_tool_results(messages)
-            record["failed"] = self._tool_jobs.failed_in(messages) if self._tool_jobs else []
+            record["failed_at"] = self._tool_jobs.failed_in(messages) if self._tool_jobs else []
             shown = self._tool_jobs.shown_in(messages) if self._tool_jobs is not None else {}
             if shown:  # a picture: "[image, image/png, 35 kB]", as in a tools record
                 record["shown"] = {k: tool_result_gist(text) for k, text in shown.items()}

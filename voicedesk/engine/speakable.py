@@ -32,7 +32,9 @@ word ("I ❤️ it", "she ❤️ Go") is the verb, said and shown as one ("I lov
 "Everyone s pizza"), and so is a thumbs-up, as "like" ("I 👍 it" is "I like it": it was
 "I it"; "Sure 👍, here" has no person before it). A check mark or a cross standing for a
 value after a colon ("Python: ✅, Java: ❌.") is said "yes" or "no" but not shown
-(:attr:`SpeakableText.said_words`): dropped, "Python: Java." lost the values. What may still be such a run, or
+(:attr:`SpeakableText.said_words`): dropped, "Python: Java." lost the values; in a
+table's cell, mixed ones are "yes and no" (or "yes or no", a slash between them), and one
+before the cell's words "yes," ("| ✅ partly |"). What may still be such a run, or
 the mark before one, at the end of a delta waits for the next delta.
 
 Code is another matter: a fenced block or an inline code span is something the person may
@@ -81,14 +83,14 @@ _CONJUNCTION = r"(?i:and|or|&)"
 # and separators between them, and what follows it ("after": blanks, a comma or semicolon).
 _UNSAID_RUN = re.compile(
     rf"(?P<lead>[,;:]?(?:[ \t]+{_CONJUNCTION}(?=[ \t]))?)[ \t]*{_UNSAID}"
-    rf"(?:[ \t]*(?:[,;][ \t]*)?(?:{_CONJUNCTION}[ \t]+)?{_UNSAID})*"
+    rf"(?:[ \t]*(?:[,;/][ \t]*)?(?:{_CONJUNCTION}[ \t]+)?{_UNSAID})*"
     r"(?P<after>[ \t]*(?P<sep>[,;])?[ \t]*)"
 )
 # what may still become the lead of a run when the next delta brings a pictograph
 # (a word cut short is waited for only after a comma: "pears, an" may be "pears, and 🍇")
 _MAY_LEAD = re.compile(rf"(?:[,;:]?[ \t]+{_CONJUNCTION}|[,;:][ \t]+(?i:an?|o)|[,;:])?[ \t]*\Z")
 # what may still go on a run that ends here: "and", "or" or "&" and a pictograph
-_MAY_GO_ON = re.compile(r"(?i:a|an|and|o|or|&)?[ \t]*\Z")
+_MAY_GO_ON = re.compile(r"(?:(?i:a|an|and|o|or|&)|/)?[ \t]*\Z")
 # A heart after a person and before a word stands for the verb ("I ❤️ it", "We ❤️ Python"):
 # dropped, "I it" was heard "I hate it". It is said, and shown, as the word.
 _HEARTS = (
@@ -360,7 +362,11 @@ class SpeakableText:
         chunk = text[:stop]
         if stop == len(text) and not final:
             held = _TRAILING.search(chunk)
-            chunk = chunk[: min(held.start() if held else len(chunk), self._open_address(chunk))]
+            cut = min(held.start() if held else len(chunk), self._open_address(chunk))
+            # a run of marks is one ("#_", "**_"): cleaned in two parts, what is kept of it
+            # depended on where a delta ended ("?x=_y#_top" whole lost its "#_", one
+            # character at a time only the "_")
+            chunk = chunk[: len(chunk[:cut].rstrip("*_#\\"))]
         if not chunk:
             return None
         before, blank_line, word = self._before, self._blank_line, self._word
@@ -550,20 +556,31 @@ def _value_said(run: re.Match[str], said: str, left: str, after: str) -> str:
     pictures = _PICTOGRAPHS.findall(run.group())
     before = _SAID_WORDS.sub("", said).rstrip(_BLANK + _CARRIED_MARKS)
     in_cell = before.endswith("|") and after == "|"  # alone in a table's cell: "| Java | ❌ |"
-    # several of one kind alone in a cell ("| Speed | ✅ ✅ |", a rating) say it once: the
-    # row was said "Speed, ." (its value lost); "✅ ❌" says nothing a word would
-    words = {_YES_NO.get(picture[0]) for picture in pictures}
-    word = words.pop() if len(words) == 1 and (len(pictures) == 1 or in_cell) else None
-    if word is None or not (run.group("sep") or after in _ENDS_CLAUSE or in_cell):
+    # at a cell's start before its words ("| Sync | ✅ partly |", "| ❌ not yet |"): said
+    # with a comma before them, "yes, partly"; dropped, only "partly" was heard
+    opens_cell = before.endswith("|") and after.isalnum() and not run.group("lead")
+    word = _cell_value(pictures, run.group(), in_cell)
+    if word is None or not (run.group("sep") or after in _ENDS_CLAUSE or in_cell or opens_cell):
         return ""
-    if not (run.group("lead").startswith(":") or before.endswith(":") or in_cell):
+    if not (run.group("lead").startswith(":") or before.endswith(":") or in_cell or opens_cell):
         return ""
     first = run.group().index(pictures[0])
-    rest = run.group()[first + len(pictures[0]) :]
-    for picture in pictures[1:]:
-        rest = rest.replace(picture, "", 1)
-    whole = run.group()[:first] + word + rest
+    rest = run.group()[run.group().rindex(pictures[-1]) + len(pictures[-1]) :]
+    whole = run.group()[:first] + word + ("," if opens_cell else "") + rest
     if not whole.startswith(left):
         return ""
     said_word = whole[len(left) :].rstrip(_BLANK) if in_cell else whole[len(left) :]
     return f"{_WORD_START}{said_word}{_WORD_END}"
+
+
+def _cell_value(pictures: list[str], run: str, in_cell: bool) -> str | None:
+    """What a run of check marks and crosses says: one of them, or several of one kind
+    alone in a cell ("| Speed | ✅ ✅ |", a rating), say "yes" or "no" once; mixed ones alone
+    in a cell ("| Sync | ✅ ❌ |", "✅ / ❌") say each in turn, "yes and no", or "yes or no"
+    when a slash or "or" is between them (the row was said "Sync, ." or "Sync, /."). None:
+    the run is not one to say (another pictograph in it, or several outside a cell)."""
+    words = list(dict.fromkeys(_YES_NO.get(picture[0]) for picture in pictures))
+    if None in words or not (len(pictures) == 1 or in_cell):
+        return None
+    joiner = " or " if re.search(r"/|(?i:\bor\b)", run) else " and "
+    return joiner.join(w for w in words if w is not None)

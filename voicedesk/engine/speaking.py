@@ -63,19 +63,37 @@ BACKGROUND_ERROR_LINE = (
 )
 
 
+# An answer the provider's content filter withheld (``ContentFilterError``): "say that
+# again" asked for the same words, which got the same refusal. The service worked; what it
+# refused may be put another way, or left for something else.
+FILTERED_ERROR_LINE = (
+    "Sorry, the provider's content filter withheld that answer. "
+    "Please put it another way, or ask something else."
+)
+
+
 def error_line(
-    *, typed: bool, followup: bool, tools_ran: bool = False, background: bool = False
+    *,
+    typed: bool,
+    followup: bool,
+    tools_ran: bool = False,
+    background: bool = False,
+    filtered: bool = False,
 ) -> str:
     """The line spoken when the answer to a turn failed, for how the turn came: spoken,
     typed, or background tool results coming back (``followup``); ``tools_ran``: a tool
     call of this answer that may change something (not declared read-only) had run;
-    ``background``: its calls went on in the background, and their answer will follow."""
-    if followup:
+    ``background``: its calls went on in the background, and their answer will follow;
+    ``filtered``: the provider's content filter withheld it, so asking the same again gets
+    the same refusal (what the background and tool lines say stays true, and comes first)."""
+    if followup and not filtered:
         return RESULT_ERROR_LINE
     if background:
         return BACKGROUND_ERROR_LINE
     if tools_ran:
         return ACTED_ERROR_LINE
+    if filtered:
+        return FILTERED_ERROR_LINE
     return TYPED_ERROR_LINE if typed else ERROR_LINE
 
 

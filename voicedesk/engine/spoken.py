@@ -217,6 +217,31 @@ _COUNT_SCALES = {"M": "million", "B": "billion", "bn": "billion"}
 # it was said "221 billion Baker Street"
 _HOUSE_NUMBER = re.compile(r"\d+B")
 _NAME_AFTER = re.compile(r"[ \t]+[A-Z]")
+# ... and so is one after a place's name ("Room 4B", "Gate 12B", "Suite 3M"): it was said
+# "Room 4 billion"
+_PLACE_BEFORE = re.compile(
+    r"\b(?:room|gate|seat|apt|apartment|suite|unit|floor|level|building|bldg|terminal|"
+    r"platform|track|row|bay|flat|block|lot|box|locker|hall|pier|stand|zone|section|wing)"
+    r"\.?[ \t]+\Z",
+    re.IGNORECASE,
+)
+# A fraction written as one character ("1 ½ cups", "¼ tsp", "1¼", "9¾"), as recipes do:
+# Whisper heard Piper's "1 ½" as "1 1 12" and "1¼" as "1 1 1 1 1": said in words, "1 and a
+# half", "a quarter", after a number and a blank too ("1 ½" is "1 and a half")
+_VULGAR = re.compile(r"(\d*)([½⅓⅔¼¾⅕⅛⅜⅝⅞])")
+_VULGAR_SAID = {
+    "½": "a half",
+    "⅓": "a third",
+    "⅔": "two thirds",
+    "¼": "a quarter",
+    "¾": "three quarters",
+    "⅕": "a fifth",
+    "⅛": "an eighth",
+    "⅜": "three eighths",
+    "⅝": "five eighths",
+    "⅞": "seven eighths",
+}
+_WHOLE_BEFORE = re.compile(r"(?<![\d.,])\d+[ \t]+\Z")
 # A unit after a number, written short ("2.5GB", "5 kHz", "60fps", "100Mbps", "5000 mAh"):
 # Whisper heard Piper's reading as "5KHC", "120 Hc", "60 FDS", "5000 m off", "500 MSB",
 # "2 Ella". Said in full, as a reader says it; only after a number ("GB" alone may be a
@@ -857,12 +882,23 @@ _EUROPEAN_START = re.compile(r"[$€£¥](?:\d{1,3}(?:\.\d{3})*\.\d{0,3}|\d+)(?:
 # ... and one with a scale word after it ("€5,5 million", "€1,2 Mrd.", German's "Mio." and
 # "Mrd."): it was said "5 euros 50 million", the comma being a decimal one there. Said
 # "5.5 million euros", as "$1.2 million" is. An abbreviation's dot goes when the sentence
-# goes on after it ("€3,5 Mio. for"); before a capital or at the end it is the full stop.
+# goes on after it ("€3,5 Mio. for", "€2 Mio. Umsatz": German's nouns have capitals, and the
+# dot before one was said as a full stop); before a word that starts sentences ("Then",
+# "Die"), at a line's or the answer's end it is the full stop.
+_SENTENCE_STARTS = (
+    "The|This|That|These|Those|Then|There|It|Its|We|I|You|They|He|She|And|But|So|Or|If|In|On|"
+    "At|For|A|An|As|To|With|By|From|After|Before|Also|Now|Today|Next|Here|What|How|Why|When|"
+    "Which|Who|Der|Die|Das|Den|Dem|Des|Ein|Eine|Es|Er|Wir|Ich|Du|Ihr|Sie|Man|Und|Aber|Oder|"
+    "Dann|Damit|Dabei|Im|Am|Zum|Zur|Mit|Bei|Nach|Vor|Seit|Auch|Heute|Jetzt|Dies|Diese|Dieser|"
+    "Wie|Was|Wann|Warum|Wo"
+)
+_GOES_ON = rf"(?=[ \t]+(?!(?:{_SENTENCE_STARTS})\b)[^\W_]|[,;:)])"
 _EUROPEAN_SCALE = re.compile(
-    r"[ \t]+(?:(thousand|million|billion|trillion)\b|(Mio|Mrd)(?:\.(?=[ \t]+[a-z\d]|[,;:)])|\b))"
+    rf"[ \t]+(?:(thousand|million|billion|trillion)\b|(Mio|Mrd)(?:\.{_GOES_ON}|\b))"
 )
 _EUROPEAN_SCALE_WORDS = {"Mio": "million", "Mrd": "billion"}
-_EUROPEAN_SCALE_START = re.compile(r"[ \t]+(?:[a-zA-Z]*|Mio\.[ \t]*|Mrd\.[ \t]*)\Z")
+# (a word after its dot is held whole: "€3,5 Mio. Th" may be "Then", a sentence's start)
+_EUROPEAN_SCALE_START = re.compile(r"[ \t]+(?:[a-zA-Z]*|(?:Mio|Mrd)\.[ \t]*[^\W\d_]*)\Z")
 # ... or with its sign after the number, as much of Europe writes it ("20 €", "5,50 €",
 # "1.299,00 €", "2,5 €", "3.50 €", "5€"): heard "20 years", "550 euros", "1.2900 euros". Said as
 # one with the sign before it: "20 euros", "5 euros 50", "1,299 euros". Only the euro's:
@@ -890,18 +926,19 @@ _SCALED_AFTER = re.compile(
 _SHORT_SCALES = {**_EUROPEAN_SCALE_WORDS, "Tsd": "thousand"}
 # ... and with no sign at all ("5,5 Mio. Nutzer", "it grew by 1,2 Mrd. this year"): a count
 # in German's short scale words, left as written, "5,5 Mio." (Piper said "five five m i o").
-# Said "5.5 million"; its dot as after "€5,5 Mio.": gone where the sentence goes on, else
-# the full stop.
+# Said "5.5 million"; its dot as after "€5,5 Mio.": gone where the sentence goes on (it was
+# kept before any capital, "5.5 million. Nutzer", a full stop in the middle of a sentence,
+# and streamed "3 Mrd. Euro" was said so while whole it was not), else the full stop.
 _SCALED_COUNT = re.compile(
     rf"(?P<whole>\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:,(?P<decimals>\d+))?[{_AMOUNT_BLANK}]+"
-    r"(?P<short>Tsd|Mio|Mrd)(?:\.(?=[ \t]+(?:[a-z\d]|Euro\b)|[,;:)])|\b)"
+    rf"(?P<short>Tsd|Mio|Mrd)(?:\.{_GOES_ON}|\b)"
 )
 _SCALE_PREFIXES = "|".join(
     sorted({w[:n] for w in (*_SCALE_WORDS, *_SHORT_SCALES) for n in range(1, len(w) + 1)})
 )
 _SCALED_AFTER_START = re.compile(
     rf"(?:\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:,\d*)?[{_AMOUNT_BLANK}]+"
-    rf"(?:(?:{_SCALE_PREFIXES})\.?[{_AMOUNT_BLANK}]?€?)?\Z"
+    rf"(?:(?:{_SCALE_PREFIXES})(?:\.?[{_AMOUNT_BLANK}]*€?|\.[{_AMOUNT_BLANK}]+[^\W\d_]*))?\Z"
 )
 # ... and so with the sign before it ("€1,799/L"): it was said "1,799 euros per liter"
 _UNIT_PRICE = re.compile(rf"€(\d+),(\d{{3}})(?=/{_MEASURE_UNITS})")
@@ -1677,7 +1714,10 @@ class SpokenText:
         shown, said = _spoken_token(word, after, self._shown_tail, order, sentence)
         if (address := _HOST_PORT.match(shown)) is not None and self._says_path():
             said += _path_said(shown[address.end() :])  # "localhost:11434/api/tags"
-        if address is not None and shown == word and said != shown:
+        # ... and so after a path said by its name ("GET /search?q=x", in code or prose):
+        # "search?q=x" was read as written, "question mark q equals x"
+        path = "/" in word and any(c.isalpha() for c in word)  # ("1/2?" is a fraction's)
+        if (address is not None or path) and shown == word and said != shown:
             if not final and _QUERY_START.fullmatch(after):
                 return None  # "localhost:8080/search?q" may go on: "?q=x&n=2"
             if (query := _QUERY.match(after)) is not None:
@@ -1770,8 +1810,9 @@ class SpokenText:
             if not final:  # (a whole word too: "Mrd" may go on as "Mrd. for")
                 start = _EUROPEAN_SCALE_START.match(after)
                 words = (*_SCALE_WORDS, *_EUROPEAN_SCALE_WORDS)
-                if start is not None and any(
-                    w.startswith(start.group().strip().rstrip(". \t")) for w in words
+                if start is not None and (
+                    "." in start.group()
+                    or any(w.startswith(start.group().strip().rstrip(". \t")) for w in words)
                 ):
                     return None  # "€5,5 mil" may be "€5,5 million"; "€3,5 Mio." a sentence's end
             if scale is not None:
@@ -1792,6 +1833,23 @@ class SpokenText:
             one, many = _CURRENCY[sign]
             said = f"{whole} {one if whole == '1' else many}"
             return european.group(), said if cents == "00" or sign == "¥" else f"{said} {cents}"
+        if european is None and not any(amount.group(n) for n in (3, 4, 5)):
+            # a whole amount with German's scale word ("€2 Mrd.", "€3 Mio. Umsatz"): it was
+            # said "2 euros Mrd.", as "€2,5 Mrd." is said "2.5 billion euros"
+            start = _EUROPEAN_SCALE_START.match(rest) if not final else None
+            if start is not None and (
+                "." in start.group()
+                or any(w.startswith(start.group().strip()) for w in _EUROPEAN_SCALE_WORDS)
+            ):
+                return None  # "€2 Mr" may be "€2 Mrd."
+            scale = _EUROPEAN_SCALE.match(rest)
+            if scale is not None and scale.group(2):
+                self._amount_to = self._shown + amount.end() + scale.end()
+                word = _EUROPEAN_SCALE_WORDS[scale.group(2)]
+                return (
+                    amount.group() + scale.group(),
+                    f"{amount.group(2)} {word} {_CURRENCY[amount.group(1)][1]}",
+                )
         if not final and amount.group(4) and not rest:
             return None  # "$3b" may be "$3bn"; said at once, "3 billion dollarsn"
         if not final and not amount.group(4) and not amount.group(5):
@@ -2139,8 +2197,12 @@ def _spoken_token(
         return core, abbreviation  # "w/ 2 eggs" is no folder "w"
     if _SHARP.fullmatch(core):
         return core, f"{core[0]} sharp"
+    if (vulgar := _VULGAR.fullmatch(core)) is not None:
+        whole, part = vulgar.group(1), _VULGAR_SAID[vulgar.group(2)]
+        joined = whole or _WHOLE_BEFORE.search(before) is not None
+        return core, f"{whole} and {part}".lstrip() if joined else part
     if (count := _COUNT_SCALE.fullmatch(core)) is not None and not (
-        _HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)
+        (_HOUSE_NUMBER.fullmatch(core) and _NAME_AFTER.match(after)) or _PLACE_BEFORE.search(before)
     ):
         return core, f"{count.group(1)} {_COUNT_SCALES[count.group(2)]}"  # "1.2M users"
     if (
@@ -2403,7 +2465,9 @@ def _rate_said(rate: re.Match[str], count: str) -> str:
     """A rate (``_RATE``) after the number ``count`` said with "per": "60 kilometers per
     hour", "1 request per second", "5 tokens per second"."""
     number, unit, per = rate.groups()
-    one, many = _RATE_UNITS_SAID.get(unit, (unit, unit))
+    # a dose or a weight a day ("3,200 mg/day", "2 L/day") by the unit's name after a number
+    # (Whisper heard Piper's "mg per day" as "in G per day")
+    one, many = _RATE_UNITS_SAID.get(unit) or _UNIT_WORDS.get(unit, (unit, unit))
     said = f"{one if count == '1' else many} per {_PER_SAID[per]}"
     return f"{number} {said}" if number else said
 

@@ -29,6 +29,9 @@ CANCEL_WORDS = re.compile(
 QUIET_POLL_S = 0.05
 # How long the stop key's notice waits for results already on their way (``tell_runs_on``)
 SETTLE_S = 0.25
+# How many failed calls' tool messages are kept for the session log to mark (``ToolJobs.
+# failed_in``): each is logged within its answer, or its background job's follow-up.
+MAX_FAILED_KEPT = 256
 CANCELLED_RESULT = "[cancelled: the person asked to drop it before it finished]"
 # A call the person broke in on (spoke, typed, or pressed the interrupt key): the answer was
 # cut, and the call with it, before its result came. What it did is not known (a create may
@@ -108,11 +111,13 @@ class ToolJobs:
         # it beside the call's messages (``shown_of``) for ``--resume`` to show again;
         # dropped with a job the person cancelled.
         self._shown: dict[str, str] = {}
-        # The calls whose latest result was a failure (the server's isError), by id, for
-        # the session log to say so (``failed_in``): resumed, a result is shown without the
-        # MCP SDK's "Error executing tool …" only if its call failed. A success takes its
-        # id out again, as some servers number every answer's calls from call_0.
-        self._failed: set[str] = set()
+        # The tool messages of the calls that failed (the server's isError), for the
+        # session log to say so (``failed_in``): resumed, a result is shown without the
+        # MCP SDK's "Error executing tool …" only if its call failed. By the message
+        # itself, kept (so its id is not reused), the latest MAX_FAILED_KEPT: by call id,
+        # a background call and a later turn's call with the same id (some servers number
+        # every answer's calls from call_0) took each other's mark, on or off.
+        self._failed: dict[int, dict[str, Any]] = {}
         # jobs the stop key was pressed over whose notice waits for results on their way
         self._untold: list[ToolJob] = []
 
@@ -270,19 +275,22 @@ class ToolJobs:
         )
         if result.shown:
             self._shown[call.id] = result.shown
+        message = {"role": "tool", "tool_call_id": call.id, "content": result.text}
         if result.is_error:
-            self._failed.add(call.id)
-        else:
-            self._failed.discard(call.id)
-        return {"role": "tool", "tool_call_id": call.id, "content": result.text}
+            self._failed[id(message)] = message
+            while len(self._failed) > MAX_FAILED_KEPT:  # logged long since
+                del self._failed[next(iter(self._failed))]
+        return message
 
-    def failed_in(self, messages: list[dict[str, Any]]) -> list[str]:
-        """The ids of the calls among ``messages``' results that failed, in their order."""
+    def failed_in(self, messages: list[dict[str, Any]]) -> list[int]:
+        """Where in ``messages`` the results of the calls that failed are (each a tool
+        message this made, the session log's ``failed_at``): by place, as a record may
+        hold two calls of one id (two rounds of an answer, from a server that numbers
+        each answer's calls from call_0)."""
         return [
-            call_id
-            for message in messages
-            if message.get("role") == "tool"
-            and (call_id := message.get("tool_call_id")) in self._failed
+            at
+            for at, message in enumerate(messages)
+            if message.get("role") == "tool" and self._failed.get(id(message)) is message
         ]
 
     def shown_of(self, messages: list[dict[str, Any]]) -> dict[str, str]:
@@ -356,8 +364,10 @@ def _cancelled(job: ToolJob) -> list[dict[str, Any]]:
     """The job's tool messages as it is dropped: the results that came, else the mark."""
     out = []
     for call, task in zip(job.assistant_msg["tool_calls"], job.tasks, strict=True):
-        content = task.result()["content"] if _finished(task) else CANCELLED_RESULT
-        out.append({"role": "tool", "tool_call_id": call["id"], "content": content})
+        if _finished(task):  # the message itself: ``failed_in`` knows it
+            out.append(task.result())
+        else:
+            out.append({"role": "tool", "tool_call_id": call["id"], "content": CANCELLED_RESULT})
     return out
 
 

@@ -42,7 +42,12 @@ CLAUSE_END_MARKS = ".,;:!?" + CJK_PUNCTUATION + SENTENCE_MARKS + CLAUSE_MARKS
 # "Lee agree"; "1." alone before each step of a list.
 _NO_CLAUSE_BEFORE = re.compile(
     r"(?:(?:\A|\n)[ \t]*\d{1,3}|(?<![\w.])(?:[A-Za-z]\.)+[A-Za-z]"
-    r"|(?<![\w.])(?:Mr|Mrs|Ms|Dr|Prof|Jr|Sr|St|Mt|vs|approx|Fig|Figs|Vol|pp|Eq))\Z"
+    r"|(?<![\w.])(?:Mr|Mrs|Ms|Dr|Prof|Jr|Sr|St|Mt|vs|approx|Fig|Figs|Vol|pp|Eq"
+    # German's "ca." (about), "bzw." (or), "Nr." (number), "vgl." (compare): they stand
+    # before what they name, never at a sentence's end, and a noun after them has a capital
+    # ("ca. Fünf", "bzw. Online"): a first piece was cut there, "Es kostet ca." said alone
+    # (a count's "Mio." is said "million" before it comes here: engine/spoken.py)
+    r"|ca|bzw|Nr|vgl))\Z"
 )
 
 

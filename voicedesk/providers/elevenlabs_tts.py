@@ -148,7 +148,8 @@ class ElevenLabsTTS:
             # was sent, this escaped as websockets' own error and ended the run with a
             # traceback quoting the close reason
             raise ProviderError(
-                f"ElevenLabs closed the speech connection as it opened ({_closing(exc)})"
+                f"ElevenLabs closed the speech connection as it opened ({_closing(exc)})",
+                _refused_at_open_fix(exc),
             ) from None
         except TimeoutError:
             raise ProviderError("ElevenLabs did not answer in time") from None
@@ -306,6 +307,19 @@ async def close_socket(ws: Any) -> None:
         ws.transport.abort()
     except Exception:  # closed already, or broken: nothing left to let go
         log.debug("closing a speech socket failed", exc_info=True)
+
+
+def _refused_at_open_fix(exc: Any) -> str:
+    """What to do about a speech socket closed as it opened. 1008 (a policy violation) is
+    how ElevenLabs refuses a key, a key without the Text to Speech permission, or an
+    account out of credit; said with no fix, the person was left to guess which."""
+    frame = getattr(exc, "rcvd", None)
+    if frame is not None and frame.code == 1008:
+        return (
+            "check ELEVENLABS_API_KEY (or keys.elevenlabs_api_key in the config file), "
+            "that the key has the Text to Speech permission, and the account's credit"
+        )
+    return "try again in a moment: the service may be at capacity or restarting"
 
 
 def _closing(exc: Any) -> str:

@@ -515,7 +515,8 @@ class OpenAIChat:
                     raise ContentFilterError(
                         "The language model's content filter stopped the answer "
                         "(finish_reason content_filter)",
-                        "the provider withheld the rest; ask it another way",
+                        "asking the same again gets the same refusal: rephrase it, or ask "
+                        "something else",
                     )
                 if choice.finish_reason:
                     finished = True

@@ -49,6 +49,12 @@ TURN_KEYS: dict[str, str] = {
         "what the turn's later commits are heard as, in order (the person paused, then "
         "went on); after them, nothing"
     ),
+    "stt_fails": (
+        "which of the turn's commits fail to be transcribed, by number (1: the one heard as "
+        "transcript, 2: the first continued, …), every time one is sent: a resend too. "
+        "Unlike --fault stt:fail:N, which fails the next N requests whichever they are "
+        "(default: none)"
+    ),
     "preamble": (
         "what the model says before its tool_calls, in the same response (\u201cLet me "
         "look.\u201d), as OpenAI models do at times (default: nothing)"
@@ -110,6 +116,10 @@ class SimTurn:
     preamble: str = ""  # said before the tool calls, in the same response
     tool_rounds: int = 1  # responses in a row that make the tool calls, before the reply
     then_tool_calls: list[SimToolCall] = field(default_factory=list)  # on their results
+    # its commits (1: transcript's, 2: the first continued's, …) whose transcription fails,
+    # resent or not: a fault on a chosen segment, where one queued fails the n-th request,
+    # which a resend of an earlier segment (a busy machine's) takes instead
+    stt_fails: list[int] = field(default_factory=list)
 
     @property
     def full_text(self) -> str:
@@ -209,6 +219,20 @@ class SimScript:
             preamble = raw.get("preamble", "")
             if not isinstance(preamble, str):
                 raise bad(f"turn {i}: preamble must be a string")
+            fails = raw.get("stt_fails", [])
+            commits = 1 + len(continued)
+            if not isinstance(fails, list) or not all(
+                type(n) is int and 1 <= n <= commits for n in fails
+            ):
+                numbers = (
+                    "1 (its transcript; it has no continued)"
+                    if commits == 1
+                    else f"from 1 (its transcript) to {commits} (its last continued)"
+                )
+                raise bad(
+                    f"turn {i}: stt_fails must be a list of commit numbers, {numbers}, "
+                    "e.g. stt_fails = [1]"
+                )
             rounds = raw.get("tool_rounds", 1)
             if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
                 raise bad(f"turn {i}: tool_rounds must be a whole number, 1 or more")
@@ -221,6 +245,7 @@ class SimScript:
                     preamble=preamble,
                     tool_rounds=rounds,
                     then_tool_calls=then_calls,
+                    stt_fails=fails,
                 )
             )
         return cls(

@@ -288,6 +288,9 @@ class SimServer:
         # again (a client's resend of a transcript that is late or lost) reads the same,
         # and is not another user turn.
         self._undelivered: dict[bytes, str] = {}
+        # the audio of the commits a script's stt_fails names: each commit of it fails
+        self._failing: set[bytes] = set()
+        self._commit_fails = False  # whether the commit just heard is one of them
         self._faults: dict[str, list[str]] = {p: [] for p in PROVIDERS}
         self._cursor = 0
         self._turn_open = False  # a commit has started a user turn the client has not cleared
@@ -735,17 +738,22 @@ class SimServer:
         # after a clear: ended at a pause (0.7 s), the turn is only taken back once the
         # words that go on are in, so they came to the next scripted turn.
         new_turn = not self._turn_open and not self._continued
+        self._commit_fails = False
         if not loud or not new_turn:
             text = ""
             if loud:  # the open turn goes on
                 self._turn_open = True
                 if self._continued:
+                    turn = self.script.turns[self._cursor - 1]
+                    number = 2 + len(turn.continued) - len(self._continued)
+                    self._commit_fails = number in turn.stt_fails
                     text = self._continued.pop(0)
         else:
             self._turn_open = True
             if self._cursor < len(self.script.turns):
                 text = self.script.turns[self._cursor].transcript
                 self._continued = list(self.script.turns[self._cursor].continued)
+                self._commit_fails = 1 in self.script.turns[self._cursor].stt_fails
             else:
                 text = self.script.default_transcript
                 self._continued = []
@@ -758,6 +766,8 @@ class SimServer:
         text = self._undelivered.get(key)
         if text is None:
             text = self._undelivered[key] = self._transcript_for_commit(audio)
+            if self._commit_fails:
+                self._failing.add(key)
         else:
             self.committed_audio_s.append(audio.size / 24_000)
             self.transcripts.append(text)
@@ -953,6 +963,8 @@ class SimServer:
                     )
                     previous = item_id
                     key, text = self._transcribe(audio)
+                    if now_fault is None and key in self._failing:  # the script's stt_fails
+                        now_fault = "fail"
                     if now_fault == "stall":  # transcribed, but nothing more is heard of it
                         continue
                     task = asyncio.create_task(finalise(item_id, key, text, now_fault))

@@ -860,6 +860,20 @@ class _Server:
         too_deep, self.too_deep = self.too_deep, []
         try:
             tools = await self._list_tools(session)
+        except MCPError as exc:
+            self.refused = refused
+            self.too_deep = too_deep
+            if exc.code != mt.PARSE_ERROR:  # a broken connection says so itself
+                log.warning("MCP server %s: listing its changed tools failed: %s", self.name, exc)
+                return
+            # an answer it wrote that cannot be read (nested too deep, ``wire.deep_message``):
+            # the tools the model is offered are no longer the server's, so the person hears it
+            self._notice(
+                "warning",
+                f"Tool server “{self.name}” changed its tools, but their new list could not "
+                f"be read ({exc.message}); its earlier tools are still offered.",
+            )
+            return
         except Exception as exc:  # the old list stays; a broken connection says so itself
             log.warning("MCP server %s: listing its changed tools failed: %s", self.name, exc)
             self.refused = refused

@@ -82,13 +82,23 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
     2 MB schema is one takes seconds of a core, and the listing and the first call each
     did it, the same check of the same schema: a schema the conversion left as it was
     (but for ``type``/``properties`` filled in at its top, which change nothing for an
-    object of arguments) is checked once, and its validator made from that check. For a
-    worker thread: it touches nothing shared."""
+    object of arguments) is checked once, and its validator made from that check. So is
+    one only rewritten in today's form (:func:`_todays_form`, :func:`_items_given`: draft
+    4's, say): its validator is that of its own draft, made without checking it again
+    (a 2 MB draft 4 schema was checked twice, as today's form at the listing and as
+    draft 4 at its tool's first call). The rewrite only respells what draft 4 spells
+    otherwise, so a schema whose rewritten form is one is read by its own draft as
+    meant; should it hold something its draft cannot follow after all, checking a call
+    by it raises, and its calls go to the server unchecked, saying so
+    (:meth:`ArgumentChecks.problems`). A schema whose choice of shapes was made one
+    object (:func:`_one_object`) is another schema: its own validator is made, and
+    checked, at its tool's first call. For a worker thread: it touches nothing shared."""
     if deeper_than(schema, MAX_DEPTH):
         return None, TOO_DEEP, None
     as_given = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
     try:
-        params = _items_given(_todays_form(_one_object(as_given)))
+        one = _one_object(as_given)
+        params = _items_given(_todays_form(one))
         cls = _validator_class(params)
         cls.check_schema(params)
     except jsonschema.SchemaError as exc:
@@ -96,8 +106,11 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
         return None, f"{exc.message}" + (f" (at {where})" if where else ""), None
     except RecursionError:  # deep enough for jsonschema's own checking, not under the limit
         return None, TOO_DEEP, None
-    same = isinstance(schema, dict) and params == as_given and cls is _validator_class(schema)
-    return params, "", cls(params) if same else None
+    if not isinstance(schema, dict) or one is not as_given:
+        return params, "", None
+    if params == as_given and cls is _validator_class(schema):
+        return params, "", cls(params)
+    return params, "", _validator_class(as_given)(as_given)
 
 
 # The deepest a tool's input schema may nest, in levels of its JSON: each JSON object and

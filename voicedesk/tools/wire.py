@@ -111,14 +111,25 @@ def deep_message(line: str) -> tuple[SessionMessage, list[str]] | None:
     listing with the tools whose input schema nests more than ``schemas.MAX_DEPTH`` levels
     left out (those are left out in any case, and their names are returned), any other
     answer (or a listing still too deep) as an error saying so, for its request not to
-    wait out its time (a parse error: a call is told it ran, what it did unknown). None when it is no answer, or is nested deeper than Python's own
-    reader goes (about a thousand levels)."""
+    wait out its time (a parse error: a call is told it ran, what it did unknown). An
+    answer nested deeper than even Python's own reader goes (about a thousand levels) is
+    that error too, its id found by :func:`_top_level_id`: left unread, its listing
+    waited out the handshake's 8 s, its call the whole of its timeout. None when it is no
+    answer to a request (a notification, or a request of the server's own)."""
+    unread = False
     try:
         data = json.loads(line)
-    except (ValueError, RecursionError):
+    except ValueError:
         return None
+    except RecursionError:
+        answer_id = _top_level_id(line)
+        if answer_id is None:
+            return None
+        data, unread = {"id": answer_id}, True
     if not isinstance(data, dict) or not isinstance(data.get("id"), (int, str)):
         return None  # no answer to a request: nothing waits for it
+    if "method" in data:
+        return None  # the server's own request, whose id may be one of ours: no answer
     result = data.get("result")
     left_out: list[str] = []
     if isinstance(result, dict) and isinstance(result.get("tools"), list):
@@ -131,7 +142,7 @@ def deep_message(line: str) -> tuple[SessionMessage, list[str]] | None:
             else:
                 kept.append(tool)
         result["tools"] = kept
-    if deeper_than(data, MCP_READ_DEPTH):
+    if unread or deeper_than(data, MCP_READ_DEPTH):
         left_out = []
         data = {
             "jsonrpc": "2.0",
@@ -143,6 +154,55 @@ def deep_message(line: str) -> tuple[SessionMessage, list[str]] | None:
     except pydantic.ValidationError:
         return None
     return SessionMessage(message), left_out
+
+
+# What the top level of a JSON-RPC message is read by, without reading what it holds: a
+# string (a key, or a value), or a bracket opening or closing a level.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')
+_BLANK = re.compile(r"[ \t\r\n]*")
+
+
+def _top_level_id(line: str) -> int | str | None:
+    """The ``id`` of the JSON-RPC answer ``line`` is, read level by level without recursing
+    (the line nests deeper than Python's reader goes); None when it has none, or has a
+    ``method`` (a request or notification, no answer), or is no JSON object. The scan ends
+    at ``result`` or ``error`` once the id is known (the SDK's servers write the id
+    first), so the megabytes nested in them are read only when the id comes after."""
+    if not line.lstrip().startswith("{"):
+        return None
+    depth = 0
+    found: int | str | None = None
+    decoder = json.JSONDecoder()
+    for token in _STRING_OR_BRACKET.finditer(line):
+        text = token.group()
+        if text in ("{", "["):
+            depth += 1
+            continue
+        if text in ("}", "]"):
+            depth -= 1
+            if depth == 0:
+                break  # the message's end
+            continue
+        if depth != 1:
+            continue
+        after = _BLANK.match(line, token.end()).end()  # type: ignore[union-attr]
+        if line[after : after + 1] != ":":
+            continue  # a value, not a key
+        key = text[1:-1]
+        if key == "method":
+            return None
+        if key == "id":
+            start = _BLANK.match(line, after + 1).end()  # type: ignore[union-attr]
+            try:
+                value, _ = decoder.raw_decode(line, start)
+            except (ValueError, RecursionError):
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                return None
+            found = value
+        elif key in ("result", "error") and found is not None:
+            return found
+    return found
 
 
 # A lone half's escape in JSON text: a first half not followed by a second, or a second
