@@ -149,6 +149,7 @@ class FakeSession:
         self.state: ev.EngineState = "idle"
         self.mode = "hands-free"
         self.muted = False
+        self.talk_key_down = False
         self.calls: list[str] = []
 
     async def start(self) -> None:
@@ -163,9 +164,11 @@ class FakeSession:
 
     def ptt_press(self) -> None:
         self.calls.append("ptt_press")
+        self.talk_key_down = True
 
     def ptt_release(self) -> None:
         self.calls.append("ptt_release")
+        self.talk_key_down = False
 
     def set_muted(self, muted: bool) -> None:
         self.calls.append(f"muted:{muted}")
@@ -2159,6 +2162,48 @@ async def test_a_wav_microphone_ending_the_talk_keys_turn_shows_the_key_released
         await wait_until(pilot, lambda: app.typing_only, timeout=60)
         assert seen, "no answer came"
         assert set(seen) == {(False, "push-to-talk")}, seen[:3]
+
+
+async def test_the_talk_key_pressed_again_as_the_engine_lets_go_stays_shown_held(
+    tmp_path: Path,
+) -> None:
+    """The engine lets go of the held key at the file's end (TalkKeyLetGo) and the person
+    lets go and presses again before the app has that event: applied after the new press,
+    it showed the key released while it was held, and the key's release then found nothing
+    held to send. The status follows the last key event: held, then released."""
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.tui.keyboard import TalkKeyReleased
+
+    speech = tmp_path / "question.wav"
+    compose(["question"], lead_s=2.0, tail_s=0.5).write(speech)
+    args = sim_args(speech, tmp_path / "answers.wav", mode="push-to-talk")
+    async with sim_command_app(tmp_path, args) as (app, pilot):
+        assert app.session is not None
+        app.set_talk_mode("hold")
+        let_go_shown: list[tuple[bool, str]] = []
+        handle = app.conversation.handle
+
+        def spy(event: ev.Event) -> None:
+            handle(event)
+            if isinstance(event, ev.TalkKeyLetGo):  # as the app has applied it
+                let_go_shown.append((app.ptt_open, app.status_bar.mode_text))
+
+        app.conversation.handle = spy  # type: ignore[method-assign]
+
+        def release_and_press_again(event: ev.Event) -> None:
+            # on the bus, inline: the let-go's message is posted to the app, not yet
+            # handled, and the key's up and down come in before it
+            if isinstance(event, ev.TalkKeyLetGo):
+                app.on_talk_key_released(TalkKeyReleased("space"))
+                app.action_talk_hold()
+
+        app.session.bus.subscribe(release_and_press_again)
+        app.action_talk_hold()  # held down until the file ends
+        await wait_until(pilot, lambda: bool(let_go_shown), timeout=60)
+        assert let_go_shown == [(True, "push-to-talk (mic open)")]
+        app.on_talk_key_released(TalkKeyReleased("space"))  # the key comes up: sent
+        assert not app.ptt_open and not app.session.talk_key_down
+        assert app.status_bar.mode_text == "push-to-talk"
 
 
 async def test_once_a_wav_microphone_is_over_the_keys_offer_typing_not_talking(

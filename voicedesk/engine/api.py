@@ -19,6 +19,10 @@ class SessionControl(Protocol):
     state: EngineState
     mode: Mode
     muted: bool
+    # The talk key's turn is open in the engine now (pressed, not yet released or let go):
+    # what the terminal UI's status follows when the engine's own let-go (TalkKeyLetGo)
+    # reaches it after a newer press.
+    talk_key_down: bool
 
     async def start(self) -> None: ...
 

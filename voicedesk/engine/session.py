@@ -743,6 +743,11 @@ class Session:
             # played over the held key until barge-in heard enough of the person.
             self._wait_for_the_talk_key()
 
+    @property
+    def talk_key_down(self) -> bool:
+        """The talk key's turn is open (``ptt_press`` and no release or let-go since)."""
+        return self._ptt_open
+
     def ptt_release(self) -> None:
         self._ptt_open = False
         self._handle_signals(self.detector.ptt_release(self._last_block_s))

@@ -233,6 +233,9 @@ class VoiceDeskApp(App[int]):
         # start is over if the box still holds it as sent
         self._line_sent_while_starting: str | None = None
         self._told_still_starting = False  # space, the talk key, pressed in the box at start
+        # the start has given the conversation back its keys (_hand_back) and is not yet
+        # settled: keys still on their way through the text box are the conversation's
+        self._handing_back = False
         self._footer_muted = False  # what the footer's m key was last said to do
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
@@ -263,6 +266,7 @@ class VoiceDeskApp(App[int]):
         self.timings = TimingsPane(id="timings")
         self.text_input = MessageInput(id="text-input", compact=True)
         self.text_input.space_when_empty = self._talk_key_while_starting
+        self.text_input.key_is_elsewhere = self._key_handed_back
         yield self.status_bar
         with Horizontal(id="main") as self.main_area:
             yield self.conversation
@@ -460,23 +464,45 @@ class VoiceDeskApp(App[int]):
             # sent here, not by the box's submit: its message reached the app after the
             # start had been said settled (_settle_start)
             box.value = ""
+            if not self.typing_only:
+                self._hand_back()
             self._send_line(sent)
             return
         # a line changed since it was sent (typed on: "hello" sent, then " and" of "hello
         # and what time is it") is being typed still: it waits for Enter, not sent half done
         if not self.typing_only and box.has_focus and not box.value.strip():
             box.value = ""
-            self.conversation.focus()
+            self._hand_back()
+
+    def _hand_back(self) -> None:
+        """The conversation takes the focus from the text box now, not as ``focus()`` does
+        (a message later, the keys waiting before it sent to the box), and a key already
+        sent to the box but not yet handled there goes on to the conversation's bindings
+        (``_key_handed_back``): a space pressed in the instant the start ended was typed as
+        a blank into the box the focus was leaving, the person talking to a closed
+        microphone. Every key pressed once the start is over does what the conversation's
+        key does, as it would a moment later. The default screen's focus, not the top
+        screen's: a dialog opened during the start keeps its own."""
+        self._handing_back = True
+        self.conversation.screen.set_focus(self.conversation)
+
+    def _key_handed_back(self) -> bool:
+        """A key reaching the text box is the conversation's: the start has handed it the
+        focus (``_hand_back``) and is not yet settled."""
+        box = self.text_input
+        return self._handing_back and box.screen.focused is not box
 
     def _settle_start(self) -> None:
         """``started`` is set once the focus moved by ``_conversation_started`` has moved:
         ``focus()`` moves it a message later (after the keys already waiting, which go to
         the box they were typed in), and each widget learns it (``has_focus``) from a Blur
         or Focus event on its own queue after that. So: a callback on the app's queue
-        behind the move, from it one on the text box's queue behind its Blur, and from
-        that one on the focused widget's queue behind its Focus."""
+        behind the move, from it one on the text box's queue behind its Blur (and the keys
+        sent to the box before it: ``_hand_back``), and from that one on the focused
+        widget's queue behind its Focus."""
 
         def settled() -> None:
+            self._handing_back = False  # every key sent to the box before has been handled
             self.started.set()
 
         def behind(widget: Widget | None, then: Callable[[], None]) -> Callable[[], None]:
@@ -487,7 +513,11 @@ class VoiceDeskApp(App[int]):
             return step
 
         def behind_the_focus_events() -> None:
-            behind(self.text_input, behind(self.screen.focused, settled))()
+            # the default screen's focus, where the conversation's is: a dialog opened
+            # during the start (the top screen) has its own focused widget, whose queue
+            # says nothing of the conversation's Focus event
+            focused = self.conversation.screen.focused
+            behind(self.text_input, behind(focused, settled))()
 
         if not self.call_later(behind_the_focus_events):  # the app is closing
             settled()
@@ -680,7 +710,15 @@ class VoiceDeskApp(App[int]):
 
     def _talk_key_let_go(self) -> None:
         """The engine ended the talk key's turn itself (its WAV microphone heard out): the
-        key is shown up, as a release shows it, rather than held until the answer ended."""
+        key is shown up, as a release shows it, rather than held until the answer ended.
+
+        Not when the key was pressed again meanwhile (released and pressed while this event
+        was on its way: the engine has the new press): shown up then, the key was drawn
+        released while held, and its release later found nothing held to send. The engine,
+        called at each press and release, knows which came last."""
+        session = self.session
+        if session is not None and session.talk_key_down:
+            return
         if self.ptt_open:
             self._held = False
             self.ptt_open = False

@@ -57,6 +57,10 @@ class MessageInput(Input):
         # Asked when space is pressed in the empty box: True takes it as the talk key (the
         # app's, while the conversation starts and the box has the focus), not a blank.
         self.space_when_empty: Callable[[], bool] | None = None
+        # Asked at each key: True when the focus has already left the box for a widget
+        # whose keys this one is (the app's, as the start hands the conversation its keys):
+        # the key is not typed here but goes on to the app, whose bindings follow the focus.
+        self.key_is_elsewhere: Callable[[], bool] | None = None
 
     def _own_placeholder(self, focused: bool) -> None:
         """Its own hint for the box's state and width; one the app set (the conversation
@@ -93,7 +97,15 @@ class MessageInput(Input):
 
         ctrl+j (a line feed) sends too: an Enter typed before the app had the terminal (a
         line sent by tmux send-keys as it starts) is turned into one by the terminal's line
-        mode, and the message stayed in the box, unsent."""
+        mode, and the message stayed in the box, unsent.
+
+        A key sent here before the focus left, and come after it (the box handles its keys
+        on its own queue), is the new focus's when ``key_is_elsewhere`` says so: it bubbles
+        on to the app untyped, and the app's bindings, which follow the focus, act on it."""
+        elsewhere = self.key_is_elsewhere
+        if elsewhere is not None and elsewhere():
+            event.prevent_default()  # not Input's handler either; not stopped: it bubbles
+            return
         if event.key in ("enter", "ctrl+j"):
             event.stop()
             event.prevent_default()
