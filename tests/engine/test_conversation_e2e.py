@@ -1684,7 +1684,7 @@ server.run("stdio")
 
 
 async def test_a_second_tool_server_over_the_tools_share_leaves_out_its_tools_not_the_documents(
-    tmp_path, monkeypatch
+    tmp_path, sims
 ):
     """A tool server of eight middling tools (the official filesystem server's shape) beside
     the documents server, at the default budget, left out the biggest tools first: the
@@ -1829,7 +1829,7 @@ async def test_mm_then_no_stop_over_the_answer_cuts_it(tmp_path, monkeypatch, ga
 
 
 async def test_an_answer_that_failed_after_its_tools_ran_does_not_ask_to_say_it_again(
-    tmp_path, monkeypatch
+    tmp_path, sims
 ):
     """The model had written the note, then its answer failed, and the voice said "Please
     say that again": said again, an edit is made twice (a paragraph appended twice). Once
@@ -2623,7 +2623,10 @@ async def test_no_answer_begins_while_the_talk_key_is_held_over_a_sound_without_
     answered = session.records[0]
     assert answered.user_text == _text("question")
     assert answered.heard_text == "About seven minutes."
-    assert answered.t["playback_start"] >= released
+    # playback_start is where the answer's first block begins: a release inside that block
+    # (6.590021 in a 6.59 block) is before it played, not after
+    block_s = session.settings.audio.block_ms / 1000
+    assert answered.t["playback_start"] > released - block_s, (answered.t, released)
 
 
 @pytest.mark.parametrize("muted_at", ["mid-question", "in its pause"])
