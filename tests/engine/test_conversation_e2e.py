@@ -1722,11 +1722,17 @@ async def test_a_short_no_over_the_answer_is_a_turn_whatever_barge_ins_minimum(t
     answered — with WAV files and no canceller, where nothing can say anything is echo,
     and with a canceller that found none (nothing plays back into the file)."""
     scenario, _ = _spoken_over_the_answer(_say("No."), gap_s=0, after_s=2.5)
+    # In the room a burst of the answer's echo the canceller passed through can reach the
+    # VAD before "No." and be transcribed: the simulated cloud gives every commit its next
+    # scripted words, so that burst took "No." (and was rightly dropped as echo) and the
+    # person's "No." got the default words. By default it is "No." too, whichever it is.
     script = SimScript(
         turns=[
             SimTurn(transcript=_text("question"), reply=LONG_REPLY),
             SimTurn(transcript="No.", reply="Sorry, what then?"),
-        ]
+        ],
+        default_transcript="No.",
+        default_reply="Sorry, what then?",
     )
     settings = _settings(tmp_path, barge_in={"min_speech_ms": 800})
     where = None if room is None else {"echo_db": -6.0, "noise_dbfs": -65.0, "seed": room}
