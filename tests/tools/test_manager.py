@@ -2217,6 +2217,15 @@ async def test_a_relisting_too_deep_for_pythons_reader_is_said_and_the_tools_kep
     assert said[0].endswith("its earlier tools are still offered."), said[0]
 
 
+async def _tools_offered(manager: ToolManager) -> None:
+    """Until the big schema's server offers its tools: ``start()`` waits 10 s at most, and
+    checking a 2 MB schema takes longer than that on a busy machine."""
+    deadline = time.monotonic() + 120
+    while not manager.llm_tools():
+        assert time.monotonic() < deadline, "the tools never came"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -2239,10 +2248,7 @@ async def test_a_huge_schema_is_checked_once_for_the_listing_and_its_calls(
     manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
     try:
         await manager.start()
-        deadline = time.monotonic() + 120
-        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
-            assert time.monotonic() < deadline, "the tools never came"
-            await asyncio.sleep(0.05)
+        await _tools_offered(manager)
         good, bad = await asyncio.gather(
             manager.call("big__form", {"field_7": "x"}, call_id="c1"),
             manager.call("big__form", {"field_7": 7}, call_id="c2"),
@@ -2295,10 +2301,7 @@ async def test_a_huge_draft4_schema_is_checked_once_for_the_listing_and_its_call
     )
     settings = one_server_settings(tmp_path, "big", source)
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
-        deadline = time.monotonic() + 120
-        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
-            assert time.monotonic() < deadline, "the tools never came"
-            await asyncio.sleep(0.05)
+        await _tools_offered(manager)
         good = await manager.call("big__form", {"field_7": "x", "count": 1}, call_id="c1")
         bad = await manager.call("big__form", {"field_7": "x", "count": 0}, call_id="c2")
     assert good.text == "form {'field_7': 'x', 'count': 1}", good.text
@@ -2323,10 +2326,7 @@ async def test_two_first_calls_of_a_tool_at_once_make_its_checker_once(
     monkeypatch.setattr(manager_module, "made_checker", counted)
     settings = one_server_settings(tmp_path, "big", BIG_CHOICE_SERVER)
     async with ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs") as manager:
-        deadline = time.monotonic() + 120
-        while not manager.llm_tools():  # start() waits 10 s at most: a busy machine
-            assert time.monotonic() < deadline, "the tools never came"
-            await asyncio.sleep(0.05)
+        await _tools_offered(manager)
         good, bad = await asyncio.gather(
             manager.call("big__form", {"field_7": "x"}, call_id="c1"),
             manager.call("big__form", {"field_7": 7}, call_id="c2"),
