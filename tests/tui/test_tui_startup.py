@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,62 @@ async def slow_start_app(
             await wait_until(pilot, lambda: app.session is not None, HANG_S)
             assert not app.started.is_set()
             yield app, pilot, release
+
+
+def test_quitting_while_the_conversation_is_built_does_not_wait_for_the_build(
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ctrl+q while the conversation was being built (the providers' SDKs imported, the
+    on-device models loaded: seconds on a busy machine) closed the app, and the terminal
+    then sat blank 5-7 s: ``asyncio.run`` (``commands.tui.run``) joins the threads of the
+    loop's executor, and the build ran on one, loading models nobody would use. Here the
+    build goes on until it is released, which only the guard does once ``asyncio.run``
+    has returned; had ``asyncio.run`` waited for the build, the guard (a hang's limit, not
+    a measure of speed) released it, and the test says so."""
+    from voicedesk.commands import tui
+    from voicedesk.engine import builder
+
+    building = threading.Event()
+    release = threading.Event()
+    released_by_guard: list[bool] = []
+
+    def endless_build(*args: Any, **kwargs: Any) -> Any:
+        building.set()
+        release.wait()
+        raise RuntimeError("the build was given up on: the app has quit")
+
+    monkeypatch.setattr(builder, "build_session", endless_build)
+
+    def guard() -> None:
+        released_by_guard.append(True)
+        release.set()
+
+    guard_timer = threading.Timer(HANG_S / 2, guard)
+
+    async def quit_while_building() -> None:
+        settings = Settings()
+        async with contextlib.AsyncExitStack() as stack:
+            make_session = tui.session_factory(
+                sim_args(silence_wav, tmp_path / "out.wav"), settings, stack
+            )
+            app = VoiceDeskApp(
+                settings, make_session, simulated=True, log_path=tmp_path / "tui.log"
+            )
+            async with app.run_test(size=(100, 30)) as pilot:
+                await wait_until(pilot, building.is_set, HANG_S)
+                await pilot.press("ctrl+q")
+            await app.stop_session()  # as commands.tui._run_app does once the app closed
+            assert app.session is None and app.start_error is None  # given up on, not failed
+        guard_timer.start()  # from here on only asyncio.run's own closing is left
+
+    try:
+        asyncio.run(quit_while_building())
+        assert not released_by_guard, "asyncio.run waited for the build the app had quit"
+    finally:
+        guard_timer.cancel()
+        release.set()
 
 
 async def test_a_message_typed_while_the_conversation_starts_waits_in_the_box(
