@@ -187,3 +187,25 @@ async def test_resume_shows_the_context_it_continues_before_the_first_turn(
         assert "930 of" in text_of(app.screen.query_one("#context-prompt", Static))
         assert "4711" in text_of(app.screen.query_one("#context-summary", Static))
         await pilot.press("q")
+
+
+async def test_resume_of_a_question_never_answered_shows_no_prompt_size_of_zero(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Quit while the first answer was awaited, the log holds the question and no turn
+    record, so no prompt size: resumed, the status bar said "ctx 0/6.0k" and the context
+    screen (s) "Last prompt: 0 of 6000 tokens", as if the model had been sent nothing."""
+    record = {"type": "user", "turn_id": 1, "text": "Tell me a long story please"}
+    (tmp_path / "session.jsonl").write_text(json.dumps(record) + "\n")
+    app = sim_app(sim.base_url, silence_wav, tmp_path, resume=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await started(pilot)
+        await pilot.pause()
+        assert text_of(app.status_bar.query_one("#status-context", Static)) == "ctx –"
+        await pilot.press("s")
+        await pilot.pause()
+        prompt = text_of(app.screen.query_one("#context-prompt", Static))
+        assert "not measured yet" in prompt and "0 of" not in prompt, prompt
+        await pilot.press("q")

@@ -366,6 +366,11 @@ class ContextScreen(_Dialog):
             self.query_one("#context-summary", Static).update(self._summary_text())
 
     def _prompt_text(self) -> Content:
+        if self.prompt_tokens <= 0:  # none measured yet: "0 of 6000 tokens" said none was sent
+            return Content.assemble(
+                ("Last prompt: ", "bold"),
+                f"not measured yet (the budget is {self.budget_tokens} tokens)",
+            )
         return Content.assemble(
             ("Last prompt: ", "bold"), f"{self.prompt_tokens} of {self.budget_tokens} tokens"
         )

@@ -267,6 +267,16 @@ class StatusBar(Horizontal):
             self.set_state(self.state)
 
     def set_context(self, prompt_tokens: int, budget_tokens: int) -> None:
+        """The last prompt's size against the budget. A size of 0 is none measured (a
+        conversation resumed whose last question was never answered): it said "ctx 0/6.0k",
+        as if the model had been sent nothing of the earlier turns."""
+        if prompt_tokens <= 0:
+            self.context_text = CONTEXT_UNKNOWN
+            self.query_one("#status-context", Static).update(
+                Content.styled(CONTEXT_UNKNOWN, "$foreground-muted")
+            )
+            self.set_state(self.state)
+            return
         self.context_text = f"ctx {format_tokens(prompt_tokens)}/{format_tokens(budget_tokens)}"
         full = budget_tokens and prompt_tokens / budget_tokens
         style = "$error" if full > 0.9 else "$warning" if full > 0.7 else ""
