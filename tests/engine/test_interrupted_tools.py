@@ -527,6 +527,37 @@ async def test_what_was_shown_of_a_dropped_calls_result_is_not_kept(tmp_path):
     assert jobs.shown_of([_result("chart_1", came["content"])]) == {}
 
 
+async def test_what_was_shown_of_a_picture_is_kept_by_its_own_result_not_its_id(tmp_path):
+    """A picture call, then a read in the next round and a read in a later turn, all
+    call_0 (as servers that number each answer's calls from call_0 send them): what was
+    shown of the picture was kept by call id, so the round's record said both results
+    were the picture, and the later turn's read, logged first, took it from the picture.
+    Each result is kept itself, said by its place in the messages logged."""
+    import sys
+
+    from mcp_servers import PICTURE_SERVER
+
+    from voicedesk.providers.base import ToolCall
+
+    server_py = tmp_path / "pictures.py"
+    server_py.write_text(PICTURE_SERVER)
+    servers = {"pictures": {"command": sys.executable, "args": [str(server_py)]}}
+    manager, jobs, _ = await _docs_jobs(tmp_path, slow_s=0, patience_s=60, servers=servers)
+    read = '{"path": "memo.md"}'
+    try:
+        chart = await jobs.run(
+            1, [ToolCall(id="call_0", name="pictures__chart", arguments="{}")], {}
+        )
+        again = await jobs.run(1, [ToolCall("call_0", "docs__read_document", read)], {})
+        later = await jobs.run(2, [ToolCall("call_0", "docs__read_document", read)], {})
+    finally:
+        await manager.aclose()
+    assert chart and again and later and "Forty two" in later[0]["content"]
+    rounds = [_call("call_0", "pictures__chart"), *chart, _call("call_0"), *again]
+    assert jobs.shown_of([_call("call_0"), *later]) == {}  # logged first, the read's own
+    assert jobs.shown_of(rounds) == {1: "[image, image/png, 35 kB]"}
+
+
 async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_path, sims):
     """The answer to 'How long…' calls a create (1 s) before saying a word; the person goes
     on ("Soft boiled, please.") before any of it was heard, so it is taken back and the two
