@@ -2094,6 +2094,43 @@ async def test_a_listing_too_deep_to_read_at_all_stops_its_server_saying_why(
     assert "not an MCP message" not in logged, logged
 
 
+@pytest.mark.parametrize("objects", [300, 1500])  # past the SDK's reader; past Python's
+async def test_a_start_answer_too_deep_to_read_is_said_to_be_the_start_answer(
+    tmp_path: Path, objects: int
+) -> None:
+    """A server whose answer to ``initialize`` nests 1,500 objects deep (its server info),
+    past Python's own reader, or 300 (past the SDK's): the server was said to have a
+    "tool list" nesting too deep, and the person went looking for a tool's schema in a
+    server that had not yet been asked for its tools. It is said to be its start answer."""
+    setup = f"""
+def send(reply):
+    text = json.dumps(reply)
+    text = text.replace('"NEST"', '{{"a": ' * {objects} + "1" + "}}" * {objects})
+    out.write(text.encode() + b"\\n")
+"""
+    server = wire_server(
+        "deep",
+        greeting='result["serverInfo"]["about"] = "NEST"',
+        listing='result = {"tools": []}',
+        call="result = {}",
+        setup=setup,
+        write="send(reply)",
+    )
+    bus = ev.EventBus()
+    notices = Recorder(bus)
+    settings = one_server_settings(tmp_path, "deep", server)
+    async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+        deadline = time.monotonic() + 60
+        while manager.status() != {"deep": "failed"}:
+            assert time.monotonic() < deadline, (manager.status(), manager.why_down("deep"))
+            await asyncio.sleep(0.05)
+    said = [e.message for e in notices.of(ev.Notice)]
+    assert len(said) == 1, said
+    assert "Tool server “deep” could not start: its start answer (to MCP's initialize" in said[0]
+    assert "tool list" not in said[0] and "schema" not in said[0], said[0]
+    assert "set enabled = false in tools.mcpServers.deep" in said[0], said[0]
+
+
 async def test_a_result_nested_deeper_than_the_sdk_reads_is_said_at_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
