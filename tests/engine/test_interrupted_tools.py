@@ -84,14 +84,15 @@ async def _words_over_a_background_create(
     return await _run(tmp_path, scenario, script, settings, with_tools=True)
 
 
-async def _create_cut_by_stop(tmp_path: Path):
-    """'How long does it take…' → "Let me write that down." and a create that takes 6 s;
-    the person says "Wait, stop, tell me something else instead." while it runs."""
+async def _create_cut_by_stop(tmp_path: Path, preamble: str = "Let me write that down."):
+    """'How long does it take…' → ``preamble`` and a create that takes 6 s; the person says
+    "Wait, stop, tell me something else instead." while it runs (2.5 s into the answer:
+    the default preamble is heard whole by then, a longer one only in part)."""
     script = SimScript(
         turns=[
             SimTurn(
                 transcript=_text("question"),
-                preamble="Let me write that down.",
+                preamble=preamble,
                 tool_calls=[CREATE],
                 reply="Done, it is in eggs.md.",
             ),
@@ -1165,22 +1166,7 @@ async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_hea
     from voicedesk.engine.context import CUT_MARK
 
     said = "Let me write that down for you in a new document, so that you have it next time."
-    script = SimScript(
-        turns=[
-            SimTurn(
-                transcript=_text("question"),
-                preamble=said,
-                tool_calls=[CREATE],
-                reply="Done, it is in eggs.md.",
-            ),
-            SimTurn(transcript=_text("stop"), reply="Okay."),
-        ]
-    )
-    # as in _create_cut_by_stop, which hears a shorter sentence whole by then
-    scenario = overlap("question", "stop", after_s=2.5)
-    session, _, _, _ = await _run(
-        tmp_path, scenario, script, _slow_create_settings(tmp_path, 6), with_tools=True
-    )
+    session = await _create_cut_by_stop(tmp_path, preamble=said)
     first = session.records[0]
     heard = first.heard_text.strip()
     assert first.interrupted and heard and said.startswith(heard) and heard != said, heard
