@@ -84,14 +84,15 @@ async def _words_over_a_background_create(
     return await _run(tmp_path, scenario, script, settings, with_tools=True)
 
 
-async def _create_cut_by_stop(tmp_path: Path):
-    """'How long does it take…' → "Let me write that down." and a create that takes 6 s;
-    the person says "Wait, stop, tell me something else instead." while it runs."""
+async def _create_cut_by_stop(tmp_path: Path, preamble: str = "Let me write that down."):
+    """'How long does it take…' → ``preamble`` and a create that takes 6 s; the person says
+    "Wait, stop, tell me something else instead." while it runs (2.5 s into the answer:
+    the default preamble is heard whole by then, a longer one only in part)."""
     script = SimScript(
         turns=[
             SimTurn(
                 transcript=_text("question"),
-                preamble="Let me write that down.",
+                preamble=preamble,
                 tool_calls=[CREATE],
                 reply="Done, it is in eggs.md.",
             ),
@@ -525,6 +526,37 @@ async def test_what_was_shown_of_a_dropped_calls_result_is_not_kept(tmp_path):
     finally:
         await manager.aclose()
     assert jobs.shown_of([_result("chart_1", came["content"])]) == {}
+
+
+async def test_what_was_shown_of_a_picture_is_kept_by_its_own_result_not_its_id(tmp_path):
+    """A picture call, then a read in the next round and a read in a later turn, all
+    call_0 (as servers that number each answer's calls from call_0 send them): what was
+    shown of the picture was kept by call id, so the round's record said both results
+    were the picture, and the later turn's read, logged first, took it from the picture.
+    Each result is kept itself, said by its place in the messages logged."""
+    import sys
+
+    from mcp_servers import PICTURE_SERVER
+
+    from voicedesk.providers.base import ToolCall
+
+    server_py = tmp_path / "pictures.py"
+    server_py.write_text(PICTURE_SERVER)
+    servers = {"pictures": {"command": sys.executable, "args": [str(server_py)]}}
+    manager, jobs, _ = await _docs_jobs(tmp_path, slow_s=0, patience_s=60, servers=servers)
+    read = '{"path": "memo.md"}'
+    try:
+        chart = await jobs.run(
+            1, [ToolCall(id="call_0", name="pictures__chart", arguments="{}")], {}
+        )
+        again = await jobs.run(1, [ToolCall("call_0", "docs__read_document", read)], {})
+        later = await jobs.run(2, [ToolCall("call_0", "docs__read_document", read)], {})
+    finally:
+        await manager.aclose()
+    assert chart and again and later and "Forty two" in later[0]["content"]
+    rounds = [_call("call_0", "pictures__chart"), *chart, _call("call_0"), *again]
+    assert jobs.shown_of([_call("call_0"), *later]) == {}  # logged first, the read's own
+    assert jobs.shown_of(rounds) == {1: "[image, image/png, 35 kB]"}
 
 
 async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_path, sims):
@@ -1134,22 +1166,7 @@ async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_hea
     from voicedesk.engine.context import CUT_MARK
 
     said = "Let me write that down for you in a new document, so that you have it next time."
-    script = SimScript(
-        turns=[
-            SimTurn(
-                transcript=_text("question"),
-                preamble=said,
-                tool_calls=[CREATE],
-                reply="Done, it is in eggs.md.",
-            ),
-            SimTurn(transcript=_text("stop"), reply="Okay."),
-        ]
-    )
-    # as in _create_cut_by_stop, which hears a shorter sentence whole by then
-    scenario = overlap("question", "stop", after_s=2.5)
-    session, _, _, _ = await _run(
-        tmp_path, scenario, script, _slow_create_settings(tmp_path, 6), with_tools=True
-    )
+    session = await _create_cut_by_stop(tmp_path, preamble=said)
     first = session.records[0]
     heard = first.heard_text.strip()
     assert first.interrupted and heard and said.startswith(heard) and heard != said, heard

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -270,6 +270,51 @@ def _openai_pieces(sim: SimServer) -> list[str]:
     return begun
 
 
+def _cloud_voice(voice: str, sim: SimServer) -> ElevenLabsTTS | OpenAITTS:
+    """The simulated cloud's ``voice`` ("elevenlabs", else OpenAI's), its first audio's
+    time recorded (:func:`_record_begun`): how the tests of a whole answer each made it."""
+    tts = (
+        ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
+        if voice == "elevenlabs"
+        else OpenAITTS(
+            api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
+        )
+    )
+    _record_begun(tts, sim)
+    return tts
+
+
+async def _voiced(
+    answer: str,
+    playback: QuietPlayback,
+    tts_for: Callable[[SimServer], Any],
+    *,
+    wait_s: float = 20,
+    close_tts: bool = True,
+) -> tuple[Reply, SimServer]:
+    """``answer``, the simulated model's to QUESTION, voiced by ``tts_for(sim)`` into
+    ``playback`` and generated to its end (``wait_s`` at most: a hang guard), confirmed
+    at once: the reply, and the simulator (stopped) that still holds what it was sent.
+    ``close_tts``: False for a voice its caller made and closes (Piper's, slow to load)."""
+    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
+    async with SimServer(
+        SimScript(turns=[SimTurn(transcript=QUESTION, reply=answer)]), latency
+    ) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        tts = tts_for(sim)
+        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
+        reply.playback = playback
+        reply.start()
+        reply.confirm()
+        try:
+            await asyncio.wait_for(reply.generation_done.wait(), wait_s)
+        finally:
+            await llm.aclose()
+            if close_tts:
+                await tts.aclose()
+    return reply, sim
+
+
 async def _answer_with_a_tool(
     turn: SimTurn,
     *,
@@ -287,14 +332,7 @@ async def _answer_with_a_tool(
         if fault is not None:
             sim.inject("tts", fault)
         llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = (
-            ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
-            if voice == "elevenlabs"
-            else OpenAITTS(
-                api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
-            )
-        )
-        _record_begun(tts, sim)
+        tts = _cloud_voice(voice, sim)
         question = [{"role": "user", "content": QUESTION}]
         reply = reply_to(
             ChatRequest(messages=question, tools=tools or []),
@@ -539,29 +577,8 @@ class _CutPlayback(QuietPlayback):
 async def _linked_answer(voice: str, answer: str = LINKED) -> tuple[Reply, SimServer, _CutPlayback]:
     """A confirmed ``Reply`` whose answer holds a link and a path (or ``answer``),
     generated to its end."""
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
     playback = _CutPlayback()
-    async with SimServer(
-        SimScript(turns=[SimTurn(transcript=QUESTION, reply=answer)]), latency
-    ) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        tts = (
-            ElevenLabsTTS(api_key="sk-test", voice_id="v", base_url=sim.base_url)
-            if voice == "elevenlabs"
-            else OpenAITTS(
-                api_key="sk-test", base_url=f"{sim.base_url}/v1", model="tts-1", voice="alloy"
-            )
-        )
-        _record_begun(tts, sim)
-        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
-        reply.playback = playback
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 20)
-        finally:
-            await llm.aclose()
-            await tts.aclose()
+    reply, sim = await _voiced(answer, playback, lambda sim: _cloud_voice(voice, sim))
     return reply, sim, playback
 
 
@@ -710,23 +727,9 @@ class _RecordingPlayback(QuietPlayback):
 
 
 async def _voiced_by_piper(tts: Any, answer: str, playback: QuietPlayback) -> Reply:
-    """``answer``, the simulated model's to QUESTION, voiced by the Piper ``tts`` into
-    ``playback`` to its end (a minute at most: a hang guard), confirmed at once: the
-    reply. The two tests that look at Piper's audio of a whole answer each wrote this out;
-    closing ``tts`` is theirs."""
-    latency = SimLatency(ttft_s=0.05, tokens_per_s=200, ttfb_s=0.05, tts_rtf=0.0)
-    async with SimServer(
-        SimScript(turns=[SimTurn(transcript=QUESTION, reply=answer)]), latency
-    ) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        reply = _reply(llm, tts, TurnRecord(turn_id=1), time.monotonic(), 1)
-        reply.playback = playback
-        reply.start()
-        reply.confirm()
-        try:
-            await asyncio.wait_for(reply.generation_done.wait(), 60)
-        finally:
-            await llm.aclose()
+    """``answer`` voiced by the Piper ``tts`` into ``playback`` to its end (a minute at
+    most: Piper is slow on a busy machine): the reply. Closing ``tts`` is the caller's."""
+    reply, _ = await _voiced(answer, playback, lambda sim: tts, wait_s=60, close_tts=False)
     return reply
 
 

@@ -1507,7 +1507,7 @@ async def test_a_picture_a_tool_returned_is_resumed_as_the_person_was_shown_it(
     lines = []
     for line in session.log.path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        record.pop("shown", None)
+        record.pop("shown_at", None)
         lines.append(json.dumps(record))
     older.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (turn,) = earlier_turns(older).turns
@@ -1632,3 +1632,37 @@ def test_a_failed_call_is_resumed_by_its_place_not_its_id(
     assert [c.failed for c in turn.tool_calls] == failed, turn.tool_calls
     results = [c.result for c in turn.tool_calls]
     assert results == [rounds[1]["content"], rounds[3]["content"]], results
+
+
+@pytest.mark.parametrize(
+    ("marks", "picture"),
+    [
+        ({"shown_at": {"1": "[image, image/png, 35 kB]"}}, [True, False]),  # by place
+        ({"shown": {"call_0": "[image, image/png, 35 kB]"}}, [True, True]),  # by id, as before
+        ({}, [False, False]),  # older still: the model's text
+    ],
+)
+def test_what_was_shown_of_a_result_is_resumed_by_its_place_not_its_id(
+    tmp_path: Path, marks: dict, picture: list
+) -> None:
+    """A picture in the first round of an answer, a read in the second, both call_0: the
+    log said what was shown of the picture by call id, and the read was resumed as the
+    picture too. It says where the result is, ``shown_at``; a log that says ``shown``
+    still resumes as before."""
+    from voicedesk.engine.resume import earlier_turns
+
+    rounds = _round("call_0", "chart", "[image/png, 35 kB: neither you nor the person can see it]")
+    rounds += _round("call_0", "lookup", "Order 112 is on dock two.")
+    log_file = _write_log(
+        tmp_path / "rounds.sim.jsonl",
+        [
+            {"type": "user", "turn_id": 1, "text": "Chart order 111, then find 112."},
+            {"type": "tools", "turn_id": 1, "messages": rounds, **marks},
+            {"type": "turn", "turn_id": 1, "assistant_text": "Done.", "heard_text": "Done."},
+        ],
+    )
+    (turn,) = earlier_turns(log_file).turns
+    results = [c.result for c in turn.tool_calls]
+    texts = [rounds[1]["content"], rounds[3]["content"]]
+    shown = "[image, image/png, 35 kB]"
+    assert results == [shown if p else t for p, t in zip(picture, texts, strict=True)], results

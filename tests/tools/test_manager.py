@@ -1595,6 +1595,52 @@ async def test_draft_4_schemas_are_offered_in_todays_form(tmp_path: Path) -> Non
         assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
 
 
+BROKEN_DRAFT4_SERVER = lowlevel_server(
+    "draft4",
+    """
+D4 = "http://json-schema.org/draft-04/schema#"
+TOOLS = [
+    mt.Tool(
+        name="page",
+        input_schema={
+            "$schema": D4,
+            "type": "object",
+            "properties": {"n": {"type": "integer", "minimum": 0, "exclusiveMinimum": "yes"}},
+        },
+    ),
+    mt.Tool(
+        name="pair",
+        input_schema={
+            "$schema": D4,
+            "type": "object",
+            "properties": {"xy": {"type": "array", "items": [{"type": "number"}] * 2}},
+        },
+    ),
+    mt.Tool(name="ping", input_schema={"$schema": D4, "type": "object"}),
+]
+""",
+)
+
+
+async def test_a_draft_4_schema_refused_says_it_by_its_own_draft(tmp_path: Path) -> None:
+    """A draft 4 schema is checked in today's form (its rewrite, ``_todays_form``), and
+    a refused one was told in today's terms: ``exclusiveMinimum: "yes"`` was "not of type
+    'number'" (draft 4 wants a boolean there), and a valid draft 4 tuple (``items`` as a
+    list) read as an invalid schema. Each is said by its own draft: what draft 4 finds
+    wrong, or that it is valid draft 4 whose today's form is not one."""
+    settings = one_server_settings(tmp_path, "draft4", BROKEN_DRAFT4_SERVER)
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+        assert [t["function"]["name"] for t in manager.llm_tools()] == ["draft4__ping"]
+    said = " ".join(n.message for n in seen.of(ev.Notice) if "left out" in n.message)
+    assert "'yes' is not of type 'boolean' (at properties/n/exclusiveMinimum), by JSON " in said
+    assert "Schema draft 4, which its $schema names" in said, said
+    assert "not of type 'number'" not in said, said
+    assert "it is valid JSON Schema draft 4, which its $schema names, but the language" in said
+    assert "(at properties/xy/items)): something draft 4 writes otherwise" in said, said
+
+
 MANY_TOOLS_SERVER = """
 import anyio
 import mcp_types as mt
@@ -2092,6 +2138,43 @@ async def test_a_listing_too_deep_to_read_at_all_stops_its_server_saying_why(
     assert "set enabled = false in tools.mcpServers.deep" in said[0], said[0]
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "not an MCP message" not in logged, logged
+
+
+@pytest.mark.parametrize("objects", [300, 1500])  # past the SDK's reader; past Python's
+async def test_a_start_answer_too_deep_to_read_is_said_to_be_the_start_answer(
+    tmp_path: Path, objects: int
+) -> None:
+    """A server whose answer to ``initialize`` nests 1,500 objects deep (its server info),
+    past Python's own reader, or 300 (past the SDK's): the server was said to have a
+    "tool list" nesting too deep, and the person went looking for a tool's schema in a
+    server that had not yet been asked for its tools. It is said to be its start answer."""
+    setup = f"""
+def send(reply):
+    text = json.dumps(reply)
+    text = text.replace('"NEST"', '{{"a": ' * {objects} + "1" + "}}" * {objects})
+    out.write(text.encode() + b"\\n")
+"""
+    server = wire_server(
+        "deep",
+        greeting='result["serverInfo"]["about"] = "NEST"',
+        listing='result = {"tools": []}',
+        call="result = {}",
+        setup=setup,
+        write="send(reply)",
+    )
+    bus = ev.EventBus()
+    notices = Recorder(bus)
+    settings = one_server_settings(tmp_path, "deep", server)
+    async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+        deadline = time.monotonic() + 60
+        while manager.status() != {"deep": "failed"}:
+            assert time.monotonic() < deadline, (manager.status(), manager.why_down("deep"))
+            await asyncio.sleep(0.05)
+    said = [e.message for e in notices.of(ev.Notice)]
+    assert len(said) == 1, said
+    assert "Tool server “deep” could not start: its start answer (to MCP's initialize" in said[0]
+    assert "tool list" not in said[0] and "schema" not in said[0], said[0]
+    assert "set enabled = false in tools.mcpServers.deep" in said[0], said[0]
 
 
 async def test_a_result_nested_deeper_than_the_sdk_reads_is_said_at_once(

@@ -71,8 +71,9 @@ class Conversation:
     # ``ContextManager.add_dropped_calls``)
     late_calls: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # what the person was shown of a result that was not the model's text (an image), by
-    # turn and call id: logs written before the field show the model's text
-    shown: dict[int, dict[str, str]] = field(default_factory=dict)
+    # turn and by its tool message (the record's own, by ``id``, kept with it, as
+    # ``failed``): logs written before the field show the model's text
+    shown: dict[int, dict[int, tuple[dict[str, Any], str]]] = field(default_factory=dict)
     # whether each call failed, by turn and by its tool message (the record's own, by
     # ``id``, kept with it: a superseded record's message goes, and its id may be
     # reused), as the tools and pending_tools records say (logs written before they said
@@ -352,12 +353,25 @@ def _joined(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, 
 
 def _shown(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
     """What a tools or pending_tools record says the person was shown of its results (a
-    picture's "[image, image/png, 35 kB]"), for the calls of ``turn_id``."""
-    shown = record.get("shown")
-    if isinstance(shown, dict):  # not one voicedesk wrote: the model's text is shown
-        conv.shown.setdefault(turn_id, {}).update(
-            (k, v) for k, v in shown.items() if isinstance(v, str) and v
-        )
+    picture's "[image, image/png, 35 kB]"), for the calls of ``turn_id``: ``shown_at``, by
+    the result's place in its messages; a log written before said ``shown``, by call id
+    (two calls of one id in a record, two rounds of an answer from a server that numbers
+    each answer's calls from call_0, both shown it); a record with neither shows the
+    model's text."""
+    at, by_id = record.get("shown_at"), record.get("shown")
+    said = conv.shown.setdefault(turn_id, {})
+    for n, message in enumerate(record["messages"]):
+        if not isinstance(message, dict) or message.get("role") != "tool":
+            continue
+        call_id = message.get("tool_call_id")
+        if isinstance(at, dict):
+            text = at.get(str(n))
+        elif isinstance(by_id, dict) and isinstance(call_id, str):  # not one voicedesk wrote
+            text = by_id.get(call_id)
+        else:
+            continue
+        if isinstance(text, str) and text:
+            said[id(message)] = (message, text)
 
 
 def _failed(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
@@ -503,7 +517,7 @@ def _tool_calls(
     record: dict[str, Any],
     messages: list[dict[str, Any]],
     logged: Collection[str] = (),
-    shown: dict[str, str] | None = None,
+    shown: dict[int, tuple[dict[str, Any], str]] | None = None,
     failed: dict[int, tuple[dict[str, Any], bool]] | None = None,
 ) -> list[ev.PastToolCall]:
     """The tools an answer called, with what each answered, from the turn's tool messages
@@ -512,7 +526,8 @@ def _tool_calls(
     held each result. ``logged``: the ids of calls whose messages the log keeps in another
     turn (a background call, answered in a follow-up), left to that turn: shown from the
     record too, such a call was listed twice. ``shown``: what the person was shown of a
-    result where that was not its text for the model (an image), by call id: shown that
+    result where that was not its text for the model (an image), by its tool message's
+    ``id`` (as ``failed``): shown that
     text, a resumed image read "…neither you nor the person can see it". ``failed``:
     whether each call failed, by its tool message's ``id``, where the log says. A call's
     result is the tool message of its id after it, before the next assistant message:
@@ -533,8 +548,9 @@ def _tool_calls(
                 continue
             answer = answers.get(call.get("id"))
             marked = (failed or {}).get(id(answer))
+            seen = (shown or {}).get(id(answer))
             content = answer.get("content") if answer is not None else None
-            result = (shown or {}).get(call.get("id")) or (
+            result = (seen[1] if seen is not None and seen[0] is answer else None) or (
                 content if isinstance(content, str) else None
             )
             calls.append(

@@ -1815,9 +1815,11 @@ class Session:
         # with neither this nor ``failed`` (call ids, which two calls of one id shared) is
         # from before, and its results are resumed as before, any SDK error prefix taken off
         record["failed_at"] = self._tool_jobs.failed_in(messages) if self._tool_jobs else []
+        # what was shown of a result, by its place in the messages (as ``failed_at``): by
+        # call id (``shown``, in logs from before), a call_0 of the next round took it too
         shown = self._tool_jobs.shown_of(messages) if self._tool_jobs is not None else {}
         if shown:
-            record["shown"] = {call_id: tool_result_gist(text) for call_id, text in shown.items()}
+            record["shown_at"] = {str(at): tool_result_gist(text) for at, text in shown.items()}
         return record
 
     def _answer_shown(self, reply: Reply) -> None:
@@ -1934,7 +1936,7 @@ class Session:
             record["failed_at"] = self._tool_jobs.failed_in(messages) if self._tool_jobs else []
             shown = self._tool_jobs.shown_in(messages) if self._tool_jobs is not None else {}
             if shown:  # a picture: "[image, image/png, 35 kB]", as in a tools record
-                record["shown"] = {k: tool_result_gist(text) for k, text in shown.items()}
+                record["shown_at"] = {str(at): tool_result_gist(t) for at, t in shown.items()}
             self.log.append(record)
 
     def _deliver_tool_results(self, messages: list[dict[str, Any]]) -> None:

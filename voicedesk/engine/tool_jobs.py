@@ -107,10 +107,13 @@ class ToolJobs:
         self._dropped = dropped
         self.jobs: list[ToolJob] = []
         # What the person was shown of a call's result where that is not its text for the
-        # model (an image: "[image, image/png, 34 kB]"), by call id, until the session logs
-        # it beside the call's messages (``shown_of``) for ``--resume`` to show again;
-        # dropped with a job the person cancelled.
-        self._shown: dict[str, str] = {}
+        # model (an image: "[image, image/png, 34 kB]"), until the session logs it beside
+        # the call's messages (``shown_of``) for ``--resume`` to show again; dropped with a
+        # job the person cancelled. By the tool message itself (kept, so its id is not
+        # reused), the latest MAX_FAILED_KEPT, as the failed calls are: by call id, a
+        # later call of the same id (call_0 again, in the next round or turn) was logged
+        # as shown the picture, and the picture's own call as shown nothing.
+        self._shown: dict[int, tuple[dict[str, Any], str]] = {}
         # The tool messages of the calls that failed (the server's isError), for the
         # session log to say so (``failed_in``): resumed, a result is shown without the
         # MCP SDK's "Error executing tool …" only if its call failed. By the message
@@ -249,8 +252,9 @@ class ToolJobs:
                 # Never answered, its calls' messages are logged only as pending, never
                 # through ``shown_of``: kept, what was shown of a result stayed for the
                 # rest of the session.
-                for call_id in call_ids([job.assistant_msg]):
-                    self._shown.pop(call_id, None)
+                for task in job.tasks:
+                    if _finished(task):
+                        self._shown.pop(id(task.result()), None)
             self._notice(
                 "info",
                 "Cancelled the tools that were still running."
@@ -273,9 +277,11 @@ class ToolJobs:
             answer_id=answer,
             person_turn=person_turn,
         )
-        if result.shown:
-            self._shown[call.id] = result.shown
         message = {"role": "tool", "tool_call_id": call.id, "content": result.text}
+        if result.shown:
+            self._shown[id(message)] = (message, result.shown)
+            while len(self._shown) > MAX_FAILED_KEPT:  # logged long since, or never logged
+                del self._shown[next(iter(self._shown))]
         if result.is_error:
             self._failed[id(message)] = message
             while len(self._failed) > MAX_FAILED_KEPT:  # logged long since
@@ -293,24 +299,26 @@ class ToolJobs:
             if message.get("role") == "tool" and self._failed.get(id(message)) is message
         ]
 
-    def shown_of(self, messages: list[dict[str, Any]]) -> dict[str, str]:
+    def shown_of(self, messages: list[dict[str, Any]]) -> dict[int, str]:
         """What the person was shown of the results among ``messages`` where it was not
-        the text the model was given, by call id; taken: each is logged once."""
+        the text the model was given, by the result's place in ``messages`` (the session
+        log's ``shown_at``, as ``failed_in``: two rounds of one answer may both have a
+        call_0); taken: each is logged once."""
         shown = self.shown_in(messages)
-        for call_id in shown:
-            del self._shown[call_id]
+        for at in shown:
+            del self._shown[id(messages[at])]
         return shown
 
-    def shown_in(self, messages: list[dict[str, Any]]) -> dict[str, str]:
+    def shown_in(self, messages: list[dict[str, Any]]) -> dict[int, str]:
         """:meth:`shown_of`, left in place: a background call's pending record has it, for
         ``--resume`` to show a call the person then dropped as they were shown it (never
         answered, it is logged in no other record); the answer's record takes it later."""
-        return {
-            call_id: self._shown[call_id]
-            for message in messages
-            if message.get("role") == "tool"
-            and (call_id := message.get("tool_call_id")) in self._shown
-        }
+        shown = {}
+        for at, message in enumerate(messages):
+            kept = self._shown.get(id(message)) if message.get("role") == "tool" else None
+            if kept is not None and kept[0] is message:
+                shown[at] = kept[1]
+        return shown
 
     async def _finish(self, job: ToolJob) -> None:
         """Wait for a background job, then hand its results over when nobody is talking."""

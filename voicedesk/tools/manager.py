@@ -539,8 +539,10 @@ class _Server:
         self.too_deep: list[str] = []
         # an answer of this connection nested too deep to read came, unread or read only
         # as an error (not as a listing without its deepest tools): its handshake failing
-        # so, restarting cannot help
-        self._deep_seen = False
+        # so, restarting cannot help. Which answer it was: "start" (the answer to
+        # ``initialize``, before the protocol version is agreed), else "tools" (the
+        # listing): a start answer too deep was said to be a tool list nesting too deep
+        self._deep_seen: Literal["", "start", "tools"] = ""
         self._deep_read: tuple[str, tuple[Any, list[str]] | None] | None = None
 
     # ------------------------------------------------------------------ public
@@ -642,6 +644,17 @@ class _Server:
             )
         self.failure = self.reason
         leaf = _leaf(error) if error is not None else None
+        if self._connected_at is None and self._deep_seen == "start":
+            # its answer to the handshake itself nests too deep (its capabilities or
+            # server info): told it was its tool list, the person looked for a schema
+            self._fail(
+                f"its start answer (to MCP's initialize request) nests more than "
+                f"{MCP_READ_DEPTH} levels deep (counting each JSON object and array: its "
+                f"capabilities or server info), deeper than the MCP SDK reads",
+                fix=f"Its maker can make that answer shallower; until then, set enabled = "
+                f"false in {server_setting(self.name)}.",
+            )
+            return False
         if self._connected_at is None and self._deep_seen:
             # its listing nests too deep to read: each restart lists it the same, and the
             # person was told it "wrote a line that is not an MCP message" and "could not
@@ -705,7 +718,7 @@ class _Server:
         self._version = ""
         self.refused = {}
         self.too_deep = []
-        self._deep_seen = False
+        self._deep_seen = ""
         self._changed_while_connecting = False
         async with contextlib.AsyncExitStack() as stack:
             if self.kind == "stdio":
@@ -810,7 +823,7 @@ class _Server:
             if mended is None and too_deep_to_read(item):
                 read = self.read_deep(line) if line else None
                 if read is None or not read[1]:  # unreadable, or answered as an error
-                    self._deep_seen = True
+                    self._deep_seen = "tools" if self._version else "start"
                 if read is None:
                     return item
                 mended, left_out = read

@@ -102,8 +102,7 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
         cls = _validator_class(params)
         cls.check_schema(params)
     except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path)
-        return None, f"{exc.message}" + (f" (at {where})" if where else ""), None
+        return None, _old_draft_wrong(as_given, exc), None
     except RecursionError:  # deep enough for jsonschema's own checking, not under the limit
         return None, TOO_DEEP, None
     if not isinstance(schema, dict) or one is not as_given:
@@ -111,6 +110,38 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
     if params == as_given and cls is _validator_class(schema):
         return params, "", cls(params)
     return params, "", _validator_class(as_given)(as_given)
+
+
+def _wrong(exc: jsonschema.SchemaError) -> str:
+    """What a schema's check found wrong with it, and where."""
+    where = "/".join(str(p) for p in exc.path)
+    return f"{exc.message}" + (f" (at {where})" if where else "")
+
+
+def _old_draft_wrong(schema: dict[str, Any], exc: jsonschema.SchemaError) -> str:
+    """Why ``schema``, which names draft 4 (or 3) in its ``$schema``, is refused, its
+    rewrite in today's form having failed today's check: by its own draft's rules when it
+    breaks them, else that its rewrite breaks today's (a draft 4 tuple, ``items`` as a
+    list, which today writes otherwise). Told only today's complaint, a server's maker was
+    sent to make ``exclusiveMinimum: "yes"`` a number, where draft 4 wants a boolean, and
+    a valid draft 4 schema read as an invalid one. ``exc``: today's check's complaint,
+    all that is said of a schema of today's drafts."""
+    cls = _validator_class(schema)
+    marked = schema.get("$schema")
+    if not isinstance(marked, str) or not any(d in marked for d in _OLD_DRAFTS):
+        return _wrong(exc)
+    draft = "draft 3" if "draft-03" in marked else "draft 4"
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as own:
+        return f"{_wrong(own)}, by JSON Schema {draft}, which its $schema names"
+    except RecursionError:
+        return TOO_DEEP
+    return (
+        f"it is valid JSON Schema {draft}, which its $schema names, but the language model "
+        f"reads today's JSON Schema (2020-12), and in that form it is not one "
+        f"({_wrong(exc)}): something {draft} writes otherwise that voicedesk does not rewrite"
+    )
 
 
 # The deepest a tool's input schema may nest, in levels of its JSON: each JSON object and
