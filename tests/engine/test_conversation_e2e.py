@@ -343,11 +343,15 @@ async def test_the_answers_own_echo_written_down_neither_cuts_it_nor_is_answered
         "Put the egg in boiling water and leave it there for about seven minutes, then cool "
         "it in cold water so that it stops cooking."
     )
+    # Another burst of the echo transcribed would take the simulator's default words, not
+    # the answer's: by default they are its echo too, whichever burst is transcribed.
     script = SimScript(
         turns=[
             SimTurn(transcript=_text("question"), reply=reply),
             SimTurn(transcript="Put the egg in boiling water", reply="Yes, that is what I said."),
-        ]
+        ],
+        default_transcript="Put the egg in boiling water",
+        default_reply="Yes, that is what I said.",
     )
     servers: list = []
     on_sim_start(monkeypatch, servers.append)
@@ -3717,7 +3721,13 @@ async def test_the_answers_echo_with_the_loop_held_is_judged_alike_and_not_pause
     monkeypatch.setattr(BargeInPolicy, "on_block", on_block)
     _hold_the_loop(monkeypatch, from_s=0.0, hold_s=0.3, every_s=0.5)
     scenario = compose(["question"], tail_s=12.0)
-    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    # a burst of echo the canceller passed through, were it transcribed, is the answer's
+    # words (the simulator's default words, a question of their own, would stop it)
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)],
+        default_transcript="Put the egg in boiling water",
+        default_reply="Yes, that is what I said.",
+    )
     room = {"delay_ms": 60.0, "echo_db": -6.0, "noise_dbfs": -65.0, "seed": 3}
     session, seen, _, _ = await _run(tmp_path, scenario, script, room=room)
     (answered,) = session.records
