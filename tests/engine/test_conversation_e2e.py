@@ -19,7 +19,7 @@ import pytest
 
 from voicedesk import events as ev
 from voicedesk.audio.wavio import read_wav
-from voicedesk.bench.latency import first_audible_after, silent_from
+from voicedesk.bench.latency import STOPPED_HOLD_S, first_audible_after, silent_from
 from voicedesk.bench.scenarios import Scenario, compose, load_utterance, overlap
 from voicedesk.commands.run import ConsolePrinter, converse
 from voicedesk.config import Settings
@@ -192,9 +192,14 @@ async def test_voice_to_voice_includes_the_sound_cards_latency(tmp_path):
     turn = scenario.turns[0]
     onset = first_audible_after(played, rate, turn.end_s)
     assert onset is not None
-    # the output file is what the person hears: the answer's first sample handed over at
-    # playback_start is heard output latency later …
-    assert 0.25 <= onset - t["playback_start"] < 0.25 + 0.03
+    # the output file is what the person hears: the answer's first sample, handed over at
+    # playback_start (the audio's own time, a block's), is heard the output latency later,
+    # never sooner (the file's delay is exact, in samples) …
+    assert first_audible_after(played, rate, t["playback_start"], onset) is None
+    assert onset >= t["playback_start"] + 0.25, (onset, t)
+    # … once, not twice over (how soon it is audible after that is the voice's first piece:
+    # a 0.03 s bound on it failed on a loaded machine, where the first piece ran dry)
+    assert onset < t["playback_start"] + 2 * 0.25, (onset, t)
     # … and the person's voice-to-voice is the record's (within the VAD's read of the
     # last word), where the stages alone fall short by the device's 0.3 s
     assert rec["voice_to_voice"] == pytest.approx(onset - turn.end_s, abs=0.15)
@@ -338,11 +343,15 @@ async def test_the_answers_own_echo_written_down_neither_cuts_it_nor_is_answered
         "Put the egg in boiling water and leave it there for about seven minutes, then cool "
         "it in cold water so that it stops cooking."
     )
+    # Another burst of the echo transcribed would take the simulator's default words, not
+    # the answer's: by default they are its echo too, whichever burst is transcribed.
     script = SimScript(
         turns=[
             SimTurn(transcript=_text("question"), reply=reply),
             SimTurn(transcript="Put the egg in boiling water", reply="Yes, that is what I said."),
-        ]
+        ],
+        default_transcript="Put the egg in boiling water",
+        default_reply="Yes, that is what I said.",
     )
     servers: list = []
     on_sim_start(monkeypatch, servers.append)
@@ -1332,8 +1341,13 @@ async def test_stopping_while_an_answer_plays_records_what_was_heard(tmp_path):
     played, rate = read_wav(out)
     t = rec["t"]
     assert t["playback_start"] < t["interrupted_at"] <= t["playback_end"]
-    quiet = silent_from(played, rate, t["playback_start"] + 0.2)
-    assert quiet is not None and abs(quiet - t["interrupted_at"]) < 0.15
+    # (in order, not within 0.15 s of where it fell silent, which a gap between the
+    # voice's pieces a loaded machine widened could take for the stop): heard until the
+    # stretch before the record's end (no longer than the bench's hold for a stop: Piper's
+    # gaps are 0.14-0.20 s), nothing after it but the rest of the 10 ms block it fell in
+    end = t["playback_end"]
+    assert first_audible_after(played, rate, end - STOPPED_HOLD_S, end) is not None, t
+    assert first_audible_after(played, rate, end + 0.01) is None, (end, t)
     # and the log, which --resume reads, has the turn with the answer as heard
     (log_file,) = (tmp_path / "data").rglob("*.jsonl")
     lines = [json.loads(x) for x in log_file.read_text().splitlines()]
@@ -1829,9 +1843,11 @@ async def test_mm_then_no_stop_over_the_answer_cuts_it(tmp_path, monkeypatch, ga
     assert "No, stop." in second.user_text and second.heard_text == "Okay."
     asked = [r["messages"][-1]["content"] for r in servers[0].chat_requests()]
     assert "No, stop." in asked[-1], asked
-    # it paused at "Mm."
+    # it paused at "Mm.": silent before "No, stop." began (the pause is decided on the
+    # audio's time, so a loaded loop does not move it; a 0.6 s bound did not say that)
+    no_at = start_s + _say("Mm.").size / scenario.rate + gap_s
     quiet = silent_from(played, rate, start_s + 0.02)
-    assert quiet is not None and quiet - start_s < 0.6, quiet - start_s
+    assert quiet is not None and start_s < quiet < no_at, (start_s, quiet, no_at)
 
 
 async def test_an_answer_that_failed_after_its_tools_ran_does_not_ask_to_say_it_again(
@@ -2160,6 +2176,18 @@ async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
             typing.append(asyncio.get_running_loop().create_task(type_as_the_line_plays()))
 
         session.bus.subscribe(_at_first(ev.Notice, on_failure))  # "No answer for turn 1"
+        speaking, playback = session._speaking, session.audio.playback
+        stop_line = speaking.stop_line
+        line_cut: list[bool] = []  # each stop of the line: was it being heard, unfinished?
+
+        def watched_stop_line() -> None:
+            line = speaking.line
+            if line is not None:
+                heard = playback.played_samples(line.utterance_id) > 0
+                line_cut.append(heard and (not line.complete or playback.is_playing()))
+            stop_line()
+
+        speaking.stop_line = watched_stop_line  # type: ignore[method-assign]
         await _played_through(session, scenario)
         assert typing and typing[0].done()
         lines = [
@@ -2173,8 +2201,10 @@ async def test_words_typed_while_the_error_line_plays_stop_it(tmp_path):
     assert failed.failed and failed.user_text == asked
     assert answered.user_text == typed and answered.heard_text == "It is noon."
     t = answered.t
-    # the typed answer began once its audio came, not once the line had played out
-    assert t["playback_start"] - t["tts_first_audio"] < 0.3, t
+    # the typed answer began once its audio came, not once the line had played out: the
+    # line was stopped as it was heard, before its end (a 0.3 s bound from the answer's
+    # audio to its sound failed on a loaded machine, whose loop took the audio late)
+    assert line_cut == [True], line_cut
     played, rate = read_wav(tmp_path / "out.wav")
     typed_at = t["speech_start"]
     # the line's sound ended right after the typing, before the answer began
@@ -2216,13 +2246,18 @@ async def test_a_question_spoken_over_a_typed_lines_error_line_is_answered(tmp_p
 
 
 async def test_a_typed_line_cutting_an_answer_does_not_wait_for_a_stalled_voice_to_close(
-    tmp_path,
+    tmp_path, monkeypatch
 ):
     """A line typed over an answer whose voice server never answers the socket's close
     (the sim's linger): the typed line is taken, and answered, at once. The cut waited
     for the old answer's socket to close, websockets' 10 s close timeout, and typed lines
     are taken one at a time, so the new answer, and every line typed after it, waited
-    behind a server being abandoned."""
+    behind a server being abandoned.
+
+    Checked by cause, not by how long the line took (a 5 s bound): the voice's closes are
+    held until the typed line has been taken, so a cut that waited for its old socket's
+    close never returns (``send_text`` times out); then they go on, as the provider's."""
+    from voicedesk.providers import elevenlabs_tts
 
     first, then = "Tell me a story.", "What time is it?"
     scenario = compose([], lead_s=15.0)
@@ -2232,6 +2267,16 @@ async def test_a_typed_line_cutting_an_answer_does_not_wait_for_a_stalled_voice_
             SimTurn(transcript=then, reply="It is noon."),
         ]
     )
+    closing = asyncio.Event()  # a voice socket's close has begun (the cut answer's)
+    let_close = asyncio.Event()
+    close_socket = elevenlabs_tts.close_socket
+
+    async def held_close(ws: Any) -> None:
+        closing.set()
+        await let_close.wait()
+        await close_socket(ws)
+
+    monkeypatch.setattr(elevenlabs_tts, "close_socket", held_close)
     async with _session_over_sim(tmp_path, scenario, script) as (server, session, _seen):
         server.inject("tts", "linger")  # the first answer's socket
         playing = asyncio.Event()
@@ -2240,14 +2285,14 @@ async def test_a_typed_line_cutting_an_answer_does_not_wait_for_a_stalled_voice_
         try:
             await session.send_text(first)
             await asyncio.wait_for(playing.wait(), 10)
-            typed_at = time.monotonic()
             await asyncio.wait_for(session.send_text(then), 30)
-            took_s = time.monotonic() - typed_at
+            # taken while the closes were held: the cut answer's had begun, and waits
+            await asyncio.wait_for(closing.wait(), 10)
+            let_close.set()
             await asyncio.wait_for(session.wait_idle(), 30)
         finally:
+            let_close.set()
             await session.stop()
-    # generous, for a loaded machine: only the close timeout's 10 s wait is caught
-    assert took_s < 5, took_s
     cut, answered = session.records
     assert cut.user_text == first and cut.interrupted
     assert (answered.user_text, answered.heard_text) == (then, "It is noon.")
@@ -3677,7 +3722,13 @@ async def test_the_answers_echo_with_the_loop_held_is_judged_alike_and_not_pause
     monkeypatch.setattr(BargeInPolicy, "on_block", on_block)
     _hold_the_loop(monkeypatch, from_s=0.0, hold_s=0.3, every_s=0.5)
     scenario = compose(["question"], tail_s=12.0)
-    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)])
+    # a burst of echo the canceller passed through, were it transcribed, is the answer's
+    # words (the simulator's default words, a question of their own, would stop it)
+    script = SimScript(
+        turns=[SimTurn(transcript=_text("question"), reply=LONG_REPLY)],
+        default_transcript="Put the egg in boiling water",
+        default_reply="Yes, that is what I said.",
+    )
     room = {"delay_ms": 60.0, "echo_db": -6.0, "noise_dbfs": -65.0, "seed": 3}
     session, seen, _, _ = await _run(tmp_path, scenario, script, room=room)
     (answered,) = session.records

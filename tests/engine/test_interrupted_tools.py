@@ -84,6 +84,48 @@ async def _words_over_a_background_create(
     return await _run(tmp_path, scenario, script, settings, with_tools=True)
 
 
+async def _words_said_as_the_create_goes_on(tmp_path: Path, monkeypatch, words: str):
+    """:func:`_words_over_a_background_create`'s conversation, with ``words`` put in the
+    microphone's audio when the create has begun (``ToolCallStarted``): to begin 0.2 s
+    before its 1 s patience ends. So they begin after the question's turn was decided
+    (sooner, they continue it), are transcribed after the create has gone to the
+    background (sooner, they merge with the question's turn) and begin before its holding
+    line can be heard, however late a loaded machine decides the question: placed at a
+    fixed time after the question, they missed that window when its decision came late."""
+    from test_conversation_e2e import _say
+
+    from voicedesk import events as ev
+    from voicedesk.audio import file_backend
+
+    microphones: list[Any] = []
+    made = file_backend.FileDuplex.__init__
+
+    def keep(self: Any, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self.mic = self.mic.copy()  # written to as the conversation goes on
+        microphones.append(self)
+
+    monkeypatch.setattr(file_backend.FileDuplex, "__init__", keep)
+    speech = _say(words)
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.ToolCallStarted) and event.turn_id == 1:
+            (mic,) = microphones
+            at = (mic.blocks_done + 1) * mic.capture_block + int(0.8 * 16_000)
+            mic.mic[at : at + speech.size] = speech
+
+    scenario = compose(["question"], tail_s=14.0)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript=words, reply="Seven minutes."),
+        ]
+    )
+    settings = _slow_create_settings(tmp_path, 4)
+    settings.tools.tool_patience_s = 1.0
+    return await _run(tmp_path, scenario, script, settings, with_tools=True, on_event=on_event)
+
+
 async def _create_cut_by_stop(tmp_path: Path, preamble: str = "Let me write that down."):
     """'How long does it take…' → ``preamble`` and a create that takes 6 s; the person says
     "Wait, stop, tell me something else instead." while it runs (2.5 s into the answer:
@@ -709,7 +751,7 @@ async def test_a_result_come_before_the_answer_was_taken_back_goes_on_with_the_t
     ids=["two-stretches", "one-stretch"],
 )
 async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
-    tmp_path, sims, words
+    tmp_path, sims, monkeypatch, words
 ):
     """The answer to 'How long…' makes a create slower than the patience (it goes on in
     the background) and the person goes on before its holding line was heard: the answer
@@ -722,19 +764,10 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
     from voicedesk.engine.context import UNHEARD_MARK
     from voicedesk.engine.reply import HOLDING_LINE
 
-    # The words must begin after the answer's call has gone to the background, less their
-    # own length (sooner, they are transcribed before it has, and merge), and before its
-    # holding line is heard (~1.27 s after the question's turn was decided, unloaded). At
-    # 1.4 s after the question they began ~0.17 s before that line, and a loaded machine
-    # (wall-clock delays against the audio's clock) had it heard in part or let it play:
-    # CI failed the test once so. The local reading of the pause makes the question's
-    # decision later on a loaded machine (up to 0.6 s in 58 of 60 runs of a sweep with
-    # three other test suites running), never sooner, and words begun before the decision
-    # continue the question's turn: 1.2 s leaves ~0.37 s to the holding line and
-    # ~0.6 s for a late decision. (Without the reading the decision holds still, but then
-    # the simulator's whole transcript at the first pause of "Soft boiled, | please."
-    # ends a turn there.)
-    session, seen, _, _ = await _words_over_a_background_create(tmp_path, words, after_s=1.2)
+    # when the words are said is set by the create's start (see the helper): said 1.2 s
+    # after the question, a question decided late under heavy load had them begin before
+    # its decision, or transcribed before its call had gone to the background
+    session, seen, _, _ = await _words_said_as_the_create_goes_on(tmp_path, monkeypatch, words)
     # the question's turn is not taken back (its call runs on); the words may be heard as two
     # turns at the pause in "Soft boiled, | please." and those two merge, as any would
     assert not [e for e in seen if isinstance(e, ev.TurnMerged) and e.turn_id == 1]

@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"budget {result['budget_tokens']} tokens, {len(turns)} turns")
         print(f"prompt tokens: first {sizes[0]}, max {max(sizes)}, last {sizes[-1]}")
         print(f"summary calls: {sum(c['kind'] == 'summary' for c in result['calls'])}")
+        print(f"turns answered while a summary ran: {result['turns_overtook_summary']}")
         print(
             f"summaries cut at their cap: {result['summaries_cut']}, "
             f"failed even so: {result['summaries_failed']}; folded turns missing from the "
@@ -200,6 +201,10 @@ async def run_context_bench(
         "fact_reached_model": FACT_KEY in last_turn["_text"],
         "fact_in_summary_request": folded_fact,
         "turn_wait_p50_ms": round(statistics.median(waits) * 1000, 1),
+        # Turns whose answer began while the summary running beside them had not ended:
+        # one is proof that summaries do not hold turns up, whatever the machine's load
+        # (a turn that waited for its summary could never be answered before it ended).
+        "turns_overtook_summary": sum(overtook),
         # Summaries the model cut at their cap (or wrote over their share), each asked
         # again once, and those that failed even so (their turns stayed in the window):
         # a cut no one saw lost the summary's end, the turns just folded.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -32,8 +33,11 @@ import numpy as np
 # milliseconds of each other, so the latest two are enough (one of the tiny model's 30 s
 # windows is ~2.3 MB; a large model's ~7.7 MB).
 KEEP = 2
-# The longest a pass waits for the transcripts asked before it: theirs take ~0.3-0.5 s here,
-# and a transcript that never came to its pass (a lost thread) must not hold readings up.
+# The longest a pass waits for a transcript asked before it whose thread has not begun: a
+# transcript that never came to its pass (a lost thread) must not hold readings up. Once
+# its thread runs, its pass is waited for to its end, however long a loaded machine makes
+# it: limited from the asking, a transcript's pass that took over 2 s on a busy machine
+# (~0.3-0.5 s unloaded) had the reading's run beside it, slowing both.
 FIRST_WAIT_S = 2.0
 
 
@@ -52,6 +56,7 @@ class SharedEncodings:
         self._done: OrderedDict[bytes, Any] = OrderedDict()
         self._running: dict[bytes, Future[Any]] = {}
         self._ahead: set[object] = set()  # calls asked to go first, their pass not yet done
+        self._under_way: set[object] = set()  # those of them whose thread has begun
         self._ahead_done = threading.Condition(self._lock)
         self._local = threading.local()  # the call this thread runs first, if any
         self.passes = 0  # encoder passes run
@@ -70,6 +75,7 @@ class SharedEncodings:
         """``token``'s call has had its pass, or will not have one: the others go on."""
         with self._lock:
             self._ahead.discard(token)
+            self._under_way.discard(token)
             self._ahead_done.notify_all()
 
     @contextlib.contextmanager
@@ -79,6 +85,10 @@ class SharedEncodings:
         if token is None:
             yield
             return
+        with self._lock:
+            if token in self._ahead:
+                self._under_way.add(token)
+                self._ahead_done.notify_all()
         self._local.token = token
         try:
             yield
@@ -104,7 +114,7 @@ class SharedEncodings:
         key = _digest(features)
         with self._lock:
             if token is None and self._ahead:
-                self._ahead_done.wait_for(lambda: not self._ahead, timeout=FIRST_WAIT_S)
+                self._wait_ahead()
             if key in self._done:
                 self._done.move_to_end(key)
                 self.shared += 1
@@ -132,6 +142,20 @@ class SharedEncodings:
                 self._done.popitem(last=False)
         mine.set_result(output)
         return output
+
+    def _wait_ahead(self) -> None:
+        """(Holding the lock) until the calls asked to go first have had their passes:
+        those whose thread runs, to their end; those not yet begun, ``FIRST_WAIT_S`` from
+        here at most."""
+        deadline = time.monotonic() + FIRST_WAIT_S
+        while self._ahead:
+            if self._ahead <= self._under_way:
+                self._ahead_done.wait()
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._ahead_done.wait(left)
 
 
 def _digest(features: np.ndarray) -> bytes:
