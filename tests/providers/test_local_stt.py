@@ -252,6 +252,46 @@ def test_a_transcript_s_encoder_pass_goes_before_a_reading_of_other_audio(monkey
     assert reading_start >= transcript_end  # one after the other, not side by side
 
 
+def test_a_pass_under_way_that_never_ends_does_not_hold_a_reading_for_good(monkeypatch) -> None:
+    """A transcript's pass under way is waited for to its end, however long a loaded
+    machine makes it; but a wedged one (its thread stuck inside the pass) must not hold the
+    turn's reading for ever: after ``UNDER_WAY_WAIT_S`` the reading runs its own pass."""
+    import threading
+
+    from voicedesk.providers import shared_encoding
+
+    monkeypatch.setattr(shared_encoding, "FIRST_WAIT_S", 0.05)
+    monkeypatch.setattr(shared_encoding, "UNDER_WAY_WAIT_S", 0.5)
+    encodings = shared_encoding.SharedEncodings()
+    token = encodings.ask_first()
+    inside, release, out = threading.Event(), threading.Event(), threading.Event()
+
+    def wedged(features: np.ndarray) -> np.ndarray:
+        inside.set()
+        release.wait(30)
+        out.set()
+        return features
+
+    ran_while_stuck: list[bool] = []
+
+    def reading_pass(features: np.ndarray) -> np.ndarray:
+        ran_while_stuck.append(not out.is_set())
+        return features * 2
+
+    def transcript() -> None:
+        with encodings.first(token):
+            encodings.encode(np.zeros((2, 3), np.float32), wedged)
+
+    thread = threading.Thread(target=transcript, daemon=True)
+    thread.start()
+    assert inside.wait(10)
+    reading = encodings.encode(np.ones((2, 3), np.float32), reading_pass)
+    assert ran_while_stuck == [True]  # not after the stuck pass let go (30 s)
+    assert float(reading.sum()) == 12.0
+    release.set()
+    thread.join(10)
+
+
 def test_a_session_s_whisper_model_is_freed_when_the_session_is_dropped() -> None:
     """With stt.provider = "local" and the local cues off each session loads its own
     Whisper model (a rebuilt session: the TUI's settings, each conversation of `bench

@@ -39,6 +39,9 @@ KEEP = 2
 # it: limited from the asking, a transcript's pass that took over 2 s on a busy machine
 # (~0.3-0.5 s unloaded) had the reading's run beside it, slowing both.
 FIRST_WAIT_S = 2.0
+# A backstop for a pass under way that never ends (a wedged thread): the reading then runs
+# anyway, long after any machine's slowest pass, so a reading can never be held for good.
+UNDER_WAY_WAIT_S = 20.0
 
 
 class SharedEncodings:
@@ -145,12 +148,16 @@ class SharedEncodings:
 
     def _wait_ahead(self) -> None:
         """(Holding the lock) until the calls asked to go first have had their passes:
-        those whose thread runs, to their end; those not yet begun, ``FIRST_WAIT_S`` from
-        here at most."""
-        deadline = time.monotonic() + FIRST_WAIT_S
+        those whose thread runs, to their end (``UNDER_WAY_WAIT_S`` at most); those not yet
+        begun, ``FIRST_WAIT_S`` from here at most."""
+        now = time.monotonic()
+        deadline, backstop = now + FIRST_WAIT_S, now + UNDER_WAY_WAIT_S
         while self._ahead:
             if self._ahead <= self._under_way:
-                self._ahead_done.wait()
+                left = backstop - time.monotonic()
+                if left <= 0:
+                    return
+                self._ahead_done.wait(left)
                 continue
             left = deadline - time.monotonic()
             if left <= 0:
