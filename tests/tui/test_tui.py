@@ -1472,6 +1472,31 @@ def test_snapshot_48x15_long_state(snap_compare: Any, tmp_path: Path) -> None:
     )
 
 
+async def _typing_only(pilot: Pilot) -> None:
+    """The fixed conversation on a machine with no microphone: the mode says "typing"."""
+    await _conversation_state(pilot)
+    app = pilot.app
+    assert isinstance(app, VoiceDeskApp)
+    app.bus.publish(
+        ev.AudioInfo(input_device=ev.NO_DEVICE, output_device="file", echo_cancellation=False)
+    )
+    app.bus.publish(ev.StateChanged(state="listening"))
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("width", [20, 25, 30])
+@pytest.mark.parametrize(
+    "run_before", [_conversation_state, _typing_only], ids=["hands-free", "typing"]
+)
+def test_snapshot_status_bar_narrow(
+    snap_compare: Any, tmp_path: Path, width: int, run_before: Callable[[Pilot], Any]
+) -> None:
+    """At 20 to 30 columns the mode's 14-cell slot took the bar ("typing …  no"): the mode
+    is as wide as its word, the state is cut first ("◉ heari…") and the level meter goes
+    before the state is cut to less than its icon and a few letters."""
+    assert snap_compare(fake_app(tmp_path), terminal_size=(width, 15), run_before=run_before)
+
+
 async def test_status_bar_cuts_the_models_with_an_ellipsis(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
