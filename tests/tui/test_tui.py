@@ -1272,6 +1272,29 @@ async def test_a_40x10_terminal_keeps_quit_and_help_and_its_notices_readable(
             await pilot.press("q")
 
 
+async def test_the_text_boxs_footer_keeps_quit_from_20_columns(tmp_path: Path) -> None:
+    """In the text box its footer ("⏎ Send esc Leave box ^q Quit") lost Quit off the edge
+    below 30 columns: "^q Q" at 25, nothing at 20. Send goes first (the box's hint says
+    "Enter sends"), then Leave box; Quit stays whole."""
+    from textual.widgets._footer import FooterKey
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.text_input.has_focus
+        for width in range(40, 19, -1):
+            await pilot.resize_terminal(width, 15)
+            await pilot.pause()
+            keys = {k.action: k for k in app.footer.query(FooterKey) if k.display}
+            assert "app.quit" in keys, width
+            quit_key = keys["app.quit"]
+            assert quit_key.region.width > 0 and quit_key.region.right <= width, width
+            assert ("submit" in keys) == (width >= 30), width
+            assert all(k.region.right <= width for k in keys.values()), width
+
+
 async def test_the_status_bar_shows_the_context_size_whole_or_not_at_all(
     tmp_path: Path,
 ) -> None:
