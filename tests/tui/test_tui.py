@@ -1295,6 +1295,29 @@ async def test_the_text_boxs_footer_keeps_quit_from_20_columns(tmp_path: Path) -
             assert all(k.region.right <= width for k in keys.values()), width
 
 
+async def test_the_help_breaks_no_word_in_a_narrow_terminal(tmp_path: Path) -> None:
+    """Below 40 columns the help's words, beside an 8-cell key column, had 6 to 10 cells
+    and broke mid-word ("interr" / "upt", "instea" / "d"). There each key is above its
+    words, which then wrap between words only."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        texts = list(screen.query(".help-text").results(Static))
+        for width in (80, 39, 30, 25, 20):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            for text in texts:
+                words = set(str(text.render()).split())
+                for y in range(text.size.height):
+                    line = text.render_line(y).text.split()
+                    broken = [w for w in line if w not in words]
+                    assert not broken, (width, str(text.render()), broken)
+
+
 async def test_the_status_bar_shows_the_context_size_whole_or_not_at_all(
     tmp_path: Path,
 ) -> None:
