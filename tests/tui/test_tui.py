@@ -35,6 +35,7 @@ from voicedesk.sim.script import SimScript, SimTurn
 from voicedesk.sim.server import SimLatency, SimServer
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import (
+    ContextScreen,
     DevicesScreen,
     ErrorScreen,
     HelpScreen,
@@ -1316,6 +1317,32 @@ async def test_the_help_breaks_no_word_in_a_narrow_terminal(tmp_path: Path) -> N
                     line = text.render_line(y).text.split()
                     broken = [w for w in line if w not in words]
                     assert not broken, (width, str(text.render()), broken)
+
+
+async def test_a_dialogs_footer_keeps_quit_from_20_columns(tmp_path: Path) -> None:
+    """A dialog's footer ("esc Close i Stop q Quit", 23 cells) cut Quit to "q Q" in a
+    20- to 22-column terminal. Stop gives way there; Close and Quit stay whole."""
+    from textual.widgets._footer import FooterKey
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await started_fake(pilot)
+        for key in ("question_mark", "s"):
+            await pilot.press(key)
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, HelpScreen | ContextScreen)
+            for width in range(26, 19, -1):
+                await pilot.resize_terminal(width, 15)
+                await pilot.pause()
+                keys = {k.action: k for k in screen.query(FooterKey) if k.display}
+                for action in ("app.quit", "dismiss"):
+                    assert keys[action].region.width > 0, (key, width, action)
+                    assert keys[action].region.right <= width, (key, width, action)
+                assert ("app.interrupt" in keys) == (width >= 24), (key, width)
+            await pilot.press("escape")
+            await pilot.resize_terminal(40, 15)
+            await pilot.pause()
 
 
 async def test_the_status_bar_shows_the_context_size_whole_or_not_at_all(

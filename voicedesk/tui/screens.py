@@ -71,6 +71,9 @@ SHORT_TERMINAL_ROWS = 20  # below this a dialog takes the whole height
 # .-narrow #help-keys): beside an 8-cell key column the words had 6 to 10 cells and broke
 # mid-word ("interr / upt", "instea / d").
 NARROW_TERMINAL_COLUMNS = 40
+# A dialog's footer ("esc Close i Stop q Quit", 23 cells) cut Quit to "q Q" below this:
+# Stop gives way there (i works on, and the help lists it).
+DIALOG_STOP_KEY_FROM = 24
 
 
 # ctrl+c copies what is selected (a tool's result copies its own first) and else quits, as
@@ -113,6 +116,7 @@ class _Dialog(ModalScreen[None]):
         the tenth it leaves free elsewhere cut the settings verdict's last line."""
         self.set_class(event.size.height < SHORT_TERMINAL_ROWS, "-short")
         self.set_class(event.size.width < NARROW_TERMINAL_COLUMNS, "-narrow")
+        self.set_class(event.size.width < DIALOG_STOP_KEY_FROM, "-tight")
 
 
 class HelpScreen(_Dialog):
