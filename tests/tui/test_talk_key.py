@@ -321,3 +321,33 @@ async def test_the_log_file_says_how_the_talk_key_works(tmp_path: Path) -> None:
             await pilot.press("q")
     text = log_path.read_text(encoding="utf-8")
     assert "talk key" in text and "toggle" in text and "***" not in text
+
+
+@pytest.mark.parametrize("hold", [False, True], ids=["toggle", "hold"])
+async def test_the_footer_keeps_quit_and_help_with_a_microphone_from_20_columns(
+    tmp_path: Path, hold: bool
+) -> None:
+    """With a microphone the footer ("space Hold to talk m Unmute ? Help q Quit", 41
+    cells; "space Talk/send m Mute …", 36) lost Quit off the edge from 35 columns down
+    and Help too below 29. Mute gives way below 42 columns, the talk key below 33."""
+    from textual.widgets._footer import FooterKey
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        if hold:
+            await _hold_app(pilot)
+            assert app.talk_mode == "hold"
+        else:
+            await started_fake(pilot)
+        await pilot.press("m")  # muted: "Unmute", the longer word
+        await pilot.pause()
+        for width in range(45, 19, -1):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            keys = {k.action: k for k in app.footer.query(FooterKey) if k.display}
+            for action in ("help", "quit"):
+                assert keys[action].region.width > 0, (width, action)
+                assert keys[action].region.right <= width, (width, action, footer_text(app))
+            talk = "talk_hold" if hold else "ptt"
+            assert (talk in keys) == (width >= 33), (width, list(keys))
+            assert ("unmute" in keys) == (width >= 42), (width, list(keys))

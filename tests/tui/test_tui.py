@@ -35,6 +35,7 @@ from voicedesk.sim.script import SimScript, SimTurn
 from voicedesk.sim.server import SimLatency, SimServer
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.screens import (
+    ContextScreen,
     DevicesScreen,
     ErrorScreen,
     HelpScreen,
@@ -1272,6 +1273,78 @@ async def test_a_40x10_terminal_keeps_quit_and_help_and_its_notices_readable(
             await pilot.press("q")
 
 
+async def test_the_text_boxs_footer_keeps_quit_from_20_columns(tmp_path: Path) -> None:
+    """In the text box its footer ("⏎ Send esc Leave box ^q Quit") lost Quit off the edge
+    below 30 columns: "^q Q" at 25, nothing at 20. Send goes first (the box's hint says
+    "Enter sends"), then Leave box; Quit stays whole."""
+    from textual.widgets._footer import FooterKey
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.text_input.has_focus
+        for width in range(40, 19, -1):
+            await pilot.resize_terminal(width, 15)
+            await pilot.pause()
+            keys = {k.action: k for k in app.footer.query(FooterKey) if k.display}
+            assert "app.quit" in keys, width
+            quit_key = keys["app.quit"]
+            assert quit_key.region.width > 0 and quit_key.region.right <= width, width
+            assert ("submit" in keys) == (width >= 30), width
+            assert all(k.region.right <= width for k in keys.values()), width
+
+
+async def test_the_help_breaks_no_word_in_a_narrow_terminal(tmp_path: Path) -> None:
+    """Below 40 columns the help's words, beside an 8-cell key column, had 6 to 10 cells
+    and broke mid-word ("interr" / "upt", "instea" / "d"). There each key is above its
+    words, which then wrap between words only."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started_fake(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        texts = list(screen.query(".help-text").results(Static))
+        for width in (80, 39, 30, 25, 20):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            for text in texts:
+                words = set(str(text.render()).split())
+                for y in range(text.size.height):
+                    line = text.render_line(y).text.split()
+                    broken = [w for w in line if w not in words]
+                    assert not broken, (width, str(text.render()), broken)
+
+
+async def test_a_dialogs_footer_keeps_quit_from_20_columns(tmp_path: Path) -> None:
+    """A dialog's footer ("esc Close i Stop q Quit", 23 cells) cut Quit to "q Q" in a
+    20- to 22-column terminal. Stop gives way there; Close and Quit stay whole."""
+    from textual.widgets._footer import FooterKey
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await started_fake(pilot)
+        for key in ("question_mark", "s"):
+            await pilot.press(key)
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, HelpScreen | ContextScreen)
+            for width in range(26, 19, -1):
+                await pilot.resize_terminal(width, 15)
+                await pilot.pause()
+                keys = {k.action: k for k in screen.query(FooterKey) if k.display}
+                for action in ("app.quit", "dismiss"):
+                    assert keys[action].region.width > 0, (key, width, action)
+                    assert keys[action].region.right <= width, (key, width, action)
+                assert ("app.interrupt" in keys) == (width >= 24), (key, width)
+            await pilot.press("escape")
+            await pilot.resize_terminal(40, 15)
+            await pilot.pause()
+
+
 async def test_the_status_bar_shows_the_context_size_whole_or_not_at_all(
     tmp_path: Path,
 ) -> None:
@@ -1470,6 +1543,31 @@ def test_snapshot_48x15_long_state(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(
         fake_app(tmp_path), terminal_size=(48, 15), run_before=_waiting_for_tool_servers
     )
+
+
+async def _typing_only(pilot: Pilot) -> None:
+    """The fixed conversation on a machine with no microphone: the mode says "typing"."""
+    await _conversation_state(pilot)
+    app = pilot.app
+    assert isinstance(app, VoiceDeskApp)
+    app.bus.publish(
+        ev.AudioInfo(input_device=ev.NO_DEVICE, output_device="file", echo_cancellation=False)
+    )
+    app.bus.publish(ev.StateChanged(state="listening"))
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("width", [20, 25, 30])
+@pytest.mark.parametrize(
+    "run_before", [_conversation_state, _typing_only], ids=["hands-free", "typing"]
+)
+def test_snapshot_status_bar_narrow(
+    snap_compare: Any, tmp_path: Path, width: int, run_before: Callable[[Pilot], Any]
+) -> None:
+    """At 20 to 30 columns the mode's 14-cell slot took the bar ("typing …  no"): the mode
+    is as wide as its word, the state is cut first ("◉ heari…") and the level meter goes
+    before the state is cut to less than its icon and a few letters."""
+    assert snap_compare(fake_app(tmp_path), terminal_size=(width, 15), run_before=run_before)
 
 
 async def test_status_bar_cuts_the_models_with_an_ellipsis(tmp_path: Path) -> None:

@@ -102,6 +102,17 @@ FOOTER_PALETTE_FROM = 80
 SIDE_PANEL_FROM = 72
 FOOTER_ALL_KEYS_FROM = 70
 FOOTER_TYPE_KEY_FROM = 46
+# In the text box its footer ("⏎ Send esc Leave box ^q Quit", 28 cells) lost Quit off the
+# edge below 30 columns ("^q Q" at 25, nothing at 20): Send goes first (the box's own hint
+# says "Enter sends" at every width), then Leave box, so Quit fits in 20 columns.
+# The microphone's keys, likewise: with them "space Hold to talk m Unmute ? Help q Quit" is
+# 41 cells ("space Talk/send m Mute …" 36), and Quit, then Help, went off the edge below
+# that (Quit at 29-35 columns, both below 29). Mute goes first, then the talk key; the
+# help lists both and both keep working.
+FOOTER_MUTE_KEY_FROM = 42
+FOOTER_TALK_KEY_FROM = 33
+FOOTER_SEND_KEY_FROM = 30
+FOOTER_LEAVE_KEY_FROM = 22
 # Below this the status bar keeps its mode, state and level: the context size after them
 # was cut by the screen's edge, "ct" or "ctx 1.8k/6" (the `s` dialog has it whole).
 STATUS_CONTEXT_FROM = 60
@@ -289,6 +300,10 @@ class VoiceDeskApp(App[int]):
         footer.set_class(width < FOOTER_PALETTE_FROM, "-no-palette")
         footer.set_class(width < FOOTER_ALL_KEYS_FROM, "-narrow")
         footer.set_class(width < FOOTER_TYPE_KEY_FROM, "-tight")
+        footer.set_class(width < FOOTER_MUTE_KEY_FROM, "-no-mute")
+        footer.set_class(width < FOOTER_TALK_KEY_FROM, "-no-talk")
+        footer.set_class(width < FOOTER_SEND_KEY_FROM, "-no-send")
+        footer.set_class(width < FOOTER_LEAVE_KEY_FROM, "-no-leave")
         self.main_area.set_class(width < SIDE_PANEL_FROM, "-narrow")
         self.status_bar.set_class(width < STATUS_CONTEXT_FROM, "-narrow")
         # event.size: this handler runs before App's own, so self.size is still the size

@@ -67,6 +67,13 @@ NO_MICROPHONE_NOTE = (
 
 
 SHORT_TERMINAL_ROWS = 20  # below this a dialog takes the whole height
+# Below this many columns the help lists each key above its words (voicedesk.tcss:
+# .-narrow #help-keys): beside an 8-cell key column the words had 6 to 10 cells and broke
+# mid-word ("interr / upt", "instea / d").
+NARROW_TERMINAL_COLUMNS = 40
+# A dialog's footer ("esc Close i Stop q Quit", 23 cells) cut Quit to "q Q" below this:
+# Stop gives way there (i works on, and the help lists it).
+DIALOG_STOP_KEY_FROM = 24
 
 
 # ctrl+c copies what is selected (a tool's result copies its own first) and else quits, as
@@ -108,6 +115,8 @@ class _Dialog(ModalScreen[None]):
         """On a short terminal the box may use every row its footer leaves (voicedesk.tcss):
         the tenth it leaves free elsewhere cut the settings verdict's last line."""
         self.set_class(event.size.height < SHORT_TERMINAL_ROWS, "-short")
+        self.set_class(event.size.width < NARROW_TERMINAL_COLUMNS, "-narrow")
+        self.set_class(event.size.width < DIALOG_STOP_KEY_FROM, "-tight")
 
 
 class HelpScreen(_Dialog):

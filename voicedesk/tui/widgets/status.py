@@ -4,6 +4,11 @@ Kept to one line so the conversation keeps the screen at 80×24; the model names
 remaining width and are cut with an ellipsis rather than wrapping. The state is cut too
 (``_fit_state``) when it alone would run past the edge: "waiting for tool servers …" took
 49 cells and pushed the level meter off a 40- to 60-column bar, uncut.
+
+Below 60 columns the bar keeps, most important first: the mode (as wide as its word), the
+state (cut first), then the level meter, which goes where it would leave the state fewer
+than ``STATE_MIN_CELLS`` (the state's icon says "hearing you" as the meter would). The
+mode's 14-cell slot took a 20-column bar ("typing …  no").
 """
 
 from __future__ import annotations
@@ -45,10 +50,14 @@ WAITED_NAMES_WIDTH = 20
 METER = "▁▂▃▄▅▆▇█"
 METER_WIDTH = 5
 FLOOR_DB = -60.0
-# The mode and the state slots' least widths (voicedesk.tcss: #status-mode, #status-state),
-# and the one cell of padding each side of every slot.
+# The mode and the state slots' least widths (voicedesk.tcss: #status-mode, #status-state;
+# the mode's is dropped below 60 columns, #status.-narrow), and the one cell of padding each
+# side of every slot.
 MODE_MIN_CELLS = 14
 SLOT_PADDING = 2
+# Below 60 columns: the fewest cells the state is cut to before the level meter gives it
+# its room ("◉ heari…", "♪ speak…": the icon and the start of the word).
+STATE_MIN_CELLS = 8
 
 
 def level_meter(rms_dbfs: float | None, zero_input: bool = False) -> Content:
@@ -207,12 +216,24 @@ class StatusBar(Horizontal):
         width = self.size.width
         if not width:
             return content
-        taken = max(MODE_MIN_CELLS, self._mode_cells + SLOT_PADDING)
-        taken += self._meter_cells + SLOT_PADDING
-        if not self.has_class("-narrow"):  # voicedesk.tcss: the context shows from 60 columns
+        narrow = self.has_class("-narrow")  # voicedesk.tcss: below 60 columns
+        taken = self._mode_cells + SLOT_PADDING
+        if not narrow:
+            taken = max(MODE_MIN_CELLS, taken)
+            # the context shows from 60 columns
             taken += Content(self.context_text or CONTEXT_UNKNOWN).cell_length + SLOT_PADDING
-        room = max(1, width - taken - SLOT_PADDING)
-        return content if content.cell_length <= room else content.truncate(room, ellipsis=True)
+        meter = self._meter_cells + SLOT_PADDING
+        room = width - taken - SLOT_PADDING
+        # the meter goes before the state is cut to less than its icon and a few letters
+        show_meter = not narrow or room - meter >= STATE_MIN_CELLS
+        self.query_one("#status-level", Static).display = show_meter
+        if show_meter:
+            room -= meter
+        room = max(1, room)
+        if content.cell_length <= room:
+            return content
+        # "◉ hearing…", not "◉ hearing …": a word cut at its end leaves no space before the …
+        return Content.assemble(content.truncate(room - 1).rstrip(), "…")
 
     def on_resize(self) -> None:
         """The bar's width changed (the terminal's, or the narrow layout's slots): the
