@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from voicedesk.engine.speakable import SpeakableText
+from voicedesk.engine.spoken import SpokenText
 from voicedesk.providers.sentence_stream import SentenceStream
 
 ANSWER = (
@@ -447,3 +448,31 @@ def test_a_run_of_marks_is_cleaned_whole_however_it_is_split() -> None:
         assert _spoken([text[:i], text[i:]]) == said, i
         for j in range(i + 1, len(text)):
             assert _spoken([text[:i], text[i:j], text[j:]]) == said, (i, j)
+
+
+def _heard_form(deltas: list[str]) -> str:
+    """What the voice is given of an answer: the Markdown pass, then the spoken form."""
+    speakable, spoken = SpeakableText(), SpokenText()
+    said = [spoken.feed(speakable.feed(d)) for d in deltas]
+    return "".join(said) + spoken.feed(speakable.flush()) + spoken.flush()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("C#__init__ and F#*x*", "C sharp init and F sharp x"),
+        ("Use C#**x** or G#_y_.", "Use C sharp x or G sharp y."),
+    ],
+)
+def test_emphasis_after_a_sharp_leaves_the_sharp_said_however_it_is_split(
+    text: str, said: str
+) -> None:
+    """A "#" was one run with the emphasis after it ("#__"), dropped whole: "C#__init__"
+    was shown "Cinit" and said as one word. The sharp stays, a blank between it and the
+    emphasised word, at every split of the answer."""
+    assert _heard_form([text]) == said
+    assert _heard_form(list(text)) == said
+    for i in range(1, len(text)):
+        assert _heard_form([text[:i], text[i:]]) == said, i
+        for j in range(i + 1, len(text)):
+            assert _heard_form([text[:i], text[i:j], text[j:]]) == said, (i, j)
