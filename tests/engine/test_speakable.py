@@ -476,3 +476,32 @@ def test_emphasis_after_a_sharp_leaves_the_sharp_said_however_it_is_split(
         assert _heard_form([text[:i], text[i:]]) == said, i
         for j in range(i + 1, len(text)):
             assert _heard_form([text[:i], text[i:j], text[j:]]) == said, (i, j)
+
+
+@pytest.mark.parametrize(
+    ("answer", "first"),
+    [
+        ("Take max. 2 tablets a day with food, and drink water.", "Take maximum 2 tablets"),
+        ("Flight LH 401 dep. 9:40, arr. 13:05 at JFK.", "Flight LH 401 departs 9:40"),
+    ],
+)
+async def test_a_short_form_s_dot_cuts_no_first_piece(answer: str, first: str) -> None:
+    """ "Take max. 2 tablets …" was cut after "max." as a first piece of its own ("Take
+    max." said with a falling voice, then "2 tablets"): said in full, with no dot, the
+    short form ends no clause however the answer comes in."""
+    pieces: list[str] = []
+
+    async def synth(text: str):  # type: ignore[no-untyped-def]
+        pieces.append(text)
+        yield np.zeros(10, dtype=np.int16)
+
+    for size in (1, 3, 7, len(answer)):
+        pieces.clear()
+        stream = SentenceStream(synth, 24_000)
+        speakable, spoken = SpeakableText(), SpokenText()
+        for i in range(0, len(answer), size):
+            await stream.send_text(spoken.feed(speakable.feed(answer[i : i + size])))
+        await stream.send_text(spoken.feed(speakable.flush()) + spoken.flush())
+        await stream.end_text()
+        _ = [chunk async for chunk in stream.audio()]
+        assert pieces[0].startswith(first), (size, pieces)

@@ -57,10 +57,13 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   an address without a scheme (``github.com/org/repo``) its host; "w/" and "w/o" "with"
   and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp");
   a channel or a hashtag ("#general") its name: Piper said "hash general";
-- a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters"),
+- a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters",
+  "1/6" "one sixth", "4/3" "four thirds", "1/5 of it" "one fifth of it"),
   a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), a place in
   a series ("Step 1/3") "1 of 3", a date ("12/25/2026") by its month's name where its
-  order is plain or an earlier date showed it, else by its numbers ("3 4 2026"), "and/or"
+  order is plain or an earlier date showed it, else by its numbers ("3 4 2026"), and so a
+  day and a month after a weekday ("Fri 12/25" "Friday December 25", "Fri 12/11" "Friday
+  12 11"), "and/or"
   "and or", and after an amount
   "per" ("$5/month" "5 dollars per month", "$20/user/mo" "… per user per month"; "3/month"
   "3 per month"), and so
@@ -75,7 +78,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 - a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9", not a verse: "Genesis 1:1") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
-  in full, a complexity ("O(n log n)", "O(1)"; not "Oxygen O(2)") "big O of n log n", "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM", "5% (MoM)", or alone in a table's heading: "Send the
+  in full, "max.", "dep.", "arr.", "incl.", "excl." and "est." too (without their dot, but
+  where their sentence ends), a tracking number or a long code in groups of four ("1 Z 9
+  9, 9 A A 1, …"), a complexity ("O(n log n)", "O(1)"; not "Oxygen O(2)") "big O of n log n", "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM", "5% (MoM)", or alone in a table's heading: "Send the
   MoM" is a meeting's minutes), "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
@@ -94,7 +99,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   function named like a unit, "min(a, b)"),
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
-  full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
+  full (a recipe's "tsp" and "tbsp", after a fraction too, "¼ tsp" "a quarter of a
+  teaspoon", its "fl oz" "fluid ounces", and a wind's "mph" too: heard "1 T", "Wednesday and
   MPH", and a weight's or a length's, "3.5 kg", "8 oz": "K G", "ahz"; one before a noun it
   describes, "10 MB blocks" "10 megabyte blocks", "a 12 V battery" "a 12 volt battery"), a Roman numeral ("World War II", "Henry
   VIII") a number or a ruler's ordinal,
