@@ -397,7 +397,7 @@ CASES = [
     # a superscript square or cube: Whisper heard Piper's "x²" as "X2"
     (
         "x² + 1, 5 m², (a+b)² and 2³, E = mc²; not ² alone.",
-        "x squared + 1, 5 m squared, (a+b) squared and 2 cubed, E = mc squared; not ² alone.",
+        "x squared + 1, 5 square meters, (a+b) squared and 2 cubed, E = mc squared; not ² alone.",
     ),
     # an international number with blanks between its groups digit by digit: Whisper heard
     # Piper's "+44 20 7946 0958" as "plus 44 27,946 0-958"
@@ -843,6 +843,13 @@ CASES = [
         "max. Then go; at max.",
         "Take maximum 2 daily. Departs 9:40, arrives 13:05, including tax, excluding fees "
         "(estimated). Set it to maximum. Then go; at maximum.",
+    ),
+    # an area or a volume as one reads it: "180 sq ft" was heard "180 SQFD", "16.7 m²" said
+    # "m squared"; a variable's square and "sq" with no unit after it stay as they were
+    (
+        "So 180 sq ft, 1 sq mi or about 16.7 m²; 2 ft³, 1 cm², x² and sq. No sq m2, 5 sq. m.",
+        "So 180 square feet, 1 square mile or about 16.7 square meters; 2 cubic feet, 1 square "
+        "centimeter, x squared and sq. No sq m2, 5 sq. m.",
     ),
     # a tracking number or a code in groups of four, character by character (Piper said the
     # first as one huge number); not a count with its separators, nor an amount

@@ -92,7 +92,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   hours and minutes), an emergency number called ("Call 911", and one listed
   after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
   to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
-  or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a port as
+  or "cubed" (heard "X2"; a length's unit so after a number an area or a volume, "16.7 m²"
+  "16.7 square meters", and "180 sq ft" "180 square feet"), a mixed number ("1 1/2 cups") "1 and one half", a port as
   people say one ("port 8080", "localhost:8080" "80 80", "example.com:443" "example.com
   port 443", and so with a path or a scheme, "http://localhost:8080/docs" "localhost port 80
   80": heard "8000 daily", "colon 880", and the port was dropped with a path; not a file and its line, "main.py:42", nor a
@@ -612,6 +613,23 @@ _SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)[eE]([+-]?)(\d{1,3})")
 # a square or a cube written as a superscript ("x²", "5 m²", "(a+b)³"): Whisper heard
 # Piper's "x²" as "X2", said "x two"
 _SUPERSCRIPT = re.compile(r"([A-Za-z0-9]*)([²³])")
+# ... but a length's unit squared or cubed after a number is an area or a volume, said as
+# one reads it ("16.7 m²" "16.7 square meters", "2 ft³" "2 cubic feet"; it was "m squared"),
+# and so "sq" before one ("180 sq ft" "180 square feet": heard "180 SQFD")
+_AREA_UNITS = {
+    "m": ("meter", "meters"),
+    "cm": ("centimeter", "centimeters"),
+    "mm": ("millimeter", "millimeters"),
+    "km": ("kilometer", "kilometers"),
+    "ft": ("foot", "feet"),
+    "in": ("inch", "inches"),
+    "yd": ("yard", "yards"),
+    "mi": ("mile", "miles"),
+}
+_AREA = re.compile(rf"({'|'.join(_AREA_UNITS)})([²³])")
+_SQUARE_BEFORE = re.compile(r"\bsq[ \t]+\Z")
+_SQUARE_AFTER = re.compile(rf"[ \t]+(?:{'|'.join(_AREA_UNITS)})\b")
+_SQUARE_AFTER_START = re.compile(r"[ \t]*[a-z]{0,2}\Z")
 _POWERS_SAID = {"²": "squared", "³": "cubed"}
 # An address's street words written short: Whisper heard Piper's "Amphitheatre Pkwy" as
 # "amphitheater P-Qui". ("St", "Ave." and "Rd" Piper reads as their words already.)
@@ -1765,6 +1783,8 @@ class SpokenText:
             return None  # "a 5g " may be "a 5g network", no gram
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
             return None  # "221B " may be "221B Baker Street"
+        if not final and word == "sq" and _SQUARE_AFTER_START.fullmatch(after):
+            return None  # "180 sq " may be "180 sq ft", said "180 square feet"
         if not final and word == "fl" and _FLUID_AFTER_START.fullmatch(after):
             return None  # "4 fl " may be "4 fl oz", said "4 fluid ounces"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
@@ -2249,6 +2269,22 @@ def _spoken_token(
         return core, "-".join(_DIGIT_WORDS[int(d)] for d in core)  # "nine-one-one"
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
         return core, said
+    if (area := _AREA.fullmatch(core)) is not None and (
+        written := _NUMBER_BEFORE.search(before)
+    ):  # "16.7 m²": "16.7 square meters" (it was "m squared")
+        one, many = _AREA_UNITS[area.group(1)]
+        return (
+            core,
+            f"{'square' if area.group(2) == '²' else 'cubic'} {_one_or_many(written, one, many)}",
+        )
+    if (
+        core in _AREA_UNITS
+        and (square_before := _SQUARE_BEFORE.search(before)) is not None
+        and (written := _NUMBER_BEFORE.search(before[: square_before.start()])) is not None
+    ):  # "180 sq ft": "180 square feet" (heard "180 SQFD")
+        return core, _one_or_many(written, *_AREA_UNITS[core])
+    if core == "sq" and _NUMBER_BEFORE.search(before) and _SQUARE_AFTER.match(after):
+        return core, "square"
     if (square := _SUPERSCRIPT.fullmatch(core)) is not None and (
         square.group(1) or before[-1:] in (")", "]")
     ):
@@ -2610,6 +2646,11 @@ def _slash_date_said(
         return "", None  # "2/30/2026", "0/5/2026"
     template = "{m} {d}, {y}" if use == "month first" else "{d} {m} {y}"
     return template.format(m=_MONTHS[month - 1], d=day, y=year), shown
+
+
+def _one_or_many(number: re.Match[str], one: str, many: str) -> str:
+    """A unit's word for the number before it (``_NUMBER_BEFORE``'s): one for "1"."""
+    return one if number.group(1) == "1" else many
 
 
 def _code_said(code: str) -> str:
