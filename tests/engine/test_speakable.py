@@ -482,7 +482,7 @@ def test_emphasis_after_a_sharp_leaves_the_sharp_said_however_it_is_split(
     ("answer", "first"),
     [
         ("Take max. 2 tablets a day with food, and drink water.", "Take maximum 2 tablets"),
-        ("Flight LH 401 dep. 9:40, arr. 13:05 at JFK.", "Flight LH 401 departs 9:40"),
+        ("Flight LH 401 dep. 9:40, arr. 13:05 at JFK.", "Flight LH 401 departure 9:40"),
     ],
 )
 async def test_a_short_form_s_dot_cuts_no_first_piece(answer: str, first: str) -> None:

@@ -789,7 +789,7 @@ CASES = [
     # "1 1 12" and "1¼" as "1 1 1 1 1"
     (
         "Mix 1 ½ cups flour, ¼ tsp salt and 1¼ cups milk; platform 9¾, ⅔ full.",
-        "Mix 1 and a half cups flour, a quarter of a teaspoon salt and 1 and a quarter cups milk; "
+        "Mix 1 and a half cups flour, a quarter teaspoon salt and 1 and a quarter cups milk; "
         "platform 9 and three quarters, two thirds full.",
     ),
     # a number with a "B" or an "M" after a place's name is its label: "Room 4B" was said
@@ -825,7 +825,7 @@ CASES = [
     (
         "Add ¼ tsp salt, 1½ cups flour, 4 fl oz milk, 1/2 fl oz rum, 2 lbs pork, 1 qt stock, "
         "3 gal; fl oz alone.",
-        "Add a quarter of a teaspoon salt, 1 and a half cups flour, 4 fluid ounces milk, "
+        "Add a quarter teaspoon salt, 1 and a half cups flour, 4 fluid ounces milk, "
         "one half of a fluid ounce rum, 2 pounds pork, 1 quart stock, 3 gallons; fl oz alone.",
     ),
     # a day and a month after a weekday are a date: by the month's name where its order is
@@ -841,7 +841,7 @@ CASES = [
     (
         "Take max. 2 daily. Dep. 9:40, arr. 13:05, incl. tax, excl. fees (est.). Set it to "
         "max. Then go; at max.",
-        "Take maximum 2 daily. Departs 9:40, arrives 13:05, including tax, excluding fees "
+        "Take maximum 2 daily. Departure 9:40, arrival 13:05, including tax, excluding fees "
         "(estimated). Set it to maximum. Then go; at maximum.",
     ),
     # an area or a volume as one reads it: "180 sq ft" was heard "180 SQFD", "16.7 m²" said

@@ -100,7 +100,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   function named like a unit, "min(a, b)"),
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
-  full (a recipe's "tsp" and "tbsp", after a fraction too, "¼ tsp" "a quarter of a
+  full (a recipe's "tsp" and "tbsp", after a fraction too, "¼ tsp" "a quarter
   teaspoon", its "fl oz" "fluid ounces", and a wind's "mph" too: heard "1 T", "Wednesday and
   MPH", and a weight's or a length's, "3.5 kg", "8 oz": "K G", "ahz"; one before a noun it
   describes, "10 MB blocks" "10 megabyte blocks", "a 12 V battery" "a 12 volt battery"), a Roman numeral ("World War II", "Henry
@@ -204,12 +204,12 @@ _ABBREVIATIONS = {
     "approx.": "approximately",
     "mt.": "Mount",
     "ave.": "Avenue",
-    # a travel answer's and a label's short forms: Piper said "dep. 9:40" "dep", "Take max."
+    # a travel answer's and a label's short forms: Piper said "dep. 9:40" "depth", "Take max."
     # was cut as a sentence of its own before its dose ("max" then "3 tablets"); said in
     # full and without the dot, no sentence ends there ("min." is a unit's: "5 min.")
     "max.": "maximum",
-    "dep.": "departs",
-    "arr.": "arrives",
+    "dep.": "departure",
+    "arr.": "arrival",
     "incl.": "including",
     "excl.": "excluding",
     "est.": "estimated",
@@ -521,7 +521,7 @@ _NOUN_AFTER_START = re.compile(r"[ \t]*[a-z]*\Z")
 # ... after a fraction, a part of one ("3/4 tsp" "three quarters of a teaspoon"; it was
 # "three quarters teaspoons")
 _FRACTION_BEFORE = re.compile(r"(?<![\w.,/])(\d{1,4})/(2|3|4|6|8|16)[ \t]+\Z")
-# ... and so after one written as one character ("¼ tsp" "a quarter of a teaspoon", "1½ cups"
+# ... and so after one written as one character ("¼ tsp" "a quarter teaspoon", "1½ cups"
 # "1 and a half cups"): its unit was left as written, "a quarter tsp"
 _VULGAR_BEFORE = re.compile(r"(?<![\w.,])(\d*)[ \t]?[½⅓⅔¼¾⅕⅛⅜⅝⅞][ \t]+\Z")
 # ... and a US fluid ounce, written in two words ("4 fl oz"): Piper said "4 F L ounces"
@@ -2356,7 +2356,12 @@ def _spoken_token(
         vulgar_before = _VULGAR_BEFORE.search(before) if not unit.group(1) else None
         if vulgar_before is not None and not number:
             one, many = _UNIT_WORDS[unit.group(2)]
-            return core, many if vulgar_before.group(1) else f"of a {one}"  # "¼ tsp", "1½ cups"
+            if vulgar_before.group(1):
+                return core, many  # "1½ cups": "1 and a half cups"
+            # "¼ tsp" "a quarter teaspoon" (as "½ tsp" is "a half teaspoon", not "a half of
+            # a teaspoon"), "¾ tsp" "three quarters of a teaspoon"
+            said_before = _VULGAR_SAID[vulgar_before.group(0).strip(" \t")[-1]]
+            return core, one if said_before.startswith(("a ", "an ")) else f"of a {one}"
         if (
             fraction is not None
             and 0 < int(fraction.group(1)) < int(fraction.group(2))
