@@ -811,14 +811,15 @@ CASES = [
         "Wir zahlen 2 billion euros Umsatz und 3 million euros. Das war es; 5 million dollars "
         "now, 7 euros more.",
     ),
-    # a common fraction in sixths, twelfths or sixteenths by its words (it was "1 out of 6",
-    # a score), fifths and tenths before "of"; an improper one in halves or thirds too (it
+    # a common fraction in sixths by its words (it was "1 out of 6", a score), fifths,
+    # tenths, twelfths and sixteenths before "of" or a measure; counts stay counts ("11/12",
+    # "14/16", "4/6"); an improper one in halves or thirds too (it
     # was "4 3"), but a score stays one
     (
-        "Odds 1/6, then 5/12, 1/16 tsp; 1/5 of it, 3/10 of them; scale by 4/3, by 3/2; "
-        "4/5 stars, 24/7.",
-        "Odds one sixth, then five twelfths, one sixteenth of a teaspoon; one fifth of it, "
-        "three tenths of them; scale by four thirds, by three halves; 4 out of 5 stars, 24 7.",
+        "Odds 1/6, then 5/12 of it, 5/16 inch, 1/16 tsp; 1/5 of it, 3/10 of them; scale by 4/3, by 3/2; "
+        "4/5 stars, 24/7, 11/12, 14/16, 4/6.",
+        "Odds one sixth, then five twelfths of it, five sixteenths inch, one sixteenth of a teaspoon; one fifth of it, "
+        "three tenths of them; scale by four thirds, by three halves; 4 out of 5 stars, 24 7, 11 12, 14 16, 4 out of 6.",
     ),
     # a recipe's unit after a fraction written as one character, and a fluid ounce: Piper
     # said "a quarter tsp", "4 F L ounces"

@@ -58,7 +58,8 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp");
   a channel or a hashtag ("#general") its name: Piper said "hash general";
 - a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters",
-  "1/6" "one sixth", "4/3" "four thirds", "1/5 of it" "one fifth of it"),
+  "1/6" "one sixth", "4/3" "four thirds", and before "of" or a measure "1/5 of it" "one
+  fifth of it", "5/16 inch" "five sixteenths inch"),
   a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), a place in
   a series ("Step 1/3") "1 of 3", a date ("12/25/2026") by its month's name where its
   order is plain or an earlier date showed it, else by its numbers ("3 4 2026"), and so a
@@ -128,6 +129,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import math
 import re
 from collections.abc import Iterable
 from typing import Literal
@@ -1169,20 +1171,18 @@ _DIGIT_WORDS = [
     "fourteen",
     "fifteen",
 ]
-# A common fraction's part by its denominator: "1/6" was "1 out of 6", heard as a score.
-# Fifths and tenths are said so only before "of" ("1/5 of the budget"): alone, "4/5" and
-# "7/10" are as often scores ("4 out of 5").
-_FRACTIONS = {
-    2: "half",
-    3: "third",
-    4: "quarter",
-    6: "sixth",
-    8: "eighth",
-    12: "twelfth",
-    16: "sixteenth",
-}
-_FRACTIONS_OF = {5: "fifth", 10: "tenth"}
-_OF_AFTER = re.compile(r"[ \t]+of\b")
+# A common fraction's part by its denominator: "1/6" was "1 out of 6", heard as a score
+# (sixths only in lowest terms: "4/6" is a count, no one writes that fraction). Fifths,
+# tenths, twelfths and sixteenths are said so only before "of" or a measure ("1/5 of the
+# budget", "5/16 inch", "1/16 tsp"): alone, "4/5", "7/10" and "11/12" are as often counts
+# ("4 out of 5"; this project's docs say "finished 11/12, 9/12" and "14/16 / 15/16").
+_FRACTIONS = {2: "half", 3: "third", 4: "quarter", 6: "sixth", 8: "eighth"}
+_LOWEST_TERMS_ONLY = frozenset([6, 12, 16])
+_FRACTIONS_OF = {5: "fifth", 10: "tenth", 12: "twelfth", 16: "sixteenth"}
+_OF_AFTER = re.compile(
+    r"[ \t]+(?:of|inch|inches|in|cups?|tsp|tbsp|teaspoons?|tablespoons?|miles?|mi|oz|ounces?"
+    r"|lbs?|pounds?|fl|yd|yards?|ft|feet|foot|mm|cm|km|hours?|hrs?|mins?|minutes?)\b"
+)
 # An improper fraction in halves or thirds ("4/3", "3/2"): it was said "4 3", two numbers;
 # "four thirds" is how it is read. (In quarters and more it is as often a time signature,
 # "5/4" "five four", or a date.)
@@ -1787,6 +1787,13 @@ class SpokenText:
             return None  # "180 sq " may be "180 sq ft", said "180 square feet"
         if not final and word == "fl" and _FLUID_AFTER_START.fullmatch(after):
             return None  # "4 fl " may be "4 fl oz", said "4 fluid ounces"
+        if (
+            not final
+            and (pair := _NUMBER_PAIR.fullmatch(word)) is not None
+            and int(pair.group(2)) in _FRACTIONS_OF
+            and _NOUN_AFTER_START.fullmatch(after)
+        ):
+            return None  # "1/5 " may be "1/5 of it", said "one fifth of it"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
             return None  # "2/5 " may be "2/5 and 2/1", said "2 5 and 2 1"
         if not final and _PLAIN_VERSION.fullmatch(word) and not after.strip(" \t"):
@@ -2442,7 +2449,12 @@ def _spoken_token(
             return core, _day_month_said(left, right, date_order)[0] or f"{left} {right}"
         if _WHOLE_BEFORE.search(before) and 0 < left < right and right in _FRACTIONS:
             return core, "and " + _number_pair_said(left, right)  # "1 1/2 cups"
-        if 0 < left < right and right in _FRACTIONS_OF and _OF_AFTER.match(after):
+        if (
+            0 < left < right
+            and right in _FRACTIONS_OF
+            and (right not in _LOWEST_TERMS_ONLY or math.gcd(left, right) == 1)
+            and _OF_AFTER.match(after)
+        ):
             return core, _fraction_said(left, _FRACTIONS_OF[right])  # "1/5 of the budget"
         for other in (_PAIR_BEFORE.search(before), _PAIR_AFTER.match(after)):
             if other is None:
@@ -2709,7 +2721,11 @@ def _number_pair_said(first: int, second: int, *, improper: bool = True) -> str:
     """Two numbers with a slash between them: a common fraction by its words ("one half",
     "three quarters"), a score out of 10 or less as one ("4 out of 5", "9 out of 10"), any
     out of 100 too ("95 out of 100"), any other pair as two numbers ("50 50", "24 7", "9 11")."""
-    if 0 < first < second and second in _FRACTIONS:
+    if (
+        0 < first < second
+        and second in _FRACTIONS
+        and (second not in _LOWEST_TERMS_ONLY or math.gcd(first, second) == 1)
+    ):
         return _fraction_said(first, _FRACTIONS[second])
     if improper and second in _IMPROPER and second < first <= 10:
         return f"{_DIGIT_WORDS[first]} {_IMPROPER[second]}"  # "4/3": "four thirds"
