@@ -65,7 +65,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   order is plain or an earlier date showed it, else by its numbers ("3 4 2026"), and so a
   day and a month after a weekday ("Fri 12/25" "Friday December 25", "Fri 12/11" "Friday
   12 11"), "and/or"
-  "and or", an ampersand between blanks "and" (heard "in"), and after an amount
+  "and or", and after an amount
   "per" ("$5/month" "5 dollars per month", "$20/user/mo" "… per user per month"; "3/month"
   "3 per month"), and so
   after a number in a rate ("60 km/h" "60 kilometers per hour", "100 req/s"): Piper said
@@ -1681,13 +1681,6 @@ class SpokenText:
             return ch, before + "times" + ("" if text[1:2] in ("", " ", "\t", "\n") else " ")
         if ch in _ARROWS:
             return ch, ", " if self._last_said.isalnum() else ","
-        if ch == "&" and self._before in " \t" and not self._in_code():
-            # an ampersand between blanks ("passport & charger"): heard "passport in
-            # charger"; said "and" (not in a name written without blanks: "R&D", "AT&T")
-            if not final and len(text) == 1:
-                return None  # the blank after it is not here yet
-            if text[1:2] in (" ", "\t"):
-                return ch, "and"
         if ch in "-=" and self._before in " \t":
             # an arrow as models write it in plain text ("Settings -> Privacy"), between
             # blanks: Piper said nothing for it, the two names in one breath
