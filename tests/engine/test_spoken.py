@@ -856,10 +856,10 @@ CASES = [
     # first as one huge number); not a count with its separators, nor an amount
     (
         "Track 9400111899223197428490 or 1Z999AA10123456784, order #123456789012; "
-        "not 1,234,567,890, $1000000000, ABC123 or ABCDEFGHIJK.",
+        "not 1,234,567,890, $1000000000, 25000000000 bytes, ABC123 or ABCDEFGHIJK.",
         "Track 9 4 0 0, 1 1 1 8, 9 9 2 2, 3 1 9 7, 4 2 8 4, 9 0 or 1 Z 9 9, 9 A A 1, 0 1 2 3, "
         "4 5 6 7, 8 4, order number 1 2 3 4, 5 6 7 8, 9 0 1 2; not 1,234,567,890, "
-        "1000000000 dollars, ABC123 or ABCDEFGHIJK.",
+        "1000000000 dollars, 25000000000 bytes, ABC123 or ABCDEFGHIJK.",
     ),
 ]
 

@@ -192,6 +192,8 @@ _LONG_CODE = re.compile(r"\d{10,}|(?=[A-Z0-9]{10,}\Z)(?=(?:[A-Z]*\d){4})(?=\d*[A
 # or at the answer's end their full stop is said as one
 _MAY_END = frozenset(["max.", "est.", "incl.", "excl."])
 _SENTENCE_AFTER = re.compile(r"[ \t]+[A-Z]|[ \t]*\n|[ \t]*\Z")
+# (a round number written without separators is a count: "10000000000 bytes")
+_ROUND_NUMBER = re.compile(r"[1-9]\d{0,3}0{6,}")
 _LONG_CODE_BEFORE = re.compile(r"[$€£¥.,]\Z")  # "$1000000000", "0.1234567890": a number's
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
@@ -2227,7 +2229,11 @@ def _spoken_token(
     after = word[len(core) :] + after
     if not core:
         return word, word
-    if _LONG_CODE.fullmatch(core) and not _LONG_CODE_BEFORE.search(before):
+    if (
+        _LONG_CODE.fullmatch(core)
+        and not _LONG_CODE_BEFORE.search(before)
+        and not _ROUND_NUMBER.fullmatch(core)
+    ):
         return core, _code_said(core)  # a tracking number or an order's code
     if (per := _CODE_PER.fullmatch(core)) is not None:
         after = core[per.end(1) :] + after  # "5 USD/month": its "/month" said after it
